@@ -1,0 +1,58 @@
+# One-command set-up: `make demo` and `make test` install what they need on a fresh clone
+# (.venv from pyproject.toml pinned by constraints.txt, node_modules from package-lock.json),
+# compile the contracts with the npm solc package, then run. Re-running is quick: each step
+# is a stamp file that only redoes its work when its inputs change.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SOL := $(shell find contracts -name '*.sol' 2>/dev/null)
+
+.PHONY: setup compile test check lint format demo devnet bench clean
+
+setup: $(VENV)/.installed node_modules/.installed artifacts/.compiled
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+artifacts/.compiled: node_modules/.installed hardhat.config.js $(SOL)
+	npx --no-install hardhat compile --quiet
+	touch $@
+
+compile: artifacts/.compiled
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+check: setup
+	$(BIN)/ruff check sdex tests bench
+	$(BIN)/ruff format --check sdex tests bench
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check sdex tests bench
+	$(BIN)/mypy
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format sdex tests bench
+	$(BIN)/ruff check --fix sdex tests bench
+
+demo: setup
+	$(BIN)/sdex demo
+
+devnet: setup
+	$(BIN)/sdex devnet
+
+bench: setup
+	$(BIN)/python bench/gas.py --write docs/BENCHMARKS.md
+
+clean:
+	rm -rf artifacts cache .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""SDEX: a blockchain-settled, 0x-style relayer network."""

@@ -1,0 +1,36 @@
+"""The only package that talks to the chain: JSON-RPC, transactions, the Exchange's ABI."""
+
+from __future__ import annotations
+
+from sdex.chain.abi import ContractAbi, ErrorDecoder
+from sdex.chain.exchange import (
+    Exchange,
+    FillEvent,
+    MatchSkipped,
+    OrderInfo,
+    OrderState,
+    OrderStatus,
+    Token,
+    deploy,
+    load_abi,
+)
+from sdex.chain.rpc import Rpc
+from sdex.chain.tx import Log, Receipt, Sender
+
+__all__ = [
+    "ContractAbi",
+    "ErrorDecoder",
+    "Exchange",
+    "FillEvent",
+    "Log",
+    "MatchSkipped",
+    "OrderInfo",
+    "OrderState",
+    "OrderStatus",
+    "Receipt",
+    "Rpc",
+    "Sender",
+    "Token",
+    "deploy",
+    "load_abi",
+]

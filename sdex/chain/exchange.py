@@ -1,0 +1,308 @@
+"""Typed access to the Exchange contract and ERC-20 tokens over JSON-RPC.
+
+Reads are single ``eth_call``s (``order_states`` covers many orders in one); writes go through
+a ``Sender``; every revert is decoded into an ``ExchangeError`` with the custom error's name
+and values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, TypeVar
+
+from sdex.chain.abi import ContractAbi, ErrorDecoder
+from sdex.chain.rpc import Rpc
+from sdex.chain.tx import Log, Receipt, Sender
+from sdex.errors import ChainError, ContractRevert, TransactionFailed
+from sdex.order import Domain, Order, SignedOrder
+
+T = TypeVar("T")
+
+
+class OrderStatus(IntEnum):
+    """The contract's ``OrderStatus`` enum, same numbering."""
+
+    INVALID = 0
+    FILLABLE = 1
+    FILLED = 2
+    CANCELLED = 3
+    EXPIRED = 4
+
+
+@dataclass(frozen=True, slots=True)
+class OrderInfo:
+    hash: bytes
+    status: OrderStatus
+    filled: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderState:
+    """One row of ``getOrderStates``: everything a validator needs about one order."""
+
+    hash: bytes
+    status: OrderStatus
+    filled: int
+    signature_valid: bool
+    maker_balance: int
+    maker_allowance: int
+
+
+@dataclass(frozen=True, slots=True)
+class FillEvent:
+    """An ``OrderFilled`` log."""
+
+    order_hash: bytes
+    maker: str
+    taker: str
+    maker_filled: int
+    taker_filled: int
+    fee_recipient: str
+    fee: int
+    block_number: int
+    tx_hash: str
+    log_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class MatchSkipped:
+    """A ``MatchSkipped`` log: match ``index`` of a batch failed with ``reason``."""
+
+    index: int
+    left_hash: bytes
+    right_hash: bytes
+    reason: ContractRevert
+
+
+_ABIS: dict[str, ContractAbi] = {}
+
+
+def load_abi(name: str) -> ContractAbi:
+    """A contract's ABI from its artifact, loaded once per process."""
+    if name not in _ABIS:
+        _ABIS[name] = ContractAbi.load(name)
+    return _ABIS[name]
+
+
+def error_decoder() -> ErrorDecoder:
+    """Decodes the Exchange's errors and the test tokens' (OpenZeppelin ERC-20) errors."""
+    return ErrorDecoder(load_abi("Exchange"), load_abi("TestToken"))
+
+
+def deploy(sender: Sender, name: str, *args: Any) -> str:
+    """Deploy contract ``name`` with constructor ``args``; returns its lower-case address."""
+    receipt = sender.transact(None, load_abi(name).deploy_data(*args))
+    if receipt.contract_address is None:
+        raise ChainError(f"deploying {name} returned no contract address")
+    return receipt.contract_address.lower()
+
+
+class Exchange:
+    """The Exchange at ``address``."""
+
+    def __init__(self, rpc: Rpc, address: str) -> None:
+        self.rpc = rpc
+        self.address = address.lower()
+        self.abi = load_abi("Exchange")
+        self.decoder = error_decoder()
+
+    # -- reads -------------------------------------------------------------------------
+    def _call(self, fn: str, *args: Any, block: str = "latest") -> tuple[Any, ...]:
+        f = self.abi.fn(fn)
+        tx = {"to": self.address, "data": "0x" + f.encode(*args).hex()}
+        try:
+            raw = self.rpc.call("eth_call", tx, block)
+        except ContractRevert as e:
+            raise self.decoder.decode(e) from None
+        return f.decode_output(bytes.fromhex(raw[2:]))
+
+    def domain(self) -> Domain:
+        """The EIP-712 domain read from ``eip712Domain()`` (ERC-5267), never assumed."""
+        _, name, version, chain_id, verifying, _, _ = self._call("eip712Domain")
+        if (name, version) != ("SDEX", "1"):
+            raise ChainError(f"unexpected EIP-712 domain {name!r} {version!r}")
+        return Domain(chain_id=chain_id, verifying_contract=verifying.lower())
+
+    def order_hash(self, order: Order) -> bytes:
+        (h,) = self._call("orderHash", order.to_tuple())
+        return bytes(h)
+
+    def order_info(self, order: Order, block: str = "latest") -> OrderInfo:
+        h, status, filled = self._call("getOrderInfo", order.to_tuple(), block=block)
+        return OrderInfo(bytes(h), OrderStatus(status), filled)
+
+    def order_states(
+        self, orders: Sequence[SignedOrder], block: str = "latest"
+    ) -> list[OrderState]:
+        """Status, filled, signature validity, maker balance and allowance: one ``eth_call``."""
+        if not orders:
+            return []
+        (rows,) = self._call(
+            "getOrderStates",
+            [s.order.to_tuple() for s in orders],
+            [s.signature for s in orders],
+            block=block,
+        )
+        return [
+            OrderState(bytes(h), OrderStatus(st), filled, valid, bal, allow)
+            for h, st, filled, valid, bal, allow in rows
+        ]
+
+    def min_valid_salt(self, maker: str) -> int:
+        (v,) = self._call("minValidSalt", maker)
+        return int(v)
+
+    # -- writes ------------------------------------------------------------------------
+    def _transact(self, sender: Sender, fn: str, *args: Any, gas: int | None = None) -> Receipt:
+        data = self.abi.fn(fn).encode(*args)
+        try:
+            return sender.transact(self.address, data, gas)
+        except ContractRevert as e:  # the pre-flight (estimateGas) reverted: nothing was sent
+            raise self.decoder.decode(e) from None
+        except TransactionFailed as e:
+            raise self._decoded_failure(e) from None
+
+    def _decoded_failure(self, e: TransactionFailed) -> TransactionFailed:
+        return TransactionFailed(e.tx_hash, self.decoder.decode(e.revert) if e.revert else None)
+
+    def fill_order(self, sender: Sender, signed: SignedOrder, taker_fill_amount: int) -> Receipt:
+        return self._transact(
+            sender, "fillOrder", signed.order.to_tuple(), signed.signature, taker_fill_amount
+        )
+
+    def match_orders(self, sender: Sender, left: SignedOrder, right: SignedOrder) -> Receipt:
+        return self._transact(
+            sender,
+            "matchOrders",
+            left.order.to_tuple(),
+            left.signature,
+            right.order.to_tuple(),
+            right.signature,
+        )
+
+    def batch_match_orders(
+        self,
+        sender: Sender,
+        pairs: Sequence[tuple[SignedOrder, SignedOrder]],
+        gas: int | None = None,
+    ) -> Receipt:
+        """Settle many (resting, incoming) pairs in one transaction; each order is sent once."""
+        data = self.encode_batch(pairs)
+        try:
+            return sender.transact(self.address, data, gas)
+        except ContractRevert as e:
+            raise self.decoder.decode(e) from None
+        except TransactionFailed as e:
+            raise self._decoded_failure(e) from None
+
+    def encode_batch(self, pairs: Sequence[tuple[SignedOrder, SignedOrder]]) -> bytes:
+        index: dict[bytes, int] = {}
+        orders: list[SignedOrder] = []
+        idx_pairs: list[tuple[int, int]] = []
+        for left, right in pairs:
+            for s in (left, right):
+                if s.hash not in index:
+                    index[s.hash] = len(orders)
+                    orders.append(s)
+            idx_pairs.append((index[left.hash], index[right.hash]))
+        return self.abi.fn("batchMatchOrders").encode(
+            [s.order.to_tuple() for s in orders], [s.signature for s in orders], idx_pairs
+        )
+
+    def cancel_order(self, sender: Sender, order: Order) -> Receipt:
+        return self._transact(sender, "cancelOrder", order.to_tuple())
+
+    def cancel_orders_up_to(self, sender: Sender, min_valid_salt: int) -> Receipt:
+        return self._transact(sender, "cancelOrdersUpTo", min_valid_salt)
+
+    # -- logs --------------------------------------------------------------------------
+    def fills(self, logs: Sequence[Log]) -> list[FillEvent]:
+        """The ``OrderFilled`` events among ``logs`` (other contracts' logs are ignored)."""
+        ev = self.abi.events["OrderFilled"]
+        return [
+            FillEvent(
+                order_hash=bytes(a["orderHash"]),
+                maker=a["maker"].lower(),
+                taker=a["taker"].lower(),
+                maker_filled=a["makerAmountFilled"],
+                taker_filled=a["takerAmountFilled"],
+                fee_recipient=a["feeRecipient"].lower(),
+                fee=a["feePaid"],
+                block_number=log.block_number,
+                tx_hash=log.tx_hash,
+                log_index=log.log_index,
+            )
+            for log, a in self._decoded(logs, "OrderFilled", ev.decode)
+        ]
+
+    def skipped(self, logs: Sequence[Log]) -> list[MatchSkipped]:
+        """The ``MatchSkipped`` events among ``logs``, reasons decoded."""
+        ev = self.abi.events["MatchSkipped"]
+        return [
+            MatchSkipped(
+                index=a["index"],
+                left_hash=bytes(a["leftOrderHash"]),
+                right_hash=bytes(a["rightOrderHash"]),
+                reason=self.decoder.decode(ContractRevert(bytes(a["reason"]))),
+            )
+            for _, a in self._decoded(logs, "MatchSkipped", ev.decode)
+        ]
+
+    def _decoded(
+        self,
+        logs: Sequence[Log],
+        name: str,
+        decode: Callable[[list[bytes], bytes], dict[str, Any]],
+    ) -> list[tuple[Log, dict[str, Any]]]:
+        topic = self.abi.events[name].topic
+        return [
+            (log, decode(log.topics, log.data))
+            for log in logs
+            if log.address == self.address and log.topics and log.topics[0] == topic
+        ]
+
+
+class Token:
+    """An ERC-20 at ``address`` (the test token's ABI covers the standard functions)."""
+
+    def __init__(self, rpc: Rpc, address: str) -> None:
+        self.rpc = rpc
+        self.address = address.lower()
+        self.abi = load_abi("TestToken")
+        self.decoder = error_decoder()
+
+    def _call(self, fn: str, *args: Any) -> Any:
+        f = self.abi.fn(fn)
+        raw = self.rpc.call(
+            "eth_call", {"to": self.address, "data": "0x" + f.encode(*args).hex()}, "latest"
+        )
+        return f.decode_output(bytes.fromhex(raw[2:]))[0]
+
+    def balance_of(self, owner: str) -> int:
+        return int(self._call("balanceOf", owner))
+
+    def allowance(self, owner: str, spender: str) -> int:
+        return int(self._call("allowance", owner, spender))
+
+    def decimals(self) -> int:
+        return int(self._call("decimals"))
+
+    def symbol(self) -> str:
+        return str(self._call("symbol"))
+
+    def send(self, sender: Sender, fn: str, *args: Any) -> Receipt:
+        try:
+            return sender.transact(self.address, self.abi.fn(fn).encode(*args))
+        except ContractRevert as e:
+            raise self.decoder.decode(e) from None
+
+    def approve(self, sender: Sender, spender: str, amount: int) -> Receipt:
+        return self.send(sender, "approve", spender, amount)
+
+    def transfer(self, sender: Sender, to: str, amount: int) -> Receipt:
+        return self.send(sender, "transfer", to, amount)
+
+    def mint(self, sender: Sender, to: str, amount: int) -> Receipt:
+        return self.send(sender, "mint", to, amount)

@@ -1,0 +1,166 @@
+"""Sending transactions from one key: one sequential nonce lane, receipts, revert reasons.
+
+Hardhat (automine) rejects a transaction whose nonce is ahead of the next one, and JSON-RPC
+batches are not processed in order, so a sender hands out nonces one by one under a lock
+and sends each transaction on its own.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+
+from sdex.chain.rpc import Rpc
+from sdex.errors import ChainError, ContractRevert, TransactionFailed
+from sdex.order import address_of
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    address: str
+    topics: list[bytes]
+    data: bytes
+    block_number: int
+    tx_hash: str
+    log_index: int
+
+    @classmethod
+    def from_rpc(cls, raw: dict[str, Any]) -> Log:
+        return cls(
+            address=raw["address"].lower(),
+            topics=[bytes.fromhex(t[2:]) for t in raw["topics"]],
+            data=bytes.fromhex(raw["data"][2:]),
+            block_number=int(raw["blockNumber"], 16),
+            tx_hash=raw["transactionHash"],
+            log_index=int(raw["logIndex"], 16),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    tx_hash: str
+    status: int
+    block_number: int
+    gas_used: int
+    logs: list[Log]
+    contract_address: str | None
+
+    @classmethod
+    def from_rpc(cls, raw: dict[str, Any]) -> Receipt:
+        return cls(
+            tx_hash=raw["transactionHash"],
+            status=int(raw["status"], 16),
+            block_number=int(raw["blockNumber"], 16),
+            gas_used=int(raw["gasUsed"], 16),
+            logs=[Log.from_rpc(x) for x in raw["logs"]],
+            contract_address=(raw.get("contractAddress") or None),
+        )
+
+
+class Sender:
+    """Signs and sends transactions for one private key with its own nonce lane."""
+
+    def __init__(self, rpc: Rpc, private_key: bytes, chain_id: int | None = None) -> None:
+        self.rpc = rpc
+        self.key = private_key
+        self.address = address_of(private_key)
+        self.chain_id = chain_id if chain_id is not None else int(rpc.call("eth_chainId"), 16)
+        self._lock = threading.Lock()
+        self._nonce: int | None = None
+
+    def call(self, to: str, data: bytes, block: str = "latest") -> bytes:
+        """``eth_call`` from this sender (a pre-flight of the same transaction)."""
+        tx = {"from": self.address, "to": to, "data": "0x" + data.hex()}
+        return bytes.fromhex(self.rpc.call("eth_call", tx, block)[2:])
+
+    def send(self, to: str | None, data: bytes, gas: int | None = None, value: int = 0) -> str:
+        """Sign and send; returns the tx hash. Without ``gas``, estimates it (a pre-flight:
+        a transaction that would revert raises ``ContractRevert`` and is never sent)."""
+        tx: dict[str, Any] = {"from": self.address, "data": "0x" + data.hex(), "value": hex(value)}
+        if to is not None:
+            tx["to"] = to
+        if gas is None:
+            gas = int(int(self.rpc.call("eth_estimateGas", tx), 16) * 6 // 5) + 10_000
+        base_fee, tip = self._fees()
+        with self._lock:
+            if self._nonce is None:
+                self._nonce = int(
+                    self.rpc.call("eth_getTransactionCount", self.address, "pending"), 16
+                )
+            nonce = self._nonce
+            signed = Account.sign_transaction(
+                {
+                    "chainId": self.chain_id,
+                    "nonce": nonce,
+                    "to": to if to is None else _checksum(to),
+                    "data": data,
+                    "value": value,
+                    "gas": gas,
+                    "maxFeePerGas": 2 * base_fee + tip,
+                    "maxPriorityFeePerGas": tip,
+                    "type": 2,
+                },
+                self.key,
+            )
+            tx_hash = "0x" + bytes(signed.hash).hex()
+            try:
+                self.rpc.call("eth_sendRawTransaction", "0x" + signed.raw_transaction.hex())
+            except ContractRevert as e:
+                # Hardhat's automine mines a reverting transaction and still answers with the
+                # revert: if a receipt exists, the nonce is spent and the failure is on chain.
+                self._nonce = None
+                if self.rpc.call("eth_getTransactionReceipt", tx_hash) is not None:
+                    raise TransactionFailed(tx_hash, e) from None
+                raise
+            except Exception:
+                self._nonce = None  # unknown whether it was taken: re-read from the node next time
+                raise
+            self._nonce = nonce + 1
+        return tx_hash
+
+    def wait(self, tx_hash: str, timeout: float = 60.0, poll: float = 0.005) -> Receipt:
+        """The receipt of ``tx_hash``, polling up to ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            raw = self.rpc.call("eth_getTransactionReceipt", tx_hash)
+            if raw is not None:
+                return Receipt.from_rpc(raw)
+            if time.monotonic() > deadline:
+                raise ChainError(f"no receipt for {tx_hash} after {timeout}s")
+            time.sleep(poll)
+            poll = min(poll * 2, 0.5)
+
+    def transact(self, to: str | None, data: bytes, gas: int | None = None) -> Receipt:
+        """Send, wait, and raise ``TransactionFailed`` (with the revert reason) on status 0."""
+        tx_hash = self.send(to, data, gas)
+        receipt = self.wait(tx_hash)
+        if receipt.status != 1:
+            raise TransactionFailed(tx_hash, self.replay_revert(to, data, receipt.block_number))
+        return receipt
+
+    def replay_revert(
+        self, to: str | None, data: bytes, block_number: int
+    ) -> ContractRevert | None:
+        """The revert data of a failed transaction, by replaying it on the parent block."""
+        if to is None:
+            return None
+        try:
+            self.call(to, data, hex(block_number - 1))
+        except ContractRevert as e:
+            return e
+        return None
+
+    def _fees(self) -> tuple[int, int]:
+        block = self.rpc.call("eth_getBlockByNumber", "latest", False)
+        base_fee = int(block.get("baseFeePerGas", "0x0"), 16)
+        return base_fee, 1_000_000_000 if base_fee else 0
+
+
+def _checksum(address: str) -> str:
+    from sdex.order import to_checksum
+
+    return to_checksum(address)

@@ -1,0 +1,342 @@
+"""The signed limit order: value type, strict JSON, EIP-712 hash, signing and recovery.
+
+The EIP-712 digest is computed directly for our one fixed type (about 10x faster than
+``eth_account.messages.encode_typed_data``); ``tests/test_order.py`` proves it equal to
+eth-account's and to the contract's. Signatures are recovered with coincurve.
+Addresses are kept as lower-case ``0x`` hex: one canonical form, cheap to compare.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import coincurve
+from eth_hash.auto import keccak
+
+from sdex.errors import FieldCode, FieldError, OrderParseError, SignatureError
+
+UINT256_MAX = 2**256 - 1
+UINT64_MAX = 2**64 - 1
+ZERO_ADDRESS = "0x" + "00" * 20
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+SECP256K1_HALF_N = SECP256K1_N // 2
+
+ORDER_TYPE = (
+    "Order(address maker,address taker,address makerToken,address takerToken,"
+    "uint256 makerAmount,uint256 takerAmount,address feeRecipient,uint256 feeAmount,"
+    "uint64 expiry,uint256 salt)"
+)
+ORDER_TYPEHASH = keccak(ORDER_TYPE.encode())
+DOMAIN_TYPEHASH = keccak(
+    b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+)
+DOMAIN_NAME = "SDEX"
+DOMAIN_VERSION = "1"
+
+# (json name, python attribute, kind) in EIP-712 field order
+_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("maker", "maker", "address"),
+    ("taker", "taker", "address"),
+    ("makerToken", "maker_token", "address"),
+    ("takerToken", "taker_token", "address"),
+    ("makerAmount", "maker_amount", "uint256"),
+    ("takerAmount", "taker_amount", "uint256"),
+    ("feeRecipient", "fee_recipient", "address"),
+    ("feeAmount", "fee_amount", "uint256"),
+    ("expiry", "expiry", "uint64"),
+    ("salt", "salt", "uint256"),
+)
+EIP712_TYPES: dict[str, list[dict[str, str]]] = {
+    "EIP712Domain": [
+        {"name": "name", "type": "string"},
+        {"name": "version", "type": "string"},
+        {"name": "chainId", "type": "uint256"},
+        {"name": "verifyingContract", "type": "address"},
+    ],
+    "Order": [{"name": j, "type": k} for j, _, k in _FIELDS],
+}
+_ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}\Z")
+_DECIMAL_RE = re.compile(r"(0|[1-9][0-9]{0,77})\Z")
+_HEX_RE = re.compile(r"0x(?:[0-9a-fA-F]{2})*\Z")
+_UINT_MAX = {"uint256": UINT256_MAX, "uint64": UINT64_MAX}
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An order exactly as the maker signs it (PRODUCT.md section 1). Amounts are ints."""
+
+    maker: str
+    taker: str
+    maker_token: str
+    taker_token: str
+    maker_amount: int
+    taker_amount: int
+    fee_recipient: str
+    fee_amount: int
+    expiry: int
+    salt: int
+
+    @property
+    def limit_price(self) -> Fraction:
+        """takerToken per makerToken the maker asks for at least: exact."""
+        return Fraction(self.taker_amount, self.maker_amount)
+
+    def struct_hash(self) -> bytes:
+        """The EIP-712 ``hashStruct(order)``, computed directly for this fixed type."""
+        return keccak(
+            ORDER_TYPEHASH
+            + _addr_word(self.maker)
+            + _addr_word(self.taker)
+            + _addr_word(self.maker_token)
+            + _addr_word(self.taker_token)
+            + self.maker_amount.to_bytes(32, "big")
+            + self.taker_amount.to_bytes(32, "big")
+            + _addr_word(self.fee_recipient)
+            + self.fee_amount.to_bytes(32, "big")
+            + self.expiry.to_bytes(32, "big")
+            + self.salt.to_bytes(32, "big")
+        )
+
+    def to_json(self) -> dict[str, str]:
+        """The pinned JSON form: addresses as 0x-hex, every uint as a decimal string."""
+        return {
+            j: (getattr(self, a) if k == "address" else str(getattr(self, a)))
+            for j, a, k in _FIELDS
+        }
+
+    def to_message(self) -> dict[str, Any]:
+        """The EIP-712 ``message`` object (ints as ints) for ``eth_signTypedData_v4``."""
+        return {j: getattr(self, a) for j, a, _ in _FIELDS}
+
+    def to_tuple(self) -> tuple[Any, ...]:
+        """The ABI tuple of the Solidity ``Order`` struct, field order preserved."""
+        return tuple(getattr(self, a) for _, a, _ in _FIELDS)
+
+    @classmethod
+    def from_json(cls, obj: object) -> Order:
+        """Parse strictly; collects every field problem into one ``OrderParseError``."""
+        if not isinstance(obj, Mapping):
+            raise OrderParseError(
+                [FieldError("order", FieldCode.INCORRECT_FORMAT, "order must be a JSON object")]
+            )
+        errors: list[FieldError] = []
+        values: dict[str, object] = {}
+        for j, a, k in _FIELDS:
+            raw = obj.get(j)
+            if raw is None:
+                errors.append(FieldError(j, FieldCode.REQUIRED_FIELD, f"{j} is required"))
+                continue
+            try:
+                values[a] = parse_address(raw, j) if k == "address" else parse_uint(raw, j, k)
+            except OrderParseError as e:
+                errors.extend(e.errors)
+        if errors:
+            raise OrderParseError(errors)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    """The EIP-712 domain of one Exchange deployment; hashes orders for it."""
+
+    chain_id: int
+    verifying_contract: str
+    separator: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self,
+            "separator",
+            keccak(
+                DOMAIN_TYPEHASH
+                + keccak(DOMAIN_NAME.encode())
+                + keccak(DOMAIN_VERSION.encode())
+                + self.chain_id.to_bytes(32, "big")
+                + _addr_word(self.verifying_contract)
+            ),
+        )
+
+    def order_hash(self, order: Order) -> bytes:
+        """The EIP-712 digest of ``order``: its identity and what the maker signs."""
+        return keccak(b"\x19\x01" + self.separator + order.struct_hash())
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": self.chain_id,
+            "verifyingContract": self.verifying_contract,
+        }
+
+    def typed_data(self, order: Order) -> dict[str, Any]:
+        """The full ``eth_signTypedData_v4`` payload a wallet signs for ``order``."""
+        return {
+            "types": EIP712_TYPES,
+            "primaryType": "Order",
+            "domain": self.to_json(),
+            "message": order.to_message(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SignedOrder:
+    """An order with its signature and its EIP-712 hash (its identity)."""
+
+    order: Order
+    signature: bytes
+    hash: bytes
+
+    @property
+    def hash_hex(self) -> str:
+        return "0x" + self.hash.hex()
+
+    def to_json(self) -> dict[str, str]:
+        out = self.order.to_json()
+        out["signature"] = "0x" + self.signature.hex()
+        return out
+
+    @classmethod
+    def from_json(cls, obj: object, domain: Domain) -> SignedOrder:
+        """Parse an order JSON with its ``signature`` field; hash it for ``domain``."""
+        errors: list[FieldError] = []
+        order: Order | None = None
+        try:
+            order = Order.from_json(obj)
+        except OrderParseError as e:
+            errors.extend(e.errors)
+        signature = b""
+        raw = obj.get("signature") if isinstance(obj, Mapping) else None
+        if raw is None:
+            if isinstance(obj, Mapping):
+                errors.append(
+                    FieldError("signature", FieldCode.REQUIRED_FIELD, "signature is required")
+                )
+        else:
+            try:
+                signature = parse_hex_bytes(raw, "signature")
+            except OrderParseError as e:
+                errors.extend(e.errors)
+        if errors or order is None:
+            raise OrderParseError(errors)
+        return cls(order=order, signature=signature, hash=domain.order_hash(order))
+
+
+def parse_address(raw: object, name: str) -> str:
+    """A 20-byte 0x-hex address; mixed case must be a valid EIP-55 checksum."""
+    if not isinstance(raw, str) or not _ADDRESS_RE.match(raw):
+        raise OrderParseError(
+            [
+                FieldError(
+                    name, FieldCode.INVALID_ADDRESS, f"{name} must be a 0x-prefixed 20-byte hex"
+                )
+            ]
+        )
+    body = raw[2:]
+    if body != body.lower() and body != body.upper() and to_checksum(raw) != raw:
+        raise OrderParseError(
+            [FieldError(name, FieldCode.INVALID_ADDRESS, f"{name} has a bad EIP-55 checksum")]
+        )
+    return "0x" + body.lower()
+
+
+def parse_uint(raw: object, name: str, kind: str = "uint256") -> int:
+    """A decimal string (ints accepted too, floats and bools never) within ``kind``'s range."""
+    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+        raise OrderParseError(
+            [FieldError(name, FieldCode.INCORRECT_FORMAT, f"{name} must be a decimal string")]
+        )
+    if isinstance(raw, str):
+        if not _DECIMAL_RE.match(raw):
+            code = (
+                FieldCode.VALUE_OUT_OF_RANGE if raw.startswith("-") else FieldCode.INCORRECT_FORMAT
+            )
+            if raw.isdigit() and len(raw) > 78:
+                code = FieldCode.VALUE_OUT_OF_RANGE
+            raise OrderParseError(
+                [FieldError(name, code, f"{name} must be a non-negative decimal integer string")]
+            )
+        value = int(raw)
+    else:
+        value = raw
+    if not 0 <= value <= _UINT_MAX[kind]:
+        raise OrderParseError(
+            [FieldError(name, FieldCode.VALUE_OUT_OF_RANGE, f"{name} is outside {kind}")]
+        )
+    return value
+
+
+def parse_hex_bytes(raw: object, name: str) -> bytes:
+    if not isinstance(raw, str) or not _HEX_RE.match(raw):
+        raise OrderParseError(
+            [FieldError(name, FieldCode.INCORRECT_FORMAT, f"{name} must be 0x-prefixed hex bytes")]
+        )
+    return bytes.fromhex(raw[2:])
+
+
+def to_checksum(address: str) -> str:
+    """EIP-55 checksum form of a 0x address."""
+    body = address[2:].lower()
+    digest = keccak(body.encode()).hex()
+    return "0x" + "".join(
+        c.upper() if int(d, 16) >= 8 else c for c, d in zip(body, digest[:40], strict=True)
+    )
+
+
+def sign_hash(digest: bytes, private_key: bytes) -> bytes:
+    """A 65-byte r‖s‖v signature (v = 27/28, low-s) over a 32-byte digest."""
+    raw = coincurve.PrivateKey(private_key).sign_recoverable(digest, hasher=None)
+    return raw[:64] + bytes([raw[64] + 27])
+
+
+def sign_order(order: Order, domain: Domain, private_key: bytes) -> SignedOrder:
+    """Sign ``order`` as a wallet's ``eth_signTypedData_v4`` would."""
+    digest = domain.order_hash(order)
+    return SignedOrder(order=order, signature=sign_hash(digest, private_key), hash=digest)
+
+
+def recover_signer(digest: bytes, signature: bytes) -> str:
+    """The address that produced ``signature`` over ``digest``; rejects what the contract rejects.
+
+    Accepts v in {27, 28, 0, 1}; rejects any other length or v, s > n/2 (OpenZeppelin
+    ECDSA's malleability rule) and r or s out of range.
+    """
+    if len(signature) != 65:
+        raise SignatureError(f"ECDSA signature must be 65 bytes, got {len(signature)}")
+    r = int.from_bytes(signature[:32], "big")
+    s = int.from_bytes(signature[32:64], "big")
+    v = signature[64]
+    if v in (27, 28):
+        v -= 27
+    elif v not in (0, 1):
+        raise SignatureError(f"signature v must be 27/28 or 0/1, got {signature[64]}")
+    if s > SECP256K1_HALF_N:
+        raise SignatureError("signature s is in the upper half of the curve order (malleable)")
+    if not (0 < r < SECP256K1_N and s > 0):
+        raise SignatureError("signature r or s is out of range")
+    try:
+        pub = coincurve.PublicKey.from_signature_and_message(
+            signature[:64] + bytes([v]), digest, hasher=None
+        )
+    except Exception as e:  # coincurve raises a bare Exception on unrecoverable points
+        raise SignatureError(f"signature does not recover: {e}") from e
+    return "0x" + keccak(pub.format(compressed=False)[1:])[-20:].hex()
+
+
+def address_of(private_key: bytes) -> str:
+    """The lower-case address of a secp256k1 private key."""
+    pub = coincurve.PrivateKey(private_key).public_key.format(compressed=False)
+    return "0x" + keccak(pub[1:])[-20:].hex()
+
+
+def random_salt() -> int:
+    """A random 256-bit salt, like wallets use for one-off orders."""
+    return int.from_bytes(os.urandom(32), "big")
+
+
+def _addr_word(address: str) -> bytes:
+    return bytes(12) + bytes.fromhex(address[2:])

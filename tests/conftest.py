@@ -1,0 +1,107 @@
+"""Shared fixtures: one real Hardhat node per test session, a snapshot per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from sdex.chain import Exchange, Rpc, Sender, Token
+from sdex.deployment import Deployment
+from sdex.devnet import Devnet
+from sdex.order import ZERO_ADDRESS, Domain, Order, SignedOrder, random_salt, sign_order
+
+LOG_DIR = Path(os.environ.get("SDEX_TEST_LOGS", "/tmp/sdex-test-logs"))
+
+
+@pytest.fixture(scope="session")
+def devnet() -> Iterator[Devnet]:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    net = Devnet(log_path=LOG_DIR / f"hardhat-{os.getpid()}.log", accounts=20)
+    net.start()
+    try:
+        yield net
+    finally:
+        net.stop()
+
+
+@dataclass
+class Chain:
+    """A test's view of the devnet: deployment, typed clients and dev wallets."""
+
+    rpc: Rpc
+    deployment: Deployment
+    exchange: Exchange
+    domain: Domain
+    weth: Token
+    usdc: Token
+    keys: list[bytes]
+    senders: list[Sender] = field(default_factory=list)
+
+    def sender(self, i: int) -> Sender:
+        return self.senders[i]
+
+    def address(self, i: int) -> str:
+        return self.senders[i].address
+
+    def now(self) -> int:
+        return int(self.rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+
+    def order(
+        self,
+        maker: int,
+        sell: Token,
+        sell_amount: int,
+        buy: Token,
+        buy_amount: int,
+        **kw: object,
+    ) -> Order:
+        fields: dict[str, object] = {
+            "maker": self.address(maker),
+            "taker": ZERO_ADDRESS,
+            "maker_token": sell.address,
+            "taker_token": buy.address,
+            "maker_amount": sell_amount,
+            "taker_amount": buy_amount,
+            "fee_recipient": ZERO_ADDRESS,
+            "fee_amount": 0,
+            "expiry": self.now() + 3600,
+            "salt": random_salt(),
+        }
+        fields.update(kw)
+        return Order(**fields)  # type: ignore[arg-type]
+
+    def sign(self, order: Order, maker: int | None = None) -> SignedOrder:
+        idx = maker if maker is not None else self.index_of(order.maker)
+        return sign_order(order, self.domain, self.keys[idx])
+
+    def index_of(self, address: str) -> int:
+        return next(i for i, s in enumerate(self.senders) if s.address == address)
+
+
+@pytest.fixture
+def chain(devnet: Devnet) -> Iterator[Chain]:
+    """The devnet, reverted to its deployed state after the test (``evm_snapshot``)."""
+    assert devnet.rpc is not None and devnet.deployment is not None
+    rpc = devnet.rpc
+    snap = rpc.call("evm_snapshot")
+    d = devnet.deployment
+    keys = [bytes.fromhex(a.key[2:]) for a in d.accounts]
+    exchange = Exchange(rpc, d.exchange)
+    c = Chain(
+        rpc=rpc,
+        deployment=d,
+        exchange=exchange,
+        domain=exchange.domain(),
+        weth=Token(rpc, d.token("WETH").address),
+        usdc=Token(rpc, d.token("USDC").address),
+        keys=keys,
+        senders=[Sender(rpc, k, d.chain_id) for k in keys],  # fresh nonce lanes per test
+    )
+    try:
+        yield c
+    finally:
+        assert rpc.call("evm_revert", snap) is True
