@@ -226,6 +226,40 @@ class SignedOrder:
         return cls(order=order, signature=signature, hash=domain.order_hash(order))
 
 
+MAX_MAKER_AMOUNT = 2**255 - 1
+
+
+def validity_errors(order: Order) -> list[FieldError]:
+    """The contract's validity rules (``InvalidOrderAmounts``, ``SameTokens``), as field errors.
+
+    An order that breaks one can never be filled: the node rejects it at intake.
+    """
+    errors: list[FieldError] = []
+    if order.maker_amount == 0:
+        errors.append(FieldError("makerAmount", FieldCode.VALUE_OUT_OF_RANGE, "makerAmount must be > 0"))
+    elif order.maker_amount > MAX_MAKER_AMOUNT:
+        errors.append(
+            FieldError("makerAmount", FieldCode.VALUE_OUT_OF_RANGE, "makerAmount must be below 2**255")
+        )
+    if order.taker_amount == 0:
+        errors.append(FieldError("takerAmount", FieldCode.VALUE_OUT_OF_RANGE, "takerAmount must be > 0"))
+    if order.fee_amount > order.taker_amount:
+        errors.append(
+            FieldError("feeAmount", FieldCode.VALUE_OUT_OF_RANGE, "feeAmount must not exceed takerAmount")
+        )
+    if order.fee_amount and order.fee_recipient == ZERO_ADDRESS:
+        errors.append(
+            FieldError("feeRecipient", FieldCode.INVALID_ADDRESS, "a fee needs a non-zero feeRecipient")
+        )
+    if order.maker_token == order.taker_token:
+        errors.append(
+            FieldError("takerToken", FieldCode.INVALID_ADDRESS, "makerToken and takerToken must differ")
+        )
+    if order.maker == ZERO_ADDRESS:
+        errors.append(FieldError("maker", FieldCode.INVALID_ADDRESS, "maker must not be the zero address"))
+    return errors
+
+
 def parse_address(raw: object, name: str) -> str:
     """A 20-byte 0x-hex address; mixed case must be a valid EIP-55 checksum."""
     if not isinstance(raw, str) or not _ADDRESS_RE.match(raw):

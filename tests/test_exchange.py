@@ -310,6 +310,7 @@ BAD_MATCHES: list[tuple[str, Mutation, str]] = [
     ("zero-maker-amount", _edit_left(maker_amount=0), "InvalidOrderAmounts"),
     ("zero-taker-amount", _edit_right(taker_amount=0), "InvalidOrderAmounts"),
     ("fee-above-taker-amount", _edit_left(fee_amount=3000 * E6 + 1), "InvalidOrderAmounts"),
+    ("fee-without-recipient", _edit_left(fee_amount=1), "InvalidOrderAmounts"),
     ("maker-amount-2^256-1", _edit_left(maker_amount=2**256 - 1), "InvalidOrderAmounts"),
     ("maker-amount-2^255", _edit_left(maker_amount=2**255), "InvalidOrderAmounts"),
     ("taker-amount-2^256-1", _edit_left(taker_amount=2**256 - 1), "ZeroFillAmount"),

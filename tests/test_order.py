@@ -24,6 +24,7 @@ from sdex.order import (
     recover_signer,
     sign_order,
     to_checksum,
+    validity_errors,
 )
 
 KEY = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
@@ -219,3 +220,20 @@ def test_checksummed_and_upper_case_addresses_accepted_and_canonicalised() -> No
     upper = "0x" + WETH[2:].replace("11", "AB").upper()
     assert Order.from_json({**GOOD, "makerToken": upper}).maker_token == upper.lower()
     assert to_checksum(checksummed.lower()) == checksummed
+
+
+VALIDITY = [
+    ("ok", {}, []),
+    ("zero-maker-amount", {"maker_amount": 0}, ["makerAmount"]),
+    ("maker-amount-2^255", {"maker_amount": 2**255}, ["makerAmount"]),
+    ("zero-taker-amount", {"taker_amount": 0, "fee_amount": 0}, ["takerAmount"]),
+    ("fee-above-taker-amount", {"fee_amount": 3_000 * 10**6 + 1, "fee_recipient": USDC}, ["feeAmount"]),
+    ("fee-without-recipient", {"fee_amount": 1}, ["feeRecipient"]),
+    ("same-tokens", {"taker_token": WETH}, ["takerToken"]),
+    ("zero-maker", {"maker": ZERO_ADDRESS}, ["maker"]),
+]
+
+
+@pytest.mark.parametrize(("edits", "fields"), [v[1:] for v in VALIDITY], ids=[v[0] for v in VALIDITY])
+def test_validity_rules_mirror_the_contract(edits: dict[str, object], fields: list[str]) -> None:
+    assert [e.field for e in validity_errors(base_order(**edits))] == fields

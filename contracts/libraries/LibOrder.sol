@@ -34,10 +34,11 @@ library LibOrder {
     }
 
     /// @notice The amount rules (InvalidOrderAmounts): positive amounts, makerAmount below
-    ///         2**255, and a fee that fits in what the maker receives.
+    ///         2**255, a fee that fits in what the maker receives, and no fee without a
+    ///         recipient (0x0/0 means "no fee"; a fee paid to 0x0 would make every fill revert).
     function hasValidAmounts(Order calldata order) internal pure returns (bool) {
         return order.makerAmount != 0 && order.takerAmount != 0 && order.makerAmount <= MAX_MAKER_AMOUNT
-            && order.feeAmount <= order.takerAmount;
+            && order.feeAmount <= order.takerAmount && (order.feeAmount == 0 || order.feeRecipient != address(0));
     }
 
     /// @notice All validity rules: the amount rules and two distinct tokens (else status INVALID).

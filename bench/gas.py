@@ -1,0 +1,177 @@
+"""Gas of settlement on a real Hardhat node: one ``matchOrders``, and per match in
+``batchMatchOrders`` of 10, 50 and 200, with fresh makers and with warm makers.
+
+- fresh makers: every match brings two makers that have never traded (their token balance
+  slots and accounts are cold), each order new.
+- warm makers: the same few makers trade again and again in the batch (one resting order
+  per maker taken by many incoming orders), so balances and accounts are warm.
+
+Prints JSON; ``--write docs/BENCHMARKS.md`` also replaces the gas section there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from eth_account import Account  # noqa: E402
+
+from sdex.chain import Exchange, Rpc, Sender, Token  # noqa: E402
+from sdex.devnet import Devnet  # noqa: E402
+from sdex.order import ZERO_ADDRESS, Order, SignedOrder, random_salt, sign_order  # noqa: E402
+
+E18, E6 = 10**18, 10**6
+MAX_GAS = 16_777_216  # Hardhat's per-transaction cap
+
+
+class Bench:
+    def __init__(self, rpc: Rpc, deployment: Any) -> None:
+        self.rpc = rpc
+        self.d = deployment
+        self.exchange = Exchange(rpc, deployment.exchange)
+        self.domain = self.exchange.domain()
+        self.weth = Token(rpc, deployment.token("WETH").address)
+        self.usdc = Token(rpc, deployment.token("USDC").address)
+        keys = [bytes.fromhex(a.key[2:]) for a in deployment.accounts]
+        self.funder = Sender(rpc, keys[0])
+        self.operator = Sender(rpc, keys[1])
+        self.expiry = int(time.time()) + 86_400
+
+    def new_makers(self, n: int) -> list[bytes]:
+        """``n`` fresh accounts, each funded with ETH, WETH and USDC and approving the Exchange.
+
+        Funding uses Hardhat's cheat codes (balance, impersonation-free approvals by the key).
+        """
+        keys = [bytes(Account.create().key) for _ in range(n)]
+        for k in keys:
+            addr = Account.from_key(k).address.lower()
+            self.rpc.call("hardhat_setBalance", addr, hex(10 * E18))
+            self.weth.mint(self.funder, addr, 1_000 * E18)
+            self.usdc.mint(self.funder, addr, 10_000_000 * E6)
+            s = Sender(self.rpc, k)
+            self.weth.approve(s, self.exchange.address, 2**256 - 1)
+            self.usdc.approve(s, self.exchange.address, 2**256 - 1)
+        return keys
+
+    def order(self, key: bytes, sell_weth: bool, weth: int, usdc: int) -> SignedOrder:
+        maker = Account.from_key(key).address.lower()
+        w, u = self.weth.address, self.usdc.address
+        o = Order(
+            maker, ZERO_ADDRESS, w if sell_weth else u, u if sell_weth else w,
+            weth if sell_weth else usdc, usdc if sell_weth else weth,
+            ZERO_ADDRESS, 0, self.expiry, random_salt(),
+        )  # fmt: skip
+        return sign_order(o, self.domain, key)
+
+    def single_match(self) -> dict[str, int]:
+        a, b = self.new_makers(2)
+        resting = self.order(a, True, 2 * E18, 6000 * E6)
+        incoming = self.order(b, False, E18, 3000 * E6)
+        first = self.exchange.match_orders(self.operator, resting, incoming).gas_used
+        # the resting order again (now partially filled: warm slot, no signature check)
+        c = self.new_makers(1)[0]
+        again = self.exchange.match_orders(
+            self.operator, resting, self.order(c, False, E18, 3000 * E6)
+        ).gas_used
+        return {"first_fill_of_both_orders": first, "resting_order_second_fill": again}
+
+    def batch(self, n: int, warm: bool) -> dict[str, int | float]:
+        pairs: list[tuple[SignedOrder, SignedOrder]] = []
+        if warm:
+            makers = self.new_makers(4)
+            # warm the makers' balance slots and accounts with one earlier trade
+            self.exchange.match_orders(
+                self.operator,
+                self.order(makers[0], True, E18, 3000 * E6),
+                self.order(makers[1], False, E18, 3000 * E6),
+            )
+            restings = [self.order(makers[i], True, n * E18, n * 3000 * E6) for i in (0, 2)]
+            for i in range(n):
+                taker = makers[1] if i % 2 == 0 else makers[3]
+                pairs.append((restings[i % 2], self.order(taker, False, E18, 3000 * E6)))
+        else:
+            keys = self.new_makers(2 * n)
+            for i in range(n):
+                pairs.append(
+                    (
+                        self.order(keys[2 * i], True, E18, 3000 * E6),
+                        self.order(keys[2 * i + 1], False, E18, 3000 * E6),
+                    )
+                )
+        receipt = self.exchange.batch_match_orders(self.operator, pairs, gas=MAX_GAS)
+        settled = len(self.exchange.fills(receipt.logs)) // 2
+        skipped = self.exchange.skipped(receipt.logs)
+        if skipped or settled != n:
+            raise RuntimeError(f"batch of {n}: {settled} settled, skipped {skipped[:1]}")
+        return {"matches": n, "gas": receipt.gas_used, "gas_per_match": round(receipt.gas_used / n)}
+
+
+def run() -> dict[str, Any]:
+    with Devnet(accounts=2) as deployment:
+        rpc = Rpc(deployment.rpc)
+        b = Bench(rpc, deployment)
+        result: dict[str, Any] = {"matchOrders": b.single_match(), "batchMatchOrders": {}}
+        for warm in (False, True):
+            for n in (10, 50, 200):
+                key = f"{'warm' if warm else 'fresh'}_makers_{n}"
+                try:
+                    result["batchMatchOrders"][key] = b.batch(n, warm)
+                except Exception as e:  # e.g. 200 fresh matches exceed the 16.7M gas cap
+                    result["batchMatchOrders"][key] = {"matches": n, "error": str(e)[:200]}
+        return result
+
+
+def write_section(path: Path, title: str, body: str) -> None:
+    """Replace (or append) the section headed ``## title`` in ``path``."""
+    text = path.read_text() if path.exists() else "# SDEX benchmarks\n"
+    head = f"## {title}\n"
+    start = text.find(head)
+    if start == -1:
+        text = text.rstrip("\n") + "\n\n" + head + body
+    else:
+        end = text.find("\n## ", start + len(head))
+        text = text[:start] + head + body + (text[end + 1 :] if end != -1 else "")
+    path.write_text(text)
+
+
+def machine() -> str:
+    import os
+
+    cpu = platform.processor() or platform.machine()
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--write", type=Path, help="update the gas section of this markdown file")
+    args = ap.parse_args()
+    result = run()
+    print(json.dumps(result, indent=2))
+    if args.write:
+        rows = [f"| one `matchOrders`, both orders new (first fill) | {result['matchOrders']['first_fill_of_both_orders']:,} |",
+                f"| one `matchOrders`, resting order's second fill | {result['matchOrders']['resting_order_second_fill']:,} |"]  # fmt: skip
+        for key, r in result["batchMatchOrders"].items():
+            cell = f"{r['gas_per_match']:,} per match ({r['gas']:,} total)" if "gas" in r else r["error"]
+            rows.append(f"| `batchMatchOrders`, {key.replace('_', ' ')} | {cell} |")
+        body = (
+            f"Measured {date.today()} on {machine()}, Hardhat 2.29 (cancun), solc 0.8.30 "
+            f"optimizer 10,000 runs, by `bench/gas.py`.\n\n| settlement | gas |\n|---|---|\n"
+            + "\n".join(rows)
+            + "\n\n```json\n"
+            + json.dumps(result, indent=2)
+            + "\n```\n"
+        )
+        write_section(args.write, "Gas (bench/gas.py)", body)
+
+
+if __name__ == "__main__":
+    main()
