@@ -160,7 +160,11 @@ def main() -> None:
         rows = [f"| one `matchOrders`, both orders new (first fill) | {result['matchOrders']['first_fill_of_both_orders']:,} |",
                 f"| one `matchOrders`, resting order's second fill | {result['matchOrders']['resting_order_second_fill']:,} |"]  # fmt: skip
         for key, r in result["batchMatchOrders"].items():
-            cell = f"{r['gas_per_match']:,} per match ({r['gas']:,} total)" if "gas" in r else r["error"]
+            cell = (
+                f"{r['gas_per_match']:,} per match ({r['gas']:,} total)"
+                if "gas" in r
+                else r["error"]
+            )
             rows.append(f"| `batchMatchOrders`, {key.replace('_', ' ')} | {cell} |")
         body = (
             f"Measured {date.today()} on {machine()}, Hardhat 2.29 (cancun), solc 0.8.30 "

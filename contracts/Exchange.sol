@@ -61,9 +61,10 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
         Order calldata left,
         bytes calldata leftSignature,
         Order calldata right,
-        bytes calldata rightSignature
+        bytes calldata rightSignature,
+        uint256 maxLeftFill
     ) external nonReentrant returns (uint256 leftFilled, uint256 rightFilled) {
-        return _matchOrders(left, leftSignature, right, rightSignature);
+        return _matchOrders(left, leftSignature, right, rightSignature, maxLeftFill);
     }
 
     /// @inheritdoc IExchange
@@ -86,7 +87,7 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
                 continue;
             }
             // A call frame of its own: any revert (ours or a token's) undoes this match only.
-            try this.settleMatch(orders[l], signatures[l], orders[r], signatures[r]) {
+            try this.settleMatch(orders[l], signatures[l], orders[r], signatures[r], pairs[i].maxLeftFill) {
                 // Cannot overflow: at most pairs.length increments.
                 unchecked {
                     ++settled;
@@ -105,10 +106,11 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
         Order calldata left,
         bytes calldata leftSignature,
         Order calldata right,
-        bytes calldata rightSignature
+        bytes calldata rightSignature,
+        uint256 maxLeftFill
     ) external returns (uint256 leftFilled, uint256 rightFilled) {
         if (msg.sender != address(this)) revert OnlySelf(msg.sender);
-        return _matchOrders(left, leftSignature, right, rightSignature);
+        return _matchOrders(left, leftSignature, right, rightSignature, maxLeftFill);
     }
 
     // ──────────────────────────── cancellation ────────────────────────────
@@ -181,15 +183,31 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
         Order calldata left,
         bytes calldata leftSignature,
         Order calldata right,
-        bytes calldata rightSignature
+        bytes calldata rightSignature,
+        uint256 maxLeftFill
     ) private returns (uint256, uint256) {
         (bytes32 leftHash, uint256 leftBefore) = _checkOrder(left, leftSignature, right.maker);
+        // From here on maxLeftFill is left's available amount: its remainder, capped.
+        uint256 leftRemaining = left.makerAmount - leftBefore;
+        if (maxLeftFill > leftRemaining) maxLeftFill = leftRemaining;
+        return _matchRight(left, leftHash, leftBefore, maxLeftFill, right, rightSignature);
+    }
+
+    /// @dev The second half of _matchOrders, split off to keep each frame within 16 stack slots
+    ///      (no via-IR): checks `right` and the pair's tokens, then executes.
+    function _matchRight(
+        Order calldata left,
+        bytes32 leftHash,
+        uint256 leftBefore,
+        uint256 leftAvailable,
+        Order calldata right,
+        bytes calldata rightSignature
+    ) private returns (uint256, uint256) {
         (bytes32 rightHash, uint256 rightBefore) = _checkOrder(right, rightSignature, left.maker);
         if (right.makerToken != left.takerToken || right.takerToken != left.makerToken) {
             revert TokenMismatch(leftHash, rightHash);
         }
-        // A separate frame without the signatures keeps the stack within reach (no via-IR).
-        return _executeMatch(left, leftHash, leftBefore, right, rightHash, rightBefore);
+        return _executeMatch(left, leftHash, leftBefore, leftAvailable, right, rightHash, rightBefore);
     }
 
     /// @dev Amounts, fill records and transfers of a checked match. (Parameter order is
@@ -198,35 +216,36 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
         Order calldata left,
         bytes32 leftHash,
         uint256 leftBefore,
+        uint256 leftAvailable,
         Order calldata right,
         bytes32 rightHash,
         uint256 rightBefore
     ) private returns (uint256 x, uint256 y) {
-        uint256 leftFee;
-        uint256 rightFee;
-        (x, y, leftFee, rightFee) = LibFill.matchAmounts(
+        // fees[0] is left's, fees[1] right's; in memory, so the stack keeps room for the 7 params
+        uint256[2] memory fees;
+        (x, y, fees[0], fees[1]) = LibFill.matchAmounts(
             leftHash,
             rightHash,
             left.makerAmount,
             left.takerAmount,
             left.feeAmount,
-            leftBefore,
+            leftAvailable,
             right.makerAmount,
             right.takerAmount,
             right.feeAmount,
             rightBefore
         );
-        _recordFill(left, leftHash, leftBefore, x, y, right.maker, leftFee);
-        _recordFill(right, rightHash, rightBefore, y, x, left.maker, rightFee);
+        _recordFill(left, leftHash, leftBefore, x, y, right.maker, fees[0]);
+        _recordFill(right, rightHash, rightBefore, y, x, left.maker, fees[1]);
 
-        // No underflow: leftFee <= y as left.feeAmount <= left.takerAmount, and rightFee <=
+        // No underflow: left's fee <= y as left.feeAmount <= left.takerAmount, and right's fee <=
         // floor(y * right.takerAmount / right.makerAmount) <= x by the price check in matchAmounts.
         unchecked {
-            _pay(left.makerToken, left.maker, right.maker, x - rightFee);
-            _pay(right.makerToken, right.maker, left.maker, y - leftFee);
+            _pay(left.makerToken, left.maker, right.maker, x - fees[1]);
+            _pay(right.makerToken, right.maker, left.maker, y - fees[0]);
         }
-        _pay(left.makerToken, left.maker, right.feeRecipient, rightFee);
-        _pay(right.makerToken, right.maker, left.feeRecipient, leftFee);
+        _pay(left.makerToken, left.maker, right.feeRecipient, fees[1]);
+        _pay(right.makerToken, right.maker, left.feeRecipient, fees[0]);
     }
 
     /// @dev The checks of one order about to be filled, ordered so that each bad order gets its

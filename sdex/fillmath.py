@@ -100,9 +100,11 @@ def match_amounts(
     right_taker_amount: int,
     right_fee_amount: int,
     right_filled: int,
+    max_left_fill: int = UINT256_MAX,
 ) -> MatchAmounts:
-    """Amounts of ``matchOrders(left, right)``: maximal fill at the resting (left) price."""
-    left_rem = left_maker_amount - left_filled
+    """Amounts of ``matchOrders(left, right, maxLeftFill)``: the maximal fill at the resting
+    (left) price, taking at most ``max_left_fill`` of left's maker token."""
+    left_rem = min(left_maker_amount - left_filled, max_left_fill)
     right_rem = right_maker_amount - right_filled
     need = mul_div_ceil(left_rem, left_taker_amount, left_maker_amount)
     if right_rem >= need:

@@ -35,6 +35,8 @@ ORDER_TYPEHASH = keccak(ORDER_TYPE.encode())
 DOMAIN_TYPEHASH = keccak(
     b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 )
+CANCEL_TYPE = "CancelOrder(bytes32 orderHash)"
+CANCEL_TYPEHASH = keccak(CANCEL_TYPE.encode())
 DOMAIN_NAME = "SDEX"
 DOMAIN_VERSION = "1"
 
@@ -59,6 +61,10 @@ EIP712_TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "verifyingContract", "type": "address"},
     ],
     "Order": [{"name": j, "type": k} for j, _, k in _FIELDS],
+}
+CANCEL_TYPES: dict[str, list[dict[str, str]]] = {
+    "EIP712Domain": EIP712_TYPES["EIP712Domain"],
+    "CancelOrder": [{"name": "orderHash", "type": "bytes32"}],
 }
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}\Z")
 _DECIMAL_RE = re.compile(r"(0|[1-9][0-9]{0,77})\Z")
@@ -165,6 +171,20 @@ class Domain:
         """The EIP-712 digest of ``order``: its identity and what the maker signs."""
         return keccak(b"\x19\x01" + self.separator + order.struct_hash())
 
+    def cancel_digest(self, order_hash: bytes) -> bytes:
+        """What a maker signs to soft-cancel an order at a node: EIP-712
+        ``CancelOrder(bytes32 orderHash)`` in this domain (off-chain only; see ``cancelOrder``
+        for the on-chain, permanent cancel)."""
+        return keccak(b"\x19\x01" + self.separator + keccak(CANCEL_TYPEHASH + order_hash))
+
+    def cancel_typed_data(self, order_hash: bytes) -> dict[str, Any]:
+        return {
+            "types": CANCEL_TYPES,
+            "primaryType": "CancelOrder",
+            "domain": self.to_json(),
+            "message": {"orderHash": "0x" + order_hash.hex()},
+        }
+
     def to_json(self) -> dict[str, object]:
         return {
             "name": DOMAIN_NAME,
@@ -236,27 +256,41 @@ def validity_errors(order: Order) -> list[FieldError]:
     """
     errors: list[FieldError] = []
     if order.maker_amount == 0:
-        errors.append(FieldError("makerAmount", FieldCode.VALUE_OUT_OF_RANGE, "makerAmount must be > 0"))
+        errors.append(
+            FieldError("makerAmount", FieldCode.VALUE_OUT_OF_RANGE, "makerAmount must be > 0")
+        )
     elif order.maker_amount > MAX_MAKER_AMOUNT:
         errors.append(
-            FieldError("makerAmount", FieldCode.VALUE_OUT_OF_RANGE, "makerAmount must be below 2**255")
+            FieldError(
+                "makerAmount", FieldCode.VALUE_OUT_OF_RANGE, "makerAmount must be below 2**255"
+            )
         )
     if order.taker_amount == 0:
-        errors.append(FieldError("takerAmount", FieldCode.VALUE_OUT_OF_RANGE, "takerAmount must be > 0"))
+        errors.append(
+            FieldError("takerAmount", FieldCode.VALUE_OUT_OF_RANGE, "takerAmount must be > 0")
+        )
     if order.fee_amount > order.taker_amount:
         errors.append(
-            FieldError("feeAmount", FieldCode.VALUE_OUT_OF_RANGE, "feeAmount must not exceed takerAmount")
+            FieldError(
+                "feeAmount", FieldCode.VALUE_OUT_OF_RANGE, "feeAmount must not exceed takerAmount"
+            )
         )
     if order.fee_amount and order.fee_recipient == ZERO_ADDRESS:
         errors.append(
-            FieldError("feeRecipient", FieldCode.INVALID_ADDRESS, "a fee needs a non-zero feeRecipient")
+            FieldError(
+                "feeRecipient", FieldCode.INVALID_ADDRESS, "a fee needs a non-zero feeRecipient"
+            )
         )
     if order.maker_token == order.taker_token:
         errors.append(
-            FieldError("takerToken", FieldCode.INVALID_ADDRESS, "makerToken and takerToken must differ")
+            FieldError(
+                "takerToken", FieldCode.INVALID_ADDRESS, "makerToken and takerToken must differ"
+            )
         )
     if order.maker == ZERO_ADDRESS:
-        errors.append(FieldError("maker", FieldCode.INVALID_ADDRESS, "maker must not be the zero address"))
+        errors.append(
+            FieldError("maker", FieldCode.INVALID_ADDRESS, "maker must not be the zero address")
+        )
     return errors
 
 

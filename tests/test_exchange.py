@@ -229,6 +229,38 @@ def test_batch_skips_failing_match_and_settles_the_rest(chain: Chain) -> None:
     assert c.exchange.order_info(takers[2].order).filled == 0
 
 
+def test_max_left_fill_caps_the_resting_side(chain: Chain) -> None:
+    # A resting ask of 2 WETH whose maker can pay for one: the node caps the match at what
+    # the maker funds, where an uncapped match would take both and revert in the transfer.
+    c = chain
+    resting = c.sign(ask(c, ALICE, 2 * E18, 6000 * E6))
+    incoming = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))
+    receipt = c.exchange.match_orders(c.sender(OPERATOR), resting, incoming, max_left_fill=E18)
+    got = {f.order_hash: f.maker_filled for f in c.exchange.fills(receipt.logs)}
+    expected = fillmath.match_amounts(2 * E18, 6000 * E6, 0, 0, 2 * E18, 6000 * E6, 0, 0, E18)
+    assert got == {resting.hash: expected.left_filled, incoming.hash: expected.right_filled}
+    assert (expected.left_filled, expected.right_filled) == (E18, 3000 * E6)
+    assert c.exchange.order_info(resting.order).filled == E18
+
+
+def test_max_left_fill_zero_reverts_and_batch_applies_caps_per_pair(chain: Chain) -> None:
+    c = chain
+    resting = c.sign(ask(c, ALICE, 2 * E18, 6000 * E6))
+    incoming = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))
+    with pytest.raises(ExchangeError) as e:
+        c.exchange.match_orders(c.sender(OPERATOR), resting, incoming, max_left_fill=0)
+    assert e.value.name == "ZeroFillAmount"
+    takers = [c.sign(bid(c, m, E18, 3000 * E6)) for m in (BOB, CAROL)]
+    receipt = c.exchange.batch_match_orders(
+        c.sender(OPERATOR), [(resting, t) for t in takers], max_left_fills=[E18 // 4, 0]
+    )
+    (skip,) = c.exchange.skipped(receipt.logs)
+    assert skip.index == 1 and isinstance(skip.reason, ExchangeError)
+    assert skip.reason.name == "ZeroFillAmount"
+    assert c.exchange.order_info(resting.order).filled == E18 // 4
+    assert c.exchange.order_info(takers[0].order).filled == 750 * E6
+
+
 # -- the bad-order table ---------------------------------------------------------------
 
 Mutation = Callable[[Chain, Order, Order], tuple[SignedOrder, SignedOrder]]
@@ -343,7 +375,7 @@ def test_bad_match_reverts_with_its_error_and_moves_nothing(
         c.exchange._transact(
             c.sender(OPERATOR), "matchOrders",
             left.order.to_tuple(), left.signature, right.order.to_tuple(), right.signature,
-            gas=1_000_000,
+            2**256 - 1, gas=1_000_000,
         )  # fmt: skip
     assert isinstance(e.value.revert, ExchangeError)
     assert e.value.revert.name == error
@@ -453,6 +485,6 @@ def test_settle_match_only_callable_by_the_exchange(chain: Chain) -> None:
     with pytest.raises(ExchangeError) as e:
         c.exchange._transact(
             c.sender(BOB), "settleMatch",
-            left.order.to_tuple(), left.signature, right.order.to_tuple(), right.signature,
+            left.order.to_tuple(), left.signature, right.order.to_tuple(), right.signature, E18,
         )  # fmt: skip
     assert e.value.name == "OnlySelf"

@@ -227,13 +227,25 @@ VALIDITY = [
     ("zero-maker-amount", {"maker_amount": 0}, ["makerAmount"]),
     ("maker-amount-2^255", {"maker_amount": 2**255}, ["makerAmount"]),
     ("zero-taker-amount", {"taker_amount": 0, "fee_amount": 0}, ["takerAmount"]),
-    ("fee-above-taker-amount", {"fee_amount": 3_000 * 10**6 + 1, "fee_recipient": USDC}, ["feeAmount"]),
+    (
+        "fee-above-taker-amount",
+        {"fee_amount": 3_000 * 10**6 + 1, "fee_recipient": USDC},
+        ["feeAmount"],
+    ),
     ("fee-without-recipient", {"fee_amount": 1}, ["feeRecipient"]),
     ("same-tokens", {"taker_token": WETH}, ["takerToken"]),
     ("zero-maker", {"maker": ZERO_ADDRESS}, ["maker"]),
 ]
 
 
-@pytest.mark.parametrize(("edits", "fields"), [v[1:] for v in VALIDITY], ids=[v[0] for v in VALIDITY])
+@pytest.mark.parametrize(
+    ("edits", "fields"), [v[1:] for v in VALIDITY], ids=[v[0] for v in VALIDITY]
+)
 def test_validity_rules_mirror_the_contract(edits: dict[str, object], fields: list[str]) -> None:
     assert [e.field for e in validity_errors(base_order(**edits))] == fields
+
+
+def test_soft_cancel_digest_equals_eth_account() -> None:
+    h = bytes(range(32))
+    msg = encode_typed_data(full_message=DOMAIN.cancel_typed_data(h))
+    assert DOMAIN.cancel_digest(h) == keccak(b"\x19" + msg.version + msg.header + msg.body)

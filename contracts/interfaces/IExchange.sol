@@ -39,6 +39,7 @@ struct OrderState {
 struct MatchPair {
     uint256 left; // the resting order, whose price applies
     uint256 right; // the incoming order, which gets the price improvement
+    uint256 maxLeftFill; // the most of left's makerToken this match may take (type(uint256).max: no cap)
 }
 
 /// @title Events and custom errors of the SDEX Exchange
@@ -171,14 +172,16 @@ interface IExchange is IExchangeEventsAndErrors {
         returns (uint256 makerFilled, uint256 takerPaid);
 
     /// @notice Settles the resting order `left` against the incoming order `right` at left's price,
-    ///         filling as much as both orders' on-chain remainders allow.
+    ///         filling as much as both orders' on-chain remainders allow, and at most
+    ///         `maxLeftFill` of left's makerToken (type(uint256).max: no cap; 0: ZeroFillAmount).
     /// @return leftFilled  The left makerToken amount that left's maker gave.
     /// @return rightFilled The right makerToken amount that right's maker gave.
     function matchOrders(
         Order calldata left,
         bytes calldata leftSignature,
         Order calldata right,
-        bytes calldata rightSignature
+        bytes calldata rightSignature,
+        uint256 maxLeftFill
     ) external returns (uint256 leftFilled, uint256 rightFilled);
 
     /// @notice Settles `pairs` in order; a failing pair is skipped with MatchSkipped.
@@ -192,7 +195,8 @@ interface IExchange is IExchangeEventsAndErrors {
         Order calldata left,
         bytes calldata leftSignature,
         Order calldata right,
-        bytes calldata rightSignature
+        bytes calldata rightSignature,
+        uint256 maxLeftFill
     ) external returns (uint256 leftFilled, uint256 rightFilled);
 
     /// @notice Cancels `order` for good; only its maker may. Cancelling twice is a no-op.

@@ -34,7 +34,9 @@ library LibFill {
     }
 
     /// @notice Amounts of `matchOrders`: the maximal fill at the resting (left) order's price.
-    /// @dev `leftFilled`/`rightFilled` in are the orders' fill states; `leftFilled_`/`rightFilled_`
+    /// @dev `leftAvailable` is what left may give in this match: its remainder, or less when the
+    ///      caller caps it (a maker funded for part of the remainder); `rightFilled` is right's
+    ///      fill state; `leftFilled_`/`rightFilled_`
     ///      out are what this match adds: x of left's makerToken X and y of right's makerToken Y.
     /// @return leftFilled_  x: X that left's maker gives.
     /// @return rightFilled_ y: Y that right's maker gives.
@@ -46,14 +48,14 @@ library LibFill {
         uint256 leftMakerAmount,
         uint256 leftTakerAmount,
         uint256 leftFeeAmount,
-        uint256 leftFilled,
+        uint256 leftAvailable,
         uint256 rightMakerAmount,
         uint256 rightTakerAmount,
         uint256 rightFeeAmount,
         uint256 rightFilled
     ) internal pure returns (uint256 leftFilled_, uint256 rightFilled_, uint256 leftFee, uint256 rightFee) {
         // right's whole remainder is its budget of Y, spent at left's price
-        leftFilled_ = _maxFill(leftMakerAmount - leftFilled, rightMakerAmount - rightFilled, leftMakerAmount, leftTakerAmount);
+        leftFilled_ = _maxFill(leftAvailable, rightMakerAmount - rightFilled, leftMakerAmount, leftTakerAmount);
         if (leftFilled_ == 0) revert IExchangeEventsAndErrors.ZeroFillAmount(leftHash, rightHash);
         rightFilled_ = leftFilled_.mulDiv(leftTakerAmount, leftMakerAmount, Math.Rounding.Ceil);
         // right's limit y * rightTaker <= x * rightMaker, tested as ceil(y * rightTaker / rightMaker) <= x

@@ -17,27 +17,16 @@ contract FillMathHarness {
         return LibFill.fillOrderAmounts(bytes32(0), makerAmount, takerAmount, feeAmount, filled, takerFillAmount);
     }
 
-    function matchAmounts(
-        uint256 leftMakerAmount,
-        uint256 leftTakerAmount,
-        uint256 leftFeeAmount,
-        uint256 leftFilled,
-        uint256 rightMakerAmount,
-        uint256 rightTakerAmount,
-        uint256 rightFeeAmount,
-        uint256 rightFilled
-    ) external pure returns (uint256 leftFilled_, uint256 rightFilled_, uint256 leftFee, uint256 rightFee) {
-        return LibFill.matchAmounts(
-            bytes32(0),
-            bytes32(0),
-            leftMakerAmount,
-            leftTakerAmount,
-            leftFeeAmount,
-            leftFilled,
-            rightMakerAmount,
-            rightTakerAmount,
-            rightFeeAmount,
-            rightFilled
-        );
+    /// @dev `a` is (leftMakerAmount, leftTakerAmount, leftFeeAmount, leftFilled, rightMakerAmount,
+    ///      rightTakerAmount, rightFeeAmount, rightFilled, maxLeftFill) — ABI-encoded exactly like
+    ///      nine uint256 arguments, without nine stack slots. The cap is applied as Exchange does.
+    function matchAmounts(uint256[9] calldata a)
+        external
+        pure
+        returns (uint256 leftFilled_, uint256 rightFilled_, uint256 leftFee, uint256 rightFee)
+    {
+        uint256 leftAvailable = a[0] - a[3];
+        if (a[8] < leftAvailable) leftAvailable = a[8];
+        return LibFill.matchAmounts(bytes32(0), bytes32(0), a[0], a[1], a[2], leftAvailable, a[4], a[5], a[6], a[7]);
     }
 }

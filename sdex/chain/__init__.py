@@ -15,7 +15,7 @@ from sdex.chain.exchange import (
     load_abi,
 )
 from sdex.chain.rpc import Rpc
-from sdex.chain.tx import Log, Receipt, Sender
+from sdex.chain.tx import Log, Receipt, Sender, SignedTx
 
 __all__ = [
     "ContractAbi",
@@ -30,6 +30,7 @@ __all__ = [
     "Receipt",
     "Rpc",
     "Sender",
+    "SignedTx",
     "Token",
     "deploy",
     "load_abi",

@@ -16,6 +16,7 @@ from sdex.chain.abi import ContractAbi, ErrorDecoder
 from sdex.chain.rpc import Rpc
 from sdex.chain.tx import Log, Receipt, Sender
 from sdex.errors import ChainError, ContractRevert, TransactionFailed
+from sdex.fillmath import UINT256_MAX
 from sdex.order import Domain, Order, SignedOrder
 
 T = TypeVar("T")
@@ -172,7 +173,14 @@ class Exchange:
             sender, "fillOrder", signed.order.to_tuple(), signed.signature, taker_fill_amount
         )
 
-    def match_orders(self, sender: Sender, left: SignedOrder, right: SignedOrder) -> Receipt:
+    def match_orders(
+        self,
+        sender: Sender,
+        left: SignedOrder,
+        right: SignedOrder,
+        max_left_fill: int = UINT256_MAX,
+    ) -> Receipt:
+        """``matchOrders``: ``left`` rests and sets the price; at most ``max_left_fill`` of it."""
         return self._transact(
             sender,
             "matchOrders",
@@ -180,6 +188,7 @@ class Exchange:
             left.signature,
             right.order.to_tuple(),
             right.signature,
+            max_left_fill,
         )
 
     def batch_match_orders(
@@ -187,9 +196,13 @@ class Exchange:
         sender: Sender,
         pairs: Sequence[tuple[SignedOrder, SignedOrder]],
         gas: int | None = None,
+        max_left_fills: Sequence[int] | None = None,
     ) -> Receipt:
         """Settle many (resting, incoming) pairs in one transaction; each order is sent once."""
-        data = self.encode_batch(pairs)
+        caps = max_left_fills if max_left_fills is not None else [UINT256_MAX] * len(pairs)
+        data = self.encode_batch(
+            [(left, right, cap) for (left, right), cap in zip(pairs, caps, strict=True)]
+        )
         try:
             return sender.transact(self.address, data, gas)
         except ContractRevert as e:
@@ -197,16 +210,28 @@ class Exchange:
         except TransactionFailed as e:
             raise self._decoded_failure(e) from None
 
-    def encode_batch(self, pairs: Sequence[tuple[SignedOrder, SignedOrder]]) -> bytes:
+    def encode_settlement(self, matches: Sequence[tuple[SignedOrder, SignedOrder, int]]) -> bytes:
+        """Calldata settling ``(resting, incoming, max resting fill)`` matches: one
+        ``matchOrders`` when alone, else one ``batchMatchOrders``."""
+        if len(matches) == 1:
+            left, right, cap = matches[0]
+            return self.abi.fn("matchOrders").encode(
+                left.order.to_tuple(), left.signature, right.order.to_tuple(), right.signature, cap
+            )
+        return self.encode_batch(matches)
+
+    def encode_batch(self, matches: Sequence[tuple[SignedOrder, SignedOrder, int]]) -> bytes:
+        """``batchMatchOrders`` calldata for ``(resting, incoming, max resting fill)`` matches;
+        each distinct order is sent once and referenced by index."""
         index: dict[bytes, int] = {}
         orders: list[SignedOrder] = []
-        idx_pairs: list[tuple[int, int]] = []
-        for left, right in pairs:
+        idx_pairs: list[tuple[int, int, int]] = []
+        for left, right, cap in matches:
             for s in (left, right):
                 if s.hash not in index:
                     index[s.hash] = len(orders)
                     orders.append(s)
-            idx_pairs.append((index[left.hash], index[right.hash]))
+            idx_pairs.append((index[left.hash], index[right.hash], cap))
         return self.abi.fn("batchMatchOrders").encode(
             [s.order.to_tuple() for s in orders], [s.signature for s in orders], idx_pairs
         )

@@ -41,6 +41,13 @@ class Log:
 
 
 @dataclass(frozen=True, slots=True)
+class SignedTx:
+    tx_hash: str
+    nonce: int
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
 class Receipt:
     tx_hash: str
     status: int
@@ -69,7 +76,7 @@ class Sender:
         self.key = private_key
         self.address = address_of(private_key)
         self.chain_id = chain_id if chain_id is not None else int(rpc.call("eth_chainId"), 16)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._nonce: int | None = None
 
     def call(self, to: str, data: bytes, block: str = "latest") -> bytes:
@@ -80,11 +87,26 @@ class Sender:
     def send(self, to: str | None, data: bytes, gas: int | None = None, value: int = 0) -> str:
         """Sign and send; returns the tx hash. Without ``gas``, estimates it (a pre-flight:
         a transaction that would revert raises ``ContractRevert`` and is never sent)."""
+        with self._lock:
+            signed = self.sign(to, data, gas, value)
+            self.broadcast(signed)
+        return signed.tx_hash
+
+    def estimate(self, to: str | None, data: bytes, value: int = 0) -> int:
+        """A gas limit with headroom; raises ``ContractRevert`` if the call would revert."""
         tx: dict[str, Any] = {"from": self.address, "data": "0x" + data.hex(), "value": hex(value)}
         if to is not None:
             tx["to"] = to
+        return int(int(self.rpc.call("eth_estimateGas", tx), 16) * 6 // 5) + 10_000
+
+    def sign(self, to: str | None, data: bytes, gas: int | None = None, value: int = 0) -> SignedTx:
+        """Sign the next transaction of this lane and reserve its nonce (not sent yet).
+
+        Callers that persist a transaction before broadcasting it (settlement) hold ``lock``
+        around ``sign`` + their write + ``broadcast`` so nonces go out in order.
+        """
         if gas is None:
-            gas = int(int(self.rpc.call("eth_estimateGas", tx), 16) * 6 // 5) + 10_000
+            gas = self.estimate(to, data, value)
         base_fee, tip = self._fees()
         with self._lock:
             if self._nonce is None:
@@ -106,21 +128,28 @@ class Sender:
                 },
                 self.key,
             )
-            tx_hash = "0x" + bytes(signed.hash).hex()
-            try:
-                self.rpc.call("eth_sendRawTransaction", "0x" + signed.raw_transaction.hex())
-            except ContractRevert as e:
-                # Hardhat's automine mines a reverting transaction and still answers with the
-                # revert: if a receipt exists, the nonce is spent and the failure is on chain.
-                self._nonce = None
-                if self.rpc.call("eth_getTransactionReceipt", tx_hash) is not None:
-                    raise TransactionFailed(tx_hash, e) from None
-                raise
-            except Exception:
-                self._nonce = None  # unknown whether it was taken: re-read from the node next time
-                raise
             self._nonce = nonce + 1
-        return tx_hash
+        return SignedTx("0x" + bytes(signed.hash).hex(), nonce, "0x" + signed.raw_transaction.hex())
+
+    def broadcast(self, signed: SignedTx) -> None:
+        """Send a signed transaction. A rebroadcast of a known one is harmless."""
+        try:
+            self.rpc.call("eth_sendRawTransaction", signed.raw)
+        except ContractRevert as e:
+            # Hardhat's automine mines a reverting transaction and still answers with the
+            # revert: if a receipt exists, the nonce is spent and the failure is on chain.
+            if self.rpc.call("eth_getTransactionReceipt", signed.tx_hash) is not None:
+                raise TransactionFailed(signed.tx_hash, e) from None
+            self._nonce = None
+            raise
+        except Exception:
+            self._nonce = None  # unknown whether it was taken: re-read from the node next time
+            raise
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held across sign + persist + broadcast so one lane's nonces go out in order."""
+        return self._lock
 
     def wait(self, tx_hash: str, timeout: float = 60.0, poll: float = 0.005) -> Receipt:
         """The receipt of ``tx_hash``, polling up to ``timeout`` seconds."""

@@ -1,0 +1,190 @@
+"""The book's mutable records: an order ``Entry``, a FIFO price ``Level``, and a ``BookSide``.
+
+Prices are exact rationals ``num/den`` (quote per base) reduced by their gcd, so one price
+is one level. Levels sit in a ``SortedList`` under the key ``(float(num/den), level)``:
+Python's int true division is correctly rounded, hence monotone, so distinct prices never
+compare in the wrong order by their floats; equal floats fall back to the level's exact
+cross-multiplication ``__lt__``. The floats make almost every comparison a C-level one.
+
+A level is a list with a head index: appends at the tail, removal by marking the entry
+dead (O(1)), dead entries skipped from the head and compacted away in bulk. Entries keep
+their place while their fills are pending, so a released fill regains its time priority.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from sortedcontainers import SortedList
+
+from sdex.book.types import RemovalReason, Side
+from sdex.order import Order, SignedOrder
+
+if TYPE_CHECKING:
+    from sdex.book.funds import Account
+    from sdex.book.pairbook import PairBook
+
+
+class Entry:
+    """One order's fill state in the book. Read by ``sdex.matching``; changed only by the book.
+
+    Amounts are in the order's maker token: ``remaining = maker_amount - filled - pending``;
+    ``fillable = min(remaining, the maker's funds allocated to it)``, and 0 once closed.
+    """
+
+    __slots__ = (
+        "account",
+        "closed",
+        "dead",
+        "fillable",
+        "filled",
+        "hash",
+        "level",
+        "maker_amount",
+        "order",
+        "pair",
+        "pending",
+        "resting",
+        "seq",
+        "side",
+        "signed",
+    )
+
+    def __init__(
+        self,
+        signed: SignedOrder,
+        pair: PairBook,
+        side: Side,
+        seq: int,
+        filled: int,
+        account: Account,
+    ) -> None:
+        self.signed = signed
+        self.order: Order = signed.order
+        self.hash = signed.hash
+        self.maker_amount = signed.order.maker_amount
+        self.pair = pair
+        self.side = side
+        self.seq = seq
+        self.filled = filled
+        self.pending = 0
+        self.fillable = 0
+        self.account = account
+        self.level: Level | None = None
+        self.dead = False  # True once taken out of its level's queue
+        self.resting = False  # placed in a level (GTC), as opposed to an order being matched
+        self.closed: RemovalReason | None = None
+
+    @property
+    def remaining(self) -> int:
+        return self.maker_amount - self.filled - self.pending
+
+    def __repr__(self) -> str:
+        return (
+            f"Entry({self.side.value} 0x{self.hash.hex()[:8]} seq={self.seq} "
+            f"filled={self.filled} pending={self.pending} fillable={self.fillable})"
+        )
+
+
+class Level:
+    """All orders at one exact price, oldest first."""
+
+    __slots__ = ("den", "head", "key", "live", "num", "queue")
+
+    def __init__(self, num: int, den: int, sort_float: float) -> None:
+        self.num = num
+        self.den = den
+        self.key: tuple[float, Level] = (sort_float, self)
+        self.queue: list[Entry] = []
+        self.head = 0  # queue[:head] are all dead
+        self.live = 0  # entries in the queue not dead
+
+    @property
+    def price(self) -> Fraction:
+        return Fraction(self.num, self.den)
+
+    def push(self, entry: Entry) -> None:
+        queue = self.queue
+        if len(queue) - self.head > 2 * self.live + 16:
+            self.compact()
+            queue = self.queue
+        queue.append(entry)
+        self.live += 1
+        entry.level = self
+        entry.dead = False
+
+    def discard(self, entry: Entry) -> None:
+        """Take ``entry`` out of the queue in O(1) (amortised): mark it, skip it later."""
+        entry.dead = True
+        entry.level = None
+        self.live -= 1
+        queue = self.queue
+        head = self.head
+        n = len(queue)
+        while head < n and queue[head].dead:
+            head += 1
+        self.head = head
+
+    def compact(self) -> None:
+        """Drop dead entries. Never called while ``sdex.matching`` walks this level."""
+        self.queue = [e for e in self.queue[self.head :] if not e.dead]
+        self.head = 0
+
+    def entries(self) -> Iterator[Entry]:
+        """Live entries, oldest first."""
+        queue = self.queue
+        for i in range(self.head, len(queue)):
+            e = queue[i]
+            if not e.dead:
+                yield e
+
+
+class AskLevel(Level):
+    __slots__ = ()
+
+    def __lt__(self, other: Level) -> bool:  # lower price first
+        return self.num * other.den < other.num * self.den
+
+
+class BidLevel(Level):
+    __slots__ = ()
+
+    def __lt__(self, other: Level) -> bool:  # higher price first
+        return self.num * other.den > other.num * self.den
+
+
+class BookSide:
+    """One side of a pair: levels by exact price, best first (``keys[0]``)."""
+
+    __slots__ = ("keys", "levels", "side")
+
+    def __init__(self, side: Side) -> None:
+        self.side = side
+        self.levels: dict[tuple[int, int], Level] = {}
+        self.keys: SortedList = SortedList()  # of Level.key, best price first
+
+    def level(self, num: int, den: int) -> Level:
+        """The level at ``num/den`` (reduced), created if new."""
+        level = self.levels.get((num, den))
+        if level is None:
+            if self.side is Side.ASK:
+                level = AskLevel(num, den, num / den)
+            else:
+                level = BidLevel(num, den, -(num / den))
+            self.levels[(num, den)] = level
+            self.keys.add(level.key)
+        return level
+
+    def drop(self, level: Level) -> None:
+        del self.levels[(level.num, level.den)]
+        self.keys.remove(level.key)
+
+    def __iter__(self) -> Iterator[Level]:
+        """Levels, best price first."""
+        for key in self.keys:
+            yield key[1]
+
+    def __len__(self) -> int:
+        return len(self.levels)

@@ -1,0 +1,33 @@
+"""Chain calls from asyncio code: each component owns one worker thread and its own session.
+
+The sync client is measured and tested; a dedicated thread per component (validation,
+settlement, watcher) keeps blocking I/O off the event loop without a second implementation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from sdex.chain.exchange import Exchange
+from sdex.chain.rpc import Rpc
+
+T = TypeVar("T")
+
+
+class ChainThread:
+    """One worker thread with its own JSON-RPC session and Exchange client."""
+
+    def __init__(self, rpc_url: str, exchange_address: str, name: str) -> None:
+        self.rpc = Rpc(rpc_url)
+        self.exchange = Exchange(self.rpc, exchange_address)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.rpc.close()

@@ -1,0 +1,400 @@
+"""A synchronous client for a node's HTTP API (PRODUCT.md section 3), as a wallet uses it.
+
+Every answer the node gives is parsed into typed values here, so the CLI never digs in raw
+JSON, and every failure becomes one of three errors:
+
+    SdexError
+    ├── NodeApiError                 the node answered 4xx/5xx (SRA error body: code, reason,
+    │                                validationErrors, rejection)
+    ├── NodeUnreachableError         no answer: refused, DNS, timeout (also ConnectionError)
+    └── NodeProtocolError            an answer that breaks the API contract (also ValueError)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from sdex.deployment import TokenInfo
+from sdex.errors import FieldError, SdexError
+from sdex.order import (
+    EIP712_TYPES,
+    ZERO_ADDRESS,
+    Domain,
+    Order,
+    SignedOrder,
+    parse_address,
+    parse_uint,
+)
+
+DEFAULT_TIMEOUT = 10.0
+TIME_IN_FORCE = ("gtc", "ioc", "fok")
+
+
+class NodeApiError(SdexError):
+    """The node refused a request; the fields mirror the 0x SRA error body."""
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        code: int | None = None,
+        validation_errors: list[FieldError] | None = None,
+        rejection: str | None = None,
+        body: object = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.reason = reason
+        self.validation_errors = validation_errors or []
+        self.rejection = rejection
+        self.body = body
+        detail = "; ".join(f"{e.field}: {e.reason}" for e in self.validation_errors)
+        tag = f"HTTP {status}" + (f", code {code}" if code is not None else "")
+        tag += f", {rejection}" if rejection else ""
+        super().__init__(f"{reason} ({tag})" + (f": {detail}" if detail else ""))
+
+
+class NodeUnreachableError(SdexError, ConnectionError):
+    """The node did not answer: connection refused, unknown host or timeout."""
+
+
+class NodeProtocolError(SdexError, ValueError):
+    """The node answered, but not in the shape the API pins (bad JSON, missing fields)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderConfig:
+    """``GET /v1/order_config``: what a wallet needs to build and sign an order for a node."""
+
+    chain_id: int
+    exchange: str
+    domain: Domain
+    fee_recipient: str
+    fee_bps: int
+    tokens: dict[str, TokenInfo]
+    rpc: str | None = None
+
+    @classmethod
+    def from_json(cls, obj: object) -> OrderConfig:
+        """Parse and cross-check: a wallet refuses to sign for a domain or ``Order`` type that
+        disagrees with what it would compute itself."""
+        with _shape("order_config"):
+            o = _mapping(obj, "order_config")
+            chain_id = _int(o["chainId"], "chainId")
+            exchange = parse_address(o["exchange"], "exchange")
+            fee_recipient = parse_address(o.get("feeRecipient", ZERO_ADDRESS), "feeRecipient")
+            fee_bps = _int(o.get("feeBps", 0), "feeBps")
+            tokens = {
+                str(sym): TokenInfo(
+                    parse_address(_mapping(t, sym)["address"], f"tokens.{sym}.address"),
+                    _int(_mapping(t, sym)["decimals"], f"tokens.{sym}.decimals"),
+                )
+                for sym, t in _mapping(o["tokens"], "tokens").items()
+            }
+            rpc = o.get("rpc")
+            dom = _mapping(o.get("domain", {}), "domain")
+            types = o.get("types")
+        if not 0 <= fee_bps <= 10_000:
+            raise NodeProtocolError(f"order_config feeBps {fee_bps} is outside 0..10000")
+        if fee_bps and fee_recipient == ZERO_ADDRESS:
+            raise NodeProtocolError("order_config asks a fee but its feeRecipient is 0x0")
+        if any(not 0 <= t.decimals <= 77 for t in tokens.values()):
+            raise NodeProtocolError("order_config lists a token with impossible decimals")
+        domain = Domain(chain_id, exchange)
+        if dom:
+            mine = domain.to_json()
+            theirs = {
+                "name": dom.get("name"),
+                "version": dom.get("version"),
+                "chainId": dom.get("chainId"),
+                "verifyingContract": str(dom.get("verifyingContract", "")).lower(),
+            }
+            if theirs != mine:
+                raise NodeProtocolError(
+                    f"order_config domain {theirs} disagrees with chainId/exchange {mine}"
+                )
+        order_type = types.get("Order") if isinstance(types, Mapping) else None
+        if order_type is not None and order_type != EIP712_TYPES["Order"]:
+            raise NodeProtocolError("the node's EIP-712 Order type differs from this wallet's")
+        if o.get("primaryType", "Order") != "Order":
+            raise NodeProtocolError(f"order_config primaryType is {o.get('primaryType')!r}")
+        return cls(
+            chain_id=chain_id,
+            exchange=exchange,
+            domain=domain,
+            fee_recipient=fee_recipient,
+            fee_bps=fee_bps,
+            tokens=tokens,
+            rpc=str(rpc) if rpc else None,
+        )
+
+    def token(self, symbol: str) -> TokenInfo:
+        """The token listed under ``symbol``, case-insensitive; ``KeyError`` lists the known."""
+        for sym, info in self.tokens.items():
+            if sym.upper() == symbol.upper():
+                return info
+        raise KeyError(symbol)
+
+
+@dataclass(frozen=True, slots=True)
+class PostedOrder:
+    """``POST /v1/orders`` accepted: ``created`` is False for an order the node already knew."""
+
+    order_hash: str
+    status: str
+    meta_data: dict[str, Any]
+    fills: list[dict[str, Any]]
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """One SRA record ``{"order", "metaData"}``, its order parsed, amounts as ints."""
+
+    order: Order
+    signature: bytes
+    order_hash: str
+    status: str
+    remaining: int  # remainingFillableMakerAmount, in makerToken units
+    meta_data: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_json(cls, obj: object) -> OrderRecord:
+        with _shape("order record"):
+            rec = _mapping(obj, "record")
+            raw_order = _mapping(rec["order"], "order")
+            meta = dict(_mapping(rec["metaData"], "metaData"))
+            sig = str(raw_order.get("signature", "0x"))
+            return cls(
+                order=Order.from_json(raw_order),
+                signature=bytes.fromhex(sig[2:] if sig.startswith("0x") else sig),
+                order_hash=str(meta["orderHash"]).lower(),
+                status=str(meta.get("status", "")),
+                remaining=parse_uint(
+                    meta.get("remainingFillableMakerAmount", "0"), "remainingFillableMakerAmount"
+                ),
+                meta_data=meta,
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """An SRA page: ``total`` records in all, this page's ``records`` (pages are 1-indexed)."""
+
+    total: int
+    page: int
+    per_page: int
+    records: list[OrderRecord]
+
+    @classmethod
+    def from_json(cls, obj: object) -> Page:
+        with _shape("page"):
+            p = _mapping(obj, "page")
+            records = p["records"]
+            if not isinstance(records, list):
+                raise NodeProtocolError("page records must be a list")
+            return cls(
+                total=_int(p["total"], "total"),
+                page=_int(p["page"], "page"),
+                per_page=_int(p["perPage"], "perPage"),
+                records=[OrderRecord.from_json(r) for r in records],
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Orderbook:
+    """``GET /v1/orderbook``: bids sell the quote token, asks sell the base token."""
+
+    bids: Page
+    asks: Page
+
+
+class NodeClient:
+    """Talks to one node. ``base_url`` like ``http://127.0.0.1:8000`` (scheme optional)."""
+
+    def __init__(self, base_url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        if "://" not in base_url:
+            base_url = "http://" + base_url
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._session = requests.Session()
+
+    def __enter__(self) -> NodeClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._session.close()
+
+    # -- endpoints ---------------------------------------------------------------------
+    def order_config(self) -> OrderConfig:
+        return OrderConfig.from_json(self._request("GET", "/v1/order_config")[1])
+
+    def post_order(self, signed: SignedOrder, time_in_force: str | None = None) -> PostedOrder:
+        """Submit a signed order; ``time_in_force`` is one of ``gtc``, ``ioc``, ``fok``."""
+        body: dict[str, Any] = dict(signed.to_json())
+        if time_in_force is not None:
+            if time_in_force not in TIME_IN_FORCE:
+                raise ValueError(f"time_in_force must be one of {TIME_IN_FORCE}")
+            body["timeInForce"] = time_in_force
+        status, obj = self._request("POST", "/v1/orders", json=body)
+        with _shape("POST /v1/orders answer"):
+            o = _mapping(obj, "answer")
+            fills = o.get("fills", [])
+            if not isinstance(fills, list):
+                raise NodeProtocolError("fills must be a list")
+            return PostedOrder(
+                order_hash=str(o["orderHash"]).lower(),
+                status=str(o["status"]),
+                meta_data=dict(_mapping(o.get("metaData", {}), "metaData")),
+                fills=[dict(_mapping(f, "fill")) for f in fills],
+                created=status == 201,
+            )
+
+    def get_order(self, order_hash: str) -> OrderRecord:
+        """One record, also for orders no longer open; ``NodeApiError`` 404 if never accepted."""
+        return OrderRecord.from_json(self._request("GET", f"/v1/orders/{order_hash}")[1])
+
+    def orders(
+        self,
+        maker: str | None = None,
+        maker_token: str | None = None,
+        taker_token: str | None = None,
+        page: int = 1,
+        per_page: int = 100,
+    ) -> Page:
+        params: dict[str, str | int] = {"page": page, "perPage": per_page}
+        for k, v in (("maker", maker), ("makerToken", maker_token), ("takerToken", taker_token)):
+            if v is not None:
+                params[k] = v
+        return Page.from_json(self._request("GET", "/v1/orders", params=params)[1])
+
+    def orderbook(
+        self, base_token: str, quote_token: str, page: int = 1, per_page: int = 100
+    ) -> Orderbook:
+        params: dict[str, str | int] = {
+            "baseToken": base_token,
+            "quoteToken": quote_token,
+            "page": page,
+            "perPage": per_page,
+        }
+        obj = self._request("GET", "/v1/orderbook", params=params)[1]
+        with _shape("orderbook"):
+            o = _mapping(obj, "orderbook")
+            return Orderbook(bids=Page.from_json(o["bids"]), asks=Page.from_json(o["asks"]))
+
+    def cancel_order(self, order_hash: str, signature: bytes) -> str:
+        """Soft-cancel with the maker's signature over ``Domain.cancel_digest``; the new status."""
+        obj = self._request(
+            "POST", f"/v1/orders/{order_hash}/cancel", json={"signature": "0x" + signature.hex()}
+        )[1]
+        with _shape("cancel answer"):
+            return str(_mapping(obj, "answer")["status"])
+
+    def fills(self, page: int = 1, per_page: int = 100) -> dict[str, Any]:
+        """A page of fills, as the node sends it (``total``, ``page``, ``perPage``, ``records``)."""
+        obj = self._request("GET", "/v1/fills", params={"page": page, "perPage": per_page})[1]
+        with _shape("fills page"):
+            return dict(_mapping(obj, "fills page"))
+
+    # -- transport ---------------------------------------------------------------------
+    def _request(
+        self,
+        method: str,
+        path: str,
+        json: object = None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> tuple[int, object]:
+        url = self.base_url + path
+        try:
+            resp = self._session.request(
+                method, url, json=json, params=params, timeout=self.timeout
+            )
+        except requests.Timeout as e:
+            raise NodeUnreachableError(
+                f"the node at {self.base_url} did not answer {method} {path} "
+                f"within {self.timeout:g}s"
+            ) from e
+        except requests.RequestException as e:
+            raise NodeUnreachableError(f"cannot reach the node at {self.base_url}: {e}") from e
+        try:
+            body: object = resp.json()
+        except ValueError:
+            body = None
+        if resp.status_code >= 400:
+            raise _api_error(resp, body)
+        if body is None:
+            raise NodeProtocolError(
+                f"{method} {path} answered HTTP {resp.status_code} without a JSON body"
+            )
+        return resp.status_code, body
+
+
+def _api_error(resp: requests.Response, body: object) -> NodeApiError:
+    """The typed error for a 4xx/5xx answer; tolerant of bodies that are not SRA-shaped."""
+    if not isinstance(body, Mapping) or "reason" not in body:
+        text = resp.text.strip()[:200]
+        reason = f"{resp.status_code} {resp.reason or 'error'}" + (f": {text}" if text else "")
+        return NodeApiError(resp.status_code, reason, body=body if body is not None else text)
+    code = body.get("code")
+    raw_errors = body.get("validationErrors") or []
+    errors = [
+        FieldError(
+            field=str(e.get("field", "")),
+            code=int(e["code"]) if isinstance(e.get("code"), int) else 0,
+            reason=str(e.get("reason", "")),
+        )
+        for e in (raw_errors if isinstance(raw_errors, list) else [])
+        if isinstance(e, Mapping)
+    ]
+    rejection = body.get("rejection")
+    return NodeApiError(
+        status=resp.status_code,
+        reason=str(body["reason"]),
+        code=code if isinstance(code, int) and not isinstance(code, bool) else None,
+        validation_errors=errors,
+        rejection=str(rejection) if rejection else None,
+        body=body,
+    )
+
+
+class _shape:
+    """Turns a missing key or malformed field in a node answer into ``NodeProtocolError``."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, _: object
+    ) -> None:
+        # Returns None (never swallows): it only re-raises bad shapes as NodeProtocolError.
+        if exc is None or isinstance(exc, NodeProtocolError):
+            return
+        if isinstance(exc, KeyError):
+            raise NodeProtocolError(f"{self.what} lacks {exc}") from exc
+        if isinstance(exc, (ValueError, TypeError)):  # OrderParseError is a ValueError
+            raise NodeProtocolError(f"{self.what} is malformed: {exc}") from exc
+
+
+def _mapping(obj: object, name: str) -> Mapping[str, Any]:
+    if not isinstance(obj, Mapping):
+        raise NodeProtocolError(f"{name} must be a JSON object")
+    return obj
+
+
+def _int(raw: object, name: str) -> int:
+    """An int sent as a JSON number or a decimal string (never a bool or a float)."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.isdigit():
+        return int(raw)
+    raise NodeProtocolError(f"{name} must be an integer, got {raw!r}")

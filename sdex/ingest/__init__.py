@@ -1,0 +1,18 @@
+"""Order intake: the one validation path for wallet and peer orders."""
+
+from __future__ import annotations
+
+from sdex.ingest.intake import Accepted, Intake, IntakeResult, Known, Limits, StateBatcher, judge
+from sdex.ingest.rejections import Rejection, RejectionCode
+
+__all__ = [
+    "Accepted",
+    "Intake",
+    "IntakeResult",
+    "Known",
+    "Limits",
+    "Rejection",
+    "RejectionCode",
+    "StateBatcher",
+    "judge",
+]

@@ -1,0 +1,89 @@
+"""Why an order is rejected: stable codes for the API's error JSON and for peer scoring.
+
+A rejection is data, not an exception (0x-mesh ``ordervalidator`` style): each code has the
+SRA field and field code it maps to, and whether it proves the sender wrong (a forged or
+malformed order) or just reflects chain state that may have changed (unfunded, filled).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from sdex.errors import FieldCode, FieldError
+
+
+class RejectionCode(enum.Enum):
+    """(field, SRA field code, message, proves_bad_faith)"""
+
+    MALFORMED = ("order", FieldCode.INCORRECT_FORMAT, "the order JSON is malformed", True)
+    INVALID_AMOUNTS = (
+        "makerAmount",
+        FieldCode.VALUE_OUT_OF_RANGE,
+        "the order can never be filled",
+        True,
+    )
+    INVALID_SIGNATURE = (
+        "signature",
+        FieldCode.INVALID_SIGNATURE_OR_HASH,
+        "the signature is not the maker's",
+        True,
+    )
+    EXPIRED = ("expiry", FieldCode.VALUE_OUT_OF_RANGE, "the order has expired", False)
+    CANCELLED = ("salt", FieldCode.VALUE_OUT_OF_RANGE, "the order is cancelled on chain", False)
+    FULLY_FILLED = (
+        "makerAmount",
+        FieldCode.VALUE_OUT_OF_RANGE,
+        "the order is fully filled on chain",
+        False,
+    )
+    UNFUNDED = (
+        "makerAmount",
+        FieldCode.VALUE_OUT_OF_RANGE,
+        "the maker's balance or allowance is zero",
+        False,
+    )
+    TOKEN_NOT_SUPPORTED = (
+        "makerToken",
+        FieldCode.ADDRESS_NOT_SUPPORTED,
+        "this node does not list that token",
+        False,
+    )
+    MAKER_LIMIT = (
+        "maker",
+        FieldCode.VALUE_OUT_OF_RANGE,
+        "the maker has too many open orders",
+        False,
+    )
+    BOOK_FULL = ("order", FieldCode.VALUE_OUT_OF_RANGE, "this node's book is full", False)
+    CHAIN_UNAVAILABLE = (
+        "order",
+        FieldCode.INCORRECT_FORMAT,
+        "the chain could not be read; try again",
+        False,
+    )
+
+    def __init__(self, fld: str, field_code: int, message: str, bad_faith: bool) -> None:
+        self.field = fld
+        self.field_code = field_code
+        self.message = message
+        self.bad_faith = bad_faith
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    code: RejectionCode
+    errors: list[FieldError] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, code: RejectionCode, reason: str | None = None) -> Rejection:
+        return cls(code, [FieldError(code.field, code.field_code, reason or code.message)])
+
+    def to_json(self) -> dict[str, object]:
+        """The SRA error body: code 100 (validation failed) with field errors."""
+        return {
+            "code": 100,
+            "reason": "Validation Failed",
+            "rejection": self.code.name,
+            "validationErrors": [e.to_json() for e in self.errors],
+        }

@@ -1,0 +1,89 @@
+"""The engine's values: a ``Match`` of two orders, and what happened to an incoming order."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from fractions import Fraction
+
+from sdex.book.types import RemovalReason, Side
+from sdex.fillmath import MatchAmounts
+from sdex.order import SignedOrder
+
+
+class TimeInForce(enum.Enum):
+    """How long an incoming order stays: node-side only, the contract knows nothing of it."""
+
+    GTC = "gtc"
+    """Good till cancelled (or expiry): match what crosses, rest the remainder."""
+    IOC = "ioc"
+    """Immediate or cancel: match what crosses, drop the remainder."""
+    FOK = "fok"
+    """Fill or kill: match the full amount at once, or nothing at all."""
+
+
+class Outcome(enum.Enum):
+    """What happened to the incoming order."""
+
+    RESTED = "rested"
+    """GTC: something is left and rests in the book (perhaps unfunded)."""
+    FILLED = "filled"
+    """Nothing is left to fill (FOK: filled in full)."""
+    DROPPED = "dropped"
+    """IOC: the unmatched remainder was dropped."""
+    KILLED = "killed"
+    """FOK: the full amount could not be matched; nothing was."""
+    EXPIRED = "expired"
+    """The order was expired at ``now``: it never matches."""
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One proposed ``matchOrders(left=resting, right=incoming)``, amounts as the contract
+    computes them (``amounts.left_filled`` of the resting order's maker token against
+    ``amounts.right_filled`` of the incoming's).
+
+    ``exact`` is True when neither side was capped by its maker's funds: then the contract
+    computes exactly these amounts, provided the fills reserved before this one settle
+    first. When False, the contract (which knows only on-chain fills) may compute a larger
+    maximal fill than the maker can pay: the settlement's pre-flight call decides.
+    """
+
+    resting: SignedOrder
+    incoming: SignedOrder
+    amounts: MatchAmounts
+    incoming_side: Side
+    exact: bool = True
+
+    @property
+    def base_amount(self) -> int:
+        """Base traded: given by the ask's maker."""
+        a = self.amounts
+        return a.left_filled if self.incoming_side is Side.BID else a.right_filled
+
+    @property
+    def quote_amount(self) -> int:
+        """Quote traded: given by the bid's maker."""
+        a = self.amounts
+        return a.right_filled if self.incoming_side is Side.BID else a.left_filled
+
+    @property
+    def price(self) -> Fraction:
+        """The exact trade price in quote per base (at or better than both limits)."""
+        return Fraction(self.quote_amount, self.base_amount)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    """The engine's answer for one incoming order.
+
+    ``remaining`` is the incoming order's remaining maker amount after matching (what
+    rests, or what was dropped). ``removed`` lists resting orders the engine took out of
+    the book on the way (expired, self-trade), with why.
+    """
+
+    order: SignedOrder
+    outcome: Outcome
+    matches: tuple[Match, ...] = ()
+    removed: tuple[tuple[bytes, RemovalReason], ...] = ()
+    remaining: int = 0

@@ -1,0 +1,637 @@
+"""The node: the only place that wires intake, store, book, engine, settler and watcher.
+
+Every order, from a wallet or a peer, takes ``Node.submit``: intake (schema, rules,
+signature, chain state) → stored (committed before any 2xx) → matched → rested or dropped.
+Matches go to the settler; its results and the watcher's block changes come back here and
+are applied to the book, the store and the event stream in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sdex.node.config import NodeConfig
+from sdex.node.events import EventHub
+
+from sdex.book import OrderBook, RemovalReason, Side, UnknownOrder
+from sdex.book.errors import BookError
+from sdex.chain import Exchange, FillEvent, OrderState, Rpc, Sender
+from sdex.chain.aio import ChainThread
+from sdex.errors import SignatureError
+from sdex.ingest import Accepted, Intake, Known, Rejection, StateBatcher, judge
+from sdex.matching import MatchingEngine
+from sdex.matching.match import Match, MatchResult, Outcome, TimeInForce
+from sdex.order import Domain, SignedOrder, recover_signer
+from sdex.settlement import Outcome as SettleOutcome
+from sdex.settlement import SettledMatch, Settler, diagnose
+from sdex.store import ChainIdentity, Store, StoredFill
+from sdex.watch import BlockChanges, Watcher
+
+log = logging.getLogger("sdex.node")
+
+OPEN_STATUSES = ("open", "partially_filled", "unfunded")
+MAX_SETTLE_FAILURES = 3
+"""Failed settlements an order may be part of with no guilty party found, before it goes."""
+
+
+@dataclass
+class Record:
+    """What the node remembers of an accepted order, also after it left the book."""
+
+    signed: SignedOrder
+    seq: int
+    source: str
+    status: str = "open"
+    filled: int = 0
+    reason: str = ""
+    created_at: float = field(default_factory=time.time)
+    failures: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    """The API's answer for one posted order: HTTP status and body."""
+
+    status: int
+    body: dict[str, object]
+    accepted: SignedOrder | None = None
+
+
+class Node:
+    def __init__(self, config: NodeConfig) -> None:
+        self.config = config
+        self.events = EventHub()
+        self.records: dict[bytes, Record] = {}
+        self.maker_open: dict[str, int] = {}
+        self.started = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._seq = 0
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        cfg = self.config
+        self.intake_chain = ChainThread(cfg.rpc, cfg.exchange, "sdex-intake")
+        self.settle_chain = ChainThread(cfg.rpc, cfg.exchange, "sdex-settle")
+        self.watch_chain = ChainThread(cfg.rpc, cfg.exchange, "sdex-watch")
+        ex = self.intake_chain.exchange
+        self.domain: Domain = await self.intake_chain.run(ex.domain)
+        if self.domain.chain_id != cfg.chain_id:
+            raise RuntimeError(
+                f"RPC chain id {self.domain.chain_id} != deployment's {cfg.chain_id}"
+            )
+        deploy_block = await self.intake_chain.run(
+            self.intake_chain.rpc.call, "eth_getBlockByNumber", hex(cfg.deploy_block), False
+        )
+        if deploy_block is None:
+            raise RuntimeError(
+                f"block {cfg.deploy_block} does not exist on {cfg.rpc}: wrong chain?"
+            )
+        identity = ChainIdentity(cfg.chain_id, cfg.exchange, deploy_block["hash"])
+        self.store = Store(cfg.db, identity, self.domain)
+        if self.store.rebuilt:
+            log.warning("database %s belonged to another chain: rebuilt", cfg.db)
+        self.book = OrderBook(cfg.pairs)
+        self.engine = MatchingEngine(self.book)
+        self.tokens = frozenset(t for pair in cfg.pairs for t in pair)
+        self.batcher = StateBatcher(self.intake_chain)
+        self.intake = Intake(
+            self.domain,
+            self.batcher,
+            known=lambda h: h in self.records,
+            open_count=self._open_count,
+            now=self.now,
+            limits=cfg.limits,
+            tokens=self.tokens,
+        )
+        self.sender = Sender(self.settle_chain.rpc, cfg.key, cfg.chain_id)
+        self.settler = Settler(
+            self.settle_chain, self.sender, self.store, self._on_settled, cfg.max_batch
+        )
+        self.watcher = Watcher(
+            self.watch_chain,
+            self.store,
+            self.tokens,
+            cfg.deploy_block,
+            self._on_block,
+            cfg.poll_interval,
+        )
+        self.latest_timestamp = int(
+            (
+                await self.intake_chain.run(
+                    self.intake_chain.rpc.call, "eth_getBlockByNumber", "latest", False
+                )
+            )["timestamp"],
+            16,
+        )
+        await self._reconcile_settlements()
+        await self._reload_orders()
+        self._tasks = [
+            asyncio.create_task(self.settler.run(), name="settler"),
+            asyncio.create_task(self.watcher.run(), name="watcher"),
+        ]
+        self._uncross()
+        self.started.set()
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._tasks = []
+        for c in (self.intake_chain, self.settle_chain, self.watch_chain):
+            c.close()
+        self.store.close()
+
+    def now(self) -> int:
+        """The time the chain will judge expiry by: the latest block's, or the wall clock's."""
+        return max(
+            self.latest_timestamp,
+            self.watcher.latest_timestamp if hasattr(self, "watcher") else 0,
+            int(time.time()),
+        )
+
+    # ---- intake -----------------------------------------------------------------------------
+
+    def _open_count(self, maker: str | None) -> int:
+        if maker is None:
+            return sum(self.maker_open.values())
+        return self.maker_open.get(maker, 0)
+
+    async def submit(
+        self, obj: object, source: str = "api", tif: TimeInForce = TimeInForce.GTC
+    ) -> SubmitResult:
+        """The one intake path (wallets and peers): validate, store, match, rest."""
+        result = await self.intake.submit(obj)
+        if isinstance(result, Rejection):
+            return SubmitResult(400, result.to_json())
+        if isinstance(result, Known):
+            return SubmitResult(
+                200, self.record_json(result.hash) or {"orderHash": "0x" + result.hash.hex()}
+            )
+        if result.signed.hash in self.records:  # accepted twice concurrently: the first wins
+            return SubmitResult(200, self.record_json(result.signed.hash) or {})
+        return self._accept(result, source, tif)
+
+    def _accept(self, accepted: Accepted, source: str, tif: TimeInForce) -> SubmitResult:
+        signed, state = accepted.signed, accepted.state
+        o = signed.order
+        self._seq = max(self._seq, self.store.next_seq() - 1) + 1
+        rec = Record(signed, self._seq, source, filled=state.filled)
+        self.store.add_order(signed, rec.seq, "open", source)  # committed before the 2xx
+        self.records[signed.hash] = rec
+        self.book.set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
+        try:
+            mr = self.engine.submit(signed, now=self.now(), tif=tif, filled=state.filled)
+        except BookError as e:  # e.g. nothing left to fill: the chain moved since the read
+            self._close_record(rec, "removed", str(e))
+            return SubmitResult(201, self._submit_body(rec, None))
+        self._after_match(mr)
+        body = self._submit_body(rec, mr)
+        self.events.publish({"type": "order", "event": "added", **self.record_json(signed.hash)})
+        return SubmitResult(201, body, accepted=signed if mr.outcome is Outcome.RESTED else None)
+
+    def _submit_body(self, rec: Record, mr: MatchResult | None) -> dict[str, object]:
+        body: dict[str, object] = {
+            "orderHash": rec.signed.hash_hex,
+            "status": self.meta(rec)["status"],
+            "metaData": self.meta(rec),
+        }
+        if mr is not None:
+            body["outcome"] = mr.outcome.value
+            body["matches"] = [_match_json(m) for m in mr.matches]
+        return body
+
+    def _after_match(self, mr: MatchResult) -> None:
+        """Apply an engine result: removed resting orders, the incoming order's fate, matches."""
+        for h, reason in mr.removed:
+            self._book_closed(h, reason)
+        rec = self.records.get(mr.order.hash)
+        if rec is not None:
+            if mr.outcome in (Outcome.DROPPED, Outcome.KILLED) and not self._pending(rec):
+                self._close_record(rec, "removed", mr.outcome.value)
+            elif mr.outcome is Outcome.EXPIRED:
+                self._close_record(rec, "expired", "expired")
+            elif mr.outcome is Outcome.RESTED:
+                self.maker_open[rec.signed.order.maker] = (
+                    self.maker_open.get(rec.signed.order.maker, 0) + 1
+                    if rec.status != "counted"
+                    else 0
+                )
+                rec.status = "open"
+        self.settler.submit(mr.matches)
+
+    def _pending(self, rec: Record) -> int:
+        st = self.book.get(rec.signed.hash)
+        return st.pending if st is not None else 0
+
+    # ---- records and their JSON --------------------------------------------------------------
+
+    def meta(self, rec: Record) -> dict[str, object]:
+        st = self.book.get(rec.signed.hash)
+        o = rec.signed.order
+        if st is not None and st.closed is None:
+            status, filled, fillable, pending = st.status, st.filled, st.fillable, st.pending
+        else:
+            status, filled, fillable = rec.status, rec.filled, 0
+            pending = st.pending if st is not None else 0
+        return {
+            "orderHash": rec.signed.hash_hex,
+            "status": status,
+            "filledMakerAmount": str(filled),
+            "pendingMakerAmount": str(pending),
+            "remainingFillableMakerAmount": str(fillable),
+            "remainingMakerAmount": str(o.maker_amount - filled),
+            "createdAt": rec.created_at,
+            "source": rec.source,
+            "reason": rec.reason,
+        }
+
+    def record_json(self, order_hash: bytes) -> dict[str, object] | None:
+        rec = self.records.get(order_hash)
+        if rec is None:
+            return None
+        return {"order": rec.signed.to_json(), "metaData": self.meta(rec)}
+
+    def _close_record(self, rec: Record, status: str, reason: str) -> None:
+        was_open = rec.status in OPEN_STATUSES
+        rec.status, rec.reason = status, reason
+        st = self.book.get(rec.signed.hash)
+        if st is not None:
+            rec.filled = st.filled
+        if was_open:
+            maker = rec.signed.order.maker
+            self.maker_open[maker] = max(0, self.maker_open.get(maker, 0) - 1)
+        self.store.update_orders([(rec.signed.hash_hex, status, rec.filled, reason)])
+        self.events.publish(
+            {"type": "order", "event": status, **(self.record_json(rec.signed.hash) or {})}
+        )
+
+    def _book_closed(self, order_hash: bytes, reason: RemovalReason) -> None:
+        rec = self.records.get(order_hash)
+        if rec is None:
+            return
+        st = self.book.get(order_hash)
+        filled = st.filled if st is not None else rec.filled
+        status = "filled" if filled == rec.signed.order.maker_amount else reason.value
+        if reason is RemovalReason.SELF_TRADE or reason is RemovalReason.UNMATCHED:
+            status = "removed"
+        rec.filled = filled
+        self._close_record(rec, status, reason.value)
+
+    # ---- settlement results ------------------------------------------------------------------
+
+    async def _on_settled(self, results: list[SettledMatch]) -> None:
+        failed: list[Match] = []
+        fills: list[StoredFill] = []
+        for r in results:
+            m = r.match
+            if r.outcome is SettleOutcome.SETTLED:
+                self._confirm(m, r)
+                fills.extend(_stored_fills(r.fills, ours=True))
+            else:
+                log.info(
+                    "settlement of %s vs %s failed: %s",
+                    m.resting.hash_hex,
+                    m.incoming.hash_hex,
+                    r.reason,
+                )
+                self._release(m)
+                failed.append(m)
+        new = self.store.add_fills(fills)
+        for f in new:
+            self.events.publish({"type": "fill", **f.to_json()})
+        if failed:
+            await self._diagnose(failed)
+        self._persist_open()
+        self._uncross()
+
+    def _confirm(self, m: Match, r: SettledMatch) -> None:
+        try:
+            self.engine.confirm(m, r.actual)
+        except BookError:
+            log.exception("confirming a settled match failed")
+        for so in (m.resting, m.incoming):
+            rec = self.records.get(so.hash)
+            st = self.book.get(so.hash)
+            if rec is None:
+                continue
+            if st is None:  # fully filled and forgotten by the book
+                rec.filled = rec.signed.order.maker_amount
+                if rec.status in OPEN_STATUSES:
+                    self._close_record(rec, "filled", "filled")
+            else:
+                rec.filled = st.filled
+                if st.closed is not None and st.pending == 0 and rec.status in OPEN_STATUSES:
+                    self._book_closed(so.hash, st.closed)
+
+    def _release(self, m: Match) -> None:
+        try:
+            self.engine.release(m)
+        except (BookError, UnknownOrder):
+            log.exception("releasing a failed match")
+
+    async def _diagnose(self, failed: list[Match]) -> None:
+        """Read both orders of each failed match from the chain; drop or shrink the guilty."""
+        orders = [so for m in failed for so in (m.resting, m.incoming)]
+        states = await self.settle_chain.run(self.settle_chain.exchange.order_states, orders)
+        by_hash: dict[bytes, OrderState] = {s.hash: s for s in states}
+        rematch: list[bytes] = []
+        for m in failed:
+            verdicts = diagnose(m, by_hash[m.resting.hash], by_hash[m.incoming.hash])
+            guilty_found = False
+            for so, v in zip((m.resting, m.incoming), verdicts, strict=True):
+                self.book.set_funds(so.order.maker, so.order.maker_token, v.spendable)
+                if v.remove is not None:
+                    self._remove(so.hash, v.remove, "settlement failed: " + v.remove.value)
+                elif so.hash in self.book:
+                    st = self.book.get(so.hash)
+                    if st is not None and v.filled > st.filled and st.pending == 0:
+                        self.book.set_filled(so.hash, v.filled)
+                guilty_found |= v.guilty
+            for so, v in zip((m.resting, m.incoming), verdicts, strict=True):
+                rec = self.records.get(so.hash)
+                if rec is None or v.remove is not None:
+                    continue
+                if not guilty_found:
+                    rec.failures += 1
+                    if rec.failures >= MAX_SETTLE_FAILURES and so is m.incoming:
+                        self._remove(so.hash, RemovalReason.REMOVED, "settlement kept failing")
+                        continue
+                if not v.guilty:
+                    rematch.append(so.hash)
+        now = self.now()
+        for h in dict.fromkeys(rematch):
+            st = self.book.get(h)
+            if st is None or st.closed is not None or not st.resting:
+                continue
+            self._after_match(self.engine.rematch(h, now=now))
+
+    def _remove(self, order_hash: bytes, reason: RemovalReason, why: str) -> None:
+        if order_hash not in self.book:
+            return
+        self.book.remove(order_hash, reason)
+        rec = self.records.get(order_hash)
+        if rec is not None:
+            st = self.book.get(order_hash)
+            rec.filled = st.filled if st is not None else rec.filled
+            status = "filled" if reason is RemovalReason.FILLED else reason.value
+            self._close_record(rec, status if status in _API_STATUSES else "removed", why)
+
+    # ---- chain watcher ------------------------------------------------------------------------
+
+    async def _on_block(self, changes: BlockChanges) -> None:
+        self.latest_timestamp = max(self.latest_timestamp, changes.timestamp)
+        stored = self.store.add_fills(
+            list(_stored_fills(changes.fills, ours=False, ours_txs=self.settler.ours))
+        )
+        for f in stored:
+            if not f.ours:
+                self.events.publish({"type": "fill", **f.to_json()})
+        affected: set[bytes] = {
+            f.order_hash for f in changes.fills if f.tx_hash not in self.settler.ours
+        } | changes.cancelled
+        makers = changes.makers_cancelled_up_to
+        funds = changes.funds
+        if makers or funds:
+            for rec in self.records.values():
+                o = rec.signed.order
+                if rec.status in OPEN_STATUSES and (
+                    o.maker in makers or (o.maker, o.maker_token) in funds
+                ):
+                    affected.add(rec.signed.hash)
+        targets = [self.records[h].signed for h in affected if h in self.records and h in self.book]
+        if targets:
+            states = await self.watch_chain.run(self.watch_chain.exchange.order_states, targets)
+            for so, state in zip(targets, states, strict=True):
+                self._apply_chain_state(so, state)
+        for h, reason in self.book.expire(self.now()):
+            self._book_closed(h, reason)
+        self._persist_open()
+        self._uncross()
+
+    def _apply_chain_state(self, so: SignedOrder, state: OrderState) -> None:
+        o = so.order
+        self.book.set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
+        st = self.book.get(so.hash)
+        if st is None or st.pending:  # in-flight fills: the settler reconciles this order
+            return
+        verdict = judge(so, state)
+        if isinstance(verdict, Accepted) or verdict.code.name == "UNFUNDED":
+            if state.filled != st.filled:
+                self.book.set_filled(so.hash, state.filled)
+                if so.hash not in self.book or (self.book.get(so.hash) or st).closed is not None:
+                    rec = self.records[so.hash]
+                    rec.filled = state.filled
+                    self._close_record(rec, "filled", "filled elsewhere")
+            return
+        reason = {
+            "FULLY_FILLED": RemovalReason.FILLED,
+            "CANCELLED": RemovalReason.CANCELLED,
+            "EXPIRED": RemovalReason.EXPIRED,
+        }.get(verdict.code.name, RemovalReason.INVALID)
+        if reason is RemovalReason.FILLED:
+            self.book.set_filled(so.hash, state.filled)
+            rec = self.records[so.hash]
+            rec.filled = state.filled
+            if rec.status in OPEN_STATUSES:
+                self._close_record(rec, "filled", "filled on chain")
+            return
+        self._remove(so.hash, reason, verdict.code.message)
+
+    # ---- helpers ------------------------------------------------------------------------------
+
+    def _uncross(self) -> None:
+        for mr in self.engine.uncross(now=self.now()):
+            self._after_match(mr)
+
+    def _persist_open(self) -> None:
+        """Write filled amounts and statuses of open orders that changed (one transaction)."""
+        updates = []
+        for rec in self.records.values():
+            if rec.status not in OPEN_STATUSES:
+                continue
+            st = self.book.get(rec.signed.hash)
+            if st is None or st.closed is not None:
+                continue
+            if st.filled != rec.filled or st.status != rec.status:
+                rec.filled = st.filled
+                rec.status = st.status if st.status in OPEN_STATUSES else rec.status
+                updates.append((rec.signed.hash_hex, rec.status, rec.filled, rec.reason))
+        if updates:
+            self.store.update_orders(updates)
+
+    async def _reconcile_settlements(self) -> None:
+        """Settlements recorded but not known mined (the node died mid-flight): finish them."""
+        for s in self.store.pending_settlements():
+            rpc = self.settle_chain.rpc
+            receipt = await self.settle_chain.run(rpc.call, "eth_getTransactionReceipt", s.tx_hash)
+            self.settler.ours.add(s.tx_hash)
+            if receipt is None:
+                try:  # same raw transaction, same nonce: it can land at most once
+                    await self.settle_chain.run(rpc.call, "eth_sendRawTransaction", s.raw_tx)
+                    receipt = await self.settle_chain.run(self.sender.wait, s.tx_hash, 10.0)
+                except Exception as e:
+                    log.warning("pending settlement %s could not be sent again: %s", s.tx_hash, e)
+                    self.store.set_settlement_status(s.tx_hash, "dropped")
+                    continue
+                status = "mined" if receipt.status == 1 else "failed"
+            else:
+                status = "mined" if int(receipt["status"], 16) == 1 else "failed"
+            self.store.set_settlement_status(s.tx_hash, status)
+            # its fills are read back from the logs by the watcher (from the checkpoint on)
+
+    async def _reload_orders(self) -> None:
+        """Put the stored open orders back in the book, as the chain sees them now."""
+        stored = list(self.store.orders(OPEN_STATUSES))
+        for s in self.store.orders():
+            self.records[s.signed.hash] = Record(
+                s.signed,
+                s.seq,
+                s.source,
+                status=s.status,
+                filled=s.filled,
+                reason=s.reason,
+                created_at=s.created_at,
+            )
+            self._seq = max(self._seq, s.seq)
+        if not stored:
+            return
+        states = await self.batcher.get_many([s.signed for s in stored])
+        now = self.now()
+        for s, state in zip(stored, states, strict=True):
+            rec = self.records[s.signed.hash]
+            verdict = judge(s.signed, state)
+            o = s.signed.order
+            if isinstance(verdict, Rejection) and verdict.code.name != "UNFUNDED":
+                rec.filled = state.filled
+                status = {
+                    "FULLY_FILLED": "filled",
+                    "CANCELLED": "cancelled",
+                    "EXPIRED": "expired",
+                }.get(verdict.code.name, "removed")
+                rec.status = "open"  # counted below by _close_record's bookkeeping
+                self.maker_open[o.maker] = self.maker_open.get(o.maker, 0) + 1
+                self._close_record(rec, status, verdict.code.message)
+                continue
+            if now >= o.expiry:
+                rec.status = "open"
+                self.maker_open[o.maker] = self.maker_open.get(o.maker, 0) + 1
+                self._close_record(rec, "expired", "expired")
+                continue
+            self.book.set_funds(
+                o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance)
+            )
+            self.book.add(s.signed, filled=state.filled)
+            rec.filled = state.filled
+            rec.status = "open"
+            self.maker_open[o.maker] = self.maker_open.get(o.maker, 0) + 1
+        self._persist_open()
+
+    # ---- soft cancel and views -----------------------------------------------------------------
+
+    def soft_cancel(self, order_hash: bytes, signature: bytes) -> SubmitResult:
+        rec = self.records.get(order_hash)
+        if rec is None:
+            return SubmitResult(404, {"code": 100, "reason": "order not found"})
+        try:
+            signer = recover_signer(self.domain.cancel_digest(order_hash), signature)
+        except SignatureError as e:
+            return SubmitResult(400, _field_error("signature", 1005, str(e)))
+        if signer != rec.signed.order.maker:
+            return SubmitResult(
+                400, _field_error("signature", 1005, "not signed by the order's maker")
+            )
+        if rec.status in OPEN_STATUSES:
+            if order_hash in self.book:
+                self.book.remove(order_hash, RemovalReason.CANCELLED)
+            self._close_record(rec, "cancelled", "soft cancel by the maker")
+        return SubmitResult(200, {"orderHash": rec.signed.hash_hex, "status": rec.status})
+
+    def orderbook(self, base: str, quote: str, page: int, per_page: int) -> dict[str, object]:
+        pair = self.book.pair(base, quote)
+        out: dict[str, object] = {}
+        for name, side in (("bids", Side.BID), ("asks", Side.ASK)):
+            offered = [st for st in pair.orders(side) if st.fillable > 0 and st.closed is None]
+            chunk = offered[(page - 1) * per_page : page * per_page]
+            out[name] = {
+                "total": len(offered),
+                "page": page,
+                "perPage": per_page,
+                "records": [
+                    {"order": st.order.to_json(), "metaData": self.meta(self.records[st.hash])}
+                    for st in chunk
+                    if st.hash in self.records
+                ],
+            }
+        return out
+
+    def stats(self) -> dict[str, object]:
+        return {
+            "orders": len(self.records),
+            "openOrders": sum(1 for r in self.records.values() if r.status in OPEN_STATUSES),
+            "settlementsSent": self.settler.sent,
+            "matchesSettled": self.settler.settled,
+            "matchesFailed": self.settler.failed,
+            "block": self.watcher.checkpoint,
+            "chainStateCalls": self.batcher.calls,
+        }
+
+
+_API_STATUSES = {
+    "open",
+    "partially_filled",
+    "filled",
+    "cancelled",
+    "expired",
+    "unfunded",
+    "removed",
+}
+
+
+def _field_error(field_name: str, code: int, reason: str) -> dict[str, object]:
+    return {
+        "code": 100,
+        "reason": "Validation Failed",
+        "validationErrors": [{"field": field_name, "code": code, "reason": reason}],
+    }
+
+
+def _match_json(m: Match) -> dict[str, object]:
+    return {
+        "restingOrderHash": m.resting.hash_hex,
+        "incomingOrderHash": m.incoming.hash_hex,
+        "restingMakerAmount": str(m.amounts.left_filled),
+        "incomingMakerAmount": str(m.amounts.right_filled),
+        "price": f"{m.price.numerator}/{m.price.denominator}",
+    }
+
+
+def _stored_fills(
+    fills: Iterable[FillEvent], ours: bool, ours_txs: set[str] | None = None
+) -> Iterable[StoredFill]:
+    for f in fills:
+        yield StoredFill(
+            tx_hash=f.tx_hash,
+            log_index=f.log_index,
+            block_number=f.block_number,
+            order_hash="0x" + f.order_hash.hex(),
+            maker=f.maker,
+            taker=f.taker,
+            maker_filled=f.maker_filled,
+            taker_filled=f.taker_filled,
+            fee_recipient=f.fee_recipient,
+            fee=f.fee,
+            ours=ours or (ours_txs is not None and f.tx_hash in ours_txs),
+        )
+
+
+def _unused(*_: Sequence[object] | Exchange | Rpc) -> None:
+    return None
