@@ -76,12 +76,12 @@ class OrderConfig:
     fee_recipient: str
     fee_bps: int
     tokens: dict[str, TokenInfo]
-    rpc: str | None = None
 
     @classmethod
     def from_json(cls, obj: object) -> OrderConfig:
-        """Parse and cross-check: a wallet refuses to sign for a domain or ``Order`` type that
-        disagrees with what it would compute itself."""
+        """Parse and cross-check. A wallet refuses to sign for a node whose ``domain``,
+        ``types`` or ``primaryType`` differ from what ``sdex.order`` computes for its chainId
+        and exchange: the typed data a wallet would show and sign must be the order we hash."""
         with _shape("order_config"):
             o = _mapping(obj, "order_config")
             chain_id = _int(o["chainId"], "chainId")
@@ -95,9 +95,17 @@ class OrderConfig:
                 )
                 for sym, t in _mapping(o["tokens"], "tokens").items()
             }
-            rpc = o.get("rpc")
-            dom = _mapping(o.get("domain", {}), "domain")
-            types = o.get("types")
+            dom = _mapping(o["domain"], "domain")
+            theirs = {
+                "name": dom.get("name"),
+                "version": dom.get("version"),
+                "chainId": _int(dom.get("chainId"), "domain.chainId"),
+                "verifyingContract": parse_address(
+                    dom.get("verifyingContract"), "domain.verifyingContract"
+                ),
+            }
+            types = _mapping(o["types"], "types")
+            primary = o["primaryType"]
         if not 0 <= fee_bps <= 10_000:
             raise NodeProtocolError(f"order_config feeBps {fee_bps} is outside 0..10000")
         if fee_bps and fee_recipient == ZERO_ADDRESS:
@@ -105,23 +113,19 @@ class OrderConfig:
         if any(not 0 <= t.decimals <= 77 for t in tokens.values()):
             raise NodeProtocolError("order_config lists a token with impossible decimals")
         domain = Domain(chain_id, exchange)
-        if dom:
-            mine = domain.to_json()
-            theirs = {
-                "name": dom.get("name"),
-                "version": dom.get("version"),
-                "chainId": dom.get("chainId"),
-                "verifyingContract": str(dom.get("verifyingContract", "")).lower(),
-            }
-            if theirs != mine:
+        mine = domain.to_json()
+        if set(dom) != set(mine) or theirs != mine:
+            raise NodeProtocolError(
+                f"refusing to sign: order_config domain {dict(dom)} is not the SDEX domain "
+                f"{mine} of its own chainId and exchange"
+            )
+        for name in ("EIP712Domain", "Order"):
+            if types.get(name) != EIP712_TYPES[name]:
                 raise NodeProtocolError(
-                    f"order_config domain {theirs} disagrees with chainId/exchange {mine}"
+                    f"refusing to sign: the node's EIP-712 {name} type differs from this wallet's"
                 )
-        order_type = types.get("Order") if isinstance(types, Mapping) else None
-        if order_type is not None and order_type != EIP712_TYPES["Order"]:
-            raise NodeProtocolError("the node's EIP-712 Order type differs from this wallet's")
-        if o.get("primaryType", "Order") != "Order":
-            raise NodeProtocolError(f"order_config primaryType is {o.get('primaryType')!r}")
+        if primary != "Order":
+            raise NodeProtocolError(f"refusing to sign: order_config primaryType is {primary!r}")
         return cls(
             chain_id=chain_id,
             exchange=exchange,
@@ -129,7 +133,6 @@ class OrderConfig:
             fee_recipient=fee_recipient,
             fee_bps=fee_bps,
             tokens=tokens,
-            rpc=str(rpc) if rpc else None,
         )
 
     def token(self, symbol: str) -> TokenInfo:
@@ -141,14 +144,59 @@ class OrderConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MatchReport:
+    """One match the node made for a posted order (settlement on chain follows; it is not a
+    fill until its receipt). Amounts are what each side's maker gives, in its maker token."""
+
+    resting_order_hash: str
+    incoming_order_hash: str
+    resting_maker_amount: int
+    incoming_maker_amount: int
+    price: str  # as the node sends it (informational: the amounts are exact)
+
+    @classmethod
+    def from_json(cls, obj: object) -> MatchReport:
+        with _shape("match"):
+            m = _mapping(obj, "match")
+            return cls(
+                resting_order_hash=str(m["restingOrderHash"]).lower(),
+                incoming_order_hash=str(m["incomingOrderHash"]).lower(),
+                resting_maker_amount=parse_uint(m["restingMakerAmount"], "restingMakerAmount"),
+                incoming_maker_amount=parse_uint(m["incomingMakerAmount"], "incomingMakerAmount"),
+                price=str(m.get("price", "")),
+            )
+
+
+@dataclass(frozen=True, slots=True)
 class PostedOrder:
-    """``POST /v1/orders`` accepted: ``created`` is False for an order the node already knew."""
+    """``POST /v1/orders`` accepted. ``created`` (201) is False when the node already knew the
+    order (200, the body is then its record); ``outcome`` is what matching did with it
+    (``rested``, ``filled``, ``dropped``, ``killed``, ``expired``) when the node says."""
 
     order_hash: str
     status: str
     meta_data: dict[str, Any]
-    fills: list[dict[str, Any]]
+    outcome: str | None
+    matches: list[MatchReport]
     created: bool
+
+    @classmethod
+    def from_json(cls, http_status: int, obj: object) -> PostedOrder:
+        with _shape("POST /v1/orders answer"):
+            o = _mapping(obj, "answer")
+            meta = dict(_mapping(o.get("metaData", {}), "metaData"))
+            raw_matches = o.get("matches", [])
+            if not isinstance(raw_matches, list):
+                raise NodeProtocolError("matches must be a list")
+            outcome = o.get("outcome")
+            return cls(
+                order_hash=str(o.get("orderHash") or meta["orderHash"]).lower(),
+                status=str(o.get("status") or meta["status"]),
+                meta_data=meta,
+                outcome=str(outcome) if outcome is not None else None,
+                matches=[MatchReport.from_json(m) for m in raw_matches],
+                created=http_status == 201,
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,18 +292,7 @@ class NodeClient:
                 raise ValueError(f"time_in_force must be one of {TIME_IN_FORCE}")
             body["timeInForce"] = time_in_force
         status, obj = self._request("POST", "/v1/orders", json=body)
-        with _shape("POST /v1/orders answer"):
-            o = _mapping(obj, "answer")
-            fills = o.get("fills", [])
-            if not isinstance(fills, list):
-                raise NodeProtocolError("fills must be a list")
-            return PostedOrder(
-                order_hash=str(o["orderHash"]).lower(),
-                status=str(o["status"]),
-                meta_data=dict(_mapping(o.get("metaData", {}), "metaData")),
-                fills=[dict(_mapping(f, "fill")) for f in fills],
-                created=status == 201,
-            )
+        return PostedOrder.from_json(status, obj)
 
     def get_order(self, order_hash: str) -> OrderRecord:
         """One record, also for orders no longer open; ``NodeApiError`` 404 if never accepted."""
@@ -395,6 +432,6 @@ def _int(raw: object, name: str) -> int:
     """An int sent as a JSON number or a decimal string (never a bool or a float)."""
     if isinstance(raw, int) and not isinstance(raw, bool):
         return raw
-    if isinstance(raw, str) and raw.isdigit():
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit():
         return int(raw)
     raise NodeProtocolError(f"{name} must be an integer, got {raw!r}")

@@ -116,6 +116,7 @@ class Intake:
         now: Callable[[], int],
         limits: Limits | None = None,
         tokens: frozenset[str] | None = None,
+        fee: tuple[str, int] | None = None,
     ) -> None:
         self.domain = domain
         self.batcher = batcher
@@ -124,9 +125,16 @@ class Intake:
         self.now = now
         self.limits = limits or Limits()
         self.tokens = tokens
+        self.fee = fee
+        """(feeRecipient, basis points) this node asks of its wallets' orders; None: none."""
 
-    def check_offchain(self, obj: object) -> SignedOrder | Known | Rejection:
-        """Everything that needs no chain: schema, rules, expiry, limits, ECDSA signature."""
+    def check_offchain(
+        self, obj: object, check_fee: bool = True
+    ) -> SignedOrder | Known | Rejection:
+        """Everything that needs no chain: schema, rules, expiry, limits, ECDSA signature.
+
+        ``check_fee``: hold the order to this node's fee (a wallet's order; a peer's order
+        was held to its own node's fee)."""
         try:
             signed = SignedOrder.from_json(obj, self.domain)
         except OrderParseError as e:
@@ -148,14 +156,23 @@ class Intake:
                         name, r.errors[0].code, f"{name} {token} is not listed"
                     )
                     return r
+        if check_fee and self.fee is not None and self.fee[1] > 0:
+            recipient, bps = self.fee
+            need = o.taker_amount * bps // 10_000
+            if o.fee_recipient != recipient or o.fee_amount < need:
+                return Rejection.of(
+                    RejectionCode.FEE_REQUIRED,
+                    f"this node asks feeRecipient {recipient} and feeAmount >= {need} "
+                    f"({bps} bps of takerAmount)",
+                )
         if self.open_count(None) >= self.limits.max_orders:
             return Rejection.of(RejectionCode.BOOK_FULL)
         if self.open_count(o.maker) >= self.limits.max_orders_per_maker:
             return Rejection.of(RejectionCode.MAKER_LIMIT)
         return signed
 
-    async def submit(self, obj: object) -> IntakeResult:
-        first = self.check_offchain(obj)
+    async def submit(self, obj: object, check_fee: bool = True) -> IntakeResult:
+        first = self.check_offchain(obj, check_fee)
         if not isinstance(first, SignedOrder):
             return first
         signed = first

@@ -49,6 +49,12 @@ class RejectionCode(enum.Enum):
         "this node does not list that token",
         False,
     )
+    FEE_REQUIRED = (
+        "feeAmount",
+        FieldCode.VALUE_OUT_OF_RANGE,
+        "the order does not pay this node's fee",
+        False,
+    )
     MAKER_LIMIT = (
         "maker",
         FieldCode.VALUE_OUT_OF_RANGE,

@@ -11,20 +11,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-
-from sdex.node.config import NodeConfig
-from sdex.node.events import EventHub
 
 from sdex.book import OrderBook, RemovalReason, Side, UnknownOrder
 from sdex.book.errors import BookError
-from sdex.chain import Exchange, FillEvent, OrderState, Rpc, Sender
+from sdex.chain import FillEvent, OrderState, Sender
 from sdex.chain.aio import ChainThread
 from sdex.errors import SignatureError
 from sdex.ingest import Accepted, Intake, Known, Rejection, StateBatcher, judge
 from sdex.matching import MatchingEngine
 from sdex.matching.match import Match, MatchResult, Outcome, TimeInForce
+from sdex.node.config import NodeConfig
+from sdex.node.events import EventHub
 from sdex.order import Domain, SignedOrder, recover_signer
 from sdex.settlement import Outcome as SettleOutcome
 from sdex.settlement import SettledMatch, Settler, diagnose
@@ -107,6 +106,7 @@ class Node:
             now=self.now,
             limits=cfg.limits,
             tokens=self.tokens,
+            fee=(cfg.fee_recipient, cfg.fee_bps),
         )
         self.sender = Sender(self.settle_chain.rpc, cfg.key, cfg.chain_id)
         self.settler = Settler(
@@ -169,7 +169,7 @@ class Node:
         self, obj: object, source: str = "api", tif: TimeInForce = TimeInForce.GTC
     ) -> SubmitResult:
         """The one intake path (wallets and peers): validate, store, match, rest."""
-        result = await self.intake.submit(obj)
+        result = await self.intake.submit(obj, check_fee=source == "api")
         if isinstance(result, Rejection):
             return SubmitResult(400, result.to_json())
         if isinstance(result, Known):
@@ -184,9 +184,10 @@ class Node:
         signed, state = accepted.signed, accepted.state
         o = signed.order
         self._seq = max(self._seq, self.store.next_seq() - 1) + 1
-        rec = Record(signed, self._seq, source, filled=state.filled)
+        rec = Record(signed, self._seq, source, status="new", filled=state.filled)
         self.store.add_order(signed, rec.seq, "open", source)  # committed before the 2xx
         self.records[signed.hash] = rec
+        self._set_status(rec, "open")
         self.book.set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
         try:
             mr = self.engine.submit(signed, now=self.now(), tif=tif, filled=state.filled)
@@ -195,7 +196,7 @@ class Node:
             return SubmitResult(201, self._submit_body(rec, None))
         self._after_match(mr)
         body = self._submit_body(rec, mr)
-        self.events.publish({"type": "order", "event": "added", **self.record_json(signed.hash)})
+        self.events.publish({"type": "order", "event": "added", **self._record(rec)})
         return SubmitResult(201, body, accepted=signed if mr.outcome is Outcome.RESTED else None)
 
     def _submit_body(self, rec: Record, mr: MatchResult | None) -> dict[str, object]:
@@ -219,13 +220,6 @@ class Node:
                 self._close_record(rec, "removed", mr.outcome.value)
             elif mr.outcome is Outcome.EXPIRED:
                 self._close_record(rec, "expired", "expired")
-            elif mr.outcome is Outcome.RESTED:
-                self.maker_open[rec.signed.order.maker] = (
-                    self.maker_open.get(rec.signed.order.maker, 0) + 1
-                    if rec.status != "counted"
-                    else 0
-                )
-                rec.status = "open"
         self.settler.submit(mr.matches)
 
     def _pending(self, rec: Record) -> int:
@@ -256,23 +250,32 @@ class Node:
 
     def record_json(self, order_hash: bytes) -> dict[str, object] | None:
         rec = self.records.get(order_hash)
-        if rec is None:
-            return None
+        return None if rec is None else self._record(rec)
+
+    def _record(self, rec: Record) -> dict[str, object]:
         return {"order": rec.signed.to_json(), "metaData": self.meta(rec)}
 
-    def _close_record(self, rec: Record, status: str, reason: str) -> None:
+    def _set_status(self, rec: Record, status: str) -> None:
+        """Change a record's status, keeping the per-maker open-order counts (limits) true."""
         was_open = rec.status in OPEN_STATUSES
-        rec.status, rec.reason = status, reason
+        is_open = status in OPEN_STATUSES
+        if was_open != is_open:
+            maker = rec.signed.order.maker
+            n = self.maker_open.get(maker, 0) + (1 if is_open else -1)
+            if n > 0:
+                self.maker_open[maker] = n
+            else:
+                self.maker_open.pop(maker, None)
+        rec.status = status
+
+    def _close_record(self, rec: Record, status: str, reason: str) -> None:
+        self._set_status(rec, status)
+        rec.reason = reason
         st = self.book.get(rec.signed.hash)
         if st is not None:
             rec.filled = st.filled
-        if was_open:
-            maker = rec.signed.order.maker
-            self.maker_open[maker] = max(0, self.maker_open.get(maker, 0) - 1)
         self.store.update_orders([(rec.signed.hash_hex, status, rec.filled, reason)])
-        self.events.publish(
-            {"type": "order", "event": status, **(self.record_json(rec.signed.hash) or {})}
-        )
+        self.events.publish({"type": "order", "event": status, **self._record(rec)})
 
     def _book_closed(self, order_hash: bytes, reason: RemovalReason) -> None:
         rec = self.records.get(order_hash)
@@ -490,49 +493,38 @@ class Node:
 
     async def _reload_orders(self) -> None:
         """Put the stored open orders back in the book, as the chain sees them now."""
-        stored = list(self.store.orders(OPEN_STATUSES))
         for s in self.store.orders():
-            self.records[s.signed.hash] = Record(
+            rec = Record(
                 s.signed,
                 s.seq,
                 s.source,
-                status=s.status,
+                status="new",
                 filled=s.filled,
                 reason=s.reason,
                 created_at=s.created_at,
             )
+            self.records[s.signed.hash] = rec
+            self._set_status(rec, s.status)
             self._seq = max(self._seq, s.seq)
+        stored = [r for r in self.records.values() if r.status in OPEN_STATUSES]
         if not stored:
             return
-        states = await self.batcher.get_many([s.signed for s in stored])
+        states = await self.batcher.get_many([r.signed for r in stored])
         now = self.now()
-        for s, state in zip(stored, states, strict=True):
-            rec = self.records[s.signed.hash]
-            verdict = judge(s.signed, state)
-            o = s.signed.order
-            if isinstance(verdict, Rejection) and verdict.code.name != "UNFUNDED":
-                rec.filled = state.filled
-                status = {
-                    "FULLY_FILLED": "filled",
-                    "CANCELLED": "cancelled",
-                    "EXPIRED": "expired",
-                }.get(verdict.code.name, "removed")
-                rec.status = "open"  # counted below by _close_record's bookkeeping
-                self.maker_open[o.maker] = self.maker_open.get(o.maker, 0) + 1
-                self._close_record(rec, status, verdict.code.message)
-                continue
-            if now >= o.expiry:
-                rec.status = "open"
-                self.maker_open[o.maker] = self.maker_open.get(o.maker, 0) + 1
-                self._close_record(rec, "expired", "expired")
-                continue
-            self.book.set_funds(
-                o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance)
-            )
-            self.book.add(s.signed, filled=state.filled)
+        for rec, state in zip(stored, states, strict=True):
+            verdict = judge(rec.signed, state)
+            o = rec.signed.order
             rec.filled = state.filled
-            rec.status = "open"
-            self.maker_open[o.maker] = self.maker_open.get(o.maker, 0) + 1
+            if isinstance(verdict, Rejection) and verdict.code.name != "UNFUNDED":
+                status = _CLOSED_BY_CODE.get(verdict.code.name, "removed")
+                self._close_record(rec, status, verdict.code.message)
+            elif now >= o.expiry:
+                self._close_record(rec, "expired", "expired")
+            else:
+                self.book.set_funds(
+                    o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance)
+                )
+                self.book.add(rec.signed, filled=state.filled)
         self._persist_open()
 
     # ---- soft cancel and views -----------------------------------------------------------------
@@ -585,6 +577,8 @@ class Node:
         }
 
 
+_CLOSED_BY_CODE = {"FULLY_FILLED": "filled", "CANCELLED": "cancelled", "EXPIRED": "expired"}
+
 _API_STATUSES = {
     "open",
     "partially_filled",
@@ -631,7 +625,3 @@ def _stored_fills(
             fee=f.fee,
             ours=ours or (ours_txs is not None and f.tx_hash in ours_txs),
         )
-
-
-def _unused(*_: Sequence[object] | Exchange | Rpc) -> None:
-    return None

@@ -11,13 +11,14 @@ the guilty order is shrunk or removed and the innocent one goes back to be match
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from sdex.book.types import RemovalReason
-from sdex.chain import OrderState, OrderStatus, Receipt, Sender, SignedTx
+from sdex.chain import FillEvent, OrderState, OrderStatus, Receipt, Sender, SignedTx
 from sdex.chain.aio import ChainThread
 from sdex.errors import ContractRevert, TransactionFailed
 from sdex.fillmath import MatchAmounts
@@ -41,6 +42,8 @@ class SettledMatch:
     actual: MatchAmounts | None
     tx_hash: str | None
     reason: str = ""
+    fills: tuple[FillEvent, ...] = ()
+    """The two ``OrderFilled`` events of a settled match (resting order's first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,10 +177,9 @@ class Settler:
         return self.outcome(batch, receipt, signed.tx_hash)
 
     def _broadcast_and_wait(self, signed: SignedTx) -> Receipt:
-        try:
+        # A TransactionFailed here means mined and reverted (Hardhat answers so): the receipt tells
+        with contextlib.suppress(TransactionFailed):
             self.sender.broadcast(signed)
-        except TransactionFailed:
-            pass  # mined and reverted (Hardhat answers so): the receipt tells
         return self.sender.wait(signed.tx_hash)
 
     def outcome(self, batch: Sequence[Match], receipt: Receipt, tx_hash: str) -> list[SettledMatch]:
@@ -200,5 +202,5 @@ class Settler:
             left, right = fills[k], fills[k + 1]
             k += 2
             actual = MatchAmounts(left.maker_filled, right.maker_filled, left.fee, right.fee)
-            out.append(SettledMatch(m, Outcome.SETTLED, actual, tx_hash))
+            out.append(SettledMatch(m, Outcome.SETTLED, actual, tx_hash, fills=(left, right)))
         return out

@@ -1,0 +1,469 @@
+"""The node's HTTP API (PRODUCT.md section 3): aiohttp routes over ``Node``.
+
+Bad input always gets a 4xx with the SRA error body and changes nothing:
+
+- ``code`` 100 validation failed (with ``validationErrors``), 101 malformed JSON (bad
+  syntax, floats, NaN, nesting too deep, wrong content type, body too large), 103 throttled;
+- every route parses its query and path parameters before touching the node.
+
+The per-client rate limit is a token bucket keyed by the peer address; every answer carries
+``X-RateLimit-Limit``/``-Remaining``/``-Reset`` and a 429 also ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from sdex.book import UnknownPair
+from sdex.errors import FieldCode, OrderParseError
+from sdex.matching import TimeInForce
+from sdex.node.config import RateLimit
+from sdex.node.core import OPEN_STATUSES, Node
+from sdex.order import EIP712_TYPES, parse_address, parse_hex_bytes
+
+log = logging.getLogger("sdex.api")
+
+MAX_PER_PAGE = 1000
+MAX_JSON_DEPTH = 8
+"""An order is flat; anything nested deeper than this is refused before it is parsed."""
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ApiError(Exception):
+    """A 4xx answer with the SRA error body."""
+
+    def __init__(
+        self,
+        status: int,
+        code: int,
+        reason: str,
+        errors: list[dict[str, object]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.body: dict[str, object] = {"code": code, "reason": reason}
+        if errors:
+            self.body["validationErrors"] = errors
+        self.headers = headers or {}
+
+    @classmethod
+    def field(cls, name: str, field_code: int, reason: str) -> ApiError:
+        return cls(
+            400,
+            100,
+            "Validation Failed",
+            [{"field": name, "code": field_code, "reason": reason}],
+        )
+
+    def response(self) -> web.Response:
+        return web.json_response(self.body, status=self.status, headers=self.headers)
+
+
+class Metrics:
+    """Prometheus metrics of one node (own registry: tests run many nodes in one process)."""
+
+    def __init__(self, node: Node) -> None:
+        r = self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "sdex_http_requests", "HTTP requests by route and status", ["route", "status"],
+            registry=r,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "sdex_http_request_seconds", "HTTP request latency", ["route"], registry=r,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+        )  # fmt: skip
+        self.orders = Counter(
+            "sdex_orders_submitted", "Orders submitted, by outcome", ["result"], registry=r
+        )
+        g = Gauge("sdex_book_orders", "Orders in the book", registry=r)
+        g.set_function(lambda: len(node.book))
+        g = Gauge("sdex_open_orders", "Open orders the node holds", registry=r)
+        g.set_function(lambda: sum(node.maker_open.values()))
+        g = Gauge("sdex_block_checkpoint", "Last block the watcher processed", registry=r)
+        g.set_function(lambda: node.watcher.checkpoint)
+        g = Gauge("sdex_settlement_txs_sent", "Settlement transactions sent", registry=r)
+        g.set_function(lambda: node.settler.sent)
+        g = Gauge("sdex_matches_settled", "Matches settled on chain", registry=r)
+        g.set_function(lambda: node.settler.settled)
+        g = Gauge("sdex_matches_failed", "Matches that failed to settle", registry=r)
+        g.set_function(lambda: node.settler.failed)
+        g = Gauge("sdex_ws_subscribers", "Websocket subscribers", registry=r)
+        g.set_function(lambda: len(node.events))
+
+
+class RateLimiter:
+    """Token buckets per client address; old idle buckets are dropped now and then."""
+
+    def __init__(self, limit: RateLimit) -> None:
+        self.rate = limit.rate
+        self.burst = limit.burst
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._last_sweep = time.monotonic()
+
+    def take(self, client: str) -> tuple[bool, dict[str, str]]:
+        now = time.monotonic()
+        tokens, at = self._buckets.get(client, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) * self.rate)
+        ok = tokens >= 1.0
+        if ok:
+            tokens -= 1.0
+        self._buckets[client] = (tokens, now)
+        if now - self._last_sweep > 60.0:
+            self._sweep(now)
+        reset = math.ceil((self.burst - tokens) / self.rate) if self.rate > 0 else 0
+        headers = {
+            "X-RateLimit-Limit": str(self.burst),
+            "X-RateLimit-Remaining": str(int(tokens)),
+            "X-RateLimit-Reset": str(reset),
+        }
+        if not ok:
+            headers["Retry-After"] = str(max(1, math.ceil((1.0 - tokens) / self.rate)))
+        return ok, headers
+
+    def _sweep(self, now: float) -> None:
+        full = self.burst / self.rate if self.rate > 0 else 0.0
+        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full}
+        self._last_sweep = now
+
+
+NODE_KEY = web.AppKey("node", Node)
+METRICS_KEY = web.AppKey("metrics", Metrics)
+LIMITER_KEY = web.AppKey("limiter", RateLimiter)
+
+
+# -- parsing helpers ----------------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a number JSON allows here")
+
+
+def _reject_float(text: str) -> object:
+    raise ValueError(f"{text} is a float: amounts are integers in decimal strings")
+
+
+def _depth(text: str) -> int:
+    """Nesting depth of JSON text (brackets outside strings), without parsing it."""
+    depth = deepest = 0
+    in_str = escaped = False
+    for ch in text:
+        if in_str:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object, strictly: content type, syntax, no floats, shallow."""
+    if request.content_type != "application/json":
+        raise ApiError(415, 101, "Content-Type must be application/json")
+    try:
+        text = await request.text()
+    except UnicodeDecodeError:
+        raise ApiError(400, 101, "Malformed JSON: the body is not UTF-8") from None
+    if _depth(text) > MAX_JSON_DEPTH:
+        raise ApiError(400, 101, f"Malformed JSON: nested deeper than {MAX_JSON_DEPTH}")
+    try:
+        obj = json.loads(text, parse_float=_reject_float, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as e:
+        raise ApiError(400, 101, f"Malformed JSON: {e}") from None
+    if not isinstance(obj, dict):
+        raise ApiError(400, 101, "Malformed JSON: the body must be a JSON object")
+    return obj
+
+
+def _query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not lo <= int(raw) <= hi:
+        raise ApiError.field(
+            name, FieldCode.VALUE_OUT_OF_RANGE, f"{name} must be an integer in {lo}..{hi}"
+        )
+    return int(raw)
+
+
+def _query_address(request: web.Request, name: str, required: bool = False) -> str | None:
+    raw = request.query.get(name)
+    if raw is None:
+        if required:
+            raise ApiError.field(name, FieldCode.REQUIRED_FIELD, f"{name} is required")
+        return None
+    try:
+        return parse_address(raw, name)
+    except OrderParseError as e:
+        raise ApiError.field(name, FieldCode.INVALID_ADDRESS, e.errors[0].reason) from None
+
+
+def _path_hash(request: web.Request) -> bytes:
+    raw = request.match_info["hash"]
+    try:
+        h = parse_hex_bytes(raw, "orderHash")
+    except OrderParseError:
+        h = b""
+    if len(h) != 32:
+        raise ApiError.field(
+            "orderHash", FieldCode.INCORRECT_FORMAT, "orderHash must be 0x and 64 hex digits"
+        )
+    return h
+
+
+def _page(total: int, page: int, per_page: int, records: list[Any]) -> dict[str, object]:
+    return {"total": total, "page": page, "perPage": per_page, "records": records}
+
+
+# -- routes --------------------------------------------------------------------------------
+
+
+async def post_order(request: web.Request) -> web.Response:
+    node = request.app[NODE_KEY]
+    obj = await read_json(request)
+    tif_raw = obj.pop("timeInForce", "gtc")
+    try:
+        tif = TimeInForce(tif_raw)
+    except ValueError:
+        raise ApiError.field(
+            "timeInForce", FieldCode.UNSUPPORTED_OPTION, "timeInForce must be gtc, ioc or fok"
+        ) from None
+    result = await node.submit(obj, source="api", tif=tif)
+    request.app[METRICS_KEY].orders.labels(
+        str(result.body.get("rejection", "accepted" if result.status < 300 else "rejected"))
+    ).inc()
+    return web.json_response(result.body, status=result.status)
+
+
+async def get_orders(request: web.Request) -> web.Response:
+    node = request.app[NODE_KEY]
+    page = _query_int(request, "page", 1, 1, 10**9)
+    per_page = _query_int(request, "perPage", 100, 1, MAX_PER_PAGE)
+    filters: dict[str, str] = {}
+    for q, col in (("maker", "maker"), ("makerToken", "maker_token"), ("takerToken", "taker_token")):
+        v = _query_address(request, q)
+        if v is not None:
+            filters[col] = v
+    status = request.query.get("status")
+    if status is not None:
+        if status not in _STATUSES:
+            raise ApiError.field(
+                "status", FieldCode.UNSUPPORTED_OPTION, f"status must be one of {_STATUSES}"
+            )
+        filters["status"] = status
+    total, rows = node.store.query_orders(filters, page, per_page)
+    records = [node.record_json(r.signed.hash) for r in rows]
+    return web.json_response(_page(total, page, per_page, [r for r in records if r]))
+
+
+_STATUSES = (*OPEN_STATUSES, "filled", "cancelled", "expired", "removed")
+
+
+async def get_order(request: web.Request) -> web.Response:
+    node = request.app[NODE_KEY]
+    rec = node.record_json(_path_hash(request))
+    if rec is None:
+        raise ApiError(404, 100, "order not found")
+    return web.json_response(rec)
+
+
+async def get_orderbook(request: web.Request) -> web.Response:
+    node = request.app[NODE_KEY]
+    base = _query_address(request, "baseToken", required=True)
+    quote = _query_address(request, "quoteToken", required=True)
+    page = _query_int(request, "page", 1, 1, 10**9)
+    per_page = _query_int(request, "perPage", 100, 1, MAX_PER_PAGE)
+    assert base is not None and quote is not None
+    try:
+        body = node.orderbook(base, quote, page, per_page)
+    except UnknownPair:
+        raise ApiError.field(
+            "quoteToken", FieldCode.ADDRESS_NOT_SUPPORTED, "this node does not list that pair"
+        ) from None
+    return web.json_response(body)
+
+
+async def get_order_config(request: web.Request) -> web.Response:
+    node = request.app[NODE_KEY]
+    cfg = node.config
+    return web.json_response(
+        {
+            "chainId": node.domain.chain_id,
+            "exchange": node.domain.verifying_contract,
+            "domain": node.domain.to_json(),
+            "types": EIP712_TYPES,
+            "primaryType": "Order",
+            "feeRecipient": cfg.fee_recipient,
+            "feeBps": cfg.fee_bps,
+            "tokens": {
+                sym: {"address": t.address, "decimals": t.decimals} for sym, t in cfg.tokens.items()
+            },
+            "pairs": [f"{b}/{q}" for b, q in _pair_symbols(node)],
+            "timeInForce": [t.value for t in TimeInForce],
+        }
+    )
+
+
+def _pair_symbols(node: Node) -> list[tuple[str, str]]:
+    syms = list(node.config.tokens)
+    return [(b, q) for i, b in enumerate(syms) for q in syms[i + 1 :]]
+
+
+async def get_fills(request: web.Request) -> web.Response:
+    node = request.app[NODE_KEY]
+    page = _query_int(request, "page", 1, 1, 10**9)
+    per_page = _query_int(request, "perPage", 100, 1, MAX_PER_PAGE)
+    order_hash: str | None = None
+    if "orderHash" in request.query:
+        raw = request.query["orderHash"]
+        try:
+            h = parse_hex_bytes(raw, "orderHash")
+        except OrderParseError:
+            h = b""
+        if len(h) != 32:
+            raise ApiError.field(
+                "orderHash", FieldCode.INCORRECT_FORMAT, "orderHash must be 0x and 64 hex digits"
+            )
+        order_hash = "0x" + h.hex()
+    total, fills = node.store.fills(page, per_page, order_hash)
+    return web.json_response(_page(total, page, per_page, [f.to_json() for f in fills]))
+
+
+async def post_cancel(request: web.Request) -> web.Response:
+    node = request.app[NODE_KEY]
+    order_hash = _path_hash(request)
+    obj = await read_json(request)
+    try:
+        signature = parse_hex_bytes(obj.get("signature"), "signature")
+    except OrderParseError as e:
+        raise ApiError.field(
+            "signature", FieldCode.INVALID_SIGNATURE_OR_HASH, e.errors[0].reason
+        ) from None
+    result = node.soft_cancel(order_hash, signature)
+    return web.json_response(result.body, status=result.status)
+
+
+async def get_ws(request: web.Request) -> web.WebSocketResponse:
+    node = request.app[NODE_KEY]
+    ws = web.WebSocketResponse(heartbeat=20.0)
+    await ws.prepare(request)
+    sub = node.events.subscribe()
+    reader = asyncio.create_task(_drain(ws))
+    try:
+        await ws.send_json({"type": "hello", "chainId": node.domain.chain_id})
+        while not ws.closed:
+            event = await sub.get()
+            if event is None:  # dropped: too slow, or the node is stopping
+                break
+            await ws.send_json(event)
+    except (ConnectionResetError, RuntimeError):
+        pass
+    finally:
+        sub.close()
+        reader.cancel()
+        await ws.close()
+    return ws
+
+
+async def _drain(ws: web.WebSocketResponse) -> None:
+    """Read (and ignore) what the client sends, so pings and close frames are answered."""
+    async for msg in ws:
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+            break
+
+
+async def get_health(request: web.Request) -> web.Response:
+    node = request.app[NODE_KEY]
+    return web.json_response(
+        {
+            "status": "ok",
+            "chainId": node.domain.chain_id,
+            "exchange": node.domain.verifying_contract,
+            "operator": node.config.operator,
+            **node.stats(),
+        }
+    )
+
+
+async def get_metrics(request: web.Request) -> web.Response:
+    data = generate_latest(request.app[METRICS_KEY].registry)
+    return web.Response(body=data, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+# -- middlewares ---------------------------------------------------------------------------
+
+
+def _route_name(request: web.Request) -> str:
+    info = request.match_info.route.resource
+    return info.canonical if info is not None else "unmatched"
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Rate limit, SRA error bodies for every 4xx, metrics; no 5xx for bad input."""
+    app = request.app
+    metrics = app[METRICS_KEY]
+    route = _route_name(request)
+    ok, headers = app[LIMITER_KEY].take(request.remote or "unknown")
+    started = time.perf_counter()
+    if not ok:
+        resp: web.StreamResponse = ApiError(
+            429, 103, "Throttled: too many requests", headers=headers
+        ).response()
+    else:
+        try:
+            resp = await handler(request)
+        except ApiError as e:
+            resp = e.response()
+        except web.HTTPRequestEntityTooLarge as e:
+            resp = ApiError(413, 101, f"Request body too large: {e.text}").response()
+        except web.HTTPException as e:
+            if e.status < 400:
+                raise
+            resp = ApiError(e.status, 100, e.reason).response()
+        except Exception:
+            log.exception("unexpected error in %s %s", request.method, request.path)
+            resp = ApiError(500, 100, "internal error").response()
+        if not resp.prepared:
+            resp.headers.update(headers)
+    metrics.requests.labels(route, str(resp.status)).inc()
+    metrics.latency.labels(route).observe(time.perf_counter() - started)
+    return resp
+
+
+def make_app(node: Node) -> web.Application:
+    app = web.Application(middlewares=[guard], client_max_size=node.config.max_body)
+    app[NODE_KEY] = node
+    app[METRICS_KEY] = Metrics(node)
+    app[LIMITER_KEY] = RateLimiter(node.config.rate_limit)
+    app.router.add_post("/v1/orders", post_order)
+    app.router.add_get("/v1/orders", get_orders)
+    app.router.add_get("/v1/orders/{hash}", get_order)
+    app.router.add_post("/v1/orders/{hash}/cancel", post_cancel)
+    app.router.add_get("/v1/orderbook", get_orderbook)
+    app.router.add_get("/v1/order_config", get_order_config)
+    app.router.add_get("/v1/fills", get_fills)
+    app.router.add_get("/v1/ws", get_ws)
+    app.router.add_get("/health", get_health)
+    app.router.add_get("/metrics", get_metrics)
+    return app

@@ -1,0 +1,90 @@
+"""A node's configuration: the chain it settles on, its listed pairs, its limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sdex.deployment import Deployment, TokenInfo
+from sdex.ingest import Limits
+from sdex.order import ZERO_ADDRESS, address_of
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Per-client token bucket: ``burst`` requests at once, ``rate`` per second sustained."""
+
+    rate: float = 2_000.0
+    burst: int = 4_000
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    rpc: str
+    chain_id: int
+    exchange: str
+    deploy_block: int
+    tokens: dict[str, TokenInfo]
+    """Listed tokens by symbol; every pair of them is a market (base/quote by PAIRS order)."""
+    key: bytes
+    """The operator's private key: it sends the settlement transactions."""
+    db: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    peers: tuple[str, ...] = ()
+    fee_bps: int = 0
+    """Fee asked from makers, in basis points of what they receive (0: none)."""
+    fee_recipient: str = ZERO_ADDRESS
+    limits: Limits = field(default_factory=Limits)
+    rate_limit: RateLimit = field(default_factory=RateLimit)
+    max_body: int = 64 * 1024
+    """Largest request body accepted (aiohttp ``client_max_size``)."""
+    max_batch: int = 64
+    """Most matches per settlement transaction."""
+    poll_interval: float = 0.05
+    """Seconds between the watcher's polls for new blocks."""
+
+    @property
+    def operator(self) -> str:
+        return address_of(self.key)
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        """(base, quote) token addresses: the first listed token of a pair is the base."""
+        syms = list(self.tokens)
+        return [
+            (self.tokens[b].address, self.tokens[q].address)
+            for i, b in enumerate(syms)
+            for q in syms[i + 1 :]
+        ]
+
+    @classmethod
+    def from_deployment(
+        cls,
+        d: Deployment,
+        key: bytes,
+        db: Path,
+        *,
+        rpc: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        peers: tuple[str, ...] = (),
+        fee_bps: int = 0,
+    ) -> NodeConfig:
+        """The config of a node on deployment ``d``; its fees go to the operator's address."""
+        if not 0 <= fee_bps <= 10_000:
+            raise ValueError(f"fee_bps {fee_bps} is outside 0..10000")
+        return cls(
+            rpc=rpc or d.rpc,
+            chain_id=d.chain_id,
+            exchange=d.exchange,
+            deploy_block=d.deploy_block,
+            tokens=dict(d.tokens),
+            key=key,
+            db=db,
+            host=host,
+            port=port,
+            peers=peers,
+            fee_bps=fee_bps,
+            fee_recipient=address_of(key) if fee_bps else ZERO_ADDRESS,
+        )

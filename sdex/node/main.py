@@ -1,0 +1,112 @@
+"""Running a node: ``serve`` (async, in-process, used by tests) and ``run_node`` (``sdex node``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from sdex.deployment import Deployment
+from sdex.node.api import make_app
+from sdex.node.config import NodeConfig
+from sdex.node.core import Node
+
+log = logging.getLogger("sdex.node")
+
+
+@contextlib.asynccontextmanager
+async def serve(config: NodeConfig) -> AsyncIterator[Node]:
+    """Start a node and its HTTP server; stop both on exit."""
+    node = Node(config)
+    await node.start()
+    runner = web.AppRunner(make_app(node), access_log=None, shutdown_timeout=2.0)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
+        await site.start()
+        yield node
+    finally:
+        await runner.cleanup()
+        await node.stop()
+
+
+def config_for(
+    *,
+    port: int,
+    host: str = "127.0.0.1",
+    peers: list[str] | tuple[str, ...] = (),
+    rpc: str | None = None,
+    deployment: Path,
+    key: str | None = None,
+    db: Path | None = None,
+    fee_bps: int = 0,
+) -> NodeConfig:
+    """The config ``sdex node`` builds from its options (PRODUCT.md section 4)."""
+    d = Deployment.load(deployment)
+    if key is None:
+        if not d.accounts:
+            raise ValueError("no --key given and the deployment file has no dev accounts")
+        key = d.accounts[0].key
+    key_bytes = bytes.fromhex(key.removeprefix("0x"))
+    if len(key_bytes) != 32:
+        raise ValueError("--key must be 32 bytes of hex")
+    return NodeConfig.from_deployment(
+        d,
+        key_bytes,
+        db or deployment.parent / f"node-{port}.db",
+        rpc=rpc,
+        host=host,
+        port=port,
+        peers=tuple(peers),
+        fee_bps=fee_bps,
+    )
+
+
+def run_node(
+    *,
+    port: int,
+    host: str = "127.0.0.1",
+    peers: list[str] | tuple[str, ...] = (),
+    rpc: str | None = None,
+    deployment: Path,
+    key: str | None = None,
+    db: Path | None = None,
+    fee_bps: int = 0,
+) -> None:
+    """Run a node until SIGINT or SIGTERM, then stop cleanly."""
+    config = config_for(
+        port=port,
+        host=host,
+        peers=peers,
+        rpc=rpc,
+        deployment=deployment,
+        key=key,
+        db=db,
+        fee_bps=fee_bps,
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    asyncio.run(_run(config))
+
+
+async def _run(config: NodeConfig) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with serve(config) as node:
+        log.info(
+            "node listening on http://%s:%d (chain %d, exchange %s, operator %s, db %s)",
+            config.host,
+            config.port,
+            node.domain.chain_id,
+            node.domain.verifying_contract,
+            config.operator,
+            config.db,
+        )
+        print(f"listening on http://{config.host}:{config.port}", flush=True)
+        await stop.wait()

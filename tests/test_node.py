@@ -1,0 +1,93 @@
+"""The node end to end: real Hardhat chain, real aiohttp server on loopback, real HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+
+from sdex import fillmath
+from sdex.order import Order, SignedOrder
+from tests.conftest import Chain
+from tests.nodeutil import Api, node_config, running_node, wait_for
+
+E18 = 10**18
+E6 = 10**6
+ALICE, BOB, CAROL, DAVE = 1, 2, 3, 4
+
+
+def ask(c: Chain, maker: int, base: int, quote: int, **kw: Any) -> Order:
+    return c.order(maker, c.weth, base, c.usdc, quote, **kw)
+
+
+def bid(c: Chain, maker: int, base: int, quote: int, **kw: Any) -> Order:
+    return c.order(maker, c.usdc, quote, c.weth, base, **kw)
+
+
+def wallet_sign(config: dict[str, Any], order: Order, key: bytes) -> dict[str, Any]:
+    """What a wallet does with ``order_config``: build the typed data and sign it (v4)."""
+    typed = {
+        "types": config["types"],
+        "primaryType": config["primaryType"],
+        "domain": config["domain"],
+        "message": order.to_message(),
+    }
+    sig = Account.sign_typed_data(key, full_message=typed).signature
+    return {**order.to_json(), "signature": "0x" + bytes(sig).hex()}
+
+
+async def test_wallet_flow_from_order_config_to_settled_fill(chain: Chain, tmp_path: Path) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        code, config = await api.get("/v1/order_config")
+        assert code == 200 and config["chainId"] == c.deployment.chain_id
+        resting = ask(c, ALICE, 2 * E18, 6000 * E6)
+        code, body = await api.post("/v1/orders", wallet_sign(config, resting, c.keys[ALICE]))
+        assert code == 201, body
+        resting_hash = body["orderHash"]
+        assert resting_hash == "0x" + c.domain.order_hash(resting).hex()
+        code, book = await api.get(
+            "/v1/orderbook", baseToken=c.weth.address, quoteToken=c.usdc.address
+        )
+        assert code == 200 and book["asks"]["total"] == 1 and book["bids"]["total"] == 0
+        assert book["asks"]["records"][0]["metaData"]["remainingFillableMakerAmount"] == str(
+            2 * E18
+        )
+
+        weth_before = c.weth.balance_of(c.address(BOB))
+        incoming = bid(c, BOB, E18, 3100 * E6)
+        code, body = await api.post("/v1/orders", wallet_sign(config, incoming, c.keys[BOB]))
+        assert code == 201, body
+        assert len(body["matches"]) == 1
+
+        async def settled() -> bool:
+            _, fills = await api.get("/v1/fills")
+            return int(fills["total"]) == 2
+
+        await wait_for(settled)
+        code, rec = await api.get(f"/v1/orders/{body['orderHash']}")
+        assert rec["metaData"]["status"] == "filled"
+        code, rec = await api.get(f"/v1/orders/{resting_hash}")
+        assert rec["metaData"]["status"] == "partially_filled"
+        # the trade is at the resting price: BOB's 3100 USDC buy 3100/3000 WETH
+        x = fillmath.match_amounts(2 * E18, 6000 * E6, 0, 0, 3100 * E6, E18, 0, 0).left_filled
+        assert x == 3100 * E18 // 3000
+        assert rec["metaData"]["filledMakerAmount"] == str(x)
+        assert c.weth.balance_of(c.address(BOB)) == weth_before + x
+        assert c.exchange.order_info(resting).filled == x
+        assert node.settler.settled == 1
+
+
+async def test_repeat_post_is_idempotent(chain: Chain, tmp_path: Path) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (_, api):
+        signed = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        code, _ = await api.post_order(signed)
+        assert code == 201
+        code, body = await api.post_order(signed)
+        assert code == 200 and body["metaData"]["orderHash"] == signed.hash_hex
+        _, page = await api.get("/v1/orders")
+        assert page["total"] == 1
+
+

@@ -1,0 +1,251 @@
+"""Bad input at the node's API: always a 4xx with the SRA error body, never stored.
+
+One table of raw requests (bytes, content type) against a real node on loopback; after
+the whole table the node holds no order and its book is empty.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from sdex.ingest import Limits
+from sdex.node.config import RateLimit
+from sdex.order import Domain, address_of, random_salt, sign_hash, sign_order
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node
+
+E18 = 10**18
+E6 = 10**6
+ALICE = 1
+
+
+def good(c: Chain) -> dict[str, Any]:
+    order = c.order(ALICE, c.weth, E18, c.usdc, 3000 * E6)
+    return dict(c.sign(order).to_json())
+
+
+def edit(**changes: object) -> Callable[[Chain], dict[str, Any]]:
+    def make(c: Chain) -> dict[str, Any]:
+        body = good(c)
+        for k, v in changes.items():
+            if v is None:
+                body.pop(k)
+            else:
+                body[k] = v
+        return body
+
+    return make
+
+
+def resigned(**changes: object) -> Callable[[Chain], dict[str, Any]]:
+    """Changed order fields, then signed properly by the maker: the node must judge it."""
+
+    def make(c: Chain) -> dict[str, Any]:
+        order = replace(c.order(ALICE, c.weth, E18, c.usdc, 3000 * E6), **changes)  # type: ignore[arg-type]
+        return dict(c.sign(order, ALICE).to_json())
+
+    return make
+
+
+def other_chain(c: Chain) -> dict[str, Any]:
+    order = c.order(ALICE, c.weth, E18, c.usdc, 3000 * E6)
+    return dict(sign_order(order, Domain(1, c.exchange.address), c.keys[ALICE]).to_json())
+
+
+def unfunded(c: Chain) -> dict[str, Any]:
+    key = bytes.fromhex("11" * 32)  # an account that holds nothing
+    order = replace(c.order(ALICE, c.weth, E18, c.usdc, 3000 * E6), maker=address_of(key))
+    return dict(sign_order(order, c.domain, key).to_json())
+
+
+def signed_by_other(c: Chain) -> dict[str, Any]:
+    order = c.order(ALICE, c.weth, E18, c.usdc, 3000 * E6)
+    return dict(sign_order(order, c.domain, c.keys[2]).to_json())
+
+
+def high_s(c: Chain) -> dict[str, Any]:
+    n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+    body = good(c)
+    sig = bytes.fromhex(body["signature"][2:])
+    s = int.from_bytes(sig[32:64], "big")
+    flipped = sig[:32] + (n - s).to_bytes(32, "big") + bytes([sig[64] ^ 1])
+    body["signature"] = "0x" + flipped.hex()
+    return body
+
+
+def dumps(make: Callable[[Chain], Any]) -> Callable[[Chain], bytes]:
+    return lambda c: json.dumps(make(c)).encode()
+
+
+def raw(data: bytes) -> Callable[[Chain], bytes]:
+    return lambda c: data
+
+
+def text(make: Callable[[Chain], str]) -> Callable[[Chain], bytes]:
+    return lambda c: make(c).encode()
+
+
+JSON = "application/json"
+
+# (id, body maker, content type, expected HTTP status, expected SRA code, field or rejection)
+BAD_POSTS: list[tuple[str, Callable[[Chain], bytes], str, int, int, str | None]] = [
+    ("not-json", raw(b'{"maker": '), JSON, 400, 101, None),
+    ("empty-body", raw(b""), JSON, 400, 101, None),
+    ("not-utf8", raw(b'{"a": "\xff"}'), JSON, 400, 101, None),
+    ("array-body", raw(b"[1, 2]"), JSON, 400, 101, None),
+    ("string-body", raw(b'"order"'), JSON, 400, 101, None),
+    ("float-amount", text(lambda c: json.dumps(good(c))[:-1] + ', "x": 1.5}'), JSON, 400, 101, None),
+    ("nan", text(lambda c: json.dumps(good(c))[:-1] + ', "x": NaN}'), JSON, 400, 101, None),
+    ("deep-nesting", raw(b'{"a":' * 50 + b"1" + b"}" * 50), JSON, 400, 101, None),
+    ("deep-array", raw(b"[" * 100_00 + b"]" * 100_00), JSON, 400, 101, None),
+    ("huge-int", raw(b'{"makerAmount": ' + b"9" * 5000 + b"}"), JSON, 400, 101, None),
+    ("too-large", raw(b'{"pad": "' + b"x" * 70_000 + b'"}'), JSON, 413, 101, None),
+    ("text-plain", dumps(good), "text/plain", 415, 101, None),
+    ("form", dumps(good), "application/x-www-form-urlencoded", 415, 101, None),
+    ("empty-object", dumps(lambda c: {}), JSON, 400, 100, "maker"),
+    ("missing-signature", dumps(edit(signature=None)), JSON, 400, 100, "signature"),
+    ("missing-salt", dumps(edit(salt=None)), JSON, 400, 100, "salt"),
+    ("amount-as-float", dumps(edit(makerAmount=1.0)), JSON, 400, 101, None),
+    ("amount-negative", dumps(edit(makerAmount="-1")), JSON, 400, 100, "makerAmount"),
+    ("amount-hex", dumps(edit(makerAmount="0x10")), JSON, 400, 100, "makerAmount"),
+    ("amount-over-2^256", dumps(edit(makerAmount=str(2**256))), JSON, 400, 100, "makerAmount"),
+    ("amount-bool", dumps(edit(makerAmount=True)), JSON, 400, 100, "makerAmount"),
+    ("amount-object", dumps(edit(makerAmount={"v": 1})), JSON, 400, 100, "makerAmount"),
+    ("bad-address", dumps(edit(maker="0x1234")), JSON, 400, 100, "maker"),
+    ("bad-checksum", dumps(edit(maker="0x" + "aB" * 20)), JSON, 400, 100, "maker"),
+    ("signature-short", dumps(edit(signature="0x" + "11" * 64)), JSON, 400, 100, "signature"),
+    ("signature-not-hex", dumps(edit(signature="0xzz")), JSON, 400, 100, "signature"),
+    ("tampered", dumps(edit(takerAmount=str(1))), JSON, 400, 100, "INVALID_SIGNATURE"),
+    ("signed-by-other", dumps(signed_by_other), JSON, 400, 100, "INVALID_SIGNATURE"),
+    ("other-chain", dumps(other_chain), JSON, 400, 100, "INVALID_SIGNATURE"),
+    ("high-s", dumps(high_s), JSON, 400, 100, "INVALID_SIGNATURE"),
+    ("zero-maker-amount", dumps(resigned(maker_amount=0)), JSON, 400, 100, "INVALID_AMOUNTS"),
+    ("zero-taker-amount", dumps(resigned(taker_amount=0)), JSON, 400, 100, "INVALID_AMOUNTS"),
+    ("same-tokens", dumps(resigned(taker_token="0x" + "00" * 19 + "01")), JSON, 400, 100,
+     "TOKEN_NOT_SUPPORTED"),
+    ("expired", dumps(resigned(expiry=1)), JSON, 400, 100, "EXPIRED"),
+    ("fee-over-taker", dumps(resigned(fee_amount=4000 * E6)), JSON, 400, 100, "INVALID_AMOUNTS"),
+    ("unfunded", dumps(unfunded), JSON, 400, 100, "UNFUNDED"),
+    ("bad-tif", dumps(edit(timeInForce="day")), JSON, 400, 100, "timeInForce"),
+]  # fmt: skip
+
+
+async def test_bad_posts_get_4xx_and_store_nothing(chain: Chain, tmp_path: Path) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        for case_id, make, ctype, status, code, where in BAD_POSTS:
+            data = make(c)
+            async with api.session.post(
+                api.base + "/v1/orders", data=data, headers={"Content-Type": ctype}
+            ) as r:
+                body = await r.json(content_type=None)
+                assert r.status == status, (case_id, r.status, body)
+            assert body["code"] == code, (case_id, body)
+            if where is not None and where.isupper():
+                assert body["rejection"] == where, (case_id, body)
+            elif where is not None:
+                assert where in {e["field"] for e in body["validationErrors"]}, (case_id, body)
+        assert len(node.records) == 0 and len(node.book) == 0
+        assert node.store.query_orders({}, 1, 10)[0] == 0
+        assert node.events.published == 0
+
+
+BAD_GETS = [
+    ("/v1/orders/0x1234", 400),
+    ("/v1/orders/nothex", 400),
+    ("/v1/orders/0x" + "ab" * 32, 404),
+    ("/v1/orders?page=0", 400),
+    ("/v1/orders?perPage=1001", 400),
+    ("/v1/orders?perPage=-1", 400),
+    ("/v1/orders?maker=0x12", 400),
+    ("/v1/orders?status=bogus", 400),
+    ("/v1/orderbook", 400),
+    ("/v1/orderbook?baseToken=0x" + "11" * 20 + "&quoteToken=0x" + "22" * 20, 400),
+    ("/v1/fills?orderHash=0x12", 400),
+    ("/v1/nope", 404),
+]
+
+
+@pytest.mark.parametrize(("path", "status"), BAD_GETS)
+async def test_bad_queries_get_4xx_with_sra_body(
+    chain: Chain, tmp_path: Path, path: str, status: int
+) -> None:
+    async with running_node(node_config(chain, tmp_path / "n.db")) as (_, api):
+        async with api.session.get(api.base + path) as r:
+            body = await r.json(content_type=None)
+            assert r.status == status, body
+        assert "code" in body and "reason" in body
+
+
+async def test_bad_cancels_change_nothing(chain: Chain, tmp_path: Path) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        signed = c.sign(c.order(ALICE, c.weth, E18, c.usdc, 3000 * E6))
+        assert (await api.post_order(signed))[0] == 201
+        wrong = sign_order(signed.order, c.domain, c.keys[2])  # any signature but the cancel's
+        for body, status in [
+            ({}, 400),
+            ({"signature": "0x12"}, 400),
+            ({"signature": "0x" + wrong.signature.hex()}, 400),
+            ({"signature": "0x" + _cancel_sig(c, signed.hash, 2).hex()}, 400),  # not the maker
+        ]:
+            code, answer = await api.post(f"/v1/orders/{signed.hash_hex}/cancel", body)
+            assert code == status, answer
+        assert await api.status(signed) == "open"
+        code, _ = await api.post(
+            "/v1/orders/0x" + "ab" * 32 + "/cancel",
+            {"signature": "0x" + _cancel_sig(c, b"\xab" * 32, ALICE).hex()},
+        )
+        assert code == 404
+        assert len(node.book) == 1
+
+
+def _cancel_sig(c: Chain, order_hash: bytes, who: int) -> bytes:
+    return sign_hash(c.domain.cancel_digest(order_hash), c.keys[who])
+
+
+async def test_limits_per_maker_and_total(chain: Chain, tmp_path: Path) -> None:
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", limits=Limits(max_orders_per_maker=2, max_orders=3))
+    async with running_node(cfg) as (node, api):
+        def order(maker: int) -> Any:
+            return c.sign(c.order(maker, c.weth, E18, c.usdc, 3000 * E6, salt=random_salt()))
+
+        assert (await api.post_order(order(ALICE)))[0] == 201
+        assert (await api.post_order(order(ALICE)))[0] == 201
+        code, body = await api.post_order(order(ALICE))
+        assert (code, body["rejection"]) == (400, "MAKER_LIMIT")
+        assert (await api.post_order(order(2)))[0] == 201
+        code, body = await api.post_order(order(3))
+        assert (code, body["rejection"]) == (400, "BOOK_FULL")
+        assert len(node.records) == 3
+
+
+async def test_rate_limit_answers_429_with_headers(chain: Chain, tmp_path: Path) -> None:
+    cfg = node_config(chain, tmp_path / "n.db", rate_limit=RateLimit(rate=0.01, burst=5))
+    async with running_node(cfg) as (_, api):
+        statuses = []
+        for _ in range(7):
+            async with api.session.get(api.base + "/health") as r:
+                statuses.append(r.status)
+                assert "X-RateLimit-Limit" in r.headers
+                assert "X-RateLimit-Remaining" in r.headers
+                if r.status == 429:
+                    body = await r.json()
+                    assert body["code"] == 103 and int(r.headers["Retry-After"]) >= 1
+        assert statuses == [200] * 5 + [429] * 2
+
+
+async def test_unknown_method_and_keepalive_survive(chain: Chain, tmp_path: Path) -> None:
+    async with running_node(node_config(chain, tmp_path / "n.db")) as (_, api):
+        async with api.session.delete(api.base + "/v1/orders") as r:
+            assert r.status == 405
+        async with aiohttp.ClientSession() as s, s.get(api.base + "/health") as r:
+            assert r.status == 200

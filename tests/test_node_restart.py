@@ -1,0 +1,138 @@
+"""Persistence: kill -9 during a stream of posts, settlement reconciliation, another chain."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import aiohttp
+
+
+from sdex.order import SignedOrder
+from sdex.store import ChainIdentity, Store
+from tests.conftest import Chain
+from tests.nodeutil import free_port, node_config, node_process, running_node, wait_for
+from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+
+OPERATOR = 19
+
+
+async def _healthy(
+    session: aiohttp.ClientSession, base: str, proc: subprocess.Popen[bytes]
+) -> bool:
+    assert proc.poll() is None, f"the node exited with {proc.returncode}: see its log"
+    try:
+        async with session.get(base + "/health") as r:
+            return r.status == 200
+    except aiohttp.ClientError:
+        return False
+
+
+async def test_kill_9_during_posts_loses_no_acknowledged_order(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    deployment = tmp_path / "devnet.json"
+    c.deployment.save(deployment)
+    db, port, log = tmp_path / "node.db", free_port(), tmp_path / "node.log"
+    base = f"http://127.0.0.1:{port}"
+    rng = random.Random(7)
+    orders: list[SignedOrder] = []
+    for i in range(400):  # asks above 3000, bids below: nothing crosses, all rest
+        maker = 1 + i % 15
+        if i % 2:
+            orders.append(c.sign(ask(c, maker, E18, (3001 + rng.randrange(500)) * E6)))
+        else:
+            orders.append(c.sign(bid(c, maker, E18, (2999 - rng.randrange(500)) * E6)))
+    acked: list[SignedOrder] = []
+    async with aiohttp.ClientSession() as session:
+        with node_process(c, deployment, db, port, OPERATOR, log) as proc:
+            await wait_for(lambda: _healthy(session, base, proc), timeout=60)
+
+            async def stream() -> None:
+                for s in orders:
+                    try:
+                        async with session.post(base + "/v1/orders", json=s.to_json()) as r:
+                            if r.status in (200, 201):
+                                acked.append(s)
+                    except aiohttp.ClientError:
+                        return  # the node is gone
+
+            poster = asyncio.create_task(stream())
+            await wait_for(lambda: len(acked) >= 60, timeout=60)
+            proc.kill()  # SIGKILL, by its own PID, while posts are in flight
+            proc.wait(timeout=10)
+            await asyncio.wait_for(poster, 30)
+        assert 60 <= len(acked) < len(orders)
+
+        with node_process(c, deployment, db, port, OPERATOR, log) as proc:
+            await wait_for(lambda: _healthy(session, base, proc), timeout=60)
+            for s in acked:
+                async with session.get(f"{base}/v1/orders/{s.hash_hex}") as r:
+                    assert r.status == 200, s.hash_hex
+                    rec = await r.json()
+                assert rec["metaData"]["status"] == "open"
+            async with session.get(
+                base + "/v1/orderbook",
+                params={"baseToken": c.weth.address, "quoteToken": c.usdc.address, "perPage": 1},
+            ) as r:
+                book = await r.json()
+            assert book["bids"]["total"] + book["asks"]["total"] >= len(acked)
+
+
+async def test_pending_settlement_is_reconciled_at_restart(chain: Chain, tmp_path: Path) -> None:
+    """A node died after recording a signed settlement and before broadcasting it."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
+    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
+    # What the dead node left behind: both orders stored, the settlement signed and recorded.
+    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
+    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
+    store.add_order(resting, 1, "open", "api")
+    store.add_order(incoming, 2, "open", "api")
+    data = c.exchange.encode_settlement([(resting, incoming, E18)])
+    signed = c.sender(OPERATOR).sign(c.exchange.address, data)
+    store.add_settlement(
+        signed.tx_hash, signed.nonce, signed.raw, [(resting.hash_hex, incoming.hash_hex)]
+    )
+    store.close()
+
+    async with running_node(cfg) as (node, api):
+        assert await api.status(resting) == "filled"
+        assert await api.status(incoming) == "filled"
+        assert c.exchange.order_info(resting.order).filled == E18
+        assert node.store.pending_settlements() == []
+
+        async def fills_seen() -> bool:
+            _, fills = await api.get("/v1/fills")
+            return int(fills["total"]) == 2
+
+        await wait_for(fills_seen)
+        _, fills = await api.get("/v1/fills")
+        assert all(f["settledByThisNode"] for f in fills["records"])
+        assert node.settler.sent == 0  # nothing was settled a second time
+
+    # and a second restart changes nothing: the settlement is not sent again
+    async with running_node(cfg) as (node, api):
+        assert node.settler.sent == 0
+        assert c.exchange.order_info(resting.order).filled == E18
+
+
+async def test_database_of_another_chain_is_rebuilt(chain: Chain, tmp_path: Path) -> None:
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    stale = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, "0x" + "ee" * 32), c.domain)
+    stale.add_order(c.sign(ask(c, ALICE, E18, 3000 * E6)), 1, "open", "api")
+    stale.close()
+    async with running_node(cfg) as (node, api):
+        assert node.store.rebuilt
+        _, page = await api.get("/v1/orders")
+        assert page["total"] == 0 and len(node.book) == 0
+    with sqlite3.connect(cfg.db) as db:
+        assert db.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 0
+
+

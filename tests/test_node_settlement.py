@@ -1,0 +1,168 @@
+"""Settlement and the chain watcher: reverts, outside fills and cancels, funds, events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from sdex.order import sign_hash
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
+
+
+async def test_unfunded_maker_revert_removes_it_and_rematches_taker(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    # The watcher polls once at start and then not for an hour: the node cannot know that
+    # ALICE moved her WETH away, so it matches against her order and the chain says no.
+    cfg = node_config(c, tmp_path / "n.db", poll_interval=3600.0)
+    async with running_node(cfg) as (node, api):
+        await wait_for(lambda: node.watcher.caught_up.is_set())
+        alice = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        carol = c.sign(ask(c, CAROL, E18, 3010 * E6))
+        assert (await api.post_order(alice))[0] == 201
+        assert (await api.post_order(carol))[0] == 201
+        c.weth.transfer(c.sender(ALICE), c.address(DAVE), c.weth.balance_of(c.address(ALICE)))
+
+        taker = c.sign(bid(c, BOB, E18, 3010 * E6))
+        code, body = await api.post_order(taker)
+        assert code == 201
+        assert [m["restingOrderHash"] for m in body["matches"]] == [alice.hash_hex]
+
+        async def carol_filled() -> bool:
+            return await api.status(carol) == "filled"
+
+        await wait_for(carol_filled)
+        assert await api.status(taker) == "filled"
+        assert await api.status(alice) == "unfunded"
+        assert c.exchange.order_info(carol.order).filled == E18
+        assert c.exchange.order_info(alice.order).filled == 0
+        _, fills = await api.get("/v1/fills")
+        assert {f["orderHash"] for f in fills["records"]} == {carol.hash_hex, taker.hash_hex}
+        assert node.settler.failed == 1 and node.settler.settled == 1
+
+
+async def test_outside_cancel_and_fill_leave_the_book(chain: Chain, tmp_path: Path) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        cancelled = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        filled = c.sign(ask(c, CAROL, 2 * E18, 6200 * E6))
+        for s in (cancelled, filled):
+            assert (await api.post_order(s))[0] == 201
+        c.exchange.cancel_order(c.sender(ALICE), cancelled.order)
+        c.exchange.fill_order(c.sender(BOB), filled, 3100 * E6)  # half of it, directly
+
+        async def seen() -> bool:
+            _, rec = await api.get(f"/v1/orders/{filled.hash_hex}")
+            return await api.status(cancelled) == "cancelled" and rec["metaData"][
+                "filledMakerAmount"
+            ] == str(E18)
+
+        await wait_for(seen)
+        assert cancelled.hash not in node.book
+        _, book = await api.get("/v1/orderbook", baseToken=c.weth.address, quoteToken=c.usdc.address)
+        assert [r["metaData"]["orderHash"] for r in book["asks"]["records"]] == [filled.hash_hex]
+        assert book["asks"]["records"][0]["metaData"]["remainingFillableMakerAmount"] == str(E18)
+        # the outside fill is in /v1/fills too, marked as not the node's own
+        _, fills = await api.get("/v1/fills", orderHash=filled.hash_hex)
+        assert fills["total"] == 1 and fills["records"][0]["settledByThisNode"] is False
+
+        c.exchange.fill_order(c.sender(BOB), filled, 3100 * E6)
+        await wait_for(lambda: filled.hash not in node.book)
+        assert await api.status(filled) == "filled"
+
+
+async def test_shared_funds_unfunded_and_refunded(chain: Chain, tmp_path: Path) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        maker = c.address(ALICE)
+        keep = 3 * E18 // 2
+        c.weth.transfer(c.sender(ALICE), c.address(DAVE), c.weth.balance_of(maker) - keep)
+        first = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        second = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        for s in (first, second):
+            assert (await api.post_order(s))[0] == 201
+
+        async def fillable(s: object) -> int:
+            _, rec = await api.get(f"/v1/orders/{s.hash_hex}")  # type: ignore[attr-defined]
+            return int(rec["metaData"]["remainingFillableMakerAmount"])
+
+        # 1.5 WETH shared by two 1-WETH orders, in time priority: 1 + 0.5
+        assert (await fillable(first), await fillable(second)) == (E18, E18 // 2)
+        c.weth.transfer(c.sender(ALICE), c.address(DAVE), keep)
+
+        async def drained() -> bool:
+            return await api.status(first) == "unfunded" and await api.status(second) == "unfunded"
+
+        await wait_for(drained)
+        c.weth.transfer(c.sender(DAVE), maker, 5 * E18)
+
+        async def refunded() -> bool:
+            return await fillable(first) == E18 and await fillable(second) == E18
+
+        await wait_for(refunded)
+        assert await api.status(first) == "open"
+        assert len(node.book) == 2
+
+
+async def test_soft_cancel_by_maker(chain: Chain, tmp_path: Path) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        signed = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        assert (await api.post_order(signed))[0] == 201
+        sig = sign_hash(c.domain.cancel_digest(signed.hash), c.keys[ALICE])
+        code, body = await api.post(f"/v1/orders/{signed.hash_hex}/cancel", {"signature": "0x" + sig.hex()})
+        assert (code, body["status"]) == (200, "cancelled")
+        assert signed.hash not in node.book
+        # posting it again does not bring it back
+        code, body = await api.post_order(signed)
+        assert code == 200 and body["metaData"]["status"] == "cancelled"
+        assert len(node.book) == 0
+
+
+async def test_websocket_streams_order_and_fill_events(chain: Chain, tmp_path: Path) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (_, api):
+        async with api.session.ws_connect(api.base + "/v1/ws") as ws:
+            hello = json.loads((await ws.receive(timeout=5)).data)
+            assert hello["type"] == "hello"
+            resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+            taker = c.sign(bid(c, BOB, E18, 3000 * E6))
+            assert (await api.post_order(resting))[0] == 201
+            assert (await api.post_order(taker))[0] == 201
+            seen: list[dict[str, object]] = []
+
+            async def collect() -> None:
+                while sum(e["type"] == "fill" for e in seen) < 2:
+                    seen.append(json.loads((await ws.receive(timeout=10)).data))
+
+            await asyncio.wait_for(collect(), 15)
+        kinds = [(e["type"], e.get("event")) for e in seen]
+        assert ("order", "added") in kinds
+        fills = [e for e in seen if e["type"] == "fill"]
+        assert {f["orderHash"] for f in fills} == {resting.hash_hex, taker.hash_hex}
+
+
+async def test_busy_node_batches_settlements(chain: Chain, tmp_path: Path) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        resting = [c.sign(ask(c, m, E18, 3000 * E6)) for m in (ALICE, CAROL, DAVE, 5, 6)]
+        for s in resting:
+            assert (await api.post_order(s))[0] == 201
+        takers = [c.sign(bid(c, m, E18, 3000 * E6)) for m in (7, 8, 9, 10, 11)]
+        answers = await asyncio.gather(*(api.post_order(t) for t in takers))
+        assert all(code == 201 for code, _ in answers)
+
+        async def all_filled() -> bool:
+            return all([await api.status(s) == "filled" for s in resting + takers])
+
+        await wait_for(all_filled)
+        assert node.settler.settled == 5
+        for s in resting:
+            assert c.exchange.order_info(s.order).filled == E18
+        async with api.session.get(api.base + "/metrics") as r:
+            text = await r.text()
+        assert "sdex_matches_settled 5.0" in text
