@@ -1,16 +1,59 @@
-"""The ``sdex`` command line (PRODUCT.md section 4)."""
+"""The ``sdex`` command line (PRODUCT.md section 4).
+
+``devnet`` and ``demo`` run a local chain; ``node`` runs a relayer; ``order``, ``book`` and
+``cancel`` are a wallet talking to a node's HTTP API through ``sdex.client``. A wallet command
+that fails shows one red line and exits 1; bad arguments are click usage errors (exit 2).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
+from typing import TypeVar
 
 import click
+import requests
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
+from sdex.client import (
+    TIME_IN_FORCE,
+    NodeClient,
+    NodeProtocolError,
+    OrderConfig,
+    OrderRecord,
+    Page,
+    PostedOrder,
+    describe_request_error,
+)
 from sdex.deployment import DEFAULT_PATH
+from sdex.errors import ChainError, ContractRevert, SdexError
+from sdex.order import SignedOrder, address_of
+from sdex.wallet import (
+    DEFAULT_EXPIRY,
+    DEFAULT_PAIR,
+    Market,
+    Side,
+    WalletInputError,
+    fmt_amount,
+    fmt_price,
+    parse_decimal,
+    parse_key,
+    parse_order_hash,
+    parse_pair,
+    sign_cancel,
+    sign_limit_order,
+    split_pair,
+)
+
+T = TypeVar("T")
 
 
 @click.group()
@@ -66,6 +109,412 @@ def demo(log_dir: Path) -> None:
     from sdex.demo import run_demo
 
     sys.exit(run_demo(Console(), log_dir))
+
+
+# -- wallet commands (a client of a node's HTTP API) ------------------------------------------
+
+
+def _converter(
+    parse: Callable[[str], T],
+) -> Callable[[click.Context, click.Parameter, object], T | None]:
+    """A click callback that parses an argument with ``parse`` (a ``WalletInputError`` becomes
+    a usage error naming the parameter); ``None`` (an unset option) passes through."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: object) -> T | None:
+        if value is None:
+            return None
+        try:
+            return parse(str(value))
+        except WalletInputError as e:
+            raise click.BadParameter(str(e), ctx, param) from None
+
+    return callback
+
+
+def _decimal(name: str) -> Callable[[str], Fraction]:
+    return lambda text: parse_decimal(text, name)
+
+
+def _checked_pair(text: str) -> str:
+    """The pair as typed, once it has the BASE/QUOTE form (the node says which it lists)."""
+    split_pair(text)
+    return text
+
+
+_node_option = click.option(
+    "--node", "node_url", required=True, metavar="URL",
+    help="The node's HTTP API, e.g. http://127.0.0.1:8000.",
+)  # fmt: skip
+_key_option = click.option(
+    "--key", required=True, callback=_converter(parse_key), metavar="HEX", envvar="SDEX_KEY",
+    help="The wallet's private key (hex); also read from $SDEX_KEY.",
+)  # fmt: skip
+_pair_option = click.option(
+    "--pair", default=DEFAULT_PAIR, show_default=True, metavar="BASE/QUOTE",
+    callback=_converter(_checked_pair),
+    help="The market: prices are QUOTE per BASE, amounts are in BASE.",
+)  # fmt: skip
+
+
+def _stdout() -> Console:
+    # soft_wrap: long lines (hashes, addresses) are left whole for the terminal to wrap, so
+    # they copy and paste intact; tables still fit the width.
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _deployment_file(path: Path) -> Path:
+    if not path.is_file():
+        raise click.BadParameter(
+            f"no deployment file at {path}: start `sdex devnet` or pass --deployment PATH",
+            param_hint="'--deployment'",
+        )
+    return path
+
+
+@contextlib.contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """Show an expected failure (node refused or unreachable, chain error, missing file) as
+    one red line on stderr and exit 1, without a traceback."""
+    try:
+        yield
+    except (SdexError, OSError) as e:  # requests' errors are OSErrors too
+        msg = _short_error(e)
+        err = Console(stderr=True, highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(msg)}")
+        raise click.exceptions.Exit(1) from None
+
+
+def _short_error(e: BaseException) -> str:
+    """An error's message without urllib3's connection-pool noise."""
+    if isinstance(e, requests.RequestException):
+        return describe_request_error(e)
+    return str(e) or type(e).__name__
+
+
+def _market(config: OrderConfig, pair: str) -> Market:
+    try:
+        return parse_pair(pair, config)
+    except WalletInputError as e:
+        raise click.BadParameter(str(e), param_hint="'--pair'") from None
+
+
+@main.command()
+@click.argument("side", type=click.Choice([s.value for s in Side], case_sensitive=False))
+@click.argument("price", callback=_converter(_decimal("PRICE")))
+@click.argument("amount", callback=_converter(_decimal("AMOUNT")))
+@_pair_option
+@_node_option
+@_key_option
+@click.option(
+    "--tif", type=click.Choice(TIME_IN_FORCE, case_sensitive=False), default="gtc",
+    show_default=True,
+    help="gtc: rest in the book; ioc: fill what crosses now, drop the rest; fok: all or nothing.",
+)  # fmt: skip
+@click.option(
+    "--expiry", "expiry_seconds", type=click.IntRange(min=1), default=DEFAULT_EXPIRY,
+    show_default=True, metavar="SECONDS", help="The order expires this many seconds from now.",
+)  # fmt: skip
+def order(
+    side: str,
+    price: Fraction,
+    amount: Fraction,
+    pair: str,
+    node_url: str,
+    key: bytes,
+    tif: str,
+    expiry_seconds: int,
+) -> None:
+    """Sign a limit order to buy or sell AMOUNT of the base token at PRICE and post it.
+
+    PRICE is the limit in quote per base (a buy pays at most it, a sell gets at least it);
+    both are plain decimals in human units, e.g. `sdex order buy 2000.5 1.5 --pair WETH/USDC`.
+    """
+    out = _stdout()
+    wanted = Side(side.lower())
+    with _one_line_errors(), NodeClient(node_url) as client:
+        config = client.order_config()
+        market = _market(config, pair)
+        try:
+            signed = sign_limit_order(
+                config, market, wanted, price, amount, key, expiry_seconds=expiry_seconds
+            )
+        except WalletInputError as e:
+            raise click.UsageError(str(e)) from None
+        _print_signed(out, market, wanted, price, signed, config)
+        posted = client.post_order(signed, tif.lower())
+        _print_posted(out, market, wanted, signed, posted)
+
+
+def _print_signed(
+    out: Console, m: Market, side: Side, asked: Fraction, signed: SignedOrder, config: OrderConfig
+) -> None:
+    o = signed.order
+    base, quote = m.base_and_quote(side, o.maker_amount, o.taker_amount)
+    limit = m.price(base, quote)
+    b, q = m.base_token.decimals, m.quote_token.decimals
+    word = "at most" if side is Side.BUY else "at least"
+    fee_token, fee_dec = (m.base, b) if side is Side.BUY else (m.quote, q)
+    fee = (
+        f"fee {fmt_amount(o.fee_amount, fee_dec)} {fee_token} to {o.fee_recipient} "
+        f"({config.fee_bps} bps)"
+        if o.fee_amount or config.fee_bps
+        else "no fee"
+    )
+    out.print(
+        f"[bold]{side.value.upper()}[/] {fmt_amount(base, b)} {m.base} for {word} "
+        f"{fmt_amount(quote, q)} {m.quote} (limit {fmt_price(limit)} {m.quote}/{m.base}); {fee}"
+    )
+    if limit != asked:
+        out.print(
+            f"[yellow]note:[/] whole {m.quote} units move the signed limit from "
+            f"{fmt_price(asked)} to {fmt_price(limit)}, in your favour"
+        )
+    expires = datetime.fromtimestamp(o.expiry, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    out.print(f"signed by {o.maker}; expires {expires} (unix {o.expiry})")
+
+
+def _print_posted(
+    out: Console, m: Market, side: Side, signed: SignedOrder, posted: PostedOrder
+) -> None:
+    b, q = m.base_token.decimals, m.quote_token.decimals
+    out.print(f"order [bold]{escape(posted.order_hash)}[/]")
+    line = f"status [bold]{escape(posted.status)}[/]"
+    if posted.outcome:
+        line += f", outcome [bold]{escape(posted.outcome)}[/]"
+    if not posted.created:
+        line += " (the node already had this order)"
+    out.print(line)
+    if posted.order_hash != signed.hash_hex:
+        out.print(f"[yellow]warning:[/] the node reports another hash than ours, {signed.hash_hex}")
+    if not posted.matches:
+        out.print("no match yet" if posted.status in ("open", "partially_filled") else "no match")
+        return
+    table = Table(title=f"matches ({len(posted.matches)}), settling on chain")
+    table.add_column("resting order", overflow="fold")
+    table.add_column(f"{m.base}", justify="right")
+    table.add_column(f"{m.quote}", justify="right")
+    table.add_column(f"price ({m.quote}/{m.base})", justify="right")
+    total_base = total_quote = 0
+    for x in posted.matches:
+        # The posted order is the incoming one: it gives its maker token, the resting one
+        # gives the other token.
+        mine, theirs = x.incoming_maker_amount, x.resting_maker_amount
+        base, quote = (theirs, mine) if side is Side.BUY else (mine, theirs)
+        total_base, total_quote = total_base + base, total_quote + quote
+        price = fmt_price(m.price(base, quote)) if base else "-"
+        table.add_row(
+            escape(x.resting_order_hash), fmt_amount(base, b), fmt_amount(quote, q), price
+        )
+    out.print(table)
+    verb = "bought" if side is Side.BUY else "sold"
+    out.print(
+        f"{verb} {fmt_amount(total_base, b)} {m.base} for {fmt_amount(total_quote, q)} "
+        f"{m.quote} once settled on chain (GET /v1/orders/{escape(posted.order_hash)})"
+    )
+
+
+@main.command()
+@_node_option
+@_pair_option
+@click.option(
+    "--depth", type=click.IntRange(1, 1000), default=20, show_default=True,
+    help="How many orders to show on each side.",
+)  # fmt: skip
+def book(node_url: str, pair: str, depth: int) -> None:
+    """Show a node's order book for a pair: bids and asks, best first."""
+    out = _stdout()
+    with _one_line_errors(), NodeClient(node_url) as client:
+        config = client.order_config()
+        m = _market(config, pair)
+        ob = client.orderbook(m.base_token.address, m.quote_token.address, per_page=depth)
+        out.print(_book_table(config, m, "asks", Side.SELL, ob.asks))
+        out.print(_book_table(config, m, "bids", Side.BUY, ob.bids))
+
+
+def _book_table(config: OrderConfig, m: Market, title: str, side: Side, page: Page) -> Table:
+    rows: list[tuple[Fraction, OrderRecord]] = []
+    for rec in page.records:
+        # Shown hashes are our own EIP-712 hashes of the orders, checked against the node's.
+        if "0x" + config.domain.order_hash(rec.order).hex() != rec.order_hash:
+            raise NodeProtocolError(f"the node's {title} misstate the hash of an order")
+        if m.side_of(rec.order) is not side:
+            raise NodeProtocolError(
+                f"the node's {title} hold order {rec.order_hash} of another side"
+            )
+        rows.append((m.order_price(side, rec.order), rec))
+    # Best first; the sort is stable, so equal prices keep the node's (time) order.
+    rows.sort(key=lambda r: r[0], reverse=side is Side.BUY)
+    shown = f"{len(rows)} of {page.total}" if page.total > len(rows) else str(len(rows))
+    table = Table(title=f"{m.name} {title} ({shown})", title_justify="left")
+    table.add_column(f"price ({m.quote})", justify="right")
+    table.add_column(f"amount ({m.base})", justify="right")
+    table.add_column(f"total ({m.quote})", justify="right")
+    table.add_column("order", overflow="fold")
+    b, q = m.base_token.decimals, m.quote_token.decimals
+    for price, rec in rows:
+        o = rec.order
+        # remainingFillableMakerAmount is in the maker token: quote for bids, base for asks.
+        if side is Side.BUY:
+            quote = Fraction(rec.remaining)
+            base = quote * o.taker_amount / o.maker_amount
+        else:
+            base = Fraction(rec.remaining)
+            quote = base * o.taker_amount / o.maker_amount
+        table.add_row(
+            fmt_price(price),
+            fmt_price(base / 10**b, b),
+            fmt_price(quote / 10**q, q),
+            rec.order_hash,
+        )
+    return table
+
+
+@main.command()
+@click.argument("order_hash", metavar="HASH", callback=_converter(parse_order_hash))
+@_node_option
+@_key_option
+@click.option(
+    "--onchain", is_flag=True,
+    help="Also cancel on chain (Exchange.cancelOrder, permanent; costs gas).",
+)  # fmt: skip
+@click.option(
+    "--rpc", metavar="URL", default=None,
+    help="JSON-RPC endpoint for --onchain [default: the deployment file's rpc].",
+)  # fmt: skip
+@click.option(
+    "--deployment", "deployment_path", type=click.Path(path_type=Path), default=DEFAULT_PATH,
+    show_default=True, help="Deployment file, read for --onchain when --rpc is not given.",
+)  # fmt: skip
+def cancel(
+    order_hash: bytes,
+    node_url: str,
+    key: bytes,
+    onchain: bool,
+    rpc: str | None,
+    deployment_path: Path,
+) -> None:
+    """Cancel one of your orders: a signed soft cancel at the node, and with --onchain also
+    on chain (the only cancel no node can ignore)."""
+    out = _stdout()
+    hash_hex = "0x" + order_hash.hex()
+    with _one_line_errors(), NodeClient(node_url) as client:
+        config = client.order_config()
+        if onchain:
+            _cancel_onchain(out, client, config, order_hash, key, rpc, deployment_path)
+        status = client.cancel_order(hash_hex, sign_cancel(config.domain, order_hash, key))
+        shown = escape(status)
+        out.print(f"order [bold]{hash_hex}[/] soft-cancelled at the node: status [bold]{shown}[/]")
+
+
+def _cancel_onchain(
+    out: Console,
+    client: NodeClient,
+    config: OrderConfig,
+    order_hash: bytes,
+    key: bytes,
+    rpc_url: str | None,
+    deployment_path: Path,
+) -> None:
+    """``Exchange.cancelOrder`` for the order the node holds under ``order_hash``."""
+    from sdex.chain import Exchange, Rpc, Sender
+    from sdex.deployment import Deployment
+
+    rec = client.get_order("0x" + order_hash.hex())
+    if config.domain.order_hash(rec.order) != order_hash:
+        raise NodeProtocolError("the node returned an order whose hash is not the one asked for")
+    me = address_of(key)
+    if rec.order.maker != me:
+        raise click.BadParameter(
+            f"only the order's maker {rec.order.maker} can cancel it on chain; this key is {me}",
+            param_hint="'--key'",
+        )
+    if rpc_url is None:
+        try:
+            rpc_url = Deployment.load(_deployment_file(deployment_path)).rpc
+        except (ValueError, KeyError, TypeError) as e:  # bad JSON or a missing field
+            raise click.BadParameter(
+                f"{deployment_path} is not a deployment file ({e!r})", param_hint="'--deployment'"
+            ) from None
+    rpc = Rpc(rpc_url)
+    try:
+        exchange = Exchange(rpc, config.exchange)
+        try:
+            domain = exchange.domain()
+        except ContractRevert:
+            domain = None
+        if domain != config.domain:
+            raise ChainError(
+                f"the chain at {rpc_url} is not the node's (chain {config.chain_id}, "
+                f"exchange {config.exchange})"
+            )
+        receipt = exchange.cancel_order(Sender(rpc, key, config.chain_id), rec.order)
+    except requests.RequestException as e:
+        raise ChainError(f"cannot reach the JSON-RPC endpoint {rpc_url}: {_short_error(e)}") from e
+    finally:
+        rpc.close()
+    out.print(
+        f"order [bold]0x{order_hash.hex()}[/] cancelled on chain in tx {receipt.tx_hash} "
+        f"(block {receipt.block_number})"
+    )
+
+
+# -- the relayer node -------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(1, 65535), required=True, help="HTTP port to serve on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option(
+    "--peer", "peers", multiple=True, metavar="URL", help="A peer node's URL (repeatable).",
+)  # fmt: skip
+@click.option(
+    "--rpc", metavar="URL", default=None,
+    help="JSON-RPC endpoint [default: the deployment file's rpc].",
+)  # fmt: skip
+@click.option(
+    "--deployment", "deployment_path", type=click.Path(path_type=Path), default=DEFAULT_PATH,
+    show_default=True, help="The deployment file (Exchange, tokens, dev accounts).",
+)  # fmt: skip
+@click.option(
+    "--key", callback=_converter(parse_key), default=None, metavar="HEX", envvar="SDEX_NODE_KEY",
+    help="Operator key that sends settlements [default: the deployment's first account].",
+)  # fmt: skip
+@click.option(
+    "--db", type=click.Path(path_type=Path), default=None,
+    help="SQLite database [default: beside the deployment file, one per port].",
+)  # fmt: skip
+@click.option(
+    "--fee-bps", type=click.IntRange(0, 10_000), default=0, show_default=True,
+    help="Fee asked of wallets' orders, in basis points of the taker amount.",
+)  # fmt: skip
+def node(
+    port: int,
+    host: str,
+    peers: tuple[str, ...],
+    rpc: str | None,
+    deployment_path: Path,
+    key: bytes | None,
+    db: Path | None,
+    fee_bps: int,
+) -> None:
+    """Run a relayer node until interrupted (SIGINT or SIGTERM)."""
+    from sdex.node.main import run_node
+
+    _deployment_file(deployment_path)
+    with _one_line_errors():
+        try:
+            run_node(
+                port=port,
+                host=host,
+                peers=list(peers),
+                rpc=rpc,
+                deployment=deployment_path,
+                key=None if key is None else "0x" + key.hex(),
+                db=db,
+                fee_bps=fee_bps,
+            )
+        except ValueError as e:  # a bad configuration (no key, bad deployment file)
+            raise click.UsageError(str(e)) from None
 
 
 if __name__ == "__main__":

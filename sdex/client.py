@@ -12,6 +12,7 @@ JSON, and every failure becomes one of three errors:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -359,7 +360,9 @@ class NodeClient:
                 f"within {self.timeout:g}s"
             ) from e
         except requests.RequestException as e:
-            raise NodeUnreachableError(f"cannot reach the node at {self.base_url}: {e}") from e
+            raise NodeUnreachableError(
+                f"cannot reach the node at {self.base_url}: {describe_request_error(e)}"
+            ) from e
         try:
             body: object = resp.json()
         except ValueError:
@@ -371,6 +374,13 @@ class NodeClient:
                 f"{method} {path} answered HTTP {resp.status_code} without a JSON body"
             )
         return resp.status_code, body
+
+
+def describe_request_error(e: requests.RequestException) -> str:
+    """The useful part of a transport error (``[Errno 111] Connection refused``), without
+    urllib3's connection-pool wrapping."""
+    errno = re.search(r"\[Errno -?\d+\][^'\")]*", str(e))
+    return errno.group(0).strip() if errno else type(e).__name__
 
 
 def _api_error(resp: requests.Response, body: object) -> NodeApiError:

@@ -137,14 +137,19 @@ def parse_order_hash(text: str) -> bytes:
     return bytes.fromhex(text.strip()[2:])
 
 
+def split_pair(text: str) -> tuple[str, str]:
+    """``"weth/usdc"`` → ``("WETH", "USDC")``; refuses anything but two different symbols."""
+    parts = [p.strip().upper() for p in text.split("/")]
+    if len(parts) != 2 or not all(parts):
+        raise WalletInputError(f"a pair is BASE/QUOTE like {DEFAULT_PAIR}, got {text!r}")
+    if parts[0] == parts[1]:
+        raise WalletInputError(f"the pair {text!r} names the same token twice")
+    return parts[0], parts[1]
+
+
 def parse_pair(text: str, config: OrderConfig) -> Market:
     """``"WETH/USDC"`` (case-insensitive) resolved against the tokens the node lists."""
-    parts = text.split("/")
-    if len(parts) != 2 or not all(p.strip() for p in parts):
-        raise WalletInputError(f"a pair is BASE/QUOTE like {DEFAULT_PAIR}, got {text!r}")
-    base, quote = (p.strip().upper() for p in parts)
-    if base == quote:
-        raise WalletInputError(f"the pair {text!r} names the same token twice")
+    base, quote = split_pair(text)
     found: list[TokenInfo] = []
     for sym in (base, quote):
         try:

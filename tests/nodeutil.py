@@ -31,9 +31,7 @@ def free_port() -> int:
 
 
 def node_config(chain: Chain, db: Path, operator: int = 19, **kw: Any) -> NodeConfig:
-    cfg = NodeConfig.from_deployment(
-        chain.deployment, chain.keys[operator], db, port=free_port()
-    )
+    cfg = NodeConfig.from_deployment(chain.deployment, chain.keys[operator], db, port=free_port())
     return replace(cfg, **kw) if kw else cfg
 
 
@@ -88,7 +86,13 @@ async def wait_for(
 
 @contextlib.contextmanager
 def node_process(
-    chain: Chain, deployment: Path, db: Path, port: int, key_index: int, log: Path
+    chain: Chain,
+    deployment: Path,
+    db: Path,
+    port: int,
+    key_index: int,
+    log: Path,
+    peers: list[str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``sdex node`` in its own process; killed (by its PID) on exit if still running."""
     key = "0x" + chain.keys[key_index].hex()
@@ -96,6 +100,8 @@ def node_process(
         sys.executable, "-m", "sdex.cli", "node", "--port", str(port),
         "--deployment", str(deployment), "--key", key, "--db", str(db),
     ]  # fmt: skip
+    for p in peers or []:
+        cmd += ["--peer", p]
     with log.open("ab") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -104,3 +110,85 @@ def node_process(
         if proc.poll() is None:
             proc.kill()
         proc.wait(timeout=10)
+
+
+async def healthy(session: aiohttp.ClientSession, base: str, proc: subprocess.Popen[bytes]) -> bool:
+    assert proc.poll() is None, f"the node at {base} exited with {proc.returncode}: see its log"
+    try:
+        async with session.get(base + "/health") as r:
+            return r.status == 200
+    except aiohttp.ClientError:
+        return False
+
+
+class Cluster:
+    """N ``sdex node`` processes on loopback against the test's chain, each its own operator.
+
+    ``links[i]``: the peers node i starts with (indexes). Node i uses operator key
+    ``19 - i`` and database ``tmp/node-i.db``; ``start(i)``/``kill(i)`` (re)start or
+    SIGKILL one node by its PID.
+    """
+
+    def __init__(self, chain: Chain, tmp: Path, links: list[list[int]]) -> None:
+        self.chain = chain
+        self.tmp = tmp
+        self.links = links
+        self.deployment = tmp / "devnet.json"
+        chain.deployment.save(self.deployment)
+        self.ports = [free_port() for _ in links]
+        self.urls = [f"http://127.0.0.1:{p}" for p in self.ports]
+        self.procs: list[subprocess.Popen[bytes] | None] = [None] * len(links)
+        self._stack = contextlib.ExitStack()
+        self.session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Cluster:
+        self.session = aiohttp.ClientSession()
+        for i in range(len(self.links)):
+            self.spawn(i)
+        for i in range(len(self.links)):
+            await self.wait_healthy(i)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self._stack.close()
+        if self.session is not None:
+            await self.session.close()
+
+    def spawn(self, i: int) -> None:
+        proc = self._stack.enter_context(
+            node_process(
+                self.chain, self.deployment, self.tmp / f"node-{i}.db", self.ports[i], 19 - i,
+                self.tmp / f"node-{i}.log", [self.urls[j] for j in self.links[i]],
+            )
+        )  # fmt: skip
+        self.procs[i] = proc
+
+    async def wait_healthy(self, i: int) -> None:
+        proc = self.procs[i]
+        assert proc is not None and self.session is not None
+        session = self.session
+        await wait_for(lambda: healthy(session, self.urls[i], proc), timeout=60)
+
+    def kill(self, i: int) -> None:
+        proc = self.procs[i]
+        assert proc is not None
+        proc.kill()
+        proc.wait(timeout=10)
+
+    def api(self, i: int) -> Api:
+        assert self.session is not None
+        return Api(self.session, self.urls[i])
+
+    async def open_hashes(self, i: int) -> set[str]:
+        """The open orders node i holds (all pages)."""
+        out: set[str] = set()
+        page = 1
+        while True:
+            code, body = await self.api(i).get("/v1/orders", page=page, perPage=1000)
+            assert code == 200, body
+            for r in body["records"]:
+                if r["metaData"]["status"] in ("open", "partially_filled", "unfunded"):
+                    out.add(r["metaData"]["orderHash"])
+            if page * 1000 >= int(body["total"]):
+                return out
+            page += 1

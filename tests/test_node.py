@@ -8,9 +8,9 @@ from typing import Any
 from eth_account import Account
 
 from sdex import fillmath
-from sdex.order import Order, SignedOrder
+from sdex.order import Order
 from tests.conftest import Chain
-from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.nodeutil import node_config, running_node, wait_for
 
 E18 = 10**18
 E6 = 10**6
@@ -89,5 +89,3 @@ async def test_repeat_post_is_idempotent(chain: Chain, tmp_path: Path) -> None:
         assert code == 200 and body["metaData"]["orderHash"] == signed.hash_hex
         _, page = await api.get("/v1/orders")
         assert page["total"] == 1
-
-

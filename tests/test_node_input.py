@@ -215,6 +215,7 @@ async def test_limits_per_maker_and_total(chain: Chain, tmp_path: Path) -> None:
     c = chain
     cfg = node_config(c, tmp_path / "n.db", limits=Limits(max_orders_per_maker=2, max_orders=3))
     async with running_node(cfg) as (node, api):
+
         def order(maker: int) -> Any:
             return c.sign(c.order(maker, c.weth, E18, c.usdc, 3000 * E6, salt=random_salt()))
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import aiohttp
 
-
 from sdex.order import SignedOrder
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
@@ -134,5 +133,3 @@ async def test_database_of_another_chain_is_rebuilt(chain: Chain, tmp_path: Path
         assert page["total"] == 0 and len(node.book) == 0
     with sqlite3.connect(cfg.db) as db:
         assert db.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 0
-
-

@@ -63,7 +63,9 @@ async def test_outside_cancel_and_fill_leave_the_book(chain: Chain, tmp_path: Pa
 
         await wait_for(seen)
         assert cancelled.hash not in node.book
-        _, book = await api.get("/v1/orderbook", baseToken=c.weth.address, quoteToken=c.usdc.address)
+        _, book = await api.get(
+            "/v1/orderbook", baseToken=c.weth.address, quoteToken=c.usdc.address
+        )
         assert [r["metaData"]["orderHash"] for r in book["asks"]["records"]] == [filled.hash_hex]
         assert book["asks"]["records"][0]["metaData"]["remainingFillableMakerAmount"] == str(E18)
         # the outside fill is in /v1/fills too, marked as not the node's own
@@ -114,7 +116,9 @@ async def test_soft_cancel_by_maker(chain: Chain, tmp_path: Path) -> None:
         signed = c.sign(ask(c, ALICE, E18, 3000 * E6))
         assert (await api.post_order(signed))[0] == 201
         sig = sign_hash(c.domain.cancel_digest(signed.hash), c.keys[ALICE])
-        code, body = await api.post(f"/v1/orders/{signed.hash_hex}/cancel", {"signature": "0x" + sig.hex()})
+        code, body = await api.post(
+            f"/v1/orders/{signed.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
+        )
         assert (code, body["status"]) == (200, "cancelled")
         assert signed.hash not in node.book
         # posting it again does not bring it back

@@ -156,14 +156,15 @@ class BidLevel(Level):
 
 
 class BookSide:
-    """One side of a pair: levels by exact price, best first (``keys[0]``)."""
+    """One side of a pair: levels by exact price, best first (``keys[0]``, cached as ``best``)."""
 
-    __slots__ = ("keys", "levels", "side")
+    __slots__ = ("best", "keys", "levels", "side")
 
     def __init__(self, side: Side) -> None:
         self.side = side
         self.levels: dict[tuple[int, int], Level] = {}
         self.keys: SortedList = SortedList()  # of Level.key, best price first
+        self.best: Level | None = None  # keys[0]'s level: read on every incoming order
 
     def level(self, num: int, den: int) -> Level:
         """The level at ``num/den`` (reduced), created if new."""
@@ -174,12 +175,18 @@ class BookSide:
             else:
                 level = BidLevel(num, den, -(num / den))
             self.levels[(num, den)] = level
-            self.keys.add(level.key)
+            keys = self.keys
+            keys.add(level.key)
+            self.best = keys[0][1]
         return level
 
     def drop(self, level: Level) -> None:
+        """Forget an empty level."""
         del self.levels[(level.num, level.den)]
-        self.keys.remove(level.key)
+        keys = self.keys
+        keys.remove(level.key)
+        if level is self.best:
+            self.best = keys[0][1] if keys else None
 
     def __iter__(self) -> Iterator[Level]:
         """Levels, best price first."""

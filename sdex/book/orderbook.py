@@ -37,7 +37,7 @@ from sdex.book.levels import Entry
 from sdex.book.pairbook import PairBook, entry_state
 from sdex.book.types import OrderState, RemovalReason, Side
 from sdex.fillmath import MAX_MAKER_AMOUNT, UINT256_MAX
-from sdex.order import Order, SignedOrder, parse_hex_bytes
+from sdex.order import ZERO_ADDRESS, Order, SignedOrder, parse_hex_bytes
 
 SNAPSHOT_VERSION = 1
 _ADDRESS_RE = re.compile(r"0x[0-9a-f]{40}\Z")
@@ -100,10 +100,7 @@ class OrderBook:
         """The pair and side an order belongs to: an ask sells base, a bid sells quote."""
         found = self._routes.get((order.maker_token, order.taker_token))
         if found is None:
-            raise UnknownPair(
-                f"order sells {order.maker_token} for {order.taker_token}: "
-                "no pair of this book trades these tokens"
-            )
+            raise _unknown_pair(order)
         return found
 
     # ---- adding and removing ---------------------------------------------------------------
@@ -116,19 +113,25 @@ class OrderBook:
         """Take an order's fill state into the book, not yet resting: ``sdex.matching``'s entry.
 
         Raises ``UnknownPair``, ``InvalidOrder`` (what the contract would reject, or nothing
-        left to fill) or ``DuplicateOrder``.
+        left to fill) or ``DuplicateOrder``; then the book is unchanged.
         """
         order = signed.order
-        pair, side = self.route(order)
+        found = self._routes.get((order.maker_token, order.taker_token))
+        if found is None:
+            raise _unknown_pair(order)
+        pair, side = found
         m = order.maker_amount
         t = order.taker_amount
+        fee = order.fee_amount
         if not (0 < m <= MAX_MAKER_AMOUNT and 0 < t <= UINT256_MAX):
             raise InvalidOrder(
                 f"makerAmount must be in 1..2**255-1 and takerAmount in 1..2**256-1, "
                 f"got {m} and {t}"
             )
-        if not 0 <= order.fee_amount <= t:
-            raise InvalidOrder(f"feeAmount {order.fee_amount} exceeds takerAmount {t}")
+        if fee and not (0 < fee <= t and order.fee_recipient != ZERO_ADDRESS):
+            raise InvalidOrder(
+                f"feeAmount {fee} must be in 0..takerAmount ({t}) and needs a feeRecipient"
+            )
         if not 0 <= filled < m:
             raise InvalidOrder(f"filled {filled} leaves nothing of makerAmount {m} to fill")
         if signed.hash in self._index:
@@ -159,7 +162,11 @@ class OrderBook:
             e.fillable = remaining
         else:
             account.refresh(e)
-        heapq.heappush(self._expiries, (order.expiry, seq, e))
+        heap = self._expiries
+        heapq.heappush(heap, (order.expiry, seq, e))
+        if len(heap) > 2 * len(self._index) + 1024:  # mostly closed orders: drop them
+            self._expiries = [item for item in heap if item[2].closed is None]
+            heapq.heapify(self._expiries)
         return e
 
     def place(self, e: Entry) -> None:
@@ -217,15 +224,21 @@ class OrderBook:
         if not account.funded:
             account.refresh()  # what it held goes to the maker's later orders
         if e.pending == 0:
-            self._forget(e)
+            del self._index[e.hash]
+            if not account.orders and not account.reserved and not account.explicit:
+                self._drop_account(account)
 
     def _forget(self, e: Entry) -> None:
         del self._index[e.hash]
         account = e.account
         if not account.orders and not account.reserved and not account.explicit:
-            key = (account.maker, account.token)
-            if self._accounts.get(key) is account:
-                del self._accounts[key]
+            self._drop_account(account)
+
+    def _drop_account(self, account: Account) -> None:
+        """Forget an implicit account that no order uses any more (its funds were a default)."""
+        key = (account.maker, account.token)
+        if self._accounts.get(key) is account:
+            del self._accounts[key]
 
     def expire(self, now: int) -> list[tuple[bytes, RemovalReason]]:
         """Close every order with ``now >= expiry`` (the contract's rule); call once a block."""
@@ -236,10 +249,11 @@ class OrderBook:
             if e.closed is None and self._index.get(e.hash) is e:
                 self.close(e, RemovalReason.EXPIRED)
                 out.append((e.hash, RemovalReason.EXPIRED))
-        if len(heap) > 2 * len(self._index) + 1024:  # mostly stale: rebuild
-            self._expiries = [item for item in heap if item[2].closed is None]
-            heapq.heapify(self._expiries)
         return out
+
+    def next_expiry(self) -> int | None:
+        """The earliest expiry among the orders offered (or recently closed), if any."""
+        return self._expiries[0][0] if self._expiries else None
 
     # ---- fill state ------------------------------------------------------------------------
 
@@ -266,16 +280,37 @@ class OrderBook:
         spendable drops by it too: those tokens left the maker. An order filled in full is
         forgotten.
         """
-        e = self.entry(order_hash)
-        actual = amount if filled is None else filled
-        if not 0 <= amount <= e.pending or actual < 0:
+        e = self._index.get(order_hash)
+        if e is None:
+            raise UnknownOrder(f"order 0x{order_hash.hex()} is not in the book")
+        self.confirm_entry(e, amount, amount if filled is None else filled)
+
+    def confirm_entry(self, e: Entry, amount: int, filled: int) -> None:
+        """``confirm`` of the live record ``e``."""
+        pending = e.pending
+        if not 0 <= amount <= pending or filled < 0:
             raise FillStateError(
-                f"cannot confirm {amount} (filled {actual}): order has {e.pending} pending"
+                f"cannot confirm {amount} (filled {filled}): order has {pending} pending"
             )
         account = e.account
-        if account.spendable is not None:
-            account.spendable = max(0, account.spendable - actual)
-        self._set_state(e, e.filled + actual, e.pending - amount)
+        spendable = account.spendable
+        if filled == amount and (spendable is None or spendable >= filled):
+            # The usual case, kept cheap: remaining is unchanged, and the maker's spendable and
+            # reserved both drop by ``amount``, so no order's allocation moves.
+            if spendable is not None:
+                account.spendable = spendable - filled
+            account.reserved -= amount
+            e.pending = pending - amount
+            e.filled += filled
+            if e.closed is None:
+                if e.filled == e.maker_amount:
+                    self.close(e, RemovalReason.FILLED)
+            elif e.pending == 0:
+                self._forget(e)
+            return
+        if spendable is not None:
+            account.spendable = spendable - filled if spendable > filled else 0
+        self._set_state(e, e.filled + filled, pending - amount)
 
     def release(self, order_hash: bytes, amount: int) -> None:
         """A reserved fill will not settle: offer ``amount`` again at the order's old priority.
@@ -300,8 +335,10 @@ class OrderBook:
 
     def _set_state(self, e: Entry, filled: int, pending: int) -> None:
         m = e.maker_amount
-        filled = min(filled, m)
-        pending = min(pending, m - filled)  # in-flight fills beyond the order cannot settle
+        if filled > m:
+            filled = m
+        if pending > m - filled:  # in-flight fills beyond the order cannot settle
+            pending = m - filled
         account = e.account
         old_remaining = m - e.filled - e.pending
         account.reserved += pending - e.pending
@@ -375,10 +412,10 @@ class OrderBook:
             "seq": self._seq,
             "defaultFunds": _opt_str(self.default_funds),
             "pairs": [[p.base, p.quote] for p in self._pairs.values()],
-            "funds": [
+            "funds": [  # set by the node, or the default lowered by confirmed fills
                 {"maker": a.maker, "token": a.token, "spendable": _opt_str(a.spendable)}
                 for a in self._accounts.values()
-                if a.explicit
+                if a.explicit or a.spendable != self.default_funds
             ],
             "orders": [
                 {
@@ -428,6 +465,13 @@ class OrderBook:
             account.funded = False  # force a full reallocation
             account.refresh()
         return book
+
+
+def _unknown_pair(order: Order) -> UnknownPair:
+    return UnknownPair(
+        f"order sells {order.maker_token} for {order.taker_token}: "
+        "no pair of this book trades these tokens"
+    )
 
 
 def _seq_of(e: Entry) -> int:

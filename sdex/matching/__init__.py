@@ -6,7 +6,7 @@ sends to the Exchange's ``matchOrders``; see ``sdex.matching.engine`` for the ru
 
 from __future__ import annotations
 
-from sdex.matching.engine import MatchingEngine
+from sdex.matching.engine import MatchingEngine, MayMatch
 from sdex.matching.match import Match, MatchResult, Outcome, TimeInForce
 
-__all__ = ["Match", "MatchResult", "MatchingEngine", "Outcome", "TimeInForce"]
+__all__ = ["Match", "MatchResult", "MatchingEngine", "MayMatch", "Outcome", "TimeInForce"]

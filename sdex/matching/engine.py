@@ -4,10 +4,10 @@ For each resting order met (best price first, oldest first within a price) the e
 ``fillmath.match_amounts`` with the resting order as ``left`` and the incoming as ``right``:
 the trade is at the resting price, the incoming order gets the improvement, the fill is
 maximal. Each side enters with its *available* amount, ``fillable`` (remaining minus
-pending, capped by the maker's funds), as ``filled' = maker_amount - available``; so a
-match's amounts are exactly what the contract computes when the chain's state equals the
-book's view (see ``Match.exact``). Both sides of each match are reserved in the book
-(pending) at once, so no order is ever matched beyond what it has.
+pending, capped by the maker's funds), as ``filled' = maker_amount - available``; the
+settlement caps the resting side at ``left_filled`` (``maxLeftFill``), so the contract
+computes exactly the match's amounts (see ``Match``). Both sides of each match are reserved
+in the book (pending) at once, so no order is ever matched beyond what it has.
 
 Rules, in the order they are checked for each resting order:
 
@@ -16,7 +16,9 @@ Rules, in the order they are checked for each resting order:
   otherwise skipped (the pair can never trade);
 - self-trade, same maker on both sides: *expire maker* (Binance's EXPIRE_MAKER) — the
   resting order is removed with reason ``self_trade`` and matching goes on. This keeps the
-  book uncrossed without settling a trade that only burns the maker's gas;
+  book uncrossed without settling a trade that only burns the maker's gas. (A removal can
+  hand an underfunded maker's funds to its later orders, which may sit at prices already
+  walked past: the walk then starts again from the best price.)
 - integer dust: ``PricesDoNotCross`` for a rationally crossing pair means no integer trade
   exists between these two at these amounts: skip that resting order, go on.
   ``ZeroFillAmount`` means the incoming order cannot buy one unit at this price, hence at
@@ -26,13 +28,16 @@ Rules, in the order they are checked for each resting order:
 So "the book is never crossed after matching" holds precisely as: no fillable, unexpired
 bid and ask that cross in price, may trade with each other (taker restrictions) and have an
 integer trade by the contract's formula (older order as ``left``) are left in the book.
-Releasing a fill or raising a maker's funds can make such a pair reappear: the node then
-calls ``rematch`` or ``uncross``.
+Releasing a fill, raising a maker's funds, or removing an order of an underfunded maker
+(cancelled, expired, filled elsewhere: its funds go to the maker's later orders, in any
+pair) can make such a pair reappear: the node then calls ``rematch`` or ``uncross``.
 """
 
 from __future__ import annotations
 
-from sdex.book.levels import Entry, Level
+from collections.abc import Callable
+
+from sdex.book.levels import BookSide, Entry
 from sdex.book.orderbook import OrderBook
 from sdex.book.pairbook import PairBook
 from sdex.book.types import RemovalReason, Side
@@ -45,6 +50,16 @@ _FOK = TimeInForce.FOK
 _RESTED = Outcome.RESTED
 _FILLED = Outcome.FILLED
 _DROPPED = Outcome.DROPPED
+_BID = Side.BID
+_EXPIRED = RemovalReason.EXPIRED
+_SELF_TRADE = RemovalReason.SELF_TRADE
+_NO_REMOVALS: list[tuple[bytes, RemovalReason]] = []  # shared, never mutated
+_ANY_SEQ = 2**63
+
+MayMatch = Callable[[Entry, Entry], bool]
+"""``may_match(resting, incoming)``: whether the node may settle this crossing, ``incoming``
+as the taker (``right``) at ``resting``'s price. Pairs it refuses are neither matched nor
+removed for self-trade."""
 
 
 class MatchingEngine:
@@ -66,22 +81,31 @@ class MatchingEngine:
     ) -> MatchResult:
         """Match a new order (``filled``: its on-chain fills so far) and rest it per ``tif``.
 
-        Raises what ``OrderBook.register`` raises for an order the book cannot take.
+        Raises what ``OrderBook.register`` raises for an order the book cannot take; then
+        nothing changed.
         """
         book = self.book
         inc = book.register(order, filled=filled)
-        if now >= order.order.expiry:
+        if now >= inc.order.expiry:
             book.unregister(inc)
             return MatchResult(order, Outcome.EXPIRED, remaining=inc.remaining)
-        swept = book.expire(now)
+        next_expiry = book.next_expiry()
+        swept = book.expire(now) if next_expiry is not None and next_expiry <= now else _NO_REMOVALS
         if tif is _FOK and not self._fills_fully(inc, now):
             book.unregister(inc)
             return MatchResult(order, Outcome.KILLED, (), tuple(swept), inc.remaining)
         # Fast path: most new orders do not cross the opposite best level at all.
-        keys = (inc.pair.asks if inc.side is Side.BID else inc.pair.bids).keys
-        if inc.fillable and keys and _crosses(inc, keys[0][1]):
-            matches, removed = self._walk(inc, now, inc.seq)
-            removed = swept + removed
+        o = inc.order
+        if inc.side is _BID:
+            best = inc.pair.asks.best  # crosses if its price num/den <= bid limit M/T
+            crosses = best is not None and best.num * o.taker_amount <= best.den * o.maker_amount
+        else:
+            best = inc.pair.bids.best  # crosses if its price num/den >= ask limit T/M
+            crosses = best is not None and best.num * o.maker_amount >= best.den * o.taker_amount
+        if crosses and inc.fillable:
+            matches, removed = self._walk(inc, now, inc.seq, None)
+            if swept:
+                removed = swept + removed
         else:
             matches, removed = [], swept
         remaining = inc.maker_amount - inc.filled - inc.pending
@@ -96,31 +120,48 @@ class MatchingEngine:
             outcome = _FILLED if tif is _FOK or not remaining else _DROPPED
         return MatchResult(order, outcome, tuple(matches), tuple(removed), remaining)
 
-    def rematch(self, order_hash: bytes, *, now: int) -> MatchResult:
-        """Match a resting order against the older orders across from it (after a release or
-        a funds change made it fillable again). It keeps its place in the book."""
+    def rematch(
+        self,
+        order_hash: bytes,
+        *,
+        now: int,
+        may_match: MayMatch | None = None,
+        older_only: bool = True,
+    ) -> MatchResult:
+        """Match a resting order, as the incoming side, against the orders across from it
+        (after a release or a funds change made it fillable again); it keeps its place.
+
+        ``older_only`` (the default) considers only orders older than it, as if it had just
+        arrived; ``may_match`` filters the pairs (the node's rule for peers' orders).
+        """
         book = self.book
         e = book.entry(order_hash)
         if e.closed is not None or not e.resting:
             return MatchResult(e.signed, Outcome.DROPPED, remaining=e.remaining)
         if now >= e.order.expiry:
-            book.close(e, RemovalReason.EXPIRED)
-            return MatchResult(
-                e.signed, Outcome.EXPIRED, (), ((e.hash, RemovalReason.EXPIRED),), e.remaining
-            )
+            book.close(e, _EXPIRED)
+            return MatchResult(e.signed, Outcome.EXPIRED, (), ((e.hash, _EXPIRED),), e.remaining)
         removed = book.expire(now)
-        matches, walked = self._walk(e, now, e.seq)
-        removed += walked
+        matches: list[Match] = []
+        if e.fillable:
+            max_seq = e.seq if older_only else _ANY_SEQ
+            matches, walked = self._walk(e, now, max_seq, may_match)
+            removed += walked
         remaining = e.remaining
-        outcome = Outcome.RESTED if remaining else Outcome.FILLED
+        outcome = _RESTED if remaining else _FILLED
         return MatchResult(e.signed, outcome, tuple(matches), tuple(removed), remaining)
 
-    def uncross(self, *, now: int, pair: PairBook | None = None) -> list[MatchResult]:
-        """Match every crossing pair of resting orders, older order resting, until none is left.
+    def uncross(
+        self, *, now: int, pair: PairBook | None = None, may_match: MayMatch | None = None
+    ) -> list[MatchResult]:
+        """Match every crossing pair of resting orders until none is left (of those that
+        ``may_match`` allows). Returns the results that matched or removed something.
 
-        Orders that cross are re-matched oldest first, each against the older orders only,
-        as if they had arrived in that order. Returns the results that matched or removed.
+        Orders that cross are re-matched oldest first: without ``may_match`` each against
+        the older orders only (the older one rests), as if they had arrived in that order;
+        with it, against every order across that it allows.
         """
+        older_only = may_match is None
         out: list[MatchResult] = []
         for p in [pair] if pair is not None else self.book.pairs:
             while True:
@@ -128,10 +169,11 @@ class MatchingEngine:
                 for e in sorted(_crossing_entries(p), key=_seq_of):
                     if e.closed is not None or e.fillable == 0:
                         continue
-                    result = self.rematch(e.hash, now=now)
-                    if result.matches:
-                        progressed = True
+                    result = self.rematch(
+                        e.hash, now=now, may_match=may_match, older_only=older_only
+                    )
                     if result.matches or result.removed:
+                        progressed = True  # removals can fund a maker's other orders
                         out.append(result)
                 if not progressed:
                     break
@@ -140,10 +182,13 @@ class MatchingEngine:
     def confirm(self, match: Match, actual: MatchAmounts | None = None) -> None:
         """Both sides of a match settled (``actual``: the amounts the chain filled)."""
         a = match.amounts
-        left = a.left_filled if actual is None else actual.left_filled
-        right = a.right_filled if actual is None else actual.right_filled
-        self.book.confirm(match.resting.hash, a.left_filled, left)
-        self.book.confirm(match.incoming.hash, a.right_filled, right)
+        if actual is None:
+            actual = a
+        book = self.book
+        left = book.entry(match.resting.hash)
+        right = book.entry(match.incoming.hash)
+        book.confirm_entry(left, a.left_filled, actual.left_filled)
+        book.confirm_entry(right, a.right_filled, actual.right_filled)
 
     def release(self, match: Match) -> None:
         """A match will not settle: both sides get their amounts back (then ``rematch``)."""
@@ -164,12 +209,33 @@ class MatchingEngine:
         return given == rem or received * order.maker_amount >= rem * order.taker_amount
 
     def _walk(
-        self, inc: Entry, now: int, max_seq: int
+        self, inc: Entry, now: int, max_seq: int, may_match: MayMatch | None
     ) -> tuple[list[Match], list[tuple[bytes, RemovalReason]]]:
         """Match ``inc`` against the opposite side, reserving each match in the book.
 
-        Only resting orders with ``seq <= max_seq`` are considered (``rematch``). The dry
-        twin ``_dry_walk`` must stay step for step the same.
+        Only resting orders with ``seq <= max_seq`` (and that ``may_match`` allows) are
+        considered. Walks again from the best price while a removal on the way re-funded
+        some maker's orders.
+        """
+        matches: list[Match] = []
+        removed: list[tuple[bytes, RemovalReason]] = []
+        while self._walk_once(inc, now, max_seq, may_match, matches, removed) and inc.fillable:
+            pass
+        return matches, removed
+
+    def _walk_once(
+        self,
+        inc: Entry,
+        now: int,
+        max_seq: int,
+        may_match: MayMatch | None,
+        matches: list[Match],
+        removed: list[tuple[bytes, RemovalReason]],
+    ) -> bool:
+        """One pass of ``_walk``; True if a removal re-funded orders (walk again).
+
+        The hot path of matching: ``fillmath.match_amounts`` and ``OrderBook.reserve_entry``
+        are inlined, step for step (``_dry_walk`` calls the reference).
         """
         book = self.book
         order = inc.order
@@ -179,22 +245,19 @@ class MatchingEngine:
         maker = order.maker
         itaker = order.taker
         inc_open = itaker == ZERO_ADDRESS
-        bid_in = inc.side is Side.BID
-        signed = inc.signed
         side = inc.side
-        opp = inc.pair.asks if bid_in else inc.pair.bids
+        opp: BookSide = inc.pair.asks if side is _BID else inc.pair.bids
         keys = opp.keys
+        signed = inc.signed
         inc_account = inc.account
-        matches: list[Match] = []
-        removed: list[tuple[bytes, RemovalReason]] = []
         avail = inc.fillable
-        inc_exact = avail == im - inc.filled - inc.pending
+        refunded = False
         i = 0
         stop = False
         while avail > 0 and i < len(keys):
             level = keys[i][1]
             # Does the level cross the incoming limit? (quote per base, cross-multiplied)
-            if bid_in:
+            if side is _BID:
                 if level.num * it > level.den * im:  # ask price > bid limit M/T
                     break
             elif level.num * im < level.den * it:  # bid price < ask limit T/M
@@ -209,34 +272,41 @@ class MatchingEngine:
                 if r_avail == 0 or r.dead or r.seq > max_seq:
                     continue
                 ro = r.order
+                rmaker = ro.maker
+                reason = None
                 if now >= ro.expiry:
-                    book.close(r, RemovalReason.EXPIRED, tidy=False)
-                    removed.append((r.hash, RemovalReason.EXPIRED))
+                    reason = _EXPIRED
+                else:
+                    rtaker = ro.taker
+                    if (rtaker != ZERO_ADDRESS and rtaker != maker) or (
+                        not inc_open and itaker != rmaker
+                    ):
+                        continue  # taker restriction: these two can never trade
+                    if may_match is not None and not may_match(r, inc):
+                        continue
+                    if rmaker == maker:
+                        reason = _SELF_TRADE
+                if reason is not None:
+                    refunded |= not r.account.funded  # its funds go to the maker's later orders
+                    book.close(r, reason, tidy=False)
+                    removed.append((r.hash, reason))
                     continue
-                rtaker = ro.taker
-                if (rtaker != ZERO_ADDRESS and rtaker != maker) or (
-                    not inc_open and itaker != ro.maker
-                ):
-                    continue
-                if ro.maker == maker:
-                    book.close(r, RemovalReason.SELF_TRADE, tidy=False)
-                    removed.append((r.hash, RemovalReason.SELF_TRADE))
-                    continue
+                # fillmath.match_amounts(left=r with filled' = rm - r_avail, right=inc with
+                # filled' = im - avail), comparisons cross-multiplied (exact, no rounding):
                 rm = r.maker_amount
-                try:
-                    amounts = match_amounts(
-                        rm, ro.taker_amount, ro.fee_amount, rm - r_avail,
-                        im, it, ifee, im - avail,
-                    )  # fmt: skip
-                except PricesDoNotCross:
+                rt = ro.taker_amount
+                if avail * rm >= r_avail * rt:  # avail >= ceil(r_avail * rt / rm): all of r
+                    x = r_avail
+                else:
+                    x = avail * rm // rt
+                    if x == 0:  # ZeroFillAmount: dust at this price, hence at any worse one
+                        stop = True
+                        break
+                y = -(-(x * rt) // rm)
+                if y * it > x * im:  # PricesDoNotCross: no integer trade for this pair
                     continue
-                except ZeroFillAmount:
-                    stop = True
-                    break
-                x = amounts.left_filled
-                y = amounts.right_filled
-                exact = inc_exact and r_avail == rm - r.filled - r.pending
-                # reserve both sides (OrderBook.reserve_entry, inlined for the hot path)
+                amounts = MatchAmounts(x, y, ro.fee_amount * x // rm, ifee * y // im)
+                # reserve both sides (OrderBook.reserve_entry)
                 r.pending += x
                 r.fillable = r_avail - x
                 ra = r.account
@@ -246,9 +316,12 @@ class MatchingEngine:
                 inc.fillable -= y
                 inc_account.open -= y
                 inc_account.reserved += y
-                matches.append(Match(r.signed, signed, amounts, side, exact))
+                matches.append(Match(r.signed, signed, amounts, side))
                 avail -= y
-                if x < r_avail or avail == 0:
+                if x < r_avail:  # inc spent down to dust at this price or worse
+                    stop = True
+                    break
+                if avail == 0:
                     stop = True
                     break
             if level.live == 0:
@@ -259,10 +332,14 @@ class MatchingEngine:
                 i += 1
             if stop:
                 break
-        return matches, removed
+        return refunded
 
     def _dry_walk(self, inc: Entry, now: int) -> tuple[int, int]:
-        """``_walk`` without changing anything: what the incoming order would give, receive."""
+        """``_walk`` without changing anything: what the incoming order would give, receive.
+
+        Removals (expired, self-trade) re-fund only their own maker's orders, which cannot
+        trade with ``inc`` either (expired ones are swept before), so one pass suffices.
+        """
         order = inc.order
         im = order.maker_amount
         it = order.taker_amount
@@ -270,7 +347,7 @@ class MatchingEngine:
         maker = order.maker
         itaker = order.taker
         inc_open = itaker == ZERO_ADDRESS
-        bid_in = inc.side is Side.BID
+        bid_in = inc.side is _BID
         keys = (inc.pair.asks if bid_in else inc.pair.bids).keys
         avail = inc.fillable
         given = received = 0
@@ -283,11 +360,9 @@ class MatchingEngine:
                     break
             elif level.num * im < level.den * it:
                 break
-            queue = level.queue
-            for j in range(level.head, len(queue)):
-                r = queue[j]
+            for r in level.entries():
                 r_avail = r.fillable
-                if r_avail == 0 or r.dead:
+                if r_avail == 0:
                     continue
                 ro = r.order
                 if now >= ro.expiry:
@@ -317,14 +392,6 @@ class MatchingEngine:
                 if x < r_avail or avail == 0:
                     return given, received
         return given, received
-
-
-def _crosses(inc: Entry, level: Level) -> bool:
-    """Does ``level`` (opposite side) price at or through ``inc``'s limit? Exact."""
-    order = inc.order
-    if inc.side is Side.BID:  # ask price num/den <= bid limit maker/taker
-        return level.num * order.taker_amount <= level.den * order.maker_amount
-    return level.num * order.maker_amount >= level.den * order.taker_amount
 
 
 def _crossing_entries(p: PairBook) -> list[Entry]:

@@ -39,21 +39,22 @@ class Outcome(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    """One proposed ``matchOrders(left=resting, right=incoming)``, amounts as the contract
-    computes them (``amounts.left_filled`` of the resting order's maker token against
-    ``amounts.right_filled`` of the incoming's).
+    """One proposed ``matchOrders(left=resting, right=incoming, maxLeftFill)``, amounts as the
+    contract computes them: ``amounts.left_filled`` of the resting order's maker token against
+    ``amounts.right_filled`` of the incoming's, fees included.
 
-    ``exact`` is True when neither side was capped by its maker's funds: then the contract
-    computes exactly these amounts, provided the fills reserved before this one settle
-    first. When False, the contract (which knows only on-chain fills) may compute a larger
-    maximal fill than the maker can pay: the settlement's pre-flight call decides.
+    The settlement passes ``maxLeftFill = amounts.left_filled``. The contract then computes
+    exactly these amounts whenever the chain has at least the book's view of both orders
+    left (``makerAmount - filled`` on chain >= what the book matched), in any settlement
+    order: the cap stops it from taking more of the resting order than the maker's funds
+    allowed the engine, and the incoming order's larger on-chain budget cannot lower the fill
+    (``x`` buys exactly ``y = ceil(x * takerAmount / makerAmount)``, which the book reserved).
     """
 
     resting: SignedOrder
     incoming: SignedOrder
     amounts: MatchAmounts
     incoming_side: Side
-    exact: bool = True
 
     @property
     def base_amount(self) -> int:

@@ -176,12 +176,20 @@ def _depth(text: str) -> int:
     return deepest
 
 
-async def read_json(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object, strictly: content type, syntax, no floats, shallow."""
+async def read_json(request: web.Request, max_bytes: int | None = None) -> dict[str, Any]:
+    """The request's JSON object, strictly: size, content type, syntax, no floats, shallow.
+
+    ``max_bytes``: the largest body accepted (default: the node's ``max_body``)."""
+    limit = max_bytes if max_bytes is not None else request.app[NODE_KEY].config.max_body
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, 101, f"Request body too large: more than {limit} bytes")
     if request.content_type != "application/json":
         raise ApiError(415, 101, "Content-Type must be application/json")
+    raw = await request.read()
+    if len(raw) > limit:
+        raise ApiError(413, 101, f"Request body too large: more than {limit} bytes")
     try:
-        text = await request.text()
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, 101, "Malformed JSON: the body is not UTF-8") from None
     if _depth(text) > MAX_JSON_DEPTH:
@@ -260,7 +268,11 @@ async def get_orders(request: web.Request) -> web.Response:
     page = _query_int(request, "page", 1, 1, 10**9)
     per_page = _query_int(request, "perPage", 100, 1, MAX_PER_PAGE)
     filters: dict[str, str] = {}
-    for q, col in (("maker", "maker"), ("makerToken", "maker_token"), ("takerToken", "taker_token")):
+    for q, col in (
+        ("maker", "maker"),
+        ("makerToken", "maker_token"),
+        ("takerToken", "taker_token"),
+    ):
         v = _query_address(request, q)
         if v is not None:
             filters[col] = v
@@ -424,8 +436,12 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     app = request.app
     metrics = app[METRICS_KEY]
     route = _route_name(request)
-    ok, headers = app[LIMITER_KEY].take(request.remote or "unknown")
     started = time.perf_counter()
+    headers: dict[str, str] = {}
+    if request.path.startswith("/p2p/"):  # peers have their own limits (sdex.gossip.routes)
+        ok = True
+    else:
+        ok, headers = app[LIMITER_KEY].take(request.remote or "unknown")
     if not ok:
         resp: web.StreamResponse = ApiError(
             429, 103, "Throttled: too many requests", headers=headers
@@ -452,7 +468,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 def make_app(node: Node) -> web.Application:
-    app = web.Application(middlewares=[guard], client_max_size=node.config.max_body)
+    app = web.Application(middlewares=[guard], client_max_size=MAX_P2P_BODY)
     app[NODE_KEY] = node
     app[METRICS_KEY] = Metrics(node)
     app[LIMITER_KEY] = RateLimiter(node.config.rate_limit)
@@ -466,4 +482,9 @@ def make_app(node: Node) -> web.Application:
     app.router.add_get("/v1/ws", get_ws)
     app.router.add_get("/health", get_health)
     app.router.add_get("/metrics", get_metrics)
+    if node.gossip is not None:
+        add_routes(app, node.gossip, node.config.peer_rate_limit)
     return app
+
+
+from sdex.gossip.routes import MAX_P2P_BODY, add_routes  # noqa: E402  (routes import read_json)

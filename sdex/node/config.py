@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sdex.deployment import Deployment, TokenInfo
+from sdex.gossip.gossip import GossipConfig
 from sdex.ingest import Limits
 from sdex.order import ZERO_ADDRESS, address_of
 
@@ -14,8 +15,8 @@ from sdex.order import ZERO_ADDRESS, address_of
 class RateLimit:
     """Per-client token bucket: ``burst`` requests at once, ``rate`` per second sustained."""
 
-    rate: float = 2_000.0
-    burst: int = 4_000
+    rate: float = 10_000.0
+    burst: int = 20_000
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,16 @@ class NodeConfig:
     fee_recipient: str = ZERO_ADDRESS
     limits: Limits = field(default_factory=Limits)
     rate_limit: RateLimit = field(default_factory=RateLimit)
+    """Per wallet client (by address): the public API's budget."""
+    peer_rate_limit: RateLimit = field(default_factory=lambda: RateLimit(rate=2_000, burst=4_000))
+    """Per peer node (by its URL): ``/p2p/`` requests, each of which may carry a batch."""
     max_body: int = 64 * 1024
     """Largest request body accepted (aiohttp ``client_max_size``)."""
     max_batch: int = 64
     """Most matches per settlement transaction."""
     poll_interval: float = 0.05
     """Seconds between the watcher's polls for new blocks."""
+    gossip: GossipConfig = field(default_factory=GossipConfig)
 
     @property
     def operator(self) -> str:

@@ -14,17 +14,18 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sdex.book import OrderBook, RemovalReason, Side, UnknownOrder
+from sdex.book import Entry, OrderBook, RemovalReason, Side, UnknownOrder
 from sdex.book.errors import BookError
-from sdex.chain import FillEvent, OrderState, Sender
+from sdex.chain import FillEvent, Log, OrderState, Sender
 from sdex.chain.aio import ChainThread
-from sdex.errors import SignatureError
+from sdex.errors import OrderParseError, SignatureError
+from sdex.gossip import Gossip
 from sdex.ingest import Accepted, Intake, Known, Rejection, StateBatcher, judge
 from sdex.matching import MatchingEngine
 from sdex.matching.match import Match, MatchResult, Outcome, TimeInForce
 from sdex.node.config import NodeConfig
 from sdex.node.events import EventHub
-from sdex.order import Domain, SignedOrder, recover_signer
+from sdex.order import Domain, SignedOrder, parse_hex_bytes, recover_signer
 from sdex.settlement import Outcome as SettleOutcome
 from sdex.settlement import SettledMatch, Settler, diagnose
 from sdex.store import ChainIdentity, Store, StoredFill
@@ -33,6 +34,8 @@ from sdex.watch import BlockChanges, Watcher
 log = logging.getLogger("sdex.node")
 
 OPEN_STATUSES = ("open", "partially_filled", "unfunded")
+CROSS_GRACE = 0.5
+"""Seconds a peer's order waits before this node settles a crossing with it (see may_match)."""
 MAX_SETTLE_FAILURES = 3
 """Failed settlements an order may be part of with no guilty party found, before it goes."""
 
@@ -49,6 +52,8 @@ class Record:
     reason: str = ""
     created_at: float = field(default_factory=time.time)
     failures: int = 0
+    cancel_signature: bytes | None = None
+    """The maker's soft-cancel signature, kept to prove the cancel to peers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +72,7 @@ class Node:
         self.records: dict[bytes, Record] = {}
         self.maker_open: dict[str, int] = {}
         self.started = asyncio.Event()
+        self.gossip: Gossip | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._seq = 0
 
@@ -133,11 +139,16 @@ class Node:
         self._tasks = [
             asyncio.create_task(self.settler.run(), name="settler"),
             asyncio.create_task(self.watcher.run(), name="watcher"),
+            asyncio.create_task(self._uncross_loop(), name="uncross"),
         ]
         self._uncross()
+        self.gossip = Gossip(self, f"http://{cfg.host}:{cfg.port}", cfg.peers, cfg.gossip)
+        await self.gossip.start()
         self.started.set()
 
     async def stop(self) -> None:
+        if self.gossip is not None:
+            await self.gossip.stop()
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -180,24 +191,67 @@ class Node:
             return SubmitResult(200, self.record_json(result.signed.hash) or {})
         return self._accept(result, source, tif)
 
-    def _accept(self, accepted: Accepted, source: str, tif: TimeInForce) -> SubmitResult:
+    async def submit_from_peer(self, obj: object, peer: str) -> str:
+        """A peer's order, through the same intake as a wallet's (no fee check: the peer's
+        node held it to its own fee). ``accepted``, ``known``, ``rejected`` or ``forged``
+        (a rejection that proves bad faith: the peer pays for it)."""
+        result = await self.intake.submit(obj, check_fee=False)
+        if isinstance(result, Rejection):
+            return "forged" if result.code.bad_faith else "rejected"
+        if isinstance(result, Known) or result.signed.hash in self.records:
+            return "known"
+        self._accept(result, "peer:" + peer, TimeInForce.GTC, match=False)
+        return "accepted"
+
+    def _accept(
+        self, accepted: Accepted, source: str, tif: TimeInForce, match: bool = True
+    ) -> SubmitResult:
+        """Store (committed before any 2xx), book and, for a wallet's order, match it.
+
+        A peer's order is booked without matching: crossings it makes with this node's own
+        orders are settled by one node only, by the rule in ``may_match``."""
         signed, state = accepted.signed, accepted.state
         o = signed.order
-        self._seq = max(self._seq, self.store.next_seq() - 1) + 1
+        self._seq += 1
         rec = Record(signed, self._seq, source, status="new", filled=state.filled)
         self.store.add_order(signed, rec.seq, "open", source)  # committed before the 2xx
         self.records[signed.hash] = rec
         self._set_status(rec, "open")
         self.book.set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
+        mr: MatchResult | None = None
         try:
-            mr = self.engine.submit(signed, now=self.now(), tif=tif, filled=state.filled)
+            if match:
+                mr = self.engine.submit(signed, now=self.now(), tif=tif, filled=state.filled)
+            else:
+                self.book.add(signed, filled=state.filled)
         except BookError as e:  # e.g. nothing left to fill: the chain moved since the read
             self._close_record(rec, "removed", str(e))
             return SubmitResult(201, self._submit_body(rec, None))
-        self._after_match(mr)
+        if mr is not None:
+            self._after_match(mr)
         body = self._submit_body(rec, mr)
         self.events.publish({"type": "order", "event": "added", **self._record(rec)})
-        return SubmitResult(201, body, accepted=signed if mr.outcome is Outcome.RESTED else None)
+        if self.gossip is not None:
+            self.gossip.announce(signed.to_json(), exclude=source.removeprefix("peer:"))
+        return SubmitResult(201, body, accepted=signed)
+
+    def may_match(self, resting: Entry, incoming: Entry) -> bool:
+        """Whether this node may settle ``incoming`` (taker) against ``resting`` when it
+        re-matches its book (not at a wallet order's arrival, which matches everything).
+
+        Only this node's own orders (from its wallets) are matched as incoming; between two
+        of its own, the older one rests. A crossing of an own order with a peer's order is
+        settled by exactly one node: the one whose own order has the greater hash (the other
+        node sees the same pair the other way round), and only once the peer's order has been
+        here for ``CROSS_GRACE`` seconds, so that its own node's match and settlement notice
+        usually arrive first. The chain judges any race that remains."""
+        inc = self.records.get(incoming.hash)
+        rest = self.records.get(resting.hash)
+        if inc is None or rest is None or inc.source != "api":
+            return False
+        if rest.source == "api":
+            return resting.seq < incoming.seq
+        return resting.hash < incoming.hash and time.time() - rest.created_at >= CROSS_GRACE
 
     def _submit_body(self, rec: Record, mr: MatchResult | None) -> dict[str, object]:
         body: dict[str, object] = {
@@ -311,6 +365,9 @@ class Node:
         new = self.store.add_fills(fills)
         for f in new:
             self.events.publish({"type": "fill", **f.to_json()})
+        if self.gossip is not None:
+            for tx in dict.fromkeys(f.tx_hash for f in new):
+                self.gossip.notify("settlements", {"txHash": tx})
         if failed:
             await self._diagnose(failed)
         self._persist_open()
@@ -375,7 +432,9 @@ class Node:
             st = self.book.get(h)
             if st is None or st.closed is not None or not st.resting:
                 continue
-            self._after_match(self.engine.rematch(h, now=now))
+            self._after_match(
+                self.engine.rematch(h, now=now, may_match=self.may_match, older_only=False)
+            )
 
     def _remove(self, order_hash: bytes, reason: RemovalReason, why: str) -> None:
         if order_hash not in self.book:
@@ -452,8 +511,17 @@ class Node:
     # ---- helpers ------------------------------------------------------------------------------
 
     def _uncross(self) -> None:
-        for mr in self.engine.uncross(now=self.now()):
+        for mr in self.engine.uncross(now=self.now(), may_match=self.may_match):
             self._after_match(mr)
+
+    async def _uncross_loop(self) -> None:
+        """Crossings that appear through gossip wait out CROSS_GRACE; look for them often."""
+        while True:
+            await asyncio.sleep(CROSS_GRACE / 4)
+            try:
+                self._uncross()
+            except Exception:
+                log.exception("uncross failed")
 
     def _persist_open(self) -> None:
         """Write filled amounts and statuses of open orders that changed (one transaction)."""
@@ -529,7 +597,9 @@ class Node:
 
     # ---- soft cancel and views -----------------------------------------------------------------
 
-    def soft_cancel(self, order_hash: bytes, signature: bytes) -> SubmitResult:
+    def soft_cancel(
+        self, order_hash: bytes, signature: bytes, from_peer: str | None = None
+    ) -> SubmitResult:
         rec = self.records.get(order_hash)
         if rec is None:
             return SubmitResult(404, {"code": 100, "reason": "order not found"})
@@ -544,8 +614,104 @@ class Node:
         if rec.status in OPEN_STATUSES:
             if order_hash in self.book:
                 self.book.remove(order_hash, RemovalReason.CANCELLED)
+            rec.cancel_signature = signature
             self._close_record(rec, "cancelled", "soft cancel by the maker")
+            if self.gossip is not None:  # peers prune it too, each checking the signature
+                notice = {"orderHash": rec.signed.hash_hex, "signature": "0x" + signature.hex()}
+                self.gossip.notify("cancels", notice, exclude=from_peer)
         return SubmitResult(200, {"orderHash": rec.signed.hash_hex, "status": rec.status})
+
+    # ---- what gossip asks of the node ---------------------------------------------------------
+
+    def cancel_notice(self, notice: object, peer: str) -> SubmitResult:
+        """A soft cancel a peer passed on: applied only if the maker signed it."""
+        try:
+            if not isinstance(notice, dict):
+                raise SignatureError("a cancel notice is an object")
+            order_hash = parse_hex_bytes(notice.get("orderHash"), "orderHash")
+            signature = parse_hex_bytes(notice.get("signature"), "signature")
+        except (OrderParseError, SignatureError) as e:
+            if self.gossip is not None:
+                self.gossip.peers.penalize(peer)
+            return SubmitResult(400, _field_error("signature", 1005, str(e)))
+        result = self.soft_cancel(order_hash, signature, from_peer=peer)
+        if result.status == 400 and self.gossip is not None:  # the maker never signed it
+            self.gossip.peers.penalize(peer)
+        return result
+
+    def cancel_proofs(self, hashes: Iterable[str]) -> list[dict[str, str]]:
+        """For orders soft-cancelled here: the maker's signed cancel, to show a peer."""
+        out = []
+        for h in hashes:
+            try:
+                rec = self.records.get(bytes.fromhex(h.removeprefix("0x")))
+            except ValueError:
+                continue
+            if rec is not None and rec.cancel_signature is not None:
+                sig = "0x" + rec.cancel_signature.hex()
+                out.append({"orderHash": rec.signed.hash_hex, "signature": sig})
+        return out
+
+    def _open_records(self) -> Iterable[Record]:
+        return (r for r in self.records.values() if r.status in OPEN_STATUSES)
+
+    def knows(self, hash_hex: str) -> bool:
+        try:
+            return bytes.fromhex(hash_hex.removeprefix("0x")) in self.records
+        except ValueError:
+            return False
+
+    def digest(self) -> list[str]:
+        """256 buckets (by the hash's first byte), each the XOR of its open order hashes."""
+        acc = [0] * 256
+        for rec in self._open_records():
+            h = rec.signed.hash
+            acc[h[0]] ^= int.from_bytes(h, "big")
+        return [f"{x:x}" for x in acc]
+
+    def hashes_in(self, buckets: Iterable[int]) -> list[str]:
+        wanted = set(buckets)
+        return [r.signed.hash_hex for r in self._open_records() if r.signed.hash[0] in wanted]
+
+    def open_orders_by_hash(self, hashes: Iterable[str]) -> list[dict[str, str]]:
+        out = []
+        for h in hashes:
+            try:
+                rec = self.records.get(bytes.fromhex(h.removeprefix("0x")))
+            except ValueError:
+                continue
+            if rec is not None and rec.status in OPEN_STATUSES:
+                out.append(rec.signed.to_json())
+        return out
+
+    def snapshot_page(self, after: int, limit: int) -> tuple[list[dict[str, str]], int]:
+        """Open orders with arrival sequence > ``after``, oldest first; and the next cursor."""
+        recs = sorted((r for r in self._open_records() if r.seq > after), key=lambda r: r.seq)
+        page = recs[:limit]
+        return [r.signed.to_json() for r in page], (page[-1].seq if page else after)
+
+    async def settlement_notice(self, tx_hash: str) -> bool:
+        """A peer says ``tx_hash`` settled orders: believe the receipt, not the peer.
+
+        Applies the transaction's fills as the watcher would (a block early). False if the
+        chain knows no such successful transaction."""
+        chain = self.watch_chain
+        receipt = await chain.run(chain.rpc.call, "eth_getTransactionReceipt", tx_hash)
+        if not isinstance(receipt, dict) or int(receipt.get("status", "0x0"), 16) != 1:
+            return False
+        logs = [Log.from_rpc(x) for x in receipt.get("logs", [])]
+        fills = chain.exchange.fills(logs)
+        targets = [
+            self.records[f.order_hash].signed
+            for f in fills
+            if f.order_hash in self.records and f.order_hash in self.book
+        ]
+        if targets:
+            states = await chain.run(chain.exchange.order_states, targets)
+            for so, state in zip(targets, states, strict=True):
+                self._apply_chain_state(so, state)
+            self._persist_open()
+        return True
 
     def orderbook(self, base: str, quote: str, page: int, per_page: int) -> dict[str, object]:
         pair = self.book.pair(base, quote)
@@ -567,6 +733,7 @@ class Node:
 
     def stats(self) -> dict[str, object]:
         return {
+            "gossip": self.gossip.stats() if self.gossip is not None else None,
             "orders": len(self.records),
             "openOrders": sum(1 for r in self.records.values() if r.status in OPEN_STATUSES),
             "settlementsSent": self.settler.sent,

@@ -1,0 +1,525 @@
+"""The wallet commands (``sdex order``, ``book``, ``cancel``) through ``sdex.client`` against a
+real aiohttp server on loopback that answers like a node (canned order_config, book and
+answers), and ``cancel --onchain`` against the real Hardhat devnet too. The whole flow
+against a real node is in the node tests."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from click.testing import CliRunner, Result
+
+import sdex.node.main as node_main
+from sdex.chain import OrderStatus
+from sdex.cli import main
+from sdex.order import (
+    EIP712_TYPES,
+    ZERO_ADDRESS,
+    Domain,
+    Order,
+    SignedOrder,
+    address_of,
+    random_salt,
+    recover_signer,
+    sign_order,
+)
+from tests.conftest import Chain
+
+KEY = bytes.fromhex("59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d")
+MAKER = address_of(KEY)
+EXCHANGE = "0x5fbdb2315678afecb367f032d93f642f64180aa3"
+WETH = "0x" + "11" * 20
+USDC = "0x" + "22" * 20
+FEE_TO = "0x" + "44" * 20
+DOMAIN = Domain(31337, EXCHANGE)
+E18, E6 = 10**18, 10**6
+
+Answer = tuple[int, dict[str, Any]]
+
+
+def order_config(domain: Domain, weth: str, usdc: str, fee_bps: int = 0) -> dict[str, Any]:
+    return {
+        "chainId": domain.chain_id,
+        "exchange": domain.verifying_contract,
+        "domain": domain.to_json(),
+        "types": copy.deepcopy(EIP712_TYPES),
+        "primaryType": "Order",
+        "feeRecipient": FEE_TO if fee_bps else ZERO_ADDRESS,
+        "feeBps": fee_bps,
+        "tokens": {
+            "WETH": {"address": weth, "decimals": 18},
+            "USDC": {"address": usdc, "decimals": 6},
+        },
+    }
+
+
+def meta(signed: SignedOrder, remaining: int, status: str = "open") -> dict[str, Any]:
+    return {
+        "orderHash": signed.hash_hex,
+        "status": status,
+        "filledMakerAmount": str(signed.order.maker_amount - remaining),
+        "remainingFillableMakerAmount": str(remaining),
+    }
+
+
+def page(records: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"total": len(records), "page": 1, "perPage": 100, "records": records}
+
+
+class FakeNode:
+    """A real aiohttp server on 127.0.0.1, in its own thread and loop, answering the wallet's
+    requests like a node would; it records what the wallet sent."""
+
+    def __init__(self) -> None:
+        self.config = order_config(DOMAIN, WETH, USDC)
+        self.book: dict[str, Any] = {"bids": page([]), "asks": page([])}
+        self.records: dict[str, dict[str, Any]] = {}
+        self.posted: list[dict[str, Any]] = []
+        self.cancels: list[tuple[str, dict[str, Any]]] = []
+        self.queries: list[dict[str, str]] = []
+        self.on_post: Callable[[SignedOrder], Answer] = self.rested
+        self.url = ""
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._ready = threading.Event()
+
+    def rested(self, signed: SignedOrder) -> Answer:
+        m = meta(signed, signed.order.maker_amount)
+        return 201, {**m, "metaData": m, "outcome": "rested", "matches": []}
+
+    # -- handlers ----------------------------------------------------------------------------
+    async def get_config(self, _: web.Request) -> web.Response:
+        return web.json_response(self.config)
+
+    async def get_book(self, request: web.Request) -> web.Response:
+        self.queries.append(dict(request.query))
+        return web.json_response(self.book)
+
+    async def post_order(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.posted.append(body)
+        order = {k: v for k, v in body.items() if k != "timeInForce"}
+        domain = Domain(self.config["chainId"], self.config["exchange"])
+        status, answer = self.on_post(SignedOrder.from_json(order, domain))
+        return web.json_response(answer, status=status)
+
+    async def get_order(self, request: web.Request) -> web.Response:
+        rec = self.records.get(request.match_info["hash"])
+        if rec is None:
+            return web.json_response({"code": 100, "reason": "order not found"}, status=404)
+        return web.json_response(rec)
+
+    async def post_cancel(self, request: web.Request) -> web.Response:
+        h = request.match_info["hash"]
+        self.cancels.append((h, await request.json()))
+        return web.json_response({"orderHash": h, "status": "cancelled"})
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def _serve(self) -> None:
+        app = web.Application()
+        app.router.add_get("/v1/order_config", self.get_config)
+        app.router.add_get("/v1/orderbook", self.get_book)
+        app.router.add_post("/v1/orders", self.post_order)
+        app.router.add_get("/v1/orders/{hash}", self.get_order)
+        app.router.add_post("/v1/orders/{hash}/cancel", self.post_cancel)
+        runner = web.AppRunner(app, access_log=None)
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(runner.cleanup())
+        self._loop.close()
+
+    def start(self) -> None:
+        self._thread.start()
+        assert self._ready.wait(10), "the fake node did not start"
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeNode]:
+    node = FakeNode()
+    node.start()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(main, list(args), env={"COLUMNS": "200", **(env or {})})
+
+
+def wallet_args(fake: FakeNode, key: bytes = KEY) -> list[str]:
+    return ["--node", fake.url, "--key", "0x" + key.hex()]
+
+
+def signed(maker_token: str, taker_token: str, maker_amount: int, taker_amount: int) -> SignedOrder:
+    order = Order(
+        MAKER, ZERO_ADDRESS, maker_token, taker_token, maker_amount, taker_amount,
+        ZERO_ADDRESS, 0, 2_000_000_000, random_salt(),
+    )  # fmt: skip
+    return sign_order(order, DOMAIN, KEY)
+
+
+def posted_order(fake: FakeNode) -> SignedOrder:
+    (body,) = fake.posted
+    return SignedOrder.from_json({k: v for k, v in body.items() if k != "timeInForce"}, DOMAIN)
+
+
+# -- sdex order --------------------------------------------------------------------------------
+
+
+def test_order_buy_signs_posts_and_shows_the_matches(fake: FakeNode) -> None:
+    fake.config = order_config(DOMAIN, WETH, USDC, fee_bps=30)
+    ask_a = signed(WETH, USDC, E18, 2000 * E6)
+    ask_b = signed(WETH, USDC, E18 // 2, 1000_500_000)
+
+    def filled(s: SignedOrder) -> Answer:
+        m = meta(s, 0, "filled")
+        matches = [
+            {"restingOrderHash": ask_a.hash_hex, "incomingOrderHash": s.hash_hex,
+             "restingMakerAmount": str(E18), "incomingMakerAmount": str(2000 * E6),
+             "price": "2000000000/1000000000000000000"},
+            {"restingOrderHash": ask_b.hash_hex, "incomingOrderHash": s.hash_hex,
+             "restingMakerAmount": str(E18 // 2), "incomingMakerAmount": str(1000_500_000),
+             "price": "2001000000/1000000000000000000"},
+        ]  # fmt: skip
+        return 201, {**m, "metaData": m, "outcome": "filled", "matches": matches}
+
+    fake.on_post = filled
+    before = int(time.time())
+    r = run_cli("order", "buy", "2000.5", "1.5", *wallet_args(fake), "--tif", "ioc")
+    assert r.exit_code == 0, r.output
+
+    assert fake.posted[0]["timeInForce"] == "ioc"
+    s = posted_order(fake)
+    o = s.order
+    assert recover_signer(s.hash, s.signature) == MAKER
+    assert (o.maker, o.taker) == (MAKER, ZERO_ADDRESS)
+    assert (o.maker_token, o.maker_amount) == (USDC, 3000_750_000)
+    assert (o.taker_token, o.taker_amount) == (WETH, 15 * E18 // 10)
+    assert (o.fee_recipient, o.fee_amount) == (FEE_TO, 15 * E18 // 10 * 30 // 10_000)
+    assert before + 3600 <= o.expiry <= int(time.time()) + 3600
+
+    out = r.output
+    assert "BUY 1.5 WETH for at most 3000.75 USDC (limit 2000.5 USDC/WETH)" in out
+    assert "fee 0.0045 WETH to " + FEE_TO + " (30 bps)" in out
+    assert f"order {s.hash_hex}" in out
+    assert "status filled, outcome filled" in out
+    assert re.search(rf"{ask_a.hash_hex}\s*│\s*1\s*│\s*2000\s*│\s*2000\s", out), out
+    assert re.search(rf"{ask_b.hash_hex}\s*│\s*0\.5\s*│\s*1000\.5\s*│\s*2001\s", out), out
+    assert "bought 1.5 WETH for 3000.5 USDC once settled on chain" in out
+
+
+def test_order_sell_defaults_to_gtc_and_rests(fake: FakeNode) -> None:
+    r = run_cli("order", "SELL", "2000", "0.25", *wallet_args(fake), "--pair", "weth/usdc")
+    assert r.exit_code == 0, r.output
+    assert fake.posted[0]["timeInForce"] == "gtc"
+    o = posted_order(fake).order
+    assert (o.maker_token, o.maker_amount, o.taker_token, o.taker_amount) == (
+        WETH, E18 // 4, USDC, 500 * E6,
+    )  # fmt: skip
+    assert (o.fee_recipient, o.fee_amount) == (ZERO_ADDRESS, 0)
+    assert "SELL 0.25 WETH for at least 500 USDC (limit 2000 USDC/WETH); no fee" in r.output
+    assert "status open, outcome rested" in r.output and "no match yet" in r.output
+
+
+def test_order_the_node_already_had(fake: FakeNode) -> None:
+    # A known order is answered 200 with its record ({"order", "metaData"}) as the body.
+    fake.on_post = lambda s: (200, {"order": s.to_json(), "metaData": meta(s, 0, "filled")})
+    r = run_cli("order", "buy", "1", "0.0000015", *wallet_args(fake))
+    assert r.exit_code == 0, r.output
+    s = posted_order(fake)
+    assert (s.order.maker_amount, s.order.taker_amount) == (1, 15 * 10**11)
+    assert "note: whole USDC units move the signed limit from 1 to ~0.66666667" in r.output
+    assert f"order {s.hash_hex}" in r.output
+    assert "status filled (the node already had this order)" in r.output
+
+
+def test_order_key_from_the_environment(fake: FakeNode) -> None:
+    r = run_cli("order", "buy", "1", "1", "--node", fake.url, env={"SDEX_KEY": KEY.hex()})
+    assert r.exit_code == 0, r.output
+    assert posted_order(fake).order.maker == MAKER
+
+
+def test_node_rejection_is_one_red_line(fake: FakeNode) -> None:
+    fake.on_post = lambda s: (
+        400,
+        {
+            "code": 100,
+            "reason": "Validation Failed",
+            "rejection": "ORDER_UNFUNDED",
+            "validationErrors": [
+                {"field": "makerAmount", "code": 1004, "reason": "maker balance too low"}
+            ],
+        },
+    )
+    r = run_cli("order", "buy", "2000", "1", *wallet_args(fake))
+    assert r.exit_code == 1
+    assert isinstance(r.exception, SystemExit)
+    assert "Traceback" not in r.output
+    (line,) = [x for x in r.stderr.splitlines() if x.strip()]
+    assert line.startswith("error: Validation Failed (HTTP 400, code 100, ORDER_UNFUNDED)")
+    assert "makerAmount: maker balance too low" in line
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unreachable_node_is_one_red_line() -> None:
+    port = closed_port()
+    r = run_cli("order", "buy", "1", "1", "--node", f"127.0.0.1:{port}", "--key", KEY.hex())
+    assert r.exit_code == 1
+    (line,) = [x for x in r.stderr.splitlines() if x.strip()]
+    assert line == f"error: cannot reach the node at http://127.0.0.1:{port}: " + (
+        "[Errno 111] Connection refused"
+    )
+
+
+def test_a_config_with_another_domain_is_not_signed_for(fake: FakeNode) -> None:
+    fake.config["domain"]["verifyingContract"] = "0x" + "66" * 20
+    r = run_cli("order", "buy", "2000", "1", *wallet_args(fake))
+    assert r.exit_code == 1
+    assert "refusing to sign" in r.stderr
+    assert fake.posted == []
+
+
+def test_a_malformed_answer_is_one_red_line(fake: FakeNode) -> None:
+    fake.on_post = lambda s: (201, {"status": "open"})
+    r = run_cli("order", "buy", "2000", "1", *wallet_args(fake))
+    assert r.exit_code == 1
+    assert "POST /v1/orders answer lacks" in r.stderr
+
+
+USAGE_ERRORS = [
+    ("price-zero", ["buy", "0", "1"], "PRICE must be greater than zero"),
+    ("price-exponent", ["buy", "2e3", "1"], "PRICE must be a plain positive decimal"),
+    ("amount-negative", ["--", "sell", "2000", "-1"], "AMOUNT must be a plain positive decimal"),
+    ("amount-option-like", ["sell", "2000", "-1"], "No such option '-1'"),
+    ("side", ["short", "2000", "1"], "'short' is not one of"),
+    ("pair-form", ["buy", "2000", "1", "--pair", "WETHUSDC"], "BASE/QUOTE"),
+    ("pair-unlisted", ["buy", "2000", "1", "--pair", "WETH/DAI"], "does not list token DAI"),
+    ("too-fine", ["sell", "1", "0.0000001", "--pair", "USDC/WETH"], "more decimal places"),
+    ("dust", ["buy", "0.5", "0.000001"], "less than one unit of USDC"),
+    ("tif", ["buy", "1", "1", "--tif", "day"], "'day' is not one of"),
+    ("expiry", ["buy", "1", "1", "--expiry", "0"], "--expiry"),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"), [c[1:] for c in USAGE_ERRORS], ids=[c[0] for c in USAGE_ERRORS]
+)
+def test_bad_arguments_are_usage_errors(fake: FakeNode, args: list[str], message: str) -> None:
+    r = run_cli("order", *wallet_args(fake), *args)
+    assert r.exit_code == 2, r.output
+    assert message in r.stderr
+    assert fake.posted == []
+
+
+@pytest.mark.parametrize("key", ["12345", "0x" + "00" * 32, "zz" * 32])
+def test_bad_keys_are_usage_errors(fake: FakeNode, key: str) -> None:
+    r = run_cli("order", "buy", "1", "1", "--node", fake.url, "--key", key)
+    assert r.exit_code == 2 and "--key" in r.stderr
+    assert fake.posted == []
+
+
+# -- sdex book ---------------------------------------------------------------------------------
+
+
+def test_book_shows_human_prices_and_amounts_best_first(fake: FakeNode) -> None:
+    asks = [
+        (signed(WETH, USDC, 2 * E18, 4100 * E6), E18),  # 2050, 1 of 2 WETH left
+        (signed(WETH, USDC, E18, 2010 * E6), E18),  # 2010
+        (signed(WETH, USDC, 3 * E18, 6090 * E6), 3 * E18),  # 2030
+    ]
+    bids = [
+        (signed(USDC, WETH, 1990 * E6, E18), 995 * E6),  # 1990, half left: 0.5 WETH
+        (signed(USDC, WETH, 2000 * E6, E18), 2000 * E6),  # 2000
+        (signed(USDC, WETH, 1000 * E6, 3 * E18), 1000 * E6),  # 333.33…
+    ]
+    fake.book = {
+        side: page([{"order": s.to_json(), "metaData": meta(s, rem)} for s, rem in rows])
+        for side, rows in (("asks", asks), ("bids", bids))
+    }
+    r = run_cli("book", "--node", fake.url, "--depth", "50")
+    assert r.exit_code == 0, r.output
+    assert fake.queries == [{"baseToken": WETH, "quoteToken": USDC, "page": "1", "perPage": "50"}]
+    rows = [
+        [c.strip() for c in line.strip("│ ").split("│")]
+        for line in r.output.splitlines()
+        if line.startswith("│") and "0x" in line
+    ]
+    assert rows == [
+        ["2010", "1", "2010", asks[1][0].hash_hex],
+        ["2030", "3", "6090", asks[2][0].hash_hex],
+        ["2050", "1", "2050", asks[0][0].hash_hex],
+        ["2000", "1", "2000", bids[1][0].hash_hex],
+        ["1990", "0.5", "995", bids[0][0].hash_hex],
+        ["~333.33333333", "3", "1000", bids[2][0].hash_hex],
+    ]
+    assert r.output.index("WETH/USDC asks (3)") < r.output.index("WETH/USDC bids (3)")
+
+
+def test_book_refuses_a_misstated_hash(fake: FakeNode) -> None:
+    s = signed(WETH, USDC, E18, 2000 * E6)
+    fake.book["asks"] = page(
+        [{"order": s.to_json(), "metaData": {**meta(s, E18), "orderHash": "0x" + "ab" * 32}}]
+    )
+    r = run_cli("book", "--node", fake.url)
+    assert r.exit_code == 1 and "misstate the hash" in r.stderr
+
+
+def test_book_refuses_orders_on_the_wrong_side(fake: FakeNode) -> None:
+    s = signed(WETH, USDC, E18, 2000 * E6)  # an ask
+    fake.book["bids"] = page([{"order": s.to_json(), "metaData": meta(s, E18)}])
+    r = run_cli("book", "--node", fake.url)
+    assert r.exit_code == 1 and "of another side" in r.stderr
+
+
+# -- sdex cancel -------------------------------------------------------------------------------
+
+
+def test_soft_cancel_signs_cancel_order(fake: FakeNode) -> None:
+    h = signed(WETH, USDC, E18, 2000 * E6).hash
+    r = run_cli("cancel", "0x" + h.hex(), *wallet_args(fake))
+    assert r.exit_code == 0, r.output
+    ((path_hash, body),) = fake.cancels
+    assert path_hash == "0x" + h.hex()
+    sig = bytes.fromhex(body["signature"][2:])
+    assert recover_signer(DOMAIN.cancel_digest(h), sig) == MAKER
+    assert f"order 0x{h.hex()} soft-cancelled at the node: status cancelled" in r.output
+
+
+@pytest.mark.parametrize("bad", ["0x1234", "ab" * 32, "0x" + "gg" * 32])
+def test_cancel_needs_an_order_hash(fake: FakeNode, bad: str) -> None:
+    r = run_cli("cancel", bad, *wallet_args(fake))
+    assert r.exit_code == 2 and "HASH" in r.stderr
+    assert fake.cancels == []
+
+
+def test_cancel_unknown_order_onchain_is_one_red_line(fake: FakeNode) -> None:
+    r = run_cli("cancel", "0x" + "ab" * 32, *wallet_args(fake), "--onchain", "--rpc", "http://x")
+    assert r.exit_code == 1
+    assert "order not found (HTTP 404, code 100)" in r.stderr
+    assert fake.cancels == []
+
+
+def test_cancel_onchain(fake: FakeNode, chain: Chain, tmp_path: Path) -> None:
+    c = chain
+    fake.config = order_config(c.domain, c.weth.address, c.usdc.address)
+    order = c.order(1, c.weth, E18, c.usdc, 2000 * E6)
+    s = c.sign(order)
+    fake.records[s.hash_hex] = {"order": s.to_json(), "metaData": meta(s, E18)}
+    c.deployment.save(tmp_path / "devnet.json")
+    maker_key = "0x" + c.keys[1].hex()
+
+    # Not the maker: refused before anything is sent.
+    r = run_cli("cancel", s.hash_hex, "--node", fake.url, "--key", "0x" + c.keys[2].hex(),
+             "--onchain", "--deployment", str(tmp_path / "devnet.json"))  # fmt: skip
+    assert r.exit_code == 2 and "only the order's maker" in r.stderr
+    assert c.exchange.order_info(order).status is OrderStatus.FILLABLE
+
+    # The maker, with the RPC from the deployment file.
+    r = run_cli("cancel", s.hash_hex, "--node", fake.url, "--key", maker_key,
+             "--onchain", "--deployment", str(tmp_path / "devnet.json"))  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert c.exchange.order_info(order).status is OrderStatus.CANCELLED
+    assert re.search(rf"order {s.hash_hex} cancelled on chain in tx 0x[0-9a-f]{{64}}", r.output)
+    ((_, body),) = fake.cancels
+    assert recover_signer(c.domain.cancel_digest(s.hash), bytes.fromhex(body["signature"][2:])) == (
+        c.address(1)
+    )
+
+
+def test_cancel_onchain_refuses_another_chain(fake: FakeNode, chain: Chain) -> None:
+    c = chain
+    other = Domain(c.domain.chain_id, c.usdc.address)  # a contract that is not the Exchange
+    fake.config = order_config(other, c.weth.address, c.usdc.address)
+    s = sign_order(c.order(1, c.weth, E18, c.usdc, 2000 * E6), other, c.keys[1])
+    fake.records[s.hash_hex] = {"order": s.to_json(), "metaData": meta(s, E18)}
+    r = run_cli("cancel", s.hash_hex, "--node", fake.url, "--key", "0x" + c.keys[1].hex(),
+             "--onchain", "--rpc", c.deployment.rpc)  # fmt: skip
+    assert r.exit_code == 1, r.output
+    assert f"the chain at {c.deployment.rpc} is not the node's" in r.stderr
+    assert fake.cancels == []
+
+
+def test_cancel_onchain_with_no_chain_is_one_red_line(fake: FakeNode) -> None:
+    s = signed(WETH, USDC, E18, 2000 * E6)
+    fake.records[s.hash_hex] = {"order": s.to_json(), "metaData": meta(s, E18)}
+    port = closed_port()
+    r = run_cli("cancel", s.hash_hex, *wallet_args(fake), "--onchain",
+                "--rpc", f"http://127.0.0.1:{port}")  # fmt: skip
+    assert r.exit_code == 1
+    (line,) = [x for x in r.stderr.splitlines() if x.strip()]
+    assert line == (
+        f"error: cannot reach the JSON-RPC endpoint http://127.0.0.1:{port}: "
+        "[Errno 111] Connection refused"
+    )
+    assert fake.cancels == []
+
+
+def test_cancel_onchain_without_a_deployment_file(fake: FakeNode, tmp_path: Path) -> None:
+    s = signed(WETH, USDC, E18, 2000 * E6)
+    fake.records[s.hash_hex] = {"order": s.to_json(), "metaData": meta(s, E18)}
+    missing = tmp_path / "nope.json"
+    r = run_cli("cancel", s.hash_hex, *wallet_args(fake), "--onchain", "--deployment", str(missing))
+    assert r.exit_code == 2 and f"no deployment file at {missing}" in r.stderr
+
+
+# -- sdex node ---------------------------------------------------------------------------------
+
+
+def test_node_command_passes_its_options_to_run_node(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(node_main, "run_node", lambda **kw: calls.append(kw))
+    monkeypatch.chdir(tmp_path)
+    r = run_cli("node", "--port", "8001")
+    assert r.exit_code == 2 and "no deployment file at .sdex/devnet.json" in r.stderr
+    Path(".sdex").mkdir()
+    Path(".sdex/devnet.json").write_text("{}")
+    Path("d.json").write_text("{}")
+    r = run_cli("node", "--port", "8001", "--peer", "http://a:1", "--peer", "http://b:2",
+             "--rpc", "http://rpc", "--deployment", "d.json", "--key", KEY.hex(),
+             "--db", "n.db", "--fee-bps", "25")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert calls == [
+        {
+            "port": 8001,
+            "host": "127.0.0.1",
+            "peers": ["http://a:1", "http://b:2"],
+            "rpc": "http://rpc",
+            "deployment": Path("d.json"),
+            "key": "0x" + KEY.hex(),
+            "db": Path("n.db"),
+            "fee_bps": 25,
+        }
+    ]
+    r = run_cli("node", "--port", "8001")
+    assert r.exit_code == 0 and calls[-1]["key"] is None and calls[-1]["db"] is None
+    assert calls[-1]["deployment"] == Path(".sdex/devnet.json") and calls[-1]["peers"] == []
+    assert run_cli("node", "--port", "8001", "--fee-bps", "10001").exit_code == 2
+    assert run_cli("node").exit_code == 2

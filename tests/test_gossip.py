@@ -1,0 +1,204 @@
+"""The network: real ``sdex node`` processes on loopback gossiping over HTTP, one chain."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sdex.chain import OrderStatus
+from sdex.gossip import NODE_HEADER
+from sdex.order import SignedOrder, sign_hash, sign_order
+from tests.conftest import Chain
+from tests.nodeutil import Cluster, wait_for
+from tests.test_node import E6, E18, ask, bid
+
+FULL_MESH_5 = [[j for j in range(5) if j != i] for i in range(5)]
+CHAIN_5 = [[], [0], [1], [2], [3]]  # each knows only the one before: peer exchange does the rest
+
+
+async def converged(cluster: Cluster, expected: set[str], nodes: range | list[int]) -> bool:
+    for i in nodes:
+        if await cluster.open_hashes(i) != expected:
+            return False
+    return True
+
+
+async def books_equal_chain(c: Chain, cluster: Cluster, nodes: range | list[int]) -> None:
+    """Every node's open orders are fillable on chain, with the chain's filled amount."""
+    for i in nodes:
+        _, page = await cluster.api(i).get("/v1/orders", perPage=1000)
+        for rec in page["records"]:
+            meta = rec["metaData"]
+            if meta["status"] not in ("open", "partially_filled", "unfunded"):
+                continue
+            signed = SignedOrder.from_json(rec["order"], c.domain)
+            info = c.exchange.order_info(signed.order)
+            assert info.status == OrderStatus.FILLABLE, (i, meta)
+            assert int(meta["filledMakerAmount"]) == info.filled, (i, meta)
+
+
+async def test_orders_reach_every_book_and_double_spends_resolve(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    async with Cluster(c, tmp_path, CHAIN_5) as net:
+        # 1. any node, every book (peers found by exchange from a chain of seeds)
+        posted = []
+        for k in range(20):
+            s = c.sign(ask(c, 1 + k % 5, E18, (3100 + k) * E6))
+            code, body = await net.api(k % 5).post_order(s)
+            assert code == 201, body
+            posted.append(s.hash_hex)
+        await wait_for(lambda: converged(net, set(posted), range(5)), timeout=20)
+
+        # 2. K races: one resting ask, two takers for all of it on two different nodes
+        k_races = 5
+        resting = [c.sign(ask(c, 6 + k, E18, 3000 * E6)) for k in range(k_races)]
+        for s in resting:
+            assert (await net.api(0).post_order(s))[0] == 201
+        await wait_for(
+            lambda: converged(net, set(posted) | {s.hash_hex for s in resting}, range(5))
+        )
+        takers = [
+            (c.sign(bid(c, 11 + k, E18, 3000 * E6)), c.sign(bid(c, 11 + k, E18, 3000 * E6)))
+            for k in range(k_races)
+        ]
+        answers = await asyncio.gather(
+            *(net.api(1).post_order(a) for a, _ in takers),
+            *(net.api(2).post_order(b) for _, b in takers),
+        )
+        assert all(code == 201 for code, _ in answers)
+        matched = sum(len(body["matches"]) for _, body in answers)
+        assert matched >= k_races  # both nodes saw the resting orders: races happened
+
+        async def settled() -> bool:
+            return all(c.exchange.order_info(s.order).filled == E18 for s in resting)
+
+        await wait_for(settled, timeout=20)
+        for (a, b), r in zip(takers, resting, strict=True):
+            filled = [c.exchange.order_info(t.order).filled for t in (a, b)]
+            assert sorted(filled) == [0, 3000 * E6], "exactly one taker won each race"
+            assert c.exchange.order_info(r.order).filled == E18  # never more: 0 overfills
+        losers = {
+            t.hash_hex
+            for pair in takers
+            for t in pair
+            if c.exchange.order_info(t.order).filled == 0
+        }
+        expected = set(posted) | losers
+        await wait_for(lambda: converged(net, expected, range(5)), timeout=20)
+        await books_equal_chain(c, net, range(5))
+
+
+async def test_partition_heal_and_crossing_across_the_partition(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    # Two sides that do not know each other: {0, 1, 2} and {3, 4}.
+    links = [[1, 2], [0, 2], [0, 1], [4], [3]]
+    async with Cluster(c, tmp_path, links) as net:
+        left = [c.sign(ask(c, 1 + k, E18, (3100 + k) * E6)) for k in range(6)]
+        right = [c.sign(bid(c, 7 + k, E18, (2900 - k) * E6)) for k in range(6)]
+        for k, s in enumerate(left):
+            assert (await net.api(k % 3).post_order(s))[0] == 201
+        for k, s in enumerate(right):
+            assert (await net.api(3 + k % 2).post_order(s))[0] == 201
+        # a crossing that exists only across the partition: an ask on one side, a bid on the other
+        cross_ask = c.sign(ask(c, 13, E18, 3000 * E6))
+        cross_bid = c.sign(bid(c, 14, E18, 3050 * E6))
+        assert (await net.api(0).post_order(cross_ask))[0] == 201
+        assert (await net.api(4).post_order(cross_bid))[0] == 201
+        side_a = {s.hash_hex for s in left} | {cross_ask.hash_hex}
+        side_b = {s.hash_hex for s in right} | {cross_bid.hash_hex}
+        await wait_for(lambda: converged(net, side_a, [0, 1, 2]))
+        await wait_for(lambda: converged(net, side_b, [3, 4]))
+        assert c.exchange.order_info(cross_ask.order).filled == 0
+
+        # heal: node 2 learns of node 3 (a link appears); peer exchange and anti-entropy do the rest
+        code, _ = await net.api(3).post("/p2p/hello", {"url": net.urls[2], "peers": []})
+        assert code == 400  # a hello must say who sends it
+        async with net.session.post(  # type: ignore[union-attr]
+            net.urls[3] + "/p2p/hello",
+            json={"url": net.urls[2], "peers": [net.urls[0], net.urls[1]]},
+            headers={NODE_HEADER: net.urls[2]},
+        ) as r:
+            assert r.status == 200
+
+        async def crossing_settled() -> bool:
+            return c.exchange.order_info(cross_ask.order).filled == E18
+
+        await wait_for(crossing_settled, timeout=20)
+        expected = (side_a | side_b) - {cross_ask.hash_hex, cross_bid.hash_hex}
+        await wait_for(lambda: converged(net, expected, range(5)), timeout=20)
+        await books_equal_chain(c, net, range(5))
+        # exactly one node settled the crossing: one successful match on chain, no failed try
+        failed = 0
+        for i in range(5):
+            _, health = await net.api(i).get("/health")
+            failed += int(health["matchesFailed"])
+        assert failed == 0
+
+
+async def test_killed_node_catches_up_after_restart(chain: Chain, tmp_path: Path) -> None:
+    c = chain
+    async with Cluster(c, tmp_path, FULL_MESH_5) as net:
+        before = [c.sign(ask(c, 1 + k, E18, (3100 + k) * E6)) for k in range(5)]
+        for k, s in enumerate(before):
+            assert (await net.api(k).post_order(s))[0] == 201
+        await wait_for(lambda: converged(net, {s.hash_hex for s in before}, range(5)))
+        net.kill(4)
+        during = [c.sign(bid(c, 6 + k, E18, (2900 - k) * E6)) for k in range(8)]
+        for k, s in enumerate(during):
+            assert (await net.api(k % 4).post_order(s))[0] == 201
+        cancelled = before[0]
+        # a soft cancel while node 4 is down travels to the others; node 4 learns on restart
+        sig = sign_hash(c.domain.cancel_digest(cancelled.hash), c.keys[1])
+        code, _ = await net.api(1).post(
+            f"/v1/orders/{cancelled.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
+        )
+        assert code == 200
+        expected = {s.hash_hex for s in before[1:] + during}
+        await wait_for(lambda: converged(net, expected, range(4)))
+        net.spawn(4)
+        await net.wait_healthy(4)
+        # it reloads its own book, pulls what it missed, and learns of the cancel by
+        # anti-entropy (the peer shows the maker's signed cancel)
+        await wait_for(lambda: converged(net, expected, [4]), timeout=20)
+
+
+async def test_peer_gossiping_forged_orders_is_banned(chain: Chain, tmp_path: Path) -> None:
+    c = chain
+    async with Cluster(c, tmp_path, FULL_MESH_5) as net:
+        liar = "http://127.0.0.1:9"  # the test plays a peer that forges orders
+        forged = [
+            sign_order(ask(c, 1, E18, (3000 + k) * E6), c.domain, c.keys[2]).to_json()
+            for k in range(6)
+        ]
+        statuses = []
+        for k in range(0, 6, 2):
+            async with (
+                net.session.post(  # type: ignore[union-attr]
+                    net.urls[0] + "/p2p/orders",
+                    json={"orders": forged[k : k + 2]},
+                    headers={NODE_HEADER: liar},
+                ) as r
+            ):
+                statuses.append(r.status)
+        assert statuses[0] == 200 and statuses[-1] == 403  # banned after repeated forgeries
+        valid = c.sign(ask(c, 3, E18, 3200 * E6))
+        async with net.session.post(  # type: ignore[union-attr]
+            net.urls[0] + "/p2p/orders",
+            json={"orders": [valid.to_json()]},
+            headers={NODE_HEADER: liar},
+        ) as r:
+            assert r.status == 403  # even a valid order from a banned peer is refused
+        _, peers = await net.api(0).get("/p2p/peers")
+        assert peers["code"] == 100  # a peer route: without the header it answers nothing
+        honest = c.sign(ask(c, 4, E18, 3300 * E6))
+        assert (await net.api(1).post_order(honest))[0] == 201
+        await wait_for(lambda: converged(net, {honest.hash_hex}, range(5)))
+        for i in range(5):
+            held = await net.open_hashes(i)
+            assert valid.hash_hex not in held
+            for f in forged:
+                assert SignedOrder.from_json(f, c.domain).hash_hex not in held
