@@ -102,13 +102,13 @@ def devnet(port: int, deployment_path: Path) -> None:
 @main.command()
 @click.option(
     "--log-dir", type=click.Path(path_type=Path), default=Path(".sdex/demo"), show_default=True,
-    help="Where the demo leaves its deployment file and the Hardhat log.",
+    help="Where the demo leaves its deployment file, node and Hardhat logs, and demo.log.",
 )  # fmt: skip
 def demo(log_dir: Path) -> None:
     """Run the devnet demo end to end and print what happens."""
     from sdex.demo import run_demo
 
-    sys.exit(run_demo(Console(), log_dir))
+    sys.exit(run_demo(Console(record=True), log_dir))
 
 
 # -- wallet commands (a client of a node's HTTP API) ------------------------------------------

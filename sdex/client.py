@@ -335,6 +335,12 @@ class NodeClient:
         with _shape("cancel answer"):
             return str(_mapping(obj, "answer")["status"])
 
+    def health(self) -> dict[str, Any]:
+        """``GET /health``: the node's chain, operator and counters (settlements, gossip)."""
+        obj = self._request("GET", "/health")[1]
+        with _shape("health"):
+            return dict(_mapping(obj, "health"))
+
     def fills(self, page: int = 1, per_page: int = 100) -> dict[str, Any]:
         """A page of fills, as the node sends it (``total``, ``page``, ``perPage``, ``records``)."""
         obj = self._request("GET", "/v1/fills", params={"page": page, "perPage": per_page})[1]

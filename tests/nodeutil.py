@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
@@ -18,6 +17,7 @@ import aiohttp
 from sdex.node.config import NodeConfig
 from sdex.node.core import Node
 from sdex.node.main import serve
+from sdex.node.process import NodeProcess
 from sdex.order import SignedOrder
 from tests.conftest import Chain
 
@@ -95,21 +95,12 @@ def node_process(
     peers: list[str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``sdex node`` in its own process; killed (by its PID) on exit if still running."""
-    key = "0x" + chain.keys[key_index].hex()
-    cmd = [
-        sys.executable, "-m", "sdex.cli", "node", "--port", str(port),
-        "--deployment", str(deployment), "--key", key, "--db", str(db),
-    ]  # fmt: skip
-    for p in peers or []:
-        cmd += ["--peer", p]
-    with log.open("ab") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    node = NodeProcess(port, deployment, chain.keys[key_index], db, log, peers or []).start()
+    assert node.proc is not None
     try:
-        yield proc
+        yield node.proc
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
+        node.kill()
 
 
 async def healthy(session: aiohttp.ClientSession, base: str, proc: subprocess.Popen[bytes]) -> bool:

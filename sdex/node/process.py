@@ -1,0 +1,82 @@
+"""An ``sdex node`` in a process of its own (the demo, tests, benchmarks).
+
+Started with the interpreter running this code, stopped by its own PID: SIGTERM for a clean
+stop, SIGKILL (``kill``) to simulate a crash.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+
+class NodeProcess:
+    def __init__(
+        self,
+        port: int,
+        deployment: Path,
+        key: bytes,
+        db: Path,
+        log: Path,
+        peers: list[str] | tuple[str, ...] = (),
+        host: str = "127.0.0.1",
+        fee_bps: int = 0,
+    ) -> None:
+        self.port = port
+        self.url = f"http://{host}:{port}"
+        self.log = log
+        self.cmd = [
+            sys.executable, "-m", "sdex.cli", "node", "--port", str(port), "--host", host,
+            "--deployment", str(deployment), "--key", "0x" + key.hex(), "--db", str(db),
+            "--fee-bps", str(fee_bps),
+        ]  # fmt: skip
+        for p in peers:
+            self.cmd += ["--peer", p]
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> NodeProcess:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(self.cmd, stdout=out, stderr=subprocess.STDOUT)
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Until ``/health`` answers; raises if the process exits or the time is up."""
+        deadline = time.monotonic() + timeout
+        with requests.Session() as s:
+            while True:
+                if self.proc is None or self.proc.poll() is not None:
+                    code = None if self.proc is None else self.proc.returncode
+                    raise RuntimeError(f"node {self.url} exited ({code}); see {self.log}")
+                try:
+                    if s.get(self.url + "/health", timeout=1.0).status_code == 200:
+                        return
+                except requests.RequestException:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"node {self.url} not ready after {timeout:g}s")
+                time.sleep(0.05)
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM (the node shuts down cleanly), SIGKILL if it does not within ``timeout``."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, nothing flushed but what the node already committed."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
