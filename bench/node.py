@@ -16,8 +16,9 @@
 
 Orders are signed before any timing starts. Every process started here (Hardhat, the node)
 is stopped by its own PID. Prints JSON; ``--write docs/BENCHMARKS.md`` also replaces the
-node section there. ``--profile DIR`` runs the node processes under cProfile and profiles
-the in-process phases (figures are then slower and are not written).
+node section there. ``--profile DIR`` samples the node processes with py-spy (when it is
+on PATH, else runs them under cProfile: main thread only), profiles the in-process phases
+with cProfile, and prints summaries; the figures are then slower and are not written.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ import json
 import os
 import platform
 import pstats
+import re
+import shutil
 import signal
 import socket
 import statistics
@@ -48,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 
+from sdex.chain import Exchange  # noqa: E402
 from sdex.deployment import Deployment  # noqa: E402
 from sdex.devnet import Devnet  # noqa: E402
 from sdex.node.config import NodeConfig  # noqa: E402
@@ -110,7 +114,9 @@ class Signer:
         for i in range(n):
             ask = i % 2 == 0
             ticks = 1 + (i // 2) % 500
-            out.append(self.order(makers[i % len(makers)], ask, MID + ticks if ask else MID - ticks))
+            out.append(
+                self.order(makers[i % len(makers)], ask, MID + ticks if ask else MID - ticks)
+            )
         return out
 
 
@@ -133,8 +139,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes of the machine have used so far (Linux /proc/stat)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 class CpuMeter:
-    """CPU used by this process, the node and Hardhat over a phase, in cores."""
+    """CPU used over a phase, in cores: this process, the node, Hardhat, and every other
+    process on the machine (``other_processes``: the figures are only clean when it is ~0)."""
 
     def __init__(self, pids: dict[str, int]) -> None:
         self.pids = {"bench_client": os.getpid(), **pids}
@@ -142,13 +156,15 @@ class CpuMeter:
     def __enter__(self) -> CpuMeter:
         self.t0 = time.perf_counter()
         self.c0 = {k: cpu_seconds(p) for k, p in self.pids.items()}
+        self.m0 = machine_busy_seconds()
         return self
 
     def __exit__(self, *exc: object) -> None:
         wall = time.perf_counter() - self.t0
-        self.cores = {
-            k: round((cpu_seconds(p) - self.c0[k]) / wall, 2) for k, p in self.pids.items()
-        }
+        used = {k: (cpu_seconds(p) - self.c0[k]) / wall for k, p in self.pids.items()}
+        others = (machine_busy_seconds() - self.m0) / wall - sum(used.values())
+        self.cores = {k: round(v, 2) for k, v in used.items()}
+        self.cores["other_processes"] = round(max(0.0, others), 2)
 
 
 def _cli_has_node() -> bool:
@@ -167,7 +183,8 @@ def node_process(
     port = free_port()
     db = workdir / f"{name}.db"
     args = [str(port), str(deployment_file), key, str(db)]
-    prof = ["-m", "cProfile", "-o", str(profile / f"{name}.prof")] if profile else []
+    spy = shutil.which("py-spy") if profile else None
+    prof = ["-m", "cProfile", "-o", str(profile / f"{name}.prof")] if profile and not spy else []
     if _cli_has_node():
         cmd = [sys.executable, *prof, "-m", "sdex.cli", "node", "--port", args[0],
                "--deployment", args[1], "--key", args[2], "--db", args[3]]  # fmt: skip
@@ -177,9 +194,18 @@ def node_process(
         cmd = [sys.executable, *prof, str(launcher), *args]
     log = (workdir / f"{name}.log").open("ab")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    (workdir / f"{name}.pid").write_text(str(proc.pid))
     url = f"http://127.0.0.1:{port}"
+    sampler: subprocess.Popen[bytes] | None = None
     try:
         _wait_healthy(proc, url, workdir / f"{name}.log")
+        if spy and profile:  # every thread's Python stacks while it holds the GIL: CPU time
+            out = str(profile / f"{name}.raw")
+            sampler = subprocess.Popen(
+                [spy, "record", "--pid", str(proc.pid), "--format", "raw", "-o", out,
+                 "--rate", "200", "--gil", "--threads", "--nonblocking"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
         yield proc, url
     finally:
         if proc.poll() is None:
@@ -189,6 +215,12 @@ def node_process(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+        if sampler is not None:  # it ends with the process it samples
+            try:
+                sampler.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                sampler.kill()
+                sampler.wait(timeout=10)
         log.close()
 
 
@@ -217,9 +249,15 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def post_all(
-    session: aiohttp.ClientSession, url: str, bodies: list[bytes], concurrency: int
+    session: aiohttp.ClientSession,
+    url: str,
+    bodies: list[bytes],
+    concurrency: int,
+    deadline: float = float("inf"),
 ) -> dict[str, Any]:
-    """POST every body with ``concurrency`` requests in flight; statuses and latencies."""
+    """POST every body with ``concurrency`` requests in flight; statuses and latencies.
+
+    No new request starts after ``deadline`` (``time.perf_counter``); ``posted`` counts."""
     statuses: Counter[int] = Counter()
     latencies: list[float] = []
     errors: list[str] = []
@@ -229,6 +267,8 @@ async def post_all(
     async def worker() -> None:
         for b in work:
             t = clock()
+            if t > deadline:
+                return
             async with session.post(url, data=b, headers=JSON_HEADERS) as r:
                 text = await r.read()
                 statuses[r.status] += 1
@@ -241,6 +281,7 @@ async def post_all(
     elapsed = clock() - t0
     return {
         "seconds": elapsed,
+        "posted": len(latencies),
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "latencies": latencies,
         "errors": errors,
@@ -251,6 +292,11 @@ async def health(session: aiohttp.ClientSession, base: str) -> dict[str, Any]:
     async with session.get(base + "/health") as r:
         out: dict[str, Any] = await r.json()
         return out
+
+
+async def fills_total(session: aiohttp.ClientSession, base: str) -> int:
+    async with session.get(base + "/v1/fills", params={"perPage": "1"}) as r:
+        return int((await r.json())["total"])
 
 
 def session(concurrency: int) -> aiohttp.ClientSession:
@@ -264,7 +310,12 @@ def session(concurrency: int) -> aiohttp.ClientSession:
 
 
 async def bench_validation(
-    deployment: Deployment, signer: Signer, workdir: Path, n: int, profile: Path | None
+    deployment: Deployment,
+    signer: Signer,
+    workdir: Path,
+    n: int,
+    pids: dict[str, int],
+    profile: Path | None,
 ) -> dict[str, Any]:
     orders = signer.resting(n, list(range(OPERATOR)))
     objs = [o.to_json() for o in orders]
@@ -285,24 +336,27 @@ async def bench_validation(
             return time.perf_counter() - t0
 
         def parts(objs: list[dict[str, str]]) -> dict[str, float]:
-            """The same work split: parse + EIP-712 hash, the other checks, ECDSA recovery."""
+            """Microseconds per order: the parse + EIP-712 hash alone, all of
+            ``check_offchain`` (which includes them), and the ECDSA recovery."""
             clock = time.perf_counter
-            spent = {"parse_and_hash": 0.0, "checks": 0.0, "ecdsa_recover": 0.0}
+            spent = {"parse_and_hash": 0.0, "check_offchain": 0.0, "ecdsa_recover": 0.0}
             for obj in objs:
                 t0 = clock()
-                signed = SignedOrder.from_json(obj, node.domain)
+                SignedOrder.from_json(obj, node.domain)
                 t1 = clock()
-                intake.check_offchain(obj)
+                signed = intake.check_offchain(obj)
                 t2 = clock()
+                assert isinstance(signed, SignedOrder)
                 recover_signer(signed.hash, signed.signature)
                 t3 = clock()
                 spent["parse_and_hash"] += t1 - t0
-                spent["checks"] += (t2 - t1) - (t1 - t0)  # check_offchain parses again
+                spent["check_offchain"] += t2 - t1
                 spent["ecdsa_recover"] += t3 - t2
             return {k: round(1e6 * v / len(objs), 1) for k, v in spent.items()}
 
         offchain(objs[:500])  # warm-up
-        seconds = offchain(objs)
+        with CpuMeter(pids) as cpu_offchain:
+            seconds = offchain(objs)
         micro = parts(objs[: min(n, 5000)])
 
         async def full(objs: list[dict[str, str]], concurrency: int) -> float:
@@ -323,7 +377,8 @@ async def bench_validation(
 
         await full(objs[:1000], 512)  # warm-up
         calls0 = node.batcher.calls
-        full_seconds = await full(objs, 512)
+        with CpuMeter(pids) as cpu_full:
+            full_seconds = await full(objs, 512)
         calls = node.batcher.calls - calls0
 
         if profile is not None:
@@ -344,12 +399,14 @@ async def bench_validation(
             "orders_per_s": round(n / seconds),
             "us_per_order": round(1e6 * seconds / n, 1),
             "us_per_order_split": micro,
+            "cpu_cores_used": cpu_offchain.cores,
         },
         "full_intake_with_chain_read": {
             "orders_per_s": round(n / full_seconds),
             "concurrent": 512,
             "chain_state_calls": calls,
             "orders_per_chain_call": round(n / max(1, calls), 1),
+            "cpu_cores_used": cpu_full.cores,
         },
     }
 
@@ -428,7 +485,9 @@ class FillWatcher:
         return await asyncio.wait_for(fut, timeout)
 
 
-async def bench_latency(url: str, signer: Signer, samples: int) -> dict[str, Any]:
+async def bench_latency(
+    url: str, signer: Signer, samples: int, pids: dict[str, int]
+) -> dict[str, Any]:
     pairs = []
     for i in range(samples + 10):
         ask = signer.order(ASK_MAKERS[i % len(ASK_MAKERS)], True, MID)
@@ -436,60 +495,62 @@ async def bench_latency(url: str, signer: Signer, samples: int) -> dict[str, Any
         pairs.append((body(ask), body(bid), bid.hash_hex))
     post_ms: list[float] = []
     receipt_ms: list[float] = []
+
+    async def sample(s: aiohttp.ClientSession, watcher: FillWatcher, i: int) -> None:
+        ask, bid, bid_hash = pairs[i]
+        async with s.post(url + "/v1/orders", data=ask, headers=JSON_HEADERS) as r:
+            if r.status != 201:
+                raise RuntimeError(f"resting order: {r.status} {await r.text()}")
+        t0 = time.perf_counter()
+        async with s.post(url + "/v1/orders", data=bid, headers=JSON_HEADERS) as r:
+            if r.status != 201:
+                raise RuntimeError(f"crossing order: {r.status} {await r.text()}")
+            await r.read()
+        t1 = time.perf_counter()
+        try:
+            filled_at = await watcher.wait(bid_hash)
+        except TimeoutError:
+            async with s.get(f"{url}/v1/orders/{bid_hash}") as r:
+                rec = await r.json()
+            raise RuntimeError(
+                f"no fill event for crossing order {i} in 30 s: {rec['metaData']}, "
+                f"node {await health(s, url)}"
+            ) from None
+        if i >= 10:  # the first ten warm up the node's settlement path
+            post_ms.append(t1 - t0)
+            receipt_ms.append(filled_at - t0)
+
     async with session(4) as s, s.ws_connect(url + "/v1/ws") as ws:
         watcher = FillWatcher(ws)
         reader = asyncio.create_task(watcher.run())
         try:
-            for i, (ask, bid, bid_hash) in enumerate(pairs):
-                async with s.post(url + "/v1/orders", data=ask, headers=JSON_HEADERS) as r:
-                    if r.status != 201:
-                        raise RuntimeError(f"resting order: {r.status} {await r.text()}")
-                t0 = time.perf_counter()
-                async with s.post(url + "/v1/orders", data=bid, headers=JSON_HEADERS) as r:
-                    if r.status != 201:
-                        raise RuntimeError(f"crossing order: {r.status} {await r.text()}")
-                    await r.read()
-                t1 = time.perf_counter()
-                try:
-                    filled_at = await watcher.wait(bid_hash)
-                except TimeoutError:
-                    async with s.get(f"{url}/v1/orders/{bid_hash}") as r:
-                        rec = await r.json()
-                    raise RuntimeError(
-                        f"no fill event for crossing order {i} in 30 s: {rec['metaData']}, "
-                        f"node {await health(s, url)}"
-                    ) from None
-                if i >= 10:  # the first ten warm up the node's settlement path
-                    post_ms.append(t1 - t0)
-                    receipt_ms.append(filled_at - t0)
+            with CpuMeter(pids) as cpu:
+                for i in range(len(pairs)):
+                    await sample(s, watcher, i)
             await asyncio.sleep(0.5)  # late events of the last sample
         finally:
             reader.cancel()
         measured = [h for _, _, h in pairs[10:]]
         no_fill_event = sum(h not in watcher.fill_events for h in measured)
         no_filled_event = sum(h not in watcher.filled_events for h in measured)
-        fill_first = sum(
-            watcher.fill_events.get(h, 1e18) <= watcher.filled_events.get(h, 1e18)
-            for h in measured
-        )
         async with s.get(f"{url}/v1/orders/{pairs[-1][2]}") as r:
             last = await r.json()
     if last["metaData"]["status"] != "filled":
         raise RuntimeError(f"last crossing order is {last['metaData']['status']}, not filled")
     return {
         "samples": samples,
-        "measured_until": "first websocket event announcing the settled fill (fill or order filled)",
+        "measured_until": "first websocket event of the settled fill (fill, order filled)",
         "order_to_receipt_ms": {
             "p50": pct(receipt_ms, 0.5),
             "p99": pct(receipt_ms, 0.99),
             "mean": round(1000 * statistics.fmean(receipt_ms), 2),
         },
         "post_response_ms": {"p50": pct(post_ms, 0.5), "p99": pct(post_ms, 0.99)},
-        "websocket": {
-            "fill_event_first": fill_first,
-            "fill_event_missing": no_fill_event,
-            "order_filled_event_missing": no_filled_event,
+        "websocket_events_missing": {
+            "fill": no_fill_event,
+            "order_filled": no_filled_event,
         },
+        "cpu_cores_used": cpu.cores,
     }
 
 
@@ -497,68 +558,73 @@ async def bench_latency(url: str, signer: Signer, samples: int) -> dict[str, Any
 
 
 async def bench_matches(
-    url: str, signer: Signer, n: int, concurrency: int, pids: dict[str, int]
+    url: str, signer: Signer, n: int, concurrency: int, pids: dict[str, int], timeout: float
 ) -> dict[str, Any]:
-    asks = [
-        body(signer.order(ASK_MAKERS[i % len(ASK_MAKERS)], True, MID - i % 1000)) for i in range(n)
-    ]
-    bids = [body(signer.order(BID_MAKERS[i % len(BID_MAKERS)], False, MID + 1000)) for i in range(n)]
+    # one price for all: each bid fills exactly one ask (a better bid price would leave the
+    # bid a remainder after its price improvement, which matches again in dust)
+    asks = [body(signer.order(ASK_MAKERS[i % len(ASK_MAKERS)], True, MID)) for i in range(n)]
+    bids = [body(signer.order(BID_MAKERS[i % len(BID_MAKERS)], False, MID)) for i in range(n)]
     async with session(concurrency) as s:
         r = await post_all(s, url + "/v1/orders", asks, concurrency)
         if r["statuses"] != {"201": n}:
             raise RuntimeError(f"resting asks: {r['statuses']} {r['errors']}")
         h0 = await health(s, url)
+        fills0 = await fills_total(s, url)
         trace: list[tuple[float, int]] = []
-        done = asyncio.Event()
+        target = n  # lowered to what was posted if the deadline cut the posting short
 
         async def poll() -> None:
             while True:
                 h = await health(s, url)
                 settled = h["matchesSettled"] - h0["matchesSettled"]
                 trace.append((time.perf_counter(), settled))
-                if settled + h["matchesFailed"] - h0["matchesFailed"] >= n:
-                    done.set()
+                if settled + h["matchesFailed"] - h0["matchesFailed"] >= target:
                     return
                 await asyncio.sleep(0.02)
 
         with CpuMeter(pids) as cpu:
             t0 = time.perf_counter()
             poller = asyncio.create_task(poll())
-            r = await post_all(s, url + "/v1/orders", bids, concurrency)
+            r = await post_all(s, url + "/v1/orders", bids, concurrency, t0 + timeout)
             posted = time.perf_counter() - t0
+            target = r["posted"]
             try:
-                await asyncio.wait_for(done.wait(), timeout=90)
-            finally:
-                poller.cancel()
+                await asyncio.wait_for(poller, timeout=max(1.0, t0 + timeout - time.perf_counter()))
+                complete = target == n
+            except TimeoutError:
+                complete = False
             total = trace[-1][0] - t0
         h1 = await health(s, url)
-        async with s.get(url + "/v1/fills", params={"perPage": "1"}) as resp:
-            fills_total = (await resp.json())["total"]
-    if r["statuses"] != {"201": n}:
+        fills = await fills_total(s, url) - fills0
+    if r["statuses"] != {"201": r["posted"]}:
         raise RuntimeError(f"crossing bids: {r['statuses']} {r['errors']}")
     settled = h1["matchesSettled"] - h0["matchesSettled"]
     txs = h1["settlementsSent"] - h0["settlementsSent"]
     # sustained: the rate between 10% and 90% of the matches settled (no ramp-up or tail)
-    lo = next(t for t, k in trace if k >= 0.1 * n)
-    hi = next(t for t, k in trace if k >= 0.9 * n)
+    lo = next((t for t, k in trace if k >= 0.1 * n), None)
+    hi = next((t for t, k in trace if k >= 0.9 * n), None)
     return {
         "matches": n,
         "concurrency": concurrency,
+        "complete": complete,
+        "crossing_orders_posted": r["posted"],
         "settled": settled,
         "failed": h1["matchesFailed"] - h0["matchesFailed"],
         "settled_matches_per_s": round(settled / total),
-        "sustained_10_to_90_percent_per_s": round(0.8 * n / (hi - lo)) if hi > lo else None,
+        "sustained_10_to_90_percent_per_s": (
+            round(0.8 * n / (hi - lo)) if lo is not None and hi is not None and hi > lo else None
+        ),
         "seconds_first_post_to_all_settled": round(total, 3),
         "seconds_to_post_crossing_orders": round(posted, 3),
-        "crossing_orders_accepted_per_s": round(n / posted),
+        "crossing_orders_accepted_per_s": round(r["posted"] / posted),
         "settlement_transactions": txs,
         "matches_per_transaction": round(settled / max(1, txs), 1),
-        "fills_recorded": fills_total,
+        "fills_recorded": fills,
         "cpu_cores_used": cpu.cores,
     }
 
 
-# -- driver ------------------------------------------------------------------------------------------
+# -- driver ------------------------------------------------------------------------------------
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -578,8 +644,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         deployment = devnet.start()
         try:
             assert devnet.rpc is not None and devnet.node.proc is not None
-            from sdex.chain import Exchange
-
             domain = Exchange(devnet.rpc, deployment.exchange).domain()
             now = int(devnet.rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
             signer = Signer(deployment, domain, now + 3 * 3600)
@@ -587,7 +651,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             pids = {"hardhat": devnet.node.proc.pid}
             result: dict[str, Any] = {}
             result["validation"] = asyncio.run(
-                bench_validation(deployment, signer, workdir, args.validate, profile)
+                bench_validation(deployment, signer, workdir, args.validate, pids, profile)
             )
             with node_process(deployment_file, key, workdir, "node-http", profile) as (p, url):
                 result["http_accept"] = asyncio.run(
@@ -596,11 +660,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 )  # fmt: skip
             with node_process(deployment_file, key, workdir, "node-settle", profile) as (p, url):
                 result["order_to_receipt"] = asyncio.run(
-                    bench_latency(url, signer, args.latency_samples)
+                    bench_latency(url, signer, args.latency_samples, {**pids, "node": p.pid})
                 )
                 result["settled_matches"] = asyncio.run(
                     bench_matches(url, signer, args.matches, args.concurrency,
-                                  {**pids, "node": p.pid})
+                                  {**pids, "node": p.pid}, args.settle_timeout)
                 )  # fmt: skip
         finally:
             devnet.stop()
@@ -654,12 +718,25 @@ def write_section(path: Path, title: str, body: str) -> None:
     path.write_text(text)
 
 
+def cpu_rows(r: dict[str, Any]) -> list[tuple[str, dict[str, float]]]:
+    """(phase, cores used by each process) for every timed phase."""
+    v = r["validation"]
+    return [
+        ("validation, off-chain", v["offchain_checks_and_signature"]["cpu_cores_used"]),
+        ("validation, full intake", v["full_intake_with_chain_read"]["cpu_cores_used"]),
+        ("accepted over HTTP", r["http_accept"]["cpu_cores_used"]),
+        ("order-to-receipt", r["order_to_receipt"]["cpu_cores_used"]),
+        ("settled matches", r["settled_matches"]["cpu_cores_used"]),
+    ]
+
+
 def markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
     m = r["machine"]
     v = r["validation"]
     h = r["http_accept"]
     lat = r["order_to_receipt"]
     s = r["settled_matches"]
+    partial = "" if s["complete"] else f", cut at {args.settle_timeout:g} s"
     rows = [
         ("validated in-process, off-chain checks + ECDSA (one core)",
          f"{v['offchain_checks_and_signature']['orders_per_s']:,} orders/s", ">= 10,000/s"),
@@ -671,7 +748,7 @@ def markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
         ("order-to-receipt, crossing order (p50 / p99)",
          f"{lat['order_to_receipt_ms']['p50']} / {lat['order_to_receipt_ms']['p99']} ms",
          "p50 <= 20 ms"),
-        (f"settled matches when busy ({s['matches']:,} crossing orders at once)",
+        (f"settled matches when busy ({s['matches']:,} crossing orders at once{partial})",
          f"{s['settled_matches_per_s']:,} matches/s in {s['settlement_transactions']} "
          f"transactions ({s['matches_per_transaction']} per tx)", ">= 1,000/s"),
     ]  # fmt: skip
@@ -682,6 +759,19 @@ def markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
         f"| {a} | {b} | {c}{'' if ok is None else (' (met)' if ok else ' (missed)')} |"
         for (a, b, c), ok in zip(rows, marks, strict=True)
     )
+    cpu = "| phase | bench client | node | Hardhat | other processes |\n|---|---|---|---|---|\n"
+    cpu += "\n".join(
+        f"| {name} | {c['bench_client']} | {c.get('node', '(in client)')} | {c['hardhat']} "
+        f"| {c['other_processes']} |"
+        for name, c in cpu_rows(r)
+    )
+    busiest = max(c["other_processes"] for _, c in cpu_rows(r))
+    contended = (
+        f"**Other processes used up to {busiest} cores during the run: the machine was shared "
+        "and these figures are lower than a quiet machine gives.**\n\n"
+        if busiest > 0.25
+        else ""
+    )
     cmd = (
         f"bench/node.py --validate {args.validate} --http-orders {args.http_orders} "
         f"--latency-samples {args.latency_samples} --matches {args.matches} "
@@ -689,22 +779,50 @@ def markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
     )
     return (
         f"Measured {date.today()} on {m['os']}, nproc {m['nproc']}, {m['cpu']}, "
-        f"CPython {m['python']}, Hardhat automine devnet on the same machine, by `{cmd}`. "
-        "The bench client, the node and Hardhat share the cores (`cpu_cores_used`).\n\n"
+        f"CPython {m['python']}, a Hardhat automine devnet on the same machine, by `{cmd}`.\n\n"
+        + contended
         + table
-        + "\n\n```json\n"
-        + json.dumps(r, indent=2)
-        + "\n```\n"
+        + "\n\nCPU used during each phase, in cores (the bench client, the node and Hardhat "
+        "share the machine):\n\n" + cpu + "\n\n```json\n" + json.dumps(r, indent=2) + "\n```\n"
     )
 
 
-def print_profiles(profile: Path) -> None:
+def print_profiles(profile: Path, top: int = 30) -> None:
+    """Summaries of the profiles to stderr: cProfile files, and py-spy's collapsed stacks
+    (share of samples per function: ``self``, and ``total`` with what it calls)."""
     for f in sorted(profile.glob("*.prof")):
-        print(f"\n===== {f.name} (cumulative) =====", file=sys.stderr)
+        print(f"\n===== {f.name}: cProfile, main thread =====", file=sys.stderr)
         st = pstats.Stats(str(f), stream=sys.stderr)
-        st.sort_stats("cumulative").print_stats(35)
-        print(f"===== {f.name} (tottime) =====", file=sys.stderr)
-        st.sort_stats("tottime").print_stats(30)
+        st.sort_stats("cumulative").print_stats(top)
+        st.sort_stats("tottime").print_stats(top)
+    for f in sorted(profile.glob("*.raw")):
+        own: Counter[str] = Counter()
+        total: Counter[str] = Counter()
+        samples = 0
+        for line in f.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not stack:
+                continue
+            n = int(count)
+            samples += n
+            frames = [_frame(x) for x in stack.split(";")[1:]]  # [0] is the thread
+            if frames:
+                own[frames[-1]] += n
+            for fr in set(frames):
+                total[fr] += n
+        print(f"\n===== {f.name}: py-spy, {samples} samples holding the GIL =====", file=sys.stderr)
+        for title, c in (("self", own), ("total", total)):
+            print(f"--- {title}", file=sys.stderr)
+            for fr, n in c.most_common(top):
+                print(f"{100 * n / max(1, samples):5.1f}%  {fr}", file=sys.stderr)
+
+
+def _frame(text: str) -> str:
+    """``func (path/to/file.py:12)`` as ``file path:func``, site-packages and repo trimmed."""
+    func, _, where = text.rpartition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    path = re.sub(r"^.*(site-packages/|/lib/python3\.\d+/)", "", path.replace(f"{ROOT}/", ""))
+    return f"{path}:{func}"
 
 
 def main() -> None:
@@ -714,6 +832,10 @@ def main() -> None:
     ap.add_argument("--latency-samples", type=int, default=200)
     ap.add_argument("--matches", type=int, default=2_000, help="crossing pairs when busy")
     ap.add_argument("--concurrency", type=int, default=48, help="HTTP requests in flight")
+    ap.add_argument(
+        "--settle-timeout", type=float, default=60.0,
+        help="seconds phase 4 may take; past them it reports what settled so far",
+    )  # fmt: skip
     ap.add_argument("--profile", type=Path, help="cProfile the node and in-process phases here")
     ap.add_argument("--write", type=Path, help="update the node section of this markdown file")
     ap.add_argument("--workdir", type=Path, help="keep the databases and logs here")

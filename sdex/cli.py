@@ -1,7 +1,8 @@
 """The ``sdex`` command line (PRODUCT.md section 4).
 
 ``devnet`` and ``demo`` run a local chain; ``node`` runs a relayer; ``order``, ``book`` and
-``cancel`` are a wallet talking to a node's HTTP API through ``sdex.client``. A wallet command
+``cancel`` are a wallet talking to a node's HTTP API through ``sdex.client``, and ``console``
+(``sdex.console``) is the same wallet as a prompt, sharing their rendering. A wallet command
 that fails shows one red line and exits 1; bad arguments are click usage errors (exit 2).
 """
 
@@ -162,6 +163,10 @@ def _stdout() -> Console:
     return Console(highlight=False, soft_wrap=True)
 
 
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
 def _deployment_file(path: Path) -> Path:
     if not path.is_file():
         raise click.BadParameter(
@@ -178,10 +183,13 @@ def _one_line_errors() -> Iterator[None]:
     try:
         yield
     except (SdexError, OSError) as e:  # requests' errors are OSErrors too
-        msg = _short_error(e)
-        err = Console(stderr=True, highlight=False, soft_wrap=True)
-        err.print(f"[bold red]error:[/] {escape(msg)}")
+        print_error(_stderr(), e)
         raise click.exceptions.Exit(1) from None
+
+
+def print_error(err: Console, e: BaseException) -> None:
+    """An expected failure as one red line (the wallet commands, the console)."""
+    err.print(f"[bold red]error:[/] {escape(_short_error(e))}")
 
 
 def _short_error(e: BaseException) -> str:
@@ -235,14 +243,35 @@ def order(
         config = client.order_config()
         market = _market(config, pair)
         try:
-            signed = sign_limit_order(
-                config, market, wanted, price, amount, key, expiry_seconds=expiry_seconds
-            )
+            place_order(
+                out, client, config, market, wanted, price, amount, key,
+                tif=tif.lower(), expiry_seconds=expiry_seconds,
+            )  # fmt: skip
         except WalletInputError as e:
             raise click.UsageError(str(e)) from None
-        _print_signed(out, market, wanted, price, signed, config)
-        posted = client.post_order(signed, tif.lower())
-        _print_posted(out, market, wanted, signed, posted)
+
+
+def place_order(
+    out: Console,
+    client: NodeClient,
+    config: OrderConfig,
+    m: Market,
+    side: Side,
+    price: Fraction,
+    amount: Fraction,
+    key: bytes,
+    *,
+    tif: str = "gtc",
+    expiry_seconds: int = DEFAULT_EXPIRY,
+) -> PostedOrder:
+    """Sign a limit order, show it, post it and show the node's answer (``sdex order``, the
+    console's ``send_order``). ``WalletInputError``, before anything is sent, if the numbers
+    make no valid order."""
+    signed = sign_limit_order(config, m, side, price, amount, key, expiry_seconds=expiry_seconds)
+    _print_signed(out, m, side, price, signed, config)
+    posted = client.post_order(signed, tif)
+    _print_posted(out, m, side, signed, posted)
+    return posted
 
 
 def _print_signed(
@@ -325,18 +354,31 @@ def book(node_url: str, pair: str, depth: int) -> None:
     out = _stdout()
     with _one_line_errors(), NodeClient(node_url) as client:
         config = client.order_config()
-        m = _market(config, pair)
-        ob = client.orderbook(m.base_token.address, m.quote_token.address, per_page=depth)
-        out.print(_book_table(config, m, "asks", Side.SELL, ob.asks))
-        out.print(_book_table(config, m, "bids", Side.BUY, ob.bids))
+        show_book(out, client, config, _market(config, pair), depth)
 
 
-def _book_table(config: OrderConfig, m: Market, title: str, side: Side, page: Page) -> Table:
+def show_book(out: Console, client: NodeClient, config: OrderConfig, m: Market, depth: int) -> None:
+    """Fetch a node's book for a market and show it, asks above bids (``sdex book``, the
+    console's ``book``)."""
+    ob = client.orderbook(m.base_token.address, m.quote_token.address, per_page=depth)
+    out.print(_book_table(config, m, "asks", Side.SELL, ob.asks))
+    out.print(_book_table(config, m, "bids", Side.BUY, ob.bids))
+
+
+def check_record(config: OrderConfig, rec: OrderRecord, what: str) -> None:
+    """Shown hashes are our own EIP-712 hashes of the orders: refuse a node that misstates one."""
+    if "0x" + config.domain.order_hash(rec.order).hex() != rec.order_hash:
+        raise NodeProtocolError(f"the node's {what} misstate the hash of an order")
+
+
+def book_rows(
+    config: OrderConfig, m: Market, title: str, side: Side, page: Page
+) -> list[tuple[Fraction, OrderRecord]]:
+    """A book side's records with their limit prices, best first, each checked to carry its
+    own hash and to be on ``side``."""
     rows: list[tuple[Fraction, OrderRecord]] = []
     for rec in page.records:
-        # Shown hashes are our own EIP-712 hashes of the orders, checked against the node's.
-        if "0x" + config.domain.order_hash(rec.order).hex() != rec.order_hash:
-            raise NodeProtocolError(f"the node's {title} misstate the hash of an order")
+        check_record(config, rec, title)
         if m.side_of(rec.order) is not side:
             raise NodeProtocolError(
                 f"the node's {title} hold order {rec.order_hash} of another side"
@@ -344,6 +386,24 @@ def _book_table(config: OrderConfig, m: Market, title: str, side: Side, page: Pa
         rows.append((m.order_price(side, rec.order), rec))
     # Best first; the sort is stable, so equal prices keep the node's (time) order.
     rows.sort(key=lambda r: r[0], reverse=side is Side.BUY)
+    return rows
+
+
+def remaining_amounts(m: Market, side: Side, rec: OrderRecord) -> tuple[Fraction, Fraction]:
+    """What is left of an order on ``side`` as human (base, quote) amounts, exact."""
+    o = rec.order
+    # remainingFillableMakerAmount is in the maker token: quote for bids, base for asks.
+    if side is Side.BUY:
+        quote = Fraction(rec.remaining)
+        base = quote * o.taker_amount / o.maker_amount
+    else:
+        base = Fraction(rec.remaining)
+        quote = base * o.taker_amount / o.maker_amount
+    return base / 10**m.base_token.decimals, quote / 10**m.quote_token.decimals
+
+
+def _book_table(config: OrderConfig, m: Market, title: str, side: Side, page: Page) -> Table:
+    rows = book_rows(config, m, title, side, page)
     shown = f"{len(rows)} of {page.total}" if page.total > len(rows) else str(len(rows))
     table = Table(title=f"{m.name} {title} ({shown})", title_justify="left")
     table.add_column(f"price ({m.quote})", justify="right")
@@ -352,20 +412,8 @@ def _book_table(config: OrderConfig, m: Market, title: str, side: Side, page: Pa
     table.add_column("order", overflow="fold")
     b, q = m.base_token.decimals, m.quote_token.decimals
     for price, rec in rows:
-        o = rec.order
-        # remainingFillableMakerAmount is in the maker token: quote for bids, base for asks.
-        if side is Side.BUY:
-            quote = Fraction(rec.remaining)
-            base = quote * o.taker_amount / o.maker_amount
-        else:
-            base = Fraction(rec.remaining)
-            quote = base * o.taker_amount / o.maker_amount
-        table.add_row(
-            fmt_price(price),
-            fmt_price(base / 10**b, b),
-            fmt_price(quote / 10**q, q),
-            rec.order_hash,
-        )
+        base, quote = remaining_amounts(m, side, rec)
+        table.add_row(fmt_price(price), fmt_price(base, b), fmt_price(quote, q), rec.order_hash)
     return table
 
 
@@ -396,14 +444,23 @@ def cancel(
     """Cancel one of your orders: a signed soft cancel at the node, and with --onchain also
     on chain (the only cancel no node can ignore)."""
     out = _stdout()
-    hash_hex = "0x" + order_hash.hex()
     with _one_line_errors(), NodeClient(node_url) as client:
         config = client.order_config()
         if onchain:
             _cancel_onchain(out, client, config, order_hash, key, rpc, deployment_path)
-        status = client.cancel_order(hash_hex, sign_cancel(config.domain, order_hash, key))
-        shown = escape(status)
-        out.print(f"order [bold]{hash_hex}[/] soft-cancelled at the node: status [bold]{shown}[/]")
+        soft_cancel(out, client, config, order_hash, key)
+
+
+def soft_cancel(
+    out: Console, client: NodeClient, config: OrderConfig, order_hash: bytes, key: bytes
+) -> str:
+    """Sign a soft cancel, send it and show the order's new status (``sdex cancel``, the
+    console's ``cancel``)."""
+    hash_hex = "0x" + order_hash.hex()
+    status = client.cancel_order(hash_hex, sign_cancel(config.domain, order_hash, key))
+    shown = escape(status)
+    out.print(f"order [bold]{hash_hex}[/] soft-cancelled at the node: status [bold]{shown}[/]")
+    return status
 
 
 def _cancel_onchain(
@@ -456,6 +513,24 @@ def _cancel_onchain(
         f"order [bold]0x{order_hash.hex()}[/] cancelled on chain in tx {receipt.tx_hash} "
         f"(block {receipt.block_number})"
     )
+
+
+@main.command("console")
+@_node_option
+@_key_option
+@_pair_option
+@click.option(
+    "--slippage", "slippage_bps", type=click.IntRange(0, 9999), default=100, show_default=True,
+    metavar="BPS", help="A market order's bound: the best opposite price moved by BPS.",
+)  # fmt: skip
+def console_command(node_url: str, key: bytes, pair: str, slippage_bps: int) -> None:
+    """The seed's prompt as a client of a node: send_order, get_dump, cancel, book, fills.
+
+    E.g. `send_order buy limit 10 10`, `send_order sell market 5 50` (at most 50 bps below
+    the best bid); `help` lists the commands. It only talks to the node's HTTP API."""
+    from sdex.console import run_console
+
+    sys.exit(run_console(node_url, key, pair, slippage_bps, out=_stdout(), err=_stderr()))
 
 
 # -- the relayer node -------------------------------------------------------------------------
@@ -515,6 +590,77 @@ def node(
             )
         except ValueError as e:  # a bad configuration (no key, bad deployment file)
             raise click.UsageError(str(e)) from None
+
+
+# -- the audit --------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--deployment", "deployment_path", type=click.Path(path_type=Path), default=DEFAULT_PATH,
+    show_default=True, help="The deployment file: chain, Exchange and its deployment block.",
+)  # fmt: skip
+@click.option(
+    "--rpc", metavar="URL", default=None,
+    help="JSON-RPC endpoint [default: the deployment file's rpc].",
+)  # fmt: skip
+@click.option(
+    "--node", "nodes", multiple=True, metavar="URL",
+    help="A node to audit and to ask for signed orders (repeatable).",
+)  # fmt: skip
+@click.option(
+    "--orders", "order_files", multiple=True, metavar="FILE",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="A JSON list of signed orders (or a GET /v1/orders page); repeatable.",
+)  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object for machines.")
+@click.option(
+    "--sync-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
+    metavar="SECONDS", help="How long to wait for each node to process the chain's head.",
+)  # fmt: skip
+def audit(
+    deployment_path: Path,
+    rpc: str | None,
+    nodes: tuple[str, ...],
+    order_files: tuple[Path, ...],
+    as_json: bool,
+    sync_timeout: float,
+) -> None:
+    """Check every on-chain fill against its signed order (hash, signature, limit price, no
+    overfill, fee), each settlement's token transfers against its fills, and each node's book
+    and claimed fills against the chain.
+
+    Exit status: 0 clean, 1 on any discrepancy, 2 when the audit cannot run.
+    """
+    import json
+
+    from sdex.audit import OrdersFileError, audit_network, load_orders
+    from sdex.deployment import Deployment
+    from sdex.order import Domain
+
+    try:
+        d = Deployment.load(_deployment_file(deployment_path))
+    except (ValueError, KeyError, TypeError) as e:  # bad JSON or a missing field
+        raise click.BadParameter(
+            f"{deployment_path} is not a deployment file ({e!r})", param_hint="'--deployment'"
+        ) from None
+    orders = []
+    for path in order_files:
+        try:
+            orders += load_orders(path, Domain(d.chain_id, d.exchange))
+        except OrdersFileError as e:
+            raise click.BadParameter(str(e), param_hint="'--orders'") from None
+    try:
+        report = audit_network(d, nodes, rpc=rpc, orders=orders, sync_timeout=sync_timeout)
+    except (SdexError, OSError) as e:  # the chain unreachable, or not the deployment's
+        err = Console(stderr=True, highlight=False, soft_wrap=True)
+        err.print(f"[bold red]cannot audit:[/] {escape(_short_error(e))}")
+        raise click.exceptions.Exit(2) from None
+    if as_json:
+        click.echo(json.dumps(report.to_json()))
+    else:
+        report.print(_stdout())
+    raise click.exceptions.Exit(0 if report.ok else 1)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ fillable is its remaining and a change to one order touches only that order. Onl
 underfunded account reallocates, in O(its orders). Reserving a fill out of an order's
 fillable never changes the other orders' allocations (``left`` drops by what the order's
 remaining drops), so matching stays O(1) per fill.
+
+An order parked in its level (nothing fillable) that gets something here goes back into
+its level's queue (``Level.unpark``): this is the only place a fillable amount grows.
 """
 
 from __future__ import annotations
@@ -42,10 +45,16 @@ class Account:
         if spendable is None or self.open + self.reserved <= spendable:
             if self.funded:
                 if changed is not None and changed.closed is None:
-                    changed.fillable = changed.maker_amount - changed.filled - changed.pending
+                    rem = changed.maker_amount - changed.filled - changed.pending
+                    changed.fillable = rem
+                    if rem and changed.parked:
+                        _unpark(changed)
             else:
                 for e in self.orders.values():
-                    e.fillable = e.maker_amount - e.filled - e.pending
+                    rem = e.maker_amount - e.filled - e.pending
+                    e.fillable = rem
+                    if rem and e.parked:
+                        _unpark(e)
                 self.funded = True
             return
         left = spendable - self.reserved
@@ -56,5 +65,13 @@ class Account:
             rem = e.maker_amount - e.filled - e.pending
             take = rem if rem < left else left
             e.fillable = take
+            if take and e.parked:
+                _unpark(e)
             left -= take
         self.funded = False
+
+
+def _unpark(e: Entry) -> None:
+    level = e.level
+    assert level is not None  # a parked entry rests at a level
+    level.unpark(e)

@@ -6,15 +6,20 @@ Python's int true division is correctly rounded, hence monotone, so distinct pri
 compare in the wrong order by their floats; equal floats fall back to the level's exact
 cross-multiplication ``__lt__``. The floats make almost every comparison a C-level one.
 
-A level is a list with a head index: appends at the tail, removal by marking the entry
-dead (O(1)), dead entries skipped from the head and compacted away in bulk. Entries keep
-their place while their fills are pending, so a released fill regains its time priority.
+A level is a list with a head index, in time priority (arrival ``seq``): appends at the
+tail, removal by marking the entry dead (O(1)), dead entries skipped from the head and
+compacted away in bulk. An entry with nothing fillable (its fills pending, or its maker
+unfunded) is *parked*: taken out of the queue so that matching never walks past it again,
+and put back at its time priority (by ``seq``) when it has something fillable again (a
+released fill, new funds). So the walk's cost does not grow with the fills in flight.
 """
 
 from __future__ import annotations
 
+from bisect import insort
 from collections.abc import Iterator
 from fractions import Fraction
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from sortedcontainers import SortedList
@@ -45,6 +50,7 @@ class Entry:
         "maker_amount",
         "order",
         "pair",
+        "parked",
         "pending",
         "resting",
         "seq",
@@ -72,8 +78,9 @@ class Entry:
         self.pending = 0
         self.fillable = 0
         self.account = account
-        self.level: Level | None = None
-        self.dead = False  # True once taken out of its level's queue
+        self.level: Level | None = None  # the level it rests at (in its queue or parked)
+        self.dead = False  # its slot in the level's queue is stale (closed or parked)
+        self.parked = False  # resting with nothing fillable, out of the queue
         self.resting = False  # placed in a level (GTC), as opposed to an order being matched
         self.closed: RemovalReason | None = None
 
@@ -88,38 +95,78 @@ class Entry:
         )
 
 
+_seq_key = attrgetter("seq")
+
+
 class Level:
     """All orders at one exact price, oldest first."""
 
-    __slots__ = ("den", "head", "key", "live", "num", "queue")
+    __slots__ = ("den", "head", "key", "live", "num", "parked", "queue")
 
     def __init__(self, num: int, den: int, sort_float: float) -> None:
         self.num = num
         self.den = den
         self.key: tuple[float, Level] = (sort_float, self)
-        self.queue: list[Entry] = []
+        self.queue: list[Entry] = []  # sorted by seq
         self.head = 0  # queue[:head] are all dead
         self.live = 0  # entries in the queue not dead
+        self.parked: dict[bytes, Entry] = {}  # resting here with nothing fillable
 
     @property
     def price(self) -> Fraction:
         return Fraction(self.num, self.den)
 
+    @property
+    def empty(self) -> bool:
+        return self.live == 0 and not self.parked
+
     def push(self, entry: Entry) -> None:
+        """Rest ``entry`` here: at the tail, as entries arrive in ``seq`` order."""
         queue = self.queue
         if len(queue) - self.head > 2 * self.live + 16:
             self.compact()
             queue = self.queue
-        queue.append(entry)
-        self.live += 1
         entry.level = self
         entry.dead = False
+        if queue and queue[-1].seq > entry.seq:
+            insort(queue, entry, lo=self.head, key=_seq_key)
+        else:
+            queue.append(entry)
+        self.live += 1
 
     def discard(self, entry: Entry) -> None:
-        """Take ``entry`` out of the queue in O(1) (amortised): mark it, skip it later."""
-        entry.dead = True
+        """Take ``entry`` out of the level in O(1) (amortised): mark it, skip it later."""
         entry.level = None
+        if entry.parked:
+            entry.parked = False
+            del self.parked[entry.hash]
+            return
+        entry.dead = True
         self.live -= 1
+        self._skip_dead()
+
+    def park(self, entry: Entry) -> None:
+        """``entry`` (in the queue) has nothing fillable: take it out of the queue, O(1)."""
+        entry.dead = True
+        entry.parked = True
+        self.parked[entry.hash] = entry
+        self.live -= 1
+        self._skip_dead()
+
+    def unpark(self, entry: Entry) -> None:
+        """``entry`` has something fillable again: back into the queue at its time priority.
+
+        O(level) (a compaction drops its stale slot); rare next to matching. Never called
+        while ``sdex.matching`` walks this level (the walk stops first, see its ``refunded``).
+        """
+        del self.parked[entry.hash]
+        entry.parked = False
+        self.compact()  # before un-marking: drops the entry's own stale slot, if any
+        entry.dead = False
+        insort(self.queue, entry, key=_seq_key)
+        self.live += 1
+
+    def _skip_dead(self) -> None:
         queue = self.queue
         head = self.head
         n = len(queue)
@@ -132,13 +179,23 @@ class Level:
         self.queue = [e for e in self.queue[self.head :] if not e.dead]
         self.head = 0
 
-    def entries(self) -> Iterator[Entry]:
-        """Live entries, oldest first."""
+    def active(self) -> Iterator[Entry]:
+        """Entries in the queue (all with something fillable, or not parked yet), oldest first."""
         queue = self.queue
         for i in range(self.head, len(queue)):
             e = queue[i]
             if not e.dead:
                 yield e
+
+    def entries(self) -> Iterator[Entry]:
+        """Every entry resting here, parked ones included, oldest first."""
+        if not self.parked:
+            yield from self.active()
+        else:
+            yield from sorted([*self.active(), *self.parked.values()], key=_seq_key)
+
+    def __len__(self) -> int:
+        return self.live + len(self.parked)
 
 
 class AskLevel(Level):

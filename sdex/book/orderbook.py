@@ -184,8 +184,11 @@ class OrderBook:
         if g != 1:
             num //= g
             den //= g
-        side.level(num, den).push(e)
+        level = side.level(num, den)
+        level.push(e)
         e.resting = True
+        if e.fillable == 0:  # unfunded, or all of it pending: out of the matching walk's way
+            level.park(e)
 
     def unregister(self, e: Entry) -> None:
         """Forget an entry that never rested and has nothing pending (a killed FOK, say)."""
@@ -217,7 +220,7 @@ class OrderBook:
         if level is not None:
             level.discard(e)
             if tidy:
-                if level.live == 0:
+                if level.live == 0 and not level.parked:
                     (e.pair.asks if e.side is Side.ASK else e.pair.bids).drop(level)
                 elif len(level.queue) - level.head > 2 * level.live + 16:
                     level.compact()
@@ -271,6 +274,9 @@ class OrderBook:
         account = e.account
         account.open -= amount
         account.reserved += amount
+        level = e.level
+        if e.fillable == 0 and level is not None and not e.parked:
+            level.park(e)
 
     def confirm(self, order_hash: bytes, amount: int, filled: int | None = None) -> None:
         """A reserved fill settled: ``pending -= amount``, ``filled += filled`` (default amount).
@@ -424,7 +430,7 @@ class OrderBook:
                     "seq": e.seq,
                     "filled": str(e.filled),
                     "pending": str(e.pending),
-                    "resting": e.resting,
+                    "resting": e.level is not None,
                     "closed": None if e.closed is None else e.closed.value,
                 }
                 for e in sorted(self._index.values(), key=_seq_of)

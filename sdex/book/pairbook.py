@@ -60,7 +60,7 @@ class PairBook:
 
     def __len__(self) -> int:
         """How many orders rest in this pair (unfunded and fully pending ones included)."""
-        return sum(level.live for side in (self.bids, self.asks) for level in side)
+        return sum(len(level) for side in (self.bids, self.asks) for level in side)
 
     def __repr__(self) -> str:
         return f"PairBook(base={self.base}, quote={self.quote}, orders={len(self)})"
@@ -75,7 +75,7 @@ class PairBook:
 
 def _level_fillable(level: Level) -> tuple[int, int]:
     total = count = 0
-    for e in level.entries():
+    for e in level.active():  # parked entries have nothing fillable
         if e.fillable:
             total += e.fillable
             count += 1
@@ -92,6 +92,6 @@ def entry_state(e: Entry) -> OrderState:
         pending=e.pending,
         remaining=e.maker_amount - e.filled - e.pending,
         fillable=e.fillable,
-        resting=e.resting and not e.dead,
+        resting=e.level is not None,
         closed=e.closed,
     )

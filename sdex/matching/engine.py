@@ -268,8 +268,13 @@ class MatchingEngine:
             while j < n:
                 r = queue[j]
                 j += 1
+                if r.dead:
+                    continue
                 r_avail = r.fillable
-                if r_avail == 0 or r.dead or r.seq > max_seq:
+                if r_avail == 0:  # fills pending, or unfunded: out of the way until fillable
+                    level.park(r)
+                    continue
+                if r.seq > max_seq:
                     continue
                 ro = r.order
                 rmaker = ro.maker
@@ -287,9 +292,12 @@ class MatchingEngine:
                     if rmaker == maker:
                         reason = _SELF_TRADE
                 if reason is not None:
-                    refunded |= not r.account.funded  # its funds go to the maker's later orders
+                    refunded = not r.account.funded  # its funds go to the maker's later orders
                     book.close(r, reason, tidy=False)
                     removed.append((r.hash, reason))
+                    if refunded:  # orders may have been unparked, here or at levels passed:
+                        stop = True  # walk again from the best price
+                        break
                     continue
                 # fillmath.match_amounts(left=r with filled' = rm - r_avail, right=inc with
                 # filled' = im - avail), comparisons cross-multiplied (exact, no rounding):
@@ -321,10 +329,11 @@ class MatchingEngine:
                 if x < r_avail:  # inc spent down to dust at this price or worse
                     stop = True
                     break
+                level.park(r)  # all of it reserved
                 if avail == 0:
                     stop = True
                     break
-            if level.live == 0:
+            if level.live == 0 and not level.parked:
                 opp.drop(level)  # the next level is now keys[i]
             else:
                 if len(queue) - level.head > 2 * level.live + 16:
@@ -360,7 +369,7 @@ class MatchingEngine:
                     break
             elif level.num * im < level.den * it:
                 break
-            for r in level.entries():
+            for r in level.active():
                 r_avail = r.fillable
                 if r_avail == 0:
                     continue
@@ -404,11 +413,11 @@ def _crossing_entries(p: PairBook) -> list[Entry]:
     for level in p.bids:
         if level.num * best_ask.price.denominator < best_ask.price.numerator * level.den:
             break
-        out.extend(e for e in level.entries() if e.fillable)
+        out.extend(e for e in level.active() if e.fillable)
     for level in p.asks:
         if level.num * best_bid.price.denominator > best_bid.price.numerator * level.den:
             break
-        out.extend(e for e in level.entries() if e.fillable)
+        out.extend(e for e in level.active() if e.fillable)
     return out
 
 

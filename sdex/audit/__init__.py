@@ -1,0 +1,73 @@
+"""``sdex audit``: the chain's record checked against the signed orders and the nodes.
+
+Three stages, so tests can feed the middle one directly:
+
+    collect (I/O: chain logs, receipts, state; node APIs; order files)  -> Facts
+    checks  (pure: one function per rule, each returning discrepancies) -> CheckResult list
+    report  (a rich table or one JSON object; ok = no discrepancy)      -> AuditReport
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sdex.audit.checks import CHECKS, CheckResult, Discrepancy, expected_transfers, run_checks
+from sdex.audit.collect import (
+    AuditSetupError,
+    ChainReader,
+    OrdersFileError,
+    collect,
+    load_orders,
+)
+from sdex.audit.facts import (
+    BookEntry,
+    Cancel,
+    ChainFacts,
+    ClaimedFill,
+    Facts,
+    NodeFacts,
+    OrderCopy,
+    SaltCancel,
+    Transfer,
+)
+from sdex.audit.report import AuditReport, NodeSummary
+from sdex.deployment import Deployment
+
+__all__ = [
+    "CHECKS",
+    "AuditReport",
+    "AuditSetupError",
+    "BookEntry",
+    "Cancel",
+    "ChainFacts",
+    "ChainReader",
+    "CheckResult",
+    "ClaimedFill",
+    "Discrepancy",
+    "Facts",
+    "NodeFacts",
+    "NodeSummary",
+    "OrderCopy",
+    "OrdersFileError",
+    "SaltCancel",
+    "Transfer",
+    "audit_network",
+    "collect",
+    "expected_transfers",
+    "load_orders",
+    "run_checks",
+]
+
+
+def audit_network(
+    deployment: Deployment,
+    nodes: Sequence[str] = (),
+    *,
+    rpc: str | None = None,
+    orders: Sequence[OrderCopy] = (),
+    sync_timeout: float = 10.0,
+) -> AuditReport:
+    """Audit the deployment's Exchange since its deployment block, with signed orders from
+    ``orders`` and the ``nodes`` (URLs), whose books and fills are audited too."""
+    facts = collect(deployment, nodes, rpc_url=rpc, orders=orders, sync_timeout=sync_timeout)
+    return AuditReport.of(facts)

@@ -1,0 +1,420 @@
+"""Reading the facts: Exchange logs, receipts and state from the chain; books and fills from
+the nodes; signed orders from files. The only part of the audit that does I/O.
+
+Nodes are read first and the chain after, at a pinned head block: a node's view is then never
+newer than the chain's, so a fill that lands during the audit cannot make an honest node look
+ahead of the chain. Before reading a node, the audit waits (bounded) until its watcher has
+processed the chain's head, when its ``/health`` reports a ``block``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import requests
+from eth_hash.auto import keccak
+
+from sdex.audit.facts import (
+    BookEntry,
+    Cancel,
+    ChainFacts,
+    ClaimedFill,
+    Facts,
+    NodeFacts,
+    OrderCopy,
+    SaltCancel,
+    Transfer,
+)
+from sdex.chain import Exchange, Log, OrderState, Receipt, Rpc
+from sdex.client import (
+    NodeApiError,
+    NodeClient,
+    NodeProtocolError,
+    NodeUnreachableError,
+    OrderRecord,
+)
+from sdex.deployment import Deployment
+from sdex.errors import ChainError, OrderParseError, RpcError, SdexError
+from sdex.order import Domain, SignedOrder, parse_address, parse_hex_bytes, parse_uint
+
+OPEN_STATUSES = frozenset({"open", "partially_filled", "unfunded"})
+"""The API statuses of orders in a node's book (PRODUCT.md section 3)."""
+
+TRANSFER_TOPIC = keccak(b"Transfer(address,address,uint256)")
+PER_PAGE = 1000  # the API's maximum
+MAX_PAGES = 10_000  # a node that keeps answering "there is more" stops being read here
+BATCH = 100  # JSON-RPC calls per HTTP batch, orders per getOrderStates call
+
+
+class AuditSetupError(SdexError):
+    """The audit cannot run: the chain is unreachable or is not the deployment's."""
+
+
+class OrdersFileError(AuditSetupError, ValueError):
+    """An ``--orders`` file is not a list of signed orders."""
+
+
+# -- order files ---------------------------------------------------------------------------
+
+
+def load_orders(path: Path, domain: Domain) -> list[OrderCopy]:
+    """Signed orders from a JSON file: a list of order JSONs (each may carry the
+    ``orderHash`` it is filed under), of ``{"order", "metaData": {"orderHash"}}`` records, or
+    an API page ``{"records": [...]}`` as ``GET /v1/orders`` returns it."""
+    try:
+        obj = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise OrdersFileError(f"cannot read orders file {path}: {e}") from None
+    items = obj.get("records") if isinstance(obj, dict) else obj
+    if not isinstance(items, list):
+        raise OrdersFileError(f"{path}: expected a JSON list of signed orders")
+    out = []
+    for i, item in enumerate(items):
+        where = f"{path}#{i}"
+        try:
+            order_obj, claimed = _entry(item)
+            signed = SignedOrder.from_json(order_obj, domain)
+            out.append(OrderCopy(signed, where, _hash_or_none(claimed)))
+        except (OrderParseError, ValueError) as e:
+            raise OrdersFileError(f"{where}: not a signed order: {e}") from None
+    return out
+
+
+def _entry(item: object) -> tuple[object, object]:
+    """(order JSON, the hash it is filed under or None) of one file entry."""
+    if isinstance(item, dict) and isinstance(item.get("order"), dict):
+        meta = item.get("metaData")
+        return item["order"], meta.get("orderHash") if isinstance(meta, dict) else None
+    if isinstance(item, dict):
+        return item, item.get("orderHash")
+    raise ValueError("an entry must be a JSON object")
+
+
+def _hash_or_none(raw: object) -> bytes | None:
+    if raw is None:
+        return None
+    h = parse_hex_bytes(raw, "orderHash")
+    if len(h) != 32:
+        raise ValueError("orderHash must be 32 bytes")
+    return h
+
+
+# -- the chain -----------------------------------------------------------------------------
+
+
+class ChainReader:
+    """Reads the Exchange's record and state over JSON-RPC, in bounded requests."""
+
+    def __init__(self, rpc: Rpc, deployment: Deployment, log_range: int = 2000) -> None:
+        self.rpc = rpc
+        self.exchange = Exchange(rpc, deployment.exchange)
+        self.deployment = deployment
+        self.log_range = log_range
+
+    def check_identity(self) -> Domain:
+        """The deployment's domain, once the chain confirms it (chain id and eip712Domain)."""
+        d = self.deployment
+        try:
+            chain_id = int(self.rpc.call("eth_chainId"), 16)
+            domain = self.exchange.domain() if chain_id == d.chain_id else None
+        except requests.RequestException as e:
+            raise AuditSetupError(f"cannot reach the JSON-RPC endpoint {self.rpc.url}: {e}") from e
+        except ChainError as e:
+            raise AuditSetupError(f"no SDEX Exchange at {d.exchange} on {self.rpc.url}: {e}") from e
+        expected = Domain(d.chain_id, d.exchange)
+        if domain != expected:
+            raise AuditSetupError(
+                f"the chain at {self.rpc.url} (chain {chain_id}) is not the deployment's "
+                f"(chain {d.chain_id}, Exchange {d.exchange})"
+            )
+        return expected
+
+    def head(self) -> int:
+        return int(self.rpc.call("eth_blockNumber"), 16)
+
+    def logs(self, from_block: int, to_block: int) -> list[Log]:
+        """Every Exchange log in the range, ``log_range`` blocks per ``eth_getLogs``; a range
+        the endpoint refuses (too many results) is halved and retried."""
+        out: list[Log] = []
+        start, step = from_block, self.log_range
+        while start <= to_block:
+            end = min(to_block, start + step - 1)
+            query = {"address": self.exchange.address, "fromBlock": hex(start), "toBlock": hex(end)}
+            try:
+                raw = self.rpc.call("eth_getLogs", query)
+            except RpcError:
+                if step == 1:
+                    raise
+                step = max(1, step // 2)
+                continue
+            out += [Log.from_rpc(x) for x in raw]
+            start = end + 1
+        out.sort(key=lambda log: (log.block_number, log.log_index))
+        return out
+
+    def _batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        out: list[Any] = []
+        for i in range(0, len(calls), BATCH):
+            for r in self.rpc.batch(calls[i : i + BATCH]):
+                if isinstance(r, Exception):
+                    raise ChainError(f"reading the chain failed: {r}")
+                out.append(r)
+        return out
+
+    def transfers(self, tx_hashes: Sequence[str]) -> dict[str, list[Transfer]]:
+        """The ERC-20 Transfer logs of each transaction, from its receipt."""
+        raws = self._batch([("eth_getTransactionReceipt", [tx]) for tx in tx_hashes])
+        out = {}
+        for tx, raw in zip(tx_hashes, raws, strict=True):
+            if raw is None:
+                continue
+            out[tx] = [t for log in Receipt.from_rpc(raw).logs if (t := _transfer(log))]
+        return out
+
+    def block_times(self, blocks: Sequence[int]) -> dict[int, int]:
+        raws = self._batch([("eth_getBlockByNumber", [hex(b), False]) for b in blocks])
+        return {b: int(raw["timestamp"], 16) for b, raw in zip(blocks, raws, strict=True)}
+
+    def states(
+        self, orders: Sequence[SignedOrder], head: int
+    ) -> dict[tuple[bytes, bytes], OrderState]:
+        """``getOrderStates`` at ``head`` for each distinct (order, signature)."""
+        distinct = list({(s.hash, s.signature): s for s in orders}.values())
+        out = {}
+        for i in range(0, len(distinct), BATCH):
+            chunk = distinct[i : i + BATCH]
+            for s, st in zip(chunk, self.exchange.order_states(chunk, hex(head)), strict=True):
+                out[(s.hash, s.signature)] = st
+        return out
+
+    def contracts(self, addresses: Sequence[str], head: int) -> set[str]:
+        """Which of ``addresses`` have code at ``head`` (EIP-1271 makers)."""
+        codes = self._batch([("eth_getCode", [a, hex(head)]) for a in addresses])
+        return {a for a, code in zip(addresses, codes, strict=True) if code not in ("0x", "0x0")}
+
+    def read(self, domain: Domain, from_block: int, head: int) -> ChainFacts:
+        """The Exchange's events from ``from_block`` to ``head``, the Transfer logs of every
+        settlement transaction and the blocks' times (order states come later, once the
+        orders are known)."""
+        facts = ChainFacts(domain=domain, from_block=from_block, head=head)
+        logs = self.logs(from_block, head)
+        facts.fills = self.exchange.fills(logs)
+        events = self.exchange.abi.events
+        cancelled, up_to = events["OrderCancelled"], events["OrdersCancelledUpTo"]
+        skipped = events["MatchSkipped"].topic
+        for log in logs:
+            if log.address != self.exchange.address or not log.topics:
+                continue
+            topic = log.topics[0]
+            if topic == cancelled.topic:
+                a = cancelled.decode(log.topics, log.data)
+                facts.cancels.append(
+                    Cancel(
+                        bytes(a["orderHash"]),
+                        a["maker"].lower(),
+                        log.block_number,
+                        log.log_index,
+                        log.tx_hash,
+                    )
+                )
+            elif topic == up_to.topic:
+                a = up_to.decode(log.topics, log.data)
+                facts.salt_cancels.append(
+                    SaltCancel(
+                        a["maker"].lower(),
+                        int(a["minValidSalt"]),
+                        log.block_number,
+                        log.log_index,
+                        log.tx_hash,
+                    )
+                )
+            elif topic == skipped:
+                facts.skipped += 1
+        txs = list(dict.fromkeys(e.tx_hash for e in facts.fills))
+        facts.transfers = self.transfers(txs)
+        facts.block_times = self.block_times(sorted({e.block_number for e in facts.fills}))
+        return facts
+
+
+def _transfer(log: Log) -> Transfer | None:
+    """An ERC-20 Transfer (ERC-721's has the amount indexed: four topics, no data)."""
+    if len(log.topics) != 3 or log.topics[0] != TRANSFER_TOPIC or len(log.data) != 32:
+        return None
+    return Transfer(
+        token=log.address,
+        sender="0x" + log.topics[1][-20:].hex(),
+        recipient="0x" + log.topics[2][-20:].hex(),
+        amount=int.from_bytes(log.data, "big"),
+    )
+
+
+# -- the nodes -----------------------------------------------------------------------------
+
+
+def read_node(
+    url: str, domain: Domain, head: int, sync_timeout: float
+) -> tuple[NodeFacts, list[OrderCopy]]:
+    """A node's book and claimed fills, and every order it holds as order copies.
+
+    Waits up to ``sync_timeout`` seconds for the node to process block ``head``.
+    A node that cannot be read in full gets ``error`` set; what was read is kept.
+    """
+    node = NodeFacts(url)
+    copies: list[OrderCopy] = []
+    with NodeClient(url) as client:
+        try:
+            node.block = _wait_synced(client, domain, head, sync_timeout)
+            for rec in _paged(lambda p: _orders_page(client, p)):
+                copy = _copy(rec, url, domain)
+                copies.append(copy)
+                if rec.status in OPEN_STATUSES:
+                    filled = parse_uint(rec.meta_data.get("filledMakerAmount", "0"), "filled")
+                    h = copy.signed.hash
+                    node.book[h] = BookEntry(h, rec.status, filled)
+            node.fills = list(_paged(lambda p: _fills_page(client, p)))
+        except (NodeUnreachableError, OSError) as e:  # requests' errors are OSErrors
+            node.error = str(e) or type(e).__name__
+        except (SdexError, ValueError) as e:  # refused a request, or answered off the API
+            node.error, node.error_kind = str(e) or type(e).__name__, "node_bad_answer"
+    return node, copies
+
+
+def lookup_orders(url: str, hashes: Sequence[bytes], domain: Domain) -> list[OrderCopy]:
+    """``GET /v1/orders/{hash}`` for each hash: the orders the node holds under them."""
+    out = []
+    with NodeClient(url) as client:
+        for h in hashes:
+            try:
+                rec = client.get_order("0x" + h.hex())
+            except NodeApiError:
+                continue  # 404: the node never had it
+            except (SdexError, OSError):
+                break  # unreachable or malformed: reported by the node's own reading
+            copy = _copy(rec, url, domain)
+            out.append(OrderCopy(copy.signed, url, claimed_hash=h))
+    return out
+
+
+def _copy(rec: OrderRecord, url: str, domain: Domain) -> OrderCopy:
+    signed = SignedOrder(rec.order, rec.signature, domain.order_hash(rec.order))
+    try:
+        claimed = _hash_or_none(rec.order_hash)
+    except ValueError:
+        raise NodeProtocolError(f"a record's orderHash {rec.order_hash!r} is malformed") from None
+    return OrderCopy(signed, url, claimed)
+
+
+def _wait_synced(client: NodeClient, domain: Domain, head: int, timeout: float) -> int | None:
+    """The node's checkpoint block once it reaches ``head`` (or when ``timeout`` is up);
+    None when its ``/health`` does not say. A node that names another Exchange is refused."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            health = client.health()
+        except (NodeApiError, NodeProtocolError):
+            return None
+        exchange = str(health.get("exchange", domain.verifying_contract)).lower()
+        chain_id = health.get("chainId", domain.chain_id)
+        if (chain_id, exchange) != (domain.chain_id, domain.verifying_contract):
+            raise NodeProtocolError(
+                f"the node serves Exchange {exchange} on chain {chain_id}, not the deployment's"
+            )
+        block = health.get("block")
+        if not isinstance(block, int) or isinstance(block, bool):
+            return None
+        if block >= head or time.monotonic() >= deadline:
+            return block
+        time.sleep(0.05)
+
+
+def _paged(fetch: Callable[[int], tuple[int, list[Any]]]) -> Iterator[Any]:
+    """Every record of a paged endpoint (1-indexed pages of ``PER_PAGE``)."""
+    seen = 0
+    for page in range(1, MAX_PAGES + 1):
+        total, records = fetch(page)
+        yield from records
+        seen += len(records)
+        if not records or seen >= total:
+            return
+
+
+def _orders_page(client: NodeClient, page: int) -> tuple[int, list[OrderRecord]]:
+    p = client.orders(page=page, per_page=PER_PAGE)
+    return p.total, p.records
+
+
+def _fills_page(client: NodeClient, page: int) -> tuple[int, list[ClaimedFill]]:
+    obj = client.fills(page=page, per_page=PER_PAGE)
+    try:
+        records = obj["records"]
+        if not isinstance(records, list):
+            raise TypeError("records must be a list")
+        return int(obj["total"]), [_claimed_fill(r) for r in records]
+    except (KeyError, TypeError, ValueError) as e:
+        raise NodeProtocolError(f"GET /v1/fills answered a malformed page: {e!r}") from None
+
+
+def _claimed_fill(r: Any) -> ClaimedFill:
+    order_hash = parse_hex_bytes(r["orderHash"], "orderHash")
+    if len(order_hash) != 32:
+        raise ValueError("orderHash must be 32 bytes")
+    tx = parse_hex_bytes(r["transactionHash"], "transactionHash")
+    return ClaimedFill(
+        tx_hash="0x" + tx.hex(),
+        log_index=parse_uint(r["logIndex"], "logIndex"),
+        block_number=parse_uint(r["blockNumber"], "blockNumber"),
+        order_hash=order_hash,
+        maker=parse_address(r["maker"], "maker"),
+        taker=parse_address(r["taker"], "taker"),
+        maker_filled=parse_uint(r["makerAmountFilled"], "makerAmountFilled"),
+        taker_filled=parse_uint(r["takerAmountFilled"], "takerAmountFilled"),
+        fee_recipient=parse_address(r["feeRecipient"], "feeRecipient"),
+        fee=parse_uint(r["feePaid"], "feePaid"),
+    )
+
+
+# -- everything ----------------------------------------------------------------------------
+
+
+def collect(
+    deployment: Deployment,
+    nodes: Sequence[str] = (),
+    *,
+    rpc_url: str | None = None,
+    orders: Sequence[OrderCopy] = (),
+    sync_timeout: float = 10.0,
+) -> Facts:
+    """Read the chain since the deployment block, the ``nodes`` and their orders."""
+    rpc = Rpc(rpc_url or deployment.rpc)
+    try:
+        reader = ChainReader(rpc, deployment)
+        domain = reader.check_identity()
+        first_head = reader.head()
+        node_facts: list[NodeFacts] = []
+        copies = list(orders)
+        for url in nodes:
+            n, c = read_node(url, domain, first_head, sync_timeout)
+            node_facts.append(n)
+            copies += c
+        head = reader.head()
+        chain = reader.read(domain, deployment.deploy_block, head)
+        # Orders of fills that no source listed: ask each node by hash.
+        missing = list(dict.fromkeys(e.order_hash for e in chain.fills))
+        for n in node_facts:
+            known = {c.signed.hash for c in copies}
+            missing = [h for h in missing if h not in known]
+            if not missing:
+                break
+            if n.error is None:
+                copies += lookup_orders(n.url, missing, domain)
+        copies = list(dict.fromkeys(copies))  # a node listing an order twice counts once
+        chain.states = reader.states([c.signed for c in copies], head)
+        makers = sorted({c.signed.order.maker for c in copies})
+        chain.contracts = reader.contracts(makers, head)
+        return Facts(chain=chain, orders=copies, nodes=node_facts)
+    finally:
+        rpc.close()

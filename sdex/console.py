@@ -1,0 +1,531 @@
+"""``sdex console``: the seed's interactive prompt, as a client of a node's HTTP API.
+
+Each command is a few HTTP requests through ``sdex.client``; the console keeps no book of its
+own and never blocks a node. Orders are built and signed here with ``sdex.wallet`` and shown
+with the same rendering as ``sdex order``, ``book`` and ``cancel`` (``sdex.cli``). A market
+order is an IOC limit order at the best opposite price moved by a slippage bound, so it never
+trades worse than that bound.
+
+A failure from the node (``SdexError``, or an ``OSError`` from the transport) prints one red
+line; bad input (``WalletInputError``) prints what is wrong and the command's usage. Either
+way the prompt goes on. History and tab completion come from the stdlib ``cmd`` + ``readline``.
+"""
+
+from __future__ import annotations
+
+import cmd
+import contextlib
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import IO
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from sdex.cli import (
+    book_rows,
+    check_record,
+    place_order,
+    print_error,
+    remaining_amounts,
+    show_book,
+    soft_cancel,
+)
+from sdex.client import (
+    TIME_IN_FORCE,
+    NodeApiError,
+    NodeClient,
+    NodeProtocolError,
+    OrderConfig,
+    OrderRecord,
+)
+from sdex.errors import SdexError
+from sdex.order import Order, address_of, parse_address
+from sdex.wallet import (
+    BPS,
+    Market,
+    Side,
+    WalletInputError,
+    fmt_amount,
+    fmt_price,
+    parse_decimal,
+    parse_order_hash,
+    parse_pair,
+)
+
+DEFAULT_SLIPPAGE_BPS = 100
+OPEN_STATUSES = ("open", "partially_filled", "unfunded")  # PRODUCT.md section 3
+PAGE_SIZE = 1000  # the API's largest perPage: fewest requests for get_dump and fills
+DEFAULT_DEPTH = 20
+HISTORY_FILE = Path("~/.sdex/console_history")
+
+USAGE: dict[str, tuple[str, ...]] = {
+    "send_order": (
+        "send_order buy|sell limit PRICE AMOUNT [gtc|ioc|fok]",
+        "send_order buy|sell market AMOUNT [SLIPPAGE_BPS]",
+    ),
+    "get_dump": ("get_dump [all]",),
+    "cancel": ("cancel HASH",),
+    "book": ("book [DEPTH]",),
+    "fills": ("fills",),
+    "help": ("help [COMMAND]",),
+    "quit": ("quit, exit or Ctrl-D",),
+}
+
+
+class ConsoleError(SdexError):
+    """A command that cannot run as asked: a market order into an empty book side, a pair the
+    node does not list."""
+
+
+@dataclass(frozen=True, slots=True)
+class FillRow:
+    """One record of ``GET /v1/fills``: what one order's maker gave and got in a settlement."""
+
+    tx_hash: str
+    block: int
+    order_hash: str
+    maker: str
+    maker_filled: int
+    taker_filled: int
+    fee: int
+
+    @classmethod
+    def from_json(cls, obj: object) -> FillRow:
+        # NodeClient.fills() hands back the raw page (sdex.demo reads it so), hence the parsing.
+        try:
+            if not isinstance(obj, Mapping):
+                raise TypeError("not a JSON object")
+            return cls(
+                tx_hash=str(obj["transactionHash"]),
+                block=_uint(obj["blockNumber"]),
+                order_hash=str(obj["orderHash"]).lower(),
+                maker=parse_address(obj["maker"], "maker"),
+                maker_filled=_uint(obj["makerAmountFilled"]),
+                taker_filled=_uint(obj["takerAmountFilled"]),
+                fee=_uint(obj.get("feePaid", 0)),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise NodeProtocolError(f"a fill record is malformed: {e!r}") from e
+
+
+def _uint(raw: object) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise TypeError(f"{raw!r} is not an integer")
+    value = int(raw)
+    if value < 0:
+        raise ValueError(f"{raw!r} is negative")
+    return value
+
+
+class WalletShell(cmd.Cmd):
+    """The prompt. ``run()`` loops until quit or EOF; tests drive ``onecmd`` directly."""
+
+    def __init__(
+        self,
+        client: NodeClient,
+        key: bytes,
+        pair: str,
+        *,
+        out: Console,
+        err: Console,
+        slippage_bps: int = DEFAULT_SLIPPAGE_BPS,
+        stdin: IO[str] | None = None,
+    ) -> None:
+        super().__init__(stdin=stdin)
+        if stdin is not None:
+            self.use_rawinput = False
+        self.client = client
+        self.key = key
+        self.me = address_of(key)
+        self.pair = pair
+        self.slippage_bps = slippage_bps
+        self.out = out
+        self.err = err
+        interactive = (stdin or sys.stdin).isatty()
+        # A script piped in gets no prompts between its outputs.
+        self.prompt = f"sdex {pair}> " if interactive else ""
+        self._config: OrderConfig | None = None
+        self._orders: dict[str, Order] = {}  # by hash; an order never changes, its status does
+        self._mine: set[str] = set()  # hashes of this wallet's orders seen open, for completion
+
+    # -- the loop ----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Greet: the node, its chain, the market and the wallet. An unreachable node is one
+        red line (the console retries on the next command); ``WalletInputError`` for a pair
+        the node does not list."""
+        where = f"node {escape(self.client.base_url)}"
+        try:
+            config = self._fetch_config()
+        except (SdexError, OSError) as e:
+            print_error(self.err, e)
+        else:
+            parse_pair(self.pair, config)
+            where += f" (chain {config.chain_id}, exchange {config.exchange})"
+        self.out.print(f"[bold]SDEX console[/]: {where}")
+        self.out.print(
+            f"market {escape(self.pair.upper())}, wallet {self.me}; market orders slip at most "
+            f"{self.slippage_bps} bps. Type help for the commands."
+        )
+
+    def run(self) -> None:
+        """Read and run commands until quit or EOF. Ctrl-C drops the line being typed (or a
+        request that hangs), not the console."""
+        with self._history():
+            while True:
+                try:
+                    self.cmdloop()
+                    return
+                except KeyboardInterrupt:
+                    self.out.print("^C")
+
+    @contextlib.contextmanager
+    def _history(self) -> Iterator[None]:
+        """Persist readline's history across sessions, when a person is typing."""
+        if not (self.use_rawinput and sys.stdin.isatty()):
+            yield
+            return
+        try:
+            import readline
+        except ImportError:  # no readline (Windows): no history, the prompt still works
+            yield
+            return
+        path = HISTORY_FILE.expanduser()
+        with contextlib.suppress(OSError):
+            readline.read_history_file(path)
+        readline.set_history_length(1000)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                readline.write_history_file(path)
+
+    def onecmd(self, line: str) -> bool:
+        """Run one line; failures are printed here so the prompt continues."""
+        name = self.parseline(line)[0] or ""
+        try:
+            return bool(super().onecmd(line))
+        except WalletInputError as e:
+            self._usage(name, str(e))
+        except (SdexError, OSError) as e:  # requests' errors are OSErrors too
+            print_error(self.err, e)
+        return False
+
+    def parseline(self, line: str) -> tuple[str | None, str | None, str]:
+        name, arg, line = super().parseline(line)
+        if name and name != "EOF":  # cmd's end of input keeps its name
+            name = name.lower()  # SEND_ORDER works too
+        return name, arg, line
+
+    def emptyline(self) -> bool:
+        return False  # cmd's default repeats the last command: never resend an order
+
+    def default(self, line: str) -> None:
+        word = line.split()[0]
+        self.err.print(f"[yellow]unknown command {escape(word)!r}[/]: type help for the commands")
+
+    def _usage(self, name: str, problem: str) -> None:
+        self.err.print(f"[yellow]{escape(problem)}[/]")
+        for i, usage in enumerate(USAGE.get(name, ())):
+            self.err.print(("usage: " if i == 0 else "       ") + escape(usage))
+
+    # -- commands ----------------------------------------------------------------------------
+    def do_send_order(self, arg: str) -> None:
+        """Sign an order and post it. A limit order rests in the book (gtc) unless told ioc or
+        fok; a market order is an IOC limit order at the best opposite price moved by the
+        slippage bound (the console's --slippage unless given), refused if there is none."""
+        words = arg.lower().split()
+        if len(words) < 3 or words[0] not in ("buy", "sell") or words[1] not in ("limit", "market"):
+            raise WalletInputError("send_order takes a side (buy|sell), limit or market, numbers")
+        side = Side(words[0])
+        price: Fraction | None = None
+        if words[1] == "limit":
+            if len(words) not in (4, 5):
+                raise WalletInputError("a limit order takes PRICE AMOUNT, then gtc, ioc or fok")
+            price = parse_decimal(words[2], "PRICE")
+            amount = parse_decimal(words[3], "AMOUNT")
+            tif = words[4] if len(words) == 5 else "gtc"
+            if tif not in TIME_IN_FORCE:
+                raise WalletInputError(f"time in force is gtc, ioc or fok, got {tif!r}")
+        else:
+            if len(words) not in (3, 4):
+                raise WalletInputError("a market order takes AMOUNT, then a slippage in bps")
+            amount = parse_decimal(words[2], "AMOUNT")
+            slippage = _parse_bps(words[3]) if len(words) == 4 else self.slippage_bps
+            tif = "ioc"
+        config, m = self._market()
+        if price is None:
+            price = self._market_limit(config, m, side, slippage)
+        posted = place_order(
+            self.out, self.client, config, m, side, price, amount, self.key, tif=tif
+        )
+        if posted.status in OPEN_STATUSES:
+            self._mine.add(posted.order_hash)
+
+    def _market_limit(self, config: OrderConfig, m: Market, side: Side, bps: int) -> Fraction:
+        """The limit of a market order: the best ask raised (buy) or the best bid lowered (sell)
+        by ``bps``. Refuses an empty side: there is nothing to take."""
+        ob = self.client.orderbook(m.base_token.address, m.quote_token.address)
+        title, opposite, page = ("asks", Side.SELL, ob.asks)
+        if side is Side.SELL:
+            title, opposite, page = ("bids", Side.BUY, ob.bids)
+        rows = book_rows(config, m, title, opposite, page)
+        if not rows:
+            raise ConsoleError(
+                f"no {title} in {m.name}: a market {side.value} has nothing to take "
+                "(send a limit order instead)"
+            )
+        best = rows[0][0]
+        limit = best * Fraction(BPS + bps if side is Side.BUY else BPS - bps, BPS)
+        self.out.print(
+            f"market {side.value}: best {title[:-1]} {fmt_price(best)} {m.quote}/{m.base}, "
+            f"{bps} bps slippage: limit {fmt_price(limit)}, ioc"
+        )
+        return limit
+
+    def do_get_dump(self, arg: str) -> None:
+        """Show the node's open orders, every page of GET /v1/orders (all: every status)."""
+        words = arg.lower().split()
+        if words not in ([], ["all"]):
+            raise WalletInputError(f"get_dump takes nothing or all, got {arg.strip()!r}")
+        config, m = self._market()
+        records: list[OrderRecord] = []
+        page = 1
+        while True:
+            got = self.client.orders(page=page, per_page=PAGE_SIZE)
+            records += got.records
+            if not got.records or len(records) >= got.total:
+                break
+            page += 1
+        shown = records if words else [r for r in records if r.status in OPEN_STATUSES]
+        for rec in records:
+            check_record(config, rec, "orders")
+            self._orders[rec.order_hash] = rec.order
+            if rec.order.maker == self.me and rec.status in OPEN_STATUSES:
+                self._mine.add(rec.order_hash)
+            else:
+                self._mine.discard(rec.order_hash)
+        what = "orders" if words else "open orders"
+        self.out.print(self._orders_table(config, m, f"the node's {what}", shown))
+
+    def _orders_table(
+        self, config: OrderConfig, m: Market, title: str, records: list[OrderRecord]
+    ) -> Table:
+        table = Table(title=f"{title} ({len(records)})", title_justify="left")
+        for name in ("order", "pair", "side", "price", "amount", "left", "status", "maker"):
+            _add_column(table, name)
+        for rec in records:
+            o = rec.order
+            view = _view(config, m, o)
+            maker = self._who(o.maker)
+            if view is None:  # tokens the node does not list: raw units
+                row = ["?", "?", f"{o.taker_amount}/{o.maker_amount}", str(o.maker_amount)]
+                row.append(str(rec.remaining))
+            else:
+                vm, side = view
+                b = vm.base_token.decimals
+                base, _ = vm.base_and_quote(side, o.maker_amount, o.taker_amount)
+                left, _ = remaining_amounts(vm, side, rec)
+                row = [vm.name, side.value, fmt_price(vm.order_price(side, o))]
+                row += [fmt_amount(base, b), fmt_price(left, b)]
+            table.add_row(rec.order_hash, *row, escape(rec.status), maker)
+        return table
+
+    def do_cancel(self, arg: str) -> None:
+        """Soft-cancel one of your orders at the node (a signed CancelOrder)."""
+        words = arg.split()
+        if len(words) != 1:
+            raise WalletInputError("cancel takes one order hash")
+        order_hash = parse_order_hash(words[0])
+        config, _ = self._market()
+        soft_cancel(self.out, self.client, config, order_hash, self.key)
+        self._mine.discard("0x" + order_hash.hex())
+
+    def do_book(self, arg: str) -> None:
+        """Show the node's order book for the console's market, best first."""
+        words = arg.split()
+        if len(words) > 1 or (words and not (words[0].isdigit() and 1 <= int(words[0]) <= 1000)):
+            raise WalletInputError("book takes an optional depth, 1 to 1000 orders a side")
+        config, m = self._market()
+        show_book(self.out, self.client, config, m, int(words[0]) if words else DEFAULT_DEPTH)
+
+    def do_fills(self, arg: str) -> None:
+        """Show the fills the node knows (settled on chain), every page of GET /v1/fills."""
+        if arg.strip():
+            raise WalletInputError("fills takes no arguments")
+        config, m = self._market()
+        fills: list[FillRow] = []
+        page = 1
+        while True:
+            got = self.client.fills(page=page, per_page=PAGE_SIZE)
+            records = got.get("records")
+            if not isinstance(records, list):
+                raise NodeProtocolError("the fills page lacks a records list")
+            fills += [FillRow.from_json(r) for r in records]
+            if not records or len(fills) >= _uint(got.get("total", 0)):
+                break
+            page += 1
+        table = Table(title=f"fills ({len(fills)})", title_justify="left")
+        for name in ("block", "order", "pair", "side", "amount", "price", "fee", "maker", "tx"):
+            _add_column(table, name)
+        for f in fills:
+            order = self._order(f.order_hash)
+            view = None if order is None else _view(config, m, order)
+            if order is None or view is None:
+                row = ["?", "?", str(f.maker_filled), f"{f.taker_filled}/{f.maker_filled}"]
+                row.append(str(f.fee))
+            else:
+                vm, side = view
+                base, quote = vm.base_and_quote(side, f.maker_filled, f.taker_filled)
+                fee_token = vm.base_token if side is Side.BUY else vm.quote_token  # the taker's
+                fee_sym = vm.base if side is Side.BUY else vm.quote
+                price = fmt_price(vm.price(base, quote)) if base else "-"
+                row = [vm.name, side.value, fmt_amount(base, vm.base_token.decimals), price]
+                row.append(f"{fmt_amount(f.fee, fee_token.decimals)} {fee_sym}")
+            table.add_row(
+                str(f.block), f.order_hash, *row, self._who(f.maker), _short(escape(f.tx_hash))
+            )
+        self.out.print(table)
+
+    def do_help(self, arg: str) -> None:
+        """Show the commands, or one command's usage and what it does."""
+        name = arg.strip().lower()
+        if name in ("exit", "eof"):
+            name = "quit"
+        if not name:
+            table = Table(box=None, show_header=False, pad_edge=False)
+            for command, usages in USAGE.items():
+                table.add_row(escape(usages[0]), _summary(getattr(self, f"do_{command}")))
+                for usage in usages[1:]:
+                    table.add_row(escape(usage), "")
+            self.out.print(table)
+            return
+        if name not in USAGE:
+            self.err.print(f"[yellow]no command {escape(name)!r}[/]: type help for the commands")
+            return
+        for usage in USAGE[name]:
+            self.out.print(escape(usage))
+        self.out.print(" ".join((getattr(self, f"do_{name}").__doc__ or "").split()))
+
+    def do_quit(self, arg: str) -> bool:
+        """Leave the console (exit and Ctrl-D too)."""
+        return True
+
+    do_exit = do_quit
+
+    def do_EOF(self, arg: str) -> bool:  # cmd's name for the end of input
+        self.out.print()
+        return True
+
+    # -- completion (readline calls these on Tab) --------------------------------------------
+    def completenames(self, text: str, *ignored: object) -> list[str]:
+        return [n for n in super().completenames(text, *ignored) if n != "EOF"]
+
+    def complete_send_order(self, text: str, line: str, begidx: int, endidx: int) -> list[str]:
+        before = line[:begidx].lower().split()  # the command and the words already typed
+        options: tuple[str, ...] = ()
+        if len(before) == 1:
+            options = ("buy", "sell")
+        elif len(before) == 2:
+            options = ("limit", "market")
+        elif len(before) == 5 and before[2] == "limit":
+            options = TIME_IN_FORCE
+        return [o + " " for o in options if o.startswith(text.lower())]
+
+    def complete_cancel(self, text: str, line: str, begidx: int, endidx: int) -> list[str]:
+        return sorted(h for h in self._mine if h.startswith(text.lower()))
+
+    def complete_get_dump(self, text: str, line: str, begidx: int, endidx: int) -> list[str]:
+        return ["all"] if "all".startswith(text.lower()) else []
+
+    def _who(self, address: str) -> str:
+        return "you" if address == self.me else _short(address)
+
+    # -- node state --------------------------------------------------------------------------
+    def _fetch_config(self) -> OrderConfig:
+        if self._config is None:
+            self._config = self.client.order_config()
+        return self._config
+
+    def _market(self) -> tuple[OrderConfig, Market]:
+        """The node's order_config (fetched once) and the console's market in it."""
+        config = self._fetch_config()
+        try:
+            return config, parse_pair(self.pair, config)
+        except WalletInputError as e:  # not the command's input: the console's --pair
+            raise ConsoleError(str(e)) from None
+
+    def _order(self, order_hash: str) -> Order | None:
+        """An order by hash, from what the console has seen or else the node; None if the
+        node never had it."""
+        if order_hash not in self._orders:
+            try:
+                self._orders[order_hash] = self.client.get_order(order_hash).order
+            except NodeApiError as e:
+                if e.status != 404:
+                    raise
+                return None
+        return self._orders[order_hash]
+
+
+def _view(config: OrderConfig, m: Market, order: Order) -> tuple[Market, Side] | None:
+    """How to show an order: in the console's market if it is of it, else as a sell of its
+    maker token in MAKER/TAKER; None if the node lists neither token."""
+    side = m.side_of(order)
+    if side is not None:
+        return m, side
+    symbols = {t.address: sym for sym, t in config.tokens.items()}
+    give, get = symbols.get(order.maker_token), symbols.get(order.taker_token)
+    if give is None or get is None:
+        return None
+    return Market(give, get, config.tokens[give], config.tokens[get]), Side.SELL
+
+
+def _add_column(table: Table, name: str) -> None:
+    if name == "order":  # kept whole on one line, to copy into `cancel`; the others give way
+        table.add_column(name, no_wrap=True, min_width=66)
+    else:
+        table.add_column(name, overflow="fold", justify="right")
+
+
+def _short(hex_id: str) -> str:
+    """A transaction hash or an address as wallets show them, ``0x1234abcd…cdef`` (the order
+    hashes stay whole: they are what ``cancel`` takes)."""
+    return hex_id if len(hex_id) <= 16 else f"{hex_id[:10]}…{hex_id[-4:]}"
+
+
+def _parse_bps(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) >= BPS:
+        raise WalletInputError(f"SLIPPAGE_BPS is a whole number of bps, 0 to 9999, got {text!r}")
+    return int(text)
+
+
+def _summary(method: object) -> str:
+    doc = getattr(method, "__doc__", None) or ""
+    return doc.split(".")[0].replace("\n", " ").strip() if doc else ""
+
+
+def run_console(
+    node_url: str,
+    key: bytes,
+    pair: str,
+    slippage_bps: int,
+    *,
+    out: Console,
+    err: Console,
+) -> int:
+    """``sdex console``'s body; the exit code (2 if the node does not list ``pair``)."""
+    with NodeClient(node_url) as client:
+        shell = WalletShell(client, key, pair, out=out, err=err, slippage_bps=slippage_bps)
+        try:
+            shell.start()
+        except WalletInputError as e:
+            err.print(f"[bold red]error:[/] --pair: {escape(str(e))}")
+            return 2
+        shell.run()
+    return 0

@@ -1,0 +1,453 @@
+"""The book and engine under random adds, cancels, shrinks, fund changes, matches, settlements.
+
+A hypothesis ``RuleBasedStateMachine`` drives a node-like sequence: every order goes through
+``MatchingEngine.submit``; cancels, shrinks (the chain's ``set_filled``), fund changes,
+settlements (``confirm``) and failed settlements (``release``) are followed by ``uncross``, as
+the node does. After every step it checks:
+
+- no crossing pair is left, as ``sdex.matching.engine`` defines it;
+- ``filled + pending + remaining == makerAmount`` for every order, pending and filled equal to
+  a model built from the matches and settlements;
+- each maker's funds are allocated exactly as the book promises: greedily in time priority, so
+  the fillable amounts of a maker's orders never sum beyond what the maker can pay;
+- the levels list every resting order once, in price-time priority, and depth agrees;
+and for every match: amounts recomputed by ``fillmath.match_amounts`` (the contract's
+formula) from the book's state before it, both limit prices, the contract's result with
+``maxLeftFill`` from the confirmed fills only, price-time priority (no better or older order
+that could trade was skipped), no expired order, no self-trade, taker restrictions.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from fractions import Fraction
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from sdex.book import OrderBook, OrderState, RemovalReason, Side
+from sdex.fillmath import FillMathError, MatchAmounts, match_amounts
+from sdex.matching import Match, MatchingEngine, MatchResult, Outcome, TimeInForce
+from sdex.order import ZERO_ADDRESS, Order, SignedOrder
+from tests.test_book import BASE, BASE2, MAKERS, QUOTE, T0, ask, bid
+
+PAIRS = [(BASE, QUOTE), (BASE2, QUOTE)]
+TRADERS = MAKERS[:4]
+PRICES = [Fraction(1, 2), Fraction(2, 3), Fraction(1), Fraction(7, 5), Fraction(3, 2), Fraction(2)]
+SCALES = [1, 1, 1, 10**18, 3**40]
+
+
+@st.composite
+def new_orders(draw: st.DrawFn, now: int) -> tuple[SignedOrder, int, TimeInForce]:
+    maker = draw(st.sampled_from(TRADERS))
+    base_token = draw(st.sampled_from([BASE, BASE2]))
+    scale = draw(st.sampled_from(SCALES))
+    base = draw(st.integers(1, 40)) * scale
+    price = draw(st.sampled_from(PRICES))
+    quote = max(1, int(base * price) + draw(st.integers(-2, 2)))  # awkward ratios
+    taker = draw(st.sampled_from([ZERO_ADDRESS] * 5 + TRADERS[:2]))
+    expiry = now + draw(st.integers(1, 300))
+    make = ask if draw(st.booleans()) else bid
+    taker_amount = quote if make is ask else base
+    fee = draw(st.sampled_from([0, 0, 1, taker_amount // 3, taker_amount]))
+    signed = make(maker, base, quote, pair_base=base_token, taker=taker, expiry=expiry, fee=fee)
+    m = signed.order.maker_amount
+    filled = draw(st.sampled_from([0, 0, 0, 1, m // 2, m - 1]))
+    tif = draw(st.sampled_from([TimeInForce.GTC] * 3 + [TimeInForce.IOC, TimeInForce.FOK]))
+    return signed, min(filled, m - 1), tif
+
+
+def amounts_for(left: Order, left_avail: int, right: Order, right_avail: int) -> MatchAmounts:
+    """The contract's amounts for left/right entering with these available amounts."""
+    return match_amounts(
+        left.maker_amount, left.taker_amount, left.fee_amount, left.maker_amount - left_avail,
+        right.maker_amount, right.taker_amount, right.fee_amount, right.maker_amount - right_avail,
+    )  # fmt: skip
+
+
+def can_trade(left: Order, left_avail: int, right: Order, right_avail: int) -> bool:
+    try:
+        amounts_for(left, left_avail, right, right_avail)
+    except FillMathError:
+        return False
+    return True
+
+
+def takers_allow(a: Order, b: Order) -> bool:
+    return a.taker in (ZERO_ADDRESS, b.maker) and b.taker in (ZERO_ADDRESS, a.maker)
+
+
+def price(st_: OrderState) -> Fraction:
+    """Quote per base."""
+    o = st_.order.order
+    if st_.side is Side.ASK:
+        return Fraction(o.taker_amount, o.maker_amount)
+    return Fraction(o.maker_amount, o.taker_amount)
+
+
+def pair_of(o: Order) -> tuple[str, str]:
+    return (o.maker_token, o.taker_token) if o.maker_token != QUOTE else (o.taker_token, QUOTE)
+
+
+def better(a: OrderState, b: OrderState) -> bool:
+    """Does ``a`` come before ``b`` in price-time priority (same side)?"""
+    pa, pb = price(a), price(b)
+    if pa != pb:
+        return pa < pb if a.side is Side.ASK else pa > pb
+    return a.seq < b.seq
+
+
+class BookMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.book = OrderBook(PAIRS, default_funds=None)
+        self.engine = MatchingEngine(self.book)
+        self.now = T0
+        self.pending: list[Match] = []
+        self.filled: dict[bytes, int] = {}  # confirmed fills, as the chain would have them
+        self.spendable: dict[tuple[str, str], int | None] = {}
+
+    @initialize(funds=st.lists(st.sampled_from([None, 0, 5, 30, 10**19]), min_size=8, max_size=8))
+    def fund(self, funds: list[int | None]) -> None:
+        accounts = [(m, t) for m in TRADERS for t in (BASE, QUOTE)]  # BASE2: no cap
+        for (maker, token), amount in zip(accounts, funds, strict=True):
+            self.set_funds(maker, token, amount)
+
+    # ---- helpers --------------------------------------------------------------------------------
+
+    def set_funds(self, maker: str, token: str, amount: int | None) -> None:
+        self.book.set_funds(maker, token, amount)
+        self.spendable[(maker, token)] = amount
+
+    def states(self) -> dict[bytes, OrderState]:
+        return {s.hash: s for s in self.book}
+
+    def open_states(self) -> list[OrderState]:
+        return [s for s in self.book if s.closed is None]
+
+    def record(self, results: list[MatchResult]) -> None:
+        for r in results:
+            for m in r.matches:
+                self.check_match_basics(m)
+            self.check_removed(r)
+            self.pending.extend(r.matches)
+
+    def uncross(self) -> None:
+        self.record(self.engine.uncross(now=self.now))
+
+    def check_match_basics(self, m: Match) -> None:
+        left, right = m.resting.order, m.incoming.order
+        a = m.amounts
+        x, y = a.left_filled, a.right_filled
+        assert x > 0 and y > 0
+        assert left.maker != right.maker  # self-trade never settles
+        assert left.expiry > self.now and right.expiry > self.now
+        assert takers_allow(left, right)
+        assert left.maker_token == right.taker_token and left.taker_token == right.maker_token
+        # both limit prices, exactly: left gets at least its price, right pays at most its own
+        assert y * left.maker_amount >= x * left.taker_amount
+        assert y * right.taker_amount <= x * right.maker_amount
+        # the contract, knowing only confirmed fills, computes exactly these amounts when the
+        # node caps the resting side at x (maxLeftFill)
+        lf, rf = self.filled.get(m.resting.hash, 0), self.filled.get(m.incoming.hash, 0)
+        chain = match_amounts(
+            left.maker_amount, left.taker_amount, left.fee_amount, lf,
+            right.maker_amount, right.taker_amount, right.fee_amount, rf, x,
+        )  # fmt: skip
+        assert chain == a
+
+    def check_removed(self, r: MatchResult) -> None:
+        for h, reason in r.removed:
+            assert reason in (RemovalReason.EXPIRED, RemovalReason.SELF_TRADE)
+            st_ = self.book.get(h)
+            assert st_ is None or st_.closed is reason
+
+    # ---- rules ----------------------------------------------------------------------------------
+
+    @rule(data=st.data())
+    def submit(self, data: st.DataObject) -> None:
+        signed, filled, tif = data.draw(new_orders(self.now))
+        self.book.expire(self.now)  # the engine sweeps too; done here so `before` is exact
+        before = self.states()
+        ioc = None
+        if tif is TimeInForce.FOK:  # what IOC would do on the same book
+            copy = MatchingEngine(OrderBook.restore(self.book.snapshot()))
+            ioc = copy.submit(signed, now=self.now, tif=TimeInForce.IOC, filled=filled)
+        result = self.engine.submit(signed, now=self.now, tif=tif, filled=filled)
+        self.filled[signed.hash] = filled
+        inc = signed.order
+        m_inc = inc.maker_amount
+        after = self.states()
+        # what the incoming order had to offer: the maker's funds left after its older orders
+        rem = m_inc - filled
+        spend = self.spendable.get((inc.maker, inc.maker_token))
+        if spend is None:
+            avail0 = rem
+        else:
+            same = [
+                s
+                for s in before.values()
+                if (s.order.order.maker, s.order.order.maker_token) == (inc.maker, inc.maker_token)
+            ]
+            left = spend - sum(s.pending for s in same) - sum(s.fillable for s in same)
+            avail0 = max(0, min(rem, left))
+        # every match: the contract's amounts from the state before it, in priority order
+        avail = avail0
+        used: dict[bytes, int] = defaultdict(int)
+        given = received = 0
+        for m in result.matches:
+            assert m.incoming == signed
+            r_before = before[m.resting.hash]  # an older order: it was in the book before
+            r_avail = r_before.fillable - used[m.resting.hash]
+            assert m.amounts == amounts_for(r_before.order.order, r_avail, inc, avail)
+            for o in before.values():  # nothing better that could trade was passed over
+                if (
+                    o.closed is None
+                    and o.resting
+                    and o.side is r_before.side
+                    and pair_of(o.order.order) == pair_of(inc)
+                    and better(o, r_before)
+                    and o.hash not in used
+                    and o.fillable
+                    and o.order.order.expiry > self.now
+                    and o.order.order.maker != inc.maker
+                    and takers_allow(o.order.order, inc)
+                ):
+                    assert not can_trade(o.order.order, o.fillable, inc, avail), (o, m)
+            used[m.resting.hash] += m.amounts.left_filled
+            avail -= m.amounts.right_filled
+            given += m.amounts.right_filled
+            received += m.amounts.left_filled
+            self.check_match_basics(m)
+        self.check_removed(result)
+        for h, reason in result.removed:
+            o = before[h].order.order
+            if reason is RemovalReason.SELF_TRADE:
+                assert o.maker == inc.maker
+        # the walk stopped only when nothing left could trade with the incoming order
+        if result.outcome not in (Outcome.KILLED, Outcome.EXPIRED):
+            for o in before.values():
+                now_o = after.get(o.hash)
+                if (
+                    now_o is None
+                    or now_o.closed is not None
+                    or not now_o.fillable
+                    or o.side.opposite is not _side(inc)
+                    or pair_of(o.order.order) != pair_of(inc)
+                    or o.order.order.maker == inc.maker
+                    or not takers_allow(o.order.order, inc)
+                ):
+                    continue
+                assert not can_trade(o.order.order, now_o.fillable, inc, avail), o
+        # time in force
+        remaining = m_inc - filled - sum(m.amounts.right_filled for m in result.matches)
+        if result.outcome is Outcome.EXPIRED:
+            assert inc.expiry <= self.now and signed.hash not in self.book
+        elif result.outcome is Outcome.KILLED:
+            assert tif is TimeInForce.FOK and not result.matches
+            assert after == before
+        else:
+            assert result.remaining == remaining
+            st_ = after.get(signed.hash)
+            if tif is TimeInForce.GTC:
+                assert st_ is not None and st_.resting and st_.closed is None
+                assert result.outcome is (Outcome.RESTED if remaining else Outcome.FILLED)
+            elif st_ is not None:
+                assert st_.closed is RemovalReason.UNMATCHED and st_.fillable == 0
+        if ioc is not None:  # FOK: all-or-nothing, the same matches as IOC when it fills
+            full = given == rem or received * inc.maker_amount >= rem * inc.taker_amount
+            ioc_given = sum(m.amounts.right_filled for m in ioc.matches)
+            ioc_received = sum(m.amounts.left_filled for m in ioc.matches)
+            ioc_full = ioc_given == rem or ioc_received * inc.maker_amount >= rem * inc.taker_amount
+            assert (result.outcome is Outcome.FILLED) is ioc_full
+            if ioc_full:
+                assert full and [m.amounts for m in result.matches] == [
+                    m.amounts for m in ioc.matches
+                ]
+        self.pending.extend(result.matches)
+        self.uncross()  # removals on the way may have funded a maker's orders elsewhere
+
+    @precondition(lambda self: len(self.book) > 0)
+    @rule(i=st.integers(0, 10**6))
+    def cancel(self, i: int) -> None:
+        open_ = self.open_states()
+        if not open_:
+            return
+        st_ = open_[i % len(open_)]
+        self.book.remove(st_.hash, RemovalReason.CANCELLED)
+        self.uncross()
+
+    @precondition(lambda self: len(self.book) > 0)
+    @rule(i=st.integers(0, 10**6), frac=st.fractions(0, 1))
+    def shrink(self, i: int, frac: Fraction) -> None:
+        # the chain reports fills made elsewhere; the node does this only with nothing pending
+        cands = [s for s in self.open_states() if s.pending == 0]
+        if not cands:
+            return
+        st_ = cands[i % len(cands)]
+        m = st_.order.order.maker_amount
+        new = st_.filled + int((m - st_.filled) * frac)
+        self.book.set_filled(st_.hash, new)
+        self.filled[st_.hash] = new
+        self.uncross()
+
+    @rule(
+        maker=st.sampled_from(TRADERS),
+        token=st.sampled_from([BASE, BASE2, QUOTE]),
+        amount=st.one_of(st.none(), st.integers(0, 60), st.integers(0, 50 * 10**18)),
+    )
+    def funds(self, maker: str, token: str, amount: int | None) -> None:
+        self.set_funds(maker, token, amount)
+        self.uncross()
+
+    @precondition(lambda self: bool(self.pending))
+    @rule(i=st.integers(0, 10**6), ok=st.booleans())
+    def settle(self, i: int, ok: bool) -> None:
+        m = self.pending.pop(i % len(self.pending))
+        if ok:
+            self.engine.confirm(m)
+            a = m.amounts
+            for so, amount in ((m.resting, a.left_filled), (m.incoming, a.right_filled)):
+                self.filled[so.hash] = self.filled.get(so.hash, 0) + amount
+                key = (so.order.maker, so.order.maker_token)
+                s = self.spendable.get(key)
+                if s is not None:
+                    self.spendable[key] = max(0, s - amount)
+        else:
+            self.engine.release(m)
+        self.uncross()
+
+    @rule(dt=st.integers(0, 120))
+    def advance(self, dt: int) -> None:
+        self.now += dt
+        for h, reason in self.book.expire(self.now):
+            assert reason is RemovalReason.EXPIRED
+        self.uncross()
+
+    @precondition(lambda self: len(self.book) > 0)
+    @rule(i=st.integers(0, 10**6))
+    def rematch(self, i: int) -> None:
+        resting = [s for s in self.open_states() if s.resting]
+        if not resting:
+            return
+        st_ = resting[i % len(resting)]
+        self.record([self.engine.rematch(st_.hash, now=self.now)])
+        self.uncross()
+
+    @rule()
+    def snapshot_restore(self) -> None:
+        data = self.book.snapshot()
+        restored = OrderBook.restore(data)
+        assert restored.snapshot() == data
+        assert list(restored) == list(self.book)
+        for p, q in zip(self.book.pairs, restored.pairs, strict=True):
+            for side in Side:
+                assert [s.hash for s in p.orders(side)] == [s.hash for s in q.orders(side)]
+        self.book = restored
+        self.engine = MatchingEngine(restored)
+
+    # ---- invariants -----------------------------------------------------------------------------
+
+    @invariant()
+    def fill_state_adds_up(self) -> None:
+        pending: dict[bytes, int] = defaultdict(int)
+        for m in self.pending:
+            pending[m.resting.hash] += m.amounts.left_filled
+            pending[m.incoming.hash] += m.amounts.right_filled
+        states = self.states()
+        for h, p in pending.items():
+            assert h in states and states[h].pending == p
+        for s in states.values():
+            m = s.order.order.maker_amount
+            assert s.filled + s.pending + s.remaining == m
+            assert 0 <= s.fillable <= s.remaining and s.pending == pending.get(s.hash, 0)
+            assert s.filled == self.filled[s.hash]
+            if s.closed is not None:
+                assert s.fillable == 0 and s.pending > 0 and not s.resting
+            else:
+                assert s.filled < m
+
+    @invariant()
+    def funds_are_shared_in_time_priority(self) -> None:
+        accounts: dict[tuple[str, str], list[OrderState]] = defaultdict(list)
+        for s in self.book:  # in seq order
+            accounts[(s.order.order.maker, s.order.order.maker_token)].append(s)
+        for key, orders in accounts.items():
+            spend = self.spendable.get(key)
+            assert self.book.funds(*key) == spend
+            if spend is None:
+                assert all(s.fillable == s.remaining for s in orders if s.closed is None)
+                continue
+            left = spend - sum(s.pending for s in orders)
+            for s in orders:
+                if s.closed is not None:
+                    continue
+                take = max(0, min(s.remaining, left))
+                assert s.fillable == take, (key, s)
+                left -= take
+            offered = sum(s.fillable for s in orders)
+            assert offered == 0 or offered + sum(s.pending for s in orders) <= spend
+
+    @invariant()
+    def levels_list_resting_orders_in_priority(self) -> None:
+        resting = [s for s in self.book if s.closed is None and s.resting]
+        for p in self.book.pairs:
+            total = 0
+            for side in Side:
+                listed = list(p.orders(side))
+                total += len(listed)
+                mine = {
+                    s.hash
+                    for s in resting
+                    if s.side is side and pair_of(s.order.order) == (p.base, p.quote)
+                }
+                assert {s.hash for s in listed} == mine and len(listed) == len(mine)
+                for a, b in zip(listed, listed[1:], strict=False):
+                    assert better(a, b)
+                depth: dict[Fraction, int] = defaultdict(int)
+                for s in listed:
+                    if s.fillable:
+                        depth[price(s)] += s.fillable
+                got = {lv.price: lv.fillable for lv in p.depth(side, levels=10**6)}
+                assert got == depth
+            assert len(p) == total
+
+    @invariant()
+    def never_crossed(self) -> None:
+        offered = [
+            s
+            for s in self.book
+            if s.closed is None and s.fillable and s.order.order.expiry > self.now
+        ]
+        for b in offered:
+            if b.side is not Side.BID:
+                continue
+            for a in offered:
+                if a.side is not Side.ASK or pair_of(a.order.order) != pair_of(b.order.order):
+                    continue
+                if price(b) < price(a) or not takers_allow(a.order.order, b.order.order):
+                    continue
+                left, right = (a, b) if a.seq < b.seq else (b, a)
+                assert not can_trade(
+                    left.order.order, left.fillable, right.order.order, right.fillable
+                ), (left, right)
+
+
+def _side(o: Order) -> Side:
+    return Side.BID if o.maker_token == QUOTE else Side.ASK
+
+
+TestBookMachine = BookMachine.TestCase
+TestBookMachine.settings = settings(
+    max_examples=200,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
