@@ -86,7 +86,7 @@ def hashes(states: object) -> list[bytes]:
     return [s.hash for s in states]  # type: ignore[attr-defined]
 
 
-# -- pairs ---------------------------------------------------------------------------------
+# -- pairs ------------------------------------------------------------------------------------
 
 
 def test_pairs_route_orders_to_sides() -> None:
@@ -168,7 +168,7 @@ def test_best_and_depth_count_only_what_is_fillable() -> None:
     assert empty.best_bid() is None and empty.best_ask() is None and empty.depth(Side.BID) == []
 
 
-# -- fill state ------------------------------------------------------------------------------------
+# -- fill state -------------------------------------------------------------------------------
 
 
 def test_partial_fills_reserve_confirm_release() -> None:
@@ -275,7 +275,7 @@ def test_expire_closes_orders_by_the_contracts_rule() -> None:
     assert len(book) == 0
 
 
-# -- maker funds -----------------------------------------------------------------------------------
+# -- maker funds ------------------------------------------------------------------------------
 
 
 def test_maker_funds_are_shared_in_price_time_priority_across_pairs() -> None:
@@ -323,7 +323,7 @@ def test_default_funds_zero_keeps_unreported_makers_unfunded() -> None:
     assert book.funds(A, BASE) == 4 and book.funds(B, BASE) == 0
 
 
-# -- bad inputs raise the book's errors and change nothing --------------------------------------
+# -- bad inputs raise the book's errors and change nothing ------------------------------------
 
 
 def _edit(**kw: object) -> Callable[[SignedOrder], SignedOrder]:
@@ -425,7 +425,7 @@ def test_book_errors_are_sdex_errors_and_builtins() -> None:
     assert str(UnknownOrder("order 0x12 is not in the book")) == "order 0x12 is not in the book"
 
 
-# -- snapshot ----------------------------------------------------------------------------------------
+# -- snapshot ---------------------------------------------------------------------------------
 
 
 def test_snapshot_restore_round_trip() -> None:

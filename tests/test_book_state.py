@@ -19,6 +19,7 @@ that could trade was skipped), no expired order, no self-trade, taker restrictio
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from fractions import Fraction
 
@@ -327,7 +328,7 @@ class BookMachine(RuleBasedStateMachine):
     @rule(dt=st.integers(0, 120))
     def advance(self, dt: int) -> None:
         self.now += dt
-        for h, reason in self.book.expire(self.now):
+        for _, reason in self.book.expire(self.now):
             assert reason is RemovalReason.EXPIRED
         self.uncross()
 
@@ -409,7 +410,7 @@ class BookMachine(RuleBasedStateMachine):
                     if s.side is side and pair_of(s.order.order) == (p.base, p.quote)
                 }
                 assert {s.hash for s in listed} == mine and len(listed) == len(mine)
-                for a, b in zip(listed, listed[1:], strict=False):
+                for a, b in itertools.pairwise(listed):
                     assert better(a, b)
                 depth: dict[Fraction, int] = defaultdict(int)
                 for s in listed:

@@ -40,7 +40,7 @@ def state(eng: MatchingEngine, o: SignedOrder) -> tuple[int, int, int] | None:
     return None if st is None else (st.filled, st.pending, st.fillable)
 
 
-# -- price-time priority and the contract's amounts ---------------------------------------------
+# -- price-time priority and the contract's amounts -------------------------------------------
 
 
 def test_incoming_order_takes_best_price_then_oldest_at_the_resting_price() -> None:
@@ -82,7 +82,7 @@ def test_ask_incoming_against_bids_with_fees() -> None:
     assert r.matches[0].price == Fraction(10) and r.outcome is Outcome.FILLED
 
 
-# -- time in force ----------------------------------------------------------------------------------
+# -- time in force ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -142,7 +142,7 @@ def test_fok_kills_when_the_maker_cannot_fund_it_all() -> None:
     assert eng.book.snapshot()["orders"] == before["orders"]
 
 
-# -- self-trade, expiry, takers ------------------------------------------------------------------
+# -- self-trade, expiry, takers ---------------------------------------------------------------
 
 
 def test_self_trade_expires_the_resting_order_and_matching_goes_on() -> None:
@@ -199,7 +199,7 @@ def test_taker_restrictions_hold_both_ways() -> None:
     assert len(r.matches) == 1  # for_c names C as taker, not B
 
 
-# -- dust -------------------------------------------------------------------------------------------
+# -- dust -------------------------------------------------------------------------------------
 
 
 def test_pair_without_an_integer_trade_is_skipped_and_matching_goes_on() -> None:
@@ -234,7 +234,7 @@ def test_zero_fill_stops_matching() -> None:
     assert state(eng, poor) == (0, 0, 999)
 
 
-# -- after settlement: confirm, release, rematch, uncross -------------------------------------------
+# -- after settlement: confirm, release, rematch, uncross -------------------------------------
 
 
 def test_confirm_and_release_then_rematch() -> None:
