@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from sdex.chain import Exchange, OrderStatus, Rpc
+from sdex.chain import Exchange, Rpc
 from sdex.client import NodeClient, OrderConfig, PostedOrder
 from sdex.deployment import Deployment
 from sdex.devnet import Devnet, free_port
@@ -108,9 +108,10 @@ class Story:
         posted = node.client.post_order(signed, "gtc")
         label = f"{who}: {side.value} {amount} WETH @ {price}"
         self.signed[label] = signed
-        matched = ", ".join(
-            f"matched {self.short(m.resting_order_hash)}" for m in posted.matches
-        ) or "rests in the book"
+        matched = (
+            ", ".join(f"matched {self.short(m.resting_order_hash)}" for m in posted.matches)
+            or "rests in the book"
+        )
         self.out.print(
             f"  {w.name:>5} → {node.name}: [bold]{side.value} {amount} WETH @ {price} USDC[/]"
             f"  {self.short(posted.order_hash)}  {posted.status}, {matched}"
@@ -161,14 +162,16 @@ class Story:
         t = Table(title=f"{node.name}'s book (WETH/USDC)", title_justify="left")
         for col in ("side", "price", "WETH fillable", "maker", "order"):
             t.add_column(col)
-        rows = [("ask", r) for r in reversed(ob.asks.records)] + [("bid", r) for r in ob.bids.records]
+        rows = [("ask", r) for r in reversed(ob.asks.records)] + [
+            ("bid", r) for r in ob.bids.records
+        ]
         for side, r in rows:
             o = r.order
             if side == "ask":
-                base, quote = r.remaining, r.remaining * o.taker_amount // o.maker_amount
+                base, _quote = r.remaining, r.remaining * o.taker_amount // o.maker_amount
                 price = Fraction(o.taker_amount, o.maker_amount)
             else:
-                quote, base = r.remaining, r.remaining * o.taker_amount // o.maker_amount
+                _quote, base = r.remaining, r.remaining * o.taker_amount // o.maker_amount
                 price = Fraction(o.maker_amount, o.taker_amount)
             price_h = price * 10**m.base_token.decimals / 10**m.quote_token.decimals
             who = next((w.name for w in self.wallets.values() if w.address == o.maker), o.maker)
@@ -215,11 +218,15 @@ class Story:
         )
         buy = self.post(n1, "alice", Side.BUY, "10", "10")
         sell = self.post(n1, "bob", Side.SELL, "10", "5")
-        self.wait("bob's sell is filled on chain", lambda: self.status(n1, sell.order_hash) == "filled")
+        self.wait(
+            "bob's sell is filled on chain", lambda: self.status(n1, sell.order_hash) == "filled"
+        )
         self.wait(
             "alice's buy is half filled (50 of 100 USDC), the rest rests",
-            lambda: self.chain_filled(buy.order_hash) == 50 * 10**6
-            and self.status(n1, buy.order_hash) == "partially_filled",
+            lambda: (
+                self.chain_filled(buy.order_hash) == 50 * 10**6
+                and self.status(n1, buy.order_hash) == "partially_filled"
+            ),
         )
         fills = n1.client.fills()["records"]
         self.out.print(
@@ -237,7 +244,9 @@ class Story:
         )
         n2 = self.start_node("node-2", 2, [n3.proc.url])
         n2.proc.wait_ready()
-        self.wait("node-2 loaded alice's order from a peer", lambda: buy.order_hash in self.open_on(n2))
+        self.wait(
+            "node-2 loaded alice's order from a peer", lambda: buy.order_hash in self.open_on(n2)
+        )
         self.book(n2)
 
         self.chapter(

@@ -212,7 +212,9 @@ class Store:
     def query_orders(
         self, filters: dict[str, str], page: int, per_page: int
     ) -> tuple[int, list[StoredOrder]]:
-        """A page of orders matching exact-value ``filters`` on maker/maker_token/taker_token/status."""
+        """A page of orders matching exact-value ``filters``.
+
+        Filter keys: maker, maker_token, taker_token, status."""
         allowed = {"maker", "maker_token", "taker_token", "status"}
         where = " AND ".join(f"{k}=?" for k in filters if k in allowed)
         args = [v.lower() if k != "status" else v for k, v in filters.items() if k in allowed]
@@ -299,7 +301,8 @@ class Store:
 
     def pending_settlements(self) -> list[StoredSettlement]:
         rows = self.db.execute(
-            "SELECT tx_hash, nonce, raw_tx, pairs, status FROM settlements WHERE status='pending' ORDER BY nonce"
+            "SELECT tx_hash, nonce, raw_tx, pairs, status FROM settlements"
+            " WHERE status='pending' ORDER BY nonce"
         ).fetchall()
         return [
             StoredSettlement(r[0], int(r[1]), r[2], [(a, b) for a, b in json.loads(r[3])], r[4])

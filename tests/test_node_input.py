@@ -80,6 +80,11 @@ def high_s(c: Chain) -> dict[str, Any]:
     return body
 
 
+def with_extra(c: Chain, literal: str) -> str:
+    """A good order's JSON text with one more field whose value is ``literal``."""
+    return json.dumps(good(c))[:-1] + f', "x": {literal}}}'
+
+
 def dumps(make: Callable[[Chain], Any]) -> Callable[[Chain], bytes]:
     return lambda c: json.dumps(make(c)).encode()
 
@@ -101,8 +106,8 @@ BAD_POSTS: list[tuple[str, Callable[[Chain], bytes], str, int, int, str | None]]
     ("not-utf8", raw(b'{"a": "\xff"}'), JSON, 400, 101, None),
     ("array-body", raw(b"[1, 2]"), JSON, 400, 101, None),
     ("string-body", raw(b'"order"'), JSON, 400, 101, None),
-    ("float-amount", text(lambda c: json.dumps(good(c))[:-1] + ', "x": 1.5}'), JSON, 400, 101, None),
-    ("nan", text(lambda c: json.dumps(good(c))[:-1] + ', "x": NaN}'), JSON, 400, 101, None),
+    ("float-amount", text(lambda c: with_extra(c, "1.5")), JSON, 400, 101, None),
+    ("nan", text(lambda c: with_extra(c, "NaN")), JSON, 400, 101, None),
     ("deep-nesting", raw(b'{"a":' * 50 + b"1" + b"}" * 50), JSON, 400, 101, None),
     ("deep-array", raw(b"[" * 100_00 + b"]" * 100_00), JSON, 400, 101, None),
     ("huge-int", raw(b'{"makerAmount": ' + b"9" * 5000 + b"}"), JSON, 400, 101, None),

@@ -57,6 +57,7 @@ class StateBatcher:
         self.max_wait = max_wait
         self._pending: list[tuple[SignedOrder, asyncio.Future[OrderState]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._resolving: set[asyncio.Future[None]] = set()
         self.calls = 0
 
     async def get(self, signed: SignedOrder) -> OrderState:
@@ -87,8 +88,10 @@ class StateBatcher:
         if self._flusher is not None:
             self._flusher.cancel()
             self._flusher = None
-        if batch:
-            asyncio.ensure_future(self._resolve(batch))
+        if batch:  # keep a reference: the loop holds tasks only weakly
+            task = asyncio.ensure_future(self._resolve(batch))
+            self._resolving.add(task)
+            task.add_done_callback(self._resolving.discard)
 
     async def _resolve(self, batch: list[tuple[SignedOrder, asyncio.Future[OrderState]]]) -> None:
         try:

@@ -9,6 +9,7 @@ are applied to the book, the store and the event stream in one place.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -152,10 +153,8 @@ class Node:
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
-            except (asyncio.CancelledError, Exception):
-                pass
         self._tasks = []
         for c in (self.intake_chain, self.settle_chain, self.watch_chain):
             c.close()

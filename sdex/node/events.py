@@ -7,6 +7,7 @@ events is dropped (its socket closed) rather than letting the node's memory grow
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from typing import Any
 
@@ -42,10 +43,8 @@ class EventHub:
     def unsubscribe(self, sub: Subscription) -> None:
         if sub in self._subs:
             self._subs.discard(sub)
-            try:
+            with contextlib.suppress(asyncio.QueueFull):
                 sub.queue.put_nowait(None)
-            except asyncio.QueueFull:
-                pass
 
     def publish(self, event: Event) -> None:
         event = {"seq": next(self._seq), **event}
