@@ -31,8 +31,9 @@ module.exports = {
     hardhat: {
       chainId: 31337,
       hardfork: "cancun",
-      // Tests and the devnet use many accounts; 20 is Hardhat's default, keep it explicit.
-      accounts: { count: 20 },
+      // Tests and the devnet use many accounts; 20 is Hardhat's default. `sdex devnet` sets
+      // SDEX_DEV_ACCOUNTS when it wants more (benchmarks with many nodes and makers).
+      accounts: { count: Number(process.env.SDEX_DEV_ACCOUNTS || 20) },
     },
   },
   paths: { sources: "./contracts", artifacts: "./artifacts", cache: "./cache" },

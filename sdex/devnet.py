@@ -65,7 +65,11 @@ class HardhatNode:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true"},
+            env={
+                **os.environ,
+                "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true",
+                "SDEX_DEV_ACCOUNTS": str(max(20, self.accounts)),
+            },
         )
         rpc = Rpc(self.url)
         deadline = time.monotonic() + timeout

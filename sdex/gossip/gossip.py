@@ -44,11 +44,14 @@ NODE_HEADER = "X-SDEX-Node"
 @dataclass
 class GossipConfig:
     fanout: int = 4
-    batch_max: int = 500
+    batch_max: int = 256
+    """Orders per push: one batched chain read at the receiver."""
     outbox_max: int = 20_000
     flush_delay: float = 0.002
     """Seconds a sender waits for more orders before a push (a batch forms under load)."""
-    timeout: float = 3.0
+    timeout: float = 30.0
+    """A push is answered once the receiver has checked every order in it: under load that
+    takes a while, and resending a batch the receiver is still checking only adds load."""
     ae_interval: float = 1.0
     snapshot_page: int = 500
     peer_exchange_interval: float = 5.0
@@ -206,8 +209,9 @@ class Gossip:
         peer = self.peers.add(sender)
         counts = {"accepted": 0, "known": 0, "rejected": 0}
         bad = 0
-        for obj in orders:
-            result = await self.node.submit_from_peer(obj, sender)
+        # all at once: their chain reads share one batched eth_call
+        results = await asyncio.gather(*(self.node.submit_from_peer(obj, sender) for obj in orders))
+        for result in results:
             if result == "forged":
                 bad += 1
                 result = "rejected"

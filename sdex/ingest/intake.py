@@ -15,7 +15,7 @@ from sdex.chain import OrderState, OrderStatus
 from sdex.chain.aio import ChainThread
 from sdex.errors import OrderParseError, SignatureError
 from sdex.ingest.rejections import Rejection, RejectionCode
-from sdex.order import Domain, SignedOrder, recover_signer, validity_errors
+from sdex.order import Domain, Order, SignedOrder, recover_signer, validity_errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,11 +168,18 @@ class Intake:
                     f"this node asks feeRecipient {recipient} and feeAmount >= {need} "
                     f"({bps} bps of takerAmount)",
                 )
+        if (over := self.over_limit(o)) is not None:
+            return over
+        return signed
+
+    def over_limit(self, o: Order) -> Rejection | None:
+        """The book's limits: total open orders, open orders per maker. Checked before the
+        chain read and again just before acceptance (many orders are read at once)."""
         if self.open_count(None) >= self.limits.max_orders:
             return Rejection.of(RejectionCode.BOOK_FULL)
         if self.open_count(o.maker) >= self.limits.max_orders_per_maker:
             return Rejection.of(RejectionCode.MAKER_LIMIT)
-        return signed
+        return None
 
     async def submit(self, obj: object, check_fee: bool = True) -> IntakeResult:
         first = self.check_offchain(obj, check_fee)

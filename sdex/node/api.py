@@ -192,7 +192,8 @@ async def read_json(request: web.Request, max_bytes: int | None = None) -> dict[
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, 101, "Malformed JSON: the body is not UTF-8") from None
-    if _depth(text) > MAX_JSON_DEPTH:
+    if len(raw) <= request.app[NODE_KEY].config.max_body and _depth(text) > MAX_JSON_DEPTH:
+        # (larger bodies are peers' batches of flat orders: json's own RecursionError guards)
         raise ApiError(400, 101, f"Malformed JSON: nested deeper than {MAX_JSON_DEPTH}")
     try:
         obj = json.loads(text, parse_float=_reject_float, parse_constant=_reject_constant)

@@ -55,6 +55,10 @@ class Record:
     failures: int = 0
     cancel_signature: bytes | None = None
     """The maker's soft-cancel signature, kept to prove the cancel to peers."""
+    json: dict[str, str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.json = self.signed.to_json()
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,7 @@ class Node:
         self.maker_open: dict[str, int] = {}
         self.started = asyncio.Event()
         self.gossip: Gossip | None = None
+        self._by_signature: dict[str, Record] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._seq = 0
 
@@ -84,6 +89,7 @@ class Node:
         self.intake_chain = ChainThread(cfg.rpc, cfg.exchange, "sdex-intake")
         self.settle_chain = ChainThread(cfg.rpc, cfg.exchange, "sdex-settle")
         self.watch_chain = ChainThread(cfg.rpc, cfg.exchange, "sdex-watch")
+        self.peer_chain = ChainThread(cfg.rpc, cfg.exchange, "sdex-peers")
         ex = self.intake_chain.exchange
         self.domain: Domain = await self.intake_chain.run(ex.domain)
         if self.domain.chain_id != cfg.chain_id:
@@ -114,6 +120,18 @@ class Node:
             limits=cfg.limits,
             tokens=self.tokens,
             fee=(cfg.fee_recipient, cfg.fee_bps),
+        )
+        # Peers' orders: the same checks, on a chain thread of their own, so that a burst of
+        # gossip never queues a wallet's order behind its chain reads.
+        self.peer_batcher = StateBatcher(self.peer_chain)
+        self.peer_intake = Intake(
+            self.domain,
+            self.peer_batcher,
+            known=lambda h: h in self.records,
+            open_count=self._open_count,
+            now=self.now,
+            limits=cfg.limits,
+            tokens=self.tokens,
         )
         self.sender = Sender(self.settle_chain.rpc, cfg.key, cfg.chain_id)
         self.settler = Settler(
@@ -156,7 +174,7 @@ class Node:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks = []
-        for c in (self.intake_chain, self.settle_chain, self.watch_chain):
+        for c in (self.intake_chain, self.settle_chain, self.watch_chain, self.peer_chain):
             c.close()
         self.store.close()
 
@@ -188,19 +206,39 @@ class Node:
             )
         if result.signed.hash in self.records:  # accepted twice concurrently: the first wins
             return SubmitResult(200, self.record_json(result.signed.hash) or {})
+        if (over := self.intake.over_limit(result.signed.order)) is not None:
+            return SubmitResult(400, over.to_json())  # limits, re-checked after the chain read
         return self._accept(result, source, tif)
 
     async def submit_from_peer(self, obj: object, peer: str) -> str:
         """A peer's order, through the same intake as a wallet's (no fee check: the peer's
         node held it to its own fee). ``accepted``, ``known``, ``rejected`` or ``forged``
         (a rejection that proves bad faith: the peer pays for it)."""
-        result = await self.intake.submit(obj, check_fee=False)
+        if self._known_copy(obj):  # most copies a peer sends are known: skip parse and hash
+            return "known"
+        result = await self.peer_intake.submit(obj, check_fee=False)
         if isinstance(result, Rejection):
             return "forged" if result.code.bad_faith else "rejected"
         if isinstance(result, Known) or result.signed.hash in self.records:
             return "known"
+        if self.intake.over_limit(result.signed.order) is not None:  # many checked at once
+            return "rejected"
         self._accept(result, "peer:" + peer, TimeInForce.GTC, match=False)
         return "accepted"
+
+    def _remember(self, rec: Record) -> None:
+        self.records[rec.signed.hash] = rec
+        if len(rec.signed.signature) == 65:
+            self._by_signature[rec.json["signature"]] = rec
+
+    def _known_copy(self, obj: object) -> bool:
+        """Is ``obj`` exactly the JSON of an order held here? (by its 65-byte signature,
+        which only that order's maker could make; the fields are compared too)"""
+        if not isinstance(obj, dict):
+            return False
+        sig = obj.get("signature")
+        rec = self._by_signature.get(sig) if isinstance(sig, str) else None
+        return rec is not None and rec.json == obj
 
     def _accept(
         self, accepted: Accepted, source: str, tif: TimeInForce, match: bool = True
@@ -214,7 +252,7 @@ class Node:
         self._seq += 1
         rec = Record(signed, self._seq, source, status="new", filled=state.filled)
         self.store.add_order(signed, rec.seq, "open", source)  # committed before the 2xx
-        self.records[signed.hash] = rec
+        self._remember(rec)
         self._set_status(rec, "open")
         self.book.set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
         mr: MatchResult | None = None
@@ -570,7 +608,7 @@ class Node:
                 reason=s.reason,
                 created_at=s.created_at,
             )
-            self.records[s.signed.hash] = rec
+            self._remember(rec)
             self._set_status(rec, s.status)
             self._seq = max(self._seq, s.seq)
         stored = [r for r in self.records.values() if r.status in OPEN_STATUSES]
