@@ -162,11 +162,6 @@ class OrderBook:
             e.fillable = remaining
         else:
             account.refresh(e)
-        heap = self._expiries
-        heapq.heappush(heap, (order.expiry, seq, e))
-        if len(heap) > 2 * len(self._index) + 1024:  # mostly closed orders: drop them
-            self._expiries = [item for item in heap if item[2].closed is None]
-            heapq.heapify(self._expiries)
         return e
 
     def place(self, e: Entry) -> None:
@@ -187,6 +182,11 @@ class OrderBook:
         level = side.level(num, den)
         level.push(e)
         e.resting = True
+        heap = self._expiries  # only resting orders expire in the book: IOC/FOK never rest
+        heapq.heappush(heap, (order.expiry, e.seq, e))
+        if len(heap) > 2 * len(self._index) + 1024:  # mostly closed orders: drop them
+            self._expiries = [item for item in heap if item[2].closed is None]
+            heapq.heapify(self._expiries)
         if e.fillable == 0:  # unfunded, or all of it pending: out of the matching walk's way
             level.park(e)
 
@@ -244,7 +244,8 @@ class OrderBook:
             del self._accounts[key]
 
     def expire(self, now: int) -> list[tuple[bytes, RemovalReason]]:
-        """Close every order with ``now >= expiry`` (the contract's rule); call once a block."""
+        """Close every resting order with ``now >= expiry`` (the contract's rule); call once a
+        block. (Orders being matched are the engine's to judge.)"""
         heap = self._expiries
         out: list[tuple[bytes, RemovalReason]] = []
         while heap and heap[0][0] <= now:

@@ -217,26 +217,10 @@ class MatchingEngine:
         considered. Walks again from the best price while a removal on the way re-funded
         some maker's orders.
         """
+        # The hot path of matching: ``fillmath.match_amounts`` and ``OrderBook.reserve_entry``
+        # are inlined, step for step (``_dry_walk`` calls the reference).
         matches: list[Match] = []
         removed: list[tuple[bytes, RemovalReason]] = []
-        while self._walk_once(inc, now, max_seq, may_match, matches, removed) and inc.fillable:
-            pass
-        return matches, removed
-
-    def _walk_once(
-        self,
-        inc: Entry,
-        now: int,
-        max_seq: int,
-        may_match: MayMatch | None,
-        matches: list[Match],
-        removed: list[tuple[bytes, RemovalReason]],
-    ) -> bool:
-        """One pass of ``_walk``; True if a removal re-funded orders (walk again).
-
-        The hot path of matching: ``fillmath.match_amounts`` and ``OrderBook.reserve_entry``
-        are inlined, step for step (``_dry_walk`` calls the reference).
-        """
         book = self.book
         order = inc.order
         im = order.maker_amount
@@ -254,7 +238,9 @@ class MatchingEngine:
         refunded = False
         i = 0
         stop = False
-        while avail > 0 and i < len(keys):
+        while avail > 0:
+            if i >= len(keys):
+                break
             level = keys[i][1]
             # Does the level cross the incoming limit? (quote per base, cross-multiplied)
             if side is _BID:
@@ -340,8 +326,12 @@ class MatchingEngine:
                     level.compact()
                 i += 1
             if stop:
+                if refunded:  # walk again from the best price
+                    refunded = stop = False
+                    i = 0
+                    continue
                 break
-        return refunded
+        return matches, removed
 
     def _dry_walk(self, inc: Entry, now: int) -> tuple[int, int]:
         """``_walk`` without changing anything: what the incoming order would give, receive.

@@ -176,6 +176,9 @@ def _depth(text: str) -> int:
     return deepest
 
 
+_DECODER = json.JSONDecoder(parse_float=_reject_float, parse_constant=_reject_constant)
+
+
 async def read_json(request: web.Request, max_bytes: int | None = None) -> dict[str, Any]:
     """The request's JSON object, strictly: size, content type, syntax, no floats, shallow.
 
@@ -192,11 +195,15 @@ async def read_json(request: web.Request, max_bytes: int | None = None) -> dict[
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, 101, "Malformed JSON: the body is not UTF-8") from None
-    if len(raw) <= request.app[NODE_KEY].config.max_body and _depth(text) > MAX_JSON_DEPTH:
+    if (
+        len(raw) <= request.app[NODE_KEY].config.max_body
+        and text.count("{") + text.count("[") > MAX_JSON_DEPTH  # else it cannot be deeper
+        and _depth(text) > MAX_JSON_DEPTH
+    ):
         # (larger bodies are peers' batches of flat orders: json's own RecursionError guards)
         raise ApiError(400, 101, f"Malformed JSON: nested deeper than {MAX_JSON_DEPTH}")
     try:
-        obj = json.loads(text, parse_float=_reject_float, parse_constant=_reject_constant)
+        obj = _DECODER.decode(text)
     except (ValueError, RecursionError) as e:
         raise ApiError(400, 101, f"Malformed JSON: {e}") from None
     if not isinstance(obj, dict):

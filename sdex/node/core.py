@@ -19,6 +19,7 @@ from sdex.book import Entry, OrderBook, RemovalReason, Side, UnknownOrder
 from sdex.book.errors import BookError
 from sdex.chain import FillEvent, Log, OrderState, Sender
 from sdex.chain.aio import ChainThread
+from sdex.chain.exchange import spendable_funds
 from sdex.errors import OrderParseError, SignatureError
 from sdex.gossip import Gossip
 from sdex.ingest import Accepted, Intake, Known, Rejection, StateBatcher, judge
@@ -400,10 +401,10 @@ class Node:
                 self._release(m)
                 failed.append(m)
         new = self.store.add_fills(fills)
-        for f in new:
+        for f in new:  # (the watcher may have stored and published some first)
             self.events.publish({"type": "fill", **f.to_json()})
         if self.gossip is not None:
-            for tx in dict.fromkeys(f.tx_hash for f in new):
+            for tx in dict.fromkeys(f.tx_hash for f in fills):
                 self.gossip.notify("settlements", {"txHash": tx})
         if failed:
             await self._diagnose(failed)
@@ -491,21 +492,24 @@ class Node:
         stored = self.store.add_fills(
             list(_stored_fills(changes.fills, ours=False, ours_txs=self.settler.ours))
         )
-        for f in stored:
-            if not f.ours:
-                self.events.publish({"type": "fill", **f.to_json()})
+        for f in stored:  # whoever stores a fill first (watcher or settler) publishes it
+            self.events.publish({"type": "fill", **f.to_json()})
         affected: set[bytes] = {
             f.order_hash for f in changes.fills if f.tx_hash not in self.settler.ours
         } | changes.cancelled
         makers = changes.makers_cancelled_up_to
-        funds = changes.funds
-        if makers or funds:
-            for rec in self.records.values():
-                o = rec.signed.order
-                if rec.status in OPEN_STATUSES and (
-                    o.maker in makers or (o.maker, o.maker_token) in funds
-                ):
+        if makers:
+            for rec in self._open_records():
+                if rec.signed.order.maker in makers:
                     affected.add(rec.signed.hash)
+        # A Transfer or Approval changes what a maker can pay: read balance and allowance
+        # once per (maker, token) the book holds, not every order of that maker.
+        held = [mt for mt in changes.funds if self.book.funds(*mt) is not None]
+        if held:
+            chain = self.watch_chain
+            funds = await chain.run(spendable_funds, chain.rpc, self.config.exchange, held)
+            for (maker, token), amount in funds.items():
+                self.book.set_funds(maker, token, amount)
         targets = [self.records[h].signed for h in affected if h in self.records and h in self.book]
         if targets:
             states = await self.watch_chain.run(self.watch_chain.exchange.order_states, targets)
@@ -772,7 +776,7 @@ class Node:
         return {
             "gossip": self.gossip.stats() if self.gossip is not None else None,
             "orders": len(self.records),
-            "openOrders": sum(1 for r in self.records.values() if r.status in OPEN_STATUSES),
+            "openOrders": sum(self.maker_open.values()),
             "settlementsSent": self.settler.sent,
             "matchesSettled": self.settler.settled,
             "matchesFailed": self.settler.failed,
