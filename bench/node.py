@@ -54,6 +54,7 @@ import aiohttp  # noqa: E402
 from sdex.chain import Exchange  # noqa: E402
 from sdex.deployment import Deployment  # noqa: E402
 from sdex.devnet import Devnet  # noqa: E402
+from sdex.ingest import Accepted  # noqa: E402
 from sdex.node.config import NodeConfig  # noqa: E402
 from sdex.node.main import serve  # noqa: E402
 from sdex.order import (  # noqa: E402
@@ -366,7 +367,7 @@ async def bench_validation(
             async def worker() -> None:
                 for obj in work:
                     r = await intake.submit(obj)
-                    if type(r).__name__ != "Accepted" and len(bad) < 3:
+                    if not isinstance(r, Accepted) and len(bad) < 3:
                         bad.append(r)
 
             t0 = time.perf_counter()
@@ -580,7 +581,7 @@ async def bench_matches(
                 trace.append((time.perf_counter(), settled))
                 if settled + h["matchesFailed"] - h0["matchesFailed"] >= target:
                     return
-                await asyncio.sleep(0.02)
+                await asyncio.sleep(0.1)  # /health counts every record: poll gently
 
         with CpuMeter(pids) as cpu:
             t0 = time.perf_counter()
@@ -625,6 +626,18 @@ async def bench_matches(
 
 
 # -- driver ------------------------------------------------------------------------------------
+
+
+def wait_quiet(limit: float, window: float = 5.0, idle_below: float = 0.2) -> float:
+    """Wait up to ``limit`` seconds for other processes to leave the CPU alone (less than
+    ``idle_below`` cores busy over ``window`` seconds); returns the busy cores last seen."""
+    deadline = time.monotonic() + limit
+    while True:
+        b0 = machine_busy_seconds()
+        time.sleep(window)
+        busy = (machine_busy_seconds() - b0) / window
+        if busy < idle_below or time.monotonic() > deadline:
+            return round(busy, 2)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -697,11 +710,17 @@ def machine() -> dict[str, Any]:
         nproc = int(subprocess.run(["nproc"], capture_output=True, text=True).stdout)
     except (OSError, ValueError):
         nproc = os.cpu_count() or 0
+    try:
+        hardhat = json.loads((ROOT / "node_modules/hardhat/package.json").read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        hardhat = "unknown"
     return {
         "nproc": nproc,
         "cpu": cpu,
         "os": f"{platform.system()} {platform.machine()}",
         "python": platform.python_version(),
+        "hardhat": hardhat,
+        "loadavg_at_end": os.getloadavg()[0],
     }
 
 
@@ -779,7 +798,8 @@ def markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
     )
     return (
         f"Measured {date.today()} on {m['os']}, nproc {m['nproc']}, {m['cpu']}, "
-        f"CPython {m['python']}, a Hardhat automine devnet on the same machine, by `{cmd}`.\n\n"
+        f"CPython {m['python']}, a Hardhat {m['hardhat']} automine devnet on the same machine, "
+        f"by `{cmd}`.\n\n"
         + contended
         + table
         + "\n\nCPU used during each phase, in cores (the bench client, the node and Hardhat "
@@ -836,13 +856,23 @@ def main() -> None:
         "--settle-timeout", type=float, default=60.0,
         help="seconds phase 4 may take; past them it reports what settled so far",
     )  # fmt: skip
-    ap.add_argument("--profile", type=Path, help="cProfile the node and in-process phases here")
+    ap.add_argument(
+        "--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+        help="first wait up to this long for the machine's other processes to go idle",
+    )  # fmt: skip
+    ap.add_argument(
+        "--profile", type=Path, metavar="DIR",
+        help="profile into DIR: node processes with py-spy if on PATH (else cProfile), "
+        "in-process phases with cProfile; prints summaries to stderr",
+    )  # fmt: skip
     ap.add_argument("--write", type=Path, help="update the node section of this markdown file")
     ap.add_argument("--workdir", type=Path, help="keep the databases and logs here")
     args = ap.parse_args()
     if args.http_orders + 500 > OPERATOR * 1000:
         ap.error("--http-orders: at most 18,500 (19 makers, 1,000 open orders each)")
+    busy = wait_quiet(args.wait_quiet) if args.wait_quiet > 0 else None
     result = run(args)
+    result["machine"]["busy_cores_before_start"] = busy
     print(json.dumps(result, indent=2))
     if args.profile is not None:
         print_profiles(args.profile)
