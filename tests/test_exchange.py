@@ -9,6 +9,7 @@ import pytest
 
 from sdex import fillmath
 from sdex.chain import OrderStatus, Token, deploy, load_abi
+from sdex.chain.exchange import decode_order_states
 from sdex.errors import ExchangeError, TransactionFailed
 from sdex.order import SECP256K1_N, Domain, Order, SignedOrder, sign_order
 from tests.conftest import Chain
@@ -488,3 +489,23 @@ def test_settle_match_only_callable_by_the_exchange(chain: Chain) -> None:
             left.order.to_tuple(), left.signature, right.order.to_tuple(), right.signature, E18,
         )  # fmt: skip
     assert e.value.name == "OnlySelf"
+
+
+def test_direct_order_states_codec_equals_eth_abi(chain: Chain) -> None:
+    c = chain
+    orders = [c.sign(ask(c, ALICE, (k + 1) * E18, 3000 * E6 + k)) for k in range(5)]
+    wallet_sig = replace(orders[1], signature=b"\x01" * 70)  # EIP-1271 bytes: any length
+    sample = [orders[0], wallet_sig, *orders[2:], replace(orders[3], signature=b"")]
+    f = c.exchange.abi.fn("getOrderStates")
+    expected = f.encode([s.order.to_tuple() for s in sample], [s.signature for s in sample])
+    assert c.exchange.encode_order_states(sample) == expected
+    raw = c.rpc.call(
+        "eth_call", {"to": c.exchange.address, "data": "0x" + expected.hex()}, "latest"
+    )
+    (rows,) = f.decode_output(bytes.fromhex(raw[2:]))
+    decoded = decode_order_states(bytes.fromhex(raw[2:]))
+    assert [
+        (s.hash, int(s.status), s.filled, s.signature_valid, s.maker_balance, s.maker_allowance)
+        for s in decoded
+    ] == [(bytes(h), st, fi, v, b, a) for h, st, fi, v, b, a in rows]
+    assert [s.signature_valid for s in decoded] == [True, False, True, True, True, False]

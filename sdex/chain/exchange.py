@@ -108,6 +108,7 @@ class Exchange:
         self.address = address.lower()
         self.abi = load_abi("Exchange")
         self.decoder = error_decoder()
+        self._states_selector = self.abi.fn("getOrderStates").selector
 
     # -- reads -------------------------------------------------------------------------
     def _call(self, fn: str, *args: Any, block: str = "latest") -> tuple[Any, ...]:
@@ -140,16 +141,36 @@ class Exchange:
         """Status, filled, signature validity, maker balance and allowance: one ``eth_call``."""
         if not orders:
             return []
-        (rows,) = self._call(
-            "getOrderStates",
-            [s.order.to_tuple() for s in orders],
-            [s.signature for s in orders],
-            block=block,
-        )
-        return [
-            OrderState(bytes(h), OrderStatus(st), filled, valid, bal, allow)
-            for h, st, filled, valid, bal, allow in rows
-        ]
+        tx = {"to": self.address, "data": "0x" + self.encode_order_states(orders).hex()}
+        try:
+            raw = self.rpc.call("eth_call", tx, block)
+        except ContractRevert as e:
+            raise self.decoder.decode(e) from None
+        return decode_order_states(bytes.fromhex(raw[2:]))
+
+    def encode_order_states(self, orders: Sequence[SignedOrder]) -> bytes:
+        """``getOrderStates(orders, signatures)`` calldata, encoded directly: the layout is
+        fixed (an array of static 10-word tuples, an array of bytes), and eth_abi's generic
+        encoder costs ~20x more on the intake's hot path. Tested byte-equal to eth_abi."""
+        n = len(orders)
+        words: list[bytes] = []
+        orders_size = 32 + 320 * n
+        words.append(_word(64))  # offset of orders[]
+        words.append(_word(64 + orders_size))  # offset of signatures[]
+        words.append(_word(n))
+        for s in orders:
+            for value in s.order.to_tuple():
+                words.append(_address_word(value) if isinstance(value, str) else _word(value))
+        words.append(_word(n))
+        tails: list[bytes] = []
+        offset = 32 * n
+        for s in orders:
+            words.append(_word(offset))
+            sig = s.signature
+            padded = sig + bytes(-len(sig) % 32)
+            tails.append(_word(len(sig)) + padded)
+            offset += 32 + len(padded)
+        return self._states_selector + b"".join(words) + b"".join(tails)
 
     def min_valid_salt(self, maker: str) -> int:
         (v,) = self._call("minValidSalt", maker)
@@ -311,6 +332,35 @@ def spendable_funds(
             except ValueError:
                 values.append(0)
         out[key] = min(values)
+    return out
+
+
+def _word(value: int) -> bytes:
+    return value.to_bytes(32, "big")
+
+
+def _address_word(address: str) -> bytes:
+    return bytes(12) + bytes.fromhex(address[2:])
+
+
+def decode_order_states(data: bytes) -> list[OrderState]:
+    """The return data of ``getOrderStates``: an array of static 6-word tuples."""
+    start = int.from_bytes(data[0:32], "big")
+    n = int.from_bytes(data[start : start + 32], "big")
+    base = start + 32
+    out = []
+    for i in range(n):
+        row = data[base + 192 * i : base + 192 * (i + 1)]
+        out.append(
+            OrderState(
+                row[0:32],
+                OrderStatus(int.from_bytes(row[32:64], "big")),
+                int.from_bytes(row[64:96], "big"),
+                row[127] == 1,
+                int.from_bytes(row[128:160], "big"),
+                int.from_bytes(row[160:192], "big"),
+            )
+        )
     return out
 
 

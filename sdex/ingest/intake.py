@@ -8,7 +8,7 @@ here trusts the sender: a peer's order is checked exactly like a wallet's.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sdex.chain import OrderState, OrderStatus
@@ -51,8 +51,18 @@ class StateBatcher:
     requests, and one ``eth_call`` answers all of them.
     """
 
-    def __init__(self, chain: ChainThread, max_batch: int = 256, max_wait: float = 0.002) -> None:
+    def __init__(
+        self,
+        chain: ChainThread,
+        max_batch: int = 256,
+        max_wait: float = 0.002,
+        more: Sequence[ChainThread] = (),
+    ) -> None:
+        """``more``: further chain threads; batches take turns, so a few reads are in flight
+        at once and the node works while the chain answers."""
         self.chain = chain
+        self._lanes = [chain, *more]
+        self._turn = 0
         self.max_batch = max_batch
         self.max_wait = max_wait
         self._pending: list[tuple[SignedOrder, asyncio.Future[OrderState]]] = []
@@ -94,8 +104,10 @@ class StateBatcher:
             task.add_done_callback(self._resolving.discard)
 
     async def _resolve(self, batch: list[tuple[SignedOrder, asyncio.Future[OrderState]]]) -> None:
+        lane = self._lanes[self._turn % len(self._lanes)]
+        self._turn += 1
         try:
-            states = await self.chain.run(self.chain.exchange.order_states, [s for s, _ in batch])
+            states = await lane.run(lane.exchange.order_states, [s for s, _ in batch])
             self.calls += 1
         except Exception as e:
             for _, fut in batch:

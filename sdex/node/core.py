@@ -91,6 +91,7 @@ class Node:
         self.settle_chain = ChainThread(cfg.rpc, cfg.exchange, "sdex-settle")
         self.watch_chain = ChainThread(cfg.rpc, cfg.exchange, "sdex-watch")
         self.peer_chain = ChainThread(cfg.rpc, cfg.exchange, "sdex-peers")
+        self.intake_chain2 = ChainThread(cfg.rpc, cfg.exchange, "sdex-intake-2")
         ex = self.intake_chain.exchange
         self.domain: Domain = await self.intake_chain.run(ex.domain)
         if self.domain.chain_id != cfg.chain_id:
@@ -111,7 +112,7 @@ class Node:
         self.book = OrderBook(cfg.pairs)
         self.engine = MatchingEngine(self.book)
         self.tokens = frozenset(t for pair in cfg.pairs for t in pair)
-        self.batcher = StateBatcher(self.intake_chain)
+        self.batcher = StateBatcher(self.intake_chain, more=[self.intake_chain2])
         self.intake = Intake(
             self.domain,
             self.batcher,
@@ -175,7 +176,13 @@ class Node:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks = []
-        for c in (self.intake_chain, self.settle_chain, self.watch_chain, self.peer_chain):
+        for c in (
+            self.intake_chain,
+            self.intake_chain2,
+            self.settle_chain,
+            self.watch_chain,
+            self.peer_chain,
+        ):
             c.close()
         self.store.close()
 
