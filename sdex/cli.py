@@ -562,6 +562,10 @@ def console_command(node_url: str, key: bytes, pair: str, slippage_bps: int) -> 
     "--fee-bps", type=click.IntRange(0, 10_000), default=0, show_default=True,
     help="Fee asked of wallets' orders, in basis points of the taker amount.",
 )  # fmt: skip
+@click.option(
+    "--admin", is_flag=True, default=False,
+    help="Serve /admin/links (loopback clients only) to cut and restore gossip links.",
+)  # fmt: skip
 def node(
     port: int,
     host: str,
@@ -571,6 +575,7 @@ def node(
     key: bytes | None,
     db: Path | None,
     fee_bps: int,
+    admin: bool,
 ) -> None:
     """Run a relayer node until interrupted (SIGINT or SIGTERM)."""
     from sdex.node.main import run_node
@@ -587,6 +592,7 @@ def node(
                 key=None if key is None else "0x" + key.hex(),
                 db=db,
                 fee_bps=fee_bps,
+                admin=admin,
             )
         except ValueError as e:  # a bad configuration (no key, bad deployment file)
             raise click.UsageError(str(e)) from None

@@ -95,7 +95,9 @@ def node_process(
     peers: list[str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``sdex node`` in its own process; killed (by its PID) on exit if still running."""
-    node = NodeProcess(port, deployment, chain.keys[key_index], db, log, peers or []).start()
+    node = NodeProcess(
+        port, deployment, chain.keys[key_index], db, log, peers or [], admin=True
+    ).start()
     assert node.proc is not None
     try:
         yield node.proc
@@ -165,6 +167,16 @@ class Cluster:
         assert proc is not None
         proc.kill()
         proc.wait(timeout=10)
+
+    async def cut(self, side_a: list[int], side_b: list[int], heal: bool = False) -> None:
+        """Cut (or heal) every gossip link between the two sides, both ways."""
+        key = "unblock" if heal else "block"
+        for here, there in ((side_a, side_b), (side_b, side_a)):
+            for i in here:
+                code, body = await self.api(i).post(
+                    "/admin/links", {key: [self.urls[j] for j in there]}
+                )
+                assert code == 200, body
 
     def api(self, i: int) -> Api:
         assert self.session is not None

@@ -23,7 +23,7 @@ import itertools
 from collections import defaultdict
 from fractions import Fraction
 
-from hypothesis import HealthCheck, event, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -50,9 +50,11 @@ def new_orders(draw: st.DrawFn, now: int) -> tuple[SignedOrder, int, TimeInForce
     maker = draw(st.sampled_from(TRADERS))
     base_token = draw(st.sampled_from([BASE, BASE, BASE, BASE2]))
     scale = draw(st.sampled_from(SCALES))
-    base = draw(st.integers(1, 40)) * scale
     price = draw(st.sampled_from(PRICES))
-    quote = max(1, int(base * price) + draw(st.integers(-2, 2)))  # awkward ratios
+    lots = draw(st.integers(1, 12))  # whole lots: orders share exact price levels
+    base = lots * price.denominator * scale
+    jitter = draw(st.sampled_from([0, 0, 0, 0, -1, 1, 2]))  # and some awkward ratios
+    quote = max(1, lots * price.numerator * scale + jitter)
     taker = draw(st.sampled_from([ZERO_ADDRESS] * 10 + TRADERS[:2]))
     expiry = now + draw(st.integers(1, 300))
     make = ask if draw(st.booleans()) else bid
@@ -458,14 +460,59 @@ class BookMachine(RuleBasedStateMachine):
                 ), (left, right)
 
 
+@given(
+    resting=st.tuples(st.integers(1, 2**255 - 1), st.integers(1, 2**256 - 1)),
+    incoming=st.tuples(st.integers(1, 2**255 - 1), st.integers(1, 2**256 - 1)),
+    fees=st.tuples(st.integers(0, 2**256 - 1), st.integers(0, 2**256 - 1)),
+    filled=st.tuples(st.integers(0, 2**255), st.integers(0, 2**255)),
+    small=st.booleans(),
+)
+@settings(max_examples=1500, deadline=None)
+def test_engine_arithmetic_is_the_contracts(
+    resting: tuple[int, int],
+    incoming: tuple[int, int],
+    fees: tuple[int, int],
+    filled: tuple[int, int],
+    small: bool,
+) -> None:
+    """The engine's inlined amounts equal ``fillmath.match_amounts`` at any size, and it
+    matches exactly when the contract would (one resting order, one incoming order)."""
+    if small:  # small amounts: rounding and dust decide
+        resting, incoming = (
+            (resting[0] % 97 + 1, resting[1] % 89 + 1),
+            (
+                incoming[0] % 83 + 1,
+                incoming[1] % 79 + 1,
+            ),
+        )
+    (rm, rt), (im, it) = resting, incoming
+    rf, inf = filled[0] % rm, filled[1] % im
+    book = OrderBook(PAIRS, default_funds=None)
+    engine = MatchingEngine(book)
+    left = ask(TRADERS[0], rm, rt, fee=fees[0] % (rt + 1))
+    right = bid(TRADERS[1], it, im, fee=fees[1] % (it + 1))
+    engine.submit(left, now=T0, filled=rf)
+    result = engine.submit(right, now=T0, tif=TimeInForce.IOC, filled=inf)
+    lo, ro = left.order, right.order
+    try:
+        want = match_amounts(
+            rm, rt, lo.fee_amount, rf, ro.maker_amount, ro.taker_amount, ro.fee_amount, inf
+        )
+    except FillMathError:
+        assert not result.matches
+    else:
+        crosses = Fraction(ro.maker_amount, ro.taker_amount) >= Fraction(rt, rm)
+        assert crosses and [m.amounts for m in result.matches] == [want]
+
+
 def _side(o: Order) -> Side:
     return Side.BID if o.maker_token == QUOTE else Side.ASK
 
 
 TestBookMachine = BookMachine.TestCase
 TestBookMachine.settings = settings(
-    max_examples=200,
-    stateful_step_count=40,
+    max_examples=500,
+    stateful_step_count=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

@@ -90,11 +90,46 @@ async def test_orders_reach_every_book_and_double_spends_resolve(
         await books_equal_chain(c, net, range(5))
 
 
-async def test_partition_heal_and_crossing_across_the_partition(
-    chain: Chain, tmp_path: Path
-) -> None:
+async def test_partition_cut_post_on_both_sides_heal(chain: Chain, tmp_path: Path) -> None:
     c = chain
-    # Two sides that do not know each other: {0, 1, 2} and {3, 4}.
+    a, b = [0, 1, 2], [3, 4]
+    async with Cluster(c, tmp_path, FULL_MESH_5) as net:
+        before = c.sign(ask(c, 1, E18, 3200 * E6))
+        assert (await net.api(0).post_order(before))[0] == 201
+        await wait_for(lambda: converged(net, {before.hash_hex}, range(5)))
+        await net.cut(a, b)  # every link between the sides, both ways
+        left = [c.sign(ask(c, 2 + k, E18, (3100 + k) * E6)) for k in range(4)]
+        right = [c.sign(bid(c, 7 + k, E18, (2900 - k) * E6)) for k in range(4)]
+        for k, s in enumerate(left):
+            assert (await net.api(a[k % 3]).post_order(s))[0] == 201
+        for k, s in enumerate(right):
+            assert (await net.api(b[k % 2]).post_order(s))[0] == 201
+        side_a = {before.hash_hex} | {s.hash_hex for s in left}
+        side_b = {before.hash_hex} | {s.hash_hex for s in right}
+        await wait_for(lambda: converged(net, side_a, a))
+        await wait_for(lambda: converged(net, side_b, b))
+
+        # gossip goes on (anti-entropy, retries) and still nothing crosses the cut
+        async def sent(i: int) -> int:
+            _, h = await net.api(i).get("/health")
+            return int(h["gossip"]["messagesSent"])
+
+        start = [await sent(i) for i in (0, 3)]
+
+        async def more_gossip() -> bool:
+            return all([await sent(i) >= n + 4 for i, n in zip((0, 3), start, strict=True)])
+
+        await wait_for(more_gossip)
+        assert await net.open_hashes(0) == side_a and await net.open_hashes(3) == side_b
+
+        await net.cut(a, b, heal=True)
+        await wait_for(lambda: converged(net, side_a | side_b, range(5)), timeout=20)
+        await books_equal_chain(c, net, range(5))
+
+
+async def test_separate_networks_join_and_settle_a_crossing(chain: Chain, tmp_path: Path) -> None:
+    c = chain
+    # Two networks that do not know each other: {0, 1, 2} and {3, 4}.
     links = [[1, 2], [0, 2], [0, 1], [4], [3]]
     async with Cluster(c, tmp_path, links) as net:
         left = [c.sign(ask(c, 1 + k, E18, (3100 + k) * E6)) for k in range(6)]

@@ -43,6 +43,8 @@ def p2p(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         sender = normalize(sender)
         if gossip.peers.is_banned(sender):
             raise ApiError(403, 100, "banned: this peer sent invalid data")
+        if sender in gossip.links_blocked:  # the operator cut this link
+            raise ApiError(503, 100, "this link is cut by the operator")
         ok, headers = request.app[PEER_LIMITER_KEY].take(sender)
         if not ok:
             raise ApiError(429, 103, "Throttled: too many requests", headers=headers)
@@ -142,13 +144,34 @@ async def post_settlement(request: web.Request, gossip: Gossip, sender: str) -> 
     return web.json_response({"applied": ok})
 
 
+async def post_admin_links(request: web.Request) -> web.Response:
+    """``{"block": [url...], "unblock": [url...]}``: cut or restore gossip links with peers,
+    both ways (a network partition, on purpose). Loopback clients only."""
+    if request.remote not in ("127.0.0.1", "::1"):
+        raise ApiError(403, 100, "admin routes answer loopback clients only")
+    gossip = request.app[GOSSIP_KEY]
+    body = await read_json(request, 64 * 1024)
+    for key in ("block", "unblock"):
+        urls = body.get(key, [])
+        if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+            raise ApiError(400, 100, f"{key} must be a list of peer URLs")
+    for url in body.get("block", []):
+        gossip.links_blocked.add(normalize(url))
+    for url in body.get("unblock", []):
+        gossip.links_blocked.discard(normalize(url))
+        peer = gossip.peers.get(url)
+        if peer is not None:
+            gossip.peers.ok(peer)  # no backoff left over from the cut
+    return web.json_response({"blocked": sorted(gossip.links_blocked)})
+
+
 def _int(raw: str, name: str, lo: int, hi: int) -> int:
     if not raw.isdigit() or not lo <= int(raw) <= hi:
         raise ApiError(400, 100, f"{name} must be an integer in {lo}..{hi}")
     return int(raw)
 
 
-def add_routes(app: web.Application, gossip: Gossip, limit: RateLimit) -> None:
+def add_routes(app: web.Application, gossip: Gossip, limit: RateLimit, admin: bool = False) -> None:
     app[GOSSIP_KEY] = gossip
     app[PEER_LIMITER_KEY] = RateLimiter(limit)
     app.router.add_post("/p2p/orders", post_orders)
@@ -160,3 +183,5 @@ def add_routes(app: web.Application, gossip: Gossip, limit: RateLimit) -> None:
     app.router.add_get("/p2p/peers", get_peers)
     app.router.add_post("/p2p/cancels", post_cancel)
     app.router.add_post("/p2p/settlements", post_settlement)
+    if admin:
+        app.router.add_post("/admin/links", post_admin_links)

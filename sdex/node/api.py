@@ -491,7 +491,7 @@ def make_app(node: Node) -> web.Application:
     app.router.add_get("/health", get_health)
     app.router.add_get("/metrics", get_metrics)
     if node.gossip is not None:
-        add_routes(app, node.gossip, node.config.peer_rate_limit)
+        add_routes(app, node.gossip, node.config.peer_rate_limit, node.config.admin)
     return app
 
 

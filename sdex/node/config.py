@@ -48,6 +48,8 @@ class NodeConfig:
     poll_interval: float = 0.05
     """Seconds between the watcher's polls for new blocks."""
     gossip: GossipConfig = field(default_factory=GossipConfig)
+    admin: bool = False
+    """Serve ``/admin/links`` to loopback clients (operators, tests: network partitions)."""
 
     @property
     def operator(self) -> str:

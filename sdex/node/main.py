@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 from aiohttp import web
@@ -45,6 +46,7 @@ def config_for(
     key: str | None = None,
     db: Path | None = None,
     fee_bps: int = 0,
+    admin: bool = False,
 ) -> NodeConfig:
     """The config ``sdex node`` builds from its options (PRODUCT.md section 4)."""
     d = Deployment.load(deployment)
@@ -55,7 +57,7 @@ def config_for(
     key_bytes = bytes.fromhex(key.removeprefix("0x"))
     if len(key_bytes) != 32:
         raise ValueError("--key must be 32 bytes of hex")
-    return NodeConfig.from_deployment(
+    config = NodeConfig.from_deployment(
         d,
         key_bytes,
         db or deployment.parent / f"node-{port}.db",
@@ -65,6 +67,7 @@ def config_for(
         peers=tuple(peers),
         fee_bps=fee_bps,
     )
+    return replace(config, admin=admin)
 
 
 def run_node(
@@ -77,6 +80,7 @@ def run_node(
     key: str | None = None,
     db: Path | None = None,
     fee_bps: int = 0,
+    admin: bool = False,
 ) -> None:
     """Run a node until SIGINT or SIGTERM, then stop cleanly."""
     config = config_for(
@@ -88,6 +92,7 @@ def run_node(
         key=key,
         db=db,
         fee_bps=fee_bps,
+        admin=admin,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     asyncio.run(_run(config))

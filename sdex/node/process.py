@@ -25,6 +25,7 @@ class NodeProcess:
         peers: list[str] | tuple[str, ...] = (),
         host: str = "127.0.0.1",
         fee_bps: int = 0,
+        admin: bool = False,
     ) -> None:
         self.port = port
         self.url = f"http://{host}:{port}"
@@ -36,6 +37,8 @@ class NodeProcess:
         ]  # fmt: skip
         for p in peers:
             self.cmd += ["--peer", p]
+        if admin:
+            self.cmd.append("--admin")
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> NodeProcess:
