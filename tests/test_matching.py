@@ -10,7 +10,7 @@ from sdex.book import DepthLevel, Entry, OrderBook, RemovalReason, Side
 from sdex.fillmath import MatchAmounts, PricesDoNotCross, match_amounts
 from sdex.matching import Match, MatchingEngine, Outcome, TimeInForce
 from sdex.order import SignedOrder
-from tests.test_book import BASE, QUOTE, T0, A, B, C, D, ask, bid, new_book
+from tests.test_book import BASE, BASE2, QUOTE, T0, A, B, C, D, ask, bid, new_book
 
 NOW = T0
 
@@ -342,3 +342,26 @@ def test_book_with_unreported_makers_does_not_match() -> None:
     rest(eng, ask(A, 1, 10))
     r = eng.submit(bid(B, 1, 10), now=NOW)
     assert not r.matches
+
+
+def test_uncross_looks_again_at_pairs_a_removal_funded() -> None:
+    # C's quote funds (10) go to its older bid in BASE2/QUOTE; its BASE/QUOTE bid is unfunded
+    # and rests against A's crossing ask. When C's own BASE2 ask gets funds, uncross removes
+    # C's BASE2 bid (self-trade): its funds move to the BASE bid, which must then be matched,
+    # though the BASE pair was looked at first.
+    eng = engine()
+    eng.book.set_funds(C, QUOTE, 10)
+    eng.book.set_funds(C, BASE2, 0)
+    bid_2 = bid(C, 10, 10, pair_base=BASE2)
+    bid_1 = bid(C, 10, 10)
+    ask_a, ask_c = ask(A, 10, 10), ask(C, 10, 10, pair_base=BASE2)
+    rest(eng, bid_2, bid_1, ask_a, ask_c)
+    assert state(eng, bid_1) == (0, 0, 0)
+    eng.book.set_funds(C, BASE2, 10)
+    results = eng.uncross(now=NOW)
+    assert [(h, why) for r in results for h, why in r.removed] == [
+        (bid_2.hash, RemovalReason.SELF_TRADE)
+    ]
+    (m,) = [m for r in results for m in r.matches]
+    assert (m.resting, m.incoming) == (bid_1, ask_a)
+    assert eng.uncross(now=NOW) == []

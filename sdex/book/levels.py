@@ -143,7 +143,12 @@ class Level:
             return
         entry.dead = True
         self.live -= 1
-        self._skip_dead()
+        queue = self.queue  # skip dead entries at the head (self._skip_dead, inlined)
+        head = self.head
+        n = len(queue)
+        while head < n and queue[head].dead:
+            head += 1
+        self.head = head
 
     def park(self, entry: Entry) -> None:
         """``entry`` (in the queue) has nothing fillable: take it out of the queue, O(1)."""

@@ -179,8 +179,16 @@ class OrderBook:
         if g != 1:
             num //= g
             den //= g
-        level = side.level(num, den)
-        level.push(e)
+        level = side.levels.get((num, den))
+        if level is None:
+            level = side.level(num, den)
+        queue = level.queue
+        if queue and (queue[-1].seq > e.seq or len(queue) - level.head > 2 * level.live + 16):
+            level.push(e)  # out of seq order, or time to compact
+        else:  # Level.push's usual case, inlined
+            queue.append(e)
+            level.live += 1
+            e.level = level
         e.resting = True
         heap = self._expiries  # only resting orders expire in the book: IOC/FOK never rest
         heapq.heappush(heap, (order.expiry, e.seq, e))

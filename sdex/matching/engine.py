@@ -11,9 +11,13 @@ in the book (pending) at once, so no order is ever matched beyond what it has.
 
 Rules, in the order they are checked for each resting order:
 
+- nothing fillable (fills pending, maker unfunded): parked out of the level's queue until
+  it has something again, so later walks never pass it (see ``sdex.book.levels``);
 - expired (``now >= expiry``, the contract's rule): removed from the book, reported;
 - taker restriction: ``resting.taker`` must be 0 or the incoming maker, and vice versa;
   otherwise skipped (the pair can never trade);
+- ``may_match`` (``rematch``/``uncross`` only): the node's say on who settles a crossing;
+  a refused pair is skipped;
 - self-trade, same maker on both sides: *expire maker* (Binance's EXPIRE_MAKER) — the
   resting order is removed with reason ``self_trade`` and matching goes on. This keeps the
   book uncrossed without settling a trade that only burns the maker's gas. (A removal can
@@ -42,7 +46,14 @@ from sdex.book.orderbook import OrderBook
 from sdex.book.pairbook import PairBook
 from sdex.book.types import RemovalReason, Side
 from sdex.fillmath import MatchAmounts, PricesDoNotCross, ZeroFillAmount, match_amounts
-from sdex.matching.match import Match, MatchResult, Outcome, TimeInForce
+from sdex.matching.match import (
+    Match,
+    MatchResult,
+    Outcome,
+    TimeInForce,
+    new_match,
+    new_result,
+)
 from sdex.order import ZERO_ADDRESS, SignedOrder
 
 _GTC = TimeInForce.GTC
@@ -102,12 +113,13 @@ class MatchingEngine:
         else:
             best = inc.pair.bids.best  # crosses if its price num/den >= ask limit T/M
             crosses = best is not None and best.num * o.maker_amount >= best.den * o.taker_amount
+        matches: tuple[Match, ...] = ()
+        removed: tuple[tuple[bytes, RemovalReason], ...] = tuple(swept) if swept else ()
         if crosses and inc.fillable:
-            matches, removed = self._walk(inc, now, inc.seq, None)
-            if swept:
-                removed = swept + removed
-        else:
-            matches, removed = [], swept
+            walked, walk_removed = self._walk(inc, now, inc.seq, None)
+            matches = tuple(walked)
+            if walk_removed:
+                removed += tuple(walk_removed)
         remaining = inc.maker_amount - inc.filled - inc.pending
         if tif is _GTC:
             book.place(inc)
@@ -118,7 +130,7 @@ class MatchingEngine:
         else:
             book.close(inc, RemovalReason.UNMATCHED)
             outcome = _FILLED if tif is _FOK or not remaining else _DROPPED
-        return MatchResult(order, outcome, tuple(matches), tuple(removed), remaining)
+        return new_result(order, outcome, matches, removed, remaining)
 
     def rematch(
         self,
@@ -159,13 +171,16 @@ class MatchingEngine:
 
         Orders that cross are re-matched oldest first: without ``may_match`` each against
         the older orders only (the older one rests), as if they had arrived in that order;
-        with it, against every order across that it allows.
+        with it, against every order across that it allows. With ``pair``, only that pair is
+        looked at, though a removal there can fund a maker's orders in other pairs.
         """
         older_only = may_match is None
+        pairs = [pair] if pair is not None else self.book.pairs
         out: list[MatchResult] = []
-        for p in [pair] if pair is not None else self.book.pairs:
-            while True:
-                progressed = False
+        progressed = True
+        while progressed:  # until a pass over every pair changes nothing
+            progressed = False
+            for p in pairs:
                 for e in sorted(_crossing_entries(p), key=_seq_of):
                     if e.closed is not None or e.fillable == 0:
                         continue
@@ -173,10 +188,9 @@ class MatchingEngine:
                         e.hash, now=now, may_match=may_match, older_only=older_only
                     )
                     if result.matches or result.removed:
-                        progressed = True  # removals can fund a maker's other orders
+                        # a removal can fund the maker's orders anywhere: look again, everywhere
+                        progressed = True
                         out.append(result)
-                if not progressed:
-                    break
         return out
 
     def confirm(self, match: Match, actual: MatchAmounts | None = None) -> None:
@@ -310,7 +324,7 @@ class MatchingEngine:
                 inc.fillable -= y
                 inc_account.open -= y
                 inc_account.reserved += y
-                matches.append(Match(r.signed, signed, amounts, side))
+                matches.append(new_match(r.signed, signed, amounts, side))
                 avail -= y
                 if x < r_avail:  # inc spent down to dust at this price or worse
                     stop = True
