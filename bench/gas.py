@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from datetime import date
@@ -23,6 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchlib import machine_line, write_section  # noqa: E402
 from eth_account import Account  # noqa: E402
 
 from sdex.chain import Exchange, Rpc, Sender, Token  # noqa: E402
@@ -150,26 +150,6 @@ base and the warm token/nonce slots, which is why warm makers reach ~64-66k per 
 """
 
 
-def write_section(path: Path, title: str, body: str) -> None:
-    """Replace (or append) the section headed ``## title`` in ``path``."""
-    text = path.read_text() if path.exists() else "# SDEX benchmarks\n"
-    head = f"## {title}\n"
-    start = text.find(head)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + head + body
-    else:
-        end = text.find("\n## ", start + len(head))
-        text = text[:start] + head + body + (text[end + 1 :] if end != -1 else "")
-    path.write_text(text)
-
-
-def machine() -> str:
-    import os
-
-    cpu = platform.processor() or platform.machine()
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--write", type=Path, help="update the gas section of this markdown file")
@@ -192,7 +172,7 @@ def main() -> None:
             )
             rows.append(f"| `batchMatchOrders`, {key.replace('_', ' ')} | {cell} |")
         body = (
-            f"Measured {date.today()} on {machine()}, Hardhat 2.29 (cancun), solc 0.8.30 "
+            f"Measured {date.today()} on {machine_line()}, Hardhat 2.29 (cancun), solc 0.8.30 "
             f"optimizer 10,000 runs, by `bench/gas.py`.\n\n| settlement | gas |\n|---|---|\n"
             + "\n".join(rows)
             + "\n\n"

@@ -41,7 +41,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import random
 import signal
 import socket
@@ -58,6 +57,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
+from benchlib import machine, machine_busy_seconds, write_section  # noqa: E402
 
 from sdex.deployment import Deployment  # noqa: E402
 from sdex.order import (  # noqa: E402
@@ -143,13 +143,6 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine spent busy (all processes, all cores) so far."""
-    parts = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = parts[3] + (parts[4] if len(parts) > 4 else 0)
-    return (sum(parts[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 class CpuMeter:
@@ -689,35 +682,6 @@ def targets(r: dict[str, Any]) -> dict[str, Any]:
             }  # fmt: skip
         out[key] = t
     return out
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError, StopIteration), open("/proc/cpuinfo") as f:
-        cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    try:
-        nproc = int(subprocess.run(["nproc"], capture_output=True, text=True).stdout)
-    except (OSError, ValueError):
-        nproc = os.cpu_count() or 0
-    return {
-        "nproc": nproc,
-        "cpu": cpu,
-        "os": f"{platform.system()} {platform.machine()}",
-        "python": platform.python_version(),
-    }
-
-
-def write_section(path: Path, title: str, body: str) -> None:
-    """Replace (or append) the section headed ``## title`` in ``path`` (as bench/gas.py)."""
-    text = path.read_text() if path.exists() else "# SDEX benchmarks\n"
-    head = f"## {title}\n"
-    start = text.find(head)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + head + body
-    else:
-        end = text.find("\n## ", start + len(head))
-        text = text[:start] + head + body + (text[end + 1 :] if end != -1 else "")
-    path.write_text(text)
 
 
 def demand(r: dict[str, Any]) -> str:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import platform
 import random
 import sys
@@ -41,6 +40,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchlib import machine_line, write_section  # noqa: E402
 
 from sdex.book import OrderBook, RemovalReason  # noqa: E402
 from sdex.matching import MatchingEngine, TimeInForce  # noqa: E402
@@ -213,29 +214,6 @@ def run(n_ops: int, n_resting: int, seed: int) -> dict[str, Any]:
     }
 
 
-def write_section(path: Path, title: str, body: str) -> None:
-    """Replace (or append) the section headed ``## title`` in ``path``."""
-    text = path.read_text() if path.exists() else "# SDEX benchmarks\n"
-    head = f"## {title}\n"
-    start = text.find(head)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + head + body
-    else:
-        end = text.find("\n## ", start + len(head))
-        text = text[:start] + head + body + (text[end + 1 :] if end != -1 else "")
-    path.write_text(text)
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ops", type=int, default=1_000_000, help="operations to time")
@@ -255,7 +233,7 @@ def main() -> None:
         t = result["throughput_per_s"]
         w = result["workload"]
         body = (
-            f"Measured {date.today()} on {machine()}, CPython {platform.python_version()}, "
+            f"Measured {date.today()} on {machine_line()}, CPython {platform.python_version()}, "
             f"one core, by `bench/matching.py --ops {args.ops} --resting {args.resting} "
             f"--repeat {args.repeat}` (the fastest run; wall clock per operation).\n\n"
             "| figure | target | measured |\n| --- | --- | --- |\n"

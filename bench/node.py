@@ -29,7 +29,6 @@ import contextlib
 import cProfile
 import json
 import os
-import platform
 import pstats
 import re
 import shutil
@@ -50,6 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
+from benchlib import machine, machine_busy_seconds, write_section  # noqa: E402
 
 from sdex.chain import Exchange  # noqa: E402
 from sdex.deployment import Deployment  # noqa: E402
@@ -138,13 +138,6 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds all processes of the machine have used so far (Linux /proc/stat)."""
-    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = ticks[3] + ticks[4]  # idle + iowait
-    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 class CpuMeter:
@@ -700,41 +693,6 @@ def targets(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
         k: {"value": v, "target": f"{op} {t:,}", "met": v >= t if op == ">=" else v <= t}
         for k, (v, op, t) in got.items()
     }
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError, StopIteration), open("/proc/cpuinfo") as f:
-        cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    try:
-        nproc = int(subprocess.run(["nproc"], capture_output=True, text=True).stdout)
-    except (OSError, ValueError):
-        nproc = os.cpu_count() or 0
-    try:
-        hardhat = json.loads((ROOT / "node_modules/hardhat/package.json").read_text())["version"]
-    except (OSError, ValueError, KeyError):
-        hardhat = "unknown"
-    return {
-        "nproc": nproc,
-        "cpu": cpu,
-        "os": f"{platform.system()} {platform.machine()}",
-        "python": platform.python_version(),
-        "hardhat": hardhat,
-        "loadavg_at_end": os.getloadavg()[0],
-    }
-
-
-def write_section(path: Path, title: str, body: str) -> None:
-    """Replace (or append) the section headed ``## title`` in ``path`` (as bench/gas.py)."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    head = f"## {title}\n"
-    start = text.find(head)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + head + body
-    else:
-        end = text.find("\n## ", start + len(head))
-        text = text[:start] + head + body + (text[end + 1 :] if end != -1 else "")
-    path.write_text(text)
 
 
 def cpu_rows(r: dict[str, Any]) -> list[tuple[str, dict[str, float]]]:

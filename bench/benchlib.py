@@ -1,0 +1,55 @@
+"""What every benchmark shares: the machine it ran on, and its section of BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def machine() -> dict[str, Any]:
+    """Cores, CPU model, OS, Python and Hardhat versions."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError, StopIteration), open("/proc/cpuinfo") as f:
+        cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    try:
+        hardhat = json.loads((ROOT / "node_modules/hardhat/package.json").read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        hardhat = "unknown"
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu": cpu,
+        "os": f"{platform.system()} {platform.machine()}",
+        "python": platform.python_version(),
+        "hardhat": hardhat,
+    }
+
+
+def machine_line() -> str:
+    m = machine()
+    return f"{m['os']}, {m['nproc']} cores, {m['cpu']}"
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy (all processes, all cores) so far."""
+    parts = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = parts[3] + (parts[4] if len(parts) > 4 else 0)  # idle + iowait
+    return (sum(parts[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def write_section(path: Path, title: str, body: str) -> None:
+    """Replace (or append) the section headed ``## title`` in ``path``; the others stay."""
+    text = path.read_text() if path.exists() else "# SDEX benchmarks\n"
+    head = f"## {title}\n"
+    start = text.find(head)
+    if start == -1:
+        text = text.rstrip("\n") + "\n\n" + head + body
+    else:
+        end = text.find("\n## ", start + len(head))
+        text = text[:start] + head + body + (text[end + 1 :] if end != -1 else "")
+    path.write_text(text)
