@@ -234,8 +234,8 @@ def _query_address(request: web.Request, name: str, required: bool = False) -> s
         raise ApiError.field(name, FieldCode.INVALID_ADDRESS, e.errors[0].reason) from None
 
 
-def _path_hash(request: web.Request) -> bytes:
-    raw = request.match_info["hash"]
+def _order_hash(raw: str) -> bytes:
+    """An order hash from a path or query: 0x and 64 hex digits, else a 400."""
     try:
         h = parse_hex_bytes(raw, "orderHash")
     except OrderParseError:
@@ -245,6 +245,10 @@ def _path_hash(request: web.Request) -> bytes:
             "orderHash", FieldCode.INCORRECT_FORMAT, "orderHash must be 0x and 64 hex digits"
         )
     return h
+
+
+def _path_hash(request: web.Request) -> bytes:
+    return _order_hash(request.match_info["hash"])
 
 
 def _page(total: int, page: int, per_page: int, records: list[Any]) -> dict[str, object]:
@@ -355,16 +359,7 @@ async def get_fills(request: web.Request) -> web.Response:
     per_page = _query_int(request, "perPage", 100, 1, MAX_PER_PAGE)
     order_hash: str | None = None
     if "orderHash" in request.query:
-        raw = request.query["orderHash"]
-        try:
-            h = parse_hex_bytes(raw, "orderHash")
-        except OrderParseError:
-            h = b""
-        if len(h) != 32:
-            raise ApiError.field(
-                "orderHash", FieldCode.INCORRECT_FORMAT, "orderHash must be 0x and 64 hex digits"
-            )
-        order_hash = "0x" + h.hex()
+        order_hash = "0x" + _order_hash(request.query["orderHash"]).hex()
     total, fills = node.store.fills(page, per_page, order_hash)
     return web.json_response(_page(total, page, per_page, [f.to_json() for f in fills]))
 

@@ -80,6 +80,10 @@ class Node:
         self.started = asyncio.Event()
         self.gossip: Gossip | None = None
         self._by_signature: dict[str, Record] = {}
+        self._by_account: dict[tuple[str, str], set[bytes]] = {}
+        """Order hashes by (maker, maker token): the orders a funds change touches."""
+        self._dirty: set[bytes] = set()
+        """Open orders whose book state may have moved since they were last persisted."""
         self._tasks: list[asyncio.Task[None]] = []
         self._seq = 0
 
@@ -113,28 +117,11 @@ class Node:
         self.engine = MatchingEngine(self.book)
         self.tokens = frozenset(t for pair in cfg.pairs for t in pair)
         self.batcher = StateBatcher(self.intake_chain, more=[self.intake_chain2])
-        self.intake = Intake(
-            self.domain,
-            self.batcher,
-            known=lambda h: h in self.records,
-            open_count=self._open_count,
-            now=self.now,
-            limits=cfg.limits,
-            tokens=self.tokens,
-            fee=(cfg.fee_recipient, cfg.fee_bps),
-        )
+        self.intake = self._intake(self.batcher, fee=(cfg.fee_recipient, cfg.fee_bps))
         # Peers' orders: the same checks, on a chain thread of their own, so that a burst of
         # gossip never queues a wallet's order behind its chain reads.
         self.peer_batcher = StateBatcher(self.peer_chain)
-        self.peer_intake = Intake(
-            self.domain,
-            self.peer_batcher,
-            known=lambda h: h in self.records,
-            open_count=self._open_count,
-            now=self.now,
-            limits=cfg.limits,
-            tokens=self.tokens,
-        )
+        self.peer_intake = self._intake(self.peer_batcher, fee=None)
         self.sender = Sender(self.settle_chain.rpc, cfg.key, cfg.chain_id)
         self.settler = Settler(
             self.settle_chain, self.sender, self.store, self._on_settled, cfg.max_batch
@@ -186,6 +173,18 @@ class Node:
             c.close()
         self.store.close()
 
+    def _intake(self, batcher: StateBatcher, fee: tuple[str, int] | None) -> Intake:
+        return Intake(
+            self.domain,
+            batcher,
+            known=lambda h: h in self.records,
+            open_count=self._open_count,
+            now=self.now,
+            limits=self.config.limits,
+            tokens=self.tokens,
+            fee=fee,
+        )
+
     def now(self) -> int:
         """The time the chain will judge expiry by: the latest block's, or the wall clock's."""
         return max(
@@ -236,8 +235,17 @@ class Node:
 
     def _remember(self, rec: Record) -> None:
         self.records[rec.signed.hash] = rec
+        o = rec.signed.order
+        self._by_account.setdefault((o.maker, o.maker_token), set()).add(rec.signed.hash)
         if len(rec.signed.signature) == 65:
             self._by_signature[rec.json["signature"]] = rec
+
+    def _set_funds(self, maker: str, token: str, amount: int) -> None:
+        """The book's view of what ``maker`` can pay in ``token``; every order of that
+        account may change status (unfunded, open), so they are persisted next."""
+        if self.book.funds(maker, token) != amount:
+            self.book.set_funds(maker, token, amount)
+            self._dirty |= self._by_account.get((maker, token), set())
 
     def _known_copy(self, obj: object) -> bool:
         """Is ``obj`` exactly the JSON of an order held here? (by its 65-byte signature,
@@ -262,7 +270,7 @@ class Node:
         self.store.add_order(signed, rec.seq, "open", source)  # committed before the 2xx
         self._remember(rec)
         self._set_status(rec, "open")
-        self.book.set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
+        self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
         mr: MatchResult | None = None
         try:
             if match:
@@ -319,6 +327,10 @@ class Node:
                 self._close_record(rec, "removed", mr.outcome.value)
             elif mr.outcome is Outcome.EXPIRED:
                 self._close_record(rec, "expired", "expired")
+        self._dirty.add(mr.order.hash)
+        for m in mr.matches:
+            self._dirty.add(m.resting.hash)
+            self._dirty.add(m.incoming.hash)
         self.settler.submit(mr.matches)
 
     def _pending(self, rec: Record) -> int:
@@ -419,6 +431,7 @@ class Node:
         self._uncross()
 
     def _confirm(self, m: Match, r: SettledMatch) -> None:
+        self._dirty.update((m.resting.hash, m.incoming.hash))
         try:
             self.engine.confirm(m, r.actual)
         except BookError:
@@ -438,6 +451,7 @@ class Node:
                     self._book_closed(so.hash, st.closed)
 
     def _release(self, m: Match) -> None:
+        self._dirty.update((m.resting.hash, m.incoming.hash))
         try:
             self.engine.release(m)
         except (BookError, UnknownOrder):
@@ -453,13 +467,14 @@ class Node:
             verdicts = diagnose(m, by_hash[m.resting.hash], by_hash[m.incoming.hash])
             guilty_found = False
             for so, v in zip((m.resting, m.incoming), verdicts, strict=True):
-                self.book.set_funds(so.order.maker, so.order.maker_token, v.spendable)
+                self._set_funds(so.order.maker, so.order.maker_token, v.spendable)
                 if v.remove is not None:
                     self._remove(so.hash, v.remove, "settlement failed: " + v.remove.value)
                 elif so.hash in self.book:
                     st = self.book.get(so.hash)
                     if st is not None and v.filled > st.filled and st.pending == 0:
                         self.book.set_filled(so.hash, v.filled)
+                        self._dirty.add(so.hash)
                 guilty_found |= v.guilty
             for so, v in zip((m.resting, m.incoming), verdicts, strict=True):
                 rec = self.records.get(so.hash)
@@ -516,7 +531,7 @@ class Node:
             chain = self.watch_chain
             funds = await chain.run(spendable_funds, chain.rpc, self.config.exchange, held)
             for (maker, token), amount in funds.items():
-                self.book.set_funds(maker, token, amount)
+                self._set_funds(maker, token, amount)
         targets = [self.records[h].signed for h in affected if h in self.records and h in self.book]
         if targets:
             states = await self.watch_chain.run(self.watch_chain.exchange.order_states, targets)
@@ -529,7 +544,7 @@ class Node:
 
     def _apply_chain_state(self, so: SignedOrder, state: OrderState) -> None:
         o = so.order
-        self.book.set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
+        self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
         st = self.book.get(so.hash)
         if st is None or st.pending:  # in-flight fills: the settler reconciles this order
             return
@@ -537,6 +552,7 @@ class Node:
         if isinstance(verdict, Accepted) or verdict.code.name == "UNFUNDED":
             if state.filled != st.filled:
                 self.book.set_filled(so.hash, state.filled)
+                self._dirty.add(so.hash)
                 if so.hash not in self.book or (self.book.get(so.hash) or st).closed is not None:
                     rec = self.records[so.hash]
                     rec.filled = state.filled
@@ -549,6 +565,7 @@ class Node:
         }.get(verdict.code.name, RemovalReason.INVALID)
         if reason is RemovalReason.FILLED:
             self.book.set_filled(so.hash, state.filled)
+            self._dirty.add(so.hash)
             rec = self.records[so.hash]
             rec.filled = state.filled
             if rec.status in OPEN_STATUSES:
@@ -574,8 +591,10 @@ class Node:
     def _persist_open(self) -> None:
         """Write filled amounts and statuses of open orders that changed (one transaction)."""
         updates = []
-        for rec in self.records.values():
-            if rec.status not in OPEN_STATUSES:
+        dirty, self._dirty = self._dirty, set()
+        for h in dirty:
+            rec = self.records.get(h)
+            if rec is None or rec.status not in OPEN_STATUSES:
                 continue
             st = self.book.get(rec.signed.hash)
             if st is None or st.closed is not None:
@@ -637,10 +656,11 @@ class Node:
             elif now >= o.expiry:
                 self._close_record(rec, "expired", "expired")
             else:
-                self.book.set_funds(
+                self._set_funds(
                     o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance)
                 )
                 self.book.add(rec.signed, filled=state.filled)
+                self._dirty.add(rec.signed.hash)
         self._persist_open()
 
     # ---- soft cancel and views -----------------------------------------------------------------
@@ -691,10 +711,7 @@ class Node:
         """For orders soft-cancelled here: the maker's signed cancel, to show a peer."""
         out = []
         for h in hashes:
-            try:
-                rec = self.records.get(bytes.fromhex(h.removeprefix("0x")))
-            except ValueError:
-                continue
+            rec = self._record_at(h)
             if rec is not None and rec.cancel_signature is not None:
                 sig = "0x" + rec.cancel_signature.hex()
                 out.append({"orderHash": rec.signed.hash_hex, "signature": sig})
@@ -703,11 +720,15 @@ class Node:
     def _open_records(self) -> Iterable[Record]:
         return (r for r in self.records.values() if r.status in OPEN_STATUSES)
 
-    def knows(self, hash_hex: str) -> bool:
+    def _record_at(self, hash_hex: str) -> Record | None:
+        """The record of a hash a peer named (0x-hex; anything else names nothing)."""
         try:
-            return bytes.fromhex(hash_hex.removeprefix("0x")) in self.records
+            return self.records.get(bytes.fromhex(hash_hex.removeprefix("0x")))
         except ValueError:
-            return False
+            return None
+
+    def knows(self, hash_hex: str) -> bool:
+        return self._record_at(hash_hex) is not None
 
     def digest(self) -> list[str]:
         """256 buckets (by the hash's first byte), each the XOR of its open order hashes."""
@@ -724,10 +745,7 @@ class Node:
     def open_orders_by_hash(self, hashes: Iterable[str]) -> list[dict[str, str]]:
         out = []
         for h in hashes:
-            try:
-                rec = self.records.get(bytes.fromhex(h.removeprefix("0x")))
-            except ValueError:
-                continue
+            rec = self._record_at(h)
             if rec is not None and rec.status in OPEN_STATUSES:
                 out.append(rec.signed.to_json())
         return out
