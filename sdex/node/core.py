@@ -307,10 +307,11 @@ class Node:
         return resting.hash < incoming.hash and time.time() - rest.created_at >= CROSS_GRACE
 
     def _submit_body(self, rec: Record, mr: MatchResult | None) -> dict[str, object]:
+        meta = self.meta(rec)
         body: dict[str, object] = {
             "orderHash": rec.signed.hash_hex,
-            "status": self.meta(rec)["status"],
-            "metaData": self.meta(rec),
+            "status": meta["status"],
+            "metaData": meta,
         }
         if mr is not None:
             body["outcome"] = mr.outcome.value
