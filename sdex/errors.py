@@ -3,6 +3,7 @@
     SdexError
     ├── OrderParseError (ValueError)      an order JSON or field is malformed
     ├── SignatureError (ValueError)       signature bytes are malformed or high-s
+    ├── JsonLimitError (ValueError)       JSON too large, too deep, not UTF-8 or not JSON
     ├── ChainError                        talking to the chain failed
     │   ├── RpcError                      the JSON-RPC endpoint answered with an error
     │   ├── ContractRevert                a call or transaction reverted
@@ -107,3 +108,12 @@ def _show(value: object) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     return str(value)
+
+
+class JsonLimitError(SdexError, ValueError):
+    """A JSON document that is too large, too deep, not UTF-8 or not JSON (``sdex.jsonio``)."""
+
+    def __init__(self, reason: str, *, too_large: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.too_large = too_large

@@ -11,7 +11,13 @@ from typing import Any
 
 import requests
 
-from sdex.errors import ContractRevert, RpcError
+from sdex import jsonio
+from sdex.errors import ContractRevert, JsonLimitError, RpcError
+
+MAX_RESPONSE = 32 * 1024 * 1024
+"""Largest JSON-RPC answer read (a batch of receipts or logs can be large, not unbounded)."""
+MAX_DEPTH = 32
+"""JSON-RPC answers are shallow (a receipt's logs' topics are 4 deep)."""
 
 
 class Rpc:
@@ -26,9 +32,10 @@ class Rpc:
     def call(self, method: str, *params: Any) -> Any:
         """One request; raises ``ContractRevert`` for reverts, ``RpcError`` for other errors."""
         body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
-        resp = self._session.post(self.url, json=body, timeout=self.timeout)
-        resp.raise_for_status()
-        return _result(resp.json())
+        reply = self._post(body)
+        if not isinstance(reply, dict):
+            raise RpcError(0, f"{self.url} answered a call with {type(reply).__name__}", None)
+        return _result(reply)
 
     def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
         """Many requests in one HTTP round trip; results in request order.
@@ -44,16 +51,29 @@ class Rpc:
             {"jsonrpc": "2.0", "id": i, "method": m, "params": p}
             for i, (m, p) in zip(ids, calls, strict=True)
         ]
-        resp = self._session.post(self.url, json=body, timeout=self.timeout)
-        resp.raise_for_status()
-        by_id = {item["id"]: item for item in resp.json()}
+        reply = self._post(body)
+        if not isinstance(reply, list) or not all(isinstance(x, dict) for x in reply):
+            raise RpcError(0, f"{self.url} answered a batch with something else", None)
+        by_id = {item.get("id"): item for item in reply}
         out: list[Any] = []
         for i in ids:
             try:
+                if i not in by_id:
+                    raise RpcError(0, f"{self.url} left request {i} of a batch unanswered", None)
                 out.append(_result(by_id[i]))
             except (RpcError, ContractRevert) as e:
                 out.append(e)
         return out
+
+    def _post(self, body: object) -> Any:
+        """POST ``body``; the answer parsed with size and depth bounds (``sdex.jsonio``)."""
+        with self._session.post(self.url, json=body, timeout=self.timeout, stream=True) as resp:
+            resp.raise_for_status()
+            raw = resp.raw.read(MAX_RESPONSE + 1, decode_content=True)
+        try:
+            return jsonio.loads(raw, max_bytes=MAX_RESPONSE, max_depth=MAX_DEPTH, floats=True)
+        except JsonLimitError as e:
+            raise RpcError(0, f"{self.url} answered with bad JSON: {e.reason}", None) from None
 
     def close(self) -> None:
         self._session.close()
@@ -61,12 +81,18 @@ class Rpc:
 
 def _result(reply: dict[str, Any]) -> Any:
     if "error" not in reply:
+        if "result" not in reply:
+            raise RpcError(0, "a JSON-RPC answer with neither result nor error", None)
         return reply["result"]
     err = reply["error"]
+    if not isinstance(err, dict):
+        raise RpcError(0, f"a JSON-RPC error that is not an object: {str(err)[:200]}", None)
     data = revert_data(err)
     if data is not None:
         raise ContractRevert(data, _revert_message(err, data))
-    raise RpcError(int(err.get("code", 0)), str(err.get("message", "")), err.get("data"))
+    code = err.get("code")
+    code = code if isinstance(code, int) and not isinstance(code, bool) else 0
+    raise RpcError(code, str(err.get("message", ""))[:1000], err.get("data"))
 
 
 def revert_data(err: dict[str, Any]) -> bytes | None:

@@ -17,7 +17,7 @@ from aiohttp import web
 from sdex.errors import OrderParseError
 from sdex.gossip.gossip import NODE_HEADER, Gossip
 from sdex.gossip.peers import normalize
-from sdex.node.api import ApiError, RateLimiter, read_json
+from sdex.node.api import ApiError, RateLimiter, ascii_int, read_json
 from sdex.node.config import RateLimit
 from sdex.order import parse_hex_bytes
 
@@ -166,9 +166,10 @@ async def post_admin_links(request: web.Request) -> web.Response:
 
 
 def _int(raw: str, name: str, lo: int, hi: int) -> int:
-    if not raw.isdigit() or not lo <= int(raw) <= hi:
+    value = ascii_int(raw, lo, hi)
+    if value is None:
         raise ApiError(400, 100, f"{name} must be an integer in {lo}..{hi}")
-    return int(raw)
+    return value
 
 
 def add_routes(app: web.Application, gossip: Gossip, limit: RateLimit, admin: bool = False) -> None:

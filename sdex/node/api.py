@@ -13,7 +13,6 @@ The per-client rate limit is a token bucket keyed by the peer address; every ans
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import time
@@ -24,8 +23,9 @@ from aiohttp import WSMsgType, web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from sdex import jsonio
 from sdex.book import UnknownPair
-from sdex.errors import FieldCode, OrderParseError
+from sdex.errors import FieldCode, JsonLimitError, OrderParseError
 from sdex.matching import TimeInForce
 from sdex.node.config import RateLimit
 from sdex.node.core import OPEN_STATUSES, Node
@@ -35,7 +35,8 @@ log = logging.getLogger("sdex.api")
 
 MAX_PER_PAGE = 1000
 MAX_JSON_DEPTH = 8
-"""An order is flat; anything nested deeper than this is refused before it is parsed."""
+"""An order is flat and a peer's batch is a list of them: anything nested deeper than this
+is refused before it is parsed."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -146,80 +147,61 @@ LIMITER_KEY = web.AppKey("limiter", RateLimiter)
 # -- parsing helpers ----------------------------------------------------------------------
 
 
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not a number JSON allows here")
-
-
-def _reject_float(text: str) -> object:
-    raise ValueError(f"{text} is a float: amounts are integers in decimal strings")
-
-
-def _depth(text: str) -> int:
-    """Nesting depth of JSON text (brackets outside strings), without parsing it."""
-    depth = deepest = 0
-    in_str = escaped = False
-    for ch in text:
-        if in_str:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
-
-
-_DECODER = json.JSONDecoder(parse_float=_reject_float, parse_constant=_reject_constant)
-
-
 async def read_json(request: web.Request, max_bytes: int | None = None) -> dict[str, Any]:
     """The request's JSON object, strictly: size, content type, syntax, no floats, shallow.
 
-    ``max_bytes``: the largest body accepted (default: the node's ``max_body``)."""
+    ``max_bytes``: the largest body accepted (default: the node's ``max_body``). Size and
+    depth are checked before parsing (``sdex.jsonio``): a deeply nested body is a 400, never
+    a crash."""
     limit = max_bytes if max_bytes is not None else request.app[NODE_KEY].config.max_body
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, 101, f"Request body too large: more than {limit} bytes")
     if request.content_type != "application/json":
         raise ApiError(415, 101, "Content-Type must be application/json")
-    raw = await request.read()
-    if len(raw) > limit:
-        raise ApiError(413, 101, f"Request body too large: more than {limit} bytes")
+    raw = await _read_bounded(request, limit)
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ApiError(400, 101, "Malformed JSON: the body is not UTF-8") from None
-    if (
-        len(raw) <= request.app[NODE_KEY].config.max_body
-        and text.count("{") + text.count("[") > MAX_JSON_DEPTH  # else it cannot be deeper
-        and _depth(text) > MAX_JSON_DEPTH
-    ):
-        # (larger bodies are peers' batches of flat orders: json's own RecursionError guards)
-        raise ApiError(400, 101, f"Malformed JSON: nested deeper than {MAX_JSON_DEPTH}")
-    try:
-        obj = _DECODER.decode(text)
-    except (ValueError, RecursionError) as e:
-        raise ApiError(400, 101, f"Malformed JSON: {e}") from None
+        obj = jsonio.loads(raw, max_bytes=limit, max_depth=MAX_JSON_DEPTH)
+    except JsonLimitError as e:
+        if e.too_large:
+            raise ApiError(413, 101, f"Request body too large: {e.reason}") from None
+        raise ApiError(400, 101, f"Malformed JSON: {e.reason}") from None
     if not isinstance(obj, dict):
         raise ApiError(400, 101, "Malformed JSON: the body must be a JSON object")
     return obj
+
+
+async def _read_bounded(request: web.Request, limit: int) -> bytes:
+    """The body, read in chunks and refused as soon as it passes ``limit`` bytes (a body
+    sent without Content-Length is never buffered past the limit)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, 101, f"Request body too large: more than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not lo <= int(raw) <= hi:
+    value = ascii_int(raw, lo, hi)
+    if value is None:
         raise ApiError.field(
             name, FieldCode.VALUE_OUT_OF_RANGE, f"{name} must be an integer in {lo}..{hi}"
         )
-    return int(raw)
+    return value
+
+
+def ascii_int(raw: str, lo: int, hi: int) -> int | None:
+    """``raw`` as an integer in ``lo..hi`` if it is plain ASCII digits (no sign, no space, no
+    Unicode digits such as "²" that ``str.isdigit`` accepts and ``int`` refuses), else None."""
+    if not (0 < len(raw) <= len(str(hi)) and raw.isascii() and raw.isdigit()):
+        return None
+    value = int(raw)
+    return value if lo <= value <= hi else None
 
 
 def _query_address(request: web.Request, name: str, required: bool = False) -> str | None:

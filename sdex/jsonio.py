@@ -1,0 +1,84 @@
+"""Bounded JSON: every JSON document the node reads goes through ``loads``.
+
+Wallet bodies, peer bodies, peers' answers and JSON-RPC answers are hostile until bounded.
+Python's C JSON scanner recurses once per nesting level, and py_ecc (imported by
+eth-account) raises the interpreter's recursion limit to 100,000, so a document nested
+~100,000 deep overflows the C stack and kills the process instead of raising. ``loads``
+therefore checks size and nesting depth *before* parsing, in a few C-speed passes:
+
+1. strings are blanked out (brackets inside strings do not nest),
+2. everything but brackets is dropped,
+3. innermost ``[]``/``{}`` pairs are removed ``max_depth`` times; anything left over is
+   nested deeper than allowed (or unbalanced, which is malformed anyway).
+
+Each pass is linear in the size, so a 4 MiB body costs a few milliseconds, never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from sdex.errors import JsonLimitError
+
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)  # unrolled: no per-char branch
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_INNERMOST = re.compile(r"\[\]|\{\}")
+
+
+def _reject_float(text: str) -> object:
+    raise ValueError(f"{text} is a float: amounts are integers in decimal strings")
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a number JSON allows here")
+
+
+_STRICT = json.JSONDecoder(parse_float=_reject_float, parse_constant=_reject_constant)
+_PLAIN = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def depth_exceeds(text: str, max_depth: int) -> bool:
+    """Whether ``text`` nests brackets deeper than ``max_depth`` (or leaves them unbalanced),
+    decided without recursion."""
+    if text.count("[") + text.count("{") <= max_depth:
+        return False  # fewer opening brackets than levels allowed: cannot be deeper
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    for _ in range(max_depth):
+        if not brackets:
+            return False
+        shorter = _INNERMOST.sub("", brackets)  # one level per pass (no rescan)
+        if shorter == brackets:
+            return True  # unbalanced: a closer with no opener of its kind
+        brackets = shorter
+    return bool(brackets)
+
+
+def loads(
+    data: bytes | str,
+    *,
+    max_bytes: int,
+    max_depth: int,
+    floats: bool = False,
+) -> Any:
+    """Parse ``data`` as JSON after checking its size and nesting depth.
+
+    ``floats=False`` refuses floats, NaN and Infinity (amounts are decimal strings);
+    JSON-RPC answers pass ``floats=True``. Raises ``JsonLimitError`` with a reason a person
+    can read; never ``RecursionError``."""
+    if len(data) > max_bytes:
+        raise JsonLimitError(f"more than {max_bytes} bytes", too_large=True)
+    if isinstance(data, bytes | bytearray):
+        try:
+            text = bytes(data).decode("utf-8")
+        except UnicodeDecodeError:
+            raise JsonLimitError("not UTF-8") from None
+    else:
+        text = data
+    if depth_exceeds(text, max_depth):
+        raise JsonLimitError(f"nested deeper than {max_depth} (or unbalanced brackets)")
+    try:
+        return (_PLAIN if floats else _STRICT).decode(text)
+    except (ValueError, RecursionError) as e:
+        raise JsonLimitError(str(e)) from None

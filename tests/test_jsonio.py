@@ -1,0 +1,75 @@
+"""The bounded JSON reader: size and depth are decided before parsing, never by a crash."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sdex import jsonio
+from sdex.errors import JsonLimitError
+
+
+def _depth(obj: Any) -> int:
+    if isinstance(obj, dict):
+        return 1 + max((_depth(v) for v in obj.values()), default=0)
+    if isinstance(obj, list):
+        return 1 + max((_depth(v) for v in obj), default=0)
+    return 0
+
+
+_leaves = st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab,:é', max_size=6)
+_docs = st.recursive(
+    _leaves,
+    lambda kids: (
+        st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=3), kids, max_size=3)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(doc=_docs, limit=st.integers(min_value=0, max_value=12))
+def test_depth_check_agrees_with_the_parsed_depth(doc: Any, limit: int) -> None:
+    text = json.dumps(doc, ensure_ascii=False)
+    too_deep = _depth(doc) > limit
+    assert jsonio.depth_exceeds(text, limit) is too_deep
+    if too_deep:
+        with pytest.raises(JsonLimitError, match="nested deeper"):
+            jsonio.loads(text, max_bytes=10**6, max_depth=limit, floats=True)
+    else:
+        assert jsonio.loads(text, max_bytes=10**6, max_depth=limit, floats=True) == doc
+
+
+@pytest.mark.parametrize("depth", [10**3, 10**4, 10**5, 10**6])
+@pytest.mark.parametrize("opener", ["[", '{"a":'])
+def test_deep_nesting_is_refused_not_crashed(depth: int, opener: str) -> None:
+    closer = "]" if opener == "[" else "}"
+    text = '{"orders":' + opener * depth + "1" + closer * depth + "}"
+    with pytest.raises(JsonLimitError, match="nested deeper"):
+        jsonio.loads(text.encode(), max_bytes=64 * 1024 * 1024, max_depth=8)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"x" * 101, "more than 100 bytes"),
+        (b"\xff\xfe", "not UTF-8"),
+        (b'{"a": 1.5}', "is a float"),
+        (b'{"a": NaN}', "not a number"),
+        (b"[1,2]]", "Extra data"),
+        (b"[[[[[[[[[[1]]]]]]]]]]]", "unbalanced"),
+        (b'{"a": 1', "Expecting"),
+    ],
+)
+def test_bad_documents_get_a_reason(raw: bytes, reason: str) -> None:
+    with pytest.raises(JsonLimitError, match=reason):
+        jsonio.loads(raw, max_bytes=100, max_depth=8)
+
+
+def test_brackets_inside_strings_do_not_nest() -> None:
+    text = json.dumps({"a": "[[[[[[[[[[[[{{{{{{{{", "b": ['\\"]]]]']})
+    assert jsonio.loads(text, max_bytes=1000, max_depth=2) == json.loads(text)
