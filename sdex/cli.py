@@ -566,6 +566,11 @@ def console_command(node_url: str, key: bytes, pair: str, slippage_bps: int) -> 
     "--admin", is_flag=True, default=False,
     help="Serve /admin/links (loopback clients only) to cut and restore gossip links.",
 )  # fmt: skip
+@click.option(
+    "--node-key", type=click.Path(path_type=Path), default=None, metavar="PATH",
+    help="Gossip identity key file (peers know this node by it) [default: beside the db, "
+    "created when absent].",
+)  # fmt: skip
 def node(
     port: int,
     host: str,
@@ -576,6 +581,7 @@ def node(
     db: Path | None,
     fee_bps: int,
     admin: bool,
+    node_key: Path | None,
 ) -> None:
     """Run a relayer node until interrupted (SIGINT or SIGTERM)."""
     from sdex.node.main import run_node
@@ -593,6 +599,7 @@ def node(
                 db=db,
                 fee_bps=fee_bps,
                 admin=admin,
+                node_key=node_key,
             )
         except ValueError as e:  # a bad configuration (no key, bad deployment file)
             raise click.UsageError(str(e)) from None

@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS orders (
     filled      TEXT NOT NULL DEFAULT '0',
     reason      TEXT NOT NULL DEFAULT '',
     source      TEXT NOT NULL,
+    tif         TEXT NOT NULL DEFAULT 'gtc',
+    cancel_sig  TEXT NOT NULL DEFAULT '',
     created_at  REAL NOT NULL,
     updated_at  REAL NOT NULL
 );
@@ -91,6 +93,9 @@ class StoredOrder:
     reason: str
     source: str
     created_at: float
+    tif: str = "gtc"
+    """Time in force: only ``gtc`` orders ever rest (and are gossiped)."""
+    cancel_signature: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +151,10 @@ class Store:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(orders)")}
+        for name, ddl in _ADDED_ORDER_COLUMNS.items():  # a database from an older version
+            if name not in columns:
+                self.db.execute(f"ALTER TABLE orders ADD COLUMN {name} {ddl}")
         self._bind(identity)
 
     def _bind(self, identity: ChainIdentity) -> None:
@@ -175,15 +184,17 @@ class Store:
         row = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM orders").fetchone()
         return int(row[0]) + 1
 
-    def add_order(self, signed: SignedOrder, seq: int, status: str, source: str) -> None:
+    def add_order(
+        self, signed: SignedOrder, seq: int, status: str, source: str, tif: str = "gtc"
+    ) -> None:
         now = time.time()
         o = signed.order
         self.db.execute(
             "INSERT OR IGNORE INTO orders (hash, seq, maker, maker_token, taker_token, order_json,"
-            " status, source, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            " status, source, tif, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
                 signed.hash_hex, seq, o.maker, o.maker_token, o.taker_token,
-                json.dumps(signed.to_json()), status, source, now, now,
+                json.dumps(signed.to_json()), status, source, tif, now, now,
             ),
         )  # fmt: skip
 
@@ -195,6 +206,14 @@ class Store:
                 "UPDATE orders SET status=?, filled=?, reason=?, updated_at=? WHERE hash=?",
                 [(status, str(filled), reason, now, h) for h, status, filled, reason in updates],
             )
+
+    def set_cancel_signature(self, hash_hex: str, signature: bytes) -> None:
+        """Keep the maker's soft-cancel signature: the proof shown to peers, also after a
+        restart."""
+        self.db.execute(
+            "UPDATE orders SET cancel_sig=?, updated_at=? WHERE hash=?",
+            ("0x" + signature.hex(), time.time(), hash_hex.lower()),
+        )
 
     def order(self, hash_hex: str) -> StoredOrder | None:
         row = self.db.execute(_ORDER_SELECT + " WHERE hash=?", (hash_hex.lower(),)).fetchone()
@@ -227,7 +246,7 @@ class Store:
         return total, [self._order(r) for r in rows]
 
     def _order(self, row: tuple[Any, ...]) -> StoredOrder:
-        _, seq, order_json, status, filled, reason, source, created = row
+        _, seq, order_json, status, filled, reason, source, created, tif, cancel_sig = row
         return StoredOrder(
             signed=SignedOrder.from_json(json.loads(order_json), self.domain),
             seq=int(seq),
@@ -236,6 +255,8 @@ class Store:
             reason=str(reason),
             source=str(source),
             created_at=float(created),
+            tif=str(tif),
+            cancel_signature=bytes.fromhex(str(cancel_sig)[2:]) if cancel_sig else None,
         )
 
     # -- fills ---------------------------------------------------------------------------
@@ -324,8 +345,15 @@ class Store:
         )
 
 
+_ADDED_ORDER_COLUMNS = {
+    "tif": "TEXT NOT NULL DEFAULT 'gtc'",
+    "cancel_sig": "TEXT NOT NULL DEFAULT ''",
+}
+"""Columns added since the first schema, with their DDL (added to an older database)."""
+
 _ORDER_SELECT = (
-    "SELECT hash, seq, order_json, status, filled, reason, source, created_at FROM orders"
+    "SELECT hash, seq, order_json, status, filled, reason, source, created_at, tif, cancel_sig"
+    " FROM orders"
 )
 
 

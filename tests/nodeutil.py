@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 
+from sdex.gossip import NodeKey
 from sdex.node.config import NodeConfig
 from sdex.node.core import Node
 from sdex.node.main import serve
@@ -131,6 +132,7 @@ class Cluster:
         self.ports = [free_port() for _ in links]
         self.urls = [f"http://127.0.0.1:{p}" for p in self.ports]
         self.procs: list[subprocess.Popen[bytes] | None] = [None] * len(links)
+        self.extra_peers: dict[int, list[str]] = {}
         self._stack = contextlib.ExitStack()
         self.session: aiohttp.ClientSession | None = None
 
@@ -148,13 +150,25 @@ class Cluster:
             await self.session.close()
 
     def spawn(self, i: int) -> None:
+        peers = [self.urls[j] for j in self.links[i]] + self.extra_peers.get(i, [])
         proc = self._stack.enter_context(
             node_process(
                 self.chain, self.deployment, self.tmp / f"node-{i}.db", self.ports[i], 19 - i,
-                self.tmp / f"node-{i}.log", [self.urls[j] for j in self.links[i]],
+                self.tmp / f"node-{i}.log", peers,
             )
         )  # fmt: skip
         self.procs[i] = proc
+
+    def add_node(self, peer_urls: list[str]) -> int:
+        """Start one more node whose seeds are ``peer_urls`` (any URLs); its index."""
+        i = len(self.links)
+        self.links.append([])
+        self.extra_peers[i] = peer_urls
+        self.ports.append(free_port())
+        self.urls.append(f"http://127.0.0.1:{self.ports[-1]}")
+        self.procs.append(None)
+        self.spawn(i)
+        return i
 
     async def wait_healthy(self, i: int) -> None:
         proc = self.procs[i]
@@ -181,6 +195,10 @@ class Cluster:
     def api(self, i: int) -> Api:
         assert self.session is not None
         return Api(self.session, self.urls[i])
+
+    def node_key(self, i: int) -> NodeKey:
+        """Node i's gossip identity (created by the node beside its database)."""
+        return NodeKey.load_or_create(self.tmp / f"node-{i}.db.nodekey")
 
     async def open_hashes(self, i: int) -> set[str]:
         """The open orders node i holds (all pages)."""

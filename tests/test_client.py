@@ -373,6 +373,7 @@ def test_node_command_passes_its_options_to_run_node(
             "db": Path("n.db"),
             "fee_bps": 25,
             "admin": True,
+            "node_key": None,
         }
     ]
     r = run_cli("node", "--port", "8001")

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from sdex.chain import OrderStatus
-from sdex.gossip import NODE_HEADER
+from sdex.gossip import NodeKey, PeerClient
 from sdex.order import SignedOrder, sign_hash, sign_order
 from tests.conftest import Chain
 from tests.nodeutil import Cluster, wait_for
@@ -149,15 +149,16 @@ async def test_separate_networks_join_and_settle_a_crossing(chain: Chain, tmp_pa
         await wait_for(lambda: converged(net, side_b, [3, 4]))
         assert c.exchange.order_info(cross_ask.order).filled == 0
 
-        # heal: node 2 learns of node 3 (a link appears); peer exchange and anti-entropy do the rest
+        # heal: node 3 hears from node 2 (a link appears); peer exchange and anti-entropy do
+        # the rest. An unsigned hello is refused: a peer is the key it proves.
         code, _ = await net.api(3).post("/p2p/hello", {"url": net.urls[2], "peers": []})
-        assert code == 400  # a hello must say who sends it
-        async with net.session.post(  # type: ignore[union-attr]
-            net.urls[3] + "/p2p/hello",
-            json={"url": net.urls[2], "peers": [net.urls[0], net.urls[1]]},
-            headers={NODE_HEADER: net.urls[2]},
-        ) as r:
-            assert r.status == 200
+        assert code == 401
+        assert net.session is not None
+        node2 = PeerClient(net.session, net.node_key(2), net.urls[2])
+        answer = await node2.call(
+            "POST", net.urls[3], "/p2p/hello", {"peers": [net.urls[0], net.urls[1]]}
+        )
+        assert answer.status == 200 and answer.signer == net.node_key(3).node_id
 
         async def crossing_settled() -> bool:
             return c.exchange.order_info(cross_ask.order).filled == E18
@@ -212,31 +213,34 @@ async def test_killed_node_catches_up_after_restart(chain: Chain, tmp_path: Path
 async def test_peer_gossiping_forged_orders_is_banned(chain: Chain, tmp_path: Path) -> None:
     c = chain
     async with Cluster(c, tmp_path, FULL_MESH_5) as net:
-        liar = "http://127.0.0.1:9"  # the test plays a peer that forges orders
+        assert net.session is not None
+        # The test plays a peer that forges orders, and claims an honest peer's URL: the ban
+        # falls on the key that signed, never on the URL it claims.
+        liar = PeerClient(net.session, NodeKey.generate(), net.urls[1])
         forged = [
             sign_order(ask(c, 1, E18, (3000 + k) * E6), c.domain, c.keys[2]).to_json()
             for k in range(6)
         ]
         statuses = []
         for k in range(0, 6, 2):
-            async with (
-                net.session.post(  # type: ignore[union-attr]
-                    net.urls[0] + "/p2p/orders",
-                    json={"orders": forged[k : k + 2]},
-                    headers={NODE_HEADER: liar},
-                ) as r
-            ):
-                statuses.append(r.status)
+            answer = await liar.call(
+                "POST", net.urls[0], "/p2p/orders", {"orders": forged[k : k + 2]}
+            )
+            statuses.append(answer.status)
         assert statuses[0] == 200 and statuses[-1] == 403  # banned after repeated forgeries
         valid = c.sign(ask(c, 3, E18, 3200 * E6))
-        async with net.session.post(  # type: ignore[union-attr]
-            net.urls[0] + "/p2p/orders",
-            json={"orders": [valid.to_json()]},
-            headers={NODE_HEADER: liar},
-        ) as r:
-            assert r.status == 403  # even a valid order from a banned peer is refused
+        answer = await liar.call("POST", net.urls[0], "/p2p/orders", {"orders": [valid.to_json()]})
+        assert answer.status == 403  # even a valid order from a banned peer is refused
         _, peers = await net.api(0).get("/p2p/peers")
-        assert peers["code"] == 100  # a peer route: without the header it answers nothing
+        assert peers["code"] == 100  # a peer route: unsigned, it answers nothing
+        honest_ids = {net.node_key(i).node_id for i in range(1, 5)}
+
+        async def honest_peers_admitted_unbanned() -> bool:
+            _, health = await net.api(0).get("/health")
+            listed = {p["key"]: p for p in health["gossip"]["peers"]}
+            return honest_ids <= set(listed) and not any(listed[k]["banned"] for k in honest_ids)
+
+        await wait_for(honest_peers_admitted_unbanned)
         honest = c.sign(ask(c, 4, E18, 3300 * E6))
         assert (await net.api(1).post_order(honest))[0] == 201
         await wait_for(lambda: converged(net, {honest.hash_hex}, range(5)))

@@ -175,6 +175,14 @@ BAD_GETS = [
     ("/v1/orderbook?baseToken=0x" + "11" * 20 + "&quoteToken=0x" + "22" * 20, 400),
     ("/v1/fills?orderHash=0x12", 400),
     ("/v1/nope", 404),
+    # Unicode digits pass str.isdigit and make int() raise: ASCII digits only
+    ("/v1/orders?page=%C2%B2", 400),
+    ("/v1/orders?perPage=%D9%A3", 400),
+    ("/v1/fills?page=%C2%B2", 400),
+    ("/v1/fills?perPage=%EF%BC%95", 400),
+    ("/v1/orderbook?baseToken=0x" + "11" * 20 + "&quoteToken=0x" + "22" * 20 + "&page=%C2%B2", 400),
+    ("/v1/orders?page=" + "9" * 5000, 400),
+    ("/v1/orders?page=+1", 400),
 ]
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sdex.gossip.gossip import NODE_HEADER, Gossip, GossipConfig
+from sdex.gossip.client import PeerClient
+from sdex.gossip.gossip import Gossip, GossipConfig
+from sdex.gossip.identity import NodeKey
 from sdex.gossip.peers import Peer, Peers
 
-__all__ = ["NODE_HEADER", "Gossip", "GossipConfig", "Peer", "Peers"]
+__all__ = ["Gossip", "GossipConfig", "NodeKey", "Peer", "PeerClient", "Peers"]

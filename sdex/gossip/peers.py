@@ -1,16 +1,27 @@
-"""Known peers, their scores and bans (0x-mesh's scoring is the anchor).
+"""Known peers by the key they prove, their scores and bans (0x-mesh's scoring is the anchor).
 
-A peer loses ``INVALID_PENALTY`` points for every order or notice that proves bad faith
-(forged signature, malformed, impossible amounts) and is banned for ``BAN_SECONDS`` once
-its score reaches ``BAN_SCORE``; valid new orders earn a point back, up to ``MAX_SCORE``.
-A peer that does not answer backs off exponentially (capped) and is retried later.
+- **Identity**: a peer is a node id (``sdex.gossip.identity``). Scores, bans and rate limits
+  are per id; a URL is only where an id was *verified* to answer.
+- **Admission**: a URL learnt from the operator (``--peer``), from a peer's list or from a
+  sender's own claim is a *candidate*. It enters the table only after it answered a signed
+  ``hello``: the answer's signature names the id behind the URL. Candidates are bounded, and
+  one id may introduce at most ``MAX_INTRODUCED`` of them, so a liar cannot fill the table
+  with made-up URLs (they never answer, and are dropped after one try).
+- **Eviction**: an admitted peer that keeps failing (``EVICT_FAILURES`` in a row, nothing
+  answered for ``EVICT_SECONDS``) leaves the table; seeds go back to the candidates.
+- **Scores**: a peer loses ``INVALID_PENALTY`` points for every order or notice that proves
+  bad faith and is banned for ``BAN_SECONDS`` once its score reaches ``BAN_SCORE``; valid new
+  orders earn a point back, up to ``MAX_SCORE``. Ids not in the table (strangers) keep a
+  standing too, in a bounded map, so a stranger's ban holds.
+- A peer that does not answer backs off exponentially (capped) and is retried later.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 
 INVALID_PENALTY = 5
 BAN_SCORE = -20
@@ -18,23 +29,51 @@ MAX_SCORE = 20
 BAN_SECONDS = 600.0
 BACKOFF_BASE = 0.2
 BACKOFF_MAX = 10.0
+MAX_PEERS = 64
+MAX_CANDIDATES = 256
+MAX_INTRODUCED = 16
+"""Candidate URLs one id may introduce (in total, while it keeps its standing)."""
+MAX_STANDINGS = 4096
+EVICT_FAILURES = 5
+EVICT_SECONDS = 30.0
+
+
+@dataclass
+class Standing:
+    """Score and ban of one id."""
+
+    score: int = 0
+    banned_until: float = 0.0
+    invalid: int = 0
+    introduced: int = 0
+
+    def banned(self, now: float) -> bool:
+        return now < self.banned_until
 
 
 @dataclass
 class Peer:
+    key: str
+    """The node id it proved (0x address of its gossip key)."""
     url: str
-    score: int = 0
-    banned_until: float = 0.0
+    """Where that id answered a signed hello."""
+    standing: Standing = field(default_factory=Standing)
     failures: int = 0
     retry_at: float = 0.0
+    last_ok: float = field(default_factory=time.monotonic)
+    last_seen: float = field(default_factory=time.time)
+    """Wall-clock time of the last verified message from or answer by this peer."""
     sent: int = 0
     """Order copies sent to this peer."""
     received: int = 0
     """Orders received from this peer."""
-    invalid: int = 0
+
+    @property
+    def score(self) -> int:
+        return self.standing.score
 
     def banned(self, now: float) -> bool:
-        return now < self.banned_until
+        return self.standing.banned(now)
 
     def reachable(self, now: float) -> bool:
         return not self.banned(now) and now >= self.retry_at
@@ -42,67 +81,201 @@ class Peer:
     def to_json(self) -> dict[str, object]:
         now = time.monotonic()
         return {
+            "key": self.key,
             "url": self.url,
             "score": self.score,
             "banned": self.banned(now),
             "failures": self.failures,
+            "lastSeen": self.last_seen,
             "sent": self.sent,
             "received": self.received,
-            "invalid": self.invalid,
+            "invalid": self.standing.invalid,
         }
 
 
 class Peers:
-    def __init__(self, me: str, max_peers: int = 64) -> None:
-        self.me = normalize(me)
+    def __init__(self, me_key: str, me_url: str, max_peers: int = MAX_PEERS) -> None:
+        self.me_key = me_key
+        self.me = normalize(me_url)
         self.max_peers = max_peers
         self._peers: dict[str, Peer] = {}
+        self._by_url: dict[str, str] = {}
+        self._standings: OrderedDict[str, Standing] = OrderedDict()
+        self.candidates: OrderedDict[str, str] = OrderedDict()
+        """Candidate URL → the id that introduced it ("" for the operator's seeds)."""
+        self.seeds: set[str] = set()
+        self._seed_failures: dict[str, int] = {}
+        self._seed_retry: dict[str, float] = {}
 
-    def add(self, url: str) -> Peer | None:
-        """Know ``url`` (not ourselves, bounded); the peer record, or None if refused."""
+    # ---- candidates and admission -------------------------------------------------------
+
+    def add_seed(self, url: str) -> None:
         url = normalize(url)
-        if url == self.me or not url.startswith("http"):
+        if _plausible(url) and url != self.me:
+            self.seeds.add(url)
+            self.candidates[url] = ""
+
+    def introduce(self, url: object, introducer: str) -> bool:
+        """``introducer`` says a node answers at ``url``: a candidate, within its quota."""
+        if not isinstance(url, str):
+            return False
+        url = normalize(url)
+        if not _plausible(url) or url == self.me or url in self._by_url or url in self.candidates:
+            return False
+        s = self.standing(introducer)
+        if s.introduced >= MAX_INTRODUCED or s.banned(time.monotonic()):
+            return False
+        if len(self.candidates) >= MAX_CANDIDATES:
+            return False
+        s.introduced += 1
+        self.candidates[url] = introducer
+        return True
+
+    def take_candidates(self, k: int) -> list[str]:
+        """Up to ``k`` candidates to dial now (removed from the list; seeds come back)."""
+        out: list[str] = []
+        now = time.monotonic()
+        waiting: list[str] = []
+        while self.candidates and len(out) < k:
+            url, _ = self.candidates.popitem(last=False)
+            if url in self._by_url:
+                continue
+            if self._seed_retry.get(url, 0.0) > now:
+                waiting.append(url)  # a seed still backing off: later
+                continue
+            out.append(url)
+        for url in waiting:
+            self.candidates[url] = ""
+        return out
+
+    def dial_failed(self, url: str) -> None:
+        if url in self.seeds and url not in self._by_url:
+            # the operator named it: keep trying, backing off (capped)
+            n = self._seed_failures.get(url, 0) + 1
+            self._seed_failures[url] = n
+            delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** min(n, 10))
+            self._seed_retry[url] = time.monotonic() + delay * random.uniform(0.8, 1.2)
+            self.candidates[url] = ""
+
+    def admit(self, key: str, url: str) -> Peer | None:
+        """``key`` answered a signed hello at ``url``: it enters the table (or refreshes
+        its URL). None if it is us, banned, or the table is full of healthy peers."""
+        url = normalize(url)
+        now = time.monotonic()
+        if key == self.me_key or url == self.me:
             return None
-        peer = self._peers.get(url)
-        if peer is None:
-            if len(self._peers) >= self.max_peers:
-                return None
-            peer = self._peers[url] = Peer(url)
+        standing = self.standing(key)
+        if standing.banned(now):
+            return None
+        old_key = self._by_url.get(url)
+        if old_key is not None and old_key != key:  # that URL now answers with another key
+            self._drop(old_key)
+        peer = self._peers.get(key)
+        if peer is not None:
+            if peer.url != url:
+                self._by_url.pop(peer.url, None)
+                peer.url = url
+                self._by_url[url] = key
+            self.ok(peer)
+            return peer
+        if len(self._peers) >= self.max_peers and not self._evict_one(now):
+            return None
+        peer = self._peers[key] = Peer(key, url, standing)
+        self._by_url[url] = key
+        self.candidates.pop(url, None)
+        self._seed_failures.pop(url, None)
+        self._seed_retry.pop(url, None)
         return peer
 
-    def get(self, url: str) -> Peer | None:
-        return self._peers.get(normalize(url))
+    def _evict_one(self, now: float) -> bool:
+        worst = min(self._peers.values(), key=lambda p: (p.failures == 0, p.score, p.last_ok))
+        if worst.failures == 0 and worst.score >= 0:
+            return False  # every peer is healthy: keep them
+        self._drop(worst.key)
+        return True
+
+    def _drop(self, key: str) -> None:
+        peer = self._peers.pop(key, None)
+        if peer is not None:
+            self._by_url.pop(peer.url, None)
+            if peer.url in self.seeds:
+                self.candidates[peer.url] = ""
+
+    def evict_failing(self) -> list[str]:
+        """Drop peers that kept failing; their URLs."""
+        now = time.monotonic()
+        gone = [
+            p
+            for p in self._peers.values()
+            if p.failures >= EVICT_FAILURES and now - p.last_ok >= EVICT_SECONDS
+        ]
+        for p in gone:
+            self._drop(p.key)
+        return [p.url for p in gone]
+
+    # ---- lookups --------------------------------------------------------------------------
+
+    def get(self, key: str) -> Peer | None:
+        return self._peers.get(key)
+
+    def by_url(self, url: str) -> Peer | None:
+        key = self._by_url.get(normalize(url))
+        return None if key is None else self._peers.get(key)
 
     def urls(self) -> list[str]:
-        return list(self._peers)
+        """Verified URLs of admitted peers (what a hello answer shares)."""
+        return [p.url for p in self._peers.values()]
 
     def live(self) -> list[Peer]:
         now = time.monotonic()
         return [p for p in self._peers.values() if p.reachable(now)]
 
     def sample(self, k: int, exclude: str | None = None) -> list[Peer]:
-        """Up to ``k`` random reachable peers, not ``exclude``."""
-        ex = normalize(exclude) if exclude else None
-        live = [p for p in self.live() if p.url != ex]
+        """Up to ``k`` random reachable peers, not the one with id ``exclude``."""
+        live = [p for p in self.live() if p.key != exclude]
         return live if len(live) <= k else random.sample(live, k)
 
-    def is_banned(self, url: str) -> bool:
-        p = self.get(url)
-        return p is not None and p.banned(time.monotonic())
+    # ---- standing -------------------------------------------------------------------------
 
-    def penalize(self, url: str, violations: int = 1) -> None:
-        p = self.add(url)
-        if p is None:
-            return
-        p.invalid += violations
-        p.score -= INVALID_PENALTY * violations
-        if p.score <= BAN_SCORE:
-            p.banned_until = time.monotonic() + BAN_SECONDS
+    def standing(self, key: str) -> Standing:
+        peer = self._peers.get(key)
+        if peer is not None:
+            return peer.standing
+        s = self._standings.get(key)
+        if s is None:
+            s = self._standings[key] = Standing()
+            if len(self._standings) > MAX_STANDINGS:  # forget the oldest clean stranger
+                for k, old in self._standings.items():
+                    if old.score >= 0 and not old.banned(time.monotonic()):
+                        del self._standings[k]
+                        break
+                else:
+                    self._standings.popitem(last=False)
+        else:
+            self._standings.move_to_end(key)
+        return s
 
-    def reward(self, url: str, points: int = 1) -> None:
-        p = self.get(url)
-        if p is not None:
-            p.score = min(MAX_SCORE, p.score + points)
+    def is_banned(self, key: str) -> bool:
+        peer = self._peers.get(key)
+        s = peer.standing if peer is not None else self._standings.get(key)
+        return s is not None and s.banned(time.monotonic())
+
+    def penalize(self, key: str, violations: int = 1) -> None:
+        s = self.standing(key)
+        s.invalid += violations
+        s.score -= INVALID_PENALTY * violations
+        if s.score <= BAN_SCORE:
+            s.banned_until = time.monotonic() + BAN_SECONDS
+
+    def reward(self, key: str, points: int = 1) -> None:
+        peer = self._peers.get(key)
+        if peer is not None:
+            peer.standing.score = min(MAX_SCORE, peer.standing.score + points)
+
+    def seen(self, key: str) -> None:
+        peer = self._peers.get(key)
+        if peer is not None:
+            peer.last_seen = time.time()
 
     def failed(self, peer: Peer) -> None:
         peer.failures += 1
@@ -112,6 +285,8 @@ class Peers:
     def ok(self, peer: Peer) -> None:
         peer.failures = 0
         peer.retry_at = 0.0
+        peer.last_ok = time.monotonic()
+        peer.last_seen = time.time()
 
     def to_json(self) -> list[dict[str, object]]:
         return [p.to_json() for p in self._peers.values()]
@@ -123,3 +298,7 @@ class Peers:
 def normalize(url: str) -> str:
     url = url.strip().rstrip("/")
     return url if "://" in url else "http://" + url
+
+
+def _plausible(url: str) -> bool:
+    return url.startswith(("http://", "https://")) and len(url) <= 200 and " " not in url

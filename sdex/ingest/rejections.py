@@ -61,6 +61,12 @@ class RejectionCode(enum.Enum):
         "the maker has too many open orders",
         False,
     )
+    SELF_TRADE = (
+        "maker",
+        FieldCode.VALUE_OUT_OF_RANGE,
+        "the order would trade with the same maker's resting order",
+        False,
+    )
     BOOK_FULL = ("order", FieldCode.VALUE_OUT_OF_RANGE, "this node's book is full", False)
     CHAIN_UNAVAILABLE = (
         "order",

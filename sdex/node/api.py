@@ -158,7 +158,7 @@ async def read_json(request: web.Request, max_bytes: int | None = None) -> dict[
         raise ApiError(413, 101, f"Request body too large: more than {limit} bytes")
     if request.content_type != "application/json":
         raise ApiError(415, 101, "Content-Type must be application/json")
-    raw = await _read_bounded(request, limit)
+    raw = await read_bounded(request, limit)
     try:
         obj = jsonio.loads(raw, max_bytes=limit, max_depth=MAX_JSON_DEPTH)
     except JsonLimitError as e:
@@ -170,7 +170,7 @@ async def read_json(request: web.Request, max_bytes: int | None = None) -> dict[
     return obj
 
 
-async def _read_bounded(request: web.Request, limit: int) -> bytes:
+async def read_bounded(request: web.Request, limit: int) -> bytes:
     """The body, read in chunks and refused as soon as it passes ``limit`` bytes (a body
     sent without Content-Length is never buffered past the limit)."""
     chunks: list[bytes] = []

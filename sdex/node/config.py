@@ -50,6 +50,12 @@ class NodeConfig:
     gossip: GossipConfig = field(default_factory=GossipConfig)
     admin: bool = False
     """Serve ``/admin/links`` to loopback clients (operators, tests: network partitions)."""
+    node_key: Path | None = None
+    """The gossip identity key file (hex); None: ``<db>.nodekey``, created when absent."""
+
+    @property
+    def node_key_path(self) -> Path:
+        return self.node_key or self.db.with_name(self.db.name + ".nodekey")
 
     @property
     def operator(self) -> str:

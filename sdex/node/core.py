@@ -22,7 +22,9 @@ from sdex.chain.aio import ChainThread
 from sdex.chain.exchange import spendable_funds
 from sdex.errors import OrderParseError, SignatureError
 from sdex.gossip import Gossip
+from sdex.gossip.identity import NodeKey
 from sdex.ingest import Accepted, Intake, Known, Rejection, StateBatcher, judge
+from sdex.ingest.rejections import RejectionCode
 from sdex.matching import MatchingEngine
 from sdex.matching.match import Match, MatchResult, Outcome, TimeInForce
 from sdex.node.config import NodeConfig
@@ -56,6 +58,10 @@ class Record:
     failures: int = 0
     cancel_signature: bytes | None = None
     """The maker's soft-cancel signature, kept to prove the cancel to peers."""
+    tif: TimeInForce = TimeInForce.GTC
+    announced: bool = False
+    """Gossiped (or received by gossip): only an order that rests is ever announced, and
+    only announced open orders are offered to peers (snapshot, digest, fetch)."""
     json: dict[str, str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -150,7 +156,9 @@ class Node:
             asyncio.create_task(self._uncross_loop(), name="uncross"),
         ]
         self._uncross()
-        self.gossip = Gossip(self, f"http://{cfg.host}:{cfg.port}", cfg.peers, cfg.gossip)
+        key = NodeKey.load_or_create(cfg.node_key_path)
+        self.gossip = Gossip(self, f"http://{cfg.host}:{cfg.port}", cfg.peers, cfg.gossip, key)
+        log.info("gossip node id %s (key file %s)", key.node_id, cfg.node_key_path)
         await self.gossip.start()
         self.started.set()
 
@@ -265,28 +273,69 @@ class Node:
         orders are settled by one node only, by the rule in ``may_match``."""
         signed, state = accepted.signed, accepted.state
         o = signed.order
+        if match and (own := self._own_crossing(signed)) is not None:
+            # Refused before it is stored or gossiped, so every node agrees it never existed.
+            reason = f"it would trade with the same maker's resting order 0x{own.hex()}"
+            log.debug("order %s refused: self-trade with 0x%s", signed.hash_hex, own.hex())
+            return SubmitResult(400, Rejection.of(RejectionCode.SELF_TRADE, reason).to_json())
         self._seq += 1
-        rec = Record(signed, self._seq, source, status="new", filled=state.filled)
-        self.store.add_order(signed, rec.seq, "open", source)  # committed before the 2xx
+        rec = Record(signed, self._seq, source, status="new", filled=state.filled, tif=tif)
+        self.store.add_order(signed, rec.seq, "open", source, tif.value)  # before the 2xx
         self._remember(rec)
         self._set_status(rec, "open")
         self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
+        log.debug("order %s accepted from %s (%s)", signed.hash_hex, source, tif.value)
         mr: MatchResult | None = None
         try:
             if match:
                 mr = self.engine.submit(signed, now=self.now(), tif=tif, filled=state.filled)
             else:
                 self.book.add(signed, filled=state.filled)
+                rec.announced = True  # it came by gossip: it rests, and is passed on below
+                if self.gossip is not None:
+                    self.gossip.announce(rec.json, exclude=source.removeprefix("peer:"))
         except BookError as e:  # e.g. nothing left to fill: the chain moved since the read
             self._close_record(rec, "removed", str(e))
             return SubmitResult(201, self._submit_body(rec, None))
         if mr is not None:
             self._after_match(mr)
+        else:
+            self._announce_if_resting(rec)
         body = self._submit_body(rec, mr)
         self.events.publish({"type": "order", "event": "added", **self._record(rec)})
-        if self.gossip is not None:
-            self.gossip.announce(signed.to_json(), exclude=source.removeprefix("peer:"))
         return SubmitResult(201, body, accepted=signed)
+
+    def _own_crossing(self, signed: SignedOrder) -> bytes | None:
+        """The hash of a resting order of the same maker that ``signed`` would trade with
+        (its price crosses and it has something fillable), or None."""
+        o = signed.order
+        try:
+            pair, side = self.book.route(o)
+        except BookError:
+            return None
+        other = Side.ASK if side is Side.BID else Side.BID
+        for st in pair.orders(other):
+            r = st.order.order
+            # incoming gives o.maker_amount for o.taker_amount; resting gives r.maker_amount
+            # for r.taker_amount: they cross iff o.taker/o.maker <= r.maker/r.taker
+            if o.taker_amount * r.taker_amount > o.maker_amount * r.maker_amount:
+                return None  # price-ordered: no later one crosses either
+            if r.maker == o.maker and st.fillable > 0 and st.closed is None:
+                return st.hash
+        return None
+
+    def _announce_if_resting(self, rec: Record) -> None:
+        """Gossip an order once it rests here: a GTC order the book keeps. IOC/FOK orders,
+        and orders matched in full at arrival, never leave this node."""
+        if rec.announced or rec.tif is not TimeInForce.GTC or rec.status not in OPEN_STATUSES:
+            return
+        st = self.book.get(rec.signed.hash)
+        if st is None or st.closed is not None or not st.resting or st.remaining == 0:
+            return  # (remaining 0: all of it is in matches being settled)
+        rec.announced = True
+        if self.gossip is not None:
+            exclude = rec.source.removeprefix("peer:") if rec.source.startswith("peer:") else None
+            self.gossip.announce(rec.json, exclude=exclude)
 
     def may_match(self, resting: Entry, incoming: Entry) -> bool:
         """Whether this node may settle ``incoming`` (taker) against ``resting`` when it
@@ -300,7 +349,14 @@ class Node:
         usually arrive first. The chain judges any race that remains."""
         inc = self.records.get(incoming.hash)
         rest = self.records.get(resting.hash)
-        if inc is None or rest is None or inc.source != "api":
+        if inc is None or rest is None:
+            return False
+        if incoming.order.maker == resting.order.maker:
+            # Two orders of one maker that cross (posted to two nodes at once): every node
+            # that holds both removes the one with the smaller hash (the engine removes the
+            # resting side), so all reach the same book from the same data.
+            return resting.hash < incoming.hash
+        if inc.source != "api":
             return False
         if rest.source == "api":
             return resting.seq < incoming.seq
@@ -328,6 +384,16 @@ class Node:
                 self._close_record(rec, "removed", mr.outcome.value)
             elif mr.outcome is Outcome.EXPIRED:
                 self._close_record(rec, "expired", "expired")
+            else:
+                self._announce_if_resting(rec)
+        for m in mr.matches:
+            log.info(
+                "matched %s (resting) with %s: %s at %s",
+                m.resting.hash_hex,
+                m.incoming.hash_hex,
+                m.amounts.left_filled,
+                m.price,
+            )
         self._dirty.add(mr.order.hash)
         for m in mr.matches:
             self._dirty.add(m.resting.hash)
@@ -411,6 +477,12 @@ class Node:
             if r.outcome is SettleOutcome.SETTLED:
                 self._confirm(m, r)
                 fills.extend(_stored_fills(r.fills, ours=True))
+                log.info(
+                    "settled %s with %s in %s",
+                    m.resting.hash_hex,
+                    m.incoming.hash_hex,
+                    r.fills[0].tx_hash if r.fills else "?",
+                )
             else:
                 log.info(
                     "settlement of %s vs %s failed: %s",
@@ -457,6 +529,10 @@ class Node:
             self.engine.release(m)
         except (BookError, UnknownOrder):
             log.exception("releasing a failed match")
+        for so in (m.resting, m.incoming):  # a GTC order matched in full may rest now
+            rec = self.records.get(so.hash)
+            if rec is not None:
+                self._announce_if_resting(rec)
 
     async def _diagnose(self, failed: list[Match]) -> None:
         """Read both orders of each failed match from the chain; drop or shrink the guilty."""
@@ -638,6 +714,8 @@ class Node:
                 filled=s.filled,
                 reason=s.reason,
                 created_at=s.created_at,
+                tif=TimeInForce(s.tif) if s.tif in _TIF_VALUES else TimeInForce.GTC,
+                cancel_signature=s.cancel_signature,
             )
             self._remember(rec)
             self._set_status(rec, s.status)
@@ -656,12 +734,15 @@ class Node:
                 self._close_record(rec, status, verdict.code.message)
             elif now >= o.expiry:
                 self._close_record(rec, "expired", "expired")
+            elif rec.tif is not TimeInForce.GTC:  # its match was settled or not: it never rests
+                self._close_record(rec, "removed", f"{rec.tif.value}: not resting after restart")
             else:
                 self._set_funds(
                     o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance)
                 )
                 self.book.add(rec.signed, filled=state.filled)
                 self._dirty.add(rec.signed.hash)
+                self._announce_if_resting(rec)  # (gossip starts later: marks it, sends nothing)
         self._persist_open()
 
     # ---- soft cancel and views -----------------------------------------------------------------
@@ -680,14 +761,20 @@ class Node:
             return SubmitResult(
                 400, _field_error("signature", 1005, "not signed by the order's maker")
             )
+        first = rec.cancel_signature is None
+        if first:
+            rec.cancel_signature = signature
+            self.store.set_cancel_signature(rec.signed.hash_hex, signature)
         if rec.status in OPEN_STATUSES:
             if order_hash in self.book:
                 self.book.remove(order_hash, RemovalReason.CANCELLED)
-            rec.cancel_signature = signature
             self._close_record(rec, "cancelled", "soft cancel by the maker")
-            if self.gossip is not None:  # peers prune it too, each checking the signature
-                notice = {"orderHash": rec.signed.hash_hex, "signature": "0x" + signature.hex()}
-                self.gossip.notify("cancels", notice, exclude=from_peer)
+            log.info("order %s soft-cancelled by its maker", rec.signed.hash_hex)
+        if first and self.gossip is not None:
+            # Peers prune it too, each checking the signature, whatever the status here:
+            # an order removed on this node may still rest on others.
+            notice = {"orderHash": rec.signed.hash_hex, "signature": "0x" + signature.hex()}
+            self.gossip.notify("cancels", notice, exclude=from_peer)
         return SubmitResult(200, {"orderHash": rec.signed.hash_hex, "status": rec.status})
 
     # ---- what gossip asks of the node ---------------------------------------------------------
@@ -721,6 +808,10 @@ class Node:
     def _open_records(self) -> Iterable[Record]:
         return (r for r in self.records.values() if r.status in OPEN_STATUSES)
 
+    def _gossiped_records(self) -> Iterable[Record]:
+        """Open orders that rest and were announced: the only ones peers are shown."""
+        return (r for r in self.records.values() if r.announced and r.status in OPEN_STATUSES)
+
     def _record_at(self, hash_hex: str) -> Record | None:
         """The record of a hash a peer named (0x-hex; anything else names nothing)."""
         try:
@@ -734,28 +825,28 @@ class Node:
     def digest(self) -> list[str]:
         """256 buckets (by the hash's first byte), each the XOR of its open order hashes."""
         acc = [0] * 256
-        for rec in self._open_records():
+        for rec in self._gossiped_records():
             h = rec.signed.hash
             acc[h[0]] ^= int.from_bytes(h, "big")
         return [f"{x:x}" for x in acc]
 
     def hashes_in(self, buckets: Iterable[int]) -> list[str]:
         wanted = set(buckets)
-        return [r.signed.hash_hex for r in self._open_records() if r.signed.hash[0] in wanted]
+        return [r.signed.hash_hex for r in self._gossiped_records() if r.signed.hash[0] in wanted]
 
     def open_orders_by_hash(self, hashes: Iterable[str]) -> list[dict[str, str]]:
         out = []
         for h in hashes:
             rec = self._record_at(h)
-            if rec is not None and rec.status in OPEN_STATUSES:
-                out.append(rec.signed.to_json())
+            if rec is not None and rec.announced and rec.status in OPEN_STATUSES:
+                out.append(rec.json)
         return out
 
     def snapshot_page(self, after: int, limit: int) -> tuple[list[dict[str, str]], int]:
         """Open orders with arrival sequence > ``after``, oldest first; and the next cursor."""
-        recs = sorted((r for r in self._open_records() if r.seq > after), key=lambda r: r.seq)
+        recs = sorted((r for r in self._gossiped_records() if r.seq > after), key=lambda r: r.seq)
         page = recs[:limit]
-        return [r.signed.to_json() for r in page], (page[-1].seq if page else after)
+        return [r.json for r in page], (page[-1].seq if page else after)
 
     async def settlement_notice(self, tx_hash: str) -> bool:
         """A peer says ``tx_hash`` settled orders: believe the receipt, not the peer.
@@ -811,6 +902,7 @@ class Node:
         }
 
 
+_TIF_VALUES = {t.value for t in TimeInForce}
 _CLOSED_BY_CODE = {"FULLY_FILLED": "filled", "CANCELLED": "cancelled", "EXPIRED": "expired"}
 
 _API_STATUSES = {

@@ -47,6 +47,7 @@ def config_for(
     db: Path | None = None,
     fee_bps: int = 0,
     admin: bool = False,
+    node_key: Path | None = None,
 ) -> NodeConfig:
     """The config ``sdex node`` builds from its options (PRODUCT.md section 4)."""
     d = Deployment.load(deployment)
@@ -67,7 +68,7 @@ def config_for(
         peers=tuple(peers),
         fee_bps=fee_bps,
     )
-    return replace(config, admin=admin)
+    return replace(config, admin=admin, node_key=node_key)
 
 
 def run_node(
@@ -81,6 +82,7 @@ def run_node(
     db: Path | None = None,
     fee_bps: int = 0,
     admin: bool = False,
+    node_key: Path | None = None,
 ) -> None:
     """Run a node until SIGINT or SIGTERM, then stop cleanly."""
     config = config_for(
@@ -93,6 +95,7 @@ def run_node(
         db=db,
         fee_bps=fee_bps,
         admin=admin,
+        node_key=node_key,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     asyncio.run(_run(config))

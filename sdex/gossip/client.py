@@ -1,0 +1,96 @@
+"""The signing side of ``/p2p/``: one request to a peer, signed, and its answer verified.
+
+Answers are hostile until bounded: at most ``max_bytes`` are read, the JSON goes through
+``sdex.jsonio`` (size and depth before parsing), and the answer's signature must name the
+key we expect at that URL (or, for a first ``hello``, tells us whose it is).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import yarl
+
+from sdex import jsonio
+from sdex.errors import JsonLimitError
+from sdex.gossip.identity import HEADER_SIG, AuthError, NodeKey, verify_answer
+
+MAX_ANSWER = 8 * 1024 * 1024
+"""Largest answer read from a peer (a snapshot page of 1,000 orders is ~1 MB)."""
+MAX_DEPTH = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    signer: str | None
+    """The id that signed the answer (None for an unsigned error answer)."""
+    body: Any
+
+
+class PeerCallError(Exception):
+    """A peer call that failed: unreachable, timed out, unsigned, oversized or malformed."""
+
+
+class PeerClient:
+    """Signed requests from one node (``key``, reachable at ``me``)."""
+
+    def __init__(self, session: aiohttp.ClientSession, key: NodeKey, me: str) -> None:
+        self.session = session
+        self.key = key
+        self.me = me
+
+    async def call(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        body: object = None,
+        params: dict[str, str] | None = None,
+        max_bytes: int = MAX_ANSWER,
+        timeout: float | None = None,
+    ) -> Answer:
+        """One signed request; a 2xx answer must be signed, bounded and valid JSON."""
+        data = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+        target = yarl.URL(url + path + ("?" + urlencode(params) if params else ""), encoded=True)
+        headers = self.key.request_headers(method, target.raw_path_qs, data, self.me)
+        if data:
+            headers["Content-Type"] = "application/json"
+        kwargs: dict[str, Any] = {"data": data or None, "headers": headers}
+        if timeout is not None:
+            kwargs["timeout"] = aiohttp.ClientTimeout(total=timeout)
+        try:
+            async with self.session.request(method, target, **kwargs) as r:
+                raw = await _read_capped(r, max_bytes)
+                status, answer_headers = r.status, dict(r.headers)
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise PeerCallError(f"{method} {url}{path}: {type(e).__name__} {e}") from None
+        if status >= 300:
+            try:
+                err = jsonio.loads(raw, max_bytes=64 * 1024, max_depth=4, floats=True)
+            except JsonLimitError:
+                err = None
+            return Answer(status, None, err)
+        try:
+            signer = verify_answer(headers[HEADER_SIG], status, raw, answer_headers)
+            parsed = jsonio.loads(raw, max_bytes=max_bytes, max_depth=MAX_DEPTH)
+        except (AuthError, JsonLimitError) as e:
+            raise PeerCallError(f"{method} {url}{path}: bad answer: {e}") from None
+        return Answer(status, signer, parsed)
+
+
+async def _read_capped(r: aiohttp.ClientResponse, limit: int) -> bytes:
+    if r.content_length is not None and r.content_length > limit:
+        raise PeerCallError(f"answer of {r.content_length} bytes is over {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in r.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise PeerCallError(f"answer is over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,160 @@
+"""Who a peer is: the secp256k1 key it proves on every ``/p2p/`` request and answer.
+
+A node's gossip identity is a private key of its own (not the operator's settlement key),
+kept in a file beside its database and created on first start. Its *node id* is the
+key's Ethereum-style address. A peer is the id that signed, never a URL or header it
+claims: scores, bans, rate limits and de-duplication are per id.
+
+Every request carries four headers:
+
+- ``X-SDEX-Node``: the URL where the sender says it can be reached (trusted only after a
+  signed ``hello`` answered from that URL, see ``sdex.gossip.peers``);
+- ``X-SDEX-Time``: unix milliseconds (a request more than ``MAX_SKEW_MS`` away is refused);
+- ``X-SDEX-Body``: keccak256 of the body bytes;
+- ``X-SDEX-Signature``: the sender's signature over ``request_digest(...)`` of the method,
+  the raw path with query, the time, the body hash and the claimed URL.
+
+So the receiver knows who is talking before it reads the body, and checks the body against
+the signed hash after reading it (bounded). Every answer is signed too, over the request's
+signature, the status and the answer's body hash: a node knows which key answered at a URL.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from eth_hash.auto import keccak
+
+from sdex.errors import SignatureError
+from sdex.order import address_of, recover_signer, sign_hash
+
+HEADER_URL = "X-SDEX-Node"
+HEADER_TIME = "X-SDEX-Time"
+HEADER_BODY = "X-SDEX-Body"
+HEADER_SIG = "X-SDEX-Signature"
+MAX_SKEW_MS = 30_000
+"""How far a request's time may be from ours (clock skew plus transit)."""
+
+_REQUEST_TAG = b"SDEX-P2P-REQUEST-v1"
+_ANSWER_TAG = b"SDEX-P2P-ANSWER-v1"
+
+
+def body_hash(body: bytes) -> str:
+    return "0x" + keccak(body).hex()
+
+
+def request_digest(method: str, path_qs: str, time_ms: int, body_hex: str, url: str) -> bytes:
+    """What a request's signature covers (fields joined with NUL, which none contains)."""
+    parts = (_REQUEST_TAG, method.upper(), path_qs, str(time_ms), body_hex.lower(), url)
+    return keccak(b"\x00".join(p if isinstance(p, bytes) else p.encode() for p in parts))
+
+
+def answer_digest(request_sig: str, status: int, body_hex: str) -> bytes:
+    """What an answer's signature covers: the request it answers, its status and body."""
+    parts = (_ANSWER_TAG, request_sig.lower(), str(status), body_hex.lower())
+    return keccak(b"\x00".join(p if isinstance(p, bytes) else p.encode() for p in parts))
+
+
+@dataclass(frozen=True)
+class NodeKey:
+    """A node's gossip identity."""
+
+    private_key: bytes
+
+    @property
+    def node_id(self) -> str:
+        return address_of(self.private_key)
+
+    def sign(self, digest: bytes) -> str:
+        return "0x" + sign_hash(digest, self.private_key).hex()
+
+    @classmethod
+    def generate(cls) -> NodeKey:
+        return cls(secrets.token_bytes(32))
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> NodeKey:
+        """The key in ``path`` (hex), or a new one written there (mode 0600) if absent."""
+        if path.exists():
+            text = path.read_text().strip().removeprefix("0x")
+            try:
+                raw = bytes.fromhex(text)
+            except ValueError:
+                raw = b""
+            if len(raw) != 32:
+                raise ValueError(f"node key file {path} must hold 32 bytes of hex")
+            return cls(raw)
+        key = cls.generate()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("0x" + key.private_key.hex() + "\n")
+        return key
+
+    def request_headers(self, method: str, path_qs: str, body: bytes, url: str) -> dict[str, str]:
+        now_ms = int(time.time() * 1000)
+        bh = body_hash(body)
+        sig = self.sign(request_digest(method, path_qs, now_ms, bh, url))
+        return {HEADER_URL: url, HEADER_TIME: str(now_ms), HEADER_BODY: bh, HEADER_SIG: sig}
+
+    def answer_headers(self, request_sig: str, status: int, body: bytes) -> dict[str, str]:
+        bh = body_hash(body)
+        return {HEADER_BODY: bh, HEADER_SIG: self.sign(answer_digest(request_sig, status, bh))}
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRequest:
+    """A request's verified envelope: who signed it and what it claims."""
+
+    node_id: str
+    url: str
+    signature: str
+    body_hash: str
+
+
+class AuthError(ValueError):
+    """A /p2p/ request or answer whose signature does not hold."""
+
+
+def verify_request(
+    method: str, path_qs: str, headers: dict[str, str], now_ms: int | None = None
+) -> SignedRequest:
+    """Check a request's headers (not yet its body); the signer's id, or ``AuthError``."""
+    url, ts, bh, sig = (
+        headers.get(h, "") for h in (HEADER_URL, HEADER_TIME, HEADER_BODY, HEADER_SIG)
+    )
+    if not (url and ts and bh and sig):
+        raise AuthError(
+            f"/p2p/ requests must be signed ({HEADER_TIME}, {HEADER_BODY}, {HEADER_SIG})"
+        )
+    if len(url) > 256 or len(ts) > 16 or len(bh) != 66 or len(sig) > 140:
+        raise AuthError("oversized or malformed signature headers")
+    if not (ts.isascii() and ts.isdigit()):
+        raise AuthError(f"{HEADER_TIME} must be unix milliseconds")
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    if abs(now - int(ts)) > MAX_SKEW_MS:
+        raise AuthError(f"{HEADER_TIME} is more than {MAX_SKEW_MS // 1000} s from ours")
+    node_id = _recover(request_digest(method, path_qs, int(ts), bh, url), sig)
+    return SignedRequest(node_id, url, sig.lower(), bh.lower())
+
+
+def verify_answer(request_sig: str, status: int, body: bytes, headers: dict[str, str]) -> str:
+    """The id that signed an answer, after checking the body against its signed hash."""
+    bh, sig = headers.get(HEADER_BODY, ""), headers.get(HEADER_SIG, "")
+    if not bh or not sig or len(sig) > 140:
+        raise AuthError("the answer is not signed")
+    if bh.lower() != body_hash(body):
+        raise AuthError("the answer's body does not match its signed hash")
+    return _recover(answer_digest(request_sig, status, bh), sig)
+
+
+def _recover(digest: bytes, sig: str) -> str:
+    try:
+        raw = bytes.fromhex(sig.removeprefix("0x"))
+        return recover_signer(digest, raw)
+    except (ValueError, SignatureError) as e:
+        raise AuthError(f"bad signature: {e}") from None
