@@ -634,7 +634,8 @@ def audit(
 ) -> None:
     """Check every on-chain fill against its signed order (hash, signature, limit price, no
     overfill, fee), each settlement's token transfers against its fills, and each node's book
-    and claimed fills against the chain.
+    and claimed fills against the chain; flag every fill of an order after a node reported
+    it closed (removed, dropped, cancelled) and a node whose watcher lags the chain head.
 
     Exit status: 0 clean, 1 on any discrepancy, 2 when the audit cannot run.
     """
