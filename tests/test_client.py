@@ -176,7 +176,12 @@ USAGE_ERRORS = [
     ("side", ["short", "2000", "1"], "'short' is not one of"),
     ("pair-form", ["buy", "2000", "1", "--pair", "WETHUSDC"], "BASE/QUOTE"),
     ("pair-unlisted", ["buy", "2000", "1", "--pair", "WETH/DAI"], "does not list token DAI"),
-    ("too-fine", ["sell", "1", "0.0000001", "--pair", "USDC/WETH"], "more decimal places"),
+    (
+        "pair-inverted",
+        ["buy", "10", "1", "--pair", "USDC/WETH"],
+        "USDC/WETH is not a listed market; the node lists WETH/USDC: use --pair WETH/USDC",
+    ),
+    ("too-fine", ["sell", "1", "0.0000000000000000001"], "more decimal places than WETH's 18"),
     ("dust", ["buy", "0.5", "0.000001"], "less than one unit of USDC"),
     ("tif", ["buy", "1", "1", "--tif", "day"], "'day' is not one of"),
     ("expiry", ["buy", "1", "1", "--expiry", "0"], "--expiry"),
@@ -201,6 +206,21 @@ def test_bad_keys_are_usage_errors(fake: FakeNode, key: str) -> None:
 
 
 # -- sdex book ---------------------------------------------------------------------------------
+
+
+def test_one_pair_vocabulary_for_order_book_and_console(fake: FakeNode) -> None:
+    """An inverted pair is refused alike by order, book and console, naming the listed one;
+    nothing is posted or asked for."""
+    said = "USDC/WETH is not a listed market; the node lists WETH/USDC: use --pair WETH/USDC"
+    for args in (
+        ["order", "buy", "10", "1", *wallet_args(fake)],
+        ["book", "--node", fake.url],
+        ["console", *wallet_args(fake)],
+    ):
+        r = run_cli(*args, "--pair", "usdc/weth", input="book\n")
+        assert r.exit_code == 2, r.output
+        assert said in " ".join(r.stderr.split()), r.stderr
+    assert fake.posted == [] and fake.queries == []
 
 
 def test_book_shows_human_prices_and_amounts_best_first(fake: FakeNode) -> None:
