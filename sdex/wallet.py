@@ -164,9 +164,9 @@ def parse_pair(text: str, config: OrderConfig) -> Market:
             raise WalletInputError(
                 f"the node does not list token {sym} (it lists: {listed})"
             ) from None
-    listed = {(b.upper(), q.upper()) for b, q in config.pairs}
-    if (base, quote) not in listed:
-        if (quote, base) in listed:
+    markets = {(b.upper(), q.upper()) for b, q in config.pairs}
+    if (base, quote) not in markets:
+        if (quote, base) in markets:
             raise WalletInputError(
                 f"{base}/{quote} is not a listed market; the node lists {quote}/{base}: use "
                 f"--pair {quote}/{base} (prices in {base} per {quote}, amounts in {quote}; "
