@@ -34,7 +34,7 @@ from sdex.client import (
     PostedOrder,
     describe_request_error,
 )
-from sdex.deployment import DEFAULT_PATH
+from sdex.deployment import DEFAULT_PATH, Deployment, DeploymentError
 from sdex.errors import ChainError, ContractRevert, SdexError
 from sdex.order import SignedOrder, address_of
 from sdex.wallet import (
@@ -55,11 +55,21 @@ from sdex.wallet import (
 )
 
 T = TypeVar("T")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 @click.group()
+@click.version_option(package_name="sdex", message="%(prog)s %(version)s")
 def main() -> None:
-    """SDEX: a blockchain-settled relayer network for ERC-20 limit orders."""
+    """SDEX: a blockchain-settled relayer network for ERC-20 limit orders.
+
+    \b
+    A local network, as in the README:
+      sdex devnet --port 8545
+      sdex node --port 8001 --key 0x<operator key>
+      sdex node --port 8002 --key 0x<other key> --peer http://127.0.0.1:8001
+      sdex order buy 2000.5 1.5 --node http://127.0.0.1:8001 --key 0x<wallet key>
+    """
 
 
 @main.command()
@@ -144,11 +154,11 @@ def _checked_pair(text: str) -> str:
 
 _node_option = click.option(
     "--node", "node_url", required=True, metavar="URL",
-    help="The node's HTTP API, e.g. http://127.0.0.1:8000.",
+    help="The node's HTTP API, e.g. http://127.0.0.1:8001.",
 )  # fmt: skip
 _key_option = click.option(
     "--key", required=True, callback=_converter(parse_key), metavar="HEX", envvar="SDEX_KEY",
-    help="The wallet's private key (hex); also read from $SDEX_KEY.",
+    show_envvar=True, help="The wallet's private key (hex); also read from $SDEX_KEY.",
 )  # fmt: skip
 _pair_option = click.option(
     "--pair", default=DEFAULT_PAIR, show_default=True, metavar="BASE/QUOTE",
@@ -167,21 +177,16 @@ def _stderr() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def _deployment_file(path: Path) -> Path:
-    if not path.is_file():
-        raise click.BadParameter(
-            f"no deployment file at {path}: start `sdex devnet` or pass --deployment PATH",
-            param_hint="'--deployment'",
-        )
-    return path
-
-
 @contextlib.contextmanager
 def _one_line_errors() -> Iterator[None]:
-    """Show an expected failure (node refused or unreachable, chain error, missing file) as
-    one red line on stderr and exit 1, without a traceback."""
+    """Show an expected failure (node refused or unreachable, chain error) as one red line
+    on stderr and exit 1, without a traceback; a deployment file that cannot be used the
+    same way with exit 2 (bad input, as click's usage errors)."""
     try:
         yield
+    except DeploymentError as e:
+        print_error(_stderr(), e)
+        raise click.exceptions.Exit(2) from None
     except (SdexError, OSError) as e:  # requests' errors are OSErrors too
         print_error(_stderr(), e)
         raise click.exceptions.Exit(1) from None
@@ -474,7 +479,6 @@ def _cancel_onchain(
 ) -> None:
     """``Exchange.cancelOrder`` for the order the node holds under ``order_hash``."""
     from sdex.chain import Exchange, Rpc, Sender
-    from sdex.deployment import Deployment
 
     rec = client.get_order("0x" + order_hash.hex())
     if config.domain.order_hash(rec.order) != order_hash:
@@ -486,12 +490,7 @@ def _cancel_onchain(
             param_hint="'--key'",
         )
     if rpc_url is None:
-        try:
-            rpc_url = Deployment.load(_deployment_file(deployment_path)).rpc
-        except (ValueError, KeyError, TypeError) as e:  # bad JSON or a missing field
-            raise click.BadParameter(
-                f"{deployment_path} is not a deployment file ({e!r})", param_hint="'--deployment'"
-            ) from None
+        rpc_url = Deployment.load(deployment_path).rpc
     rpc = Rpc(rpc_url)
     try:
         exchange = Exchange(rpc, config.exchange)
@@ -552,7 +551,9 @@ def console_command(node_url: str, key: bytes, pair: str, slippage_bps: int) -> 
 )  # fmt: skip
 @click.option(
     "--key", callback=_converter(parse_key), default=None, metavar="HEX", envvar="SDEX_NODE_KEY",
-    help="Operator key that sends settlements [default: the deployment's first account].",
+    show_envvar=True,
+    help="The operator's private key (hex), required; also read from $SDEX_NODE_KEY. It signs "
+    "and pays for the settlements: each node needs its own.",
 )  # fmt: skip
 @click.option(
     "--db", type=click.Path(path_type=Path), default=None,
@@ -566,6 +567,12 @@ def console_command(node_url: str, key: bytes, pair: str, slippage_bps: int) -> 
     "--admin", is_flag=True, default=False,
     help="Serve /admin/links (loopback clients only) to cut and restore gossip links.",
 )  # fmt: skip
+@click.option(
+    "--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="info",
+    show_default=True,
+    help="The node's log on stderr, one flushed line per event: debug adds one line per "
+    "accepted order; info has matches, settlements and state changes.",
+)  # fmt: skip
 def node(
     port: int,
     host: str,
@@ -576,11 +583,22 @@ def node(
     db: Path | None,
     fee_bps: int,
     admin: bool,
+    log_level: str,
 ) -> None:
-    """Run a relayer node until interrupted (SIGINT or SIGTERM)."""
+    """Run a relayer node until interrupted (SIGINT or SIGTERM).
+
+    E.g. `sdex node --port 8001 --key 0x<operator key>` and, in another terminal,
+    `sdex node --port 8002 --key 0x<other key> --peer http://127.0.0.1:8001`.
+    """
     from sdex.node.main import run_node
 
-    _deployment_file(deployment_path)
+    if key is None:
+        _stderr().print(
+            "[bold red]error:[/] sdex node needs an operator key: --key HEX or $SDEX_NODE_KEY. "
+            "Each node needs its own (two nodes on one key fight over its nonces); the dev "
+            f"accounts' keys are in {escape(str(deployment_path))}."
+        )
+        raise click.exceptions.Exit(2)
     with _one_line_errors():
         try:
             run_node(
@@ -589,12 +607,15 @@ def node(
                 peers=list(peers),
                 rpc=rpc,
                 deployment=deployment_path,
-                key=None if key is None else "0x" + key.hex(),
+                key="0x" + key.hex(),
                 db=db,
                 fee_bps=fee_bps,
                 admin=admin,
+                log_level=log_level.lower(),
             )
-        except ValueError as e:  # a bad configuration (no key, bad deployment file)
+        except DeploymentError:
+            raise
+        except ValueError as e:  # a bad configuration
             raise click.UsageError(str(e)) from None
 
 
@@ -642,15 +663,13 @@ def audit(
     import json
 
     from sdex.audit import OrdersFileError, audit_network, load_orders
-    from sdex.deployment import Deployment
     from sdex.order import Domain
 
     try:
-        d = Deployment.load(_deployment_file(deployment_path))
-    except (ValueError, KeyError, TypeError) as e:  # bad JSON or a missing field
-        raise click.BadParameter(
-            f"{deployment_path} is not a deployment file ({e!r})", param_hint="'--deployment'"
-        ) from None
+        d = Deployment.load(deployment_path)
+    except DeploymentError as e:
+        print_error(_stderr(), e)
+        raise click.exceptions.Exit(2) from None
     orders = []
     for path in order_files:
         try:

@@ -373,14 +373,9 @@ def test_node_command_passes_its_options_to_run_node(
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(node_main, "run_node", lambda **kw: calls.append(kw))
     monkeypatch.chdir(tmp_path)
-    r = run_cli("node", "--port", "8001")
-    assert r.exit_code == 2 and "no deployment file at .sdex/devnet.json" in r.stderr
-    Path(".sdex").mkdir()
-    Path(".sdex/devnet.json").write_text("{}")
-    Path("d.json").write_text("{}")
     r = run_cli("node", "--port", "8001", "--peer", "http://a:1", "--peer", "http://b:2",
              "--rpc", "http://rpc", "--deployment", "d.json", "--key", KEY.hex(),
-             "--db", "n.db", "--fee-bps", "25", "--admin")  # fmt: skip
+             "--db", "n.db", "--fee-bps", "25", "--admin", "--log-level", "DEBUG")  # fmt: skip
     assert r.exit_code == 0, r.output
     assert calls == [
         {
@@ -393,11 +388,16 @@ def test_node_command_passes_its_options_to_run_node(
             "db": Path("n.db"),
             "fee_bps": 25,
             "admin": True,
+            "log_level": "debug",
         }
     ]
-    r = run_cli("node", "--port", "8001")
-    assert r.exit_code == 0 and calls[-1]["key"] is None and calls[-1]["db"] is None
-    assert calls[-1]["admin"] is False
+    r = run_cli("node", "--port", "8001", env={"SDEX_NODE_KEY": KEY.hex()})
+    assert r.exit_code == 0 and calls[-1]["key"] == "0x" + KEY.hex() and calls[-1]["db"] is None
+    assert calls[-1]["admin"] is False and calls[-1]["log_level"] == "info"
     assert calls[-1]["deployment"] == Path(".sdex/devnet.json") and calls[-1]["peers"] == []
     assert run_cli("node", "--port", "8001", "--fee-bps", "10001").exit_code == 2
-    assert run_cli("node").exit_code == 2
+    assert run_cli("node", "--key", KEY.hex()).exit_code == 2
+    assert (
+        run_cli("node", "--port", "8001", "--key", KEY.hex(), "--log-level", "loud").exit_code == 2
+    )
+    assert len(calls) == 2
