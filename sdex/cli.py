@@ -59,7 +59,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 @click.group()
-@click.version_option(package_name="sdex", message="%(prog)s %(version)s")
+@click.version_option(package_name="sdex", message="sdex %(version)s")
 def main() -> None:
     """SDEX: a blockchain-settled relayer network for ERC-20 limit orders.
 
@@ -307,21 +307,81 @@ def _print_signed(
     out.print(f"signed by {o.maker}; expires {expires} (unix {o.expiry})")
 
 
+_OUTCOME_WORDS = {
+    "dropped": "the unmatched rest was dropped (ioc)",
+    "killed": "killed (fok): it could not be matched in full now; nothing traded",
+    "expired": "expired: it was not matched",
+}
+
+
+def posted_summary(posted: PostedOrder) -> str:
+    """What happened to a posted order, in words, then the node's status and outcome.
+
+    The status counts only fills confirmed on chain, so a taker matched in full reads
+    ``partially_filled`` until its settlement is mined: say so, not just the two words."""
+    raw = f"status {escape(posted.status)}" + (
+        f", outcome {escape(posted.outcome)}" if posted.outcome else ""
+    )
+    pending = _meta_int(posted, "pendingMakerAmount")
+    matched = bool(posted.matches)
+    if not posted.created:
+        words = "the node already had this order"
+    elif posted.outcome == "filled":
+        words = "matched in full, settlement pending on chain"
+        if posted.status == "filled" and not pending:
+            words = "filled"
+    elif posted.outcome == "rested":
+        where = "rests in the book" + (" (unfunded)" if posted.status == "unfunded" else "")
+        words = f"partly matched; the rest {where}" if matched else f"{where}, no match yet"
+    elif posted.outcome == "dropped":
+        words = (
+            "partly matched; " + _OUTCOME_WORDS["dropped"]
+            if matched
+            else "no match: dropped (ioc), nothing traded"
+        )
+    elif posted.outcome in _OUTCOME_WORDS:
+        words = _OUTCOME_WORDS[posted.outcome]
+    else:
+        words = ""
+    if matched and pending and posted.outcome != "filled":
+        words += "; settlement pending on chain"
+    return f"[bold]{words}[/] ({raw})" if words else raw
+
+
+def _meta_int(posted: PostedOrder, name: str) -> int:
+    raw = posted.meta_data.get(name)
+    return int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() else 0
+
+
+def resting_dust(signed: SignedOrder, posted: PostedOrder) -> int:
+    """The maker amount left resting when it is worth less than one unit of the taker token
+    at the order's own price (no taker can fill it at that price), else 0."""
+    if posted.outcome != "rested" or "remainingMakerAmount" not in posted.meta_data:
+        return 0
+    o = signed.order
+    left = _meta_int(posted, "remainingMakerAmount") - _meta_int(posted, "pendingMakerAmount")
+    return left if left > 0 and left * o.taker_amount < o.maker_amount else 0
+
+
 def _print_posted(
     out: Console, m: Market, side: Side, signed: SignedOrder, posted: PostedOrder
 ) -> None:
     b, q = m.base_token.decimals, m.quote_token.decimals
     out.print(f"order [bold]{escape(posted.order_hash)}[/]")
-    line = f"status [bold]{escape(posted.status)}[/]"
-    if posted.outcome:
-        line += f", outcome [bold]{escape(posted.outcome)}[/]"
-    if not posted.created:
-        line += " (the node already had this order)"
-    out.print(line)
+    out.print(posted_summary(posted))
     if posted.order_hash != signed.hash_hex:
         out.print(f"[yellow]warning:[/] the node reports another hash than ours, {signed.hash_hex}")
+    dust = resting_dust(signed, posted)
+    if dust:
+        o = signed.order
+        give, get = (m.quote, m.base) if side is Side.BUY else (m.base, m.quote)
+        give_dec = q if side is Side.BUY else b
+        out.print(
+            f"[yellow]note:[/] what rests, {fmt_amount(dust, give_dec)} {give}, is worth less than "
+            f"one unit of {get} at its price ({o.taker_amount}/{o.maker_amount} units): it can "
+            f"hardly ever trade. Cancel it: sdex cancel {escape(posted.order_hash)}"
+        )
     if not posted.matches:
-        out.print("no match yet" if posted.status in ("open", "partially_filled") else "no match")
         return
     table = Table(title=f"matches ({len(posted.matches)}), settling on chain")
     table.add_column("resting order", overflow="fold")
@@ -478,7 +538,7 @@ def _cancel_onchain(
     deployment_path: Path,
 ) -> None:
     """``Exchange.cancelOrder`` for the order the node holds under ``order_hash``."""
-    from sdex.chain import Exchange, Rpc, Sender
+    from sdex.chain import Exchange, OrderStatus, Rpc, Sender
 
     rec = client.get_order("0x" + order_hash.hex())
     if config.domain.order_hash(rec.order) != order_hash:
@@ -503,6 +563,15 @@ def _cancel_onchain(
                 f"the chain at {rpc_url} is not the node's (chain {config.chain_id}, "
                 f"exchange {config.exchange})"
             )
+        status = exchange.order_info(rec.order).status
+        if status is not OrderStatus.FILLABLE:
+            # Cancelled, filled or expired: it can no longer trade, and the contract would
+            # only take the gas of a second cancel (or revert it).
+            out.print(
+                f"order [bold]0x{order_hash.hex()}[/] is already {status.name.lower()} on "
+                "chain: no transaction sent"
+            )
+            return
         receipt = exchange.cancel_order(Sender(rpc, key, config.chain_id), rec.order)
     except requests.RequestException as e:
         raise ChainError(f"cannot reach the JSON-RPC endpoint {rpc_url}: {_short_error(e)}") from e

@@ -113,7 +113,7 @@ def test_order_the_node_already_had(fake: FakeNode) -> None:
     assert (s.order.maker_amount, s.order.taker_amount) == (1, 15 * 10**11)
     assert "note: whole USDC units move the signed limit from 1 to ~0.66666667" in r.output
     assert f"order {s.hash_hex}" in r.output
-    assert "status filled (the node already had this order)" in r.output
+    assert "the node already had this order (status filled)" in r.output
 
 
 def test_order_key_from_the_environment(fake: FakeNode) -> None:
