@@ -62,7 +62,9 @@ class Deployment:
     @classmethod
     def from_json(cls, obj: object) -> Deployment:
         """Parse a deployment JSON; ``DeploymentError`` names the first field at fault."""
-        o = _object(obj, "the deployment")
+        if not isinstance(obj, dict):
+            raise DeploymentError("is not a JSON object")
+        o: dict[str, Any] = obj
         chain_id = _field(o, "chainId", _uint)
         rpc = _field(o, "rpc", _url)
         exchange = _field(o, "exchange", _address)

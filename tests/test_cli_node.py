@@ -163,7 +163,7 @@ def test_help_names_the_key_variables_and_the_readme_ports() -> None:
     [
         (None, "no deployment file at {path}"),
         ("not json", "the deployment file {path} is not JSON"),
-        ("[1, 2]", "the deployment file {path} has a bad 'the deployment': not a JSON object"),
+        ("[1, 2]", "the deployment file {path} is not a JSON object"),
         ("without rpc", "the deployment file {path} lacks the field 'rpc'"),
         ("bad exchange", "the deployment file {path} has a bad 'exchange'"),
         ("bad token", "the deployment file {path} has a bad 'tokens.WETH.decimals'"),
