@@ -349,8 +349,11 @@ def posted_summary(posted: PostedOrder) -> str:
 
 
 def _meta_int(posted: PostedOrder, name: str) -> int:
+    """A uint256 amount of the answer's metaData; 0 when absent or not one."""
     raw = posted.meta_data.get(name)
-    return int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() else 0
+    if not isinstance(raw, str) or len(raw) > 78 or not (raw.isascii() and raw.isdigit()):
+        return 0
+    return int(raw)
 
 
 def resting_dust(signed: SignedOrder, posted: PostedOrder) -> int:

@@ -104,6 +104,41 @@ def test_order_sell_defaults_to_gtc_and_rests(fake: FakeNode) -> None:
     assert "status open, outcome rested" in r.output and "no match yet" in r.output
 
 
+@pytest.mark.parametrize(
+    ("status", "outcome", "pending", "matched", "said"),
+    [
+        ("partially_filled", "filled", E18 // 2, True,
+         "matched in full, settlement pending on chain (status partially_filled, outcome filled)"),
+        ("open", "filled", None, True,  # a node that does not send pendingMakerAmount
+         "matched in full, settlement pending on chain (status open, outcome filled)"),
+        ("removed", "dropped", E18 // 4, True,
+         "partly matched; the unmatched rest was dropped (ioc); settlement pending on chain"),
+        ("removed", "killed", 0, False, "killed (fok): it could not be matched in full now"),
+        ("unfunded", "rested", 0, False, "rests in the book (unfunded), no match yet"),
+        ("weird", "unheard-of", 0, False, "status weird, outcome unheard-of"),
+    ],
+)  # fmt: skip
+def test_order_outcomes_in_words(
+    fake: FakeNode, status: str, outcome: str, pending: int | None, matched: bool, said: str
+) -> None:
+    def answer(s: SignedOrder) -> Answer:
+        m = meta(s, 0, status)
+        if pending is not None:
+            m["pendingMakerAmount"] = str(pending)
+        matches = [
+            {"restingOrderHash": "0x" + "ab" * 32, "incomingOrderHash": s.hash_hex,
+             "restingMakerAmount": str(E18 // 4), "incomingMakerAmount": str(500 * E6),
+             "price": "2000000000/1000000000000000000"},
+        ] if matched else []  # fmt: skip
+        return 201, {**m, "metaData": m, "outcome": outcome, "matches": matches}
+
+    fake.on_post = answer
+    r = run_cli("order", "sell", "2000", "1", *wallet_args(fake))
+    assert r.exit_code == 0, r.output
+    assert said in " ".join(r.output.split())
+    assert "note:" not in r.output
+
+
 def test_order_the_node_already_had(fake: FakeNode) -> None:
     # A known order is answered 200 with its record ({"order", "metaData"}) as the body.
     fake.on_post = lambda s: (200, {"order": s.to_json(), "metaData": meta(s, 0, "filled")})
