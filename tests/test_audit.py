@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from aiohttp import web
 from click.testing import CliRunner
 
@@ -28,7 +31,7 @@ from sdex.audit import (
 )
 from sdex.chain import FillEvent, OrderStatus, Token, deploy, load_abi
 from sdex.cli import main
-from sdex.client import NodeClient, NodeUnreachableError
+from sdex.client import NodeApiError, NodeClient, NodeUnreachableError
 from sdex.order import SignedOrder, sign_order
 from tests.conftest import Chain
 from tests.nodeutil import free_port, node_config, node_process, running_node, wait_for
@@ -682,7 +685,7 @@ def test_fill_of_an_order_a_node_process_removed_fails_the_audit(
             def up() -> bool:
                 try:
                     return client.health()["block"] is not None
-                except NodeUnreachableError:
+                except (NodeUnreachableError, NodeApiError):
                     return False
 
             asyncio.run(wait_for(up, timeout=60))
@@ -703,6 +706,92 @@ def test_fill_of_an_order_a_node_process_removed_fails_the_audit(
         assert r.exit_code == 1
         assert "fill_after_node_closed" in r.stdout and ioc.hash_hex in r.stdout
         assert "reported the order removed (dropped)" in r.stdout
+
+
+class _Gate(BaseHTTPRequestHandler):
+    """Forwards JSON-RPC POSTs to the devnet while the server's ``open`` event is set;
+    answers 503 otherwise (the node's view of a chain endpoint gone down)."""
+
+    server: _GateServer
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if not self.server.open.is_set():
+            self.send_error(503, "chain endpoint down")
+            return
+        r = requests.post(
+            self.server.upstream, data=body, headers={"Content-Type": "application/json"},
+            timeout=30,
+        )  # fmt: skip
+        self.send_response(r.status_code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(r.content)))
+        self.end_headers()
+        self.wfile.write(r.content)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+class _GateServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__(("127.0.0.1", 0), _Gate)
+        self.upstream = upstream
+        self.open = threading.Event()
+        self.open.set()
+
+
+@contextlib.contextmanager
+def rpc_gate(upstream: str) -> Iterator[_GateServer]:
+    gate = _GateServer(upstream)
+    thread = threading.Thread(target=gate.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield gate
+    finally:
+        gate.shutdown()
+        gate.server_close()
+        thread.join(10)
+
+
+def test_a_node_whose_chain_endpoint_went_down_is_flagged_stalled(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """``sdex node`` in its own process reads the chain through a gate; the gate closes, the
+    chain goes on (blocks mined), the node's /health checkpoint stays behind: the audit
+    flags its watcher. The gate opens again: the node catches up and the audit is clean."""
+    c = chain
+    deployment = tmp_path / "devnet.json"
+    with rpc_gate(c.deployment.rpc) as gate:
+        gated = replace(c.deployment, rpc=f"http://127.0.0.1:{gate.server_address[1]}")
+        gated.save(deployment)
+        url = f"http://127.0.0.1:{(port := free_port())}"
+        with (
+            node_process(c, deployment, tmp_path / "n.db", port, 17, tmp_path / "n.log"),
+            NodeClient(url, timeout=5.0) as client,
+        ):
+
+            def synced() -> bool:
+                head = int(c.rpc.call("eth_blockNumber"), 16)
+                try:
+                    block = client.health().get("block")
+                except (NodeUnreachableError, NodeApiError):
+                    return False
+                return isinstance(block, int) and block >= head
+
+            asyncio.run(wait_for(synced, timeout=60))
+            gate.open.clear()
+            for _ in range(5):
+                c.rpc.call("evm_mine")
+            head = int(c.rpc.call("eth_blockNumber"), 16)
+            report = audit_network(c.deployment, [url], sync_timeout=1.0)
+            assert report.kinds() == {"node_watcher_stalled"}, report.to_json()
+            (d,) = report.discrepancies
+            assert d.node == url and f"behind the chain head {head}" in d.detail
+            gate.open.set()
+            assert audit_network(c.deployment, [url], sync_timeout=30.0).ok
 
 
 # -- the command line ---------------------------------------------------------------------------
