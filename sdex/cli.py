@@ -715,7 +715,9 @@ def node(
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object for machines.")
 @click.option(
     "--sync-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
-    metavar="SECONDS", help="How long to wait for each node to process the chain's head.",
+    metavar="SECONDS",
+    help="How long to wait for each node to process the chain's head; a node not there by "
+    "then is flagged node_watcher_stalled.",
 )  # fmt: skip
 def audit(
     deployment_path: Path,
