@@ -34,7 +34,7 @@ from sdex.client import (
     PostedOrder,
     describe_request_error,
 )
-from sdex.deployment import DEFAULT_PATH
+from sdex.deployment import DEFAULT_PATH, Deployment, DeploymentError
 from sdex.errors import ChainError, ContractRevert, SdexError
 from sdex.order import SignedOrder, address_of
 from sdex.wallet import (
@@ -55,11 +55,21 @@ from sdex.wallet import (
 )
 
 T = TypeVar("T")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 @click.group()
+@click.version_option(package_name="sdex", message="sdex %(version)s")
 def main() -> None:
-    """SDEX: a blockchain-settled relayer network for ERC-20 limit orders."""
+    """SDEX: a blockchain-settled relayer network for ERC-20 limit orders.
+
+    \b
+    A local network, as in the README:
+      sdex devnet --port 8545
+      sdex node --port 8001 --key 0x<operator key>
+      sdex node --port 8002 --key 0x<other key> --peer http://127.0.0.1:8001
+      sdex order buy 2000.5 1.5 --node http://127.0.0.1:8001 --key 0x<wallet key>
+    """
 
 
 @main.command()
@@ -144,11 +154,11 @@ def _checked_pair(text: str) -> str:
 
 _node_option = click.option(
     "--node", "node_url", required=True, metavar="URL",
-    help="The node's HTTP API, e.g. http://127.0.0.1:8000.",
+    help="The node's HTTP API, e.g. http://127.0.0.1:8001.",
 )  # fmt: skip
 _key_option = click.option(
     "--key", required=True, callback=_converter(parse_key), metavar="HEX", envvar="SDEX_KEY",
-    help="The wallet's private key (hex); also read from $SDEX_KEY.",
+    show_envvar=True, help="The wallet's private key (hex); also read from $SDEX_KEY.",
 )  # fmt: skip
 _pair_option = click.option(
     "--pair", default=DEFAULT_PAIR, show_default=True, metavar="BASE/QUOTE",
@@ -167,21 +177,16 @@ def _stderr() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def _deployment_file(path: Path) -> Path:
-    if not path.is_file():
-        raise click.BadParameter(
-            f"no deployment file at {path}: start `sdex devnet` or pass --deployment PATH",
-            param_hint="'--deployment'",
-        )
-    return path
-
-
 @contextlib.contextmanager
 def _one_line_errors() -> Iterator[None]:
-    """Show an expected failure (node refused or unreachable, chain error, missing file) as
-    one red line on stderr and exit 1, without a traceback."""
+    """Show an expected failure (node refused or unreachable, chain error) as one red line
+    on stderr and exit 1, without a traceback; a deployment file that cannot be used the
+    same way with exit 2 (bad input, as click's usage errors)."""
     try:
         yield
+    except DeploymentError as e:
+        print_error(_stderr(), e)
+        raise click.exceptions.Exit(2) from None
     except (SdexError, OSError) as e:  # requests' errors are OSErrors too
         print_error(_stderr(), e)
         raise click.exceptions.Exit(1) from None
@@ -302,21 +307,84 @@ def _print_signed(
     out.print(f"signed by {o.maker}; expires {expires} (unix {o.expiry})")
 
 
+_OUTCOME_WORDS = {
+    "dropped": "the unmatched rest was dropped (ioc)",
+    "killed": "killed (fok): it could not be matched in full now; nothing traded",
+    "expired": "expired: it was not matched",
+}
+
+
+def posted_summary(posted: PostedOrder) -> str:
+    """What happened to a posted order, in words, then the node's status and outcome.
+
+    The status counts only fills confirmed on chain, so a taker matched in full reads
+    ``partially_filled`` until its settlement is mined: say so, not just the two words."""
+    raw = f"status {escape(posted.status)}" + (
+        f", outcome {escape(posted.outcome)}" if posted.outcome else ""
+    )
+    pending = _meta_int(posted, "pendingMakerAmount")
+    matched = bool(posted.matches)
+    if not posted.created:
+        words = "the node already had this order"
+    elif posted.outcome == "filled":
+        words = "matched in full, settlement pending on chain"
+        if posted.status == "filled" and not pending:
+            words = "filled"
+    elif posted.outcome == "rested":
+        where = "rests in the book" + (" (unfunded)" if posted.status == "unfunded" else "")
+        words = f"partly matched; the rest {where}" if matched else f"{where}, no match yet"
+    elif posted.outcome == "dropped":
+        words = (
+            "partly matched; " + _OUTCOME_WORDS["dropped"]
+            if matched
+            else "no match: dropped (ioc), nothing traded"
+        )
+    elif posted.outcome in _OUTCOME_WORDS:
+        words = _OUTCOME_WORDS[posted.outcome]
+    else:
+        words = ""
+    if matched and pending and posted.outcome != "filled":
+        words += "; settlement pending on chain"
+    return f"[bold]{words}[/] ({raw})" if words else raw
+
+
+def _meta_int(posted: PostedOrder, name: str) -> int:
+    """A uint256 amount of the answer's metaData; 0 when absent or not one."""
+    raw = posted.meta_data.get(name)
+    if not isinstance(raw, str) or len(raw) > 78 or not (raw.isascii() and raw.isdigit()):
+        return 0
+    return int(raw)
+
+
+def resting_dust(signed: SignedOrder, posted: PostedOrder) -> int:
+    """The maker amount left resting when it is worth less than one unit of the taker token
+    at the order's own price (no taker can fill it at that price), else 0."""
+    if posted.outcome != "rested" or "remainingMakerAmount" not in posted.meta_data:
+        return 0
+    o = signed.order
+    left = _meta_int(posted, "remainingMakerAmount") - _meta_int(posted, "pendingMakerAmount")
+    return left if left > 0 and left * o.taker_amount < o.maker_amount else 0
+
+
 def _print_posted(
     out: Console, m: Market, side: Side, signed: SignedOrder, posted: PostedOrder
 ) -> None:
     b, q = m.base_token.decimals, m.quote_token.decimals
     out.print(f"order [bold]{escape(posted.order_hash)}[/]")
-    line = f"status [bold]{escape(posted.status)}[/]"
-    if posted.outcome:
-        line += f", outcome [bold]{escape(posted.outcome)}[/]"
-    if not posted.created:
-        line += " (the node already had this order)"
-    out.print(line)
+    out.print(posted_summary(posted))
     if posted.order_hash != signed.hash_hex:
         out.print(f"[yellow]warning:[/] the node reports another hash than ours, {signed.hash_hex}")
+    dust = resting_dust(signed, posted)
+    if dust:
+        o = signed.order
+        give, get = (m.quote, m.base) if side is Side.BUY else (m.base, m.quote)
+        give_dec = q if side is Side.BUY else b
+        out.print(
+            f"[yellow]note:[/] what rests, {fmt_amount(dust, give_dec)} {give}, is worth less than "
+            f"one unit of {get} at its price ({o.taker_amount}/{o.maker_amount} units): it can "
+            f"hardly ever trade. Cancel it: sdex cancel {escape(posted.order_hash)}"
+        )
     if not posted.matches:
-        out.print("no match yet" if posted.status in ("open", "partially_filled") else "no match")
         return
     table = Table(title=f"matches ({len(posted.matches)}), settling on chain")
     table.add_column("resting order", overflow="fold")
@@ -473,8 +541,7 @@ def _cancel_onchain(
     deployment_path: Path,
 ) -> None:
     """``Exchange.cancelOrder`` for the order the node holds under ``order_hash``."""
-    from sdex.chain import Exchange, Rpc, Sender
-    from sdex.deployment import Deployment
+    from sdex.chain import Exchange, OrderStatus, Rpc, Sender
 
     rec = client.get_order("0x" + order_hash.hex())
     if config.domain.order_hash(rec.order) != order_hash:
@@ -486,12 +553,7 @@ def _cancel_onchain(
             param_hint="'--key'",
         )
     if rpc_url is None:
-        try:
-            rpc_url = Deployment.load(_deployment_file(deployment_path)).rpc
-        except (ValueError, KeyError, TypeError) as e:  # bad JSON or a missing field
-            raise click.BadParameter(
-                f"{deployment_path} is not a deployment file ({e!r})", param_hint="'--deployment'"
-            ) from None
+        rpc_url = Deployment.load(deployment_path).rpc
     rpc = Rpc(rpc_url)
     try:
         exchange = Exchange(rpc, config.exchange)
@@ -504,6 +566,15 @@ def _cancel_onchain(
                 f"the chain at {rpc_url} is not the node's (chain {config.chain_id}, "
                 f"exchange {config.exchange})"
             )
+        status = exchange.order_info(rec.order).status
+        if status is not OrderStatus.FILLABLE:
+            # Cancelled, filled or expired: it can no longer trade, and the contract would
+            # only take the gas of a second cancel (or revert it).
+            out.print(
+                f"order [bold]0x{order_hash.hex()}[/] is already {status.name.lower()} on "
+                "chain: no transaction sent"
+            )
+            return
         receipt = exchange.cancel_order(Sender(rpc, key, config.chain_id), rec.order)
     except requests.RequestException as e:
         raise ChainError(f"cannot reach the JSON-RPC endpoint {rpc_url}: {_short_error(e)}") from e
@@ -552,7 +623,9 @@ def console_command(node_url: str, key: bytes, pair: str, slippage_bps: int) -> 
 )  # fmt: skip
 @click.option(
     "--key", callback=_converter(parse_key), default=None, metavar="HEX", envvar="SDEX_NODE_KEY",
-    help="Operator key that sends settlements [default: the deployment's first account].",
+    show_envvar=True,
+    help="The operator's private key (hex), required; also read from $SDEX_NODE_KEY. It signs "
+    "and pays for the settlements: each node needs its own.",
 )  # fmt: skip
 @click.option(
     "--db", type=click.Path(path_type=Path), default=None,
@@ -571,6 +644,12 @@ def console_command(node_url: str, key: bytes, pair: str, slippage_bps: int) -> 
     help="Gossip identity key file (peers know this node by it) [default: beside the db, "
     "created when absent].",
 )  # fmt: skip
+@click.option(
+    "--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="info",
+    show_default=True,
+    help="The node's log on stderr, one flushed line per event: debug adds one line per "
+    "accepted order; info has matches, settlements and state changes.",
+)  # fmt: skip
 def node(
     port: int,
     host: str,
@@ -582,11 +661,22 @@ def node(
     fee_bps: int,
     admin: bool,
     node_key: Path | None,
+    log_level: str,
 ) -> None:
-    """Run a relayer node until interrupted (SIGINT or SIGTERM)."""
+    """Run a relayer node until interrupted (SIGINT or SIGTERM).
+
+    E.g. `sdex node --port 8001 --key 0x<operator key>` and, in another terminal,
+    `sdex node --port 8002 --key 0x<other key> --peer http://127.0.0.1:8001`.
+    """
     from sdex.node.main import run_node
 
-    _deployment_file(deployment_path)
+    if key is None:
+        _stderr().print(
+            "[bold red]error:[/] sdex node needs an operator key: --key HEX or $SDEX_NODE_KEY. "
+            "Each node needs its own (two nodes on one key fight over its nonces); the dev "
+            f"accounts' keys are in {escape(str(deployment_path))}."
+        )
+        raise click.exceptions.Exit(2)
     with _one_line_errors():
         try:
             run_node(
@@ -595,13 +685,16 @@ def node(
                 peers=list(peers),
                 rpc=rpc,
                 deployment=deployment_path,
-                key=None if key is None else "0x" + key.hex(),
+                key="0x" + key.hex(),
                 db=db,
                 fee_bps=fee_bps,
                 admin=admin,
                 node_key=node_key,
+                log_level=log_level.lower(),
             )
-        except ValueError as e:  # a bad configuration (no key, bad deployment file)
+        except DeploymentError:
+            raise
+        except ValueError as e:  # a bad configuration
             raise click.UsageError(str(e)) from None
 
 
@@ -629,7 +722,9 @@ def node(
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object for machines.")
 @click.option(
     "--sync-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
-    metavar="SECONDS", help="How long to wait for each node to process the chain's head.",
+    metavar="SECONDS",
+    help="How long to wait for each node to process the chain's head; a node not there by "
+    "then is flagged node_watcher_stalled.",
 )  # fmt: skip
 def audit(
     deployment_path: Path,
@@ -641,22 +736,21 @@ def audit(
 ) -> None:
     """Check every on-chain fill against its signed order (hash, signature, limit price, no
     overfill, fee), each settlement's token transfers against its fills, and each node's book
-    and claimed fills against the chain.
+    and claimed fills against the chain; flag every fill of an order after a node reported
+    it closed (removed, dropped, cancelled) and a node whose watcher lags the chain head.
 
     Exit status: 0 clean, 1 on any discrepancy, 2 when the audit cannot run.
     """
     import json
 
     from sdex.audit import OrdersFileError, audit_network, load_orders
-    from sdex.deployment import Deployment
     from sdex.order import Domain
 
     try:
-        d = Deployment.load(_deployment_file(deployment_path))
-    except (ValueError, KeyError, TypeError) as e:  # bad JSON or a missing field
-        raise click.BadParameter(
-            f"{deployment_path} is not a deployment file ({e!r})", param_hint="'--deployment'"
-        ) from None
+        d = Deployment.load(deployment_path)
+    except DeploymentError as e:
+        print_error(_stderr(), e)
+        raise click.exceptions.Exit(2) from None
     orders = []
     for path in order_files:
         try:

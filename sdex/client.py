@@ -77,6 +77,9 @@ class OrderConfig:
     fee_recipient: str
     fee_bps: int
     tokens: dict[str, TokenInfo]
+    pairs: tuple[tuple[str, str], ...] = ()
+    """The markets the node lists, (base, quote) symbols as in ``tokens``: ``pairs`` of the
+    config, or (a node that does not send it) every two tokens, the first listed as base."""
 
     @classmethod
     def from_json(cls, obj: object) -> OrderConfig:
@@ -107,6 +110,7 @@ class OrderConfig:
             }
             types = _mapping(o["types"], "types")
             primary = o["primaryType"]
+            pairs = _pairs(o.get("pairs"), list(tokens))
         if not 0 <= fee_bps <= 10_000:
             raise NodeProtocolError(f"order_config feeBps {fee_bps} is outside 0..10000")
         if fee_bps and fee_recipient == ZERO_ADDRESS:
@@ -134,6 +138,7 @@ class OrderConfig:
             fee_recipient=fee_recipient,
             fee_bps=fee_bps,
             tokens=tokens,
+            pairs=pairs,
         )
 
     def token(self, symbol: str) -> TokenInfo:
@@ -436,6 +441,21 @@ class _shape:
             raise NodeProtocolError(f"{self.what} lacks {exc}") from exc
         if isinstance(exc, (ValueError, TypeError)):  # OrderParseError is a ValueError
             raise NodeProtocolError(f"{self.what} is malformed: {exc}") from exc
+
+
+def _pairs(raw: object, symbols: list[str]) -> tuple[tuple[str, str], ...]:
+    """``order_config.pairs`` (``["WETH/USDC", ...]``) as (base, quote) symbols of ``tokens``."""
+    if raw is None:
+        return tuple((b, q) for i, b in enumerate(symbols) for q in symbols[i + 1 :])
+    if not isinstance(raw, list) or len(raw) > 10_000:
+        raise NodeProtocolError("order_config pairs must be a list of BASE/QUOTE strings")
+    out = []
+    for item in raw:
+        parts = item.split("/") if isinstance(item, str) else []
+        if len(parts) != 2 or not all(p in symbols for p in parts) or parts[0] == parts[1]:
+            raise NodeProtocolError(f"order_config lists a pair {item!r} of unlisted tokens")
+        out.append((parts[0], parts[1]))
+    return tuple(out)
 
 
 def _mapping(obj: object, name: str) -> Mapping[str, Any]:

@@ -474,8 +474,9 @@ class WalletShell(cmd.Cmd):
 
 
 def _view(config: OrderConfig, m: Market, order: Order) -> tuple[Market, Side] | None:
-    """How to show an order: in the console's market if it is of it, else as a sell of its
-    maker token in MAKER/TAKER; None if the node lists neither token."""
+    """How to show an order: in the console's market if it is of it, else in the market the
+    node lists for its two tokens (one pair vocabulary), else as a sell of its maker token in
+    MAKER/TAKER; None if the node does not list both tokens."""
     side = m.side_of(order)
     if side is not None:
         return m, side
@@ -483,6 +484,11 @@ def _view(config: OrderConfig, m: Market, order: Order) -> tuple[Market, Side] |
     give, get = symbols.get(order.maker_token), symbols.get(order.taker_token)
     if give is None or get is None:
         return None
+    for b, q in config.pairs:
+        listed = Market(b, q, config.tokens[b], config.tokens[q])
+        side = listed.side_of(order)
+        if side is not None:
+            return listed, side
     return Market(give, get, config.tokens[give], config.tokens[get]), Side.SELL
 
 

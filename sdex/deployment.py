@@ -1,13 +1,29 @@
-"""The deployment file (PRODUCT.md section 4): where the Exchange and tokens live, dev keys."""
+"""The deployment file (PRODUCT.md section 4): where the Exchange and tokens live, dev keys.
+
+``Deployment.load`` refuses a file it cannot use with one ``DeploymentError`` (an
+``SdexError`` and a ``ValueError``) that names the file and the field at fault.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from sdex.errors import SdexError
 
 DEFAULT_PATH = Path(".sdex/devnet.json")
+MAX_FILE_BYTES = 1 << 20  # a deployment file is a few kB; a larger one is not one
+_ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}\Z")
+
+T = TypeVar("T")
+
+
+class DeploymentError(SdexError, ValueError):
+    """A deployment file that is missing, unreadable, not JSON or lacks a field."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,19 +60,37 @@ class Deployment:
         }
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> Deployment:
+    def from_json(cls, obj: object) -> Deployment:
+        """Parse a deployment JSON; ``DeploymentError`` names the first field at fault."""
+        if not isinstance(obj, dict):
+            raise DeploymentError("is not a JSON object")
+        o: dict[str, Any] = obj
+        chain_id = _field(o, "chainId", _uint)
+        rpc = _field(o, "rpc", _url)
+        exchange = _field(o, "exchange", _address)
+        deploy_block = _field(o, "deployBlock", _uint)
+        tokens = _field(o, "tokens", lambda raw: _object(raw, "tokens"))
+        accounts = o.get("accounts", [])
+        if not isinstance(accounts, list):
+            raise DeploymentError("has a bad 'accounts': not a list")
         return cls(
-            chain_id=int(obj["chainId"]),
-            rpc=str(obj["rpc"]),
-            exchange=str(obj["exchange"]).lower(),
-            deploy_block=int(obj["deployBlock"]),
+            chain_id=chain_id,
+            rpc=rpc,
+            exchange=exchange,
+            deploy_block=deploy_block,
             tokens={
-                str(s): TokenInfo(str(t["address"]).lower(), int(t["decimals"]))
-                for s, t in obj["tokens"].items()
+                str(s): TokenInfo(
+                    _field(_object(t, f"tokens.{s}"), "address", _address, f"tokens.{s}."),
+                    _field(_object(t, f"tokens.{s}"), "decimals", _uint, f"tokens.{s}."),
+                )
+                for s, t in tokens.items()
             },
             accounts=[
-                DevAccount(str(a["address"]).lower(), str(a["key"]))
-                for a in obj.get("accounts", [])
+                DevAccount(
+                    _field(_object(a, f"accounts[{i}]"), "address", _address, f"accounts[{i}]."),
+                    _field(_object(a, f"accounts[{i}]"), "key", str, f"accounts[{i}]."),
+                )
+                for i, a in enumerate(accounts)
             ],
         )
 
@@ -68,7 +102,27 @@ class Deployment:
 
     @classmethod
     def load(cls, path: Path) -> Deployment:
-        return cls.from_json(json.loads(Path(path).read_text()))
+        """Read a deployment file; ``DeploymentError`` names the file and what is wrong."""
+        path = Path(path)
+        if not path.is_file():
+            raise DeploymentError(
+                f"no deployment file at {path}: start `sdex devnet` or pass --deployment PATH"
+            )
+        try:
+            with path.open("rb") as f:
+                raw = f.read(MAX_FILE_BYTES + 1)
+        except OSError as e:
+            raise DeploymentError(f"cannot read the deployment file {path}: {e.strerror}") from None
+        if len(raw) > MAX_FILE_BYTES:
+            raise DeploymentError(f"the deployment file {path} is over {MAX_FILE_BYTES} bytes")
+        try:
+            obj = json.loads(raw)
+        except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+            raise DeploymentError(f"the deployment file {path} is not JSON: {e}") from None
+        try:
+            return cls.from_json(obj)
+        except DeploymentError as e:
+            raise DeploymentError(f"the deployment file {path} {e}") from None
 
     def token(self, symbol: str) -> TokenInfo:
         try:
@@ -81,3 +135,40 @@ class Deployment:
     def symbol_of(self, address: str) -> str | None:
         address = address.lower()
         return next((s for s, t in self.tokens.items() if t.address == address), None)
+
+
+def _object(raw: object, name: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise DeploymentError(f"has a bad {name!r}: not a JSON object")
+    return raw
+
+
+def _field(obj: dict[str, Any], name: str, parse: Callable[[Any], T], prefix: str = "") -> T:
+    """``obj[name]`` parsed; a missing or malformed field is a ``DeploymentError``."""
+    if name not in obj:
+        raise DeploymentError(f"lacks the field {prefix + name!r}")
+    try:
+        return parse(obj[name])
+    except (TypeError, ValueError) as e:
+        raise DeploymentError(f"has a bad {prefix + name!r}: {e}") from None
+
+
+def _uint(raw: Any) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise TypeError(f"{str(raw)[:40]!r} is not an integer")
+    value = int(raw)
+    if value < 0:
+        raise ValueError(f"{value} is negative")
+    return value
+
+
+def _address(raw: Any) -> str:
+    if not isinstance(raw, str) or not _ADDRESS_RE.match(raw):
+        raise ValueError(f"{str(raw)[:50]!r} is not a 0x address")
+    return raw.lower()
+
+
+def _url(raw: Any) -> str:
+    if not isinstance(raw, str) or not raw.startswith(("http://", "https://")):
+        raise ValueError(f"{str(raw)[:50]!r} is not an http(s) URL")
+    return raw

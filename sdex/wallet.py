@@ -148,7 +148,12 @@ def split_pair(text: str) -> tuple[str, str]:
 
 
 def parse_pair(text: str, config: OrderConfig) -> Market:
-    """``"WETH/USDC"`` (case-insensitive) resolved against the tokens the node lists."""
+    """``"WETH/USDC"`` (case-insensitive) resolved against the markets the node lists.
+
+    The one pair vocabulary of every wallet command and the console: a pair the node lists
+    the other way round (``USDC/WETH`` for ``WETH/USDC``) is refused, naming the listed one,
+    never silently flipped (a buy of one is a sell of the other, at the inverse price).
+    """
     base, quote = split_pair(text)
     found: list[TokenInfo] = []
     for sym in (base, quote):
@@ -159,6 +164,16 @@ def parse_pair(text: str, config: OrderConfig) -> Market:
             raise WalletInputError(
                 f"the node does not list token {sym} (it lists: {listed})"
             ) from None
+    markets = {(b.upper(), q.upper()) for b, q in config.pairs}
+    if (base, quote) not in markets:
+        if (quote, base) in markets:
+            raise WalletInputError(
+                f"{base}/{quote} is not a listed market; the node lists {quote}/{base}: use "
+                f"--pair {quote}/{base} (prices in {base} per {quote}, amounts in {quote}; "
+                f"buying {base} there is selling {quote})"
+            )
+        names = ", ".join(f"{b}/{q}" for b, q in config.pairs) or "none"
+        raise WalletInputError(f"the node does not list {base}/{quote} (it lists: {names})")
     return Market(base, quote, found[0], found[1])
 
 

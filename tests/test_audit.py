@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from aiohttp import web
 from click.testing import CliRunner
 
@@ -28,9 +31,10 @@ from sdex.audit import (
 )
 from sdex.chain import FillEvent, OrderStatus, Token, deploy, load_abi
 from sdex.cli import main
+from sdex.client import NodeApiError, NodeClient, NodeUnreachableError
 from sdex.order import SignedOrder, sign_order
 from tests.conftest import Chain
-from tests.nodeutil import free_port, node_config, running_node, wait_for
+from tests.nodeutil import free_port, node_config, node_process, running_node, wait_for
 
 E18 = 10**18
 E6 = 10**6
@@ -129,7 +133,9 @@ def test_clean_record_passes_with_an_orders_file(chain: Chain, tmp_path: Path) -
         "match": 2,
         "transfers": 3,
         "node_reachable": 0,
+        "node_watcher": 0,
         "node_book": 0,
+        "node_closed": 0,
         "node_fills": 0,
         "books_agree": 0,
     }
@@ -529,6 +535,62 @@ async def test_lying_node_is_caught(chain: Chain, case: str, kind: str) -> None:
         assert d.node is not None and d.node.startswith("http://127.0.0.1:")
 
 
+@pytest.mark.parametrize(
+    ("status", "reason", "pending", "flagged"),
+    [
+        ("cancelled", "soft cancel by the maker", 0, True),
+        ("removed", "dropped", 0, True),
+        ("removed", "self_trade", 0, True),
+        # the fill was in flight when the node closed it, and said so: not after the close
+        ("removed", "dropped", None, False),
+        ("expired", "expired", 0, False),  # closed by the chain's rule, checked on its own
+    ],
+)
+async def test_fill_after_the_node_closed_the_order(
+    chain: Chain, status: str, reason: str, pending: int | None, flagged: bool
+) -> None:
+    c = chain
+    story = settle(c)
+    node = honest(c, story)
+    (rec,) = (r for r in node.records if r["metaData"]["orderHash"] == story.taken.hash_hex)
+    fill = next(f for f in story.fills if f.order_hash == story.taken.hash)
+    rec["metaData"].update(
+        status=status,
+        reason=reason,
+        filledMakerAmount="0",
+        pendingMakerAmount=str(fill.maker_filled if pending is None else pending),
+    )
+    report = await audit_nodes(c, node)
+    if not flagged:
+        assert report.ok, report.to_json()
+        return
+    assert report.kinds() == {"fill_after_node_closed"}, report.to_json()
+    (d,) = report.discrepancies
+    assert (d.order_hash, d.tx_hash, d.log_index) == (
+        story.taken.hash_hex, fill.tx_hash, fill.log_index,
+    )  # fmt: skip
+    assert d.node is not None and d.node.startswith("http://127.0.0.1:")
+    assert f"reported the order {status} ({reason}) with 0 filled" in d.detail
+
+
+async def test_a_stalled_watcher_is_flagged(chain: Chain) -> None:
+    c = chain
+    story = settle(c)
+    node = honest(c, story)
+    d = c.deployment
+    node.health = {"status": "ok", "chainId": d.chain_id, "exchange": d.exchange, "block": 1}
+    head = int(c.rpc.call("eth_blockNumber"), 16)
+    async with serving(node) as urls:
+        report = await asyncio.to_thread(audit_network, d, urls, orders=[], sync_timeout=0.3)
+    assert report.kinds() == {"node_watcher_stalled"}, report.to_json()
+    (found,) = report.discrepancies
+    assert found.node == urls[0]
+    assert f"checkpoint is 1, {head - 1} blocks behind the chain head {head}" in found.detail
+    # caught up: clean
+    node.health["block"] = head
+    assert (await audit_nodes(c, node)).ok
+
+
 async def test_cancelled_order_kept_open_names_the_chain_status(chain: Chain) -> None:
     """The brief's case end to end: cancel on chain, the node keeps showing it open."""
     c = chain
@@ -605,6 +667,131 @@ async def test_real_node_passes(chain: Chain, tmp_path: Path) -> None:
     (seen,) = report.nodes
     assert seen.block is not None and seen.block >= report.to_block - 1
     assert (seen.open_orders, seen.fills, seen.error) == (1, 2, None)
+
+
+def test_fill_of_an_order_a_node_process_removed_fails_the_audit(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Issue 10 item 7, end to end: ``sdex node`` in its own process answers an IOC order
+    ``removed`` (dropped, no match); the order is then filled on chain by someone holding it;
+    ``sdex audit`` exits 1 naming the order, the fill and the node."""
+    c = chain
+    deployment = tmp_path / "devnet.json"
+    c.deployment.save(deployment)
+    url = f"http://127.0.0.1:{(port := free_port())}"
+    with node_process(c, deployment, tmp_path / "n.db", port, 17, tmp_path / "n.log"):
+        with NodeClient(url, timeout=5.0) as client:
+
+            def up() -> bool:
+                try:
+                    return client.health()["block"] is not None
+                except (NodeUnreachableError, NodeApiError):
+                    return False
+
+            asyncio.run(wait_for(up, timeout=60))
+            ioc = bid(c, BOB, E18, 3000 * E6)
+            posted = client.post_order(ioc, "ioc")
+            assert (posted.status, posted.outcome, posted.matches) == ("removed", "dropped", [])
+        args = ["audit", "--deployment", str(deployment), "--node", url, "--json"]
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 0, r.output  # the node's word alone is no discrepancy
+        receipt = c.exchange.fill_order(c.sender(CAROL), ioc, E18 // 4)
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 1, r.output
+        out = json.loads(r.stdout)
+        assert [
+            (d["kind"], d["orderHash"], d["node"], d["txHash"]) for d in out["discrepancies"]
+        ] == [("fill_after_node_closed", ioc.hash_hex, url, receipt.tx_hash)]
+        r = CliRunner().invoke(main, args[:-1], env={"COLUMNS": "200"})
+        assert r.exit_code == 1
+        assert "fill_after_node_closed" in r.stdout and ioc.hash_hex in r.stdout
+        assert "reported the order removed (dropped)" in r.stdout
+
+
+class _Gate(BaseHTTPRequestHandler):
+    """Forwards JSON-RPC POSTs to the devnet while the server's ``open`` event is set;
+    answers 503 otherwise (the node's view of a chain endpoint gone down)."""
+
+    server: _GateServer
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if not self.server.open.is_set():
+            self.send_error(503, "chain endpoint down")
+            return
+        r = requests.post(
+            self.server.upstream, data=body, headers={"Content-Type": "application/json"},
+            timeout=30,
+        )  # fmt: skip
+        self.send_response(r.status_code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(r.content)))
+        self.end_headers()
+        self.wfile.write(r.content)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+class _GateServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__(("127.0.0.1", 0), _Gate)
+        self.upstream = upstream
+        self.open = threading.Event()
+        self.open.set()
+
+
+@contextlib.contextmanager
+def rpc_gate(upstream: str) -> Iterator[_GateServer]:
+    gate = _GateServer(upstream)
+    thread = threading.Thread(target=gate.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield gate
+    finally:
+        gate.shutdown()
+        gate.server_close()
+        thread.join(10)
+
+
+def test_a_node_whose_chain_endpoint_went_down_is_flagged_stalled(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """``sdex node`` in its own process reads the chain through a gate; the gate closes, the
+    chain goes on (blocks mined), the node's /health checkpoint stays behind: the audit
+    flags its watcher. The gate opens again: the node catches up and the audit is clean."""
+    c = chain
+    deployment = tmp_path / "devnet.json"
+    with rpc_gate(c.deployment.rpc) as gate:
+        gated = replace(c.deployment, rpc=f"http://127.0.0.1:{gate.server_address[1]}")
+        gated.save(deployment)
+        url = f"http://127.0.0.1:{(port := free_port())}"
+        with (
+            node_process(c, deployment, tmp_path / "n.db", port, 17, tmp_path / "n.log"),
+            NodeClient(url, timeout=5.0) as client,
+        ):
+
+            def synced() -> bool:
+                head = int(c.rpc.call("eth_blockNumber"), 16)
+                try:
+                    block = client.health().get("block")
+                except (NodeUnreachableError, NodeApiError):
+                    return False
+                return isinstance(block, int) and block >= head
+
+            asyncio.run(wait_for(synced, timeout=60))
+            gate.open.clear()
+            for _ in range(5):
+                c.rpc.call("evm_mine")
+            head = int(c.rpc.call("eth_blockNumber"), 16)
+            report = audit_network(c.deployment, [url], sync_timeout=1.0)
+            assert report.kinds() == {"node_watcher_stalled"}, report.to_json()
+            (d,) = report.discrepancies
+            assert d.node == url and f"behind the chain head {head}" in d.detail
+            gate.open.set()
+            assert audit_network(c.deployment, [url], sync_timeout=30.0).ok
 
 
 # -- the command line ---------------------------------------------------------------------------

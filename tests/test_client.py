@@ -104,6 +104,41 @@ def test_order_sell_defaults_to_gtc_and_rests(fake: FakeNode) -> None:
     assert "status open, outcome rested" in r.output and "no match yet" in r.output
 
 
+@pytest.mark.parametrize(
+    ("status", "outcome", "pending", "matched", "said"),
+    [
+        ("partially_filled", "filled", E18 // 2, True,
+         "matched in full, settlement pending on chain (status partially_filled, outcome filled)"),
+        ("open", "filled", None, True,  # a node that does not send pendingMakerAmount
+         "matched in full, settlement pending on chain (status open, outcome filled)"),
+        ("removed", "dropped", E18 // 4, True,
+         "partly matched; the unmatched rest was dropped (ioc); settlement pending on chain"),
+        ("removed", "killed", 0, False, "killed (fok): it could not be matched in full now"),
+        ("unfunded", "rested", 0, False, "rests in the book (unfunded), no match yet"),
+        ("weird", "unheard-of", 0, False, "status weird, outcome unheard-of"),
+    ],
+)  # fmt: skip
+def test_order_outcomes_in_words(
+    fake: FakeNode, status: str, outcome: str, pending: int | None, matched: bool, said: str
+) -> None:
+    def answer(s: SignedOrder) -> Answer:
+        m = meta(s, 0, status)
+        if pending is not None:
+            m["pendingMakerAmount"] = str(pending)
+        matches = [
+            {"restingOrderHash": "0x" + "ab" * 32, "incomingOrderHash": s.hash_hex,
+             "restingMakerAmount": str(E18 // 4), "incomingMakerAmount": str(500 * E6),
+             "price": "2000000000/1000000000000000000"},
+        ] if matched else []  # fmt: skip
+        return 201, {**m, "metaData": m, "outcome": outcome, "matches": matches}
+
+    fake.on_post = answer
+    r = run_cli("order", "sell", "2000", "1", *wallet_args(fake))
+    assert r.exit_code == 0, r.output
+    assert said in " ".join(r.output.split())
+    assert "note:" not in r.output
+
+
 def test_order_the_node_already_had(fake: FakeNode) -> None:
     # A known order is answered 200 with its record ({"order", "metaData"}) as the body.
     fake.on_post = lambda s: (200, {"order": s.to_json(), "metaData": meta(s, 0, "filled")})
@@ -113,7 +148,7 @@ def test_order_the_node_already_had(fake: FakeNode) -> None:
     assert (s.order.maker_amount, s.order.taker_amount) == (1, 15 * 10**11)
     assert "note: whole USDC units move the signed limit from 1 to ~0.66666667" in r.output
     assert f"order {s.hash_hex}" in r.output
-    assert "status filled (the node already had this order)" in r.output
+    assert "the node already had this order (status filled)" in r.output
 
 
 def test_order_key_from_the_environment(fake: FakeNode) -> None:
@@ -176,7 +211,12 @@ USAGE_ERRORS = [
     ("side", ["short", "2000", "1"], "'short' is not one of"),
     ("pair-form", ["buy", "2000", "1", "--pair", "WETHUSDC"], "BASE/QUOTE"),
     ("pair-unlisted", ["buy", "2000", "1", "--pair", "WETH/DAI"], "does not list token DAI"),
-    ("too-fine", ["sell", "1", "0.0000001", "--pair", "USDC/WETH"], "more decimal places"),
+    (
+        "pair-inverted",
+        ["buy", "10", "1", "--pair", "USDC/WETH"],
+        "USDC/WETH is not a listed market; the node lists WETH/USDC: use --pair WETH/USDC",
+    ),
+    ("too-fine", ["sell", "1", "0.0000000000000000001"], "more decimal places than WETH's 18"),
     ("dust", ["buy", "0.5", "0.000001"], "less than one unit of USDC"),
     ("tif", ["buy", "1", "1", "--tif", "day"], "'day' is not one of"),
     ("expiry", ["buy", "1", "1", "--expiry", "0"], "--expiry"),
@@ -201,6 +241,21 @@ def test_bad_keys_are_usage_errors(fake: FakeNode, key: str) -> None:
 
 
 # -- sdex book ---------------------------------------------------------------------------------
+
+
+def test_one_pair_vocabulary_for_order_book_and_console(fake: FakeNode) -> None:
+    """An inverted pair is refused alike by order, book and console, naming the listed one;
+    nothing is posted or asked for."""
+    said = "USDC/WETH is not a listed market; the node lists WETH/USDC: use --pair WETH/USDC"
+    for args in (
+        ["order", "buy", "10", "1", *wallet_args(fake)],
+        ["book", "--node", fake.url],
+        ["console", *wallet_args(fake)],
+    ):
+        r = run_cli(*args, "--pair", "usdc/weth", input="book\n")
+        assert r.exit_code == 2, r.output
+        assert said in " ".join(r.stderr.split()), r.stderr
+    assert fake.posted == [] and fake.queries == []
 
 
 def test_book_shows_human_prices_and_amounts_best_first(fake: FakeNode) -> None:
@@ -353,14 +408,9 @@ def test_node_command_passes_its_options_to_run_node(
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(node_main, "run_node", lambda **kw: calls.append(kw))
     monkeypatch.chdir(tmp_path)
-    r = run_cli("node", "--port", "8001")
-    assert r.exit_code == 2 and "no deployment file at .sdex/devnet.json" in r.stderr
-    Path(".sdex").mkdir()
-    Path(".sdex/devnet.json").write_text("{}")
-    Path("d.json").write_text("{}")
     r = run_cli("node", "--port", "8001", "--peer", "http://a:1", "--peer", "http://b:2",
              "--rpc", "http://rpc", "--deployment", "d.json", "--key", KEY.hex(),
-             "--db", "n.db", "--fee-bps", "25", "--admin")  # fmt: skip
+             "--db", "n.db", "--fee-bps", "25", "--admin", "--log-level", "DEBUG")  # fmt: skip
     assert r.exit_code == 0, r.output
     assert calls == [
         {
@@ -374,11 +424,16 @@ def test_node_command_passes_its_options_to_run_node(
             "fee_bps": 25,
             "admin": True,
             "node_key": None,
+            "log_level": "debug",
         }
     ]
-    r = run_cli("node", "--port", "8001")
-    assert r.exit_code == 0 and calls[-1]["key"] is None and calls[-1]["db"] is None
-    assert calls[-1]["admin"] is False
+    r = run_cli("node", "--port", "8001", env={"SDEX_NODE_KEY": KEY.hex()})
+    assert r.exit_code == 0 and calls[-1]["key"] == "0x" + KEY.hex() and calls[-1]["db"] is None
+    assert calls[-1]["admin"] is False and calls[-1]["log_level"] == "info"
     assert calls[-1]["deployment"] == Path(".sdex/devnet.json") and calls[-1]["peers"] == []
     assert run_cli("node", "--port", "8001", "--fee-bps", "10001").exit_code == 2
-    assert run_cli("node").exit_code == 2
+    assert run_cli("node", "--key", KEY.hex()).exit_code == 2
+    assert (
+        run_cli("node", "--port", "8001", "--key", KEY.hex(), "--log-level", "loud").exit_code == 2
+    )
+    assert len(calls) == 2

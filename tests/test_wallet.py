@@ -4,6 +4,7 @@ and signed for as ``eth_signTypedData_v4`` would, soft-cancel signatures."""
 from __future__ import annotations
 
 import copy
+import re
 from fractions import Fraction
 from typing import Any
 
@@ -195,11 +196,30 @@ def test_decimals_parse_exactly(text: str, value: Fraction) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [("WETH", "BASE/QUOTE"), ("WETH/", "BASE/QUOTE"), ("WETH/USDC/DAI", "BASE/QUOTE"),
-     ("weth/WETH", "same token"), ("WETH/DAI", "does not list token DAI")],
+     ("weth/WETH", "same token"), ("WETH/DAI", "does not list token DAI"),
+     # listed the other way round: refused, naming the listed market, never flipped
+     ("USDC/WETH", "USDC/WETH is not a listed market; the node lists WETH/USDC: use --pair "
+                   "WETH/USDC"),
+     ("usdc/weth", "USDC/WETH is not a listed market"),
+     ("WBTC/USDC", "the node lists USDC/WBTC"), ("WBTC/WETH", "the node lists WETH/WBTC")],
 )  # fmt: skip
 def test_bad_pairs_are_refused(text: str, message: str) -> None:
-    with pytest.raises(WalletInputError, match=message):
+    with pytest.raises(WalletInputError, match=re.escape(message)):
         parse_pair(text, CONFIG)
+
+
+def test_pairs_are_the_ones_the_node_lists() -> None:
+    """``order_config.pairs`` when the node sends it; else every two tokens, first as base."""
+    assert CONFIG.pairs == (("WETH", "USDC"), ("WETH", "WBTC"), ("USDC", "WBTC"))
+    config = OrderConfig.from_json(config_json(pairs=["WETH/USDC", "WBTC/USDC"]))
+    assert config.pairs == (("WETH", "USDC"), ("WBTC", "USDC"))
+    assert parse_pair("wbtc/usdc", config).base_token == TokenInfo(WBTC, 8)
+    with pytest.raises(WalletInputError, match=re.escape("does not list WETH/WBTC (it lists: "
+                                                         "WETH/USDC, WBTC/USDC)")):  # fmt: skip
+        parse_pair("WETH/WBTC", config)
+    for bad in (["WETH/DAI"], ["WETH"], "WETH/USDC", [7], ["WETH/WETH"]):
+        with pytest.raises(NodeProtocolError, match="pair"):
+            OrderConfig.from_json(config_json(pairs=bad))
 
 
 def test_pairs_resolve_case_insensitively() -> None:

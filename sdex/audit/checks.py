@@ -449,6 +449,62 @@ def check_nodes_reachable(facts: Facts, ix: _Index) -> CheckResult:
     return CheckResult("node_reachable", "node answered in full", len(facts.nodes), found)
 
 
+def check_node_watchers(facts: Facts, ix: _Index) -> CheckResult:
+    """A node's watcher reached the chain head the audit started at, within the time the
+    audit waited (its ``/health`` block checkpoint). A node that reports no checkpoint is not
+    counted; one that could not be read is reported by ``node_reachable``."""
+    checked, found = 0, []
+    for n in facts.nodes:
+        if n.block is None or n.target is None:
+            continue
+        checked += 1
+        if n.block < n.target:
+            found.append(
+                Discrepancy(
+                    "node_watcher_stalled",
+                    f"its /health block checkpoint is {n.block}, {n.target - n.block} blocks "
+                    f"behind the chain head {n.target} after {n.waited:.1f}s of waiting: its "
+                    "book and fills lag the chain",
+                    node=n.url,
+                )
+            )
+    return CheckResult("node_watcher", "node's watcher is at the head", checked, tuple(found))
+
+
+def check_node_closed(facts: Facts, ix: _Index) -> CheckResult:
+    """No fill of an order after a node reported it closed by its own decision (removed:
+    dropped, killed, self-trade; cancelled by a soft cancel): its wallet was told the order
+    is dead. The node's record counts what was filled or in flight (pendingMakerAmount) when
+    it closed; every on-chain fill beyond that, in chain order, is flagged."""
+    by_order: dict[bytes, list[FillEvent]] = defaultdict(list)
+    for e in facts.chain.fills:  # chain order
+        by_order[e.order_hash].append(e)
+    checked, found = 0, []
+    for n in facts.nodes:
+        for h, entry in n.closed.items():
+            checked += 1
+            accounted = entry.filled + entry.pending
+            total = 0
+            for e in by_order.get(h, []):
+                total += e.maker_filled
+                if total <= accounted:
+                    continue
+                why = f" ({entry.reason})" if entry.reason else ""
+                found.append(
+                    Discrepancy(
+                        "fill_after_node_closed",
+                        f"the node reported the order {entry.status}{why} with {accounted} "
+                        f"filled or in flight; the chain then filled {e.maker_filled} more "
+                        f"(block {e.block_number}, taker {e.taker})",
+                        tx_hash=e.tx_hash,
+                        log_index=e.log_index,
+                        order_hash=_hex(h),
+                        node=n.url,
+                    )
+                )
+    return CheckResult("node_closed", "no fill after a node closed it", checked, tuple(found))
+
+
 def check_node_books(facts: Facts, ix: _Index) -> CheckResult:
     """A node's open orders are fillable on chain, with no more filled than the chain says."""
     checked, found = 0, []
@@ -568,7 +624,9 @@ CHECKS: tuple[Callable[[Facts, _Index], CheckResult], ...] = (
     check_matches,
     check_transfers,
     check_nodes_reachable,
+    check_node_watchers,
     check_node_books,
+    check_node_closed,
     check_node_fills,
     check_books_agree,
 )

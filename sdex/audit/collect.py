@@ -23,6 +23,7 @@ from sdex.audit.facts import (
     Cancel,
     ChainFacts,
     ClaimedFill,
+    ClosedEntry,
     Facts,
     NodeFacts,
     OrderCopy,
@@ -43,6 +44,12 @@ from sdex.order import Domain, SignedOrder, parse_address, parse_hex_bytes, pars
 
 OPEN_STATUSES = frozenset({"open", "partially_filled", "unfunded"})
 """The API statuses of orders in a node's book (PRODUCT.md section 3)."""
+
+NODE_CLOSED_STATUSES = frozenset({"removed", "cancelled", "dropped", "killed"})
+"""Statuses of orders a node closed by its own decision, not because the chain made them
+unfillable: an IOC/FOK remainder dropped or killed, a self-trade or settlement-failure
+removal, a soft cancel. The chain may still fill such an order; the user was told it is dead.
+(The node API reports dropped and killed remainders as ``removed`` with that ``reason``.)"""
 
 TRANSFER_TOPIC = keccak(b"Transfer(address,address,uint256)")
 PER_PAGE = 1000  # the API's maximum
@@ -263,18 +270,25 @@ def read_node(
     Waits up to ``sync_timeout`` seconds for the node to process block ``head``.
     A node that cannot be read in full gets ``error`` set; what was read is kept.
     """
-    node = NodeFacts(url)
+    node = NodeFacts(url, target=head)
     copies: list[OrderCopy] = []
     with NodeClient(url) as client:
         try:
+            started = time.monotonic()
             node.block = _wait_synced(client, domain, head, sync_timeout)
+            node.waited = time.monotonic() - started
             for rec in _paged(lambda p: _orders_page(client, p)):
                 copy = _copy(rec, url, domain)
                 copies.append(copy)
+                h = copy.signed.hash
+                meta = rec.meta_data
+                filled = parse_uint(meta.get("filledMakerAmount", "0"), "filledMakerAmount")
                 if rec.status in OPEN_STATUSES:
-                    filled = parse_uint(rec.meta_data.get("filledMakerAmount", "0"), "filled")
-                    h = copy.signed.hash
                     node.book[h] = BookEntry(h, rec.status, filled)
+                elif rec.status in NODE_CLOSED_STATUSES:
+                    pending = parse_uint(meta.get("pendingMakerAmount", "0"), "pendingMakerAmount")
+                    reason = str(meta.get("reason", ""))[:200]
+                    node.closed[h] = ClosedEntry(h, rec.status, reason, filled, pending)
             node.fills = list(_paged(lambda p: _fills_page(client, p)))
         except (NodeUnreachableError, OSError) as e:  # requests' errors are OSErrors
             node.error = str(e) or type(e).__name__
@@ -315,7 +329,12 @@ def _wait_synced(client: NodeClient, domain: Domain, head: int, timeout: float) 
     while True:
         try:
             health = client.health()
-        except (NodeApiError, NodeProtocolError):
+        except NodeApiError as e:
+            # A node whose chain is unreachable answers 503, still with its checkpoint.
+            if e.status != 503 or not isinstance(e.body, dict):
+                return None
+            health = e.body
+        except NodeProtocolError:
             return None
         exchange = str(health.get("exchange", domain.verifying_contract)).lower()
         chain_id = health.get("chainId", domain.chain_id)

@@ -71,6 +71,18 @@ class BookEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class ClosedEntry:
+    """A record a node closed by its own decision (``removed``: dropped, killed, self-trade,
+    settlement failures; ``cancelled``), with what it then counted as filled and in flight."""
+
+    order_hash: bytes  # the hash of the order the record holds, computed by the audit
+    status: str
+    reason: str
+    filled: int  # metaData.filledMakerAmount
+    pending: int  # metaData.pendingMakerAmount: matches in flight when it answered
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimedFill:
     """A fill as a node's ``GET /v1/fills`` states it."""
 
@@ -94,7 +106,10 @@ class NodeFacts:
     error: str | None = None
     error_kind: str = "node_unreachable"  # or "node_bad_answer": it answered off the API
     block: int | None = None  # the node's chain checkpoint, when /health reports one
+    target: int | None = None  # the chain head the audit waited for the node to reach
+    waited: float = 0.0  # seconds the audit waited for it
     book: dict[bytes, BookEntry] = field(default_factory=dict)
+    closed: dict[bytes, ClosedEntry] = field(default_factory=dict)
     fills: list[ClaimedFill] = field(default_factory=list)
 
 

@@ -1,30 +1,48 @@
-"""Running a node: ``serve`` (async, in-process, used by tests) and ``run_node`` (``sdex node``)."""
+"""Running a node: ``serve`` (async, in-process, used by tests) and ``run_node`` (``sdex node``).
+
+``run_node`` logs the ``sdex.*`` loggers at the chosen level to stderr, one line per record,
+flushed as it is written (a pipe or a file sees each line at once, as a terminal does), and
+prints ``listening on URL`` on stdout, flushed, once the HTTP server accepts connections.
+Other libraries' loggers stay at WARNING.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import signal
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
+import requests
 from aiohttp import web
 
+from sdex.client import describe_request_error
 from sdex.deployment import Deployment
+from sdex.errors import ChainError
 from sdex.node.api import make_app
 from sdex.node.config import NodeConfig
 from sdex.node.core import Node
 
 log = logging.getLogger("sdex.node")
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
 
 @contextlib.asynccontextmanager
 async def serve(config: NodeConfig) -> AsyncIterator[Node]:
     """Start a node and its HTTP server; stop both on exit."""
     node = Node(config)
-    await node.start()
+    try:
+        await node.start()
+    except requests.RequestException as e:
+        raise ChainError(
+            f"cannot reach the JSON-RPC endpoint {config.rpc}: {describe_request_error(e)}"
+        ) from e
     runner = web.AppRunner(make_app(node), access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     try:
@@ -49,12 +67,13 @@ def config_for(
     admin: bool = False,
     node_key: Path | None = None,
 ) -> NodeConfig:
-    """The config ``sdex node`` builds from its options (PRODUCT.md section 4)."""
+    """The config ``sdex node`` builds from its options (PRODUCT.md section 4).
+
+    The operator key is required: two nodes sharing one (a default such as the first dev
+    account) would send settlements with the same nonces and fail each other's."""
     d = Deployment.load(deployment)
     if key is None:
-        if not d.accounts:
-            raise ValueError("no --key given and the deployment file has no dev accounts")
-        key = d.accounts[0].key
+        raise ValueError("no operator key: pass --key HEX or set $SDEX_NODE_KEY")
     key_bytes = bytes.fromhex(key.removeprefix("0x"))
     if len(key_bytes) != 32:
         raise ValueError("--key must be 32 bytes of hex")
@@ -83,6 +102,7 @@ def run_node(
     fee_bps: int = 0,
     admin: bool = False,
     node_key: Path | None = None,
+    log_level: str = "info",
 ) -> None:
     """Run a node until SIGINT or SIGTERM, then stop cleanly."""
     config = config_for(
@@ -97,8 +117,24 @@ def run_node(
         admin=admin,
         node_key=node_key,
     )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging(log_level)
     asyncio.run(_run(config))
+
+
+def setup_logging(level: str) -> None:
+    """``sdex.*`` loggers at ``level`` (debug, info, warning, error) on stderr, each record
+    flushed as written; stdout line-buffered, for the ``listening on`` line."""
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        raise ValueError(f"unknown log level {level!r}")
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
+    handler = logging.StreamHandler(sys.stderr)  # flushes after every record
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("sdex").setLevel(numeric)
 
 
 async def _run(config: NodeConfig) -> None:

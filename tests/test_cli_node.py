@@ -1,0 +1,253 @@
+"""New-user papercuts (issue 10) against real parts: the wallet commands against an
+``sdex node`` process on the Hardhat devnet, and ``sdex node`` itself started as a process:
+what it says without a key, with a broken deployment file or a dead RPC, and its log lines
+as a pipe sees them."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import pytest
+from click.testing import CliRunner, Result
+
+from sdex.chain import OrderStatus
+from sdex.cli import main
+from sdex.client import NodeClient
+from sdex.node.process import NodeProcess
+from tests.conftest import Chain
+from tests.nodeutil import ROOT, free_port
+
+ALICE, BOB = 1, 2
+OPERATOR = 16
+E18, E6 = 10**18, 10**6
+
+
+def cli(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), env={"COLUMNS": "200"})
+
+
+def key(c: Chain, i: int) -> str:
+    return "0x" + c.keys[i].hex()
+
+
+@contextlib.contextmanager
+def node(c: Chain, tmp: Path) -> Iterator[tuple[str, Path]]:
+    """An ``sdex node`` process on the test's chain; (its URL, the deployment file)."""
+    deployment = tmp / "devnet.json"
+    c.deployment.save(deployment)
+    proc = NodeProcess(free_port(), deployment, c.keys[OPERATOR], tmp / "n.db", tmp / "n.log")
+    proc.start()
+    try:
+        proc.wait_ready()
+        yield proc.url, deployment
+    finally:
+        proc.kill()
+
+
+def one_line(text: str) -> str:
+    """Rich wraps long lines on narrow terminals: compare words."""
+    return " ".join(text.split())
+
+
+# -- what the wallet says about a posted order -------------------------------------------------
+
+
+def test_a_fully_matched_taker_is_told_matched_in_full(chain: Chain, tmp_path: Path) -> None:
+    c = chain
+    with node(c, tmp_path) as (url, _):
+        r = cli("order", "sell", "2000", "1", "--node", url, "--key", key(c, ALICE))
+        assert r.exit_code == 0, r.output
+        assert "rests in the book, no match yet (status open, outcome rested)" in r.output
+        r = cli("order", "buy", "2000", "1", "--node", url, "--key", key(c, BOB))
+        assert r.exit_code == 0, r.output
+        out = one_line(r.output)
+        # the node's status counts mined fills only: it is not "partially filled"
+        assert "matched in full, settlement pending on chain (status " in out, out
+        assert "outcome filled)" in out
+        assert "bought 1 WETH for 2000 USDC once settled on chain" in out
+
+        r = cli("order", "sell", "2500", "1", "--node", url, "--key", key(c, ALICE), "--tif", "ioc")
+        assert r.exit_code == 0, r.output
+        assert "no match: dropped (ioc), nothing traded (status removed, outcome dropped)" in (
+            one_line(r.output)
+        )
+
+
+def test_a_dust_remainder_is_called_out(chain: Chain, tmp_path: Path) -> None:
+    """A sell of 1.0000000001 WETH at 1999 against a bid of 1 WETH at 2000: the bid takes
+    1 WETH, and 10^-10 WETH rests, worth less than one unit of USDC at 1999."""
+    c = chain
+    with node(c, tmp_path) as (url, _):
+        assert cli("order", "buy", "2000", "1", "--node", url, "--key", key(c, BOB)).exit_code == 0
+        r = cli("order", "sell", "1999", "1.0000000001", "--node", url, "--key", key(c, ALICE))
+        assert r.exit_code == 0, r.output
+        out = one_line(r.output)
+        assert "partly matched; the rest rests in the book" in out, out
+        assert (
+            "note: what rests, 0.0000000001 WETH, is worth less than one unit of USDC at its "
+            "price" in out
+        )
+        r = cli("order", "sell", "1999", "1", "--node", url, "--key", key(c, ALICE))
+        assert r.exit_code == 0 and "note:" not in r.output
+
+
+def test_a_second_onchain_cancel_sends_nothing(chain: Chain, tmp_path: Path) -> None:
+    c = chain
+    with node(c, tmp_path) as (url, deployment):
+        r = cli("order", "sell", "3000", "1", "--node", url, "--key", key(c, ALICE))
+        assert r.exit_code == 0, r.output
+        order_hash = next(w for w in r.output.split() if w.startswith("0x") and len(w) == 66)
+        args = ["cancel", order_hash, "--node", url, "--key", key(c, ALICE), "--onchain",
+                "--deployment", str(deployment)]  # fmt: skip
+        r = cli(*args)
+        assert r.exit_code == 0, r.output
+        assert "cancelled on chain in tx 0x" in r.output
+        with NodeClient(url) as client:
+            order = client.get_order(order_hash).order
+        assert c.exchange.order_info(order).status is OrderStatus.CANCELLED
+        nonce = c.rpc.call("eth_getTransactionCount", c.address(ALICE), "latest")
+        r = cli(*args)
+        assert r.exit_code == 0, r.output
+        assert f"order {order_hash} is already cancelled on chain: no transaction sent" in (
+            one_line(r.output)
+        )
+        assert c.rpc.call("eth_getTransactionCount", c.address(ALICE), "latest") == nonce
+
+
+# -- sdex node as a new user starts it ---------------------------------------------------------
+
+
+def run_node(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in ("SDEX_NODE_KEY", "SDEX_KEY")}
+    return subprocess.run(
+        [sys.executable, "-m", "sdex.cli", "node", "--port", str(free_port()), *args],
+        cwd=ROOT, env={**clean, **(env or {})}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_a_node_without_a_key_is_refused(chain: Chain, tmp_path: Path) -> None:
+    deployment = tmp_path / "devnet.json"
+    chain.deployment.save(deployment)
+    done = run_node("--deployment", str(deployment))
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert "needs an operator key: --key HEX or $SDEX_NODE_KEY" in line
+    assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_help_names_the_key_variables_and_the_readme_ports() -> None:
+    r = cli("--version")
+    assert r.exit_code == 0 and r.output.startswith("sdex ")
+    r = cli("--help")
+    assert "8001" in r.output and "8545" in r.output and "8000" not in r.output
+    r = cli("node", "--help")
+    assert "SDEX_NODE_KEY" in r.output and "8001" in r.output and "--log-level" in r.output
+    for command in ("order", "cancel", "console"):
+        r = cli(command, "--help")
+        assert "SDEX_KEY" in r.output, command
+        assert "8000" not in r.output
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (None, "no deployment file at {path}"),
+        ("not json", "the deployment file {path} is not JSON"),
+        ("[1, 2]", "the deployment file {path} is not a JSON object"),
+        ("without rpc", "the deployment file {path} lacks the field 'rpc'"),
+        ("bad exchange", "the deployment file {path} has a bad 'exchange'"),
+        ("bad token", "the deployment file {path} has a bad 'tokens.WETH.decimals'"),
+    ],
+)
+def test_a_bad_deployment_file_is_one_line_naming_it(
+    chain: Chain, tmp_path: Path, content: str | None, said: str
+) -> None:
+    path = tmp_path / "d.json"
+    good = chain.deployment.to_json()
+    if content == "without rpc":
+        del good["rpc"]
+        path.write_text(json.dumps(good))
+    elif content == "bad exchange":
+        path.write_text(json.dumps({**good, "exchange": "0x12"}))
+    elif content == "bad token":
+        good["tokens"]["WETH"]["decimals"] = "eighteen"
+        path.write_text(json.dumps(good))
+    elif content is not None:
+        path.write_text(content)
+    expected = said.format(path=path)
+    audit = cli("audit", "--deployment", str(path))
+    answers = [(audit.exit_code, audit.stderr)]
+    if content in ("not json", "without rpc"):  # the issue's cases, also as a node process
+        done = run_node("--deployment", str(path), "--key", key(chain, OPERATOR))
+        answers.append((done.returncode, done.stderr))
+    for code, stderr in answers:
+        assert code == 2, stderr
+        (line,) = stderr.splitlines()
+        assert line.startswith("error: ") and expected in line, line
+
+
+def test_a_dead_rpc_is_named(chain: Chain, tmp_path: Path) -> None:
+    deployment = tmp_path / "devnet.json"
+    chain.deployment.save(deployment)
+    dead = f"http://127.0.0.1:{free_port()}"
+    done = run_node("--deployment", str(deployment), "--rpc", dead,
+                    env={"SDEX_NODE_KEY": key(chain, OPERATOR)})  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"error: cannot reach the JSON-RPC endpoint {dead}: "), line
+
+
+def _lines(stream: IO[str], into: queue.Queue[str]) -> None:
+    for line in stream:
+        into.put(line)
+
+
+def _wait_line(lines: queue.Queue[str], text: str, proc: subprocess.Popen[str]) -> str:
+    """The first line holding ``text``, within 60 s, while ``proc`` runs."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"the node exited with {proc.returncode}"
+        with contextlib.suppress(queue.Empty):
+            line = lines.get(timeout=0.2)
+            if text in line:
+                return line
+    raise AssertionError(f"no line with {text!r} within 60 s")
+
+
+def test_node_lines_reach_a_pipe_at_once(chain: Chain, tmp_path: Path) -> None:
+    """Through pipes (as ``| tee`` sees them), while the node runs: ``listening on`` on
+    stdout, and with ``--log-level debug`` the sdex.* debug lines on stderr (here the gossip
+    line of a peer that does not answer). The key comes from $SDEX_NODE_KEY."""
+    deployment = tmp_path / "devnet.json"
+    chain.deployment.save(deployment)
+    port, dead_peer = free_port(), f"http://127.0.0.1:{free_port()}"
+    cmd = [sys.executable, "-m", "sdex.cli", "node", "--port", str(port), "--deployment",
+           str(deployment), "--db", str(tmp_path / "n.db"), "--peer", dead_peer,
+           "--log-level", "debug"]  # fmt: skip
+    env = {**os.environ, "SDEX_NODE_KEY": key(chain, OPERATOR)}
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        out: queue.Queue[str] = queue.Queue()
+        err: queue.Queue[str] = queue.Queue()
+        assert proc.stdout is not None and proc.stderr is not None
+        for stream, q in ((proc.stdout, out), (proc.stderr, err)):
+            threading.Thread(target=_lines, args=(stream, q), daemon=True).start()
+        line = _wait_line(out, "listening on", proc)
+        assert line == f"listening on http://127.0.0.1:{port}\n"
+        line = _wait_line(err, "DEBUG sdex.gossip", proc)
+        assert dead_peer in line
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
