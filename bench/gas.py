@@ -1,8 +1,12 @@
 """Gas of settlement on a real Hardhat node: one ``matchOrders``, and per match in
-``batchMatchOrders`` of 10, 50 and 200, with fresh makers and with warm makers.
+``batchMatchOrders`` of 10, 50 and 200, with fresh makers and with warm makers, with ordinary
+(random) salts and with bitmap orders (salts that opt in to the maker's order bitmap,
+consecutive nonces per maker).
 
 - fresh makers: every match brings two makers that have never traded (their token balance
   slots and accounts are cold), each order new.
+- returning makers: two makers that traded before (bitmap orders: their bitmap word is
+  non-zero) match two new orders in a new transaction (every slot cold again).
 - warm makers: the same few makers trade again and again in the batch (one resting order
   per maker taken by many incoming orders), so balances and accounts are warm.
 
@@ -27,7 +31,14 @@ from eth_account import Account  # noqa: E402
 
 from sdex.chain import Exchange, Rpc, Sender, Token  # noqa: E402
 from sdex.devnet import Devnet  # noqa: E402
-from sdex.order import ZERO_ADDRESS, Order, SignedOrder, random_salt, sign_order  # noqa: E402
+from sdex.order import (  # noqa: E402
+    ZERO_ADDRESS,
+    Order,
+    SignedOrder,
+    bitmap_salt,
+    random_salt,
+    sign_order,
+)
 
 E18, E6 = 10**18, 10**6
 MAX_GAS = 16_777_216  # Hardhat's per-transaction cap
@@ -45,6 +56,7 @@ class Bench:
         self.funder = Sender(rpc, keys[0])
         self.operator = Sender(rpc, keys[1])
         self.expiry = int(time.time()) + 86_400
+        self.nonces: dict[bytes, int] = {}  # a bitmap maker's next nonce
 
     def new_makers(self, n: int) -> list[bytes]:
         """``n`` fresh accounts, each funded with ETH, WETH and USDC and approving the Exchange.
@@ -62,13 +74,21 @@ class Bench:
             self.usdc.approve(s, self.exchange.address, 2**256 - 1)
         return keys
 
-    def order(self, key: bytes, sell_weth: bool, weth: int, usdc: int) -> SignedOrder:
+    def order(
+        self, key: bytes, sell_weth: bool, weth: int, usdc: int, bitmap: bool = False
+    ) -> SignedOrder:
         maker = Account.from_key(key).address.lower()
         w, u = self.weth.address, self.usdc.address
+        if bitmap:
+            nonce = self.nonces.get(key, 0)
+            self.nonces[key] = nonce + 1
+            salt = bitmap_salt(nonce)
+        else:
+            salt = random_salt()
         o = Order(
             maker, ZERO_ADDRESS, w if sell_weth else u, u if sell_weth else w,
             weth if sell_weth else usdc, usdc if sell_weth else weth,
-            ZERO_ADDRESS, 0, self.expiry, random_salt(),
+            ZERO_ADDRESS, 0, self.expiry, salt,
         )  # fmt: skip
         return sign_order(o, self.domain, key)
 
@@ -82,29 +102,52 @@ class Bench:
         again = self.exchange.match_orders(
             self.operator, resting, self.order(c, False, E18, 3000 * E6)
         ).gas_used
-        return {"first_fill_of_both_orders": first, "resting_order_second_fill": again}
+        # makers who traded before, two new ordinary orders
+        returning = self.exchange.match_orders(
+            self.operator, self.order(a, True, E18, 3000 * E6), self.order(c, False, E18, 3000 * E6)
+        ).gas_used
+        # bitmap orders: fresh makers (a zero bitmap word), then the same makers again
+        d, e = self.new_makers(2)
+        fresh_bitmap = self.exchange.match_orders(
+            self.operator,
+            self.order(d, True, E18, 3000 * E6, bitmap=True),
+            self.order(e, False, E18, 3000 * E6, bitmap=True),
+        ).gas_used
+        returning_bitmap = self.exchange.match_orders(
+            self.operator,
+            self.order(d, True, E18, 3000 * E6, bitmap=True),
+            self.order(e, False, E18, 3000 * E6, bitmap=True),
+        ).gas_used
+        return {
+            "first_fill_of_both_orders": first,
+            "resting_order_second_fill": again,
+            "returning_makers_new_orders": returning,
+            "bitmap_fresh_makers_new_orders": fresh_bitmap,
+            "bitmap_returning_makers_new_orders": returning_bitmap,
+        }
 
-    def batch(self, n: int, warm: bool) -> dict[str, int | float]:
+    def batch(self, n: int, warm: bool, bitmap: bool = False) -> dict[str, int | float]:
         pairs: list[tuple[SignedOrder, SignedOrder]] = []
         if warm:
             makers = self.new_makers(4)
-            # warm the makers' balance slots and accounts with one earlier trade
-            self.exchange.match_orders(
-                self.operator,
-                self.order(makers[0], True, E18, 3000 * E6),
-                self.order(makers[1], False, E18, 3000 * E6),
-            )
-            restings = [self.order(makers[i], True, n * E18, n * 3000 * E6) for i in (0, 2)]
+            # warm the makers' balance slots and accounts (and bitmap words) with earlier trades
+            for resting_maker, taker in ((0, 1), (2, 3)):
+                self.exchange.match_orders(
+                    self.operator,
+                    self.order(makers[resting_maker], True, E18, 3000 * E6, bitmap),
+                    self.order(makers[taker], False, E18, 3000 * E6, bitmap),
+                )
+            restings = [self.order(makers[i], True, n * E18, n * 3000 * E6, bitmap) for i in (0, 2)]
             for i in range(n):
                 taker = makers[1] if i % 2 == 0 else makers[3]
-                pairs.append((restings[i % 2], self.order(taker, False, E18, 3000 * E6)))
+                pairs.append((restings[i % 2], self.order(taker, False, E18, 3000 * E6, bitmap)))
         else:
             keys = self.new_makers(2 * n)
             for i in range(n):
                 pairs.append(
                     (
-                        self.order(keys[2 * i], True, E18, 3000 * E6),
-                        self.order(keys[2 * i + 1], False, E18, 3000 * E6),
+                        self.order(keys[2 * i], True, E18, 3000 * E6, bitmap),
+                        self.order(keys[2 * i + 1], False, E18, 3000 * E6, bitmap),
                     )
                 )
         receipt = self.exchange.batch_match_orders(self.operator, pairs, gas=MAX_GAS)
@@ -120,11 +163,11 @@ def run() -> dict[str, Any]:
         rpc = Rpc(deployment.rpc)
         b = Bench(rpc, deployment)
         result: dict[str, Any] = {"matchOrders": b.single_match(), "batchMatchOrders": {}}
-        for warm in (False, True):
+        for warm, bitmap in ((False, False), (True, False), (False, True), (True, True)):
             for n in (10, 50, 200):
-                key = f"{'warm' if warm else 'fresh'}_makers_{n}"
+                key = f"{'bitmap_' if bitmap else ''}{'warm' if warm else 'fresh'}_makers_{n}"
                 try:
-                    result["batchMatchOrders"][key] = b.batch(n, warm)
+                    result["batchMatchOrders"][key] = b.batch(n, warm, bitmap)
                 except Exception as e:  # e.g. 200 fresh matches exceed the 16.7M gas cap
                     result["batchMatchOrders"][key] = {"matches": n, "error": str(e)[:200]}
         return result
