@@ -173,23 +173,36 @@ def run() -> dict[str, Any]:
         return result
 
 
-ANALYSIS = """\
-Targets (from the issue): one match of two orders <= 90,000 gas — **not met** ({single:,});
-per match in a batch of 50 <= 45,000 gas — **not met** ({fresh50:,} with fresh makers,
-{warm50:,} with warm makers). For scale: 1inch LOP v4 `fillOrder` ~99k for one order,
-Seaport `matchOrders` ~157k, 0x v2 `matchOrders` ~201k, CoW ~75k per trade.
+BEFORE = {  # main before issue 12 (docs/BENCHMARKS.md of 2026-11-25, same bench, same machine)
+    "first_fill_of_both_orders": 143_768,
+    "fresh_makers_50": 120_595,
+    "warm_makers_50": 66_116,
+    "warm_makers_200": 63_974,
+}
 
-Where one fresh `matchOrders` goes (estimated from the EVM gas schedule and the differences
-between the measured cases above):
-two fresh fill-state slots 44.2k (22.1k each: zero to non-zero), four ERC-20 transfers
-~34k (cold balances of two makers in two tokens; a receiver's zero balance costs another
-~17k each when fresh), the transaction base 21k, calldata ~7-9k (two 10-field orders and
-two 65-byte signatures), two `ecrecover` ~7k, two `OrderFilled` events 5.8k, two
-`minValidSalt` reads 4.2k. The floor for two new orders is therefore ~99k before any of our
-logic; 90k needs fewer fresh slots. The next lever is a per-maker bitmap for orders filled
-in one go (one warm slot shared by 256 salts instead of a fresh slot per order, ~-17k per
-order); it changes the fill-state layout and is not built. Batches amortise only the 21k
-base and the warm token/nonce slots, which is why warm makers reach ~64-66k per match.
+ANALYSIS = """\
+Before (main, 2026-11-25) -> now: one `matchOrders` of two new orders {b_single:,} -> {single:,};
+per match in a batch of 50: fresh makers {b_fresh50:,} -> {fresh50:,}, warm makers {b_warm50:,} ->
+{warm50:,} (ordinary salts) and {bwarm50:,} (bitmap orders).
+
+Targets (issue 12): warm batch of 50 <= 40,000 per match: **not met** ({bwarm50:,} with bitmap
+orders; {bwarm200:,} in a batch of 200); a returning maker's single match of two new orders
+<= 105,000: **not met** ({bret:,} with bitmap orders, {ret:,} ordinary); fresh makers' single
+match <= 135,000: **not met** ({single:,}); batch of 200 in one transaction: **met** for warm
+makers ({warm200:,} and {bwarm200:,} per match), not for 200 fresh makers (two fresh fill
+slots and four cold balances per match make ~118k, 200 of them ~24M gas).
+
+Where the savings come from: the batch runs every match inline in one call frame (checks
+report their error instead of reverting; a token failure reverts that frame and the batch
+reruns one frame per match), each order's hash once per batch, no fee `mulDiv` for orders
+without a fee, `transferFrom` without a memory allocation per call, and bitmap orders (salt
+tag `SDEXBITS`): a maker's consecutive nonces share one storage word, so a returning maker's
+order filled whole costs a warm bit instead of a fresh 22.1k slot. Not taken: skipping the
+`minValidSalt` read (it is what makes `cancelOrdersUpTo` cancel an order; no order can skip it
+without losing that promise) and dropping fields from `OrderFilled` (the node stores
+`feeRecipient`/`feePaid` from the event; see the issue-12 report). What is left per warm
+bitmap match (profiled with `debug_traceTransaction`): two `OrderFilled` logs 5.8k, two token
+transfers ~8k, `ecrecover` 3.3k, calldata ~4.5k, and ~5k of ABI validation of calldata fields.
 """
 
 
@@ -201,6 +214,10 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     if args.write:
         single = result["matchOrders"]
+
+        def per_match(key: str) -> int:
+            return int(result["batchMatchOrders"].get(key, {}).get("gas_per_match", 0))
+
         rows = [
             "| one `matchOrders`, both orders new (first fill) "
             f"| {single['first_fill_of_both_orders']:,} |",
@@ -214,17 +231,31 @@ def main() -> None:
                 else f"does not fit one transaction (Hardhat's cap is {MAX_GAS:,} gas)"
             )
             rows.append(f"| `batchMatchOrders`, {key.replace('_', ' ')} | {cell} |")
+        rows[2:2] = [
+            f"| one `matchOrders`, {k.replace('_', ' ')} | {single[k]:,} |"
+            for k in (
+                "returning_makers_new_orders",
+                "bitmap_fresh_makers_new_orders",
+                "bitmap_returning_makers_new_orders",
+            )
+        ]
         body = (
             f"Measured {date.today()} on {machine_line()}, Hardhat 2.29 (cancun), solc 0.8.30 "
             f"optimizer 10,000 runs, by `bench/gas.py`.\n\n| settlement | gas |\n|---|---|\n"
             + "\n".join(rows)
             + "\n\n"
             + ANALYSIS.format(
-                single=result["matchOrders"]["first_fill_of_both_orders"],
-                fresh50=result["batchMatchOrders"]
-                .get("fresh_makers_50", {})
-                .get("gas_per_match", 0),
-                warm50=result["batchMatchOrders"].get("warm_makers_50", {}).get("gas_per_match", 0),
+                b_single=BEFORE["first_fill_of_both_orders"],
+                b_fresh50=BEFORE["fresh_makers_50"],
+                b_warm50=BEFORE["warm_makers_50"],
+                single=single["first_fill_of_both_orders"],
+                ret=single["returning_makers_new_orders"],
+                bret=single["bitmap_returning_makers_new_orders"],
+                fresh50=per_match("fresh_makers_50"),
+                warm50=per_match("warm_makers_50"),
+                warm200=per_match("warm_makers_200"),
+                bwarm50=per_match("bitmap_warm_makers_50"),
+                bwarm200=per_match("bitmap_warm_makers_200"),
             )
             + "\n```json\n"
             + json.dumps(result, indent=2)
