@@ -2,7 +2,6 @@
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
@@ -17,11 +16,19 @@ import {LibOrder} from "./libraries/LibOrder.sol";
 ///         counterparty: the Exchange never holds tokens. Rules, arithmetic, events and errors
 ///         are pinned in docs/ARCHITECTURE.md.
 contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
-    using SafeERC20 for IERC20;
-
     /// @dev Bit 255 of a fill slot: cancelled by hash. Bits 0..254: the filled maker amount.
     uint256 private constant CANCELLED_FLAG = 1 << 255;
     uint256 private constant FILLED_MASK = CANCELLED_FLAG - 1;
+
+    /// @dev An order whose salt's top 64 bits are this tag ("SDEXBITS") opts in to the maker's
+    ///      order bitmap (ARCHITECTURE.md "Bitmap orders"); its low 192 bits are the maker's
+    ///      nonce. A random salt carries the tag with probability 2**-64.
+    uint256 private constant BITMAP_TAG = 0x5344455842495453;
+    /// @dev Two bits per bitmap order: 0 untouched (fill slot unused, nothing filled),
+    ///      ORDER_FILLED filled whole in one fill (fill slot unused), IN_SLOT its fill slot
+    ///      holds its state (partly filled, or cancelled by hash).
+    uint256 private constant ORDER_FILLED = 1;
+    uint256 private constant IN_SLOT = 2;
 
     /// @dev Gas for each token view in getOrderStates, so a gas-burning token reads as 0
     ///      instead of starving the rest of the batch (a plain ERC-20 needs under 10k).
@@ -30,6 +37,9 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
     /// @dev One slot per order: filled amount and cancel flag together, one SLOAD per fill.
     mapping(bytes32 orderHash => uint256 fillState) private _fillStates;
     mapping(address maker => uint256 salt) private _minValidSalts;
+    /// @dev Bitmap orders' 2-bit states, 128 nonces to a word: a maker's next order reuses a
+    ///      warm, non-zero word instead of writing a fresh slot (22.1k gas) per order.
+    mapping(address maker => mapping(uint256 word => uint256 states)) private _orderBits;
 
     constructor() EIP712("SDEX", "1") {}
 
@@ -41,7 +51,9 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
         nonReentrant
         returns (uint256 makerFilled, uint256 takerPaid)
     {
-        (bytes32 hash, uint256 filled) = _checkOrder(order, signature, msg.sender);
+        bytes32 hash = _hashOrder(order);
+        (uint256 filled, bytes memory failure) = _checkOrder(order, hash, signature, msg.sender);
+        if (failure.length != 0) _revertWith(failure);
         uint256 fee;
         (makerFilled, takerPaid, fee) = LibFill.fillOrderAmounts(
             hash, order.makerAmount, order.takerAmount, order.feeAmount, filled, takerFillAmount
@@ -49,7 +61,7 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
         _recordFill(order, hash, filled, makerFilled, takerPaid, msg.sender, fee);
 
         _pay(order.makerToken, order.maker, msg.sender, makerFilled);
-        // fee <= takerPaid because feeAmount <= takerAmount (floor vs ceil of the same ratio)
+        // Cannot underflow: fee <= takerPaid as feeAmount <= takerAmount (floor vs ceil of one ratio).
         unchecked {
             _pay(order.takerToken, msg.sender, order.maker, takerPaid - fee);
         }
@@ -64,12 +76,16 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
         bytes calldata rightSignature,
         uint256 maxLeftFill
     ) external nonReentrant returns (uint256 leftFilled, uint256 rightFilled) {
-        return _matchOrders(left, leftSignature, right, rightSignature, maxLeftFill);
+        return _matchOrRevert(left, leftSignature, right, rightSignature, maxLeftFill);
     }
 
     /// @inheritdoc IExchange
-    /// @dev Reverts the whole batch only on ArrayLengthMismatch; a pair with an index out of
-    ///      range is skipped with reason PairIndexOutOfRange, like any failing match.
+    /// @dev Reverts the whole batch only on ArrayLengthMismatch. First every match runs inline
+    ///      in one frame (settleBatch): a failing check is skipped, not reverted, so a match
+    ///      costs no call frame of its own. A token that reverts (or returns false) in the
+    ///      middle of a match cannot be undone inline, as the match's earlier transfers have
+    ///      happened: it reverts that frame whole, and the batch runs again one frame per match
+    ///      (settleMatch), where the failing match alone is undone and skipped.
     function batchMatchOrders(Order[] calldata orders, bytes[] calldata signatures, MatchPair[] calldata pairs)
         external
         nonReentrant
@@ -77,23 +93,30 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
     {
         uint256 count = orders.length;
         if (signatures.length != count) revert ArrayLengthMismatch(count, signatures.length);
+        // settleBatch takes the same arguments, so this call's own arguments are forwarded as they are.
+        (bool ok, bytes memory result) = address(this).call(bytes.concat(this.settleBatch.selector, msg.data[4:]));
+        return ok ? abi.decode(result, (uint256)) : _settleEachInOwnFrame(orders, signatures, pairs);
+    }
+
+    /// @dev batchMatchOrders' fallback: each match in a call frame of its own (settleMatch), so
+    ///      that any revert, ours or a token's, undoes and skips that match only.
+    function _settleEachInOwnFrame(Order[] calldata orders, bytes[] calldata signatures, MatchPair[] calldata pairs)
+        private
+        returns (uint256 settled)
+    {
+        uint256 count = orders.length;
         for (uint256 i; i < pairs.length; ++i) {
-            uint256 l = pairs[i].left;
-            uint256 r = pairs[i].right;
+            (uint256 l, uint256 r) = (pairs[i].left, pairs[i].right);
             if (l >= count || r >= count) {
-                bytes32 leftHash = l < count ? _hashOrder(orders[l]) : bytes32(0);
-                bytes32 rightHash = r < count ? _hashOrder(orders[r]) : bytes32(0);
-                emit MatchSkipped(i, leftHash, rightHash, abi.encodeWithSelector(PairIndexOutOfRange.selector, l, r, count));
+                _skipOutOfRange(orders, i, l, r);
                 continue;
             }
-            // A call frame of its own: any revert (ours or a token's) undoes this match only.
             try this.settleMatch(orders[l], signatures[l], orders[r], signatures[r], pairs[i].maxLeftFill) {
                 // Cannot overflow: at most pairs.length increments.
                 unchecked {
                     ++settled;
                 }
             } catch (bytes memory reason) {
-                // Hashed only on failure, so a settled match pays for its hashes once.
                 emit MatchSkipped(i, _hashOrder(orders[l]), _hashOrder(orders[r]), reason);
             }
         }
@@ -102,6 +125,29 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
     /// @inheritdoc IExchange
     /// @dev Not nonReentrant itself: batchMatchOrders holds the lock while calling it, and no one
     ///      else can call it, so a token re-entering during a batch still meets the lock.
+    function settleBatch(Order[] calldata orders, bytes[] calldata signatures, MatchPair[] calldata pairs)
+        external
+        returns (uint256 settled)
+    {
+        if (msg.sender != address(this)) revert OnlySelf(msg.sender);
+        uint256 count = orders.length; // batchMatchOrders checked signatures.length == count
+        // Each order's hash, computed once however many matches share the order (0: not yet).
+        bytes32[] memory hashes = new bytes32[](count);
+        for (uint256 i; i < pairs.length; ++i) {
+            (uint256 l, uint256 r) = (pairs[i].left, pairs[i].right);
+            if (l >= count || r >= count) {
+                _skipOutOfRange(orders, i, l, r);
+            } else if (_settleInline(orders, signatures, hashes, pairs[i], i)) {
+                // Cannot overflow: at most pairs.length increments.
+                unchecked {
+                    ++settled;
+                }
+            }
+        }
+    }
+
+    /// @inheritdoc IExchange
+    /// @dev Not nonReentrant itself, like settleBatch.
     function settleMatch(
         Order calldata left,
         bytes calldata leftSignature,
@@ -110,7 +156,7 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
         uint256 maxLeftFill
     ) external returns (uint256 leftFilled, uint256 rightFilled) {
         if (msg.sender != address(this)) revert OnlySelf(msg.sender);
-        return _matchOrders(left, leftSignature, right, rightSignature, maxLeftFill);
+        return _matchOrRevert(left, leftSignature, right, rightSignature, maxLeftFill);
     }
 
     // ──────────────────────────── cancellation ────────────────────────────
@@ -120,9 +166,10 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
     function cancelOrder(Order calldata order) external {
         bytes32 hash = _hashOrder(order);
         if (msg.sender != order.maker) revert OnlyMaker(hash, order.maker, msg.sender);
-        uint256 fillState = _fillStates[hash];
+        uint256 fillState = _fillState(order, hash);
         if (fillState & CANCELLED_FLAG != 0) return;
         _fillStates[hash] = fillState | CANCELLED_FLAG; // keeps the filled amount in bits 0..254
+        if (_isBitmapOrder(order)) _setBitmapState(order, IN_SLOT); // the slot holds its state now
         emit OrderCancelled(hash, msg.sender);
     }
 
@@ -177,105 +224,102 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
 
     // ────────────────────────────── internals ─────────────────────────────
 
+    /// @dev The orders' hashes (set by the caller) and what the checks of a match found, carried
+    ///      in memory to keep each frame within 16 stack slots (no via-IR).
+    struct Checked {
+        bytes32 leftHash;
+        uint256 leftBefore; // left's filled amount before this match
+        uint256 leftAvailable; // set to maxLeftFill by the caller; capped to left's remainder here
+        bytes32 rightHash;
+        uint256 rightBefore;
+    }
+
     /// @dev `left` rests and sets the price; `right` comes in (ARCHITECTURE.md "matchOrders").
     ///      Per-order checks come first (left, then right), then the pair's tokens, then amounts.
+    ///      A failing check changes nothing and comes back as its custom error's revert data in
+    ///      `failure` (empty on success): matchOrders reverts with it, a batch skips the match.
     function _matchOrders(
         Order calldata left,
         bytes calldata leftSignature,
         Order calldata right,
         bytes calldata rightSignature,
-        uint256 maxLeftFill
-    ) private returns (uint256, uint256) {
-        (bytes32 leftHash, uint256 leftBefore) = _checkOrder(left, leftSignature, right.maker);
-        // From here on maxLeftFill is left's available amount: its remainder, capped.
-        uint256 leftRemaining = left.makerAmount - leftBefore;
-        if (maxLeftFill > leftRemaining) maxLeftFill = leftRemaining;
-        return _matchRight(left, leftHash, leftBefore, maxLeftFill, right, rightSignature);
-    }
-
-    /// @dev The second half of _matchOrders, split off to keep each frame within 16 stack slots
-    ///      (no via-IR): checks `right` and the pair's tokens, then executes.
-    function _matchRight(
-        Order calldata left,
-        bytes32 leftHash,
-        uint256 leftBefore,
-        uint256 leftAvailable,
-        Order calldata right,
-        bytes calldata rightSignature
-    ) private returns (uint256, uint256) {
-        (bytes32 rightHash, uint256 rightBefore) = _checkOrder(right, rightSignature, left.maker);
+        Checked memory m
+    ) private returns (uint256, uint256, bytes memory failure) {
+        (m.leftBefore, failure) = _checkOrder(left, m.leftHash, leftSignature, right.maker);
+        if (failure.length != 0) return (0, 0, failure);
+        uint256 leftRemaining = left.makerAmount - m.leftBefore;
+        if (m.leftAvailable > leftRemaining) m.leftAvailable = leftRemaining;
+        (m.rightBefore, failure) = _checkOrder(right, m.rightHash, rightSignature, left.maker);
+        if (failure.length != 0) return (0, 0, failure);
         if (right.makerToken != left.takerToken || right.takerToken != left.makerToken) {
-            revert TokenMismatch(leftHash, rightHash);
+            return (0, 0, abi.encodeWithSelector(TokenMismatch.selector, m.leftHash, m.rightHash));
         }
-        return _executeMatch(left, leftHash, leftBefore, leftAvailable, right, rightHash, rightBefore);
+        return _executeMatch(left, right, m);
     }
 
-    /// @dev Amounts, fill records and transfers of a checked match. (Parameter order is
-    ///      grouped per side so that every argument below stays within 16 stack slots.)
-    function _executeMatch(
-        Order calldata left,
-        bytes32 leftHash,
-        uint256 leftBefore,
-        uint256 leftAvailable,
-        Order calldata right,
-        bytes32 rightHash,
-        uint256 rightBefore
-    ) private returns (uint256 x, uint256 y) {
-        // fees[0] is left's, fees[1] right's; in memory, so the stack keeps room for the 7 params
-        uint256[2] memory fees;
-        (x, y, fees[0], fees[1]) = LibFill.matchAmounts(
-            leftHash,
-            rightHash,
-            left.makerAmount,
-            left.takerAmount,
-            left.feeAmount,
-            leftAvailable,
-            right.makerAmount,
-            right.takerAmount,
-            right.feeAmount,
-            rightBefore
-        );
-        _recordFill(left, leftHash, leftBefore, x, y, right.maker, fees[0]);
-        _recordFill(right, rightHash, rightBefore, y, x, left.maker, fees[1]);
-
-        // No underflow: left's fee <= y as left.feeAmount <= left.takerAmount, and right's fee <=
-        // floor(y * right.takerAmount / right.makerAmount) <= x by the price check in matchAmounts.
-        unchecked {
-            _pay(left.makerToken, left.maker, right.maker, x - fees[1]);
-            _pay(right.makerToken, right.maker, left.maker, y - fees[0]);
+    /// @dev Amounts, fill records and transfers of a checked match.
+    function _executeMatch(Order calldata left, Order calldata right, Checked memory m)
+        private
+        returns (uint256 x, uint256 y, bytes memory failure)
+    {
+        (x, y) = LibFill.matchFill(left.makerAmount, left.takerAmount, m.leftAvailable, right.makerAmount - m.rightBefore);
+        if (x == 0) return (0, 0, abi.encodeWithSelector(ZeroFillAmount.selector, m.leftHash, m.rightHash));
+        if (!LibFill.meetsLimit(x, y, right.makerAmount, right.takerAmount)) {
+            return (0, 0, abi.encodeWithSelector(PricesDoNotCross.selector, m.leftHash, m.rightHash, x, y));
         }
-        _pay(left.makerToken, left.maker, right.feeRecipient, fees[1]);
-        _pay(right.makerToken, right.maker, left.feeRecipient, fees[0]);
+        uint256 leftFee = LibFill.feeFor(left.feeAmount, x, left.makerAmount); // in Y, to left's recipient
+        uint256 rightFee = LibFill.feeFor(right.feeAmount, y, right.makerAmount); // in X, to right's recipient
+        _recordFill(left, m.leftHash, m.leftBefore, x, y, right.maker, leftFee);
+        _recordFill(right, m.rightHash, m.rightBefore, y, x, left.maker, rightFee);
+
+        // Cannot underflow: left's fee <= y as left.feeAmount <= left.takerAmount, and right's fee
+        // <= floor(y * right.takerAmount / right.makerAmount) <= x by the limit check above.
+        unchecked {
+            _pay(left.makerToken, left.maker, right.maker, x - rightFee);
+            _pay(right.makerToken, right.maker, left.maker, y - leftFee);
+        }
+        _pay(left.makerToken, left.maker, right.feeRecipient, rightFee);
+        _pay(right.makerToken, right.maker, left.feeRecipient, leftFee);
     }
 
     /// @dev The checks of one order about to be filled, ordered so that each bad order gets its
     ///      own error: amounts, tokens, status, expiry, taker, signature. Returns the order's
-    ///      hash and filled amount.
-    function _checkOrder(Order calldata order, bytes calldata signature, address counterparty)
+    ///      filled amount, or the failing check's custom error in `failure`.
+    function _checkOrder(Order calldata order, bytes32 hash, bytes calldata signature, address counterparty)
         private
         view
-        returns (bytes32 hash, uint256 filled)
+        returns (uint256 filled, bytes memory failure)
     {
-        hash = _hashOrder(order);
         if (!LibOrder.hasValidAmounts(order)) {
-            revert InvalidOrderAmounts(hash, order.makerAmount, order.takerAmount, order.feeAmount);
+            failure = abi.encodeWithSelector(
+                InvalidOrderAmounts.selector, hash, order.makerAmount, order.takerAmount, order.feeAmount
+            );
+            return (0, failure);
         }
-        if (order.makerToken == order.takerToken) revert SameTokens(hash, order.makerToken);
-        uint256 fillState = _fillStates[hash]; // the only read of this order's slot in this fill
+        if (order.makerToken == order.takerToken) {
+            return (0, abi.encodeWithSelector(SameTokens.selector, hash, order.makerToken));
+        }
+        uint256 fillState = _fillState(order, hash); // the only read of this order's state in this fill
         OrderStatus status = _liveStatus(order, fillState);
-        if (status == OrderStatus.EXPIRED) revert OrderExpired(hash, order.expiry, block.timestamp);
-        if (status != OrderStatus.FILLABLE) revert OrderNotFillable(hash, status);
+        if (status == OrderStatus.EXPIRED) {
+            return (0, abi.encodeWithSelector(OrderExpired.selector, hash, order.expiry, block.timestamp));
+        }
+        if (status != OrderStatus.FILLABLE) {
+            return (0, abi.encodeWithSelector(OrderNotFillable.selector, hash, status));
+        }
         if (order.taker != address(0) && order.taker != counterparty) {
-            revert TakerNotAllowed(hash, order.taker, counterparty);
+            return (0, abi.encodeWithSelector(TakerNotAllowed.selector, hash, order.taker, counterparty));
         }
         filled = fillState; // FILLABLE implies the cancel flag is clear
         // An order with a fill has passed this check before (ARCHITECTURE.md "Fill state").
         if (filled == 0 && !_isValidSignature(order.maker, hash, signature)) {
-            revert InvalidSignature(hash, order.maker);
+            return (0, abi.encodeWithSelector(InvalidSignature.selector, hash, order.maker));
         }
     }
 
-    /// @dev The one place that records a fill; the event follows the state change.
+    /// @dev The one place that records a fill; the event follows the state change. A bitmap
+    ///      order filled whole by its first fill only sets its two bits in the maker's (usually
+    ///      warm) bitmap word; every other fill writes the order's own slot.
     function _recordFill(
         Order calldata order,
         bytes32 hash,
@@ -287,16 +331,132 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
     ) private {
         // Cannot overflow: makerFilled <= makerAmount - filledBefore and makerAmount < 2**255,
         // so the sum stays below the cancel flag.
+        uint256 filledAfter;
         unchecked {
-            _fillStates[hash] = filledBefore + makerFilled;
+            filledAfter = filledBefore + makerFilled;
+        }
+        // A first fill of a bitmap order: its state is 0 (IN_SLOT comes with a fill or a cancel flag).
+        if (filledBefore == 0 && _isBitmapOrder(order)) {
+            bool whole = filledAfter == order.makerAmount;
+            _setBitmapState(order, whole ? ORDER_FILLED : IN_SLOT);
+            if (!whole) _fillStates[hash] = filledAfter;
+        } else {
+            _fillStates[hash] = filledAfter;
         }
         emit OrderFilled(hash, order.maker, taker, makerFilled, takerFilled, order.feeRecipient, fee);
     }
 
     /// @dev Moves `amount` of `token` from `from` to `to`; zero amounts (no fee, or a fee equal
     ///      to the whole proceeds) are skipped, saving gas and sparing tokens that reject them.
+    ///      SafeERC20.safeTransferFrom's rules (a revert is bubbled up; no return data is success
+    ///      only if the token has code; else the reply must be true), without allocating memory
+    ///      for each call: a batch's transfers reuse the same scratch words.
     function _pay(address token, address from, address to, uint256 amount) private {
-        if (amount != 0) IERC20(token).safeTransferFrom(from, to, amount);
+        if (amount == 0) return;
+        bytes4 transferFrom = IERC20.transferFrom.selector;
+        bool ok;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40) // scratch past the free pointer; nothing stays allocated
+            mstore(ptr, transferFrom)
+            mstore(add(ptr, 0x04), from)
+            mstore(add(ptr, 0x24), to)
+            mstore(add(ptr, 0x44), amount)
+            mstore(0x00, 0)
+            if iszero(call(gas(), token, 0, ptr, 0x64, 0x00, 0x20)) {
+                returndatacopy(ptr, 0, returndatasize())
+                revert(ptr, returndatasize())
+            }
+            ok := eq(mload(0x00), 1) // a reply must be true (a short one reads as not 1)
+            // no reply: fine from a contract (USDT style), not from an address without code
+            if iszero(returndatasize()) { ok := gt(extcodesize(token), 0) }
+        }
+        if (!ok) revert SafeERC20FailedOperation(token);
+    }
+
+    /// @dev An opt-in order (ARCHITECTURE.md "Bitmap orders"): its salt carries BITMAP_TAG.
+    function _isBitmapOrder(Order calldata order) private pure returns (bool) {
+        return order.salt >> 192 == BITMAP_TAG;
+    }
+
+    /// @dev A bitmap order's fill state as one fill-slot word (filled amount | cancel flag):
+    ///      read from the maker's bitmap word, and from its own slot only when that says so.
+    function _fillState(Order calldata order, bytes32 hash) private view returns (uint256) {
+        if (_isBitmapOrder(order)) {
+            (uint256 word, uint256 shift) = _bitmapPosition(order.salt);
+            uint256 state = (_orderBits[order.maker][word] >> shift) & 3;
+            if (state == 0) return 0; // untouched: nothing filled, not cancelled
+            if (state == ORDER_FILLED) return order.makerAmount;
+        }
+        return _fillStates[hash];
+    }
+
+    /// @dev Sets a bitmap order's 2-bit state (the only writer of _orderBits).
+    function _setBitmapState(Order calldata order, uint256 state) private {
+        (uint256 word, uint256 shift) = _bitmapPosition(order.salt);
+        mapping(uint256 => uint256) storage bits = _orderBits[order.maker];
+        bits[word] = (bits[word] & ~(3 << shift)) | (state << shift);
+    }
+
+    /// @dev Word and bit offset of a bitmap order's nonce (the salt's low 192 bits): 128 nonces a word.
+    function _bitmapPosition(uint256 salt) private pure returns (uint256 word, uint256 shift) {
+        uint256 nonce = salt & type(uint192).max;
+        return (nonce >> 7, (nonce & 127) << 1);
+    }
+
+    /// @dev One match outside a batch's inline frame: a failing check reverts with its error.
+    function _matchOrRevert(
+        Order calldata left,
+        bytes calldata leftSignature,
+        Order calldata right,
+        bytes calldata rightSignature,
+        uint256 maxLeftFill
+    ) private returns (uint256, uint256) {
+        Checked memory m;
+        (m.leftHash, m.rightHash, m.leftAvailable) = (_hashOrder(left), _hashOrder(right), maxLeftFill);
+        (uint256 x, uint256 y, bytes memory failure) = _matchOrders(left, leftSignature, right, rightSignature, m);
+        if (failure.length != 0) _revertWith(failure);
+        return (x, y);
+    }
+
+    /// @dev orders[i]'s hash from the batch's cache, computed on first use.
+    function _cachedHash(Order[] calldata orders, bytes32[] memory hashes, uint256 i) private view returns (bytes32) {
+        // An EIP-712 hash is a keccak256 output, never 0 in practice, so 0 marks "not yet".
+        if (hashes[i] == 0) hashes[i] = _hashOrder(orders[i]);
+        return hashes[i];
+    }
+
+    /// @dev settleBatch's match `index` (its indexes in range): settled, or skipped with
+    ///      MatchSkipped when a check fails (a token's revert reverts the whole frame).
+    function _settleInline(
+        Order[] calldata orders,
+        bytes[] calldata signatures,
+        bytes32[] memory hashes,
+        MatchPair calldata pair,
+        uint256 index
+    ) private returns (bool) {
+        Checked memory m;
+        (m.leftHash, m.rightHash) = (_cachedHash(orders, hashes, pair.left), _cachedHash(orders, hashes, pair.right));
+        m.leftAvailable = pair.maxLeftFill;
+        (,, bytes memory failure) =
+            _matchOrders(orders[pair.left], signatures[pair.left], orders[pair.right], signatures[pair.right], m);
+        if (failure.length == 0) return true;
+        emit MatchSkipped(index, m.leftHash, m.rightHash, failure);
+        return false;
+    }
+
+    /// @dev Reverts with `failure`, a custom error's revert data from the checks.
+    function _revertWith(bytes memory failure) private pure {
+        assembly ("memory-safe") {
+            revert(add(failure, 0x20), mload(failure))
+        }
+    }
+
+    /// @dev Reports batch pair `index` pointing past the `orders` array.
+    function _skipOutOfRange(Order[] calldata orders, uint256 index, uint256 l, uint256 r) private {
+        uint256 count = orders.length;
+        bytes32 leftHash = l < count ? _hashOrder(orders[l]) : bytes32(0);
+        bytes32 rightHash = r < count ? _hashOrder(orders[r]) : bytes32(0);
+        emit MatchSkipped(index, leftHash, rightHash, abi.encodeWithSelector(PairIndexOutOfRange.selector, l, r, count));
     }
 
     function _orderInfo(Order calldata order)
@@ -305,7 +465,7 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
         returns (bytes32 hash, OrderStatus status, uint256 filledMakerAmount)
     {
         hash = _hashOrder(order);
-        uint256 fillState = _fillStates[hash];
+        uint256 fillState = _fillState(order, hash);
         filledMakerAmount = fillState & FILLED_MASK;
         status = LibOrder.isValid(order) ? _liveStatus(order, fillState) : OrderStatus.INVALID;
     }

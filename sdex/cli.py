@@ -73,21 +73,37 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--port", default=8545, show_default=True, help="JSON-RPC port of the Hardhat node.")
+@click.option("--port", default=8545, show_default=True, help="JSON-RPC port of the chain.")
 @click.option(
-    "--deployment", "deployment_path", type=click.Path(path_type=Path), default=DEFAULT_PATH,
-    show_default=True, help="Where to write the deployment file.",
+    "--deployment",
+    "deployment_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_PATH,
+    show_default=True,
+    help="Where to write the deployment file.",
+)
+@click.option(
+    "--engine", type=click.Choice(["hardhat", "anvil"]), default="hardhat", show_default=True,
+    help="The local chain: Hardhat, or anvil (faster; from the npm package @foundry-rs/anvil).",
 )  # fmt: skip
-def devnet(port: int, deployment_path: Path) -> None:
-    """Start a Hardhat node, deploy the Exchange, WETH and USDC, fund the dev accounts."""
+def devnet(port: int, deployment_path: Path, engine: str) -> None:
+    """Start a local chain, deploy the Exchange, WETH and USDC, fund the dev accounts."""
     from sdex.devnet import Devnet
+    from sdex.errors import DevnetError
 
     console = Console()
     net = Devnet(
-        port=port, deployment_path=deployment_path, log_path=deployment_path.with_suffix(".log")
+        port=port,
+        deployment_path=deployment_path,
+        log_path=deployment_path.with_suffix(".log"),
+        engine="anvil" if engine == "anvil" else "hardhat",
     )
-    with console.status(f"starting Hardhat on 127.0.0.1:{port} and deploying"):
-        d = net.start()
+    try:
+        with console.status(f"starting {engine} on 127.0.0.1:{port} and deploying"):
+            d = net.start()
+    except DevnetError as e:
+        console.print(f"[red]{escape(str(e))}[/]")
+        sys.exit(1)
     try:
         console.print(f"[bold]SDEX devnet[/] chain {d.chain_id} at {d.rpc}")
         console.print(f"Exchange {d.exchange} (deployed in block {d.deploy_block})")
@@ -102,7 +118,7 @@ def devnet(port: int, deployment_path: Path) -> None:
         try:
             while not stop.wait(1.0):
                 if net.node.proc is not None and net.node.proc.poll() is not None:
-                    console.print("[red]the Hardhat node exited[/]")
+                    console.print(f"[red]the {engine} node exited[/]")
                     sys.exit(1)
         except KeyboardInterrupt:
             pass

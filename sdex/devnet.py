@@ -1,20 +1,28 @@
-"""``sdex devnet``: a local Hardhat node with the Exchange and test tokens deployed.
+"""``sdex devnet``: a local chain with the Exchange and test tokens deployed.
 
-Starts ``hardhat node`` on a chosen port, deploys the Exchange, WETH (18 decimals) and USDC
-(6 decimals), mints both to the dev accounts (Hardhat's well-known mnemonic), approves the
-Exchange from each, and writes the deployment file.
+Starts ``hardhat node`` (the default engine) or ``anvil`` on a chosen port, deploys the
+Exchange, WETH (18 decimals) and USDC (6 decimals), mints both to the dev accounts (the
+well-known test mnemonic, which both engines fund), approves the Exchange from each, and
+writes the deployment file (the same shape for either engine).
+
+anvil comes from the npm package ``@foundry-rs/anvil``, whose platform sub-package
+(``@foundry-rs/anvil-linux-amd64``) holds the binary; ``npm ci`` installs it from the lock
+file and nothing downloads at run time.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import platform
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 from eth_account import Account
 
@@ -24,6 +32,10 @@ from sdex.deployment import Deployment, DevAccount, TokenInfo
 from sdex.errors import DevnetError
 
 HARDHAT_MNEMONIC = "test test test test test test test test test test test junk"
+Engine = Literal["hardhat", "anvil"]
+ENGINES: tuple[Engine, ...] = ("hardhat", "anvil")
+ANVIL_PACKAGES = {"x86_64": "anvil-linux-amd64", "aarch64": "anvil-linux-arm64"}
+"""machine -> the npm sub-package of @foundry-rs/anvil that holds its binary"""
 UINT256_MAX = 2**256 - 1
 DEV_TOKENS = (("WETH", "Wrapped Ether", 18, 1_000), ("USDC", "USD Coin", 6, 10_000_000))
 """(symbol, name, decimals, whole units minted to each dev account)"""
@@ -44,8 +56,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class HardhatNode:
-    """A ``hardhat node`` child process on 127.0.0.1; stopped by its own PID."""
+def check_port_free(port: int) -> None:
+    """Refuse a port that something already listens on, before any deployment.
+
+    Otherwise the engine fails to bind while an old chain on that port answers our
+    ``eth_chainId`` probe, and the deployment lands on a chain we did not start.
+    """
+    with socket.socket() as s:
+        # REUSEADDR: a closed socket's TIME_WAIT on this port is no reason to refuse it
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as e:
+            raise DevnetError(
+                f"port {port} on 127.0.0.1 is already in use ({e.strerror}): stop what "
+                f"listens there or pick another with --port"
+            ) from None
+
+
+class ChainNode:
+    """A local chain process on 127.0.0.1; stopped by its own PID. Subclasses give the command."""
+
+    name = "chain"
 
     def __init__(self, port: int, log_path: Path | None = None, accounts: int = 20) -> None:
         self.port = port
@@ -54,29 +86,33 @@ class HardhatNode:
         self.accounts = accounts
         self.proc: subprocess.Popen[bytes] | None = None
 
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    def after_start(self, rpc: Rpc) -> None:
+        """Engine settings applied once the node answers."""
+
     def start(self, timeout: float = 60.0) -> Rpc:
-        hardhat = REPO_ROOT / "node_modules" / ".bin" / "hardhat"
-        if not hardhat.exists():
-            raise DevnetError("node_modules is missing: run `make setup` (npm ci) first")
+        check_port_free(self.port)
+        cmd = self.command()
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [str(hardhat), "node", "--hostname", "127.0.0.1", "--port", str(self.port)],
+            cmd,
             cwd=REPO_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={
-                **os.environ,
-                "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true",
-                "SDEX_DEV_ACCOUNTS": str(max(20, self.accounts)),
-            },
+            env=self.env(),
         )
         rpc = Rpc(self.url)
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
                 raise DevnetError(
-                    f"hardhat node exited with {self.proc.returncode} (see {self.log_path})"
+                    f"{self.name} exited with {self.proc.returncode} (see {self.log_path})"
                 )
             try:
                 rpc.call("eth_chainId")
@@ -85,11 +121,10 @@ class HardhatNode:
                 if time.monotonic() > deadline:
                     self.stop()
                     raise DevnetError(
-                        f"hardhat node did not answer on {self.url} in {timeout}s"
+                        f"{self.name} did not answer on {self.url} in {timeout}s"
                     ) from None
                 time.sleep(0.1)
-        # Hardhat logs every JSON-RPC call; that costs throughput and fills the log.
-        rpc.call("hardhat_setLoggingEnabled", False)
+        self.after_start(rpc)
         return rpc
 
     def stop(self) -> None:
@@ -101,6 +136,70 @@ class HardhatNode:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+
+class HardhatNode(ChainNode):
+    """``hardhat node`` (chain 31337, cancun, accounts from hardhat.config.js)."""
+
+    name = "hardhat node"
+
+    def command(self) -> list[str]:
+        hardhat = REPO_ROOT / "node_modules" / ".bin" / "hardhat"
+        if not hardhat.exists():
+            raise DevnetError("node_modules is missing: run `make setup` (npm ci) first")
+        return [str(hardhat), "node", "--hostname", "127.0.0.1", "--port", str(self.port)]
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true",
+            "SDEX_DEV_ACCOUNTS": str(max(20, self.accounts)),
+        }
+
+    def after_start(self, rpc: Rpc) -> None:
+        # Hardhat logs every JSON-RPC call; that costs throughput and fills the log.
+        rpc.call("hardhat_setLoggingEnabled", False)
+
+
+def anvil_binary() -> Path:
+    """The anvil binary of the installed npm sub-package for this machine."""
+    package = ANVIL_PACKAGES.get(platform.machine())
+    if package is None or sys.platform != "linux":
+        raise DevnetError(f"no anvil package pinned for {sys.platform}/{platform.machine()}")
+    binary = REPO_ROOT / "node_modules" / "@foundry-rs" / package / "bin" / "anvil"
+    if not binary.exists():
+        raise DevnetError(f"{binary} is missing: run `make setup` (npm ci) first")
+    return binary
+
+
+class AnvilNode(ChainNode):
+    """anvil with Hardhat's settings: chain 31337, cancun, the same mnemonic and accounts,
+    automine, Hardhat's per-transaction gas cap, so the deployment and tests carry over."""
+
+    name = "anvil"
+
+    def command(self) -> list[str]:
+        return [
+            str(anvil_binary()),
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--chain-id", "31337",
+            "--hardfork", "cancun",
+            "--mnemonic", HARDHAT_MNEMONIC,
+            "--accounts", str(max(20, self.accounts)),
+            "--gas-limit", "30000000",  # Hardhat's block gas limit
+            "--silent",
+        ]  # fmt: skip
+
+
+def chain_node(
+    engine: Engine, port: int, log_path: Path | None = None, accounts: int = 20
+) -> ChainNode:
+    if engine == "hardhat":
+        return HardhatNode(port, log_path, accounts)
+    if engine == "anvil":
+        return AnvilNode(port, log_path, accounts)
+    raise DevnetError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
 
 
 def deploy_devnet(rpc: Rpc, url: str, accounts: int = 20) -> Deployment:
@@ -132,7 +231,8 @@ def deploy_devnet(rpc: Rpc, url: str, accounts: int = 20) -> Deployment:
 
 
 class Devnet:
-    """A running Hardhat node with everything deployed; a context manager that stops it."""
+    """A running chain (Hardhat or anvil) with everything deployed; a context manager that
+    stops it."""
 
     def __init__(
         self,
@@ -140,8 +240,10 @@ class Devnet:
         deployment_path: Path | None = None,
         log_path: Path | None = None,
         accounts: int = 20,
+        engine: Engine = "hardhat",
     ) -> None:
-        self.node = HardhatNode(port or free_port(), log_path, accounts)
+        self.engine = engine
+        self.node = chain_node(engine, port or free_port(), log_path, accounts)
         self.deployment_path = deployment_path
         self.accounts = accounts
         self.rpc: Rpc | None = None

@@ -1,4 +1,8 @@
-"""Shared fixtures: one real Hardhat node per test session, a snapshot per test."""
+"""Shared fixtures: one real chain per test session, a snapshot per test.
+
+The chain is Hardhat unless ``SDEX_TEST_ENGINE=anvil`` (or ``pytest --engine anvil``) asks for
+anvil; CI runs Hardhat.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +15,32 @@ import pytest
 
 from sdex.chain import Exchange, Rpc, Sender, Token
 from sdex.deployment import Deployment
-from sdex.devnet import Devnet
+from sdex.devnet import ENGINES, Devnet, Engine
 from sdex.order import ZERO_ADDRESS, Domain, Order, SignedOrder, random_salt, sign_order
 
 LOG_DIR = Path(os.environ.get("SDEX_TEST_LOGS", "/tmp/sdex-test-logs"))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--engine",
+        choices=ENGINES,
+        default=os.environ.get("SDEX_TEST_ENGINE", "hardhat"),
+        help="the chain the tests run on (default: $SDEX_TEST_ENGINE or hardhat)",
+    )
+
+
 @pytest.fixture(scope="session")
-def devnet() -> Iterator[Devnet]:
+def engine(request: pytest.FixtureRequest) -> Engine:
+    value = request.config.getoption("--engine")
+    assert value in ENGINES
+    return "anvil" if value == "anvil" else "hardhat"
+
+
+@pytest.fixture(scope="session")
+def devnet(engine: Engine) -> Iterator[Devnet]:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    net = Devnet(log_path=LOG_DIR / f"hardhat-{os.getpid()}.log", accounts=20)
+    net = Devnet(log_path=LOG_DIR / f"{engine}-{os.getpid()}.log", accounts=20, engine=engine)
     net.start()
     try:
         yield net

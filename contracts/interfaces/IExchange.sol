@@ -144,7 +144,7 @@ interface IExchangeEventsAndErrors {
     /// @param requested The requested minValidSalt, not above `current`.
     error MinValidSaltNotIncreasing(uint256 current, uint256 requested);
 
-    /// @notice settleMatch is the Exchange's own entry point for batch matches.
+    /// @notice settleBatch and settleMatch are the Exchange's own entry points for batch matches.
     /// @param caller The caller, which is not the Exchange.
     error OnlySelf(address caller);
 
@@ -153,6 +153,12 @@ interface IExchangeEventsAndErrors {
     /// @param right  The pair's right index.
     /// @param length The number of orders in the batch.
     error PairIndexOutOfRange(uint256 left, uint256 right, uint256 length);
+
+    /// @notice A token's transferFrom returned false (or a short reply), or the token has no
+    ///         code; the name and arguments of OpenZeppelin SafeERC20's error, whose rules the
+    ///         Exchange's transfers follow (a token's own revert is passed on as it is).
+    /// @param token The token.
+    error SafeERC20FailedOperation(address token);
 
     /// @notice The orders and signatures arrays of a batch call differ in length.
     /// @param orders     The number of orders.
@@ -190,7 +196,14 @@ interface IExchange is IExchangeEventsAndErrors {
         external
         returns (uint256 settled);
 
-    /// @notice One match of batchMatchOrders in its own call frame; callable only by the Exchange.
+    /// @notice All matches of batchMatchOrders inline in one call frame, failing checks skipped
+    ///         with MatchSkipped; callable only by the Exchange. A token failure reverts it whole.
+    function settleBatch(Order[] calldata orders, bytes[] calldata signatures, MatchPair[] calldata pairs)
+        external
+        returns (uint256 settled);
+
+    /// @notice One match of batchMatchOrders in its own call frame; callable only by the Exchange
+    ///         (the fallback when a token reverted inside settleBatch).
     function settleMatch(
         Order calldata left,
         bytes calldata leftSignature,

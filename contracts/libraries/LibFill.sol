@@ -30,7 +30,7 @@ library LibFill {
         makerFilled = _maxFill(makerAmount - filled, takerFillAmount, makerAmount, takerAmount);
         if (makerFilled == 0) revert IExchangeEventsAndErrors.ZeroFillAmount(orderHash, bytes32(0));
         takerPaid = makerFilled.mulDiv(takerAmount, makerAmount, Math.Rounding.Ceil);
-        fee = feeAmount.mulDiv(makerFilled, makerAmount, Math.Rounding.Floor);
+        fee = feeFor(feeAmount, makerFilled, makerAmount);
     }
 
     /// @notice Amounts of `matchOrders`: the maximal fill at the resting (left) order's price.
@@ -38,6 +38,8 @@ library LibFill {
     ///      caller caps it (a maker funded for part of the remainder); `rightFilled` is right's
     ///      fill state; `leftFilled_`/`rightFilled_`
     ///      out are what this match adds: x of left's makerToken X and y of right's makerToken Y.
+    ///      Reverts like the Exchange; the Exchange itself uses the parts below, which report
+    ///      instead of reverting so that a batch can skip a match without a call frame.
     /// @return leftFilled_  x: X that left's maker gives.
     /// @return rightFilled_ y: Y that right's maker gives.
     /// @return leftFee      Y paid by left's maker to left's fee recipient.
@@ -54,17 +56,42 @@ library LibFill {
         uint256 rightFeeAmount,
         uint256 rightFilled
     ) internal pure returns (uint256 leftFilled_, uint256 rightFilled_, uint256 leftFee, uint256 rightFee) {
-        // right's whole remainder is its budget of Y, spent at left's price
-        leftFilled_ = _maxFill(leftAvailable, rightMakerAmount - rightFilled, leftMakerAmount, leftTakerAmount);
+        (leftFilled_, rightFilled_) =
+            matchFill(leftMakerAmount, leftTakerAmount, leftAvailable, rightMakerAmount - rightFilled);
         if (leftFilled_ == 0) revert IExchangeEventsAndErrors.ZeroFillAmount(leftHash, rightHash);
-        rightFilled_ = leftFilled_.mulDiv(leftTakerAmount, leftMakerAmount, Math.Rounding.Ceil);
-        // right's limit y * rightTaker <= x * rightMaker, tested as ceil(y * rightTaker / rightMaker) <= x
-        // (equivalent for integer x) so that no 512-bit product is compared
-        if (rightFilled_.mulDiv(rightTakerAmount, rightMakerAmount, Math.Rounding.Ceil) > leftFilled_) {
+        if (!meetsLimit(leftFilled_, rightFilled_, rightMakerAmount, rightTakerAmount)) {
             revert IExchangeEventsAndErrors.PricesDoNotCross(leftHash, rightHash, leftFilled_, rightFilled_);
         }
-        leftFee = leftFeeAmount.mulDiv(leftFilled_, leftMakerAmount, Math.Rounding.Floor);
-        rightFee = rightFeeAmount.mulDiv(rightFilled_, rightMakerAmount, Math.Rounding.Floor);
+        leftFee = feeFor(leftFeeAmount, leftFilled_, leftMakerAmount);
+        rightFee = feeFor(rightFeeAmount, rightFilled_, rightMakerAmount);
+    }
+
+    /// @notice x and y of a match at left's price: right's whole remainder `rightRemaining` is
+    ///         its budget of Y. x == 0 means ZeroFillAmount; the limit check is `meetsLimit`.
+    function matchFill(uint256 leftMakerAmount, uint256 leftTakerAmount, uint256 leftAvailable, uint256 rightRemaining)
+        internal
+        pure
+        returns (uint256 x, uint256 y)
+    {
+        x = _maxFill(leftAvailable, rightRemaining, leftMakerAmount, leftTakerAmount);
+        y = x.mulDiv(leftTakerAmount, leftMakerAmount, Math.Rounding.Ceil);
+    }
+
+    /// @notice Whether giving y of right's makerToken for x keeps right's limit price:
+    ///         y * rightTaker <= x * rightMaker, tested as ceil(y * rightTaker / rightMaker) <= x
+    ///         (equivalent for integer x) so that no 512-bit product is compared.
+    function meetsLimit(uint256 x, uint256 y, uint256 rightMakerAmount, uint256 rightTakerAmount)
+        internal
+        pure
+        returns (bool)
+    {
+        return y.mulDiv(rightTakerAmount, rightMakerAmount, Math.Rounding.Ceil) <= x;
+    }
+
+    /// @notice An order's fee for a fill of `filled` makerToken: floor(feeAmount * filled / makerAmount).
+    function feeFor(uint256 feeAmount, uint256 filled, uint256 makerAmount) internal pure returns (uint256) {
+        if (feeAmount == 0) return 0; // most orders carry no fee: skip the mulDiv
+        return feeAmount.mulDiv(filled, makerAmount, Math.Rounding.Floor);
     }
 
     /// @dev The most of `remaining` makerToken that `budget` takerToken buys at the order's price:

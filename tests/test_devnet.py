@@ -1,0 +1,64 @@
+"""``sdex devnet``: the engines, and a busy port refused before anything is deployed."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sdex.chain import Exchange, Rpc, Token
+from sdex.cli import main
+from sdex.devnet import Devnet, free_port
+from sdex.errors import DevnetError
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A loopback port that a listening socket holds for the test."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield int(s.getsockname()[1])
+
+
+def test_busy_port_refused_before_starting_anything(busy_port: int) -> None:
+    net = Devnet(port=busy_port, engine="anvil")
+    with pytest.raises(DevnetError, match=f"port {busy_port} on 127.0.0.1 is already in use"):
+        net.start()
+    assert net.node.proc is None  # no chain process was started
+    assert net.deployment is None
+
+
+def test_cli_busy_port_exits_1_naming_the_port(busy_port: int, tmp_path: Path) -> None:
+    out = tmp_path / "devnet.json"
+    res = CliRunner().invoke(main, ["devnet", "--port", str(busy_port), "--deployment", str(out)])
+    assert res.exit_code == 1
+    assert f"port {busy_port}" in res.output
+    assert not out.exists()  # no deployment file written
+
+
+def test_cli_rejects_unknown_engine() -> None:
+    res = CliRunner().invoke(main, ["devnet", "--engine", "geth", "--port", str(free_port())])
+    assert res.exit_code == 2
+    assert "geth" in res.output
+
+
+@pytest.mark.parametrize("engine", ["hardhat", "anvil"])
+def test_engine_deploys_the_same_deployment(engine: str, tmp_path: Path) -> None:
+    path = tmp_path / "devnet.json"
+    with Devnet(deployment_path=path, accounts=3, engine=engine) as d:  # type: ignore[arg-type]
+        assert d.chain_id == 31337
+        rpc = Rpc(d.rpc)
+        try:
+            assert Exchange(rpc, d.exchange).domain().verifying_contract == d.exchange
+            weth = Token(rpc, d.token("WETH").address)
+            # Hardhat's and anvil's first dev account are the same key (the same mnemonic)
+            assert d.accounts[0].address == "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
+            assert weth.balance_of(d.accounts[2].address) == 1_000 * 10**18
+        finally:
+            rpc.close()
+    saved = path.read_text()
+    assert d.exchange in saved and '"chainId": 31337' in saved
