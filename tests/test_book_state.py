@@ -305,7 +305,7 @@ class BookMachine(RuleBasedStateMachine):
             st_ = after.get(signed.hash)
             if tif is TimeInForce.GTC and dust:  # closed: its remainder could not trade
                 assert st_ is None or st_.closed is RemovalReason.DUST
-                assert result.outcome is Outcome.FILLED and not st_ or st_.pending
+                assert result.outcome is Outcome.FILLED and (st_ is None or st_.pending > 0)
                 event("submit gtc: dust")
             elif tif is TimeInForce.GTC:
                 assert st_ is not None and st_.resting and st_.closed is None
