@@ -33,7 +33,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from sdex.book import OrderBook, OrderState, RemovalReason, Side
+from sdex.book import Entry, OrderBook, OrderState, RemovalReason, Side
 from sdex.book.types import unit_of
 from sdex.fillmath import FillMathError, MatchAmounts, PricesDoNotCross, match_amounts
 from sdex.matching import Match, MatchingEngine, MatchResult, Outcome, TimeInForce
@@ -389,7 +389,25 @@ class BookMachine(RuleBasedStateMachine):
         if not resting:
             return
         st_ = resting[i % len(resting)]
-        self.record([self.engine.rematch(st_.hash, now=self.now)])
+        visited: list[Entry] = []
+
+        def may_match(r: Entry, inc: Entry) -> bool:  # allows all: only counts the visits
+            visited.append(r)
+            return True
+
+        result = self.engine.rematch(st_.hash, now=self.now, may_match=may_match)
+        self.record([result])
+        # every order the walk visited traded, was removed, or is the one order of its level
+        # that the re-matched order could not pay a unit of; that one keeps it out of later
+        # walks (parked or dust) until its funds or fills change
+        touched = {m.resting.hash for m in result.matches} | {h for h, _ in result.removed}
+        idle = {e.hash: Fraction(e.order.taker_amount, e.order.maker_amount) for e in visited}
+        idle = {h: p for h, p in idle.items() if h not in touched}
+        if idle:
+            event("rematch blocked")
+            assert len(set(idle.values())) == len(idle), idle  # one visit per level
+            after = self.book.get(st_.hash)
+            assert after is None or after.closed is not None or after.fillable == 0
         self.uncross()
 
     @rule()

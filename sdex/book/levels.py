@@ -84,15 +84,12 @@ class Entry:
         "dead",
         "fillable",
         "filled",
-        "hash",
         "level",
         "maker_amount",
         "order",
         "parked",
         "pending",
-        "resting",
         "seq",
-        "side",
         "signed",
         "unit",
     )
@@ -108,10 +105,8 @@ class Entry:
     ) -> None:
         self.signed = signed
         self.order: Order = signed.order
-        self.hash = signed.hash
         self.maker_amount = signed.order.maker_amount
         self.book_side = book_side
-        self.side = book_side.side
         self.seq = seq
         self.filled = filled
         self.pending = 0
@@ -121,8 +116,20 @@ class Entry:
         self.level: Level | None = None  # the level it rests at (in its queue or parked)
         self.dead = False  # its slot in the level's queue is stale (closed or parked)
         self.parked = False  # resting but out of the queue: it cannot trade now
-        self.resting = False  # placed in a level (GTC), as opposed to an order being matched
         self.closed: RemovalReason | None = None
+
+    @property
+    def resting(self) -> bool:
+        """Placed at a level (GTC, open), as opposed to an order being matched or closed."""
+        return self.level is not None
+
+    @property
+    def hash(self) -> bytes:
+        return self.signed.hash
+
+    @property
+    def side(self) -> Side:
+        return self.book_side.side
 
     @property
     def remaining(self) -> int:

@@ -223,19 +223,18 @@ class OrderBook:
     def place(self, e: Entry, *, park: bool = False) -> None:
         """Rest a registered entry at the tail of its price level (parked if it cannot
         trade now, or if ``park``)."""
-        if e.resting or e.closed is not None:
+        if e.level is not None or e.closed is not None:
             return
         order = e.order
         unit = e.unit
         book_side = e.book_side
-        if e.side is _ASK:  # quote per base
+        if book_side.side is _ASK:  # quote per base
             num, den = order.taker_amount * unit // order.maker_amount, unit
         else:
             num, den = unit, order.taker_amount * unit // order.maker_amount
         level = book_side.levels.get((num, den))
         if level is None:
             level = book_side.level(num, den)
-        e.resting = True
         exp = order.expiry  # only resting orders expire in the book: IOC/FOK never rest
         bucket = self._expiry_at.get(exp)
         if bucket is None:
@@ -268,7 +267,7 @@ class OrderBook:
 
     def unregister(self, e: Entry) -> None:
         """Forget an entry that never rested and has nothing pending (a killed FOK, say)."""
-        if e.resting or e.pending:
+        if e.level is not None or e.pending:
             raise FillStateError("only an unplaced order with nothing pending can be unregistered")
         self.close(e, RemovalReason.UNMATCHED)
 
