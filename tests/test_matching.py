@@ -114,7 +114,11 @@ def test_time_in_force(
     assert sum(m.amounts.left_filled for m in r.matches) == matched
     assert r.remaining == (base - matched) * 10
     pair = eng.book.pair(BASE, QUOTE)
-    assert (incoming.hash in [s.hash for s in pair.orders(Side.BID)]) is rests
+    st_in = eng.book.get(incoming.hash)
+    assert (st_in is not None and st_in.resting) is rests
+    # listed at its level when it has something left; all in flight, it waits off the level
+    listed = incoming.hash in [s.hash for s in pair.orders(Side.BID)]
+    assert listed is (rests and r.remaining > 0)
     if outcome is Outcome.KILLED:  # nothing at all happened
         assert eng.book.snapshot()["orders"] == before["orders"]
     if not rests and incoming.hash in eng.book:  # known only while its fills are pending

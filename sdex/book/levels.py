@@ -120,8 +120,9 @@ class Entry:
 
     @property
     def resting(self) -> bool:
-        """Placed at a level (GTC, open), as opposed to an order being matched or closed."""
-        return self.level is not None
+        """Placed (GTC, open), as opposed to an order being matched or closed: at a level, or
+        deferred (parked without a level while all it has is in flight)."""
+        return self.level is not None or (self.parked and self.closed is None)
 
     @property
     def hash(self) -> bytes:

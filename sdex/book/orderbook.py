@@ -220,21 +220,17 @@ class OrderBook:
             return _DUST
         return None
 
-    def place(self, e: Entry, *, park: bool = False) -> None:
+    def place(self, e: Entry, *, park: bool = False, defer: bool | None = None) -> None:
         """Rest a registered entry at the tail of its price level (parked if it cannot
-        trade now, or if ``park``)."""
-        if e.level is not None or e.closed is not None:
+        trade now, or if ``park``).
+
+        An entry with nothing left but fills in flight rests *deferred*: parked without a
+        level (most such fills settle, and then it is gone); it enters its level if a fill
+        is released or its funds grow.
+        """
+        if e.closed is not None or e.level is not None or e.parked:
             return
         order = e.order
-        unit = e.unit
-        book_side = e.book_side
-        if book_side.side is _ASK:  # quote per base
-            num, den = order.taker_amount * unit // order.maker_amount, unit
-        else:
-            num, den = unit, order.taker_amount * unit // order.maker_amount
-        level = book_side.levels.get((num, den))
-        if level is None:
-            level = book_side.level(num, den)
         exp = order.expiry  # only resting orders expire in the book: IOC/FOK never rest
         bucket = self._expiry_at.get(exp)
         if bucket is None:
@@ -245,7 +241,25 @@ class OrderBook:
         self._expiry_count += 1
         if self._expiry_count > 2 * len(self._index) + 1024:
             self._compact_expiries()
-        if park or e.fillable < unit:  # cannot trade now: out of the matching walk's way
+        if defer is None:
+            defer = e.filled + e.pending == e.maker_amount  # all in flight
+        if defer:
+            e.parked = True
+            return
+        self._enter_level(e, park or e.fillable < e.unit)
+
+    def _enter_level(self, e: Entry, park: bool) -> None:
+        order = e.order
+        unit = e.unit
+        book_side = e.book_side
+        if book_side.side is _ASK:  # quote per base
+            num, den = order.taker_amount * unit // order.maker_amount, unit
+        else:
+            num, den = unit, order.taker_amount * unit // order.maker_amount
+        level = book_side.levels.get((num, den))
+        if level is None:
+            level = book_side.level(num, den)
+        if park:  # cannot trade now: out of the matching walk's way
             level.park_new(e)
             return
         queue = level.queue
@@ -267,7 +281,7 @@ class OrderBook:
 
     def unregister(self, e: Entry) -> None:
         """Forget an entry that never rested and has nothing pending (a killed FOK, say)."""
-        if e.level is not None or e.pending:
+        if e.resting or e.pending:
             raise FillStateError("only an unplaced order with nothing pending can be unregistered")
         self.close(e, RemovalReason.UNMATCHED)
 
@@ -298,6 +312,8 @@ class OrderBook:
             level.discard(e)
             if tidy:
                 self.tidy(e.book_side, level)
+        else:
+            e.parked = False  # deferred (no level) or never placed
         refunded = False
         if not account.funded:
             refunded = self._reallocate(account)  # what it held goes to later orders
@@ -515,6 +531,9 @@ class OrderBook:
         """Park or unpark resting ``e`` after its fillable moved."""
         level = e.level
         if level is None:
+            if e.parked and e.maker_amount - e.filled - e.pending:  # deferred, and no more
+                e.parked = False  # all in flight: it enters its level now
+                self._enter_level(e, e.fillable < e.unit)
             return
         if e.parked:
             if e.fillable >= e.unit:
@@ -523,9 +542,13 @@ class OrderBook:
             level.park(e)
 
     def _unpark(self, e: Entry) -> None:
-        level = e.level
-        if level is not None and e.parked:
-            level.unpark(e)
+        if e.parked:
+            level = e.level
+            if level is None:
+                e.parked = False
+                self._enter_level(e, False)
+            else:
+                level.unpark(e)
 
     # ---- lookups -------------------------------------------------------------------------------
 
@@ -579,8 +602,9 @@ class OrderBook:
                     "seq": e.seq,
                     "filled": str(e.filled),
                     "pending": str(e.pending),
-                    "resting": e.level is not None,
+                    "resting": e.resting,
                     "parked": e.parked,
+                    "deferred": e.parked and e.level is None,
                     "closed": None if e.closed is None else e.closed.value,
                 }
                 for e in sorted(self._index.values(), key=_seq_of)
@@ -598,7 +622,7 @@ class OrderBook:
         book = cls([(b, q) for b, q in data["pairs"]], default_funds=_opt_int(data["defaultFunds"]))
         for f in data["funds"]:
             book.set_funds(f["maker"], f["token"], _opt_int(f["spendable"]))
-        placed: list[tuple[Entry, bool]] = []
+        placed: list[tuple[Entry, bool, bool]] = []
         for rec in data["orders"]:
             raw = rec["order"]
             signed = SignedOrder(
@@ -618,12 +642,13 @@ class OrderBook:
                 e.closed = RemovalReason(rec["closed"])
                 e.fillable = 0
             elif rec["resting"]:
-                placed.append((e, bool(rec.get("parked", False))))
+                parked, deferred = bool(rec.get("parked")), bool(rec.get("deferred"))
+                placed.append((e, parked, deferred))
         book._seq = int(data["seq"])
         for account in book._accounts.values():
             book._reallocate(account)
-        for e, parked in placed:
-            book.place(e, park=parked)
+        for e, parked, deferred in placed:
+            book.place(e, park=parked, defer=deferred)
         return book
 
 

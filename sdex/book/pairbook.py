@@ -94,6 +94,6 @@ def entry_state(e: Entry) -> OrderState:
         pending=e.pending,
         remaining=e.maker_amount - e.filled - e.pending,
         fillable=0 if e.parked or e.closed is not None else e.fillable,
-        resting=e.level is not None,
+        resting=e.resting,
         closed=e.closed,
     )

@@ -9,10 +9,11 @@ settlement caps the resting side at ``left_filled`` (``maxLeftFill``), so the co
 computes exactly the match's amounts (see ``Match``). Both sides of each match are reserved
 in the book (pending) at once, so no order is ever matched beyond what it has.
 
-Rules, in the order they are checked for each resting order:
+The queues hold only orders that can trade now (``fillable >= unit``, see
+``sdex.book.levels``): the walk never meets a parked one. Rules, in the order they are
+checked for each resting order met:
 
-- nothing fillable (fills pending, maker unfunded): parked out of the level's queue until
-  it has something again, so later walks never pass it (see ``sdex.book.levels``);
+- newer than ``max_seq`` (``rematch``/``uncross``): the rest of the level is newer still;
 - expired (``now >= expiry``, the contract's rule): removed from the book, reported;
 - taker restriction: ``resting.taker`` must be 0 or the incoming maker, and vice versa;
   otherwise skipped (the pair can never trade);
@@ -23,18 +24,25 @@ Rules, in the order they are checked for each resting order:
   book uncrossed without settling a trade that only burns the maker's gas. (A removal can
   hand an underfunded maker's funds to its later orders, which may sit at prices already
   walked past: the walk then starts again from the best price.)
-- integer dust: ``PricesDoNotCross`` for a rationally crossing pair means no integer trade
-  exists between these two at these amounts: skip that resting order, go on.
-  ``ZeroFillAmount`` means the incoming order cannot buy one unit at this price, hence at
-  none worse either: matching stops. Likewise after a fill that leaves the resting order
-  with something (the incoming order is spent down to dust at this price or worse).
+- integer rounding: when the contract's maximal fill breaks the incoming limit
+  (``PricesDoNotCross``), the fill is capped at whole units of the resting order, which
+  trade at exactly its price (``maxLeftFill`` makes the contract agree). If the incoming
+  order cannot pay one unit there, no order of the level can trade with it (they share the
+  unit): the walk passes the whole level and the incoming order is *blocked*.
+  ``ZeroFillAmount`` (it cannot buy one wei of the resting order's token here, nor at a
+  worse price) and a maximal fill that leaves the resting order with something stop the walk,
+  also as blocked.
 
-So "the book is never crossed after matching" holds precisely as: no fillable, unexpired
-bid and ask that cross in price, may trade with each other (taker restrictions) and have an
-integer trade by the contract's formula (older order as ``left``) are left in the book.
-Releasing a fill, raising a maker's funds, or removing an order of an underfunded maker
-(cancelled, expired, filled elsewhere: its funds go to the maker's later orders, in any
-pair) can make such a pair reappear: the node then calls ``rematch`` or ``uncross``.
+A blocked order's remainder cannot trade with the best price across. ``OrderBook.rest``
+(for a new GTC order) and ``OrderBook.settle`` (for a re-matched one) then park it if its
+funds are short or fills are in flight (until those change), and otherwise close it as
+dust (``RemovalReason.DUST``, reported in ``removed``). So after matching no bid and ask on
+offer cross in price unless taker restrictions (or ``may_match``) forbid their trade; each
+order a walk visits trades, is removed, or is the one order of its level that blocked the
+incoming order. Releasing a fill, raising a maker's funds, or removing an order of an
+underfunded maker (cancelled, expired, filled elsewhere: its funds go to the maker's later
+orders, in any pair) can make a crossing reappear: the node then calls ``rematch`` or
+``uncross``.
 """
 
 from __future__ import annotations
