@@ -281,8 +281,8 @@ def test_expire_closes_orders_by_the_contracts_rule() -> None:
 def test_maker_funds_are_shared_in_price_time_priority_across_pairs() -> None:
     book = new_book()
     # A sells QUOTE in three bids over two pairs, oldest first; C's funds are separate
-    b1, b2, b3 = bid(A, 1, 30), bid(A, 1, 50, pair_base=BASE2), bid(A, 1, 40)
-    c1 = bid(C, 1, 45)
+    b1, b2, b3 = bid(A, 10, 30), bid(A, 10, 50, pair_base=BASE2), bid(A, 10, 40)
+    c1 = bid(C, 10, 45)
     for o in (b1, b2, b3, c1):
         book.add(o)
     book.set_funds(A, QUOTE, 70)
@@ -295,8 +295,8 @@ def test_maker_funds_are_shared_in_price_time_priority_across_pairs() -> None:
     # the book offers no more than A can pay, whatever the price order
     pair = book.pair(BASE, QUOTE)
     assert pair.depth(Side.BID) == [
-        DepthLevel(Fraction(45), 45, 1),
-        DepthLevel(Fraction(30), 30, 1),
+        DepthLevel(Fraction(9, 2), 45, 1),
+        DepthLevel(Fraction(3), 30, 1),
     ]
     book.reserve(b1.hash, 10)  # pending fills spend A's funds first; others keep theirs
     assert fillable() == [20, 40, 0, 45]
@@ -306,6 +306,9 @@ def test_maker_funds_are_shared_in_price_time_priority_across_pairs() -> None:
     assert fillable() == [20, -1, 40, 45]
     book.set_funds(A, QUOTE, 5)
     assert fillable() == [5, -1, 0, 45]
+    book.set_funds(A, QUOTE, 2)  # less than one unit at b1's price (3 quote for 1 base)
+    assert fillable() == [0, -1, 0, 45]
+    assert book.get(b1.hash).status == "unfunded"  # type: ignore[union-attr]
     book.set_funds(A, QUOTE, None)  # no cap
     assert fillable() == [20, -1, 40, 45]
     book.set_funds(A, BASE, 0)  # another token's account: no effect on bids

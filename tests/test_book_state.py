@@ -33,8 +33,9 @@ from hypothesis.stateful import (
     rule,
 )
 
-from sdex.book import OrderBook, OrderState, RemovalReason, Side
-from sdex.fillmath import FillMathError, MatchAmounts, match_amounts
+from sdex.book import Entry, OrderBook, OrderState, RemovalReason, Side
+from sdex.book.types import unit_of
+from sdex.fillmath import FillMathError, MatchAmounts, PricesDoNotCross, match_amounts
 from sdex.matching import Match, MatchingEngine, MatchResult, Outcome, TimeInForce
 from sdex.order import ZERO_ADDRESS, Order, SignedOrder
 from tests.test_book import BASE, BASE2, MAKERS, QUOTE, T0, ask, bid
@@ -75,12 +76,35 @@ def amounts_for(left: Order, left_avail: int, right: Order, right_avail: int) ->
     )  # fmt: skip
 
 
+def engine_amounts(left: Order, left_avail: int, right: Order, right_avail: int) -> MatchAmounts:
+    """What the engine proposes: the contract's maximal fill, or when its rounding breaks
+    the incoming limit, the whole units of ``left`` (``maxLeftFill``) that trade at its price."""
+    try:
+        return amounts_for(left, left_avail, right, right_avail)
+    except PricesDoNotCross:
+        lm, lt = left.maker_amount, left.taker_amount
+        x = min(left_avail, right_avail * lm // lt)
+        x -= x % unit_of(lm, lt)
+        if x == 0:
+            raise
+        return match_amounts(
+            lm, lt, left.fee_amount, lm - left_avail,
+            right.maker_amount, right.taker_amount, right.fee_amount,
+            right.maker_amount - right_avail, x,
+        )  # fmt: skip
+
+
 def can_trade(left: Order, left_avail: int, right: Order, right_avail: int) -> bool:
     try:
-        amounts_for(left, left_avail, right, right_avail)
+        engine_amounts(left, left_avail, right, right_avail)
     except FillMathError:
         return False
     return True
+
+
+def unit(s: OrderState) -> int:
+    o = s.order.order
+    return unit_of(o.maker_amount, o.taker_amount)
 
 
 def takers_allow(a: Order, b: Order) -> bool:
@@ -179,7 +203,9 @@ class BookMachine(RuleBasedStateMachine):
 
     def check_removed(self, r: MatchResult) -> None:
         for h, reason in r.removed:
-            assert reason in (RemovalReason.EXPIRED, RemovalReason.SELF_TRADE)
+            assert reason in (RemovalReason.EXPIRED, RemovalReason.SELF_TRADE, RemovalReason.DUST)
+            if reason is RemovalReason.DUST:
+                assert h == r.order.hash  # only the incoming (or re-matched) order itself
             st_ = self.book.get(h)
             assert st_ is None or st_.closed is reason
 
@@ -213,7 +239,10 @@ class BookMachine(RuleBasedStateMachine):
                 for s in before.values()
                 if (s.order.order.maker, s.order.order.maker_token) == (inc.maker, inc.maker_token)
             ]
-            left = spend - sum(s.pending for s in same) - sum(s.fillable for s in same)
+            left = spend - sum(s.pending for s in same)
+            for s in same:
+                if s.closed is None:
+                    left -= max(0, min(s.remaining, left))
             avail0 = max(0, min(rem, left))
         # every match: the contract's amounts from the state before it, in priority order
         avail = avail0
@@ -223,7 +252,7 @@ class BookMachine(RuleBasedStateMachine):
             assert m.incoming == signed
             r_before = before[m.resting.hash]  # an older order: it was in the book before
             r_avail = r_before.fillable - used[m.resting.hash]
-            assert m.amounts == amounts_for(r_before.order.order, r_avail, inc, avail)
+            assert m.amounts == engine_amounts(r_before.order.order, r_avail, inc, avail)
             for o in before.values():  # nothing better that could trade was passed over
                 if (
                     o.closed is None
@@ -244,10 +273,10 @@ class BookMachine(RuleBasedStateMachine):
             received += m.amounts.left_filled
             self.check_match_basics(m)
         self.check_removed(result)
+        dust = (signed.hash, RemovalReason.DUST) in result.removed
         for h, reason in result.removed:
-            o = before[h].order.order
             if reason is RemovalReason.SELF_TRADE:
-                assert o.maker == inc.maker
+                assert before[h].order.order.maker == inc.maker
         # the walk stopped only when nothing left could trade with the incoming order
         if result.outcome not in (Outcome.KILLED, Outcome.EXPIRED):
             for o in before.values():
@@ -262,7 +291,8 @@ class BookMachine(RuleBasedStateMachine):
                     or not takers_allow(o.order.order, inc)
                 ):
                     continue
-                assert not can_trade(o.order.order, now_o.fillable, inc, avail), o
+                if not dust:
+                    assert not can_trade(o.order.order, now_o.fillable, inc, avail), o
         # time in force
         remaining = m_inc - filled - sum(m.amounts.right_filled for m in result.matches)
         if result.outcome is Outcome.EXPIRED:
@@ -273,7 +303,11 @@ class BookMachine(RuleBasedStateMachine):
         else:
             assert result.remaining == remaining
             st_ = after.get(signed.hash)
-            if tif is TimeInForce.GTC:
+            if tif is TimeInForce.GTC and dust:  # closed: its remainder could not trade
+                assert st_ is None or st_.closed is RemovalReason.DUST
+                assert result.outcome is Outcome.FILLED and (st_ is None or st_.pending > 0)
+                event("submit gtc: dust")
+            elif tif is TimeInForce.GTC:
                 assert st_ is not None and st_.resting and st_.closed is None
                 assert result.outcome is (Outcome.RESTED if remaining else Outcome.FILLED)
             elif st_ is not None:
@@ -355,7 +389,25 @@ class BookMachine(RuleBasedStateMachine):
         if not resting:
             return
         st_ = resting[i % len(resting)]
-        self.record([self.engine.rematch(st_.hash, now=self.now)])
+        visited: list[Entry] = []
+
+        def may_match(r: Entry, inc: Entry) -> bool:  # allows all: only counts the visits
+            visited.append(r)
+            return True
+
+        result = self.engine.rematch(st_.hash, now=self.now, may_match=may_match)
+        self.record([result])
+        # every order the walk visited traded, was removed, or is the one order of its level
+        # that the re-matched order could not pay a unit of; that one keeps it out of later
+        # walks (parked or dust) until its funds or fills change
+        touched = {m.resting.hash for m in result.matches} | {h for h, _ in result.removed}
+        idle = {e.hash: Fraction(e.order.taker_amount, e.order.maker_amount) for e in visited}
+        idle = {h: p for h, p in idle.items() if h not in touched}
+        if idle:
+            event("rematch blocked")
+            assert len(set(idle.values())) == len(idle), idle  # one visit per level
+            after = self.book.get(st_.hash)
+            assert after is None or after.closed is not None or after.fillable == 0
         self.uncross()
 
     @rule()
@@ -403,14 +455,23 @@ class BookMachine(RuleBasedStateMachine):
             spend = self.spendable.get(key)
             assert self.book.funds(*key) == spend
             if spend is None:
-                assert all(s.fillable == s.remaining for s in orders if s.closed is None)
+                for s in orders:
+                    if s.closed is None:
+                        assert s.fillable == (s.remaining if s.remaining >= unit(s) else 0) or (
+                            s.fillable == 0 and s.resting
+                        ), s
                 continue
             left = spend - sum(s.pending for s in orders)
             for s in orders:
                 if s.closed is not None:
                     continue
                 take = max(0, min(s.remaining, left))
-                assert s.fillable == take, (key, s)
+                # offered: its allocation, unless that is less than one unit at its price
+                # (then parked), or it rests parked until fills or funds change
+                if take < unit(s):
+                    assert s.fillable == 0, (key, s)
+                else:
+                    assert s.fillable == take or (s.fillable == 0 and s.resting), (key, s)
                 left -= take
             offered = sum(s.fillable for s in orders)
             assert offered == 0 or offered + sum(s.pending for s in orders) <= spend
@@ -418,6 +479,7 @@ class BookMachine(RuleBasedStateMachine):
     @invariant()
     def levels_list_resting_orders_in_priority(self) -> None:
         resting = [s for s in self.book if s.closed is None and s.resting]
+        states = {s.hash: s for s in resting}
         for p in self.book.pairs:
             total = 0
             for side in Side:
@@ -428,7 +490,10 @@ class BookMachine(RuleBasedStateMachine):
                     for s in resting
                     if s.side is side and pair_of(s.order.order) == (p.base, p.quote)
                 }
-                assert {s.hash for s in listed} == mine and len(listed) == len(mine)
+                # all of them, except perhaps those with all they have in flight (deferred)
+                listed_hashes = {s.hash for s in listed}
+                assert listed_hashes <= mine and len(listed) == len(listed_hashes)
+                assert {h for h in mine if states[h].remaining} <= listed_hashes
                 for a, b in itertools.pairwise(listed):
                     assert better(a, b)
                 depth: dict[Fraction, int] = defaultdict(int)
@@ -441,6 +506,7 @@ class BookMachine(RuleBasedStateMachine):
 
     @invariant()
     def never_crossed(self) -> None:
+        """No bid and ask on offer cross in price, unless their takers forbid the trade."""
         offered = [
             s
             for s in self.book
@@ -452,12 +518,21 @@ class BookMachine(RuleBasedStateMachine):
             for a in offered:
                 if a.side is not Side.ASK or pair_of(a.order.order) != pair_of(b.order.order):
                     continue
-                if price(b) < price(a) or not takers_allow(a.order.order, b.order.order):
-                    continue
-                left, right = (a, b) if a.seq < b.seq else (b, a)
-                assert not can_trade(
-                    left.order.order, left.fillable, right.order.order, right.fillable
-                ), (left, right)
+                if price(b) >= price(a):
+                    assert not takers_allow(a.order.order, b.order.order), (a, b)
+
+    @invariant()
+    def no_dust_offered(self) -> None:
+        """Every order on offer can trade a whole unit at its price; dust is never kept."""
+        for s in self.book:
+            if s.closed is not None:
+                continue
+            if s.fillable:
+                assert s.fillable >= unit(s), s
+            if s.pending == 0:
+                assert s.remaining >= unit(s), s
+            if s.resting:
+                assert s.status in ("open", "partially_filled", "unfunded")
 
 
 @given(
@@ -495,14 +570,19 @@ def test_engine_arithmetic_is_the_contracts(
     result = engine.submit(right, now=T0, tif=TimeInForce.IOC, filled=inf)
     lo, ro = left.order, right.order
     try:
-        want = match_amounts(
-            rm, rt, lo.fee_amount, rf, ro.maker_amount, ro.taker_amount, ro.fee_amount, inf
-        )
+        if rm - rf < unit_of(rm, rt):
+            raise PricesDoNotCross("dust: never rests")
+        want = engine_amounts(lo, rm - rf, ro, ro.maker_amount - inf)
     except FillMathError:
         assert not result.matches
     else:
         crosses = Fraction(ro.maker_amount, ro.taker_amount) >= Fraction(rt, rm)
         assert crosses and [m.amounts for m in result.matches] == [want]
+        a = want  # the contract's own result, with the engine's cap
+        assert a == match_amounts(
+            rm, rt, lo.fee_amount, rf,
+            ro.maker_amount, ro.taker_amount, ro.fee_amount, inf, a.left_filled,
+        )  # fmt: skip
 
 
 def _side(o: Order) -> Side:
@@ -511,7 +591,7 @@ def _side(o: Order) -> Side:
 
 TestBookMachine = BookMachine.TestCase
 TestBookMachine.settings = settings(
-    max_examples=500,
+    max_examples=300,
     stateful_step_count=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],

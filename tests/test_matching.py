@@ -61,7 +61,10 @@ def test_incoming_order_takes_best_price_then_oldest_at_the_resting_price() -> N
     assert all(m.incoming_side is Side.BID and m.incoming == incoming for m in r.matches)
     assert (r.matches[0].base_amount, r.matches[0].quote_amount) == (5, 50)
     assert r.outcome is Outcome.RESTED and r.remaining == 144 - 50 - 55 - 33
-    assert state(eng, incoming) == (0, 138, 6)
+    # the 6 quote left are less than one unit at its price (12 quote buy 1 base): not
+    # offered while its fills are in flight; it becomes dust once they settle
+    assert state(eng, incoming) == (0, 138, 0)
+    assert eng.book.get(incoming.hash).status == "partially_filled"  # type: ignore[union-attr]
     assert state(eng, a_11_new) == (0, 3, 2)
     # the 6 quote left cannot buy a base unit at 11 or worse: matching stopped before a_12
     assert r.removed == () and state(eng, a_12) == (0, 0, 5)
@@ -111,7 +114,11 @@ def test_time_in_force(
     assert sum(m.amounts.left_filled for m in r.matches) == matched
     assert r.remaining == (base - matched) * 10
     pair = eng.book.pair(BASE, QUOTE)
-    assert (incoming.hash in [s.hash for s in pair.orders(Side.BID)]) is rests
+    st_in = eng.book.get(incoming.hash)
+    assert (st_in is not None and st_in.resting) is rests
+    # listed at its level when it has something left; all in flight, it waits off the level
+    listed = incoming.hash in [s.hash for s in pair.orders(Side.BID)]
+    assert listed is (rests and r.remaining > 0)
     if outcome is Outcome.KILLED:  # nothing at all happened
         assert eng.book.snapshot()["orders"] == before["orders"]
     if not rests and incoming.hash in eng.book:  # known only while its fills are pending
@@ -202,22 +209,39 @@ def test_taker_restrictions_hold_both_ways() -> None:
 # -- dust -------------------------------------------------------------------------------------
 
 
-def test_pair_without_an_integer_trade_is_skipped_and_matching_goes_on() -> None:
+def test_dust_on_arrival_is_closed_and_never_rests() -> None:
     eng = engine()
-    # Both asks price 1 base at 0.5 quote. The older has 1 base left (1 filled on chain): at
-    # its price 1 base costs ceil(0.5) = 1 quote, above the bid's limit of 0.5 per base: the
-    # contract would revert (PricesDoNotCross). The newer one trades 2 base for 1 quote.
+    # 1 base left at 0.5 quote per base: 1 base costs ceil(0.5) = 1 quote, twice its price;
+    # the least amount that trades at its price is 2 base (its unit). It never rests.
     older = ask(A, 2, 1)
-    assert eng.submit(older, now=NOW, filled=1).outcome is Outcome.RESTED
-    newer = ask(B, 4, 2)
-    rest(eng, newer)
-    incoming = bid(C, 2, 1)
+    r = eng.submit(older, now=NOW, filled=1)
+    assert r.outcome is Outcome.FILLED and r.removed == ((older.hash, RemovalReason.DUST),)
+    assert older.hash not in eng.book and eng.book.pair(BASE, QUOTE).best_ask() is None
+
+
+def test_whole_units_trade_when_the_maximal_fill_breaks_the_incoming_limit() -> None:
+    eng = engine()
+    # 7 base left at 0.4 quote per base (unit: 5 base for 2 quote). All 7 would cost
+    # ceil(2.8) = 3 quote: above a bid at the same price (PricesDoNotCross). Capped at whole
+    # units, 5 base trade for exactly 2 quote: maxLeftFill = 5 makes the contract agree.
+    resting = ask(A, 10, 4)
+    assert eng.submit(resting, now=NOW, filled=3).outcome is Outcome.RESTED
+    incoming = bid(B, 10, 4)
     with pytest.raises(PricesDoNotCross):
-        expected(older, incoming, 1, 1)
+        expected(resting, incoming, 7, 4)
     r = eng.submit(incoming, now=NOW)
-    assert [m.resting for m in r.matches] == [newer]
-    assert r.matches[0].amounts == expected(newer, incoming, 4, 1) == MatchAmounts(2, 1, 0, 0)
-    assert state(eng, older) == (1, 0, 1) and r.outcome is Outcome.FILLED
+    assert [m.amounts for m in r.matches] == [MatchAmounts(5, 2, 0, 0)]
+    lo, ro = resting.order, incoming.order
+    assert r.matches[0].amounts == match_amounts(
+        lo.maker_amount, lo.taker_amount, 0, 3, ro.maker_amount, ro.taker_amount, 0, 0, 5
+    )
+    # the ask's 2 base left are dust: not offered, closed once its fill settles
+    assert state(eng, resting) == (3, 5, 0)
+    assert state(eng, incoming) == (0, 2, 2) and r.outcome is Outcome.RESTED
+    pair = eng.book.pair(BASE, QUOTE)
+    assert pair.best_ask() is None and pair.best_bid() == DepthLevel(Fraction(2, 5), 2, 1)
+    eng.confirm(r.matches[0])
+    assert resting.hash not in eng.book  # dust left, nothing pending: closed and forgotten
 
 
 def test_zero_fill_stops_matching() -> None:
@@ -231,7 +255,12 @@ def test_zero_fill_stops_matching() -> None:
     eng.book.set_funds(C, QUOTE, 999)
     r = eng.submit(poor, now=NOW)
     assert not r.matches and r.outcome is Outcome.RESTED
-    assert state(eng, poor) == (0, 0, 999)
+    # it cannot pay one unit (2000 quote) at its own price: parked, offered as nothing
+    assert state(eng, poor) == (0, 0, 0)
+    assert eng.book.get(poor.hash).status == "unfunded"  # type: ignore[union-attr]
+    eng.book.set_funds(C, QUOTE, 2000)  # funds arrive: back in the queue, and it crosses
+    (res,) = eng.uncross(now=NOW)
+    assert [m.amounts for m in res.matches] == [MatchAmounts(1, 1000, 0, 0)]
 
 
 # -- after settlement: confirm, release, rematch, uncross -------------------------------------

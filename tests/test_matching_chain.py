@@ -16,6 +16,7 @@ import random
 import pytest
 
 from sdex.book import OrderBook
+from sdex.book.types import unit_of
 from sdex.matching import Match, MatchingEngine, MatchResult, TimeInForce
 from sdex.order import ZERO_ADDRESS, SignedOrder
 from tests.conftest import Chain
@@ -145,8 +146,11 @@ def test_engine_matches_settle_exactly_on_chain(chain: Chain, seed: int) -> None
         for so, st in zip(touched, c.exchange.order_states(touched), strict=True):
             assert st.filled == filled[so.hash], so.hash.hex()
             view = book.get(so.hash)
-            if view is None:  # forgotten: filled in full, or closed by the engine
-                assert st.filled == so.order.maker_amount or so.hash in closed
+            if view is None:  # forgotten: filled in full, closed by the engine, or dust left
+                o = so.order
+                dust = o.maker_amount - st.filled < unit_of(o.maker_amount, o.taker_amount)
+                assert st.filled == o.maker_amount or so.hash in closed or dust
             else:
                 assert view.filled == st.filled and view.pending == 0
-    assert total >= 40, f"the scenario should cross often, got {total} matches"
+    # (orders of a few thousand wei are dust at these prices: they never rest, nor trade)
+    assert total >= 25, f"the scenario should cross often, got {total} matches"

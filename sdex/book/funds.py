@@ -6,72 +6,49 @@ orders in time priority (arrival ``seq``), greedily: each takes ``min(remaining,
 An order's ``fillable`` is that allocation, so the book never offers more than the maker
 can deliver.
 
-Most accounts are fully funded (``open + reserved <= spendable``): then every order's
-fillable is its remaining and a change to one order touches only that order. Only an
-underfunded account reallocates, in O(its orders). Reserving a fill out of an order's
-fillable never changes the other orders' allocations (``left`` drops by what the order's
-remaining drops), so matching stays O(1) per fill.
-
-An order parked in its level (nothing fillable) that gets something here goes back into
-its level's queue (``Level.unpark``): this is the only place a fillable amount grows.
+``allocate`` is pure: it reads an ``Account`` and returns the orders whose fillable
+changes, with their new amounts; ``OrderBook`` applies them (and parks or unparks the
+orders). Most accounts are fully funded (``open + reserved <= spendable``): then every
+order's fillable is its remaining and a change to one order touches only that order
+(``OrderBook`` keeps that path inline). Only an underfunded account reallocates, in
+O(its orders). Reserving a fill out of an order's fillable never changes the other orders'
+allocations (``left`` drops by what the order's remaining drops), so matching stays O(1)
+per fill.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from sdex.book.levels import Entry
+from sdex.book.levels import Account, Entry
 
 
-class Account:
-    """One (maker, token): its spendable amount and the open orders that share it."""
+def covers(account: Account) -> bool:
+    """Whether the account can pay every open order in full."""
+    spendable = account.spendable
+    return spendable is None or account.open + account.reserved <= spendable
 
-    __slots__ = ("explicit", "funded", "maker", "open", "orders", "reserved", "spendable", "token")
 
-    def __init__(self, maker: str, token: str, spendable: int | None) -> None:
-        self.maker = maker
-        self.token = token
-        self.spendable = spendable  # None: no cap
-        self.explicit = False  # set by the node (kept in snapshots), not the book's default
-        self.reserved = 0  # sum of pending over the maker's orders selling this token
-        self.open = 0  # sum of remaining over those orders that are still offered
-        self.orders: dict[bytes, Entry] = {}  # offered orders, in seq order
-        self.funded = True  # at the last refresh every order had fillable == remaining
-
-    def refresh(self, changed: Entry | None = None) -> None:
-        """Recompute fillable after ``changed``'s remaining (or ``spendable``) moved."""
-        spendable = self.spendable
-        if spendable is None or self.open + self.reserved <= spendable:
-            if self.funded:
-                if changed is not None and changed.closed is None:
-                    rem = changed.maker_amount - changed.filled - changed.pending
-                    changed.fillable = rem
-                    if rem and changed.parked:
-                        _unpark(changed)
-            else:
-                for e in self.orders.values():
-                    rem = e.maker_amount - e.filled - e.pending
-                    e.fillable = rem
-                    if rem and e.parked:
-                        _unpark(e)
-                self.funded = True
-            return
-        left = spendable - self.reserved
-        for e in self.orders.values():
-            if left <= 0:
-                e.fillable = 0
-                continue
+def allocate(account: Account) -> tuple[list[tuple[Entry, int]], bool]:
+    """The new fillable of every open order of ``account`` whose fillable changes, and
+    whether the account now covers all of them (``Account.funded``)."""
+    changes: list[tuple[Entry, int]] = []
+    if covers(account):
+        for e in account.orders:
+            if e.closed is None:
+                rem = e.maker_amount - e.filled - e.pending
+                if e.fillable != rem:
+                    changes.append((e, rem))
+        return changes, True
+    assert account.spendable is not None  # covers() is true without a cap
+    left = account.spendable - account.reserved
+    for e in account.orders:
+        if e.closed is not None:
+            continue
+        if left <= 0:
+            take = 0
+        else:
             rem = e.maker_amount - e.filled - e.pending
             take = rem if rem < left else left
-            e.fillable = take
-            if take and e.parked:
-                _unpark(e)
             left -= take
-        self.funded = False
-
-
-def _unpark(e: Entry) -> None:
-    level = e.level
-    assert level is not None  # a parked entry rests at a level
-    level.unpark(e)
+        if e.fillable != take:
+            changes.append((e, take))
+    return changes, False

@@ -1,4 +1,5 @@
-"""The book's mutable records: an order ``Entry``, a FIFO price ``Level``, and a ``BookSide``.
+"""The book's mutable records: an order ``Entry``, a maker ``Account``, a FIFO price ``Level``,
+and a ``BookSide``. Changed only through ``OrderBook`` (``sdex.book.orderbook``).
 
 Prices are exact rationals ``num/den`` (quote per base) reduced by their gcd, so one price
 is one level. Levels sit in a ``SortedList`` under the key ``(float(num/den), level)``:
@@ -8,10 +9,14 @@ cross-multiplication ``__lt__``. The floats make almost every comparison a C-lev
 
 A level is a list with a head index, in time priority (arrival ``seq``): appends at the
 tail, removal by marking the entry dead (O(1)), dead entries skipped from the head and
-compacted away in bulk. An entry with nothing fillable (its fills pending, or its maker
-unfunded) is *parked*: taken out of the queue so that matching never walks past it again,
-and put back at its time priority (by ``seq``) when it has something fillable again (a
-released fill, new funds). So the walk's cost does not grow with the fills in flight.
+compacted away in bulk. Only entries that can trade now are in the queue: an entry whose
+``fillable`` is below its ``unit`` (the least amount that trades at its own price: its fills
+are pending, its maker is short of funds) is *parked*: taken out of the queue so that
+matching never walks past it, and put back at its time priority (by ``seq``) when it can
+trade again. So a walk's cost never grows with entries that cannot trade.
+
+This module imports nothing else of ``sdex.book`` but its types: the import graph of the
+package has no cycles (``types`` <- ``levels`` <- ``funds``, ``pairbook`` <- ``orderbook``).
 """
 
 from __future__ import annotations
@@ -20,16 +25,47 @@ from bisect import insort
 from collections.abc import Iterator
 from fractions import Fraction
 from operator import attrgetter
-from typing import TYPE_CHECKING
 
 from sortedcontainers import SortedList
 
 from sdex.book.types import RemovalReason, Side
 from sdex.order import Order, SignedOrder
 
-if TYPE_CHECKING:
-    from sdex.book.funds import Account
-    from sdex.book.pairbook import PairBook
+
+class Account:
+    """One (maker, token): its spendable amount and the open orders that share it.
+
+    ``orders`` lists the maker's open orders selling ``token`` in ``seq`` order; closed ones
+    are dropped lazily (``live`` counts the open ones).
+    """
+
+    __slots__ = (
+        "explicit",
+        "funded",
+        "live",
+        "maker",
+        "open",
+        "orders",
+        "reserved",
+        "spendable",
+        "token",
+    )
+
+    def __init__(self, maker: str, token: str, spendable: int | None) -> None:
+        self.maker = maker
+        self.token = token
+        self.spendable = spendable  # None: no cap
+        self.explicit = False  # set by the node (kept in snapshots), not the book's default
+        self.reserved = 0  # sum of pending over the maker's orders selling this token
+        self.open = 0  # sum of remaining over its open orders
+        self.orders: list[Entry] = []  # open orders (and closed ones not dropped yet), by seq
+        self.live = 0  # open orders in ``orders``
+        self.funded = True  # at the last allocation every order had fillable == remaining
+
+    def open_orders(self) -> Iterator[Entry]:
+        for e in self.orders:
+            if e.closed is None:
+                yield e
 
 
 class Entry:
@@ -37,56 +73,73 @@ class Entry:
 
     Amounts are in the order's maker token: ``remaining = maker_amount - filled - pending``;
     ``fillable = min(remaining, the maker's funds allocated to it)``, and 0 once closed.
+    ``unit`` is the least maker amount that trades at the order's own price without
+    rounding (``maker_amount / gcd(maker_amount, taker_amount)``): less than that is dust.
     """
 
     __slots__ = (
         "account",
+        "book_side",
         "closed",
         "dead",
         "fillable",
         "filled",
-        "hash",
         "level",
         "maker_amount",
         "order",
-        "pair",
         "parked",
         "pending",
-        "resting",
         "seq",
-        "side",
         "signed",
+        "unit",
     )
 
     def __init__(
         self,
         signed: SignedOrder,
-        pair: PairBook,
-        side: Side,
+        book_side: BookSide,
         seq: int,
         filled: int,
         account: Account,
+        unit: int,
     ) -> None:
         self.signed = signed
         self.order: Order = signed.order
-        self.hash = signed.hash
         self.maker_amount = signed.order.maker_amount
-        self.pair = pair
-        self.side = side
+        self.book_side = book_side
         self.seq = seq
         self.filled = filled
         self.pending = 0
         self.fillable = 0
+        self.unit = unit
         self.account = account
         self.level: Level | None = None  # the level it rests at (in its queue or parked)
         self.dead = False  # its slot in the level's queue is stale (closed or parked)
-        self.parked = False  # resting with nothing fillable, out of the queue
-        self.resting = False  # placed in a level (GTC), as opposed to an order being matched
+        self.parked = False  # resting but out of the queue: it cannot trade now
         self.closed: RemovalReason | None = None
+
+    @property
+    def resting(self) -> bool:
+        """Placed (GTC, open), as opposed to an order being matched or closed: at a level, or
+        deferred (parked without a level while all it has is in flight)."""
+        return self.level is not None or (self.parked and self.closed is None)
+
+    @property
+    def hash(self) -> bytes:
+        return self.signed.hash
+
+    @property
+    def side(self) -> Side:
+        return self.book_side.side
 
     @property
     def remaining(self) -> int:
         return self.maker_amount - self.filled - self.pending
+
+    @property
+    def offered(self) -> int:
+        """What the book offers of it: ``fillable``, unless it is parked or closed."""
+        return 0 if self.parked or self.closed is not None else self.fillable
 
     def __repr__(self) -> str:
         return (
@@ -110,7 +163,7 @@ class Level:
         self.queue: list[Entry] = []  # sorted by seq
         self.head = 0  # queue[:head] are all dead
         self.live = 0  # entries in the queue not dead
-        self.parked: dict[bytes, Entry] = {}  # resting here with nothing fillable
+        self.parked: dict[bytes, Entry] = {}  # resting here, out of the queue
 
     @property
     def price(self) -> Fraction:
@@ -121,7 +174,7 @@ class Level:
         return self.live == 0 and not self.parked
 
     def push(self, entry: Entry) -> None:
-        """Rest ``entry`` here: at the tail, as entries arrive in ``seq`` order."""
+        """Rest ``entry`` in the queue at its time priority (usually the tail)."""
         queue = self.queue
         if len(queue) - self.head > 2 * self.live + 16:
             self.compact()
@@ -143,23 +196,25 @@ class Level:
             return
         entry.dead = True
         self.live -= 1
-        queue = self.queue  # skip dead entries at the head (self._skip_dead, inlined)
-        head = self.head
-        n = len(queue)
-        while head < n and queue[head].dead:
-            head += 1
-        self.head = head
+        self._skip_dead()
 
     def park(self, entry: Entry) -> None:
-        """``entry`` (in the queue) has nothing fillable: take it out of the queue, O(1)."""
+        """``entry`` (in the queue) cannot trade now: take it out of the queue, O(1)."""
         entry.dead = True
         entry.parked = True
         self.parked[entry.hash] = entry
         self.live -= 1
         self._skip_dead()
 
+    def park_new(self, entry: Entry) -> None:
+        """Rest ``entry`` here parked, never having been in the queue."""
+        entry.level = self
+        entry.dead = True
+        entry.parked = True
+        self.parked[entry.hash] = entry
+
     def unpark(self, entry: Entry) -> None:
-        """``entry`` has something fillable again: back into the queue at its time priority.
+        """``entry`` can trade again: back into the queue at its time priority.
 
         O(level) (a compaction drops its stale slot); rare next to matching. Never called
         while ``sdex.matching`` walks this level (the walk stops first, see its ``refunded``).
@@ -185,7 +240,7 @@ class Level:
         self.head = 0
 
     def active(self) -> Iterator[Entry]:
-        """Entries in the queue (all with something fillable, or not parked yet), oldest first."""
+        """Entries in the queue (all can trade now), oldest first."""
         queue = self.queue
         for i in range(self.head, len(queue)):
             e = queue[i]
@@ -218,15 +273,19 @@ class BidLevel(Level):
 
 
 class BookSide:
-    """One side of a pair: levels by exact price, best first (``keys[0]``, cached as ``best``)."""
+    """One side of a pair: levels by exact price, best first (``keys[0]``, cached as ``best``).
 
-    __slots__ = ("best", "keys", "levels", "side")
+    ``opposite`` is the pair's other side (set by ``PairBook``).
+    """
+
+    __slots__ = ("best", "keys", "levels", "opposite", "side")
 
     def __init__(self, side: Side) -> None:
         self.side = side
         self.levels: dict[tuple[int, int], Level] = {}
         self.keys: SortedList = SortedList()  # of Level.key, best price first
         self.best: Level | None = None  # keys[0]'s level: read on every incoming order
+        self.opposite: BookSide = self
 
     def level(self, num: int, den: int) -> Level:
         """The level at ``num/den`` (reduced), created if new."""

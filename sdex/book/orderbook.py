@@ -20,9 +20,9 @@ with the chain's total for anything else (it overrides ``filled``).
 from __future__ import annotations
 
 import heapq
-import math
 import re
 from collections.abc import Iterable, Iterator
+from math import gcd
 from typing import Any
 
 from sdex.book.errors import (
@@ -32,14 +32,18 @@ from sdex.book.errors import (
     UnknownOrder,
     UnknownPair,
 )
-from sdex.book.funds import Account
-from sdex.book.levels import Entry
+from sdex.book.funds import allocate
+from sdex.book.levels import Account, BookSide, Entry, Level
 from sdex.book.pairbook import PairBook, entry_state
 from sdex.book.types import OrderState, RemovalReason, Side
 from sdex.fillmath import MAX_MAKER_AMOUNT, UINT256_MAX
 from sdex.order import ZERO_ADDRESS, Order, SignedOrder, parse_hex_bytes
 
 SNAPSHOT_VERSION = 1
+_ASK = Side.ASK
+_DUST = RemovalReason.DUST
+_EXPIRED = RemovalReason.EXPIRED
+_FILLED = RemovalReason.FILLED
 _ADDRESS_RE = re.compile(r"0x[0-9a-f]{40}\Z")
 
 
@@ -49,6 +53,10 @@ class OrderBook:
     ``default_funds`` is the spendable amount assumed for a (maker, token) the node never
     reported with ``set_funds``: 0 (the default) keeps such orders unfunded, as a node
     should; ``None`` means no cap, for tests and benchmarks that don't model balances.
+
+    Every change to the book goes through these methods; ``sdex.matching`` reads the levels
+    and entries but changes them only through ``fill``, ``close``, ``tidy``, ``rest`` and
+    ``settle``.
     """
 
     def __init__(
@@ -58,10 +66,13 @@ class OrderBook:
             raise ValueError("default_funds must be >= 0 or None")
         self.default_funds = default_funds
         self._pairs: dict[tuple[str, str], PairBook] = {}
-        self._routes: dict[tuple[str, str], tuple[PairBook, Side]] = {}
+        self._routes: dict[tuple[str, str], BookSide] = {}
         self._index: dict[bytes, Entry] = {}
         self._accounts: dict[tuple[str, str], Account] = {}
-        self._expiries: list[tuple[int, int, Entry]] = []  # heap; stale items skipped
+        # resting orders by expiry: a heap of the distinct expiries, the orders of each
+        self._expiry_heap: list[int] = []
+        self._expiry_at: dict[int, list[Entry]] = {}
+        self._expiry_count = 0
         self._seq = 0
         for base, quote in pairs:
             self.add_pair(base, quote)
@@ -82,8 +93,8 @@ class OrderBook:
             raise ValueError(f"pair {quote}/{base} already exists the other way round")
         book = PairBook(base, quote)
         self._pairs[(base, quote)] = book
-        self._routes[(base, quote)] = (book, Side.ASK)
-        self._routes[(quote, base)] = (book, Side.BID)
+        self._routes[(base, quote)] = book.asks
+        self._routes[(quote, base)] = book.bids
         return book
 
     def pair(self, base: str, quote: str) -> PairBook:
@@ -101,13 +112,15 @@ class OrderBook:
         found = self._routes.get((order.maker_token, order.taker_token))
         if found is None:
             raise _unknown_pair(order)
-        return found
+        if found.side is Side.ASK:
+            return self._pairs[(order.maker_token, order.taker_token)], Side.ASK
+        return self._pairs[(order.taker_token, order.maker_token)], Side.BID
 
     # ---- adding and removing ---------------------------------------------------------------
 
     def add(self, signed: SignedOrder, *, filled: int = 0) -> None:
         """Rest an order without matching it (tests; the node submits to the engine)."""
-        self.place(self.register(signed, filled=filled))
+        self.rest(self.register(signed, filled=filled))
 
     def register(self, signed: SignedOrder, *, filled: int = 0) -> Entry:
         """Take an order's fill state into the book, not yet resting: ``sdex.matching``'s entry.
@@ -116,10 +129,9 @@ class OrderBook:
         left to fill) or ``DuplicateOrder``; then the book is unchanged.
         """
         order = signed.order
-        found = self._routes.get((order.maker_token, order.taker_token))
-        if found is None:
+        book_side = self._routes.get((order.maker_token, order.taker_token))
+        if book_side is None:
             raise _unknown_pair(order)
-        pair, side = found
         m = order.maker_amount
         t = order.taker_amount
         fee = order.fee_amount
@@ -137,20 +149,25 @@ class OrderBook:
         if signed.hash in self._index:
             raise DuplicateOrder(f"order {signed.hash_hex} is already in the book")
         self._seq += 1
-        return self._insert(signed, pair, side, self._seq, filled, 0)
+        return self._insert(signed, book_side, self._seq, filled, 0)
 
     def _insert(
-        self, signed: SignedOrder, pair: PairBook, side: Side, seq: int, filled: int, pending: int
+        self, signed: SignedOrder, book_side: BookSide, seq: int, filled: int, pending: int
     ) -> Entry:
         order = signed.order
+        m = order.maker_amount
         key = (order.maker, order.maker_token)
         account = self._accounts.get(key)
         if account is None:
             account = self._accounts[key] = Account(key[0], key[1], self.default_funds)
-        e = Entry(signed, pair, side, seq, filled, account)
+        e = Entry(signed, book_side, seq, filled, account, m // gcd(m, order.taker_amount))
         self._index[signed.hash] = e
-        account.orders[signed.hash] = e
-        remaining = order.maker_amount - filled - pending
+        orders = account.orders
+        if len(orders) > 2 * account.live + 16:
+            account.orders = orders = [x for x in orders if x.closed is None]
+        orders.append(e)
+        account.live += 1
+        remaining = m - filled - pending
         account.open += remaining
         if pending:
             e.pending = pending
@@ -158,30 +175,93 @@ class OrderBook:
         spendable = account.spendable
         if account.funded and (
             spendable is None or account.open + account.reserved <= spendable
-        ):  # fully funded: only this order's fillable moves (Account.refresh's fast path)
+        ):  # fully funded: only this order's fillable moves
             e.fillable = remaining
         else:
-            account.refresh(e)
+            self._reallocate(account)
         return e
 
-    def place(self, e: Entry) -> None:
-        """Rest a registered entry at the tail of its price level."""
-        if e.resting or e.closed is not None:
+    def rest(self, e: Entry, *, blocked: bool = False) -> RemovalReason | None:
+        """Rest a registered (and matched) entry at its price level, or close it as dust.
+
+        What is left of it is dust when it is less than one unit at its own price
+        (``Entry.unit``), or when ``blocked`` (the matching walk met an order across it
+        could not trade with for its size, see ``sdex.matching``) and funds are no excuse.
+        Dust with fills in flight rests parked (a failed fill gives it more); without, the
+        entry is closed with ``RemovalReason.DUST``, which is returned.
+        """
+        reason = self._dust(e, blocked)
+        if reason is not None:
+            self.close(e, reason)
+            return reason
+        self.place(e, park=blocked)
+        return None
+
+    def settle(self, e: Entry, *, blocked: bool) -> RemovalReason | None:
+        """After ``e`` (resting) was matched as the incoming side: park or close it as
+        ``rest`` would have rested it. Returns ``RemovalReason.DUST`` if closed."""
+        if e.closed is not None or not e.resting:
+            return None
+        reason = self._dust(e, blocked)
+        if reason is not None:
+            self.close(e, reason)
+            return reason
+        level = e.level
+        if level is not None and not e.parked and (blocked or e.fillable < e.unit):
+            level.park(e)
+        return None
+
+    @staticmethod
+    def _dust(e: Entry, blocked: bool) -> RemovalReason | None:
+        if e.closed is not None or e.pending:
+            return None
+        remaining = e.maker_amount - e.filled
+        if remaining < e.unit or (blocked and e.fillable == remaining):
+            return _DUST
+        return None
+
+    def place(self, e: Entry, *, park: bool = False, defer: bool | None = None) -> None:
+        """Rest a registered entry at the tail of its price level (parked if it cannot
+        trade now, or if ``park``).
+
+        An entry with nothing left but fills in flight rests *deferred*: parked without a
+        level (most such fills settle, and then it is gone); it enters its level if a fill
+        is released or its funds grow.
+        """
+        if e.closed is not None or e.level is not None or e.parked:
             return
         order = e.order
-        if e.side is Side.ASK:  # quote per base
-            num, den = order.taker_amount, order.maker_amount
-            side = e.pair.asks
+        exp = order.expiry  # only resting orders expire in the book: IOC/FOK never rest
+        bucket = self._expiry_at.get(exp)
+        if bucket is None:
+            self._expiry_at[exp] = [e]
+            heapq.heappush(self._expiry_heap, exp)
         else:
-            num, den = order.maker_amount, order.taker_amount
-            side = e.pair.bids
-        g = math.gcd(num, den)
-        if g != 1:
-            num //= g
-            den //= g
-        level = side.levels.get((num, den))
+            bucket.append(e)
+        self._expiry_count += 1
+        if self._expiry_count > 2 * len(self._index) + 1024:
+            self._compact_expiries()
+        if defer is None:
+            defer = e.filled + e.pending == e.maker_amount  # all in flight
+        if defer:
+            e.parked = True
+            return
+        self._enter_level(e, park or e.fillable < e.unit)
+
+    def _enter_level(self, e: Entry, park: bool) -> None:
+        order = e.order
+        unit = e.unit
+        book_side = e.book_side
+        if book_side.side is _ASK:  # quote per base
+            num, den = order.taker_amount * unit // order.maker_amount, unit
+        else:
+            num, den = unit, order.taker_amount * unit // order.maker_amount
+        level = book_side.levels.get((num, den))
         if level is None:
-            level = side.level(num, den)
+            level = book_side.level(num, den)
+        if park:  # cannot trade now: out of the matching walk's way
+            level.park_new(e)
+            return
         queue = level.queue
         if queue and (queue[-1].seq > e.seq or len(queue) - level.head > 2 * level.live + 16):
             level.push(e)  # out of seq order, or time to compact
@@ -189,14 +269,15 @@ class OrderBook:
             queue.append(e)
             level.live += 1
             e.level = level
-        e.resting = True
-        heap = self._expiries  # only resting orders expire in the book: IOC/FOK never rest
-        heapq.heappush(heap, (order.expiry, e.seq, e))
-        if len(heap) > 2 * len(self._index) + 1024:  # mostly closed orders: drop them
-            self._expiries = [item for item in heap if item[2].closed is None]
-            heapq.heapify(self._expiries)
-        if e.fillable == 0:  # unfunded, or all of it pending: out of the matching walk's way
-            level.park(e)
+
+    def _compact_expiries(self) -> None:
+        """Drop closed orders from the expiry buckets (mostly closed: filled, cancelled)."""
+        count = 0
+        for exp in list(self._expiry_at):
+            kept = [x for x in self._expiry_at[exp] if x.closed is None]
+            self._expiry_at[exp] = kept
+            count += len(kept)
+        self._expiry_count = count
 
     def unregister(self, e: Entry) -> None:
         """Forget an entry that never rested and has nothing pending (a killed FOK, say)."""
@@ -211,63 +292,94 @@ class OrderBook:
             raise UnknownOrder(f"order 0x{order_hash.hex()} is not in the book")
         self.close(e, reason)
 
-    def close(self, e: Entry, reason: RemovalReason, *, tidy: bool = True) -> None:
+    def close(self, e: Entry, reason: RemovalReason, *, tidy: bool = True) -> bool:
         """Stop offering ``e``; forget it once nothing is pending.
 
         ``tidy=False`` (used while ``sdex.matching`` walks a level) leaves empty levels and
-        dead entries for the walker to clean up.
+        dead entries for the walker to clean up (``tidy``). Returns whether the maker's
+        other orders got more funds (they may be fillable again anywhere, at prices a walk
+        passed).
         """
         if e.closed is not None:
-            return
+            return False
         account = e.account
-        if account.orders.pop(e.hash, None) is not None:
-            account.open -= e.maker_amount - e.filled - e.pending
+        account.open -= e.maker_amount - e.filled - e.pending
+        account.live -= 1
         e.closed = reason
         e.fillable = 0
         level = e.level
         if level is not None:
             level.discard(e)
             if tidy:
-                if level.live == 0 and not level.parked:
-                    (e.pair.asks if e.side is Side.ASK else e.pair.bids).drop(level)
-                elif len(level.queue) - level.head > 2 * level.live + 16:
-                    level.compact()
+                self.tidy(e.book_side, level)
+        else:
+            e.parked = False  # deferred (no level) or never placed
+        refunded = False
         if not account.funded:
-            account.refresh()  # what it held goes to the maker's later orders
+            refunded = self._reallocate(account)  # what it held goes to later orders
         if e.pending == 0:
-            del self._index[e.hash]
-            if not account.orders and not account.reserved and not account.explicit:
-                self._drop_account(account)
+            self._forget(e)
+        return refunded
+
+    def tidy(self, book_side: BookSide, level: Level) -> None:
+        """Drop ``level`` if empty, or compact its queue if mostly dead."""
+        if level.live == 0 and not level.parked:
+            if book_side.levels.get((level.num, level.den)) is level:
+                book_side.drop(level)
+        elif len(level.queue) - level.head > 2 * level.live + 16:
+            level.compact()
 
     def _forget(self, e: Entry) -> None:
         del self._index[e.hash]
         account = e.account
-        if not account.orders and not account.reserved and not account.explicit:
-            self._drop_account(account)
-
-    def _drop_account(self, account: Account) -> None:
-        """Forget an implicit account that no order uses any more (its funds were a default)."""
-        key = (account.maker, account.token)
-        if self._accounts.get(key) is account:
-            del self._accounts[key]
+        if not account.live and not account.reserved and not account.explicit:
+            key = (account.maker, account.token)
+            if self._accounts.get(key) is account:  # an implicit account no order uses
+                del self._accounts[key]
 
     def expire(self, now: int) -> list[tuple[bytes, RemovalReason]]:
         """Close every resting order with ``now >= expiry`` (the contract's rule); call once a
         block. (Orders being matched are the engine's to judge.)"""
-        heap = self._expiries
+        heap = self._expiry_heap
         out: list[tuple[bytes, RemovalReason]] = []
-        while heap and heap[0][0] <= now:
-            e = heapq.heappop(heap)[2]
-            if e.closed is None and self._index.get(e.hash) is e:
-                self.close(e, RemovalReason.EXPIRED)
-                out.append((e.hash, RemovalReason.EXPIRED))
+        while heap and heap[0] <= now:
+            bucket = self._expiry_at.pop(heapq.heappop(heap))
+            self._expiry_count -= len(bucket)
+            for e in bucket:
+                if e.closed is None and self._index.get(e.hash) is e:
+                    self.close(e, _EXPIRED)
+                    out.append((e.hash, _EXPIRED))
         return out
 
     def next_expiry(self) -> int | None:
         """The earliest expiry among the orders offered (or recently closed), if any."""
-        return self._expiries[0][0] if self._expiries else None
+        return self._expiry_heap[0] if self._expiry_heap else None
 
     # ---- fill state ------------------------------------------------------------------------
+
+    def fill(self, resting: Entry, x: int, incoming: Entry, y: int) -> None:
+        """Reserve a proposed match: ``x`` of ``resting``'s fillable against ``y`` of
+        ``incoming``'s (``sdex.matching``'s hot path; amounts already checked there).
+
+        The other orders' allocations don't move: remaining and the funds left for the
+        later orders both drop by the amount (see ``sdex.book.funds``). ``resting`` leaves
+        its level's queue once what it has left cannot trade at its price.
+        """
+        resting.pending += x
+        left = resting.fillable - x
+        resting.fillable = left
+        account = resting.account
+        account.open -= x
+        account.reserved += x
+        incoming.pending += y
+        incoming.fillable -= y
+        account = incoming.account
+        account.open -= y
+        account.reserved += y
+        if left < resting.unit:
+            level = resting.level
+            if level is not None and not resting.parked:
+                level.park(resting)
 
     def reserve(self, order_hash: bytes, amount: int) -> None:
         """Hold ``amount`` of an order's fillable for a proposed match (pending += amount)."""
@@ -276,15 +388,13 @@ class OrderBook:
     def reserve_entry(self, e: Entry, amount: int) -> None:
         if not 0 < amount <= e.fillable:
             raise FillStateError(f"cannot reserve {amount}: order has {e.fillable} fillable")
-        # The other orders' allocations don't move: remaining and the funds left for the
-        # later orders both drop by ``amount`` (see sdex.book.funds).
         e.pending += amount
         e.fillable -= amount
         account = e.account
         account.open -= amount
         account.reserved += amount
         level = e.level
-        if e.fillable == 0 and level is not None and not e.parked:
+        if e.fillable < e.unit and level is not None and not e.parked:
             level.park(e)
 
     def confirm(self, order_hash: bytes, amount: int, filled: int | None = None) -> None:
@@ -292,8 +402,8 @@ class OrderBook:
 
         ``filled`` is what the chain actually filled, which can differ from what was
         proposed (the contract computes the fill from its own state). The maker's cached
-        spendable drops by it too: those tokens left the maker. An order filled in full is
-        forgotten.
+        spendable drops by it too: those tokens left the maker. An order filled in full, or
+        left with dust and nothing pending, is closed (and forgotten).
         """
         e = self._index.get(order_hash)
         if e is None:
@@ -315,12 +425,17 @@ class OrderBook:
             if spendable is not None:
                 account.spendable = spendable - filled
             account.reserved -= amount
-            e.pending = pending - amount
+            pending -= amount
+            e.pending = pending
             e.filled += filled
             if e.closed is None:
                 if e.filled == e.maker_amount:
-                    self.close(e, RemovalReason.FILLED)
-            elif e.pending == 0:
+                    self.close(e, _FILLED)
+                elif pending == 0 and e.maker_amount - e.filled < e.unit:
+                    self.close(e, _DUST)
+                elif e.parked and e.fillable >= e.unit:  # blocked with fills in flight
+                    self._unpark(e)
+            elif pending == 0:
                 self._forget(e)
             return
         if spendable is not None:
@@ -360,15 +475,24 @@ class OrderBook:
         e.filled = filled
         e.pending = pending
         if e.closed is not None:
-            account.refresh()  # freed reservations may fund the maker's other orders
+            self._reallocate(account)  # freed reservations may fund the maker's other orders
             if pending == 0:
                 self._forget(e)
             return
-        account.open += (m - filled - pending) - old_remaining
+        remaining = m - filled - pending
+        account.open += remaining - old_remaining
         if filled == m:
-            self.close(e, RemovalReason.FILLED)
+            self.close(e, _FILLED)
+        elif pending == 0 and remaining < e.unit:
+            self.close(e, _DUST)
+        elif account.funded and (
+            account.spendable is None or account.open + account.reserved <= account.spendable
+        ):
+            e.fillable = remaining
+            self._fit(e)
         else:
-            account.refresh(e)
+            self._reallocate(account)
+            self._fit(e)  # its own fillable may be unchanged while its remaining moved
 
     # ---- funds -------------------------------------------------------------------------------
 
@@ -386,12 +510,45 @@ class OrderBook:
             account = self._accounts[key] = Account(maker, token, amount)
         account.spendable = amount
         account.explicit = True
-        account.refresh()
+        self._reallocate(account)
 
     def funds(self, maker: str, token: str) -> int | None:
         """The spendable amount the book assumes for (maker, token)."""
         account = self._accounts.get((maker, token))
         return self.default_funds if account is None else account.spendable
+
+    def _reallocate(self, account: Account) -> bool:
+        """Apply ``funds.allocate``; returns whether some order can trade more than before."""
+        changes, account.funded = allocate(account)
+        grew = False
+        for e, fillable in changes:
+            grew |= fillable > e.fillable
+            e.fillable = fillable
+            self._fit(e)
+        return grew
+
+    def _fit(self, e: Entry) -> None:
+        """Park or unpark resting ``e`` after its fillable moved."""
+        level = e.level
+        if level is None:
+            if e.parked and e.maker_amount - e.filled - e.pending:  # deferred, and no more
+                e.parked = False  # all in flight: it enters its level now
+                self._enter_level(e, e.fillable < e.unit)
+            return
+        if e.parked:
+            if e.fillable >= e.unit:
+                level.unpark(e)
+        elif e.fillable < e.unit:
+            level.park(e)
+
+    def _unpark(self, e: Entry) -> None:
+        if e.parked:
+            level = e.level
+            if level is None:
+                e.parked = False
+                self._enter_level(e, False)
+            else:
+                level.unpark(e)
 
     # ---- lookups -------------------------------------------------------------------------------
 
@@ -401,6 +558,12 @@ class OrderBook:
         if e is None:
             raise UnknownOrder(f"order 0x{order_hash.hex()} is not in the book")
         return e
+
+    def orders_of(self, maker: str, token: str) -> Iterator[Entry]:
+        """The open orders of ``maker`` that sell ``token``, in seq order (live records)."""
+        account = self._accounts.get((maker, token))
+        if account is not None:
+            yield from account.open_orders()
 
     def get(self, order_hash: bytes) -> OrderState | None:
         e = self._index.get(order_hash)
@@ -439,7 +602,9 @@ class OrderBook:
                     "seq": e.seq,
                     "filled": str(e.filled),
                     "pending": str(e.pending),
-                    "resting": e.level is not None,
+                    "resting": e.resting,
+                    "parked": e.parked,
+                    "deferred": e.parked and e.level is None,
                     "closed": None if e.closed is None else e.closed.value,
                 }
                 for e in sorted(self._index.values(), key=_seq_of)
@@ -457,6 +622,7 @@ class OrderBook:
         book = cls([(b, q) for b, q in data["pairs"]], default_funds=_opt_int(data["defaultFunds"]))
         for f in data["funds"]:
             book.set_funds(f["maker"], f["token"], _opt_int(f["spendable"]))
+        placed: list[tuple[Entry, bool, bool]] = []
         for rec in data["orders"]:
             raw = rec["order"]
             signed = SignedOrder(
@@ -464,21 +630,25 @@ class OrderBook:
                 signature=parse_hex_bytes(raw["signature"], "signature"),
                 hash=parse_hex_bytes(rec["hash"], "hash"),
             )
-            pair, side = book.route(signed.order)
+            found = book._routes.get((signed.order.maker_token, signed.order.taker_token))
+            if found is None:
+                raise _unknown_pair(signed.order)
             e = book._insert(
-                signed, pair, side, int(rec["seq"]), int(rec["filled"]), int(rec["pending"])
+                signed, found, int(rec["seq"]), int(rec["filled"]), int(rec["pending"])
             )
             if rec["closed"] is not None:
-                e.account.orders.pop(e.hash)
                 e.account.open -= e.remaining
+                e.account.live -= 1
                 e.closed = RemovalReason(rec["closed"])
                 e.fillable = 0
             elif rec["resting"]:
-                book.place(e)
+                parked, deferred = bool(rec.get("parked")), bool(rec.get("deferred"))
+                placed.append((e, parked, deferred))
         book._seq = int(data["seq"])
         for account in book._accounts.values():
-            account.funded = False  # force a full reallocation
-            account.refresh()
+            book._reallocate(account)
+        for e, parked, deferred in placed:
+            book.place(e, park=parked, defer=deferred)
         return book
 
 

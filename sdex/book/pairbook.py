@@ -2,7 +2,8 @@
 
 Orders enter and leave through ``OrderBook`` (which also keeps the maker funds they share
 across pairs); a ``PairBook`` answers what the pair offers: best bid/ask and depth count
-only fillable amounts, never more than the makers can deliver.
+only what can trade now (orders in their level's queue), never more than the makers can
+deliver.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ class PairBook:
         self.quote = quote
         self.bids = BookSide(Side.BID)
         self.asks = BookSide(Side.ASK)
+        self.bids.opposite = self.asks
+        self.asks.opposite = self.bids
 
     def side(self, side: Side) -> BookSide:
         return self.bids if side is Side.BID else self.asks
@@ -75,10 +78,9 @@ class PairBook:
 
 def _level_fillable(level: Level) -> tuple[int, int]:
     total = count = 0
-    for e in level.active():  # parked entries have nothing fillable
-        if e.fillable:
-            total += e.fillable
-            count += 1
+    for e in level.active():  # parked entries offer nothing
+        total += e.fillable
+        count += 1
     return total, count
 
 
@@ -91,7 +93,7 @@ def entry_state(e: Entry) -> OrderState:
         filled=e.filled,
         pending=e.pending,
         remaining=e.maker_amount - e.filled - e.pending,
-        fillable=e.fillable,
-        resting=e.level is not None,
+        fillable=0 if e.parked or e.closed is not None else e.fillable,
+        resting=e.resting,
         closed=e.closed,
     )

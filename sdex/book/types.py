@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -33,6 +34,10 @@ class RemovalReason(enum.Enum):
     """An incoming order of the same maker crossed it (expire-maker policy)."""
     UNMATCHED = "unmatched"
     """The unmatched remainder of an IOC or FOK order, dropped by its time in force."""
+    DUST = "dust"
+    """What is left cannot trade: less than one whole unit at the order's own price (the
+    least amount that trades there without rounding), or too little to trade with the
+    best price across. Shown to users as ``filled``: nothing tradeable is left."""
     UNFUNDED = "unfunded"
     """The node gave up on it for lack of maker funds (the book itself never removes for this)."""
     INVALID = "invalid"
@@ -46,7 +51,8 @@ class OrderState:
     """A read-only view of one order in the book, all amounts in the order's maker token.
 
     ``filled + pending + remaining == order.maker_amount`` always; ``fillable <= remaining``
-    is what the book offers (the maker's funds may cover less than ``remaining``).
+    is what the book offers (the maker's funds may cover less than ``remaining``; an order
+    that cannot trade now, its funds below one unit at its price, offers 0).
     ``closed`` is set once the order is no longer offered; it stays in the book until its
     pending fills are confirmed or released.
     """
@@ -69,11 +75,12 @@ class OrderState:
     def status(self) -> str:
         """The node API's status: ``open``, ``partially_filled``, ``unfunded``, or why closed."""
         if self.closed is not None:
-            if self.filled == self.order.order.maker_amount:
+            if self.filled == self.order.order.maker_amount or self.closed is RemovalReason.DUST:
                 return "filled"
-            return self.closed.value
-        if self.remaining > 0 and self.fillable == 0:
-            return "unfunded"
+            return str(self.closed.value)
+        o = self.order.order
+        if self.fillable == 0 and self.remaining >= unit_of(o.maker_amount, o.taker_amount):
+            return "unfunded"  # enough left to trade at its price, but nothing offered
         if self.filled or self.pending:
             return "partially_filled"
         return "open"
@@ -91,3 +98,8 @@ class DepthLevel:
     price: Fraction
     fillable: int
     orders: int
+
+
+def unit_of(maker_amount: int, taker_amount: int) -> int:
+    """The least maker amount that trades at the order's own price without rounding."""
+    return maker_amount // math.gcd(maker_amount, taker_amount)

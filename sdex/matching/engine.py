@@ -9,10 +9,11 @@ settlement caps the resting side at ``left_filled`` (``maxLeftFill``), so the co
 computes exactly the match's amounts (see ``Match``). Both sides of each match are reserved
 in the book (pending) at once, so no order is ever matched beyond what it has.
 
-Rules, in the order they are checked for each resting order:
+The queues hold only orders that can trade now (``fillable >= unit``, see
+``sdex.book.levels``): the walk never meets a parked one. Rules, in the order they are
+checked for each resting order met:
 
-- nothing fillable (fills pending, maker unfunded): parked out of the level's queue until
-  it has something again, so later walks never pass it (see ``sdex.book.levels``);
+- newer than ``max_seq`` (``rematch``/``uncross``): the rest of the level is newer still;
 - expired (``now >= expiry``, the contract's rule): removed from the book, reported;
 - taker restriction: ``resting.taker`` must be 0 or the incoming maker, and vice versa;
   otherwise skipped (the pair can never trade);
@@ -23,25 +24,32 @@ Rules, in the order they are checked for each resting order:
   book uncrossed without settling a trade that only burns the maker's gas. (A removal can
   hand an underfunded maker's funds to its later orders, which may sit at prices already
   walked past: the walk then starts again from the best price.)
-- integer dust: ``PricesDoNotCross`` for a rationally crossing pair means no integer trade
-  exists between these two at these amounts: skip that resting order, go on.
-  ``ZeroFillAmount`` means the incoming order cannot buy one unit at this price, hence at
-  none worse either: matching stops. Likewise after a fill that leaves the resting order
-  with something (the incoming order is spent down to dust at this price or worse).
+- integer rounding: when the contract's maximal fill breaks the incoming limit
+  (``PricesDoNotCross``), the fill is capped at whole units of the resting order, which
+  trade at exactly its price (``maxLeftFill`` makes the contract agree). If the incoming
+  order cannot pay one unit there, no order of the level can trade with it (they share the
+  unit): the walk passes the whole level and the incoming order is *blocked*.
+  ``ZeroFillAmount`` (it cannot buy one wei of the resting order's token here, nor at a
+  worse price) and a maximal fill that leaves the resting order with something stop the walk,
+  also as blocked.
 
-So "the book is never crossed after matching" holds precisely as: no fillable, unexpired
-bid and ask that cross in price, may trade with each other (taker restrictions) and have an
-integer trade by the contract's formula (older order as ``left``) are left in the book.
-Releasing a fill, raising a maker's funds, or removing an order of an underfunded maker
-(cancelled, expired, filled elsewhere: its funds go to the maker's later orders, in any
-pair) can make such a pair reappear: the node then calls ``rematch`` or ``uncross``.
+A blocked order's remainder cannot trade with the best price across. ``OrderBook.rest``
+(for a new GTC order) and ``OrderBook.settle`` (for a re-matched one) then park it if its
+funds are short or fills are in flight (until those change), and otherwise close it as
+dust (``RemovalReason.DUST``, reported in ``removed``). So after matching no bid and ask on
+offer cross in price unless taker restrictions (or ``may_match``) forbid their trade; each
+order a walk visits trades, is removed, or is the one order of its level that blocked the
+incoming order. Releasing a fill, raising a maker's funds, or removing an order of an
+underfunded maker (cancelled, expired, filled elsewhere: its funds go to the maker's later
+orders, in any pair) can make a crossing reappear: the node then calls ``rematch`` or
+``uncross``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from sdex.book.levels import BookSide, Entry
+from sdex.book.levels import Entry
 from sdex.book.orderbook import OrderBook
 from sdex.book.pairbook import PairBook
 from sdex.book.types import RemovalReason, Side
@@ -93,7 +101,9 @@ class MatchingEngine:
         """Match a new order (``filled``: its on-chain fills so far) and rest it per ``tif``.
 
         Raises what ``OrderBook.register`` raises for an order the book cannot take; then
-        nothing changed.
+        nothing changed. A GTC order whose remainder is dust (``OrderBook.rest``) is closed
+        instead of resting: it is listed in ``removed`` with ``RemovalReason.DUST`` and its
+        outcome is ``FILLED``.
         """
         book = self.book
         inc = book.register(order, filled=filled)
@@ -107,23 +117,28 @@ class MatchingEngine:
             return MatchResult(order, Outcome.KILLED, (), tuple(swept), inc.remaining)
         # Fast path: most new orders do not cross the opposite best level at all.
         o = inc.order
-        if inc.side is _BID:
-            best = inc.pair.asks.best  # crosses if its price num/den <= bid limit M/T
+        opp = inc.book_side.opposite
+        best = opp.best
+        if inc.side is _BID:  # crosses if the best ask's price num/den <= bid limit M/T
             crosses = best is not None and best.num * o.taker_amount <= best.den * o.maker_amount
-        else:
-            best = inc.pair.bids.best  # crosses if its price num/den >= ask limit T/M
+        else:  # crosses if the best bid's price num/den >= ask limit T/M
             crosses = best is not None and best.num * o.maker_amount >= best.den * o.taker_amount
         matches: tuple[Match, ...] = ()
         removed: tuple[tuple[bytes, RemovalReason], ...] = tuple(swept) if swept else ()
+        blocked = False
         if crosses and inc.fillable:
-            walked, walk_removed = self._walk(inc, now, inc.seq, None)
+            walked, walk_removed, blocked = self._walk(inc, now, _ANY_SEQ, None)
             matches = tuple(walked)
             if walk_removed:
                 removed += tuple(walk_removed)
         remaining = inc.maker_amount - inc.filled - inc.pending
         if tif is _GTC:
-            book.place(inc)
-            outcome = _RESTED if remaining else _FILLED
+            dust = book.rest(inc, blocked=blocked)
+            if dust is not None:
+                removed += ((inc.hash, dust),)
+                outcome = _FILLED
+            else:
+                outcome = _RESTED if remaining else _FILLED
         elif not matches:
             book.unregister(inc)
             outcome = _DROPPED
@@ -155,10 +170,13 @@ class MatchingEngine:
             return MatchResult(e.signed, Outcome.EXPIRED, (), ((e.hash, _EXPIRED),), e.remaining)
         removed = book.expire(now)
         matches: list[Match] = []
-        if e.fillable:
+        if e.fillable and e.closed is None:
             max_seq = e.seq if older_only else _ANY_SEQ
-            matches, walked = self._walk(e, now, max_seq, may_match)
+            matches, walked, blocked = self._walk(e, now, max_seq, may_match)
             removed += walked
+            dust = book.settle(e, blocked=blocked)
+            if dust is not None:
+                removed.append((e.hash, dust))
         remaining = e.remaining
         outcome = _RESTED if remaining else _FILLED
         return MatchResult(e.signed, outcome, tuple(matches), tuple(removed), remaining)
@@ -224,18 +242,21 @@ class MatchingEngine:
 
     def _walk(
         self, inc: Entry, now: int, max_seq: int, may_match: MayMatch | None
-    ) -> tuple[list[Match], list[tuple[bytes, RemovalReason]]]:
+    ) -> tuple[list[Match], list[tuple[bytes, RemovalReason]], bool]:
         """Match ``inc`` against the opposite side, reserving each match in the book.
 
         Only resting orders with ``seq <= max_seq`` (and that ``may_match`` allows) are
         considered. Walks again from the best price while a removal on the way re-funded
-        some maker's orders.
+        some maker's orders. Returns the matches, the removals, and whether ``inc`` was
+        *blocked*: it met an order across that it may trade with but could not, for its
+        own size (it cannot pay one whole unit at that price).
         """
-        # The hot path of matching: ``fillmath.match_amounts`` and ``OrderBook.reserve_entry``
-        # are inlined, step for step (``_dry_walk`` calls the reference).
+        # The hot path of matching: ``fillmath.match_amounts`` is inlined, step for step
+        # (``_dry_walk`` calls the reference); the book changes only through its methods.
         matches: list[Match] = []
         removed: list[tuple[bytes, RemovalReason]] = []
         book = self.book
+        fill = book.fill
         order = inc.order
         im = order.maker_amount
         it = order.taker_amount
@@ -244,20 +265,17 @@ class MatchingEngine:
         itaker = order.taker
         inc_open = itaker == ZERO_ADDRESS
         side = inc.side
-        opp: BookSide = inc.pair.asks if side is _BID else inc.pair.bids
+        is_bid = side is _BID
+        opp = inc.book_side.opposite
         keys = opp.keys
         signed = inc.signed
-        inc_account = inc.account
         avail = inc.fillable
-        refunded = False
+        blocked = False
         i = 0
-        stop = False
-        while avail > 0:
-            if i >= len(keys):
-                break
+        while avail > 0 and i < len(keys):
             level = keys[i][1]
             # Does the level cross the incoming limit? (quote per base, cross-multiplied)
-            if side is _BID:
+            if is_bid:
                 if level.num * it > level.den * im:  # ask price > bid limit M/T
                     break
             elif level.num * im < level.den * it:  # bid price < ask limit T/M
@@ -265,17 +283,14 @@ class MatchingEngine:
             queue = level.queue
             j = level.head
             n = len(queue)
+            stop = restart = False
             while j < n:
                 r = queue[j]
                 j += 1
                 if r.dead:
                     continue
-                r_avail = r.fillable
-                if r_avail == 0:  # fills pending, or unfunded: out of the way until fillable
-                    level.park(r)
-                    continue
                 if r.seq > max_seq:
-                    continue
+                    break  # the queue is in seq order: only newer ones follow
                 ro = r.order
                 rmaker = ro.maker
                 reason = None
@@ -292,60 +307,54 @@ class MatchingEngine:
                     if rmaker == maker:
                         reason = _SELF_TRADE
                 if reason is not None:
-                    refunded = not r.account.funded  # its funds go to the maker's later orders
-                    book.close(r, reason, tidy=False)
                     removed.append((r.hash, reason))
-                    if refunded:  # orders may have been unparked, here or at levels passed:
-                        stop = True  # walk again from the best price
+                    if book.close(r, reason, tidy=False):
+                        # orders were unparked, here or at levels passed: walk again
+                        restart = True
                         break
                     continue
                 # fillmath.match_amounts(left=r with filled' = rm - r_avail, right=inc with
                 # filled' = im - avail), comparisons cross-multiplied (exact, no rounding):
+                r_avail = r.fillable
                 rm = r.maker_amount
                 rt = ro.taker_amount
                 if avail * rm >= r_avail * rt:  # avail >= ceil(r_avail * rt / rm): all of r
                     x = r_avail
                 else:
                     x = avail * rm // rt
-                    if x == 0:  # ZeroFillAmount: dust at this price, hence at any worse one
-                        stop = True
+                    if x == 0:  # ZeroFillAmount: not one unit of r at this price or worse
+                        blocked = stop = True
                         break
                 y = -(-(x * rt) // rm)
-                if y * it > x * im:  # PricesDoNotCross: no integer trade for this pair
-                    continue
+                capped = y * it > x * im
+                if capped:
+                    # PricesDoNotCross: the rounding of the maximal fill breaks the incoming
+                    # limit. Whole units of r trade at exactly r's price, which crosses: cap
+                    # the fill there (the settlement's maxLeftFill makes the contract agree).
+                    x -= x % r.unit
+                    if x == 0:  # inc cannot pay one unit here: no order of this level trades
+                        blocked = True
+                        break
+                    y = x * rt // rm
                 amounts = MatchAmounts(x, y, ro.fee_amount * x // rm, ifee * y // im)
-                # reserve both sides (OrderBook.reserve_entry)
-                r.pending += x
-                r.fillable = r_avail - x
-                ra = r.account
-                ra.open -= x
-                ra.reserved += x
-                inc.pending += y
-                inc.fillable -= y
-                inc_account.open -= y
-                inc_account.reserved += y
+                fill(r, x, inc, y)
                 matches.append(new_match(r.signed, signed, amounts, side))
                 avail -= y
-                if x < r_avail:  # inc spent down to dust at this price or worse
-                    stop = True
-                    break
-                level.park(r)  # all of it reserved
                 if avail == 0:
                     stop = True
                     break
-            if level.live == 0 and not level.parked:
-                opp.drop(level)  # the next level is now keys[i]
-            else:
-                if len(queue) - level.head > 2 * level.live + 16:
-                    level.compact()
-                i += 1
+                if x < r_avail and not capped:  # inc cannot pay one more unit of r's token
+                    blocked = stop = True  # at this price, nor at any worse one
+                    break
+            book.tidy(opp, level)
+            if restart:
+                i = 0
+                continue
             if stop:
-                if refunded:  # walk again from the best price
-                    refunded = stop = False
-                    i = 0
-                    continue
                 break
-        return matches, removed
+            if i < len(keys) and keys[i][1] is level:
+                i += 1
+        return matches, removed, blocked
 
     def _dry_walk(self, inc: Entry, now: int) -> tuple[int, int]:
         """``_walk`` without changing anything: what the incoming order would give, receive.
@@ -361,7 +370,7 @@ class MatchingEngine:
         itaker = order.taker
         inc_open = itaker == ZERO_ADDRESS
         bid_in = inc.side is _BID
-        keys = (inc.pair.asks if bid_in else inc.pair.bids).keys
+        keys = inc.book_side.opposite.keys
         avail = inc.fillable
         given = received = 0
         for key in keys:
@@ -375,8 +384,6 @@ class MatchingEngine:
                 break
             for r in level.active():
                 r_avail = r.fillable
-                if r_avail == 0:
-                    continue
                 ro = r.order
                 if now >= ro.expiry:
                     continue  # would be removed
@@ -388,23 +395,57 @@ class MatchingEngine:
                 if ro.maker == maker:
                     continue  # would be removed (self-trade)
                 rm = r.maker_amount
+                rt = ro.taker_amount
+                capped = False
                 try:
                     amounts = match_amounts(
-                        rm, ro.taker_amount, ro.fee_amount, rm - r_avail,
-                        im, it, ifee, im - avail,
-                    )  # fmt: skip
-                except PricesDoNotCross:
-                    continue
+                        rm, rt, ro.fee_amount, rm - r_avail, im, it, ifee, im - avail
+                    )
                 except ZeroFillAmount:
                     return given, received
+                except PricesDoNotCross:
+                    x = min(r_avail, avail * rm // rt)
+                    x -= x % r.unit
+                    if x == 0:
+                        break  # the next level
+                    capped = True
+                    amounts = match_amounts(
+                        rm, rt, ro.fee_amount, rm - r_avail, im, it, ifee, im - avail, x
+                    )
                 x = amounts.left_filled
                 y = amounts.right_filled
                 avail -= y
                 given += y
                 received += x
-                if x < r_avail or avail == 0:
+                if avail == 0 or (x < r_avail and not capped):
                     return given, received
         return given, received
+
+    def would_self_trade(self, order: SignedOrder, *, now: int | None = None) -> bool:
+        """Whether ``order``, arriving now, would meet a resting order of its own maker that
+        it could trade with: offered, on the other side of its pair at a price that crosses
+        its limit, taker restrictions allowing (and unexpired at ``now``, if given).
+
+        A pure query, O(the maker's open orders selling what ``order`` buys); raises
+        ``UnknownPair`` as ``OrderBook.register`` would.
+        """
+        o = order.order
+        book = self.book
+        book.route(o)  # UnknownPair
+        for r in book.orders_of(o.maker, o.taker_token):
+            ro = r.order
+            if (
+                r.resting
+                and r.offered
+                and ro.taker_token == o.maker_token
+                and (now is None or now < ro.expiry)
+                and ro.taker in (ZERO_ADDRESS, o.maker)
+                and o.taker in (ZERO_ADDRESS, o.maker)
+                # crosses: r gives rm for rt, the incoming gives im for it; rt/rm <= im/it
+                and ro.taker_amount * o.taker_amount <= o.maker_amount * ro.maker_amount
+            ):
+                return True
+        return False
 
 
 def _crossing_entries(p: PairBook) -> list[Entry]:

@@ -461,7 +461,8 @@ class Node:
             return
         st = self.book.get(order_hash)
         filled = st.filled if st is not None else rec.filled
-        status = "filled" if filled == rec.signed.order.maker_amount else reason.value
+        done = filled == rec.signed.order.maker_amount or reason is RemovalReason.DUST
+        status = "filled" if done else reason.value  # dust: nothing tradeable is left
         if reason is RemovalReason.SELF_TRADE or reason is RemovalReason.UNMATCHED:
             status = "removed"
         rec.filled = filled

@@ -1,0 +1,153 @@
+"""The book's structure and the walk's cost: dust never waits in a queue, a level an incoming
+order cannot trade at is passed in one step, the self-trade query, no import cycles."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from sdex.book import Entry, OrderBook, RemovalReason, Side, UnknownPair
+from sdex.matching import MatchingEngine, Outcome
+from tests.test_book import BASE, BASE2, QUOTE, T0, A, B, C, D, ask, bid, order
+
+NOW = T0
+
+
+def engine() -> MatchingEngine:
+    return MatchingEngine(OrderBook([(BASE, QUOTE), (BASE2, QUOTE)], default_funds=None))
+
+
+# Asks at 998.09 quote per base: one unit (without rounding) is 100 base for 99,809 quote. A
+# bid at 998.1 (its own unit: 10 base for 9,981 quote) with 15,000 quote can pay 15 base
+# there, but ceil(15 * 998.09) = 14,972 quote is above its limit 15 * 998.1 = 14,971.5: no
+# trade exists between the two at these amounts, though their prices cross.
+LEVEL_ASK = (100, 99_809)
+
+
+def test_a_level_the_incoming_order_cannot_trade_at_is_passed_in_one_visit() -> None:
+    eng = engine()
+    asks = [ask(A if i % 2 else B, *LEVEL_ASK) for i in range(200)]
+    for o in asks:
+        assert eng.submit(o, now=NOW).outcome is Outcome.RESTED
+    poor = bid(C, 20, 19_962)
+    eng.book.set_funds(C, QUOTE, 15_000)
+    r = eng.submit(poor, now=NOW)
+    assert not r.matches and r.outcome is Outcome.RESTED
+    # blocked by its funds, not its size: parked until they change, offered as nothing
+    st = eng.book.get(poor.hash)
+    assert st is not None and st.resting and st.fillable == 0 and st.status == "unfunded"
+    pair = eng.book.pair(BASE, QUOTE)
+    assert pair.best_bid() is None  # never crossed
+    visited: list[Entry] = []
+
+    def may_match(resting: Entry, incoming: Entry) -> bool:
+        visited.append(resting)
+        return True
+
+    r = eng.rematch(poor.hash, now=NOW, may_match=may_match, older_only=False)
+    assert not r.matches and len(visited) == 1  # one visit for the whole level of 200
+    eng.book.set_funds(C, QUOTE, 19_962)  # funds arrive: 20 base at 998.09 fit its limit
+    (res,) = eng.uncross(now=NOW)
+    assert [(m.resting, m.amounts.left_filled, m.amounts.right_filled) for m in res.matches] == [
+        (asks[0], 20, 19_962)
+    ]
+
+
+def test_a_remainder_that_cannot_trade_with_the_best_price_across_is_dust() -> None:
+    eng = engine()
+    for _ in range(3):
+        eng.submit(ask(A, *LEVEL_ASK), now=NOW)
+    small = bid(C, 20, 19_962)
+    r = eng.submit(small, now=NOW, filled=4_962)  # 15,000 quote left, no funds cap
+    assert not r.matches and r.outcome is Outcome.FILLED
+    assert r.removed == ((small.hash, RemovalReason.DUST),)
+    assert small.hash not in eng.book and eng.book.pair(BASE, QUOTE).best_bid() is None
+
+
+def test_dust_with_fills_in_flight_waits_then_closes_as_filled() -> None:
+    eng = engine()
+    a = ask(A, 10, 4)  # unit: 5 base for 2 quote
+    assert eng.submit(a, now=NOW).outcome is Outcome.RESTED
+    r = eng.submit(bid(B, 8, 4), now=NOW)  # takes 8 base at most... in whole units: 5 or 10
+    (m,) = r.matches
+    assert (m.amounts.left_filled, m.amounts.right_filled) == (10, 4)
+    assert a.hash in eng.book
+    r2 = eng.submit(bid(C, 5, 2), now=NOW)
+    assert not r2.matches  # the ask is all pending: parked
+    eng.release(m)  # the settlement failed: the ask is back, whole
+    st = eng.book.get(a.hash)
+    assert st is not None and st.fillable == 10
+    (again,) = eng.uncross(now=NOW)
+    assert [x.amounts.left_filled for x in again.matches] == [10]
+    x = again.matches[0]
+    eng.confirm(x)
+    assert a.hash not in eng.book
+    state = eng.book.get(x.incoming.hash)
+    assert state is None or state.status in ("filled", "partially_filled")
+
+
+def test_would_self_trade_asks_only_about_a_crossing_resting_order_of_the_same_maker() -> None:
+    eng = engine()
+    mine = ask(A, 10, 100)  # 10 per base
+    other_pair = ask(A, 10, 50, pair_base=BASE2)
+    assert eng.submit(mine, now=NOW).outcome is Outcome.RESTED
+    eng.submit(other_pair, now=NOW)
+    assert eng.would_self_trade(bid(A, 10, 100))  # crosses at 10
+    assert eng.would_self_trade(bid(A, 1, 11), now=NOW)
+    assert not eng.would_self_trade(bid(A, 10, 99))  # 9.9 per base: does not cross
+    assert not eng.would_self_trade(bid(B, 10, 100))  # another maker
+    assert not eng.would_self_trade(ask(A, 10, 100))  # same side
+    assert not eng.would_self_trade(bid(A, 10, 100), now=FAR_FUTURE)  # expired by then
+    restricted = bid(A, 10, 100, taker=D)  # only D may take it: it never trades with A's ask
+    assert not eng.would_self_trade(restricted)
+    assert eng.would_self_trade(bid(A, 10, 60, pair_base=BASE2))  # the other pair
+    before = eng.book.snapshot()
+    eng.book.set_funds(A, BASE, 0)  # nothing offered: no trade possible
+    assert not eng.would_self_trade(bid(A, 10, 100))
+    eng.book.set_funds(A, BASE, None)
+    eng.book.remove(mine.hash, RemovalReason.CANCELLED)
+    assert not eng.would_self_trade(bid(A, 10, 100))
+    with pytest.raises(UnknownPair):
+        eng.would_self_trade(order(A, BASE, 1, BASE2, 1))
+    assert before["orders"][0]["hash"] == "0x" + mine.hash.hex()
+
+
+FAR_FUTURE = 2**63
+
+
+def test_the_book_package_has_no_import_cycles() -> None:
+    pkg = Path(__file__).resolve().parents[1] / "sdex" / "book"
+    graph: dict[str, set[str]] = {}
+    for path in pkg.glob("*.py"):
+        name = path.stem
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                parts = node.module.split(".")
+                if parts[:2] == ["sdex", "book"] and len(parts) == 3:
+                    deps.add(parts[2])
+        graph[name] = deps - {name}
+    done: set[str] = set()
+
+    def visit(node: str, path: tuple[str, ...]) -> None:
+        assert node not in path, f"import cycle: {' -> '.join((*path, node))}"
+        if node in done:
+            return
+        for dep in graph.get(node, ()):
+            visit(dep, (*path, node))
+        done.add(node)
+
+    for name in graph:
+        visit(name, ())
+    assert graph["levels"] <= {"types"} and "orderbook" not in graph["funds"]
+
+
+def test_side_views_only_show_orders_that_can_trade() -> None:
+    eng = engine()
+    full = ask(A, 10, 100)
+    eng.submit(full, now=NOW)
+    eng.book.set_funds(A, BASE, 0)
+    pair = eng.book.pair(BASE, QUOTE)
+    assert pair.best_ask() is None and [s.hash for s in pair.orders(Side.ASK)] == [full.hash]
