@@ -566,6 +566,10 @@ def console_command(node_url: str, key: bytes, pair: str, slippage_bps: int) -> 
     "--admin", is_flag=True, default=False,
     help="Serve /admin/links (loopback clients only) to cut and restore gossip links.",
 )  # fmt: skip
+@click.option(
+    "--dev-wallets", is_flag=True, default=False,
+    help="Devnet only: serve the deployment's dev keys to the web page (loopback clients only).",
+)  # fmt: skip
 def node(
     port: int,
     host: str,
@@ -576,6 +580,7 @@ def node(
     db: Path | None,
     fee_bps: int,
     admin: bool,
+    dev_wallets: bool,
 ) -> None:
     """Run a relayer node until interrupted (SIGINT or SIGTERM)."""
     from sdex.node.main import run_node
@@ -593,6 +598,7 @@ def node(
                 db=db,
                 fee_bps=fee_bps,
                 admin=admin,
+                dev_wallets=dev_wallets,
             )
         except ValueError as e:  # a bad configuration (no key, bad deployment file)
             raise click.UsageError(str(e)) from None

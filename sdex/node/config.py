@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sdex.deployment import Deployment, TokenInfo
+from sdex.deployment import Deployment, DevAccount, TokenInfo
 from sdex.gossip.gossip import GossipConfig
 from sdex.ingest import Limits
 from sdex.order import ZERO_ADDRESS, address_of
@@ -50,6 +50,8 @@ class NodeConfig:
     gossip: GossipConfig = field(default_factory=GossipConfig)
     admin: bool = False
     """Serve ``/admin/links`` to loopback clients (operators, tests: network partitions)."""
+    dev_accounts: tuple[DevAccount, ...] = ()
+    """``--dev-wallets``: the deployment's dev keys, served to the web page's loopback clients."""
 
     @property
     def operator(self) -> str:

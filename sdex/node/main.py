@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from sdex.deployment import Deployment
+from sdex.deployment import Deployment, DevAccount
 from sdex.node.api import make_app
 from sdex.node.config import NodeConfig
 from sdex.node.core import Node
@@ -47,6 +47,7 @@ def config_for(
     db: Path | None = None,
     fee_bps: int = 0,
     admin: bool = False,
+    dev_wallets: bool = False,
 ) -> NodeConfig:
     """The config ``sdex node`` builds from its options (PRODUCT.md section 4)."""
     d = Deployment.load(deployment)
@@ -67,7 +68,20 @@ def config_for(
         peers=tuple(peers),
         fee_bps=fee_bps,
     )
-    return replace(config, admin=admin)
+    return replace(config, admin=admin, dev_accounts=_dev_accounts(d) if dev_wallets else ())
+
+
+DEVNET_CHAIN_IDS = (31337, 1337)
+"""Hardhat's and anvil's chain ids: the only chains whose keys a node may hand out."""
+
+
+def _dev_accounts(d: Deployment) -> tuple[DevAccount, ...]:
+    """The dev keys ``--dev-wallets`` serves: a devnet's, never a real chain's."""
+    if d.chain_id not in DEVNET_CHAIN_IDS:
+        raise ValueError(f"--dev-wallets is for a devnet only, and chain {d.chain_id} is not one")
+    if not d.accounts:
+        raise ValueError("--dev-wallets: the deployment file lists no dev accounts")
+    return tuple(d.accounts)
 
 
 def run_node(
@@ -81,6 +95,7 @@ def run_node(
     db: Path | None = None,
     fee_bps: int = 0,
     admin: bool = False,
+    dev_wallets: bool = False,
 ) -> None:
     """Run a node until SIGINT or SIGTERM, then stop cleanly."""
     config = config_for(
@@ -93,6 +108,7 @@ def run_node(
         db=db,
         fee_bps=fee_bps,
         admin=admin,
+        dev_wallets=dev_wallets,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     asyncio.run(_run(config))
