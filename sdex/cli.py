@@ -105,11 +105,15 @@ def devnet(port: int, deployment_path: Path) -> None:
     "--log-dir", type=click.Path(path_type=Path), default=Path(".sdex/demo"), show_default=True,
     help="Where the demo leaves its deployment file, node and Hardhat logs, and demo.log.",
 )  # fmt: skip
-def demo(log_dir: Path) -> None:
+@click.option(
+    "--keep", is_flag=True, default=False,
+    help="Keep the devnet and nodes up after the story (open their web pages) until Ctrl-C.",
+)  # fmt: skip
+def demo(log_dir: Path, keep: bool) -> None:
     """Run the devnet demo end to end and print what happens."""
     from sdex.demo import run_demo
 
-    sys.exit(run_demo(Console(record=True), log_dir))
+    sys.exit(run_demo(Console(record=True), log_dir, keep=keep))
 
 
 # -- wallet commands (a client of a node's HTTP API) ------------------------------------------

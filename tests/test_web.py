@@ -16,7 +16,11 @@ import contextlib
 import json
 import os
 import random
+import re
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -49,7 +53,7 @@ from sdex.wallet import (
 )
 from sdex.web import STATIC, find_ethers, is_loopback
 from tests.conftest import Chain
-from tests.nodeutil import free_port, node_config, running_node, wait_for
+from tests.nodeutil import ROOT, free_port, node_config, running_node, wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = os.environ.get("SDEX_SCREENSHOTS")
@@ -212,8 +216,15 @@ async def test_two_pages_trade_fill_and_cancel(chain: Chain, tmp_path: Path) -> 
         assert await p1.page.get_attribute("#asks tr", "class") == "mine"  # highlighted
         assert await p2.page.get_attribute("#asks tr", "class") in ("", None)
         assert await p1.page.get_attribute("#asks tr", "data-price") == "2000.5"
-        rest = await place(p2, "buy", "1990", "0.25")  # a resting bid, for the screenshot
-        await wait_for(lambda: in_book(p1, rest), timeout=10)
+        rest = await place(p2, "buy", "1990", "0.25")  # resting orders, for the screenshot
+        deeper = [
+            await place(p1, "sell", "2010", "0.8"),
+            await place(p2, "buy", "1985.25", "2"),
+            await place(p2, "buy", "1990", "0.5"),  # same level as `rest`: one level, 2 orders
+        ]
+        for h in [rest, *deeper]:
+            await wait_for(lambda h=h: in_book(p1, h), timeout=10)
+        assert await p1.page.locator("#book tr[data-orders]").count() == 4
         await screenshot(p1, "web-book.png", tmp_path)
 
         # a crossing bid on node 2's page: both pages show the fill with its tx within 5 s
@@ -315,6 +326,15 @@ async def test_page_reconnects_and_shows_no_dev_wallets_without_the_flag(
                 "enabled": False,
                 "reason": "this node was not started with --dev-wallets",
             }
+            unknown = "0x" + "ab" * 32
+            code, body = await api.get("/web/orders", hash=unknown)
+            assert code == 200 and body == {unknown: None}
+            for bad in ({"hash": "0x12"}, {}):
+                code, body = await api.get("/web/orders", **bad)
+                assert code == 400 and body["code"] == 100, body
+            code, body = await api.get("/web/status")
+            assert code == 200 and body["inFlight"] == [] and body["lag"] >= 0
+            assert body["head"] == int(chain.rpc.call("eth_blockNumber"), 16)
             w = await new_page(b, api.base)
             assert await w.page.is_hidden("#dev-account")
             text = await w.page.text_content("#account")
@@ -553,3 +573,52 @@ def test_loopback_and_ethers_resolution(tmp_path: Path, monkeypatch: pytest.Monk
     assert found is not None and found.name == "ethers.min.js"  # npm ci installed it
     monkeypatch.setenv("SDEX_ETHERS_JS", str(tmp_path / "missing.js"))
     assert find_ethers() is None
+
+
+# ---- the demo keeps the network up for the page ------------------------------------------
+
+
+async def test_demo_keep_serves_the_page_until_interrupted(tmp_path: Path) -> None:
+    """``sdex demo --keep``: after the story the nodes stay up, their page shows the story's
+    fills and offers the dev accounts; SIGINT (Ctrl-C) stops every process."""
+    out = tmp_path / "demo.out"
+    with out.open("wb") as f:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sdex.cli", "demo", "--keep", "--log-dir", str(tmp_path / "d")],
+            cwd=ROOT,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        pattern = re.compile(r"node-1: (http://127\.0\.0\.1:\d+)/")
+
+        def kept() -> bool:
+            assert proc.poll() is None, out.read_text()
+            return "Ctrl-C stops everything" in out.read_text()
+
+        await wait_for(kept, timeout=240)
+        text = out.read_text()
+        assert "watch it in a browser: http://127.0.0.1:" in text
+        m = pattern.search(text)
+        assert m is not None, text
+        url = m.group(1)
+        async with browser() as b:
+            w = await new_page(b, url)
+            await w.page.wait_for_selector("#fills tbody tr[data-tx]", timeout=10_000)
+            assert await w.page.locator("#dev-account option").count() > 10
+            assert await w.page.locator("#peers td[title^='http://127.0.0.1:']").count() == 2
+            assert w.errors == [] and w.foreign_requests() == []
+        os.kill(proc.pid, signal.SIGINT)  # Ctrl-C, to the demo's own PID
+        assert proc.wait(timeout=60) == 0, out.read_text()
+        assert "every process stopped" in out.read_text()
+        async with aiohttp.ClientSession() as s:
+            with pytest.raises(aiohttp.ClientConnectionError):
+                await s.get(url + "/health", timeout=aiohttp.ClientTimeout(total=5))
+    finally:
+        if proc.poll() is None:  # a failed assertion: let the demo stop what it started
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=30)

@@ -5,10 +5,11 @@ and the signing library, ethers' browser bundle, which the node serves from the
 ``node_modules`` that ``npm ci`` installed from the committed package-lock.json. Nothing is
 loaded from outside the machine; the Content-Security-Policy says so to the browser too.
 
-Besides the public API the page uses two small read-only routes of its own:
+Besides the public API the page uses three small read-only routes of its own:
 
 - ``GET /web/status``: the chain head the node sees, its watcher's checkpoint and lag, and
   the settlements in flight (sent transactions not yet mined, with the matches they carry);
+- ``GET /web/orders?hash=...``: the orders that fills name, null for those it never held;
 - ``GET /web/dev-wallets``: the deployment's dev keys, only when the node was started with
   ``--dev-wallets`` (devnet chains only) and only to loopback clients.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -36,6 +38,8 @@ STATIC_FILES = {
 }
 ETHERS_REL = Path("node_modules/ethers/dist/ethers.min.js")
 ETHERS_ENV = "SDEX_ETHERS_JS"
+MAX_LOOKUP = 50
+_HASH_RE = re.compile(r"0x[0-9a-fA-F]{64}\Z")
 HEAD_CACHE_SECONDS = 0.5
 """The chain head is read at most this often, however many pages ask."""
 
@@ -139,6 +143,21 @@ class WebPage:
             }
         )
 
+    async def orders(self, request: web.Request) -> web.Response:
+        """``{hash: order JSON or null}`` for up to ``MAX_LOOKUP`` ``hash`` parameters: the
+        orders of fills (a fill may name an order this node never held; the answer says
+        null instead of a 404 the browser would log as an error)."""
+        hashes = request.query.getall("hash", [])
+        if not 0 < len(hashes) <= MAX_LOOKUP:
+            raise web.HTTPBadRequest(reason=f"give 1 to {MAX_LOOKUP} hash parameters")
+        out: dict[str, object] = {}
+        for raw in hashes:
+            if not _HASH_RE.match(raw):
+                raise web.HTTPBadRequest(reason="a hash is 0x and 64 hex digits")
+            rec = self.node.records.get(bytes.fromhex(raw[2:]))
+            out[raw.lower()] = None if rec is None else rec.signed.to_json()
+        return web.json_response(out)
+
     async def dev_wallets(self, request: web.Request) -> web.Response:
         """``{"enabled": false, "reason"}`` unless served (a 200 either way: the page asks on
         every load, and a node without dev wallets is normal, not an error)."""
@@ -169,4 +188,5 @@ def add_web_routes(app: web.Application, node: Node) -> None:
     app.router.add_get("/static/vendor/ethers.js", page.ethers_js)
     app.router.add_get("/static/{name}", page.static)
     app.router.add_get("/web/status", page.status)
+    app.router.add_get("/web/orders", page.orders)
     app.router.add_get("/web/dev-wallets", page.dev_wallets)

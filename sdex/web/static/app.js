@@ -205,9 +205,12 @@ function renderBook() {
 
 // ---- fills ------------------------------------------------------------------------------
 
+/** The order a fill names, or null if this node never held it (then the match's other
+ * fill event, whose order it does hold, makes the row). */
 async function orderOf(hash) {
+  hash = hash.toLowerCase();
   if (!S.orderCache.has(hash)) {
-    S.orderCache.set(hash, getJSON(`/v1/orders/${hash}`).then((r) => r.order).catch(() => null));
+    S.orderCache.set(hash, getJSON(`/web/orders?hash=${hash}`).then((r) => r[hash] ?? null).catch(() => null));
   }
   return S.orderCache.get(hash);
 }
@@ -480,7 +483,6 @@ async function placeOrder(ev) {
     const hash = r.body.orderHash;
     const ours = ethers.TypedDataEncoder.hash(S.config.domain, { Order: S.config.types.Order }, order);
     if (ours !== hash) fieldErrors({ form: `the node reports hash ${hash}, we computed ${ours}` });
-    $("last-order").textContent = `order ${short(hash)}: ${r.body.status}`;
     $("last-order").dataset.hash = hash;
     S.mine.set(hash, { order: { ...order, signature }, metaData: { orderHash: hash, status: r.body.status, filledMakerAmount: "0" } });
     renderMyOrders();
@@ -545,18 +547,21 @@ async function chainCancel(hash) {
       const provider = new ethers.JsonRpcProvider(S.dev.rpc, Number(S.config.chainId), { staticNetwork: true });
       const sent = await S.account.wallet.connect(provider).sendTransaction({ to, data });
       tx = sent.hash;
-      $("last-order").textContent = `on-chain cancel ${short(tx)} sent`;
+      $("notice").textContent = `on-chain cancel ${short(tx)} sent, waiting for its block`;
       await sent.wait();
     } else {
       tx = await window.ethereum.request({ method: "eth_sendTransaction", params: [{ from: S.account.address, to, data }] });
     }
-    $("last-order").textContent = `on-chain cancel ${short(tx)} sent; the node sees it in the next block`;
+    $("notice").textContent = `on-chain cancel ${short(tx)} ${S.account.kind === "dev" ? "mined" : "sent"}: the nodes drop the order when they see its block`;
   } catch (e) {
     fieldErrors({ form: `on-chain cancel: ${e.shortMessage || e.message || e}` });
   }
 }
 
 function renderMyOrders() {
+  const last = $("last-order");
+  const lastRec = last.dataset.hash && S.mine.get(last.dataset.hash);
+  if (lastRec) last.textContent = `order ${short(last.dataset.hash)}: ${lastRec.metaData.status}`;
   const rows = [...S.mine.values()].slice(-MAX_MY_ORDERS).reverse();
   $("my-orders").tBodies[0].replaceChildren(
     ...(rows.length
@@ -591,14 +596,22 @@ function renderMyOrders() {
 
 // ---- live events ------------------------------------------------------------------------
 
+let networkTimer = null;
+/** Re-read the network figures soon after activity (at most twice a second). */
+function refreshNetworkSoon() {
+  if (networkTimer) return;
+  networkTimer = setTimeout(() => { networkTimer = null; refreshNetwork(); }, 500);
+}
+
 function onEvent(ev) {
+  refreshNetworkSoon();
   if (ev.type === "order") {
     const hash = ev.metaData?.orderHash;
     if (hash && S.account && same(ev.order?.maker, S.account.address)) {
       S.mine.set(hash, { order: ev.order, metaData: ev.metaData });
       renderMyOrders();
     }
-    if (hash) S.orderCache.set(hash, Promise.resolve(ev.order));
+    if (hash) S.orderCache.set(hash.toLowerCase(), Promise.resolve(ev.order));
     refreshBookSoon();
   } else if (ev.type === "fill") {
     addFill(ev);
