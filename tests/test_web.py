@@ -147,6 +147,7 @@ async def screenshot(w: Watched, name: str, tmp: Path) -> Path:
     out = Path(SCREENSHOTS) if SCREENSHOTS else tmp
     out.mkdir(parents=True, exist_ok=True)
     path = out / name
+    await w.page.set_viewport_size({"width": 1440, "height": 540})  # full_page: the content
     await w.page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 10_000  # a rendered page, not a blank
     return path
@@ -303,6 +304,35 @@ async def test_two_pages_trade_fill_and_cancel(chain: Chain, tmp_path: Path) -> 
         assert p2.errors == []
         for w in (p1, p2):
             assert w.foreign_requests(allowed=(rpc,)) == []
+
+
+async def test_settlement_in_flight_until_its_block(chain: Chain, tmp_path: Path) -> None:
+    """With automining off the settlement transaction waits in the mempool: the page lists it
+    in flight, marks the matched levels as settling, and shows the fill once it is mined."""
+    cfg = dev_config(chain, tmp_path / "n.db", 19)
+    async with running_node(cfg) as (_node, api), browser() as b:
+        w = await new_page(b, api.base)
+        await choose_dev_account(w, chain.address(5))
+        ask = await place(w, "sell", "1500", "2")
+        await choose_dev_account(w, chain.address(6))
+        chain.rpc.call("evm_setAutomine", False)
+        try:
+            await place(w, "buy", "1500", "0.5")
+            row = w.page.locator("#inflight tbody tr[data-tx]")
+            await row.wait_for(timeout=10_000)
+            tx = await row.get_attribute("data-tx")
+            assert tx is not None and chain.rpc.call("eth_getTransactionReceipt", tx) is None
+            code, status = await api.get("/web/status")
+            assert code == 200 and [s["txHash"] for s in status["inFlight"]] == [tx]
+            assert status["inFlight"][0]["matches"][0]["restingOrderHash"] == ask
+            await w.page.wait_for_selector(f'#asks tr.pending[data-orders="{ask}"]')
+            chain.rpc.call("evm_mine")
+        finally:
+            chain.rpc.call("evm_setAutomine", True)
+        await w.page.wait_for_selector(f'#fills tbody tr[data-tx="{tx}"]', timeout=10_000)
+        await w.page.wait_for_selector("#inflight tbody tr[data-tx]", state="detached")
+        await w.page.wait_for_selector(f'#asks tr:not(.pending)[data-orders="{ask}"]')
+        assert w.errors == [] and w.foreign_requests() == []
 
 
 async def _is(status: Any, want: str) -> bool:
