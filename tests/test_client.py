@@ -360,7 +360,7 @@ def test_node_command_passes_its_options_to_run_node(
     Path("d.json").write_text("{}")
     r = run_cli("node", "--port", "8001", "--peer", "http://a:1", "--peer", "http://b:2",
              "--rpc", "http://rpc", "--deployment", "d.json", "--key", KEY.hex(),
-             "--db", "n.db", "--fee-bps", "25", "--admin")  # fmt: skip
+             "--db", "n.db", "--fee-bps", "25", "--admin", "--dev-wallets")  # fmt: skip
     assert r.exit_code == 0, r.output
     assert calls == [
         {
@@ -373,11 +373,12 @@ def test_node_command_passes_its_options_to_run_node(
             "db": Path("n.db"),
             "fee_bps": 25,
             "admin": True,
+            "dev_wallets": True,
         }
     ]
     r = run_cli("node", "--port", "8001")
     assert r.exit_code == 0 and calls[-1]["key"] is None and calls[-1]["db"] is None
-    assert calls[-1]["admin"] is False
+    assert calls[-1]["admin"] is False and calls[-1]["dev_wallets"] is False
     assert calls[-1]["deployment"] == Path(".sdex/devnet.json") and calls[-1]["peers"] == []
     assert run_cli("node", "--port", "8001", "--fee-bps", "10001").exit_code == 2
     assert run_cli("node").exit_code == 2
