@@ -24,8 +24,10 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import requests
 from aiohttp import web
 
+from sdex.errors import RpcError
 from sdex.node.core import Node
 
 log = logging.getLogger("sdex.web")
@@ -121,8 +123,11 @@ class WebPage:
         now = time.monotonic()
         if now - self._head_at > HEAD_CACHE_SECONDS:
             chain = node.watch_chain
-            self._head = int(await chain.run(chain.rpc.call, "eth_blockNumber"), 16)
             self._head_at = now
+            try:
+                self._head = int(await chain.run(chain.rpc.call, "eth_blockNumber"), 16)
+            except (RpcError, requests.RequestException, ValueError) as e:
+                log.info("chain head unknown: %s", e)  # the page shows the last head seen
         checkpoint = node.watcher.checkpoint
         pending = node.store.pending_settlements()
         return web.json_response(
