@@ -8,9 +8,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 SOL := $(shell find contracts -name '*.sol' 2>/dev/null)
 
-.PHONY: setup compile test check lint format demo devnet bench clean
+.PHONY: setup browser compile test check lint format demo devnet bench clean
 
 setup: $(VENV)/.installed node_modules/.installed artifacts/.compiled
+
+# The web page's tests drive Debian's chromium through Playwright (never `playwright install`:
+# no browser download). Installed from the distribution's registry when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,10 +34,10 @@ artifacts/.compiled: node_modules/.installed hardhat.config.js $(SOL)
 
 compile: artifacts/.compiled
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest -q
 
-check: setup
+check: setup browser
 	$(BIN)/ruff check sdex tests bench
 	$(BIN)/ruff format --check sdex tests bench
 	$(BIN)/mypy
@@ -46,7 +52,7 @@ format: $(VENV)/.installed
 	$(BIN)/ruff check --fix sdex tests bench
 
 demo: setup
-	$(BIN)/sdex demo
+	$(BIN)/sdex demo $(if $(KEEP),--keep)
 
 devnet: setup
 	$(BIN)/sdex devnet

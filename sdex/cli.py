@@ -131,11 +131,15 @@ def devnet(port: int, deployment_path: Path, engine: str) -> None:
     "--log-dir", type=click.Path(path_type=Path), default=Path(".sdex/demo"), show_default=True,
     help="Where the demo leaves its deployment file, node and Hardhat logs, and demo.log.",
 )  # fmt: skip
-def demo(log_dir: Path) -> None:
+@click.option(
+    "--keep", is_flag=True, default=False,
+    help="Keep the devnet and nodes up after the story (open their web pages) until Ctrl-C.",
+)  # fmt: skip
+def demo(log_dir: Path, keep: bool) -> None:
     """Run the devnet demo end to end and print what happens."""
     from sdex.demo import run_demo
 
-    sys.exit(run_demo(Console(record=True), log_dir))
+    sys.exit(run_demo(Console(record=True), log_dir, keep=keep))
 
 
 # -- wallet commands (a client of a node's HTTP API) ------------------------------------------
@@ -666,6 +670,10 @@ def console_command(node_url: str, key: bytes, pair: str, slippage_bps: int) -> 
     help="The node's log on stderr, one flushed line per event: debug adds one line per "
     "accepted order; info has matches, settlements and state changes.",
 )  # fmt: skip
+@click.option(
+    "--dev-wallets", is_flag=True, default=False,
+    help="Devnet only: serve the deployment's dev keys to the web page (loopback clients only).",
+)  # fmt: skip
 def node(
     port: int,
     host: str,
@@ -678,6 +686,7 @@ def node(
     admin: bool,
     node_key: Path | None,
     log_level: str,
+    dev_wallets: bool,
 ) -> None:
     """Run a relayer node until interrupted (SIGINT or SIGTERM).
 
@@ -707,6 +716,7 @@ def node(
                 admin=admin,
                 node_key=node_key,
                 log_level=log_level.lower(),
+                dev_wallets=dev_wallets,
             )
         except DeploymentError:
             raise

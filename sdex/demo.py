@@ -86,6 +86,7 @@ class Story:
             self.log_dir / f"{name}.db",
             self.log_dir / f"{name}.log",
             peers=peers,
+            dev_wallets=True,  # a devnet: the web page may offer the dev accounts
         ).start()
         node = Node(name, proc, NodeClient(proc.url))
         self.nodes[name] = node
@@ -206,6 +207,9 @@ class Story:
         self.config = n1.client.order_config()
         self.market = parse_pair("WETH/USDC", self.config)
         self.out.print(f"  node-1 at {n1.proc.url}, node-3 at {n3.proc.url}")
+        self.out.print(
+            f"  watch it in a browser: [bold]{n1.proc.url}/[/] (every node serves the page)"
+        )
         self.wait(
             "node-1 and node-3 know each other",
             lambda: any(p["url"] == n3.proc.url for p in self._peers(n1)),
@@ -345,7 +349,28 @@ class Story:
         return report.ok
 
 
-def run_demo(console: Console, log_dir: Path) -> int:
+def keep_running(console: Console, story: Story, poll: float = 0.5) -> None:
+    """``--keep``: leave the devnet and the nodes up for the browser until Ctrl-C (or until a
+    node exits on its own)."""
+    urls = "\n".join(f"{n.name}: {n.proc.url}/" for n in story.nodes.values())
+    console.print(
+        Panel(
+            f"{urls}\ndev accounts: {story.log_dir / 'devnet.json'} (the page lists them)\n"
+            "Ctrl-C stops everything",
+            title="[bold]The network stays up: open a node's page[/]",
+            title_align="left",
+            expand=False,
+        )
+    )
+    try:
+        while all(n.proc.running() for n in story.nodes.values()):
+            time.sleep(poll)
+        console.print("[red]a node exited[/]: stopping the network")
+    except KeyboardInterrupt:
+        console.print("stopping the network")
+
+
+def run_demo(console: Console, log_dir: Path, keep: bool = False) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     for stale in log_dir.glob("node-*.db*"):
         stale.unlink()
@@ -368,6 +393,8 @@ def run_demo(console: Console, log_dir: Path) -> int:
         )
         story = Story(console, d, log_dir)
         ok = story.run()
+        if keep:
+            keep_running(console, story)
     except DemoFailed as e:
         console.print(f"[red]demo failed:[/] {e}")
     finally:

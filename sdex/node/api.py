@@ -30,6 +30,7 @@ from sdex.matching import TimeInForce
 from sdex.node.config import RateLimit
 from sdex.node.core import OPEN_STATUSES, Node
 from sdex.order import EIP712_TYPES, parse_address, parse_hex_bytes
+from sdex.web import add_web_routes
 
 log = logging.getLogger("sdex.api")
 
@@ -469,6 +470,7 @@ def make_app(node: Node) -> web.Application:
     app.router.add_get("/metrics", get_metrics)
     if node.gossip is not None:
         add_routes(app, node.gossip, node.config.peer_rate_limit, node.config.admin)
+    add_web_routes(app, node)
     return app
 
 

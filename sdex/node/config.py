@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sdex.deployment import Deployment, TokenInfo
+from sdex.deployment import Deployment, DevAccount, TokenInfo
 from sdex.gossip.gossip import GossipConfig
 from sdex.ingest import Limits
 from sdex.order import ZERO_ADDRESS, address_of
@@ -56,6 +56,9 @@ class NodeConfig:
     @property
     def node_key_path(self) -> Path:
         return self.node_key or self.db.with_name(self.db.name + ".nodekey")
+
+    dev_accounts: tuple[DevAccount, ...] = ()
+    """``--dev-wallets``: the deployment's dev keys, served to the web page's loopback clients."""
 
     @property
     def operator(self) -> str:

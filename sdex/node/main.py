@@ -22,7 +22,7 @@ import requests
 from aiohttp import web
 
 from sdex.client import describe_request_error
-from sdex.deployment import Deployment
+from sdex.deployment import Deployment, DevAccount
 from sdex.errors import ChainError
 from sdex.node.api import make_app
 from sdex.node.config import NodeConfig
@@ -66,6 +66,7 @@ def config_for(
     fee_bps: int = 0,
     admin: bool = False,
     node_key: Path | None = None,
+    dev_wallets: bool = False,
 ) -> NodeConfig:
     """The config ``sdex node`` builds from its options (PRODUCT.md section 4).
 
@@ -87,7 +88,25 @@ def config_for(
         peers=tuple(peers),
         fee_bps=fee_bps,
     )
-    return replace(config, admin=admin, node_key=node_key)
+    return replace(
+        config,
+        admin=admin,
+        node_key=node_key,
+        dev_accounts=_dev_accounts(d) if dev_wallets else (),
+    )
+
+
+DEVNET_CHAIN_IDS = (31337, 1337)
+"""Hardhat's and anvil's chain ids: the only chains whose keys a node may hand out."""
+
+
+def _dev_accounts(d: Deployment) -> tuple[DevAccount, ...]:
+    """The dev keys ``--dev-wallets`` serves: a devnet's, never a real chain's."""
+    if d.chain_id not in DEVNET_CHAIN_IDS:
+        raise ValueError(f"--dev-wallets is for a devnet only, and chain {d.chain_id} is not one")
+    if not d.accounts:
+        raise ValueError("--dev-wallets: the deployment file lists no dev accounts")
+    return tuple(d.accounts)
 
 
 def run_node(
@@ -103,6 +122,7 @@ def run_node(
     admin: bool = False,
     node_key: Path | None = None,
     log_level: str = "info",
+    dev_wallets: bool = False,
 ) -> None:
     """Run a node until SIGINT or SIGTERM, then stop cleanly."""
     config = config_for(
@@ -116,6 +136,7 @@ def run_node(
         fee_bps=fee_bps,
         admin=admin,
         node_key=node_key,
+        dev_wallets=dev_wallets,
     )
     setup_logging(log_level)
     asyncio.run(_run(config))

@@ -26,6 +26,7 @@ class NodeProcess:
         host: str = "127.0.0.1",
         fee_bps: int = 0,
         admin: bool = False,
+        dev_wallets: bool = False,
     ) -> None:
         self.port = port
         self.url = f"http://{host}:{port}"
@@ -39,6 +40,8 @@ class NodeProcess:
             self.cmd += ["--peer", p]
         if admin:
             self.cmd.append("--admin")
+        if dev_wallets:
+            self.cmd.append("--dev-wallets")
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> NodeProcess:

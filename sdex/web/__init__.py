@@ -1,0 +1,197 @@
+"""The web page every node serves at ``/`` (PRODUCT.md section 3, "Web page").
+
+Static files only, no build step: ``static/index.html`` loads ``app.js`` (plain ES modules)
+and the signing library, ethers' browser bundle, which the node serves from the
+``node_modules`` that ``npm ci`` installed from the committed package-lock.json. Nothing is
+loaded from outside the machine; the Content-Security-Policy says so to the browser too.
+
+Besides the public API the page uses three small read-only routes of its own:
+
+- ``GET /web/status``: the chain head the node sees, its watcher's checkpoint and lag, and
+  the settlements in flight (sent transactions not yet mined, with the matches they carry);
+- ``GET /web/orders?hash=...``: the orders that fills name, null for those it never held;
+- ``GET /web/dev-wallets``: the deployment's dev keys, only when the node was started with
+  ``--dev-wallets`` (devnet chains only) and only to loopback clients.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import re
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+from aiohttp import web
+
+from sdex.errors import RpcError
+from sdex.node.core import Node
+
+log = logging.getLogger("sdex.web")
+
+STATIC = Path(__file__).resolve().parent / "static"
+STATIC_FILES = {
+    "app.js": "text/javascript",
+    "units.js": "text/javascript",
+    "style.css": "text/css",
+}
+ETHERS_REL = Path("node_modules/ethers/dist/ethers.min.js")
+ETHERS_ENV = "SDEX_ETHERS_JS"
+MAX_LOOKUP = 50
+_HASH_RE = re.compile(r"0x[0-9a-fA-F]{64}\Z")
+HEAD_CACHE_SECONDS = 0.5
+"""The chain head is read at most this often, however many pages ask."""
+
+
+def find_ethers(start: Path | None = None) -> Path | None:
+    """The ethers browser bundle: ``$SDEX_ETHERS_JS``, else ``node_modules`` in the working
+    directory or the repository this package lives in (``npm ci`` put it there)."""
+    env = os.environ.get(ETHERS_ENV)
+    if env:
+        p = Path(env)
+        return p if p.is_file() else None
+    for root in (start or Path.cwd(), Path(__file__).resolve().parents[2]):
+        p = root / ETHERS_REL
+        if p.is_file():
+            return p
+    return None
+
+
+def is_loopback(remote: str | None) -> bool:
+    if remote is None:
+        return False
+    try:
+        return ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        return False
+
+
+class WebPage:
+    """The page's routes over one node."""
+
+    def __init__(self, node: Node, ethers: Path | None) -> None:
+        self.node = node
+        self.ethers = ethers
+        self._head = 0
+        self._head_at = 0.0
+        rpc = node.config.rpc
+        rpc_origin = ""
+        if node.config.dev_accounts:
+            u = urlsplit(rpc)
+            rpc_origin = f" {u.scheme}://{u.netloc}"
+        # Same origin only (websocket included); dev wallets also talk to the devnet's RPC.
+        self.csp = (
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            f"connect-src 'self'{rpc_origin}; base-uri 'none'; form-action 'none'; "
+            "frame-ancestors 'none'"
+        )
+
+    def _headers(self, content_type: str) -> dict[str, str]:
+        return {
+            "Content-Type": content_type,
+            "Cache-Control": "no-cache",
+            "Content-Security-Policy": self.csp,
+            "X-Content-Type-Options": "nosniff",
+        }
+
+    async def index(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(
+            STATIC / "index.html", headers=self._headers("text/html; charset=utf-8")
+        )
+
+    async def static(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        kind = STATIC_FILES.get(name)  # a fixed list: no path from the request reaches the disk
+        if kind is None:
+            raise web.HTTPNotFound(reason="no such file")
+        return web.FileResponse(STATIC / name, headers=self._headers(kind + "; charset=utf-8"))
+
+    async def ethers_js(self, request: web.Request) -> web.StreamResponse:
+        if self.ethers is None:
+            raise web.HTTPNotFound(
+                reason="the signing library is not installed: run `npm ci` (or `make setup`)"
+            )
+        return web.FileResponse(
+            self.ethers, headers=self._headers("text/javascript; charset=utf-8")
+        )
+
+    async def status(self, request: web.Request) -> web.Response:
+        node = self.node
+        now = time.monotonic()
+        if now - self._head_at > HEAD_CACHE_SECONDS:
+            chain = node.watch_chain
+            self._head_at = now
+            try:
+                self._head = int(await chain.run(chain.rpc.call, "eth_blockNumber"), 16)
+            except (RpcError, requests.RequestException, ValueError) as e:
+                log.info("chain head unknown: %s", e)  # the page shows the last head seen
+        checkpoint = node.watcher.checkpoint
+        pending = node.store.pending_settlements()
+        return web.json_response(
+            {
+                "head": self._head,
+                "checkpoint": checkpoint,
+                "lag": max(0, self._head - checkpoint),
+                "inFlight": [
+                    {
+                        "txHash": s.tx_hash,
+                        "nonce": s.nonce,
+                        "matches": [
+                            {"restingOrderHash": a, "incomingOrderHash": b} for a, b in s.pairs
+                        ],
+                    }
+                    for s in pending
+                ],
+            }
+        )
+
+    async def orders(self, request: web.Request) -> web.Response:
+        """``{hash: order JSON or null}`` for up to ``MAX_LOOKUP`` ``hash`` parameters: the
+        orders of fills (a fill may name an order this node never held; the answer says
+        null instead of a 404 the browser would log as an error)."""
+        hashes = request.query.getall("hash", [])
+        if not 0 < len(hashes) <= MAX_LOOKUP:
+            raise web.HTTPBadRequest(reason=f"give 1 to {MAX_LOOKUP} hash parameters")
+        out: dict[str, object] = {}
+        for raw in hashes:
+            if not _HASH_RE.match(raw):
+                raise web.HTTPBadRequest(reason="a hash is 0x and 64 hex digits")
+            rec = self.node.records.get(bytes.fromhex(raw[2:]))
+            out[raw.lower()] = None if rec is None else rec.signed.to_json()
+        return web.json_response(out)
+
+    async def dev_wallets(self, request: web.Request) -> web.Response:
+        """``{"enabled": false, "reason"}`` unless served (a 200 either way: the page asks on
+        every load, and a node without dev wallets is normal, not an error)."""
+        accounts = self.node.config.dev_accounts
+        if not accounts:
+            body: dict[str, object] = {
+                "enabled": False,
+                "reason": "this node was not started with --dev-wallets",
+            }
+        elif not is_loopback(request.remote):
+            body = {"enabled": False, "reason": "dev wallets are served to loopback clients only"}
+        else:
+            body = {
+                "enabled": True,
+                "rpc": self.node.config.rpc,
+                "accounts": [{"address": a.address, "key": a.key} for a in accounts],
+            }
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
+def add_web_routes(app: web.Application, node: Node) -> None:
+    """Serve the page at ``/`` and its assets and helper routes under ``/static`` and ``/web``."""
+    ethers = find_ethers()
+    if ethers is None:
+        log.warning("ethers not found (%s): the page can show the network but not sign", ETHERS_REL)
+    page = WebPage(node, ethers)
+    app.router.add_get("/", page.index)
+    app.router.add_get("/static/vendor/ethers.js", page.ethers_js)
+    app.router.add_get("/static/{name}", page.static)
+    app.router.add_get("/web/status", page.status)
+    app.router.add_get("/web/orders", page.orders)
+    app.router.add_get("/web/dev-wallets", page.dev_wallets)

@@ -1,0 +1,688 @@
+// The SDEX node page: live book, fills, network, and trading from the browser.
+//
+// Plain ES module, no build step. Everything comes from this node: the public API (/v1/...,
+// /health, /metrics), the websocket /v1/ws for live events, /web/status for the chain head
+// and settlements in flight, /web/dev-wallets on a devnet node started with --dev-wallets.
+// Orders are signed with ethers (served by the node from node_modules) or by an injected
+// EIP-1193 wallet (eth_signTypedData_v4). Every value from the network is shown as text.
+
+import {
+  InputError, buildOrder, cmp, fmtAmount, fmtPrice, frac, parseDecimal, priceOf, randomSalt,
+} from "./units.js";
+
+let ethers = null;
+try {
+  ethers = await import("/static/vendor/ethers.js");
+} catch (e) {
+  banner("The signing library is missing on this node (run `npm ci`): you can watch, not trade.");
+}
+
+const OPEN = new Set(["open", "partially_filled", "unfunded"]);
+const MAX_FILLS = 50;
+const MAX_MY_ORDERS = 100;
+
+const S = {
+  config: null,
+  markets: [], // {name, base, quote, baseToken, quoteToken, baseDecimals, quoteDecimals}
+  market: null,
+  book: { bids: [], asks: [] },
+  fills: [], // trades, newest first
+  seenFills: new Set(), // transactionHash:logIndex
+  orderCache: new Map(), // hash -> order JSON
+  mine: new Map(), // hash -> {order, metaData}
+  account: null, // {kind: "dev"|"injected", address, wallet?}
+  dev: null, // {rpc, accounts}
+  status: null,
+  lastHealth: null,
+};
+
+// ---- tiny DOM helpers ------------------------------------------------------------------
+
+const $ = (id) => document.getElementById(id);
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") el.className = v;
+    else if (k === "onclick") el.addEventListener("click", v);
+    else if (k.startsWith("data-") || k === "title" || k === "role" || k === "type") el.setAttribute(k, v);
+    else el[k] = v;
+  }
+  for (const c of children) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return el;
+}
+
+function banner(text) {
+  const b = $("banner");
+  b.textContent = text;
+  b.hidden = !text;
+}
+
+const short = (hex) => (typeof hex === "string" && hex.length > 14 ? `${hex.slice(0, 8)}…${hex.slice(-4)}` : String(hex));
+const same = (a, b) => typeof a === "string" && typeof b === "string" && a.toLowerCase() === b.toLowerCase();
+
+async function getJSON(path) {
+  const r = await fetch(path, { headers: { Accept: "application/json" } });
+  const body = await r.json().catch(() => null);
+  if (!r.ok) throw Object.assign(new Error(body?.reason || `${path}: HTTP ${r.status}`), { body, status: r.status });
+  return body;
+}
+
+async function postJSON(path, obj) {
+  const r = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(obj) });
+  const body = await r.json().catch(() => null);
+  return { status: r.status, body };
+}
+
+// ---- markets and the book ------------------------------------------------------------
+
+function marketsFrom(config) {
+  return config.pairs.map((name) => {
+    const [base, quote] = name.split("/");
+    const b = config.tokens[base];
+    const q = config.tokens[quote];
+    return {
+      name, base, quote,
+      baseToken: b.address.toLowerCase(), quoteToken: q.address.toLowerCase(),
+      baseDecimals: b.decimals, quoteDecimals: q.decimals,
+    };
+  });
+}
+
+/** The market and side of an order JSON, or null if it is on no listed pair. */
+function sideOf(order) {
+  const mt = order.makerToken.toLowerCase();
+  const tt = order.takerToken.toLowerCase();
+  for (const m of S.markets) {
+    if (mt === m.quoteToken && tt === m.baseToken) return { market: m, side: "buy" };
+    if (mt === m.baseToken && tt === m.quoteToken) return { market: m, side: "sell" };
+  }
+  return null;
+}
+
+/** {base, quote} units an order gives and takes, from the base token's point of view. */
+function baseQuote(side, makerAmount, takerAmount) {
+  return side === "buy" ? [BigInt(takerAmount), BigInt(makerAmount)] : [BigInt(makerAmount), BigInt(takerAmount)];
+}
+
+function orderPrice(order, side, m) {
+  const [b, q] = baseQuote(side, order.makerAmount, order.takerAmount);
+  return priceOf(b, q, m.baseDecimals, m.quoteDecimals);
+}
+
+function renderPairs() {
+  const tabs = $("pairs");
+  tabs.replaceChildren(
+    ...S.markets.map((m) =>
+      h("button", {
+        type: "button", role: "tab", "data-pair": m.name,
+        onclick: () => { S.market = m; renderPairs(); renderUnits(); refreshBook(); },
+      }, m.name),
+    ),
+  );
+  for (const b of tabs.children) b.setAttribute("aria-selected", String(b.dataset.pair === S.market?.name));
+}
+
+let bookTimer = null;
+/** Re-read the selected pair's book soon (events come in bursts: one read per burst). */
+function refreshBookSoon() {
+  if (bookTimer) return;
+  bookTimer = setTimeout(() => { bookTimer = null; refreshBook(); }, 80);
+}
+
+async function refreshBook() {
+  const m = S.market;
+  if (!m) return;
+  try {
+    const body = await getJSON(`/v1/orderbook?baseToken=${m.baseToken}&quoteToken=${m.quoteToken}&perPage=1000`);
+    if (m !== S.market) return;
+    S.book = { bids: body.bids.records, asks: body.asks.records };
+    renderBook();
+  } catch (e) {
+    banner(`order book: ${e.message}`);
+  }
+}
+
+/** Price levels, best first: {price, size (base units), orders, mine, pending}. */
+function levels(records, side, m) {
+  const byKey = new Map();
+  for (const rec of records) {
+    const o = rec.order;
+    const meta = rec.metaData;
+    const remaining = BigInt(meta.remainingFillableMakerAmount ?? o.makerAmount);
+    // a bid's remainder is in quote: its base is remaining × takerAmount / makerAmount
+    const base = side === "buy" ? (remaining * BigInt(o.takerAmount)) / BigInt(o.makerAmount) : remaining;
+    const price = orderPrice(o, side, m);
+    const key = `${price.n}/${price.d}`;
+    let lv = byKey.get(key);
+    if (!lv) byKey.set(key, (lv = { price, size: 0n, orders: 0, mine: false, pending: false, hashes: [] }));
+    lv.size += base;
+    lv.orders += 1;
+    lv.hashes.push(meta.orderHash);
+    if (S.account && same(o.maker, S.account.address)) lv.mine = true;
+    if (BigInt(meta.pendingMakerAmount ?? "0") > 0n) lv.pending = true;
+  }
+  const out = [...byKey.values()];
+  out.sort((a, b) => (side === "buy" ? cmp(b.price, a.price) : cmp(a.price, b.price)));
+  return out;
+}
+
+function renderBook() {
+  const m = S.market;
+  const asks = levels(S.book.asks, "sell", m);
+  const bids = levels(S.book.bids, "buy", m);
+  const cum = (lvls) => { let t = 0n; return lvls.map((l) => (t += l.size)); };
+  const askCum = cum(asks);
+  const bidCum = cum(bids);
+  const max = [...askCum, ...bidCum].reduce((a, b) => (b > a ? b : a), 1n);
+  const row = (l, total, side) => {
+    const bar = h("div", { class: "depth" });
+    bar.style.width = `${Number((total * 1000n) / max) / 10}%`;
+    return h("tr", {
+      class: [l.mine ? "mine" : "", l.pending ? "pending" : ""].join(" ").trim(),
+      "data-side": side, "data-price": fmtPrice(l.price), "data-orders": l.hashes.join(","),
+      title: l.mine ? "includes your order" : undefined,
+    },
+      h("td", { class: "num price" }, fmtPrice(l.price)),
+      h("td", { class: "num" }, fmtAmount(l.size, m.baseDecimals)),
+      h("td", { class: "num" }, fmtAmount(total, m.baseDecimals)),
+      h("td", { class: "num" }, l.orders),
+      h("td", {}, bar),
+    );
+  };
+  $("asks").replaceChildren(...asks.map((l, i) => row(l, askCum[i], "sell")).reverse());
+  $("bids").replaceChildren(...bids.map((l, i) => row(l, bidCum[i], "buy")));
+  let spread = "empty book";
+  if (asks.length && bids.length) {
+    const s = frac(asks[0].price.n * bids[0].price.d - bids[0].price.n * asks[0].price.d, asks[0].price.d * bids[0].price.d);
+    spread = `spread ${fmtPrice(s)} ${m.quote}`;
+  } else if (asks.length || bids.length) {
+    spread = asks.length ? "no bids" : "no asks";
+  }
+  $("spread").textContent = spread;
+}
+
+// ---- fills ------------------------------------------------------------------------------
+
+/** The order a fill names, or null if this node never held it (then the match's other
+ * fill event, whose order it does hold, makes the row). */
+async function orderOf(hash) {
+  hash = hash.toLowerCase();
+  if (!S.orderCache.has(hash)) {
+    S.orderCache.set(hash, getJSON(`/web/orders?hash=${hash}`).then((r) => r[hash] ?? null).catch(() => null));
+  }
+  return S.orderCache.get(hash);
+}
+
+/** One trade per match: the two OrderFilled events of a match (one per order, each naming
+ * the other's maker as taker) become one row with the seller and the buyer. */
+async function addFill(f) {
+  const id = `${f.transactionHash}:${f.logIndex}`;
+  if (S.seenFills.has(id)) return;
+  S.seenFills.add(id);
+  const order = await orderOf(f.orderHash);
+  const so = order && sideOf(order);
+  if (!so) return;
+  const { market: m, side } = so;
+  const [base, quote] = baseQuote(side, f.makerAmountFilled, f.takerAmountFilled);
+  const seller = side === "sell" ? f.maker : f.taker;
+  const buyer = side === "sell" ? f.taker : f.maker;
+  const key = `${f.transactionHash}|${seller.toLowerCase()}|${buyer.toLowerCase()}|${base}`;
+  const existing = S.fills.find((t) => t.key === key && t.sides.has(side) === false);
+  if (existing) {
+    existing.sides.add(side);
+    return;
+  }
+  S.fills.push({
+    key, sides: new Set([side]), tx: f.transactionHash, block: Number(f.blockNumber), logIndex: Number(f.logIndex),
+    market: m, price: priceOf(base, quote, m.baseDecimals, m.quoteDecimals), base, seller, buyer, fresh: true,
+  });
+  S.fills.sort((a, b) => b.block - a.block || b.logIndex - a.logIndex);
+  S.fills.length = Math.min(S.fills.length, MAX_FILLS);
+  renderFills();
+}
+
+function renderFills() {
+  const me = S.account?.address;
+  $("fills").tBodies[0].replaceChildren(
+    ...S.fills.map((t) => {
+      const tr = h("tr", { "data-tx": t.tx, class: [t.fresh ? "flash" : "", same(t.seller, me) || same(t.buyer, me) ? "mine" : ""].join(" ").trim() },
+        h("td", { class: "num" }, t.block),
+        h("td", { class: "mono", title: t.tx }, short(t.tx)),
+        h("td", {}, t.market.name),
+        h("td", { class: "num" }, fmtPrice(t.price)),
+        h("td", { class: "num" }, `${fmtAmount(t.base, t.market.baseDecimals)} ${t.market.base}`),
+        h("td", { class: "mono", title: t.seller }, short(t.seller)),
+        h("td", { class: "mono", title: t.buyer }, short(t.buyer)),
+      );
+      t.fresh = false;
+      return tr;
+    }),
+  );
+}
+
+async function loadFills() {
+  const first = await getJSON("/v1/fills?perPage=1");
+  const per = 100;
+  const last = Math.max(1, Math.ceil(first.total / per));
+  const page = await getJSON(`/v1/fills?perPage=${per}&page=${last}`);
+  for (const f of page.records.slice(-2 * MAX_FILLS)) await addFill(f);
+}
+
+// ---- network ----------------------------------------------------------------------------
+
+function ago(v) {
+  if (typeof v !== "number" || !Number.isFinite(v)) return v == null ? "—" : String(v);
+  const secs = v > 1e9 ? Date.now() / 1000 - v : v; // unix seconds, or seconds ago
+  return secs < 1 ? "now" : secs < 120 ? `${Math.round(secs)} s ago` : `${Math.round(secs / 60)} min ago`;
+}
+
+function metricSum(text, name) {
+  let total = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith(name) && (line[name.length] === "{" || line[name.length] === " ")) {
+      const v = Number(line.slice(line.lastIndexOf(" ") + 1));
+      if (Number.isFinite(v)) total += v;
+    }
+  }
+  return total;
+}
+
+async function refreshNetwork() {
+  try {
+    const [health, status, metrics] = await Promise.all([
+      getJSON("/health"), getJSON("/web/status"), fetch("/metrics").then((r) => r.text()),
+    ]);
+    S.status = status;
+    const now = performance.now();
+    const submitted = metricSum(metrics, "sdex_orders_submitted_total");
+    if (S.lastHealth) {
+      const dt = (now - S.lastHealth.at) / 1000;
+      const rate = (health.orders - S.lastHealth.orders) / dt;
+      const apiRate = (submitted - S.lastHealth.submitted) / dt;
+      $("orders-rate").textContent = `${rate.toFixed(1)} (${apiRate.toFixed(1)} posted here)`;
+    }
+    S.lastHealth = { at: now, orders: health.orders, submitted };
+    $("orders-known").textContent = `${health.orders} (${health.openOrders} open)`;
+    $("settle-sent").textContent = `${health.settlementsSent} tx · ${health.matchesSettled} matches settled · ${health.matchesFailed} failed`;
+    $("head").textContent = status.head;
+    $("checkpoint").textContent = status.checkpoint;
+    $("lag").textContent = `${status.lag} block${status.lag === 1 ? "" : "s"}`;
+    const peers = health.gossip?.peers ?? [];
+    $("peers").tBodies[0].replaceChildren(
+      ...(peers.length
+        ? peers.map((p) =>
+            h("tr", { class: p.banned ? "muted" : "" },
+              h("td", { class: "mono", title: p.key ?? "" }, p.key ? short(p.key) : "—"),
+              h("td", { class: "mono", title: p.url }, p.url),
+              h("td", { class: "num" }, p.banned ? `${p.score} (banned)` : p.score),
+              h("td", {}, ago(p.lastSeen ?? p.last_seen ?? null)),
+              h("td", { class: "num" }, p.received ?? "—"),
+            ))
+        : [h("tr", {}, h("td", { colSpan: 5, class: "muted" }, health.gossip ? "no peers yet" : "gossip is off on this node"))]),
+    );
+    $("inflight").tBodies[0].replaceChildren(
+      ...(status.inFlight.length
+        ? status.inFlight.map((s) =>
+            h("tr", { "data-tx": s.txHash },
+              h("td", { class: "mono", title: s.txHash }, short(s.txHash)),
+              h("td", { class: "num" }, s.nonce),
+              h("td", { class: "num" }, s.matches.length),
+            ))
+        : [h("tr", {}, h("td", { colSpan: 3, class: "muted" }, "none"))]),
+    );
+  } catch (e) {
+    // the node is restarting or gone: the websocket badge says so; try again next tick
+  }
+}
+
+// ---- accounts ---------------------------------------------------------------------------
+
+async function loadDevWallets() {
+  const dev = await getJSON("/web/dev-wallets");
+  if (!dev.enabled) return;
+  S.dev = dev;
+  const sel = $("dev-account");
+  sel.append(...dev.accounts.map((a, i) => h("option", { value: a.address }, `#${i} ${a.address}`)));
+  sel.hidden = false;
+  sel.addEventListener("change", () => {
+    const a = dev.accounts.find((x) => x.address === sel.value);
+    if (!a) return setAccount(null);
+    if (!ethers) return fieldErrors({ account: "the signing library is missing on this node" });
+    setAccount({ kind: "dev", address: a.address.toLowerCase(), wallet: new ethers.Wallet(a.key) });
+  });
+}
+
+async function connectInjected() {
+  fieldErrors({});
+  try {
+    const accounts = await window.ethereum.request({ method: "eth_requestAccounts" });
+    const chain = await window.ethereum.request({ method: "eth_chainId" });
+    if (BigInt(chain) !== BigInt(S.config.chainId)) {
+      return fieldErrors({ account: `the wallet is on chain ${BigInt(chain)}, this node settles on chain ${S.config.chainId}: switch networks` });
+    }
+    if (!accounts?.length) return fieldErrors({ account: "the wallet gave no account" });
+    setAccount({ kind: "injected", address: String(accounts[0]).toLowerCase() });
+  } catch (e) {
+    fieldErrors({ account: `wallet: ${e.message || e}` });
+  }
+}
+
+function setAccount(acc) {
+  S.account = acc;
+  $("account").textContent = acc ? `${acc.kind === "dev" ? "dev account" : "wallet"} ${acc.address}` : "no account";
+  $("submit").disabled = !acc;
+  S.mine.clear();
+  renderMyOrders();
+  renderBook();
+  renderFills();
+  if (acc) loadMyOrders();
+}
+
+/** Sign EIP-712 typed data with the current account: (domain, types without EIP712Domain). */
+async function signTyped(primaryType, types, message) {
+  const acc = S.account;
+  const domain = S.config.domain;
+  if (acc.kind === "dev") return acc.wallet.signTypedData(domain, { [primaryType]: types[primaryType] }, message);
+  const data = { types: { EIP712Domain: S.config.types.EIP712Domain, ...types }, primaryType, domain, message };
+  return window.ethereum.request({ method: "eth_signTypedData_v4", params: [acc.address, JSON.stringify(data)] });
+}
+
+// ---- trading ----------------------------------------------------------------------------
+
+const FIELD_OF = {
+  makerAmount: "amount", takerAmount: "amount", feeAmount: "amount", amount: "amount",
+  price: "price", timeInForce: "tif", tif: "tif", expiry: "expiry",
+  maker: "account", signature: "account", account: "account",
+};
+
+/** Show errors next to their fields: {field: message}; an empty object clears them. */
+function fieldErrors(errors) {
+  for (const f of ["price", "amount", "tif", "expiry", "account", "form"]) {
+    $(`err-${f}`).textContent = errors[f] ?? "";
+    const input = $(f);
+    if (input) input.setAttribute("aria-invalid", String(Boolean(errors[f])));
+  }
+}
+
+/** An API error body → field errors (its validationErrors, each next to the field it names). */
+function apiErrors(body, status) {
+  const out = {};
+  for (const e of body?.validationErrors ?? []) {
+    const f = FIELD_OF[e.field] ?? "form";
+    out[f] = (out[f] ? out[f] + "; " : "") + `${e.field}: ${e.reason}`;
+  }
+  if (!Object.keys(out).length) out.form = `${body?.reason ?? "the node refused"} (HTTP ${status})`;
+  return out;
+}
+
+function side() {
+  return document.querySelector('input[name="side"]:checked').value;
+}
+
+function renderUnits() {
+  const m = S.market;
+  if (!m) return;
+  $("price-unit").textContent = `${m.quote} per ${m.base}`;
+  $("amount-unit").textContent = m.base;
+  $("submit").textContent = `${side() === "buy" ? "Buy" : "Sell"} ${m.base}`;
+  $("submit").classList.toggle("sell", side() === "sell");
+  preview();
+}
+
+/** The exact order the inputs make (or the input errors), without signing it. */
+function draft() {
+  const m = S.market;
+  const errors = {};
+  let price, amount, expirySecs;
+  try { price = parseDecimal($("price").value, "PRICE", "price"); } catch (e) { errors.price = e.message; }
+  try { amount = parseDecimal($("amount").value, "AMOUNT", "amount"); } catch (e) { errors.amount = e.message; }
+  const ex = $("expiry").value.trim();
+  if (!/^[0-9]{1,10}$/.test(ex) || Number(ex) <= 0) errors.expiry = "the expiry must be a positive number of seconds";
+  else expirySecs = BigInt(ex);
+  if (Object.keys(errors).length) return { errors };
+  try {
+    const expiry = BigInt(Math.floor(Date.now() / 1000)) + expirySecs;
+    const maker = S.account?.address ?? "0x" + "00".repeat(20);
+    return { order: buildOrder(S.config, m, side(), price, amount, maker, expiry, randomSalt()), errors };
+  } catch (e) {
+    if (e instanceof InputError) return { errors: { [e.field]: e.message } };
+    throw e;
+  }
+}
+
+function preview() {
+  const m = S.market;
+  if (!$("price").value && !$("amount").value) {
+    $("preview").textContent = "";
+    return;
+  }
+  const { order, errors } = draft();
+  fieldErrors(errors);
+  if (!order) { $("preview").textContent = ""; return; }
+  const buy = side() === "buy";
+  const give = buy ? `${fmtAmount(order.makerAmount, m.quoteDecimals)} ${m.quote}` : `${fmtAmount(order.makerAmount, m.baseDecimals)} ${m.base}`;
+  const get = buy ? `${fmtAmount(order.takerAmount, m.baseDecimals)} ${m.base}` : `${fmtAmount(order.takerAmount, m.quoteDecimals)} ${m.quote}`;
+  const fee = BigInt(order.feeAmount) ? ` · fee ${fmtAmount(order.feeAmount, buy ? m.baseDecimals : m.quoteDecimals)}` : "";
+  $("preview").textContent = `you give at most ${give} for ${get}${fee}`;
+}
+
+async function placeOrder(ev) {
+  ev.preventDefault();
+  if (!S.account) return fieldErrors({ account: "choose an account first" });
+  const { order, errors } = draft();
+  if (!order) return fieldErrors(errors);
+  fieldErrors({});
+  $("submit").disabled = true;
+  try {
+    const signature = await signTyped("Order", { Order: S.config.types.Order }, order);
+    const body = { ...order, signature, timeInForce: $("tif").value };
+    const r = await postJSON("/v1/orders", body);
+    if (r.status >= 300) return fieldErrors(apiErrors(r.body, r.status));
+    const hash = r.body.orderHash;
+    const ours = ethers.TypedDataEncoder.hash(S.config.domain, { Order: S.config.types.Order }, order);
+    if (ours !== hash) fieldErrors({ form: `the node reports hash ${hash}, we computed ${ours}` });
+    $("last-order").dataset.hash = hash;
+    S.mine.set(hash, { order: { ...order, signature }, metaData: { orderHash: hash, status: r.body.status, filledMakerAmount: "0" } });
+    renderMyOrders();
+    refreshOrder(hash);
+  } catch (e) {
+    fieldErrors({ account: `signing failed: ${e.message || e}` });
+  } finally {
+    $("submit").disabled = !S.account;
+  }
+}
+
+async function refreshOrder(hash) {
+  try {
+    const rec = await getJSON(`/v1/orders/${hash}`);
+    if (S.account && same(rec.order.maker, S.account.address)) {
+      S.mine.set(hash, rec);
+      renderMyOrders();
+    }
+  } catch (e) { /* not known (yet) */ }
+}
+
+async function loadMyOrders() {
+  const acc = S.account;
+  try {
+    const body = await getJSON(`/v1/orders?maker=${acc.address}&perPage=${MAX_MY_ORDERS}`);
+    if (acc !== S.account) return;
+    for (const rec of body.records) S.mine.set(rec.metaData.orderHash, rec);
+    renderMyOrders();
+  } catch (e) {
+    fieldErrors({ account: `my orders: ${e.message}` });
+  }
+}
+
+async function softCancel(hash) {
+  fieldErrors({});
+  try {
+    const signature = await signTyped("CancelOrder", { CancelOrder: [{ name: "orderHash", type: "bytes32" }] }, { orderHash: hash });
+    const r = await postJSON(`/v1/orders/${hash}/cancel`, { signature });
+    if (r.status >= 300) return fieldErrors(apiErrors(r.body, r.status));
+    refreshOrder(hash);
+  } catch (e) {
+    fieldErrors({ form: `cancel: ${e.message || e}` });
+  }
+}
+
+const CANCEL_ABI = [
+  "function cancelOrder((address maker,address taker,address makerToken,address takerToken,uint256 makerAmount,uint256 takerAmount,address feeRecipient,uint256 feeAmount,uint64 expiry,uint256 salt) order)",
+];
+
+/** Exchange.cancelOrder from the maker's account: permanent, no node can ignore it. */
+async function chainCancel(hash) {
+  fieldErrors({});
+  const rec = S.mine.get(hash);
+  if (!rec) return;
+  const o = rec.order;
+  const tuple = [o.maker, o.taker, o.makerToken, o.takerToken, o.makerAmount, o.takerAmount, o.feeRecipient, o.feeAmount, o.expiry, o.salt];
+  const data = new ethers.Interface(CANCEL_ABI).encodeFunctionData("cancelOrder", [tuple]);
+  const to = S.config.exchange;
+  try {
+    let tx;
+    if (S.account.kind === "dev") {
+      const provider = new ethers.JsonRpcProvider(S.dev.rpc, Number(S.config.chainId), { staticNetwork: true });
+      const sent = await S.account.wallet.connect(provider).sendTransaction({ to, data });
+      tx = sent.hash;
+      $("notice").textContent = `on-chain cancel ${short(tx)} sent, waiting for its block`;
+      await sent.wait();
+    } else {
+      tx = await window.ethereum.request({ method: "eth_sendTransaction", params: [{ from: S.account.address, to, data }] });
+    }
+    $("notice").textContent = `on-chain cancel ${short(tx)} ${S.account.kind === "dev" ? "mined" : "sent"}: the nodes drop the order when they see its block`;
+  } catch (e) {
+    fieldErrors({ form: `on-chain cancel: ${e.shortMessage || e.message || e}` });
+  }
+}
+
+function renderMyOrders() {
+  const last = $("last-order");
+  const lastRec = last.dataset.hash && S.mine.get(last.dataset.hash);
+  if (lastRec) last.textContent = `order ${short(last.dataset.hash)}: ${lastRec.metaData.status}`;
+  const rows = [...S.mine.values()].slice(-MAX_MY_ORDERS).reverse();
+  $("my-orders").tBodies[0].replaceChildren(
+    ...(rows.length
+      ? rows.map((rec) => {
+          const o = rec.order;
+          const meta = rec.metaData;
+          const so = sideOf(o);
+          const hash = meta.orderHash;
+          const open = OPEN.has(meta.status);
+          const m = so?.market;
+          const [base] = so ? baseQuote(so.side, o.makerAmount, o.takerAmount) : [0n];
+          const filled = BigInt(meta.filledMakerAmount ?? "0");
+          const filledBase = so?.side === "buy" ? (filled * BigInt(o.takerAmount)) / BigInt(o.makerAmount) : filled;
+          return h("tr", { "data-hash": hash, "data-status": meta.status },
+            h("td", { class: "mono", title: hash }, short(hash)),
+            h("td", {}, so?.side ?? "?"),
+            h("td", { class: "num" }, so ? fmtPrice(orderPrice(o, so.side, m)) : "?"),
+            h("td", { class: "num" }, m ? fmtAmount(base, m.baseDecimals) : "?"),
+            h("td", { class: "num" }, m ? fmtAmount(filledBase, m.baseDecimals) : "?"),
+            h("td", { class: `status-${meta.status}` }, meta.status),
+            h("td", {},
+              open ? h("button", { type: "button", class: "link soft-cancel", title: "signed CancelOrder at the node", onclick: () => softCancel(hash) }, "cancel") : "",
+              meta.status !== "filled" && meta.status !== "cancelled" && meta.status !== "expired"
+                ? h("button", { type: "button", class: "link chain-cancel", title: "Exchange.cancelOrder on chain (gas)", onclick: () => chainCancel(hash) }, "on chain")
+                : "",
+            ),
+          );
+        })
+      : [h("tr", {}, h("td", { colSpan: 7, class: "muted" }, S.account ? "no orders yet" : "choose an account"))]),
+  );
+}
+
+// ---- live events ------------------------------------------------------------------------
+
+let networkTimer = null;
+/** Re-read the network figures soon after activity (at most twice a second). */
+function refreshNetworkSoon() {
+  if (networkTimer) return;
+  networkTimer = setTimeout(() => { networkTimer = null; refreshNetwork(); }, 500);
+}
+
+function onEvent(ev) {
+  refreshNetworkSoon();
+  if (ev.type === "order") {
+    const hash = ev.metaData?.orderHash;
+    if (hash && S.account && same(ev.order?.maker, S.account.address)) {
+      S.mine.set(hash, { order: ev.order, metaData: ev.metaData });
+      renderMyOrders();
+    }
+    if (hash) S.orderCache.set(hash.toLowerCase(), Promise.resolve(ev.order));
+    refreshBookSoon();
+  } else if (ev.type === "fill") {
+    addFill(ev);
+    refreshBookSoon();
+    if (S.account && (same(ev.maker, S.account.address) || same(ev.taker, S.account.address))) refreshOrder(ev.orderHash);
+  }
+}
+
+let backoff = 250;
+function connect() {
+  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/v1/ws`);
+  const badge = $("conn");
+  ws.onopen = () => {
+    backoff = 250;
+    badge.textContent = "live";
+    badge.className = "badge on";
+    badge.dataset.state = "live";
+    // whatever happened while we were away: read it again
+    refreshBook();
+    loadFills().catch(() => {});
+    if (S.account) loadMyOrders();
+  };
+  ws.onmessage = (msg) => {
+    let ev;
+    try { ev = JSON.parse(msg.data); } catch { return; }
+    if (ev && typeof ev === "object") onEvent(ev);
+  };
+  ws.onclose = () => {
+    badge.textContent = "reconnecting";
+    badge.className = "badge off";
+    badge.dataset.state = "reconnecting";
+    setTimeout(connect, backoff);
+    backoff = Math.min(backoff * 2, 5000);
+  };
+}
+
+// ---- start ------------------------------------------------------------------------------
+
+async function start() {
+  for (;;) {
+    try {
+      S.config = await getJSON("/v1/order_config");
+      break;
+    } catch (e) {
+      banner(`waiting for the node: ${e.message}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  banner(ethers ? "" : $("banner").textContent);
+  S.markets = marketsFrom(S.config);
+  S.market = S.markets[0] ?? null;
+  $("node-info").textContent = `${location.host} · chain ${S.config.chainId} · exchange ${short(S.config.exchange)}` +
+    (S.config.feeBps ? ` · fee ${S.config.feeBps / 100}%` : "");
+  renderPairs();
+  renderUnits();
+  renderMyOrders();
+  for (const id of ["price", "amount", "expiry"]) $(id).addEventListener("input", preview);
+  for (const r of document.querySelectorAll('input[name="side"]')) r.addEventListener("change", renderUnits);
+  $("order-form").addEventListener("submit", placeOrder);
+  if (window.ethereum) {
+    $("connect").hidden = false;
+    $("connect").addEventListener("click", connectInjected);
+  }
+  await loadDevWallets().catch(() => {});
+  $("account").textContent = S.dev
+    ? `choose a dev account${window.ethereum ? " or connect your wallet" : ""} (devnet)`
+    : window.ethereum ? "connect your wallet to trade" : "no wallet found: install an EIP-1193 wallet (MetaMask) to trade";
+  connect();
+  refreshNetwork();
+  setInterval(refreshNetwork, 2000);
+  document.body.dataset.ready = "true";
+}
+
+start();

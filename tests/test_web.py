@@ -1,0 +1,654 @@
+"""The web page (sdex/web) in a real browser: Debian's chromium driven by Playwright.
+
+Against the session's Hardhat devnet and two real nodes on loopback that gossip with each
+other: the page loads with no console errors and loads nothing from elsewhere; dev accounts
+trade across the two nodes' pages and both pages show the fill; soft and on-chain cancels
+leave both books; the API's validation errors appear next to their field; an order signed in
+the page through an injected EIP-1193 wallet is byte-identical to eth-account's; and the
+page's BigInt unit conversion (units.js) agrees with ``sdex.wallet`` on a table of cases.
+
+Set ``SDEX_SCREENSHOTS=DIR`` to keep the book and fill screenshots (docs/ has the README's).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+
+from sdex.deployment import TokenInfo
+from sdex.node.config import NodeConfig
+from sdex.node.core import Node
+from sdex.node.main import config_for
+from sdex.order import SignedOrder, sign_order
+from sdex.wallet import (
+    Market,
+    Side,
+    WalletInputError,
+    fee_for,
+    fmt_amount,
+    fmt_price,
+    limit_amounts,
+    parse_decimal,
+    sign_cancel,
+)
+from sdex.web import STATIC, find_ethers, is_loopback
+from tests.conftest import Chain
+from tests.nodeutil import ROOT, free_port, node_config, running_node, wait_for
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = os.environ.get("SDEX_SCREENSHOTS")
+FILL_WITHIN = 5.0
+"""Seconds within which both pages must show a fill after the crossing order is placed."""
+
+
+# ---- browser --------------------------------------------------------------------------------
+
+
+class Watched:
+    """A page whose console errors, uncaught exceptions and requests are recorded."""
+
+    def __init__(self, page: Page, origin: str) -> None:
+        self.page = page
+        self.origin = origin
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        page.on("request", lambda r: self.requests.append(r.url))
+
+    def _console(self, msg: ConsoleMessage) -> None:
+        if msg.type == "error":
+            self.errors.append(f"console: {msg.text}")
+
+    async def open(self) -> Watched:
+        await self.page.goto(self.origin + "/")
+        await self.page.wait_for_selector("body[data-ready=true]", timeout=15_000)
+        await self.page.wait_for_selector("#conn[data-state=live]", timeout=15_000)
+        return self
+
+    def foreign_requests(self, allowed: tuple[str, ...] = ()) -> list[str]:
+        """Requests to anywhere but this node (and ``allowed`` origins)."""
+        ok = (self.origin, self.origin.replace("http", "ws", 1), "data:", *allowed)
+        return [u for u in self.requests if not u.startswith(ok)]
+
+
+@contextlib.asynccontextmanager
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+async def new_page(b: Browser, origin: str, init_script: str | None = None) -> Watched:
+    ctx = await b.new_context(viewport={"width": 1440, "height": 860})
+    if init_script:
+        await ctx.add_init_script(init_script)
+    return await Watched(await ctx.new_page(), origin).open()
+
+
+async def choose_dev_account(w: Watched, address: str) -> None:
+    await w.page.select_option("#dev-account", address)
+    await w.page.wait_for_function(
+        "a => document.getElementById('account').textContent.includes(a)", arg=address
+    )
+
+
+async def place(w: Watched, side: str, price: str, amount: str, tif: str = "gtc") -> str:
+    """Fill the form, submit, and return the order hash the page reports."""
+    page = w.page
+    await page.evaluate("() => { delete document.getElementById('last-order').dataset.hash }")
+    await page.check(f'input[name="side"][value="{side}"]')
+    await page.fill("#price", price)
+    await page.fill("#amount", amount)
+    await page.select_option("#tif", tif)
+    await page.click("#submit")
+    await page.wait_for_selector("#last-order[data-hash]", timeout=10_000)
+    h = await page.get_attribute("#last-order", "data-hash")
+    assert h is not None and h.startswith("0x") and len(h) == 66, h
+    return h
+
+
+async def in_book(w: Watched, order_hash: str) -> bool:
+    hashes: str = await w.page.evaluate(
+        "() => [...document.querySelectorAll('#book tr[data-orders]')]"
+        ".map(r => r.dataset.orders).join(',')"
+    )
+    return order_hash in hashes.split(",")
+
+
+async def my_status(w: Watched, order_hash: str) -> str | None:
+    return await w.page.get_attribute(f'#my-orders tr[data-hash="{order_hash}"]', "data-status")
+
+
+async def screenshot(w: Watched, name: str, tmp: Path) -> Path:
+    out = Path(SCREENSHOTS) if SCREENSHOTS else tmp
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / name
+    await w.page.set_viewport_size({"width": 1440, "height": 540})  # full_page: the content
+    await w.page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000  # a rendered page, not a blank
+    return path
+
+
+# ---- nodes ----------------------------------------------------------------------------------
+
+
+def dev_config(chain: Chain, db: Path, operator: int, **kw: Any) -> NodeConfig:
+    return node_config(
+        chain, db, operator=operator, dev_accounts=tuple(chain.deployment.accounts), **kw
+    )
+
+
+@contextlib.asynccontextmanager
+async def two_nodes(chain: Chain, tmp: Path) -> AsyncIterator[tuple[Node, Node]]:
+    """Node 1 and node 2 (which knows node 1), both serving dev wallets; until they peer."""
+    cfg1 = dev_config(chain, tmp / "n1.db", 19)
+    url1 = f"http://{cfg1.host}:{cfg1.port}"
+    cfg2 = dev_config(chain, tmp / "n2.db", 18, peers=(url1,))
+    url2 = f"http://{cfg2.host}:{cfg2.port}"
+    async with running_node(cfg1) as (n1, _), running_node(cfg2) as (n2, _):
+
+        def peered() -> bool:
+            assert n1.gossip is not None and n2.gossip is not None
+            urls1 = [p["url"] for p in n1.gossip.peers.to_json()]
+            urls2 = [p["url"] for p in n2.gossip.peers.to_json()]
+            return url2 in urls1 and url1 in urls2
+
+        await wait_for(peered, timeout=20)
+        yield n1, n2
+
+
+def url_of(node: Node) -> str:
+    return f"http://{node.config.host}:{node.config.port}"
+
+
+async def node_fills(url: str) -> list[dict[str, Any]]:
+    async with aiohttp.ClientSession() as s, s.get(url + "/v1/fills?perPage=1000") as r:
+        assert r.status == 200
+        return list((await r.json())["records"])
+
+
+# ---- the trading story across two nodes ----------------------------------------------------
+
+
+async def test_two_pages_trade_fill_and_cancel(chain: Chain, tmp_path: Path) -> None:
+    seller, buyer, unfunded = chain.address(1), chain.address(2), chain.address(3)
+    async with two_nodes(chain, tmp_path) as (n1, n2), browser() as b:
+        rpc = n1.config.rpc
+        p1 = await new_page(b, url_of(n1))
+        p2 = await new_page(b, url_of(n2))
+        # the network panel: each node lists the other as a peer, and the chain head
+        await p1.page.wait_for_selector(f'#peers td[title="{url_of(n2)}"]')
+        await p2.page.wait_for_selector(f'#peers td[title="{url_of(n1)}"]')
+        await p1.page.wait_for_function(
+            "() => /^[0-9]+$/.test(document.getElementById('head').textContent)"
+        )
+
+        await choose_dev_account(p1, seller)
+        await choose_dev_account(p2, buyer)
+
+        # an ask on node 1's page; it reaches node 2's book by gossip
+        ask = await place(p1, "sell", "2000.5", "1.5")
+        await wait_for(lambda: in_book(p1, ask), timeout=5)
+        await wait_for(lambda: in_book(p2, ask), timeout=10)
+        assert await p1.page.get_attribute("#asks tr", "class") == "mine"  # highlighted
+        assert await p2.page.get_attribute("#asks tr", "class") in ("", None)
+        assert await p1.page.get_attribute("#asks tr", "data-price") == "2000.5"
+        rest = await place(p2, "buy", "1990", "0.25")  # resting orders, for the screenshot
+        deeper = [
+            await place(p1, "sell", "2010", "0.8"),
+            await place(p2, "buy", "1985.25", "2"),
+            await place(p2, "buy", "1990", "0.5"),  # same level as `rest`: one level, 2 orders
+        ]
+        for h in [rest, *deeper]:
+            await wait_for(lambda h=h: in_book(p1, h), timeout=10)
+        assert await p1.page.locator("#book tr[data-orders]").count() == 4
+        await screenshot(p1, "web-book.png", tmp_path)
+
+        # a crossing bid on node 2's page: both pages show the fill with its tx within 5 s
+        started = time.monotonic()
+        bid = await place(p2, "buy", "2000.5", "1.5")
+        deadline = started + FILL_WITHIN
+        for w in (p1, p2):
+            remaining_ms = max(1.0, (deadline - time.monotonic()) * 1000)
+            await w.page.wait_for_selector("#fills tbody tr[data-tx]", timeout=remaining_ms)
+        assert time.monotonic() <= deadline
+        fills = await node_fills(url_of(n2))
+        txs = {f["transactionHash"] for f in fills if f["orderHash"] in (ask, bid)}
+        assert len(txs) == 1, fills
+        tx = txs.pop()
+        block = next(f["blockNumber"] for f in fills if f["transactionHash"] == tx)
+        receipt = chain.rpc.call("eth_getTransactionReceipt", tx)
+        assert int(receipt["status"], 16) == 1 and int(receipt["blockNumber"], 16) == block
+        for w in (p1, p2):
+            row = w.page.locator(f'#fills tbody tr[data-tx="{tx}"]')
+            assert await row.count() == 1  # one row per match, not one per OrderFilled event
+            cells = await row.locator("td").all_text_contents()
+            assert cells[0] == str(block) and cells[2] == "WETH/USDC"
+            assert cells[3] == "2000.5" and cells[4] == "1.5 WETH"  # the resting ask's price
+            titles = [await c.get_attribute("title") for c in await row.locator("td").all()]
+            assert titles[1] == tx and titles[5] == seller and titles[6] == buyer
+        # live status in "my orders", and the ask left both books
+        await wait_for(lambda: _is(my_status(p1, ask), "filled"), timeout=5)
+        await wait_for(lambda: _is(my_status(p2, bid), "filled"), timeout=5)
+        assert not await in_book(p1, ask) and not await in_book(p2, ask)
+        await screenshot(p2, "web-fill.png", tmp_path)
+
+        # a soft cancel (EIP-712 CancelOrder) from node 1's page leaves both books
+        ask2 = await place(p1, "sell", "2100", "1")
+        await wait_for(lambda: in_book(p2, ask2), timeout=10)
+        await p1.page.click(f'#my-orders tr[data-hash="{ask2}"] button.soft-cancel')
+        await wait_for(lambda: _is(my_status(p1, ask2), "cancelled"), timeout=5)
+        await wait_for(lambda: _not(in_book(p1, ask2)), timeout=5)
+        await wait_for(lambda: _not(in_book(p2, ask2)), timeout=10)
+
+        # an on-chain cancel (Exchange.cancelOrder from the dev account) leaves both books too
+        await p2.page.click(f'#my-orders tr[data-hash="{rest}"] button.chain-cancel')
+        await wait_for(lambda: _is(my_status(p2, rest), "cancelled"), timeout=15)
+        await wait_for(lambda: _not(in_book(p1, rest)), timeout=10)
+        rec = n2.records[bytes.fromhex(rest[2:])]
+        assert chain.exchange.order_info(rec.signed.order).status.name == "CANCELLED"
+
+        for w in (p1, p2):
+            assert w.errors == [], w.errors
+
+        # the API's validationErrors, next to the field they name: an account that revoked
+        # its allowance is refused by the node (makerAmount: unfunded) → under "Amount"
+        chain.weth.approve(chain.sender(3), chain.deployment.exchange, 0)
+        await choose_dev_account(p1, unfunded)
+        await p1.page.check('input[name="side"][value="sell"]')
+        await p1.page.fill("#price", "2000")
+        await p1.page.fill("#amount", "1")
+        await p1.page.click("#submit")
+        await p1.page.wait_for_function(
+            "() => document.getElementById('err-amount').textContent.includes('makerAmount')"
+        )
+        assert await p1.page.get_attribute("#amount", "aria-invalid") == "true"
+        # and the page's own input checks, before anything is signed
+        await p1.page.fill("#amount", "0.0000000000000000001")
+        err = await p1.page.text_content("#err-amount")
+        assert err == "AMOUNT 0.0000000000000000001 has more decimal places than WETH's 18"
+        await p1.page.fill("#price", "12,5")
+        assert "PRICE must be a plain positive decimal" in (
+            await p1.page.text_content("#err-price") or ""
+        )
+
+        # the browser logs the refused POST (400), and nothing else went wrong
+        assert p1.errors == [
+            "console: Failed to load resource: the server responded with a status of 400 "
+            "(Bad Request)"
+        ]
+        assert p2.errors == []
+        for w in (p1, p2):
+            assert w.foreign_requests(allowed=(rpc,)) == []
+
+
+async def test_settlement_in_flight_until_its_block(chain: Chain, tmp_path: Path) -> None:
+    """With automining off the settlement transaction waits in the mempool: the page lists it
+    in flight, marks the matched levels as settling, and shows the fill once it is mined."""
+    cfg = dev_config(chain, tmp_path / "n.db", 19)
+    async with running_node(cfg) as (_node, api), browser() as b:
+        w = await new_page(b, api.base)
+        await choose_dev_account(w, chain.address(5))
+        ask = await place(w, "sell", "1500", "2")
+        await choose_dev_account(w, chain.address(6))
+        chain.rpc.call("evm_setAutomine", False)
+        try:
+            await place(w, "buy", "1500", "0.5")
+            row = w.page.locator("#inflight tbody tr[data-tx]")
+            await row.wait_for(timeout=10_000)
+            tx = await row.get_attribute("data-tx")
+            assert tx is not None and chain.rpc.call("eth_getTransactionReceipt", tx) is None
+            code, status = await api.get("/web/status")
+            assert code == 200 and [s["txHash"] for s in status["inFlight"]] == [tx]
+            assert status["inFlight"][0]["matches"][0]["restingOrderHash"] == ask
+            await w.page.wait_for_selector(f'#asks tr.pending[data-orders="{ask}"]')
+            chain.rpc.call("evm_mine")
+        finally:
+            chain.rpc.call("evm_setAutomine", True)
+        await w.page.wait_for_selector(f'#fills tbody tr[data-tx="{tx}"]', timeout=10_000)
+        await w.page.wait_for_selector("#inflight tbody tr[data-tx]", state="detached")
+        await w.page.wait_for_selector(f'#asks tr:not(.pending)[data-orders="{ask}"]')
+        assert w.errors == [] and w.foreign_requests() == []
+
+
+async def _is(status: Any, want: str) -> bool:
+    return bool(await status == want)
+
+
+async def _not(cond: Any) -> bool:
+    return not await cond
+
+
+async def test_page_reconnects_and_shows_no_dev_wallets_without_the_flag(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Without ``--dev-wallets`` the page offers none (and the route serves no key); when the
+    node goes away the page says so and reconnects by itself when it is back."""
+    cfg = node_config(chain, tmp_path / "n.db", operator=19)
+    async with browser() as b:
+        async with running_node(cfg) as (_node, api):
+            code, body = await api.get("/web/dev-wallets")
+            assert code == 200 and body == {
+                "enabled": False,
+                "reason": "this node was not started with --dev-wallets",
+            }
+            unknown = "0x" + "ab" * 32
+            code, body = await api.get("/web/orders", hash=unknown)
+            assert code == 200 and body == {unknown: None}
+            for bad in ({"hash": "0x12"}, {}):
+                code, body = await api.get("/web/orders", **bad)
+                assert code == 400 and body["code"] == 100, body
+            code, body = await api.get("/web/status")
+            assert code == 200 and body["inFlight"] == [] and body["lag"] >= 0
+            assert body["head"] == int(chain.rpc.call("eth_blockNumber"), 16)
+            w = await new_page(b, api.base)
+            assert await w.page.is_hidden("#dev-account")
+            text = await w.page.text_content("#account")
+            assert text is not None and "no wallet found" in text
+            assert w.errors == [] and w.foreign_requests() == []
+        await w.page.wait_for_selector("#conn[data-state=reconnecting]", timeout=10_000)
+        async with running_node(cfg):
+            await w.page.wait_for_selector("#conn[data-state=live]", timeout=15_000)
+
+
+# ---- an injected wallet signs exactly what eth-account signs ---------------------------
+
+INJECTED = """
+(() => {
+  const KEY = "%(key)s", ADDRESS = "%(address)s", CHAIN = "%(chain)s";
+  window.__typed = [];
+  window.__sigs = [];
+  window.ethereum = {
+    isTestWallet: true,
+    async request({ method, params }) {
+      if (method === "eth_requestAccounts" || method === "eth_accounts") return [ADDRESS];
+      if (method === "eth_chainId") return CHAIN;
+      if (method === "eth_signTypedData_v4") {
+        const [who, json] = params;
+        if (who.toLowerCase() !== ADDRESS.toLowerCase()) throw new Error("unknown account");
+        const { ethers } = await import("/static/vendor/ethers.js").then((m) => ({ ethers: m }));
+        const data = JSON.parse(json);
+        const types = { ...data.types };
+        delete types.EIP712Domain;
+        const sig = await new ethers.Wallet(KEY).signTypedData(data.domain, types, data.message);
+        window.__typed.push(json);
+        window.__sigs.push(sig);
+        return sig;
+      }
+      throw Object.assign(new Error("unsupported: " + method), { code: 4200 });
+    },
+  };
+})();
+"""
+
+
+async def test_injected_wallet_order_is_byte_identical_to_eth_account(
+    chain: Chain, tmp_path: Path
+) -> None:
+    key = chain.keys[4]
+    address = chain.address(4)
+    fee_to = chain.address(19)
+    cfg = node_config(chain, tmp_path / "n.db", operator=19, fee_bps=25, fee_recipient=fee_to)
+    script = INJECTED % {
+        "key": "0x" + key.hex(),
+        "address": address,
+        "chain": hex(chain.deployment.chain_id),
+    }
+    async with running_node(cfg) as (node, api), browser() as b:
+        w = await new_page(b, api.base, init_script=script)
+        assert await w.page.is_hidden("#dev-account")
+        await w.page.click("#connect")
+        await w.page.wait_for_function(
+            "a => document.getElementById('account').textContent.includes(a)", arg=address
+        )
+        h = await place(w, "buy", "1999.123456789", "0.333333333333333333", tif="gtc")
+        code, rec = await api.get(f"/v1/orders/{h}")
+        assert code == 200
+        posted = SignedOrder.from_json(rec["order"], node.domain)
+        assert posted.hash_hex == h
+
+        # the same fields, signed by eth-account from the domain's typed data
+        order = posted.order
+        typed = node.domain.typed_data(order)
+        signed = Account.sign_message(encode_typed_data(full_message=typed), key)
+        assert posted.signature == signed.signature  # byte-identical (RFC 6979, low s)
+        assert sign_order(order, node.domain, key).to_json() == rec["order"]
+        # what the page handed the wallet is valid eth_signTypedData_v4 input for eth-account
+        typed_json = json.loads((await w.page.evaluate("() => window.__typed"))[0])
+        again = Account.sign_message(encode_typed_data(full_message=typed_json), key)
+        assert again.signature == posted.signature
+
+        # the amounts are the CLI's: sdex.wallet's rounding and the node's fee
+        market = _market(cfg)
+        amounts = limit_amounts(
+            Side.BUY, parse_decimal("1999.123456789", "PRICE"),
+            parse_decimal("0.333333333333333333", "AMOUNT"), market,
+        )  # fmt: skip
+        assert (order.maker_amount, order.taker_amount) == (
+            amounts.maker_amount,
+            amounts.taker_amount,
+        )
+        assert order.fee_amount == fee_for(order.taker_amount, 25) > 0
+        assert order.fee_recipient == cfg.fee_recipient
+        assert order.maker == address.lower()
+
+        # the soft cancel's signature is sdex.wallet.sign_cancel's
+        await w.page.click(f'#my-orders tr[data-hash="{h}"] button.soft-cancel')
+        await wait_for(lambda: _is(my_status(w, h), "cancelled"), timeout=5)
+        sigs = await w.page.evaluate("() => window.__sigs")
+        assert sigs[1] == "0x" + sign_cancel(node.domain, posted.hash, key).hex()
+        assert w.errors == [] and w.foreign_requests() == []
+
+
+def _market(cfg: NodeConfig) -> Market:
+    return Market("WETH", "USDC", cfg.tokens["WETH"], cfg.tokens["USDC"])
+
+
+# ---- units.js against sdex.wallet ------------------------------------------------------------
+
+
+def _unit_cases() -> list[tuple[str, str, str, int, int]]:
+    """(side, price, amount, base decimals, quote decimals): edges, then seeded random ones."""
+    cases = [
+        ("buy", "2000.5", "1.5", 18, 6),
+        ("sell", "2000.5", "1.5", 18, 6),
+        ("buy", "1999.123456789", "0.333333333333333333", 18, 6),
+        ("sell", "1999.123456789", "0.333333333333333333", 18, 6),
+        ("buy", "0.000001", "0.000000000001", 18, 6),  # rounds to nothing: refused
+        ("sell", "0.000001", "0.000000000001", 18, 6),  # rounds up to one unit
+        ("buy", "1", "0.0000000000000000001", 18, 6),  # finer than 18 decimals
+        ("sell", "3", "1", 0, 0),
+        ("buy", "0.5", "3", 0, 0),
+        ("buy", "1" + "0" * 80, "1" + "0" * 10, 18, 6),  # too large
+        ("sell", ".5", "2.", 6, 18),
+        ("buy", "0", "1", 18, 6),
+        ("buy", "1", "-1", 18, 6),
+        ("buy", "1e3", "1", 18, 6),
+        ("sell", " 7.25 ", "\t2\n", 6, 6),
+        ("buy", "1.", ".1", 1, 1),
+        ("buy", "", "1", 18, 6),
+        ("sell", "1" * 101, "1", 18, 6),
+        ("buy", "00012.3400", "0001", 2, 8),
+    ]
+    rng = random.Random(14)
+    for _ in range(400):
+        bd, qd = rng.choice([0, 2, 6, 8, 18, 24]), rng.choice([0, 2, 6, 8, 18])
+
+        def dec(scale: int, places: int) -> str:
+            whole = str(rng.randrange(0, 10 ** rng.randrange(1, scale)))
+            frac = "".join(rng.choice("0123456789") for _ in range(rng.randrange(0, places)))
+            return whole + ("." + frac if frac or rng.random() < 0.1 else "")
+
+        # amounts mostly within the base's decimals (sometimes finer: refused), prices free
+        cases.append((rng.choice(["buy", "sell"]), dec(7, 14), dec(5, bd + 2), bd, qd))
+    return cases
+
+
+def _python_units(side: str, price: str, amount: str, bd: int, qd: int) -> dict[str, str]:
+    market = Market(
+        "BASE", "QUOTE", TokenInfo("0x" + "11" * 20, bd), TokenInfo("0x" + "22" * 20, qd)
+    )
+    try:
+        p = parse_decimal(price, "PRICE")
+        a = parse_decimal(amount, "AMOUNT")
+        amounts = limit_amounts(Side(side), p, a, market)
+    except WalletInputError as e:
+        return {"error": str(e)}
+    base, quote = market.base_and_quote(Side(side), amounts.maker_amount, amounts.taker_amount)
+    return {
+        "maker": str(amounts.maker_amount),
+        "taker": str(amounts.taker_amount),
+        "fee": str(fee_for(amounts.taker_amount, 30)),
+        "price": fmt_price(market.price(base, quote)),
+        "limit": fmt_price(Fraction(p)),
+        "base": fmt_amount(base, bd),
+        "quote": fmt_amount(quote, qd),
+    }
+
+
+JS_UNITS = """
+async (cases) => {
+  const u = await import("/static/units.js");
+  return cases.map(([side, price, amount, bd, qd]) => {
+    const market = { base: "BASE", quote: "QUOTE", baseDecimals: bd, quoteDecimals: qd };
+    try {
+      const p = u.parseDecimal(price, "PRICE", "price");
+      const a = u.parseDecimal(amount, "AMOUNT", "amount");
+      const r = u.limitAmounts(side, p, a, market);
+      const buy = side === "buy";
+      const [base, quote] = buy ? [r.takerAmount, r.makerAmount] : [r.makerAmount, r.takerAmount];
+      return {
+        maker: r.makerAmount.toString(), taker: r.takerAmount.toString(),
+        fee: u.feeFor(r.takerAmount, 30).toString(),
+        price: u.fmtPrice(u.priceOf(base, quote, bd, qd)), limit: u.fmtPrice(p),
+        base: u.fmtAmount(base, bd), quote: u.fmtAmount(quote, qd),
+      };
+    } catch (e) {
+      if (!(e instanceof u.InputError)) throw e;
+      return { error: e.message };
+    }
+  });
+}
+"""
+
+
+async def test_units_js_agrees_with_the_cli(tmp_path: Path) -> None:
+    """The page's exact conversion and rounding (BigInt) give the CLI's amounts, refusals and
+    messages, case by case."""
+    app = web.Application()
+    app.router.add_static("/static", STATIC)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with browser() as b:
+            page = await b.new_page()
+            await page.goto(f"http://127.0.0.1:{port}/static/style.css")
+            cases = _unit_cases()
+            got = await page.evaluate(JS_UNITS, [list(c) for c in cases])
+        want = [_python_units(*c) for c in cases]
+        mismatches = [(c, g, w) for c, g, w in zip(cases, got, want, strict=True) if g != w]
+        assert mismatches == []
+        assert sum("error" in w for w in want) >= 10  # the table exercises the refusals
+        assert sum("error" not in w for w in want) >= 300
+    finally:
+        await runner.cleanup()
+
+
+# ---- configuration ------------------------------------------------------------------------
+
+
+def test_dev_wallets_only_on_a_devnet(chain: Chain, tmp_path: Path) -> None:
+    path = tmp_path / "devnet.json"
+    chain.deployment.save(path)
+    cfg = config_for(port=free_port(), deployment=path, dev_wallets=True)
+    assert [a.address for a in cfg.dev_accounts] == [a.address for a in chain.deployment.accounts]
+    assert config_for(port=free_port(), deployment=path).dev_accounts == ()
+    real = replace(chain.deployment, chain_id=1)
+    real.save(path)
+    with pytest.raises(ValueError, match="devnet only"):
+        config_for(port=free_port(), deployment=path, dev_wallets=True)
+    assert config_for(port=free_port(), deployment=path).dev_accounts == ()
+
+
+def test_loopback_and_ethers_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("127.8.9.10")
+    assert not is_loopback("10.0.0.1") and not is_loopback(None) and not is_loopback("x")
+    found = find_ethers()
+    assert found is not None and found.name == "ethers.min.js"  # npm ci installed it
+    monkeypatch.setenv("SDEX_ETHERS_JS", str(tmp_path / "missing.js"))
+    assert find_ethers() is None
+
+
+# ---- the demo keeps the network up for the page ------------------------------------------
+
+
+async def test_demo_keep_serves_the_page_until_interrupted(tmp_path: Path) -> None:
+    """``sdex demo --keep``: after the story the nodes stay up, their page shows the story's
+    fills and offers the dev accounts; SIGINT (Ctrl-C) stops every process."""
+    out = tmp_path / "demo.out"
+    with out.open("wb") as f:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sdex.cli", "demo", "--keep", "--log-dir", str(tmp_path / "d")],
+            cwd=ROOT,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        pattern = re.compile(r"node-1: (http://127\.0\.0\.1:\d+)/")
+
+        def kept() -> bool:
+            assert proc.poll() is None, out.read_text()
+            return "Ctrl-C stops everything" in out.read_text()
+
+        await wait_for(kept, timeout=240)
+        text = out.read_text()
+        assert "watch it in a browser: http://127.0.0.1:" in text
+        m = pattern.search(text)
+        assert m is not None, text
+        url = m.group(1)
+        async with browser() as b:
+            w = await new_page(b, url)
+            await w.page.wait_for_selector("#fills tbody tr[data-tx]", timeout=10_000)
+            assert await w.page.locator("#dev-account option").count() > 10
+            assert await w.page.locator("#peers td[title^='http://127.0.0.1:']").count() == 2
+            assert w.errors == [] and w.foreign_requests() == []
+        os.kill(proc.pid, signal.SIGINT)  # Ctrl-C, to the demo's own PID
+        assert proc.wait(timeout=60) == 0, out.read_text()
+        assert "every process stopped" in out.read_text()
+        async with aiohttp.ClientSession() as s:
+            with pytest.raises(aiohttp.ClientConnectionError):
+                await s.get(url + "/health", timeout=aiohttp.ClientTimeout(total=5))
+    finally:
+        if proc.poll() is None:  # a failed assertion: let the demo stop what it started
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=30)
