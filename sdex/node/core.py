@@ -135,7 +135,7 @@ class Node:
             identity,
             cfg.deploy_block,
             self._on_block,
-            wanted=lambda a: a in self.mirror.funds or self.book.funds(*a) is not None,
+            wanted=lambda a: a in self.mirror.funds or a in self._by_account,
             poll_interval=cfg.poll_interval,
         )
         await self.watcher.check_head()
@@ -546,7 +546,7 @@ class Node:
         # Funds: the watcher re-read every touched account the book or the mirror holds.
         for account in changes.funds:
             spendable = self.mirror.spendable(account)
-            if spendable is not None and self.book.funds(*account) is not None:
+            if spendable is not None and account in self._by_account:
                 self._set_funds(account[0], account[1], spendable)
         targets = [
             self.records[h].signed
@@ -889,7 +889,7 @@ class Node:
             "matchesFailed": self.settler.failed,
             "block": self.watcher.checkpoint,
             "chainStateCalls": self.batcher.calls + self.peer_batcher.calls,
-            "chain": self.chain_health(),
+            "chainMirror": self.chain_health(),
         }
 
     def chain_health(self) -> dict[str, object]:

@@ -67,8 +67,26 @@ class BlockChanges:
     rejudge: set[bytes] = field(default_factory=set)
     """Orders an undone block had filled or cancelled: read them again from the mirror."""
     reorg_depth: int = 0
+    fork: int = -1
+    """After a reorg: the highest block both branches share."""
     reset: bool = False
     """The chain was reset: every order must be judged again (the mirror starts over)."""
+
+    def merge(self, later: BlockChanges) -> None:
+        """Fold ``later`` (changes read after these) into these."""
+        if later.reorg_depth:  # earlier fills above the fork are gone with their blocks
+            self.rejudge |= {f.order_hash for f in self.fills}
+            self.fills = [f for f in self.fills if f.block_number <= later.fork]
+        self.fills.extend(later.fills)
+        self.cancelled |= later.cancelled
+        self.makers_cancelled_up_to |= later.makers_cancelled_up_to
+        self.funds |= later.funds
+        self.reverted.extend(later.reverted)
+        self.rejudge |= later.rejudge
+        self.reorg_depth = max(self.reorg_depth, later.reorg_depth)
+        self.reset = self.reset or later.reset
+        if later.reset:  # the old chain's fills are gone with it
+            self.fills = list(later.fills)
 
 
 ApplyCallback = Callable[[BlockChanges], Awaitable[None]]
@@ -124,6 +142,10 @@ class Watcher:
         """``ok``, ``unreachable`` (the RPC does not answer) or ``wrong-chain``."""
         self.problem = ""
         self.caught_up = asyncio.Event()
+        self.failures = 0
+        """Polls that failed (the chain unreachable, or the node could not apply)."""
+        self._unapplied: BlockChanges | None = None
+        """Changes the mirror holds but the node failed to apply: applied again first."""
         self.applied: Header | None = None
         """The last block whose changes the node has applied and the store has saved."""
         self.subscribed = False
@@ -183,10 +205,18 @@ class Watcher:
                     log.debug("%s", e)
                     progressed = False
                 except ChainReset as e:
+                    self.failures += 1
                     self._set_status("wrong-chain", str(e))
                     progressed, backoff = False, min(max(backoff, 0.1) * 2, MAX_BACKOFF)
                 except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
+                    self.failures += 1
                     self._set_status("unreachable", _describe(e))
+                    progressed, backoff = False, min(max(backoff, 0.1) * 2, MAX_BACKOFF)
+                except Exception as e:  # a defect: say it once, with its traceback, and retry
+                    self.failures += 1
+                    if self.status != "failing":
+                        log.exception("applying the chain's changes failed; retrying")
+                    self.status, self.problem = "failing", _describe(e)
                     progressed, backoff = False, min(max(backoff, 0.1) * 2, MAX_BACKOFF)
                 if progressed:
                     continue
@@ -208,7 +238,7 @@ class Watcher:
         latest = Header.from_rpc(await self.rpc.call("eth_getBlockByNumber", "latest", False))
         self.chain_head = latest.number
         m = self.mirror
-        if m.head is not None and latest.hash == m.head.hash:
+        if m.head is not None and latest.hash == m.head.hash and self._unapplied is None:
             return False
         changes = BlockChanges(head=0, head_hash="", timestamp=0)
         try:
@@ -226,6 +256,7 @@ class Watcher:
                 changes.makers_cancelled_up_to |= undone.makers
                 changes.funds |= {a for a in undone.funds if self.wanted(a)}
                 changes.reorg_depth = depth
+                changes.fork = fork
                 self.reorgs += 1
                 self.deepest_reorg = max(self.deepest_reorg, depth)
                 log.warning("reorg: %d blocks undone back to block %d", depth, fork)
@@ -233,9 +264,17 @@ class Watcher:
         head = m.head
         if head is None:
             return False
-        await self._refresh_funds(changes)
-        changes.head, changes.head_hash, changes.timestamp = head.number, head.hash, head.timestamp
-        await self.apply(changes)
+        if self._unapplied is not None:
+            self._unapplied.merge(changes)
+            changes, self._unapplied = self._unapplied, None
+        try:
+            await self._refresh_funds(changes)
+            changes.head, changes.head_hash = head.number, head.hash
+            changes.timestamp = head.timestamp
+            await self.apply(changes)
+        except BaseException:
+            self._unapplied = changes  # the mirror moved on: the node must still see these
+            raise
         orders, makers, funds = m.take_dirty()  # after applying, never before
         self.store.save_mirror((head.number, head.hash, head.timestamp), orders, makers, funds)
         self.latest_timestamp = head.timestamp
@@ -360,6 +399,7 @@ class Watcher:
             self.start_block,
         )
         self.identity = ChainIdentity(self.identity.chain_id, self.identity.exchange, header.hash)
+        changes.reverted = self.store.remove_fills_above(-1)  # announced as reverted
         self.store.reset_chain(self.identity)
         self.mirror.clear()
         self.checkpoint = self.start_block - 1
