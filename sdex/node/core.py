@@ -137,6 +137,7 @@ class Node:
             self._on_block,
             wanted=lambda a: a in self.mirror.funds or a in self._by_account,
             poll_interval=cfg.poll_interval,
+            subscribe=cfg.new_heads,
         )
         await self.watcher.check_head()
         latest = await self.rpc.call("eth_getBlockByNumber", "latest", False)
