@@ -265,3 +265,39 @@ async def test_mirror_equals_get_order_states_after_a_random_run(
         stats = node.chain_health()
         assert stats["ordersFromMirror"] > 0
         assert stats["ordersReadFromChain"] <= len(makers) * 2 + 5, stats
+
+
+async def test_own_settlement_lost_in_a_reorg_is_settled_again(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        assert (await api.post_order(resting))[0] == 201
+        await synced(node, c)
+        snap = c.rpc.call("evm_snapshot")
+        taker = c.sign(bid(c, BOB, E18, 3000 * E6))
+        assert (await api.post_order(taker))[0] == 201
+
+        async def settled(n: int) -> bool:
+            _, fills = await api.get("/v1/fills")
+            return int(fills["total"]) == n and await api.status(resting) == "filled"
+
+        await wait_for(lambda: settled(2))
+        first_tx = (await api.get("/v1/fills"))[1]["records"][0]["transactionHash"]
+        await synced(node, c)
+        revert(c, snap)  # the settlement is gone; its nonce is free again
+        c.rpc.call("evm_mine")
+
+        # the node undoes it, both orders return to the book, cross again and settle again
+        async def settled_again() -> bool:
+            _, fills = await api.get("/v1/fills")
+            txs = {f["transactionHash"] for f in fills["records"]}
+            return await settled(2) and first_tx not in txs
+
+        await wait_for(settled_again, timeout=30)
+        assert node.watcher.reorgs >= 1
+        assert c.exchange.order_info(resting.order).filled == E18
+        assert c.exchange.order_info(taker.order).filled == 3000 * E6
+        await synced(node, c)
+        await assert_mirror_matches_chain(node, c, [resting, taker])
