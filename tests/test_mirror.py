@@ -301,3 +301,33 @@ async def test_own_settlement_lost_in_a_reorg_is_settled_again(
         assert c.exchange.order_info(taker.order).filled == 3000 * E6
         await synced(node, c)
         await assert_mirror_matches_chain(node, c, [resting, taker])
+
+
+async def test_restart_resumes_the_saved_mirror_and_catches_up(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    early = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    late = c.sign(ask(c, CAROL, 2 * E18, 6200 * E6))
+    async with running_node(cfg) as (node, api):
+        for s in (early, late):
+            assert (await api.post_order(s))[0] == 201
+        c.exchange.fill_order(c.sender(BOB), early, 1500 * E6)
+        await synced(node, c)
+        saved = node.watcher.applied
+        assert saved is not None
+    # while the node is down: a fill, a transfer and an on-chain cancel
+    c.exchange.fill_order(c.sender(DAVE), late, 3100 * E6)
+    c.weth.transfer(c.sender(ALICE), c.address(BOB), c.weth.balance_of(c.address(ALICE)) // 2)
+    c.exchange.cancel_order(c.sender(ALICE), early.order)
+    async with running_node(cfg) as (node, api):
+        assert node.mirror.filled[early.hash] == E18 // 2  # loaded, not replayed from block 0
+        await synced(node, c)
+        applied = node.watcher.applied
+        assert applied is not None and node.watcher.resets == 0
+        assert node.watcher.blocks_processed == applied.number - saved.number
+        assert (await meta(api, early))["status"] == "cancelled"
+        m = await meta(api, late)
+        assert (m["status"], m["filledMakerAmount"]) == ("partially_filled", str(E18))
+        await assert_mirror_matches_chain(node, c, [early, late])
