@@ -87,6 +87,8 @@ class Node:
         """Order hashes by (maker, maker token): the orders a funds change touches."""
         self._dirty: set[bytes] = set()
         """Open orders whose book state may have moved since they were last persisted."""
+        self._recheck: set[bytes] = set()
+        """Orders a block touched while fills of theirs were in flight (``_recheck_settled``)."""
         self._tasks: list[asyncio.Task[None]] = []
         self._seq = 0
 
@@ -628,7 +630,9 @@ class Node:
         o = so.order
         self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
         st = self.book.get(so.hash)
-        if st is None or st.pending:  # in-flight fills: the settler reconciles this order
+        if st is None or st.pending:  # in flight: looked at again once the settler is done
+            if st is not None:
+                self._recheck.add(so.hash)
             return
         verdict = judge(so, state)
         if isinstance(verdict, Accepted) or verdict.code.name == "UNFUNDED":
@@ -670,8 +674,27 @@ class Node:
             except Exception:
                 log.exception("uncross failed")
 
+    def _recheck_settled(self) -> None:
+        """Orders a block touched while their own fills were in flight: once none is, take
+        the mirror's filled amount if it is ahead (a fill made elsewhere meanwhile, which
+        the settlement's receipt does not show). Reorgs, which lower it, are re-judged
+        by the watcher's changes instead."""
+        for h in list(self._recheck):
+            st = self.book.get(h)
+            rec = self.records.get(h)
+            if st is None or rec is None or st.closed is not None:
+                self._recheck.discard(h)
+                continue
+            if st.pending:
+                continue
+            self._recheck.discard(h)
+            state = self.mirror.state(rec.signed)
+            if state is not None and state.filled > st.filled:
+                self._apply_chain_state(rec.signed, state)
+
     def _persist_open(self) -> None:
         """Write filled amounts and statuses of open orders that changed (one transaction)."""
+        self._recheck_settled()
         updates = []
         dirty, self._dirty = self._dirty, set()
         for h in dirty:
