@@ -1,4 +1,5 @@
-"""SQLite persistence for a node: orders, fills, settlements and the watcher's checkpoint.
+"""SQLite persistence for a node: orders, fills, settlements and the chain mirror (filled
+amounts, cancel flags, ``minValidSalt``, funds) with its head, saved in one transaction.
 
 WAL mode with ``synchronous=NORMAL``: a committed transaction survives a killed process
 (``kill -9``), which is the promise the API makes when it answers 2xx. Amounts are stored as
