@@ -582,8 +582,31 @@ def analyse(
                 b["chainStateCalls"] - a["chainStateCalls"] for a, b in zip(h0, h1, strict=True)
             ),
         },
+        "hardhat_calls_per_order_per_node": _chain_calls(h0, h1, per * len(h0)),
         "watcher_sockets_closed_early": data["closed_early"],
         "cpu_cores_used": cpu,
+    }
+
+
+def _chain_calls(
+    h0: list[dict[str, Any]], h1: list[dict[str, Any]], order_nodes: int
+) -> dict[str, Any]:
+    """JSON-RPC calls the nodes made in the window, per (order, node): the intake's reads
+    (first-seen accounts, EIP-1271) and every call of the async client (watcher included;
+    settlement transactions go through their own client and are not counted here)."""
+
+    def total(key: str) -> int:
+        return sum(
+            int(b.get("chainMirror", {}).get(key, 0)) - int(a.get("chainMirror", {}).get(key, 0))
+            for a, b in zip(h0, h1, strict=True)
+        )
+
+    intake, calls = total("intakeChainCalls"), total("chainCalls")
+    return {
+        "intake_reads": round(intake / max(1, order_nodes), 4),
+        "all_async_rpc_calls": round(calls / max(1, order_nodes), 4),
+        "orders_from_mirror": total("ordersFromMirror"),
+        "orders_read_from_chain": total("ordersReadFromChain"),
     }
 
 
@@ -713,21 +736,24 @@ def markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
         cpu = run["cpu_cores_used"]
         ms = [("-" if x is None else f"{x:,.0f}") for x in (lat["p50"], lat["p99"], lat["max"])]
         drained = run["seconds_after_last_post_until_all_delivered"]
+        hc = run["hardhat_calls_per_order_per_node"]
         rows.append(
             f"| {run['nodes']} | {off['rate_per_s']:,.0f}/s | {off['accepted_per_s']:,}/s "
             f"({off['orders_accepted']:,} orders) | {' / '.join(ms)} ms "
             f"| {100 * run['coverage']:.1f}% "
             f"{'(all in ' + str(drained) + ' s)' if drained is not None else '(drain cut)'} "
             f"| {per['order_copies_sent']} / {per['http_messages_sent']} / "
-            f"{per['order_copies_received']} | {cpu['node_cpu_ms_per_order_per_node']} ms "
+            f"{per['order_copies_received']} | {hc['intake_reads']} / "
+            f"{hc['all_async_rpc_calls']} | {cpu['node_cpu_ms_per_order_per_node']} ms "
             f"| {cpu['machine']} (nodes {cpu['nodes']}, Hardhat {cpu['hardhat']}, others "
             f"{cpu['other_processes']}) |"
         )
     table = (
         "| nodes | offered | accepted by the nodes | to every node p50 / p99 / max | coverage "
         "| per order per node: copies sent / HTTP messages / copies received "
+        "| Hardhat calls per order per node: intake reads / all (watcher included) "
         "| node CPU per order per node | cores busy of " + str(m["nproc"]) + " |\n"
-        "|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
+        "|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
     )
     verdicts = []
     for key, t in r["targets"].items():

@@ -1,4 +1,5 @@
-"""SQLite persistence for a node: orders, fills, settlements and the watcher's checkpoint.
+"""SQLite persistence for a node: orders, fills, settlements and the chain mirror (filled
+amounts, cancel flags, ``minValidSalt``, funds) with its head, saved in one transaction.
 
 WAL mode with ``synchronous=NORMAL``: a committed transaction survives a killed process
 (``kill -9``), which is the promise the API makes when it answers 2xx. Amounts are stored as
@@ -56,6 +57,19 @@ CREATE TABLE IF NOT EXISTS fills (
     PRIMARY KEY (tx_hash, log_index)
 );
 CREATE INDEX IF NOT EXISTS fills_order ON fills (order_hash);
+CREATE TABLE IF NOT EXISTS mirror_orders (
+    hash      TEXT PRIMARY KEY,
+    filled    TEXT NOT NULL,
+    cancelled INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mirror_makers (maker TEXT PRIMARY KEY, min_salt TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS mirror_funds (
+    maker     TEXT NOT NULL,
+    token     TEXT NOT NULL,
+    balance   TEXT NOT NULL,
+    allowance TEXT NOT NULL,
+    PRIMARY KEY (maker, token)
+);
 CREATE TABLE IF NOT EXISTS settlements (
     tx_hash    TEXT PRIMARY KEY,
     nonce      INTEGER NOT NULL,
@@ -165,7 +179,7 @@ class Store:
         if have and have != want:
             # another chain (or a fresh devnet at the same address): nothing here is valid
             with self.tx():
-                for table in ("orders", "fills", "settlements", "meta"):
+                for table in ("orders", "fills", "settlements", "meta", *MIRROR_TABLES):
                     self.db.execute(f"DELETE FROM {table}")
             self.rebuilt = True
             have = {}
@@ -278,9 +292,21 @@ class Store:
         return new
 
     def fills(
-        self, page: int = 1, per_page: int = 100, order_hash: str | None = None
+        self,
+        page: int = 1,
+        per_page: int = 100,
+        order_hash: str | None = None,
+        above_block: int | None = None,
     ) -> tuple[int, list[StoredFill]]:
-        cond, args = ("WHERE order_hash=?", [order_hash.lower()]) if order_hash else ("", [])
+        conds: list[str] = []
+        args: list[object] = []
+        if order_hash:
+            conds.append("order_hash=?")
+            args.append(order_hash.lower())
+        if above_block is not None:
+            conds.append("block_number > ?")
+            args.append(above_block)
+        cond = ("WHERE " + " AND ".join(conds)) if conds else ""
         total = int(self.db.execute(f"SELECT COUNT(*) FROM fills {cond}", args).fetchone()[0])
         rows = self.db.execute(
             f"SELECT * FROM fills {cond} ORDER BY block_number, log_index LIMIT ? OFFSET ?",
@@ -330,20 +356,81 @@ class Store:
             for r in rows
         ]
 
-    # -- watcher checkpoint ---------------------------------------------------------------
-    def checkpoint(self) -> tuple[int, str] | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key='checkpoint'").fetchone()
+    def remove_fills_above(self, block_number: int) -> list[StoredFill]:
+        """Delete the fills of blocks above ``block_number`` (a reorg undid them); returns them."""
+        _, removed = self.fills(1, 1_000_000, above_block=block_number)
+        with self.tx():
+            self.db.execute("DELETE FROM fills WHERE block_number > ?", (block_number,))
+        return removed
+
+    # -- watcher checkpoint and the chain mirror --------------------------------------------
+    def checkpoint(self) -> tuple[int, str, int] | None:
+        """(number, hash, timestamp) of the last block the mirror applied; None if the mirror
+        was never saved (a database from before the mirror is replayed from the start)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key='mirror_head'").fetchone()
         if row is None:
             return None
-        number, block_hash = json.loads(row[0])
-        return int(number), str(block_hash)
+        number, block_hash, timestamp = json.loads(row[0])
+        return int(number), str(block_hash), int(timestamp)
 
-    def set_checkpoint(self, number: int, block_hash: str) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO meta VALUES ('checkpoint', ?)",
-            (json.dumps([number, block_hash]),),
-        )
+    def save_mirror(
+        self,
+        head: tuple[int, str, int],
+        orders: dict[bytes, tuple[int, bool]],
+        makers: dict[str, int],
+        funds: dict[tuple[str, str], tuple[int, int]],
+    ) -> None:
+        """The mirror's changes and its head, in one transaction."""
+        with self.tx():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO mirror_orders VALUES (?,?,?)",
+                [("0x" + h.hex(), str(f), int(c)) for h, (f, c) in orders.items()],
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO mirror_makers VALUES (?,?)",
+                [(m, str(s)) for m, s in makers.items()],
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO mirror_funds VALUES (?,?,?,?)",
+                [(m, t, str(b), str(a)) for (m, t), (b, a) in funds.items()],
+            )
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('mirror_head', ?)", (json.dumps(list(head)),)
+            )
 
+    def load_mirror(
+        self,
+    ) -> tuple[
+        dict[bytes, tuple[int, bool]], dict[str, int], dict[tuple[str, str], tuple[int, int]]
+    ]:
+        orders = {
+            bytes.fromhex(h[2:]): (int(f), bool(c))
+            for h, f, c in self.db.execute("SELECT hash, filled, cancelled FROM mirror_orders")
+        }
+        makers = {m: int(s) for m, s in self.db.execute("SELECT * FROM mirror_makers")}
+        funds = {
+            (m, t): (int(b), int(a)) for m, t, b, a in self.db.execute("SELECT * FROM mirror_funds")
+        }
+        return orders, makers, funds
+
+    def reset_chain(self, identity: ChainIdentity) -> None:
+        """The chain was reset (a new genesis or deployment block): drop everything read from
+        the old chain (fills, the mirror, its head; unsent settlements are dropped) and bind
+        the database to the new chain. Signed orders stay: the node re-judges them."""
+        with self.tx():
+            for table in ("fills", *MIRROR_TABLES):
+                self.db.execute(f"DELETE FROM {table}")
+            self.db.execute("DELETE FROM meta WHERE key IN ('mirror_head', 'checkpoint')")
+            self.db.execute(
+                "UPDATE settlements SET status='dropped', updated_at=? WHERE status='pending'",
+                (time.time(),),
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)", list(identity.as_dict().items())
+            )
+
+
+MIRROR_TABLES = ("mirror_orders", "mirror_makers", "mirror_funds")
 
 _ADDED_ORDER_COLUMNS = {
     "tif": "TEXT NOT NULL DEFAULT 'gtc'",

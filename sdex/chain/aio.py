@@ -1,7 +1,8 @@
-"""Chain calls from asyncio code: each component owns one worker thread and its own session.
+"""Settlement's chain calls from asyncio code: one worker thread with its own session.
 
-The sync client is measured and tested; a dedicated thread per component (validation,
-settlement, watcher) keeps blocking I/O off the event loop without a second implementation.
+Settlement signs and sends on one sequential nonce lane and waits for receipts: blocking
+work that stays on its own thread (the sync client). Every other read of the node goes
+through the async client, ``sdex.chain.arpc``, on the event loop.
 """
 
 from __future__ import annotations

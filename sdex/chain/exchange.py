@@ -310,31 +310,6 @@ class Exchange:
         ]
 
 
-def spendable_funds(
-    rpc: Rpc, spender: str, holdings: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], int]:
-    """``min(balanceOf, allowance to spender)`` for each (owner, token), in one JSON-RPC batch.
-
-    A token whose call fails counts as 0 for that owner (it cannot pay)."""
-    abi = load_abi("TestToken")
-    bal, allow = abi.fn("balanceOf"), abi.fn("allowance")
-    calls: list[tuple[str, list[Any]]] = []
-    for owner, token in holdings:
-        for data in (bal.encode(owner), allow.encode(owner, spender)):
-            calls.append(("eth_call", [{"to": token, "data": "0x" + data.hex()}, "latest"]))
-    results = rpc.batch(calls)
-    out: dict[tuple[str, str], int] = {}
-    for i, key in enumerate(holdings):
-        values = []
-        for raw in results[2 * i : 2 * i + 2]:
-            try:
-                values.append(int(raw, 16) if isinstance(raw, str) and len(raw) >= 66 else 0)
-            except ValueError:
-                values.append(0)
-        out[key] = min(values)
-    return out
-
-
 def _word(value: int) -> bytes:
     return value.to_bytes(32, "big")
 

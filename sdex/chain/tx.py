@@ -153,6 +153,12 @@ class Sender:
             self._nonce = None  # unknown whether it was taken: re-read from the node next time
             raise
 
+    def forget_nonce(self) -> None:
+        """Re-read the next nonce from the chain before the next transaction (after a reorg
+        or a chain reset, nonces this lane used may be free again). Lock-free on purpose:
+        the event loop must never wait for a settlement thread."""
+        self._nonce = None
+
     @property
     def lock(self) -> threading.RLock:
         """Held across sign + persist + broadcast so one lane's nonces go out in order."""

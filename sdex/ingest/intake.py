@@ -11,10 +11,12 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sdex.chain import OrderState, OrderStatus
-from sdex.chain.aio import ChainThread
-from sdex.errors import OrderParseError, SignatureError
+from sdex.chain import Exchange, OrderState, OrderStatus
+from sdex.chain.arpc import AsyncRpc
+from sdex.chain.exchange import decode_order_states
+from sdex.errors import ContractRevert, OrderParseError, SignatureError
 from sdex.ingest.rejections import Rejection, RejectionCode
+from sdex.mirror import Mirror
 from sdex.order import Domain, Order, SignedOrder, recover_signer, validity_errors
 
 
@@ -48,21 +50,20 @@ class StateBatcher:
     """Folds concurrent order-state lookups into one ``getOrderStates`` call.
 
     The first request opens a batch; it closes after ``max_wait`` seconds or ``max_batch``
-    requests, and one ``eth_call`` answers all of them.
+    requests, and one ``eth_call`` (on the async client: several may be in flight) answers
+    all of them.
     """
 
     def __init__(
         self,
-        chain: ChainThread,
+        rpc: AsyncRpc,
+        exchange: Exchange,
         max_batch: int = 256,
         max_wait: float = 0.002,
-        more: Sequence[ChainThread] = (),
     ) -> None:
-        """``more``: further chain threads; batches take turns, so a few reads are in flight
-        at once and the node works while the chain answers."""
-        self.chain = chain
-        self._lanes = [chain, *more]
-        self._turn = 0
+        """``exchange`` only encodes and decodes (its own client is not used here)."""
+        self.rpc = rpc
+        self.exchange = exchange
         self.max_batch = max_batch
         self.max_wait = max_wait
         self._pending: list[tuple[SignedOrder, asyncio.Future[OrderState]]] = []
@@ -83,10 +84,25 @@ class StateBatcher:
         """States of many orders now, in chunks (used at restart and by the watcher)."""
         out: list[OrderState] = []
         for i in range(0, len(orders), 500):
-            chunk = orders[i : i + 500]
-            out.extend(await self.chain.run(self.chain.exchange.order_states, chunk))
-            self.calls += 1
+            out.extend(await self._read(orders[i : i + 500]))
         return out
+
+    async def _read(self, orders: Sequence[SignedOrder]) -> list[OrderState]:
+        if not orders:
+            return []
+        ex = self.exchange
+        tx = {"to": ex.address, "data": "0x" + ex.encode_order_states(orders).hex()}
+        self.calls += 1
+        try:
+            raw = await self.rpc.call("eth_call", tx, "latest")
+        except ContractRevert as e:
+            raise ex.decoder.decode(e) from None
+        if not isinstance(raw, str) or not raw.startswith("0x"):
+            raise ValueError("getOrderStates answered something else than hex")
+        states = decode_order_states(bytes.fromhex(raw[2:]))
+        if len(states) != len(orders):
+            raise ValueError(f"getOrderStates answered {len(states)} rows for {len(orders)}")
+        return states
 
     async def _flush_later(self) -> None:
         await asyncio.sleep(self.max_wait)
@@ -104,11 +120,8 @@ class StateBatcher:
             task.add_done_callback(self._resolving.discard)
 
     async def _resolve(self, batch: list[tuple[SignedOrder, asyncio.Future[OrderState]]]) -> None:
-        lane = self._lanes[self._turn % len(self._lanes)]
-        self._turn += 1
         try:
-            states = await lane.run(lane.exchange.order_states, [s for s, _ in batch])
-            self.calls += 1
+            states = await self._read([s for s, _ in batch])
         except Exception as e:
             for _, fut in batch:
                 if not fut.done():
@@ -132,9 +145,19 @@ class Intake:
         limits: Limits | None = None,
         tokens: frozenset[str] | None = None,
         fee: tuple[str, int] | None = None,
+        mirror: Mirror | None = None,
+        mirror_ready: Callable[[], bool] | None = None,
     ) -> None:
+        """``mirror``: answer chain state from this node's mirror when ``mirror_ready()``
+        and the maker's account is known there (no chain call); otherwise ``batcher``."""
         self.domain = domain
         self.batcher = batcher
+        self.mirror = mirror
+        self.mirror_ready = mirror_ready or (lambda: mirror is not None)
+        self.checked = 0
+        """Orders that reached the chain-state step."""
+        self.read = 0
+        """Of those, orders that needed a chain read (first-seen account, EIP-1271, no mirror)."""
         self.known = known
         self.open_count = open_count
         self.now = now
@@ -202,7 +225,9 @@ class Intake:
         # still be a contract wallet's (EIP-1271): then the chain's verdict below decides.
         ecdsa_ok = _ecdsa_ok(signed)
         try:
-            state = await self.batcher.get(signed)
+            state = self._state(signed, ecdsa_ok)
+            if state is None:
+                state = await self._read(signed, ecdsa_ok)
         except Exception as e:
             return Rejection.of(
                 RejectionCode.CHAIN_UNAVAILABLE, f"chain read failed: {type(e).__name__}"
@@ -212,6 +237,24 @@ class Intake:
                 RejectionCode.INVALID_SIGNATURE, "the Exchange rejects this signature"
             )
         return judge(signed, state)
+
+    def _state(self, signed: SignedOrder, ecdsa_ok: bool | None) -> OrderState | None:
+        """The mirror's answer (an ECDSA-signed order from a known account), or None."""
+        self.checked += 1
+        if ecdsa_ok is not True or self.mirror is None or not self.mirror_ready():
+            return None
+        return self.mirror.state(signed, signature_valid=True)
+
+    async def _read(self, signed: SignedOrder, ecdsa_ok: bool | None) -> OrderState:
+        """One chain read (shared by every order in the batch window); the mirror learns
+        the account's funds from it."""
+        self.read += 1
+        m = self.mirror
+        read_at = m.head.number if m is not None and m.head is not None else -1
+        state = await self.batcher.get(signed)
+        if m is not None and ecdsa_ok and self.mirror_ready() and m.head is not None:
+            m.learn(signed, state, read_at)
+        return state
 
 
 def judge(signed: SignedOrder, state: OrderState) -> Accepted | Rejection:

@@ -392,14 +392,19 @@ async def _drain(ws: web.WebSocketResponse) -> None:
 
 async def get_health(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
+    w = node.watcher
+    chain = "ok" if w.status == "ok" else w.status  # "unreachable" or "wrong-chain"
     return web.json_response(
         {
-            "status": "ok",
+            "status": "ok" if chain == "ok" else "degraded",
+            "chain": chain,
+            "chainLag": w.lag,
             "chainId": node.domain.chain_id,
             "exchange": node.domain.verifying_contract,
             "operator": node.config.operator,
             **node.stats(),
-        }
+        },
+        status=200 if chain == "ok" else 503,
     )
 
 

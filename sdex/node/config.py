@@ -46,7 +46,13 @@ class NodeConfig:
     max_batch: int = 64
     """Most matches per settlement transaction."""
     poll_interval: float = 0.05
-    """Seconds between the watcher's polls for new blocks."""
+    """Seconds between the watcher's polls for new blocks (when the RPC offers no newHeads
+    subscription; with one, a safety poll runs once a second)."""
+    new_heads: bool = True
+    """Take new heads from the RPC's ``eth_subscribe("newHeads")`` WebSocket when offered."""
+    reorg_depth: int = 128
+    """Blocks the mirror keeps with their undo lists: the deepest reorg undone exactly (a
+    deeper one is handled as a chain reset: everything re-read)."""
     gossip: GossipConfig = field(default_factory=GossipConfig)
     admin: bool = False
     """Serve ``/admin/links`` to loopback clients (operators, tests: network partitions)."""

@@ -19,7 +19,7 @@ from sdex.book import Entry, OrderBook, RemovalReason, Side, UnknownOrder
 from sdex.book.errors import BookError
 from sdex.chain import FillEvent, Log, OrderState, Sender
 from sdex.chain.aio import ChainThread
-from sdex.chain.exchange import spendable_funds
+from sdex.chain.arpc import AsyncRpc
 from sdex.errors import OrderParseError, SignatureError
 from sdex.gossip import Gossip
 from sdex.gossip.identity import NodeKey
@@ -27,6 +27,7 @@ from sdex.ingest import Accepted, Intake, Known, Rejection, StateBatcher, judge
 from sdex.ingest.rejections import RejectionCode
 from sdex.matching import MatchingEngine
 from sdex.matching.match import Match, MatchResult, Outcome, TimeInForce
+from sdex.mirror import Mirror
 from sdex.node.config import NodeConfig
 from sdex.node.events import EventHub
 from sdex.order import Domain, SignedOrder, parse_hex_bytes, recover_signer
@@ -40,6 +41,8 @@ log = logging.getLogger("sdex.node")
 OPEN_STATUSES = ("open", "partially_filled", "unfunded")
 CROSS_GRACE = 0.5
 """Seconds a peer's order waits before this node settles a crossing with it (see may_match)."""
+MIRROR_MAX_LAG = 2
+"""Blocks the mirror may trail the chain by and still answer intake without a chain read."""
 MAX_SETTLE_FAILURES = 3
 """Failed settlements an order may be part of with no guilty party found, before it goes."""
 
@@ -90,6 +93,8 @@ class Node:
         """Order hashes by (maker, maker token): the orders a funds change touches."""
         self._dirty: set[bytes] = set()
         """Open orders whose book state may have moved since they were last persisted."""
+        self._recheck: set[bytes] = set()
+        """Orders a block touched while fills of theirs were in flight (``_recheck_settled``)."""
         self._tasks: list[asyncio.Task[None]] = []
         self._seq = 0
 
@@ -97,20 +102,18 @@ class Node:
 
     async def start(self) -> None:
         cfg = self.config
-        self.intake_chain = ChainThread(cfg.rpc, cfg.exchange, "sdex-intake")
+        # Settlement keeps its own thread and session (signing and a sequential nonce lane);
+        # every other chain read is async, on the event loop (sdex.chain.arpc).
         self.settle_chain = ChainThread(cfg.rpc, cfg.exchange, "sdex-settle")
-        self.watch_chain = ChainThread(cfg.rpc, cfg.exchange, "sdex-watch")
-        self.peer_chain = ChainThread(cfg.rpc, cfg.exchange, "sdex-peers")
-        self.intake_chain2 = ChainThread(cfg.rpc, cfg.exchange, "sdex-intake-2")
-        ex = self.intake_chain.exchange
-        self.domain: Domain = await self.intake_chain.run(ex.domain)
+        self.rpc = AsyncRpc(cfg.rpc)
+        self.watch_rpc = AsyncRpc(cfg.rpc)
+        ex = self.settle_chain.exchange
+        self.domain: Domain = await self.settle_chain.run(ex.domain)
         if self.domain.chain_id != cfg.chain_id:
             raise RuntimeError(
                 f"RPC chain id {self.domain.chain_id} != deployment's {cfg.chain_id}"
             )
-        deploy_block = await self.intake_chain.run(
-            self.intake_chain.rpc.call, "eth_getBlockByNumber", hex(cfg.deploy_block), False
-        )
+        deploy_block = await self.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
         if deploy_block is None:
             raise RuntimeError(
                 f"block {cfg.deploy_block} does not exist on {cfg.rpc}: wrong chain?"
@@ -122,32 +125,31 @@ class Node:
         self.book = OrderBook(cfg.pairs)
         self.engine = MatchingEngine(self.book)
         self.tokens = frozenset(t for pair in cfg.pairs for t in pair)
-        self.batcher = StateBatcher(self.intake_chain, more=[self.intake_chain2])
+        self.mirror = Mirror(ex, self.tokens, depth=cfg.reorg_depth)
+        self.batcher = StateBatcher(self.rpc, ex)
         self.intake = self._intake(self.batcher, fee=(cfg.fee_recipient, cfg.fee_bps))
-        # Peers' orders: the same checks, on a chain thread of their own, so that a burst of
+        # Peers' orders: the same checks, with a batcher of their own, so that a burst of
         # gossip never queues a wallet's order behind its chain reads.
-        self.peer_batcher = StateBatcher(self.peer_chain)
+        self.peer_batcher = StateBatcher(self.rpc, ex)
         self.peer_intake = self._intake(self.peer_batcher, fee=None)
         self.sender = Sender(self.settle_chain.rpc, cfg.key, cfg.chain_id)
         self.settler = Settler(
             self.settle_chain, self.sender, self.store, self._on_settled, cfg.max_batch
         )
         self.watcher = Watcher(
-            self.watch_chain,
+            self.watch_rpc,
+            self.mirror,
             self.store,
-            self.tokens,
+            identity,
             cfg.deploy_block,
             self._on_block,
-            cfg.poll_interval,
+            wanted=lambda a: a in self.mirror.funds or a in self._by_account,
+            poll_interval=cfg.poll_interval,
+            subscribe=cfg.new_heads,
         )
-        self.latest_timestamp = int(
-            (
-                await self.intake_chain.run(
-                    self.intake_chain.rpc.call, "eth_getBlockByNumber", "latest", False
-                )
-            )["timestamp"],
-            16,
-        )
+        await self.watcher.check_head()
+        latest = await self.rpc.call("eth_getBlockByNumber", "latest", False)
+        self.latest_timestamp = int(latest["timestamp"], 16)
         await self._reconcile_settlements()
         await self._reload_orders()
         self._tasks = [
@@ -171,15 +173,15 @@ class Node:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks = []
-        for c in (
-            self.intake_chain,
-            self.intake_chain2,
-            self.settle_chain,
-            self.watch_chain,
-            self.peer_chain,
-        ):
-            c.close()
+        self.settle_chain.close()
+        await self.rpc.close()
+        await self.watch_rpc.close()
         self.store.close()
+
+    def mirror_ready(self) -> bool:
+        """The mirror answers intake only while it follows the chain closely."""
+        w = self.watcher
+        return w.status == "ok" and w.caught_up.is_set() and w.lag <= MIRROR_MAX_LAG
 
     def _intake(self, batcher: StateBatcher, fee: tuple[str, int] | None) -> Intake:
         return Intake(
@@ -191,6 +193,8 @@ class Node:
             limits=self.config.limits,
             tokens=self.tokens,
             fee=fee,
+            mirror=self.mirror,
+            mirror_ready=self.mirror_ready,
         )
 
     def now(self) -> int:
@@ -588,7 +592,18 @@ class Node:
     # ---- chain watcher ------------------------------------------------------------------------
 
     async def _on_block(self, changes: BlockChanges) -> None:
-        self.latest_timestamp = max(self.latest_timestamp, changes.timestamp)
+        """Blocks the watcher applied to the mirror: fills to store and publish, orders and
+        funds to re-read from the mirror (no chain call), and after a reorg or a reset the
+        reversals: undone fills deleted and announced, orders they had closed reopened."""
+        if changes.reset:
+            self.latest_timestamp = changes.timestamp
+            self.sender.forget_nonce()  # the old chain's nonces mean nothing here
+        else:
+            self.latest_timestamp = max(self.latest_timestamp, changes.timestamp)
+        if changes.reorg_depth:
+            self.sender.forget_nonce()  # a settlement in an undone block freed its nonce
+        for f in changes.reverted:
+            self.events.publish({"type": "fill", "event": "reverted", **f.to_json()})
         stored = self.store.add_fills(
             list(_stored_fills(changes.fills, ours=False, ours_txs=self.settler.ours))
         )
@@ -597,34 +612,104 @@ class Node:
         affected: set[bytes] = {
             f.order_hash for f in changes.fills if f.tx_hash not in self.settler.ours
         } | changes.cancelled
+        rejudge = set(changes.rejudge)
+        if changes.reverted or changes.reorg_depth:
+            rejudge |= {f.order_hash for f in changes.fills}
+            rejudge |= {bytes.fromhex(f.order_hash[2:]) for f in changes.reverted}
         makers = changes.makers_cancelled_up_to
         if makers:
-            for rec in self._open_records():
+            for rec in self.records.values():
                 if rec.signed.order.maker in makers:
-                    affected.add(rec.signed.hash)
-        # A Transfer or Approval changes what a maker can pay: read balance and allowance
-        # once per (maker, token) the book holds, not every order of that maker.
-        held = [mt for mt in changes.funds if self.book.funds(*mt) is not None]
-        if held:
-            chain = self.watch_chain
-            funds = await chain.run(spendable_funds, chain.rpc, self.config.exchange, held)
-            for (maker, token), amount in funds.items():
-                self._set_funds(maker, token, amount)
-        targets = [self.records[h].signed for h in affected if h in self.records and h in self.book]
-        if targets:
-            states = await self.watch_chain.run(self.watch_chain.exchange.order_states, targets)
-            for so, state in zip(targets, states, strict=True):
-                self._apply_chain_state(so, state)
+                    rejudge.add(rec.signed.hash)
+        if changes.reset:
+            rejudge |= set(self.records)
+        # Funds: the watcher re-read every touched account the book or the mirror holds.
+        for account in changes.funds:
+            spendable = self.mirror.spendable(account)
+            if spendable is not None and account in self._by_account:
+                self._set_funds(account[0], account[1], spendable)
+        targets = [
+            self.records[h].signed
+            for h in affected | rejudge
+            if h in self.records and (h in self.book or h in rejudge)
+        ]
+        await self._judge_from_mirror(targets, reopen=rejudge)
         for h, reason in self.book.expire(self.now()):
             self._book_closed(h, reason)
         self._persist_open()
         self._uncross()
 
+    async def _judge_from_mirror(self, orders: list[SignedOrder], reopen: set[bytes]) -> None:
+        """Apply the mirror's view of ``orders`` (a chain read only for accounts it does not
+        hold yet, all in one call); orders in ``reopen`` may come back to the book."""
+        states: dict[bytes, OrderState] = {}
+        unknown: list[SignedOrder] = []
+        for so in orders:
+            st = self.mirror.state(so)
+            if st is None:
+                unknown.append(so)
+            else:
+                states[so.hash] = st
+        if unknown:
+            read_at = self.mirror.head.number if self.mirror.head is not None else -1
+            for so, st in zip(unknown, await self.batcher.get_many(unknown), strict=True):
+                self.mirror.learn(so, st, read_at)
+                states[so.hash] = st
+        for so in orders:
+            state = states[so.hash]
+            if so.hash in reopen:
+                self._rejudge(so, state)
+            else:
+                self._apply_chain_state(so, state)
+
+    def _rejudge(self, so: SignedOrder, state: OrderState) -> None:
+        """After a reorg or reset: the chain's word on an order, whatever it was before. An
+        order closed by the chain (filled, cancelled on chain, expired) that the chain now
+        holds fillable returns to the book; the websocket says ``reopened``."""
+        rec = self.records.get(so.hash)
+        if rec is None:
+            return
+        st = self.book.get(so.hash)
+        if st is not None and st.closed is None:
+            before = st.filled
+            self._apply_chain_state(so, state)
+            if state.filled < before:
+                self.events.publish(
+                    {"type": "order", "event": "fill_reverted", **self._record(rec)}
+                )
+            return
+        if st is not None and st.pending:  # in flight: the settler's outcome decides
+            return
+        if rec.status not in ("filled", "cancelled", "expired") or rec.reason in _POLICY_REASONS:
+            return  # open, or removed here by policy (soft cancel, self-trade...): stays so
+        verdict = judge(so, state)
+        o = so.order
+        if isinstance(verdict, Accepted) or verdict.code.name == "UNFUNDED":
+            self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
+            try:
+                self.book.add(so, filled=state.filled)
+            except BookError as e:
+                log.info("order %s cannot return to the book: %s", so.hash_hex, e)
+                return
+            rec.filled = state.filled
+            self._set_status(rec, "open")
+            rec.reason = "reopened: the chain no longer has what closed it (reorg or reset)"
+            self._dirty.add(so.hash)
+            self.store.update_orders([(so.hash_hex, "open", rec.filled, rec.reason)])
+            self.events.publish({"type": "order", "event": "reopened", **self._record(rec)})
+            return
+        status = _CLOSED_BY_CODE.get(verdict.code.name, rec.status)
+        if status != rec.status or state.filled != rec.filled:
+            rec.filled = state.filled
+            self._close_record(rec, status, verdict.code.message)
+
     def _apply_chain_state(self, so: SignedOrder, state: OrderState) -> None:
         o = so.order
         self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
         st = self.book.get(so.hash)
-        if st is None or st.pending:  # in-flight fills: the settler reconciles this order
+        if st is None or st.pending:  # in flight: looked at again once the settler is done
+            if st is not None:
+                self._recheck.add(so.hash)
             return
         verdict = judge(so, state)
         if isinstance(verdict, Accepted) or verdict.code.name == "UNFUNDED":
@@ -666,8 +751,27 @@ class Node:
             except Exception:
                 log.exception("uncross failed")
 
+    def _recheck_settled(self) -> None:
+        """Orders a block touched while their own fills were in flight: once none is, take
+        the mirror's filled amount if it is ahead (a fill made elsewhere meanwhile, which
+        the settlement's receipt does not show). Reorgs, which lower it, are re-judged
+        by the watcher's changes instead."""
+        for h in list(self._recheck):
+            st = self.book.get(h)
+            rec = self.records.get(h)
+            if st is None or rec is None or st.closed is not None:
+                self._recheck.discard(h)
+                continue
+            if st.pending:
+                continue
+            self._recheck.discard(h)
+            state = self.mirror.state(rec.signed)
+            if state is not None and state.filled > st.filled:
+                self._apply_chain_state(rec.signed, state)
+
     def _persist_open(self) -> None:
         """Write filled amounts and statuses of open orders that changed (one transaction)."""
+        self._recheck_settled()
         updates = []
         dirty, self._dirty = self._dirty, set()
         for h in dirty:
@@ -724,9 +828,11 @@ class Node:
         stored = [r for r in self.records.values() if r.status in OPEN_STATUSES]
         if not stored:
             return
+        read_at = self.mirror.head.number if self.mirror.head is not None else -1
         states = await self.batcher.get_many([r.signed for r in stored])
         now = self.now()
         for rec, state in zip(stored, states, strict=True):
+            self.mirror.learn(rec.signed, state, read_at)
             verdict = judge(rec.signed, state)
             o = rec.signed.order
             rec.filled = state.filled
@@ -854,19 +960,18 @@ class Node:
 
         Applies the transaction's fills as the watcher would (a block early). False if the
         chain knows no such successful transaction."""
-        chain = self.watch_chain
-        receipt = await chain.run(chain.rpc.call, "eth_getTransactionReceipt", tx_hash)
+        receipt = await self.rpc.call("eth_getTransactionReceipt", tx_hash)
         if not isinstance(receipt, dict) or int(receipt.get("status", "0x0"), 16) != 1:
             return False
         logs = [Log.from_rpc(x) for x in receipt.get("logs", [])]
-        fills = chain.exchange.fills(logs)
+        fills = self.mirror.exchange.fills(logs)
         targets = [
             self.records[f.order_hash].signed
             for f in fills
             if f.order_hash in self.records and f.order_hash in self.book
         ]
-        if targets:
-            states = await chain.run(chain.exchange.order_states, targets)
+        if targets:  # a block early: read the chain (the mirror follows blocks in order)
+            states = await self.batcher.get_many(targets)
             for so, state in zip(targets, states, strict=True):
                 self._apply_chain_state(so, state)
             self._persist_open()
@@ -899,12 +1004,44 @@ class Node:
             "matchesSettled": self.settler.settled,
             "matchesFailed": self.settler.failed,
             "block": self.watcher.checkpoint,
-            "chainStateCalls": self.batcher.calls,
+            "chainStateCalls": self.batcher.calls + self.peer_batcher.calls,
+            "chainMirror": self.chain_health(),
+        }
+
+    def chain_health(self) -> dict[str, object]:
+        """The watcher's state and what intake cost the chain (the mirror's hit rate)."""
+        w = self.watcher
+        checked = self.intake.checked + self.peer_intake.checked
+        read = self.intake.read + self.peer_intake.read
+        calls = self.rpc.total_calls + self.watch_rpc.total_calls
+        return {
+            "status": w.status,
+            "problem": w.problem,
+            "head": w.chain_head,
+            "lag": w.lag,
+            "subscribed": w.subscribed,
+            "reorgs": w.reorgs,
+            "deepestReorg": w.deepest_reorg,
+            "resets": w.resets,
+            "ordersChecked": checked,
+            "ordersReadFromChain": read,
+            "ordersFromMirror": checked - read,
+            "intakeChainCalls": self.batcher.calls + self.peer_batcher.calls,
+            "chainCalls": calls,
+            "chainCallsByMethod": dict(self.rpc.calls + self.watch_rpc.calls),
+            "mirror": {
+                "orders": len(self.mirror.filled) + len(self.mirror.cancelled),
+                "accounts": len(self.mirror.funds),
+                "makers": len(self.mirror.min_salt),
+            },
         }
 
 
 _TIF_VALUES = {t.value for t in TimeInForce}
 _CLOSED_BY_CODE = {"FULLY_FILLED": "filled", "CANCELLED": "cancelled", "EXPIRED": "expired"}
+
+_POLICY_REASONS = {"soft cancel by the maker", "self_trade", "unmatched", "removed"}
+"""Reasons of closes this node decided (not the chain): a reorg does not undo them."""
 
 _API_STATUSES = {
     "open",

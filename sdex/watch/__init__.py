@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from sdex.watch.watcher import BlockChanges, Watcher
+from sdex.watch.watcher import BlockChanges, ChainReset, Watcher, read_funds
 
-__all__ = ["BlockChanges", "Watcher"]
+__all__ = ["BlockChanges", "ChainReset", "Watcher", "read_funds"]

@@ -1,33 +1,58 @@
-"""Follows new blocks and their logs, and reports what they change for the book.
+"""Follows the chain block by block into the mirror, and reports what changed to the node.
 
-Per poll: the new block range's Exchange events (``OrderFilled``, ``OrderCancelled``,
-``OrdersCancelledUpTo``) and the listed tokens' ``Transfer``/``Approval`` logs, plus the
-latest block's timestamp (expiry). The node applies the changes, then the watcher saves its
-checkpoint: a block is never marked processed before its changes are in the book.
+Per poll: the latest block; when it is new, the headers of the blocks since our head and
+the range's logs (the Exchange's events, the listed tokens' ``Transfer``/``Approval``) in
+one JSON-RPC batch. The headers must chain onto ours (each parent hash is the previous
+hash) and every log's block hash must be its header's; otherwise:
+
+- **reorg**: walk our kept headers (``Mirror.depth``, default 128) back to the highest one
+  the chain still has (the fork point), undo the mirror back to it, delete the fills of the
+  undone blocks, and replay the new branch; the node re-judges every order the undone and
+  the new blocks touched (``BlockChanges.reverted``/``rejudge``);
+- **reset**: no kept header is on the chain any more (a restarted devnet, a head far below
+  ours), or the deployment block's hash changed: forget everything read from the old
+  chain, re-read from the deployment block, and tell the node to re-judge every order.
+
+New heads come from an ``eth_subscribe("newHeads")`` WebSocket when the RPC offers one
+(Hardhat does), with a slow poll behind it; otherwise from polling. With the chain down the
+watcher backs off (up to ``MAX_BACKOFF``) and logs one line per state change.
+
+The node applies the changes first; then the mirror and its head are saved in one SQLite
+transaction: a block is never marked processed before its changes are in the book.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from eth_hash.auto import keccak
+import aiohttp
 
-from sdex.chain import FillEvent, Log
-from sdex.chain.aio import ChainThread
-from sdex.store import Store
+from sdex import jsonio
+from sdex.chain import FillEvent, Log, load_abi
+from sdex.chain.arpc import AsyncRpc
+from sdex.errors import ChainError, JsonLimitError
+from sdex.mirror import Account, Effects, Header, Mirror
+from sdex.store import ChainIdentity, Store, StoredFill
 
 log = logging.getLogger("sdex.watch")
 
-TRANSFER = keccak(b"Transfer(address,address,uint256)")
-APPROVAL = keccak(b"Approval(address,address,uint256)")
+MAX_BACKOFF = 2.0
+"""Longest wait between attempts while the chain is unreachable."""
+SUBSCRIBED_POLL = 1.0
+"""Seconds between safety polls while a newHeads subscription is live."""
+RESUBSCRIBE = 5.0
+"""Seconds between attempts to (re)open the newHeads subscription."""
 
 
 @dataclass
 class BlockChanges:
-    """What a block range changed: orders to re-read, (maker, token) funds to re-read."""
+    """What the blocks applied in one poll changed (and, after a reorg, what was undone)."""
 
     head: int
     head_hash: str
@@ -35,109 +60,455 @@ class BlockChanges:
     fills: list[FillEvent] = field(default_factory=list)
     cancelled: set[bytes] = field(default_factory=set)
     makers_cancelled_up_to: set[str] = field(default_factory=set)
-    funds: set[tuple[str, str]] = field(default_factory=set)
+    funds: set[Account] = field(default_factory=set)
+    """Accounts whose balance or allowance was re-read into the mirror."""
+    reverted: list[StoredFill] = field(default_factory=list)
+    """Fills of undone blocks, deleted from the store."""
+    rejudge: set[bytes] = field(default_factory=set)
+    """Orders an undone block had filled or cancelled: read them again from the mirror."""
+    reorg_depth: int = 0
+    fork: int = -1
+    """After a reorg: the highest block both branches share."""
+    reset: bool = False
+    """The chain was reset: every order must be judged again (the mirror starts over)."""
+
+    def merge(self, later: BlockChanges) -> None:
+        """Fold ``later`` (changes read after these) into these."""
+        if later.reorg_depth:  # earlier fills above the fork are gone with their blocks
+            self.rejudge |= {f.order_hash for f in self.fills}
+            self.fills = [f for f in self.fills if f.block_number <= later.fork]
+        self.fills.extend(later.fills)
+        self.cancelled |= later.cancelled
+        self.makers_cancelled_up_to |= later.makers_cancelled_up_to
+        self.funds |= later.funds
+        self.reverted.extend(later.reverted)
+        self.rejudge |= later.rejudge
+        self.reorg_depth = max(self.reorg_depth, later.reorg_depth)
+        self.reset = self.reset or later.reset
+        if later.reset:  # the old chain's fills are gone with it
+            self.fills = list(later.fills)
 
 
 ApplyCallback = Callable[[BlockChanges], Awaitable[None]]
 
 
+class _Reorg(Exception):
+    """The chain no longer has our head."""
+
+
+class _Inconsistent(ChainError):
+    """The chain moved during a read (logs of a block we have another header for)."""
+
+
+class ChainReset(ChainError):
+    """The chain is not the one we followed and cannot be followed (wrong chain id, or the
+    Exchange is not deployed there)."""
+
+
 class Watcher:
     def __init__(
         self,
-        chain: ChainThread,
+        rpc: AsyncRpc,
+        mirror: Mirror,
         store: Store,
-        tokens: frozenset[str],
+        identity: ChainIdentity,
         start_block: int,
         apply: ApplyCallback,
+        wanted: Callable[[Account], bool] | None = None,
         poll_interval: float = 0.05,
         max_range: int = 2_000,
+        subscribe: bool = True,
     ) -> None:
-        self.chain = chain
+        self.rpc = rpc
+        self.mirror = mirror
         self.store = store
-        self.tokens = tokens
+        self.identity = identity
+        self.start_block = start_block
         self.apply = apply
+        self.wanted = wanted or (lambda a: a in mirror.funds)
         self.poll_interval = poll_interval
         self.max_range = max_range
-        cp = store.checkpoint()
-        self.checkpoint = cp[0] if cp else start_block - 1
+        self.subscribe = subscribe and poll_interval <= SUBSCRIBED_POLL
+        """A poll interval above ``SUBSCRIBED_POLL`` asks for a slow watcher: no subscription."""
+        self.checkpoint = start_block - 1
         self.latest_timestamp = 0
+        self.chain_head = 0
+        """The latest block number the chain reported."""
         self.blocks_processed = 0
+        self.reorgs = 0
+        self.deepest_reorg = 0
+        self.resets = 0
+        self.status = "ok"
+        """``ok``, ``unreachable`` (the RPC does not answer) or ``wrong-chain``."""
+        self.problem = ""
         self.caught_up = asyncio.Event()
+        self.failures = 0
+        """Polls that failed (the chain unreachable, or the node could not apply)."""
+        self._unapplied: BlockChanges | None = None
+        """Changes the mirror holds but the node failed to apply: applied again first."""
+        self.applied: Header | None = None
+        """The last block whose changes the node has applied and the store has saved."""
+        self.subscribed = False
+        self._new_head = asyncio.Event()
+        self._token_abi = load_abi("TestToken")
+        self._load()
+
+    # -- state ------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        """Resume from the saved mirror (its head is re-checked against the chain)."""
+        cp = self.store.checkpoint()
+        if cp is None:
+            return
+        number, block_hash, timestamp = cp
+        m = self.mirror
+        orders, makers, funds = self.store.load_mirror()
+        m.filled = {h: f for h, (f, _) in orders.items() if f}
+        m.cancelled = {h for h, (_, c) in orders.items() if c}
+        m.min_salt = makers
+        m.funds = dict(funds)
+        m.head = Header(number, block_hash, "", timestamp)
+        self.checkpoint = number
+        self.latest_timestamp = timestamp
+
+    @property
+    def lag(self) -> int:
+        """Blocks the chain is ahead of what the node has applied."""
+        return max(0, self.chain_head - self.checkpoint)
+
+    def _set_status(self, status: str, problem: str = "") -> None:
+        if status != self.status:
+            if status == "ok":
+                log.warning("chain %s reachable again (block %d)", self.rpc.url, self.chain_head)
+            else:
+                log.warning("chain %s %s: %s; retrying", self.rpc.url, status, problem)
+        self.status = status
+        self.problem = problem
+
+    # -- the loop -----------------------------------------------------------------------------
 
     async def run(self) -> None:
-        while True:
-            try:
-                progressed = await self.poll_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("watcher poll failed; retrying")
-                progressed = False
-            if not progressed:
-                self.caught_up.set()
-                await asyncio.sleep(self.poll_interval)
+        sub: asyncio.Task[None] | None = None
+        if self.subscribe:
+            sub = asyncio.create_task(self._subscription(), name="newHeads")
+        backoff = self.poll_interval
+        try:
+            while True:
+                try:
+                    self._new_head.clear()
+                    progressed = await self.poll_once()
+                    self._set_status("ok")
+                    backoff = self.poll_interval
+                except asyncio.CancelledError:
+                    raise
+                except _Inconsistent as e:  # the chain moved under a read: read again
+                    log.debug("%s", e)
+                    progressed = False
+                except ChainReset as e:
+                    self.failures += 1
+                    self._set_status("wrong-chain", str(e))
+                    progressed, backoff = False, min(max(backoff, 0.1) * 2, MAX_BACKOFF)
+                except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
+                    self.failures += 1
+                    self._set_status("unreachable", _describe(e))
+                    progressed, backoff = False, min(max(backoff, 0.1) * 2, MAX_BACKOFF)
+                except Exception as e:  # a defect: say it once, with its traceback, and retry
+                    self.failures += 1
+                    if self.status != "failing":
+                        log.exception("applying the chain's changes failed; retrying")
+                    self.status, self.problem = "failing", _describe(e)
+                    progressed, backoff = False, min(max(backoff, 0.1) * 2, MAX_BACKOFF)
+                if progressed:
+                    continue
+                if self.status == "ok":
+                    self.caught_up.set()
+                    wait = SUBSCRIBED_POLL if self.subscribed else self.poll_interval
+                else:
+                    wait = backoff
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._new_head.wait(), wait)
+        finally:
+            if sub is not None:
+                sub.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await sub
 
     async def poll_once(self) -> bool:
-        """Process the next range of blocks; False when there was nothing new."""
-        head = await self.chain.run(self._head)
-        if head <= self.checkpoint:
+        """Apply what is new; False when there was nothing."""
+        latest = Header.from_rpc(await self.rpc.call("eth_getBlockByNumber", "latest", False))
+        self.chain_head = latest.number
+        m = self.mirror
+        if m.head is not None and latest.hash == m.head.hash and self._unapplied is None:
             return False
-        to = min(head, self.checkpoint + self.max_range)
-        changes = await self.chain.run(self._read_range, self.checkpoint + 1, to)
-        await self.apply(changes)
-        self.store.set_checkpoint(changes.head, changes.head_hash)  # after applying, never before
-        self.blocks_processed += changes.head - self.checkpoint
-        self.checkpoint = changes.head
-        self.latest_timestamp = changes.timestamp
+        changes = BlockChanges(head=0, head_hash="", timestamp=0)
+        try:
+            await self._advance(latest, changes)
+        except _Reorg:
+            fork = await self._fork_point(latest)
+            if fork is None:
+                await self._reset(changes)
+            else:
+                undone = m.undo_to(fork)
+                depth = self.checkpoint - fork
+                self.checkpoint = fork
+                changes.reverted = self.store.remove_fills_above(fork)
+                changes.rejudge |= undone.orders
+                changes.makers_cancelled_up_to |= undone.makers
+                changes.funds |= {a for a in undone.funds if self.wanted(a)}
+                changes.reorg_depth = depth
+                changes.fork = fork
+                self.reorgs += 1
+                self.deepest_reorg = max(self.deepest_reorg, depth)
+                log.warning("reorg: %d blocks undone back to block %d", depth, fork)
+                await self._advance(latest, changes)
+        head = m.head
+        if head is None:
+            return False
+        if self._unapplied is not None:
+            self._unapplied.merge(changes)
+            changes, self._unapplied = self._unapplied, None
+        try:
+            await self._refresh_funds(changes)
+            changes.head, changes.head_hash = head.number, head.hash
+            changes.timestamp = head.timestamp
+            await self.apply(changes)
+        except BaseException:
+            self._unapplied = changes  # the mirror moved on: the node must still see these
+            raise
+        orders, makers, funds = m.take_dirty()  # after applying, never before
+        self.store.save_mirror((head.number, head.hash, head.timestamp), orders, makers, funds)
+        self.latest_timestamp = head.timestamp
+        self.applied = head
         return True
 
-    def _head(self) -> int:
-        return int(self.chain.rpc.call("eth_blockNumber"), 16)
+    async def _advance(self, latest: Header, changes: BlockChanges) -> None:
+        """Apply blocks from our head up to ``latest`` (at most ``max_range`` per read)."""
+        m = self.mirror
+        while True:
+            top = m.head
+            if top is not None and latest.number <= top.number:
+                if latest.hash != top.hash:
+                    raise _Reorg
+                return
+            start = top.number + 1 if top is not None else self.checkpoint + 1
+            end = min(latest.number, start + self.max_range - 1)
+            eff = await self._read_range(start, end, latest.number, top)
+            changes.fills.extend(eff.fills)
+            changes.cancelled |= eff.cancelled
+            changes.makers_cancelled_up_to |= eff.makers
+            changes.funds |= {a for a in eff.funds if self.wanted(a)}
+            self.blocks_processed += end - start + 1
+            self.checkpoint = end
+            if end >= latest.number:
+                return
 
-    def _read_range(self, start: int, end: int) -> BlockChanges:
-        rpc = self.chain.rpc
-        ex = self.chain.exchange
-        block, raw_logs = rpc.batch(
-            [
-                ("eth_getBlockByNumber", [hex(end), False]),
-                (
-                    "eth_getLogs",
-                    [
-                        {
-                            "fromBlock": hex(start),
-                            "toBlock": hex(end),
-                            "address": [ex.address, *sorted(self.tokens)],
-                        }
-                    ],
-                ),
-            ]
+    async def _read_range(self, start: int, end: int, tip: int, top: Header | None) -> Effects:
+        m = self.mirror
+        # Blocks deeper than the kept window are final: their logs without headers.
+        final_end = min(end, tip - m.depth)
+        recent = list(range(max(start, final_end + 1), end + 1))
+        calls: list[tuple[str, list[Any]]] = [
+            ("eth_getBlockByNumber", [hex(n), False]) for n in recent
+        ]
+        if final_end >= start:
+            calls.append(("eth_getBlockByNumber", [hex(final_end), False]))
+        address = [self.mirror.address, *sorted(self.mirror.tokens)]
+        calls.append(
+            ("eth_getLogs", [{"fromBlock": hex(start), "toBlock": hex(end), "address": address}])
         )
-        if isinstance(block, Exception):
-            raise block
-        if isinstance(raw_logs, Exception):
-            raise raw_logs
-        logs = [Log.from_rpc(x) for x in raw_logs]
-        changes = BlockChanges(
-            head=end, head_hash=block["hash"], timestamp=int(block["timestamp"], 16)
+        if top is not None:  # our head, as the chain has it now (is it still ours?)
+            calls.append(("eth_getBlockByNumber", [hex(top.number), False]))
+        results = await self.rpc.batch(calls)
+        for r in results:
+            if isinstance(r, Exception):
+                raise r
+        if top is not None:
+            now_at_top = results.pop()
+            if now_at_top is None or Header.from_rpc(now_at_top).hash != top.hash:
+                raise _Reorg
+        headers = [Header.from_rpc(r) for r in results[: len(recent)]]
+        raw_logs = results[-1]
+        if not isinstance(raw_logs, list):
+            raise _Inconsistent("eth_getLogs answered something else than a list")
+        first = headers[0] if headers else None
+        if (
+            top is not None
+            and first is not None
+            and _known(first.parent)
+            and first.number == top.number + 1
+            and first.parent != top.hash
+        ):
+            raise _Reorg
+        for a, b in itertools.pairwise(headers):
+            if _known(b.parent) and b.parent != a.hash:
+                raise _Inconsistent(f"block {b.number} does not follow {a.number}: chain moving")
+        by_number: dict[int, list[Log]] = {}
+        final_logs: list[Log] = []
+        hashes = {h.number: h.hash for h in headers}
+        for raw in raw_logs:
+            try:
+                lg = Log.from_rpc(raw)
+                block_hash = str(raw.get("blockHash", "")).lower()
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
+                raise _Inconsistent(f"a log that is not one: {e}") from None
+            if lg.block_number in hashes:
+                if block_hash != hashes[lg.block_number]:
+                    raise _Inconsistent(f"a log of another block {lg.block_number}: chain moving")
+                by_number.setdefault(lg.block_number, []).append(lg)
+            elif start <= lg.block_number <= final_end:
+                final_logs.append(lg)
+        eff = Effects()
+        if final_end >= start:
+            final_header = Header.from_rpc(results[len(recent)])
+            eff.merge(m.apply(None, final_logs, final_header))
+        for h in headers:
+            eff.merge(m.apply(h, by_number.get(h.number, []), h))
+        return eff
+
+    async def _fork_point(self, latest: Header) -> int | None:
+        """The highest kept block the chain still has (same hash); None when none is."""
+        kept = [b.header for b in self.mirror.blocks if b.header.number <= latest.number]
+        if not kept:
+            return None
+        results = await self.rpc.batch(
+            [("eth_getBlockByNumber", [hex(h.number), False]) for h in kept]
         )
-        changes.fills = ex.fills(logs)
-        cancel_topic = ex.abi.events["OrderCancelled"].topic
-        upto_topic = ex.abi.events["OrdersCancelledUpTo"].topic
-        for lg in logs:
-            if not lg.topics:
+        for h, r in zip(reversed(kept), reversed(results), strict=True):
+            if isinstance(r, Exception) or r is None:
                 continue
-            t0 = lg.topics[0]
-            if lg.address == ex.address:
-                if t0 == cancel_topic:
-                    changes.cancelled.add(lg.topics[1])
-                elif t0 == upto_topic:
-                    changes.makers_cancelled_up_to.add("0x" + lg.topics[1][-20:].hex())
-            elif lg.address in self.tokens and len(lg.topics) >= 3:
-                a = "0x" + lg.topics[1][-20:].hex()
-                b = "0x" + lg.topics[2][-20:].hex()
-                if t0 == TRANSFER:
-                    changes.funds.add((a, lg.address))
-                    changes.funds.add((b, lg.address))
-                elif t0 == APPROVAL and b == ex.address:
-                    changes.funds.add((a, lg.address))
-        return changes
+            with contextlib.suppress(ValueError):
+                if Header.from_rpc(r).hash == h.hash:
+                    return h.number
+        return None
+
+    async def _reset(self, changes: BlockChanges) -> None:
+        """Another chain at the same RPC: start the mirror over from the deployment block."""
+        chain_id = int(await self.rpc.call("eth_chainId"), 16)
+        if chain_id != self.identity.chain_id:
+            raise ChainReset(f"chain id is {chain_id}, not {self.identity.chain_id}")
+        code = await self.rpc.call("eth_getCode", self.mirror.address, "latest")
+        if not isinstance(code, str) or code in ("0x", "0x0", ""):
+            raise ChainReset(f"no Exchange at {self.mirror.address} on this chain")
+        deploy = await self.rpc.call("eth_getBlockByNumber", hex(self.start_block), False)
+        if deploy is None:
+            raise ChainReset(f"the chain has no block {self.start_block} (the deployment block)")
+        header = Header.from_rpc(deploy)
+        log.warning(
+            "chain reset: our head %s is not on the chain any more; re-reading from block %d",
+            self.mirror.head.hash if self.mirror.head else "?",
+            self.start_block,
+        )
+        self.identity = ChainIdentity(self.identity.chain_id, self.identity.exchange, header.hash)
+        changes.reverted = self.store.remove_fills_above(-1)  # announced as reverted
+        self.store.reset_chain(self.identity)
+        self.mirror.clear()
+        self.checkpoint = self.start_block - 1
+        self.resets += 1
+        changes.reset = True
+        latest = Header.from_rpc(await self.rpc.call("eth_getBlockByNumber", "latest", False))
+        self.chain_head = latest.number
+        await self._advance(latest, changes)
+
+    async def check_head(self) -> None:
+        """At start: is the saved head still on the chain? If not, the next poll resets (a
+        saved mirror has no kept headers to undo with)."""
+        m = self.mirror
+        if m.head is None:
+            return
+        raw = await self.rpc.call("eth_getBlockByNumber", hex(m.head.number), False)
+        if raw is None or Header.from_rpc(raw).hash != m.head.hash:
+            log.warning("the saved chain head %d is not on the chain any more", m.head.number)
+            m.head = Header(m.head.number, "0x" + "00" * 32, "", m.head.timestamp)
+
+    # -- funds ---------------------------------------------------------------------------------
+
+    async def _refresh_funds(self, changes: BlockChanges) -> None:
+        """Re-read balance and allowance of every touched account someone needs."""
+        accounts = sorted(changes.funds)
+        if accounts:
+            funds = await read_funds(self.rpc, self.mirror.address, accounts, self._token_abi)
+            for account, (balance, allowance) in funds.items():
+                self.mirror.set_funds(account, balance, allowance)
+
+    # -- new heads -------------------------------------------------------------------------
+
+    async def _subscription(self) -> None:
+        """``eth_subscribe("newHeads")`` over the RPC's WebSocket; wakes the loop per head."""
+        url = "ws" + self.rpc.url.removeprefix("http")
+        while True:
+            try:
+                async with (
+                    aiohttp.ClientSession() as session,
+                    session.ws_connect(url, max_msg_size=1 << 20, heartbeat=30) as ws,
+                ):
+                    await ws.send_json(
+                        {
+                            "jsonrpc": "2.0",
+                            "id": 1,
+                            "method": "eth_subscribe",
+                            "params": ["newHeads"],
+                        }
+                    )
+                    async for msg in ws:
+                        if msg.type is not aiohttp.WSMsgType.TEXT:
+                            break
+                        try:
+                            body = jsonio.loads(
+                                msg.data, max_bytes=1 << 20, max_depth=8, floats=True
+                            )
+                        except JsonLimitError:
+                            continue
+                        if isinstance(body, dict) and body.get("id") == 1:
+                            self.subscribed = "result" in body
+                            if not self.subscribed:
+                                return  # the RPC does not offer it: poll
+                        elif isinstance(body, dict) and body.get("method") == "eth_subscription":
+                            self._new_head.set()
+            except asyncio.CancelledError:
+                raise
+            except (aiohttp.ClientError, OSError, TimeoutError):
+                pass
+            self.subscribed = False
+            self._new_head.set()  # poll now: heads may have come while unsubscribed
+            await asyncio.sleep(RESUBSCRIBE)
+
+
+async def read_funds(
+    rpc: AsyncRpc, spender: str, accounts: list[Account], token_abi: Any = None
+) -> dict[Account, tuple[int, int]]:
+    """(balanceOf, allowance to ``spender``) per (owner, token), in one JSON-RPC batch.
+    A token call that fails counts as 0 (the owner cannot pay)."""
+    abi = token_abi or load_abi("TestToken")
+    bal, allow = abi.fn("balanceOf"), abi.fn("allowance")
+    calls: list[tuple[str, list[Any]]] = []
+    for owner, token in accounts:
+        for data in (bal.encode(owner), allow.encode(owner, spender)):
+            calls.append(("eth_call", [{"to": token, "data": "0x" + data.hex()}, "latest"]))
+    results = await rpc.batch(calls)
+    out: dict[Account, tuple[int, int]] = {}
+    for i, account in enumerate(accounts):
+        values = []
+        for raw in results[2 * i : 2 * i + 2]:
+            try:
+                values.append(int(raw[:66], 16) if isinstance(raw, str) and len(raw) >= 66 else 0)
+            except ValueError:
+                values.append(0)
+        out[account] = (values[0], values[1])
+    return out
+
+
+_ZERO_HASH = "0x" + "00" * 32
+
+
+def _known(parent: str) -> bool:
+    """Hardhat's ``hardhat_mine`` leaves a zero parent hash in the blocks it mines at
+    once: such a link cannot be checked (our head's hash is re-read instead)."""
+    return parent != _ZERO_HASH
+
+
+def _describe(e: BaseException) -> str:
+    text = str(e) or type(e).__name__
+    return f"{type(e).__name__}: {text[:200]}"
+
+
+__all__ = ["BlockChanges", "ChainReset", "Watcher", "read_funds"]

@@ -20,14 +20,11 @@ import ipaddress
 import logging
 import os
 import re
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import requests
 from aiohttp import web
 
-from sdex.errors import RpcError
 from sdex.node.core import Node
 
 log = logging.getLogger("sdex.web")
@@ -120,14 +117,9 @@ class WebPage:
 
     async def status(self, request: web.Request) -> web.Response:
         node = self.node
-        now = time.monotonic()
-        if now - self._head_at > HEAD_CACHE_SECONDS:
-            chain = node.watch_chain
-            self._head_at = now
-            try:
-                self._head = int(await chain.run(chain.rpc.call, "eth_blockNumber"), 16)
-            except (RpcError, requests.RequestException, ValueError) as e:
-                log.info("chain head unknown: %s", e)  # the page shows the last head seen
+        head = node.watcher.chain_head  # the watcher follows new heads: no chain call here
+        if head:
+            self._head = head
         checkpoint = node.watcher.checkpoint
         pending = node.store.pending_settlements()
         return web.json_response(

@@ -1,0 +1,104 @@
+"""An asyncio JSON-RPC client on aiohttp: calls and batches, answers bounded by ``sdex.jsonio``.
+
+The node's chain reads on hot paths (the watcher, the mirror's first reads of an account)
+go through this client on the event loop; no worker threads, no ``requests``. Results and
+errors are shaped exactly like ``sdex.chain.rpc.Rpc``'s (the same ``_result``), so callers
+share decoders. Every HTTP round trip is counted (``requests``) and every JSON-RPC method
+call in it too (``calls``): the node exposes both in ``/health``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from typing import Any
+
+import aiohttp
+
+from sdex import jsonio
+from sdex.chain.rpc import MAX_DEPTH, MAX_RESPONSE, _result
+from sdex.errors import ContractRevert, JsonLimitError, RpcError
+
+
+class AsyncRpc:
+    """JSON-RPC over one aiohttp session (keep-alive). Create and close it on one loop."""
+
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        self.url = url
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+        self._ids = itertools.count(1)
+        self.requests = 0
+        """HTTP round trips made."""
+        self.calls: Counter[str] = Counter()
+        """JSON-RPC calls made, by method (a batch of n counts n)."""
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, connector=aiohttp.TCPConnector(limit=8)
+            )
+        return self._session
+
+    async def call(self, method: str, *params: Any) -> Any:
+        """One request; raises ``ContractRevert`` for reverts, ``RpcError`` for other errors
+        and ``aiohttp.ClientError``/``OSError``/``TimeoutError`` when the chain is unreachable."""
+        self.calls[method] += 1
+        body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
+        reply = await self._post(body)
+        if not isinstance(reply, dict):
+            raise RpcError(0, f"{self.url} answered a call with {type(reply).__name__}", None)
+        return _result(reply)
+
+    async def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """Many requests in one HTTP round trip; results in request order, errors as
+        exception objects (not raised), as ``Rpc.batch``."""
+        if not calls:
+            return []
+        ids = [next(self._ids) for _ in calls]
+        for m, _ in calls:
+            self.calls[m] += 1
+        body = [
+            {"jsonrpc": "2.0", "id": i, "method": m, "params": p}
+            for i, (m, p) in zip(ids, calls, strict=True)
+        ]
+        reply = await self._post(body)
+        if not isinstance(reply, list) or not all(isinstance(x, dict) for x in reply):
+            raise RpcError(0, f"{self.url} answered a batch with something else", None)
+        by_id = {item.get("id"): item for item in reply}
+        out: list[Any] = []
+        for i in ids:
+            try:
+                if i not in by_id:
+                    raise RpcError(0, f"{self.url} left request {i} of a batch unanswered", None)
+                out.append(_result(by_id[i]))
+            except (RpcError, ContractRevert) as e:
+                out.append(e)
+        return out
+
+    async def _post(self, body: object) -> Any:
+        self.requests += 1
+        async with self._http().post(self.url, json=body) as resp:
+            if resp.status != 200:
+                raise RpcError(0, f"{self.url} answered HTTP {resp.status}", None)
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in resp.content.iter_chunked(1 << 16):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_RESPONSE:  # stop reading: jsonio names the excess below
+                    break
+            raw = b"".join(chunks)
+        try:
+            return jsonio.loads(raw, max_bytes=MAX_RESPONSE, max_depth=MAX_DEPTH, floats=True)
+        except JsonLimitError as e:
+            raise RpcError(0, f"{self.url} answered with bad JSON: {e.reason}", None) from None
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

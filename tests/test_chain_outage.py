@@ -1,0 +1,99 @@
+"""A node whose chain goes away (RPC stopped) and comes back as another chain (Hardhat
+restarted on the same port, everything deployed again): quiet backoff, /health 503, reset."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from sdex.chain import Exchange, Sender, Token
+from sdex.devnet import HardhatNode, deploy_devnet
+from sdex.node.config import NodeConfig
+from sdex.order import sign_order
+from tests.conftest import LOG_DIR
+from tests.nodeutil import free_port, running_node, wait_for
+from tests.test_node import ALICE, BOB, E6, E18
+
+ACCOUNTS = 20
+
+
+async def test_chain_down_backs_off_quietly_then_a_reset_rebuilds_state(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    hardhat = HardhatNode(port, LOG_DIR / f"outage-{port}.log", ACCOUNTS)
+    rpc = hardhat.start()
+    try:
+        dep = deploy_devnet(rpc, hardhat.url, ACCOUNTS)
+        keys = [bytes.fromhex(a.key[2:]) for a in dep.accounts]
+        cfg = NodeConfig.from_deployment(dep, keys[19], tmp_path / "n.db", port=free_port())
+        ex = Exchange(rpc, dep.exchange)
+        domain = ex.domain()
+        weth, usdc = dep.token("WETH").address, dep.token("USDC").address
+        now = int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+        from sdex.order import ZERO_ADDRESS, Order
+
+        order = Order(
+            maker=dep.accounts[ALICE].address, taker=ZERO_ADDRESS, maker_token=weth,
+            taker_token=usdc, maker_amount=E18, taker_amount=3000 * E6,
+            fee_recipient=ZERO_ADDRESS, fee_amount=0, expiry=now + 7200, salt=12345,
+        )  # fmt: skip
+        signed = sign_order(order, domain, keys[ALICE])
+        async with running_node(cfg) as (node, api):
+            assert (await api.post_order(signed))[0] == 201
+            ex.fill_order(Sender(rpc, keys[BOB], dep.chain_id), signed, 3000 * E6)
+
+            async def status(want: str) -> bool:
+                return await api.status(signed) == want
+
+            await wait_for(lambda: status("filled"))
+            assert (await api.get("/v1/fills"))[1]["total"] == 1
+            code, health = await api.get("/health")
+            assert (code, health["chain"], health["chainLag"]) == (200, "ok", 0)
+
+            # The chain goes away: one line, backoff, 503 with the lag.
+            caplog.clear()
+            caplog.set_level(logging.INFO)
+            rpc.close()
+            hardhat.stop()
+            failures = node.watcher.failures
+            await wait_for(lambda: node.watcher.failures >= failures + 4, timeout=20)
+            code, health = await api.get("/health")
+            assert code == 503 and health["chain"] == "unreachable", health
+            assert isinstance(health["chainLag"], int)
+            chain_lines = [r for r in caplog.records if r.name.startswith("sdex")]
+            assert len(chain_lines) == 1, [r.getMessage() for r in chain_lines]
+            assert "unreachable" in chain_lines[0].getMessage()
+            assert all(r.exc_info is None for r in caplog.records)
+
+            # Hardhat again on the same port, everything deployed again: another chain.
+            hardhat = HardhatNode(port, LOG_DIR / f"outage-{port}.log", ACCOUNTS)
+            rpc = hardhat.start()
+            dep2 = deploy_devnet(rpc, hardhat.url, ACCOUNTS)
+            assert dep2.exchange == dep.exchange and dep2.deploy_block == dep.deploy_block
+
+            async def rebuilt() -> bool:
+                code, health = await api.get("/health")
+                return code == 200 and node.watcher.resets == 1 and health["chain"] == "ok"
+
+            await wait_for(rebuilt, timeout=30)
+            await wait_for(lambda: status("open"), timeout=20)  # its fill was the old chain's
+            assert (await api.get("/v1/fills"))[1]["total"] == 0
+            assert node.store.fills()[0] == 0
+            ex2 = Exchange(rpc, dep2.exchange)
+            assert ex2.order_info(signed.order).filled == 0
+            state = node.mirror.state(signed)
+            assert state is not None and state == ex2.order_states([signed])[0]
+            messages = [r.getMessage() for r in caplog.records if r.name == "sdex.watch"]
+            assert any("reachable again" in m for m in messages)
+            assert any("chain reset" in m for m in messages)
+            # and the order trades on the new chain
+            Token(rpc, weth)  # (the same token address on the new chain)
+            ex2.fill_order(Sender(rpc, keys[BOB], dep2.chain_id), signed, 1500 * E6)
+            await wait_for(lambda: status("partially_filled"), timeout=20)
+    finally:
+        rpc.close()
+        hardhat.stop()
