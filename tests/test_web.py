@@ -60,6 +60,9 @@ SCREENSHOTS = os.environ.get("SDEX_SCREENSHOTS")
 FILL_WITHIN = 5.0
 """Seconds within which both pages must show a fill after the crossing order is placed."""
 
+KEY_HEX = "0x" + "11" * 32
+"""An operator key for configs that are built, never run."""
+
 
 # ---- browser --------------------------------------------------------------------------------
 
@@ -586,14 +589,14 @@ async def test_units_js_agrees_with_the_cli(tmp_path: Path) -> None:
 def test_dev_wallets_only_on_a_devnet(chain: Chain, tmp_path: Path) -> None:
     path = tmp_path / "devnet.json"
     chain.deployment.save(path)
-    cfg = config_for(port=free_port(), deployment=path, dev_wallets=True)
+    cfg = config_for(port=free_port(), key=KEY_HEX, deployment=path, dev_wallets=True)
     assert [a.address for a in cfg.dev_accounts] == [a.address for a in chain.deployment.accounts]
-    assert config_for(port=free_port(), deployment=path).dev_accounts == ()
+    assert config_for(port=free_port(), key=KEY_HEX, deployment=path).dev_accounts == ()
     real = replace(chain.deployment, chain_id=1)
     real.save(path)
     with pytest.raises(ValueError, match="devnet only"):
-        config_for(port=free_port(), deployment=path, dev_wallets=True)
-    assert config_for(port=free_port(), deployment=path).dev_accounts == ()
+        config_for(port=free_port(), key=KEY_HEX, deployment=path, dev_wallets=True)
+    assert config_for(port=free_port(), key=KEY_HEX, deployment=path).dev_accounts == ()
 
 
 def test_loopback_and_ethers_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,11 +20,14 @@ import ipaddress
 import logging
 import os
 import re
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 
+from sdex.errors import ChainError
 from sdex.node.core import Node
 
 log = logging.getLogger("sdex.web")
@@ -117,9 +120,13 @@ class WebPage:
 
     async def status(self, request: web.Request) -> web.Response:
         node = self.node
-        head = node.watcher.chain_head  # the watcher follows new heads: no chain call here
-        if head:
-            self._head = head
+        now = time.monotonic()
+        if now - self._head_at > HEAD_CACHE_SECONDS:
+            self._head_at = now
+            try:
+                self._head = int(await node.rpc.call("eth_blockNumber"), 16)
+            except (ChainError, ValueError, TypeError, OSError, aiohttp.ClientError) as e:
+                log.info("chain head unknown: %s", e)  # the page shows the last head seen
         checkpoint = node.watcher.checkpoint
         pending = node.store.pending_settlements()
         return web.json_response(

@@ -496,8 +496,10 @@ async function placeOrder(ev) {
 
 async function refreshOrder(hash) {
   try {
-    const rec = await getJSON(`/v1/orders/${hash}`);
-    if (S.account && same(rec.order.maker, S.account.address)) {
+    // (/web/orders answers null, not a 404, for an order this node never held: a taker
+    // matched in full on another node is never gossiped)
+    const rec = (await getJSON(`/web/orders?hash=${hash.toLowerCase()}`))[hash.toLowerCase()];
+    if (rec && S.account && same(rec.order.maker, S.account.address)) {
       S.mine.set(hash, rec);
       renderMyOrders();
     }
