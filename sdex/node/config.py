@@ -40,7 +40,7 @@ class NodeConfig:
     rate_limit: RateLimit = field(default_factory=RateLimit)
     """Per wallet client (by address): the public API's budget."""
     peer_rate_limit: RateLimit = field(default_factory=lambda: RateLimit(rate=2_000, burst=4_000))
-    """Per peer node (by its URL): ``/p2p/`` requests, each of which may carry a batch."""
+    """Per peer node (by the key it proves): ``/p2p/`` requests, each may carry a batch."""
     max_body: int = 64 * 1024
     """Largest request body accepted (aiohttp ``client_max_size``)."""
     max_batch: int = 64
