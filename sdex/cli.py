@@ -114,7 +114,8 @@ def devnet(port: int, deployment_path: Path, engine: str) -> None:
         )
         console.print("running until interrupted (Ctrl-C)")
         stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        for sig in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: ignored if started with &
+            signal.signal(sig, lambda *_: stop.set())
         try:
             while not stop.wait(1.0):
                 if net.node.proc is not None and net.node.proc.poll() is not None:
