@@ -510,6 +510,11 @@ class Node:
 
     def _confirm(self, m: Match, r: SettledMatch) -> None:
         self._dirty.update((m.resting.hash, m.incoming.hash))
+        actual = r.actual or m.amounts
+        before = {
+            m.resting.hash: (self.book.get(m.resting.hash), actual.left_filled),
+            m.incoming.hash: (self.book.get(m.incoming.hash), actual.right_filled),
+        }
         try:
             self.engine.confirm(m, r.actual)
         except BookError:
@@ -519,8 +524,10 @@ class Node:
             st = self.book.get(so.hash)
             if rec is None:
                 continue
-            if st is None:  # fully filled and forgotten by the book
-                rec.filled = rec.signed.order.maker_amount
+            if st is None:  # filled (in full, or all but dust) and forgotten by the book
+                was, got = before[so.hash]
+                full = rec.signed.order.maker_amount
+                rec.filled = full if was is None else min(full, was.filled + got)
                 if rec.status in OPEN_STATUSES:
                     self._close_record(rec, "filled", "filled")
             else:
@@ -530,13 +537,28 @@ class Node:
 
     def _release(self, m: Match) -> None:
         self._dirty.update((m.resting.hash, m.incoming.hash))
+        before = {so.hash: self.book.get(so.hash) for so in (m.resting, m.incoming)}
         try:
             self.engine.release(m)
         except (BookError, UnknownOrder):
             log.exception("releasing a failed match")
-        for so in (m.resting, m.incoming):  # a GTC order matched in full may rest now
+        for so in (m.resting, m.incoming):
             rec = self.records.get(so.hash)
-            if rec is not None:
+            if rec is None:
+                continue
+            was, now = before[so.hash], self.book.get(so.hash)
+            if (
+                rec.status in OPEN_STATUSES
+                and was is not None
+                and was.closed is None
+                and (now is None or now.closed is not None)
+            ):
+                # what the release gave back is dust (fills made elsewhere meanwhile): the
+                # book closed the order, and so does its record
+                rec.filled = was.filled if now is None else now.filled
+                reason = RemovalReason.DUST if now is None or now.closed is None else now.closed
+                self._book_closed(so.hash, reason)
+            else:  # a GTC order matched in full may rest now
                 self._announce_if_resting(rec)
 
     async def _diagnose(self, failed: list[Match]) -> None:
@@ -555,8 +577,7 @@ class Node:
                 elif so.hash in self.book:
                     st = self.book.get(so.hash)
                     if st is not None and v.filled > st.filled and st.pending == 0:
-                        self.book.set_filled(so.hash, v.filled)
-                        self._dirty.add(so.hash)
+                        self._filled_elsewhere(so, v.filled)
                 guilty_found |= v.guilty
             for so, v in zip((m.resting, m.incoming), verdicts, strict=True):
                 rec = self.records.get(so.hash)
@@ -662,6 +683,17 @@ class Node:
             else:
                 self._apply_chain_state(so, state)
 
+    def _filled_elsewhere(self, so: SignedOrder, filled: int) -> None:
+        """The chain's filled amount differs from the book's (fills made elsewhere, or
+        undone). If what is left is dust the book closes the order: so does its record."""
+        self.book.set_filled(so.hash, filled)
+        self._dirty.add(so.hash)
+        st = self.book.get(so.hash)
+        if st is None or st.closed is not None:
+            rec = self.records[so.hash]
+            rec.filled = filled
+            self._close_record(rec, "filled", "filled elsewhere")
+
     def _rejudge(self, so: SignedOrder, state: OrderState) -> None:
         """After a reorg or reset: the chain's word on an order, whatever it was before. An
         order closed by the chain (filled, cancelled on chain, expired) that the chain now
@@ -691,6 +723,14 @@ class Node:
             except BookError as e:
                 log.info("order %s cannot return to the book: %s", so.hash_hex, e)
                 return
+            back = self.book.get(so.hash)
+            if back is None or back.closed is not None:
+                # what the chain leaves is dust (a maker's cancel-up-to makes us look again
+                # at orders closed here as filled with dust left): it stays closed
+                if rec.filled != state.filled:
+                    rec.filled = state.filled
+                    self.store.update_orders([(so.hash_hex, rec.status, rec.filled, rec.reason)])
+                return
             rec.filled = state.filled
             self._set_status(rec, "open")
             rec.reason = "reopened: the chain no longer has what closed it (reorg or reset)"
@@ -714,12 +754,7 @@ class Node:
         verdict = judge(so, state)
         if isinstance(verdict, Accepted) or verdict.code.name == "UNFUNDED":
             if state.filled != st.filled:
-                self.book.set_filled(so.hash, state.filled)
-                self._dirty.add(so.hash)
-                if so.hash not in self.book or (self.book.get(so.hash) or st).closed is not None:
-                    rec = self.records[so.hash]
-                    rec.filled = state.filled
-                    self._close_record(rec, "filled", "filled elsewhere")
+                self._filled_elsewhere(so, state.filled)
             return
         reason = {
             "FULLY_FILLED": RemovalReason.FILLED,
