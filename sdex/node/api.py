@@ -28,7 +28,8 @@ from sdex.book import UnknownPair
 from sdex.errors import FieldCode, JsonLimitError, OrderParseError
 from sdex.matching import TimeInForce
 from sdex.node.config import RateLimit
-from sdex.node.core import OPEN_STATUSES, Node
+from sdex.node.core import Node
+from sdex.node.records import OPEN_STATUSES
 from sdex.order import EIP712_TYPES, parse_address, parse_hex_bytes
 from sdex.web import add_web_routes
 
