@@ -2,7 +2,7 @@
 
 Each command is a few HTTP requests through ``sdex.client``; the console keeps no book of its
 own and never blocks a node. Orders are built and signed here with ``sdex.wallet`` and shown
-with the same rendering as ``sdex order``, ``book`` and ``cancel`` (``sdex.cli``). A market
+with the same rendering as ``sdex order``, ``book`` and ``cancel`` (``sdex.walletui``). A market
 order is an IOC limit order at the best opposite price moved by a slippage bound, so it never
 trades worse than that bound.
 
@@ -26,15 +26,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from sdex.cli import (
-    book_rows,
-    check_record,
-    place_order,
-    print_error,
-    remaining_amounts,
-    show_book,
-    soft_cancel,
-)
 from sdex.client import (
     TIME_IN_FORCE,
     NodeApiError,
@@ -55,6 +46,15 @@ from sdex.wallet import (
     parse_decimal,
     parse_order_hash,
     parse_pair,
+)
+from sdex.walletui import (
+    book_rows,
+    check_record,
+    place_order,
+    print_error,
+    remaining_amounts,
+    show_book,
+    soft_cancel,
 )
 
 DEFAULT_SLIPPAGE_BPS = 100
