@@ -16,8 +16,7 @@ from __future__ import annotations
 import cmd
 import contextlib
 import sys
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import IO
@@ -35,7 +34,7 @@ from sdex.client import (
     OrderRecord,
 )
 from sdex.errors import SdexError
-from sdex.order import Order, address_of, parse_address
+from sdex.order import Order, address_of
 from sdex.wallet import (
     BPS,
     Market,
@@ -48,11 +47,16 @@ from sdex.wallet import (
     parse_pair,
 )
 from sdex.walletui import (
+    FillRow,
+    add_column,
     book_rows,
     check_record,
+    json_uint,
+    order_view,
     place_order,
     print_error,
     remaining_amounts,
+    short_id,
     show_book,
     soft_cancel,
 )
@@ -80,46 +84,6 @@ USAGE: dict[str, tuple[str, ...]] = {
 class ConsoleError(SdexError):
     """A command that cannot run as asked: a market order into an empty book side, a pair the
     node does not list."""
-
-
-@dataclass(frozen=True, slots=True)
-class FillRow:
-    """One record of ``GET /v1/fills``: what one order's maker gave and got in a settlement."""
-
-    tx_hash: str
-    block: int
-    order_hash: str
-    maker: str
-    maker_filled: int
-    taker_filled: int
-    fee: int
-
-    @classmethod
-    def from_json(cls, obj: object) -> FillRow:
-        # NodeClient.fills() hands back the raw page (sdex.demo reads it so), hence the parsing.
-        try:
-            if not isinstance(obj, Mapping):
-                raise TypeError("not a JSON object")
-            return cls(
-                tx_hash=str(obj["transactionHash"]),
-                block=_uint(obj["blockNumber"]),
-                order_hash=str(obj["orderHash"]).lower(),
-                maker=parse_address(obj["maker"], "maker"),
-                maker_filled=_uint(obj["makerAmountFilled"]),
-                taker_filled=_uint(obj["takerAmountFilled"]),
-                fee=_uint(obj.get("feePaid", 0)),
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            raise NodeProtocolError(f"a fill record is malformed: {e!r}") from e
-
-
-def _uint(raw: object) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, int | str):
-        raise TypeError(f"{raw!r} is not an integer")
-    value = int(raw)
-    if value < 0:
-        raise ValueError(f"{raw!r} is negative")
-    return value
 
 
 class WalletShell(cmd.Cmd):
@@ -318,10 +282,10 @@ class WalletShell(cmd.Cmd):
     ) -> Table:
         table = Table(title=f"{title} ({len(records)})", title_justify="left")
         for name in ("order", "pair", "side", "price", "amount", "left", "status", "maker"):
-            _add_column(table, name)
+            add_column(table, name)
         for rec in records:
             o = rec.order
-            view = _view(config, m, o)
+            view = order_view(config, m, o)
             maker = self._who(o.maker)
             if view is None:  # tokens the node does not list: raw units
                 row = ["?", "?", f"{o.taker_amount}/{o.maker_amount}", str(o.maker_amount)]
@@ -367,15 +331,15 @@ class WalletShell(cmd.Cmd):
             if not isinstance(records, list):
                 raise NodeProtocolError("the fills page lacks a records list")
             fills += [FillRow.from_json(r) for r in records]
-            if not records or len(fills) >= _uint(got.get("total", 0)):
+            if not records or len(fills) >= json_uint(got.get("total", 0)):
                 break
             page += 1
         table = Table(title=f"fills ({len(fills)})", title_justify="left")
         for name in ("block", "order", "pair", "side", "amount", "price", "fee", "maker", "tx"):
-            _add_column(table, name)
+            add_column(table, name)
         for f in fills:
             order = self._order(f.order_hash)
-            view = None if order is None else _view(config, m, order)
+            view = None if order is None else order_view(config, m, order)
             if order is None or view is None:
                 row = ["?", "?", str(f.maker_filled), f"{f.taker_filled}/{f.maker_filled}"]
                 row.append(str(f.fee))
@@ -388,7 +352,7 @@ class WalletShell(cmd.Cmd):
                 row = [vm.name, side.value, fmt_amount(base, vm.base_token.decimals), price]
                 row.append(f"{fmt_amount(f.fee, fee_token.decimals)} {fee_sym}")
             table.add_row(
-                str(f.block), f.order_hash, *row, self._who(f.maker), _short(escape(f.tx_hash))
+                str(f.block), f.order_hash, *row, self._who(f.maker), short_id(escape(f.tx_hash))
             )
         self.out.print(table)
 
@@ -444,7 +408,7 @@ class WalletShell(cmd.Cmd):
         return ["all"] if "all".startswith(text.lower()) else []
 
     def _who(self, address: str) -> str:
-        return "you" if address == self.me else _short(address)
+        return "you" if address == self.me else short_id(address)
 
     # -- node state --------------------------------------------------------------------------
     def _fetch_config(self) -> OrderConfig:
@@ -471,38 +435,6 @@ class WalletShell(cmd.Cmd):
                     raise
                 return None
         return self._orders[order_hash]
-
-
-def _view(config: OrderConfig, m: Market, order: Order) -> tuple[Market, Side] | None:
-    """How to show an order: in the console's market if it is of it, else in the market the
-    node lists for its two tokens (one pair vocabulary), else as a sell of its maker token in
-    MAKER/TAKER; None if the node does not list both tokens."""
-    side = m.side_of(order)
-    if side is not None:
-        return m, side
-    symbols = {t.address: sym for sym, t in config.tokens.items()}
-    give, get = symbols.get(order.maker_token), symbols.get(order.taker_token)
-    if give is None or get is None:
-        return None
-    for b, q in config.pairs:
-        listed = Market(b, q, config.tokens[b], config.tokens[q])
-        side = listed.side_of(order)
-        if side is not None:
-            return listed, side
-    return Market(give, get, config.tokens[give], config.tokens[get]), Side.SELL
-
-
-def _add_column(table: Table, name: str) -> None:
-    if name == "order":  # kept whole on one line, to copy into `cancel`; the others give way
-        table.add_column(name, no_wrap=True, min_width=66)
-    else:
-        table.add_column(name, overflow="fold", justify="right")
-
-
-def _short(hex_id: str) -> str:
-    """A transaction hash or an address as wallets show them, ``0x1234abcd…cdef`` (the order
-    hashes stay whole: they are what ``cancel`` takes)."""
-    return hex_id if len(hex_id) <= 16 else f"{hex_id[:10]}…{hex_id[-4:]}"
 
 
 def _parse_bps(text: str) -> int:

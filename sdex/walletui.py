@@ -1,9 +1,12 @@
 """The wallet's terminal UI, shared by the wallet commands (``sdex order``, ``book``,
 ``cancel``) and the console prompt (``sdex.console``): consoles, one-line errors, a signed
-and posted order shown, the book as tables, soft and on-chain cancels."""
+and posted order shown, the book as tables, soft and on-chain cancels, fill rows and how
+an order of any listed pair is shown."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -25,7 +28,7 @@ from sdex.client import (
 )
 from sdex.deployment import Deployment
 from sdex.errors import ChainError, ContractRevert
-from sdex.order import SignedOrder, address_of
+from sdex.order import Order, SignedOrder, address_of, parse_address
 from sdex.wallet import (
     DEFAULT_EXPIRY,
     Market,
@@ -338,3 +341,75 @@ def cancel_onchain(
         f"order [bold]0x{order_hash.hex()}[/] cancelled on chain in tx {receipt.tx_hash} "
         f"(block {receipt.block_number})"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FillRow:
+    """One record of ``GET /v1/fills``: what one order's maker gave and got in a settlement."""
+
+    tx_hash: str
+    block: int
+    order_hash: str
+    maker: str
+    maker_filled: int
+    taker_filled: int
+    fee: int
+
+    @classmethod
+    def from_json(cls, obj: object) -> FillRow:
+        # NodeClient.fills() hands back the raw page (sdex.demo reads it so), hence the parsing.
+        try:
+            if not isinstance(obj, Mapping):
+                raise TypeError("not a JSON object")
+            return cls(
+                tx_hash=str(obj["transactionHash"]),
+                block=json_uint(obj["blockNumber"]),
+                order_hash=str(obj["orderHash"]).lower(),
+                maker=parse_address(obj["maker"], "maker"),
+                maker_filled=json_uint(obj["makerAmountFilled"]),
+                taker_filled=json_uint(obj["takerAmountFilled"]),
+                fee=json_uint(obj.get("feePaid", 0)),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise NodeProtocolError(f"a fill record is malformed: {e!r}") from e
+
+
+def json_uint(raw: object) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise TypeError(f"{raw!r} is not an integer")
+    value = int(raw)
+    if value < 0:
+        raise ValueError(f"{raw!r} is negative")
+    return value
+
+
+def order_view(config: OrderConfig, m: Market, order: Order) -> tuple[Market, Side] | None:
+    """How to show an order: in the console's market if it is of it, else in the market the
+    node lists for its two tokens (one pair vocabulary), else as a sell of its maker token in
+    MAKER/TAKER; None if the node does not list both tokens."""
+    side = m.side_of(order)
+    if side is not None:
+        return m, side
+    symbols = {t.address: sym for sym, t in config.tokens.items()}
+    give, get = symbols.get(order.maker_token), symbols.get(order.taker_token)
+    if give is None or get is None:
+        return None
+    for b, q in config.pairs:
+        listed = Market(b, q, config.tokens[b], config.tokens[q])
+        side = listed.side_of(order)
+        if side is not None:
+            return listed, side
+    return Market(give, get, config.tokens[give], config.tokens[get]), Side.SELL
+
+
+def add_column(table: Table, name: str) -> None:
+    if name == "order":  # kept whole on one line, to copy into `cancel`; the others give way
+        table.add_column(name, no_wrap=True, min_width=66)
+    else:
+        table.add_column(name, overflow="fold", justify="right")
+
+
+def short_id(hex_id: str) -> str:
+    """A transaction hash or an address as wallets show them, ``0x1234abcd…cdef`` (the order
+    hashes stay whole: they are what ``cancel`` takes)."""
+    return hex_id if len(hex_id) <= 16 else f"{hex_id[:10]}…{hex_id[-4:]}"
