@@ -34,6 +34,7 @@ from sdex.client import (
     OrderRecord,
 )
 from sdex.errors import SdexError
+from sdex.model import OPEN_STATUSES
 from sdex.order import Order, address_of
 from sdex.wallet import (
     BPS,
@@ -62,7 +63,6 @@ from sdex.walletui import (
 )
 
 DEFAULT_SLIPPAGE_BPS = 100
-OPEN_STATUSES = ("open", "partially_filled", "unfunded")  # PRODUCT.md section 3
 PAGE_SIZE = 1000  # the API's largest perPage: fewest requests for get_dump and fills
 DEFAULT_DEPTH = 20
 HISTORY_FILE = Path("~/.sdex/console_history")

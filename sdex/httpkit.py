@@ -14,6 +14,7 @@ from aiohttp import web
 
 from sdex import jsonio
 from sdex.errors import JsonLimitError
+from sdex.model import VALIDATION_FAILED, error_body, field_error_body
 
 MAX_JSON_DEPTH = 8
 """An order is flat and a peer's batch is a list of them: anything nested deeper than this
@@ -33,19 +34,14 @@ class ApiError(Exception):
     ) -> None:
         super().__init__(reason)
         self.status = status
-        self.body: dict[str, object] = {"code": code, "reason": reason}
-        if errors:
-            self.body["validationErrors"] = errors
+        self.body = error_body(code, reason, errors or ())
         self.headers = headers or {}
 
     @classmethod
     def field(cls, name: str, field_code: int, reason: str) -> ApiError:
-        return cls(
-            400,
-            100,
-            "Validation Failed",
-            [{"field": name, "code": field_code, "reason": reason}],
-        )
+        error = cls(400, VALIDATION_FAILED, "Validation Failed")
+        error.body = field_error_body(name, field_code, reason)
+        return error
 
     def response(self) -> web.Response:
         return web.json_response(self.body, status=self.status, headers=self.headers)

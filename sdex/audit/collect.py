@@ -40,9 +40,9 @@ from sdex.client import (
 )
 from sdex.deployment import Deployment
 from sdex.errors import ChainError, OrderParseError, RpcError, SdexError
+from sdex.model import OPEN_STATUSES
 from sdex.order import Domain, SignedOrder, parse_address, parse_hex_bytes, parse_uint
 
-OPEN_STATUSES = frozenset({"open", "partially_filled", "unfunded"})
 """The API statuses of orders in a node's book (PRODUCT.md section 3)."""
 
 NODE_CLOSED_STATUSES = frozenset({"removed", "cancelled", "dropped", "killed"})

@@ -27,8 +27,8 @@ from sdex.errors import FieldCode, OrderParseError
 from sdex.httpkit import ApiError, RateLimiter, ascii_int, read_bounded
 from sdex.httpkit import read_json as read_json_within
 from sdex.matching import TimeInForce
+from sdex.model import API_STATUSES
 from sdex.node.core import Node
-from sdex.node.records import OPEN_STATUSES
 from sdex.order import EIP712_TYPES, parse_address, parse_hex_bytes
 from sdex.web import add_web_routes
 
@@ -180,7 +180,7 @@ async def get_orders(request: web.Request) -> web.Response:
     return web.json_response(_page(total, page, per_page, [r for r in records if r]))
 
 
-_STATUSES = (*OPEN_STATUSES, "filled", "cancelled", "expired", "removed")
+_STATUSES = API_STATUSES
 
 
 async def get_order(request: web.Request) -> web.Response:

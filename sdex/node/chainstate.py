@@ -8,10 +8,11 @@ import logging
 from sdex.book import RemovalReason
 from sdex.book.errors import BookError
 from sdex.chain import OrderState
-from sdex.ingest import Accepted, Rejection, judge
+from sdex.ingest import Accepted, Rejection, judge, removal_of
 from sdex.matching.match import TimeInForce
+from sdex.model import CHAIN_CLOSED, OPEN_STATUSES, OrderStatus, closed_status
 from sdex.node.intake import NodeIntake
-from sdex.node.records import OPEN_STATUSES, Record
+from sdex.node.records import Record
 from sdex.node.views import _stored_fills
 from sdex.order import SignedOrder
 from sdex.watch import BlockChanges
@@ -19,7 +20,6 @@ from sdex.watch import BlockChanges
 log = logging.getLogger("sdex.node")
 _TIF_VALUES = {t.value for t in TimeInForce}
 
-_CLOSED_BY_CODE = {"FULLY_FILLED": "filled", "CANCELLED": "cancelled", "EXPIRED": "expired"}
 
 _POLICY_REASONS = {"soft cancel by the maker", "self_trade", "unmatched", "removed"}
 """Reasons of closes this node decided (not the chain): a reorg does not undo them."""
@@ -117,11 +117,12 @@ class NodeChainState(NodeIntake):
             return
         if st is not None and st.pending:  # in flight: the settler's outcome decides
             return
-        if rec.status not in ("filled", "cancelled", "expired") or rec.reason in _POLICY_REASONS:
+        if rec.status not in CHAIN_CLOSED or rec.reason in _POLICY_REASONS:
             return  # open, or removed here by policy (soft cancel, self-trade...): stays so
         verdict = judge(so, state)
+        removal = removal_of(verdict)
         o = so.order
-        if isinstance(verdict, Accepted) or verdict.code.name == "UNFUNDED":
+        if removal is None:
             self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
             try:
                 self.book.add(so, filled=state.filled)
@@ -129,16 +130,18 @@ class NodeChainState(NodeIntake):
                 log.info("order %s cannot return to the book: %s", so.hash_hex, e)
                 return
             rec.filled = state.filled
-            self._set_status(rec, "open")
+            self._set_status(rec, OrderStatus.OPEN)
             rec.reason = "reopened: the chain no longer has what closed it (reorg or reset)"
             self._dirty.add(so.hash)
-            self.store.update_orders([(so.hash_hex, "open", rec.filled, rec.reason)])
+            self.store.update_orders([(so.hash_hex, rec.status, rec.filled, rec.reason)])
             self.events.publish({"type": "order", "event": "reopened", **self._record(rec)})
             return
-        status = _CLOSED_BY_CODE.get(verdict.code.name, rec.status)
+        status = closed_status(removal, False)
+        if status is OrderStatus.REMOVED:  # not the chain's to say (e.g. an invalid signature)
+            status = rec.status
         if status != rec.status or state.filled != rec.filled:
             rec.filled = state.filled
-            self._close_record(rec, status, verdict.code.message)
+            self._close_record(rec, status, _message(verdict))
 
     def _apply_chain_state(self, so: SignedOrder, state: OrderState) -> None:
         o = so.order
@@ -149,29 +152,25 @@ class NodeChainState(NodeIntake):
                 self._recheck.add(so.hash)
             return
         verdict = judge(so, state)
-        if isinstance(verdict, Accepted) or verdict.code.name == "UNFUNDED":
+        reason = removal_of(verdict)
+        if reason is None:
             if state.filled != st.filled:
                 self.book.set_filled(so.hash, state.filled)
                 self._dirty.add(so.hash)
                 if so.hash not in self.book or (self.book.get(so.hash) or st).closed is not None:
                     rec = self.records[so.hash]
                     rec.filled = state.filled
-                    self._close_record(rec, "filled", "filled elsewhere")
+                    self._close_record(rec, OrderStatus.FILLED, "filled elsewhere")
             return
-        reason = {
-            "FULLY_FILLED": RemovalReason.FILLED,
-            "CANCELLED": RemovalReason.CANCELLED,
-            "EXPIRED": RemovalReason.EXPIRED,
-        }.get(verdict.code.name, RemovalReason.INVALID)
         if reason is RemovalReason.FILLED:
             self.book.set_filled(so.hash, state.filled)
             self._dirty.add(so.hash)
             rec = self.records[so.hash]
             rec.filled = state.filled
             if rec.status in OPEN_STATUSES:
-                self._close_record(rec, "filled", "filled on chain")
+                self._close_record(rec, OrderStatus.FILLED, "filled on chain")
             return
-        self._remove(so.hash, reason, verdict.code.message)
+        self._remove(so.hash, reason, _message(verdict))
 
     def _recheck_settled(self) -> None:
         """Orders a block touched while their own fills were in flight: once none is, take
@@ -192,9 +191,11 @@ class NodeChainState(NodeIntake):
                 self._apply_chain_state(rec.signed, state)
 
     def _persist_open(self) -> None:
-        """Write filled amounts and statuses of open orders that changed (one transaction)."""
+        """Write filled amounts and statuses of open orders that changed (one transaction),
+        then publish each status change (``open``, ``partially_filled``, ``unfunded``)."""
         self._recheck_settled()
         updates = []
+        moved: list[Record] = []
         dirty, self._dirty = self._dirty, set()
         for h in dirty:
             rec = self.records.get(h)
@@ -205,10 +206,14 @@ class NodeChainState(NodeIntake):
                 continue
             if st.filled != rec.filled or st.status != rec.status:
                 rec.filled = st.filled
-                rec.status = st.status if st.status in OPEN_STATUSES else rec.status
+                if st.status in OPEN_STATUSES and st.status != rec.status:
+                    self._set_status(rec, st.status)
+                    moved.append(rec)
                 updates.append((rec.signed.hash_hex, rec.status, rec.filled, rec.reason))
         if updates:
             self.store.update_orders(updates)
+        for rec in moved:
+            self.events.publish({"type": "order", "event": rec.status, **self._record(rec)})
 
     async def _reload_orders(self) -> None:
         """Put the stored open orders back in the book, as the chain sees them now."""
@@ -217,7 +222,7 @@ class NodeChainState(NodeIntake):
                 s.signed,
                 s.seq,
                 s.source,
-                status="new",
+                status=OrderStatus.NEW,
                 filled=s.filled,
                 reason=s.reason,
                 created_at=s.created_at,
@@ -225,7 +230,7 @@ class NodeChainState(NodeIntake):
                 cancel_signature=s.cancel_signature,
             )
             self._remember(rec)
-            self._set_status(rec, s.status)
+            self._set_status(rec, OrderStatus(s.status))
             self._seq = max(self._seq, s.seq)
         stored = [r for r in self.records.values() if r.status in OPEN_STATUSES]
         if not stored:
@@ -236,15 +241,17 @@ class NodeChainState(NodeIntake):
         for rec, state in zip(stored, states, strict=True):
             self.mirror.learn(rec.signed, state, read_at)
             verdict = judge(rec.signed, state)
+            removal = removal_of(verdict)
             o = rec.signed.order
             rec.filled = state.filled
-            if isinstance(verdict, Rejection) and verdict.code.name != "UNFUNDED":
-                status = _CLOSED_BY_CODE.get(verdict.code.name, "removed")
-                self._close_record(rec, status, verdict.code.message)
+            if removal is not None:
+                self._close_record(rec, closed_status(removal, False), _message(verdict))
             elif now >= o.expiry:
-                self._close_record(rec, "expired", "expired")
+                self._close_record(rec, OrderStatus.EXPIRED, "expired")
             elif rec.tif is not TimeInForce.GTC:  # its match was settled or not: it never rests
-                self._close_record(rec, "removed", f"{rec.tif.value}: not resting after restart")
+                self._close_record(
+                    rec, OrderStatus.REMOVED, f"{rec.tif.value}: not resting after restart"
+                )
             else:
                 self._set_funds(
                     o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance)
@@ -253,3 +260,8 @@ class NodeChainState(NodeIntake):
                 self._dirty.add(rec.signed.hash)
                 self._announce_if_resting(rec)  # (gossip starts later: marks it, sends nothing)
         self._persist_open()
+
+
+def _message(verdict: Accepted | Rejection) -> str:
+    """The words of ``judge``'s verdict, kept as a closed order's reason."""
+    return verdict.code.message if isinstance(verdict, Rejection) else "fillable"

@@ -26,8 +26,9 @@ from sdex.gossip.identity import NodeKey
 from sdex.ingest import Intake, StateBatcher
 from sdex.matching import MatchingEngine
 from sdex.mirror import Mirror
+from sdex.model import OPEN_STATUSES
 from sdex.node.peering import NodePeering
-from sdex.node.records import CROSS_GRACE, OPEN_STATUSES, Record, SubmitResult
+from sdex.node.records import CROSS_GRACE, Record, SubmitResult
 from sdex.order import Domain
 from sdex.settlement import Settler
 from sdex.store import ChainIdentity, Store

@@ -12,9 +12,9 @@ from sdex.errors import SignatureError
 from sdex.ingest import Accepted, Known, Rejection
 from sdex.ingest.rejections import RejectionCode
 from sdex.matching.match import MatchResult, Outcome, TimeInForce
-from sdex.node.records import CROSS_GRACE, OPEN_STATUSES, Record, SubmitResult
+from sdex.model import OPEN_STATUSES, VALIDATION_FAILED, OrderStatus, error_body, field_error_body
+from sdex.node.records import CROSS_GRACE, Record, SubmitResult
 from sdex.node.status import NodeStatus
-from sdex.node.views import _field_error
 from sdex.order import SignedOrder, recover_signer
 
 log = logging.getLogger("sdex.node")
@@ -80,10 +80,12 @@ class NodeIntake(NodeStatus):
             log.debug("order %s refused: self-trade with 0x%s", signed.hash_hex, own.hex())
             return SubmitResult(400, Rejection.of(RejectionCode.SELF_TRADE, reason).to_json())
         self._seq += 1
-        rec = Record(signed, self._seq, source, status="new", filled=state.filled, tif=tif)
-        self.store.add_order(signed, rec.seq, "open", source, tif.value)  # before the 2xx
+        rec = Record(
+            signed, self._seq, source, status=OrderStatus.NEW, filled=state.filled, tif=tif
+        )
+        self.store.add_order(signed, rec.seq, OrderStatus.OPEN, source, tif.value)  # before the 2xx
         self._remember(rec)
-        self._set_status(rec, "open")
+        self._set_status(rec, OrderStatus.OPEN)
         self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
         log.debug("order %s accepted from %s (%s)", signed.hash_hex, source, tif.value)
         mr: MatchResult | None = None
@@ -96,7 +98,7 @@ class NodeIntake(NodeStatus):
                 if self.gossip is not None:
                     self.gossip.announce(rec.json, exclude=source.removeprefix("peer:"))
         except BookError as e:  # e.g. nothing left to fill: the chain moved since the read
-            self._close_record(rec, "removed", str(e))
+            self._close_record(rec, OrderStatus.REMOVED, str(e))
             return SubmitResult(201, self._submit_body(rec, None))
         if mr is not None:
             self._after_match(mr)
@@ -170,9 +172,9 @@ class NodeIntake(NodeStatus):
         rec = self.records.get(mr.order.hash)
         if rec is not None:
             if mr.outcome in (Outcome.DROPPED, Outcome.KILLED) and not self._pending(rec):
-                self._close_record(rec, "removed", mr.outcome.value)
+                self._close_record(rec, OrderStatus.REMOVED, mr.outcome.value)
             elif mr.outcome is Outcome.EXPIRED:
-                self._close_record(rec, "expired", "expired")
+                self._close_record(rec, OrderStatus.EXPIRED, "expired")
             else:
                 self._announce_if_resting(rec)
         for m in mr.matches:
@@ -198,14 +200,14 @@ class NodeIntake(NodeStatus):
     ) -> SubmitResult:
         rec = self.records.get(order_hash)
         if rec is None:
-            return SubmitResult(404, {"code": 100, "reason": "order not found"})
+            return SubmitResult(404, error_body(VALIDATION_FAILED, "order not found"))
         try:
             signer = recover_signer(self.domain.cancel_digest(order_hash), signature)
         except SignatureError as e:
-            return SubmitResult(400, _field_error("signature", 1005, str(e)))
+            return SubmitResult(400, field_error_body("signature", 1005, str(e)))
         if signer != rec.signed.order.maker:
             return SubmitResult(
-                400, _field_error("signature", 1005, "not signed by the order's maker")
+                400, field_error_body("signature", 1005, "not signed by the order's maker")
             )
         first = rec.cancel_signature is None
         if first:
@@ -214,7 +216,7 @@ class NodeIntake(NodeStatus):
         if rec.status in OPEN_STATUSES:
             if order_hash in self.book:
                 self.book.remove(order_hash, RemovalReason.CANCELLED)
-            self._close_record(rec, "cancelled", "soft cancel by the maker")
+            self._close_record(rec, OrderStatus.CANCELLED, "soft cancel by the maker")
             log.info("order %s soft-cancelled by its maker", rec.signed.hash_hex)
         if first and self.gossip is not None:
             # Peers prune it too, each checking the signature, whatever the status here:

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 
 from sdex.chain import Log
 from sdex.errors import OrderParseError, SignatureError
-from sdex.node.records import OPEN_STATUSES, SubmitResult
+from sdex.model import OPEN_STATUSES, field_error_body
+from sdex.node.records import SubmitResult
 from sdex.node.settle import NodeSettlement
-from sdex.node.views import _field_error
 from sdex.order import parse_hex_bytes
 
 
@@ -26,7 +26,7 @@ class NodePeering(NodeSettlement):
         except (OrderParseError, SignatureError) as e:
             if self.gossip is not None:
                 self.gossip.peers.penalize(peer)
-            return SubmitResult(400, _field_error("signature", 1005, str(e)))
+            return SubmitResult(400, field_error_body("signature", 1005, str(e)))
         result = self.soft_cancel(order_hash, signature, from_peer=peer)
         if result.status == 400 and self.gossip is not None:  # the maker never signed it
             self.gossip.peers.penalize(peer)

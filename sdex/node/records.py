@@ -17,14 +17,13 @@ from sdex.ingest import Intake, StateBatcher
 from sdex.matching import MatchingEngine
 from sdex.matching.match import TimeInForce
 from sdex.mirror import Mirror
+from sdex.model import OPEN_STATUSES, OrderStatus
 from sdex.node.config import NodeConfig
 from sdex.node.events import EventHub
 from sdex.order import Domain, SignedOrder
 from sdex.settlement import Settler
 from sdex.store import Store
 from sdex.watch import Watcher
-
-OPEN_STATUSES = ("open", "partially_filled", "unfunded")
 
 CROSS_GRACE = 0.5
 """Seconds a peer's order waits before this node settles a crossing with it (see may_match)."""
@@ -40,7 +39,7 @@ class Record:
     signed: SignedOrder
     seq: int
     source: str
-    status: str = "open"
+    status: OrderStatus = OrderStatus.OPEN
     filled: int = 0
     reason: str = ""
     created_at: float = field(default_factory=time.time)

@@ -9,8 +9,8 @@ from sdex.book import RemovalReason, UnknownOrder
 from sdex.book.errors import BookError
 from sdex.chain import OrderState
 from sdex.matching.match import Match
+from sdex.model import OPEN_STATUSES, OrderStatus
 from sdex.node.chainstate import NodeChainState
-from sdex.node.records import OPEN_STATUSES
 from sdex.node.views import _stored_fills
 from sdex.settlement import Outcome as SettleOutcome
 from sdex.settlement import SettledMatch, diagnose
@@ -72,7 +72,7 @@ class NodeSettlement(NodeChainState):
             if st is None:  # fully filled and forgotten by the book
                 rec.filled = rec.signed.order.maker_amount
                 if rec.status in OPEN_STATUSES:
-                    self._close_record(rec, "filled", "filled")
+                    self._close_record(rec, OrderStatus.FILLED, "filled")
             else:
                 rec.filled = st.filled
                 if st.closed is not None and st.pending == 0 and rec.status in OPEN_STATUSES:

@@ -1,29 +1,23 @@
-"""Order status changes: every close of a record is persisted and published here."""
+"""Order status changes: each goes through ``_set_status`` (checked against
+``sdex.model.TRANSITIONS``), and each is persisted and published on the websocket."""
 
 from __future__ import annotations
 
 from sdex.book import RemovalReason
-from sdex.node.records import OPEN_STATUSES, Record
+from sdex.model import OrderStatus, check_transition, closed_status
+from sdex.node.records import Record
 from sdex.node.views import NodeViews
-
-_API_STATUSES = {
-    "open",
-    "partially_filled",
-    "filled",
-    "cancelled",
-    "expired",
-    "unfunded",
-    "removed",
-}
 
 
 class NodeStatus(NodeViews):
     """Set and close records' statuses (store and websocket kept in step)."""
 
-    def _set_status(self, rec: Record, status: str) -> None:
-        """Change a record's status, keeping the per-maker open-order counts (limits) true."""
-        was_open = rec.status in OPEN_STATUSES
-        is_open = status in OPEN_STATUSES
+    def _set_status(self, rec: Record, status: OrderStatus) -> None:
+        """Change a record's status (an allowed transition, else ``TransitionError``), keeping
+        the per-maker open-order counts (limits) true. The caller persists and publishes."""
+        status = check_transition(rec.status, status)
+        was_open = rec.status.is_open
+        is_open = status.is_open
         if was_open != is_open:
             maker = rec.signed.order.maker
             n = self.maker_open.get(maker, 0) + (1 if is_open else -1)
@@ -33,7 +27,7 @@ class NodeStatus(NodeViews):
                 self.maker_open.pop(maker, None)
         rec.status = status
 
-    def _close_record(self, rec: Record, status: str, reason: str) -> None:
+    def _close_record(self, rec: Record, status: OrderStatus, reason: str) -> None:
         self._set_status(rec, status)
         rec.reason = reason
         st = self.book.get(rec.signed.hash)
@@ -48,10 +42,7 @@ class NodeStatus(NodeViews):
             return
         st = self.book.get(order_hash)
         filled = st.filled if st is not None else rec.filled
-        done = filled == rec.signed.order.maker_amount or reason is RemovalReason.DUST
-        status = "filled" if done else reason.value  # dust: nothing tradeable is left
-        if reason is RemovalReason.SELF_TRADE or reason is RemovalReason.UNMATCHED:
-            status = "removed"
+        status = closed_status(reason.value, filled == rec.signed.order.maker_amount)
         rec.filled = filled
         self._close_record(rec, status, reason.value)
 
@@ -63,5 +54,4 @@ class NodeStatus(NodeViews):
         if rec is not None:
             st = self.book.get(order_hash)
             rec.filled = st.filled if st is not None else rec.filled
-            status = "filled" if reason is RemovalReason.FILLED else reason.value
-            self._close_record(rec, status if status in _API_STATUSES else "removed", why)
+            self._close_record(rec, closed_status(reason.value, False), why)

@@ -114,14 +114,6 @@ class NodeViews(NodeState):
         }
 
 
-def _field_error(field_name: str, code: int, reason: str) -> dict[str, object]:
-    return {
-        "code": 100,
-        "reason": "Validation Failed",
-        "validationErrors": [{"field": field_name, "code": code, "reason": reason}],
-    }
-
-
 def _match_json(m: Match) -> dict[str, object]:
     return {
         "restingOrderHash": m.resting.hash_hex,

@@ -1,0 +1,187 @@
+"""Shapes the node, its API and its clients share: an order's status and the transitions
+between statuses, why an order left the book, book and wallet sides, what matching and
+settlement did with an order, and the SRA error body. Each is defined once, here; the
+packages that use them re-export them under their old names (``sdex.book.Side``,
+``sdex.wallet.Side``, ``sdex.matching.Outcome``, ``sdex.settlement.Outcome``).
+
+The strings are the wire's (PRODUCT.md section 3: ``metaData.status``, the websocket's order
+events, the error body): ``OrderStatus`` is a ``StrEnum``, so each member *is* its string.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+
+
+class OrderStatus(enum.StrEnum):
+    """An order's status as the API shows it (``NEW`` only while a record is being made)."""
+
+    NEW = "new"
+    """A record not yet accepted or reloaded: never stored, never shown."""
+    OPEN = "open"
+    PARTIALLY_FILLED = "partially_filled"
+    UNFUNDED = "unfunded"
+    """Open, but its maker's funds cover less than one unit at its price."""
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    REMOVED = "removed"
+    """Closed by this node's policy (self-trade, IOC/FOK remainder, failed settlements...)."""
+
+    @property
+    def is_open(self) -> bool:
+        return self in OPEN_STATUSES
+
+
+OPEN_STATUSES: tuple[OrderStatus, ...] = (
+    OrderStatus.OPEN,
+    OrderStatus.PARTIALLY_FILLED,
+    OrderStatus.UNFUNDED,
+)
+"""The statuses of an order the node still offers (or holds while its funds are short)."""
+
+API_STATUSES: tuple[OrderStatus, ...] = tuple(s for s in OrderStatus if s is not OrderStatus.NEW)
+"""Every status the API shows, in the order PRODUCT.md lists them."""
+
+CHAIN_CLOSED = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED})
+"""Closes the chain decided: a reorg or reset can undo them (``reopened``)."""
+
+_OPEN = frozenset(OPEN_STATUSES)
+_ANY_SHOWN = frozenset(API_STATUSES)
+
+TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
+    # accepted (stored as open), or reloaded from the store with the status it was saved in
+    OrderStatus.NEW: _ANY_SHOWN,
+    # while open: fills, funds and releases move it among the open statuses; any close ends it
+    OrderStatus.OPEN: _ANY_SHOWN - {OrderStatus.OPEN},
+    OrderStatus.PARTIALLY_FILLED: _ANY_SHOWN - {OrderStatus.PARTIALLY_FILLED},
+    OrderStatus.UNFUNDED: _ANY_SHOWN - {OrderStatus.UNFUNDED},
+    # closed by the chain: a reorg or reset may reopen it, or show the chain's other verdict
+    OrderStatus.FILLED: frozenset({OrderStatus.OPEN, OrderStatus.CANCELLED, OrderStatus.EXPIRED}),
+    OrderStatus.CANCELLED: frozenset({OrderStatus.OPEN, OrderStatus.FILLED, OrderStatus.EXPIRED}),
+    OrderStatus.EXPIRED: frozenset({OrderStatus.OPEN, OrderStatus.FILLED, OrderStatus.CANCELLED}),
+    # closed by this node's policy: final
+    OrderStatus.REMOVED: frozenset(),
+}
+"""Every status change the node may make, ``from -> {to}``. A change not listed is a bug:
+``check_transition`` raises rather than let the store and the websocket show it."""
+
+
+class TransitionError(RuntimeError):
+    """A status change the transition table does not allow."""
+
+
+def check_transition(old: OrderStatus | str, new: OrderStatus | str) -> OrderStatus:
+    """``new`` as an ``OrderStatus`` if ``old -> new`` is allowed (or no change), else raise."""
+    before, after = OrderStatus(old), OrderStatus(new)
+    if before is not after and after not in TRANSITIONS[before]:
+        raise TransitionError(f"order status {before.value} -> {after.value} is not allowed")
+    return after
+
+
+# ---- sides, removals, outcomes ---------------------------------------------------------------
+
+
+class Side(enum.Enum):
+    """An ask sells base for quote; a bid sells quote for base."""
+
+    BID = "bid"
+    ASK = "ask"
+
+    @property
+    def opposite(self) -> Side:
+        return Side.ASK if self is Side.BID else Side.BID
+
+
+class WalletSide(enum.Enum):
+    """What a wallet does in a market: buy or sell the base token (``sdex order buy``)."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+
+class RemovalReason(enum.Enum):
+    """Why an order left the book (or stopped being offered while fills are in flight)."""
+
+    FILLED = "filled"
+    """Confirmed fills reached the maker amount."""
+    CANCELLED = "cancelled"
+    """Cancelled on chain or by a signed soft cancel."""
+    EXPIRED = "expired"
+    """``now >= expiry``: the contract would reject it."""
+    SELF_TRADE = "self_trade"
+    """An incoming order of the same maker crossed it (expire-maker policy)."""
+    UNMATCHED = "unmatched"
+    """The unmatched remainder of an IOC or FOK order, dropped by its time in force."""
+    DUST = "dust"
+    """What is left cannot trade: less than one whole unit at the order's own price (the
+    least amount that trades there without rounding), or too little to trade with the
+    best price across. Shown to users as ``filled``: nothing tradeable is left."""
+    UNFUNDED = "unfunded"
+    """The node gave up on it for lack of maker funds (the book itself never removes for this)."""
+    INVALID = "invalid"
+    """The chain says the order can never fill (bad signature, invalid amounts)."""
+    REMOVED = "removed"
+    """Any other reason the node has."""
+
+
+class MatchOutcome(enum.Enum):
+    """What matching did with an incoming order (the API's ``outcome``)."""
+
+    RESTED = "rested"
+    """GTC: something is left and rests in the book (perhaps unfunded)."""
+    FILLED = "filled"
+    """Nothing is left to fill (FOK: filled in full)."""
+    DROPPED = "dropped"
+    """IOC: the unmatched remainder was dropped."""
+    KILLED = "killed"
+    """FOK: the full amount could not be matched; nothing was."""
+    EXPIRED = "expired"
+    """The order was expired at ``now``: it never matches."""
+
+
+class SettleOutcome(enum.Enum):
+    """What the chain did with one match."""
+
+    SETTLED = "settled"
+    FAILED = "failed"
+
+
+# ---- the SRA error body ----------------------------------------------------------------------
+
+VALIDATION_FAILED = 100
+MALFORMED_JSON = 101
+THROTTLED = 103
+
+
+def error_body(
+    code: int, reason: str, errors: Iterable[Mapping[str, object]] = ()
+) -> dict[str, object]:
+    """``{"code", "reason", "validationErrors"?}``: the one builder of the API's 4xx body."""
+    body: dict[str, object] = {"code": code, "reason": reason}
+    listed = [dict(e) for e in errors]
+    if listed:
+        body["validationErrors"] = listed
+    return body
+
+
+def field_error_body(field: str, field_code: int, reason: str) -> dict[str, object]:
+    """Validation failed on one field (SRA field codes 1000-1006)."""
+    return error_body(
+        VALIDATION_FAILED,
+        "Validation Failed",
+        [{"field": field, "code": field_code, "reason": reason}],
+    )
+
+
+def closed_status(reason: RemovalReason | str, filled_all: bool) -> OrderStatus:
+    """The status of an order that left the book for ``reason`` (a ``RemovalReason``):
+    ``filled`` when nothing tradeable is left (all filled, or dust), ``cancelled`` or
+    ``expired`` as the chain says, else ``removed`` (self-trade, IOC/FOK remainder, invalid...)."""
+    why = RemovalReason(reason)
+    if filled_all or why in (RemovalReason.FILLED, RemovalReason.DUST):
+        return OrderStatus.FILLED
+    if why in (RemovalReason.CANCELLED, RemovalReason.EXPIRED):
+        return OrderStatus(why.value)
+    return OrderStatus.REMOVED
