@@ -34,7 +34,7 @@ from sdex.client import (
     OrderRecord,
 )
 from sdex.errors import SdexError
-from sdex.model import OPEN_STATUSES
+from sdex.model import OPEN_STATUSES, FillEvent
 from sdex.order import Order, address_of
 from sdex.wallet import (
     BPS,
@@ -48,10 +48,10 @@ from sdex.wallet import (
     parse_pair,
 )
 from sdex.walletui import (
-    FillRow,
     add_column,
     book_rows,
     check_record,
+    fill_row,
     json_uint,
     order_view,
     place_order,
@@ -323,14 +323,14 @@ class WalletShell(cmd.Cmd):
         if arg.strip():
             raise WalletInputError("fills takes no arguments")
         config, m = self._market()
-        fills: list[FillRow] = []
+        fills: list[FillEvent] = []
         page = 1
         while True:
             got = self.client.fills(page=page, per_page=PAGE_SIZE)
             records = got.get("records")
             if not isinstance(records, list):
                 raise NodeProtocolError("the fills page lacks a records list")
-            fills += [FillRow.from_json(r) for r in records]
+            fills += [fill_row(r) for r in records]
             if not records or len(fills) >= json_uint(got.get("total", 0)):
                 break
             page += 1
@@ -338,7 +338,8 @@ class WalletShell(cmd.Cmd):
         for name in ("block", "order", "pair", "side", "amount", "price", "fee", "maker", "tx"):
             add_column(table, name)
         for f in fills:
-            order = self._order(f.order_hash)
+            order_hash = "0x" + f.order_hash.hex()
+            order = self._order(order_hash)
             view = None if order is None else order_view(config, m, order)
             if order is None or view is None:
                 row = ["?", "?", str(f.maker_filled), f"{f.taker_filled}/{f.maker_filled}"]
@@ -352,7 +353,11 @@ class WalletShell(cmd.Cmd):
                 row = [vm.name, side.value, fmt_amount(base, vm.base_token.decimals), price]
                 row.append(f"{fmt_amount(f.fee, fee_token.decimals)} {fee_sym}")
             table.add_row(
-                str(f.block), f.order_hash, *row, self._who(f.maker), short_id(escape(f.tx_hash))
+                str(f.block_number),
+                order_hash,
+                *row,
+                self._who(f.maker),
+                short_id(escape(f.tx_hash)),
             )
         self.out.print(table)
 

@@ -1,6 +1,6 @@
 """Shapes the node, its API and its clients share: an order's status and the transitions
 between statuses, why an order left the book, book and wallet sides, what matching and
-settlement did with an order, and the SRA error body. Each is defined once, here; the
+settlement did with an order, a fill, and the SRA error body. Each is defined once, here; the
 packages that use them re-export them under their old names (``sdex.book.Side``,
 ``sdex.wallet.Side``, ``sdex.matching.Outcome``, ``sdex.settlement.Outcome``).
 
@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from sdex.order import parse_address, parse_hex_bytes, parse_uint
 
 
 class OrderStatus(enum.StrEnum):
@@ -146,6 +149,49 @@ class SettleOutcome(enum.Enum):
 
     SETTLED = "settled"
     FAILED = "failed"
+
+
+# ---- a fill --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FillEvent:
+    """One fill: an ``OrderFilled`` log as the chain has it, and a record of ``GET /v1/fills``
+    as a node states it (``fill_from_json``; the node writes it from ``StoredFill``)."""
+
+    order_hash: bytes
+    maker: str
+    taker: str
+    maker_filled: int
+    taker_filled: int
+    fee_recipient: str
+    fee: int
+    block_number: int
+    tx_hash: str
+    log_index: int
+
+
+def fill_from_json(obj: object) -> FillEvent:
+    """A record of ``GET /v1/fills``, every field checked (hex, addresses, uints); a
+    ``ValueError`` (``OrderParseError``) naming the field, or ``KeyError``/``TypeError``."""
+    if not isinstance(obj, Mapping):
+        raise TypeError("a fill record is a JSON object")
+    order_hash = parse_hex_bytes(obj["orderHash"], "orderHash")
+    if len(order_hash) != 32:
+        raise ValueError("orderHash must be 32 bytes")
+    tx = parse_hex_bytes(obj["transactionHash"], "transactionHash")
+    return FillEvent(
+        tx_hash="0x" + tx.hex(),
+        log_index=parse_uint(obj["logIndex"], "logIndex"),
+        block_number=parse_uint(obj["blockNumber"], "blockNumber"),
+        order_hash=order_hash,
+        maker=parse_address(obj["maker"], "maker"),
+        taker=parse_address(obj["taker"], "taker"),
+        maker_filled=parse_uint(obj["makerAmountFilled"], "makerAmountFilled"),
+        taker_filled=parse_uint(obj["takerAmountFilled"], "takerAmountFilled"),
+        fee_recipient=parse_address(obj["feeRecipient"], "feeRecipient"),
+        fee=parse_uint(obj["feePaid"], "feePaid"),
+    )
 
 
 # ---- the SRA error body ----------------------------------------------------------------------

@@ -5,8 +5,6 @@ an order of any listed pair is shown."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -28,7 +26,8 @@ from sdex.client import (
 )
 from sdex.deployment import Deployment
 from sdex.errors import ChainError, ContractRevert
-from sdex.order import Order, SignedOrder, address_of, parse_address
+from sdex.model import FillEvent, fill_from_json
+from sdex.order import Order, SignedOrder, address_of
 from sdex.wallet import (
     DEFAULT_EXPIRY,
     Market,
@@ -343,37 +342,6 @@ def cancel_onchain(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class FillRow:
-    """One record of ``GET /v1/fills``: what one order's maker gave and got in a settlement."""
-
-    tx_hash: str
-    block: int
-    order_hash: str
-    maker: str
-    maker_filled: int
-    taker_filled: int
-    fee: int
-
-    @classmethod
-    def from_json(cls, obj: object) -> FillRow:
-        # NodeClient.fills() hands back the raw page (sdex.demo reads it so), hence the parsing.
-        try:
-            if not isinstance(obj, Mapping):
-                raise TypeError("not a JSON object")
-            return cls(
-                tx_hash=str(obj["transactionHash"]),
-                block=json_uint(obj["blockNumber"]),
-                order_hash=str(obj["orderHash"]).lower(),
-                maker=parse_address(obj["maker"], "maker"),
-                maker_filled=json_uint(obj["makerAmountFilled"]),
-                taker_filled=json_uint(obj["takerAmountFilled"]),
-                fee=json_uint(obj.get("feePaid", 0)),
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            raise NodeProtocolError(f"a fill record is malformed: {e!r}") from e
-
-
 def json_uint(raw: object) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int | str):
         raise TypeError(f"{raw!r} is not an integer")
@@ -413,3 +381,11 @@ def short_id(hex_id: str) -> str:
     """A transaction hash or an address as wallets show them, ``0x1234abcd…cdef`` (the order
     hashes stay whole: they are what ``cancel`` takes)."""
     return hex_id if len(hex_id) <= 16 else f"{hex_id[:10]}…{hex_id[-4:]}"
+
+
+def fill_row(obj: object) -> FillEvent:
+    """A record of ``GET /v1/fills`` (``sdex.model.fill_from_json``), or ``NodeProtocolError``."""
+    try:
+        return fill_from_json(obj)
+    except (KeyError, TypeError, ValueError) as e:
+        raise NodeProtocolError(f"a fill record is malformed: {e!r}") from e
