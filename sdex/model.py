@@ -157,7 +157,7 @@ class SettleOutcome(enum.Enum):
 @dataclass(frozen=True, slots=True)
 class FillEvent:
     """One fill: an ``OrderFilled`` log as the chain has it, and a record of ``GET /v1/fills``
-    as a node states it (``fill_from_json``; the node writes it from ``StoredFill``)."""
+    as a node states it (``fill_json`` writes it, ``fill_from_json`` reads it)."""
 
     order_hash: bytes
     maker: str
@@ -169,6 +169,23 @@ class FillEvent:
     block_number: int
     tx_hash: str
     log_index: int
+
+
+def fill_json(fill: FillEvent, ours: bool) -> dict[str, object]:
+    """A record of ``GET /v1/fills`` (and the websocket's fill events)."""
+    return {
+        "transactionHash": fill.tx_hash,
+        "logIndex": fill.log_index,
+        "blockNumber": fill.block_number,
+        "orderHash": "0x" + fill.order_hash.hex(),
+        "maker": fill.maker,
+        "taker": fill.taker,
+        "makerAmountFilled": str(fill.maker_filled),
+        "takerAmountFilled": str(fill.taker_filled),
+        "feeRecipient": fill.fee_recipient,
+        "feePaid": str(fill.fee),
+        "settledByThisNode": ours,
+    }
 
 
 def fill_from_json(obj: object) -> FillEvent:

@@ -24,18 +24,21 @@ from sdex.matching import Match
 from sdex.model import (
     API_STATUSES,
     OPEN_STATUSES,
+    FillEvent,
     OrderStatus,
     TransitionError,
     check_transition,
     closed_status,
     error_body,
     field_error_body,
+    fill_from_json,
+    fill_json,
 )
 from sdex.node.config import NodeConfig
 from sdex.node.core import Node, Record
 from sdex.node.events import Subscription
 from sdex.settlement import diagnose
-from sdex.store import ChainIdentity, Store
+from sdex.store import ChainIdentity, Store, StoredFill
 from tests.test_book import BASE, DOMAIN, QUOTE, A, ask
 
 S = OrderStatus
@@ -222,3 +225,34 @@ def test_shared_enums_are_defined_once() -> None:
     assert settlement.Outcome is model.SettleOutcome
     assert [s.value for s in model.WalletSide] == ["buy", "sell"]
     assert [s.value for s in model.Side] == ["bid", "ask"]
+
+
+def test_one_fill_shape_round_trips_through_the_api_and_the_store(tmp_path: Path) -> None:
+    fill = FillEvent(
+        order_hash=bytes(range(32)),
+        maker=A,
+        taker="0x" + "0b" * 20,
+        maker_filled=10,
+        taker_filled=2**200,
+        fee_recipient="0x" + "fe" * 20,
+        fee=3,
+        block_number=7,
+        tx_hash="0x" + "ee" * 32,
+        log_index=2,
+    )
+    record = fill_json(fill, ours=True)
+    assert record["orderHash"] == "0x" + bytes(range(32)).hex()
+    assert record["takerAmountFilled"] == str(2**200) and record["settledByThisNode"] is True
+    assert fill_from_json(record) == fill
+    identity = ChainIdentity(DOMAIN.chain_id, DOMAIN.verifying_contract, "0x" + "11" * 32)
+    store = Store(tmp_path / "f.db", identity, DOMAIN)
+    try:
+        stored = StoredFill.of(fill, ours=True)
+        assert store.add_fills([stored, stored]) == [stored]  # stored once
+        total, back = store.fills()
+        assert total == 1 and back == [stored] and back[0].to_json() == record
+    finally:
+        store.close()
+    for broken in ({**record, "logIndex": "first"}, {**record, "orderHash": "0x12"}, [record]):
+        with pytest.raises((KeyError, TypeError, ValueError)):
+            fill_from_json(broken)

@@ -52,7 +52,7 @@ class NodeChainState(NodeIntake):
         rejudge = set(changes.rejudge)
         if changes.reverted or changes.reorg_depth:
             rejudge |= {f.order_hash for f in changes.fills}
-            rejudge |= {bytes.fromhex(f.order_hash[2:]) for f in changes.reverted}
+            rejudge |= {f.order_hash for f in changes.reverted}
         makers = changes.makers_cancelled_up_to
         if makers:
             for rec in self.records.values():

@@ -128,16 +128,4 @@ def _stored_fills(
     fills: Iterable[FillEvent], ours: bool, ours_txs: set[str] | None = None
 ) -> Iterable[StoredFill]:
     for f in fills:
-        yield StoredFill(
-            tx_hash=f.tx_hash,
-            log_index=f.log_index,
-            block_number=f.block_number,
-            order_hash="0x" + f.order_hash.hex(),
-            maker=f.maker,
-            taker=f.taker,
-            maker_filled=f.maker_filled,
-            taker_filled=f.taker_filled,
-            fee_recipient=f.fee_recipient,
-            fee=f.fee,
-            ours=ours or (ours_txs is not None and f.tx_hash in ours_txs),
-        )
+        yield StoredFill.of(f, ours or (ours_txs is not None and f.tx_hash in ours_txs))
