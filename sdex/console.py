@@ -35,7 +35,7 @@ from sdex.client import (
 )
 from sdex.errors import SdexError
 from sdex.model import OPEN_STATUSES, FillEvent
-from sdex.order import Order, address_of
+from sdex.order import Order, address_of, parse_uint
 from sdex.wallet import (
     BPS,
     Market,
@@ -52,7 +52,6 @@ from sdex.walletui import (
     book_rows,
     check_record,
     fill_row,
-    json_uint,
     order_view,
     place_order,
     print_error,
@@ -331,7 +330,7 @@ class WalletShell(cmd.Cmd):
             if not isinstance(records, list):
                 raise NodeProtocolError("the fills page lacks a records list")
             fills += [fill_row(r) for r in records]
-            if not records or len(fills) >= json_uint(got.get("total", 0)):
+            if not records or len(fills) >= parse_uint(got.get("total", 0), "total"):
                 break
             page += 1
         table = Table(title=f"fills ({len(fills)})", title_justify="left")

@@ -342,15 +342,6 @@ def cancel_onchain(
     )
 
 
-def json_uint(raw: object) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, int | str):
-        raise TypeError(f"{raw!r} is not an integer")
-    value = int(raw)
-    if value < 0:
-        raise ValueError(f"{raw!r} is negative")
-    return value
-
-
 def order_view(config: OrderConfig, m: Market, order: Order) -> tuple[Market, Side] | None:
     """How to show an order: in the console's market if it is of it, else in the market the
     node lists for its two tokens (one pair vocabulary), else as a sell of its maker token in

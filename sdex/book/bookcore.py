@@ -30,17 +30,8 @@ _ADDRESS_RE = re.compile(r"0x[0-9a-f]{40}\Z")
 
 
 class BookCore:
-    """Every pair's book plus shared maker funds; orders identified by hash (see
-    ``OrderBook``, which extends it).
-
-    ``default_funds`` is the spendable amount assumed for a (maker, token) the node never
-    reported with ``set_funds``: 0 (the default) keeps such orders unfunded, as a node
-    should; ``None`` means no cap, for tests and benchmarks that don't model balances.
-
-    Every change to the book goes through these methods; ``sdex.matching`` reads the levels
-    and entries but changes them only through ``fill``, ``close``, ``tidy``, ``rest`` and
-    ``settle``.
-    """
+    """The structure of ``OrderBook`` (see there): pairs, orders in and out of their levels,
+    expiry, maker funds and lookups; fill state and snapshots are ``OrderBook``'s."""
 
     def __init__(
         self, pairs: Iterable[tuple[str, str]] = (), *, default_funds: int | None = 0
