@@ -50,7 +50,6 @@ API_STATUSES: tuple[OrderStatus, ...] = tuple(s for s in OrderStatus if s is not
 CHAIN_CLOSED = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED})
 """Closes the chain decided: a reorg or reset can undo them (``reopened``)."""
 
-_OPEN = frozenset(OPEN_STATUSES)
 _ANY_SHOWN = frozenset(API_STATUSES)
 
 TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
@@ -64,8 +63,8 @@ TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.FILLED: frozenset({OrderStatus.OPEN, OrderStatus.CANCELLED, OrderStatus.EXPIRED}),
     OrderStatus.CANCELLED: frozenset({OrderStatus.OPEN, OrderStatus.FILLED, OrderStatus.EXPIRED}),
     OrderStatus.EXPIRED: frozenset({OrderStatus.OPEN, OrderStatus.FILLED, OrderStatus.CANCELLED}),
-    # closed by this node's policy: final
-    OrderStatus.REMOVED: frozenset(),
+    # closed by this node's policy while fills of it were in flight: the chain's close wins
+    OrderStatus.REMOVED: CHAIN_CLOSED,
 }
 """Every status change the node may make, ``from -> {to}``. A change not listed is a bug:
 ``check_transition`` raises rather than let the store and the websocket show it."""

@@ -54,7 +54,7 @@ ALLOWED = {
     S.FILLED: {S.OPEN, S.CANCELLED, S.EXPIRED},  # a reorg or reset undid what closed it
     S.CANCELLED: {S.OPEN, S.FILLED, S.EXPIRED},
     S.EXPIRED: {S.OPEN, S.FILLED, S.CANCELLED},
-    S.REMOVED: set(),  # this node's policy: final
+    S.REMOVED: {S.FILLED, S.CANCELLED, S.EXPIRED},  # the chain settled what was in flight
 }
 
 
@@ -185,7 +185,9 @@ async def test_every_transition_is_persisted_and_published(node: Node) -> None:
         assert node.maker_open.get(A, 0) == (1 if status.is_open else 0), what
     # A change the table forbids is refused and changes nothing: not stored, not published.
     with pytest.raises(TransitionError):
-        node._close_record(rec, OrderStatus.REMOVED, "too late")
+        node._set_status(rec, OrderStatus.UNFUNDED)
+    # This node's policy never closes a closed order again (the chain's close stands).
+    node._close_record(rec, OrderStatus.REMOVED, "settlement kept failing")
     stored = node.store.order(signed.hash_hex)
     assert stored is not None and stored.status == "cancelled" and rec.status is S.CANCELLED
     assert _drain(sub) == []

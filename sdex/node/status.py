@@ -28,6 +28,8 @@ class NodeStatus(NodeViews):
         rec.status = status
 
     def _close_record(self, rec: Record, status: OrderStatus, reason: str) -> None:
+        if status is OrderStatus.REMOVED and not rec.status.is_open:
+            return  # closed already: this node's policy never closes an order twice
         self._set_status(rec, status)
         rec.reason = reason
         st = self.book.get(rec.signed.hash)
