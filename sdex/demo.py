@@ -33,11 +33,11 @@ from sdex.chain import Exchange, Rpc
 from sdex.client import NodeClient, OrderConfig, PostedOrder
 from sdex.deployment import Deployment
 from sdex.devnet import Devnet, free_port
+from sdex.model import OPEN_STATUSES
 from sdex.node.process import NodeProcess
 from sdex.order import SignedOrder
 from sdex.wallet import Market, Side, fmt_amount, parse_pair, sign_cancel, sign_limit_order
 
-OPEN = ("open", "partially_filled", "unfunded")
 WAIT = 20.0
 """Seconds any one step may take before the demo gives up (it never hangs)."""
 
@@ -151,7 +151,7 @@ class Story:
         page = 1
         while True:
             p = node.client.orders(page=page, per_page=1000)
-            out |= {r.order_hash for r in p.records if r.status in OPEN}
+            out |= {r.order_hash for r in p.records if r.status in OPEN_STATUSES}
             if page * p.per_page >= p.total:
                 return out
             page += 1
