@@ -73,6 +73,7 @@ OPERATOR = 19  # dev account that sends the settlement transactions (never a mak
 ASK_MAKERS = range(0, 9)  # makers of resting asks in phases 3 and 4
 BID_MAKERS = range(9, 18)  # makers of the crossing bids (disjoint: no self-trades)
 JSON_HEADERS = {"Content-Type": "application/json"}
+PHASES = ("validation", "http", "settle")
 
 # The node in its own process: ``sdex node`` when the CLI has it, else the same entry point.
 LAUNCHER = """\
@@ -684,25 +685,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             key = deployment.accounts[OPERATOR].key
             pids = {"hardhat": devnet.node.proc.pid}
             result: dict[str, Any] = {}
-            result["validation"] = asyncio.run(
-                bench_validation(deployment, signer, workdir, args.validate, pids, profile)
-            )
-            with node_process(deployment_file, key, workdir, "node-http", profile) as (p, url):
-                result["http_accept"] = asyncio.run(
-                    bench_http(url, signer, args.http_orders, args.concurrency,
-                               {**pids, "node": p.pid})
-                )  # fmt: skip
-            with node_process(deployment_file, key, workdir, "node-settle", profile) as (p, url):
-                result["order_to_receipt"] = asyncio.run(
-                    bench_latency(url, signer, args.latency_samples, {**pids, "node": p.pid})
+            phases = set(args.phases)
+            if "validation" in phases:
+                result["validation"] = asyncio.run(
+                    bench_validation(deployment, signer, workdir, args.validate, pids, profile)
                 )
-                result["settled_matches"] = asyncio.run(
-                    bench_matches(url, signer, args.matches, args.concurrency,
-                                  {**pids, "node": p.pid}, args.settle_timeout)
-                )  # fmt: skip
+            if "http" in phases:
+                with node_process(deployment_file, key, workdir, "node-http", profile) as (p, url):
+                    result["http_accept"] = asyncio.run(
+                        bench_http(url, signer, args.http_orders, args.concurrency,
+                                   {**pids, "node": p.pid})
+                    )  # fmt: skip
+            if "settle" in phases:
+                with node_process(deployment_file, key, workdir, "node-settle", profile) as (
+                    p,
+                    url,
+                ):
+                    result["order_to_receipt"] = asyncio.run(
+                        bench_latency(url, signer, args.latency_samples, {**pids, "node": p.pid})
+                    )
+                    result["settled_matches"] = asyncio.run(
+                        bench_matches(url, signer, args.matches, args.concurrency,
+                                      {**pids, "node": p.pid}, args.settle_timeout)
+                    )  # fmt: skip
         finally:
             devnet.stop()
-    result["targets"] = targets(result)
+    if set(args.phases) == set(PHASES):
+        result["targets"] = targets(result)
     result["machine"] = machine()
     result["profiled"] = profile is not None
     return result
@@ -856,6 +865,11 @@ def main() -> None:
         help="profile into DIR: node processes with py-spy if on PATH (else cProfile), "
         "in-process phases with cProfile; prints summaries to stderr",
     )  # fmt: skip
+    ap.add_argument(
+        "--phases", nargs="+", choices=PHASES, default=list(PHASES),
+        help="run only these phases (validation, http: phase 2, settle: phases 3 and 4); "
+        "--write needs all of them",
+    )  # fmt: skip
     ap.add_argument("--write", type=Path, help="update the node section of this markdown file")
     ap.add_argument("--workdir", type=Path, help="keep the databases and logs here")
     args = ap.parse_args()
@@ -868,6 +882,8 @@ def main() -> None:
     if args.profile is not None:
         print_profiles(args.profile)
     if args.write:
+        if set(args.phases) != set(PHASES):
+            sys.exit("not writing a partial run: run every phase")
         if args.profile is not None:
             sys.exit("not writing profiled figures: run again without --profile")
         write_section(args.write, "Node (bench/node.py)", markdown(result, args))

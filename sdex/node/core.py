@@ -33,7 +33,7 @@ from sdex.node.events import EventHub
 from sdex.order import Domain, SignedOrder, parse_hex_bytes, recover_signer
 from sdex.settlement import Outcome as SettleOutcome
 from sdex.settlement import SettledMatch, Settler, diagnose
-from sdex.store import ChainIdentity, Store, StoredFill
+from sdex.store import ChainIdentity, Store, StoredFill, StoreError
 from sdex.watch import BlockChanges, Watcher
 
 log = logging.getLogger("sdex.node")
@@ -78,6 +78,8 @@ class SubmitResult:
     status: int
     body: dict[str, object]
     accepted: SignedOrder | None = None
+    stored: asyncio.Future[None] | None = None
+    """Resolves once the order's row is committed (``Store.add_order_async``)."""
 
 
 class Node:
@@ -227,7 +229,13 @@ class Node:
             return SubmitResult(200, self.record_json(result.signed.hash) or {})
         if (over := self.intake.over_limit(result.signed.order)) is not None:
             return SubmitResult(400, over.to_json())  # limits, re-checked after the chain read
-        return self._accept(result, source, tif)
+        answer = self._accept(result, source, tif)
+        if answer.stored is not None:
+            try:  # committed before the 2xx (group commit: one transaction for many orders)
+                await answer.stored
+            except StoreError as e:
+                return SubmitResult(503, {"code": 100, "reason": f"the order was not stored: {e}"})
+        return answer
 
     async def submit_from_peer(self, obj: object, peer: str) -> str:
         """A peer's order, through the same intake as a wallet's (no fee check: the peer's
@@ -271,7 +279,8 @@ class Node:
     def _accept(
         self, accepted: Accepted, source: str, tif: TimeInForce, match: bool = True
     ) -> SubmitResult:
-        """Store (committed before any 2xx), book and, for a wallet's order, match it.
+        """Store (queued here; ``submit`` awaits the commit before any 2xx), book and, for a
+        wallet's order, match it.
 
         A peer's order is booked without matching: crossings it makes with this node's own
         orders are settled by one node only, by the rule in ``may_match``."""
@@ -284,7 +293,7 @@ class Node:
             return SubmitResult(400, Rejection.of(RejectionCode.SELF_TRADE, reason).to_json())
         self._seq += 1
         rec = Record(signed, self._seq, source, status="new", filled=state.filled, tif=tif)
-        self.store.add_order(signed, rec.seq, "open", source, tif.value)  # before the 2xx
+        stored = self.store.add_order_async(signed, rec.seq, "open", source, tif.value)
         self._remember(rec)
         self._set_status(rec, "open")
         self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
@@ -300,14 +309,14 @@ class Node:
                     self.gossip.announce(rec.json, exclude=source.removeprefix("peer:"))
         except BookError as e:  # e.g. nothing left to fill: the chain moved since the read
             self._close_record(rec, "removed", str(e))
-            return SubmitResult(201, self._submit_body(rec, None))
+            return SubmitResult(201, self._submit_body(rec, None), stored=stored)
         if mr is not None:
             self._after_match(mr)
         else:
             self._announce_if_resting(rec)
         body = self._submit_body(rec, mr)
         self.events.publish({"type": "order", "event": "added", **self._record(rec)})
-        return SubmitResult(201, body, accepted=signed)
+        return SubmitResult(201, body, accepted=signed, stored=stored)
 
     def _own_crossing(self, signed: SignedOrder) -> bytes | None:
         """The hash of a resting order of the same maker that ``signed`` would trade with
@@ -1006,6 +1015,7 @@ class Node:
             "block": self.watcher.checkpoint,
             "chainStateCalls": self.batcher.calls + self.peer_batcher.calls,
             "chainMirror": self.chain_health(),
+            "store": self.store.stats(),
         }
 
     def chain_health(self) -> dict[str, object]:
