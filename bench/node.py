@@ -178,7 +178,7 @@ def node_process(
     port = free_port()
     db = workdir / f"{name}.db"
     args = [str(port), str(deployment_file), key, str(db)]
-    spy = shutil.which("py-spy") if profile else None
+    spy = _py_spy() if profile else None
     prof = ["-m", "cProfile", "-o", str(profile / f"{name}.prof")] if profile and not spy else []
     if _cli_has_node():
         cmd = [sys.executable, *prof, "-m", "sdex.cli", "node", "--port", args[0],
@@ -217,6 +217,12 @@ def node_process(
                 sampler.kill()
                 sampler.wait(timeout=10)
         log.close()
+
+
+def _py_spy() -> str | None:
+    """py-spy (a pinned dev dependency) next to this interpreter, else on PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if beside.exists() else shutil.which("py-spy")
 
 
 def _wait_healthy(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 60) -> None:

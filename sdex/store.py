@@ -261,11 +261,7 @@ class Store:
         row = _order_row(signed, seq, status, source, tif)
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         fut.add_done_callback(_log_failure)
-
-        def insert(db: sqlite3.Connection) -> None:
-            db.execute(_INSERT_ORDER, row)
-
-        self._writer.submit_async(insert, fut)
+        self._writer.insert_async(row, fut)
         return fut
 
     def update_orders(self, updates: Sequence[tuple[str, str, int, str]]) -> None:
@@ -549,19 +545,25 @@ _ORDER_SELECT = (
 )
 
 
+Fn = Callable[[sqlite3.Connection], Any]
 Job = tuple[
-    Callable[[sqlite3.Connection], Any],
+    "Fn | None",
+    "tuple[object, ...] | None",
     "Future[Any] | None",
     "asyncio.Future[Any] | None",
 ]
+"""(function, or None for an order row to insert), the row, a blocking caller's future,
+an asyncio caller's future."""
 
 
 class _Writer:
     """The thread that owns the connection: jobs in, one transaction per group, results out.
 
-    A job is ``fn(connection)``; its result (or exception) goes to a ``concurrent.futures``
-    future (a blocking caller) or an asyncio future (resolved on its loop, one callback per
-    loop per group), and only after the group's COMMIT."""
+    A job is ``fn(connection)`` or an order row to insert; its result (or exception) goes to
+    a ``concurrent.futures`` future (a blocking caller) or an asyncio future (resolved on its
+    loop, one callback per loop per group), and only after the group's COMMIT. Order rows
+    queued on the event loop are handed to the thread once per loop iteration, and
+    consecutive ones are inserted with one ``executemany``."""
 
     def __init__(self, db: sqlite3.Connection, group_window: float, max_group: int) -> None:
         self.db = db
@@ -570,9 +572,11 @@ class _Writer:
         self.jobs = 0
         self.commits = 0
         self.largest = 0
-        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[Job] | None] = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
+        self._batch: list[Job] = []
+        """Jobs queued on the event loop since its last iteration (handed over together)."""
         self._thread = threading.Thread(target=self._run, name="sdex-store", daemon=True)
         self._thread.start()
 
@@ -581,20 +585,33 @@ class _Writer:
         with self._lock:
             if self._closed:
                 raise StoreError("the store is closed")
-            self._queue.put((fn, fut, None))
+            self._hand_over()  # what the loop queued first goes first
+            self._queue.put([(fn, None, fut, None)])
         return fut
 
-    def submit_async(self, fn: Callable[[sqlite3.Connection], T], fut: asyncio.Future[T]) -> None:
+    def insert_async(self, row: tuple[object, ...], fut: asyncio.Future[None]) -> None:
         with self._lock:
             if self._closed:
                 raise StoreError("the store is closed")
-            self._queue.put((fn, None, fut))
+            if not self._batch:
+                fut.get_loop().call_soon(self._hand_over_locked)
+            self._batch.append((None, row, None, fut))
+
+    def _hand_over_locked(self) -> None:
+        with self._lock:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        if self._batch:
+            batch, self._batch = self._batch, []
+            self._queue.put(batch)
 
     def close(self) -> None:
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+            self._hand_over()
             self._queue.put(None)
         self._thread.join()
         self.db.close()
@@ -607,17 +624,17 @@ class _Writer:
                 return
             if busy and self.group_window > 0:
                 time.sleep(self.group_window)  # under load: let the group fill up
-            group = [first]
+            group = list(first)
             stop = False
             while len(group) < self.max_group:
                 try:
-                    job = self._queue.get_nowait()
+                    more = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if job is None:
+                if more is None:
                     stop = True
                     break
-                group.append(job)
+                group.extend(more)
             busy = len(group) > 1
             self._commit(group)
             if stop:
@@ -628,15 +645,18 @@ class _Writer:
         results: list[tuple[bool, Any]] = []
         try:
             db.execute("BEGIN")
-            for fn, _, _ in group:
-                db.execute("SAVEPOINT job")
-                try:
-                    results.append((True, fn(db)))
-                    db.execute("RELEASE job")
-                except Exception as e:  # this job only: the others still commit
-                    db.execute("ROLLBACK TO job")
-                    db.execute("RELEASE job")
-                    results.append((False, StoreError(f"{type(e).__name__}: {e}")))
+            i = 0
+            while i < len(group):
+                fn = group[i][0]
+                if fn is not None:
+                    results.append(_run_job(db, fn))
+                    i += 1
+                    continue
+                j = i
+                while j < len(group) and group[j][0] is None:
+                    j += 1
+                results.extend(_insert_rows(db, [job[1] for job in group[i:j]]))
+                i = j
             db.execute("COMMIT")
         except Exception as e:  # the transaction itself failed: nothing of it was kept
             if db.in_transaction:
@@ -651,7 +671,7 @@ class _Writer:
         self.jobs += len(group)
         self.largest = max(self.largest, len(group))
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
-        for (_, cf, af), (ok, value) in zip(group, results, strict=True):
+        for (_, _, cf, af), (ok, value) in zip(group, results, strict=True):
             if cf is not None:
                 if ok:
                     cf.set_result(value)
@@ -662,6 +682,39 @@ class _Writer:
         for loop, items in by_loop.items():
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
                 loop.call_soon_threadsafe(_resolve, items)
+
+
+def _run_job(db: sqlite3.Connection, fn: Fn) -> tuple[bool, Any]:
+    """One job in its own savepoint: if it fails, it undoes only itself."""
+    db.execute("SAVEPOINT job")
+    try:
+        value = fn(db)
+    except Exception as e:
+        db.execute("ROLLBACK TO job")
+        db.execute("RELEASE job")
+        return False, StoreError(f"{type(e).__name__}: {e}")
+    db.execute("RELEASE job")
+    return True, value
+
+
+def _insert_rows(db: sqlite3.Connection, rows: list[Any]) -> list[tuple[bool, Any]]:
+    """Order rows in one ``executemany``; if that fails, one by one (each alone)."""
+    db.execute("SAVEPOINT rows")
+    try:
+        db.executemany(_INSERT_ORDER, rows)
+    except Exception:
+        db.execute("ROLLBACK TO rows")
+        db.execute("RELEASE rows")
+        return [_run_job(db, _inserter(r)) for r in rows]
+    db.execute("RELEASE rows")
+    return [(True, None)] * len(rows)
+
+
+def _inserter(row: Any) -> Fn:
+    def insert(db: sqlite3.Connection) -> None:
+        db.execute(_INSERT_ORDER, row)
+
+    return insert
 
 
 def _resolve(items: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:

@@ -103,6 +103,28 @@ class Metrics:
         g.set_function(lambda: node.settler.failed)
         g = Gauge("sdex_ws_subscribers", "Websocket subscribers", registry=r)
         g.set_function(lambda: len(node.events))
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def request_done(self, route: str, status: int, seconds: float) -> None:
+        """Count a request and observe its latency (the labelled children are looked up
+        once per route and status: ``labels()`` costs more than the count itself)."""
+        key = (route, str(status))
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.requests.labels(*key)
+        child.inc()
+        key = ("latency", route)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.latency.labels(route)
+        child.observe(seconds)
+
+    def order_submitted(self, result: str) -> None:
+        key = ("orders", result)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.orders.labels(result)
+        child.inc()
 
 
 class RateLimiter:
@@ -159,7 +181,10 @@ async def read_json(request: web.Request, max_bytes: int | None = None) -> dict[
         raise ApiError(413, 101, f"Request body too large: more than {limit} bytes")
     if request.content_type != "application/json":
         raise ApiError(415, 101, "Content-Type must be application/json")
-    raw = await read_bounded(request, limit)
+    if request.content_length is not None:  # at most ``limit`` bytes (checked above)
+        raw = await request.read()
+    else:
+        raw = await read_bounded(request, limit)
     try:
         obj = jsonio.loads(raw, max_bytes=limit, max_depth=MAX_JSON_DEPTH)
     except JsonLimitError as e:
@@ -252,9 +277,9 @@ async def post_order(request: web.Request) -> web.Response:
             "timeInForce", FieldCode.UNSUPPORTED_OPTION, "timeInForce must be gtc, ioc or fok"
         ) from None
     result = await node.submit(obj, source="api", tif=tif)
-    request.app[METRICS_KEY].orders.labels(
+    request.app[METRICS_KEY].order_submitted(
         str(result.body.get("rejection", "accepted" if result.status < 300 else "rejected"))
-    ).inc()
+    )
     return web.json_response(result.body, status=result.status)
 
 
@@ -453,8 +478,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             resp = ApiError(500, 100, "internal error").response()
         if not resp.prepared:
             resp.headers.update(headers)
-    metrics.requests.labels(route, str(resp.status)).inc()
-    metrics.latency.labels(route).observe(time.perf_counter() - started)
+    metrics.request_done(route, resp.status, time.perf_counter() - started)
     return resp
 
 

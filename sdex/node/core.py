@@ -315,7 +315,10 @@ class Node:
         else:
             self._announce_if_resting(rec)
         body = self._submit_body(rec, mr)
-        self.events.publish({"type": "order", "event": "added", **self._record(rec)})
+        meta = body["metaData"]  # the same as self._record(rec)'s, computed once
+        self.events.publish_lazy(
+            lambda: {"type": "order", "event": "added", "order": rec.json, "metaData": meta}
+        )
         return SubmitResult(201, body, accepted=signed, stored=stored)
 
     def _own_crossing(self, signed: SignedOrder) -> bytes | None:
