@@ -428,9 +428,15 @@ async def bench_http(
     if r["statuses"] != {"201": n}:
         raise RuntimeError(f"HTTP posts: {r['statuses']} {r['errors']}")
     ref = await trivial_reference(bodies[500:], concurrency)
+    node_cpu_us = 1e6 * cpu.cores["node"] * r["seconds"] / n
     return {
         "trivial_aiohttp_handler_per_s": round(n / ref["seconds"]),
         "ratio_node_over_trivial": round(ref["seconds"] / r["seconds"], 3),
+        "cpu_us_per_request": {
+            "node": round(node_cpu_us, 1),
+            "trivial_handler": round(ref["cpu_us_per_request"], 1),
+            "ratio_trivial_over_node": round(ref["cpu_us_per_request"] / node_cpu_us, 3),
+        },
         "chain_calls": h.get("chainMirror", {}),
         "orders": n,
         "concurrency": concurrency,
@@ -462,7 +468,10 @@ async def trivial_reference(bodies: list[bytes], concurrency: int) -> dict[str, 
                 except aiohttp.ClientError:
                     await asyncio.sleep(0.05)
             await post_all(s, url, bodies[:500], concurrency)  # warm-up
-            return await post_all(s, url, bodies, concurrency)
+            c0 = cpu_seconds(proc.pid)
+            out = await post_all(s, url, bodies, concurrency)
+            out["cpu_us_per_request"] = 1e6 * (cpu_seconds(proc.pid) - c0) / len(bodies)
+            return out
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -766,7 +775,9 @@ def markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
         (f"accepted over HTTP ({h['concurrency']} in flight, node in its own process) vs a "
          "trivial aiohttp handler (bench/trivial_server.py), same client and bodies",
          f"{h['accepted_per_s']:,} vs {h['trivial_aiohttp_handler_per_s']:,} orders/s "
-         f"(ratio {h['ratio_node_over_trivial']}; intake chain reads "
+         f"(ratio {h['ratio_node_over_trivial']}; CPU per request "
+         f"{h['cpu_us_per_request']['node']:,} vs {h['cpu_us_per_request']['trivial_handler']:,}"
+         f" us, ratio {h['cpu_us_per_request']['ratio_trivial_over_node']}; intake chain reads "
          f"{h['chain_calls'].get('intakeChainCalls', '?')} for "
          f"{h['chain_calls'].get('ordersChecked', '?')} orders)",
          ">= 3,000/s and ratio >= 0.5"),
