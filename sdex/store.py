@@ -249,16 +249,24 @@ class Store:
     def add_order(
         self, signed: SignedOrder, seq: int, status: str, source: str, tif: str = "gtc"
     ) -> None:
-        row = _order_row(signed, seq, status, source, tif)
+        row = _serialised(_order_row(signed, seq, status, source, tif))
         self._call(lambda db: db.execute(_INSERT_ORDER, row))
 
     def add_order_async(
-        self, signed: SignedOrder, seq: int, status: str, source: str, tif: str = "gtc"
+        self,
+        signed: SignedOrder,
+        seq: int,
+        status: str,
+        source: str,
+        tif: str = "gtc",
+        order_json: dict[str, str] | None = None,
     ) -> asyncio.Future[None]:
         """Queue the order's insert (call on the event loop); the future resolves once its
         transaction committed, or fails with ``StoreError``. Writes are applied in the order
-        they were queued. A failure nobody awaits is logged."""
-        row = _order_row(signed, seq, status, source, tif)
+        they were queued. A failure nobody awaits is logged. ``order_json``: the order's
+        ``to_json()`` if the caller has it (never changed afterwards); it is serialised on
+        the writer thread."""
+        row = _order_row(signed, seq, status, source, tif, order_json)
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         fut.add_done_callback(_log_failure)
         self._writer.insert_async(row, fut)
@@ -516,14 +524,28 @@ _INSERT_ORDER = (
 
 
 def _order_row(
-    signed: SignedOrder, seq: int, status: str, source: str, tif: str
+    signed: SignedOrder,
+    seq: int,
+    status: str,
+    source: str,
+    tif: str,
+    order_json: dict[str, str] | None = None,
 ) -> tuple[object, ...]:
+    """The orders table's row; its ``order_json`` column may still be a dict here (the
+    writer serialises it: ``_serialised``)."""
     now = time.time()
     o = signed.order
     return (
         signed.hash_hex, seq, o.maker, o.maker_token, o.taker_token,
-        json.dumps(signed.to_json()), status, source, tif, now, now,
+        order_json if order_json is not None else signed.to_json(),
+        status, source, tif, now, now,
     )  # fmt: skip
+
+
+def _serialised(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    if isinstance(row[5], dict):
+        return (*row[:5], json.dumps(row[5]), *row[6:])
+    return row
 
 
 def _log_failure(fut: asyncio.Future[None]) -> None:
@@ -699,6 +721,7 @@ def _run_job(db: sqlite3.Connection, fn: Fn) -> tuple[bool, Any]:
 
 def _insert_rows(db: sqlite3.Connection, rows: list[Any]) -> list[tuple[bool, Any]]:
     """Order rows in one ``executemany``; if that fails, one by one (each alone)."""
+    rows = [_serialised(r) for r in rows]
     db.execute("SAVEPOINT rows")
     try:
         db.executemany(_INSERT_ORDER, rows)

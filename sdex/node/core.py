@@ -293,7 +293,9 @@ class Node:
             return SubmitResult(400, Rejection.of(RejectionCode.SELF_TRADE, reason).to_json())
         self._seq += 1
         rec = Record(signed, self._seq, source, status="new", filled=state.filled, tif=tif)
-        stored = self.store.add_order_async(signed, rec.seq, "open", source, tif.value)
+        stored = self.store.add_order_async(
+            signed, rec.seq, "open", source, tif.value, order_json=rec.json
+        )
         self._remember(rec)
         self._set_status(rec, "open")
         self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
