@@ -39,8 +39,9 @@ async def test_batched_verdicts_equal_inline_ones() -> None:
     assert batcher.batches == 6
 
 
-async def test_a_lone_order_is_checked_at_once_and_a_later_one_in_its_own_batch() -> None:
+async def test_a_lone_order_is_checked_on_the_loop_at_once() -> None:
     batcher = EcdsaBatcher()
     assert await asyncio.wait_for(batcher.ecdsa_ok(_signed(1)), 10) is True
-    assert await asyncio.wait_for(batcher.ecdsa_ok(_signed(2)), 10) is True
-    assert batcher.batches == 2
+    bad = dataclasses.replace(_signed(2), order=_signed(3).order)
+    assert await asyncio.wait_for(batcher.ecdsa_ok(bad), 10) is False
+    assert (batcher.inline, batcher.batches, batcher.checked) == (2, 0, 0)

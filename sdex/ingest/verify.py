@@ -4,8 +4,9 @@ Recovering an order's signer (secp256k1, in C through coincurve's cffi bindings,
 release the GIL) is the largest single cost of accepting an order. ``EcdsaBatcher`` collects
 the orders that reach that step during one turn of the event loop and hands them to one
 worker thread together; the thread recovers them all (on the other core, while the loop goes
-on parsing, hashing and booking) and wakes their coroutines with one callback. An idle loop
-hands over a batch of one at once: a lone order waits for no timer.
+on parsing, hashing and booking) and wakes their coroutines with one callback. A lone order
+(an idle loop) is recovered on the loop at the end of its turn, as before: no thread to
+wake, no timer.
 """
 
 from __future__ import annotations
@@ -73,7 +74,11 @@ class EcdsaBatcher:
         self.chunk = chunk
         self._pending: Batch = []
         self.batches = 0
+        """Batches handed to the worker thread."""
         self.checked = 0
+        """Orders checked on the worker thread."""
+        self.inline = 0
+        """Orders checked alone, on the loop."""
 
     async def ecdsa_ok(self, signed: SignedOrder) -> bool | None:
         """``ecdsa_ok(signed)``, computed on the worker thread with the others of this turn."""
@@ -89,8 +94,14 @@ class EcdsaBatcher:
         return await fut
 
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
-        """In chunks: the first ones come back (and go on) while the rest are recovered."""
+        """In chunks: the first ones come back (and go on) while the rest are recovered.
+        A lone order is recovered here, on the loop: there is nothing to overlap it with,
+        and waking a thread costs more than that on a busy machine."""
         pending, self._pending = self._pending, []
+        if len(pending) == 1:
+            self.inline += 1
+            _deliver(pending, [ecdsa_ok(pending[0][0])])
+            return
         for i in range(0, len(pending), self.chunk):
             batch = pending[i : i + self.chunk]
             self.batches += 1
