@@ -45,3 +45,14 @@ async def test_a_lone_order_is_checked_on_the_loop_at_once() -> None:
     bad = dataclasses.replace(_signed(2), order=_signed(3).order)
     assert await asyncio.wait_for(batcher.ecdsa_ok(bad), 10) is False
     assert (batcher.inline, batcher.batches, batcher.checked) == (2, 0, 0)
+
+
+async def test_copies_of_one_order_in_flight_share_one_check() -> None:
+    batcher = EcdsaBatcher()
+    one, other = _signed(7), _signed(8)
+    verdicts = await asyncio.gather(*(batcher.ecdsa_ok(s) for s in (one, one, other, one)))
+    assert verdicts == [True] * 4
+    assert batcher.shared == 2
+    assert batcher.checked + batcher.inline == 2
+    assert await batcher.ecdsa_ok(one) is True  # done: a later copy is checked again
+    assert batcher.shared == 2

@@ -79,13 +79,23 @@ class EcdsaBatcher:
         """Orders checked on the worker thread."""
         self.inline = 0
         """Orders checked alone, on the loop."""
+        self.shared = 0
+        """Copies that waited for the same order's check already under way."""
+        self._in_flight: dict[tuple[bytes, bytes, str], asyncio.Future[bool | None]] = {}
 
     async def ecdsa_ok(self, signed: SignedOrder) -> bool | None:
         """``ecdsa_ok(signed)``, computed on the worker thread with the others of this turn."""
         if len(signed.signature) != 65:
             return None
+        key = (signed.hash, signed.signature, signed.order.maker)
+        same = self._in_flight.get(key)
+        if same is not None:  # another copy (a second peer's) is being checked: share it
+            self.shared += 1
+            return await asyncio.shield(same)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[bool | None] = loop.create_future()
+        self._in_flight[key] = fut
+        fut.add_done_callback(lambda _: self._in_flight.pop(key, None))
         if not self._pending:
             loop.call_soon(self._hand_over, loop)  # after every coroutine ready this turn
         self._pending.append((signed, fut))
