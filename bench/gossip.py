@@ -50,6 +50,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,6 @@ from sdex.order import (  # noqa: E402
     sign_order,
 )
 
-DATE = "2026-11-25"
 MAX_NODES = 16  # node i's operator is dev account i; makers come after them
 WETH_LOT = 10**16  # 0.01 WETH per order
 MID = 200_000  # price in USDC cents per WETH: 2,000.00
@@ -774,7 +774,7 @@ def markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
         f"--concurrency {args.concurrency} --drain {args.drain:g} --seeds {args.seeds}"
     )
     return (
-        f"Measured {DATE} on {m['os']}, nproc {m['nproc']}, {m['cpu']}, CPython "
+        f"Measured {date.today()} on {m['os']}, nproc {m['nproc']}, {m['cpu']}, CPython "
         f"{m['python']}, by `{cmd}`. N `sdex node` processes, one Hardhat devnet, the poster "
         "and the websocket watcher share this machine (one clock for every timestamp). "
         f"Seeds: {seeds}. Nodes run the default gossip settings: fan-out {FANOUT}, push "

@@ -73,6 +73,7 @@ OPERATOR = 19  # dev account that sends the settlement transactions (never a mak
 ASK_MAKERS = range(0, 9)  # makers of resting asks in phases 3 and 4
 BID_MAKERS = range(9, 18)  # makers of the crossing bids (disjoint: no self-trades)
 JSON_HEADERS = {"Content-Type": "application/json"}
+PHASES = ("validation", "http", "settle")
 
 # The node in its own process: ``sdex node`` when the CLI has it, else the same entry point.
 LAUNCHER = """\
@@ -177,7 +178,7 @@ def node_process(
     port = free_port()
     db = workdir / f"{name}.db"
     args = [str(port), str(deployment_file), key, str(db)]
-    spy = shutil.which("py-spy") if profile else None
+    spy = _py_spy() if profile else None
     prof = ["-m", "cProfile", "-o", str(profile / f"{name}.prof")] if profile and not spy else []
     if _cli_has_node():
         cmd = [sys.executable, *prof, "-m", "sdex.cli", "node", "--port", args[0],
@@ -216,6 +217,12 @@ def node_process(
                 sampler.kill()
                 sampler.wait(timeout=10)
         log.close()
+
+
+def _py_spy() -> str | None:
+    """py-spy (a pinned dev dependency) next to this interpreter, else on PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if beside.exists() else shutil.which("py-spy")
 
 
 def _wait_healthy(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 60) -> None:
@@ -421,9 +428,15 @@ async def bench_http(
     if r["statuses"] != {"201": n}:
         raise RuntimeError(f"HTTP posts: {r['statuses']} {r['errors']}")
     ref = await trivial_reference(bodies[500:], concurrency)
+    node_cpu_us = 1e6 * cpu.cores["node"] * r["seconds"] / n
     return {
         "trivial_aiohttp_handler_per_s": round(n / ref["seconds"]),
         "ratio_node_over_trivial": round(ref["seconds"] / r["seconds"], 3),
+        "cpu_us_per_request": {
+            "node": round(node_cpu_us, 1),
+            "trivial_handler": round(ref["cpu_us_per_request"], 1),
+            "ratio_trivial_over_node": round(ref["cpu_us_per_request"] / node_cpu_us, 3),
+        },
         "chain_calls": h.get("chainMirror", {}),
         "orders": n,
         "concurrency": concurrency,
@@ -455,7 +468,10 @@ async def trivial_reference(bodies: list[bytes], concurrency: int) -> dict[str, 
                 except aiohttp.ClientError:
                     await asyncio.sleep(0.05)
             await post_all(s, url, bodies[:500], concurrency)  # warm-up
-            return await post_all(s, url, bodies, concurrency)
+            c0 = cpu_seconds(proc.pid)
+            out = await post_all(s, url, bodies, concurrency)
+            out["cpu_us_per_request"] = 1e6 * (cpu_seconds(proc.pid) - c0) / len(bodies)
+            return out
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -684,25 +700,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             key = deployment.accounts[OPERATOR].key
             pids = {"hardhat": devnet.node.proc.pid}
             result: dict[str, Any] = {}
-            result["validation"] = asyncio.run(
-                bench_validation(deployment, signer, workdir, args.validate, pids, profile)
-            )
-            with node_process(deployment_file, key, workdir, "node-http", profile) as (p, url):
-                result["http_accept"] = asyncio.run(
-                    bench_http(url, signer, args.http_orders, args.concurrency,
-                               {**pids, "node": p.pid})
-                )  # fmt: skip
-            with node_process(deployment_file, key, workdir, "node-settle", profile) as (p, url):
-                result["order_to_receipt"] = asyncio.run(
-                    bench_latency(url, signer, args.latency_samples, {**pids, "node": p.pid})
+            phases = set(args.phases)
+            if "validation" in phases:
+                result["validation"] = asyncio.run(
+                    bench_validation(deployment, signer, workdir, args.validate, pids, profile)
                 )
-                result["settled_matches"] = asyncio.run(
-                    bench_matches(url, signer, args.matches, args.concurrency,
-                                  {**pids, "node": p.pid}, args.settle_timeout)
-                )  # fmt: skip
+            if "http" in phases:
+                with node_process(deployment_file, key, workdir, "node-http", profile) as (p, url):
+                    result["http_accept"] = asyncio.run(
+                        bench_http(url, signer, args.http_orders, args.concurrency,
+                                   {**pids, "node": p.pid})
+                    )  # fmt: skip
+            if "settle" in phases:
+                with node_process(deployment_file, key, workdir, "node-settle", profile) as (
+                    p,
+                    url,
+                ):
+                    result["order_to_receipt"] = asyncio.run(
+                        bench_latency(url, signer, args.latency_samples, {**pids, "node": p.pid})
+                    )
+                    result["settled_matches"] = asyncio.run(
+                        bench_matches(url, signer, args.matches, args.concurrency,
+                                      {**pids, "node": p.pid}, args.settle_timeout)
+                    )  # fmt: skip
         finally:
             devnet.stop()
-    result["targets"] = targets(result)
+    if set(args.phases) == set(PHASES):
+        result["targets"] = targets(result)
     result["machine"] = machine()
     result["profiled"] = profile is not None
     return result
@@ -751,7 +775,9 @@ def markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
         (f"accepted over HTTP ({h['concurrency']} in flight, node in its own process) vs a "
          "trivial aiohttp handler (bench/trivial_server.py), same client and bodies",
          f"{h['accepted_per_s']:,} vs {h['trivial_aiohttp_handler_per_s']:,} orders/s "
-         f"(ratio {h['ratio_node_over_trivial']}; intake chain reads "
+         f"(ratio {h['ratio_node_over_trivial']}; CPU per request "
+         f"{h['cpu_us_per_request']['node']:,} vs {h['cpu_us_per_request']['trivial_handler']:,}"
+         f" us, ratio {h['cpu_us_per_request']['ratio_trivial_over_node']}; intake chain reads "
          f"{h['chain_calls'].get('intakeChainCalls', '?')} for "
          f"{h['chain_calls'].get('ordersChecked', '?')} orders)",
          ">= 3,000/s and ratio >= 0.5"),
@@ -856,6 +882,11 @@ def main() -> None:
         help="profile into DIR: node processes with py-spy if on PATH (else cProfile), "
         "in-process phases with cProfile; prints summaries to stderr",
     )  # fmt: skip
+    ap.add_argument(
+        "--phases", nargs="+", choices=PHASES, default=list(PHASES),
+        help="run only these phases (validation, http: phase 2, settle: phases 3 and 4); "
+        "--write needs all of them",
+    )  # fmt: skip
     ap.add_argument("--write", type=Path, help="update the node section of this markdown file")
     ap.add_argument("--workdir", type=Path, help="keep the databases and logs here")
     args = ap.parse_args()
@@ -868,6 +899,8 @@ def main() -> None:
     if args.profile is not None:
         print_profiles(args.profile)
     if args.write:
+        if set(args.phases) != set(PHASES):
+            sys.exit("not writing a partial run: run every phase")
         if args.profile is not None:
             sys.exit("not writing profiled figures: run again without --profile")
         write_section(args.write, "Node (bench/node.py)", markdown(result, args))

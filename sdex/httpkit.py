@@ -99,7 +99,10 @@ async def read_json(request: web.Request, limit: int) -> dict[str, Any]:
         raise ApiError(413, 101, f"Request body too large: more than {limit} bytes")
     if request.content_type != "application/json":
         raise ApiError(415, 101, "Content-Type must be application/json")
-    raw = await read_bounded(request, limit)
+    if request.content_length is not None:  # at most ``limit`` bytes (checked above)
+        raw = await request.read()
+    else:
+        raw = await read_bounded(request, limit)
     try:
         obj = jsonio.loads(raw, max_bytes=limit, max_depth=MAX_JSON_DEPTH)
     except JsonLimitError as e:

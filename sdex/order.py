@@ -126,6 +126,8 @@ class Order:
     @classmethod
     def from_json(cls, obj: object) -> Order:
         """Parse strictly; collects every field problem into one ``OrderParseError``."""
+        if type(obj) is dict and (fast := _fast_order(obj)) is not None:
+            return fast  # a well-formed order (the usual case): one pass, no error bookkeeping
         if not isinstance(obj, Mapping):
             raise OrderParseError(
                 [FieldError("order", FieldCode.INCORRECT_FORMAT, "order must be a JSON object")]
@@ -294,6 +296,52 @@ def validity_errors(order: Order) -> list[FieldError]:
     return errors
 
 
+def _fast_order(obj: dict[str, Any]) -> Order | None:
+    """The order if every field is a well-formed string in range, else None (then the full
+    parse says what is wrong). Same rules as ``parse_address``/``parse_uint``."""
+    values: list[Any] = []
+    for j, kind in _FAST_FIELDS:
+        raw = obj.get(j)
+        if type(raw) is not str:
+            return None
+        if kind is None:
+            if not _ADDRESS_RE.match(raw):
+                return None
+            low = raw.lower()
+            if raw != low and not _checksum_ok(raw):
+                return None
+            values.append(low)
+        else:
+            if not _DECIMAL_RE.match(raw):
+                return None
+            value = int(raw)
+            if value > kind:
+                return None
+            values.append(value)
+    return Order(*values)
+
+
+_FAST_FIELDS: tuple[tuple[str, int | None], ...] = tuple(
+    (j, None if k == "address" else _UINT_MAX[k]) for j, _, k in _FIELDS
+)
+_CHECKSUMMED: dict[str, bool] = {}
+"""Mixed-case addresses already checked against EIP-55 (a wallet sends the same few again
+and again); bounded, emptied when full."""
+
+
+def _checksum_ok(raw: str) -> bool:
+    """A 0x-hex address in one case, or mixed case with a valid EIP-55 checksum."""
+    body = raw[2:]
+    if body == body.lower() or body == body.upper():
+        return True
+    ok = _CHECKSUMMED.get(raw)
+    if ok is None:
+        if len(_CHECKSUMMED) >= 4096:
+            _CHECKSUMMED.clear()
+        ok = _CHECKSUMMED[raw] = to_checksum(raw) == raw
+    return ok
+
+
 def parse_address(raw: object, name: str) -> str:
     """A 20-byte 0x-hex address; mixed case must be a valid EIP-55 checksum."""
     if not isinstance(raw, str) or not _ADDRESS_RE.match(raw):
@@ -305,7 +353,7 @@ def parse_address(raw: object, name: str) -> str:
             ]
         )
     body = raw[2:]
-    if body != body.lower() and body != body.upper() and to_checksum(raw) != raw:
+    if not _checksum_ok(raw):
         raise OrderParseError(
             [FieldError(name, FieldCode.INVALID_ADDRESS, f"{name} has a bad EIP-55 checksum")]
         )
@@ -392,7 +440,17 @@ def recover_signer(digest: bytes, signature: bytes) -> str:
         )
     except Exception as e:  # coincurve raises a bare Exception on unrecoverable points
         raise SignatureError(f"signature does not recover: {e}") from e
-    return "0x" + keccak(pub.format(compressed=False)[1:])[-20:].hex()
+    point = pub.format(compressed=False)[1:]
+    address = _ADDRESSES.get(point)
+    if address is None:  # a maker signs many orders: its key's address is computed once
+        if len(_ADDRESSES) >= 4096:
+            _ADDRESSES.clear()
+        address = _ADDRESSES[point] = "0x" + keccak(point)[-20:].hex()
+    return address
+
+
+_ADDRESSES: dict[bytes, str] = {}
+"""Public key (64 bytes) → address, for keys seen recently; bounded, emptied when full."""
 
 
 def address_of(private_key: bytes) -> str:

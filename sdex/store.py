@@ -5,6 +5,16 @@ WAL mode with ``synchronous=NORMAL``: a committed transaction survives a killed 
 (``kill -9``), which is the promise the API makes when it answers 2xx. Amounts are stored as
 decimal text because they exceed SQLite's 64-bit integers.
 
+Off the event loop, with group commit: one thread (``sdex.sqlwriter.Writer``) owns the
+connection and runs every statement, reads included (so a read sees every write queued
+before it). Callers queue jobs; the thread takes all that are waiting, runs them in one
+transaction (each in its own savepoint, so one failing job undoes only itself), commits, and
+only then wakes whoever waits for them. Under load, while one transaction commits the next
+fills up, and the thread waits up to ``group_window`` seconds for more before it starts one,
+so many accepted orders share one commit. ``add_order_async`` answers a future that resolves
+after the commit (the API awaits it before its 2xx); every other method blocks until its own
+job committed.
+
 The database is bound to one chain: the chain id, the Exchange address and the hash of the
 Exchange's deployment block. A database from another chain (say, a restarted devnet, where
 the same address holds a new contract) is detected at open and rebuilt, never served.
@@ -12,75 +22,31 @@ the same address holds a new contract) is detected at open and rebuilt, never se
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sdex.model import FillEvent, fill_json
 from sdex.order import Domain, SignedOrder
+from sdex.sqlwriter import StoreError as StoreError
+from sdex.sqlwriter import Writer, serialised
+from sdex.storeschema import (
+    ADDED_ORDER_COLUMNS,
+    INSERT_ORDER,
+    MIRROR_TABLES,
+    ORDER_SELECT,
+    SCHEMA,
+)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS orders (
-    hash        TEXT PRIMARY KEY,
-    seq         INTEGER NOT NULL UNIQUE,
-    maker       TEXT NOT NULL,
-    maker_token TEXT NOT NULL,
-    taker_token TEXT NOT NULL,
-    order_json  TEXT NOT NULL,
-    status      TEXT NOT NULL,
-    filled      TEXT NOT NULL DEFAULT '0',
-    reason      TEXT NOT NULL DEFAULT '',
-    source      TEXT NOT NULL,
-    tif         TEXT NOT NULL DEFAULT 'gtc',
-    cancel_sig  TEXT NOT NULL DEFAULT '',
-    created_at  REAL NOT NULL,
-    updated_at  REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS orders_maker ON orders (maker);
-CREATE INDEX IF NOT EXISTS orders_pair ON orders (maker_token, taker_token);
-CREATE TABLE IF NOT EXISTS fills (
-    tx_hash       TEXT NOT NULL,
-    log_index     INTEGER NOT NULL,
-    block_number  INTEGER NOT NULL,
-    order_hash    TEXT NOT NULL,
-    maker         TEXT NOT NULL,
-    taker         TEXT NOT NULL,
-    maker_filled  TEXT NOT NULL,
-    taker_filled  TEXT NOT NULL,
-    fee_recipient TEXT NOT NULL,
-    fee           TEXT NOT NULL,
-    ours          INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (tx_hash, log_index)
-);
-CREATE INDEX IF NOT EXISTS fills_order ON fills (order_hash);
-CREATE TABLE IF NOT EXISTS mirror_orders (
-    hash      TEXT PRIMARY KEY,
-    filled    TEXT NOT NULL,
-    cancelled INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS mirror_makers (maker TEXT PRIMARY KEY, min_salt TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS mirror_funds (
-    maker     TEXT NOT NULL,
-    token     TEXT NOT NULL,
-    balance   TEXT NOT NULL,
-    allowance TEXT NOT NULL,
-    PRIMARY KEY (maker, token)
-);
-CREATE TABLE IF NOT EXISTS settlements (
-    tx_hash    TEXT PRIMARY KEY,
-    nonce      INTEGER NOT NULL,
-    raw_tx     TEXT NOT NULL,
-    pairs      TEXT NOT NULL,
-    status     TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
-);
-"""
+log = logging.getLogger("sdex.store")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,94 +104,134 @@ class StoredSettlement:
 
 
 class Store:
-    """One node's SQLite database. Every write commits before it returns."""
+    """One node's SQLite database. Every write commits before it returns (or, for
+    ``add_order_async``, before its future resolves)."""
 
-    def __init__(self, path: Path | str, identity: ChainIdentity, domain: Domain) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        identity: ChainIdentity,
+        domain: Domain,
+        group_window: float = 0.002,
+        max_group: int = 1024,
+    ) -> None:
+        """``group_window``: seconds the writer waits for more jobs before a transaction,
+        only while it is busy (the last transaction held more than one job); an idle node
+        commits each write at once. ``max_group``: the most jobs in one transaction."""
         self.path = str(path)
         self.domain = domain
         self.rebuilt = False
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(SCHEMA)
-        columns = {row[1] for row in self.db.execute("PRAGMA table_info(orders)")}
-        for name, ddl in _ADDED_ORDER_COLUMNS.items():  # a database from an older version
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.executescript(SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(orders)")}
+        for name, ddl in ADDED_ORDER_COLUMNS.items():  # a database from an older version
             if name not in columns:
-                self.db.execute(f"ALTER TABLE orders ADD COLUMN {name} {ddl}")
+                db.execute(f"ALTER TABLE orders ADD COLUMN {name} {ddl}")
+        self._writer = Writer(db, group_window, max_group)
         self._bind(identity)
+
+    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on the writer thread; block until its transaction committed."""
+        return self._writer.submit(fn).result()
 
     def _bind(self, identity: ChainIdentity) -> None:
         want = identity.as_dict()
-        have = dict(
-            self.db.execute("SELECT key, value FROM meta WHERE key IN (?, ?, ?)", list(want))
-        )
-        if have and have != want:
-            # another chain (or a fresh devnet at the same address): nothing here is valid
-            with self.tx():
-                for table in ("orders", "fills", "settlements", "meta", *MIRROR_TABLES):
-                    self.db.execute(f"DELETE FROM {table}")
-            self.rebuilt = True
-            have = {}
-        if not have:
-            with self.tx():
-                self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(want.items()))
 
-    def tx(self) -> _Transaction:
-        return _Transaction(self.db)
+        def bind(db: sqlite3.Connection) -> bool:
+            have = dict(
+                db.execute("SELECT key, value FROM meta WHERE key IN (?, ?, ?)", list(want))
+            )
+            rebuilt = False
+            if have and have != want:
+                # another chain (or a fresh devnet at the same address): nothing here is valid
+                for table in ("orders", "fills", "settlements", "meta", *MIRROR_TABLES):
+                    db.execute(f"DELETE FROM {table}")
+                rebuilt = True
+                have = {}
+            if not have:
+                db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(want.items()))
+            return rebuilt
+
+        self.rebuilt = self._call(bind)
 
     def close(self) -> None:
-        self.db.close()
+        """Commit what is queued, then stop the writer and close the database."""
+        self._writer.close()
+
+    def stats(self) -> dict[str, int]:
+        """Jobs run and transactions committed so far (jobs per commit: the grouping)."""
+        w = self._writer
+        return {"jobs": w.jobs, "commits": w.commits, "largestGroup": w.largest}
 
     # -- orders --------------------------------------------------------------------------
     def next_seq(self) -> int:
-        row = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM orders").fetchone()
+        row = self._call(
+            lambda db: db.execute("SELECT COALESCE(MAX(seq), 0) FROM orders").fetchone()
+        )
         return int(row[0]) + 1
 
     def add_order(
         self, signed: SignedOrder, seq: int, status: str, source: str, tif: str = "gtc"
     ) -> None:
-        now = time.time()
-        o = signed.order
-        self.db.execute(
-            "INSERT OR IGNORE INTO orders (hash, seq, maker, maker_token, taker_token, order_json,"
-            " status, source, tif, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                signed.hash_hex, seq, o.maker, o.maker_token, o.taker_token,
-                json.dumps(signed.to_json()), status, source, tif, now, now,
-            ),
-        )  # fmt: skip
+        row = serialised(_order_row(signed, seq, status, source, tif))
+        self._call(lambda db: db.execute(INSERT_ORDER, row))
+
+    def add_order_async(
+        self,
+        signed: SignedOrder,
+        seq: int,
+        status: str,
+        source: str,
+        tif: str = "gtc",
+        order_json: dict[str, str] | None = None,
+    ) -> asyncio.Future[None]:
+        """Queue the order's insert (call on the event loop); the future resolves once its
+        transaction committed, or fails with ``StoreError``. Writes are applied in the order
+        they were queued. A failure nobody awaits is logged. ``order_json``: the order's
+        ``to_json()`` if the caller has it (never changed afterwards); it is serialised on
+        the writer thread."""
+        row = _order_row(signed, seq, status, source, tif, order_json)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut.add_done_callback(_log_failure)
+        self._writer.insert_async(row, fut)
+        return fut
 
     def update_orders(self, updates: Sequence[tuple[str, str, int, str]]) -> None:
         """Set (status, filled, reason) of orders by hash hex, in one transaction."""
         now = time.time()
-        with self.tx():
-            self.db.executemany(
-                "UPDATE orders SET status=?, filled=?, reason=?, updated_at=? WHERE hash=?",
-                [(status, str(filled), reason, now, h) for h, status, filled, reason in updates],
+        rows = [(status, str(filled), reason, now, h) for h, status, filled, reason in updates]
+        self._call(
+            lambda db: db.executemany(
+                "UPDATE orders SET status=?, filled=?, reason=?, updated_at=? WHERE hash=?", rows
             )
+        )
 
     def set_cancel_signature(self, hash_hex: str, signature: bytes) -> None:
         """Keep the maker's soft-cancel signature: the proof shown to peers, also after a
         restart."""
-        self.db.execute(
-            "UPDATE orders SET cancel_sig=?, updated_at=? WHERE hash=?",
-            ("0x" + signature.hex(), time.time(), hash_hex.lower()),
+        args = ("0x" + signature.hex(), time.time(), hash_hex.lower())
+        self._call(
+            lambda db: db.execute("UPDATE orders SET cancel_sig=?, updated_at=? WHERE hash=?", args)
         )
 
     def order(self, hash_hex: str) -> StoredOrder | None:
-        row = self.db.execute(_ORDER_SELECT + " WHERE hash=?", (hash_hex.lower(),)).fetchone()
+        key = (hash_hex.lower(),)
+        row = self._call(lambda db: db.execute(ORDER_SELECT + " WHERE hash=?", key).fetchone())
         return self._order(row) if row else None
 
     def orders(self, statuses: Sequence[str] | None = None) -> Iterator[StoredOrder]:
         """All orders in arrival order, optionally only those with the given statuses."""
-        sql, args = _ORDER_SELECT, []
+        sql, args = ORDER_SELECT, []
         if statuses:
             sql += f" WHERE status IN ({','.join('?' * len(statuses))})"
             args = list(statuses)
-        for row in self.db.execute(sql + " ORDER BY seq", args):
+        rows = self._call(lambda db: db.execute(sql + " ORDER BY seq", args).fetchall())
+        for row in rows:
             yield self._order(row)
 
     def query_orders(
@@ -238,11 +244,16 @@ class Store:
         where = " AND ".join(f"{k}=?" for k in filters if k in allowed)
         args = [v.lower() if k != "status" else v for k, v in filters.items() if k in allowed]
         cond = f" WHERE {where}" if where else ""
-        total = int(self.db.execute(f"SELECT COUNT(*) FROM orders{cond}", args).fetchone()[0])
-        rows = self.db.execute(
-            f"{_ORDER_SELECT}{cond} ORDER BY seq LIMIT ? OFFSET ?",
-            [*args, per_page, (page - 1) * per_page],
-        ).fetchall()
+
+        def query(db: sqlite3.Connection) -> tuple[int, list[Any]]:
+            total = int(db.execute(f"SELECT COUNT(*) FROM orders{cond}", args).fetchone()[0])
+            rows = db.execute(
+                f"{ORDER_SELECT}{cond} ORDER BY seq LIMIT ? OFFSET ?",
+                [*args, per_page, (page - 1) * per_page],
+            ).fetchall()
+            return total, rows
+
+        total, rows = self._call(query)
         return total, [self._order(r) for r in rows]
 
     def _order(self, row: tuple[Any, ...]) -> StoredOrder:
@@ -262,10 +273,13 @@ class Store:
     # -- fills ---------------------------------------------------------------------------
     def add_fills(self, fills: Sequence[StoredFill]) -> list[StoredFill]:
         """Insert fills; returns those that were new (a log seen twice is stored once)."""
-        new: list[StoredFill] = []
-        with self.tx():
+        if not fills:
+            return []
+
+        def insert(db: sqlite3.Connection) -> list[StoredFill]:
+            new: list[StoredFill] = []
             for f in fills:
-                cur = self.db.execute(
+                cur = db.execute(
                     "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         f.tx_hash, f.log_index, f.block_number, "0x" + f.order_hash.hex(),
@@ -276,7 +290,9 @@ class Store:
                 )  # fmt: skip
                 if cur.rowcount:
                     new.append(f)
-        return new
+            return new
+
+        return self._call(insert)
 
     def fills(
         self,
@@ -294,11 +310,16 @@ class Store:
             conds.append("block_number > ?")
             args.append(above_block)
         cond = ("WHERE " + " AND ".join(conds)) if conds else ""
-        total = int(self.db.execute(f"SELECT COUNT(*) FROM fills {cond}", args).fetchone()[0])
-        rows = self.db.execute(
-            f"SELECT * FROM fills {cond} ORDER BY block_number, log_index LIMIT ? OFFSET ?",
-            [*args, per_page, (page - 1) * per_page],
-        ).fetchall()
+
+        def query(db: sqlite3.Connection) -> tuple[int, list[Any]]:
+            total = int(db.execute(f"SELECT COUNT(*) FROM fills {cond}", args).fetchone()[0])
+            rows = db.execute(
+                f"SELECT * FROM fills {cond} ORDER BY block_number, log_index LIMIT ? OFFSET ?",
+                [*args, per_page, (page - 1) * per_page],
+            ).fetchall()
+            return total, rows
+
+        total, rows = self._call(query)
         return total, [
             StoredFill(
                 tx_hash=r[0],
@@ -322,22 +343,26 @@ class Store:
     ) -> None:
         """Record a signed settlement *before* it is broadcast, so a restart can reconcile it."""
         now = time.time()
-        self.db.execute(
-            "INSERT OR REPLACE INTO settlements VALUES (?,?,?,?,?,?,?)",
-            (tx_hash, nonce, raw_tx, json.dumps(pairs), "pending", now, now),
+        row = (tx_hash, nonce, raw_tx, json.dumps(pairs), "pending", now, now)
+        self._call(
+            lambda db: db.execute("INSERT OR REPLACE INTO settlements VALUES (?,?,?,?,?,?,?)", row)
         )
 
     def set_settlement_status(self, tx_hash: str, status: str) -> None:
-        self.db.execute(
-            "UPDATE settlements SET status=?, updated_at=? WHERE tx_hash=?",
-            (status, time.time(), tx_hash),
+        args = (status, time.time(), tx_hash)
+        self._call(
+            lambda db: db.execute(
+                "UPDATE settlements SET status=?, updated_at=? WHERE tx_hash=?", args
+            )
         )
 
     def pending_settlements(self) -> list[StoredSettlement]:
-        rows = self.db.execute(
-            "SELECT tx_hash, nonce, raw_tx, pairs, status FROM settlements"
-            " WHERE status='pending' ORDER BY nonce"
-        ).fetchall()
+        rows = self._call(
+            lambda db: db.execute(
+                "SELECT tx_hash, nonce, raw_tx, pairs, status FROM settlements"
+                " WHERE status='pending' ORDER BY nonce"
+            ).fetchall()
+        )
         return [
             StoredSettlement(r[0], int(r[1]), r[2], [(a, b) for a, b in json.loads(r[3])], r[4])
             for r in rows
@@ -346,15 +371,18 @@ class Store:
     def remove_fills_above(self, block_number: int) -> list[StoredFill]:
         """Delete the fills of blocks above ``block_number`` (a reorg undid them); returns them."""
         _, removed = self.fills(1, 1_000_000, above_block=block_number)
-        with self.tx():
-            self.db.execute("DELETE FROM fills WHERE block_number > ?", (block_number,))
+        self._call(
+            lambda db: db.execute("DELETE FROM fills WHERE block_number > ?", (block_number,))
+        )
         return removed
 
     # -- watcher checkpoint and the chain mirror --------------------------------------------
     def checkpoint(self) -> tuple[int, str, int] | None:
         """(number, hash, timestamp) of the last block the mirror applied; None if the mirror
         was never saved (a database from before the mirror is replayed from the start)."""
-        row = self.db.execute("SELECT value FROM meta WHERE key='mirror_head'").fetchone()
+        row = self._call(
+            lambda db: db.execute("SELECT value FROM meta WHERE key='mirror_head'").fetchone()
+        )
         if row is None:
             return None
         number, block_hash, timestamp = json.loads(row[0])
@@ -368,77 +396,76 @@ class Store:
         funds: dict[tuple[str, str], tuple[int, int]],
     ) -> None:
         """The mirror's changes and its head, in one transaction."""
-        with self.tx():
-            self.db.executemany(
-                "INSERT OR REPLACE INTO mirror_orders VALUES (?,?,?)",
-                [("0x" + h.hex(), str(f), int(c)) for h, (f, c) in orders.items()],
-            )
-            self.db.executemany(
-                "INSERT OR REPLACE INTO mirror_makers VALUES (?,?)",
-                [(m, str(s)) for m, s in makers.items()],
-            )
-            self.db.executemany(
-                "INSERT OR REPLACE INTO mirror_funds VALUES (?,?,?,?)",
-                [(m, t, str(b), str(a)) for (m, t), (b, a) in funds.items()],
-            )
-            self.db.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('mirror_head', ?)", (json.dumps(list(head)),)
-            )
+        order_rows = [("0x" + h.hex(), str(f), int(c)) for h, (f, c) in orders.items()]
+        maker_rows = [(m, str(s)) for m, s in makers.items()]
+        fund_rows = [(m, t, str(b), str(a)) for (m, t), (b, a) in funds.items()]
+        head_json = json.dumps(list(head))
+
+        def save(db: sqlite3.Connection) -> None:
+            db.executemany("INSERT OR REPLACE INTO mirror_orders VALUES (?,?,?)", order_rows)
+            db.executemany("INSERT OR REPLACE INTO mirror_makers VALUES (?,?)", maker_rows)
+            db.executemany("INSERT OR REPLACE INTO mirror_funds VALUES (?,?,?,?)", fund_rows)
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('mirror_head', ?)", (head_json,))
+
+        self._call(save)
 
     def load_mirror(
         self,
     ) -> tuple[
         dict[bytes, tuple[int, bool]], dict[str, int], dict[tuple[str, str], tuple[int, int]]
     ]:
-        orders = {
-            bytes.fromhex(h[2:]): (int(f), bool(c))
-            for h, f, c in self.db.execute("SELECT hash, filled, cancelled FROM mirror_orders")
-        }
-        makers = {m: int(s) for m, s in self.db.execute("SELECT * FROM mirror_makers")}
-        funds = {
-            (m, t): (int(b), int(a)) for m, t, b, a in self.db.execute("SELECT * FROM mirror_funds")
-        }
+        def load(db: sqlite3.Connection) -> tuple[list[Any], list[Any], list[Any]]:
+            return (
+                db.execute("SELECT hash, filled, cancelled FROM mirror_orders").fetchall(),
+                db.execute("SELECT * FROM mirror_makers").fetchall(),
+                db.execute("SELECT * FROM mirror_funds").fetchall(),
+            )
+
+        order_rows, maker_rows, fund_rows = self._call(load)
+        orders = {bytes.fromhex(h[2:]): (int(f), bool(c)) for h, f, c in order_rows}
+        makers = {m: int(s) for m, s in maker_rows}
+        funds = {(m, t): (int(b), int(a)) for m, t, b, a in fund_rows}
         return orders, makers, funds
 
     def reset_chain(self, identity: ChainIdentity) -> None:
         """The chain was reset (a new genesis or deployment block): drop everything read from
         the old chain (fills, the mirror, its head; unsent settlements are dropped) and bind
         the database to the new chain. Signed orders stay: the node re-judges them."""
-        with self.tx():
+        now = time.time()
+        meta = list(identity.as_dict().items())
+
+        def reset(db: sqlite3.Connection) -> None:
             for table in ("fills", *MIRROR_TABLES):
-                self.db.execute(f"DELETE FROM {table}")
-            self.db.execute("DELETE FROM meta WHERE key IN ('mirror_head', 'checkpoint')")
-            self.db.execute(
+                db.execute(f"DELETE FROM {table}")
+            db.execute("DELETE FROM meta WHERE key IN ('mirror_head', 'checkpoint')")
+            db.execute(
                 "UPDATE settlements SET status='dropped', updated_at=? WHERE status='pending'",
-                (time.time(),),
+                (now,),
             )
-            self.db.executemany(
-                "INSERT OR REPLACE INTO meta VALUES (?, ?)", list(identity.as_dict().items())
-            )
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
+
+        self._call(reset)
 
 
-MIRROR_TABLES = ("mirror_orders", "mirror_makers", "mirror_funds")
+def _order_row(
+    signed: SignedOrder,
+    seq: int,
+    status: str,
+    source: str,
+    tif: str,
+    order_json: dict[str, str] | None = None,
+) -> tuple[object, ...]:
+    """The orders table's row; its ``order_json`` column may still be a dict here (the
+    writer serialises it: ``_serialised``)."""
+    now = time.time()
+    o = signed.order
+    return (
+        signed.hash_hex, seq, o.maker, o.maker_token, o.taker_token,
+        order_json if order_json is not None else signed.to_json(),
+        status, source, tif, now, now,
+    )  # fmt: skip
 
-_ADDED_ORDER_COLUMNS = {
-    "tif": "TEXT NOT NULL DEFAULT 'gtc'",
-    "cancel_sig": "TEXT NOT NULL DEFAULT ''",
-}
-"""Columns added since the first schema, with their DDL (added to an older database)."""
 
-_ORDER_SELECT = (
-    "SELECT hash, seq, order_json, status, filled, reason, source, created_at, tif, cancel_sig"
-    " FROM orders"
-)
-
-
-class _Transaction:
-    """``with store.tx():`` groups writes into one commit (autocommit otherwise)."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self) -> None:
-        self.db.execute("BEGIN")
-
-    def __exit__(self, et: object, ev: object, tb: object) -> None:
-        self.db.execute("ROLLBACK" if et is not None else "COMMIT")
+def _log_failure(fut: asyncio.Future[None]) -> None:
+    if not fut.cancelled() and (e := fut.exception()) is not None:
+        log.error("an order could not be stored: %s", e)

@@ -82,6 +82,72 @@ async def test_kill_9_during_posts_loses_no_acknowledged_order(
             assert book["bids"]["total"] + book["asks"]["total"] >= len(acked)
 
 
+async def test_kill_9_during_concurrent_posts_loses_no_group_committed_order(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Many posts in flight at once share transactions (group commit); a SIGKILL while
+    groups are being committed loses none that was answered 2xx."""
+    c = chain
+    deployment = tmp_path / "devnet.json"
+    c.deployment.save(deployment)
+    db, port, log = tmp_path / "node.db", free_port(), tmp_path / "node.log"
+    base = f"http://127.0.0.1:{port}"
+    rng = random.Random(11)
+    orders: list[SignedOrder] = []
+    for i in range(1200):  # nothing crosses: every accepted order rests
+        maker = 1 + i % 15
+        if i % 2:
+            orders.append(c.sign(ask(c, maker, E18, (3001 + rng.randrange(500)) * E6)))
+        else:
+            orders.append(c.sign(bid(c, maker, E18, (2999 - rng.randrange(500)) * E6)))
+    acked: list[SignedOrder] = []
+    work = iter(orders)
+    stats: dict[str, int] = {}
+    conn = aiohttp.TCPConnector(limit=64)
+    async with aiohttp.ClientSession(connector=conn) as session:
+        with node_process(c, deployment, db, port, OPERATOR, log) as proc:
+            await wait_for(lambda: _healthy(session, base, proc), timeout=60)
+
+            async def stream() -> None:
+                for s in work:
+                    try:
+                        async with session.post(base + "/v1/orders", json=s.to_json()) as r:
+                            if r.status in (200, 201):
+                                acked.append(s)
+                    except aiohttp.ClientError:
+                        return  # the node is gone
+
+            posters = [asyncio.create_task(stream()) for _ in range(48)]
+
+            async def grouped() -> bool:
+                async with session.get(base + "/health") as r:
+                    stats.update((await r.json())["store"])
+                return len(acked) >= 300 and stats["largestGroup"] > 1
+
+            await wait_for(grouped, timeout=120)
+            proc.kill()  # SIGKILL, by its own PID, with 48 posts in flight
+            proc.wait(timeout=10)
+            await asyncio.wait_for(asyncio.gather(*posters), 30)
+        # the writer grouped concurrent orders: fewer transactions than jobs
+        assert stats["commits"] < stats["jobs"], stats
+        assert 300 <= len(acked) < len(orders)
+
+        with node_process(c, deployment, db, port, OPERATOR, log) as proc:
+            await wait_for(lambda: _healthy(session, base, proc), timeout=60)
+            missing = []
+            for s in acked:
+                async with session.get(f"{base}/v1/orders/{s.hash_hex}") as r:
+                    if r.status != 200:
+                        missing.append(s.hash_hex)
+                        continue
+                    rec = await r.json()
+                assert rec["metaData"]["status"] == "open"
+            assert missing == []
+    with sqlite3.connect(db) as conn_db:
+        stored = {h for (h,) in conn_db.execute("SELECT hash FROM orders")}
+    assert {s.hash_hex for s in acked} <= stored
+
+
 async def test_pending_settlement_is_reconciled_at_restart(chain: Chain, tmp_path: Path) -> None:
     """A node died after recording a signed settlement and before broadcasting it."""
     c = chain

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from sdex.chain import Exchange, OrderState, OrderStatus
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.exchange import decode_order_states
-from sdex.errors import ContractRevert, OrderParseError, SignatureError
+from sdex.errors import ContractRevert, OrderParseError
 from sdex.ingest.rejections import Rejection, RejectionCode
+from sdex.ingest.verify import EcdsaBatcher
 from sdex.mirror import Mirror
 from sdex.model import RemovalReason
-from sdex.order import Domain, Order, SignedOrder, recover_signer, validity_errors
+from sdex.order import Domain, Order, SignedOrder, validity_errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +151,10 @@ class Intake:
         mirror_ready: Callable[[], bool] | None = None,
     ) -> None:
         """``mirror``: answer chain state from this node's mirror when ``mirror_ready()``
-        and the maker's account is known there (no chain call); otherwise ``batcher``."""
+        and the maker's account is known there (no chain call); otherwise ``batcher``.
+        Signatures are recovered off the event loop, in batches (``EcdsaBatcher``)."""
         self.domain = domain
+        self.ecdsa = EcdsaBatcher()
         self.batcher = batcher
         self.mirror = mirror
         self.mirror_ready = mirror_ready or (lambda: mirror is not None)
@@ -222,9 +225,11 @@ class Intake:
         if not isinstance(first, SignedOrder):
             return first
         signed = first
-        # Off-chain ECDSA first (~50 us). A signature that doesn't recover to the maker may
-        # still be a contract wallet's (EIP-1271): then the chain's verdict below decides.
-        ecdsa_ok = _ecdsa_ok(signed)
+        # Off-chain ECDSA first, on the worker thread. A signature that doesn't recover to
+        # the maker may still be a contract wallet's (EIP-1271): the chain's verdict decides.
+        ecdsa_ok = await self.ecdsa.ecdsa_ok(signed)
+        if self.known(signed.hash):  # accepted meanwhile (a repeat posted concurrently)
+            return Known(signed.hash)
         try:
             state = self._state(signed, ecdsa_ok)
             if state is None:
@@ -279,13 +284,3 @@ def removal_of(verdict: Accepted | Rejection) -> RemovalReason | None:
     """Why a booked order must leave, by ``judge``'s verdict on its chain state: None while
     the chain would fill it (accepted, or only unfunded)."""
     return None if isinstance(verdict, Accepted) else verdict.code.removal
-
-
-def _ecdsa_ok(signed: SignedOrder) -> bool | None:
-    """True/False for a 65-byte ECDSA signature; None when it isn't one (EIP-1271 bytes)."""
-    if len(signed.signature) != 65:
-        return None
-    try:
-        return recover_signer(signed.hash, signed.signature) == signed.order.maker
-    except SignatureError:
-        return False

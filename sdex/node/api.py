@@ -73,6 +73,28 @@ class Metrics:
         g.set_function(lambda: node.settler.failed)
         g = Gauge("sdex_ws_subscribers", "Websocket subscribers", registry=r)
         g.set_function(lambda: len(node.events))
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def request_done(self, route: str, status: int, seconds: float) -> None:
+        """Count a request and observe its latency (the labelled children are looked up
+        once per route and status: ``labels()`` costs more than the count itself)."""
+        key = (route, str(status))
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.requests.labels(*key)
+        child.inc()
+        key = ("latency", route)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.latency.labels(route)
+        child.observe(seconds)
+
+    def order_submitted(self, result: str) -> None:
+        key = ("orders", result)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.orders.labels(result)
+        child.inc()
 
 
 NODE_KEY = web.AppKey("node", Node)
@@ -149,9 +171,9 @@ async def post_order(request: web.Request) -> web.Response:
             "timeInForce", FieldCode.UNSUPPORTED_OPTION, "timeInForce must be gtc, ioc or fok"
         ) from None
     result = await node.submit(obj, source="api", tif=tif)
-    request.app[METRICS_KEY].orders.labels(
+    request.app[METRICS_KEY].order_submitted(
         str(result.body.get("rejection", "accepted" if result.status < 300 else "rejected"))
-    ).inc()
+    )
     return web.json_response(result.body, status=result.status)
 
 
@@ -350,8 +372,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             resp = ApiError(500, 100, "internal error").response()
         if not resp.prepared:
             resp.headers.update(headers)
-    metrics.requests.labels(route, str(resp.status)).inc()
-    metrics.latency.labels(route).observe(time.perf_counter() - started)
+    metrics.request_done(route, resp.status, time.perf_counter() - started)
     return resp
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 Event = dict[str, Any]
@@ -45,6 +46,14 @@ class EventHub:
             self._subs.discard(sub)
             with contextlib.suppress(asyncio.QueueFull):
                 sub.queue.put_nowait(None)
+
+    def publish_lazy(self, make: Callable[[], Event]) -> None:
+        """Publish ``make()``, built only if someone listens (counted either way)."""
+        if self._subs:
+            self.publish(make())
+        else:
+            self.published += 1
+            next(self._seq)
 
     def publish(self, event: Event) -> None:
         event = {"seq": next(self._seq), **event}

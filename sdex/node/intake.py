@@ -16,6 +16,7 @@ from sdex.model import OPEN_STATUSES, VALIDATION_FAILED, OrderStatus, error_body
 from sdex.node.records import CROSS_GRACE, Record, SubmitResult
 from sdex.node.status import NodeStatus
 from sdex.order import SignedOrder, recover_signer
+from sdex.store import StoreError
 
 log = logging.getLogger("sdex.node")
 
@@ -38,7 +39,13 @@ class NodeIntake(NodeStatus):
             return SubmitResult(200, self.record_json(result.signed.hash) or {})
         if (over := self.intake.over_limit(result.signed.order)) is not None:
             return SubmitResult(400, over.to_json())  # limits, re-checked after the chain read
-        return self._accept(result, source, tif)
+        answer = self._accept(result, source, tif)
+        if answer.stored is not None:
+            try:  # committed before the 2xx (group commit: one transaction for many orders)
+                await answer.stored
+            except StoreError as e:
+                return SubmitResult(503, error_body(100, f"the order was not stored: {e}"))
+        return answer
 
     async def submit_from_peer(self, obj: object, peer: str) -> str:
         """A peer's order, through the same intake as a wallet's (no fee check: the peer's
@@ -68,7 +75,8 @@ class NodeIntake(NodeStatus):
     def _accept(
         self, accepted: Accepted, source: str, tif: TimeInForce, match: bool = True
     ) -> SubmitResult:
-        """Store (committed before any 2xx), book and, for a wallet's order, match it.
+        """Store (queued here; ``submit`` awaits the commit before any 2xx), book and, for a
+        wallet's order, match it.
 
         A peer's order is booked without matching: crossings it makes with this node's own
         orders are settled by one node only, by the rule in ``may_match``."""
@@ -83,7 +91,9 @@ class NodeIntake(NodeStatus):
         rec = Record(
             signed, self._seq, source, status=OrderStatus.NEW, filled=state.filled, tif=tif
         )
-        self.store.add_order(signed, rec.seq, OrderStatus.OPEN, source, tif.value)  # before the 2xx
+        stored = self.store.add_order_async(
+            signed, rec.seq, OrderStatus.OPEN, source, tif.value, order_json=rec.json
+        )
         self._remember(rec)
         self._set_status(rec, OrderStatus.OPEN)
         self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
@@ -99,14 +109,17 @@ class NodeIntake(NodeStatus):
                     self.gossip.announce(rec.json, exclude=source.removeprefix("peer:"))
         except BookError as e:  # e.g. nothing left to fill: the chain moved since the read
             self._close_record(rec, OrderStatus.REMOVED, str(e))
-            return SubmitResult(201, self._submit_body(rec, None))
+            return SubmitResult(201, self._submit_body(rec, None), stored=stored)
         if mr is not None:
             self._after_match(mr)
         else:
             self._announce_if_resting(rec)
         body = self._submit_body(rec, mr)
-        self.events.publish({"type": "order", "event": "added", **self._record(rec)})
-        return SubmitResult(201, body, accepted=signed)
+        meta = body["metaData"]  # the same as self._record(rec)'s, computed once
+        self.events.publish_lazy(
+            lambda: {"type": "order", "event": "added", "order": rec.json, "metaData": meta}
+        )
+        return SubmitResult(201, body, accepted=signed, stored=stored)
 
     def _own_crossing(self, signed: SignedOrder) -> bytes | None:
         """The hash of a resting order of the same maker that ``signed`` would trade with

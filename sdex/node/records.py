@@ -63,6 +63,8 @@ class SubmitResult:
     status: int
     body: dict[str, object]
     accepted: SignedOrder | None = None
+    stored: asyncio.Future[None] | None = None
+    """Resolves once the order's row is committed (``Store.add_order_async``)."""
 
 
 class NodeState:

@@ -83,6 +83,7 @@ class NodeViews(NodeState):
             "block": self.watcher.checkpoint,
             "chainStateCalls": self.batcher.calls + self.peer_batcher.calls,
             "chainMirror": self.chain_health(),
+            "store": self.store.stats(),
         }
 
     def chain_health(self) -> dict[str, object]:

@@ -1,0 +1,220 @@
+"""The one thread that owns a node's SQLite connection (``sdex.store``): group commit.
+
+Callers queue jobs; the thread takes all that are waiting, runs them in one transaction (each
+in its own savepoint, so one failing job undoes only itself), commits, and only then wakes
+whoever waits for them. Order rows queued on the event loop are handed over once per loop
+iteration and inserted with one ``executemany``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from sdex.storeschema import INSERT_ORDER
+
+log = logging.getLogger("sdex.store")
+
+T = TypeVar("T")
+
+
+class StoreError(Exception):
+    """A write the database refused or could not commit (disk full, I/O error, closed)."""
+
+
+def serialised(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    if isinstance(row[5], dict):
+        return (*row[:5], json.dumps(row[5]), *row[6:])
+    return row
+
+
+Fn = Callable[[sqlite3.Connection], Any]
+Job = tuple[
+    "Fn | None",
+    "tuple[object, ...] | None",
+    "Future[Any] | None",
+    "asyncio.Future[Any] | None",
+]
+"""(function, or None for an order row to insert), the row, a blocking caller's future,
+an asyncio caller's future."""
+
+
+class Writer:
+    """The thread that owns the connection: jobs in, one transaction per group, results out.
+
+    A job is ``fn(connection)`` or an order row to insert; its result (or exception) goes to
+    a ``concurrent.futures`` future (a blocking caller) or an asyncio future (resolved on its
+    loop, one callback per loop per group), and only after the group's COMMIT. Order rows
+    queued on the event loop are handed to the thread once per loop iteration, and
+    consecutive ones are inserted with one ``executemany``."""
+
+    def __init__(self, db: sqlite3.Connection, group_window: float, max_group: int) -> None:
+        self.db = db
+        self.group_window = group_window
+        self.max_group = max_group
+        self.jobs = 0
+        self.commits = 0
+        self.largest = 0
+        self._queue: queue.SimpleQueue[list[Job] | None] = queue.SimpleQueue()
+        self._closed = False
+        self._lock = threading.Lock()
+        self._batch: list[Job] = []
+        """Jobs queued on the event loop since its last iteration (handed over together)."""
+        self._thread = threading.Thread(target=self._run, name="sdex-store", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        fut: Future[T] = Future()
+        with self._lock:
+            if self._closed:
+                raise StoreError("the store is closed")
+            self._hand_over()  # what the loop queued first goes first
+            self._queue.put([(fn, None, fut, None)])
+        return fut
+
+    def insert_async(self, row: tuple[object, ...], fut: asyncio.Future[None]) -> None:
+        with self._lock:
+            if self._closed:
+                raise StoreError("the store is closed")
+            if not self._batch:
+                fut.get_loop().call_soon(self._hand_over_locked)
+            self._batch.append((None, row, None, fut))
+
+    def _hand_over_locked(self) -> None:
+        with self._lock:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        if self._batch:
+            batch, self._batch = self._batch, []
+            self._queue.put(batch)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._hand_over()
+            self._queue.put(None)
+        self._thread.join()
+        self.db.close()
+
+    def _run(self) -> None:
+        busy = False
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            if busy and self.group_window > 0:
+                time.sleep(self.group_window)  # under load: let the group fill up
+            group = list(first)
+            stop = False
+            while len(group) < self.max_group:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                group.extend(more)
+            busy = len(group) > 1
+            self._commit(group)
+            if stop:
+                return
+
+    def _commit(self, group: list[Job]) -> None:
+        db = self.db
+        results: list[tuple[bool, Any]] = []
+        try:
+            db.execute("BEGIN")
+            i = 0
+            while i < len(group):
+                fn = group[i][0]
+                if fn is not None:
+                    results.append(_run_job(db, fn))
+                    i += 1
+                    continue
+                j = i
+                while j < len(group) and group[j][0] is None:
+                    j += 1
+                results.extend(_insert_rows(db, [job[1] for job in group[i:j]]))
+                i = j
+            db.execute("COMMIT")
+        except Exception as e:  # the transaction itself failed: nothing of it was kept
+            if db.in_transaction:
+                try:
+                    db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    log.exception("rollback failed")
+            err = StoreError(f"commit failed: {type(e).__name__}: {e}")
+            results = [(False, err)] * len(group)
+        else:
+            self.commits += 1
+        self.jobs += len(group)
+        self.largest = max(self.largest, len(group))
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+        for (_, _, cf, af), (ok, value) in zip(group, results, strict=True):
+            if cf is not None:
+                if ok:
+                    cf.set_result(value)
+                else:
+                    cf.set_exception(value)
+            elif af is not None:
+                by_loop.setdefault(af.get_loop(), []).append((af, ok, value))
+        for loop, items in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                loop.call_soon_threadsafe(_resolve, items)
+
+
+def _run_job(db: sqlite3.Connection, fn: Fn) -> tuple[bool, Any]:
+    """One job in its own savepoint: if it fails, it undoes only itself."""
+    db.execute("SAVEPOINT job")
+    try:
+        value = fn(db)
+    except Exception as e:
+        db.execute("ROLLBACK TO job")
+        db.execute("RELEASE job")
+        return False, StoreError(f"{type(e).__name__}: {e}")
+    db.execute("RELEASE job")
+    return True, value
+
+
+def _insert_rows(db: sqlite3.Connection, rows: list[Any]) -> list[tuple[bool, Any]]:
+    """Order rows in one ``executemany``; if that fails, one by one (each alone)."""
+    rows = [serialised(r) for r in rows]
+    db.execute("SAVEPOINT rows")
+    try:
+        db.executemany(INSERT_ORDER, rows)
+    except Exception:
+        db.execute("ROLLBACK TO rows")
+        db.execute("RELEASE rows")
+        return [_run_job(db, _inserter(r)) for r in rows]
+    db.execute("RELEASE rows")
+    return [(True, None)] * len(rows)
+
+
+def _inserter(row: Any) -> Fn:
+    def insert(db: sqlite3.Connection) -> None:
+        db.execute(INSERT_ORDER, row)
+
+    return insert
+
+
+def _resolve(items: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for fut, ok, value in items:
+        if fut.done():
+            continue
+        if ok:
+            fut.set_result(value)
+        else:
+            fut.set_exception(value)

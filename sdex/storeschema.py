@@ -1,0 +1,80 @@
+"""The SQLite schema of a node's store (``sdex.store``) and the statements its writer shares."""
+
+from __future__ import annotations
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (
+    hash        TEXT PRIMARY KEY,
+    seq         INTEGER NOT NULL UNIQUE,
+    maker       TEXT NOT NULL,
+    maker_token TEXT NOT NULL,
+    taker_token TEXT NOT NULL,
+    order_json  TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    filled      TEXT NOT NULL DEFAULT '0',
+    reason      TEXT NOT NULL DEFAULT '',
+    source      TEXT NOT NULL,
+    tif         TEXT NOT NULL DEFAULT 'gtc',
+    cancel_sig  TEXT NOT NULL DEFAULT '',
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_maker ON orders (maker);
+CREATE INDEX IF NOT EXISTS orders_pair ON orders (maker_token, taker_token);
+CREATE TABLE IF NOT EXISTS fills (
+    tx_hash       TEXT NOT NULL,
+    log_index     INTEGER NOT NULL,
+    block_number  INTEGER NOT NULL,
+    order_hash    TEXT NOT NULL,
+    maker         TEXT NOT NULL,
+    taker         TEXT NOT NULL,
+    maker_filled  TEXT NOT NULL,
+    taker_filled  TEXT NOT NULL,
+    fee_recipient TEXT NOT NULL,
+    fee           TEXT NOT NULL,
+    ours          INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (tx_hash, log_index)
+);
+CREATE INDEX IF NOT EXISTS fills_order ON fills (order_hash);
+CREATE TABLE IF NOT EXISTS mirror_orders (
+    hash      TEXT PRIMARY KEY,
+    filled    TEXT NOT NULL,
+    cancelled INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mirror_makers (maker TEXT PRIMARY KEY, min_salt TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS mirror_funds (
+    maker     TEXT NOT NULL,
+    token     TEXT NOT NULL,
+    balance   TEXT NOT NULL,
+    allowance TEXT NOT NULL,
+    PRIMARY KEY (maker, token)
+);
+CREATE TABLE IF NOT EXISTS settlements (
+    tx_hash    TEXT PRIMARY KEY,
+    nonce      INTEGER NOT NULL,
+    raw_tx     TEXT NOT NULL,
+    pairs      TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+"""
+
+MIRROR_TABLES = ("mirror_orders", "mirror_makers", "mirror_funds")
+
+ADDED_ORDER_COLUMNS = {
+    "tif": "TEXT NOT NULL DEFAULT 'gtc'",
+    "cancel_sig": "TEXT NOT NULL DEFAULT ''",
+}
+"""Columns added since the first schema, with their DDL (added to an older database)."""
+
+ORDER_SELECT = (
+    "SELECT hash, seq, order_json, status, filled, reason, source, created_at, tif, cancel_sig"
+    " FROM orders"
+)
+
+INSERT_ORDER = (
+    "INSERT OR IGNORE INTO orders (hash, seq, maker, maker_token, taker_token, order_json,"
+    " status, source, tif, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+)

@@ -1,0 +1,102 @@
+"""The store's writer thread: group commit, ordering, a failing job, close."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from sdex.order import ZERO_ADDRESS, Domain, Order, SignedOrder, address_of, random_salt, sign_order
+from sdex.store import ChainIdentity, Store, StoreError
+
+DOMAIN = Domain(31337, "0x" + "ab" * 20)
+IDENTITY = ChainIdentity(31337, "0x" + "ab" * 20, "0x" + "cd" * 32)
+KEY = bytes.fromhex("11" * 32)
+
+
+def _order(i: int) -> SignedOrder:
+    o = Order(
+        address_of(KEY), ZERO_ADDRESS, "0x" + "01" * 20, "0x" + "02" * 20,
+        10**18 + i, 3000 * 10**6, ZERO_ADDRESS, 0, 2**40, random_salt(),
+    )  # fmt: skip
+    return sign_order(o, DOMAIN, KEY)
+
+
+async def test_concurrent_orders_share_transactions_and_are_all_committed(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "s.db"
+    store = Store(db, IDENTITY, DOMAIN, group_window=0.005)
+    orders = [_order(i) for i in range(500)]
+    futures = [store.add_order_async(s, i + 1, "open", "api") for i, s in enumerate(orders)]
+    await asyncio.gather(*futures)
+    stats = store.stats()
+    assert stats["jobs"] >= 500
+    assert stats["commits"] < stats["jobs"] // 10  # grouped, not one commit per order
+    assert stats["largestGroup"] > 10
+    # a resolved future means committed: another connection sees every row now
+    with sqlite3.connect(db) as other:
+        assert other.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 500
+    store.close()
+
+
+async def test_reads_see_every_write_queued_before_them(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db", IDENTITY, DOMAIN)
+    orders = [_order(i) for i in range(50)]
+    futures = [store.add_order_async(s, i + 1, "open", "api") for i, s in enumerate(orders)]
+    # not awaited yet: the read is queued behind the inserts, on the same thread
+    assert [s.signed.hash for s in store.orders()] == [s.hash for s in orders]
+    assert store.next_seq() == 51
+    await asyncio.gather(*futures)
+    store.close()
+
+
+async def test_a_failing_job_fails_alone(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db", IDENTITY, DOMAIN, group_window=0.005)
+    a, b = _order(1), _order(2)
+    fa = store.add_order_async(a, 1, "open", "api")
+    # seq is UNIQUE: b with a's seq is refused by SQLite (INSERT OR IGNORE keeps the first)
+    fb = store.add_order_async(b, 1, "open", "api")
+
+    def boom(db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO meta VALUES ('x', 'y')")
+        raise ValueError("refused")
+
+    fc = store._writer.submit(boom)
+    fd = store.add_order_async(_order(3), 3, "open", "api")
+    await asyncio.gather(fa, fb, fd)
+    with pytest.raises(StoreError, match="refused"):
+        fc.result(timeout=10)
+    assert store.order(a.hash_hex) is not None
+    assert store.order(b.hash_hex) is None
+    assert store.next_seq() == 4
+    assert store._call(lambda db: db.execute("SELECT * FROM meta WHERE key='x'").fetchall()) == []
+    store.close()
+
+
+async def test_close_commits_what_is_queued_and_refuses_more(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    store = Store(db, IDENTITY, DOMAIN)
+    futures = [store.add_order_async(_order(i), i + 1, "open", "api") for i in range(100)]
+    store.close()
+    await asyncio.gather(*futures)
+    with pytest.raises(StoreError):
+        store.add_order(_order(200), 200, "open", "api")
+    reopened = Store(db, IDENTITY, DOMAIN)
+    assert reopened.next_seq() == 101
+    assert not reopened.rebuilt
+    reopened.close()
+
+
+def test_a_database_of_another_chain_is_rebuilt(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    store = Store(db, IDENTITY, DOMAIN)
+    store.add_order(_order(1), 1, "open", "api")
+    store.close()
+    other = ChainIdentity(31337, "0x" + "ab" * 20, "0x" + os.urandom(32).hex())
+    store = Store(db, other, DOMAIN)
+    assert store.rebuilt and list(store.orders()) == []
+    store.close()

@@ -1,0 +1,58 @@
+"""Batched ECDSA recovery on the worker thread: the same verdicts as recovering inline."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from sdex.ingest.verify import EcdsaBatcher, ecdsa_ok
+from sdex.order import ZERO_ADDRESS, Domain, Order, SignedOrder, address_of, random_salt, sign_order
+
+DOMAIN = Domain(31337, "0x" + "ab" * 20)
+
+
+def _signed(i: int) -> SignedOrder:
+    key = (i + 1).to_bytes(32, "big")
+    o = Order(
+        address_of(key), ZERO_ADDRESS, "0x" + "01" * 20, "0x" + "02" * 20,
+        10**18, 3000 * 10**6, ZERO_ADDRESS, 0, 2**40, random_salt(),
+    )  # fmt: skip
+    return sign_order(o, DOMAIN, key)
+
+
+async def test_batched_verdicts_equal_inline_ones() -> None:
+    good = [_signed(i) for i in range(40)]
+    other_maker = dataclasses.replace(good[0], order=good[1].order)  # signed by someone else
+    bad_v = dataclasses.replace(good[2], signature=good[2].signature[:64] + b"\x05")
+    high_s = dataclasses.replace(
+        good[3], signature=good[3].signature[:32] + b"\xff" * 32 + good[3].signature[64:]
+    )
+    contract_wallet = dataclasses.replace(good[4], signature=b"\x01" * 100)  # EIP-1271 bytes
+    orders = [*good, other_maker, bad_v, high_s, contract_wallet]
+    batcher = EcdsaBatcher(chunk=8)
+    verdicts = await asyncio.gather(*(batcher.ecdsa_ok(s) for s in orders))
+    assert verdicts == [ecdsa_ok(s) for s in orders]
+    assert verdicts[:40] == [True] * 40
+    assert verdicts[40:] == [False, False, False, None]
+    # one loop turn's orders went together, in chunks of 8 (the EIP-1271 one never did)
+    assert batcher.checked == 43
+    assert batcher.batches == 6
+
+
+async def test_a_lone_order_is_checked_on_the_loop_at_once() -> None:
+    batcher = EcdsaBatcher()
+    assert await asyncio.wait_for(batcher.ecdsa_ok(_signed(1)), 10) is True
+    bad = dataclasses.replace(_signed(2), order=_signed(3).order)
+    assert await asyncio.wait_for(batcher.ecdsa_ok(bad), 10) is False
+    assert (batcher.inline, batcher.batches, batcher.checked) == (2, 0, 0)
+
+
+async def test_copies_of_one_order_in_flight_share_one_check() -> None:
+    batcher = EcdsaBatcher()
+    one, other = _signed(7), _signed(8)
+    verdicts = await asyncio.gather(*(batcher.ecdsa_ok(s) for s in (one, one, other, one)))
+    assert verdicts == [True] * 4
+    assert batcher.shared == 2
+    assert batcher.checked + batcher.inline == 2
+    assert await batcher.ecdsa_ok(one) is True  # done: a later copy is checked again
+    assert batcher.shared == 2
