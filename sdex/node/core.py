@@ -134,7 +134,13 @@ class Node:
         self.peer_intake = self._intake(self.peer_batcher, fee=None)
         self.sender = Sender(self.settle_chain.rpc, cfg.key, cfg.chain_id)
         self.settler = Settler(
-            self.settle_chain, self.sender, self.store, self._on_settled, cfg.max_batch
+            self.settle_chain,
+            self.sender,
+            self.store,
+            self._on_settled,
+            cfg.max_batch,
+            receipts=self.rpc,
+            mirror=self.mirror,
         )
         self.watcher = Watcher(
             self.watch_rpc,
@@ -610,7 +616,7 @@ class Node:
         for f in stored:  # whoever stores a fill first (watcher or settler) publishes it
             self.events.publish({"type": "fill", **f.to_json()})
         affected: set[bytes] = {
-            f.order_hash for f in changes.fills if f.tx_hash not in self.settler.ours
+            f.order_hash for f in changes.fills if not self.settler.applies(f.tx_hash)
         } | changes.cancelled
         rejudge = set(changes.rejudge)
         if changes.reverted or changes.reorg_depth:
@@ -1003,6 +1009,8 @@ class Node:
             "settlementsSent": self.settler.sent,
             "matchesSettled": self.settler.settled,
             "matchesFailed": self.settler.failed,
+            "settlementsLost": self.settler.lost,
+            "settlementsInFlightMax": self.settler.most_in_flight,
             "block": self.watcher.checkpoint,
             "chainStateCalls": self.batcher.calls + self.peer_batcher.calls,
             "chainMirror": self.chain_health(),

@@ -37,7 +37,7 @@ from sdex import jsonio
 from sdex.chain import FillEvent, Log, load_abi
 from sdex.chain.arpc import AsyncRpc
 from sdex.errors import ChainError, JsonLimitError
-from sdex.mirror import Account, Effects, Header, Mirror
+from sdex.mirror import Account, Effects, Header, Mirror, OwnReceipt
 from sdex.store import ChainIdentity, Store, StoredFill
 
 log = logging.getLogger("sdex.watch")
@@ -61,7 +61,10 @@ class BlockChanges:
     cancelled: set[bytes] = field(default_factory=set)
     makers_cancelled_up_to: set[str] = field(default_factory=set)
     funds: set[Account] = field(default_factory=set)
-    """Accounts whose balance or allowance was re-read into the mirror."""
+    """Accounts whose balance or allowance changed in the mirror (re-read, or moved by
+    one of the node's own settlements)."""
+    reread: set[Account] = field(default_factory=set)
+    """Of those, the accounts read again from the chain (at the head's block)."""
     reverted: list[StoredFill] = field(default_factory=list)
     """Fills of undone blocks, deleted from the store."""
     rejudge: set[bytes] = field(default_factory=set)
@@ -81,6 +84,7 @@ class BlockChanges:
         self.cancelled |= later.cancelled
         self.makers_cancelled_up_to |= later.makers_cancelled_up_to
         self.funds |= later.funds
+        self.reread |= later.reread
         self.reverted.extend(later.reverted)
         self.rejudge |= later.rejudge
         self.reorg_depth = max(self.reorg_depth, later.reorg_depth)
@@ -254,7 +258,9 @@ class Watcher:
                 changes.reverted = self.store.remove_fills_above(fork)
                 changes.rejudge |= undone.orders
                 changes.makers_cancelled_up_to |= undone.makers
-                changes.funds |= {a for a in undone.funds if self.wanted(a)}
+                undone_funds = {a for a in undone.funds | undone.moved if self.wanted(a)}
+                changes.funds |= undone_funds
+                changes.reread |= undone_funds
                 changes.reorg_depth = depth
                 changes.fork = fork
                 self.reorgs += 1
@@ -296,7 +302,9 @@ class Watcher:
             changes.fills.extend(eff.fills)
             changes.cancelled |= eff.cancelled
             changes.makers_cancelled_up_to |= eff.makers
-            changes.funds |= {a for a in eff.funds if self.wanted(a)}
+            reread = {a for a in eff.funds if self.wanted(a)}
+            changes.reread |= reread
+            changes.funds |= reread | {a for a in eff.moved if self.wanted(a)}
             self.blocks_processed += end - start + 1
             self.checkpoint = end
             if end >= latest.number:
@@ -344,8 +352,17 @@ class Watcher:
                 raise _Inconsistent(f"block {b.number} does not follow {a.number}: chain moving")
         by_number: dict[int, list[Log]] = {}
         final_logs: list[Log] = []
+        own: dict[int, dict[str, OwnReceipt]] = {}
+        """The node's own settlements by block: decoded by the settler, not again here."""
         hashes = {h.number: h.hash for h in headers}
         for raw in raw_logs:
+            mine = _own_receipt(m, raw)
+            if mine is not None and hashes.get(mine.block_number, mine.block_hash) == (
+                mine.block_hash
+            ):
+                if start <= mine.block_number <= end:
+                    own.setdefault(mine.block_number, {})[mine.tx_hash] = mine
+                continue
             try:
                 lg = Log.from_rpc(raw)
                 block_hash = str(raw.get("blockHash", "")).lower()
@@ -360,9 +377,11 @@ class Watcher:
         eff = Effects()
         if final_end >= start:
             final_header = Header.from_rpc(results[len(recent)])
-            eff.merge(m.apply(None, final_logs, final_header))
+            final_own = [r for n in sorted(own) if n <= final_end for r in own[n].values()]
+            eff.merge(m.apply(None, final_logs, final_header, final_own))
         for h in headers:
-            eff.merge(m.apply(h, by_number.get(h.number, []), h))
+            block_own = list(own.get(h.number, {}).values())
+            eff.merge(m.apply(h, by_number.get(h.number, []), h, block_own))
         return eff
 
     async def _fork_point(self, latest: Header) -> int | None:
@@ -423,10 +442,14 @@ class Watcher:
     # -- funds ---------------------------------------------------------------------------------
 
     async def _refresh_funds(self, changes: BlockChanges) -> None:
-        """Re-read balance and allowance of every touched account someone needs."""
-        accounts = sorted(changes.funds)
-        if accounts:
-            funds = await read_funds(self.rpc, self.mirror.address, accounts, self._token_abi)
+        """Re-read balance and allowance of every touched account someone needs, at the
+        mirror's head block (so that amounts later blocks move apply on top of it)."""
+        accounts = sorted(changes.reread)
+        head = self.mirror.head
+        if accounts and head is not None:
+            funds = await read_funds(
+                self.rpc, self.mirror.address, accounts, self._token_abi, block=hex(head.number)
+            )
             for account, (balance, allowance) in funds.items():
                 self.mirror.set_funds(account, balance, allowance)
 
@@ -474,16 +497,20 @@ class Watcher:
 
 
 async def read_funds(
-    rpc: AsyncRpc, spender: str, accounts: list[Account], token_abi: Any = None
+    rpc: AsyncRpc,
+    spender: str,
+    accounts: list[Account],
+    token_abi: Any = None,
+    block: str = "latest",
 ) -> dict[Account, tuple[int, int]]:
-    """(balanceOf, allowance to ``spender``) per (owner, token), in one JSON-RPC batch.
-    A token call that fails counts as 0 (the owner cannot pay)."""
+    """(balanceOf, allowance to ``spender``) per (owner, token) at ``block``, in one
+    JSON-RPC batch. A token call that fails counts as 0 (the owner cannot pay)."""
     abi = token_abi or load_abi("TestToken")
     bal, allow = abi.fn("balanceOf"), abi.fn("allowance")
     calls: list[tuple[str, list[Any]]] = []
     for owner, token in accounts:
         for data in (bal.encode(owner), allow.encode(owner, spender)):
-            calls.append(("eth_call", [{"to": token, "data": "0x" + data.hex()}, "latest"]))
+            calls.append(("eth_call", [{"to": token, "data": "0x" + data.hex()}, block]))
     results = await rpc.batch(calls)
     out: dict[Account, tuple[int, int]] = {}
     for i, account in enumerate(accounts):
@@ -498,6 +525,17 @@ async def read_funds(
 
 
 _ZERO_HASH = "0x" + "00" * 32
+
+
+def _own_receipt(mirror: Mirror, raw: object) -> OwnReceipt | None:
+    """The node's own decoded receipt this raw log belongs to, if it is one of its block."""
+    if not mirror.own or not isinstance(raw, dict):
+        return None
+    tx = raw.get("transactionHash")
+    r = mirror.own.get(tx.lower()) if isinstance(tx, str) else None
+    if r is None or str(raw.get("blockHash", "")).lower() != r.block_hash:
+        return None
+    return r
 
 
 def _known(parent: str) -> bool:
