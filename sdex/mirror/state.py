@@ -19,8 +19,9 @@ changed (an undo list), so a reorg is undone exactly back to the fork point.
 
 from __future__ import annotations
 
+import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from eth_hash.auto import keccak
@@ -34,6 +35,8 @@ APPROVAL = keccak(b"Approval(address,address,uint256)")
 Account = tuple[str, str]
 """(owner, token), lower-case addresses."""
 
+EXPECT_PATIENCE = 2.0
+"""Seconds the watcher waits for an own settlement's receipt before reading its logs."""
 MAX_OWN_RECEIPTS = 1024
 """Decoded receipts of the node's own settlements kept for the watcher (oldest go first)."""
 
@@ -134,6 +137,11 @@ class Mirror:
         """The node's own settlement receipts the watcher has not applied yet, by tx hash."""
         self.own_applied = 0
         """Own receipts applied from the settler's decoding (not decoded again)."""
+        self.expected: dict[str, float] = {}
+        """Own settlements sent whose receipts are not in yet (tx hash -> when sent): the
+        watcher waits a moment for a receipt rather than decode its logs itself."""
+        self.on_receipt: Callable[[], None] | None = None
+        """Called when a receipt is noted (the watcher wakes up)."""
 
     # -- following the chain ---------------------------------------------------------------
 
@@ -148,10 +156,27 @@ class Mirror:
             return self.head.hash
         return None
 
+    def expect(self, tx_hash: str) -> None:
+        """An own settlement was sent: its receipt will come through ``note_receipt``."""
+        self.expected[tx_hash.lower()] = time.monotonic()
+
+    def unexpect(self, tx_hash: str) -> None:
+        """Its receipt will not come (lost, failed, or processed)."""
+        if self.expected.pop(tx_hash.lower(), None) is not None and self.on_receipt:
+            self.on_receipt()
+
+    def awaiting(self, tx_hash: str, patience: float = EXPECT_PATIENCE) -> bool:
+        """Whether the watcher should wait for ``tx_hash``'s receipt instead of reading it."""
+        sent = self.expected.get(tx_hash.lower())
+        return sent is not None and time.monotonic() - sent < patience
+
     def note_receipt(self, receipt: Receipt, fills: Sequence[FillEvent]) -> None:
         """Keep a settlement receipt of this node, its fills decoded, until the watcher
         applies its block (``apply`` with ``own``). Only the listed tokens' transfers and
         approvals are taken from its logs (their topics, no ABI decoding)."""
+        self.expected.pop(receipt.tx_hash.lower(), None)
+        if self.on_receipt is not None:
+            self.on_receipt()
         if receipt.status != 1 or not receipt.block_hash:
             return
         if self.head is not None and receipt.block_number <= self.head.number:
@@ -293,6 +318,7 @@ class Mirror:
         self.dirty_funds.clear()
         self.unsure.clear()
         self.own.clear()
+        self.expected.clear()
 
     # -- funds -----------------------------------------------------------------------------
 

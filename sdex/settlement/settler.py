@@ -176,7 +176,7 @@ class Settler:
         self.failed = 0
         self.lost = 0
         self.most_in_flight = 0
-        """The most batches that were in flight at once (pipelining at work)."""
+        """The most transactions that were sent and awaiting receipts at once."""
         self.idle = asyncio.Event()
         self.idle.set()
 
@@ -203,7 +203,6 @@ class Settler:
                     self._queue = self._queue[self.max_batch :]
                     task = asyncio.create_task(self._fly(batch), name="settlement")
                     self._flights.add(task)
-                    self.most_in_flight = max(self.most_in_flight, len(self._flights))
                     task.add_done_callback(self._landed)
                 self._check_idle()
         finally:
@@ -256,8 +255,12 @@ class Settler:
                 [(m.resting.hash_hex, m.incoming.hash_hex) for m in batch],
             )
             self.in_flight.add(signed.tx_hash)
+            self.most_in_flight = max(self.most_in_flight, len(self.in_flight))
             self.ours.add(signed.tx_hash)
+            self.given_up.discard(signed.tx_hash)  # the same transaction signed again
             self.sent += 1
+            if self.mirror is not None:
+                self.mirror.expect(signed.tx_hash)
             suspect = False
             try:
                 await self.chain.run(self._broadcast, signed)
@@ -268,6 +271,8 @@ class Settler:
             receipt = await self._receipt(signed, suspect)
         finally:
             self.in_flight.discard(signed.tx_hash)
+            if self.mirror is not None:
+                self.mirror.unexpect(signed.tx_hash)
         if receipt is None:
             self.lost += 1
             self.given_up.add(signed.tx_hash)

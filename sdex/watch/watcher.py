@@ -155,6 +155,7 @@ class Watcher:
         self.subscribed = False
         self._new_head = asyncio.Event()
         self._token_abi = load_abi("TestToken")
+        mirror.on_receipt = self._new_head.set  # a receipt the watcher may be waiting for
         self._load()
 
     # -- state ------------------------------------------------------------------------------
@@ -290,6 +291,7 @@ class Watcher:
     async def _advance(self, latest: Header, changes: BlockChanges) -> None:
         """Apply blocks from our head up to ``latest`` (at most ``max_range`` per read)."""
         m = self.mirror
+        applied = False
         while True:
             top = m.head
             if top is not None and latest.number <= top.number:
@@ -298,7 +300,13 @@ class Watcher:
                 return
             start = top.number + 1 if top is not None else self.checkpoint + 1
             end = min(latest.number, start + self.max_range - 1)
-            eff = await self._read_range(start, end, latest.number, top)
+            try:
+                eff = await self._read_range(start, end, latest.number, top)
+            except _Inconsistent:
+                if applied:  # keep what earlier ranges applied; the rest on the next poll
+                    return
+                raise
+            applied = True
             changes.fills.extend(eff.fills)
             changes.cancelled |= eff.cancelled
             changes.makers_cancelled_up_to |= eff.makers
@@ -356,6 +364,10 @@ class Watcher:
         """The node's own settlements by block: decoded by the settler, not again here."""
         hashes = {h.number: h.hash for h in headers}
         for raw in raw_logs:
+            if m.expected and isinstance(raw, dict):
+                tx = raw.get("transactionHash")
+                if isinstance(tx, str) and m.awaiting(tx):
+                    raise _Inconsistent(f"own settlement {tx}: its receipt is on its way")
             mine = _own_receipt(m, raw)
             if mine is not None and hashes.get(mine.block_number, mine.block_hash) == (
                 mine.block_hash
