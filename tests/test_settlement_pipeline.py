@@ -98,10 +98,10 @@ async def test_lost_transaction_is_rejudged_and_settled_again(
         try:
             taker = c.sign(bid(c, BOB, E18, 3000 * E6))
             assert (await api.post_order(taker))[0] == 201
-            await wait_for(lambda: len(node.settler.in_flight) == 1)
+            await wait_for(lambda: len(node.settler.in_flight) == 1 and pending_count(c) == 1)
             (lost,) = node.settler.in_flight
             drop = "anvil_dropTransaction" if engine == "anvil" else "hardhat_dropTransaction"
-            c.rpc.call(drop, lost)
+            assert c.rpc.call(drop, lost) is True
             # the settler finds the chain has forgotten it, gives the match back, and the
             # node matches and sends it again (the freed nonce is used again: the same
             # transaction, signed again, may well have the same hash)

@@ -28,11 +28,13 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+import aiohttp
+
 from sdex.book.types import RemovalReason
 from sdex.chain import FillEvent, OrderState, OrderStatus, Receipt, Sender, SignedTx
 from sdex.chain.aio import ChainThread
 from sdex.chain.arpc import AsyncRpc
-from sdex.errors import ChainError, ContractRevert, TransactionFailed
+from sdex.errors import ChainError, ContractRevert, RpcError, TransactionFailed
 from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
@@ -310,19 +312,29 @@ class Settler:
         next_check = start if suspect else start + LOST_CHECK
         poll = 0.002
         while True:
-            raw = await rpc.call("eth_getTransactionReceipt", signed.tx_hash)
-            if raw is not None:
-                return Receipt.from_rpc(raw)
-            now = loop.time()
-            if now >= next_check or now - start > RECEIPT_TIMEOUT:
-                next_check = now + LOST_CHECK
-                mined = int(
-                    await rpc.call("eth_getTransactionCount", self.sender.address, "latest"), 16
-                )
-                known = await rpc.call("eth_getTransactionByHash", signed.tx_hash)
-                if mined > signed.nonce or known is None or now - start > RECEIPT_TIMEOUT:
-                    raw = await rpc.call("eth_getTransactionReceipt", signed.tx_hash)
-                    return None if raw is None else Receipt.from_rpc(raw)
+            try:
+                raw = await rpc.call("eth_getTransactionReceipt", signed.tx_hash)
+                if raw is not None:
+                    return Receipt.from_rpc(raw)
+                now = loop.time()
+                if now >= next_check or now - start > RECEIPT_TIMEOUT:
+                    next_check = now + LOST_CHECK
+                    mined = int(
+                        await rpc.call("eth_getTransactionCount", self.sender.address, "latest"),
+                        16,
+                    )
+                    known = await rpc.call("eth_getTransactionByHash", signed.tx_hash)
+                    if mined > signed.nonce or known is None or now - start > RECEIPT_TIMEOUT:
+                        raw = await rpc.call("eth_getTransactionReceipt", signed.tx_hash)
+                        return None if raw is None else Receipt.from_rpc(raw)
+            except (aiohttp.ClientError, OSError, TimeoutError, RpcError, ValueError) as e:
+                # The chain did not answer. A transaction it took may still land: ask
+                # again (giving the matches back now could settle them twice). One whose
+                # broadcast failed too counts as lost (if it lands, the watcher sees it).
+                if suspect or loop.time() - start > RECEIPT_TIMEOUT:
+                    log.warning("no receipt for %s: %s", signed.tx_hash, e)
+                    return None
+                poll = max(poll, 0.05)
             await asyncio.sleep(poll)
             poll = min(poll * 2, 0.05)
 
