@@ -136,14 +136,16 @@ async def test_own_receipts_update_the_mirror_without_reads(chain: Chain, tmp_pa
             ))  # fmt: skip
             return maker, taker, block
 
-        # First settlement: the accounts were learned from a read at "latest" (intake), so
-        # the block that moves them has them read once more, at that block.
+        # First settlements: accounts learned from a read at "latest" (intake) are read
+        # once more, at the block that moves them (the payer's in the first, the taker's
+        # when intake learns it again for the second: a filled taker leaves the book).
+        await settle_pair()
         await settle_pair()
         calls = dict(node.watch_rpc.calls)
         applied = m.own_applied
 
         maker, taker, _ = await settle_pair()
-        # The second: filled amounts and funds come from the settler's decoded receipt.
+        # Then: filled amounts and funds come from the settler's decoded receipt.
         assert m.own_applied == applied + 1
         assert node.watch_rpc.calls["eth_call"] == calls.get("eth_call", 0)
         assert m.filled[maker.hash] == E18
