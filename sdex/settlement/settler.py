@@ -123,6 +123,8 @@ RECEIPT_TIMEOUT = 120.0
 """Seconds to wait for a receipt before the transaction counts as lost."""
 LOST_CHECK = 1.0
 """Seconds between checks whether a transaction without a receipt is still known."""
+LOST_RECHECK = 0.5
+"""Seconds after a first sign of loss before the check that decides it."""
 
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
 
@@ -311,6 +313,7 @@ class Settler:
         start = loop.time()
         next_check = start if suspect else start + LOST_CHECK
         poll = 0.002
+        doubted = False
         while True:
             try:
                 raw = await rpc.call("eth_getTransactionReceipt", signed.tx_hash)
@@ -325,8 +328,15 @@ class Settler:
                     )
                     known = await rpc.call("eth_getTransactionByHash", signed.tx_hash)
                     if mined > signed.nonce or known is None or now - start > RECEIPT_TIMEOUT:
-                        raw = await rpc.call("eth_getTransactionReceipt", signed.tx_hash)
-                        return None if raw is None else Receipt.from_rpc(raw)
+                        # A node may count a nonce or leave its pool a moment before the
+                        # receipt is there (anvil): lost only if it still says so later.
+                        if doubted or now - start > RECEIPT_TIMEOUT:
+                            raw = await rpc.call("eth_getTransactionReceipt", signed.tx_hash)
+                            return None if raw is None else Receipt.from_rpc(raw)
+                        doubted = True
+                        next_check = now + LOST_RECHECK
+                    else:
+                        doubted = False
             except (aiohttp.ClientError, OSError, TimeoutError, RpcError, ValueError) as e:
                 # The chain did not answer. A transaction it took may still land: ask
                 # again (giving the matches back now could settle them twice). One whose
