@@ -101,7 +101,7 @@ async def test_lost_transaction_is_rejudged_and_settled_again(
             await wait_for(lambda: len(node.settler.in_flight) == 1 and pending_count(c) == 1)
             (lost,) = node.settler.in_flight
             drop = "anvil_dropTransaction" if engine == "anvil" else "hardhat_dropTransaction"
-            assert c.rpc.call(drop, lost) is True
+            assert c.rpc.call(drop, lost) in (True, lost)  # Hardhat's answer, anvil's
             # the settler finds the chain has forgotten it, gives the match back, and the
             # node matches and sends it again (the freed nonce is used again: the same
             # transaction, signed again, may well have the same hash)
