@@ -908,6 +908,21 @@ def targets(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+def before_rows(args: argparse.Namespace) -> str:
+    """The same measure from an earlier run (``--before``: its printed JSON), for comparison."""
+    if args.before is None:
+        return ""
+    b = json.loads(args.before.read_text())
+    sv = b["settlement_vs_raw"]
+    return (
+        f"Before ({args.before_label}, the same benchmark on the same machine that day): node "
+        f"{sv['node_matches_per_s']:,} matches/s, raw {sv['raw_matches_per_s']:,} "
+        f"(ratio {sv['ratio_node_over_raw']}), {sv['node']['settlement_transactions']} "
+        f"transactions, {sv['node']['failed']} failed matches; other processes used "
+        f"{sv['node']['cpu_cores_used'].get('other_processes', '?')} cores.\n\n"
+    )
+
+
 def settlement_markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
     """The settlement-at-chain-speed section: node beside the raw sender, one engine."""
     m = r["machine"]
@@ -952,7 +967,9 @@ def settlement_markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
         f"{sv['raw_matches_per_s']:,}) | |\n"
         f"| ratio node / raw | {sv['ratio_node_over_raw']} | >= 0.8 "
         f"({met('node_settlement_over_raw')}) |\n\n"
-        f"CPU during the node's round, in cores: {node['cpu_cores_used']}.\n\n"
+        + before_rows(args)
+        + "CPU during the node's round, in cores (`hardhat`: the chain process, either "
+        f"engine): {node['cpu_cores_used']}.\n\n"
         "```json\n" + json.dumps(sv, indent=2) + "\n```\n"
     )
 
@@ -1100,6 +1117,8 @@ def main() -> None:
     ap.add_argument(
         "--settle-matches", type=int, default=2048, help="matches queued in the node at once"
     )
+    ap.add_argument("--before", type=Path, help="JSON printed by an earlier run, to compare")
+    ap.add_argument("--before-label", default="an earlier commit", help="what --before ran")
     ap.add_argument("--write", type=Path, help="update the node section of this markdown file")
     ap.add_argument("--workdir", type=Path, help="keep the databases and logs here")
     args = ap.parse_args()
