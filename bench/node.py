@@ -12,7 +12,16 @@
    which the node publishes after the settlement's receipt. Sequential.
 4. ``settled_matches``: ``--matches`` resting asks, then as many crossing bids posted at
    once; from the first bid's POST until ``/health`` counts every match settled. The number
-   of settlement transactions shows the batching.
+   of settlement transactions shows the batching. (End to end: intake is in the window.)
+5. ``settlement_vs_raw``: settlement at the chain's speed, the node beside its reference in
+   the same run. First a warm-up (Hardhat's first large transactions run 4-5x slower):
+   ``--warmup-batches`` raw batches, then a round of matches through the node. The
+   reference: a bare client sending pre-signed ``batchMatchOrders`` of 64 one after the
+   other, each waiting for its receipt (``--raw-batches``, before and after the node's
+   round; both printed). The node: with mining paused (``evm_setAutomine false``), the
+   asks and the crossing bids are posted, so every match waits in the node's queue; then
+   mining resumes and the clock runs until the websocket has delivered every fill. Both
+   rates are printed with their ratio.
 
 Orders are signed before any timing starts. Every process started here (Hardhat, the node)
 is stopped by its own PID. Prints JSON; ``--write docs/BENCHMARKS.md`` also replaces the
@@ -73,7 +82,7 @@ OPERATOR = 19  # dev account that sends the settlement transactions (never a mak
 ASK_MAKERS = range(0, 9)  # makers of resting asks in phases 3 and 4
 BID_MAKERS = range(9, 18)  # makers of the crossing bids (disjoint: no self-trades)
 JSON_HEADERS = {"Content-Type": "application/json"}
-PHASES = ("validation", "http", "settle")
+PHASES = ("validation", "http", "latency", "settle")
 
 # The node in its own process: ``sdex node`` when the CLI has it, else the same entry point.
 LAUNCHER = """\
@@ -662,6 +671,157 @@ async def bench_matches(
     }
 
 
+# -- 5. settlement at the chain's speed, beside a raw sender -----------------------------------
+
+RAW_SENDER = 18  # dev account of the raw reference sender (never a maker here)
+RAW_BATCH = 64
+
+
+def raw_batches(
+    rpc_url: str, deployment: Deployment, signer: Signer, batches: int
+) -> dict[str, Any]:
+    """``batches`` pre-signed ``batchMatchOrders`` of ``RAW_BATCH`` sent one after the other
+    by a bare client, each waiting for its receipt: matches per second."""
+    from sdex.chain import Rpc, Sender
+    from sdex.settlement.settler import settlement_gas
+
+    rpc = Rpc(rpc_url)
+    try:
+        ex = Exchange(rpc, deployment.exchange)
+        sender = Sender(rpc, signer.keys[RAW_SENDER], deployment.chain_id)
+        signed_txs = []
+        for b in range(batches):
+            matches = []
+            for i in range(RAW_BATCH):
+                k = b * RAW_BATCH + i
+                ask = signer.order(ASK_MAKERS[k % len(ASK_MAKERS)], True, MID)
+                bid = signer.order(BID_MAKERS[k % len(BID_MAKERS)], False, MID)
+                matches.append((ask, bid, 2**256 - 1))
+            data = ex.encode_batch(matches)
+            signed_txs.append(sender.sign(ex.address, data, settlement_gas(RAW_BATCH)))
+        t0 = time.perf_counter()
+        settled = 0
+        gas = 0
+        for tx in signed_txs:
+            sender.broadcast(tx)
+            receipt = sender.wait(tx.tx_hash)
+            if receipt.status != 1:
+                raise RuntimeError(f"raw batch {tx.tx_hash} reverted")
+            settled += len(ex.fills(receipt.logs)) // 2
+            gas += receipt.gas_used
+        seconds = time.perf_counter() - t0
+    finally:
+        rpc.close()
+    if settled != batches * RAW_BATCH:
+        raise RuntimeError(f"raw sender settled {settled} of {batches * RAW_BATCH}")
+    return {
+        "batches": batches,
+        "matches": settled,
+        "seconds": round(seconds, 3),
+        "matches_per_s": round(settled / seconds),
+        "gas_per_match": round(gas / settled),
+    }
+
+
+async def node_round(
+    url: str, rpc_url: str, signer: Signer, n: int, concurrency: int, pids: dict[str, int]
+) -> dict[str, Any]:
+    """``n`` matches queued in the node while mining is paused; then the time from resuming
+    mining until the websocket delivered all ``2 n`` fills."""
+    from sdex.chain import Rpc
+
+    asks = [body(signer.order(ASK_MAKERS[i % len(ASK_MAKERS)], True, MID)) for i in range(n)]
+    bids = [body(signer.order(BID_MAKERS[i % len(BID_MAKERS)], False, MID)) for i in range(n)]
+    rpc = Rpc(rpc_url)
+    fills = 0
+    done = asyncio.Event()
+    async with session(concurrency) as s, s.ws_connect(url + "/v1/ws") as ws:
+        last = 0.0
+
+        async def count() -> None:
+            nonlocal fills, last
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+                event = json.loads(msg.data)
+                if event.get("type") == "fill" and event.get("event") != "reverted":
+                    fills += 1
+                    last = time.perf_counter()
+                    if fills >= 2 * n:
+                        done.set()
+
+        counter = asyncio.create_task(count())
+        h0 = await health(s, url)
+        rpc.call("evm_setAutomine", False)
+        try:
+            r = await post_all(s, url + "/v1/orders", asks, concurrency)
+            if r["statuses"] != {"201": n}:
+                raise RuntimeError(f"resting asks: {r['statuses']} {r['errors']}")
+            r = await post_all(s, url + "/v1/orders", bids, concurrency)
+            if r["statuses"] != {"201": n}:
+                raise RuntimeError(f"crossing bids: {r['statuses']} {r['errors']}")
+        except BaseException:
+            rpc.call("evm_setAutomine", True)
+            rpc.close()
+            counter.cancel()
+            raise
+        with CpuMeter(pids) as cpu:
+            t0 = time.perf_counter()
+            rpc.call("evm_setAutomine", True)
+            for _ in range(16):  # what waits in the pool (one large transaction a block)
+                pending = rpc.call("eth_getBlockByNumber", "pending", False)
+                if not pending or not pending.get("transactions"):
+                    break
+                rpc.call("evm_mine")
+            try:
+                await asyncio.wait_for(done.wait(), timeout=120)
+            finally:
+                counter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await counter
+                rpc.close()
+        h1 = await health(s, url)
+    seconds = last - t0
+    settled = h1["matchesSettled"] - h0["matchesSettled"]
+    txs = h1["settlementsSent"] - h0["settlementsSent"]
+    return {
+        "matches": n,
+        "settled": settled,
+        "failed": h1["matchesFailed"] - h0["matchesFailed"],
+        "seconds": round(seconds, 3),
+        "matches_per_s": round(n / seconds),
+        "settlement_transactions": txs,
+        "matches_per_transaction": round(settled / max(1, txs), 1),
+        "most_batches_in_flight": h1.get("settlementsInFlightMax"),
+        "cpu_cores_used": cpu.cores,
+    }
+
+
+async def bench_settlement(
+    url: str,
+    rpc_url: str,
+    deployment: Deployment,
+    signer: Signer,
+    args: argparse.Namespace,
+    pids: dict[str, int],
+) -> dict[str, Any]:
+    warm = await asyncio.to_thread(raw_batches, rpc_url, deployment, signer, args.warmup_batches)
+    warm_node = await node_round(url, rpc_url, signer, 4 * RAW_BATCH, args.concurrency, pids)
+    raw_before = await asyncio.to_thread(raw_batches, rpc_url, deployment, signer, args.raw_batches)
+    node = await node_round(url, rpc_url, signer, args.settle_matches, args.concurrency, pids)
+    raw_after = await asyncio.to_thread(raw_batches, rpc_url, deployment, signer, args.raw_batches)
+    raw_rate = (raw_before["matches_per_s"] + raw_after["matches_per_s"]) / 2
+    return {
+        "warmup": {"raw": warm, "node": warm_node},
+        "raw_before": raw_before,
+        "node": node,
+        "raw_after": raw_after,
+        "node_matches_per_s": node["matches_per_s"],
+        "raw_matches_per_s": round(raw_rate),
+        "ratio_node_over_raw": round(node["matches_per_s"] / raw_rate, 3),
+    }
+
+
 # -- driver ------------------------------------------------------------------------------------
 
 
@@ -689,7 +849,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sdex-bench-")))
         deployment_file = workdir / "devnet.json"
         devnet = Devnet(
-            deployment_path=deployment_file, log_path=workdir / "hardhat.log", accounts=20
+            deployment_path=deployment_file,
+            log_path=workdir / f"{args.engine}.log",
+            accounts=20,
+            engine=args.engine,
         )
         deployment = devnet.start()
         try:
@@ -699,7 +862,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             signer = Signer(deployment, domain, now + 3 * 3600)
             key = deployment.accounts[OPERATOR].key
             pids = {"hardhat": devnet.node.proc.pid}
-            result: dict[str, Any] = {}
+            result: dict[str, Any] = {"engine": args.engine}
             phases = set(args.phases)
             if "validation" in phases:
                 result["validation"] = asyncio.run(
@@ -711,40 +874,130 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         bench_http(url, signer, args.http_orders, args.concurrency,
                                    {**pids, "node": p.pid})
                     )  # fmt: skip
-            if "settle" in phases:
+            if "settle" in phases or "latency" in phases:
                 with node_process(deployment_file, key, workdir, "node-settle", profile) as (
                     p,
                     url,
                 ):
-                    result["order_to_receipt"] = asyncio.run(
-                        bench_latency(url, signer, args.latency_samples, {**pids, "node": p.pid})
-                    )
-                    result["settled_matches"] = asyncio.run(
-                        bench_matches(url, signer, args.matches, args.concurrency,
-                                      {**pids, "node": p.pid}, args.settle_timeout)
-                    )  # fmt: skip
+                    node_pids = {**pids, "node": p.pid}
+                    if "settle" in phases:
+                        result["settlement_vs_raw"] = asyncio.run(
+                            bench_settlement(
+                                url, devnet.node.url, deployment, signer, args, node_pids
+                            )
+                        )
+                    if "latency" in phases:
+                        result["order_to_receipt"] = asyncio.run(
+                            bench_latency(url, signer, args.latency_samples, node_pids)
+                        )
+                        result["settled_matches"] = asyncio.run(
+                            bench_matches(url, signer, args.matches, args.concurrency,
+                                          node_pids, args.settle_timeout)
+                        )  # fmt: skip
         finally:
             devnet.stop()
-    if set(args.phases) == set(PHASES):
-        result["targets"] = targets(result)
+    result["targets"] = targets(result)
     result["machine"] = machine()
     result["profiled"] = profile is not None
     return result
 
 
 def targets(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each target of issue 4 with the figure reached."""
-    got = {
-        "validated_in_process_per_s": (
-            r["validation"]["offchain_checks_and_signature"]["orders_per_s"], ">=", 10_000),
-        "accepted_over_http_per_s": (r["http_accept"]["accepted_per_s"], ">=", 3_000),
-        "order_to_receipt_p50_ms": (r["order_to_receipt"]["order_to_receipt_ms"]["p50"], "<=", 20),
-        "settled_matches_per_s": (r["settled_matches"]["settled_matches_per_s"], ">=", 1_000),
-    }  # fmt: skip
+    """Each target of issues 4 and 12 with the figure reached (the phases that ran)."""
+    got: dict[str, tuple[float, str, float]] = {}
+    if "validation" in r:
+        got["validated_in_process_per_s"] = (
+            r["validation"]["offchain_checks_and_signature"]["orders_per_s"],
+            ">=",
+            10_000,
+        )
+    if "http_accept" in r:
+        got["accepted_over_http_per_s"] = (r["http_accept"]["accepted_per_s"], ">=", 3_000)
+    if "order_to_receipt" in r:
+        got["order_to_receipt_p50_ms"] = (
+            r["order_to_receipt"]["order_to_receipt_ms"]["p50"],
+            "<=",
+            20,
+        )
+        got["settled_matches_per_s"] = (r["settled_matches"]["settled_matches_per_s"], ">=", 1_000)
+    if "settlement_vs_raw" in r:
+        sv = r["settlement_vs_raw"]
+        got["node_settlement_matches_per_s"] = (
+            sv["node_matches_per_s"],
+            ">=",
+            3_000 if r.get("engine") == "anvil" else 1_000,
+        )
+        got["node_settlement_over_raw"] = (sv["ratio_node_over_raw"], ">=", 0.8)
     return {
         k: {"value": v, "target": f"{op} {t:,}", "met": v >= t if op == ">=" else v <= t}
         for k, (v, op, t) in got.items()
     }
+
+
+def before_rows(args: argparse.Namespace) -> str:
+    """The same measure from an earlier run (``--before``: its printed JSON), for comparison."""
+    if args.before is None:
+        return ""
+    b = json.loads(args.before.read_text())
+    sv = b["settlement_vs_raw"]
+    return (
+        f"Before ({args.before_label}, the same benchmark on the same machine that day): node "
+        f"{sv['node_matches_per_s']:,} matches/s, raw {sv['raw_matches_per_s']:,} "
+        f"(ratio {sv['ratio_node_over_raw']}), {sv['node']['settlement_transactions']} "
+        f"transactions, {sv['node']['failed']} failed matches; other processes used "
+        f"{sv['node']['cpu_cores_used'].get('other_processes', '?')} cores.\n\n"
+    )
+
+
+def settlement_markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
+    """The settlement-at-chain-speed section: node beside the raw sender, one engine."""
+    m = r["machine"]
+    sv = r["settlement_vs_raw"]
+    t = r["targets"]
+    engine = "anvil (@foundry-rs/anvil)" if r["engine"] == "anvil" else f"Hardhat {m['hardhat']}"
+
+    def met(key: str) -> str:
+        return "met" if t[key]["met"] else "missed"
+
+    node, rb, ra = sv["node"], sv["raw_before"], sv["raw_after"]
+    cmd = (
+        f"bench/node.py --engine {r['engine']} --phases {' '.join(args.phases)} "
+        f"--warmup-batches {args.warmup_batches} --raw-batches {args.raw_batches} "
+        f"--settle-matches {args.settle_matches}"
+    )
+    busy = node["cpu_cores_used"].get("other_processes", 0.0)
+    contended = (
+        f"**Other processes used {busy} cores during the node's round: the machine was "
+        "shared.**\n\n"
+        if busy > 0.25
+        else ""
+    )
+    return (
+        f"Measured {date.today()} on {m['os']}, nproc {m['nproc']}, {m['cpu']}, CPython "
+        f"{m['python']}, an automine {engine} devnet on the same machine, by `{cmd}`. "
+        f"Warm-up first: {sv['warmup']['raw']['batches']} raw batches of 64 and "
+        f"{sv['warmup']['node']['matches']} matches through the node. Raw: a bare client "
+        "sending pre-signed `batchMatchOrders` of 64 one after the other, each waiting for "
+        "its receipt, before and after the node's round. Node: every match queued while "
+        "mining is paused, then timed from resuming mining until the websocket delivered "
+        "every fill (receipts in, book, store and events updated).\n\n"
+        + contended
+        + "| measure | result | target |\n|---|---|---|\n"
+        f"| node, settled matches/s ({node['matches']:,} matches, "
+        f"{node['settlement_transactions']} transactions, {node['matches_per_transaction']} "
+        f"per tx, up to {node['most_batches_in_flight']} in flight) | "
+        f"{node['matches_per_s']:,}/s | >= {t['node_settlement_matches_per_s']['target'][3:]}/s "
+        f"({met('node_settlement_matches_per_s')}) |\n"
+        f"| raw batchMatchOrders of 64 (before / after the node's round) | "
+        f"{rb['matches_per_s']:,} / {ra['matches_per_s']:,} matches/s (mean "
+        f"{sv['raw_matches_per_s']:,}) | |\n"
+        f"| ratio node / raw | {sv['ratio_node_over_raw']} | >= 0.8 "
+        f"({met('node_settlement_over_raw')}) |\n\n"
+        + before_rows(args)
+        + "CPU during the node's round, in cores (`hardhat`: the chain process, either "
+        f"engine): {node['cpu_cores_used']}.\n\n"
+        "```json\n" + json.dumps(sv, indent=2) + "\n```\n"
+    )
 
 
 def cpu_rows(r: dict[str, Any]) -> list[tuple[str, dict[str, float]]]:
@@ -882,11 +1135,19 @@ def main() -> None:
         help="profile into DIR: node processes with py-spy if on PATH (else cProfile), "
         "in-process phases with cProfile; prints summaries to stderr",
     )  # fmt: skip
+    ap.add_argument("--engine", choices=("hardhat", "anvil"), default="hardhat")
     ap.add_argument(
         "--phases", nargs="+", choices=PHASES, default=list(PHASES),
-        help="run only these phases (validation, http: phase 2, settle: phases 3 and 4); "
-        "--write needs all of them",
+        help="run only these phases (validation, http: phase 2, latency: phases 3 and 4, "
+        "settle: settlement beside the raw sender); the node section needs all of them",
     )  # fmt: skip
+    ap.add_argument("--warmup-batches", type=int, default=10, help="raw batches before timing")
+    ap.add_argument("--raw-batches", type=int, default=16, help="raw batches of 64 per round")
+    ap.add_argument(
+        "--settle-matches", type=int, default=2048, help="matches queued in the node at once"
+    )
+    ap.add_argument("--before", type=Path, help="JSON printed by an earlier run, to compare")
+    ap.add_argument("--before-label", default="an earlier commit", help="what --before ran")
     ap.add_argument("--write", type=Path, help="update the node section of this markdown file")
     ap.add_argument("--workdir", type=Path, help="keep the databases and logs here")
     args = ap.parse_args()
@@ -899,11 +1160,17 @@ def main() -> None:
     if args.profile is not None:
         print_profiles(args.profile)
     if args.write:
-        if set(args.phases) != set(PHASES):
-            sys.exit("not writing a partial run: run every phase")
         if args.profile is not None:
             sys.exit("not writing profiled figures: run again without --profile")
-        write_section(args.write, "Node (bench/node.py)", markdown(result, args))
+        engine = "anvil" if args.engine == "anvil" else "Hardhat"
+        if "settle" in args.phases:
+            write_section(
+                args.write,
+                f"Settlement at the chain's speed, {engine} (bench/node.py)",
+                settlement_markdown(result, args),
+            )
+        if set(args.phases) == set(PHASES) and args.engine == "hardhat":
+            write_section(args.write, "Node (bench/node.py)", markdown(result, args))
 
 
 if __name__ == "__main__":

@@ -509,3 +509,39 @@ def test_direct_order_states_codec_equals_eth_abi(chain: Chain) -> None:
         for s in decoded
     ] == [(bytes(h), st, fi, v, b, a) for h, st, fi, v, b, a in rows]
     assert [s.signature_valid for s in decoded] == [True, False, True, True, True, False]
+
+
+def test_direct_batch_codec_and_fill_decoder_equal_eth_abi(chain: Chain) -> None:
+    c = chain
+    asks = [c.sign(ask(c, ALICE, E18, 3000 * E6 + k)) for k in range(3)]
+    bids = [c.sign(bid(c, BOB, E18, 3100 * E6 + k)) for k in range(2)]
+    odd = replace(bids[1], signature=b"\x02" * 33)  # any length
+    matches = [(asks[0], bids[0], E18), (asks[1], bids[0], 7), (asks[2], odd, 2**256 - 1)]
+    f = c.exchange.abi.fn("batchMatchOrders")
+    orders = [asks[0], bids[0], asks[1], asks[2], odd]
+    expected = f.encode(
+        [s.order.to_tuple() for s in orders],
+        [s.signature for s in orders],
+        [(0, 1, E18), (2, 1, 7), (3, 4, 2**256 - 1)],
+    )
+    assert c.exchange.encode_batch(matches) == expected
+    # the fills of a settled batch, decoded directly and by eth_abi
+    receipt = c.exchange.batch_match_orders(
+        c.sender(CAROL), [(asks[0], bids[0]), (asks[1], bids[1])], gas=2_000_000
+    )
+    ev = c.exchange.abi.events["OrderFilled"]
+    direct = c.exchange.fills(receipt.logs)
+    assert len(direct) == 4
+    by_abi = [
+        ev.decode(lg.topics, lg.data)
+        for lg in receipt.logs
+        if lg.address == c.exchange.address and lg.topics[0] == ev.topic
+    ]
+    assert [
+        (f.order_hash, f.maker, f.taker, f.maker_filled, f.taker_filled, f.fee_recipient, f.fee)
+        for f in direct
+    ] == [
+        (bytes(a["orderHash"]), a["maker"].lower(), a["taker"].lower(), a["makerAmountFilled"],
+         a["takerAmountFilled"], a["feeRecipient"].lower(), a["feePaid"])
+        for a in by_abi
+    ]  # fmt: skip

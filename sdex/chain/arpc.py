@@ -77,6 +77,14 @@ class AsyncRpc:
         return out
 
     async def _post(self, body: object) -> Any:
+        try:
+            return await self._post_once(body)
+        except aiohttp.ServerDisconnectedError:
+            # A kept-alive connection the server had closed while idle (Hardhat closes
+            # them after 5 s): the request never reached it; once more on a new one.
+            return await self._post_once(body)
+
+    async def _post_once(self, body: object) -> Any:
         self.requests += 1
         async with self._http().post(self.url, json=body) as resp:
             if resp.status != 200:

@@ -94,6 +94,8 @@ class Exchange:
         self.abi = load_abi("Exchange")
         self.decoder = error_decoder()
         self._states_selector = self.abi.fn("getOrderStates").selector
+        self._batch_selector = self.abi.fn("batchMatchOrders").selector
+        self._fill_topic = self.abi.events["OrderFilled"].topic
 
     # -- reads -------------------------------------------------------------------------
     def _call(self, fn: str, *args: Any, block: str = "latest") -> tuple[Any, ...]:
@@ -137,25 +139,7 @@ class Exchange:
         """``getOrderStates(orders, signatures)`` calldata, encoded directly: the layout is
         fixed (an array of static 10-word tuples, an array of bytes), and eth_abi's generic
         encoder costs ~20x more on the intake's hot path. Tested byte-equal to eth_abi."""
-        n = len(orders)
-        words: list[bytes] = []
-        orders_size = 32 + 320 * n
-        words.append(_word(64))  # offset of orders[]
-        words.append(_word(64 + orders_size))  # offset of signatures[]
-        words.append(_word(n))
-        for s in orders:
-            for value in s.order.to_tuple():
-                words.append(_address_word(value) if isinstance(value, str) else _word(value))
-        words.append(_word(n))
-        tails: list[bytes] = []
-        offset = 32 * n
-        for s in orders:
-            words.append(_word(offset))
-            sig = s.signature
-            padded = sig + bytes(-len(sig) % 32)
-            tails.append(_word(len(sig)) + padded)
-            offset += 32 + len(padded)
-        return self._states_selector + b"".join(words) + b"".join(tails)
+        return self._states_selector + _encode_orders_and_signatures(orders, 64)
 
     def min_valid_salt(self, maker: str) -> int:
         (v,) = self._call("minValidSalt", maker)
@@ -231,15 +215,25 @@ class Exchange:
         each distinct order is sent once and referenced by index."""
         index: dict[bytes, int] = {}
         orders: list[SignedOrder] = []
-        idx_pairs: list[tuple[int, int, int]] = []
+        pairs: list[bytes] = []
         for left, right, cap in matches:
             for s in (left, right):
                 if s.hash not in index:
                     index[s.hash] = len(orders)
                     orders.append(s)
-            idx_pairs.append((index[left.hash], index[right.hash], cap))
-        return self.abi.fn("batchMatchOrders").encode(
-            [s.order.to_tuple() for s in orders], [s.signature for s in orders], idx_pairs
+            pairs.append(_word(index[left.hash]) + _word(index[right.hash]) + _word(cap))
+        # Encoded directly (tested byte-equal to eth_abi, ~20x cheaper): the orders and
+        # signatures as for getOrderStates, then pairs[], an array of static 3-word tuples.
+        head_size = 96
+        body = _encode_orders_and_signatures(orders, head_size)
+        pairs_offset = head_size + len(body) - 64  # body starts with the two offsets
+        return (
+            self._batch_selector
+            + body[:64]
+            + _word(pairs_offset)
+            + body[64:]
+            + _word(len(pairs))
+            + b"".join(pairs)
         )
 
     def cancel_order(self, sender: Sender, order: Order) -> Receipt:
@@ -250,23 +244,32 @@ class Exchange:
 
     # -- logs --------------------------------------------------------------------------
     def fills(self, logs: Sequence[Log]) -> list[FillEvent]:
-        """The ``OrderFilled`` events among ``logs`` (other contracts' logs are ignored)."""
-        ev = self.abi.events["OrderFilled"]
-        return [
-            FillEvent(
-                order_hash=bytes(a["orderHash"]),
-                maker=a["maker"].lower(),
-                taker=a["taker"].lower(),
-                maker_filled=a["makerAmountFilled"],
-                taker_filled=a["takerAmountFilled"],
-                fee_recipient=a["feeRecipient"].lower(),
-                fee=a["feePaid"],
-                block_number=log.block_number,
-                tx_hash=log.tx_hash,
-                log_index=log.log_index,
+        """The ``OrderFilled`` events among ``logs`` (other contracts' logs are ignored).
+        Decoded directly from the fixed layout (three indexed words, four data words)."""
+        topic = self._fill_topic
+        out = []
+        for log in logs:
+            t = log.topics
+            if log.address != self.address or len(t) != 4 or t[0] != topic:
+                continue
+            d = log.data
+            if len(d) != 128:
+                raise ChainError(f"an OrderFilled log of {len(d)} data bytes in {log.tx_hash}")
+            out.append(
+                FillEvent(
+                    order_hash=t[1],
+                    maker="0x" + t[2][12:].hex(),
+                    taker="0x" + t[3][12:].hex(),
+                    maker_filled=int.from_bytes(d[0:32], "big"),
+                    taker_filled=int.from_bytes(d[32:64], "big"),
+                    fee_recipient="0x" + d[76:96].hex(),
+                    fee=int.from_bytes(d[96:128], "big"),
+                    block_number=log.block_number,
+                    tx_hash=log.tx_hash,
+                    log_index=log.log_index,
+                )
             )
-            for log, a in self._decoded(logs, "OrderFilled", ev.decode)
-        ]
+        return out
 
     def skipped(self, logs: Sequence[Log]) -> list[MatchSkipped]:
         """The ``MatchSkipped`` events among ``logs``, reasons decoded."""
@@ -301,6 +304,31 @@ def _word(value: int) -> bytes:
 
 def _address_word(address: str) -> bytes:
     return bytes(12) + bytes.fromhex(address[2:])
+
+
+def _encode_orders_and_signatures(orders: Sequence[SignedOrder], head_size: int) -> bytes:
+    """Two head words (offsets of ``orders[]`` and ``signatures[]``, counted from the
+    start of a head of ``head_size`` bytes) and both arrays' bodies: an array of static
+    10-word order tuples, an array of ``bytes``."""
+    n = len(orders)
+    words: list[bytes] = []
+    orders_size = 32 + 320 * n
+    words.append(_word(head_size))  # offset of orders[]
+    words.append(_word(head_size + orders_size))  # offset of signatures[]
+    words.append(_word(n))
+    for s in orders:
+        for value in s.order.to_tuple():
+            words.append(_address_word(value) if isinstance(value, str) else _word(value))
+    words.append(_word(n))
+    tails: list[bytes] = []
+    offset = 32 * n
+    for s in orders:
+        words.append(_word(offset))
+        sig = s.signature
+        padded = sig + bytes(-len(sig) % 32)
+        tails.append(_word(len(sig)) + padded)
+        offset += 32 + len(padded)
+    return b"".join(words) + b"".join(tails)
 
 
 def decode_order_states(data: bytes) -> list[OrderState]:

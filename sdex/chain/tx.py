@@ -52,6 +52,7 @@ class Receipt:
     tx_hash: str
     status: int
     block_number: int
+    block_hash: str
     gas_used: int
     logs: list[Log]
     contract_address: str | None
@@ -62,6 +63,7 @@ class Receipt:
             tx_hash=raw["transactionHash"],
             status=int(raw["status"], 16),
             block_number=int(raw["blockNumber"], 16),
+            block_hash=str(raw.get("blockHash") or "").lower(),
             gas_used=int(raw["gasUsed"], 16),
             logs=[Log.from_rpc(x) for x in raw["logs"]],
             contract_address=(raw.get("contractAddress") or None),

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from sdex.mirror.state import Account, Effects, Header, Mirror
+from sdex.mirror.state import Account, Effects, Header, Mirror, OwnReceipt
 
-__all__ = ["Account", "Effects", "Header", "Mirror"]
+__all__ = ["Account", "Effects", "Header", "Mirror", "OwnReceipt"]

@@ -5,6 +5,12 @@ Per order hash the filled maker amount and the cancelled flag (``OrderFilled``,
 balance and allowance to the Exchange (read once when first needed, re-read when a listed
 token's ``Transfer``/``Approval`` touches it), and the head (number, hash, timestamp).
 
+The node's own settlement receipts come decoded from the settler (``note_receipt``): when
+the watcher reaches their block, their fills are taken as decoded and the balances their
+transfers moved are updated by the amounts moved, with no second decode and no re-read.
+An account whose value came from a read at "latest" (``learn``, not pinned to a block) is
+re-read instead, once, at a block: from then on its value is exact at the head.
+
 Every Exchange event since the deployment block is applied, so an order hash the mirror
 has never seen has filled 0 and is not cancelled: the chain state of a new order from a
 known account is known without a call. The last ``depth`` blocks are kept with what each
@@ -13,20 +19,40 @@ changed (an undo list), so a reorg is undone exactly back to the fork point.
 
 from __future__ import annotations
 
+import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from eth_hash.auto import keccak
 
-from sdex.chain import Exchange, FillEvent, Log, OrderState, OrderStatus
-from sdex.order import SignedOrder, validity_errors
+from sdex.chain import Exchange, FillEvent, Log, OrderState, OrderStatus, Receipt
+from sdex.order import UINT256_MAX, ZERO_ADDRESS, SignedOrder, validity_errors
 
 TRANSFER = keccak(b"Transfer(address,address,uint256)")
 APPROVAL = keccak(b"Approval(address,address,uint256)")
 
 Account = tuple[str, str]
 """(owner, token), lower-case addresses."""
+
+EXPECT_PATIENCE = 2.0
+"""Seconds the watcher waits for an own settlement's receipt before reading its logs."""
+MAX_OWN_RECEIPTS = 1024
+"""Decoded receipts of the node's own settlements kept for the watcher (oldest go first)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OwnReceipt:
+    """A settlement receipt of this node, decoded once by the settler."""
+
+    tx_hash: str
+    block_hash: str
+    block_number: int
+    fills: tuple[FillEvent, ...]
+    transfers: tuple[tuple[str, str, str, int], ...]
+    """(token, from, to, value) of every listed token's ``Transfer``, in log order."""
+    approvals: frozenset[Account]
+    """Accounts an ``Approval`` to the Exchange set (their allowance is re-read)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +88,16 @@ class Effects:
     makers: set[str] = field(default_factory=set)
     """Makers whose ``minValidSalt`` moved."""
     funds: set[Account] = field(default_factory=set)
-    """Accounts a Transfer or an Approval (to the Exchange) touched."""
+    """Accounts a Transfer or an Approval (to the Exchange) touched: to be re-read."""
+    moved: set[Account] = field(default_factory=set)
+    """Accounts the node's own settlements moved, updated by the amounts (no re-read)."""
 
     def merge(self, other: Effects) -> None:
         self.fills.extend(other.fills)
         self.cancelled |= other.cancelled
         self.makers |= other.makers
         self.funds |= other.funds
+        self.moved |= other.moved
 
     @property
     def orders(self) -> set[bytes]:
@@ -101,6 +130,18 @@ class Mirror:
         self.dirty_orders: set[bytes] = set()
         self.dirty_makers: set[str] = set()
         self.dirty_funds: set[Account] = set()
+        self.unsure: set[Account] = set()
+        """Accounts whose funds were read at "latest", not at a known block: re-read (not
+        moved by amounts) when a block touches them."""
+        self.own: dict[str, OwnReceipt] = {}
+        """The node's own settlement receipts the watcher has not applied yet, by tx hash."""
+        self.own_applied = 0
+        """Own receipts applied from the settler's decoding (not decoded again)."""
+        self.expected: dict[str, float] = {}
+        """Own settlements sent whose receipts are not in yet (tx hash -> when sent): the
+        watcher waits a moment for a receipt rather than decode its logs itself."""
+        self.on_receipt: Callable[[], None] | None = None
+        """Called when a receipt is noted (the watcher wakes up)."""
 
     # -- following the chain ---------------------------------------------------------------
 
@@ -115,13 +156,73 @@ class Mirror:
             return self.head.hash
         return None
 
-    def apply(self, header: Header | None, logs: Sequence[Log], top: Header) -> Effects:
+    def expect(self, tx_hash: str) -> None:
+        """An own settlement was sent: its receipt will come through ``note_receipt``."""
+        self.expected[tx_hash.lower()] = time.monotonic()
+
+    def unexpect(self, tx_hash: str) -> None:
+        """Its receipt will not come (lost, failed, or processed)."""
+        if self.expected.pop(tx_hash.lower(), None) is not None and self.on_receipt:
+            self.on_receipt()
+
+    def awaiting(self, tx_hash: str, patience: float = EXPECT_PATIENCE) -> bool:
+        """Whether the watcher should wait for ``tx_hash``'s receipt instead of reading it."""
+        sent = self.expected.get(tx_hash.lower())
+        return sent is not None and time.monotonic() - sent < patience
+
+    def note_receipt(self, receipt: Receipt, fills: Sequence[FillEvent]) -> None:
+        """Keep a settlement receipt of this node, its fills decoded, until the watcher
+        applies its block (``apply`` with ``own``). Only the listed tokens' transfers and
+        approvals are taken from its logs (their topics, no ABI decoding)."""
+        self.expected.pop(receipt.tx_hash.lower(), None)
+        if self.on_receipt is not None:
+            self.on_receipt()
+        if receipt.status != 1 or not receipt.block_hash:
+            return
+        if self.head is not None and receipt.block_number <= self.head.number:
+            return  # the watcher was first: it read and applied the block itself
+        transfers: list[tuple[str, str, str, int]] = []
+        approvals: set[Account] = set()
+        for lg in receipt.logs:
+            if lg.address not in self.tokens or len(lg.topics) < 3:
+                continue
+            a = "0x" + lg.topics[1][-20:].hex()
+            b = "0x" + lg.topics[2][-20:].hex()
+            if lg.topics[0] == TRANSFER and len(lg.data) >= 32:
+                transfers.append((lg.address, a, b, int.from_bytes(lg.data[:32], "big")))
+            elif lg.topics[0] == APPROVAL and b == self.address:
+                approvals.add((a, lg.address))
+        self.own[receipt.tx_hash.lower()] = OwnReceipt(
+            receipt.tx_hash.lower(),
+            receipt.block_hash,
+            receipt.block_number,
+            tuple(fills),
+            tuple(transfers),
+            frozenset(approvals),
+        )
+        while len(self.own) > MAX_OWN_RECEIPTS:
+            del self.own[next(iter(self.own))]
+
+    def apply(
+        self,
+        header: Header | None,
+        logs: Sequence[Log],
+        top: Header,
+        own: Sequence[OwnReceipt] = (),
+    ) -> Effects:
         """Apply one block's logs (``header`` given: kept for undo) or a run of final blocks
         (``header`` None: deeper than any reorg we handle, kept without undo). ``top``
-        becomes the head."""
+        becomes the head. ``own``: the node's settlements in these blocks, already decoded
+        (``note_receipt``); their logs are not in ``logs``."""
         undo: list[tuple[str, object, object]] = []
         eff = Effects()
         eff.fills = self.exchange.fills(logs)
+        if own:
+            for r in own:
+                eff.fills.extend(r.fills)
+                self.own.pop(r.tx_hash, None)
+                self.own_applied += 1
+            eff.fills.sort(key=lambda f: (f.block_number, f.log_index))
         for f in eff.fills:
             old = self.filled.get(f.order_hash, 0)
             undo.append(("filled", f.order_hash, old))
@@ -152,12 +253,34 @@ class Mirror:
                     eff.funds.add((b, lg.address))
                 elif t0 == APPROVAL and b == self.address:
                     eff.funds.add((a, lg.address))
+        for r in own:
+            for token, frm, to, value in r.transfers:
+                self._move((frm, token), -value, eff)
+                self._move((to, token), value, eff)
+            eff.funds |= r.approvals
         if header is not None:
             self.blocks.append(Block(header, eff, undo))
             while len(self.blocks) > self.depth:
                 self.blocks.popleft()
         self.head = top
         return eff
+
+    def _move(self, account: Account, delta: int, eff: Effects) -> None:
+        """A settlement of ours moved ``delta`` of an account's token: the Exchange's
+        ``transferFrom``, so a payer's allowance drops too (not an unlimited one)."""
+        if account[0] == ZERO_ADDRESS:
+            return
+        eff.moved.add(account)
+        f = self.funds.get(account)
+        if f is None:
+            return
+        balance, allowance = f[0] + delta, f[1]
+        if delta < 0 and allowance != UINT256_MAX:
+            allowance += delta
+        if account in self.unsure or balance < 0 or allowance < 0:
+            eff.funds.add(account)  # not known exactly before the block: read it at a block
+            return
+        self.set_funds(account, balance, allowance)
 
     def undo_to(self, number: int) -> Effects:
         """Undo every kept block above ``number`` (the fork point); what they had changed."""
@@ -193,10 +316,19 @@ class Mirror:
         self.dirty_orders.clear()
         self.dirty_makers.clear()
         self.dirty_funds.clear()
+        self.unsure.clear()
+        self.own.clear()
+        self.expected.clear()
 
     # -- funds -----------------------------------------------------------------------------
 
-    def set_funds(self, account: Account, balance: int, allowance: int) -> None:
+    def set_funds(self, account: Account, balance: int, allowance: int, exact: bool = True) -> None:
+        """Funds read at the head's block (``exact``), or at "latest" (not: re-read when a
+        settlement of ours moves them)."""
+        if exact:
+            self.unsure.discard(account)
+        else:
+            self.unsure.add(account)
         if self.funds.get(account) != (balance, allowance):
             self.funds[account] = (balance, allowance)
             self.dirty_funds.add(account)
@@ -207,7 +339,7 @@ class Mirror:
         for b in reversed(self.blocks):
             if b.header.number <= number:
                 return False
-            if account in b.effects.funds:
+            if account in b.effects.funds or account in b.effects.moved:
                 return True
         return False
 
@@ -217,7 +349,7 @@ class Mirror:
         o = signed.order
         account = (o.maker, o.maker_token)
         if account not in self.funds and not self.touched_since(account, read_at):
-            self.set_funds(account, state.maker_balance, state.maker_allowance)
+            self.set_funds(account, state.maker_balance, state.maker_allowance, exact=False)
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -47,7 +47,7 @@ class NodeChainState(NodeIntake):
         for f in stored:  # whoever stores a fill first (watcher or settler) publishes it
             self.events.publish({"type": "fill", **f.to_json()})
         affected: set[bytes] = {
-            f.order_hash for f in changes.fills if f.tx_hash not in self.settler.ours
+            f.order_hash for f in changes.fills if not self.settler.applies(f.tx_hash)
         } | changes.cancelled
         rejudge = set(changes.rejudge)
         if changes.reverted or changes.reorg_depth:

@@ -73,7 +73,13 @@ class Node(NodePeering):
         self.peer_intake = self._intake(self.peer_batcher, fee=None)
         self.sender = Sender(self.settle_chain.rpc, cfg.key, cfg.chain_id)
         self.settler = Settler(
-            self.settle_chain, self.sender, self.store, self._on_settled, cfg.max_batch
+            self.settle_chain,
+            self.sender,
+            self.store,
+            self._on_settled,
+            cfg.max_batch,
+            receipts=self.rpc,
+            mirror=self.mirror,
         )
         self.watcher = Watcher(
             self.watch_rpc,

@@ -45,8 +45,7 @@ class NodeSettlement(NodeChainState):
                     m.incoming.hash_hex,
                     r.reason,
                 )
-                self._release(m)
-                failed.append(m)
+                failed.append(m)  # released by _diagnose, once the chain was read
         new = self.store.add_fills(fills)
         for f in new:  # (the watcher may have stored and published some first)
             self.events.publish({"type": "fill", **f.to_json()})
@@ -114,7 +113,13 @@ class NodeSettlement(NodeChainState):
     async def _diagnose(self, failed: list[Match]) -> None:
         """Read both orders of each failed match from the chain; drop or shrink the guilty."""
         orders = [so for m in failed for so in (m.resting, m.incoming)]
-        states = await self.settle_chain.run(self.settle_chain.exchange.order_states, orders)
+        try:
+            states = await self.settle_chain.run(self.settle_chain.exchange.order_states, orders)
+        finally:
+            # Released only now, with the verdicts next and no await between: released
+            # before the read, an uncross meanwhile could match the guilty order again.
+            for m in failed:
+                self._release(m)
         by_hash: dict[bytes, OrderState] = {s.hash: s for s in states}
         rematch: list[bytes] = []
         for m in failed:

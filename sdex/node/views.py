@@ -80,6 +80,8 @@ class NodeViews(NodeState):
             "settlementsSent": self.settler.sent,
             "matchesSettled": self.settler.settled,
             "matchesFailed": self.settler.failed,
+            "settlementsLost": self.settler.lost,
+            "settlementsInFlightMax": self.settler.most_in_flight,
             "block": self.watcher.checkpoint,
             "chainStateCalls": self.batcher.calls + self.peer_batcher.calls,
             "chainMirror": self.chain_health(),

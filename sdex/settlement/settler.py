@@ -1,11 +1,22 @@
-"""Settles matches on chain from the operator's key, one sequential nonce lane.
+"""Settles matches on chain from the operator's key: one nonce lane, several batches in flight.
 
 A batch of waiting matches goes out as one ``batchMatchOrders`` (one ``matchOrders`` when
-alone). Every transaction is signed, *recorded in the database*, then broadcast, so a node
-killed mid-flight reconciles it from its receipt at restart and never sends it twice
-(a rebroadcast reuses the nonce). No fill counts before its receipt. A match that fails
-(pre-flight revert, ``MatchSkipped``, failed transaction) is diagnosed from chain state:
-the guilty order is shrunk or removed and the innocent one goes back to be matched again.
+alone). A batch is sent without a pre-flight: the contract settles what it can and reports
+each match that fails with ``MatchSkipped`` (a check that fails, or a token that refuses
+the transfer: then the batch reruns one call frame per match), so the receipt says which
+matches failed and why. A lone ``matchOrders`` reverts instead, so it keeps an ``eth_call``
+pre-flight. Every transaction is signed, *recorded in the database*, then broadcast, so a
+node killed mid-flight reconciles it from its receipt at restart and never sends it twice
+(a rebroadcast reuses the nonce). Signing and sending are one at a time, in nonce order;
+waiting for receipts is not: up to ``max_in_flight`` batches are sent and not yet
+processed. No fill counts before its receipt. A match that fails (pre-flight revert,
+``MatchSkipped``, failed transaction, a transaction lost) is diagnosed from chain state:
+the guilty order is shrunk or removed and the innocent one goes back to be matched again;
+the other matches of the batch, and other batches, are not touched.
+
+Each receipt's logs are decoded once, here; the mirror takes the decoded fills and token
+transfers from ``Mirror.note_receipt`` when the watcher reaches the block, instead of
+decoding the same logs again and re-reading the balances the transaction moved.
 """
 
 from __future__ import annotations
@@ -16,13 +27,17 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+import aiohttp
+
 from sdex.book.types import RemovalReason
 from sdex.chain import FillEvent, OrderState, Receipt, Sender, SignedTx
 from sdex.chain.aio import ChainThread
-from sdex.errors import ContractRevert, TransactionFailed
+from sdex.chain.arpc import AsyncRpc
+from sdex.errors import ChainError, ContractRevert, RpcError, TransactionFailed
 from sdex.fillmath import MatchAmounts
 from sdex.ingest import judge, removal_of
 from sdex.matching.match import Match
+from sdex.mirror import Mirror
 from sdex.model import SettleOutcome
 from sdex.order import SignedOrder
 from sdex.store import Store
@@ -85,17 +100,37 @@ def _filled_before(match: Match, resting: bool) -> int:
     return o.maker_amount - need
 
 
-GAS_PER_MATCH = 180_000
-"""A bound on one match's gas (measured: ~144k for two new orders, bench/gas.py)."""
+GAS_PER_MATCH = 250_000
+"""A bound on one match's gas in a batch, fallback included: a token failure reruns the
+batch one call frame per match after the inline attempt (bench/gas.py: ~118k inline for
+two fresh makers, about as much again per own frame)."""
+LONE_GAS = 200_000
+"""A lone ``matchOrders`` (measured: ~143k for two new orders)."""
 BASE_GAS = 60_000
 MAX_TX_GAS = 16_000_000
 """Under Hardhat's per-transaction cap of 16,777,216 (the default max_batch is 64 matches)."""
+MAX_IN_FLIGHT = 4
+"""Batches sent whose receipts are not processed yet."""
+RECEIPT_TIMEOUT = 120.0
+"""Seconds to wait for a receipt before the transaction counts as lost."""
+LOST_CHECK = 1.0
+"""Seconds between checks whether a transaction without a receipt is still known."""
+LOST_RECHECK = 0.5
+"""Seconds after a first sign of loss before the check that decides it."""
 
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
 
 
+def settlement_gas(matches: int) -> int:
+    """The gas limit of a settlement of ``matches`` matches."""
+    if matches == 1:
+        return LONE_GAS
+    return min(MAX_TX_GAS, BASE_GAS + GAS_PER_MATCH * matches)
+
+
 class Settler:
-    """Owns the operator's nonce lane; ``submit`` matches, results come back via ``on_result``."""
+    """Owns the operator's nonce lane; ``submit`` matches, results come back via ``on_result``
+    (one call at a time, in the order receipts arrive)."""
 
     def __init__(
         self,
@@ -104,21 +139,40 @@ class Settler:
         store: Store,
         on_result: SettleCallback,
         max_batch: int = 64,
+        *,
+        receipts: AsyncRpc | None = None,
+        mirror: Mirror | None = None,
+        max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self.chain = chain
         self.sender = sender
         self.store = store
         self.on_result = on_result
         self.max_batch = max_batch
+        self.max_in_flight = max(1, max_in_flight)
+        self.receipts = receipts
+        """Receipts are polled on the event loop with this client (None: the chain thread)."""
+        self.mirror = mirror
+        """Decoded receipts go to the mirror (``note_receipt``); it applies them in block order."""
         self._queue: list[Match] = []
         self._wake = asyncio.Event()
+        self._send_lock = asyncio.Lock()
+        self._result_lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(self.max_in_flight)
+        self._flights: set[asyncio.Task[None]] = set()
         self.in_flight: set[str] = set()
         """Transaction hashes sent but not yet processed (the watcher leaves them alone)."""
         self.ours: set[str] = set()
         """Every settlement transaction this node sent (processed or not)."""
+        self.given_up: set[str] = set()
+        """Sent, but counted lost (no receipt, its nonce taken or the chain forgot it): if it
+        lands after all, its fills are the watcher's to apply, like anyone's."""
         self.sent = 0
         self.settled = 0
         self.failed = 0
+        self.lost = 0
+        self.most_in_flight = 0
+        """The most transactions that were sent and awaiting receipts at once."""
         self.idle = asyncio.Event()
         self.idle.set()
 
@@ -128,63 +182,167 @@ class Settler:
             self.idle.clear()
             self._wake.set()
 
+    def applies(self, tx_hash: str) -> bool:
+        """Whether this settler applies ``tx_hash``'s outcome (the watcher then leaves the
+        orders it filled alone): one of ours, not given up."""
+        return tx_hash in self.ours and tx_hash not in self.given_up
+
     async def run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-                try:
-                    results = await self._settle(batch)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as e:  # a chain outage: give every match back to the node
-                    log.exception("settlement failed")
-                    results = [
-                        SettledMatch(m, Outcome.FAILED, None, None, f"{type(e).__name__}: {e}")
-                        for m in batch
-                    ]
-                self.settled += sum(r.outcome is Outcome.SETTLED for r in results)
-                self.failed += sum(r.outcome is Outcome.FAILED for r in results)
-                await self.on_result(results)
-            if not self._queue:
-                self.idle.set()
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._queue:
+                    # A free slot first: meanwhile the queue fills the next batch up.
+                    await self._slots.acquire()
+                    batch = self._queue[: self.max_batch]
+                    self._queue = self._queue[self.max_batch :]
+                    task = asyncio.create_task(self._fly(batch), name="settlement")
+                    self._flights.add(task)
+                    task.add_done_callback(self._landed)
+                self._check_idle()
+        finally:
+            for t in list(self._flights):
+                t.cancel()
+            for t in list(self._flights):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+
+    def _landed(self, task: asyncio.Task[None]) -> None:
+        self._flights.discard(task)
+        self._check_idle()
+
+    def _check_idle(self) -> None:
+        if not self._queue and not self._flights:
+            self.idle.set()
+
+    async def _fly(self, batch: list[Match]) -> None:
+        try:
+            try:
+                results = await self._settle(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # a chain outage: give every match back to the node
+                log.exception("settlement failed")
+                results = [
+                    SettledMatch(m, Outcome.FAILED, None, None, f"{type(e).__name__}: {e}")
+                    for m in batch
+                ]
+        finally:
+            self._slots.release()  # the next batch may go while these results are applied
+        async with self._result_lock:
+            self.settled += sum(r.outcome is Outcome.SETTLED for r in results)
+            self.failed += sum(r.outcome is Outcome.FAILED for r in results)
+            await self.on_result(results)
 
     async def _settle(self, batch: list[Match]) -> list[SettledMatch]:
         ex = self.chain.exchange
         data = ex.encode_settlement([(m.resting, m.incoming, m.amounts.left_filled) for m in batch])
+        async with self._send_lock:  # nonce order: sign, record, broadcast, one at a time
+            try:
+                signed = await self.chain.run(self._sign, ex.address, data, len(batch))
+            except ContractRevert as e:  # a lone match's pre-flight: nothing was sent
+                reason = str(ex.decoder.decode(e))
+                return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
+            self.store.add_settlement(
+                signed.tx_hash,
+                signed.nonce,
+                signed.raw,
+                [(m.resting.hash_hex, m.incoming.hash_hex) for m in batch],
+            )
+            self.in_flight.add(signed.tx_hash)
+            self.most_in_flight = max(self.most_in_flight, len(self.in_flight))
+            self.ours.add(signed.tx_hash)
+            self.given_up.discard(signed.tx_hash)  # the same transaction signed again
+            self.sent += 1
+            if self.mirror is not None:
+                self.mirror.expect(signed.tx_hash)
+            suspect = False
+            try:
+                await self.chain.run(self._broadcast, signed)
+            except Exception as e:  # unknown whether the node took it: its receipt will say
+                log.warning("broadcasting %s failed: %s", signed.tx_hash, e)
+                suspect = True
         try:
-            # Pre-flight: an eth_call (a lone match that would revert is never sent), then a
-            # fixed gas limit; Hardhat's estimateGas re-runs a big batch many times (seconds).
-            await self.chain.run(self.sender.preflight, ex.address, data)
-            gas = min(MAX_TX_GAS, BASE_GAS + GAS_PER_MATCH * len(batch))
-            signed: SignedTx = await self.chain.run(self.sender.sign, ex.address, data, gas)
-        except ContractRevert as e:
-            reason = str(ex.decoder.decode(e))
-            return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
-        self.store.add_settlement(
-            signed.tx_hash,
-            signed.nonce,
-            signed.raw,
-            [(m.resting.hash_hex, m.incoming.hash_hex) for m in batch],
-        )
-        self.in_flight.add(signed.tx_hash)
-        self.ours.add(signed.tx_hash)
-        self.sent += 1
-        try:
-            receipt = await self.chain.run(self._broadcast_and_wait, signed)
+            receipt = await self._receipt(signed, suspect)
         finally:
             self.in_flight.discard(signed.tx_hash)
+            if self.mirror is not None:
+                self.mirror.unexpect(signed.tx_hash)
+        if receipt is None:
+            self.lost += 1
+            self.given_up.add(signed.tx_hash)
+            self.store.set_settlement_status(signed.tx_hash, "dropped")
+            self.sender.forget_nonce()  # a dropped nonce leaves a gap: the next one fills it
+            log.warning("settlement %s lost (nonce %d): re-judging", signed.tx_hash, signed.nonce)
+            return [
+                SettledMatch(m, Outcome.FAILED, None, signed.tx_hash, "transaction lost")
+                for m in batch
+            ]
         return self.outcome(batch, receipt, signed.tx_hash)
 
-    def _broadcast_and_wait(self, signed: SignedTx) -> Receipt:
+    def _sign(self, to: str, data: bytes, matches: int) -> SignedTx:
+        if matches == 1:  # matchOrders reverts where a batch reports: call it first
+            self.sender.preflight(to, data)
+        return self.sender.sign(to, data, settlement_gas(matches))
+
+    def _broadcast(self, signed: SignedTx) -> None:
         # A TransactionFailed here means mined and reverted (Hardhat answers so): the receipt tells
         with contextlib.suppress(TransactionFailed):
             self.sender.broadcast(signed)
-        return self.sender.wait(signed.tx_hash)
+
+    async def _receipt(self, signed: SignedTx, suspect: bool = False) -> Receipt | None:
+        """The receipt of ``signed``; None when it is lost: no receipt while its nonce was
+        taken by another transaction, or the chain does not know it any more (checked at
+        once when ``suspect``: its broadcast failed)."""
+        if self.receipts is None:
+            try:
+                return await self.chain.run(self.sender.wait, signed.tx_hash, RECEIPT_TIMEOUT)
+            except ChainError:
+                return None
+        rpc = self.receipts
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        next_check = start if suspect else start + LOST_CHECK
+        poll = 0.002
+        doubted = False
+        while True:
+            try:
+                raw = await rpc.call("eth_getTransactionReceipt", signed.tx_hash)
+                if raw is not None:
+                    return Receipt.from_rpc(raw)
+                now = loop.time()
+                if now >= next_check or now - start > RECEIPT_TIMEOUT:
+                    next_check = now + LOST_CHECK
+                    mined = int(
+                        await rpc.call("eth_getTransactionCount", self.sender.address, "latest"),
+                        16,
+                    )
+                    known = await rpc.call("eth_getTransactionByHash", signed.tx_hash)
+                    if mined > signed.nonce or known is None or now - start > RECEIPT_TIMEOUT:
+                        # A node may count a nonce or leave its pool a moment before the
+                        # receipt is there (anvil): lost only if it still says so later.
+                        if doubted or now - start > RECEIPT_TIMEOUT:
+                            raw = await rpc.call("eth_getTransactionReceipt", signed.tx_hash)
+                            return None if raw is None else Receipt.from_rpc(raw)
+                        doubted = True
+                        next_check = now + LOST_RECHECK
+                    else:
+                        doubted = False
+            except (aiohttp.ClientError, OSError, TimeoutError, RpcError, ValueError) as e:
+                # The chain did not answer. A transaction it took may still land: ask
+                # again (giving the matches back now could settle them twice). One whose
+                # broadcast failed too counts as lost (if it lands, the watcher sees it).
+                if suspect or loop.time() - start > RECEIPT_TIMEOUT:
+                    log.warning("no receipt for %s: %s", signed.tx_hash, e)
+                    return None
+                poll = max(poll, 0.05)
+            await asyncio.sleep(poll)
+            poll = min(poll * 2, 0.05)
 
     def outcome(self, batch: Sequence[Match], receipt: Receipt, tx_hash: str) -> list[SettledMatch]:
-        """Pair each match with its fills, or with its ``MatchSkipped`` reason."""
+        """Pair each match with its fills, or with its ``MatchSkipped`` reason; hand the
+        decoded receipt to the mirror."""
         ex = self.chain.exchange
         self.store.set_settlement_status(tx_hash, "mined" if receipt.status == 1 else "failed")
         if receipt.status != 1:
@@ -193,6 +351,8 @@ class Settler:
                 for m in batch
             ]
         fills = ex.fills(receipt.logs)
+        if self.mirror is not None:
+            self.mirror.note_receipt(receipt, fills)
         skipped = {s.index: s for s in ex.skipped(receipt.logs)}
         out: list[SettledMatch] = []
         k = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sdex.watch.changes import BlockChanges, ChainReset
-from sdex.watch.watcher import Watcher, read_funds
+from sdex.watch.funds import read_funds
+from sdex.watch.watcher import Watcher
 
 __all__ = ["BlockChanges", "ChainReset", "Watcher", "read_funds"]

@@ -23,7 +23,10 @@ class BlockChanges:
     cancelled: set[bytes] = field(default_factory=set)
     makers_cancelled_up_to: set[str] = field(default_factory=set)
     funds: set[Account] = field(default_factory=set)
-    """Accounts whose balance or allowance was re-read into the mirror."""
+    """Accounts whose balance or allowance changed in the mirror (re-read, or moved by
+    one of the node's own settlements)."""
+    reread: set[Account] = field(default_factory=set)
+    """Of those, the accounts read again from the chain (at the head's block)."""
     reverted: list[StoredFill] = field(default_factory=list)
     """Fills of undone blocks, deleted from the store."""
     rejudge: set[bytes] = field(default_factory=set)
@@ -43,6 +46,7 @@ class BlockChanges:
         self.cancelled |= later.cancelled
         self.makers_cancelled_up_to |= later.makers_cancelled_up_to
         self.funds |= later.funds
+        self.reread |= later.reread
         self.reverted.extend(later.reverted)
         self.rejudge |= later.rejudge
         self.reorg_depth = max(self.reorg_depth, later.reorg_depth)

@@ -36,9 +36,10 @@ from sdex import jsonio
 from sdex.chain import Log, load_abi
 from sdex.chain.arpc import AsyncRpc
 from sdex.errors import ChainError, JsonLimitError
-from sdex.mirror import Account, Effects, Header, Mirror
+from sdex.mirror import Account, Effects, Header, Mirror, OwnReceipt
 from sdex.store import ChainIdentity, Store
 from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset
+from sdex.watch.funds import read_funds
 
 log = logging.getLogger("sdex.watch")
 
@@ -104,6 +105,7 @@ class Watcher:
         self.subscribed = False
         self._new_head = asyncio.Event()
         self._token_abi = load_abi("TestToken")
+        mirror.on_receipt = self._new_head.set  # a receipt the watcher may be waiting for
         self._load()
 
     # -- state ------------------------------------------------------------------------------
@@ -207,7 +209,9 @@ class Watcher:
                 changes.reverted = self.store.remove_fills_above(fork)
                 changes.rejudge |= undone.orders
                 changes.makers_cancelled_up_to |= undone.makers
-                changes.funds |= {a for a in undone.funds if self.wanted(a)}
+                undone_funds = {a for a in undone.funds | undone.moved if self.wanted(a)}
+                changes.funds |= undone_funds
+                changes.reread |= undone_funds
                 changes.reorg_depth = depth
                 changes.fork = fork
                 self.reorgs += 1
@@ -237,6 +241,7 @@ class Watcher:
     async def _advance(self, latest: Header, changes: BlockChanges) -> None:
         """Apply blocks from our head up to ``latest`` (at most ``max_range`` per read)."""
         m = self.mirror
+        applied = False
         while True:
             top = m.head
             if top is not None and latest.number <= top.number:
@@ -245,11 +250,19 @@ class Watcher:
                 return
             start = top.number + 1 if top is not None else self.checkpoint + 1
             end = min(latest.number, start + self.max_range - 1)
-            eff = await self._read_range(start, end, latest.number, top)
+            try:
+                eff = await self._read_range(start, end, latest.number, top)
+            except _Inconsistent:
+                if applied:  # keep what earlier ranges applied; the rest on the next poll
+                    return
+                raise
+            applied = True
             changes.fills.extend(eff.fills)
             changes.cancelled |= eff.cancelled
             changes.makers_cancelled_up_to |= eff.makers
-            changes.funds |= {a for a in eff.funds if self.wanted(a)}
+            reread = {a for a in eff.funds if self.wanted(a)}
+            changes.reread |= reread
+            changes.funds |= reread | {a for a in eff.moved if self.wanted(a)}
             self.blocks_processed += end - start + 1
             self.checkpoint = end
             if end >= latest.number:
@@ -297,8 +310,21 @@ class Watcher:
                 raise _Inconsistent(f"block {b.number} does not follow {a.number}: chain moving")
         by_number: dict[int, list[Log]] = {}
         final_logs: list[Log] = []
+        own: dict[int, dict[str, OwnReceipt]] = {}
+        """The node's own settlements by block: decoded by the settler, not again here."""
         hashes = {h.number: h.hash for h in headers}
         for raw in raw_logs:
+            if m.expected and isinstance(raw, dict):
+                tx = raw.get("transactionHash")
+                if isinstance(tx, str) and m.awaiting(tx):
+                    raise _Inconsistent(f"own settlement {tx}: its receipt is on its way")
+            mine = _own_receipt(m, raw)
+            if mine is not None and hashes.get(mine.block_number, mine.block_hash) == (
+                mine.block_hash
+            ):
+                if start <= mine.block_number <= end:
+                    own.setdefault(mine.block_number, {})[mine.tx_hash] = mine
+                continue
             try:
                 lg = Log.from_rpc(raw)
                 block_hash = str(raw.get("blockHash", "")).lower()
@@ -313,9 +339,11 @@ class Watcher:
         eff = Effects()
         if final_end >= start:
             final_header = Header.from_rpc(results[len(recent)])
-            eff.merge(m.apply(None, final_logs, final_header))
+            final_own = [r for n in sorted(own) if n <= final_end for r in own[n].values()]
+            eff.merge(m.apply(None, final_logs, final_header, final_own))
         for h in headers:
-            eff.merge(m.apply(h, by_number.get(h.number, []), h))
+            block_own = list(own.get(h.number, {}).values())
+            eff.merge(m.apply(h, by_number.get(h.number, []), h, block_own))
         return eff
 
     async def _fork_point(self, latest: Header) -> int | None:
@@ -376,10 +404,14 @@ class Watcher:
     # -- funds ---------------------------------------------------------------------------------
 
     async def _refresh_funds(self, changes: BlockChanges) -> None:
-        """Re-read balance and allowance of every touched account someone needs."""
-        accounts = sorted(changes.funds)
-        if accounts:
-            funds = await read_funds(self.rpc, self.mirror.address, accounts, self._token_abi)
+        """Re-read balance and allowance of every touched account someone needs, at the
+        mirror's head block (so that amounts later blocks move apply on top of it)."""
+        accounts = sorted(changes.reread)
+        head = self.mirror.head
+        if accounts and head is not None:
+            funds = await read_funds(
+                self.rpc, self.mirror.address, accounts, self._token_abi, block=hex(head.number)
+            )
             for account, (balance, allowance) in funds.items():
                 self.mirror.set_funds(account, balance, allowance)
 
@@ -426,31 +458,18 @@ class Watcher:
             await asyncio.sleep(RESUBSCRIBE)
 
 
-async def read_funds(
-    rpc: AsyncRpc, spender: str, accounts: list[Account], token_abi: Any = None
-) -> dict[Account, tuple[int, int]]:
-    """(balanceOf, allowance to ``spender``) per (owner, token), in one JSON-RPC batch.
-    A token call that fails counts as 0 (the owner cannot pay)."""
-    abi = token_abi or load_abi("TestToken")
-    bal, allow = abi.fn("balanceOf"), abi.fn("allowance")
-    calls: list[tuple[str, list[Any]]] = []
-    for owner, token in accounts:
-        for data in (bal.encode(owner), allow.encode(owner, spender)):
-            calls.append(("eth_call", [{"to": token, "data": "0x" + data.hex()}, "latest"]))
-    results = await rpc.batch(calls)
-    out: dict[Account, tuple[int, int]] = {}
-    for i, account in enumerate(accounts):
-        values = []
-        for raw in results[2 * i : 2 * i + 2]:
-            try:
-                values.append(int(raw[:66], 16) if isinstance(raw, str) and len(raw) >= 66 else 0)
-            except ValueError:
-                values.append(0)
-        out[account] = (values[0], values[1])
-    return out
-
-
 _ZERO_HASH = "0x" + "00" * 32
+
+
+def _own_receipt(mirror: Mirror, raw: object) -> OwnReceipt | None:
+    """The node's own decoded receipt this raw log belongs to, if it is one of its block."""
+    if not mirror.own or not isinstance(raw, dict):
+        return None
+    tx = raw.get("transactionHash")
+    r = mirror.own.get(tx.lower()) if isinstance(tx, str) else None
+    if r is None or str(raw.get("blockHash", "")).lower() != r.block_hash:
+        return None
+    return r
 
 
 def _known(parent: str) -> bool:

@@ -1,0 +1,166 @@
+"""Settlement at the chain's speed, on a real chain: batches without a pre-flight, several
+in flight on one nonce lane, a failing match re-judged alone, a lost transaction re-judged,
+and the node's own receipts applied to the mirror without re-reading what they moved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sdex.order import SignedOrder
+from tests.conftest import Chain
+from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
+
+
+def pause_mining(c: Chain) -> None:
+    c.rpc.call("evm_setAutomine", False)
+
+
+def resume_mining(c: Chain) -> None:
+    """Automine on, and mine what waits in the pool (bounded: one large tx a block)."""
+    c.rpc.call("evm_setAutomine", True)
+    for _ in range(16):
+        pending = c.rpc.call("eth_getBlockByNumber", "pending", False)
+        if not pending or not pending.get("transactions"):
+            return
+        c.rpc.call("evm_mine")
+    raise AssertionError("transactions still pending after 16 blocks")
+
+
+def pending_count(c: Chain) -> int:
+    pending = c.rpc.call("eth_getBlockByNumber", "pending", False)
+    return len(pending.get("transactions", [])) if pending else 0
+
+
+async def post_all(api: Api, orders: list[SignedOrder]) -> None:
+    for s in orders:
+        code, body = await api.post_order(s)
+        assert code == 201, body
+
+
+async def test_pipelined_batches_one_match_fails_only_it_is_rejudged(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    # The watcher polls once and then not for an hour (no newHeads either): the node cannot
+    # know that ALICE moves her WETH away, so it settles against her order.
+    cfg = node_config(c, tmp_path / "n.db", poll_interval=3600.0, max_batch=4)
+    async with running_node(cfg) as (node, api):
+        await wait_for(lambda: node.watcher.caught_up.is_set())
+        carols = [c.sign(ask(c, CAROL, E18, 3000 * E6)) for _ in range(7)]
+        alice = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        # time priority: four of carol's (batch 1), then alice's and three more (batch 2)
+        await post_all(api, [*carols[:4], alice, *carols[4:]])
+        c.weth.transfer(c.sender(ALICE), c.address(DAVE), c.weth.balance_of(c.address(ALICE)))
+
+        pause_mining(c)
+        try:
+            taker = c.sign(bid(c, BOB, 8 * E18, 8 * 3000 * E6))
+            code, body = await api.post_order(taker)
+            assert code == 201, body
+            assert len(body["matches"]) == 8
+            spare = c.sign(ask(c, DAVE, E18, 3000 * E6))  # the taker's after alice fails
+            await post_all(api, [spare])
+            # both batches are sent, on one nonce lane, before either is mined
+            await wait_for(lambda: pending_count(c) == 2)
+            assert len(node.settler.in_flight) == 2
+        finally:
+            resume_mining(c)
+
+        async def done() -> bool:
+            return await api.status(taker) == "filled"
+
+        await wait_for(done)
+        assert node.settler.most_in_flight >= 2
+        # only alice's match failed (MatchSkipped in batch 2); the seven others confirmed
+        # as they were, and the taker's freed remainder was matched again with the spare
+        assert node.settler.failed == 1
+        assert node.settler.settled == 8
+        assert await api.status(alice) == "unfunded"
+        for s in carols:
+            assert await api.status(s) == "filled"
+            assert c.exchange.order_info(s.order).filled == E18
+        assert c.exchange.order_info(alice.order).filled == 0
+        assert c.exchange.order_info(spare.order).filled == E18
+        assert c.exchange.order_info(taker.order).filled == 8 * 3000 * E6
+        # three transactions: two batches of four, then the lone rematch
+        assert node.settler.sent == 3
+
+
+async def test_lost_transaction_is_rejudged_and_settled_again(
+    chain: Chain, tmp_path: Path, engine: str
+) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        maker = c.sign(ask(c, CAROL, E18, 3000 * E6))
+        await post_all(api, [maker])
+        pause_mining(c)
+        try:
+            taker = c.sign(bid(c, BOB, E18, 3000 * E6))
+            assert (await api.post_order(taker))[0] == 201
+            await wait_for(lambda: len(node.settler.in_flight) == 1 and pending_count(c) == 1)
+            (lost,) = node.settler.in_flight
+            drop = "anvil_dropTransaction" if engine == "anvil" else "hardhat_dropTransaction"
+            assert c.rpc.call(drop, lost) in (True, lost)  # Hardhat's answer, anvil's
+            # the settler finds the chain has forgotten it, gives the match back, and the
+            # node matches and sends it again (the freed nonce is used again: the same
+            # transaction, signed again, may well have the same hash)
+            await wait_for(lambda: node.settler.lost == 1 and node.settler.sent == 2)
+        finally:
+            resume_mining(c)
+
+        async def done() -> bool:
+            return await api.status(taker) == "filled"
+
+        await wait_for(done)
+        assert node.settler.failed == 1 and node.settler.settled == 1
+        assert c.exchange.order_info(maker.order).filled == E18
+        _, fills = await api.get("/v1/fills")
+        assert fills["total"] == 2
+
+
+async def test_own_receipts_update_the_mirror_without_reads(chain: Chain, tmp_path: Path) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        m = node.mirror
+
+        async def settle_pair() -> tuple[SignedOrder, SignedOrder, int]:
+            maker = c.sign(ask(c, CAROL, E18, 3000 * E6))
+            taker = c.sign(bid(c, BOB, E18, 3000 * E6))
+            sent = node.settler.sent
+            await post_all(api, [maker, taker])
+            await wait_for(lambda: node.settler.sent == sent + 1 and node.settler.idle.is_set())
+            block = int(c.rpc.call("eth_blockNumber"), 16)
+            await wait_for(lambda: node.watcher.applied is not None and (
+                node.watcher.applied.number >= block
+            ))  # fmt: skip
+            return maker, taker, block
+
+        # First settlements: accounts learned from a read at "latest" (intake) are read
+        # once more, at the block that moves them (the payer's in the first, the taker's
+        # when intake learns it again for the second: a filled taker leaves the book).
+        await settle_pair()
+        await settle_pair()
+        calls = dict(node.watch_rpc.calls)
+        applied = m.own_applied
+
+        maker, taker, _ = await settle_pair()
+        # Then: filled amounts and funds come from the settler's decoded receipt.
+        assert m.own_applied == applied + 1
+        assert node.watch_rpc.calls["eth_call"] == calls.get("eth_call", 0)
+        assert m.filled[maker.hash] == E18
+        assert m.filled[taker.hash] == 3000 * E6
+        for owner in (CAROL, BOB):
+            for token in (c.weth, c.usdc):
+                account = (c.address(owner), token.address)
+                if account in m.funds:
+                    balance, allowance = m.funds[account]
+                    assert balance == token.balance_of(c.address(owner))
+                    assert allowance == token.allowance(c.address(owner), c.exchange.address)
+        assert (c.address(CAROL), c.weth.address) in m.funds
+        assert (c.address(BOB), c.usdc.address) in m.funds
+        assert not m.own and not m.expected
+        # the book follows: the makers' spendable funds are what the chain has
+        assert node.book.funds(c.address(CAROL), c.weth.address) == c.weth.balance_of(
+            c.address(CAROL)
+        )
