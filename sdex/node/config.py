@@ -7,16 +7,9 @@ from pathlib import Path
 
 from sdex.deployment import Deployment, DevAccount, TokenInfo
 from sdex.gossip.gossip import GossipConfig
+from sdex.httpio import RateLimit as RateLimit
 from sdex.ingest import Limits
 from sdex.order import ZERO_ADDRESS, address_of
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """Per-client token bucket: ``burst`` requests at once, ``rate`` per second sustained."""
-
-    rate: float = 10_000.0
-    burst: int = 20_000
 
 
 @dataclass(frozen=True)

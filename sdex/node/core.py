@@ -159,7 +159,8 @@ class Node:
         ]
         self._uncross()
         key = NodeKey.load_or_create(cfg.node_key_path)
-        self.gossip = Gossip(self, f"http://{cfg.host}:{cfg.port}", cfg.peers, cfg.gossip, key)
+        me = f"http://{cfg.host}:{cfg.port}"
+        self.gossip = Gossip(self, me, cfg.peers, cfg.gossip, key, cfg.limits.max_orders)
         log.info("gossip node id %s (key file %s)", key.node_id, cfg.node_key_path)
         await self.gossip.start()
         self.started.set()
@@ -895,11 +896,11 @@ class Node:
             signature = parse_hex_bytes(notice.get("signature"), "signature")
         except (OrderParseError, SignatureError) as e:
             if self.gossip is not None:
-                self.gossip.peers.penalize(peer)
+                self.gossip.penalize(peer)
             return SubmitResult(400, _field_error("signature", 1005, str(e)))
         result = self.soft_cancel(order_hash, signature, from_peer=peer)
         if result.status == 400 and self.gossip is not None:  # the maker never signed it
-            self.gossip.peers.penalize(peer)
+            self.gossip.penalize(peer)
         return result
 
     def cancel_proofs(self, hashes: Iterable[str]) -> list[dict[str, str]]:
