@@ -37,6 +37,7 @@ from sdex.client import (
 from sdex.deployment import DEFAULT_PATH, Deployment, DeploymentError
 from sdex.errors import ChainError, ContractRevert, SdexError
 from sdex.order import SignedOrder, address_of
+from sdex.sim.cli import simulate
 from sdex.wallet import (
     DEFAULT_EXPIRY,
     DEFAULT_PAIR,
@@ -795,6 +796,8 @@ def audit(
         report.print(_stdout())
     raise click.exceptions.Exit(0 if report.ok else 1)
 
+
+main.add_command(simulate)
 
 if __name__ == "__main__":
     main()

@@ -217,7 +217,12 @@ class GossipCore:
                 granted = True
         elif graft is False:
             self.mesh.pop(sender, None)
-        return {"nodeId": self.node_id, "peers": [self.me, *self.peers.urls()], "mesh": granted}
+        return {"nodeId": self.node_id, "peers": [self.me, *self.shared_urls()], "mesh": granted}
+
+    def shared_urls(self) -> list[str]:
+        """A random few verified URLs of admitted peers (what a hello shares)."""
+        urls = self.peers.urls()
+        return urls if len(urls) <= flows.SHARE_URLS else self.rng.sample(urls, flows.SHARE_URLS)
 
     def receive(self, sender: str, orders: list[object]) -> Check:
         """Orders ``sender`` pushed: the check to run (its results go to ``judge``/``checked``)."""

@@ -27,11 +27,14 @@ if TYPE_CHECKING:
 
 MAX_SHARED_URLS = 64
 """URLs taken from one hello (each still within its introducer's quota)."""
+SHARE_URLS = 16
+"""URLs a hello (and its answer) shares: a random few of the admitted peers' (an id may
+introduce only ``peers.MAX_INTRODUCED`` candidates anyway)."""
 
 
 def dial(core: GossipCore, url: str, graft: bool) -> Flow:
     """Say hello to ``url``; admit the key that signs the answer."""
-    body = {"url": core.me, "peers": core.peers.urls(), "mesh": graft}
+    body = {"url": core.me, "peers": core.shared_urls(), "mesh": graft}
     reply = yield core.call(
         None, "hello", "POST", "/p2p/hello", body, url=url, timeout=core.config.dial_timeout
     )

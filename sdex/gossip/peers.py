@@ -128,8 +128,8 @@ class Peers:
 
     def introduce(self, url: object, introducer: str) -> bool:
         """``introducer`` says a node answers at ``url``: a candidate, within its quota."""
-        if not isinstance(url, str):
-            return False
+        if not isinstance(url, str) or url in self._by_url:
+            return False  # (already a verified peer's URL: the common case, checked first)
         url = normalize(url)
         if not _plausible(url) or url == self.me or url in self._by_url or url in self.candidates:
             return False
