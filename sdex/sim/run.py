@@ -97,6 +97,7 @@ class Run:
         self.posted = [math.inf] * len(self.orders)
         self.got: list[dict[int, float]] = [{} for _ in self.orders]
         self.churned: set[int] = set()
+        self.copies = 0
         self.net.on_delivered = self._delivered
 
     def _delivered(self, node: SimNode, order_hash: str) -> None:
@@ -113,12 +114,16 @@ class Run:
     def _forge(self, node: SimNode) -> None:
         if not node.online:
             return
-        peers = node.core.peers.live()
-        for peer in self.rng.sample(peers, min(4, len(peers))):
-            fake = {**self.orders[0], "hash": "0x" + self.rng.randbytes(32).hex(), "forged": "1"}
-            call = node.core.call(peer, "push", "POST", "/p2p/orders", {"orders": [fake]})
+        live = node.core.peers.live()
+        mesh = [p for p in live if p.key in node.core.mesh]
+        for peer in mesh or self.rng.sample(live, min(4, len(live))):
+            fakes = [
+                {**self.orders[0], "hash": "0x" + self.rng.randbytes(32).hex(), "forged": "1"}
+                for _ in range(2)
+            ]
+            call = node.core.call(peer, "push", "POST", "/p2p/orders", {"orders": fakes})
             self.net.send(node, call)
-        self.net.sim.at(self.net.sim.now + 0.5, self._forge, node)
+        self.net.sim.at(self.net.sim.now + 0.25, self._forge, node)
 
     def _leave(self, node: SimNode) -> None:
         node.online = False
@@ -154,6 +159,7 @@ class Run:
         sim.run(sc.warmup)
         bg1, t_bg1 = self._snapshot(), sim.now
         start = sim.now
+        copies0 = sum(n.copies for n in self.honest)
         window = sc.orders / sc.rate
         for i in range(sc.orders):
             sim.at(start + i / sc.rate, self._post, i)
@@ -165,6 +171,7 @@ class Run:
         sim.run(end, done=self._complete)
         t_end = sim.now
         traffic = self._snapshot()
+        self.copies = sum(n.copies for n in self.honest) - copies0
         return self._figures(bg0, bg1, t_bg1 - t_bg0, traffic, t_end - start, wall)
 
     def _figures(
@@ -194,9 +201,10 @@ class Run:
             return round(total / (n_o * n_h), 3)
 
         def minus(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
-            return {k: v - b.get(k, 0) for k, v in a.items()}
+            return {k: v - b.get(k, 0) for k, v in a.items() if v - b.get(k, 0)}
 
         bg = {name: minus(bg1[name], bg0[name]) for name in ("sent", "up", "down")}
+        traffic = {name: minus(traffic[name], bg1[name]) for name in ("sent", "up", "down")}
         bg_rate = {
             "messages": round(sum(bg["sent"].values()) / (n_h * bg_seconds), 2),
             "bytes": round(sum(bg["up"].values()) / (n_h * bg_seconds)),
@@ -226,6 +234,7 @@ class Run:
             "per_order_per_node": {
                 "messages": per_order(traffic["sent"]),
                 "push_messages": per_order(traffic["sent"], push),
+                "order_copies_pushed": round(self.copies / (n_o * n_h), 3),
                 "bytes_up": per_order(traffic["up"]),
                 "push_bytes_up": up_push,
                 "push_bytes_down": down_push,
