@@ -161,11 +161,16 @@ def main() -> None:
     ap.add_argument("--no-real", action="store_true", help="skip the 8-process comparison")
     ap.add_argument("--write", type=Path, help="update this markdown file's section")
     ap.add_argument("--scale-from", type=Path, help="take the --scale runs from this JSON")
+    ap.add_argument("--real-from", type=Path, help="take the 8-node comparison from this JSON")
     args = ap.parse_args()
     result: dict[str, Any] = {"machine": machine(), "rate": args.rate, "seconds": args.seconds}
     if args.scale_from is not None:
         result["scale"] = json.loads(args.scale_from.read_text())["scale"]
-    if not args.no_real:
+    if args.real_from is not None:
+        earlier = json.loads(args.real_from.read_text())
+        for key in ("rate", "seconds", "links", "real", "simulated", "comparison"):
+            result[key] = earlier[key]
+    elif not args.no_real:
         ns = argparse.Namespace(
             nodes=[NODES], rate=[args.rate], seconds=args.seconds, concurrency=16, makers=24,
             seeds="bootstrap", drain=30.0, profile=None, workdir=None, write=None,
