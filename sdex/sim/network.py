@@ -10,7 +10,8 @@ source, and stands in for the node and the aiohttp transport around it:
   leaves when the sender's uplink is free and is read when the receiver's downlink is
   (reserved in send order). Sizes are the JSON bodies plus the signed HTTP headers.
 - **Intake**: a node checks a peer's orders one batch at a time (as ``Gossip.run_check``
-  does): ``check_cost`` seconds per new order, ``known_cost`` per copy it already holds.
+  does): ``check_cost`` seconds per new order, ``known_cost`` per copy it already holds when
+  the batch starts; a wallet's order takes ``check_cost`` and waits for no peer batch.
 - **Churn**: a node can go offline (calls to it fail after a round trip) and come back as a
   restarted process: same orders, a new core that bootstraps from seeds.
 - **Hostile nodes**: ``silent`` ones take orders and grafts and pass nothing on, and answer
@@ -25,6 +26,7 @@ import itertools
 import json
 import math
 import random
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +34,9 @@ from typing import Any
 from sdex.gossip.actions import Action, Call, Check, GossipConfig, Reply, Scored, tally
 from sdex.gossip.core import GossipCore
 from sdex.gossip.peers import MAX_PEERS
+
+ReplyTo = tuple["SimNode", GossipCore, Call]
+"""Where a push's answer goes once its batch is checked: the caller, its core, the call."""
 
 REQUEST_OVERHEAD = 560
 """Bytes of a signed /p2p/ request besides its body: request line, host, content headers and
@@ -106,7 +111,9 @@ class SimNode:
         self._digest: list[str] | None = None
         self.up_free = 0.0
         self.down_free = 0.0
-        self.cpu_free = 0.0
+        self.checks: deque[tuple[GossipCore, Check, ReplyTo | None]] = deque()
+        """Peer batches waiting for the intake (one at a time, as ``Gossip.run_check``)."""
+        self.checking = False
         self.traffic = Traffic()
         self.copies = 0
         """Order copies this node pushed."""
@@ -170,9 +177,10 @@ class SimNode:
         return True
 
     def post(self, order: dict[str, str]) -> None:
-        """A wallet posted ``order`` here: checked by the intake (in turn), then pushed."""
-        self.cpu_free = max(self.net.sim.now, self.cpu_free) + self.net.links.check_cost
-        self.net.sim.at(self.cpu_free, self._posted, self.core, order)
+        """A wallet posted ``order`` here: checked by the intake (wallets never wait behind
+        peer batches), then pushed."""
+        done = self.net.sim.now + self.net.links.check_cost
+        self.net.sim.at(done, self._posted, self.core, order)
 
     def _posted(self, core: GossipCore, order: dict[str, str]) -> None:
         if self.online and self.store(order) and core is self.core:
@@ -340,27 +348,29 @@ class Network:
         if core is src.core and src.online:
             src.run(core.answered(call.id, r))
 
-    def check(
-        self,
-        node: SimNode,
-        check: Check,
-        answer: tuple[SimNode, GossipCore, Call] | None,
-    ) -> None:
-        """The node's intake checks a batch, one batch at a time; then the core judges it."""
-        lk = self.links
-        held = node.orders
-        new = sum(1 for o in check.orders if isinstance(o, dict) and o.get("hash") not in held)
+    def check(self, node: SimNode, check: Check, answer: ReplyTo | None) -> None:
+        """The node's intake checks peer batches one at a time; then the core judges each."""
+        node.checks.append((node.core, check, answer))
+        if not node.checking:
+            self._next_check(node)
+
+    def _next_check(self, node: SimNode) -> None:
+        """Start the next batch: what it costs is known when it starts (copies of orders
+        that arrived meanwhile are cheap)."""
+        if not node.checks:
+            node.checking = False
+            return
+        core, check, answer = node.checks.popleft()
+        lk, held = self.links, node.orders
+        new = len({o.get("hash") for o in check.orders if isinstance(o, dict)} - held.keys())
         cost = new * lk.check_cost + (len(check.orders) - new) * lk.known_cost
-        node.cpu_free = max(self.sim.now, node.cpu_free) + cost
-        self.sim.at(node.cpu_free, self._checked, node, node.core, check, answer)
+        node.checking = True
+        self.sim.at(self.sim.now + cost, self._checked, node, core, check, answer)
 
     def _checked(
-        self,
-        node: SimNode,
-        core: GossipCore,
-        check: Check,
-        answer: tuple[SimNode, GossipCore, Call] | None,
+        self, node: SimNode, core: GossipCore, check: Check, answer: ReplyTo | None
     ) -> None:
+        self._next_check(node)
         if core is not node.core or not node.online:
             return
         results = node.intake(check.orders, check.sender)
