@@ -99,21 +99,23 @@ class Gossip:
         results: list[str] = []
         step = self.config.intake_chunk
         orders = check.orders
-        async with self._peer_work:
-            for i in range(0, len(orders), step):
-                if self.peers.is_banned(check.sender):
-                    rest = ["rejected"] * (len(orders) - i)
-                    results.extend(rest)
-                    self._run(self.core.judge(check.id, rest))
-                    break
-                # a chunk at once: their chain reads share one batched eth_call
-                chunk = await asyncio.gather(
-                    *(self.node.submit_from_peer(obj, check.sender) for obj in orders[i : i + step])
-                )
-                results.extend(chunk)
-                self._run(self.core.judge(check.id, list(chunk)))
-                await asyncio.sleep(0)  # let waiting wallet requests run
-        self._run(self.core.checked(check.id))
+        try:
+            async with self._peer_work:
+                for i in range(0, len(orders), step):
+                    if self.peers.is_banned(check.sender):
+                        rest = ["rejected"] * (len(orders) - i)
+                        results.extend(rest)
+                        self._run(self.core.judge(check.id, rest))
+                        break
+                    # a chunk at once: their chain reads share one batched eth_call
+                    chunk = await asyncio.gather(
+                        *(self.node.submit_from_peer(o, check.sender) for o in orders[i : i + step])
+                    )
+                    results.extend(chunk)
+                    self._run(self.core.judge(check.id, list(chunk)))
+                    await asyncio.sleep(0)  # let waiting wallet requests run
+        finally:  # whatever happened, the core hears the check is over (a flow waits on it)
+            self._run(self.core.checked(check.id))
         return tally(results)
 
     # ---- carrying out the core's actions -------------------------------------------------------
@@ -151,10 +153,15 @@ class Gossip:
                     log.warning("%s answered as %s, not %s: dropped", call.url, a.signer, call.peer)
             except PeerCallError as e:
                 log.debug("peer call failed: %s", e)
+            except Exception:  # never leave the core waiting for an answer
+                log.exception("peer call to %s%s failed", call.url, call.path)
         self._run(self.core.answered(call.id, reply))
 
     async def _check(self, check: Check) -> None:
-        await self.run_check(check)
+        try:
+            await self.run_check(check)
+        except Exception:
+            log.exception("checking orders from %s failed", check.sender)
 
     async def _timer_loop(self) -> None:
         while True:
