@@ -323,3 +323,20 @@ def test_notices_go_to_every_live_peer_one_at_a_time() -> None:
     to_one = next(a for a in first if isinstance(a, Call) and a.url == url(1))
     assert to_one.body == {"orderHash": "0x01"} and to_one.path == "/p2p/cancels"
     assert [c.body for c in ok(core, to_one, {}) if isinstance(c, Call)] == [{"orderHash": "0x02"}]
+
+
+def test_gossip_and_the_simulator_import_nothing_from_the_node() -> None:
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "sdex"
+    for path in [*(root / "gossip").glob("*.py"), *(root / "sim").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            assert not [n for n in names if n.startswith("sdex.node")], path
