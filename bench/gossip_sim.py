@@ -113,10 +113,39 @@ def scale(seed: int) -> list[dict[str, Any]]:
     return runs
 
 
+def summary(runs: list[dict[str, Any]]) -> str:
+    """How far the predictions were, over every real run (computed, not written by hand)."""
+    if not runs:
+        return ""
+
+    def off(name: str, mode: str = "cpu") -> list[str]:
+        out = []
+        for run in runs:
+            ratio = run[mode]["comparison"][name]["ratio"]
+            out.append("-" if ratio is None else f"{ratio:g}")
+        return out
+
+    return (
+        "Real / simulated, run by run (within 20%: 0.8 to 1.2): order copies "
+        f"per order per node {', '.join(off('order_copies_sent_per_order_per_node'))}; "
+        f"messages per order per node {', '.join(off('messages_per_order_per_node'))}; "
+        f"p50 to every node {', '.join(off('to_every_node_p50_ms'))} (`cpu` calibration) and "
+        f"{', '.join(off('to_every_node_p50_ms', 'latency'))} (`latency`); p99 to every node "
+        f"{', '.join(off('to_every_node_p99_ms'))} (`cpu`). The simulator models links and one "
+        "intake queue per node, not 8 processes sharing a busy machine's CPU: the `cpu` "
+        "calibration charges a node's whole CPU share per order, the `latency` one assumes a "
+        "node's CPU is never the bottleneck; the real runs fall between the two."
+    )
+
+
 def markdown(r: dict[str, Any]) -> str:
     lines = [
         f"Measured {DATE} on {machine_line()}, CPython {r['machine']['python']}, by "
-        f"`bench/gossip_sim.py{' --scale' if r.get('scale') else ''}`.",
+        f"`{r['command']}`. The real runs (each `bench/gossip_sim.py`, one after another) "
+        "and the scale runs (`bench/gossip_sim.py --no-real --scale`) were measured "
+        "separately; `--real-from` predicts those real runs again with this simulator.",
+        "",
+        summary(r.get("runs", [])),
         "",
     ]
     for k, run in enumerate(r.get("runs", [])):
@@ -186,6 +215,7 @@ def main() -> None:
     ap.add_argument("--real-from", type=Path, nargs="+", help="real 8-node runs (JSON) to predict")
     args = ap.parse_args()
     result: dict[str, Any] = {"machine": machine(), "rate": args.rate, "seconds": args.seconds}
+    result["command"] = " ".join(["bench/gossip_sim.py", *sys.argv[1:]]).replace("/tmp/", "")
     if args.scale_from is not None:
         result["scale"] = json.loads(args.scale_from.read_text())["scale"]
     runs: list[dict[str, Any]] = []
