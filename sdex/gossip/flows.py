@@ -17,13 +17,12 @@ or a ``Check`` (resumed with the intake's counts). Every flow is bounded:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from sdex.gossip.actions import Flow, Reply
-from sdex.gossip.peers import Peer
-
-if TYPE_CHECKING:
-    from sdex.gossip.core import GossipCore
+from sdex.gossip.actions import Call, Check, Flow, GossipConfig, Reply
+from sdex.gossip.peers import Peer, Peers
+from sdex.gossip.ports import OrderView
 
 MAX_SHARED_URLS = 64
 """URLs taken from one hello (each still within its introducer's quota)."""
@@ -32,7 +31,41 @@ SHARE_URLS = 16
 introduce only ``peers.MAX_INTRODUCED`` candidates anyway)."""
 
 
-def dial(core: GossipCore, url: str, graft: bool) -> Flow:
+class FlowCore(Protocol):
+    """What a flow uses of its core (``sdex.gossip.core.GossipCore``, which drives it): a
+    structural interface, so that the core and its flows do not import each other."""
+
+    config: GossipConfig
+    view: OrderView
+    peers: Peers
+    me: str
+    mesh: dict[str, None]
+    max_orders: int
+    pulled: int
+    clock: Callable[[], float]
+
+    def shared_urls(self) -> list[str]: ...
+
+    def call(
+        self,
+        peer: Peer | None,
+        kind: str,
+        method: str,
+        path: str,
+        body: object = None,
+        params: dict[str, str] | None = None,
+        url: str = "",
+        timeout: float | None = None,
+    ) -> Call: ...
+
+    def check(self, sender: str, orders: list[object]) -> Check: ...
+
+    def deliver(self, sender: str, kind: str, notice: object) -> None: ...
+
+    def penalize_later(self, key: str) -> None: ...
+
+
+def dial(core: FlowCore, url: str, graft: bool) -> Flow:
     """Say hello to ``url``; admit the key that signs the answer."""
     body = {"url": core.me, "peers": core.shared_urls(), "mesh": graft}
     reply = yield core.call(
@@ -53,7 +86,7 @@ def dial(core: GossipCore, url: str, graft: bool) -> Flow:
             core.peers.introduce(u, peer.key)
 
 
-def snapshot(core: GossipCore, peer: Peer) -> Flow:
+def snapshot(core: FlowCore, peer: Peer) -> Flow:
     """Page through ``peer``'s open orders (bounded; see the module's docstring)."""
     cfg = core.config
     after = 0
@@ -80,7 +113,7 @@ def snapshot(core: GossipCore, peer: Peer) -> Flow:
         after = nxt
 
 
-def anti_entropy(core: GossipCore, peer: Peer) -> Flow:
+def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
     """Pull the open orders ``peer`` has and we lack (bounded; see the module's docstring)."""
     cfg, view = core.config, core.view
     theirs = yield core.call(peer, "digest", "GET", "/p2p/digest")

@@ -27,14 +27,7 @@ from sdex.errors import JsonLimitError, OrderParseError
 from sdex.gossip.gossip import Gossip
 from sdex.gossip.identity import MAX_SKEW_MS, AuthError, SignedRequest, body_hash, verify_request
 from sdex.gossip.peers import normalize
-from sdex.httpio import (
-    ApiError,
-    RateLimit,
-    RateLimiter,
-    ascii_int,
-    read_bounded,
-    read_json_object,
-)
+from sdex.httpkit import ApiError, RateLimit, RateLimiter, ascii_int, read_bounded, read_json
 from sdex.order import parse_hex_bytes
 
 MAX_P2P_BODY = 4 * 1024 * 1024
@@ -237,7 +230,7 @@ async def post_admin_links(request: web.Request) -> web.Response:
     if request.remote not in ("127.0.0.1", "::1"):
         raise ApiError(403, 100, "admin routes answer loopback clients only")
     gossip = request.app[GOSSIP_KEY]
-    body = await read_json_object(request, 64 * 1024)
+    body = await read_json(request, 64 * 1024)
     for key in ("block", "unblock"):
         urls = body.get(key, [])
         if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):

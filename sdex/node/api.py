@@ -25,9 +25,11 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from sdex.book import UnknownPair
 from sdex.errors import FieldCode, OrderParseError
 from sdex.gossip.routes import MAX_P2P_BODY, add_routes
-from sdex.httpio import ApiError, RateLimiter, ascii_int, read_json_object
+from sdex.httpkit import ApiError, RateLimiter, ascii_int
+from sdex.httpkit import read_json as read_json_within
 from sdex.matching import TimeInForce
-from sdex.node.core import OPEN_STATUSES, Node
+from sdex.model import API_STATUSES
+from sdex.node.core import Node
 from sdex.order import EIP712_TYPES, parse_address, parse_hex_bytes
 from sdex.web import add_web_routes
 
@@ -79,10 +81,10 @@ LIMITER_KEY = web.AppKey("limiter", RateLimiter)
 
 
 async def read_json(request: web.Request, max_bytes: int | None = None) -> dict[str, Any]:
-    """The request's JSON object (``sdex.httpio.read_json_object``); ``max_bytes``: the
-    largest body accepted (default: the node's ``max_body``)."""
+    """The request's JSON object (``sdex.httpkit.read_json``), at most ``max_bytes`` long
+    (default: the node's ``max_body``)."""
     limit = max_bytes if max_bytes is not None else request.app[NODE_KEY].config.max_body
-    return await read_json_object(request, limit)
+    return await read_json_within(request, limit)
 
 
 def _query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -175,7 +177,7 @@ async def get_orders(request: web.Request) -> web.Response:
     return web.json_response(_page(total, page, per_page, [r for r in records if r]))
 
 
-_STATUSES = (*OPEN_STATUSES, "filled", "cancelled", "expired", "removed")
+_STATUSES = API_STATUSES
 
 
 async def get_order(request: web.Request) -> web.Response:

@@ -1,4 +1,6 @@
-"""A node's configuration: the chain it settles on, its listed pairs, its limits."""
+"""A node's configuration: the chain it settles on, its listed pairs, its limits.
+
+``RateLimit`` lives in ``sdex.httpkit`` and is re-exported here for its older importers."""
 
 from __future__ import annotations
 
@@ -7,9 +9,11 @@ from pathlib import Path
 
 from sdex.deployment import Deployment, DevAccount, TokenInfo
 from sdex.gossip.gossip import GossipConfig
-from sdex.httpio import RateLimit as RateLimit
+from sdex.httpkit import RateLimit
 from sdex.ingest import Limits
 from sdex.order import ZERO_ADDRESS, address_of
+
+__all__ = ["NodeConfig", "RateLimit"]
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,7 @@
-"""HTTP helpers shared by the node's API and the gossip routes: the SRA error answer,
-per-client token buckets, bounded body reading and strict integers from queries.
+"""HTTP helpers shared by the node's API and the peer routes (``/p2p/``): the SRA error
+body as an exception, bounded JSON reading, and per-client token-bucket rate limiting.
 
-Every byte a client sends is hostile until bounded: bodies are read in chunks and refused
-as soon as they pass their limit; JSON goes through ``sdex.jsonio`` (size and depth before
-parsing).
-"""
+Nothing here knows the node: limits are passed in."""
 
 from __future__ import annotations
 
@@ -17,18 +14,11 @@ from aiohttp import web
 
 from sdex import jsonio
 from sdex.errors import JsonLimitError
+from sdex.model import VALIDATION_FAILED, error_body, field_error_body
 
 MAX_JSON_DEPTH = 8
 """An order is flat and a peer's batch is a list of them: anything nested deeper than this
 is refused before it is parsed."""
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """Per-client token bucket: ``burst`` requests at once, ``rate`` per second sustained."""
-
-    rate: float = 10_000.0
-    burst: int = 20_000
 
 
 class ApiError(Exception):
@@ -44,22 +34,25 @@ class ApiError(Exception):
     ) -> None:
         super().__init__(reason)
         self.status = status
-        self.body: dict[str, object] = {"code": code, "reason": reason}
-        if errors:
-            self.body["validationErrors"] = errors
+        self.body = error_body(code, reason, errors or ())
         self.headers = headers or {}
 
     @classmethod
     def field(cls, name: str, field_code: int, reason: str) -> ApiError:
-        return cls(
-            400,
-            100,
-            "Validation Failed",
-            [{"field": name, "code": field_code, "reason": reason}],
-        )
+        error = cls(400, VALIDATION_FAILED, "Validation Failed")
+        error.body = field_error_body(name, field_code, reason)
+        return error
 
     def response(self) -> web.Response:
         return web.json_response(self.body, status=self.status, headers=self.headers)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Per-client token bucket: ``burst`` requests at once, ``rate`` per second sustained."""
+
+    rate: float = 10_000.0
+    burst: int = 20_000
 
 
 class RateLimiter:
@@ -97,6 +90,27 @@ class RateLimiter:
         self._last_sweep = now
 
 
+async def read_json(request: web.Request, limit: int) -> dict[str, Any]:
+    """The request's JSON object, strictly: size, content type, syntax, no floats, shallow.
+
+    ``limit``: the largest body accepted, in bytes. Size and depth are checked before parsing
+    (``sdex.jsonio``): a deeply nested body is a 400, never a crash."""
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, 101, f"Request body too large: more than {limit} bytes")
+    if request.content_type != "application/json":
+        raise ApiError(415, 101, "Content-Type must be application/json")
+    raw = await read_bounded(request, limit)
+    try:
+        obj = jsonio.loads(raw, max_bytes=limit, max_depth=MAX_JSON_DEPTH)
+    except JsonLimitError as e:
+        if e.too_large:
+            raise ApiError(413, 101, f"Request body too large: {e.reason}") from None
+        raise ApiError(400, 101, f"Malformed JSON: {e.reason}") from None
+    if not isinstance(obj, dict):
+        raise ApiError(400, 101, "Malformed JSON: the body must be a JSON object")
+    return obj
+
+
 async def read_bounded(request: web.Request, limit: int) -> bytes:
     """The body, read in chunks and refused as soon as it passes ``limit`` bytes (a body
     sent without Content-Length is never buffered past the limit)."""
@@ -117,24 +131,3 @@ def ascii_int(raw: str, lo: int, hi: int) -> int | None:
         return None
     value = int(raw)
     return value if lo <= value <= hi else None
-
-
-async def read_json_object(request: web.Request, limit: int) -> dict[str, Any]:
-    """The request's JSON object, strictly: size, content type, syntax, no floats, shallow.
-
-    Size and depth are checked before parsing (``sdex.jsonio``): a deeply nested body is a
-    400, never a crash."""
-    if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, 101, f"Request body too large: more than {limit} bytes")
-    if request.content_type != "application/json":
-        raise ApiError(415, 101, "Content-Type must be application/json")
-    raw = await read_bounded(request, limit)
-    try:
-        obj = jsonio.loads(raw, max_bytes=limit, max_depth=MAX_JSON_DEPTH)
-    except JsonLimitError as e:
-        if e.too_large:
-            raise ApiError(413, 101, f"Request body too large: {e.reason}") from None
-        raise ApiError(400, 101, f"Malformed JSON: {e.reason}") from None
-    if not isinstance(obj, dict):
-        raise ApiError(400, 101, "Malformed JSON: the body must be a JSON object")
-    return obj
