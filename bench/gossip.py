@@ -61,6 +61,7 @@ import aiohttp  # noqa: E402
 from benchlib import machine, machine_busy_seconds, write_section  # noqa: E402
 
 from sdex.deployment import Deployment  # noqa: E402
+from sdex.gossip import GossipConfig, NodeKey, PeerClient  # noqa: E402
 from sdex.order import (  # noqa: E402
     ZERO_ADDRESS,
     Domain,
@@ -77,7 +78,7 @@ WARMUP = 200  # orders posted (slowly) and delivered everywhere before the measu
 JSON_HEADERS = {"Content-Type": "application/json"}
 TARGET_P99_MS = 50  # to all of 8 nodes
 TARGET_COVERAGE = 1.0
-FANOUT = 4  # sdex.gossip.GossipConfig.fanout (the nodes run with the default)
+FANOUT = GossipConfig().fanout  # the nodes run with the default
 INF = float("inf")  # the latency of an order that did not arrive within the drain window
 
 
@@ -402,6 +403,19 @@ async def post_paced(
     }
 
 
+async def p2p_round_trips(s: aiohttp.ClientSession, urls: list[str]) -> dict[str, float | None]:
+    """Signed ``GET /p2p/digest`` round trips from this process to each node in turn (signing,
+    HTTP on loopback, the node's check of the signature, its signed answer, our check): what
+    one gossip message costs on this machine besides the intake."""
+    client = PeerClient(s, NodeKey.generate(), "http://127.0.0.1:1")
+    times = []
+    for k in range(40):
+        t = time.monotonic()
+        await client.call("GET", urls[k % len(urls)], "/p2p/digest")
+        times.append(time.monotonic() - t)
+    return summary(times)
+
+
 # -- statistics -------------------------------------------------------------------------------
 
 
@@ -453,7 +467,8 @@ async def measure(
         if px is None:
             raise RuntimeError(f"peer exchange did not connect all {n} nodes within 60 s")
         setup = {"seconds_to_start_nodes": round(started, 1),
-                 "seconds_until_peer_exchange_connected_all": round(px, 1)}  # fmt: skip
+                 "seconds_until_peer_exchange_connected_all": round(px, 1),
+                 "p2p_call_ms": await p2p_round_trips(s, nodes.urls)}  # fmt: skip
 
         async def all_have(total: int) -> bool:
             nodes.check_alive()

@@ -33,6 +33,7 @@ from sdex.cliopts import (
 )
 from sdex.deployment import DEFAULT_PATH, Deployment, DeploymentError
 from sdex.errors import SdexError
+from sdex.sim.cli import simulate
 from sdex.wallet import (
     DEFAULT_EXPIRY,
     Side,
@@ -427,6 +428,8 @@ def audit(
         report.print(stdout_console())
     raise click.exceptions.Exit(0 if report.ok else 1)
 
+
+main.add_command(simulate)
 
 if __name__ == "__main__":
     main()

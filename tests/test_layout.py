@@ -15,14 +15,6 @@ import pytest
 SDEX = Path(__file__).resolve().parent.parent / "sdex"
 MAX_LINES = 500
 
-ALLOWED_EDGES = {("sdex.gossip", "sdex.node")}
-"""Package pairs whose edges are left out of the cycle check while they exist.
-
-gossip <-> node: ``sdex.gossip.gossip`` types its ``Node`` and ``sdex.gossip.routes`` reads
-the HTTP helpers through ``sdex.node.api``, while the node wires gossip in. The gossip core
-is being made transport-free (issue 15, item 2): gossip will then import nothing from node,
-and this allowance goes."""
-
 
 def module_name(path: Path, base: Path) -> str:
     parts = path.relative_to(base).with_suffix("").parts
@@ -64,14 +56,6 @@ def graph(root: Path = SDEX) -> dict[str, set[str]]:
     }
 
 
-def _package(mod: str) -> str:
-    return ".".join(mod.split(".")[:2])
-
-
-def allowed(src: str, dst: str) -> bool:
-    return (_package(src), _package(dst)) in ALLOWED_EDGES
-
-
 def cycles(g: dict[str, set[str]]) -> list[list[str]]:
     """The strongly connected components of more than one module (Tarjan), each sorted."""
     index: dict[str, int] = {}
@@ -108,15 +92,7 @@ def cycles(g: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_no_import_cycle_in_sdex() -> None:
-    g = graph()
-    kept = {src: {dst for dst in dsts if not allowed(src, dst)} for src, dsts in g.items()}
-    assert cycles(kept) == []
-
-
-def test_the_gossip_allowance_is_still_needed() -> None:
-    """Once gossip imports nothing from node, ALLOWED_EDGES must go (this fails to say so)."""
-    g = graph()
-    assert any(allowed(src, dst) for src, dsts in g.items() for dst in dsts)
+    assert cycles(graph()) == []
 
 
 def test_no_module_over_500_lines() -> None:

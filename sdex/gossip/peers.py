@@ -21,6 +21,7 @@ from __future__ import annotations
 import random
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 INVALID_PENALTY = 5
@@ -60,7 +61,8 @@ class Peer:
     standing: Standing = field(default_factory=Standing)
     failures: int = 0
     retry_at: float = 0.0
-    last_ok: float = field(default_factory=time.monotonic)
+    last_ok: float = 0.0
+    """Clock time of the last answer (the table's clock: monotonic, or simulated)."""
     last_seen: float = field(default_factory=time.time)
     """Wall-clock time of the last verified message from or answer by this peer."""
     sent: int = 0
@@ -78,8 +80,7 @@ class Peer:
     def reachable(self, now: float) -> bool:
         return not self.banned(now) and now >= self.retry_at
 
-    def to_json(self) -> dict[str, object]:
-        now = time.monotonic()
+    def to_json(self, now: float) -> dict[str, object]:
         return {
             "key": self.key,
             "url": self.url,
@@ -94,7 +95,17 @@ class Peer:
 
 
 class Peers:
-    def __init__(self, me_key: str, me_url: str, max_peers: int = MAX_PEERS) -> None:
+    def __init__(
+        self,
+        me_key: str,
+        me_url: str,
+        max_peers: int = MAX_PEERS,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.clock = clock
+        """Every time the table keeps or compares (a simulator passes its own)."""
+        self.rng = rng or random.Random()
         self.me_key = me_key
         self.me = normalize(me_url)
         self.max_peers = max_peers
@@ -117,13 +128,13 @@ class Peers:
 
     def introduce(self, url: object, introducer: str) -> bool:
         """``introducer`` says a node answers at ``url``: a candidate, within its quota."""
-        if not isinstance(url, str):
-            return False
+        if not isinstance(url, str) or url in self._by_url:
+            return False  # (already a verified peer's URL: the common case, checked first)
         url = normalize(url)
         if not _plausible(url) or url == self.me or url in self._by_url or url in self.candidates:
             return False
         s = self.standing(introducer)
-        if s.introduced >= MAX_INTRODUCED or s.banned(time.monotonic()):
+        if s.introduced >= MAX_INTRODUCED or s.banned(self.clock()):
             return False
         if len(self.candidates) >= MAX_CANDIDATES:
             return False
@@ -134,7 +145,7 @@ class Peers:
     def take_candidates(self, k: int) -> list[str]:
         """Up to ``k`` candidates to dial now (removed from the list; seeds come back)."""
         out: list[str] = []
-        now = time.monotonic()
+        now = self.clock()
         waiting: list[str] = []
         while self.candidates and len(out) < k:
             url, _ = self.candidates.popitem(last=False)
@@ -154,14 +165,14 @@ class Peers:
             n = self._seed_failures.get(url, 0) + 1
             self._seed_failures[url] = n
             delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** min(n, 10))
-            self._seed_retry[url] = time.monotonic() + delay * random.uniform(0.8, 1.2)
+            self._seed_retry[url] = self.clock() + delay * self.rng.uniform(0.8, 1.2)
             self.candidates[url] = ""
 
     def admit(self, key: str, url: str) -> Peer | None:
         """``key`` answered a signed hello at ``url``: it enters the table (or refreshes
         its URL). None if it is us, banned, or the table is full of healthy peers."""
         url = normalize(url)
-        now = time.monotonic()
+        now = self.clock()
         if key == self.me_key or url == self.me:
             return None
         standing = self.standing(key)
@@ -180,7 +191,7 @@ class Peers:
             return peer
         if len(self._peers) >= self.max_peers and not self._evict_one(now):
             return None
-        peer = self._peers[key] = Peer(key, url, standing)
+        peer = self._peers[key] = Peer(key, url, standing, last_ok=now)
         self._by_url[url] = key
         self.candidates.pop(url, None)
         self._seed_failures.pop(url, None)
@@ -201,9 +212,9 @@ class Peers:
             if peer.url in self.seeds:
                 self.candidates[peer.url] = ""
 
-    def evict_failing(self) -> list[str]:
-        """Drop peers that kept failing; their URLs."""
-        now = time.monotonic()
+    def evict_failing(self) -> list[Peer]:
+        """Drop peers that kept failing; them."""
+        now = self.clock()
         gone = [
             p
             for p in self._peers.values()
@@ -211,7 +222,7 @@ class Peers:
         ]
         for p in gone:
             self._drop(p.key)
-        return [p.url for p in gone]
+        return gone
 
     # ---- lookups --------------------------------------------------------------------------
 
@@ -227,13 +238,13 @@ class Peers:
         return [p.url for p in self._peers.values()]
 
     def live(self) -> list[Peer]:
-        now = time.monotonic()
+        now = self.clock()
         return [p for p in self._peers.values() if p.reachable(now)]
 
     def sample(self, k: int, exclude: str | None = None) -> list[Peer]:
         """Up to ``k`` random reachable peers, not the one with id ``exclude``."""
         live = [p for p in self.live() if p.key != exclude]
-        return live if len(live) <= k else random.sample(live, k)
+        return live if len(live) <= k else self.rng.sample(live, k)
 
     # ---- standing -------------------------------------------------------------------------
 
@@ -246,7 +257,7 @@ class Peers:
             s = self._standings[key] = Standing()
             if len(self._standings) > MAX_STANDINGS:  # forget the oldest clean stranger
                 for k, old in self._standings.items():
-                    if old.score >= 0 and not old.banned(time.monotonic()):
+                    if old.score >= 0 and not old.banned(self.clock()):
                         del self._standings[k]
                         break
                 else:
@@ -258,14 +269,17 @@ class Peers:
     def is_banned(self, key: str) -> bool:
         peer = self._peers.get(key)
         s = peer.standing if peer is not None else self._standings.get(key)
-        return s is not None and s.banned(time.monotonic())
+        return s is not None and s.banned(self.clock())
 
-    def penalize(self, key: str, violations: int = 1) -> None:
+    def penalize(self, key: str, violations: int = 1) -> bool:
+        """``key`` proved bad faith ``violations`` times; True if that (re)banned it."""
         s = self.standing(key)
         s.invalid += violations
         s.score -= INVALID_PENALTY * violations
         if s.score <= BAN_SCORE:
-            s.banned_until = time.monotonic() + BAN_SECONDS
+            s.banned_until = self.clock() + BAN_SECONDS
+            return True
+        return False
 
     def reward(self, key: str, points: int = 1) -> None:
         peer = self._peers.get(key)
@@ -280,16 +294,17 @@ class Peers:
     def failed(self, peer: Peer) -> None:
         peer.failures += 1
         delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** min(peer.failures, 10))
-        peer.retry_at = time.monotonic() + delay * random.uniform(0.8, 1.2)
+        peer.retry_at = self.clock() + delay * self.rng.uniform(0.8, 1.2)
 
     def ok(self, peer: Peer) -> None:
         peer.failures = 0
         peer.retry_at = 0.0
-        peer.last_ok = time.monotonic()
+        peer.last_ok = self.clock()
         peer.last_seen = time.time()
 
     def to_json(self) -> list[dict[str, object]]:
-        return [p.to_json() for p in self._peers.values()]
+        now = self.clock()
+        return [p.to_json(now) for p in self._peers.values()]
 
     def __len__(self) -> int:
         return len(self._peers)

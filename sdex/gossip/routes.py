@@ -27,8 +27,7 @@ from sdex.errors import JsonLimitError, OrderParseError
 from sdex.gossip.gossip import Gossip
 from sdex.gossip.identity import MAX_SKEW_MS, AuthError, SignedRequest, body_hash, verify_request
 from sdex.gossip.peers import normalize
-from sdex.node.api import ApiError, RateLimiter, ascii_int, read_bounded, read_json
-from sdex.node.config import RateLimit
+from sdex.httpkit import ApiError, RateLimit, RateLimiter, ascii_int, read_bounded, read_json
 from sdex.order import parse_hex_bytes
 
 MAX_P2P_BODY = 4 * 1024 * 1024
@@ -43,6 +42,7 @@ GOSSIP_KEY = web.AppKey("gossip", Gossip)
 PEER_LIMITER_KEY = web.AppKey("peer-limiter", RateLimiter)
 STRANGER_LIMITER_KEY = web.AppKey("stranger-limiter", RateLimiter)
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Route = Callable[[Gossip, SignedRequest, dict[str, Any], web.Request], Awaitable[object]]
 
 
@@ -105,10 +105,10 @@ def p2p(max_body: int = MAX_SMALL_BODY) -> Callable[[Route], Callable[[web.Reque
                 try:
                     obj = jsonio.loads(raw, max_bytes=max_body, max_depth=MAX_DEPTH)
                 except JsonLimitError as e:
-                    peers.penalize(sender.node_id)
+                    gossip.penalize(sender.node_id)
                     raise ApiError(400, 101, f"Malformed JSON: {e.reason}") from None
                 if not isinstance(obj, dict):
-                    peers.penalize(sender.node_id)
+                    gossip.penalize(sender.node_id)
                     raise ApiError(400, 101, "Malformed JSON: the body must be a JSON object")
                 body = obj
             peers.seen(sender.node_id)
@@ -128,9 +128,9 @@ async def post_orders(
 ) -> object:
     orders = body.get("orders")
     if not isinstance(orders, list) or len(orders) > MAX_BATCH:
-        gossip.peers.penalize(sender.node_id)
+        gossip.penalize(sender.node_id)
         raise ApiError(400, 100, f"orders must be a list of at most {MAX_BATCH}")
-    return await gossip.receive_orders(sender.node_id, orders)
+    return await gossip.run_check(gossip.core.receive(sender.node_id, orders))
 
 
 @p2p()
@@ -188,8 +188,7 @@ async def post_hello(
     gossip: Gossip, sender: SignedRequest, body: dict[str, Any], request: web.Request
 ) -> object:
     """A signed hello: the sender's claimed URL is dialled back before it is trusted."""
-    gossip.hello_from(sender.node_id, sender.url, body.get("peers"))
-    return {"nodeId": gossip.node_id, "peers": [gossip.me, *gossip.peers.urls()]}
+    return gossip.core.hello(sender.node_id, sender.url, body)
 
 
 @p2p()
@@ -219,7 +218,7 @@ async def post_settlement(
     except OrderParseError:
         tx_bytes = b""
     if len(tx_bytes) != 32:
-        gossip.peers.penalize(sender.node_id)
+        gossip.penalize(sender.node_id)
         raise ApiError(400, 100, "txHash must be 0x and 64 hex digits")
     ok = await gossip.node.settlement_notice("0x" + tx_bytes.hex())
     return {"applied": ok}
@@ -253,19 +252,37 @@ def _int(raw: str, name: str, lo: int, hi: int) -> int:
     return value
 
 
-def add_routes(app: web.Application, gossip: Gossip, limit: RateLimit, admin: bool = False) -> None:
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A refused peer request gets its error body here (the parent app adds metrics)."""
+    try:
+        return await handler(request)
+    except ApiError as e:
+        return e.response()
+
+
+def p2p_app(gossip: Gossip, limit: RateLimit) -> web.Application:
+    """The ``/p2p/`` routes as an aiohttp sub-application (mounted under ``/p2p/``)."""
+    app = web.Application(middlewares=[_errors])
     app[GOSSIP_KEY] = gossip
     app[PEER_LIMITER_KEY] = RateLimiter(limit)
     app[STRANGER_LIMITER_KEY] = RateLimiter(RateLimit(rate=limit.rate / 4, burst=limit.burst // 4))
     app[REPLAY_KEY] = ReplayGuard()
-    app.router.add_post("/p2p/orders", post_orders)
-    app.router.add_get("/p2p/snapshot", get_snapshot)
-    app.router.add_get("/p2p/digest", get_digest)
-    app.router.add_post("/p2p/hashes", post_hashes)
-    app.router.add_post("/p2p/fetch", post_fetch)
-    app.router.add_post("/p2p/hello", post_hello)
-    app.router.add_get("/p2p/peers", get_peers)
-    app.router.add_post("/p2p/cancels", post_cancel)
-    app.router.add_post("/p2p/settlements", post_settlement)
+    app.router.add_post("/orders", post_orders)
+    app.router.add_get("/snapshot", get_snapshot)
+    app.router.add_get("/digest", get_digest)
+    app.router.add_post("/hashes", post_hashes)
+    app.router.add_post("/fetch", post_fetch)
+    app.router.add_post("/hello", post_hello)
+    app.router.add_get("/peers", get_peers)
+    app.router.add_post("/cancels", post_cancel)
+    app.router.add_post("/settlements", post_settlement)
+    return app
+
+
+def add_routes(app: web.Application, gossip: Gossip, limit: RateLimit, admin: bool = False) -> None:
+    """Mount ``/p2p/`` on ``app`` (and ``/admin/links`` when ``admin``)."""
+    app[GOSSIP_KEY] = gossip
+    app.add_subapp("/p2p/", p2p_app(gossip, limit))
     if admin:
         app.router.add_post("/admin/links", post_admin_links)

@@ -24,17 +24,14 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from sdex.book import UnknownPair
 from sdex.errors import FieldCode, OrderParseError
-from sdex.httpkit import ApiError, RateLimiter, ascii_int, read_bounded
+from sdex.gossip.routes import MAX_P2P_BODY, add_routes
+from sdex.httpkit import ApiError, RateLimiter, ascii_int
 from sdex.httpkit import read_json as read_json_within
 from sdex.matching import TimeInForce
 from sdex.model import API_STATUSES
 from sdex.node.core import Node
 from sdex.order import EIP712_TYPES, parse_address, parse_hex_bytes
 from sdex.web import add_web_routes
-
-# Re-exported for sdex.gossip.routes until it imports sdex.httpkit itself (the gossip <-> node
-# import cycle, issue 15): nothing else should take them from here.
-__all__ = ["ApiError", "RateLimiter", "ascii_int", "make_app", "read_bounded", "read_json"]
 
 log = logging.getLogger("sdex.api")
 
@@ -395,6 +392,3 @@ def make_app(node: Node) -> web.Application:
         add_routes(app, node.gossip, node.config.peer_rate_limit, node.config.admin)
     add_web_routes(app, node)
     return app
-
-
-from sdex.gossip.routes import MAX_P2P_BODY, add_routes  # noqa: E402  (routes import read_json)

@@ -104,7 +104,8 @@ class Node(NodePeering):
         ]
         self._uncross()
         key = NodeKey.load_or_create(cfg.node_key_path)
-        self.gossip = Gossip(self, f"http://{cfg.host}:{cfg.port}", cfg.peers, cfg.gossip, key)
+        me = f"http://{cfg.host}:{cfg.port}"
+        self.gossip = Gossip(self, me, cfg.peers, cfg.gossip, key, cfg.limits.max_orders)
         log.info("gossip node id %s (key file %s)", key.node_id, cfg.node_key_path)
         await self.gossip.start()
         self.started.set()

@@ -25,11 +25,11 @@ class NodePeering(NodeSettlement):
             signature = parse_hex_bytes(notice.get("signature"), "signature")
         except (OrderParseError, SignatureError) as e:
             if self.gossip is not None:
-                self.gossip.peers.penalize(peer)
+                self.gossip.penalize(peer)
             return SubmitResult(400, field_error_body("signature", 1005, str(e)))
         result = self.soft_cancel(order_hash, signature, from_peer=peer)
         if result.status == 400 and self.gossip is not None:  # the maker never signed it
-            self.gossip.peers.penalize(peer)
+            self.gossip.penalize(peer)
         return result
 
     def cancel_proofs(self, hashes: Iterable[str]) -> list[dict[str, str]]:

@@ -1,0 +1,118 @@
+"""What the gossip core takes and gives: its settings, the actions it returns, the replies
+it is fed. Plain data, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class GossipConfig:
+    fanout: int = 6
+    """D: the mesh size a node grafts up to; each order is pushed to its mesh peers."""
+    mesh_min: int = 4
+    """Fewer live mesh peers than this: graft more (up to ``fanout``)."""
+    mesh_max: int = 8
+    """Grafts accepted up to this many mesh peers; above it a node prunes down to ``fanout``."""
+    batch_max: int = 256
+    """Orders per push: one batched chain read at the receiver."""
+    outbox_max: int = 20_000
+    push_window: int = 4
+    """Pushes in flight to one peer at a time (each is answered once the peer checked it)."""
+    flush_delay: float = 0.002
+    """Seconds a push waits for more orders (a batch forms under load)."""
+    timeout: float = 30.0
+    """A push is answered once the receiver has checked every order in it: under load that
+    takes a while, and resending a batch the receiver is still checking only adds load."""
+    ae_interval: float = 1.0
+    snapshot_page: int = 500
+    snapshot_seconds: float = 120.0
+    """The longest a bootstrap may pull from one peer."""
+    ae_max_fetches: int = 4
+    """Fetch calls per anti-entropy round (each at most ``batch_max`` orders)."""
+    peer_exchange_interval: float = 5.0
+    dial_interval: float = 0.5
+    dial_timeout: float = 5.0
+    intake_chunk: int = 32
+    """Peer orders checked between two turns of the event loop (wallets go first)."""
+
+
+# ---- actions ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """Send one signed request to a peer; answer with ``answered(id, reply or None)``."""
+
+    id: int
+    kind: str
+    """push, notice, hello, digest, hashes, fetch or snapshot."""
+    url: str
+    method: str
+    path: str
+    body: object = None
+    params: dict[str, str] | None = None
+    peer: str = ""
+    """The id that must sign the answer ("" for a hello to a URL not yet admitted)."""
+    timeout: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """Run a peer's orders through the node's intake, then ``judge`` and ``checked``."""
+
+    id: int
+    sender: str
+    orders: list[object]
+
+
+@dataclass(frozen=True, slots=True)
+class Deliver:
+    """Hand a notice a peer showed us (a maker's signed cancel) to the node."""
+
+    sender: str
+    kind: str
+    notice: object
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A peer's score moved by ``points`` (it is banned if ``banned``)."""
+
+    peer: str
+    points: int
+    banned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Evicted:
+    """A peer that kept failing left the table."""
+
+    peer: str
+    url: str
+
+
+Action = Call | Check | Deliver | Scored | Evicted
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A peer's answer to a ``Call``: status, the id that signed it, the parsed body."""
+
+    status: int
+    signer: str | None
+    body: Any
+
+
+Flow = Generator[Call | Check, Any, None]
+"""A multi-call exchange: yields calls and checks, is resumed with their results."""
+
+
+def tally(results: Iterable[str]) -> dict[str, int]:
+    """Intake results (accepted, known, rejected, forged) as the counts a push answers."""
+    counts = {"accepted": 0, "known": 0, "rejected": 0}
+    for r in results:
+        counts["rejected" if r == "forged" or r not in counts else r] += 1
+    return counts

@@ -1,0 +1,497 @@
+"""The gossip protocol with no I/O (the sans-I/O style of h11 and hyper-h2).
+
+``GossipCore`` is a state machine. Its *events* are method calls: ``start``, ``tick`` (a
+timer is due: ``next_timer`` says when), ``accepted`` (the node accepted an order that
+rests), ``notify`` (a cancel or settlement notice), ``hello`` and ``receive`` (a peer's
+request arrived), ``answered`` (a peer answered one of our calls, or did not: ``None``),
+``judge`` and ``checked`` (the node's intake checked a peer's orders). Each returns the
+*actions* the driver must take: ``Call`` (one signed request to a peer), ``Check`` (run a
+peer's orders through the node's intake), ``Deliver`` (hand a notice to the node), and the
+informational ``Scored`` and ``Evicted``. The core never reads a socket, sleeps or awaits:
+its clock and random source are injected, so the same code runs behind aiohttp
+(``sdex.gossip.gossip``) and inside the discrete-event simulator (``sdex.sim``).
+
+The protocol (every step bounded; see ``sdex.gossip.flows`` for the multi-call ones):
+
+- **Mesh push**: each node keeps a *mesh* of ``fanout`` (D) admitted peers, symmetric: a
+  ``hello`` with ``"mesh": true`` asks the other side to add us (it does while it has fewer
+  than ``mesh_max``), ``"mesh": false`` prunes. An order the node accepts for the first time
+  is pushed to every live mesh peer but the one it came from: a flood over a connected
+  random graph of degree about D, so every honest node gets it in about log_(D-1)(N) hops.
+  Each peer has one bounded outbox, drained one batch at a time (the next batch leaves when
+  the previous one is answered: flow control); a full outbox drops its oldest orders.
+- **Anti-entropy, bootstrap, admission, scores**: as described in ``sdex.gossip.flows`` and
+  ``sdex.gossip.peers``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import math
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sdex.gossip import flows
+from sdex.gossip.actions import (
+    Action,
+    Call,
+    Check,
+    Deliver,
+    Evicted,
+    Flow,
+    GossipConfig,
+    Reply,
+    Scored,
+    tally,
+)
+from sdex.gossip.peers import INVALID_PENALTY, Peer, Peers, normalize
+from sdex.gossip.ports import OrderView
+
+log = logging.getLogger("sdex.gossip")
+
+BOOTSTRAP_WAIT = 10.0
+"""Seconds anti-entropy waits for the bootstrap at most (a slow or lying seed never blocks it)."""
+
+
+@dataclass
+class _Pending:
+    action: Call | Check
+    flow: Flow | None
+    on_done: Callable[[], None] | None
+    results: list[str] = field(default_factory=list)
+    bad: int = 0
+
+
+@dataclass
+class Outbox:
+    key: str
+    orders: deque[dict[str, Any]] = field(default_factory=deque)
+    notices: deque[tuple[str, dict[str, Any]]] = field(default_factory=deque)
+    in_flight: int = 0
+    due: float | None = None
+    dropped: int = 0
+
+
+class GossipCore:
+    def __init__(
+        self,
+        node_id: str,
+        me: str,
+        seeds: Iterable[str],
+        view: OrderView,
+        config: GossipConfig | None = None,
+        *,
+        max_orders: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config or GossipConfig()
+        self.view = view
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.node_id = node_id
+        self.max_orders = max_orders
+        self.peers = Peers(node_id, me, clock=clock, rng=self.rng)
+        self.me = self.peers.me
+        for url in seeds:
+            self.peers.add_seed(url)
+        self.mesh: dict[str, None] = {}
+        """Ids of the peers this node pushes to (an ordered set)."""
+        self.links_blocked: set[str] = set()
+        """Peer URLs this node pretends it cannot reach (tests: network partitions)."""
+        self.bootstrapped = False
+        self.orders_sent = 0
+        self.pulled = 0
+        self._boxes: dict[str, Outbox] = {}
+        self._waiting: dict[int, _Pending] = {}
+        self._timers: list[tuple[float, int, str]] = []
+        self._ids = itertools.count(1)
+        self._out: list[Action] = []
+        self._dialing: set[str] = set()
+        self._boot_left = 0
+        self._ae_busy = False
+        self._px_busy = False
+        now = clock()
+        self.next_ae = math.inf
+        self.next_px = now + self._jitter(self.config.peer_exchange_interval)
+        self.next_dial = now
+
+    # ---- events -------------------------------------------------------------------------
+
+    def start(self) -> list[Action]:
+        """Say hello to the seeds, then load one admitted peer's open orders."""
+        self.next_ae = self.clock() + BOOTSTRAP_WAIT
+        seeds = self.peers.take_candidates(len(self.peers.candidates))
+        self._boot_left = len(seeds) + 1
+        for url in seeds:
+            if not self._spawn_dial(flows.dial(self, url, graft=False), url, self._boot_step):
+                self._boot_step()
+        self._boot_step()
+        return self._drain()
+
+    def tick(self) -> list[Action]:
+        """Run whatever is due: pushes, dials and mesh upkeep, peer exchange, anti-entropy."""
+        cfg, now = self.config, self.clock()
+        while self._timers and self._timers[0][0] <= now:
+            due, _, key = heapq.heappop(self._timers)
+            box = self._boxes.get(key)
+            if box is not None and box.due == due:
+                self._flush(box)
+        if now >= self.next_dial:
+            self.next_dial = now + self._jitter(cfg.dial_interval)
+            for peer in self.peers.evict_failing():
+                self._forget(peer.key)
+                self._out.append(Evicted(peer.key, peer.url))
+            if len(self.peers) < self.peers.max_peers:  # full of healthy peers: no dialing
+                for url in self.peers.take_candidates(4):
+                    if url not in self.links_blocked:
+                        self._spawn_dial(flows.dial(self, url, graft=False), url)
+            self._keep_mesh(now)
+        if now >= self.next_px:
+            self.next_px = now + self._jitter(cfg.peer_exchange_interval)
+            if not self._px_busy:
+                for peer in self.peers.sample(1):
+                    self._px_busy = True
+                    flow = flows.dial(self, peer.url, graft=peer.key in self.mesh)
+                    if not self._spawn_dial(flow, peer.url, self._px_done):
+                        self._px_busy = False
+        if now >= self.next_ae:
+            self.next_ae = now + self._jitter(cfg.ae_interval)
+            if not self._ae_busy:
+                for peer in self.peers.sample(1):
+                    self._ae_busy = True
+                    self._spawn(flows.anti_entropy(self, peer), self._ae_done)
+        return self._drain()
+
+    def next_timer(self) -> float:
+        """When ``tick`` has work next (clock time)."""
+        t = min(self.next_dial, self.next_px, self.next_ae)
+        return min(t, self._timers[0][0]) if self._timers else t
+
+    def accepted(self, order: dict[str, Any], exclude: str | None = None) -> list[Action]:
+        """The node accepted ``order`` (it rests): push it to the mesh, not back to ``exclude``."""
+        now = self.clock()
+        targets = [k for k in self.mesh if k != exclude and self._live(k, now)]
+        if not targets:  # no mesh yet (a node starting, or a tiny network): random peers
+            targets = [p.key for p in self.peers.sample(self.config.fanout, exclude)]
+        for key in targets:
+            box = self._box(key)
+            if len(box.orders) >= self.config.outbox_max:
+                box.orders.popleft()
+                box.dropped += 1
+            box.orders.append(order)
+            self._schedule(box, now)
+        return self._drain()
+
+    def notify(self, kind: str, notice: dict[str, Any], exclude: str | None = None) -> list[Action]:
+        """A cancel or settlement notice: to every live peer (they are rare and small)."""
+        now = self.clock()
+        for peer in self.peers.sample(len(self.peers), exclude):
+            box = self._box(peer.key)
+            if len(box.notices) < self.config.outbox_max:
+                box.notices.append((kind, notice))
+                self._schedule(box, now)
+        return self._drain()
+
+    def hello(self, sender: str, url: str, body: dict[str, Any]) -> dict[str, object]:
+        """A signed hello from ``sender``: its claimed URL and the URLs it shares become
+        candidates (dialled before they are trusted); ``"mesh"`` grafts or prunes. The answer."""
+        peer = self.peers.get(sender)
+        if peer is None or peer.url != normalize(url):
+            self.peers.introduce(url, sender)
+        urls = body.get("peers")
+        if isinstance(urls, list):
+            for u in urls[: flows.MAX_SHARED_URLS]:
+                self.peers.introduce(u, sender)
+        granted = False
+        graft = body.get("mesh")
+        if graft is True and peer is not None and not self.peers.is_banned(sender):
+            if sender in self.mesh or len(self.mesh) < self.config.mesh_max:
+                self.mesh[sender] = None
+                granted = True
+        elif graft is False:
+            self.mesh.pop(sender, None)
+        return {"nodeId": self.node_id, "peers": [self.me, *self.shared_urls()], "mesh": granted}
+
+    def shared_urls(self) -> list[str]:
+        """A random few verified URLs of admitted peers (what a hello shares)."""
+        urls = self.peers.urls()
+        return urls if len(urls) <= flows.SHARE_URLS else self.rng.sample(urls, flows.SHARE_URLS)
+
+    def receive(self, sender: str, orders: list[object]) -> Check:
+        """Orders ``sender`` pushed: the check to run (its results go to ``judge``/``checked``)."""
+        check = Check(next(self._ids), sender, orders)
+        self._waiting[check.id] = _Pending(check, None, None)
+        return check
+
+    def judge(self, check_id: int, results: list[str]) -> list[Action]:
+        """Intake results for (part of) a check: forged orders cost their sender at once."""
+        p = self._waiting.get(check_id)
+        if p is not None and isinstance(p.action, Check):
+            p.results.extend(results)
+            forged = results.count("forged")
+            if forged:
+                p.bad += forged
+                self._penalize(p.action.sender, forged)
+        return self._drain()
+
+    def checked(self, check_id: int) -> list[Action]:
+        """A check is over: honest new orders earn their sender a point; a flow goes on."""
+        p = self._waiting.pop(check_id, None)
+        if p is None or not isinstance(p.action, Check):
+            return self._drain()
+        sender, counts = p.action.sender, tally(p.results)
+        peer = self.peers.get(sender)
+        if peer is not None:
+            peer.received += len(p.action.orders)
+        if not p.bad and counts["accepted"] and peer is not None:
+            self.peers.reward(sender)
+            self._out.append(Scored(sender, 1))
+        if p.flow is not None:
+            self._step(p.flow, counts, p.on_done)
+        return self._drain()
+
+    def answered(self, call_id: int, reply: Reply | None) -> list[Action]:
+        """A peer answered call ``call_id`` (``None``: it failed, timed out or was refused)."""
+        p = self._waiting.pop(call_id, None)
+        if p is None or not isinstance(p.action, Call):
+            return self._drain()
+        call = p.action
+        result: Any = reply if not call.peer else self._verified(call, reply)
+        if p.flow is None:
+            self._pushed(call, result)
+        else:
+            self._step(p.flow, result, p.on_done)
+        return self._drain()
+
+    def penalize(self, key: str, violations: int = 1) -> list[Action]:
+        """``key`` proved bad faith (a malformed body, a forged notice)."""
+        self._penalize(key, violations)
+        return self._drain()
+
+    # ---- what flows use -------------------------------------------------------------------
+
+    def call(
+        self,
+        peer: Peer | None,
+        kind: str,
+        method: str,
+        path: str,
+        body: object = None,
+        params: dict[str, str] | None = None,
+        url: str = "",
+        timeout: float | None = None,
+    ) -> Call:
+        """A call to ``peer`` (its answer must be signed by it), or a hello to ``url``."""
+        return Call(
+            next(self._ids),
+            kind,
+            peer.url if peer is not None else url,
+            method,
+            path,
+            body,
+            params,
+            peer.key if peer is not None else "",
+            timeout,
+        )
+
+    def check(self, sender: str, orders: list[object]) -> Check:
+        return Check(next(self._ids), sender, orders)
+
+    def deliver(self, sender: str, kind: str, notice: object) -> None:
+        self._out.append(Deliver(sender, kind, notice))
+
+    def penalize_later(self, key: str) -> None:
+        self._penalize(key, 1)
+
+    # ---- internals ------------------------------------------------------------------------
+
+    def _jitter(self, seconds: float) -> float:
+        return seconds * self.rng.uniform(0.8, 1.2)
+
+    def _drain(self) -> list[Action]:
+        out, self._out = self._out, []
+        return out
+
+    def _live(self, key: str, now: float) -> bool:
+        peer = self.peers.get(key)
+        return peer is not None and peer.reachable(now)
+
+    def _spawn(self, flow: Flow, on_done: Callable[[], None] | None = None) -> None:
+        self._step(flow, None, on_done)
+
+    def _spawn_dial(self, flow: Flow, url: str, on_done: Callable[[], None] | None = None) -> bool:
+        """Start a hello to ``url`` unless one is under way (then the flow never runs)."""
+        url = normalize(url)
+        if url in self._dialing:
+            flow.close()
+            return False
+        self._dialing.add(url)
+
+        def done() -> None:
+            self._dialing.discard(url)
+            if on_done is not None:
+                on_done()
+
+        self._spawn(flow, done)
+        return True
+
+    def _step(self, flow: Flow, value: object, on_done: Callable[[], None] | None) -> None:
+        try:
+            action = flow.send(value)
+        except StopIteration:
+            if on_done is not None:
+                on_done()
+            return
+        except Exception:  # a bug in a flow must not wedge the timers that wait on it
+            log.exception("gossip flow failed")
+            if on_done is not None:
+                on_done()
+            return
+        self._waiting[action.id] = _Pending(action, flow, on_done)
+        self._out.append(action)
+
+    def _verified(self, call: Call, reply: Reply | None) -> dict[str, Any] | None:
+        """The body of an admitted peer's answer, or None (and it backs off) when it failed,
+        was refused, or is not signed by the key that peer proved."""
+        peer = self.peers.get(call.peer)
+        if peer is None:
+            return None
+        if reply is None or reply.status >= 300 or reply.signer != peer.key:
+            self.peers.failed(peer)
+            return None
+        self.peers.ok(peer)
+        return reply.body if isinstance(reply.body, dict) else None
+
+    def _penalize(self, key: str, violations: int) -> None:
+        banned = self.peers.penalize(key, violations)
+        self._out.append(Scored(key, -INVALID_PENALTY * violations, banned))
+        if banned:
+            self.mesh.pop(key, None)
+            box = self._boxes.get(key)
+            if box is not None:
+                box.orders.clear()
+                box.notices.clear()
+
+    def _forget(self, key: str) -> None:
+        self.mesh.pop(key, None)
+        self._boxes.pop(key, None)
+
+    def _boot_step(self) -> None:
+        self._boot_left -= 1
+        if self._boot_left:
+            return
+        for peer in self.peers.sample(1):
+            self._spawn(flows.snapshot(self, peer), self._booted)
+            return
+        self._booted()
+
+    def _booted(self) -> None:
+        self.bootstrapped = True
+        self.next_ae = min(self.next_ae, self.clock() + self._jitter(self.config.ae_interval))
+
+    def _ae_done(self) -> None:
+        self._ae_busy = False
+
+    def _px_done(self) -> None:
+        self._px_busy = False
+
+    def _keep_mesh(self, now: float) -> None:
+        """Drop gone or banned mesh peers; graft up to ``fanout`` when below ``mesh_min``;
+        prune down to ``fanout`` when above ``mesh_max``."""
+        cfg = self.config
+        for key in [k for k in self.mesh if self.peers.get(k) is None or self.peers.is_banned(k)]:
+            del self.mesh[key]
+        live = sum(1 for k in self.mesh if self._live(k, now))
+        if live < cfg.mesh_min:
+            spare = [p for p in self.peers.live() if p.key not in self.mesh]
+            for peer in self.rng.sample(spare, min(len(spare), cfg.fanout - live)):
+                self._spawn_dial(flows.dial(self, peer.url, graft=True), peer.url)
+        elif len(self.mesh) > cfg.mesh_max:
+            extra = self.rng.sample(list(self.mesh), len(self.mesh) - cfg.fanout)
+            for key in extra:
+                del self.mesh[key]
+                pruned = self.peers.get(key)
+                if pruned is not None:
+                    self._spawn_dial(flows.dial(self, pruned.url, graft=False), pruned.url)
+
+    def _box(self, key: str) -> Outbox:
+        box = self._boxes.get(key)
+        if box is None:
+            box = self._boxes[key] = Outbox(key)
+        return box
+
+    def _schedule(self, box: Outbox, now: float) -> None:
+        if box.due is not None or box.in_flight >= self.config.push_window:
+            return  # (a full window: the next answer sends what waits)
+        box.due = now + self.config.flush_delay
+        heapq.heappush(self._timers, (box.due, next(self._ids), box.key))
+
+    def _flush(self, box: Outbox) -> None:
+        """Send the next batch (or notice) in ``box`` if its peer can take it now."""
+        box.due = None
+        peer = self.peers.get(box.key)
+        now = self.clock()
+        if peer is None or peer.banned(now):  # evicted or banned: anti-entropy repairs
+            box.orders.clear()
+            box.notices.clear()
+            return
+        if not (box.orders or box.notices):
+            return
+        if not peer.reachable(now):
+            if not box.in_flight:
+                box.due = max(peer.retry_at, now + 0.01)
+                heapq.heappush(self._timers, (box.due, next(self._ids), box.key))
+            return
+        if box.notices:  # one at a time, in order
+            if box.in_flight:
+                return
+            kind, notice = box.notices[0]
+            self._send(box, self.call(peer, "notice", "POST", f"/p2p/{kind}", notice))
+            return
+        while box.orders and box.in_flight < self.config.push_window:
+            n = min(self.config.batch_max, len(box.orders))
+            batch = [box.orders.popleft() for _ in range(n)]
+            self._send(box, self.call(peer, "push", "POST", "/p2p/orders", {"orders": batch}))
+
+    def _send(self, box: Outbox, call: Call) -> None:
+        box.in_flight += 1
+        self._waiting[call.id] = _Pending(call, None, None)
+        self._out.append(call)
+
+    def _pushed(self, call: Call, result: dict[str, Any] | None) -> None:
+        box = self._boxes.get(call.peer)
+        if box is None:
+            return
+        box.in_flight -= 1
+        if call.kind == "push":
+            assert isinstance(call.body, dict)
+            batch: list[dict[str, Any]] = call.body["orders"]
+            if result is None:
+                box.orders.extendleft(reversed(batch))  # retried after the backoff
+            else:
+                peer = self.peers.get(call.peer)
+                if peer is not None:
+                    peer.sent += len(batch)
+                self.orders_sent += len(batch)
+        elif result is not None and box.notices:
+            box.notices.popleft()
+        if box.due is None:
+            self._flush(box)
+
+    def stats(self) -> dict[str, object]:
+        return {
+            "nodeId": self.node_id,
+            "peers": self.peers.to_json(),
+            "mesh": len(self.mesh),
+            "candidates": len(self.peers.candidates),
+            "ordersSent": self.orders_sent,
+            "pulled": self.pulled,
+            "outboxDropped": sum(b.dropped for b in self._boxes.values()),
+        }

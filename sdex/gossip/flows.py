@@ -1,0 +1,163 @@
+"""The gossip exchanges that take several calls, as generators the core drives (no I/O).
+
+A flow yields a ``Call`` (resumed with the verified answer body, or None if the peer failed)
+or a ``Check`` (resumed with the intake's counts). Every flow is bounded:
+
+- **Admission** (``dial``): a URL enters the peer table only after it answered a signed
+  ``hello``; the answer's signature names the id behind it. The URLs it shares become
+  candidates, within its quota (``sdex.gossip.peers``). ``graft`` asks for a mesh link.
+- **Bootstrap** (``snapshot``): page through one peer's open orders, cursor-paged by the
+  peer's arrival sequence, bounded in pages (no more orders than this node may hold),
+  orders per page (what we asked for), time, a cursor that must grow; the first ban ends it.
+- **Anti-entropy** (``anti_entropy``): compare digests with one peer (256 buckets by the
+  hash's first byte, each the XOR of its open order hashes); for buckets that differ fetch
+  its hashes and pull the orders we lack, at most ``ae_max_fetches`` fetches of
+  ``batch_max`` orders; an answer with more than we asked for costs the peer and ends it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from sdex.gossip.actions import Call, Check, Flow, GossipConfig, Reply
+from sdex.gossip.peers import Peer, Peers
+from sdex.gossip.ports import OrderView
+
+MAX_SHARED_URLS = 64
+"""URLs taken from one hello (each still within its introducer's quota)."""
+SHARE_URLS = 16
+"""URLs a hello (and its answer) shares: a random few of the admitted peers' (an id may
+introduce only ``peers.MAX_INTRODUCED`` candidates anyway)."""
+
+
+class FlowCore(Protocol):
+    """What a flow uses of its core (``sdex.gossip.core.GossipCore``, which drives it): a
+    structural interface, so that the core and its flows do not import each other."""
+
+    config: GossipConfig
+    view: OrderView
+    peers: Peers
+    me: str
+    mesh: dict[str, None]
+    max_orders: int
+    pulled: int
+    clock: Callable[[], float]
+
+    def shared_urls(self) -> list[str]: ...
+
+    def call(
+        self,
+        peer: Peer | None,
+        kind: str,
+        method: str,
+        path: str,
+        body: object = None,
+        params: dict[str, str] | None = None,
+        url: str = "",
+        timeout: float | None = None,
+    ) -> Call: ...
+
+    def check(self, sender: str, orders: list[object]) -> Check: ...
+
+    def deliver(self, sender: str, kind: str, notice: object) -> None: ...
+
+    def penalize_later(self, key: str) -> None: ...
+
+
+def dial(core: FlowCore, url: str, graft: bool) -> Flow:
+    """Say hello to ``url``; admit the key that signs the answer."""
+    body = {"url": core.me, "peers": core.shared_urls(), "mesh": graft}
+    reply = yield core.call(
+        None, "hello", "POST", "/p2p/hello", body, url=url, timeout=core.config.dial_timeout
+    )
+    if not isinstance(reply, Reply) or reply.status >= 300 or reply.signer is None:
+        core.peers.dial_failed(url)
+        return
+    peer = core.peers.admit(reply.signer, url)
+    if peer is None:
+        return
+    answer: dict[str, Any] = reply.body if isinstance(reply.body, dict) else {}
+    if graft and answer.get("mesh") is True:
+        core.mesh[peer.key] = None
+    urls = answer.get("peers")
+    if isinstance(urls, list):
+        for u in urls[:MAX_SHARED_URLS]:
+            core.peers.introduce(u, peer.key)
+
+
+def snapshot(core: FlowCore, peer: Peer) -> Flow:
+    """Page through ``peer``'s open orders (bounded; see the module's docstring)."""
+    cfg = core.config
+    after = 0
+    deadline = core.clock() + cfg.snapshot_seconds
+    for _ in range(core.max_orders // cfg.snapshot_page + 2):
+        if core.clock() > deadline or core.peers.is_banned(peer.key):
+            return
+        params = {"after": str(after), "limit": str(cfg.snapshot_page)}
+        page = yield core.call(peer, "snapshot", "GET", "/p2p/snapshot", params=params)
+        if page is None:
+            return
+        orders, nxt = page.get("orders", []), page.get("next")
+        if not isinstance(orders, list) or len(orders) > cfg.snapshot_page:
+            core.penalize_later(peer.key)  # more than we asked for: no honest node does
+            return
+        if not orders:
+            return
+        counts = yield core.check(peer.key, orders)
+        core.pulled += counts["accepted"]
+        if not isinstance(nxt, int) or isinstance(nxt, bool) or nxt <= after:
+            return
+        if counts["accepted"] == 0 and counts["known"] == 0:
+            return  # a page with nothing usable: stop asking this peer
+        after = nxt
+
+
+def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
+    """Pull the open orders ``peer`` has and we lack (bounded; see the module's docstring)."""
+    cfg, view = core.config, core.view
+    theirs = yield core.call(peer, "digest", "GET", "/p2p/digest")
+    if theirs is None:
+        return
+    their_buckets = theirs.get("buckets")
+    if not isinstance(their_buckets, list) or len(their_buckets) != 256:
+        core.penalize_later(peer.key)
+        return
+    mine = view.digest()
+    buckets = [i for i, (a, b) in enumerate(zip(mine, their_buckets, strict=True)) if a != b]
+    if not buckets:
+        return
+    answer = yield core.call(peer, "hashes", "POST", "/p2p/hashes", {"buckets": buckets})
+    if answer is None:
+        return
+    hashes = answer.get("hashes")
+    if not isinstance(hashes, list) or len(hashes) > core.max_orders:
+        core.penalize_later(peer.key)
+        return
+    theirs_open = {h for h in hashes if isinstance(h, str) and len(h) == 66}
+    missing = [h for h in theirs_open if not view.knows(h)]
+    # open here, not there: ask why (a soft cancel we missed comes with its signature)
+    extra = [h for h in view.hashes_in(buckets) if h not in theirs_open]
+    step = cfg.batch_max
+    rounds = min(cfg.ae_max_fetches, -(-max(len(missing), len(extra)) // step))
+    for i in range(0, rounds * step, step):
+        if core.peers.is_banned(peer.key):
+            return
+        want, why = missing[i : i + step], extra[i : i + step]
+        got = yield core.call(peer, "fetch", "POST", "/p2p/fetch", {"hashes": want, "why": why})
+        if got is None:
+            return
+        orders, cancels = got.get("orders", []), got.get("cancels", [])
+        if (
+            not isinstance(orders, list)
+            or not isinstance(cancels, list)
+            or len(orders) > len(want)
+            or len(cancels) > len(why)
+        ):
+            core.penalize_later(peer.key)  # more than we asked for
+            return
+        if orders:
+            counts = yield core.check(peer.key, orders)
+            core.pulled += counts["accepted"]
+        for notice in cancels:
+            core.deliver(peer.key, "cancels", notice)

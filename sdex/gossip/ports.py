@@ -1,0 +1,50 @@
+"""What gossip needs from the node it serves, as small structural interfaces.
+
+The node (``sdex.node.core.Node``) satisfies them without importing anything from here, and
+so does the simulator's node (``sdex.sim``): gossip imports nothing from ``sdex.node``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+
+class OrderView(Protocol):
+    """The node's open, gossiped orders, read by the gossip core (local state, no I/O)."""
+
+    def knows(self, hash_hex: str) -> bool: ...
+
+    def digest(self) -> list[str]:
+        """256 buckets (by the hash's first byte), each the XOR of its open order hashes."""
+        ...
+
+    def hashes_in(self, buckets: Iterable[int]) -> list[str]: ...
+
+    def open_orders_by_hash(self, hashes: Iterable[str]) -> list[dict[str, str]]: ...
+
+    def cancel_proofs(self, hashes: Iterable[str]) -> list[dict[str, str]]: ...
+
+    def snapshot_page(self, after: int, limit: int) -> tuple[list[dict[str, str]], int]:
+        """Open orders with arrival sequence > ``after``, oldest first; and the next cursor."""
+        ...
+
+
+class NoticeResult(Protocol):
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def body(self) -> dict[str, object]: ...
+
+
+class NodePort(OrderView, Protocol):
+    """The node behind the aiohttp transport: its order view and its intake."""
+
+    async def submit_from_peer(self, obj: object, peer: str) -> str:
+        """``accepted``, ``known``, ``rejected`` or ``forged`` (bad faith: the peer pays)."""
+        ...
+
+    def cancel_notice(self, notice: object, peer: str) -> NoticeResult: ...
+
+    async def settlement_notice(self, tx_hash: str) -> bool: ...

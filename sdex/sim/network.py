@@ -1,0 +1,381 @@
+"""A discrete-event network for the gossip core: simulated time, links, bandwidth, nodes.
+
+No sockets and no asyncio: one heap of timed events. Each simulated node runs the real
+``sdex.gossip.core.GossipCore`` with the simulator's clock and its own seeded random
+source, and stands in for the node and the aiohttp transport around it:
+
+- **Links**: each message's one-way latency is drawn from a lognormal distribution around
+  ``latency_median`` (``latency_sigma`` its shape: 0.5 puts p99 at about 3.2 x the median).
+- **Bandwidth**: every node has an uplink and a downlink of ``bandwidth`` bytes/s; a message
+  leaves when the sender's uplink is free and is read when the receiver's downlink is
+  (reserved in send order). Sizes are the JSON bodies plus the signed HTTP headers.
+- **Intake**: a node checks a peer's orders one batch at a time (as ``Gossip.run_check``
+  does): ``check_cost`` seconds per new order, ``known_cost`` per copy it already holds when
+  the batch starts; a wallet's order takes ``check_cost`` and waits for no peer batch.
+- **Churn**: a node can go offline (calls to it fail after a round trip) and come back as a
+  restarted process: same orders, a new core that bootstraps from seeds.
+- **Hostile nodes**: ``silent`` ones take orders and grafts and pass nothing on, and answer
+  digests as if empty; ``forger`` ones also push two orders with bad signatures to each of
+  their mesh peers every 0.25 s.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import math
+import random
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sdex.gossip.actions import Action, Call, Check, GossipConfig, Reply, Scored, tally
+from sdex.gossip.core import GossipCore
+from sdex.gossip.peers import MAX_PEERS
+
+ReplyTo = tuple["SimNode", GossipCore, Call]
+"""Where a push's answer goes once its batch is checked: the caller, its core, the call."""
+
+REQUEST_OVERHEAD = 560
+"""Bytes of a signed /p2p/ request besides its body: request line, host, content headers and
+the four X-SDEX headers (claimed URL, time, body hash, 65-byte signature in hex)."""
+ANSWER_OVERHEAD = 400
+"""Bytes of a signed answer besides its body: status line, content headers, body hash and
+signature."""
+
+
+@dataclass
+class LinkModel:
+    latency_median: float = 0.050
+    latency_sigma: float = 0.5
+    bandwidth: float = 10e6 / 8
+    """Bytes per second, each way, per node."""
+    check_cost: float = 0.002
+    known_cost: float = 0.00005
+
+
+class Sim:
+    """Timed events, run in time order (ties in the order they were scheduled)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._q: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
+        self._seq = itertools.count()
+        self.events = 0
+
+    def at(self, t: float, fn: Callable[..., None], *args: Any) -> None:
+        heapq.heappush(self._q, (t, next(self._seq), fn, args))
+
+    def run(self, until: float, done: Callable[[], bool] | None = None) -> None:
+        q = self._q
+        check_at = self.now
+        while q and q[0][0] <= until:
+            t, _, fn, args = heapq.heappop(q)
+            self.now = t
+            fn(*args)
+            self.events += 1
+            if done is not None and t >= check_at:
+                if done():
+                    return
+                check_at = t + 0.01
+        self.now = max(self.now, until) if not q or q[0][0] > until else self.now
+
+
+@dataclass
+class Traffic:
+    """What one node sent and received, by message kind."""
+
+    sent: dict[str, int] = field(default_factory=dict)
+    up: dict[str, int] = field(default_factory=dict)
+    down: dict[str, int] = field(default_factory=dict)
+
+    def add(self, table: dict[str, int], kind: str, n: int) -> None:
+        table[kind] = table.get(kind, 0) + n
+
+
+class SimNode:
+    """One node: its open orders (the ``OrderView`` the core reads) and its gossip core."""
+
+    def __init__(self, net: Network, index: int, kind: str = "honest") -> None:
+        self.net = net
+        self.index = index
+        self.kind = kind
+        self.node_id = f"0x{index:040x}"
+        self.url = f"http://n{index}.sim"
+        self.online = True
+        self.orders: dict[str, dict[str, str]] = {}
+        self.seq: dict[str, int] = {}
+        self._buckets = [0] * 256
+        self._digest: list[str] | None = None
+        self.up_free = 0.0
+        self.down_free = 0.0
+        self.checks: deque[tuple[GossipCore, Check, ReplyTo | None]] = deque()
+        """Peer batches waiting for the intake (one at a time, as ``Gossip.run_check``)."""
+        self.checking = False
+        self.traffic = Traffic()
+        self.copies = 0
+        """Order copies this node pushed."""
+        self.bans: list[str] = []
+        self.core = self._new_core([])
+        self.tick_at = math.inf
+
+    def _new_core(self, seeds: list[str]) -> GossipCore:
+        rng = random.Random(self.net.rng.random())
+        return GossipCore(
+            self.node_id,
+            self.url,
+            seeds,
+            self,
+            self.net.config,
+            clock=lambda: self.net.sim.now,
+            rng=rng,
+        )
+
+    # ---- OrderView --------------------------------------------------------------------------
+
+    def knows(self, hash_hex: str) -> bool:
+        return hash_hex in self.orders
+
+    def digest(self) -> list[str]:
+        if self.kind != "honest":
+            return ["0"] * 256
+        if self._digest is None:
+            self._digest = [f"{x:x}" for x in self._buckets]
+        return self._digest
+
+    def hashes_in(self, buckets: Iterable[int]) -> list[str]:
+        if self.kind != "honest":
+            return []
+        wanted = set(buckets)
+        return [h for h in self.orders if int(h[2:4], 16) in wanted]
+
+    def open_orders_by_hash(self, hashes: Iterable[str]) -> list[dict[str, str]]:
+        return [self.orders[h] for h in hashes if h in self.orders]
+
+    def cancel_proofs(self, hashes: Iterable[str]) -> list[dict[str, str]]:
+        return []
+
+    def snapshot_page(self, after: int, limit: int) -> tuple[list[dict[str, str]], int]:
+        if self.kind != "honest":
+            return [], after
+        page = sorted((s, h) for h, s in self.seq.items() if s > after)[:limit]
+        return [self.orders[h] for _, h in page], (page[-1][0] if page else after)
+
+    # ---- the node's side ----------------------------------------------------------------------
+
+    def store(self, order: dict[str, str]) -> bool:
+        h = order["hash"]
+        if h in self.orders:
+            return False
+        self.orders[h] = order
+        self.seq[h] = len(self.seq) + 1
+        self._buckets[int(h[2:4], 16)] ^= int(h, 16)
+        self._digest = None
+        self.net.delivered(self, h)
+        return True
+
+    def post(self, order: dict[str, str]) -> None:
+        """A wallet posted ``order`` here: checked by the intake (wallets never wait behind
+        peer batches), then pushed."""
+        done = self.net.sim.now + self.net.links.check_cost
+        self.net.sim.at(done, self._posted, self.core, order)
+
+    def _posted(self, core: GossipCore, order: dict[str, str]) -> None:
+        if self.online and self.store(order) and core is self.core:
+            self.run(core.accepted(order))
+
+    def intake(self, orders: list[object], sender: str) -> list[str]:
+        out = []
+        for o in orders:
+            if not isinstance(o, dict) or "hash" not in o:
+                out.append("rejected")
+            elif o.get("forged"):
+                out.append("forged")
+            elif o["hash"] in self.orders:
+                out.append("known")
+            else:
+                self.store(o)
+                if self.kind == "honest":
+                    self.run(self.core.accepted(o, exclude=sender))
+                out.append("accepted")
+        return out
+
+    def run(self, actions: list[Action]) -> None:
+        for a in actions:
+            if isinstance(a, Call):
+                self.net.send(self, a)
+            elif isinstance(a, Check):
+                self.net.check(self, a, answer=None)
+            elif isinstance(a, Scored) and a.banned:
+                self.bans.append(a.peer)
+        self.schedule_tick()
+
+    def schedule_tick(self) -> None:
+        t = max(self.core.next_timer(), self.net.sim.now)
+        if t < self.tick_at:
+            self.tick_at = t
+            self.net.sim.at(t, self._tick, self.core, t)
+
+    def _tick(self, core: GossipCore, t: float) -> None:
+        if core is not self.core or t != self.tick_at or not self.online:
+            return
+        self.tick_at = math.inf
+        self.run(core.tick())
+
+    def restart(self, seeds: list[str]) -> None:
+        """Back online as a restarted process: same orders, a new core from ``seeds``."""
+        self.online = True
+        self.core = self._new_core(seeds)
+        self.tick_at = math.inf
+        self.run(self.core.start())
+
+
+class Network:
+    def __init__(self, n: int, config: GossipConfig, links: LinkModel, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.config = config
+        self.links = links
+        self.sim = Sim()
+        self.nodes = [SimNode(self, i) for i in range(n)]
+        self.by_url = {node.url: node for node in self.nodes}
+        self.by_id = {node.node_id: node for node in self.nodes}
+        self.on_delivered: Callable[[SimNode, str], None] = lambda node, h: None
+        self.sizes: dict[str, int] = {}
+
+    def delivered(self, node: SimNode, order_hash: str) -> None:
+        self.on_delivered(node, order_hash)
+
+    def wire(self, degree: int) -> None:
+        """Warm peer tables: every node admits ``degree`` random others, both ways (as
+        signed hellos would), up to the table's cap. Meshes then form by the protocol."""
+        n = len(self.nodes)
+        for node in self.nodes:
+            for j in self.rng.sample(range(n), min(n, degree + 1)):
+                other = self.nodes[j]
+                if other is node or len(node.core.peers) >= MAX_PEERS:
+                    continue
+                if len(other.core.peers) >= MAX_PEERS:
+                    continue
+                node.core.peers.admit(other.node_id, other.url)
+                other.core.peers.admit(node.node_id, node.url)
+        for node in self.nodes:
+            node.run(node.core.start())
+
+    def latency(self) -> float:
+        lk = self.links
+        return lk.latency_median * math.exp(lk.latency_sigma * self.rng.gauss(0.0, 1.0))
+
+    def _size(self, body: object) -> int:
+        if isinstance(body, dict) and isinstance(body.get("orders"), list):
+            total = 12
+            for o in body["orders"]:
+                h = o.get("hash", "") if isinstance(o, dict) else ""
+                size = self.sizes.get(h)
+                if size is None:
+                    size = self.sizes[h] = len(json.dumps(o, separators=(",", ":"))) + 1
+                total += size
+            return total + (len(json.dumps(body.get("next"))) if "next" in body else 0)
+        return 0 if body is None else len(json.dumps(body, separators=(",", ":")))
+
+    def _transmit(
+        self, src: SimNode, dst: SimNode | None, size: int, kind: str, up: bool
+    ) -> float | None:
+        """When a message of ``size`` bytes from ``src`` is read at ``dst`` (None: lost)."""
+        lk = self.links
+        depart = max(self.sim.now, src.up_free) + size / lk.bandwidth
+        src.up_free = depart
+        src.traffic.add(src.traffic.up, kind, size)
+        if up:
+            src.traffic.add(src.traffic.sent, kind, 1)
+        if dst is None or not dst.online:
+            return None
+        start = max(depart + self.latency(), dst.down_free)
+        dst.down_free = start + size / lk.bandwidth
+        dst.traffic.add(dst.traffic.down, kind, size)
+        return dst.down_free
+
+    def send(self, src: SimNode, call: Call) -> None:
+        dst = self.by_url.get(call.url)
+        size = REQUEST_OVERHEAD + self._size(call.body) + len(call.path)
+        if call.kind == "push" and isinstance(call.body, dict):
+            src.copies += len(call.body.get("orders", []))
+        at = self._transmit(src, dst, size, call.kind, up=True)
+        if at is None or dst is None:  # nobody there: refused after a round trip
+            back = self.sim.now + 2 * self.latency()
+            self.sim.at(back, self._answer, src, src.core, call, None)
+            return
+        self.sim.at(at, self._serve, dst, src, src.core, call)
+
+    def _serve(self, dst: SimNode, src: SimNode, core: GossipCore, call: Call) -> None:
+        """``dst`` handles a request from ``src`` (as ``sdex.gossip.routes`` would)."""
+        if not dst.online:
+            return self.sim.at(self.sim.now + self.latency(), self._answer, src, core, call, None)
+        sender = src.node_id
+        if dst.core.peers.is_banned(sender):
+            return self._reply(dst, src, core, call, Reply(403, None, {"code": 100}))
+        body: dict[str, Any] = call.body if isinstance(call.body, dict) else {}
+        view, out = dst, None
+        if call.kind == "push":
+            orders = body.get("orders")
+            if isinstance(orders, list):
+                check = dst.core.receive(sender, orders)
+                return self.check(dst, check, answer=(src, core, call))
+        elif call.kind == "hello":
+            out = dst.core.hello(sender, src.url, body)
+            dst.schedule_tick()
+        elif call.kind == "digest":
+            out = {"buckets": view.digest()}
+        elif call.kind == "hashes":
+            out = {"hashes": view.hashes_in(body.get("buckets", []))}
+        elif call.kind == "fetch":
+            out = {"orders": view.open_orders_by_hash(body.get("hashes", [])), "cancels": []}
+        elif call.kind == "snapshot":
+            params = call.params or {}
+            orders, nxt = view.snapshot_page(int(params["after"]), int(params["limit"]))
+            out = {"orders": orders, "next": nxt}
+        self._reply(dst, src, core, call, Reply(200, dst.node_id, out or {}))
+
+    def _reply(self, dst: SimNode, src: SimNode, core: GossipCore, call: Call, r: Reply) -> None:
+        size = ANSWER_OVERHEAD + self._size(r.body)
+        at = self._transmit(dst, src, size, call.kind, up=False)
+        if at is None:
+            at = self.sim.now + self.latency()  # the caller is gone: nobody reads it
+        self.sim.at(at, self._answer, src, core, call, r)
+
+    def _answer(self, src: SimNode, core: GossipCore, call: Call, r: Reply | None) -> None:
+        if core is src.core and src.online:
+            src.run(core.answered(call.id, r))
+
+    def check(self, node: SimNode, check: Check, answer: ReplyTo | None) -> None:
+        """The node's intake checks peer batches one at a time; then the core judges each."""
+        node.checks.append((node.core, check, answer))
+        if not node.checking:
+            self._next_check(node)
+
+    def _next_check(self, node: SimNode) -> None:
+        """Start the next batch: what it costs is known when it starts (copies of orders
+        that arrived meanwhile are cheap)."""
+        if not node.checks:
+            node.checking = False
+            return
+        core, check, answer = node.checks.popleft()
+        lk, held = self.links, node.orders
+        new = len({o.get("hash") for o in check.orders if isinstance(o, dict)} - held.keys())
+        cost = new * lk.check_cost + (len(check.orders) - new) * lk.known_cost
+        node.checking = True
+        self.sim.at(self.sim.now + cost, self._checked, node, core, check, answer)
+
+    def _checked(
+        self, node: SimNode, core: GossipCore, check: Check, answer: ReplyTo | None
+    ) -> None:
+        self._next_check(node)
+        if core is not node.core or not node.online:
+            return
+        results = node.intake(check.orders, check.sender)
+        node.run(core.judge(check.id, results))
+        node.run(core.checked(check.id))
+        if answer is not None:
+            src, src_core, call = answer
+            self._reply(node, src, src_core, call, Reply(200, node.node_id, tally(results)))

@@ -1,0 +1,342 @@
+"""The gossip core without sockets: each test feeds events and checks the actions returned,
+as tables of (event, expected actions). Time is a plain variable the tests move."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from sdex.gossip.actions import Action, Call, Check, Deliver, GossipConfig, Reply, Scored
+from sdex.gossip.core import GossipCore
+from sdex.gossip.peers import BAN_SCORE, INVALID_PENALTY, MAX_INTRODUCED
+
+ME = "http://me.test"
+
+
+class Book:
+    """The node's open orders as the core reads them (an in-memory ``OrderView``)."""
+
+    def __init__(self, orders: Iterable[dict[str, str]] = ()) -> None:
+        self.orders = {o["hash"]: o for o in orders}
+
+    def knows(self, hash_hex: str) -> bool:
+        return hash_hex in self.orders
+
+    def digest(self) -> list[str]:
+        acc = [0] * 256
+        for h in self.orders:
+            acc[int(h[2:4], 16)] ^= int(h, 16)
+        return [f"{x:x}" for x in acc]
+
+    def hashes_in(self, buckets: Iterable[int]) -> list[str]:
+        wanted = set(buckets)
+        return [h for h in self.orders if int(h[2:4], 16) in wanted]
+
+    def open_orders_by_hash(self, hashes: Iterable[str]) -> list[dict[str, str]]:
+        return [self.orders[h] for h in hashes if h in self.orders]
+
+    def cancel_proofs(self, hashes: Iterable[str]) -> list[dict[str, str]]:
+        return []
+
+    def snapshot_page(self, after: int, limit: int) -> tuple[list[dict[str, str]], int]:
+        return list(self.orders.values())[after : after + limit], after + limit
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def order(i: int) -> dict[str, str]:
+    return {"hash": "0x" + f"{i:02x}" * 32, "salt": str(i)}
+
+
+def peer_id(i: int) -> str:
+    return f"0x{i:040x}"
+
+
+def url(i: int) -> str:
+    return f"http://p{i}.test"
+
+
+def make(
+    peers: int = 0, mesh: int = 0, book: Book | None = None, upkeep: bool = False, **cfg: Any
+) -> tuple[GossipCore, Clock]:
+    """A core with ``peers`` admitted and the first ``mesh`` of them in its mesh; without
+    ``upkeep`` its dial and peer-exchange timers never fire (the test drives one thing)."""
+    clock = Clock()
+    config = GossipConfig(**cfg)
+    core = GossipCore(peer_id(0), ME, [], book or Book(), config, clock=clock, rng=random.Random(1))
+    for i in range(1, peers + 1):
+        core.peers.admit(peer_id(i), url(i))
+    for i in range(1, mesh + 1):
+        core.mesh[peer_id(i)] = None
+    if not upkeep:
+        core.next_dial = core.next_px = float("inf")
+    return core, clock
+
+
+def calls(actions: list[Action]) -> list[tuple[str, str]]:
+    return [(a.kind, a.url) for a in actions if isinstance(a, Call)]
+
+
+def only(actions: list[Action], kind: str) -> Call:
+    found = [a for a in actions if isinstance(a, Call) and a.kind == kind]
+    assert len(found) == 1, actions
+    return found[0]
+
+
+def run_due(core: GossipCore, clock: Clock) -> list[Action]:
+    clock.t = max(clock.t, core.next_timer())
+    return core.tick()
+
+
+def ok(core: GossipCore, call: Call, body: object, signer: str | None = None) -> list[Action]:
+    return core.answered(call.id, Reply(200, signer or call.peer, body))
+
+
+# ---- admission ------------------------------------------------------------------------------
+
+
+def test_a_seed_is_admitted_by_the_key_that_signs_its_hello() -> None:
+    clock = Clock()
+    core = GossipCore(peer_id(0), ME, [url(1)], Book(), clock=clock, rng=random.Random(1))
+    hello = only(core.start(), "hello")
+    assert (hello.url, hello.peer, hello.path) == (url(1), "", "/p2p/hello")
+    assert isinstance(hello.body, dict) and hello.body["url"] == ME
+    shared = [url(k) for k in range(2, 40)]
+    ok(core, hello, {"nodeId": peer_id(1), "peers": shared}, signer=peer_id(1))
+    peer = core.peers.get(peer_id(1))
+    assert peer is not None and peer.url == url(1)
+    # the URLs it shared are candidates only, within its quota
+    assert len(core.peers.candidates) == MAX_INTRODUCED
+    assert all(core.peers.by_url(u) is None for u in shared)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [None, Reply(200, None, {}), Reply(500, None, {}), Reply(403, None, {})],
+    ids=["no answer", "unsigned", "error", "refused"],
+)
+def test_a_hello_without_a_signed_answer_admits_nobody(reply: Reply | None) -> None:
+    clock = Clock()
+    core = GossipCore(peer_id(0), ME, [url(1)], Book(), clock=clock, rng=random.Random(1))
+    hello = only(core.start(), "hello")
+    core.answered(hello.id, reply)
+    assert len(core.peers) == 0
+    assert url(1) in core.peers.candidates  # a seed: tried again later, backing off
+
+
+def test_hello_table_grafts_prunes_and_refuses() -> None:
+    core, _ = make(peers=3, mesh_max=2)
+    rows = [
+        # (sender, body, granted, mesh after)
+        (peer_id(1), {"mesh": True}, True, {peer_id(1)}),
+        (peer_id(2), {"mesh": True}, True, {peer_id(1), peer_id(2)}),
+        (peer_id(3), {"mesh": True}, False, {peer_id(1), peer_id(2)}),  # full
+        (peer_id(9), {"mesh": True}, False, {peer_id(1), peer_id(2)}),  # not admitted
+        (peer_id(1), {"mesh": False}, False, {peer_id(2)}),  # pruned
+        (peer_id(3), {}, False, {peer_id(2)}),  # an old client's hello: no change
+    ]
+    for sender, body, granted, after in rows:
+        answer = core.hello(sender, url(int(sender, 16)), body)
+        assert answer["mesh"] is granted, (sender, body)
+        assert set(core.mesh) == after, (sender, body)
+        assert answer["peers"][0] == ME
+    assert url(9) in core.peers.candidates  # the stranger's URL is dialled before trusted
+
+
+def test_a_node_below_mesh_min_grafts_up_to_fanout() -> None:
+    core, clock = make(peers=10, upkeep=True, fanout=4, mesh_min=3)
+    core.start()
+    grafts = [a for a in run_due(core, clock) if isinstance(a, Call) and a.kind == "hello"]
+    assert len(grafts) == 4 and all(isinstance(g.body, dict) and g.body["mesh"] for g in grafts)
+    ok(core, grafts[0], {"mesh": True}, signer=peer_id(int(grafts[0].url[8:-5])))
+    ok(core, grafts[1], {"mesh": False}, signer=peer_id(int(grafts[1].url[8:-5])))
+    assert len(core.mesh) == 1  # only the one that said yes
+
+
+# ---- push -----------------------------------------------------------------------------------
+
+
+def test_an_accepted_order_goes_to_every_mesh_peer_but_its_sender() -> None:
+    core, clock = make(peers=8, mesh=4)
+    assert core.accepted(order(1), exclude=peer_id(2)) == []  # waits flush_delay for a batch
+    pushes = run_due(core, clock)
+    assert sorted(calls(pushes)) == [("push", url(1)), ("push", url(3)), ("push", url(4))]
+    assert all(isinstance(c, Call) and c.body == {"orders": [order(1)]} for c in pushes)
+
+
+def test_without_a_mesh_an_order_goes_to_fanout_random_peers() -> None:
+    core, clock = make(peers=8, fanout=3)
+    core.accepted(order(1))
+    assert len(calls(run_due(core, clock))) == 3
+
+
+def test_the_push_window_holds_batches_until_answers_come() -> None:
+    core, clock = make(peers=1, mesh=1, push_window=1)
+    core.accepted(order(1))
+    first = only(run_due(core, clock), "push")
+    core.accepted(order(2))
+    core.accepted(order(3))
+    clock.t += 1.0
+    assert calls(core.tick()) == []  # the window is full
+    nxt = only(ok(core, first, {"accepted": 1, "known": 0, "rejected": 0}), "push")
+    assert nxt.body == {"orders": [order(2), order(3)]}  # one batch
+
+
+def test_a_failed_push_is_resent_after_the_backoff() -> None:
+    core, clock = make(peers=1, mesh=1)
+    core.accepted(order(1))
+    push = only(run_due(core, clock), "push")
+    assert core.answered(push.id, None) == []
+    peer = core.peers.get(peer_id(1))
+    assert peer is not None and peer.failures == 1 and peer.retry_at > clock.t
+    again = only(run_due(core, clock), "push")
+    assert clock.t >= peer.retry_at and again.body == push.body
+
+
+def test_an_answer_signed_by_another_key_counts_as_a_failure() -> None:
+    core, clock = make(peers=1, mesh=1)
+    core.accepted(order(1))
+    push = only(run_due(core, clock), "push")
+    core.answered(push.id, Reply(200, peer_id(7), {"accepted": 1}))
+    peer = core.peers.get(peer_id(1))
+    assert peer is not None and peer.failures == 1 and core.orders_sent == 0
+
+
+# ---- receiving: scores and bans --------------------------------------------------------------
+
+
+def test_forged_orders_cost_points_until_the_sender_is_banned() -> None:
+    core, _ = make(peers=2, mesh=2)
+    check = core.receive(peer_id(1), [order(k) for k in range(8)])
+    assert isinstance(check, Check) and check.sender == peer_id(1)
+    to_ban = -BAN_SCORE // INVALID_PENALTY
+    rows = [(["forged"] * (to_ban - 1), False), (["forged"], True)]
+    for results, banned in rows:
+        actions = core.judge(check.id, results)
+        assert actions == [Scored(peer_id(1), -INVALID_PENALTY * len(results), banned)]
+    assert core.peers.is_banned(peer_id(1)) and peer_id(1) not in core.mesh
+    assert core.checked(check.id) == []  # no reward for a forger
+
+
+def test_honest_new_orders_earn_a_point() -> None:
+    core, _ = make(peers=1)
+    check = core.receive(peer_id(1), [order(1), order(2)])
+    core.judge(check.id, ["accepted", "known"])
+    assert core.checked(check.id) == [Scored(peer_id(1), 1)]
+
+
+# ---- anti-entropy and bootstrap: bounded ---------------------------------------------------
+
+
+def start_ae(core: GossipCore, clock: Clock) -> Call:
+    snap = only(core.start(), "snapshot")  # bootstrap from the one peer first
+    ok(core, snap, {"orders": [], "next": 0})
+    clock.t = core.next_ae
+    return only(core.tick(), "digest")
+
+
+def test_anti_entropy_pulls_what_it_lacks() -> None:
+    theirs = Book([order(1), order(2)])
+    core, clock = make(peers=1, book=Book([order(2)]))
+    digest = start_ae(core, clock)
+    hashes = only(ok(core, digest, {"buckets": theirs.digest()}), "hashes")
+    assert isinstance(hashes.body, dict) and hashes.body["buckets"] == [1]
+    fetch = only(ok(core, hashes, {"hashes": theirs.hashes_in([1])}), "fetch")
+    assert fetch.body == {"hashes": [order(1)["hash"]], "why": []}
+    actions = ok(core, fetch, {"orders": [order(1)], "cancels": []})
+    check = next(a for a in actions if isinstance(a, Check))
+    assert check.orders == [order(1)]
+    core.judge(check.id, ["accepted"])
+    core.checked(check.id)
+    assert core.pulled == 1
+
+
+@pytest.mark.parametrize(
+    "step, answer",
+    [
+        ("digest", {"buckets": ["0"] * 255}),
+        ("fetch", {"orders": [order(1), order(3)], "cancels": []}),  # more than asked
+        ("fetch", {"orders": [], "cancels": [{}, {}]}),
+    ],
+)
+def test_anti_entropy_answers_beyond_the_bounds_cost_the_peer(
+    step: str, answer: dict[str, Any]
+) -> None:
+    theirs = Book([order(1)])
+    core, clock = make(peers=1)
+    call = start_ae(core, clock)
+    if step == "fetch":
+        hashes = only(ok(core, call, {"buckets": theirs.digest()}), "hashes")
+        call = only(ok(core, hashes, {"hashes": [order(1)["hash"]]}), "fetch")
+    actions = ok(core, call, answer)
+    assert [a for a in actions if isinstance(a, Scored)] == [Scored(peer_id(1), -INVALID_PENALTY)]
+    assert not [a for a in actions if isinstance(a, Call | Check)]  # the round ends
+
+
+def test_a_pulled_cancel_proof_is_delivered_to_the_node() -> None:
+    core, clock = make(peers=1, book=Book([order(1)]))
+    digest = start_ae(core, clock)
+    hashes = only(ok(core, digest, {"buckets": Book().digest()}), "hashes")
+    fetch = only(ok(core, hashes, {"hashes": []}), "fetch")
+    assert fetch.body == {"hashes": [], "why": [order(1)["hash"]]}
+    proof = {"orderHash": order(1)["hash"], "signature": "0x00"}
+    assert ok(core, fetch, {"orders": [], "cancels": [proof]}) == [
+        Deliver(peer_id(1), "cancels", proof)
+    ]
+
+
+def test_snapshot_paging_stops_on_a_cursor_that_does_not_grow_or_an_oversized_page() -> None:
+    for next_cursor, page, penalized in [(0, [order(1)], False), (5, [order(1)] * 3, True)]:
+        core, _ = make(peers=1, snapshot_page=2)
+        snap = only(core.start(), "snapshot")
+        assert snap.params == {"after": "0", "limit": "2"}
+        actions = ok(core, snap, {"orders": page, "next": next_cursor})
+        if penalized:
+            assert Scored(peer_id(1), -INVALID_PENALTY) in actions
+            assert core.bootstrapped
+            continue
+        check = next(a for a in actions if isinstance(a, Check))
+        core.judge(check.id, ["accepted"])
+        assert calls(core.checked(check.id)) == []  # cursor 0 <= 0: done
+        assert core.bootstrapped and core.pulled == 1
+
+
+def test_notices_go_to_every_live_peer_one_at_a_time() -> None:
+    core, clock = make(peers=3)
+    core.notify("cancels", {"orderHash": "0x01"}, exclude=peer_id(3))
+    core.notify("cancels", {"orderHash": "0x02"})
+    first = run_due(core, clock)
+    assert sorted(calls(first)) == [
+        ("notice", url(1)),
+        ("notice", url(2)),
+        ("notice", url(3)),
+    ]
+    to_one = next(a for a in first if isinstance(a, Call) and a.url == url(1))
+    assert to_one.body == {"orderHash": "0x01"} and to_one.path == "/p2p/cancels"
+    assert [c.body for c in ok(core, to_one, {}) if isinstance(c, Call)] == [{"orderHash": "0x02"}]
+
+
+def test_gossip_and_the_simulator_import_nothing_from_the_node() -> None:
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "sdex"
+    for path in [*(root / "gossip").glob("*.py"), *(root / "sim").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            assert not [n for n in names if n.startswith("sdex.node")], path
