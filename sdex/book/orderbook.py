@@ -269,6 +269,7 @@ class OrderBook:
             queue.append(e)
             level.live += 1
             e.level = level
+            e.dead = False  # it may have been here before (deferred, then released)
 
     def _compact_expiries(self) -> None:
         """Drop closed orders from the expiry buckets (mostly closed: filled, cancelled)."""
@@ -363,7 +364,8 @@ class OrderBook:
 
         The other orders' allocations don't move: remaining and the funds left for the
         later orders both drop by the amount (see ``sdex.book.funds``). ``resting`` leaves
-        its level's queue once what it has left cannot trade at its price.
+        its level's queue once what it has left cannot trade at its price (and its level,
+        deferred, once all it has is in flight).
         """
         resting.pending += x
         left = resting.fillable - x
@@ -379,7 +381,11 @@ class OrderBook:
         if left < resting.unit:
             level = resting.level
             if level is not None and not resting.parked:
-                level.park(resting)
+                if resting.maker_amount == resting.filled + resting.pending:
+                    level.discard(resting)  # all in flight: deferred (see ``place``), so
+                    resting.parked = True  # the level empties and goes, and confirm is O(1)
+                else:
+                    level.park(resting)
 
     def reserve(self, order_hash: bytes, amount: int) -> None:
         """Hold ``amount`` of an order's fillable for a proposed match (pending += amount)."""

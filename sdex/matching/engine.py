@@ -267,13 +267,13 @@ class MatchingEngine:
         side = inc.side
         is_bid = side is _BID
         opp = inc.book_side.opposite
-        keys = opp.keys
+        ranked = opp.ranked  # worst first: the walk goes from the end
         signed = inc.signed
         avail = inc.fillable
         blocked = False
-        i = 0
-        while avail > 0 and i < len(keys):
-            level = keys[i][1]
+        i = len(ranked) - 1
+        while avail > 0 and i >= 0:
+            level = ranked[i]
             # Does the level cross the incoming limit? (quote per base, cross-multiplied)
             if is_bid:
                 if level.num * it > level.den * im:  # ask price > bid limit M/T
@@ -348,12 +348,11 @@ class MatchingEngine:
                     break
             book.tidy(opp, level)
             if restart:
-                i = 0
+                i = len(ranked) - 1
                 continue
             if stop:
                 break
-            if i < len(keys) and keys[i][1] is level:
-                i += 1
+            i -= 1  # dropping the level at i moved only the ones after it (passed)
         return matches, removed, blocked
 
     def _dry_walk(self, inc: Entry, now: int) -> tuple[int, int]:
@@ -370,13 +369,12 @@ class MatchingEngine:
         itaker = order.taker
         inc_open = itaker == ZERO_ADDRESS
         bid_in = inc.side is _BID
-        keys = inc.book_side.opposite.keys
+        sides_levels = inc.book_side.opposite
         avail = inc.fillable
         given = received = 0
-        for key in keys:
+        for level in sides_levels:
             if avail <= 0:
                 break
-            level = key[1]
             if bid_in:
                 if level.num * it > level.den * im:
                     break
