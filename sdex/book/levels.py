@@ -192,17 +192,22 @@ class Level:
         entry.level = None
         if entry.parked:
             entry.parked = False
-            del self.parked[entry.hash]
+            del self.parked[entry.signed.hash]
             return
         entry.dead = True
         self.live -= 1
-        self._skip_dead()
+        queue = self.queue  # ``_skip_dead``, inlined
+        head = self.head
+        n = len(queue)
+        while head < n and queue[head].dead:
+            head += 1
+        self.head = head
 
     def park(self, entry: Entry) -> None:
         """``entry`` (in the queue) cannot trade now: take it out of the queue, O(1)."""
         entry.dead = True
         entry.parked = True
-        self.parked[entry.hash] = entry
+        self.parked[entry.signed.hash] = entry
         self.live -= 1
         self._skip_dead()
 
@@ -211,7 +216,7 @@ class Level:
         entry.level = self
         entry.dead = True
         entry.parked = True
-        self.parked[entry.hash] = entry
+        self.parked[entry.signed.hash] = entry
 
     def unpark(self, entry: Entry) -> None:
         """``entry`` can trade again: back into the queue at its time priority.
@@ -219,7 +224,7 @@ class Level:
         O(level) (a compaction drops its stale slot); rare next to matching. Never called
         while ``sdex.matching`` walks this level (the walk stops first, see its ``refunded``).
         """
-        del self.parked[entry.hash]
+        del self.parked[entry.signed.hash]
         entry.parked = False
         self.compact()  # before un-marking: drops the entry's own stale slot, if any
         entry.dead = False

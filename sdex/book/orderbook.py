@@ -146,10 +146,31 @@ class OrderBook:
             )
         if not 0 <= filled < m:
             raise InvalidOrder(f"filled {filled} leaves nothing of makerAmount {m} to fill")
-        if signed.hash in self._index:
+        index = self._index
+        h = signed.hash
+        if h in index:
             raise DuplicateOrder(f"order {signed.hash_hex} is already in the book")
-        self._seq += 1
-        return self._insert(signed, book_side, self._seq, filled, 0)
+        seq = self._seq = self._seq + 1
+        # ``_insert`` with nothing pending, inlined (the hot path of every new order)
+        key = (order.maker, order.maker_token)
+        account = self._accounts.get(key)
+        if account is None:
+            account = self._accounts[key] = Account(key[0], key[1], self.default_funds)
+        e = Entry(signed, book_side, seq, filled, account, m // gcd(m, t))
+        index[h] = e
+        orders = account.orders
+        if len(orders) > 2 * account.live + 16:
+            account.orders = orders = [x for x in orders if x.closed is None]
+        orders.append(e)
+        account.live += 1
+        remaining = m - filled
+        open_ = account.open = account.open + remaining
+        spendable = account.spendable
+        if account.funded and (spendable is None or open_ + account.reserved <= spendable):
+            e.fillable = remaining  # fully funded: only this order's fillable moves
+        else:
+            self._reallocate(account)
+        return e
 
     def _insert(
         self, signed: SignedOrder, book_side: BookSide, seq: int, filled: int, pending: int
@@ -190,10 +211,11 @@ class OrderBook:
         Dust with fills in flight rests parked (a failed fill gives it more); without, the
         entry is closed with ``RemovalReason.DUST``, which is returned.
         """
-        reason = self._dust(e, blocked)
-        if reason is not None:
-            self.close(e, reason)
-            return reason
+        if e.closed is None and not e.pending:  # ``_dust``, inlined
+            remaining = e.maker_amount - e.filled
+            if remaining < e.unit or (blocked and e.fillable == remaining):
+                self.close(e, _DUST)
+                return _DUST
         self.place(e, park=blocked)
         return None
 
@@ -238,21 +260,41 @@ class OrderBook:
             heapq.heappush(self._expiry_heap, exp)
         else:
             bucket.append(e)
-        self._expiry_count += 1
-        if self._expiry_count > 2 * len(self._index) + 1024:
+        count = self._expiry_count = self._expiry_count + 1
+        if count > 2 * len(self._index) + 1024:
             self._compact_expiries()
         if defer is None:
             defer = e.filled + e.pending == e.maker_amount  # all in flight
         if defer:
             e.parked = True
             return
-        self._enter_level(e, park or e.fillable < e.unit)
+        unit = e.unit
+        if park or e.fillable < unit:
+            self._enter_level(e, True)
+            return
+        # ``_enter_level`` of an entry that can trade, inlined
+        book_side = e.book_side
+        if book_side.is_ask:  # quote per base
+            num, den = order.taker_amount * unit // order.maker_amount, unit
+        else:
+            num, den = unit, order.taker_amount * unit // order.maker_amount
+        level = book_side.levels.get((num, den))
+        if level is None:
+            level = book_side.level(num, den)
+        queue = level.queue
+        if queue and (queue[-1].seq > e.seq or len(queue) - level.head > 2 * level.live + 16):
+            level.push(e)  # out of seq order, or time to compact
+        else:  # Level.push's usual case, inlined
+            queue.append(e)
+            level.live += 1
+            e.level = level
+            e.dead = False
 
     def _enter_level(self, e: Entry, park: bool) -> None:
         order = e.order
         unit = e.unit
         book_side = e.book_side
-        if book_side.side is _ASK:  # quote per base
+        if book_side.is_ask:  # quote per base
             num, den = order.taker_amount * unit // order.maker_amount, unit
         else:
             num, den = unit, order.taker_amount * unit // order.maker_amount
@@ -304,21 +346,27 @@ class OrderBook:
         if e.closed is not None:
             return False
         account = e.account
-        account.open -= e.maker_amount - e.filled - e.pending
+        pending = e.pending
+        account.open -= e.maker_amount - e.filled - pending
         account.live -= 1
         e.closed = reason
         e.fillable = 0
         level = e.level
         if level is not None:
             level.discard(e)
-            if tidy:
-                self.tidy(e.book_side, level)
+            if tidy:  # ``tidy``, inlined
+                if level.live == 0 and not level.parked:
+                    book_side = e.book_side
+                    if book_side.levels.get((level.num, level.den)) is level:
+                        book_side.drop(level)
+                elif len(level.queue) - level.head > 2 * level.live + 16:
+                    level.compact()
         else:
             e.parked = False  # deferred (no level) or never placed
         refunded = False
         if not account.funded:
             refunded = self._reallocate(account)  # what it held goes to later orders
-        if e.pending == 0:
+        if pending == 0:
             self._forget(e)
         return refunded
 
@@ -331,7 +379,7 @@ class OrderBook:
             level.compact()
 
     def _forget(self, e: Entry) -> None:
-        del self._index[e.hash]
+        del self._index[e.signed.hash]
         account = e.account
         if not account.live and not account.reserved and not account.explicit:
             key = (account.maker, account.token)
@@ -358,9 +406,11 @@ class OrderBook:
 
     # ---- fill state ------------------------------------------------------------------------
 
-    def fill(self, resting: Entry, x: int, incoming: Entry, y: int) -> None:
-        """Reserve a proposed match: ``x`` of ``resting``'s fillable against ``y`` of
-        ``incoming``'s (``sdex.matching``'s hot path; amounts already checked there).
+    def fill(self, resting: Entry, x: int) -> None:
+        """Reserve the resting side of a proposed match: ``x`` of ``resting``'s fillable
+        (``sdex.matching``'s hot path; amounts already checked there). The walk reserves
+        what the incoming order gives across all its matches at once, with
+        ``reserve_entry``: that batches the updates of its maker's funds.
 
         The other orders' allocations don't move: remaining and the funds left for the
         later orders both drop by the amount (see ``sdex.book.funds``). ``resting`` leaves
@@ -373,11 +423,6 @@ class OrderBook:
         account = resting.account
         account.open -= x
         account.reserved += x
-        incoming.pending += y
-        incoming.fillable -= y
-        account = incoming.account
-        account.open -= y
-        account.reserved += y
         if left < resting.unit:
             level = resting.level
             if level is not None and not resting.parked:
@@ -415,6 +460,26 @@ class OrderBook:
         if e is None:
             raise UnknownOrder(f"order 0x{order_hash.hex()} is not in the book")
         self.confirm_entry(e, amount, amount if filled is None else filled)
+
+    def confirm_pair(
+        self,
+        left: bytes,
+        left_amount: int,
+        left_filled: int,
+        right: bytes,
+        right_amount: int,
+        right_filled: int,
+    ) -> None:
+        """``confirm`` both sides of one match (``MatchingEngine.confirm``): both orders are
+        looked up before either changes."""
+        index = self._index
+        le = index.get(left)
+        re_ = index.get(right)
+        if le is None or re_ is None:
+            missing = left if le is None else right
+            raise UnknownOrder(f"order 0x{missing.hex()} is not in the book")
+        self.confirm_entry(le, left_amount, left_filled)
+        self.confirm_entry(re_, right_amount, right_filled)
 
     def confirm_entry(self, e: Entry, amount: int, filled: int) -> None:
         """``confirm`` of the live record ``e``."""

@@ -59,6 +59,7 @@ from sdex.matching.match import (
     MatchResult,
     Outcome,
     TimeInForce,
+    new_amounts,
     new_match,
     new_result,
 )
@@ -119,7 +120,7 @@ class MatchingEngine:
         o = inc.order
         opp = inc.book_side.opposite
         best = opp.best
-        if inc.side is _BID:  # crosses if the best ask's price num/den <= bid limit M/T
+        if not inc.book_side.is_ask:  # crosses if the best ask's price num/den <= bid limit M/T
             crosses = best is not None and best.num * o.taker_amount <= best.den * o.maker_amount
         else:  # crosses if the best bid's price num/den >= ask limit T/M
             crosses = best is not None and best.num * o.maker_amount >= best.den * o.taker_amount
@@ -216,11 +217,14 @@ class MatchingEngine:
         a = match.amounts
         if actual is None:
             actual = a
-        book = self.book
-        left = book.entry(match.resting.hash)
-        right = book.entry(match.incoming.hash)
-        book.confirm_entry(left, a.left_filled, actual.left_filled)
-        book.confirm_entry(right, a.right_filled, actual.right_filled)
+        self.book.confirm_pair(
+            match.resting.hash,
+            a.left_filled,
+            actual.left_filled,
+            match.incoming.hash,
+            a.right_filled,
+            actual.right_filled,
+        )
 
     def release(self, match: Match) -> None:
         """A match will not settle: both sides get their amounts back (then ``rematch``)."""
@@ -264,9 +268,10 @@ class MatchingEngine:
         maker = order.maker
         itaker = order.taker
         inc_open = itaker == ZERO_ADDRESS
-        side = inc.side
+        book_side = inc.book_side
+        side = book_side.side
         is_bid = side is _BID
-        opp = inc.book_side.opposite
+        opp = book_side.opposite
         ranked = opp.ranked  # worst first: the walk goes from the end
         signed = inc.signed
         avail = inc.fillable
@@ -336,8 +341,8 @@ class MatchingEngine:
                         blocked = True
                         break
                     y = x * rt // rm
-                amounts = MatchAmounts(x, y, ro.fee_amount * x // rm, ifee * y // im)
-                fill(r, x, inc, y)
+                amounts = new_amounts(x, y, ro.fee_amount * x // rm, ifee * y // im)
+                fill(r, x)
                 matches.append(new_match(r.signed, signed, amounts, side))
                 avail -= y
                 if avail == 0:
@@ -346,13 +351,17 @@ class MatchingEngine:
                 if x < r_avail and not capped:  # inc cannot pay one more unit of r's token
                     blocked = stop = True  # at this price, nor at any worse one
                     break
-            book.tidy(opp, level)
+            if not level.live or len(level.queue) - level.head > 2 * level.live + 16:
+                book.tidy(opp, level)  # empty, or time to compact
             if restart:
                 i = len(ranked) - 1
                 continue
             if stop:
                 break
             i -= 1  # dropping the level at i moved only the ones after it (passed)
+        spent = inc.fillable - avail
+        if spent:  # what ``inc`` gives across its matches, reserved at once
+            book.reserve_entry(inc, spent)
         return matches, removed, blocked
 
     def _dry_walk(self, inc: Entry, now: int) -> tuple[int, int]:
