@@ -55,8 +55,8 @@ class OrderBook:
     should; ``None`` means no cap, for tests and benchmarks that don't model balances.
 
     Every change to the book goes through these methods; ``sdex.matching`` reads the levels
-    and entries but changes them only through ``fill``, ``close``, ``tidy``, ``rest`` and
-    ``settle``.
+    and entries but changes them only through ``fill``, ``reserve_entry``, ``close``, ``tidy``,
+    ``rest``, ``settle`` and ``confirm_pair``.
     """
 
     def __init__(
@@ -353,7 +353,18 @@ class OrderBook:
         e.fillable = 0
         level = e.level
         if level is not None:
-            level.discard(e)
+            if e.parked:
+                level.discard(e)
+            else:  # ``Level.discard``, inlined
+                e.level = None
+                e.dead = True
+                level.live -= 1
+                queue = level.queue
+                head = level.head
+                n = len(queue)
+                while head < n and queue[head].dead:
+                    head += 1
+                level.head = head
             if tidy:  # ``tidy``, inlined
                 if level.live == 0 and not level.parked:
                     book_side = e.book_side
@@ -366,8 +377,12 @@ class OrderBook:
         refunded = False
         if not account.funded:
             refunded = self._reallocate(account)  # what it held goes to later orders
-        if pending == 0:
-            self._forget(e)
+        if pending == 0:  # ``_forget``, inlined
+            del self._index[e.signed.hash]
+            if not account.live and not account.reserved and not account.explicit:
+                key = (account.maker, account.token)
+                if self._accounts.get(key) is account:  # an implicit account no order uses
+                    del self._accounts[key]
         return refunded
 
     def tidy(self, book_side: BookSide, level: Level) -> None:

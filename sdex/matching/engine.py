@@ -247,7 +247,8 @@ class MatchingEngine:
     def _walk(
         self, inc: Entry, now: int, max_seq: int, may_match: MayMatch | None
     ) -> tuple[list[Match], list[tuple[bytes, RemovalReason]], bool]:
-        """Match ``inc`` against the opposite side, reserving each match in the book.
+        """Match ``inc`` against the opposite side, reserving each match in the book (the
+        resting side per match, ``inc`` once for all of them).
 
         Only resting orders with ``seq <= max_seq`` (and that ``may_match`` allows) are
         considered. Walks again from the best price while a removal on the way re-funded
