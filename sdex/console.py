@@ -2,7 +2,7 @@
 
 Each command is a few HTTP requests through ``sdex.client``; the console keeps no book of its
 own and never blocks a node. Orders are built and signed here with ``sdex.wallet`` and shown
-with the same rendering as ``sdex order``, ``book`` and ``cancel`` (``sdex.cli``). A market
+with the same rendering as ``sdex order``, ``book`` and ``cancel`` (``sdex.walletui``). A market
 order is an IOC limit order at the best opposite price moved by a slippage bound, so it never
 trades worse than that bound.
 
@@ -16,8 +16,7 @@ from __future__ import annotations
 import cmd
 import contextlib
 import sys
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import IO
@@ -26,15 +25,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from sdex.cli import (
-    book_rows,
-    check_record,
-    place_order,
-    print_error,
-    remaining_amounts,
-    show_book,
-    soft_cancel,
-)
 from sdex.client import (
     TIME_IN_FORCE,
     NodeApiError,
@@ -44,7 +34,8 @@ from sdex.client import (
     OrderRecord,
 )
 from sdex.errors import SdexError
-from sdex.order import Order, address_of, parse_address
+from sdex.model import OPEN_STATUSES, FillEvent
+from sdex.order import Order, address_of, parse_uint
 from sdex.wallet import (
     BPS,
     Market,
@@ -56,9 +47,21 @@ from sdex.wallet import (
     parse_order_hash,
     parse_pair,
 )
+from sdex.walletui import (
+    add_column,
+    book_rows,
+    check_record,
+    fill_row,
+    order_view,
+    place_order,
+    print_error,
+    remaining_amounts,
+    short_id,
+    show_book,
+    soft_cancel,
+)
 
 DEFAULT_SLIPPAGE_BPS = 100
-OPEN_STATUSES = ("open", "partially_filled", "unfunded")  # PRODUCT.md section 3
 PAGE_SIZE = 1000  # the API's largest perPage: fewest requests for get_dump and fills
 DEFAULT_DEPTH = 20
 HISTORY_FILE = Path("~/.sdex/console_history")
@@ -80,46 +83,6 @@ USAGE: dict[str, tuple[str, ...]] = {
 class ConsoleError(SdexError):
     """A command that cannot run as asked: a market order into an empty book side, a pair the
     node does not list."""
-
-
-@dataclass(frozen=True, slots=True)
-class FillRow:
-    """One record of ``GET /v1/fills``: what one order's maker gave and got in a settlement."""
-
-    tx_hash: str
-    block: int
-    order_hash: str
-    maker: str
-    maker_filled: int
-    taker_filled: int
-    fee: int
-
-    @classmethod
-    def from_json(cls, obj: object) -> FillRow:
-        # NodeClient.fills() hands back the raw page (sdex.demo reads it so), hence the parsing.
-        try:
-            if not isinstance(obj, Mapping):
-                raise TypeError("not a JSON object")
-            return cls(
-                tx_hash=str(obj["transactionHash"]),
-                block=_uint(obj["blockNumber"]),
-                order_hash=str(obj["orderHash"]).lower(),
-                maker=parse_address(obj["maker"], "maker"),
-                maker_filled=_uint(obj["makerAmountFilled"]),
-                taker_filled=_uint(obj["takerAmountFilled"]),
-                fee=_uint(obj.get("feePaid", 0)),
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            raise NodeProtocolError(f"a fill record is malformed: {e!r}") from e
-
-
-def _uint(raw: object) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, int | str):
-        raise TypeError(f"{raw!r} is not an integer")
-    value = int(raw)
-    if value < 0:
-        raise ValueError(f"{raw!r} is negative")
-    return value
 
 
 class WalletShell(cmd.Cmd):
@@ -318,10 +281,10 @@ class WalletShell(cmd.Cmd):
     ) -> Table:
         table = Table(title=f"{title} ({len(records)})", title_justify="left")
         for name in ("order", "pair", "side", "price", "amount", "left", "status", "maker"):
-            _add_column(table, name)
+            add_column(table, name)
         for rec in records:
             o = rec.order
-            view = _view(config, m, o)
+            view = order_view(config, m, o)
             maker = self._who(o.maker)
             if view is None:  # tokens the node does not list: raw units
                 row = ["?", "?", f"{o.taker_amount}/{o.maker_amount}", str(o.maker_amount)]
@@ -359,23 +322,24 @@ class WalletShell(cmd.Cmd):
         if arg.strip():
             raise WalletInputError("fills takes no arguments")
         config, m = self._market()
-        fills: list[FillRow] = []
+        fills: list[FillEvent] = []
         page = 1
         while True:
             got = self.client.fills(page=page, per_page=PAGE_SIZE)
             records = got.get("records")
             if not isinstance(records, list):
                 raise NodeProtocolError("the fills page lacks a records list")
-            fills += [FillRow.from_json(r) for r in records]
-            if not records or len(fills) >= _uint(got.get("total", 0)):
+            fills += [fill_row(r) for r in records]
+            if not records or len(fills) >= parse_uint(got.get("total", 0), "total"):
                 break
             page += 1
         table = Table(title=f"fills ({len(fills)})", title_justify="left")
         for name in ("block", "order", "pair", "side", "amount", "price", "fee", "maker", "tx"):
-            _add_column(table, name)
+            add_column(table, name)
         for f in fills:
-            order = self._order(f.order_hash)
-            view = None if order is None else _view(config, m, order)
+            order_hash = "0x" + f.order_hash.hex()
+            order = self._order(order_hash)
+            view = None if order is None else order_view(config, m, order)
             if order is None or view is None:
                 row = ["?", "?", str(f.maker_filled), f"{f.taker_filled}/{f.maker_filled}"]
                 row.append(str(f.fee))
@@ -388,7 +352,11 @@ class WalletShell(cmd.Cmd):
                 row = [vm.name, side.value, fmt_amount(base, vm.base_token.decimals), price]
                 row.append(f"{fmt_amount(f.fee, fee_token.decimals)} {fee_sym}")
             table.add_row(
-                str(f.block), f.order_hash, *row, self._who(f.maker), _short(escape(f.tx_hash))
+                str(f.block_number),
+                order_hash,
+                *row,
+                self._who(f.maker),
+                short_id(escape(f.tx_hash)),
             )
         self.out.print(table)
 
@@ -444,7 +412,7 @@ class WalletShell(cmd.Cmd):
         return ["all"] if "all".startswith(text.lower()) else []
 
     def _who(self, address: str) -> str:
-        return "you" if address == self.me else _short(address)
+        return "you" if address == self.me else short_id(address)
 
     # -- node state --------------------------------------------------------------------------
     def _fetch_config(self) -> OrderConfig:
@@ -471,38 +439,6 @@ class WalletShell(cmd.Cmd):
                     raise
                 return None
         return self._orders[order_hash]
-
-
-def _view(config: OrderConfig, m: Market, order: Order) -> tuple[Market, Side] | None:
-    """How to show an order: in the console's market if it is of it, else in the market the
-    node lists for its two tokens (one pair vocabulary), else as a sell of its maker token in
-    MAKER/TAKER; None if the node does not list both tokens."""
-    side = m.side_of(order)
-    if side is not None:
-        return m, side
-    symbols = {t.address: sym for sym, t in config.tokens.items()}
-    give, get = symbols.get(order.maker_token), symbols.get(order.taker_token)
-    if give is None or get is None:
-        return None
-    for b, q in config.pairs:
-        listed = Market(b, q, config.tokens[b], config.tokens[q])
-        side = listed.side_of(order)
-        if side is not None:
-            return listed, side
-    return Market(give, get, config.tokens[give], config.tokens[get]), Side.SELL
-
-
-def _add_column(table: Table, name: str) -> None:
-    if name == "order":  # kept whole on one line, to copy into `cancel`; the others give way
-        table.add_column(name, no_wrap=True, min_width=66)
-    else:
-        table.add_column(name, overflow="fold", justify="right")
-
-
-def _short(hex_id: str) -> str:
-    """A transaction hash or an address as wallets show them, ``0x1234abcd…cdef`` (the order
-    hashes stay whole: they are what ``cancel`` takes)."""
-    return hex_id if len(hex_id) <= 16 else f"{hex_id[:10]}…{hex_id[-4:]}"
 
 
 def _parse_bps(text: str) -> int:

@@ -16,8 +16,10 @@ Everything it starts it stops; the whole story is also written to ``demo.log``.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -31,11 +33,11 @@ from sdex.chain import Exchange, Rpc
 from sdex.client import NodeClient, OrderConfig, PostedOrder
 from sdex.deployment import Deployment
 from sdex.devnet import Devnet, free_port
+from sdex.model import OPEN_STATUSES
 from sdex.node.process import NodeProcess
 from sdex.order import SignedOrder
 from sdex.wallet import Market, Side, fmt_amount, parse_pair, sign_cancel, sign_limit_order
 
-OPEN = ("open", "partially_filled", "unfunded")
 WAIT = 20.0
 """Seconds any one step may take before the demo gives up (it never hangs)."""
 
@@ -93,8 +95,10 @@ class Story:
         return node
 
     def stop(self) -> None:
-        for node in self.nodes.values():
+        for node in self.nodes.values():  # all at once: they shut down side by side
             node.client.close()
+            node.proc.terminate()
+        for node in self.nodes.values():
             node.proc.stop()
         self.rpc.close()
 
@@ -147,7 +151,7 @@ class Story:
         page = 1
         while True:
             p = node.client.orders(page=page, per_page=1000)
-            out |= {r.order_hash for r in p.records if r.status in OPEN}
+            out |= {r.order_hash for r in p.records if r.status in OPEN_STATUSES}
             if page * p.per_page >= p.total:
                 return out
             page += 1
@@ -370,7 +374,30 @@ def keep_running(console: Console, story: Story, poll: float = 0.5) -> None:
         console.print("stopping the network")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Ctrl-C and SIGTERM both stop the demo through its ``finally``, so no node or chain
+    process outlives it. Set explicitly: a shell that starts us in the background ignores
+    SIGINT, and Python then never raises KeyboardInterrupt; SIGTERM would kill us at once
+    and orphan the processes we started."""
+    old = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
 def run_demo(console: Console, log_dir: Path, keep: bool = False) -> int:
+    with interruptible():
+        return _run_demo(console, log_dir, keep)
+
+
+def _run_demo(console: Console, log_dir: Path, keep: bool) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     for stale in log_dir.glob("node-*.db*"):
         stale.unlink()
@@ -397,6 +424,8 @@ def run_demo(console: Console, log_dir: Path, keep: bool = False) -> int:
             keep_running(console, story)
     except DemoFailed as e:
         console.print(f"[red]demo failed:[/] {e}")
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/]: stopping the network")
     finally:
         if story is not None:
             story.stop()

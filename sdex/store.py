@@ -16,10 +16,11 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from sdex.model import FillEvent, fill_json
 from sdex.order import Domain, SignedOrder
 
 SCHEMA = """
@@ -113,33 +114,18 @@ class StoredOrder:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredFill:
-    tx_hash: str
-    log_index: int
-    block_number: int
-    order_hash: str
-    maker: str
-    taker: str
-    maker_filled: int
-    taker_filled: int
-    fee_recipient: str
-    fee: int
-    ours: bool
+class StoredFill(FillEvent):
+    """A fill as the node keeps it: the one fill shape (``sdex.model.FillEvent``), and
+    whether this node's own settlement made it."""
+
+    ours: bool = False
+
+    @classmethod
+    def of(cls, fill: FillEvent, ours: bool) -> StoredFill:
+        return cls(**{f.name: getattr(fill, f.name) for f in fields(FillEvent)}, ours=ours)
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "transactionHash": self.tx_hash,
-            "logIndex": self.log_index,
-            "blockNumber": self.block_number,
-            "orderHash": self.order_hash,
-            "maker": self.maker,
-            "taker": self.taker,
-            "makerAmountFilled": str(self.maker_filled),
-            "takerAmountFilled": str(self.taker_filled),
-            "feeRecipient": self.fee_recipient,
-            "feePaid": str(self.fee),
-            "settledByThisNode": self.ours,
-        }
+        return fill_json(self, self.ours)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +268,8 @@ class Store:
                 cur = self.db.execute(
                     "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (
-                        f.tx_hash, f.log_index, f.block_number, f.order_hash, f.maker, f.taker,
+                        f.tx_hash, f.log_index, f.block_number, "0x" + f.order_hash.hex(),
+                        f.maker, f.taker,
                         str(f.maker_filled), str(f.taker_filled), f.fee_recipient, str(f.fee),
                         int(f.ours),
                     ),
@@ -314,17 +301,17 @@ class Store:
         ).fetchall()
         return total, [
             StoredFill(
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                r[5],
-                int(r[6]),
-                int(r[7]),
-                r[8],
-                int(r[9]),
-                bool(r[10]),
+                tx_hash=r[0],
+                log_index=r[1],
+                block_number=r[2],
+                order_hash=bytes.fromhex(r[3][2:]),
+                maker=r[4],
+                taker=r[5],
+                maker_filled=int(r[6]),
+                taker_filled=int(r[7]),
+                fee_recipient=r[8],
+                fee=int(r[9]),
+                ours=bool(r[10]),
             )
             for r in rows
         ]

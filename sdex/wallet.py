@@ -15,7 +15,6 @@ refused, since silently trading a different size would surprise the user.
 
 from __future__ import annotations
 
-import enum
 import math
 import re
 import time
@@ -26,6 +25,7 @@ from fractions import Fraction
 from sdex.client import OrderConfig
 from sdex.deployment import TokenInfo
 from sdex.errors import SdexError
+from sdex.model import WalletSide
 from sdex.order import (
     MAX_MAKER_AMOUNT,
     SECP256K1_N,
@@ -41,6 +41,9 @@ from sdex.order import (
     sign_order,
 )
 
+Side = WalletSide
+"""(``sdex.model.WalletSide``, under the name this module has always exported.)"""
+
 DEFAULT_EXPIRY = 3600
 DEFAULT_PAIR = "WETH/USDC"
 BPS = 10_000
@@ -54,11 +57,6 @@ _HASH_RE = re.compile(r"0x[0-9a-fA-F]{64}\Z")
 
 class WalletInputError(SdexError, ValueError):
     """A human input (price, amount, pair, key, hash) that cannot become a valid order."""
-
-
-class Side(enum.Enum):
-    BUY = "buy"
-    SELL = "sell"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ import requests
 from aiohttp import web
 from click.testing import CliRunner
 
+from sdex import model
 from sdex.audit import (
     AuditReport,
     Cancel,
@@ -358,19 +359,8 @@ def record(
 
 
 def fill_json(f: FillEvent) -> dict[str, Any]:
-    return {
-        "transactionHash": f.tx_hash,
-        "logIndex": f.log_index,
-        "blockNumber": f.block_number,
-        "orderHash": "0x" + f.order_hash.hex(),
-        "maker": f.maker,
-        "taker": f.taker,
-        "makerAmountFilled": str(f.maker_filled),
-        "takerAmountFilled": str(f.taker_filled),
-        "feeRecipient": f.fee_recipient,
-        "feePaid": str(f.fee),
-        "settledByThisNode": True,
-    }
+    """What a node's GET /v1/fills says of ``f`` (the node's own writer)."""
+    return model.fill_json(f, ours=True)
 
 
 @dataclass

@@ -3,13 +3,11 @@ order cannot trade at is passed in one step, the self-trade query, no import cyc
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
 import pytest
 
 from sdex.book import Entry, OrderBook, RemovalReason, Side, UnknownPair
 from sdex.matching import MatchingEngine, Outcome
+from tests import test_layout as layout
 from tests.test_book import BASE, BASE2, QUOTE, T0, A, B, C, D, ask, bid, order
 
 NOW = T0
@@ -117,31 +115,16 @@ def test_would_self_trade_asks_only_about_a_crossing_resting_order_of_the_same_m
 FAR_FUTURE = 2**63
 
 
-def test_the_book_package_has_no_import_cycles() -> None:
-    pkg = Path(__file__).resolve().parents[1] / "sdex" / "book"
-    graph: dict[str, set[str]] = {}
-    for path in pkg.glob("*.py"):
-        name = path.stem
-        deps: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                parts = node.module.split(".")
-                if parts[:2] == ["sdex", "book"] and len(parts) == 3:
-                    deps.add(parts[2])
-        graph[name] = deps - {name}
-    done: set[str] = set()
-
-    def visit(node: str, path: tuple[str, ...]) -> None:
-        assert node not in path, f"import cycle: {' -> '.join((*path, node))}"
-        if node in done:
-            return
-        for dep in graph.get(node, ()):
-            visit(dep, (*path, node))
-        done.add(node)
-
-    for name in graph:
-        visit(name, ())
-    assert graph["levels"] <= {"types"} and "orderbook" not in graph["funds"]
+def test_the_book_package_is_layered() -> None:
+    """Inside ``sdex.book``: levels know only types, funds never the order book (cycles in
+    all of sdex/ are caught by tests/test_layout.py)."""
+    graph = {
+        name: {m for m in deps if m.startswith("sdex.book.")}
+        for name, deps in layout.graph().items()
+    }
+    assert graph["sdex.book.levels"] <= {"sdex.book.types"}
+    assert "sdex.book.orderbook" not in graph["sdex.book.funds"]
+    assert "sdex.book.orderbook" not in graph["sdex.book.bookcore"]
 
 
 def test_side_views_only_show_orders_that_can_trade() -> None:

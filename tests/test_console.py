@@ -381,7 +381,8 @@ def test_fills_reads_every_page_and_shows_human_amounts(fake: FakeNode) -> None:
     def fill(order_hash: str, maker: str, gave: int, got: int, fee: int) -> dict[str, Any]:
         return {
             "transactionHash": "0x" + "ee" * 32, "logIndex": 0, "blockNumber": 7,
-            "orderHash": order_hash, "maker": maker, "makerAmountFilled": str(gave),
+            "orderHash": order_hash, "maker": maker, "taker": ZERO_ADDRESS,
+            "makerAmountFilled": str(gave),
             "takerAmountFilled": str(got), "feeRecipient": ZERO_ADDRESS, "feePaid": str(fee),
             "settledByThisNode": True,
         }  # fmt: skip

@@ -257,19 +257,24 @@ async def test_mirror_equals_get_order_states_after_a_random_run(
 
         # and the book follows the chain for every open order (a failed settlement's
         # diagnosis may still be reading the chain when the last pending fill is released)
+        last: list[object] = []
+
         def book_follows_chain() -> bool:
             states = c.exchange.order_states(orders)
             for s, state in zip(orders, states, strict=True):
                 rec = node.records[s.hash]
                 if rec.status in ("open", "partially_filled", "unfunded"):
                     st = node.book.get(s.hash)
-                    if state.status != OrderStatus.FILLABLE or st is None:
-                        return False
-                    if st.filled != state.filled:
+                    fillable = state.status == OrderStatus.FILLABLE
+                    if not fillable or st is None or st.filled != state.filled:
+                        last[:] = [s.hash_hex, rec.status, state, st, node.mirror.state(s)]
                         return False
             return True
 
-        await wait_for(book_follows_chain, timeout=15)
+        try:
+            await wait_for(book_follows_chain, timeout=15)
+        except AssertionError:  # say which order: hash, record status, chain, book, mirror
+            raise AssertionError(f"the book does not follow the chain: {last}") from None
         stats = node.chain_health()
         assert stats["ordersFromMirror"] > 0
         assert stats["ordersReadFromChain"] <= len(makers) * 2 + 5, stats

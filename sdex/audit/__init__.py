@@ -4,6 +4,7 @@ Three stages, so tests can feed the middle one directly:
 
     collect (I/O: chain logs, receipts, state; node APIs; order files)  -> Facts
     checks  (pure: one function per rule, each returning discrepancies) -> CheckResult list
+            (chain rules in ``checks``, node rules in ``nodechecks``, shared types in ``findings``)
     report  (a rich table or one JSON object; ok = no discrepancy)      -> AuditReport
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sdex.audit.checks import CHECKS, CheckResult, Discrepancy, expected_transfers, run_checks
+from sdex.audit.checks import CHECKS, expected_transfers, run_checks
 from sdex.audit.collect import (
     AuditSetupError,
     ChainReader,
@@ -31,6 +32,7 @@ from sdex.audit.facts import (
     SaltCancel,
     Transfer,
 )
+from sdex.audit.findings import CheckResult, Discrepancy
 from sdex.audit.report import AuditReport, NodeSummary
 from sdex.deployment import Deployment
 

@@ -19,138 +19,26 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from functools import cached_property
 
-from sdex.audit.facts import ClaimedFill, Facts, OrderCopy, Transfer
-from sdex.chain import FillEvent, OrderState, OrderStatus
+from sdex.audit.facts import Facts, OrderCopy, Transfer
+from sdex.audit.findings import CheckResult, Discrepancy, FactsIndex, about, hex0x, per_fill
+from sdex.audit.nodechecks import (
+    check_books_agree,
+    check_node_books,
+    check_node_closed,
+    check_node_fills,
+    check_node_watchers,
+    check_nodes_reachable,
+)
+from sdex.chain import FillEvent
 from sdex.errors import SignatureError
 from sdex.fillmath import mul_div_ceil, mul_div_floor
 from sdex.order import ZERO_ADDRESS, Order, recover_signer
 
-
-@dataclass(frozen=True, slots=True)
-class Discrepancy:
-    """One thing the chain's record, an order or a node got wrong."""
-
-    kind: str
-    detail: str
-    tx_hash: str | None = None
-    log_index: int | None = None
-    order_hash: str | None = None  # 0x hex
-    node: str | None = None
-    source: str | None = None
-
-    @property
-    def subject(self) -> tuple[object, ...]:
-        """What the discrepancy is about; a check counts each failing subject once."""
-        return (self.tx_hash, self.log_index, self.order_hash, self.node, self.source)
-
-    @property
-    def where(self) -> str:
-        """Where to look, for a human: the log, the order, the node."""
-        parts = []
-        if self.tx_hash is not None:
-            log = f" log {self.log_index}" if self.log_index is not None else ""
-            parts.append(f"tx {self.tx_hash}{log}")
-        if self.order_hash is not None:
-            parts.append(f"order {self.order_hash}")
-        if self.node is not None:
-            parts.append(f"node {self.node}")
-        if self.source is not None and self.source != self.node:
-            parts.append(f"from {self.source}")
-        return "  ".join(parts)
-
-    def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {"kind": self.kind, "detail": self.detail}
-        for key, value in (
-            ("txHash", self.tx_hash),
-            ("logIndex", self.log_index),
-            ("orderHash", self.order_hash),
-            ("node", self.node),
-            ("source", self.source),
-        ):
-            if value is not None:
-                out[key] = value
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    """One check: ``checked`` subjects, of which those named by ``discrepancies`` failed."""
-
-    name: str
-    title: str
-    checked: int
-    discrepancies: tuple[Discrepancy, ...]
-
-    @property
-    def failed(self) -> int:
-        return len({d.subject for d in self.discrepancies})
-
-    @property
-    def passed(self) -> int:
-        return max(self.checked - self.failed, 0)
-
-
-def _hex(h: bytes) -> str:
-    return "0x" + h.hex()
-
-
-def _about(e: FillEvent, kind: str, detail: str) -> Discrepancy:
-    """A discrepancy located at fill event ``e``."""
-    return Discrepancy(
-        kind, detail, tx_hash=e.tx_hash, log_index=e.log_index, order_hash=_hex(e.order_hash)
-    )
-
-
-class _Index:
-    """Lookups shared by the checks, built once from the facts."""
-
-    def __init__(self, facts: Facts) -> None:
-        self.facts = facts
-        self.copies = facts.copies_by_hash()
-        self.states: dict[bytes, OrderState] = facts.chain.states_by_hash()
-
-    def order(self, order_hash: bytes) -> Order | None:
-        copies = self.copies.get(order_hash)
-        return copies[0].signed.order if copies else None
-
-    @cached_property
-    def units(self) -> list[tuple[FillEvent, ...]]:
-        """Fill events grouped by settlement: a ``fillOrder`` alone, a match's pair together.
-
-        A match's two events are adjacent logs (nothing runs between its two ``_recordFill``);
-        a ``fillOrder`` event is always followed by its maker's Transfer (makerFilled > 0), so
-        two fill events with adjacent log indexes are a match, read left then right.
-        """
-        by_tx: dict[str, list[FillEvent]] = defaultdict(list)
-        for e in self.facts.chain.fills:
-            by_tx[e.tx_hash].append(e)
-        units: list[tuple[FillEvent, ...]] = []
-        for events in by_tx.values():
-            events.sort(key=lambda e: e.log_index)
-            i = 0
-            while i < len(events):
-                if i + 1 < len(events) and events[i + 1].log_index == events[i].log_index + 1:
-                    units.append((events[i], events[i + 1]))
-                    i += 2
-                else:
-                    units.append((events[i],))
-                    i += 1
-        return units
-
-    @cached_property
-    def resting_or_alone(self) -> set[tuple[str, int]]:
-        """(tx, log index) of the events whose own price sets the amounts: a ``fillOrder``
-        fill or a match's resting (left) order."""
-        return {(u[0].tx_hash, u[0].log_index) for u in self.units}
-
-
 # -- fills against their signed orders -----------------------------------------------------
 
 
-def check_order_hashes(facts: Facts, ix: _Index) -> CheckResult:
+def check_order_hashes(facts: Facts, ix: FactsIndex) -> CheckResult:
     """A source that files an order under a hash must give an order with that hash."""
     named, found = 0, []
     for c in facts.orders:
@@ -161,16 +49,16 @@ def check_order_hashes(facts: Facts, ix: _Index) -> CheckResult:
             found.append(
                 Discrepancy(
                     "hash_mismatch",
-                    f"the order given under {_hex(c.claimed_hash)} hashes to "
+                    f"the order given under {hex0x(c.claimed_hash)} hashes to "
                     f"{c.signed.hash_hex} under the deployment's EIP-712 domain",
-                    order_hash=_hex(c.claimed_hash),
+                    order_hash=hex0x(c.claimed_hash),
                     source=c.source,
                 )
             )
     return CheckResult("order_hash", "order hashes to its filed hash", named, tuple(found))
 
 
-def check_signatures(facts: Facts, ix: _Index) -> CheckResult:
+def check_signatures(facts: Facts, ix: FactsIndex) -> CheckResult:
     """Each distinct (order, signature): ECDSA recovers the maker, or, for a maker with code,
     the chain's EIP-1271 verdict (``getOrderStates.signatureValid``) says valid."""
     sources: dict[tuple[bytes, bytes], list[OrderCopy]] = defaultdict(list)
@@ -185,7 +73,7 @@ def check_signatures(facts: Facts, ix: _Index) -> CheckResult:
                 Discrepancy(
                     "bad_signature",
                     problem,
-                    order_hash=_hex(h),
+                    order_hash=hex0x(h),
                     source=", ".join(sorted({c.source for c in copies})),
                 )
             )
@@ -211,38 +99,24 @@ def _signature_problem(facts: Facts, h: bytes, sig: bytes, maker: str) -> str | 
     return why
 
 
-def check_orders_found(facts: Facts, ix: _Index) -> CheckResult:
+def check_orders_found(facts: Facts, ix: FactsIndex) -> CheckResult:
     """Every OrderFilled names an order some source holds, signed, with that hash."""
     found = []
     for e in facts.chain.fills:
         if e.order_hash in ix.copies:
             continue
         offered = [c for c in facts.orders if c.claimed_hash == e.order_hash]
-        why = f"no order source holds the signed order {_hex(e.order_hash)}"
+        why = f"no order source holds the signed order {hex0x(e.order_hash)}"
         if offered:
             sources = ", ".join(sorted({c.source for c in offered}))
             why += f" ({sources} gave an order under this hash that hashes otherwise)"
-        found.append(_about(e, "missing_order", why))
+        found.append(about(e, "missing_order", why))
     return CheckResult(
         "order_found", "a signed order for each fill", len(facts.chain.fills), tuple(found)
     )
 
 
-def _per_fill(
-    facts: Facts, ix: _Index, problems: Callable[[FillEvent, Order], Iterable[tuple[str, str]]]
-) -> tuple[int, tuple[Discrepancy, ...]]:
-    """Run ``problems`` on each fill whose order is known; count and locate what it finds."""
-    checked, found = 0, []
-    for e in facts.chain.fills:
-        o = ix.order(e.order_hash)
-        if o is None:
-            continue  # reported by check_orders_found
-        checked += 1
-        found += [_about(e, kind, why) for kind, why in problems(e, o)]
-    return checked, tuple(found)
-
-
-def check_parties(facts: Facts, ix: _Index) -> CheckResult:
+def check_parties(facts: Facts, ix: FactsIndex) -> CheckResult:
     """The event's maker is the order's; a named taker is the counterparty."""
 
     def problems(e: FillEvent, o: Order) -> Iterable[tuple[str, str]]:
@@ -251,11 +125,11 @@ def check_parties(facts: Facts, ix: _Index) -> CheckResult:
         if o.taker != ZERO_ADDRESS and e.taker != o.taker:
             yield "taker_not_allowed", f"filled by {e.taker}; the order allows only {o.taker}"
 
-    n, found = _per_fill(facts, ix, problems)
+    n, found = per_fill(facts, ix, problems)
     return CheckResult("parties", "event maker/taker = order's", n, found)
 
 
-def check_limit_prices(facts: Facts, ix: _Index) -> CheckResult:
+def check_limit_prices(facts: Facts, ix: FactsIndex) -> CheckResult:
     """The maker got at least its price; where its own price applies, exactly the contract's
     rounding (``ceil(makerFilled * takerAmount / makerAmount)``)."""
 
@@ -274,11 +148,11 @@ def check_limit_prices(facts: Facts, ix: _Index) -> CheckResult:
                     f"{mf} at the order's own price pays {want}, the event says {tf}",
                 )
 
-    n, found = _per_fill(facts, ix, problems)
+    n, found = per_fill(facts, ix, problems)
     return CheckResult("limit_price", "each maker's limit price held", n, found)
 
 
-def check_fees(facts: Facts, ix: _Index) -> CheckResult:
+def check_fees(facts: Facts, ix: FactsIndex) -> CheckResult:
     """fee = floor(feeAmount * makerFilled / makerAmount), paid to the order's feeRecipient."""
 
     def problems(e: FillEvent, o: Order) -> Iterable[tuple[str, str]]:
@@ -291,11 +165,11 @@ def check_fees(facts: Facts, ix: _Index) -> CheckResult:
                 f"fee paid to {e.fee_recipient}, not the order's {o.fee_recipient}",
             )
 
-    n, found = _per_fill(facts, ix, problems)
+    n, found = per_fill(facts, ix, problems)
     return CheckResult("fee", "fee amount and recipient", n, found)
 
 
-def check_fillable(facts: Facts, ix: _Index) -> CheckResult:
+def check_fillable(facts: Facts, ix: FactsIndex) -> CheckResult:
     """No fill after the order's cancel (by hash or by salt) or at/after its expiry."""
     cancelled_at: dict[bytes, tuple[int, int, str]] = {}
     for c in facts.chain.cancels:
@@ -320,11 +194,11 @@ def check_fillable(facts: Facts, ix: _Index) -> CheckResult:
         if t is not None and t >= o.expiry:
             yield "fill_after_expiry", f"filled at block time {t}; the order expired at {o.expiry}"
 
-    n, found = _per_fill(facts, ix, problems)
+    n, found = per_fill(facts, ix, problems)
     return CheckResult("fillable", "open on chain when filled", n, found)
 
 
-def check_overfill(facts: Facts, ix: _Index) -> CheckResult:
+def check_overfill(facts: Facts, ix: FactsIndex) -> CheckResult:
     """Per order: the events' fills sum to at most makerAmount, and to the chain's fill state."""
     totals: dict[bytes, int] = defaultdict(int)
     for e in facts.chain.fills:
@@ -340,7 +214,7 @@ def check_overfill(facts: Facts, ix: _Index) -> CheckResult:
                 Discrepancy(
                     "overfilled",
                     f"filled {total} in all, beyond makerAmount {o.maker_amount}",
-                    order_hash=_hex(h),
+                    order_hash=hex0x(h),
                 )
             )
         state = ix.states.get(h)
@@ -350,13 +224,13 @@ def check_overfill(facts: Facts, ix: _Index) -> CheckResult:
                     "fill_state_mismatch",
                     f"the chain's fill state is {state.filled}; its OrderFilled events sum to "
                     f"{total}",
-                    order_hash=_hex(h),
+                    order_hash=hex0x(h),
                 )
             )
     return CheckResult("overfill", "sum of fills ≤ makerAmount", checked, tuple(found))
 
 
-def check_matches(facts: Facts, ix: _Index) -> CheckResult:
+def check_matches(facts: Facts, ix: FactsIndex) -> CheckResult:
     """A match's two events mirror each other and trade one pair in opposite directions."""
     checked, found = 0, []
     for unit in ix.units:
@@ -377,8 +251,8 @@ def check_matches(facts: Facts, ix: _Index) -> CheckResult:
         ):
             why.append("the orders do not trade the same pair in opposite directions")
         if why:
-            detail = "; ".join(why) + f" (right order {_hex(right.order_hash)})"
-            found.append(_about(left, "match_inconsistent", detail))
+            detail = "; ".join(why) + f" (right order {hex0x(right.order_hash)})"
+            found.append(about(left, "match_inconsistent", detail))
     return CheckResult("match", "matched pairs mirror each other", checked, tuple(found))
 
 
@@ -397,7 +271,7 @@ def expected_transfers(unit: Sequence[FillEvent], orders: Sequence[Order]) -> li
     return [t for t in out if t.amount != 0]
 
 
-def check_transfers(facts: Facts, ix: _Index) -> CheckResult:
+def check_transfers(facts: Facts, ix: FactsIndex) -> CheckResult:
     """Per settlement transaction: its ERC-20 Transfer logs are exactly the fills' movements
     (as multisets of (token, from, to, amount), zero amounts ignored)."""
     by_tx: dict[str, list[tuple[FillEvent, ...]]] = defaultdict(list)
@@ -442,177 +316,7 @@ def _transfers(c: Counter[Transfer]) -> str:
 # -- nodes against the chain ---------------------------------------------------------------
 
 
-def check_nodes_reachable(facts: Facts, ix: _Index) -> CheckResult:
-    found = tuple(
-        Discrepancy(n.error_kind, n.error, node=n.url) for n in facts.nodes if n.error is not None
-    )
-    return CheckResult("node_reachable", "node answered in full", len(facts.nodes), found)
-
-
-def check_node_watchers(facts: Facts, ix: _Index) -> CheckResult:
-    """A node's watcher reached the chain head the audit started at, within the time the
-    audit waited (its ``/health`` block checkpoint). A node that reports no checkpoint is not
-    counted; one that could not be read is reported by ``node_reachable``."""
-    checked, found = 0, []
-    for n in facts.nodes:
-        if n.block is None or n.target is None:
-            continue
-        checked += 1
-        if n.block < n.target:
-            found.append(
-                Discrepancy(
-                    "node_watcher_stalled",
-                    f"its /health block checkpoint is {n.block}, {n.target - n.block} blocks "
-                    f"behind the chain head {n.target} after {n.waited:.1f}s of waiting: its "
-                    "book and fills lag the chain",
-                    node=n.url,
-                )
-            )
-    return CheckResult("node_watcher", "node's watcher is at the head", checked, tuple(found))
-
-
-def check_node_closed(facts: Facts, ix: _Index) -> CheckResult:
-    """No fill of an order after a node reported it closed by its own decision (removed:
-    dropped, killed, self-trade; cancelled by a soft cancel): its wallet was told the order
-    is dead. The node's record counts what was filled or in flight (pendingMakerAmount) when
-    it closed; every on-chain fill beyond that, in chain order, is flagged."""
-    by_order: dict[bytes, list[FillEvent]] = defaultdict(list)
-    for e in facts.chain.fills:  # chain order
-        by_order[e.order_hash].append(e)
-    checked, found = 0, []
-    for n in facts.nodes:
-        for h, entry in n.closed.items():
-            checked += 1
-            accounted = entry.filled + entry.pending
-            total = 0
-            for e in by_order.get(h, []):
-                total += e.maker_filled
-                if total <= accounted:
-                    continue
-                why = f" ({entry.reason})" if entry.reason else ""
-                found.append(
-                    Discrepancy(
-                        "fill_after_node_closed",
-                        f"the node reported the order {entry.status}{why} with {accounted} "
-                        f"filled or in flight; the chain then filled {e.maker_filled} more "
-                        f"(block {e.block_number}, taker {e.taker})",
-                        tx_hash=e.tx_hash,
-                        log_index=e.log_index,
-                        order_hash=_hex(h),
-                        node=n.url,
-                    )
-                )
-    return CheckResult("node_closed", "no fill after a node closed it", checked, tuple(found))
-
-
-def check_node_books(facts: Facts, ix: _Index) -> CheckResult:
-    """A node's open orders are fillable on chain, with no more filled than the chain says."""
-    checked, found = 0, []
-    for n in facts.nodes:
-        for h, entry in n.book.items():
-            state = ix.states.get(h)
-            if state is None:
-                continue  # never the case for orders collected from the node
-            checked += 1
-            if state.status is not OrderStatus.FILLABLE:
-                found.append(
-                    Discrepancy(
-                        "node_keeps_closed_order",
-                        f"the node shows it {entry.status}; the chain says "
-                        f"{state.status.name.lower()}",
-                        order_hash=_hex(h),
-                        node=n.url,
-                    )
-                )
-            if entry.filled > state.filled:
-                found.append(
-                    Discrepancy(
-                        "node_filled_above_chain",
-                        f"the node says {entry.filled} filled; the chain {state.filled}",
-                        order_hash=_hex(h),
-                        node=n.url,
-                    )
-                )
-    return CheckResult("node_book", "open orders are open on chain", checked, tuple(found))
-
-
-_CLAIM_FIELDS = (
-    ("orderHash", "order_hash"),
-    ("blockNumber", "block_number"),
-    ("maker", "maker"),
-    ("taker", "taker"),
-    ("makerAmountFilled", "maker_filled"),
-    ("takerAmountFilled", "taker_filled"),
-    ("feeRecipient", "fee_recipient"),
-    ("feePaid", "fee"),
-)
-
-
-def check_node_fills(facts: Facts, ix: _Index) -> CheckResult:
-    """Every fill a node claims is an OrderFilled log: same tx, log index, order and amounts."""
-    on_chain = {(e.tx_hash.lower(), e.log_index): e for e in facts.chain.fills}
-    checked, found = 0, []
-    for n in facts.nodes:
-        for c in n.fills:
-            checked += 1
-            e = on_chain.get((c.tx_hash.lower(), c.log_index))
-            if e is None:
-                kind = "node_phantom_fill"
-                why = (
-                    f"the node claims a fill of {c.maker_filled} of order {_hex(c.order_hash)}; "
-                    "the chain has no such OrderFilled log"
-                )
-            else:
-                diff = _claim_diff(c, e)
-                if not diff:
-                    continue
-                kind = "node_fill_mismatch"
-                why = "the node's record differs from the log: " + "; ".join(diff)
-            found.append(
-                Discrepancy(
-                    kind,
-                    why,
-                    tx_hash=c.tx_hash,
-                    log_index=c.log_index,
-                    order_hash=_hex(c.order_hash),
-                    node=n.url,
-                )
-            )
-    return CheckResult("node_fills", "claimed fills are on chain", checked, tuple(found))
-
-
-def _claim_diff(c: ClaimedFill, e: FillEvent) -> list[str]:
-    out = []
-    for name, attr in _CLAIM_FIELDS:
-        mine, theirs = getattr(e, attr), getattr(c, attr)
-        if mine != theirs:
-            shown = (_hex(theirs), _hex(mine)) if isinstance(mine, bytes) else (theirs, mine)
-            out.append(f"{name} {shown[0]} (chain {shown[1]})")
-    return out
-
-
-def check_books_agree(facts: Facts, ix: _Index) -> CheckResult:
-    """The nodes that answered hold the same open orders."""
-    nodes = [n for n in facts.nodes if n.error is None]
-    if len(nodes) < 2:
-        return CheckResult("books_agree", "nodes hold the same open orders", 0, ())
-    union: set[bytes] = set().union(*(n.book.keys() for n in nodes))
-    found = []
-    for h in sorted(union):
-        holders = [n.url for n in nodes if h in n.book]
-        if len(holders) != len(nodes):
-            others = [n.url for n in nodes if h not in n.book]
-            found.append(
-                Discrepancy(
-                    "books_disagree",
-                    f"open at {', '.join(holders)}; not at {', '.join(others)}",
-                    order_hash=_hex(h),
-                )
-            )
-    return CheckResult("books_agree", "nodes hold the same open orders", len(union), tuple(found))
-
-
-CHECKS: tuple[Callable[[Facts, _Index], CheckResult], ...] = (
+CHECKS: tuple[Callable[[Facts, FactsIndex], CheckResult], ...] = (
     check_orders_found,
     check_order_hashes,
     check_signatures,
@@ -634,5 +338,5 @@ CHECKS: tuple[Callable[[Facts, _Index], CheckResult], ...] = (
 
 def run_checks(facts: Facts) -> list[CheckResult]:
     """Every check over ``facts``, in the order the report shows them."""
-    ix = _Index(facts)
+    ix = FactsIndex(facts)
     return [check(facts, ix) for check in CHECKS]

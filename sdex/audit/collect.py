@@ -40,9 +40,9 @@ from sdex.client import (
 )
 from sdex.deployment import Deployment
 from sdex.errors import ChainError, OrderParseError, RpcError, SdexError
-from sdex.order import Domain, SignedOrder, parse_address, parse_hex_bytes, parse_uint
+from sdex.model import OPEN_STATUSES, fill_from_json
+from sdex.order import Domain, SignedOrder, parse_hex_bytes, parse_uint
 
-OPEN_STATUSES = frozenset({"open", "partially_filled", "unfunded"})
 """The API statuses of orders in a node's book (PRODUCT.md section 3)."""
 
 NODE_CLOSED_STATUSES = frozenset({"removed", "cancelled", "dropped", "killed"})
@@ -372,28 +372,9 @@ def _fills_page(client: NodeClient, page: int) -> tuple[int, list[ClaimedFill]]:
         records = obj["records"]
         if not isinstance(records, list):
             raise TypeError("records must be a list")
-        return int(obj["total"]), [_claimed_fill(r) for r in records]
+        return int(obj["total"]), [fill_from_json(r) for r in records]
     except (KeyError, TypeError, ValueError) as e:
         raise NodeProtocolError(f"GET /v1/fills answered a malformed page: {e!r}") from None
-
-
-def _claimed_fill(r: Any) -> ClaimedFill:
-    order_hash = parse_hex_bytes(r["orderHash"], "orderHash")
-    if len(order_hash) != 32:
-        raise ValueError("orderHash must be 32 bytes")
-    tx = parse_hex_bytes(r["transactionHash"], "transactionHash")
-    return ClaimedFill(
-        tx_hash="0x" + tx.hex(),
-        log_index=parse_uint(r["logIndex"], "logIndex"),
-        block_number=parse_uint(r["blockNumber"], "blockNumber"),
-        order_hash=order_hash,
-        maker=parse_address(r["maker"], "maker"),
-        taker=parse_address(r["taker"], "taker"),
-        maker_filled=parse_uint(r["makerAmountFilled"], "makerAmountFilled"),
-        taker_filled=parse_uint(r["takerAmountFilled"], "takerAmountFilled"),
-        fee_recipient=parse_address(r["feeRecipient"], "feeRecipient"),
-        fee=parse_uint(r["feePaid"], "feePaid"),
-    )
 
 
 # -- everything ----------------------------------------------------------------------------

@@ -82,20 +82,8 @@ class ClosedEntry:
     pending: int  # metaData.pendingMakerAmount: matches in flight when it answered
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimedFill:
-    """A fill as a node's ``GET /v1/fills`` states it."""
-
-    tx_hash: str
-    log_index: int
-    block_number: int
-    order_hash: bytes
-    maker: str
-    taker: str
-    maker_filled: int
-    taker_filled: int
-    fee_recipient: str
-    fee: int
+ClaimedFill = FillEvent
+"""A fill as a node's ``GET /v1/fills`` states it: the same shape as the chain's."""
 
 
 @dataclass(slots=True)

@@ -8,8 +8,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from sdex.audit.checks import CheckResult, Discrepancy, run_checks
+from sdex.audit.checks import run_checks
 from sdex.audit.facts import Facts
+from sdex.audit.findings import CheckResult, Discrepancy
 
 
 @dataclass(frozen=True, slots=True)

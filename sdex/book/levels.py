@@ -1,5 +1,6 @@
 """The book's mutable records: an order ``Entry``, a maker ``Account``, a FIFO price ``Level``,
-and a ``BookSide``. Changed only through ``OrderBook`` (``sdex.book.orderbook``).
+and a ``BookSide``. Changed only through ``OrderBook`` (``sdex.book.orderbook``, on its base
+``sdex.book.bookcore``).
 
 Prices are exact rationals ``num/den`` (quote per base) reduced by their gcd, so one price
 is one level. A side keeps its levels in a plain list, worst price first and best last
@@ -16,7 +17,8 @@ matching never walks past it, and put back at its time priority (by ``seq``) whe
 trade again. So a walk's cost never grows with entries that cannot trade.
 
 This module imports nothing else of ``sdex.book`` but its types: the import graph of the
-package has no cycles (``types`` <- ``levels`` <- ``funds``, ``pairbook`` <- ``orderbook``).
+package has no cycles (``types`` <- ``levels`` <- ``funds``, ``pairbook`` <- ``bookcore`` <-
+``orderbook``).
 """
 
 from __future__ import annotations

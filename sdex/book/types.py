@@ -2,48 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 import math
 from dataclasses import dataclass
 from fractions import Fraction
 
+from sdex.model import OrderStatus, RemovalReason, Side, closed_status
 from sdex.order import SignedOrder
 
-
-class Side(enum.Enum):
-    """An ask sells base for quote; a bid sells quote for base."""
-
-    BID = "bid"
-    ASK = "ask"
-
-    @property
-    def opposite(self) -> Side:
-        return Side.ASK if self is Side.BID else Side.BID
-
-
-class RemovalReason(enum.Enum):
-    """Why an order left the book (or stopped being offered while fills are in flight)."""
-
-    FILLED = "filled"
-    """Confirmed fills reached the maker amount."""
-    CANCELLED = "cancelled"
-    """Cancelled on chain or by a signed soft cancel."""
-    EXPIRED = "expired"
-    """``now >= expiry``: the contract would reject it."""
-    SELF_TRADE = "self_trade"
-    """An incoming order of the same maker crossed it (expire-maker policy)."""
-    UNMATCHED = "unmatched"
-    """The unmatched remainder of an IOC or FOK order, dropped by its time in force."""
-    DUST = "dust"
-    """What is left cannot trade: less than one whole unit at the order's own price (the
-    least amount that trades there without rounding), or too little to trade with the
-    best price across. Shown to users as ``filled``: nothing tradeable is left."""
-    UNFUNDED = "unfunded"
-    """The node gave up on it for lack of maker funds (the book itself never removes for this)."""
-    INVALID = "invalid"
-    """The chain says the order can never fill (bad signature, invalid amounts)."""
-    REMOVED = "removed"
-    """Any other reason the node has."""
+__all__ = ["DepthLevel", "OrderState", "RemovalReason", "Side", "unit_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,18 +38,18 @@ class OrderState:
         return self.order.hash
 
     @property
-    def status(self) -> str:
-        """The node API's status: ``open``, ``partially_filled``, ``unfunded``, or why closed."""
+    def status(self) -> OrderStatus:
+        """The node API's status: ``open``, ``partially_filled``, ``unfunded``, or the status
+        its removal gives (``sdex.model.closed_status``)."""
         if self.closed is not None:
-            if self.filled == self.order.order.maker_amount or self.closed is RemovalReason.DUST:
-                return "filled"
-            return str(self.closed.value)
+            filled_all = self.filled == self.order.order.maker_amount
+            return closed_status(self.closed.value, filled_all)
         o = self.order.order
         if self.fillable == 0 and self.remaining >= unit_of(o.maker_amount, o.taker_amount):
-            return "unfunded"  # enough left to trade at its price, but nothing offered
+            return OrderStatus.UNFUNDED  # enough left to trade at its price, but nothing offered
         if self.filled or self.pending:
-            return "partially_filled"
-        return "open"
+            return OrderStatus.PARTIALLY_FILLED
+        return OrderStatus.OPEN
 
 
 @dataclass(frozen=True, slots=True)

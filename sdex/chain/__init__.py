@@ -5,7 +5,6 @@ from __future__ import annotations
 from sdex.chain.abi import ContractAbi, ErrorDecoder
 from sdex.chain.exchange import (
     Exchange,
-    FillEvent,
     MatchSkipped,
     OrderInfo,
     OrderState,
@@ -16,6 +15,7 @@ from sdex.chain.exchange import (
 )
 from sdex.chain.rpc import Rpc
 from sdex.chain.tx import Log, Receipt, Sender, SignedTx
+from sdex.model import FillEvent
 
 __all__ = [
     "ContractAbi",

@@ -17,6 +17,7 @@ from sdex.chain.rpc import Rpc
 from sdex.chain.tx import Log, Receipt, Sender
 from sdex.errors import ChainError, ContractRevert, TransactionFailed
 from sdex.fillmath import UINT256_MAX
+from sdex.model import FillEvent
 from sdex.order import Domain, Order, SignedOrder
 
 T = TypeVar("T")
@@ -49,22 +50,6 @@ class OrderState:
     signature_valid: bool
     maker_balance: int
     maker_allowance: int
-
-
-@dataclass(frozen=True, slots=True)
-class FillEvent:
-    """An ``OrderFilled`` log."""
-
-    order_hash: bytes
-    maker: str
-    taker: str
-    maker_filled: int
-    taker_filled: int
-    fee_recipient: str
-    fee: int
-    block_number: int
-    tx_hash: str
-    log_index: int
 
 
 @dataclass(frozen=True, slots=True)

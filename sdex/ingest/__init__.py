@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from sdex.ingest.intake import Accepted, Intake, IntakeResult, Known, Limits, StateBatcher, judge
+from sdex.ingest.intake import (
+    Accepted,
+    Intake,
+    IntakeResult,
+    Known,
+    Limits,
+    StateBatcher,
+    judge,
+    removal_of,
+)
 from sdex.ingest.rejections import Rejection, RejectionCode
 
 __all__ = [
@@ -15,4 +24,5 @@ __all__ = [
     "RejectionCode",
     "StateBatcher",
     "judge",
+    "removal_of",
 ]

@@ -17,6 +17,7 @@ from sdex.chain.exchange import decode_order_states
 from sdex.errors import ContractRevert, OrderParseError, SignatureError
 from sdex.ingest.rejections import Rejection, RejectionCode
 from sdex.mirror import Mirror
+from sdex.model import RemovalReason
 from sdex.order import Domain, Order, SignedOrder, recover_signer, validity_errors
 
 
@@ -272,6 +273,12 @@ def judge(signed: SignedOrder, state: OrderState) -> Accepted | Rejection:
     if min(state.maker_balance, state.maker_allowance) == 0:
         return Rejection.of(RejectionCode.UNFUNDED)
     return Accepted(signed, state)
+
+
+def removal_of(verdict: Accepted | Rejection) -> RemovalReason | None:
+    """Why a booked order must leave, by ``judge``'s verdict on its chain state: None while
+    the chain would fill it (accepted, or only unfunded)."""
+    return None if isinstance(verdict, Accepted) else verdict.code.removal
 
 
 def _ecdsa_ok(signed: SignedOrder) -> bool | None:

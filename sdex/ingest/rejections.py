@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass, field
 
 from sdex.errors import FieldCode, FieldError
+from sdex.model import VALIDATION_FAILED, RemovalReason, error_body
 
 
 class RejectionCode(enum.Enum):
@@ -81,6 +82,21 @@ class RejectionCode(enum.Enum):
         self.message = message
         self.bad_faith = bad_faith
 
+    @property
+    def removal(self) -> RemovalReason | None:
+        """Why a booked order leaves when the chain's verdict is this code: None while the
+        chain would still fill it (unfunded only waits for funds)."""
+        if self is RejectionCode.UNFUNDED:
+            return None
+        return _REMOVAL_BY_CODE.get(self.name, RemovalReason.INVALID)
+
+
+_REMOVAL_BY_CODE = {
+    "FULLY_FILLED": RemovalReason.FILLED,
+    "CANCELLED": RemovalReason.CANCELLED,
+    "EXPIRED": RemovalReason.EXPIRED,
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
@@ -93,9 +109,7 @@ class Rejection:
 
     def to_json(self) -> dict[str, object]:
         """The SRA error body: code 100 (validation failed) with field errors."""
-        return {
-            "code": 100,
-            "reason": "Validation Failed",
-            "rejection": self.code.name,
-            "validationErrors": [e.to_json() for e in self.errors],
-        }
+        body = error_body(
+            VALIDATION_FAILED, "Validation Failed", [e.to_json() for e in self.errors]
+        )
+        return {**body, "rejection": self.code.name}

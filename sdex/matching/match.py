@@ -8,7 +8,11 @@ from fractions import Fraction
 
 from sdex.book.types import RemovalReason, Side
 from sdex.fillmath import MatchAmounts
+from sdex.model import MatchOutcome
 from sdex.order import SignedOrder
+
+Outcome = MatchOutcome
+"""(``sdex.model.MatchOutcome``, under the name this module has always exported.)"""
 
 
 class TimeInForce(enum.Enum):
@@ -20,21 +24,6 @@ class TimeInForce(enum.Enum):
     """Immediate or cancel: match what crosses, drop the remainder."""
     FOK = "fok"
     """Fill or kill: match the full amount at once, or nothing at all."""
-
-
-class Outcome(enum.Enum):
-    """What happened to the incoming order."""
-
-    RESTED = "rested"
-    """GTC: something is left and rests in the book (perhaps unfunded)."""
-    FILLED = "filled"
-    """Nothing is left to fill (FOK: filled in full)."""
-    DROPPED = "dropped"
-    """IOC: the unmatched remainder was dropped."""
-    KILLED = "killed"
-    """FOK: the full amount could not be matched; nothing was."""
-    EXPIRED = "expired"
-    """The order was expired at ``now``: it never matches."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,54 +22,25 @@ from aiohttp import WSMsgType, web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-from sdex import jsonio
 from sdex.book import UnknownPair
-from sdex.errors import FieldCode, JsonLimitError, OrderParseError
+from sdex.errors import FieldCode, OrderParseError
+from sdex.httpkit import ApiError, RateLimiter, ascii_int, read_bounded
+from sdex.httpkit import read_json as read_json_within
 from sdex.matching import TimeInForce
-from sdex.node.config import RateLimit
-from sdex.node.core import OPEN_STATUSES, Node
+from sdex.model import API_STATUSES
+from sdex.node.core import Node
 from sdex.order import EIP712_TYPES, parse_address, parse_hex_bytes
 from sdex.web import add_web_routes
+
+# Re-exported for sdex.gossip.routes until it imports sdex.httpkit itself (the gossip <-> node
+# import cycle, issue 15): nothing else should take them from here.
+__all__ = ["ApiError", "RateLimiter", "ascii_int", "make_app", "read_bounded", "read_json"]
 
 log = logging.getLogger("sdex.api")
 
 MAX_PER_PAGE = 1000
-MAX_JSON_DEPTH = 8
-"""An order is flat and a peer's batch is a list of them: anything nested deeper than this
-is refused before it is parsed."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class ApiError(Exception):
-    """A 4xx answer with the SRA error body."""
-
-    def __init__(
-        self,
-        status: int,
-        code: int,
-        reason: str,
-        errors: list[dict[str, object]] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.body: dict[str, object] = {"code": code, "reason": reason}
-        if errors:
-            self.body["validationErrors"] = errors
-        self.headers = headers or {}
-
-    @classmethod
-    def field(cls, name: str, field_code: int, reason: str) -> ApiError:
-        return cls(
-            400,
-            100,
-            "Validation Failed",
-            [{"field": name, "code": field_code, "reason": reason}],
-        )
-
-    def response(self) -> web.Response:
-        return web.json_response(self.body, status=self.status, headers=self.headers)
 
 
 class Metrics:
@@ -105,41 +75,6 @@ class Metrics:
         g.set_function(lambda: len(node.events))
 
 
-class RateLimiter:
-    """Token buckets per client address; old idle buckets are dropped now and then."""
-
-    def __init__(self, limit: RateLimit) -> None:
-        self.rate = limit.rate
-        self.burst = limit.burst
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._last_sweep = time.monotonic()
-
-    def take(self, client: str) -> tuple[bool, dict[str, str]]:
-        now = time.monotonic()
-        tokens, at = self._buckets.get(client, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - at) * self.rate)
-        ok = tokens >= 1.0
-        if ok:
-            tokens -= 1.0
-        self._buckets[client] = (tokens, now)
-        if now - self._last_sweep > 60.0:
-            self._sweep(now)
-        reset = math.ceil((self.burst - tokens) / self.rate) if self.rate > 0 else 0
-        headers = {
-            "X-RateLimit-Limit": str(self.burst),
-            "X-RateLimit-Remaining": str(int(tokens)),
-            "X-RateLimit-Reset": str(reset),
-        }
-        if not ok:
-            headers["Retry-After"] = str(max(1, math.ceil((1.0 - tokens) / self.rate)))
-        return ok, headers
-
-    def _sweep(self, now: float) -> None:
-        full = self.burst / self.rate if self.rate > 0 else 0.0
-        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full}
-        self._last_sweep = now
-
-
 NODE_KEY = web.AppKey("node", Node)
 METRICS_KEY = web.AppKey("metrics", Metrics)
 LIMITER_KEY = web.AppKey("limiter", RateLimiter)
@@ -149,39 +84,10 @@ LIMITER_KEY = web.AppKey("limiter", RateLimiter)
 
 
 async def read_json(request: web.Request, max_bytes: int | None = None) -> dict[str, Any]:
-    """The request's JSON object, strictly: size, content type, syntax, no floats, shallow.
-
-    ``max_bytes``: the largest body accepted (default: the node's ``max_body``). Size and
-    depth are checked before parsing (``sdex.jsonio``): a deeply nested body is a 400, never
-    a crash."""
+    """The request's JSON object (``sdex.httpkit.read_json``), at most ``max_bytes`` long
+    (default: the node's ``max_body``)."""
     limit = max_bytes if max_bytes is not None else request.app[NODE_KEY].config.max_body
-    if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, 101, f"Request body too large: more than {limit} bytes")
-    if request.content_type != "application/json":
-        raise ApiError(415, 101, "Content-Type must be application/json")
-    raw = await read_bounded(request, limit)
-    try:
-        obj = jsonio.loads(raw, max_bytes=limit, max_depth=MAX_JSON_DEPTH)
-    except JsonLimitError as e:
-        if e.too_large:
-            raise ApiError(413, 101, f"Request body too large: {e.reason}") from None
-        raise ApiError(400, 101, f"Malformed JSON: {e.reason}") from None
-    if not isinstance(obj, dict):
-        raise ApiError(400, 101, "Malformed JSON: the body must be a JSON object")
-    return obj
-
-
-async def read_bounded(request: web.Request, limit: int) -> bytes:
-    """The body, read in chunks and refused as soon as it passes ``limit`` bytes (a body
-    sent without Content-Length is never buffered past the limit)."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, 101, f"Request body too large: more than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await read_json_within(request, limit)
 
 
 def _query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -194,15 +100,6 @@ def _query_int(request: web.Request, name: str, default: int, lo: int, hi: int) 
             name, FieldCode.VALUE_OUT_OF_RANGE, f"{name} must be an integer in {lo}..{hi}"
         )
     return value
-
-
-def ascii_int(raw: str, lo: int, hi: int) -> int | None:
-    """``raw`` as an integer in ``lo..hi`` if it is plain ASCII digits (no sign, no space, no
-    Unicode digits such as "²" that ``str.isdigit`` accepts and ``int`` refuses), else None."""
-    if not (0 < len(raw) <= len(str(hi)) and raw.isascii() and raw.isdigit()):
-        return None
-    value = int(raw)
-    return value if lo <= value <= hi else None
 
 
 def _query_address(request: web.Request, name: str, required: bool = False) -> str | None:
@@ -283,7 +180,7 @@ async def get_orders(request: web.Request) -> web.Response:
     return web.json_response(_page(total, page, per_page, [r for r in records if r]))
 
 
-_STATUSES = (*OPEN_STATUSES, "filled", "cancelled", "expired", "removed")
+_STATUSES = API_STATUSES
 
 
 async def get_order(request: web.Request) -> web.Response:

@@ -1,4 +1,6 @@
-"""A node's configuration: the chain it settles on, its listed pairs, its limits."""
+"""A node's configuration: the chain it settles on, its listed pairs, its limits.
+
+``RateLimit`` lives in ``sdex.httpkit`` and is re-exported here for its older importers."""
 
 from __future__ import annotations
 
@@ -7,16 +9,11 @@ from pathlib import Path
 
 from sdex.deployment import Deployment, DevAccount, TokenInfo
 from sdex.gossip.gossip import GossipConfig
+from sdex.httpkit import RateLimit
 from sdex.ingest import Limits
 from sdex.order import ZERO_ADDRESS, address_of
 
-
-@dataclass(frozen=True)
-class RateLimit:
-    """Per-client token bucket: ``burst`` requests at once, ``rate`` per second sustained."""
-
-    rate: float = 10_000.0
-    burst: int = 20_000
+__all__ = ["NodeConfig", "RateLimit"]
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ from sdex.node.config import NodeConfig
 from sdex.node.core import Node
 
 log = logging.getLogger("sdex.node")
-
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 

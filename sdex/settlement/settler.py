@@ -12,25 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from sdex.book.types import RemovalReason
-from sdex.chain import FillEvent, OrderState, OrderStatus, Receipt, Sender, SignedTx
+from sdex.chain import FillEvent, OrderState, Receipt, Sender, SignedTx
 from sdex.chain.aio import ChainThread
 from sdex.errors import ContractRevert, TransactionFailed
 from sdex.fillmath import MatchAmounts
+from sdex.ingest import judge, removal_of
 from sdex.matching.match import Match
+from sdex.model import SettleOutcome
+from sdex.order import SignedOrder
 from sdex.store import Store
 
+Outcome = SettleOutcome
+"""(``sdex.model.SettleOutcome``, under the name this module has always exported.)"""
+
 log = logging.getLogger("sdex.settlement")
-
-
-class Outcome(enum.Enum):
-    SETTLED = "settled"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,24 +64,16 @@ def diagnose(match: Match, resting: OrderState, incoming: OrderState) -> tuple[V
     longer valid, or a maker who can no longer pay its side of the match.
     """
 
-    def judge(state: OrderState, needed: int, known_filled: int) -> Verdict:
+    def verdict(so: SignedOrder, state: OrderState, needed: int, known_filled: int) -> Verdict:
         spendable = min(state.maker_balance, state.maker_allowance)
-        remove: RemovalReason | None = None
-        if not state.signature_valid or state.status == OrderStatus.INVALID:
-            remove = RemovalReason.INVALID
-        elif state.status == OrderStatus.FILLED:
-            remove = RemovalReason.FILLED
-        elif state.status == OrderStatus.CANCELLED:
-            remove = RemovalReason.CANCELLED
-        elif state.status == OrderStatus.EXPIRED:
-            remove = RemovalReason.EXPIRED
+        remove = removal_of(judge(so, state))  # the node's one verdict on chain state
         guilty = remove is not None or state.filled > known_filled or spendable < needed
         return Verdict(state.hash, remove, state.filled, spendable, guilty)
 
     a = match.amounts
     return (
-        judge(resting, a.left_filled, _filled_before(match, True)),
-        judge(incoming, a.right_filled, _filled_before(match, False)),
+        verdict(match.resting, resting, a.left_filled, _filled_before(match, True)),
+        verdict(match.incoming, incoming, a.right_filled, _filled_before(match, False)),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from sdex.watch.watcher import BlockChanges, ChainReset, Watcher, read_funds
+from sdex.watch.changes import BlockChanges, ChainReset
+from sdex.watch.watcher import Watcher, read_funds
 
 __all__ = ["BlockChanges", "ChainReset", "Watcher", "read_funds"]

@@ -27,18 +27,18 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 
 from sdex import jsonio
-from sdex.chain import FillEvent, Log, load_abi
+from sdex.chain import Log, load_abi
 from sdex.chain.arpc import AsyncRpc
 from sdex.errors import ChainError, JsonLimitError
 from sdex.mirror import Account, Effects, Header, Mirror
-from sdex.store import ChainIdentity, Store, StoredFill
+from sdex.store import ChainIdentity, Store
+from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset
 
 log = logging.getLogger("sdex.watch")
 
@@ -50,59 +50,12 @@ RESUBSCRIBE = 5.0
 """Seconds between attempts to (re)open the newHeads subscription."""
 
 
-@dataclass
-class BlockChanges:
-    """What the blocks applied in one poll changed (and, after a reorg, what was undone)."""
-
-    head: int
-    head_hash: str
-    timestamp: int
-    fills: list[FillEvent] = field(default_factory=list)
-    cancelled: set[bytes] = field(default_factory=set)
-    makers_cancelled_up_to: set[str] = field(default_factory=set)
-    funds: set[Account] = field(default_factory=set)
-    """Accounts whose balance or allowance was re-read into the mirror."""
-    reverted: list[StoredFill] = field(default_factory=list)
-    """Fills of undone blocks, deleted from the store."""
-    rejudge: set[bytes] = field(default_factory=set)
-    """Orders an undone block had filled or cancelled: read them again from the mirror."""
-    reorg_depth: int = 0
-    fork: int = -1
-    """After a reorg: the highest block both branches share."""
-    reset: bool = False
-    """The chain was reset: every order must be judged again (the mirror starts over)."""
-
-    def merge(self, later: BlockChanges) -> None:
-        """Fold ``later`` (changes read after these) into these."""
-        if later.reorg_depth:  # earlier fills above the fork are gone with their blocks
-            self.rejudge |= {f.order_hash for f in self.fills}
-            self.fills = [f for f in self.fills if f.block_number <= later.fork]
-        self.fills.extend(later.fills)
-        self.cancelled |= later.cancelled
-        self.makers_cancelled_up_to |= later.makers_cancelled_up_to
-        self.funds |= later.funds
-        self.reverted.extend(later.reverted)
-        self.rejudge |= later.rejudge
-        self.reorg_depth = max(self.reorg_depth, later.reorg_depth)
-        self.reset = self.reset or later.reset
-        if later.reset:  # the old chain's fills are gone with it
-            self.fills = list(later.fills)
-
-
-ApplyCallback = Callable[[BlockChanges], Awaitable[None]]
-
-
 class _Reorg(Exception):
     """The chain no longer has our head."""
 
 
 class _Inconsistent(ChainError):
     """The chain moved during a read (logs of a block we have another header for)."""
-
-
-class ChainReset(ChainError):
-    """The chain is not the one we followed and cannot be followed (wrong chain id, or the
-    Exchange is not deployed there)."""
 
 
 class Watcher:

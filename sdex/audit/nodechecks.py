@@ -1,0 +1,181 @@
+"""The audit's checks of nodes against the chain (pure, no I/O): reachable, watchers in
+step with the head, books and claimed fills true, no fill after a node closed an order, and
+nodes agreeing on their open orders. The chain-only checks are in ``sdex.audit.checks``."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sdex.audit.facts import ClaimedFill, Facts
+from sdex.audit.findings import CheckResult, Discrepancy, FactsIndex, hex0x
+from sdex.chain import FillEvent, OrderStatus
+
+
+def check_nodes_reachable(facts: Facts, ix: FactsIndex) -> CheckResult:
+    found = tuple(
+        Discrepancy(n.error_kind, n.error, node=n.url) for n in facts.nodes if n.error is not None
+    )
+    return CheckResult("node_reachable", "node answered in full", len(facts.nodes), found)
+
+
+def check_node_watchers(facts: Facts, ix: FactsIndex) -> CheckResult:
+    """A node's watcher reached the chain head the audit started at, within the time the
+    audit waited (its ``/health`` block checkpoint). A node that reports no checkpoint is not
+    counted; one that could not be read is reported by ``node_reachable``."""
+    checked, found = 0, []
+    for n in facts.nodes:
+        if n.block is None or n.target is None:
+            continue
+        checked += 1
+        if n.block < n.target:
+            found.append(
+                Discrepancy(
+                    "node_watcher_stalled",
+                    f"its /health block checkpoint is {n.block}, {n.target - n.block} blocks "
+                    f"behind the chain head {n.target} after {n.waited:.1f}s of waiting: its "
+                    "book and fills lag the chain",
+                    node=n.url,
+                )
+            )
+    return CheckResult("node_watcher", "node's watcher is at the head", checked, tuple(found))
+
+
+def check_node_closed(facts: Facts, ix: FactsIndex) -> CheckResult:
+    """No fill of an order after a node reported it closed by its own decision (removed:
+    dropped, killed, self-trade; cancelled by a soft cancel): its wallet was told the order
+    is dead. The node's record counts what was filled or in flight (pendingMakerAmount) when
+    it closed; every on-chain fill beyond that, in chain order, is flagged."""
+    by_order: dict[bytes, list[FillEvent]] = defaultdict(list)
+    for e in facts.chain.fills:  # chain order
+        by_order[e.order_hash].append(e)
+    checked, found = 0, []
+    for n in facts.nodes:
+        for h, entry in n.closed.items():
+            checked += 1
+            accounted = entry.filled + entry.pending
+            total = 0
+            for e in by_order.get(h, []):
+                total += e.maker_filled
+                if total <= accounted:
+                    continue
+                why = f" ({entry.reason})" if entry.reason else ""
+                found.append(
+                    Discrepancy(
+                        "fill_after_node_closed",
+                        f"the node reported the order {entry.status}{why} with {accounted} "
+                        f"filled or in flight; the chain then filled {e.maker_filled} more "
+                        f"(block {e.block_number}, taker {e.taker})",
+                        tx_hash=e.tx_hash,
+                        log_index=e.log_index,
+                        order_hash=hex0x(h),
+                        node=n.url,
+                    )
+                )
+    return CheckResult("node_closed", "no fill after a node closed it", checked, tuple(found))
+
+
+def check_node_books(facts: Facts, ix: FactsIndex) -> CheckResult:
+    """A node's open orders are fillable on chain, with no more filled than the chain says."""
+    checked, found = 0, []
+    for n in facts.nodes:
+        for h, entry in n.book.items():
+            state = ix.states.get(h)
+            if state is None:
+                continue  # never the case for orders collected from the node
+            checked += 1
+            if state.status is not OrderStatus.FILLABLE:
+                found.append(
+                    Discrepancy(
+                        "node_keeps_closed_order",
+                        f"the node shows it {entry.status}; the chain says "
+                        f"{state.status.name.lower()}",
+                        order_hash=hex0x(h),
+                        node=n.url,
+                    )
+                )
+            if entry.filled > state.filled:
+                found.append(
+                    Discrepancy(
+                        "node_filled_above_chain",
+                        f"the node says {entry.filled} filled; the chain {state.filled}",
+                        order_hash=hex0x(h),
+                        node=n.url,
+                    )
+                )
+    return CheckResult("node_book", "open orders are open on chain", checked, tuple(found))
+
+
+_CLAIM_FIELDS = (
+    ("orderHash", "order_hash"),
+    ("blockNumber", "block_number"),
+    ("maker", "maker"),
+    ("taker", "taker"),
+    ("makerAmountFilled", "maker_filled"),
+    ("takerAmountFilled", "taker_filled"),
+    ("feeRecipient", "fee_recipient"),
+    ("feePaid", "fee"),
+)
+
+
+def check_node_fills(facts: Facts, ix: FactsIndex) -> CheckResult:
+    """Every fill a node claims is an OrderFilled log: same tx, log index, order and amounts."""
+    on_chain = {(e.tx_hash.lower(), e.log_index): e for e in facts.chain.fills}
+    checked, found = 0, []
+    for n in facts.nodes:
+        for c in n.fills:
+            checked += 1
+            e = on_chain.get((c.tx_hash.lower(), c.log_index))
+            if e is None:
+                kind = "node_phantom_fill"
+                why = (
+                    f"the node claims a fill of {c.maker_filled} of order {hex0x(c.order_hash)}; "
+                    "the chain has no such OrderFilled log"
+                )
+            else:
+                diff = _claim_diff(c, e)
+                if not diff:
+                    continue
+                kind = "node_fill_mismatch"
+                why = "the node's record differs from the log: " + "; ".join(diff)
+            found.append(
+                Discrepancy(
+                    kind,
+                    why,
+                    tx_hash=c.tx_hash,
+                    log_index=c.log_index,
+                    order_hash=hex0x(c.order_hash),
+                    node=n.url,
+                )
+            )
+    return CheckResult("node_fills", "claimed fills are on chain", checked, tuple(found))
+
+
+def _claim_diff(c: ClaimedFill, e: FillEvent) -> list[str]:
+    out = []
+    for name, attr in _CLAIM_FIELDS:
+        mine, theirs = getattr(e, attr), getattr(c, attr)
+        if mine != theirs:
+            shown = (hex0x(theirs), hex0x(mine)) if isinstance(mine, bytes) else (theirs, mine)
+            out.append(f"{name} {shown[0]} (chain {shown[1]})")
+    return out
+
+
+def check_books_agree(facts: Facts, ix: FactsIndex) -> CheckResult:
+    """The nodes that answered hold the same open orders."""
+    nodes = [n for n in facts.nodes if n.error is None]
+    if len(nodes) < 2:
+        return CheckResult("books_agree", "nodes hold the same open orders", 0, ())
+    union: set[bytes] = set().union(*(n.book.keys() for n in nodes))
+    found = []
+    for h in sorted(union):
+        holders = [n.url for n in nodes if h in n.book]
+        if len(holders) != len(nodes):
+            others = [n.url for n in nodes if h not in n.book]
+            found.append(
+                Discrepancy(
+                    "books_disagree",
+                    f"open at {', '.join(holders)}; not at {', '.join(others)}",
+                    order_hash=hex0x(h),
+                )
+            )
+    return CheckResult("books_agree", "nodes hold the same open orders", len(union), tuple(found))

@@ -1,0 +1,133 @@
+"""HTTP helpers shared by the node's API and the peer routes (``/p2p/``): the SRA error
+body as an exception, bounded JSON reading, and per-client token-bucket rate limiting.
+
+Nothing here knows the node: limits are passed in."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from sdex import jsonio
+from sdex.errors import JsonLimitError
+from sdex.model import VALIDATION_FAILED, error_body, field_error_body
+
+MAX_JSON_DEPTH = 8
+"""An order is flat and a peer's batch is a list of them: anything nested deeper than this
+is refused before it is parsed."""
+
+
+class ApiError(Exception):
+    """A 4xx answer with the SRA error body."""
+
+    def __init__(
+        self,
+        status: int,
+        code: int,
+        reason: str,
+        errors: list[dict[str, object]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.body = error_body(code, reason, errors or ())
+        self.headers = headers or {}
+
+    @classmethod
+    def field(cls, name: str, field_code: int, reason: str) -> ApiError:
+        error = cls(400, VALIDATION_FAILED, "Validation Failed")
+        error.body = field_error_body(name, field_code, reason)
+        return error
+
+    def response(self) -> web.Response:
+        return web.json_response(self.body, status=self.status, headers=self.headers)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Per-client token bucket: ``burst`` requests at once, ``rate`` per second sustained."""
+
+    rate: float = 10_000.0
+    burst: int = 20_000
+
+
+class RateLimiter:
+    """Token buckets per client address; old idle buckets are dropped now and then."""
+
+    def __init__(self, limit: RateLimit) -> None:
+        self.rate = limit.rate
+        self.burst = limit.burst
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._last_sweep = time.monotonic()
+
+    def take(self, client: str) -> tuple[bool, dict[str, str]]:
+        now = time.monotonic()
+        tokens, at = self._buckets.get(client, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) * self.rate)
+        ok = tokens >= 1.0
+        if ok:
+            tokens -= 1.0
+        self._buckets[client] = (tokens, now)
+        if now - self._last_sweep > 60.0:
+            self._sweep(now)
+        reset = math.ceil((self.burst - tokens) / self.rate) if self.rate > 0 else 0
+        headers = {
+            "X-RateLimit-Limit": str(self.burst),
+            "X-RateLimit-Remaining": str(int(tokens)),
+            "X-RateLimit-Reset": str(reset),
+        }
+        if not ok:
+            headers["Retry-After"] = str(max(1, math.ceil((1.0 - tokens) / self.rate)))
+        return ok, headers
+
+    def _sweep(self, now: float) -> None:
+        full = self.burst / self.rate if self.rate > 0 else 0.0
+        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full}
+        self._last_sweep = now
+
+
+async def read_json(request: web.Request, limit: int) -> dict[str, Any]:
+    """The request's JSON object, strictly: size, content type, syntax, no floats, shallow.
+
+    ``limit``: the largest body accepted, in bytes. Size and depth are checked before parsing
+    (``sdex.jsonio``): a deeply nested body is a 400, never a crash."""
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, 101, f"Request body too large: more than {limit} bytes")
+    if request.content_type != "application/json":
+        raise ApiError(415, 101, "Content-Type must be application/json")
+    raw = await read_bounded(request, limit)
+    try:
+        obj = jsonio.loads(raw, max_bytes=limit, max_depth=MAX_JSON_DEPTH)
+    except JsonLimitError as e:
+        if e.too_large:
+            raise ApiError(413, 101, f"Request body too large: {e.reason}") from None
+        raise ApiError(400, 101, f"Malformed JSON: {e.reason}") from None
+    if not isinstance(obj, dict):
+        raise ApiError(400, 101, "Malformed JSON: the body must be a JSON object")
+    return obj
+
+
+async def read_bounded(request: web.Request, limit: int) -> bytes:
+    """The body, read in chunks and refused as soon as it passes ``limit`` bytes (a body
+    sent without Content-Length is never buffered past the limit)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, 101, f"Request body too large: more than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def ascii_int(raw: str, lo: int, hi: int) -> int | None:
+    """``raw`` as an integer in ``lo..hi`` if it is plain ASCII digits (no sign, no space, no
+    Unicode digits such as "²" that ``str.isdigit`` accepts and ``int`` refuses), else None."""
+    if not (0 < len(raw) <= len(str(hi)) and raw.isascii() and raw.isdigit()):
+        return None
+    value = int(raw)
+    return value if lo <= value <= hi else None

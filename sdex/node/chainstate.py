@@ -1,0 +1,281 @@
+"""Chain state applied to the book and the records: the watcher's block changes, the
+mirror's verdicts, reorg reversals, persistence of open orders and the reload at start."""
+
+from __future__ import annotations
+
+import logging
+
+from sdex.book import RemovalReason
+from sdex.book.errors import BookError
+from sdex.chain import OrderState
+from sdex.ingest import Accepted, Rejection, judge, removal_of
+from sdex.matching.match import TimeInForce
+from sdex.model import CHAIN_CLOSED, OPEN_STATUSES, OrderStatus, closed_status
+from sdex.node.intake import NodeIntake
+from sdex.node.records import Record
+from sdex.node.views import _stored_fills
+from sdex.order import SignedOrder
+from sdex.watch import BlockChanges
+
+log = logging.getLogger("sdex.node")
+_TIF_VALUES = {t.value for t in TimeInForce}
+
+
+_POLICY_REASONS = {"soft cancel by the maker", "self_trade", "unmatched", "removed"}
+"""Reasons of closes this node decided (not the chain): a reorg does not undo them."""
+
+
+class NodeChainState(NodeIntake):
+    """What the chain says about orders, applied to the book and the records."""
+
+    async def _on_block(self, changes: BlockChanges) -> None:
+        """Blocks the watcher applied to the mirror: fills to store and publish, orders and
+        funds to re-read from the mirror (no chain call), and after a reorg or a reset the
+        reversals: undone fills deleted and announced, orders they had closed reopened."""
+        if changes.reset:
+            self.latest_timestamp = changes.timestamp
+            self.sender.forget_nonce()  # the old chain's nonces mean nothing here
+        else:
+            self.latest_timestamp = max(self.latest_timestamp, changes.timestamp)
+        if changes.reorg_depth:
+            self.sender.forget_nonce()  # a settlement in an undone block freed its nonce
+        for f in changes.reverted:
+            self.events.publish({"type": "fill", "event": "reverted", **f.to_json()})
+        stored = self.store.add_fills(
+            list(_stored_fills(changes.fills, ours=False, ours_txs=self.settler.ours))
+        )
+        for f in stored:  # whoever stores a fill first (watcher or settler) publishes it
+            self.events.publish({"type": "fill", **f.to_json()})
+        affected: set[bytes] = {
+            f.order_hash for f in changes.fills if f.tx_hash not in self.settler.ours
+        } | changes.cancelled
+        rejudge = set(changes.rejudge)
+        if changes.reverted or changes.reorg_depth:
+            rejudge |= {f.order_hash for f in changes.fills}
+            rejudge |= {f.order_hash for f in changes.reverted}
+        makers = changes.makers_cancelled_up_to
+        if makers:
+            for rec in self.records.values():
+                if rec.signed.order.maker in makers:
+                    rejudge.add(rec.signed.hash)
+        if changes.reset:
+            rejudge |= set(self.records)
+        # Funds: the watcher re-read every touched account the book or the mirror holds.
+        for account in changes.funds:
+            spendable = self.mirror.spendable(account)
+            if spendable is not None and account in self._by_account:
+                self._set_funds(account[0], account[1], spendable)
+        targets = [
+            self.records[h].signed
+            for h in affected | rejudge
+            if h in self.records and (h in self.book or h in rejudge)
+        ]
+        await self._judge_from_mirror(targets, reopen=rejudge)
+        for h, reason in self.book.expire(self.now()):
+            self._book_closed(h, reason)
+        self._persist_open()
+        self._uncross()
+
+    async def _judge_from_mirror(self, orders: list[SignedOrder], reopen: set[bytes]) -> None:
+        """Apply the mirror's view of ``orders`` (a chain read only for accounts it does not
+        hold yet, all in one call); orders in ``reopen`` may come back to the book."""
+        states: dict[bytes, OrderState] = {}
+        unknown: list[SignedOrder] = []
+        for so in orders:
+            st = self.mirror.state(so)
+            if st is None:
+                unknown.append(so)
+            else:
+                states[so.hash] = st
+        if unknown:
+            read_at = self.mirror.head.number if self.mirror.head is not None else -1
+            for so, st in zip(unknown, await self.batcher.get_many(unknown), strict=True):
+                self.mirror.learn(so, st, read_at)
+                states[so.hash] = st
+        for so in orders:
+            state = states[so.hash]
+            if so.hash in reopen:
+                self._rejudge(so, state)
+            else:
+                self._apply_chain_state(so, state)
+
+    def _filled_elsewhere(self, so: SignedOrder, filled: int) -> None:
+        """The chain's filled amount differs from the book's (fills made elsewhere, or
+        undone). If what is left is dust the book closes the order: so does its record."""
+        self.book.set_filled(so.hash, filled)
+        self._dirty.add(so.hash)
+        st = self.book.get(so.hash)
+        if st is None or st.closed is not None:
+            rec = self.records[so.hash]
+            rec.filled = filled
+            self._close_record(rec, OrderStatus.FILLED, "filled elsewhere")
+
+    def _rejudge(self, so: SignedOrder, state: OrderState) -> None:
+        """After a reorg or reset: the chain's word on an order, whatever it was before. An
+        order closed by the chain (filled, cancelled on chain, expired) that the chain now
+        holds fillable returns to the book; the websocket says ``reopened``."""
+        rec = self.records.get(so.hash)
+        if rec is None:
+            return
+        st = self.book.get(so.hash)
+        if st is not None and st.closed is None:
+            before = st.filled
+            self._apply_chain_state(so, state)
+            if state.filled < before:
+                self.events.publish(
+                    {"type": "order", "event": "fill_reverted", **self._record(rec)}
+                )
+            return
+        if st is not None and st.pending:  # in flight: the settler's outcome decides
+            return
+        if rec.status not in CHAIN_CLOSED or rec.reason in _POLICY_REASONS:
+            return  # open, or removed here by policy (soft cancel, self-trade...): stays so
+        verdict = judge(so, state)
+        removal = removal_of(verdict)
+        o = so.order
+        if removal is None:
+            self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
+            try:
+                self.book.add(so, filled=state.filled)
+            except BookError as e:
+                log.info("order %s cannot return to the book: %s", so.hash_hex, e)
+                return
+            back = self.book.get(so.hash)
+            if back is None or back.closed is not None:
+                # what the chain leaves is dust (a maker's cancel-up-to makes us look again
+                # at orders closed here as filled with dust left): it stays closed
+                if rec.filled != state.filled:
+                    rec.filled = state.filled
+                    self.store.update_orders([(so.hash_hex, rec.status, rec.filled, rec.reason)])
+                return
+            rec.filled = state.filled
+            self._set_status(rec, OrderStatus.OPEN)
+            rec.reason = "reopened: the chain no longer has what closed it (reorg or reset)"
+            self._dirty.add(so.hash)
+            self.store.update_orders([(so.hash_hex, rec.status, rec.filled, rec.reason)])
+            self.events.publish({"type": "order", "event": "reopened", **self._record(rec)})
+            return
+        status = closed_status(removal, False)
+        if status is OrderStatus.REMOVED:  # not the chain's to say (e.g. an invalid signature)
+            status = rec.status
+        if status != rec.status or state.filled != rec.filled:
+            rec.filled = state.filled
+            self._close_record(rec, status, _message(verdict))
+
+    def _apply_chain_state(self, so: SignedOrder, state: OrderState) -> None:
+        o = so.order
+        self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
+        st = self.book.get(so.hash)
+        if st is None or st.pending:  # in flight: looked at again once the settler is done
+            if st is not None:
+                self._recheck.add(so.hash)
+            return
+        verdict = judge(so, state)
+        reason = removal_of(verdict)
+        if reason is None:
+            if state.filled != st.filled:
+                self._filled_elsewhere(so, state.filled)
+            return
+        if reason is RemovalReason.FILLED:
+            self.book.set_filled(so.hash, state.filled)
+            self._dirty.add(so.hash)
+            rec = self.records[so.hash]
+            rec.filled = state.filled
+            if rec.status in OPEN_STATUSES:
+                self._close_record(rec, OrderStatus.FILLED, "filled on chain")
+            return
+        self._remove(so.hash, reason, _message(verdict))
+
+    def _recheck_settled(self) -> None:
+        """Orders a block touched while their own fills were in flight: once none is, take
+        the mirror's filled amount if it is ahead (a fill made elsewhere meanwhile, which
+        the settlement's receipt does not show). Reorgs, which lower it, are re-judged
+        by the watcher's changes instead."""
+        for h in list(self._recheck):
+            st = self.book.get(h)
+            rec = self.records.get(h)
+            if st is None or rec is None or st.closed is not None:
+                self._recheck.discard(h)
+                continue
+            if st.pending:
+                continue
+            self._recheck.discard(h)
+            state = self.mirror.state(rec.signed)
+            if state is not None and state.filled > st.filled:
+                self._apply_chain_state(rec.signed, state)
+
+    def _persist_open(self) -> None:
+        """Write filled amounts and statuses of open orders that changed (one transaction),
+        then publish each status change (``open``, ``partially_filled``, ``unfunded``)."""
+        self._recheck_settled()
+        updates = []
+        moved: list[Record] = []
+        dirty, self._dirty = self._dirty, set()
+        for h in dirty:
+            rec = self.records.get(h)
+            if rec is None or rec.status not in OPEN_STATUSES:
+                continue
+            st = self.book.get(rec.signed.hash)
+            if st is None or st.closed is not None:
+                continue
+            if st.filled != rec.filled or st.status != rec.status:
+                rec.filled = st.filled
+                if st.status in OPEN_STATUSES and st.status != rec.status:
+                    self._set_status(rec, st.status)
+                    moved.append(rec)
+                updates.append((rec.signed.hash_hex, rec.status, rec.filled, rec.reason))
+        if updates:
+            self.store.update_orders(updates)
+        for rec in moved:
+            self.events.publish({"type": "order", "event": rec.status, **self._record(rec)})
+
+    async def _reload_orders(self) -> None:
+        """Put the stored open orders back in the book, as the chain sees them now."""
+        for s in self.store.orders():
+            rec = Record(
+                s.signed,
+                s.seq,
+                s.source,
+                status=OrderStatus.NEW,
+                filled=s.filled,
+                reason=s.reason,
+                created_at=s.created_at,
+                tif=TimeInForce(s.tif) if s.tif in _TIF_VALUES else TimeInForce.GTC,
+                cancel_signature=s.cancel_signature,
+            )
+            self._remember(rec)
+            self._set_status(rec, OrderStatus(s.status))
+            self._seq = max(self._seq, s.seq)
+        stored = [r for r in self.records.values() if r.status in OPEN_STATUSES]
+        if not stored:
+            return
+        read_at = self.mirror.head.number if self.mirror.head is not None else -1
+        states = await self.batcher.get_many([r.signed for r in stored])
+        now = self.now()
+        for rec, state in zip(stored, states, strict=True):
+            self.mirror.learn(rec.signed, state, read_at)
+            verdict = judge(rec.signed, state)
+            removal = removal_of(verdict)
+            o = rec.signed.order
+            rec.filled = state.filled
+            if removal is not None:
+                self._close_record(rec, closed_status(removal, False), _message(verdict))
+            elif now >= o.expiry:
+                self._close_record(rec, OrderStatus.EXPIRED, "expired")
+            elif rec.tif is not TimeInForce.GTC:  # its match was settled or not: it never rests
+                self._close_record(
+                    rec, OrderStatus.REMOVED, f"{rec.tif.value}: not resting after restart"
+                )
+            else:
+                self._set_funds(
+                    o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance)
+                )
+                self.book.add(rec.signed, filled=state.filled)
+                self._dirty.add(rec.signed.hash)
+                self._announce_if_resting(rec)  # (gossip starts later: marks it, sends nothing)
+        self._persist_open()
+
+
+def _message(verdict: Accepted | Rejection) -> str:
+    """The words of ``judge``'s verdict, kept as a closed order's reason."""
+    return verdict.code.message if isinstance(verdict, Rejection) else "fillable"

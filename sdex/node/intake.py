@@ -1,0 +1,226 @@
+"""Intake glue: a wallet's or a peer's order through ``sdex.ingest`` into the store and the
+book, matching, the self-trade and cross rules, gossip announcement, and soft cancels."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from sdex.book import Entry, RemovalReason, Side
+from sdex.book.errors import BookError
+from sdex.errors import SignatureError
+from sdex.ingest import Accepted, Known, Rejection
+from sdex.ingest.rejections import RejectionCode
+from sdex.matching.match import MatchResult, Outcome, TimeInForce
+from sdex.model import OPEN_STATUSES, VALIDATION_FAILED, OrderStatus, error_body, field_error_body
+from sdex.node.records import CROSS_GRACE, Record, SubmitResult
+from sdex.node.status import NodeStatus
+from sdex.order import SignedOrder, recover_signer
+
+log = logging.getLogger("sdex.node")
+
+
+class NodeIntake(NodeStatus):
+    """Orders in: submit, accept, match, rest, announce; soft cancel."""
+
+    async def submit(
+        self, obj: object, source: str = "api", tif: TimeInForce = TimeInForce.GTC
+    ) -> SubmitResult:
+        """The one intake path (wallets and peers): validate, store, match, rest."""
+        result = await self.intake.submit(obj, check_fee=source == "api")
+        if isinstance(result, Rejection):
+            return SubmitResult(400, result.to_json())
+        if isinstance(result, Known):
+            return SubmitResult(
+                200, self.record_json(result.hash) or {"orderHash": "0x" + result.hash.hex()}
+            )
+        if result.signed.hash in self.records:  # accepted twice concurrently: the first wins
+            return SubmitResult(200, self.record_json(result.signed.hash) or {})
+        if (over := self.intake.over_limit(result.signed.order)) is not None:
+            return SubmitResult(400, over.to_json())  # limits, re-checked after the chain read
+        return self._accept(result, source, tif)
+
+    async def submit_from_peer(self, obj: object, peer: str) -> str:
+        """A peer's order, through the same intake as a wallet's (no fee check: the peer's
+        node held it to its own fee). ``accepted``, ``known``, ``rejected`` or ``forged``
+        (a rejection that proves bad faith: the peer pays for it)."""
+        if self._known_copy(obj):  # most copies a peer sends are known: skip parse and hash
+            return "known"
+        result = await self.peer_intake.submit(obj, check_fee=False)
+        if isinstance(result, Rejection):
+            return "forged" if result.code.bad_faith else "rejected"
+        if isinstance(result, Known) or result.signed.hash in self.records:
+            return "known"
+        if self.intake.over_limit(result.signed.order) is not None:  # many checked at once
+            return "rejected"
+        self._accept(result, "peer:" + peer, TimeInForce.GTC, match=False)
+        return "accepted"
+
+    def _known_copy(self, obj: object) -> bool:
+        """Is ``obj`` exactly the JSON of an order held here? (by its 65-byte signature,
+        which only that order's maker could make; the fields are compared too)"""
+        if not isinstance(obj, dict):
+            return False
+        sig = obj.get("signature")
+        rec = self._by_signature.get(sig) if isinstance(sig, str) else None
+        return rec is not None and rec.json == obj
+
+    def _accept(
+        self, accepted: Accepted, source: str, tif: TimeInForce, match: bool = True
+    ) -> SubmitResult:
+        """Store (committed before any 2xx), book and, for a wallet's order, match it.
+
+        A peer's order is booked without matching: crossings it makes with this node's own
+        orders are settled by one node only, by the rule in ``may_match``."""
+        signed, state = accepted.signed, accepted.state
+        o = signed.order
+        if match and (own := self._own_crossing(signed)) is not None:
+            # Refused before it is stored or gossiped, so every node agrees it never existed.
+            reason = f"it would trade with the same maker's resting order 0x{own.hex()}"
+            log.debug("order %s refused: self-trade with 0x%s", signed.hash_hex, own.hex())
+            return SubmitResult(400, Rejection.of(RejectionCode.SELF_TRADE, reason).to_json())
+        self._seq += 1
+        rec = Record(
+            signed, self._seq, source, status=OrderStatus.NEW, filled=state.filled, tif=tif
+        )
+        self.store.add_order(signed, rec.seq, OrderStatus.OPEN, source, tif.value)  # before the 2xx
+        self._remember(rec)
+        self._set_status(rec, OrderStatus.OPEN)
+        self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
+        log.debug("order %s accepted from %s (%s)", signed.hash_hex, source, tif.value)
+        mr: MatchResult | None = None
+        try:
+            if match:
+                mr = self.engine.submit(signed, now=self.now(), tif=tif, filled=state.filled)
+            else:
+                self.book.add(signed, filled=state.filled)
+                rec.announced = True  # it came by gossip: it rests, and is passed on below
+                if self.gossip is not None:
+                    self.gossip.announce(rec.json, exclude=source.removeprefix("peer:"))
+        except BookError as e:  # e.g. nothing left to fill: the chain moved since the read
+            self._close_record(rec, OrderStatus.REMOVED, str(e))
+            return SubmitResult(201, self._submit_body(rec, None))
+        if mr is not None:
+            self._after_match(mr)
+        else:
+            self._announce_if_resting(rec)
+        body = self._submit_body(rec, mr)
+        self.events.publish({"type": "order", "event": "added", **self._record(rec)})
+        return SubmitResult(201, body, accepted=signed)
+
+    def _own_crossing(self, signed: SignedOrder) -> bytes | None:
+        """The hash of a resting order of the same maker that ``signed`` would trade with
+        (its price crosses and it has something fillable), or None."""
+        o = signed.order
+        try:
+            pair, side = self.book.route(o)
+        except BookError:
+            return None
+        other = Side.ASK if side is Side.BID else Side.BID
+        for st in pair.orders(other):
+            r = st.order.order
+            # incoming gives o.maker_amount for o.taker_amount; resting gives r.maker_amount
+            # for r.taker_amount: they cross iff o.taker/o.maker <= r.maker/r.taker
+            if o.taker_amount * r.taker_amount > o.maker_amount * r.maker_amount:
+                return None  # price-ordered: no later one crosses either
+            if r.maker == o.maker and st.fillable > 0 and st.closed is None:
+                return st.hash
+        return None
+
+    def _announce_if_resting(self, rec: Record) -> None:
+        """Gossip an order once it rests here: a GTC order the book keeps. IOC/FOK orders,
+        and orders matched in full at arrival, never leave this node."""
+        if rec.announced or rec.tif is not TimeInForce.GTC or rec.status not in OPEN_STATUSES:
+            return
+        st = self.book.get(rec.signed.hash)
+        if st is None or st.closed is not None or not st.resting or st.remaining == 0:
+            return  # (remaining 0: all of it is in matches being settled)
+        rec.announced = True
+        if self.gossip is not None:
+            exclude = rec.source.removeprefix("peer:") if rec.source.startswith("peer:") else None
+            self.gossip.announce(rec.json, exclude=exclude)
+
+    def may_match(self, resting: Entry, incoming: Entry) -> bool:
+        """Whether this node may settle ``incoming`` (taker) against ``resting`` when it
+        re-matches its book (not at a wallet order's arrival, which matches everything).
+
+        Only this node's own orders (from its wallets) are matched as incoming; between two
+        of its own, the older one rests. A crossing of an own order with a peer's order is
+        settled by exactly one node: the one whose own order has the greater hash (the other
+        node sees the same pair the other way round), and only once the peer's order has been
+        here for ``CROSS_GRACE`` seconds, so that its own node's match and settlement notice
+        usually arrive first. The chain judges any race that remains."""
+        inc = self.records.get(incoming.hash)
+        rest = self.records.get(resting.hash)
+        if inc is None or rest is None:
+            return False
+        if incoming.order.maker == resting.order.maker:
+            # Two orders of one maker that cross (posted to two nodes at once): every node
+            # that holds both removes the one with the smaller hash (the engine removes the
+            # resting side), so all reach the same book from the same data.
+            return resting.hash < incoming.hash
+        if inc.source != "api":
+            return False
+        if rest.source == "api":
+            return resting.seq < incoming.seq
+        return resting.hash < incoming.hash and time.time() - rest.created_at >= CROSS_GRACE
+
+    def _after_match(self, mr: MatchResult) -> None:
+        """Apply an engine result: removed resting orders, the incoming order's fate, matches."""
+        for h, reason in mr.removed:
+            self._book_closed(h, reason)
+        rec = self.records.get(mr.order.hash)
+        if rec is not None:
+            if mr.outcome in (Outcome.DROPPED, Outcome.KILLED) and not self._pending(rec):
+                self._close_record(rec, OrderStatus.REMOVED, mr.outcome.value)
+            elif mr.outcome is Outcome.EXPIRED:
+                self._close_record(rec, OrderStatus.EXPIRED, "expired")
+            else:
+                self._announce_if_resting(rec)
+        for m in mr.matches:
+            log.info(
+                "matched %s (resting) with %s: %s at %s",
+                m.resting.hash_hex,
+                m.incoming.hash_hex,
+                m.amounts.left_filled,
+                m.price,
+            )
+        self._dirty.add(mr.order.hash)
+        for m in mr.matches:
+            self._dirty.add(m.resting.hash)
+            self._dirty.add(m.incoming.hash)
+        self.settler.submit(mr.matches)
+
+    def _uncross(self) -> None:
+        for mr in self.engine.uncross(now=self.now(), may_match=self.may_match):
+            self._after_match(mr)
+
+    def soft_cancel(
+        self, order_hash: bytes, signature: bytes, from_peer: str | None = None
+    ) -> SubmitResult:
+        rec = self.records.get(order_hash)
+        if rec is None:
+            return SubmitResult(404, error_body(VALIDATION_FAILED, "order not found"))
+        try:
+            signer = recover_signer(self.domain.cancel_digest(order_hash), signature)
+        except SignatureError as e:
+            return SubmitResult(400, field_error_body("signature", 1005, str(e)))
+        if signer != rec.signed.order.maker:
+            return SubmitResult(
+                400, field_error_body("signature", 1005, "not signed by the order's maker")
+            )
+        first = rec.cancel_signature is None
+        if first:
+            rec.cancel_signature = signature
+            self.store.set_cancel_signature(rec.signed.hash_hex, signature)
+        if rec.status in OPEN_STATUSES:
+            if order_hash in self.book:
+                self.book.remove(order_hash, RemovalReason.CANCELLED)
+            self._close_record(rec, OrderStatus.CANCELLED, "soft cancel by the maker")
+            log.info("order %s soft-cancelled by its maker", rec.signed.hash_hex)
+        if first and self.gossip is not None:
+            # Peers prune it too, each checking the signature, whatever the status here:
+            # an order removed on this node may still rest on others.
+            notice = {"orderHash": rec.signed.hash_hex, "signature": "0x" + signature.hex()}
+            self.gossip.notify("cancels", notice, exclude=from_peer)
+        return SubmitResult(200, {"orderHash": rec.signed.hash_hex, "status": rec.status})

@@ -1,0 +1,91 @@
+"""What gossip asks of the node: cancel notices and proofs, digests, snapshots, fetches,
+and settlement notices (checked against the chain's receipt)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sdex.chain import Log
+from sdex.errors import OrderParseError, SignatureError
+from sdex.model import OPEN_STATUSES, field_error_body
+from sdex.node.records import SubmitResult
+from sdex.node.settle import NodeSettlement
+from sdex.order import parse_hex_bytes
+
+
+class NodePeering(NodeSettlement):
+    """The node's side of the gossip protocol."""
+
+    def cancel_notice(self, notice: object, peer: str) -> SubmitResult:
+        """A soft cancel a peer passed on: applied only if the maker signed it."""
+        try:
+            if not isinstance(notice, dict):
+                raise SignatureError("a cancel notice is an object")
+            order_hash = parse_hex_bytes(notice.get("orderHash"), "orderHash")
+            signature = parse_hex_bytes(notice.get("signature"), "signature")
+        except (OrderParseError, SignatureError) as e:
+            if self.gossip is not None:
+                self.gossip.peers.penalize(peer)
+            return SubmitResult(400, field_error_body("signature", 1005, str(e)))
+        result = self.soft_cancel(order_hash, signature, from_peer=peer)
+        if result.status == 400 and self.gossip is not None:  # the maker never signed it
+            self.gossip.peers.penalize(peer)
+        return result
+
+    def cancel_proofs(self, hashes: Iterable[str]) -> list[dict[str, str]]:
+        """For orders soft-cancelled here: the maker's signed cancel, to show a peer."""
+        out = []
+        for h in hashes:
+            rec = self._record_at(h)
+            if rec is not None and rec.cancel_signature is not None:
+                sig = "0x" + rec.cancel_signature.hex()
+                out.append({"orderHash": rec.signed.hash_hex, "signature": sig})
+        return out
+
+    def digest(self) -> list[str]:
+        """256 buckets (by the hash's first byte), each the XOR of its open order hashes."""
+        acc = [0] * 256
+        for rec in self._gossiped_records():
+            h = rec.signed.hash
+            acc[h[0]] ^= int.from_bytes(h, "big")
+        return [f"{x:x}" for x in acc]
+
+    def hashes_in(self, buckets: Iterable[int]) -> list[str]:
+        wanted = set(buckets)
+        return [r.signed.hash_hex for r in self._gossiped_records() if r.signed.hash[0] in wanted]
+
+    def open_orders_by_hash(self, hashes: Iterable[str]) -> list[dict[str, str]]:
+        out = []
+        for h in hashes:
+            rec = self._record_at(h)
+            if rec is not None and rec.announced and rec.status in OPEN_STATUSES:
+                out.append(rec.json)
+        return out
+
+    def snapshot_page(self, after: int, limit: int) -> tuple[list[dict[str, str]], int]:
+        """Open orders with arrival sequence > ``after``, oldest first; and the next cursor."""
+        recs = sorted((r for r in self._gossiped_records() if r.seq > after), key=lambda r: r.seq)
+        page = recs[:limit]
+        return [r.json for r in page], (page[-1].seq if page else after)
+
+    async def settlement_notice(self, tx_hash: str) -> bool:
+        """A peer says ``tx_hash`` settled orders: believe the receipt, not the peer.
+
+        Applies the transaction's fills as the watcher would (a block early). False if the
+        chain knows no such successful transaction."""
+        receipt = await self.rpc.call("eth_getTransactionReceipt", tx_hash)
+        if not isinstance(receipt, dict) or int(receipt.get("status", "0x0"), 16) != 1:
+            return False
+        logs = [Log.from_rpc(x) for x in receipt.get("logs", [])]
+        fills = self.mirror.exchange.fills(logs)
+        targets = [
+            self.records[f.order_hash].signed
+            for f in fills
+            if f.order_hash in self.records and f.order_hash in self.book
+        ]
+        if targets:  # a block early: read the chain (the mirror follows blocks in order)
+            states = await self.batcher.get_many(targets)
+            for so, state in zip(targets, states, strict=True):
+                self._apply_chain_state(so, state)
+            self._persist_open()
+        return True

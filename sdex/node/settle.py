@@ -1,0 +1,169 @@
+"""Settlement results: confirmed and failed matches back into the book, failure diagnosis,
+and settlements left in flight by a previous run."""
+
+from __future__ import annotations
+
+import logging
+
+from sdex.book import RemovalReason, UnknownOrder
+from sdex.book.errors import BookError
+from sdex.chain import OrderState
+from sdex.matching.match import Match
+from sdex.model import OPEN_STATUSES, OrderStatus
+from sdex.node.chainstate import NodeChainState
+from sdex.node.views import _stored_fills
+from sdex.settlement import Outcome as SettleOutcome
+from sdex.settlement import SettledMatch, diagnose
+from sdex.store import StoredFill
+
+log = logging.getLogger("sdex.node")
+MAX_SETTLE_FAILURES = 3
+"""Failed settlements an order may be part of with no guilty party found, before it goes."""
+
+
+class NodeSettlement(NodeChainState):
+    """The settler's results applied: confirm, release, diagnose."""
+
+    async def _on_settled(self, results: list[SettledMatch]) -> None:
+        failed: list[Match] = []
+        fills: list[StoredFill] = []
+        for r in results:
+            m = r.match
+            if r.outcome is SettleOutcome.SETTLED:
+                self._confirm(m, r)
+                fills.extend(_stored_fills(r.fills, ours=True))
+                log.info(
+                    "settled %s with %s in %s",
+                    m.resting.hash_hex,
+                    m.incoming.hash_hex,
+                    r.fills[0].tx_hash if r.fills else "?",
+                )
+            else:
+                log.info(
+                    "settlement of %s vs %s failed: %s",
+                    m.resting.hash_hex,
+                    m.incoming.hash_hex,
+                    r.reason,
+                )
+                self._release(m)
+                failed.append(m)
+        new = self.store.add_fills(fills)
+        for f in new:  # (the watcher may have stored and published some first)
+            self.events.publish({"type": "fill", **f.to_json()})
+        if self.gossip is not None:
+            for tx in dict.fromkeys(f.tx_hash for f in fills):
+                self.gossip.notify("settlements", {"txHash": tx})
+        if failed:
+            await self._diagnose(failed)
+        self._persist_open()
+        self._uncross()
+
+    def _confirm(self, m: Match, r: SettledMatch) -> None:
+        self._dirty.update((m.resting.hash, m.incoming.hash))
+        actual = r.actual or m.amounts
+        before = {
+            m.resting.hash: (self.book.get(m.resting.hash), actual.left_filled),
+            m.incoming.hash: (self.book.get(m.incoming.hash), actual.right_filled),
+        }
+        try:
+            self.engine.confirm(m, r.actual)
+        except BookError:
+            log.exception("confirming a settled match failed")
+        for so in (m.resting, m.incoming):
+            rec = self.records.get(so.hash)
+            st = self.book.get(so.hash)
+            if rec is None:
+                continue
+            if st is None:  # filled (in full, or all but dust) and forgotten by the book
+                was, got = before[so.hash]
+                full = rec.signed.order.maker_amount
+                rec.filled = full if was is None else min(full, was.filled + got)
+                if rec.status in OPEN_STATUSES:
+                    self._close_record(rec, OrderStatus.FILLED, "filled")
+            else:
+                rec.filled = st.filled
+                if st.closed is not None and st.pending == 0 and rec.status in OPEN_STATUSES:
+                    self._book_closed(so.hash, st.closed)
+
+    def _release(self, m: Match) -> None:
+        self._dirty.update((m.resting.hash, m.incoming.hash))
+        before = {so.hash: self.book.get(so.hash) for so in (m.resting, m.incoming)}
+        try:
+            self.engine.release(m)
+        except (BookError, UnknownOrder):
+            log.exception("releasing a failed match")
+        for so in (m.resting, m.incoming):
+            rec = self.records.get(so.hash)
+            if rec is None:
+                continue
+            was, now = before[so.hash], self.book.get(so.hash)
+            if (
+                rec.status in OPEN_STATUSES
+                and was is not None
+                and was.closed is None
+                and (now is None or now.closed is not None)
+            ):
+                # what the release gave back is dust (fills made elsewhere meanwhile): the
+                # book closed the order, and so does its record
+                rec.filled = was.filled if now is None else now.filled
+                reason = RemovalReason.DUST if now is None or now.closed is None else now.closed
+                self._book_closed(so.hash, reason)
+            else:  # a GTC order matched in full may rest now
+                self._announce_if_resting(rec)
+
+    async def _diagnose(self, failed: list[Match]) -> None:
+        """Read both orders of each failed match from the chain; drop or shrink the guilty."""
+        orders = [so for m in failed for so in (m.resting, m.incoming)]
+        states = await self.settle_chain.run(self.settle_chain.exchange.order_states, orders)
+        by_hash: dict[bytes, OrderState] = {s.hash: s for s in states}
+        rematch: list[bytes] = []
+        for m in failed:
+            verdicts = diagnose(m, by_hash[m.resting.hash], by_hash[m.incoming.hash])
+            guilty_found = False
+            for so, v in zip((m.resting, m.incoming), verdicts, strict=True):
+                self._set_funds(so.order.maker, so.order.maker_token, v.spendable)
+                if v.remove is not None:
+                    self._remove(so.hash, v.remove, "settlement failed: " + v.remove.value)
+                elif so.hash in self.book:
+                    st = self.book.get(so.hash)
+                    if st is not None and v.filled > st.filled and st.pending == 0:
+                        self._filled_elsewhere(so, v.filled)
+                guilty_found |= v.guilty
+            for so, v in zip((m.resting, m.incoming), verdicts, strict=True):
+                rec = self.records.get(so.hash)
+                if rec is None or v.remove is not None:
+                    continue
+                if not guilty_found:
+                    rec.failures += 1
+                    if rec.failures >= MAX_SETTLE_FAILURES and so is m.incoming:
+                        self._remove(so.hash, RemovalReason.REMOVED, "settlement kept failing")
+                        continue
+                if not v.guilty:
+                    rematch.append(so.hash)
+        now = self.now()
+        for h in dict.fromkeys(rematch):
+            st = self.book.get(h)
+            if st is None or st.closed is not None or not st.resting:
+                continue
+            self._after_match(
+                self.engine.rematch(h, now=now, may_match=self.may_match, older_only=False)
+            )
+
+    async def _reconcile_settlements(self) -> None:
+        """Settlements recorded but not known mined (the node died mid-flight): finish them."""
+        for s in self.store.pending_settlements():
+            rpc = self.settle_chain.rpc
+            receipt = await self.settle_chain.run(rpc.call, "eth_getTransactionReceipt", s.tx_hash)
+            self.settler.ours.add(s.tx_hash)
+            if receipt is None:
+                try:  # same raw transaction, same nonce: it can land at most once
+                    await self.settle_chain.run(rpc.call, "eth_sendRawTransaction", s.raw_tx)
+                    receipt = await self.settle_chain.run(self.sender.wait, s.tx_hash, 10.0)
+                except Exception as e:
+                    log.warning("pending settlement %s could not be sent again: %s", s.tx_hash, e)
+                    self.store.set_settlement_status(s.tx_hash, "dropped")
+                    continue
+                status = "mined" if receipt.status == 1 else "failed"
+            else:
+                status = "mined" if int(receipt["status"], 16) == 1 else "failed"
+            self.store.set_settlement_status(s.tx_hash, status)

@@ -1,0 +1,131 @@
+"""The JSON the node shows: order records with their metadata, submit answers, the
+orderbook, stats and chain health."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sdex.book import Side
+from sdex.chain import FillEvent
+from sdex.matching.match import Match, MatchResult
+from sdex.node.records import NodeState, Record
+from sdex.store import StoredFill
+
+
+class NodeViews(NodeState):
+    """Read-only JSON views over the node's records, book and parts."""
+
+    def meta(self, rec: Record) -> dict[str, object]:
+        st = self.book.get(rec.signed.hash)
+        o = rec.signed.order
+        if st is not None and st.closed is None:
+            status, filled, fillable, pending = st.status, st.filled, st.fillable, st.pending
+        else:
+            status, filled, fillable = rec.status, rec.filled, 0
+            pending = st.pending if st is not None else 0
+        return {
+            "orderHash": rec.signed.hash_hex,
+            "status": status,
+            "filledMakerAmount": str(filled),
+            "pendingMakerAmount": str(pending),
+            "remainingFillableMakerAmount": str(fillable),
+            "remainingMakerAmount": str(o.maker_amount - filled),
+            "createdAt": rec.created_at,
+            "source": rec.source,
+            "reason": rec.reason,
+        }
+
+    def record_json(self, order_hash: bytes) -> dict[str, object] | None:
+        rec = self.records.get(order_hash)
+        return None if rec is None else self._record(rec)
+
+    def _record(self, rec: Record) -> dict[str, object]:
+        return {"order": rec.signed.to_json(), "metaData": self.meta(rec)}
+
+    def _submit_body(self, rec: Record, mr: MatchResult | None) -> dict[str, object]:
+        meta = self.meta(rec)
+        body: dict[str, object] = {
+            "orderHash": rec.signed.hash_hex,
+            "status": meta["status"],
+            "metaData": meta,
+        }
+        if mr is not None:
+            body["outcome"] = mr.outcome.value
+            body["matches"] = [_match_json(m) for m in mr.matches]
+        return body
+
+    def orderbook(self, base: str, quote: str, page: int, per_page: int) -> dict[str, object]:
+        pair = self.book.pair(base, quote)
+        out: dict[str, object] = {}
+        for name, side in (("bids", Side.BID), ("asks", Side.ASK)):
+            offered = [st for st in pair.orders(side) if st.fillable > 0 and st.closed is None]
+            chunk = offered[(page - 1) * per_page : page * per_page]
+            out[name] = {
+                "total": len(offered),
+                "page": page,
+                "perPage": per_page,
+                "records": [
+                    {"order": st.order.to_json(), "metaData": self.meta(self.records[st.hash])}
+                    for st in chunk
+                    if st.hash in self.records
+                ],
+            }
+        return out
+
+    def stats(self) -> dict[str, object]:
+        return {
+            "gossip": self.gossip.stats() if self.gossip is not None else None,
+            "orders": len(self.records),
+            "openOrders": sum(self.maker_open.values()),
+            "settlementsSent": self.settler.sent,
+            "matchesSettled": self.settler.settled,
+            "matchesFailed": self.settler.failed,
+            "block": self.watcher.checkpoint,
+            "chainStateCalls": self.batcher.calls + self.peer_batcher.calls,
+            "chainMirror": self.chain_health(),
+        }
+
+    def chain_health(self) -> dict[str, object]:
+        """The watcher's state and what intake cost the chain (the mirror's hit rate)."""
+        w = self.watcher
+        checked = self.intake.checked + self.peer_intake.checked
+        read = self.intake.read + self.peer_intake.read
+        calls = self.rpc.total_calls + self.watch_rpc.total_calls
+        return {
+            "status": w.status,
+            "problem": w.problem,
+            "head": w.chain_head,
+            "lag": w.lag,
+            "subscribed": w.subscribed,
+            "reorgs": w.reorgs,
+            "deepestReorg": w.deepest_reorg,
+            "resets": w.resets,
+            "ordersChecked": checked,
+            "ordersReadFromChain": read,
+            "ordersFromMirror": checked - read,
+            "intakeChainCalls": self.batcher.calls + self.peer_batcher.calls,
+            "chainCalls": calls,
+            "chainCallsByMethod": dict(self.rpc.calls + self.watch_rpc.calls),
+            "mirror": {
+                "orders": len(self.mirror.filled) + len(self.mirror.cancelled),
+                "accounts": len(self.mirror.funds),
+                "makers": len(self.mirror.min_salt),
+            },
+        }
+
+
+def _match_json(m: Match) -> dict[str, object]:
+    return {
+        "restingOrderHash": m.resting.hash_hex,
+        "incomingOrderHash": m.incoming.hash_hex,
+        "restingMakerAmount": str(m.amounts.left_filled),
+        "incomingMakerAmount": str(m.amounts.right_filled),
+        "price": f"{m.price.numerator}/{m.price.denominator}",
+    }
+
+
+def _stored_fills(
+    fills: Iterable[FillEvent], ours: bool, ours_txs: set[str] | None = None
+) -> Iterable[StoredFill]:
+    for f in fills:
+        yield StoredFill.of(f, ours or (ours_txs is not None and f.tx_hash in ours_txs))

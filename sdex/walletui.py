@@ -1,0 +1,382 @@
+"""The wallet's terminal UI, shared by the wallet commands (``sdex order``, ``book``,
+``cancel``) and the console prompt (``sdex.console``): consoles, one-line errors, a signed
+and posted order shown, the book as tables, soft and on-chain cancels, fill rows and how
+an order of any listed pair is shown."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+
+import click
+import requests
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from sdex.client import (
+    NodeClient,
+    NodeProtocolError,
+    OrderConfig,
+    OrderRecord,
+    Page,
+    PostedOrder,
+    describe_request_error,
+)
+from sdex.deployment import Deployment
+from sdex.errors import ChainError, ContractRevert
+from sdex.model import FillEvent, fill_from_json
+from sdex.order import Order, SignedOrder, address_of
+from sdex.wallet import (
+    DEFAULT_EXPIRY,
+    Market,
+    Side,
+    fmt_amount,
+    fmt_price,
+    sign_cancel,
+    sign_limit_order,
+)
+
+
+def stdout_console() -> Console:
+    # soft_wrap: long lines (hashes, addresses) are left whole for the terminal to wrap, so
+    # they copy and paste intact; tables still fit the width.
+    return Console(highlight=False, soft_wrap=True)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_error(err: Console, e: BaseException) -> None:
+    """An expected failure as one red line (the wallet commands, the console)."""
+    err.print(f"[bold red]error:[/] {escape(short_error(e))}")
+
+
+def short_error(e: BaseException) -> str:
+    """An error's message without urllib3's connection-pool noise."""
+    if isinstance(e, requests.RequestException):
+        return describe_request_error(e)
+    return str(e) or type(e).__name__
+
+
+def place_order(
+    out: Console,
+    client: NodeClient,
+    config: OrderConfig,
+    m: Market,
+    side: Side,
+    price: Fraction,
+    amount: Fraction,
+    key: bytes,
+    *,
+    tif: str = "gtc",
+    expiry_seconds: int = DEFAULT_EXPIRY,
+) -> PostedOrder:
+    """Sign a limit order, show it, post it and show the node's answer (``sdex order``, the
+    console's ``send_order``). ``WalletInputError``, before anything is sent, if the numbers
+    make no valid order."""
+    signed = sign_limit_order(config, m, side, price, amount, key, expiry_seconds=expiry_seconds)
+    _print_signed(out, m, side, price, signed, config)
+    posted = client.post_order(signed, tif)
+    _print_posted(out, m, side, signed, posted)
+    return posted
+
+
+def _print_signed(
+    out: Console, m: Market, side: Side, asked: Fraction, signed: SignedOrder, config: OrderConfig
+) -> None:
+    o = signed.order
+    base, quote = m.base_and_quote(side, o.maker_amount, o.taker_amount)
+    limit = m.price(base, quote)
+    b, q = m.base_token.decimals, m.quote_token.decimals
+    word = "at most" if side is Side.BUY else "at least"
+    fee_token, fee_dec = (m.base, b) if side is Side.BUY else (m.quote, q)
+    fee = (
+        f"fee {fmt_amount(o.fee_amount, fee_dec)} {fee_token} to {o.fee_recipient} "
+        f"({config.fee_bps} bps)"
+        if o.fee_amount or config.fee_bps
+        else "no fee"
+    )
+    out.print(
+        f"[bold]{side.value.upper()}[/] {fmt_amount(base, b)} {m.base} for {word} "
+        f"{fmt_amount(quote, q)} {m.quote} (limit {fmt_price(limit)} {m.quote}/{m.base}); {fee}"
+    )
+    if limit != asked:
+        out.print(
+            f"[yellow]note:[/] whole {m.quote} units move the signed limit from "
+            f"{fmt_price(asked)} to {fmt_price(limit)}, in your favour"
+        )
+    expires = datetime.fromtimestamp(o.expiry, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    out.print(f"signed by {o.maker}; expires {expires} (unix {o.expiry})")
+
+
+_OUTCOME_WORDS = {
+    "dropped": "the unmatched rest was dropped (ioc)",
+    "killed": "killed (fok): it could not be matched in full now; nothing traded",
+    "expired": "expired: it was not matched",
+}
+
+
+def posted_summary(posted: PostedOrder) -> str:
+    """What happened to a posted order, in words, then the node's status and outcome.
+
+    The status counts only fills confirmed on chain, so a taker matched in full reads
+    ``partially_filled`` until its settlement is mined: say so, not just the two words."""
+    raw = f"status {escape(posted.status)}" + (
+        f", outcome {escape(posted.outcome)}" if posted.outcome else ""
+    )
+    pending = _meta_int(posted, "pendingMakerAmount")
+    matched = bool(posted.matches)
+    if not posted.created:
+        words = "the node already had this order"
+    elif posted.outcome == "filled":
+        words = "matched in full, settlement pending on chain"
+        if posted.status == "filled" and not pending:
+            words = "filled"
+    elif posted.outcome == "rested":
+        where = "rests in the book" + (" (unfunded)" if posted.status == "unfunded" else "")
+        words = f"partly matched; the rest {where}" if matched else f"{where}, no match yet"
+    elif posted.outcome == "dropped":
+        words = (
+            "partly matched; " + _OUTCOME_WORDS["dropped"]
+            if matched
+            else "no match: dropped (ioc), nothing traded"
+        )
+    elif posted.outcome in _OUTCOME_WORDS:
+        words = _OUTCOME_WORDS[posted.outcome]
+    else:
+        words = ""
+    if matched and pending and posted.outcome != "filled":
+        words += "; settlement pending on chain"
+    return f"[bold]{words}[/] ({raw})" if words else raw
+
+
+def _meta_int(posted: PostedOrder, name: str) -> int:
+    """A uint256 amount of the answer's metaData; 0 when absent or not one."""
+    raw = posted.meta_data.get(name)
+    if not isinstance(raw, str) or len(raw) > 78 or not (raw.isascii() and raw.isdigit()):
+        return 0
+    return int(raw)
+
+
+def resting_dust(signed: SignedOrder, posted: PostedOrder) -> int:
+    """The maker amount left resting when it is worth less than one unit of the taker token
+    at the order's own price (no taker can fill it at that price), else 0."""
+    if posted.outcome != "rested" or "remainingMakerAmount" not in posted.meta_data:
+        return 0
+    o = signed.order
+    left = _meta_int(posted, "remainingMakerAmount") - _meta_int(posted, "pendingMakerAmount")
+    return left if left > 0 and left * o.taker_amount < o.maker_amount else 0
+
+
+def _print_posted(
+    out: Console, m: Market, side: Side, signed: SignedOrder, posted: PostedOrder
+) -> None:
+    b, q = m.base_token.decimals, m.quote_token.decimals
+    out.print(f"order [bold]{escape(posted.order_hash)}[/]")
+    out.print(posted_summary(posted))
+    if posted.order_hash != signed.hash_hex:
+        out.print(f"[yellow]warning:[/] the node reports another hash than ours, {signed.hash_hex}")
+    dust = resting_dust(signed, posted)
+    if dust:
+        o = signed.order
+        give, get = (m.quote, m.base) if side is Side.BUY else (m.base, m.quote)
+        give_dec = q if side is Side.BUY else b
+        out.print(
+            f"[yellow]note:[/] what rests, {fmt_amount(dust, give_dec)} {give}, is worth less than "
+            f"one unit of {get} at its price ({o.taker_amount}/{o.maker_amount} units): it can "
+            f"hardly ever trade. Cancel it: sdex cancel {escape(posted.order_hash)}"
+        )
+    if not posted.matches:
+        return
+    table = Table(title=f"matches ({len(posted.matches)}), settling on chain")
+    table.add_column("resting order", overflow="fold")
+    table.add_column(f"{m.base}", justify="right")
+    table.add_column(f"{m.quote}", justify="right")
+    table.add_column(f"price ({m.quote}/{m.base})", justify="right")
+    total_base = total_quote = 0
+    for x in posted.matches:
+        # The posted order is the incoming one: it gives its maker token, the resting one
+        # gives the other token.
+        mine, theirs = x.incoming_maker_amount, x.resting_maker_amount
+        base, quote = (theirs, mine) if side is Side.BUY else (mine, theirs)
+        total_base, total_quote = total_base + base, total_quote + quote
+        price = fmt_price(m.price(base, quote)) if base else "-"
+        table.add_row(
+            escape(x.resting_order_hash), fmt_amount(base, b), fmt_amount(quote, q), price
+        )
+    out.print(table)
+    verb = "bought" if side is Side.BUY else "sold"
+    out.print(
+        f"{verb} {fmt_amount(total_base, b)} {m.base} for {fmt_amount(total_quote, q)} "
+        f"{m.quote} once settled on chain (GET /v1/orders/{escape(posted.order_hash)})"
+    )
+
+
+def show_book(out: Console, client: NodeClient, config: OrderConfig, m: Market, depth: int) -> None:
+    """Fetch a node's book for a market and show it, asks above bids (``sdex book``, the
+    console's ``book``)."""
+    ob = client.orderbook(m.base_token.address, m.quote_token.address, per_page=depth)
+    out.print(_book_table(config, m, "asks", Side.SELL, ob.asks))
+    out.print(_book_table(config, m, "bids", Side.BUY, ob.bids))
+
+
+def check_record(config: OrderConfig, rec: OrderRecord, what: str) -> None:
+    """Shown hashes are our own EIP-712 hashes of the orders: refuse a node that misstates one."""
+    if "0x" + config.domain.order_hash(rec.order).hex() != rec.order_hash:
+        raise NodeProtocolError(f"the node's {what} misstate the hash of an order")
+
+
+def book_rows(
+    config: OrderConfig, m: Market, title: str, side: Side, page: Page
+) -> list[tuple[Fraction, OrderRecord]]:
+    """A book side's records with their limit prices, best first, each checked to carry its
+    own hash and to be on ``side``."""
+    rows: list[tuple[Fraction, OrderRecord]] = []
+    for rec in page.records:
+        check_record(config, rec, title)
+        if m.side_of(rec.order) is not side:
+            raise NodeProtocolError(
+                f"the node's {title} hold order {rec.order_hash} of another side"
+            )
+        rows.append((m.order_price(side, rec.order), rec))
+    # Best first; the sort is stable, so equal prices keep the node's (time) order.
+    rows.sort(key=lambda r: r[0], reverse=side is Side.BUY)
+    return rows
+
+
+def remaining_amounts(m: Market, side: Side, rec: OrderRecord) -> tuple[Fraction, Fraction]:
+    """What is left of an order on ``side`` as human (base, quote) amounts, exact."""
+    o = rec.order
+    # remainingFillableMakerAmount is in the maker token: quote for bids, base for asks.
+    if side is Side.BUY:
+        quote = Fraction(rec.remaining)
+        base = quote * o.taker_amount / o.maker_amount
+    else:
+        base = Fraction(rec.remaining)
+        quote = base * o.taker_amount / o.maker_amount
+    return base / 10**m.base_token.decimals, quote / 10**m.quote_token.decimals
+
+
+def _book_table(config: OrderConfig, m: Market, title: str, side: Side, page: Page) -> Table:
+    rows = book_rows(config, m, title, side, page)
+    shown = f"{len(rows)} of {page.total}" if page.total > len(rows) else str(len(rows))
+    table = Table(title=f"{m.name} {title} ({shown})", title_justify="left")
+    table.add_column(f"price ({m.quote})", justify="right")
+    table.add_column(f"amount ({m.base})", justify="right")
+    table.add_column(f"total ({m.quote})", justify="right")
+    table.add_column("order", overflow="fold")
+    b, q = m.base_token.decimals, m.quote_token.decimals
+    for price, rec in rows:
+        base, quote = remaining_amounts(m, side, rec)
+        table.add_row(fmt_price(price), fmt_price(base, b), fmt_price(quote, q), rec.order_hash)
+    return table
+
+
+def soft_cancel(
+    out: Console, client: NodeClient, config: OrderConfig, order_hash: bytes, key: bytes
+) -> str:
+    """Sign a soft cancel, send it and show the order's new status (``sdex cancel``, the
+    console's ``cancel``)."""
+    hash_hex = "0x" + order_hash.hex()
+    status = client.cancel_order(hash_hex, sign_cancel(config.domain, order_hash, key))
+    shown = escape(status)
+    out.print(f"order [bold]{hash_hex}[/] soft-cancelled at the node: status [bold]{shown}[/]")
+    return status
+
+
+def cancel_onchain(
+    out: Console,
+    client: NodeClient,
+    config: OrderConfig,
+    order_hash: bytes,
+    key: bytes,
+    rpc_url: str | None,
+    deployment_path: Path,
+) -> None:
+    """``Exchange.cancelOrder`` for the order the node holds under ``order_hash``."""
+    from sdex.chain import Exchange, OrderStatus, Rpc, Sender
+
+    rec = client.get_order("0x" + order_hash.hex())
+    if config.domain.order_hash(rec.order) != order_hash:
+        raise NodeProtocolError("the node returned an order whose hash is not the one asked for")
+    me = address_of(key)
+    if rec.order.maker != me:
+        raise click.BadParameter(
+            f"only the order's maker {rec.order.maker} can cancel it on chain; this key is {me}",
+            param_hint="'--key'",
+        )
+    if rpc_url is None:
+        rpc_url = Deployment.load(deployment_path).rpc
+    rpc = Rpc(rpc_url)
+    try:
+        exchange = Exchange(rpc, config.exchange)
+        try:
+            domain = exchange.domain()
+        except ContractRevert:
+            domain = None
+        if domain != config.domain:
+            raise ChainError(
+                f"the chain at {rpc_url} is not the node's (chain {config.chain_id}, "
+                f"exchange {config.exchange})"
+            )
+        status = exchange.order_info(rec.order).status
+        if status is not OrderStatus.FILLABLE:
+            # Cancelled, filled or expired: it can no longer trade, and the contract would
+            # only take the gas of a second cancel (or revert it).
+            out.print(
+                f"order [bold]0x{order_hash.hex()}[/] is already {status.name.lower()} on "
+                "chain: no transaction sent"
+            )
+            return
+        receipt = exchange.cancel_order(Sender(rpc, key, config.chain_id), rec.order)
+    except requests.RequestException as e:
+        raise ChainError(f"cannot reach the JSON-RPC endpoint {rpc_url}: {short_error(e)}") from e
+    finally:
+        rpc.close()
+    out.print(
+        f"order [bold]0x{order_hash.hex()}[/] cancelled on chain in tx {receipt.tx_hash} "
+        f"(block {receipt.block_number})"
+    )
+
+
+def order_view(config: OrderConfig, m: Market, order: Order) -> tuple[Market, Side] | None:
+    """How to show an order: in the console's market if it is of it, else in the market the
+    node lists for its two tokens (one pair vocabulary), else as a sell of its maker token in
+    MAKER/TAKER; None if the node does not list both tokens."""
+    side = m.side_of(order)
+    if side is not None:
+        return m, side
+    symbols = {t.address: sym for sym, t in config.tokens.items()}
+    give, get = symbols.get(order.maker_token), symbols.get(order.taker_token)
+    if give is None or get is None:
+        return None
+    for b, q in config.pairs:
+        listed = Market(b, q, config.tokens[b], config.tokens[q])
+        side = listed.side_of(order)
+        if side is not None:
+            return listed, side
+    return Market(give, get, config.tokens[give], config.tokens[get]), Side.SELL
+
+
+def add_column(table: Table, name: str) -> None:
+    if name == "order":  # kept whole on one line, to copy into `cancel`; the others give way
+        table.add_column(name, no_wrap=True, min_width=66)
+    else:
+        table.add_column(name, overflow="fold", justify="right")
+
+
+def short_id(hex_id: str) -> str:
+    """A transaction hash or an address as wallets show them, ``0x1234abcd…cdef`` (the order
+    hashes stay whole: they are what ``cancel`` takes)."""
+    return hex_id if len(hex_id) <= 16 else f"{hex_id[:10]}…{hex_id[-4:]}"
+
+
+def fill_row(obj: object) -> FillEvent:
+    """A record of ``GET /v1/fills`` (``sdex.model.fill_from_json``), or ``NodeProtocolError``."""
+    try:
+        return fill_from_json(obj)
+    except (KeyError, TypeError, ValueError) as e:
+        raise NodeProtocolError(f"a fill record is malformed: {e!r}") from e

@@ -1,0 +1,260 @@
+"""sdex.model: order statuses and their transition table, the one SRA error body, the shared
+enums; the one verdict from chain state; and the node's status layer persisting and
+publishing every transition (real SQLite, real book)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from sdex import book, matching, model, settlement, wallet
+from sdex.book import OrderBook, RemovalReason, Side
+from sdex.chain import OrderState as ChainState
+from sdex.chain import OrderStatus as ChainStatus
+from sdex.deployment import TokenInfo
+from sdex.errors import FieldCode
+from sdex.fillmath import MatchAmounts
+from sdex.httpkit import ApiError
+from sdex.ingest import Rejection, judge, removal_of
+from sdex.ingest.rejections import RejectionCode
+from sdex.matching import Match
+from sdex.model import (
+    API_STATUSES,
+    OPEN_STATUSES,
+    FillEvent,
+    OrderStatus,
+    TransitionError,
+    check_transition,
+    closed_status,
+    error_body,
+    field_error_body,
+    fill_from_json,
+    fill_json,
+)
+from sdex.node.config import NodeConfig
+from sdex.node.core import Node, Record
+from sdex.node.events import Subscription
+from sdex.settlement import diagnose
+from sdex.store import ChainIdentity, Store, StoredFill
+from tests.test_book import BASE, DOMAIN, QUOTE, A, ask
+
+S = OrderStatus
+OPEN3 = {S.OPEN, S.PARTIALLY_FILLED, S.UNFUNDED}
+SHOWN = {S.OPEN, S.PARTIALLY_FILLED, S.UNFUNDED, S.FILLED, S.CANCELLED, S.EXPIRED, S.REMOVED}
+
+# Written out, not derived from sdex.model.TRANSITIONS: from -> every status it may become.
+ALLOWED = {
+    S.NEW: SHOWN,
+    S.OPEN: SHOWN - {S.OPEN},
+    S.PARTIALLY_FILLED: SHOWN - {S.PARTIALLY_FILLED},
+    S.UNFUNDED: SHOWN - {S.UNFUNDED},
+    S.FILLED: {S.OPEN, S.CANCELLED, S.EXPIRED},  # a reorg or reset undid what closed it
+    S.CANCELLED: {S.OPEN, S.FILLED, S.EXPIRED},
+    S.EXPIRED: {S.OPEN, S.FILLED, S.CANCELLED},
+    S.REMOVED: {S.FILLED, S.CANCELLED, S.EXPIRED},  # the chain settled what was in flight
+}
+
+
+@pytest.mark.parametrize(("old", "new"), list(itertools.product(OrderStatus, OrderStatus)))
+def test_transition_table(old: OrderStatus, new: OrderStatus) -> None:
+    if old is new or new in ALLOWED[old]:
+        assert check_transition(old, new) is new
+        assert check_transition(old.value, new.value) is new  # the stored strings too
+    else:
+        with pytest.raises(TransitionError, match=f"{old.value} -> {new.value}"):
+            check_transition(old, new)
+
+
+def test_statuses_are_the_wire_strings() -> None:
+    assert [s.value for s in API_STATUSES] == [
+        "open", "partially_filled", "unfunded", "filled", "cancelled", "expired", "removed",
+    ]  # fmt: skip
+    assert set(OPEN_STATUSES) == OPEN3 and all(s.is_open for s in OPEN3)
+    assert OrderStatus.FILLED == "filled" and f"{OrderStatus.UNFUNDED}" == "unfunded"
+    with pytest.raises(ValueError):
+        OrderStatus("self_trade")
+
+
+@pytest.mark.parametrize(
+    ("reason", "filled_all", "status"),
+    [
+        (RemovalReason.FILLED, False, S.FILLED),
+        (RemovalReason.DUST, False, S.FILLED),  # nothing tradeable is left
+        (RemovalReason.CANCELLED, False, S.CANCELLED),
+        (RemovalReason.CANCELLED, True, S.FILLED),
+        (RemovalReason.EXPIRED, False, S.EXPIRED),
+        (RemovalReason.SELF_TRADE, False, S.REMOVED),
+        (RemovalReason.UNMATCHED, False, S.REMOVED),
+        (RemovalReason.INVALID, False, S.REMOVED),
+        (RemovalReason.UNFUNDED, False, S.REMOVED),
+        (RemovalReason.REMOVED, False, S.REMOVED),
+    ],
+)
+def test_closed_status(reason: RemovalReason, filled_all: bool, status: OrderStatus) -> None:
+    assert closed_status(reason.value, filled_all) is status
+
+
+def test_one_error_body() -> None:
+    one = {"field": "maker", "code": FieldCode.INVALID_ADDRESS, "reason": "bad"}
+    assert error_body(103, "Throttled") == {"code": 103, "reason": "Throttled"}
+    assert field_error_body("maker", FieldCode.INVALID_ADDRESS, "bad") == {
+        "code": 100,
+        "reason": "Validation Failed",
+        "validationErrors": [one],
+    }
+    assert ApiError.field("maker", FieldCode.INVALID_ADDRESS, "bad").body == field_error_body(
+        "maker", FieldCode.INVALID_ADDRESS, "bad"
+    )
+    assert ApiError(429, 103, "Throttled").body == error_body(103, "Throttled")
+    r = Rejection.of(RejectionCode.SELF_TRADE, "same maker").to_json()
+    assert r["rejection"] == "SELF_TRADE"
+    assert {k: v for k, v in r.items() if k != "rejection"} == field_error_body(
+        RejectionCode.SELF_TRADE.field, RejectionCode.SELF_TRADE.field_code, "same maker"
+    )
+
+
+# ---- the node's status layer: every transition persisted and published ------------------------
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[Node]:
+    """A node's records, store, book and event hub, as ``Node.start`` builds them (no chain:
+    only the status layer is driven here)."""
+    token = TokenInfo(address=BASE, decimals=18)
+    config = NodeConfig(
+        rpc="http://127.0.0.1:1",
+        chain_id=DOMAIN.chain_id,
+        exchange=DOMAIN.verifying_contract,
+        deploy_block=0,
+        tokens={"B": token, "Q": TokenInfo(address=QUOTE, decimals=18)},
+        key=bytes(31) + b"\x01",
+        db=tmp_path / "n.db",
+    )
+    n = Node(config)
+    identity = ChainIdentity(DOMAIN.chain_id, DOMAIN.verifying_contract, "0x" + "11" * 32)
+    n.store = Store(config.db, identity, DOMAIN)
+    n.book = OrderBook([(BASE, QUOTE)])
+    yield n
+    n.store.close()
+
+
+def _drain(sub: Subscription) -> list[tuple[str, str]]:
+    out = []
+    while not sub.queue.empty():
+        e = sub.queue.get_nowait()
+        assert e is not None
+        out.append((e["event"], e["metaData"]["status"]))
+    return out
+
+
+async def test_every_transition_is_persisted_and_published(node: Node) -> None:
+    signed = ask(A, 10, 100)
+    h = signed.hash
+    node.book.set_funds(A, BASE, 10)
+    rec = Record(signed, 1, "api", status=OrderStatus.NEW)
+    node.store.add_order(signed, 1, OrderStatus.OPEN, "api")
+    node._remember(rec)
+    node._set_status(rec, OrderStatus.OPEN)
+    node.book.add(signed)
+    sub = node.events.subscribe()
+
+    def moved(action: Callable[[], None]) -> None:
+        action()
+        node._dirty.add(h)
+        node._persist_open()
+
+    steps: list[tuple[str, Callable[[], None], OrderStatus]] = [
+        ("a fill elsewhere", lambda: moved(lambda: node.book.set_filled(h, 4)), S.PARTIALLY_FILLED),
+        ("funds gone", lambda: moved(lambda: node._set_funds(A, BASE, 0)), S.UNFUNDED),
+        ("funds back", lambda: moved(lambda: node._set_funds(A, BASE, 10)), S.PARTIALLY_FILLED),
+        (
+            "cancelled on chain",
+            lambda: node._remove(h, RemovalReason.CANCELLED, "cancelled on chain"),
+            S.CANCELLED,
+        ),
+    ]
+    for what, action, status in steps:
+        action()
+        stored = node.store.order(signed.hash_hex)
+        assert stored is not None and stored.status == status, what
+        assert rec.status is status, what
+        assert _drain(sub) == [(status.value, status.value)], what
+        assert node.maker_open.get(A, 0) == (1 if status.is_open else 0), what
+    # A change the table forbids is refused and changes nothing: not stored, not published.
+    with pytest.raises(TransitionError):
+        node._set_status(rec, OrderStatus.UNFUNDED)
+    # This node's policy never closes a closed order again (the chain's close stands).
+    node._close_record(rec, OrderStatus.REMOVED, "settlement kept failing")
+    stored = node.store.order(signed.hash_hex)
+    assert stored is not None and stored.status == "cancelled" and rec.status is S.CANCELLED
+    assert _drain(sub) == []
+
+
+# ---- one verdict from chain state ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "signature_valid", "funds", "removal"),
+    [
+        (ChainStatus.FILLABLE, True, 5, None),
+        (ChainStatus.FILLABLE, True, 0, None),  # unfunded: it waits for funds
+        (ChainStatus.FILLED, True, 5, RemovalReason.FILLED),
+        (ChainStatus.CANCELLED, True, 5, RemovalReason.CANCELLED),
+        (ChainStatus.EXPIRED, True, 5, RemovalReason.EXPIRED),
+        (ChainStatus.INVALID, True, 5, RemovalReason.INVALID),
+        (ChainStatus.FILLABLE, False, 5, RemovalReason.INVALID),
+        (ChainStatus.FILLED, False, 5, RemovalReason.INVALID),  # the signature is judged first
+    ],
+)
+def test_one_verdict_from_chain_state(
+    status: ChainStatus, signature_valid: bool, funds: int, removal: RemovalReason | None
+) -> None:
+    """Intake, the node's chain-state handling and the settler's diagnosis all read this."""
+    signed = ask(A, 10, 100)
+    state = ChainState(signed.hash, status, 0, signature_valid, funds, funds)
+    assert removal_of(judge(signed, state)) is removal
+    m = Match(signed, ask(A, 10, 100), MatchAmounts(1, 10, 0, 0), Side.BID)
+    assert diagnose(m, state, state)[0].remove is removal
+
+
+def test_shared_enums_are_defined_once() -> None:
+    assert book.Side is model.Side and book.RemovalReason is model.RemovalReason
+    assert wallet.Side is model.WalletSide
+    assert matching.Outcome is model.MatchOutcome
+    assert settlement.Outcome is model.SettleOutcome
+    assert [s.value for s in model.WalletSide] == ["buy", "sell"]
+    assert [s.value for s in model.Side] == ["bid", "ask"]
+
+
+def test_one_fill_shape_round_trips_through_the_api_and_the_store(tmp_path: Path) -> None:
+    fill = FillEvent(
+        order_hash=bytes(range(32)),
+        maker=A,
+        taker="0x" + "0b" * 20,
+        maker_filled=10,
+        taker_filled=2**200,
+        fee_recipient="0x" + "fe" * 20,
+        fee=3,
+        block_number=7,
+        tx_hash="0x" + "ee" * 32,
+        log_index=2,
+    )
+    record = fill_json(fill, ours=True)
+    assert record["orderHash"] == "0x" + bytes(range(32)).hex()
+    assert record["takerAmountFilled"] == str(2**200) and record["settledByThisNode"] is True
+    assert fill_from_json(record) == fill
+    identity = ChainIdentity(DOMAIN.chain_id, DOMAIN.verifying_contract, "0x" + "11" * 32)
+    store = Store(tmp_path / "f.db", identity, DOMAIN)
+    try:
+        stored = StoredFill.of(fill, ours=True)
+        assert store.add_fills([stored, stored]) == [stored]  # stored once
+        total, back = store.fills()
+        assert total == 1 and back == [stored] and back[0].to_json() == record
+    finally:
+        store.close()
+    for broken in ({**record, "logIndex": "first"}, {**record, "orderHash": "0x12"}, [record]):
+        with pytest.raises((KeyError, TypeError, ValueError)):
+            fill_from_json(broken)
