@@ -134,3 +134,55 @@ def test_side_views_only_show_orders_that_can_trade() -> None:
     eng.book.set_funds(A, BASE, 0)
     pair = eng.book.pair(BASE, QUOTE)
     assert pair.best_ask() is None and [s.hash for s in pair.orders(Side.ASK)] == [full.hash]
+
+
+def test_prices_closer_than_a_float_tells_apart_get_their_own_levels_in_exact_order() -> None:
+    # 2**60 + k base for 2**60 quote (asks) and 2**60 quote for 2**60 + k base (bids): all
+    # these prices round to the same float 1.0, so only exact comparison orders them
+    eng = engine()
+    big = 2**60
+    asks = [ask(A, big + k, big) for k in (1, 3, 2)]  # price big/(big+k): k=3 is the lowest
+    bids = [bid(B, big + k, big) for k in (5, 7, 6)]  # k=5 is the highest bid
+    for o in asks + bids:
+        assert eng.submit(o, now=NOW).outcome is Outcome.RESTED  # bids stay below the asks
+    pair = eng.book.pair(BASE, QUOTE)
+    ask_prices = [lv.price for lv in pair.depth(Side.ASK)]
+    bid_prices = [lv.price for lv in pair.depth(Side.BID)]
+    assert ask_prices == sorted(ask_prices) and len(set(ask_prices)) == 3
+    assert bid_prices == sorted(bid_prices, reverse=True) and len(set(bid_prices)) == 3
+    assert float(ask_prices[0]) == float(ask_prices[-1]) == float(bid_prices[0])
+    assert max(bid_prices) < min(ask_prices)
+    # dropping a level from the middle of a tie keeps the order of the others
+    eng.book.remove(asks[2].hash, RemovalReason.CANCELLED)  # the middle ask (k=2)
+    assert [lv.price for lv in pair.depth(Side.ASK)] == [ask_prices[0], ask_prices[2]]
+    best = pair.best_ask()
+    assert best is not None and best.price == ask_prices[0]
+    # a bid that crosses only the best of the tied asks takes it and nothing else
+    r = eng.submit(bid(C, big + 3, big), now=NOW)
+    assert [m.resting for m in r.matches] == [asks[1]]
+
+
+def test_a_resting_order_matched_in_full_leaves_its_level_and_a_release_restores_its_place() -> (
+    None
+):
+    eng = engine()
+    first, second = ask(A, 10, 100), ask(B, 10, 100)
+    eng.submit(first, now=NOW)
+    eng.submit(second, now=NOW)
+    (m,) = eng.submit(bid(C, 10, 100), now=NOW).matches
+    assert m.resting == first
+    pair = eng.book.pair(BASE, QUOTE)
+    # all of it is in flight: known (pending) but out of the level, which holds only `second`
+    st = eng.book.get(first.hash)
+    assert st is not None and st.resting and st.pending == 10 and st.fillable == 0
+    assert [s.hash for s in pair.orders(Side.ASK)] == [second.hash]
+    eng.release(m)  # the settlement failed: back ahead of `second`, at its own priority
+    assert [s.hash for s in pair.orders(Side.ASK)] == [first.hash, second.hash]
+    (m2,) = eng.submit(bid(D, 10, 100), now=NOW).matches
+    assert m2.resting == first
+    eng.confirm(m2)
+    assert first.hash not in eng.book
+    (m3,) = eng.submit(bid(D, 10, 100), now=NOW).matches  # the level goes once both are used
+    assert m3.resting == second
+    eng.confirm(m3)
+    assert pair.best_ask() is None and not list(pair.orders(Side.ASK))

@@ -23,7 +23,6 @@ from sdex.book.types import OrderState, RemovalReason, Side
 from sdex.fillmath import MAX_MAKER_AMOUNT, UINT256_MAX
 from sdex.order import ZERO_ADDRESS, Order, SignedOrder
 
-_ASK = Side.ASK
 _DUST = RemovalReason.DUST
 _EXPIRED = RemovalReason.EXPIRED
 _ADDRESS_RE = re.compile(r"0x[0-9a-f]{40}\Z")
@@ -120,10 +119,31 @@ class BookCore:
             )
         if not 0 <= filled < m:
             raise InvalidOrder(f"filled {filled} leaves nothing of makerAmount {m} to fill")
-        if signed.hash in self._index:
+        index = self._index
+        h = signed.hash
+        if h in index:
             raise DuplicateOrder(f"order {signed.hash_hex} is already in the book")
-        self._seq += 1
-        return self._insert(signed, book_side, self._seq, filled, 0)
+        seq = self._seq = self._seq + 1
+        # ``_insert`` with nothing pending, inlined (the hot path of every new order)
+        key = (order.maker, order.maker_token)
+        account = self._accounts.get(key)
+        if account is None:
+            account = self._accounts[key] = Account(key[0], key[1], self.default_funds)
+        e = Entry(signed, book_side, seq, filled, account, m // gcd(m, t))
+        index[h] = e
+        orders = account.orders
+        if len(orders) > 2 * account.live + 16:
+            account.orders = orders = [x for x in orders if x.closed is None]
+        orders.append(e)
+        account.live += 1
+        remaining = m - filled
+        open_ = account.open = account.open + remaining
+        spendable = account.spendable
+        if account.funded and (spendable is None or open_ + account.reserved <= spendable):
+            e.fillable = remaining  # fully funded: only this order's fillable moves
+        else:
+            self._reallocate(account)
+        return e
 
     def _insert(
         self, signed: SignedOrder, book_side: BookSide, seq: int, filled: int, pending: int
@@ -164,10 +184,11 @@ class BookCore:
         Dust with fills in flight rests parked (a failed fill gives it more); without, the
         entry is closed with ``RemovalReason.DUST``, which is returned.
         """
-        reason = self._dust(e, blocked)
-        if reason is not None:
-            self.close(e, reason)
-            return reason
+        if e.closed is None and not e.pending:  # ``_dust``, inlined
+            remaining = e.maker_amount - e.filled
+            if remaining < e.unit or (blocked and e.fillable == remaining):
+                self.close(e, _DUST)
+                return _DUST
         self.place(e, park=blocked)
         return None
 
@@ -212,21 +233,41 @@ class BookCore:
             heapq.heappush(self._expiry_heap, exp)
         else:
             bucket.append(e)
-        self._expiry_count += 1
-        if self._expiry_count > 2 * len(self._index) + 1024:
+        count = self._expiry_count = self._expiry_count + 1
+        if count > 2 * len(self._index) + 1024:
             self._compact_expiries()
         if defer is None:
             defer = e.filled + e.pending == e.maker_amount  # all in flight
         if defer:
             e.parked = True
             return
-        self._enter_level(e, park or e.fillable < e.unit)
+        unit = e.unit
+        if park or e.fillable < unit:
+            self._enter_level(e, True)
+            return
+        # ``_enter_level`` of an entry that can trade, inlined
+        book_side = e.book_side
+        if book_side.is_ask:  # quote per base
+            num, den = order.taker_amount * unit // order.maker_amount, unit
+        else:
+            num, den = unit, order.taker_amount * unit // order.maker_amount
+        level = book_side.levels.get((num, den))
+        if level is None:
+            level = book_side.level(num, den)
+        queue = level.queue
+        if queue and (queue[-1].seq > e.seq or len(queue) - level.head > 2 * level.live + 16):
+            level.push(e)  # out of seq order, or time to compact
+        else:  # Level.push's usual case, inlined
+            queue.append(e)
+            level.live += 1
+            e.level = level
+            e.dead = False
 
     def _enter_level(self, e: Entry, park: bool) -> None:
         order = e.order
         unit = e.unit
         book_side = e.book_side
-        if book_side.side is _ASK:  # quote per base
+        if book_side.is_ask:  # quote per base
             num, den = order.taker_amount * unit // order.maker_amount, unit
         else:
             num, den = unit, order.taker_amount * unit // order.maker_amount
@@ -243,6 +284,7 @@ class BookCore:
             queue.append(e)
             level.live += 1
             e.level = level
+            e.dead = False  # it may have been here before (deferred, then released)
 
     def _compact_expiries(self) -> None:
         """Drop closed orders from the expiry buckets (mostly closed: filled, cancelled)."""
@@ -277,22 +319,43 @@ class BookCore:
         if e.closed is not None:
             return False
         account = e.account
-        account.open -= e.maker_amount - e.filled - e.pending
+        pending = e.pending
+        account.open -= e.maker_amount - e.filled - pending
         account.live -= 1
         e.closed = reason
         e.fillable = 0
         level = e.level
         if level is not None:
-            level.discard(e)
-            if tidy:
-                self.tidy(e.book_side, level)
+            if e.parked:
+                level.discard(e)
+            else:  # ``Level.discard``, inlined
+                e.level = None
+                e.dead = True
+                level.live -= 1
+                queue = level.queue
+                head = level.head
+                n = len(queue)
+                while head < n and queue[head].dead:
+                    head += 1
+                level.head = head
+            if tidy:  # ``tidy``, inlined
+                if level.live == 0 and not level.parked:
+                    book_side = e.book_side
+                    if book_side.levels.get((level.num, level.den)) is level:
+                        book_side.drop(level)
+                elif len(level.queue) - level.head > 2 * level.live + 16:
+                    level.compact()
         else:
             e.parked = False  # deferred (no level) or never placed
         refunded = False
         if not account.funded:
             refunded = self._reallocate(account)  # what it held goes to later orders
-        if e.pending == 0:
-            self._forget(e)
+        if pending == 0:  # ``_forget``, inlined
+            del self._index[e.signed.hash]
+            if not account.live and not account.reserved and not account.explicit:
+                key = (account.maker, account.token)
+                if self._accounts.get(key) is account:  # an implicit account no order uses
+                    del self._accounts[key]
         return refunded
 
     def tidy(self, book_side: BookSide, level: Level) -> None:
@@ -304,7 +367,7 @@ class BookCore:
             level.compact()
 
     def _forget(self, e: Entry) -> None:
-        del self._index[e.hash]
+        del self._index[e.signed.hash]
         account = e.account
         if not account.live and not account.reserved and not account.explicit:
             key = (account.maker, account.token)

@@ -1,11 +1,12 @@
 """The book's mutable records: an order ``Entry``, a maker ``Account``, a FIFO price ``Level``,
-and a ``BookSide``. Changed only through ``OrderBook`` (``sdex.book.orderbook``).
+and a ``BookSide``. Changed only through ``OrderBook`` (``sdex.book.orderbook``, on its base
+``sdex.book.bookcore``).
 
 Prices are exact rationals ``num/den`` (quote per base) reduced by their gcd, so one price
-is one level. Levels sit in a ``SortedList`` under the key ``(float(num/den), level)``:
-Python's int true division is correctly rounded, hence monotone, so distinct prices never
-compare in the wrong order by their floats; equal floats fall back to the level's exact
-cross-multiplication ``__lt__``. The floats make almost every comparison a C-level one.
+is one level. A side keeps its levels in a plain list, worst price first and best last
+(the walk takes and drops levels at the end), placed by bisection on float ranks: Python's
+int true division is correctly rounded, hence monotone, so distinct prices never compare in
+the wrong order by their floats; equal floats fall back to exact cross-multiplication.
 
 A level is a list with a head index, in time priority (arrival ``seq``): appends at the
 tail, removal by marking the entry dead (O(1)), dead entries skipped from the head and
@@ -16,17 +17,16 @@ matching never walks past it, and put back at its time priority (by ``seq``) whe
 trade again. So a walk's cost never grows with entries that cannot trade.
 
 This module imports nothing else of ``sdex.book`` but its types: the import graph of the
-package has no cycles (``types`` <- ``levels`` <- ``funds``, ``pairbook`` <- ``orderbook``).
+package has no cycles (``types`` <- ``levels`` <- ``funds``, ``pairbook`` <- ``bookcore`` <-
+``orderbook``).
 """
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_left, insort
 from collections.abc import Iterator
 from fractions import Fraction
 from operator import attrgetter
-
-from sortedcontainers import SortedList
 
 from sdex.book.types import RemovalReason, Side
 from sdex.order import Order, SignedOrder
@@ -152,14 +152,16 @@ _seq_key = attrgetter("seq")
 
 
 class Level:
-    """All orders at one exact price, oldest first."""
+    """All orders at one exact price, oldest first. ``rank`` orders the levels of a side
+    (``BookSide``): ``-price`` for asks, ``price`` for bids, as a float, so that the best
+    level has the greatest rank."""
 
-    __slots__ = ("den", "head", "key", "live", "num", "parked", "queue")
+    __slots__ = ("den", "head", "live", "num", "parked", "queue", "rank")
 
-    def __init__(self, num: int, den: int, sort_float: float) -> None:
+    def __init__(self, num: int, den: int, rank: float) -> None:
         self.num = num
         self.den = den
-        self.key: tuple[float, Level] = (sort_float, self)
+        self.rank = rank
         self.queue: list[Entry] = []  # sorted by seq
         self.head = 0  # queue[:head] are all dead
         self.live = 0  # entries in the queue not dead
@@ -192,17 +194,22 @@ class Level:
         entry.level = None
         if entry.parked:
             entry.parked = False
-            del self.parked[entry.hash]
+            del self.parked[entry.signed.hash]
             return
         entry.dead = True
         self.live -= 1
-        self._skip_dead()
+        queue = self.queue  # ``_skip_dead``, inlined
+        head = self.head
+        n = len(queue)
+        while head < n and queue[head].dead:
+            head += 1
+        self.head = head
 
     def park(self, entry: Entry) -> None:
         """``entry`` (in the queue) cannot trade now: take it out of the queue, O(1)."""
         entry.dead = True
         entry.parked = True
-        self.parked[entry.hash] = entry
+        self.parked[entry.signed.hash] = entry
         self.live -= 1
         self._skip_dead()
 
@@ -211,7 +218,7 @@ class Level:
         entry.level = self
         entry.dead = True
         entry.parked = True
-        self.parked[entry.hash] = entry
+        self.parked[entry.signed.hash] = entry
 
     def unpark(self, entry: Entry) -> None:
         """``entry`` can trade again: back into the queue at its time priority.
@@ -219,7 +226,7 @@ class Level:
         O(level) (a compaction drops its stale slot); rare next to matching. Never called
         while ``sdex.matching`` walks this level (the walk stops first, see its ``refunded``).
         """
-        del self.parked[entry.hash]
+        del self.parked[entry.signed.hash]
         entry.parked = False
         self.compact()  # before un-marking: drops the entry's own stale slot, if any
         entry.dead = False
@@ -258,61 +265,75 @@ class Level:
         return self.live + len(self.parked)
 
 
-class AskLevel(Level):
-    __slots__ = ()
-
-    def __lt__(self, other: Level) -> bool:  # lower price first
-        return self.num * other.den < other.num * self.den
-
-
-class BidLevel(Level):
-    __slots__ = ()
-
-    def __lt__(self, other: Level) -> bool:  # higher price first
-        return self.num * other.den > other.num * self.den
-
-
 class BookSide:
-    """One side of a pair: levels by exact price, best first (``keys[0]``, cached as ``best``).
+    """One side of a pair: levels by exact price in ``ranked``, worst first and best last
+    (cached as ``best``), so that the walk takes and drops levels at the end of a list.
 
-    ``opposite`` is the pair's other side (set by ``PairBook``).
+    ``ranks`` holds the levels' ``rank`` floats, ascending, beside ``ranked``: a new level
+    finds its place by bisection on C floats, and only levels whose floats tie (prices
+    closer than a float tells apart) are ordered by exact cross-multiplication. ``opposite``
+    is the pair's other side (set by ``PairBook``).
     """
 
-    __slots__ = ("best", "keys", "levels", "opposite", "side")
+    __slots__ = ("best", "is_ask", "levels", "opposite", "ranked", "ranks", "side")
 
     def __init__(self, side: Side) -> None:
         self.side = side
+        self.is_ask = side is Side.ASK
         self.levels: dict[tuple[int, int], Level] = {}
-        self.keys: SortedList = SortedList()  # of Level.key, best price first
-        self.best: Level | None = None  # keys[0]'s level: read on every incoming order
+        self.ranked: list[Level] = []  # worst price first, best last
+        self.ranks: list[float] = []  # their ranks, ascending
+        self.best: Level | None = None  # ranked[-1]: read on every incoming order
         self.opposite: BookSide = self
 
     def level(self, num: int, den: int) -> Level:
         """The level at ``num/den`` (reduced), created if new."""
         level = self.levels.get((num, den))
         if level is None:
-            if self.side is Side.ASK:
-                level = AskLevel(num, den, num / den)
-            else:
-                level = BidLevel(num, den, -(num / den))
+            # int / int is correctly rounded, hence monotone: distinct prices never get
+            # floats in the wrong order, only equal ones
+            rank = -(num / den) if self.is_ask else num / den
+            level = Level(num, den, rank)
             self.levels[(num, den)] = level
-            keys = self.keys
-            keys.add(level.key)
-            self.best = keys[0][1]
+            ranks = self.ranks
+            ranked = self.ranked
+            n = len(ranks)
+            i = bisect_left(ranks, rank)
+            while i < n and ranks[i] == rank and self._worse(ranked[i], level):
+                i += 1
+            if i == n:
+                ranks.append(rank)
+                ranked.append(level)
+                self.best = level
+            else:
+                ranks.insert(i, rank)
+                ranked.insert(i, level)
         return level
+
+    def _worse(self, a: Level, b: Level) -> bool:
+        """Whether ``a``'s price is worse than ``b``'s on this side (exact)."""
+        if self.is_ask:  # a higher ask is worse
+            return a.num * b.den > b.num * a.den
+        return a.num * b.den < b.num * a.den
 
     def drop(self, level: Level) -> None:
         """Forget an empty level."""
         del self.levels[(level.num, level.den)]
-        keys = self.keys
-        keys.remove(level.key)
-        if level is self.best:
-            self.best = keys[0][1] if keys else None
+        ranked = self.ranked
+        if ranked[-1] is level:  # the usual case: the best level was used up
+            ranked.pop()
+            self.ranks.pop()
+            self.best = ranked[-1] if ranked else None
+            return
+        i = bisect_left(self.ranks, level.rank)
+        while ranked[i] is not level:
+            i += 1
+        del ranked[i]
+        del self.ranks[i]
 
     def __iter__(self) -> Iterator[Level]:
         """Levels, best price first."""
-        for key in self.keys:
-            yield key[1]
+        return reversed(self.ranked)
 
     def __len__(self) -> int:
         return len(self.levels)

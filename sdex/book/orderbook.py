@@ -40,19 +40,22 @@ class OrderBook(BookCore):
     should; ``None`` means no cap, for tests and benchmarks that don't model balances.
 
     Every change to the book goes through these methods; ``sdex.matching`` reads the levels
-    and entries but changes them only through ``fill``, ``close``, ``tidy``, ``rest`` and
-    ``settle``.
+    and entries but changes them only through ``fill``, ``reserve_entry``, ``close``, ``tidy``,
+    ``rest``, ``settle`` and ``confirm_pair``.
     """
 
     # ---- fill state ------------------------------------------------------------------------
 
-    def fill(self, resting: Entry, x: int, incoming: Entry, y: int) -> None:
-        """Reserve a proposed match: ``x`` of ``resting``'s fillable against ``y`` of
-        ``incoming``'s (``sdex.matching``'s hot path; amounts already checked there).
+    def fill(self, resting: Entry, x: int) -> None:
+        """Reserve the resting side of a proposed match: ``x`` of ``resting``'s fillable
+        (``sdex.matching``'s hot path; amounts already checked there). The walk reserves
+        what the incoming order gives across all its matches at once, with
+        ``reserve_entry``: that batches the updates of its maker's funds.
 
         The other orders' allocations don't move: remaining and the funds left for the
         later orders both drop by the amount (see ``sdex.book.funds``). ``resting`` leaves
-        its level's queue once what it has left cannot trade at its price.
+        its level's queue once what it has left cannot trade at its price (and its level,
+        deferred, once all it has is in flight).
         """
         resting.pending += x
         left = resting.fillable - x
@@ -60,15 +63,14 @@ class OrderBook(BookCore):
         account = resting.account
         account.open -= x
         account.reserved += x
-        incoming.pending += y
-        incoming.fillable -= y
-        account = incoming.account
-        account.open -= y
-        account.reserved += y
         if left < resting.unit:
             level = resting.level
             if level is not None and not resting.parked:
-                level.park(resting)
+                if resting.maker_amount == resting.filled + resting.pending:
+                    level.discard(resting)  # all in flight: deferred (see ``place``), so
+                    resting.parked = True  # the level empties and goes, and confirm is O(1)
+                else:
+                    level.park(resting)
 
     def reserve(self, order_hash: bytes, amount: int) -> None:
         """Hold ``amount`` of an order's fillable for a proposed match (pending += amount)."""
@@ -98,6 +100,26 @@ class OrderBook(BookCore):
         if e is None:
             raise UnknownOrder(f"order 0x{order_hash.hex()} is not in the book")
         self.confirm_entry(e, amount, amount if filled is None else filled)
+
+    def confirm_pair(
+        self,
+        left: bytes,
+        left_amount: int,
+        left_filled: int,
+        right: bytes,
+        right_amount: int,
+        right_filled: int,
+    ) -> None:
+        """``confirm`` both sides of one match (``MatchingEngine.confirm``): both orders are
+        looked up before either changes."""
+        index = self._index
+        le = index.get(left)
+        re_ = index.get(right)
+        if le is None or re_ is None:
+            missing = left if le is None else right
+            raise UnknownOrder(f"order 0x{missing.hex()} is not in the book")
+        self.confirm_entry(le, left_amount, left_filled)
+        self.confirm_entry(re_, right_amount, right_filled)
 
     def confirm_entry(self, e: Entry, amount: int, filled: int) -> None:
         """``confirm`` of the live record ``e``."""

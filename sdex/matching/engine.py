@@ -59,6 +59,7 @@ from sdex.matching.match import (
     MatchResult,
     Outcome,
     TimeInForce,
+    new_amounts,
     new_match,
     new_result,
 )
@@ -119,7 +120,7 @@ class MatchingEngine:
         o = inc.order
         opp = inc.book_side.opposite
         best = opp.best
-        if inc.side is _BID:  # crosses if the best ask's price num/den <= bid limit M/T
+        if not inc.book_side.is_ask:  # crosses if the best ask's price num/den <= bid limit M/T
             crosses = best is not None and best.num * o.taker_amount <= best.den * o.maker_amount
         else:  # crosses if the best bid's price num/den >= ask limit T/M
             crosses = best is not None and best.num * o.maker_amount >= best.den * o.taker_amount
@@ -216,11 +217,14 @@ class MatchingEngine:
         a = match.amounts
         if actual is None:
             actual = a
-        book = self.book
-        left = book.entry(match.resting.hash)
-        right = book.entry(match.incoming.hash)
-        book.confirm_entry(left, a.left_filled, actual.left_filled)
-        book.confirm_entry(right, a.right_filled, actual.right_filled)
+        self.book.confirm_pair(
+            match.resting.hash,
+            a.left_filled,
+            actual.left_filled,
+            match.incoming.hash,
+            a.right_filled,
+            actual.right_filled,
+        )
 
     def release(self, match: Match) -> None:
         """A match will not settle: both sides get their amounts back (then ``rematch``)."""
@@ -243,7 +247,8 @@ class MatchingEngine:
     def _walk(
         self, inc: Entry, now: int, max_seq: int, may_match: MayMatch | None
     ) -> tuple[list[Match], list[tuple[bytes, RemovalReason]], bool]:
-        """Match ``inc`` against the opposite side, reserving each match in the book.
+        """Match ``inc`` against the opposite side, reserving each match in the book (the
+        resting side per match, ``inc`` once for all of them).
 
         Only resting orders with ``seq <= max_seq`` (and that ``may_match`` allows) are
         considered. Walks again from the best price while a removal on the way re-funded
@@ -264,16 +269,17 @@ class MatchingEngine:
         maker = order.maker
         itaker = order.taker
         inc_open = itaker == ZERO_ADDRESS
-        side = inc.side
+        book_side = inc.book_side
+        side = book_side.side
         is_bid = side is _BID
-        opp = inc.book_side.opposite
-        keys = opp.keys
+        opp = book_side.opposite
+        ranked = opp.ranked  # worst first: the walk goes from the end
         signed = inc.signed
         avail = inc.fillable
         blocked = False
-        i = 0
-        while avail > 0 and i < len(keys):
-            level = keys[i][1]
+        i = len(ranked) - 1
+        while avail > 0 and i >= 0:
+            level = ranked[i]
             # Does the level cross the incoming limit? (quote per base, cross-multiplied)
             if is_bid:
                 if level.num * it > level.den * im:  # ask price > bid limit M/T
@@ -336,8 +342,8 @@ class MatchingEngine:
                         blocked = True
                         break
                     y = x * rt // rm
-                amounts = MatchAmounts(x, y, ro.fee_amount * x // rm, ifee * y // im)
-                fill(r, x, inc, y)
+                amounts = new_amounts(x, y, ro.fee_amount * x // rm, ifee * y // im)
+                fill(r, x)
                 matches.append(new_match(r.signed, signed, amounts, side))
                 avail -= y
                 if avail == 0:
@@ -346,14 +352,17 @@ class MatchingEngine:
                 if x < r_avail and not capped:  # inc cannot pay one more unit of r's token
                     blocked = stop = True  # at this price, nor at any worse one
                     break
-            book.tidy(opp, level)
+            if not level.live or len(level.queue) - level.head > 2 * level.live + 16:
+                book.tidy(opp, level)  # empty, or time to compact
             if restart:
-                i = 0
+                i = len(ranked) - 1
                 continue
             if stop:
                 break
-            if i < len(keys) and keys[i][1] is level:
-                i += 1
+            i -= 1  # dropping the level at i moved only the ones after it (passed)
+        spent = inc.fillable - avail
+        if spent:  # what ``inc`` gives across its matches, reserved at once
+            book.reserve_entry(inc, spent)
         return matches, removed, blocked
 
     def _dry_walk(self, inc: Entry, now: int) -> tuple[int, int]:
@@ -370,13 +379,12 @@ class MatchingEngine:
         itaker = order.taker
         inc_open = itaker == ZERO_ADDRESS
         bid_in = inc.side is _BID
-        keys = inc.book_side.opposite.keys
+        sides_levels = inc.book_side.opposite
         avail = inc.fillable
         given = received = 0
-        for key in keys:
+        for level in sides_levels:
             if avail <= 0:
                 break
-            level = key[1]
             if bid_in:
                 if level.num * it > level.den * im:
                     break

@@ -93,6 +93,19 @@ _set_outcome = MatchResult.__dict__["outcome"].__set__
 _set_matches = MatchResult.__dict__["matches"].__set__
 _set_removed = MatchResult.__dict__["removed"].__set__
 _set_remaining = MatchResult.__dict__["remaining"].__set__
+_set_left_filled = MatchAmounts.__dict__["left_filled"].__set__
+_set_right_filled = MatchAmounts.__dict__["right_filled"].__set__
+_set_left_fee = MatchAmounts.__dict__["left_fee"].__set__
+_set_right_fee = MatchAmounts.__dict__["right_fee"].__set__
+
+
+def new_amounts(left_filled: int, right_filled: int, left_fee: int, right_fee: int) -> MatchAmounts:
+    a: MatchAmounts = _new(MatchAmounts)
+    _set_left_filled(a, left_filled)
+    _set_right_filled(a, right_filled)
+    _set_left_fee(a, left_fee)
+    _set_right_fee(a, right_fee)
+    return a
 
 
 def new_match(
