@@ -277,14 +277,14 @@ class BookCore:
         if park:  # cannot trade now: out of the matching walk's way
             level.park_new(e)
             return
-        queue = level.queue
-        if queue and (queue[-1].seq > e.seq or len(queue) - level.head > 2 * level.live + 16):
-            level.push(e)  # out of seq order, or time to compact
-        else:  # Level.push's usual case, inlined
-            queue.append(e)
-            level.live += 1
-            e.level = level
-            e.dead = False  # it may have been here before (deferred, then released)
+        # Only a deferred entry comes back this way (``_fit``, ``_unpark``): ``fill`` left its
+        # slot in this queue marked dead, and past the head when the walk passed an older
+        # order that stayed. That slot goes before the entry is live again, or the level
+        # would hold it twice. Rare (a released fill), so O(level) as ``Level.unpark``.
+        e.dead = True
+        if len(level.queue) - level.head > level.live:  # dead slots past the head
+            level.compact()
+        level.push(e)
 
     def _compact_expiries(self) -> None:
         """Drop closed orders from the expiry buckets (mostly closed: filled, cancelled)."""
