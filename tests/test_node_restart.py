@@ -6,6 +6,7 @@ import asyncio
 import random
 import sqlite3
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -30,6 +31,32 @@ async def _healthy(
         return False
 
 
+def _resting_orders(c: Chain, n: int, seed: int) -> list[SignedOrder]:
+    """``n`` orders of 15 makers, asks above 3000 and bids below: nothing crosses, all rest."""
+    rng = random.Random(seed)
+    orders: list[SignedOrder] = []
+    for i in range(n):
+        maker = 1 + i % 15
+        if i % 2:
+            orders.append(c.sign(ask(c, maker, E18, (3001 + rng.randrange(500)) * E6)))
+        else:
+            orders.append(c.sign(bid(c, maker, E18, (2999 - rng.randrange(500)) * E6)))
+    return orders
+
+
+async def _post_all(
+    session: aiohttp.ClientSession, base: str, work: Iterator[SignedOrder], acked: list[SignedOrder]
+) -> None:
+    """Post orders taken from ``work`` one at a time; record the acknowledged (2xx) ones."""
+    for s in work:
+        try:
+            async with session.post(base + "/v1/orders", json=s.to_json()) as r:
+                if r.status in (200, 201):
+                    acked.append(s)
+        except aiohttp.ClientError:
+            return  # the node is gone
+
+
 async def test_kill_9_during_posts_loses_no_acknowledged_order(
     chain: Chain, tmp_path: Path
 ) -> None:
@@ -38,27 +65,14 @@ async def test_kill_9_during_posts_loses_no_acknowledged_order(
     c.deployment.save(deployment)
     db, port, log = tmp_path / "node.db", free_port(), tmp_path / "node.log"
     base = f"http://127.0.0.1:{port}"
-    rng = random.Random(7)
-    orders: list[SignedOrder] = []
-    for i in range(400):  # asks above 3000, bids below: nothing crosses, all rest
-        maker = 1 + i % 15
-        if i % 2:
-            orders.append(c.sign(ask(c, maker, E18, (3001 + rng.randrange(500)) * E6)))
-        else:
-            orders.append(c.sign(bid(c, maker, E18, (2999 - rng.randrange(500)) * E6)))
+    orders = _resting_orders(c, 400, seed=7)
     acked: list[SignedOrder] = []
     async with aiohttp.ClientSession() as session:
         with node_process(c, deployment, db, port, OPERATOR, log) as proc:
             await wait_for(lambda: _healthy(session, base, proc), timeout=60)
 
             async def stream() -> None:
-                for s in orders:
-                    try:
-                        async with session.post(base + "/v1/orders", json=s.to_json()) as r:
-                            if r.status in (200, 201):
-                                acked.append(s)
-                    except aiohttp.ClientError:
-                        return  # the node is gone
+                await _post_all(session, base, iter(orders), acked)
 
             poster = asyncio.create_task(stream())
             await wait_for(lambda: len(acked) >= 60, timeout=60)
@@ -92,14 +106,7 @@ async def test_kill_9_during_concurrent_posts_loses_no_group_committed_order(
     c.deployment.save(deployment)
     db, port, log = tmp_path / "node.db", free_port(), tmp_path / "node.log"
     base = f"http://127.0.0.1:{port}"
-    rng = random.Random(11)
-    orders: list[SignedOrder] = []
-    for i in range(1200):  # nothing crosses: every accepted order rests
-        maker = 1 + i % 15
-        if i % 2:
-            orders.append(c.sign(ask(c, maker, E18, (3001 + rng.randrange(500)) * E6)))
-        else:
-            orders.append(c.sign(bid(c, maker, E18, (2999 - rng.randrange(500)) * E6)))
+    orders = _resting_orders(c, 1200, seed=11)
     acked: list[SignedOrder] = []
     work = iter(orders)
     stats: dict[str, int] = {}
@@ -109,13 +116,7 @@ async def test_kill_9_during_concurrent_posts_loses_no_group_committed_order(
             await wait_for(lambda: _healthy(session, base, proc), timeout=60)
 
             async def stream() -> None:
-                for s in work:
-                    try:
-                        async with session.post(base + "/v1/orders", json=s.to_json()) as r:
-                            if r.status in (200, 201):
-                                acked.append(s)
-                    except aiohttp.ClientError:
-                        return  # the node is gone
+                await _post_all(session, base, work, acked)
 
             posters = [asyncio.create_task(stream()) for _ in range(48)]
 
