@@ -16,8 +16,8 @@ from typing import Any
 import aiohttp
 
 from sdex import jsonio
-from sdex.chain.rpc import MAX_DEPTH, MAX_RESPONSE, _result
-from sdex.errors import ContractRevert, JsonLimitError, RpcError
+from sdex.chain.rpc import MAX_DEPTH, MAX_RESPONSE, _result, batch_body, batch_results
+from sdex.errors import JsonLimitError, RpcError
 
 
 class AsyncRpc:
@@ -58,23 +58,7 @@ class AsyncRpc:
         ids = [next(self._ids) for _ in calls]
         for m, _ in calls:
             self.calls[m] += 1
-        body = [
-            {"jsonrpc": "2.0", "id": i, "method": m, "params": p}
-            for i, (m, p) in zip(ids, calls, strict=True)
-        ]
-        reply = await self._post(body)
-        if not isinstance(reply, list) or not all(isinstance(x, dict) for x in reply):
-            raise RpcError(0, f"{self.url} answered a batch with something else", None)
-        by_id = {item.get("id"): item for item in reply}
-        out: list[Any] = []
-        for i in ids:
-            try:
-                if i not in by_id:
-                    raise RpcError(0, f"{self.url} left request {i} of a batch unanswered", None)
-                out.append(_result(by_id[i]))
-            except (RpcError, ContractRevert) as e:
-                out.append(e)
-        return out
+        return batch_results(self.url, ids, await self._post(batch_body(ids, calls)))
 
     async def _post(self, body: object) -> Any:
         try:

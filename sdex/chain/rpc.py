@@ -47,23 +47,7 @@ class Rpc:
         if not calls:
             return []
         ids = [next(self._ids) for _ in calls]
-        body = [
-            {"jsonrpc": "2.0", "id": i, "method": m, "params": p}
-            for i, (m, p) in zip(ids, calls, strict=True)
-        ]
-        reply = self._post(body)
-        if not isinstance(reply, list) or not all(isinstance(x, dict) for x in reply):
-            raise RpcError(0, f"{self.url} answered a batch with something else", None)
-        by_id = {item.get("id"): item for item in reply}
-        out: list[Any] = []
-        for i in ids:
-            try:
-                if i not in by_id:
-                    raise RpcError(0, f"{self.url} left request {i} of a batch unanswered", None)
-                out.append(_result(by_id[i]))
-            except (RpcError, ContractRevert) as e:
-                out.append(e)
-        return out
+        return batch_results(self.url, ids, self._post(batch_body(ids, calls)))
 
     def _post(self, body: object) -> Any:
         """POST ``body``; the answer parsed with size and depth bounds (``sdex.jsonio``)."""
@@ -77,6 +61,31 @@ class Rpc:
 
     def close(self) -> None:
         self._session.close()
+
+
+def batch_body(ids: list[int], calls: list[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
+    """The JSON-RPC batch of ``calls`` under ``ids``."""
+    return [
+        {"jsonrpc": "2.0", "id": i, "method": m, "params": p}
+        for i, (m, p) in zip(ids, calls, strict=True)
+    ]
+
+
+def batch_results(url: str, ids: list[int], reply: object) -> list[Any]:
+    """A batch's answers in the order of ``ids``: results, or the error of each as an
+    exception object (not raised). A reply that is not a list of objects is an error."""
+    if not isinstance(reply, list) or not all(isinstance(x, dict) for x in reply):
+        raise RpcError(0, f"{url} answered a batch with something else", None)
+    by_id = {item.get("id"): item for item in reply}
+    out: list[Any] = []
+    for i in ids:
+        try:
+            if i not in by_id:
+                raise RpcError(0, f"{url} left request {i} of a batch unanswered", None)
+            out.append(_result(by_id[i]))
+        except (RpcError, ContractRevert) as e:
+            out.append(e)
+    return out
 
 
 def _result(reply: dict[str, Any]) -> Any:
