@@ -138,6 +138,7 @@ def test_clean_record_passes_with_an_orders_file(chain: Chain, tmp_path: Path) -
         "node_book": 0,
         "node_closed": 0,
         "node_fills": 0,
+        "node_missing_fills": 0,
         "books_agree": 0,
     }
     assert out["read"] == {
@@ -445,6 +446,7 @@ async def test_honest_fake_node_passes_and_supplies_the_orders(chain: Chain) -> 
     # filled ones are not)
     assert checked["node_book"] == 4
     assert checked["node_fills"] == 5
+    assert checked["node_missing_fills"] == 5
     assert checked["order_found"] == 5 and checked["order_hash"] == 7
 
 
@@ -474,6 +476,9 @@ def _lie(c: Chain, story: Story, node: FakeNode, case: str) -> str:
         fake["transactionHash"] = "0x" + "ab" * 32
         node.fills.append(fake)
         return story.resting.hash_hex
+    if case == "hides a real fill":
+        hidden = node.fills.pop(1)
+        return hidden["orderHash"]  # type: ignore[no-any-return]
     if case == "inflates a real fill":
         node.fills[2]["makerAmountFilled"] = str(int(node.fills[2]["makerAmountFilled"]) + 1)
         return node.fills[2]["orderHash"]  # type: ignore[no-any-return]
@@ -505,6 +510,7 @@ def _lie(c: Chain, story: Story, node: FakeNode, case: str) -> str:
     [
         ("claims a fill that never happened", "node_phantom_fill"),
         ("inflates a real fill", "node_fill_mismatch"),
+        ("hides a real fill", "node_missing_fill"),
         ("keeps a cancelled order", "node_keeps_closed_order"),
         ("keeps a filled order", "node_keeps_closed_order"),
         ("keeps an expired order", "node_keeps_closed_order"),

@@ -27,6 +27,7 @@ from sdex.audit.nodechecks import (
     check_node_books,
     check_node_closed,
     check_node_fills,
+    check_node_missing_fills,
     check_node_watchers,
     check_nodes_reachable,
 )
@@ -332,6 +333,7 @@ CHECKS: tuple[Callable[[Facts, FactsIndex], CheckResult], ...] = (
     check_node_books,
     check_node_closed,
     check_node_fills,
+    check_node_missing_fills,
     check_books_agree,
 )
 

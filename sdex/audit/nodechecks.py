@@ -1,6 +1,7 @@
 """The audit's checks of nodes against the chain (pure, no I/O): reachable, watchers in
-step with the head, books and claimed fills true, no fill after a node closed an order, and
-nodes agreeing on their open orders. The chain-only checks are in ``sdex.audit.checks``."""
+step with the head, books and claimed fills true, no real fill of an order it holds left out,
+no fill after a node closed an order, and nodes agreeing on their open orders. The
+chain-only checks are in ``sdex.audit.checks``."""
 
 from __future__ import annotations
 
@@ -148,6 +149,45 @@ def check_node_fills(facts: Facts, ix: FactsIndex) -> CheckResult:
                 )
             )
     return CheckResult("node_fills", "claimed fills are on chain", checked, tuple(found))
+
+
+def check_node_missing_fills(facts: Facts, ix: FactsIndex) -> CheckResult:
+    """A node lists every fill of the orders it holds: each ``OrderFilled`` log of such an
+    order up to the node's checkpoint (the head the audit waited for, when the node reports
+    none) is in its ``GET /v1/fills``. A node that hides a real fill tells its wallets an
+    order is less filled than it is."""
+    held: dict[str, set[bytes]] = defaultdict(set)
+    for copy in facts.orders:
+        held[copy.source].add(copy.signed.hash)
+    checked, found = 0, []
+    for n in facts.nodes:
+        if n.error is not None:
+            continue  # reported by node_reachable; what was read may be partial
+        upto = n.block if n.block is not None else n.target
+        if upto is None:
+            continue
+        listed = {(c.tx_hash.lower(), c.log_index) for c in n.fills}
+        mine = held.get(n.url, set())
+        for e in facts.chain.fills:
+            if e.order_hash not in mine or e.block_number > upto:
+                continue
+            checked += 1
+            if (e.tx_hash.lower(), e.log_index) in listed:
+                continue
+            found.append(
+                Discrepancy(
+                    "node_missing_fill",
+                    f"the node holds order {hex0x(e.order_hash)} but does not list its fill of "
+                    f"{e.maker_filled} in block {e.block_number} (its checkpoint is {upto})",
+                    tx_hash=e.tx_hash,
+                    log_index=e.log_index,
+                    order_hash=hex0x(e.order_hash),
+                    node=n.url,
+                )
+            )
+    return CheckResult(
+        "node_missing_fills", "fills of the orders a node holds are listed", checked, tuple(found)
+    )
 
 
 def _claim_diff(c: ClaimedFill, e: FillEvent) -> list[str]:
