@@ -29,13 +29,12 @@ from sdex.client import (
     TIME_IN_FORCE,
     NodeApiError,
     NodeClient,
-    NodeProtocolError,
     OrderConfig,
     OrderRecord,
 )
 from sdex.errors import SdexError
-from sdex.model import OPEN_STATUSES, FillEvent
-from sdex.order import Order, address_of, parse_uint
+from sdex.model import OPEN_STATUSES
+from sdex.order import Order, address_of
 from sdex.wallet import (
     BPS,
     Market,
@@ -51,7 +50,6 @@ from sdex.walletui import (
     add_column,
     book_rows,
     check_record,
-    fill_row,
     order_view,
     place_order,
     print_error,
@@ -322,17 +320,7 @@ class WalletShell(cmd.Cmd):
         if arg.strip():
             raise WalletInputError("fills takes no arguments")
         config, m = self._market()
-        fills: list[FillEvent] = []
-        page = 1
-        while True:
-            got = self.client.fills(page=page, per_page=PAGE_SIZE)
-            records = got.get("records")
-            if not isinstance(records, list):
-                raise NodeProtocolError("the fills page lacks a records list")
-            fills += [fill_row(r) for r in records]
-            if not records or len(fills) >= parse_uint(got.get("total", 0), "total"):
-                break
-            page += 1
+        fills = list(self.client.all_fills(per_page=PAGE_SIZE))
         table = Table(title=f"fills ({len(fills)})", title_justify="left")
         for name in ("block", "order", "pair", "side", "amount", "price", "fee", "maker", "tx"):
             add_column(table, name)

@@ -236,10 +236,8 @@ class Story:
                 and self.status(n1, buy.order_hash) == "partially_filled"
             ),
         )
-        fills = n1.client.fills()["records"]
-        self.out.print(
-            f"  settlement tx {fills[0]['transactionHash']} in block {fills[0]['blockNumber']}"
-        )
+        fills = n1.client.fills().records
+        self.out.print(f"  settlement tx {fills[0].tx_hash} in block {fills[0].block_number}")
         self.wait(
             "node-3 received alice's order by gossip",
             lambda: buy.order_hash in self.open_on(n3),

@@ -26,7 +26,6 @@ from sdex.client import (
 )
 from sdex.deployment import Deployment
 from sdex.errors import ChainError, ContractRevert
-from sdex.model import FillEvent, fill_from_json
 from sdex.order import Order, SignedOrder, address_of
 from sdex.wallet import (
     DEFAULT_EXPIRY,
@@ -372,11 +371,3 @@ def short_id(hex_id: str) -> str:
     """A transaction hash or an address as wallets show them, ``0x1234abcd…cdef`` (the order
     hashes stay whole: they are what ``cancel`` takes)."""
     return hex_id if len(hex_id) <= 16 else f"{hex_id[:10]}…{hex_id[-4:]}"
-
-
-def fill_row(obj: object) -> FillEvent:
-    """A record of ``GET /v1/fills`` (``sdex.model.fill_from_json``), or ``NodeProtocolError``."""
-    try:
-        return fill_from_json(obj)
-    except (KeyError, TypeError, ValueError) as e:
-        raise NodeProtocolError(f"a fill record is malformed: {e!r}") from e

@@ -440,3 +440,26 @@ def test_node_command_passes_its_options_to_run_node(
         run_cli("node", "--port", "8001", "--key", KEY.hex(), "--log-level", "loud").exit_code == 2
     )
     assert len(calls) == 2
+
+
+def test_client_pages_fills_and_filters_orders_by_status(fake: FakeNode) -> None:
+    from sdex.client import NodeClient, NodeProtocolError
+
+    fill = {
+        "transactionHash": "0x" + "ee" * 32, "logIndex": 0, "blockNumber": 7,
+        "orderHash": "0x" + "cd" * 32, "maker": MAKER, "taker": ZERO_ADDRESS,
+        "makerAmountFilled": "5", "takerAmountFilled": "7", "feeRecipient": ZERO_ADDRESS,
+        "feePaid": "0", "settledByThisNode": False,
+    }  # fmt: skip
+    fake.fill_list = [{**fill, "logIndex": i} for i in range(5)]
+    fake.max_per_page = 2
+    with NodeClient(fake.url) as client:
+        got = list(client.all_fills(per_page=2))
+        assert [f.log_index for f in got] == [0, 1, 2, 3, 4]
+        assert got[0].maker_filled == 5 and got[0].order_hash == b"\xcd" * 32
+        assert [f.log_index for f in client.all_fills(per_page=2, limit=3)] == [0, 1, 2]
+        client.orders(maker=MAKER, status="open")
+        assert fake.queries[-1] == {"page": "1", "perPage": "100", "maker": MAKER, "status": "open"}
+        fake.fill_list = [{**fill, "makerAmountFilled": "-1"}]
+        with pytest.raises(NodeProtocolError, match="makerAmountFilled"):
+            client.fills()

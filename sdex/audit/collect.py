@@ -40,7 +40,7 @@ from sdex.client import (
 )
 from sdex.deployment import Deployment
 from sdex.errors import ChainError, OrderParseError, RpcError, SdexError
-from sdex.model import OPEN_STATUSES, fill_from_json
+from sdex.model import OPEN_STATUSES
 from sdex.order import Domain, SignedOrder, parse_hex_bytes, parse_uint
 
 """The API statuses of orders in a node's book (PRODUCT.md section 3)."""
@@ -367,14 +367,8 @@ def _orders_page(client: NodeClient, page: int) -> tuple[int, list[OrderRecord]]
 
 
 def _fills_page(client: NodeClient, page: int) -> tuple[int, list[ClaimedFill]]:
-    obj = client.fills(page=page, per_page=PER_PAGE)
-    try:
-        records = obj["records"]
-        if not isinstance(records, list):
-            raise TypeError("records must be a list")
-        return int(obj["total"]), [fill_from_json(r) for r in records]
-    except (KeyError, TypeError, ValueError) as e:
-        raise NodeProtocolError(f"GET /v1/fills answered a malformed page: {e!r}") from None
+    got = client.fills(page=page, per_page=PER_PAGE)
+    return got.total, got.records
 
 
 # -- everything ----------------------------------------------------------------------------

@@ -1,0 +1,338 @@
+"""The node's answers as typed values, and the three errors a wallet sees (used by
+``sdex.client``, which re-exports them):
+
+    SdexError
+    ├── NodeApiError                 the node answered 4xx/5xx (SRA error body: code, reason,
+    │                                validationErrors, rejection)
+    ├── NodeUnreachableError         no answer: refused, DNS, timeout (also ConnectionError)
+    └── NodeProtocolError            an answer that breaks the API contract (also ValueError)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sdex.deployment import TokenInfo
+from sdex.errors import FieldError, SdexError
+from sdex.model import FillEvent, fill_from_json
+from sdex.order import (
+    EIP712_TYPES,
+    ZERO_ADDRESS,
+    Domain,
+    Order,
+    parse_address,
+    parse_uint,
+)
+
+
+class NodeApiError(SdexError):
+    """The node refused a request; the fields mirror the 0x SRA error body."""
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        code: int | None = None,
+        validation_errors: list[FieldError] | None = None,
+        rejection: str | None = None,
+        body: object = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.reason = reason
+        self.validation_errors = validation_errors or []
+        self.rejection = rejection
+        self.body = body
+        detail = "; ".join(f"{e.field}: {e.reason}" for e in self.validation_errors)
+        tag = f"HTTP {status}" + (f", code {code}" if code is not None else "")
+        tag += f", {rejection}" if rejection else ""
+        super().__init__(f"{reason} ({tag})" + (f": {detail}" if detail else ""))
+
+
+class NodeUnreachableError(SdexError, ConnectionError):
+    """The node did not answer: connection refused, unknown host or timeout."""
+
+
+class NodeProtocolError(SdexError, ValueError):
+    """The node answered, but not in the shape the API pins (bad JSON, missing fields)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderConfig:
+    """``GET /v1/order_config``: what a wallet needs to build and sign an order for a node."""
+
+    chain_id: int
+    exchange: str
+    domain: Domain
+    fee_recipient: str
+    fee_bps: int
+    tokens: dict[str, TokenInfo]
+    pairs: tuple[tuple[str, str], ...] = ()
+    """The markets the node lists, (base, quote) symbols as in ``tokens``: ``pairs`` of the
+    config, or (a node that does not send it) every two tokens, the first listed as base."""
+
+    @classmethod
+    def from_json(cls, obj: object) -> OrderConfig:
+        """Parse and cross-check. A wallet refuses to sign for a node whose ``domain``,
+        ``types`` or ``primaryType`` differ from what ``sdex.order`` computes for its chainId
+        and exchange: the typed data a wallet would show and sign must be the order we hash."""
+        with shape("order_config"):
+            o = json_object(obj, "order_config")
+            chain_id = _int(o["chainId"], "chainId")
+            exchange = parse_address(o["exchange"], "exchange")
+            fee_recipient = parse_address(o.get("feeRecipient", ZERO_ADDRESS), "feeRecipient")
+            fee_bps = _int(o.get("feeBps", 0), "feeBps")
+            tokens = {
+                str(sym): TokenInfo(
+                    parse_address(json_object(t, sym)["address"], f"tokens.{sym}.address"),
+                    _int(json_object(t, sym)["decimals"], f"tokens.{sym}.decimals"),
+                )
+                for sym, t in json_object(o["tokens"], "tokens").items()
+            }
+            dom = json_object(o["domain"], "domain")
+            theirs = {
+                "name": dom.get("name"),
+                "version": dom.get("version"),
+                "chainId": _int(dom.get("chainId"), "domain.chainId"),
+                "verifyingContract": parse_address(
+                    dom.get("verifyingContract"), "domain.verifyingContract"
+                ),
+            }
+            types = json_object(o["types"], "types")
+            primary = o["primaryType"]
+            pairs = _pairs(o.get("pairs"), list(tokens))
+        if not 0 <= fee_bps <= 10_000:
+            raise NodeProtocolError(f"order_config feeBps {fee_bps} is outside 0..10000")
+        if fee_bps and fee_recipient == ZERO_ADDRESS:
+            raise NodeProtocolError("order_config asks a fee but its feeRecipient is 0x0")
+        if any(not 0 <= t.decimals <= 77 for t in tokens.values()):
+            raise NodeProtocolError("order_config lists a token with impossible decimals")
+        domain = Domain(chain_id, exchange)
+        mine = domain.to_json()
+        if set(dom) != set(mine) or theirs != mine:
+            raise NodeProtocolError(
+                f"refusing to sign: order_config domain {dict(dom)} is not the SDEX domain "
+                f"{mine} of its own chainId and exchange"
+            )
+        for name in ("EIP712Domain", "Order"):
+            if types.get(name) != EIP712_TYPES[name]:
+                raise NodeProtocolError(
+                    f"refusing to sign: the node's EIP-712 {name} type differs from this wallet's"
+                )
+        if primary != "Order":
+            raise NodeProtocolError(f"refusing to sign: order_config primaryType is {primary!r}")
+        return cls(
+            chain_id=chain_id,
+            exchange=exchange,
+            domain=domain,
+            fee_recipient=fee_recipient,
+            fee_bps=fee_bps,
+            tokens=tokens,
+            pairs=pairs,
+        )
+
+    def token(self, symbol: str) -> TokenInfo:
+        """The token listed under ``symbol``, case-insensitive; ``KeyError`` lists the known."""
+        for sym, info in self.tokens.items():
+            if sym.upper() == symbol.upper():
+                return info
+        raise KeyError(symbol)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchReport:
+    """One match the node made for a posted order (settlement on chain follows; it is not a
+    fill until its receipt). Amounts are what each side's maker gives, in its maker token."""
+
+    resting_order_hash: str
+    incoming_order_hash: str
+    resting_maker_amount: int
+    incoming_maker_amount: int
+    price: str  # as the node sends it (informational: the amounts are exact)
+
+    @classmethod
+    def from_json(cls, obj: object) -> MatchReport:
+        with shape("match"):
+            m = json_object(obj, "match")
+            return cls(
+                resting_order_hash=str(m["restingOrderHash"]).lower(),
+                incoming_order_hash=str(m["incomingOrderHash"]).lower(),
+                resting_maker_amount=parse_uint(m["restingMakerAmount"], "restingMakerAmount"),
+                incoming_maker_amount=parse_uint(m["incomingMakerAmount"], "incomingMakerAmount"),
+                price=str(m.get("price", "")),
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class PostedOrder:
+    """``POST /v1/orders`` accepted. ``created`` (201) is False when the node already knew the
+    order (200, the body is then its record); ``outcome`` is what matching did with it
+    (``rested``, ``filled``, ``dropped``, ``killed``, ``expired``) when the node says."""
+
+    order_hash: str
+    status: str
+    meta_data: dict[str, Any]
+    outcome: str | None
+    matches: list[MatchReport]
+    created: bool
+
+    @classmethod
+    def from_json(cls, http_status: int, obj: object) -> PostedOrder:
+        with shape("POST /v1/orders answer"):
+            o = json_object(obj, "answer")
+            meta = dict(json_object(o.get("metaData", {}), "metaData"))
+            raw_matches = o.get("matches", [])
+            if not isinstance(raw_matches, list):
+                raise NodeProtocolError("matches must be a list")
+            outcome = o.get("outcome")
+            return cls(
+                order_hash=str(o.get("orderHash") or meta["orderHash"]).lower(),
+                status=str(o.get("status") or meta["status"]),
+                meta_data=meta,
+                outcome=str(outcome) if outcome is not None else None,
+                matches=[MatchReport.from_json(m) for m in raw_matches],
+                created=http_status == 201,
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """One SRA record ``{"order", "metaData"}``, its order parsed, amounts as ints."""
+
+    order: Order
+    signature: bytes
+    order_hash: str
+    status: str
+    remaining: int  # remainingFillableMakerAmount, in makerToken units
+    meta_data: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_json(cls, obj: object) -> OrderRecord:
+        with shape("order record"):
+            rec = json_object(obj, "record")
+            raw_order = json_object(rec["order"], "order")
+            meta = dict(json_object(rec["metaData"], "metaData"))
+            sig = str(raw_order.get("signature", "0x"))
+            return cls(
+                order=Order.from_json(raw_order),
+                signature=bytes.fromhex(sig[2:] if sig.startswith("0x") else sig),
+                order_hash=str(meta["orderHash"]).lower(),
+                status=str(meta.get("status", "")),
+                remaining=parse_uint(
+                    meta.get("remainingFillableMakerAmount", "0"), "remainingFillableMakerAmount"
+                ),
+                meta_data=meta,
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """An SRA page: ``total`` records in all, this page's ``records`` (pages are 1-indexed)."""
+
+    total: int
+    page: int
+    per_page: int
+    records: list[OrderRecord]
+
+    @classmethod
+    def from_json(cls, obj: object) -> Page:
+        with shape("page"):
+            p = json_object(obj, "page")
+            records = p["records"]
+            if not isinstance(records, list):
+                raise NodeProtocolError("page records must be a list")
+            return cls(
+                total=_int(p["total"], "total"),
+                page=_int(p["page"], "page"),
+                per_page=_int(p["perPage"], "perPage"),
+                records=[OrderRecord.from_json(r) for r in records],
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class FillPage:
+    """A page of ``GET /v1/fills``: ``total`` fills in all, this page's ``records``."""
+
+    total: int
+    page: int
+    per_page: int
+    records: list[FillEvent]
+
+    @classmethod
+    def from_json(cls, obj: object) -> FillPage:
+        with shape("fills page"):
+            p = json_object(obj, "fills page")
+            records = p["records"]
+            if not isinstance(records, list):
+                raise NodeProtocolError("fills page records must be a list")
+            try:
+                fills = [fill_from_json(r) for r in records]
+            except (KeyError, TypeError, ValueError) as e:
+                raise NodeProtocolError(f"a fill record is malformed: {e!r}") from None
+            return cls(
+                total=_int(p["total"], "total"),
+                page=_int(p["page"], "page"),
+                per_page=_int(p["perPage"], "perPage"),
+                records=fills,
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Orderbook:
+    """``GET /v1/orderbook``: bids sell the quote token, asks sell the base token."""
+
+    bids: Page
+    asks: Page
+
+
+class shape:
+    """Turns a missing key or malformed field in a node answer into ``NodeProtocolError``."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, _: object
+    ) -> None:
+        # Returns None (never swallows): it only re-raises bad shapes as NodeProtocolError.
+        if exc is None or isinstance(exc, NodeProtocolError):
+            return
+        if isinstance(exc, KeyError):
+            raise NodeProtocolError(f"{self.what} lacks {exc}") from exc
+        if isinstance(exc, (ValueError, TypeError)):  # OrderParseError is a ValueError
+            raise NodeProtocolError(f"{self.what} is malformed: {exc}") from exc
+
+
+def _pairs(raw: object, symbols: list[str]) -> tuple[tuple[str, str], ...]:
+    """``order_config.pairs`` (``["WETH/USDC", ...]``) as (base, quote) symbols of ``tokens``."""
+    if raw is None:
+        return tuple((b, q) for i, b in enumerate(symbols) for q in symbols[i + 1 :])
+    if not isinstance(raw, list) or len(raw) > 10_000:
+        raise NodeProtocolError("order_config pairs must be a list of BASE/QUOTE strings")
+    out = []
+    for item in raw:
+        parts = item.split("/") if isinstance(item, str) else []
+        if len(parts) != 2 or not all(p in symbols for p in parts) or parts[0] == parts[1]:
+            raise NodeProtocolError(f"order_config lists a pair {item!r} of unlisted tokens")
+        out.append((parts[0], parts[1]))
+    return tuple(out)
+
+
+def json_object(obj: object, name: str) -> Mapping[str, Any]:
+    if not isinstance(obj, Mapping):
+        raise NodeProtocolError(f"{name} must be a JSON object")
+    return obj
+
+
+def _int(raw: object, name: str) -> int:
+    """An int sent as a JSON number or a decimal string (never a bool or a float)."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit():
+        return int(raw)
+    raise NodeProtocolError(f"{name} must be an integer, got {raw!r}")
