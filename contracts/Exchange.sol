@@ -10,6 +10,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {IExchange, Order, OrderStatus, OrderState, MatchPair} from "./interfaces/IExchange.sol";
 import {LibFill} from "./libraries/LibFill.sol";
 import {LibOrder} from "./libraries/LibOrder.sol";
+import {LibPacked} from "./libraries/LibPacked.sol";
 
 /// @title SDEX Exchange
 /// @notice Settles EIP-712 signed limit orders, moving tokens straight from maker to
@@ -78,6 +79,18 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
         uint256 maxLeftFill
     ) external nonReentrant returns (uint256 leftFilled, uint256 rightFilled) {
         return _matchOrRevert(LibOrder.load(left), leftSignature, LibOrder.load(right), rightSignature, maxLeftFill);
+    }
+
+    /// @inheritdoc IExchange
+    function matchOrdersPacked() external nonReentrant returns (uint256 leftFilled, uint256 rightFilled) {
+        (
+            Order memory left,
+            bytes calldata leftSignature,
+            Order memory right,
+            bytes calldata rightSignature,
+            uint256 maxLeftFill
+        ) = LibPacked.decode();
+        return _matchOrRevert(left, leftSignature, right, rightSignature, maxLeftFill);
     }
 
     /// @inheritdoc IExchange
