@@ -164,7 +164,7 @@ interface IExchangeEventsAndErrors {
     ///         length byte above 32, an undefined flag bit, or data that ends before or after
     ///         the layout does.
     /// @param calldataSize The calldata's size.
-    /// @param parsedSize   Where the layout ended (or the offset of the bad flags or length byte).
+    /// @param parsedSize   Where the layout, read as far as the flags and length bytes say, ended.
     error PackedMatchMalformed(uint256 calldataSize, uint256 parsedSize);
 
     /// @notice The orders and signatures arrays of a batch call differ in length.
