@@ -229,7 +229,13 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
         returns (OrderState[] memory states)
     {
         if (signatures.length != orders.length) revert ArrayLengthMismatch(orders.length, signatures.length);
-        states = new OrderState[](orders.length);
+        states = new OrderState[](orders.length); // every row allocated here, before the loop
+        // An order's memory copy and its token calls' calldata are dead after its row: the next
+        // order reuses that memory, so a call of 500 orders does not pay for 500 copies.
+        uint256 freeMemory;
+        assembly ("memory-safe") {
+            freeMemory := mload(0x40)
+        }
         for (uint256 i; i < orders.length; ++i) {
             Order memory order = LibOrder.load(orders[i]);
             OrderState memory state = states[i];
@@ -238,6 +244,9 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
             state.makerBalance = _tokenView(order.makerToken, abi.encodeCall(IERC20.balanceOf, (order.maker)));
             state.makerAllowance =
                 _tokenView(order.makerToken, abi.encodeCall(IERC20.allowance, (order.maker, address(this))));
+            assembly ("memory-safe") {
+                mstore(0x40, freeMemory)
+            }
         }
     }
 
