@@ -10,6 +10,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {IExchange, Order, OrderStatus, OrderState, MatchPair} from "./interfaces/IExchange.sol";
 import {LibFill} from "./libraries/LibFill.sol";
 import {LibOrder} from "./libraries/LibOrder.sol";
+import {LibPacked} from "./libraries/LibPacked.sol";
 
 /// @title SDEX Exchange
 /// @notice Settles EIP-712 signed limit orders, moving tokens straight from maker to
@@ -46,11 +47,12 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
     // ───────────────────────────── settlement ─────────────────────────────
 
     /// @inheritdoc IExchange
-    function fillOrder(Order calldata order, bytes calldata signature, uint256 takerFillAmount)
+    function fillOrder(Order calldata orderData, bytes calldata signature, uint256 takerFillAmount)
         external
         nonReentrant
         returns (uint256 makerFilled, uint256 takerPaid)
     {
+        Order memory order = LibOrder.load(orderData);
         bytes32 hash = _hashOrder(order);
         (uint256 filled, bytes memory failure) = _checkOrder(order, hash, signature, msg.sender);
         if (failure.length != 0) _revertWith(failure);
@@ -76,6 +78,18 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
         bytes calldata rightSignature,
         uint256 maxLeftFill
     ) external nonReentrant returns (uint256 leftFilled, uint256 rightFilled) {
+        return _matchOrRevert(LibOrder.load(left), leftSignature, LibOrder.load(right), rightSignature, maxLeftFill);
+    }
+
+    /// @inheritdoc IExchange
+    function matchOrdersPacked() external nonReentrant returns (uint256 leftFilled, uint256 rightFilled) {
+        (
+            Order memory left,
+            bytes calldata leftSignature,
+            Order memory right,
+            bytes calldata rightSignature,
+            uint256 maxLeftFill
+        ) = LibPacked.decode();
         return _matchOrRevert(left, leftSignature, right, rightSignature, maxLeftFill);
     }
 
@@ -117,9 +131,14 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
                     ++settled;
                 }
             } catch (bytes memory reason) {
-                emit MatchSkipped(i, _hashOrder(orders[l]), _hashOrder(orders[r]), reason);
+                _skipFailed(orders[l], orders[r], i, reason);
             }
         }
+    }
+
+    /// @dev Reports batch match `index` that reverted in its own frame with `reason`.
+    function _skipFailed(Order calldata left, Order calldata right, uint256 index, bytes memory reason) private {
+        emit MatchSkipped(index, _hashOrder(LibOrder.load(left)), _hashOrder(LibOrder.load(right)), reason);
     }
 
     /// @inheritdoc IExchange
@@ -133,15 +152,24 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
         uint256 count = orders.length; // batchMatchOrders checked signatures.length == count
         // Each order's hash, computed once however many matches share the order (0: not yet).
         bytes32[] memory hashes = new bytes32[](count);
+        // Each match's memory (its two orders, a failure's error) is dead when the match ends:
+        // the next match reuses it, so memory does not grow with the batch.
+        uint256 freeMemory;
+        assembly ("memory-safe") {
+            freeMemory := mload(0x40)
+        }
         for (uint256 i; i < pairs.length; ++i) {
             (uint256 l, uint256 r) = (pairs[i].left, pairs[i].right);
             if (l >= count || r >= count) {
                 _skipOutOfRange(orders, i, l, r);
-            } else if (_settleInline(orders, signatures, hashes, pairs[i], i)) {
+            } else if (_settleOrSkip(orders, signatures, hashes, pairs[i], i)) {
                 // Cannot overflow: at most pairs.length increments.
                 unchecked {
                     ++settled;
                 }
+            }
+            assembly ("memory-safe") {
+                mstore(0x40, freeMemory)
             }
         }
     }
@@ -156,14 +184,15 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
         uint256 maxLeftFill
     ) external returns (uint256 leftFilled, uint256 rightFilled) {
         if (msg.sender != address(this)) revert OnlySelf(msg.sender);
-        return _matchOrRevert(left, leftSignature, right, rightSignature, maxLeftFill);
+        return _matchOrRevert(LibOrder.load(left), leftSignature, LibOrder.load(right), rightSignature, maxLeftFill);
     }
 
     // ──────────────────────────── cancellation ────────────────────────────
 
     /// @inheritdoc IExchange
     /// @dev Idempotent: cancelling a cancelled order changes nothing and emits nothing.
-    function cancelOrder(Order calldata order) external {
+    function cancelOrder(Order calldata orderData) external {
+        Order memory order = LibOrder.load(orderData);
         bytes32 hash = _hashOrder(order);
         if (msg.sender != order.maker) revert OnlyMaker(hash, order.maker, msg.sender);
         uint256 fillState = _fillState(order, hash);
@@ -189,7 +218,7 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
         view
         returns (bytes32 hash, OrderStatus status, uint256 filledMakerAmount)
     {
-        return _orderInfo(order);
+        return _orderInfo(LibOrder.load(order));
     }
 
     /// @inheritdoc IExchange
@@ -200,15 +229,24 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
         returns (OrderState[] memory states)
     {
         if (signatures.length != orders.length) revert ArrayLengthMismatch(orders.length, signatures.length);
-        states = new OrderState[](orders.length);
+        states = new OrderState[](orders.length); // every row allocated here, before the loop
+        // An order's memory copy and its token calls' calldata are dead after its row: the next
+        // order reuses that memory, so a call of 500 orders does not pay for 500 copies.
+        uint256 freeMemory;
+        assembly ("memory-safe") {
+            freeMemory := mload(0x40)
+        }
         for (uint256 i; i < orders.length; ++i) {
-            Order calldata order = orders[i];
+            Order memory order = LibOrder.load(orders[i]);
             OrderState memory state = states[i];
             (state.orderHash, state.status, state.filledMakerAmount) = _orderInfo(order);
             state.signatureValid = _isValidSignature(order.maker, state.orderHash, signatures[i]);
             state.makerBalance = _tokenView(order.makerToken, abi.encodeCall(IERC20.balanceOf, (order.maker)));
             state.makerAllowance =
                 _tokenView(order.makerToken, abi.encodeCall(IERC20.allowance, (order.maker, address(this))));
+            assembly ("memory-safe") {
+                mstore(0x40, freeMemory)
+            }
         }
     }
 
@@ -219,7 +257,7 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
 
     /// @inheritdoc IExchange
     function orderHash(Order calldata order) external view returns (bytes32) {
-        return _hashOrder(order);
+        return _hashOrder(LibOrder.load(order));
     }
 
     // ────────────────────────────── internals ─────────────────────────────
@@ -239,9 +277,9 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
     ///      A failing check changes nothing and comes back as its custom error's revert data in
     ///      `failure` (empty on success): matchOrders reverts with it, a batch skips the match.
     function _matchOrders(
-        Order calldata left,
+        Order memory left,
         bytes calldata leftSignature,
-        Order calldata right,
+        Order memory right,
         bytes calldata rightSignature,
         Checked memory m
     ) private returns (uint256, uint256, bytes memory failure) {
@@ -258,7 +296,7 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
     }
 
     /// @dev Amounts, fill records and transfers of a checked match.
-    function _executeMatch(Order calldata left, Order calldata right, Checked memory m)
+    function _executeMatch(Order memory left, Order memory right, Checked memory m)
         private
         returns (uint256 x, uint256 y, bytes memory failure)
     {
@@ -285,7 +323,7 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
     /// @dev The checks of one order about to be filled, ordered so that each bad order gets its
     ///      own error: amounts, tokens, status, expiry, taker, signature. Returns the order's
     ///      filled amount, or the failing check's custom error in `failure`.
-    function _checkOrder(Order calldata order, bytes32 hash, bytes calldata signature, address counterparty)
+    function _checkOrder(Order memory order, bytes32 hash, bytes calldata signature, address counterparty)
         private
         view
         returns (uint256 filled, bytes memory failure)
@@ -321,7 +359,7 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
     ///      order filled whole by its first fill only sets its two bits in the maker's (usually
     ///      warm) bitmap word; every other fill writes the order's own slot.
     function _recordFill(
-        Order calldata order,
+        Order memory order,
         bytes32 hash,
         uint256 filledBefore,
         uint256 makerFilled,
@@ -374,13 +412,13 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
     }
 
     /// @dev An opt-in order (ARCHITECTURE.md "Bitmap orders"): its salt carries BITMAP_TAG.
-    function _isBitmapOrder(Order calldata order) private pure returns (bool) {
+    function _isBitmapOrder(Order memory order) private pure returns (bool) {
         return order.salt >> 192 == BITMAP_TAG;
     }
 
     /// @dev A bitmap order's fill state as one fill-slot word (filled amount | cancel flag):
     ///      read from the maker's bitmap word, and from its own slot only when that says so.
-    function _fillState(Order calldata order, bytes32 hash) private view returns (uint256) {
+    function _fillState(Order memory order, bytes32 hash) private view returns (uint256) {
         if (_isBitmapOrder(order)) {
             (uint256 word, uint256 shift) = _bitmapPosition(order.salt);
             uint256 state = (_orderBits[order.maker][word] >> shift) & 3;
@@ -391,7 +429,7 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
     }
 
     /// @dev Sets a bitmap order's 2-bit state (the only writer of _orderBits).
-    function _setBitmapState(Order calldata order, uint256 state) private {
+    function _setBitmapState(Order memory order, uint256 state) private {
         (uint256 word, uint256 shift) = _bitmapPosition(order.salt);
         mapping(uint256 => uint256) storage bits = _orderBits[order.maker];
         bits[word] = (bits[word] & ~(3 << shift)) | (state << shift);
@@ -405,9 +443,9 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
 
     /// @dev One match outside a batch's inline frame: a failing check reverts with its error.
     function _matchOrRevert(
-        Order calldata left,
+        Order memory left,
         bytes calldata leftSignature,
-        Order calldata right,
+        Order memory right,
         bytes calldata rightSignature,
         uint256 maxLeftFill
     ) private returns (uint256, uint256) {
@@ -419,29 +457,39 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
     }
 
     /// @dev orders[i]'s hash from the batch's cache, computed on first use.
-    function _cachedHash(Order[] calldata orders, bytes32[] memory hashes, uint256 i) private view returns (bytes32) {
+    function _cachedHash(Order memory order, bytes32[] memory hashes, uint256 i) private view returns (bytes32) {
         // An EIP-712 hash is a keccak256 output, never 0 in practice, so 0 marks "not yet".
-        if (hashes[i] == 0) hashes[i] = _hashOrder(orders[i]);
+        if (hashes[i] == 0) hashes[i] = _hashOrder(order);
         return hashes[i];
     }
 
-    /// @dev settleBatch's match `index` (its indexes in range): settled, or skipped with
-    ///      MatchSkipped when a check fails (a token's revert reverts the whole frame).
-    function _settleInline(
+    /// @dev settleBatch's match `index`: settled (true), or skipped with MatchSkipped.
+    function _settleOrSkip(
         Order[] calldata orders,
         bytes[] calldata signatures,
         bytes32[] memory hashes,
         MatchPair calldata pair,
         uint256 index
     ) private returns (bool) {
-        Checked memory m;
-        (m.leftHash, m.rightHash) = (_cachedHash(orders, hashes, pair.left), _cachedHash(orders, hashes, pair.right));
-        m.leftAvailable = pair.maxLeftFill;
-        (,, bytes memory failure) =
-            _matchOrders(orders[pair.left], signatures[pair.left], orders[pair.right], signatures[pair.right], m);
+        (Checked memory m, bytes memory failure) = _settleInline(orders, signatures, hashes, pair);
         if (failure.length == 0) return true;
         emit MatchSkipped(index, m.leftHash, m.rightHash, failure);
         return false;
+    }
+
+    /// @dev One match of settleBatch (its indexes in range) inline: `failure` is the error of the
+    ///      check that failed (empty: settled); a token's revert reverts the whole frame.
+    function _settleInline(
+        Order[] calldata orders,
+        bytes[] calldata signatures,
+        bytes32[] memory hashes,
+        MatchPair calldata pair
+    ) private returns (Checked memory m, bytes memory failure) {
+        Order memory left = LibOrder.load(orders[pair.left]);
+        Order memory right = LibOrder.load(orders[pair.right]);
+        (m.leftHash, m.rightHash) = (_cachedHash(left, hashes, pair.left), _cachedHash(right, hashes, pair.right));
+        m.leftAvailable = pair.maxLeftFill;
+        (,, failure) = _matchOrders(left, signatures[pair.left], right, signatures[pair.right], m);
     }
 
     /// @dev Reverts with `failure`, a custom error's revert data from the checks.
@@ -454,12 +502,12 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
     /// @dev Reports batch pair `index` pointing past the `orders` array.
     function _skipOutOfRange(Order[] calldata orders, uint256 index, uint256 l, uint256 r) private {
         uint256 count = orders.length;
-        bytes32 leftHash = l < count ? _hashOrder(orders[l]) : bytes32(0);
-        bytes32 rightHash = r < count ? _hashOrder(orders[r]) : bytes32(0);
+        bytes32 leftHash = l < count ? _hashOrder(LibOrder.load(orders[l])) : bytes32(0);
+        bytes32 rightHash = r < count ? _hashOrder(LibOrder.load(orders[r])) : bytes32(0);
         emit MatchSkipped(index, leftHash, rightHash, abi.encodeWithSelector(PairIndexOutOfRange.selector, l, r, count));
     }
 
-    function _orderInfo(Order calldata order)
+    function _orderInfo(Order memory order)
         private
         view
         returns (bytes32 hash, OrderStatus status, uint256 filledMakerAmount)
@@ -471,7 +519,7 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
     }
 
     /// @dev Status of an order that passes the validity rules: CANCELLED, FILLED, EXPIRED, FILLABLE.
-    function _liveStatus(Order calldata order, uint256 fillState) private view returns (OrderStatus) {
+    function _liveStatus(Order memory order, uint256 fillState) private view returns (OrderStatus) {
         if (fillState & CANCELLED_FLAG != 0 || order.salt < _minValidSalts[order.maker]) {
             return OrderStatus.CANCELLED;
         }
@@ -480,7 +528,7 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
         return OrderStatus.FILLABLE;
     }
 
-    function _hashOrder(Order calldata order) private view returns (bytes32) {
+    function _hashOrder(Order memory order) private view returns (bytes32) {
         return _hashTypedDataV4(LibOrder.hash(order));
     }
 

@@ -160,6 +160,13 @@ interface IExchangeEventsAndErrors {
     /// @param token The token.
     error SafeERC20FailedOperation(address token);
 
+    /// @notice matchOrdersPacked's calldata does not follow the packed layout (LibPacked): a
+    ///         length byte above 32, an undefined flag bit, or data that ends before or after
+    ///         the layout does.
+    /// @param calldataSize The calldata's size.
+    /// @param parsedSize   Where the layout, read as far as the flags and length bytes say, ended.
+    error PackedMatchMalformed(uint256 calldataSize, uint256 parsedSize);
+
     /// @notice The orders and signatures arrays of a batch call differ in length.
     /// @param orders     The number of orders.
     /// @param signatures The number of signatures.
@@ -189,6 +196,11 @@ interface IExchange is IExchangeEventsAndErrors {
         bytes calldata rightSignature,
         uint256 maxLeftFill
     ) external returns (uint256 leftFilled, uint256 rightFilled);
+
+    /// @notice matchOrders with the match packed in the calldata after the selector (LibPacked's
+    ///         layout, ~60% of matchOrders' bytes): the same orders, checks, events and errors
+    ///         (plus PackedMatchMalformed). What a node sends for a lone match.
+    function matchOrdersPacked() external returns (uint256 leftFilled, uint256 rightFilled);
 
     /// @notice Settles `pairs` in order; a failing pair is skipped with MatchSkipped.
     /// @return settled The number of pairs settled.

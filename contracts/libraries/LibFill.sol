@@ -12,8 +12,6 @@ import {IExchangeEventsAndErrors} from "../interfaces/IExchange.sol";
 ///      mulDiv quotient is bounded by an order amount, so nothing overflows. The hashes are only
 ///      carried into the revert data.
 library LibFill {
-    using Math for uint256;
-
     /// @notice Amounts of `fillOrder`: the caller offers up to `takerFillAmount` takerToken.
     /// @param orderHash Reported in ZeroFillAmount(orderHash, 0).
     /// @return makerFilled x: makerToken the maker gives.
@@ -29,7 +27,7 @@ library LibFill {
     ) internal pure returns (uint256 makerFilled, uint256 takerPaid, uint256 fee) {
         makerFilled = _maxFill(makerAmount - filled, takerFillAmount, makerAmount, takerAmount);
         if (makerFilled == 0) revert IExchangeEventsAndErrors.ZeroFillAmount(orderHash, bytes32(0));
-        takerPaid = makerFilled.mulDiv(takerAmount, makerAmount, Math.Rounding.Ceil);
+        takerPaid = _mulDiv(makerFilled, takerAmount, makerAmount, true);
         fee = feeFor(feeAmount, makerFilled, makerAmount);
     }
 
@@ -74,7 +72,7 @@ library LibFill {
         returns (uint256 x, uint256 y)
     {
         x = _maxFill(leftAvailable, rightRemaining, leftMakerAmount, leftTakerAmount);
-        y = x.mulDiv(leftTakerAmount, leftMakerAmount, Math.Rounding.Ceil);
+        y = _mulDiv(x, leftTakerAmount, leftMakerAmount, true);
     }
 
     /// @notice Whether giving y of right's makerToken for x keeps right's limit price:
@@ -85,13 +83,13 @@ library LibFill {
         pure
         returns (bool)
     {
-        return y.mulDiv(rightTakerAmount, rightMakerAmount, Math.Rounding.Ceil) <= x;
+        return _mulDiv(y, rightTakerAmount, rightMakerAmount, true) <= x;
     }
 
     /// @notice An order's fee for a fill of `filled` makerToken: floor(feeAmount * filled / makerAmount).
     function feeFor(uint256 feeAmount, uint256 filled, uint256 makerAmount) internal pure returns (uint256) {
         if (feeAmount == 0) return 0; // most orders carry no fee: skip the mulDiv
-        return feeAmount.mulDiv(filled, makerAmount, Math.Rounding.Floor);
+        return _mulDiv(feeAmount, filled, makerAmount, false);
     }
 
     /// @dev The most of `remaining` makerToken that `budget` takerToken buys at the order's price:
@@ -102,7 +100,20 @@ library LibFill {
         returns (uint256)
     {
         // takerToken that buys all of `remaining`, rounded up in the maker's favour
-        uint256 need = remaining.mulDiv(takerAmount, makerAmount, Math.Rounding.Ceil);
-        return budget >= need ? remaining : budget.mulDiv(makerAmount, takerAmount, Math.Rounding.Floor);
+        uint256 need = _mulDiv(remaining, takerAmount, makerAmount, true);
+        return budget >= need ? remaining : _mulDiv(budget, makerAmount, takerAmount, false);
+    }
+
+    /// @dev a * b / d rounded down (or up): Math.mulDiv's result. When a * b fits 256 bits (amounts
+    ///      of real tokens always do) it is one MUL, DIV and MOD; else, or for d == 0 (which
+    ///      panics there), Math.mulDiv itself.
+    function _mulDiv(uint256 a, uint256 b, uint256 d, bool up) private pure returns (uint256 q) {
+        bool fits;
+        assembly ("memory-safe") {
+            let prod := mul(a, b)
+            fits := and(gt(d, 0), or(iszero(a), eq(div(prod, a), b)))
+            if fits { q := add(div(prod, d), and(up, gt(mod(prod, d), 0))) }
+        }
+        if (!fits) q = Math.mulDiv(a, b, d, up ? Math.Rounding.Ceil : Math.Rounding.Floor);
     }
 }

@@ -18,7 +18,7 @@ from sdex.chain.tx import Log, Receipt, Sender
 from sdex.errors import ChainError, ContractRevert, TransactionFailed
 from sdex.fillmath import UINT256_MAX
 from sdex.model import FillEvent
-from sdex.order import Domain, Order, SignedOrder
+from sdex.order import ZERO_ADDRESS, Domain, Order, SignedOrder
 
 T = TypeVar("T")
 
@@ -95,6 +95,7 @@ class Exchange:
         self.decoder = error_decoder()
         self._states_selector = self.abi.fn("getOrderStates").selector
         self._batch_selector = self.abi.fn("batchMatchOrders").selector
+        self._packed_selector = self.abi.fn("matchOrdersPacked").selector
         self._fill_topic = self.abi.events["OrderFilled"].topic
 
     # -- reads -------------------------------------------------------------------------
@@ -181,6 +182,16 @@ class Exchange:
             max_left_fill,
         )
 
+    def match_orders_packed(
+        self,
+        sender: Sender,
+        left: SignedOrder,
+        right: SignedOrder,
+        max_left_fill: int = UINT256_MAX,
+    ) -> Receipt:
+        """``matchOrdersPacked``: ``matchOrders`` with the match in the packed layout."""
+        return self._send(sender, self.encode_match_packed(left, right, max_left_fill))
+
     def batch_match_orders(
         self,
         sender: Sender,
@@ -193,6 +204,9 @@ class Exchange:
         data = self.encode_batch(
             [(left, right, cap) for (left, right), cap in zip(pairs, caps, strict=True)]
         )
+        return self._send(sender, data, gas)
+
+    def _send(self, sender: Sender, data: bytes, gas: int | None = None) -> Receipt:
         try:
             return sender.transact(self.address, data, gas)
         except ContractRevert as e:
@@ -202,13 +216,54 @@ class Exchange:
 
     def encode_settlement(self, matches: Sequence[tuple[SignedOrder, SignedOrder, int]]) -> bytes:
         """Calldata settling ``(resting, incoming, max resting fill)`` matches: one
-        ``matchOrders`` when alone, else one ``batchMatchOrders``."""
+        ``matchOrdersPacked`` when alone (``matchOrders`` for a pair whose tokens do not
+        mirror each other, which the packed layout cannot carry, so that the chain reports
+        its TokenMismatch), else one ``batchMatchOrders``."""
         if len(matches) == 1:
             left, right, cap = matches[0]
+            lo, ro = left.order, right.order
+            if ro.maker_token == lo.taker_token and ro.taker_token == lo.maker_token:
+                return self.encode_match_packed(left, right, cap)
             return self.abi.fn("matchOrders").encode(
-                left.order.to_tuple(), left.signature, right.order.to_tuple(), right.signature, cap
+                lo.to_tuple(), left.signature, ro.to_tuple(), right.signature, cap
             )
         return self.encode_batch(matches)
+
+    def encode_match_packed(self, left: SignedOrder, right: SignedOrder, cap: int) -> bytes:
+        """``matchOrdersPacked`` calldata (layout in contracts/libraries/LibPacked.sol): flags,
+        the cap unless it is UINT256_MAX, both orders without zero fields or padding (right's
+        tokens are left's, swapped), then both signatures. Raises ValueError for a pair whose
+        tokens do not mirror each other, or a signature of 64 KiB or more."""
+        lo, ro = left.order, right.order
+        if ro.maker_token != lo.taker_token or ro.taker_token != lo.maker_token:
+            raise ValueError("a packed match needs right's tokens to be left's, swapped")
+        flags = 0
+        if lo.taker != ZERO_ADDRESS:
+            flags |= 1
+        if lo.fee_recipient != ZERO_ADDRESS or lo.fee_amount:
+            flags |= 2
+        if ro.taker != ZERO_ADDRESS:
+            flags |= 4
+        if ro.fee_recipient != ZERO_ADDRESS or ro.fee_amount:
+            flags |= 8
+        parts = [self._packed_selector, bytes((flags | (16 if cap != UINT256_MAX else 0),))]
+        if cap != UINT256_MAX:
+            parts.append(_packed_uint(cap))
+        for o, tokens, taker_flag, fee_flag in ((lo, True, 1, 2), (ro, False, 4, 8)):
+            parts.append(bytes.fromhex(o.maker[2:]))
+            if flags & taker_flag:
+                parts.append(bytes.fromhex(o.taker[2:]))
+            if tokens:
+                parts.append(bytes.fromhex(o.maker_token[2:] + o.taker_token[2:]))
+            parts.append(_packed_uint(o.maker_amount) + _packed_uint(o.taker_amount))
+            if flags & fee_flag:
+                parts.append(bytes.fromhex(o.fee_recipient[2:]) + _packed_uint(o.fee_amount))
+            parts.append(o.expiry.to_bytes(8, "big") + _packed_uint(o.salt))
+        for sig in (left.signature, right.signature):
+            if len(sig) >= 1 << 16:
+                raise ValueError(f"a signature of {len(sig)} bytes does not fit a packed match")
+            parts.append(len(sig).to_bytes(2, "big") + sig)
+        return b"".join(parts)
 
     def encode_batch(self, matches: Sequence[tuple[SignedOrder, SignedOrder, int]]) -> bytes:
         """``batchMatchOrders`` calldata for ``(resting, incoming, max resting fill)`` matches;
@@ -300,6 +355,12 @@ class Exchange:
 
 def _word(value: int) -> bytes:
     return value.to_bytes(32, "big")
+
+
+def _packed_uint(value: int) -> bytes:
+    """A uint of the packed layout: one length byte, then the value's big-endian bytes."""
+    n = (value.bit_length() + 7) // 8
+    return bytes((n,)) + value.to_bytes(n, "big")
 
 
 def _address_word(address: str) -> bytes:
