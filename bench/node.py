@@ -228,6 +228,33 @@ def node_process(
         log.close()
 
 
+@contextlib.contextmanager
+def window_profile(profile: Path | None, pid: int) -> Iterator[None]:
+    """py-spy on ``pid`` for the duration of the block only (when ``profile`` and py-spy
+    are there): ``<profile>/node-settle-window.raw``. Stopped by its own PID (SIGINT: it
+    writes what it sampled)."""
+    spy = _py_spy() if profile is not None else None
+    if profile is None or spy is None:
+        yield
+        return
+    out = str(profile / "node-settle-window.raw")
+    sampler = subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--format", "raw", "-o", out,
+         "--rate", "250", "--gil", "--threads", "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        time.sleep(0.3)  # attached before the clock starts
+        yield
+    finally:
+        sampler.send_signal(signal.SIGINT)
+        try:
+            sampler.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            sampler.kill()
+            sampler.wait(timeout=10)
+
+
 def _py_spy() -> str | None:
     """py-spy (a pinned dev dependency) next to this interpreter, else on PATH."""
     beside = Path(sys.executable).parent / "py-spy"
@@ -724,10 +751,17 @@ def raw_batches(
 
 
 async def node_round(
-    url: str, rpc_url: str, signer: Signer, n: int, concurrency: int, pids: dict[str, int]
+    url: str,
+    rpc_url: str,
+    signer: Signer,
+    n: int,
+    concurrency: int,
+    pids: dict[str, int],
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """``n`` matches queued in the node while mining is paused; then the time from resuming
-    mining until the websocket delivered all ``2 n`` fills."""
+    mining until the websocket delivered all ``2 n`` fills. With ``profile``, py-spy samples
+    the node over that window only (``node-settle-window.raw``)."""
     from sdex.chain import Rpc
 
     asks = [body(signer.order(ASK_MAKERS[i % len(ASK_MAKERS)], True, MID)) for i in range(n)]
@@ -765,7 +799,7 @@ async def node_round(
             rpc.close()
             counter.cancel()
             raise
-        with CpuMeter(pids) as cpu:
+        with window_profile(profile, pids["node"]), CpuMeter(pids) as cpu:
             t0 = time.perf_counter()
             rpc.call("evm_setAutomine", True)
             for _ in range(16):  # what waits in the pool (one large transaction a block)
@@ -808,7 +842,9 @@ async def bench_settlement(
     warm = await asyncio.to_thread(raw_batches, rpc_url, deployment, signer, args.warmup_batches)
     warm_node = await node_round(url, rpc_url, signer, 4 * RAW_BATCH, args.concurrency, pids)
     raw_before = await asyncio.to_thread(raw_batches, rpc_url, deployment, signer, args.raw_batches)
-    node = await node_round(url, rpc_url, signer, args.settle_matches, args.concurrency, pids)
+    node = await node_round(
+        url, rpc_url, signer, args.settle_matches, args.concurrency, pids, args.profile
+    )
     raw_after = await asyncio.to_thread(raw_batches, rpc_url, deployment, signer, args.raw_batches)
     raw_rate = (raw_before["matches_per_s"] + raw_after["matches_per_s"]) / 2
     return {
