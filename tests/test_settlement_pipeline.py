@@ -44,7 +44,7 @@ async def test_pipelined_batches_one_match_fails_only_it_is_rejudged(
     c = chain
     # The watcher polls once and then not for an hour (no newHeads either): the node cannot
     # know that ALICE moves her WETH away, so it settles against her order.
-    cfg = node_config(c, tmp_path / "n.db", poll_interval=3600.0, max_batch=4)
+    cfg = node_config(c, tmp_path / "n.db", poll_interval=3600.0, max_batch=4, backlog_batch=4)
     async with running_node(cfg) as (node, api):
         await wait_for(lambda: node.watcher.caught_up.is_set())
         carols = [c.sign(ask(c, CAROL, E18, 3000 * E6)) for _ in range(7)]

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import aiohttp
@@ -33,6 +34,7 @@ from sdex.book.types import RemovalReason
 from sdex.chain import FillEvent, OrderState, Receipt, Sender, SignedTx
 from sdex.chain.aio import ChainThread
 from sdex.chain.arpc import AsyncRpc
+from sdex.chain.tx import fees_of
 from sdex.errors import ChainError, ContractRevert, RpcError, TransactionFailed
 from sdex.fillmath import MatchAmounts
 from sdex.ingest import judge, removal_of
@@ -111,6 +113,13 @@ MAX_TX_GAS = 16_000_000
 """Under Hardhat's per-transaction cap of 16,777,216 (the default max_batch is 64 matches)."""
 MAX_IN_FLIGHT = 4
 """Batches sent whose receipts are not processed yet."""
+FALLBACK_FACTOR = 2.2
+"""A batch's gas per match, fallback included, over the most gas per match a settled batch
+used so far (the fallback repeats the inline attempt, one call frame per match)."""
+FEE_TTL = 1.0
+"""Seconds a read base fee is signed with (the fee cap is twice it: the base fee would have
+to double meanwhile, six full blocks in a row, for a transaction to be refused)."""
+GAP_FILL_GAS = 21_000
 RECEIPT_TIMEOUT = 120.0
 """Seconds to wait for a receipt before the transaction counts as lost."""
 LOST_CHECK = 1.0
@@ -121,11 +130,17 @@ LOST_RECHECK = 0.5
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
 
 
-def settlement_gas(matches: int) -> int:
-    """The gas limit of a settlement of ``matches`` matches."""
+def settlement_gas(matches: int, per_match: int = GAS_PER_MATCH) -> int:
+    """The gas limit of a settlement of ``matches`` matches (``per_match``: a bound on one
+    match's gas, fallback included)."""
     if matches == 1:
         return LONE_GAS
-    return min(MAX_TX_GAS, BASE_GAS + GAS_PER_MATCH * matches)
+    return min(MAX_TX_GAS, BASE_GAS + per_match * matches)
+
+
+def fitting_batch(per_match: int) -> int:
+    """The most matches whose settlement gas, at ``per_match`` each, fits one transaction."""
+    return max(1, (MAX_TX_GAS - BASE_GAS) // max(1, per_match))
 
 
 class Settler:
@@ -143,12 +158,15 @@ class Settler:
         receipts: AsyncRpc | None = None,
         mirror: Mirror | None = None,
         max_in_flight: int = MAX_IN_FLIGHT,
+        backlog_batch: int | None = None,
     ) -> None:
         self.chain = chain
         self.sender = sender
         self.store = store
         self.on_result = on_result
         self.max_batch = max_batch
+        self.backlog_batch = max(max_batch, backlog_batch or max_batch)
+        """Most matches a batch takes while more than ``max_batch`` wait (and the gas fits)."""
         self.max_in_flight = max(1, max_in_flight)
         self.receipts = receipts
         """Receipts are polled on the event loop with this client (None: the chain thread)."""
@@ -173,6 +191,13 @@ class Settler:
         self.lost = 0
         self.most_in_flight = 0
         """The most transactions that were sent and awaiting receipts at once."""
+        self.largest_batch = 0
+        self.gap_fills = 0
+        """Transactions sent to fill a lost transaction's nonce (later ones waited on it)."""
+        self.gas_per_match_seen = 0
+        """The most gas per match a settled batch of several used (0: none yet)."""
+        self._fee_cache: tuple[tuple[int, int], float] | None = None
+        self._signing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sdex-sign")
         self.idle = asyncio.Event()
         self.idle.set()
 
@@ -195,8 +220,10 @@ class Settler:
                 while self._queue:
                     # A free slot first: meanwhile the queue fills the next batch up.
                     await self._slots.acquire()
-                    batch = self._queue[: self.max_batch]
-                    self._queue = self._queue[self.max_batch :]
+                    size = self.batch_size(len(self._queue))
+                    batch = self._queue[:size]
+                    self._queue = self._queue[size:]
+                    self.largest_batch = max(self.largest_batch, len(batch))
                     task = asyncio.create_task(self._fly(batch), name="settlement")
                     self._flights.add(task)
                     task.add_done_callback(self._landed)
@@ -207,6 +234,27 @@ class Settler:
             for t in list(self._flights):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
+            self._signing.shutdown(wait=False, cancel_futures=True)
+
+    def per_match_gas(self) -> int:
+        """The gas bound per match of a backlog batch: what settled batches used, with room
+        for the fallback; ``GAS_PER_MATCH`` until a receipt told."""
+        if not self.gas_per_match_seen:
+            return GAS_PER_MATCH
+        return min(GAS_PER_MATCH, int(self.gas_per_match_seen * FALLBACK_FACTOR))
+
+    def batch_size(self, waiting: int) -> int:
+        """How many of ``waiting`` matches the next batch takes: ``max_batch``, or while
+        more wait, up to ``backlog_batch`` as far as their gas fits one transaction."""
+        if waiting <= self.max_batch:
+            return waiting
+        fits = fitting_batch(self.per_match_gas())
+        return min(waiting, max(self.max_batch, min(self.backlog_batch, fits)))
+
+    def _gas_limit(self, matches: int) -> int:
+        return settlement_gas(
+            matches, GAS_PER_MATCH if matches <= self.max_batch else self.per_match_gas()
+        )
 
     def _landed(self, task: asyncio.Task[None]) -> None:
         self._flights.discard(task)
@@ -238,9 +286,9 @@ class Settler:
     async def _settle(self, batch: list[Match]) -> list[SettledMatch]:
         ex = self.chain.exchange
         data = ex.encode_settlement([(m.resting, m.incoming, m.amounts.left_filled) for m in batch])
-        async with self._send_lock:  # nonce order: sign, record, broadcast, one at a time
+        async with self._send_lock:  # nonce order: sign, record, queue the broadcast
             try:
-                signed = await self.chain.run(self._sign, ex.address, data, len(batch))
+                signed = await self._sign_next(ex.address, data, len(batch))
             except ContractRevert as e:  # a lone match's pre-flight: nothing was sent
                 reason = str(ex.decoder.decode(e))
                 return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
@@ -257,12 +305,17 @@ class Settler:
             self.sent += 1
             if self.mirror is not None:
                 self.mirror.expect(signed.tx_hash)
-            suspect = False
-            try:
-                await self.chain.run(self._broadcast, signed)
-            except Exception as e:  # unknown whether the node took it: its receipt will say
-                log.warning("broadcasting %s failed: %s", signed.tx_hash, e)
-                suspect = True
+            # Queued on the chain thread, which sends one at a time in the order queued:
+            # nonce order. The next batch is signed while this one is on its way (Hardhat
+            # answers a send once it has mined it).
+            sending = self.chain.submit(self._broadcast, signed)
+        suspect = False
+        try:
+            await sending
+        except Exception as e:  # unknown whether the node took it: its receipt will say
+            log.warning("broadcasting %s failed: %s", signed.tx_hash, e)
+            self._fee_cache = None
+            suspect = True
         try:
             receipt = await self._receipt(signed, suspect)
         finally:
@@ -273,18 +326,80 @@ class Settler:
             self.lost += 1
             self.given_up.add(signed.tx_hash)
             self.store.set_settlement_status(signed.tx_hash, "dropped")
-            self.sender.forget_nonce()  # a dropped nonce leaves a gap: the next one fills it
             log.warning("settlement %s lost (nonce %d): re-judging", signed.tx_hash, signed.nonce)
+            await self._heal_gap(signed.nonce)
             return [
                 SettledMatch(m, Outcome.FAILED, None, signed.tx_hash, "transaction lost")
                 for m in batch
             ]
+        if receipt.status == 1 and len(batch) > 1:
+            per_match = receipt.gas_used // len(batch)
+            self.gas_per_match_seen = max(self.gas_per_match_seen, per_match)
         return self.outcome(batch, receipt, signed.tx_hash)
+
+    async def _sign_next(self, to: str, data: bytes, matches: int) -> SignedTx:
+        """Sign the lane's next transaction. With the async client: the nonce and fees read
+        on the event loop and the signature made on a thread of its own, so that signing
+        never waits behind a broadcast; without it, on the chain thread (one call)."""
+        gas = self._gas_limit(matches)
+        if self.receipts is None:
+            return await self.chain.run(self._sign, to, data, matches)
+        if matches == 1:  # matchOrders reverts where a batch reports: call it first
+            await self.chain.run(self.sender.preflight, to, data)
+        fees = await self._current_fees(self.receipts)
+        if self.sender.next_nonce is None:
+            pending = await self.receipts.call(
+                "eth_getTransactionCount", self.sender.address, "pending"
+            )
+            self.sender.learn_nonce(_quantity(pending))
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._signing, lambda: self.sender.sign(to, data, gas, fees=fees)
+        )
+
+    async def _current_fees(self, rpc: AsyncRpc) -> tuple[int, int]:
+        now = asyncio.get_running_loop().time()
+        if self._fee_cache is not None and now - self._fee_cache[1] < FEE_TTL:
+            return self._fee_cache[0]
+        fees = fees_of(await rpc.call("eth_getBlockByNumber", "latest", False))
+        self._fee_cache = (fees, now)
+        return fees
+
+    async def _heal_gap(self, nonce: int) -> None:
+        """A transaction of ``nonce`` is lost. If the chain has not used that nonce and
+        later ones of this lane are out, they wait on it: fill it with a transfer of
+        nothing to ourselves, so they land now, not at their timeout. If none are out,
+        the next transaction takes it (the nonce is read again)."""
+        rpc = self.receipts
+        after = self.sender.next_nonce
+        if rpc is None or after is None or after <= nonce + 1:
+            self.sender.forget_nonce()
+            return
+        async with self._send_lock:
+            try:
+                mined = _quantity(
+                    await rpc.call("eth_getTransactionCount", self.sender.address, "latest")
+                )
+                if mined != nonce:  # used already; or an earlier gap, which its loss fills
+                    return
+                fees = await self._current_fees(rpc)
+                filler = await asyncio.get_running_loop().run_in_executor(
+                    self._signing,
+                    lambda: self.sender.sign_at(
+                        nonce, self.sender.address, b"", GAP_FILL_GAS, fees=fees
+                    ),
+                )
+                await self.chain.submit(self._broadcast, filler)
+                self.gap_fills += 1
+                log.warning("nonce %d filled by %s: later settlements go on", nonce, filler.tx_hash)
+            except Exception as e:  # the later ones are then judged lost in their turn
+                log.warning("filling nonce %d failed: %s", nonce, e)
+                self.sender.forget_nonce()
 
     def _sign(self, to: str, data: bytes, matches: int) -> SignedTx:
         if matches == 1:  # matchOrders reverts where a batch reports: call it first
             self.sender.preflight(to, data)
-        return self.sender.sign(to, data, settlement_gas(matches))
+        return self.sender.sign(to, data, self._gas_limit(matches))
 
     def _broadcast(self, signed: SignedTx) -> None:
         # A TransactionFailed here means mined and reverted (Hardhat answers so): the receipt tells
@@ -365,3 +480,10 @@ class Settler:
             actual = MatchAmounts(left.maker_filled, right.maker_filled, left.fee, right.fee)
             out.append(SettledMatch(m, Outcome.SETTLED, actual, tx_hash, fills=(left, right)))
         return out
+
+
+def _quantity(raw: object) -> int:
+    """A JSON-RPC quantity (``0x``-hex), bounded."""
+    if not isinstance(raw, str) or not raw.startswith("0x") or not 2 < len(raw) <= 66:
+        raise ValueError(f"not a JSON-RPC quantity: {raw!r}")
+    return int(raw, 16)
