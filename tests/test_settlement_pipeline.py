@@ -164,3 +164,51 @@ async def test_own_receipts_update_the_mirror_without_reads(chain: Chain, tmp_pa
         assert node.book.funds(c.address(CAROL), c.weth.address) == c.weth.balance_of(
             c.address(CAROL)
         )
+
+
+async def test_a_lost_transaction_later_ones_wait_on_is_filled_at_once(
+    chain: Chain, tmp_path: Path, engine: str
+) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        makers = [c.sign(ask(c, CAROL, E18, 3000 * E6)) for _ in range(2)]
+        await post_all(api, makers)
+        lane = node.sender.address
+        start = int(c.rpc.call("eth_getTransactionCount", lane, "latest"), 16)
+        pause_mining(c)
+        try:
+            first = c.sign(bid(c, BOB, E18, 3000 * E6))
+            assert (await api.post_order(first))[0] == 201
+            await wait_for(lambda: len(node.settler.in_flight) == 1 and pending_count(c) == 1)
+            (lost,) = node.settler.in_flight
+            second = c.sign(bid(c, DAVE, E18, 3000 * E6))
+            assert (await api.post_order(second))[0] == 201
+            await wait_for(lambda: len(node.settler.in_flight) == 2 and pending_count(c) == 2)
+            # the first (nonce start) is forgotten by the chain; the second (start + 1) now
+            # waits on a nonce nobody will use, unless the settler fills it
+            drop = "anvil_dropTransaction" if engine == "anvil" else "hardhat_dropTransaction"
+            assert c.rpc.call(drop, lost) in (True, lost)
+        finally:
+            c.rpc.call("evm_setAutomine", True)
+
+        async def filled(s: SignedOrder) -> bool:
+            return await api.status(s) == "filled"
+
+        # Bounded well under the settler's receipt timeout (120 s): the gap is filled once
+        # the loss is known (about a second), then the second lands and the first's match,
+        # given back, is settled again.
+        await wait_for(lambda: node.settler.gap_fills == 1, timeout=10.0)
+        for _ in range(4):  # (a node that leaves the newly ready ones pending: mine them)
+            if not pending_count(c):
+                break
+            c.rpc.call("evm_mine")
+        await wait_for(lambda: filled(second), timeout=10.0)
+        await wait_for(lambda: filled(first), timeout=10.0)
+        assert node.settler.lost == 1
+        assert node.settler.failed == 1 and node.settler.settled == 2
+        # three nonces used: the filler took the lost one's, then the second, then the
+        # first's match sent again; the lost transaction never landed
+        assert int(c.rpc.call("eth_getTransactionCount", lane, "latest"), 16) == start + 3
+        assert c.rpc.call("eth_getTransactionReceipt", lost) is None
+        for s in (*makers, first, second):
+            assert c.exchange.order_info(s.order).filled == s.order.maker_amount

@@ -1,18 +1,29 @@
 """Settles matches on chain from the operator's key: one nonce lane, several batches in flight.
 
 A batch of waiting matches goes out as one ``batchMatchOrders`` (one ``matchOrders`` when
-alone). A batch is sent without a pre-flight: the contract settles what it can and reports
-each match that fails with ``MatchSkipped`` (a check that fails, or a token that refuses
-the transfer: then the batch reruns one call frame per match), so the receipt says which
-matches failed and why. A lone ``matchOrders`` reverts instead, so it keeps an ``eth_call``
-pre-flight. Every transaction is signed, *recorded in the database*, then broadcast, so a
-node killed mid-flight reconciles it from its receipt at restart and never sends it twice
-(a rebroadcast reuses the nonce). Signing and sending are one at a time, in nonce order;
-waiting for receipts is not: up to ``max_in_flight`` batches are sent and not yet
-processed. No fill counts before its receipt. A match that fails (pre-flight revert,
-``MatchSkipped``, failed transaction, a transaction lost) is diagnosed from chain state:
-the guilty order is shrunk or removed and the innocent one goes back to be matched again;
-the other matches of the batch, and other batches, are not touched.
+alone and nothing else is out). A batch is sent without a pre-flight: the contract settles
+what it can and reports each match that fails with ``MatchSkipped`` (a check that fails,
+or a token that refuses the transfer: then the batch reruns one call frame per match), so
+the receipt says which matches failed and why. A lone ``matchOrders`` reverts instead, so
+it keeps an ``eth_call`` pre-flight; a lone match while others are out goes as a batch of
+one instead (no pre-flight to wait behind their broadcasts). Batches take ``max_batch``
+matches, and while more wait, up to ``backlog_batch`` as far as the gas fits one
+transaction (learned from receipts, with room for the fallback).
+
+Every transaction is signed, *recorded in the database*, then broadcast, so a node killed
+mid-flight reconciles it from its receipt at restart and never sends it twice (a
+rebroadcast reuses the nonce). Signing and recording are one at a time, in nonce order;
+broadcasts are queued on the chain thread in that order, so the next batch is signed while
+the previous one is on its way (the nonce and fees are read on the event loop, the fees
+at most once a second, and the signature is made on a thread of its own). Waiting for
+receipts is not ordered: up to ``max_in_flight`` batches are out and not yet processed.
+No fill counts before its receipt. A match that fails (pre-flight revert, ``MatchSkipped``,
+failed transaction, a transaction lost) is diagnosed from chain state: the guilty order is
+shrunk or removed and the innocent one goes back to be matched again; the other matches
+of the batch, and other batches, are not touched. A lost transaction whose nonce later
+ones of the lane wait on (a pool keeps them queued behind the gap) has that nonce filled
+at once by a transfer of nothing to the operator itself, instead of leaving them to their
+receipt timeout.
 
 Each receipt's logs are decoded once, here; the mirror takes the decoded fills and token
 transfers from ``Mirror.note_receipt`` when the watcher reaches the block, instead of
@@ -119,9 +130,15 @@ used so far (the fallback repeats the inline attempt, one call frame per match).
 FEE_TTL = 1.0
 """Seconds a read base fee is signed with (the fee cap is twice it: the base fee would have
 to double meanwhile, six full blocks in a row, for a transaction to be refused)."""
+LEARN_FROM = 8
+"""Batches of at least this many matches teach the gas per match (in smaller ones the
+transaction's own cost weighs too much)."""
 GAP_FILL_GAS = 21_000
 RECEIPT_TIMEOUT = 120.0
 """Seconds to wait for a receipt before the transaction counts as lost."""
+RECEIPT_POLLS = (0.002, 0.003, 0.005, 0.005, 0.01, 0.01, 0.02)
+"""Seconds between asks for a receipt, then the last one on: a chain that mines at once
+(anvil answers the send first, mines a few ms later) is asked often at first."""
 LOST_CHECK = 1.0
 """Seconds between checks whether a transaction without a receipt is still known."""
 LOST_RECHECK = 0.5
@@ -195,7 +212,8 @@ class Settler:
         self.gap_fills = 0
         """Transactions sent to fill a lost transaction's nonce (later ones waited on it)."""
         self.gas_per_match_seen = 0
-        """The most gas per match a settled batch of several used (0: none yet)."""
+        """The most gas per match (beyond ``BASE_GAS``) a settled batch of ``LEARN_FROM`` or
+        more used (0: none yet)."""
         self._fee_cache: tuple[tuple[int, int], float] | None = None
         self._signing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sdex-sign")
         self.idle = asyncio.Event()
@@ -251,10 +269,11 @@ class Settler:
         fits = fitting_batch(self.per_match_gas())
         return min(waiting, max(self.max_batch, min(self.backlog_batch, fits)))
 
-    def _gas_limit(self, matches: int) -> int:
-        return settlement_gas(
-            matches, GAS_PER_MATCH if matches <= self.max_batch else self.per_match_gas()
-        )
+    def _gas_limit(self, matches: int, lone: bool) -> int:
+        if lone:
+            return LONE_GAS
+        per_match = GAS_PER_MATCH if matches <= self.max_batch else self.per_match_gas()
+        return min(MAX_TX_GAS, BASE_GAS + per_match * matches)
 
     def _landed(self, task: asyncio.Task[None]) -> None:
         self._flights.discard(task)
@@ -285,10 +304,15 @@ class Settler:
 
     async def _settle(self, batch: list[Match]) -> list[SettledMatch]:
         ex = self.chain.exchange
-        data = ex.encode_settlement([(m.resting, m.incoming, m.amounts.left_filled) for m in batch])
+        matches = [(m.resting, m.incoming, m.amounts.left_filled) for m in batch]
+        # A lone match goes as ``matchOrders`` (less gas) after a pre-flight, when nothing
+        # else is out; while other settlements are, as a batch of one: no pre-flight call
+        # (it would wait behind their broadcasts), the contract reports a failure.
+        lone = len(batch) == 1 and not self.in_flight
+        data = ex.encode_settlement(matches) if lone else ex.encode_batch(matches)
         async with self._send_lock:  # nonce order: sign, record, queue the broadcast
             try:
-                signed = await self._sign_next(ex.address, data, len(batch))
+                signed = await self._sign_next(ex.address, data, len(batch), lone)
             except ContractRevert as e:  # a lone match's pre-flight: nothing was sent
                 reason = str(ex.decoder.decode(e))
                 return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
@@ -332,19 +356,20 @@ class Settler:
                 SettledMatch(m, Outcome.FAILED, None, signed.tx_hash, "transaction lost")
                 for m in batch
             ]
-        if receipt.status == 1 and len(batch) > 1:
-            per_match = receipt.gas_used // len(batch)
+        if receipt.status == 1 and len(batch) >= LEARN_FROM:
+            per_match = (receipt.gas_used - BASE_GAS) // len(batch)
             self.gas_per_match_seen = max(self.gas_per_match_seen, per_match)
         return self.outcome(batch, receipt, signed.tx_hash)
 
-    async def _sign_next(self, to: str, data: bytes, matches: int) -> SignedTx:
-        """Sign the lane's next transaction. With the async client: the nonce and fees read
-        on the event loop and the signature made on a thread of its own, so that signing
-        never waits behind a broadcast; without it, on the chain thread (one call)."""
-        gas = self._gas_limit(matches)
+    async def _sign_next(self, to: str, data: bytes, matches: int, lone: bool) -> SignedTx:
+        """Sign the lane's next transaction (``lone``: a ``matchOrders``, pre-flighted).
+        With the async client: the nonce and fees read on the event loop and the signature
+        made on a thread of its own, so that signing never waits behind a broadcast;
+        without it, on the chain thread (one call)."""
+        gas = self._gas_limit(matches, lone)
         if self.receipts is None:
-            return await self.chain.run(self._sign, to, data, matches)
-        if matches == 1:  # matchOrders reverts where a batch reports: call it first
+            return await self.chain.run(self._sign, to, data, matches, lone)
+        if lone:  # matchOrders reverts where a batch reports: call it first
             await self.chain.run(self.sender.preflight, to, data)
         fees = await self._current_fees(self.receipts)
         if self.sender.next_nonce is None:
@@ -396,10 +421,10 @@ class Settler:
                 log.warning("filling nonce %d failed: %s", nonce, e)
                 self.sender.forget_nonce()
 
-    def _sign(self, to: str, data: bytes, matches: int) -> SignedTx:
-        if matches == 1:  # matchOrders reverts where a batch reports: call it first
+    def _sign(self, to: str, data: bytes, matches: int, lone: bool) -> SignedTx:
+        if lone:  # matchOrders reverts where a batch reports: call it first
             self.sender.preflight(to, data)
-        return self.sender.sign(to, data, self._gas_limit(matches))
+        return self.sender.sign(to, data, self._gas_limit(matches, lone))
 
     def _broadcast(self, signed: SignedTx) -> None:
         # A TransactionFailed here means mined and reverted (Hardhat answers so): the receipt tells
@@ -419,7 +444,7 @@ class Settler:
         loop = asyncio.get_running_loop()
         start = loop.time()
         next_check = start if suspect else start + LOST_CHECK
-        poll = 0.002
+        polls = iter(RECEIPT_POLLS)
         doubted = False
         while True:
             try:
@@ -451,9 +476,9 @@ class Settler:
                 if suspect or loop.time() - start > RECEIPT_TIMEOUT:
                     log.warning("no receipt for %s: %s", signed.tx_hash, e)
                     return None
-                poll = max(poll, 0.05)
-            await asyncio.sleep(poll)
-            poll = min(poll * 2, 0.05)
+                await asyncio.sleep(0.05)  # (a chain that is down is not asked often)
+                continue
+            await asyncio.sleep(next(polls, RECEIPT_POLLS[-1]))
 
     def outcome(self, batch: Sequence[Match], receipt: Receipt, tx_hash: str) -> list[SettledMatch]:
         """Pair each match with its fills, or with its ``MatchSkipped`` reason; hand the
