@@ -1275,6 +1275,10 @@ def main() -> None:
     ap.add_argument("--before", type=Path, help="JSON printed by an earlier run, to compare")
     ap.add_argument("--before-label", default="an earlier commit", help="what --before ran")
     ap.add_argument("--write", type=Path, help="update the node section of this markdown file")
+    ap.add_argument(
+        "--section-note", default="",
+        help="added to the settlement section's title (a new dated section, the others stay)",
+    )  # fmt: skip
     ap.add_argument("--workdir", type=Path, help="keep the databases and logs here")
     args = ap.parse_args()
     if args.http_orders + 500 > OPERATOR * 1000:
@@ -1292,7 +1296,7 @@ def main() -> None:
         if "settle" in args.phases:
             write_section(
                 args.write,
-                f"Settlement at the chain's speed, {engine} (bench/node.py)",
+                f"Settlement at the chain's speed, {engine}{args.section_note} (bench/node.py)",
                 settlement_markdown(result, args),
             )
         if set(args.phases) == set(PHASES) and args.engine == "hardhat":

@@ -123,7 +123,8 @@ BASE_GAS = 60_000
 MAX_TX_GAS = 16_000_000
 """Under Hardhat's per-transaction cap of 16,777,216 (the default max_batch is 64 matches)."""
 MAX_IN_FLIGHT = 4
-"""Batches sent whose receipts are not processed yet."""
+"""Batches sent whose receipts are not processed yet. (8 measured no better: 0.46x raw on
+anvil against 0.68x with 4, the machine shared.)"""
 FALLBACK_FACTOR = 2.2
 """A batch's gas per match, fallback included, over the most gas per match a settled batch
 used so far (the fallback repeats the inline attempt, one call frame per match)."""
