@@ -212,3 +212,29 @@ async def test_a_lost_transaction_later_ones_wait_on_is_filled_at_once(
         assert c.rpc.call("eth_getTransactionReceipt", lost) is None
         for s in (*makers, first, second):
             assert c.exchange.order_info(s.order).filled == s.order.maker_amount
+
+
+async def test_a_backlog_goes_out_in_a_bigger_batch_as_far_as_the_gas_fits(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", max_batch=8, backlog_batch=24)
+    async with running_node(cfg) as (node, api):
+        settler = node.settler
+        # before any receipt: the fallback-safe bound per match (63 fit one transaction)
+        assert settler.batch_size(8) == 8 and settler.batch_size(20) == 20
+        assert settler.batch_size(100) == 24
+        # twenty matches wait at once: one transaction takes them all
+        asks = [c.sign(ask(c, CAROL, E18 // 10, 300 * E6)) for _ in range(20)]
+        await post_all(api, asks)
+        taker = c.sign(bid(c, DAVE, 2 * E18, 20 * 300 * E6))
+        code, body = await api.post_order(taker)
+        assert code == 201 and len(body["matches"]) == 20, body
+        await wait_for(lambda: settler.settled == 20 and settler.idle.is_set())
+        assert settler.sent == 1 and settler.largest_batch == 20 and settler.failed == 0
+        for s in asks:
+            assert c.exchange.order_info(s.order).filled == E18 // 10
+        assert await api.status(taker) == "filled"
+        # the receipt taught the gas per match: the bound for backlogs follows it
+        assert 0 < settler.gas_per_match_seen < 250_000
+        assert settler.per_match_gas() == min(250_000, int(settler.gas_per_match_seen * 2.2))
