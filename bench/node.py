@@ -21,7 +21,9 @@
    round; both printed). The node: with mining paused (``evm_setAutomine false``), the
    asks and the crossing bids are posted, so every match waits in the node's queue; then
    mining resumes and the clock runs until the websocket has delivered every fill. Both
-   rates are printed with their ratio.
+   rates are printed with their ratio. Then order-to-receipt under load, automine:
+   crossing orders posted open-loop at ``--load-rate`` a second for ``--load-seconds``,
+   each timed from its POST until the websocket announced its settlement (p50/p90/p99).
 
 Orders are signed before any timing starts. Every process started here (Hardhat, the node)
 is stopped by its own PID. Prints JSON; ``--write docs/BENCHMARKS.md`` also replaces the
@@ -226,6 +228,33 @@ def node_process(
                 sampler.kill()
                 sampler.wait(timeout=10)
         log.close()
+
+
+@contextlib.contextmanager
+def window_profile(profile: Path | None, pid: int) -> Iterator[None]:
+    """py-spy on ``pid`` for the duration of the block only (when ``profile`` and py-spy
+    are there): ``<profile>/node-settle-window.raw``. Stopped by its own PID (SIGINT: it
+    writes what it sampled)."""
+    spy = _py_spy() if profile is not None else None
+    if profile is None or spy is None:
+        yield
+        return
+    out = str(profile / "node-settle-window.raw")
+    sampler = subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--format", "raw", "-o", out,
+         "--rate", "250", "--gil", "--threads", "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        time.sleep(0.3)  # attached before the clock starts
+        yield
+    finally:
+        sampler.send_signal(signal.SIGINT)
+        try:
+            sampler.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            sampler.kill()
+            sampler.wait(timeout=10)
 
 
 def _py_spy() -> str | None:
@@ -601,6 +630,76 @@ async def bench_latency(
     }
 
 
+async def bench_latency_under_load(
+    url: str, signer: Signer, rate: float, seconds: float, pids: dict[str, int]
+) -> dict[str, Any]:
+    """Order-to-receipt under load, automine: resting asks first, then crossing bids posted
+    open-loop at ``rate`` a second for ``seconds`` (each at its scheduled time, whatever the
+    earlier ones are doing); for every bid, the time from its POST until the websocket
+    delivered its settlement (``fill`` or ``order filled``, the first)."""
+    n = max(1, round(rate * seconds))
+    asks = [body(signer.order(ASK_MAKERS[i % len(ASK_MAKERS)], True, MID)) for i in range(n)]
+    bids = [signer.order(BID_MAKERS[i % len(BID_MAKERS)], False, MID) for i in range(n)]
+    sent: dict[str, float] = {}
+    answered: list[float] = []
+    errors: list[str] = []
+    async with session(64) as s, s.ws_connect(url + "/v1/ws") as ws:
+        r = await post_all(s, url + "/v1/orders", asks, 16)
+        if r["statuses"] != {"201": n}:
+            raise RuntimeError(f"resting asks: {r['statuses']} {r['errors']}")
+        watcher = FillWatcher(ws)
+        reader = asyncio.create_task(watcher.run())
+        h0 = await health(s, url)
+
+        async def post(signed: SignedOrder, at: float) -> None:
+            await asyncio.sleep(max(0.0, at - time.perf_counter()))
+            t = time.perf_counter()
+            async with s.post(url + "/v1/orders", data=body(signed), headers=JSON_HEADERS) as r:
+                if r.status != 201 and len(errors) < 3:
+                    errors.append(f"{r.status} {(await r.text())[:200]}")
+                await r.read()
+            sent[signed.hash_hex] = t
+            answered.append(time.perf_counter() - t)
+
+        try:
+            with CpuMeter(pids) as cpu:
+                t0 = time.perf_counter() + 0.2
+                await asyncio.gather(*(post(b, t0 + i / rate) for i, b in enumerate(bids)))
+                posted = time.perf_counter() - t0
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.gather(*(watcher.wait(h, 30.0) for h in sent))
+                done = time.perf_counter() - t0
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        h1 = await health(s, url)
+    if errors:
+        raise RuntimeError(f"crossing bids refused: {errors}")
+    waits = [at - sent[h] for h in sent if (at := watcher.first(h)) is not None]
+    settled = h1["matchesSettled"] - h0["matchesSettled"]
+    txs = h1["settlementsSent"] - h0["settlementsSent"]
+    return {
+        "offered_matches_per_s": rate,
+        "seconds": seconds,
+        "crossing_orders": n,
+        "settled_seen_on_websocket": len(waits),
+        "settled_matches_per_s": round(settled / done),
+        "seconds_posting": round(posted, 3),
+        "order_to_receipt_ms": {
+            "p50": pct(waits, 0.5),
+            "p90": pct(waits, 0.9),
+            "p99": pct(waits, 0.99),
+            "max": pct(waits, 1.0),
+        },
+        "post_response_ms": {"p50": pct(answered, 0.5), "p99": pct(answered, 0.99)},
+        "settlement_transactions": txs,
+        "matches_per_transaction": round(settled / max(1, txs), 1),
+        "failed": h1["matchesFailed"] - h0["matchesFailed"],
+        "cpu_cores_used": cpu.cores,
+    }
+
+
 # -- 4. settled matches per second when busy -------------------------------------------------------
 
 
@@ -724,10 +823,17 @@ def raw_batches(
 
 
 async def node_round(
-    url: str, rpc_url: str, signer: Signer, n: int, concurrency: int, pids: dict[str, int]
+    url: str,
+    rpc_url: str,
+    signer: Signer,
+    n: int,
+    concurrency: int,
+    pids: dict[str, int],
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """``n`` matches queued in the node while mining is paused; then the time from resuming
-    mining until the websocket delivered all ``2 n`` fills."""
+    mining until the websocket delivered all ``2 n`` fills. With ``profile``, py-spy samples
+    the node over that window only (``node-settle-window.raw``)."""
     from sdex.chain import Rpc
 
     asks = [body(signer.order(ASK_MAKERS[i % len(ASK_MAKERS)], True, MID)) for i in range(n)]
@@ -765,7 +871,7 @@ async def node_round(
             rpc.close()
             counter.cancel()
             raise
-        with CpuMeter(pids) as cpu:
+        with window_profile(profile, pids["node"]), CpuMeter(pids) as cpu:
             t0 = time.perf_counter()
             rpc.call("evm_setAutomine", True)
             for _ in range(16):  # what waits in the pool (one large transaction a block)
@@ -808,10 +914,14 @@ async def bench_settlement(
     warm = await asyncio.to_thread(raw_batches, rpc_url, deployment, signer, args.warmup_batches)
     warm_node = await node_round(url, rpc_url, signer, 4 * RAW_BATCH, args.concurrency, pids)
     raw_before = await asyncio.to_thread(raw_batches, rpc_url, deployment, signer, args.raw_batches)
-    node = await node_round(url, rpc_url, signer, args.settle_matches, args.concurrency, pids)
+    node = await node_round(
+        url, rpc_url, signer, args.settle_matches, args.concurrency, pids, args.profile
+    )
     raw_after = await asyncio.to_thread(raw_batches, rpc_url, deployment, signer, args.raw_batches)
     raw_rate = (raw_before["matches_per_s"] + raw_after["matches_per_s"]) / 2
+    loaded = await bench_latency_under_load(url, signer, args.load_rate, args.load_seconds, pids)
     return {
+        "latency_under_load": loaded,
         "warmup": {"raw": warm, "node": warm_node},
         "raw_before": raw_before,
         "node": node,
@@ -928,6 +1038,11 @@ def targets(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
             3_000 if r.get("engine") == "anvil" else 1_000,
         )
         got["node_settlement_over_raw"] = (sv["ratio_node_over_raw"], ">=", 0.8)
+        got["order_to_receipt_under_load_p50_ms"] = (
+            sv["latency_under_load"]["order_to_receipt_ms"]["p50"],
+            "<=",
+            20,
+        )
     return {
         k: {"value": v, "target": f"{op} {t:,}", "met": v >= t if op == ">=" else v <= t}
         for k, (v, op, t) in got.items()
@@ -959,11 +1074,12 @@ def settlement_markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
     def met(key: str) -> str:
         return "met" if t[key]["met"] else "missed"
 
-    node, rb, ra = sv["node"], sv["raw_before"], sv["raw_after"]
+    node, rb, ra, lo = sv["node"], sv["raw_before"], sv["raw_after"], sv["latency_under_load"]
     cmd = (
         f"bench/node.py --engine {r['engine']} --phases {' '.join(args.phases)} "
         f"--warmup-batches {args.warmup_batches} --raw-batches {args.raw_batches} "
-        f"--settle-matches {args.settle_matches}"
+        f"--settle-matches {args.settle_matches} --load-rate {args.load_rate:g} "
+        f"--load-seconds {args.load_seconds:g}"
     )
     busy = node["cpu_cores_used"].get("other_processes", 0.0)
     contended = (
@@ -992,7 +1108,12 @@ def settlement_markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
         f"{rb['matches_per_s']:,} / {ra['matches_per_s']:,} matches/s (mean "
         f"{sv['raw_matches_per_s']:,}) | |\n"
         f"| ratio node / raw | {sv['ratio_node_over_raw']} | >= 0.8 "
-        f"({met('node_settlement_over_raw')}) |\n\n"
+        f"({met('node_settlement_over_raw')}) |\n"
+        f"| order-to-receipt under load, automine ({lo['offered_matches_per_s']:g} crossing "
+        f"orders/s offered for {lo['seconds']:g} s, {lo['matches_per_transaction']} matches "
+        f"per tx): p50 / p90 / p99 | {lo['order_to_receipt_ms']['p50']} / "
+        f"{lo['order_to_receipt_ms']['p90']} / {lo['order_to_receipt_ms']['p99']} ms | p50 "
+        f"<= 20 ms ({met('order_to_receipt_under_load_p50_ms')}) |\n\n"
         + before_rows(args)
         + "CPU during the node's round, in cores (`hardhat`: the chain process, either "
         f"engine): {node['cpu_cores_used']}.\n\n"
@@ -1091,7 +1212,7 @@ def print_profiles(profile: Path, top: int = 30) -> None:
         samples = 0
         for line in f.read_text().splitlines():
             stack, _, count = line.rpartition(" ")
-            if not stack:
+            if not stack or not count.isdigit():  # (a line py-spy adds when interrupted)
                 continue
             n = int(count)
             samples += n
@@ -1146,9 +1267,18 @@ def main() -> None:
     ap.add_argument(
         "--settle-matches", type=int, default=2048, help="matches queued in the node at once"
     )
+    ap.add_argument(
+        "--load-rate", type=float, default=100.0,
+        help="crossing orders a second offered while order-to-receipt is measured under load",
+    )  # fmt: skip
+    ap.add_argument("--load-seconds", type=float, default=10.0, help="how long that load runs")
     ap.add_argument("--before", type=Path, help="JSON printed by an earlier run, to compare")
     ap.add_argument("--before-label", default="an earlier commit", help="what --before ran")
     ap.add_argument("--write", type=Path, help="update the node section of this markdown file")
+    ap.add_argument(
+        "--section-note", default="",
+        help="added to the settlement section's title (a new dated section, the others stay)",
+    )  # fmt: skip
     ap.add_argument("--workdir", type=Path, help="keep the databases and logs here")
     args = ap.parse_args()
     if args.http_orders + 500 > OPERATOR * 1000:
@@ -1166,7 +1296,7 @@ def main() -> None:
         if "settle" in args.phases:
             write_section(
                 args.write,
-                f"Settlement at the chain's speed, {engine} (bench/node.py)",
+                f"Settlement at the chain's speed, {engine}{args.section_note} (bench/node.py)",
                 settlement_markdown(result, args),
             )
         if set(args.phases) == set(PHASES) and args.engine == "hardhat":

@@ -44,7 +44,7 @@ async def test_pipelined_batches_one_match_fails_only_it_is_rejudged(
     c = chain
     # The watcher polls once and then not for an hour (no newHeads either): the node cannot
     # know that ALICE moves her WETH away, so it settles against her order.
-    cfg = node_config(c, tmp_path / "n.db", poll_interval=3600.0, max_batch=4)
+    cfg = node_config(c, tmp_path / "n.db", poll_interval=3600.0, max_batch=4, backlog_batch=4)
     async with running_node(cfg) as (node, api):
         await wait_for(lambda: node.watcher.caught_up.is_set())
         carols = [c.sign(ask(c, CAROL, E18, 3000 * E6)) for _ in range(7)]
@@ -164,3 +164,77 @@ async def test_own_receipts_update_the_mirror_without_reads(chain: Chain, tmp_pa
         assert node.book.funds(c.address(CAROL), c.weth.address) == c.weth.balance_of(
             c.address(CAROL)
         )
+
+
+async def test_a_lost_transaction_later_ones_wait_on_is_filled_at_once(
+    chain: Chain, tmp_path: Path, engine: str
+) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        makers = [c.sign(ask(c, CAROL, E18, 3000 * E6)) for _ in range(2)]
+        await post_all(api, makers)
+        lane = node.sender.address
+        start = int(c.rpc.call("eth_getTransactionCount", lane, "latest"), 16)
+        pause_mining(c)
+        try:
+            first = c.sign(bid(c, BOB, E18, 3000 * E6))
+            assert (await api.post_order(first))[0] == 201
+            await wait_for(lambda: len(node.settler.in_flight) == 1 and pending_count(c) == 1)
+            (lost,) = node.settler.in_flight
+            second = c.sign(bid(c, DAVE, E18, 3000 * E6))
+            assert (await api.post_order(second))[0] == 201
+            await wait_for(lambda: len(node.settler.in_flight) == 2 and pending_count(c) == 2)
+            # the first (nonce start) is forgotten by the chain; the second (start + 1) now
+            # waits on a nonce nobody will use, unless the settler fills it
+            drop = "anvil_dropTransaction" if engine == "anvil" else "hardhat_dropTransaction"
+            assert c.rpc.call(drop, lost) in (True, lost)
+        finally:
+            c.rpc.call("evm_setAutomine", True)
+
+        async def filled(s: SignedOrder) -> bool:
+            return await api.status(s) == "filled"
+
+        # Bounded well under the settler's receipt timeout (120 s): the gap is filled once
+        # the loss is known (about a second), then the second lands and the first's match,
+        # given back, is settled again.
+        await wait_for(lambda: node.settler.gap_fills == 1, timeout=10.0)
+        for _ in range(4):  # (a node that leaves the newly ready ones pending: mine them)
+            if not pending_count(c):
+                break
+            c.rpc.call("evm_mine")
+        await wait_for(lambda: filled(second), timeout=10.0)
+        await wait_for(lambda: filled(first), timeout=10.0)
+        assert node.settler.lost == 1
+        assert node.settler.failed == 1 and node.settler.settled == 2
+        # three nonces used: the filler took the lost one's, then the second, then the
+        # first's match sent again; the lost transaction never landed
+        assert int(c.rpc.call("eth_getTransactionCount", lane, "latest"), 16) == start + 3
+        assert c.rpc.call("eth_getTransactionReceipt", lost) is None
+        for s in (*makers, first, second):
+            assert c.exchange.order_info(s.order).filled == s.order.maker_amount
+
+
+async def test_a_backlog_goes_out_in_a_bigger_batch_as_far_as_the_gas_fits(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", max_batch=8, backlog_batch=24)
+    async with running_node(cfg) as (node, api):
+        settler = node.settler
+        # before any receipt: the fallback-safe bound per match (63 fit one transaction)
+        assert settler.batch_size(8) == 8 and settler.batch_size(20) == 20
+        assert settler.batch_size(100) == 24
+        # twenty matches wait at once: one transaction takes them all
+        asks = [c.sign(ask(c, CAROL, E18 // 10, 300 * E6)) for _ in range(20)]
+        await post_all(api, asks)
+        taker = c.sign(bid(c, DAVE, 2 * E18, 20 * 300 * E6))
+        code, body = await api.post_order(taker)
+        assert code == 201 and len(body["matches"]) == 20, body
+        await wait_for(lambda: settler.settled == 20 and settler.idle.is_set())
+        assert settler.sent == 1 and settler.largest_batch == 20 and settler.failed == 0
+        for s in asks:
+            assert c.exchange.order_info(s.order).filled == E18 // 10
+        assert await api.status(taker) == "filled"
+        # the receipt taught the gas per match: the bound for backlogs follows it
+        assert 0 < settler.gas_per_match_seen < 250_000
+        assert settler.per_match_gas() == min(250_000, int(settler.gas_per_match_seen * 2.2))

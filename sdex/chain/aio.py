@@ -29,6 +29,11 @@ class ChainThread:
     async def run(self, fn: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
+    def submit(self, fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
+        """Queue ``fn`` on the thread now (calls run in the order they were queued, one at a
+        time); await the future for its result."""
+        return asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.rpc.close()

@@ -108,36 +108,62 @@ class Sender:
             "eth_call", {"from": self.address, "to": to, "data": "0x" + data.hex()}, "latest"
         )
 
-    def sign(self, to: str | None, data: bytes, gas: int | None = None, value: int = 0) -> SignedTx:
+    def sign(
+        self,
+        to: str | None,
+        data: bytes,
+        gas: int | None = None,
+        value: int = 0,
+        *,
+        fees: tuple[int, int] | None = None,
+    ) -> SignedTx:
         """Sign the next transaction of this lane and reserve its nonce (not sent yet).
 
         Callers that persist a transaction before broadcasting it (settlement) hold ``lock``
-        around ``sign`` + their write + ``broadcast`` so nonces go out in order.
+        around ``sign`` + their write + ``broadcast`` so nonces go out in order. ``fees``
+        (base fee, tip) from the caller saves reading the latest block; with ``gas`` too,
+        and the nonce known (``next_nonce``), signing makes no chain call at all.
         """
         if gas is None:
             gas = self.estimate(to, data, value)
-        base_fee, tip = self._fees()
+        fees = self._fees() if fees is None else fees
         with self._lock:
             if self._nonce is None:
                 self._nonce = int(
                     self.rpc.call("eth_getTransactionCount", self.address, "pending"), 16
                 )
             nonce = self._nonce
-            signed = Account.sign_transaction(
-                {
-                    "chainId": self.chain_id,
-                    "nonce": nonce,
-                    "to": to if to is None else _checksum(to),
-                    "data": data,
-                    "value": value,
-                    "gas": gas,
-                    "maxFeePerGas": 2 * base_fee + tip,
-                    "maxPriorityFeePerGas": tip,
-                    "type": 2,
-                },
-                self.key,
-            )
+            signed = self.sign_at(nonce, to, data, gas, value, fees=fees)
             self._nonce = nonce + 1
+        return signed
+
+    def sign_at(
+        self,
+        nonce: int,
+        to: str | None,
+        data: bytes,
+        gas: int,
+        value: int = 0,
+        *,
+        fees: tuple[int, int],
+    ) -> SignedTx:
+        """Sign a transaction at ``nonce``, outside the lane's count (to fill a nonce a lost
+        transaction left free)."""
+        base_fee, tip = fees
+        signed = Account.sign_transaction(
+            {
+                "chainId": self.chain_id,
+                "nonce": nonce,
+                "to": to if to is None else _checksum(to),
+                "data": data,
+                "value": value,
+                "gas": gas,
+                "maxFeePerGas": 2 * base_fee + tip,
+                "maxPriorityFeePerGas": tip,
+                "type": 2,
+            },
+            self.key,
+        )
         return SignedTx("0x" + bytes(signed.hash).hex(), nonce, "0x" + signed.raw_transaction.hex())
 
     def broadcast(self, signed: SignedTx) -> None:
@@ -154,6 +180,18 @@ class Sender:
         except Exception:
             self._nonce = None  # unknown whether it was taken: re-read from the node next time
             raise
+
+    @property
+    def next_nonce(self) -> int | None:
+        """The nonce the next ``sign`` takes; None: read from the chain then."""
+        return self._nonce
+
+    def learn_nonce(self, nonce: int) -> None:
+        """Set the next nonce (read by the caller, e.g. ``eth_getTransactionCount`` of the
+        pending block) unless one is known already."""
+        with self._lock:
+            if self._nonce is None:
+                self._nonce = nonce
 
     def forget_nonce(self) -> None:
         """Re-read the next nonce from the chain before the next transaction (after a reorg
@@ -199,9 +237,17 @@ class Sender:
         return None
 
     def _fees(self) -> tuple[int, int]:
-        block = self.rpc.call("eth_getBlockByNumber", "latest", False)
-        base_fee = int(block.get("baseFeePerGas", "0x0"), 16)
-        return base_fee, 1_000_000_000 if base_fee else 0
+        return fees_of(self.rpc.call("eth_getBlockByNumber", "latest", False))
+
+
+def fees_of(block: object) -> tuple[int, int]:
+    """(base fee, tip) to sign with, from a block as ``eth_getBlockByNumber`` gives it; the
+    fee cap signed is twice the base fee plus the tip (``Sender.sign``)."""
+    raw = block.get("baseFeePerGas", "0x0") if isinstance(block, dict) else None
+    if not isinstance(raw, str) or not raw.startswith("0x") or len(raw) > 66:
+        raise ChainError(f"a block without a readable baseFeePerGas: {raw!r}")
+    base_fee = int(raw, 16)
+    return base_fee, 1_000_000_000 if base_fee else 0
 
 
 def _checksum(address: str) -> str:

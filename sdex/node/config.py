@@ -42,6 +42,9 @@ class NodeConfig:
     """Largest request body accepted (aiohttp ``client_max_size``)."""
     max_batch: int = 64
     """Most matches per settlement transaction."""
+    backlog_batch: int = 256
+    """Most matches per settlement transaction while more than ``max_batch`` wait (bounded
+    further by the gas that fits one transaction, learned from the settler's receipts)."""
     poll_interval: float = 0.05
     """Seconds between the watcher's polls for new blocks (when the RPC offers no newHeads
     subscription; with one, a safety poll runs once a second)."""

@@ -80,6 +80,7 @@ class Node(NodePeering):
             cfg.max_batch,
             receipts=self.rpc,
             mirror=self.mirror,
+            backlog_batch=cfg.backlog_batch,
         )
         self.watcher = Watcher(
             self.watch_rpc,

@@ -123,22 +123,29 @@ class NodeIntake(NodeStatus):
 
     def _own_crossing(self, signed: SignedOrder) -> bytes | None:
         """The hash of a resting order of the same maker that ``signed`` would trade with
-        (its price crosses and it has something fillable), or None."""
+        (its price crosses and it has something fillable), or None: the best-priced one,
+        the oldest among equals. O(the maker's open orders selling what ``signed`` buys),
+        not a walk of the other side's crossing levels."""
         o = signed.order
         try:
             pair, side = self.book.route(o)
         except BookError:
             return None
-        other = Side.ASK if side is Side.BID else Side.BID
-        for st in pair.orders(other):
-            r = st.order.order
+        other = pair.side(Side.ASK if side is Side.BID else Side.BID)
+        best: Entry | None = None
+        for e in self.book.orders_of(o.maker, o.taker_token):
+            r = e.order
             # incoming gives o.maker_amount for o.taker_amount; resting gives r.maker_amount
             # for r.taker_amount: they cross iff o.taker/o.maker <= r.maker/r.taker
-            if o.taker_amount * r.taker_amount > o.maker_amount * r.maker_amount:
-                return None  # price-ordered: no later one crosses either
-            if r.maker == o.maker and st.fillable > 0 and st.closed is None:
-                return st.hash
-        return None
+            if (
+                e.book_side is other
+                and e.level is not None
+                and e.fillable > 0
+                and o.taker_amount * r.taker_amount <= o.maker_amount * r.maker_amount
+                and (best is None or _before(e, best))
+            ):
+                best = e
+        return None if best is None else best.hash
 
     def _announce_if_resting(self, rec: Record) -> None:
         """Gossip an order once it rests here: a GTC order the book keeps. IOC/FOK orders,
@@ -190,14 +197,15 @@ class NodeIntake(NodeStatus):
                 self._close_record(rec, OrderStatus.EXPIRED, "expired")
             else:
                 self._announce_if_resting(rec)
-        for m in mr.matches:
-            log.info(
-                "matched %s (resting) with %s: %s at %s",
-                m.resting.hash_hex,
-                m.incoming.hash_hex,
-                m.amounts.left_filled,
-                m.price,
-            )
+        if log.isEnabledFor(logging.DEBUG):  # per match: at INFO it would cost the hot path
+            for m in mr.matches:
+                log.debug(
+                    "matched %s (resting) with %s: %s at %s",
+                    m.resting.hash_hex,
+                    m.incoming.hash_hex,
+                    m.amounts.left_filled,
+                    m.price,
+                )
         self._dirty.add(mr.order.hash)
         for m in mr.matches:
             self._dirty.add(m.resting.hash)
@@ -237,3 +245,11 @@ class NodeIntake(NodeStatus):
             notice = {"orderHash": rec.signed.hash_hex, "signature": "0x" + signature.hex()}
             self.gossip.notify("cancels", notice, exclude=from_peer)
         return SubmitResult(200, {"orderHash": rec.signed.hash_hex, "status": rec.status})
+
+
+def _before(a: Entry, b: Entry) -> bool:
+    """Whether resting order ``a`` comes before ``b`` of the same book side: a better
+    price (more of its maker token per taker token), or the same price and older."""
+    x = a.order.maker_amount * b.order.taker_amount
+    y = b.order.maker_amount * a.order.taker_amount
+    return x > y or (x == y and a.seq < b.seq)

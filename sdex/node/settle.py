@@ -27,25 +27,34 @@ class NodeSettlement(NodeChainState):
     async def _on_settled(self, results: list[SettledMatch]) -> None:
         failed: list[Match] = []
         fills: list[StoredFill] = []
+        debug = log.isEnabledFor(logging.DEBUG)
         for r in results:
             m = r.match
             if r.outcome is SettleOutcome.SETTLED:
                 self._confirm(m, r)
                 fills.extend(_stored_fills(r.fills, ours=True))
-                log.info(
-                    "settled %s with %s in %s",
-                    m.resting.hash_hex,
-                    m.incoming.hash_hex,
-                    r.fills[0].tx_hash if r.fills else "?",
-                )
+                if debug:
+                    log.debug(
+                        "settled %s with %s in %s",
+                        m.resting.hash_hex,
+                        m.incoming.hash_hex,
+                        r.fills[0].tx_hash if r.fills else "?",
+                    )
             else:
-                log.info(
+                log.info(  # rare, and each one is worth a line
                     "settlement of %s vs %s failed: %s",
                     m.resting.hash_hex,
                     m.incoming.hash_hex,
                     r.reason,
                 )
                 failed.append(m)  # released by _diagnose, once the chain was read
+        if results:  # one line a settlement transaction, not one a match
+            log.info(
+                "settlement %s: %d matches settled, %d failed",
+                results[0].tx_hash or "(not sent)",
+                len(results) - len(failed),
+                len(failed),
+            )
         new = self.store.add_fills(fills)
         for f in new:  # (the watcher may have stored and published some first)
             self.events.publish({"type": "fill", **f.to_json()})

@@ -1,18 +1,29 @@
 """Settles matches on chain from the operator's key: one nonce lane, several batches in flight.
 
 A batch of waiting matches goes out as one ``batchMatchOrders`` (one ``matchOrders`` when
-alone). A batch is sent without a pre-flight: the contract settles what it can and reports
-each match that fails with ``MatchSkipped`` (a check that fails, or a token that refuses
-the transfer: then the batch reruns one call frame per match), so the receipt says which
-matches failed and why. A lone ``matchOrders`` reverts instead, so it keeps an ``eth_call``
-pre-flight. Every transaction is signed, *recorded in the database*, then broadcast, so a
-node killed mid-flight reconciles it from its receipt at restart and never sends it twice
-(a rebroadcast reuses the nonce). Signing and sending are one at a time, in nonce order;
-waiting for receipts is not: up to ``max_in_flight`` batches are sent and not yet
-processed. No fill counts before its receipt. A match that fails (pre-flight revert,
-``MatchSkipped``, failed transaction, a transaction lost) is diagnosed from chain state:
-the guilty order is shrunk or removed and the innocent one goes back to be matched again;
-the other matches of the batch, and other batches, are not touched.
+alone and nothing else is out). A batch is sent without a pre-flight: the contract settles
+what it can and reports each match that fails with ``MatchSkipped`` (a check that fails,
+or a token that refuses the transfer: then the batch reruns one call frame per match), so
+the receipt says which matches failed and why. A lone ``matchOrders`` reverts instead, so
+it keeps an ``eth_call`` pre-flight; a lone match while others are out goes as a batch of
+one instead (no pre-flight to wait behind their broadcasts). Batches take ``max_batch``
+matches, and while more wait, up to ``backlog_batch`` as far as the gas fits one
+transaction (learned from receipts, with room for the fallback).
+
+Every transaction is signed, *recorded in the database*, then broadcast, so a node killed
+mid-flight reconciles it from its receipt at restart and never sends it twice (a
+rebroadcast reuses the nonce). Signing and recording are one at a time, in nonce order;
+broadcasts are queued on the chain thread in that order, so the next batch is signed while
+the previous one is on its way (the nonce and fees are read on the event loop, the fees
+at most once a second, and the signature is made on a thread of its own). Waiting for
+receipts is not ordered: up to ``max_in_flight`` batches are out and not yet processed.
+No fill counts before its receipt. A match that fails (pre-flight revert, ``MatchSkipped``,
+failed transaction, a transaction lost) is diagnosed from chain state: the guilty order is
+shrunk or removed and the innocent one goes back to be matched again; the other matches
+of the batch, and other batches, are not touched. A lost transaction whose nonce later
+ones of the lane wait on (a pool keeps them queued behind the gap) has that nonce filled
+at once by a transfer of nothing to the operator itself, instead of leaving them to their
+receipt timeout.
 
 Each receipt's logs are decoded once, here; the mirror takes the decoded fills and token
 transfers from ``Mirror.note_receipt`` when the watcher reaches the block, instead of
@@ -25,27 +36,29 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import aiohttp
 
-from sdex.book.types import RemovalReason
-from sdex.chain import FillEvent, OrderState, Receipt, Sender, SignedTx
+from sdex.chain import FillEvent, Receipt, Sender, SignedTx
 from sdex.chain.aio import ChainThread
 from sdex.chain.arpc import AsyncRpc
+from sdex.chain.tx import fees_of
 from sdex.errors import ChainError, ContractRevert, RpcError, TransactionFailed
 from sdex.fillmath import MatchAmounts
-from sdex.ingest import judge, removal_of
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
 from sdex.model import SettleOutcome
-from sdex.order import SignedOrder
+from sdex.settlement.diagnose import Verdict, diagnose
 from sdex.store import Store
 
 Outcome = SettleOutcome
 """(``sdex.model.SettleOutcome``, under the name this module has always exported.)"""
 
 log = logging.getLogger("sdex.settlement")
+
+__all__ = ["Outcome", "SettledMatch", "Settler", "Verdict", "diagnose"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,45 +74,6 @@ class SettledMatch:
     """The two ``OrderFilled`` events of a settled match (resting order's first)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The chain's view of one order after a failed match: drop it, shrink it, or keep it."""
-
-    order_hash: bytes
-    remove: RemovalReason | None
-    filled: int
-    spendable: int
-    guilty: bool
-
-
-def diagnose(match: Match, resting: OrderState, incoming: OrderState) -> tuple[Verdict, Verdict]:
-    """Find which order of a failed match is at fault, from its on-chain state.
-
-    Guilty: filled (fully, or more than the book knew), cancelled, expired, signature no
-    longer valid, or a maker who can no longer pay its side of the match.
-    """
-
-    def verdict(so: SignedOrder, state: OrderState, needed: int, known_filled: int) -> Verdict:
-        spendable = min(state.maker_balance, state.maker_allowance)
-        remove = removal_of(judge(so, state))  # the node's one verdict on chain state
-        guilty = remove is not None or state.filled > known_filled or spendable < needed
-        return Verdict(state.hash, remove, state.filled, spendable, guilty)
-
-    a = match.amounts
-    return (
-        verdict(match.resting, resting, a.left_filled, _filled_before(match, True)),
-        verdict(match.incoming, incoming, a.right_filled, _filled_before(match, False)),
-    )
-
-
-def _filled_before(match: Match, resting: bool) -> int:
-    # The engine computed amounts from filled' = makerAmount - available; the chain's filled
-    # must not exceed makerAmount - (what this match needs) for the match to go through.
-    o = (match.resting if resting else match.incoming).order
-    need = match.amounts.left_filled if resting else match.amounts.right_filled
-    return o.maker_amount - need
-
-
 GAS_PER_MATCH = 250_000
 """A bound on one match's gas in a batch, fallback included: a token failure reruns the
 batch one call frame per match after the inline attempt (bench/gas.py: ~118k inline for
@@ -110,9 +84,23 @@ BASE_GAS = 60_000
 MAX_TX_GAS = 16_000_000
 """Under Hardhat's per-transaction cap of 16,777,216 (the default max_batch is 64 matches)."""
 MAX_IN_FLIGHT = 4
-"""Batches sent whose receipts are not processed yet."""
+"""Batches sent whose receipts are not processed yet. (8 measured no better: 0.46x raw on
+anvil against 0.68x with 4, the machine shared.)"""
+FALLBACK_FACTOR = 2.2
+"""A batch's gas per match, fallback included, over the most gas per match a settled batch
+used so far (the fallback repeats the inline attempt, one call frame per match)."""
+FEE_TTL = 1.0
+"""Seconds a read base fee is signed with (the fee cap is twice it: the base fee would have
+to double meanwhile, six full blocks in a row, for a transaction to be refused)."""
+LEARN_FROM = 8
+"""Batches of at least this many matches teach the gas per match (in smaller ones the
+transaction's own cost weighs too much)."""
+GAP_FILL_GAS = 21_000
 RECEIPT_TIMEOUT = 120.0
 """Seconds to wait for a receipt before the transaction counts as lost."""
+RECEIPT_POLLS = (0.002, 0.003, 0.005, 0.005, 0.01, 0.01, 0.02)
+"""Seconds between asks for a receipt, then the last one on: a chain that mines at once
+(anvil answers the send first, mines a few ms later) is asked often at first."""
 LOST_CHECK = 1.0
 """Seconds between checks whether a transaction without a receipt is still known."""
 LOST_RECHECK = 0.5
@@ -121,11 +109,17 @@ LOST_RECHECK = 0.5
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
 
 
-def settlement_gas(matches: int) -> int:
-    """The gas limit of a settlement of ``matches`` matches."""
+def settlement_gas(matches: int, per_match: int = GAS_PER_MATCH) -> int:
+    """The gas limit of a settlement of ``matches`` matches (``per_match``: a bound on one
+    match's gas, fallback included)."""
     if matches == 1:
         return LONE_GAS
-    return min(MAX_TX_GAS, BASE_GAS + GAS_PER_MATCH * matches)
+    return min(MAX_TX_GAS, BASE_GAS + per_match * matches)
+
+
+def fitting_batch(per_match: int) -> int:
+    """The most matches whose settlement gas, at ``per_match`` each, fits one transaction."""
+    return max(1, (MAX_TX_GAS - BASE_GAS) // max(1, per_match))
 
 
 class Settler:
@@ -143,12 +137,15 @@ class Settler:
         receipts: AsyncRpc | None = None,
         mirror: Mirror | None = None,
         max_in_flight: int = MAX_IN_FLIGHT,
+        backlog_batch: int | None = None,
     ) -> None:
         self.chain = chain
         self.sender = sender
         self.store = store
         self.on_result = on_result
         self.max_batch = max_batch
+        self.backlog_batch = max(max_batch, backlog_batch or max_batch)
+        """Most matches a batch takes while more than ``max_batch`` wait (and the gas fits)."""
         self.max_in_flight = max(1, max_in_flight)
         self.receipts = receipts
         """Receipts are polled on the event loop with this client (None: the chain thread)."""
@@ -173,6 +170,14 @@ class Settler:
         self.lost = 0
         self.most_in_flight = 0
         """The most transactions that were sent and awaiting receipts at once."""
+        self.largest_batch = 0
+        self.gap_fills = 0
+        """Transactions sent to fill a lost transaction's nonce (later ones waited on it)."""
+        self.gas_per_match_seen = 0
+        """The most gas per match (beyond ``BASE_GAS``) a settled batch of ``LEARN_FROM`` or
+        more used (0: none yet)."""
+        self._fee_cache: tuple[tuple[int, int], float] | None = None
+        self._signing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sdex-sign")
         self.idle = asyncio.Event()
         self.idle.set()
 
@@ -195,8 +200,10 @@ class Settler:
                 while self._queue:
                     # A free slot first: meanwhile the queue fills the next batch up.
                     await self._slots.acquire()
-                    batch = self._queue[: self.max_batch]
-                    self._queue = self._queue[self.max_batch :]
+                    size = self.batch_size(len(self._queue))
+                    batch = self._queue[:size]
+                    self._queue = self._queue[size:]
+                    self.largest_batch = max(self.largest_batch, len(batch))
                     task = asyncio.create_task(self._fly(batch), name="settlement")
                     self._flights.add(task)
                     task.add_done_callback(self._landed)
@@ -207,6 +214,28 @@ class Settler:
             for t in list(self._flights):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
+            self._signing.shutdown(wait=False, cancel_futures=True)
+
+    def per_match_gas(self) -> int:
+        """The gas bound per match of a backlog batch: what settled batches used, with room
+        for the fallback; ``GAS_PER_MATCH`` until a receipt told."""
+        if not self.gas_per_match_seen:
+            return GAS_PER_MATCH
+        return min(GAS_PER_MATCH, int(self.gas_per_match_seen * FALLBACK_FACTOR))
+
+    def batch_size(self, waiting: int) -> int:
+        """How many of ``waiting`` matches the next batch takes: ``max_batch``, or while
+        more wait, up to ``backlog_batch`` as far as their gas fits one transaction."""
+        if waiting <= self.max_batch:
+            return waiting
+        fits = fitting_batch(self.per_match_gas())
+        return min(waiting, max(self.max_batch, min(self.backlog_batch, fits)))
+
+    def _gas_limit(self, matches: int, lone: bool) -> int:
+        if lone:
+            return LONE_GAS
+        per_match = GAS_PER_MATCH if matches <= self.max_batch else self.per_match_gas()
+        return min(MAX_TX_GAS, BASE_GAS + per_match * matches)
 
     def _landed(self, task: asyncio.Task[None]) -> None:
         self._flights.discard(task)
@@ -237,10 +266,15 @@ class Settler:
 
     async def _settle(self, batch: list[Match]) -> list[SettledMatch]:
         ex = self.chain.exchange
-        data = ex.encode_settlement([(m.resting, m.incoming, m.amounts.left_filled) for m in batch])
-        async with self._send_lock:  # nonce order: sign, record, broadcast, one at a time
+        matches = [(m.resting, m.incoming, m.amounts.left_filled) for m in batch]
+        # A lone match goes as ``matchOrders`` (less gas) after a pre-flight, when nothing
+        # else is out; while other settlements are, as a batch of one: no pre-flight call
+        # (it would wait behind their broadcasts), the contract reports a failure.
+        lone = len(batch) == 1 and not self.in_flight
+        data = ex.encode_settlement(matches) if lone else ex.encode_batch(matches)
+        async with self._send_lock:  # nonce order: sign, record, queue the broadcast
             try:
-                signed = await self.chain.run(self._sign, ex.address, data, len(batch))
+                signed = await self._sign_next(ex.address, data, len(batch), lone)
             except ContractRevert as e:  # a lone match's pre-flight: nothing was sent
                 reason = str(ex.decoder.decode(e))
                 return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
@@ -257,12 +291,17 @@ class Settler:
             self.sent += 1
             if self.mirror is not None:
                 self.mirror.expect(signed.tx_hash)
-            suspect = False
-            try:
-                await self.chain.run(self._broadcast, signed)
-            except Exception as e:  # unknown whether the node took it: its receipt will say
-                log.warning("broadcasting %s failed: %s", signed.tx_hash, e)
-                suspect = True
+            # Queued on the chain thread, which sends one at a time in the order queued:
+            # nonce order. The next batch is signed while this one is on its way (Hardhat
+            # answers a send once it has mined it).
+            sending = self.chain.submit(self._broadcast, signed)
+        suspect = False
+        try:
+            await sending
+        except Exception as e:  # unknown whether the node took it: its receipt will say
+            log.warning("broadcasting %s failed: %s", signed.tx_hash, e)
+            self._fee_cache = None
+            suspect = True
         try:
             receipt = await self._receipt(signed, suspect)
         finally:
@@ -273,18 +312,81 @@ class Settler:
             self.lost += 1
             self.given_up.add(signed.tx_hash)
             self.store.set_settlement_status(signed.tx_hash, "dropped")
-            self.sender.forget_nonce()  # a dropped nonce leaves a gap: the next one fills it
             log.warning("settlement %s lost (nonce %d): re-judging", signed.tx_hash, signed.nonce)
+            await self._heal_gap(signed.nonce)
             return [
                 SettledMatch(m, Outcome.FAILED, None, signed.tx_hash, "transaction lost")
                 for m in batch
             ]
+        if receipt.status == 1 and len(batch) >= LEARN_FROM:
+            per_match = (receipt.gas_used - BASE_GAS) // len(batch)
+            self.gas_per_match_seen = max(self.gas_per_match_seen, per_match)
         return self.outcome(batch, receipt, signed.tx_hash)
 
-    def _sign(self, to: str, data: bytes, matches: int) -> SignedTx:
-        if matches == 1:  # matchOrders reverts where a batch reports: call it first
+    async def _sign_next(self, to: str, data: bytes, matches: int, lone: bool) -> SignedTx:
+        """Sign the lane's next transaction (``lone``: a ``matchOrders``, pre-flighted).
+        With the async client: the nonce and fees read on the event loop and the signature
+        made on a thread of its own, so that signing never waits behind a broadcast;
+        without it, on the chain thread (one call)."""
+        gas = self._gas_limit(matches, lone)
+        if self.receipts is None:
+            return await self.chain.run(self._sign, to, data, matches, lone)
+        if lone:  # matchOrders reverts where a batch reports: call it first
+            await self.chain.run(self.sender.preflight, to, data)
+        fees = await self._current_fees(self.receipts)
+        if self.sender.next_nonce is None:
+            pending = await self.receipts.call(
+                "eth_getTransactionCount", self.sender.address, "pending"
+            )
+            self.sender.learn_nonce(_quantity(pending))
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._signing, lambda: self.sender.sign(to, data, gas, fees=fees)
+        )
+
+    async def _current_fees(self, rpc: AsyncRpc) -> tuple[int, int]:
+        now = asyncio.get_running_loop().time()
+        if self._fee_cache is not None and now - self._fee_cache[1] < FEE_TTL:
+            return self._fee_cache[0]
+        fees = fees_of(await rpc.call("eth_getBlockByNumber", "latest", False))
+        self._fee_cache = (fees, now)
+        return fees
+
+    async def _heal_gap(self, nonce: int) -> None:
+        """A transaction of ``nonce`` is lost. If the chain has not used that nonce and
+        later ones of this lane are out, they wait on it: fill it with a transfer of
+        nothing to ourselves, so they land now, not at their timeout. If none are out,
+        the next transaction takes it (the nonce is read again)."""
+        rpc = self.receipts
+        after = self.sender.next_nonce
+        if rpc is None or after is None or after <= nonce + 1:
+            self.sender.forget_nonce()
+            return
+        async with self._send_lock:
+            try:
+                mined = _quantity(
+                    await rpc.call("eth_getTransactionCount", self.sender.address, "latest")
+                )
+                if mined != nonce:  # used already; or an earlier gap, which its loss fills
+                    return
+                fees = await self._current_fees(rpc)
+                filler = await asyncio.get_running_loop().run_in_executor(
+                    self._signing,
+                    lambda: self.sender.sign_at(
+                        nonce, self.sender.address, b"", GAP_FILL_GAS, fees=fees
+                    ),
+                )
+                await self.chain.submit(self._broadcast, filler)
+                self.gap_fills += 1
+                log.warning("nonce %d filled by %s: later settlements go on", nonce, filler.tx_hash)
+            except Exception as e:  # the later ones are then judged lost in their turn
+                log.warning("filling nonce %d failed: %s", nonce, e)
+                self.sender.forget_nonce()
+
+    def _sign(self, to: str, data: bytes, matches: int, lone: bool) -> SignedTx:
+        if lone:  # matchOrders reverts where a batch reports: call it first
             self.sender.preflight(to, data)
-        return self.sender.sign(to, data, settlement_gas(matches))
+        return self.sender.sign(to, data, self._gas_limit(matches, lone))
 
     def _broadcast(self, signed: SignedTx) -> None:
         # A TransactionFailed here means mined and reverted (Hardhat answers so): the receipt tells
@@ -304,7 +406,7 @@ class Settler:
         loop = asyncio.get_running_loop()
         start = loop.time()
         next_check = start if suspect else start + LOST_CHECK
-        poll = 0.002
+        polls = iter(RECEIPT_POLLS)
         doubted = False
         while True:
             try:
@@ -336,9 +438,9 @@ class Settler:
                 if suspect or loop.time() - start > RECEIPT_TIMEOUT:
                     log.warning("no receipt for %s: %s", signed.tx_hash, e)
                     return None
-                poll = max(poll, 0.05)
-            await asyncio.sleep(poll)
-            poll = min(poll * 2, 0.05)
+                await asyncio.sleep(0.05)  # (a chain that is down is not asked often)
+                continue
+            await asyncio.sleep(next(polls, RECEIPT_POLLS[-1]))
 
     def outcome(self, batch: Sequence[Match], receipt: Receipt, tx_hash: str) -> list[SettledMatch]:
         """Pair each match with its fills, or with its ``MatchSkipped`` reason; hand the
@@ -365,3 +467,10 @@ class Settler:
             actual = MatchAmounts(left.maker_filled, right.maker_filled, left.fee, right.fee)
             out.append(SettledMatch(m, Outcome.SETTLED, actual, tx_hash, fills=(left, right)))
         return out
+
+
+def _quantity(raw: object) -> int:
+    """A JSON-RPC quantity (``0x``-hex), bounded."""
+    if not isinstance(raw, str) or not raw.startswith("0x") or not 2 < len(raw) <= 66:
+        raise ValueError(f"not a JSON-RPC quantity: {raw!r}")
+    return int(raw, 16)
