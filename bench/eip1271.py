@@ -180,14 +180,13 @@ def markdown(r: dict[str, Any]) -> str:
         "per repeat copy (rounds 2+) before / after | ratio after/before | "
         "µs per copy before / after |\n|---|---|---|---|---|---|---|\n"
         + "\n".join(rows)
-        + "\n\nAfter: the first copy of each (maker, order hash, signature) costs one "
-        "JSON-RPC batch per window (one `getOrderStates`, plus the maker's `eth_getCode` "
-        "unless the maker is tracked already: a maker with only bad signatures never is, so "
-        "the stranger-signed wallet's code is read with each of its first copies: "
+        + "\n\nAfter: the first copies of (maker, order hash, signature) arriving in one "
+        "window share one `getOrderStates`; a valid verdict of a maker not tracked yet adds "
+        "one `eth_getCode` batch (one at a time: "
         f"{one['chain_calls'] - one['eth_getCode']} `eth_call` + {one['eth_getCode']} "
-        "`eth_getCode` one at a time); no later copy costs a call, valid or "
-        "not. A tracked maker (one with a valid verdict) costs one `eth_getCode` per new "
-        "block, all tracked makers in one batch (none here: no block was mined).\n"
+        "`eth_getCode`); no later copy costs a call, valid or not. A tracked maker (one with "
+        "a valid verdict) costs one `eth_getCode` per new block, all tracked makers in one "
+        "batch (none here: no block was mined while measuring).\n"
     )
 
 

@@ -76,7 +76,8 @@ def test_cache_bounds_expiry_code_and_clear(chain: Chain) -> None:
 
 
 async def test_second_copy_costs_no_chain_call(chain: Chain, tmp_path: Path) -> None:
-    """The first copy of a contract-signed order costs one batch (code + getOrderStates);
+    """The first copy of a contract-signed order costs one getOrderStates and, valid, the
+    wallet's code;
     later copies, while the order is not held here (refused for funds), cost none; once
     funds arrive (a block the mirror follows), a copy is accepted with no call either."""
     c = chain
@@ -87,7 +88,7 @@ async def test_second_copy_costs_no_chain_call(chain: Chain, tmp_path: Path) -> 
         before = chain_calls(node)
         code, body = await api.post_order(signed)
         assert code == 400 and "fund" in str(body).lower(), body
-        assert chain_calls(node) - before == 2  # one batch: eth_getCode + eth_call
+        assert chain_calls(node) - before == 2  # eth_call, then eth_getCode (a valid verdict)
         assert node.contract_sigs.batches == 1
         before = chain_calls(node)
         for _ in range(5):
@@ -108,8 +109,9 @@ async def test_second_copy_costs_no_chain_call(chain: Chain, tmp_path: Path) -> 
 
 
 async def test_bad_signatures_cost_one_call_each(chain: Chain, tmp_path: Path) -> None:
-    """A peer re-sending orders signed by the wrong key: one batch for all of them (they
-    arrived together), and no call for every copy after that; each copy is ``forged``."""
+    """A peer re-sending orders signed by the wrong key: one call for all of them (they
+    arrived together; invalid verdicts need no code), and no call for every copy after
+    that; each copy is ``forged``."""
     c = chain
     w = wallet(c)
     bad = [wallet_order(c, w, key=OTHER) for _ in range(8)]
@@ -118,8 +120,8 @@ async def test_bad_signatures_cost_one_call_each(chain: Chain, tmp_path: Path) -
         before, batches = chain_calls(node), node.contract_sigs.batches
         verdicts = await asyncio.gather(*(node.submit_from_peer(so.to_json(), PEER) for so in bad))
         assert verdicts == ["forged"] * 8
-        assert node.contract_sigs.batches - batches == 1  # one window: one JSON-RPC batch
-        assert chain_calls(node) - before == 2  # the wallet's code + one getOrderStates
+        assert node.contract_sigs.batches - batches == 1  # one window: one getOrderStates
+        assert chain_calls(node) - before == 1
         before = chain_calls(node)
         for _ in range(3):
             for so in bad:

@@ -11,10 +11,12 @@ wake, no timer.
 
 A contract maker's signature (EIP-1271) is the chain's to judge. ``Eip1271Batcher`` asks
 the chain only for verdicts the mirror's ``SigCache`` lacks: the orders that need one within
-a short window go in one JSON-RPC batch (``eth_getCode`` of makers not tracked yet, then one
-``getOrderStates`` ``eth_call``, both pinned to the mirror's head block), and each verdict,
-valid or not, is cached with the maker's code hash. On every block it reads the tracked
-makers' code in one batch, and expires old verdicts (``sdex.mirror.sigcache`` has the rules).
+a short window share one ``getOrderStates`` ``eth_call`` pinned to the mirror's head block,
+and each verdict, valid or not, is cached. A valid verdict of a maker not tracked yet also
+needs the maker's code hash: one ``eth_getCode`` batch for those makers, at the same block
+(so code and verdict agree). Invalid verdicts need no code: a flood of bad signatures costs
+one call per window. On every block the tracked makers' code is read in one batch, and old
+verdicts expire (``sdex.mirror.sigcache`` has the rules).
 """
 
 from __future__ import annotations
@@ -200,23 +202,31 @@ class Eip1271Batcher:
         m = self.mirror
         block = m.head.number if m.head is not None else None
         tag = hex(block) if block is not None else "latest"
-        makers = sorted({so.order.maker for so in orders if not m.sigs.tracks(so.order.maker)})
         ex = self.exchange
         tx = {"to": ex.address, "data": "0x" + ex.encode_order_states(orders).hex()}
-        calls = [("eth_getCode", [mk, tag]) for mk in makers] + [("eth_call", [tx, tag])]
         self.batches += 1
-        results = await self.rpc.batch(calls)
-        codes = {mk: _code_hash(mk, r) for mk, r in zip(makers, results, strict=False)}
-        raw = results[-1]
-        if isinstance(raw, ContractRevert):
-            raise ex.decoder.decode(raw) from None
-        if isinstance(raw, Exception):
-            raise raw
+        try:
+            raw = await self.rpc.call("eth_call", tx, tag)
+        except ContractRevert as e:
+            raise ex.decoder.decode(e) from None
         if not isinstance(raw, str) or not raw.startswith("0x"):
             raise ValueError("getOrderStates answered something else than hex")
         states = decode_order_states(bytes.fromhex(raw[2:]))
         if len(states) != len(orders):
             raise ValueError(f"getOrderStates answered {len(states)} rows for {len(orders)}")
+        # valid verdicts of untracked makers: their code at the same block (at "latest" no
+        # code is read, and such verdicts are not kept: nothing would pin them to a code)
+        makers = sorted(
+            {
+                so.order.maker
+                for so, st in zip(orders, states, strict=True)
+                if st.signature_valid and not m.sigs.tracks(so.order.maker)
+            }
+        )
+        codes: dict[str, bytes | None] = {}
+        if makers and block is not None:
+            results = await self.rpc.batch([("eth_getCode", [mk, tag]) for mk in makers])
+            codes = {mk: _code_hash(mk, r) for mk, r in zip(makers, results, strict=True)}
         at = block if block is not None else -1
         for so, st in zip(orders, states, strict=True):
             mk = so.order.maker
