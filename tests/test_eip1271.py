@@ -115,7 +115,7 @@ async def test_bad_signatures_cost_one_call_each(chain: Chain, tmp_path: Path) -
     c = chain
     w = wallet(c)
     bad = [wallet_order(c, w, key=OTHER) for _ in range(8)]
-    async with running_node(node_config(c, tmp_path / "n.db")) as (node, _):
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         await wait_for(node.mirror_ready)
         before, batches = chain_calls(node), node.contract_sigs.batches
         verdicts = await asyncio.gather(*(node.submit_from_peer(so.to_json(), PEER) for so in bad))
@@ -128,6 +128,9 @@ async def test_bad_signatures_cost_one_call_each(chain: Chain, tmp_path: Path) -
                 assert await node.submit_from_peer(so.to_json(), PEER) == "forged"
         assert chain_calls(node) - before == 0
         assert len(node.mirror.sigs.invalid) == 8 and not node.mirror.sigs.tracks(w)
+        _, health = await api.get("/health")
+        sigs = health["chainMirror"]["mirror"]["eip1271"]
+        assert sigs["invalid"] == 8 and sigs["hits"] >= 24 and sigs["trackedMakers"] == 0
 
 
 async def test_code_change_rejudges_booked_orders(chain: Chain, tmp_path: Path) -> None:
@@ -214,3 +217,28 @@ async def test_reorg_clears_the_cache(chain: Chain, tmp_path: Path) -> None:
         await wait_for(lambda: node.contract_sigs.verdicts > verdicts)  # asked again
         assert node.mirror.sigs.verdict(signed) is True
         assert await api.status(signed) == "open"
+
+
+async def test_restart_tracks_stored_contract_orders(chain: Chain, tmp_path: Path) -> None:
+    """At restart the stored contract-signed orders are judged through the EIP-1271
+    batcher: their verdicts are cached and their maker tracked, so blocks keep watching
+    the wallet's code (not judging its orders valid by default)."""
+    c = chain
+    w = wallet(c)
+    signed = wallet_order(c, w)
+    cfg = node_config(c, tmp_path / "n.db")
+    async with running_node(cfg) as (node, api):
+        await wait_for(node.mirror_ready)
+        assert (await api.post_order(signed))[0] == 201
+    async with running_node(cfg) as (node, api):
+        await wait_for(node.mirror_ready)
+        assert node.mirror.sigs.verdict(signed) is True and node.mirror.sigs.tracks(w)
+        assert await api.status(signed) == "open"
+        c.rpc.call("hardhat_setCode", w, "0x00")  # the wallet now rejects every signature
+        c.rpc.call("evm_mine")
+        await synced(node, c)
+
+        async def removed() -> bool:
+            return await api.status(signed) == "removed"
+
+        await wait_for(removed)

@@ -104,6 +104,19 @@ class SigCache:
     def makers(self) -> list[str]:
         return list(self.code)
 
+    def stats(self) -> dict[str, int]:
+        """For ``/health``."""
+        return {
+            "valid": len(self.valid),
+            "invalid": len(self.invalid),
+            "trackedMakers": len(self.code),
+            "hits": self.hits,
+            "misses": self.misses,
+            "codeChanges": self.code_changes,
+            "expired": self.expired,
+            "clears": self.clears,
+        }
+
     # -- writing ---------------------------------------------------------------------------
 
     def put(self, signed: SignedOrder, valid: bool, code_hash: bytes | None, block: int) -> None:
