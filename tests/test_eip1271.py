@@ -172,6 +172,7 @@ async def test_signer_rotated_in_storage_is_rechecked_after_ttl(
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         await wait_for(node.mirror_ready)
         node.mirror.sigs.ttl = 3
+        await synced(node, c)  # the verdict is read at the chain's head
         code, body = await api.post_order(signed)
         assert code == 201, body
         read_at = node.mirror.sigs.valid[(w, signed.hash, signed.signature)]

@@ -121,8 +121,8 @@ class SigCache:
 
     def put(self, signed: SignedOrder, valid: bool, code_hash: bytes | None, block: int) -> None:
         """The chain's verdict on ``signed`` read at ``block``; ``code_hash``: the maker's
-        code hash read no later than the verdict (None: no code; a valid verdict is then
-        not kept, as nothing would tell when it changes)."""
+        code hash at that block (None: no code, or not read; a valid verdict is then not
+        kept, as nothing would tell when it changes)."""
         k = key_of(signed)
         self._drop(k)
         if not valid:
