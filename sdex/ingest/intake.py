@@ -16,7 +16,7 @@ from sdex.chain.arpc import AsyncRpc
 from sdex.chain.exchange import decode_order_states
 from sdex.errors import ContractRevert, OrderParseError
 from sdex.ingest.rejections import Rejection, RejectionCode
-from sdex.ingest.verify import EcdsaBatcher
+from sdex.ingest.verify import EcdsaBatcher, Eip1271Batcher
 from sdex.mirror import Mirror
 from sdex.model import RemovalReason
 from sdex.order import Domain, Order, SignedOrder, validity_errors
@@ -149,11 +149,15 @@ class Intake:
         fee: tuple[str, int] | None = None,
         mirror: Mirror | None = None,
         mirror_ready: Callable[[], bool] | None = None,
+        contract_sigs: Eip1271Batcher | None = None,
     ) -> None:
         """``mirror``: answer chain state from this node's mirror when ``mirror_ready()``
         and the maker's account is known there (no chain call); otherwise ``batcher``.
-        Signatures are recovered off the event loop, in batches (``EcdsaBatcher``)."""
+        Signatures are recovered off the event loop, in batches (``EcdsaBatcher``); other
+        signatures (EIP-1271) are judged by the chain through ``contract_sigs``, whose
+        cached verdicts cost no call."""
         self.domain = domain
+        self.contract_sigs = contract_sigs
         self.ecdsa = EcdsaBatcher()
         self.batcher = batcher
         self.mirror = mirror
@@ -230,8 +234,11 @@ class Intake:
         ecdsa_ok = await self.ecdsa.ecdsa_ok(signed)
         if self.known(signed.hash):  # accepted meanwhile (a repeat posted concurrently)
             return Known(signed.hash)
+        signed_ok = ecdsa_ok if ecdsa_ok is True else self._contract_verdict(signed)
+        if signed_ok is False:  # the chain's cached EIP-1271 verdict: no call
+            return Rejection.of(RejectionCode.INVALID_SIGNATURE)
         try:
-            state = self._state(signed, ecdsa_ok)
+            state = self._state(signed, signed_ok)
             if state is None:
                 state = await self._read(signed, ecdsa_ok)
         except Exception as e:
@@ -244,12 +251,18 @@ class Intake:
             )
         return judge(signed, state)
 
-    def _state(self, signed: SignedOrder, ecdsa_ok: bool | None) -> OrderState | None:
-        """The mirror's answer (an ECDSA-signed order from a known account), or None."""
+    def _state(self, signed: SignedOrder, signed_ok: bool | None) -> OrderState | None:
+        """The mirror's answer (an order signed by ECDSA or with a cached EIP-1271 verdict,
+        from a known account), or None."""
         self.checked += 1
-        if ecdsa_ok is not True or self.mirror is None or not self.mirror_ready():
+        if signed_ok is not True or self.mirror is None or not self.mirror_ready():
             return None
         return self.mirror.state(signed, signature_valid=True)
+
+    def _contract_verdict(self, signed: SignedOrder) -> bool | None:
+        """The mirror's cached EIP-1271 verdict on ``signed``, or None."""
+        cs = self.contract_sigs
+        return None if cs is None else cs.mirror.sigs.verdict(signed)
 
     async def _read(self, signed: SignedOrder, ecdsa_ok: bool | None) -> OrderState:
         """One chain read (shared by every order in the batch window); the mirror learns
@@ -257,8 +270,12 @@ class Intake:
         self.read += 1
         m = self.mirror
         read_at = m.head.number if m is not None and m.head is not None else -1
-        state = await self.batcher.get(signed)
-        if m is not None and ecdsa_ok and self.mirror_ready() and m.head is not None:
+        if ecdsa_ok is not True and self.contract_sigs is not None:
+            state = await self.contract_sigs.get(signed)  # the verdict is cached too
+        else:
+            state = await self.batcher.get(signed)
+        sig_ok = ecdsa_ok or state.signature_valid
+        if m is not None and sig_ok and self.mirror_ready() and m.head is not None:
             m.learn(signed, state, read_at)
         return state
 

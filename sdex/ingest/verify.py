@@ -1,4 +1,5 @@
-"""ECDSA signature recovery off the event loop, in batches.
+"""Signatures: ECDSA recovery off the event loop, in batches; EIP-1271 verdicts from the
+chain, batched and cached.
 
 Recovering an order's signer (secp256k1, in C through coincurve's cffi bindings, which
 release the GIL) is the largest single cost of accepting an order. ``EcdsaBatcher`` collects
@@ -7,17 +8,36 @@ worker thread together; the thread recovers them all (on the other core, while t
 on parsing, hashing and booking) and wakes their coroutines with one callback. A lone order
 (an idle loop) is recovered on the loop at the end of its turn, as before: no thread to
 wake, no timer.
+
+A contract maker's signature (EIP-1271) is the chain's to judge. ``Eip1271Batcher`` asks
+the chain only for verdicts the mirror's ``SigCache`` lacks: the orders that need one within
+a short window share one ``getOrderStates`` ``eth_call`` pinned to the mirror's head block,
+and each verdict, valid or not, is cached. A valid verdict of a maker not tracked yet also
+needs the maker's code hash: one ``eth_getCode`` batch for those makers, at the same block
+(so code and verdict agree). Invalid verdicts need no code: a flood of bad signatures costs
+one call per window. On every block the tracked makers' code is read in one batch, and old
+verdicts expire (``sdex.mirror.sigcache`` has the rules).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import threading
+from collections.abc import Sequence
 
-from sdex.errors import SignatureError
+from eth_hash.auto import keccak
+
+from sdex.chain import Exchange, OrderState
+from sdex.chain.arpc import AsyncRpc
+from sdex.chain.exchange import decode_order_states
+from sdex.errors import ContractRevert, RpcError, SignatureError
+from sdex.mirror import Mirror
 from sdex.order import SignedOrder, recover_signer
+
+log = logging.getLogger("sdex.node")
 
 Batch = list[tuple[SignedOrder, "asyncio.Future[bool | None]"]]
 
@@ -117,3 +137,140 @@ class EcdsaBatcher:
             self.batches += 1
             self.checked += len(batch)
             _WORKER.put(loop, batch)
+
+
+class Eip1271Batcher:
+    """Chain verdicts on contract makers' signatures (with the orders' states), batched per
+    window and cached in ``mirror.sigs``."""
+
+    def __init__(
+        self,
+        rpc: AsyncRpc,
+        exchange: Exchange,
+        mirror: Mirror,
+        max_batch: int = 256,
+        max_wait: float = 0.002,
+    ) -> None:
+        """``exchange`` only encodes and decodes (its own client is not used here)."""
+        self.rpc = rpc
+        self.exchange = exchange
+        self.mirror = mirror
+        self.max_batch = max_batch
+        self.max_wait = max_wait
+        self._pending: list[tuple[SignedOrder, asyncio.Future[OrderState]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._resolving: set[asyncio.Future[None]] = set()
+        self.batches = 0
+        """JSON-RPC batches sent for verdicts."""
+        self.verdicts = 0
+        """Verdicts read from the chain."""
+        self.code_batches = 0
+        """Per-block code reads (one JSON-RPC batch each)."""
+
+    async def get(self, signed: SignedOrder) -> OrderState:
+        """``signed``'s chain state, verdict included, read with this window's others."""
+        fut: asyncio.Future[OrderState] = asyncio.get_running_loop().create_future()
+        self._pending.append((signed, fut))
+        if len(self._pending) >= self.max_batch:
+            self._flush_now()
+        elif self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_later())
+        return await fut
+
+    async def get_many(self, orders: Sequence[SignedOrder]) -> list[OrderState]:
+        """States and verdicts of many orders now, in batches of ``max_batch``."""
+        out: list[OrderState] = []
+        for i in range(0, len(orders), self.max_batch):
+            out.extend(await self._read(orders[i : i + self.max_batch]))
+        return out
+
+    async def refresh(self, head: int) -> set[str]:
+        """A new head: expire old verdicts, and read the code of every tracked maker at
+        ``head`` in one batch; the makers whose code changed are returned."""
+        sigs = self.mirror.sigs
+        sigs.expire(head)
+        makers = sigs.makers()
+        if not makers:
+            return set()
+        self.code_batches += 1
+        results = await self.rpc.batch([("eth_getCode", [m, hex(head)]) for m in makers])
+        return sigs.apply_codes({m: _code_hash(m, r) for m, r in zip(makers, results, strict=True)})
+
+    async def _read(self, orders: Sequence[SignedOrder]) -> list[OrderState]:
+        if not orders:
+            return []
+        m = self.mirror
+        block = m.head.number if m.head is not None else None
+        tag = hex(block) if block is not None else "latest"
+        ex = self.exchange
+        tx = {"to": ex.address, "data": "0x" + ex.encode_order_states(orders).hex()}
+        self.batches += 1
+        try:
+            raw = await self.rpc.call("eth_call", tx, tag)
+        except ContractRevert as e:
+            raise ex.decoder.decode(e) from None
+        if not isinstance(raw, str) or not raw.startswith("0x"):
+            raise ValueError("getOrderStates answered something else than hex")
+        states = decode_order_states(bytes.fromhex(raw[2:]))
+        if len(states) != len(orders):
+            raise ValueError(f"getOrderStates answered {len(states)} rows for {len(orders)}")
+        # valid verdicts of untracked makers: their code at the same block (at "latest" no
+        # code is read, and such verdicts are not kept: nothing would pin them to a code)
+        makers = sorted(
+            {
+                so.order.maker
+                for so, st in zip(orders, states, strict=True)
+                if st.signature_valid and not m.sigs.tracks(so.order.maker)
+            }
+        )
+        codes: dict[str, bytes | None] = {}
+        if makers and block is not None:
+            results = await self.rpc.batch([("eth_getCode", [mk, tag]) for mk in makers])
+            codes = {mk: _code_hash(mk, r) for mk, r in zip(makers, results, strict=True)}
+        at = block if block is not None else -1
+        for so, st in zip(orders, states, strict=True):
+            mk = so.order.maker
+            code = codes[mk] if mk in codes else m.sigs.code.get(mk)
+            m.sigs.put(so, st.signature_valid, code, at)
+        self.verdicts += len(orders)
+        return states
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self.max_wait)
+        self._flusher = None
+        self._flush_now()
+
+    def _flush_now(self) -> None:
+        batch, self._pending = self._pending, []
+        if self._flusher is not None:
+            self._flusher.cancel()
+            self._flusher = None
+        if batch:  # keep a reference: the loop holds tasks only weakly
+            task = asyncio.ensure_future(self._resolve(batch))
+            self._resolving.add(task)
+            task.add_done_callback(self._resolving.discard)
+
+    async def _resolve(self, batch: list[tuple[SignedOrder, asyncio.Future[OrderState]]]) -> None:
+        try:
+            states = await self._read([s for s, _ in batch])
+        except Exception as e:
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(e)
+            return
+        for (_, fut), state in zip(batch, states, strict=True):
+            if not fut.done():
+                fut.set_result(state)
+
+
+def _code_hash(maker: str, result: object) -> bytes | None:
+    """keccak of an ``eth_getCode`` answer; None for no code. Anything else is an error."""
+    if isinstance(result, Exception):
+        raise result
+    if not isinstance(result, str) or not result.startswith("0x") or len(result) % 2:
+        raise RpcError(0, f"eth_getCode({maker}) answered something else than hex", None)
+    try:
+        code = bytes.fromhex(result[2:])
+    except ValueError:
+        raise RpcError(0, f"eth_getCode({maker}) answered bad hex", None) from None
+    return keccak(code) if code else None

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from eth_hash.auto import keccak
 
 from sdex.chain import Exchange, FillEvent, Log, OrderState, OrderStatus, Receipt
+from sdex.mirror.sigcache import SigCache
 from sdex.order import UINT256_MAX, ZERO_ADDRESS, SignedOrder, validity_errors
 
 TRANSFER = keccak(b"Transfer(address,address,uint256)")
@@ -142,6 +143,8 @@ class Mirror:
         watcher waits a moment for a receipt rather than decode its logs itself."""
         self.on_receipt: Callable[[], None] | None = None
         """Called when a receipt is noted (the watcher wakes up)."""
+        self.sigs = SigCache()
+        """EIP-1271 verdicts; cleared by a reorg or a reset (``sdex.mirror.sigcache``)."""
 
     # -- following the chain ---------------------------------------------------------------
 
@@ -285,6 +288,7 @@ class Mirror:
     def undo_to(self, number: int) -> Effects:
         """Undo every kept block above ``number`` (the fork point); what they had changed."""
         eff = Effects()
+        self.sigs.clear()  # a verdict read on the undone branch may not hold on the new one
         while self.blocks and self.blocks[-1].header.number > number:
             b = self.blocks.pop()
             for kind, key, old in reversed(b.undo):
@@ -319,6 +323,7 @@ class Mirror:
         self.unsure.clear()
         self.own.clear()
         self.expected.clear()
+        self.sigs.clear()
 
     # -- funds -----------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from sdex.book import RemovalReason
 from sdex.book.errors import BookError
 from sdex.chain import OrderState
 from sdex.ingest import Accepted, Rejection, judge, removal_of
+from sdex.ingest.verify import Eip1271Batcher, ecdsa_ok
 from sdex.matching.match import TimeInForce
 from sdex.model import CHAIN_CLOSED, OPEN_STATUSES, OrderStatus, closed_status
 from sdex.node.intake import NodeIntake
@@ -27,6 +28,8 @@ _POLICY_REASONS = {"soft cancel by the maker", "self_trade", "unmatched", "remov
 
 class NodeChainState(NodeIntake):
     """What the chain says about orders, applied to the book and the records."""
+
+    contract_sigs: Eip1271Batcher
 
     async def _on_block(self, changes: BlockChanges) -> None:
         """Blocks the watcher applied to the mirror: fills to store and publish, orders and
@@ -60,6 +63,7 @@ class NodeChainState(NodeIntake):
                     rejudge.add(rec.signed.hash)
         if changes.reset:
             rejudge |= set(self.records)
+        verify = await self._contract_sigs_moved(changes.head)
         # Funds: the watcher re-read every touched account the book or the mirror holds.
         for account in changes.funds:
             spendable = self.mirror.spendable(account)
@@ -67,28 +71,59 @@ class NodeChainState(NodeIntake):
                 self._set_funds(account[0], account[1], spendable)
         targets = [
             self.records[h].signed
-            for h in affected | rejudge
+            for h in affected | rejudge | verify
             if h in self.records and (h in self.book or h in rejudge)
         ]
-        await self._judge_from_mirror(targets, reopen=rejudge)
+        await self._judge_from_mirror(targets, reopen=rejudge, verify=verify)
         for h, reason in self.book.expire(self.now()):
             self._book_closed(h, reason)
         self._persist_open()
         self._uncross()
 
-    async def _judge_from_mirror(self, orders: list[SignedOrder], reopen: set[bytes]) -> None:
+    async def _contract_sigs_moved(self, head: int) -> set[bytes]:
+        """A new head for the EIP-1271 cache (expiry, the tracked makers' code read in one
+        batch): the booked orders whose verdicts it dropped, to be judged by the chain."""
+        try:
+            await self.contract_sigs.refresh(head)
+        except Exception as e:  # the verdicts stay; the next block reads the code again
+            log.warning("EIP-1271 makers' code not read at block %d: %s", head, e)
+        makers, hashes = self.mirror.sigs.take_rejudge()
+        if not makers and not hashes:
+            return set()
+        return {
+            h
+            for h, rec in self.records.items()
+            if (h in hashes or rec.signed.order.maker in makers) and h in self.book
+        }
+
+    async def _judge_from_mirror(
+        self, orders: list[SignedOrder], reopen: set[bytes], verify: set[bytes] | None = None
+    ) -> None:
         """Apply the mirror's view of ``orders`` (a chain read only for accounts it does not
-        hold yet, all in one call); orders in ``reopen`` may come back to the book."""
+        hold yet, all in one call); orders in ``reopen`` may come back to the book. Orders
+        of EIP-1271 makers without a cached verdict, and those in ``verify``, are judged by
+        the chain (one batch, ``Eip1271Batcher``)."""
         states: dict[bytes, OrderState] = {}
         unknown: list[SignedOrder] = []
+        contract: list[SignedOrder] = []
+        sigs = self.mirror.sigs
         for so in orders:
+            tracked = (verify is not None and so.hash in verify) or sigs.tracks(so.order.maker)
+            if tracked and not sigs.verdict(so):  # (a cached False: the chain is asked again)
+                contract.append(so)
+                continue
             st = self.mirror.state(so)
             if st is None:
                 unknown.append(so)
             else:
                 states[so.hash] = st
+        read_at = self.mirror.head.number if self.mirror.head is not None else -1
+        if contract:
+            for so, st in zip(contract, await self.contract_sigs.get_many(contract), strict=True):
+                if st.signature_valid:
+                    self.mirror.learn(so, st, read_at)
+                states[so.hash] = st
         if unknown:
-            read_at = self.mirror.head.number if self.mirror.head is not None else -1
             for so, st in zip(unknown, await self.batcher.get_many(unknown), strict=True):
                 self.mirror.learn(so, st, read_at)
                 states[so.hash] = st
@@ -250,7 +285,18 @@ class NodeChainState(NodeIntake):
         if not stored:
             return
         read_at = self.mirror.head.number if self.mirror.head is not None else -1
-        states = await self.batcher.get_many([r.signed for r in stored])
+        # orders not signed by ECDSA are read through the EIP-1271 batcher: it caches their
+        # verdicts and tracks their makers, so later blocks judge them by the cache
+        ecdsa = {r.signed.hash for r in stored if ecdsa_ok(r.signed) is True}
+        plain = [r.signed for r in stored if r.signed.hash in ecdsa]
+        contract = [r.signed for r in stored if r.signed.hash not in ecdsa]
+        read = zip(
+            plain + contract,
+            await self.batcher.get_many(plain) + await self.contract_sigs.get_many(contract),
+            strict=True,
+        )
+        by_hash = {so.hash: st for so, st in read}
+        states = [by_hash[r.signed.hash] for r in stored]
         now = self.now()
         for rec, state in zip(stored, states, strict=True):
             self.mirror.learn(rec.signed, state, read_at)

@@ -24,6 +24,7 @@ from sdex.chain.arpc import AsyncRpc
 from sdex.gossip import Gossip
 from sdex.gossip.identity import NodeKey
 from sdex.ingest import Intake, StateBatcher
+from sdex.ingest.verify import Eip1271Batcher
 from sdex.matching import MatchingEngine
 from sdex.mirror import Mirror
 from sdex.model import OPEN_STATUSES
@@ -66,6 +67,7 @@ class Node(NodePeering):
         self.tokens = frozenset(t for pair in cfg.pairs for t in pair)
         self.mirror = Mirror(ex, self.tokens, depth=cfg.reorg_depth)
         self.batcher = StateBatcher(self.rpc, ex)
+        self.contract_sigs = Eip1271Batcher(self.rpc, ex, self.mirror)  # verdicts in mirror.sigs
         self.intake = self._intake(self.batcher, fee=(cfg.fee_recipient, cfg.fee_bps))
         # Peers' orders: the same checks, with a batcher of their own, so that a burst of
         # gossip never queues a wallet's order behind its chain reads.
@@ -137,6 +139,7 @@ class Node(NodePeering):
             fee=fee,
             mirror=self.mirror,
             mirror_ready=self.mirror_ready,
+            contract_sigs=self.contract_sigs,
         )
 
     async def _uncross_loop(self) -> None:

@@ -113,6 +113,7 @@ class NodeViews(NodeState):
                 "orders": len(self.mirror.filled) + len(self.mirror.cancelled),
                 "accounts": len(self.mirror.funds),
                 "makers": len(self.mirror.min_salt),
+                "eip1271": self.mirror.sigs.stats(),
             },
         }
 
