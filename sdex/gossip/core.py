@@ -176,16 +176,25 @@ class GossipCore:
 
     def accepted(self, order: dict[str, Any], exclude: str | None = None) -> list[Action]:
         """The node accepted ``order`` (it rests): push it to the mesh, not back to ``exclude``."""
-        now = self.clock()
-        targets = [k for k in self.mesh if k != exclude and self._live(k, now)]
-        if not targets:  # no mesh yet (a node starting, or a tiny network): random peers
-            targets = [p.key for p in self.peers.sample(self.config.fanout, exclude)]
-        for key in targets:
-            box = self._box(key)
-            if len(box.orders) >= self.config.outbox_max:
-                box.orders.popleft()
-                box.dropped += 1
-            box.orders.append(order)
+        return self.accepted_many([(order, exclude)])
+
+    def accepted_many(self, orders: list[tuple[dict[str, Any], str | None]]) -> list[Action]:
+        """``accepted`` for several orders (each with the id it came from): the live mesh is
+        looked up once for all of them."""
+        now, cfg = self.clock(), self.config
+        live = [k for k in self.mesh if self._live(k, now)]
+        boxes: dict[str, Outbox] = {}
+        for order, exclude in orders:
+            targets = [k for k in live if k != exclude]
+            if not targets:  # no mesh yet (a node starting, or a tiny network): random peers
+                targets = [p.key for p in self.peers.sample(cfg.fanout, exclude)]
+            for key in targets:
+                box = boxes.get(key) or boxes.setdefault(key, self._box(key))
+                if len(box.orders) >= cfg.outbox_max:
+                    box.orders.popleft()
+                    box.dropped += 1
+                box.orders.append(order)
+        for box in boxes.values():
             self._schedule(box, now)
         return self._drain()
 
