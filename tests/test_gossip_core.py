@@ -11,6 +11,7 @@ import pytest
 
 from sdex.gossip.actions import Action, Call, Check, Deliver, GossipConfig, Reply, Scored
 from sdex.gossip.core import GossipCore
+from sdex.gossip.outbox import Heard
 from sdex.gossip.peers import BAN_SCORE, INVALID_PENALTY, MAX_INTRODUCED
 
 ME = "http://me.test"
@@ -193,6 +194,17 @@ def test_no_order_goes_back_to_a_peer_that_pushed_it_to_us() -> None:
         peer_id(3): {"orders": [signed[0], signed[2]]},
     }
     assert core.stats()["echoesSkipped"] == 2
+
+
+def test_heard_is_bounded_and_ignores_what_is_not_a_signature() -> None:
+    heard = Heard(capacity=2)
+    a, b, c = ({"signature": f"0x{k:0130x}"} for k in range(3))
+    heard.note(peer_id(1), [a, b, {"signature": "0x" + "ab" * 200}, {"signature": None}, 7])
+    heard.note(peer_id(2), [a, c])  # c evicts the oldest order (a): its senders go with it
+    assert len(heard) == 2
+    assert not heard.sent_by(a, peer_id(1)) and not heard.sent_by(a, peer_id(2))
+    assert heard.sent_by(b, peer_id(1)) and heard.sent_by(c, peer_id(2))
+    assert not heard.sent_by(c, peer_id(1))
 
 
 def test_the_push_window_holds_batches_until_answers_come() -> None:

@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-HEARD_MAX = 50_000
-"""Orders (by signature) whose senders are remembered, oldest forgotten first."""
+HEARD_MAX = 20_000
+"""Orders (by signature) whose senders are remembered, oldest forgotten first (at 1,000
+orders/s, 20 s of them: echoes come within a flush or two)."""
 HEARD_PEERS_MAX = 64
 """Senders remembered per order."""
 
