@@ -31,7 +31,8 @@ per node. CPU used by the nodes, Hardhat, the bench's own processes and everythi
 the machine is measured too. ``--profile DIR`` profiles the nodes over the windows only.
 
 Every process started here (Hardhat, the nodes, the watcher) is stopped by its own PID.
-Prints JSON; ``--write docs/BENCHMARKS.md`` also replaces the gossip section there.
+Prints JSON; ``--write docs/BENCHMARKS.md`` also replaces the gossip section there (or the
+section ``--section`` names, with ``--note`` as its first paragraph).
 """
 
 from __future__ import annotations
@@ -722,6 +723,41 @@ def targets(r: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def reference(r: dict[str, Any]) -> str:
+    """Each cluster's reference: one signed /p2p/ round trip, measured in the same run."""
+    out, seen = [], set()
+    for run in r["runs"]:
+        ref = run["p2p_call_ms"]["p50"]
+        lat = run["latency_ms"]["to_every_node"]["p50"]
+        ratio = "-" if lat is None or not ref else f"{lat / ref:,.1f}x"
+        head = "" if run["nodes"] in seen else (
+            f"{run['nodes']} nodes: a signed `GET /p2p/digest` round trip from the bench "
+            f"p50 {ref} ms / p99 {run['p2p_call_ms']['p99']} ms; "
+        )  # fmt: skip
+        seen.add(run["nodes"])
+        out.append(f"{head}at {run['offered']['rate_per_s']:,.0f}/s to every node p50 = {ratio} it")
+    return "Reference figures (same run, before the windows): " + "; ".join(out) + "."
+
+
+def issue11(r: dict[str, Any]) -> str:
+    """Issue 11's gossip targets against the windows measured."""
+    out = []
+    for run in r["runs"]:
+        n, rate = run["nodes"], run["offered"]["rate_per_s"]
+        p99 = run["latency_ms"]["to_every_node"]["p99"]
+        acc, cov = run["offered"]["accepted_per_s"], run["coverage"]
+        goal = {(8, 100.0): 50, (16, 20.0): 100}.get((n, rate))
+        if goal is not None:
+            met = p99 is not None and p99 <= goal and cov >= 1.0
+            out.append(f"{n} nodes at {rate:g}/s p99 <= {goal} ms: {p99} ms "
+                       f"({'met' if met else 'not met'})")  # fmt: skip
+        if n == 8 and 300 <= rate <= 1000:
+            met = acc >= 1000 and cov >= 1.0
+            out.append(f"8 nodes at {rate:g}/s offered >= 1,000/s accepted, 100% coverage: "
+                       f"{acc}/s, {100 * cov:.1f}% ({'met' if met else 'not met'})")  # fmt: skip
+    return "; ".join(out) + "." if out else "(no window of issue 11's sizes)."
+
+
 def demand(r: dict[str, Any]) -> str:
     """What the offered rate would cost in node CPU, from each window's measured cost."""
     out = []
@@ -805,7 +841,11 @@ def markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
         "load from processes outside this benchmark.\n\n"
         + table
         + "\n\n"
+        + reference(r)
+        + "\n\n"
         + demand(r)
+        + "\n\nTargets (issue 11): "
+        + issue11(r)
         + "\n\nTargets (issue 5):\n\n"
         + "\n".join(verdicts)
         + "\n\n```json\n"
@@ -841,6 +881,8 @@ def main() -> None:
     ap.add_argument("--drain", type=float, default=45.0, help="seconds to wait after posting")
     ap.add_argument("--profile", type=Path, help="run the nodes under cProfile, files here")
     ap.add_argument("--write", type=Path, help="update the gossip section of this markdown file")
+    ap.add_argument("--section", default="Gossip (bench/gossip.py)", help="its title")
+    ap.add_argument("--note", default="", help="a paragraph put first in that section")
     ap.add_argument("--workdir", type=Path, help="keep the databases and logs here")
     args = ap.parse_args()
     if any(not 2 <= n <= MAX_NODES for n in args.nodes):
@@ -855,7 +897,8 @@ def main() -> None:
     if args.write:
         if args.profile is not None:
             sys.exit("not writing profiled figures: run again without --profile")
-        write_section(args.write, "Gossip (bench/gossip.py)", markdown(result, args))
+        note = args.note + "\n\n" if args.note else ""
+        write_section(args.write, args.section, note + markdown(result, args))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import pytest
 
 from sdex.gossip.actions import Action, Call, Check, Deliver, GossipConfig, Reply, Scored
 from sdex.gossip.core import GossipCore
+from sdex.gossip.outbox import Heard
 from sdex.gossip.peers import BAN_SCORE, INVALID_PENALTY, MAX_INTRODUCED
 
 ME = "http://me.test"
@@ -177,6 +178,33 @@ def test_without_a_mesh_an_order_goes_to_fanout_random_peers() -> None:
     core, clock = make(peers=8, fanout=3)
     core.accepted(order(1))
     assert len(calls(run_due(core, clock))) == 3
+
+
+def test_no_order_goes_back_to_a_peer_that_pushed_it_to_us() -> None:
+    core, clock = make(peers=3, mesh=3)
+    signed = [{**order(k), "signature": f"0x{k:0130x}"} for k in range(1, 4)]
+    core.accepted_many([(signed[0], peer_id(1)), (signed[1], None), (signed[2], None)])
+    # before the flush, peer 2 pushes us order 1 and peer 3 pushes order 2 (echoes)
+    core.checked(core.receive(peer_id(2), [signed[0]]).id)
+    core.checked(core.receive(peer_id(3), [signed[1], {"signature": 5}, "junk"]).id)
+    pushed = {c.peer: c.body for c in run_due(core, clock) if isinstance(c, Call)}
+    assert pushed == {
+        peer_id(1): {"orders": [signed[1], signed[2]]},  # it sent us order 1
+        peer_id(2): {"orders": [signed[1], signed[2]]},
+        peer_id(3): {"orders": [signed[0], signed[2]]},
+    }
+    assert core.stats()["echoesSkipped"] == 2
+
+
+def test_heard_is_bounded_and_ignores_what_is_not_a_signature() -> None:
+    heard = Heard(capacity=2)
+    a, b, c = ({"signature": f"0x{k:0130x}"} for k in range(3))
+    heard.note(peer_id(1), [a, b, {"signature": "0x" + "ab" * 200}, {"signature": None}, 7])
+    heard.note(peer_id(2), [a, c])  # c evicts the oldest order (a): its senders go with it
+    assert len(heard) == 2
+    assert not heard.sent_by(a, peer_id(1)) and not heard.sent_by(a, peer_id(2))
+    assert heard.sent_by(b, peer_id(1)) and heard.sent_by(c, peer_id(2))
+    assert not heard.sent_by(c, peer_id(1))
 
 
 def test_the_push_window_holds_batches_until_answers_come() -> None:

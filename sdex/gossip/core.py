@@ -19,7 +19,8 @@ The protocol (every step bounded; see ``sdex.gossip.flows`` for the multi-call o
   is pushed to every live mesh peer but the one it came from: a flood over a connected
   random graph of degree about D, so every honest node gets it in about log_(D-1)(N) hops.
   Each peer has one bounded outbox, drained one batch at a time (the next batch leaves when
-  the previous one is answered: flow control); a full outbox drops its oldest orders.
+  the previous one is answered: flow control); a full outbox drops its oldest orders. No
+  order goes back to a peer that pushed it to us (``sdex.gossip.outbox.Heard``).
 - **Anti-entropy, bootstrap, admission, scores**: as described in ``sdex.gossip.flows`` and
   ``sdex.gossip.peers``.
 """
@@ -32,7 +33,6 @@ import logging
 import math
 import random
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +50,7 @@ from sdex.gossip.actions import (
     Scored,
     tally,
 )
+from sdex.gossip.outbox import Heard, Outbox
 from sdex.gossip.peers import INVALID_PENALTY, Peer, Peers, normalize
 from sdex.gossip.ports import OrderView
 
@@ -66,16 +67,6 @@ class _Pending:
     on_done: Callable[[], None] | None
     results: list[str] = field(default_factory=list)
     bad: int = 0
-
-
-@dataclass
-class Outbox:
-    key: str
-    orders: deque[dict[str, Any]] = field(default_factory=deque)
-    notices: deque[tuple[str, dict[str, Any]]] = field(default_factory=deque)
-    in_flight: int = 0
-    due: float | None = None
-    dropped: int = 0
 
 
 class GossipCore:
@@ -108,6 +99,7 @@ class GossipCore:
         self.bootstrapped = False
         self.orders_sent = 0
         self.pulled = 0
+        self._heard = Heard()
         self._boxes: dict[str, Outbox] = {}
         self._waiting: dict[int, _Pending] = {}
         self._timers: list[tuple[float, int, str]] = []
@@ -176,16 +168,25 @@ class GossipCore:
 
     def accepted(self, order: dict[str, Any], exclude: str | None = None) -> list[Action]:
         """The node accepted ``order`` (it rests): push it to the mesh, not back to ``exclude``."""
-        now = self.clock()
-        targets = [k for k in self.mesh if k != exclude and self._live(k, now)]
-        if not targets:  # no mesh yet (a node starting, or a tiny network): random peers
-            targets = [p.key for p in self.peers.sample(self.config.fanout, exclude)]
-        for key in targets:
-            box = self._box(key)
-            if len(box.orders) >= self.config.outbox_max:
-                box.orders.popleft()
-                box.dropped += 1
-            box.orders.append(order)
+        return self.accepted_many([(order, exclude)])
+
+    def accepted_many(self, orders: list[tuple[dict[str, Any], str | None]]) -> list[Action]:
+        """``accepted`` for several (order, sender) pairs: one look at the live mesh."""
+        now, cfg = self.clock(), self.config
+        live = [k for k in self.mesh if self._live(k, now)]
+        boxes: dict[str, Outbox] = {}
+        for order, exclude in orders:
+            # no live mesh yet (a node starting, or a tiny network): random peers
+            targets = [k for k in live if k != exclude]
+            if not targets:  # no mesh yet (a node starting, or a tiny network): random peers
+                targets = [p.key for p in self.peers.sample(cfg.fanout, exclude)]
+            for key in targets:
+                box = boxes[key] = boxes.get(key) or self._box(key)
+                if len(box.orders) >= cfg.outbox_max:
+                    box.orders.popleft()
+                    box.dropped += 1
+                box.orders.append(order)
+        for box in boxes.values():
             self._schedule(box, now)
         return self._drain()
 
@@ -226,6 +227,7 @@ class GossipCore:
 
     def receive(self, sender: str, orders: list[object]) -> Check:
         """Orders ``sender`` pushed: the check to run (its results go to ``judge``/``checked``)."""
+        self._heard.note(sender, orders)
         check = Check(next(self._ids), sender, orders)
         self._waiting[check.id] = _Pending(check, None, None)
         return check
@@ -456,9 +458,9 @@ class GossipCore:
             self._send(box, self.call(peer, "notice", "POST", f"/p2p/{kind}", notice))
             return
         while box.orders and box.in_flight < self.config.push_window:
-            n = min(self.config.batch_max, len(box.orders))
-            batch = [box.orders.popleft() for _ in range(n)]
-            self._send(box, self.call(peer, "push", "POST", "/p2p/orders", {"orders": batch}))
+            batch = box.take(self.config.batch_max, self._heard)
+            if batch:
+                self._send(box, self.call(peer, "push", "POST", "/p2p/orders", {"orders": batch}))
 
     def _send(self, box: Outbox, call: Call) -> None:
         box.in_flight += 1
@@ -492,6 +494,7 @@ class GossipCore:
             "mesh": len(self.mesh),
             "candidates": len(self.peers.candidates),
             "ordersSent": self.orders_sent,
+            "echoesSkipped": sum(b.echoes for b in self._boxes.values()),
             "pulled": self.pulled,
             "outboxDropped": sum(b.dropped for b in self._boxes.values()),
         }

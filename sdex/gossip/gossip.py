@@ -4,8 +4,11 @@ It feeds the core its events (the node accepted an order, a notice, a peer's ans
 intake result, a timer) and carries out the actions it returns: every ``Call`` is one signed
 HTTP request (``sdex.gossip.client``) whose verified answer goes back to the core; every
 ``Check`` runs a peer's orders through the node's intake, one peer batch at a time and in
-chunks of ``intake_chunk``, so peers never starve wallets. The routes that serve peers'
-requests are in ``sdex.gossip.routes``. The node is reached only through
+chunks of ``intake_chunk`` (each chunk one call: the copies the node holds already cost no
+task each), so peers never starve wallets. Orders the node accepts during one turn of the
+event loop reach the core together (one look at the mesh for all of them), and the core's
+timers are one ``loop.call_at`` handle, re-armed when the next one moves earlier. The
+routes that serve peers' requests are in ``sdex.gossip.routes``. The node is reached only through
 ``sdex.gossip.ports.NodePort``: nothing here imports ``sdex.node``.
 """
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -55,8 +58,11 @@ class Gossip:
         self._session: aiohttp.ClientSession | None = None
         self._client: PeerClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._timer: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_due = 0.0
+        self._running = False
+        self._fresh: list[tuple[dict[str, Any], str | None]] = []
+        """Orders accepted this turn of the loop, handed to the core together at its end."""
         self._peer_work = asyncio.Semaphore(1)
         """One peer batch is checked at a time, in chunks: peers never starve wallets."""
 
@@ -67,11 +73,15 @@ class Gossip:
             timeout=aiohttp.ClientTimeout(total=self.config.timeout)
         )
         self._client = PeerClient(self._session, self.key, self.me)
+        self._running = True
         self._run(self.core.start())
-        self._timer = asyncio.create_task(self._timer_loop(), name="gossip-timer")
 
     async def stop(self) -> None:
-        tasks = [*self._tasks, *([self._timer] if self._timer is not None else [])]
+        self._running = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        tasks = list(self._tasks)
         for t in tasks:
             t.cancel()
         for t in tasks:
@@ -83,8 +93,16 @@ class Gossip:
     # ---- events from the node ---------------------------------------------------------------
 
     def announce(self, order_json: dict[str, Any], exclude: str | None = None) -> None:
-        """Push a newly accepted order to the mesh (not back to the id ``exclude``)."""
-        self._run(self.core.accepted(order_json, exclude))
+        """Push a newly accepted order to the mesh (not back to the id ``exclude``): with the
+        others accepted in this turn of the event loop, at its end."""
+        if not self._fresh:
+            asyncio.get_running_loop().call_soon(self._announce_fresh)
+        self._fresh.append((order_json, exclude))
+
+    def _announce_fresh(self) -> None:
+        fresh, self._fresh = self._fresh, []
+        if fresh and self._running:
+            self._run(self.core.accepted_many(fresh))
 
     def notify(self, kind: str, notice: dict[str, Any], exclude: str | None = None) -> None:
         """Send a cancel or settlement notice to every live peer."""
@@ -107,12 +125,12 @@ class Gossip:
                         results.extend(rest)
                         self._run(self.core.judge(check.id, rest))
                         break
-                    # a chunk at once: their chain reads share one batched eth_call
-                    chunk = await asyncio.gather(
-                        *(self.node.submit_from_peer(o, check.sender) for o in orders[i : i + step])
+                    # a chunk in one call: its new orders' signatures and chain reads batch
+                    chunk = await self.node.submit_many_from_peer(
+                        orders[i : i + step], check.sender
                     )
                     results.extend(chunk)
-                    self._run(self.core.judge(check.id, list(chunk)))
+                    self._run(self.core.judge(check.id, chunk))
                     await asyncio.sleep(0)  # let waiting wallet requests run
         finally:  # whatever happened, the core hears the check is over (a flow waits on it)
             self._run(self.core.checked(check.id))
@@ -132,7 +150,32 @@ class Gossip:
                 log.warning("peer %s banned: it sent invalid data", a.peer)
             elif isinstance(a, Evicted):
                 log.info("peer %s at %s kept failing: evicted", a.peer, a.url)
-        self._wake.set()
+        self._arm()
+
+    def _arm(self) -> None:
+        """Have ``_tick`` run when the core's next timer is due (unless it runs earlier)."""
+        if not self._running:
+            return
+        due = self.core.next_timer()  # the core's clock is time.monotonic, as the loop's
+        if due == math.inf:
+            return
+        if self._timer is not None:
+            if self._timer_due <= due:
+                return
+            self._timer.cancel()
+        self._timer_due = due
+        self._timer = asyncio.get_running_loop().call_at(due, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        try:
+            actions = self.core.tick()
+        except Exception:  # a bug must not stop the timers: try again a little later
+            log.exception("gossip timer failed")
+            self._timer_due = asyncio.get_running_loop().time() + 0.1
+            self._timer = asyncio.get_running_loop().call_at(self._timer_due, self._tick)
+            return
+        self._run(actions)
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -162,16 +205,6 @@ class Gossip:
             await self.run_check(check)
         except Exception:
             log.exception("checking orders from %s failed", check.sender)
-
-    async def _timer_loop(self) -> None:
-        while True:
-            delay = self.core.next_timer() - time.monotonic()
-            if delay > 0:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay)
-                continue
-            self._run(self.core.tick())
 
     def stats(self) -> dict[str, object]:
         return {**self.core.stats(), "messagesSent": self.messages_sent}

@@ -24,13 +24,15 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
+import coincurve
 from eth_hash.auto import keccak
 
 from sdex.errors import SignatureError
-from sdex.order import address_of, recover_signer, sign_hash
+from sdex.order import address_of, recover_signer
 
 HEADER_URL = "X-SDEX-Node"
 HEADER_TIME = "X-SDEX-Time"
@@ -61,16 +63,23 @@ def answer_digest(request_sig: str, status: int, body_hex: str) -> bytes:
 
 @dataclass(frozen=True)
 class NodeKey:
-    """A node's gossip identity."""
+    """A node's gossip identity (it signs every request and answer: the parsed key and the
+    id are computed once, not per message)."""
 
-    private_key: bytes
+    private_key: bytes = field(repr=False)
 
-    @property
+    @cached_property
     def node_id(self) -> str:
         return address_of(self.private_key)
 
+    @cached_property
+    def _key(self) -> coincurve.PrivateKey:
+        return coincurve.PrivateKey(self.private_key)
+
     def sign(self, digest: bytes) -> str:
-        return "0x" + sign_hash(digest, self.private_key).hex()
+        """A 65-byte r‖s‖v signature (v = 27/28, low-s) over ``digest``, as hex."""
+        raw = self._key.sign_recoverable(digest, hasher=None)
+        return "0x" + raw[:64].hex() + f"{raw[64] + 27:02x}"
 
     @classmethod
     def generate(cls) -> NodeKey:
