@@ -59,9 +59,20 @@ from sdex.matching.match import (
     MatchResult,
     Outcome,
     TimeInForce,
-    new_amounts,
-    new_match,
-    new_result,
+    new_object,
+    set_amounts,
+    set_incoming,
+    set_left_fee,
+    set_left_filled,
+    set_matches,
+    set_order,
+    set_outcome,
+    set_remaining,
+    set_removed,
+    set_resting,
+    set_right_fee,
+    set_right_filled,
+    set_side,
 )
 from sdex.order import ZERO_ADDRESS, SignedOrder
 
@@ -146,7 +157,13 @@ class MatchingEngine:
         else:
             book.close(inc, RemovalReason.UNMATCHED)
             outcome = _FILLED if tif is _FOK or not remaining else _DROPPED
-        return new_result(order, outcome, matches, removed, remaining)
+        result: MatchResult = new_object(MatchResult)  # ``new_result``, inlined
+        set_order(result, order)
+        set_outcome(result, outcome)
+        set_matches(result, matches)
+        set_removed(result, removed)
+        set_remaining(result, remaining)
+        return result
 
     def rematch(
         self,
@@ -259,6 +276,7 @@ class MatchingEngine:
         # The hot path of matching: ``fillmath.match_amounts`` is inlined, step for step
         # (``_dry_walk`` calls the reference); the book changes only through its methods.
         matches: list[Match] = []
+        append = matches.append
         removed: list[tuple[bytes, RemovalReason]] = []
         book = self.book
         fill = book.fill
@@ -342,9 +360,19 @@ class MatchingEngine:
                         blocked = True
                         break
                     y = x * rt // rm
-                amounts = new_amounts(x, y, ro.fee_amount * x // rm, ifee * y // im)
+                # ``new_amounts`` and ``new_match``, inlined: two values per match
+                amounts = new_object(MatchAmounts)
+                set_left_filled(amounts, x)
+                set_right_filled(amounts, y)
+                set_left_fee(amounts, ro.fee_amount * x // rm)
+                set_right_fee(amounts, ifee * y // im)
+                match = new_object(Match)
+                set_resting(match, r.signed)
+                set_incoming(match, signed)
+                set_amounts(match, amounts)
+                set_side(match, side)
                 fill(r, x)
-                matches.append(new_match(r.signed, signed, amounts, side))
+                append(match)
                 avail -= y
                 if avail == 0:
                     stop = True
