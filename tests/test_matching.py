@@ -8,7 +8,7 @@ import pytest
 
 from sdex.book import DepthLevel, Entry, OrderBook, RemovalReason, Side
 from sdex.fillmath import MatchAmounts, PricesDoNotCross, match_amounts
-from sdex.matching import Match, MatchingEngine, Outcome, TimeInForce
+from sdex.matching import Match, MatchingEngine, MatchResult, Outcome, TimeInForce
 from sdex.order import SignedOrder
 from tests.test_book import BASE, BASE2, QUOTE, T0, A, B, C, D, ask, bid, new_book
 
@@ -364,6 +364,19 @@ def test_match_is_a_frozen_value() -> None:
     assert isinstance(m, Match)
     with pytest.raises(AttributeError):
         m.amounts = MatchAmounts(0, 0, 0, 0)  # type: ignore[misc]
+
+
+def test_inline_built_values_equal_the_dataclass_built_ones() -> None:
+    eng = engine()
+    a1 = ask(A, 7, 70)
+    rest(eng, a1)
+    incoming = bid(B, 5, 60)
+    r = eng.submit(incoming, now=NOW)
+    (m,) = r.matches
+    built = Match(a1, incoming, match_amounts(7, 70, 0, 0, 60, 5, 0, 0), Side.BID)
+    assert m == built and hash(m) == hash(built) and repr(m) == repr(built)
+    again = MatchResult(incoming, r.outcome, (built,), r.removed, r.remaining)
+    assert r == again and hash(r) == hash(again) and repr(r) == repr(again)
 
 
 def test_book_with_unreported_makers_does_not_match() -> None:

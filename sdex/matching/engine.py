@@ -53,15 +53,27 @@ from sdex.book.levels import Entry
 from sdex.book.orderbook import OrderBook
 from sdex.book.pairbook import PairBook
 from sdex.book.types import RemovalReason, Side
-from sdex.fillmath import MatchAmounts, PricesDoNotCross, ZeroFillAmount, match_amounts
+from sdex.fillmath import MatchAmounts
+from sdex.matching.dry import dry_walk
 from sdex.matching.match import (
     Match,
     MatchResult,
     Outcome,
     TimeInForce,
-    new_amounts,
-    new_match,
-    new_result,
+    new_object,
+    set_amounts,
+    set_incoming,
+    set_left_fee,
+    set_left_filled,
+    set_matches,
+    set_order,
+    set_outcome,
+    set_remaining,
+    set_removed,
+    set_resting,
+    set_right_fee,
+    set_right_filled,
+    set_side,
 )
 from sdex.order import ZERO_ADDRESS, SignedOrder
 
@@ -146,7 +158,13 @@ class MatchingEngine:
         else:
             book.close(inc, RemovalReason.UNMATCHED)
             outcome = _FILLED if tif is _FOK or not remaining else _DROPPED
-        return new_result(order, outcome, matches, removed, remaining)
+        result: MatchResult = new_object(MatchResult)  # ``new_result``, inlined
+        set_order(result, order)
+        set_outcome(result, outcome)
+        set_matches(result, matches)
+        set_removed(result, removed)
+        set_remaining(result, remaining)
+        return result
 
     def rematch(
         self,
@@ -239,7 +257,7 @@ class MatchingEngine:
         Filled in full means the order gives all its remaining maker amount, or receives at
         least the taker amount its remaining asks for (price improvement can leave it dust).
         """
-        given, received = self._dry_walk(inc, now)
+        given, received = dry_walk(inc, now)
         rem = inc.maker_amount - inc.filled - inc.pending
         order = inc.order
         return given == rem or received * order.maker_amount >= rem * order.taker_amount
@@ -257,8 +275,10 @@ class MatchingEngine:
         own size (it cannot pay one whole unit at that price).
         """
         # The hot path of matching: ``fillmath.match_amounts`` is inlined, step for step
-        # (``_dry_walk`` calls the reference); the book changes only through its methods.
+        # (``sdex.matching.dry`` calls the reference); the book changes only through its
+        # methods.
         matches: list[Match] = []
+        append = matches.append
         removed: list[tuple[bytes, RemovalReason]] = []
         book = self.book
         fill = book.fill
@@ -342,9 +362,19 @@ class MatchingEngine:
                         blocked = True
                         break
                     y = x * rt // rm
-                amounts = new_amounts(x, y, ro.fee_amount * x // rm, ifee * y // im)
+                # ``new_amounts`` and ``new_match``, inlined: two values per match
+                amounts = new_object(MatchAmounts)
+                set_left_filled(amounts, x)
+                set_right_filled(amounts, y)
+                set_left_fee(amounts, ro.fee_amount * x // rm)
+                set_right_fee(amounts, ifee * y // im)
+                match = new_object(Match)
+                set_resting(match, r.signed)
+                set_incoming(match, signed)
+                set_amounts(match, amounts)
+                set_side(match, side)
                 fill(r, x)
-                matches.append(new_match(r.signed, signed, amounts, side))
+                append(match)
                 avail -= y
                 if avail == 0:
                     stop = True
@@ -364,70 +394,6 @@ class MatchingEngine:
         if spent:  # what ``inc`` gives across its matches, reserved at once
             book.reserve_entry(inc, spent)
         return matches, removed, blocked
-
-    def _dry_walk(self, inc: Entry, now: int) -> tuple[int, int]:
-        """``_walk`` without changing anything: what the incoming order would give, receive.
-
-        Removals (expired, self-trade) re-fund only their own maker's orders, which cannot
-        trade with ``inc`` either (expired ones are swept before), so one pass suffices.
-        """
-        order = inc.order
-        im = order.maker_amount
-        it = order.taker_amount
-        ifee = order.fee_amount
-        maker = order.maker
-        itaker = order.taker
-        inc_open = itaker == ZERO_ADDRESS
-        bid_in = inc.side is _BID
-        sides_levels = inc.book_side.opposite
-        avail = inc.fillable
-        given = received = 0
-        for level in sides_levels:
-            if avail <= 0:
-                break
-            if bid_in:
-                if level.num * it > level.den * im:
-                    break
-            elif level.num * im < level.den * it:
-                break
-            for r in level.active():
-                r_avail = r.fillable
-                ro = r.order
-                if now >= ro.expiry:
-                    continue  # would be removed
-                rtaker = ro.taker
-                if (rtaker != ZERO_ADDRESS and rtaker != maker) or (
-                    not inc_open and itaker != ro.maker
-                ):
-                    continue
-                if ro.maker == maker:
-                    continue  # would be removed (self-trade)
-                rm = r.maker_amount
-                rt = ro.taker_amount
-                capped = False
-                try:
-                    amounts = match_amounts(
-                        rm, rt, ro.fee_amount, rm - r_avail, im, it, ifee, im - avail
-                    )
-                except ZeroFillAmount:
-                    return given, received
-                except PricesDoNotCross:
-                    x = min(r_avail, avail * rm // rt)
-                    x -= x % r.unit
-                    if x == 0:
-                        break  # the next level
-                    capped = True
-                    amounts = match_amounts(
-                        rm, rt, ro.fee_amount, rm - r_avail, im, it, ifee, im - avail, x
-                    )
-                x = amounts.left_filled
-                y = amounts.right_filled
-                avail -= y
-                given += y
-                received += x
-                if avail == 0 or (x < r_avail and not capped):
-                    return given, received
-        return given, received
 
     def would_self_trade(self, order: SignedOrder, *, now: int | None = None) -> bool:
         """Whether ``order``, arriving now, would meet a resting order of its own maker that
