@@ -73,3 +73,19 @@ def test_bad_documents_get_a_reason(raw: bytes, reason: str) -> None:
 def test_brackets_inside_strings_do_not_nest() -> None:
     text = json.dumps({"a": "[[[[[[[[[[[[{{{{{{{{", "b": ['\\"]]]]']})
     assert jsonio.loads(text, max_bytes=1000, max_depth=2) == json.loads(text)
+
+
+@pytest.mark.parametrize("n", [10, jsonio.PARSE_FIRST // 2, jsonio.PARSE_FIRST * 2])
+def test_both_depth_paths_agree_on_wide_documents(n: int) -> None:
+    """Few brackets: parsed first, depth read off the value; many: the regex passes first.
+    Either way the same answer and the same reasons."""
+    text = json.dumps({"orders": [{"a": [1, "]]"]} for _ in range(n)]})
+    assert jsonio.loads(text, max_bytes=10**7, max_depth=4) == json.loads(text)
+    with pytest.raises(JsonLimitError, match="nested deeper than 3"):
+        jsonio.loads(text, max_bytes=10**7, max_depth=3)
+    with pytest.raises(JsonLimitError, match="nested deeper than 3"):  # depth before syntax
+        jsonio.loads(text + "]", max_bytes=10**7, max_depth=3)
+    with pytest.raises(JsonLimitError, match="Extra data"):
+        jsonio.loads(text + " x", max_bytes=10**7, max_depth=4)
+    with pytest.raises(JsonLimitError, match="is a float"):
+        jsonio.loads(text.replace("[1,", "[1.5,", 1), max_bytes=10**7, max_depth=4)
