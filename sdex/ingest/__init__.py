@@ -8,11 +8,11 @@ from sdex.ingest.intake import (
     IntakeResult,
     Known,
     Limits,
-    StateBatcher,
     judge,
     removal_of,
 )
 from sdex.ingest.rejections import Rejection, RejectionCode
+from sdex.ingest.states import StateBatcher
 
 __all__ = [
     "Accepted",

@@ -7,15 +7,13 @@ here trusts the sender: a peer's order is checked exactly like a wallet's.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sdex.chain import Exchange, OrderState, OrderStatus
-from sdex.chain.arpc import AsyncRpc
-from sdex.chain.exchange import decode_order_states
-from sdex.errors import ContractRevert, OrderParseError
+from sdex.chain import OrderState, OrderStatus
+from sdex.errors import OrderParseError
 from sdex.ingest.rejections import Rejection, RejectionCode
+from sdex.ingest.states import StateBatcher
 from sdex.ingest.verify import EcdsaBatcher, Eip1271Batcher
 from sdex.mirror import Mirror
 from sdex.model import RemovalReason
@@ -46,92 +44,6 @@ class Limits:
     max_orders: int = 200_000
     expiry_margin: int = 2
     """Seconds of life an order must have left beyond the latest block's timestamp."""
-
-
-class StateBatcher:
-    """Folds concurrent order-state lookups into one ``getOrderStates`` call.
-
-    The first request opens a batch; it closes after ``max_wait`` seconds or ``max_batch``
-    requests, and one ``eth_call`` (on the async client: several may be in flight) answers
-    all of them.
-    """
-
-    def __init__(
-        self,
-        rpc: AsyncRpc,
-        exchange: Exchange,
-        max_batch: int = 256,
-        max_wait: float = 0.002,
-    ) -> None:
-        """``exchange`` only encodes and decodes (its own client is not used here)."""
-        self.rpc = rpc
-        self.exchange = exchange
-        self.max_batch = max_batch
-        self.max_wait = max_wait
-        self._pending: list[tuple[SignedOrder, asyncio.Future[OrderState]]] = []
-        self._flusher: asyncio.Task[None] | None = None
-        self._resolving: set[asyncio.Future[None]] = set()
-        self.calls = 0
-
-    async def get(self, signed: SignedOrder) -> OrderState:
-        fut: asyncio.Future[OrderState] = asyncio.get_running_loop().create_future()
-        self._pending.append((signed, fut))
-        if len(self._pending) >= self.max_batch:
-            self._flush_now()
-        elif self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush_later())
-        return await fut
-
-    async def get_many(self, orders: list[SignedOrder]) -> list[OrderState]:
-        """States of many orders now, in chunks (used at restart and by the watcher)."""
-        out: list[OrderState] = []
-        for i in range(0, len(orders), 500):
-            out.extend(await self._read(orders[i : i + 500]))
-        return out
-
-    async def _read(self, orders: Sequence[SignedOrder]) -> list[OrderState]:
-        if not orders:
-            return []
-        ex = self.exchange
-        tx = {"to": ex.address, "data": "0x" + ex.encode_order_states(orders).hex()}
-        self.calls += 1
-        try:
-            raw = await self.rpc.call("eth_call", tx, "latest")
-        except ContractRevert as e:
-            raise ex.decoder.decode(e) from None
-        if not isinstance(raw, str) or not raw.startswith("0x"):
-            raise ValueError("getOrderStates answered something else than hex")
-        states = decode_order_states(bytes.fromhex(raw[2:]))
-        if len(states) != len(orders):
-            raise ValueError(f"getOrderStates answered {len(states)} rows for {len(orders)}")
-        return states
-
-    async def _flush_later(self) -> None:
-        await asyncio.sleep(self.max_wait)
-        self._flusher = None
-        self._flush_now()
-
-    def _flush_now(self) -> None:
-        batch, self._pending = self._pending, []
-        if self._flusher is not None:
-            self._flusher.cancel()
-            self._flusher = None
-        if batch:  # keep a reference: the loop holds tasks only weakly
-            task = asyncio.ensure_future(self._resolve(batch))
-            self._resolving.add(task)
-            task.add_done_callback(self._resolving.discard)
-
-    async def _resolve(self, batch: list[tuple[SignedOrder, asyncio.Future[OrderState]]]) -> None:
-        try:
-            states = await self._read([s for s, _ in batch])
-        except Exception as e:
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(e)
-            return
-        for (_, fut), state in zip(batch, states, strict=True):
-            if not fut.done():
-                fut.set_result(state)
 
 
 class Intake:

@@ -32,8 +32,8 @@ from eth_hash.auto import keccak
 
 from sdex.chain import Exchange, OrderState
 from sdex.chain.arpc import AsyncRpc
-from sdex.chain.exchange import decode_order_states
-from sdex.errors import ContractRevert, RpcError, SignatureError
+from sdex.errors import RpcError, SignatureError
+from sdex.ingest.states import StateBatcher
 from sdex.mirror import Mirror
 from sdex.order import SignedOrder, recover_signer
 
@@ -139,9 +139,9 @@ class EcdsaBatcher:
             _WORKER.put(loop, batch)
 
 
-class Eip1271Batcher:
+class Eip1271Batcher(StateBatcher):
     """Chain verdicts on contract makers' signatures (with the orders' states), batched per
-    window and cached in ``mirror.sigs``."""
+    window as ``StateBatcher`` does, read at the mirror's head and cached in ``mirror.sigs``."""
 
     def __init__(
         self,
@@ -151,38 +151,18 @@ class Eip1271Batcher:
         max_batch: int = 256,
         max_wait: float = 0.002,
     ) -> None:
-        """``exchange`` only encodes and decodes (its own client is not used here)."""
-        self.rpc = rpc
-        self.exchange = exchange
+        super().__init__(rpc, exchange, max_batch, max_wait)
         self.mirror = mirror
-        self.max_batch = max_batch
-        self.max_wait = max_wait
-        self._pending: list[tuple[SignedOrder, asyncio.Future[OrderState]]] = []
-        self._flusher: asyncio.Task[None] | None = None
-        self._resolving: set[asyncio.Future[None]] = set()
-        self.batches = 0
-        """JSON-RPC batches sent for verdicts."""
+        self.chunk = max_batch  # each row runs isValidSignature: keep a call's gas modest
         self.verdicts = 0
         """Verdicts read from the chain."""
         self.code_batches = 0
         """Per-block code reads (one JSON-RPC batch each)."""
 
-    async def get(self, signed: SignedOrder) -> OrderState:
-        """``signed``'s chain state, verdict included, read with this window's others."""
-        fut: asyncio.Future[OrderState] = asyncio.get_running_loop().create_future()
-        self._pending.append((signed, fut))
-        if len(self._pending) >= self.max_batch:
-            self._flush_now()
-        elif self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush_later())
-        return await fut
-
-    async def get_many(self, orders: Sequence[SignedOrder]) -> list[OrderState]:
-        """States and verdicts of many orders now, in batches of ``max_batch``."""
-        out: list[OrderState] = []
-        for i in range(0, len(orders), self.max_batch):
-            out.extend(await self._read(orders[i : i + self.max_batch]))
-        return out
+    @property
+    def batches(self) -> int:
+        """``getOrderStates`` calls sent for verdicts."""
+        return self.calls
 
     async def refresh(self, head: int) -> set[str]:
         """A new head: expire old verdicts, and read the code of every tracked maker at
@@ -202,18 +182,7 @@ class Eip1271Batcher:
         m = self.mirror
         block = m.head.number if m.head is not None else None
         tag = hex(block) if block is not None else "latest"
-        ex = self.exchange
-        tx = {"to": ex.address, "data": "0x" + ex.encode_order_states(orders).hex()}
-        self.batches += 1
-        try:
-            raw = await self.rpc.call("eth_call", tx, tag)
-        except ContractRevert as e:
-            raise ex.decoder.decode(e) from None
-        if not isinstance(raw, str) or not raw.startswith("0x"):
-            raise ValueError("getOrderStates answered something else than hex")
-        states = decode_order_states(bytes.fromhex(raw[2:]))
-        if len(states) != len(orders):
-            raise ValueError(f"getOrderStates answered {len(states)} rows for {len(orders)}")
+        states = await self._order_states(orders, tag)
         # valid verdicts of untracked makers: their code at the same block (at "latest" no
         # code is read, and such verdicts are not kept: nothing would pin them to a code)
         makers = sorted(
@@ -234,33 +203,6 @@ class Eip1271Batcher:
             m.sigs.put(so, st.signature_valid, code, at)
         self.verdicts += len(orders)
         return states
-
-    async def _flush_later(self) -> None:
-        await asyncio.sleep(self.max_wait)
-        self._flusher = None
-        self._flush_now()
-
-    def _flush_now(self) -> None:
-        batch, self._pending = self._pending, []
-        if self._flusher is not None:
-            self._flusher.cancel()
-            self._flusher = None
-        if batch:  # keep a reference: the loop holds tasks only weakly
-            task = asyncio.ensure_future(self._resolve(batch))
-            self._resolving.add(task)
-            task.add_done_callback(self._resolving.discard)
-
-    async def _resolve(self, batch: list[tuple[SignedOrder, asyncio.Future[OrderState]]]) -> None:
-        try:
-            states = await self._read([s for s, _ in batch])
-        except Exception as e:
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(e)
-            return
-        for (_, fut), state in zip(batch, states, strict=True):
-            if not fut.done():
-                fut.set_result(state)
 
 
 def _code_hash(maker: str, result: object) -> bytes | None:

@@ -1,0 +1,106 @@
+"""Chain state of orders, batched: concurrent lookups within a short window share one
+``getOrderStates`` ``eth_call`` (the base of ``verify.Eip1271Batcher`` too)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from sdex.chain import Exchange, OrderState
+from sdex.chain.arpc import AsyncRpc
+from sdex.chain.exchange import decode_order_states
+from sdex.errors import ContractRevert
+from sdex.order import SignedOrder
+
+
+class StateBatcher:
+    """Folds concurrent order-state lookups into one ``getOrderStates`` call.
+
+    The first request opens a batch; it closes after ``max_wait`` seconds or ``max_batch``
+    requests, and one ``eth_call`` (on the async client: several may be in flight) answers
+    all of them.
+    """
+
+    chunk = 500
+    """Orders per call of ``get_many``."""
+
+    def __init__(
+        self,
+        rpc: AsyncRpc,
+        exchange: Exchange,
+        max_batch: int = 256,
+        max_wait: float = 0.002,
+    ) -> None:
+        """``exchange`` only encodes and decodes (its own client is not used here)."""
+        self.rpc = rpc
+        self.exchange = exchange
+        self.max_batch = max_batch
+        self.max_wait = max_wait
+        self._pending: list[tuple[SignedOrder, asyncio.Future[OrderState]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._resolving: set[asyncio.Future[None]] = set()
+        self.calls = 0
+
+    async def get(self, signed: SignedOrder) -> OrderState:
+        fut: asyncio.Future[OrderState] = asyncio.get_running_loop().create_future()
+        self._pending.append((signed, fut))
+        if len(self._pending) >= self.max_batch:
+            self._flush_now()
+        elif self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_later())
+        return await fut
+
+    async def get_many(self, orders: Sequence[SignedOrder]) -> list[OrderState]:
+        """States of many orders now, in chunks (used at restart and by the watcher)."""
+        out: list[OrderState] = []
+        for i in range(0, len(orders), self.chunk):
+            out.extend(await self._read(orders[i : i + self.chunk]))
+        return out
+
+    async def _read(self, orders: Sequence[SignedOrder]) -> list[OrderState]:
+        return await self._order_states(orders, "latest")
+
+    async def _order_states(self, orders: Sequence[SignedOrder], tag: str) -> list[OrderState]:
+        """One ``getOrderStates`` ``eth_call`` at block ``tag``, its rows checked."""
+        if not orders:
+            return []
+        ex = self.exchange
+        tx = {"to": ex.address, "data": "0x" + ex.encode_order_states(orders).hex()}
+        self.calls += 1
+        try:
+            raw = await self.rpc.call("eth_call", tx, tag)
+        except ContractRevert as e:
+            raise ex.decoder.decode(e) from None
+        if not isinstance(raw, str) or not raw.startswith("0x"):
+            raise ValueError("getOrderStates answered something else than hex")
+        states = decode_order_states(bytes.fromhex(raw[2:]))
+        if len(states) != len(orders):
+            raise ValueError(f"getOrderStates answered {len(states)} rows for {len(orders)}")
+        return states
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self.max_wait)
+        self._flusher = None
+        self._flush_now()
+
+    def _flush_now(self) -> None:
+        batch, self._pending = self._pending, []
+        if self._flusher is not None:
+            self._flusher.cancel()
+            self._flusher = None
+        if batch:  # keep a reference: the loop holds tasks only weakly
+            task = asyncio.ensure_future(self._resolve(batch))
+            self._resolving.add(task)
+            task.add_done_callback(self._resolving.discard)
+
+    async def _resolve(self, batch: list[tuple[SignedOrder, asyncio.Future[OrderState]]]) -> None:
+        try:
+            states = await self._read([s for s, _ in batch])
+        except Exception as e:
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(e)
+            return
+        for (_, fut), state in zip(batch, states, strict=True):
+            if not fut.done():
+                fut.set_result(state)
