@@ -129,56 +129,35 @@ class OrderBook(BookCore):
             missing = left if le is None else right
             raise UnknownOrder(f"order 0x{missing.hex()} is not in the book")
         # ``confirm_entry``'s usual case, inlined (the hot path of every settled match)
-        pending = le.pending
-        account = le.account
-        spendable = account.spendable
-        if (
-            left_filled == left_amount
-            and 0 <= left_amount <= pending
-            and (spendable is None or spendable >= left_amount)
+        for e, amount, settled in (
+            (le, left_amount, left_filled),
+            (re_, right_amount, right_filled),
         ):
+            pending = e.pending
+            account = e.account
+            spendable = account.spendable
+            if not (
+                settled == amount
+                and 0 <= amount <= pending
+                and (spendable is None or spendable >= amount)
+            ):
+                self.confirm_entry(e, amount, settled)
+                continue
             if spendable is not None:
-                account.spendable = spendable - left_amount
-            account.reserved -= left_amount
-            pending -= left_amount
-            le.pending = pending
-            filled = le.filled = le.filled + left_amount
-            if le.closed is None:
-                if filled == le.maker_amount:
-                    self.close(le, _FILLED)
-                elif pending == 0 and le.maker_amount - filled < le.unit:
-                    self.close(le, _DUST)
-                elif le.parked and le.fillable >= le.unit:
-                    self._unpark(le)
+                account.spendable = spendable - amount
+            account.reserved -= amount
+            pending -= amount
+            e.pending = pending
+            filled = e.filled = e.filled + amount
+            if e.closed is None:
+                if filled == e.maker_amount:
+                    self.close(e, _FILLED)
+                elif pending == 0 and e.maker_amount - filled < e.unit:
+                    self.close(e, _DUST)
+                elif e.parked and e.fillable >= e.unit:
+                    self._unpark(e)
             elif pending == 0:
-                self._forget(le)
-        else:
-            self.confirm_entry(le, left_amount, left_filled)
-        pending = re_.pending
-        account = re_.account
-        spendable = account.spendable
-        if (
-            right_filled == right_amount
-            and 0 <= right_amount <= pending
-            and (spendable is None or spendable >= right_amount)
-        ):
-            if spendable is not None:
-                account.spendable = spendable - right_amount
-            account.reserved -= right_amount
-            pending -= right_amount
-            re_.pending = pending
-            filled = re_.filled = re_.filled + right_amount
-            if re_.closed is None:
-                if filled == re_.maker_amount:
-                    self.close(re_, _FILLED)
-                elif pending == 0 and re_.maker_amount - filled < re_.unit:
-                    self.close(re_, _DUST)
-                elif re_.parked and re_.fillable >= re_.unit:
-                    self._unpark(re_)
-            elif pending == 0:
-                self._forget(re_)
-        else:
-            self.confirm_entry(re_, right_amount, right_filled)
+                self._forget(e)
 
     def confirm_entry(self, e: Entry, amount: int, filled: int) -> None:
         """``confirm`` of the live record ``e``."""
