@@ -10,9 +10,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sdex.deployment import TokenInfo
 from sdex.errors import FieldError, SdexError
@@ -227,6 +227,9 @@ class OrderRecord:
             )
 
 
+R = TypeVar("R")
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     """An SRA page: ``total`` records in all, this page's ``records`` (pages are 1-indexed)."""
@@ -238,17 +241,7 @@ class Page:
 
     @classmethod
     def from_json(cls, obj: object) -> Page:
-        with shape("page"):
-            p = json_object(obj, "page")
-            records = p["records"]
-            if not isinstance(records, list):
-                raise NodeProtocolError("page records must be a list")
-            return cls(
-                total=_int(p["total"], "total"),
-                page=_int(p["page"], "page"),
-                per_page=_int(p["perPage"], "perPage"),
-                records=[OrderRecord.from_json(r) for r in records],
-            )
+        return cls(*_page_fields(obj, "page", OrderRecord.from_json))
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,21 +255,32 @@ class FillPage:
 
     @classmethod
     def from_json(cls, obj: object) -> FillPage:
-        with shape("fills page"):
-            p = json_object(obj, "fills page")
-            records = p["records"]
-            if not isinstance(records, list):
-                raise NodeProtocolError("fills page records must be a list")
-            try:
-                fills = [fill_from_json(r) for r in records]
-            except (KeyError, TypeError, ValueError) as e:
-                raise NodeProtocolError(f"a fill record is malformed: {e!r}") from None
-            return cls(
-                total=_int(p["total"], "total"),
-                page=_int(p["page"], "page"),
-                per_page=_int(p["perPage"], "perPage"),
-                records=fills,
-            )
+        return cls(*_page_fields(obj, "fills page", _fill))
+
+
+def _fill(obj: object) -> FillEvent:
+    try:
+        return fill_from_json(obj)
+    except (KeyError, TypeError, ValueError) as e:
+        raise NodeProtocolError(f"a fill record is malformed: {e!r}") from None
+
+
+def _page_fields(
+    obj: object, what: str, parse: Callable[[object], R]
+) -> tuple[int, int, int, list[R]]:
+    """``total``, ``page``, ``perPage`` and the parsed ``records`` of a page answer."""
+    with shape(what):
+        p = json_object(obj, what)
+        records = p["records"]
+        if not isinstance(records, list):
+            raise NodeProtocolError(f"{what} records must be a list")
+        parsed = [parse(r) for r in records]
+        return (
+            _int(p["total"], "total"),
+            _int(p["page"], "page"),
+            _int(p["perPage"], "perPage"),
+            parsed,
+        )
 
 
 @dataclass(frozen=True, slots=True)
