@@ -1,13 +1,8 @@
 """A synchronous client for a node's HTTP API (PRODUCT.md section 3), as a wallet uses it.
 
 Every answer the node gives is parsed into typed values (``sdex.answers``), so the CLI never
-digs in raw JSON, and every failure becomes one of three errors:
-
-    SdexError
-    ├── NodeApiError                 the node answered 4xx/5xx (SRA error body: code, reason,
-    │                                validationErrors, rejection)
-    ├── NodeUnreachableError         no answer: refused, DNS, timeout (also ConnectionError)
-    └── NodeProtocolError            an answer that breaks the API contract (also ValueError)
+digs in raw JSON, and every failure becomes one of the three errors ``sdex.answers`` lists
+(``NodeApiError``, ``NodeUnreachableError``, ``NodeProtocolError``), re-exported here.
 """
 
 from __future__ import annotations
