@@ -245,15 +245,8 @@ class BookCore:
         if park or e.fillable < unit:
             self._enter_level(e, True)
             return
-        # ``_enter_level`` of an entry that can trade, inlined
-        book_side = e.book_side
-        if book_side.is_ask:  # quote per base
-            num, den = order.taker_amount * unit // order.maker_amount, unit
-        else:
-            num, den = unit, order.taker_amount * unit // order.maker_amount
-        level = book_side.levels.get((num, den))
-        if level is None:
-            level = book_side.level(num, den)
+        # ``_enter_level`` of an entry that can trade, with ``Level.push``'s usual case inlined
+        level = _level_of(e)
         queue = level.queue
         if queue and (queue[-1].seq > e.seq or len(queue) - level.head > 2 * level.live + 16):
             level.push(e)  # out of seq order, or time to compact
@@ -264,16 +257,7 @@ class BookCore:
             e.dead = False
 
     def _enter_level(self, e: Entry, park: bool) -> None:
-        order = e.order
-        unit = e.unit
-        book_side = e.book_side
-        if book_side.is_ask:  # quote per base
-            num, den = order.taker_amount * unit // order.maker_amount, unit
-        else:
-            num, den = unit, order.taker_amount * unit // order.maker_amount
-        level = book_side.levels.get((num, den))
-        if level is None:
-            level = book_side.level(num, den)
+        level = _level_of(e)
         if park:  # cannot trade now: out of the matching walk's way
             level.park_new(e)
             return
@@ -326,18 +310,7 @@ class BookCore:
         e.fillable = 0
         level = e.level
         if level is not None:
-            if e.parked:
-                level.discard(e)
-            else:  # ``Level.discard``, inlined
-                e.level = None
-                e.dead = True
-                level.live -= 1
-                queue = level.queue
-                head = level.head
-                n = len(queue)
-                while head < n and queue[head].dead:
-                    head += 1
-                level.head = head
+            level.discard(e)
             if tidy:  # ``tidy``, inlined
                 if level.live == 0 and not level.parked:
                     book_side = e.book_side
@@ -489,3 +462,17 @@ def unknown_pair(order: Order) -> UnknownPair:
 
 def seq_of(e: Entry) -> int:
     return e.seq
+
+
+def _level_of(e: Entry) -> Level:
+    """The level of ``e``'s price on its side, made if new: asks keyed by quote per base,
+    bids by base per quote, each as a fraction of whole units (``unit``)."""
+    order = e.order
+    unit = e.unit
+    book_side = e.book_side
+    if book_side.is_ask:
+        num, den = order.taker_amount * unit // order.maker_amount, unit
+    else:
+        num, den = unit, order.taker_amount * unit // order.maker_amount
+    level = book_side.levels.get((num, den))
+    return book_side.level(num, den) if level is None else level

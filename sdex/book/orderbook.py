@@ -68,16 +68,8 @@ class OrderBook(BookCore):
             if level is not None and not resting.parked:
                 if resting.maker_amount == resting.filled + resting.pending:
                     # all in flight: deferred (see ``place``), so the level empties and
-                    # goes, and confirm is O(1). ``Level.discard``, inlined:
-                    resting.level = None
-                    resting.dead = True
-                    level.live -= 1
-                    queue = level.queue
-                    head = level.head
-                    n = len(queue)
-                    while head < n and queue[head].dead:
-                        head += 1
-                    level.head = head
+                    # goes, and confirm is O(1)
+                    level.discard(resting)
                     resting.parked = True
                 else:
                     level.park(resting)
