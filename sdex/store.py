@@ -135,6 +135,29 @@ class Store:
         self._writer = Writer(db, group_window, max_group)
         self._bind(identity)
 
+    def _page(
+        self,
+        select: str,
+        table: str,
+        cond: str,
+        order_by: str,
+        args: Sequence[object],
+        page: int,
+        per_page: int,
+    ) -> tuple[int, list[Any]]:
+        """Rows ``page`` (1-indexed) of ``select`` + ``cond`` in ``order_by`` order, and how
+        many rows of ``table`` match ``cond`` in all (one read, one snapshot)."""
+
+        def query(db: sqlite3.Connection) -> tuple[int, list[Any]]:
+            total = int(db.execute(f"SELECT COUNT(*) FROM {table}{cond}", args).fetchone()[0])
+            rows = db.execute(
+                f"{select}{cond} ORDER BY {order_by} LIMIT ? OFFSET ?",
+                [*args, per_page, (page - 1) * per_page],
+            ).fetchall()
+            return total, rows
+
+        return self._call(query)
+
     def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` on the writer thread; block until its transaction committed."""
         return self._writer.submit(fn).result()
@@ -245,15 +268,7 @@ class Store:
         args = [v.lower() if k != "status" else v for k, v in filters.items() if k in allowed]
         cond = f" WHERE {where}" if where else ""
 
-        def query(db: sqlite3.Connection) -> tuple[int, list[Any]]:
-            total = int(db.execute(f"SELECT COUNT(*) FROM orders{cond}", args).fetchone()[0])
-            rows = db.execute(
-                f"{ORDER_SELECT}{cond} ORDER BY seq LIMIT ? OFFSET ?",
-                [*args, per_page, (page - 1) * per_page],
-            ).fetchall()
-            return total, rows
-
-        total, rows = self._call(query)
+        total, rows = self._page(ORDER_SELECT, "orders", cond, "seq", args, page, per_page)
         return total, [self._order(r) for r in rows]
 
     def _order(self, row: tuple[Any, ...]) -> StoredOrder:
@@ -309,17 +324,11 @@ class Store:
         if above_block is not None:
             conds.append("block_number > ?")
             args.append(above_block)
-        cond = ("WHERE " + " AND ".join(conds)) if conds else ""
-
-        def query(db: sqlite3.Connection) -> tuple[int, list[Any]]:
-            total = int(db.execute(f"SELECT COUNT(*) FROM fills {cond}", args).fetchone()[0])
-            rows = db.execute(
-                f"SELECT * FROM fills {cond} ORDER BY block_number, log_index LIMIT ? OFFSET ?",
-                [*args, per_page, (page - 1) * per_page],
-            ).fetchall()
-            return total, rows
-
-        total, rows = self._call(query)
+        cond = (" WHERE " + " AND ".join(conds)) if conds else ""
+        order_by = "block_number, log_index"
+        total, rows = self._page(
+            "SELECT * FROM fills", "fills", cond, order_by, args, page, per_page
+        )
         return total, [
             StoredFill(
                 tx_hash=r[0],
