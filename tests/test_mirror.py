@@ -297,16 +297,20 @@ async def test_own_settlement_lost_in_a_reorg_is_settled_again(
             return int(fills["total"]) == n and await api.status(resting) == "filled"
 
         await wait_for(lambda: settled(2))
-        first_tx = (await api.get("/v1/fills"))[1]["records"][0]["transactionHash"]
+        first = (await api.get("/v1/fills"))[1]["records"][0]
+        first_fill = (first["transactionHash"], first["blockNumber"])
         await synced(node, c)
         revert(c, snap)  # the settlement is gone; its nonce is free again
         c.rpc.call("evm_mine")
 
-        # the node undoes it, both orders return to the book, cross again and settle again
+        # the node undoes it, both orders return to the book, cross again and settle again.
+        # The settler may send the very same signed transaction again (same nonce, data and
+        # fees: the same hash), as a mempool re-includes a reorged one: the fills are then
+        # recorded again in a block of the new branch, never the undone block.
         async def settled_again() -> bool:
             _, fills = await api.get("/v1/fills")
-            txs = {f["transactionHash"] for f in fills["records"]}
-            return await settled(2) and first_tx not in txs
+            seen = {(f["transactionHash"], f["blockNumber"]) for f in fills["records"]}
+            return await settled(2) and first_fill not in seen
 
         await wait_for(settled_again, timeout=30)
         assert node.watcher.reorgs >= 1
