@@ -163,6 +163,7 @@ class CpuMeter:
 
     def stop(self) -> dict[str, float]:
         wall, c1 = time.monotonic() - self.t0, self._sample()
+        self.wall = wall
         self.seconds = {k: c1[k] - self.c0[k] for k in c1}
         cores = {k: round((c1[k] - self.c0[k]) / wall, 2) for k in c1}
         ours = sum(v for k, v in cores.items() if k != "machine")
@@ -485,6 +486,9 @@ async def measure(
             windows = []
             for rate, orders in phases:
                 await asyncio.sleep(1.5)  # let anti-entropy and outboxes go quiet
+                meter.start()  # what the nodes use with no orders coming (timers, polls)
+                await asyncio.sleep(1.5)
+                idle = meter.stop()["nodes"]
                 h0 = await healths(s, nodes.urls)
                 nodes.signal(signal.SIGUSR1)
                 meter.start()
@@ -499,6 +503,11 @@ async def measure(
                 nodes.signal(signal.SIGUSR2)
                 cpu["node_cpu_ms_per_order_per_node"] = round(
                     1000 * meter.seconds["nodes"] / max(1, accepted) / n, 2
+                )
+                cpu["nodes_idle"] = idle
+                above_idle = max(0.0, meter.seconds["nodes"] - idle * meter.wall)
+                cpu["node_cpu_ms_per_order_per_node_above_idle"] = round(
+                    1000 * above_idle / max(1, accepted) / n, 3
                 )
                 await asyncio.sleep(0.5)
                 h1 = await healths(s, nodes.urls)

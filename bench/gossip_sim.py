@@ -5,11 +5,13 @@ The simulator is given what one message and one order cost a node on this machin
 in the same run and not from the figures it predicts. Two calibrations, both printed:
 
 - ``cpu`` (the one the target is judged on): a node needs, per order, its measured CPU time
-  per order per node (``/proc``, over the window) divided by the share of a core each node
-  process got (the nodes' cores used / 8); the simulator charges it when the order is new to
-  the node. On a machine the nodes share with other work this, not the network, is what a
-  hop costs. Links: half the signed ``GET /p2p/digest`` round trip (p50; lognormal shape
-  from p90/p50), measured against the running nodes.
+  per order per node (``/proc``, over the window: its intake, pushes and answers together,
+  less what the nodes use when no order comes, measured just before), charged when the order
+  is new to the node; the 8 simulated nodes share a machine of this machine's cores, less
+  the cores the other processes (chain, load generator, watcher) and the nodes' idle work
+  used (``sdex.sim.cpu``: processor sharing, so a node waits longer for CPU when
+  the others are busy too). Links: half the signed ``GET /p2p/digest`` round trip (p50;
+  lognormal shape from p90/p50), measured against the running nodes.
 - ``latency``: the same links, and intake = the wallet POST's p50 minus that round trip
   (right for an idle machine, where a node's CPU is not the bottleneck).
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,27 +48,57 @@ from sdex.sim.run import Scenario, simulate  # noqa: E402
 DATE = "2026-12-01"
 NODES = 8
 TOLERANCE = 0.20
+MIN_LATENCY = 0.00005
+"""Seconds: the least one-way loopback latency the calibration assumes."""
 
 
-def calibrated(run: dict[str, Any], mode: str) -> LinkModel:
+def cpu_costs(runs: list[dict[str, Any]]) -> tuple[float, float]:
+    """Seconds of node CPU per new order (intake) and per message (a request and its
+    answer, both sides), fitted to the windows' CPU above idle: per order per node it is
+    ``order + message * messages per order per node``, and batching makes the messages per
+    order differ from one rate to another. With one window (or windows too alike to tell
+    the two apart) all of it is charged per order."""
+    points = [
+        (
+            r["per_order_per_node"]["http_messages_sent"],
+            r["cpu_cores_used"]["node_cpu_ms_per_order_per_node_above_idle"] / 1000,
+        )
+        for r in runs
+    ]
+    if len(points) >= 2:
+        (m1, c1), (m2, c2) = min(points), max(points)
+        if m2 - m1 > 0.25 * m2:
+            message = max(0.0, (c2 - c1) / (m2 - m1))
+            order = c1 - message * m1
+            if order > 0:
+                return order, message
+    return sum(c for _, c in points) / len(points), 0.0
+
+
+def calibrated(run: dict[str, Any], mode: str, costs: tuple[float, float]) -> LinkModel:
     rtt = run["p2p_call_ms"]
     p50, p90 = rtt["p50"] / 1000, rtt["p90"] / 1000
     sigma = min(1.5, max(0.05, math.log(max(p90, p50 * 1.01) / p50) / 1.2816))
     if mode == "cpu":
         cpu = run["cpu_cores_used"]
-        share = cpu["nodes"] / NODES
-        check, known = cpu["node_cpu_ms_per_order_per_node"] / 1000 / share, 0.0
-    else:
-        check, known = max(0.0005, run["offered"]["post_latency_ms"]["p50"] / 1000 - p50), 0.0002
-    return LinkModel(p50 / 2, sigma, bandwidth=1e9, check_cost=check, known_cost=known)
+        background = max(0.0, cpu["machine"] - cpu["nodes"] + cpu["nodes_idle"])
+        cores = float(len(os.sched_getaffinity(0)))
+        # the round trip includes both nodes' CPU for the message, charged apart here
+        one_way = max(MIN_LATENCY, (p50 - costs[1]) / 2)
+        return LinkModel(
+            one_way, sigma, 1e9, costs[0], 0.0, costs[1], cores=cores, background=background
+        )
+    check = max(0.0005, run["offered"]["post_latency_ms"]["p50"] / 1000 - p50)
+    return LinkModel(p50 / 2, sigma, bandwidth=1e9, check_cost=check, known_cost=0.0002)
 
 
-def predict(run: dict[str, Any], rate: float, seed: int) -> dict[str, Any]:
+def predict(run: dict[str, Any], costs: tuple[float, float], seed: int) -> dict[str, Any]:
     """The simulator's figures for the real ``run``'s network, calibrated from it both ways."""
     out: dict[str, Any] = {"real": run}
     for mode in ("cpu", "latency"):
-        links = calibrated(run, mode)
+        links = calibrated(run, mode, costs)
         orders = run["offered"]["orders_accepted"]
+        rate = run["offered"]["rate_per_s"]
         sc = Scenario(nodes=NODES, orders=orders, rate=rate, seed=seed, degree=NODES, links=links)
         sim = simulate(sc)
         out[mode] = {"links": vars(links), "simulated": sim, "comparison": compare(run, sim)}
@@ -131,10 +164,10 @@ def summary(runs: list[dict[str, Any]]) -> str:
         f"messages per order per node {', '.join(off('messages_per_order_per_node'))}; "
         f"p50 to every node {', '.join(off('to_every_node_p50_ms'))} (`cpu` calibration) and "
         f"{', '.join(off('to_every_node_p50_ms', 'latency'))} (`latency`); p99 to every node "
-        f"{', '.join(off('to_every_node_p99_ms'))} (`cpu`). The simulator models links and one "
-        "intake queue per node, not 8 processes sharing a busy machine's CPU: the `cpu` "
-        "calibration charges a node's whole CPU share per order, the `latency` one assumes a "
-        "node's CPU is never the bottleneck; the real runs fall between the two."
+        f"{', '.join(off('to_every_node_p99_ms'))} (`cpu`). The `cpu` calibration has the 8 "
+        "simulated nodes share the machine's cores (less what the other processes used) at "
+        "their measured CPU per order; the `latency` one assumes a node's CPU is never the "
+        "bottleneck."
     )
 
 
@@ -153,12 +186,16 @@ def markdown(r: dict[str, Any]) -> str:
         used = real_run["cpu_cores_used"]
         lines += [
             f"Run {k + 1}: {NODES} real `sdex node` processes (bench/gossip.py: one Hardhat "
-            f"devnet, {r['rate']:g} orders/s for {r['seconds']:g} s to random nodes, default "
+            f"devnet, {real_run['offered']['rate_per_s']:g} orders/s for {r['seconds']:g} s "
+            "to random nodes, default "
             f"gossip settings) against `sdex.sim` at 8 nodes, same rate, calibrated from the "
             f"same run. The nodes got {used['nodes']} of the 2 cores (others "
             f"{used['other_processes']}) and used {used['node_cpu_ms_per_order_per_node']} ms "
-            f"of CPU per order per node: `cpu` calibration, {cpu['links']['check_cost'] * 1000:.0f}"
-            f" ms of a node's time per order; links "
+            f"of CPU per order per node: `cpu` calibration, {cpu['links']['check_cost'] * 1000:.2f}"
+            f" ms of a node's CPU per new order and {cpu['links']['message_cost'] * 1000:.2f} ms"
+            " per message (fitted over the windows), the nodes sharing "
+            f"{cpu['links']['cores']:g} cores "
+            f"of which {cpu['links']['background']:.2f} were busy with other work; links "
             f"{cpu['links']['latency_median'] * 1000:.1f} ms (half a signed /p2p/ round trip). "
             f"`latency` calibration: intake {run['latency']['links']['check_cost'] * 1000:.1f} "
             "ms (wallet POST p50 minus the round trip).",
@@ -205,7 +242,9 @@ def markdown(r: dict[str, Any]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rate", type=float, default=4.0, help="orders/s (low: no CPU queue)")
+    ap.add_argument("--rate", type=float, nargs="+", default=[4.0, 40.0],
+                    help="orders/s, one measured window each (two or more: the CPU per order "
+                    "and per message are told apart)")  # fmt: skip
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--scale", action="store_true", help="also simulate 100 to 10,000 nodes")
@@ -222,15 +261,17 @@ def main() -> None:
     for path in args.real_from or []:  # real runs from before, predicted by this simulator
         earlier = json.loads(path.read_text())
         result |= {"rate": earlier["rate"], "seconds": earlier["seconds"]}
-        runs.append(earlier["real"] if "real" in earlier else earlier["runs"][0]["real"])
+        runs += [r["real"] for r in earlier["runs"]]
     if not args.no_real and not args.real_from:
         ns = argparse.Namespace(
-            nodes=[NODES], rate=[args.rate], seconds=args.seconds, concurrency=16, makers=24,
+            nodes=[NODES], rate=args.rate, seconds=args.seconds, concurrency=16, makers=24,
             seeds="bootstrap", drain=30.0, profile=None, workdir=None, write=None,
         )  # fmt: skip
-        runs.append(real.run(ns)["runs"][0])
+        runs += real.run(ns)["runs"]
     if runs:
-        result["runs"] = [predict(run, args.rate, args.seed) for run in runs]
+        costs = cpu_costs(runs)
+        result["cpu_costs_ms"] = {"per_order": costs[0] * 1000, "per_message": costs[1] * 1000}
+        result["runs"] = [predict(run, costs, args.seed) for run in runs]
     if args.scale:
         result["scale"] = scale(args.seed)
     print(json.dumps(result, indent=2))

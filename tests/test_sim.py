@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from sdex.cli import main
-from sdex.sim import Scenario, simulate
+from sdex.sim import Scenario, Sim, simulate
+from sdex.sim.cpu import Cpu
 
 
 def figures(r: dict[str, object]) -> dict[str, object]:
@@ -45,3 +47,33 @@ def test_sdex_simulate_prints_json_figures() -> None:
 def test_sdex_simulate_refuses_bad_options() -> None:
     res = CliRunner().invoke(main, ["simulate", "-n", "1"])
     assert res.exit_code == 2 and "Invalid value" in res.output
+
+
+@pytest.mark.parametrize(
+    ("cores", "background", "jobs", "finish"),
+    [
+        # a core each: every node's job takes its own cost
+        (0.0, 0.0, [(0, 1.0), (1, 1.0)], {0: 1.0, 1: 1.0}),
+        # one node's jobs run one after another, in arrival order
+        (0.0, 0.0, [(0, 1.0), (0, 0.5)], {0: 1.5}),
+        # two busy nodes on one core run at half speed each
+        (1.0, 0.0, [(0, 1.0), (1, 1.0)], {0: 2.0, 1: 2.0}),
+        # ... and on two cores at full speed; a node never gets more than one core
+        (2.0, 0.0, [(0, 1.0), (1, 1.0)], {0: 1.0, 1: 1.0}),
+        (4.0, 0.0, [(0, 1.0)], {0: 1.0}),
+        # other work takes a core of two: as if one core were left
+        (2.0, 1.0, [(0, 1.0), (1, 1.0)], {0: 2.0, 1: 2.0}),
+        # the short job ends at 1.0 (half speed); the long one then runs alone: 1.0 + 1.5
+        (1.0, 0.0, [(0, 0.5), (1, 2.0)], {0: 1.0, 1: 2.5}),
+    ],
+)
+def test_node_cpus_share_the_machine(
+    cores: float, background: float, jobs: list[tuple[int, float]], finish: dict[int, float]
+) -> None:
+    sim = Sim()
+    cpu = Cpu(sim, cores, background)
+    ended: dict[int, float] = {}
+    for node, cost in jobs:
+        cpu.submit(node, cost, lambda n: ended.__setitem__(n, sim.now), node)
+    sim.run(100.0)
+    assert ended == pytest.approx(finish)

@@ -9,9 +9,13 @@ source, and stands in for the node and the aiohttp transport around it:
 - **Bandwidth**: every node has an uplink and a downlink of ``bandwidth`` bytes/s; a message
   leaves when the sender's uplink is free and is read when the receiver's downlink is
   (reserved in send order). Sizes are the JSON bodies plus the signed HTTP headers.
-- **Intake**: a node checks a peer's orders one batch at a time (as ``Gossip.run_check``
-  does): ``check_cost`` seconds per new order, ``known_cost`` per copy it already holds when
-  the batch starts; a wallet's order takes ``check_cost`` and waits for no peer batch.
+- **Intake**: a node checks a peer's orders one batch at a time, in chunks of
+  ``intake_chunk`` (as ``Gossip.run_check`` does): ``check_cost`` seconds of the node's CPU
+  per new order, ``known_cost`` per copy it already holds when the chunk starts; a wallet's
+  order takes ``check_cost``. A node's CPU runs one job at a time, in arrival order, on a
+  core of its own or on a machine it shares with the other nodes (``cores``, with
+  ``background`` cores of other work: ``sdex.sim.cpu``), so a wallet's order waits for the
+  chunk being checked, and a busy machine slows every node.
 - **Churn**: a node can go offline (calls to it fail after a round trip) and come back as a
   restarted process: same orders, a new core that bootstraps from seeds.
 - **Hostile nodes**: ``silent`` ones take orders and grafts and pass nothing on, and answer
@@ -34,6 +38,7 @@ from typing import Any
 from sdex.gossip.actions import Action, Call, Check, GossipConfig, Reply, Scored, tally
 from sdex.gossip.core import GossipCore
 from sdex.gossip.peers import MAX_PEERS
+from sdex.sim.cpu import Cpu
 
 ReplyTo = tuple["SimNode", GossipCore, Call]
 """Where a push's answer goes once its batch is checked: the caller, its core, the call."""
@@ -54,6 +59,14 @@ class LinkModel:
     """Bytes per second, each way, per node."""
     check_cost: float = 0.002
     known_cost: float = 0.00005
+    message_cost: float = 0.0
+    """CPU seconds one request and its answer cost the two nodes together (signing, HTTP,
+    checking the signatures): half is spent by the receiver before it serves the request,
+    half by the caller before it reads the answer."""
+    cores: float = 0.0
+    """0: every node has a core of its own; else the nodes share a machine of this many."""
+    background: float = 0.0
+    """Cores of that shared machine busy with other work (the chain, the load generator)."""
 
 
 class Sim:
@@ -179,8 +192,7 @@ class SimNode:
     def post(self, order: dict[str, str]) -> None:
         """A wallet posted ``order`` here: checked by the intake (wallets never wait behind
         peer batches), then pushed."""
-        done = self.net.sim.now + self.net.links.check_cost
-        self.net.sim.at(done, self._posted, self.core, order)
+        self.net.cpu.submit(self.index, self.net.links.check_cost, self._posted, self.core, order)
 
     def _posted(self, core: GossipCore, order: dict[str, str]) -> None:
         if self.online and self.store(order) and core is self.core:
@@ -238,6 +250,7 @@ class Network:
         self.config = config
         self.links = links
         self.sim = Sim()
+        self.cpu = Cpu(self.sim, links.cores, links.background)
         self.nodes = [SimNode(self, i) for i in range(n)]
         self.by_url = {node.url: node for node in self.nodes}
         self.by_id = {node.node_id: node for node in self.nodes}
@@ -306,7 +319,7 @@ class Network:
             back = self.sim.now + 2 * self.latency()
             self.sim.at(back, self._answer, src, src.core, call, None)
             return
-        self.sim.at(at, self._serve, dst, src, src.core, call)
+        self.sim.at(at, self._on_cpu, dst, self._serve, dst, src, src.core, call)
 
     def _serve(self, dst: SimNode, src: SimNode, core: GossipCore, call: Call) -> None:
         """``dst`` handles a request from ``src`` (as ``sdex.gossip.routes`` would)."""
@@ -342,40 +355,72 @@ class Network:
         at = self._transmit(dst, src, size, call.kind, up=False)
         if at is None:
             at = self.sim.now + self.latency()  # the caller is gone: nobody reads it
-        self.sim.at(at, self._answer, src, core, call, r)
+        self.sim.at(at, self._on_cpu, src, self._answer, src, core, call, r)
+
+    def _on_cpu(self, node: SimNode, fn: Callable[..., None], *args: Any) -> None:
+        """Handle a message that just arrived: at once where messages cost nothing, else
+        after the node's CPU has spent its half of ``message_cost`` (behind earlier work)."""
+        cost = self.links.message_cost / 2
+        if cost > 0:
+            self.cpu.submit(node.index, cost, fn, *args)
+        else:
+            fn(*args)
 
     def _answer(self, src: SimNode, core: GossipCore, call: Call, r: Reply | None) -> None:
         if core is src.core and src.online:
             src.run(core.answered(call.id, r))
 
     def check(self, node: SimNode, check: Check, answer: ReplyTo | None) -> None:
-        """The node's intake checks peer batches one at a time; then the core judges each."""
+        """The node's intake checks peer batches one at a time; the core judges each chunk."""
         node.checks.append((node.core, check, answer))
         if not node.checking:
             self._next_check(node)
 
     def _next_check(self, node: SimNode) -> None:
-        """Start the next batch: what it costs is known when it starts (copies of orders
-        that arrived meanwhile are cheap)."""
         if not node.checks:
             node.checking = False
             return
-        core, check, answer = node.checks.popleft()
-        lk, held = self.links, node.orders
-        new = len({o.get("hash") for o in check.orders if isinstance(o, dict)} - held.keys())
-        cost = new * lk.check_cost + (len(check.orders) - new) * lk.known_cost
         node.checking = True
-        self.sim.at(self.sim.now + cost, self._checked, node, core, check, answer)
+        core, check, answer = node.checks.popleft()
+        self._check_chunk(node, core, check, answer, 0, [])
 
-    def _checked(
-        self, node: SimNode, core: GossipCore, check: Check, answer: ReplyTo | None
+    def _check_chunk(
+        self,
+        node: SimNode,
+        core: GossipCore,
+        check: Check,
+        answer: ReplyTo | None,
+        start: int,
+        results: list[str],
     ) -> None:
-        self._next_check(node)
+        """Queue the next chunk on the node's CPU: what it costs is known when it is queued
+        (copies of orders that arrived meanwhile are cheap)."""
+        chunk = check.orders[start : start + self.config.intake_chunk]
+        lk = self.links
+        new = len({o.get("hash") for o in chunk if isinstance(o, dict)} - node.orders.keys())
+        cost = new * lk.check_cost + (len(chunk) - new) * lk.known_cost
+        args = (node, core, check, answer, start + len(chunk), results)
+        self.cpu.submit(node.index, cost, self._chunk_checked, chunk, *args)
+
+    def _chunk_checked(
+        self,
+        chunk: list[object],
+        node: SimNode,
+        core: GossipCore,
+        check: Check,
+        answer: ReplyTo | None,
+        end: int,
+        results: list[str],
+    ) -> None:
         if core is not node.core or not node.online:
-            return
-        results = node.intake(check.orders, check.sender)
-        node.run(core.judge(check.id, results))
+            return self._next_check(node)
+        out = node.intake(chunk, check.sender)
+        results.extend(out)
+        node.run(core.judge(check.id, out))
+        if chunk and end < len(check.orders):
+            return self._check_chunk(node, core, check, answer, end, results)
         node.run(core.checked(check.id))
         if answer is not None:
             src, src_core, call = answer
             self._reply(node, src, src_core, call, Reply(200, node.node_id, tally(results)))
+        self._next_check(node)

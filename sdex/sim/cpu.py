@@ -1,0 +1,105 @@
+"""Each simulated node's CPU: one job at a time, in arrival order, on its own core or on
+a machine it shares with the others.
+
+A node is one Python process, so its work is serial: a job (a wallet's order through the
+intake, a chunk of a peer's push) waits for the jobs before it. Where the nodes have a
+core each (``cores == 0``, the internet-scale runs) a job of ``cost`` seconds ends ``cost``
+after it starts. Where they share a machine of ``cores`` cores with ``background`` cores of
+other work (8 ``sdex node`` processes, their chain and their load generator on one box),
+the machine is shared as a processor-sharing server: while ``k`` nodes have work, each runs
+at ``min(1, (cores - background) / k)`` of a core, so the same order costs more wall time
+when every node is busy at once, as it does on the real machine.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+Job = tuple[float, Callable[..., None], tuple[Any, ...]]
+
+EPSILON = 1e-12
+"""Work left (CPU seconds) below which a job counts as done (float rounding)."""
+MIN_CAPACITY = 0.05
+"""The least CPU the nodes keep on a shared machine whatever the background takes."""
+
+
+class Clock(Protocol):
+    now: float
+
+    def at(self, t: float, fn: Callable[..., None], *args: Any) -> None: ...
+
+
+class Cpu:
+    """The CPUs of a simulated network's nodes (keyed by node index)."""
+
+    def __init__(self, sim: Clock, cores: float = 0.0, background: float = 0.0) -> None:
+        self.sim = sim
+        self.shared = cores > 0
+        self.capacity = max(MIN_CAPACITY, cores - background)
+        self.queues: dict[int, deque[Job]] = {}
+        self.left: dict[int, float] = {}
+        """On a shared machine: CPU seconds left of each busy node's current job."""
+        self._since = 0.0
+        self._generation = 0
+        self.busy_seconds: dict[int, float] = {}
+        """CPU seconds each node spent (its jobs' costs, counted when they start)."""
+
+    def submit(self, node: int, cost: float, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn(*args)`` once ``node`` has spent ``cost`` CPU seconds on it, after its
+        earlier jobs."""
+        queue = self.queues.setdefault(node, deque())
+        queue.append((max(0.0, cost), fn, args))
+        if len(queue) == 1:
+            self._start(node)
+
+    def rate(self) -> float:
+        """The share of a core each busy node gets now."""
+        if not self.shared or not self.left:
+            return 1.0
+        return min(1.0, self.capacity / len(self.left))
+
+    def _start(self, node: int) -> None:
+        cost = self.queues[node][0][0]
+        self.busy_seconds[node] = self.busy_seconds.get(node, 0.0) + cost
+        if not self.shared:
+            self.sim.at(self.sim.now + cost, self._finish, node)
+            return
+        self._advance()
+        self.left[node] = cost
+        self._reschedule()
+
+    def _finish(self, node: int) -> None:
+        queue = self.queues[node]
+        _, fn, args = queue.popleft()
+        if queue:
+            self._start(node)
+        fn(*args)
+
+    def _advance(self) -> None:
+        """Charge every busy node for the time since the last change, at the rate then."""
+        elapsed = self.sim.now - self._since
+        if elapsed > 0 and self.left:
+            done = elapsed * self.rate()
+            for node in self.left:
+                self.left[node] -= done
+        self._since = self.sim.now
+
+    def _reschedule(self) -> None:
+        self._generation += 1
+        if self.left:
+            first = min(self.left.values())
+            due = self.sim.now + max(0.0, first) / self.rate()
+            self.sim.at(due, self._tick, self._generation)
+
+    def _tick(self, generation: int) -> None:
+        if generation != self._generation:
+            return  # the shares changed since this was scheduled
+        self._advance()
+        done = [node for node, left in self.left.items() if left <= EPSILON]
+        for node in done:
+            del self.left[node]
+        for node in done:
+            self._finish(node)
+        self._reschedule()
