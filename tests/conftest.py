@@ -102,16 +102,11 @@ class Chain:
         return next(i for i, s in enumerate(self.senders) if s.address == address)
 
 
-@pytest.fixture
-def chain(devnet: Devnet) -> Iterator[Chain]:
-    """The devnet, reverted to its deployed state after the test (``evm_snapshot``)."""
-    assert devnet.rpc is not None and devnet.deployment is not None
-    rpc = devnet.rpc
-    snap = rpc.call("evm_snapshot")
-    d = devnet.deployment
+def chain_of(rpc: Rpc, d: Deployment) -> Chain:
+    """A test's view of the deployment ``d`` reached through ``rpc``."""
     keys = [bytes.fromhex(a.key[2:]) for a in d.accounts]
     exchange = Exchange(rpc, d.exchange)
-    c = Chain(
+    return Chain(
         rpc=rpc,
         deployment=d,
         exchange=exchange,
@@ -121,7 +116,15 @@ def chain(devnet: Devnet) -> Iterator[Chain]:
         keys=keys,
         senders=[Sender(rpc, k, d.chain_id) for k in keys],  # fresh nonce lanes per test
     )
+
+
+@pytest.fixture
+def chain(devnet: Devnet) -> Iterator[Chain]:
+    """The devnet, reverted to its deployed state after the test (``evm_snapshot``)."""
+    assert devnet.rpc is not None and devnet.deployment is not None
+    rpc = devnet.rpc
+    snap = rpc.call("evm_snapshot")
     try:
-        yield c
+        yield chain_of(rpc, devnet.deployment)
     finally:
         assert rpc.call("evm_revert", snap) is True

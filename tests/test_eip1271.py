@@ -1,7 +1,7 @@
 """EIP-1271 makers on real Hardhat: verdicts cached per (maker, order hash, signature),
 misses batched, invalidated when the wallet's code changes, expired after ``ttl`` blocks
-(a signer rotated in storage), cleared by a reorg; bad signatures cost one call, not one
-per copy. Chain calls are counted on the node's own JSON-RPC client."""
+(a signer rotated in storage), cleared by a reorg or a chain reset; bad signatures cost one
+call, not one per copy. Chain calls are counted on the node's own JSON-RPC client."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from sdex.chain.exchange import deploy, load_abi
+from sdex.devnet import HardhatNode, deploy_devnet
 from sdex.mirror.sigcache import SigCache
 from sdex.node.core import Node
 from sdex.order import Order, SignedOrder, sign_order
-from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.conftest import LOG_DIR, Chain, chain_of
+from tests.nodeutil import free_port, node_config, running_node, wait_for
 from tests.test_mirror import revert, synced
 from tests.test_node import ALICE, E6, E18, ask
 
@@ -22,15 +23,15 @@ OWNER, OTHER = 5, 6
 PEER = "http://127.0.0.1:9"
 
 
-def wallet(c: Chain, kind: str = "ERC1271Wallet", fund: bool = True) -> str:
-    """A contract wallet owned by OWNER's key, holding WETH approved to the Exchange."""
-    w = deploy(c.sender(0), kind, c.address(OWNER))
+def wallet(c: Chain, kind: str = "ERC1271Wallet", fund: bool = True, owner: int = OWNER) -> str:
+    """A contract wallet owned by ``owner``'s key, holding WETH approved to the Exchange."""
+    w = deploy(c.sender(0), kind, c.address(owner))
     if fund:
         c.weth.transfer(c.sender(OWNER), w, 10 * E18)
         approve = (
             load_abi(kind).fn("approve").encode(c.weth.address, c.deployment.exchange, 2**256 - 1)
         )
-        c.sender(OWNER).transact(w, approve)
+        c.sender(owner).transact(w, approve)
     return w
 
 
@@ -218,6 +219,42 @@ async def test_reorg_clears_the_cache(chain: Chain, tmp_path: Path) -> None:
         await wait_for(lambda: node.contract_sigs.verdicts > verdicts)  # asked again
         assert node.mirror.sigs.verdict(signed) is True
         assert await api.status(signed) == "open"
+
+
+async def test_chain_reset_clears_the_cache(tmp_path: Path) -> None:
+    """A chain reset (Hardhat restarted on the same port, everything deployed again) clears
+    every verdict: the wallet at the same address has another owner on the new chain, so the
+    order the old chain judged valid is judged again and removed."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    hardhat = HardhatNode(port, LOG_DIR / f"reset-1271-{port}.log", 20)
+    rpc = hardhat.start()
+    try:
+        c = chain_of(rpc, deploy_devnet(rpc, hardhat.url, 20))
+        w = wallet(c)
+        signed = wallet_order(c, w)
+        async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+            await wait_for(node.mirror_ready)
+            assert (await api.post_order(signed))[0] == 201
+            assert node.mirror.sigs.verdict(signed) is True
+            clears = node.mirror.sigs.clears
+            rpc.close()
+            hardhat.stop()
+            hardhat = HardhatNode(port, LOG_DIR / f"reset-1271-{port}.log", 20)
+            rpc = hardhat.start()
+            c2 = chain_of(rpc, deploy_devnet(rpc, hardhat.url, 20))
+            assert wallet(c2, owner=OTHER) == w  # same address, another owner
+            await wait_for(lambda: node.watcher.resets == 1, timeout=30)
+            assert node.mirror.sigs.clears > clears
+
+            async def removed() -> bool:
+                return await api.status(signed) == "removed"
+
+            await wait_for(removed, timeout=30)
+            assert node.mirror.sigs.verdict(signed) is not True
+    finally:
+        rpc.close()
+        hardhat.stop()
 
 
 async def test_restart_tracks_stored_contract_orders(chain: Chain, tmp_path: Path) -> None:
