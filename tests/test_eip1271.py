@@ -15,7 +15,7 @@ from sdex.mirror.sigcache import SigCache
 from sdex.node.core import Node
 from sdex.order import Order, SignedOrder, sign_order
 from tests.conftest import LOG_DIR, Chain, chain_of
-from tests.nodeutil import free_port, node_config, running_node, wait_for
+from tests.nodeutil import Api, free_port, node_config, running_node, wait_for
 from tests.test_mirror import revert, synced
 from tests.test_node import ALICE, E6, E18, ask
 
@@ -38,6 +38,22 @@ def wallet(c: Chain, kind: str = "ERC1271Wallet", fund: bool = True, owner: int 
 def wallet_order(c: Chain, w: str, key: int = OWNER, **kw: object) -> SignedOrder:
     order: Order = replace(ask(c, ALICE, E18 // 10, 300 * E6, **kw), maker=w)
     return sign_order(order, c.domain, c.keys[key])  # the owner signs the order hash
+
+
+async def post_cached(node: Node, api: Api, signed: SignedOrder) -> None:
+    """Post a contract-signed order once the mirror is ready; its verdict is then cached."""
+    await wait_for(node.mirror_ready)
+    assert (await api.post_order(signed))[0] == 201
+    assert node.mirror.sigs.verdict(signed) is True
+
+
+async def removed(api: Api, signed: SignedOrder, timeout: float = 15.0) -> None:
+    """Wait until the node shows ``signed`` removed."""
+
+    async def shown() -> bool:
+        return await api.status(signed) == "removed"
+
+    await wait_for(shown, timeout=timeout)
 
 
 def chain_calls(node: Node) -> int:
@@ -190,10 +206,7 @@ async def test_signer_rotated_in_storage_is_rechecked_after_ttl(
             assert head is not None
         await wait_for(lambda: node.mirror.sigs.expired >= 1)
 
-        async def removed() -> bool:
-            return await api.status(signed) == "removed"
-
-        await wait_for(removed)
+        await removed(api, signed)
 
 
 async def test_reorg_clears_the_cache(chain: Chain, tmp_path: Path) -> None:
@@ -203,9 +216,7 @@ async def test_reorg_clears_the_cache(chain: Chain, tmp_path: Path) -> None:
     w = wallet(c)
     signed = wallet_order(c, w)
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        await wait_for(node.mirror_ready)
-        assert (await api.post_order(signed))[0] == 201
-        assert node.mirror.sigs.verdict(signed) is True
+        await post_cached(node, api, signed)
         verdicts, clears = node.contract_sigs.verdicts, node.mirror.sigs.clears
         snap = c.rpc.call("evm_snapshot")
         c.weth.transfer(c.sender(OWNER), c.address(ALICE), E18)
@@ -234,9 +245,7 @@ async def test_chain_reset_clears_the_cache(tmp_path: Path) -> None:
         w = wallet(c)
         signed = wallet_order(c, w)
         async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-            await wait_for(node.mirror_ready)
-            assert (await api.post_order(signed))[0] == 201
-            assert node.mirror.sigs.verdict(signed) is True
+            await post_cached(node, api, signed)
             clears = node.mirror.sigs.clears
             rpc.close()
             hardhat.stop()
@@ -247,10 +256,7 @@ async def test_chain_reset_clears_the_cache(tmp_path: Path) -> None:
             await wait_for(lambda: node.watcher.resets == 1, timeout=30)
             assert node.mirror.sigs.clears > clears
 
-            async def removed() -> bool:
-                return await api.status(signed) == "removed"
-
-            await wait_for(removed, timeout=30)
+            await removed(api, signed, timeout=30)
             assert node.mirror.sigs.verdict(signed) is not True
     finally:
         rpc.close()
@@ -276,7 +282,4 @@ async def test_restart_tracks_stored_contract_orders(chain: Chain, tmp_path: Pat
         c.rpc.call("evm_mine")
         await synced(node, c)
 
-        async def removed() -> bool:
-            return await api.status(signed) == "removed"
-
-        await wait_for(removed)
+        await removed(api, signed)
