@@ -146,9 +146,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, task: int | None = None) -> float:
+    """User + system CPU seconds a process (or one of its threads, ``task``) has used so
+    far (Linux /proc)."""
+    stat = Path(f"/proc/{pid}/stat" if task is None else f"/proc/{pid}/task/{task}/stat")
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -460,13 +462,16 @@ async def bench_http(
     bodies = [body(o) for o in orders]
     async with session(concurrency) as s:
         await post_all(s, url + "/v1/orders", bodies[:500], concurrency)  # warm-up
+        main0 = cpu_seconds(pids["node"], pids["node"])  # the event loop's thread
         with CpuMeter(pids) as cpu:
             r = await post_all(s, url + "/v1/orders", bodies[500:], concurrency)
+        main_cpu = cpu_seconds(pids["node"], pids["node"]) - main0
         h = await health(s, url)
     if r["statuses"] != {"201": n}:
         raise RuntimeError(f"HTTP posts: {r['statuses']} {r['errors']}")
     ref = await trivial_reference(bodies[500:], concurrency)
     node_cpu_us = 1e6 * cpu.cores["node"] * r["seconds"] / n
+    main_us = 1e6 * main_cpu / n
     return {
         "trivial_aiohttp_handler_per_s": round(n / ref["seconds"]),
         "ratio_node_over_trivial": round(ref["seconds"] / r["seconds"], 3),
@@ -474,6 +479,8 @@ async def bench_http(
             "node": round(node_cpu_us, 1),
             "trivial_handler": round(ref["cpu_us_per_request"], 1),
             "ratio_trivial_over_node": round(ref["cpu_us_per_request"] / node_cpu_us, 3),
+            "node_event_loop_thread": round(main_us, 1),
+            "node_other_threads": round(max(0.0, node_cpu_us - main_us), 1),
         },
         "chain_calls": h.get("chainMirror", {}),
         "orders": n,
