@@ -6,7 +6,10 @@
    with the batched on-chain state read (``await Intake.submit``, many at once).
 2. ``http_accept``: valid signed orders that do not cross (asks above the mid, bids below,
    from 19 dev accounts) posted to ``POST /v1/orders`` by a keep-alive aiohttp client with
-   ``--concurrency`` requests in flight; the node runs in its own process.
+   ``--concurrency`` requests in flight; the node runs in its own process. The reference:
+   the same bodies, the same client, to bench/trivial_server.py just before and just after
+   the node's round; the ratio is taken against the mean of the two. The node's CPU per
+   request is split into its event loop's thread and its other threads.
 3. ``order_to_receipt``: a resting order, then a crossing one; the time from the POST of
    the crossing order until the websocket (``GET /v1/ws``) delivers its ``fill`` event,
    which the node publishes after the settlement's receipt. Sequential.
@@ -146,9 +149,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, task: int | None = None) -> float:
+    """User + system CPU seconds a process (or one of its threads, ``task``) has used so
+    far (Linux /proc)."""
+    stat = Path(f"/proc/{pid}/stat" if task is None else f"/proc/{pid}/task/{task}/stat")
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -458,22 +463,34 @@ async def bench_http(
 ) -> dict[str, Any]:
     orders = signer.resting(n + 500, list(range(OPERATOR)))
     bodies = [body(o) for o in orders]
+    # the reference just before and just after the node's round (the node idles meanwhile):
+    # the ratio is taken against their mean, so a load that comes or goes moves both sides
+    ref_before = await trivial_reference(bodies[500:], concurrency)
     async with session(concurrency) as s:
         await post_all(s, url + "/v1/orders", bodies[:500], concurrency)  # warm-up
+        main0 = cpu_seconds(pids["node"], pids["node"])  # the event loop's thread
         with CpuMeter(pids) as cpu:
             r = await post_all(s, url + "/v1/orders", bodies[500:], concurrency)
+        main_cpu = cpu_seconds(pids["node"], pids["node"]) - main0
         h = await health(s, url)
     if r["statuses"] != {"201": n}:
         raise RuntimeError(f"HTTP posts: {r['statuses']} {r['errors']}")
-    ref = await trivial_reference(bodies[500:], concurrency)
+    ref_after = await trivial_reference(bodies[500:], concurrency)
+    refs = (ref_before, ref_after)
+    trivial_per_s = statistics.fmean(n / x["seconds"] for x in refs)
+    trivial_cpu_us = statistics.fmean(x["cpu_us_per_request"] for x in refs)
     node_cpu_us = 1e6 * cpu.cores["node"] * r["seconds"] / n
+    main_us = 1e6 * main_cpu / n
     return {
-        "trivial_aiohttp_handler_per_s": round(n / ref["seconds"]),
-        "ratio_node_over_trivial": round(ref["seconds"] / r["seconds"], 3),
+        "trivial_aiohttp_handler_per_s": round(trivial_per_s),
+        "trivial_before_and_after_per_s": [round(n / x["seconds"]) for x in refs],
+        "ratio_node_over_trivial": round(n / r["seconds"] / trivial_per_s, 3),
         "cpu_us_per_request": {
             "node": round(node_cpu_us, 1),
-            "trivial_handler": round(ref["cpu_us_per_request"], 1),
-            "ratio_trivial_over_node": round(ref["cpu_us_per_request"] / node_cpu_us, 3),
+            "trivial_handler": round(trivial_cpu_us, 1),
+            "ratio_trivial_over_node": round(trivial_cpu_us / node_cpu_us, 3),
+            "node_event_loop_thread": round(main_us, 1),
+            "node_other_threads": round(max(0.0, node_cpu_us - main_us), 1),
         },
         "chain_calls": h.get("chainMirror", {}),
         "orders": n,

@@ -9,19 +9,23 @@ Addresses are kept as lower-case ``0x`` hex: one canonical form, cheap to compar
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
 import coincurve
-from eth_hash.auto import keccak
 
 from sdex.errors import FieldCode, FieldError, OrderParseError, SignatureError
+from sdex.keccak import keccak
+from sdex.orderparse import ADDRESS_RE, DECIMAL_RE, UINT_MAX, checksum_ok
+from sdex.orderparse import UINT64_MAX as UINT64_MAX
+from sdex.orderparse import UINT256_MAX as UINT256_MAX
+from sdex.orderparse import parse_address as parse_address
+from sdex.orderparse import parse_hex_bytes as parse_hex_bytes
+from sdex.orderparse import parse_uint as parse_uint
+from sdex.orderparse import to_checksum as to_checksum
 
-UINT256_MAX = 2**256 - 1
-UINT64_MAX = 2**64 - 1
 ZERO_ADDRESS = "0x" + "00" * 20
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 SECP256K1_HALF_N = SECP256K1_N // 2
@@ -66,10 +70,6 @@ CANCEL_TYPES: dict[str, list[dict[str, str]]] = {
     "EIP712Domain": EIP712_TYPES["EIP712Domain"],
     "CancelOrder": [{"name": "orderHash", "type": "bytes32"}],
 }
-_ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}\Z")
-_DECIMAL_RE = re.compile(r"(0|[1-9][0-9]{0,77})\Z")
-_HEX_RE = re.compile(r"0x(?:[0-9a-fA-F]{2})*\Z")
-_UINT_MAX = {"uint256": UINT256_MAX, "uint64": UINT64_MAX}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,24 +95,37 @@ class Order:
     def struct_hash(self) -> bytes:
         """The EIP-712 ``hashStruct(order)``, computed directly for this fixed type."""
         return keccak(
-            ORDER_TYPEHASH
-            + _addr_word(self.maker)
-            + _addr_word(self.taker)
-            + _addr_word(self.maker_token)
-            + _addr_word(self.taker_token)
-            + self.maker_amount.to_bytes(32, "big")
-            + self.taker_amount.to_bytes(32, "big")
-            + _addr_word(self.fee_recipient)
-            + self.fee_amount.to_bytes(32, "big")
-            + self.expiry.to_bytes(32, "big")
-            + self.salt.to_bytes(32, "big")
+            b"".join(
+                (
+                    ORDER_TYPEHASH,
+                    _addr_word(self.maker),
+                    _addr_word(self.taker),
+                    _addr_word(self.maker_token),
+                    _addr_word(self.taker_token),
+                    self.maker_amount.to_bytes(32, "big"),
+                    self.taker_amount.to_bytes(32, "big"),
+                    _addr_word(self.fee_recipient),
+                    self.fee_amount.to_bytes(32, "big"),
+                    self.expiry.to_bytes(32, "big"),
+                    self.salt.to_bytes(32, "big"),
+                )
+            )
         )
 
     def to_json(self) -> dict[str, str]:
-        """The pinned JSON form: addresses as 0x-hex, every uint as a decimal string."""
+        """The pinned JSON form: addresses as 0x-hex, every uint as a decimal string (in
+        ``_FIELDS`` order, spelled out: built for every accepted order)."""
         return {
-            j: (getattr(self, a) if k == "address" else str(getattr(self, a)))
-            for j, a, k in _FIELDS
+            "maker": self.maker,
+            "taker": self.taker,
+            "makerToken": self.maker_token,
+            "takerToken": self.taker_token,
+            "makerAmount": str(self.maker_amount),
+            "takerAmount": str(self.taker_amount),
+            "feeRecipient": self.fee_recipient,
+            "feeAmount": str(self.fee_amount),
+            "expiry": str(self.expiry),
+            "salt": str(self.salt),
         }
 
     def to_message(self) -> dict[str, Any]:
@@ -305,14 +318,19 @@ def _fast_order(obj: dict[str, Any]) -> Order | None:
         if type(raw) is not str:
             return None
         if kind is None:
-            if not _ADDRESS_RE.match(raw):
-                return None
-            low = raw.lower()
-            if raw != low and not _checksum_ok(raw):
-                return None
+            low = _WELL_FORMED.get(raw)
+            if low is None:
+                if not ADDRESS_RE.match(raw):
+                    return None
+                low = raw.lower()
+                if raw != low and not checksum_ok(raw):
+                    return None
+                if len(_WELL_FORMED) >= 4096:
+                    _WELL_FORMED.clear()
+                _WELL_FORMED[raw] = low
             values.append(low)
         else:
-            if not _DECIMAL_RE.match(raw):
+            if not DECIMAL_RE.match(raw):
                 return None
             value = int(raw)
             if value > kind:
@@ -322,85 +340,11 @@ def _fast_order(obj: dict[str, Any]) -> Order | None:
 
 
 _FAST_FIELDS: tuple[tuple[str, int | None], ...] = tuple(
-    (j, None if k == "address" else _UINT_MAX[k]) for j, _, k in _FIELDS
+    (j, None if k == "address" else UINT_MAX[k]) for j, _, k in _FIELDS
 )
-_CHECKSUMMED: dict[str, bool] = {}
-"""Mixed-case addresses already checked against EIP-55 (a wallet sends the same few again
-and again); bounded, emptied when full."""
-
-
-def _checksum_ok(raw: str) -> bool:
-    """A 0x-hex address in one case, or mixed case with a valid EIP-55 checksum."""
-    body = raw[2:]
-    if body == body.lower() or body == body.upper():
-        return True
-    ok = _CHECKSUMMED.get(raw)
-    if ok is None:
-        if len(_CHECKSUMMED) >= 4096:
-            _CHECKSUMMED.clear()
-        ok = _CHECKSUMMED[raw] = to_checksum(raw) == raw
-    return ok
-
-
-def parse_address(raw: object, name: str) -> str:
-    """A 20-byte 0x-hex address; mixed case must be a valid EIP-55 checksum."""
-    if not isinstance(raw, str) or not _ADDRESS_RE.match(raw):
-        raise OrderParseError(
-            [
-                FieldError(
-                    name, FieldCode.INVALID_ADDRESS, f"{name} must be a 0x-prefixed 20-byte hex"
-                )
-            ]
-        )
-    body = raw[2:]
-    if not _checksum_ok(raw):
-        raise OrderParseError(
-            [FieldError(name, FieldCode.INVALID_ADDRESS, f"{name} has a bad EIP-55 checksum")]
-        )
-    return "0x" + body.lower()
-
-
-def parse_uint(raw: object, name: str, kind: str = "uint256") -> int:
-    """A decimal string (ints accepted too, floats and bools never) within ``kind``'s range."""
-    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
-        raise OrderParseError(
-            [FieldError(name, FieldCode.INCORRECT_FORMAT, f"{name} must be a decimal string")]
-        )
-    if isinstance(raw, str):
-        if not _DECIMAL_RE.match(raw):
-            code = (
-                FieldCode.VALUE_OUT_OF_RANGE if raw.startswith("-") else FieldCode.INCORRECT_FORMAT
-            )
-            if raw.isdigit() and len(raw) > 78:
-                code = FieldCode.VALUE_OUT_OF_RANGE
-            raise OrderParseError(
-                [FieldError(name, code, f"{name} must be a non-negative decimal integer string")]
-            )
-        value = int(raw)
-    else:
-        value = raw
-    if not 0 <= value <= _UINT_MAX[kind]:
-        raise OrderParseError(
-            [FieldError(name, FieldCode.VALUE_OUT_OF_RANGE, f"{name} is outside {kind}")]
-        )
-    return value
-
-
-def parse_hex_bytes(raw: object, name: str) -> bytes:
-    if not isinstance(raw, str) or not _HEX_RE.match(raw):
-        raise OrderParseError(
-            [FieldError(name, FieldCode.INCORRECT_FORMAT, f"{name} must be 0x-prefixed hex bytes")]
-        )
-    return bytes.fromhex(raw[2:])
-
-
-def to_checksum(address: str) -> str:
-    """EIP-55 checksum form of a 0x address."""
-    body = address[2:].lower()
-    digest = keccak(body.encode()).hex()
-    return "0x" + "".join(
-        c.upper() if int(d, 16) >= 8 else c for c, d in zip(body, digest[:40], strict=True)
-    )
+_WELL_FORMED: dict[str, str] = {}
+"""Addresses (as sent) that passed ``_fast_order``'s checks, and their lower-case form: the
+few makers and tokens of a market come again and again; bounded, emptied when full."""
 
 
 def sign_hash(digest: bytes, private_key: bytes) -> bytes:
@@ -485,4 +429,13 @@ def bitmap_nonce(salt: int) -> int | None:
 
 
 def _addr_word(address: str) -> bytes:
-    return bytes(12) + bytes.fromhex(address[2:])
+    """The 32-byte ABI word of a lower-case 0x address (recent ones kept: bounded)."""
+    word = _WORDS.get(address)
+    if word is None:
+        if len(_WORDS) >= 4096:
+            _WORDS.clear()
+        word = _WORDS[address] = bytes(12) + bytes.fromhex(address[2:])
+    return word
+
+
+_WORDS: dict[str, bytes] = {}

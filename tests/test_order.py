@@ -187,6 +187,18 @@ BAD_ORDERS = [
     ("whitespace", _set("makerAmount", " 1"), "makerAmount", FieldCode.INCORRECT_FORMAT),
     ("sig-not-hex", _set("signature", "0xzz"), "signature", FieldCode.INCORRECT_FORMAT),
     ("sig-odd-length", _set("signature", "0xabc"), "signature", FieldCode.INCORRECT_FORMAT),
+    # bytes.fromhex skips whitespace: none may pass, wherever it is
+    ("sig-space", _set("signature", "0xab cd"), "signature", FieldCode.INCORRECT_FORMAT),
+    ("sig-trailing-nl", _set("signature", "0xabcd\n"), "signature", FieldCode.INCORRECT_FORMAT),
+    ("sig-leading-tab", _set("signature", "0x\tabcd"), "signature", FieldCode.INCORRECT_FORMAT),
+    ("sig-0X", _set("signature", "0Xabcd"), "signature", FieldCode.INCORRECT_FORMAT),
+    (
+        "sig-unicode-digit",
+        _set("signature", "0x\u0661\u0662"),
+        "signature",
+        FieldCode.INCORRECT_FORMAT,
+    ),
+    ("sig-not-string", _set("signature", 5), "signature", FieldCode.INCORRECT_FORMAT),
 ]
 
 
@@ -249,3 +261,43 @@ def test_soft_cancel_digest_equals_eth_account() -> None:
     h = bytes(range(32))
     msg = encode_typed_data(full_message=DOMAIN.cancel_typed_data(h))
     assert DOMAIN.cancel_digest(h) == keccak(b"\x19" + msg.version + msg.header + msg.body)
+
+
+def test_bad_checksum_refused_also_after_the_same_address_was_accepted() -> None:
+    """Addresses that passed are remembered as sent: another spelling is checked anew."""
+    good = to_checksum(WETH.replace("11", "cd"))
+    assert Order.from_json({**GOOD, "makerToken": good}).maker_token == good.lower()
+    bad = "0x" + "".join(c.swapcase() if c.isalpha() else c for c in good[2:])
+    with pytest.raises(OrderParseError):
+        Order.from_json({**GOOD, "makerToken": bad})
+
+
+def test_keccak_is_the_direct_one_and_equals_eth_hash_across_threads() -> None:
+    """sdex.keccak calls pycryptodome's C functions on pooled states: it must give
+    eth-hash's answer for any length and input type, also from many threads at once."""
+    import threading
+
+    from eth_hash.auto import keccak as eth_keccak
+
+    from sdex.keccak import keccak as fast
+
+    assert fast is not eth_keccak  # the direct path is in use in this environment
+    inputs = [bytes(range(256)) * (n // 256 + 1) for n in range(0, 700, 13)]
+    inputs = [b[:n] for b, n in zip(inputs, range(0, 700, 13), strict=True)]
+    want = [eth_keccak(b) for b in inputs]
+    assert [fast(b) for b in inputs] == want
+    assert fast(bytearray(inputs[5])) == want[5] and fast(memoryview(inputs[7])) == want[7]
+    wrong: list[int] = []
+
+    def worker() -> None:
+        for _ in range(200):
+            for i, b in enumerate(inputs):
+                if fast(b) != want[i]:
+                    wrong.append(i)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not wrong and not any(t.is_alive() for t in threads)

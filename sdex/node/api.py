@@ -59,7 +59,7 @@ class Metrics:
         g = Gauge("sdex_book_orders", "Orders in the book", registry=r)
         g.set_function(lambda: len(node.book))
         g = Gauge("sdex_open_orders", "Open orders the node holds", registry=r)
-        g.set_function(lambda: sum(node.maker_open.values()))
+        g.set_function(lambda: node.open_orders)
         g = Gauge("sdex_block_checkpoint", "Last block the watcher processed", registry=r)
         g.set_function(lambda: node.watcher.checkpoint)
         g = Gauge("sdex_settlement_txs_sent", "Settlement transactions sent", registry=r)

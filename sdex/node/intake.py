@@ -125,10 +125,18 @@ class NodeIntake(NodeStatus):
         except BookError as e:  # e.g. nothing left to fill: the chain moved since the read
             self._close_record(rec, OrderStatus.REMOVED, str(e))
             return SubmitResult(201, self._submit_body(rec, None), stored=stored)
-        if mr is not None:
-            self._after_match(mr)
-        else:
+        if mr is None:  # a peer's order: nobody reads an answer, only subscribers an event
             self._announce_if_resting(rec)
+            self.events.publish_lazy(
+                lambda: {
+                    "type": "order",
+                    "event": "added",
+                    "order": rec.json,
+                    "metaData": self.meta(rec),
+                }
+            )
+            return SubmitResult(201, {}, accepted=signed, stored=stored)
+        self._after_match(mr)
         body = self._submit_body(rec, mr)
         meta = body["metaData"]  # the same as self._record(rec)'s, computed once
         self.events.publish_lazy(
@@ -139,14 +147,21 @@ class NodeIntake(NodeStatus):
     def _own_crossing(self, signed: SignedOrder) -> bytes | None:
         """The hash of a resting order of the same maker that ``signed`` would trade with
         (its price crosses and it has something fillable), or None: the best-priced one,
-        the oldest among equals. O(the maker's open orders selling what ``signed`` buys),
-        not a walk of the other side's crossing levels."""
+        the oldest among equals. O(1) when ``signed`` does not cross the other side's best
+        level (then it crosses nothing); else O(the maker's open orders selling what
+        ``signed`` buys), not a walk of the other side's crossing levels."""
         o = signed.order
         try:
             pair, side = self.book.route(o)
         except BookError:
             return None
         other = pair.side(Side.ASK if side is Side.BID else Side.BID)
+        top = other.best  # the level that gives the most per token paid: if it does not
+        if top is None:  # cross, no order of the other side does (the usual case: O(1))
+            return None
+        give, take = (top.den, top.num) if other.is_ask else (top.num, top.den)
+        if o.taker_amount * take > o.maker_amount * give:
+            return None
         best: Entry | None = None
         for e in self.book.orders_of(o.maker, o.taker_token):
             r = e.order

@@ -94,6 +94,8 @@ class NodeState:
         self.events = EventHub()
         self.records: dict[bytes, Record] = {}
         self.maker_open: dict[str, int] = {}
+        self.open_orders = 0
+        """Open orders in all: ``sum(maker_open.values())``, kept by ``_set_status``."""
         self.started = asyncio.Event()
         self.gossip: Gossip | None = None
         self._by_signature: dict[str, Record] = {}
@@ -121,7 +123,7 @@ class NodeState:
 
     def _open_count(self, maker: str | None) -> int:
         if maker is None:
-            return sum(self.maker_open.values())
+            return self.open_orders
         return self.maker_open.get(maker, 0)
 
     def _remember(self, rec: Record) -> None:

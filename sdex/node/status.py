@@ -20,11 +20,14 @@ class NodeStatus(NodeViews):
         is_open = status.is_open
         if was_open != is_open:
             maker = rec.signed.order.maker
-            n = self.maker_open.get(maker, 0) + (1 if is_open else -1)
+            old = self.maker_open.get(maker, 0)
+            n = old + (1 if is_open else -1)
             if n > 0:
                 self.maker_open[maker] = n
             else:
                 self.maker_open.pop(maker, None)
+                n = 0
+            self.open_orders += n - old  # the sum of maker_open, kept (read per order)
         rec.status = status
 
     def _close_record(self, rec: Record, status: OrderStatus, reason: str) -> None:

@@ -76,7 +76,7 @@ class NodeViews(NodeState):
         return {
             "gossip": self.gossip.stats() if self.gossip is not None else None,
             "orders": len(self.records),
-            "openOrders": sum(self.maker_open.values()),
+            "openOrders": self.open_orders,
             "settlementsSent": self.settler.sent,
             "matchesSettled": self.settler.settled,
             "matchesFailed": self.settler.failed,
@@ -107,6 +107,11 @@ class NodeViews(NodeState):
             "ordersReadFromChain": read,
             "ordersFromMirror": checked - read,
             "intakeChainCalls": self.batcher.calls + self.peer_batcher.calls,
+            "signatures": {  # ECDSA recoveries: on the worker thread in batches, or alone
+                "batches": self.intake.ecdsa.batches + self.peer_intake.ecdsa.batches,
+                "inThreads": self.intake.ecdsa.checked + self.peer_intake.ecdsa.checked,
+                "onLoop": self.intake.ecdsa.inline + self.peer_intake.ecdsa.inline,
+            },
             "chainCalls": calls,
             "chainCallsByMethod": dict(self.rpc.calls + self.watch_rpc.calls),
             "mirror": {
