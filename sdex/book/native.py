@@ -2,7 +2,7 @@
 
 The modules in ``COMPILED`` can be compiled with mypyc (``python -m sdex.book.nativebuild``,
 run by ``make``): the same source, as C extension modules beside it (``*.so``, not in git),
-about 1.4-1.5x faster (``docs/BENCHMARKS.md``). The Python source stays the one truth:
+about 1.35-1.55x faster (``docs/BENCHMARKS.md``). The Python source stays the one truth:
 
 - An extension module wins over its ``.py`` at import, so a stale build would run code
   that is no longer the source. The build records the SHA-256 of every compiled source in

@@ -326,9 +326,7 @@ class MatchingEngine:
                     reason = _EXPIRED
                 else:
                     rtaker = ro.taker
-                    if (rtaker != zero and rtaker != maker) or (
-                        not inc_open and itaker != rmaker
-                    ):
+                    if (rtaker != zero and rtaker != maker) or (not inc_open and itaker != rmaker):
                         continue  # taker restriction: these two can never trade
                     if may_match is not None and not may_match(r, inc):
                         continue
