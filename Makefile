@@ -10,7 +10,7 @@ SOL := $(shell find contracts -name '*.sol' 2>/dev/null)
 
 .PHONY: setup browser compile test check lint format demo devnet bench clean
 
-setup: $(VENV)/.installed node_modules/.installed artifacts/.compiled
+setup: $(VENV)/.installed node_modules/.installed artifacts/.compiled build/.mypyc
 
 # The web page's tests drive Debian's chromium through Playwright (never `playwright install`:
 # no browser download). Installed from the distribution's registry when missing.
@@ -22,6 +22,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+# The book and the matching engine compiled by mypyc from their Python source, in place
+# (sdex/book/native.py: a build older than the source is never used; SDEX_PURE=1 skips it).
+build/.mypyc: $(VENV)/.installed $(wildcard sdex/book/*.py sdex/matching/*.py)
+	SDEX_PURE=1 $(BIN)/python -m sdex.book.nativebuild
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -61,4 +67,5 @@ bench: setup
 	$(BIN)/python bench/gas.py --write docs/BENCHMARKS.md
 
 clean:
-	rm -rf artifacts cache .pytest_cache .mypy_cache .ruff_cache
+	rm -rf artifacts cache build .pytest_cache .mypy_cache .ruff_cache
+	rm -f sdex/*__mypyc.*.so sdex/book/*.so sdex/matching/*.so

@@ -192,6 +192,28 @@ def test_expired_orders_never_match() -> None:
     assert r.outcome is Outcome.EXPIRED and not r.matches and dead.hash not in eng.book
 
 
+def test_incoming_gtc_filled_in_full_is_indexed_for_expiry_only_if_a_fill_fails() -> None:
+    eng = engine()
+    book = eng.book
+    far = ask(A, 5, 50)  # expires at FAR
+    soon = bid(B, 5, 50, expiry=NOW + 10)
+    rest(eng, far)
+    (m,) = eng.submit(soon, now=NOW).matches  # all of it in flight: deferred, not resting
+    assert book.next_expiry() == far.order.expiry  # the walk's fully filled order is not indexed
+    eng.release(m)  # its fill failed: it enters its level, and the expiry index
+    assert book.get(soon.hash).resting  # type: ignore[union-attr]
+    assert book.next_expiry() == NOW + 10
+    assert book.expire(NOW + 10) == [(soon.hash, RemovalReason.EXPIRED)]
+    # a resting order whose fill fails twice is indexed once
+    eng2 = engine()
+    rest(eng2, far)
+    for _ in range(2):
+        (m,) = eng2.submit(bid(C, 5, 50), now=NOW).matches
+        eng2.release(m)  # ``far`` deferred then back at its level; the bid too
+        eng2.book.remove(m.incoming.hash, RemovalReason.CANCELLED)
+    assert eng2.book._expiry_count == 3  # far, and the two bids (closed, dropped lazily)
+
+
 def test_taker_restrictions_hold_both_ways() -> None:
     eng = engine()
     for_b, for_c, anyone = ask(A, 1, 10, taker=B), ask(A, 1, 10, taker=C), ask(D, 1, 10)

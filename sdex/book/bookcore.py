@@ -8,6 +8,7 @@ import heapq
 import re
 from collections.abc import Iterable, Iterator
 from math import gcd
+from typing import Final
 
 from sdex.book.errors import (
     DuplicateOrder,
@@ -23,9 +24,9 @@ from sdex.book.types import OrderState, RemovalReason, Side
 from sdex.fillmath import MAX_MAKER_AMOUNT, UINT256_MAX
 from sdex.order import ZERO_ADDRESS, Order, SignedOrder
 
-_DUST = RemovalReason.DUST
-_EXPIRED = RemovalReason.EXPIRED
-_ADDRESS_RE = re.compile(r"0x[0-9a-f]{40}\Z")
+_DUST: Final = RemovalReason.DUST
+_EXPIRED: Final = RemovalReason.EXPIRED
+_ADDRESS_RE: Final = re.compile(r"0x[0-9a-f]{40}\Z")
 
 
 class BookCore:
@@ -225,22 +226,12 @@ class BookCore:
         """
         if e.closed is not None or e.level is not None or e.parked:
             return
-        order = e.order
-        exp = order.expiry  # only resting orders expire in the book: IOC/FOK never rest
-        bucket = self._expiry_at.get(exp)
-        if bucket is None:
-            self._expiry_at[exp] = [e]
-            heapq.heappush(self._expiry_heap, exp)
-        else:
-            bucket.append(e)
-        count = self._expiry_count = self._expiry_count + 1
-        if count > 2 * len(self._index) + 1024:
-            self._compact_expiries()
         if defer is None:
             defer = e.filled + e.pending == e.maker_amount  # all in flight
-        if defer:
+        if defer:  # not in the expiry index until it enters its level (``_undefer``)
             e.parked = True
             return
+        self._index_expiry(e)
         unit = e.unit
         if park or e.fillable < unit:
             self._enter_level(e, True)
@@ -255,6 +246,28 @@ class BookCore:
             level.live += 1
             e.level = level
             e.dead = False
+
+    def _index_expiry(self, e: Entry) -> None:
+        """Only orders at a level expire in the book (IOC/FOK never rest, and a deferred
+        order is not offered: filled when its fills settle, or indexed when one fails)."""
+        e.expiring = True
+        exp = e.order.expiry
+        bucket = self._expiry_at.get(exp)
+        if bucket is None:
+            self._expiry_at[exp] = [e]
+            heapq.heappush(self._expiry_heap, exp)
+        else:
+            bucket.append(e)
+        count = self._expiry_count = self._expiry_count + 1
+        if count > 2 * len(self._index) + 1024:
+            self._compact_expiries()
+
+    def _undefer(self, e: Entry, park: bool) -> None:
+        """A deferred entry (parked without a level) has something to offer again."""
+        e.parked = False
+        if not e.expiring:  # deferred when placed (an order in flight from the start)
+            self._index_expiry(e)
+        self._enter_level(e, park)
 
     def _enter_level(self, e: Entry, park: bool) -> None:
         level = _level_of(e)
@@ -403,8 +416,7 @@ class BookCore:
         level = e.level
         if level is None:
             if e.parked and e.maker_amount - e.filled - e.pending:  # deferred, and no more
-                e.parked = False  # all in flight: it enters its level now
-                self._enter_level(e, e.fillable < e.unit)
+                self._undefer(e, e.fillable < e.unit)  # all in flight: enters its level now
             return
         if e.parked:
             if e.fillable >= e.unit:
@@ -416,8 +428,7 @@ class BookCore:
         if e.parked:
             level = e.level
             if level is None:
-                e.parked = False
-                self._enter_level(e, False)
+                self._undefer(e, False)
             else:
                 level.unpark(e)
 

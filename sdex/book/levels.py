@@ -26,7 +26,8 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections.abc import Iterator
 from fractions import Fraction
-from operator import attrgetter
+from operator import attrgetter, truediv
+from typing import Final
 
 from sdex.book.types import RemovalReason, Side
 from sdex.order import Order, SignedOrder
@@ -82,6 +83,7 @@ class Entry:
         "book_side",
         "closed",
         "dead",
+        "expiring",
         "fillable",
         "filled",
         "level",
@@ -117,6 +119,7 @@ class Entry:
         self.dead = False  # its slot in the level's queue is stale (closed or parked)
         self.parked = False  # resting but out of the queue: it cannot trade now
         self.closed: RemovalReason | None = None
+        self.expiring = False  # in the book's expiry index (see ``BookCore.place``)
 
     @property
     def resting(self) -> bool:
@@ -148,7 +151,7 @@ class Entry:
         )
 
 
-_seq_key = attrgetter("seq")
+_seq_key: Final = attrgetter("seq")
 
 
 class Level:
@@ -265,6 +268,19 @@ class Level:
         return self.live + len(self.parked)
 
 
+_EXACT: Final = 2**53  # ints below it are exact floats
+
+
+def _ratio(num: int, den: int) -> float:
+    """``num / den`` correctly rounded, hence monotone: distinct prices never get floats in
+    the wrong order, only equal ones. Python's int division is; compiled by mypyc it
+    converts both ints to floats first (two roundings) unless they are big, so ints a float
+    cannot hold go through ``truediv`` (Python's own, in both)."""
+    if num < _EXACT and den < _EXACT:
+        return num / den  # both exact: one rounding, the division's
+    return float(truediv(num, den))
+
+
 class BookSide:
     """One side of a pair: levels by exact price in ``ranked``, worst first and best last
     (cached as ``best``), so that the walk takes and drops levels at the end of a list.
@@ -290,9 +306,9 @@ class BookSide:
         """The level at ``num/den`` (reduced), created if new."""
         level = self.levels.get((num, den))
         if level is None:
-            # int / int is correctly rounded, hence monotone: distinct prices never get
-            # floats in the wrong order, only equal ones
-            rank = -(num / den) if self.is_ask else num / den
+            rank = _ratio(num, den)
+            if self.is_ask:
+                rank = -rank
             level = Level(num, den, rank)
             self.levels[(num, den)] = level
             ranks = self.ranks

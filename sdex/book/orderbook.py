@@ -19,7 +19,7 @@ with the chain's total for anything else (it overrides ``filled``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from sdex.book.bookcore import BookCore, seq_of, unknown_pair
 from sdex.book.errors import FillStateError, UnknownOrder
@@ -27,9 +27,9 @@ from sdex.book.levels import Entry
 from sdex.book.types import RemovalReason
 from sdex.order import Order, SignedOrder, parse_hex_bytes
 
-SNAPSHOT_VERSION = 1
-_DUST = RemovalReason.DUST
-_FILLED = RemovalReason.FILLED
+SNAPSHOT_VERSION: Final = 1
+_DUST: Final = RemovalReason.DUST
+_FILLED: Final = RemovalReason.FILLED
 
 
 class OrderBook(BookCore):

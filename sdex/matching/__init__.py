@@ -1,11 +1,14 @@
 """The matching engine: incoming orders against the book, exact, in price-time priority.
 
-Pure Python, no I/O: ``MatchingEngine`` proposes ``Match`` values that the settlement
-sends to the Exchange's ``matchOrders``; see ``sdex.matching.engine`` for the rules.
+No I/O: ``MatchingEngine`` proposes ``Match`` values that the settlement sends to the
+Exchange's ``matchOrders``; see ``sdex.matching.engine`` for the rules. Python source, run
+as it is or compiled with mypyc (see ``sdex.book.native``).
 """
 
 from __future__ import annotations
 
+# First: decides, before they are imported, whether the compiled modules run.
+from sdex.book import native  # noqa: F401
 from sdex.matching.engine import MatchingEngine, MayMatch
 from sdex.matching.match import Match, MatchResult, Outcome, TimeInForce
 

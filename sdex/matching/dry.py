@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from sdex.book.levels import Entry
 from sdex.book.types import Side
 from sdex.fillmath import PricesDoNotCross, ZeroFillAmount, match_amounts
 from sdex.order import ZERO_ADDRESS
 
-_BID = Side.BID
+_BID: Final = Side.BID
 
 
 def dry_walk(inc: Entry, now: int) -> tuple[int, int]:

@@ -48,6 +48,7 @@ orders, in any pair) can make a crossing reappear: the node then calls ``rematch
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 from sdex.book.levels import Entry
 from sdex.book.orderbook import OrderBook
@@ -77,16 +78,16 @@ from sdex.matching.match import (
 )
 from sdex.order import ZERO_ADDRESS, SignedOrder
 
-_GTC = TimeInForce.GTC
-_FOK = TimeInForce.FOK
-_RESTED = Outcome.RESTED
-_FILLED = Outcome.FILLED
-_DROPPED = Outcome.DROPPED
-_BID = Side.BID
-_EXPIRED = RemovalReason.EXPIRED
-_SELF_TRADE = RemovalReason.SELF_TRADE
-_NO_REMOVALS: list[tuple[bytes, RemovalReason]] = []  # shared, never mutated
-_ANY_SEQ = 2**63
+_GTC: Final = TimeInForce.GTC
+_FOK: Final = TimeInForce.FOK
+_RESTED: Final = Outcome.RESTED
+_FILLED: Final = Outcome.FILLED
+_DROPPED: Final = Outcome.DROPPED
+_BID: Final = Side.BID
+_EXPIRED: Final = RemovalReason.EXPIRED
+_SELF_TRADE: Final = RemovalReason.SELF_TRADE
+_NO_REMOVALS: Final[list[tuple[bytes, RemovalReason]]] = []  # shared, never mutated
+_ANY_SEQ: Final = 2**63
 
 MayMatch = Callable[[Entry, Entry], bool]
 """``may_match(resting, incoming)``: whether the node may settle this crossing, ``incoming``
@@ -288,7 +289,8 @@ class MatchingEngine:
         ifee = order.fee_amount
         maker = order.maker
         itaker = order.taker
-        inc_open = itaker == ZERO_ADDRESS
+        zero = ZERO_ADDRESS
+        inc_open = itaker == zero
         book_side = inc.book_side
         side = book_side.side
         is_bid = side is _BID
@@ -324,9 +326,7 @@ class MatchingEngine:
                     reason = _EXPIRED
                 else:
                     rtaker = ro.taker
-                    if (rtaker != ZERO_ADDRESS and rtaker != maker) or (
-                        not inc_open and itaker != rmaker
-                    ):
+                    if (rtaker != zero and rtaker != maker) or (not inc_open and itaker != rmaker):
                         continue  # taker restriction: these two can never trade
                     if may_match is not None and not may_match(r, inc):
                         continue

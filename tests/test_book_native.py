@@ -1,0 +1,227 @@
+"""The compiled book (mypyc, ``sdex.book.native``): it is the Python source, and never a stale one.
+
+- Differential: random node-like operation sequences (``tests/bookdriver.py``) run on the
+  book of this process (compiled when built) and on the Python source in a ``SDEX_PURE=1``
+  subprocess; every result and the whole state after every operation must be equal.
+- The guard, on a copy of the source tree with a build (the one here, or one made for the
+  test): the build is used when current; ``SDEX_PURE=1`` forces the source; an edited source,
+  a missing or a foreign extension module make every compiled module load from its ``.py``,
+  with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from sdex.book import native
+from sdex.book.levels import _ratio
+from tests import bookdriver
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBE = (
+    "import json, sys, warnings\n"
+    "warnings.simplefilter('always')\n"
+    "import sdex.matching\n"
+    "from sdex.book import native\n"
+    "print(json.dumps([native.ACTIVE, native.REASON, "
+    "{m: sys.modules[m].__file__ for m in native.COMPILED}]))\n"
+)
+
+
+def _env(root: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "SDEX_PURE"}
+    env.update(PYTHONPATH=str(root), **extra)
+    return env
+
+
+# ---- differential -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pure_driver() -> Iterator[subprocess.Popen[str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.bookdriver"],
+        cwd=ROOT,
+        env=_env(ROOT, SDEX_PURE="1"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    yield proc
+    assert proc.stdin is not None
+    proc.stdin.close()
+    proc.wait(timeout=30)
+
+
+def _pure_run(proc: subprocess.Popen[str], ops: list[list[Any]]) -> dict[str, Any]:
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(json.dumps(ops) + "\n")
+    proc.stdin.flush()
+    line = proc.stdout.readline()  # the driver answers each line (bounded by pytest's timeout)
+    assert line, "the pure-Python driver died"
+    out: dict[str, Any] = json.loads(line)
+    return out
+
+
+ARITY = {"submit": 1, "cancel": 1, "shrink": 2, "rematch": 2, "settle": 2, "funds": 3}
+KINDS = ["submit"] * 10 + ["cancel", "shrink", "rematch", "funds", "advance", "uncross"]
+KINDS += ["settle"] * 4
+
+
+def _ops() -> st.SearchStrategy[list[list[Any]]]:
+    small = st.integers(0, 2**16)
+    one = st.tuples(st.sampled_from(KINDS), small, small, small).map(
+        lambda t: [t[0], *t[1 : 1 + ARITY.get(t[0], 1 if t[0] == "advance" else 0)]]
+    )
+    return st.lists(one, min_size=20, max_size=100)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=_ops())
+def test_compiled_and_pure_agree(pure_driver: subprocess.Popen[str], ops: list[list[Any]]) -> None:
+    if not native.ACTIVE:
+        pytest.skip(f"the compiled book is not in use here ({native.REASON})")
+    here = bookdriver.run(ops)
+    trades = sum(len(r[2]) for step in here["steps"] for r in _results(step[0]))
+    event("matches: " + ("none" if not trades else "1-4" if trades < 5 else "5+"))
+    there = _pure_run(pure_driver, ops)
+    for i, (a, b) in enumerate(zip(here["steps"], there["steps"], strict=True)):
+        assert a == b, f"operation {i} {ops[i]}: compiled {a} != pure {b}"
+    assert here["final"] == there["final"]
+
+
+def _results(out: Any) -> list[list[Any]]:
+    """The engine's results in one step's output (a list of them, or something else)."""
+    if isinstance(out, list) and out and isinstance(out[0], list) and len(out[0]) == 5:
+        return out
+    return []
+
+
+def test_driver_trades() -> None:
+    """The driver's sequences do trade, rest, settle and expire (else the differential test
+    compares empty books)."""
+    ops: list[list[Any]] = [["funds", 0, 0, 0]]
+    ops += [["submit", seed] for seed in range(40)]
+    ops += [["settle", 0, 1], ["settle", 0, 0], ["advance", 199], ["advance", 199]]
+    out = bookdriver.run(ops)
+    results = [step[0][0] for step in out["steps"][1:41]]  # one result per submit
+    assert sum(len(r[2]) for r in results) >= 5  # matches
+    assert sum(r[1] == "rested" for r in results) >= 5
+    assert out["steps"][41][0] == "confirmed"
+    assert out["steps"][-2][0] or out["steps"][-1][0]  # the advances expired resting orders
+    assert out["final"]["snapshot"]["orders"]
+
+
+def test_level_rank_is_correctly_rounded() -> None:
+    """Compiled, ``int / int`` converts both ints to floats first (two roundings);
+    ``levels._ratio`` must equal Python's correctly rounded division all the same, or
+    levels would be ranked out of price order."""
+    big = [2**53 - 1, 2**53 + 1, 2**62 + 3, 2**63 - 25, 3**40 + 7, 10**30 + 1]
+    small = [1, 3, 7, 10**6 + 3, 2**52 + 1]
+    for n in big + small:
+        for d in big + small:
+            assert _ratio(n, d) == n / d, (n, d)
+    # where two roundings go wrong (a third of such pairs): float(n) / float(d) is off by one
+    n, d = 1815690225313428402, 2819327710181577350
+    assert float(n) / float(d) != n / d == _ratio(n, d)
+
+
+# ---- the guard ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def built_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of ``sdex/`` with a current build: this checkout's, or one made here."""
+    root = tmp_path_factory.mktemp("tree")
+    shutil.copytree(ROOT / "sdex", root / "sdex", ignore=shutil.ignore_patterns("__pycache__"))
+    if not _probe(root)[0]:
+        subprocess.run(
+            [sys.executable, "-m", "sdex.book.nativebuild"],
+            cwd=root,
+            env=_env(root, SDEX_PURE="1"),
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+    return root
+
+
+def _probe(root: Path, **env: str) -> tuple[bool, str, dict[str, str], str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=root,
+        env=_env(root, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    active, reason, files = json.loads(proc.stdout)
+    return active, reason, files, proc.stderr
+
+
+def _all_source(files: dict[str, str]) -> bool:
+    return all(f.endswith(".py") for f in files.values())
+
+
+def test_current_build_is_used(built_tree: Path) -> None:
+    active, reason, files, err = _probe(built_tree)
+    assert active, reason
+    assert all(f.endswith(".so") for f in files.values()), files
+    assert "RuntimeWarning" not in err
+
+
+def test_sdex_pure_forces_source(built_tree: Path) -> None:
+    active, reason, files, err = _probe(built_tree, SDEX_PURE="1")
+    assert not active and reason == "SDEX_PURE is set"
+    assert _all_source(files), files
+    assert "RuntimeWarning" not in err
+
+
+def _variant(built_tree: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "tree"
+    shutil.copytree(built_tree, root)
+    return root
+
+
+def test_edited_source_is_never_shadowed(built_tree: Path, tmp_path: Path) -> None:
+    root = _variant(built_tree, tmp_path)
+    engine = root / "sdex" / "matching" / "engine.py"
+    engine.write_text(engine.read_text() + "\nEDITED = True\n")
+    active, reason, files, err = _probe(root)
+    assert not active
+    assert reason == "stale: sdex.matching.engine changed since the build"
+    assert _all_source(files), files  # all of them, not only the edited one
+    assert "RuntimeWarning" in err and "nativebuild" in err
+    check = "import sdex.matching.engine as e; print(e.EDITED)"
+    out = subprocess.run(
+        [sys.executable, "-c", check], cwd=root, env=_env(root), capture_output=True, text=True
+    )
+    assert out.stdout.strip() == "True"
+
+
+def test_missing_or_foreign_extension_falls_back(built_tree: Path, tmp_path: Path) -> None:
+    root = _variant(built_tree, tmp_path)
+    book = root / "sdex" / "book"
+    so = next(book.glob("funds.*.so"))
+    foreign = book / so.name.replace("funds", "extra")
+    shutil.copyfile(so, foreign)
+    active, reason, files, err = _probe(root)
+    assert not active and reason == "extension modules not of this build: " + foreign.name
+    assert _all_source(files) and "RuntimeWarning" in err
+    foreign.unlink()
+    so.unlink()
+    active, reason, files, err = _probe(root)
+    assert not active and reason == "the build is incomplete"
+    assert _all_source(files) and "RuntimeWarning" in err
