@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import pytest
 
-from sdex.gossip import GossipConfig, NodeKey
+from sdex.gossip import GossipConfig, NodeKey, stream
 from sdex.gossip.stream import (
     ACCEPTOR,
     DIALER,
@@ -64,19 +64,30 @@ def invalid(b: Member, a: Member) -> int:
 
 async def test_orders_reach_every_node_over_streams() -> None:
     async with gossip_net(4, [FAST] * 4) as net:
-        posted = [order(i) for i in range(60)]
-        for k, o in enumerate(posted):
-            net[k % 4].node.post(o)
-            if k % 10 == 9:
-                await asyncio.sleep(0.05)
-        hashes = {o["hash"] for o in posted}
-        await until(lambda: all(set(m.node.orders) >= hashes for m in net), timeout=20)
-        stats = [m.gossip.stats() for m in net]
-        assert sum(int(s["streamFramesSent"]) for s in stats) > 0, stats
-        assert all(int(s["streamsOpened"]) >= 1 for s in stats), stats
-        # the streams were not a second path beside HTTP: pushes went over them
-        frames = sum(int(s["streamFramesSent"]) for s in stats)
-        assert frames > sum(int(s["messagesSent"]) for s in stats) // 2, stats
+
+        async def wave(first: int) -> None:
+            posted = [order(first + i) for i in range(40)]
+            for k, o in enumerate(posted):
+                net[k % 4].node.post(o)
+                if k % 10 == 9:
+                    await asyncio.sleep(0.05)
+            hashes = {o["hash"] for o in posted}
+            await until(lambda: all(set(m.node.orders) >= hashes for m in net), timeout=20)
+
+        await wave(0)  # the first calls go over HTTP while the streams open
+        await until(
+            lambda: all(m.gossip.streams and len(m.gossip.streams.links) == 3 for m in net), 30
+        )
+        before = [m.gossip.stats() for m in net]
+        await wave(1000)
+        after = [m.gossip.stats() for m in net]
+
+        def delta(key: str) -> int:
+            return sum(int(b[key]) - int(a[key]) for a, b in zip(before, after, strict=True))
+
+        # once open, the streams carry the calls (a peer exchange's hello stays HTTP)
+        assert delta("streamFramesSent") >= 0.9 * delta("messagesSent") > 0, (before, after)
+        assert all(int(s["streamsOpened"]) >= 3 for s in after), after
 
 
 async def test_the_handshake_proves_both_keys() -> None:
@@ -208,3 +219,13 @@ async def test_stopping_leaves_no_stream_task() -> None:
     await asyncio.sleep(0)
     left = [t for t in asyncio.all_tasks() if t.get_name().startswith("gossip")]
     assert left == []
+
+
+async def test_an_idle_stream_closes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream, "IDLE", 0.3)
+    quiet = GossipConfig(dial_interval=0.1, ae_interval=3600.0, peer_exchange_interval=3600.0)
+    async with gossip_net(2, [quiet] * 2) as (a, b):
+        link = await open_link(a, b)
+        assert served_from(b, a) == 1
+        await until(lambda: served_from(b, a) == 0 and not link.open, timeout=5)
+        assert invalid(b, a) == 0  # idling is no fault

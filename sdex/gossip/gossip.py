@@ -30,7 +30,8 @@ from sdex.gossip.client import PeerCallError, PeerClient
 from sdex.gossip.core import GossipCore
 from sdex.gossip.identity import NodeKey
 from sdex.gossip.ports import NodePort
-from sdex.gossip.stream import StreamDown, Streams, cancel_all
+from sdex.gossip.stream import StreamDown, cancel_all
+from sdex.gossip.streams import Streams
 
 __all__ = ["Gossip", "GossipConfig"]
 
@@ -233,6 +234,9 @@ class Gossip:
             )
         except StreamDown:
             return None
+        except TimeoutError:
+            streams.unanswered(link)
+            raise
         return Reply(status, link.peer if status < 300 else None, body)
 
     async def _check(self, check: Check) -> None:

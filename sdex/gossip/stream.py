@@ -42,7 +42,6 @@ import itertools
 import json
 import logging
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
@@ -136,8 +135,12 @@ def _id(value: object) -> int:
     return value
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+"""One encoder for every frame (``json.dumps`` with options builds one per call)."""
+
+
 def _dumps(obj: object) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
+    return _ENCODER.encode(obj).encode()
 
 
 # ---- the dialer's side ----------------------------------------------------------------------
@@ -267,6 +270,8 @@ class Link(_Stream):
         except FrameError as e:
             log.warning("stream to %s: %s: closed", self.peer, e)
             self.on_bad(self.peer)
+        except (ConnectionError, RuntimeError, aiohttp.ClientError) as e:
+            log.debug("stream to %s broke: %s", self.peer, e)
         finally:
             self.open = False
             for fut in self._pending.values():
@@ -339,6 +344,8 @@ class Served(_Stream):
             self.on_bad(self.peer)
         except TimeoutError:
             log.debug("stream from %s idle: closed", self.peer)
+        except (ConnectionError, RuntimeError) as e:
+            log.debug("stream from %s broke: %s", self.peer, e)
         finally:
             await self.close()
 
@@ -373,125 +380,3 @@ async def accept(
     await ws.send_str(json.dumps({"nonce": nonce.hex(), "signature": signature}))
     d2a, a2d = session_keys(key, peer_key, (theirs, nonce), (peer, key.node_id))
     return Codec((a2d, ACCEPTOR), (d2a, DIALER))
-
-
-# ---- the driver's streams -------------------------------------------------------------------
-
-
-class Streams:
-    """A node's streams: the one it dialed to each admitted peer (its calls go there), and
-    the ones peers dialed to it (served). ``on_bad(peer)``: a peer sent a bad frame."""
-
-    def __init__(
-        self, key: NodeKey, me: str, on_bad: Callable[[str], None], timeout: float
-    ) -> None:
-        self.key = key
-        self.me = me
-        self.on_bad = on_bad
-        self.timeout = timeout
-        self.session: aiohttp.ClientSession | None = None
-        self.links: dict[str, Link] = {}
-        self.served: dict[str, set[Served]] = {}
-        self.frames_sent = 0
-        self.opened = 0
-        self._opening: set[str] = set()
-        self._retry: dict[str, float] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def link(self, peer: str, url: str) -> Link | None:
-        """The open stream to ``peer``, or None (then one is opened in the background, unless
-        that peer refused one a moment ago)."""
-        link = self.links.get(peer)
-        if link is not None:
-            if link.open:
-                return link
-            del self.links[peer]
-        if self.session is None or peer in self._opening:
-            return None
-        if time.monotonic() < self._retry.get(peer, 0.0):
-            return None
-        self._opening.add(peer)
-        self._spawn(self._open(peer, url))
-        return None
-
-    async def call(
-        self,
-        link: Link,
-        method: str,
-        path: str,
-        query: Mapping[str, str] | None,
-        body: object,
-        timeout: float,
-    ) -> tuple[int, Any]:
-        self.frames_sent += 1
-        return await link.request(method, path, query, body, timeout)
-
-    async def _open(self, peer: str, url: str) -> None:
-        try:
-            assert self.session is not None
-            link = await asyncio.wait_for(
-                dial(self.session, self.key, self.me, url, peer, self.on_bad), self.timeout
-            )
-        except (StreamDown, TimeoutError) as e:
-            log.debug("no stream to %s: %s", peer, e)
-            if len(self._retry) > 4096:
-                self._retry.clear()
-            self._retry[peer] = time.monotonic() + RETRY
-            return
-        finally:
-            self._opening.discard(peer)
-        if self.session is None:  # stopped meanwhile
-            await link.close()
-            return
-        self._retry.pop(peer, None)
-        old = self.links.get(peer)
-        self.links[peer] = link
-        self.opened += 1
-        if old is not None:
-            await old.close()
-
-    async def serve(self, served: Served) -> None:
-        """Run a stream a peer dialed (until it closes, idles out, or this node stops)."""
-        if self.session is None:
-            await served.close()
-            return
-        self.served.setdefault(served.peer, set()).add(served)
-        try:
-            await served.run()
-        finally:
-            peers = self.served.get(served.peer)
-            if peers is not None:
-                peers.discard(served)
-                if not peers:
-                    del self.served[served.peer]
-
-    def drop(self, peer: str) -> None:
-        """Close every stream with ``peer`` (evicted or banned)."""
-        link = self.links.pop(peer, None)
-        if link is not None:
-            self._spawn(link.close())
-        for served in list(self.served.get(peer, ())):
-            self._spawn(served.close())
-
-    async def close(self) -> None:
-        """Close every stream (the node stops): no task is left behind."""
-        self.session = None
-        links, self.links = list(self.links.values()), {}
-        served = [s for group in self.served.values() for s in group]
-        await asyncio.gather(
-            *(x.close() for x in links), *(s.close() for s in served), return_exceptions=True
-        )
-        await cancel_all(self._tasks)
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro, name="gossip-stream")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def stats(self) -> dict[str, int]:
-        return {
-            "streamsDialed": sum(1 for x in self.links.values() if x.open),
-            "streamsServed": sum(len(g) for g in self.served.values()),
-            "streamsOpened": self.opened,
-            "streamFramesSent": self.frames_sent,
-        }
