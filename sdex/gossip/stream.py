@@ -66,8 +66,10 @@ HEAD = 8 + 32  # seq, MAC
 MAX_DEPTH = 9  # a body's depth (8) inside the envelope
 MAX_IN_FLIGHT = 16
 IDLE = 120.0
-RETRY = 10.0
-"""Seconds before a peer that refused a stream (an older node, not yet admitted) is asked again."""
+RETRY = (1.0, 60.0)
+"""Seconds before a peer that refused a stream is asked again: the first wait, doubled
+after each refusal up to the second (a peer not yet admitted there soon is; an older node
+that takes no streams costs one refused upgrade a minute)."""
 _TAG = b"SDEX-P2P-STREAM-v1"
 DIALER, ACCEPTOR = b"D", b"A"
 

@@ -35,7 +35,8 @@ class Streams:
         self.frames_sent = 0
         self.opened = 0
         self._opening: set[str] = set()
-        self._retry: dict[str, float] = {}
+        self._retry: dict[str, tuple[float, float]] = {}
+        """Peer -> (when it may be asked again, the wait after its next refusal)."""
         self._tasks: set[asyncio.Task[None]] = set()
 
     def link(self, peer: str, url: str) -> Link | None:
@@ -48,7 +49,7 @@ class Streams:
             del self.links[peer]
         if self.session is None or peer in self._opening:
             return None
-        if time.monotonic() < self._retry.get(peer, 0.0):
+        if time.monotonic() < self._retry.get(peer, (0.0, 0.0))[0]:
             return None
         self._opening.add(peer)
         self._spawn(self._open(peer, url))
@@ -76,7 +77,8 @@ class Streams:
             log.debug("no stream to %s: %s", peer, e)
             if len(self._retry) > 4096:
                 self._retry.clear()
-            self._retry[peer] = time.monotonic() + RETRY
+            wait = self._retry.get(peer, (0.0, RETRY[0]))[1]
+            self._retry[peer] = (time.monotonic() + wait, min(RETRY[1], 2 * wait))
             return
         finally:
             self._opening.discard(peer)
