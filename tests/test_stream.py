@@ -229,3 +229,17 @@ async def test_an_idle_stream_closes(monkeypatch: pytest.MonkeyPatch) -> None:
         assert served_from(b, a) == 1
         await until(lambda: served_from(b, a) == 0 and not link.open, timeout=5)
         assert invalid(b, a) == 0  # idling is no fault
+
+
+async def test_a_failing_route_is_answered_500_and_the_stream_stays() -> None:
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        link = await open_link(a, b)
+
+        def broken() -> list[str]:
+            raise RuntimeError("a bug in the node")
+
+        b.node.digest = broken  # type: ignore[method-assign]
+        status, body = await link.request("GET", "/digest", None, None, 5.0)
+        assert status == 500 and body["reason"] == "internal error"
+        assert link.open and served_from(b, a) == 1
+        assert invalid(b, a) == 0  # our bug is not the peer's fault

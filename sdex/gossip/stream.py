@@ -354,7 +354,11 @@ class Served(_Stream):
     async def _serve(
         self, rid: int, method: str, path: str, query: Mapping[str, str], body: object, size: int
     ) -> None:
-        status, answer = await self.dispatch(method, path, query, body, size)
+        try:
+            status, answer = await self.dispatch(method, path, query, body, size)
+        except Exception:  # a bug, as HTTP's 500: the caller is answered, not left waiting
+            log.exception("stream request %s %s from %s failed", method, path, self.peer)
+            status, answer = 500, {"code": 100, "reason": "internal error"}
         await self._answer(rid, status, answer)
 
     async def _answer(self, rid: int, status: int, body: object) -> None:
