@@ -550,7 +550,9 @@ def analyse(
         by_second[int(sent[h] - t_first)].append(worst)
 
     def delta(key: str) -> int:
-        return sum(b["gossip"][key] - a["gossip"][key] for a, b in zip(h0, h1, strict=True))
+        return sum(
+            b["gossip"].get(key, 0) - a["gossip"].get(key, 0) for a, b in zip(h0, h1, strict=True)
+        )
 
     def peer_delta(key: str) -> int:
         return sum(
@@ -559,7 +561,8 @@ def analyse(
         )
 
     per = max(1, len(ok)) * n
-    copies, messages = delta("ordersSent"), delta("messagesSent")
+    copies, frames = delta("ordersSent"), delta("streamFramesSent")
+    messages = delta("messagesSent")
     return {
         "nodes": n,
         "seeds": args.seeds,
@@ -591,12 +594,16 @@ def analyse(
         ),
         "per_order_per_node": {
             "order_copies_sent": round(copies / per, 2),
-            "http_messages_sent": round(messages / per, 3),
+            "messages_sent": round(messages / per, 3),
+            "http_messages_sent": round((messages - frames) / per, 3),
+            "stream_frames_sent": round(frames / per, 3),
             "order_copies_received": round(peer_delta("received") / per, 2),
         },
         "gossip_totals": {
             "order_copies_sent": copies,
-            "http_messages_sent": messages,
+            "messages_sent": messages,
+            "http_messages_sent": messages - frames,
+            "stream_frames_sent": frames,
             "orders_pulled_by_anti_entropy": delta("pulled"),
             "outbox_dropped": delta("outboxDropped"),
             "order_copies_received": peer_delta("received"),
@@ -714,7 +721,7 @@ def targets(r: dict[str, Any]) -> dict[str, Any]:
         msgs = run["per_order_per_node"]
         # copies sent counts the pushes a peer acknowledged; a push that timed out and was sent
         # again shows in the receivers' count: the worst of the three is what went over the wire
-        worst = max(msgs["order_copies_sent"], msgs["http_messages_sent"],
+        worst = max(msgs["order_copies_sent"], msgs["messages_sent"],
                     msgs["order_copies_received"])  # fmt: skip
         t = {
             "coverage": {"value": run["coverage"], "target": ">= 1.0",
@@ -803,6 +810,7 @@ def markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
             f"| {100 * run['coverage']:.1f}% "
             f"{'(all in ' + str(drained) + ' s)' if drained is not None else '(drain cut)'} "
             f"| {per['order_copies_sent']} / {per['http_messages_sent']} / "
+            f"{per['stream_frames_sent']} / "
             f"{per['order_copies_received']} | {hc['intake_reads']} / "
             f"{hc['all_async_rpc_calls']} | {cpu['node_cpu_ms_per_order_per_node']} ms "
             f"| {cpu['machine']} (nodes {cpu['nodes']}, Hardhat {cpu['hardhat']}, others "
@@ -810,7 +818,7 @@ def markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
         )
     table = (
         "| nodes | offered | accepted by the nodes | to every node p50 / p99 / max | coverage "
-        "| per order per node: copies sent / HTTP messages / copies received "
+        "| per order per node: copies sent / HTTP messages / stream calls / copies received "
         "| Hardhat calls per order per node: intake reads / all (watcher included) "
         "| node CPU per order per node | cores busy of " + str(m["nproc"]) + " |\n"
         "|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
@@ -844,7 +852,8 @@ def markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
         "POST until its `added` event arrives on the websocket of the last node to get it "
         "(`-`: that percentile fell on an order still missing somewhere when the drain window "
         f"of {args.drain:g} s after the last POST ended). Messages are counted from every "
-        "node's `/health` over the window (push, anti-entropy, peer exchange); `copies "
+        "node's `/health` over the window (push, anti-entropy, peer exchange), as signed HTTP "
+        "requests or as calls on a peer's stream (`sdex.gossip.stream`); `copies "
         "received` counts what the receivers processed, including batches a sender timed "
         "out on and sent again. Cores busy are machine-wide over the window; `others` is "
         "load from processes outside this benchmark.\n\n"

@@ -88,6 +88,10 @@ async def test_orders_reach_every_book_and_double_spends_resolve(
         expected = set(posted) | losers
         await wait_for(lambda: converged(net, expected, range(5)), timeout=20)
         await books_equal_chain(c, net, range(5))
+        # the calls between these processes went over their authenticated streams
+        health = [(await net.api(i).get("/health"))[1]["gossip"] for i in range(5)]
+        assert sum(h["streamFramesSent"] for h in health) > 0, health
+        assert all(h["streamsOpened"] >= 1 for h in health), health
 
 
 async def test_partition_cut_post_on_both_sides_heal(chain: Chain, tmp_path: Path) -> None:

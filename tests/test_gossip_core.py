@@ -4,7 +4,6 @@ as tables of (event, expected actions). Time is a plain variable the tests move.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -13,37 +12,9 @@ from sdex.gossip.actions import Action, Call, Check, Deliver, GossipConfig, Repl
 from sdex.gossip.core import GossipCore
 from sdex.gossip.outbox import Heard
 from sdex.gossip.peers import BAN_SCORE, INVALID_PENALTY, MAX_INTRODUCED
+from tests.p2putil import Book
 
 ME = "http://me.test"
-
-
-class Book:
-    """The node's open orders as the core reads them (an in-memory ``OrderView``)."""
-
-    def __init__(self, orders: Iterable[dict[str, str]] = ()) -> None:
-        self.orders = {o["hash"]: o for o in orders}
-
-    def knows(self, hash_hex: str) -> bool:
-        return hash_hex in self.orders
-
-    def digest(self) -> list[str]:
-        acc = [0] * 256
-        for h in self.orders:
-            acc[int(h[2:4], 16)] ^= int(h, 16)
-        return [f"{x:x}" for x in acc]
-
-    def hashes_in(self, buckets: Iterable[int]) -> list[str]:
-        wanted = set(buckets)
-        return [h for h in self.orders if int(h[2:4], 16) in wanted]
-
-    def open_orders_by_hash(self, hashes: Iterable[str]) -> list[dict[str, str]]:
-        return [self.orders[h] for h in hashes if h in self.orders]
-
-    def cancel_proofs(self, hashes: Iterable[str]) -> list[dict[str, str]]:
-        return []
-
-    def snapshot_page(self, after: int, limit: int) -> tuple[list[dict[str, str]], int]:
-        return list(self.orders.values())[after : after + limit], after + limit
 
 
 class Clock:

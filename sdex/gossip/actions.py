@@ -37,6 +37,9 @@ class GossipConfig:
     dial_timeout: float = 5.0
     intake_chunk: int = 32
     """Peer orders checked between two turns of the event loop (wallets go first)."""
+    streams: bool = True
+    """Calls to admitted peers go over one authenticated websocket per peer
+    (``sdex.gossip.stream``); False: every call is one signed HTTP request."""
 
 
 # ---- actions ----------------------------------------------------------------------------------

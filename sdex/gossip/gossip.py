@@ -2,7 +2,9 @@
 
 It feeds the core its events (the node accepted an order, a notice, a peer's answer, an
 intake result, a timer) and carries out the actions it returns: every ``Call`` is one signed
-HTTP request (``sdex.gossip.client``) whose verified answer goes back to the core; every
+frame on the authenticated stream this node dialed to that peer (``sdex.gossip.stream``), or,
+with no stream open (an older peer, a hello, a stream that broke), one signed HTTP request
+(``sdex.gossip.client``); either way its verified answer goes back to the core; every
 ``Check`` runs a peer's orders through the node's intake, one peer batch at a time and in
 chunks of ``intake_chunk`` (each chunk one call: the copies the node holds already cost no
 task each), so peers never starve wallets. Orders the node accepts during one turn of the
@@ -15,7 +17,6 @@ routes that serve peers' requests are in ``sdex.gossip.routes``. The node is rea
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from collections.abc import Iterable
@@ -29,6 +30,8 @@ from sdex.gossip.client import PeerCallError, PeerClient
 from sdex.gossip.core import GossipCore
 from sdex.gossip.identity import NodeKey
 from sdex.gossip.ports import NodePort
+from sdex.gossip.stream import StreamDown, cancel_all
+from sdex.gossip.streams import Streams
 
 __all__ = ["Gossip", "GossipConfig"]
 
@@ -65,6 +68,9 @@ class Gossip:
         """Orders accepted this turn of the loop, handed to the core together at its end."""
         self._peer_work = asyncio.Semaphore(1)
         """One peer batch is checked at a time, in chunks: peers never starve wallets."""
+        self.streams: Streams | None = None
+        if self.config.streams:
+            self.streams = Streams(self.key, self.me, self.penalize, self.config.dial_timeout)
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -73,6 +79,8 @@ class Gossip:
             timeout=aiohttp.ClientTimeout(total=self.config.timeout)
         )
         self._client = PeerClient(self._session, self.key, self.me)
+        if self.streams is not None:
+            self.streams.session = self._session
         self._running = True
         self._run(self.core.start())
 
@@ -81,14 +89,16 @@ class Gossip:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        tasks = list(self._tasks)
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await cancel_all(self._tasks)
+        if self.streams is not None:
+            await self.streams.close()
         if self._session is not None:
             await self._session.close()
+
+    async def close_streams(self) -> None:
+        """Close every stream (the HTTP server is shutting down; calls go on over HTTP)."""
+        if self.streams is not None:
+            await self.streams.close()
 
     # ---- events from the node ---------------------------------------------------------------
 
@@ -148,8 +158,12 @@ class Gossip:
                 self.node.cancel_notice(a.notice, a.sender)
             elif isinstance(a, Scored) and a.banned:
                 log.warning("peer %s banned: it sent invalid data", a.peer)
+                if self.streams is not None:
+                    self.streams.drop(a.peer)
             elif isinstance(a, Evicted):
                 log.info("peer %s at %s kept failing: evicted", a.peer, a.url)
+                if self.streams is not None:
+                    self.streams.drop(a.peer)
         self._arm()
 
     def _arm(self) -> None:
@@ -185,20 +199,45 @@ class Gossip:
     async def _call(self, call: Call) -> None:
         reply: Reply | None = None
         if call.url not in self.links_blocked:
-            assert self._client is not None
             self.messages_sent += 1
             try:
-                a = await self._client.call(
-                    call.method, call.url, call.path, call.body, call.params, timeout=call.timeout
-                )
-                reply = Reply(a.status, a.signer, a.body)
-                if call.peer and a.status < 300 and a.signer != call.peer:
-                    log.warning("%s answered as %s, not %s: dropped", call.url, a.signer, call.peer)
-            except PeerCallError as e:
-                log.debug("peer call failed: %s", e)
+                reply = await self._streamed(call)
+                if reply is None:  # no stream to that peer: one signed HTTP request
+                    reply = await self._http(call)
+            except (PeerCallError, TimeoutError) as e:
+                log.debug("peer call %s to %s failed: %s", call.kind, call.url, e)
             except Exception:  # never leave the core waiting for an answer
                 log.exception("peer call to %s%s failed", call.url, call.path)
         self._run(self.core.answered(call.id, reply))
+
+    async def _http(self, call: Call) -> Reply:
+        assert self._client is not None
+        a = await self._client.call(
+            call.method, call.url, call.path, call.body, call.params, timeout=call.timeout
+        )
+        if call.peer and a.status < 300 and a.signer != call.peer:
+            log.warning("%s answered as %s, not %s: dropped", call.url, a.signer, call.peer)
+        return Reply(a.status, a.signer, a.body)
+
+    async def _streamed(self, call: Call) -> Reply | None:
+        """The call over the stream to its peer, or None: no stream (the caller uses HTTP)."""
+        streams = self.streams
+        if streams is None or not call.peer or call.kind == "hello":
+            return None
+        link = streams.link(call.peer, call.url)
+        if link is None:
+            return None
+        timeout = call.timeout or self.config.timeout
+        try:
+            status, body = await streams.call(
+                link, call.method, call.path.removeprefix("/p2p"), call.params, call.body, timeout
+            )
+        except StreamDown:
+            return None
+        except TimeoutError:
+            streams.unanswered(link)
+            raise
+        return Reply(status, link.peer if status < 300 else None, body)
 
     async def _check(self, check: Check) -> None:
         try:
@@ -207,4 +246,5 @@ class Gossip:
             log.exception("checking orders from %s failed", check.sender)
 
     def stats(self) -> dict[str, object]:
-        return {**self.core.stats(), "messagesSent": self.messages_sent}
+        streams = self.streams.stats() if self.streams is not None else {}
+        return {**self.core.stats(), "messagesSent": self.messages_sent, **streams}

@@ -81,6 +81,11 @@ class NodeKey:
         raw = self._key.sign_recoverable(digest, hasher=None)
         return "0x" + raw[:64].hex() + f"{raw[64] + 27:02x}"
 
+    def ecdh(self, public_key: bytes) -> bytes:
+        """A secret only this key and the holder of ``public_key`` can compute (sha256 of the
+        shared point): the seed of a stream's session keys (``sdex.gossip.stream``)."""
+        return self._key.ecdh(public_key)
+
     @classmethod
     def generate(cls) -> NodeKey:
         return cls(secrets.token_bytes(32))
@@ -159,6 +164,22 @@ def verify_answer(request_sig: str, status: int, body: bytes, headers: dict[str,
     if bh.lower() != body_hash(body):
         raise AuthError("the answer's body does not match its signed hash")
     return _recover(answer_digest(request_sig, status, bh), sig)
+
+
+def recover_key(digest: bytes, sig: str) -> tuple[str, bytes]:
+    """The id that signed ``digest`` (checked as every signature here) and its public key
+    (33 bytes, compressed): what a stream's key exchange needs."""
+    node_id = _recover(digest, sig)
+    raw = bytes.fromhex(sig.removeprefix("0x"))
+    v = raw[64] - 27 if raw[64] >= 27 else raw[64]
+    pub = coincurve.PublicKey.from_signature_and_message(raw[:64] + bytes([v]), digest, hasher=None)
+    return node_id, pub.format()
+
+
+def request_key(method: str, path_qs: str, headers: dict[str, str]) -> bytes:
+    """The public key that signed a request ``verify_request`` accepted."""
+    url, ts, bh, sig = (headers[h] for h in (HEADER_URL, HEADER_TIME, HEADER_BODY, HEADER_SIG))
+    return recover_key(request_digest(method, path_qs, int(ts), bh, url), sig)[1]
 
 
 def _recover(digest: bytes, sig: str) -> str:

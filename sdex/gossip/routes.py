@@ -7,6 +7,11 @@ table share one budget, so made-up keys buy nothing). Then the body is read (bou
 match its signed hash, and is parsed by ``sdex.jsonio`` (size and depth before parsing).
 Every answer is signed over the request's signature, its status and its body.
 
+``GET /p2p/stream`` upgrades a signed request from an admitted peer to a websocket that
+carries its later calls as MAC'd frames (``sdex.gossip.stream``). Each frame passes the same
+checks but the signature (ban, cut link, rate limit, body size and shape) and runs the same
+route function (``ROUTES``) as its HTTP twin; a hello stays HTTP (it proves a URL).
+
 What a peer sends is never trusted: orders go through the node's intake, cancels are checked
 against the maker's signature, and settlement notices against the transaction's receipt.
 """
@@ -17,20 +22,29 @@ import functools
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from sdex import jsonio
 from sdex.errors import JsonLimitError, OrderParseError
+from sdex.gossip import stream
 from sdex.gossip.gossip import Gossip
-from sdex.gossip.identity import MAX_SKEW_MS, AuthError, SignedRequest, body_hash, verify_request
+from sdex.gossip.identity import (
+    MAX_SKEW_MS,
+    AuthError,
+    SignedRequest,
+    body_hash,
+    request_key,
+    verify_request,
+)
 from sdex.gossip.peers import normalize
+from sdex.gossip.stream import MAX_P2P_BODY as MAX_P2P_BODY
 from sdex.httpkit import ApiError, RateLimit, RateLimiter, ascii_int, read_bounded, read_json
 from sdex.order import parse_hex_bytes
 
-MAX_P2P_BODY = 4 * 1024 * 1024
 MAX_SMALL_BODY = 64 * 1024
 MAX_BATCH = 1000
 MAX_HASHES = 5000
@@ -43,7 +57,20 @@ PEER_LIMITER_KEY = web.AppKey("peer-limiter", RateLimiter)
 STRANGER_LIMITER_KEY = web.AppKey("stranger-limiter", RateLimiter)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Route = Callable[[Gossip, SignedRequest, dict[str, Any], web.Request], Awaitable[object]]
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """A peer's request as a route sees it, whether it came as HTTP or as a stream frame:
+    the id its key proved, the URL it claims, its body (a JSON object) and query."""
+
+    sender: str
+    url: str
+    body: dict[str, Any]
+    query: Mapping[str, str]
+
+
+Route = Callable[[Gossip, Asked], Awaitable[object]]
 
 
 class ReplayGuard:
@@ -67,94 +94,156 @@ class ReplayGuard:
 REPLAY_KEY = web.AppKey("replay", ReplayGuard)
 
 
-def p2p(max_body: int = MAX_SMALL_BODY) -> Callable[[Route], Callable[[web.Request], Any]]:
-    """Verify the sender, ban-check and rate-limit it, read and check the body, run the
+def _admit(app: web.Application, gossip: Gossip, node_id: str, url: str) -> None:
+    """What every peer request passes, whether HTTP or a stream frame: not banned, not on a
+    cut link, within its rate limit (per admitted id; strangers share one budget)."""
+    peers = gossip.peers
+    if peers.is_banned(node_id):
+        raise ApiError(403, 100, "banned: this peer sent invalid data")
+    known = peers.get(node_id)
+    if normalize(url) in gossip.links_blocked or (
+        known is not None and known.url in gossip.links_blocked
+    ):
+        raise ApiError(503, 100, "this link is cut by the operator")
+    if known is not None:
+        ok, headers = app[PEER_LIMITER_KEY].take(node_id)
+    else:
+        ok, headers = app[STRANGER_LIMITER_KEY].take(STRANGERS)
+    if not ok:
+        raise ApiError(429, 103, "Throttled: too many requests", headers=headers)
+
+
+def _signed(request: web.Request) -> SignedRequest:
+    """The sender of a signed request, admitted (``_admit``) and not a replay."""
+    try:
+        sender = verify_request(request.method, request.raw_path, dict(request.headers))
+    except AuthError as e:
+        raise ApiError(401, 100, str(e)) from None
+    _admit(request.app, request.app[GOSSIP_KEY], sender.node_id, sender.url)
+    if not request.app[REPLAY_KEY].fresh(sender.signature):
+        raise ApiError(401, 100, "this signed request was seen before (replay)")
+    return sender
+
+
+def _object(gossip: Gossip, sender: str, obj: object) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        gossip.penalize(sender)
+        raise ApiError(400, 101, "Malformed JSON: the body must be a JSON object")
+    return obj
+
+
+def p2p(route: Route, max_body: int) -> Handler:
+    """``route`` over HTTP: verify the sender, admit it, read and check the body, run the
     route, and sign its answer."""
 
-    def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        @functools.wraps(route)
-        async def handler(request: web.Request) -> web.StreamResponse:
-            gossip = request.app[GOSSIP_KEY]
+    @functools.wraps(route)
+    async def handler(request: web.Request) -> web.StreamResponse:
+        gossip = request.app[GOSSIP_KEY]
+        sender = _signed(request)
+        if request.content_length is not None and request.content_length > max_body:
+            raise ApiError(413, 101, f"Request body too large: more than {max_body} bytes")
+        raw = await read_bounded(request, max_body)
+        if body_hash(raw) != sender.body_hash:
+            raise ApiError(401, 100, "the body does not match its signed hash")
+        body: dict[str, Any] = {}
+        if raw:
             try:
-                sender = verify_request(request.method, request.raw_path, dict(request.headers))
-            except AuthError as e:
-                raise ApiError(401, 100, str(e)) from None
-            peers = gossip.peers
-            if peers.is_banned(sender.node_id):
-                raise ApiError(403, 100, "banned: this peer sent invalid data")
-            known = peers.get(sender.node_id)
-            if normalize(sender.url) in gossip.links_blocked or (
-                known is not None and known.url in gossip.links_blocked
-            ):
-                raise ApiError(503, 100, "this link is cut by the operator")
-            if known is not None:
-                ok, headers = request.app[PEER_LIMITER_KEY].take(sender.node_id)
-            else:
-                ok, headers = request.app[STRANGER_LIMITER_KEY].take(STRANGERS)
-            if not ok:
-                raise ApiError(429, 103, "Throttled: too many requests", headers=headers)
-            if not request.app[REPLAY_KEY].fresh(sender.signature):
-                raise ApiError(401, 100, "this signed request was seen before (replay)")
-            if request.content_length is not None and request.content_length > max_body:
-                raise ApiError(413, 101, f"Request body too large: more than {max_body} bytes")
-            raw = await read_bounded(request, max_body)
-            if body_hash(raw) != sender.body_hash:
-                raise ApiError(401, 100, "the body does not match its signed hash")
-            body: dict[str, Any] = {}
-            if raw:
-                try:
-                    obj = jsonio.loads(raw, max_bytes=max_body, max_depth=MAX_DEPTH)
-                except JsonLimitError as e:
-                    gossip.penalize(sender.node_id)
-                    raise ApiError(400, 101, f"Malformed JSON: {e.reason}") from None
-                if not isinstance(obj, dict):
-                    gossip.penalize(sender.node_id)
-                    raise ApiError(400, 101, "Malformed JSON: the body must be a JSON object")
-                body = obj
-            peers.seen(sender.node_id)
-            result = await route(gossip, sender, body, request)
-            data = json.dumps(result, separators=(",", ":")).encode()
-            headers = gossip.key.answer_headers(sender.signature, 200, data)
-            return web.Response(body=data, content_type="application/json", headers=headers)
+                obj = jsonio.loads(raw, max_bytes=max_body, max_depth=MAX_DEPTH)
+            except JsonLimitError as e:
+                gossip.penalize(sender.node_id)
+                raise ApiError(400, 101, f"Malformed JSON: {e.reason}") from None
+            body = _object(gossip, sender.node_id, obj)
+        gossip.peers.seen(sender.node_id)
+        result = await route(gossip, Asked(sender.node_id, sender.url, body, request.query))
+        data = json.dumps(result, separators=(",", ":")).encode()
+        headers = gossip.key.answer_headers(sender.signature, 200, data)
+        return web.Response(body=data, content_type="application/json", headers=headers)
 
-        return handler
-
-    return wrap
+    return handler
 
 
-@p2p(MAX_P2P_BODY)
-async def post_orders(
-    gossip: Gossip, sender: SignedRequest, body: dict[str, Any], request: web.Request
+async def get_stream(request: web.Request) -> web.StreamResponse:
+    """A signed websocket upgrade: the stream an admitted peer sends its calls on."""
+    gossip = request.app[GOSSIP_KEY]
+    streams = gossip.streams
+    if streams is None:
+        raise ApiError(404, 100, "this node takes no streams")
+    sender = _signed(request)
+    peer = gossip.peers.get(sender.node_id)
+    if peer is None:
+        raise ApiError(403, 100, "say hello first: streams are for admitted peers")
+    nonce = request.query.get("nonce", "")
+    try:
+        theirs = bytes.fromhex(nonce) if len(nonce) == 64 and nonce.isascii() else b""
+    except ValueError:
+        theirs = b""
+    if len(theirs) != stream.NONCE:
+        raise ApiError(400, 100, "nonce must be 64 hex digits")
+    peer_key = request_key(request.method, request.raw_path, dict(request.headers))
+    ws = web.WebSocketResponse(max_msg_size=MAX_P2P_BODY + stream.ENVELOPE, compress=False)
+    await ws.prepare(request)
+    codec = await stream.accept(ws, gossip.key, peer.key, peer_key, sender.signature, theirs)
+
+    async def dispatch(
+        method: str, path: str, query: Mapping[str, str], body: object, size: int
+    ) -> tuple[int, object]:
+        try:
+            return 200, await _frame(
+                request.app, gossip, peer.key, peer.url, method, path, query, body, size
+            )
+        except ApiError as e:
+            return e.status, e.body
+
+    await streams.serve(stream.Served(ws, peer.key, codec, dispatch, gossip.penalize))
+    return ws
+
+
+async def _frame(
+    app: web.Application,
+    gossip: Gossip,
+    sender: str,
+    url: str,
+    method: str,
+    path: str,
+    query: Mapping[str, str],
+    body: object,
+    size: int,
 ) -> object:
-    orders = body.get("orders")
+    """One request that came as a stream frame: the checks of ``p2p`` but the signature
+    (the stream's MAC proved it), then the same route."""
+    found = STREAM_ROUTES.get((method, path))
+    if found is None:
+        raise ApiError(404, 100, f"no stream route {method} {path}")
+    route, max_body = found
+    _admit(app, gossip, sender, url)
+    if size > max_body + stream.ENVELOPE:
+        raise ApiError(413, 101, f"Request body too large: more than {max_body} bytes")
+    asked = Asked(sender, url, {} if body is None else _object(gossip, sender, body), query)
+    gossip.peers.seen(sender)
+    return await route(gossip, asked)
+
+
+async def post_orders(gossip: Gossip, q: Asked) -> object:
+    orders = q.body.get("orders")
     if not isinstance(orders, list) or len(orders) > MAX_BATCH:
-        gossip.penalize(sender.node_id)
+        gossip.penalize(q.sender)
         raise ApiError(400, 100, f"orders must be a list of at most {MAX_BATCH}")
-    return await gossip.run_check(gossip.core.receive(sender.node_id, orders))
+    return await gossip.run_check(gossip.core.receive(q.sender, orders))
 
 
-@p2p()
-async def get_snapshot(
-    gossip: Gossip, sender: SignedRequest, body: dict[str, Any], request: web.Request
-) -> object:
-    after = _int(request.query.get("after", "0"), "after", 0, 2**62)
-    limit = _int(request.query.get("limit", "500"), "limit", 1, MAX_BATCH)
+async def get_snapshot(gossip: Gossip, q: Asked) -> object:
+    after = _int(q.query.get("after", "0"), "after", 0, 2**62)
+    limit = _int(q.query.get("limit", "500"), "limit", 1, MAX_BATCH)
     orders, nxt = gossip.node.snapshot_page(after, limit)
     return {"orders": orders, "next": nxt}
 
 
-@p2p()
-async def get_digest(
-    gossip: Gossip, sender: SignedRequest, body: dict[str, Any], request: web.Request
-) -> object:
+async def get_digest(gossip: Gossip, q: Asked) -> object:
     return {"buckets": gossip.node.digest()}
 
 
-@p2p()
-async def post_hashes(
-    gossip: Gossip, sender: SignedRequest, body: dict[str, Any], request: web.Request
-) -> object:
-    buckets = body.get("buckets")
+async def post_hashes(gossip: Gossip, q: Asked) -> object:
+    buckets = q.body.get("buckets")
     if (
         not isinstance(buckets, list)
         or len(buckets) > 256
@@ -164,11 +253,8 @@ async def post_hashes(
     return {"hashes": gossip.node.hashes_in(buckets)}
 
 
-@p2p(MAX_P2P_BODY)
-async def post_fetch(
-    gossip: Gossip, sender: SignedRequest, body: dict[str, Any], request: web.Request
-) -> object:
-    hashes, why = body.get("hashes"), body.get("why", [])
+async def post_fetch(gossip: Gossip, q: Asked) -> object:
+    hashes, why = q.body.get("hashes"), q.body.get("why", [])
     for value in (hashes, why):
         if (
             not isinstance(value, list)
@@ -183,45 +269,52 @@ async def post_fetch(
     }
 
 
-@p2p()
-async def post_hello(
-    gossip: Gossip, sender: SignedRequest, body: dict[str, Any], request: web.Request
-) -> object:
+async def post_hello(gossip: Gossip, q: Asked) -> object:
     """A signed hello: the sender's claimed URL is dialled back before it is trusted."""
-    return gossip.core.hello(sender.node_id, sender.url, body)
+    return gossip.core.hello(q.sender, q.url, q.body)
 
 
-@p2p()
-async def get_peers(
-    gossip: Gossip, sender: SignedRequest, body: dict[str, Any], request: web.Request
-) -> object:
+async def get_peers(gossip: Gossip, q: Asked) -> object:
     return {"peers": gossip.peers.to_json()}
 
 
-@p2p()
-async def post_cancel(
-    gossip: Gossip, sender: SignedRequest, body: dict[str, Any], request: web.Request
-) -> object:
-    result = gossip.node.cancel_notice(body, sender.node_id)
+async def post_cancel(gossip: Gossip, q: Asked) -> object:
+    result = gossip.node.cancel_notice(q.body, q.sender)
     if result.status >= 300:
         raise ApiError(result.status, 100, str(result.body.get("reason", "refused")))
     return result.body
 
 
-@p2p()
-async def post_settlement(
-    gossip: Gossip, sender: SignedRequest, body: dict[str, Any], request: web.Request
-) -> object:
-    tx = body.get("txHash")
+async def post_settlement(gossip: Gossip, q: Asked) -> object:
+    tx = q.body.get("txHash")
     try:
         tx_bytes = parse_hex_bytes(tx, "txHash")
     except OrderParseError:
         tx_bytes = b""
     if len(tx_bytes) != 32:
-        gossip.penalize(sender.node_id)
+        gossip.penalize(q.sender)
         raise ApiError(400, 100, "txHash must be 0x and 64 hex digits")
     ok = await gossip.node.settlement_notice("0x" + tx_bytes.hex())
     return {"applied": ok}
+
+
+ROUTES: list[tuple[str, str, Route, int]] = [
+    ("POST", "/orders", post_orders, MAX_P2P_BODY),
+    ("GET", "/snapshot", get_snapshot, MAX_SMALL_BODY),
+    ("GET", "/digest", get_digest, MAX_SMALL_BODY),
+    ("POST", "/hashes", post_hashes, MAX_SMALL_BODY),
+    ("POST", "/fetch", post_fetch, MAX_P2P_BODY),
+    ("POST", "/hello", post_hello, MAX_SMALL_BODY),
+    ("GET", "/peers", get_peers, MAX_SMALL_BODY),
+    ("POST", "/cancels", post_cancel, MAX_SMALL_BODY),
+    ("POST", "/settlements", post_settlement, MAX_SMALL_BODY),
+]
+"""Every ``/p2p/`` route: (method, path under /p2p, route, largest body)."""
+
+STREAM_ROUTES: dict[tuple[str, str], tuple[Route, int]] = {
+    (method, path): (route, limit) for method, path, route, limit in ROUTES if path != "/hello"
+}
+"""What a stream frame may ask (a hello proves a URL: it stays HTTP)."""
 
 
 async def post_admin_links(request: web.Request) -> web.Response:
@@ -268,15 +361,9 @@ def p2p_app(gossip: Gossip, limit: RateLimit) -> web.Application:
     app[PEER_LIMITER_KEY] = RateLimiter(limit)
     app[STRANGER_LIMITER_KEY] = RateLimiter(RateLimit(rate=limit.rate / 4, burst=limit.burst // 4))
     app[REPLAY_KEY] = ReplayGuard()
-    app.router.add_post("/orders", post_orders)
-    app.router.add_get("/snapshot", get_snapshot)
-    app.router.add_get("/digest", get_digest)
-    app.router.add_post("/hashes", post_hashes)
-    app.router.add_post("/fetch", post_fetch)
-    app.router.add_post("/hello", post_hello)
-    app.router.add_get("/peers", get_peers)
-    app.router.add_post("/cancels", post_cancel)
-    app.router.add_post("/settlements", post_settlement)
+    for method, path, route, max_body in ROUTES:
+        app.router.add_route(method, path, p2p(route, max_body))
+    app.router.add_get("/stream", get_stream)
     return app
 
 
@@ -284,5 +371,10 @@ def add_routes(app: web.Application, gossip: Gossip, limit: RateLimit, admin: bo
     """Mount ``/p2p/`` on ``app`` (and ``/admin/links`` when ``admin``)."""
     app[GOSSIP_KEY] = gossip
     app.add_subapp("/p2p/", p2p_app(gossip, limit))
+
+    async def close_streams(_app: web.Application) -> None:  # before handlers are awaited
+        await gossip.close_streams()
+
+    app.on_shutdown.append(close_streams)
     if admin:
         app.router.add_post("/admin/links", post_admin_links)

@@ -1,0 +1,161 @@
+"""In-process gossip nodes on loopback: the real driver (``Gossip``), its routes on a real
+aiohttp server, and an in-memory node behind them (``MemoryNode``). For the transport tests
+(``tests/test_stream.py``) and ``bench/p2p_transport.py``; nothing here touches a chain."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from sdex.gossip import Gossip, GossipConfig, NodeKey
+from sdex.gossip.routes import add_routes
+from sdex.httpkit import RateLimit
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Notice:
+    status: int
+    body: dict[str, object]
+
+
+class Book:
+    """The node's open orders as the core reads them (an in-memory ``OrderView``)."""
+
+    def __init__(self, orders: Iterable[dict[str, str]] = ()) -> None:
+        self.orders = {o["hash"]: o for o in orders}
+
+    def knows(self, hash_hex: str) -> bool:
+        return hash_hex in self.orders
+
+    def digest(self) -> list[str]:
+        acc = [0] * 256
+        for h in self.orders:
+            acc[int(h[2:4], 16)] ^= int(h, 16)
+        return [f"{x:x}" for x in acc]
+
+    def hashes_in(self, buckets: Iterable[int]) -> list[str]:
+        wanted = set(buckets)
+        return [h for h in self.orders if int(h[2:4], 16) in wanted]
+
+    def open_orders_by_hash(self, hashes: Iterable[str]) -> list[dict[str, str]]:
+        return [self.orders[h] for h in hashes if h in self.orders]
+
+    def cancel_proofs(self, hashes: Iterable[str]) -> list[dict[str, str]]:
+        return []
+
+    def snapshot_page(self, after: int, limit: int) -> tuple[list[dict[str, str]], int]:
+        return list(self.orders.values())[after : after + limit], after + limit
+
+
+class MemoryNode(Book):
+    """A node's order view and intake in memory: an order is a dict with a ``hash``; one
+    with ``"forged": true`` is bad faith (its sender pays)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gossip: Gossip | None = None
+        self.checked = 0
+
+    def post(self, order: dict[str, Any]) -> None:
+        """A wallet's order: kept and announced."""
+        self.orders[order["hash"]] = order
+        assert self.gossip is not None
+        self.gossip.announce(order)
+
+    async def submit_from_peer(self, obj: object, peer: str) -> str:
+        self.checked += 1
+        if not isinstance(obj, dict) or not isinstance(obj.get("hash"), str):
+            return "rejected"
+        if obj.get("forged"):
+            return "forged"
+        if obj["hash"] in self.orders:
+            return "known"
+        self.orders[obj["hash"]] = obj
+        assert self.gossip is not None
+        self.gossip.announce(obj, exclude=peer)
+        return "accepted"
+
+    async def submit_many_from_peer(self, objs: list[object], peer: str) -> list[str]:
+        return [await self.submit_from_peer(o, peer) for o in objs]
+
+    def cancel_notice(self, notice: object, peer: str) -> Notice:
+        return Notice(200, {"applied": True})
+
+    async def settlement_notice(self, tx_hash: str) -> bool:
+        return False
+
+
+def order(i: int) -> dict[str, Any]:
+    """An order-sized dict (the fields of a signed order, ~700 bytes of JSON)."""
+    h = "0x" + f"{i:064x}"[-64:]
+    return {
+        "hash": h,
+        "makerToken": "0x" + "11" * 20,
+        "takerToken": "0x" + "22" * 20,
+        "makerAmount": str(10**16 + i),
+        "takerAmount": str(2 * 10**7 + i),
+        "maker": "0x" + "33" * 20,
+        "taker": "0x" + "00" * 20,
+        "sender": "0x" + "00" * 20,
+        "feeRecipient": "0x" + "00" * 20,
+        "takerTokenFeeAmount": "0",
+        "expiry": "1900000000",
+        "salt": str(10**70 + i),
+        "verifyingContract": "0x" + "44" * 20,
+        "chainId": "31337",
+        "signature": "0x" + f"{i:0130x}"[-130:],
+    }
+
+
+@dataclass
+class Member:
+    node: MemoryNode
+    gossip: Gossip
+    url: str
+    runner: web.AppRunner
+
+
+@contextlib.asynccontextmanager
+async def gossip_net(
+    n: int, configs: list[GossipConfig] | None = None, connect: bool = True
+) -> AsyncIterator[list[Member]]:
+    """``n`` nodes, each seeded with node 0; with ``connect``, until each knows all others."""
+    ports = [free_port() for _ in range(n)]
+    urls = [f"http://127.0.0.1:{p}" for p in ports]
+    members: list[Member] = []
+    try:
+        for i in range(n):
+            node = MemoryNode()
+            cfg = configs[i] if configs else GossipConfig(dial_interval=0.1)
+            g = Gossip(node, urls[i], urls[:1] if i else [], cfg, NodeKey.generate())
+            node.gossip = g
+            app = web.Application()
+            add_routes(app, g, RateLimit(), admin=True)
+            runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", ports[i]).start()
+            members.append(Member(node, g, urls[i], runner))
+        for m in members:
+            await m.gossip.start()
+        if connect:
+            async with asyncio.timeout(20):
+                while any(len(m.gossip.peers) < n - 1 for m in members):
+                    await asyncio.sleep(0.05)
+        yield members
+    finally:
+        for m in members:
+            await m.runner.shutdown()
+            await m.gossip.stop()
+            await m.runner.cleanup()

@@ -1,0 +1,245 @@
+"""The authenticated stream per peer (``sdex.gossip.stream``): real gossip drivers, their
+routes on real aiohttp servers on loopback, in-memory nodes behind them (``tests.p2putil``).
+
+Each test attacks or breaks one promise: the handshake proves both keys, a frame that is
+forged, replayed or too large closes the stream and costs its sender, a call with no stream
+goes over signed HTTP, and stopping, evicting or banning leaves no stream or task behind."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+import pytest
+
+from sdex.gossip import GossipConfig, NodeKey, stream
+from sdex.gossip.stream import (
+    ACCEPTOR,
+    DIALER,
+    ENVELOPE,
+    MAX_P2P_BODY,
+    Codec,
+    Link,
+    StreamDown,
+    _dumps,
+    dial,
+)
+from tests.p2putil import Member, gossip_net, order
+
+FAST = GossipConfig(dial_interval=0.1, ae_interval=0.3)
+
+
+async def until(cond: Callable[[], bool | Awaitable[bool]], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while True:
+            got = cond()
+            if not isinstance(got, bool):
+                got = await got
+            if got:
+                return
+            await asyncio.sleep(0.02)
+
+
+async def open_link(a: Member, b: Member) -> Link:
+    """The stream ``a`` dialed to ``b`` (opened by the first call, as the driver does)."""
+    streams = a.gossip.streams
+    assert streams is not None
+    await until(lambda: streams.link(b.gossip.node_id, b.url) is not None)
+    link = streams.link(b.gossip.node_id, b.url)
+    assert link is not None
+    return link
+
+
+def served_from(b: Member, a: Member) -> int:
+    assert b.gossip.streams is not None
+    return len(b.gossip.streams.served.get(a.gossip.node_id, ()))
+
+
+def invalid(b: Member, a: Member) -> int:
+    return b.gossip.peers.standing(a.gossip.node_id).invalid
+
+
+async def test_orders_reach_every_node_over_streams() -> None:
+    async with gossip_net(4, [FAST] * 4) as net:
+
+        async def wave(first: int) -> None:
+            posted = [order(first + i) for i in range(40)]
+            for k, o in enumerate(posted):
+                net[k % 4].node.post(o)
+                if k % 10 == 9:
+                    await asyncio.sleep(0.05)
+            hashes = {o["hash"] for o in posted}
+            await until(lambda: all(set(m.node.orders) >= hashes for m in net), timeout=20)
+
+        await wave(0)  # the first calls go over HTTP while the streams open
+        await until(
+            lambda: all(m.gossip.streams and len(m.gossip.streams.links) == 3 for m in net), 30
+        )
+        before = [m.gossip.stats() for m in net]
+        await wave(1000)
+        after = [m.gossip.stats() for m in net]
+
+        def delta(key: str) -> int:
+            return sum(int(b[key]) - int(a[key]) for a, b in zip(before, after, strict=True))
+
+        # once open, the streams carry the calls (a peer exchange's hello stays HTTP)
+        assert delta("streamFramesSent") >= 0.9 * delta("messagesSent") > 0, (before, after)
+        assert all(int(s["streamsOpened"]) >= 3 for s in after), after
+
+
+async def test_the_handshake_proves_both_keys() -> None:
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        session = aiohttp.ClientSession()
+        try:
+            # a dialer expecting another id at b's URL drops the stream (b signs as itself)
+            with pytest.raises(StreamDown, match="answered as"):
+                await dial(session, a.gossip.key, a.url, b.url, "0x" + "ab" * 20, lambda _: None)
+            # a key b never admitted gets no stream, whatever URL it claims
+            stranger = NodeKey.generate()
+            with pytest.raises(StreamDown, match="403"):
+                await dial(session, stranger, a.url, b.url, b.gossip.node_id, lambda _: None)
+            # the real thing works, and both sides derived the same keys
+            link = await dial(session, a.gossip.key, a.url, b.url, b.gossip.node_id, print)
+            status, body = await link.request("GET", "/digest", None, None, 5.0)
+            assert status == 200 and len(body["buckets"]) == 256
+            # a replayed upgrade (the same signed headers) is refused
+            path_qs = "/p2p/stream?nonce=" + "00" * 32
+            headers = a.gossip.key.request_headers("GET", path_qs, b"", a.url)
+            async with session.get(b.url + path_qs, headers=headers) as r:
+                assert r.status == 400  # a plain GET is no upgrade: refused before a stream
+            async with session.get(b.url + path_qs, headers=headers) as r:
+                assert r.status == 401  # and the same signature twice is a replay
+            await link.close()
+        finally:
+            await session.close()
+
+
+@pytest.mark.parametrize("attack", ["bad MAC", "replayed seq", "forged key", "not binary"])
+async def test_a_bad_frame_closes_the_stream_and_costs_its_sender(attack: str) -> None:
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        link = await open_link(a, b)
+        status, _ = await link.request("GET", "/digest", None, None, 5.0)
+        assert status == 200 and served_from(b, a) == 1
+        before = invalid(b, a)
+        payload = _dumps({"i": 99, "m": "GET", "p": "/digest", "q": {}, "b": None})
+        if attack == "bad MAC":
+            frame = bytearray(link.codec.seal(payload))
+            frame[12] ^= 1
+            await link.ws.send_bytes(bytes(frame))
+        elif attack == "replayed seq":
+            frame = link.codec.seal(payload)
+            await link.ws.send_bytes(frame)
+            await link.ws.send_bytes(frame)
+        elif attack == "forged key":  # a third party knows the seq, not the session key
+            guess = Codec((secrets.token_bytes(32), DIALER), (b"", ACCEPTOR))
+            guess.sent = link.codec.sent
+            await link.ws.send_bytes(guess.seal(payload))
+        else:
+            await link.ws.send_str(payload.decode())
+        await until(lambda: served_from(b, a) == 0 and not link.open)
+        assert invalid(b, a) == before + 1
+        # the next call finds no stream and goes over HTTP (then a new stream is opened)
+        sent = a.gossip.messages_sent
+        a.node.post(order(7))
+        await until(lambda: order(7)["hash"] in b.node.orders)
+        assert a.gossip.messages_sent > sent
+
+
+async def test_a_frame_over_the_limit_is_refused() -> None:
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        link = await open_link(a, b)
+        # a small route's limit: answered 413, the stream stays
+        big = {"buckets": [1] * 40_000}
+        status, body = await link.request("POST", "/hashes", None, big, 5.0)
+        assert status == 413, body
+        assert link.open and served_from(b, a) == 1
+        # a call too large for a frame never leaves: the driver sends it over HTTP
+        with pytest.raises(StreamDown):
+            await link.request("POST", "/orders", None, {"x": "y" * MAX_P2P_BODY}, 5.0)
+        # a frame over the websocket's limit closes the stream (never read whole)
+        with contextlib.suppress(ConnectionError):  # b may hang up before it is all sent
+            await link.ws.send_bytes(b"\x00" * (MAX_P2P_BODY + ENVELOPE + 1))
+        await until(lambda: served_from(b, a) == 0 and not link.open)
+        assert b.gossip.peers.get(a.gossip.node_id) is not None  # b is fine
+
+
+async def test_without_streams_calls_go_over_http() -> None:
+    old = GossipConfig(dial_interval=0.1, ae_interval=0.3, streams=False)
+    async with gossip_net(3, [FAST, old, FAST]) as net:
+        posted = [order(100 + i) for i in range(20)]
+        for k, o in enumerate(posted):
+            net[k % 3].node.post(o)
+        hashes = {o["hash"] for o in posted}
+        await until(lambda: all(set(m.node.orders) >= hashes for m in net), timeout=20)
+        old_id = net[1].gossip.node_id
+        for m in (net[0], net[2]):
+            assert m.gossip.streams is not None
+            assert old_id not in m.gossip.streams.links  # 404: it takes no streams
+        assert net[1].gossip.stats().get("streamFramesSent") is None
+
+
+async def test_a_broken_stream_falls_back_to_http_and_reopens() -> None:
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        link = await open_link(a, b)
+        assert b.gossip.streams is not None and a.gossip.streams is not None
+        opened = a.gossip.streams.opened
+        b.gossip.streams.drop(a.gossip.node_id)  # b hangs up
+        await until(lambda: not link.open)
+        a.node.post(order(200))
+        await until(lambda: order(200)["hash"] in b.node.orders)
+        await until(lambda: a.gossip.streams is not None and a.gossip.streams.opened > opened)
+
+
+async def test_a_banned_peer_loses_its_streams() -> None:
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        link = await open_link(a, b)
+        b.gossip.penalize(a.gossip.node_id, 10)
+        await until(lambda: served_from(b, a) == 0 and not link.open)
+        # and it cannot open another one
+        session = aiohttp.ClientSession()
+        try:
+            with pytest.raises(StreamDown, match="403"):
+                await dial(session, a.gossip.key, a.url, b.url, b.gossip.node_id, print)
+        finally:
+            await session.close()
+
+
+async def test_stopping_leaves_no_stream_task() -> None:
+    async with gossip_net(3, [FAST] * 3) as net:
+        for k in range(30):
+            net[k % 3].node.post(order(300 + k))
+        await until(lambda: all(len(m.node.orders) >= 30 for m in net))
+        # (anti-entropy calls every peer: each node soon has streams open)
+        await until(
+            lambda: all(m.gossip.streams is not None and m.gossip.streams.links for m in net)
+        )
+    await asyncio.sleep(0)
+    left = [t for t in asyncio.all_tasks() if t.get_name().startswith("gossip")]
+    assert left == []
+
+
+async def test_an_idle_stream_closes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream, "IDLE", 0.3)
+    quiet = GossipConfig(dial_interval=0.1, ae_interval=3600.0, peer_exchange_interval=3600.0)
+    async with gossip_net(2, [quiet] * 2) as (a, b):
+        link = await open_link(a, b)
+        assert served_from(b, a) == 1
+        await until(lambda: served_from(b, a) == 0 and not link.open, timeout=5)
+        assert invalid(b, a) == 0  # idling is no fault
+
+
+async def test_a_failing_route_is_answered_500_and_the_stream_stays() -> None:
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        link = await open_link(a, b)
+
+        def broken() -> list[str]:
+            raise RuntimeError("a bug in the node")
+
+        b.node.digest = broken  # type: ignore[method-assign]
+        status, body = await link.request("GET", "/digest", None, None, 5.0)
+        assert status == 500 and body["reason"] == "internal error"
+        assert link.open and served_from(b, a) == 1
+        assert invalid(b, a) == 0  # our bug is not the peer's fault
