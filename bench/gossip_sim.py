@@ -52,6 +52,12 @@ MIN_LATENCY = 0.00005
 """Seconds: the least one-way loopback latency the calibration assumes."""
 
 
+def messages_sent(run: dict[str, Any]) -> float:
+    """Gossip calls per order per node, over HTTP or a stream (older runs: HTTP only)."""
+    per = run["per_order_per_node"]
+    return float(per.get("messages_sent", per["http_messages_sent"]))
+
+
 def cpu_costs(runs: list[dict[str, Any]]) -> tuple[float, float]:
     """Seconds of node CPU per new order (intake) and per message (a request and its
     answer, both sides), fitted to the windows' CPU above idle: per order per node it is
@@ -60,7 +66,7 @@ def cpu_costs(runs: list[dict[str, Any]]) -> tuple[float, float]:
     the two apart) all of it is charged per order."""
     points = [
         (
-            r["per_order_per_node"]["http_messages_sent"],
+            messages_sent(r),
             r["cpu_cores_used"]["node_cpu_ms_per_order_per_node_above_idle"] / 1000,
         )
         for r in runs
@@ -116,7 +122,7 @@ def compare(run: dict[str, Any], sim: dict[str, Any]) -> dict[str, Any]:
             sim["per_order_per_node"]["order_copies_pushed"],
         ),
         "messages_per_order_per_node": (
-            per["http_messages_sent"],
+            messages_sent(run),
             sim["per_order_per_node"]["messages"],
         ),
         "coverage": (run["coverage"], sim["coverage"]),
