@@ -587,6 +587,10 @@ def analyse(
             ],
         },
         "coverage": round(1 - missing_pairs / per, 6),
+        "mesh_size": {
+            "mean": round(sum(h["gossip"]["mesh"] for h in h1) / len(h1), 2),
+            "max": max(h["gossip"]["mesh"] for h in h1),
+        },
         "orders_reaching_every_node": sum(1 for x in to_all if x != INF),
         "pairs_missing": missing_pairs,
         "seconds_after_last_post_until_all_delivered": (

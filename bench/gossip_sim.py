@@ -126,6 +126,7 @@ def compare(run: dict[str, Any], sim: dict[str, Any]) -> dict[str, Any]:
             sim["per_order_per_node"]["messages"],
         ),
         "coverage": (run["coverage"], sim["coverage"]),
+        "mesh_size_mean": (run.get("mesh_size", {}).get("mean"), sim["mesh_size"]["mean"]),
     }
     out = {}
     for name, (measured, predicted) in pairs.items():
