@@ -777,10 +777,11 @@ RAW_BATCH = 64
 
 
 def raw_batches(
-    rpc_url: str, deployment: Deployment, signer: Signer, batches: int
+    rpc_url: str, deployment: Deployment, signer: Signer, batches: int, pids: dict[str, int]
 ) -> dict[str, Any]:
     """``batches`` pre-signed ``batchMatchOrders`` of ``RAW_BATCH`` sent one after the other
-    by a bare client, each waiting for its receipt: matches per second."""
+    by a bare client, each waiting for its receipt: matches per second, and the chain's CPU
+    per match."""
     from sdex.chain import Rpc, Sender
     from sdex.settlement.settler import settlement_gas
 
@@ -798,17 +799,18 @@ def raw_batches(
                 matches.append((ask, bid, 2**256 - 1))
             data = ex.encode_batch(matches)
             signed_txs.append(sender.sign(ex.address, data, settlement_gas(RAW_BATCH)))
-        t0 = time.perf_counter()
         settled = 0
         gas = 0
-        for tx in signed_txs:
-            sender.broadcast(tx)
-            receipt = sender.wait(tx.tx_hash)
-            if receipt.status != 1:
-                raise RuntimeError(f"raw batch {tx.tx_hash} reverted")
-            settled += len(ex.fills(receipt.logs)) // 2
-            gas += receipt.gas_used
-        seconds = time.perf_counter() - t0
+        with CpuMeter(pids) as cpu:
+            t0 = time.perf_counter()
+            for tx in signed_txs:
+                sender.broadcast(tx)
+                receipt = sender.wait(tx.tx_hash)
+                if receipt.status != 1:
+                    raise RuntimeError(f"raw batch {tx.tx_hash} reverted")
+                settled += len(ex.fills(receipt.logs)) // 2
+                gas += receipt.gas_used
+            seconds = time.perf_counter() - t0
     finally:
         rpc.close()
     if settled != batches * RAW_BATCH:
@@ -819,6 +821,8 @@ def raw_batches(
         "seconds": round(seconds, 3),
         "matches_per_s": round(settled / seconds),
         "gas_per_match": round(gas / settled),
+        "chain_cpu_ms_per_match": round(1000 * cpu.cores["hardhat"] * seconds / settled, 3),
+        "cpu_cores_used": cpu.cores,
     }
 
 
@@ -899,7 +903,22 @@ async def node_round(
         "settlement_transactions": txs,
         "matches_per_transaction": round(settled / max(1, txs), 1),
         "most_batches_in_flight": h1.get("settlementsInFlightMax"),
+        "chain_calls_per_transaction": _calls_per_tx(h0, h1, txs),
+        "chain_cpu_ms_per_match": round(1000 * cpu.cores["hardhat"] * seconds / n, 3),
+        "node_cpu_ms_per_match": round(1000 * cpu.cores["node"] * seconds / n, 3),
         "cpu_cores_used": cpu.cores,
+    }
+
+
+def _calls_per_tx(h0: dict[str, Any], h1: dict[str, Any], txs: int) -> dict[str, float]:
+    """The node's JSON-RPC calls over the round (event loop clients), by method, per
+    settlement transaction."""
+    before = h0["chainMirror"]["chainCallsByMethod"]
+    after = h1["chainMirror"]["chainCallsByMethod"]
+    return {
+        m: round((n - before.get(m, 0)) / max(1, txs), 2)
+        for m, n in sorted(after.items())
+        if n > before.get(m, 0)
     }
 
 
@@ -911,13 +930,19 @@ async def bench_settlement(
     args: argparse.Namespace,
     pids: dict[str, int],
 ) -> dict[str, Any]:
-    warm = await asyncio.to_thread(raw_batches, rpc_url, deployment, signer, args.warmup_batches)
+    warm = await asyncio.to_thread(
+        raw_batches, rpc_url, deployment, signer, args.warmup_batches, pids
+    )
     warm_node = await node_round(url, rpc_url, signer, 4 * RAW_BATCH, args.concurrency, pids)
-    raw_before = await asyncio.to_thread(raw_batches, rpc_url, deployment, signer, args.raw_batches)
+    raw_before = await asyncio.to_thread(
+        raw_batches, rpc_url, deployment, signer, args.raw_batches, pids
+    )
     node = await node_round(
         url, rpc_url, signer, args.settle_matches, args.concurrency, pids, args.profile
     )
-    raw_after = await asyncio.to_thread(raw_batches, rpc_url, deployment, signer, args.raw_batches)
+    raw_after = await asyncio.to_thread(
+        raw_batches, rpc_url, deployment, signer, args.raw_batches, pids
+    )
     raw_rate = (raw_before["matches_per_s"] + raw_after["matches_per_s"]) / 2
     loaded = await bench_latency_under_load(url, signer, args.load_rate, args.load_seconds, pids)
     return {

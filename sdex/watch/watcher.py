@@ -2,8 +2,11 @@
 
 Per poll: the latest block; when it is new, the headers of the blocks since our head and
 the range's logs (the Exchange's events, the listed tokens' ``Transfer``/``Approval``) in
-one JSON-RPC batch. The headers must chain onto ours (each parent hash is the previous
-hash) and every log's block hash must be its header's; otherwise:
+one JSON-RPC batch. While the node's own settlements are about, the headers come first and
+only the blocks holding other transactions have their logs read (the settler's receipts
+carry the node's own: a block of only those costs the chain no ``eth_getLogs``). The
+headers must chain onto ours (each parent hash is the previous hash) and every log's block
+hash must be its header's; otherwise:
 
 - **reorg**: walk our kept headers (``Mirror.depth``, default 128) back to the highest one
   the chain still has (the fork point), undo the mirror back to it, delete the fills of the
@@ -279,9 +282,12 @@ class Watcher:
         if final_end >= start:
             calls.append(("eth_getBlockByNumber", [hex(final_end), False]))
         address = [self.mirror.address, *sorted(self.mirror.tokens)]
-        calls.append(
-            ("eth_getLogs", [{"fromBlock": hex(start), "toBlock": hex(end), "address": address}])
-        )
+        # Only recent blocks while own settlements are about: headers first, then the logs
+        # of the blocks that hold someone else's transactions (none, most often: the
+        # settler's receipts carry our own logs, so the chain is not asked for them twice).
+        headers_first = final_end < start and bool(m.own or m.expected)
+        if not headers_first:
+            calls.append(("eth_getLogs", [_log_filter(start, end, address)]))
         if top is not None:  # our head, as the chain has it now (is it still ours?)
             calls.append(("eth_getBlockByNumber", [hex(top.number), False]))
         results = await self.rpc.batch(calls)
@@ -293,7 +299,23 @@ class Watcher:
             if now_at_top is None or Header.from_rpc(now_at_top).hash != top.hash:
                 raise _Reorg
         headers = [Header.from_rpc(r) for r in results[: len(recent)]]
-        raw_logs = results[-1]
+        own: dict[int, dict[str, OwnReceipt]] = {}
+        """The node's own settlements by block: decoded by the settler, not again here."""
+        if headers_first:
+            foreign = []
+            for h, r in zip(headers, results, strict=True):
+                only = _only_own(m, r, h)
+                if only is None:
+                    foreign.append(h.number)
+                else:
+                    own[h.number] = {x.tx_hash: x for x in only}
+            raw_logs: object = []
+            if foreign:
+                raw_logs = await self.rpc.call(
+                    "eth_getLogs", _log_filter(min(foreign), max(foreign), address)
+                )
+        else:
+            raw_logs = results[-1]
         if not isinstance(raw_logs, list):
             raise _Inconsistent("eth_getLogs answered something else than a list")
         first = headers[0] if headers else None
@@ -310,8 +332,6 @@ class Watcher:
                 raise _Inconsistent(f"block {b.number} does not follow {a.number}: chain moving")
         by_number: dict[int, list[Log]] = {}
         final_logs: list[Log] = []
-        own: dict[int, dict[str, OwnReceipt]] = {}
-        """The node's own settlements by block: decoded by the settler, not again here."""
         hashes = {h.number: h.hash for h in headers}
         for raw in raw_logs:
             if m.expected and isinstance(raw, dict):
@@ -470,6 +490,31 @@ def _own_receipt(mirror: Mirror, raw: object) -> OwnReceipt | None:
     if r is None or str(raw.get("blockHash", "")).lower() != r.block_hash:
         return None
     return r
+
+
+def _log_filter(start: int, end: int, address: list[str]) -> dict[str, object]:
+    return {"fromBlock": hex(start), "toBlock": hex(end), "address": address}
+
+
+def _only_own(mirror: Mirror, raw: object, header: Header) -> list[OwnReceipt] | None:
+    """The decoded receipts of block ``raw`` (``header``) when it holds only settlements of
+    this node whose receipts the mirror has, for this very block (or no transaction at
+    all): its logs need not be read. None when it holds anything else. Raises
+    ``_Inconsistent`` for an own settlement whose receipt is on its way."""
+    txs = raw.get("transactions") if isinstance(raw, dict) else None
+    if not isinstance(txs, list):
+        return None
+    mine = []
+    for tx in txs:
+        if not isinstance(tx, str):
+            return None
+        if mirror.awaiting(tx):
+            raise _Inconsistent(f"own settlement {tx}: its receipt is on its way")
+        r = mirror.own.get(tx.lower())
+        if r is None or r.block_hash != header.hash:
+            return None
+        mine.append(r)
+    return mine
 
 
 def _known(parent: str) -> bool:
