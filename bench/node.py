@@ -845,6 +845,7 @@ async def node_round(
     rpc = Rpc(rpc_url)
     fills = 0
     done = asyncio.Event()
+    times: list[float] = []
     async with session(concurrency) as s, s.ws_connect(url + "/v1/ws") as ws:
         last = 0.0
 
@@ -857,6 +858,7 @@ async def node_round(
                 if event.get("type") == "fill" and event.get("event") != "reverted":
                     fills += 1
                     last = time.perf_counter()
+                    times.append(last)
                     if fills >= 2 * n:
                         done.set()
 
@@ -875,12 +877,16 @@ async def node_round(
             rpc.close()
             counter.cancel()
             raise
+        h_resume = await health(s, url)
         with window_profile(profile, pids["node"]), CpuMeter(pids) as cpu:
             t0 = time.perf_counter()
             rpc.call("evm_setAutomine", True)
+            operator = signer.addresses[OPERATOR]
             for _ in range(16):  # what waits in the pool (one large transaction a block)
-                pending = rpc.call("eth_getBlockByNumber", "pending", False)
-                if not pending or not pending.get("transactions"):
+                # (told by the operator's nonces: building the "pending" block to look would
+                # execute the whole pool each time, 0.3 s of the chain's CPU for 4 batches)
+                mined = rpc.call("eth_getTransactionCount", operator, "latest")
+                if rpc.call("eth_getTransactionCount", operator, "pending") == mined:
                     break
                 rpc.call("evm_mine")
             try:
@@ -894,16 +900,20 @@ async def node_round(
     seconds = last - t0
     settled = h1["matchesSettled"] - h0["matchesSettled"]
     txs = h1["settlementsSent"] - h0["settlementsSent"]
+    # sustained: between 10% and 90% of the fills (without the resume's transient: the
+    # batches sent while mining was paused are mined from the pool, a slower path)
+    lo, hi = times[len(times) // 10], times[len(times) * 9 // 10 - 1]
     return {
         "matches": n,
         "settled": settled,
         "failed": h1["matchesFailed"] - h0["matchesFailed"],
         "seconds": round(seconds, 3),
         "matches_per_s": round(n / seconds),
+        "sustained_matches_per_s": round(0.8 * n / max(1e-9, hi - lo)),
         "settlement_transactions": txs,
         "matches_per_transaction": round(settled / max(1, txs), 1),
         "most_batches_in_flight": h1.get("settlementsInFlightMax"),
-        "chain_calls_per_transaction": _calls_per_tx(h0, h1, txs),
+        "chain_calls_per_transaction": _calls_per_tx(h_resume, h1, txs),
         "chain_cpu_ms_per_match": round(1000 * cpu.cores["hardhat"] * seconds / n, 3),
         "node_cpu_ms_per_match": round(1000 * cpu.cores["node"] * seconds / n, 3),
         "cpu_cores_used": cpu.cores,
@@ -911,8 +921,8 @@ async def node_round(
 
 
 def _calls_per_tx(h0: dict[str, Any], h1: dict[str, Any], txs: int) -> dict[str, float]:
-    """The node's JSON-RPC calls over the round (event loop clients), by method, per
-    settlement transaction."""
+    """The node's JSON-RPC calls from ``h0`` to ``h1`` (its event loop's clients), by
+    method, per settlement transaction."""
     before = h0["chainMirror"]["chainCallsByMethod"]
     after = h1["chainMirror"]["chainCallsByMethod"]
     return {

@@ -15,8 +15,11 @@ mid-flight reconciles it from its receipt at restart and never sends it twice (a
 rebroadcast reuses the nonce). Signing and recording are one at a time, in nonce order;
 broadcasts are queued on the chain thread in that order, so the next batch is signed while
 the previous one is on its way (the nonce and fees are read on the event loop, the fees
-at most once a second, and the signature is made on a thread of its own). Waiting for
-receipts is not ordered: up to ``max_in_flight`` batches are out and not yet processed.
+at most once a second, and the signature is made on a thread of its own). A chain that
+mines on the send (Hardhat's automine) is asked for the receipt by the same thread right
+after it, before the next send takes the chain; otherwise receipts are polled from the
+event loop. Waiting for receipts is not ordered: up to ``max_in_flight`` batches are out
+and not yet processed.
 No fill counts before its receipt. A match that fails (pre-flight revert, ``MatchSkipped``,
 failed transaction, a transaction lost) is diagnosed from chain state: the guilty order is
 shrunk or removed and the innocent one goes back to be matched again; the other matches
@@ -297,14 +300,15 @@ class Settler:
             # answers a send once it has mined it).
             sending = self.chain.submit(self._broadcast, signed)
         suspect = False
+        early: Receipt | None = None
         try:
-            await sending
+            early = await sending
         except Exception as e:  # unknown whether the node took it: its receipt will say
             log.warning("broadcasting %s failed: %s", signed.tx_hash, e)
             self._fee_cache = None
             suspect = True
         try:
-            receipt = await self._receipt(signed, suspect)
+            receipt = early or await self._receipt(signed, suspect)
         finally:
             self.in_flight.discard(signed.tx_hash)
             if self.mirror is not None:
@@ -389,10 +393,20 @@ class Settler:
             self.sender.preflight(to, data)
         return self.sender.sign(to, data, self._gas_limit(matches, lone))
 
-    def _broadcast(self, signed: SignedTx) -> None:
+    def _broadcast(self, signed: SignedTx) -> Receipt | None:
+        """Send ``signed``; then its receipt when the chain mined it on the send (Hardhat's
+        automine answers a send once mined), asked before the next send takes the chain:
+        asked later, from the event loop, it would wait for that one to be mined. None: not
+        mined yet (anvil mines a few ms after answering, a paused chain later): polled."""
         # A TransactionFailed here means mined and reverted (Hardhat answers so): the receipt tells
         with contextlib.suppress(TransactionFailed):
             self.sender.broadcast(signed)
+        try:
+            raw = self.sender.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
+            return None if raw is None else Receipt.from_rpc(raw)
+        except Exception as e:  # sent all the same: the receipt is polled
+            log.debug("no receipt at once for %s: %s", signed.tx_hash, e)
+            return None
 
     async def _receipt(self, signed: SignedTx, suspect: bool = False) -> Receipt | None:
         """The receipt of ``signed``; None when it is lost: no receipt while its nonce was
