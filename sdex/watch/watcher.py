@@ -41,6 +41,14 @@ from sdex.chain.arpc import AsyncRpc
 from sdex.errors import ChainError, JsonLimitError
 from sdex.mirror import Account, Effects, Header, Mirror, OwnReceipt
 from sdex.store import ChainIdentity, Store
+from sdex.watch.blocks import (
+    Inconsistent,
+    Reorg,
+    known_parent,
+    log_filter,
+    only_own,
+    own_receipt,
+)
 from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset
 from sdex.watch.funds import read_funds
 
@@ -52,14 +60,6 @@ SUBSCRIBED_POLL = 1.0
 """Seconds between safety polls while a newHeads subscription is live."""
 RESUBSCRIBE = 5.0
 """Seconds between attempts to (re)open the newHeads subscription."""
-
-
-class _Reorg(Exception):
-    """The chain no longer has our head."""
-
-
-class _Inconsistent(ChainError):
-    """The chain moved during a read (logs of a block we have another header for)."""
 
 
 class Watcher:
@@ -159,7 +159,7 @@ class Watcher:
                     backoff = self.poll_interval
                 except asyncio.CancelledError:
                     raise
-                except _Inconsistent as e:  # the chain moved under a read: read again
+                except Inconsistent as e:  # the chain moved under a read: read again
                     log.debug("%s", e)
                     progressed = False
                 except ChainReset as e:
@@ -201,7 +201,7 @@ class Watcher:
         changes = BlockChanges(head=0, head_hash="", timestamp=0)
         try:
             await self._advance(latest, changes)
-        except _Reorg:
+        except Reorg:
             fork = await self._fork_point(latest)
             if fork is None:
                 await self._reset(changes)
@@ -249,13 +249,13 @@ class Watcher:
             top = m.head
             if top is not None and latest.number <= top.number:
                 if latest.hash != top.hash:
-                    raise _Reorg
+                    raise Reorg
                 return
             start = top.number + 1 if top is not None else self.checkpoint + 1
             end = min(latest.number, start + self.max_range - 1)
             try:
                 eff = await self._read_range(start, end, latest.number, top)
-            except _Inconsistent:
+            except Inconsistent:
                 if applied:  # keep what earlier ranges applied; the rest on the next poll
                     return
                 raise
@@ -287,7 +287,7 @@ class Watcher:
         # settler's receipts carry our own logs, so the chain is not asked for them twice).
         headers_first = final_end < start and bool(m.own or m.expected)
         if not headers_first:
-            calls.append(("eth_getLogs", [_log_filter(start, end, address)]))
+            calls.append(("eth_getLogs", [log_filter(start, end, address)]))
         if top is not None:  # our head, as the chain has it now (is it still ours?)
             calls.append(("eth_getBlockByNumber", [hex(top.number), False]))
         results = await self.rpc.batch(calls)
@@ -297,14 +297,14 @@ class Watcher:
         if top is not None:
             now_at_top = results.pop()
             if now_at_top is None or Header.from_rpc(now_at_top).hash != top.hash:
-                raise _Reorg
+                raise Reorg
         headers = [Header.from_rpc(r) for r in results[: len(recent)]]
         own: dict[int, dict[str, OwnReceipt]] = {}
         """The node's own settlements by block: decoded by the settler, not again here."""
         if headers_first:
             foreign = []
             for h, r in zip(headers, results, strict=True):
-                only = _only_own(m, r, h)
+                only = only_own(m, r, h)
                 if only is None:
                     foreign.append(h.number)
                 else:
@@ -312,24 +312,24 @@ class Watcher:
             raw_logs: object = []
             if foreign:
                 raw_logs = await self.rpc.call(
-                    "eth_getLogs", _log_filter(min(foreign), max(foreign), address)
+                    "eth_getLogs", log_filter(min(foreign), max(foreign), address)
                 )
         else:
             raw_logs = results[-1]
         if not isinstance(raw_logs, list):
-            raise _Inconsistent("eth_getLogs answered something else than a list")
+            raise Inconsistent("eth_getLogs answered something else than a list")
         first = headers[0] if headers else None
         if (
             top is not None
             and first is not None
-            and _known(first.parent)
+            and known_parent(first.parent)
             and first.number == top.number + 1
             and first.parent != top.hash
         ):
-            raise _Reorg
+            raise Reorg
         for a, b in itertools.pairwise(headers):
-            if _known(b.parent) and b.parent != a.hash:
-                raise _Inconsistent(f"block {b.number} does not follow {a.number}: chain moving")
+            if known_parent(b.parent) and b.parent != a.hash:
+                raise Inconsistent(f"block {b.number} does not follow {a.number}: chain moving")
         by_number: dict[int, list[Log]] = {}
         final_logs: list[Log] = []
         hashes = {h.number: h.hash for h in headers}
@@ -337,8 +337,8 @@ class Watcher:
             if m.expected and isinstance(raw, dict):
                 tx = raw.get("transactionHash")
                 if isinstance(tx, str) and m.awaiting(tx):
-                    raise _Inconsistent(f"own settlement {tx}: its receipt is on its way")
-            mine = _own_receipt(m, raw)
+                    raise Inconsistent(f"own settlement {tx}: its receipt is on its way")
+            mine = own_receipt(m, raw)
             if mine is not None and hashes.get(mine.block_number, mine.block_hash) == (
                 mine.block_hash
             ):
@@ -349,10 +349,10 @@ class Watcher:
                 lg = Log.from_rpc(raw)
                 block_hash = str(raw.get("blockHash", "")).lower()
             except (KeyError, TypeError, ValueError, AttributeError) as e:
-                raise _Inconsistent(f"a log that is not one: {e}") from None
+                raise Inconsistent(f"a log that is not one: {e}") from None
             if lg.block_number in hashes:
                 if block_hash != hashes[lg.block_number]:
-                    raise _Inconsistent(f"a log of another block {lg.block_number}: chain moving")
+                    raise Inconsistent(f"a log of another block {lg.block_number}: chain moving")
                 by_number.setdefault(lg.block_number, []).append(lg)
             elif start <= lg.block_number <= final_end:
                 final_logs.append(lg)
@@ -476,51 +476,6 @@ class Watcher:
             self.subscribed = False
             self._new_head.set()  # poll now: heads may have come while unsubscribed
             await asyncio.sleep(RESUBSCRIBE)
-
-
-_ZERO_HASH = "0x" + "00" * 32
-
-
-def _own_receipt(mirror: Mirror, raw: object) -> OwnReceipt | None:
-    """The node's own decoded receipt this raw log belongs to, if it is one of its block."""
-    if not mirror.own or not isinstance(raw, dict):
-        return None
-    tx = raw.get("transactionHash")
-    r = mirror.own.get(tx.lower()) if isinstance(tx, str) else None
-    if r is None or str(raw.get("blockHash", "")).lower() != r.block_hash:
-        return None
-    return r
-
-
-def _log_filter(start: int, end: int, address: list[str]) -> dict[str, object]:
-    return {"fromBlock": hex(start), "toBlock": hex(end), "address": address}
-
-
-def _only_own(mirror: Mirror, raw: object, header: Header) -> list[OwnReceipt] | None:
-    """The decoded receipts of block ``raw`` (``header``) when it holds only settlements of
-    this node whose receipts the mirror has, for this very block (or no transaction at
-    all): its logs need not be read. None when it holds anything else. Raises
-    ``_Inconsistent`` for an own settlement whose receipt is on its way."""
-    txs = raw.get("transactions") if isinstance(raw, dict) else None
-    if not isinstance(txs, list):
-        return None
-    mine = []
-    for tx in txs:
-        if not isinstance(tx, str):
-            return None
-        if mirror.awaiting(tx):
-            raise _Inconsistent(f"own settlement {tx}: its receipt is on its way")
-        r = mirror.own.get(tx.lower())
-        if r is None or r.block_hash != header.hash:
-            return None
-        mine.append(r)
-    return mine
-
-
-def _known(parent: str) -> bool:
-    """Hardhat's ``hardhat_mine`` leaves a zero parent hash in the blocks it mines at
-    once: such a link cannot be checked (our head's hash is re-read instead)."""
-    return parent != _ZERO_HASH
 
 
 def _describe(e: BaseException) -> str:
