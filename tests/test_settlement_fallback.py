@@ -7,6 +7,8 @@ the refused match alone fails, the others settle (real Hardhat, the node's settl
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from sdex.book.types import Side
@@ -44,14 +46,12 @@ def refused(c: Chain, bad: Token) -> Match:
     return Match(left, right, MatchAmounts(LOT, 30 * E18, 0, 0), Side.BID)
 
 
-async def test_a_refused_transfer_at_the_end_of_a_backlog_batch_fails_only_its_match(
-    chain: Chain, tmp_path: Path
-) -> None:
-    c = chain
-    bad = Token(c.rpc, deploy(c.sender(0), "FalseReturnToken"))
-    bad.abi = load_abi("FalseReturnToken")
-    bad.send(c.sender(0), "mint", c.address(BIDS[0]), 1000 * E18)
-    bad.send(c.sender(BIDS[0]), "approve", c.deployment.exchange, 2**256 - 1)
+@contextlib.asynccontextmanager
+async def running_settler(
+    c: Chain, tmp_path: Path
+) -> AsyncIterator[tuple[Settler, list[SettledMatch]]]:
+    """The node's settler (async receipts, max_batch 64, backlog_batch 256) on the devnet,
+    with its own store; yields it and the results it reported."""
     block = c.rpc.call("eth_getBlockByNumber", hex(c.deployment.deploy_block), False)
     identity = ChainIdentity(c.deployment.chain_id, c.deployment.exchange, block["hash"])
     store = Store(tmp_path / "s.db", identity, c.domain)
@@ -68,6 +68,24 @@ async def test_a_refused_transfer_at_the_end_of_a_backlog_batch_fails_only_its_m
     )
     running = asyncio.create_task(settler.run())
     try:
+        yield settler, results
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await receipts.close()
+        settle_chain.close()
+        store.close()
+
+
+async def test_a_refused_transfer_at_the_end_of_a_backlog_batch_fails_only_its_match(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    bad = Token(c.rpc, deploy(c.sender(0), "FalseReturnToken"))
+    bad.abi = load_abi("FalseReturnToken")
+    bad.send(c.sender(0), "mint", c.address(BIDS[0]), 1000 * E18)
+    bad.send(c.sender(BIDS[0]), "approve", c.deployment.exchange, 2**256 - 1)
+    async with running_settler(c, tmp_path) as (settler, results):
         # A first batch teaches the gas per match (the makers' balances are warm then).
         settler.submit([pair(c, k) for k in range(16)])
         await wait_for(lambda: settler.idle.is_set() and len(results) == 16, timeout=30.0)
@@ -85,12 +103,6 @@ async def test_a_refused_transfer_at_the_end_of_a_backlog_batch_fails_only_its_m
         results.clear()
         settler.submit(matches)
         await wait_for(lambda: settler.idle.is_set() and len(results) == backlog, timeout=120.0)
-    finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
-        await receipts.close()
-        settle_chain.close()
-        store.close()
     assert settler.largest_batch == size
     assert settler.lost == 0
     by_match = {(r.match.resting.hash, r.match.incoming.hash): r for r in results}
@@ -109,3 +121,29 @@ async def test_a_refused_transfer_at_the_end_of_a_backlog_batch_fails_only_its_m
             assert c.exchange.order_info(so.order).filled == so.order.maker_amount
     assert c.exchange.order_info(bad_match.resting.order).filled == 0
     assert bad.balance_of(c.address(BIDS[0])) == 1000 * E18
+
+
+async def test_a_backlog_batch_out_of_gas_turns_the_learning_off(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Receipts taught a bound from cheaper matches than a backlog's (here: a bound set as
+    if they had, half what these matches cost): the batch runs out of gas and reverts
+    whole. Its matches fail, and from then on backlog batches take the fallback-safe bound
+    (63 of these fit a transaction), so the same matches then settle."""
+    c = chain
+    async with running_settler(c, tmp_path) as (settler, results):
+        settler.gas_per_match_seen = 20_000  # as if taught by much cheaper matches
+        backlog = [pair(c, k) for k in range(100)]
+        assert settler.batch_size(len(backlog)) == 100
+        settler.submit(backlog)
+        await wait_for(lambda: settler.idle.is_set() and len(results) == 100, timeout=60.0)
+        assert settler.sent == 1 and settler.failed == 100 and settler.out_of_gas == 1
+        assert {r.reason for r in results} == {"transaction reverted"}
+        assert settler.per_match_gas() == 250_000 and settler.batch_size(100) == 64
+        results.clear()
+        settler.submit(backlog)  # given back, as the node does after its diagnosis
+        await wait_for(lambda: settler.idle.is_set() and len(results) == 100, timeout=60.0)
+        assert settler.settled == 100 and settler.sent == 3  # batches of 64 and 36
+        assert settler.per_match_gas() == 250_000  # learning stays off
+    for m in backlog:
+        assert c.exchange.order_info(m.resting.order).filled == LOT

@@ -168,6 +168,10 @@ class Settler:
         self.largest_batch = 0
         self.gap_fills = 0
         """Transactions sent to fill a lost transaction's nonce (later ones waited on it)."""
+        self.out_of_gas = 0
+        """Backlog batches that failed with all their gas used (their matches cost more than
+        the learned bound allowed, fallback included): after one, backlog batches take the
+        fallback-safe ``GAS_PER_MATCH`` again, whatever receipts teach."""
         self.gas_per_match_seen = 0
         """The most gas per match (beyond ``BASE_GAS``) a settled batch of ``LEARN_FROM`` or
         more used (0: none yet)."""
@@ -215,7 +219,7 @@ class Settler:
     def per_match_gas(self) -> int:
         """The gas bound per match of a backlog batch: what settled batches used, with room
         for the fallback; ``GAS_PER_MATCH`` until a receipt told."""
-        if not self.gas_per_match_seen:
+        if not self.gas_per_match_seen or self.out_of_gas:
             return GAS_PER_MATCH
         return min(GAS_PER_MATCH, int(self.gas_per_match_seen * FALLBACK_FACTOR))
 
@@ -268,9 +272,10 @@ class Settler:
         # (it would wait behind their broadcasts), the contract reports a failure.
         lone = len(batch) == 1 and not self.in_flight
         data = ex.encode_settlement(matches) if lone else ex.encode_batch(matches)
+        gas = self._gas_limit(len(batch), lone)
         async with self._send_lock:  # nonce order: sign, record, queue the broadcast
             try:
-                signed = await self._sign_next(ex.address, data, len(batch), lone)
+                signed = await self._sign_next(ex.address, data, gas, lone)
             except ContractRevert as e:  # a lone match's pre-flight: nothing was sent
                 reason = str(ex.decoder.decode(e))
                 return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
@@ -320,17 +325,19 @@ class Settler:
         if receipt.status == 1 and len(batch) >= LEARN_FROM:
             per_match = (receipt.gas_used - BASE_GAS) // len(batch)
             self.gas_per_match_seen = max(self.gas_per_match_seen, per_match)
+        elif receipt.status != 1 and len(batch) > self.max_batch and receipt.gas_used >= gas:
+            self.out_of_gas += 1
+            log.warning("a batch of %d ran out of gas: learning turned off", len(batch))
         return self.outcome(batch, receipt, signed.tx_hash)
 
-    async def _sign_next(self, to: str, data: bytes, matches: int, lone: bool) -> SignedTx:
+    async def _sign_next(self, to: str, data: bytes, gas: int, lone: bool) -> SignedTx:
         """Sign the lane's next transaction (``lone``: a ``matchOrders``, pre-flighted).
         With the async client: the nonce and fees read and the transaction signed on the
         event loop (a key parsed once, ~0.1 ms a signature: a thread of its own would
         wait for the GIL longer), so that signing never waits behind a broadcast; without
         it, on the chain thread (one call)."""
-        gas = self._gas_limit(matches, lone)
         if self.receipts is None:
-            return await self.chain.run(self._sign, to, data, matches, lone)
+            return await self.chain.run(self._sign, to, data, gas, lone)
         if lone:  # matchOrders reverts where a batch reports: call it first
             await self.chain.run(self.sender.preflight, to, data)
         fees = await self._current_fees(self.receipts)
@@ -382,10 +389,10 @@ class Settler:
                 log.warning("filling nonce %d failed: %s", nonce, e)
                 self.sender.forget_nonce()
 
-    def _sign(self, to: str, data: bytes, matches: int, lone: bool) -> SignedTx:
+    def _sign(self, to: str, data: bytes, gas: int, lone: bool) -> SignedTx:
         if lone:  # matchOrders reverts where a batch reports: call it first
             self.sender.preflight(to, data)
-        return self.sender.sign(to, data, self._gas_limit(matches, lone))
+        return self.sender.sign(to, data, gas)
 
     def _broadcast(self, signed: SignedTx) -> Receipt | None:
         """Send ``signed``; then, unless another send waits for this thread, its receipt when
