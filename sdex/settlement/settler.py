@@ -16,11 +16,12 @@ rebroadcast reuses the nonce). Signing and recording are one at a time, in nonce
 broadcasts are queued on the chain thread in that order, so the next batch is signed while
 the previous one is on its way (the nonce and fees are read on the event loop, the fees
 at most once a second, and the transaction is signed there too: a key parsed once, the
-RLP by hand, ~0.1 ms). A chain that mines on the send (Hardhat's automine) is asked for
-the receipt by the same thread right after it when no other send waits or the settlement
-is small (its receipt then does not wait for the next one's mining); a large one's is
-polled from the event loop while the chain mines the next. Waiting for receipts is not
-ordered: up to ``max_in_flight`` batches are out and not yet processed.
+RLP by hand, ~0.1 ms). A chain that
+mines on the send (Hardhat's automine) is asked for the receipt by the same thread right
+after it when no other send waits (a lone settlement's receipt does not wait for the next
+one's mining); otherwise receipts are polled from the event loop while the chain mines
+the next. Waiting for receipts is not ordered: up to ``max_in_flight`` batches are out
+and not yet processed.
 No fill counts before its receipt. A match that fails (pre-flight revert, ``MatchSkipped``,
 failed transaction, a transaction lost) is diagnosed from chain state: the guilty order is
 shrunk or removed and the innocent one goes back to be matched again; the other matches
@@ -100,10 +101,6 @@ LEARN_FROM = 8
 """Batches of at least this many matches teach the gas per match (in smaller ones the
 transaction's own cost weighs too much)."""
 GAP_FILL_GAS = 21_000
-QUICK_RECEIPT = 8
-"""Matches of a settlement whose receipt the settlement thread asks for right after the
-send even while other sends wait (its logs parse in about a millisecond; a large one's
-take 10-45 ms under load, the chain idle meanwhile)."""
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
 
 
@@ -300,7 +297,7 @@ class Settler:
             # answers a send once it has mined it).
             with self._sends_lock:
                 self._sends_waiting += 1
-            sending = self.chain.submit(self._broadcast, signed, len(batch) <= QUICK_RECEIPT)
+            sending = self.chain.submit(self._broadcast, signed)
         suspect = False
         early: Receipt | None = None
         try:
@@ -385,7 +382,7 @@ class Settler:
                 )
                 with self._sends_lock:
                     self._sends_waiting += 1
-                await self.chain.submit(self._broadcast, filler, False)
+                await self.chain.submit(self._broadcast, filler)
                 self.gap_fills += 1
                 log.warning("nonce %d filled by %s: later settlements go on", nonce, filler.tx_hash)
             except Exception as e:  # the later ones are then judged lost in their turn
@@ -397,20 +394,19 @@ class Settler:
             self.sender.preflight(to, data)
         return self.sender.sign(to, data, gas)
 
-    def _broadcast(self, signed: SignedTx, small: bool) -> Receipt | None:
-        """Send ``signed``; then, if it is ``small`` or no other send waits for this thread,
-        its receipt when the chain mined it on the send (Hardhat's automine answers a send
-        once mined): asked from the event loop, it would wait for the next send's mining.
-        None: another send goes first after a large one (the chain is kept busy: the receipt
-        is polled meanwhile), or not mined yet (anvil mines a few ms after answering, a
-        paused chain later): polled."""
+    def _broadcast(self, signed: SignedTx) -> Receipt | None:
+        """Send ``signed``; then, unless another send waits for this thread, its receipt when
+        the chain mined it on the send (Hardhat's automine answers a send once mined): asked
+        from the event loop, it would wait for the next send's mining. None: another send
+        goes first (the chain is kept busy: the receipt is polled meanwhile), or not mined
+        yet (anvil mines a few ms after answering, a paused chain later): polled."""
         with self._sends_lock:
             self._sends_waiting -= 1
         # A TransactionFailed here means mined and reverted (Hardhat answers so): the receipt tells
         with contextlib.suppress(TransactionFailed):
             self.sender.broadcast(signed)
         with self._sends_lock:
-            if self._sends_waiting > 0 and not small:
+            if self._sends_waiting > 0:
                 return None
         try:
             raw = self.sender.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
