@@ -148,6 +148,8 @@ async def test_own_receipts_update_the_mirror_without_reads(chain: Chain, tmp_pa
         # Then: filled amounts and funds come from the settler's decoded receipt.
         assert m.own_applied == applied + 1
         assert node.watch_rpc.calls["eth_call"] == calls.get("eth_call", 0)
+        # and the block of only our settlement had its logs from the receipt, not the chain
+        assert node.watch_rpc.calls["eth_getLogs"] == calls.get("eth_getLogs", 0)
         assert m.filled[maker.hash] == E18
         assert m.filled[taker.hash] == 3000 * E6
         for owner in (CAROL, BOB):

@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from eth_account import Account
+import coincurve
+from eth_hash.auto import keccak
 
 from sdex.chain.rpc import Rpc
 from sdex.errors import ChainError, ContractRevert, TransactionFailed
@@ -76,6 +77,8 @@ class Sender:
     def __init__(self, rpc: Rpc, private_key: bytes, chain_id: int | None = None) -> None:
         self.rpc = rpc
         self.key = private_key
+        self._signer = coincurve.PrivateKey(private_key)
+        """The key parsed once (not once a signature)."""
         self.address = address_of(private_key)
         self.chain_id = chain_id if chain_id is not None else int(rpc.call("eth_chainId"), 16)
         self._lock = threading.RLock()
@@ -150,21 +153,24 @@ class Sender:
         """Sign a transaction at ``nonce``, outside the lane's count (to fill a nonce a lost
         transaction left free)."""
         base_fee, tip = fees
-        signed = Account.sign_transaction(
-            {
-                "chainId": self.chain_id,
-                "nonce": nonce,
-                "to": to if to is None else _checksum(to),
-                "data": data,
-                "value": value,
-                "gas": gas,
-                "maxFeePerGas": 2 * base_fee + tip,
-                "maxPriorityFeePerGas": tip,
-                "type": 2,
-            },
-            self.key,
+        target = b"" if to is None else bytes.fromhex(to.removeprefix("0x"))
+        if to is not None and len(target) != 20:
+            raise ValueError(f"not an address: {to!r}")
+        raw = sign_eip1559(
+            self._signer,
+            [
+                self.chain_id,
+                nonce,
+                tip,
+                2 * base_fee + tip,
+                gas,
+                target,
+                value,
+                data,
+                [],  # access list
+            ],
         )
-        return SignedTx("0x" + bytes(signed.hash).hex(), nonce, "0x" + signed.raw_transaction.hex())
+        return SignedTx("0x" + keccak(raw).hex(), nonce, "0x" + raw.hex())
 
     def broadcast(self, signed: SignedTx) -> None:
         """Send a signed transaction. A rebroadcast of a known one is harmless."""
@@ -250,7 +256,35 @@ def fees_of(block: object) -> tuple[int, int]:
     return base_fee, 1_000_000_000 if base_fee else 0
 
 
-def _checksum(address: str) -> str:
-    from sdex.order import to_checksum
+RlpItem = int | bytes | list["RlpItem"]
 
-    return to_checksum(address)
+
+def rlp(item: RlpItem) -> bytes:
+    """Recursive-length-prefix encoding of byte strings, unsigned integers and lists."""
+    if isinstance(item, list):
+        body = b"".join(rlp(x) for x in item)
+        return _rlp_length(len(body), 0xC0) + body
+    if isinstance(item, int):
+        if item < 0:
+            raise ValueError("RLP encodes unsigned integers only")
+        item = item.to_bytes((item.bit_length() + 7) // 8, "big")
+    if len(item) == 1 and item[0] < 0x80:
+        return item
+    return _rlp_length(len(item), 0x80) + item
+
+
+def _rlp_length(n: int, offset: int) -> bytes:
+    if n < 56:
+        return bytes([offset + n])
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([offset + 55 + len(size)]) + size
+
+
+def sign_eip1559(key: coincurve.PrivateKey, fields: list[RlpItem]) -> bytes:
+    """The raw signed type-2 (EIP-1559) transaction of ``fields`` (chain id, nonce, tip,
+    fee cap, gas, to, value, data, access list): ``0x02 || rlp(fields + [v, r, s])``, the
+    signature over ``keccak(0x02 || rlp(fields))``, deterministic (RFC 6979) and low-s, as
+    eth-account makes it (tests/test_chain_tx.py compares the bytes)."""
+    sig = key.sign_recoverable(keccak(b"\x02" + rlp(fields)), hasher=None)
+    r, s, v = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big"), sig[64]
+    return b"\x02" + rlp([*fields, v, r, s])

@@ -28,26 +28,30 @@ class NodeSettlement(NodeChainState):
         failed: list[Match] = []
         fills: list[StoredFill] = []
         debug = log.isEnabledFor(logging.DEBUG)
-        for r in results:
-            m = r.match
-            if r.outcome is SettleOutcome.SETTLED:
-                self._confirm(m, r)
-                fills.extend(_stored_fills(r.fills, ours=True))
-                if debug:
-                    log.debug(
-                        "settled %s with %s in %s",
+        self._deferred_writes = []  # the orders these close: one write for all of them
+        try:
+            for r in results:
+                m = r.match
+                if r.outcome is SettleOutcome.SETTLED:
+                    self._confirm(m, r)
+                    fills.extend(_stored_fills(r.fills, ours=True))
+                    if debug:
+                        log.debug(
+                            "settled %s with %s in %s",
+                            m.resting.hash_hex,
+                            m.incoming.hash_hex,
+                            r.fills[0].tx_hash if r.fills else "?",
+                        )
+                else:
+                    log.info(  # rare, and each one is worth a line
+                        "settlement of %s vs %s failed: %s",
                         m.resting.hash_hex,
                         m.incoming.hash_hex,
-                        r.fills[0].tx_hash if r.fills else "?",
+                        r.reason,
                     )
-            else:
-                log.info(  # rare, and each one is worth a line
-                    "settlement of %s vs %s failed: %s",
-                    m.resting.hash_hex,
-                    m.incoming.hash_hex,
-                    r.reason,
-                )
-                failed.append(m)  # released by _diagnose, once the chain was read
+                    failed.append(m)  # released by _diagnose, once the chain was read
+        finally:
+            self._write_deferred()
         if results:  # one line a settlement transaction, not one a match
             log.info(
                 "settlement %s: %d matches settled, %d failed",

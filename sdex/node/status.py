@@ -12,6 +12,15 @@ from sdex.node.views import NodeViews
 class NodeStatus(NodeViews):
     """Set and close records' statuses (store and websocket kept in step)."""
 
+    _deferred_writes: list[tuple[str, str, int, str]] | None = None
+    """While a settlement's results are applied: closed records' rows, written in one
+    ``update_orders`` when they are (``_write_deferred``), not one blocking write each."""
+
+    def _write_deferred(self) -> None:
+        rows, self._deferred_writes = self._deferred_writes, None
+        if rows:
+            self.store.update_orders(rows)
+
     def _set_status(self, rec: Record, status: OrderStatus) -> None:
         """Change a record's status (an allowed transition, else ``TransitionError``), keeping
         the per-maker open-order counts (limits) true. The caller persists and publishes."""
@@ -38,7 +47,11 @@ class NodeStatus(NodeViews):
         st = self.book.get(rec.signed.hash)
         if st is not None:
             rec.filled = st.filled
-        self.store.update_orders([(rec.signed.hash_hex, status, rec.filled, reason)])
+        row = (rec.signed.hash_hex, status, rec.filled, reason)
+        if self._deferred_writes is not None:
+            self._deferred_writes.append(row)
+        else:
+            self.store.update_orders([row])
         self.events.publish({"type": "order", "event": status, **self._record(rec)})
 
     def _book_closed(self, order_hash: bytes, reason: RemovalReason) -> None:

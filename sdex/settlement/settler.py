@@ -15,8 +15,13 @@ mid-flight reconciles it from its receipt at restart and never sends it twice (a
 rebroadcast reuses the nonce). Signing and recording are one at a time, in nonce order;
 broadcasts are queued on the chain thread in that order, so the next batch is signed while
 the previous one is on its way (the nonce and fees are read on the event loop, the fees
-at most once a second, and the signature is made on a thread of its own). Waiting for
-receipts is not ordered: up to ``max_in_flight`` batches are out and not yet processed.
+at most once a second, and the transaction is signed there too: a key parsed once, the
+RLP by hand, ~0.1 ms). A chain that
+mines on the send (Hardhat's automine) is asked for the receipt by the same thread right
+after it when no other send waits (a lone settlement's receipt does not wait for the next
+one's mining); otherwise receipts are polled from the event loop while the chain mines
+the next. Waiting for receipts is not ordered: up to ``max_in_flight`` batches are out
+and not yet processed.
 No fill counts before its receipt. A match that fails (pre-flight revert, ``MatchSkipped``,
 failed transaction, a transaction lost) is diagnosed from chain state: the guilty order is
 shrunk or removed and the innocent one goes back to be matched again; the other matches
@@ -35,22 +40,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-
-import aiohttp
 
 from sdex.chain import FillEvent, Receipt, Sender, SignedTx
 from sdex.chain.aio import ChainThread
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.tx import fees_of
-from sdex.errors import ChainError, ContractRevert, RpcError, TransactionFailed
+from sdex.errors import ChainError, ContractRevert, TransactionFailed
 from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
 from sdex.model import SettleOutcome
 from sdex.settlement.diagnose import Verdict, diagnose
+from sdex.settlement.receipts import RECEIPT_TIMEOUT, poll_receipt, quantity
 from sdex.store import Store
 
 Outcome = SettleOutcome
@@ -97,16 +101,6 @@ LEARN_FROM = 8
 """Batches of at least this many matches teach the gas per match (in smaller ones the
 transaction's own cost weighs too much)."""
 GAP_FILL_GAS = 21_000
-RECEIPT_TIMEOUT = 120.0
-"""Seconds to wait for a receipt before the transaction counts as lost."""
-RECEIPT_POLLS = (0.002, 0.003, 0.005, 0.005, 0.01, 0.01, 0.02)
-"""Seconds between asks for a receipt, then the last one on: a chain that mines at once
-(anvil answers the send first, mines a few ms later) is asked often at first."""
-LOST_CHECK = 1.0
-"""Seconds between checks whether a transaction without a receipt is still known."""
-LOST_RECHECK = 0.5
-"""Seconds after a first sign of loss before the check that decides it."""
-
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
 
 
@@ -174,11 +168,17 @@ class Settler:
         self.largest_batch = 0
         self.gap_fills = 0
         """Transactions sent to fill a lost transaction's nonce (later ones waited on it)."""
+        self.out_of_gas = 0
+        """Backlog batches that failed with all their gas used (their matches cost more than
+        the learned bound allowed, fallback included): after one, backlog batches take the
+        fallback-safe ``GAS_PER_MATCH`` again, whatever receipts teach."""
         self.gas_per_match_seen = 0
         """The most gas per match (beyond ``BASE_GAS``) a settled batch of ``LEARN_FROM`` or
         more used (0: none yet)."""
         self._fee_cache: tuple[tuple[int, int], float] | None = None
-        self._signing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sdex-sign")
+        self._sends_waiting = 0
+        """Broadcasts queued on the chain thread and not started yet (``_sends_lock``)."""
+        self._sends_lock = threading.Lock()
         self.idle = asyncio.Event()
         self.idle.set()
 
@@ -215,12 +215,11 @@ class Settler:
             for t in list(self._flights):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
-            self._signing.shutdown(wait=False, cancel_futures=True)
 
     def per_match_gas(self) -> int:
         """The gas bound per match of a backlog batch: what settled batches used, with room
         for the fallback; ``GAS_PER_MATCH`` until a receipt told."""
-        if not self.gas_per_match_seen:
+        if not self.gas_per_match_seen or self.out_of_gas:
             return GAS_PER_MATCH
         return min(GAS_PER_MATCH, int(self.gas_per_match_seen * FALLBACK_FACTOR))
 
@@ -273,9 +272,10 @@ class Settler:
         # (it would wait behind their broadcasts), the contract reports a failure.
         lone = len(batch) == 1 and not self.in_flight
         data = ex.encode_settlement(matches) if lone else ex.encode_batch(matches)
+        gas = self._gas_limit(len(batch), lone)
         async with self._send_lock:  # nonce order: sign, record, queue the broadcast
             try:
-                signed = await self._sign_next(ex.address, data, len(batch), lone)
+                signed = await self._sign_next(ex.address, data, gas, lone)
             except ContractRevert as e:  # a lone match's pre-flight: nothing was sent
                 reason = str(ex.decoder.decode(e))
                 return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
@@ -295,16 +295,19 @@ class Settler:
             # Queued on the chain thread, which sends one at a time in the order queued:
             # nonce order. The next batch is signed while this one is on its way (Hardhat
             # answers a send once it has mined it).
+            with self._sends_lock:
+                self._sends_waiting += 1
             sending = self.chain.submit(self._broadcast, signed)
         suspect = False
+        early: Receipt | None = None
         try:
-            await sending
+            early = await sending
         except Exception as e:  # unknown whether the node took it: its receipt will say
             log.warning("broadcasting %s failed: %s", signed.tx_hash, e)
             self._fee_cache = None
             suspect = True
         try:
-            receipt = await self._receipt(signed, suspect)
+            receipt = early or await self._receipt(signed, suspect)
         finally:
             self.in_flight.discard(signed.tx_hash)
             if self.mirror is not None:
@@ -322,28 +325,31 @@ class Settler:
         if receipt.status == 1 and len(batch) >= LEARN_FROM:
             per_match = (receipt.gas_used - BASE_GAS) // len(batch)
             self.gas_per_match_seen = max(self.gas_per_match_seen, per_match)
+        elif receipt.status != 1 and len(batch) > self.max_batch and receipt.gas_used >= gas:
+            self.out_of_gas += 1
+            log.warning("a batch of %d ran out of gas: learning turned off", len(batch))
         return self.outcome(batch, receipt, signed.tx_hash)
 
-    async def _sign_next(self, to: str, data: bytes, matches: int, lone: bool) -> SignedTx:
+    async def _sign_next(self, to: str, data: bytes, gas: int, lone: bool) -> SignedTx:
         """Sign the lane's next transaction (``lone``: a ``matchOrders``, pre-flighted).
-        With the async client: the nonce and fees read on the event loop and the signature
-        made on a thread of its own, so that signing never waits behind a broadcast;
-        without it, on the chain thread (one call)."""
-        gas = self._gas_limit(matches, lone)
+        With the async client: the nonce and fees read and the transaction signed on the
+        event loop (a key parsed once, ~0.1 ms a signature: a thread of its own would
+        wait for the GIL longer), so that signing never waits behind a broadcast; without
+        it, on the chain thread (one call)."""
         if self.receipts is None:
-            return await self.chain.run(self._sign, to, data, matches, lone)
+            return await self.chain.run(self._sign, to, data, gas, lone)
         if lone:  # matchOrders reverts where a batch reports: call it first
             await self.chain.run(self.sender.preflight, to, data)
         fees = await self._current_fees(self.receipts)
-        if self.sender.next_nonce is None:
-            pending = await self.receipts.call(
-                "eth_getTransactionCount", self.sender.address, "pending"
-            )
-            self.sender.learn_nonce(_quantity(pending))
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._signing, lambda: self.sender.sign(to, data, gas, fees=fees)
-        )
+        while True:
+            if self.sender.next_nonce is None:
+                pending = await self.receipts.call(
+                    "eth_getTransactionCount", self.sender.address, "pending"
+                )
+                self.sender.learn_nonce(quantity(pending))
+            with self.sender.lock:  # (forgotten meanwhile: read again, never on the loop)
+                if self.sender.next_nonce is not None:
+                    return self.sender.sign(to, data, gas, fees=fees)
 
     async def _current_fees(self, rpc: AsyncRpc) -> tuple[int, int]:
         now = asyncio.get_running_loop().time()
@@ -365,18 +371,17 @@ class Settler:
             return
         async with self._send_lock:
             try:
-                mined = _quantity(
+                mined = quantity(
                     await rpc.call("eth_getTransactionCount", self.sender.address, "latest")
                 )
                 if mined != nonce:  # used already; or an earlier gap, which its loss fills
                     return
                 fees = await self._current_fees(rpc)
-                filler = await asyncio.get_running_loop().run_in_executor(
-                    self._signing,
-                    lambda: self.sender.sign_at(
-                        nonce, self.sender.address, b"", GAP_FILL_GAS, fees=fees
-                    ),
+                filler = self.sender.sign_at(
+                    nonce, self.sender.address, b"", GAP_FILL_GAS, fees=fees
                 )
+                with self._sends_lock:
+                    self._sends_waiting += 1
                 await self.chain.submit(self._broadcast, filler)
                 self.gap_fills += 1
                 log.warning("nonce %d filled by %s: later settlements go on", nonce, filler.tx_hash)
@@ -384,15 +389,31 @@ class Settler:
                 log.warning("filling nonce %d failed: %s", nonce, e)
                 self.sender.forget_nonce()
 
-    def _sign(self, to: str, data: bytes, matches: int, lone: bool) -> SignedTx:
+    def _sign(self, to: str, data: bytes, gas: int, lone: bool) -> SignedTx:
         if lone:  # matchOrders reverts where a batch reports: call it first
             self.sender.preflight(to, data)
-        return self.sender.sign(to, data, self._gas_limit(matches, lone))
+        return self.sender.sign(to, data, gas)
 
-    def _broadcast(self, signed: SignedTx) -> None:
+    def _broadcast(self, signed: SignedTx) -> Receipt | None:
+        """Send ``signed``; then, unless another send waits for this thread, its receipt when
+        the chain mined it on the send (Hardhat's automine answers a send once mined): asked
+        from the event loop, it would wait for the next send's mining. None: another send
+        goes first (the chain is kept busy: the receipt is polled meanwhile), or not mined
+        yet (anvil mines a few ms after answering, a paused chain later): polled."""
+        with self._sends_lock:
+            self._sends_waiting -= 1
         # A TransactionFailed here means mined and reverted (Hardhat answers so): the receipt tells
         with contextlib.suppress(TransactionFailed):
             self.sender.broadcast(signed)
+        with self._sends_lock:
+            if self._sends_waiting > 0:
+                return None
+        try:
+            raw = self.sender.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
+            return None if raw is None else Receipt.from_rpc(raw)
+        except Exception as e:  # sent all the same: the receipt is polled
+            log.debug("no receipt at once for %s: %s", signed.tx_hash, e)
+            return None
 
     async def _receipt(self, signed: SignedTx, suspect: bool = False) -> Receipt | None:
         """The receipt of ``signed``; None when it is lost: no receipt while its nonce was
@@ -403,45 +424,7 @@ class Settler:
                 return await self.chain.run(self.sender.wait, signed.tx_hash, RECEIPT_TIMEOUT)
             except ChainError:
                 return None
-        rpc = self.receipts
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        next_check = start if suspect else start + LOST_CHECK
-        polls = iter(RECEIPT_POLLS)
-        doubted = False
-        while True:
-            try:
-                raw = await rpc.call("eth_getTransactionReceipt", signed.tx_hash)
-                if raw is not None:
-                    return Receipt.from_rpc(raw)
-                now = loop.time()
-                if now >= next_check or now - start > RECEIPT_TIMEOUT:
-                    next_check = now + LOST_CHECK
-                    mined = int(
-                        await rpc.call("eth_getTransactionCount", self.sender.address, "latest"),
-                        16,
-                    )
-                    known = await rpc.call("eth_getTransactionByHash", signed.tx_hash)
-                    if mined > signed.nonce or known is None or now - start > RECEIPT_TIMEOUT:
-                        # A node may count a nonce or leave its pool a moment before the
-                        # receipt is there (anvil): lost only if it still says so later.
-                        if doubted or now - start > RECEIPT_TIMEOUT:
-                            raw = await rpc.call("eth_getTransactionReceipt", signed.tx_hash)
-                            return None if raw is None else Receipt.from_rpc(raw)
-                        doubted = True
-                        next_check = now + LOST_RECHECK
-                    else:
-                        doubted = False
-            except (aiohttp.ClientError, OSError, TimeoutError, RpcError, ValueError) as e:
-                # The chain did not answer. A transaction it took may still land: ask
-                # again (giving the matches back now could settle them twice). One whose
-                # broadcast failed too counts as lost (if it lands, the watcher sees it).
-                if suspect or loop.time() - start > RECEIPT_TIMEOUT:
-                    log.warning("no receipt for %s: %s", signed.tx_hash, e)
-                    return None
-                await asyncio.sleep(0.05)  # (a chain that is down is not asked often)
-                continue
-            await asyncio.sleep(next(polls, RECEIPT_POLLS[-1]))
+        return await poll_receipt(self.receipts, self.sender.address, signed, suspect)
 
     def outcome(self, batch: Sequence[Match], receipt: Receipt, tx_hash: str) -> list[SettledMatch]:
         """Pair each match with its fills, or with its ``MatchSkipped`` reason; hand the
@@ -468,10 +451,3 @@ class Settler:
             actual = MatchAmounts(left.maker_filled, right.maker_filled, left.fee, right.fee)
             out.append(SettledMatch(m, Outcome.SETTLED, actual, tx_hash, fills=(left, right)))
         return out
-
-
-def _quantity(raw: object) -> int:
-    """A JSON-RPC quantity (``0x``-hex), bounded."""
-    if not isinstance(raw, str) or not raw.startswith("0x") or not 2 < len(raw) <= 66:
-        raise ValueError(f"not a JSON-RPC quantity: {raw!r}")
-    return int(raw, 16)

@@ -2,8 +2,11 @@
 
 Per poll: the latest block; when it is new, the headers of the blocks since our head and
 the range's logs (the Exchange's events, the listed tokens' ``Transfer``/``Approval``) in
-one JSON-RPC batch. The headers must chain onto ours (each parent hash is the previous
-hash) and every log's block hash must be its header's; otherwise:
+one JSON-RPC batch. While the node's own settlements are about, the headers come first and
+only the blocks holding other transactions have their logs read (the settler's receipts
+carry the node's own: a block of only those costs the chain no ``eth_getLogs``). The
+headers must chain onto ours (each parent hash is the previous hash) and every log's block
+hash must be its header's; otherwise:
 
 - **reorg**: walk our kept headers (``Mirror.depth``, default 128) back to the highest one
   the chain still has (the fork point), undo the mirror back to it, delete the fills of the
@@ -38,6 +41,14 @@ from sdex.chain.arpc import AsyncRpc
 from sdex.errors import ChainError, JsonLimitError
 from sdex.mirror import Account, Effects, Header, Mirror, OwnReceipt
 from sdex.store import ChainIdentity, Store
+from sdex.watch.blocks import (
+    Inconsistent,
+    Reorg,
+    known_parent,
+    log_filter,
+    only_own,
+    own_receipt,
+)
 from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset
 from sdex.watch.funds import read_funds
 
@@ -49,14 +60,6 @@ SUBSCRIBED_POLL = 1.0
 """Seconds between safety polls while a newHeads subscription is live."""
 RESUBSCRIBE = 5.0
 """Seconds between attempts to (re)open the newHeads subscription."""
-
-
-class _Reorg(Exception):
-    """The chain no longer has our head."""
-
-
-class _Inconsistent(ChainError):
-    """The chain moved during a read (logs of a block we have another header for)."""
 
 
 class Watcher:
@@ -156,7 +159,7 @@ class Watcher:
                     backoff = self.poll_interval
                 except asyncio.CancelledError:
                     raise
-                except _Inconsistent as e:  # the chain moved under a read: read again
+                except Inconsistent as e:  # the chain moved under a read: read again
                     log.debug("%s", e)
                     progressed = False
                 except ChainReset as e:
@@ -198,7 +201,7 @@ class Watcher:
         changes = BlockChanges(head=0, head_hash="", timestamp=0)
         try:
             await self._advance(latest, changes)
-        except _Reorg:
+        except Reorg:
             fork = await self._fork_point(latest)
             if fork is None:
                 await self._reset(changes)
@@ -246,13 +249,13 @@ class Watcher:
             top = m.head
             if top is not None and latest.number <= top.number:
                 if latest.hash != top.hash:
-                    raise _Reorg
+                    raise Reorg
                 return
             start = top.number + 1 if top is not None else self.checkpoint + 1
             end = min(latest.number, start + self.max_range - 1)
             try:
                 eff = await self._read_range(start, end, latest.number, top)
-            except _Inconsistent:
+            except Inconsistent:
                 if applied:  # keep what earlier ranges applied; the rest on the next poll
                     return
                 raise
@@ -279,9 +282,12 @@ class Watcher:
         if final_end >= start:
             calls.append(("eth_getBlockByNumber", [hex(final_end), False]))
         address = [self.mirror.address, *sorted(self.mirror.tokens)]
-        calls.append(
-            ("eth_getLogs", [{"fromBlock": hex(start), "toBlock": hex(end), "address": address}])
-        )
+        # Only recent blocks while own settlements are about: headers first, then the logs
+        # of the blocks that hold someone else's transactions (none, most often: the
+        # settler's receipts carry our own logs, so the chain is not asked for them twice).
+        headers_first = final_end < start and bool(m.own or m.expected)
+        if not headers_first:
+            calls.append(("eth_getLogs", [log_filter(start, end, address)]))
         if top is not None:  # our head, as the chain has it now (is it still ours?)
             calls.append(("eth_getBlockByNumber", [hex(top.number), False]))
         results = await self.rpc.batch(calls)
@@ -291,34 +297,48 @@ class Watcher:
         if top is not None:
             now_at_top = results.pop()
             if now_at_top is None or Header.from_rpc(now_at_top).hash != top.hash:
-                raise _Reorg
+                raise Reorg
         headers = [Header.from_rpc(r) for r in results[: len(recent)]]
-        raw_logs = results[-1]
+        own: dict[int, dict[str, OwnReceipt]] = {}
+        """The node's own settlements by block: decoded by the settler, not again here."""
+        if headers_first:
+            foreign = []
+            for h, r in zip(headers, results, strict=True):
+                only = only_own(m, r, h)
+                if only is None:
+                    foreign.append(h.number)
+                else:
+                    own[h.number] = {x.tx_hash: x for x in only}
+            raw_logs: object = []
+            if foreign:
+                raw_logs = await self.rpc.call(
+                    "eth_getLogs", log_filter(min(foreign), max(foreign), address)
+                )
+        else:
+            raw_logs = results[-1]
         if not isinstance(raw_logs, list):
-            raise _Inconsistent("eth_getLogs answered something else than a list")
+            raise Inconsistent("eth_getLogs answered something else than a list")
         first = headers[0] if headers else None
         if (
             top is not None
             and first is not None
-            and _known(first.parent)
+            and known_parent(first.parent)
             and first.number == top.number + 1
             and first.parent != top.hash
         ):
-            raise _Reorg
+            raise Reorg
         for a, b in itertools.pairwise(headers):
-            if _known(b.parent) and b.parent != a.hash:
-                raise _Inconsistent(f"block {b.number} does not follow {a.number}: chain moving")
+            if known_parent(b.parent) and b.parent != a.hash:
+                raise Inconsistent(f"block {b.number} does not follow {a.number}: chain moving")
         by_number: dict[int, list[Log]] = {}
         final_logs: list[Log] = []
-        own: dict[int, dict[str, OwnReceipt]] = {}
-        """The node's own settlements by block: decoded by the settler, not again here."""
         hashes = {h.number: h.hash for h in headers}
         for raw in raw_logs:
             if m.expected and isinstance(raw, dict):
                 tx = raw.get("transactionHash")
                 if isinstance(tx, str) and m.awaiting(tx):
-                    raise _Inconsistent(f"own settlement {tx}: its receipt is on its way")
-            mine = _own_receipt(m, raw)
+                    raise Inconsistent(f"own settlement {tx}: its receipt is on its way")
+            mine = own_receipt(m, raw)
             if mine is not None and hashes.get(mine.block_number, mine.block_hash) == (
                 mine.block_hash
             ):
@@ -329,10 +349,10 @@ class Watcher:
                 lg = Log.from_rpc(raw)
                 block_hash = str(raw.get("blockHash", "")).lower()
             except (KeyError, TypeError, ValueError, AttributeError) as e:
-                raise _Inconsistent(f"a log that is not one: {e}") from None
+                raise Inconsistent(f"a log that is not one: {e}") from None
             if lg.block_number in hashes:
                 if block_hash != hashes[lg.block_number]:
-                    raise _Inconsistent(f"a log of another block {lg.block_number}: chain moving")
+                    raise Inconsistent(f"a log of another block {lg.block_number}: chain moving")
                 by_number.setdefault(lg.block_number, []).append(lg)
             elif start <= lg.block_number <= final_end:
                 final_logs.append(lg)
@@ -456,26 +476,6 @@ class Watcher:
             self.subscribed = False
             self._new_head.set()  # poll now: heads may have come while unsubscribed
             await asyncio.sleep(RESUBSCRIBE)
-
-
-_ZERO_HASH = "0x" + "00" * 32
-
-
-def _own_receipt(mirror: Mirror, raw: object) -> OwnReceipt | None:
-    """The node's own decoded receipt this raw log belongs to, if it is one of its block."""
-    if not mirror.own or not isinstance(raw, dict):
-        return None
-    tx = raw.get("transactionHash")
-    r = mirror.own.get(tx.lower()) if isinstance(tx, str) else None
-    if r is None or str(raw.get("blockHash", "")).lower() != r.block_hash:
-        return None
-    return r
-
-
-def _known(parent: str) -> bool:
-    """Hardhat's ``hardhat_mine`` leaves a zero parent hash in the blocks it mines at
-    once: such a link cannot be checked (our head's hash is re-read instead)."""
-    return parent != _ZERO_HASH
 
 
 def _describe(e: BaseException) -> str:

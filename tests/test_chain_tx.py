@@ -1,0 +1,69 @@
+"""The settlement lane's own EIP-1559 signer (a key parsed once, RLP by hand) makes the very
+bytes eth-account makes, and its transactions are accepted and mined by the chain."""
+
+from __future__ import annotations
+
+import coincurve
+import pytest
+from eth_account import Account
+
+from sdex.chain.tx import Sender, rlp, sign_eip1559
+from sdex.order import to_checksum
+from tests.conftest import Chain
+
+KEY = bytes.fromhex("59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d")
+TO = "0x5fbdb2315678afecb367f032d93f642f64180aa3"
+
+
+@pytest.mark.parametrize(
+    ("nonce", "to", "data", "value", "gas", "fee_cap", "tip"),
+    [
+        (0, TO, b"", 0, 21_000, 0, 0),
+        (7, TO, b"\x01\x02", 1, 200_000, 2_875_000_000, 1_000_000_000),
+        (2**20, TO, bytes(range(256)) * 300, 10**18, 16_000_000, 2 * 10**12 + 5, 10**9),
+        (55, None, b"\x60\x00" * 40, 0, 3_000_000, 10**9, 0),
+    ],
+)
+def test_signed_bytes_are_eth_accounts(
+    nonce: int, to: str | None, data: bytes, value: int, gas: int, fee_cap: int, tip: int
+) -> None:
+    to_bytes = b"" if to is None else bytes.fromhex(to[2:])
+    fields = [31337, nonce, tip, fee_cap, gas, to_bytes, value, data, []]
+    ours = sign_eip1559(coincurve.PrivateKey(KEY), fields)  # type: ignore[arg-type]
+    tx: dict[str, object] = {
+        "chainId": 31337,
+        "nonce": nonce,
+        "data": data,
+        "value": value,
+        "gas": gas,
+        "maxFeePerGas": fee_cap,
+        "maxPriorityFeePerGas": tip,
+        "type": 2,
+    }
+    if to is not None:
+        tx["to"] = to_checksum(to)
+    theirs = Account.sign_transaction(tx, KEY)
+    assert ours == bytes(theirs.raw_transaction)
+    assert Account.recover_transaction(ours) == Account.from_key(KEY).address
+
+
+def test_rlp_lengths_and_integers() -> None:
+    assert rlp(0) == b"\x80" and rlp(127) == b"\x7f" and rlp(128) == b"\x81\x80"
+    assert rlp(b"") == b"\x80" and rlp([]) == b"\xc0"
+    assert rlp(b"a" * 55) == b"\xb7" + b"a" * 55
+    assert rlp(b"a" * 56) == b"\xb8\x38" + b"a" * 56
+    assert rlp([b"a" * 60]) == b"\xf8\x3e\xb8\x3c" + b"a" * 60
+    with pytest.raises(ValueError):
+        rlp(-1)
+
+
+def test_the_chain_mines_what_it_signs(chain: Chain) -> None:
+    c = chain
+    sender = Sender(c.rpc, c.keys[5], c.deployment.chain_id)
+    before = c.weth.balance_of(c.address(6))
+    data = c.weth.abi.fn("transfer").encode(c.address(6), 12345)
+    receipt = sender.transact(c.weth.address, data, 100_000)
+    assert receipt.status == 1
+    assert c.weth.balance_of(c.address(6)) == before + 12345
+    with pytest.raises(ValueError):
+        sender.sign("0x1234", b"", 21_000, fees=(1, 1))

@@ -1,0 +1,149 @@
+"""A backlog batch past 63 matches, its gas bound learned from a cheaper earlier batch,
+whose last match's token refuses the transfer: the contract's inline attempt runs almost
+the whole batch before that match reverts it, then the per-match fallback runs every match
+again in a call frame of its own. The gas the settler gave the transaction must cover both:
+the refused match alone fails, the others settle (real Hardhat, the node's settler)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from sdex.book.types import Side
+from sdex.chain import Token, deploy, load_abi
+from sdex.chain.aio import ChainThread
+from sdex.chain.arpc import AsyncRpc
+from sdex.chain.tx import Sender
+from sdex.fillmath import MatchAmounts
+from sdex.matching.match import Match
+from sdex.settlement import Outcome, SettledMatch
+from sdex.settlement.settler import Settler
+from sdex.store import ChainIdentity, Store
+from tests.conftest import Chain
+from tests.nodeutil import wait_for
+
+E18, E6 = 10**18, 10**6
+OPERATOR = 19
+ASKS, BIDS = range(1, 9), range(9, 17)
+LOT = E18 // 100  # 0.01 WETH for 30 USDC
+
+
+def pair(c: Chain, k: int) -> Match:
+    """Match ``k``: a new ask of ``LOT`` WETH and a new bid crossing it, their own makers."""
+    a, b = ASKS[k % len(ASKS)], BIDS[k % len(BIDS)]
+    left = c.sign(c.order(a, c.weth, LOT, c.usdc, 30 * E6))
+    right = c.sign(c.order(b, c.usdc, 30 * E6, c.weth, LOT))
+    return Match(left, right, MatchAmounts(LOT, 30 * E6, 0, 0), Side.BID)
+
+
+def refused(c: Chain, bad: Token) -> Match:
+    """A match whose bid pays in ``bad``, a token whose ``transferFrom`` returns false."""
+    a, b = ASKS[0], BIDS[0]
+    left = c.sign(c.order(a, c.weth, LOT, bad, 30 * E18))
+    right = c.sign(c.order(b, bad, 30 * E18, c.weth, LOT))
+    return Match(left, right, MatchAmounts(LOT, 30 * E18, 0, 0), Side.BID)
+
+
+@contextlib.asynccontextmanager
+async def running_settler(
+    c: Chain, tmp_path: Path
+) -> AsyncIterator[tuple[Settler, list[SettledMatch]]]:
+    """The node's settler (async receipts, max_batch 64, backlog_batch 256) on the devnet,
+    with its own store; yields it and the results it reported."""
+    block = c.rpc.call("eth_getBlockByNumber", hex(c.deployment.deploy_block), False)
+    identity = ChainIdentity(c.deployment.chain_id, c.deployment.exchange, block["hash"])
+    store = Store(tmp_path / "s.db", identity, c.domain)
+    settle_chain = ChainThread(c.rpc.url, c.deployment.exchange, "test-settle")
+    receipts = AsyncRpc(c.rpc.url)
+    results: list[SettledMatch] = []
+
+    async def on_result(batch: list[SettledMatch]) -> None:
+        results.extend(batch)
+
+    sender = Sender(settle_chain.rpc, c.keys[OPERATOR], c.deployment.chain_id)
+    settler = Settler(
+        settle_chain, sender, store, on_result, 64, receipts=receipts, backlog_batch=256
+    )
+    running = asyncio.create_task(settler.run())
+    try:
+        yield settler, results
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await receipts.close()
+        settle_chain.close()
+        store.close()
+
+
+async def test_a_refused_transfer_at_the_end_of_a_backlog_batch_fails_only_its_match(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    bad = Token(c.rpc, deploy(c.sender(0), "FalseReturnToken"))
+    bad.abi = load_abi("FalseReturnToken")
+    bad.send(c.sender(0), "mint", c.address(BIDS[0]), 1000 * E18)
+    bad.send(c.sender(BIDS[0]), "approve", c.deployment.exchange, 2**256 - 1)
+    async with running_settler(c, tmp_path) as (settler, results):
+        # A first batch teaches the gas per match (the makers' balances are warm then).
+        settler.submit([pair(c, k) for k in range(16)])
+        await wait_for(lambda: settler.idle.is_set() and len(results) == 16, timeout=30.0)
+        assert settler.sent == 1 and settler.settled == 16
+        learned = settler.gas_per_match_seen
+        assert learned > 0
+        # Then a backlog: the first batch takes as many as the learned gas fits, past 63,
+        # and the refused match is its last (the inline attempt spent the most by then).
+        backlog = 3 * 64
+        size = settler.batch_size(backlog)
+        assert 63 < size < backlog
+        matches = [pair(c, k) for k in range(16, 16 + backlog - 1)]
+        bad_match = refused(c, bad)
+        matches.insert(size - 1, bad_match)
+        results.clear()
+        settler.submit(matches)
+        await wait_for(lambda: settler.idle.is_set() and len(results) == backlog, timeout=120.0)
+    assert settler.largest_batch == size
+    assert settler.lost == 0
+    by_match = {(r.match.resting.hash, r.match.incoming.hash): r for r in results}
+    verdict = by_match[(bad_match.resting.hash, bad_match.incoming.hash)]
+    assert verdict.outcome is Outcome.FAILED
+    assert "SafeERC20FailedOperation" in verdict.reason, verdict.reason
+    assert verdict.tx_hash is not None
+    receipt = c.rpc.call("eth_getTransactionReceipt", verdict.tx_hash)
+    assert int(receipt["status"], 16) == 1  # the fallback had the gas it needed
+    assert settler.failed == 1 and settler.settled == 16 + backlog - 1
+    for m in matches:
+        if m is bad_match:
+            continue
+        assert by_match[(m.resting.hash, m.incoming.hash)].outcome is Outcome.SETTLED
+        for so in (m.resting, m.incoming):
+            assert c.exchange.order_info(so.order).filled == so.order.maker_amount
+    assert c.exchange.order_info(bad_match.resting.order).filled == 0
+    assert bad.balance_of(c.address(BIDS[0])) == 1000 * E18
+
+
+async def test_a_backlog_batch_out_of_gas_turns_the_learning_off(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Receipts taught a bound from cheaper matches than a backlog's (here: a bound set as
+    if they had, half what these matches cost): the batch runs out of gas and reverts
+    whole. Its matches fail, and from then on backlog batches take the fallback-safe bound
+    (63 of these fit a transaction), so the same matches then settle."""
+    c = chain
+    async with running_settler(c, tmp_path) as (settler, results):
+        settler.gas_per_match_seen = 20_000  # as if taught by much cheaper matches
+        backlog = [pair(c, k) for k in range(100)]
+        assert settler.batch_size(len(backlog)) == 100
+        settler.submit(backlog)
+        await wait_for(lambda: settler.idle.is_set() and len(results) == 100, timeout=60.0)
+        assert settler.sent == 1 and settler.failed == 100 and settler.out_of_gas == 1
+        assert {r.reason for r in results} == {"transaction reverted"}
+        assert settler.per_match_gas() == 250_000 and settler.batch_size(100) == 64
+        results.clear()
+        settler.submit(backlog)  # given back, as the node does after its diagnosis
+        await wait_for(lambda: settler.idle.is_set() and len(results) == 100, timeout=60.0)
+        assert settler.settled == 100 and settler.sent == 3  # batches of 64 and 36
+        assert settler.per_match_gas() == 250_000  # learning stays off
+    for m in backlog:
+        assert c.exchange.order_info(m.resting.order).filled == LOT
