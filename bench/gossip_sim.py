@@ -4,14 +4,17 @@ one Hardhat devnet) and ``sdex.sim`` at 8 nodes, with the same orders per second
 The simulator is given what one message and one order cost a node on this machine, measured
 in the same run and not from the figures it predicts. Two calibrations, both printed:
 
-- ``cpu`` (the one the target is judged on): a node needs, per order, its measured CPU time
-  per order per node (``/proc``, over the window: its intake, pushes and answers together,
-  less what the nodes use when no order comes, measured just before), charged when the order
-  is new to the node; the 8 simulated nodes share a machine of this machine's cores, less
-  the cores the other processes (chain, load generator, watcher) and the nodes' idle work
-  used (``sdex.sim.cpu``: processor sharing, so a node waits longer for CPU when
-  the others are busy too). Links: half the signed ``GET /p2p/digest`` round trip (p50;
-  lognormal shape from p90/p50), measured against the running nodes.
+- ``cpu`` (the one the target is judged on): a message (a gossip call and its answer) costs
+  the CPU its transport (signed HTTP or the stream) costs sender and receiver together,
+  measured in this process (``bench/p2p_transport.py``, one order per push), half spent by
+  the caller before it leaves and half by the receiver before it serves it; a new order costs
+  the rest of the window's CPU per order per node (``/proc``, less what the nodes use when no
+  order comes, measured just before, and less the run's messages at that price). The 8
+  simulated nodes share a machine of this machine's cores, less the cores the other
+  processes (chain, load generator, watcher) and the nodes' idle work used (``sdex.sim.cpu``:
+  processor sharing, each node's jobs one at a time as in its event loop). Links: half the
+  signed ``GET /p2p/digest`` round trip (p50, less the HTTP call's CPU; lognormal shape from
+  p90/p50), measured against the running nodes.
 - ``latency``: the same links, and intake = the wallet POST's p50 minus that round trip
   (right for an idle machine, where a node's CPU is not the bottleneck).
 
@@ -27,6 +30,7 @@ Prints JSON; ``--write docs/BENCHMARKS.md`` replaces its section there.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import math
 import os
@@ -39,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import gossip as real  # noqa: E402
+import p2p_transport  # noqa: E402
 from benchlib import machine, machine_line, write_section  # noqa: E402
 
 from sdex.sim.cli import default_orders  # noqa: E402
@@ -50,6 +55,8 @@ NODES = 8
 TOLERANCE = 0.20
 MIN_LATENCY = 0.00005
 """Seconds: the least one-way loopback latency the calibration assumes."""
+MIN_ORDER_COST = 0.0001
+"""Seconds: the least CPU per new order the calibration charges (intake is never free)."""
 
 
 def messages_sent(run: dict[str, Any]) -> float:
@@ -58,30 +65,30 @@ def messages_sent(run: dict[str, Any]) -> float:
     return float(per.get("messages_sent", per["http_messages_sent"]))
 
 
-def cpu_costs(runs: list[dict[str, Any]]) -> tuple[float, float]:
-    """Seconds of node CPU per new order (intake) and per message (a request and its
-    answer, both sides), fitted to the windows' CPU above idle: per order per node it is
-    ``order + message * messages per order per node``, and batching makes the messages per
-    order differ from one rate to another. With one window (or windows too alike to tell
-    the two apart) all of it is charged per order."""
-    points = [
-        (
-            messages_sent(r),
-            r["cpu_cores_used"]["node_cpu_ms_per_order_per_node_above_idle"] / 1000,
-        )
-        for r in runs
-    ]
-    if len(points) >= 2:
-        (m1, c1), (m2, c2) = min(points), max(points)
-        if m2 - m1 > 0.25 * m2:
-            message = max(0.0, (c2 - c1) / (m2 - m1))
-            order = c1 - message * m1
-            if order > 0:
-                return order, message
-    return sum(c for _, c in points) / len(points), 0.0
+def transport_costs(calls: int = 300, rounds: int = 2) -> dict[str, float]:
+    """CPU seconds one gossip call costs sender and receiver together, over signed HTTP and
+    over the stream (``bench/p2p_transport.py``: one order per push, in this process)."""
+    args = argparse.Namespace(batch=[1], calls=calls, rounds=rounds, window=4)
+    row = asyncio.run(p2p_transport.run(args))["batch_1"]
+    return {mode: row[mode]["cpu_us_per_call"] / 1e6 for mode in ("http", "stream")}
 
 
-def calibrated(run: dict[str, Any], mode: str, costs: tuple[float, float]) -> LinkModel:
+def cpu_costs(run: dict[str, Any], transport: dict[str, float]) -> tuple[float, float]:
+    """Seconds of a node's CPU per message (the run's calls, each at what its transport
+    costs) and per new order (the rest of the window's CPU per order per node above idle:
+    intake, copies already held, the websocket event)."""
+    per = run["per_order_per_node"]
+    frames = float(per.get("stream_frames_sent", 0.0))
+    http = messages_sent(run) - frames
+    messages = http + frames
+    message = (
+        (http * transport["http"] + frames * transport["stream"]) / messages if messages else 0.0
+    )
+    above_idle = run["cpu_cores_used"]["node_cpu_ms_per_order_per_node_above_idle"] / 1000
+    return max(MIN_ORDER_COST, above_idle - messages * message), message
+
+
+def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> LinkModel:
     rtt = run["p2p_call_ms"]
     p50, p90 = rtt["p50"] / 1000, rtt["p90"] / 1000
     sigma = min(1.5, max(0.05, math.log(max(p90, p50 * 1.01) / p50) / 1.2816))
@@ -89,20 +96,21 @@ def calibrated(run: dict[str, Any], mode: str, costs: tuple[float, float]) -> Li
         cpu = run["cpu_cores_used"]
         background = max(0.0, cpu["machine"] - cpu["nodes"] + cpu["nodes_idle"])
         cores = float(len(os.sched_getaffinity(0)))
-        # the round trip includes both nodes' CPU for the message, charged apart here
-        one_way = max(MIN_LATENCY, (p50 - costs[1]) / 2)
+        order, message = cpu_costs(run, transport)
+        # the measured round trip is a signed HTTP call: its CPU is charged apart here
+        one_way = max(MIN_LATENCY, (p50 - transport["http"]) / 2)
         return LinkModel(
-            one_way, sigma, 1e9, costs[0], 0.0, costs[1], cores=cores, background=background
+            one_way, sigma, 1e9, order, 0.0, message, cores=cores, background=background
         )
     check = max(0.0005, run["offered"]["post_latency_ms"]["p50"] / 1000 - p50)
     return LinkModel(p50 / 2, sigma, bandwidth=1e9, check_cost=check, known_cost=0.0002)
 
 
-def predict(run: dict[str, Any], costs: tuple[float, float], seed: int) -> dict[str, Any]:
+def predict(run: dict[str, Any], transport: dict[str, float], seed: int) -> dict[str, Any]:
     """The simulator's figures for the real ``run``'s network, calibrated from it both ways."""
     out: dict[str, Any] = {"real": run}
     for mode in ("cpu", "latency"):
-        links = calibrated(run, mode, costs)
+        links = calibrated(run, mode, transport)
         orders = run["offered"]["orders_accepted"]
         rate = run["offered"]["rate_per_s"]
         sc = Scenario(nodes=NODES, orders=orders, rate=rate, seed=seed, degree=NODES, links=links)
@@ -200,10 +208,11 @@ def markdown(r: dict[str, Any]) -> str:
             f"{used['other_processes']}) and used {used['node_cpu_ms_per_order_per_node']} ms "
             f"of CPU per order per node: `cpu` calibration, {cpu['links']['check_cost'] * 1000:.2f}"
             f" ms of a node's CPU per new order and {cpu['links']['message_cost'] * 1000:.2f} ms"
-            " per message (fitted over the windows), the nodes sharing "
-            f"{cpu['links']['cores']:g} cores "
+            " per message (its transport's CPU per call, measured in this process), the "
+            f"nodes sharing {cpu['links']['cores']:g} cores "
             f"of which {cpu['links']['background']:.2f} were busy with other work; links "
-            f"{cpu['links']['latency_median'] * 1000:.1f} ms (half a signed /p2p/ round trip). "
+            f"{cpu['links']['latency_median'] * 1000:.1f} ms (half a signed /p2p/ round trip "
+            "less its CPU). "
             f"`latency` calibration: intake {run['latency']['links']['check_cost'] * 1000:.1f} "
             "ms (wallet POST p50 minus the round trip).",
             "",
@@ -276,9 +285,9 @@ def main() -> None:
         )  # fmt: skip
         runs += real.run(ns)["runs"]
     if runs:
-        costs = cpu_costs(runs)
-        result["cpu_costs_ms"] = {"per_order": costs[0] * 1000, "per_message": costs[1] * 1000}
-        result["runs"] = [predict(run, costs, args.seed) for run in runs]
+        transport = transport_costs()
+        result["transport_cpu_us_per_call"] = {k: round(v * 1e6, 1) for k, v in transport.items()}
+        result["runs"] = [predict(run, transport, args.seed) for run in runs]
     if args.scale:
         result["scale"] = scale(args.seed)
     print(json.dumps(result, indent=2))

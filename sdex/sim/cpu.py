@@ -48,8 +48,11 @@ class Cpu:
 
     def submit(self, node: int, cost: float, fn: Callable[..., None], *args: Any) -> None:
         """Run ``fn(*args)`` once ``node`` has spent ``cost`` CPU seconds on it, after its
-        earlier jobs."""
+        earlier jobs (at once, before this returns, when it costs nothing and none wait)."""
         queue = self.queues.setdefault(node, deque())
+        if cost <= 0 and not queue:
+            fn(*args)
+            return
         queue.append((max(0.0, cost), fn, args))
         if len(queue) == 1:
             self._start(node)

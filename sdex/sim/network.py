@@ -60,9 +60,9 @@ class LinkModel:
     check_cost: float = 0.002
     known_cost: float = 0.00005
     message_cost: float = 0.0
-    """CPU seconds one request and its answer cost the two nodes together (signing, HTTP,
-    checking the signatures): half is spent by the receiver before it serves the request,
-    half by the caller before it reads the answer."""
+    """CPU seconds one request and its answer cost the two nodes together (framing, the
+    socket, MACs or signatures): half is spent by the caller before the request leaves, half
+    by the receiver before it serves it."""
     cores: float = 0.0
     """0: every node has a core of its own; else the nodes share a machine of this many."""
     background: float = 0.0
@@ -228,9 +228,11 @@ class SimNode:
         t = max(self.core.next_timer(), self.net.sim.now)
         if t < self.tick_at:
             self.tick_at = t
-            self.net.sim.at(t, self._tick, self.core, t)
+            self.net.sim.at(t, self.net.cpu.submit, self.index, 0.0, self._tick, self.core, t)
 
     def _tick(self, core: GossipCore, t: float) -> None:
+        """The core's timers, once the node's CPU is free (an event loop runs its timer
+        callbacks between the jobs before them)."""
         if core is not self.core or t != self.tick_at or not self.online:
             return
         self.tick_at = math.inf
@@ -310,6 +312,11 @@ class Network:
         return dst.down_free
 
     def send(self, src: SimNode, call: Call) -> None:
+        """``src`` sends a request once its CPU has spent its half of ``message_cost`` on it
+        (a push to six peers leaves one after another, behind the node's earlier work)."""
+        self.cpu.submit(src.index, self.links.message_cost / 2, self._depart, src, call)
+
+    def _depart(self, src: SimNode, call: Call) -> None:
         dst = self.by_url.get(call.url)
         size = REQUEST_OVERHEAD + self._size(call.body) + len(call.path)
         if call.kind == "push" and isinstance(call.body, dict):
@@ -319,7 +326,8 @@ class Network:
             back = self.sim.now + 2 * self.latency()
             self.sim.at(back, self._answer, src, src.core, call, None)
             return
-        self.sim.at(at, self._on_cpu, dst, self._serve, dst, src, src.core, call)
+        self.sim.at(at, self._on_cpu, dst, self.links.message_cost / 2, self._serve, dst, src,
+                    src.core, call)  # fmt: skip
 
     def _serve(self, dst: SimNode, src: SimNode, core: GossipCore, call: Call) -> None:
         """``dst`` handles a request from ``src`` (as ``sdex.gossip.routes`` would)."""
@@ -355,16 +363,12 @@ class Network:
         at = self._transmit(dst, src, size, call.kind, up=False)
         if at is None:
             at = self.sim.now + self.latency()  # the caller is gone: nobody reads it
-        self.sim.at(at, self._on_cpu, src, self._answer, src, core, call, r)
+        self.sim.at(at, self._on_cpu, src, 0.0, self._answer, src, core, call, r)
 
-    def _on_cpu(self, node: SimNode, fn: Callable[..., None], *args: Any) -> None:
-        """Handle a message that just arrived: at once where messages cost nothing, else
-        after the node's CPU has spent its half of ``message_cost`` (behind earlier work)."""
-        cost = self.links.message_cost / 2
-        if cost > 0:
-            self.cpu.submit(node.index, cost, fn, *args)
-        else:
-            fn(*args)
+    def _on_cpu(self, node: SimNode, cost: float, fn: Callable[..., None], *args: Any) -> None:
+        """Handle a message that just arrived once the node's CPU is free and has spent
+        ``cost`` on it (behind earlier work, as in an event loop)."""
+        self.cpu.submit(node.index, cost, fn, *args)
 
     def _answer(self, src: SimNode, core: GossipCore, call: Call, r: Reply | None) -> None:
         if core is src.core and src.online:
