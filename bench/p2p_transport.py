@@ -66,7 +66,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 [order(10**6 * size + 1000 * k + i) for i in range(size)] for k in range(POOL)
             ]
             for batch in batches:  # known: transport only
-                b.node.orders.update((o["hash"], o) for o in batch)
+                for o in batch:
+                    b.node.add(o)
             totals = {"http": [0.0, 0.0], "stream": [0.0, 0.0]}
             for _ in range(args.rounds):
                 for mode in ("http", "stream"):

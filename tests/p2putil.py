@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ from aiohttp import web
 from sdex.gossip import Gossip, GossipConfig, NodeKey
 from sdex.gossip.routes import add_routes
 from sdex.httpkit import RateLimit
+from sdex.sim.orders import OrderSet
 
 
 def free_port() -> int:
@@ -30,33 +31,8 @@ class Notice:
     body: dict[str, object]
 
 
-class Book:
+class Book(OrderSet):
     """The node's open orders as the core reads them (an in-memory ``OrderView``)."""
-
-    def __init__(self, orders: Iterable[dict[str, str]] = ()) -> None:
-        self.orders = {o["hash"]: o for o in orders}
-
-    def knows(self, hash_hex: str) -> bool:
-        return hash_hex in self.orders
-
-    def digest(self) -> list[str]:
-        acc = [0] * 256
-        for h in self.orders:
-            acc[int(h[2:4], 16)] ^= int(h, 16)
-        return [f"{x:x}" for x in acc]
-
-    def hashes_in(self, buckets: Iterable[int]) -> list[str]:
-        wanted = set(buckets)
-        return [h for h in self.orders if int(h[2:4], 16) in wanted]
-
-    def open_orders_by_hash(self, hashes: Iterable[str]) -> list[dict[str, str]]:
-        return [self.orders[h] for h in hashes if h in self.orders]
-
-    def cancel_proofs(self, hashes: Iterable[str]) -> list[dict[str, str]]:
-        return []
-
-    def snapshot_page(self, after: int, limit: int) -> tuple[list[dict[str, str]], int]:
-        return list(self.orders.values())[after : after + limit], after + limit
 
 
 class MemoryNode(Book):
@@ -70,7 +46,7 @@ class MemoryNode(Book):
 
     def post(self, order: dict[str, Any]) -> None:
         """A wallet's order: kept and announced."""
-        self.orders[order["hash"]] = order
+        self.add(order)
         assert self.gossip is not None
         self.gossip.announce(order)
 
@@ -82,7 +58,7 @@ class MemoryNode(Book):
             return "forged"
         if obj["hash"] in self.orders:
             return "known"
-        self.orders[obj["hash"]] = obj
+        self.add(obj)
         assert self.gossip is not None
         self.gossip.announce(obj, exclude=peer)
         return "accepted"

@@ -39,6 +39,7 @@ from sdex.gossip.actions import Action, Call, Check, GossipConfig, Reply, Scored
 from sdex.gossip.core import GossipCore
 from sdex.gossip.peers import MAX_PEERS
 from sdex.sim.cpu import Cpu
+from sdex.sim.orders import OrderSet
 
 ReplyTo = tuple["SimNode", GossipCore, Call]
 """Where a push's answer goes once its batch is checked: the caller, its core, the call."""
@@ -108,20 +109,17 @@ class Traffic:
         table[kind] = table.get(kind, 0) + n
 
 
-class SimNode:
+class SimNode(OrderSet):
     """One node: its open orders (the ``OrderView`` the core reads) and its gossip core."""
 
     def __init__(self, net: Network, index: int, kind: str = "honest") -> None:
+        super().__init__()
         self.net = net
         self.index = index
         self.kind = kind
         self.node_id = f"0x{index:040x}"
         self.url = f"http://n{index}.sim"
         self.online = True
-        self.orders: dict[str, dict[str, str]] = {}
-        self.seq: dict[str, int] = {}
-        self._buckets = [0] * 256
-        self._digest: list[str] | None = None
         self.up_free = 0.0
         self.down_free = 0.0
         self.checks: deque[tuple[GossipCore, Check, ReplyTo | None]] = deque()
@@ -146,47 +144,25 @@ class SimNode:
             rng=rng,
         )
 
-    # ---- OrderView --------------------------------------------------------------------------
-
-    def knows(self, hash_hex: str) -> bool:
-        return hash_hex in self.orders
+    # ---- OrderView: a hostile node answers as if it held nothing ------------------------------
 
     def digest(self) -> list[str]:
-        if self.kind != "honest":
-            return ["0"] * 256
-        if self._digest is None:
-            self._digest = [f"{x:x}" for x in self._buckets]
-        return self._digest
+        return super().digest() if self.kind == "honest" else ["0"] * 256
 
     def hashes_in(self, buckets: Iterable[int]) -> list[str]:
-        if self.kind != "honest":
-            return []
-        wanted = set(buckets)
-        return [h for h in self.orders if int(h[2:4], 16) in wanted]
-
-    def open_orders_by_hash(self, hashes: Iterable[str]) -> list[dict[str, str]]:
-        return [self.orders[h] for h in hashes if h in self.orders]
-
-    def cancel_proofs(self, hashes: Iterable[str]) -> list[dict[str, str]]:
-        return []
+        return super().hashes_in(buckets) if self.kind == "honest" else []
 
     def snapshot_page(self, after: int, limit: int) -> tuple[list[dict[str, str]], int]:
         if self.kind != "honest":
             return [], after
-        page = sorted((s, h) for h, s in self.seq.items() if s > after)[:limit]
-        return [self.orders[h] for _, h in page], (page[-1][0] if page else after)
+        return super().snapshot_page(after, limit)
 
     # ---- the node's side ----------------------------------------------------------------------
 
     def store(self, order: dict[str, str]) -> bool:
-        h = order["hash"]
-        if h in self.orders:
+        if not self.add(order):
             return False
-        self.orders[h] = order
-        self.seq[h] = len(self.seq) + 1
-        self._buckets[int(h[2:4], 16)] ^= int(h, 16)
-        self._digest = None
-        self.net.delivered(self, h)
+        self.net.delivered(self, order["hash"])
         return True
 
     def post(self, order: dict[str, str]) -> None:

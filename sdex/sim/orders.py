@@ -1,0 +1,50 @@
+"""Open orders in memory, as the gossip core reads them (``sdex.gossip.ports.OrderView``):
+by hash, in arrival order, with the digest's 256 buckets kept up to date. The simulator's
+nodes are built on it, and so are the tests' in-memory nodes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class OrderSet:
+    def __init__(self, orders: Iterable[dict[str, str]] = ()) -> None:
+        self.orders: dict[str, dict[str, str]] = {}
+        self.seq: dict[str, int] = {}
+        self._buckets = [0] * 256
+        self._digest: list[str] | None = None
+        for o in orders:
+            self.add(o)
+
+    def add(self, order: dict[str, str]) -> bool:
+        """Keep ``order`` (a dict with its ``"hash"``); False if it was known."""
+        h = order["hash"]
+        if h in self.orders:
+            return False
+        self.orders[h] = order
+        self.seq[h] = len(self.seq) + 1
+        self._buckets[int(h[2:4], 16)] ^= int(h, 16)
+        self._digest = None
+        return True
+
+    def knows(self, hash_hex: str) -> bool:
+        return hash_hex in self.orders
+
+    def digest(self) -> list[str]:
+        if self._digest is None:
+            self._digest = [f"{x:x}" for x in self._buckets]
+        return self._digest
+
+    def hashes_in(self, buckets: Iterable[int]) -> list[str]:
+        wanted = set(buckets)
+        return [h for h in self.orders if int(h[2:4], 16) in wanted]
+
+    def open_orders_by_hash(self, hashes: Iterable[str]) -> list[dict[str, str]]:
+        return [self.orders[h] for h in hashes if h in self.orders]
+
+    def cancel_proofs(self, hashes: Iterable[str]) -> list[dict[str, str]]:
+        return []
+
+    def snapshot_page(self, after: int, limit: int) -> tuple[list[dict[str, str]], int]:
+        page = sorted((s, h) for h, s in self.seq.items() if s > after)[:limit]
+        return [self.orders[h] for _, h in page], (page[-1][0] if page else after)
