@@ -68,6 +68,9 @@ def _direct() -> Callable[[bytes], bytes] | None:
     def keccak(data: bytes) -> bytes:
         """Keccak-256 of ``data`` (bytes; a bytearray or memoryview is copied first)."""
         if type(data) is not bytes:
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                # bytes(3) would be three zero bytes: eth_hash raises TypeError too
+                raise TypeError(f"keccak needs bytes, not {type(data).__name__}")
             data = bytes(data)
         try:
             st = free.pop()

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -211,6 +212,52 @@ def test_edited_source_is_never_shadowed(built_tree: Path, tmp_path: Path) -> No
     assert out.stdout.strip() == "True"
 
 
+@pytest.mark.parametrize("dependency", ["sdex.fillmath", "sdex.book.types"])
+def test_edited_dependency_makes_the_build_stale(
+    built_tree: Path, tmp_path: Path, dependency: str
+) -> None:
+    """An uncompiled module the build was type-checked against (and may have inlined
+    constants of) is part of the build too: an edit to it falls back to the source."""
+    root = _variant(built_tree, tmp_path)
+    source = root.joinpath(*dependency.split(".")).with_suffix(".py")
+    source.write_text(source.read_text() + "\nEDITED = True\n")
+    active, reason, files, err = _probe(root)
+    assert not active
+    assert reason == f"stale: {dependency} changed since the build"
+    assert _all_source(files), files
+    assert "RuntimeWarning" in err and "nativebuild" in err
+
+
+def _sdex_imports(module: str) -> set[str]:
+    """The ``sdex`` modules (not packages) ``module`` imports, at module level or not."""
+    tree = ast.parse(native.source_path(module).read_text())
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        out.update(
+            n for n in names if n.split(".")[0] == "sdex" and native.source_path(n).is_file()
+        )
+    return out
+
+
+def test_dependencies_are_every_uncompiled_sdex_module_imported() -> None:
+    """``DEPENDENCIES`` is the closure of the compiled modules' ``sdex`` imports, less them."""
+    seen: set[str] = set()
+    todo = list(native.COMPILED)
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo.extend(_sdex_imports(module))
+    assert set(native.DEPENDENCIES) == seen - set(native.COMPILED)
+    assert len(native.DEPENDENCIES) == len(set(native.DEPENDENCIES))
+    assert native.source_hashes().keys() == {*native.COMPILED, *native.DEPENDENCIES}
+
+
 def test_missing_or_foreign_extension_falls_back(built_tree: Path, tmp_path: Path) -> None:
     root = _variant(built_tree, tmp_path)
     book = root / "sdex" / "book"
@@ -225,3 +272,17 @@ def test_missing_or_foreign_extension_falls_back(built_tree: Path, tmp_path: Pat
     active, reason, files, err = _probe(root)
     assert not active and reason == "the build is incomplete"
     assert _all_source(files) and "RuntimeWarning" in err
+
+
+def test_the_makefile_rebuilds_when_a_dependency_changes() -> None:
+    """``make``'s build stamp depends on every module the guard hashes (else an edit there
+    would leave the source running, with a warning, until someone rebuilt by hand)."""
+    text = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    deps = text.split("NATIVE_DEPS :=", 1)[1].split("\nbuild/", 1)[0].replace("\\\n", " ")
+    listed = {d for d in deps.split() if d.endswith(".py")}
+    outside = {
+        m.replace(".", "/") + ".py"
+        for m in native.DEPENDENCIES
+        if not m.startswith(("sdex.book.", "sdex.matching."))
+    }
+    assert listed == outside

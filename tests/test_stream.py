@@ -1,9 +1,11 @@
 """The authenticated stream per peer (``sdex.gossip.stream``): real gossip drivers, their
 routes on real aiohttp servers on loopback, in-memory nodes behind them (``tests.p2putil``).
 
-Each test attacks or breaks one promise: the handshake proves both keys, a frame that is
-forged, replayed or too large closes the stream and costs its sender, a call with no stream
-goes over signed HTTP, and stopping, evicting or banning leaves no stream or task behind."""
+Each test attacks or breaks one promise: the handshake proves both keys and is addressed to
+one node, a frame that is forged, replayed or too large closes the stream (and costs its
+sender only when its MAC proves who sent it), a peer keeps at most two streams, a call with
+no stream goes over signed HTTP, and stopping, evicting or banning leaves no stream or task
+behind."""
 
 from __future__ import annotations
 
@@ -94,8 +96,8 @@ async def test_the_handshake_proves_both_keys() -> None:
     async with gossip_net(2, [FAST] * 2) as (a, b):
         session = aiohttp.ClientSession()
         try:
-            # a dialer expecting another id at b's URL drops the stream (b signs as itself)
-            with pytest.raises(StreamDown, match="answered as"):
+            # an upgrade addressed to another id is refused at b's URL (it names its target)
+            with pytest.raises(StreamDown, match="401"):
                 await dial(session, a.gossip.key, a.url, b.url, "0x" + "ab" * 20, lambda _: None)
             # a key b never admitted gets no stream, whatever URL it claims
             stranger = NodeKey.generate()
@@ -106,7 +108,7 @@ async def test_the_handshake_proves_both_keys() -> None:
             status, body = await link.request("GET", "/digest", None, None, 5.0)
             assert status == 200 and len(body["buckets"]) == 256
             # a replayed upgrade (the same signed headers) is refused
-            path_qs = "/p2p/stream?nonce=" + "00" * 32
+            path_qs = "/p2p/stream?nonce=" + "00" * 32 + "&to=" + b.gossip.node_id
             headers = a.gossip.key.request_headers("GET", path_qs, b"", a.url)
             async with session.get(b.url + path_qs, headers=headers) as r:
                 assert r.status == 400  # a plain GET is no upgrade: refused before a stream
@@ -117,8 +119,19 @@ async def test_the_handshake_proves_both_keys() -> None:
             await session.close()
 
 
-@pytest.mark.parametrize("attack", ["bad MAC", "replayed seq", "forged key", "not binary"])
-async def test_a_bad_frame_closes_the_stream_and_costs_its_sender(attack: str) -> None:
+@pytest.mark.parametrize(
+    ("attack", "costs"),
+    [
+        # anyone on the path could send these: the stream closes, nobody is blamed
+        ("bad MAC", 0),
+        ("replayed seq", 0),
+        ("forged key", 0),
+        ("not binary", 0),
+        # its MAC proves the peer sent it: the peer pays
+        ("malformed JSON", 1),
+    ],
+)
+async def test_a_bad_frame_closes_the_stream(attack: str, costs: int) -> None:
     async with gossip_net(2, [FAST] * 2) as (a, b):
         link = await open_link(a, b)
         status, _ = await link.request("GET", "/digest", None, None, 5.0)
@@ -137,10 +150,12 @@ async def test_a_bad_frame_closes_the_stream_and_costs_its_sender(attack: str) -
             guess = Codec((secrets.token_bytes(32), DIALER), (b"", ACCEPTOR))
             guess.sent = link.codec.sent
             await link.ws.send_bytes(guess.seal(payload))
+        elif attack == "malformed JSON":
+            await link.ws.send_bytes(link.codec.seal(b'{"i": 99, "m": '))
         else:
             await link.ws.send_str(payload.decode())
         await until(lambda: served_from(b, a) == 0 and not link.open)
-        assert invalid(b, a) == before + 1
+        assert invalid(b, a) == before + costs
         # the next call finds no stream and goes over HTTP (then a new stream is opened)
         sent = a.gossip.messages_sent
         a.node.post(order(7))
@@ -243,3 +258,33 @@ async def test_a_failing_route_is_answered_500_and_the_stream_stays() -> None:
         assert status == 500 and body["reason"] == "internal error"
         assert link.open and served_from(b, a) == 1
         assert invalid(b, a) == 0  # our bug is not the peer's fault
+
+
+async def test_an_upgrade_replayed_at_another_node_is_refused() -> None:
+    """A peer that got an honest node's signed upgrade cannot replay it at a third node
+    (to have frames there blamed on the honest node): the upgrade names its target."""
+    async with gossip_net(3, [FAST] * 3) as (a, b, c):
+        path_qs = "/p2p/stream?nonce=" + "11" * 32 + "&to=" + b.gossip.node_id
+        headers = a.gossip.key.request_headers("GET", path_qs, b"", a.url)
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await session.ws_connect(c.url + path_qs, headers=headers)
+        assert refused.value.status == 401
+        assert invalid(c, a) == 0 and not c.gossip.peers.is_banned(a.gossip.node_id)
+
+
+async def test_a_peer_keeps_at_most_two_streams() -> None:
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        await open_link(a, b)
+        links = []
+        async with aiohttp.ClientSession() as session:
+            for _ in range(3):
+                links.append(
+                    await dial(session, a.gossip.key, a.url, b.url, b.gossip.node_id, print)
+                )
+            await until(lambda: served_from(b, a) == 2)
+            assert links[-1].open  # the newest ones stay
+            status, _ = await links[-1].request("GET", "/digest", None, None, 5.0)
+            assert status == 200
+            for link in links:
+                await link.close()

@@ -1,10 +1,11 @@
 """Compile the book and the engine with mypyc: ``SDEX_PURE=1 python -m sdex.book.nativebuild``.
 
 Builds ``sdex.book.native.COMPILED`` and a stamp module (the SHA-256 of each source
-compiled, see ``sdex.book.native``) as one mypyc group under ``build/mypyc``, then moves
-the extension modules beside their sources with ``os.replace`` (a running process keeps the
-files it mapped), and deletes any other extension module of the compiled packages. Needs
-mypyc (it comes with mypy, a dev dependency), a C compiler and the Python headers.
+compiled and of each of its ``DEPENDENCIES``, see ``sdex.book.native``) as one mypyc group
+under ``build/mypyc``, then moves the extension modules beside their sources with
+``os.replace`` (a running process keeps the files it mapped), and deletes any other
+extension module of the compiled packages. Needs mypyc (it comes with mypy, a dev
+dependency), a C compiler and the Python headers.
 ``--clean`` only deletes the extension modules. Run with ``SDEX_PURE=1`` (as ``make`` does)
 so that this process itself imports no extension module it replaces.
 """

@@ -40,7 +40,7 @@ from sdex.gossip.identity import (
     request_key,
     verify_request,
 )
-from sdex.gossip.peers import normalize
+from sdex.gossip.peers import MAX_PEERS, normalize
 from sdex.gossip.stream import MAX_P2P_BODY as MAX_P2P_BODY
 from sdex.httpkit import ApiError, RateLimit, RateLimiter, ascii_int, read_bounded, read_json
 from sdex.order import parse_hex_bytes
@@ -49,6 +49,8 @@ MAX_SMALL_BODY = 64 * 1024
 MAX_BATCH = 1000
 MAX_HASHES = 5000
 MAX_DEPTH = 8
+MAX_SERVED_STREAMS = 2 * MAX_PEERS
+"""Streams peers may hold open to this node at once (each peer keeps at most two)."""
 STRANGERS = "strangers"
 """The rate-limit bucket shared by every id that is not in the peer table."""
 
@@ -94,9 +96,12 @@ class ReplayGuard:
 REPLAY_KEY = web.AppKey("replay", ReplayGuard)
 
 
-def _admit(app: web.Application, gossip: Gossip, node_id: str, url: str) -> None:
+def _admit(
+    app: web.Application, gossip: Gossip, node_id: str, url: str, charge: bool = True
+) -> None:
     """What every peer request passes, whether HTTP or a stream frame: not banned, not on a
-    cut link, within its rate limit (per admitted id; strangers share one budget)."""
+    cut link, within its rate limit (per admitted id; strangers share one budget; a stream
+    frame was charged before its JSON was read: ``charge=False``)."""
     peers = gossip.peers
     if peers.is_banned(node_id):
         raise ApiError(403, 100, "banned: this peer sent invalid data")
@@ -105,6 +110,8 @@ def _admit(app: web.Application, gossip: Gossip, node_id: str, url: str) -> None
         known is not None and known.url in gossip.links_blocked
     ):
         raise ApiError(503, 100, "this link is cut by the operator")
+    if not charge:
+        return
     if known is not None:
         ok, headers = app[PEER_LIMITER_KEY].take(node_id)
     else:
@@ -172,6 +179,11 @@ async def get_stream(request: web.Request) -> web.StreamResponse:
     peer = gossip.peers.get(sender.node_id)
     if peer is None:
         raise ApiError(403, 100, "say hello first: streams are for admitted peers")
+    if request.query.get("to", "").lower() != gossip.key.node_id.lower():
+        # the signed upgrade names the node it is for: one replayed elsewhere is refused
+        raise ApiError(401, 100, "this stream upgrade is addressed to another node")
+    if streams.served_count() >= MAX_SERVED_STREAMS:
+        raise ApiError(503, 100, "this node serves as many streams as it can")
     nonce = request.query.get("nonce", "")
     try:
         theirs = bytes.fromhex(nonce) if len(nonce) == 64 and nonce.isascii() else b""
@@ -194,7 +206,18 @@ async def get_stream(request: web.Request) -> web.StreamResponse:
         except ApiError as e:
             return e.status, e.body
 
-    await streams.serve(stream.Served(ws, peer.key, codec, dispatch, gossip.penalize))
+    limiter = request.app[PEER_LIMITER_KEY]
+
+    def admit(size: int) -> bool:
+        """A frame is charged to its peer before its JSON is read; a peer no longer in the
+        table (evicted, replaced) keeps no stream."""
+        return (
+            gossip.peers.get(peer.key) is not None
+            and size <= MAX_P2P_BODY + stream.ENVELOPE
+            and limiter.take(peer.key)[0]
+        )
+
+    await streams.serve(stream.Served(ws, peer.key, codec, dispatch, gossip.penalize, admit))
     return ws
 
 
@@ -215,7 +238,7 @@ async def _frame(
     if found is None:
         raise ApiError(404, 100, f"no stream route {method} {path}")
     route, max_body = found
-    _admit(app, gossip, sender, url)
+    _admit(app, gossip, sender, url, charge=False)
     if size > max_body + stream.ENVELOPE:
         raise ApiError(413, 101, f"Request body too large: more than {max_body} bytes")
     asked = Asked(sender, url, {} if body is None else _object(gossip, sender, body), query)

@@ -6,8 +6,9 @@ Why: profiled at 100 orders/s on 8 nodes (py-spy, docs/BENCHMARKS.md), a node sp
 request parsing and response, and four secp256k1 operations (sign, recover, sign the
 answer, recover it) per push. On a stream a call is one frame each way and an HMAC.
 
-**Handshake.** The dialer opens ``GET /p2p/stream?nonce=<32 random bytes, hex>`` as a
-websocket upgrade, signed like every ``/p2p/`` request (``sdex.gossip.identity``): the
+**Handshake.** The dialer opens ``GET /p2p/stream?nonce=<32 random bytes, hex>&to=<the
+acceptor's id>`` as a websocket upgrade, signed like every ``/p2p/`` request
+(``sdex.gossip.identity``; naming its target, it cannot be replayed at another node): the
 acceptor learns the dialer's id *and public key* from the signature, and refuses the upgrade
 as it refuses any request (stale, replayed, banned, over its rate limit, a cut link) or when
 the id is not an admitted peer (the dialer then keeps using HTTP). The acceptor's first
@@ -25,12 +26,17 @@ HMAC-SHA256(direction key, direction ‖ seq ‖ payload) ‖ payload (JSON, rea
 ``sdex.jsonio``). The dialer sends requests ``{"i": id, "m": method, "p": path, "q": query,
 "b": body}``; the acceptor answers ``{"r": id, "s": status, "b": body}``, in any order. A
 frame with a bad MAC, out of sequence (replayed, reordered, dropped) or malformed closes the
-stream and costs the sender its score. Each side calls on the stream it dialed; a call with
-no stream open goes over signed HTTP (``sdex.gossip.client``), so older peers still work.
+stream; only a malformed frame whose MAC and sequence checked out costs the peer its score
+(the others anyone on the path could have injected). Each side calls on the stream it
+dialed; a call with no stream open goes over signed HTTP (``sdex.gossip.client``), so older
+peers still work.
 The acceptor runs each request through the same route code as HTTP (``sdex.gossip.routes``),
-with the same limits: a frame is at most ``MAX_P2P_BODY`` plus its envelope, at most
-``MAX_IN_FLIGHT`` requests run at once per stream (more are answered 429), and a stream
-idle for ``IDLE`` seconds is closed.
+with the same limits: a frame is charged to the peer's rate limit before its JSON is read
+(over it, or no longer admitted: the stream closes), is at most ``MAX_P2P_BODY`` plus its
+envelope, at most ``MAX_IN_FLIGHT`` requests run at once per stream (more are answered 429),
+a stream idle for ``IDLE`` seconds is closed, and an answer or a close that the peer does
+not take within ``SEND_TIMEOUT`` / ``CLOSE_TIMEOUT`` ends the stream. A peer holds at most
+two streams to a node (a redial replaces the oldest), a node at most ``2 * MAX_PEERS``.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import itertools
 import json
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
@@ -66,6 +73,10 @@ HEAD = 8 + 32  # seq, MAC
 MAX_DEPTH = 9  # a body's depth (8) inside the envelope
 MAX_IN_FLIGHT = 16
 IDLE = 120.0
+SEND_TIMEOUT = 10.0
+"""Seconds an answer's frame may wait for the peer to read (then the stream closes)."""
+CLOSE_TIMEOUT = 5.0
+"""Seconds a close may wait for the peer (then its connection is dropped)."""
 RETRY = (1.0, 60.0)
 """Seconds before a peer that refused a stream is asked again: the first wait, doubled
 after each refusal up to the second (a peer not yet admitted there soon is; an older node
@@ -82,7 +93,13 @@ class StreamDown(Exception):
 
 
 class FrameError(Exception):
-    """A forged, replayed, out-of-order or malformed frame: the stream closes."""
+    """A forged, replayed, out-of-order or malformed frame: the stream closes. ``proven``:
+    the frame's MAC and sequence checked out, so only the peer could have sent it (it pays);
+    otherwise anyone on the path could have injected it, and nobody is blamed."""
+
+    def __init__(self, reason: str, proven: bool = True) -> None:
+        super().__init__(reason)
+        self.proven = proven
 
 
 def session_keys(
@@ -110,13 +127,13 @@ class Codec:
 
     def open(self, frame: bytes) -> bytes:
         if len(frame) < HEAD:
-            raise FrameError("a frame shorter than its header")
+            raise FrameError("a frame shorter than its header", proven=False)
         seq, payload = frame[:8], frame[HEAD:]
         mac = hmac.digest(self._recv_key, self._recv_dir + seq + payload, "sha256")
         if not hmac.compare_digest(mac, frame[8:HEAD]):
-            raise FrameError("bad MAC")
+            raise FrameError("bad MAC", proven=False)
         if int.from_bytes(seq, "big") != self.received:
-            raise FrameError(f"frame {int.from_bytes(seq, 'big')} out of sequence")
+            raise FrameError(f"frame {int.from_bytes(seq, 'big')} out of sequence", proven=False)
         self.received += 1
         return payload
 
@@ -158,7 +175,7 @@ async def dial(
 ) -> Link:
     """Open a stream to the peer ``peer`` at ``url``; ``StreamDown`` if it cannot be had."""
     nonce = secrets.token_bytes(NONCE)
-    path_qs = f"{PATH}?nonce={nonce.hex()}"
+    path_qs = f"{PATH}?nonce={nonce.hex()}&to={peer}"  # signed: not replayable elsewhere
     headers = key.request_headers("GET", path_qs, b"", me)
     try:
         ws = await session.ws_connect(
@@ -183,13 +200,21 @@ async def dial(
         if signer != peer:
             raise StreamDown(f"{url} answered as {signer}, not {peer}")
     except (StreamDown, AuthError, JsonLimitError, KeyError, TypeError, ValueError) as e:
-        await ws.close()
+        await close_ws(ws)
         raise StreamDown(f"{url}: bad stream hello: {e}") from None
     except BaseException:
-        await ws.close()
+        await close_ws(ws)
         raise
     d2a, a2d = session_keys(key, pub, (nonce, theirs), (key.node_id, peer))
     return Link(ws, peer, Codec((d2a, DIALER), (a2d, ACCEPTOR)), on_bad)
+
+
+async def close_ws(ws: aiohttp.ClientWebSocketResponse | web.WebSocketResponse) -> None:
+    """Close a websocket without waiting long for a peer that stopped reading: past
+    ``CLOSE_TIMEOUT`` aiohttp drops the connection (its close is cancelled)."""
+    with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            await ws.close()
 
 
 async def cancel_all(tasks: Iterable[asyncio.Task[None]]) -> None:
@@ -248,11 +273,11 @@ class Link(_Stream):
         fut: asyncio.Future[tuple[int, Any]] = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut
         try:
-            try:
-                await self.ws.send_bytes(self.codec.seal(payload))
-            except (ConnectionError, RuntimeError) as e:
-                raise StreamDown(f"send failed: {e}") from None
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout):  # a peer that stops reading: no hang
+                try:
+                    await self.ws.send_bytes(self.codec.seal(payload))
+                except (ConnectionError, RuntimeError) as e:
+                    raise StreamDown(f"send failed: {e}") from None
                 return await fut
         finally:
             self._pending.pop(rid, None)
@@ -263,7 +288,7 @@ class Link(_Stream):
                 if msg.type == aiohttp.WSMsgType.ERROR:
                     break
                 if msg.type != aiohttp.WSMsgType.BINARY:
-                    raise FrameError(f"a {msg.type.name} message")
+                    raise FrameError(f"a {msg.type.name} message", proven=False)
                 answer = envelope(self.codec.open(msg.data), MAX_ANSWER + ENVELOPE)
                 rid, status = _id(answer.get("r")), _id(answer.get("s"))
                 fut = self._pending.get(rid)
@@ -271,7 +296,8 @@ class Link(_Stream):
                     fut.set_result((status, answer.get("b")))
         except FrameError as e:
             log.warning("stream to %s: %s: closed", self.peer, e)
-            self.on_bad(self.peer)
+            if e.proven:
+                self.on_bad(self.peer)
         except (ConnectionError, RuntimeError, aiohttp.ClientError) as e:
             log.debug("stream to %s broke: %s", self.peer, e)
         finally:
@@ -279,12 +305,12 @@ class Link(_Stream):
             for fut in self._pending.values():
                 if not fut.done():
                     fut.set_exception(StreamDown("the stream closed"))
-            await self.ws.close()
+            await close_ws(self.ws)
 
     async def close(self) -> None:
         self.open = False
         await cancel_all([self._reader])
-        await self.ws.close()
+        await close_ws(self.ws)
 
 
 # ---- the acceptor's side --------------------------------------------------------------------
@@ -300,10 +326,16 @@ class Served(_Stream):
         codec: Codec,
         dispatch: Dispatch,
         on_bad: Callable[[str], None],
+        admit: Callable[[int], bool] = lambda size: True,
     ) -> None:
         super().__init__(ws, peer, codec, on_bad)
         self.dispatch = dispatch
+        self.admit = admit
+        """Before a frame's JSON is read: may the peer send it (still admitted, within its
+        rate limit)? If not the stream closes (nobody is blamed: the limit is the penalty)."""
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closer: asyncio.Task[None] | None = None
+        self.opened_at = time.monotonic()
 
     async def run(self) -> None:
         try:
@@ -314,9 +346,13 @@ class Served(_Stream):
                 if msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
                     break
                 if msg.type != aiohttp.WSMsgType.BINARY:
-                    raise FrameError(f"a {msg.type.name} message")
+                    raise FrameError(f"a {msg.type.name} message", proven=False)
                 size = len(msg.data)
-                req = envelope(self.codec.open(msg.data), MAX_P2P_BODY + ENVELOPE)
+                payload = self.codec.open(msg.data)
+                if not self.admit(size):
+                    log.debug("stream from %s: over its limits or no longer admitted", self.peer)
+                    break
+                req = envelope(payload, MAX_P2P_BODY + ENVELOPE)
                 rid, method, path, query = (
                     _id(req.get("i")),
                     req.get("m"),
@@ -343,7 +379,8 @@ class Served(_Stream):
                 task.add_done_callback(self._tasks.discard)
         except FrameError as e:
             log.warning("stream from %s: %s: closed", self.peer, e)
-            self.on_bad(self.peer)
+            if e.proven:
+                self.on_bad(self.peer)
         except TimeoutError:
             log.debug("stream from %s idle: closed", self.peer)
         except (ConnectionError, RuntimeError) as e:
@@ -364,12 +401,20 @@ class Served(_Stream):
     async def _answer(self, rid: int, status: int, body: object) -> None:
         if self.ws.closed:
             return
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.ws.send_bytes(self.codec.seal(_dumps({"r": rid, "s": status, "b": body})))
+        frame = self.codec.seal(_dumps({"r": rid, "s": status, "b": body}))
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT):
+                await self.ws.send_bytes(frame)
+        except TimeoutError:  # the peer stopped reading: the stream ends
+            log.debug("stream from %s: an answer not taken in time: closed", self.peer)
+            if self._closer is None:
+                self._closer = asyncio.create_task(close_ws(self.ws))
+        except (ConnectionError, RuntimeError):
+            pass
 
     async def close(self) -> None:
         await cancel_all(self._tasks)
-        await self.ws.close()
+        await close_ws(self.ws)
 
 
 async def accept(

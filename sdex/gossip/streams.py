@@ -17,6 +17,9 @@ from sdex.gossip.stream import RETRY, Link, Served, StreamDown, cancel_all, dial
 
 log = logging.getLogger("sdex.gossip")
 
+SERVED_PER_PEER = 2
+"""Streams one peer may hold open to this node (a redial replaces the oldest)."""
+
 
 class Streams:
     """A node's streams: the one it dialed to each admitted peer (its calls go there), and
@@ -97,7 +100,12 @@ class Streams:
         if self.session is None:
             await served.close()
             return
-        self.served.setdefault(served.peer, set()).add(served)
+        group = self.served.setdefault(served.peer, set())
+        while len(group) >= SERVED_PER_PEER:  # a peer keeps its newest streams only
+            oldest = min(group, key=lambda x: x.opened_at)
+            group.discard(oldest)
+            self._spawn(oldest.close())
+        group.add(served)
         try:
             await served.run()
         finally:
@@ -138,10 +146,13 @@ class Streams:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def served_count(self) -> int:
+        return sum(len(g) for g in self.served.values())
+
     def stats(self) -> dict[str, int]:
         return {
             "streamsDialed": sum(1 for x in self.links.values() if x.open),
-            "streamsServed": sum(len(g) for g in self.served.values()),
+            "streamsServed": self.served_count(),
             "streamsOpened": self.opened,
             "streamFramesSent": self.frames_sent,
         }
