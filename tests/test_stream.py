@@ -29,6 +29,7 @@ from sdex.gossip.stream import (
     _dumps,
     dial,
 )
+from sdex.httpkit import RateLimiter
 from tests.p2putil import Member, gossip_net, order
 
 FAST = GossipConfig(dial_interval=0.1, ae_interval=0.3)
@@ -288,3 +289,29 @@ async def test_a_peer_keeps_at_most_two_streams() -> None:
             assert status == 200
             for link in links:
                 await link.close()
+
+
+@pytest.mark.parametrize("why", ["over its rate limit", "no longer admitted"])
+async def test_a_frame_the_peer_may_not_send_closes_the_stream_unread(
+    why: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A frame is charged to its peer before its JSON is read, and a peer that left the
+    table keeps no stream: either way the stream closes, and nobody is blamed."""
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        link = await open_link(a, b)
+        status, _ = await link.request("GET", "/digest", None, None, 5.0)
+        assert status == 200 and served_from(b, a) == 1
+        before = invalid(b, a)
+        if why == "over its rate limit":
+            take, sender = RateLimiter.take, a.gossip.node_id
+
+            def over(self: RateLimiter, key: str) -> tuple[bool, dict[str, str]]:
+                return (False, {}) if key == sender else take(self, key)
+
+            monkeypatch.setattr(RateLimiter, "take", over)
+        else:
+            b.gossip.peers._drop(a.gossip.node_id)  # as a full table evicts it
+        with pytest.raises(StreamDown):
+            await link.request("GET", "/digest", None, None, 5.0)
+        await until(lambda: served_from(b, a) == 0 and not link.open)
+        assert invalid(b, a) == before
