@@ -642,7 +642,10 @@ async def test_demo_keep_serves_the_page_until_interrupted(tmp_path: Path) -> No
             w = await new_page(b, url)
             await w.page.wait_for_selector("#fills tbody tr[data-tx]", timeout=10_000)
             assert await w.page.locator("#dev-account option").count() > 10
-            assert await w.page.locator("#peers td[title^='http://127.0.0.1:']").count() == 2
+            # the peers table comes with /health (its own fetch, beside /metrics): wait for it
+            peers = "#peers td[title^='http://127.0.0.1:']"
+            await w.page.wait_for_selector(peers, timeout=10_000)
+            assert await w.page.locator(peers).count() == 2
             assert w.errors == [] and w.foreign_requests() == []
         os.kill(proc.pid, signal.SIGINT)  # Ctrl-C, to the demo's own PID
         assert proc.wait(timeout=150) == 0, out.read_text()  # bound, not a speed claim
