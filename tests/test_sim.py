@@ -77,3 +77,35 @@ def test_node_cpus_share_the_machine(
         cpu.submit(node, cost, lambda n: ended.__setitem__(n, sim.now), node)
     sim.run(100.0)
     assert ended == pytest.approx(finish)
+
+
+def test_bootstrapped_network_fills_its_tables_by_peer_exchange() -> None:
+    """Cold tables (node 0 every other node's only seed, as bench/gossip.py starts real
+    nodes): peer exchange makes every node know every other one before orders are posted,
+    meshes stay within the core's bounds, and every order reaches every node."""
+    r = simulate(Scenario(nodes=12, orders=20, seed=4, seeds="bootstrap"))
+    assert r["coverage"] == 1.0
+    mesh = r["mesh_size"]
+    assert isinstance(mesh, dict) and 4 <= mesh["mean"] <= mesh["max"] <= 8
+    warm = simulate(Scenario(nodes=12, orders=20, seed=4, degree=12))
+    assert warm["coverage"] == 1.0
+
+
+def test_work_after_acceptance_delays_delivery_but_not_the_push() -> None:
+    """``after_cost`` (store, book, events) comes after the check: an order is delivered once
+    it is done; the push to peers waits ``flush_delay`` (2 ms) anyway, so work shorter than
+    that does not hold it back, and longer work does (a timer runs when the CPU is free)."""
+    from sdex.sim.network import LinkModel
+
+    def to_each_p50(after: float) -> float:
+        links = LinkModel(latency_median=0.01, latency_sigma=0.0, check_cost=0.001,
+                          after_cost=after)  # fmt: skip
+        r = simulate(Scenario(nodes=10, orders=10, rate=2.0, seed=5, degree=10, links=links))
+        assert r["coverage"] == 1.0
+        each = r["to_each_ms"]
+        assert isinstance(each, dict)
+        return float(each["p50"])
+
+    base = to_each_p50(0.0)
+    assert to_each_p50(0.0015) - base == pytest.approx(1.5, abs=0.3)  # at the receiver only
+    assert to_each_p50(0.02) - base >= 2 * 20.0 - 2.0  # the sender's push waited for it too

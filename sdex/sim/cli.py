@@ -66,6 +66,9 @@ def targets(runs: list[dict[str, Any]], latency_ms: float) -> dict[str, Any]:
               help="Share of honest nodes that leave during posting and restart.")  # fmt: skip
 @click.option("--churn-seconds", type=click.FloatRange(0.1, 600), default=5.0,
               show_default=True, help="How long a churning node stays away.")  # fmt: skip
+@click.option("--seeds", type=click.Choice(["warm", "bootstrap"]), default="warm",
+              show_default=True, help="warm: each node starts knowing 32 random others; "
+              "bootstrap: node 0 is the only seed, the rest by peer exchange.")  # fmt: skip
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the JSON here.")  # fmt: skip
@@ -81,6 +84,7 @@ def simulate(
     hostile: float,
     churn: float,
     churn_seconds: float,
+    seeds: str,
     seed: int,
     out: Path | None,
 ) -> None:
@@ -109,6 +113,7 @@ def simulate(
             hostile=hostile,
             churn=churn,
             churn_seconds=churn_seconds,
+            seeds=seeds,
             links=links,
             gossip=gossip,
         )

@@ -12,7 +12,10 @@ source, and stands in for the node and the aiohttp transport around it:
 - **Intake**: a node checks a peer's orders one batch at a time, in chunks of
   ``intake_chunk`` (as ``Gossip.run_check`` does): ``check_cost`` seconds of the node's CPU
   per new order, ``known_cost`` per copy it already holds when the chunk starts; a wallet's
-  order takes ``check_cost``. A node's CPU runs one job at a time, in arrival order, on a
+  order takes ``check_cost``. Then ``after_cost`` per accepted order (store, book, events),
+  queued behind the check: the order is delivered (its event sent) when that is done; the
+  push to peers, ``flush_delay`` later, waits for it only when it takes longer.
+  A node's CPU runs one job at a time, in arrival order, on a
   core of its own or on a machine it shares with the other nodes (``cores``, with
   ``background`` cores of other work: ``sdex.sim.cpu``), so a wallet's order waits for the
   chunk being checked, and a busy machine slows every node.
@@ -60,6 +63,11 @@ class LinkModel:
     """Bytes per second, each way, per node."""
     check_cost: float = 0.002
     known_cost: float = 0.00005
+    after_cost: float = 0.0
+    """CPU seconds a node spends on a new order once it is accepted (its store write, its
+    book entry, websocket events): queued behind the check, it delays the order's delivery
+    (the event a watcher hears) and the node's next work; the order's push waits
+    ``flush_delay`` anyway, and for this work only when it takes longer."""
     message_cost: float = 0.0
     """CPU seconds one request and its answer cost the two nodes together (framing, the
     socket, MACs or signatures): half is spent by the caller before the request leaves, half
@@ -160,9 +168,15 @@ class SimNode(OrderSet):
     # ---- the node's side ----------------------------------------------------------------------
 
     def store(self, order: dict[str, str]) -> bool:
+        """Hold ``order``; it counts as delivered once its ``after_cost`` work is done (the
+        websocket event a watcher hears comes at the end of it)."""
         if not self.add(order):
             return False
-        self.net.delivered(self, order["hash"])
+        if self.net.links.after_cost > 0:
+            self.net.cpu.submit(self.index, self.net.links.after_cost, self.net.delivered, self,
+                                order["hash"])  # fmt: skip
+        else:
+            self.net.delivered(self, order["hash"])
         return True
 
     def post(self, order: dict[str, str]) -> None:
@@ -251,6 +265,18 @@ class Network:
                     continue
                 node.core.peers.admit(other.node_id, other.url)
                 other.core.peers.admit(node.node_id, node.url)
+        for node in self.nodes:
+            node.run(node.core.start())
+
+    def bootstrap(self, seed: int = 0) -> None:
+        """Cold peer tables, as ``bench/gossip.py --seeds bootstrap`` starts real nodes: every
+        node but ``seed`` is started with that one node as its only seed; the others are
+        found by peer exchange, and meshes form while the tables fill (the first grafts go
+        to the few peers a node knows yet)."""
+        first = self.nodes[seed]
+        for node in self.nodes:
+            if node is not first:
+                node.core = node._new_core([first.url])
         for node in self.nodes:
             node.run(node.core.start())
 

@@ -35,6 +35,8 @@ ZERO = "0x" + "00" * 20
 WETH = "0x" + "c0" * 20
 USDC = "0x" + "a0" * 20
 DOMAIN = Domain(31337, "0x" + "5f" * 20)
+BOOTSTRAP_MAX = 60.0
+"""Simulated seconds a ``bootstrap`` network may take to fill its peer tables."""
 
 
 @dataclass
@@ -47,6 +49,11 @@ class Scenario:
     churn: float = 0.0
     churn_seconds: float = 5.0
     degree: int = 32
+    """Warm peer tables: each node starts knowing this many random others (both ways)."""
+    seeds: str = "warm"
+    """``warm`` (``degree`` above) or ``bootstrap``: node 0 is every other node's only seed
+    and tables fill by peer exchange (as bench/gossip.py starts real nodes); the warm-up then
+    starts once every honest node knows every other one (at most ``BOOTSTRAP_MAX`` s)."""
     warmup: float = 5.0
     drain: float = 10.0
     links: LinkModel = field(default_factory=LinkModel)
@@ -141,6 +148,10 @@ class Run:
                     out[name][kind] = out[name].get(kind, 0) + v
         return out
 
+    def _tables_full(self) -> bool:
+        want = len(self.net.nodes) - 1
+        return all(len(n.core.peers.live()) >= want for n in self.honest)
+
     def _complete(self) -> bool:
         if self.net.sim.now < self.posted[-1]:
             return False
@@ -150,13 +161,17 @@ class Run:
     def go(self) -> dict[str, Any]:
         sc, net, sim = self.sc, self.net, self.net.sim
         wall = time.perf_counter()
-        net.wire(sc.degree)
+        if sc.seeds == "bootstrap":
+            net.bootstrap()
+            sim.run(BOOTSTRAP_MAX, done=self._tables_full)
+        else:
+            net.wire(sc.degree)
         for node in self.net.nodes:
             if node.kind == "forger":
-                sim.at(sc.warmup + self.rng.random() * 0.5, self._forge, node)
-        sim.run(sc.warmup / 2)
+                sim.at(sim.now + sc.warmup + self.rng.random() * 0.5, self._forge, node)
+        sim.run(sim.now + sc.warmup / 2)
         bg0, t_bg0 = self._snapshot(), sim.now
-        sim.run(sc.warmup)
+        sim.run(sim.now + sc.warmup / 2)
         bg1, t_bg1 = self._snapshot(), sim.now
         start = sim.now
         copies0 = sum(n.copies for n in self.honest)
