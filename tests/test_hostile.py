@@ -198,7 +198,7 @@ async def test_made_up_urls_never_fill_the_peer_table(chain: Chain, tmp_path: Pa
             urls = {p["url"] for p in health["gossip"]["peers"]}
             return urls == {net.urls[1], net.urls[2]} and health["gossip"]["candidates"] == 0
 
-        await wait_for(only_real_peers, timeout=30)  # the fakes were tried once and dropped
+        await wait_for(only_real_peers, timeout=60)  # the fakes were tried once and dropped
         order = c.sign(ask(c, 5, E18, 3500 * E6))
         assert (await net.api(2).post_order(order))[0] == 201
         await wait_for(lambda: converged(net, {order.hash_hex}, range(3)), timeout=20)

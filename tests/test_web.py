@@ -646,6 +646,13 @@ async def test_demo_keep_serves_the_page_until_interrupted(tmp_path: Path) -> No
             peers = "#peers td[title^='http://127.0.0.1:']"
             await w.page.wait_for_selector(peers, timeout=10_000)
             assert await w.page.locator(peers).count() == 2
+            # a common laptop width: the story's fills fit their panel, no sideways scroll
+            await w.page.set_viewport_size({"width": 1280, "height": 800})
+            widths = await w.page.evaluate(
+                "() => [...document.querySelectorAll('.panel')]"
+                ".map(p => [p.id, p.scrollWidth, p.clientWidth])"
+            )
+            assert widths and all(scroll <= client for _, scroll, client in widths), widths
             assert w.errors == [] and w.foreign_requests() == []
         os.kill(proc.pid, signal.SIGINT)  # Ctrl-C, to the demo's own PID
         assert proc.wait(timeout=150) == 0, out.read_text()  # bound, not a speed claim

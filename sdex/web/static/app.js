@@ -59,7 +59,7 @@ function banner(text) {
   b.hidden = !text;
 }
 
-const short = (hex) => (typeof hex === "string" && hex.length > 14 ? `${hex.slice(0, 8)}…${hex.slice(-4)}` : String(hex));
+const short = (hex, head = 8) => (typeof hex === "string" && hex.length > 14 ? `${hex.slice(0, head)}…${hex.slice(-4)}` : String(hex));
 const same = (a, b) => typeof a === "string" && typeof b === "string" && a.toLowerCase() === b.toLowerCase();
 
 async function getJSON(path) {
@@ -249,12 +249,12 @@ function renderFills() {
     ...S.fills.map((t) => {
       const tr = h("tr", { "data-tx": t.tx, class: [t.fresh ? "flash" : "", same(t.seller, me) || same(t.buyer, me) ? "mine" : ""].join(" ").trim() },
         h("td", { class: "num" }, t.block),
-        h("td", { class: "mono", title: t.tx }, short(t.tx)),
+        h("td", { class: "mono", title: t.tx }, short(t.tx, 6)),
         h("td", {}, t.market.name),
         h("td", { class: "num" }, fmtPrice(t.price)),
         h("td", { class: "num" }, `${fmtAmount(t.base, t.market.baseDecimals)} ${t.market.base}`),
-        h("td", { class: "mono", title: t.seller }, short(t.seller)),
-        h("td", { class: "mono", title: t.buyer }, short(t.buyer)),
+        h("td", { class: "mono", title: t.seller }, short(t.seller, 6)),
+        h("td", { class: "mono", title: t.buyer }, short(t.buyer, 6)),
       );
       t.fresh = false;
       return tr;
