@@ -235,6 +235,30 @@ async def test_book_moves_are_synced_persisted_and_published(node: Node) -> None
     assert _drain(sub) == []
 
 
+async def test_funds_a_close_frees_reopen_the_makers_unfunded_orders(node: Node) -> None:
+    """The book gives a closed order's funds to its maker's other orders: the registry
+    looks again at those it holds ``unfunded``, stores and publishes them ``open``."""
+    reg = node.registry
+    first, second = ask(A, 10, 100), ask(A, 10, 101)
+    reg.set_funds(A, BASE, 10)  # enough for one of them
+    recs = []
+    for seq, signed in enumerate((first, second), 1):
+        node.store.add_order(signed, seq, OrderStatus.OPEN, "api")
+        rec = Record(signed, seq, "api", status=OrderStatus.NEW)
+        reg.admit(rec)
+        reg.rest(signed, 0)
+        recs.append(rec)
+    reg.sync()
+    assert [r.status for r in recs] == [S.OPEN, S.UNFUNDED]
+    sub = node.events.subscribe()
+    reg.remove(first.hash, RemovalReason.CANCELLED, "cancelled on chain")
+    assert _drain(sub) == [("cancelled", "cancelled")]
+    reg.sync()  # nothing named the second order: the close did
+    assert _drain(sub) == [("open", "open")]
+    stored = node.store.order(second.hash_hex)
+    assert stored is not None and stored.status == "open" and recs[1].status is S.OPEN
+
+
 async def test_registry_indexes(node: Node) -> None:
     reg = node.registry
     rec = _held(node, S.OPEN)

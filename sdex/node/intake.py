@@ -117,7 +117,7 @@ class NodeIntake(NodeStatus):
             if match:
                 mr = self.engine.submit(signed, now=self.now(), tif=tif, filled=state.filled)
             else:
-                self.book.add(signed, filled=state.filled)
+                self.registry.rest(signed, state.filled)
                 rec.announced = True  # it came by gossip: it rests, and is passed on below
                 if self.gossip is not None:
                     self.gossip.announce(rec.json, exclude=source.removeprefix("peer:"))

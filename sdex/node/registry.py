@@ -8,7 +8,8 @@ While the book holds an order open, its fill state is the book's: ``meta`` reads
 there, and the record keeps what was last stored and published. The book does not report
 what it changed, so every book change that can move an open order's fill state or status
 is made, or named, through the registry: ``set_funds``, ``set_filled``, ``rest`` (changes it
-makes), ``matched`` and ``settled`` (the matching engine's). The registry notes the orders
+makes), ``matched`` and ``settled`` (the matching engine's), and every close (which frees
+its maker's funds for the maker's ``unfunded`` orders). The registry notes the orders
 each touched, and ``sync`` stores and publishes exactly those whose state moved
 (``open``, ``partially_filled``, ``unfunded``), in one transaction.
 
@@ -80,6 +81,8 @@ class OrderRegistry:
         self._by_signature: dict[str, Record] = {}
         self._by_account: dict[tuple[str, str], set[bytes]] = {}
         """Order hashes by (maker, maker token): the orders a funds change touches."""
+        self._unfunded: dict[tuple[str, str], set[bytes]] = {}
+        """The ``unfunded`` records by (maker, maker token): those funds freed may reopen."""
         self._touched: set[bytes] = set()
         """Orders a book change touched since the last ``sync``."""
         self._deferred: list[Row] | None = None
@@ -165,7 +168,18 @@ class OrderRegistry:
     def _move(self, rec: Record, status: OrderStatus) -> None:
         """``rec.status = status`` if the table allows it, keeping the open counts true."""
         status = check_transition(rec.status, status)
-        was_open = rec.status.is_open
+        old_status = rec.status
+        if (old_status is OrderStatus.UNFUNDED) != (status is OrderStatus.UNFUNDED):
+            o = rec.signed.order
+            key = (o.maker, o.maker_token)
+            if status is OrderStatus.UNFUNDED:
+                self._unfunded.setdefault(key, set()).add(rec.signed.hash)
+            else:
+                held = self._unfunded[key]
+                held.discard(rec.signed.hash)
+                if not held:
+                    del self._unfunded[key]
+        was_open = old_status.is_open
         if was_open != status.is_open:
             maker = rec.signed.order.maker
             old = self.maker_open.get(maker, 0)
@@ -190,12 +204,15 @@ class OrderRegistry:
         """Change ``rec``'s status (``TransitionError`` if the table forbids it; then nothing
         changes), reason and filled amount; store the row and publish ``event`` (the new
         status's name unless given)."""
+        was_open = rec.status.is_open
         self._move(rec, status)
         rec.reason = reason
         if filled is not None:
             rec.filled = filled
         self._write(rec.row())
         self.publish(rec, event or rec.status)
+        if was_open and not status.is_open:
+            self._freed(rec.signed)
 
     def close(
         self, rec: Record, status: OrderStatus, reason: str, filled: int | None = None
@@ -269,8 +286,20 @@ class OrderRegistry:
             touched.add(m.incoming.hash)
 
     def settled(self, m: Match) -> None:
-        """A match's settlement was confirmed or released: both its orders moved."""
+        """A match's settlement was confirmed or released: both its orders moved, and what
+        their makers had reserved for it is no longer held."""
         self._touched.update((m.resting.hash, m.incoming.hash))
+        self._freed(m.resting)
+        self._freed(m.incoming)
+
+    def _freed(self, signed: SignedOrder) -> None:
+        """Funds ``signed``'s maker held for it are free (it closed, or a fill of it settled
+        or failed): the book gives them to the maker's other orders, so those held
+        ``unfunded`` are looked at again."""
+        o = signed.order
+        unfunded = self._unfunded.get((o.maker, o.maker_token))
+        if unfunded:
+            self._touched |= unfunded
 
     def sync(self) -> None:
         """Store the filled amounts and statuses of the touched orders that moved (one
