@@ -116,13 +116,13 @@ def test_one_error_body() -> None:
     )
 
 
-# ---- the node's status layer: every transition persisted and published ------------------------
+# ---- the order registry: every transition persisted and published -----------------------------
 
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[Node]:
-    """A node's records, store, book and event hub, as ``Node.start`` builds them (no chain:
-    only the status layer is driven here)."""
+    """A node's registry, store, book and event hub, as ``Node.start`` builds them (no chain:
+    only the registry is driven here)."""
     token = TokenInfo(address=BASE, decimals=18)
     config = NodeConfig(
         rpc="http://127.0.0.1:1",
@@ -137,6 +137,7 @@ def node(tmp_path: Path) -> Iterator[Node]:
     identity = ChainIdentity(DOMAIN.chain_id, DOMAIN.verifying_contract, "0x" + "11" * 32)
     n.store = Store(config.db, identity, DOMAIN)
     n.book = OrderBook([(BASE, QUOTE)])
+    n.registry.attach(n.store, n.book)
     yield n
     n.store.close()
 
@@ -150,47 +151,126 @@ def _drain(sub: Subscription) -> list[tuple[str, str]]:
     return out
 
 
-async def test_every_transition_is_persisted_and_published(node: Node) -> None:
+def _held(node: Node, status: OrderStatus) -> Record:
+    """An order the registry holds with ``status``, its row stored so (reason ``before``)."""
+    signed = ask(A, 10, 100)
+    node.store.add_order(signed, 1, OrderStatus.OPEN, "api")
+    node.store.update_orders([(signed.hash_hex, status, 0, "before")])
+    rec = Record(signed, 1, "api", status=OrderStatus.NEW, reason="before")
+    node.registry.admit(rec, status)
+    return rec
+
+
+@pytest.mark.parametrize(("old", "new"), list(itertools.product(API_STATUSES, OrderStatus)))
+async def test_registry_transition_table(node: Node, old: OrderStatus, new: OrderStatus) -> None:
+    """Every (held status, new status): an allowed change is stored and published, and the
+    open counts follow; a forbidden one raises and changes nothing anywhere."""
+    reg = node.registry
+    rec = _held(node, old)
+    assert reg.open_count(A) == reg.open_count(None) == (1 if old.is_open else 0)
+    sub = node.events.subscribe()
+    if old is new or new in ALLOWED[old]:
+        reg.transition(rec, new, "why", filled=3)
+        after, reason, filled = new, "why", 3
+        assert _drain(sub) == [(new.value, new.value)]
+    else:
+        with pytest.raises(TransitionError, match=f"{old.value} -> {new.value}"):
+            reg.transition(rec, new, "why", filled=3)
+        after, reason, filled = old, "before", 0
+        assert _drain(sub) == []
+    stored = node.store.order(rec.signed.hash_hex)
+    assert stored is not None
+    assert (stored.status, stored.reason, stored.filled) == (after, reason, filled)
+    assert (rec.status, rec.reason, rec.filled) == (after, reason, filled)
+    assert reg.open_count(A) == reg.open_count(None) == (1 if after.is_open else 0)
+
+
+async def test_book_moves_are_synced_persisted_and_published(node: Node) -> None:
+    """Transitions the book makes (fills, funds) reach the store and the websocket at
+    ``sync``, through the registry's own book changes: no order is marked by hand."""
+    reg = node.registry
     signed = ask(A, 10, 100)
     h = signed.hash
-    node.book.set_funds(A, BASE, 10)
+    reg.set_funds(A, BASE, 10)
     rec = Record(signed, 1, "api", status=OrderStatus.NEW)
     node.store.add_order(signed, 1, OrderStatus.OPEN, "api")
-    node._remember(rec)
-    node._set_status(rec, OrderStatus.OPEN)
-    node.book.add(signed)
+    reg.admit(rec)
+    reg.rest(signed, 0)
     sub = node.events.subscribe()
 
-    def moved(action: Callable[[], None]) -> None:
-        action()
-        node._dirty.add(h)
-        node._persist_open()
+    def synced(action: Callable[[], None]) -> Callable[[], None]:
+        return lambda: (action(), reg.sync())[1]
 
-    steps: list[tuple[str, Callable[[], None], OrderStatus]] = [
-        ("a fill elsewhere", lambda: moved(lambda: node.book.set_filled(h, 4)), S.PARTIALLY_FILLED),
-        ("funds gone", lambda: moved(lambda: node._set_funds(A, BASE, 0)), S.UNFUNDED),
-        ("funds back", lambda: moved(lambda: node._set_funds(A, BASE, 10)), S.PARTIALLY_FILLED),
+    steps: list[tuple[str, Callable[[], None], OrderStatus, int]] = [
+        ("a fill elsewhere", synced(lambda: reg.set_filled(h, 4)), S.PARTIALLY_FILLED, 4),
+        ("funds gone", synced(lambda: reg.set_funds(A, BASE, 0)), S.UNFUNDED, 4),
+        ("funds back", synced(lambda: reg.set_funds(A, BASE, 10)), S.PARTIALLY_FILLED, 4),
+        ("another fill", synced(lambda: reg.set_filled(h, 5)), S.PARTIALLY_FILLED, 5),
         (
             "cancelled on chain",
-            lambda: node._remove(h, RemovalReason.CANCELLED, "cancelled on chain"),
+            lambda: reg.remove(h, RemovalReason.CANCELLED, "cancelled on chain"),
             S.CANCELLED,
+            5,
         ),
     ]
-    for what, action, status in steps:
+    last = S.OPEN
+    for what, action, status, filled in steps:
         action()
         stored = node.store.order(signed.hash_hex)
-        assert stored is not None and stored.status == status, what
-        assert rec.status is status, what
-        assert _drain(sub) == [(status.value, status.value)], what
-        assert node.maker_open.get(A, 0) == (1 if status.is_open else 0), what
+        assert stored is not None and (stored.status, stored.filled) == (status, filled), what
+        assert (rec.status, rec.filled) == (status, filled), what
+        # published once per status change (a fill that keeps the status is only stored)
+        assert _drain(sub) == ([(status.value, status.value)] if status != last else []), what
+        assert reg.maker_open.get(A, 0) == (1 if status.is_open else 0), what
+        last = status
     # A change the table forbids is refused and changes nothing: not stored, not published.
     with pytest.raises(TransitionError):
-        node._set_status(rec, OrderStatus.UNFUNDED)
+        reg.transition(rec, OrderStatus.UNFUNDED, "no")
     # This node's policy never closes a closed order again (the chain's close stands).
-    node._close_record(rec, OrderStatus.REMOVED, "settlement kept failing")
+    reg.close(rec, OrderStatus.REMOVED, "settlement kept failing")
     stored = node.store.order(signed.hash_hex)
     assert stored is not None and stored.status == "cancelled" and rec.status is S.CANCELLED
     assert _drain(sub) == []
+    reg.sync()  # nothing touched since: nothing written or published
+    assert _drain(sub) == []
+
+
+async def test_funds_a_close_frees_reopen_the_makers_unfunded_orders(node: Node) -> None:
+    """The book gives a closed order's funds to its maker's other orders: the registry
+    looks again at those it holds ``unfunded``, stores and publishes them ``open``."""
+    reg = node.registry
+    first, second = ask(A, 10, 100), ask(A, 10, 101)
+    reg.set_funds(A, BASE, 10)  # enough for one of them
+    recs = []
+    for seq, signed in enumerate((first, second), 1):
+        node.store.add_order(signed, seq, OrderStatus.OPEN, "api")
+        rec = Record(signed, seq, "api", status=OrderStatus.NEW)
+        reg.admit(rec)
+        reg.rest(signed, 0)
+        recs.append(rec)
+    reg.sync()
+    assert [r.status for r in recs] == [S.OPEN, S.UNFUNDED]
+    sub = node.events.subscribe()
+    reg.remove(first.hash, RemovalReason.CANCELLED, "cancelled on chain")
+    assert _drain(sub) == [("cancelled", "cancelled")]
+    reg.sync()  # nothing named the second order: the close did
+    assert _drain(sub) == [("open", "open")]
+    stored = node.store.order(second.hash_hex)
+    assert stored is not None and stored.status == "open" and recs[1].status is S.OPEN
+
+
+async def test_registry_indexes(node: Node) -> None:
+    reg = node.registry
+    rec = _held(node, S.OPEN)
+    assert reg.get(rec.signed.hash) is rec and reg.at(rec.signed.hash_hex) is rec
+    assert reg.at("0xzz") is None and reg.at("0x" + "00" * 32) is None
+    assert reg.by_signature(rec.json["signature"]) is rec
+    assert reg.holds_account((A, BASE)) and not reg.holds_account((A, QUOTE))
+    assert list(reg.open_records()) == [rec] and list(reg.gossiped_records()) == []
+    rec.announced = True
+    assert list(reg.gossiped_records()) == [rec]
+    reg.transition(rec, S.EXPIRED, "expired")
+    assert list(reg.open_records()) == [] and reg.open_count(None) == 0
 
 
 # ---- one verdict from chain state ------------------------------------------------------------

@@ -78,6 +78,12 @@ async def test_wallet_flow_from_order_config_to_settled_fill(chain: Chain, tmp_p
         assert c.exchange.order_info(resting).filled == x
         assert node.settler.settled == 1
 
+        async def stored_as_shown() -> bool:  # the store's row says what the API says
+            row = node.store.order(resting_hash)
+            return row is not None and (row.status, row.filled) == ("partially_filled", x)
+
+        await wait_for(stored_as_shown)
+
 
 async def test_repeat_post_is_idempotent(chain: Chain, tmp_path: Path) -> None:
     c = chain

@@ -13,7 +13,7 @@ from sdex.ingest.verify import Eip1271Batcher, ecdsa_ok
 from sdex.matching.match import TimeInForce
 from sdex.model import CHAIN_CLOSED, OPEN_STATUSES, OrderStatus, closed_status
 from sdex.node.intake import NodeIntake
-from sdex.node.records import Record
+from sdex.node.registry import Record
 from sdex.node.views import _stored_fills
 from sdex.order import SignedOrder
 from sdex.watch import BlockChanges
@@ -67,8 +67,8 @@ class NodeChainState(NodeIntake):
         # Funds: the watcher re-read every touched account the book or the mirror holds.
         for account in changes.funds:
             spendable = self.mirror.spendable(account)
-            if spendable is not None and account in self._by_account:
-                self._set_funds(account[0], account[1], spendable)
+            if spendable is not None and self.registry.holds_account(account):
+                self.registry.set_funds(account[0], account[1], spendable)
         targets = [
             self.records[h].signed
             for h in affected | rejudge | verify
@@ -137,13 +137,11 @@ class NodeChainState(NodeIntake):
     def _filled_elsewhere(self, so: SignedOrder, filled: int) -> None:
         """The chain's filled amount differs from the book's (fills made elsewhere, or
         undone). If what is left is dust the book closes the order: so does its record."""
-        self.book.set_filled(so.hash, filled)
-        self._dirty.add(so.hash)
+        self.registry.set_filled(so.hash, filled)
         st = self.book.get(so.hash)
         if st is None or st.closed is not None:
             rec = self.records[so.hash]
-            rec.filled = filled
-            self._close_record(rec, OrderStatus.FILLED, "filled elsewhere")
+            self.registry.close(rec, OrderStatus.FILLED, "filled elsewhere", filled)
 
     def _rejudge(self, so: SignedOrder, state: OrderState) -> None:
         """After a reorg or reset: the chain's word on an order, whatever it was before. An
@@ -157,9 +155,7 @@ class NodeChainState(NodeIntake):
             before = st.filled
             self._apply_chain_state(so, state)
             if state.filled < before:
-                self.events.publish(
-                    {"type": "order", "event": "fill_reverted", **self._record(rec)}
-                )
+                self.registry.publish(rec, "fill_reverted")
             return
         if st is not None and st.pending:  # in flight: the settler's outcome decides
             return
@@ -169,9 +165,10 @@ class NodeChainState(NodeIntake):
         removal = removal_of(verdict)
         o = so.order
         if removal is None:
-            self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
+            funds = min(state.maker_balance, state.maker_allowance)
+            self.registry.set_funds(o.maker, o.maker_token, funds)
             try:
-                self.book.add(so, filled=state.filled)
+                self.registry.rest(so, state.filled)
             except BookError as e:
                 log.info("order %s cannot return to the book: %s", so.hash_hex, e)
                 return
@@ -180,26 +177,23 @@ class NodeChainState(NodeIntake):
                 # what the chain leaves is dust (a maker's cancel-up-to makes us look again
                 # at orders closed here as filled with dust left): it stays closed
                 if rec.filled != state.filled:
-                    rec.filled = state.filled
-                    self.store.update_orders([(so.hash_hex, rec.status, rec.filled, rec.reason)])
+                    self.registry.correct_filled(rec, state.filled)
                 return
-            rec.filled = state.filled
-            self._set_status(rec, OrderStatus.OPEN)
-            rec.reason = "reopened: the chain no longer has what closed it (reorg or reset)"
-            self._dirty.add(so.hash)
-            self.store.update_orders([(so.hash_hex, rec.status, rec.filled, rec.reason)])
-            self.events.publish({"type": "order", "event": "reopened", **self._record(rec)})
+            why = "reopened: the chain no longer has what closed it (reorg or reset)"
+            self.registry.transition(
+                rec, OrderStatus.OPEN, why, filled=state.filled, event="reopened"
+            )
             return
         status = closed_status(removal, False)
         if status is OrderStatus.REMOVED:  # not the chain's to say (e.g. an invalid signature)
             status = rec.status
         if status != rec.status or state.filled != rec.filled:
-            rec.filled = state.filled
-            self._close_record(rec, status, _message(verdict))
+            self.registry.close(rec, status, _message(verdict), state.filled)
 
     def _apply_chain_state(self, so: SignedOrder, state: OrderState) -> None:
         o = so.order
-        self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
+        funds = min(state.maker_balance, state.maker_allowance)
+        self.registry.set_funds(o.maker, o.maker_token, funds)
         st = self.book.get(so.hash)
         if st is None or st.pending:  # in flight: looked at again once the settler is done
             if st is not None:
@@ -212,14 +206,12 @@ class NodeChainState(NodeIntake):
                 self._filled_elsewhere(so, state.filled)
             return
         if reason is RemovalReason.FILLED:
-            self.book.set_filled(so.hash, state.filled)
-            self._dirty.add(so.hash)
+            self.registry.set_filled(so.hash, state.filled)
             rec = self.records[so.hash]
-            rec.filled = state.filled
             if rec.status in OPEN_STATUSES:
-                self._close_record(rec, OrderStatus.FILLED, "filled on chain")
+                self.registry.close(rec, OrderStatus.FILLED, "filled on chain", state.filled)
             return
-        self._remove(so.hash, reason, _message(verdict))
+        self.registry.remove(so.hash, reason, _message(verdict))
 
     def _recheck_settled(self) -> None:
         """Orders a block touched while their own fills were in flight: once none is, take
@@ -240,29 +232,10 @@ class NodeChainState(NodeIntake):
                 self._apply_chain_state(rec.signed, state)
 
     def _persist_open(self) -> None:
-        """Write filled amounts and statuses of open orders that changed (one transaction),
-        then publish each status change (``open``, ``partially_filled``, ``unfunded``)."""
+        """Orders whose own fills were in flight looked at again (``_recheck_settled``), then
+        the registry stores and publishes what moved (``OrderRegistry.sync``)."""
         self._recheck_settled()
-        updates = []
-        moved: list[Record] = []
-        dirty, self._dirty = self._dirty, set()
-        for h in dirty:
-            rec = self.records.get(h)
-            if rec is None or rec.status not in OPEN_STATUSES:
-                continue
-            st = self.book.get(rec.signed.hash)
-            if st is None or st.closed is not None:
-                continue
-            if st.filled != rec.filled or st.status != rec.status:
-                rec.filled = st.filled
-                if st.status in OPEN_STATUSES and st.status != rec.status:
-                    self._set_status(rec, st.status)
-                    moved.append(rec)
-                updates.append((rec.signed.hash_hex, rec.status, rec.filled, rec.reason))
-        if updates:
-            self.store.update_orders(updates)
-        for rec in moved:
-            self.events.publish({"type": "order", "event": rec.status, **self._record(rec)})
+        self.registry.sync()
 
     async def _reload_orders(self) -> None:
         """Put the stored open orders back in the book, as the chain sees them now."""
@@ -278,10 +251,9 @@ class NodeChainState(NodeIntake):
                 tif=TimeInForce(s.tif) if s.tif in _TIF_VALUES else TimeInForce.GTC,
                 cancel_signature=s.cancel_signature,
             )
-            self._remember(rec)
-            self._set_status(rec, OrderStatus(s.status))
+            self.registry.admit(rec, OrderStatus(s.status))
             self._seq = max(self._seq, s.seq)
-        stored = [r for r in self.records.values() if r.status in OPEN_STATUSES]
+        stored = list(self.registry.open_records())
         if not stored:
             return
         read_at = self.mirror.head.number if self.mirror.head is not None else -1
@@ -298,26 +270,23 @@ class NodeChainState(NodeIntake):
         by_hash = {so.hash: st for so, st in read}
         states = [by_hash[r.signed.hash] for r in stored]
         now = self.now()
+        close = self.registry.close
         for rec, state in zip(stored, states, strict=True):
             self.mirror.learn(rec.signed, state, read_at)
             verdict = judge(rec.signed, state)
             removal = removal_of(verdict)
             o = rec.signed.order
-            rec.filled = state.filled
             if removal is not None:
-                self._close_record(rec, closed_status(removal, False), _message(verdict))
+                close(rec, closed_status(removal, False), _message(verdict), state.filled)
             elif now >= o.expiry:
-                self._close_record(rec, OrderStatus.EXPIRED, "expired")
+                close(rec, OrderStatus.EXPIRED, "expired", state.filled)
             elif rec.tif is not TimeInForce.GTC:  # its match was settled or not: it never rests
-                self._close_record(
-                    rec, OrderStatus.REMOVED, f"{rec.tif.value}: not resting after restart"
-                )
-            else:
-                self._set_funds(
-                    o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance)
-                )
-                self.book.add(rec.signed, filled=state.filled)
-                self._dirty.add(rec.signed.hash)
+                why = f"{rec.tif.value}: not resting after restart"
+                close(rec, OrderStatus.REMOVED, why, state.filled)
+            else:  # the book has its filled amount now; sync stores it if it moved
+                funds = min(state.maker_balance, state.maker_allowance)
+                self.registry.set_funds(o.maker, o.maker_token, funds)
+                self.registry.rest(rec.signed, state.filled)
                 self._announce_if_resting(rec)  # (gossip starts later: marks it, sends nothing)
         self._persist_open()
 

@@ -6,7 +6,8 @@ Matches go to the settler; its results and the watcher's block changes come back
 are applied to the book, the store and the event stream in one place.
 
 ``Node`` is built in layers, one concern a module, each a class the next extends:
-``records`` (state and lookups) → ``views`` (JSON) → ``status`` (closing records) →
+``records`` (state and lookups; the order registry, ``sdex.node.registry``, holds every
+record and makes every status transition) → ``views`` (JSON) → ``status`` (closing records) →
 ``intake`` (orders in, matching) → ``chainstate`` (blocks, mirror verdicts) → ``settle``
 (settlement results) → ``peering`` (what gossip asks) → ``core`` (wiring, lifecycle).
 """
@@ -63,6 +64,7 @@ class Node(NodePeering):
         if self.store.rebuilt:
             log.warning("database %s belonged to another chain: rebuilt", cfg.db)
         self.book = OrderBook(cfg.pairs)
+        self.registry.attach(self.store, self.book)
         self.engine = MatchingEngine(self.book)
         self.tokens = frozenset(t for pair in cfg.pairs for t in pair)
         self.mirror = Mirror(ex, self.tokens, depth=cfg.reorg_depth)
@@ -91,7 +93,7 @@ class Node(NodePeering):
             identity,
             cfg.deploy_block,
             self._on_block,
-            wanted=lambda a: a in self.mirror.funds or a in self._by_account,
+            wanted=lambda a: a in self.mirror.funds or self.registry.holds_account(a),
             poll_interval=cfg.poll_interval,
             subscribe=cfg.new_heads,
         )
@@ -132,7 +134,7 @@ class Node(NodePeering):
             self.domain,
             batcher,
             known=lambda h: h in self.records,
-            open_count=self._open_count,
+            open_count=self.registry.open_count,
             now=self.now,
             limits=self.config.limits,
             tokens=self.tokens,

@@ -84,7 +84,7 @@ class NodeIntake(NodeStatus):
         if not isinstance(obj, dict):
             return False
         sig = obj.get("signature")
-        rec = self._by_signature.get(sig) if isinstance(sig, str) else None
+        rec = self.registry.by_signature(sig) if isinstance(sig, str) else None
         return rec is not None and rec.json == obj
 
     def _accept(
@@ -109,8 +109,7 @@ class NodeIntake(NodeStatus):
         stored = self.store.add_order_async(
             signed, rec.seq, OrderStatus.OPEN, source, tif.value, order_json=rec.json
         )
-        self._remember(rec)
-        self._set_status(rec, OrderStatus.OPEN)
+        self.registry.admit(rec)
         self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
         log.debug("order %s accepted from %s (%s)", signed.hash_hex, source, tif.value)
         mr: MatchResult | None = None
@@ -118,7 +117,7 @@ class NodeIntake(NodeStatus):
             if match:
                 mr = self.engine.submit(signed, now=self.now(), tif=tif, filled=state.filled)
             else:
-                self.book.add(signed, filled=state.filled)
+                self.registry.rest(signed, state.filled)
                 rec.announced = True  # it came by gossip: it rests, and is passed on below
                 if self.gossip is not None:
                     self.gossip.announce(rec.json, exclude=source.removeprefix("peer:"))
@@ -236,10 +235,7 @@ class NodeIntake(NodeStatus):
                     m.amounts.left_filled,
                     m.price,
                 )
-        self._dirty.add(mr.order.hash)
-        for m in mr.matches:
-            self._dirty.add(m.resting.hash)
-            self._dirty.add(m.incoming.hash)
+        self.registry.matched(mr)
         self.settler.submit(mr.matches)
 
     def _uncross(self) -> None:

@@ -1,12 +1,13 @@
-"""What the node remembers of each order: ``Record``, the indexes over records, and the
-shared state every part of ``Node`` reads (declared here, built by ``Node.start``)."""
+"""The shared state every part of ``Node`` reads (declared here, built by ``Node.start``):
+its parts, and the order registry (``sdex.node.registry``: one ``Record`` per order, its
+indexes and every status transition), with the lookups the node's layers use."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sdex.book import OrderBook
 from sdex.chain import Sender
@@ -15,11 +16,11 @@ from sdex.chain.arpc import AsyncRpc
 from sdex.gossip import Gossip
 from sdex.ingest import Intake, StateBatcher
 from sdex.matching import MatchingEngine
-from sdex.matching.match import TimeInForce
 from sdex.mirror import Mirror
-from sdex.model import OPEN_STATUSES, OrderStatus
 from sdex.node.config import NodeConfig
 from sdex.node.events import EventHub
+from sdex.node.registry import OrderRegistry
+from sdex.node.registry import Record as Record
 from sdex.order import Domain, SignedOrder
 from sdex.settlement import Settler
 from sdex.store import Store
@@ -30,30 +31,6 @@ CROSS_GRACE = 0.5
 
 MIRROR_MAX_LAG = 2
 """Blocks the mirror may trail the chain by and still answer intake without a chain read."""
-
-
-@dataclass
-class Record:
-    """What the node remembers of an accepted order, also after it left the book."""
-
-    signed: SignedOrder
-    seq: int
-    source: str
-    status: OrderStatus = OrderStatus.OPEN
-    filled: int = 0
-    reason: str = ""
-    created_at: float = field(default_factory=time.time)
-    failures: int = 0
-    cancel_signature: bytes | None = None
-    """The maker's soft-cancel signature, kept to prove the cancel to peers."""
-    tif: TimeInForce = TimeInForce.GTC
-    announced: bool = False
-    """Gossiped (or received by gossip): only an order that rests is ever announced, and
-    only announced open orders are offered to peers (snapshot, digest, fetch)."""
-    json: dict[str, str] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.json = self.signed.to_json()
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,21 +69,23 @@ class NodeState:
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
         self.events = EventHub()
-        self.records: dict[bytes, Record] = {}
-        self.maker_open: dict[str, int] = {}
-        self.open_orders = 0
-        """Open orders in all: ``sum(maker_open.values())``, kept by ``_set_status``."""
+        self.registry = OrderRegistry(self.events)
+        """Every order's record and status (attached to the store and book at start)."""
         self.started = asyncio.Event()
         self.gossip: Gossip | None = None
-        self._by_signature: dict[str, Record] = {}
-        self._by_account: dict[tuple[str, str], set[bytes]] = {}
-        """Order hashes by (maker, maker token): the orders a funds change touches."""
-        self._dirty: set[bytes] = set()
-        """Open orders whose book state may have moved since they were last persisted."""
         self._recheck: set[bytes] = set()
         """Orders a block touched while fills of theirs were in flight (``_recheck_settled``)."""
         self._tasks: list[asyncio.Task[None]] = []
         self._seq = 0
+
+    @property
+    def records(self) -> dict[bytes, Record]:
+        """The registry's records by order hash (read-only use: the registry changes them)."""
+        return self.registry.records
+
+    @property
+    def open_orders(self) -> int:
+        return self.registry.open_orders
 
     def now(self) -> int:
         """The time the chain will judge expiry by: the latest block's, or the wall clock's."""
@@ -121,42 +100,17 @@ class NodeState:
         w = self.watcher
         return w.status == "ok" and w.caught_up.is_set() and w.lag <= MIRROR_MAX_LAG
 
-    def _open_count(self, maker: str | None) -> int:
-        if maker is None:
-            return self.open_orders
-        return self.maker_open.get(maker, 0)
-
-    def _remember(self, rec: Record) -> None:
-        self.records[rec.signed.hash] = rec
-        o = rec.signed.order
-        self._by_account.setdefault((o.maker, o.maker_token), set()).add(rec.signed.hash)
-        if len(rec.signed.signature) == 65:
-            self._by_signature[rec.json["signature"]] = rec
-
-    def _set_funds(self, maker: str, token: str, amount: int) -> None:
-        """The book's view of what ``maker`` can pay in ``token``; every order of that
-        account may change status (unfunded, open), so they are persisted next."""
-        if self.book.funds(maker, token) != amount:
-            self.book.set_funds(maker, token, amount)
-            self._dirty |= self._by_account.get((maker, token), set())
-
     def _pending(self, rec: Record) -> int:
         st = self.book.get(rec.signed.hash)
         return st.pending if st is not None else 0
 
     def _record_at(self, hash_hex: str) -> Record | None:
         """The record of a hash a peer named (0x-hex; anything else names nothing)."""
-        try:
-            return self.records.get(bytes.fromhex(hash_hex.removeprefix("0x")))
-        except ValueError:
-            return None
+        return self.registry.at(hash_hex)
 
     def knows(self, hash_hex: str) -> bool:
-        return self._record_at(hash_hex) is not None
-
-    def _open_records(self) -> Iterable[Record]:
-        return (r for r in self.records.values() if r.status in OPEN_STATUSES)
+        return self.registry.at(hash_hex) is not None
 
     def _gossiped_records(self) -> Iterable[Record]:
         """Open orders that rest and were announced: the only ones peers are shown."""
-        return (r for r in self.records.values() if r.announced and r.status in OPEN_STATUSES)
+        return self.registry.gossiped_records()

@@ -28,7 +28,7 @@ class NodeSettlement(NodeChainState):
         failed: list[Match] = []
         fills: list[StoredFill] = []
         debug = log.isEnabledFor(logging.DEBUG)
-        self._deferred_writes = []  # the orders these close: one write for all of them
+        self.registry.defer_writes()  # the orders these close: one write for all of them
         try:
             for r in results:
                 m = r.match
@@ -51,7 +51,7 @@ class NodeSettlement(NodeChainState):
                     )
                     failed.append(m)  # released by _diagnose, once the chain was read
         finally:
-            self._write_deferred()
+            self.registry.write_deferred()
         if results:  # one line a settlement transaction, not one a match
             log.info(
                 "settlement %s: %d matches settled, %d failed",
@@ -71,7 +71,7 @@ class NodeSettlement(NodeChainState):
         self._uncross()
 
     def _confirm(self, m: Match, r: SettledMatch) -> None:
-        self._dirty.update((m.resting.hash, m.incoming.hash))
+        self.registry.settled(m)
         actual = r.actual or m.amounts
         before = {
             m.resting.hash: (self.book.get(m.resting.hash), actual.left_filled),
@@ -89,16 +89,16 @@ class NodeSettlement(NodeChainState):
             if st is None:  # filled (in full, or all but dust) and forgotten by the book
                 was, got = before[so.hash]
                 full = rec.signed.order.maker_amount
-                rec.filled = full if was is None else min(full, was.filled + got)
+                filled = full if was is None else min(full, was.filled + got)
                 if rec.status in OPEN_STATUSES:
-                    self._close_record(rec, OrderStatus.FILLED, "filled")
-            else:
-                rec.filled = st.filled
-                if st.closed is not None and st.pending == 0 and rec.status in OPEN_STATUSES:
-                    self._book_closed(so.hash, st.closed)
+                    self._close_record(rec, OrderStatus.FILLED, "filled", filled)
+                else:  # closed here while in flight: what the chain filled still counts
+                    self.registry.correct_filled(rec, filled)
+            elif st.closed is not None and st.pending == 0 and rec.status in OPEN_STATUSES:
+                self._book_closed(so.hash, st.closed)
 
     def _release(self, m: Match) -> None:
-        self._dirty.update((m.resting.hash, m.incoming.hash))
+        self.registry.settled(m)
         before = {so.hash: self.book.get(so.hash) for so in (m.resting, m.incoming)}
         try:
             self.engine.release(m)
@@ -117,9 +117,8 @@ class NodeSettlement(NodeChainState):
             ):
                 # what the release gave back is dust (fills made elsewhere meanwhile): the
                 # book closed the order, and so does its record
-                rec.filled = was.filled if now is None else now.filled
                 reason = RemovalReason.DUST if now is None or now.closed is None else now.closed
-                self._book_closed(so.hash, reason)
+                self._book_closed(so.hash, reason, was.filled)
             else:  # a GTC order matched in full may rest now
                 self._announce_if_resting(rec)
 

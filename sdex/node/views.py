@@ -16,31 +16,14 @@ class NodeViews(NodeState):
     """Read-only JSON views over the node's records, book and parts."""
 
     def meta(self, rec: Record) -> dict[str, object]:
-        st = self.book.get(rec.signed.hash)
-        o = rec.signed.order
-        if st is not None and st.closed is None:
-            status, filled, fillable, pending = st.status, st.filled, st.fillable, st.pending
-        else:
-            status, filled, fillable = rec.status, rec.filled, 0
-            pending = st.pending if st is not None else 0
-        return {
-            "orderHash": rec.signed.hash_hex,
-            "status": status,
-            "filledMakerAmount": str(filled),
-            "pendingMakerAmount": str(pending),
-            "remainingFillableMakerAmount": str(fillable),
-            "remainingMakerAmount": str(o.maker_amount - filled),
-            "createdAt": rec.created_at,
-            "source": rec.source,
-            "reason": rec.reason,
-        }
+        return self.registry.meta(rec)
 
     def record_json(self, order_hash: bytes) -> dict[str, object] | None:
-        rec = self.records.get(order_hash)
-        return None if rec is None else self._record(rec)
+        rec = self.registry.get(order_hash)
+        return None if rec is None else self.registry.record_json(rec)
 
     def _record(self, rec: Record) -> dict[str, object]:
-        return {"order": rec.signed.to_json(), "metaData": self.meta(rec)}
+        return self.registry.record_json(rec)
 
     def _submit_body(self, rec: Record, mr: MatchResult | None) -> dict[str, object]:
         meta = self.meta(rec)
