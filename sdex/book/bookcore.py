@@ -66,6 +66,7 @@ class BookCore:
         if (quote, base) in self._pairs:
             raise ValueError(f"pair {quote}/{base} already exists the other way round")
         book = PairBook(base, quote)
+        book.bids.owner = book.asks.owner = self
         self._pairs[(base, quote)] = book
         self._routes[(base, quote)] = book.asks
         self._routes[(quote, base)] = book.bids
@@ -132,6 +133,7 @@ class BookCore:
             account = self._accounts[key] = Account(key[0], key[1], self.default_funds)
         e = Entry(signed, book_side, seq, filled, account, m // gcd(m, t))
         index[h] = e
+        e.indexed = True
         orders = account.orders
         if len(orders) > 2 * account.live + 16:
             account.orders = orders = [x for x in orders if x.closed is None]
@@ -157,6 +159,7 @@ class BookCore:
             account = self._accounts[key] = Account(key[0], key[1], self.default_funds)
         e = Entry(signed, book_side, seq, filled, account, m // gcd(m, order.taker_amount))
         self._index[signed.hash] = e
+        e.indexed = True
         orders = account.orders
         if len(orders) > 2 * account.live + 16:
             account.orders = orders = [x for x in orders if x.closed is None]
@@ -338,6 +341,7 @@ class BookCore:
             refunded = self._reallocate(account)  # what it held goes to later orders
         if pending == 0:  # ``_forget``, inlined
             del self._index[e.signed.hash]
+            e.indexed = False
             if not account.live and not account.reserved and not account.explicit:
                 key = (account.maker, account.token)
                 if self._accounts.get(key) is account:  # an implicit account no order uses
@@ -354,6 +358,7 @@ class BookCore:
 
     def _forget(self, e: Entry) -> None:
         del self._index[e.signed.hash]
+        e.indexed = False
         account = e.account
         if not account.live and not account.reserved and not account.explicit:
             key = (account.maker, account.token)

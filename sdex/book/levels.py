@@ -86,6 +86,7 @@ class Entry:
         "expiring",
         "fillable",
         "filled",
+        "indexed",
         "level",
         "maker_amount",
         "order",
@@ -120,6 +121,7 @@ class Entry:
         self.parked = False  # resting but out of the queue: it cannot trade now
         self.closed: RemovalReason | None = None
         self.expiring = False  # in the book's expiry index (see ``BookCore.place``)
+        self.indexed = False  # the book's record of its order (its index holds it by hash)
 
     @property
     def resting(self) -> bool:
@@ -291,7 +293,7 @@ class BookSide:
     is the pair's other side (set by ``PairBook``).
     """
 
-    __slots__ = ("best", "is_ask", "levels", "opposite", "ranked", "ranks", "side")
+    __slots__ = ("best", "is_ask", "levels", "opposite", "owner", "ranked", "ranks", "side")
 
     def __init__(self, side: Side) -> None:
         self.side = side
@@ -301,6 +303,7 @@ class BookSide:
         self.ranks: list[float] = []  # their ranks, ascending
         self.best: Level | None = None  # ranked[-1]: read on every incoming order
         self.opposite: BookSide = self
+        self.owner: object = None  # the book it belongs to (set by ``BookCore.add_pair``)
 
     def level(self, num: int, den: int) -> Level:
         """The level at ``num/den`` (reduced), created if new."""

@@ -120,36 +120,61 @@ class OrderBook(BookCore):
         if le is None or re_ is None:
             missing = left if le is None else right
             raise UnknownOrder(f"order 0x{missing.hex()} is not in the book")
-        # ``confirm_entry``'s usual case, inlined (the hot path of every settled match)
-        for e, amount, settled in (
-            (le, left_amount, left_filled),
-            (re_, right_amount, right_filled),
+        self._confirm_one(le, left_amount, left_filled)
+        self._confirm_one(re_, right_amount, right_filled)
+
+    def confirm_entries(
+        self, resting: Entry, resting_amount: int, incoming_amount: int, incoming: Entry
+    ) -> None:
+        """``confirm_pair`` of a match settled as proposed, given the book's records of both
+        orders (``Match.resting_entry``, ``incoming_entry``): no lookup by hash. Records this
+        book does not hold (any more) are looked up by their orders' hashes instead, as
+        ``confirm_pair`` does."""
+        if not (
+            resting.indexed
+            and incoming.indexed
+            and resting.book_side.owner is self
+            and incoming.book_side.owner is self
         ):
-            pending = e.pending
-            account = e.account
-            spendable = account.spendable
-            if not (
-                settled == amount
-                and 0 <= amount <= pending
-                and (spendable is None or spendable >= amount)
-            ):
-                self.confirm_entry(e, amount, settled)
-                continue
-            if spendable is not None:
-                account.spendable = spendable - amount
-            account.reserved -= amount
-            pending -= amount
-            e.pending = pending
-            filled = e.filled = e.filled + amount
-            if e.closed is None:
-                if filled == e.maker_amount:
-                    self.close(e, _FILLED)
-                elif pending == 0 and e.maker_amount - filled < e.unit:
-                    self.close(e, _DUST)
-                elif e.parked and e.fillable >= e.unit:
-                    self._unpark(e)
-            elif pending == 0:
-                self._forget(e)
+            self.confirm_pair(
+                resting.signed.hash,
+                resting_amount,
+                resting_amount,
+                incoming.signed.hash,
+                incoming_amount,
+                incoming_amount,
+            )
+            return
+        self._confirm_one(resting, resting_amount, resting_amount)
+        self._confirm_one(incoming, incoming_amount, incoming_amount)
+
+    def _confirm_one(self, e: Entry, amount: int, settled: int) -> None:
+        """``confirm_entry``, its usual case inlined (the hot path of every settled match)."""
+        pending = e.pending
+        account = e.account
+        spendable = account.spendable
+        if not (
+            settled == amount
+            and 0 <= amount <= pending
+            and (spendable is None or spendable >= amount)
+        ):
+            self.confirm_entry(e, amount, settled)
+            return
+        if spendable is not None:
+            account.spendable = spendable - amount
+        account.reserved -= amount
+        pending -= amount
+        e.pending = pending
+        filled = e.filled = e.filled + amount
+        if e.closed is None:
+            if filled == e.maker_amount:
+                self.close(e, _FILLED)
+            elif pending == 0 and e.maker_amount - filled < e.unit:
+                self.close(e, _DUST)
+            elif e.parked and e.fillable >= e.unit:
+                self._unpark(e)
+        elif pending == 0:
+            self._forget(e)
 
     def confirm_entry(self, e: Entry, amount: int, filled: int) -> None:
         """``confirm`` of the live record ``e``."""

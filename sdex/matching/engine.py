@@ -56,26 +56,7 @@ from sdex.book.pairbook import PairBook
 from sdex.book.types import RemovalReason, Side
 from sdex.fillmath import MatchAmounts
 from sdex.matching.dry import dry_walk
-from sdex.matching.match import (
-    Match,
-    MatchResult,
-    Outcome,
-    TimeInForce,
-    new_object,
-    set_amounts,
-    set_incoming,
-    set_left_fee,
-    set_left_filled,
-    set_matches,
-    set_order,
-    set_outcome,
-    set_remaining,
-    set_removed,
-    set_resting,
-    set_right_fee,
-    set_right_filled,
-    set_side,
-)
+from sdex.matching.match import Match, MatchResult, Outcome, TimeInForce
 from sdex.order import ZERO_ADDRESS, SignedOrder
 
 _GTC: Final = TimeInForce.GTC
@@ -159,13 +140,7 @@ class MatchingEngine:
         else:
             book.close(inc, RemovalReason.UNMATCHED)
             outcome = _FILLED if tif is _FOK or not remaining else _DROPPED
-        result: MatchResult = new_object(MatchResult)  # ``new_result``, inlined
-        set_order(result, order)
-        set_outcome(result, outcome)
-        set_matches(result, matches)
-        set_removed(result, removed)
-        set_remaining(result, remaining)
-        return result
+        return MatchResult(order, outcome, matches, removed, remaining)
 
     def rematch(
         self,
@@ -233,15 +208,21 @@ class MatchingEngine:
 
     def confirm(self, match: Match, actual: MatchAmounts | None = None) -> None:
         """Both sides of a match settled (``actual``: the amounts the chain filled)."""
-        a = match.amounts
+        left = match.left_filled
+        right = match.right_filled
+        le = match.resting_entry
+        re_ = match.incoming_entry
+        if actual is None and le is not None and re_ is not None:
+            self.book.confirm_entries(le, left, right, re_)  # the book checks they are its own
+            return
         if actual is None:
-            actual = a
+            actual = match.amounts
         self.book.confirm_pair(
             match.resting.hash,
-            a.left_filled,
+            left,
             actual.left_filled,
             match.incoming.hash,
-            a.right_filled,
+            right,
             actual.right_filled,
         )
 
@@ -362,19 +343,22 @@ class MatchingEngine:
                         blocked = True
                         break
                     y = x * rt // rm
-                # ``new_amounts`` and ``new_match``, inlined: two values per match
-                amounts = new_object(MatchAmounts)
-                set_left_filled(amounts, x)
-                set_right_filled(amounts, y)
-                set_left_fee(amounts, ro.fee_amount * x // rm)
-                set_right_fee(amounts, ifee * y // im)
-                match = new_object(Match)
-                set_resting(match, r.signed)
-                set_incoming(match, signed)
-                set_amounts(match, amounts)
-                set_side(match, side)
+                lfee = ro.fee_amount
+                append(
+                    Match(
+                        r.signed,
+                        signed,
+                        None,
+                        side,
+                        x,
+                        y,
+                        lfee * x // rm if lfee else 0,
+                        ifee * y // im if ifee else 0,
+                        r,
+                        inc,
+                    )
+                )
                 fill(r, x)
-                append(match)
                 avail -= y
                 if avail == 0:
                     stop = True
