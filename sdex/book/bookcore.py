@@ -131,7 +131,7 @@ class BookCore:
         account = self._accounts.get(key)
         if account is None:
             account = self._accounts[key] = Account(key[0], key[1], self.default_funds)
-        e = Entry(signed, book_side, seq, filled, account, m // gcd(m, t))
+        e = Entry(signed, book_side, seq, filled, account, m, t, fee, gcd(m, t))
         index[h] = e
         e.indexed = True
         orders = account.orders
@@ -157,7 +157,8 @@ class BookCore:
         account = self._accounts.get(key)
         if account is None:
             account = self._accounts[key] = Account(key[0], key[1], self.default_funds)
-        e = Entry(signed, book_side, seq, filled, account, m // gcd(m, order.taker_amount))
+        t = order.taker_amount
+        e = Entry(signed, book_side, seq, filled, account, m, t, order.fee_amount, gcd(m, t))
         self._index[signed.hash] = e
         e.indexed = True
         orders = account.orders
@@ -483,12 +484,10 @@ def seq_of(e: Entry) -> int:
 def _level_of(e: Entry) -> Level:
     """The level of ``e``'s price on its side, made if new: asks keyed by quote per base,
     bids by base per quote, each as a fraction of whole units (``unit``)."""
-    order = e.order
-    unit = e.unit
     book_side = e.book_side
-    if book_side.is_ask:
-        num, den = order.taker_amount * unit // order.maker_amount, unit
+    if book_side.is_ask:  # taker / maker, reduced: tunit / unit
+        num, den = e.tunit, e.unit
     else:
-        num, den = unit, order.taker_amount * unit // order.maker_amount
+        num, den = e.unit, e.tunit
     level = book_side.levels.get((num, den))
     return book_side.level(num, den) if level is None else level

@@ -50,10 +50,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from sdex.book.levels import Entry
+from sdex.book.levels import Entry, Level
 from sdex.book.orderbook import OrderBook
 from sdex.book.pairbook import PairBook
-from sdex.book.types import RemovalReason, Side
+from sdex.book.types import RemovalReason
 from sdex.fillmath import MatchAmounts
 from sdex.matching.dry import dry_walk
 from sdex.matching.match import Match, MatchResult, Outcome, TimeInForce
@@ -64,7 +64,6 @@ _FOK: Final = TimeInForce.FOK
 _RESTED: Final = Outcome.RESTED
 _FILLED: Final = Outcome.FILLED
 _DROPPED: Final = Outcome.DROPPED
-_BID: Final = Side.BID
 _EXPIRED: Final = RemovalReason.EXPIRED
 _SELF_TRADE: Final = RemovalReason.SELF_TRADE
 _NO_REMOVALS: Final[list[tuple[bytes, RemovalReason]]] = []  # shared, never mutated
@@ -111,13 +110,8 @@ class MatchingEngine:
             book.unregister(inc)
             return MatchResult(order, Outcome.KILLED, (), tuple(swept), inc.remaining)
         # Fast path: most new orders do not cross the opposite best level at all.
-        o = inc.order
-        opp = inc.book_side.opposite
-        best = opp.best
-        if not inc.book_side.is_ask:  # crosses if the best ask's price num/den <= bid limit M/T
-            crosses = best is not None and best.num * o.taker_amount <= best.den * o.maker_amount
-        else:  # crosses if the best bid's price num/den >= ask limit T/M
-            crosses = best is not None and best.num * o.maker_amount >= best.den * o.taker_amount
+        best = inc.book_side.opposite.best
+        crosses = best is not None and level_crosses(best, inc, limit_rank(inc))
         matches: tuple[Match, ...] = ()
         removed: tuple[tuple[bytes, RemovalReason], ...] = tuple(swept) if swept else ()
         blocked = False
@@ -260,34 +254,30 @@ class MatchingEngine:
         # (``sdex.matching.dry`` calls the reference); the book changes only through its
         # methods.
         matches: list[Match] = []
-        append = matches.append
         removed: list[tuple[bytes, RemovalReason]] = []
         book = self.book
-        fill = book.fill
-        order = inc.order
-        im = order.maker_amount
-        it = order.taker_amount
-        ifee = order.fee_amount
-        maker = order.maker
-        itaker = order.taker
+        im = inc.maker_amount
+        it = inc.taker_amount
+        ifee = inc.fee_amount
+        maker = inc.maker
+        itaker = inc.taker
         zero = ZERO_ADDRESS
         inc_open = itaker == zero
         book_side = inc.book_side
         side = book_side.side
-        is_bid = side is _BID
         opp = book_side.opposite
         ranked = opp.ranked  # worst first: the walk goes from the end
         signed = inc.signed
         avail = inc.fillable
         blocked = False
+        limit = limit_rank(inc)
+        tol = _TOLERANCE * abs(limit)
         i = len(ranked) - 1
         while avail > 0 and i >= 0:
             level = ranked[i]
-            # Does the level cross the incoming limit? (quote per base, cross-multiplied)
-            if is_bid:
-                if level.num * it > level.den * im:  # ask price > bid limit M/T
-                    break
-            elif level.num * im < level.den * it:  # bid price < ask limit T/M
+            # Does the level cross the incoming limit? (``crosses``, inlined)
+            rank = level.rank
+            if rank < limit + tol and (rank <= limit - tol or not crosses_exactly(level, inc)):
                 break
             queue = level.queue
             j = level.head
@@ -300,13 +290,12 @@ class MatchingEngine:
                     continue
                 if r.seq > max_seq:
                     break  # the queue is in seq order: only newer ones follow
-                ro = r.order
-                rmaker = ro.maker
+                rmaker = r.maker
                 reason = None
-                if now >= ro.expiry:
+                if now >= r.expiry:
                     reason = _EXPIRED
                 else:
-                    rtaker = ro.taker
+                    rtaker = r.taker
                     if (rtaker != zero and rtaker != maker) or (not inc_open and itaker != rmaker):
                         continue  # taker restriction: these two can never trade
                     if may_match is not None and not may_match(r, inc):
@@ -324,27 +313,41 @@ class MatchingEngine:
                 # filled' = im - avail), comparisons cross-multiplied (exact, no rounding):
                 r_avail = r.fillable
                 rm = r.maker_amount
-                rt = ro.taker_amount
-                if avail * rm >= r_avail * rt:  # avail >= ceil(r_avail * rt / rm): all of r
+                rt = r.taker_amount
+                unit = r.unit
+                units = r_avail // unit
+                if units * unit == r_avail:
+                    # Whole units (the usual case): all of r costs exactly ``units * tunit``, at
+                    # r's price, which crosses: no rounding, so no cap, and no product of
+                    # amounts (they pass 62 bits: Python ints, not machine ones).
+                    need = units * r.tunit
+                    whole = True
+                else:
+                    need = -(-(r_avail * rt) // rm)
+                    whole = False
+                capped = False
+                if avail >= need:  # all of r
                     x = r_avail
+                    y = need
+                    capped = not whole and y * it > x * im
                 else:
                     x = avail * rm // rt
                     if x == 0:  # ZeroFillAmount: not one unit of r at this price or worse
                         blocked = stop = True
                         break
-                y = -(-(x * rt) // rm)
-                capped = y * it > x * im
+                    y = -(-(x * rt) // rm)
+                    capped = y * it > x * im
                 if capped:
                     # PricesDoNotCross: the rounding of the maximal fill breaks the incoming
                     # limit. Whole units of r trade at exactly r's price, which crosses: cap
                     # the fill there (the settlement's maxLeftFill makes the contract agree).
-                    x -= x % r.unit
+                    x -= x % unit
                     if x == 0:  # inc cannot pay one unit here: no order of this level trades
                         blocked = True
                         break
-                    y = x * rt // rm
-                lfee = ro.fee_amount
-                append(
+                    y = x // unit * r.tunit
+                lfee = r.fee_amount
+                matches.append(
                     Match(
                         r.signed,
                         signed,
@@ -358,7 +361,7 @@ class MatchingEngine:
                         inc,
                     )
                 )
-                fill(r, x)
+                book.fill(r, x)
                 avail -= y
                 if avail == 0:
                     stop = True
@@ -404,6 +407,39 @@ class MatchingEngine:
             ):
                 return True
         return False
+
+
+_TOLERANCE: Final = 1e-15
+"""Relative: more than the error of ``limit_rank`` (three roundings) and a level's rank (one)."""
+
+
+def limit_rank(inc: Entry) -> float:
+    """About the rank (``Level.rank``) that a level of the other side needs to cross ``inc``'s
+    limit price, within a relative ``_TOLERANCE``: from floats of its amounts, so cheap even
+    when they pass 62 bits. Levels whose rank is nearer than that are compared exactly
+    (``crosses_exactly``)."""
+    if inc.book_side.is_ask:  # bids' rank is their price; the ask's limit is T/M
+        return float(inc.taker_amount) / float(inc.maker_amount)
+    return -(float(inc.maker_amount) / float(inc.taker_amount))  # asks': -price; bid limit M/T
+
+
+def level_crosses(level: Level, inc: Entry, limit: float) -> bool:
+    """Whether the price of ``level`` (of the other side) crosses ``inc``'s limit, exactly;
+    ``limit`` is ``limit_rank(inc)``."""
+    rank = level.rank
+    tol = _TOLERANCE * abs(limit)
+    if rank >= limit + tol:
+        return True
+    if rank <= limit - tol:
+        return False
+    return crosses_exactly(level, inc)
+
+
+def crosses_exactly(level: Level, inc: Entry) -> bool:
+    """``level_crosses`` by cross-multiplied amounts (exact, and dearer)."""
+    if inc.book_side.is_ask:  # bid price num/den >= ask limit T/M
+        return level.num * inc.maker_amount >= level.den * inc.taker_amount
+    return level.num * inc.taker_amount <= level.den * inc.maker_amount  # ask price <= M/T
 
 
 def _crossing_entries(p: PairBook) -> list[Entry]:
