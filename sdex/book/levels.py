@@ -355,6 +355,12 @@ class BookSide:
                 ranked.insert(i, level)
         return level
 
+    def level_of(self, e: Entry) -> Level:
+        """The level of ``e``'s price (quote per base, reduced: whole units), made if new."""
+        if self.is_ask:  # taker / maker
+            return self.level(e.tunit, e.unit)
+        return self.level(e.unit, e.tunit)  # maker / taker
+
     def _worse(self, a: Level, b: Level) -> bool:
         """Whether ``a``'s price is worse than ``b``'s on this side (exact)."""
         if self.is_ask:  # a higher ask is worse

@@ -271,7 +271,7 @@ class OrderBook(BookCore):
             "pairs": [[p.base, p.quote] for p in self._pairs.values()],
             "funds": [  # set by the node, or the default lowered by confirmed fills
                 {"maker": a.maker, "token": a.token, "spendable": _opt_str(a.spendable)}
-                for a in self._accounts.values()
+                for a in self.accounts()
                 if a.explicit or a.spendable != self.default_funds
             ],
             "orders": [
@@ -309,11 +309,13 @@ class OrderBook(BookCore):
                 signature=parse_hex_bytes(raw["signature"], "signature"),
                 hash=parse_hex_bytes(rec["hash"], "hash"),
             )
-            found = book._routes.get((signed.order.maker_token, signed.order.taker_token))
+            found = book.side_of(signed.order)
             if found is None:
                 raise unknown_pair(signed.order)
+            o = signed.order
+            seq, filled, pending = int(rec["seq"]), int(rec["filled"]), int(rec["pending"])
             e = book._insert(
-                signed, found, int(rec["seq"]), int(rec["filled"]), int(rec["pending"])
+                signed, found, seq, filled, pending, o.maker_amount, o.taker_amount, o.fee_amount
             )
             if rec["closed"] is not None:
                 e.account.open -= e.remaining
@@ -324,7 +326,7 @@ class OrderBook(BookCore):
                 parked, deferred = bool(rec.get("parked")), bool(rec.get("deferred"))
                 placed.append((e, parked, deferred))
         book._seq = int(data["seq"])
-        for account in book._accounts.values():
+        for account in list(book.accounts()):
             book._reallocate(account)
         for e, parked, deferred in placed:
             book.place(e, park=parked, defer=deferred)

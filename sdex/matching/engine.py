@@ -329,14 +329,14 @@ class MatchingEngine:
                 if avail >= need:  # all of r
                     x = r_avail
                     y = need
-                    capped = not whole and y * it > x * im
+                    capped = not whole and product_gt(y, it, x, im)
                 else:
                     x = avail * rm // rt
                     if x == 0:  # ZeroFillAmount: not one unit of r at this price or worse
                         blocked = stop = True
                         break
                     y = -(-(x * rt) // rm)
-                    capped = y * it > x * im
+                    capped = product_gt(y, it, x, im)
                 if capped:
                     # PricesDoNotCross: the rounding of the maximal fill breaks the incoming
                     # limit. Whole units of r trade at exactly r's price, which crosses: cap
@@ -440,6 +440,23 @@ def crosses_exactly(level: Level, inc: Entry) -> bool:
     if inc.book_side.is_ask:  # bid price num/den >= ask limit T/M
         return level.num * inc.maker_amount >= level.den * inc.taker_amount
     return level.num * inc.taker_amount <= level.den * inc.maker_amount  # ask price <= M/T
+
+
+_UP: Final = 1.0 + 4e-15
+_DOWN: Final = 1.0 - 4e-15
+
+
+def product_gt(a: int, b: int, c: int, d: int) -> bool:
+    """``a * b > c * d`` for ints >= 0, by floats unless they are too close to tell (each
+    float product is within 4e-16 of the exact one, relatively): products of amounts pass
+    62 bits, and such Python ints are dear next to machine floats."""
+    p = float(a) * float(b)
+    q = float(c) * float(d)
+    if p > q * _UP:
+        return True
+    if p < q * _DOWN:
+        return False
+    return a * b > c * d
 
 
 def _crossing_entries(p: PairBook) -> list[Entry]:
