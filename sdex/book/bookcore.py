@@ -7,7 +7,6 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Iterable, Iterator
-from math import gcd
 from typing import Final
 
 from sdex.book.errors import (
@@ -18,7 +17,7 @@ from sdex.book.errors import (
     UnknownPair,
 )
 from sdex.book.funds import allocate
-from sdex.book.levels import Account, BookSide, Entry, Level
+from sdex.book.levels import Account, BookSide, Entry, Level, int_gcd
 from sdex.book.pairbook import PairBook, entry_state
 from sdex.book.types import OrderState, RemovalReason, Side
 from sdex.fillmath import MAX_MAKER_AMOUNT, UINT256_MAX
@@ -140,12 +139,15 @@ class BookCore:
         if h in index:
             raise DuplicateOrder(f"order {signed.hash_hex} is already in the book")
         seq = self._seq = self._seq + 1
-        return self._insert(signed, book_side, seq, filled, 0, m, t, fee)
+        account = self._account(order.maker, order.maker_token)
+        return self._insert(signed, h, book_side, account, seq, filled, 0, m, t, fee)
 
     def _insert(
         self,
         signed: SignedOrder,
+        h: bytes,
         book_side: BookSide,
+        account: Account,
         seq: int,
         filled: int,
         pending: int,
@@ -153,12 +155,10 @@ class BookCore:
         t: int,
         fee: int,
     ) -> Entry:
-        """Index an order (``m``, ``t``, ``fee``: its maker, taker and fee amounts) and book
-        its amounts on its maker's account."""
-        order = signed.order
-        account = self._account(order.maker, order.maker_token)
-        e = Entry(signed, book_side, seq, filled, account, m, t, fee, gcd(m, t))
-        self._index[signed.hash] = e
+        """Index an order (``h``: its hash; ``m``, ``t``, ``fee``: its maker, taker and fee
+        amounts, all read by the caller already) and book its amounts on its account."""
+        e = Entry(signed, book_side, seq, filled, account, m, t, fee, int_gcd(m, t))
+        self._index[h] = e
         e.indexed = True
         orders = account.orders
         if len(orders) > 2 * account.live + 16:
@@ -188,13 +188,12 @@ class BookCore:
         Dust with fills in flight rests parked (a failed fill gives it more); without, the
         entry is closed with ``RemovalReason.DUST``, which is returned.
         """
-        if e.closed is None and not e.pending:  # ``_dust``, inlined
-            remaining = e.maker_amount - e.filled
-            if remaining < e.unit or (blocked and e.fillable == remaining):
-                self.close(e, _DUST)
-                return _DUST
-        self.place(e, park=blocked)
-        return None
+        reason = self._dust(e, blocked)
+        if reason is not None:
+            self.close(e, reason)
+        else:
+            self.place(e, park=blocked)
+        return reason
 
     def settle(self, e: Entry, *, blocked: bool) -> RemovalReason | None:
         """After ``e`` (resting) was matched as the incoming side: park or close it as

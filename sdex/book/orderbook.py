@@ -314,9 +314,9 @@ class OrderBook(BookCore):
                 raise unknown_pair(signed.order)
             o = signed.order
             seq, filled, pending = int(rec["seq"]), int(rec["filled"]), int(rec["pending"])
-            e = book._insert(
-                signed, found, seq, filled, pending, o.maker_amount, o.taker_amount, o.fee_amount
-            )
+            account = book._account(o.maker, o.maker_token)
+            m, t, fee = o.maker_amount, o.taker_amount, o.fee_amount
+            e = book._insert(signed, signed.hash, found, account, seq, filled, pending, m, t, fee)
             if rec["closed"] is not None:
                 e.account.open -= e.remaining
                 e.account.live -= 1

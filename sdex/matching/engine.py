@@ -68,6 +68,7 @@ _EXPIRED: Final = RemovalReason.EXPIRED
 _SELF_TRADE: Final = RemovalReason.SELF_TRADE
 _NO_REMOVALS: Final[list[tuple[bytes, RemovalReason]]] = []  # shared, never mutated
 _ANY_SEQ: Final = 2**63
+_ZERO_ADDRESS: Final = ZERO_ADDRESS  # (a module constant, not looked up at each use)
 
 MayMatch = Callable[[Entry, Entry], bool]
 """``may_match(resting, incoming)``: whether the node may settle this crossing, ``incoming``
@@ -101,7 +102,7 @@ class MatchingEngine:
         """
         book = self.book
         inc = book.register(order, filled=filled)
-        if now >= inc.order.expiry:
+        if now >= inc.expiry:
             book.unregister(inc)
             return MatchResult(order, Outcome.EXPIRED, remaining=inc.remaining)
         next_expiry = book.next_expiry()
@@ -261,7 +262,7 @@ class MatchingEngine:
         ifee = inc.fee_amount
         maker = inc.maker
         itaker = inc.taker
-        zero = ZERO_ADDRESS
+        zero = _ZERO_ADDRESS
         inc_open = itaker == zero
         book_side = inc.book_side
         side = book_side.side
