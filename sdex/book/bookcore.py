@@ -110,7 +110,8 @@ class BookCore:
         left to fill) or ``DuplicateOrder``; then the book is unchanged.
         """
         order = signed.order
-        routes = self._routes.get(order.maker_token)
+        token = order.maker_token
+        routes = self._routes.get(token)
         book_side = None if routes is None else routes.get(order.taker_token)
         if book_side is None:
             raise unknown_pair(order)
@@ -139,7 +140,7 @@ class BookCore:
         if h in index:
             raise DuplicateOrder(f"order {signed.hash_hex} is already in the book")
         seq = self._seq = self._seq + 1
-        account = self._account(order.maker, order.maker_token)
+        account = self._account(order.maker, token)
         return self._insert(signed, h, book_side, account, seq, filled, 0, m, t, fee)
 
     def _insert(
@@ -253,7 +254,7 @@ class BookCore:
         """Only orders at a level expire in the book (IOC/FOK never rest, and a deferred
         order is not offered: filled when its fills settle, or indexed when one fails)."""
         e.expiring = True
-        exp = e.order.expiry
+        exp = e.expiry
         bucket = self._expiry_at.get(exp)
         if bucket is None:
             self._expiry_at[exp] = [e]

@@ -155,7 +155,7 @@ class MatchingEngine:
         e = book.entry(order_hash)
         if e.closed is not None or not e.resting:
             return MatchResult(e.signed, Outcome.DROPPED, remaining=e.remaining)
-        if now >= e.order.expiry:
+        if now >= e.expiry:
             book.close(e, _EXPIRED)
             return MatchResult(e.signed, Outcome.EXPIRED, (), ((e.hash, _EXPIRED),), e.remaining)
         removed = book.expire(now)
