@@ -311,7 +311,8 @@ class MatchingEngine:
                         break
                     continue
                 # fillmath.match_amounts(left=r with filled' = rm - r_avail, right=inc with
-                # filled' = im - avail), comparisons cross-multiplied (exact, no rounding):
+                # filled' = im - avail), exactly: in whole units of r, or with products of
+                # amounts compared by floats only where they cannot be wrong (``product_gt``):
                 r_avail = r.fillable
                 rm = r.maker_amount
                 rt = r.taker_amount

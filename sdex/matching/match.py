@@ -27,7 +27,22 @@ class TimeInForce(enum.Enum):
     """Fill or kill: match the full amount at once, or nothing at all."""
 
 
-class Match:
+class _Value:
+    """Equality and hash by ``_key()``, for values of one class (what a dataclass gives)."""
+
+    def _key(self) -> tuple[object, ...]:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Value) or type(other) is not type(self):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+
+class Match(_Value):
     """One proposed ``matchOrders(left=resting, right=incoming, maxLeftFill)``, amounts as the
     contract computes them: ``amounts.left_filled`` of the resting order's maker token against
     ``amounts.right_filled`` of the incoming's, fees included.
@@ -98,7 +113,7 @@ class Match:
         """The exact trade price in quote per base (at or better than both limits)."""
         return Fraction(self.quote_amount, self.base_amount)
 
-    def _key(self) -> tuple[SignedOrder, SignedOrder, int, int, int, int, Side]:
+    def _key(self) -> tuple[object, ...]:
         return (
             self.resting,
             self.incoming,
@@ -109,14 +124,6 @@ class Match:
             self.incoming_side,
         )
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Match):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
     def __repr__(self) -> str:
         return (
             f"Match(resting={self.resting!r}, incoming={self.incoming!r}, "
@@ -124,7 +131,7 @@ class Match:
         )
 
 
-class MatchResult:
+class MatchResult(_Value):
     """The engine's answer for one incoming order.
 
     ``remaining`` is the incoming order's remaining maker amount after matching (what
@@ -149,14 +156,6 @@ class MatchResult:
 
     def _key(self) -> tuple[object, ...]:
         return (self.order, self.outcome, self.matches, self.removed, self.remaining)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, MatchResult):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
 
     def __repr__(self) -> str:
         return (
