@@ -4,9 +4,12 @@ order cannot trade at is passed in one step, the self-trade query, no import cyc
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sdex.book import Entry, OrderBook, RemovalReason, Side, UnknownPair
 from sdex.matching import MatchingEngine, Outcome
+from sdex.matching.engine import crosses_exactly, level_crosses, limit_rank, product_gt
 from tests import test_layout as layout
 from tests.test_book import BASE, BASE2, QUOTE, T0, A, B, C, D, ask, bid, order
 
@@ -212,3 +215,49 @@ def test_a_release_puts_back_an_order_the_walk_deferred_behind_a_skipped_one_onc
     assert later.hash not in eng.book
     assert [s.hash for s in pair.orders(Side.ASK)] == [held.hash]
     assert [(lv.price, lv.fillable) for lv in pair.depth(Side.ASK)] == [(10, 10)]
+
+
+# ---- exact decisions by floats (``sdex.matching.engine``) -------------------------------------
+
+UINT = st.integers(0, 2**256 - 1)
+
+
+@settings(max_examples=500, deadline=None)
+@given(UINT, UINT, UINT, UINT, st.integers(1, 2**64), st.integers(-3, 3))
+def test_product_comparisons_by_floats_are_exact(
+    a: int, b: int, c: int, d: int, k: int, nudge: int
+) -> None:
+    assert product_gt(a, b, c, d) == (a * b > c * d)
+    # ties and near ties, where the floats cannot tell: the ints decide
+    assert product_gt(a * k, b, a, b * k) is False
+    d2 = max(b * k + nudge, 0)
+    assert product_gt(a * k, b, a, d2) == (a * k * b > a * d2)
+    assert product_gt(a, d2, a * k, b) == (a * d2 > a * k * b)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(1, 2**255 - 1),
+    st.integers(1, 2**255 - 1),
+    st.integers(1, 2**64),
+    st.integers(-2, 2),
+    st.booleans(),
+)
+def test_a_level_crosses_an_incoming_limit_exactly_though_floats_decide_most(
+    base: int, quote: int, k: int, nudge: int, incoming_bid: bool
+) -> None:
+    """An ask at quote/base and a bid at (quote * k + nudge) / (base * k): they cross iff
+    nudge >= 0, however close the prices (a nudge of 1 in amounts past 2**255 moves the price
+    far less than a float can tell)."""
+    book = OrderBook([(BASE, QUOTE)], default_funds=None)
+    bid_quote = quote * k + nudge
+    if bid_quote <= 0 or bid_quote > 2**255 - 1 or base * k > 2**256 - 1:
+        return
+    resting = ask(A, base, quote) if incoming_bid else bid(A, base * k, bid_quote)
+    incoming = bid(B, base * k, bid_quote) if incoming_bid else ask(B, base, quote)
+    book.add(resting)
+    inc = book.register(incoming)
+    pair = book.pair(BASE, QUOTE)
+    level = next(iter(pair.asks if incoming_bid else pair.bids))
+    assert crosses_exactly(level, inc) == (nudge >= 0)
+    assert level_crosses(level, inc, limit_rank(inc)) == (nudge >= 0)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Iterable, Iterator
-from math import gcd
 from typing import Final
 
 from sdex.book.errors import (
@@ -18,7 +17,7 @@ from sdex.book.errors import (
     UnknownPair,
 )
 from sdex.book.funds import allocate
-from sdex.book.levels import Account, BookSide, Entry, Level
+from sdex.book.levels import Account, BookSide, Entry, Level, int_gcd
 from sdex.book.pairbook import PairBook, entry_state
 from sdex.book.types import OrderState, RemovalReason, Side
 from sdex.fillmath import MAX_MAKER_AMOUNT, UINT256_MAX
@@ -27,6 +26,10 @@ from sdex.order import ZERO_ADDRESS, Order, SignedOrder
 _DUST: Final = RemovalReason.DUST
 _EXPIRED: Final = RemovalReason.EXPIRED
 _ADDRESS_RE: Final = re.compile(r"0x[0-9a-f]{40}\Z")
+_SMALL: Final = 2**60  # below it, an int is a machine int in the compiled book
+_MAX_MAKER_AMOUNT: Final = MAX_MAKER_AMOUNT  # (module constants, not looked up at each use)
+_UINT256_MAX: Final = UINT256_MAX
+_ZERO_ADDRESS: Final = ZERO_ADDRESS
 
 
 class BookCore:
@@ -40,9 +43,12 @@ class BookCore:
             raise ValueError("default_funds must be >= 0 or None")
         self.default_funds = default_funds
         self._pairs: dict[tuple[str, str], PairBook] = {}
-        self._routes: dict[tuple[str, str], BookSide] = {}
+        # maker token -> taker token -> side, and maker -> token -> account: nested by str
+        # (hash cached in each str) rather than keyed by a pair, which is a tuple to build
+        # and hash on every lookup
+        self._routes: dict[str, dict[str, BookSide]] = {}
         self._index: dict[bytes, Entry] = {}
-        self._accounts: dict[tuple[str, str], Account] = {}
+        self._accounts: dict[str, dict[str, Account]] = {}
         # resting orders by expiry: a heap of the distinct expiries, the orders of each
         self._expiry_heap: list[int] = []
         self._expiry_at: dict[int, list[Entry]] = {}
@@ -66,9 +72,10 @@ class BookCore:
         if (quote, base) in self._pairs:
             raise ValueError(f"pair {quote}/{base} already exists the other way round")
         book = PairBook(base, quote)
+        book.bids.owner = book.asks.owner = self
         self._pairs[(base, quote)] = book
-        self._routes[(base, quote)] = book.asks
-        self._routes[(quote, base)] = book.bids
+        self._routes.setdefault(base, {})[quote] = book.asks
+        self._routes.setdefault(quote, {})[base] = book.bids
         return book
 
     def pair(self, base: str, quote: str) -> PairBook:
@@ -83,7 +90,7 @@ class BookCore:
 
     def route(self, order: Order) -> tuple[PairBook, Side]:
         """The pair and side an order belongs to: an ask sells base, a bid sells quote."""
-        found = self._routes.get((order.maker_token, order.taker_token))
+        found = self.side_of(order)
         if found is None:
             raise unknown_pair(order)
         if found.side is Side.ASK:
@@ -103,18 +110,26 @@ class BookCore:
         left to fill) or ``DuplicateOrder``; then the book is unchanged.
         """
         order = signed.order
-        book_side = self._routes.get((order.maker_token, order.taker_token))
+        token = order.maker_token
+        routes = self._routes.get(token)
+        book_side = None if routes is None else routes.get(order.taker_token)
         if book_side is None:
             raise unknown_pair(order)
         m = order.maker_amount
         t = order.taker_amount
         fee = order.fee_amount
-        if not (0 < m <= MAX_MAKER_AMOUNT and 0 < t <= UINT256_MAX):
+        # (compared with a machine-sized bound first: the usual amounts are machine ints)
+        if not (
+            m > 0
+            and t > 0
+            and (m < _SMALL or m <= _MAX_MAKER_AMOUNT)
+            and (t < _SMALL or t <= _UINT256_MAX)
+        ):
             raise InvalidOrder(
                 f"makerAmount must be in 1..2**255-1 and takerAmount in 1..2**256-1, "
                 f"got {m} and {t}"
             )
-        if fee and not (0 < fee <= t and order.fee_recipient != ZERO_ADDRESS):
+        if fee and not (0 < fee <= t and order.fee_recipient != _ZERO_ADDRESS):
             raise InvalidOrder(
                 f"feeAmount {fee} must be in 0..takerAmount ({t}) and needs a feeRecipient"
             )
@@ -125,38 +140,27 @@ class BookCore:
         if h in index:
             raise DuplicateOrder(f"order {signed.hash_hex} is already in the book")
         seq = self._seq = self._seq + 1
-        # ``_insert`` with nothing pending, inlined (the hot path of every new order)
-        key = (order.maker, order.maker_token)
-        account = self._accounts.get(key)
-        if account is None:
-            account = self._accounts[key] = Account(key[0], key[1], self.default_funds)
-        e = Entry(signed, book_side, seq, filled, account, m // gcd(m, t))
-        index[h] = e
-        orders = account.orders
-        if len(orders) > 2 * account.live + 16:
-            account.orders = orders = [x for x in orders if x.closed is None]
-        orders.append(e)
-        account.live += 1
-        remaining = m - filled
-        open_ = account.open = account.open + remaining
-        spendable = account.spendable
-        if account.funded and (spendable is None or open_ + account.reserved <= spendable):
-            e.fillable = remaining  # fully funded: only this order's fillable moves
-        else:
-            self._reallocate(account)
-        return e
+        account = self._account(order.maker, token)
+        return self._insert(signed, h, book_side, account, seq, filled, 0, m, t, fee)
 
     def _insert(
-        self, signed: SignedOrder, book_side: BookSide, seq: int, filled: int, pending: int
+        self,
+        signed: SignedOrder,
+        h: bytes,
+        book_side: BookSide,
+        account: Account,
+        seq: int,
+        filled: int,
+        pending: int,
+        m: int,
+        t: int,
+        fee: int,
     ) -> Entry:
-        order = signed.order
-        m = order.maker_amount
-        key = (order.maker, order.maker_token)
-        account = self._accounts.get(key)
-        if account is None:
-            account = self._accounts[key] = Account(key[0], key[1], self.default_funds)
-        e = Entry(signed, book_side, seq, filled, account, m // gcd(m, order.taker_amount))
-        self._index[signed.hash] = e
+        """Index an order (``h``: its hash; ``m``, ``t``, ``fee``: its maker, taker and fee
+        amounts, all read by the caller already) and book its amounts on its account."""
+        e = Entry(signed, book_side, seq, filled, account, m, t, fee, int_gcd(m, t))
+        self._index[h] = e
+        e.indexed = True
         orders = account.orders
         if len(orders) > 2 * account.live + 16:
             account.orders = orders = [x for x in orders if x.closed is None]
@@ -185,13 +189,12 @@ class BookCore:
         Dust with fills in flight rests parked (a failed fill gives it more); without, the
         entry is closed with ``RemovalReason.DUST``, which is returned.
         """
-        if e.closed is None and not e.pending:  # ``_dust``, inlined
-            remaining = e.maker_amount - e.filled
-            if remaining < e.unit or (blocked and e.fillable == remaining):
-                self.close(e, _DUST)
-                return _DUST
-        self.place(e, park=blocked)
-        return None
+        reason = self._dust(e, blocked)
+        if reason is not None:
+            self.close(e, reason)
+        else:
+            self.place(e, park=blocked)
+        return reason
 
     def settle(self, e: Entry, *, blocked: bool) -> RemovalReason | None:
         """After ``e`` (resting) was matched as the incoming side: park or close it as
@@ -237,7 +240,7 @@ class BookCore:
             self._enter_level(e, True)
             return
         # ``_enter_level`` of an entry that can trade, with ``Level.push``'s usual case inlined
-        level = _level_of(e)
+        level = e.book_side.level_of(e)
         queue = level.queue
         if queue and (queue[-1].seq > e.seq or len(queue) - level.head > 2 * level.live + 16):
             level.push(e)  # out of seq order, or time to compact
@@ -251,7 +254,7 @@ class BookCore:
         """Only orders at a level expire in the book (IOC/FOK never rest, and a deferred
         order is not offered: filled when its fills settle, or indexed when one fails)."""
         e.expiring = True
-        exp = e.order.expiry
+        exp = e.expiry
         bucket = self._expiry_at.get(exp)
         if bucket is None:
             self._expiry_at[exp] = [e]
@@ -270,7 +273,7 @@ class BookCore:
         self._enter_level(e, park)
 
     def _enter_level(self, e: Entry, park: bool) -> None:
-        level = _level_of(e)
+        level = e.book_side.level_of(e)
         if park:  # cannot trade now: out of the matching walk's way
             level.park_new(e)
             return
@@ -324,24 +327,15 @@ class BookCore:
         level = e.level
         if level is not None:
             level.discard(e)
-            if tidy:  # ``tidy``, inlined
-                if level.live == 0 and not level.parked:
-                    book_side = e.book_side
-                    if book_side.levels.get((level.num, level.den)) is level:
-                        book_side.drop(level)
-                elif len(level.queue) - level.head > 2 * level.live + 16:
-                    level.compact()
+            if tidy:
+                self.tidy(e.book_side, level)
         else:
             e.parked = False  # deferred (no level) or never placed
         refunded = False
         if not account.funded:
             refunded = self._reallocate(account)  # what it held goes to later orders
-        if pending == 0:  # ``_forget``, inlined
-            del self._index[e.signed.hash]
-            if not account.live and not account.reserved and not account.explicit:
-                key = (account.maker, account.token)
-                if self._accounts.get(key) is account:  # an implicit account no order uses
-                    del self._accounts[key]
+        if pending == 0:
+            self._forget(e)
         return refunded
 
     def tidy(self, book_side: BookSide, level: Level) -> None:
@@ -354,11 +348,10 @@ class BookCore:
 
     def _forget(self, e: Entry) -> None:
         del self._index[e.signed.hash]
+        e.indexed = False
         account = e.account
         if not account.live and not account.reserved and not account.explicit:
-            key = (account.maker, account.token)
-            if self._accounts.get(key) is account:  # an implicit account no order uses
-                del self._accounts[key]
+            self._drop_account(account)  # an implicit account no order uses
 
     def expire(self, now: int) -> list[tuple[bytes, RemovalReason]]:
         """Close every resting order with ``now >= expiry`` (the contract's rule); call once a
@@ -388,18 +381,42 @@ class BookCore:
         """
         if amount is not None and amount < 0:
             raise ValueError("spendable amount must be >= 0")
-        key = (maker, token)
-        account = self._accounts.get(key)
-        if account is None:
-            account = self._accounts[key] = Account(maker, token, amount)
+        account = self._account(maker, token)
         account.spendable = amount
         account.explicit = True
         self._reallocate(account)
 
     def funds(self, maker: str, token: str) -> int | None:
         """The spendable amount the book assumes for (maker, token)."""
-        account = self._accounts.get((maker, token))
+        account = self._accounts.get(maker, {}).get(token)
         return self.default_funds if account is None else account.spendable
+
+    def _account(self, maker: str, token: str) -> Account:
+        """The account of (maker, token), made if new (with ``default_funds``)."""
+        tokens = self._accounts.get(maker)
+        if tokens is None:
+            tokens = self._accounts[maker] = {}
+        account = tokens.get(token)
+        if account is None:
+            account = tokens[token] = Account(maker, token, self.default_funds)
+        return account
+
+    def _drop_account(self, account: Account) -> None:
+        tokens = self._accounts.get(account.maker)
+        if tokens is not None and tokens.get(account.token) is account:
+            del tokens[account.token]
+            if not tokens:
+                del self._accounts[account.maker]
+
+    def accounts(self) -> Iterator[Account]:
+        """Every (maker, token) account the book keeps (live records)."""
+        for tokens in self._accounts.values():
+            yield from tokens.values()
+
+    def side_of(self, order: Order) -> BookSide | None:
+        """The side of its pair an order belongs to, if the book trades its tokens."""
+        routes = self._routes.get(order.maker_token)
+        return None if routes is None else routes.get(order.taker_token)
 
     def _reallocate(self, account: Account) -> bool:
         """Apply ``funds.allocate``; returns whether some order can trade more than before."""
@@ -443,7 +460,7 @@ class BookCore:
 
     def orders_of(self, maker: str, token: str) -> Iterator[Entry]:
         """The open orders of ``maker`` that sell ``token``, in seq order (live records)."""
-        account = self._accounts.get((maker, token))
+        account = self._accounts.get(maker, {}).get(token)
         if account is not None:
             yield from account.open_orders()
 
@@ -473,17 +490,3 @@ def unknown_pair(order: Order) -> UnknownPair:
 
 def seq_of(e: Entry) -> int:
     return e.seq
-
-
-def _level_of(e: Entry) -> Level:
-    """The level of ``e``'s price on its side, made if new: asks keyed by quote per base,
-    bids by base per quote, each as a fraction of whole units (``unit``)."""
-    order = e.order
-    unit = e.unit
-    book_side = e.book_side
-    if book_side.is_ask:
-        num, den = order.taker_amount * unit // order.maker_amount, unit
-    else:
-        num, den = unit, order.taker_amount * unit // order.maker_amount
-    level = book_side.levels.get((num, den))
-    return book_side.level(num, den) if level is None else level

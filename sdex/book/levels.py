@@ -26,6 +26,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections.abc import Iterator
 from fractions import Fraction
+from math import gcd
 from operator import attrgetter, truediv
 from typing import Final
 
@@ -75,7 +76,10 @@ class Entry:
     Amounts are in the order's maker token: ``remaining = maker_amount - filled - pending``;
     ``fillable = min(remaining, the maker's funds allocated to it)``, and 0 once closed.
     ``unit`` is the least maker amount that trades at the order's own price without
-    rounding (``maker_amount / gcd(maker_amount, taker_amount)``): less than that is dust.
+    rounding (``maker_amount / gcd(maker_amount, taker_amount)``): less than that is dust;
+    ``tunit`` is what it costs (``taker_amount / gcd``), so ``n`` whole units cost exactly
+    ``n * tunit``, no product of amounts needed. ``maker``, ``taker``, ``maker_amount``,
+    ``taker_amount``, ``fee_amount`` and ``expiry`` are the order's.
     """
 
     __slots__ = (
@@ -84,15 +88,22 @@ class Entry:
         "closed",
         "dead",
         "expiring",
+        "expiry",
+        "fee_amount",
         "fillable",
         "filled",
+        "indexed",
         "level",
+        "maker",
         "maker_amount",
         "order",
         "parked",
         "pending",
         "seq",
         "signed",
+        "taker",
+        "taker_amount",
+        "tunit",
         "unit",
     )
 
@@ -103,23 +114,38 @@ class Entry:
         seq: int,
         filled: int,
         account: Account,
-        unit: int,
+        maker_amount: int,
+        taker_amount: int,
+        fee_amount: int,
+        gcd: int,
     ) -> None:
+        """``gcd``: of ``maker_amount`` and ``taker_amount`` (the order's, passed in by the book,
+        which has read them already)."""
+        order = signed.order
         self.signed = signed
-        self.order: Order = signed.order
-        self.maker_amount = signed.order.maker_amount
+        self.order: Order = order
+        # The order's fields the walk reads, kept as native ints and strs: reading them from
+        # the (uncompiled) ``Order`` costs an attribute lookup and a conversion each time.
+        self.maker_amount = maker_amount
+        self.taker_amount = taker_amount
+        self.fee_amount = fee_amount
+        self.maker = account.maker  # its key is (maker, maker token)
+        self.taker = order.taker
+        self.expiry = order.expiry
         self.book_side = book_side
         self.seq = seq
         self.filled = filled
         self.pending = 0
         self.fillable = 0
-        self.unit = unit
+        self.unit = maker_amount // gcd
+        self.tunit = taker_amount // gcd  # what one unit costs at the order's own price
         self.account = account
         self.level: Level | None = None  # the level it rests at (in its queue or parked)
         self.dead = False  # its slot in the level's queue is stale (closed or parked)
         self.parked = False  # resting but out of the queue: it cannot trade now
         self.closed: RemovalReason | None = None
         self.expiring = False  # in the book's expiry index (see ``BookCore.place``)
+        self.indexed = False  # the book's record of its order (its index holds it by hash)
 
     @property
     def resting(self) -> bool:
@@ -271,7 +297,7 @@ class Level:
 _EXACT: Final = 2**53  # ints below it are exact floats
 
 
-def _ratio(num: int, den: int) -> float:
+def ratio(num: int, den: int) -> float:
     """``num / den`` correctly rounded, hence monotone: distinct prices never get floats in
     the wrong order, only equal ones. Python's int division is; compiled by mypyc it
     converts both ints to floats first (two roundings) unless they are big, so ints a float
@@ -279,6 +305,19 @@ def _ratio(num: int, den: int) -> float:
     if num < _EXACT and den < _EXACT:
         return num / den  # both exact: one rounding, the division's
     return float(truediv(num, den))
+
+
+_ratio: Final = ratio  # (its name before it was public)
+_SMALL: Final = 2**60  # below it, an int is a machine int in the compiled book
+
+
+def int_gcd(a: int, b: int) -> int:
+    """``math.gcd``, natively while both are machine ints (cheaper than a call to it)."""
+    if a < _SMALL and b < _SMALL:
+        while b:
+            a, b = b, a % b
+        return a
+    return gcd(a, b)
 
 
 class BookSide:
@@ -291,7 +330,7 @@ class BookSide:
     is the pair's other side (set by ``PairBook``).
     """
 
-    __slots__ = ("best", "is_ask", "levels", "opposite", "ranked", "ranks", "side")
+    __slots__ = ("best", "is_ask", "levels", "opposite", "owner", "ranked", "ranks", "side")
 
     def __init__(self, side: Side) -> None:
         self.side = side
@@ -301,12 +340,13 @@ class BookSide:
         self.ranks: list[float] = []  # their ranks, ascending
         self.best: Level | None = None  # ranked[-1]: read on every incoming order
         self.opposite: BookSide = self
+        self.owner: object = None  # the book it belongs to (set by ``BookCore.add_pair``)
 
     def level(self, num: int, den: int) -> Level:
         """The level at ``num/den`` (reduced), created if new."""
         level = self.levels.get((num, den))
         if level is None:
-            rank = _ratio(num, den)
+            rank = ratio(num, den)
             if self.is_ask:
                 rank = -rank
             level = Level(num, den, rank)
@@ -325,6 +365,12 @@ class BookSide:
                 ranks.insert(i, rank)
                 ranked.insert(i, level)
         return level
+
+    def level_of(self, e: Entry) -> Level:
+        """The level of ``e``'s price (quote per base, reduced: whole units), made if new."""
+        if self.is_ask:  # taker / maker
+            return self.level(e.tunit, e.unit)
+        return self.level(e.unit, e.tunit)  # maker / taker
 
     def _worse(self, a: Level, b: Level) -> bool:
         """Whether ``a``'s price is worse than ``b``'s on this side (exact)."""

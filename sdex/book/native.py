@@ -39,6 +39,7 @@ COMPILED = (
     "sdex.book.pairbook",
     "sdex.book.bookcore",
     "sdex.book.orderbook",
+    "sdex.matching.match",
     "sdex.matching.dry",
     "sdex.matching.engine",
 )
@@ -47,7 +48,6 @@ COMPILED = (
 DEPENDENCIES = (
     "sdex.book.types",
     "sdex.book.errors",
-    "sdex.matching.match",
     "sdex.order",
     "sdex.fillmath",
     "sdex.model",

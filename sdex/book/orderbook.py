@@ -120,36 +120,61 @@ class OrderBook(BookCore):
         if le is None or re_ is None:
             missing = left if le is None else right
             raise UnknownOrder(f"order 0x{missing.hex()} is not in the book")
-        # ``confirm_entry``'s usual case, inlined (the hot path of every settled match)
-        for e, amount, settled in (
-            (le, left_amount, left_filled),
-            (re_, right_amount, right_filled),
+        self._confirm_one(le, left_amount, left_filled)
+        self._confirm_one(re_, right_amount, right_filled)
+
+    def confirm_entries(
+        self, resting: Entry, resting_amount: int, incoming_amount: int, incoming: Entry
+    ) -> None:
+        """``confirm_pair`` of a match settled as proposed, given the book's records of both
+        orders (``Match.resting_entry``, ``incoming_entry``): no lookup by hash. Records this
+        book does not hold (any more) are looked up by their orders' hashes instead, as
+        ``confirm_pair`` does."""
+        if not (
+            resting.indexed
+            and incoming.indexed
+            and resting.book_side.owner is self
+            and incoming.book_side.owner is self
         ):
-            pending = e.pending
-            account = e.account
-            spendable = account.spendable
-            if not (
-                settled == amount
-                and 0 <= amount <= pending
-                and (spendable is None or spendable >= amount)
-            ):
-                self.confirm_entry(e, amount, settled)
-                continue
-            if spendable is not None:
-                account.spendable = spendable - amount
-            account.reserved -= amount
-            pending -= amount
-            e.pending = pending
-            filled = e.filled = e.filled + amount
-            if e.closed is None:
-                if filled == e.maker_amount:
-                    self.close(e, _FILLED)
-                elif pending == 0 and e.maker_amount - filled < e.unit:
-                    self.close(e, _DUST)
-                elif e.parked and e.fillable >= e.unit:
-                    self._unpark(e)
-            elif pending == 0:
-                self._forget(e)
+            self.confirm_pair(
+                resting.signed.hash,
+                resting_amount,
+                resting_amount,
+                incoming.signed.hash,
+                incoming_amount,
+                incoming_amount,
+            )
+            return
+        self._confirm_one(resting, resting_amount, resting_amount)
+        self._confirm_one(incoming, incoming_amount, incoming_amount)
+
+    def _confirm_one(self, e: Entry, amount: int, settled: int) -> None:
+        """``confirm_entry``, its usual case inlined (the hot path of every settled match)."""
+        pending = e.pending
+        account = e.account
+        spendable = account.spendable
+        if not (
+            settled == amount
+            and 0 <= amount <= pending
+            and (spendable is None or spendable >= amount)
+        ):
+            self.confirm_entry(e, amount, settled)
+            return
+        if spendable is not None:
+            account.spendable = spendable - amount
+        account.reserved -= amount
+        pending -= amount
+        e.pending = pending
+        filled = e.filled = e.filled + amount
+        if e.closed is None:
+            if filled == e.maker_amount:
+                self.close(e, _FILLED)
+            elif pending == 0 and e.maker_amount - filled < e.unit:
+                self.close(e, _DUST)
+            elif e.parked and e.fillable >= e.unit:
+                self._unpark(e)
+        elif pending == 0:
+            self._forget(e)
 
     def confirm_entry(self, e: Entry, amount: int, filled: int) -> None:
         """``confirm`` of the live record ``e``."""
@@ -246,7 +271,7 @@ class OrderBook(BookCore):
             "pairs": [[p.base, p.quote] for p in self._pairs.values()],
             "funds": [  # set by the node, or the default lowered by confirmed fills
                 {"maker": a.maker, "token": a.token, "spendable": _opt_str(a.spendable)}
-                for a in self._accounts.values()
+                for a in self.accounts()
                 if a.explicit or a.spendable != self.default_funds
             ],
             "orders": [
@@ -284,12 +309,14 @@ class OrderBook(BookCore):
                 signature=parse_hex_bytes(raw["signature"], "signature"),
                 hash=parse_hex_bytes(rec["hash"], "hash"),
             )
-            found = book._routes.get((signed.order.maker_token, signed.order.taker_token))
+            found = book.side_of(signed.order)
             if found is None:
                 raise unknown_pair(signed.order)
-            e = book._insert(
-                signed, found, int(rec["seq"]), int(rec["filled"]), int(rec["pending"])
-            )
+            o = signed.order
+            seq, filled, pending = int(rec["seq"]), int(rec["filled"]), int(rec["pending"])
+            account = book._account(o.maker, o.maker_token)
+            m, t, fee = o.maker_amount, o.taker_amount, o.fee_amount
+            e = book._insert(signed, signed.hash, found, account, seq, filled, pending, m, t, fee)
             if rec["closed"] is not None:
                 e.account.open -= e.remaining
                 e.account.live -= 1
@@ -299,7 +326,7 @@ class OrderBook(BookCore):
                 parked, deferred = bool(rec.get("parked")), bool(rec.get("deferred"))
                 placed.append((e, parked, deferred))
         book._seq = int(data["seq"])
-        for account in book._accounts.values():
+        for account in list(book.accounts()):
             book._reallocate(account)
         for e, parked, deferred in placed:
             book.place(e, park=parked, defer=deferred)

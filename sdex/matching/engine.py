@@ -50,32 +50,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from sdex.book.levels import Entry
+from sdex.book.levels import Entry, Level
 from sdex.book.orderbook import OrderBook
 from sdex.book.pairbook import PairBook
-from sdex.book.types import RemovalReason, Side
+from sdex.book.types import RemovalReason
 from sdex.fillmath import MatchAmounts
 from sdex.matching.dry import dry_walk
-from sdex.matching.match import (
-    Match,
-    MatchResult,
-    Outcome,
-    TimeInForce,
-    new_object,
-    set_amounts,
-    set_incoming,
-    set_left_fee,
-    set_left_filled,
-    set_matches,
-    set_order,
-    set_outcome,
-    set_remaining,
-    set_removed,
-    set_resting,
-    set_right_fee,
-    set_right_filled,
-    set_side,
-)
+from sdex.matching.match import Match, MatchResult, Outcome, TimeInForce
 from sdex.order import ZERO_ADDRESS, SignedOrder
 
 _GTC: Final = TimeInForce.GTC
@@ -83,11 +64,11 @@ _FOK: Final = TimeInForce.FOK
 _RESTED: Final = Outcome.RESTED
 _FILLED: Final = Outcome.FILLED
 _DROPPED: Final = Outcome.DROPPED
-_BID: Final = Side.BID
 _EXPIRED: Final = RemovalReason.EXPIRED
 _SELF_TRADE: Final = RemovalReason.SELF_TRADE
 _NO_REMOVALS: Final[list[tuple[bytes, RemovalReason]]] = []  # shared, never mutated
 _ANY_SEQ: Final = 2**63
+_ZERO_ADDRESS: Final = ZERO_ADDRESS  # (a module constant, not looked up at each use)
 
 MayMatch = Callable[[Entry, Entry], bool]
 """``may_match(resting, incoming)``: whether the node may settle this crossing, ``incoming``
@@ -121,7 +102,7 @@ class MatchingEngine:
         """
         book = self.book
         inc = book.register(order, filled=filled)
-        if now >= inc.order.expiry:
+        if now >= inc.expiry:
             book.unregister(inc)
             return MatchResult(order, Outcome.EXPIRED, remaining=inc.remaining)
         next_expiry = book.next_expiry()
@@ -130,13 +111,8 @@ class MatchingEngine:
             book.unregister(inc)
             return MatchResult(order, Outcome.KILLED, (), tuple(swept), inc.remaining)
         # Fast path: most new orders do not cross the opposite best level at all.
-        o = inc.order
-        opp = inc.book_side.opposite
-        best = opp.best
-        if not inc.book_side.is_ask:  # crosses if the best ask's price num/den <= bid limit M/T
-            crosses = best is not None and best.num * o.taker_amount <= best.den * o.maker_amount
-        else:  # crosses if the best bid's price num/den >= ask limit T/M
-            crosses = best is not None and best.num * o.maker_amount >= best.den * o.taker_amount
+        best = inc.book_side.opposite.best
+        crosses = best is not None and level_crosses(best, inc, limit_rank(inc))
         matches: tuple[Match, ...] = ()
         removed: tuple[tuple[bytes, RemovalReason], ...] = tuple(swept) if swept else ()
         blocked = False
@@ -159,13 +135,7 @@ class MatchingEngine:
         else:
             book.close(inc, RemovalReason.UNMATCHED)
             outcome = _FILLED if tif is _FOK or not remaining else _DROPPED
-        result: MatchResult = new_object(MatchResult)  # ``new_result``, inlined
-        set_order(result, order)
-        set_outcome(result, outcome)
-        set_matches(result, matches)
-        set_removed(result, removed)
-        set_remaining(result, remaining)
-        return result
+        return MatchResult(order, outcome, matches, removed, remaining)
 
     def rematch(
         self,
@@ -185,7 +155,7 @@ class MatchingEngine:
         e = book.entry(order_hash)
         if e.closed is not None or not e.resting:
             return MatchResult(e.signed, Outcome.DROPPED, remaining=e.remaining)
-        if now >= e.order.expiry:
+        if now >= e.expiry:
             book.close(e, _EXPIRED)
             return MatchResult(e.signed, Outcome.EXPIRED, (), ((e.hash, _EXPIRED),), e.remaining)
         removed = book.expire(now)
@@ -233,15 +203,21 @@ class MatchingEngine:
 
     def confirm(self, match: Match, actual: MatchAmounts | None = None) -> None:
         """Both sides of a match settled (``actual``: the amounts the chain filled)."""
-        a = match.amounts
+        left = match.left_filled
+        right = match.right_filled
+        le = match.resting_entry
+        re_ = match.incoming_entry
+        if actual is None and le is not None and re_ is not None:
+            self.book.confirm_entries(le, left, right, re_)  # the book checks they are its own
+            return
         if actual is None:
-            actual = a
+            actual = match.amounts
         self.book.confirm_pair(
             match.resting.hash,
-            a.left_filled,
+            left,
             actual.left_filled,
             match.incoming.hash,
-            a.right_filled,
+            right,
             actual.right_filled,
         )
 
@@ -279,34 +255,30 @@ class MatchingEngine:
         # (``sdex.matching.dry`` calls the reference); the book changes only through its
         # methods.
         matches: list[Match] = []
-        append = matches.append
         removed: list[tuple[bytes, RemovalReason]] = []
         book = self.book
-        fill = book.fill
-        order = inc.order
-        im = order.maker_amount
-        it = order.taker_amount
-        ifee = order.fee_amount
-        maker = order.maker
-        itaker = order.taker
-        zero = ZERO_ADDRESS
+        im = inc.maker_amount
+        it = inc.taker_amount
+        ifee = inc.fee_amount
+        maker = inc.maker
+        itaker = inc.taker
+        zero = _ZERO_ADDRESS
         inc_open = itaker == zero
         book_side = inc.book_side
         side = book_side.side
-        is_bid = side is _BID
         opp = book_side.opposite
         ranked = opp.ranked  # worst first: the walk goes from the end
         signed = inc.signed
         avail = inc.fillable
         blocked = False
+        limit = limit_rank(inc)
+        tol = _TOLERANCE * abs(limit)
         i = len(ranked) - 1
         while avail > 0 and i >= 0:
             level = ranked[i]
-            # Does the level cross the incoming limit? (quote per base, cross-multiplied)
-            if is_bid:
-                if level.num * it > level.den * im:  # ask price > bid limit M/T
-                    break
-            elif level.num * im < level.den * it:  # bid price < ask limit T/M
+            # Does the level cross the incoming limit? (``crosses``, inlined)
+            rank = level.rank
+            if rank < limit + tol and (rank <= limit - tol or not crosses_exactly(level, inc)):
                 break
             queue = level.queue
             j = level.head
@@ -319,13 +291,12 @@ class MatchingEngine:
                     continue
                 if r.seq > max_seq:
                     break  # the queue is in seq order: only newer ones follow
-                ro = r.order
-                rmaker = ro.maker
+                rmaker = r.maker
                 reason = None
-                if now >= ro.expiry:
+                if now >= r.expiry:
                     reason = _EXPIRED
                 else:
-                    rtaker = ro.taker
+                    rtaker = r.taker
                     if (rtaker != zero and rtaker != maker) or (not inc_open and itaker != rmaker):
                         continue  # taker restriction: these two can never trade
                     if may_match is not None and not may_match(r, inc):
@@ -340,41 +311,59 @@ class MatchingEngine:
                         break
                     continue
                 # fillmath.match_amounts(left=r with filled' = rm - r_avail, right=inc with
-                # filled' = im - avail), comparisons cross-multiplied (exact, no rounding):
+                # filled' = im - avail), exactly: in whole units of r, or with products of
+                # amounts compared by floats only where they cannot be wrong (``product_gt``):
                 r_avail = r.fillable
                 rm = r.maker_amount
-                rt = ro.taker_amount
-                if avail * rm >= r_avail * rt:  # avail >= ceil(r_avail * rt / rm): all of r
+                rt = r.taker_amount
+                unit = r.unit
+                units = r_avail // unit
+                if units * unit == r_avail:
+                    # Whole units (the usual case): all of r costs exactly ``units * tunit``, at
+                    # r's price, which crosses: no rounding, so no cap, and no product of
+                    # amounts (they pass 62 bits: Python ints, not machine ones).
+                    need = units * r.tunit
+                    whole = True
+                else:
+                    need = -(-(r_avail * rt) // rm)
+                    whole = False
+                capped = False
+                if avail >= need:  # all of r
                     x = r_avail
+                    y = need
+                    capped = not whole and product_gt(y, it, x, im)
                 else:
                     x = avail * rm // rt
                     if x == 0:  # ZeroFillAmount: not one unit of r at this price or worse
                         blocked = stop = True
                         break
-                y = -(-(x * rt) // rm)
-                capped = y * it > x * im
+                    y = -(-(x * rt) // rm)
+                    capped = product_gt(y, it, x, im)
                 if capped:
                     # PricesDoNotCross: the rounding of the maximal fill breaks the incoming
                     # limit. Whole units of r trade at exactly r's price, which crosses: cap
                     # the fill there (the settlement's maxLeftFill makes the contract agree).
-                    x -= x % r.unit
+                    x -= x % unit
                     if x == 0:  # inc cannot pay one unit here: no order of this level trades
                         blocked = True
                         break
-                    y = x * rt // rm
-                # ``new_amounts`` and ``new_match``, inlined: two values per match
-                amounts = new_object(MatchAmounts)
-                set_left_filled(amounts, x)
-                set_right_filled(amounts, y)
-                set_left_fee(amounts, ro.fee_amount * x // rm)
-                set_right_fee(amounts, ifee * y // im)
-                match = new_object(Match)
-                set_resting(match, r.signed)
-                set_incoming(match, signed)
-                set_amounts(match, amounts)
-                set_side(match, side)
-                fill(r, x)
-                append(match)
+                    y = x // unit * r.tunit
+                lfee = r.fee_amount
+                matches.append(
+                    Match(
+                        r.signed,
+                        signed,
+                        None,
+                        side,
+                        x,
+                        y,
+                        lfee * x // rm if lfee else 0,
+                        ifee * y // im if ifee else 0,
+                        r,
+                        inc,
+                    )
+                )
+                book.fill(r, x)
                 avail -= y
                 if avail == 0:
                     stop = True
@@ -420,6 +409,56 @@ class MatchingEngine:
             ):
                 return True
         return False
+
+
+_TOLERANCE: Final = 1e-15
+"""Relative: more than the error of ``limit_rank`` (three roundings) and a level's rank (one)."""
+
+
+def limit_rank(inc: Entry) -> float:
+    """About the rank (``Level.rank``) that a level of the other side needs to cross ``inc``'s
+    limit price, within a relative ``_TOLERANCE``: from floats of its amounts, so cheap even
+    when they pass 62 bits. Levels whose rank is nearer than that are compared exactly
+    (``crosses_exactly``)."""
+    if inc.book_side.is_ask:  # bids' rank is their price; the ask's limit is T/M
+        return float(inc.taker_amount) / float(inc.maker_amount)
+    return -(float(inc.maker_amount) / float(inc.taker_amount))  # asks': -price; bid limit M/T
+
+
+def level_crosses(level: Level, inc: Entry, limit: float) -> bool:
+    """Whether the price of ``level`` (of the other side) crosses ``inc``'s limit, exactly;
+    ``limit`` is ``limit_rank(inc)``."""
+    rank = level.rank
+    tol = _TOLERANCE * abs(limit)
+    if rank >= limit + tol:
+        return True
+    if rank <= limit - tol:
+        return False
+    return crosses_exactly(level, inc)
+
+
+def crosses_exactly(level: Level, inc: Entry) -> bool:
+    """``level_crosses`` by cross-multiplied amounts (exact, and dearer)."""
+    if inc.book_side.is_ask:  # bid price num/den >= ask limit T/M
+        return level.num * inc.maker_amount >= level.den * inc.taker_amount
+    return level.num * inc.taker_amount <= level.den * inc.maker_amount  # ask price <= M/T
+
+
+_UP: Final = 1.0 + 4e-15
+_DOWN: Final = 1.0 - 4e-15
+
+
+def product_gt(a: int, b: int, c: int, d: int) -> bool:
+    """``a * b > c * d`` for ints >= 0, by floats unless they are too close to tell (each
+    float product is within 4e-16 of the exact one, relatively): products of amounts pass
+    62 bits, and such Python ints are dear next to machine floats."""
+    p = float(a) * float(b)
+    q = float(c) * float(d)
+    if p > q * _UP:
+        return True
+    if p < q * _DOWN:
+        return False
+    return a * b > c * d
 
 
 def _crossing_entries(p: PairBook) -> list[Entry]:
