@@ -279,7 +279,7 @@ class Settler:
             except ContractRevert as e:  # a lone match's pre-flight: nothing was sent
                 reason = str(ex.decoder.decode(e))
                 return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
-            self.store.add_settlement(
+            await self.store.add_settlement(
                 signed.tx_hash,
                 signed.nonce,
                 signed.raw,
@@ -315,7 +315,7 @@ class Settler:
         if receipt is None:
             self.lost += 1
             self.given_up.add(signed.tx_hash)
-            self.store.set_settlement_status(signed.tx_hash, "dropped")
+            await self.store.set_settlement_status(signed.tx_hash, "dropped")
             log.warning("settlement %s lost (nonce %d): re-judging", signed.tx_hash, signed.nonce)
             await self._heal_gap(signed.nonce)
             return [
@@ -328,7 +328,12 @@ class Settler:
         elif receipt.status != 1 and len(batch) > self.max_batch and receipt.gas_used >= gas:
             self.out_of_gas += 1
             log.warning("a batch of %d ran out of gas: learning turned off", len(batch))
-        return self.outcome(batch, receipt, signed.tx_hash)
+        # (no await between the receipt and ``outcome``: the mirror expects the transaction
+        # until ``note_receipt``, else the watcher would read its logs as someone else's)
+        results = self.outcome(batch, receipt, signed.tx_hash)
+        status = "mined" if receipt.status == 1 else "failed"
+        await self.store.set_settlement_status(signed.tx_hash, status)
+        return results
 
     async def _sign_next(self, to: str, data: bytes, gas: int, lone: bool) -> SignedTx:
         """Sign the lane's next transaction (``lone``: a ``matchOrders``, pre-flighted).
@@ -430,7 +435,6 @@ class Settler:
         """Pair each match with its fills, or with its ``MatchSkipped`` reason; hand the
         decoded receipt to the mirror."""
         ex = self.chain.exchange
-        self.store.set_settlement_status(tx_hash, "mined" if receipt.status == 1 else "failed")
         if receipt.status != 1:
             return [
                 SettledMatch(m, Outcome.FAILED, None, tx_hash, "transaction reverted")

@@ -236,7 +236,8 @@ class Watcher:
             self._unapplied = changes  # the mirror moved on: the node must still see these
             raise
         orders, makers, funds = m.take_dirty()  # after applying, never before
-        self.store.save_mirror((head.number, head.hash, head.timestamp), orders, makers, funds)
+        saved = (head.number, head.hash, head.timestamp)
+        await self.store.save_mirror(saved, orders, makers, funds)  # the loop runs on meanwhile
         self.latest_timestamp = head.timestamp
         self.applied = head
         return True
