@@ -63,6 +63,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+NODE_ROOT: Path | None = None
+"""``--node-root``: the nodes run from this checkout's ``sdex`` (a before/after in the same
+minutes, this bench driving both)."""
 
 import aiohttp  # noqa: E402
 from benchlib import machine, machine_busy_seconds, write_section  # noqa: E402
@@ -260,7 +263,9 @@ def node_process(
         launcher.write_text(LAUNCHER)
         cmd = [sys.executable, *prof, str(launcher), *args]
     log = (workdir / f"{name}.log").open("ab")
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    root = NODE_ROOT or ROOT
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     (workdir / f"{name}.pid").write_text(str(proc.pid))
     url = f"http://127.0.0.1:{port}"
     sampler: subprocess.Popen[bytes] | None = None
@@ -769,6 +774,7 @@ async def bench_latency_under_load(
         "settlement_transactions": txs,
         "matches_per_transaction": round(settled / max(1, txs), 1),
         "failed": h1["matchesFailed"] - h0["matchesFailed"],
+        "chain_calls_per_transaction": _calls_per_tx(h0, h1, txs),
         "cpu_cores_used": cpu.cores,
     }
 
@@ -1447,11 +1453,18 @@ def main() -> None:
     )  # fmt: skip
     ap.add_argument("--workdir", type=Path, help="keep the databases and logs here")
     ap.add_argument(
+        "--node-root", type=Path, metavar="DIR",
+        help="run the nodes from DIR's sdex (another checkout, with its artifacts/): a "
+        "before/after in the same minutes",
+    )  # fmt: skip
+    ap.add_argument(
         "--rpc-proxy", action="store_true",
         help="settle: the node talks to the chain through bench/rpcproxy.py, which counts its "
         "calls by method with the chain's time over the node's round",
     )  # fmt: skip
     args = ap.parse_args()
+    global NODE_ROOT
+    NODE_ROOT = args.node_root
     if args.http_orders + 500 > OPERATOR * 1000:
         ap.error("--http-orders: at most 18,500 (19 makers, 1,000 open orders each)")
     busy = wait_quiet(args.wait_quiet) if args.wait_quiet > 0 else None

@@ -348,13 +348,17 @@ class Store:
             lambda db: db.execute("INSERT OR REPLACE INTO settlements VALUES (?,?,?,?,?,?,?)", row)
         )
 
-    async def set_settlement_status(self, tx_hash: str, status: str) -> None:
+    def set_settlement_status(self, tx_hash: str, status: str) -> asyncio.Future[None]:
+        """Queued at once, without waiting: resolves at its commit (writes queued after it
+        commit no earlier); a failure is logged if nobody awaits it. Call on the loop."""
         args = (status, time.time(), tx_hash)
-        await self._call_async(
-            lambda db: db.execute(
-                "UPDATE settlements SET status=?, updated_at=? WHERE tx_hash=?", args
-            )
-        )
+
+        def update(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE settlements SET status=?, updated_at=? WHERE tx_hash=?", args)
+
+        fut = asyncio.wrap_future(self._writer.submit(update))
+        fut.add_done_callback(_log_failure)
+        return fut
 
     def pending_settlements(self) -> list[StoredSettlement]:
         rows = self._call(
@@ -487,6 +491,6 @@ def _fills_job(fills: Sequence[StoredFill]) -> Callable[[sqlite3.Connection], li
     return insert
 
 
-def _log_failure(fut: asyncio.Future[None]) -> None:
+def _log_failure(fut: asyncio.Future[Any]) -> None:
     if not fut.cancelled() and (e := fut.exception()) is not None:
-        log.error("an order could not be stored: %s", e)
+        log.error("a write could not be stored: %s", e)

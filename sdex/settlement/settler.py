@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from sdex.chain import FillEvent, Receipt, Sender, SignedTx
 from sdex.chain.aio import ChainThread
 from sdex.chain.arpc import AsyncRpc
-from sdex.chain.tx import fees_of
+from sdex.chain.tx import fees_of, lone_tx_root
 from sdex.errors import ChainError, ContractRevert, TransactionFailed
 from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match
@@ -315,7 +315,7 @@ class Settler:
         if receipt is None:
             self.lost += 1
             self.given_up.add(signed.tx_hash)
-            await self.store.set_settlement_status(signed.tx_hash, "dropped")
+            self.store.set_settlement_status(signed.tx_hash, "dropped")
             log.warning("settlement %s lost (nonce %d): re-judging", signed.tx_hash, signed.nonce)
             await self._heal_gap(signed.nonce)
             return [
@@ -328,12 +328,14 @@ class Settler:
         elif receipt.status != 1 and len(batch) > self.max_batch and receipt.gas_used >= gas:
             self.out_of_gas += 1
             log.warning("a batch of %d ran out of gas: learning turned off", len(batch))
-        # (no await between the receipt and ``outcome``: the mirror expects the transaction
-        # until ``note_receipt``, else the watcher would read its logs as someone else's)
-        results = self.outcome(batch, receipt, signed.tx_hash)
+        # No await from here to the node's ``on_result``: the mirror expects the transaction
+        # until ``note_receipt``, and once noted the watcher may apply its block, which must
+        # not come before the node confirms the matches. (The status write is queued before
+        # the node's write of the fills, so it commits no later.)
         status = "mined" if receipt.status == 1 else "failed"
-        await self.store.set_settlement_status(signed.tx_hash, status)
-        return results
+        self.store.set_settlement_status(signed.tx_hash, status)
+        root = lone_tx_root(bytes.fromhex(signed.raw.removeprefix("0x")))
+        return self.outcome(batch, receipt, signed.tx_hash, root)
 
     async def _sign_next(self, to: str, data: bytes, gas: int, lone: bool) -> SignedTx:
         """Sign the lane's next transaction (``lone``: a ``matchOrders``, pre-flighted).
@@ -431,9 +433,11 @@ class Settler:
                 return None
         return await poll_receipt(self.receipts, self.sender.address, signed, suspect)
 
-    def outcome(self, batch: Sequence[Match], receipt: Receipt, tx_hash: str) -> list[SettledMatch]:
+    def outcome(
+        self, batch: Sequence[Match], receipt: Receipt, tx_hash: str, tx_root: str = ""
+    ) -> list[SettledMatch]:
         """Pair each match with its fills, or with its ``MatchSkipped`` reason; hand the
-        decoded receipt to the mirror."""
+        decoded receipt to the mirror (``tx_root``: ``lone_tx_root`` of the transaction)."""
         ex = self.chain.exchange
         if receipt.status != 1:
             return [
@@ -442,7 +446,7 @@ class Settler:
             ]
         fills = ex.fills(receipt.logs)
         if self.mirror is not None:
-            self.mirror.note_receipt(receipt, fills)
+            self.mirror.note_receipt(receipt, fills, tx_root)
         skipped = {s.index: s for s in ex.skipped(receipt.logs)}
         out: list[SettledMatch] = []
         k = 0
