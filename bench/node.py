@@ -162,14 +162,17 @@ def cpu_seconds(pid: int, task: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_user_sys(pid: int) -> tuple[float, float]:
-    """User and system CPU seconds a process has used so far (Linux /proc)."""
+def cpu_user_sys(pid: int) -> tuple[float, float, int]:
+    """User and system CPU seconds a process has used so far, and its minor page faults
+    (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     hz = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / hz, int(fields[12]) / hz
+    return int(fields[11]) / hz, int(fields[12]) / hz, int(fields[7])
 
 
-def user_sys_per_match(before: tuple[float, float], pid: int, matches: int) -> dict[str, float]:
+def user_sys_per_match(
+    before: tuple[float, float, int], pid: int, matches: int
+) -> dict[str, float]:
     """The chain's user and system CPU per match since ``before`` (ms). (Hardhat's system
     time swings 0.1-2 ms a match for the same transactions with the machine's load; its
     user time is the work.)"""
@@ -177,6 +180,7 @@ def user_sys_per_match(before: tuple[float, float], pid: int, matches: int) -> d
     return {
         "chain_user_ms_per_match": round(1000 * (after[0] - before[0]) / matches, 3),
         "chain_sys_ms_per_match": round(1000 * (after[1] - before[1]) / matches, 3),
+        "chain_page_faults_per_match": round((after[2] - before[2]) / matches),
     }
 
 

@@ -13,6 +13,7 @@ file and nothing downloads at run time.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import platform
 import socket
@@ -95,6 +96,9 @@ class ChainNode:
     def after_start(self, rpc: Rpc) -> None:
         """Engine settings applied once the node answers."""
 
+    def in_child(self) -> None:
+        """Run in the child process before the engine's binary starts (nothing by default)."""
+
     def start(self, timeout: float = 60.0) -> Rpc:
         check_port_free(self.port)
         cmd = self.command()
@@ -106,6 +110,7 @@ class ChainNode:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=self.env(),
+            preexec_fn=self.in_child,
         )
         rpc = Rpc(self.url)
         deadline = time.monotonic() + timeout
@@ -159,6 +164,23 @@ class HardhatNode(ChainNode):
     def after_start(self, rpc: Rpc) -> None:
         # Hardhat logs every JSON-RPC call; that costs throughput and fills the log.
         rpc.call("hardhat_setLoggingEnabled", False)
+
+    def in_child(self) -> None:
+        no_huge_pages()
+
+
+PR_SET_THP_DISABLE = 41
+
+
+def no_huge_pages() -> None:
+    """No transparent huge pages for this process and what it executes (Linux
+    ``PR_SET_THP_DISABLE``, kept across exec; elsewhere nothing). Hardhat's EDR asks for
+    them, and a fault on a fresh 2 MB page zeroes all of it: perf showed 35-40% of
+    Hardhat's CPU in ``clear_page_erms`` under ``do_huge_pmd_anonymous_page`` while a node
+    settled, its system time up to 3x its user time (docs/BENCHMARKS.md)."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)
 
 
 def anvil_binary() -> Path:
