@@ -13,7 +13,6 @@ file and nothing downloads at run time.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import platform
 import socket
@@ -96,9 +95,6 @@ class ChainNode:
     def after_start(self, rpc: Rpc) -> None:
         """Engine settings applied once the node answers."""
 
-    def in_child(self) -> None:
-        """Run in the child process before the engine's binary starts (nothing by default)."""
-
     def start(self, timeout: float = 60.0) -> Rpc:
         check_port_free(self.port)
         cmd = self.command()
@@ -110,7 +106,6 @@ class ChainNode:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=self.env(),
-            preexec_fn=self.in_child,
         )
         rpc = Rpc(self.url)
         deadline = time.monotonic() + timeout
@@ -152,7 +147,8 @@ class HardhatNode(ChainNode):
         hardhat = REPO_ROOT / "node_modules" / ".bin" / "hardhat"
         if not hardhat.exists():
             raise DevnetError("node_modules is missing: run `make setup` (npm ci) first")
-        return [str(hardhat), "node", "--hostname", "127.0.0.1", "--port", str(self.port)]
+        cmd = [str(hardhat), "node", "--hostname", "127.0.0.1", "--port", str(self.port)]
+        return [*NO_HUGE_PAGES, *cmd] if sys.platform == "linux" else cmd
 
     def env(self) -> dict[str, str]:
         return {
@@ -165,22 +161,19 @@ class HardhatNode(ChainNode):
         # Hardhat logs every JSON-RPC call; that costs throughput and fills the log.
         rpc.call("hardhat_setLoggingEnabled", False)
 
-    def in_child(self) -> None:
-        no_huge_pages()
 
-
-PR_SET_THP_DISABLE = 41
-
-
-def no_huge_pages() -> None:
-    """No transparent huge pages for this process and what it executes (Linux
-    ``PR_SET_THP_DISABLE``, kept across exec; elsewhere nothing). Hardhat's EDR asks for
-    them, and a fault on a fresh 2 MB page zeroes all of it: perf showed 35-40% of
-    Hardhat's CPU in ``clear_page_erms`` under ``do_huge_pmd_anonymous_page`` while a node
-    settled, its system time up to 3x its user time (docs/BENCHMARKS.md)."""
-    if sys.platform == "linux":
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None).prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)
+NO_HUGE_PAGES = [
+    sys.executable,
+    "-c",
+    "import ctypes, os, sys; ctypes.CDLL(None).prctl(41, 1, 0, 0, 0); "
+    "os.execv(sys.argv[1], sys.argv[1:])",
+]
+"""Hardhat is started through this: no transparent huge pages for it (Linux
+``PR_SET_THP_DISABLE`` = 41, kept across exec, same PID). Its EDR asks for them, and a fault
+on a fresh 2 MB page zeroes all of it: perf showed 35-40% of Hardhat's CPU in
+``clear_page_erms`` under ``do_huge_pmd_anonymous_page`` while a node settled, its system
+time up to 3x its user time (docs/BENCHMARKS.md). (A wrapper, not ``preexec_fn``: that is
+unsafe in a process with threads.)"""
 
 
 def anvil_binary() -> Path:
