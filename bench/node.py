@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import cProfile
 import json
@@ -52,6 +53,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -61,6 +63,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+NODE_ROOT: Path | None = None
+"""``--node-root``: the nodes run from this checkout's ``sdex`` (a before/after in the same
+minutes, this bench driving both)."""
 
 import aiohttp  # noqa: E402
 from benchlib import machine, machine_busy_seconds, write_section  # noqa: E402
@@ -157,6 +162,28 @@ def cpu_seconds(pid: int, task: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_user_sys(pid: int) -> tuple[float, float, int]:
+    """User and system CPU seconds a process has used so far, and its minor page faults
+    (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    hz = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / hz, int(fields[12]) / hz, int(fields[7])
+
+
+def user_sys_per_match(
+    before: tuple[float, float, int], pid: int, matches: int
+) -> dict[str, float]:
+    """The chain's user and system CPU per match since ``before`` (ms). (Hardhat's system
+    time swings 0.1-2 ms a match for the same transactions with the machine's load; its
+    user time is the work.)"""
+    after = cpu_user_sys(pid)
+    return {
+        "chain_user_ms_per_match": round(1000 * (after[0] - before[0]) / matches, 3),
+        "chain_sys_ms_per_match": round(1000 * (after[1] - before[1]) / matches, 3),
+        "chain_page_faults_per_match": round((after[2] - before[2]) / matches),
+    }
+
+
 class CpuMeter:
     """CPU used over a phase, in cores: this process, the node, Hardhat, and every other
     process on the machine (``other_processes``: the figures are only clean when it is ~0)."""
@@ -176,6 +203,42 @@ class CpuMeter:
         others = (machine_busy_seconds() - self.m0) / wall - sum(used.values())
         self.cores = {k: round(v, 2) for k, v in used.items()}
         self.cores["other_processes"] = round(max(0.0, others), 2)
+
+
+class CpuTrace:
+    """A process's CPU seconds sampled every ``every`` seconds from a thread, to tell the
+    CPU it used between two moments of a phase."""
+
+    def __init__(self, pid: int, every: float = 0.01) -> None:
+        self.pid, self.every = pid, every
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            self.samples.append((time.perf_counter(), cpu_seconds(self.pid)))
+            if self._stop.wait(self.every):
+                return
+
+    def __enter__(self) -> CpuTrace:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def at(self, t: float) -> float:
+        """CPU seconds used up to ``t`` (interpolated between samples)."""
+        i = bisect.bisect_left(self.samples, (t, -1.0))
+        if i <= 0 or i >= len(self.samples):
+            return self.samples[min(max(i, 0), len(self.samples) - 1)][1]
+        (ta, ca), (tb, cb) = self.samples[i - 1], self.samples[i]
+        return ca + (cb - ca) * (t - ta) / max(1e-9, tb - ta)
+
+    def between(self, a: float, b: float) -> float:
+        return self.at(b) - self.at(a)
 
 
 def _cli_has_node() -> bool:
@@ -204,7 +267,9 @@ def node_process(
         launcher.write_text(LAUNCHER)
         cmd = [sys.executable, *prof, str(launcher), *args]
     log = (workdir / f"{name}.log").open("ab")
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    root = NODE_ROOT or ROOT
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     (workdir / f"{name}.pid").write_text(str(proc.pid))
     url = f"http://127.0.0.1:{port}"
     sampler: subprocess.Popen[bytes] | None = None
@@ -713,6 +778,7 @@ async def bench_latency_under_load(
         "settlement_transactions": txs,
         "matches_per_transaction": round(settled / max(1, txs), 1),
         "failed": h1["matchesFailed"] - h0["matchesFailed"],
+        "chain_calls_per_transaction": _calls_per_tx(h0, h1, txs),
         "cpu_cores_used": cpu.cores,
     }
 
@@ -819,6 +885,7 @@ def raw_batches(
         settled = 0
         gas = 0
         with CpuMeter(pids) as cpu:
+            us0 = cpu_user_sys(pids["hardhat"])
             t0 = time.perf_counter()
             for tx in signed_txs:
                 sender.broadcast(tx)
@@ -828,6 +895,7 @@ def raw_batches(
                 settled += len(ex.fills(receipt.logs)) // 2
                 gas += receipt.gas_used
             seconds = time.perf_counter() - t0
+            split = user_sys_per_match(us0, pids["hardhat"], max(1, settled))
     finally:
         rpc.close()
     if settled != batches * RAW_BATCH:
@@ -839,6 +907,7 @@ def raw_batches(
         "matches_per_s": round(settled / seconds),
         "gas_per_match": round(gas / settled),
         "chain_cpu_ms_per_match": round(1000 * cpu.cores["hardhat"] * seconds / settled, 3),
+        **split,
         "cpu_cores_used": cpu.cores,
     }
 
@@ -851,10 +920,13 @@ async def node_round(
     concurrency: int,
     pids: dict[str, int],
     profile: Path | None = None,
+    proxy: str | None = None,
 ) -> dict[str, Any]:
     """``n`` matches queued in the node while mining is paused; then the time from resuming
     mining until the websocket delivered all ``2 n`` fills. With ``profile``, py-spy samples
-    the node over that window only (``node-settle-window.raw``)."""
+    the node over that window only (``node-settle-window.raw``); with ``proxy`` (the URL of
+    bench/rpcproxy.py between the node and the chain), the node's chain calls over that
+    window by method, with the chain's service time."""
     from sdex.chain import Rpc
 
     asks = [body(signer.order(ASK_MAKERS[i % len(ASK_MAKERS)], True, MID)) for i in range(n)]
@@ -895,7 +967,15 @@ async def node_round(
             counter.cancel()
             raise
         h_resume = await health(s, url)
-        with window_profile(profile, pids["node"]), CpuMeter(pids) as cpu:
+        if proxy is not None:
+            async with s.get(proxy + "/__reset") as resp:
+                resp.raise_for_status()
+        with (
+            window_profile(profile, pids["node"]),
+            CpuMeter(pids) as cpu,
+            CpuTrace(pids["hardhat"]) as trace,
+        ):
+            us0 = cpu_user_sys(pids["hardhat"])
             t0 = time.perf_counter()
             rpc.call("evm_setAutomine", True)
             operator = signer.addresses[OPERATOR]
@@ -908,12 +988,17 @@ async def node_round(
                 rpc.call("evm_mine")
             try:
                 await asyncio.wait_for(done.wait(), timeout=120)
+                split = user_sys_per_match(us0, pids["hardhat"], n)
             finally:
                 counter.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await counter
                 rpc.close()
         h1 = await health(s, url)
+        calls = None
+        if proxy is not None:
+            async with s.get(proxy + "/__stats") as resp:
+                calls = await resp.json()
     seconds = last - t0
     settled = h1["matchesSettled"] - h0["matchesSettled"]
     txs = h1["settlementsSent"] - h0["settlementsSent"]
@@ -932,8 +1017,11 @@ async def node_round(
         "most_batches_in_flight": h1.get("settlementsInFlightMax"),
         "chain_calls_per_transaction": _calls_per_tx(h_resume, h1, txs),
         "chain_cpu_ms_per_match": round(1000 * cpu.cores["hardhat"] * seconds / n, 3),
+        "sustained_chain_cpu_ms_per_match": round(1000 * trace.between(lo, hi) / (0.8 * n), 3),
+        **split,
         "node_cpu_ms_per_match": round(1000 * cpu.cores["node"] * seconds / n, 3),
         "cpu_cores_used": cpu.cores,
+        **({"proxied_chain_calls": calls, "chain_cpu_trace": trace.samples} if calls else {}),
     }
 
 
@@ -965,8 +1053,9 @@ async def bench_settlement(
         raw_batches, rpc_url, deployment, signer, args.raw_batches, pids
     )
     node = await node_round(
-        url, rpc_url, signer, args.settle_matches, args.concurrency, pids, args.profile
-    )
+        url, rpc_url, signer, args.settle_matches, args.concurrency, pids, args.profile,
+        getattr(args, "proxy_url", None),
+    )  # fmt: skip
     raw_after = await asyncio.to_thread(
         raw_batches, rpc_url, deployment, signer, args.raw_batches, pids
     )
@@ -997,6 +1086,38 @@ def wait_quiet(limit: float, window: float = 5.0, idle_below: float = 0.2) -> fl
         busy = (machine_busy_seconds() - b0) / window
         if busy < idle_below or time.monotonic() > deadline:
             return round(busy, 2)
+
+
+def rpc_proxy(
+    stack: contextlib.ExitStack, deployment: Deployment, workdir: Path, pids: dict[str, int]
+) -> tuple[Path, str]:
+    """bench/rpcproxy.py in its own process between the node and the chain: the node's
+    deployment file names the proxy as its RPC. Its CPU is counted as ``rpc_proxy``."""
+    port = free_port()
+    log = stack.enter_context((workdir / "rpcproxy.log").open("ab"))
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "rpcproxy.py"), deployment.rpc, str(port)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    stack.callback(proc.wait, 10)
+    stack.callback(proc.terminate)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("the RPC proxy did not start") from None
+            time.sleep(0.05)
+    pids["rpc_proxy"] = proc.pid
+    path = workdir / "devnet-proxied.json"
+    Deployment(
+        deployment.chain_id, url, deployment.exchange, deployment.deploy_block,
+        deployment.tokens, deployment.accounts,
+    ).save(path)  # fmt: skip
+    return path, url
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -1036,8 +1157,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         bench_http(url, signer, args.http_orders, args.concurrency,
                                    {**pids, "node": p.pid})
                     )  # fmt: skip
+            node_file = deployment_file
+            if args.rpc_proxy and "settle" in phases:
+                node_file, args.proxy_url = rpc_proxy(stack, deployment, workdir, pids)
             if "settle" in phases or "latency" in phases:
-                with node_process(deployment_file, key, workdir, "node-settle", profile) as (
+                with node_process(node_file, key, workdir, "node-settle", profile) as (
                     p,
                     url,
                 ):
@@ -1332,7 +1456,19 @@ def main() -> None:
         help="added to the settlement section's title (a new dated section, the others stay)",
     )  # fmt: skip
     ap.add_argument("--workdir", type=Path, help="keep the databases and logs here")
+    ap.add_argument(
+        "--node-root", type=Path, metavar="DIR",
+        help="run the nodes from DIR's sdex (another checkout, with its artifacts/): a "
+        "before/after in the same minutes",
+    )  # fmt: skip
+    ap.add_argument(
+        "--rpc-proxy", action="store_true",
+        help="settle: the node talks to the chain through bench/rpcproxy.py, which counts its "
+        "calls by method with the chain's time over the node's round",
+    )  # fmt: skip
     args = ap.parse_args()
+    global NODE_ROOT
+    NODE_ROOT = args.node_root
     if args.http_orders + 500 > OPERATOR * 1000:
         ap.error("--http-orders: at most 18,500 (19 makers, 1,000 open orders each)")
     busy = wait_quiet(args.wait_quiet) if args.wait_quiet > 0 else None

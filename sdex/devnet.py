@@ -147,7 +147,8 @@ class HardhatNode(ChainNode):
         hardhat = REPO_ROOT / "node_modules" / ".bin" / "hardhat"
         if not hardhat.exists():
             raise DevnetError("node_modules is missing: run `make setup` (npm ci) first")
-        return [str(hardhat), "node", "--hostname", "127.0.0.1", "--port", str(self.port)]
+        cmd = [str(hardhat), "node", "--hostname", "127.0.0.1", "--port", str(self.port)]
+        return [*NO_HUGE_PAGES, *cmd] if sys.platform == "linux" else cmd
 
     def env(self) -> dict[str, str]:
         return {
@@ -159,6 +160,20 @@ class HardhatNode(ChainNode):
     def after_start(self, rpc: Rpc) -> None:
         # Hardhat logs every JSON-RPC call; that costs throughput and fills the log.
         rpc.call("hardhat_setLoggingEnabled", False)
+
+
+NO_HUGE_PAGES = [
+    sys.executable,
+    "-c",
+    "import ctypes, os, sys; ctypes.CDLL(None).prctl(41, 1, 0, 0, 0); "
+    "os.execv(sys.argv[1], sys.argv[1:])",
+]
+"""Hardhat is started through this: no transparent huge pages for it (Linux
+``PR_SET_THP_DISABLE`` = 41, kept across exec, same PID). Its EDR asks for them, and a fault
+on a fresh 2 MB page zeroes all of it: perf showed 35-40% of Hardhat's CPU in
+``clear_page_erms`` under ``do_huge_pmd_anonymous_page`` while a node settled, its system
+time up to 3x its user time (docs/BENCHMARKS.md). (A wrapper, not ``preexec_fn``: that is
+unsafe in a process with threads.)"""
 
 
 def anvil_binary() -> Path:

@@ -162,6 +162,10 @@ class Store:
         """Run ``fn`` on the writer thread; block until its transaction committed."""
         return self._writer.submit(fn).result()
 
+    async def _call_async(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``_call`` awaited: the event loop runs on while the writer commits."""
+        return await asyncio.wrap_future(self._writer.submit(fn))
+
     def _bind(self, identity: ChainIdentity) -> None:
         want = identity.as_dict()
 
@@ -288,26 +292,12 @@ class Store:
     # -- fills ---------------------------------------------------------------------------
     def add_fills(self, fills: Sequence[StoredFill]) -> list[StoredFill]:
         """Insert fills; returns those that were new (a log seen twice is stored once)."""
-        if not fills:
-            return []
+        return self._call(_fills_job(fills)) if fills else []
 
-        def insert(db: sqlite3.Connection) -> list[StoredFill]:
-            new: list[StoredFill] = []
-            for f in fills:
-                cur = db.execute(
-                    "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        f.tx_hash, f.log_index, f.block_number, "0x" + f.order_hash.hex(),
-                        f.maker, f.taker,
-                        str(f.maker_filled), str(f.taker_filled), f.fee_recipient, str(f.fee),
-                        int(f.ours),
-                    ),
-                )  # fmt: skip
-                if cur.rowcount:
-                    new.append(f)
-            return new
-
-        return self._call(insert)
+    async def add_fills_async(self, fills: Sequence[StoredFill]) -> list[StoredFill]:
+        """``add_fills``, the event loop free while the writer commits (awaited: the fills
+        are durable when it returns)."""
+        return await self._call_async(_fills_job(fills)) if fills else []
 
     def fills(
         self,
@@ -347,23 +337,28 @@ class Store:
         ]
 
     # -- settlements ---------------------------------------------------------------------
-    def add_settlement(
+    async def add_settlement(
         self, tx_hash: str, nonce: int, raw_tx: str, pairs: list[tuple[str, str]]
     ) -> None:
-        """Record a signed settlement *before* it is broadcast, so a restart can reconcile it."""
+        """Record a signed settlement *before* it is broadcast, so a restart can reconcile it
+        (awaited: durable when it returns; the event loop runs on meanwhile)."""
         now = time.time()
         row = (tx_hash, nonce, raw_tx, json.dumps(pairs), "pending", now, now)
-        self._call(
+        await self._call_async(
             lambda db: db.execute("INSERT OR REPLACE INTO settlements VALUES (?,?,?,?,?,?,?)", row)
         )
 
-    def set_settlement_status(self, tx_hash: str, status: str) -> None:
+    def set_settlement_status(self, tx_hash: str, status: str) -> asyncio.Future[None]:
+        """Queued at once, without waiting: resolves at its commit (writes queued after it
+        commit no earlier); a failure is logged if nobody awaits it. Call on the loop."""
         args = (status, time.time(), tx_hash)
-        self._call(
-            lambda db: db.execute(
-                "UPDATE settlements SET status=?, updated_at=? WHERE tx_hash=?", args
-            )
-        )
+
+        def update(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE settlements SET status=?, updated_at=? WHERE tx_hash=?", args)
+
+        fut = asyncio.wrap_future(self._writer.submit(update))
+        fut.add_done_callback(_log_failure)
+        return fut
 
     def pending_settlements(self) -> list[StoredSettlement]:
         rows = self._call(
@@ -397,14 +392,15 @@ class Store:
         number, block_hash, timestamp = json.loads(row[0])
         return int(number), str(block_hash), int(timestamp)
 
-    def save_mirror(
+    async def save_mirror(
         self,
         head: tuple[int, str, int],
         orders: dict[bytes, tuple[int, bool]],
         makers: dict[str, int],
         funds: dict[tuple[str, str], tuple[int, int]],
     ) -> None:
-        """The mirror's changes and its head, in one transaction."""
+        """The mirror's changes and its head, in one transaction (awaited: durable when it
+        returns; the event loop runs on meanwhile)."""
         order_rows = [("0x" + h.hex(), str(f), int(c)) for h, (f, c) in orders.items()]
         maker_rows = [(m, str(s)) for m, s in makers.items()]
         fund_rows = [(m, t, str(b), str(a)) for (m, t), (b, a) in funds.items()]
@@ -416,7 +412,7 @@ class Store:
             db.executemany("INSERT OR REPLACE INTO mirror_funds VALUES (?,?,?,?)", fund_rows)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('mirror_head', ?)", (head_json,))
 
-        self._call(save)
+        await self._call_async(save)
 
     def load_mirror(
         self,
@@ -475,6 +471,26 @@ def _order_row(
     )  # fmt: skip
 
 
-def _log_failure(fut: asyncio.Future[None]) -> None:
+def _fills_job(fills: Sequence[StoredFill]) -> Callable[[sqlite3.Connection], list[StoredFill]]:
+    def insert(db: sqlite3.Connection) -> list[StoredFill]:
+        new: list[StoredFill] = []
+        for f in fills:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    f.tx_hash, f.log_index, f.block_number, "0x" + f.order_hash.hex(),
+                    f.maker, f.taker,
+                    str(f.maker_filled), str(f.taker_filled), f.fee_recipient, str(f.fee),
+                    int(f.ours),
+                ),
+            )  # fmt: skip
+            if cur.rowcount:
+                new.append(f)
+        return new
+
+    return insert
+
+
+def _log_failure(fut: asyncio.Future[Any]) -> None:
     if not fut.cancelled() and (e := fut.exception()) is not None:
-        log.error("an order could not be stored: %s", e)
+        log.error("a write could not be stored: %s", e)

@@ -7,7 +7,7 @@ import coincurve
 import pytest
 from eth_account import Account
 
-from sdex.chain.tx import Sender, rlp, sign_eip1559
+from sdex.chain.tx import Sender, lone_tx_root, rlp, sign_eip1559
 from sdex.order import to_checksum
 from tests.conftest import Chain
 
@@ -67,3 +67,19 @@ def test_the_chain_mines_what_it_signs(chain: Chain) -> None:
     assert c.weth.balance_of(c.address(6)) == before + 12345
     with pytest.raises(ValueError):
         sender.sign("0x1234", b"", 21_000, fees=(1, 1))
+
+
+def test_a_block_of_one_transaction_has_its_lone_root(chain: Chain) -> None:
+    """The watcher skips reading a block whose header's transactionsRoot is the root of
+    our settlement alone: the chain computes that root as ``lone_tx_root`` does."""
+    c = chain
+    sender = Sender(c.rpc, c.keys[5], c.deployment.chain_id)
+    for data in (b"", bytes(range(256)) * 20):  # a short leaf and a long one
+        signed = sender.sign(c.address(6), data, 200_000)
+        sender.broadcast(signed)
+        receipt = sender.wait(signed.tx_hash)
+        block = c.rpc.call("eth_getBlockByNumber", hex(receipt.block_number), False)
+        assert block["transactions"] == [signed.tx_hash]
+        assert block["transactionsRoot"] == lone_tx_root(bytes.fromhex(signed.raw[2:]))
+        other = sender.sign_at(signed.nonce, c.address(7), data, 200_000, fees=(1, 1))
+        assert block["transactionsRoot"] != lone_tx_root(bytes.fromhex(other.raw[2:]))

@@ -62,3 +62,16 @@ def test_engine_deploys_the_same_deployment(engine: str, tmp_path: Path) -> None
             rpc.close()
     saved = path.read_text()
     assert d.exchange in saved and '"chainId": 31337' in saved
+
+
+def test_hardhat_runs_without_transparent_huge_pages(devnet: Devnet) -> None:
+    """Hardhat's EDR asks for huge pages, and zeroing a fresh 2 MB page per fault cost it
+    more CPU than the transactions did (docs/BENCHMARKS.md): the devnet turns them off."""
+    if devnet.engine != "hardhat" or not Path("/proc/self/status").exists():
+        pytest.skip("Linux and Hardhat only")
+    assert devnet.node.proc is not None
+    status = Path(f"/proc/{devnet.node.proc.pid}/status").read_text()
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    if "THP_enabled" not in fields:
+        pytest.skip("this kernel does not report THP_enabled")
+    assert fields["THP_enabled"].strip() == "0"

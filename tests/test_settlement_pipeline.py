@@ -150,6 +150,10 @@ async def test_own_receipts_update_the_mirror_without_reads(chain: Chain, tmp_pa
         assert node.watch_rpc.calls["eth_call"] == calls.get("eth_call", 0)
         # and the block of only our settlement had its logs from the receipt, not the chain
         assert node.watch_rpc.calls["eth_getLogs"] == calls.get("eth_getLogs", 0)
+        # and the chain was asked for at most one header of that block (none when its
+        # announcement's transactionsRoot says it holds our transaction alone)
+        headers = node.watch_rpc.calls["eth_getBlockByNumber"] - calls["eth_getBlockByNumber"]
+        assert node.watcher.subscribed and headers <= 1
         assert m.filled[maker.hash] == E18
         assert m.filled[taker.hash] == 3000 * E6
         for owner in (CAROL, BOB):

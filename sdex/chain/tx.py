@@ -280,6 +280,12 @@ def _rlp_length(n: int, offset: int) -> bytes:
     return bytes([offset + 55 + len(size)]) + size
 
 
+def lone_tx_root(raw: bytes) -> str:
+    """The ``transactionsRoot`` of a block that holds the signed transaction ``raw`` alone:
+    the trie of one leaf, key ``rlp(0)``, whose value is the transaction's bytes."""
+    return "0x" + keccak(rlp([b"\x20\x80", raw])).hex()
+
+
 def sign_eip1559(key: coincurve.PrivateKey, fields: list[RlpItem]) -> bytes:
     """The raw signed type-2 (EIP-1559) transaction of ``fields`` (chain id, nonce, tip,
     fee cap, gas, to, value, data, access list): ``0x02 || rlp(fields + [v, r, s])``, the

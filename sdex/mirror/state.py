@@ -54,6 +54,8 @@ class OwnReceipt:
     """(token, from, to, value) of every listed token's ``Transfer``, in log order."""
     approvals: frozenset[Account]
     """Accounts an ``Approval`` to the Exchange set (their allowance is re-read)."""
+    tx_root: str = ""
+    """The ``transactionsRoot`` of a block holding this transaction alone ("": unknown)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,8 @@ class Header:
     hash: str
     parent: str
     timestamp: int
+    tx_root: str = ""
+    """``transactionsRoot`` ("" when the header had none)."""
 
     @classmethod
     def from_rpc(cls, raw: object) -> Header:
@@ -75,7 +79,9 @@ class Header:
                 raw["parentHash"],
                 raw["timestamp"],
             )
-            return cls(int(number, 16), str(h).lower(), str(parent).lower(), int(ts, 16))
+            root = raw.get("transactionsRoot")
+            tx_root = root.lower() if isinstance(root, str) and len(root) == 66 else ""
+            return cls(int(number, 16), str(h).lower(), str(parent).lower(), int(ts, 16), tx_root)
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"not a block: {e}") from None
 
@@ -173,10 +179,11 @@ class Mirror:
         sent = self.expected.get(tx_hash.lower())
         return sent is not None and time.monotonic() - sent < patience
 
-    def note_receipt(self, receipt: Receipt, fills: Sequence[FillEvent]) -> None:
+    def note_receipt(self, receipt: Receipt, fills: Sequence[FillEvent], tx_root: str = "") -> None:
         """Keep a settlement receipt of this node, its fills decoded, until the watcher
         applies its block (``apply`` with ``own``). Only the listed tokens' transfers and
-        approvals are taken from its logs (their topics, no ABI decoding)."""
+        approvals are taken from its logs (their topics, no ABI decoding). ``tx_root``: the
+        ``transactionsRoot`` of a block holding the transaction alone (``lone_tx_root``)."""
         self.expected.pop(receipt.tx_hash.lower(), None)
         if self.on_receipt is not None:
             self.on_receipt()
@@ -202,6 +209,7 @@ class Mirror:
             tuple(fills),
             tuple(transfers),
             frozenset(approvals),
+            tx_root,
         )
         while len(self.own) > MAX_OWN_RECEIPTS:
             del self.own[next(iter(self.own))]

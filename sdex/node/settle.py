@@ -59,7 +59,7 @@ class NodeSettlement(NodeChainState):
                 len(results) - len(failed),
                 len(failed),
             )
-        new = self.store.add_fills(fills)
+        new = await self.store.add_fills_async(fills)  # durable before anyone is told
         for f in new:  # (the watcher may have stored and published some first)
             self.events.publish({"type": "fill", **f.to_json()})
         if self.gossip is not None:
@@ -178,9 +178,9 @@ class NodeSettlement(NodeChainState):
                     receipt = await self.settle_chain.run(self.sender.wait, s.tx_hash, 10.0)
                 except Exception as e:
                     log.warning("pending settlement %s could not be sent again: %s", s.tx_hash, e)
-                    self.store.set_settlement_status(s.tx_hash, "dropped")
+                    await self.store.set_settlement_status(s.tx_hash, "dropped")
                     continue
                 status = "mined" if receipt.status == 1 else "failed"
             else:
                 status = "mined" if int(receipt["status"], 16) == 1 else "failed"
-            self.store.set_settlement_status(s.tx_hash, status)
+            await self.store.set_settlement_status(s.tx_hash, status)

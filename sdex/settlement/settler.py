@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from sdex.chain import FillEvent, Receipt, Sender, SignedTx
 from sdex.chain.aio import ChainThread
 from sdex.chain.arpc import AsyncRpc
-from sdex.chain.tx import fees_of
+from sdex.chain.tx import fees_of, lone_tx_root
 from sdex.errors import ChainError, ContractRevert, TransactionFailed
 from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match
@@ -279,7 +279,7 @@ class Settler:
             except ContractRevert as e:  # a lone match's pre-flight: nothing was sent
                 reason = str(ex.decoder.decode(e))
                 return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
-            self.store.add_settlement(
+            await self.store.add_settlement(
                 signed.tx_hash,
                 signed.nonce,
                 signed.raw,
@@ -328,7 +328,14 @@ class Settler:
         elif receipt.status != 1 and len(batch) > self.max_batch and receipt.gas_used >= gas:
             self.out_of_gas += 1
             log.warning("a batch of %d ran out of gas: learning turned off", len(batch))
-        return self.outcome(batch, receipt, signed.tx_hash)
+        # No await from here to the node's ``on_result``: the mirror expects the transaction
+        # until ``note_receipt``, and once noted the watcher may apply its block, which must
+        # not come before the node confirms the matches. (The status write is queued before
+        # the node's write of the fills, so it commits no later.)
+        status = "mined" if receipt.status == 1 else "failed"
+        self.store.set_settlement_status(signed.tx_hash, status)
+        root = lone_tx_root(bytes.fromhex(signed.raw.removeprefix("0x")))
+        return self.outcome(batch, receipt, signed.tx_hash, root)
 
     async def _sign_next(self, to: str, data: bytes, gas: int, lone: bool) -> SignedTx:
         """Sign the lane's next transaction (``lone``: a ``matchOrders``, pre-flighted).
@@ -426,11 +433,12 @@ class Settler:
                 return None
         return await poll_receipt(self.receipts, self.sender.address, signed, suspect)
 
-    def outcome(self, batch: Sequence[Match], receipt: Receipt, tx_hash: str) -> list[SettledMatch]:
+    def outcome(
+        self, batch: Sequence[Match], receipt: Receipt, tx_hash: str, tx_root: str = ""
+    ) -> list[SettledMatch]:
         """Pair each match with its fills, or with its ``MatchSkipped`` reason; hand the
-        decoded receipt to the mirror."""
+        decoded receipt to the mirror (``tx_root``: ``lone_tx_root`` of the transaction)."""
         ex = self.chain.exchange
-        self.store.set_settlement_status(tx_hash, "mined" if receipt.status == 1 else "failed")
         if receipt.status != 1:
             return [
                 SettledMatch(m, Outcome.FAILED, None, tx_hash, "transaction reverted")
@@ -438,7 +446,7 @@ class Settler:
             ]
         fills = ex.fills(receipt.logs)
         if self.mirror is not None:
-            self.mirror.note_receipt(receipt, fills)
+            self.mirror.note_receipt(receipt, fills, tx_root)
         skipped = {s.index: s for s in ex.skipped(receipt.logs)}
         out: list[SettledMatch] = []
         k = 0

@@ -54,6 +54,26 @@ def only_own(mirror: Mirror, raw: object, header: Header) -> list[OwnReceipt] | 
     return mine
 
 
+def own_alone(mirror: Mirror, header: Header) -> OwnReceipt | None:
+    """Our settlement's decoded receipt when ``header``'s ``transactionsRoot`` says the
+    block holds that transaction alone (``sdex.chain.tx.lone_tx_root``); else None."""
+    if not header.tx_root:
+        return None
+    mine = [r for r in mirror.own.values() if r.block_hash == header.hash]
+    return mine[0] if len(mine) == 1 and mine[0].tx_root == header.tx_root else None
+
+
+def receipt_coming(mirror: Mirror, header: Header) -> bool:
+    """Whether a block announced on top of the mirror's head is worth a moment's wait: a
+    receipt of ours on its way may show it holds our settlement alone (``own_alone``)."""
+    head = mirror.head
+    if not header.tx_root or head is None or header.number != head.number + 1:
+        return False
+    if header.parent != head.hash or any(r.block_hash == header.hash for r in mirror.own.values()):
+        return False
+    return any(mirror.awaiting(tx) for tx in mirror.expected)
+
+
 def known_parent(parent: str) -> bool:
     """Hardhat's ``hardhat_mine`` leaves a zero parent hash in the blocks it mines at
     once: such a link cannot be checked (our head's hash is re-read instead)."""

@@ -17,7 +17,10 @@ hash must be its header's; otherwise:
   chain, re-read from the deployment block, and tell the node to re-judge every order.
 
 New heads come from an ``eth_subscribe("newHeads")`` WebSocket when the RPC offers one
-(Hardhat does), with a slow poll behind it; otherwise from polling. With the chain down the
+(Hardhat does; ``sdex.watch.heads``), with a slow poll behind it; otherwise from polling. A
+notified header stands for the latest block (not asked for again), and a single new block
+whose parent is our head is read alone (our head is not re-read: the block read must be
+the one announced). With the chain down the
 watcher backs off (up to ``MAX_BACKOFF``) and logs one line per state change.
 
 The node applies the changes first; then the mirror and its head are saved in one SQLite
@@ -35,10 +38,9 @@ from typing import Any
 
 import aiohttp
 
-from sdex import jsonio
 from sdex.chain import Log, load_abi
 from sdex.chain.arpc import AsyncRpc
-from sdex.errors import ChainError, JsonLimitError
+from sdex.errors import ChainError
 from sdex.mirror import Account, Effects, Header, Mirror, OwnReceipt
 from sdex.store import ChainIdentity, Store
 from sdex.watch.blocks import (
@@ -47,10 +49,13 @@ from sdex.watch.blocks import (
     known_parent,
     log_filter,
     only_own,
+    own_alone,
     own_receipt,
+    receipt_coming,
 )
 from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset
 from sdex.watch.funds import read_funds
+from sdex.watch.heads import follow_heads
 
 log = logging.getLogger("sdex.watch")
 
@@ -58,8 +63,8 @@ MAX_BACKOFF = 2.0
 """Longest wait between attempts while the chain is unreachable."""
 SUBSCRIBED_POLL = 1.0
 """Seconds between safety polls while a newHeads subscription is live."""
-RESUBSCRIBE = 5.0
-"""Seconds between attempts to (re)open the newHeads subscription."""
+RECEIPT_WAIT = 0.05
+"""Seconds a block announced on top of our head waits for our settlement's receipt (once)."""
 
 
 class Watcher:
@@ -107,6 +112,11 @@ class Watcher:
         """The last block whose changes the node has applied and the store has saved."""
         self.subscribed = False
         self._new_head = asyncio.Event()
+        self._notified: Header | None = None
+        """The last header a newHeads notification brought, not polled yet."""
+        self._deferring = False
+        self._deferred = ""
+        """The hash of the last announced block left for our receipt (once per block)."""
         self._token_abi = load_abi("TestToken")
         mirror.on_receipt = self._new_head.set  # a receipt the watcher may be waiting for
         self._load()
@@ -148,7 +158,9 @@ class Watcher:
     async def run(self) -> None:
         sub: asyncio.Task[None] | None = None
         if self.subscribe:
-            sub = asyncio.create_task(self._subscription(), name="newHeads")
+            sub = asyncio.create_task(
+                follow_heads(self.rpc.url, self._on_head, self._on_subscribed), name="newHeads"
+            )
         backoff = self.poll_interval
         try:
             while True:
@@ -178,7 +190,10 @@ class Watcher:
                     progressed, backoff = False, min(max(backoff, 0.1) * 2, MAX_BACKOFF)
                 if progressed:
                     continue
-                if self.status == "ok":
+                if self._deferring:  # a moment for our receipt of the announced block
+                    self._deferring = False
+                    wait = RECEIPT_WAIT
+                elif self.status == "ok":
                     self.caught_up.set()
                     wait = SUBSCRIBED_POLL if self.subscribed else self.poll_interval
                 else:
@@ -191,11 +206,29 @@ class Watcher:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await sub
 
+    def _on_head(self, header: Header | None) -> None:
+        self._notified = header
+        self._new_head.set()
+
+    def _on_subscribed(self, live: bool) -> None:
+        self.subscribed = live
+
     async def poll_once(self) -> bool:
-        """Apply what is new; False when there was nothing."""
-        latest = Header.from_rpc(await self.rpc.call("eth_getBlockByNumber", "latest", False))
-        self.chain_head = latest.number
+        """Apply what is new; False when there was nothing. The latest block is the one a
+        newHeads notification brought since the last poll, else asked for."""
+        latest, self._notified = self._notified, None
         m = self.mirror
+        head = m.head
+        if latest is not None and head is not None and latest.number <= head.number:
+            # announced late (a poll came first), or a reorg: ask (unless it is our head)
+            latest = latest if latest.hash == head.hash else None
+        if latest is not None and self._deferred != latest.hash and receipt_coming(m, latest):
+            self._notified, self._deferring, self._deferred = latest, True, latest.hash
+            return False
+        if latest is None:
+            raw = await self.rpc.call("eth_getBlockByNumber", "latest", False)
+            latest = Header.from_rpc(raw)
+        self.chain_head = latest.number
         if m.head is not None and latest.hash == m.head.hash and self._unapplied is None:
             return False
         changes = BlockChanges(head=0, head_hash="", timestamp=0)
@@ -236,7 +269,8 @@ class Watcher:
             self._unapplied = changes  # the mirror moved on: the node must still see these
             raise
         orders, makers, funds = m.take_dirty()  # after applying, never before
-        self.store.save_mirror((head.number, head.hash, head.timestamp), orders, makers, funds)
+        saved = (head.number, head.hash, head.timestamp)
+        await self.store.save_mirror(saved, orders, makers, funds)  # the loop runs on meanwhile
         self.latest_timestamp = head.timestamp
         self.applied = head
         return True
@@ -254,7 +288,7 @@ class Watcher:
             start = top.number + 1 if top is not None else self.checkpoint + 1
             end = min(latest.number, start + self.max_range - 1)
             try:
-                eff = await self._read_range(start, end, latest.number, top)
+                eff = await self._read_range(start, end, latest, top)
             except Inconsistent:
                 if applied:  # keep what earlier ranges applied; the rest on the next poll
                     return
@@ -271,8 +305,22 @@ class Watcher:
             if end >= latest.number:
                 return
 
-    async def _read_range(self, start: int, end: int, tip: int, top: Header | None) -> Effects:
+    async def _read_range(
+        self, start: int, end: int, latest: Header, top: Header | None
+    ) -> Effects:
         m = self.mirror
+        tip = latest.number
+        # One new block that says our head is its parent: our head is still the chain's
+        # when the block read is that one (its hash checked below); no re-read of our head.
+        follows = (
+            top is not None
+            and start == end == tip == top.number + 1
+            and known_parent(latest.parent)
+            and latest.parent == top.hash
+        )
+        alone = own_alone(m, latest) if follows else None
+        if alone is not None:  # our settlement alone, its logs in its receipt: no read
+            return m.apply(latest, [], latest, [alone])
         # Blocks deeper than the kept window are final: their logs without headers.
         final_end = min(end, tip - m.depth)
         recent = list(range(max(start, final_end + 1), end + 1))
@@ -288,17 +336,19 @@ class Watcher:
         headers_first = final_end < start and bool(m.own or m.expected)
         if not headers_first:
             calls.append(("eth_getLogs", [log_filter(start, end, address)]))
-        if top is not None:  # our head, as the chain has it now (is it still ours?)
+        if top is not None and not follows:  # our head as the chain has it (still ours?)
             calls.append(("eth_getBlockByNumber", [hex(top.number), False]))
         results = await self.rpc.batch(calls)
         for r in results:
             if isinstance(r, Exception):
                 raise r
-        if top is not None:
+        if top is not None and not follows:
             now_at_top = results.pop()
             if now_at_top is None or Header.from_rpc(now_at_top).hash != top.hash:
                 raise Reorg
         headers = [Header.from_rpc(r) for r in results[: len(recent)]]
+        if follows and headers[0].hash != latest.hash:
+            raise Inconsistent(f"block {tip} is not the one announced: chain moving")
         own: dict[int, dict[str, OwnReceipt]] = {}
         """The node's own settlements by block: decoded by the settler, not again here."""
         if headers_first:
@@ -434,48 +484,6 @@ class Watcher:
             )
             for account, (balance, allowance) in funds.items():
                 self.mirror.set_funds(account, balance, allowance)
-
-    # -- new heads -------------------------------------------------------------------------
-
-    async def _subscription(self) -> None:
-        """``eth_subscribe("newHeads")`` over the RPC's WebSocket; wakes the loop per head."""
-        url = "ws" + self.rpc.url.removeprefix("http")
-        while True:
-            try:
-                async with (
-                    aiohttp.ClientSession() as session,
-                    session.ws_connect(url, max_msg_size=1 << 20, heartbeat=30) as ws,
-                ):
-                    await ws.send_json(
-                        {
-                            "jsonrpc": "2.0",
-                            "id": 1,
-                            "method": "eth_subscribe",
-                            "params": ["newHeads"],
-                        }
-                    )
-                    async for msg in ws:
-                        if msg.type is not aiohttp.WSMsgType.TEXT:
-                            break
-                        try:
-                            body = jsonio.loads(
-                                msg.data, max_bytes=1 << 20, max_depth=8, floats=True
-                            )
-                        except JsonLimitError:
-                            continue
-                        if isinstance(body, dict) and body.get("id") == 1:
-                            self.subscribed = "result" in body
-                            if not self.subscribed:
-                                return  # the RPC does not offer it: poll
-                        elif isinstance(body, dict) and body.get("method") == "eth_subscription":
-                            self._new_head.set()
-            except asyncio.CancelledError:
-                raise
-            except (aiohttp.ClientError, OSError, TimeoutError):
-                pass
-            self.subscribed = False
-            self._new_head.set()  # poll now: heads may have come while unsubscribed
-            await asyncio.sleep(RESUBSCRIBE)
 
 
 def _describe(e: BaseException) -> str:

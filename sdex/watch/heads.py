@@ -1,0 +1,71 @@
+"""New heads from the RPC's WebSocket: ``eth_subscribe("newHeads")``, each notification's
+header handed to the watcher (it then need not ask for the latest block)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import aiohttp
+
+from sdex import jsonio
+from sdex.errors import JsonLimitError
+from sdex.mirror import Header
+
+RESUBSCRIBE = 5.0
+"""Seconds between attempts to (re)open the newHeads subscription."""
+MAX_MESSAGE = 1 << 20
+"""Largest WebSocket message read (a header is ~1 KB)."""
+
+
+async def follow_heads(
+    rpc_url: str,
+    on_head: Callable[[Header | None], None],
+    on_subscribed: Callable[[bool], None],
+) -> None:
+    """Follow new heads until cancelled: ``on_head(header)`` per notification (None when
+    it carried no readable header), ``on_subscribed`` when the subscription opens or is
+    lost (reopened every ``RESUBSCRIBE`` seconds). Returns when the RPC refuses it."""
+    url = "ws" + rpc_url.removeprefix("http")
+    while True:
+        try:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.ws_connect(url, max_msg_size=MAX_MESSAGE, heartbeat=30) as ws,
+            ):
+                await ws.send_json(
+                    {"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]}
+                )
+                async for msg in ws:
+                    if msg.type is not aiohttp.WSMsgType.TEXT:
+                        break
+                    try:
+                        body = jsonio.loads(
+                            msg.data, max_bytes=MAX_MESSAGE, max_depth=8, floats=True
+                        )
+                    except JsonLimitError:
+                        continue
+                    if not isinstance(body, dict):
+                        continue
+                    if body.get("id") == 1:
+                        if "result" not in body:
+                            on_subscribed(False)
+                            return  # the RPC does not offer it: the watcher polls
+                        on_subscribed(True)
+                    elif body.get("method") == "eth_subscription":
+                        on_head(_header(body.get("params")))
+        except asyncio.CancelledError:
+            raise
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            pass
+        on_subscribed(False)
+        on_head(None)  # poll now: heads may have come while unsubscribed
+        await asyncio.sleep(RESUBSCRIBE)
+
+
+def _header(params: object) -> Header | None:
+    result = params.get("result") if isinstance(params, dict) else None
+    try:
+        return Header.from_rpc(result)
+    except ValueError:
+        return None
