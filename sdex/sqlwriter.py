@@ -3,7 +3,9 @@
 Callers queue jobs; the thread takes all that are waiting, runs them in one transaction (each
 in its own savepoint, so one failing job undoes only itself), commits, and only then wakes
 whoever waits for them. Order rows queued on the event loop are handed over once per loop
-iteration and inserted with one ``executemany``.
+iteration and inserted with one ``executemany``; rows nobody waits for (a peer's orders: no
+answer waits on their commit) are handed over at most ``LAZY_HANDOVER`` seconds later, with
+whatever else is queued by then (waking the thread costs more than inserting a row).
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ from sdex.storeschema import INSERT_ORDER
 log = logging.getLogger("sdex.store")
 
 T = TypeVar("T")
+
+LAZY_HANDOVER = 0.02
+"""Seconds a row nobody waits for may stay queued on the event loop (at most: any other job
+takes it along sooner). A crash loses at most these rows, which peers still hold."""
 
 
 class StoreError(Exception):
@@ -69,6 +75,10 @@ class Writer:
         self._lock = threading.Lock()
         self._batch: list[Job] = []
         """Jobs queued on the event loop since its last iteration (handed over together)."""
+        self._soon = False
+        """A hand-over is scheduled for the end of this loop iteration."""
+        self._later = False
+        """A lazy hand-over is scheduled (``LAZY_HANDOVER``)."""
         self._thread = threading.Thread(target=self._run, name="sdex-store", daemon=True)
         self._thread.start()
 
@@ -81,16 +91,31 @@ class Writer:
             self._queue.put([(fn, None, fut, None)])
         return fut
 
-    def insert_async(self, row: tuple[object, ...], fut: asyncio.Future[None]) -> None:
+    def insert_async(
+        self, row: tuple[object, ...], fut: asyncio.Future[None], waited: bool = True
+    ) -> None:
+        """Queue an order row (on the event loop); ``waited``: someone waits for its commit
+        (handed over at the end of this loop iteration), else within ``LAZY_HANDOVER``."""
         with self._lock:
             if self._closed:
                 raise StoreError("the store is closed")
-            if not self._batch:
-                fut.get_loop().call_soon(self._hand_over_locked)
             self._batch.append((None, row, None, fut))
+            if waited:
+                if not self._soon:
+                    self._soon = True
+                    fut.get_loop().call_soon(self._hand_over_locked)
+            elif not self._later:
+                self._later = True
+                fut.get_loop().call_later(LAZY_HANDOVER, self._hand_over_lazy)
 
     def _hand_over_locked(self) -> None:
         with self._lock:
+            self._soon = False
+            self._hand_over()
+
+    def _hand_over_lazy(self) -> None:
+        with self._lock:
+            self._later = False
             self._hand_over()
 
     def _hand_over(self) -> None:

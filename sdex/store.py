@@ -212,16 +212,18 @@ class Store:
         source: str,
         tif: str = "gtc",
         order_json: dict[str, str] | None = None,
+        waited: bool = True,
     ) -> asyncio.Future[None]:
         """Queue the order's insert (call on the event loop); the future resolves once its
         transaction committed, or fails with ``StoreError``. Writes are applied in the order
         they were queued. A failure nobody awaits is logged. ``order_json``: the order's
         ``to_json()`` if the caller has it (never changed afterwards); it is serialised on
-        the writer thread."""
+        the writer thread. ``waited=False``: nobody waits for this commit (a peer's order),
+        so it may join a later group (``sdex.sqlwriter.LAZY_HANDOVER``)."""
         row = _order_row(signed, seq, status, source, tif, order_json)
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         fut.add_done_callback(_log_failure)
-        self._writer.insert_async(row, fut)
+        self._writer.insert_async(row, fut, waited)
         return fut
 
     def update_orders(self, updates: Sequence[tuple[str, str, int, str]]) -> None:

@@ -54,6 +54,26 @@ async def test_reads_see_every_write_queued_before_them(tmp_path: Path) -> None:
     store.close()
 
 
+async def test_rows_nobody_waits_for_join_a_later_group(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db", IDENTITY, DOMAIN)
+    jobs0, commits0 = store.stats()["jobs"], store.stats()["commits"]
+    lazy = [
+        store.add_order_async(_order(i), i + 1, "open", "peer:x", waited=False) for i in range(3)
+    ]
+    await asyncio.sleep(0)  # a loop turn: nothing was handed to the thread yet
+    assert store.stats()["jobs"] == jobs0
+    await asyncio.wait_for(asyncio.gather(*lazy), 10)  # within LAZY_HANDOVER, together
+    assert (store.stats()["jobs"], store.stats()["commits"]) == (jobs0 + 3, commits0 + 1)
+    # a row someone waits for goes at the end of the turn, and takes the lazy ones along
+    more = [store.add_order_async(_order(i), i + 1, "open", "peer:x", waited=False) for i in (3, 4)]
+    waited = store.add_order_async(_order(5), 6, "open", "api")
+    await asyncio.wait_for(waited, 10)
+    assert all(f.done() for f in more)
+    assert (store.stats()["jobs"], store.stats()["commits"]) == (jobs0 + 6, commits0 + 2)
+    assert store.next_seq() == 7
+    store.close()
+
+
 async def test_a_failing_job_fails_alone(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db", IDENTITY, DOMAIN, group_window=0.005)
     a, b = _order(1), _order(2)

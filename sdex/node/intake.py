@@ -107,8 +107,8 @@ class NodeIntake(NodeStatus):
             signed, self._seq, source, status=OrderStatus.NEW, filled=state.filled, tif=tif
         )
         stored = self.store.add_order_async(
-            signed, rec.seq, OrderStatus.OPEN, source, tif.value, order_json=rec.json
-        )
+            signed, rec.seq, OrderStatus.OPEN, source, tif.value, order_json=rec.json, waited=match
+        )  # a peer's order (match=False): no answer waits for its commit
         self._remember(rec)
         self._set_status(rec, OrderStatus.OPEN)
         self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
@@ -119,7 +119,7 @@ class NodeIntake(NodeStatus):
                 mr = self.engine.submit(signed, now=self.now(), tif=tif, filled=state.filled)
             else:
                 self.book.add(signed, filled=state.filled)
-                rec.announced = True  # it came by gossip: it rests, and is passed on below
+                self._set_announced(rec)  # it came by gossip: it rests, and is passed on below
                 if self.gossip is not None:
                     self.gossip.announce(rec.json, exclude=source.removeprefix("peer:"))
         except BookError as e:  # e.g. nothing left to fill: the chain moved since the read
@@ -185,10 +185,14 @@ class NodeIntake(NodeStatus):
         st = self.book.get(rec.signed.hash)
         if st is None or st.closed is not None or not st.resting or st.remaining == 0:
             return  # (remaining 0: all of it is in matches being settled)
-        rec.announced = True
+        self._set_announced(rec)
         if self.gossip is not None:
             exclude = rec.source.removeprefix("peer:") if rec.source.startswith("peer:") else None
             self.gossip.announce(rec.json, exclude=exclude)
+
+    def _set_announced(self, rec: Record) -> None:
+        """``rec`` is gossiped from now on (``sdex.node.peering`` keeps its digest)."""
+        rec.announced = True
 
     def may_match(self, resting: Entry, incoming: Entry) -> bool:
         """Whether this node may settle ``incoming`` (taker) against ``resting`` when it
