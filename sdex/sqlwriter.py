@@ -28,9 +28,10 @@ log = logging.getLogger("sdex.store")
 
 T = TypeVar("T")
 
-LAZY_HANDOVER = 0.02
+LAZY_HANDOVER = 0.1
 """Seconds a row nobody waits for may stay queued on the event loop (at most: any other job
-takes it along sooner). A crash loses at most these rows, which peers still hold."""
+takes it along sooner). A crash loses at most these rows, which peers still hold. At low
+rates each hand-over is a wake-up of the loop (its timer) and of the thread: ~100 us each."""
 
 
 class StoreError(Exception):
@@ -91,22 +92,21 @@ class Writer:
             self._queue.put([(fn, None, fut, None)])
         return fut
 
-    def insert_async(
-        self, row: tuple[object, ...], fut: asyncio.Future[None], waited: bool = True
-    ) -> None:
-        """Queue an order row (on the event loop); ``waited``: someone waits for its commit
-        (handed over at the end of this loop iteration), else within ``LAZY_HANDOVER``."""
+    def insert_async(self, row: tuple[object, ...], fut: asyncio.Future[None] | None) -> None:
+        """Queue an order row (on the event loop). With ``fut`` (someone waits for its
+        commit) it is handed over at the end of this loop iteration; without, within
+        ``LAZY_HANDOVER``, and its commit wakes nobody (a failure is logged here)."""
         with self._lock:
             if self._closed:
                 raise StoreError("the store is closed")
             self._batch.append((None, row, None, fut))
-            if waited:
+            if fut is not None:
                 if not self._soon:
                     self._soon = True
                     fut.get_loop().call_soon(self._hand_over_locked)
             elif not self._later:
                 self._later = True
-                fut.get_loop().call_later(LAZY_HANDOVER, self._hand_over_lazy)
+                asyncio.get_running_loop().call_later(LAZY_HANDOVER, self._hand_over_lazy)
 
     def _hand_over_locked(self) -> None:
         with self._lock:
@@ -196,6 +196,8 @@ class Writer:
                     cf.set_exception(value)
             elif af is not None:
                 by_loop.setdefault(af.get_loop(), []).append((af, ok, value))
+            elif not ok:  # a row nobody waits for (Store.queue_order)
+                log.error("an order could not be stored: %s", value)
         for loop, items in by_loop.items():
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
                 loop.call_soon_threadsafe(_resolve, items)

@@ -106,9 +106,12 @@ class NodeIntake(NodeStatus):
         rec = Record(
             signed, self._seq, source, status=OrderStatus.NEW, filled=state.filled, tif=tif
         )
-        stored = self.store.add_order_async(
-            signed, rec.seq, OrderStatus.OPEN, source, tif.value, order_json=rec.json, waited=match
-        )  # a peer's order (match=False): no answer waits for its commit
+        row = (signed, rec.seq, OrderStatus.OPEN, source, tif.value, rec.json)
+        stored = None  # a peer's order (match=False): no answer waits for its commit
+        if match:
+            stored = self.store.add_order_async(*row)
+        else:
+            self.store.queue_order(*row)
         self._remember(rec)
         self._set_status(rec, OrderStatus.OPEN)
         self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
