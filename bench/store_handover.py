@@ -1,6 +1,6 @@
-"""CPU per stored peer order: ``Store.add_order_async`` (the row handed to the writer thread
-at the end of its loop turn, its commit resolving a future on the loop) against
-``Store.queue_order`` (nobody waits: the row joins a group within
+"""CPU per stored peer order: ``Store.add_order_async`` waited (the row handed to the writer
+thread at the end of its loop turn, its commit resolving a future on the loop: how main
+stored a peer's order) against ``waited=False`` (nobody waits: the row joins a group within
 ``sdex.sqlwriter.LAZY_HANDOVER``, and its commit wakes nobody), in the same run.
 
 Rows arrive paced at ``--rate`` per second, as a gossiping node's peers' orders do, for
@@ -24,42 +24,36 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sdex.order import (  # noqa: E402
-    ZERO_ADDRESS,
-    Domain,
-    Order,
-    SignedOrder,
-    address_of,
-    random_salt,
-    sign_order,
-)
+import sdex.order as od  # noqa: E402
 from sdex.store import ChainIdentity, Store  # noqa: E402
 
 KEY = (7).to_bytes(32, "big")
-DOMAIN = Domain(31337, "0x" + "ab" * 20)
+DOMAIN = od.Domain(31337, "0x" + "ab" * 20)
 
 
-def orders(n: int) -> list[SignedOrder]:
-    out = []
-    for i in range(n):
-        o = Order(
-            address_of(KEY), ZERO_ADDRESS, "0x" + "01" * 20, "0x" + "02" * 20,
-            10**18 + i, 3000 * 10**6, ZERO_ADDRESS, 0, 2**40, random_salt(),
-        )  # fmt: skip
-        out.append(sign_order(o, DOMAIN, KEY))
-    return out
+def orders(n: int) -> list[od.SignedOrder]:
+    maker, zero = od.address_of(KEY), od.ZERO_ADDRESS
+    return [
+        od.sign_order(
+            od.Order(maker, zero, "0x" + "01" * 20, "0x" + "02" * 20, 10**18 + i, 3 * 10**9,
+                     zero, 0, 2**40, od.random_salt()),
+            DOMAIN,
+            KEY,
+        )
+        for i in range(n)
+    ]  # fmt: skip
 
 
-async def paced(store: Store, batch: list[SignedOrder], rate: float, how: str, seq: int) -> float:
+async def paced(
+    store: Store, batch: list[od.SignedOrder], rate: float, how: str, seq: int
+) -> float:
     """CPU µs per row, ``batch`` stored at ``rate`` per second (then 0.3 s to commit);
-    ``how``: ``async`` (add_order_async), ``queue`` (queue_order) or ``none`` (pacing only)."""
+    ``how``: ``waited``, ``unwaited`` (``waited=False``) or ``none`` (pacing only)."""
     t0, c0 = time.perf_counter(), time.process_time()
     for i, so in enumerate(batch):
         await asyncio.sleep(max(0.0, t0 + i / rate - time.perf_counter()))
-        if how == "queue":
-            store.queue_order(so, seq + i, "open", "peer:bench")
-        elif how == "async":
-            store.add_order_async(so, seq + i, "open", "peer:bench")
+        if how != "none":
+            store.add_order_async(so, seq + i, "open", "peer:bench", waited=how == "waited")
     await asyncio.sleep(0.3)
     return (time.process_time() - c0) / len(batch) * 1e6
 
@@ -74,8 +68,8 @@ async def run(rates: list[float], seconds: float, rounds: int) -> list[dict[str,
             for r in range(rounds):
                 for rate in rates:
                     n = int(rate * seconds)
-                    waited = await paced(store, orders(n), rate, "async", seq)
-                    lazy = await paced(store, orders(n), rate, "queue", seq + n)
+                    waited = await paced(store, orders(n), rate, "waited", seq)
+                    lazy = await paced(store, orders(n), rate, "unwaited", seq + n)
                     pacing = await paced(store, orders(n), rate, "none", 0)
                     seq += 2 * n
                     out.append(
@@ -83,9 +77,9 @@ async def run(rates: list[float], seconds: float, rounds: int) -> list[dict[str,
                             "round": r + 1,
                             "rate_per_s": rate,
                             "rows": n,
-                            "add_order_async_cpu_us_per_row": round(waited),
-                            "queue_order_cpu_us_per_row": round(lazy),
-                            "ratio_queue_over_async": round(lazy / waited, 3),
+                            "waited_cpu_us_per_row": round(waited),
+                            "unwaited_cpu_us_per_row": round(lazy),
+                            "ratio_unwaited_over_waited": round(lazy / waited, 3),
                             "pacing_only_cpu_us_per_row": round(pacing),
                         }
                     )

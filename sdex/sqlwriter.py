@@ -196,7 +196,7 @@ class Writer:
                     cf.set_exception(value)
             elif af is not None:
                 by_loop.setdefault(af.get_loop(), []).append((af, ok, value))
-            elif not ok:  # a row nobody waits for (Store.queue_order)
+            elif not ok:  # a row nobody waits for (add_order_async's waited=False)
                 log.error("an order could not be stored: %s", value)
         for loop, items in by_loop.items():
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more

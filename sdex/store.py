@@ -212,31 +212,23 @@ class Store:
         source: str,
         tif: str = "gtc",
         order_json: dict[str, str] | None = None,
-    ) -> asyncio.Future[None]:
+        waited: bool = True,
+    ) -> asyncio.Future[None] | None:
         """Queue the order's insert (call on the event loop); the future resolves once its
         transaction committed, or fails with ``StoreError``. Writes are applied in the order
         they were queued. A failure nobody awaits is logged. ``order_json``: the order's
         ``to_json()`` if the caller has it (never changed afterwards); it is serialised on
-        the writer thread."""
+        the writer thread. ``waited=False`` (a peer's order: nobody waits for its commit):
+        no future (None); the row joins a group within ``sdex.sqlwriter.LAZY_HANDOVER`` and
+        its commit wakes no one (a failure is logged); reads and later writes still see it."""
         row = _order_row(signed, seq, status, source, tif, order_json)
+        if not waited:
+            self._writer.insert_async(row, None)
+            return None
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         fut.add_done_callback(_log_failure)
         self._writer.insert_async(row, fut)
         return fut
-
-    def queue_order(
-        self,
-        signed: SignedOrder,
-        seq: int,
-        status: str,
-        source: str,
-        tif: str = "gtc",
-        order_json: dict[str, str] | None = None,
-    ) -> None:
-        """``add_order_async`` for a row nobody waits for (a peer's order): it joins a group
-        within ``sdex.sqlwriter.LAZY_HANDOVER``, and its commit wakes no one (a failure is
-        logged). Reads and later writes still see it: they are queued behind it."""
-        self._writer.insert_async(_order_row(signed, seq, status, source, tif, order_json), None)
 
     def update_orders(self, updates: Sequence[tuple[str, str, int, str]]) -> None:
         """Set (status, filled, reason) of orders by hash hex, in one transaction."""

@@ -106,12 +106,9 @@ class NodeIntake(NodeStatus):
         rec = Record(
             signed, self._seq, source, status=OrderStatus.NEW, filled=state.filled, tif=tif
         )
-        row = (signed, rec.seq, OrderStatus.OPEN, source, tif.value, rec.json)
-        stored = None  # a peer's order (match=False): no answer waits for its commit
-        if match:
-            stored = self.store.add_order_async(*row)
-        else:
-            self.store.queue_order(*row)
+        stored = self.store.add_order_async(  # a peer's (match=False): nobody waits for it
+            signed, rec.seq, OrderStatus.OPEN, source, tif.value, rec.json, waited=match
+        )
         self._remember(rec)
         self._set_status(rec, OrderStatus.OPEN)
         self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
