@@ -11,9 +11,8 @@ before it). Callers queue jobs; the thread takes all that are waiting, runs them
 transaction (each in its own savepoint, so one failing job undoes only itself), commits, and
 only then wakes whoever waits for them. Under load, while one transaction commits the next
 fills up, and the thread waits up to ``group_window`` seconds for more before it starts one,
-so many accepted orders share one commit. ``add_order_async`` answers a future that resolves
-after the commit (the API awaits it before its 2xx); every other method blocks until its own
-job committed.
+so many accepted orders share one commit. ``add_order_async`` and the settlement path's
+writes answer futures that resolve after the commit; the other methods block until it.
 
 The database is bound to one chain: the chain id, the Exchange address and the hash of the
 Exchange's deployment block. A database from another chain (say, a restarted devnet, where
@@ -216,13 +215,19 @@ class Store:
         source: str,
         tif: str = "gtc",
         order_json: dict[str, str] | None = None,
-    ) -> asyncio.Future[None]:
+        waited: bool = True,
+    ) -> asyncio.Future[None] | None:
         """Queue the order's insert (call on the event loop); the future resolves once its
         transaction committed, or fails with ``StoreError``. Writes are applied in the order
         they were queued. A failure nobody awaits is logged. ``order_json``: the order's
         ``to_json()`` if the caller has it (never changed afterwards); it is serialised on
-        the writer thread."""
+        the writer thread. ``waited=False`` (a peer's order: nobody waits for its commit):
+        no future (None); the row joins a group within ``sdex.sqlwriter.LAZY_HANDOVER`` and
+        its commit wakes no one (a failure is logged); reads and later writes still see it."""
         row = _order_row(signed, seq, status, source, tif, order_json)
+        if not waited:
+            self._writer.insert_async(row, None)
+            return None
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         fut.add_done_callback(_log_failure)
         self._writer.insert_async(row, fut)
@@ -295,8 +300,7 @@ class Store:
         return self._call(_fills_job(fills)) if fills else []
 
     async def add_fills_async(self, fills: Sequence[StoredFill]) -> list[StoredFill]:
-        """``add_fills``, the event loop free while the writer commits (awaited: the fills
-        are durable when it returns)."""
+        """``add_fills``, the event loop free until the fills are durable."""
         return await self._call_async(_fills_job(fills)) if fills else []
 
     def fills(

@@ -140,9 +140,30 @@ def test_a_node_below_mesh_min_grafts_up_to_fanout() -> None:
 def test_an_accepted_order_goes_to_every_mesh_peer_but_its_sender() -> None:
     core, clock = make(peers=8, mesh=4)
     assert core.accepted(order(1), exclude=peer_id(2)) == []  # waits flush_delay for a batch
-    pushes = run_due(core, clock)
+    clock.t += core.config.flush_delay + core.config.forward_jitter
+    pushes = core.tick()
     assert sorted(calls(pushes)) == [("push", url(1)), ("push", url(3)), ("push", url(4))]
     assert all(isinstance(c, Call) and c.body == {"orders": [order(1)]} for c in pushes)
+
+
+def test_forwards_leave_at_staggered_times_and_skip_peers_that_sent_the_order_meanwhile() -> None:
+    core, clock = make(peers=6, mesh=6, flush_delay=0.002, forward_jitter=0.010)
+    signed = {**order(1), "signature": "0x" + "11" * 65}
+    core.accepted(signed, exclude=peer_id(1))  # a peer's order: forwarded within 2-12 ms
+    dues = sorted(due for due, _, _ in core._timers)
+    assert len(dues) == 5 and dues[0] >= clock.t + 0.002 and dues[-1] <= clock.t + 0.012
+    assert dues[-1] - dues[0] > 0.001  # (seeded: the five mesh peers' pushes are spread)
+    first = run_due(core, clock)
+    assert len(calls(first)) == 1
+    # before the others are due, every other mesh peer pushes the same order to us
+    for i in range(2, 7):
+        core.checked(core.receive(peer_id(i), [signed]).id)
+    clock.t += 0.012
+    assert calls(core.tick()) == []  # nobody left who lacks it
+    # the node's own order leaves after flush_delay, to every mesh peer at once
+    core.accepted(order(2))
+    clock.t += 0.002
+    assert len(calls(core.tick())) == 6
 
 
 def test_without_a_mesh_an_order_goes_to_fanout_random_peers() -> None:

@@ -37,6 +37,7 @@ from sdex.model import (
 from sdex.node.config import NodeConfig
 from sdex.node.core import Node, Record
 from sdex.node.events import Subscription
+from sdex.node.registry import OrderRegistry
 from sdex.settlement import diagnose
 from sdex.store import ChainIdentity, Store, StoredFill
 from tests.test_book import BASE, DOMAIN, QUOTE, A, ask
@@ -267,10 +268,26 @@ async def test_registry_indexes(node: Node) -> None:
     assert reg.by_signature(rec.json["signature"]) is rec
     assert reg.holds_account((A, BASE)) and not reg.holds_account((A, QUOTE))
     assert list(reg.open_records()) == [rec] and list(reg.gossiped_records()) == []
-    rec.announced = True
+    assert _walked_digest(reg) == reg.digest() == ["0"] * 256
+    reg.announce(rec)
     assert list(reg.gossiped_records()) == [rec]
+    h = rec.signed.hash
+    assert _walked_digest(reg) == reg.digest()
+    assert reg.digest()[h[0]] == f"{int.from_bytes(h, 'big'):x}"
+    assert reg.hashes_in({h[0], 256, -1}) == [rec.signed.hash_hex]  # out of range: nothing
+    reg.transition(rec, S.UNFUNDED, "funds")  # still open: still offered to peers
+    assert reg.hashes_in({h[0]}) == [rec.signed.hash_hex]
     reg.transition(rec, S.EXPIRED, "expired")
     assert list(reg.open_records()) == [] and reg.open_count(None) == 0
+    assert _walked_digest(reg) == reg.digest() == ["0"] * 256 and reg.hashes_in({h[0]}) == []
+
+
+def _walked_digest(reg: OrderRegistry) -> list[str]:
+    """The anti-entropy digest computed the slow way: a walk over the gossiped records."""
+    acc = [0] * 256
+    for r in reg.gossiped_records():
+        acc[r.signed.hash[0]] ^= int.from_bytes(r.signed.hash, "big")
+    return [f"{x:x}" for x in acc]
 
 
 # ---- one verdict from chain state ------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
 from pathlib import Path
@@ -51,6 +52,41 @@ async def test_reads_see_every_write_queued_before_them(tmp_path: Path) -> None:
     assert [s.signed.hash for s in store.orders()] == [s.hash for s in orders]
     assert store.next_seq() == 51
     await asyncio.gather(*futures)
+    store.close()
+
+
+async def test_rows_nobody_waits_for_join_a_later_group(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = Store(tmp_path / "s.db", IDENTITY, DOMAIN)
+    jobs0, commits0 = store.stats()["jobs"], store.stats()["commits"]
+    for i in range(3):
+        store.add_order_async(_order(i), i + 1, "open", "peer:x", waited=False)
+    await asyncio.sleep(0)  # a loop turn: nothing was handed to the thread yet
+    assert store.stats()["jobs"] == jobs0
+
+    async def committed(jobs: int) -> None:
+        while store.stats()["jobs"] < jobs:  # within LAZY_HANDOVER, together
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(committed(jobs0 + 3), 10)
+    assert store.stats()["commits"] == commits0 + 1
+    # a row someone waits for goes at the end of the turn, and takes the lazy ones along
+    for i in (3, 4):
+        store.add_order_async(_order(i), i + 1, "open", "peer:x", waited=False)
+    waited = store.add_order_async(_order(5), 6, "open", "api")
+    assert waited is not None
+    await asyncio.wait_for(waited, 10)
+    assert (store.stats()["jobs"], store.stats()["commits"]) == (jobs0 + 6, commits0 + 2)
+    assert store.next_seq() == 7
+    # a lazy row SQLite refuses is logged by the writer (nobody waits for it), alone
+    with caplog.at_level(logging.ERROR, logger="sdex.store"):
+        store._writer.insert_async((object(),) * 11, None)  # no column takes an object()
+        good = _order(7)
+        store.add_order_async(good, 7, "open", "peer:x", waited=False)
+        await asyncio.wait_for(committed(jobs0 + 8), 10)
+    assert "an order could not be stored" in caplog.text
+    assert store.order(good.hash_hex) is not None
     store.close()
 
 

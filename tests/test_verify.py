@@ -47,6 +47,16 @@ async def test_a_lone_order_is_checked_on_the_loop_at_once() -> None:
     assert (batcher.inline, batcher.batches, batcher.checked) == (2, 0, 0)
 
 
+async def test_a_few_orders_in_a_turn_are_checked_on_the_loop() -> None:
+    batcher = EcdsaBatcher(thread_min=4)
+    few = [_signed(10), _signed(11), dataclasses.replace(_signed(12), order=_signed(13).order)]
+    assert await asyncio.gather(*(batcher.ecdsa_ok(s) for s in few)) == [True, True, False]
+    assert (batcher.inline, batcher.batches, batcher.checked) == (3, 0, 0)
+    four = [_signed(20 + i) for i in range(4)]  # as many as thread_min: the thread
+    assert await asyncio.gather(*(batcher.ecdsa_ok(s) for s in four)) == [True] * 4
+    assert (batcher.inline, batcher.batches, batcher.checked) == (3, 1, 4)
+
+
 async def test_copies_of_one_order_in_flight_share_one_check() -> None:
     batcher = EcdsaBatcher()
     one, other = _signed(7), _signed(8)

@@ -176,7 +176,6 @@ class GossipCore:
         live = [k for k in self.mesh if self._live(k, now)]
         boxes: dict[str, Outbox] = {}
         for order, exclude in orders:
-            # no live mesh yet (a node starting, or a tiny network): random peers
             targets = [k for k in live if k != exclude]
             if not targets:  # no mesh yet (a node starting, or a tiny network): random peers
                 targets = [p.key for p in self.peers.sample(cfg.fanout, exclude)]
@@ -186,8 +185,9 @@ class GossipCore:
                     box.orders.popleft()
                     box.dropped += 1
                 box.orders.append(order)
+        jitter = 0.0 if any(e is None for _, e in orders) else cfg.forward_jitter  # own: now
         for box in boxes.values():
-            self._schedule(box, now)
+            self._schedule(box, now, self.rng.uniform(0.0, jitter) if jitter else 0.0)
         return self._drain()
 
     def notify(self, kind: str, notice: dict[str, Any], exclude: str | None = None) -> list[Action]:
@@ -429,10 +429,10 @@ class GossipCore:
             box = self._boxes[key] = Outbox(key)
         return box
 
-    def _schedule(self, box: Outbox, now: float) -> None:
+    def _schedule(self, box: Outbox, now: float, later: float = 0.0) -> None:
         if box.due is not None or box.in_flight >= self.config.push_window:
             return  # (a full window: the next answer sends what waits)
-        box.due = now + self.config.flush_delay
+        box.due = now + self.config.flush_delay + later
         heapq.heappush(self._timers, (box.due, next(self._ids), box.key))
 
     def _flush(self, box: Outbox) -> None:

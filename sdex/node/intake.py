@@ -106,8 +106,8 @@ class NodeIntake(NodeStatus):
         rec = Record(
             signed, self._seq, source, status=OrderStatus.NEW, filled=state.filled, tif=tif
         )
-        stored = self.store.add_order_async(
-            signed, rec.seq, OrderStatus.OPEN, source, tif.value, order_json=rec.json
+        stored = self.store.add_order_async(  # a peer's (match=False): nobody waits for it
+            signed, rec.seq, OrderStatus.OPEN, source, tif.value, rec.json, waited=match
         )
         self.registry.admit(rec)
         self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
@@ -118,7 +118,7 @@ class NodeIntake(NodeStatus):
                 mr = self.engine.submit(signed, now=self.now(), tif=tif, filled=state.filled)
             else:
                 self.registry.rest(signed, state.filled)
-                rec.announced = True  # it came by gossip: it rests, and is passed on below
+                self.registry.announce(rec)  # it came by gossip: it rests, passed on below
                 if self.gossip is not None:
                     self.gossip.announce(rec.json, exclude=source.removeprefix("peer:"))
         except BookError as e:  # e.g. nothing left to fill: the chain moved since the read
@@ -184,7 +184,7 @@ class NodeIntake(NodeStatus):
         st = self.book.get(rec.signed.hash)
         if st is None or st.closed is not None or not st.resting or st.remaining == 0:
             return  # (remaining 0: all of it is in matches being settled)
-        rec.announced = True
+        self.registry.announce(rec)
         if self.gossip is not None:
             exclude = rec.source.removeprefix("peer:") if rec.source.startswith("peer:") else None
             self.gossip.announce(rec.json, exclude=exclude)

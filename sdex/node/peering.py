@@ -43,16 +43,12 @@ class NodePeering(NodeSettlement):
         return out
 
     def digest(self) -> list[str]:
-        """256 buckets (by the hash's first byte), each the XOR of its open order hashes."""
-        acc = [0] * 256
-        for rec in self._gossiped_records():
-            h = rec.signed.hash
-            acc[h[0]] ^= int.from_bytes(h, "big")
-        return [f"{x:x}" for x in acc]
+        """256 buckets (by the hash's first byte), each the XOR of the hashes of its
+        gossiped orders (announced and open; kept by the registry as they change)."""
+        return self.registry.digest()
 
     def hashes_in(self, buckets: Iterable[int]) -> list[str]:
-        wanted = set(buckets)
-        return [r.signed.hash_hex for r in self._gossiped_records() if r.signed.hash[0] in wanted]
+        return self.registry.hashes_in(set(buckets))
 
     def open_orders_by_hash(self, hashes: Iterable[str]) -> list[dict[str, str]]:
         out = []
