@@ -602,6 +602,7 @@ def analyse(
             "http_messages_sent": round((messages - frames) / per, 3),
             "stream_frames_sent": round(frames / per, 3),
             "order_copies_received": round(peer_delta("received") / per, 2),
+            "echoes_skipped": round(delta("echoesSkipped") / per, 3),
         },
         "gossip_totals": {
             "order_copies_sent": copies,
@@ -850,7 +851,8 @@ def markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
         f"{m['python']}, by `{cmd}`. N `sdex node` processes, one Hardhat devnet, the poster "
         "and the websocket watcher share this machine (one clock for every timestamp). "
         f"Seeds: {seeds}. Nodes run the default gossip settings: fan-out {FANOUT}, push "
-        "batches flushed after 2 ms, anti-entropy every 1 s. Orders are posted to a random "
+        "one push in flight per peer (orders accepted meanwhile leave as one batch with "
+        "its answer), anti-entropy every 1 s. Orders are posted to a random "
         "node each, for the stated window, by "
         f"{args.concurrency} keep-alive clients; latency runs from the start of an order's "
         "POST until its `added` event arrives on the websocket of the last node to get it "

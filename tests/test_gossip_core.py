@@ -41,9 +41,11 @@ def make(
     peers: int = 0, mesh: int = 0, book: Book | None = None, upkeep: bool = False, **cfg: Any
 ) -> tuple[GossipCore, Clock]:
     """A core with ``peers`` admitted and the first ``mesh`` of them in its mesh; without
-    ``upkeep`` its dial and peer-exchange timers never fire (the test drives one thing)."""
+    ``upkeep`` its dial and peer-exchange timers never fire (the test drives one thing).
+    Pushes wait a 2 ms ``flush_delay`` unless ``cfg`` says otherwise (the tests of the
+    default, 0, say so)."""
     clock = Clock()
-    config = GossipConfig(**cfg)
+    config = GossipConfig(**{"flush_delay": 0.002, **cfg})
     core = GossipCore(peer_id(0), ME, [], book or Book(), config, clock=clock, rng=random.Random(1))
     for i in range(1, peers + 1):
         core.peers.admit(peer_id(i), url(i))
@@ -138,16 +140,36 @@ def test_a_node_below_mesh_min_grafts_up_to_fanout() -> None:
 
 
 def test_an_accepted_order_goes_to_every_mesh_peer_but_its_sender() -> None:
-    core, clock = make(peers=8, mesh=4)
-    assert core.accepted(order(1), exclude=peer_id(2)) == []  # waits flush_delay for a batch
-    clock.t += core.config.flush_delay + core.config.forward_jitter
-    pushes = core.tick()
+    core, _ = make(peers=8, mesh=4, flush_delay=0.0)
+    # no flush delay (the default): the pushes leave at once, with no timer left behind
+    pushes = core.accepted(order(1), exclude=peer_id(2))
     assert sorted(calls(pushes)) == [("push", url(1)), ("push", url(3)), ("push", url(4))]
     assert all(isinstance(c, Call) and c.body == {"orders": [order(1)]} for c in pushes)
+    assert core._timers == []
+
+
+def test_several_orders_accepted_together_leave_in_one_push_per_peer() -> None:
+    core, _ = make(peers=8, mesh=4, flush_delay=0.0)
+    pushes = core.accepted_many([(order(1), None), (order(2), peer_id(1)), (order(3), None)])
+    bodies = {c.url: c.body for c in pushes if isinstance(c, Call)}
+    assert bodies[url(1)] == {"orders": [order(1), order(3)]}
+    assert len(pushes) == 4 and bodies[url(2)] == {"orders": [order(1), order(2), order(3)]}
+
+
+def test_a_flush_delay_holds_pushes_for_a_batch() -> None:
+    core, clock = make(peers=8, mesh=4, flush_delay=0.002)
+    assert core.accepted(order(1), exclude=peer_id(2)) == []  # waits flush_delay for a batch
+    assert core.accepted(order(2)) == []
+    clock.t += 0.002
+    pushes = core.tick()
+    assert sorted(calls(pushes)) == [("push", url(i)) for i in (1, 2, 3, 4)]
+    assert [c.body for c in pushes if isinstance(c, Call) and c.url == url(1)] == [
+        {"orders": [order(1), order(2)]}
+    ]
 
 
 def test_forwards_leave_at_staggered_times_and_skip_peers_that_sent_the_order_meanwhile() -> None:
-    core, clock = make(peers=6, mesh=6, flush_delay=0.002, forward_jitter=0.010)
+    core, clock = make(peers=6, mesh=6, flush_delay=0.002, forward_jitter=0.010, push_window=4)
     signed = {**order(1), "signature": "0x" + "11" * 65}
     core.accepted(signed, exclude=peer_id(1))  # a peer's order: forwarded within 2-12 ms
     dues = sorted(due for due, _, _ in core._timers)

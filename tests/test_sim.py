@@ -93,14 +93,18 @@ def test_bootstrapped_network_fills_its_tables_by_peer_exchange() -> None:
 
 def test_work_after_acceptance_delays_delivery_but_not_the_push() -> None:
     """``after_cost`` (store, book, events) comes after the check: an order is delivered once
-    it is done; the push to peers waits ``flush_delay`` (2 ms) anyway, so work shorter than
-    that does not hold it back, and longer work does (a timer runs when the CPU is free)."""
+    it is done; with a 2 ms ``flush_delay`` the push to peers waits that long anyway, so work
+    shorter than that does not hold it back, and longer work does (a timer runs when the CPU
+    is free). (The default ``flush_delay`` is 0: every push waits for that work.)"""
+    from sdex.gossip.actions import GossipConfig
     from sdex.sim.network import LinkModel
 
     def to_each_p50(after: float) -> float:
         links = LinkModel(latency_median=0.01, latency_sigma=0.0, check_cost=0.001,
                           after_cost=after)  # fmt: skip
-        r = simulate(Scenario(nodes=10, orders=10, rate=2.0, seed=5, degree=10, links=links))
+        gossip = GossipConfig(flush_delay=0.002)
+        sc = Scenario(nodes=10, orders=10, rate=2.0, seed=5, degree=10, links=links, gossip=gossip)
+        r = simulate(sc)
         assert r["coverage"] == 1.0
         each = r["to_each_ms"]
         assert isinstance(each, dict)

@@ -19,10 +19,17 @@ class GossipConfig:
     batch_max: int = 256
     """Orders per push: one batched chain read at the receiver."""
     outbox_max: int = 20_000
-    push_window: int = 4
-    """Pushes in flight to one peer at a time (each is answered once the peer checked it)."""
-    flush_delay: float = 0.002
-    """Seconds a push waits for more orders (a batch forms under load)."""
+    push_window: int = 1
+    """Pushes in flight to one peer at a time (each is answered once the peer checked it).
+    1 (the default; it was 4): Nagle's rule, a push leaves at once when none is in flight
+    to that peer, and whatever is accepted meanwhile leaves as one batch when its answer
+    comes, so batches grow with the load by themselves (real 8-node runs: 0.54-0.64x the
+    messages per order at 100 and 1,000 orders/s; docs/BENCHMARKS.md, helper gossip2)."""
+    flush_delay: float = 0.0
+    """Seconds a push waits for more orders. 0 (the default; it was 2 ms): none, the orders
+    a node accepts in one turn of its event loop leave together at its end (the driver
+    hands them to ``accepted_many`` together) with no timer, whose wake-up cost every node
+    one more per order at low rates; batches form anyway while a peer's window is full."""
     forward_jitter: float = 0.0
     """A push of orders this node got from a peer waits up to this many more seconds (uniform
     at random): mesh peers that got the same order forward it at different times, so the

@@ -18,11 +18,11 @@ The protocol (every step bounded; see ``sdex.gossip.flows`` for the multi-call o
   than ``mesh_max``), ``"mesh": false`` prunes. An order the node accepts for the first time
   is pushed to every live mesh peer but the one it came from: a flood over a connected
   random graph of degree about D, so every honest node gets it in about log_(D-1)(N) hops.
-  Each peer has one bounded outbox, drained one batch at a time (the next batch leaves when
-  the previous one is answered: flow control); a full outbox drops its oldest orders. No
-  order goes back to a peer that pushed it to us (``sdex.gossip.outbox.Heard``).
-- **Anti-entropy, bootstrap, admission, scores**: as described in ``sdex.gossip.flows`` and
-  ``sdex.gossip.peers``.
+  Each peer has one bounded outbox, drained one batch at a time (Nagle's rule: with nothing
+  in flight a loop turn's orders leave at once; what comes meanwhile leaves with the
+  answer); a full outbox drops its oldest. None goes back to a peer that pushed it to us
+  (``sdex.gossip.outbox.Heard``).
+- **Anti-entropy, bootstrap, admission, scores**: ``sdex.gossip.flows``, ``.peers``.
 """
 
 from __future__ import annotations
@@ -92,10 +92,8 @@ class GossipCore:
         self.me = self.peers.me
         for url in seeds:
             self.peers.add_seed(url)
-        self.mesh: dict[str, None] = {}
-        """Ids of the peers this node pushes to (an ordered set)."""
-        self.links_blocked: set[str] = set()
-        """Peer URLs this node pretends it cannot reach (tests: network partitions)."""
+        self.mesh: dict[str, None] = {}  # ids of the peers this node pushes to (ordered set)
+        self.links_blocked: set[str] = set()  # URLs it pretends it cannot reach (partitions)
         self.bootstrapped = False
         self.orders_sent = 0
         self.pulled = 0
@@ -432,6 +430,8 @@ class GossipCore:
     def _schedule(self, box: Outbox, now: float, later: float = 0.0) -> None:
         if box.due is not None or box.in_flight >= self.config.push_window:
             return  # (a full window: the next answer sends what waits)
+        if self.config.flush_delay + later <= 0.0:  # a loop turn's orders came together
+            return self._flush(box)
         box.due = now + self.config.flush_delay + later
         heapq.heappush(self._timers, (box.due, next(self._ids), box.key))
 
