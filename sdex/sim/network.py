@@ -12,9 +12,10 @@ source, and stands in for the node and the aiohttp transport around it:
 - **Intake**: a node checks a peer's orders one batch at a time, in chunks of
   ``intake_chunk`` (as ``Gossip.run_check`` does): ``check_cost`` seconds of the node's CPU
   per new order, ``known_cost`` per copy it already holds when the chunk starts; a wallet's
-  order takes ``check_cost``. Then ``after_cost`` per accepted order (store, book, events),
-  queued behind the check: the order is delivered (its event sent) when that is done; the
-  push to peers, ``flush_delay`` later, waits for it only when it takes longer.
+  order takes ``check_cost``. The accepted order's push is queued first (as the node hands
+  a loop turn's accepted orders to gossip at its end), then ``after_cost`` of work per
+  accepted order (store, book, websocket events): the order counts as delivered when that
+  is done.
   A node's CPU runs one job at a time, in arrival order, on a
   core of its own or on a machine it shares with the other nodes (``cores``, with
   ``background`` cores of other work: ``sdex.sim.cpu``), so a wallet's order waits for the
@@ -64,10 +65,9 @@ class LinkModel:
     check_cost: float = 0.002
     known_cost: float = 0.00005
     after_cost: float = 0.0
-    """CPU seconds a node spends on a new order once it is accepted (its store write, its
-    book entry, websocket events): queued behind the check, it delays the order's delivery
-    (the event a watcher hears) and the node's next work; the order's push waits
-    ``flush_delay`` anyway, and for this work only when it takes longer."""
+    """CPU seconds a node spends on a new order once it is accepted and passed on (its store
+    write, its book entry, websocket events): it delays the order's delivery (the event a
+    watcher hears) and the node's next work, not the order's own push."""
     message_cost: float = 0.0
     """CPU seconds one request and its answer cost the two nodes together (framing, the
     socket, MACs or signatures): half is spent by the caller before the request leaves, half
@@ -167,17 +167,14 @@ class SimNode(OrderSet):
 
     # ---- the node's side ----------------------------------------------------------------------
 
-    def store(self, order: dict[str, str]) -> bool:
-        """Hold ``order``; it counts as delivered once its ``after_cost`` work is done (the
-        websocket event a watcher hears comes at the end of it)."""
-        if not self.add(order):
-            return False
+    def settle_in(self, order: dict[str, str]) -> None:
+        """The work after ``order`` was accepted and passed on (``after_cost``): it counts as
+        delivered once that is done (the websocket event a watcher hears comes last)."""
         if self.net.links.after_cost > 0:
             self.net.cpu.submit(self.index, self.net.links.after_cost, self.net.delivered, self,
                                 order["hash"])  # fmt: skip
         else:
             self.net.delivered(self, order["hash"])
-        return True
 
     def post(self, order: dict[str, str]) -> None:
         """A wallet posted ``order`` here: checked by the intake (wallets never wait behind
@@ -185,8 +182,9 @@ class SimNode(OrderSet):
         self.net.cpu.submit(self.index, self.net.links.check_cost, self._posted, self.core, order)
 
     def _posted(self, core: GossipCore, order: dict[str, str]) -> None:
-        if self.online and self.store(order) and core is self.core:
+        if self.online and core is self.core and self.add(order):
             self.run(core.accepted(order))
+            self.settle_in(order)
 
     def intake(self, orders: list[object], sender: str) -> list[str]:
         out = []
@@ -198,9 +196,10 @@ class SimNode(OrderSet):
             elif o["hash"] in self.orders:
                 out.append("known")
             else:
-                self.store(o)
+                self.add(o)
                 if self.kind == "honest":
                     self.run(self.core.accepted(o, exclude=sender))
+                self.settle_in(o)
                 out.append("accepted")
         return out
 
