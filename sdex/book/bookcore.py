@@ -171,10 +171,7 @@ class BookCore:
         if pending:
             e.pending = pending
             account.reserved += pending
-        spendable = account.spendable
-        if account.funded and (
-            spendable is None or account.open + account.reserved <= spendable
-        ):  # fully funded: only this order's fillable moves
+        if account.funded and account.covers():  # fully funded: only this order's fillable moves
             e.fillable = remaining
         else:
             self._reallocate(account)
@@ -382,7 +379,7 @@ class BookCore:
         if amount is not None and amount < 0:
             raise ValueError("spendable amount must be >= 0")
         account = self._account(maker, token)
-        account.spendable = amount
+        account.set_spendable(amount)
         account.explicit = True
         self._reallocate(account)
 

@@ -39,9 +39,18 @@ class Account:
 
     ``orders`` lists the maker's open orders selling ``token`` in ``seq`` order; closed ones
     are dropped lazily (``live`` counts the open ones).
+
+    The spendable amount is kept as ``base - spent``: ``base`` as the node reported it
+    (``None``: no cap), ``spent`` what confirmed fills took since. Reported amounts are
+    often far past 62 bits (an allowance of ``2**256 - 1``, 10**30 wei) while fills are
+    small: so confirms add to a machine-sized ``spent``, and while ``base`` is at least
+    ``_BIG`` and the sums compared stay under ``_FOLD`` the checks need no arithmetic on
+    ``base`` at all (``covers``, ``spend``). ``spendable`` is the exact amount.
     """
 
     __slots__ = (
+        "base",
+        "big",
         "explicit",
         "funded",
         "live",
@@ -49,14 +58,16 @@ class Account:
         "open",
         "orders",
         "reserved",
-        "spendable",
+        "spent",
         "token",
     )
 
     def __init__(self, maker: str, token: str, spendable: int | None) -> None:
         self.maker = maker
         self.token = token
-        self.spendable = spendable  # None: no cap
+        self.base = spendable  # None: no cap
+        self.spent = 0  # confirmed since ``base`` was set
+        self.big = spendable is not None and spendable >= _BIG
         self.explicit = False  # set by the node (kept in snapshots), not the book's default
         self.reserved = 0  # sum of pending over the maker's orders selling this token
         self.open = 0  # sum of remaining over its open orders
@@ -64,10 +75,53 @@ class Account:
         self.live = 0  # open orders in ``orders``
         self.funded = True  # at the last allocation every order had fillable == remaining
 
+    @property
+    def spendable(self) -> int | None:
+        """What the maker can still deliver (``None``: no cap)."""
+        base = self.base
+        return None if base is None else base - self.spent
+
+    def set_spendable(self, amount: int | None) -> None:
+        self.base = amount
+        self.spent = 0
+        self.big = amount is not None and amount >= _BIG
+
+    def covers(self) -> bool:
+        """Whether it can pay every open order in full: ``open + reserved <= spendable``."""
+        base = self.base
+        if base is None:
+            return True
+        need = self.open + self.reserved + self.spent
+        if self.big and need < _FOLD:  # base >= _BIG > need (machine ints only)
+            return True
+        return need <= base
+
+    def spend(self, amount: int) -> bool:
+        """Take ``amount`` (>= 0) out of spendable if it has that much; else change nothing
+        and return False."""
+        base = self.base
+        if base is None:
+            return True
+        spent = self.spent + amount
+        if self.big and spent < _FOLD:  # spendable >= _BIG - _FOLD > spent >= amount
+            self.spent = spent
+            return True
+        left = base - self.spent
+        if left < amount:
+            return False
+        self.set_spendable(left - amount)  # folds ``spent`` into ``base``
+        return True
+
     def open_orders(self) -> Iterator[Entry]:
         for e in self.orders:
             if e.closed is None:
                 yield e
+
+
+SEQ_LIMIT: Final = 2**61
+"""Above every order's arrival ``seq`` (snapshots are checked against it): a machine int."""
+_BIG: Final = 2**61
+_FOLD: Final = 2**60  # (machine ints in the compiled book are below 2**62)
 
 
 class Entry:

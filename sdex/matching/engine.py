@@ -50,7 +50,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from sdex.book.levels import Entry, Level
+from sdex.book.levels import SEQ_LIMIT, Entry, Level
 from sdex.book.orderbook import OrderBook
 from sdex.book.pairbook import PairBook
 from sdex.book.types import RemovalReason
@@ -67,7 +67,7 @@ _DROPPED: Final = Outcome.DROPPED
 _EXPIRED: Final = RemovalReason.EXPIRED
 _SELF_TRADE: Final = RemovalReason.SELF_TRADE
 _NO_REMOVALS: Final[list[tuple[bytes, RemovalReason]]] = []  # shared, never mutated
-_ANY_SEQ: Final = 2**63
+_ANY_SEQ: Final = SEQ_LIMIT  # above any seq, a machine int (2**63 was not: slow compares)
 _ZERO_ADDRESS: Final = ZERO_ADDRESS  # (a module constant, not looked up at each use)
 
 MayMatch = Callable[[Entry, Entry], bool]
