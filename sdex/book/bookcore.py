@@ -53,6 +53,9 @@ class BookCore:
         self._expiry_heap: list[int] = []
         self._expiry_at: dict[int, list[Entry]] = {}
         self._expiry_count = 0
+        # the bucket of the last expiry indexed (orders often share one): a dict lookup less
+        self._last_expiry = 0
+        self._last_bucket: list[Entry] | None = None
         self._seq = 0
         for base, quote in pairs:
             self.add_pair(base, quote)
@@ -252,12 +255,16 @@ class BookCore:
         order is not offered: filled when its fills settle, or indexed when one fails)."""
         e.expiring = True
         exp = e.expiry
-        bucket = self._expiry_at.get(exp)
+        bucket = self._last_bucket
+        if bucket is None or exp != self._last_expiry:
+            bucket = self._expiry_at.get(exp)
         if bucket is None:
-            self._expiry_at[exp] = [e]
+            bucket = self._expiry_at[exp] = [e]
             heapq.heappush(self._expiry_heap, exp)
         else:
             bucket.append(e)
+        self._last_expiry = exp
+        self._last_bucket = bucket
         count = self._expiry_count = self._expiry_count + 1
         if count > 2 * len(self._index) + 1024:
             self._compact_expiries()
@@ -286,6 +293,7 @@ class BookCore:
     def _compact_expiries(self) -> None:
         """Drop closed orders from the expiry buckets (mostly closed: filled, cancelled)."""
         count = 0
+        self._last_bucket = None
         for exp in list(self._expiry_at):
             kept = [x for x in self._expiry_at[exp] if x.closed is None]
             self._expiry_at[exp] = kept
@@ -357,6 +365,7 @@ class BookCore:
         out: list[tuple[bytes, RemovalReason]] = []
         while heap and heap[0] <= now:
             bucket = self._expiry_at.pop(heapq.heappop(heap))
+            self._last_bucket = None
             self._expiry_count -= len(bucket)
             for e in bucket:
                 if e.closed is None and self._index.get(e.hash) is e:

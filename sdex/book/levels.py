@@ -384,12 +384,26 @@ class BookSide:
     is the pair's other side (set by ``PairBook``).
     """
 
-    __slots__ = ("best", "is_ask", "levels", "opposite", "owner", "ranked", "ranks", "side")
+    __slots__ = (
+        "best",
+        "by_rank",
+        "is_ask",
+        "levels",
+        "opposite",
+        "owner",
+        "ranked",
+        "ranks",
+        "side",
+    )
 
     def __init__(self, side: Side) -> None:
         self.side = side
         self.is_ask = side is Side.ASK
         self.levels: dict[tuple[int, int], Level] = {}
+        # the first level of each rank: found by a float (cheap to box, hash and compare),
+        # not by a tuple of two ints; a level whose rank another level holds (two prices
+        # closer than a float tells apart) is found in ``levels`` only
+        self.by_rank: dict[float, Level] = {}
         self.ranked: list[Level] = []  # worst price first, best last
         self.ranks: list[float] = []  # their ranks, ascending
         self.best: Level | None = None  # ranked[-1]: read on every incoming order
@@ -398,13 +412,18 @@ class BookSide:
 
     def level(self, num: int, den: int) -> Level:
         """The level at ``num/den`` (reduced), created if new."""
+        rank = ratio(num, den)
+        if self.is_ask:
+            rank = -rank
+        level = self.by_rank.get(rank)
+        if level is not None and level.num == num and level.den == den:
+            return level
         level = self.levels.get((num, den))
         if level is None:
-            rank = ratio(num, den)
-            if self.is_ask:
-                rank = -rank
             level = Level(num, den, rank)
             self.levels[(num, den)] = level
+            if rank not in self.by_rank:
+                self.by_rank[rank] = level
             ranks = self.ranks
             ranked = self.ranked
             n = len(ranks)
@@ -435,6 +454,8 @@ class BookSide:
     def drop(self, level: Level) -> None:
         """Forget an empty level."""
         del self.levels[(level.num, level.den)]
+        if self.by_rank.get(level.rank) is level:
+            del self.by_rank[level.rank]
         ranked = self.ranked
         if ranked[-1] is level:  # the usual case: the best level was used up
             ranked.pop()

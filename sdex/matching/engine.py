@@ -313,19 +313,23 @@ class MatchingEngine:
                 # fillmath.match_amounts(left=r with filled' = rm - r_avail, right=inc with
                 # filled' = im - avail), exactly: in whole units of r, or with products of
                 # amounts compared by floats only where they cannot be wrong (``product_gt``):
+                # Since ``rt / rm == tunit / unit`` (reduced), ``a * rt / rm`` is computed as
+                # ``(a // unit) * tunit + (a % unit) * tunit / unit``: the same rational, with
+                # products below ``unit * tunit`` (machine ints, usually) instead of products
+                # of amounts (past 62 bits: Python ints).
                 r_avail = r.fillable
                 rm = r.maker_amount
-                rt = r.taker_amount
                 unit = r.unit
+                tunit = r.tunit
                 units = r_avail // unit
-                if units * unit == r_avail:
+                rest = r_avail - units * unit
+                need = units * tunit
+                if rest == 0:
                     # Whole units (the usual case): all of r costs exactly ``units * tunit``, at
-                    # r's price, which crosses: no rounding, so no cap, and no product of
-                    # amounts (they pass 62 bits: Python ints, not machine ones).
-                    need = units * r.tunit
+                    # r's price, which crosses: no rounding, so no cap.
                     whole = True
                 else:
-                    need = -(-(r_avail * rt) // rm)
+                    need -= -(rest * tunit) // unit  # ceil(r_avail * rt / rm)
                     whole = False
                 capped = False
                 if avail >= need:  # all of r
@@ -333,11 +337,13 @@ class MatchingEngine:
                     y = need
                     capped = not whole and product_gt(y, it, x, im)
                 else:
-                    x = avail * rm // rt
+                    q = avail // tunit
+                    x = q * unit + (avail - q * tunit) * unit // tunit  # avail * rm // rt
                     if x == 0:  # ZeroFillAmount: not one unit of r at this price or worse
                         blocked = stop = True
                         break
-                    y = -(-(x * rt) // rm)
+                    q = x // unit
+                    y = q * tunit - (-((x - q * unit) * tunit) // unit)  # ceil(x * rt / rm)
                     capped = product_gt(y, it, x, im)
                 if capped:
                     # PricesDoNotCross: the rounding of the maximal fill breaks the incoming
@@ -347,7 +353,7 @@ class MatchingEngine:
                     if x == 0:  # inc cannot pay one unit here: no order of this level trades
                         blocked = True
                         break
-                    y = x // unit * r.tunit
+                    y = x // unit * tunit
                 lfee = r.fee_amount
                 matches.append(
                     Match(
