@@ -19,7 +19,7 @@ from sdex.book.errors import (
 from sdex.book.funds import allocate
 from sdex.book.levels import Account, BookSide, Entry, Level, int_gcd
 from sdex.book.pairbook import PairBook, entry_state
-from sdex.book.types import OrderState, RemovalReason, Side
+from sdex.book.types import BookOrderState, RemovalReason, Side
 from sdex.fillmath import MAX_MAKER_AMOUNT, UINT256_MAX
 from sdex.order import ZERO_ADDRESS, Order, SignedOrder
 
@@ -470,7 +470,7 @@ class BookCore:
         if account is not None:
             yield from account.open_orders()
 
-    def get(self, order_hash: bytes) -> OrderState | None:
+    def get(self, order_hash: bytes) -> BookOrderState | None:
         e = self._index.get(order_hash)
         return None if e is None else entry_state(e)
 
@@ -481,7 +481,7 @@ class BookCore:
         """Orders the book knows: offered ones and closed ones with fills in flight."""
         return len(self._index)
 
-    def __iter__(self) -> Iterator[OrderState]:
+    def __iter__(self) -> Iterator[BookOrderState]:
         """Every order the book knows, in arrival (seq) order."""
         for e in sorted(self._index.values(), key=seq_of):
             yield entry_state(e)
