@@ -57,6 +57,7 @@ from sdex.book.types import RemovalReason
 from sdex.fillmath import MatchAmounts
 from sdex.matching.dry import dry_walk
 from sdex.matching.match import Match, MatchResult, Outcome, TimeInForce
+from sdex.matching.wide import mul, muldiv
 from sdex.order import ZERO_ADDRESS, SignedOrder
 
 _GTC: Final = TimeInForce.GTC
@@ -315,21 +316,22 @@ class MatchingEngine:
                 # amounts compared by floats only where they cannot be wrong (``product_gt``):
                 # Since ``rt / rm == tunit / unit`` (reduced), ``a * rt / rm`` is computed as
                 # ``(a // unit) * tunit + (a % unit) * tunit / unit``: the same rational, with
-                # products below ``unit * tunit`` (machine ints, usually) instead of products
-                # of amounts (past 62 bits: Python ints).
+                # products below ``unit * tunit`` instead of products of amounts, and those
+                # by ``muldiv`` (machine ints where a float tells the quotient to within 3).
                 r_avail = r.fillable
                 rm = r.maker_amount
                 unit = r.unit
                 tunit = r.tunit
                 units = r_avail // unit
-                rest = r_avail - units * unit
-                need = units * tunit
+                rest = r_avail - mul(units, unit)
+                need = mul(units, tunit)
                 if rest == 0:
                     # Whole units (the usual case): all of r costs exactly ``units * tunit``, at
                     # r's price, which crosses: no rounding, so no cap.
                     whole = True
                 else:
-                    need -= -(rest * tunit) // unit  # ceil(r_avail * rt / rm)
+                    q, rem = muldiv(rest, tunit, unit)  # ceil(r_avail * rt / rm)
+                    need += q + 1 if rem else q
                     whole = False
                 capped = False
                 if avail >= need:  # all of r
@@ -338,12 +340,13 @@ class MatchingEngine:
                     capped = not whole and product_gt(y, it, x, im)
                 else:
                     q = avail // tunit
-                    x = q * unit + (avail - q * tunit) * unit // tunit  # avail * rm // rt
+                    x = mul(q, unit) + muldiv(avail - mul(q, tunit), unit, tunit)[0]  # avail*rm//rt
                     if x == 0:  # ZeroFillAmount: not one unit of r at this price or worse
                         blocked = stop = True
                         break
                     q = x // unit
-                    y = q * tunit - (-((x - q * unit) * tunit) // unit)  # ceil(x * rt / rm)
+                    y, rem = muldiv(x - mul(q, unit), tunit, unit)  # ceil(x * rt / rm)
+                    y += mul(q, tunit) + 1 if rem else mul(q, tunit)
                     capped = product_gt(y, it, x, im)
                 if capped:
                     # PricesDoNotCross: the rounding of the maximal fill breaks the incoming
@@ -353,7 +356,7 @@ class MatchingEngine:
                     if x == 0:  # inc cannot pay one unit here: no order of this level trades
                         blocked = True
                         break
-                    y = x // unit * tunit
+                    y = mul(x // unit, tunit)
                 lfee = r.fee_amount
                 matches.append(
                     Match(
