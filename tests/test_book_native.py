@@ -26,7 +26,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from sdex.book import native
-from sdex.book.levels import _ratio
+from sdex.book.levels import Account, _ratio
+from sdex.matching.wide import low62, mul, muldiv
 from tests import bookdriver
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,6 +139,71 @@ def test_level_rank_is_correctly_rounded() -> None:
     # where two roundings go wrong (a third of such pairs): float(n) / float(d) is off by one
     n, d = 1815690225313428402, 2819327710181577350
     assert float(n) / float(d) != n / d == _ratio(n, d)
+
+
+_AMOUNT = st.one_of(
+    st.integers(0, 2**64),
+    st.integers(2**59, 2**62),
+    st.integers(0, 2**256 - 1),
+    st.sampled_from([0, 1, 2**60 - 1, 2**60, 2**61 - 1, 2**61, 2**62 - 1, 2**62]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    spendable=st.one_of(st.none(), _AMOUNT),
+    steps=st.lists(st.tuples(st.sampled_from(["spend", "covers", "set"]), _AMOUNT), max_size=30),
+)
+def test_account_funds_are_exact(spendable: int | None, steps: list[tuple[str, int]]) -> None:
+    """``Account`` keeps spendable as ``base - spent`` with machine-int shortcuts (compiled:
+    this process runs the build when there is one): every answer is the plain ints' one,
+    across the thresholds where the shortcuts stop."""
+    a = Account("0x" + "11" * 20, "0x" + "22" * 20, spendable)
+    model = spendable
+    for kind, amount in steps:
+        if kind == "set":
+            a.set_spendable(amount)
+            model = amount
+        elif kind == "spend":
+            ok = model is None or model >= amount
+            assert a.spend(amount) is ok
+            if ok and model is not None:
+                model -= amount
+        else:
+            a.open, a.reserved = amount // 3, amount - amount // 3
+            assert a.covers() is (model is None or amount <= model)
+        assert a.spendable == model
+
+
+_WIDE = st.one_of(
+    st.integers(0, 2**31),
+    st.integers(2**31, 2**62 - 1),
+    st.integers(0, 2**70),
+    st.sampled_from([0, 1, 2**31 - 1, 2**31, 2**52, 2**59 - 1, 2**59, 2**62 - 1, 2**62]),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(a=_WIDE, n=_WIDE, d=st.one_of(st.integers(1, 2**20), _WIDE.filter(bool)))
+def test_muldiv_is_divmod(a: int, n: int, d: int) -> None:
+    """``wide.muldiv`` (float estimate, remainder modulo 2**62 by halves) is ``divmod``
+    exactly, compiled (this process runs the build when there is one) as in the source."""
+    assert muldiv(a, n, d) == divmod(a * n, d)
+    assert mul(a, n) == a * n
+    if a < 2**62 and n < 2**62:
+        assert low62(a, n) == a * n % 2**62
+
+
+def test_muldiv_near_the_bounds() -> None:
+    for d in (1, 3, 2**31 - 1, 2**58 + 1, 2**59 - 1):
+        for q in (0, 1, 2**52 - 1, 2**52 - 2, 2**51 + 1):
+            for extra in (0, 1, d - 1):
+                p = q * d + extra
+                for a in {1, 2, 3, 2**31 + 1, 2**40 + 7, 2**61 + 1}:
+                    n = p // a
+                    for nn in (n - 1, n, n + 1):
+                        if 0 <= nn < 2**62:
+                            assert muldiv(a, nn, d) == divmod(a * nn, d), (a, nn, d)
 
 
 # ---- the guard ----------------------------------------------------------------------------------

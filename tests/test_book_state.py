@@ -33,7 +33,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from sdex.book import Entry, OrderBook, OrderState, RemovalReason, Side
+from sdex.book import BookOrderState, Entry, OrderBook, RemovalReason, Side
 from sdex.book.types import unit_of
 from sdex.fillmath import FillMathError, MatchAmounts, PricesDoNotCross, match_amounts
 from sdex.matching import Match, MatchingEngine, MatchResult, Outcome, TimeInForce
@@ -102,7 +102,7 @@ def can_trade(left: Order, left_avail: int, right: Order, right_avail: int) -> b
     return True
 
 
-def unit(s: OrderState) -> int:
+def unit(s: BookOrderState) -> int:
     o = s.order.order
     return unit_of(o.maker_amount, o.taker_amount)
 
@@ -111,7 +111,7 @@ def takers_allow(a: Order, b: Order) -> bool:
     return a.taker in (ZERO_ADDRESS, b.maker) and b.taker in (ZERO_ADDRESS, a.maker)
 
 
-def price(st_: OrderState) -> Fraction:
+def price(st_: BookOrderState) -> Fraction:
     """Quote per base."""
     o = st_.order.order
     if st_.side is Side.ASK:
@@ -123,7 +123,7 @@ def pair_of(o: Order) -> tuple[str, str]:
     return (o.maker_token, o.taker_token) if o.maker_token != QUOTE else (o.taker_token, QUOTE)
 
 
-def better(a: OrderState, b: OrderState) -> bool:
+def better(a: BookOrderState, b: BookOrderState) -> bool:
     """Does ``a`` come before ``b`` in price-time priority (same side)?"""
     pa, pb = price(a), price(b)
     if pa != pb:
@@ -161,10 +161,10 @@ class BookMachine(RuleBasedStateMachine):
         self.book.set_funds(maker, token, amount)
         self.spendable[(maker, token)] = amount
 
-    def states(self) -> dict[bytes, OrderState]:
+    def states(self) -> dict[bytes, BookOrderState]:
         return {s.hash: s for s in self.book}
 
-    def open_states(self) -> list[OrderState]:
+    def open_states(self) -> list[BookOrderState]:
         return [s for s in self.book if s.closed is None]
 
     def record(self, results: list[MatchResult]) -> None:
@@ -448,7 +448,7 @@ class BookMachine(RuleBasedStateMachine):
 
     @invariant()
     def funds_are_shared_in_time_priority(self) -> None:
-        accounts: dict[tuple[str, str], list[OrderState]] = defaultdict(list)
+        accounts: dict[tuple[str, str], list[BookOrderState]] = defaultdict(list)
         for s in self.book:  # in seq order
             accounts[(s.order.order.maker, s.order.order.maker_token)].append(s)
         for key, orders in accounts.items():

@@ -20,17 +20,17 @@ from sdex.book.errors import (
 from sdex.book.levels import Entry
 from sdex.book.orderbook import OrderBook
 from sdex.book.pairbook import PairBook
-from sdex.book.types import DepthLevel, OrderState, RemovalReason, Side
+from sdex.book.types import BookOrderState, DepthLevel, RemovalReason, Side
 
 __all__ = [
     "BookError",
+    "BookOrderState",
     "DepthLevel",
     "DuplicateOrder",
     "Entry",
     "FillStateError",
     "InvalidOrder",
     "OrderBook",
-    "OrderState",
     "PairBook",
     "RemovalReason",
     "Side",

@@ -19,7 +19,7 @@ from sdex.book.errors import (
 from sdex.book.funds import allocate
 from sdex.book.levels import Account, BookSide, Entry, Level, int_gcd
 from sdex.book.pairbook import PairBook, entry_state
-from sdex.book.types import OrderState, RemovalReason, Side
+from sdex.book.types import BookOrderState, RemovalReason, Side
 from sdex.fillmath import MAX_MAKER_AMOUNT, UINT256_MAX
 from sdex.order import ZERO_ADDRESS, Order, SignedOrder
 
@@ -53,6 +53,9 @@ class BookCore:
         self._expiry_heap: list[int] = []
         self._expiry_at: dict[int, list[Entry]] = {}
         self._expiry_count = 0
+        # the bucket of the last expiry indexed (orders often share one): a dict lookup less
+        self._last_expiry = 0
+        self._last_bucket: list[Entry] | None = None
         self._seq = 0
         for base, quote in pairs:
             self.add_pair(base, quote)
@@ -171,10 +174,7 @@ class BookCore:
         if pending:
             e.pending = pending
             account.reserved += pending
-        spendable = account.spendable
-        if account.funded and (
-            spendable is None or account.open + account.reserved <= spendable
-        ):  # fully funded: only this order's fillable moves
+        if account.funded and account.covers():  # fully funded: only this order's fillable moves
             e.fillable = remaining
         else:
             self._reallocate(account)
@@ -255,12 +255,16 @@ class BookCore:
         order is not offered: filled when its fills settle, or indexed when one fails)."""
         e.expiring = True
         exp = e.expiry
-        bucket = self._expiry_at.get(exp)
+        bucket = self._last_bucket
+        if bucket is None or exp != self._last_expiry:
+            bucket = self._expiry_at.get(exp)
         if bucket is None:
-            self._expiry_at[exp] = [e]
+            bucket = self._expiry_at[exp] = [e]
             heapq.heappush(self._expiry_heap, exp)
         else:
             bucket.append(e)
+        self._last_expiry = exp
+        self._last_bucket = bucket
         count = self._expiry_count = self._expiry_count + 1
         if count > 2 * len(self._index) + 1024:
             self._compact_expiries()
@@ -289,6 +293,7 @@ class BookCore:
     def _compact_expiries(self) -> None:
         """Drop closed orders from the expiry buckets (mostly closed: filled, cancelled)."""
         count = 0
+        self._last_bucket = None
         for exp in list(self._expiry_at):
             kept = [x for x in self._expiry_at[exp] if x.closed is None]
             self._expiry_at[exp] = kept
@@ -360,6 +365,7 @@ class BookCore:
         out: list[tuple[bytes, RemovalReason]] = []
         while heap and heap[0] <= now:
             bucket = self._expiry_at.pop(heapq.heappop(heap))
+            self._last_bucket = None
             self._expiry_count -= len(bucket)
             for e in bucket:
                 if e.closed is None and self._index.get(e.hash) is e:
@@ -382,7 +388,7 @@ class BookCore:
         if amount is not None and amount < 0:
             raise ValueError("spendable amount must be >= 0")
         account = self._account(maker, token)
-        account.spendable = amount
+        account.set_spendable(amount)
         account.explicit = True
         self._reallocate(account)
 
@@ -464,7 +470,7 @@ class BookCore:
         if account is not None:
             yield from account.open_orders()
 
-    def get(self, order_hash: bytes) -> OrderState | None:
+    def get(self, order_hash: bytes) -> BookOrderState | None:
         e = self._index.get(order_hash)
         return None if e is None else entry_state(e)
 
@@ -475,7 +481,7 @@ class BookCore:
         """Orders the book knows: offered ones and closed ones with fills in flight."""
         return len(self._index)
 
-    def __iter__(self) -> Iterator[OrderState]:
+    def __iter__(self) -> Iterator[BookOrderState]:
         """Every order the book knows, in arrival (seq) order."""
         for e in sorted(self._index.values(), key=seq_of):
             yield entry_state(e)

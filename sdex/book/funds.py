@@ -23,8 +23,7 @@ from sdex.book.levels import Account, Entry
 
 def covers(account: Account) -> bool:
     """Whether the account can pay every open order in full."""
-    spendable = account.spendable
-    return spendable is None or account.open + account.reserved <= spendable
+    return account.covers()
 
 
 def allocate(account: Account) -> tuple[list[tuple[Entry, int]], bool]:
@@ -38,8 +37,9 @@ def allocate(account: Account) -> tuple[list[tuple[Entry, int]], bool]:
                 if e.fillable != rem:
                     changes.append((e, rem))
         return changes, True
-    assert account.spendable is not None  # covers() is true without a cap
-    left = account.spendable - account.reserved
+    spendable = account.spendable
+    assert spendable is not None  # covers() is true without a cap
+    left = spendable - account.reserved
     for e in account.orders:
         if e.closed is not None:
             continue

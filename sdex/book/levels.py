@@ -39,9 +39,18 @@ class Account:
 
     ``orders`` lists the maker's open orders selling ``token`` in ``seq`` order; closed ones
     are dropped lazily (``live`` counts the open ones).
+
+    The spendable amount is kept as ``base - spent``: ``base`` as the node reported it
+    (``None``: no cap), ``spent`` what confirmed fills took since. Reported amounts are
+    often far past 62 bits (an allowance of ``2**256 - 1``, 10**30 wei) while fills are
+    small: so confirms add to a machine-sized ``spent``, and while ``base`` is at least
+    ``_BIG`` and the sums compared stay under ``_FOLD`` the checks need no arithmetic on
+    ``base`` at all (``covers``, ``spend``). ``spendable`` is the exact amount.
     """
 
     __slots__ = (
+        "base",
+        "big",
         "explicit",
         "funded",
         "live",
@@ -49,14 +58,16 @@ class Account:
         "open",
         "orders",
         "reserved",
-        "spendable",
+        "spent",
         "token",
     )
 
     def __init__(self, maker: str, token: str, spendable: int | None) -> None:
         self.maker = maker
         self.token = token
-        self.spendable = spendable  # None: no cap
+        self.base = spendable  # None: no cap
+        self.spent = 0  # confirmed since ``base`` was set
+        self.big = spendable is not None and spendable >= _BIG
         self.explicit = False  # set by the node (kept in snapshots), not the book's default
         self.reserved = 0  # sum of pending over the maker's orders selling this token
         self.open = 0  # sum of remaining over its open orders
@@ -64,10 +75,53 @@ class Account:
         self.live = 0  # open orders in ``orders``
         self.funded = True  # at the last allocation every order had fillable == remaining
 
+    @property
+    def spendable(self) -> int | None:
+        """What the maker can still deliver (``None``: no cap)."""
+        base = self.base
+        return None if base is None else base - self.spent
+
+    def set_spendable(self, amount: int | None) -> None:
+        self.base = amount
+        self.spent = 0
+        self.big = amount is not None and amount >= _BIG
+
+    def covers(self) -> bool:
+        """Whether it can pay every open order in full: ``open + reserved <= spendable``."""
+        base = self.base
+        if base is None:
+            return True
+        need = self.open + self.reserved + self.spent
+        if self.big and need < _FOLD:  # base >= _BIG > need (machine ints only)
+            return True
+        return need <= base
+
+    def spend(self, amount: int) -> bool:
+        """Take ``amount`` (>= 0) out of spendable if it has that much; else change nothing
+        and return False."""
+        base = self.base
+        if base is None:
+            return True
+        spent = self.spent + amount
+        if self.big and spent < _FOLD:  # spendable >= _BIG - _FOLD > spent >= amount
+            self.spent = spent
+            return True
+        left = base - self.spent
+        if left < amount:
+            return False
+        self.set_spendable(left - amount)  # folds ``spent`` into ``base``
+        return True
+
     def open_orders(self) -> Iterator[Entry]:
         for e in self.orders:
             if e.closed is None:
                 yield e
+
+
+SEQ_LIMIT: Final = 2**61
+"""Above every order's arrival ``seq`` (snapshots are checked against it): a machine int."""
+_BIG: Final = 2**61
+_FOLD: Final = 2**60  # (machine ints in the compiled book are below 2**62)
 
 
 class Entry:
@@ -330,12 +384,26 @@ class BookSide:
     is the pair's other side (set by ``PairBook``).
     """
 
-    __slots__ = ("best", "is_ask", "levels", "opposite", "owner", "ranked", "ranks", "side")
+    __slots__ = (
+        "best",
+        "by_rank",
+        "is_ask",
+        "levels",
+        "opposite",
+        "owner",
+        "ranked",
+        "ranks",
+        "side",
+    )
 
     def __init__(self, side: Side) -> None:
         self.side = side
         self.is_ask = side is Side.ASK
         self.levels: dict[tuple[int, int], Level] = {}
+        # the first level of each rank: found by a float (cheap to box, hash and compare),
+        # not by a tuple of two ints; a level whose rank another level holds (two prices
+        # closer than a float tells apart) is found in ``levels`` only
+        self.by_rank: dict[float, Level] = {}
         self.ranked: list[Level] = []  # worst price first, best last
         self.ranks: list[float] = []  # their ranks, ascending
         self.best: Level | None = None  # ranked[-1]: read on every incoming order
@@ -344,13 +412,18 @@ class BookSide:
 
     def level(self, num: int, den: int) -> Level:
         """The level at ``num/den`` (reduced), created if new."""
+        rank = ratio(num, den)
+        if self.is_ask:
+            rank = -rank
+        level = self.by_rank.get(rank)
+        if level is not None and level.num == num and level.den == den:
+            return level
         level = self.levels.get((num, den))
         if level is None:
-            rank = ratio(num, den)
-            if self.is_ask:
-                rank = -rank
             level = Level(num, den, rank)
             self.levels[(num, den)] = level
+            if rank not in self.by_rank:
+                self.by_rank[rank] = level
             ranks = self.ranks
             ranked = self.ranked
             n = len(ranks)
@@ -381,6 +454,8 @@ class BookSide:
     def drop(self, level: Level) -> None:
         """Forget an empty level."""
         del self.levels[(level.num, level.den)]
+        if self.by_rank.get(level.rank) is level:
+            del self.by_rank[level.rank]
         ranked = self.ranked
         if ranked[-1] is level:  # the usual case: the best level was used up
             ranked.pop()

@@ -41,6 +41,7 @@ COMPILED = (
     "sdex.book.orderbook",
     "sdex.matching.match",
     "sdex.matching.dry",
+    "sdex.matching.wide",
     "sdex.matching.engine",
 )
 """The modules mypyc compiles, in one group (they call each other natively)."""

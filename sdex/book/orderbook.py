@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from sdex.book.bookcore import BookCore, seq_of, unknown_pair
 from sdex.book.errors import FillStateError, UnknownOrder
-from sdex.book.levels import Entry
+from sdex.book.levels import SEQ_LIMIT, Entry
 from sdex.book.types import RemovalReason
 from sdex.order import Order, SignedOrder, parse_hex_bytes
 
@@ -152,16 +152,9 @@ class OrderBook(BookCore):
         """``confirm_entry``, its usual case inlined (the hot path of every settled match)."""
         pending = e.pending
         account = e.account
-        spendable = account.spendable
-        if not (
-            settled == amount
-            and 0 <= amount <= pending
-            and (spendable is None or spendable >= amount)
-        ):
+        if not (settled == amount and 0 <= amount <= pending and account.spend(amount)):
             self.confirm_entry(e, amount, settled)
             return
-        if spendable is not None:
-            account.spendable = spendable - amount
         account.reserved -= amount
         pending -= amount
         e.pending = pending
@@ -184,12 +177,9 @@ class OrderBook(BookCore):
                 f"cannot confirm {amount} (filled {filled}): order has {pending} pending"
             )
         account = e.account
-        spendable = account.spendable
-        if filled == amount and (spendable is None or spendable >= filled):
+        if filled == amount and account.spend(filled):
             # The usual case, kept cheap: remaining is unchanged, and the maker's spendable and
             # reserved both drop by ``amount``, so no order's allocation moves.
-            if spendable is not None:
-                account.spendable = spendable - filled
             account.reserved -= amount
             pending -= amount
             e.pending = pending
@@ -204,8 +194,9 @@ class OrderBook(BookCore):
             elif pending == 0:
                 self._forget(e)
             return
+        spendable = account.spendable
         if spendable is not None:
-            account.spendable = spendable - filled if spendable > filled else 0
+            account.set_spendable(spendable - filled if spendable > filled else 0)
         self._set_state(e, e.filled + filled, pending - amount)
 
     def release(self, order_hash: bytes, amount: int) -> None:
@@ -251,9 +242,7 @@ class OrderBook(BookCore):
             self.close(e, _FILLED)
         elif pending == 0 and remaining < e.unit:
             self.close(e, _DUST)
-        elif account.funded and (
-            account.spendable is None or account.open + account.reserved <= account.spendable
-        ):
+        elif account.funded and account.covers():
             e.fillable = remaining
             self._fit(e)
         else:
@@ -326,6 +315,8 @@ class OrderBook(BookCore):
                 parked, deferred = bool(rec.get("parked")), bool(rec.get("deferred"))
                 placed.append((e, parked, deferred))
         book._seq = int(data["seq"])
+        if not 0 <= book._seq < SEQ_LIMIT or any(e.seq > book._seq for e, _, _ in placed):
+            raise ValueError(f"snapshot seq {book._seq} out of range")
         for account in list(book.accounts()):
             book._reallocate(account)
         for e, parked, deferred in placed:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from fractions import Fraction
 
 from sdex.book.levels import BookSide, Entry, Level
-from sdex.book.types import DepthLevel, OrderState, Side
+from sdex.book.types import BookOrderState, DepthLevel, Side
 
 
 class PairBook:
@@ -50,7 +50,7 @@ class PairBook:
                 break
         return out
 
-    def orders(self, side: Side) -> Iterator[OrderState]:
+    def orders(self, side: Side) -> Iterator[BookOrderState]:
         """Resting orders of one side in price-time priority, unfunded ones included."""
         for level in self.side(side):
             for e in level.entries():
@@ -84,9 +84,9 @@ def _level_fillable(level: Level) -> tuple[int, int]:
     return total, count
 
 
-def entry_state(e: Entry) -> OrderState:
+def entry_state(e: Entry) -> BookOrderState:
     """A frozen view of an entry's current state."""
-    return OrderState(
+    return BookOrderState(
         order=e.signed,
         side=e.side,
         seq=e.seq,

@@ -9,11 +9,11 @@ from fractions import Fraction
 from sdex.model import OrderStatus, RemovalReason, Side, closed_status
 from sdex.order import SignedOrder
 
-__all__ = ["DepthLevel", "OrderState", "RemovalReason", "Side", "unit_of"]
+__all__ = ["BookOrderState", "DepthLevel", "RemovalReason", "Side", "unit_of"]
 
 
 @dataclass(frozen=True, slots=True)
-class OrderState:
+class BookOrderState:
     """A read-only view of one order in the book, all amounts in the order's maker token.
 
     ``filled + pending + remaining == order.maker_amount`` always; ``fillable <= remaining``

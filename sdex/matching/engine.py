@@ -50,13 +50,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from sdex.book.levels import Entry, Level
+from sdex.book.levels import SEQ_LIMIT, Entry, Level
 from sdex.book.orderbook import OrderBook
 from sdex.book.pairbook import PairBook
 from sdex.book.types import RemovalReason
 from sdex.fillmath import MatchAmounts
 from sdex.matching.dry import dry_walk
 from sdex.matching.match import Match, MatchResult, Outcome, TimeInForce
+from sdex.matching.wide import mul, muldiv
 from sdex.order import ZERO_ADDRESS, SignedOrder
 
 _GTC: Final = TimeInForce.GTC
@@ -67,7 +68,7 @@ _DROPPED: Final = Outcome.DROPPED
 _EXPIRED: Final = RemovalReason.EXPIRED
 _SELF_TRADE: Final = RemovalReason.SELF_TRADE
 _NO_REMOVALS: Final[list[tuple[bytes, RemovalReason]]] = []  # shared, never mutated
-_ANY_SEQ: Final = 2**63
+_ANY_SEQ: Final = SEQ_LIMIT  # above any seq, a machine int (2**63 was not: slow compares)
 _ZERO_ADDRESS: Final = ZERO_ADDRESS  # (a module constant, not looked up at each use)
 
 MayMatch = Callable[[Entry, Entry], bool]
@@ -313,19 +314,24 @@ class MatchingEngine:
                 # fillmath.match_amounts(left=r with filled' = rm - r_avail, right=inc with
                 # filled' = im - avail), exactly: in whole units of r, or with products of
                 # amounts compared by floats only where they cannot be wrong (``product_gt``):
+                # Since ``rt / rm == tunit / unit`` (reduced), ``a * rt / rm`` is computed as
+                # ``(a // unit) * tunit + (a % unit) * tunit / unit``: the same rational, with
+                # products below ``unit * tunit`` instead of products of amounts, and those
+                # by ``muldiv`` (machine ints where a float tells the quotient to within 3).
                 r_avail = r.fillable
                 rm = r.maker_amount
-                rt = r.taker_amount
                 unit = r.unit
+                tunit = r.tunit
                 units = r_avail // unit
-                if units * unit == r_avail:
+                rest = r_avail - mul(units, unit)
+                need = mul(units, tunit)
+                if rest == 0:
                     # Whole units (the usual case): all of r costs exactly ``units * tunit``, at
-                    # r's price, which crosses: no rounding, so no cap, and no product of
-                    # amounts (they pass 62 bits: Python ints, not machine ones).
-                    need = units * r.tunit
+                    # r's price, which crosses: no rounding, so no cap.
                     whole = True
                 else:
-                    need = -(-(r_avail * rt) // rm)
+                    q, rem = muldiv(rest, tunit, unit)  # ceil(r_avail * rt / rm)
+                    need += q + 1 if rem else q
                     whole = False
                 capped = False
                 if avail >= need:  # all of r
@@ -333,11 +339,14 @@ class MatchingEngine:
                     y = need
                     capped = not whole and product_gt(y, it, x, im)
                 else:
-                    x = avail * rm // rt
+                    q = avail // tunit
+                    x = mul(q, unit) + muldiv(avail - mul(q, tunit), unit, tunit)[0]  # avail*rm//rt
                     if x == 0:  # ZeroFillAmount: not one unit of r at this price or worse
                         blocked = stop = True
                         break
-                    y = -(-(x * rt) // rm)
+                    q = x // unit
+                    y, rem = muldiv(x - mul(q, unit), tunit, unit)  # ceil(x * rt / rm)
+                    y += mul(q, tunit) + 1 if rem else mul(q, tunit)
                     capped = product_gt(y, it, x, im)
                 if capped:
                     # PricesDoNotCross: the rounding of the maximal fill breaks the incoming
@@ -347,7 +356,7 @@ class MatchingEngine:
                     if x == 0:  # inc cannot pay one unit here: no order of this level trades
                         blocked = True
                         break
-                    y = x // unit * r.tunit
+                    y = mul(x // unit, tunit)
                 lfee = r.fee_amount
                 matches.append(
                     Match(
