@@ -245,3 +245,9 @@ def _resolve(items: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
             fut.set_result(value)
         else:
             fut.set_exception(value)
+
+
+def log_failure(fut: asyncio.Future[Any] | Future[Any]) -> None:
+    """A done-callback for a write nobody waits for: its failure is logged."""
+    if not fut.cancelled() and (e := fut.exception()) is not None:
+        log.error("a write could not be stored: %s", e)

@@ -23,9 +23,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sdex.book import OrderBook, RemovalReason
+from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match, MatchResult, TimeInForce
 from sdex.model import OPEN_STATUSES, OrderStatus, check_transition, closed_status
-from sdex.node.events import EventHub
+from sdex.node.events import Event, EventHub, encode_json
 from sdex.order import SignedOrder
 from sdex.store import Store
 
@@ -56,6 +57,8 @@ class Record:
     """Gossiped (or received by gossip): only an order that rests is ever announced, and
     only announced open orders are offered to peers (snapshot, digest, fetch)."""
     json: dict[str, str] = field(init=False, repr=False)
+    json_text: str | None = field(default=None, init=False, repr=False)
+    """The order's JSON text (``json`` encoded), once an event of it was sent."""
 
     def __post_init__(self) -> None:
         self.json = self.signed.to_json()
@@ -178,7 +181,10 @@ class OrderRegistry:
 
     def publish(self, rec: Record, event: str) -> None:
         """An order event on the websocket: ``event`` and the record's JSON."""
-        self.events.publish({"type": "order", "event": event, **self.record_json(rec)})
+        self.events.publish_lazy(
+            lambda: {"type": "order", "event": event, **self.record_json(rec)},
+            lambda ev: _order_event_text(ev, rec),
+        )
 
     # ---- transitions ---------------------------------------------------------------------
 
@@ -315,12 +321,21 @@ class OrderRegistry:
             touched.add(m.resting.hash)
             touched.add(m.incoming.hash)
 
-    def settled(self, m: Match) -> None:
+    def settled(self, m: Match, actual: MatchAmounts | None = None) -> None:
         """A match's settlement was confirmed or released: both its orders moved, and what
-        their makers had reserved for it is no longer held."""
+        their makers had reserved for it is no longer held. Settled with ``actual`` amounts
+        other than proposed, the makers' spendable funds moved by what the book did not
+        reserve: all their orders on both tokens are looked at again (some may now be
+        unfunded)."""
         self._touched.update((m.resting.hash, m.incoming.hash))
         self._freed(m.resting)
         self._freed(m.incoming)
+        if actual is not None and actual != m.amounts:
+            by_account = self._by_account
+            for so in (m.resting, m.incoming):
+                o = so.order
+                self._touched |= by_account.get((o.maker, o.maker_token), set())
+                self._touched |= by_account.get((o.maker, o.taker_token), set())
 
     def _freed(self, signed: SignedOrder) -> None:
         """Funds ``signed``'s maker held for it are free (it closed, or a fill of it settled
@@ -356,8 +371,8 @@ class OrderRegistry:
                     self._move(rec, status)
                     moved.append(rec)
                 rows.append(rec.row())
-        if rows:
-            self.store.update_orders(rows)
+        if rows:  # nobody waits for it: queued, its failure logged
+            self.store.update_orders(rows, wait=False)
         for rec in moved:
             self.publish(rec, rec.status)
 
@@ -369,11 +384,22 @@ class OrderRegistry:
 
     def write_deferred(self) -> None:
         rows, self._deferred = self._deferred, None
-        if rows:
-            self.store.update_orders(rows)
+        if rows:  # (the settler's results: nobody waits for them)
+            self.store.update_orders(rows, wait=False)
 
     def _write(self, row: Row) -> None:
         if self._deferred is not None:
             self._deferred.append(row)
         else:
             self.store.update_orders([row])
+
+
+def _order_event_text(ev: Event, rec: Record) -> str:
+    """``encode_json(ev)`` of an order event, with the order's text encoded once a record."""
+    if rec.json_text is None:
+        rec.json_text = encode_json(ev["order"])
+    event, meta = encode_json(ev["event"]), encode_json(ev["metaData"])
+    return (
+        f'{{"seq": {ev["seq"]}, "type": "order", "event": {event}, '
+        f'"order": {rec.json_text}, "metaData": {meta}}}'
+    )
