@@ -300,9 +300,9 @@ class Store:
         """Insert fills; returns those that were new (a log seen twice is stored once)."""
         return self._call(_fills_job(fills)) if fills else []
 
-    async def add_fills_async(self, fills: Sequence[StoredFill]) -> list[StoredFill]:
-        """``add_fills``, the event loop free until the fills are durable."""
-        return await self._call_async(_fills_job(fills)) if fills else []
+    def add_fills_async(self, fills: Sequence[StoredFill]) -> asyncio.Future[list[StoredFill]]:
+        """``add_fills`` queued at once (later reads see them); resolves once they are durable."""
+        return asyncio.wrap_future(self._writer.submit(_fills_job(fills)))
 
     def fills(
         self,

@@ -59,7 +59,7 @@ class NodeSettlement(NodeChainState):
                 len(results) - len(failed),
                 len(failed),
             )
-        new = await self.store.add_fills_async(fills)  # durable before anyone is told
+        new = await self.store.add_fills_async(fills) if fills else []  # durable, then told
         for f in new:  # (the watcher may have stored and published some first)
             self.events.publish({"type": "fill", **f.to_json()})
         if self.gossip is not None:
