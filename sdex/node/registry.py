@@ -182,7 +182,12 @@ class OrderRegistry:
     def publish(self, rec: Record, event: str) -> None:
         """An order event on the websocket: ``event`` and the record's JSON."""
         self.events.publish_lazy(
-            lambda: {"type": "order", "event": event, **self.record_json(rec)},
+            lambda: {
+                "type": "order",
+                "event": event,
+                "order": rec.json,
+                "metaData": self.meta(rec),
+            },
             lambda ev: _order_event_text(ev, rec),
         )
 
@@ -298,10 +303,19 @@ class OrderRegistry:
 
     def set_funds(self, maker: str, token: str, amount: int) -> None:
         """The book's view of what ``maker`` can pay in ``token``; every order of that
-        account may change status (unfunded, open)."""
-        if self.book.funds(maker, token) != amount:
-            self.book.set_funds(maker, token, amount)
-            self._touched |= self._by_account.get((maker, token), set())
+        account may change status (unfunded, open). If the book now funds all of them in
+        full (``Account.funded``), none is unfunded: only those held ``unfunded`` moved."""
+        book = self.book
+        if book.funds(maker, token) != amount:
+            book.set_funds(maker, token, amount)
+            key = (maker, token)
+            first = next(book.orders_of(maker, token), None)
+            if first is not None and first.account.funded:
+                unfunded = self._unfunded.get(key)
+                if unfunded:
+                    self._touched |= unfunded
+            else:
+                self._touched |= self._by_account.get(key, set())
 
     def set_filled(self, order_hash: bytes, filled: int) -> None:
         """The chain's filled amount for an order the book holds."""
