@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from sdex.book import OrderBook, RemovalReason
+from sdex.book import OrderBook, OrderState, RemovalReason
 from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match, MatchResult, TimeInForce
 from sdex.model import OPEN_STATUSES, OrderStatus, check_transition, closed_status
@@ -155,9 +155,11 @@ class OrderRegistry:
 
     # ---- the JSON of a record ------------------------------------------------------------
 
-    def meta(self, rec: Record) -> dict[str, object]:
-        """``metaData``: the book's live fill state while it holds the order open."""
-        st = self.book.get(rec.signed.hash)
+    def meta(self, rec: Record, st: OrderState | None = None) -> dict[str, object]:
+        """``metaData``: the book's live fill state while it holds the order open (``st``:
+        the book's view of it, if the caller just read it; else read here)."""
+        if st is None:
+            st = self.book.get(rec.signed.hash)
         o = rec.signed.order
         if st is not None and st.closed is None:
             status, filled, fillable, pending = st.status, st.filled, st.fillable, st.pending
@@ -179,14 +181,15 @@ class OrderRegistry:
     def record_json(self, rec: Record) -> dict[str, object]:
         return {"order": rec.signed.to_json(), "metaData": self.meta(rec)}
 
-    def publish(self, rec: Record, event: str) -> None:
-        """An order event on the websocket: ``event`` and the record's JSON."""
+    def publish(self, rec: Record, event: str, st: OrderState | None = None) -> None:
+        """An order event on the websocket: ``event`` and the record's JSON (``st``: as
+        for ``meta``)."""
         self.events.publish_lazy(
             lambda: {
                 "type": "order",
                 "event": event,
                 "order": rec.json,
-                "metaData": self.meta(rec),
+                "metaData": self.meta(rec, st),
             },
             lambda ev: _order_event_text(ev, rec),
         )
@@ -366,7 +369,7 @@ class OrderRegistry:
         holds, fills of it in flight, only has its filled amount stored.)"""
         touched, self._touched = self._touched, set()
         rows: list[Row] = []
-        moved: list[Record] = []
+        moved: list[tuple[Record, OrderState]] = []
         book = self.book
         for h in touched:
             rec = self.records.get(h)
@@ -383,12 +386,12 @@ class OrderRegistry:
                 rec.filled = st.filled
                 if status is not rec.status:
                     self._move(rec, status)
-                    moved.append(rec)
+                    moved.append((rec, st))
                 rows.append(rec.row())
         if rows:  # nobody waits for it: queued, its failure logged
             self.store.update_orders(rows, wait=False)
-        for rec in moved:
-            self.publish(rec, rec.status)
+        for rec, st in moved:
+            self.publish(rec, rec.status, st)
 
     # ---- writes ----------------------------------------------------------------------------
 
