@@ -39,6 +39,7 @@ from sdex.node.config import NodeConfig
 from sdex.node.core import Node, Record
 from sdex.node.events import Subscription
 from sdex.node.registry import OrderRegistry
+from sdex.order import SignedOrder
 from sdex.settlement import diagnose
 from sdex.store import ChainIdentity, Store, StoredFill
 from tests.test_book import BASE, DOMAIN, QUOTE, A, B, ask, bid
@@ -58,6 +59,19 @@ ALLOWED = {
     S.EXPIRED: {S.OPEN, S.FILLED, S.CANCELLED},
     S.REMOVED: {S.FILLED, S.CANCELLED, S.EXPIRED},  # the chain settled what was in flight
 }
+
+
+def _rest_all(node: Node, *orders: SignedOrder) -> list[Record]:
+    """``orders`` stored, held and resting in the book (seq 1, 2, ...), then synced."""
+    recs = []
+    for seq, signed in enumerate(orders, 1):
+        node.store.add_order(signed, seq, OrderStatus.OPEN, "api")
+        rec = Record(signed, seq, "api", status=OrderStatus.NEW)
+        node.registry.admit(rec)
+        node.registry.rest(signed, 0)
+        recs.append(rec)
+    node.registry.sync()
+    return recs
 
 
 @pytest.mark.parametrize(("old", "new"), list(itertools.product(OrderStatus, OrderStatus)))
@@ -245,14 +259,7 @@ async def test_funds_a_close_frees_reopen_the_makers_unfunded_orders(node: Node)
     reg = node.registry
     first, second = ask(A, 10, 100), ask(A, 10, 101)
     reg.set_funds(A, BASE, 10)  # enough for one of them
-    recs = []
-    for seq, signed in enumerate((first, second), 1):
-        node.store.add_order(signed, seq, OrderStatus.OPEN, "api")
-        rec = Record(signed, seq, "api", status=OrderStatus.NEW)
-        reg.admit(rec)
-        reg.rest(signed, 0)
-        recs.append(rec)
-    reg.sync()
+    recs = _rest_all(node, first, second)
     assert [r.status for r in recs] == [S.OPEN, S.UNFUNDED]
     sub = node.events.subscribe()
     reg.remove(first.hash, RemovalReason.CANCELLED, "cancelled on chain")
@@ -369,14 +376,7 @@ async def test_a_settlement_of_other_amounts_than_proposed_syncs_the_makers_orde
     reg = node.registry
     first, second = ask(A, 20, 200), ask(A, 10, 101)
     reg.set_funds(A, BASE, 30)
-    recs = []
-    for seq, signed in enumerate((first, second), 1):
-        node.store.add_order(signed, seq, OrderStatus.OPEN, "api")
-        rec = Record(signed, seq, "api", status=OrderStatus.NEW)
-        reg.admit(rec)
-        reg.rest(signed, 0)
-        recs.append(rec)
-    reg.sync()
+    recs = _rest_all(node, first, second)
     assert [r.status for r in recs] == [S.OPEN, S.OPEN]
     reg.set_funds(B, QUOTE, 10**6)
     taker = bid(B, 10, 100)
