@@ -156,8 +156,6 @@ class Settler:
         self._slots = asyncio.Semaphore(self.max_in_flight)
         self._flights: set[asyncio.Task[None]] = set()
         self.in_flight: set[str] = set()
-        self.mines_on_send = True
-        """The last receipt asked for right after a send was there (Hardhat's automine)."""
         self._mined: dict[int, asyncio.Event] = {}
         """Per nonce in flight: set once its receipt is known (or it is lost). A later
         nonce cannot be mined first: its receipt is asked for after that (``_receipt``)."""
@@ -429,7 +427,6 @@ class Settler:
                 return None
         try:
             raw = self.sender.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
-            self.mines_on_send = raw is not None  # (read on the event loop: a plain bool)
             return None if raw is None else Receipt.from_rpc(raw)
         except Exception as e:  # sent all the same: the receipt is polled
             log.debug("no receipt at once for %s: %s", signed.tx_hash, e)
@@ -445,9 +442,7 @@ class Settler:
             except ChainError:
                 return None
         before = self._mined.get(signed.nonce - 1)
-        if before is not None and not suspect and not self.mines_on_send:
-            # the lane's previous one is mined first (on a chain that answers a send before
-            # it mines: on one that mines on the send, the receipt is there already)
+        if before is not None and not suspect:  # the lane's previous one is mined first
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(before.wait(), PREVIOUS_WAIT)
         heads = self.mirror.announced if self.mirror is not None else None
