@@ -100,9 +100,6 @@ to double meanwhile, six full blocks in a row, for a transaction to be refused).
 LEARN_FROM = 8
 """Batches of at least this many matches teach the gas per match (in smaller ones the
 transaction's own cost weighs too much)."""
-PREVIOUS_WAIT = 1.0
-"""Seconds a receipt waits for the lane's previous transaction's before it is asked for
-anyway (a later nonce is never mined first; a lost one takes longer than this to judge)."""
 GAP_FILL_GAS = 21_000
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
 
@@ -156,9 +153,6 @@ class Settler:
         self._slots = asyncio.Semaphore(self.max_in_flight)
         self._flights: set[asyncio.Task[None]] = set()
         self.in_flight: set[str] = set()
-        self._mined: dict[int, asyncio.Event] = {}
-        """Per nonce in flight: set once its receipt is known (or it is lost). A later
-        nonce cannot be mined first: its receipt is asked for after that (``_receipt``)."""
         """Transaction hashes sent but not yet processed (the watcher leaves them alone)."""
         self.ours: set[str] = set()
         """Every settlement transaction this node sent (processed or not)."""
@@ -304,7 +298,6 @@ class Settler:
             with self._sends_lock:
                 self._sends_waiting += 1
             sending = self.chain.submit(self._broadcast, signed)
-            mined = self._mined[signed.nonce] = asyncio.Event()
         suspect = False
         early: Receipt | None = None
         try:
@@ -316,9 +309,6 @@ class Settler:
         try:
             receipt = early or await self._receipt(signed, suspect)
         finally:
-            mined.set()
-            if self._mined.get(signed.nonce) is mined:
-                del self._mined[signed.nonce]
             self.in_flight.discard(signed.tx_hash)
             if self.mirror is not None:
                 self.mirror.unexpect(signed.tx_hash)
@@ -441,10 +431,6 @@ class Settler:
                 return await self.chain.run(self.sender.wait, signed.tx_hash, RECEIPT_TIMEOUT)
             except ChainError:
                 return None
-        before = self._mined.get(signed.nonce - 1)
-        if before is not None and not suspect:  # the lane's previous one is mined first
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(before.wait(), PREVIOUS_WAIT)
         heads = self.mirror.announced if self.mirror is not None else None
         return await poll_receipt(self.receipts, self.sender.address, signed, suspect, heads)
 
