@@ -19,7 +19,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from typing import Any, TypeVar
 
 from sdex.storeschema import INSERT_ORDER
@@ -190,10 +190,12 @@ class Writer:
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
         for (_, _, cf, af), (ok, value) in zip(group, results, strict=True):
             if cf is not None:
-                if ok:
-                    cf.set_result(value)
-                else:
-                    cf.set_exception(value)
+                # (a waiter that gave up cancelled it: what the job wrote stands)
+                with contextlib.suppress(InvalidStateError):
+                    if ok:
+                        cf.set_result(value)
+                    else:
+                        cf.set_exception(value)
             elif af is not None:
                 by_loop.setdefault(af.get_loop(), []).append((af, ok, value))
             elif not ok:  # a row nobody waits for (add_order_async's waited=False)
@@ -245,3 +247,9 @@ def _resolve(items: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
             fut.set_result(value)
         else:
             fut.set_exception(value)
+
+
+def log_failure(fut: asyncio.Future[Any] | Future[Any]) -> None:
+    """A done-callback for a write nobody waits for: its failure is logged."""
+    if not fut.cancelled() and (e := fut.exception()) is not None:
+        log.error("a write could not be stored: %s", e)

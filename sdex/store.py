@@ -6,13 +6,10 @@ WAL mode with ``synchronous=NORMAL``: a committed transaction survives a killed 
 decimal text because they exceed SQLite's 64-bit integers.
 
 Off the event loop, with group commit: one thread (``sdex.sqlwriter.Writer``) owns the
-connection and runs every statement, reads included (so a read sees every write queued
-before it). Callers queue jobs; the thread takes all that are waiting, runs them in one
-transaction (each in its own savepoint, so one failing job undoes only itself), commits, and
-only then wakes whoever waits for them. Under load, while one transaction commits the next
-fills up, and the thread waits up to ``group_window`` seconds for more before it starts one,
-so many accepted orders share one commit. ``add_order_async`` and the settlement path's
-writes answer futures that resolve after the commit; the other methods block until it.
+connection and runs every statement, reads included (a read sees every write queued before
+it), many jobs a transaction (``group_window``), each in its own savepoint. The ``*_async``
+writes answer futures resolved after the commit; a few are queued for nobody (a failure is
+logged); the other methods block until the commit.
 
 The database is bound to one chain: the chain id, the Exchange address and the hash of the
 Exchange's deployment block. A database from another chain (say, a restarted devnet, where
@@ -34,7 +31,7 @@ from typing import Any, TypeVar
 from sdex.model import FillEvent, fill_json
 from sdex.order import Domain, SignedOrder
 from sdex.sqlwriter import StoreError as StoreError
-from sdex.sqlwriter import Writer, serialised
+from sdex.sqlwriter import Writer, log_failure, serialised
 from sdex.storeschema import (
     ADDED_ORDER_COLUMNS,
     INSERT_ORDER,
@@ -46,6 +43,8 @@ from sdex.storeschema import (
 log = logging.getLogger("sdex.store")
 
 T = TypeVar("T")
+OrderRow = tuple[str, str, int, str]
+"""An order's (hash hex, status, filled, reason)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,19 +228,21 @@ class Store:
             self._writer.insert_async(row, None)
             return None
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        fut.add_done_callback(_log_failure)
+        fut.add_done_callback(log_failure)
         self._writer.insert_async(row, fut)
         return fut
 
-    def update_orders(self, updates: Sequence[tuple[str, str, int, str]]) -> None:
-        """Set (status, filled, reason) of orders by hash hex, in one transaction."""
+    def update_orders(self, updates: Sequence[OrderRow], wait: bool = True) -> None:
+        """Set (status, filled, reason) of orders by hash hex, in one transaction; ``wait=False``:
+        queued (reads and writes queued later see it), its failure logged."""
         now = time.time()
         rows = [(status, str(filled), reason, now, h) for h, status, filled, reason in updates]
-        self._call(
-            lambda db: db.executemany(
-                "UPDATE orders SET status=?, filled=?, reason=?, updated_at=? WHERE hash=?", rows
-            )
-        )
+        sql = "UPDATE orders SET status=?, filled=?, reason=?, updated_at=? WHERE hash=?"
+        fut = self._writer.submit(lambda db: db.executemany(sql, rows))
+        if wait:
+            fut.result()
+        else:
+            fut.add_done_callback(log_failure)
 
     def set_cancel_signature(self, hash_hex: str, signature: bytes) -> None:
         """Keep the maker's soft-cancel signature: the proof shown to peers, also after a
@@ -299,9 +300,9 @@ class Store:
         """Insert fills; returns those that were new (a log seen twice is stored once)."""
         return self._call(_fills_job(fills)) if fills else []
 
-    async def add_fills_async(self, fills: Sequence[StoredFill]) -> list[StoredFill]:
-        """``add_fills``, the event loop free until the fills are durable."""
-        return await self._call_async(_fills_job(fills)) if fills else []
+    def add_fills_async(self, fills: Sequence[StoredFill]) -> asyncio.Future[list[StoredFill]]:
+        """``add_fills`` queued at once (later reads see them); resolves once they are durable."""
+        return asyncio.wrap_future(self._writer.submit(_fills_job(fills)))
 
     def fills(
         self,
@@ -361,7 +362,7 @@ class Store:
             db.execute("UPDATE settlements SET status=?, updated_at=? WHERE tx_hash=?", args)
 
         fut = asyncio.wrap_future(self._writer.submit(update))
-        fut.add_done_callback(_log_failure)
+        fut.add_done_callback(log_failure)
         return fut
 
     def pending_settlements(self) -> list[StoredSettlement]:
@@ -493,8 +494,3 @@ def _fills_job(fills: Sequence[StoredFill]) -> Callable[[sqlite3.Connection], li
         return new
 
     return insert
-
-
-def _log_failure(fut: asyncio.Future[Any]) -> None:
-    if not fut.cancelled() and (e := fut.exception()) is not None:
-        log.error("a write could not be stored: %s", e)

@@ -5,6 +5,7 @@ publishing every transition (real SQLite, real book)."""
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -38,9 +39,10 @@ from sdex.node.config import NodeConfig
 from sdex.node.core import Node, Record
 from sdex.node.events import Subscription
 from sdex.node.registry import OrderRegistry
+from sdex.order import SignedOrder
 from sdex.settlement import diagnose
 from sdex.store import ChainIdentity, Store, StoredFill
-from tests.test_book import BASE, DOMAIN, QUOTE, A, ask
+from tests.test_book import BASE, DOMAIN, QUOTE, A, B, ask, bid
 
 S = OrderStatus
 OPEN3 = {S.OPEN, S.PARTIALLY_FILLED, S.UNFUNDED}
@@ -57,6 +59,19 @@ ALLOWED = {
     S.EXPIRED: {S.OPEN, S.FILLED, S.CANCELLED},
     S.REMOVED: {S.FILLED, S.CANCELLED, S.EXPIRED},  # the chain settled what was in flight
 }
+
+
+def _rest_all(node: Node, *orders: SignedOrder) -> list[Record]:
+    """``orders`` stored, held and resting in the book (seq 1, 2, ...), then synced."""
+    recs = []
+    for seq, signed in enumerate(orders, 1):
+        node.store.add_order(signed, seq, OrderStatus.OPEN, "api")
+        rec = Record(signed, seq, "api", status=OrderStatus.NEW)
+        node.registry.admit(rec)
+        node.registry.rest(signed, 0)
+        recs.append(rec)
+    node.registry.sync()
+    return recs
 
 
 @pytest.mark.parametrize(("old", "new"), list(itertools.product(OrderStatus, OrderStatus)))
@@ -146,8 +161,10 @@ def node(tmp_path: Path) -> Iterator[Node]:
 def _drain(sub: Subscription) -> list[tuple[str, str]]:
     out = []
     while not sub.queue.empty():
-        e = sub.queue.get_nowait()
-        assert e is not None
+        item = sub.queue.get_nowait()
+        assert item is not None
+        e = item.event
+        assert item.text() == json.dumps(e)  # the websocket's text: json.dumps's, encoded once
         out.append((e["event"], e["metaData"]["status"]))
     return out
 
@@ -242,14 +259,7 @@ async def test_funds_a_close_frees_reopen_the_makers_unfunded_orders(node: Node)
     reg = node.registry
     first, second = ask(A, 10, 100), ask(A, 10, 101)
     reg.set_funds(A, BASE, 10)  # enough for one of them
-    recs = []
-    for seq, signed in enumerate((first, second), 1):
-        node.store.add_order(signed, seq, OrderStatus.OPEN, "api")
-        rec = Record(signed, seq, "api", status=OrderStatus.NEW)
-        reg.admit(rec)
-        reg.rest(signed, 0)
-        recs.append(rec)
-    reg.sync()
+    recs = _rest_all(node, first, second)
     assert [r.status for r in recs] == [S.OPEN, S.UNFUNDED]
     sub = node.events.subscribe()
     reg.remove(first.hash, RemovalReason.CANCELLED, "cancelled on chain")
@@ -355,3 +365,55 @@ def test_one_fill_shape_round_trips_through_the_api_and_the_store(tmp_path: Path
     for broken in ({**record, "logIndex": "first"}, {**record, "orderHash": "0x12"}, [record]):
         with pytest.raises((KeyError, TypeError, ValueError)):
             fill_from_json(broken)
+
+
+async def test_a_settlement_of_other_amounts_than_proposed_syncs_the_makers_orders(
+    node: Node,
+) -> None:
+    """A match the chain settled with other amounts than proposed: the registry hears of
+    them (``settled(m, actual)``) and syncs every order of the makers' accounts with the
+    book (status and filled amount stored as the book has them)."""
+    reg = node.registry
+    first, second = ask(A, 20, 200), ask(A, 10, 101)
+    reg.set_funds(A, BASE, 30)
+    recs = _rest_all(node, first, second)
+    assert [r.status for r in recs] == [S.OPEN, S.OPEN]
+    reg.set_funds(B, QUOTE, 10**6)
+    taker = bid(B, 10, 100)
+    engine = matching.MatchingEngine(node.book)
+    mr = engine.submit(taker, now=1)
+    (m,) = mr.matches
+    assert m.resting.hash == first.hash and m.amounts.left_filled == 10
+    reg.matched(mr)
+    reg.sync()
+    actual = MatchAmounts(15, m.amounts.right_filled, m.amounts.left_fee, m.amounts.right_fee)
+    reg.settled(m, actual)
+    engine.confirm(m, actual)  # A paid 15 of its 30: 15 left for first's 5 and second's 10
+    reg.sync()
+    st = node.book.get(second.hash)
+    assert st is not None
+    assert recs[1].status is st.status
+    stored = node.store.order(second.hash_hex)
+    assert stored is not None and stored.status == st.status
+    stored = node.store.order(first.hash_hex)
+    assert stored is not None and (stored.status, stored.filled) == (S.PARTIALLY_FILLED, 15)
+    assert (recs[0].status, recs[0].filled) == (S.PARTIALLY_FILLED, 15)
+
+
+async def test_an_event_is_encoded_once_for_every_subscriber(node: Node) -> None:
+    """Each subscriber's queue holds the same published event; its JSON text (what the
+    websocket sends) is made once, is ``json.dumps`` of the event, and ``get`` still gives
+    the event itself."""
+    reg = node.registry
+    rec = _held(node, OrderStatus.OPEN)
+    first, second = node.events.subscribe(), node.events.subscribe()
+    reg.transition(rec, OrderStatus.CANCELLED, "why")
+    text = await first.get_text()
+    assert text is not None and json.loads(text)["event"] == "cancelled"
+    item = second.queue.get_nowait()
+    assert item is not None and item.text() is text  # the same text, not encoded again
+    assert json.dumps(item.event) == text
+    node.events.publish({"type": "fill", "x": "1"})
+    event = await second.get()
+    assert event == {"seq": item.event["seq"] + 1, "type": "fill", "x": "1"}
+    assert rec.json_text is not None and json.loads(rec.json_text) == rec.signed.to_json()

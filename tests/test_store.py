@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -135,4 +136,22 @@ def test_a_database_of_another_chain_is_rebuilt(tmp_path: Path) -> None:
     other = ChainIdentity(31337, "0x" + "ab" * 20, "0x" + os.urandom(32).hex())
     store = Store(db, other, DOMAIN)
     assert store.rebuilt and list(store.orders()) == []
+    store.close()
+
+
+async def test_a_waiter_that_gives_up_leaves_the_writer_running(tmp_path: Path) -> None:
+    """An awaited write whose waiter is cancelled (a task stopped mid-await) is still
+    written, and the writer thread goes on serving the writes queued after it."""
+    store = Store(tmp_path / "s.db", IDENTITY, DOMAIN)
+    held = threading.Event()
+    first = store._writer.submit(lambda db: held.wait(5))  # the thread busy on this job
+    signed = _order(1)
+    fut = store.add_fills_async([])
+    fut.cancel()
+    await asyncio.sleep(0.01)  # the cancel reaches the writer's future (a loop callback)
+    held.set()
+    assert first.result(5) is True
+    await asyncio.wait_for(asyncio.to_thread(store.add_order, signed, 1, "open", "api"), 5)
+    stored = store.order(signed.hash_hex)
+    assert stored is not None and stored.status == "open"
     store.close()

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from eth_hash.auto import keccak
 
 from sdex.chain import Exchange, FillEvent, Log, OrderState, OrderStatus, Receipt
+from sdex.chain.headsignal import HeadSignal
 from sdex.mirror.sigcache import SigCache
 from sdex.order import UINT256_MAX, ZERO_ADDRESS, SignedOrder, validity_errors
 
@@ -141,6 +142,8 @@ class Mirror:
         """Accounts whose funds were read at "latest", not at a known block: re-read (not
         moved by amounts) when a block touches them."""
         self.own: dict[str, OwnReceipt] = {}
+        self.announced = HeadSignal()
+        """Heads the chain announced (the watcher's newHeads): the settler's receipt waits."""
         """The node's own settlement receipts the watcher has not applied yet, by tx hash."""
         self.own_applied = 0
         """Own receipts applied from the settler's decoding (not decoded again)."""

@@ -286,10 +286,10 @@ async def get_ws(request: web.Request) -> web.WebSocketResponse:
     try:
         await ws.send_json({"type": "hello", "chainId": node.domain.chain_id})
         while not ws.closed:
-            event = await sub.get()
-            if event is None:  # dropped: too slow, or the node is stopping
+            text = await sub.get_text()
+            if text is None:  # dropped: too slow, or the node is stopping
                 break
-            await ws.send_json(event)
+            await ws.send_str(text)
     except (ConnectionResetError, RuntimeError):
         pass
     finally:

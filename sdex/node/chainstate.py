@@ -3,6 +3,7 @@ mirror's verdicts, reorg reversals, persistence of open orders and the reload at
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from sdex.book import RemovalReason
@@ -16,6 +17,7 @@ from sdex.node.intake import NodeIntake
 from sdex.node.registry import Record
 from sdex.node.views import _stored_fills
 from sdex.order import SignedOrder
+from sdex.store import StoredFill
 from sdex.watch import BlockChanges
 
 log = logging.getLogger("sdex.node")
@@ -44,11 +46,9 @@ class NodeChainState(NodeIntake):
             self.sender.forget_nonce()  # a settlement in an undone block freed its nonce
         for f in changes.reverted:
             self.events.publish({"type": "fill", "event": "reverted", **f.to_json()})
-        stored = self.store.add_fills(
-            list(_stored_fills(changes.fills, ours=False, ours_txs=self.settler.ours))
-        )
-        for f in stored:  # whoever stores a fill first (watcher or settler) publishes it
-            self.events.publish({"type": "fill", **f.to_json()})
+        if changes.fills:  # queued, not awaited: published once durable (_fills_stored)
+            fills = list(_stored_fills(changes.fills, ours=False, ours_txs=self.settler.ours))
+            self.store.add_fills_async(fills).add_done_callback(self._fills_stored)
         affected: set[bytes] = {
             f.order_hash for f in changes.fills if not self.settler.applies(f.tx_hash)
         } | changes.cancelled
@@ -79,6 +79,17 @@ class NodeChainState(NodeIntake):
             self._book_closed(h, reason)
         self._persist_open()
         self._uncross()
+
+    def _fills_stored(self, fut: asyncio.Future[list[StoredFill]]) -> None:
+        """The watcher's fills are durable: those new (whoever stores a fill first, watcher
+        or settler, publishes it) go out on the websocket."""
+        if fut.cancelled():
+            return
+        if (e := fut.exception()) is not None:
+            log.error("fills of a block could not be stored: %s", e)
+            return
+        for f in fut.result():
+            self.events.publish({"type": "fill", **f.to_json()})
 
     async def _contract_sigs_moved(self, head: int) -> set[bytes]:
         """A new head for the EIP-1271 cache (expiry, the tracked makers' code read in one

@@ -1,7 +1,9 @@
 """The node's event stream (order, fill and book events) for websocket subscribers.
 
 Each subscriber gets a bounded queue; one that falls behind by more than ``max_queue``
-events is dropped (its socket closed) rather than letting the node's memory grow.
+events is dropped (its socket closed) rather than letting the node's memory grow. An event
+is published once into every queue (``Published``) and its JSON text encoded once, by the
+first subscriber that sends it, for all of them.
 """
 
 from __future__ import annotations
@@ -9,21 +11,49 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 from collections.abc import Callable
 from typing import Any
 
 Event = dict[str, Any]
+Encoder = Callable[[Event], str]
+
+encode_json: Encoder = json.JSONEncoder().encode
+"""``json.dumps`` with its defaults: the text aiohttp's ``send_json`` sent."""
+
+
+class Published:
+    """One event as every subscriber's queue holds it, with its JSON text once encoded."""
+
+    __slots__ = ("_encode", "_text", "event")
+
+    def __init__(self, event: Event, encode: Encoder | None) -> None:
+        self.event = event
+        self._encode = encode or encode_json
+        self._text: str | None = None
+
+    def text(self) -> str:
+        if self._text is None:
+            self._text = self._encode(self.event)
+        return self._text
 
 
 class Subscription:
     def __init__(self, hub: EventHub, max_queue: int) -> None:
         self.hub = hub
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(max_queue)
+        self.queue: asyncio.Queue[Published | None] = asyncio.Queue(max_queue)
         self.overflowed = False
 
     async def get(self) -> Event | None:
         """The next event; None once the subscription was dropped (overflow or close)."""
-        return await self.queue.get()
+        item = await self.queue.get()
+        return None if item is None else item.event
+
+    async def get_text(self) -> str | None:
+        """The next event's JSON text (encoded once for all subscribers); None once the
+        subscription was dropped."""
+        item = await self.queue.get()
+        return None if item is None else item.text()
 
     def close(self) -> None:
         self.hub.unsubscribe(self)
@@ -47,20 +77,26 @@ class EventHub:
             with contextlib.suppress(asyncio.QueueFull):
                 sub.queue.put_nowait(None)
 
-    def publish_lazy(self, make: Callable[[], Event]) -> None:
+    def publish_lazy(self, make: Callable[[], Event], encode: Encoder | None = None) -> None:
         """Publish ``make()``, built only if someone listens (counted either way)."""
         if self._subs:
-            self.publish(make())
+            self.publish(make(), encode)
         else:
             self.published += 1
             next(self._seq)
 
-    def publish(self, event: Event) -> None:
-        event = {"seq": next(self._seq), **event}
+    def publish(self, event: Event, encode: Encoder | None = None) -> None:
+        """Queue ``event`` (with its ``seq`` first) for every subscriber. ``encode``: how its
+        JSON text is made, if not by ``encode_json`` (the same text, made faster)."""
+        if not self._subs:
+            self.published += 1
+            next(self._seq)
+            return
+        item = Published({"seq": next(self._seq), **event}, encode)
         self.published += 1
         for sub in list(self._subs):
             try:
-                sub.queue.put_nowait(event)
+                sub.queue.put_nowait(item)
             except asyncio.QueueFull:
                 sub.overflowed = True
                 self._subs.discard(sub)

@@ -22,10 +22,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from sdex.book import OrderBook, RemovalReason
+from sdex.book import OrderBook, OrderState, RemovalReason
+from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match, MatchResult, TimeInForce
 from sdex.model import OPEN_STATUSES, OrderStatus, check_transition, closed_status
-from sdex.node.events import EventHub
+from sdex.node.events import Event, EventHub, encode_json
 from sdex.order import SignedOrder
 from sdex.store import Store
 
@@ -56,6 +57,8 @@ class Record:
     """Gossiped (or received by gossip): only an order that rests is ever announced, and
     only announced open orders are offered to peers (snapshot, digest, fetch)."""
     json: dict[str, str] = field(init=False, repr=False)
+    json_text: str | None = field(default=None, init=False, repr=False)
+    """The order's JSON text (``json`` encoded), once an event of it was sent."""
 
     def __post_init__(self) -> None:
         self.json = self.signed.to_json()
@@ -152,9 +155,11 @@ class OrderRegistry:
 
     # ---- the JSON of a record ------------------------------------------------------------
 
-    def meta(self, rec: Record) -> dict[str, object]:
-        """``metaData``: the book's live fill state while it holds the order open."""
-        st = self.book.get(rec.signed.hash)
+    def meta(self, rec: Record, st: OrderState | None = None) -> dict[str, object]:
+        """``metaData``: the book's live fill state while it holds the order open (``st``:
+        the book's view of it, if the caller just read it; else read here)."""
+        if st is None:
+            st = self.book.get(rec.signed.hash)
         o = rec.signed.order
         if st is not None and st.closed is None:
             status, filled, fillable, pending = st.status, st.filled, st.fillable, st.pending
@@ -176,9 +181,18 @@ class OrderRegistry:
     def record_json(self, rec: Record) -> dict[str, object]:
         return {"order": rec.signed.to_json(), "metaData": self.meta(rec)}
 
-    def publish(self, rec: Record, event: str) -> None:
-        """An order event on the websocket: ``event`` and the record's JSON."""
-        self.events.publish({"type": "order", "event": event, **self.record_json(rec)})
+    def publish(self, rec: Record, event: str, st: OrderState | None = None) -> None:
+        """An order event on the websocket: ``event`` and the record's JSON (``st``: as
+        for ``meta``)."""
+        self.events.publish_lazy(
+            lambda: {
+                "type": "order",
+                "event": event,
+                "order": rec.json,
+                "metaData": self.meta(rec, st),
+            },
+            lambda ev: _order_event_text(ev, rec),
+        )
 
     # ---- transitions ---------------------------------------------------------------------
 
@@ -292,10 +306,19 @@ class OrderRegistry:
 
     def set_funds(self, maker: str, token: str, amount: int) -> None:
         """The book's view of what ``maker`` can pay in ``token``; every order of that
-        account may change status (unfunded, open)."""
-        if self.book.funds(maker, token) != amount:
-            self.book.set_funds(maker, token, amount)
-            self._touched |= self._by_account.get((maker, token), set())
+        account may change status (unfunded, open). If the book now funds all of them in
+        full (``Account.funded``), none is unfunded: only those held ``unfunded`` moved."""
+        book = self.book
+        if book.funds(maker, token) != amount:
+            book.set_funds(maker, token, amount)
+            key = (maker, token)
+            first = next(book.orders_of(maker, token), None)
+            if first is not None and first.account.funded:
+                unfunded = self._unfunded.get(key)
+                if unfunded:
+                    self._touched |= unfunded
+            else:
+                self._touched |= self._by_account.get(key, set())
 
     def set_filled(self, order_hash: bytes, filled: int) -> None:
         """The chain's filled amount for an order the book holds."""
@@ -315,12 +338,21 @@ class OrderRegistry:
             touched.add(m.resting.hash)
             touched.add(m.incoming.hash)
 
-    def settled(self, m: Match) -> None:
+    def settled(self, m: Match, actual: MatchAmounts | None = None) -> None:
         """A match's settlement was confirmed or released: both its orders moved, and what
-        their makers had reserved for it is no longer held."""
+        their makers had reserved for it is no longer held. Settled with ``actual`` amounts
+        other than proposed, the makers' spendable funds moved by what the book did not
+        reserve: all their orders on both tokens are looked at again (some may now be
+        unfunded)."""
         self._touched.update((m.resting.hash, m.incoming.hash))
         self._freed(m.resting)
         self._freed(m.incoming)
+        if actual is not None and actual != m.amounts:
+            by_account = self._by_account
+            for so in (m.resting, m.incoming):
+                o = so.order
+                self._touched |= by_account.get((o.maker, o.maker_token), set())
+                self._touched |= by_account.get((o.maker, o.taker_token), set())
 
     def _freed(self, signed: SignedOrder) -> None:
         """Funds ``signed``'s maker held for it are free (it closed, or a fill of it settled
@@ -337,7 +369,7 @@ class OrderRegistry:
         holds, fills of it in flight, only has its filled amount stored.)"""
         touched, self._touched = self._touched, set()
         rows: list[Row] = []
-        moved: list[Record] = []
+        moved: list[tuple[Record, OrderState]] = []
         book = self.book
         for h in touched:
             rec = self.records.get(h)
@@ -354,12 +386,12 @@ class OrderRegistry:
                 rec.filled = st.filled
                 if status is not rec.status:
                     self._move(rec, status)
-                    moved.append(rec)
+                    moved.append((rec, st))
                 rows.append(rec.row())
-        if rows:
-            self.store.update_orders(rows)
-        for rec in moved:
-            self.publish(rec, rec.status)
+        if rows:  # nobody waits for it: queued, its failure logged
+            self.store.update_orders(rows, wait=False)
+        for rec, st in moved:
+            self.publish(rec, rec.status, st)
 
     # ---- writes ----------------------------------------------------------------------------
 
@@ -369,11 +401,22 @@ class OrderRegistry:
 
     def write_deferred(self) -> None:
         rows, self._deferred = self._deferred, None
-        if rows:
-            self.store.update_orders(rows)
+        if rows:  # (the settler's results: nobody waits for them)
+            self.store.update_orders(rows, wait=False)
 
     def _write(self, row: Row) -> None:
         if self._deferred is not None:
             self._deferred.append(row)
         else:
             self.store.update_orders([row])
+
+
+def _order_event_text(ev: Event, rec: Record) -> str:
+    """``encode_json(ev)`` of an order event, with the order's text encoded once a record."""
+    if rec.json_text is None:
+        rec.json_text = encode_json(ev["order"])
+    event, meta = encode_json(ev["event"]), encode_json(ev["metaData"])
+    return (
+        f'{{"seq": {ev["seq"]}, "type": "order", "event": {event}, '
+        f'"order": {rec.json_text}, "metaData": {meta}}}'
+    )

@@ -59,7 +59,7 @@ class NodeSettlement(NodeChainState):
                 len(results) - len(failed),
                 len(failed),
             )
-        new = await self.store.add_fills_async(fills)  # durable before anyone is told
+        new = await self.store.add_fills_async(fills) if fills else []  # durable, then told
         for f in new:  # (the watcher may have stored and published some first)
             self.events.publish({"type": "fill", **f.to_json()})
         if self.gossip is not None:
@@ -71,14 +71,14 @@ class NodeSettlement(NodeChainState):
         self._uncross()
 
     def _confirm(self, m: Match, r: SettledMatch) -> None:
-        self.registry.settled(m)
+        self.registry.settled(m, r.actual)  # (other amounts than proposed: funds re-synced)
         actual = r.actual or m.amounts
         before = {
             m.resting.hash: (self.book.get(m.resting.hash), actual.left_filled),
             m.incoming.hash: (self.book.get(m.incoming.hash), actual.right_filled),
         }
-        try:
-            self.engine.confirm(m, r.actual)
+        try:  # as proposed (the usual case): the book's records of both, no lookup
+            self.engine.confirm(m, None if r.actual == m.amounts else r.actual)
         except BookError:
             log.exception("confirming a settled match failed")
         for so in (m.resting, m.incoming):

@@ -10,6 +10,7 @@ import aiohttp
 
 from sdex.chain import Receipt, SignedTx
 from sdex.chain.arpc import AsyncRpc
+from sdex.chain.headsignal import HeadSignal
 from sdex.errors import RpcError
 
 log = logging.getLogger("sdex.settlement")
@@ -19,6 +20,9 @@ RECEIPT_TIMEOUT = 120.0
 RECEIPT_POLLS = (0.002, 0.003, 0.005, 0.005, 0.01, 0.01, 0.02)
 """Seconds between asks for a receipt, then the last one on: a chain that mines at once
 (anvil answers the send first, mines a few ms later) is asked often at first."""
+HEAD_WAIT = 0.02
+"""Seconds a receipt waits for the next announced head before it is asked for anyway (a
+notification may come before the receipt can be read)."""
 LOST_CHECK = 1.0
 """Seconds between checks whether a transaction without a receipt is still known."""
 LOST_RECHECK = 0.5
@@ -26,17 +30,24 @@ LOST_RECHECK = 0.5
 
 
 async def poll_receipt(
-    rpc: AsyncRpc, address: str, signed: SignedTx, suspect: bool = False
+    rpc: AsyncRpc,
+    address: str,
+    signed: SignedTx,
+    suspect: bool = False,
+    heads: HeadSignal | None = None,
 ) -> Receipt | None:
     """The receipt of ``signed`` (sent from ``address``); None when it is lost: no receipt
     while its nonce was taken by another transaction, or the chain does not know it any
-    more (checked at once when ``suspect``: its broadcast failed)."""
+    more (checked at once when ``suspect``: its broadcast failed). With ``heads`` live
+    (the chain announces its blocks), asked again when a block came (``HEAD_WAIT`` at
+    most), not on the ``RECEIPT_POLLS`` timer."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     next_check = start if suspect else start + LOST_CHECK
     polls = iter(RECEIPT_POLLS)
     doubted = False
     while True:
+        seen = heads.count if heads is not None else 0  # (a head during the ask counts)
         try:
             raw = await rpc.call("eth_getTransactionReceipt", signed.tx_hash)
             if raw is not None:
@@ -68,7 +79,10 @@ async def poll_receipt(
                 return None
             await asyncio.sleep(0.05)  # (a chain that is down is not asked often)
             continue
-        await asyncio.sleep(next(polls, RECEIPT_POLLS[-1]))
+        if heads is not None and heads.live:
+            await heads.wait(seen, HEAD_WAIT)
+        else:
+            await asyncio.sleep(next(polls, RECEIPT_POLLS[-1]))
 
 
 def quantity(raw: object) -> int:

@@ -431,7 +431,8 @@ class Settler:
                 return await self.chain.run(self.sender.wait, signed.tx_hash, RECEIPT_TIMEOUT)
             except ChainError:
                 return None
-        return await poll_receipt(self.receipts, self.sender.address, signed, suspect)
+        heads = self.mirror.announced if self.mirror is not None else None
+        return await poll_receipt(self.receipts, self.sender.address, signed, suspect, heads)
 
     def outcome(
         self, batch: Sequence[Match], receipt: Receipt, tx_hash: str, tx_root: str = ""

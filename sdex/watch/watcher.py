@@ -209,9 +209,11 @@ class Watcher:
     def _on_head(self, header: Header | None) -> None:
         self._notified = header
         self._new_head.set()
+        if header is not None:
+            self.mirror.announced.announce()
 
     def _on_subscribed(self, live: bool) -> None:
-        self.subscribed = live
+        self.subscribed = self.mirror.announced.live = live
 
     async def poll_once(self) -> bool:
         """Apply what is new; False when there was nothing. The latest block is the one a
