@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from sdex.book import OrderBook, OrderState, RemovalReason
+from sdex.book import OrderBook, BookOrderState, RemovalReason
 from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match, MatchResult, TimeInForce
 from sdex.model import OPEN_STATUSES, OrderStatus, check_transition, closed_status
@@ -155,7 +155,7 @@ class OrderRegistry:
 
     # ---- the JSON of a record ------------------------------------------------------------
 
-    def meta(self, rec: Record, st: OrderState | None = None) -> dict[str, object]:
+    def meta(self, rec: Record, st: BookOrderState | None = None) -> dict[str, object]:
         """``metaData``: the book's live fill state while it holds the order open (``st``:
         the book's view of it, if the caller just read it; else read here)."""
         if st is None:
@@ -181,7 +181,7 @@ class OrderRegistry:
     def record_json(self, rec: Record) -> dict[str, object]:
         return {"order": rec.signed.to_json(), "metaData": self.meta(rec)}
 
-    def publish(self, rec: Record, event: str, st: OrderState | None = None) -> None:
+    def publish(self, rec: Record, event: str, st: BookOrderState | None = None) -> None:
         """An order event on the websocket: ``event`` and the record's JSON (``st``: as
         for ``meta``)."""
         self.events.publish_lazy(
@@ -369,7 +369,7 @@ class OrderRegistry:
         holds, fills of it in flight, only has its filled amount stored.)"""
         touched, self._touched = self._touched, set()
         rows: list[Row] = []
-        moved: list[tuple[Record, OrderState]] = []
+        moved: list[tuple[Record, BookOrderState]] = []
         book = self.book
         for h in touched:
             rec = self.records.get(h)
