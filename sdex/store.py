@@ -102,8 +102,7 @@ class StoredSettlement:
 
 
 class Store:
-    """One node's SQLite database. Every write commits before it returns (or, for
-    ``add_order_async``, before its future resolves)."""
+    """One node's SQLite database (when each kind of write commits: the module's text)."""
 
     def __init__(
         self,
@@ -256,6 +255,11 @@ class Store:
         key = (hash_hex.lower(),)
         row = self._call(lambda db: db.execute(ORDER_SELECT + " WHERE hash=?", key).fetchone())
         return self._order(row) if row else None
+
+    async def holds_order(self, hash_hex: str) -> bool:
+        """Whether the order's row is committed (every write queued before this is, first)."""
+        sql, key = "SELECT 1 FROM orders WHERE hash=?", (hash_hex.lower(),)
+        return await self._call_async(lambda db: db.execute(sql, key).fetchone() is not None)
 
     def orders(self, statuses: Sequence[str] | None = None) -> Iterator[StoredOrder]:
         """All orders in arrival order, optionally only those with the given statuses."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +97,22 @@ async def test_repeat_post_is_idempotent(chain: Chain, tmp_path: Path) -> None:
         assert code == 200 and body["metaData"]["orderHash"] == signed.hash_hex
         _, page = await api.get("/v1/orders")
         assert page["total"] == 1
+
+
+async def test_a_wallet_is_told_of_a_peers_order_only_once_it_is_committed(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Review finding: a peer's order is stored lazily (up to 100 ms later, nobody waits); a
+    wallet posting the same order then got its 2xx while the row was only queued, and a
+    crash would have lost an order this node acknowledged."""
+    c = chain
+    db = tmp_path / "n.db"
+    async with running_node(node_config(c, db)) as (node, api):
+        await wait_for(lambda: node.watcher.caught_up.is_set())
+        order = c.sign(ask(c, CAROL, E18, 9000 * E6))
+        assert await node.submit_from_peer(dict(order.to_json()), "ab" * 32) == "accepted"
+        code, body = await api.post_order(order)  # a wallet's retry, or a failover
+        assert code == 200 and body["order"] == order.to_json(), body
+        with contextlib.closing(sqlite3.connect(db)) as ro:  # what a crash would leave
+            rows = ro.execute("SELECT status FROM orders WHERE hash=?", (order.hash_hex,))
+            assert rows.fetchall() == [("open",)]

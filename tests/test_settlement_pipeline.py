@@ -4,9 +4,13 @@ and the node's own receipts applied to the mirror without re-reading what they m
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 from sdex.order import SignedOrder
+from sdex.settlement import SettledMatch
+from sdex.store import StoredFill
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
@@ -249,3 +253,87 @@ async def test_a_backlog_goes_out_in_a_bigger_batch_as_far_as_the_gas_fits(
         # the receipt taught the gas per match: the bound for backlogs follows it
         assert 0 < settler.gas_per_match_seen < 250_000
         assert settler.per_match_gas() == min(250_000, int(settler.gas_per_match_seen * 2.2))
+
+
+async def test_a_slow_fill_write_does_not_leave_the_makers_funds_one_fill_short(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Review finding: settlement A's results waited on a slow fill write while B's receipt
+    was noted; the watcher applied B's block (funds after B), then B's confirm took B's fill
+    off again, and a maker who could pay for her last order saw it ``unfunded``. Now a
+    settlement's matches are confirmed as soon as its receipt is noted."""
+    c = chain
+    carol = c.address(CAROL)
+    c.weth.transfer(c.sender(CAROL), c.address(DAVE), c.weth.balance_of(carol) - 3 * E18)
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        await wait_for(lambda: node.watcher.caught_up.is_set())
+        resting = c.sign(ask(c, CAROL, E18, 9000 * E6))  # her last WETH after two sales
+        await post_all(api, [resting])
+        write_fills = node.store.add_fills_async
+        calls = 0
+
+        async def slowly(fills: Sequence[StoredFill]) -> list[StoredFill]:
+            await asyncio.sleep(1.0)  # a slow commit: a loaded disk, a long group
+            return await write_fills(fills)
+
+        def slow(fills: Sequence[StoredFill]) -> asyncio.Future[list[StoredFill]]:
+            nonlocal calls
+            calls += 1
+            return asyncio.ensure_future(slowly(fills) if calls == 1 else write_fills(fills))
+
+        node.store.add_fills_async = slow  # type: ignore[method-assign]
+        sale = [c.sign(ask(c, CAROL, E18, 3000 * E6)), c.sign(bid(c, BOB, E18, 3000 * E6))]
+        await post_all(api, sale)
+        await wait_for(lambda: calls >= 1)  # (the watcher may store the fills too)
+        sale = [c.sign(ask(c, CAROL, E18, 3000 * E6)), c.sign(bid(c, BOB, E18, 3000 * E6))]
+        await post_all(api, sale)
+        await wait_for(lambda: node.settler.settled == 2 and node.settler.idle.is_set())
+        block = int(c.rpc.call("eth_blockNumber"), 16)
+        await wait_for(
+            lambda: node.watcher.applied is not None and node.watcher.applied.number >= block
+        )
+        assert c.weth.balance_of(carol) == E18  # she can pay for her resting order
+        want = min(E18, c.weth.allowance(carol, c.exchange.address))
+        await wait_for(lambda: node.book.funds(carol, c.weth.address) == want, timeout=5)
+        assert await api.status(resting) == "open"
+
+
+async def test_settlements_are_confirmed_before_the_watcher_applies_their_blocks(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Thirty crossing pairs back to back, several settlements in flight: no settlement's
+    results reach the node after the watcher applied its block, and the book's funds of the
+    seller end equal to the chain's."""
+    c = chain
+    carol = c.address(CAROL)
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        await wait_for(lambda: node.watcher.caught_up.is_set())
+        await post_all(api, [c.sign(ask(c, CAROL, E18, 9000 * E6))])  # keeps her account
+        late: list[int] = []
+        on_result = node.settler.on_result
+
+        async def watched(results: list[SettledMatch]) -> None:
+            fills = [f for r in results if r.fills for f in r.fills]
+            applied = node.watcher.applied
+            if fills and applied is not None and applied.number >= fills[0].block_number:
+                late.append(fills[0].block_number)
+            await on_result(results)
+
+        node.settler.on_result = watched
+        takers = [BOB, DAVE, ALICE]
+        for i in range(30):
+            pair = (
+                c.sign(ask(c, CAROL, E18, 3000 * E6)),
+                c.sign(bid(c, takers[i % 3], E18, 3000 * E6)),
+            )
+            await asyncio.gather(*(api.post_order(s) for s in pair))
+        await wait_for(
+            lambda: node.settler.settled == 30 and node.settler.idle.is_set(), timeout=60
+        )
+        block = int(c.rpc.call("eth_blockNumber"), 16)
+        await wait_for(
+            lambda: node.watcher.applied is not None and node.watcher.applied.number >= block
+        )
+        assert late == []
+        want = min(c.weth.balance_of(carol), c.weth.allowance(carol, c.exchange.address))
+        await wait_for(lambda: node.book.funds(carol, c.weth.address) == want, timeout=5)

@@ -63,12 +63,14 @@ class NodeChainState(NodeIntake):
                     rejudge.add(rec.signed.hash)
         if changes.reset:
             rejudge |= set(self.records)
-        verify = await self._contract_sigs_moved(changes.head)
         # Funds: the watcher re-read every touched account the book or the mirror holds.
+        # Set before any await: a settlement of a later block confirmed meanwhile takes its
+        # fill off these funds, where funds set after it would give the fill back.
         for account in changes.funds:
             spendable = self.mirror.spendable(account)
             if spendable is not None and self.registry.holds_account(account):
                 self.registry.set_funds(account[0], account[1], spendable)
+        verify = await self._contract_sigs_moved(changes.head)
         targets = [
             self.records[h].signed
             for h in affected | rejudge | verify

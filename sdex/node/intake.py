@@ -32,12 +32,9 @@ class NodeIntake(NodeStatus):
         result = await self.intake.submit(obj, check_fee=source == "api")
         if isinstance(result, Rejection):
             return SubmitResult(400, result.to_json())
-        if isinstance(result, Known):
-            return SubmitResult(
-                200, self.record_json(result.hash) or {"orderHash": "0x" + result.hash.hex()}
-            )
-        if result.signed.hash in self.records:  # accepted twice concurrently: the first wins
-            return SubmitResult(200, self.record_json(result.signed.hash) or {})
+        held = result.hash if isinstance(result, Known) else result.signed.hash
+        if isinstance(result, Known) or held in self.records:  # (or accepted twice at once)
+            return await self._already_held(held)
         if (over := self.intake.over_limit(result.signed.order)) is not None:
             return SubmitResult(400, over.to_json())  # limits, re-checked after the chain read
         answer = self._accept(result, source, tif)
@@ -47,6 +44,25 @@ class NodeIntake(NodeStatus):
             except StoreError as e:
                 return SubmitResult(503, error_body(100, f"the order was not stored: {e}"))
         return answer
+
+    async def _already_held(self, order_hash: bytes) -> SubmitResult:
+        """A wallet posted an order held here already: 200 once its row is committed (a
+        peer's order is stored lazily, and an earlier insert may have failed: stored now)."""
+        rec = self.records.get(order_hash)
+        if rec is None:  # known to intake only (e.g. refused before): nothing to commit
+            return SubmitResult(200, {"orderHash": "0x" + order_hash.hex()})
+        try:
+            if not await self.store.holds_order(rec.signed.hash_hex):
+                log.warning("order %s held but not stored: storing it", rec.signed.hash_hex)
+                stored = self.store.add_order_async(
+                    rec.signed, rec.seq, rec.status, rec.source, rec.tif.value, rec.json
+                )
+                if stored is not None:  # (always: a waited insert)
+                    await stored
+                self.store.update_orders([rec.row()], wait=False)  # its filled amount, reason
+        except StoreError as e:
+            return SubmitResult(503, error_body(100, f"the order was not stored: {e}"))
+        return SubmitResult(200, self.record_json(order_hash) or {})
 
     async def submit_from_peer(self, obj: object, peer: str) -> str:
         """A peer's order, through the same intake as a wallet's (no fee check: the peer's

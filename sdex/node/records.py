@@ -76,6 +76,8 @@ class NodeState:
         self._recheck: set[bytes] = set()
         """Orders a block touched while fills of theirs were in flight (``_recheck_settled``)."""
         self._tasks: list[asyncio.Task[None]] = []
+        self._results_lock = asyncio.Lock()
+        """One settlement's results written and diagnosed at a time (``_on_settled``)."""
         self._seq = 0
 
     @property

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from sdex.book import OrderBook, BookOrderState, RemovalReason
+from sdex.book import BookOrderState, OrderBook, RemovalReason
 from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match, MatchResult, TimeInForce
 from sdex.model import OPEN_STATUSES, OrderStatus, check_transition, closed_status

@@ -59,16 +59,19 @@ class NodeSettlement(NodeChainState):
                 len(results) - len(failed),
                 len(failed),
             )
-        new = await self.store.add_fills_async(fills) if fills else []  # durable, then told
-        for f in new:  # (the watcher may have stored and published some first)
-            self.events.publish({"type": "fill", **f.to_json()})
-        if self.gossip is not None:
-            for tx in dict.fromkeys(f.tx_hash for f in fills):
-                self.gossip.notify("settlements", {"txHash": tx})
-        if failed:
-            await self._diagnose(failed)
-        self._persist_open()
-        self._uncross()
+        # The matches are confirmed (above, before any await: see ``Settler._fly``); what
+        # follows waits for the store and the chain, one settlement's results at a time.
+        async with self._results_lock:
+            new = await self.store.add_fills_async(fills) if fills else []  # durable, then told
+            for f in new:  # (the watcher may have stored and published some first)
+                self.events.publish({"type": "fill", **f.to_json()})
+            if self.gossip is not None:
+                for tx in dict.fromkeys(f.tx_hash for f in fills):
+                    self.gossip.notify("settlements", {"txHash": tx})
+            if failed:
+                await self._diagnose(failed)
+            self._persist_open()
+            self._uncross()
 
     def _confirm(self, m: Match, r: SettledMatch) -> None:
         self.registry.settled(m, r.actual)  # (other amounts than proposed: funds re-synced)

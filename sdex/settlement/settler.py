@@ -149,7 +149,6 @@ class Settler:
         self._queue: list[Match] = []
         self._wake = asyncio.Event()
         self._send_lock = asyncio.Lock()
-        self._result_lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(self.max_in_flight)
         self._flights: set[asyncio.Task[None]] = set()
         self.in_flight: set[str] = set()
@@ -259,10 +258,14 @@ class Settler:
                 ]
         finally:
             self._slots.release()  # the next batch may go while these results are applied
-        async with self._result_lock:
-            self.settled += sum(r.outcome is Outcome.SETTLED for r in results)
-            self.failed += sum(r.outcome is Outcome.FAILED for r in results)
-            await self.on_result(results)
+        self.settled += sum(r.outcome is Outcome.SETTLED for r in results)
+        self.failed += sum(r.outcome is Outcome.FAILED for r in results)
+        # Called at once, with no await since ``_settle`` noted the receipt: from then on the
+        # watcher may apply the block, and the node must have confirmed the matches first
+        # (it does before its own first await). No lock here: waiting for another
+        # settlement's results to be written would be such an await; the node orders the
+        # awaited part of its results itself.
+        await self.on_result(results)
 
     async def _settle(self, batch: list[Match]) -> list[SettledMatch]:
         ex = self.chain.exchange
