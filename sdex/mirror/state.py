@@ -125,7 +125,7 @@ class Mirror:
         self.exchange = exchange
         self.address = exchange.address
         self.tokens = frozenset(tokens)
-        self.depth = depth
+        self.depth = max(1, depth)  # the head itself is always kept (the watcher links to it)
         self.head: Header | None = None
         self.filled: dict[bytes, int] = {}
         self.cancelled: set[bytes] = set()
