@@ -12,7 +12,8 @@ in the same run and not from the figures it predicts. Two calibrations, both pri
   order comes, measured just before, and less the run's messages at that price). The 8
   simulated nodes share a machine of this machine's cores, less the cores the other
   processes (chain, load generator, watcher) and the nodes' idle work used (``sdex.sim.cpu``:
-  processor sharing, each node's jobs one at a time as in its event loop). Links: half the
+  time slices of ``TIMESLICE`` on those cores, each node's jobs one at a time as in its event
+  loop). The peer tables fill from one seed as the real nodes' do. Links: half the
   signed ``GET /p2p/digest`` round trip (p50, less the HTTP call's CPU; lognormal shape from
   p90/p50), measured against the running nodes.
 - ``latency``: the same links, and intake = the wallet POST's p50 minus that round trip
@@ -35,9 +36,7 @@ import json
 import math
 import os
 import sys
-import time
 from pathlib import Path
-from random import Random
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,11 +47,9 @@ import gossip as real  # noqa: E402
 import p2p_transport  # noqa: E402
 from benchlib import machine, machine_line, write_section  # noqa: E402
 
-from sdex.ingest.verify import ecdsa_ok  # noqa: E402
-from sdex.order import SignedOrder  # noqa: E402
 from sdex.sim.cli import default_orders  # noqa: E402
 from sdex.sim.network import LinkModel  # noqa: E402
-from sdex.sim.run import DOMAIN, Scenario, make_orders, simulate  # noqa: E402
+from sdex.sim.run import Scenario, simulate  # noqa: E402
 
 DATE = "2026-12-01"
 NODES = 8
@@ -61,6 +58,9 @@ MIN_LATENCY = 0.00005
 """Seconds: the least one-way loopback latency the calibration assumes."""
 MIN_ORDER_COST = 0.0001
 """Seconds: the least CPU per new order the calibration charges (intake is never free)."""
+TIMESLICE = 0.003
+"""Seconds a node process runs before another waiting for a core gets it: the order of
+Linux CFS's slices with a few runnable processes a core (``sdex.sim.cpu``)."""
 
 
 def messages_sent(run: dict[str, Any]) -> float:
@@ -77,28 +77,12 @@ def transport_costs(calls: int = 300, rounds: int = 2) -> dict[str, float]:
     return {mode: row[mode]["cpu_us_per_call"] / 1e6 for mode in ("http", "stream")}
 
 
-def verify_cost(n: int = 300, rounds: int = 3) -> float:
-    """CPU seconds to check one peer's order before it is passed on: its JSON parsed, its
-    EIP-712 hash and its signer recovered (``SignedOrder.from_json``, ``ecdsa_ok``), the
-    least of ``rounds`` runs over ``n`` real signed orders, in this process."""
-    orders = [{k: v for k, v in o.items() if k != "hash"} for o in make_orders(n, Random(7))]
-    best = math.inf
-    for _ in range(rounds):
-        t0 = time.process_time()
-        for o in orders:
-            if ecdsa_ok(SignedOrder.from_json(o, DOMAIN)) is not True:
-                raise RuntimeError("a simulator order did not verify")
-        best = min(best, (time.process_time() - t0) / n)
-    return best
-
-
-def cpu_costs(
-    run: dict[str, Any], transport: dict[str, float], verify: float
-) -> tuple[float, float, float]:
+def cpu_costs(run: dict[str, Any], transport: dict[str, float]) -> tuple[float, float]:
     """Seconds of a node's CPU per message (the run's calls, each at what its transport
-    costs), per new order before it is passed on (``verify``: parse, hash, recover) and per
-    new order after it is accepted (the rest of the window's CPU per order per node above
-    idle: the store, the book, copies already held, the websocket events)."""
+    costs) and per new order (the rest of the window's CPU per order per node above idle:
+    intake, copies already held, the websocket events), all charged before the order is
+    passed on: a peer's orders are checked and booked a chunk at a time, and handed to
+    gossip at the end of that turn of the loop (``after_cost`` stays 0)."""
     per = run["per_order_per_node"]
     frames = float(per.get("stream_frames_sent", 0.0))
     http = messages_sent(run) - frames
@@ -107,14 +91,10 @@ def cpu_costs(
         (http * transport["http"] + frames * transport["stream"]) / messages if messages else 0.0
     )
     above_idle = run["cpu_cores_used"]["node_cpu_ms_per_order_per_node_above_idle"] / 1000
-    order = max(MIN_ORDER_COST, above_idle - messages * message)
-    check = min(order, verify)
-    return check, order - check, message
+    return max(MIN_ORDER_COST, above_idle - messages * message), message
 
 
-def calibrated(
-    run: dict[str, Any], mode: str, transport: dict[str, float], verify: float
-) -> LinkModel:
+def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> LinkModel:
     rtt = run["p2p_call_ms"]
     p50, p90 = rtt["p50"] / 1000, rtt["p90"] / 1000
     sigma = min(1.5, max(0.05, math.log(max(p90, p50 * 1.01) / p50) / 1.2816))
@@ -122,23 +102,21 @@ def calibrated(
         cpu = run["cpu_cores_used"]
         background = max(0.0, cpu["machine"] - cpu["nodes"] + cpu["nodes_idle"])
         cores = float(len(os.sched_getaffinity(0)))
-        check, after, message = cpu_costs(run, transport, verify)
+        order, message = cpu_costs(run, transport)
         # the measured round trip is a signed HTTP call: its CPU is charged apart here
         one_way = max(MIN_LATENCY, (p50 - transport["http"]) / 2)
         return LinkModel(
-            one_way, sigma, 1e9, check, 0.0, after, message, cores=cores, background=background
+            one_way, sigma, 1e9, order, 0.0, 0.0, message, cores, background, TIMESLICE
         )
     check = max(0.0005, run["offered"]["post_latency_ms"]["p50"] / 1000 - p50)
     return LinkModel(p50 / 2, sigma, bandwidth=1e9, check_cost=check, known_cost=0.0002)
 
 
-def predict(
-    run: dict[str, Any], transport: dict[str, float], verify: float, seed: int
-) -> dict[str, Any]:
+def predict(run: dict[str, Any], transport: dict[str, float], seed: int) -> dict[str, Any]:
     """The simulator's figures for the real ``run``'s network, calibrated from it both ways."""
     out: dict[str, Any] = {"real": run}
     for mode in ("cpu", "latency"):
-        links = calibrated(run, mode, transport, verify)
+        links = calibrated(run, mode, transport)
         orders = run["offered"]["orders_accepted"]
         rate = run["offered"]["rate_per_s"]
         sc = Scenario(nodes=NODES, orders=orders, rate=rate, seed=seed, degree=NODES, links=links)
@@ -315,10 +293,9 @@ def main() -> None:
         )  # fmt: skip
         runs += real.run(ns)["runs"]
     if runs:
-        transport, verify = transport_costs(), verify_cost()
+        transport = transport_costs()
         result["transport_cpu_us_per_call"] = {k: round(v * 1e6, 1) for k, v in transport.items()}
-        result["verify_cpu_us_per_order"] = round(verify * 1e6, 1)
-        result["runs"] = [predict(run, transport, verify, args.seed) for run in runs]
+        result["runs"] = [predict(run, transport, args.seed) for run in runs]
     if args.scale:
         result["scale"] = scale(args.seed)
     print(json.dumps(result, indent=2))

@@ -113,3 +113,28 @@ def test_work_after_acceptance_delays_delivery_but_not_the_push() -> None:
     assert to_each_p50(0.02) - to_each_p50(0.0) == pytest.approx(20.0, abs=1.0)
     held = to_each_p50(0.02, flush=0.002) - to_each_p50(0.0, flush=0.002)
     assert held >= 2 * 20.0 - 2.0  # the sender's held push waited for its 20 ms as well
+
+
+@pytest.mark.parametrize(
+    ("cores", "background", "jobs", "finish"),
+    [
+        # two cores, three 1 ms jobs at once: two run to their end, then the third
+        (2.0, 0.0, [(0, 0.001), (1, 0.001), (2, 0.001)], {0: 0.001, 1: 0.001, 2: 0.002}),
+        # a job longer than the 3 ms slice goes to the back of the queue after it
+        (1.0, 0.0, [(0, 0.005), (1, 0.001)], {0: 0.006, 1: 0.004}),
+        # other work takes half the machine: one core at half speed
+        (1.0, 0.5, [(0, 0.001)], {0: 0.002}),
+    ],
+)
+def test_time_sliced_cores_end_short_jobs_one_after_another(
+    cores: float, background: float, jobs: list[tuple[int, float]], finish: dict[int, float]
+) -> None:
+    """With a time slice the shared machine runs each job on a free core for at most the
+    slice (as an operating system does), so jobs handed out together end in turn."""
+    sim = Sim()
+    cpu = Cpu(sim, cores, background, timeslice=0.003)
+    ended: dict[int, float] = {}
+    for node, cost in jobs:
+        cpu.submit(node, cost, lambda n: ended.__setitem__(n, sim.now), node)
+    sim.run(100.0)
+    assert ended == pytest.approx(finish)

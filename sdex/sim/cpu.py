@@ -9,10 +9,18 @@ other work (8 ``sdex node`` processes, their chain and their load generator on o
 the machine is shared as a processor-sharing server: while ``k`` nodes have work, each runs
 at ``min(1, (cores - background) / k)`` of a core, so the same order costs more wall time
 when every node is busy at once, as it does on the real machine.
+
+With a ``timeslice`` the shared machine is scheduled as an operating system does instead:
+``ceil(cores - background)`` cores (each at that capacity's share of one), busy nodes
+queued for them in arrival order, each running its job for at most ``timeslice`` before
+it goes to the back of the queue. Jobs shorter than a slice then end one after another
+rather than all together: of six nodes handed the same order at once, two pass it on
+first, and their copies reach the others before those pass it on themselves.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -34,10 +42,18 @@ class Clock(Protocol):
 class Cpu:
     """The CPUs of a simulated network's nodes (keyed by node index)."""
 
-    def __init__(self, sim: Clock, cores: float = 0.0, background: float = 0.0) -> None:
+    def __init__(
+        self, sim: Clock, cores: float = 0.0, background: float = 0.0, timeslice: float = 0.0
+    ) -> None:
         self.sim = sim
         self.shared = cores > 0
         self.capacity = max(MIN_CAPACITY, cores - background)
+        self.timeslice = timeslice if self.shared else 0.0
+        self.servers = math.ceil(self.capacity)
+        self.speed = self.capacity / self.servers
+        self.ready: deque[int] = deque()
+        """Time-sliced: busy nodes waiting for a core, in the order they became ready."""
+        self.running = 0
         self.queues: dict[int, deque[Job]] = {}
         self.left: dict[int, float] = {}
         """On a shared machine: CPU seconds left of each busy node's current job."""
@@ -69,6 +85,11 @@ class Cpu:
         if not self.shared:
             self.sim.at(self.sim.now + cost, self._finish, node)
             return
+        if self.timeslice > 0:
+            self.left[node] = cost
+            self.ready.append(node)
+            self._dispatch()
+            return
         self._advance()
         self.left[node] = cost
         self._reschedule()
@@ -79,6 +100,26 @@ class Cpu:
         if queue:
             self._start(node)
         fn(*args)
+
+    def _dispatch(self) -> None:
+        """Time-sliced: give free cores to the nodes waiting longest."""
+        while self.ready and self.running < self.servers:
+            node = self.ready.popleft()
+            run = min(self.left[node], self.timeslice)
+            self.running += 1
+            self.sim.at(self.sim.now + run / self.speed, self._sliced, node, run)
+
+    def _sliced(self, node: int, run: float) -> None:
+        """``node`` ran ``run`` CPU seconds: its job is done, or it waits for a core again."""
+        self.running -= 1
+        self.left[node] -= run
+        if self.left[node] > EPSILON:
+            self.ready.append(node)
+            self._dispatch()
+            return
+        del self.left[node]
+        self._dispatch()
+        self._finish(node)
 
     def _advance(self) -> None:
         """Charge every busy node for the time since the last change, at the rate then."""

@@ -76,6 +76,9 @@ class LinkModel:
     """0: every node has a core of its own; else the nodes share a machine of this many."""
     background: float = 0.0
     """Cores of that shared machine busy with other work (the chain, the load generator)."""
+    timeslice: float = 0.0
+    """Seconds a node runs on a core of the shared machine before others waiting get it (0:
+    processor sharing; ``sdex.sim.cpu``)."""
 
 
 class Sim:
@@ -183,11 +186,23 @@ class SimNode(OrderSet):
 
     def _posted(self, core: GossipCore, order: dict[str, str]) -> None:
         if self.online and core is self.core and self.add(order):
-            self.run(core.accepted(order))
+            self.hand_over([(order, None)])
             self.settle_in(order)
+
+    def hand_over(self, orders: list[tuple[dict[str, str], str | None]]) -> None:
+        """Accepted orders reach the gossip core at the end of the event loop's turn (as
+        ``Gossip`` hands them over): after the messages that arrived before it, so a copy
+        a peer pushed meanwhile is heard first and not sent back."""
+        if orders and self.kind == "honest":
+            self.net.cpu.submit(self.index, 0.0, self._turn_end, self.core, orders)
+
+    def _turn_end(self, core: GossipCore, orders: list[tuple[dict[str, str], str | None]]) -> None:
+        if core is self.core and self.online:
+            self.run(core.accepted_many(orders))
 
     def intake(self, orders: list[object], sender: str) -> list[str]:
         out = []
+        accepted: list[tuple[dict[str, str], str | None]] = []
         for o in orders:
             if not isinstance(o, dict) or "hash" not in o:
                 out.append("rejected")
@@ -197,10 +212,11 @@ class SimNode(OrderSet):
                 out.append("known")
             else:
                 self.add(o)
-                if self.kind == "honest":
-                    self.run(self.core.accepted(o, exclude=sender))
-                self.settle_in(o)
+                accepted.append((o, sender))
                 out.append("accepted")
+        self.hand_over(accepted)
+        for o, _ in accepted:
+            self.settle_in(o)
         return out
 
     def run(self, actions: list[Action]) -> None:
@@ -241,7 +257,7 @@ class Network:
         self.config = config
         self.links = links
         self.sim = Sim()
-        self.cpu = Cpu(self.sim, links.cores, links.background)
+        self.cpu = Cpu(self.sim, links.cores, links.background, links.timeslice)
         self.nodes = [SimNode(self, i) for i in range(n)]
         self.by_url = {node.url: node for node in self.nodes}
         self.by_id = {node.node_id: node for node in self.nodes}
