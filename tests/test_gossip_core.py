@@ -169,7 +169,9 @@ def test_a_flush_delay_holds_pushes_for_a_batch() -> None:
 
 
 def test_forwards_leave_at_staggered_times_and_skip_peers_that_sent_the_order_meanwhile() -> None:
-    core, clock = make(peers=6, mesh=6, flush_delay=0.002, forward_jitter=0.010, push_window=4)
+    core, clock = make(
+        peers=6, mesh=6, flush_delay=0.002, forward_jitter=0.010, push_window=4, push_hold=0.0
+    )
     signed = {**order(1), "signature": "0x" + "11" * 65}
     core.accepted(signed, exclude=peer_id(1))  # a peer's order: forwarded within 2-12 ms
     dues = sorted(due for due, _, _ in core._timers)
@@ -231,6 +233,24 @@ def test_the_push_window_holds_batches_until_answers_come() -> None:
     assert calls(core.tick()) == []  # the window is full
     nxt = only(ok(core, first, {"accepted": 1, "known": 0, "rejected": 0}), "push")
     assert nxt.body == {"orders": [order(2), order(3)]}  # one batch
+
+
+def test_with_a_push_in_flight_the_next_waits_for_its_answer_or_the_hold() -> None:
+    """The defaults: Nagle's rule with a timer. A push leaves at once with none in flight;
+    orders accepted meanwhile leave together when its answer comes, or ``push_hold`` after
+    they were scheduled on a slow link (up to ``push_window`` in flight)."""
+    cfg = GossipConfig()
+    core, clock = make(peers=1, mesh=1, flush_delay=cfg.flush_delay)
+    first = only(core.accepted(order(1)), "push")  # at once: nothing was in flight
+    assert calls(core.accepted(order(2)) + core.accepted(order(3))) == []  # held
+    assert calls(core.tick()) == []  # (the first push has not been answered)
+    nxt = only(ok(core, first, {"accepted": 1, "known": 0, "rejected": 0}), "push")
+    assert nxt.body == {"orders": [order(2), order(3)]}  # the answer released one batch
+    assert calls(core.accepted(order(4))) == []  # (the second push is in flight now)
+    clock.t += cfg.push_hold / 2
+    assert calls(core.tick()) == []
+    clock.t += cfg.push_hold / 2  # a slow link: no answer within the hold
+    assert only(core.tick(), "push").body == {"orders": [order(4)]}
 
 
 def test_a_failed_push_is_resent_after_the_backoff() -> None:

@@ -18,10 +18,10 @@ The protocol (every step bounded; see ``sdex.gossip.flows`` for the multi-call o
   than ``mesh_max``), ``"mesh": false`` prunes. An order the node accepts for the first time
   is pushed to every live mesh peer but the one it came from: a flood over a connected
   random graph of degree about D, so every honest node gets it in about log_(D-1)(N) hops.
-  Each peer has one bounded outbox, drained one batch at a time (Nagle's rule: with nothing
-  in flight a loop turn's orders leave at once; what comes meanwhile leaves with the
-  answer); a full outbox drops its oldest. None goes back to a peer that pushed it to us
-  (``sdex.gossip.outbox.Heard``).
+  Each peer has one bounded outbox (a full one drops its oldest), drained by Nagle's rule:
+  with nothing in flight a loop turn's orders leave at once; what comes meanwhile leaves
+  with the answer, or ``push_hold`` later on a slow link. None goes back to a peer that
+  pushed it to us (``sdex.gossip.outbox.Heard``).
 - **Anti-entropy, bootstrap, admission, scores**: ``sdex.gossip.flows``, ``.peers``.
 """
 
@@ -358,8 +358,7 @@ class GossipCore:
         self._out.append(action)
 
     def _verified(self, call: Call, reply: Reply | None) -> dict[str, Any] | None:
-        """The body of an admitted peer's answer, or None (and it backs off) when it failed,
-        was refused, or is not signed by the key that peer proved."""
+        """An admitted peer's answer's body; None (it backs off) if failed, refused or forged."""
         peer = self.peers.get(call.peer)
         if peer is None:
             return None
@@ -428,11 +427,14 @@ class GossipCore:
         return box
 
     def _schedule(self, box: Outbox, now: float, later: float = 0.0) -> None:
-        if box.due is not None or box.in_flight >= self.config.push_window:
+        cfg = self.config
+        if box.due is not None or box.in_flight >= cfg.push_window:
             return  # (a full window: the next answer sends what waits)
-        if self.config.flush_delay + later <= 0.0:  # a loop turn's orders came together
+        # Nagle: with a push in flight, wait for its answer (or ``push_hold``: a slow link)
+        delay = max(cfg.flush_delay + later, cfg.push_hold if box.in_flight else 0.0)
+        if delay <= 0.0:  # a loop turn's orders came together
             return self._flush(box)
-        box.due = now + self.config.flush_delay + later
+        box.due = now + delay
         heapq.heappush(self._timers, (box.due, next(self._ids), box.key))
 
     def _flush(self, box: Outbox) -> None:
@@ -484,8 +486,7 @@ class GossipCore:
                 self.orders_sent += len(batch)
         elif result is not None and box.notices:
             box.notices.popleft()
-        if box.due is None:
-            self._flush(box)
+        self._flush(box)  # (what waited for this answer goes now; a pending timer is void)
 
     def stats(self) -> dict[str, object]:
         return {
