@@ -402,8 +402,7 @@ class GossipCore:
         self._px_busy = False
 
     def _keep_mesh(self, now: float) -> None:
-        """Drop gone or banned mesh peers; graft up to ``fanout`` when below ``mesh_min``;
-        prune down to ``fanout`` when above ``mesh_max``."""
+        """Drop gone/banned mesh peers; graft or prune to ``fanout`` outside mesh_min..max."""
         cfg = self.config
         for key in [k for k in self.mesh if self.peers.get(k) is None or self.peers.is_banned(k)]:
             del self.mesh[key]
