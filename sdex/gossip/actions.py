@@ -33,7 +33,7 @@ class GossipConfig:
     """Seconds a push waits for more orders. 0 (the default; it was 2 ms): none, the orders
     a node accepts in one turn of its event loop leave together at its end (the driver
     hands them to ``accepted_many`` together) with no timer, whose wake-up cost every node
-    one more per order at low rates; batches form anyway while a peer's window is full."""
+    one more per order at low rates; batches form anyway while a push is in flight."""
     forward_jitter: float = 0.0
     """A push of orders this node got from a peer waits up to this many more seconds (uniform
     at random): mesh peers that got the same order forward it at different times, so the
