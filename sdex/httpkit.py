@@ -61,6 +61,7 @@ class RateLimiter:
     def __init__(self, limit: RateLimit) -> None:
         self.rate = limit.rate
         self.burst = limit.burst
+        self._limit = str(limit.burst)
         self._buckets: dict[str, tuple[float, float]] = {}
         self._last_sweep = time.monotonic()
 
@@ -76,7 +77,7 @@ class RateLimiter:
             self._sweep(now)
         reset = math.ceil((self.burst - tokens) / self.rate) if self.rate > 0 else 0
         headers = {
-            "X-RateLimit-Limit": str(self.burst),
+            "X-RateLimit-Limit": self._limit,
             "X-RateLimit-Remaining": str(int(tokens)),
             "X-RateLimit-Reset": str(reset),
         }

@@ -240,13 +240,18 @@ def _inserter(row: Any) -> Fn:
 
 
 def _resolve(items: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    """Wake an asyncio group's waiters. A failure is logged here, whether anyone awaits it
+    or not (no done-callback per future: each would be one more loop callback per row)."""
     for fut, ok, value in items:
+        if not ok:
+            log.error("a write could not be stored: %s", value)
         if fut.done():
             continue
         if ok:
             fut.set_result(value)
         else:
             fut.set_exception(value)
+            fut.exception()  # logged above: no "exception never retrieved" if nobody awaits
 
 
 def log_failure(fut: asyncio.Future[Any] | Future[Any]) -> None:

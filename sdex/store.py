@@ -217,7 +217,7 @@ class Store:
     ) -> asyncio.Future[None] | None:
         """Queue the order's insert (call on the event loop); the future resolves once its
         transaction committed, or fails with ``StoreError``. Writes are applied in the order
-        they were queued. A failure nobody awaits is logged. ``order_json``: the order's
+        they were queued. A failure is logged (awaited or not). ``order_json``: the order's
         ``to_json()`` if the caller has it (never changed afterwards); it is serialised on
         the writer thread. ``waited=False`` (a peer's order: nobody waits for its commit):
         no future (None); the row joins a group within ``sdex.sqlwriter.LAZY_HANDOVER`` and
@@ -227,8 +227,7 @@ class Store:
             self._writer.insert_async(row, None)
             return None
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        fut.add_done_callback(log_failure)
-        self._writer.insert_async(row, fut)
+        self._writer.insert_async(row, fut)  # (a failure is logged where it is set)
         return fut
 
     def update_orders(self, updates: Sequence[OrderRow], wait: bool = True) -> None:

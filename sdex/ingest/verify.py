@@ -123,13 +123,16 @@ class EcdsaBatcher:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[bool | None] = loop.create_future()
         self._in_flight[key] = fut
-        fut.add_done_callback(lambda _: self._in_flight.pop(key, None))
         if not self._pending:
             loop.call_soon(self._hand_over, loop)  # after every coroutine ready this turn
         self._pending.append((signed, fut))
         if len(self._pending) >= self.max_batch:
             self._hand_over(loop)
-        return await fut
+        try:
+            return await fut
+        finally:  # (here, not a done-callback: that would be one more loop callback each)
+            if self._in_flight.get(key) is fut:
+                del self._in_flight[key]
 
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
         """In chunks: the first ones come back (and go on) while the rest are recovered.
