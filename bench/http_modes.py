@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""One node's HTTP intake under different settings, in one process on one devnet.
+
+The node runs in this process (``sdex.node.main.serve``); its client, the same keep-alive
+aiohttp client as bench/node.py's HTTP phase (``post_all``, 48 in flight), runs in a
+subprocess. Rounds of ``--per-round`` fresh orders alternate the modes at run time, so
+every mode sees the same minutes of a shared machine; per round it prints the accepted
+rate, the median latency and the node's CPU per order: the event loop's thread
+(``time.thread_time``) and the other threads (the process's CPU minus the loop's).
+
+Modes (``--modes``, comma-separated): ``base`` (as configured), ``ecdsa-direct`` (each
+signature recovered in its request, on the loop), ``ecdsa-loop`` (batched per loop turn but
+recovered on the loop), ``chunk=N`` (the worker thread delivers chunks of N), ``gw=S`` (the
+store's group window, seconds). Prints JSON lines, then the medians per mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import node as nb  # noqa: E402
+
+from sdex.chain import Exchange  # noqa: E402
+from sdex.devnet import Devnet  # noqa: E402
+from sdex.ingest.verify import ecdsa_ok  # noqa: E402
+from sdex.node.config import NodeConfig  # noqa: E402
+from sdex.node.main import serve  # noqa: E402
+from sdex.order import SignedOrder  # noqa: E402
+
+CLIENT = """\
+import asyncio, json, sys
+sys.path.insert(0, sys.argv[4])
+from node import post_all, session
+async def main() -> None:
+    url, path, conc = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    bodies = [line.encode() for line in open(path).read().splitlines()]
+    async with session(conc) as s:
+        r = await post_all(s, url, bodies, conc)
+    lat = sorted(r.pop("latencies"))
+    r["p50_ms"] = round(1000 * lat[len(lat) // 2], 2)
+    print(json.dumps(r))
+asyncio.run(main())
+"""
+
+
+def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
+    """Set ``node``'s knobs for ``mode`` (from ``defaults``, the node's own settings)."""
+    intake, writer = node.intake, node.store._writer
+    intake.ecdsa.chunk = defaults["chunk"]
+    intake.ecdsa.thread_min = defaults["thread_min"]
+    writer.group_window = defaults["gw"]
+    intake.ecdsa.ecdsa_ok = defaults["ecdsa_ok"]
+    if mode == "ecdsa-direct":
+
+        async def direct(signed: SignedOrder) -> bool | None:
+            return ecdsa_ok(signed)
+
+        intake.ecdsa.ecdsa_ok = direct
+    elif mode == "ecdsa-loop":
+        intake.ecdsa.thread_min = 10**9
+    elif mode.startswith("chunk="):
+        intake.ecdsa.chunk = int(mode.split("=")[1])
+    elif mode.startswith("gw="):
+        writer.group_window = float(mode.split("=")[1])
+    elif mode != "base":
+        raise SystemExit(f"unknown mode {mode}")
+
+
+async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str], per: int,
+                 work: Path) -> dict[str, list[dict[str, float]]]:  # fmt: skip
+    client = work / "client.py"
+    client.write_text(CLIENT)
+    out: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
+    async with serve(cfg) as node:
+        e = node.intake.ecdsa
+        defaults = {"chunk": e.chunk, "thread_min": e.thread_min,
+                    "gw": node.store._writer.group_window, "ecdsa_ok": e.ecdsa_ok}  # fmt: skip
+        url = f"http://127.0.0.1:{cfg.port}/v1/orders"
+
+        async def post(f: Path) -> dict[str, Any]:
+            p = await asyncio.create_subprocess_exec(
+                sys.executable, str(client), url, str(f), "48", str(ROOT / "bench"),
+                stdout=subprocess.PIPE,
+            )  # fmt: skip
+            got, _ = await p.communicate()
+            r: dict[str, Any] = json.loads(got)
+            return r
+
+        await post(warm)
+        for i, f in enumerate(files):
+            mode = modes[i % len(modes)]
+            apply_mode(node, mode, defaults)
+            t0, p0 = time.thread_time(), time.process_time()
+            r = await post(f)
+            loop_s, all_s = time.thread_time() - t0, time.process_time() - p0
+            if r["statuses"] != {"201": per}:
+                raise RuntimeError(f"{mode}: {r['statuses']} {r['errors']}")
+            row = {
+                "accepted_per_s": round(per / r["seconds"]),
+                "p50_ms": r["p50_ms"],
+                "loop_us": round(1e6 * loop_s / per, 1),
+                "other_threads_us": round(1e6 * (all_s - loop_s) / per, 1),
+                "total_us": round(1e6 * all_s / per, 1),
+            }
+            out[mode].append(row)
+            print(json.dumps({"mode": mode, **row}), flush=True)
+        apply_mode(node, "base", defaults)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--per-round", type=int, default=1500)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--modes", default="base,ecdsa-direct,ecdsa-loop")
+    args = ap.parse_args()
+    modes = args.modes.split(",")
+    n = args.per_round * args.repeat * len(modes)
+    if n + 500 > nb.OPERATOR * 1000:
+        ap.error("at most 18,500 orders in all (19 makers, 1,000 open orders each)")
+    with tempfile.TemporaryDirectory(prefix="sdex-modes-") as tmp:
+        work = Path(tmp)
+        devnet = Devnet(
+            deployment_path=work / "devnet.json", log_path=work / "hardhat.log", accounts=20
+        )
+        deployment = devnet.start()
+        try:
+            assert devnet.rpc is not None
+            domain = Exchange(devnet.rpc, deployment.exchange).domain()
+            head = devnet.rpc.call("eth_getBlockByNumber", "latest", False)
+            signer = nb.Signer(deployment, domain, int(head["timestamp"], 16) + 3 * 3600)
+            orders = signer.resting(n + 500, list(range(nb.OPERATOR)))
+            bodies = [nb.body(o).decode() for o in orders]
+            warm = work / "warm.txt"
+            warm.write_text("\n".join(bodies[:500]))
+            files = []
+            for i in range(args.repeat * len(modes)):
+                f = work / f"round{i}.txt"
+                lo = 500 + i * args.per_round
+                f.write_text("\n".join(bodies[lo : lo + args.per_round]))
+                files.append(f)
+            cfg = NodeConfig.from_deployment(
+                deployment, signer.keys[nb.OPERATOR], work / "node.db", port=nb.free_port()
+            )
+            out = asyncio.run(rounds(cfg, files, warm, modes, args.per_round, work))
+        finally:
+            devnet.stop()
+    medians = {
+        m: {k: statistics.median(r[k] for r in rows) for k in rows[0]} for m, rows in out.items()
+    }
+    print(json.dumps({"medians": medians, "machine": nb.machine()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
