@@ -81,6 +81,7 @@ from sdex.order import (  # noqa: E402
     Domain,
     Order,
     SignedOrder,
+    bitmap_salt,
     random_salt,
     recover_signer,
     sign_order,
@@ -110,8 +111,14 @@ run_node(port=int(port), deployment=Path(deployment), key=key, db=Path(db))
 class Signer:
     """Signs the benchmark's orders for the devnet's dev accounts (before any timing)."""
 
-    def __init__(self, deployment: Deployment, domain: Domain, expiry: int) -> None:
+    def __init__(
+        self, deployment: Deployment, domain: Domain, expiry: int, *, bitmap: bool = False
+    ) -> None:
         self.domain = domain
+        self.bitmap = bitmap
+        """Sign bitmap orders (``sdex.order.bitmap_salt``, a per-maker nonce) instead of
+        random salts: the wallet's opt-in to the Exchange's cheaper per-maker bitmap."""
+        self.nonces: dict[int, int] = {}
         self.keys = [bytes.fromhex(a.key[2:]) for a in deployment.accounts]
         self.addresses = [a.address.lower() for a in deployment.accounts]
         self.weth = deployment.token("WETH").address
@@ -125,9 +132,16 @@ class Signer:
         o = Order(
             self.addresses[maker], ZERO_ADDRESS, w if ask else u, u if ask else w,
             WETH_LOT if ask else usdc, usdc if ask else WETH_LOT,
-            ZERO_ADDRESS, 0, self.expiry, random_salt(),
+            ZERO_ADDRESS, 0, self.expiry, self.salt(maker),
         )  # fmt: skip
         return sign_order(o, self.domain, self.keys[maker])
+
+    def salt(self, maker: int) -> int:
+        if not self.bitmap:
+            return random_salt()
+        nonce = self.nonces.get(maker, 0)
+        self.nonces[maker] = nonce + 1
+        return bitmap_salt(nonce)
 
     def resting(self, n: int, makers: range | list[int]) -> list[SignedOrder]:
         """``n`` non-crossing orders: asks 0.01..5.00 above the mid, bids as far below."""
@@ -779,7 +793,20 @@ async def bench_latency_under_load(
         "matches_per_transaction": round(settled / max(1, txs), 1),
         "failed": h1["matchesFailed"] - h0["matchesFailed"],
         "chain_calls_per_transaction": _calls_per_tx(h0, h1, txs),
+        "settlement_stages_ms_per_match": _stages(h0, h1),
         "cpu_cores_used": cpu.cores,
+    }
+
+
+def _stages(h0: dict[str, Any], h1: dict[str, Any]) -> dict[str, float] | None:
+    """The settler's mean milliseconds per match in each stage (sdex/settlement/stages.py),
+    over the matches settled from ``h0`` to ``h1``; None from a node that does not tell."""
+    a, b = h0.get("settlementStagesMs"), h1.get("settlementStagesMs")
+    if a is None or b is None or b["matches"] <= a["matches"]:
+        return None
+    n = b["matches"] - a["matches"]
+    return {
+        k: round((b[k] * b["matches"] - a[k] * a["matches"]) / n, 2) for k in b if k != "matches"
     }
 
 
@@ -860,9 +887,14 @@ RAW_BATCH = 64
 
 
 def raw_batches(
-    rpc_url: str, deployment: Deployment, signer: Signer, batches: int, pids: dict[str, int]
+    rpc_url: str,
+    deployment: Deployment,
+    signer: Signer,
+    batches: int,
+    pids: dict[str, int],
+    size: int = RAW_BATCH,
 ) -> dict[str, Any]:
-    """``batches`` pre-signed ``batchMatchOrders`` of ``RAW_BATCH`` sent one after the other
+    """``batches`` pre-signed ``batchMatchOrders`` of ``size`` sent one after the other
     by a bare client, each waiting for its receipt: matches per second, and the chain's CPU
     per match."""
     from sdex.chain import Rpc, Sender
@@ -875,13 +907,13 @@ def raw_batches(
         signed_txs = []
         for b in range(batches):
             matches = []
-            for i in range(RAW_BATCH):
-                k = b * RAW_BATCH + i
+            for i in range(size):
+                k = b * size + i
                 ask = signer.order(ASK_MAKERS[k % len(ASK_MAKERS)], True, MID)
                 bid = signer.order(BID_MAKERS[k % len(BID_MAKERS)], False, MID)
                 matches.append((ask, bid, 2**256 - 1))
             data = ex.encode_batch(matches)
-            signed_txs.append(sender.sign(ex.address, data, settlement_gas(RAW_BATCH)))
+            signed_txs.append(sender.sign(ex.address, data, settlement_gas(size)))
         settled = 0
         gas = 0
         with CpuMeter(pids) as cpu:
@@ -898,10 +930,11 @@ def raw_batches(
             split = user_sys_per_match(us0, pids["hardhat"], max(1, settled))
     finally:
         rpc.close()
-    if settled != batches * RAW_BATCH:
-        raise RuntimeError(f"raw sender settled {settled} of {batches * RAW_BATCH}")
+    if settled != batches * size:
+        raise RuntimeError(f"raw sender settled {settled} of {batches * size}")
     return {
         "batches": batches,
+        "batch_size": size,
         "matches": settled,
         "seconds": round(seconds, 3),
         "matches_per_s": round(settled / seconds),
@@ -1016,6 +1049,7 @@ async def node_round(
         "matches_per_transaction": round(settled / max(1, txs), 1),
         "most_batches_in_flight": h1.get("settlementsInFlightMax"),
         "chain_calls_per_transaction": _calls_per_tx(h_resume, h1, txs),
+        "settlement_stages_ms_per_match": _stages(h_resume, h1),
         "chain_cpu_ms_per_match": round(1000 * cpu.cores["hardhat"] * seconds / n, 3),
         "sustained_chain_cpu_ms_per_match": round(1000 * trace.between(lo, hi) / (0.8 * n), 3),
         **split,
@@ -1060,9 +1094,22 @@ async def bench_settlement(
         raw_batches, rpc_url, deployment, signer, args.raw_batches, pids
     )
     raw_rate = (raw_before["matches_per_s"] + raw_after["matches_per_s"]) / 2
+    big: dict[str, Any] = {}
+    if args.raw_batch and args.raw_batch != RAW_BATCH:  # the raw sender at the node's size
+        k = max(1, -(-args.raw_batches * RAW_BATCH // args.raw_batch))
+        for _ in range(2):
+            big.setdefault("rounds", []).append(
+                await asyncio.to_thread(
+                    raw_batches, rpc_url, deployment, signer, k, pids, args.raw_batch
+                )
+            )
+        big["matches_per_s"] = round(statistics.fmean(r["matches_per_s"] for r in big["rounds"]))
+        big["ratio_node_over_it"] = round(node["matches_per_s"] / big["matches_per_s"], 3)
     loaded = await bench_latency_under_load(url, signer, args.load_rate, args.load_seconds, pids)
     return {
         "latency_under_load": loaded,
+        "bitmap_orders": signer.bitmap,
+        **({f"raw_batch_of_{args.raw_batch}": big} if big else {}),
         "warmup": {"raw": warm, "node": warm_node},
         "raw_before": raw_before,
         "node": node,
@@ -1142,7 +1189,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             assert devnet.rpc is not None and devnet.node.proc is not None
             domain = Exchange(devnet.rpc, deployment.exchange).domain()
             now = int(devnet.rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
-            signer = Signer(deployment, domain, now + 3 * 3600)
+            signer = Signer(deployment, domain, now + 3 * 3600, bitmap=args.bitmap)
             key = deployment.accounts[OPERATOR].key
             pids = {"hardhat": devnet.node.proc.pid}
             result: dict[str, Any] = {"engine": args.engine}
@@ -1440,6 +1487,14 @@ def main() -> None:
     )  # fmt: skip
     ap.add_argument("--warmup-batches", type=int, default=10, help="raw batches before timing")
     ap.add_argument("--raw-batches", type=int, default=16, help="raw batches of 64 per round")
+    ap.add_argument(
+        "--raw-batch", type=int, default=0, metavar="N",
+        help="settle: also the raw sender with batches of N (the node's size), same matches",
+    )  # fmt: skip
+    ap.add_argument(
+        "--bitmap", action="store_true",
+        help="sign bitmap orders (salt tag SDEXBITS + a per-maker nonce), the cheaper opt-in",
+    )  # fmt: skip
     ap.add_argument(
         "--settle-matches", type=int, default=2048, help="matches queued in the node at once"
     )

@@ -5,6 +5,7 @@ and the node's own receipts applied to the mirror without re-reading what they m
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -337,3 +338,38 @@ async def test_settlements_are_confirmed_before_the_watcher_applies_their_blocks
         assert late == []
         want = min(c.weth.balance_of(carol), c.weth.allowance(carol, c.exchange.address))
         await wait_for(lambda: node.book.funds(carol, c.weth.address) == want, timeout=5)
+
+
+async def test_matches_made_while_a_settlement_waits_to_go_out_leave_together(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        makers = [c.sign(ask(c, CAROL, E18, 3000 * E6)) for _ in range(6)]
+        await post_all(api, makers)
+        # The chain thread is busy (as with Hardhat mining the previous settlement): the
+        # first match's settlement cannot start its way out meanwhile.
+        busy = threading.Event()
+        held = node.settle_chain.submit(busy.wait, 30.0)
+        try:
+            first = c.sign(bid(c, BOB, E18, 3000 * E6))
+            assert (await api.post_order(first))[0] == 201
+            await wait_for(lambda: node.settler.largest_batch == 1)
+            takers = [c.sign(bid(c, BOB, E18, 3000 * E6)) for _ in range(5)]
+            for t in takers:  # one request at a time: each match made in its own turn
+                assert (await api.post_order(t))[0] == 201
+            assert node.settler.largest_batch == 1  # the five wait for the first to go
+        finally:
+            busy.set()
+            await held
+
+        async def done() -> bool:
+            return all([await api.status(t) == "filled" for t in [first, *takers]])
+
+        await wait_for(done)
+        # the five went out together, one transaction, once the first had started
+        assert node.settler.sent == 2 and node.settler.largest_batch == 5
+        assert node.settler.settled == 6 and node.settler.failed == 0
+        await wait_for(lambda: node.settler.stages.matches == 6)  # (once results applied)
+        stages = node.settler.stages.mean_ms()
+        assert stages["chain_wait"] > 0 and stages["send"] > 0

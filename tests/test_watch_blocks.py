@@ -1,11 +1,12 @@
 """A block announced on top of the mirror's head: read, waited for, or taken from our own
-receipt (``sdex.watch.blocks.own_alone`` / ``receipt_coming``)."""
+receipt (``sdex.watch.blocks.own_alone`` / ``receipt_coming``); several announced blocks
+of our settlements alone, taken from their receipts (``own_run``)."""
 
 from __future__ import annotations
 
 from sdex.chain.tx import lone_tx_root
 from sdex.mirror import Header, Mirror, OwnReceipt
-from sdex.watch.blocks import own_alone, receipt_coming
+from sdex.watch.blocks import ANNOUNCED_KEPT, own_alone, own_run, receipt_coming, remember
 from tests.conftest import Chain
 
 RAW = b"\x02" + bytes(range(200))
@@ -49,3 +50,38 @@ def test_an_announced_block_waits_for_a_receipt_on_its_way(chain: Chain) -> None
     assert not receipt_coming(m, block(""))  # no root to compare: read it
     m.own[TX] = own(announced.hash, announced.tx_root)
     assert not receipt_coming(m, announced)  # here already
+
+
+def test_announced_blocks_of_our_settlements_alone_are_taken_from_their_receipts(
+    chain: Chain,
+) -> None:
+    m = Mirror(chain.exchange, [])
+    m.head = HEAD
+    announced: dict[int, Header] = {}
+    parent, run = HEAD.hash, []
+    for i in range(3):  # blocks 11, 12, 13: each our settlement alone
+        raw = RAW + bytes([i])
+        h = Header(11 + i, "0x" + f"{11 + i:02d}" * 32, parent, 101 + i, lone_tx_root(raw))
+        tx = "0x" + f"{0xA0 + i:02x}" * 32
+        m.own[tx] = OwnReceipt(tx, h.hash, h.number, (), (), frozenset(), h.tx_root)
+        remember(announced, h)
+        run.append((h, m.own[tx]))
+        parent = h.hash
+    latest = run[-1][0]
+    assert own_run(m, announced, HEAD, latest) == run
+    assert own_run(m, announced, HEAD, run[0][0]) is None  # one block: the single path's
+    # a block not announced, a broken link, or one holding more than ours: read them
+    del announced[12]
+    assert own_run(m, announced, HEAD, latest) is None
+    remember(announced, Header(12, run[1][0].hash, "0x" + "ee" * 32, 102, run[1][0].tx_root))
+    assert own_run(m, announced, HEAD, latest) is None
+    remember(announced, Header(12, run[1][0].hash, run[0][0].hash, 102, "0x" + "77" * 32))
+    assert own_run(m, announced, HEAD, latest) is None
+    remember(announced, run[1][0])
+    assert own_run(m, announced, HEAD, latest) == run
+    # a latest the announced chain does not reach (another fork's block 13)
+    other = Header(13, "0x" + "99" * 32, run[1][0].hash, 103, latest.tx_root)
+    assert own_run(m, announced, HEAD, other) is None
+    # only the last ANNOUNCED_KEPT numbers are kept
+    remember(announced, Header(11 + ANNOUNCED_KEPT, "0x" + "88" * 32, "0x" + "77" * 32, 1))
+    assert 11 not in announced and 12 in announced

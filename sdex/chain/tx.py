@@ -187,6 +187,31 @@ class Sender:
             self._nonce = None  # unknown whether it was taken: re-read from the node next time
             raise
 
+    def broadcast_for_receipt(self, signed: SignedTx) -> Any:
+        """Send a signed transaction and ask for its receipt in the same round trip: the
+        raw receipt, or None when the chain had none yet. (Hardhat's automine mines on the
+        send and answers a batch's requests in order: the receipt is there; anvil mines a
+        few ms after answering: None.) A reverted transaction mined on the send gives its
+        receipt; other failures raise as ``broadcast``."""
+        try:
+            sent, receipt = self.rpc.batch(
+                [
+                    ("eth_sendRawTransaction", [signed.raw]),
+                    ("eth_getTransactionReceipt", [signed.tx_hash]),
+                ]
+            )
+        except Exception:
+            self._nonce = None  # unknown whether it was taken: re-read from the node next time
+            raise
+        if isinstance(receipt, Exception):
+            receipt = None
+        if isinstance(sent, ContractRevert) and receipt is not None:
+            return receipt  # mined and reverted (Hardhat answers so): the receipt tells
+        if isinstance(sent, Exception):
+            self._nonce = None
+            raise sent
+        return receipt
+
     @property
     def next_nonce(self) -> int | None:
         """The nonce the next ``sign`` takes; None: read from the chain then."""

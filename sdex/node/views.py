@@ -65,6 +65,7 @@ class NodeViews(NodeState):
             "matchesFailed": self.settler.failed,
             "settlementsLost": self.settler.lost,
             "settlementsInFlightMax": self.settler.most_in_flight,
+            "settlementStagesMs": self.settler.stages.mean_ms(),
             "block": self.watcher.checkpoint,
             "chainStateCalls": self.batcher.calls + self.peer_batcher.calls,
             "chainMirror": self.chain_health(),

@@ -35,17 +35,22 @@ async def poll_receipt(
     signed: SignedTx,
     suspect: bool = False,
     heads: HeadSignal | None = None,
+    heads_before: int | None = None,
 ) -> Receipt | None:
     """The receipt of ``signed`` (sent from ``address``); None when it is lost: no receipt
     while its nonce was taken by another transaction, or the chain does not know it any
     more (checked at once when ``suspect``: its broadcast failed). With ``heads`` live
     (the chain announces its blocks), asked again when a block came (``HEAD_WAIT`` at
-    most), not on the ``RECEIPT_POLLS`` timer."""
+    most), not on the ``RECEIPT_POLLS`` timer; ``heads_before``: the heads announced before
+    the broadcast, so the first ask waits for a block after it (a chain that answers the
+    send before it mines, anvil, has no receipt to give before)."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     next_check = start if suspect else start + LOST_CHECK
     polls = iter(RECEIPT_POLLS)
     doubted = False
+    if heads is not None and heads.live and heads_before is not None and not suspect:
+        await heads.wait(heads_before, HEAD_WAIT)
     while True:
         seen = heads.count if heads is not None else 0  # (a head during the ask counts)
         try:

@@ -6,24 +6,20 @@ what it can and reports each match that fails with ``MatchSkipped`` (a check tha
 or a token that refuses the transfer: then the batch reruns one call frame per match), so
 the receipt says which matches failed and why. A lone ``matchOrders`` reverts instead, so
 it keeps an ``eth_call`` pre-flight; a lone match while others are out goes as a batch of
-one instead (no pre-flight to wait behind their broadcasts). Batches take ``max_batch``
-matches, and while more wait, up to ``backlog_batch`` as far as the gas fits one
-transaction (learned from receipts, with room for the fallback).
+one instead. Batches take ``max_batch`` matches, and while more wait, up to
+``backlog_batch`` as far as the gas fits one transaction (learned from receipts, with
+room for the fallback). A batch forms once the one before has started its broadcast: on
+a chain that mines on the send (Hardhat's automine), the matches made meanwhile go out
+together in the next transaction instead of one transaction each, queued.
 
 Every transaction is signed, *recorded in the database*, then broadcast, so a node killed
-mid-flight reconciles it from its receipt at restart and never sends it twice (a
-rebroadcast reuses the nonce). Signing and recording are one at a time, in nonce order;
-broadcasts are queued on the chain thread in that order, so the next batch is signed while
-the previous one is on its way (the nonce and fees are read on the event loop, the fees
-at most once a second, and the transaction is signed there too: a key parsed once, the
-RLP by hand, ~0.1 ms). A chain that
-mines on the send (Hardhat's automine) is asked for the receipt by the same thread right
-after it when no other send waits (a lone settlement's receipt does not wait for the next
-one's mining); otherwise receipts are polled from the event loop while the chain mines
-the next. Waiting for receipts is not ordered: up to ``max_in_flight`` batches are out
-and not yet processed.
-No fill counts before its receipt. A match that fails (pre-flight revert, ``MatchSkipped``,
-failed transaction, a transaction lost) is diagnosed from chain state: the guilty order is
+mid-flight reconciles it from its receipt at restart and never sends it twice. Signing
+(on the event loop, ~0.1 ms) and recording are one at a time, in nonce order; broadcasts
+are queued on the chain thread in that order, each with its receipt asked in the same
+round trip when no other send waits (else polled while the chain mines the next). Up to
+``max_in_flight`` batches are out and not yet processed. No fill counts before its
+receipt. A match that fails (pre-flight revert, ``MatchSkipped``, failed transaction, a
+transaction lost) is diagnosed from chain state: the guilty order is
 shrunk or removed and the innocent one goes back to be matched again; the other matches
 of the batch, and other batches, are not touched. A lost transaction whose nonce later
 ones of the lane wait on (a pool keeps them queued behind the gap) has that nonce filled
@@ -32,7 +28,8 @@ receipt timeout.
 
 Each receipt's logs are decoded once, here; the mirror takes the decoded fills and token
 transfers from ``Mirror.note_receipt`` when the watcher reaches the block, instead of
-decoding the same logs again and re-reading the balances the transaction moved.
+decoding the same logs again and re-reading the balances the transaction moved. Each
+match's time is summed by stage in ``stages`` (``sdex.settlement.stages``).
 """
 
 from __future__ import annotations
@@ -41,6 +38,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -54,7 +52,19 @@ from sdex.matching.match import Match
 from sdex.mirror import Mirror
 from sdex.model import SettleOutcome
 from sdex.settlement.diagnose import Verdict, diagnose
+from sdex.settlement.gas import (
+    BASE_GAS,
+    FALLBACK_FACTOR,
+    GAP_FILL_GAS,
+    GAS_PER_MATCH,
+    LEARN_FROM,
+    LONE_GAS,
+    MAX_TX_GAS,
+    fitting_batch,
+    settlement_gas,
+)
 from sdex.settlement.receipts import RECEIPT_TIMEOUT, poll_receipt, quantity
+from sdex.settlement.stages import FlightTimes, StageTimes
 from sdex.store import Store
 
 Outcome = SettleOutcome
@@ -62,7 +72,7 @@ Outcome = SettleOutcome
 
 log = logging.getLogger("sdex.settlement")
 
-__all__ = ["Outcome", "SettledMatch", "Settler", "Verdict", "diagnose"]
+__all__ = ["Outcome", "SettledMatch", "Settler", "Verdict", "diagnose", "settlement_gas"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,43 +88,16 @@ class SettledMatch:
     """The two ``OrderFilled`` events of a settled match (resting order's first)."""
 
 
-GAS_PER_MATCH = 250_000
-"""A bound on one match's gas in a batch, fallback included: a token failure reruns the
-batch one call frame per match after the inline attempt (bench/gas.py: ~118k inline for
-two fresh makers, about as much again per own frame)."""
-LONE_GAS = 200_000
-"""A lone match (measured: ~134k packed, ~137k as `matchOrders`, for two new orders of fresh
-makers)."""
-BASE_GAS = 60_000
-MAX_TX_GAS = 16_000_000
-"""Under Hardhat's per-transaction cap of 16,777,216 (the default max_batch is 64 matches)."""
 MAX_IN_FLIGHT = 4
 """Batches sent whose receipts are not processed yet. (8 measured no better: 0.46x raw on
 anvil against 0.68x with 4, the machine shared.)"""
-FALLBACK_FACTOR = 2.2
-"""A batch's gas per match, fallback included, over the most gas per match a settled batch
-used so far (the fallback repeats the inline attempt, one call frame per match)."""
 FEE_TTL = 1.0
 """Seconds a read base fee is signed with (the fee cap is twice it: the base fee would have
 to double meanwhile, six full blocks in a row, for a transaction to be refused)."""
-LEARN_FROM = 8
-"""Batches of at least this many matches teach the gas per match (in smaller ones the
-transaction's own cost weighs too much)."""
-GAP_FILL_GAS = 21_000
+RECEIPT_WITH_SEND_PAUSE = 16
+"""Sends without the receipt asked in the same round trip after one that gave none (a
+chain that answers sends before it mines, anvil, or mining paused)."""
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
-
-
-def settlement_gas(matches: int, per_match: int = GAS_PER_MATCH) -> int:
-    """The gas limit of a settlement of ``matches`` matches (``per_match``: a bound on one
-    match's gas, fallback included)."""
-    if matches == 1:
-        return LONE_GAS
-    return min(MAX_TX_GAS, BASE_GAS + per_match * matches)
-
-
-def fitting_batch(per_match: int) -> int:
-    """The most matches whose settlement gas, at ``per_match`` each, fits one transaction."""
-    return max(1, (MAX_TX_GAS - BASE_GAS) // max(1, per_match))
 
 
 class Settler:
@@ -147,6 +130,11 @@ class Settler:
         self.mirror = mirror
         """Decoded receipts go to the mirror (``note_receipt``); it applies them in block order."""
         self._queue: list[Match] = []
+        self._submitted: list[float] = []
+        """When each queued match was submitted (``time.perf_counter``)."""
+        self._unstarted: asyncio.Future[None] | None = None
+        """The last batch formed, until the chain thread starts its broadcast."""
+        self.stages = StageTimes()
         self._wake = asyncio.Event()
         self._send_lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(self.max_in_flight)
@@ -156,8 +144,7 @@ class Settler:
         self.ours: set[str] = set()
         """Every settlement transaction this node sent (processed or not)."""
         self.given_up: set[str] = set()
-        """Sent, but counted lost (no receipt, its nonce taken or the chain forgot it): if it
-        lands after all, its fills are the watcher's to apply, like anyone's."""
+        """Sent, but counted lost: if it lands after all, the watcher applies its fills."""
         self.sent = 0
         self.settled = 0
         self.failed = 0
@@ -168,22 +155,23 @@ class Settler:
         self.gap_fills = 0
         """Transactions sent to fill a lost transaction's nonce (later ones waited on it)."""
         self.out_of_gas = 0
-        """Backlog batches that failed with all their gas used (their matches cost more than
-        the learned bound allowed, fallback included): after one, backlog batches take the
-        fallback-safe ``GAS_PER_MATCH`` again, whatever receipts teach."""
+        """Backlog batches that failed with all their gas used: after one, backlog batches
+        take the fallback-safe ``GAS_PER_MATCH`` again, whatever receipts teach."""
         self.gas_per_match_seen = 0
-        """The most gas per match (beyond ``BASE_GAS``) a settled batch of ``LEARN_FROM`` or
-        more used (0: none yet)."""
+        """Most gas per match (beyond ``BASE_GAS``) of a settled batch of ``LEARN_FROM``+."""
         self._fee_cache: tuple[tuple[int, int], float] | None = None
         self._sends_waiting = 0
         """Broadcasts queued on the chain thread and not started yet (``_sends_lock``)."""
         self._sends_lock = threading.Lock()
+        self._receipt_with_send = 0
+        """Sends left before the receipt is asked with the send again (one gave none)."""
         self.idle = asyncio.Event()
         self.idle.set()
 
     def submit(self, matches: Sequence[Match]) -> None:
         if matches:
             self._queue.extend(matches)
+            self._submitted.extend([time.perf_counter()] * len(matches))
             self.idle.clear()
             self._wake.set()
 
@@ -198,13 +186,24 @@ class Settler:
                 await self._wake.wait()
                 self._wake.clear()
                 while self._queue:
-                    # A free slot first: meanwhile the queue fills the next batch up.
+                    # A free slot first, and the batch formed before started on its way
+                    # (a chain that mines on the send, Hardhat's automine, answers one at
+                    # a time): meanwhile the queue fills the next batch up, so matches
+                    # made while the chain is busy go out together, one transaction, not
+                    # one each queued behind the other's mining.
                     await self._slots.acquire()
+                    if self._unstarted is not None:
+                        await asyncio.shield(self._unstarted)
                     size = self.batch_size(len(self._queue))
-                    batch = self._queue[:size]
-                    self._queue = self._queue[size:]
+                    batch, submitted = self._queue[:size], self._submitted[:size]
+                    self._queue, self._submitted = self._queue[size:], self._submitted[size:]
                     self.largest_batch = max(self.largest_batch, len(batch))
-                    task = asyncio.create_task(self._fly(batch), name="settlement")
+                    loop = asyncio.get_running_loop()
+                    times = FlightTimes(loop.create_future(), loop, time.perf_counter())
+                    times.started.add_done_callback(self._started)
+                    self._unstarted = times.started
+                    flight = self._fly(batch, submitted, times)
+                    task = asyncio.create_task(flight, name="settlement")
                     self._flights.add(task)
                     task.add_done_callback(self._landed)
                 self._check_idle()
@@ -236,6 +235,10 @@ class Settler:
         per_match = GAS_PER_MATCH if matches <= self.max_batch else self.per_match_gas()
         return min(MAX_TX_GAS, BASE_GAS + per_match * matches)
 
+    def _started(self, started: asyncio.Future[None]) -> None:
+        if self._unstarted is started:
+            self._unstarted = None
+
     def _landed(self, task: asyncio.Task[None]) -> None:
         self._flights.discard(task)
         self._check_idle()
@@ -244,10 +247,10 @@ class Settler:
         if not self._queue and not self._flights:
             self.idle.set()
 
-    async def _fly(self, batch: list[Match]) -> None:
+    async def _fly(self, batch: list[Match], submitted: list[float], times: FlightTimes) -> None:
         try:
             try:
-                results = await self._settle(batch)
+                results = await self._settle(batch, times)
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # a chain outage: give every match back to the node
@@ -257,6 +260,7 @@ class Settler:
                     for m in batch
                 ]
         finally:
+            times.resolve()  # (never broadcast: the next batch need not wait)
             self._slots.release()  # the next batch may go while these results are applied
         self.settled += sum(r.outcome is Outcome.SETTLED for r in results)
         self.failed += sum(r.outcome is Outcome.FAILED for r in results)
@@ -266,8 +270,9 @@ class Settler:
         # settlement's results to be written would be such an await; the node orders the
         # awaited part of its results itself.
         await self.on_result(results)
+        self.stages.add(submitted, times, time.perf_counter())
 
-    async def _settle(self, batch: list[Match]) -> list[SettledMatch]:
+    async def _settle(self, batch: list[Match], times: FlightTimes | None) -> list[SettledMatch]:
         ex = self.chain.exchange
         matches = [(m.resting, m.incoming, m.amounts.left_filled) for m in batch]
         # A lone match goes as ``matchOrders`` (less gas) after a pre-flight, when nothing
@@ -300,7 +305,10 @@ class Settler:
             # answers a send once it has mined it).
             with self._sends_lock:
                 self._sends_waiting += 1
-            sending = self.chain.submit(self._broadcast, signed)
+            if times is not None:
+                times.queued = time.perf_counter()
+            heads = self.mirror.announced.count if self.mirror is not None else None
+            sending = self.chain.submit(self._broadcast, signed, times)
         suspect = False
         early: Receipt | None = None
         try:
@@ -310,7 +318,9 @@ class Settler:
             self._fee_cache = None
             suspect = True
         try:
-            receipt = early or await self._receipt(signed, suspect)
+            receipt = early or await self._receipt(signed, suspect, heads)
+            if times is not None:
+                times.receipt = time.perf_counter()
         finally:
             self.in_flight.discard(signed.tx_hash)
             if self.mirror is not None:
@@ -404,17 +414,38 @@ class Settler:
             self.sender.preflight(to, data)
         return self.sender.sign(to, data, gas)
 
-    def _broadcast(self, signed: SignedTx) -> Receipt | None:
+    def _broadcast(self, signed: SignedTx, times: FlightTimes | None = None) -> Receipt | None:
         """Send ``signed``; then, unless another send waits for this thread, its receipt when
-        the chain mined it on the send (Hardhat's automine answers a send once mined): asked
-        from the event loop, it would wait for the next send's mining. None: another send
-        goes first (the chain is kept busy: the receipt is polled meanwhile), or not mined
-        yet (anvil mines a few ms after answering, a paused chain later): polled."""
+        the chain mined it on the send (Hardhat's automine answers a send once mined), asked
+        in the same round trip: from the event loop, it would wait for the next send's
+        mining. None: another send goes first (the chain is kept busy: the receipt is polled
+        meanwhile), or not mined yet (anvil mines a few ms after answering, a paused chain
+        later; the receipt is then asked apart for a while): polled."""
         with self._sends_lock:
             self._sends_waiting -= 1
+        if times is not None:
+            times.mark_start()
+        with self._sends_lock:
+            alone = self._sends_waiting == 0
+        if alone and self._receipt_with_send <= 0:
+            # Send and receipt in one round trip: no second request after the mining.
+            raw = self.sender.broadcast_for_receipt(signed)
+            if times is not None:
+                times.send_end = time.perf_counter()
+            if raw is None:
+                self._receipt_with_send = RECEIPT_WITH_SEND_PAUSE
+                return None
+            try:
+                return Receipt.from_rpc(raw)
+            except (KeyError, TypeError, ValueError, AttributeError) as e:  # polled instead
+                log.debug("a bad receipt with the send of %s: %s", signed.tx_hash, e)
+                return None
+        self._receipt_with_send -= 1
         # A TransactionFailed here means mined and reverted (Hardhat answers so): the receipt tells
         with contextlib.suppress(TransactionFailed):
             self.sender.broadcast(signed)
+        if times is not None:
+            times.send_end = time.perf_counter()
         with self._sends_lock:
             if self._sends_waiting > 0:
                 return None
@@ -425,7 +456,9 @@ class Settler:
             log.debug("no receipt at once for %s: %s", signed.tx_hash, e)
             return None
 
-    async def _receipt(self, signed: SignedTx, suspect: bool = False) -> Receipt | None:
+    async def _receipt(
+        self, signed: SignedTx, suspect: bool = False, heads_before: int | None = None
+    ) -> Receipt | None:
         """The receipt of ``signed``; None when it is lost: no receipt while its nonce was
         taken by another transaction, or the chain does not know it any more (checked at
         once when ``suspect``: its broadcast failed)."""
@@ -435,7 +468,9 @@ class Settler:
             except ChainError:
                 return None
         heads = self.mirror.announced if self.mirror is not None else None
-        return await poll_receipt(self.receipts, self.sender.address, signed, suspect, heads)
+        return await poll_receipt(
+            self.receipts, self.sender.address, signed, suspect, heads, heads_before
+        )
 
     def outcome(
         self, batch: Sequence[Match], receipt: Receipt, tx_hash: str, tx_root: str = ""

@@ -4,7 +4,7 @@ which blocks' logs the node's own settlement receipts already carry."""
 from __future__ import annotations
 
 from sdex.errors import ChainError
-from sdex.mirror import Header, Mirror, OwnReceipt
+from sdex.mirror import Effects, Header, Mirror, OwnReceipt
 
 
 class Reorg(Exception):
@@ -16,6 +16,8 @@ class Inconsistent(ChainError):
 
 
 ZERO_HASH = "0x" + "00" * 32
+ANNOUNCED_KEPT = 64
+"""Announced headers the watcher keeps by number, for ``own_run``."""
 
 
 def own_receipt(mirror: Mirror, raw: object) -> OwnReceipt | None:
@@ -78,3 +80,42 @@ def known_parent(parent: str) -> bool:
     """Hardhat's ``hardhat_mine`` leaves a zero parent hash in the blocks it mines at
     once: such a link cannot be checked (our head's hash is re-read instead)."""
     return parent != ZERO_HASH
+
+
+def own_run(
+    mirror: Mirror, announced: dict[int, Header], top: Header, latest: Header
+) -> list[tuple[Header, OwnReceipt]] | None:
+    """Blocks ``top``+1 .. ``latest`` (two or more) when each was announced, each says the
+    one before is its parent, from ``top`` to ``latest``, and each holds our settlement
+    alone (``own_alone``): their receipts, with nothing to read. None otherwise. (A watcher
+    that lags behind a chain mining our settlements one a block, Hardhat's automine, would
+    read every header again.)"""
+    if not 2 <= latest.number - top.number <= ANNOUNCED_KEPT:
+        return None
+    run: list[tuple[Header, OwnReceipt]] = []
+    parent = top.hash
+    for n in range(top.number + 1, latest.number + 1):
+        h = announced.get(n)
+        if h is None or not known_parent(h.parent) or h.parent != parent:
+            return None
+        alone = own_alone(mirror, h)
+        if alone is None:
+            return None
+        run.append((h, alone))
+        parent = h.hash
+    return run if parent == latest.hash else None
+
+
+def apply_run(mirror: Mirror, run: list[tuple[Header, OwnReceipt]]) -> Effects:
+    """Apply an ``own_run``'s blocks in order."""
+    eff = Effects()
+    for h, r in run:
+        eff.merge(mirror.apply(h, [], h, [r]))
+    return eff
+
+
+def remember(announced: dict[int, Header], header: Header) -> None:
+    """Keep ``header`` by number, and the last ``ANNOUNCED_KEPT`` numbers only."""
+    announced[header.number] = header
+    for n in [n for n in announced if n <= header.number - ANNOUNCED_KEPT]:
+        del announced[n]

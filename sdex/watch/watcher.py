@@ -1,27 +1,25 @@
 """Follows the chain block by block into the mirror, and reports what changed to the node.
 
-Per poll: the latest block; when it is new, the headers of the blocks since our head and
-the range's logs (the Exchange's events, the listed tokens' ``Transfer``/``Approval``) in
-one JSON-RPC batch. While the node's own settlements are about, the headers come first and
-only the blocks holding other transactions have their logs read (the settler's receipts
-carry the node's own: a block of only those costs the chain no ``eth_getLogs``). The
-headers must chain onto ours (each parent hash is the previous hash) and every log's block
-hash must be its header's; otherwise:
+Per poll: the latest block; when new, the headers since our head and the range's logs
+(Exchange events, listed tokens' ``Transfer``/``Approval``) in one JSON-RPC batch. While
+own settlements are about, headers come first and only blocks holding other transactions
+have their logs read (the settler's receipts carry ours). The headers must chain onto
+ours and every log's block hash must be its header's; otherwise:
 
-- **reorg**: walk our kept headers (``Mirror.depth``, default 128) back to the highest one
-  the chain still has (the fork point), undo the mirror back to it, delete the fills of the
-  undone blocks, and replay the new branch; the node re-judges every order the undone and
-  the new blocks touched (``BlockChanges.reverted``/``rejudge``);
-- **reset**: no kept header is on the chain any more (a restarted devnet, a head far below
-  ours), or the deployment block's hash changed: forget everything read from the old
-  chain, re-read from the deployment block, and tell the node to re-judge every order.
+- **reorg**: walk our kept headers (``Mirror.depth``, default 128) back to the fork point,
+  undo the mirror to it, delete the undone blocks' fills, replay the new branch; the node
+  re-judges every order both touched (``BlockChanges.reverted``/``rejudge``);
+- **reset**: no kept header is on the chain any more (a restarted devnet), or the
+  deployment block's hash changed: forget the old chain, re-read from the deployment
+  block, and tell the node to re-judge every order.
 
 New heads come from an ``eth_subscribe("newHeads")`` WebSocket when the RPC offers one
 (Hardhat does; ``sdex.watch.heads``), with a slow poll behind it; otherwise from polling. A
 notified header stands for the latest block (not asked for again), and a single new block
 whose parent is our head is read alone (our head is not re-read: the block read must be
-the one announced). With the chain down the
-watcher backs off (up to ``MAX_BACKOFF``) and logs one line per state change.
+the one announced); blocks announced one by one that each hold our settlement alone are
+not read at all (``own_alone``, ``own_run``). With the chain down the watcher backs off
+(up to ``MAX_BACKOFF``) and logs one line per state change.
 
 The node applies the changes first; then the mirror and its head are saved in one SQLite
 transaction: a block is never marked processed before its changes are in the book.
@@ -46,12 +44,15 @@ from sdex.store import ChainIdentity, Store
 from sdex.watch.blocks import (
     Inconsistent,
     Reorg,
+    apply_run,
     known_parent,
     log_filter,
     only_own,
     own_alone,
     own_receipt,
+    own_run,
     receipt_coming,
+    remember,
 )
 from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset
 from sdex.watch.funds import read_funds
@@ -90,12 +91,10 @@ class Watcher:
         self.wanted = wanted or (lambda a: a in mirror.funds)
         self.poll_interval = poll_interval
         self.max_range = max_range
-        self.subscribe = subscribe and poll_interval <= SUBSCRIBED_POLL
-        """A poll interval above ``SUBSCRIBED_POLL`` asks for a slow watcher: no subscription."""
+        self.subscribe = subscribe and poll_interval <= SUBSCRIBED_POLL  # (else a slow one)
         self.checkpoint = start_block - 1
         self.latest_timestamp = 0
-        self.chain_head = 0
-        """The latest block number the chain reported."""
+        self.chain_head = 0  # the latest block number the chain reported
         self.blocks_processed = 0
         self.reorgs = 0
         self.deepest_reorg = 0
@@ -104,8 +103,7 @@ class Watcher:
         """``ok``, ``unreachable`` (the RPC does not answer) or ``wrong-chain``."""
         self.problem = ""
         self.caught_up = asyncio.Event()
-        self.failures = 0
-        """Polls that failed (the chain unreachable, or the node could not apply)."""
+        self.failures = 0  # polls that failed (chain unreachable, or the node could not apply)
         self._unapplied: BlockChanges | None = None
         """Changes the mirror holds but the node failed to apply: applied again first."""
         self.applied: Header | None = None
@@ -114,6 +112,8 @@ class Watcher:
         self._new_head = asyncio.Event()
         self._notified: Header | None = None
         """The last header a newHeads notification brought, not polled yet."""
+        self._announced: dict[int, Header] = {}
+        """Recent announced headers by number (``own_run``)."""
         self._deferring = False
         self._deferred = ""
         """The hash of the last announced block left for our receipt (once per block)."""
@@ -210,6 +210,7 @@ class Watcher:
         self._notified = header
         self._new_head.set()
         if header is not None:
+            remember(self._announced, header)
             self.mirror.announced.announce()
 
     def _on_subscribed(self, live: bool) -> None:
@@ -323,6 +324,9 @@ class Watcher:
         alone = own_alone(m, latest) if follows else None
         if alone is not None:  # our settlement alone, its logs in its receipt: no read
             return m.apply(latest, [], latest, [alone])
+        run = own_run(m, self._announced, top, latest) if top and end == tip else None
+        if run is not None:  # so for each of several blocks, all announced
+            return apply_run(m, run)
         # Blocks deeper than the kept window are final: their logs without headers.
         final_end = min(end, tip - m.depth)
         recent = list(range(max(start, final_end + 1), end + 1))

@@ -1,0 +1,75 @@
+"""Where a settled match's time goes, stage by stage, summed over every match settled.
+
+Stages, each from the end of the one before (seconds on ``time.perf_counter``):
+
+- ``queued``: from ``Settler.submit`` (the match was just made) until a batch took it;
+- ``signed``: pre-flight (a lone ``matchOrders``), nonce, signature and the database
+  record, until the broadcast was queued on the chain thread;
+- ``chain_wait``: until the chain thread started the broadcast (it sends one at a time);
+- ``send``: the broadcast itself (Hardhat's automine answers once it has mined);
+- ``receipt``: until the receipt was in hand (read at once after a mined send, else
+  polled or taken from a new head);
+- ``applied``: until the node had applied the results (fills stored, events published).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+STAGES = ("queued", "signed", "chain_wait", "send", "receipt", "applied")
+
+
+@dataclass(slots=True)
+class FlightTimes:
+    """Timestamps of one settlement transaction's way (0.0: not reached); ``started`` is
+    resolved (on ``loop``) once its broadcast starts."""
+
+    started: asyncio.Future[None]
+    loop: asyncio.AbstractEventLoop
+    formed: float = 0.0
+    queued: float = 0.0
+    send_start: float = 0.0
+    send_end: float = 0.0
+    receipt: float = 0.0
+
+    def mark_start(self) -> None:
+        """On the chain thread: the broadcast starts now."""
+        self.send_start = time.perf_counter()
+        self.loop.call_soon_threadsafe(self.resolve)
+
+    def resolve(self) -> None:
+        """(On the event loop) the next batch need not wait for this one any more."""
+        if not self.started.done():
+            self.started.set_result(None)
+
+
+@dataclass
+class StageTimes:
+    """Per-match sums of each stage's seconds, over the matches settled or failed."""
+
+    matches: int = 0
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+
+    def add(self, submitted: list[float], t: FlightTimes, applied: float) -> None:
+        """One batch whose matches were submitted at ``submitted`` (one time each)."""
+        n = len(submitted)
+        if n == 0 or not (t.formed and t.queued and t.send_start and t.send_end and t.receipt):
+            return  # (a batch that never went out: not a settlement's way)
+        self.matches += n
+        s = self.seconds
+        s["queued"] += n * t.formed - sum(submitted)
+        s["signed"] += n * (t.queued - t.formed)
+        s["chain_wait"] += n * max(0.0, t.send_start - t.queued)
+        s["send"] += n * (t.send_end - t.send_start)
+        s["receipt"] += n * max(0.0, t.receipt - t.send_end)
+        s["applied"] += n * (applied - t.receipt)
+
+    def mean_ms(self) -> dict[str, object]:
+        """Each stage's mean milliseconds per match, and how many matches they average."""
+        k = max(1, self.matches)
+        return {
+            "matches": self.matches,
+            **{name: round(1000 * v / k, 3) for name, v in self.seconds.items()},
+        }
