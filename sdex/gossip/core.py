@@ -34,7 +34,6 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from sdex.gossip import flows
@@ -46,6 +45,7 @@ from sdex.gossip.actions import (
     Evicted,
     Flow,
     GossipConfig,
+    Pending,
     Reply,
     Scored,
     tally,
@@ -58,15 +58,6 @@ log = logging.getLogger("sdex.gossip")
 
 BOOTSTRAP_WAIT = 10.0
 """Seconds anti-entropy waits for the bootstrap at most (a slow or lying seed never blocks it)."""
-
-
-@dataclass
-class _Pending:
-    action: Call | Check
-    flow: Flow | None
-    on_done: Callable[[], None] | None
-    results: list[str] = field(default_factory=list)
-    bad: int = 0
 
 
 class GossipCore:
@@ -99,7 +90,7 @@ class GossipCore:
         self.pulled = 0
         self._heard = Heard()
         self._boxes: dict[str, Outbox] = {}
-        self._waiting: dict[int, _Pending] = {}
+        self._waiting: dict[int, Pending] = {}
         self._timers: list[tuple[float, int, str]] = []
         self._ids = itertools.count(1)
         self._out: list[Action] = []
@@ -173,12 +164,17 @@ class GossipCore:
         now, cfg = self.clock(), self.config
         live = [k for k in self.mesh if self._live(k, now)]
         boxes: dict[str, Outbox] = {}
+        by_exclude: dict[str | None, list[Outbox]] = {}  # the mesh's boxes but the sender's
         for order, exclude in orders:
-            targets = [k for k in live if k != exclude]
-            if not targets:  # no mesh yet (a node starting, or a tiny network): random peers
-                targets = [p.key for p in self.peers.sample(cfg.fanout, exclude)]
-            for key in targets:
-                box = boxes[key] = boxes.get(key) or self._box(key)
+            targets = by_exclude.get(exclude)
+            if targets is None:
+                keys = [k for k in live if k != exclude]
+                if keys:
+                    targets = by_exclude[exclude] = [self._box(k) for k in keys]
+                else:  # no mesh yet (a node starting, or a tiny network): random peers
+                    targets = [self._box(p.key) for p in self.peers.sample(cfg.fanout, exclude)]
+            for box in targets:
+                boxes[box.key] = box
                 if len(box.orders) >= cfg.outbox_max:
                     box.orders.popleft()
                     box.dropped += 1
@@ -227,7 +223,7 @@ class GossipCore:
         """Orders ``sender`` pushed: the check to run (its results go to ``judge``/``checked``)."""
         self._heard.note(sender, orders)
         check = Check(next(self._ids), sender, orders)
-        self._waiting[check.id] = _Pending(check, None, None)
+        self._waiting[check.id] = Pending(check, None, None)
         return check
 
     def judge(self, check_id: int, results: list[str]) -> list[Action]:
@@ -354,7 +350,7 @@ class GossipCore:
             if on_done is not None:
                 on_done()
             return
-        self._waiting[action.id] = _Pending(action, flow, on_done)
+        self._waiting[action.id] = Pending(action, flow, on_done)
         self._out.append(action)
 
     def _verified(self, call: Call, reply: Reply | None) -> dict[str, Any] | None:
@@ -465,7 +461,7 @@ class GossipCore:
 
     def _send(self, box: Outbox, call: Call) -> None:
         box.in_flight += 1
-        self._waiting[call.id] = _Pending(call, None, None)
+        self._waiting[call.id] = Pending(call, None, None)
         self._out.append(call)
 
     def _pushed(self, call: Call, result: dict[str, Any] | None) -> None:

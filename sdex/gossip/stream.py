@@ -61,6 +61,8 @@ from sdex.errors import JsonLimitError
 from sdex.gossip.client import MAX_ANSWER
 from sdex.gossip.deadlines import Deadlines
 from sdex.gossip.identity import HEADER_SIG, AuthError, NodeKey, answer_digest, recover_key
+from sdex.gossip.payload import dumps as _dumps
+from sdex.gossip.payload import request as _request
 
 log = logging.getLogger("sdex.gossip")
 
@@ -153,14 +155,6 @@ def _id(value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**53:
         raise FrameError("a frame's id must be an integer")
     return value
-
-
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
-"""One encoder for every frame (``json.dumps`` with options builds one per call)."""
-
-
-def _dumps(obj: object) -> bytes:
-    return _ENCODER.encode(obj).encode()
 
 
 # ---- the dialer's side ----------------------------------------------------------------------
@@ -272,7 +266,7 @@ class Link(_Stream):
         if not self.open:
             raise StreamDown("the stream closed")
         rid = next(self._ids)
-        payload = _dumps({"i": rid, "m": method, "p": path, "q": query or {}, "b": body})
+        payload = _request(rid, method, path, query or {}, body)
         if len(payload) > MAX_P2P_BODY:
             raise StreamDown("too large for a frame")
         fut: asyncio.Future[tuple[int, Any]] = asyncio.get_running_loop().create_future()
