@@ -21,7 +21,9 @@ The protocol (every step bounded; see ``sdex.gossip.flows`` for the multi-call o
   Each peer has one bounded outbox (a full one drops its oldest), drained by Nagle's rule:
   with nothing in flight a loop turn's orders leave at once; what comes meanwhile leaves
   with the answer, or ``push_hold`` later on a slow link. None goes back to a peer that
-  pushed it to us (``sdex.gossip.outbox.Heard``).
+  pushed it to us (``sdex.gossip.outbox.Heard``). A push names (``also``, short ids) the
+  other mesh peers the same orders go to; the receiver spares up to half of its mesh its
+  own copy of them (a lying pusher cannot silence more than that).
 - **Anti-entropy, bootstrap, admission, scores**: ``sdex.gossip.flows``, ``.peers``.
 """
 
@@ -50,7 +52,7 @@ from sdex.gossip.actions import (
     Scored,
     tally,
 )
-from sdex.gossip.outbox import Heard, Outbox
+from sdex.gossip.outbox import ALSO_MAX, SHORT_ID, Heard, Outbox
 from sdex.gossip.peers import INVALID_PENALTY, Peer, Peers, normalize
 from sdex.gossip.ports import OrderView
 
@@ -215,13 +217,16 @@ class GossipCore:
         return {"nodeId": self.node_id, "peers": [self.me, *self.shared_urls()], "mesh": granted}
 
     def shared_urls(self) -> list[str]:
-        """A random few verified URLs of admitted peers (what a hello shares)."""
-        urls = self.peers.urls()
-        return urls if len(urls) <= flows.SHARE_URLS else self.rng.sample(urls, flows.SHARE_URLS)
+        return self.peers.urls(flows.SHARE_URLS)  # a random few (what a hello shares)
 
-    def receive(self, sender: str, orders: list[object]) -> Check:
-        """Orders ``sender`` pushed: the check to run (its results go to ``judge``/``checked``)."""
+    def receive(self, sender: str, orders: list[object], also: object = None) -> Check:
+        """Orders ``sender`` pushed, ``also`` to the peers it names (up to half our mesh is
+        spared our copy): the check to run (results go to ``judge``/``checked``)."""
         self._heard.note(sender, orders)
+        if isinstance(also, list) and len(also) <= ALSO_MAX:
+            mesh = {k[-SHORT_ID:]: k for k in self.mesh if k != sender}
+            named = [mesh[a] for a in also if isinstance(a, str) and a in mesh]
+            self._heard.hint(named, orders, (len(self.mesh) - 1) // 2)
         check = Check(next(self._ids), sender, orders)
         self._waiting[check.id] = Pending(check, None, None)
         return check
@@ -285,17 +290,8 @@ class GossipCore:
         timeout: float | None = None,
     ) -> Call:
         """A call to ``peer`` (its answer must be signed by it), or a hello to ``url``."""
-        return Call(
-            next(self._ids),
-            kind,
-            peer.url if peer is not None else url,
-            method,
-            path,
-            body,
-            params,
-            peer.key if peer is not None else "",
-            timeout,
-        )
+        url, key = (peer.url, peer.key) if peer is not None else (url, "")
+        return Call(next(self._ids), kind, url, method, path, body, params, key, timeout)
 
     def check(self, sender: str, orders: list[object]) -> Check:
         return Check(next(self._ids), sender, orders)
@@ -456,8 +452,10 @@ class GossipCore:
             return
         while box.orders and box.in_flight < self.config.push_window:
             batch = box.take(self.config.batch_max, self._heard)
-            if batch:
-                self._send(box, self.call(peer, "push", "POST", "/p2p/orders", {"orders": batch}))
+            if batch:  # ``also``: the peers the same orders go to (``receive``)
+                also = [k[-SHORT_ID:] for k in self.mesh if k != box.key]
+                body = {"orders": batch, "also": also}
+                self._send(box, self.call(peer, "push", "POST", "/p2p/orders", body))
 
     def _send(self, box: Outbox, call: Call) -> None:
         box.in_flight += 1
@@ -491,6 +489,7 @@ class GossipCore:
             "candidates": len(self.peers.candidates),
             "ordersSent": self.orders_sent,
             "echoesSkipped": sum(b.echoes for b in self._boxes.values()),
+            "hintSkipped": sum(b.hinted for b in self._boxes.values()),
             "pulled": self.pulled,
             "outboxDropped": sum(b.dropped for b in self._boxes.values()),
         }
