@@ -354,6 +354,10 @@ def test_a_push_frame_encodes_each_order_once() -> None:
     equal_not_same = dict(shared)
     equal_not_same["salt"] = "9"  # another object: encoded afresh, never a stale text
     assert b'"salt":"9"' in _request(3, "POST", "/orders", {}, {"orders": [equal_not_same]})
+    pushed = {"orders": [shared, other], "also": ["0a0b0c0d"]}  # a push with its hint
+    assert _request(5, "POST", "/orders", {}, pushed) == _dumps(
+        {"i": 5, "m": "POST", "p": "/orders", "q": {}, "b": pushed}
+    )
     for body in (None, {"hashes": ["0x01"]}, {"orders": "x"}):
         assert _request(4, "GET", "/x", {"a": "b"}, body) == _dumps(
             {"i": 4, "m": "GET", "p": "/x", "q": {"a": "b"}, "b": body}

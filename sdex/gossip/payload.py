@@ -23,10 +23,12 @@ while cached, and a hit must be the very same object (orders are not changed onc
 
 
 def request(rid: int, method: str, path: str, query: Mapping[str, str], body: object) -> bytes:
-    """A request frame's payload: ``dumps`` of its envelope, a push's orders from the cache."""
-    orders = body.get("orders") if type(body) is dict and len(body) == 1 else None
+    """A request frame's payload: ``dumps`` of its envelope, a push's orders from the cache
+    (and the rest of its body, ``also``, encoded as usual)."""
+    orders = body.get("orders") if type(body) is dict else None
     if type(orders) is not list:
         return dumps({"i": rid, "m": method, "p": path, "q": query, "b": body})
+    assert isinstance(body, dict)
     texts, parts = _order_texts, []
     for o in orders:
         hit = texts.get(id(o))
@@ -38,5 +40,7 @@ def request(rid: int, method: str, path: str, query: Mapping[str, str], body: ob
             del texts[next(iter(texts))]
         texts[id(o)] = (o, text)
         parts.append(text)
-    head = dumps({"i": rid, "m": method, "p": path, "q": query})
-    return head[:-1] + b',"b":{"orders":[' + b",".join(parts) + b"]}}"
+    rest = dumps({k: v for k, v in body.items() if k != "orders"})  # b"{}" or b'{"also":…}'
+    head = dumps({"i": rid, "m": method, "p": path, "q": query})[:-1]
+    tail = b"}}" if rest == b"{}" else b"," + rest[1:] + b"}"
+    return head + b',"b":{"orders":[' + b",".join(parts) + b"]" + tail
