@@ -141,6 +141,10 @@ def compare(run: dict[str, Any], sim: dict[str, Any]) -> dict[str, Any]:
             messages_sent(run),
             sim["per_order_per_node"]["messages"],
         ),
+        "echoes_skipped_per_order_per_node": (
+            per.get("echoes_skipped"),
+            sim["per_order_per_node"].get("echoes_skipped"),
+        ),
         "coverage": (run["coverage"], sim["coverage"]),
         "mesh_size_mean": (run.get("mesh_size", {}).get("mean"), sim["mesh_size"]["mean"]),
     }

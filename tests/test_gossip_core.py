@@ -10,7 +10,7 @@ import pytest
 
 from sdex.gossip.actions import Action, Call, Check, Deliver, GossipConfig, Reply, Scored
 from sdex.gossip.core import GossipCore
-from sdex.gossip.outbox import Heard
+from sdex.gossip.outbox import ALSO_MAX, SHORT_ID, Heard
 from sdex.gossip.peers import BAN_SCORE, INVALID_PENALTY, MAX_INTRODUCED
 from tests.p2putil import Book
 
@@ -144,16 +144,16 @@ def test_an_accepted_order_goes_to_every_mesh_peer_but_its_sender() -> None:
     # no flush delay (the default): the pushes leave at once, with no timer left behind
     pushes = core.accepted(order(1), exclude=peer_id(2))
     assert sorted(calls(pushes)) == [("push", url(1)), ("push", url(3)), ("push", url(4))]
-    assert all(isinstance(c, Call) and c.body == {"orders": [order(1)]} for c in pushes)
+    assert all(isinstance(c, Call) and c.body["orders"] == [order(1)] for c in pushes)
     assert core._timers == []
 
 
 def test_several_orders_accepted_together_leave_in_one_push_per_peer() -> None:
     core, _ = make(peers=8, mesh=4, flush_delay=0.0)
     pushes = core.accepted_many([(order(1), None), (order(2), peer_id(1)), (order(3), None)])
-    bodies = {c.url: c.body for c in pushes if isinstance(c, Call)}
-    assert bodies[url(1)] == {"orders": [order(1), order(3)]}
-    assert len(pushes) == 4 and bodies[url(2)] == {"orders": [order(1), order(2), order(3)]}
+    bodies = {c.url: c.body["orders"] for c in pushes if isinstance(c, Call)}
+    assert bodies[url(1)] == [order(1), order(3)]
+    assert len(pushes) == 4 and bodies[url(2)] == [order(1), order(2), order(3)]
 
 
 def test_a_flush_delay_holds_pushes_for_a_batch() -> None:
@@ -163,8 +163,8 @@ def test_a_flush_delay_holds_pushes_for_a_batch() -> None:
     clock.t += 0.002
     pushes = core.tick()
     assert sorted(calls(pushes)) == [("push", url(i)) for i in (1, 2, 3, 4)]
-    assert [c.body for c in pushes if isinstance(c, Call) and c.url == url(1)] == [
-        {"orders": [order(1), order(2)]}
+    assert [c.body["orders"] for c in pushes if isinstance(c, Call) and c.url == url(1)] == [
+        [order(1), order(2)]
     ]
 
 
@@ -203,13 +203,60 @@ def test_no_order_goes_back_to_a_peer_that_pushed_it_to_us() -> None:
     # before the flush, peer 2 pushes us order 1 and peer 3 pushes order 2 (echoes)
     core.checked(core.receive(peer_id(2), [signed[0]]).id)
     core.checked(core.receive(peer_id(3), [signed[1], {"signature": 5}, "junk"]).id)
-    pushed = {c.peer: c.body for c in run_due(core, clock) if isinstance(c, Call)}
+    pushed = {c.peer: c.body["orders"] for c in run_due(core, clock) if isinstance(c, Call)}
     assert pushed == {
-        peer_id(1): {"orders": [signed[1], signed[2]]},  # it sent us order 1
-        peer_id(2): {"orders": [signed[1], signed[2]]},
-        peer_id(3): {"orders": [signed[0], signed[2]]},
+        peer_id(1): [signed[1], signed[2]],  # it sent us order 1
+        peer_id(2): [signed[1], signed[2]],
+        peer_id(3): [signed[0], signed[2]],
     }
     assert core.stats()["echoesSkipped"] == 2
+
+
+def hinted_core() -> tuple[GossipCore, Clock, list[str]]:
+    """A core with six mesh peers whose short ids differ (``also`` names peers by them)."""
+    core, clock = make(flush_delay=0.0)
+    ids = ["0x" + f"{i:02x}" * 20 for i in range(1, 7)]
+    for i, key in enumerate(ids, 1):
+        core.peers.admit(key, url(i))
+        core.mesh[key] = None
+    return core, clock, ids
+
+
+def test_a_push_names_the_other_mesh_peers_and_spares_at_most_half_of_ours() -> None:
+    core, _, ids = hinted_core()
+    short = [k[-SHORT_ID:] for k in ids]
+    mine = {**order(1), "signature": "0x" + "22" * 65}
+    first = [c for c in core.accepted(mine) if isinstance(c, Call)]
+    bodies = {c.peer: c.body for c in first}
+    assert bodies[ids[0]] == {"orders": [mine], "also": short[1:]}  # every other mesh peer
+    for c in first:  # answered: nothing in flight (the next pushes leave at once)
+        ok(core, c, {"accepted": 1})
+    # peer 1 pushes an order and says peers 3-6 get it from it too: believed for at most
+    # (6 - 1) // 2 = 2 of them (3 and 4); peer 2 saying 5 and 6 do adds nothing
+    theirs = {**order(2), "signature": "0x" + "33" * 65}
+    core.checked(core.receive(ids[0], [theirs], short[2:]).id)
+    core.checked(core.receive(ids[1], [theirs], short[4:]).id)
+    pushes = [c for c in core.accepted(theirs, exclude=ids[0]) if isinstance(c, Call)]
+    assert sorted(c.peer for c in pushes) == ids[4:]  # not to 1 or 2 (they sent it), 2 spared
+    assert core.stats()["hintSkipped"] == 2 and core.stats()["echoesSkipped"] == 1
+    # a hint that is not a bounded list of strings is ignored: every order reaches all five
+    core, clock, ids = hinted_core()
+    todo: list[Action] = []
+    for n, also in enumerate(([*short, *["0x0"] * ALSO_MAX], "0x01", [5, None])):
+        fresh = {**order(3 + n), "signature": "0x" + f"{0x44 + n:02x}" * 65}
+        core.checked(core.receive(ids[0], [fresh], also).id)
+        todo += core.accepted(fresh, exclude=ids[0])
+    sent: list[object] = []
+    while todo or core.next_timer() < clock.t + 1.0:
+        if not todo:
+            clock.t = core.next_timer()
+            todo = core.tick()
+            continue
+        c = todo.pop()
+        if isinstance(c, Call):
+            sent += c.body["orders"]
+            todo += ok(core, c, {"accepted": 1})
+    assert len(sent) == 3 * 5 and core.stats()["hintSkipped"] == 0
 
 
 def test_heard_is_bounded_and_ignores_what_is_not_a_signature() -> None:
@@ -232,7 +279,7 @@ def test_the_push_window_holds_batches_until_answers_come() -> None:
     clock.t += 1.0
     assert calls(core.tick()) == []  # the window is full
     nxt = only(ok(core, first, {"accepted": 1, "known": 0, "rejected": 0}), "push")
-    assert nxt.body == {"orders": [order(2), order(3)]}  # one batch
+    assert nxt.body["orders"] == [order(2), order(3)]  # one batch
 
 
 def test_with_a_push_in_flight_the_next_waits_for_its_answer_or_the_hold() -> None:
@@ -245,12 +292,12 @@ def test_with_a_push_in_flight_the_next_waits_for_its_answer_or_the_hold() -> No
     assert calls(core.accepted(order(2)) + core.accepted(order(3))) == []  # held
     assert calls(core.tick()) == []  # (the first push has not been answered)
     nxt = only(ok(core, first, {"accepted": 1, "known": 0, "rejected": 0}), "push")
-    assert nxt.body == {"orders": [order(2), order(3)]}  # the answer released one batch
+    assert nxt.body["orders"] == [order(2), order(3)]  # the answer released one batch
     assert calls(core.accepted(order(4))) == []  # (the second push is in flight now)
     clock.t += cfg.push_hold / 2
     assert calls(core.tick()) == []
     clock.t += cfg.push_hold / 2  # a slow link: no answer within the hold
-    assert only(core.tick(), "push").body == {"orders": [order(4)]}
+    assert only(core.tick(), "push").body["orders"] == [order(4)]
 
 
 def test_a_failed_push_is_resent_after_the_backoff() -> None:

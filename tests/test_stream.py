@@ -27,6 +27,7 @@ from sdex.gossip.stream import (
     Link,
     StreamDown,
     _dumps,
+    _request,
     dial,
 )
 from sdex.httpkit import RateLimiter
@@ -315,3 +316,49 @@ async def test_a_frame_the_peer_may_not_send_closes_the_stream_unread(
             await link.request("GET", "/digest", None, None, 5.0)
         await until(lambda: served_from(b, a) == 0 and not link.open)
         assert invalid(b, a) == before
+
+
+async def test_a_call_the_peer_does_not_answer_times_out() -> None:
+    """The call's deadline (one timer per stream, ``sdex.gossip.deadlines``) still bounds it."""
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        link = await open_link(a, b)
+        never = asyncio.Event()
+
+        async def stuck(objs: list[object], peer: str) -> list[str]:
+            await never.wait()
+            return []
+
+        b.node.submit_many_from_peer = stuck  # type: ignore[method-assign]
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(TimeoutError):
+            await link.request("POST", "/orders", None, {"orders": [order(1)]}, 0.3)
+        assert 0.3 <= loop.time() - started < 2.0
+        # later calls keep their own deadlines: the stream still answers a quick one
+        status, _ = await link.request("GET", "/digest", None, None, 5.0)
+        assert status == 200 and link.open
+        never.set()
+
+
+def test_a_push_frame_encodes_each_order_once() -> None:
+    """A push's payload is the plain encoding of its envelope, its orders' JSON reused."""
+    shared, other = order(1), order(2)
+    first = _request(1, "POST", "/orders", {}, {"orders": [shared, other]})
+    again = _request(2, "POST", "/orders", {}, {"orders": [shared]})
+    assert first == _dumps(
+        {"i": 1, "m": "POST", "p": "/orders", "q": {}, "b": {"orders": [shared, other]}}
+    )
+    assert again == _dumps(
+        {"i": 2, "m": "POST", "p": "/orders", "q": {}, "b": {"orders": [shared]}}
+    )
+    equal_not_same = dict(shared)
+    equal_not_same["salt"] = "9"  # another object: encoded afresh, never a stale text
+    assert b'"salt":"9"' in _request(3, "POST", "/orders", {}, {"orders": [equal_not_same]})
+    pushed = {"orders": [shared, other], "also": ["0a0b0c0d"]}  # a push with its hint
+    assert _request(5, "POST", "/orders", {}, pushed) == _dumps(
+        {"i": 5, "m": "POST", "p": "/orders", "q": {}, "b": pushed}
+    )
+    for body in (None, {"hashes": ["0x01"]}, {"orders": "x"}):
+        assert _request(4, "GET", "/x", {"a": "b"}, body) == _dumps(
+            {"i": 4, "m": "GET", "p": "/x", "q": {"a": "b"}, "b": body}
+        )

@@ -3,8 +3,8 @@ it is fed. Plain data, no I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -130,6 +130,17 @@ class Reply:
 
 Flow = Generator[Call | Check, Any, None]
 """A multi-call exchange: yields calls and checks, is resumed with their results."""
+
+
+@dataclass
+class Pending:
+    """What the core waits for: a call's answer or a check's end (and the flow it resumes)."""
+
+    action: Call | Check
+    flow: Flow | None
+    on_done: Callable[[], None] | None
+    results: list[str] = field(default_factory=list)
+    bad: int = 0
 
 
 def tally(results: Iterable[str]) -> dict[str, int]:

@@ -21,7 +21,9 @@ The protocol (every step bounded; see ``sdex.gossip.flows`` for the multi-call o
   Each peer has one bounded outbox (a full one drops its oldest), drained by Nagle's rule:
   with nothing in flight a loop turn's orders leave at once; what comes meanwhile leaves
   with the answer, or ``push_hold`` later on a slow link. None goes back to a peer that
-  pushed it to us (``sdex.gossip.outbox.Heard``).
+  pushed it to us (``sdex.gossip.outbox.Heard``). A push names (``also``, short ids) the
+  other mesh peers the same orders go to; the receiver spares up to half of its mesh its
+  own copy of them (a lying pusher cannot silence more than that).
 - **Anti-entropy, bootstrap, admission, scores**: ``sdex.gossip.flows``, ``.peers``.
 """
 
@@ -34,7 +36,6 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from sdex.gossip import flows
@@ -46,11 +47,12 @@ from sdex.gossip.actions import (
     Evicted,
     Flow,
     GossipConfig,
+    Pending,
     Reply,
     Scored,
     tally,
 )
-from sdex.gossip.outbox import Heard, Outbox
+from sdex.gossip.outbox import ALSO_MAX, SHORT_ID, Heard, Outbox
 from sdex.gossip.peers import INVALID_PENALTY, Peer, Peers, normalize
 from sdex.gossip.ports import OrderView
 
@@ -58,15 +60,6 @@ log = logging.getLogger("sdex.gossip")
 
 BOOTSTRAP_WAIT = 10.0
 """Seconds anti-entropy waits for the bootstrap at most (a slow or lying seed never blocks it)."""
-
-
-@dataclass
-class _Pending:
-    action: Call | Check
-    flow: Flow | None
-    on_done: Callable[[], None] | None
-    results: list[str] = field(default_factory=list)
-    bad: int = 0
 
 
 class GossipCore:
@@ -99,7 +92,7 @@ class GossipCore:
         self.pulled = 0
         self._heard = Heard()
         self._boxes: dict[str, Outbox] = {}
-        self._waiting: dict[int, _Pending] = {}
+        self._waiting: dict[int, Pending] = {}
         self._timers: list[tuple[float, int, str]] = []
         self._ids = itertools.count(1)
         self._out: list[Action] = []
@@ -173,12 +166,17 @@ class GossipCore:
         now, cfg = self.clock(), self.config
         live = [k for k in self.mesh if self._live(k, now)]
         boxes: dict[str, Outbox] = {}
+        by_exclude: dict[str | None, list[Outbox]] = {}  # the mesh's boxes but the sender's
         for order, exclude in orders:
-            targets = [k for k in live if k != exclude]
-            if not targets:  # no mesh yet (a node starting, or a tiny network): random peers
-                targets = [p.key for p in self.peers.sample(cfg.fanout, exclude)]
-            for key in targets:
-                box = boxes[key] = boxes.get(key) or self._box(key)
+            targets = by_exclude.get(exclude)
+            if targets is None:
+                keys = [k for k in live if k != exclude]
+                if keys:
+                    targets = by_exclude[exclude] = [self._box(k) for k in keys]
+                else:  # no mesh yet (a node starting, or a tiny network): random peers
+                    targets = [self._box(p.key) for p in self.peers.sample(cfg.fanout, exclude)]
+            for box in targets:
+                boxes[box.key] = box
                 if len(box.orders) >= cfg.outbox_max:
                     box.orders.popleft()
                     box.dropped += 1
@@ -219,15 +217,18 @@ class GossipCore:
         return {"nodeId": self.node_id, "peers": [self.me, *self.shared_urls()], "mesh": granted}
 
     def shared_urls(self) -> list[str]:
-        """A random few verified URLs of admitted peers (what a hello shares)."""
-        urls = self.peers.urls()
-        return urls if len(urls) <= flows.SHARE_URLS else self.rng.sample(urls, flows.SHARE_URLS)
+        return self.peers.urls(flows.SHARE_URLS)  # a random few (what a hello shares)
 
-    def receive(self, sender: str, orders: list[object]) -> Check:
-        """Orders ``sender`` pushed: the check to run (its results go to ``judge``/``checked``)."""
+    def receive(self, sender: str, orders: list[object], also: object = None) -> Check:
+        """Orders ``sender`` pushed, ``also`` to the peers it names (up to half our mesh is
+        spared our copy): the check to run (results go to ``judge``/``checked``)."""
         self._heard.note(sender, orders)
+        if isinstance(also, list) and len(also) <= ALSO_MAX:
+            mesh = {k[-SHORT_ID:]: k for k in self.mesh if k != sender}
+            named = [mesh[a] for a in also if isinstance(a, str) and a in mesh]
+            self._heard.hint(named, orders, (len(self.mesh) - 1) // 2)
         check = Check(next(self._ids), sender, orders)
-        self._waiting[check.id] = _Pending(check, None, None)
+        self._waiting[check.id] = Pending(check, None, None)
         return check
 
     def judge(self, check_id: int, results: list[str]) -> list[Action]:
@@ -289,17 +290,8 @@ class GossipCore:
         timeout: float | None = None,
     ) -> Call:
         """A call to ``peer`` (its answer must be signed by it), or a hello to ``url``."""
-        return Call(
-            next(self._ids),
-            kind,
-            peer.url if peer is not None else url,
-            method,
-            path,
-            body,
-            params,
-            peer.key if peer is not None else "",
-            timeout,
-        )
+        url, key = (peer.url, peer.key) if peer is not None else (url, "")
+        return Call(next(self._ids), kind, url, method, path, body, params, key, timeout)
 
     def check(self, sender: str, orders: list[object]) -> Check:
         return Check(next(self._ids), sender, orders)
@@ -354,7 +346,7 @@ class GossipCore:
             if on_done is not None:
                 on_done()
             return
-        self._waiting[action.id] = _Pending(action, flow, on_done)
+        self._waiting[action.id] = Pending(action, flow, on_done)
         self._out.append(action)
 
     def _verified(self, call: Call, reply: Reply | None) -> dict[str, Any] | None:
@@ -460,12 +452,14 @@ class GossipCore:
             return
         while box.orders and box.in_flight < self.config.push_window:
             batch = box.take(self.config.batch_max, self._heard)
-            if batch:
-                self._send(box, self.call(peer, "push", "POST", "/p2p/orders", {"orders": batch}))
+            if batch:  # ``also``: the peers the same orders go to (``receive``)
+                also = [k[-SHORT_ID:] for k in self.mesh if k != box.key]
+                body = {"orders": batch, "also": also}
+                self._send(box, self.call(peer, "push", "POST", "/p2p/orders", body))
 
     def _send(self, box: Outbox, call: Call) -> None:
         box.in_flight += 1
-        self._waiting[call.id] = _Pending(call, None, None)
+        self._waiting[call.id] = Pending(call, None, None)
         self._out.append(call)
 
     def _pushed(self, call: Call, result: dict[str, Any] | None) -> None:
@@ -495,6 +489,7 @@ class GossipCore:
             "candidates": len(self.peers.candidates),
             "ordersSent": self.orders_sent,
             "echoesSkipped": sum(b.echoes for b in self._boxes.values()),
+            "hintSkipped": sum(b.hinted for b in self._boxes.values()),
             "pulled": self.pulled,
             "outboxDropped": sum(b.dropped for b in self._boxes.values()),
         }

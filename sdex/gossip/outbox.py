@@ -15,31 +15,57 @@ HEARD_PEERS_MAX = 64
 """Senders remembered per order."""
 
 
+SHORT_ID = 8
+"""Last characters of a peer id a push's ``also`` names it by (32 bits: a collision only
+leaves out one more forward, within the bound)."""
+ALSO_MAX = 16
+"""Ids a push's ``also`` may name (more: the hint is ignored)."""
+
+
 class Heard:
-    """Order signature -> ids of the peers that pushed that order to this node (bounded)."""
+    """Order signature -> ids of the peers that pushed that order to this node (bounded),
+    and of the peers a pusher said it sends the same orders to (``hint``: at most ``most``
+    per order, however many pushers say so)."""
 
     def __init__(self, capacity: int = HEARD_MAX) -> None:
         self.capacity = capacity
         self._by_sig: dict[str, set[str]] = {}
+        self._hinted: dict[str, set[str]] = {}
 
     def note(self, sender: str, orders: Iterable[object]) -> None:
         """``sender`` pushed ``orders`` (unchecked: a lie only keeps orders from the liar)."""
-        by_sig = self._by_sig
+        self._add(self._by_sig, [sender], orders, HEARD_PEERS_MAX)
+
+    def hint(self, peers: list[str], orders: Iterable[object], most: int) -> None:
+        """A pusher says ``peers`` get ``orders`` from it too: at most ``most`` of them per
+        order are left out of our forwards (a lying pusher silences no more than that)."""
+        if peers and most > 0:
+            self._add(self._hinted, peers, orders, most)
+
+    def _add(self, table: dict[str, set[str]], peers: list[str], orders: Iterable[object],
+             most: int) -> None:  # fmt: skip
         for o in orders:
             sig = o.get("signature") if isinstance(o, dict) else None
             if not isinstance(sig, str) or len(sig) > 140:
                 continue
-            peers = by_sig.get(sig)
-            if peers is None:
-                if len(by_sig) >= self.capacity:
-                    del by_sig[next(iter(by_sig))]
-                by_sig[sig] = {sender}
-            elif len(peers) < HEARD_PEERS_MAX:
-                peers.add(sender)
+            known = table.get(sig)
+            if known is None:
+                if len(table) >= self.capacity:
+                    del table[next(iter(table))]
+                known = table[sig] = set()
+            for p in peers:
+                if len(known) >= most:
+                    break
+                known.add(p)
 
     def sent_by(self, order: dict[str, Any], peer: str) -> bool:
         sig = order.get("signature")
         peers = self._by_sig.get(sig) if isinstance(sig, str) else None
+        return peers is not None and peer in peers
+
+    def hinted(self, order: dict[str, Any], peer: str) -> bool:
+        sig = order.get("signature")
+        peers = self._hinted.get(sig) if isinstance(sig, str) else None
         return peers is not None and peer in peers
 
     def __len__(self) -> int:
@@ -56,15 +82,22 @@ class Outbox:
     dropped: int = 0
     echoes: int = 0
     """Orders left out because this peer had pushed them to us."""
+    hinted: int = 0
+    """Orders left out because their pusher said it sends them to this peer too."""
 
     def take(self, most: int, heard: Heard) -> list[dict[str, Any]]:
         """The next batch (at most ``most``), without the orders this peer sent us."""
         batch: list[dict[str, Any]] = []
-        orders = self.orders
-        while orders and len(batch) < most:
+        orders, by_sig, hints, key = self.orders, heard._by_sig, heard._hinted, self.key
+        while orders and len(batch) < most:  # (``heard.sent_by`` inlined: per order copy)
             o = orders.popleft()
-            if heard.sent_by(o, self.key):
+            sig = o.get("signature")
+            if not isinstance(sig, str):
+                batch.append(o)
+            elif key in by_sig.get(sig, ()):
                 self.echoes += 1
+            elif key in hints.get(sig, ()):
+                self.hinted += 1
             else:
                 batch.append(o)
         return batch

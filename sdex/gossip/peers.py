@@ -233,9 +233,10 @@ class Peers:
         key = self._by_url.get(normalize(url))
         return None if key is None else self._peers.get(key)
 
-    def urls(self) -> list[str]:
-        """Verified URLs of admitted peers (what a hello answer shares)."""
-        return [p.url for p in self._peers.values()]
+    def urls(self, most: int | None = None) -> list[str]:
+        """Verified URLs of admitted peers (what a hello answer shares): ``most`` at random."""
+        urls = [p.url for p in self._peers.values()]
+        return urls if most is None or len(urls) <= most else self.rng.sample(urls, most)
 
     def live(self) -> list[Peer]:
         now = self.clock()

@@ -59,7 +59,10 @@ from aiohttp import web
 from sdex import jsonio
 from sdex.errors import JsonLimitError
 from sdex.gossip.client import MAX_ANSWER
+from sdex.gossip.deadlines import Deadlines
 from sdex.gossip.identity import HEADER_SIG, AuthError, NodeKey, answer_digest, recover_key
+from sdex.gossip.payload import dumps as _dumps
+from sdex.gossip.payload import request as _request
 
 log = logging.getLogger("sdex.gossip")
 
@@ -152,14 +155,6 @@ def _id(value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**53:
         raise FrameError("a frame's id must be an integer")
     return value
-
-
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
-"""One encoder for every frame (``json.dumps`` with options builds one per call)."""
-
-
-def _dumps(obj: object) -> bytes:
-    return _ENCODER.encode(obj).encode()
 
 
 # ---- the dialer's side ----------------------------------------------------------------------
@@ -257,6 +252,10 @@ class Link(_Stream):
         self.open = True
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[tuple[int, Any]]] = {}
+        self._sending: set[int] = set()
+        self._closer: asyncio.Task[None] | None = None
+        self._deadlines = Deadlines(self._expired)
+        """Each call's timeout, one timer for the stream (not one per call)."""
         self._reader = asyncio.create_task(self._read(), name="gossip-stream-read")
 
     async def request(
@@ -267,20 +266,37 @@ class Link(_Stream):
         if not self.open:
             raise StreamDown("the stream closed")
         rid = next(self._ids)
-        payload = _dumps({"i": rid, "m": method, "p": path, "q": query or {}, "b": body})
+        payload = _request(rid, method, path, query or {}, body)
         if len(payload) > MAX_P2P_BODY:
             raise StreamDown("too large for a frame")
         fut: asyncio.Future[tuple[int, Any]] = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut
+        self._deadlines.set(rid, timeout)  # past it: TimeoutError (``_expired``)
         try:
-            async with asyncio.timeout(timeout):  # a peer that stops reading: no hang
-                try:
-                    await self.ws.send_bytes(self.codec.seal(payload))
-                except (ConnectionError, RuntimeError) as e:
-                    raise StreamDown(f"send failed: {e}") from None
-                return await fut
+            self._sending.add(rid)
+            try:
+                await self.ws.send_bytes(self.codec.seal(payload))
+            except (ConnectionError, RuntimeError) as e:
+                raise StreamDown(f"send failed: {e}") from None
+            finally:
+                self._sending.discard(rid)
+            return await fut
         finally:
             self._pending.pop(rid, None)
+            self._deadlines.discard(rid)
+
+    def _expired(self, rids: list[int]) -> None:
+        """Calls whose time is up: their callers get ``TimeoutError``; a call still being
+        sent means the peer stopped reading, so the stream closes (the send then fails)."""
+        for rid in rids:
+            fut = self._pending.get(rid)
+            if rid in self._sending:
+                if self._closer is None:
+                    log.debug("stream to %s: a call not taken in time: closed", self.peer)
+                    self.open = False
+                    self._closer = asyncio.create_task(close_ws(self.ws))
+            elif fut is not None and not fut.done():
+                fut.set_exception(TimeoutError())
 
     async def _read(self) -> None:
         try:
@@ -302,6 +318,7 @@ class Link(_Stream):
             log.debug("stream to %s broke: %s", self.peer, e)
         finally:
             self.open = False
+            self._deadlines.close()
             for fut in self._pending.values():
                 if not fut.done():
                     fut.set_exception(StreamDown("the stream closed"))
@@ -310,6 +327,7 @@ class Link(_Stream):
     async def close(self) -> None:
         self.open = False
         await cancel_all([self._reader])
+        self._deadlines.close()
         await close_ws(self.ws)
 
 
@@ -336,11 +354,34 @@ class Served(_Stream):
         self._tasks: set[asyncio.Task[None]] = set()
         self._closer: asyncio.Task[None] | None = None
         self.opened_at = time.monotonic()
+        self._sends = itertools.count()
+        self._deadlines = Deadlines(self._expired)
+        """Each answer's send, one timer for the stream (not one per answer)."""
+        self._loop = asyncio.get_running_loop()
+        self._last = self._loop.time()
+        self._idle = self._loop.call_at(self._last + IDLE, self._idle_check)
+        """Checks idleness once per ``IDLE`` seconds (not a timeout per receive)."""
+
+    def _expired(self, keys: list[int]) -> None:
+        self._shut("an answer not taken in time")  # the peer stopped reading
+
+    def _idle_check(self) -> None:
+        due = self._last + IDLE
+        if self._loop.time() >= due:
+            self._shut("idle")
+        else:
+            self._idle = self._loop.call_at(due, self._idle_check)
+
+    def _shut(self, why: str) -> None:
+        if self._closer is None:
+            log.debug("stream from %s: %s: closed", self.peer, why)
+            self._closer = asyncio.create_task(close_ws(self.ws))
 
     async def run(self) -> None:
         try:
             while True:
-                msg = await self.ws.receive(timeout=IDLE)
+                msg = await self.ws.receive()
+                self._last = self._loop.time()
                 if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING):
                     break
                 if msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
@@ -381,8 +422,6 @@ class Served(_Stream):
             log.warning("stream from %s: %s: closed", self.peer, e)
             if e.proven:
                 self.on_bad(self.peer)
-        except TimeoutError:
-            log.debug("stream from %s idle: closed", self.peer)
         except (ConnectionError, RuntimeError) as e:
             log.debug("stream from %s broke: %s", self.peer, e)
         finally:
@@ -402,17 +441,18 @@ class Served(_Stream):
         if self.ws.closed:
             return
         frame = self.codec.seal(_dumps({"r": rid, "s": status, "b": body}))
+        key = next(self._sends)
+        self._deadlines.set(key, SEND_TIMEOUT)  # the peer stopped reading: the stream ends
         try:
-            async with asyncio.timeout(SEND_TIMEOUT):
-                await self.ws.send_bytes(frame)
-        except TimeoutError:  # the peer stopped reading: the stream ends
-            log.debug("stream from %s: an answer not taken in time: closed", self.peer)
-            if self._closer is None:
-                self._closer = asyncio.create_task(close_ws(self.ws))
+            await self.ws.send_bytes(frame)
         except (ConnectionError, RuntimeError):
             pass
+        finally:
+            self._deadlines.discard(key)
 
     async def close(self) -> None:
+        self._deadlines.close()
+        self._idle.cancel()
         await cancel_all(self._tasks)
         await close_ws(self.ws)
 

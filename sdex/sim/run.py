@@ -25,7 +25,7 @@ import math
 import random
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sdex.gossip.actions import GossipConfig
 from sdex.order import Domain, Order, address_of, sign_order
@@ -232,6 +232,7 @@ class Run:
         bans = [b for n in self.honest for b in n.bans]
         hostile_ids = {n.node_id for n in self.net.nodes if n.kind != "honest"}
         mesh = [len(n.core.mesh) for n in self.honest if n.online]
+        echoes = sum(cast(int, n.core.stats()["echoesSkipped"]) for n in self.honest)
         return {
             "nodes": sc.nodes,
             "orders": n_o,
@@ -250,6 +251,7 @@ class Run:
                 "messages": per_order(traffic["sent"]),
                 "push_messages": per_order(traffic["sent"], push),
                 "order_copies_pushed": round(self.copies / (n_o * n_h), 3),
+                "echoes_skipped": round(echoes / (n_o * n_h), 3),
                 "bytes_up": per_order(traffic["up"]),
                 "push_bytes_up": up_push,
                 "push_bytes_down": down_push,

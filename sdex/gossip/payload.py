@@ -1,0 +1,46 @@
+"""A stream frame's JSON payload (``sdex.gossip.stream``): one encoder for every frame, and a
+push's orders encoded once for all the peers they go to."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+"""One encoder for every frame (``json.dumps`` with options builds one per call)."""
+
+
+def dumps(obj: object) -> bytes:
+    return _ENCODER.encode(obj).encode()
+
+
+ORDER_TEXTS = 4096
+"""Orders whose JSON is kept (oldest dropped first): a node pushes each order it accepts to
+up to ``fanout`` peers within a few flushes, so it is encoded once, not once per peer."""
+_order_texts: dict[int, tuple[object, bytes]] = {}
+"""id(order) -> (that order, its JSON). The entry holds the order, so its id is not reused
+while cached, and a hit must be the very same object (orders are not changed once pushed)."""
+
+
+def request(rid: int, method: str, path: str, query: Mapping[str, str], body: object) -> bytes:
+    """A request frame's payload: ``dumps`` of its envelope, a push's orders from the cache
+    (and the rest of its body, ``also``, encoded as usual)."""
+    orders = body.get("orders") if type(body) is dict else None
+    if type(orders) is not list:
+        return dumps({"i": rid, "m": method, "p": path, "q": query, "b": body})
+    assert isinstance(body, dict)
+    texts, parts = _order_texts, []
+    for o in orders:
+        hit = texts.get(id(o))
+        if hit is not None and hit[0] is o:
+            parts.append(hit[1])
+            continue
+        text = _ENCODER.encode(o).encode()
+        if len(texts) >= ORDER_TEXTS:
+            del texts[next(iter(texts))]
+        texts[id(o)] = (o, text)
+        parts.append(text)
+    rest = dumps({k: v for k, v in body.items() if k != "orders"})  # b"{}" or b'{"also":…}'
+    head = dumps({"i": rid, "m": method, "p": path, "q": query})[:-1]
+    tail = b"}}" if rest == b"{}" else b"," + rest[1:] + b"}"
+    return head + b',"b":{"orders":[' + b",".join(parts) + b"]" + tail
