@@ -355,8 +355,9 @@ def _wait_healthy(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: f
         if proc.poll() is not None:
             raise RuntimeError(f"node exited with {proc.returncode}:\n{log.read_text()[-2000:]}")
         with contextlib.suppress(requests.RequestException):
-            if requests.get(url + "/health", timeout=1).status_code == 200:
-                return
+            r = requests.get(url + "/health", timeout=1)
+            if r.status_code == 200 and r.json().get("caughtUp", True):
+                return  # (caught up: a node replaying a long chain publishes its past fills)
         if time.monotonic() > deadline:
             raise RuntimeError(f"node did not answer on {url} in {timeout}s")
         time.sleep(0.1)
@@ -626,8 +627,18 @@ class FillWatcher:
         self.fill_events: dict[str, float] = {}
         self.filled_events: dict[str, float] = {}
         self.waiters: dict[str, asyncio.Future[float]] = {}
+        self.closed = False
 
     async def run(self) -> None:
+        try:
+            await self._read()
+        finally:  # the node closed the websocket (e.g. this reader fell behind): say so
+            self.closed = True
+            for fut in self.waiters.values():
+                if not fut.done():
+                    fut.set_exception(RuntimeError(f"the node's websocket closed: {self.ws}"))
+
+    async def _read(self) -> None:
         async for msg in self.ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 break
@@ -653,6 +664,8 @@ class FillWatcher:
         at = self.first(order_hash)
         if at is not None:
             return at
+        if self.closed:
+            raise RuntimeError(f"the node's websocket closed: {self.ws}")
         fut = self.waiters[order_hash] = asyncio.get_running_loop().create_future()
         return await asyncio.wait_for(fut, timeout)
 

@@ -53,6 +53,7 @@ async def test_chain_down_backs_off_quietly_then_a_reset_rebuilds_state(
             assert (await api.get("/v1/fills"))[1]["total"] == 1
             code, health = await api.get("/health")
             assert (code, health["chain"], health["chainLag"]) == (200, "ok", 0)
+            assert health["caughtUp"] is True  # the filled order was seen by the watcher
 
             # The chain goes away: one line, backoff, 503 with the lag.
             caplog.clear()

@@ -259,6 +259,32 @@ def test_a_push_names_the_other_mesh_peers_and_spares_at_most_half_of_ours() -> 
     assert len(sent) == 3 * 5 and core.stats()["hintSkipped"] == 0
 
 
+def test_a_hint_spares_at_most_half_of_the_forwards_made_when_the_order_leaves() -> None:
+    """The bound is taken against the live targets when the order is forwarded: peers in
+    backoff, or a mesh that shrank after the push, do not let one pusher silence more."""
+    core, clock = make(flush_delay=0.0)
+    ids = ["0x" + f"{i:02x}" * 20 for i in range(1, 10)]
+    for i, key in enumerate(ids, 1):
+        core.peers.admit(key, url(i))
+        core.mesh[key] = None
+    liar, named = ids[0], ids[1:5]
+    theirs = {**order(1), "signature": "0x" + "33" * 65}
+    core.checked(core.receive(liar, [theirs], [k[-SHORT_ID:] for k in named]).id)
+    for k in ids[5:7]:  # two mesh peers in backoff, two more leave the mesh
+        peer = core.peers.get(k)
+        assert peer is not None
+        peer.retry_at = clock.t + 30
+    for k in ids[7:]:
+        del core.mesh[k]
+    pushes = [c for c in core.accepted(theirs, exclude=liar) if isinstance(c, Call)]
+    assert len(pushes) == 2 and {c.peer for c in pushes} <= set(named)  # 2 of the 4 live
+    assert core.stats()["hintSkipped"] == 2
+    # a push names only the live mesh peers (the ones the same orders go to)
+    for c in pushes:
+        live_others = [k[-SHORT_ID:] for k in ids[:5] if k != c.peer]
+        assert c.body["also"] == live_others
+
+
 def test_heard_is_bounded_and_ignores_what_is_not_a_signature() -> None:
     heard = Heard(capacity=2)
     a, b, c = ({"signature": f"0x{k:0130x}"} for k in range(3))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 
 from sdex.ingest.verify import EcdsaBatcher, ecdsa_ok
@@ -66,3 +67,25 @@ async def test_copies_of_one_order_in_flight_share_one_check() -> None:
     assert batcher.checked + batcher.inline == 2
     assert await batcher.ecdsa_ok(one) is True  # done: a later copy is checked again
     assert batcher.shared == 2
+
+
+async def test_a_copy_sharing_a_check_gets_its_verdict_when_the_first_caller_goes_away() -> None:
+    """A served stream closing cancels its calls: the first copy's caller may be cancelled
+    while another peer's copy waits on the same check; that copy still gets its verdict."""
+    batcher = EcdsaBatcher()
+    one = _signed(9)
+    first = asyncio.ensure_future(batcher.ecdsa_ok(one))
+    second = asyncio.ensure_future(batcher.ecdsa_ok(one))
+    await asyncio.sleep(0)  # the first copy's check is queued, the second shares it
+    first.cancel()  # before the check ran
+    assert await asyncio.wait_for(second, 10) is True
+    assert first.cancelled() and batcher.shared == 1
+    # and a copy whose own caller is cancelled is cancelled, not answered
+    third = asyncio.ensure_future(batcher.ecdsa_ok(one))
+    fourth = asyncio.ensure_future(batcher.ecdsa_ok(one))
+    await asyncio.sleep(0)
+    fourth.cancel()
+    assert await asyncio.wait_for(third, 10) is True
+    with contextlib.suppress(asyncio.CancelledError):
+        await fourth
+    assert fourth.cancelled()

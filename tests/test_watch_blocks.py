@@ -85,3 +85,7 @@ def test_announced_blocks_of_our_settlements_alone_are_taken_from_their_receipts
     # only the last ANNOUNCED_KEPT numbers are kept
     remember(announced, Header(11 + ANNOUNCED_KEPT, "0x" + "88" * 32, "0x" + "77" * 32, 1))
     assert 11 not in announced and 12 in announced
+    # an endpoint announcing ever lower numbers (or resetting) grows nothing
+    for n in range(10_000, 0, -1):
+        remember(announced, Header(n, "0x" + "aa" * 32, "0x" + "bb" * 32, 1))
+    assert len(announced) <= 2 * ANNOUNCED_KEPT + 1 and min(announced) == 1

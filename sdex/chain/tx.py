@@ -190,9 +190,11 @@ class Sender:
     def broadcast_for_receipt(self, signed: SignedTx) -> Any:
         """Send a signed transaction and ask for its receipt in the same round trip: the
         raw receipt, or None when the chain had none yet. (Hardhat's automine mines on the
-        send and answers a batch's requests in order: the receipt is there; anvil mines a
-        few ms after answering: None.) A reverted transaction mined on the send gives its
-        receipt; other failures raise as ``broadcast``."""
+        send; it runs a batch's requests concurrently, not in a promised order, but in
+        practice the receipt read comes after the send's mining (19 of 20 in a probe); anvil
+        mines a few ms after answering: None. None only costs a poll.) A reverted
+        transaction mined on the send gives its receipt; other failures raise as
+        ``broadcast``."""
         try:
             sent, receipt = self.rpc.batch(
                 [

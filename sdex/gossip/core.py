@@ -175,7 +175,7 @@ class GossipCore:
                     targets = by_exclude[exclude] = [self._box(k) for k in keys]
                 else:  # no mesh yet (a node starting, or a tiny network): random peers
                     targets = [self._box(p.key) for p in self.peers.sample(cfg.fanout, exclude)]
-            for box in targets:
+            for box in self._heard.spare(order, targets):
                 boxes[box.key] = box
                 if len(box.orders) >= cfg.outbox_max:
                     box.orders.popleft()
@@ -226,7 +226,7 @@ class GossipCore:
         if isinstance(also, list) and len(also) <= ALSO_MAX:
             mesh = {k[-SHORT_ID:]: k for k in self.mesh if k != sender}
             named = [mesh[a] for a in also if isinstance(a, str) and a in mesh]
-            self._heard.hint(named, orders, (len(self.mesh) - 1) // 2)
+            self._heard.hint(named, orders)
         check = Check(next(self._ids), sender, orders)
         self._waiting[check.id] = Pending(check, None, None)
         return check
@@ -452,8 +452,8 @@ class GossipCore:
             return
         while box.orders and box.in_flight < self.config.push_window:
             batch = box.take(self.config.batch_max, self._heard)
-            if batch:  # ``also``: the peers the same orders go to (``receive``)
-                also = [k[-SHORT_ID:] for k in self.mesh if k != box.key]
+            if batch:  # ``also``: the live mesh peers the same orders go to (``receive``)
+                also = [k[-SHORT_ID:] for k in self.mesh if k != box.key and self._live(k, now)]
                 body = {"orders": batch, "also": also}
                 self._send(box, self.call(peer, "push", "POST", "/p2p/orders", body))
 

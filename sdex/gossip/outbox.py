@@ -24,8 +24,8 @@ ALSO_MAX = 16
 
 class Heard:
     """Order signature -> ids of the peers that pushed that order to this node (bounded),
-    and of the peers a pusher said it sends the same orders to (``hint``: at most ``most``
-    per order, however many pushers say so)."""
+    and of the peers a pusher said it sends the same orders to (``hint``; ``spare`` leaves
+    out at most half of a forward's targets, however many pushers say so)."""
 
     def __init__(self, capacity: int = HEARD_MAX) -> None:
         self.capacity = capacity
@@ -36,11 +36,29 @@ class Heard:
         """``sender`` pushed ``orders`` (unchecked: a lie only keeps orders from the liar)."""
         self._add(self._by_sig, [sender], orders, HEARD_PEERS_MAX)
 
-    def hint(self, peers: list[str], orders: Iterable[object], most: int) -> None:
-        """A pusher says ``peers`` get ``orders`` from it too: at most ``most`` of them per
-        order are left out of our forwards (a lying pusher silences no more than that)."""
-        if peers and most > 0:
-            self._add(self._hinted, peers, orders, most)
+    def hint(self, peers: list[str], orders: Iterable[object]) -> None:
+        """A pusher says ``peers`` get ``orders`` from it too (a claim: ``spare`` bounds what
+        any number of such claims may leave out when the orders are forwarded)."""
+        if peers:
+            self._add(self._hinted, peers, orders, HEARD_PEERS_MAX)
+
+    def spare(self, order: dict[str, Any], targets: list[Outbox]) -> list[Outbox]:
+        """The ``targets`` to forward ``order`` to: those its pushers named are left out, at
+        most half of them (so a lying pusher silences no more than that, whatever the mesh
+        is when the order is forwarded)."""
+        sig = order.get("signature")
+        named = self._hinted.get(sig) if isinstance(sig, str) else None
+        if not named:
+            return targets
+        most = len(targets) // 2
+        kept: list[Outbox] = []
+        for box in targets:
+            if most and box.key in named:
+                box.hinted += 1
+                most -= 1
+            else:
+                kept.append(box)
+        return kept
 
     def _add(self, table: dict[str, set[str]], peers: list[str], orders: Iterable[object],
              most: int) -> None:  # fmt: skip
@@ -63,11 +81,6 @@ class Heard:
         peers = self._by_sig.get(sig) if isinstance(sig, str) else None
         return peers is not None and peer in peers
 
-    def hinted(self, order: dict[str, Any], peer: str) -> bool:
-        sig = order.get("signature")
-        peers = self._hinted.get(sig) if isinstance(sig, str) else None
-        return peers is not None and peer in peers
-
     def __len__(self) -> int:
         return len(self._by_sig)
 
@@ -88,16 +101,12 @@ class Outbox:
     def take(self, most: int, heard: Heard) -> list[dict[str, Any]]:
         """The next batch (at most ``most``), without the orders this peer sent us."""
         batch: list[dict[str, Any]] = []
-        orders, by_sig, hints, key = self.orders, heard._by_sig, heard._hinted, self.key
+        orders, by_sig, key = self.orders, heard._by_sig, self.key
         while orders and len(batch) < most:  # (``heard.sent_by`` inlined: per order copy)
             o = orders.popleft()
             sig = o.get("signature")
-            if not isinstance(sig, str):
-                batch.append(o)
-            elif key in by_sig.get(sig, ()):
+            if isinstance(sig, str) and key in by_sig.get(sig, ()):
                 self.echoes += 1
-            elif key in hints.get(sig, ()):
-                self.hinted += 1
             else:
                 batch.append(o)
         return batch

@@ -119,7 +119,13 @@ class EcdsaBatcher:
         same = self._in_flight.get(key)
         if same is not None:  # another copy (a second peer's) is being checked: share it
             self.shared += 1
-            return await asyncio.shield(same)
+            try:
+                return await asyncio.shield(same)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+                return ecdsa_ok(signed)  # the first copy's caller went away: check it here
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[bool | None] = loop.create_future()
         self._in_flight[key] = fut

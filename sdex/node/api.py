@@ -349,6 +349,7 @@ async def get_health(request: web.Request) -> web.Response:
             "status": "ok" if chain == "ok" else "degraded",
             "chain": chain,
             "chainLag": w.lag,
+            "caughtUp": w.caught_up.is_set(),
             "chainId": node.domain.chain_id,
             "exchange": node.domain.verifying_contract,
             "operator": node.config.operator,

@@ -115,7 +115,9 @@ def apply_run(mirror: Mirror, run: list[tuple[Header, OwnReceipt]]) -> Effects:
 
 
 def remember(announced: dict[int, Header], header: Header) -> None:
-    """Keep ``header`` by number, and the last ``ANNOUNCED_KEPT`` numbers only."""
+    """Keep ``header`` by number, and only numbers within ``ANNOUNCED_KEPT`` of it, below or
+    above (an endpoint announcing ever lower numbers, or resetting, grows nothing)."""
     announced[header.number] = header
-    for n in [n for n in announced if n <= header.number - ANNOUNCED_KEPT]:
+    low, high = header.number - ANNOUNCED_KEPT, header.number + ANNOUNCED_KEPT
+    for n in [n for n in announced if n <= low or n > high]:
         del announced[n]
