@@ -178,12 +178,12 @@ class Entry:
     ) -> None:
         """``gcd``: of ``maker_amount`` and ``taker_amount``; ``order`` and ``order_hash``:
         ``signed.order`` and ``signed.hash`` (all passed in by the book, which has read them
-        already: each read of the uncompiled ``SignedOrder`` is a generic attribute lookup)."""
+        already: in the Python source each read of a ``SignedOrder`` is an attribute lookup)."""
         self.signed = signed
         self.order: Order = order
         self.hash = order_hash  # the order's identity, read on every removal
         # The order's fields the walk reads, kept as native ints and strs: reading them from
-        # the (uncompiled) ``Order`` costs an attribute lookup and a conversion each time.
+        # the ``Order`` (a native class too, compiled) costs a call and a conversion each time.
         self.maker_amount = maker_amount
         self.taker_amount = taker_amount
         self.fee_amount = fee_amount
