@@ -264,6 +264,20 @@ def _variant(built_tree: Path, tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.parametrize("pure", [False, True])
+def test_order_imported_first_follows_the_decision(built_tree: Path, pure: bool) -> None:
+    """``sdex.order`` is compiled outside the book's packages: imported before anything of
+    the book, it is still the build only when the build is used (``sdex/__init__``)."""
+    check = "import sdex.order as o; from sdex.book import native; print(native.ACTIVE, o.__file__)"
+    env = _env(built_tree, SDEX_PURE="1") if pure else _env(built_tree)
+    out = subprocess.run(
+        [sys.executable, "-c", check], cwd=built_tree, env=env, capture_output=True, text=True
+    )
+    active, path = out.stdout.split()
+    assert active == str(not pure)
+    assert path.endswith(".py" if pure else ".so"), path
+
+
 def test_edited_source_is_never_shadowed(built_tree: Path, tmp_path: Path) -> None:
     root = _variant(built_tree, tmp_path)
     engine = root / "sdex" / "matching" / "engine.py"
@@ -350,7 +364,7 @@ def test_the_makefile_rebuilds_when_a_dependency_changes() -> None:
     listed = {d for d in deps.split() if d.endswith(".py")}
     outside = {
         m.replace(".", "/") + ".py"
-        for m in native.DEPENDENCIES
+        for m in (*native.DEPENDENCIES, *native.LONE)  # compiled outside the two packages
         if not m.startswith(("sdex.book.", "sdex.matching."))
     }
     assert listed == outside

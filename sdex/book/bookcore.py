@@ -144,11 +144,12 @@ class BookCore:
             raise DuplicateOrder(f"order {signed.hash_hex} is already in the book")
         seq = self._seq = self._seq + 1
         account = self._account(order.maker, token)
-        return self._insert(signed, h, book_side, account, seq, filled, 0, m, t, fee)
+        return self._insert(signed, order, h, book_side, account, seq, filled, 0, m, t, fee)
 
     def _insert(
         self,
         signed: SignedOrder,
+        order: Order,
         h: bytes,
         book_side: BookSide,
         account: Account,
@@ -159,9 +160,10 @@ class BookCore:
         t: int,
         fee: int,
     ) -> Entry:
-        """Index an order (``h``: its hash; ``m``, ``t``, ``fee``: its maker, taker and fee
-        amounts, all read by the caller already) and book its amounts on its account."""
-        e = Entry(signed, book_side, seq, filled, account, m, t, fee, int_gcd(m, t))
+        """Index an order (``order``, ``h``: its ``Order`` and hash; ``m``, ``t``, ``fee``: its
+        maker, taker and fee amounts, all read by the caller already) and book its amounts on
+        its account."""
+        e = Entry(signed, book_side, seq, filled, account, m, t, fee, int_gcd(m, t), order, h)
         self._index[h] = e
         e.indexed = True
         orders = account.orders
@@ -352,7 +354,7 @@ class BookCore:
             level.compact()
 
     def _forget(self, e: Entry) -> None:
-        del self._index[e.signed.hash]
+        del self._index[e.hash]
         e.indexed = False
         account = e.account
         if not account.live and not account.reserved and not account.explicit:

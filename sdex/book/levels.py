@@ -146,6 +146,7 @@ class Entry:
         "fee_amount",
         "fillable",
         "filled",
+        "hash",
         "indexed",
         "level",
         "maker",
@@ -172,14 +173,17 @@ class Entry:
         taker_amount: int,
         fee_amount: int,
         gcd: int,
+        order: Order,
+        order_hash: bytes,
     ) -> None:
-        """``gcd``: of ``maker_amount`` and ``taker_amount`` (the order's, passed in by the book,
-        which has read them already)."""
-        order = signed.order
+        """``gcd``: of ``maker_amount`` and ``taker_amount``; ``order`` and ``order_hash``:
+        ``signed.order`` and ``signed.hash`` (all passed in by the book, which has read them
+        already: in the Python source each read of a ``SignedOrder`` is an attribute lookup)."""
         self.signed = signed
         self.order: Order = order
+        self.hash = order_hash  # the order's identity, read on every removal
         # The order's fields the walk reads, kept as native ints and strs: reading them from
-        # the (uncompiled) ``Order`` costs an attribute lookup and a conversion each time.
+        # the ``Order`` (a native class too, compiled) costs a call and a conversion each time.
         self.maker_amount = maker_amount
         self.taker_amount = taker_amount
         self.fee_amount = fee_amount
@@ -206,10 +210,6 @@ class Entry:
         """Placed (GTC, open), as opposed to an order being matched or closed: at a level, or
         deferred (parked without a level while all it has is in flight)."""
         return self.level is not None or (self.parked and self.closed is None)
-
-    @property
-    def hash(self) -> bytes:
-        return self.signed.hash
 
     @property
     def side(self) -> Side:
@@ -277,7 +277,7 @@ class Level:
         entry.level = None
         if entry.parked:
             entry.parked = False
-            del self.parked[entry.signed.hash]
+            del self.parked[entry.hash]
             return
         entry.dead = True
         self.live -= 1
@@ -292,7 +292,7 @@ class Level:
         """``entry`` (in the queue) cannot trade now: take it out of the queue, O(1)."""
         entry.dead = True
         entry.parked = True
-        self.parked[entry.signed.hash] = entry
+        self.parked[entry.hash] = entry
         self.live -= 1
         self._skip_dead()
 
@@ -301,7 +301,7 @@ class Level:
         entry.level = self
         entry.dead = True
         entry.parked = True
-        self.parked[entry.signed.hash] = entry
+        self.parked[entry.hash] = entry
 
     def unpark(self, entry: Entry) -> None:
         """``entry`` can trade again: back into the queue at its time priority.
@@ -309,7 +309,7 @@ class Level:
         O(level) (a compaction drops its stale slot); rare next to matching. Never called
         while ``sdex.matching`` walks this level (the walk stops first, see its ``refunded``).
         """
-        del self.parked[entry.signed.hash]
+        del self.parked[entry.hash]
         entry.parked = False
         self.compact()  # before un-marking: drops the entry's own stale slot, if any
         entry.dead = False

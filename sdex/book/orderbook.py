@@ -305,7 +305,9 @@ class OrderBook(BookCore):
             seq, filled, pending = int(rec["seq"]), int(rec["filled"]), int(rec["pending"])
             account = book._account(o.maker, o.maker_token)
             m, t, fee = o.maker_amount, o.taker_amount, o.fee_amount
-            e = book._insert(signed, signed.hash, found, account, seq, filled, pending, m, t, fee)
+            e = book._insert(
+                signed, o, signed.hash, found, account, seq, filled, pending, m, t, fee
+            )
             if rec["closed"] is not None:
                 e.account.open -= e.remaining
                 e.account.live -= 1
