@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 
-from sdex.book import Entry, RemovalReason, Side
+from sdex.book import BookOrderState, Entry, RemovalReason, Side
 from sdex.book.errors import BookError
 from sdex.errors import SignatureError
 from sdex.ingest import Accepted, Known, Rejection
@@ -151,8 +151,8 @@ class NodeIntake(NodeStatus):
                 }
             )
             return SubmitResult(201, {}, accepted=signed, stored=stored)
-        self._after_match(mr)
-        body = self._submit_body(rec, mr)
+        st = self._after_match(mr)
+        body = self._submit_body(rec, mr, st)
         meta = body["metaData"]  # the same as self._record(rec)'s, computed once
         self.events.publish_lazy(
             lambda: {"type": "order", "event": "added", "order": rec.json, "metaData": meta}
@@ -192,18 +192,20 @@ class NodeIntake(NodeStatus):
                 best = e
         return None if best is None else best.hash
 
-    def _announce_if_resting(self, rec: Record) -> None:
+    def _announce_if_resting(self, rec: Record) -> BookOrderState | None:
         """Gossip an order once it rests here: a GTC order the book keeps. IOC/FOK orders,
-        and orders matched in full at arrival, never leave this node."""
+        and orders matched in full at arrival, never leave this node. The book's state of
+        the order, if it was read."""
         if rec.announced or rec.tif is not TimeInForce.GTC or rec.status not in OPEN_STATUSES:
-            return
+            return None
         st = self.book.get(rec.signed.hash)
         if st is None or st.closed is not None or not st.resting or st.remaining == 0:
-            return  # (remaining 0: all of it is in matches being settled)
+            return st  # (remaining 0: all of it is in matches being settled)
         self.registry.announce(rec)
         if self.gossip is not None:
             exclude = rec.source.removeprefix("peer:") if rec.source.startswith("peer:") else None
             self.gossip.announce(rec.json, exclude=exclude)
+        return st
 
     def may_match(self, resting: Entry, incoming: Entry) -> bool:
         """Whether this node may settle ``incoming`` (taker) against ``resting`` when it
@@ -230,8 +232,11 @@ class NodeIntake(NodeStatus):
             return resting.seq < incoming.seq
         return resting.hash < incoming.hash and time.time() - rest.created_at >= CROSS_GRACE
 
-    def _after_match(self, mr: MatchResult) -> None:
-        """Apply an engine result: removed resting orders, the incoming order's fate, matches."""
+    def _after_match(self, mr: MatchResult) -> BookOrderState | None:
+        """Apply an engine result: removed resting orders, the incoming order's fate, matches.
+        The book's state of the incoming order if it was read here (it rests: announced),
+        as it stands afterwards (queuing the matches for settlement leaves the book alone)."""
+        st: BookOrderState | None = None
         for h, reason in mr.removed:
             self._book_closed(h, reason)
         rec = self.records.get(mr.order.hash)
@@ -241,7 +246,7 @@ class NodeIntake(NodeStatus):
             elif mr.outcome is Outcome.EXPIRED:
                 self._close_record(rec, OrderStatus.EXPIRED, "expired")
             else:
-                self._announce_if_resting(rec)
+                st = self._announce_if_resting(rec)
         if log.isEnabledFor(logging.DEBUG):  # per match: at INFO it would cost the hot path
             for m in mr.matches:
                 log.debug(
@@ -253,6 +258,7 @@ class NodeIntake(NodeStatus):
                 )
         self.registry.matched(mr)
         self.settler.submit(mr.matches)
+        return st
 
     def _uncross(self) -> None:
         for mr in self.engine.uncross(now=self.now(), may_match=self.may_match):
