@@ -3,14 +3,14 @@ book, matching, the self-trade and cross rules, gossip announcement, and soft ca
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
 import time
 
 from sdex.book import BookOrderState, Entry, RemovalReason, Side
 from sdex.book.errors import BookError
 from sdex.errors import SignatureError
-from sdex.ingest import Accepted, Known, Rejection
+from sdex.ingest import Accepted, IntakeResult, Known, Rejection
 from sdex.ingest.rejections import RejectionCode
 from sdex.matching.match import MatchResult, Outcome, TimeInForce
 from sdex.model import OPEN_STATUSES, VALIDATION_FAILED, OrderStatus, error_body, field_error_body
@@ -70,7 +70,25 @@ class NodeIntake(NodeStatus):
         (a rejection that proves bad faith: the peer pays for it)."""
         if self._known_copy(obj):  # most copies a peer sends are known: skip parse and hash
             return "known"
-        result = await self.peer_intake.submit(obj, check_fee=False)
+        return self._from_peer(await self.peer_intake.submit(obj, check_fee=False), peer)
+
+    async def submit_many_from_peer(self, objs: list[object], peer: str) -> list[str]:
+        """``submit_from_peer`` for a chunk of a peer's orders, in order: the copies held here
+        already (most of them) are answered at once; the others go through the intake
+        together (their signatures checked in one batch, no task per order)."""
+        results = ["known" if self._known_copy(o) else "" for o in objs]
+        todo = [i for i, r in enumerate(results) if not r]
+        if len(todo) == 1:
+            results[todo[0]] = await self.submit_from_peer(objs[todo[0]], peer)
+        elif todo:
+            each = self.peer_intake.submit_each([objs[i] for i in todo], check_fee=False)
+            async with contextlib.aclosing(each):
+                async for k, result in each:
+                    results[todo[k]] = self._from_peer(result, peer)
+        return results
+
+    def _from_peer(self, result: IntakeResult, peer: str) -> str:
+        """A peer's order after the intake: booked if it is new here and within limits."""
         if isinstance(result, Rejection):
             return "forged" if result.code.bad_faith else "rejected"
         if isinstance(result, Known) or result.signed.hash in self.records:
@@ -79,20 +97,6 @@ class NodeIntake(NodeStatus):
             return "rejected"
         self._accept(result, "peer:" + peer, TimeInForce.GTC, match=False)
         return "accepted"
-
-    async def submit_many_from_peer(self, objs: list[object], peer: str) -> list[str]:
-        """``submit_from_peer`` for a chunk of a peer's orders, in order: the copies held here
-        already (most of them) are answered at once; the others go through
-        ``submit_from_peer`` together (their signatures checked in one batch)."""
-        results = ["known" if self._known_copy(o) else "" for o in objs]
-        todo = [i for i, r in enumerate(results) if not r]
-        if len(todo) == 1:
-            results[todo[0]] = await self.submit_from_peer(objs[todo[0]], peer)
-        elif todo:
-            got = await asyncio.gather(*(self.submit_from_peer(objs[i], peer) for i in todo))
-            for i, r in zip(todo, got, strict=True):
-                results[i] = r
-        return results
 
     def _known_copy(self, obj: object) -> bool:
         """Is ``obj`` exactly the JSON of an order held here? (by its 65-byte signature,
