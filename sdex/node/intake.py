@@ -146,21 +146,11 @@ class NodeIntake(NodeStatus):
             return SubmitResult(201, self._submit_body(rec, None), stored=stored)
         if mr is None:  # a peer's order: nobody reads an answer, only subscribers an event
             self._announce_if_resting(rec)
-            self.events.publish_lazy(
-                lambda: {
-                    "type": "order",
-                    "event": "added",
-                    "order": rec.json,
-                    "metaData": self.meta(rec),
-                }
-            )
+            self.registry.publish(rec, "added")
             return SubmitResult(201, {}, accepted=signed, stored=stored)
-        st = self._after_match(mr)
-        body = self._submit_body(rec, mr, st)
-        meta = body["metaData"]  # the same as self._record(rec)'s, computed once
-        self.events.publish_lazy(
-            lambda: {"type": "order", "event": "added", "order": rec.json, "metaData": meta}
-        )
+        meta = self.meta(rec, self._after_match(mr))  # the answer's and the event's
+        body = self._submit_body(rec, mr, meta)
+        self.registry.publish(rec, "added", meta=meta)
         return SubmitResult(201, body, accepted=signed, stored=stored)
 
     def _own_crossing(self, signed: SignedOrder) -> bytes | None:

@@ -191,15 +191,22 @@ class OrderRegistry:
     def record_json(self, rec: Record) -> dict[str, object]:
         return {"order": rec.signed.to_json(), "metaData": self.meta(rec)}
 
-    def publish(self, rec: Record, event: str, st: BookOrderState | None = None) -> None:
+    def publish(
+        self,
+        rec: Record,
+        event: str,
+        st: BookOrderState | None = None,
+        meta: dict[str, object] | None = None,
+    ) -> None:
         """An order event on the websocket: ``event`` and the record's JSON (``st``: as
-        for ``meta``)."""
+        for ``meta``; ``meta``: the record's ``metaData`` if the caller just made it). Built
+        only if someone listens; the order's text encoded once per record."""
         self.events.publish_lazy(
             lambda: {
                 "type": "order",
                 "event": event,
                 "order": rec.json,
-                "metaData": self.meta(rec, st),
+                "metaData": self.meta(rec, st) if meta is None else meta,
             },
             lambda ev: _order_event_text(ev, rec),
         )
@@ -213,7 +220,12 @@ class OrderRegistry:
         self._move(rec, status)
         self.records[h] = rec
         o = rec.signed.order
-        self._by_account.setdefault((o.maker, o.maker_token), set()).add(h)
+        key = (o.maker, o.maker_token)
+        held = self._by_account.get(key)  # (not ``setdefault``: a new set per order)
+        if held is None:
+            self._by_account[key] = {h}
+        else:
+            held.add(h)
         if len(rec.signed.signature) == 65:
             self._by_signature[rec.json["signature"]] = rec
 

@@ -27,10 +27,11 @@ class NodeViews(NodeState):
         return self.registry.record_json(rec)
 
     def _submit_body(
-        self, rec: Record, mr: MatchResult | None, st: BookOrderState | None = None
+        self, rec: Record, mr: MatchResult | None, meta: dict[str, object] | None = None
     ) -> dict[str, object]:
-        """The answer to a wallet's order (``st``: the book's state of it, if just read)."""
-        meta = self.meta(rec, st)
+        """The answer to a wallet's order (``meta``: its ``metaData``, if just made)."""
+        if meta is None:
+            meta = self.meta(rec)
         body: dict[str, object] = {
             "orderHash": rec.signed.hash_hex,
             "status": meta["status"],
