@@ -11,13 +11,16 @@ rate, the median latency and the node's CPU per order: the event loop's thread
 Modes (``--modes``, comma-separated): ``base`` (as configured), ``ecdsa-direct`` (each
 signature recovered in its request, on the loop), ``ecdsa-loop`` (batched per loop turn but
 recovered on the loop), ``chunk=N`` (the worker thread delivers chunks of N), ``gw=S`` (the
-store's group window, seconds). Prints JSON lines, then the medians per mode.
+store's group window, seconds). ``--profile P`` writes each round's cProfile of the event
+loop (thread CPU clock: waiting for the GIL counts nothing) to ``P.<mode>.<round>``. Prints
+JSON lines, then the medians per mode.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import statistics
 import subprocess
@@ -80,7 +83,8 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
 
 
 async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str], per: int,
-                 work: Path) -> dict[str, list[dict[str, float]]]:  # fmt: skip
+                 work: Path, profile: str | None = None
+                 ) -> dict[str, list[dict[str, float]]]:  # fmt: skip
     client = work / "client.py"
     client.write_text(CLIENT)
     out: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
@@ -103,8 +107,14 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
         for i, f in enumerate(files):
             mode = modes[i % len(modes)]
             apply_mode(node, mode, defaults)
+            prof = cProfile.Profile(time.thread_time) if profile is not None else None
             t0, p0 = time.thread_time(), time.process_time()
+            if prof is not None:
+                prof.enable()
             r = await post(f)
+            if prof is not None:
+                prof.disable()
+                prof.dump_stats(f"{profile}.{mode}.{i}")
             loop_s, all_s = time.thread_time() - t0, time.process_time() - p0
             if r["statuses"] != {"201": per}:
                 raise RuntimeError(f"{mode}: {r['statuses']} {r['errors']}")
@@ -126,6 +136,10 @@ def main() -> None:
     ap.add_argument("--per-round", type=int, default=1500)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--modes", default="base,ecdsa-direct,ecdsa-loop")
+    ap.add_argument(
+        "--profile",
+        help="cProfile the event loop (thread CPU clock) per round into PROFILE.<mode>.<round>",
+    )
     args = ap.parse_args()
     modes = args.modes.split(",")
     n = args.per_round * args.repeat * len(modes)
@@ -155,7 +169,7 @@ def main() -> None:
             cfg = NodeConfig.from_deployment(
                 deployment, signer.keys[nb.OPERATOR], work / "node.db", port=nb.free_port()
             )
-            out = asyncio.run(rounds(cfg, files, warm, modes, args.per_round, work))
+            out = asyncio.run(rounds(cfg, files, warm, modes, args.per_round, work, args.profile))
         finally:
             devnet.stop()
     medians = {

@@ -116,3 +116,35 @@ async def test_a_wallet_is_told_of_a_peers_order_only_once_it_is_committed(
         with contextlib.closing(sqlite3.connect(db)) as ro:  # what a crash would leave
             rows = ro.execute("SELECT status FROM orders WHERE hash=?", (order.hash_hex,))
             assert rows.fetchall() == [("open",)]
+
+
+async def test_a_peers_chunk_is_judged_as_each_of_its_orders_alone(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """``submit_many_from_peer`` (no task per order): in order, the verdicts each order gets
+    alone; a copy twice in one chunk is booked once; every new order is stored and rests."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, _api):
+        await wait_for(lambda: node.watcher.caught_up.is_set())
+        fresh = [c.sign(ask(c, CAROL, E18, (9000 + i) * E6)) for i in range(5)]
+        held = c.sign(ask(c, CAROL, E18, 9900 * E6))
+        assert await node.submit_from_peer(dict(held.to_json()), "ab" * 32) == "accepted"
+        forged = dict(fresh[0].to_json(), makerAmount=str(2 * E18))  # not what was signed
+        chunk: list[object] = [
+            *(dict(s.to_json()) for s in fresh[:3]),
+            dict(fresh[1].to_json()),  # the same order again in this chunk
+            {"makerAmount": []},  # malformed
+            forged,
+            dict(held.to_json()),
+            *(dict(s.to_json()) for s in fresh[3:]),
+        ]
+        got = await node.submit_many_from_peer(chunk, "ab" * 32)
+        assert got == [
+            *["accepted"] * 3, "known", "forged", "forged", "known", *["accepted"] * 2,
+        ]  # fmt: skip
+        for s in fresh:
+            rec = node.records[s.hash]
+            assert rec.source == "peer:" + "ab" * 32 and rec.announced
+            assert s.hash in node.book
+        assert len(node.records) == 6
+        await wait_for(lambda: all(node.store.order(s.hash_hex) is not None for s in fresh))

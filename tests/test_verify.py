@@ -89,3 +89,25 @@ async def test_a_copy_sharing_a_check_gets_its_verdict_when_the_first_caller_goe
     with contextlib.suppress(asyncio.CancelledError):
         await fourth
     assert fourth.cancelled()
+
+
+async def test_a_chunk_is_checked_in_one_hand_over_and_answered_in_order() -> None:
+    """``ecdsa_each`` (a peer's chunk, no task per order): the verdicts of ``ecdsa_ok``, in
+    order, one hand-over; a copy already in flight shares its check; leaving early forgets
+    the checks nobody waits for (a later copy is checked again)."""
+    good = [_signed(30 + i) for i in range(12)]
+    forged = dataclasses.replace(good[0], order=good[1].order)
+    contract_wallet = dataclasses.replace(good[2], signature=b"\x01" * 100)
+    chunk = [*good, forged, contract_wallet, good[5]]
+    batcher = EcdsaBatcher(chunk=8)
+    elsewhere = asyncio.ensure_future(batcher.ecdsa_ok(good[3]))  # another peer's copy
+    await asyncio.sleep(0)
+    got = [ok async for ok in batcher.ecdsa_each(chunk)]
+    assert got == [ecdsa_ok(s) for s in chunk] == [True] * 12 + [False, None, True]
+    assert await elsewhere is True
+    assert batcher.shared == 2  # good[3] (the other peer's check), good[5] (its own copy)
+    assert batcher.checked + batcher.inline == 13
+    each = batcher.ecdsa_each(good[:6])
+    assert await anext(each) is True
+    await each.aclose()  # the consumer went away after the first verdict
+    assert not batcher._in_flight

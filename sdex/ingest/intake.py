@@ -7,7 +7,9 @@ here trusts the sender: a peer's order is checked exactly like a wallet's.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 
 from sdex.chain import OrderState, OrderStatus
@@ -144,6 +146,41 @@ class Intake:
         # Off-chain ECDSA first, on the worker thread. A signature that doesn't recover to
         # the maker may still be a contract wallet's (EIP-1271): the chain's verdict decides.
         ecdsa_ok = await self.ecdsa.ecdsa_ok(signed)
+        result = self._after_ecdsa(signed, ecdsa_ok)
+        return await self._after_read(signed, ecdsa_ok) if result is None else result
+
+    async def submit_each(
+        self, objs: Sequence[object], check_fee: bool = True
+    ) -> AsyncGenerator[tuple[int, IntakeResult], None]:
+        """``submit`` of each of ``objs`` (index, result), each as soon as it is known,
+        without a task per order: the off-chain checks of all, their signatures in one
+        hand-over (in order, as they come back), the chain reads some need together last."""
+        firsts = [self.check_offchain(o, check_fee) for o in objs]
+        signed: list[tuple[int, SignedOrder]] = []
+        for i, first in enumerate(firsts):
+            if isinstance(first, SignedOrder):
+                signed.append((i, first))
+            else:
+                yield i, first
+        reads: list[tuple[int, SignedOrder, bool | None]] = []
+        async with contextlib.aclosing(self.ecdsa.ecdsa_each([so for _, so in signed])) as oks:
+            k = 0
+            async for ok in oks:
+                i, so = signed[k]
+                k += 1
+                result = self._after_ecdsa(so, ok)
+                if result is None:
+                    reads.append((i, so, ok))
+                else:
+                    yield i, result
+        if reads:  # (a first-seen account, a contract signature: rare, so tasks here)
+            got = await asyncio.gather(*(self._after_read(so, ok) for _, so, ok in reads))
+            for (i, _, _), result in zip(reads, got, strict=True):
+                yield i, result
+
+    def _after_ecdsa(self, signed: SignedOrder, ecdsa_ok: bool | None) -> IntakeResult | None:
+        """The verdict on ``signed`` after its ECDSA check, if no chain read is needed (the
+        mirror's state, a cached EIP-1271 verdict); None: read the chain."""
         if self.known(signed.hash):  # accepted meanwhile (a repeat posted concurrently)
             return Known(signed.hash)
         signed_ok = ecdsa_ok if ecdsa_ok is True else self._contract_verdict(signed)
@@ -151,17 +188,17 @@ class Intake:
             return Rejection.of(RejectionCode.INVALID_SIGNATURE)
         try:
             state = self._state(signed, signed_ok)
-            if state is None:
-                state = await self._read(signed, ecdsa_ok)
         except Exception as e:
-            return Rejection.of(
-                RejectionCode.CHAIN_UNAVAILABLE, f"chain read failed: {type(e).__name__}"
-            )
-        if ecdsa_ok and not state.signature_valid:  # the chain is the judge; say so if we differ
-            return Rejection.of(
-                RejectionCode.INVALID_SIGNATURE, "the Exchange rejects this signature"
-            )
-        return judge(signed, state)
+            return _unavailable(e)
+        return None if state is None else _verdict(signed, ecdsa_ok, state)
+
+    async def _after_read(self, signed: SignedOrder, ecdsa_ok: bool | None) -> IntakeResult:
+        """The verdict on ``signed`` from a chain read."""
+        try:
+            state = await self._read(signed, ecdsa_ok)
+        except Exception as e:
+            return _unavailable(e)
+        return _verdict(signed, ecdsa_ok, state)
 
     def _state(self, signed: SignedOrder, signed_ok: bool | None) -> OrderState | None:
         """The mirror's answer (an order signed by ECDSA or with a cached EIP-1271 verdict,
@@ -190,6 +227,16 @@ class Intake:
         if m is not None and sig_ok and self.mirror_ready() and m.head is not None:
             m.learn(signed, state, read_at)
         return state
+
+
+def _unavailable(e: Exception) -> Rejection:
+    return Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, f"chain read failed: {type(e).__name__}")
+
+
+def _verdict(signed: SignedOrder, ecdsa_ok: bool | None, state: OrderState) -> IntakeResult:
+    if ecdsa_ok and not state.signature_valid:  # the chain is the judge; say so if we differ
+        return Rejection.of(RejectionCode.INVALID_SIGNATURE, "the Exchange rejects this signature")
+    return judge(signed, state)
 
 
 def judge(signed: SignedOrder, state: OrderState) -> Accepted | Rejection:

@@ -26,7 +26,7 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from eth_hash.auto import keccak
 
@@ -115,18 +115,33 @@ class EcdsaBatcher:
         """``ecdsa_ok(signed)``, computed on the worker thread with the others of this turn."""
         if len(signed.signature) != 65:
             return None
+        fut, own = self._start(signed, asyncio.get_running_loop())
+        return await self._wait(signed, fut, own)
+
+    async def ecdsa_each(self, signeds: Sequence[SignedOrder]) -> AsyncGenerator[bool | None, None]:
+        """``ecdsa_ok`` of each of ``signeds``, in order, each as soon as it is known; all
+        queued at once (one hand-over), and no task per order (a peer's chunk)."""
+        loop = asyncio.get_running_loop()
+        started = [self._start(so, loop) if len(so.signature) == 65 else None for so in signeds]
+        try:
+            for i, so in enumerate(signeds):
+                st, started[i] = started[i], None  # (waited from here: ``_wait`` ends it)
+                yield None if st is None else await self._wait(so, *st)
+        finally:  # left early (cancelled): the own checks nobody waits for any more
+            for so, st in zip(signeds, started, strict=True):
+                if st is not None and st[1]:
+                    self._end(so, st[0])
+
+    def _start(
+        self, signed: SignedOrder, loop: asyncio.AbstractEventLoop
+    ) -> tuple[asyncio.Future[bool | None], bool]:
+        """The check of ``signed``: another copy's under way (a second peer's: shared), or
+        queued now for this turn's hand-over; and whether it is this caller's own."""
         key = (signed.hash, signed.signature, signed.order.maker)
         same = self._in_flight.get(key)
-        if same is not None:  # another copy (a second peer's) is being checked: share it
+        if same is not None:
             self.shared += 1
-            try:
-                return await asyncio.shield(same)
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise
-                return ecdsa_ok(signed)  # the first copy's caller went away: check it here
-        loop = asyncio.get_running_loop()
+            return same, False
         fut: asyncio.Future[bool | None] = loop.create_future()
         self._in_flight[key] = fut
         if not self._pending:
@@ -134,11 +149,28 @@ class EcdsaBatcher:
         self._pending.append((signed, fut))
         if len(self._pending) >= self.max_batch:
             self._hand_over(loop)
+        return fut, True
+
+    async def _wait(
+        self, signed: SignedOrder, fut: asyncio.Future[bool | None], own: bool
+    ) -> bool | None:
+        if not own:  # another copy's check: shared, unless its caller goes away
+            try:
+                return await asyncio.shield(fut)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+                return ecdsa_ok(signed)  # the first copy's caller went away: check it here
         try:
             return await fut
         finally:  # (here, not a done-callback: that would be one more loop callback each)
-            if self._in_flight.get(key) is fut:
-                del self._in_flight[key]
+            self._end(signed, fut)
+
+    def _end(self, signed: SignedOrder, fut: asyncio.Future[bool | None]) -> None:
+        key = (signed.hash, signed.signature, signed.order.maker)
+        if self._in_flight.get(key) is fut:
+            del self._in_flight[key]
 
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
         """In chunks: the first ones come back (and go on) while the rest are recovered.

@@ -33,6 +33,7 @@ from sdex.httpkit import read_json as read_json_within
 from sdex.matching import TimeInForce
 from sdex.model import API_STATUSES
 from sdex.node.core import Node
+from sdex.node.events import encode_json
 from sdex.order import EIP712_TYPES, parse_address, parse_hex_bytes
 from sdex.web import add_web_routes
 
@@ -205,7 +206,10 @@ async def post_order(request: web.Request) -> web.Response:
     request.app[METRICS_KEY].order_submitted(
         str(result.body.get("rejection", "accepted" if result.status < 300 else "rejected"))
     )
-    return web.json_response(result.body, status=result.status)
+    # (``json_response``'s own work without its ``json.dumps`` call's keyword handling)
+    return web.Response(
+        text=encode_json(result.body), status=result.status, content_type="application/json"
+    )
 
 
 async def get_orders(request: web.Request) -> web.Response:

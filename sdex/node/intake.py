@@ -3,14 +3,14 @@ book, matching, the self-trade and cross rules, gossip announcement, and soft ca
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
 import time
 
-from sdex.book import Entry, RemovalReason, Side
+from sdex.book import BookOrderState, Entry, RemovalReason, Side
 from sdex.book.errors import BookError
 from sdex.errors import SignatureError
-from sdex.ingest import Accepted, Known, Rejection
+from sdex.ingest import Accepted, IntakeResult, Known, Rejection
 from sdex.ingest.rejections import RejectionCode
 from sdex.matching.match import MatchResult, Outcome, TimeInForce
 from sdex.model import OPEN_STATUSES, VALIDATION_FAILED, OrderStatus, error_body, field_error_body
@@ -70,7 +70,25 @@ class NodeIntake(NodeStatus):
         (a rejection that proves bad faith: the peer pays for it)."""
         if self._known_copy(obj):  # most copies a peer sends are known: skip parse and hash
             return "known"
-        result = await self.peer_intake.submit(obj, check_fee=False)
+        return self._from_peer(await self.peer_intake.submit(obj, check_fee=False), peer)
+
+    async def submit_many_from_peer(self, objs: list[object], peer: str) -> list[str]:
+        """``submit_from_peer`` for a chunk of a peer's orders, in order: the copies held here
+        already (most of them) are answered at once; the others go through the intake
+        together (their signatures checked in one batch, no task per order)."""
+        results = ["known" if self._known_copy(o) else "" for o in objs]
+        todo = [i for i, r in enumerate(results) if not r]
+        if len(todo) == 1:
+            results[todo[0]] = await self.submit_from_peer(objs[todo[0]], peer)
+        elif todo:
+            each = self.peer_intake.submit_each([objs[i] for i in todo], check_fee=False)
+            async with contextlib.aclosing(each):
+                async for k, result in each:
+                    results[todo[k]] = self._from_peer(result, peer)
+        return results
+
+    def _from_peer(self, result: IntakeResult, peer: str) -> str:
+        """A peer's order after the intake: booked if it is new here and within limits."""
         if isinstance(result, Rejection):
             return "forged" if result.code.bad_faith else "rejected"
         if isinstance(result, Known) or result.signed.hash in self.records:
@@ -79,20 +97,6 @@ class NodeIntake(NodeStatus):
             return "rejected"
         self._accept(result, "peer:" + peer, TimeInForce.GTC, match=False)
         return "accepted"
-
-    async def submit_many_from_peer(self, objs: list[object], peer: str) -> list[str]:
-        """``submit_from_peer`` for a chunk of a peer's orders, in order: the copies held here
-        already (most of them) are answered at once; the others go through
-        ``submit_from_peer`` together (their signatures checked in one batch)."""
-        results = ["known" if self._known_copy(o) else "" for o in objs]
-        todo = [i for i, r in enumerate(results) if not r]
-        if len(todo) == 1:
-            results[todo[0]] = await self.submit_from_peer(objs[todo[0]], peer)
-        elif todo:
-            got = await asyncio.gather(*(self.submit_from_peer(objs[i], peer) for i in todo))
-            for i, r in zip(todo, got, strict=True):
-                results[i] = r
-        return results
 
     def _known_copy(self, obj: object) -> bool:
         """Is ``obj`` exactly the JSON of an order held here? (by its 65-byte signature,
@@ -142,21 +146,11 @@ class NodeIntake(NodeStatus):
             return SubmitResult(201, self._submit_body(rec, None), stored=stored)
         if mr is None:  # a peer's order: nobody reads an answer, only subscribers an event
             self._announce_if_resting(rec)
-            self.events.publish_lazy(
-                lambda: {
-                    "type": "order",
-                    "event": "added",
-                    "order": rec.json,
-                    "metaData": self.meta(rec),
-                }
-            )
+            self.registry.publish(rec, "added")
             return SubmitResult(201, {}, accepted=signed, stored=stored)
-        self._after_match(mr)
-        body = self._submit_body(rec, mr)
-        meta = body["metaData"]  # the same as self._record(rec)'s, computed once
-        self.events.publish_lazy(
-            lambda: {"type": "order", "event": "added", "order": rec.json, "metaData": meta}
-        )
+        meta = self.meta(rec, self._after_match(mr))  # the answer's and the event's
+        body = self._submit_body(rec, mr, meta)
+        self.registry.publish(rec, "added", meta=meta)
         return SubmitResult(201, body, accepted=signed, stored=stored)
 
     def _own_crossing(self, signed: SignedOrder) -> bytes | None:
@@ -192,18 +186,20 @@ class NodeIntake(NodeStatus):
                 best = e
         return None if best is None else best.hash
 
-    def _announce_if_resting(self, rec: Record) -> None:
+    def _announce_if_resting(self, rec: Record) -> BookOrderState | None:
         """Gossip an order once it rests here: a GTC order the book keeps. IOC/FOK orders,
-        and orders matched in full at arrival, never leave this node."""
+        and orders matched in full at arrival, never leave this node. The book's state of
+        the order, if it was read."""
         if rec.announced or rec.tif is not TimeInForce.GTC or rec.status not in OPEN_STATUSES:
-            return
+            return None
         st = self.book.get(rec.signed.hash)
         if st is None or st.closed is not None or not st.resting or st.remaining == 0:
-            return  # (remaining 0: all of it is in matches being settled)
+            return st  # (remaining 0: all of it is in matches being settled)
         self.registry.announce(rec)
         if self.gossip is not None:
             exclude = rec.source.removeprefix("peer:") if rec.source.startswith("peer:") else None
             self.gossip.announce(rec.json, exclude=exclude)
+        return st
 
     def may_match(self, resting: Entry, incoming: Entry) -> bool:
         """Whether this node may settle ``incoming`` (taker) against ``resting`` when it
@@ -230,8 +226,11 @@ class NodeIntake(NodeStatus):
             return resting.seq < incoming.seq
         return resting.hash < incoming.hash and time.time() - rest.created_at >= CROSS_GRACE
 
-    def _after_match(self, mr: MatchResult) -> None:
-        """Apply an engine result: removed resting orders, the incoming order's fate, matches."""
+    def _after_match(self, mr: MatchResult) -> BookOrderState | None:
+        """Apply an engine result: removed resting orders, the incoming order's fate, matches.
+        The book's state of the incoming order if it was read here (it rests: announced),
+        as it stands afterwards (queuing the matches for settlement leaves the book alone)."""
+        st: BookOrderState | None = None
         for h, reason in mr.removed:
             self._book_closed(h, reason)
         rec = self.records.get(mr.order.hash)
@@ -241,7 +240,7 @@ class NodeIntake(NodeStatus):
             elif mr.outcome is Outcome.EXPIRED:
                 self._close_record(rec, OrderStatus.EXPIRED, "expired")
             else:
-                self._announce_if_resting(rec)
+                st = self._announce_if_resting(rec)
         if log.isEnabledFor(logging.DEBUG):  # per match: at INFO it would cost the hot path
             for m in mr.matches:
                 log.debug(
@@ -253,6 +252,7 @@ class NodeIntake(NodeStatus):
                 )
         self.registry.matched(mr)
         self.settler.submit(mr.matches)
+        return st
 
     def _uncross(self) -> None:
         for mr in self.engine.uncross(now=self.now(), may_match=self.may_match):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sdex.book import Side
+from sdex.book import BookOrderState, Side
 from sdex.chain import FillEvent
 from sdex.matching.match import Match, MatchResult
 from sdex.node.records import NodeState, Record
@@ -15,8 +15,9 @@ from sdex.store import StoredFill
 class NodeViews(NodeState):
     """Read-only JSON views over the node's records, book and parts."""
 
-    def meta(self, rec: Record) -> dict[str, object]:
-        return self.registry.meta(rec)
+    def meta(self, rec: Record, st: BookOrderState | None = None) -> dict[str, object]:
+        """``OrderRegistry.meta`` (``st``: the book's state of it, if just read)."""
+        return self.registry.meta(rec, st)
 
     def record_json(self, order_hash: bytes) -> dict[str, object] | None:
         rec = self.registry.get(order_hash)
@@ -25,8 +26,12 @@ class NodeViews(NodeState):
     def _record(self, rec: Record) -> dict[str, object]:
         return self.registry.record_json(rec)
 
-    def _submit_body(self, rec: Record, mr: MatchResult | None) -> dict[str, object]:
-        meta = self.meta(rec)
+    def _submit_body(
+        self, rec: Record, mr: MatchResult | None, meta: dict[str, object] | None = None
+    ) -> dict[str, object]:
+        """The answer to a wallet's order (``meta``: its ``metaData``, if just made)."""
+        if meta is None:
+            meta = self.meta(rec)
         body: dict[str, object] = {
             "orderHash": rec.signed.hash_hex,
             "status": meta["status"],
