@@ -71,4 +71,4 @@ bench: setup
 
 clean:
 	rm -rf artifacts cache build .pytest_cache .mypy_cache .ruff_cache
-	rm -f sdex/*__mypyc.*.so sdex/book/*.so sdex/matching/*.so
+	rm -f sdex/*.so sdex/book/*.so sdex/matching/*.so
