@@ -48,6 +48,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -147,11 +148,80 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def running_tasks() -> int:
+    """Tasks (threads) of the whole machine runnable right now (``procs_running``)."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("procs_running "):
+            return int(line.split()[1])
+    return 0
+
+
+def tasks_running(pids: list[int]) -> int:
+    """Threads of these processes runnable right now (state R in /proc)."""
+    n = 0
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+            except OSError:
+                continue
+            n += stat.rsplit(")", 1)[1].split(None, 1)[0] == "R"
+    return n
+
+
+class RunQueue:
+    """How many tasks besides the nodes' wanted a core, on average over a window: every
+    ``EVERY`` seconds (a thread of this process), the machine's runnable tasks less the nodes'
+    runnable threads and less the sampler itself. Linux's CFS gives each runnable task an
+    equal share of the cores, so this (not the other processes' CPU use, which is what they
+    got while the nodes competed) is what a node's work competes with (``sdex.sim.cpu``)."""
+
+    EVERY = 0.02
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.samples: list[tuple[float, int]] = []
+        """(seconds since start, other tasks runnable)"""
+        self.t0 = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.EVERY):
+            others = running_tasks() - 1 - tasks_running(self.pids)
+            self.samples.append((time.monotonic() - self.t0, max(0, others)))
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        values = [v for _, v in self.samples]
+        return sum(values) / len(values) if values else 0.0
+
+    def trace(self) -> list[float]:
+        """One value per ``EVERY`` seconds from the start: the latest sample by then (the
+        sampler runs late on a busy machine)."""
+        if not self.samples:
+            return []
+        out, k = [], 0
+        for i in range(int(self.samples[-1][0] / self.EVERY) + 1):
+            while k + 1 < len(self.samples) and self.samples[k + 1][0] <= (i + 1) * self.EVERY:
+                k += 1
+            out.append(float(self.samples[k][1]))
+        return out
+
+
 class CpuMeter:
-    """Cores used over a window by groups of processes and by the whole machine."""
+    """Cores used over a window by groups of processes and by the whole machine, and the
+    other tasks runnable meanwhile (``RunQueue``)."""
 
     def __init__(self, groups: dict[str, list[int]]) -> None:
         self.groups = groups
+        self.queue: RunQueue | None = None
 
     def _sample(self) -> dict[str, float]:
         out = {k: sum(cpu_seconds(p) for p in pids) for k, pids in self.groups.items()}
@@ -159,15 +229,19 @@ class CpuMeter:
         return out
 
     def start(self) -> None:
+        self.queue = RunQueue(self.groups.get("nodes", []))
         self.t0, self.c0 = time.monotonic(), self._sample()
 
     def stop(self) -> dict[str, float]:
         wall, c1 = time.monotonic() - self.t0, self._sample()
+        others_runnable = self.queue.stop() if self.queue is not None else 0.0
+        self.trace = self.queue.trace() if self.queue is not None else []
         self.wall = wall
         self.seconds = {k: c1[k] - self.c0[k] for k in c1}
         cores = {k: round((c1[k] - self.c0[k]) / wall, 2) for k in c1}
         ours = sum(v for k, v in cores.items() if k != "machine")
         cores["other_processes"] = round(max(0.0, cores["machine"] - ours), 2)
+        cores["other_tasks_runnable"] = round(others_runnable, 2)
         return cores
 
 
@@ -333,9 +407,12 @@ async def wait_until(cond: Any, timeout: float, every: float = 0.25) -> float | 
         await asyncio.sleep(every)
 
 
-async def wait_healthy(s: aiohttp.ClientSession, nodes: NodeProcs, timeout: float) -> None:
+async def wait_healthy(s: aiohttp.ClientSession, nodes: NodeProcs, timeout: float) -> list[float]:
+    """Seconds (from now, to the poll's 0.2 s) until each node first answered /health."""
     pending = set(range(nodes.n))
-    deadline = time.monotonic() + timeout
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    ready = [0.0] * nodes.n
     while pending:
         nodes.check_alive()
         for i in list(pending):
@@ -343,9 +420,11 @@ async def wait_healthy(s: aiohttp.ClientSession, nodes: NodeProcs, timeout: floa
                 async with s.get(nodes.urls[i] + "/health") as r:
                     if r.status == 200:
                         pending.discard(i)
+                        ready[i] = round(time.monotonic() - t0, 2)
         if time.monotonic() > deadline:
             raise RuntimeError(f"nodes {sorted(pending)} did not answer in {timeout}s")
         await asyncio.sleep(0.2)
+    return ready
 
 
 async def post_paced(
@@ -458,7 +537,7 @@ async def measure(
     out: list[dict[str, Any]] = []
     async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=60)) as s:
         t_start = time.monotonic()
-        await wait_healthy(s, nodes, timeout=150)
+        ready = await wait_healthy(s, nodes, timeout=150)
         started = time.monotonic() - t_start
 
         async def meshed() -> bool:
@@ -468,7 +547,7 @@ async def measure(
         px = await wait_until(meshed, timeout=60)
         if px is None:
             raise RuntimeError(f"peer exchange did not connect all {n} nodes within 60 s")
-        setup = {"seconds_to_start_nodes": round(started, 1),
+        setup = {"seconds_to_start_nodes": round(started, 1), "node_ready_s": ready,
                  "seconds_until_peer_exchange_connected_all": round(px, 1),
                  "p2p_call_ms": await p2p_round_trips(s, nodes.urls)}  # fmt: skip
 
@@ -500,6 +579,7 @@ async def measure(
                     lambda total=total: all_have(total), timeout=args.drain, every=0.1
                 )
                 cpu = meter.stop()
+                trace = meter.trace
                 nodes.signal(signal.SIGUSR2)
                 cpu["node_cpu_ms_per_order_per_node"] = round(
                     1000 * meter.seconds["nodes"] / max(1, accepted) / n, 2
@@ -511,11 +591,13 @@ async def measure(
                 )
                 await asyncio.sleep(0.5)
                 h1 = await healths(s, nodes.urls)
-                windows.append((rate, p, h0, h1, cpu, drained))
+                windows.append((rate, p, h0, h1, cpu, drained, trace))
             data = finish_watcher(wproc, arrivals)
             meter.groups.pop("watcher", None)
-    for rate, p, h0, h1, cpu, drained in windows:
-        out.append({**analyse(n, rate, p, data, h0, h1, cpu, drained, args), **setup})
+    for rate, p, h0, h1, cpu, drained, trace in windows:
+        run = {**analyse(n, rate, p, data, h0, h1, cpu, drained, args), **setup}
+        run["other_tasks_runnable_trace"] = {"step": RunQueue.EVERY, "values": trace}
+        out.append(run)
     return out
 
 

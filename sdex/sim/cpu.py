@@ -16,6 +16,18 @@ queued for them in arrival order, each running its job for at most ``timeslice``
 it goes to the back of the queue. Jobs shorter than a slice then end one after another
 rather than all together: of six nodes handed the same order at once, two pass it on
 first, and their copies reach the others before those pass it on themselves.
+
+With ``others`` (the mean number of other tasks runnable on the machine, measured) the
+machine is shared as Linux's CFS shares it: every runnable task gets an equal share of the
+cores, and a task that wakes from sleep is placed at the queue's least virtual runtime, so
+it gets its share at once rather than waiting behind the tasks that ran meanwhile. While
+``k`` nodes have work each then runs at ``min(1, cores / (k + others))`` of a core: a node
+that wakes on a busy machine is slowed by the number of tasks it competes with, not stalled
+until the others' CPU use leaves it room (the ``background`` model, which charged a waking
+node for the others' whole share and predicted seconds where the real nodes took tens of
+milliseconds). A measured ``trace`` of that number (one value per ``step`` seconds,
+from ``trace_start`` of simulated time on) replays how it varied instead: the busy spells
+of the other work that slow some orders and not others, where the tail comes from.
 """
 
 from __future__ import annotations
@@ -43,12 +55,26 @@ class Cpu:
     """The CPUs of a simulated network's nodes (keyed by node index)."""
 
     def __init__(
-        self, sim: Clock, cores: float = 0.0, background: float = 0.0, timeslice: float = 0.0
+        self,
+        sim: Clock,
+        cores: float = 0.0,
+        background: float = 0.0,
+        timeslice: float = 0.0,
+        others: float | None = None,
+        trace: list[float] | None = None,
+        step: float = 0.0,
     ) -> None:
         self.sim = sim
         self.shared = cores > 0
+        self.cores = cores
+        self.others = others
+        self.trace = trace if others is not None and trace and step > 0 else None
+        self.step = step
+        self.trace_start = math.inf
+        """Simulated time the trace's first value applies from (``others`` outside it)."""
+        self._rate = 1.0
         self.capacity = max(MIN_CAPACITY, cores - background)
-        self.timeslice = timeslice if self.shared else 0.0
+        self.timeslice = timeslice if self.shared and others is None else 0.0
         self.servers = math.ceil(self.capacity)
         self.speed = self.capacity / self.servers
         self.ready: deque[int] = deque()
@@ -77,7 +103,31 @@ class Cpu:
         """The share of a core each busy node gets now."""
         if not self.shared or not self.left:
             return 1.0
+        if self.others is not None:  # CFS: an equal share with every other runnable task
+            return min(1.0, self.cores / (len(self.left) + self._others_now()))
         return min(1.0, self.capacity / len(self.left))
+
+    def _others_now(self) -> float:
+        k = self._trace_index()
+        if k is None or self.trace is None:
+            return self.others or 0.0
+        return self.trace[k]
+
+    def _trace_index(self) -> int | None:
+        """The trace value in force now (None: before or after the trace)."""
+        if self.trace is None or self.sim.now < self.trace_start:
+            return None
+        k = int((self.sim.now - self.trace_start) / self.step)
+        return k if k < len(self.trace) else None
+
+    def _next_change(self) -> float:
+        """When the trace's value changes next (inf: no more changes)."""
+        if self.trace is None:
+            return math.inf
+        if self.sim.now < self.trace_start:
+            return self.trace_start
+        k = self._trace_index()
+        return math.inf if k is None else self.trace_start + (k + 1) * self.step
 
     def _start(self, node: int) -> None:
         cost = self.queues[node][0][0]
@@ -125,17 +175,21 @@ class Cpu:
         """Charge every busy node for the time since the last change, at the rate then."""
         elapsed = self.sim.now - self._since
         if elapsed > 0 and self.left:
-            done = elapsed * self.rate()
+            done = elapsed * self._rate  # the rate since the last change
             for node in self.left:
                 self.left[node] -= done
         self._since = self.sim.now
 
     def _reschedule(self) -> None:
         self._generation += 1
+        self._rate = self.rate()
         if self.left:
             first = min(self.left.values())
-            due = self.sim.now + max(0.0, first) / self.rate()
-            self.sim.at(due, self._tick, self._generation)
+            due = self.sim.now + max(0.0, first) / self._rate
+            change = self._next_change()
+            if change <= self.sim.now:  # float rounding at a step's edge
+                change = self.sim.now + self.step
+            self.sim.at(min(due, change), self._tick, self._generation)
 
     def _tick(self, generation: int) -> None:
         if generation != self._generation:
