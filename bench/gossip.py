@@ -48,7 +48,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -61,6 +60,7 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 from benchlib import machine, machine_busy_seconds, write_section  # noqa: E402
+from runqueue import RunQueue  # noqa: E402
 
 from sdex.deployment import Deployment  # noqa: E402
 from sdex.gossip import GossipConfig, NodeKey, PeerClient  # noqa: E402
@@ -148,73 +148,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def running_tasks() -> int:
-    """Tasks (threads) of the whole machine runnable right now (``procs_running``)."""
-    for line in Path("/proc/stat").read_text().splitlines():
-        if line.startswith("procs_running "):
-            return int(line.split()[1])
-    return 0
-
-
-def tasks_running(pids: list[int]) -> int:
-    """Threads of these processes runnable right now (state R in /proc)."""
-    n = 0
-    for pid in pids:
-        try:
-            tids = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for tid in tids:
-            try:
-                stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
-            except OSError:
-                continue
-            n += stat.rsplit(")", 1)[1].split(None, 1)[0] == "R"
-    return n
-
-
-class RunQueue:
-    """How many tasks besides the nodes' wanted a core, on average over a window: every
-    ``EVERY`` seconds (a thread of this process), the machine's runnable tasks less the nodes'
-    runnable threads and less the sampler itself. Linux's CFS gives each runnable task an
-    equal share of the cores, so this (not the other processes' CPU use, which is what they
-    got while the nodes competed) is what a node's work competes with (``sdex.sim.cpu``)."""
-
-    EVERY = 0.02
-
-    def __init__(self, pids: list[int]) -> None:
-        self.pids = pids
-        self.samples: list[tuple[float, int]] = []
-        """(seconds since start, other tasks runnable)"""
-        self.t0 = time.monotonic()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.EVERY):
-            others = running_tasks() - 1 - tasks_running(self.pids)
-            self.samples.append((time.monotonic() - self.t0, max(0, others)))
-
-    def stop(self) -> float:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        values = [v for _, v in self.samples]
-        return sum(values) / len(values) if values else 0.0
-
-    def trace(self) -> list[float]:
-        """One value per ``EVERY`` seconds from the start: the latest sample by then (the
-        sampler runs late on a busy machine)."""
-        if not self.samples:
-            return []
-        out, k = [], 0
-        for i in range(int(self.samples[-1][0] / self.EVERY) + 1):
-            while k + 1 < len(self.samples) and self.samples[k + 1][0] <= (i + 1) * self.EVERY:
-                k += 1
-            out.append(float(self.samples[k][1]))
-        return out
-
-
 class CpuMeter:
     """Cores used over a window by groups of processes and by the whole machine, and the
     other tasks runnable meanwhile (``RunQueue``)."""
@@ -234,14 +167,14 @@ class CpuMeter:
 
     def stop(self) -> dict[str, float]:
         wall, c1 = time.monotonic() - self.t0, self._sample()
-        others_runnable = self.queue.stop() if self.queue is not None else 0.0
-        self.trace = self.queue.trace() if self.queue is not None else []
+        queue = self.queue.stop() if self.queue is not None else {}
+        self.trace = self.queue.trace() if self.queue is not None else {}
         self.wall = wall
         self.seconds = {k: c1[k] - self.c0[k] for k in c1}
         cores = {k: round((c1[k] - self.c0[k]) / wall, 2) for k in c1}
         ours = sum(v for k, v in cores.items() if k != "machine")
         cores["other_processes"] = round(max(0.0, cores["machine"] - ours), 2)
-        cores["other_tasks_runnable"] = round(others_runnable, 2)
+        cores |= queue
         return cores
 
 
@@ -596,7 +529,7 @@ async def measure(
             meter.groups.pop("watcher", None)
     for rate, p, h0, h1, cpu, drained, trace in windows:
         run = {**analyse(n, rate, p, data, h0, h1, cpu, drained, args), **setup}
-        run["other_tasks_runnable_trace"] = {"step": RunQueue.EVERY, "values": trace}
+        run["runnable_trace"] = trace
         out.append(run)
     return out
 

@@ -108,11 +108,15 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
         order, message = cpu_costs(run, transport)
         # the measured round trip is a signed HTTP call: its CPU is charged apart here
         one_way = max(MIN_LATENCY, (p50 - transport["http"]) / 2)
-        others = cpu.get("other_tasks_runnable")  # absent from runs before it was measured
-        trace = run.get("other_tasks_runnable_trace") or {"values": None, "step": 0.0}
+        # the nodes' own group's other runnable tasks (the chain, the load generator, the
+        # watcher) and the other task groups' runnable tasks, sampled over the window
+        # (bench/runqueue.py); runs from before that was measured: the cores less the
+        # other processes' CPU use
+        trace = run.get("runnable_trace") or {}
+        others = cpu.get("own_group_others_runnable")
         return LinkModel(
             one_way, sigma, 1e9, order, 0.0, 0.0, message, cores, background, TIMESLICE,
-            others, trace["values"], trace["step"],
+            others, trace.get("own"), trace.get("step", 0.0), trace.get("groups"),
         )  # fmt: skip
     check = max(0.0005, run["offered"]["post_latency_ms"]["p50"] / 1000 - p50)
     return LinkModel(p50 / 2, sigma, bandwidth=1e9, check_cost=check, known_cost=0.0002)
@@ -149,7 +153,7 @@ def predict(
                 sc.starts = run.get("node_ready_s")  # each node up when the real one answered
             sims.append(simulate(sc))
         sim = mean_of(sims)
-        shown = vars(links) | {"others_trace": len(links.others_trace or [])}
+        shown = vars(links) | {"others_trace": len(links.others_trace or []), "others_groups": None}
         out[mode] = {
             "links": shown,
             "seeds": seeds,

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from sdex.cli import main
 from sdex.sim import Scenario, Sim, simulate
-from sdex.sim.cpu import Cpu
+from sdex.sim.cpu import Cpu, group_share
 
 
 def figures(r: dict[str, object]) -> dict[str, object]:
@@ -190,3 +190,32 @@ def test_nodes_come_up_when_their_processes_did() -> None:
     assert r["coverage"] == 1.0
     mesh = r["mesh_size"]
     assert isinstance(mesh, dict) and 4 <= mesh["mean"] <= mesh["max"] <= 7
+
+
+@pytest.mark.parametrize(
+    ("ours", "groups", "share"),
+    [
+        (3.0, [], 2.0),  # alone: every core (one a task)
+        (1.0, [], 1.0),
+        (9.0, [1, 1, 1], 0.5),  # three other busy groups: a quarter of the machine each
+        (9.0, [1], 1.0),  # one other group of one task: it takes one core, we the other
+        (1.0, [5], 1.0),  # one task of ours: a core, however many the other group has
+        (9.0, [5, 5], 2 / 3),
+        (0.5, [5, 5], 0.5),  # less than its equal share: what it wants
+    ],
+)
+def test_cfs_groups_share_the_machine_first(ours: float, groups: list[int], share: float) -> None:
+    assert group_share(2.0, ours, groups) == pytest.approx(share)
+
+
+def test_other_groups_slow_the_nodes_group_as_a_whole() -> None:
+    """Two nodes, nothing else of theirs runnable, three other busy groups (a task each):
+    the nodes' group gets half a core, a quarter each, so 1 ms jobs take 4 ms."""
+    sim = Sim()
+    cpu = Cpu(sim, 2.0, others=0.0, trace=[0.0], step=1.0, groups=[[1, 1, 1]])
+    cpu.trace_start = 0.0
+    ended: dict[int, float] = {}
+    for node in (0, 1):
+        cpu.submit(node, 0.001, lambda n: ended.__setitem__(n, sim.now), node)
+    sim.run(100.0)
+    assert ended == pytest.approx({0: 0.004, 1: 0.004})

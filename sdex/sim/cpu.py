@@ -28,6 +28,14 @@ node for the others' whole share and predicted seconds where the real nodes took
 milliseconds). A measured ``trace`` of that number (one value per ``step`` seconds,
 from ``trace_start`` of simulated time on) replays how it varied instead: the busy spells
 of the other work that slow some orders and not others, where the tail comes from.
+
+With ``groups`` as well (per step, the runnable tasks of each other active task group) the
+trace is of the nodes' own group (``trace``: its other runnable tasks) and CFS's group
+scheduling is applied first (``sched_autogroup``: each session a group): the cores are
+shared max-min fairly among the active groups (each an equal share, no more than its
+runnable tasks can use, the rest to the others), and the nodes' group's share equally among
+its runnable tasks (``group_share``). Three other busy sessions leave 8 nodes, their chain
+and their load generator half a core of two between them, however few tasks those have.
 """
 
 from __future__ import annotations
@@ -43,6 +51,20 @@ EPSILON = 1e-12
 """Work left (CPU seconds) below which a job counts as done (float rounding)."""
 MIN_CAPACITY = 0.05
 """The least CPU the nodes keep on a shared machine whatever the background takes."""
+
+
+def group_share(cores: float, ours: float, groups: list[int]) -> float:
+    """Cores the group with ``ours`` runnable tasks gets among groups with ``groups``
+    runnable tasks each: max-min fair (each group an equal share of what is left, a group
+    that wants less than that takes what it wants, one core a task at most)."""
+    wants = sorted([(min(float(g), cores), 1) for g in groups] + [(min(ours, cores), 0)])
+    left, n = cores, len(wants)
+    for want, mine in wants:
+        got = min(want, left / n)
+        if mine == 0:
+            return got
+        left, n = left - got, n - 1
+    return 0.0
 
 
 class Clock(Protocol):
@@ -63,6 +85,7 @@ class Cpu:
         others: float | None = None,
         trace: list[float] | None = None,
         step: float = 0.0,
+        groups: list[list[int]] | None = None,
     ) -> None:
         self.sim = sim
         self.shared = cores > 0
@@ -70,8 +93,10 @@ class Cpu:
         self.others = others
         self.trace = trace if others is not None and trace and step > 0 else None
         self.step = step
+        self.groups = groups if self.trace is not None and groups else None
         self.trace_start = math.inf
-        """Simulated time the trace's first value applies from (``others`` outside it)."""
+        """Simulated time of the trace's first value (which holds before it too; the last
+    holds after the trace)."""
         self._rate = 1.0
         self.capacity = max(MIN_CAPACITY, cores - background)
         self.timeslice = timeslice if self.shared and others is None else 0.0
@@ -104,21 +129,23 @@ class Cpu:
         if not self.shared or not self.left:
             return 1.0
         if self.others is not None:  # CFS: an equal share with every other runnable task
-            return min(1.0, self.cores / (len(self.left) + self._others_now()))
+            k = self._trace_index()
+            if k is None or self.trace is None:
+                return min(1.0, self.cores / (len(self.left) + self.others))
+            ours = len(self.left) + self.trace[k]
+            if self.groups is None:
+                return min(1.0, self.cores / ours)
+            return min(1.0, group_share(self.cores, ours, self.groups[k]) / ours)
         return min(1.0, self.capacity / len(self.left))
 
-    def _others_now(self) -> float:
-        k = self._trace_index()
-        if k is None or self.trace is None:
-            return self.others or 0.0
-        return self.trace[k]
-
     def _trace_index(self) -> int | None:
-        """The trace value in force now (None: before or after the trace)."""
-        if self.trace is None or self.sim.now < self.trace_start:
+        """The trace value in force now (None: no trace; before it its first value, after
+        it its last)."""
+        if self.trace is None:
             return None
-        k = int((self.sim.now - self.trace_start) / self.step)
-        return k if k < len(self.trace) else None
+        if self.sim.now < self.trace_start:
+            return 0
+        return min(len(self.trace) - 1, int((self.sim.now - self.trace_start) / self.step))
 
     def _next_change(self) -> float:
         """When the trace's value changes next (inf: no more changes)."""
@@ -126,8 +153,8 @@ class Cpu:
             return math.inf
         if self.sim.now < self.trace_start:
             return self.trace_start
-        k = self._trace_index()
-        return math.inf if k is None else self.trace_start + (k + 1) * self.step
+        k = int((self.sim.now - self.trace_start) / self.step)
+        return math.inf if k >= len(self.trace) - 1 else self.trace_start + (k + 1) * self.step
 
     def _start(self, node: int) -> None:
         cost = self.queues[node][0][0]

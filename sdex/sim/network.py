@@ -85,8 +85,11 @@ class LinkModel:
     (``background`` and ``timeslice`` then unused; ``sdex.sim.cpu``)."""
     others_trace: list[float] | None = None
     """How ``others`` varied, one value per ``others_step`` seconds from the first order's
-    post on (measured; ``others`` before and after it)."""
+    post on (measured; its first value before, its last after)."""
     others_step: float = 0.0
+    others_groups: list[list[int]] | None = None
+    """With the trace: the runnable tasks of each other active task group at each step (the
+    trace is then of the nodes' own group; ``sdex.sim.cpu``)."""
 
 
 class Sim:
@@ -278,6 +281,7 @@ class Network:
             links.others,
             links.others_trace,
             links.others_step,
+            links.others_groups,
         )
         self.nodes = [SimNode(self, i) for i in range(n)]
         self.by_url = {node.url: node for node in self.nodes}
