@@ -10,15 +10,19 @@ in the same run and not from the figures it predicts. Two calibrations, both pri
   the caller before it leaves and half by the receiver before it serves it; a new order costs
   the rest of the window's CPU per order per node (``/proc``, less what the nodes use when no
   order comes, measured just before, and less the run's messages at that price). The 8
-  simulated nodes share a machine of this machine's cores as Linux's CFS does: each busy
-  node an equal share with every other runnable task, whose number is measured over the
-  same window (``other_tasks_runnable``: the machine's runnable tasks less the nodes'; the
-  chain, load generator and watcher and the other users of the machine alike;
-  ``sdex.sim.cpu``), each node's jobs one at a time as in its event loop. (Runs from before
-  that was measured: the cores less what the other processes used, in time slices of
-  ``TIMESLICE``.) The peer tables fill from one seed as the real nodes' do. Links: half the
-  signed ``GET /p2p/digest`` round trip (p50, less the HTTP call's CPU; lognormal shape from
-  p90/p50), measured against the running nodes.
+  simulated nodes share a machine of this machine's cores as Linux's fair scheduler does
+  (EEVDF on this kernel, CFS before 6.6: the same fair shares), with autogroups: the cores
+  shared fairly among the active task groups (sessions) first, then among the runnable tasks
+  of the nodes' group, replaying what ``bench/runqueue.py`` sampled every 50 ms over the
+  same window (our group's runnable tasks besides the nodes: chain, load generator, watcher;
+  each other group's runnable processes; ``sdex.sim.cpu``), each node's jobs one at a time
+  as in its event loop. (Runs from before that was measured: the cores less what the other
+  processes used, in time slices of ``TIMESLICE``.) The peer tables fill from one seed as
+  the real nodes' do. Links: half the signed ``GET /p2p/digest`` round trip (p50, less the
+  HTTP call's CPU; lognormal shape from p90/p50), measured against the running nodes.
+  Each node comes up when its real process first answered /health. A prediction is the
+  mean over ``--seeds`` simulator seeds (one seed is one draw of the mesh, link delays and
+  order targets: at 8 nodes the mesh alone is 5.5 to 6.5 wide by seed).
 - ``latency``: the same links, and intake = the wallet POST's p50 minus that round trip
   (right for an idle machine, where a node's CPU is not the bottleneck).
 
@@ -233,7 +237,8 @@ def summary(runs: list[dict[str, Any]]) -> str:
         f"p50 to every node {', '.join(off('to_every_node_p50_ms'))} (`cpu` calibration) and "
         f"{', '.join(off('to_every_node_p50_ms', 'latency'))} (`latency`); p99 to every node "
         f"{', '.join(off('to_every_node_p99_ms'))} (`cpu`). The `cpu` calibration has the 8 "
-        "simulated nodes share the machine's cores (less what the other processes used) at "
+        "simulated nodes share the machine's cores with the measured runnable tasks and task "
+        "groups, as Linux's fair scheduler with autogroups does, at "
         "their measured CPU per order; the `latency` one assumes a node's CPU is never the "
         "bottleneck."
     )
@@ -263,7 +268,9 @@ def markdown(r: dict[str, Any]) -> str:
             f" ms of a node's CPU per new order and {cpu['links']['message_cost'] * 1000:.2f} ms"
             " per message (its transport's CPU per call, measured in this process), the "
             f"nodes sharing {cpu['links']['cores']:g} cores "
-            f"with {cpu['links']['others'] or 0:.2f} other tasks runnable on average; links "
+            f"with {cpu['links']['others'] or 0:.2f} other runnable tasks of their group and "
+            f"{run['real']['cpu_cores_used'].get('other_groups_active', 0):.2f} other active "
+            "task groups on average (sampled every 50 ms, replayed); links "
             f"{cpu['links']['latency_median'] * 1000:.1f} ms (half a signed /p2p/ round trip "
             "less its CPU). "
             f"`latency` calibration: intake {run['latency']['links']['check_cost'] * 1000:.1f} "

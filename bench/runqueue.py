@@ -1,14 +1,15 @@
 """What a benchmark's processes compete with for the CPU, sampled while it runs.
 
-Linux's CFS shares the cores among runnable tasks, and with ``sched_autogroup_enabled`` (on
-this machine: every helper's shell is a session, and each session an autogroup) it shares
-them among the active *groups* first: a group with runnable tasks gets an equal share of the
-machine (no more than its runnable tasks can use), split equally among its own runnable
-tasks. So what slows one of our nodes is not the other processes' CPU use but how many other
-groups want the CPU and how many of our own other tasks (the chain, the load generator, the
-watcher) do. ``RunQueue`` samples both every ``EVERY`` seconds from a thread of this process:
-every process's state in ``/proc`` (its main thread; ours thread by thread), grouped by
-``/proc/PID/autogroup``. ``sdex.sim.cpu`` replays the samples.
+Linux's fair scheduler (CFS; EEVDF since 6.6) shares the cores among runnable tasks, and
+with ``sched_autogroup_enabled`` (on this machine: every helper's shell is a session, and
+each session an autogroup) it shares them among the active *groups* first: a group with
+runnable tasks gets an equal share of the machine (no more than its runnable tasks can use),
+split equally among its own runnable tasks. So what slows one of our nodes is not the other
+processes' CPU use but how many other groups want the CPU and how many of our own other
+tasks (the chain, the load generator, the watcher) do. ``RunQueue`` samples both every
+``EVERY`` seconds from a thread of this process: every process's state in ``/proc`` (its
+main thread; ours thread by thread), grouped by ``/proc/PID/autogroup``. ``sdex.sim.cpu``
+replays the samples.
 """
 
 from __future__ import annotations

@@ -18,20 +18,21 @@ rather than all together: of six nodes handed the same order at once, two pass i
 first, and their copies reach the others before those pass it on themselves.
 
 With ``others`` (the mean number of other tasks runnable on the machine, measured) the
-machine is shared as Linux's CFS shares it: every runnable task gets an equal share of the
-cores, and a task that wakes from sleep is placed at the queue's least virtual runtime, so
-it gets its share at once rather than waiting behind the tasks that ran meanwhile. While
-``k`` nodes have work each then runs at ``min(1, cores / (k + others))`` of a core: a node
-that wakes on a busy machine is slowed by the number of tasks it competes with, not stalled
-until the others' CPU use leaves it room (the ``background`` model, which charged a waking
-node for the others' whole share and predicted seconds where the real nodes took tens of
-milliseconds). A measured ``trace`` of that number (one value per ``step`` seconds,
-from ``trace_start`` of simulated time on) replays how it varied instead: the busy spells
-of the other work that slow some orders and not others, where the tail comes from.
+machine is shared as Linux's fair scheduler shares it (CFS; EEVDF since 6.6, same shares):
+every runnable task gets an equal share of the cores, and a task that wakes from sleep is
+placed at the queue's least virtual runtime, so it gets its share at once rather than
+waiting behind the tasks that ran meanwhile. While ``k`` nodes have work each then runs at
+``min(1, cores / (k + others))`` of a core: a node that wakes on a busy machine is slowed by
+the number of tasks it competes with, not stalled until the others' CPU use leaves it room
+(the ``background`` model, which charged a waking node for the others' whole share and
+predicted seconds where the real nodes took tens of milliseconds). A measured ``trace`` of
+that number (one value per ``step`` seconds, from ``trace_start`` of simulated time on)
+replays how it varied instead: the busy spells of the other work that slow some orders and
+not others, where the tail comes from.
 
 With ``groups`` as well (per step, the runnable tasks of each other active task group) the
-trace is of the nodes' own group (``trace``: its other runnable tasks) and CFS's group
-scheduling is applied first (``sched_autogroup``: each session a group): the cores are
+trace is of the nodes' own group (``trace``: its other runnable tasks) and the scheduler's
+group scheduling is applied first (``sched_autogroup``: each session a group): the cores are
 shared max-min fairly among the active groups (each an equal share, no more than its
 runnable tasks can use, the rest to the others), and the nodes' group's share equally among
 its runnable tasks (``group_share``). Three other busy sessions leave 8 nodes, their chain
@@ -96,7 +97,7 @@ class Cpu:
         self.groups = groups if self.trace is not None and groups else None
         self.trace_start = math.inf
         """Simulated time of the trace's first value (which holds before it too; the last
-    holds after the trace)."""
+        holds after the trace)."""
         self._rate = 1.0
         self.capacity = max(MIN_CAPACITY, cores - background)
         self.timeslice = timeslice if self.shared and others is None else 0.0
@@ -128,7 +129,7 @@ class Cpu:
         """The share of a core each busy node gets now."""
         if not self.shared or not self.left:
             return 1.0
-        if self.others is not None:  # CFS: an equal share with every other runnable task
+        if self.others is not None:  # an equal share with every other runnable task
             k = self._trace_index()
             if k is None or self.trace is None:
                 return min(1.0, self.cores / (len(self.left) + self.others))

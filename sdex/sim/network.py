@@ -81,7 +81,7 @@ class LinkModel:
     processor sharing; ``sdex.sim.cpu``)."""
     others: float | None = None
     """Other tasks runnable on that shared machine, on average (measured): given, the
-    machine is shared as Linux's CFS does, each runnable task an equal share of ``cores``
+    machine is shared as Linux's fair scheduler does, each runnable task an equal share of ``cores``
     (``background`` and ``timeslice`` then unused; ``sdex.sim.cpu``)."""
     others_trace: list[float] | None = None
     """How ``others`` varied, one value per ``others_step`` seconds from the first order's
