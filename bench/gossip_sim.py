@@ -7,22 +7,24 @@ in the same run and not from the figures it predicts. Two calibrations, both pri
 - ``cpu`` (the one the target is judged on): a message (a gossip call and its answer) costs
   the CPU its transport (signed HTTP or the stream) costs sender and receiver together,
   measured in this process (``bench/p2p_transport.py``, one order per push), half spent by
-  the caller before it leaves and half by the receiver before it serves it; a new order costs
-  the rest of the window's CPU per order per node (``/proc``, less what the nodes use when no
-  order comes, measured just before, and less the run's messages at that price). The 8
-  simulated nodes share a machine of this machine's cores as Linux's fair scheduler does
-  (EEVDF on this kernel, CFS before 6.6: the same fair shares), with autogroups: the cores
-  shared fairly among the active task groups (sessions) first, then among the runnable tasks
-  of the nodes' group, replaying what ``bench/runqueue.py`` sampled every 50 ms over the
-  same window (our group's runnable tasks besides the nodes: chain, load generator, watcher;
-  each other group's runnable processes; ``sdex.sim.cpu``), each node's jobs one at a time
-  as in its event loop. (Runs from before that was measured: the cores less what the other
-  processes used, in time slices of ``TIMESLICE``.) The peer tables fill from one seed as
-  the real nodes' do. Links: half the signed ``GET /p2p/digest`` round trip (p50, less the
-  HTTP call's CPU; lognormal shape from p90/p50), measured against the running nodes.
-  Each node comes up when its real process first answered /health. A prediction is the
-  mean over ``--seeds`` simulator seeds (one seed is one draw of the mesh, link delays and
-  order targets: at 8 nodes the mesh alone is 5.5 to 6.5 wide by seed).
+  the caller before it leaves and half by the receiver before it serves it; a new order
+  costs the rest of the window's CPU per order per node (``/proc``, less what the nodes
+  use when no order comes, measured just before, and less the run's messages at that
+  price). The 8 simulated nodes share a machine of this machine's cores as Linux's fair
+  scheduler does (EEVDF on this kernel, CFS before 6.6: the same fair shares): each busy
+  node an equal share with every other runnable task (``--scheduler flat``, the default)
+  or, as autogroups should, the cores shared among the active task groups (sessions) first
+  and then among the runnable tasks of the nodes' group (``--scheduler groups``),
+  replaying what ``bench/runqueue.py`` sampled every 50 ms over the same window (our
+  group's runnable tasks besides the nodes: chain, load generator, watcher; each other
+  group's runnable processes; ``sdex.sim.cpu``), each node's jobs one at a time as in its
+  event loop. (Runs from before that was measured: the cores less what the other processes
+  used, in time slices of ``TIMESLICE``.) The peer tables fill from one seed as the real
+  nodes' do. Links: half the signed ``GET /p2p/digest`` round trip (p50, less the HTTP
+  call's CPU; lognormal shape from p90/p50), measured against the running nodes. Each node
+  comes up when its real process first answered /health. A prediction is the mean over
+  ``--seeds`` simulator seeds (one seed is one draw of the mesh, link delays and order
+  targets: at 8 nodes the mesh alone is 5.5 to 6.5 wide by seed).
 - ``latency``: the same links, and intake = the wallet POST's p50 minus that round trip
   (right for an idle machine, where a node's CPU is not the bottleneck).
 
@@ -65,6 +67,10 @@ MIN_LATENCY = 0.00005
 """Seconds: the least one-way loopback latency the calibration assumes."""
 MIN_ORDER_COST = 0.0001
 """Seconds: the least CPU per new order the calibration charges (intake is never free)."""
+SCHEDULER = {"groups": False}
+"""``--scheduler``: every runnable task alike (``flat``, the default: it came closer to the
+real p50s in 6 of 7 windows of three runs, 2026-12-01 evening, docs/BENCHMARKS.md) or the
+task groups (sessions) first, as autogroups should (``groups``)."""
 TIMESLICE = 0.003
 """Seconds a node process runs before another waiting for a core gets it: the order of
 Linux CFS's slices with a few runnable processes a core (``sdex.sim.cpu``)."""
@@ -118,9 +124,14 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
         # other processes' CPU use
         trace = run.get("runnable_trace") or {}
         others = cpu.get("own_group_others_runnable")
+        own, groups = trace.get("own"), trace.get("groups")
+        if SCHEDULER["groups"] is False and own is not None and groups is not None:
+            # every runnable task an equal share, groups or not (no autogroups)
+            own, groups = [o + sum(g) for o, g in zip(own, groups, strict=True)], None
+            others = cpu.get("other_tasks_runnable")
         return LinkModel(
             one_way, sigma, 1e9, order, 0.0, 0.0, message, cores, background, TIMESLICE,
-            others, trace.get("own"), trace.get("step", 0.0), trace.get("groups"),
+            others, own, trace.get("step", 0.0), groups,
         )  # fmt: skip
     check = max(0.0005, run["offered"]["post_latency_ms"]["p50"] / 1000 - p50)
     return LinkModel(p50 / 2, sigma, bandwidth=1e9, check_cost=check, known_cost=0.0002)
@@ -237,8 +248,8 @@ def summary(runs: list[dict[str, Any]]) -> str:
         f"p50 to every node {', '.join(off('to_every_node_p50_ms'))} (`cpu` calibration) and "
         f"{', '.join(off('to_every_node_p50_ms', 'latency'))} (`latency`); p99 to every node "
         f"{', '.join(off('to_every_node_p99_ms'))} (`cpu`). The `cpu` calibration has the 8 "
-        "simulated nodes share the machine's cores with the measured runnable tasks and task "
-        "groups, as Linux's fair scheduler with autogroups does, at "
+        "simulated nodes share the machine's cores with the runnable tasks measured over the "
+        "same window (replayed every 50 ms), as Linux's fair scheduler does, at "
         "their measured CPU per order; the `latency` one assumes a node's CPU is never the "
         "bottleneck."
     )
@@ -324,13 +335,17 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--seeds", type=int, default=8, help="simulator seeds averaged per run")
+    ap.add_argument("--scheduler", choices=["groups", "flat"], default="flat",
+                    help="cores shared among task groups first, or all tasks alike")  # fmt: skip
     ap.add_argument("--scale", action="store_true", help="also simulate 100 to 10,000 nodes")
     ap.add_argument("--no-real", action="store_true", help="skip the 8-process comparison")
     ap.add_argument("--write", type=Path, help="update this markdown file's section")
     ap.add_argument("--scale-from", type=Path, help="take the --scale runs from this JSON")
     ap.add_argument("--real-from", type=Path, nargs="+", help="real 8-node runs (JSON) to predict")
     args = ap.parse_args()
+    SCHEDULER["groups"] = args.scheduler == "groups"
     result: dict[str, Any] = {"machine": machine(), "rate": args.rate, "seconds": args.seconds}
+    result["scheduler"] = args.scheduler
     result["command"] = " ".join(["bench/gossip_sim.py", *sys.argv[1:]]).replace("/tmp/", "")
     if args.scale_from is not None:
         result["scale"] = json.loads(args.scale_from.read_text())["scale"]
