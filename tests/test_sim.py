@@ -49,6 +49,15 @@ def test_sdex_simulate_refuses_bad_options() -> None:
     assert res.exit_code == 2 and "Invalid value" in res.output
 
 
+def finish_times(sim: Sim, cpu: Cpu, jobs: list[tuple[int, float]]) -> dict[int, float]:
+    """When each node's last job ended, the jobs submitted at time 0 in this order."""
+    ended: dict[int, float] = {}
+    for node, cost in jobs:
+        cpu.submit(node, cost, lambda n: ended.__setitem__(n, sim.now), node)
+    sim.run(100.0)
+    return ended
+
+
 @pytest.mark.parametrize(
     ("cores", "background", "jobs", "finish"),
     [
@@ -72,11 +81,7 @@ def test_node_cpus_share_the_machine(
 ) -> None:
     sim = Sim()
     cpu = Cpu(sim, cores, background)
-    ended: dict[int, float] = {}
-    for node, cost in jobs:
-        cpu.submit(node, cost, lambda n: ended.__setitem__(n, sim.now), node)
-    sim.run(100.0)
-    assert ended == pytest.approx(finish)
+    assert finish_times(sim, cpu, jobs) == pytest.approx(finish)
 
 
 def test_bootstrapped_network_fills_its_tables_by_peer_exchange() -> None:
@@ -133,11 +138,7 @@ def test_time_sliced_cores_end_short_jobs_one_after_another(
     slice (as an operating system does), so jobs handed out together end in turn."""
     sim = Sim()
     cpu = Cpu(sim, cores, background, timeslice=0.003)
-    ended: dict[int, float] = {}
-    for node, cost in jobs:
-        cpu.submit(node, cost, lambda n: ended.__setitem__(n, sim.now), node)
-    sim.run(100.0)
-    assert ended == pytest.approx(finish)
+    assert finish_times(sim, cpu, jobs) == pytest.approx(finish)
 
 
 @pytest.mark.parametrize(
@@ -160,11 +161,7 @@ def test_cfs_gives_every_runnable_task_an_equal_share(
 ) -> None:
     sim = Sim()
     cpu = Cpu(sim, 2.0, others=others)
-    ended: dict[int, float] = {}
-    for node, cost in jobs:
-        cpu.submit(node, cost, lambda n: ended.__setitem__(n, sim.now), node)
-    sim.run(100.0)
-    assert ended == pytest.approx(finish)
+    assert finish_times(sim, cpu, jobs) == pytest.approx(finish)
 
 
 def test_a_measured_load_trace_is_replayed() -> None:
@@ -214,8 +211,4 @@ def test_other_groups_slow_the_nodes_group_as_a_whole() -> None:
     sim = Sim()
     cpu = Cpu(sim, 2.0, others=0.0, trace=[0.0], step=1.0, groups=[[1, 1, 1]])
     cpu.trace_start = 0.0
-    ended: dict[int, float] = {}
-    for node in (0, 1):
-        cpu.submit(node, 0.001, lambda n: ended.__setitem__(n, sim.now), node)
-    sim.run(100.0)
-    assert ended == pytest.approx({0: 0.004, 1: 0.004})
+    assert finish_times(sim, cpu, [(0, 0.001), (1, 0.001)]) == pytest.approx({0: 0.004, 1: 0.004})
