@@ -69,7 +69,7 @@ MIN_ORDER_COST = 0.0001
 """Seconds: the least CPU per new order the calibration charges (intake is never free)."""
 SCHEDULER = {"groups": False}
 """``--scheduler``: every runnable task alike (``flat``, the default: it came closer to the
-real p50s in 6 of 7 windows of three runs, 2026-12-01 evening, docs/BENCHMARKS.md) or the
+real p50s in 5 of 7 windows of three runs, 2026-12-01 evening, docs/BENCHMARKS.md) or the
 task groups (sessions) first, as autogroups should (``groups``)."""
 TIMESLICE = 0.003
 """Seconds a node process runs before another waiting for a core gets it: the order of
