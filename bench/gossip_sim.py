@@ -155,6 +155,7 @@ def predict(
     the mean over ``seeds`` seeds (one seed is one draw of the mesh, the link delays and
     which node each order goes to; at 8 nodes the mesh alone is 5.5 to 6.25 wide by seed)."""
     out: dict[str, Any] = {"real": run}
+    out["transport_cpu_us_per_call"] = {k: round(v * 1e6, 1) for k, v in transport.items()}
     for mode in ("cpu", "latency"):
         links = calibrated(run, mode, transport)
         orders = run["offered"]["orders_accepted"]
@@ -350,10 +351,16 @@ def main() -> None:
     if args.scale_from is not None:
         result["scale"] = json.loads(args.scale_from.read_text())["scale"]
     runs: list[dict[str, Any]] = []
+    measured: list[dict[str, float] | None] = []
     for path in args.real_from or []:  # real runs from before, predicted by this simulator
         earlier = json.loads(path.read_text())
         result |= {"rate": earlier["rate"], "seconds": earlier["seconds"]}
         runs += [r["real"] for r in earlier["runs"]]
+        # the transport's CPU as measured then, next to those runs (not on today's machine)
+        then = earlier.get("transport_cpu_us_per_call")
+        measured += [None if then is None else {k: v / 1e6 for k, v in then.items()}] * len(
+            earlier["runs"]
+        )
     if not args.no_real and not args.real_from:
         ns = argparse.Namespace(
             nodes=[NODES], rate=args.rate, seconds=args.seconds, concurrency=16, makers=24,
@@ -361,9 +368,15 @@ def main() -> None:
         )  # fmt: skip
         runs += real.run(ns)["runs"]
     if runs:
-        transport = transport_costs()
-        result["transport_cpu_us_per_call"] = {k: round(v * 1e6, 1) for k, v in transport.items()}
-        result["runs"] = [predict(run, transport, args.seed, args.seeds) for run in runs]
+        transport = transport_costs() if None in measured or len(measured) < len(runs) else {}
+        if transport:
+            us = {k: round(v * 1e6, 1) for k, v in transport.items()}
+            result["transport_cpu_us_per_call"] = us
+        costs = measured + [None] * (len(runs) - len(measured))
+        result["runs"] = [
+            predict(run, cost or transport, args.seed, args.seeds)
+            for run, cost in zip(runs, costs, strict=True)
+        ]
     if args.scale:
         result["scale"] = scale(args.seed)
     print(json.dumps(result, indent=2))

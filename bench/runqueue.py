@@ -60,7 +60,8 @@ class RunQueue:
         self._thread.start()
 
     def sample(self) -> tuple[int, list[int]]:
-        own, others = -1, {}  # -1: this sampler, running now
+        own = -1  # this sampler, running now
+        others: dict[str, int] = {}
         for pid in os.listdir("/proc"):
             if not pid.isdigit():
                 continue
