@@ -67,6 +67,7 @@ MIN_LATENCY = 0.00005
 """Seconds: the least one-way loopback latency the calibration assumes."""
 MIN_ORDER_COST = 0.0001
 """Seconds: the least CPU per new order the calibration charges (intake is never free)."""
+MODES = ("cpu", "latency")
 SCHEDULER = {"groups": False}
 """``--scheduler``: every runnable task alike (``flat``, the default: it came closer to the
 real p50s in 5 of 7 windows of three runs, 2026-12-01 evening, docs/BENCHMARKS.md) or the
@@ -156,7 +157,7 @@ def predict(
     which node each order goes to; at 8 nodes the mesh alone is 5.5 to 6.25 wide by seed)."""
     out: dict[str, Any] = {"real": run}
     out["transport_cpu_us_per_call"] = {k: round(v * 1e6, 1) for k, v in transport.items()}
-    for mode in ("cpu", "latency"):
+    for mode in MODES:
         links = calibrated(run, mode, transport)
         orders = run["offered"]["orders_accepted"]
         rate = run["offered"]["rate_per_s"]
@@ -256,6 +257,21 @@ def summary(runs: list[dict[str, Any]]) -> str:
     )
 
 
+def without_traces(r: dict[str, Any]) -> dict[str, Any]:
+    """``r`` for the markdown: each real run's run-queue trace reduced to its length and the
+    simulator's full output to what the comparison took from it (the JSON the bench prints
+    keeps both)."""
+    runs = []
+    for run in r.get("runs", []):
+        real = dict(run["real"])
+        trace = real.get("runnable_trace")
+        if trace:
+            real["runnable_trace"] = {"step": trace["step"], "samples": len(trace["own"])}
+        modes = {m: {k: v for k, v in run[m].items() if k != "simulated"} for m in MODES}
+        runs.append({**run, "real": real, **modes})
+    return {**r, "runs": runs} if runs else r
+
+
 def markdown(r: dict[str, Any]) -> str:
     lines = [
         f"Measured {DATE} on {machine_line()}, CPython {r['machine']['python']}, by "
@@ -324,7 +340,7 @@ def markdown(r: dict[str, Any]) -> str:
                 f"{s['orders_per_s_bandwidth_allows']} | {s['wall_seconds']} |"
             )
         lines.append("")
-    lines += ["```json", json.dumps(r, indent=2), "```", ""]
+    lines += ["```json", json.dumps(without_traces(r), indent=2), "```", ""]
     return "\n".join(lines)
 
 
