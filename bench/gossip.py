@@ -60,6 +60,7 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 from benchlib import machine, machine_busy_seconds, write_section  # noqa: E402
+from runqueue import RunQueue  # noqa: E402
 
 from sdex.deployment import Deployment  # noqa: E402
 from sdex.gossip import GossipConfig, NodeKey, PeerClient  # noqa: E402
@@ -148,10 +149,12 @@ def cpu_seconds(pid: int) -> float:
 
 
 class CpuMeter:
-    """Cores used over a window by groups of processes and by the whole machine."""
+    """Cores used over a window by groups of processes and by the whole machine, and the
+    other tasks runnable meanwhile (``RunQueue``)."""
 
     def __init__(self, groups: dict[str, list[int]]) -> None:
         self.groups = groups
+        self.queue: RunQueue | None = None
 
     def _sample(self) -> dict[str, float]:
         out = {k: sum(cpu_seconds(p) for p in pids) for k, pids in self.groups.items()}
@@ -159,15 +162,19 @@ class CpuMeter:
         return out
 
     def start(self) -> None:
+        self.queue = RunQueue(self.groups.get("nodes", []))
         self.t0, self.c0 = time.monotonic(), self._sample()
 
     def stop(self) -> dict[str, float]:
         wall, c1 = time.monotonic() - self.t0, self._sample()
+        queue = self.queue.stop() if self.queue is not None else {}
+        self.trace = self.queue.trace() if self.queue is not None else {}
         self.wall = wall
         self.seconds = {k: c1[k] - self.c0[k] for k in c1}
         cores = {k: round((c1[k] - self.c0[k]) / wall, 2) for k in c1}
         ours = sum(v for k, v in cores.items() if k != "machine")
         cores["other_processes"] = round(max(0.0, cores["machine"] - ours), 2)
+        cores |= queue
         return cores
 
 
@@ -333,9 +340,12 @@ async def wait_until(cond: Any, timeout: float, every: float = 0.25) -> float | 
         await asyncio.sleep(every)
 
 
-async def wait_healthy(s: aiohttp.ClientSession, nodes: NodeProcs, timeout: float) -> None:
+async def wait_healthy(s: aiohttp.ClientSession, nodes: NodeProcs, timeout: float) -> list[float]:
+    """Seconds (from now, to the poll's 0.2 s) until each node first answered /health."""
     pending = set(range(nodes.n))
-    deadline = time.monotonic() + timeout
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    ready = [0.0] * nodes.n
     while pending:
         nodes.check_alive()
         for i in list(pending):
@@ -343,9 +353,11 @@ async def wait_healthy(s: aiohttp.ClientSession, nodes: NodeProcs, timeout: floa
                 async with s.get(nodes.urls[i] + "/health") as r:
                     if r.status == 200:
                         pending.discard(i)
+                        ready[i] = round(time.monotonic() - t0, 2)
         if time.monotonic() > deadline:
             raise RuntimeError(f"nodes {sorted(pending)} did not answer in {timeout}s")
         await asyncio.sleep(0.2)
+    return ready
 
 
 async def post_paced(
@@ -458,7 +470,7 @@ async def measure(
     out: list[dict[str, Any]] = []
     async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=60)) as s:
         t_start = time.monotonic()
-        await wait_healthy(s, nodes, timeout=150)
+        ready = await wait_healthy(s, nodes, timeout=150)
         started = time.monotonic() - t_start
 
         async def meshed() -> bool:
@@ -468,7 +480,7 @@ async def measure(
         px = await wait_until(meshed, timeout=60)
         if px is None:
             raise RuntimeError(f"peer exchange did not connect all {n} nodes within 60 s")
-        setup = {"seconds_to_start_nodes": round(started, 1),
+        setup = {"seconds_to_start_nodes": round(started, 1), "node_ready_s": ready,
                  "seconds_until_peer_exchange_connected_all": round(px, 1),
                  "p2p_call_ms": await p2p_round_trips(s, nodes.urls)}  # fmt: skip
 
@@ -500,6 +512,7 @@ async def measure(
                     lambda total=total: all_have(total), timeout=args.drain, every=0.1
                 )
                 cpu = meter.stop()
+                trace = meter.trace
                 nodes.signal(signal.SIGUSR2)
                 cpu["node_cpu_ms_per_order_per_node"] = round(
                     1000 * meter.seconds["nodes"] / max(1, accepted) / n, 2
@@ -511,11 +524,13 @@ async def measure(
                 )
                 await asyncio.sleep(0.5)
                 h1 = await healths(s, nodes.urls)
-                windows.append((rate, p, h0, h1, cpu, drained))
+                windows.append((rate, p, h0, h1, cpu, drained, trace))
             data = finish_watcher(wproc, arrivals)
             meter.groups.pop("watcher", None)
-    for rate, p, h0, h1, cpu, drained in windows:
-        out.append({**analyse(n, rate, p, data, h0, h1, cpu, drained, args), **setup})
+    for rate, p, h0, h1, cpu, drained, trace in windows:
+        run = {**analyse(n, rate, p, data, h0, h1, cpu, drained, args), **setup}
+        run["runnable_trace"] = trace
+        out.append(run)
     return out
 
 

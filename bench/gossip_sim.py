@@ -7,15 +7,24 @@ in the same run and not from the figures it predicts. Two calibrations, both pri
 - ``cpu`` (the one the target is judged on): a message (a gossip call and its answer) costs
   the CPU its transport (signed HTTP or the stream) costs sender and receiver together,
   measured in this process (``bench/p2p_transport.py``, one order per push), half spent by
-  the caller before it leaves and half by the receiver before it serves it; a new order costs
-  the rest of the window's CPU per order per node (``/proc``, less what the nodes use when no
-  order comes, measured just before, and less the run's messages at that price). The 8
-  simulated nodes share a machine of this machine's cores, less the cores the other
-  processes (chain, load generator, watcher) and the nodes' idle work used (``sdex.sim.cpu``:
-  time slices of ``TIMESLICE`` on those cores, each node's jobs one at a time as in its event
-  loop). The peer tables fill from one seed as the real nodes' do. Links: half the
-  signed ``GET /p2p/digest`` round trip (p50, less the HTTP call's CPU; lognormal shape from
-  p90/p50), measured against the running nodes.
+  the caller before it leaves and half by the receiver before it serves it; a new order
+  costs the rest of the window's CPU per order per node (``/proc``, less what the nodes
+  use when no order comes, measured just before, and less the run's messages at that
+  price). The 8 simulated nodes share a machine of this machine's cores as Linux's fair
+  scheduler does (EEVDF on this kernel, CFS before 6.6: the same fair shares): each busy
+  node an equal share with every other runnable task (``--scheduler flat``, the default)
+  or, as autogroups should, the cores shared among the active task groups (sessions) first
+  and then among the runnable tasks of the nodes' group (``--scheduler groups``),
+  replaying what ``bench/runqueue.py`` sampled every 50 ms over the same window (our
+  group's runnable tasks besides the nodes: chain, load generator, watcher; each other
+  group's runnable processes; ``sdex.sim.cpu``), each node's jobs one at a time as in its
+  event loop. (Runs from before that was measured: the cores less what the other processes
+  used, in time slices of ``TIMESLICE``.) The peer tables fill from one seed as the real
+  nodes' do. Links: half the signed ``GET /p2p/digest`` round trip (p50, less the HTTP
+  call's CPU; lognormal shape from p90/p50), measured against the running nodes. Each node
+  comes up when its real process first answered /health. A prediction is the mean over
+  ``--seeds`` simulator seeds (one seed is one draw of the mesh, link delays and order
+  targets: at 8 nodes the mesh alone is 5.5 to 6.5 wide by seed).
 - ``latency``: the same links, and intake = the wallet POST's p50 minus that round trip
   (right for an idle machine, where a node's CPU is not the bottleneck).
 
@@ -58,6 +67,11 @@ MIN_LATENCY = 0.00005
 """Seconds: the least one-way loopback latency the calibration assumes."""
 MIN_ORDER_COST = 0.0001
 """Seconds: the least CPU per new order the calibration charges (intake is never free)."""
+MODES = ("cpu", "latency")
+SCHEDULER = {"groups": False}
+"""``--scheduler``: every runnable task alike (``flat``, the default: it came closer to the
+real p50s in 5 of 7 windows of three runs, 2026-12-01 evening, docs/BENCHMARKS.md) or the
+task groups (sessions) first, as autogroups should (``groups``)."""
 TIMESLICE = 0.003
 """Seconds a node process runs before another waiting for a core gets it: the order of
 Linux CFS's slices with a few runnable processes a core (``sdex.sim.cpu``)."""
@@ -105,25 +119,69 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
         order, message = cpu_costs(run, transport)
         # the measured round trip is a signed HTTP call: its CPU is charged apart here
         one_way = max(MIN_LATENCY, (p50 - transport["http"]) / 2)
+        # the nodes' own group's other runnable tasks (the chain, the load generator, the
+        # watcher) and the other task groups' runnable tasks, sampled over the window
+        # (bench/runqueue.py); runs from before that was measured: the cores less the
+        # other processes' CPU use
+        trace = run.get("runnable_trace") or {}
+        others = cpu.get("own_group_others_runnable")
+        own, groups = trace.get("own"), trace.get("groups")
+        if SCHEDULER["groups"] is False and own is not None and groups is not None:
+            # every runnable task an equal share, groups or not (no autogroups)
+            own, groups = [o + sum(g) for o, g in zip(own, groups, strict=True)], None
+            others = cpu.get("other_tasks_runnable")
         return LinkModel(
-            one_way, sigma, 1e9, order, 0.0, 0.0, message, cores, background, TIMESLICE
-        )
+            one_way, sigma, 1e9, order, 0.0, 0.0, message, cores, background, TIMESLICE,
+            others, own, trace.get("step", 0.0), groups,
+        )  # fmt: skip
     check = max(0.0005, run["offered"]["post_latency_ms"]["p50"] / 1000 - p50)
     return LinkModel(p50 / 2, sigma, bandwidth=1e9, check_cost=check, known_cost=0.0002)
 
 
-def predict(run: dict[str, Any], transport: dict[str, float], seed: int) -> dict[str, Any]:
-    """The simulator's figures for the real ``run``'s network, calibrated from it both ways."""
+def mean_of(sims: list[Any]) -> Any:
+    """The seeds' runs averaged figure by figure (numbers; anything else from the first)."""
+    first = sims[0]
+    if isinstance(first, dict):
+        return {k: mean_of([s.get(k) for s in sims]) for k in first}
+    numbers = [s for s in sims if isinstance(s, int | float) and not isinstance(s, bool)]
+    if isinstance(first, int | float) and not isinstance(first, bool) and numbers:
+        return round(sum(numbers) / len(numbers), 3)
+    return first
+
+
+def predict(
+    run: dict[str, Any], transport: dict[str, float], seed: int, seeds: int
+) -> dict[str, Any]:
+    """The simulator's figures for the real ``run``'s network, calibrated from it both ways:
+    the mean over ``seeds`` seeds (one seed is one draw of the mesh, the link delays and
+    which node each order goes to; at 8 nodes the mesh alone is 5.5 to 6.25 wide by seed)."""
     out: dict[str, Any] = {"real": run}
-    for mode in ("cpu", "latency"):
+    out["transport_cpu_us_per_call"] = {k: round(v * 1e6, 1) for k, v in transport.items()}
+    for mode in MODES:
         links = calibrated(run, mode, transport)
         orders = run["offered"]["orders_accepted"]
         rate = run["offered"]["rate_per_s"]
-        sc = Scenario(nodes=NODES, orders=orders, rate=rate, seed=seed, degree=NODES, links=links)
-        if run.get("seeds") == "bootstrap":  # the real nodes' tables filled by peer exchange
-            sc.seeds = "bootstrap"
-        sim = simulate(sc)
-        out[mode] = {"links": vars(links), "simulated": sim, "comparison": compare(run, sim)}
+        sims = []
+        for k in range(seeds):
+            sc = Scenario(nodes=NODES, orders=orders, rate=rate, seed=seed + k, degree=NODES,
+                          links=links)  # fmt: skip
+            if run.get("seeds") == "bootstrap":  # the real tables filled by peer exchange
+                sc.seeds = "bootstrap"
+                sc.starts = run.get("node_ready_s")  # each node up when the real one answered
+            sims.append(simulate(sc))
+        sim = mean_of(sims)
+        shown = vars(links) | {"others_trace": len(links.others_trace or []), "others_groups": None}
+        out[mode] = {
+            "links": shown,
+            "seeds": seeds,
+            "simulated": sim,
+            "by_seed": {
+                "to_every_node_p99_ms": [s["to_all_ms"]["p99"] for s in sims],
+                "messages": [s["per_order_per_node"]["messages"] for s in sims],
+                "mesh_size_mean": [s["mesh_size"]["mean"] for s in sims],
+            },
+            "comparison": compare(run, sim),
+        }
     return out
 
 
@@ -192,10 +250,26 @@ def summary(runs: list[dict[str, Any]]) -> str:
         f"p50 to every node {', '.join(off('to_every_node_p50_ms'))} (`cpu` calibration) and "
         f"{', '.join(off('to_every_node_p50_ms', 'latency'))} (`latency`); p99 to every node "
         f"{', '.join(off('to_every_node_p99_ms'))} (`cpu`). The `cpu` calibration has the 8 "
-        "simulated nodes share the machine's cores (less what the other processes used) at "
+        "simulated nodes share the machine's cores with the runnable tasks measured over the "
+        "same window (replayed every 50 ms), as Linux's fair scheduler does, at "
         "their measured CPU per order; the `latency` one assumes a node's CPU is never the "
         "bottleneck."
     )
+
+
+def without_traces(r: dict[str, Any]) -> dict[str, Any]:
+    """``r`` for the markdown: each real run's run-queue trace reduced to its length and the
+    simulator's full output to what the comparison took from it (the JSON the bench prints
+    keeps both)."""
+    runs = []
+    for run in r.get("runs", []):
+        real = dict(run["real"])
+        trace = real.get("runnable_trace")
+        if trace:
+            real["runnable_trace"] = {"step": trace["step"], "samples": len(trace["own"])}
+        modes = {m: {k: v for k, v in run[m].items() if k != "simulated"} for m in MODES}
+        runs.append({**run, "real": real, **modes})
+    return {**r, "runs": runs} if runs else r
 
 
 def markdown(r: dict[str, Any]) -> str:
@@ -222,7 +296,9 @@ def markdown(r: dict[str, Any]) -> str:
             f" ms of a node's CPU per new order and {cpu['links']['message_cost'] * 1000:.2f} ms"
             " per message (its transport's CPU per call, measured in this process), the "
             f"nodes sharing {cpu['links']['cores']:g} cores "
-            f"of which {cpu['links']['background']:.2f} were busy with other work; links "
+            f"with {cpu['links']['others'] or 0:.2f} other runnable tasks of their group and "
+            f"{run['real']['cpu_cores_used'].get('other_groups_active', 0):.2f} other active "
+            "task groups on average (sampled every 50 ms, replayed); links "
             f"{cpu['links']['latency_median'] * 1000:.1f} ms (half a signed /p2p/ round trip "
             "less its CPU). "
             f"`latency` calibration: intake {run['latency']['links']['check_cost'] * 1000:.1f} "
@@ -264,7 +340,7 @@ def markdown(r: dict[str, Any]) -> str:
                 f"{s['orders_per_s_bandwidth_allows']} | {s['wall_seconds']} |"
             )
         lines.append("")
-    lines += ["```json", json.dumps(r, indent=2), "```", ""]
+    lines += ["```json", json.dumps(without_traces(r), indent=2), "```", ""]
     return "\n".join(lines)
 
 
@@ -275,21 +351,32 @@ def main() -> None:
                     "and per message are told apart)")  # fmt: skip
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seeds", type=int, default=8, help="simulator seeds averaged per run")
+    ap.add_argument("--scheduler", choices=["groups", "flat"], default="flat",
+                    help="cores shared among task groups first, or all tasks alike")  # fmt: skip
     ap.add_argument("--scale", action="store_true", help="also simulate 100 to 10,000 nodes")
     ap.add_argument("--no-real", action="store_true", help="skip the 8-process comparison")
     ap.add_argument("--write", type=Path, help="update this markdown file's section")
     ap.add_argument("--scale-from", type=Path, help="take the --scale runs from this JSON")
     ap.add_argument("--real-from", type=Path, nargs="+", help="real 8-node runs (JSON) to predict")
     args = ap.parse_args()
+    SCHEDULER["groups"] = args.scheduler == "groups"
     result: dict[str, Any] = {"machine": machine(), "rate": args.rate, "seconds": args.seconds}
+    result["scheduler"] = args.scheduler
     result["command"] = " ".join(["bench/gossip_sim.py", *sys.argv[1:]]).replace("/tmp/", "")
     if args.scale_from is not None:
         result["scale"] = json.loads(args.scale_from.read_text())["scale"]
     runs: list[dict[str, Any]] = []
+    measured: list[dict[str, float] | None] = []
     for path in args.real_from or []:  # real runs from before, predicted by this simulator
         earlier = json.loads(path.read_text())
         result |= {"rate": earlier["rate"], "seconds": earlier["seconds"]}
         runs += [r["real"] for r in earlier["runs"]]
+        # the transport's CPU as measured then, next to those runs (not on today's machine)
+        then = earlier.get("transport_cpu_us_per_call")
+        measured += [None if then is None else {k: v / 1e6 for k, v in then.items()}] * len(
+            earlier["runs"]
+        )
     if not args.no_real and not args.real_from:
         ns = argparse.Namespace(
             nodes=[NODES], rate=args.rate, seconds=args.seconds, concurrency=16, makers=24,
@@ -297,9 +384,15 @@ def main() -> None:
         )  # fmt: skip
         runs += real.run(ns)["runs"]
     if runs:
-        transport = transport_costs()
-        result["transport_cpu_us_per_call"] = {k: round(v * 1e6, 1) for k, v in transport.items()}
-        result["runs"] = [predict(run, transport, args.seed) for run in runs]
+        transport = transport_costs() if None in measured or len(measured) < len(runs) else {}
+        if transport:
+            us = {k: round(v * 1e6, 1) for k, v in transport.items()}
+            result["transport_cpu_us_per_call"] = us
+        costs = measured + [None] * (len(runs) - len(measured))
+        result["runs"] = [
+            predict(run, cost or transport, args.seed, args.seeds)
+            for run, cost in zip(runs, costs, strict=True)
+        ]
     if args.scale:
         result["scale"] = scale(args.seed)
     print(json.dumps(result, indent=2))

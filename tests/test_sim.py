@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from sdex.cli import main
 from sdex.sim import Scenario, Sim, simulate
-from sdex.sim.cpu import Cpu
+from sdex.sim.cpu import Cpu, group_share
 
 
 def figures(r: dict[str, object]) -> dict[str, object]:
@@ -49,6 +49,15 @@ def test_sdex_simulate_refuses_bad_options() -> None:
     assert res.exit_code == 2 and "Invalid value" in res.output
 
 
+def finish_times(sim: Sim, cpu: Cpu, jobs: list[tuple[int, float]]) -> dict[int, float]:
+    """When each node's last job ended, the jobs submitted at time 0 in this order."""
+    ended: dict[int, float] = {}
+    for node, cost in jobs:
+        cpu.submit(node, cost, lambda n: ended.__setitem__(n, sim.now), node)
+    sim.run(100.0)
+    return ended
+
+
 @pytest.mark.parametrize(
     ("cores", "background", "jobs", "finish"),
     [
@@ -72,11 +81,7 @@ def test_node_cpus_share_the_machine(
 ) -> None:
     sim = Sim()
     cpu = Cpu(sim, cores, background)
-    ended: dict[int, float] = {}
-    for node, cost in jobs:
-        cpu.submit(node, cost, lambda n: ended.__setitem__(n, sim.now), node)
-    sim.run(100.0)
-    assert ended == pytest.approx(finish)
+    assert finish_times(sim, cpu, jobs) == pytest.approx(finish)
 
 
 def test_bootstrapped_network_fills_its_tables_by_peer_exchange() -> None:
@@ -133,8 +138,77 @@ def test_time_sliced_cores_end_short_jobs_one_after_another(
     slice (as an operating system does), so jobs handed out together end in turn."""
     sim = Sim()
     cpu = Cpu(sim, cores, background, timeslice=0.003)
-    ended: dict[int, float] = {}
-    for node, cost in jobs:
-        cpu.submit(node, cost, lambda n: ended.__setitem__(n, sim.now), node)
+    assert finish_times(sim, cpu, jobs) == pytest.approx(finish)
+
+
+@pytest.mark.parametrize(
+    ("others", "jobs", "finish"),
+    [
+        # alone on two cores with nothing else runnable: a core of its own
+        (0.0, [(0, 0.001)], {0: 0.001}),
+        # two other tasks runnable: three tasks share two cores, 2/3 of a core each
+        (2.0, [(0, 0.001)], {0: 0.0015}),
+        # two nodes and two other tasks on two cores: half a core each
+        (2.0, [(0, 0.001), (1, 0.001)], {0: 0.002, 1: 0.002}),
+        # a busy machine slows a waking node by its share, it does not stall it: 1.9 other
+        # tasks leave it 2/2.9 of a core (the old model, cores less the others' CPU use,
+        # left it 0.1 of one: 10 ms)
+        (1.9, [(0, 0.001)], {0: 0.00145}),
+    ],
+)
+def test_cfs_gives_every_runnable_task_an_equal_share(
+    others: float, jobs: list[tuple[int, float]], finish: dict[int, float]
+) -> None:
+    sim = Sim()
+    cpu = Cpu(sim, 2.0, others=others)
+    assert finish_times(sim, cpu, jobs) == pytest.approx(finish)
+
+
+def test_a_measured_load_trace_is_replayed() -> None:
+    """A 1.5 s job from t=0 on two cores: alone for the trace's first second (1 s done), 2/7
+    of a core in the next while six other tasks run (0.286 s done), alone again after it:
+    the last 0.214 s end at 2.214; outside the trace ``others`` (here 0) holds."""
+    sim = Sim()
+    cpu = Cpu(sim, 2.0, others=0.0, trace=[0.0, 6.0, 0.0], step=1.0)
+    cpu.trace_start = 0.0
+    ended: list[float] = []
+    cpu.submit(0, 1.5, lambda: ended.append(sim.now))
     sim.run(100.0)
-    assert ended == pytest.approx(finish)
+    assert ended == pytest.approx([1.0 + 1.0 + (1.5 - 1.0 - 2 / 7)])
+
+
+def test_nodes_come_up_when_their_processes_did() -> None:
+    """Bootstrapped nodes that start at different times (as the real processes answer
+    /health one after another): a node up before its seed keeps dialling it, and every
+    node still learns every other one and gets every order."""
+    starts = [1.5, 0.0, 0.4, 0.8, 1.2, 2.0, 0.2, 0.6]  # node 0, every other's seed, up late
+    sc = Scenario(nodes=8, orders=10, rate=4.0, seed=3, seeds="bootstrap", starts=starts)
+    r = simulate(sc)
+    assert r["coverage"] == 1.0
+    mesh = r["mesh_size"]
+    assert isinstance(mesh, dict) and 4 <= mesh["mean"] <= mesh["max"] <= 7
+
+
+@pytest.mark.parametrize(
+    ("ours", "groups", "share"),
+    [
+        (3.0, [], 2.0),  # alone: every core (one a task)
+        (1.0, [], 1.0),
+        (9.0, [1, 1, 1], 0.5),  # three other busy groups: a quarter of the machine each
+        (9.0, [1], 1.0),  # one other group of one task: it takes one core, we the other
+        (1.0, [5], 1.0),  # one task of ours: a core, however many the other group has
+        (9.0, [5, 5], 2 / 3),
+        (0.5, [5, 5], 0.5),  # less than its equal share: what it wants
+    ],
+)
+def test_cfs_groups_share_the_machine_first(ours: float, groups: list[int], share: float) -> None:
+    assert group_share(2.0, ours, groups) == pytest.approx(share)
+
+
+def test_other_groups_slow_the_nodes_group_as_a_whole() -> None:
+    """Two nodes, nothing else of theirs runnable, three other busy groups (a task each):
+    the nodes' group gets half a core, a quarter each, so 1 ms jobs take 4 ms."""
+    sim = Sim()
+    cpu = Cpu(sim, 2.0, others=0.0, trace=[0.0], step=1.0, groups=[[1, 1, 1]])
+    cpu.trace_start = 0.0
+    assert finish_times(sim, cpu, [(0, 0.001), (1, 0.001)]) == pytest.approx({0: 0.004, 1: 0.004})

@@ -16,6 +16,27 @@ queued for them in arrival order, each running its job for at most ``timeslice``
 it goes to the back of the queue. Jobs shorter than a slice then end one after another
 rather than all together: of six nodes handed the same order at once, two pass it on
 first, and their copies reach the others before those pass it on themselves.
+
+With ``others`` (the mean number of other tasks runnable on the machine, measured) the
+machine is shared as Linux's fair scheduler shares it (CFS; EEVDF since 6.6, same shares):
+every runnable task gets an equal share of the cores, and a task that wakes from sleep is
+placed at the queue's least virtual runtime, so it gets its share at once rather than
+waiting behind the tasks that ran meanwhile. While ``k`` nodes have work each then runs at
+``min(1, cores / (k + others))`` of a core: a node that wakes on a busy machine is slowed by
+the number of tasks it competes with, not stalled until the others' CPU use leaves it room
+(the ``background`` model, which charged a waking node for the others' whole share and
+predicted seconds where the real nodes took tens of milliseconds). A measured ``trace`` of
+that number (one value per ``step`` seconds, from ``trace_start`` of simulated time on)
+replays how it varied instead: the busy spells of the other work that slow some orders and
+not others, where the tail comes from.
+
+With ``groups`` as well (per step, the runnable tasks of each other active task group) the
+trace is of the nodes' own group (``trace``: its other runnable tasks) and the scheduler's
+group scheduling is applied first (``sched_autogroup``: each session a group): the cores are
+shared max-min fairly among the active groups (each an equal share, no more than its
+runnable tasks can use, the rest to the others), and the nodes' group's share equally among
+its runnable tasks (``group_share``). Three other busy sessions leave 8 nodes, their chain
+and their load generator half a core of two between them, however few tasks those have.
 """
 
 from __future__ import annotations
@@ -33,6 +54,20 @@ MIN_CAPACITY = 0.05
 """The least CPU the nodes keep on a shared machine whatever the background takes."""
 
 
+def group_share(cores: float, ours: float, groups: list[int]) -> float:
+    """Cores the group with ``ours`` runnable tasks gets among groups with ``groups``
+    runnable tasks each: max-min fair (each group an equal share of what is left, a group
+    that wants less than that takes what it wants, one core a task at most)."""
+    wants = sorted([(min(float(g), cores), 1) for g in groups] + [(min(ours, cores), 0)])
+    left, n = cores, len(wants)
+    for want, mine in wants:
+        got = min(want, left / n)
+        if mine == 0:
+            return got
+        left, n = left - got, n - 1
+    return 0.0
+
+
 class Clock(Protocol):
     now: float
 
@@ -43,12 +78,29 @@ class Cpu:
     """The CPUs of a simulated network's nodes (keyed by node index)."""
 
     def __init__(
-        self, sim: Clock, cores: float = 0.0, background: float = 0.0, timeslice: float = 0.0
+        self,
+        sim: Clock,
+        cores: float = 0.0,
+        background: float = 0.0,
+        timeslice: float = 0.0,
+        others: float | None = None,
+        trace: list[float] | None = None,
+        step: float = 0.0,
+        groups: list[list[int]] | None = None,
     ) -> None:
         self.sim = sim
         self.shared = cores > 0
+        self.cores = cores
+        self.others = others
+        self.trace = trace if others is not None and trace and step > 0 else None
+        self.step = step
+        self.groups = groups if self.trace is not None and groups else None
+        self.trace_start = math.inf
+        """Simulated time of the trace's first value (which holds before it too; the last
+        holds after the trace)."""
+        self._rate = 1.0
         self.capacity = max(MIN_CAPACITY, cores - background)
-        self.timeslice = timeslice if self.shared else 0.0
+        self.timeslice = timeslice if self.shared and others is None else 0.0
         self.servers = math.ceil(self.capacity)
         self.speed = self.capacity / self.servers
         self.ready: deque[int] = deque()
@@ -77,7 +129,33 @@ class Cpu:
         """The share of a core each busy node gets now."""
         if not self.shared or not self.left:
             return 1.0
+        if self.others is not None:  # an equal share with every other runnable task
+            k = self._trace_index()
+            if k is None or self.trace is None:
+                return min(1.0, self.cores / (len(self.left) + self.others))
+            ours = len(self.left) + self.trace[k]
+            if self.groups is None:
+                return min(1.0, self.cores / ours)
+            return min(1.0, group_share(self.cores, ours, self.groups[k]) / ours)
         return min(1.0, self.capacity / len(self.left))
+
+    def _trace_index(self) -> int | None:
+        """The trace value in force now (None: no trace; before it its first value, after
+        it its last)."""
+        if self.trace is None:
+            return None
+        if self.sim.now < self.trace_start:
+            return 0
+        return min(len(self.trace) - 1, int((self.sim.now - self.trace_start) / self.step))
+
+    def _next_change(self) -> float:
+        """When the trace's value changes next (inf: no more changes)."""
+        if self.trace is None:
+            return math.inf
+        if self.sim.now < self.trace_start:
+            return self.trace_start
+        k = int((self.sim.now - self.trace_start) / self.step)
+        return math.inf if k >= len(self.trace) - 1 else self.trace_start + (k + 1) * self.step
 
     def _start(self, node: int) -> None:
         cost = self.queues[node][0][0]
@@ -125,17 +203,21 @@ class Cpu:
         """Charge every busy node for the time since the last change, at the rate then."""
         elapsed = self.sim.now - self._since
         if elapsed > 0 and self.left:
-            done = elapsed * self.rate()
+            done = elapsed * self._rate  # the rate since the last change
             for node in self.left:
                 self.left[node] -= done
         self._since = self.sim.now
 
     def _reschedule(self) -> None:
         self._generation += 1
+        self._rate = self.rate()
         if self.left:
             first = min(self.left.values())
-            due = self.sim.now + max(0.0, first) / self.rate()
-            self.sim.at(due, self._tick, self._generation)
+            due = self.sim.now + max(0.0, first) / self._rate
+            change = self._next_change()
+            if change <= self.sim.now:  # float rounding at a step's edge
+                change = self.sim.now + self.step
+            self.sim.at(min(due, change), self._tick, self._generation)
 
     def _tick(self, generation: int) -> None:
         if generation != self._generation:

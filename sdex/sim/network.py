@@ -79,6 +79,17 @@ class LinkModel:
     timeslice: float = 0.0
     """Seconds a node runs on a core of the shared machine before others waiting get it (0:
     processor sharing; ``sdex.sim.cpu``)."""
+    others: float | None = None
+    """Other tasks runnable on that shared machine, on average (measured): given, the
+    machine is shared as Linux's fair scheduler does, each runnable task an equal share of ``cores``
+    (``background`` and ``timeslice`` then unused; ``sdex.sim.cpu``)."""
+    others_trace: list[float] | None = None
+    """How ``others`` varied, one value per ``others_step`` seconds from the first order's
+    post on (measured; its first value before, its last after)."""
+    others_step: float = 0.0
+    others_groups: list[list[int]] | None = None
+    """With the trace: the runnable tasks of each other active task group at each step (the
+    trace is then of the nodes' own group; ``sdex.sim.cpu``)."""
 
 
 class Sim:
@@ -243,6 +254,11 @@ class SimNode(OrderSet):
         self.tick_at = math.inf
         self.run(core.tick())
 
+    def come_up(self) -> None:
+        """The node's process is up: its core starts (from the seeds it was given)."""
+        self.online = True
+        self.run(self.core.start())
+
     def restart(self, seeds: list[str]) -> None:
         """Back online as a restarted process: same orders, a new core from ``seeds``."""
         self.online = True
@@ -257,7 +273,16 @@ class Network:
         self.config = config
         self.links = links
         self.sim = Sim()
-        self.cpu = Cpu(self.sim, links.cores, links.background, links.timeslice)
+        self.cpu = Cpu(
+            self.sim,
+            links.cores,
+            links.background,
+            links.timeslice,
+            links.others,
+            links.others_trace,
+            links.others_step,
+            links.others_groups,
+        )
         self.nodes = [SimNode(self, i) for i in range(n)]
         self.by_url = {node.url: node for node in self.nodes}
         self.by_id = {node.node_id: node for node in self.nodes}
@@ -283,17 +308,23 @@ class Network:
         for node in self.nodes:
             node.run(node.core.start())
 
-    def bootstrap(self, seed: int = 0) -> None:
+    def bootstrap(self, seed: int = 0, starts: list[float] | None = None) -> None:
         """Cold peer tables, as ``bench/gossip.py --seeds bootstrap`` starts real nodes: every
         node but ``seed`` is started with that one node as its only seed; the others are
         found by peer exchange, and meshes form while the tables fill (the first grafts go
-        to the few peers a node knows yet)."""
+        to the few peers a node knows yet). ``starts``: the second each node comes up (the
+        real processes' start-up times; calls to a node not up yet are refused), so the
+        first grafts go where they went among the real nodes."""
         first = self.nodes[seed]
         for node in self.nodes:
             if node is not first:
                 node.core = node._new_core([first.url])
-        for node in self.nodes:
-            node.run(node.core.start())
+        for node, at in zip(self.nodes, starts or [0.0] * len(self.nodes), strict=True):
+            if at > 0:
+                node.online = False
+                self.sim.at(at, node.come_up)
+            else:
+                node.run(node.core.start())
 
     def latency(self) -> float:
         lk = self.links

@@ -54,6 +54,8 @@ class Scenario:
     """``warm`` (``degree`` above) or ``bootstrap``: node 0 is every other node's only seed
     and tables fill by peer exchange (as bench/gossip.py starts real nodes); the warm-up then
     starts once every honest node knows every other one (at most ``BOOTSTRAP_MAX`` s)."""
+    starts: list[float] | None = None
+    """``bootstrap``: the second each node comes up (None: all at once)."""
     warmup: float = 5.0
     drain: float = 10.0
     links: LinkModel = field(default_factory=LinkModel)
@@ -162,7 +164,7 @@ class Run:
         sc, net, sim = self.sc, self.net, self.net.sim
         wall = time.perf_counter()
         if sc.seeds == "bootstrap":
-            net.bootstrap()
+            net.bootstrap(starts=sc.starts)
             sim.run(BOOTSTRAP_MAX, done=self._tables_full)
         else:
             net.wire(sc.degree)
@@ -174,6 +176,7 @@ class Run:
         sim.run(sim.now + sc.warmup / 2)
         bg1, t_bg1 = self._snapshot(), sim.now
         start = sim.now
+        net.cpu.trace_start = start  # a measured load trace starts with the first post
         copies0 = sum(n.copies for n in self.honest)
         window = sc.orders / sc.rate
         for i in range(sc.orders):
