@@ -40,17 +40,14 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 
 from sdex.chain import FillEvent, Receipt, Sender, SignedTx
-from sdex.chain.aio import ChainThread
+from sdex.chain.aio import ChainThread, NotDone
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.tx import fees_of, lone_tx_root
 from sdex.errors import ChainError, ContractRevert, TransactionFailed
-from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
-from sdex.model import SettleOutcome
 from sdex.settlement.diagnose import Verdict, diagnose
 from sdex.settlement.gas import (
     BASE_GAS,
@@ -63,29 +60,14 @@ from sdex.settlement.gas import (
     fitting_batch,
     settlement_gas,
 )
+from sdex.settlement.outcome import Outcome, SettledMatch, outcome
 from sdex.settlement.receipts import RECEIPT_TIMEOUT, poll_receipt, quantity
 from sdex.settlement.stages import FlightTimes, StageTimes
 from sdex.store import Store
 
-Outcome = SettleOutcome
-"""(``sdex.model.SettleOutcome``, under the name this module has always exported.)"""
-
 log = logging.getLogger("sdex.settlement")
 
 __all__ = ["Outcome", "SettledMatch", "Settler", "Verdict", "diagnose", "settlement_gas"]
-
-
-@dataclass(frozen=True, slots=True)
-class SettledMatch:
-    """What the chain did with one match: ``actual`` amounts when settled, else the reason."""
-
-    match: Match
-    outcome: Outcome
-    actual: MatchAmounts | None
-    tx_hash: str | None
-    reason: str = ""
-    fills: tuple[FillEvent, ...] = ()
-    """The two ``OrderFilled`` events of a settled match (resting order's first)."""
 
 
 MAX_IN_FLIGHT = 4
@@ -287,7 +269,10 @@ class Settler:
             except ContractRevert as e:  # a lone match's pre-flight: nothing was sent
                 reason = str(ex.decoder.decode(e))
                 return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
-            await self.store.add_settlement(
+            # Queued on the store's writer (urgent: no group window); once durable, its
+            # done-callback queues the broadcast on the chain thread from there (records
+            # commit in the order queued: nonce order), no hop through the event loop.
+            recorded = self.store.add_settlement(
                 signed.tx_hash,
                 signed.nonce,
                 signed.raw,
@@ -300,19 +285,23 @@ class Settler:
             self.sent += 1
             if self.mirror is not None:
                 self.mirror.expect(signed.tx_hash)
-            # Queued on the chain thread, which sends one at a time in the order queued:
-            # nonce order. The next batch is signed while this one is on its way (Hardhat
-            # answers a send once it has mined it).
-            with self._sends_lock:
-                self._sends_waiting += 1
-            if times is not None:
-                times.queued = time.perf_counter()
             heads = self.mirror.announced.count if self.mirror is not None else None
-            sending = self.chain.submit(self._broadcast, signed, times)
+            sending = asyncio.wrap_future(
+                self.chain.submit_after(recorded, self._queued, self._broadcast, signed, times)
+            )
         suspect = False
         early: Receipt | None = None
         try:
             early = await sending
+        except NotDone as e:  # not recorded, never broadcast: the matches go back
+            log.error("settlement %s could not be recorded: %s", signed.tx_hash, e)
+            self.in_flight.discard(signed.tx_hash)
+            self.ours.discard(signed.tx_hash)
+            self.sent -= 1
+            if self.mirror is not None:
+                self.mirror.unexpect(signed.tx_hash)
+            self.sender.forget_nonce()
+            return [SettledMatch(m, Outcome.FAILED, None, None, str(e)) for m in batch]
         except Exception as e:  # unknown whether the node took it: its receipt will say
             log.warning("broadcasting %s failed: %s", signed.tx_hash, e)
             self._fee_cache = None
@@ -348,7 +337,12 @@ class Settler:
         status = "mined" if receipt.status == 1 else "failed"
         self.store.set_settlement_status(signed.tx_hash, status)
         root = lone_tx_root(bytes.fromhex(signed.raw.removeprefix("0x")))
-        return self.outcome(batch, receipt, signed.tx_hash, root)
+        fills: list[FillEvent] = []
+        if receipt.status == 1:
+            fills = self.chain.exchange.fills(receipt.logs)
+            if self.mirror is not None:  # (decoded once: the watcher takes them from here)
+                self.mirror.note_receipt(receipt, fills, root)
+        return outcome(self.chain.exchange, batch, receipt, signed.tx_hash, fills)
 
     async def _sign_next(self, to: str, data: bytes, gas: int, lone: bool) -> SignedTx:
         """Sign the lane's next transaction (``lone``: a ``matchOrders``, pre-flighted).
@@ -414,6 +408,13 @@ class Settler:
             self.sender.preflight(to, data)
         return self.sender.sign(to, data, gas)
 
+    def _queued(self, signed: SignedTx, times: FlightTimes | None = None) -> None:
+        """(Any thread) ``signed`` is queued on the chain thread now: a send waits."""
+        with self._sends_lock:
+            self._sends_waiting += 1
+        if times is not None:
+            times.queued = time.perf_counter()
+
     def _broadcast(self, signed: SignedTx, times: FlightTimes | None = None) -> Receipt | None:
         """Send ``signed``; then, unless another send waits for this thread, its receipt when
         the chain mined it on the send (Hardhat's automine answers a send once mined), asked
@@ -471,30 +472,3 @@ class Settler:
         return await poll_receipt(
             self.receipts, self.sender.address, signed, suspect, heads, heads_before
         )
-
-    def outcome(
-        self, batch: Sequence[Match], receipt: Receipt, tx_hash: str, tx_root: str = ""
-    ) -> list[SettledMatch]:
-        """Pair each match with its fills, or with its ``MatchSkipped`` reason; hand the
-        decoded receipt to the mirror (``tx_root``: ``lone_tx_root`` of the transaction)."""
-        ex = self.chain.exchange
-        if receipt.status != 1:
-            return [
-                SettledMatch(m, Outcome.FAILED, None, tx_hash, "transaction reverted")
-                for m in batch
-            ]
-        fills = ex.fills(receipt.logs)
-        if self.mirror is not None:
-            self.mirror.note_receipt(receipt, fills, tx_root)
-        skipped = {s.index: s for s in ex.skipped(receipt.logs)}
-        out: list[SettledMatch] = []
-        k = 0
-        for i, m in enumerate(batch):
-            if i in skipped:
-                out.append(SettledMatch(m, Outcome.FAILED, None, tx_hash, str(skipped[i].reason)))
-                continue
-            left, right = fills[k], fills[k + 1]
-            k += 2
-            actual = MatchAmounts(left.maker_filled, right.maker_filled, left.fee, right.fee)
-            out.append(SettledMatch(m, Outcome.SETTLED, actual, tx_hash, fills=(left, right)))
-        return out
