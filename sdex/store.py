@@ -306,7 +306,11 @@ class Store:
 
     def add_fills_async(self, fills: Sequence[StoredFill]) -> asyncio.Future[list[StoredFill]]:
         """``add_fills`` queued at once (later reads see them); resolves once they are durable."""
-        return asyncio.wrap_future(self._writer.submit(_fills_job(fills), urgent=True))
+        return asyncio.wrap_future(self.add_fills_soon(fills))
+
+    def add_fills_soon(self, fills: Sequence[StoredFill]) -> Future[list[StoredFill]]:
+        """``add_fills_async`` from any thread (urgent: no group window), not on a loop."""
+        return self._writer.submit(_fills_job(fills), urgent=True)
 
     def fills(
         self,
@@ -349,23 +353,19 @@ class Store:
     def add_settlement(
         self, tx_hash: str, nonce: int, raw_tx: str, pairs: list[tuple[str, str]]
     ) -> Future[Any]:
-        """Record a signed settlement *before* it is broadcast, so a restart can reconcile it.
-        Urgent (no group window); resolves on the writer thread once durable (a done-callback
-        there may queue the broadcast: no hop through the event loop)."""
+        """Record a signed settlement *before* it is broadcast, so a restart can reconcile it:
+        urgent, resolved on the writer thread once durable (a callback there may send it)."""
         now = time.time()
         row = (tx_hash, nonce, raw_tx, json.dumps(pairs), "pending", now, now)
         sql = "INSERT OR REPLACE INTO settlements VALUES (?,?,?,?,?,?,?)"
         return self._writer.submit(lambda db: db.execute(sql, row), urgent=True)
 
-    def set_settlement_status(self, tx_hash: str, status: str) -> asyncio.Future[None]:
+    def set_settlement_status(self, tx_hash: str, status: str) -> asyncio.Future[Any]:
         """Queued at once, without waiting: resolves at its commit (writes queued after it
         commit no earlier); a failure is logged if nobody awaits it. Call on the loop."""
         args = (status, time.time(), tx_hash)
-
-        def update(db: sqlite3.Connection) -> None:
-            db.execute("UPDATE settlements SET status=?, updated_at=? WHERE tx_hash=?", args)
-
-        fut = asyncio.wrap_future(self._writer.submit(update))
+        sql = "UPDATE settlements SET status=?, updated_at=? WHERE tx_hash=?"
+        fut = asyncio.wrap_future(self._writer.submit(lambda db: db.execute(sql, args)))
         fut.add_done_callback(log_failure)
         return fut
 

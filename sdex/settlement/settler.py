@@ -40,6 +40,7 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Future
 
 from sdex.chain import FillEvent, Receipt, Sender, SignedTx
 from sdex.chain.aio import ChainThread, NotDone
@@ -63,7 +64,7 @@ from sdex.settlement.gas import (
 from sdex.settlement.outcome import Outcome, SettledMatch, outcome
 from sdex.settlement.receipts import RECEIPT_TIMEOUT, poll_receipt, quantity
 from sdex.settlement.stages import FlightTimes, StageTimes
-from sdex.store import Store
+from sdex.store import Store, StoredFill
 
 log = logging.getLogger("sdex.settlement")
 
@@ -149,6 +150,10 @@ class Settler:
         """Sends left before the receipt is asked with the send again (one gave none)."""
         self.idle = asyncio.Event()
         self.idle.set()
+        self.fills_stored: dict[str, tuple[list[FillEvent], Future[list[StoredFill]]]] = {}
+        """A mined settlement's fills, decoded and queued on the store by the chain thread
+        when the receipt came with the send: ``on_result`` takes them (``pop``) and awaits
+        the write instead of writing them again."""
 
     def submit(self, matches: Sequence[Match]) -> None:
         if matches:
@@ -251,7 +256,11 @@ class Settler:
         # (it does before its own first await). No lock here: waiting for another
         # settlement's results to be written would be such an await; the node orders the
         # awaited part of its results itself.
-        await self.on_result(results)
+        try:
+            await self.on_result(results)
+        finally:
+            if results and results[0].tx_hash is not None:
+                self.fills_stored.pop(results[0].tx_hash, None)
         self.stages.add(submitted, times, time.perf_counter())
 
     async def _settle(self, batch: list[Match], times: FlightTimes | None) -> list[SettledMatch]:
@@ -332,16 +341,19 @@ class Settler:
             log.warning("a batch of %d ran out of gas: learning turned off", len(batch))
         # No await from here to the node's ``on_result``: the mirror expects the transaction
         # until ``note_receipt``, and once noted the watcher may apply its block, which must
-        # not come before the node confirms the matches. (The status write is queued before
-        # the node's write of the fills, so it commits no later.)
+        # not come before the node confirms the matches. (The fills the chain thread queued
+        # may commit before this status write: a restart reconciles a settlement still
+        # "pending" from its receipt, and stores a fill once.)
         status = "mined" if receipt.status == 1 else "failed"
         self.store.set_settlement_status(signed.tx_hash, status)
         root = lone_tx_root(bytes.fromhex(signed.raw.removeprefix("0x")))
         fills: list[FillEvent] = []
-        if receipt.status == 1:
+        if (decoded := self.fills_stored.get(signed.tx_hash)) is not None:
+            fills = decoded[0]  # (decoded on the chain thread, and being written)
+        elif receipt.status == 1:
             fills = self.chain.exchange.fills(receipt.logs)
-            if self.mirror is not None:  # (decoded once: the watcher takes them from here)
-                self.mirror.note_receipt(receipt, fills, root)
+        if receipt.status == 1 and self.mirror is not None:  # the watcher takes them from here
+            self.mirror.note_receipt(receipt, fills, root)
         return outcome(self.chain.exchange, batch, receipt, signed.tx_hash, fills)
 
     async def _sign_next(self, to: str, data: bytes, gas: int, lone: bool) -> SignedTx:
@@ -437,7 +449,7 @@ class Settler:
                 self._receipt_with_send = RECEIPT_WITH_SEND_PAUSE
                 return None
             try:
-                return Receipt.from_rpc(raw)
+                return self._early(Receipt.from_rpc(raw))
             except (KeyError, TypeError, ValueError, AttributeError) as e:  # polled instead
                 log.debug("a bad receipt with the send of %s: %s", signed.tx_hash, e)
                 return None
@@ -452,10 +464,18 @@ class Settler:
                 return None
         try:
             raw = self.sender.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
-            return None if raw is None else Receipt.from_rpc(raw)
+            return None if raw is None else self._early(Receipt.from_rpc(raw))
         except Exception as e:  # sent all the same: the receipt is polled
             log.debug("no receipt at once for %s: %s", signed.tx_hash, e)
             return None
+
+    def _early(self, receipt: Receipt) -> Receipt:
+        """(Chain thread) A mined settlement's fills decoded here and queued on the store at
+        once, durable while the receipt travels to the event loop (``fills_stored``)."""
+        if receipt.status == 1 and (fills := self.chain.exchange.fills(receipt.logs)):
+            stored = self.store.add_fills_soon([StoredFill.of(f, True) for f in fills])
+            self.fills_stored[receipt.tx_hash] = (fills, stored)
+        return receipt
 
     async def _receipt(
         self, signed: SignedTx, suspect: bool = False, heads_before: int | None = None
