@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ from typing import Any
 import pytest
 
 from sdex.chain.aio import ChainThread, NotDone
-from sdex.settlement.stages import FlightTimes, Pacer
 from sdex.sqlwriter import StoreError, Writer
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
@@ -130,23 +128,3 @@ async def test_a_settlement_whose_record_fails_is_never_sent(chain: Chain, tmp_p
         assert node.settler.sent == 1
         after = int(c.rpc.call("eth_getTransactionCount", c.address(OPERATOR), "pending"), 16)
         assert after == nonce + 1
-
-
-async def test_the_next_batch_forms_just_in_time_for_the_send_before_to_end() -> None:
-    loop = asyncio.get_running_loop()
-    pacer = Pacer()
-    assert pacer.wait(full=False) == 0.0  # nothing out
-    for _ in range(30):  # sends of 20 ms, 5 ms from a batch formed to its send queued
-        t = FlightTimes(loop.create_future(), loop, formed=1.0, queued=1.005)
-        t.send_start, t.send_end = 1.005, 1.025
-        pacer.learn(t)
-    assert pacer.send_s == pytest.approx(0.02, rel=0.01)
-    assert pacer.prep_s == pytest.approx(0.005, rel=0.01)
-    mining = FlightTimes(loop.create_future(), loop, formed=time.perf_counter())
-    pacer.last = mining
-    assert pacer.wait(full=False) == 0.0  # its send has not started: the gate waits first
-    mining.send_start = time.perf_counter()
-    assert 0.0 < pacer.wait(full=False) <= 0.015  # form 5 ms before the send should end
-    assert pacer.wait(full=True) == 0.0  # a full batch goes at once
-    mining.send_end = time.perf_counter()
-    assert pacer.wait(full=False) == 0.0  # the send ended

@@ -8,25 +8,28 @@ the receipt says which matches failed and why. A lone ``matchOrders`` reverts in
 it keeps an ``eth_call`` pre-flight; a lone match while others are out goes as a batch of
 one instead. Batches take ``max_batch`` matches, and while more wait, up to
 ``backlog_batch`` as far as the gas fits one transaction (learned from receipts, with
-room for the fallback). A batch forms once the one before has started its broadcast, and
-while that one mines on the send (Hardhat's automine), just in time to go out when it
-ends (``stages.Pacer``): the matches made meanwhile go out together.
+room for the fallback). A batch forms once the one before has started its broadcast: on
+a chain that mines on the send (Hardhat's automine), the matches made meanwhile go out
+together in the next transaction instead of one transaction each, queued.
 
 Every transaction is signed, *recorded in the database*, then broadcast, so a node killed
 mid-flight reconciles it from its receipt at restart and never sends it twice. Signing
-(on the event loop, ~0.1 ms) and recording are one at a time, in nonce order; the store's
-writer queues each broadcast on the chain thread once its record is durable, in that
-order, each with its receipt asked in the same round trip when no other send waits (else
-polled while the chain mines the next); the fills of a receipt in hand are decoded and
-queued on the store there. Up to ``max_in_flight`` batches are out and not yet processed.
-No fill counts before its receipt. A match that fails (pre-flight revert,
-``MatchSkipped``, failed transaction, a transaction lost) is diagnosed from chain state:
-the guilty order is shrunk or removed and the innocent one goes back to be matched again;
-the other matches of the batch, and other batches, are not touched. A lost transaction
-whose nonce later ones wait on has that nonce filled at once by a transfer of nothing to
-the operator itself. The mirror takes each receipt's decoded fills and transfers
-(``Mirror.note_receipt``) instead of decoding them again; each match's time is summed by
-stage in ``stages``.
+(on the event loop, ~0.1 ms) and recording are one at a time, in nonce order; broadcasts
+are queued on the chain thread in that order, each with its receipt asked in the same
+round trip when no other send waits (else polled while the chain mines the next). Up to
+``max_in_flight`` batches are out and not yet processed. No fill counts before its
+receipt. A match that fails (pre-flight revert, ``MatchSkipped``, failed transaction, a
+transaction lost) is diagnosed from chain state: the guilty order is
+shrunk or removed and the innocent one goes back to be matched again; the other matches
+of the batch, and other batches, are not touched. A lost transaction whose nonce later
+ones of the lane wait on (a pool keeps them queued behind the gap) has that nonce filled
+at once by a transfer of nothing to the operator itself, instead of leaving them to their
+receipt timeout.
+
+Each receipt's logs are decoded once, here; the mirror takes the decoded fills and token
+transfers from ``Mirror.note_receipt`` when the watcher reaches the block, instead of
+decoding the same logs again and re-reading the balances the transaction moved. Each
+match's time is summed by stage in ``stages`` (``sdex.settlement.stages``).
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ from sdex.settlement.gas import (
 )
 from sdex.settlement.outcome import Outcome, SettledMatch, outcome
 from sdex.settlement.receipts import RECEIPT_TIMEOUT, poll_receipt, quantity
-from sdex.settlement.stages import FlightTimes, Pacer, StageTimes
+from sdex.settlement.stages import FlightTimes, StageTimes
 from sdex.store import Store, StoredFill
 
 log = logging.getLogger("sdex.settlement")
@@ -147,7 +150,6 @@ class Settler:
         """Sends left before the receipt is asked with the send again (one gave none)."""
         self.idle = asyncio.Event()
         self.idle.set()
-        self.pacer = Pacer()
         self.fills_stored: dict[str, tuple[list[FillEvent], Future[list[StoredFill]]]] = {}
         """A mined settlement's fills, decoded and queued on the store by the chain thread
         when the receipt came with the send: ``on_result`` takes them (``pop``) and awaits
@@ -179,9 +181,6 @@ class Settler:
                     await self._slots.acquire()
                     if self._unstarted is not None:
                         await asyncio.shield(self._unstarted)
-                    # formed just in time to go out when the send before ends (Pacer)
-                    if (wait := self.pacer.wait(len(self._queue) >= self.max_batch)) > 5e-4:
-                        await asyncio.sleep(wait)
                     size = self.batch_size(len(self._queue))
                     batch, submitted = self._queue[:size], self._submitted[:size]
                     self._queue, self._submitted = self._queue[size:], self._submitted[size:]
@@ -190,7 +189,6 @@ class Settler:
                     times = FlightTimes(loop.create_future(), loop, time.perf_counter())
                     times.started.add_done_callback(self._started)
                     self._unstarted = times.started
-                    self.pacer.last = times
                     flight = self._fly(batch, submitted, times)
                     task = asyncio.create_task(flight, name="settlement")
                     self._flights.add(task)
@@ -264,7 +262,6 @@ class Settler:
             if results and results[0].tx_hash is not None:
                 self.fills_stored.pop(results[0].tx_hash, None)
         self.stages.add(submitted, times, time.perf_counter())
-        self.pacer.learn(times)
 
     async def _settle(self, batch: list[Match], times: FlightTimes | None) -> list[SettledMatch]:
         ex = self.chain.exchange

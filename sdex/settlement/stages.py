@@ -73,35 +73,3 @@ class StageTimes:
             "matches": self.matches,
             **{name: round(1000 * v / k, 3) for name, v in self.seconds.items()},
         }
-
-
-MAX_JIT_WAIT = 0.05
-"""Most seconds a batch waits for the right moment after the one before started."""
-
-
-@dataclass
-class Pacer:
-    """When the next batch forms. While a send mines (Hardhat's automine: the send returns
-    once mined), the next batch forms as late as it can still be signed and recorded before
-    that send ends (both learned as moving means): the matches made meanwhile join it
-    instead of waiting for the batch after it, a whole mining later. At once when a full
-    batch waits, nothing is on its way, or sends end before a batch is ready (anvil)."""
-
-    last: FlightTimes | None = None
-    """The last batch formed (its broadcast started: the settler waits for that first)."""
-    send_s: float = 0.0
-    """A broadcast's duration (seconds, moving mean)."""
-    prep_s: float = 0.0
-    """From a batch formed until its broadcast is queued on the chain thread."""
-
-    def learn(self, t: FlightTimes) -> None:
-        if t.send_end and t.queued:
-            self.send_s += 0.2 * (t.send_end - t.send_start - self.send_s)
-            self.prep_s += 0.2 * (t.queued - t.formed - self.prep_s)
-
-    def wait(self, full: bool) -> float:
-        """Seconds the next batch should wait (``full``: a full batch waits already)."""
-        last, lead = self.last, self.send_s - self.prep_s
-        if last is None or last.send_end or not last.send_start or full or lead <= 0:
-            return 0.0
-        return min(lead, MAX_JIT_WAIT) - (time.perf_counter() - last.send_start)
