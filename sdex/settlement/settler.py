@@ -14,9 +14,11 @@ together in the next transaction instead of one transaction each, queued.
 
 Every transaction is signed, *recorded in the database*, then broadcast, so a node killed
 mid-flight reconciles it from its receipt at restart and never sends it twice. Signing
-(on the event loop, ~0.1 ms) and recording are one at a time, in nonce order; broadcasts
-are queued on the chain thread in that order, each with its receipt asked in the same
-round trip when no other send waits (else polled while the chain mines the next). Up to
+(on the event loop, ~0.1 ms) and recording are one at a time, in nonce order; the store's
+writer queues each broadcast on the chain thread once its record is durable (in that
+order, no hop through the event loop), each with its receipt asked in the same round trip
+when no other send waits (else polled while the chain mines the next); the fills of a
+receipt in hand are decoded and queued on the store there, at once. Up to
 ``max_in_flight`` batches are out and not yet processed. No fill counts before its
 receipt. A match that fails (pre-flight revert, ``MatchSkipped``, failed transaction, a
 transaction lost) is diagnosed from chain state: the guilty order is
