@@ -6,6 +6,8 @@ whoever waits for them. Order rows queued on the event loop are handed over once
 iteration and inserted with one ``executemany``; rows nobody waits for (a peer's orders: no
 answer waits on their commit) are handed over at most ``LAZY_HANDOVER`` seconds later, with
 whatever else is queued by then (waking the thread costs more than inserting a row).
+An urgent job (a settlement's record, fills to publish: one waiter, on a latency path) cuts
+the group window short: it goes in the next transaction, with whatever else is queued then.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import logging
 import queue
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from typing import Any, TypeVar
@@ -80,16 +81,22 @@ class Writer:
         """A hand-over is scheduled for the end of this loop iteration."""
         self._later = False
         """A lazy hand-over is scheduled (``LAZY_HANDOVER``)."""
+        self._urgent = threading.Event()
+        """Set by an urgent job: the group window ends now."""
         self._thread = threading.Thread(target=self._run, name="sdex-store", daemon=True)
         self._thread.start()
 
-    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
+    def submit(self, fn: Callable[[sqlite3.Connection], T], urgent: bool = False) -> Future[T]:
+        """Queue ``fn``; ``urgent``: its transaction does not wait out the group window (its
+        waiter is on a latency path and groups with what is queued already)."""
         fut: Future[T] = Future()
         with self._lock:
             if self._closed:
                 raise StoreError("the store is closed")
             self._hand_over()  # what the loop queued first goes first
             self._queue.put([(fn, None, fut, None)])
+            if urgent:
+                self._urgent.set()
         return fut
 
     def insert_async(self, row: tuple[object, ...], fut: asyncio.Future[None] | None) -> None:
@@ -139,8 +146,9 @@ class Writer:
             first = self._queue.get()
             if first is None:
                 return
-            if busy and self.group_window > 0:
-                time.sleep(self.group_window)  # under load: let the group fill up
+            if busy and self.group_window > 0 and not self._urgent.is_set():
+                self._urgent.wait(self.group_window)  # under load: let the group fill up
+            self._urgent.clear()  # (an urgent job queued from now waits for no window)
             group = list(first)
             stop = False
             while len(group) < self.max_group:

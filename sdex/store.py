@@ -24,6 +24,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -305,7 +306,11 @@ class Store:
 
     def add_fills_async(self, fills: Sequence[StoredFill]) -> asyncio.Future[list[StoredFill]]:
         """``add_fills`` queued at once (later reads see them); resolves once they are durable."""
-        return asyncio.wrap_future(self._writer.submit(_fills_job(fills)))
+        return asyncio.wrap_future(self.add_fills_soon(fills))
+
+    def add_fills_soon(self, fills: Sequence[StoredFill]) -> Future[list[StoredFill]]:
+        """``add_fills_async`` from any thread (urgent: no group window), not on a loop."""
+        return self._writer.submit(_fills_job(fills), urgent=True)
 
     def fills(
         self,
@@ -345,26 +350,22 @@ class Store:
         ]
 
     # -- settlements ---------------------------------------------------------------------
-    async def add_settlement(
+    def add_settlement(
         self, tx_hash: str, nonce: int, raw_tx: str, pairs: list[tuple[str, str]]
-    ) -> None:
-        """Record a signed settlement *before* it is broadcast, so a restart can reconcile it
-        (awaited: durable when it returns; the event loop runs on meanwhile)."""
+    ) -> Future[Any]:
+        """Record a signed settlement *before* it is broadcast, so a restart can reconcile it:
+        urgent, resolved on the writer thread once durable (a callback there may send it)."""
         now = time.time()
         row = (tx_hash, nonce, raw_tx, json.dumps(pairs), "pending", now, now)
-        await self._call_async(
-            lambda db: db.execute("INSERT OR REPLACE INTO settlements VALUES (?,?,?,?,?,?,?)", row)
-        )
+        sql = "INSERT OR REPLACE INTO settlements VALUES (?,?,?,?,?,?,?)"
+        return self._writer.submit(lambda db: db.execute(sql, row), urgent=True)
 
-    def set_settlement_status(self, tx_hash: str, status: str) -> asyncio.Future[None]:
+    def set_settlement_status(self, tx_hash: str, status: str) -> asyncio.Future[Any]:
         """Queued at once, without waiting: resolves at its commit (writes queued after it
         commit no earlier); a failure is logged if nobody awaits it. Call on the loop."""
         args = (status, time.time(), tx_hash)
-
-        def update(db: sqlite3.Connection) -> None:
-            db.execute("UPDATE settlements SET status=?, updated_at=? WHERE tx_hash=?", args)
-
-        fut = asyncio.wrap_future(self._writer.submit(update))
+        sql = "UPDATE settlements SET status=?, updated_at=? WHERE tx_hash=?"
+        fut = asyncio.wrap_future(self._writer.submit(lambda db: db.execute(sql, args)))
         fut.add_done_callback(log_failure)
         return fut
 

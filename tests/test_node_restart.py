@@ -162,8 +162,10 @@ async def test_pending_settlement_is_reconciled_at_restart(chain: Chain, tmp_pat
     store.add_order(incoming, 2, "open", "api")
     data = c.exchange.encode_settlement([(resting, incoming, E18)])
     signed = c.sender(OPERATOR).sign(c.exchange.address, data)
-    await store.add_settlement(
-        signed.tx_hash, signed.nonce, signed.raw, [(resting.hash_hex, incoming.hash_hex)]
+    await asyncio.wrap_future(
+        store.add_settlement(
+            signed.tx_hash, signed.nonce, signed.raw, [(resting.hash_hex, incoming.hash_hex)]
+        )
     )
     store.close()
 

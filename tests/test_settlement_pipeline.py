@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
 from sdex.order import SignedOrder
@@ -282,7 +283,23 @@ async def test_a_slow_fill_write_does_not_leave_the_makers_funds_one_fill_short(
             calls += 1
             return asyncio.ensure_future(slowly(fills) if calls == 1 else write_fills(fills))
 
+        write_soon = node.store.add_fills_soon  # (the chain thread's, receipt in hand)
+
+        def slow_soon(fills: Sequence[StoredFill]) -> Future[list[StoredFill]]:
+            nonlocal calls
+            calls += 1
+            if calls > 1:
+                return write_soon(fills)
+            out: Future[list[StoredFill]] = Future()
+
+            def write() -> None:
+                write_soon(fills).add_done_callback(lambda f: out.set_result(f.result()))
+
+            threading.Timer(1.0, write).start()  # a slow commit: a loaded disk, a long group
+            return out
+
         node.store.add_fills_async = slow  # type: ignore[method-assign]
+        node.store.add_fills_soon = slow_soon  # type: ignore[method-assign]
         sale = [c.sign(ask(c, CAROL, E18, 3000 * E6)), c.sign(bid(c, BOB, E18, 3000 * E6))]
         await post_all(api, sale)
         await wait_for(lambda: calls >= 1)  # (the watcher may store the fills too)

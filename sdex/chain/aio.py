@@ -8,14 +8,19 @@ through the async client, ``sdex.chain.arpc``, on the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from sdex.chain.exchange import Exchange
 from sdex.chain.rpc import Rpc
 
 T = TypeVar("T")
+
+
+class NotDone(Exception):
+    """What a call queued with ``ChainThread.submit_after`` waited for failed: it never ran."""
 
 
 class ChainThread:
@@ -33,6 +38,36 @@ class ChainThread:
         """Queue ``fn`` on the thread now (calls run in the order they were queued, one at a
         time); await the future for its result."""
         return asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def submit_after(
+        self, first: Future[Any], on_queue: Callable[..., None], fn: Callable[..., T], *args: Any
+    ) -> Future[T]:
+        """Queue ``fn(*args)`` once ``first`` is done, from the thread that completes it (the
+        store's writer once a record is durable: no hop through the event loop), calling
+        ``on_queue(*args)`` just before; never if ``first`` failed (the future then raises
+        ``NotDone``) or the returned future was cancelled meanwhile."""
+        out: Future[T] = Future()
+
+        def copy(done: Future[T]) -> None:
+            with contextlib.suppress(InvalidStateError):  # (cancelled meanwhile)
+                if (e := done.exception()) is not None:
+                    out.set_exception(e)
+                else:
+                    out.set_result(done.result())
+
+        def queue(first: Future[Any]) -> None:
+            if out.cancelled():
+                return
+            e = None if first.cancelled() else first.exception()
+            if first.cancelled() or e is not None:
+                with contextlib.suppress(InvalidStateError):
+                    out.set_exception(NotDone(f"{type(e).__name__}: {e}" if e else "cancelled"))
+                return
+            on_queue(*args)
+            self._pool.submit(fn, *args).add_done_callback(copy)
+
+        first.add_done_callback(queue)
+        return out
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

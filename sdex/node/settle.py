@@ -3,6 +3,7 @@ and settlements left in flight by a previous run."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from sdex.book import RemovalReason, UnknownOrder
@@ -61,8 +62,14 @@ class NodeSettlement(NodeChainState):
             )
         # The matches are confirmed (above, before any await: see ``Settler._fly``); what
         # follows waits for the store and the chain, one settlement's results at a time.
+        tx = results[0].tx_hash if results else None
+        early = self.settler.fills_stored.pop(tx, None) if tx is not None else None
         async with self._results_lock:
-            new = await self.store.add_fills_async(fills) if fills else []  # durable, then told
+            if early is not None:  # queued by the chain thread as the receipt came: the same
+                new = await asyncio.wrap_future(early[1])
+            else:
+                new = await self.store.add_fills_async(fills) if fills else []
+            # (durable, then told)
             for f in new:  # (the watcher may have stored and published some first)
                 self.events.publish({"type": "fill", **f.to_json()})
             if self.gossip is not None:

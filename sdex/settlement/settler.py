@@ -14,9 +14,11 @@ together in the next transaction instead of one transaction each, queued.
 
 Every transaction is signed, *recorded in the database*, then broadcast, so a node killed
 mid-flight reconciles it from its receipt at restart and never sends it twice. Signing
-(on the event loop, ~0.1 ms) and recording are one at a time, in nonce order; broadcasts
-are queued on the chain thread in that order, each with its receipt asked in the same
-round trip when no other send waits (else polled while the chain mines the next). Up to
+(on the event loop, ~0.1 ms) and recording are one at a time, in nonce order; the store's
+writer queues each broadcast on the chain thread once its record is durable (in that
+order, no hop through the event loop), each with its receipt asked in the same round trip
+when no other send waits (else polled while the chain mines the next); the fills of a
+receipt in hand are decoded and queued on the store there, at once. Up to
 ``max_in_flight`` batches are out and not yet processed. No fill counts before its
 receipt. A match that fails (pre-flight revert, ``MatchSkipped``, failed transaction, a
 transaction lost) is diagnosed from chain state: the guilty order is
@@ -40,17 +42,15 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future
 
 from sdex.chain import FillEvent, Receipt, Sender, SignedTx
-from sdex.chain.aio import ChainThread
+from sdex.chain.aio import ChainThread, NotDone
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.tx import fees_of, lone_tx_root
 from sdex.errors import ChainError, ContractRevert, TransactionFailed
-from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
-from sdex.model import SettleOutcome
 from sdex.settlement.diagnose import Verdict, diagnose
 from sdex.settlement.gas import (
     BASE_GAS,
@@ -63,29 +63,14 @@ from sdex.settlement.gas import (
     fitting_batch,
     settlement_gas,
 )
+from sdex.settlement.outcome import Outcome, SettledMatch, outcome
 from sdex.settlement.receipts import RECEIPT_TIMEOUT, poll_receipt, quantity
 from sdex.settlement.stages import FlightTimes, StageTimes
-from sdex.store import Store
-
-Outcome = SettleOutcome
-"""(``sdex.model.SettleOutcome``, under the name this module has always exported.)"""
+from sdex.store import Store, StoredFill
 
 log = logging.getLogger("sdex.settlement")
 
 __all__ = ["Outcome", "SettledMatch", "Settler", "Verdict", "diagnose", "settlement_gas"]
-
-
-@dataclass(frozen=True, slots=True)
-class SettledMatch:
-    """What the chain did with one match: ``actual`` amounts when settled, else the reason."""
-
-    match: Match
-    outcome: Outcome
-    actual: MatchAmounts | None
-    tx_hash: str | None
-    reason: str = ""
-    fills: tuple[FillEvent, ...] = ()
-    """The two ``OrderFilled`` events of a settled match (resting order's first)."""
 
 
 MAX_IN_FLIGHT = 4
@@ -167,6 +152,10 @@ class Settler:
         """Sends left before the receipt is asked with the send again (one gave none)."""
         self.idle = asyncio.Event()
         self.idle.set()
+        self.fills_stored: dict[str, tuple[list[FillEvent], Future[list[StoredFill]]]] = {}
+        """A mined settlement's fills, decoded and queued on the store by the chain thread
+        when the receipt came with the send: ``on_result`` takes them (``pop``) and awaits
+        the write instead of writing them again."""
 
     def submit(self, matches: Sequence[Match]) -> None:
         if matches:
@@ -269,7 +258,11 @@ class Settler:
         # (it does before its own first await). No lock here: waiting for another
         # settlement's results to be written would be such an await; the node orders the
         # awaited part of its results itself.
-        await self.on_result(results)
+        try:
+            await self.on_result(results)
+        finally:
+            if results and results[0].tx_hash is not None:
+                self.fills_stored.pop(results[0].tx_hash, None)
         self.stages.add(submitted, times, time.perf_counter())
 
     async def _settle(self, batch: list[Match], times: FlightTimes | None) -> list[SettledMatch]:
@@ -287,7 +280,10 @@ class Settler:
             except ContractRevert as e:  # a lone match's pre-flight: nothing was sent
                 reason = str(ex.decoder.decode(e))
                 return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
-            await self.store.add_settlement(
+            # Queued on the store's writer (urgent: no group window); once durable, its
+            # done-callback queues the broadcast on the chain thread from there (records
+            # commit in the order queued: nonce order), no hop through the event loop.
+            recorded = self.store.add_settlement(
                 signed.tx_hash,
                 signed.nonce,
                 signed.raw,
@@ -300,19 +296,23 @@ class Settler:
             self.sent += 1
             if self.mirror is not None:
                 self.mirror.expect(signed.tx_hash)
-            # Queued on the chain thread, which sends one at a time in the order queued:
-            # nonce order. The next batch is signed while this one is on its way (Hardhat
-            # answers a send once it has mined it).
-            with self._sends_lock:
-                self._sends_waiting += 1
-            if times is not None:
-                times.queued = time.perf_counter()
             heads = self.mirror.announced.count if self.mirror is not None else None
-            sending = self.chain.submit(self._broadcast, signed, times)
+            sending = asyncio.wrap_future(
+                self.chain.submit_after(recorded, self._queued, self._broadcast, signed, times)
+            )
         suspect = False
         early: Receipt | None = None
         try:
             early = await sending
+        except NotDone as e:  # not recorded, never broadcast: the matches go back
+            log.error("settlement %s could not be recorded: %s", signed.tx_hash, e)
+            self.in_flight.discard(signed.tx_hash)
+            self.ours.discard(signed.tx_hash)
+            self.sent -= 1
+            if self.mirror is not None:
+                self.mirror.unexpect(signed.tx_hash)
+            self.sender.forget_nonce()
+            return [SettledMatch(m, Outcome.FAILED, None, None, str(e)) for m in batch]
         except Exception as e:  # unknown whether the node took it: its receipt will say
             log.warning("broadcasting %s failed: %s", signed.tx_hash, e)
             self._fee_cache = None
@@ -343,12 +343,20 @@ class Settler:
             log.warning("a batch of %d ran out of gas: learning turned off", len(batch))
         # No await from here to the node's ``on_result``: the mirror expects the transaction
         # until ``note_receipt``, and once noted the watcher may apply its block, which must
-        # not come before the node confirms the matches. (The status write is queued before
-        # the node's write of the fills, so it commits no later.)
+        # not come before the node confirms the matches. (The fills the chain thread queued
+        # may commit before this status write: a restart reconciles a settlement still
+        # "pending" from its receipt, and stores a fill once.)
         status = "mined" if receipt.status == 1 else "failed"
         self.store.set_settlement_status(signed.tx_hash, status)
         root = lone_tx_root(bytes.fromhex(signed.raw.removeprefix("0x")))
-        return self.outcome(batch, receipt, signed.tx_hash, root)
+        fills: list[FillEvent] = []
+        if (decoded := self.fills_stored.get(signed.tx_hash)) is not None:
+            fills = decoded[0]  # (decoded on the chain thread, and being written)
+        elif receipt.status == 1:
+            fills = self.chain.exchange.fills(receipt.logs)
+        if receipt.status == 1 and self.mirror is not None:  # the watcher takes them from here
+            self.mirror.note_receipt(receipt, fills, root)
+        return outcome(self.chain.exchange, batch, receipt, signed.tx_hash, fills)
 
     async def _sign_next(self, to: str, data: bytes, gas: int, lone: bool) -> SignedTx:
         """Sign the lane's next transaction (``lone``: a ``matchOrders``, pre-flighted).
@@ -414,6 +422,13 @@ class Settler:
             self.sender.preflight(to, data)
         return self.sender.sign(to, data, gas)
 
+    def _queued(self, signed: SignedTx, times: FlightTimes | None = None) -> None:
+        """(Any thread) ``signed`` is queued on the chain thread now: a send waits."""
+        with self._sends_lock:
+            self._sends_waiting += 1
+        if times is not None:
+            times.queued = time.perf_counter()
+
     def _broadcast(self, signed: SignedTx, times: FlightTimes | None = None) -> Receipt | None:
         """Send ``signed``; then, unless another send waits for this thread, its receipt when
         the chain mined it on the send (Hardhat's automine answers a send once mined), asked
@@ -436,7 +451,7 @@ class Settler:
                 self._receipt_with_send = RECEIPT_WITH_SEND_PAUSE
                 return None
             try:
-                return Receipt.from_rpc(raw)
+                return self._early(Receipt.from_rpc(raw))
             except (KeyError, TypeError, ValueError, AttributeError) as e:  # polled instead
                 log.debug("a bad receipt with the send of %s: %s", signed.tx_hash, e)
                 return None
@@ -451,10 +466,18 @@ class Settler:
                 return None
         try:
             raw = self.sender.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
-            return None if raw is None else Receipt.from_rpc(raw)
+            return None if raw is None else self._early(Receipt.from_rpc(raw))
         except Exception as e:  # sent all the same: the receipt is polled
             log.debug("no receipt at once for %s: %s", signed.tx_hash, e)
             return None
+
+    def _early(self, receipt: Receipt) -> Receipt:
+        """(Chain thread) A mined settlement's fills decoded here and queued on the store at
+        once, durable while the receipt travels to the event loop (``fills_stored``)."""
+        if receipt.status == 1 and (fills := self.chain.exchange.fills(receipt.logs)):
+            stored = self.store.add_fills_soon([StoredFill.of(f, True) for f in fills])
+            self.fills_stored[receipt.tx_hash] = (fills, stored)
+        return receipt
 
     async def _receipt(
         self, signed: SignedTx, suspect: bool = False, heads_before: int | None = None
@@ -471,30 +494,3 @@ class Settler:
         return await poll_receipt(
             self.receipts, self.sender.address, signed, suspect, heads, heads_before
         )
-
-    def outcome(
-        self, batch: Sequence[Match], receipt: Receipt, tx_hash: str, tx_root: str = ""
-    ) -> list[SettledMatch]:
-        """Pair each match with its fills, or with its ``MatchSkipped`` reason; hand the
-        decoded receipt to the mirror (``tx_root``: ``lone_tx_root`` of the transaction)."""
-        ex = self.chain.exchange
-        if receipt.status != 1:
-            return [
-                SettledMatch(m, Outcome.FAILED, None, tx_hash, "transaction reverted")
-                for m in batch
-            ]
-        fills = ex.fills(receipt.logs)
-        if self.mirror is not None:
-            self.mirror.note_receipt(receipt, fills, tx_root)
-        skipped = {s.index: s for s in ex.skipped(receipt.logs)}
-        out: list[SettledMatch] = []
-        k = 0
-        for i, m in enumerate(batch):
-            if i in skipped:
-                out.append(SettledMatch(m, Outcome.FAILED, None, tx_hash, str(skipped[i].reason)))
-                continue
-            left, right = fills[k], fills[k + 1]
-            k += 2
-            actual = MatchAmounts(left.maker_filled, right.maker_filled, left.fee, right.fee)
-            out.append(SettledMatch(m, Outcome.SETTLED, actual, tx_hash, fills=(left, right)))
-        return out

@@ -1,0 +1,78 @@
+"""Order-to-receipt of two (or more) node trees in the same minutes, on one Hardhat devnet.
+
+Each round starts every tree's node in turn (the order reversed every other round) against
+the same chain and runs bench/node.py's under-load step (``bench_latency_under_load``:
+resting asks, then crossing bids offered open-loop at ``--rate`` a second for ``--seconds``)
+or, with ``--single``, its one-crossing-at-a-time step (``bench_latency``). One JSON line a
+run: p50 / p90 / p99, matches per transaction, stage means, every process's cores. A tree
+is a checkout with its compiled book and artifacts/ (``--root NAME=DIR``, repeated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import node as bn
+
+from sdex.chain import Exchange
+from sdex.devnet import Devnet
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--root", action="append", required=True, metavar="NAME=DIR")
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--rate", type=float, default=100.0)
+    ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--single", type=int, default=0, metavar="N", help="N crossings, one at a time")
+    args = ap.parse_args()
+    roots = {n: Path(d).resolve() for n, d in (r.split("=", 1) for r in args.root)}
+    names = list(roots)
+    work = Path(tempfile.mkdtemp(prefix="sdex-pairs-"))
+    dev = Devnet(deployment_path=work / "devnet.json", log_path=work / "hardhat.log", accounts=20)
+    dep = dev.start()
+    try:
+        assert dev.rpc is not None and dev.node.proc is not None
+        domain = Exchange(dev.rpc, dep.exchange).domain()
+        now = int(dev.rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+        signer = bn.Signer(dep, domain, now + 3 * 3600)
+        key = dep.accounts[bn.OPERATOR].key
+        for r in range(args.rounds):
+            for name in names if r % 2 == 0 else names[::-1]:
+                bn.NODE_ROOT = roots[name]
+                with bn.node_process(work / "devnet.json", key, work, f"{name}-{r}", None) as (
+                    p,
+                    url,
+                ):
+                    pids = {"hardhat": dev.node.proc.pid, "node": p.pid}
+                    res: dict[str, Any] = asyncio.run(
+                        bn.bench_latency(url, signer, args.single, pids)
+                        if args.single
+                        else bn.bench_latency_under_load(url, signer, args.rate, args.seconds, pids)
+                    )
+                line = {
+                    "round": r,
+                    "code": name,
+                    "at": time.strftime("%H:%M:%S"),
+                    "load": os.getloadavg()[0],
+                    **res["order_to_receipt_ms"],
+                    "m_per_tx": res.get("matches_per_transaction"),
+                    "stages": res.get("settlement_stages_ms_per_match"),
+                    "cores": res["cpu_cores_used"],
+                }
+                print(json.dumps(line), flush=True)
+    finally:
+        dev.stop()
+
+
+if __name__ == "__main__":
+    main()

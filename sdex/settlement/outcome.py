@@ -1,0 +1,54 @@
+"""What the chain did with each match of a settlement transaction, from its receipt."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sdex.chain import Exchange, FillEvent, Receipt
+from sdex.fillmath import MatchAmounts
+from sdex.matching.match import Match
+from sdex.model import SettleOutcome
+
+Outcome = SettleOutcome
+"""(``sdex.model.SettleOutcome``, under the name the settler has always exported.)"""
+
+
+@dataclass(frozen=True, slots=True)
+class SettledMatch:
+    """What the chain did with one match: ``actual`` amounts when settled, else the reason."""
+
+    match: Match
+    outcome: Outcome
+    actual: MatchAmounts | None
+    tx_hash: str | None
+    reason: str = ""
+    fills: tuple[FillEvent, ...] = ()
+    """The two ``OrderFilled`` events of a settled match (resting order's first)."""
+
+
+def outcome(
+    ex: Exchange,
+    batch: Sequence[Match],
+    receipt: Receipt,
+    tx_hash: str,
+    fills: Sequence[FillEvent] = (),
+) -> list[SettledMatch]:
+    """Pair each match with its fills (``fills``: the receipt's, decoded once), or with its
+    ``MatchSkipped`` reason."""
+    if receipt.status != 1:
+        return [
+            SettledMatch(m, Outcome.FAILED, None, tx_hash, "transaction reverted") for m in batch
+        ]
+    skipped = {s.index: s for s in ex.skipped(receipt.logs)}
+    out: list[SettledMatch] = []
+    k = 0
+    for i, m in enumerate(batch):
+        if i in skipped:
+            out.append(SettledMatch(m, Outcome.FAILED, None, tx_hash, str(skipped[i].reason)))
+            continue
+        left, right = fills[k], fills[k + 1]
+        k += 2
+        actual = MatchAmounts(left.maker_filled, right.maker_filled, left.fee, right.fee)
+        out.append(SettledMatch(m, Outcome.SETTLED, actual, tx_hash, fills=(left, right)))
+    return out

@@ -1,0 +1,130 @@
+"""The settlement record's way to the broadcast: urgent store writes (no group window), the
+broadcast queued by the writer thread once the record is durable, never if it failed."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sdex.chain.aio import ChainThread, NotDone
+from sdex.sqlwriter import StoreError, Writer
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_node import BOB, CAROL, E6, E18, ask, bid
+from tests.test_settlement_pipeline import post_all
+
+OPERATOR = 19
+
+
+def _writer(path: Path, window: float) -> Writer:
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    db.execute("CREATE TABLE t (x INTEGER)")
+    return Writer(db, window, 1000)
+
+
+def test_an_urgent_job_cuts_the_group_window_short(tmp_path: Path) -> None:
+    w = _writer(tmp_path / "w.db", window=60.0)
+    try:
+        hold = threading.Event()
+        blocker = w.submit(lambda db: hold.wait(30))
+        two = [w.submit(lambda db: db.execute("INSERT INTO t VALUES (1)")) for _ in range(2)]
+        hold.set()
+        for f in [blocker, *two]:
+            f.result(timeout=30)
+        assert w.largest >= 2  # the last group was busy: the next one waits out the window
+        slow = w.submit(lambda db: db.execute("INSERT INTO t VALUES (2)"))
+        urgent = w.submit(lambda db: db.execute("INSERT INTO t VALUES (3)"), urgent=True)
+        urgent.result(timeout=30)  # (without ``urgent``: after the 60 s window)
+        slow.result(timeout=30)  # queued first, in the same transaction
+        rows = w.submit(lambda db: db.execute("SELECT x FROM t ORDER BY x").fetchall())
+        assert [r[0] for r in rows.result(timeout=90)] == [1, 1, 2, 3]
+    finally:
+        w.close()
+
+
+def test_a_call_queued_after_a_failed_prerequisite_never_runs() -> None:
+    chain = ChainThread("http://127.0.0.1:9", "0x" + "00" * 20, "test-chain")
+    ran: list[str] = []
+    try:
+        failed: Future[Any] = Future()
+        out = chain.submit_after(failed, lambda: ran.append("queued"), lambda: ran.append("ran"))
+        failed.set_exception(StoreError("disk full"))
+        with pytest.raises(NotDone, match="disk full"):
+            out.result(timeout=10)
+        ok: Future[Any] = Future()
+        out2 = chain.submit_after(
+            ok, lambda x: ran.append(f"queued {x}"), lambda x: threading.current_thread().name, 7
+        )
+        assert not out2.done() and ran == []
+        ok.set_result(None)
+        assert out2.result(timeout=10).startswith("test-chain")
+        assert ran == ["queued 7"]
+    finally:
+        chain.close()
+
+
+async def test_a_settlement_goes_out_only_once_its_record_is_durable(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db", operator=OPERATOR)) as (node, api):
+        await post_all(api, [c.sign(ask(c, CAROL, E18, 3000 * E6))])
+        nonce = int(c.rpc.call("eth_getTransactionCount", c.address(OPERATOR), "pending"), 16)
+        hold = threading.Event()
+        held = node.store._writer.submit(lambda db: hold.wait(30))  # the writer is busy
+        taker = c.sign(bid(c, BOB, E18, 3000 * E6))
+        post = asyncio.create_task(api.post_order(taker))  # (answered once its row commits)
+        try:
+            await wait_for(lambda: len(node.settler.in_flight) == 1)  # signed, recording
+            # not durable yet: not broadcast
+            pending = c.rpc.call("eth_getTransactionCount", c.address(OPERATOR), "pending")
+            assert int(pending, 16) == nonce
+        finally:
+            hold.set()
+        held.result(timeout=30)
+        assert (await post)[0] == 201
+
+        async def done() -> bool:
+            return await api.status(taker) == "filled"
+
+        await wait_for(done)
+        assert node.settler.settled == 1 and node.settler.sent == 1
+
+
+async def test_a_settlement_whose_record_fails_is_never_sent(chain: Chain, tmp_path: Path) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db", operator=OPERATOR)) as (node, api):
+        maker = c.sign(ask(c, CAROL, E18, 3000 * E6))
+        await post_all(api, [maker])
+        nonce = int(c.rpc.call("eth_getTransactionCount", c.address(OPERATOR), "pending"), 16)
+        record = node.store.add_settlement
+        refused: list[str] = []
+
+        def failing(tx_hash: str, *args: Any) -> Future[Any]:
+            node.store.add_settlement = record  # type: ignore[method-assign]
+            refused.append(tx_hash)
+            fut: Future[Any] = Future()
+            fut.set_exception(StoreError("commit failed: disk I/O error"))
+            return fut
+
+        node.store.add_settlement = failing  # type: ignore[method-assign]
+        taker = c.sign(bid(c, BOB, E18, 3000 * E6))
+        assert (await api.post_order(taker))[0] == 201
+
+        async def done() -> bool:
+            return await api.status(taker) == "filled"
+
+        # given back, matched again, and recorded and sent the second time
+        await wait_for(done)
+        assert len(refused) == 1 and node.settler.failed == 1 and node.settler.settled == 1
+        # one transaction on the operator's lane: the refused one never reached the chain
+        # (the one sent has its nonce: signed again alike, it may well have the same hash)
+        assert node.settler.sent == 1
+        after = int(c.rpc.call("eth_getTransactionCount", c.address(OPERATOR), "pending"), 16)
+        assert after == nonce + 1
