@@ -69,6 +69,16 @@ def test_a_call_queued_after_a_failed_prerequisite_never_runs() -> None:
         chain.close()
 
 
+def test_a_call_queued_on_a_closed_chain_thread_fails_instead_of_hanging() -> None:
+    chain = ChainThread("http://127.0.0.1:9", "0x" + "00" * 20, "test-chain")
+    chain.close()  # (a node stopping)
+    first: Future[Any] = Future()
+    out = chain.submit_after(first, lambda: None, lambda: "ran")
+    first.set_result(None)
+    with pytest.raises(NotDone, match="shutdown"):
+        out.result(timeout=10)
+
+
 async def test_a_settlement_goes_out_only_once_its_record_is_durable(
     chain: Chain, tmp_path: Path
 ) -> None:
@@ -128,3 +138,37 @@ async def test_a_settlement_whose_record_fails_is_never_sent(chain: Chain, tmp_p
         assert node.settler.sent == 1
         after = int(c.rpc.call("eth_getTransactionCount", c.address(OPERATOR), "pending"), 16)
         assert after == nonce + 1
+
+
+async def test_a_failed_fills_write_with_the_receipt_is_written_again_by_the_node(
+    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review finding: the chain thread's fills write failing made the node skip its own,
+    the fills' events and the rest of the settlement's results. The watcher is kept quiet
+    (one poll, then an hour): only the settlement's path can store the fill."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", poll_interval=3600.0)
+    async with running_node(cfg) as (node, api):
+        await wait_for(lambda: node.watcher.caught_up.is_set())
+        await post_all(api, [c.sign(ask(c, CAROL, E18, 3000 * E6))])
+        write_soon = node.store.add_fills_soon
+        failed: list[int] = []
+
+        def failing(fills: Any) -> Future[Any]:
+            node.store.add_fills_soon = write_soon  # type: ignore[method-assign]
+            failed.append(len(fills))
+            fut: Future[Any] = Future()
+            fut.set_exception(StoreError("commit failed: disk I/O error"))
+            return fut
+
+        node.store.add_fills_soon = failing  # type: ignore[method-assign]
+        taker = c.sign(bid(c, BOB, E18, 3000 * E6))
+        assert (await api.post_order(taker))[0] == 201
+
+        async def stored() -> bool:
+            return (await api.get("/v1/fills"))[1]["total"] == 2
+
+        await wait_for(stored)
+        assert failed == [2] and node.settler.settled == 1
+        said = [r.message for r in caplog.records]
+        assert any("fills write queued with the receipt failed" in m for m in said), said

@@ -50,7 +50,9 @@ class ChainThread:
 
         def copy(done: Future[T]) -> None:
             with contextlib.suppress(InvalidStateError):  # (cancelled meanwhile)
-                if (e := done.exception()) is not None:
+                if done.cancelled():  # (the pool shut down with it queued)
+                    out.set_exception(NotDone("cancelled"))
+                elif (e := done.exception()) is not None:
                     out.set_exception(e)
                 else:
                     out.set_result(done.result())
@@ -64,7 +66,11 @@ class ChainThread:
                     out.set_exception(NotDone(f"{type(e).__name__}: {e}" if e else "cancelled"))
                 return
             on_queue(*args)
-            self._pool.submit(fn, *args).add_done_callback(copy)
+            try:  # (a pool shut down: the waiter is told, never left waiting)
+                self._pool.submit(fn, *args).add_done_callback(copy)
+            except BaseException as e:
+                with contextlib.suppress(InvalidStateError):
+                    out.set_exception(NotDone(f"{type(e).__name__}: {e}"))
 
         first.add_done_callback(queue)
         return out

@@ -4,6 +4,7 @@ and settlements left in flight by a previous run."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 
 from sdex.book import RemovalReason, UnknownOrder
@@ -65,20 +66,30 @@ class NodeSettlement(NodeChainState):
         tx = results[0].tx_hash if results else None
         early = self.settler.fills_stored.pop(tx, None) if tx is not None else None
         async with self._results_lock:
-            if early is not None:  # queued by the chain thread as the receipt came: the same
-                new = await asyncio.wrap_future(early[1])
-            else:
-                new = await self.store.add_fills_async(fills) if fills else []
-            # (durable, then told)
-            for f in new:  # (the watcher may have stored and published some first)
-                self.events.publish({"type": "fill", **f.to_json()})
-            if self.gossip is not None:
-                for tx in dict.fromkeys(f.tx_hash for f in fills):
-                    self.gossip.notify("settlements", {"txHash": tx})
-            if failed:
-                await self._diagnose(failed)
-            self._persist_open()
-            self._uncross()
+            try:
+                new = await self._fills_durable(early[1] if early is not None else None, fills)
+                for f in new:  # durable, then told (the watcher may have published some first)
+                    self.events.publish({"type": "fill", **f.to_json()})
+                if self.gossip is not None:
+                    for tx in dict.fromkeys(f.tx_hash for f in fills):
+                        self.gossip.notify("settlements", {"txHash": tx})
+            finally:  # whatever the store says: the failed matches' orders are judged
+                if failed:
+                    await self._diagnose(failed)
+                self._persist_open()
+                self._uncross()
+
+    async def _fills_durable(
+        self, early: concurrent.futures.Future[list[StoredFill]] | None, fills: list[StoredFill]
+    ) -> list[StoredFill]:
+        """The settlement's fills once stored: the write the chain thread queued as the
+        receipt came (``early``), else (or if that write failed: tried once more) ours."""
+        if early is not None:
+            try:
+                return await asyncio.wrap_future(early)
+            except Exception as e:
+                log.warning("the fills write queued with the receipt failed (%s): again", e)
+        return await self.store.add_fills_async(fills) if fills else []
 
     def _confirm(self, m: Match, r: SettledMatch) -> None:
         self.registry.settled(m, r.actual)  # (other amounts than proposed: funds re-synced)

@@ -450,10 +450,10 @@ class Settler:
             if raw is None:
                 self._receipt_with_send = RECEIPT_WITH_SEND_PAUSE
                 return None
-            try:
+            try:  # (sent and mined: whatever fails here, the receipt is polled instead)
                 return self._early(Receipt.from_rpc(raw))
-            except (KeyError, TypeError, ValueError, AttributeError) as e:  # polled instead
-                log.debug("a bad receipt with the send of %s: %s", signed.tx_hash, e)
+            except Exception as e:
+                log.debug("the receipt with the send of %s not used: %s", signed.tx_hash, e)
                 return None
         self._receipt_with_send -= 1
         # A TransactionFailed here means mined and reverted (Hardhat answers so): the receipt tells
