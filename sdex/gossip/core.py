@@ -22,8 +22,9 @@ The protocol (every step bounded; see ``sdex.gossip.flows`` for the multi-call o
   with nothing in flight a loop turn's orders leave at once; what comes meanwhile leaves
   with the answer, or ``push_hold`` later on a slow link. None goes back to a peer that
   pushed it to us (``sdex.gossip.outbox.Heard``). A push names (``also``, short ids) the
-  other mesh peers the same orders go to; the receiver spares up to half of its mesh its
-  own copy of them (a lying pusher cannot silence more than that).
+  other live mesh peers the same orders go to; when the receiver forwards them it spares
+  those it names, at most half of that forward's targets (a lying pusher cannot silence
+  more than that, whatever the mesh is by then).
 - **Anti-entropy, bootstrap, admission, scores**: ``sdex.gossip.flows``, ``.peers``.
 """
 
@@ -220,8 +221,9 @@ class GossipCore:
         return self.peers.urls(flows.SHARE_URLS)  # a random few (what a hello shares)
 
     def receive(self, sender: str, orders: list[object], also: object = None) -> Check:
-        """Orders ``sender`` pushed, ``also`` to the peers it names (up to half our mesh is
-        spared our copy): the check to run (results go to ``judge``/``checked``)."""
+        """Orders ``sender`` pushed, ``also`` to the peers it names (at most half of our
+        forward's targets spared, ``Heard.spare``): the check to run (results go to
+        ``judge``/``checked``)."""
         self._heard.note(sender, orders)
         if isinstance(also, list) and len(also) <= ALSO_MAX:
             mesh = {k[-SHORT_ID:]: k for k in self.mesh if k != sender}
