@@ -1,104 +1,32 @@
-"""The order book's structure: pairs, orders in and out of their levels, expiry, maker
-funds and lookups. ``OrderBook`` (``sdex.book.orderbook``) adds fill state and snapshots;
-this is its base, not used alone."""
+"""The order book's structure: orders in and out of their levels, expiry and maker funds.
+``OrderBook`` (``sdex.book.orderbook``) adds fill state and snapshots; this is its base (on
+``sdex.book.bookbase``'s state and registries), not used alone."""
 
 from __future__ import annotations
 
 import heapq
-import re
-from collections.abc import Iterable, Iterator
 from typing import Final
 
-from sdex.book.errors import (
-    DuplicateOrder,
-    FillStateError,
-    InvalidOrder,
-    UnknownOrder,
-    UnknownPair,
-)
+from sdex.book.bookbase import NO_EXPIRY, BookBase, unknown_pair
+from sdex.book.errors import DuplicateOrder, FillStateError, InvalidOrder, UnknownOrder
 from sdex.book.funds import allocate
 from sdex.book.levels import Account, BookSide, Entry, Level, int_gcd
-from sdex.book.pairbook import PairBook, entry_state
-from sdex.book.types import BookOrderState, RemovalReason, Side
+from sdex.book.types import RemovalReason
 from sdex.fillmath import MAX_MAKER_AMOUNT, UINT256_MAX
 from sdex.order import ZERO_ADDRESS, Order, SignedOrder
 
 _DUST: Final = RemovalReason.DUST
 _EXPIRED: Final = RemovalReason.EXPIRED
-_ADDRESS_RE: Final = re.compile(r"0x[0-9a-f]{40}\Z")
 _SMALL: Final = 2**60  # below it, an int is a machine int in the compiled book
 _MAX_MAKER_AMOUNT: Final = MAX_MAKER_AMOUNT  # (module constants, not looked up at each use)
 _UINT256_MAX: Final = UINT256_MAX
 _ZERO_ADDRESS: Final = ZERO_ADDRESS
 
 
-class BookCore:
-    """The structure of ``OrderBook`` (see there): pairs, orders in and out of their levels,
-    expiry, maker funds and lookups; fill state and snapshots are ``OrderBook``'s."""
-
-    def __init__(
-        self, pairs: Iterable[tuple[str, str]] = (), *, default_funds: int | None = 0
-    ) -> None:
-        if default_funds is not None and default_funds < 0:
-            raise ValueError("default_funds must be >= 0 or None")
-        self.default_funds = default_funds
-        self._pairs: dict[tuple[str, str], PairBook] = {}
-        # maker token -> taker token -> side, and maker -> token -> account: nested by str
-        # (hash cached in each str) rather than keyed by a pair, which is a tuple to build
-        # and hash on every lookup
-        self._routes: dict[str, dict[str, BookSide]] = {}
-        self._index: dict[bytes, Entry] = {}
-        self._accounts: dict[str, dict[str, Account]] = {}
-        # resting orders by expiry: a heap of the distinct expiries, the orders of each
-        self._expiry_heap: list[int] = []
-        self._expiry_at: dict[int, list[Entry]] = {}
-        self._expiry_count = 0
-        # the bucket of the last expiry indexed (orders often share one): a dict lookup less
-        self._last_expiry = 0
-        self._last_bucket: list[Entry] | None = None
-        self._seq = 0
-        for base, quote in pairs:
-            self.add_pair(base, quote)
-
-    # ---- pairs ---------------------------------------------------------------------------
-
-    def add_pair(self, base: str, quote: str) -> PairBook:
-        """Trade ``base`` against ``quote`` (lower-case 0x addresses); idempotent."""
-        for token in (base, quote):
-            if not _ADDRESS_RE.match(token):
-                raise ValueError(f"token {token!r} is not a lower-case 0x address")
-        if base == quote:
-            raise ValueError("a pair needs two different tokens")
-        existing = self._pairs.get((base, quote))
-        if existing is not None:
-            return existing
-        if (quote, base) in self._pairs:
-            raise ValueError(f"pair {quote}/{base} already exists the other way round")
-        book = PairBook(base, quote)
-        book.bids.owner = book.asks.owner = self
-        self._pairs[(base, quote)] = book
-        self._routes.setdefault(base, {})[quote] = book.asks
-        self._routes.setdefault(quote, {})[base] = book.bids
-        return book
-
-    def pair(self, base: str, quote: str) -> PairBook:
-        try:
-            return self._pairs[(base, quote)]
-        except KeyError:
-            raise UnknownPair(f"no pair {base}/{quote} in this book") from None
-
-    @property
-    def pairs(self) -> list[PairBook]:
-        return list(self._pairs.values())
-
-    def route(self, order: Order) -> tuple[PairBook, Side]:
-        """The pair and side an order belongs to: an ask sells base, a bid sells quote."""
-        found = self.side_of(order)
-        if found is None:
-            raise unknown_pair(order)
-        if found.side is Side.ASK:
-            return self._pairs[(order.maker_token, order.taker_token)], Side.ASK
-        return self._pairs[(order.taker_token, order.maker_token)], Side.BID
+class BookCore(BookBase):
+    """The structure of ``OrderBook`` (see there): orders in and out of their levels,
+    expiry and maker funds, on ``BookBase``'s state; fill state and snapshots are
+    ``OrderBook``'s."""
 
     # ---- adding and removing ---------------------------------------------------------------
 
@@ -138,13 +66,12 @@ class BookCore:
             )
         if not 0 <= filled < m:
             raise InvalidOrder(f"filled {filled} leaves nothing of makerAmount {m} to fill")
-        index = self._index
-        h = signed.hash
-        if h in index:
-            raise DuplicateOrder(f"order {signed.hash_hex} is already in the book")
-        seq = self._seq = self._seq + 1
+        seq = self._seq + 1
+        # (a duplicate's account exists already: its twin in the index is the same maker's)
         account = self._account(order.maker, token)
-        return self._insert(signed, order, h, book_side, account, seq, filled, 0, m, t, fee)
+        e = self._insert(signed, order, signed.hash, book_side, account, seq, filled, 0, m, t, fee)
+        self._seq = seq
+        return e
 
     def _insert(
         self,
@@ -162,9 +89,10 @@ class BookCore:
     ) -> Entry:
         """Index an order (``order``, ``h``: its ``Order`` and hash; ``m``, ``t``, ``fee``: its
         maker, taker and fee amounts, all read by the caller already) and book its amounts on
-        its account."""
+        its account. Raises ``DuplicateOrder`` (nothing changed) if ``h`` is in the index."""
         e = Entry(signed, book_side, seq, filled, account, m, t, fee, int_gcd(m, t), order, h)
-        self._index[h] = e
+        if self._index.setdefault(h, e) is not e:  # the duplicate check and the insert in one
+            raise DuplicateOrder(f"order {signed.hash_hex} is already in the book")
         e.indexed = True
         orders = account.orders
         if len(orders) > 2 * account.live + 16:
@@ -191,12 +119,16 @@ class BookCore:
         Dust with fills in flight rests parked (a failed fill gives it more); without, the
         entry is closed with ``RemovalReason.DUST``, which is returned.
         """
-        reason = self._dust(e, blocked)
-        if reason is not None:
-            self.close(e, reason)
-        else:
-            self.place(e, park=blocked)
-        return reason
+        if e.closed is None and not e.pending:  # ``_dust`` and ``place``'s usual case, inlined
+            remaining = e.maker_amount - e.filled
+            if remaining < e.unit or (blocked and e.fillable == remaining):
+                self.close(e, _DUST)
+                return _DUST
+            if not blocked and e.level is None and not e.parked and e.fillable >= e.unit:
+                self._enqueue(e)  # nothing in flight, so not deferred
+                return None
+        self.place(e, park=blocked)
+        return None
 
     def settle(self, e: Entry, *, blocked: bool) -> RemovalReason | None:
         """After ``e`` (resting) was matched as the incoming side: park or close it as
@@ -236,13 +168,27 @@ class BookCore:
         if defer:  # not in the expiry index until it enters its level (``_undefer``)
             e.parked = True
             return
-        self._index_expiry(e)
-        unit = e.unit
-        if park or e.fillable < unit:
+        if park or e.fillable < e.unit:
+            self._index_expiry(e)
             self._enter_level(e, True)
             return
-        # ``_enter_level`` of an entry that can trade, with ``Level.push``'s usual case inlined
-        level = e.book_side.level_of(e)
+        self._enqueue(e)
+
+    def _enqueue(self, e: Entry) -> None:
+        """``place`` of an entry that can trade: into the expiry index and at the tail of its
+        level's queue (``_index_expiry``, ``BookSide.level_of`` and ``Level.push``'s usual
+        cases inlined: the path of every new order that rests)."""
+        e.expiring = True
+        exp = e.expiry
+        bucket = self._last_bucket
+        count = self._expiry_count + 1
+        if bucket is not None and exp == self._last_expiry and count <= 2 * len(self._index) + 1024:
+            bucket.append(e)
+            self._expiry_count = count
+        else:
+            self._index_expiry(e)
+        side = e.book_side
+        level = side.level(e.tunit, e.unit) if side.is_ask else side.level(e.unit, e.tunit)
         queue = level.queue
         if queue and (queue[-1].seq > e.seq or len(queue) - level.head > 2 * level.live + 16):
             level.push(e)  # out of seq order, or time to compact
@@ -263,6 +209,7 @@ class BookCore:
         if bucket is None:
             bucket = self._expiry_at[exp] = [e]
             heapq.heappush(self._expiry_heap, exp)
+            self.next_expiry_at = self._expiry_heap[0]
         else:
             bucket.append(e)
         self._last_expiry = exp
@@ -373,6 +320,7 @@ class BookCore:
                 if e.closed is None and self._index.get(e.hash) is e:
                     self.close(e, _EXPIRED)
                     out.append((e.hash, _EXPIRED))
+        self.next_expiry_at = heap[0] if heap else NO_EXPIRY
         return out
 
     def next_expiry(self) -> int | None:
@@ -393,38 +341,6 @@ class BookCore:
         account.set_spendable(amount)
         account.explicit = True
         self._reallocate(account)
-
-    def funds(self, maker: str, token: str) -> int | None:
-        """The spendable amount the book assumes for (maker, token)."""
-        account = self._accounts.get(maker, {}).get(token)
-        return self.default_funds if account is None else account.spendable
-
-    def _account(self, maker: str, token: str) -> Account:
-        """The account of (maker, token), made if new (with ``default_funds``)."""
-        tokens = self._accounts.get(maker)
-        if tokens is None:
-            tokens = self._accounts[maker] = {}
-        account = tokens.get(token)
-        if account is None:
-            account = tokens[token] = Account(maker, token, self.default_funds)
-        return account
-
-    def _drop_account(self, account: Account) -> None:
-        tokens = self._accounts.get(account.maker)
-        if tokens is not None and tokens.get(account.token) is account:
-            del tokens[account.token]
-            if not tokens:
-                del self._accounts[account.maker]
-
-    def accounts(self) -> Iterator[Account]:
-        """Every (maker, token) account the book keeps (live records)."""
-        for tokens in self._accounts.values():
-            yield from tokens.values()
-
-    def side_of(self, order: Order) -> BookSide | None:
-        """The side of its pair an order belongs to, if the book trades its tokens."""
-        routes = self._routes.get(order.maker_token)
-        return None if routes is None else routes.get(order.taker_token)
 
     def _reallocate(self, account: Account) -> bool:
         """Apply ``funds.allocate``; returns whether some order can trade more than before."""
@@ -456,45 +372,3 @@ class BookCore:
                 self._undefer(e, False)
             else:
                 level.unpark(e)
-
-    # ---- lookups -------------------------------------------------------------------------------
-
-    def entry(self, order_hash: bytes) -> Entry:
-        """The live record of an order (``sdex.matching`` and tests); ``get`` for a view."""
-        e = self._index.get(order_hash)
-        if e is None:
-            raise UnknownOrder(f"order 0x{order_hash.hex()} is not in the book")
-        return e
-
-    def orders_of(self, maker: str, token: str) -> Iterator[Entry]:
-        """The open orders of ``maker`` that sell ``token``, in seq order (live records)."""
-        account = self._accounts.get(maker, {}).get(token)
-        if account is not None:
-            yield from account.open_orders()
-
-    def get(self, order_hash: bytes) -> BookOrderState | None:
-        e = self._index.get(order_hash)
-        return None if e is None else entry_state(e)
-
-    def __contains__(self, order_hash: object) -> bool:
-        return order_hash in self._index
-
-    def __len__(self) -> int:
-        """Orders the book knows: offered ones and closed ones with fills in flight."""
-        return len(self._index)
-
-    def __iter__(self) -> Iterator[BookOrderState]:
-        """Every order the book knows, in arrival (seq) order."""
-        for e in sorted(self._index.values(), key=seq_of):
-            yield entry_state(e)
-
-
-def unknown_pair(order: Order) -> UnknownPair:
-    return UnknownPair(
-        f"order sells {order.maker_token} for {order.taker_token}: "
-        "no pair of this book trades these tokens"
-    )
-
-
-def seq_of(e: Entry) -> int:
-    return e.seq

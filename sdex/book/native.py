@@ -38,6 +38,7 @@ COMPILED = (
     "sdex.book.levels",
     "sdex.book.funds",
     "sdex.book.pairbook",
+    "sdex.book.bookbase",
     "sdex.book.bookcore",
     "sdex.book.orderbook",
     "sdex.matching.match",

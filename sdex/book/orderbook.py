@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from sdex.book.bookcore import BookCore, seq_of, unknown_pair
+from sdex.book.bookbase import seq_of, unknown_pair
+from sdex.book.bookcore import BookCore
 from sdex.book.errors import FillStateError, UnknownOrder
 from sdex.book.levels import SEQ_LIMIT, Entry
 from sdex.book.types import RemovalReason

@@ -106,8 +106,7 @@ class MatchingEngine:
         if now >= inc.expiry:
             book.unregister(inc)
             return MatchResult(order, Outcome.EXPIRED, remaining=inc.remaining)
-        next_expiry = book.next_expiry()
-        swept = book.expire(now) if next_expiry is not None and next_expiry <= now else _NO_REMOVALS
+        swept = book.expire(now) if book.next_expiry_at <= now else _NO_REMOVALS
         if tif is _FOK and not self._fills_fully(inc, now):
             book.unregister(inc)
             return MatchResult(order, Outcome.KILLED, (), tuple(swept), inc.remaining)
