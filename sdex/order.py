@@ -8,9 +8,10 @@ Addresses are kept as lower-case ``0x`` hex: one canonical form, cheap to compar
 
 from __future__ import annotations
 
+import copyreg
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from typing import Any
 
@@ -439,3 +440,13 @@ def _addr_word(address: str) -> bytes:
 
 
 _WORDS: dict[str, bytes] = {}
+
+
+def _reduce(obj: Any) -> tuple[Callable[..., object], tuple[object, ...]]:
+    """How copy and pickle rebuild these: by their constructor (compiled, they are native
+    classes that refuse the attribute assignment copy and pickle would otherwise use)."""
+    return type(obj), tuple(getattr(obj, f.name) for f in fields(obj) if f.init)
+
+
+for _cls in (Order, Domain, SignedOrder):
+    copyreg.pickle(_cls, _reduce)
