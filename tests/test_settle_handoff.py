@@ -28,6 +28,23 @@ def _writer(path: Path, window: float) -> Writer:
     return Writer(db, window, 1000)
 
 
+def fail_once(store: Any, method: str) -> list[Any]:
+    """Make ``store.method`` fail once, as a commit on a full disk would (its future raises
+    ``StoreError``); the first arguments of the failed calls are returned (a list that fills)."""
+    real = getattr(store, method)
+    calls: list[Any] = []
+
+    def failing(first: Any, *args: Any) -> Future[Any]:
+        setattr(store, method, real)
+        calls.append(first)
+        fut: Future[Any] = Future()
+        fut.set_exception(StoreError("commit failed: disk I/O error"))
+        return fut
+
+    setattr(store, method, failing)
+    return calls
+
+
 def test_an_urgent_job_cuts_the_group_window_short(tmp_path: Path) -> None:
     w = _writer(tmp_path / "w.db", window=60.0)
     try:
@@ -113,17 +130,7 @@ async def test_a_settlement_whose_record_fails_is_never_sent(chain: Chain, tmp_p
         maker = c.sign(ask(c, CAROL, E18, 3000 * E6))
         await post_all(api, [maker])
         nonce = int(c.rpc.call("eth_getTransactionCount", c.address(OPERATOR), "pending"), 16)
-        record = node.store.add_settlement
-        refused: list[str] = []
-
-        def failing(tx_hash: str, *args: Any) -> Future[Any]:
-            node.store.add_settlement = record  # type: ignore[method-assign]
-            refused.append(tx_hash)
-            fut: Future[Any] = Future()
-            fut.set_exception(StoreError("commit failed: disk I/O error"))
-            return fut
-
-        node.store.add_settlement = failing  # type: ignore[method-assign]
+        refused = fail_once(node.store, "add_settlement")
         taker = c.sign(bid(c, BOB, E18, 3000 * E6))
         assert (await api.post_order(taker))[0] == 201
 
@@ -151,17 +158,7 @@ async def test_a_failed_fills_write_with_the_receipt_is_written_again_by_the_nod
     async with running_node(cfg) as (node, api):
         await wait_for(lambda: node.watcher.caught_up.is_set())
         await post_all(api, [c.sign(ask(c, CAROL, E18, 3000 * E6))])
-        write_soon = node.store.add_fills_soon
-        failed: list[int] = []
-
-        def failing(fills: Any) -> Future[Any]:
-            node.store.add_fills_soon = write_soon  # type: ignore[method-assign]
-            failed.append(len(fills))
-            fut: Future[Any] = Future()
-            fut.set_exception(StoreError("commit failed: disk I/O error"))
-            return fut
-
-        node.store.add_fills_soon = failing  # type: ignore[method-assign]
+        failed = fail_once(node.store, "add_fills_soon")
         taker = c.sign(bid(c, BOB, E18, 3000 * E6))
         assert (await api.post_order(taker))[0] == 201
 
@@ -169,6 +166,6 @@ async def test_a_failed_fills_write_with_the_receipt_is_written_again_by_the_nod
             return (await api.get("/v1/fills"))[1]["total"] == 2
 
         await wait_for(stored)
-        assert failed == [2] and node.settler.settled == 1
+        assert len(failed) == 1 and len(failed[0]) == 2 and node.settler.settled == 1
         said = [r.message for r in caplog.records]
         assert any("fills write queued with the receipt failed" in m for m in said), said
