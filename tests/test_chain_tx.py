@@ -83,3 +83,20 @@ def test_a_block_of_one_transaction_has_its_lone_root(chain: Chain) -> None:
         assert block["transactionsRoot"] == lone_tx_root(bytes.fromhex(signed.raw[2:]))
         other = sender.sign_at(signed.nonce, c.address(7), data, 200_000, fees=(1, 1))
         assert block["transactionsRoot"] != lone_tx_root(bytes.fromhex(other.raw[2:]))
+
+
+def test_a_nonce_signed_but_never_sent_is_given_back(chain: Chain) -> None:
+    """A settlement whose record failed gives its nonce back exactly (no chain re-read while
+    an earlier send may still be on the wire); if another was signed after it, the next
+    nonce is read from the chain."""
+    c = chain
+    sender = Sender(c.rpc, c.keys[5], c.deployment.chain_id)
+    data = c.weth.abi.fn("transfer").encode(c.address(6), 1)
+    first = sender.sign(c.weth.address, data, 100_000)
+    sender.give_back(first.nonce)
+    assert sender.next_nonce == first.nonce
+    again = sender.sign(c.weth.address, data, 100_000)
+    later = sender.sign(c.weth.address, data, 100_000)
+    assert (again.nonce, later.nonce) == (first.nonce, first.nonce + 1)
+    sender.give_back(again.nonce)  # one was signed after it: not the lane's last
+    assert sender.next_nonce is None

@@ -226,6 +226,14 @@ class Sender:
             if self._nonce is None:
                 self._nonce = nonce
 
+    def give_back(self, nonce: int) -> None:
+        """``nonce`` was signed but never sent (its settlement could not be recorded): the
+        next transaction takes it again if none was signed after it; else the next nonce is
+        read from the chain (a nonce re-read while an earlier send may still be on the wire
+        could hand that send's nonce out twice)."""
+        with self._lock:
+            self._nonce = nonce if self._nonce == nonce + 1 else None
+
     def forget_nonce(self) -> None:
         """Re-read the next nonce from the chain before the next transaction (after a reorg
         or a chain reset, nonces this lane used may be free again). Lock-free on purpose:

@@ -311,7 +311,7 @@ class Settler:
             self.sent -= 1
             if self.mirror is not None:
                 self.mirror.unexpect(signed.tx_hash)
-            self.sender.forget_nonce()
+            self.sender.give_back(signed.nonce)
             return [SettledMatch(m, Outcome.FAILED, None, None, str(e)) for m in batch]
         except Exception as e:  # unknown whether the node took it: its receipt will say
             log.warning("broadcasting %s failed: %s", signed.tx_hash, e)
