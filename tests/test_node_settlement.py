@@ -152,6 +152,36 @@ async def test_websocket_streams_order_and_fill_events(chain: Chain, tmp_path: P
         assert {f["orderHash"] for f in fills} == {resting.hash_hex, taker.hash_hex}
 
 
+async def test_websocket_shows_an_order_arrive_before_it_leaves(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """An IOC or FOK order killed at arrival was published ``removed`` and only then
+    ``added``: a subscriber saw an order leave before it arrived. Each order's events now
+    start with ``added``, and the one it closes with comes after."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (_, api):
+        async with api.session.ws_connect(api.base + "/v1/ws") as ws:
+            assert json.loads((await ws.receive(timeout=5)).data)["type"] == "hello"
+            ioc = c.sign(ask(c, ALICE, E18, 3000 * E6))
+            fok = c.sign(ask(c, BOB, E18, 3001 * E6))
+            gtc = c.sign(ask(c, CAROL, E18, 3002 * E6))
+            for signed, tif in ((ioc, "ioc"), (fok, "fok"), (gtc, None)):
+                code, body = await api.post_order(signed, tif=tif)
+                assert code == 201, body
+            events: dict[str, list[str]] = {}
+
+            async def collect() -> None:
+                while gtc.hash_hex not in events:  # the last posted: its added comes last
+                    e = json.loads((await ws.receive(timeout=10)).data)
+                    if e["type"] == "order":
+                        events.setdefault(e["metaData"]["orderHash"], []).append(e["event"])
+
+            await asyncio.wait_for(collect(), 15)
+        assert events[ioc.hash_hex] == ["added", "removed"]
+        assert events[fok.hash_hex] == ["added", "removed"]
+        assert events[gtc.hash_hex] == ["added"]
+
+
 async def test_busy_node_batches_settlements(chain: Chain, tmp_path: Path) -> None:
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):

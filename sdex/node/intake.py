@@ -142,15 +142,17 @@ class NodeIntake(NodeStatus):
                 if self.gossip is not None:
                     self.gossip.announce(rec.json, exclude=source.removeprefix("peer:"))
         except BookError as e:  # e.g. nothing left to fill: the chain moved since the read
+            self.registry.publish(rec, "added")  # subscribers see it arrive, then leave
             self._close_record(rec, OrderStatus.REMOVED, str(e))
             return SubmitResult(201, self._submit_body(rec, None), stored=stored)
         if mr is None:  # a peer's order: nobody reads an answer, only subscribers an event
             self._announce_if_resting(rec)
             self.registry.publish(rec, "added")
             return SubmitResult(201, {}, accepted=signed, stored=stored)
-        meta = self.meta(rec, self._after_match(mr))  # the answer's and the event's
+        meta = self.meta(rec, self._after_match(mr, arrived=rec))  # the answer's and the event's
         body = self._submit_body(rec, mr, meta)
-        self.registry.publish(rec, "added", meta=meta)
+        if rec.status.is_open:  # (closed at arrival: ``_after_match`` published ``added``)
+            self.registry.publish(rec, "added", meta=meta)
         return SubmitResult(201, body, accepted=signed, stored=stored)
 
     def _own_crossing(self, signed: SignedOrder) -> bytes | None:
@@ -226,21 +228,28 @@ class NodeIntake(NodeStatus):
             return resting.seq < incoming.seq
         return resting.hash < incoming.hash and time.time() - rest.created_at >= CROSS_GRACE
 
-    def _after_match(self, mr: MatchResult) -> BookOrderState | None:
+    def _after_match(self, mr: MatchResult, arrived: Record | None = None) -> BookOrderState | None:
         """Apply an engine result: removed resting orders, the incoming order's fate, matches.
         The book's state of the incoming order if it was read here (it rests: announced),
-        as it stands afterwards (queuing the matches for settlement leaves the book alone)."""
+        as it stands afterwards (queuing the matches for settlement leaves the book alone).
+        ``arrived``: the incoming order's record, just accepted and not yet published; if it
+        closes here (an IOC/FOK order killed, an expired one) ``added`` is published first."""
         st: BookOrderState | None = None
         for h, reason in mr.removed:
             self._book_closed(h, reason)
         rec = self.records.get(mr.order.hash)
         if rec is not None:
+            closing: tuple[OrderStatus, str] | None = None
             if mr.outcome in (Outcome.DROPPED, Outcome.KILLED) and not self._pending(rec):
-                self._close_record(rec, OrderStatus.REMOVED, mr.outcome.value)
+                closing = (OrderStatus.REMOVED, mr.outcome.value)
             elif mr.outcome is Outcome.EXPIRED:
-                self._close_record(rec, OrderStatus.EXPIRED, "expired")
-            else:
+                closing = (OrderStatus.EXPIRED, "expired")
+            if closing is None:
                 st = self._announce_if_resting(rec)
+            else:
+                if arrived is rec:
+                    self.registry.publish(rec, "added")
+                self._close_record(rec, *closing)
         if log.isEnabledFor(logging.DEBUG):  # per match: at INFO it would cost the hot path
             for m in mr.matches:
                 log.debug(
