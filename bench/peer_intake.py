@@ -29,14 +29,12 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
 import node as nb  # noqa: E402
+from http_modes import devnet_node  # noqa: E402
 
-from sdex.chain import Exchange  # noqa: E402
-from sdex.devnet import Devnet  # noqa: E402
 from sdex.node.config import NodeConfig  # noqa: E402
 from sdex.node.main import serve  # noqa: E402
 
@@ -90,26 +88,11 @@ def main() -> None:
     n = args.per_round * (args.repeat + 1)
     if n > nb.OPERATOR * 1000:
         ap.error("at most 19,000 orders in all (19 makers, 1,000 open orders each)")
-    with tempfile.TemporaryDirectory(prefix="sdex-peer-") as tmp:
-        work = Path(tmp)
-        devnet = Devnet(
-            deployment_path=work / "devnet.json", log_path=work / "hardhat.log", accounts=20
-        )
-        deployment = devnet.start()
-        try:
-            assert devnet.rpc is not None
-            domain = Exchange(devnet.rpc, deployment.exchange).domain()
-            head = devnet.rpc.call("eth_getBlockByNumber", "latest", False)
-            signer = nb.Signer(deployment, domain, int(head["timestamp"], 16) + 3 * 3600)
-            orders = [o.to_json() for o in signer.resting(n, list(range(nb.OPERATOR)))]
-            per = args.per_round
-            bodies = [orders[i * per : (i + 1) * per] for i in range(args.repeat + 1)]
-            cfg = NodeConfig.from_deployment(
-                deployment, signer.keys[nb.OPERATOR], work / "node.db", port=nb.free_port()
-            )
-            out = asyncio.run(rounds(cfg, bodies, args.chunk, args.subscriber))
-        finally:
-            devnet.stop()
+    with devnet_node("sdex-peer-") as (_, signer, cfg):
+        orders = [o.to_json() for o in signer.resting(n, list(range(nb.OPERATOR)))]
+        per = args.per_round
+        bodies = [orders[i * per : (i + 1) * per] for i in range(args.repeat + 1)]
+        out = asyncio.run(rounds(cfg, bodies, args.chunk, args.subscriber))
     medians = {k: statistics.median(r[k] for r in out) for k in out[0]}
     where = str(Path(sdex.__file__).parent)
     print(json.dumps({"sdex": where, "medians": medians, "machine": nb.machine()}))
