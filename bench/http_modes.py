@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import json
 import statistics
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +133,32 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
     return out
 
 
+@contextlib.contextmanager
+def devnet_node(prefix: str) -> Iterator[tuple[Path, nb.Signer, NodeConfig]]:
+    """A temporary directory, a devnet there (stopped on exit), a signer of resting orders
+    with 3 hours of life (makers: dev accounts 0..18), a node's config (operator: 19)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield from _devnet_node(Path(tmp))
+
+
+def _devnet_node(work: Path) -> Iterator[tuple[Path, nb.Signer, NodeConfig]]:
+    devnet = Devnet(
+        deployment_path=work / "devnet.json", log_path=work / "hardhat.log", accounts=20
+    )
+    deployment = devnet.start()
+    try:
+        assert devnet.rpc is not None
+        domain = Exchange(devnet.rpc, deployment.exchange).domain()
+        head = devnet.rpc.call("eth_getBlockByNumber", "latest", False)
+        signer = nb.Signer(deployment, domain, int(head["timestamp"], 16) + 3 * 3600)
+        cfg = NodeConfig.from_deployment(
+            deployment, signer.keys[nb.OPERATOR], work / "node.db", port=nb.free_port()
+        )
+        yield work, signer, cfg
+    finally:
+        devnet.stop()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--per-round", type=int, default=1500)
@@ -145,33 +173,18 @@ def main() -> None:
     n = args.per_round * args.repeat * len(modes)
     if n + 500 > nb.OPERATOR * 1000:
         ap.error("at most 18,500 orders in all (19 makers, 1,000 open orders each)")
-    with tempfile.TemporaryDirectory(prefix="sdex-modes-") as tmp:
-        work = Path(tmp)
-        devnet = Devnet(
-            deployment_path=work / "devnet.json", log_path=work / "hardhat.log", accounts=20
-        )
-        deployment = devnet.start()
-        try:
-            assert devnet.rpc is not None
-            domain = Exchange(devnet.rpc, deployment.exchange).domain()
-            head = devnet.rpc.call("eth_getBlockByNumber", "latest", False)
-            signer = nb.Signer(deployment, domain, int(head["timestamp"], 16) + 3 * 3600)
-            orders = signer.resting(n + 500, list(range(nb.OPERATOR)))
-            bodies = [nb.body(o).decode() for o in orders]
-            warm = work / "warm.txt"
-            warm.write_text("\n".join(bodies[:500]))
-            files = []
-            for i in range(args.repeat * len(modes)):
-                f = work / f"round{i}.txt"
-                lo = 500 + i * args.per_round
-                f.write_text("\n".join(bodies[lo : lo + args.per_round]))
-                files.append(f)
-            cfg = NodeConfig.from_deployment(
-                deployment, signer.keys[nb.OPERATOR], work / "node.db", port=nb.free_port()
-            )
-            out = asyncio.run(rounds(cfg, files, warm, modes, args.per_round, work, args.profile))
-        finally:
-            devnet.stop()
+    with devnet_node("sdex-modes-") as (work, signer, cfg):
+        orders = signer.resting(n + 500, list(range(nb.OPERATOR)))
+        bodies = [nb.body(o).decode() for o in orders]
+        warm = work / "warm.txt"
+        warm.write_text("\n".join(bodies[:500]))
+        files = []
+        for i in range(args.repeat * len(modes)):
+            f = work / f"round{i}.txt"
+            lo = 500 + i * args.per_round
+            f.write_text("\n".join(bodies[lo : lo + args.per_round]))
+            files.append(f)
+        out = asyncio.run(rounds(cfg, files, warm, modes, args.per_round, work, args.profile))
     medians = {
         m: {k: statistics.median(r[k] for r in rows) for k in rows[0]} for m, rows in out.items()
     }

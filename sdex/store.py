@@ -213,16 +213,16 @@ class Store:
         status: str,
         source: str,
         tif: str = "gtc",
-        order_json: dict[str, str] | None = None,
+        order_json: dict[str, str] | str | None = None,
         waited: bool = True,
     ) -> asyncio.Future[None] | None:
         """Queue the order's insert (call on the event loop); the future resolves once its
         transaction committed, or fails with ``StoreError``. Writes are applied in the order
         they were queued. A failure is logged (awaited or not). ``order_json``: the order's
-        ``to_json()`` if the caller has it (never changed afterwards); it is serialised on
-        the writer thread. ``waited=False`` (a peer's order: nobody waits for its commit):
-        no future (None); the row joins a group within ``sdex.sqlwriter.LAZY_HANDOVER`` and
-        its commit wakes no one (a failure is logged); reads and later writes still see it."""
+        ``to_json()`` (never changed afterwards; serialised on the writer thread) or its
+        JSON text, if the caller has it. ``waited=False`` (a peer's order: nobody waits):
+        no future; the row joins a group within ``sdex.sqlwriter.LAZY_HANDOVER`` and its
+        commit wakes no one (a failure is logged); reads and later writes still see it."""
         row = _order_row(signed, seq, status, source, tif, order_json)
         if not waited:
             self._writer.insert_async(row, None)
@@ -467,7 +467,7 @@ def _order_row(
     status: str,
     source: str,
     tif: str,
-    order_json: dict[str, str] | None = None,
+    order_json: dict[str, str] | str | None = None,
 ) -> tuple[object, ...]:
     """The orders table's row; its ``order_json`` column may still be a dict here (the
     writer serialises it: ``_serialised``)."""

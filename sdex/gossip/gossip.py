@@ -24,6 +24,7 @@ from typing import Any
 
 import aiohttp
 
+from sdex.gossip import payload
 from sdex.gossip.actions import Action, Call, Check, Deliver, Evicted, GossipConfig, Reply, Scored
 from sdex.gossip.actions import tally as tally
 from sdex.gossip.client import PeerCallError, PeerClient
@@ -102,9 +103,14 @@ class Gossip:
 
     # ---- events from the node ---------------------------------------------------------------
 
-    def announce(self, order_json: dict[str, Any], exclude: str | None = None) -> None:
+    def announce(
+        self, order_json: dict[str, Any], exclude: str | None = None, text: str | None = None
+    ) -> None:
         """Push a newly accepted order to the mesh (not back to the id ``exclude``): with the
-        others accepted in this turn of the event loop, at its end."""
+        others accepted in this turn of the event loop, at its end. ``text``: its compact
+        JSON if the node has it (then the pushes do not encode it again)."""
+        if text is not None:
+            payload.remember(order_json, text.encode())
         if not self._fresh:
             asyncio.get_running_loop().call_soon(self._announce_fresh)
         self._fresh.append((order_json, exclude))

@@ -62,15 +62,25 @@ class Heard:
 
     def _add(self, table: dict[str, set[str]], peers: list[str], orders: Iterable[object],
              most: int) -> None:  # fmt: skip
+        """Per order copy received (two calls a push): the lookups hoisted out of the loop,
+        and one sender (``note``) added without the loop over ``peers``."""
+        capacity, get, one = self.capacity, table.get, peers[0] if len(peers) == 1 else None
         for o in orders:
             sig = o.get("signature") if isinstance(o, dict) else None
             if not isinstance(sig, str) or len(sig) > 140:
                 continue
-            known = table.get(sig)
+            known = get(sig)
             if known is None:
-                if len(table) >= self.capacity:
+                if len(table) >= capacity:
                     del table[next(iter(table))]
+                if one is not None:
+                    table[sig] = {one}
+                    continue
                 known = table[sig] = set()
+            if one is not None:
+                if len(known) < most:
+                    known.add(one)
+                continue
             for p in peers:
                 if len(known) >= most:
                     break

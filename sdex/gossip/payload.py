@@ -22,6 +22,15 @@ _order_texts: dict[int, tuple[object, bytes]] = {}
 while cached, and a hit must be the very same object (orders are not changed once pushed)."""
 
 
+def remember(order: object, text: bytes) -> None:
+    """``order``'s JSON text as its node already encoded it (any valid JSON of it: the node's
+    has ``json.dumps``'s spaces): its pushes use that text instead of encoding it again."""
+    texts = _order_texts
+    if len(texts) >= ORDER_TEXTS:
+        del texts[next(iter(texts))]
+    texts[id(order)] = (order, text)
+
+
 def request(rid: int, method: str, path: str, query: Mapping[str, str], body: object) -> bytes:
     """A request frame's payload: ``dumps`` of its envelope, a push's orders from the cache
     (and the rest of its body, ``also``, encoded as usual)."""
@@ -36,9 +45,7 @@ def request(rid: int, method: str, path: str, query: Mapping[str, str], body: ob
             parts.append(hit[1])
             continue
         text = _ENCODER.encode(o).encode()
-        if len(texts) >= ORDER_TEXTS:
-            del texts[next(iter(texts))]
-        texts[id(o)] = (o, text)
+        remember(o, text)
         parts.append(text)
     rest = dumps({k: v for k, v in body.items() if k != "orders"})  # b"{}" or b'{"also":…}'
     head = dumps({"i": rid, "m": method, "p": path, "q": query})[:-1]

@@ -126,8 +126,12 @@ class NodeIntake(NodeStatus):
         rec = Record(
             signed, self._seq, source, status=OrderStatus.NEW, filled=state.filled, tif=tif
         )
+        # Its JSON text, encoded here once when more than the store's row needs it (pushes
+        # to peers, events to subscribers: they reuse it); else the store's writer does it.
+        pushed = self.gossip is not None and len(self.gossip.peers) > 0
+        text = rec.text() if pushed or len(self.events) else rec.json
         stored = self.store.add_order_async(  # a peer's (match=False): nobody waits for it
-            signed, rec.seq, OrderStatus.OPEN, source, tif.value, rec.json, waited=match
+            signed, rec.seq, OrderStatus.OPEN, source, tif.value, text, waited=match
         )
         self.registry.admit(rec)
         self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
@@ -140,7 +144,8 @@ class NodeIntake(NodeStatus):
                 self.registry.rest(signed, state.filled)
                 self.registry.announce(rec)  # it came by gossip: it rests, passed on below
                 if self.gossip is not None:
-                    self.gossip.announce(rec.json, exclude=source.removeprefix("peer:"))
+                    exclude = source.removeprefix("peer:")
+                    self.gossip.announce(rec.json, exclude=exclude, text=rec.json_text)
         except BookError as e:  # e.g. nothing left to fill: the chain moved since the read
             self.registry.publish(rec, "added")  # subscribers see it arrive, then leave
             self._close_record(rec, OrderStatus.REMOVED, str(e))
@@ -200,7 +205,7 @@ class NodeIntake(NodeStatus):
         self.registry.announce(rec)
         if self.gossip is not None:
             exclude = rec.source.removeprefix("peer:") if rec.source.startswith("peer:") else None
-            self.gossip.announce(rec.json, exclude=exclude)
+            self.gossip.announce(rec.json, exclude=exclude, text=rec.json_text)
         return st
 
     def may_match(self, resting: Entry, incoming: Entry) -> bool:

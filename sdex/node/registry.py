@@ -64,10 +64,17 @@ class Record:
     only announced open orders are offered to peers (snapshot, digest, fetch)."""
     json: dict[str, str] = field(init=False, repr=False)
     json_text: str | None = field(default=None, init=False, repr=False)
-    """The order's JSON text (``json`` encoded), once an event of it was sent."""
+    """The order's JSON text (``json`` encoded as ``json.dumps`` does), once needed."""
 
     def __post_init__(self) -> None:
         self.json = self.signed.to_json()
+
+    def text(self) -> str:
+        """The order's JSON text, encoded once for all its uses: the store's row, every
+        websocket event of the order, the gossip pushes to every peer (~7 us each)."""
+        if self.json_text is None:
+            self.json_text = encode_json(self.json)
+        return self.json_text
 
     def row(self) -> Row:
         return (self.signed.hash_hex, self.status, self.filled, self.reason)
@@ -439,11 +446,10 @@ class OrderRegistry:
 
 
 def _order_event_text(ev: Event, rec: Record) -> str:
-    """``encode_json(ev)`` of an order event, with the order's text encoded once a record."""
-    if rec.json_text is None:
-        rec.json_text = encode_json(ev["order"])
+    """``encode_json(ev)`` of an order event, with the order's text encoded once a record
+    (``Record.text``: also its store row's, and its gossip pushes')."""
     event, meta = encode_json(ev["event"]), encode_json(ev["metaData"])
     return (
         f'{{"seq": {ev["seq"]}, "type": "order", "event": {event}, '
-        f'"order": {rec.json_text}, "metaData": {meta}}}'
+        f'"order": {rec.text()}, "metaData": {meta}}}'
     )
