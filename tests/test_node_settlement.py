@@ -182,6 +182,44 @@ async def test_websocket_shows_an_order_arrive_before_it_leaves(
         assert events[gtc.hash_hex] == ["added"]
 
 
+async def test_an_order_left_with_dust_is_added_then_closed_from_a_wallet_or_a_peer(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Review findings: a wallet's order whose remainder is dust at arrival (less than one
+    whole unit at its price: 3 wei for 2, 1 filled on chain) was closed without any
+    ``added`` event; the same order from a peer stayed ``open`` and was offered to peers
+    although the book had dropped it."""
+    c = chain
+    dust = c.sign(ask(c, ALICE, 3, 2))  # a unit is 3 wei at its price
+    c.exchange.fill_order(c.sender(BOB), dust, 1)  # 2 left: not one unit
+    from_peer = c.sign(ask(c, DAVE, 3, 2))
+    c.exchange.fill_order(c.sender(BOB), from_peer, 1)
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        async with api.session.ws_connect(api.base + "/v1/ws") as ws:
+            assert json.loads((await ws.receive(timeout=5)).data)["type"] == "hello"
+            code, body = await api.post_order(dust)
+            assert code == 201 and body["metaData"]["status"] == "filled", body
+            assert await node.submit_from_peer(from_peer.to_json(), "0x" + "ab" * 20) == (
+                "accepted"
+            )
+            rec = node.records[from_peer.hash]
+            assert rec.status == "filled" and not rec.announced
+            assert (await api.status(from_peer)) == "filled"
+            last = c.sign(ask(c, CAROL, E18, 3002 * E6))
+            assert (await api.post_order(last))[0] == 201
+            events: dict[str, list[str]] = {}
+
+            async def collect() -> None:
+                while last.hash_hex not in events:
+                    e = json.loads((await ws.receive(timeout=10)).data)
+                    if e["type"] == "order":
+                        events.setdefault(e["metaData"]["orderHash"], []).append(e["event"])
+
+            await asyncio.wait_for(collect(), 15)
+        assert events[dust.hash_hex] == ["added", "filled"]
+        assert events[from_peer.hash_hex] == ["added", "filled"]
+
+
 async def test_busy_node_batches_settlements(chain: Chain, tmp_path: Path) -> None:
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):

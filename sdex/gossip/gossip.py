@@ -107,8 +107,8 @@ class Gossip:
         self, order_json: dict[str, Any], exclude: str | None = None, text: str | None = None
     ) -> None:
         """Push a newly accepted order to the mesh (not back to the id ``exclude``): with the
-        others accepted in this turn of the event loop, at its end. ``text``: its compact
-        JSON if the node has it (then the pushes do not encode it again)."""
+        others accepted in this turn of the event loop, at its end. ``text``: its JSON
+        text (``json.dumps``'s) if the node has it (then the pushes do not encode it again)."""
         if text is not None:
             payload.remember(order_json, text.encode())
         if not self._fresh:

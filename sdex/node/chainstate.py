@@ -299,8 +299,10 @@ class NodeChainState(NodeIntake):
             else:  # the book has its filled amount now; sync stores it if it moved
                 funds = min(state.maker_balance, state.maker_allowance)
                 self.registry.set_funds(o.maker, o.maker_token, funds)
-                self.registry.rest(rec.signed, state.filled)
-                self._announce_if_resting(rec)  # (gossip starts later: marks it, sends nothing)
+                if self.registry.rests(rec.signed, state.filled):
+                    self._announce_if_resting(rec)  # (gossip starts later: marks it only)
+                else:  # what the chain leaves is dust: nothing it can trade
+                    self.registry.book_closed(rec.signed.hash, RemovalReason.DUST, state.filled)
         self._persist_open()
 
 

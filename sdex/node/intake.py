@@ -128,7 +128,7 @@ class NodeIntake(NodeStatus):
         )
         # Its JSON text, encoded here once when more than the store's row needs it (pushes
         # to peers, events to subscribers: they reuse it); else the store's writer does it.
-        pushed = self.gossip is not None and len(self.gossip.peers) > 0
+        pushed = tif is TimeInForce.GTC and self.gossip is not None and len(self.gossip.peers) > 0
         text = rec.text() if pushed or len(self.events) else rec.json
         stored = self.store.add_order_async(  # a peer's (match=False): nobody waits for it
             signed, rec.seq, OrderStatus.OPEN, source, tif.value, text, waited=match
@@ -141,7 +141,10 @@ class NodeIntake(NodeStatus):
             if match:
                 mr = self.engine.submit(signed, now=self.now(), tif=tif, filled=state.filled)
             else:
-                self.registry.rest(signed, state.filled)
+                if not self.registry.rests(signed, state.filled):  # dust left: closed
+                    self.registry.publish(rec, "added")  # (it arrived, then it leaves)
+                    self._book_closed(signed.hash, RemovalReason.DUST, state.filled)
+                    return SubmitResult(201, {}, accepted=signed, stored=stored)
                 self.registry.announce(rec)  # it came by gossip: it rests, passed on below
                 if self.gossip is not None:
                     exclude = source.removeprefix("peer:")
@@ -240,21 +243,18 @@ class NodeIntake(NodeStatus):
         ``arrived``: the incoming order's record, just accepted and not yet published; if it
         closes here (an IOC/FOK order killed, an expired one) ``added`` is published first."""
         st: BookOrderState | None = None
+        rec = self.records.get(mr.order.hash)
+        if arrived is not None and arrived is rec and not _stays(mr, self._pending(rec)):
+            self.registry.publish(rec, "added")
         for h, reason in mr.removed:
             self._book_closed(h, reason)
-        rec = self.records.get(mr.order.hash)
         if rec is not None:
-            closing: tuple[OrderStatus, str] | None = None
             if mr.outcome in (Outcome.DROPPED, Outcome.KILLED) and not self._pending(rec):
-                closing = (OrderStatus.REMOVED, mr.outcome.value)
+                self._close_record(rec, OrderStatus.REMOVED, mr.outcome.value)
             elif mr.outcome is Outcome.EXPIRED:
-                closing = (OrderStatus.EXPIRED, "expired")
-            if closing is None:
-                st = self._announce_if_resting(rec)
+                self._close_record(rec, OrderStatus.EXPIRED, "expired")
             else:
-                if arrived is rec:
-                    self.registry.publish(rec, "added")
-                self._close_record(rec, *closing)
+                st = self._announce_if_resting(rec)
         if log.isEnabledFor(logging.DEBUG):  # per match: at INFO it would cost the hot path
             for m in mr.matches:
                 log.debug(
@@ -301,6 +301,17 @@ class NodeIntake(NodeStatus):
             notice = {"orderHash": rec.signed.hash_hex, "signature": "0x" + signature.hex()}
             self.gossip.notify("cancels", notice, exclude=from_peer)
         return SubmitResult(200, {"orderHash": rec.signed.hash_hex, "status": rec.status})
+
+
+def _stays(mr: MatchResult, pending: int) -> bool:
+    """Whether ``mr``'s incoming order is still open once ``mr`` is applied: not killed,
+    dropped (unless fills of it are in flight) or expired, and not closed by the book (dust
+    left at arrival: its remainder cannot trade one unit at its price)."""
+    o = mr.outcome
+    if o is Outcome.EXPIRED or (o in (Outcome.DROPPED, Outcome.KILLED) and not pending):
+        return False
+    h = mr.order.hash
+    return not any(r == h for r, _ in mr.removed)
 
 
 def _before(a: Entry, b: Entry) -> bool:

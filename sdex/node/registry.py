@@ -291,6 +291,7 @@ class OrderRegistry:
         self.publish(rec, event or rec.status)
         if was_open and not status.is_open:
             self._freed(rec.signed)
+            rec.json_text = None  # closed: never pushed again; records are kept, texts not
 
     def close(
         self, rec: Record, status: OrderStatus, reason: str, filled: int | None = None
@@ -363,6 +364,14 @@ class OrderRegistry:
         """Put a held order (back) in the book (``BookError`` if it cannot be)."""
         self.book.add(signed, filled=filled)
         self._touched.add(signed.hash)
+
+    def rests(self, signed: SignedOrder, filled: int) -> bool:
+        """``rest`` an order; False if the book closed it at once (what is left is dust: no
+        whole unit at its price). The caller then closes its record (``book_closed``), so
+        it is never left open, and offered to peers, while the book does not hold it."""
+        self.rest(signed, filled)
+        st = self.book.get(signed.hash)
+        return st is not None and st.closed is None
 
     def matched(self, mr: MatchResult) -> None:
         """The engine matched ``mr.order``: it and every order it matched moved."""
