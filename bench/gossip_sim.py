@@ -259,10 +259,15 @@ def simulated(run: dict[str, Any], links: LinkModel, seed: int, seeds: int) -> l
 
 def compare(run: dict[str, Any], sim: dict[str, Any]) -> dict[str, Any]:
     lat, per = run["latency_ms"], run["per_order_per_node"]
+    first = lat["accepted_by_first_node"]
     pairs = {
         "to_every_node_p50_ms": (lat["to_every_node"]["p50"], sim["to_all_ms"]["p50"]),
         "to_every_node_p99_ms": (lat["to_every_node"]["p99"], sim["to_all_ms"]["p99"]),
         "to_each_node_p50_ms": (lat["to_each_node"]["p50"], sim["to_each_ms"]["p50"]),
+        # the first node's: one node's whole work on an order (a wallet's), not a target
+        "to_first_node_p50_ms": (first["p50"], sim.get("to_first_ms", {}).get("p50")),
+        "to_first_node_p90_ms": (first["p90"], sim.get("to_first_ms", {}).get("p90")),
+        "to_first_node_p99_ms": (first["p99"], sim.get("to_first_ms", {}).get("p99")),
         "order_copies_sent_per_order_per_node": (
             per["order_copies_sent"],
             sim["per_order_per_node"]["order_copies_pushed"],
