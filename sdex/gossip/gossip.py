@@ -61,8 +61,8 @@ class Gossip:
         """Peer URLs this node pretends it cannot reach (tests: network partitions)."""
         self.messages_sent = 0
         self.check_timing = CheckTiming()
-        GC_PAUSES.install()
         """What each new order of a peer's cost the intake (``/health``: the simulator's shape)."""
+        GC_PAUSES.install()
         self._session: aiohttp.ClientSession | None = None
         self._client: PeerClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
