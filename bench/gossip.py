@@ -653,6 +653,7 @@ def analyse(
             "edges": list(EDGES_US),
             "cpu": histogram("checkTiming", "cpuUs"),
             "wall": histogram("checkTiming", "wallUs"),
+            "off_cpu": histogram("checkTiming", "offCpuUs"),
             "gc_pauses": histogram("gc", "pausesUs"),
             "gc_by_generation": histogram("gc", "byGeneration"),
             "gc_seconds": round(delta_gc_seconds(), 4) if histogram("gc", "byGeneration") else None,

@@ -34,6 +34,7 @@ def test_a_chunks_time_is_shared_among_its_new_orders() -> None:
     wall_bucket = next(i for i, e in enumerate(EDGES_US) if e >= 1000)
     assert j["cpuUs"][cpu_bucket] == 4 and sum(j["cpuUs"]) == 4
     assert j["wallUs"][wall_bucket] == 4 and sum(j["wallUs"]) == 4
+    assert j["offCpuUs"][cpu_bucket] == 4 and sum(j["offCpuUs"]) == 4  # 1,000 - 500 us
 
 
 def test_garbage_collections_are_counted_by_generation() -> None:

@@ -28,20 +28,25 @@ class Histogram:
 
 
 class CheckTiming:
-    """Per new order of a peer's chunk: the event loop thread's CPU time and the wall time
-    the intake took (a chunk's time shared out among its new orders)."""
+    """Per new order of a peer's chunk: the event loop thread's CPU time, the wall time the
+    intake took, and the wall time it was not on the loop's CPU (the ECDSA worker thread,
+    the hand-offs to it and back, waiting for a core), a chunk's times shared out among its
+    new orders."""
 
     def __init__(self) -> None:
         self.cpu = Histogram()
         self.wall = Histogram()
+        self.off_cpu = Histogram()
 
     def add(self, new: int, cpu_s: float, wall_s: float) -> None:
         if new > 0:
             self.cpu.add(cpu_s * 1e6 / new, new)
             self.wall.add(wall_s * 1e6 / new, new)
+            self.off_cpu.add(max(0.0, wall_s - cpu_s) * 1e6 / new, new)
 
     def to_json(self) -> dict[str, list[int]]:
-        return {"cpuUs": self.cpu.to_json(), "wallUs": self.wall.to_json()}
+        return {"cpuUs": self.cpu.to_json(), "wallUs": self.wall.to_json(),
+                "offCpuUs": self.off_cpu.to_json()}  # fmt: skip
 
 
 class GcPauses:
