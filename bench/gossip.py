@@ -64,6 +64,7 @@ from runqueue import RunQueue  # noqa: E402
 
 from sdex.deployment import Deployment  # noqa: E402
 from sdex.gossip import GossipConfig, NodeKey, PeerClient  # noqa: E402
+from sdex.gossip.timing import EDGES_US  # noqa: E402
 from sdex.order import (  # noqa: E402
     ZERO_ADDRESS,
     Domain,
@@ -575,6 +576,20 @@ def analyse(
             for a, b in zip(h0, h1, strict=True)
         )
 
+    def histogram(table: str, key: str) -> list[int] | None:
+        """The window's counts of a ``/health`` gossip histogram, all nodes together."""
+        if any(table not in h["gossip"] for h in h0 + h1):
+            return None  # nodes from before it was measured
+        rows = [
+            [y - x for x, y in zip(a["gossip"][table][key], b["gossip"][table][key], strict=True)]
+            for a, b in zip(h0, h1, strict=True)
+        ]
+        return [sum(col) for col in zip(*rows, strict=True)]
+
+    def delta_gc_seconds() -> float:
+        return sum(b["gossip"]["gc"]["seconds"] - a["gossip"]["gc"]["seconds"]
+                   for a, b in zip(h0, h1, strict=True))  # fmt: skip
+
     per = max(1, len(ok)) * n
     copies, frames = delta("ordersSent"), delta("streamFramesSent")
     messages = delta("messagesSent")
@@ -634,6 +649,15 @@ def analyse(
                 b["chainStateCalls"] - a["chainStateCalls"] for a, b in zip(h0, h1, strict=True)
             ),
         },
+        "check_timing_us": {
+            "edges": list(EDGES_US),
+            "cpu": histogram("checkTiming", "cpuUs"),
+            "wall": histogram("checkTiming", "wallUs"),
+            "off_cpu": histogram("checkTiming", "offCpuUs"),
+            "gc_pauses": histogram("gc", "pausesUs"),
+            "gc_by_generation": histogram("gc", "byGeneration"),
+            "gc_seconds": round(delta_gc_seconds(), 4) if histogram("gc", "byGeneration") else None,
+        },
         "hardhat_calls_per_order_per_node": _chain_calls(h0, h1, per * len(h0)),
         "watcher_sockets_closed_early": data["closed_early"],
         "cpu_cores_used": cpu,
@@ -665,12 +689,18 @@ def _chain_calls(
 # -- driver -----------------------------------------------------------------------------------
 
 
+def orders_in_window(rate: float, args: argparse.Namespace) -> int:
+    """Orders offered at ``rate``: ``--seconds`` of them, or ``--min-orders`` if more (the
+    window is then that much longer: a p99 over 40 orders is their slowest one)."""
+    return max(int(rate * args.seconds), getattr(args, "min_orders", 0) or 0)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from sdex.chain import Exchange
     from sdex.devnet import HardhatNode, deploy_devnet, dev_keys
 
     makers = list(range(MAX_NODES, MAX_NODES + args.makers))
-    per_run = WARMUP + sum(int(r * args.seconds) for r in args.rate)
+    per_run = WARMUP + sum(orders_in_window(r, args) for r in args.rate)
     if per_run > 900 * len(makers):
         raise SystemExit(f"{per_run} orders need more than --makers {args.makers} (1,000 each)")
     result: dict[str, Any] = {"runs": []}
@@ -702,7 +732,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 signing = time.monotonic() - t0
                 warm, rest, phases = orders[:WARMUP], orders[WARMUP:], []
                 for rate in args.rate:
-                    k = int(rate * args.seconds)
+                    k = orders_in_window(rate, args)
                     phases.append((rate, rest[:k]))
                     rest = rest[k:]
                 run_dir = workdir / f"n{n}"
@@ -914,6 +944,7 @@ def main() -> None:
         help="orders per second offered; several: one window each, in order, same cluster",
     )  # fmt: skip
     ap.add_argument("--seconds", type=float, default=8.0, help="how long to offer them")
+    ap.add_argument("--min-orders", type=int, default=0, help="at least this many orders a rate")
     ap.add_argument("--concurrency", type=int, default=128, help="HTTP posts in flight")
     ap.add_argument("--makers", type=int, default=24, help="dev accounts that sign the orders")
     ap.add_argument("--seeds", choices=["bootstrap", "chain", "full"], default="bootstrap")

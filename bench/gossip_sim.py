@@ -10,7 +10,10 @@ in the same run and not from the figures it predicts. Two calibrations, both pri
   the caller before it leaves and half by the receiver before it serves it; a new order
   costs the rest of the window's CPU per order per node (``/proc``, less what the nodes
   use when no order comes, measured just before, and less the run's messages at that
-  price). The 8 simulated nodes share a machine of this machine's cores as Linux's fair
+  price), that mean times a draw, per new order, from how the CPU one new order of a
+  peer's cost the real nodes' event loops varied over the same window (``checkTiming`` in
+  their ``/health``, ``cost_shape``; ``--cost``: ``COSTS``, the JSON has all three). The
+  8 simulated nodes share a machine of this machine's cores as Linux's fair
   scheduler does (EEVDF on this kernel, CFS before 6.6: the same fair shares): each busy
   node an equal share with every other runnable task (``--scheduler flat``, the default)
   or, as autogroups should, the cores shared among the active task groups (sessions) first
@@ -72,6 +75,8 @@ SCHEDULER = {"groups": False}
 """``--scheduler``: every runnable task alike (``flat``, the default: it came closer to the
 real p50s in 5 of 7 windows of three runs, 2026-12-01 evening, docs/BENCHMARKS.md) or the
 task groups (sessions) first, as autogroups should (``groups``)."""
+COST = {"model": "scaled"}
+"""``--cost``: one of ``COSTS``."""
 TIMESLICE = 0.003
 """Seconds a node process runs before another waiting for a core gets it: the order of
 Linux CFS's slices with a few runnable processes a core (``sdex.sim.cpu``)."""
@@ -108,6 +113,54 @@ def cpu_costs(run: dict[str, Any], transport: dict[str, float]) -> tuple[float, 
     return max(MIN_ORDER_COST, above_idle - messages * message), message
 
 
+SHAPE_POINTS = 200
+"""Equally likely multiples of the mean a new order's measured cost is given to the
+simulator as (``cost_shape``)."""
+COSTS = ("scaled", "added", "constant")
+"""How a new order's CPU varies in the ``cpu`` prediction (``--cost``): ``scaled``, all of
+its cost (``check_cost``, the mean) by the factor a new order's check cost the real loop
+over its mean (a slow order is slow throughout: cold caches after an idle spell, a GC pass,
+a slow core); ``added``, only the measured check varies (the rest of the order's work costs
+its mean); ``constant``, every order at the mean (the model before it was measured)."""
+
+
+def cost_shape(run: dict[str, Any]) -> tuple[list[float], float] | None:
+    """How the CPU one new order of a peer cost the real nodes' event loops varied over the
+    window (``checkTiming`` in ``/health``, every node, all of the window's orders), as
+    ``SHAPE_POINTS`` equally likely multiples of its mean (each bucket at its geometric
+    middle), and that mean in seconds. None: not measured (runs from before), or too few."""
+    timing = run.get("check_timing_us") or {}
+    counts, edges = timing.get("cpu"), timing.get("edges")
+    if not counts or not edges or sum(counts) < 20:
+        return None
+    step = edges[1] / edges[0]
+    lows = [edges[0] / step, *edges]
+    highs = [*edges, edges[-1] * step]
+    mids = [math.sqrt(lo * hi) for lo, hi in zip(lows, highs, strict=True)]
+    total = sum(counts)
+    mean = sum(c * m for c, m in zip(counts, mids, strict=True)) / total
+    points, k, seen = [], 0, counts[0]
+    for i in range(SHAPE_POINTS):
+        rank = (i + 0.5) / SHAPE_POINTS * total
+        while seen < rank:
+            k += 1
+            seen += counts[k]
+        points.append(round(mids[k] / mean, 4))
+    return points, mean / 1e6
+
+
+def shape_for(run: dict[str, Any], check_cost: float, cost: str) -> list[float] | None:
+    """``LinkModel.cost_shape`` (multiples of ``check_cost``) for the ``cost`` model."""
+    measured = cost_shape(run) if cost != "constant" else None
+    if measured is None:
+        return None
+    points, mean = measured
+    if cost == "scaled":
+        return points
+    part = min(1.0, mean / check_cost)  # the measured check's share of the order's cost
+    return [round(1 + (p - 1) * part, 4) for p in points]
+
+
 def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> LinkModel:
     rtt = run["p2p_call_ms"]
     p50, p90 = rtt["p50"] / 1000, rtt["p90"] / 1000
@@ -130,9 +183,10 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
             # every runnable task an equal share, groups or not (no autogroups)
             own, groups = [o + sum(g) for o, g in zip(own, groups, strict=True)], None
             others = cpu.get("other_tasks_runnable")
+        shape = shape_for(run, order, COST["model"])
         return LinkModel(
             one_way, sigma, 1e9, order, 0.0, 0.0, message, cores, background, TIMESLICE,
-            others, own, trace.get("step", 0.0), groups,
+            others, own, trace.get("step", 0.0), groups, shape,
         )  # fmt: skip
     check = max(0.0005, run["offered"]["post_latency_ms"]["p50"] / 1000 - p50)
     return LinkModel(p50 / 2, sigma, bandwidth=1e9, check_cost=check, known_cost=0.0002)
@@ -159,18 +213,14 @@ def predict(
     out["transport_cpu_us_per_call"] = {k: round(v * 1e6, 1) for k, v in transport.items()}
     for mode in MODES:
         links = calibrated(run, mode, transport)
-        orders = run["offered"]["orders_accepted"]
-        rate = run["offered"]["rate_per_s"]
-        sims = []
-        for k in range(seeds):
-            sc = Scenario(nodes=NODES, orders=orders, rate=rate, seed=seed + k, degree=NODES,
-                          links=links)  # fmt: skip
-            if run.get("seeds") == "bootstrap":  # the real tables filled by peer exchange
-                sc.seeds = "bootstrap"
-                sc.starts = run.get("node_ready_s")  # each node up when the real one answered
-            sims.append(simulate(sc))
+        sims = simulated(run, links, seed, seeds)
         sim = mean_of(sims)
+        shape = links.cost_shape
         shown = vars(links) | {"others_trace": len(links.others_trace or []), "others_groups": None}
+        shown["cost_shape"] = None if shape is None else {
+            q: shape[min(len(shape) - 1, int(f * len(shape)))]
+            for q, f in (("p10", 0.1), ("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
+        } | {"max": shape[-1]}  # fmt: skip
         out[mode] = {
             "links": shown,
             "seeds": seeds,
@@ -182,15 +232,42 @@ def predict(
             },
             "comparison": compare(run, sim),
         }
+        if mode == "cpu":  # the same prediction with the other cost models
+            out[mode]["cost"] = COST["model"]
+            out[mode]["comparison_by_cost"] = by_cost = {}
+            for other in COSTS:
+                if other != COST["model"]:
+                    links.cost_shape = shape_for(run, links.check_cost, other)
+                    by_cost[other] = compare(run, mean_of(simulated(run, links, seed, seeds)))
     return out
+
+
+def simulated(run: dict[str, Any], links: LinkModel, seed: int, seeds: int) -> list[Any]:
+    """The simulator's runs of the real ``run``'s network, one a seed."""
+    orders = run["offered"]["orders_accepted"]
+    rate = run["offered"]["rate_per_s"]
+    sims = []
+    for k in range(seeds):
+        sc = Scenario(nodes=NODES, orders=orders, rate=rate, seed=seed + k, degree=NODES,
+                      links=links)  # fmt: skip
+        if run.get("seeds") == "bootstrap":  # the real tables filled by peer exchange
+            sc.seeds = "bootstrap"
+            sc.starts = run.get("node_ready_s")  # each node up when the real one answered
+        sims.append(simulate(sc))
+    return sims
 
 
 def compare(run: dict[str, Any], sim: dict[str, Any]) -> dict[str, Any]:
     lat, per = run["latency_ms"], run["per_order_per_node"]
+    first = lat["accepted_by_first_node"]
     pairs = {
         "to_every_node_p50_ms": (lat["to_every_node"]["p50"], sim["to_all_ms"]["p50"]),
         "to_every_node_p99_ms": (lat["to_every_node"]["p99"], sim["to_all_ms"]["p99"]),
         "to_each_node_p50_ms": (lat["to_each_node"]["p50"], sim["to_each_ms"]["p50"]),
+        # the first node's: one node's whole work on an order (a wallet's), not a target
+        "to_first_node_p50_ms": (first["p50"], sim.get("to_first_ms", {}).get("p50")),
+        "to_first_node_p90_ms": (first["p90"], sim.get("to_first_ms", {}).get("p90")),
+        "to_first_node_p99_ms": (first["p99"], sim.get("to_first_ms", {}).get("p99")),
         "order_copies_sent_per_order_per_node": (
             per["order_copies_sent"],
             sim["per_order_per_node"]["order_copies_pushed"],
@@ -305,14 +382,20 @@ def markdown(r: dict[str, Any]) -> str:
             "ms (wallet POST p50 minus the round trip).",
             "",
             "| figure | real | simulated (cpu) | real / simulated | within 20% | simulated "
+            "(cpu, other cost models: simulated, real / simulated) | simulated "
             "(latency) | real / simulated |",
-            "|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|",
         ]
+        others = cpu.get("comparison_by_cost") or {}
         for name, c in cpu["comparison"].items():
             o = run["latency"]["comparison"][name]
+            alt = "; ".join(
+                f"{m}: {f[name]['simulated']}, {f[name]['ratio']}" for m, f in others.items()
+            )
             lines.append(
                 f"| {name} | {c['real']} | {c['simulated']} | {c['ratio']} | "
-                f"{'yes' if c['within_20_percent'] else 'no'} | {o['simulated']} | {o['ratio']} |"
+                f"{'yes' if c['within_20_percent'] else 'no'} | {alt or '-'} | "
+                f"{o['simulated']} | {o['ratio']} |"
             )
         lines.append("")
     if r.get("scale"):
@@ -350,19 +433,29 @@ def main() -> None:
                     help="orders/s, one measured window each (two or more: the CPU per order "
                     "and per message are told apart)")  # fmt: skip
     ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--min-orders", type=int, default=0,
+                    help="at least this many orders a rate: the window is longer at low "
+                    "rates (a p99 over 40 orders is the slowest one; the simulator gets as "
+                    "many orders as were accepted)")  # fmt: skip
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--seeds", type=int, default=8, help="simulator seeds averaged per run")
     ap.add_argument("--scheduler", choices=["groups", "flat"], default="flat",
                     help="cores shared among task groups first, or all tasks alike")  # fmt: skip
+    ap.add_argument("--cost", choices=COSTS, default="scaled",
+                    help="a new order's CPU: its mean scaled by a draw from how the real "
+                    "checks' varied, the mean plus the check's variation, or the mean")  # fmt: skip
     ap.add_argument("--scale", action="store_true", help="also simulate 100 to 10,000 nodes")
     ap.add_argument("--no-real", action="store_true", help="skip the 8-process comparison")
     ap.add_argument("--write", type=Path, help="update this markdown file's section")
+    ap.add_argument("--workdir", type=Path, help="keep the real run's logs and arrivals here")
     ap.add_argument("--scale-from", type=Path, help="take the --scale runs from this JSON")
     ap.add_argument("--real-from", type=Path, nargs="+", help="real 8-node runs (JSON) to predict")
     args = ap.parse_args()
     SCHEDULER["groups"] = args.scheduler == "groups"
+    COST["model"] = args.cost
     result: dict[str, Any] = {"machine": machine(), "rate": args.rate, "seconds": args.seconds}
     result["scheduler"] = args.scheduler
+    result["cost"] = args.cost
     result["command"] = " ".join(["bench/gossip_sim.py", *sys.argv[1:]]).replace("/tmp/", "")
     if args.scale_from is not None:
         result["scale"] = json.loads(args.scale_from.read_text())["scale"]
@@ -379,8 +472,9 @@ def main() -> None:
         )
     if not args.no_real and not args.real_from:
         ns = argparse.Namespace(
-            nodes=[NODES], rate=args.rate, seconds=args.seconds, concurrency=16, makers=24,
-            seeds="bootstrap", drain=30.0, profile=None, workdir=None, write=None,
+            nodes=[NODES], rate=args.rate, seconds=args.seconds, min_orders=args.min_orders,
+            concurrency=16, makers=24,
+            seeds="bootstrap", drain=30.0, profile=None, workdir=args.workdir, write=None,
         )  # fmt: skip
         runs += real.run(ns)["runs"]
     if runs:

@@ -212,3 +212,25 @@ def test_other_groups_slow_the_nodes_group_as_a_whole() -> None:
     cpu = Cpu(sim, 2.0, others=0.0, trace=[0.0], step=1.0, groups=[[1, 1, 1]])
     cpu.trace_start = 0.0
     assert finish_times(sim, cpu, [(0, 0.001), (1, 0.001)]) == pytest.approx({0: 0.004, 1: 0.004})
+
+
+def test_a_measured_cost_shape_spreads_delivery_but_leaves_the_mesh() -> None:
+    """``cost_shape``: each new order's intake costs ``check_cost`` times a draw from the
+    measured multiples (mean 1). A shape of one point is the constant cost; a wide one
+    leaves the mesh and the orders' targets as the seed made them (its draws come from a
+    random source of their own) and stretches the slowest deliveries."""
+    from sdex.sim.network import LinkModel
+
+    def run(shape: list[float] | None) -> dict[str, object]:
+        links = LinkModel(latency_median=0.0005, latency_sigma=0.1, check_cost=0.002,
+                          cores=2.0, others=0.0, cost_shape=shape)  # fmt: skip
+        return simulate(Scenario(nodes=8, orders=40, rate=4.0, seed=2, degree=8, links=links))
+
+    constant, one, wide = run(None), run([1.0]), run([0.5, 0.5, 0.5, 2.5])
+    same = {k for k in constant if k not in ("links", "wall_seconds")}
+    assert {k: one[k] for k in same} == {k: constant[k] for k in same}
+    assert wide["coverage"] == constant["coverage"] == 1.0
+    assert wide["mesh_size"] == constant["mesh_size"]
+    slow, fast = wide["to_all_ms"], constant["to_all_ms"]
+    assert isinstance(slow, dict) and isinstance(fast, dict)
+    assert slow["p99"] > 1.2 * fast["p99"]

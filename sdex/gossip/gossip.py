@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -33,6 +34,7 @@ from sdex.gossip.identity import NodeKey
 from sdex.gossip.ports import NodePort
 from sdex.gossip.stream import StreamDown, cancel_all
 from sdex.gossip.streams import Streams
+from sdex.gossip.timing import GC_PAUSES, CheckTiming
 
 __all__ = ["Gossip", "GossipConfig"]
 
@@ -59,6 +61,9 @@ class Gossip:
         self.links_blocked = self.core.links_blocked
         """Peer URLs this node pretends it cannot reach (tests: network partitions)."""
         self.messages_sent = 0
+        self.check_timing = CheckTiming()
+        """What each new order of a peer's cost the intake (``/health``: the simulator's shape)."""
+        GC_PAUSES.install()
         self._session: aiohttp.ClientSession | None = None
         self._client: PeerClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -142,9 +147,12 @@ class Gossip:
                         self._run(self.core.judge(check.id, rest))
                         break
                     # a chunk in one call: its new orders' signatures and chain reads batch
+                    wall, cpu = time.perf_counter(), time.thread_time()
                     chunk = await self.node.submit_many_from_peer(
                         orders[i : i + step], check.sender
                     )
+                    cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+                    self.check_timing.add(chunk.count("accepted"), cpu, wall)
                     results.extend(chunk)
                     self._run(self.core.judge(check.id, chunk))
                     if i + step < len(orders):
@@ -254,4 +262,5 @@ class Gossip:
 
     def stats(self) -> dict[str, object]:
         streams = self.streams.stats() if self.streams is not None else {}
-        return {**self.core.stats(), "messagesSent": self.messages_sent, **streams}
+        timing = {"checkTiming": self.check_timing.to_json(), "gc": GC_PAUSES.to_json()}
+        return {**self.core.stats(), "messagesSent": self.messages_sent, **streams, **timing}

@@ -90,6 +90,10 @@ class LinkModel:
     others_groups: list[list[int]] | None = None
     """With the trace: the runnable tasks of each other active task group at each step (the
     trace is then of the nodes' own group; ``sdex.sim.cpu``)."""
+    cost_shape: list[float] | None = None
+    """How a new order's cost varies (measured: equally likely multiples of ``check_cost``,
+    mean 1; each new order draws one, from a random source of its own so the mesh and the
+    orders' targets stay those of the seed). None: every new order costs ``check_cost``."""
 
 
 class Sim:
@@ -193,7 +197,7 @@ class SimNode(OrderSet):
     def post(self, order: dict[str, str]) -> None:
         """A wallet posted ``order`` here: checked by the intake (wallets never wait behind
         peer batches), then pushed."""
-        self.net.cpu.submit(self.index, self.net.links.check_cost, self._posted, self.core, order)
+        self.net.cpu.submit(self.index, self.net.new_cost(1), self._posted, self.core, order)
 
     def _posted(self, core: GossipCore, order: dict[str, str]) -> None:
         if self.online and core is self.core and self.add(order):
@@ -287,7 +291,16 @@ class Network:
         self.by_url = {node.url: node for node in self.nodes}
         self.by_id = {node.node_id: node for node in self.nodes}
         self.on_delivered: Callable[[SimNode, str], None] = lambda node, h: None
+        self.cost_rng = random.Random(f"cost-{seed}")
         self.sizes: dict[str, int] = {}
+
+    def new_cost(self, new: int) -> float:
+        """CPU seconds ``new`` new orders cost a node's intake (``LinkModel.cost_shape``)."""
+        lk, shape = self.links, self.links.cost_shape
+        if not shape:
+            return new * lk.check_cost
+        draw = self.cost_rng.randrange
+        return lk.check_cost * sum(shape[draw(len(shape))] for _ in range(new))
 
     def delivered(self, node: SimNode, order_hash: str) -> None:
         self.on_delivered(node, order_hash)
@@ -450,7 +463,7 @@ class Network:
         chunk = check.orders[start : start + self.config.intake_chunk]
         lk = self.links
         new = len({o.get("hash") for o in chunk if isinstance(o, dict)} - node.orders.keys())
-        cost = new * lk.check_cost + (len(chunk) - new) * lk.known_cost
+        cost = self.new_cost(new) + (len(chunk) - new) * lk.known_cost
         args = (node, core, check, answer, start + len(chunk), results)
         self.cpu.submit(node.index, cost, self._chunk_checked, chunk, *args)
 

@@ -204,7 +204,7 @@ class Run:
         sc = self.sc
         stable = [n.index for n in self.honest if n.index not in self.churned]
         online_end = [n.index for n in self.honest if n.online]
-        to_all, pairs = [], []
+        to_all, pairs, to_first = [], [], []
         delivered_stable = delivered_end = 0
         for i, g in enumerate(self.got):
             times = [g[k] - self.posted[i] for k in stable if k in g]
@@ -212,6 +212,7 @@ class Run:
             delivered_stable += len(times)
             delivered_end += sum(1 for k in online_end if k in g)
             to_all.append(max(times) if len(times) == len(stable) else math.inf)
+            to_first.append(min(times, default=math.inf))
         n_h, n_o = len(self.honest), len(self.orders)
 
         def per_order(table: dict[str, int], kinds: set[str] | None = None) -> float:
@@ -250,6 +251,7 @@ class Run:
                 "max": ms(max(to_all)),
             },
             "to_each_ms": {"p50": ms(pct(pairs, 0.5)), "p99": ms(pct(pairs, 0.99))},
+            "to_first_ms": {q: ms(pct(to_first, f)) for q, f in FIRST_QUANTILES},
             "per_order_per_node": {
                 "messages": per_order(traffic["sent"]),
                 "push_messages": per_order(traffic["sent"], push),
@@ -273,6 +275,10 @@ class Run:
             "links": asdict(sc.links),
             "fanout": sc.gossip.fanout,
         }
+
+
+FIRST_QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
+"""Of the delivery to an order's first node (its wallet's): one node's work on an order."""
 
 
 def simulate(sc: Scenario) -> dict[str, Any]:

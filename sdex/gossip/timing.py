@@ -1,0 +1,87 @@
+"""What checking a peer's new orders costs this node, as counts in fixed buckets (so a
+benchmark takes the difference of two ``/health`` readings and gets one window's
+distribution; ``bench/gossip_sim.py`` gives the simulator that shape). Bounded: a fixed
+number of counters, whatever the traffic."""
+
+from __future__ import annotations
+
+import bisect
+import gc
+import time
+
+EDGES_US = tuple(round(25 * 2 ** (k / 4)) for k in range(49))
+"""Upper edges of the buckets in microseconds: 25 us to 102 ms, four a doubling (the last
+bucket holds everything above)."""
+
+
+class Histogram:
+    """Counts of values (microseconds) by bucket of ``EDGES_US``."""
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(EDGES_US) + 1)
+
+    def add(self, microseconds: float, times: int = 1) -> None:
+        self.counts[bisect.bisect_left(EDGES_US, microseconds)] += times
+
+    def to_json(self) -> list[int]:
+        return list(self.counts)
+
+
+class CheckTiming:
+    """Per new order of a peer's chunk: the event loop thread's CPU time, the wall time the
+    intake took, and the wall time it was not on the loop's CPU (the ECDSA worker thread,
+    the hand-offs to it and back, waiting for a core), a chunk's times shared out among its
+    new orders."""
+
+    def __init__(self) -> None:
+        self.cpu = Histogram()
+        self.wall = Histogram()
+        self.off_cpu = Histogram()
+
+    def add(self, new: int, cpu_s: float, wall_s: float) -> None:
+        if new > 0:
+            self.cpu.add(cpu_s * 1e6 / new, new)
+            self.wall.add(wall_s * 1e6 / new, new)
+            self.off_cpu.add(max(0.0, wall_s - cpu_s) * 1e6 / new, new)
+
+    def to_json(self) -> dict[str, list[int]]:
+        return {"cpuUs": self.cpu.to_json(), "wallUs": self.wall.to_json(),
+                "offCpuUs": self.off_cpu.to_json()}  # fmt: skip
+
+
+class GcPauses:
+    """The process's garbage collections (``gc.callbacks``): how many of each generation and
+    how long each took, wall time, in microseconds. One per process (``GC_PAUSES``)."""
+
+    def __init__(self) -> None:
+        self.pauses = Histogram()
+        self.by_generation = [0, 0, 0]
+        self.seconds = 0.0
+        self._started = 0.0
+        self._installed = False
+
+    def install(self) -> None:
+        if not self._installed:
+            self._installed = True
+            gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        took = time.perf_counter() - self._started
+        self.seconds += took
+        self.pauses.add(took * 1e6)
+        generation = info.get("generation", 0)
+        if 0 <= generation < 3:
+            self.by_generation[generation] += 1
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "pausesUs": self.pauses.to_json(),
+            "byGeneration": list(self.by_generation),
+            "seconds": round(self.seconds, 6),
+        }
+
+
+GC_PAUSES = GcPauses()
