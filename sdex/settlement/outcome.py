@@ -25,6 +25,9 @@ class SettledMatch:
     reason: str = ""
     fills: tuple[FillEvent, ...] = ()
     """The two ``OrderFilled`` events of a settled match (resting order's first)."""
+    unsent: bool = False
+    """Failed before any broadcast (its settlement record could not be stored): the chain
+    never saw it, so it says nothing about either order (no diagnosis, no failure counted)."""
 
 
 def outcome(

@@ -82,6 +82,9 @@ to double meanwhile, six full blocks in a row, for a transaction to be refused).
 RECEIPT_WITH_SEND_PAUSE = 16
 """Sends without the receipt asked in the same round trip after one that gave none (a
 chain that answers sends before it mines, anvil, or mining paused)."""
+REFUSED_PAUSE = 0.2
+"""Seconds no batch forms after one whose record the store refused (a store that keeps
+failing: its matches, given back and matched again, do not spin on it)."""
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
 
 
@@ -150,6 +153,9 @@ class Settler:
         self._sends_lock = threading.Lock()
         self._receipt_with_send = 0
         """Sends left before the receipt is asked with the send again (one gave none)."""
+        self.refused = 0
+        """Batches never sent: the store refused their settlement records."""
+        self._refused_at = -REFUSED_PAUSE
         self.idle = asyncio.Event()
         self.idle.set()
         self.fills_stored: dict[str, tuple[list[FillEvent], Future[list[StoredFill]]]] = {}
@@ -183,6 +189,9 @@ class Settler:
                     await self._slots.acquire()
                     if self._unstarted is not None:
                         await asyncio.shield(self._unstarted)
+                    pause = self._refused_at + REFUSED_PAUSE - time.perf_counter()
+                    if pause > 0:  # the store refused a record just now
+                        await asyncio.sleep(pause)
                     size = self.batch_size(len(self._queue))
                     batch, submitted = self._queue[:size], self._submitted[:size]
                     self._queue, self._submitted = self._queue[size:], self._submitted[size:]
@@ -312,7 +321,9 @@ class Settler:
             if self.mirror is not None:
                 self.mirror.unexpect(signed.tx_hash)
             self.sender.give_back(signed.nonce)
-            return [SettledMatch(m, Outcome.FAILED, None, None, str(e)) for m in batch]
+            self.refused += 1
+            self._refused_at = time.perf_counter()
+            return [SettledMatch(m, Outcome.FAILED, None, None, str(e), unsent=True) for m in batch]
         except Exception as e:  # unknown whether the node took it: its receipt will say
             log.warning("broadcasting %s failed: %s", signed.tx_hash, e)
             self._fee_cache = None
