@@ -55,3 +55,8 @@ def outcome(
         actual = MatchAmounts(left.maker_filled, right.maker_filled, left.fee, right.fee)
         out.append(SettledMatch(m, Outcome.SETTLED, actual, tx_hash, fills=(left, right)))
     return out
+
+
+def unsent(batch: Sequence[Match], reason: str) -> list[SettledMatch]:
+    """The matches of a batch that never left (its record refused): failed, ``unsent``."""
+    return [SettledMatch(m, Outcome.FAILED, None, None, reason, unsent=True) for m in batch]
