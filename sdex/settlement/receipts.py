@@ -35,6 +35,9 @@ KEPT_BLOCKS = 16
 """Blocks whose receipts ``BlockReceipts`` keeps (the settlements in flight share them)."""
 MAX_LOOKED = 8
 """Most new blocks a waiting settlement reads the receipts of (more: asked by hash)."""
+BY_HASH_AFTER = 0.1
+"""Seconds without a new head before a settlement that reads block receipts asks for its
+own receipt by hash anyway (a notification late or lost)."""
 _UNSUPPORTED = (-32004, -32601)
 """JSON-RPC error codes of a method the chain does not serve (Hardhat 2.29: -32004)."""
 
@@ -124,6 +127,7 @@ async def poll_receipt(
     polls = iter(RECEIPT_POLLS)
     doubted = False
     checked = heads_before  # heads whose blocks cannot hold it, or were looked in
+    last_head = start  # when blocks were last looked in (or the wait began)
     if heads is not None and heads.live and heads_before is not None and not suspect:
         await heads.wait(heads_before, HEAD_WAIT)
     while True:
@@ -136,7 +140,9 @@ async def poll_receipt(
                 if new and len(new) <= MAX_LOOKED:
                     looked, raw = await blocks.find(new, signed.tx_hash)
                     if looked:
-                        checked = seen  # (its blocks looked in: not there)
+                        checked, last_head = seen, loop.time()  # (looked in: not there)
+                elif new == [] and loop.time() - last_head < BY_HASH_AFTER:
+                    looked = True  # no new block: nothing to look in yet
             if not looked:
                 raw = await rpc.call("eth_getTransactionReceipt", signed.tx_hash)
                 if new is None or len(new) > MAX_LOOKED:
