@@ -66,22 +66,25 @@ class BlockReceipts:
         return True, None
 
     async def _block(self, block_hash: str) -> dict[str, dict[str, object]] | None:
+        """The block's receipts by transaction hash; None: not known (asked by hash). The
+        first waiter reads them itself (no task between: no extra turn of a busy loop), the
+        others wait for its answer."""
         if not self.supported:
             return None
-        fut = self._blocks.get(block_hash)
-        if fut is None:
-            fut = asyncio.ensure_future(self._read(block_hash))
-            self._blocks[block_hash] = fut
-            if len(self._blocks) > KEPT_BLOCKS:
-                del self._blocks[next(iter(self._blocks))]
+        shared = self._blocks.get(block_hash)
+        if shared is not None:
+            return await asyncio.shield(shared)
+        shared = asyncio.get_running_loop().create_future()
+        self._blocks[block_hash] = shared
+        if len(self._blocks) > KEPT_BLOCKS:
+            del self._blocks[next(iter(self._blocks))]
+        block = None
         try:
-            block = await asyncio.shield(fut)
-        except Exception:
-            if self._blocks.get(block_hash) is fut:
-                del self._blocks[block_hash]  # asked again by the next waiter
-            raise
-        if block is None and self._blocks.get(block_hash) is fut:
-            del self._blocks[block_hash]  # (announced before readable: asked again)
+            block = await self._read(block_hash)
+        finally:  # failed or cancelled: the others ask by hash, the next waiter reads again
+            if block is None and self._blocks.get(block_hash) is shared:
+                del self._blocks[block_hash]
+            shared.set_result(block)
         return block
 
     async def _read(self, block_hash: str) -> dict[str, dict[str, object]] | None:
