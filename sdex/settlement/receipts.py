@@ -35,9 +35,10 @@ KEPT_BLOCKS = 16
 """Blocks whose receipts ``BlockReceipts`` keeps (the settlements in flight share them)."""
 MAX_LOOKED = 8
 """Most new blocks a waiting settlement reads the receipts of (more: asked by hash)."""
-BY_HASH_AFTER = 0.1
+BY_HASH_AFTER = 0.02
 """Seconds without a new head before a settlement that reads block receipts asks for its
-own receipt by hash anyway (a notification late or lost)."""
+own receipt by hash anyway (a notification late or lost). As long as ``HEAD_WAIT``: with
+0.1 s the receipt came later under load on anvil (its newHeads lag its receipts)."""
 _UNSUPPORTED = (-32004, -32601)
 """JSON-RPC error codes of a method the chain does not serve (Hardhat 2.29: -32004)."""
 
