@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sdex.chain.headsignal import HeadSignal
+from sdex.chain.headsignal import KEPT, HeadSignal
 
 
 async def test_a_wait_ends_at_the_next_head_or_its_timeout() -> None:
@@ -35,3 +35,19 @@ async def test_a_wait_ends_at_the_next_head_or_its_timeout() -> None:
     w.cancel()
     await asyncio.gather(w, return_exceptions=True)
     assert heads._waiters == []
+
+
+def test_the_hashes_of_the_heads_after_one_are_known_while_kept() -> None:
+    heads = HeadSignal()
+    before = heads.count
+    heads.announce("0xa")
+    heads.announce("0xb")
+    assert heads.hashes_after(before) == ["0xa", "0xb"]
+    assert heads.hashes_after(heads.count) == []
+    heads.announce()  # (a head announced without its hash: not known)
+    assert heads.hashes_after(before) is None
+    for i in range(KEPT):
+        heads.announce(f"0x{i:x}")
+    assert heads.hashes_after(heads.count - 2) == [f"0x{KEPT - 2:x}", f"0x{KEPT - 1:x}"]
+    assert heads.hashes_after(heads.count - KEPT - 1) is None  # too old: forgotten
+    assert len(heads._hashes) <= KEPT

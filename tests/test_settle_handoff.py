@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from sdex.chain.aio import ChainThread, NotDone
+from sdex.node.settle import MAX_SETTLE_FAILURES
 from sdex.sqlwriter import StoreError, Writer
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
@@ -28,14 +29,16 @@ def _writer(path: Path, window: float) -> Writer:
     return Writer(db, window, 1000)
 
 
-def fail_once(store: Any, method: str) -> list[Any]:
-    """Make ``store.method`` fail once, as a commit on a full disk would (its future raises
-    ``StoreError``); the first arguments of the failed calls are returned (a list that fills)."""
+def fail_once(store: Any, method: str, times: int = 1) -> list[Any]:
+    """Make ``store.method`` fail once (or ``times`` in a row), as a commit on a full disk
+    would (its future raises ``StoreError``); the first arguments of the failed calls are
+    returned (a list that fills)."""
     real = getattr(store, method)
     calls: list[Any] = []
 
     def failing(first: Any, *args: Any) -> Future[Any]:
-        setattr(store, method, real)
+        if len(calls) + 1 >= times:
+            setattr(store, method, real)
         calls.append(first)
         fut: Future[Any] = Future()
         fut.set_exception(StoreError("commit failed: disk I/O error"))
@@ -145,6 +148,29 @@ async def test_a_settlement_whose_record_fails_is_never_sent(chain: Chain, tmp_p
         assert node.settler.sent == 1
         after = int(c.rpc.call("eth_getTransactionCount", c.address(OPERATOR), "pending"), 16)
         assert after == nonce + 1
+
+
+async def test_refused_records_do_not_count_against_the_orders(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Review finding: a batch the store refused went through the diagnosis and used up the
+    orders' ``MAX_SETTLE_FAILURES``, so a store failing a few times in a row removed an
+    innocent taker. Refused more times than that, the match still settles in the end."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db", operator=OPERATOR)) as (node, api):
+        await post_all(api, [c.sign(ask(c, CAROL, E18, 3000 * E6))])
+        refused = fail_once(node.store, "add_settlement", times=MAX_SETTLE_FAILURES + 1)
+        taker = c.sign(bid(c, BOB, E18, 3000 * E6))
+        assert (await api.post_order(taker))[0] == 201
+
+        async def done() -> bool:
+            return await api.status(taker) == "filled"
+
+        await wait_for(done)
+        assert len(refused) == MAX_SETTLE_FAILURES + 1
+        assert node.settler.refused == MAX_SETTLE_FAILURES + 1 and node.settler.settled == 1
+        assert node.settler.sent == 1  # (and no chain read to judge them: nothing was sent)
+        assert all(rec.failures == 0 for rec in node.records.values())
 
 
 async def test_a_failed_fills_write_with_the_receipt_is_written_again_by_the_node(

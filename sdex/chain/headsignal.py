@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+KEPT = 32
+"""Announced heads whose block hashes are kept (``hashes_after``)."""
+
 
 class HeadSignal:
     """A count of announced heads and a wait for the next one. ``live``: announcements
@@ -14,9 +17,14 @@ class HeadSignal:
         self.count = 0
         self.live = False
         self._waiters: list[asyncio.Future[None]] = []
+        self._hashes: dict[int, str] = {}
+        """The block hash of each of the last ``KEPT`` heads, by its count."""
 
-    def announce(self) -> None:
+    def announce(self, block_hash: str | None = None) -> None:
         self.count += 1
+        if block_hash is not None:
+            self._hashes[self.count] = block_hash
+        self._hashes.pop(self.count - KEPT, None)
         waiters, self._waiters = self._waiters, []
         for w in waiters:
             if not w.done():
@@ -36,3 +44,9 @@ class HeadSignal:
                 fut.cancel()
                 if fut in self._waiters:
                     self._waiters.remove(fut)
+
+    def hashes_after(self, after: int) -> list[str] | None:
+        """The block hashes of the heads announced after the ``after``-th, oldest first;
+        None when one of them is not known (too old, or announced without its hash)."""
+        out = [self._hashes.get(k) for k in range(after + 1, self.count + 1)]
+        return None if None in out else [h for h in out if h is not None]

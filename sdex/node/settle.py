@@ -28,6 +28,7 @@ class NodeSettlement(NodeChainState):
 
     async def _on_settled(self, results: list[SettledMatch]) -> None:
         failed: list[Match] = []
+        unsent: list[Match] = []
         fills: list[StoredFill] = []
         debug = log.isEnabledFor(logging.DEBUG)
         self.registry.defer_writes()  # the orders these close: one write for all of them
@@ -51,15 +52,18 @@ class NodeSettlement(NodeChainState):
                         m.incoming.hash_hex,
                         r.reason,
                     )
-                    failed.append(m)  # released by _diagnose, once the chain was read
+                    if r.unsent:  # never on chain: nothing to diagnose, no one's fault
+                        unsent.append(m)
+                    else:
+                        failed.append(m)  # released by _diagnose, once the chain was read
         finally:
             self.registry.write_deferred()
         if results:  # one line a settlement transaction, not one a match
             log.info(
                 "settlement %s: %d matches settled, %d failed",
                 results[0].tx_hash or "(not sent)",
-                len(results) - len(failed),
-                len(failed),
+                len(results) - len(failed) - len(unsent),
+                len(failed) + len(unsent),
             )
         # The matches are confirmed (above, before any await: see ``Settler._fly``); what
         # follows waits for the store and the chain, one settlement's results at a time.
@@ -74,6 +78,9 @@ class NodeSettlement(NodeChainState):
                     for tx in dict.fromkeys(f.tx_hash for f in fills):
                         self.gossip.notify("settlements", {"txHash": tx})
             finally:  # whatever the store says: the failed matches' orders are judged
+                for m in unsent:
+                    self._release(m)
+                self._rematch([so.hash for m in unsent for so in (m.resting, m.incoming)])
                 if failed:
                     await self._diagnose(failed)
                 self._persist_open()
@@ -178,8 +185,12 @@ class NodeSettlement(NodeChainState):
                         continue
                 if not v.guilty:
                     rematch.append(so.hash)
+        self._rematch(rematch)
+
+    def _rematch(self, hashes: list[bytes]) -> None:
+        """Match the open, resting orders of ``hashes`` again (given back by a settlement)."""
         now = self.now()
-        for h in dict.fromkeys(rematch):
+        for h in dict.fromkeys(hashes):
             st = self.book.get(h)
             if st is None or st.closed is not None or not st.resting:
                 continue

@@ -25,6 +25,9 @@ class SettledMatch:
     reason: str = ""
     fills: tuple[FillEvent, ...] = ()
     """The two ``OrderFilled`` events of a settled match (resting order's first)."""
+    unsent: bool = False
+    """Failed before any broadcast (its settlement record could not be stored): the chain
+    never saw it, so it says nothing about either order (no diagnosis, no failure counted)."""
 
 
 def outcome(
@@ -52,3 +55,8 @@ def outcome(
         actual = MatchAmounts(left.maker_filled, right.maker_filled, left.fee, right.fee)
         out.append(SettledMatch(m, Outcome.SETTLED, actual, tx_hash, fills=(left, right)))
     return out
+
+
+def unsent(batch: Sequence[Match], reason: str) -> list[SettledMatch]:
+    """The matches of a batch that never left (its record refused): failed, ``unsent``."""
+    return [SettledMatch(m, Outcome.FAILED, None, None, reason, unsent=True) for m in batch]

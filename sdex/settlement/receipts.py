@@ -1,5 +1,8 @@
 """Waiting for a settlement's receipt from the event loop: polled often at first, and
-judged lost when the chain no longer knows the transaction or its nonce went to another."""
+judged lost when the chain no longer knows the transaction or its nonce went to another.
+On a chain that announces its heads and serves ``eth_getBlockReceipts`` (anvil), each new
+block's receipts are read once, shared by every settlement waiting (``BlockReceipts``),
+instead of each asking for its own receipt at every head."""
 
 from __future__ import annotations
 
@@ -28,6 +31,81 @@ LOST_CHECK = 1.0
 LOST_RECHECK = 0.5
 """Seconds after a first sign of loss before the check that decides it."""
 
+KEPT_BLOCKS = 16
+"""Blocks whose receipts ``BlockReceipts`` keeps (the settlements in flight share them)."""
+MAX_LOOKED = 8
+"""Most new blocks a waiting settlement reads the receipts of (more: asked by hash)."""
+BY_HASH_AFTER = 0.02
+"""Seconds without a new head before a settlement that reads block receipts asks for its
+own receipt by hash anyway (a notification late or lost). As long as ``HEAD_WAIT``: with
+0.1 s the receipt came later under load on anvil (its newHeads lag its receipts)."""
+_UNSUPPORTED = (-32004, -32601)
+"""JSON-RPC error codes of a method the chain does not serve (Hardhat 2.29: -32004)."""
+
+
+class BlockReceipts:
+    """Each block's receipts read once (``eth_getBlockReceipts``), by block hash, shared by
+    the settlements waiting; ``supported`` turns False for good on a chain without it."""
+
+    def __init__(self, rpc: AsyncRpc) -> None:
+        self.rpc = rpc
+        self.supported = True
+        self.reads = 0
+        self._blocks: dict[str, asyncio.Future[dict[str, dict[str, object]] | None]] = {}
+
+    async def find(self, block_hashes: list[str], tx_hash: str) -> tuple[bool, object]:
+        """``(True, receipt)`` when ``tx_hash`` is in one of the blocks, ``(True, None)``
+        when it is in none of them, ``(False, None)`` when that is not known (the method
+        not served, or a block the chain does not know: the caller asks by hash)."""
+        want = tx_hash.lower()
+        for h in block_hashes:
+            block = await self._block(h)
+            if block is None:
+                return False, None
+            if (raw := block.get(want)) is not None:
+                return True, raw
+        return True, None
+
+    async def _block(self, block_hash: str) -> dict[str, dict[str, object]] | None:
+        """The block's receipts by transaction hash; None: not known (asked by hash). The
+        first waiter reads them itself (no task between: no extra turn of a busy loop), the
+        others wait for its answer."""
+        if not self.supported:
+            return None
+        shared = self._blocks.get(block_hash)
+        if shared is not None:
+            return await asyncio.shield(shared)
+        shared = asyncio.get_running_loop().create_future()
+        self._blocks[block_hash] = shared
+        if len(self._blocks) > KEPT_BLOCKS:
+            del self._blocks[next(iter(self._blocks))]
+        block = None
+        try:
+            block = await self._read(block_hash)
+        finally:  # failed or cancelled: the others ask by hash, the next waiter reads again
+            if block is None and self._blocks.get(block_hash) is shared:
+                del self._blocks[block_hash]
+            shared.set_result(block)
+        return block
+
+    async def _read(self, block_hash: str) -> dict[str, dict[str, object]] | None:
+        self.reads += 1
+        try:
+            raw = await self.rpc.call("eth_getBlockReceipts", block_hash)
+        except RpcError as e:
+            if e.code in _UNSUPPORTED:
+                self.supported = False
+                log.info("the chain does not serve eth_getBlockReceipts: receipts by hash")
+                return None
+            raise
+        if not isinstance(raw, list):
+            return None  # (a block the chain does not know: null)
+        out: dict[str, dict[str, object]] = {}
+        for r in raw:
+            if isinstance(r, dict) and isinstance(tx := r.get("transactionHash"), str):
+                out[tx.lower()] = r
+        return out
+
 
 async def poll_receipt(
     rpc: AsyncRpc,
@@ -36,6 +114,7 @@ async def poll_receipt(
     suspect: bool = False,
     heads: HeadSignal | None = None,
     heads_before: int | None = None,
+    blocks: BlockReceipts | None = None,
 ) -> Receipt | None:
     """The receipt of ``signed`` (sent from ``address``); None when it is lost: no receipt
     while its nonce was taken by another transaction, or the chain does not know it any
@@ -43,19 +122,36 @@ async def poll_receipt(
     (the chain announces its blocks), asked again when a block came (``HEAD_WAIT`` at
     most), not on the ``RECEIPT_POLLS`` timer; ``heads_before``: the heads announced before
     the broadcast, so the first ask waits for a block after it (a chain that answers the
-    send before it mines, anvil, has no receipt to give before)."""
+    send before it mines, anvil, has no receipt to give before). With ``blocks`` too, the
+    receipts of each block announced since are looked in (one read a block, shared) instead
+    of asking for this one's."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     next_check = start if suspect else start + LOST_CHECK
     polls = iter(RECEIPT_POLLS)
     doubted = False
+    checked = heads_before  # heads whose blocks cannot hold it, or were looked in
+    last_head = start  # when blocks were last looked in (or the wait began)
     if heads is not None and heads.live and heads_before is not None and not suspect:
         await heads.wait(heads_before, HEAD_WAIT)
     while True:
         seen = heads.count if heads is not None else 0  # (a head during the ask counts)
         try:
-            raw = await rpc.call("eth_getTransactionReceipt", signed.tx_hash)
-            if raw is not None:
+            looked, new = False, None
+            raw: object = None
+            if blocks is not None and blocks.supported and heads is not None and heads.live:
+                new = heads.hashes_after(checked) if checked is not None else None
+                if new and len(new) <= MAX_LOOKED:
+                    looked, raw = await blocks.find(new, signed.tx_hash)
+                    if looked:
+                        checked, last_head = seen, loop.time()  # (looked in: not there)
+                elif new == [] and loop.time() - last_head < BY_HASH_AFTER:
+                    looked = True  # no new block: nothing to look in yet
+            if not looked:
+                raw = await rpc.call("eth_getTransactionReceipt", signed.tx_hash)
+                if new is None or len(new) > MAX_LOOKED:
+                    checked = seen  # (none known, or too many: from here on)
+            if isinstance(raw, dict):
                 return Receipt.from_rpc(raw)
             now = loop.time()
             if now >= next_check or now - start > RECEIPT_TIMEOUT:
@@ -69,8 +165,8 @@ async def poll_receipt(
                     # A node may count a nonce or leave its pool a moment before the
                     # receipt is there (anvil): lost only if it still says so later.
                     if doubted or now - start > RECEIPT_TIMEOUT:
-                        raw = await rpc.call("eth_getTransactionReceipt", signed.tx_hash)
-                        return None if raw is None else Receipt.from_rpc(raw)
+                        last = await rpc.call("eth_getTransactionReceipt", signed.tx_hash)
+                        return None if last is None else Receipt.from_rpc(last)
                     doubted = True
                     next_check = now + LOST_RECHECK
                 else:

@@ -17,21 +17,19 @@ mid-flight reconciles it from its receipt at restart and never sends it twice. S
 (on the event loop, ~0.1 ms) and recording are one at a time, in nonce order; the store's
 writer queues each broadcast on the chain thread once its record is durable (in that
 order, no hop through the event loop), each with its receipt asked in the same round trip
-when no other send waits (else polled while the chain mines the next); the fills of a
-receipt in hand are decoded and queued on the store there, at once. Up to
-``max_in_flight`` batches are out and not yet processed. No fill counts before its
-receipt. A match that fails (pre-flight revert, ``MatchSkipped``, failed transaction, a
-transaction lost) is diagnosed from chain state: the guilty order is
-shrunk or removed and the innocent one goes back to be matched again; the other matches
-of the batch, and other batches, are not touched. A lost transaction whose nonce later
-ones of the lane wait on (a pool keeps them queued behind the gap) has that nonce filled
-at once by a transfer of nothing to the operator itself, instead of leaving them to their
-receipt timeout.
+when no other send waits (else polled, or read from its block's receipts, while the chain
+mines the next); the fills of a receipt in hand are decoded and queued on the store there,
+at once. Up to ``max_in_flight`` batches are out and not yet processed. No fill counts
+before its receipt. A match that fails (pre-flight revert, ``MatchSkipped``, failed
+transaction, a transaction lost) is diagnosed from chain state: the guilty order is shrunk
+or removed and the innocent one goes back to be matched again; the other matches of the
+batch, and other batches, are not touched (a batch whose record the store refused never
+left: its matches go back undiagnosed). A lost transaction whose nonce later ones of the
+lane wait on has that nonce filled at once by a transfer of nothing to the operator itself.
 
 Each receipt's logs are decoded once, here; the mirror takes the decoded fills and token
-transfers from ``Mirror.note_receipt`` when the watcher reaches the block, instead of
-decoding the same logs again and re-reading the balances the transaction moved. Each
-match's time is summed by stage in ``stages`` (``sdex.settlement.stages``).
+transfers from ``Mirror.note_receipt`` when the watcher reaches the block. Each match's
+time is summed by stage in ``stages`` (``sdex.settlement.stages``).
 """
 
 from __future__ import annotations
@@ -63,8 +61,8 @@ from sdex.settlement.gas import (
     fitting_batch,
     settlement_gas,
 )
-from sdex.settlement.outcome import Outcome, SettledMatch, outcome
-from sdex.settlement.receipts import RECEIPT_TIMEOUT, poll_receipt, quantity
+from sdex.settlement.outcome import Outcome, SettledMatch, outcome, unsent
+from sdex.settlement.receipts import RECEIPT_TIMEOUT, BlockReceipts, poll_receipt, quantity
 from sdex.settlement.stages import FlightTimes, StageTimes
 from sdex.store import Store, StoredFill
 
@@ -74,14 +72,13 @@ __all__ = ["Outcome", "SettledMatch", "Settler", "Verdict", "diagnose", "settlem
 
 
 MAX_IN_FLIGHT = 4
-"""Batches sent whose receipts are not processed yet. (8 measured no better: 0.46x raw on
-anvil against 0.68x with 4, the machine shared.)"""
+"""Batches sent whose receipts are not processed yet (8 measured no better on anvil)."""
 FEE_TTL = 1.0
-"""Seconds a read base fee is signed with (the fee cap is twice it: the base fee would have
-to double meanwhile, six full blocks in a row, for a transaction to be refused)."""
+"""Seconds a read base fee is signed with (the fee cap is twice it: safe for 6 full blocks)."""
 RECEIPT_WITH_SEND_PAUSE = 16
-"""Sends without the receipt asked in the same round trip after one that gave none (a
-chain that answers sends before it mines, anvil, or mining paused)."""
+"""Sends without the receipt asked with them after one that gave none (anvil, paused mining)."""
+REFUSED_PAUSE = 0.2
+"""Seconds no batch forms after a refused record (a store that keeps failing: no spin)."""
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
 
 
@@ -112,11 +109,11 @@ class Settler:
         self.max_in_flight = max(1, max_in_flight)
         self.receipts = receipts
         """Receipts are polled on the event loop with this client (None: the chain thread)."""
+        self.blocks = BlockReceipts(receipts) if receipts is not None else None  # shared
         self.mirror = mirror
         """Decoded receipts go to the mirror (``note_receipt``); it applies them in block order."""
         self._queue: list[Match] = []
-        self._submitted: list[float] = []
-        """When each queued match was submitted (``time.perf_counter``)."""
+        self._submitted: list[float] = []  # when each queued match was submitted
         self._unstarted: asyncio.Future[None] | None = None
         """The last batch formed, until the chain thread starts its broadcast."""
         self.stages = StageTimes()
@@ -150,6 +147,8 @@ class Settler:
         self._sends_lock = threading.Lock()
         self._receipt_with_send = 0
         """Sends left before the receipt is asked with the send again (one gave none)."""
+        self.refused = 0  # batches never sent: the store refused their records
+        self._refused_at = -REFUSED_PAUSE
         self.idle = asyncio.Event()
         self.idle.set()
         self.fills_stored: dict[str, tuple[list[FillEvent], Future[list[StoredFill]]]] = {}
@@ -183,6 +182,9 @@ class Settler:
                     await self._slots.acquire()
                     if self._unstarted is not None:
                         await asyncio.shield(self._unstarted)
+                    pause = self._refused_at + REFUSED_PAUSE - time.perf_counter()
+                    if pause > 0:  # the store refused a record just now
+                        await asyncio.sleep(pause)
                     size = self.batch_size(len(self._queue))
                     batch, submitted = self._queue[:size], self._submitted[:size]
                     self._queue, self._submitted = self._queue[size:], self._submitted[size:]
@@ -312,7 +314,9 @@ class Settler:
             if self.mirror is not None:
                 self.mirror.unexpect(signed.tx_hash)
             self.sender.give_back(signed.nonce)
-            return [SettledMatch(m, Outcome.FAILED, None, None, str(e)) for m in batch]
+            self.refused += 1
+            self._refused_at = time.perf_counter()
+            return unsent(batch, str(e))
         except Exception as e:  # unknown whether the node took it: its receipt will say
             log.warning("broadcasting %s failed: %s", signed.tx_hash, e)
             self._fee_cache = None
@@ -492,5 +496,5 @@ class Settler:
                 return None
         heads = self.mirror.announced if self.mirror is not None else None
         return await poll_receipt(
-            self.receipts, self.sender.address, signed, suspect, heads, heads_before
+            self.receipts, self.sender.address, signed, suspect, heads, heads_before, self.blocks
         )

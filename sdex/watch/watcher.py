@@ -211,7 +211,7 @@ class Watcher:
         self._new_head.set()
         if header is not None:
             remember(self._announced, header)
-            self.mirror.announced.announce()
+            self.mirror.announced.announce(header.hash)
 
     def _on_subscribed(self, live: bool) -> None:
         self.subscribed = self.mirror.announced.live = live
