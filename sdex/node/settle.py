@@ -16,11 +16,13 @@ from sdex.node.chainstate import NodeChainState
 from sdex.node.views import _stored_fills
 from sdex.settlement import Outcome as SettleOutcome
 from sdex.settlement import SettledMatch, diagnose
-from sdex.store import StoredFill
+from sdex.store import StoredFill, StoreError
 
 log = logging.getLogger("sdex.node")
 MAX_SETTLE_FAILURES = 3
 """Failed settlements an order may be part of with no guilty party found, before it goes."""
+FILLS_WRITE_PAUSES = (0.05, 0.2, 1.0)
+"""Seconds between the tries of a settlement's own fills write that the store refused."""
 
 
 class NodeSettlement(NodeChainState):
@@ -96,7 +98,17 @@ class NodeSettlement(NodeChainState):
                 return await asyncio.wrap_future(early)
             except Exception as e:
                 log.warning("the fills write queued with the receipt failed (%s): again", e)
-        return await self.store.add_fills_async(fills) if fills else []
+        for pause in FILLS_WRITE_PAUSES:  # a store failing for a moment (disk full...)
+            try:
+                return await self.store.add_fills_async(fills) if fills else []
+            except StoreError as e:
+                log.warning("the settlement's fills write failed (%s): again in %ss", e, pause)
+                await asyncio.sleep(pause)
+        try:
+            return await self.store.add_fills_async(fills)
+        except StoreError as e:  # the watcher stores them when it reads their block
+            log.error("the settlement's fills were not stored (%s): left to the watcher", e)
+            return []
 
     def _confirm(self, m: Match, r: SettledMatch) -> None:
         self.registry.settled(m, r.actual)  # (other amounts than proposed: funds re-synced)
