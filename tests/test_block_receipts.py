@@ -4,10 +4,17 @@ the settlements waiting; a chain without it (Hardhat 2.29) is asked by hash inst
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from sdex.chain.arpc import AsyncRpc
+from sdex.chain.headsignal import HeadSignal
+from sdex.chain.tx import SignedTx
+from sdex.errors import RpcError
 from sdex.order import SignedOrder
-from sdex.settlement.receipts import BlockReceipts
+from sdex.settlement import receipts
+from sdex.settlement.receipts import MAX_BAD_READS, BlockReceipts, poll_receipt
 from tests.conftest import Chain, Engine
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_node import BOB, CAROL, E6, E18, ask, bid
@@ -63,3 +70,80 @@ async def test_settlements_take_their_receipts_from_their_blocks(
         assert blocks is not None and node.settler.settled == 3
         if engine == "anvil":  # (anvil answers a send before it mines: receipts polled)
             assert blocks.supported and blocks.reads >= 1
+
+
+class _BadBlockReceipts(AsyncRpc):
+    """A real chain behind an endpoint whose ``eth_getBlockReceipts`` answers an error other
+    than "not served" (an answer too large, a proxy's refusal, a provider's -32000)."""
+
+    async def call(self, method: str, *params: Any) -> Any:
+        if method == "eth_getBlockReceipts":
+            self.calls[method] += 1
+            raise RpcError(0, f"{self.url} answered with bad JSON: too large")
+        return await super().call(method, *params)
+
+
+async def test_a_mined_settlement_is_found_when_block_reads_fail(
+    chain: Chain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review finding: such an error made the waiting settlement read the same block again
+    and again (20 times a second) without ever asking by hash, until it was judged lost
+    (after 120 s in the node; 3 s here) although it was mined. Now a failed read is followed
+    by the ask by hash in the same pass, and reads stop for good after a few failures."""
+    monkeypatch.setattr(receipts, "RECEIPT_TIMEOUT", 3.0)
+    c = chain
+    s = c.sender(1)
+    tx = s.send(c.address(2), b"", 21_000)
+    mined = s.wait(tx)
+    nonce = int(c.rpc.call("eth_getTransactionByHash", tx)["nonce"], 16)
+    rpc = _BadBlockReceipts(c.rpc.url)
+    try:
+        blocks = BlockReceipts(rpc)
+        for _ in range(MAX_BAD_READS):
+            heads = HeadSignal()
+            heads.live = True
+            before = heads.count
+            heads.announce(mined.block_hash)  # the block holding it, announced
+            got = await poll_receipt(
+                rpc, s.address, SignedTx(tx, nonce, ""), False, heads, before, blocks
+            )
+            assert got is not None and got.tx_hash == tx, "mined, judged lost"
+        assert rpc.calls["eth_getBlockReceipts"] == MAX_BAD_READS and not blocks.supported
+    finally:
+        await rpc.close()
+
+
+class _Receipts(AsyncRpc):
+    """A real chain's receipts of ``txs`` served as one block's ``eth_getBlockReceipts``
+    (Hardhat 2.29 does not serve the method itself)."""
+
+    def __init__(self, url: str, txs: list[str]) -> None:
+        super().__init__(url)
+        self.txs = txs
+
+    async def call(self, method: str, *params: Any) -> Any:
+        if method != "eth_getBlockReceipts":
+            return await super().call(method, *params)
+        ask = super().call
+        return [await ask("eth_getTransactionReceipt", t) for t in self.txs]
+
+
+async def test_a_block_read_keeps_only_the_receipts_waited_for(chain: Chain) -> None:
+    """Review finding: every receipt of a block was kept (as parsed JSON) for 16 blocks;
+    only those of the settlements in flight are kept now."""
+    c = chain
+    s = c.sender(1)
+    a = s.send(c.address(2), b"", 21_000)
+    b = s.send(c.address(3), b"", 21_000)
+    s.wait(b)
+    rpc = _Receipts(c.rpc.url, [a, b])
+    try:
+        waited = {a}
+        found, receipt = await BlockReceipts(rpc, waited).find(["0x" + "11" * 32], a)
+        assert found and isinstance(receipt, dict) and receipt["transactionHash"] == a
+        kept = await BlockReceipts(rpc, waited)._read("0x" + "11" * 32)
+        assert kept is not None and set(kept) == {a}
+        everything = await BlockReceipts(rpc)._read("0x" + "11" * 32)
+        assert everything is not None and set(everything) == {a, b}
+    finally:
+        await rpc.close()

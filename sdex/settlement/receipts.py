@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Container
 
 import aiohttp
 
@@ -41,16 +42,23 @@ own receipt by hash anyway (a notification late or lost). As long as ``HEAD_WAIT
 0.1 s the receipt came later under load on anvil (its newHeads lag its receipts)."""
 _UNSUPPORTED = (-32004, -32601)
 """JSON-RPC error codes of a method the chain does not serve (Hardhat 2.29: -32004)."""
+MAX_BAD_READS = 3
+"""Block reads in a row that failed with an answer (an error, junk) before ``BlockReceipts``
+stops using them for good (an endpoint or proxy that does not serve them its own way)."""
 
 
 class BlockReceipts:
     """Each block's receipts read once (``eth_getBlockReceipts``), by block hash, shared by
     the settlements waiting; ``supported`` turns False for good on a chain without it."""
 
-    def __init__(self, rpc: AsyncRpc) -> None:
+    def __init__(self, rpc: AsyncRpc, wanted: Container[str] | None = None) -> None:
         self.rpc = rpc
+        self.wanted = wanted
+        """The transaction hashes (0x, lower case) whose receipts are kept from a block
+        read (the settlements in flight); None: all."""
         self.supported = True
         self.reads = 0
+        self._bad_reads = 0
         self._blocks: dict[str, asyncio.Future[dict[str, dict[str, object]] | None]] = {}
 
     async def find(self, block_hashes: list[str], tx_hash: str) -> tuple[bool, object]:
@@ -89,6 +97,8 @@ class BlockReceipts:
         return block
 
     async def _read(self, block_hash: str) -> dict[str, dict[str, object]] | None:
+        """The block's receipts we wait for, by transaction hash; None when the read failed
+        or the chain does not know the block: the waiters ask by hash (in the same pass)."""
         self.reads += 1
         try:
             raw = await self.rpc.call("eth_getBlockReceipts", block_hash)
@@ -97,14 +107,31 @@ class BlockReceipts:
                 self.supported = False
                 log.info("the chain does not serve eth_getBlockReceipts: receipts by hash")
                 return None
-            raise
+            self._bad_read(e)
+            return None
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            return None  # the chain did not answer: the ask by hash meets the same fate
+        except Exception as e:  # junk, an answer too large, a proxy's HTTP 403...
+            self._bad_read(e)
+            return None
         if not isinstance(raw, list):
             return None  # (a block the chain does not know: null)
+        self._bad_reads = 0
+        wanted = self.wanted
         out: dict[str, dict[str, object]] = {}
         for r in raw:
             if isinstance(r, dict) and isinstance(tx := r.get("transactionHash"), str):
-                out[tx.lower()] = r
+                tx = tx.lower()
+                if wanted is None or tx in wanted:
+                    out[tx] = r
         return out
+
+    def _bad_read(self, e: Exception) -> None:
+        """A read answered with an error or junk: after ``MAX_BAD_READS`` in a row, by hash."""
+        self._bad_reads += 1
+        if self._bad_reads >= MAX_BAD_READS:
+            self.supported = False
+            log.warning("eth_getBlockReceipts failed %d times (%s): by hash", MAX_BAD_READS, e)
 
 
 async def poll_receipt(

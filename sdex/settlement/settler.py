@@ -109,7 +109,6 @@ class Settler:
         self.max_in_flight = max(1, max_in_flight)
         self.receipts = receipts
         """Receipts are polled on the event loop with this client (None: the chain thread)."""
-        self.blocks = BlockReceipts(receipts) if receipts is not None else None  # shared
         self.mirror = mirror
         """Decoded receipts go to the mirror (``note_receipt``); it applies them in block order."""
         self._queue: list[Match] = []
@@ -123,6 +122,7 @@ class Settler:
         self._flights: set[asyncio.Task[None]] = set()
         self.in_flight: set[str] = set()
         """Transaction hashes sent but not yet processed (the watcher leaves them alone)."""
+        self.blocks = None if receipts is None else BlockReceipts(receipts, self.in_flight)
         self.ours: set[str] = set()
         """Every settlement transaction this node sent (processed or not)."""
         self.given_up: set[str] = set()
