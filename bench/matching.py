@@ -272,6 +272,7 @@ def ours(resting: list[Op]) -> tuple[OrderBook, Step]:
     engine = MatchingEngine(book)
     submit = engine.submit
     confirm = engine.confirm
+    confirm_all = engine.confirm_all
     for op in resting:
         assert op.signed is not None
         for m in submit(op.signed, now=NOW).matches:
@@ -294,10 +295,11 @@ def ours(resting: list[Op]) -> tuple[OrderBook, Step]:
         assert signed is not None
         hashes[op.oid] = signed.hash
         t = clock()
-        result = submit(signed, now=NOW) if kind == ADD else submit(signed, now=NOW, tif=ioc)
-        for m in result.matches:
-            confirm(m)
-        return clock() - t, len(result.matches)
+        result = submit(signed, NOW) if kind == ADD else submit(signed, NOW, ioc)
+        matches = result.matches
+        if matches:
+            confirm_all(matches)
+        return clock() - t, len(matches)
 
     return book, step
 
