@@ -114,12 +114,13 @@ class MatchingEngine:
             return MatchResult(order, Outcome.KILLED, (), tuple(swept), inc.remaining)
         # Fast path: most new orders do not cross the opposite best level at all.
         best = inc.book_side.opposite.best
-        crosses = best is not None and level_crosses(best, inc, limit_rank(inc))
+        limit = limit_rank(inc)
+        crosses = best is not None and level_crosses(best, inc, limit)
         matches: tuple[Match, ...] = ()
         removed: tuple[tuple[bytes, RemovalReason], ...] = tuple(swept) if swept else ()
         blocked = False
         if crosses and inc.fillable:
-            walked, walk_removed, blocked = self._walk(inc, now, _ANY_SEQ, None)
+            walked, walk_removed, blocked = self._walk(inc, now, _ANY_SEQ, None, limit)
             matches = tuple(walked)
             if walk_removed:
                 removed += tuple(walk_removed)
@@ -164,7 +165,7 @@ class MatchingEngine:
         matches: list[Match] = []
         if e.fillable and e.closed is None:
             max_seq = e.seq if older_only else _ANY_SEQ
-            matches, walked, blocked = self._walk(e, now, max_seq, may_match)
+            matches, walked, blocked = self._walk(e, now, max_seq, may_match, limit_rank(e))
             removed += walked
             dust = book.settle(e, blocked=blocked)
             if dust is not None:
@@ -254,10 +255,11 @@ class MatchingEngine:
         return given == rem or received * order.maker_amount >= rem * order.taker_amount
 
     def _walk(
-        self, inc: Entry, now: int, max_seq: int, may_match: MayMatch | None
+        self, inc: Entry, now: int, max_seq: int, may_match: MayMatch | None, limit: float
     ) -> tuple[list[Match], list[tuple[bytes, RemovalReason]], bool]:
         """Match ``inc`` against the opposite side, reserving each match in the book (the
-        resting side per match, ``inc`` once for all of them).
+        resting side per match, ``inc`` once for all of them); ``limit`` is
+        ``limit_rank(inc)``.
 
         Only resting orders with ``seq <= max_seq`` (and that ``may_match`` allows) are
         considered. Walks again from the best price while a removal on the way re-funded
@@ -269,7 +271,7 @@ class MatchingEngine:
         # (``sdex.matching.dry`` calls the reference); the book changes only through its
         # methods.
         matches: list[Match] = []
-        removed: list[tuple[bytes, RemovalReason]] = []
+        removed = _NO_REMOVALS  # (shared, never mutated) until a removal: no list per walk
         book = self.book
         im = inc.maker_amount
         it = inc.taker_amount
@@ -285,7 +287,6 @@ class MatchingEngine:
         signed = inc.signed
         avail = inc.fillable
         blocked = False
-        limit = limit_rank(inc)
         tol = _TOLERANCE * abs(limit)
         i = len(ranked) - 1
         while avail > 0 and i >= 0:
@@ -318,6 +319,8 @@ class MatchingEngine:
                     if rmaker == maker:
                         reason = _SELF_TRADE
                 if reason is not None:
+                    if removed is _NO_REMOVALS:
+                        removed = []
                     removed.append((r.hash, reason))
                     if book.close(r, reason, tidy=False):
                         # orders were unparked, here or at levels passed: walk again
