@@ -15,7 +15,9 @@ Both with 1,000 makers, every maker's funds set (explicit, sufficient), so the s
 bookkeeping runs on every change. Amounts have token decimals (base 18, quote 6) and prices
 are exact rationals; ticks are 0.01 quote per base. Every match the engine proposes is
 ``confirm``\\ ed at once (pending -> filled), as the settlement's receipt would: the
-reference fills at once too. Order hashes are synthetic unique ids.
+reference fills at once too (ours: ``MatchingEngine.confirm_all`` on each result's matches,
+after ``submit(signed, NOW)``, both called as the engine's API allows from Python without
+keyword parsing). Order hashes are synthetic unique ids.
 
 The reference (``RefBook``) is what a bare book is: a ``SortedDict`` of integer tick ->
 ``deque`` of ``[lots, id]`` per side, no funds, no exactness, no fill state beyond the lots
