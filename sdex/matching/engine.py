@@ -57,7 +57,7 @@ from sdex.book.types import RemovalReason
 from sdex.fillmath import MatchAmounts
 from sdex.matching.dry import dry_walk
 from sdex.matching.match import Match, MatchResult, Outcome, TimeInForce
-from sdex.matching.wide import mul, muldiv
+from sdex.matching.wide import mul, muldiv, product_gt
 from sdex.order import ZERO_ADDRESS, SignedOrder
 
 _GTC: Final = TimeInForce.GTC
@@ -467,23 +467,6 @@ def crosses_exactly(level: Level, inc: Entry) -> bool:
     if inc.book_side.is_ask:  # bid price num/den >= ask limit T/M
         return level.num * inc.maker_amount >= level.den * inc.taker_amount
     return level.num * inc.taker_amount <= level.den * inc.maker_amount  # ask price <= M/T
-
-
-_UP: Final = 1.0 + 4e-15
-_DOWN: Final = 1.0 - 4e-15
-
-
-def product_gt(a: int, b: int, c: int, d: int) -> bool:
-    """``a * b > c * d`` for ints >= 0, by floats unless they are too close to tell (each
-    float product is within 4e-16 of the exact one, relatively): products of amounts pass
-    62 bits, and such Python ints are dear next to machine floats."""
-    p = float(a) * float(b)
-    q = float(c) * float(d)
-    if p > q * _UP:
-        return True
-    if p < q * _DOWN:
-        return False
-    return a * b > c * d
 
 
 def _crossing_entries(p: PairBook) -> list[Entry]:
