@@ -15,7 +15,9 @@ Both with 1,000 makers, every maker's funds set (explicit, sufficient), so the s
 bookkeeping runs on every change. Amounts have token decimals (base 18, quote 6) and prices
 are exact rationals; ticks are 0.01 quote per base. Every match the engine proposes is
 ``confirm``\\ ed at once (pending -> filled), as the settlement's receipt would: the
-reference fills at once too. Order hashes are synthetic unique ids.
+reference fills at once too (ours: ``MatchingEngine.confirm_all`` on each result's matches,
+after ``submit(signed, NOW)``, both called as the engine's API allows from Python without
+keyword parsing). Order hashes are synthetic unique ids.
 
 The reference (``RefBook``) is what a bare book is: a ``SortedDict`` of integer tick ->
 ``deque`` of ``[lots, id]`` per side, no funds, no exactness, no fill state beyond the lots
@@ -272,6 +274,7 @@ def ours(resting: list[Op]) -> tuple[OrderBook, Step]:
     engine = MatchingEngine(book)
     submit = engine.submit
     confirm = engine.confirm
+    confirm_all = engine.confirm_all
     for op in resting:
         assert op.signed is not None
         for m in submit(op.signed, now=NOW).matches:
@@ -294,10 +297,11 @@ def ours(resting: list[Op]) -> tuple[OrderBook, Step]:
         assert signed is not None
         hashes[op.oid] = signed.hash
         t = clock()
-        result = submit(signed, now=NOW) if kind == ADD else submit(signed, now=NOW, tif=ioc)
-        for m in result.matches:
-            confirm(m)
-        return clock() - t, len(result.matches)
+        result = submit(signed, NOW) if kind == ADD else submit(signed, NOW, ioc)
+        matches = result.matches
+        if matches:
+            confirm_all(matches)
+        return clock() - t, len(matches)
 
     return book, step
 

@@ -319,6 +319,25 @@ def test_confirm_with_smaller_actual_amounts() -> None:
     assert state(eng, m.incoming) == (40, 0, 60)
 
 
+def test_confirm_all_confirms_each_match_as_confirm_does() -> None:
+    one, many = engine(), engine()
+    asks = [ask(A, 5, 50), ask(B, 3, 33), ask(C, 4, 48)]
+    for eng in (one, many):
+        rest(eng, *asks)
+    incoming = bid(D, 10, 120)
+    r1 = one.submit(incoming, now=NOW)
+    r2 = many.submit(incoming, NOW)  # ``now`` by position: the same call
+    assert r1 == r2 and len(r1.matches) == 3
+    for m in r1.matches:
+        one.confirm(m)
+    # a match without the book's records (as a peer's copy would be) is looked up by hash
+    first, *rest_ = r2.matches
+    bare = Match(first.resting, first.incoming, first.amounts, first.incoming_side)
+    many.confirm_all((bare, *rest_))
+    assert one.book.snapshot() == many.book.snapshot()
+    assert [state(many, a) for a in asks] == [None, None, (3, 0, 1)]  # filled, filled, 3 of 4
+
+
 def test_uncross_after_funds_arrive() -> None:
     eng = engine()
     eng.book.set_funds(A, BASE, 0)

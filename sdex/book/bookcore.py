@@ -119,13 +119,14 @@ class BookCore(BookBase):
         Dust with fills in flight rests parked (a failed fill gives it more); without, the
         entry is closed with ``RemovalReason.DUST``, which is returned.
         """
-        if e.closed is None and not e.pending:  # ``_dust`` and ``place``'s usual case, inlined
-            remaining = e.maker_amount - e.filled
-            if remaining < e.unit or (blocked and e.fillable == remaining):
-                self.close(e, _DUST)
-                return _DUST
+        if e.closed is None:  # ``_dust`` and ``place``'s usual case, inlined
+            if not e.pending:
+                remaining = e.maker_amount - e.filled
+                if remaining < e.unit or (blocked and e.fillable == remaining):
+                    self.close(e, _DUST)
+                    return _DUST
             if not blocked and e.level is None and not e.parked and e.fillable >= e.unit:
-                self._enqueue(e)  # nothing in flight, so not deferred
+                self._enqueue(e)  # it offers something, so not all in flight: not deferred
                 return None
         self.place(e, park=blocked)
         return None

@@ -57,7 +57,7 @@ from sdex.book.types import RemovalReason
 from sdex.fillmath import MatchAmounts
 from sdex.matching.dry import dry_walk
 from sdex.matching.match import Match, MatchResult, Outcome, TimeInForce
-from sdex.matching.wide import mul, muldiv
+from sdex.matching.wide import mul, muldiv, product_gt
 from sdex.order import ZERO_ADDRESS, SignedOrder
 
 _GTC: Final = TimeInForce.GTC
@@ -89,12 +89,14 @@ class MatchingEngine:
     def submit(
         self,
         order: SignedOrder,
-        *,
         now: int,
         tif: TimeInForce = _GTC,
         filled: int = 0,
     ) -> MatchResult:
         """Match a new order (``filled``: its on-chain fills so far) and rest it per ``tif``.
+
+        ``now`` (and ``tif``, ``filled``) may be passed by position: compiled, a call without
+        keywords skips the keyword parsing (``submit(signed, now)``, the benchmark's call).
 
         Raises what ``OrderBook.register`` raises for an order the book cannot take; then
         nothing changed. A GTC order whose remainder is dust (``OrderBook.rest``) is closed
@@ -112,12 +114,13 @@ class MatchingEngine:
             return MatchResult(order, Outcome.KILLED, (), tuple(swept), inc.remaining)
         # Fast path: most new orders do not cross the opposite best level at all.
         best = inc.book_side.opposite.best
-        crosses = best is not None and level_crosses(best, inc, limit_rank(inc))
+        limit = limit_rank(inc)
+        crosses = best is not None and level_crosses(best, inc, limit)
         matches: tuple[Match, ...] = ()
         removed: tuple[tuple[bytes, RemovalReason], ...] = tuple(swept) if swept else ()
         blocked = False
         if crosses and inc.fillable:
-            walked, walk_removed, blocked = self._walk(inc, now, _ANY_SEQ, None)
+            walked, walk_removed, blocked = self._walk(inc, now, _ANY_SEQ, None, limit)
             matches = tuple(walked)
             if walk_removed:
                 removed += tuple(walk_removed)
@@ -162,7 +165,7 @@ class MatchingEngine:
         matches: list[Match] = []
         if e.fillable and e.closed is None:
             max_seq = e.seq if older_only else _ANY_SEQ
-            matches, walked, blocked = self._walk(e, now, max_seq, may_match)
+            matches, walked, blocked = self._walk(e, now, max_seq, may_match, limit_rank(e))
             removed += walked
             dust = book.settle(e, blocked=blocked)
             if dust is not None:
@@ -221,6 +224,18 @@ class MatchingEngine:
             actual.right_filled,
         )
 
+    def confirm_all(self, matches: tuple[Match, ...]) -> None:
+        """``confirm`` each of ``matches`` (a ``MatchResult``'s), all settled as proposed: one
+        call for all of them (compiled, the loop runs natively)."""
+        book = self.book
+        for m in matches:
+            le = m.resting_entry
+            re_ = m.incoming_entry
+            if le is not None and re_ is not None:
+                book.confirm_entries(le, m.left_filled, m.right_filled, re_)
+            else:
+                self.confirm(m)
+
     def release(self, match: Match) -> None:
         """A match will not settle: both sides get their amounts back (then ``rematch``)."""
         self.book.release(match.resting.hash, match.amounts.left_filled)
@@ -240,10 +255,11 @@ class MatchingEngine:
         return given == rem or received * order.maker_amount >= rem * order.taker_amount
 
     def _walk(
-        self, inc: Entry, now: int, max_seq: int, may_match: MayMatch | None
+        self, inc: Entry, now: int, max_seq: int, may_match: MayMatch | None, limit: float
     ) -> tuple[list[Match], list[tuple[bytes, RemovalReason]], bool]:
         """Match ``inc`` against the opposite side, reserving each match in the book (the
-        resting side per match, ``inc`` once for all of them).
+        resting side per match, ``inc`` once for all of them); ``limit`` is
+        ``limit_rank(inc)``.
 
         Only resting orders with ``seq <= max_seq`` (and that ``may_match`` allows) are
         considered. Walks again from the best price while a removal on the way re-funded
@@ -255,7 +271,7 @@ class MatchingEngine:
         # (``sdex.matching.dry`` calls the reference); the book changes only through its
         # methods.
         matches: list[Match] = []
-        removed: list[tuple[bytes, RemovalReason]] = []
+        removed = _NO_REMOVALS  # (shared, never mutated) until a removal: no list per walk
         book = self.book
         im = inc.maker_amount
         it = inc.taker_amount
@@ -271,7 +287,6 @@ class MatchingEngine:
         signed = inc.signed
         avail = inc.fillable
         blocked = False
-        limit = limit_rank(inc)
         tol = _TOLERANCE * abs(limit)
         i = len(ranked) - 1
         while avail > 0 and i >= 0:
@@ -304,6 +319,8 @@ class MatchingEngine:
                     if rmaker == maker:
                         reason = _SELF_TRADE
                 if reason is not None:
+                    if removed is _NO_REMOVALS:
+                        removed = []
                     removed.append((r.hash, reason))
                     if book.close(r, reason, tidy=False):
                         # orders were unparked, here or at levels passed: walk again
@@ -450,23 +467,6 @@ def crosses_exactly(level: Level, inc: Entry) -> bool:
     if inc.book_side.is_ask:  # bid price num/den >= ask limit T/M
         return level.num * inc.maker_amount >= level.den * inc.taker_amount
     return level.num * inc.taker_amount <= level.den * inc.maker_amount  # ask price <= M/T
-
-
-_UP: Final = 1.0 + 4e-15
-_DOWN: Final = 1.0 - 4e-15
-
-
-def product_gt(a: int, b: int, c: int, d: int) -> bool:
-    """``a * b > c * d`` for ints >= 0, by floats unless they are too close to tell (each
-    float product is within 4e-16 of the exact one, relatively): products of amounts pass
-    62 bits, and such Python ints are dear next to machine floats."""
-    p = float(a) * float(b)
-    q = float(c) * float(d)
-    if p > q * _UP:
-        return True
-    if p < q * _DOWN:
-        return False
-    return a * b > c * d
 
 
 def _crossing_entries(p: PairBook) -> list[Entry]:

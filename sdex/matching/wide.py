@@ -17,6 +17,7 @@ multiplies as a 64-bit machine int (``i64``) whenever a float shows the product 
 
 Otherwise the plain Python-int operations. Same results either way, compiled or not (the
 source runs ``i64`` as ``int``; tests/test_book_native.py checks both against Python's).
+``product_gt`` compares two products of amounts by floats, exactly where they are too close.
 """
 
 from __future__ import annotations
@@ -78,3 +79,20 @@ def muldiv(a: int, n: int, d: int) -> tuple[int, int]:
             return int(c), int(e)
     q, r = divmod(a * n, d)
     return q, r
+
+
+_UP: Final = 1.0 + 4e-15
+_DOWN: Final = 1.0 - 4e-15
+
+
+def product_gt(a: int, b: int, c: int, d: int) -> bool:
+    """``a * b > c * d`` for ints >= 0, by floats unless they are too close to tell (each
+    float product is within 4e-16 of the exact one, relatively): products of amounts pass
+    62 bits, and such Python ints are dear next to machine floats."""
+    p = float(a) * float(b)
+    q = float(c) * float(d)
+    if p > q * _UP:
+        return True
+    if p < q * _DOWN:
+        return False
+    return a * b > c * d
