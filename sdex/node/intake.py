@@ -139,7 +139,7 @@ class NodeIntake(NodeStatus):
         mr: MatchResult | None = None
         try:
             if match:
-                mr = self.engine.submit(signed, now=self.now(), tif=tif, filled=state.filled)
+                mr = self.engine.submit(signed, self.now(), tif, state.filled)  # by position
             else:
                 if not self.registry.rests(signed, state.filled):  # dust left: closed
                     self.registry.publish(rec, "added")  # (it arrived, then it leaves)
