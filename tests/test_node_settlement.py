@@ -6,7 +6,9 @@ import asyncio
 import json
 from pathlib import Path
 
-from sdex.order import sign_hash
+import aiohttp
+
+from sdex.order import SignedOrder, sign_hash
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
@@ -152,6 +154,23 @@ async def test_websocket_streams_order_and_fill_events(chain: Chain, tmp_path: P
         assert {f["orderHash"] for f in fills} == {resting.hash_hex, taker.hash_hex}
 
 
+async def order_events_until(
+    ws: aiohttp.ClientWebSocketResponse, last: SignedOrder
+) -> dict[str, list[str]]:
+    """The order events the websocket sends, by order hash, until one of ``last`` (15 s at
+    most)."""
+    events: dict[str, list[str]] = {}
+
+    async def collect() -> None:
+        while last.hash_hex not in events:
+            e = json.loads((await ws.receive(timeout=10)).data)
+            if e["type"] == "order":
+                events.setdefault(e["metaData"]["orderHash"], []).append(e["event"])
+
+    await asyncio.wait_for(collect(), 15)
+    return events
+
+
 async def test_websocket_shows_an_order_arrive_before_it_leaves(
     chain: Chain, tmp_path: Path
 ) -> None:
@@ -168,15 +187,7 @@ async def test_websocket_shows_an_order_arrive_before_it_leaves(
             for signed, tif in ((ioc, "ioc"), (fok, "fok"), (gtc, None)):
                 code, body = await api.post_order(signed, tif=tif)
                 assert code == 201, body
-            events: dict[str, list[str]] = {}
-
-            async def collect() -> None:
-                while gtc.hash_hex not in events:  # the last posted: its added comes last
-                    e = json.loads((await ws.receive(timeout=10)).data)
-                    if e["type"] == "order":
-                        events.setdefault(e["metaData"]["orderHash"], []).append(e["event"])
-
-            await asyncio.wait_for(collect(), 15)
+            events = await order_events_until(ws, gtc)  # the last posted: added comes last
         assert events[ioc.hash_hex] == ["added", "removed"]
         assert events[fok.hash_hex] == ["added", "removed"]
         assert events[gtc.hash_hex] == ["added"]
@@ -207,15 +218,7 @@ async def test_an_order_left_with_dust_is_added_then_closed_from_a_wallet_or_a_p
             assert (await api.status(from_peer)) == "filled"
             last = c.sign(ask(c, CAROL, E18, 3002 * E6))
             assert (await api.post_order(last))[0] == 201
-            events: dict[str, list[str]] = {}
-
-            async def collect() -> None:
-                while last.hash_hex not in events:
-                    e = json.loads((await ws.receive(timeout=10)).data)
-                    if e["type"] == "order":
-                        events.setdefault(e["metaData"]["orderHash"], []).append(e["event"])
-
-            await asyncio.wait_for(collect(), 15)
+            events = await order_events_until(ws, last)
         assert events[dust.hash_hex] == ["added", "filled"]
         assert events[from_peer.hash_hex] == ["added", "filled"]
 
