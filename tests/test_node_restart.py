@@ -202,3 +202,23 @@ async def test_database_of_another_chain_is_rebuilt(chain: Chain, tmp_path: Path
         assert page["total"] == 0 and len(node.book) == 0
     with sqlite3.connect(cfg.db) as db:
         assert db.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 0
+
+
+async def test_an_order_left_with_dust_is_closed_when_it_is_reloaded(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Review finding: an open order whose remainder became dust while the node was down
+    (less than one whole unit at its price) was put back in the book, which dropped it, and
+    its record stayed open, counted and offered to peers. It is now closed as filled."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    dust = c.sign(ask(c, ALICE, 3, 2))  # a unit is 3 wei at its price
+    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
+    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
+    store.add_order(dust, 1, "open", "api")
+    store.close()
+    c.exchange.fill_order(c.sender(BOB), dust, 1)  # 2 left: not one unit
+    async with running_node(cfg) as (node, api):
+        assert await api.status(dust) == "filled"
+        rec = node.records[dust.hash]
+        assert not rec.announced and dust.hash not in node.book
