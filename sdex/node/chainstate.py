@@ -181,12 +181,11 @@ class NodeChainState(NodeIntake):
             funds = min(state.maker_balance, state.maker_allowance)
             self.registry.set_funds(o.maker, o.maker_token, funds)
             try:
-                self.registry.rest(so, state.filled)
+                back = self.registry.rests(so, state.filled)
             except BookError as e:
                 log.info("order %s cannot return to the book: %s", so.hash_hex, e)
                 return
-            back = self.book.get(so.hash)
-            if back is None or back.closed is not None:
+            if not back:
                 # what the chain leaves is dust (a maker's cancel-up-to makes us look again
                 # at orders closed here as filled with dust left): it stays closed
                 if rec.filled != state.filled:

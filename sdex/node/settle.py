@@ -98,17 +98,18 @@ class NodeSettlement(NodeChainState):
                 return await asyncio.wrap_future(early)
             except Exception as e:
                 log.warning("the fills write queued with the receipt failed (%s): again", e)
-        for pause in FILLS_WRITE_PAUSES:  # a store failing for a moment (disk full...)
+        if not fills:
+            return []
+        for pause in (*FILLS_WRITE_PAUSES, None):  # a store failing for a moment (disk full)
             try:
-                return await self.store.add_fills_async(fills) if fills else []
+                return await self.store.add_fills_async(fills)
             except StoreError as e:
+                if pause is None:  # the watcher stores them when it reads their block
+                    log.error("the settlement's fills were not stored (%s): left to the watcher", e)
+                    return []
                 log.warning("the settlement's fills write failed (%s): again in %ss", e, pause)
                 await asyncio.sleep(pause)
-        try:
-            return await self.store.add_fills_async(fills)
-        except StoreError as e:  # the watcher stores them when it reads their block
-            log.error("the settlement's fills were not stored (%s): left to the watcher", e)
-            return []
+        return []  # (not reached: the last try returns)
 
     def _confirm(self, m: Match, r: SettledMatch) -> None:
         self.registry.settled(m, r.actual)  # (other amounts than proposed: funds re-synced)
