@@ -9,7 +9,9 @@ Besides the public API the page uses three small read-only routes of its own:
 
 - ``GET /web/status``: the chain head the node sees, its watcher's checkpoint and lag, and
   the settlements in flight (sent transactions not yet mined, with the matches they carry);
-- ``GET /web/orders?hash=...``: the orders that fills name, null for those it never held;
+- ``GET /web/orders?hash=...``: the records (``order`` and ``metaData``, as
+  ``/v1/orders/{hash}`` has them) of the orders that fills name, null for those it never
+  held (a taker matched in full on another node is never gossiped);
 - ``GET /web/dev-wallets``: the deployment's dev keys, only when the node was started with
   ``--dev-wallets`` (devnet chains only) and only to loopback clients.
 """
@@ -148,9 +150,9 @@ class WebPage:
         )
 
     async def orders(self, request: web.Request) -> web.Response:
-        """``{hash: order JSON or null}`` for up to ``MAX_LOOKUP`` ``hash`` parameters: the
-        orders of fills (a fill may name an order this node never held; the answer says
-        null instead of a 404 the browser would log as an error)."""
+        """``{hash: record or null}`` for up to ``MAX_LOOKUP`` ``hash`` parameters: the
+        orders of fills with their status (a fill may name an order this node never held;
+        the answer says null instead of a 404 the browser would log as an error)."""
         hashes = request.query.getall("hash", [])
         if not 0 < len(hashes) <= MAX_LOOKUP:
             raise web.HTTPBadRequest(reason=f"give 1 to {MAX_LOOKUP} hash parameters")
@@ -158,8 +160,7 @@ class WebPage:
         for raw in hashes:
             if not _HASH_RE.match(raw):
                 raise web.HTTPBadRequest(reason="a hash is 0x and 64 hex digits")
-            rec = self.node.records.get(bytes.fromhex(raw[2:]))
-            out[raw.lower()] = None if rec is None else rec.signed.to_json()
+            out[raw.lower()] = self.node.record_json(bytes.fromhex(raw[2:]))
         return web.json_response(out)
 
     async def dev_wallets(self, request: web.Request) -> web.Response:

@@ -30,6 +30,8 @@ const S = {
   seenFills: new Set(), // transactionHash:logIndex
   orderCache: new Map(), // hash -> order JSON
   mine: new Map(), // hash -> {order, metaData}
+  orderEvents: 0, // websocket order events of my orders received so far
+  mineEventAt: new Map(), // hash -> orderEvents when its latest websocket event came
   account: null, // {kind: "dev"|"injected", address, wallet?}
   dev: null, // {rpc, accounts}
   status: null,
@@ -210,7 +212,7 @@ function renderBook() {
 async function orderOf(hash) {
   hash = hash.toLowerCase();
   if (!S.orderCache.has(hash)) {
-    S.orderCache.set(hash, getJSON(`/web/orders?hash=${hash}`).then((r) => r[hash] ?? null).catch(() => null));
+    S.orderCache.set(hash, getJSON(`/web/orders?hash=${hash}`).then((r) => r[hash]?.order ?? null).catch(() => null));
   }
   return S.orderCache.get(hash);
 }
@@ -374,6 +376,7 @@ function setAccount(acc) {
   $("account").textContent = acc ? `${acc.kind === "dev" ? "dev account" : "wallet"} ${acc.address}` : "no account";
   $("submit").disabled = !acc;
   S.mine.clear();
+  S.mineEventAt.clear();
   renderMyOrders();
   renderBook();
   renderFills();
@@ -478,13 +481,14 @@ async function placeOrder(ev) {
   try {
     const signature = await signTyped("Order", { Order: S.config.types.Order }, order);
     const body = { ...order, signature, timeInForce: $("tif").value };
+    const asked = S.orderEvents;
     const r = await postJSON("/v1/orders", body);
     if (r.status >= 300) return fieldErrors(apiErrors(r.body, r.status));
     const hash = r.body.orderHash;
     const ours = ethers.TypedDataEncoder.hash(S.config.domain, { Order: S.config.types.Order }, order);
     if (ours !== hash) fieldErrors({ form: `the node reports hash ${hash}, we computed ${ours}` });
     $("last-order").dataset.hash = hash;
-    S.mine.set(hash, { order: { ...order, signature }, metaData: { orderHash: hash, status: r.body.status, filledMakerAmount: "0" } });
+    setMine({ order: { ...order, signature }, metaData: { orderHash: hash, status: r.body.status, filledMakerAmount: "0" } }, asked);
     renderMyOrders();
     refreshOrder(hash);
   } catch (e) {
@@ -494,13 +498,24 @@ async function placeOrder(ev) {
   }
 }
 
+/** An order of mine as an HTTP answer had it (asked when ``S.orderEvents`` was ``asked``),
+ * unless a websocket event about it came since: the event is as new or newer (the node
+ * publishes one for every change), and an answer that crossed it must not undo it. */
+function setMine(rec, asked) {
+  const hash = rec.metaData.orderHash;
+  if ((S.mineEventAt.get(hash) ?? 0) > asked) return;
+  S.mine.set(hash, rec);
+}
+
 async function refreshOrder(hash) {
   try {
-    // (/web/orders answers null, not a 404, for an order this node never held: a taker
-    // matched in full on another node is never gossiped)
-    const rec = (await getJSON(`/web/orders?hash=${hash.toLowerCase()}`))[hash.toLowerCase()];
+    // (/web/orders answers null, not a 404, for an order this node never held: a fill's
+    // taker matched in full on another node is never gossiped)
+    const h = hash.toLowerCase();
+    const asked = S.orderEvents;
+    const rec = (await getJSON(`/web/orders?hash=${h}`))[h];
     if (rec && S.account && same(rec.order.maker, S.account.address)) {
-      S.mine.set(hash, rec);
+      setMine(rec, asked);
       renderMyOrders();
     }
   } catch (e) { /* not known (yet) */ }
@@ -509,9 +524,10 @@ async function refreshOrder(hash) {
 async function loadMyOrders() {
   const acc = S.account;
   try {
+    const asked = S.orderEvents;
     const body = await getJSON(`/v1/orders?maker=${acc.address}&perPage=${MAX_MY_ORDERS}`);
     if (acc !== S.account) return;
-    for (const rec of body.records) S.mine.set(rec.metaData.orderHash, rec);
+    for (const rec of body.records) setMine(rec, asked);
     renderMyOrders();
   } catch (e) {
     fieldErrors({ account: `my orders: ${e.message}` });
@@ -610,6 +626,8 @@ function onEvent(ev) {
   if (ev.type === "order") {
     const hash = ev.metaData?.orderHash;
     if (hash && S.account && same(ev.order?.maker, S.account.address)) {
+      S.orderEvents += 1;
+      S.mineEventAt.set(hash, S.orderEvents);
       S.mine.set(hash, { order: ev.order, metaData: ev.metaData });
       renderMyOrders();
     }
