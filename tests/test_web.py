@@ -33,7 +33,14 @@ import pytest
 from aiohttp import web
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+from playwright.async_api import (
+    APIResponse,
+    Browser,
+    ConsoleMessage,
+    Page,
+    Route,
+    async_playwright,
+)
 
 from sdex.deployment import TokenInfo
 from sdex.node.config import NodeConfig
@@ -57,8 +64,10 @@ from tests.nodeutil import ROOT, free_port, node_config, running_node, wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = os.environ.get("SDEX_SCREENSHOTS")
-FILL_WITHIN = 5.0
-"""Seconds within which both pages must show a fill after the crossing order is placed."""
+FILL_WITHIN = 30.0
+"""Seconds within which both pages must show a fill after the crossing order is placed: a
+bound for a live page on a busy machine (two nodes, Hardhat and two browser pages share 2
+cores with other work in CI), not a speed: a benchmark is never a timed assertion."""
 
 KEY_HEX = "0x" + "11" * 32
 """An operator key for configs that are built, never run."""
@@ -215,7 +224,7 @@ async def test_two_pages_trade_fill_and_cancel(chain: Chain, tmp_path: Path) -> 
 
         # an ask on node 1's page; it reaches node 2's book by gossip
         ask = await place(p1, "sell", "2000.5", "1.5")
-        await wait_for(lambda: in_book(p1, ask), timeout=5)
+        await wait_for(lambda: in_book(p1, ask))
         await wait_for(lambda: in_book(p2, ask), timeout=10)
         assert await p1.page.get_attribute("#asks tr", "class") == "mine"  # highlighted
         assert await p2.page.get_attribute("#asks tr", "class") in ("", None)
@@ -231,7 +240,7 @@ async def test_two_pages_trade_fill_and_cancel(chain: Chain, tmp_path: Path) -> 
         assert await p1.page.locator("#book tr[data-orders]").count() == 4
         await screenshot(p1, "web-book.png", tmp_path)
 
-        # a crossing bid on node 2's page: both pages show the fill with its tx within 5 s
+        # a crossing bid on node 2's page: both pages show the fill with its tx (FILL_WITHIN)
         started = time.monotonic()
         bid = await place(p2, "buy", "2000.5", "1.5")
         deadline = started + FILL_WITHIN
@@ -255,8 +264,8 @@ async def test_two_pages_trade_fill_and_cancel(chain: Chain, tmp_path: Path) -> 
             titles = [await c.get_attribute("title") for c in await row.locator("td").all()]
             assert titles[1] == tx and titles[5] == seller and titles[6] == buyer
         # live status in "my orders", and the ask left both books
-        await wait_for(lambda: _is(my_status(p1, ask), "filled"), timeout=5)
-        await wait_for(lambda: _is(my_status(p2, bid), "filled"), timeout=5)
+        await wait_for(lambda: _is(my_status(p1, ask), "filled"))
+        await wait_for(lambda: _is(my_status(p2, bid), "filled"))
         assert not await in_book(p1, ask) and not await in_book(p2, ask)
         await screenshot(p2, "web-fill.png", tmp_path)
 
@@ -264,8 +273,8 @@ async def test_two_pages_trade_fill_and_cancel(chain: Chain, tmp_path: Path) -> 
         ask2 = await place(p1, "sell", "2100", "1")
         await wait_for(lambda: in_book(p2, ask2), timeout=10)
         await p1.page.click(f'#my-orders tr[data-hash="{ask2}"] button.soft-cancel')
-        await wait_for(lambda: _is(my_status(p1, ask2), "cancelled"), timeout=5)
-        await wait_for(lambda: _not(in_book(p1, ask2)), timeout=5)
+        await wait_for(lambda: _is(my_status(p1, ask2), "cancelled"))
+        await wait_for(lambda: _not(in_book(p1, ask2)))
         await wait_for(lambda: _not(in_book(p2, ask2)), timeout=10)
 
         # an on-chain cancel (Exchange.cancelOrder from the dev account) leaves both books too
@@ -335,6 +344,47 @@ async def test_settlement_in_flight_until_its_block(chain: Chain, tmp_path: Path
         await w.page.wait_for_selector(f'#fills tbody tr[data-tx="{tx}"]', timeout=10_000)
         await w.page.wait_for_selector("#inflight tbody tr[data-tx]", state="detached")
         await w.page.wait_for_selector(f'#asks tr:not(.pending)[data-orders="{ask}"]')
+        assert w.errors == [] and w.foreign_requests() == []
+
+
+async def test_an_answer_the_websocket_overtook_does_not_undo_its_status(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A crossing order's POST answer (its status at acceptance) can reach the page after
+    the websocket's events of its fill (on a busy machine it did: "my orders" kept the
+    answer's status, and the page's refresh never corrected it). Here the answer is held
+    back until the fill's events are shown; the order stays filled once it comes."""
+    cfg = dev_config(chain, tmp_path / "n.db", 19)
+    async with running_node(cfg) as (_node, api), browser() as b:
+        w = await new_page(b, api.base)
+        await choose_dev_account(w, chain.address(5))
+        await place(w, "sell", "1500", "1")
+        await choose_dev_account(w, chain.address(6))
+        held: list[tuple[Route, APIResponse]] = []
+
+        async def hold(route: Route) -> None:  # the node takes it now, the page hears later
+            if route.request.method != "POST":
+                await route.continue_()
+            else:
+                held.append((route, await route.fetch()))
+
+        await w.page.route("**/v1/orders", hold)
+        await w.page.check('input[name="side"][value="buy"]')
+        await w.page.fill("#price", "1500")
+        await w.page.fill("#amount", "1")
+        await w.page.click("#submit")
+        await w.page.wait_for_selector('#my-orders tr[data-status="filled"]', timeout=15_000)
+        await wait_for(lambda: bool(held))
+        (route, answer), *_ = held
+        body = await answer.json()
+        assert body["status"] != "filled", body  # the answer is older than the events
+        await route.fulfill(response=answer)
+        await w.page.wait_for_selector("#last-order[data-hash]", timeout=10_000)
+        assert await w.page.get_attribute("#last-order", "data-hash") == body["orderHash"]
+        assert await my_status(w, body["orderHash"]) == "filled"
+        # and what the page asks the node for an order of a fill (its record, or null)
+        code, records = await api.get("/web/orders", hash=body["orderHash"])
+        assert code == 200 and records[body["orderHash"]]["metaData"]["status"] == "filled"
         assert w.errors == [] and w.foreign_requests() == []
 
 
@@ -461,7 +511,7 @@ async def test_injected_wallet_order_is_byte_identical_to_eth_account(
 
         # the soft cancel's signature is sdex.wallet.sign_cancel's
         await w.page.click(f'#my-orders tr[data-hash="{h}"] button.soft-cancel')
-        await wait_for(lambda: _is(my_status(w, h), "cancelled"), timeout=5)
+        await wait_for(lambda: _is(my_status(w, h), "cancelled"))
         sigs = await w.page.evaluate("() => window.__sigs")
         assert sigs[1] == "0x" + sign_cancel(node.domain, posted.hash, key).hex()
         assert w.errors == [] and w.foreign_requests() == []
