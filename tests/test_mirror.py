@@ -275,9 +275,32 @@ async def test_mirror_equals_get_order_states_after_a_random_run(
             await wait_for(book_follows_chain, timeout=15)
         except AssertionError:  # say which order: hash, record status, chain, book, mirror
             raise AssertionError(f"the book does not follow the chain: {last}") from None
-        stats = node.chain_health()
-        assert stats["ordersFromMirror"] > 0
-        assert stats["ordersReadFromChain"] <= len(makers) * 2 + 5, stats
+        # Intake reads the chain for an account the mirror has not seen, and for any order
+        # that arrives while the mirror lags behind the chain (``mirror_ready``): during the
+        # run, how often that was is the machine's business (a count of reads there flaked,
+        # 18 against a bound of 17 on a busy machine). The promise is checked on a mirror
+        # that follows: each account the run used posts an order that rests away from the
+        # book (nothing moves on chain), once to learn the accounts a read left unlearned
+        # (one read at most each), then again: every order of the second round is judged by
+        # the mirror alone.
+        accounts = sorted({(o.maker, o.maker_token) for o in (s.order for s in orders)})
+        for round_ in ("learn", "known"):
+            await synced(node, c)
+            before = node.chain_health()
+            for maker, token in accounts:
+                who = c.index_of(maker)
+                far = (
+                    ask(c, who, E18 // 10, 1000 * E6)  # at 10,000
+                    if token == c.weth.address
+                    else bid(c, who, E18 // 10, 10 * E6)  # at 100
+                )
+                code, body = await api.post_order(c.sign(far), tif="gtc")
+                assert code in (201, 400), body  # (400: a maker the run left unfunded)
+            stats = node.chain_health()
+            read = int(stats["ordersReadFromChain"]) - int(before["ordersReadFromChain"])
+            checked = int(stats["ordersChecked"]) - int(before["ordersChecked"])
+            assert checked == len(accounts), (round_, stats)
+            assert read <= (len(accounts) if round_ == "learn" else 0), (round_, stats)
 
 
 async def test_own_settlement_lost_in_a_reorg_is_settled_again(
