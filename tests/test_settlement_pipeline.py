@@ -9,7 +9,9 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
+from sdex.chain.arpc import AsyncRpc
 from sdex.order import SignedOrder
 from sdex.settlement import SettledMatch
 from sdex.store import StoredFill
@@ -36,6 +38,24 @@ def resume_mining(c: Chain) -> None:
 def pending_count(c: Chain) -> int:
     pending = c.rpc.call("eth_getBlockByNumber", "pending", False)
     return len(pending.get("transactions", [])) if pending else 0
+
+
+def trace_calls(rpc: AsyncRpc) -> list[tuple[str, list[Any]]]:
+    """From now on, the (method, params) of every call ``rpc`` makes, batched or not."""
+    asked: list[tuple[str, list[Any]]] = []
+    call, batch = rpc.call, rpc.batch
+
+    async def traced_call(method: str, *params: Any) -> Any:
+        asked.append((method, list(params)))
+        return await call(method, *params)
+
+    async def traced_batch(calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        asked.extend((method, list(params)) for method, params in calls)
+        return await batch(calls)
+
+    rpc.call = traced_call  # type: ignore[method-assign]
+    rpc.batch = traced_batch  # type: ignore[method-assign]
+    return asked
 
 
 async def post_all(api: Api, orders: list[SignedOrder]) -> None:
@@ -149,17 +169,22 @@ async def test_own_receipts_update_the_mirror_without_reads(chain: Chain, tmp_pa
         await settle_pair()
         calls = dict(node.watch_rpc.calls)
         applied = m.own_applied
+        asked = trace_calls(node.watch_rpc)
 
-        maker, taker, _ = await settle_pair()
+        maker, taker, block = await settle_pair()
         # Then: filled amounts and funds come from the settler's decoded receipt.
         assert m.own_applied == applied + 1
         assert node.watch_rpc.calls["eth_call"] == calls.get("eth_call", 0)
         # and the block of only our settlement had its logs from the receipt, not the chain
         assert node.watch_rpc.calls["eth_getLogs"] == calls.get("eth_getLogs", 0)
         # and the chain was asked for at most one header of that block (none when its
-        # announcement's transactionsRoot says it holds our transaction alone)
-        headers = node.watch_rpc.calls["eth_getBlockByNumber"] - calls["eth_getBlockByNumber"]
-        assert node.watcher.subscribed and headers <= 1
+        # announcement's transactionsRoot says it holds our transaction alone). Besides, the
+        # watcher asks for "latest" once a second while subscribed (its safety poll): how
+        # many of those fall in this settlement's time is the machine's business (on a busy
+        # one, two headers were counted when all calls of the method were).
+        headers = [p for method, p in asked if method == "eth_getBlockByNumber"]
+        assert node.watcher.subscribed
+        assert [p for p in headers if p[0] != "latest"] in ([], [[hex(block), False]]), headers
         assert m.filled[maker.hash] == E18
         assert m.filled[taker.hash] == 3000 * E6
         for owner in (CAROL, BOB):
