@@ -369,6 +369,7 @@ async def test_an_answer_the_websocket_overtook_does_not_undo_its_status(
                 held.append((route, await route.fetch()))
 
         await w.page.route("**/v1/orders", hold)
+        await w.page.evaluate("() => { delete document.getElementById('last-order').dataset.hash }")
         await w.page.check('input[name="side"][value="buy"]')
         await w.page.fill("#price", "1500")
         await w.page.fill("#amount", "1")
