@@ -243,12 +243,15 @@ async def test_peer_gossiping_forged_orders_is_banned(chain: Chain, tmp_path: Pa
             for k in range(6)
         ]
         statuses = []
+        answers = []  # (for a failure's message: each push's counts; forged count as rejected)
         for k in range(0, 6, 2):
             answer = await liar.call(
                 "POST", net.urls[0], "/p2p/orders", {"orders": forged[k : k + 2]}
             )
             statuses.append(answer.status)
-        assert statuses[0] == 200 and statuses[-1] == 403  # banned after repeated forgeries
+            answers.append(answer.body)
+        # banned after repeated forgeries
+        assert statuses[0] == 200 and statuses[-1] == 403, (statuses, answers)
         valid = c.sign(ask(c, 3, E18, 3200 * E6))
         answer = await liar.call("POST", net.urls[0], "/p2p/orders", {"orders": [valid.to_json()]})
         assert answer.status == 403  # even a valid order from a banned peer is refused
