@@ -23,7 +23,7 @@ from sdex.node.registry import OrderRegistry
 from sdex.node.registry import Record as Record
 from sdex.order import Domain, SignedOrder
 from sdex.settlement import Settler
-from sdex.store import Store
+from sdex.store import Store, StoredOrder
 from sdex.watch import Watcher
 
 CROSS_GRACE = 0.5
@@ -110,8 +110,21 @@ class NodeState:
         """The record of a hash a peer named (0x-hex; anything else names nothing)."""
         return self.registry.at(hash_hex)
 
+    def _stored_at(self, hash_hex: str) -> StoredOrder | None:
+        """An evicted order a peer named, as stored (None: held in memory, or unknown)."""
+        try:
+            order_hash = bytes.fromhex(hash_hex.removeprefix("0x"))
+        except ValueError:
+            return None
+        return self.registry.stored(order_hash) if len(order_hash) == 32 else None
+
     def knows(self, hash_hex: str) -> bool:
-        return self.registry.at(hash_hex) is not None
+        """Whether this node accepted the order (held in memory, or closed and stored)."""
+        try:
+            order_hash = bytes.fromhex(hash_hex.removeprefix("0x"))
+        except ValueError:
+            return False
+        return len(order_hash) == 32 and self.registry.held(order_hash)
 
     def _gossiped_records(self) -> Iterable[Record]:
         """Open orders that rest and were announced: the only ones peers are shown."""

@@ -158,8 +158,7 @@ class WebPage:
         for raw in hashes:
             if not _HASH_RE.match(raw):
                 raise web.HTTPBadRequest(reason="a hash is 0x and 64 hex digits")
-            rec = self.node.records.get(bytes.fromhex(raw[2:]))
-            out[raw.lower()] = None if rec is None else rec.signed.to_json()
+            out[raw.lower()] = self.node.order_json(bytes.fromhex(raw[2:]))
         return web.json_response(out)
 
     async def dev_wallets(self, request: web.Request) -> web.Response:
