@@ -100,8 +100,7 @@ class NodeChainState(NodeIntake):
             for s in page:
                 if s.signed.hash in self.records or s.reason in _POLICY_REASONS:
                     continue  # held: judged above; closed here by policy: stays so
-                rec = Record.of_stored(s)
-                self.registry.admit(rec, OrderStatus(s.status))
+                rec = self.registry.load_stored(s)
                 loaded.append((rec, rec.row()))
             await self._judge_from_mirror(
                 [r.signed for r, _ in loaded], reopen={r.signed.hash for r, _ in loaded}

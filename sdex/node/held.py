@@ -126,6 +126,8 @@ class HeldOrders:
         """The hashes of the stored orders not held in memory (closed)."""
         self.lookups = 0
         """Store lookups ``held`` made (the filter said "maybe")."""
+        self.stored_only = 0
+        """Orders stored and not held in memory (evicted, or closed before a restart)."""
 
     def attach(self, store: Store, book: OrderBook) -> None:
         """The store rows are written to and the book fill states are read from."""
@@ -176,7 +178,7 @@ class HeldOrders:
     @property
     def total(self) -> int:
         """Orders accepted and held, in memory or evicted (since the node started)."""
-        return len(self.records) + self.evicted.count
+        return len(self.records) + self.stored_only
 
     def by_signature(self, signature: str) -> Record | None:
         """The order with this 65-byte signature (0x-hex as in its JSON), if held here."""
@@ -315,6 +317,7 @@ class HeldOrders:
             if not held:
                 del self._by_account[key]
         self.evicted.add(h)
+        self.stored_only += 1
 
     def unload(self, rec: Record) -> None:
         """``rec``, read back from the store and left as stored, leaves memory at once
@@ -326,6 +329,7 @@ class HeldOrders:
         """Stored orders not loaded in memory (closed, at a restart): known by the filter."""
         for h in hashes:
             self.evicted.add(h)
+            self.stored_only += 1
 
 
 def _order_event_text(ev: Event, rec: Record) -> str:

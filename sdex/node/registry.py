@@ -30,6 +30,7 @@ from sdex.model import TRANSITIONS, OrderStatus, check_transition, closed_status
 from sdex.node.held import HeldOrders, Row
 from sdex.node.held import Record as Record
 from sdex.order import SignedOrder
+from sdex.store import StoredOrder
 
 __all__ = ["OrderRegistry", "Record", "Row"]
 
@@ -42,8 +43,15 @@ class OrderRegistry(HeldOrders):
         """The record, from memory or back from the store (held again until evicted)."""
         rec = self.records.get(order_hash)
         if rec is None and (s := self.stored(order_hash)) is not None:
-            rec = Record.of_stored(s)
-            self.admit(rec, OrderStatus(s.status))
+            rec = self.load_stored(s)
+        return rec
+
+    def load_stored(self, s: StoredOrder) -> Record:
+        """An evicted order's stored row held in memory again (``evict`` or ``unload``
+        drop it again)."""
+        rec = Record.of_stored(s)
+        self.admit(rec, OrderStatus(s.status))
+        self.stored_only -= 1
         return rec
 
     # ---- transitions ---------------------------------------------------------------------

@@ -77,7 +77,7 @@ class NodeViews(NodeState):
             "gossip": self.gossip.stats() if self.gossip is not None else None,
             "orders": self.registry.total,
             "ordersInMemory": len(self.records),
-            "ordersEvicted": self.registry.evicted.count,
+            "ordersEvicted": self.registry.stored_only,
             "evictedLookups": self.registry.lookups,
             "openOrders": self.open_orders,
             "settlementsSent": self.settler.sent,
