@@ -69,17 +69,9 @@ class Record:
     @classmethod
     def of_stored(cls, s: StoredOrder) -> Record:
         """A stored order's record (``NEW``: the registry admits it with ``s.status``)."""
-        return cls(
-            s.signed,
-            s.seq,
-            s.source,
-            status=OrderStatus.NEW,
-            filled=s.filled,
-            reason=s.reason,
-            created_at=s.created_at,
-            tif=_TIFS.get(s.tif, TimeInForce.GTC),
-            cancel_signature=s.cancel_signature,
-        )
+        rec = cls(s.signed, s.seq, s.source, OrderStatus.NEW, s.filled, s.reason, s.created_at)
+        rec.tif, rec.cancel_signature = _TIFS.get(s.tif, TimeInForce.GTC), s.cancel_signature
+        return rec
 
 
 _TIFS = {t.value: t for t in TimeInForce}
