@@ -221,3 +221,28 @@ async def test_a_reorg_reopens_an_evicted_filled_order_from_the_store(
         rec = nd.records.get(whole.hash)
         assert rec is not None and rec.status is S.OPEN  # held again: it is open
         assert nd.registry.by_signature(whole.to_json()["signature"]) is rec
+
+
+async def test_a_cancel_up_to_rejudges_the_makers_evicted_orders_from_the_store(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The chain says cancelled before filled: a maker's cancel-up-to turns its evicted
+    filled order into a cancelled one, as for an order held in memory; an order closed by
+    the node's policy (an IOC remainder: removed) is not the chain's, and stays."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db", closed_grace=0.2)) as (nd, api):
+        filled = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        ioc = c.sign(ask(c, ALICE, E18, 3200 * E6))
+        assert (await api.post_order(filled))[0] == 201
+        assert (await api.post_order(ioc, tif="ioc"))[0] == 201
+        c.exchange.fill_order(c.sender(BOB), filled, 3000 * E6)
+        await synced(nd, c)
+        await _evicted(nd, filled, ioc)
+        salt = max(filled.order.salt, ioc.order.salt) + 1
+        c.exchange.cancel_orders_up_to(c.sender(ALICE), salt)
+        await synced(nd, c)
+        assert (await api.status(filled)) == "cancelled"
+        assert (await api.status(ioc)) == "removed"
+        assert ioc.hash not in nd.records  # not read back: not the chain's close
+        await _evicted(nd, filled)  # changed, stored, then evicted again
+        assert nd.registry.total == 2 and nd.knows(filled.hash_hex)
