@@ -25,7 +25,7 @@ class HashFilter:
 
     def __init__(self, capacity: int = CAPACITY, error: float = 0.01) -> None:
         bits = max(1024, math.ceil(-capacity * math.log(error) / math.log(2) ** 2))
-        shift = max(10, math.ceil(math.log2(bits)))  # a power of two: an index is a mask
+        shift = min(32, max(10, math.ceil(math.log2(bits))))  # a power of two: a mask
         self._shift = shift
         self._mask = (1 << shift) - 1
         self._k = max(1, min(8, round((1 << shift) / capacity * math.log(2))))
@@ -49,9 +49,13 @@ class HashFilter:
 
     def __contains__(self, h: bytes) -> bool:
         """False: never added. True: added, or a false positive (look it up)."""
-        bits, mask, shift = self._bits, self._mask, self._shift
+        bits, mask = self._bits, self._mask
+        i = int.from_bytes(h[28:], "big") & mask  # the first probe (shift <= 32), alone:
+        if not bits[i >> 3] & (1 << (i & 7)):  # most misses end here, on a small int
+            return False
+        shift = self._shift
         x = int.from_bytes(h, "big")
-        for _ in range(self._k):  # (a miss: most often at the first bit)
+        for _ in range(self._k):
             i = x & mask
             if not bits[i >> 3] & (1 << (i & 7)):
                 return False

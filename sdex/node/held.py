@@ -143,7 +143,8 @@ class HeldOrders:
         """Whether this node accepted the order: in memory, or evicted (then stored)."""
         if order_hash in self.records:
             return True
-        if order_hash not in self.evicted:
+        evicted = self.evicted  # (empty: a node that never evicted pays one attribute read)
+        if not evicted.count or order_hash not in evicted:
             return False
         self.lookups += 1
         return self.store.holds_now("0x" + order_hash.hex())
