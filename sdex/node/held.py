@@ -134,10 +134,8 @@ class HeldOrders:
 
     def at(self, hash_hex: str) -> Record | None:
         """The record of a hash a peer named (0x-hex; anything else names nothing)."""
-        try:
-            return self.records.get(bytes.fromhex(hash_hex.removeprefix("0x")))
-        except ValueError:
-            return None
+        h = hash_of(hash_hex)
+        return None if h is None else self.records.get(h)
 
     def held(self, order_hash: bytes) -> bool:
         """Whether this node accepted the order: in memory, or evicted (then stored)."""
@@ -323,6 +321,15 @@ class HeldOrders:
         for h in hashes:
             self.evicted.add(h)
             self.stored_only += 1
+
+
+def hash_of(hash_hex: str) -> bytes | None:
+    """The 32 bytes a 0x-hex order hash names (None: it names no order)."""
+    try:
+        h = bytes.fromhex(hash_hex.removeprefix("0x"))
+    except ValueError:
+        return None
+    return h if len(h) == 32 else None
 
 
 def _order_event_text(ev: Event, rec: Record) -> str:

@@ -19,6 +19,7 @@ from sdex.matching import MatchingEngine
 from sdex.mirror import Mirror
 from sdex.node.config import NodeConfig
 from sdex.node.events import EventHub
+from sdex.node.held import hash_of
 from sdex.node.registry import OrderRegistry
 from sdex.node.registry import Record as Record
 from sdex.order import Domain, SignedOrder
@@ -112,19 +113,13 @@ class NodeState:
 
     def _stored_at(self, hash_hex: str) -> StoredOrder | None:
         """An evicted order a peer named, as stored (None: held in memory, or unknown)."""
-        try:
-            order_hash = bytes.fromhex(hash_hex.removeprefix("0x"))
-        except ValueError:
-            return None
-        return self.registry.stored(order_hash) if len(order_hash) == 32 else None
+        h = hash_of(hash_hex)
+        return None if h is None else self.registry.stored(h)
 
     def knows(self, hash_hex: str) -> bool:
         """Whether this node accepted the order (held in memory, or closed and stored)."""
-        try:
-            order_hash = bytes.fromhex(hash_hex.removeprefix("0x"))
-        except ValueError:
-            return False
-        return len(order_hash) == 32 and self.registry.held(order_hash)
+        h = hash_of(hash_hex)
+        return h is not None and self.registry.held(h)
 
     def _gossiped_records(self) -> Iterable[Record]:
         """Open orders that rest and were announced: the only ones peers are shown."""
