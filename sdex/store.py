@@ -23,29 +23,24 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sdex.model import FillEvent, fill_json
 from sdex.order import Domain, SignedOrder
 from sdex.sqlwriter import StoreError as StoreError
 from sdex.sqlwriter import Writer, log_failure, serialised
-from sdex.storeschema import (
-    ADDED_ORDER_COLUMNS,
-    INSERT_ORDER,
-    MIRROR_TABLES,
-    ORDER_SELECT,
-    SCHEMA,
-)
+from sdex.storeread import OrderRow as OrderRow
+from sdex.storeread import StoredFill as StoredFill
+from sdex.storeread import StoredOrder as StoredOrder
+from sdex.storeread import StoreReads
+from sdex.storeschema import ADDED_ORDER_COLUMNS, INSERT_ORDER, MIRROR_TABLES, SCHEMA
 
 log = logging.getLogger("sdex.store")
 
 T = TypeVar("T")
-OrderRow = tuple[str, str, int, str]
-"""An order's (hash hex, status, filled, reason)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,35 +60,6 @@ class ChainIdentity:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredOrder:
-    signed: SignedOrder
-    seq: int
-    status: str
-    filled: int
-    reason: str
-    source: str
-    created_at: float
-    tif: str = "gtc"
-    """Time in force: only ``gtc`` orders ever rest (and are gossiped)."""
-    cancel_signature: bytes | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredFill(FillEvent):
-    """A fill as the node keeps it: the one fill shape (``sdex.model.FillEvent``), and
-    whether this node's own settlement made it."""
-
-    ours: bool = False
-
-    @classmethod
-    def of(cls, fill: FillEvent, ours: bool) -> StoredFill:
-        return cls(**{f.name: getattr(fill, f.name) for f in fields(FillEvent)}, ours=ours)
-
-    def to_json(self) -> dict[str, object]:
-        return fill_json(self, self.ours)
-
-
-@dataclass(frozen=True, slots=True)
 class StoredSettlement:
     tx_hash: str
     nonce: int
@@ -102,7 +68,7 @@ class StoredSettlement:
     status: str
 
 
-class Store:
+class Store(StoreReads):
     """One node's SQLite database (when each kind of write commits: the module's text)."""
 
     def __init__(
@@ -132,37 +98,7 @@ class Store:
                 db.execute(f"ALTER TABLE orders ADD COLUMN {name} {ddl}")
         self._writer = Writer(db, group_window, max_group)
         self._bind(identity)
-
-    def _page(
-        self,
-        select: str,
-        table: str,
-        cond: str,
-        order_by: str,
-        args: Sequence[object],
-        page: int,
-        per_page: int,
-    ) -> tuple[int, list[Any]]:
-        """Rows ``page`` (1-indexed) of ``select`` + ``cond`` in ``order_by`` order, and how
-        many rows of ``table`` match ``cond`` in all (one read, one snapshot)."""
-
-        def query(db: sqlite3.Connection) -> tuple[int, list[Any]]:
-            total = int(db.execute(f"SELECT COUNT(*) FROM {table}{cond}", args).fetchone()[0])
-            rows = db.execute(
-                f"{select}{cond} ORDER BY {order_by} LIMIT ? OFFSET ?",
-                [*args, per_page, (page - 1) * per_page],
-            ).fetchall()
-            return total, rows
-
-        return self._call(query)
-
-    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` on the writer thread; block until its transaction committed."""
-        return self._writer.submit(fn).result()
-
-    async def _call_async(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """``_call`` awaited: the event loop runs on while the writer commits."""
-        return await asyncio.wrap_future(self._writer.submit(fn))
+        self._open_reader()
 
     def _bind(self, identity: ChainIdentity) -> None:
         want = identity.as_dict()
@@ -187,6 +123,7 @@ class Store:
     def close(self) -> None:
         """Commit what is queued, then stop the writer and close the database."""
         self._writer.close()
+        self._close_reader()
 
     def stats(self) -> dict[str, int]:
         """Jobs run and transactions committed so far (jobs per commit: the grouping)."""
@@ -195,10 +132,7 @@ class Store:
 
     # -- orders --------------------------------------------------------------------------
     def next_seq(self) -> int:
-        row = self._call(
-            lambda db: db.execute("SELECT COALESCE(MAX(seq), 0) FROM orders").fetchone()
-        )
-        return int(row[0]) + 1
+        return self.last_seq() + 1
 
     def add_order(
         self, signed: SignedOrder, seq: int, status: str, source: str, tif: str = "gtc"
@@ -251,54 +185,6 @@ class Store:
             lambda db: db.execute("UPDATE orders SET cancel_sig=?, updated_at=? WHERE hash=?", args)
         )
 
-    def order(self, hash_hex: str) -> StoredOrder | None:
-        key = (hash_hex.lower(),)
-        row = self._call(lambda db: db.execute(ORDER_SELECT + " WHERE hash=?", key).fetchone())
-        return self._order(row) if row else None
-
-    async def holds_order(self, hash_hex: str) -> bool:
-        """Whether the order's row is committed (every write queued before this is, first)."""
-        sql, key = "SELECT 1 FROM orders WHERE hash=?", (hash_hex.lower(),)
-        return await self._call_async(lambda db: db.execute(sql, key).fetchone() is not None)
-
-    def orders(self, statuses: Sequence[str] | None = None) -> Iterator[StoredOrder]:
-        """All orders in arrival order, optionally only those with the given statuses."""
-        sql, args = ORDER_SELECT, []
-        if statuses:
-            sql += f" WHERE status IN ({','.join('?' * len(statuses))})"
-            args = list(statuses)
-        rows = self._call(lambda db: db.execute(sql + " ORDER BY seq", args).fetchall())
-        for row in rows:
-            yield self._order(row)
-
-    def query_orders(
-        self, filters: dict[str, str], page: int, per_page: int
-    ) -> tuple[int, list[StoredOrder]]:
-        """A page of orders matching exact-value ``filters``.
-
-        Filter keys: maker, maker_token, taker_token, status."""
-        allowed = {"maker", "maker_token", "taker_token", "status"}
-        where = " AND ".join(f"{k}=?" for k in filters if k in allowed)
-        args = [v.lower() if k != "status" else v for k, v in filters.items() if k in allowed]
-        cond = f" WHERE {where}" if where else ""
-
-        total, rows = self._page(ORDER_SELECT, "orders", cond, "seq", args, page, per_page)
-        return total, [self._order(r) for r in rows]
-
-    def _order(self, row: tuple[Any, ...]) -> StoredOrder:
-        _, seq, order_json, status, filled, reason, source, created, tif, cancel_sig = row
-        return StoredOrder(
-            signed=SignedOrder.from_json(json.loads(order_json), self.domain),
-            seq=int(seq),
-            status=str(status),
-            filled=int(filled),
-            reason=str(reason),
-            source=str(source),
-            created_at=float(created),
-            tif=str(tif),
-            cancel_signature=bytes.fromhex(str(cancel_sig)[2:]) if cancel_sig else None,
-        )
-
     # -- fills ---------------------------------------------------------------------------
     def add_fills(self, fills: Sequence[StoredFill]) -> list[StoredFill]:
         """Insert fills; returns those that were new (a log seen twice is stored once)."""
@@ -311,43 +197,6 @@ class Store:
     def add_fills_soon(self, fills: Sequence[StoredFill]) -> Future[list[StoredFill]]:
         """``add_fills_async`` from any thread (urgent: no group window), not on a loop."""
         return self._writer.submit(_fills_job(fills), urgent=True)
-
-    def fills(
-        self,
-        page: int = 1,
-        per_page: int = 100,
-        order_hash: str | None = None,
-        above_block: int | None = None,
-    ) -> tuple[int, list[StoredFill]]:
-        conds: list[str] = []
-        args: list[object] = []
-        if order_hash:
-            conds.append("order_hash=?")
-            args.append(order_hash.lower())
-        if above_block is not None:
-            conds.append("block_number > ?")
-            args.append(above_block)
-        cond = (" WHERE " + " AND ".join(conds)) if conds else ""
-        order_by = "block_number, log_index"
-        total, rows = self._page(
-            "SELECT * FROM fills", "fills", cond, order_by, args, page, per_page
-        )
-        return total, [
-            StoredFill(
-                tx_hash=r[0],
-                log_index=r[1],
-                block_number=r[2],
-                order_hash=bytes.fromhex(r[3][2:]),
-                maker=r[4],
-                taker=r[5],
-                maker_filled=int(r[6]),
-                taker_filled=int(r[7]),
-                fee_recipient=r[8],
-                fee=int(r[9]),
-                ours=bool(r[10]),
-            )
-            for r in rows
-        ]
 
     # -- settlements ---------------------------------------------------------------------
     def add_settlement(

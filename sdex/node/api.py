@@ -233,7 +233,7 @@ async def get_orders(request: web.Request) -> web.Response:
             )
         filters["status"] = status
     total, rows = node.store.query_orders(filters, page, per_page)
-    records = [node.record_json(r.signed.hash) for r in rows]
+    records = [node.stored_json(r) for r in rows]  # (closed ones: maybe only stored)
     return web.json_response(_page(total, page, per_page, [r for r in records if r]))
 
 

@@ -21,7 +21,9 @@ from sdex.store import StoredFill
 from sdex.watch import BlockChanges
 
 log = logging.getLogger("sdex.node")
-_TIF_VALUES = {t.value for t in TimeInForce}
+CHAIN_CLOSED_NAMES = sorted(s.value for s in CHAIN_CLOSED)
+REJUDGE_PAGE = 500
+"""Closed orders read back from the store at a time, to be judged again (``_rejudge_stored``)."""
 
 
 _POLICY_REASONS = {"soft cancel by the maker", "self_trade", "unmatched", "removed"}
@@ -63,6 +65,8 @@ class NodeChainState(NodeIntake):
                     rejudge.add(rec.signed.hash)
         if changes.reset:
             rejudge |= set(self.records)
+        for h in rejudge:  # a closed order evicted from memory comes back from the store
+            self.registry.load(h)
         # Funds: the watcher re-read every touched account the book or the mirror holds.
         # Set before any await: a settlement of a later block confirmed meanwhile takes its
         # fill off these funds, where funds set after it would give the fill back.
@@ -77,10 +81,33 @@ class NodeChainState(NodeIntake):
             if h in self.records and (h in self.book or h in rejudge)
         ]
         await self._judge_from_mirror(targets, reopen=rejudge, verify=verify)
+        if changes.reset or makers:
+            await self._rejudge_stored(None if changes.reset else sorted(makers))
         for h, reason in self.book.expire(self.now()):
             self._book_closed(h, reason)
         self._persist_open()
         self._uncross()
+
+    async def _rejudge_stored(self, makers: list[str] | None) -> None:
+        """After a reset (every order) or a cancel-up-to (``makers``' orders): the orders
+        closed by the chain and evicted from memory are judged again too, a page at a time
+        (``_rejudge``: reopened, or closed otherwise). Those that stay as stored leave
+        memory again at once, so memory holds a page, whatever the number of closed orders."""
+        after = 0
+        while page := self.store.orders_after(CHAIN_CLOSED_NAMES, makers, after, REJUDGE_PAGE):
+            after = page[-1].seq
+            loaded: list[tuple[Record, tuple[str, str, int, str]]] = []
+            for s in page:
+                if s.signed.hash in self.records or s.reason in _POLICY_REASONS:
+                    continue  # held: judged above; closed here by policy: stays so
+                rec = self.registry.load_stored(s)
+                loaded.append((rec, rec.row()))
+            await self._judge_from_mirror(
+                [r.signed for r, _ in loaded], reopen={r.signed.hash for r, _ in loaded}
+            )
+            for rec, row in loaded:
+                if rec.row() == row:  # as stored: nothing changed, nothing to write
+                    self.registry.unload(rec)
 
     def _fills_stored(self, fut: asyncio.Future[list[StoredFill]]) -> None:
         """The watcher's fills are durable: those new (whoever stores a fill first, watcher
@@ -250,21 +277,12 @@ class NodeChainState(NodeIntake):
         self.registry.sync()
 
     async def _reload_orders(self) -> None:
-        """Put the stored open orders back in the book, as the chain sees them now."""
-        for s in self.store.orders():
-            rec = Record(
-                s.signed,
-                s.seq,
-                s.source,
-                status=OrderStatus.NEW,
-                filled=s.filled,
-                reason=s.reason,
-                created_at=s.created_at,
-                tif=TimeInForce(s.tif) if s.tif in _TIF_VALUES else TimeInForce.GTC,
-                cancel_signature=s.cancel_signature,
-            )
-            self.registry.admit(rec, OrderStatus(s.status))
-            self._seq = max(self._seq, s.seq)
+        """Put the stored open orders back in the book, as the chain sees them now. The
+        closed ones stay on disk: only their hashes pass, into the registry's filter."""
+        self._seq = max(self._seq, self.store.last_seq())
+        self.registry.forget_stored(self.store.hashes_except(OPEN_STATUSES))
+        for s in self.store.orders(OPEN_STATUSES):
+            self.registry.admit(Record.of_stored(s), OrderStatus(s.status))
         stored = list(self.registry.open_records())
         if not stored:
             return

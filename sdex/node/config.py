@@ -50,6 +50,8 @@ class NodeConfig:
     subscription; with one, a safety poll runs once a second)."""
     new_heads: bool = True
     """Take new heads from the RPC's ``eth_subscribe("newHeads")`` WebSocket when offered."""
+    closed_grace: float = 10.0
+    """Seconds a closed order stays in memory once stored (then read from the store)."""
     reorg_depth: int = 128
     """Blocks the mirror keeps with their undo lists: the deepest reorg undone exactly (a
     deeper one is handled as a chain reset: everything re-read)."""

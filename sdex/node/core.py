@@ -29,6 +29,7 @@ from sdex.ingest.verify import Eip1271Batcher
 from sdex.matching import MatchingEngine
 from sdex.mirror import Mirror
 from sdex.model import OPEN_STATUSES
+from sdex.node.held import EVICT_BATCH
 from sdex.node.peering import NodePeering
 from sdex.node.records import CROSS_GRACE, Record, SubmitResult
 from sdex.order import Domain
@@ -65,6 +66,7 @@ class Node(NodePeering):
             log.warning("database %s belonged to another chain: rebuilt", cfg.db)
         self.book = OrderBook(cfg.pairs)
         self.registry.attach(self.store, self.book)
+        self.registry.grace = cfg.closed_grace
         self.engine = MatchingEngine(self.book)
         self.tokens = frozenset(t for pair in cfg.pairs for t in pair)
         self.mirror = Mirror(ex, self.tokens, depth=cfg.reorg_depth)
@@ -106,6 +108,7 @@ class Node(NodePeering):
             asyncio.create_task(self.settler.run(), name="settler"),
             asyncio.create_task(self.watcher.run(), name="watcher"),
             asyncio.create_task(self._uncross_loop(), name="uncross"),
+            asyncio.create_task(self._evict_loop(), name="evict"),
         ]
         self._uncross()
         key = NodeKey.load_or_create(cfg.node_key_path)
@@ -133,7 +136,7 @@ class Node(NodePeering):
         return Intake(
             self.domain,
             batcher,
-            known=lambda h: h in self.records,
+            known=self.registry.held,  # in memory, or closed and evicted: stored
             open_count=self.registry.open_count,
             now=self.now,
             limits=self.config.limits,
@@ -143,6 +146,17 @@ class Node(NodePeering):
             mirror_ready=self.mirror_ready,
             contract_sigs=self.contract_sigs,
         )
+
+    async def _evict_loop(self) -> None:
+        """Closed orders leave memory once stored (``OrderRegistry.evict``)."""
+        every = min(1.0, max(0.05, self.registry.grace / 4))
+        while True:
+            await asyncio.sleep(every)
+            try:
+                while await self.registry.evict() >= EVICT_BATCH:
+                    pass  # a backlog (a burst of closes): one batch after another
+            except Exception:
+                log.exception("evicting closed orders failed")
 
     async def _uncross_loop(self) -> None:
         """Crossings that appear through gossip wait out CROSS_GRACE; look for them often."""

@@ -49,8 +49,10 @@ class NodeIntake(NodeStatus):
         """A wallet posted an order held here already: 200 once its row is committed (a
         peer's order is stored lazily, and an earlier insert may have failed: stored now)."""
         rec = self.records.get(order_hash)
-        if rec is None:  # known to intake only (e.g. refused before): nothing to commit
-            return SubmitResult(200, {"orderHash": "0x" + order_hash.hex()})
+        if rec is None:  # closed and evicted (its row committed first), or accepted meanwhile
+            return SubmitResult(
+                200, self.record_json(order_hash) or {"orderHash": "0x" + order_hash.hex()}
+            )
         try:
             if not await self.store.holds_order(rec.signed.hash_hex):
                 log.warning("order %s held but not stored: storing it", rec.signed.hash_hex)
@@ -275,7 +277,7 @@ class NodeIntake(NodeStatus):
     def soft_cancel(
         self, order_hash: bytes, signature: bytes, from_peer: str | None = None
     ) -> SubmitResult:
-        rec = self.records.get(order_hash)
+        rec = self.registry.load(order_hash)  # (closed and evicted: back from the store)
         if rec is None:
             return SubmitResult(404, error_body(VALIDATION_FAILED, "order not found"))
         try:

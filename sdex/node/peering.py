@@ -37,9 +37,10 @@ class NodePeering(NodeSettlement):
         out = []
         for h in hashes:
             rec = self._record_at(h)
-            if rec is not None and rec.cancel_signature is not None:
-                sig = "0x" + rec.cancel_signature.hex()
-                out.append({"orderHash": rec.signed.hash_hex, "signature": sig})
+            found = rec if rec is not None else self._stored_at(h)  # (closed: maybe evicted)
+            if found is not None and found.cancel_signature is not None:
+                sig = "0x" + found.cancel_signature.hex()
+                out.append({"orderHash": found.signed.hash_hex, "signature": sig})
         return out
 
     def digest(self) -> list[str]:

@@ -19,11 +19,12 @@ from sdex.matching import MatchingEngine
 from sdex.mirror import Mirror
 from sdex.node.config import NodeConfig
 from sdex.node.events import EventHub
+from sdex.node.held import hash_of
 from sdex.node.registry import OrderRegistry
 from sdex.node.registry import Record as Record
 from sdex.order import Domain, SignedOrder
 from sdex.settlement import Settler
-from sdex.store import Store
+from sdex.store import Store, StoredOrder
 from sdex.watch import Watcher
 
 CROSS_GRACE = 0.5
@@ -110,8 +111,15 @@ class NodeState:
         """The record of a hash a peer named (0x-hex; anything else names nothing)."""
         return self.registry.at(hash_hex)
 
+    def _stored_at(self, hash_hex: str) -> StoredOrder | None:
+        """An evicted order a peer named, as stored (None: held in memory, or unknown)."""
+        h = hash_of(hash_hex)
+        return None if h is None else self.registry.stored(h)
+
     def knows(self, hash_hex: str) -> bool:
-        return self.registry.at(hash_hex) is not None
+        """Whether this node accepted the order (held in memory, or closed and stored)."""
+        h = hash_of(hash_hex)
+        return h is not None and self.registry.held(h)
 
     def _gossiped_records(self) -> Iterable[Record]:
         """Open orders that rest and were announced: the only ones peers are shown."""

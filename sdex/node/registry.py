@@ -13,210 +13,46 @@ its maker's funds for the maker's ``unfunded`` orders). The registry notes the o
 each touched, and ``sync`` stores and publishes exactly those whose state moved
 (``open``, ``partially_filled``, ``unfunded``), in one transaction.
 
+The records themselves, their indexes, their JSON and their eviction from memory once
+closed and stored are ``sdex.node.held``'s (``HeldOrders``, which this class extends).
+
 No I/O of its own beyond the store and the event hub it is given; ``Node`` builds it.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 
-from sdex.book import BookOrderState, OrderBook, RemovalReason
+from sdex.book import BookOrderState, RemovalReason
 from sdex.fillmath import MatchAmounts
-from sdex.matching.match import Match, MatchResult, TimeInForce
-from sdex.model import (
-    OPEN_STATUSES,
-    TRANSITIONS,
-    OrderStatus,
-    check_transition,
-    closed_status,
-)
-from sdex.node.events import Event, EventHub, encode_json
+from sdex.matching.match import Match, MatchResult
+from sdex.model import TRANSITIONS, OrderStatus, check_transition, closed_status
+from sdex.node.held import HeldOrders, Row
+from sdex.node.held import Record as Record
 from sdex.order import SignedOrder
-from sdex.store import Store
+from sdex.store import StoredOrder
 
-Row = tuple[str, str, int, str]
-"""A store update: (hash hex, status, filled, reason)."""
-
-
-@dataclass(slots=True)
-class Record:
-    """What the node remembers of an accepted order, also after it left the book.
-
-    ``status``, ``filled`` and ``reason`` are the order's as stored and published, changed
-    only by ``OrderRegistry``; while the book holds the order open, its live fill state is
-    the book's (``OrderRegistry.meta``)."""
-
-    signed: SignedOrder
-    seq: int
-    source: str
-    status: OrderStatus = OrderStatus.OPEN
-    filled: int = 0
-    reason: str = ""
-    created_at: float = field(default_factory=time.time)
-    failures: int = 0
-    cancel_signature: bytes | None = None
-    """The maker's soft-cancel signature, kept to prove the cancel to peers."""
-    tif: TimeInForce = TimeInForce.GTC
-    announced: bool = False
-    """Gossiped (or received by gossip): only an order that rests is ever announced, and
-    only announced open orders are offered to peers (snapshot, digest, fetch)."""
-    json: dict[str, str] = field(init=False, repr=False)
-    json_text: str | None = field(default=None, init=False, repr=False)
-    """The order's JSON text (``json`` encoded as ``json.dumps`` does), once needed."""
-
-    def __post_init__(self) -> None:
-        self.json = self.signed.to_json()
-
-    def text(self) -> str:
-        """The order's JSON text, encoded once for all its uses: the store's row, every
-        websocket event of the order, the gossip pushes to every peer (~7 us each)."""
-        if self.json_text is None:
-            self.json_text = encode_json(self.json)
-        return self.json_text
-
-    def row(self) -> Row:
-        return (self.signed.hash_hex, self.status, self.filled, self.reason)
+__all__ = ["OrderRegistry", "Record", "Row"]
 
 
-class OrderRegistry:
+class OrderRegistry(HeldOrders):
     """Every order the node holds: the records, their indexes (by hash, by signature, by
     (maker, maker token)), the open-order counts, and every status transition."""
 
-    store: Store
-    book: OrderBook
+    def load(self, order_hash: bytes) -> Record | None:
+        """The record, from memory or back from the store (held again until evicted)."""
+        rec = self.records.get(order_hash)
+        if rec is None and (s := self.stored(order_hash)) is not None:
+            rec = self.load_stored(s)
+        return rec
 
-    def __init__(self, events: EventHub) -> None:
-        self.events = events
-        self.records: dict[bytes, Record] = {}
-        self.maker_open: dict[str, int] = {}
-        """Open orders per maker (the per-maker limit), kept by every transition."""
-        self.open_orders = 0
-        """Open orders in all: ``sum(maker_open.values())`` (read per order by intake)."""
-        self._by_signature: dict[str, Record] = {}
-        self._by_account: dict[tuple[str, str], set[bytes]] = {}
-        """Order hashes by (maker, maker token): the orders a funds change touches."""
-        self._unfunded: dict[tuple[str, str], set[bytes]] = {}
-        """The ``unfunded`` records by (maker, maker token): those funds freed may reopen."""
-        self._digest = [0] * 256
-        """The gossiped orders' (announced and open) hashes XORed by first byte: the
-        anti-entropy digest, kept as orders join and leave that set (walking every open
-        order for each digest cost a node 6-9% of its loop at 4,000 open orders)."""
-        self._buckets: list[set[bytes]] = [set() for _ in range(256)]
-        """The gossiped orders' hashes by first byte (``hashes_in``)."""
-        self._touched: set[bytes] = set()
-        """Orders a book change touched since the last ``sync``."""
-        self._deferred: list[Row] | None = None
-
-    def attach(self, store: Store, book: OrderBook) -> None:
-        """The store rows are written to and the book fill states are read from."""
-        self.store = store
-        self.book = book
-
-    # ---- lookups -----------------------------------------------------------------------
-
-    def get(self, order_hash: bytes) -> Record | None:
-        return self.records.get(order_hash)
-
-    def at(self, hash_hex: str) -> Record | None:
-        """The record of a hash a peer named (0x-hex; anything else names nothing)."""
-        try:
-            return self.records.get(bytes.fromhex(hash_hex.removeprefix("0x")))
-        except ValueError:
-            return None
-
-    def by_signature(self, signature: str) -> Record | None:
-        """The order with this 65-byte signature (0x-hex as in its JSON), if held here."""
-        return self._by_signature.get(signature)
-
-    def holds_account(self, account: tuple[str, str]) -> bool:
-        """Whether some order held here sells ``account``'s token for its maker."""
-        return account in self._by_account
-
-    def open_count(self, maker: str | None) -> int:
-        return self.open_orders if maker is None else self.maker_open.get(maker, 0)
-
-    def open_records(self) -> Iterator[Record]:
-        return (r for r in self.records.values() if r.status in OPEN_STATUSES)
-
-    def gossiped_records(self) -> Iterator[Record]:
-        """Open orders that rest and were announced: the only ones peers are shown."""
-        return (r for r in self.records.values() if r.announced and r.status in OPEN_STATUSES)
-
-    def digest(self) -> list[str]:
-        """256 buckets (by the hash's first byte), each the XOR of the hashes of the
-        gossiped orders in it."""
-        return [f"{x:x}" for x in self._digest]
-
-    def hashes_in(self, buckets: set[int]) -> list[str]:
-        """The gossiped orders' hashes (0x-hex) in these buckets."""
-        return ["0x" + h.hex() for b in sorted(buckets) if 0 <= b < 256 for h in self._buckets[b]]
-
-    def announce(self, rec: Record) -> None:
-        """``rec`` is gossiped from now on (offered to peers while it is open)."""
-        if not rec.announced:
-            rec.announced = True
-            if rec.status in OPEN_STATUSES:
-                self._flip(rec)
-
-    def _flip(self, rec: Record) -> None:
-        """``rec`` joined or left the gossiped set."""
-        h = rec.signed.hash
-        self._digest[h[0]] ^= int.from_bytes(h, "big")
-        bucket = self._buckets[h[0]]
-        if h in bucket:
-            bucket.remove(h)
-        else:
-            bucket.add(h)
-
-    # ---- the JSON of a record ------------------------------------------------------------
-
-    def meta(self, rec: Record, st: BookOrderState | None = None) -> dict[str, object]:
-        """``metaData``: the book's live fill state while it holds the order open (``st``:
-        the book's view of it, if the caller just read it; else read here)."""
-        if st is None:
-            st = self.book.get(rec.signed.hash)
-        o = rec.signed.order
-        if st is not None and st.closed is None:
-            status, filled, fillable, pending = st.status, st.filled, st.fillable, st.pending
-        else:
-            status, filled, fillable = rec.status, rec.filled, 0
-            pending = st.pending if st is not None else 0
-        return {
-            "orderHash": rec.signed.hash_hex,
-            "status": status,
-            "filledMakerAmount": str(filled),
-            "pendingMakerAmount": str(pending),
-            "remainingFillableMakerAmount": str(fillable),
-            "remainingMakerAmount": str(o.maker_amount - filled),
-            "createdAt": rec.created_at,
-            "source": rec.source,
-            "reason": rec.reason,
-        }
-
-    def record_json(self, rec: Record) -> dict[str, object]:
-        return {"order": rec.signed.to_json(), "metaData": self.meta(rec)}
-
-    def publish(
-        self,
-        rec: Record,
-        event: str,
-        st: BookOrderState | None = None,
-        meta: dict[str, object] | None = None,
-    ) -> None:
-        """An order event on the websocket: ``event`` and the record's JSON (``st``: as
-        for ``meta``; ``meta``: the record's ``metaData`` if the caller just made it). Built
-        only if someone listens; the order's text encoded once per record."""
-        self.events.publish_lazy(
-            lambda: {
-                "type": "order",
-                "event": event,
-                "order": rec.json,
-                "metaData": self.meta(rec, st) if meta is None else meta,
-            },
-            lambda ev: _order_event_text(ev, rec),
-        )
+    def load_stored(self, s: StoredOrder) -> Record:
+        """An evicted order's stored row held in memory again (``evict`` or ``unload``
+        drop it again)."""
+        rec = Record.of_stored(s)
+        self.admit(rec, OrderStatus(s.status))
+        self.stored_only -= 1
+        return rec
 
     # ---- transitions ---------------------------------------------------------------------
 
@@ -235,6 +71,8 @@ class OrderRegistry:
             held.add(h)
         if len(rec.signed.signature) == 65:
             self._by_signature[rec.json["signature"]] = rec
+        if not status.is_open:
+            self._closing[h] = time.monotonic()
 
     def _move(self, rec: Record, status: OrderStatus) -> None:
         """``rec.status = status`` if the table allows it, keeping the open counts true."""
@@ -268,6 +106,10 @@ class OrderRegistry:
             self.open_orders += n - old
             if rec.announced:
                 self._flip(rec)
+            if was_open:  # closed: evicted once stored and past the grace period
+                self._closing[rec.signed.hash] = time.monotonic()
+            else:
+                self._closing.pop(rec.signed.hash, None)
         rec.status = status
 
     def transition(
@@ -452,13 +294,3 @@ class OrderRegistry:
             self._deferred.append(row)
         else:
             self.store.update_orders([row])
-
-
-def _order_event_text(ev: Event, rec: Record) -> str:
-    """``encode_json(ev)`` of an order event, with the order's text encoded once a record
-    (``Record.text``: also its store row's, and its gossip pushes')."""
-    event, meta = encode_json(ev["event"]), encode_json(ev["metaData"])
-    return (
-        f'{{"seq": {ev["seq"]}, "type": "order", "event": {event}, '
-        f'"order": {rec.text()}, "metaData": {meta}}}'
-    )

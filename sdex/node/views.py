@@ -9,7 +9,7 @@ from sdex.book import BookOrderState, Side
 from sdex.chain import FillEvent
 from sdex.matching.match import Match, MatchResult
 from sdex.node.records import NodeState, Record
-from sdex.store import StoredFill
+from sdex.store import StoredFill, StoredOrder
 
 
 class NodeViews(NodeState):
@@ -20,8 +20,12 @@ class NodeViews(NodeState):
         return self.registry.meta(rec, st)
 
     def record_json(self, order_hash: bytes) -> dict[str, object] | None:
-        rec = self.registry.get(order_hash)
-        return None if rec is None else self.registry.record_json(rec)
+        """The order's record, held in memory or (closed, evicted) read from the store."""
+        return self.registry.json_of(order_hash)
+
+    def stored_json(self, s: StoredOrder) -> dict[str, object]:
+        """A stored order's record: the live one if it is held in memory."""
+        return self.registry.json_of(s.signed.hash, s) or {}
 
     def _record(self, rec: Record) -> dict[str, object]:
         return self.registry.record_json(rec)
@@ -63,7 +67,10 @@ class NodeViews(NodeState):
     def stats(self) -> dict[str, object]:
         return {
             "gossip": self.gossip.stats() if self.gossip is not None else None,
-            "orders": len(self.records),
+            "orders": self.registry.total,
+            "ordersInMemory": len(self.records),
+            "ordersEvicted": self.registry.stored_only,
+            "evictedLookups": self.registry.lookups,
             "openOrders": self.open_orders,
             "settlementsSent": self.settler.sent,
             "matchesSettled": self.settler.settled,

@@ -1,0 +1,268 @@
+"""The read side of a node's store (``sdex.store``): the stored shapes of orders and fills,
+the pages the API lists, and the reads of orders that are no longer held in memory.
+
+Two ways to read. Through the writer thread (``_call``, ``_call_async``): the read sees
+every write queued before it, and waits for its turn. Through the reader connection
+(``*_now``): a second, read-only connection used on the caller's thread, which sees what is
+committed (WAL: readers never wait for the writer) and nothing queued. The node reads an
+order it evicted from memory this way (``sdex.node.registry``): it evicts an order only once
+its row is committed, so the committed row is the order's whole state. A database in
+memory (``:memory:``, tests) has no second connection: its reads go through the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sdex.model import FillEvent, fill_json
+from sdex.order import Domain, SignedOrder
+from sdex.sqlwriter import Writer
+from sdex.storeschema import ORDER_SELECT
+
+T = TypeVar("T")
+OrderRow = tuple[str, str, int, str]
+"""An order's (hash hex, status, filled, reason)."""
+
+IN_CHUNK = 500
+"""Hashes per ``IN (...)`` list (SQLite's bound parameters are limited)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOrder:
+    signed: SignedOrder
+    seq: int
+    status: str
+    filled: int
+    reason: str
+    source: str
+    created_at: float
+    tif: str = "gtc"
+    """Time in force: only ``gtc`` orders ever rest (and are gossiped)."""
+    cancel_signature: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFill(FillEvent):
+    """A fill as the node keeps it: the one fill shape (``sdex.model.FillEvent``), and
+    whether this node's own settlement made it."""
+
+    ours: bool = False
+
+    @classmethod
+    def of(cls, fill: FillEvent, ours: bool) -> StoredFill:
+        return cls(**{f.name: getattr(fill, f.name) for f in fields(FillEvent)}, ours=ours)
+
+    def to_json(self) -> dict[str, object]:
+        return fill_json(self, self.ours)
+
+
+class StoreReads:
+    """The reads of ``sdex.store.Store`` (which opens the connections)."""
+
+    path: str
+    domain: Domain
+    _writer: Writer
+    _reader: sqlite3.Connection | None
+
+    def _open_reader(self) -> None:
+        """The read-only connection of ``*_now`` (none for a database in memory)."""
+        self._reader = None
+        if self.path != ":memory:":
+            uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+            self._reader = sqlite3.connect(
+                uri, uri=True, isolation_level=None, check_same_thread=False
+            )
+
+    def _close_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on the writer thread; block until its transaction committed."""
+        return self._writer.submit(fn).result()
+
+    async def _call_async(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``_call`` awaited: the event loop runs on while the writer commits."""
+        return await asyncio.wrap_future(self._writer.submit(fn))
+
+    def _now(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on the reader connection, here (what is committed); through the
+        writer for a database in memory."""
+        return fn(self._reader) if self._reader is not None else self._call(fn)
+
+    # -- orders ----------------------------------------------------------------------------
+    def order(self, hash_hex: str) -> StoredOrder | None:
+        key = (hash_hex.lower(),)
+        row = self._call(lambda db: db.execute(ORDER_SELECT + " WHERE hash=?", key).fetchone())
+        return self._order(row) if row else None
+
+    def order_now(self, hash_hex: str) -> StoredOrder | None:
+        """The committed row of an order (``order`` without waiting for the writer)."""
+        key = (hash_hex.lower(),)
+        row = self._now(lambda db: db.execute(ORDER_SELECT + " WHERE hash=?", key).fetchone())
+        return self._order(row) if row else None
+
+    def holds_now(self, hash_hex: str) -> bool:
+        """Whether the order's row is committed (a point lookup, without the writer)."""
+        sql, key = "SELECT 1 FROM orders WHERE hash=?", (hash_hex.lower(),)
+        return bool(self._now(lambda db: db.execute(sql, key).fetchone() is not None))
+
+    async def holds_order(self, hash_hex: str) -> bool:
+        """Whether the order's row is committed (every write queued before this is, first)."""
+        sql, key = "SELECT 1 FROM orders WHERE hash=?", (hash_hex.lower(),)
+        return await self._call_async(lambda db: db.execute(sql, key).fetchone() is not None)
+
+    async def committed_rows(self, hashes: Sequence[str]) -> dict[str, OrderRow]:
+        """(hash, status, filled, reason) of these orders once every write queued before
+        this call is committed: what a restart would find."""
+        keys = [h.lower() for h in hashes]
+
+        def read(db: sqlite3.Connection) -> list[Any]:
+            rows: list[Any] = []
+            for i in range(0, len(keys), IN_CHUNK):
+                part = keys[i : i + IN_CHUNK]
+                marks = ",".join("?" * len(part))
+                sql = f"SELECT hash, status, filled, reason FROM orders WHERE hash IN ({marks})"
+                rows += db.execute(sql, part).fetchall()
+            return rows
+
+        rows = await self._call_async(read)
+        return {str(h): (str(h), str(s), int(f), str(r)) for h, s, f, r in rows}
+
+    def hashes_except(self, statuses: Sequence[str]) -> Iterator[bytes]:
+        """The hashes of the orders whose status is none of ``statuses``, streamed (the
+        reader connection walks them: no list of them all)."""
+        sql = f"SELECT hash FROM orders WHERE status NOT IN ({','.join('?' * len(statuses))})"
+        args = list(statuses)
+        if self._reader is None:
+            rows: Iterator[Any] = iter(self._call(lambda db: db.execute(sql, args).fetchall()))
+        else:
+            rows = self._reader.execute(sql, args)
+        for (h,) in rows:
+            yield bytes.fromhex(str(h)[2:])
+
+    def last_seq(self) -> int:
+        row = self._call(
+            lambda db: db.execute("SELECT COALESCE(MAX(seq), 0) FROM orders").fetchone()
+        )
+        return int(row[0])
+
+    def orders(self, statuses: Sequence[str] | None = None) -> Iterator[StoredOrder]:
+        """All orders in arrival order, optionally only those with the given statuses."""
+        sql, args = ORDER_SELECT, []
+        if statuses:
+            sql += f" WHERE status IN ({','.join('?' * len(statuses))})"
+            args = list(statuses)
+        rows = self._call(lambda db: db.execute(sql + " ORDER BY seq", args).fetchall())
+        for row in rows:
+            yield self._order(row)
+
+    def orders_after(
+        self, statuses: Sequence[str], makers: Sequence[str] | None, after: int, limit: int
+    ) -> list[StoredOrder]:
+        """Up to ``limit`` orders with one of ``statuses`` (and one of ``makers``, if
+        given), of arrival sequence above ``after``, in arrival order: a page of a walk."""
+        cond = f"status IN ({','.join('?' * len(statuses))}) AND seq > ?"
+        args: list[object] = [*statuses, after]
+        if makers is not None:
+            cond += f" AND maker IN ({','.join('?' * len(makers))})"
+            args += [m.lower() for m in makers]
+        sql = f"{ORDER_SELECT} WHERE {cond} ORDER BY seq LIMIT ?"
+        rows = self._call(lambda db: db.execute(sql, [*args, limit]).fetchall())
+        return [self._order(r) for r in rows]
+
+    def query_orders(
+        self, filters: dict[str, str], page: int, per_page: int
+    ) -> tuple[int, list[StoredOrder]]:
+        """A page of orders matching exact-value ``filters``.
+
+        Filter keys: maker, maker_token, taker_token, status."""
+        allowed = {"maker", "maker_token", "taker_token", "status"}
+        where = " AND ".join(f"{k}=?" for k in filters if k in allowed)
+        args = [v.lower() if k != "status" else v for k, v in filters.items() if k in allowed]
+        cond = f" WHERE {where}" if where else ""
+
+        total, rows = self._page(ORDER_SELECT, "orders", cond, "seq", args, page, per_page)
+        return total, [self._order(r) for r in rows]
+
+    def _order(self, row: tuple[Any, ...]) -> StoredOrder:
+        _, seq, order_json, status, filled, reason, source, created, tif, cancel_sig = row
+        return StoredOrder(
+            signed=SignedOrder.from_json(json.loads(order_json), self.domain),
+            seq=int(seq),
+            status=str(status),
+            filled=int(filled),
+            reason=str(reason),
+            source=str(source),
+            created_at=float(created),
+            tif=str(tif),
+            cancel_signature=bytes.fromhex(str(cancel_sig)[2:]) if cancel_sig else None,
+        )
+
+    def _page(
+        self,
+        select: str,
+        table: str,
+        cond: str,
+        order_by: str,
+        args: Sequence[object],
+        page: int,
+        per_page: int,
+    ) -> tuple[int, list[Any]]:
+        """Rows ``page`` (1-indexed) of ``select`` + ``cond`` in ``order_by`` order, and how
+        many rows of ``table`` match ``cond`` in all (one read, one snapshot)."""
+
+        def query(db: sqlite3.Connection) -> tuple[int, list[Any]]:
+            total = int(db.execute(f"SELECT COUNT(*) FROM {table}{cond}", args).fetchone()[0])
+            rows = db.execute(
+                f"{select}{cond} ORDER BY {order_by} LIMIT ? OFFSET ?",
+                [*args, per_page, (page - 1) * per_page],
+            ).fetchall()
+            return total, rows
+
+        return self._call(query)
+
+    # -- fills -----------------------------------------------------------------------------
+    def fills(
+        self,
+        page: int = 1,
+        per_page: int = 100,
+        order_hash: str | None = None,
+        above_block: int | None = None,
+    ) -> tuple[int, list[StoredFill]]:
+        conds: list[str] = []
+        args: list[object] = []
+        if order_hash:
+            conds.append("order_hash=?")
+            args.append(order_hash.lower())
+        if above_block is not None:
+            conds.append("block_number > ?")
+            args.append(above_block)
+        cond = (" WHERE " + " AND ".join(conds)) if conds else ""
+        order_by = "block_number, log_index"
+        total, rows = self._page(
+            "SELECT * FROM fills", "fills", cond, order_by, args, page, per_page
+        )
+        return total, [
+            StoredFill(
+                tx_hash=r[0],
+                log_index=r[1],
+                block_number=r[2],
+                order_hash=bytes.fromhex(r[3][2:]),
+                maker=r[4],
+                taker=r[5],
+                maker_filled=int(r[6]),
+                taker_filled=int(r[7]),
+                fee_recipient=r[8],
+                fee=int(r[9]),
+                ours=bool(r[10]),
+            )
+            for r in rows
+        ]

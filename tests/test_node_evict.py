@@ -1,0 +1,248 @@
+"""Bounded memory: closed orders leave memory once stored, and every path that reads an order
+still finds them (the registry on real SQLite; then a real node on Hardhat, over HTTP)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from sdex.book import RemovalReason
+from sdex.model import OrderStatus
+from sdex.node.core import Node, Record
+from sdex.node.evicted import HashFilter
+from sdex.order import SignedOrder, sign_hash
+from tests.conftest import Chain
+from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.test_book import BASE, A
+from tests.test_book import ask as book_ask
+from tests.test_mirror import Events, revert, synced
+from tests.test_model import _held, node  # noqa: F401  (``node``: the registry's fixture)
+from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask
+
+S = OrderStatus
+
+
+# ---- the registry, on real SQLite ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [S.FILLED, S.CANCELLED, S.EXPIRED, S.REMOVED])
+async def test_a_closed_order_leaves_memory_and_is_read_back_from_the_store(
+    node: Node,  # noqa: F811
+    status: OrderStatus,
+) -> None:
+    reg = node.registry
+    reg.grace = 0
+    rec = _held(node, S.OPEN)
+    h, sig = rec.signed.hash, rec.json["signature"]
+    reg.transition(rec, status, "why", filled=3)
+    assert await reg.evict() == 1
+    assert reg.get(h) is None and reg.by_signature(sig) is None
+    assert not reg.holds_account((A, BASE)) and reg.open_count(None) == 0
+    assert reg.held(h) and reg.lookups == 1 and reg.total == 1
+    body = reg.json_of(h)
+    assert body is not None and body["order"] == rec.json
+    meta = body["metaData"]
+    assert isinstance(meta, dict)
+    assert (meta["status"], meta["filledMakerAmount"], meta["reason"]) == (status, "3", "why")
+    back = reg.load(h)  # back in memory as it was stored, until evicted again
+    assert back is not None and (back.status, back.filled, back.reason) == (status, 3, "why")
+    assert reg.get(h) is back and reg.by_signature(sig) is back
+    assert await reg.evict() == 1 and reg.get(h) is None and reg.total == 1
+    never = bytes(32)
+    assert not reg.held(never) and reg.stored(never) is None and reg.json_of(never) is None
+
+
+@pytest.mark.parametrize(
+    "hold", ["open", "within_grace", "in_book", "write_not_stored", "reopened"]
+)
+async def test_a_record_stays_while_something_needs_it(node: Node, hold: str) -> None:  # noqa: F811
+    """Evicted only once closed, past the grace period, out of the book (no fills in
+    flight) and with its last change committed; then it goes."""
+    reg = node.registry
+    reg.grace = 0
+    rec = _held(node, S.OPEN)
+    h = rec.signed.hash
+    if hold == "open":
+        assert await reg.evict() == 0 and reg.get(h) is rec
+        reg.transition(rec, S.CANCELLED, "gone")
+    elif hold == "within_grace":
+        reg.grace = 60
+        reg.transition(rec, S.CANCELLED, "gone")
+        assert await reg.evict() == 0 and reg.get(h) is rec
+        assert await reg.evict(time.monotonic() + 61) == 1
+        return
+    elif hold == "in_book":
+        reg.set_funds(A, BASE, 10)
+        reg.rest(rec.signed, 0)
+        reg.transition(rec, S.CANCELLED, "gone")  # (the book still holds it)
+        assert await reg.evict() == 0 and reg.get(h) is rec
+        node.book.remove(h, RemovalReason.CANCELLED)
+        assert h not in node.book
+    elif hold == "write_not_stored":
+        reg.defer_writes()
+        reg.transition(rec, S.CANCELLED, "gone")  # its row not even queued yet
+        assert await reg.evict() == 0 and reg.get(h) is rec
+        reg.write_deferred()  # queued: the eviction's read comes after it
+    elif hold == "reopened":
+        reg.transition(rec, S.FILLED, "filled")
+        reg.transition(rec, S.OPEN, "reopened: reorg")
+        assert await reg.evict() == 0 and reg.get(h) is rec
+        reg.transition(rec, S.FILLED, "filled")
+    assert await reg.evict() == 1 and reg.get(h) is None and reg.held(h)
+
+
+async def test_many_closed_orders_keep_the_registry_bounded(node: Node) -> None:  # noqa: F811
+    """2,000 orders accepted then closed: memory holds the open ones only, the store all."""
+    reg = node.registry
+    reg.grace = 0
+    signed: list[SignedOrder] = []
+    for i in range(2_000):
+        so = book_ask(A, 10, 100)
+        node.store.add_order(so, i + 1, S.OPEN, "api")
+        rec = Record(so, i + 1, "api", status=S.NEW)
+        reg.admit(rec)
+        signed.append(so)
+        if i % 10:  # one in ten stays open
+            reg.transition(rec, S.CANCELLED, "gone")
+        if i % 500 == 499:
+            await reg.evict()
+            assert len(reg.records) == reg.open_count(None) == (i + 1) // 10
+    await reg.evict()
+    assert len(reg.records) == 200 == reg.open_count(None) and reg.total == 2_000
+    assert len(reg._by_account[(A, BASE)]) == 200 and len(reg._closing) == 0
+    assert all(reg.held(so.hash) for so in signed)
+
+
+def test_the_filter_never_forgets_a_hash_and_rarely_says_maybe() -> None:
+    f = HashFilter(capacity=10_000)
+    added = [os.urandom(32) for _ in range(10_000)]
+    for h in added:
+        f.add(h)
+    assert all(h in f for h in added) and f.count == 10_000
+    maybes = sum(os.urandom(32) in f for _ in range(20_000))
+    assert maybes < 20_000 * 0.01  # sized for 1% at capacity
+
+
+# ---- a real nd over HTTP -----------------------------------------------------------------
+
+
+def _cancel_sig(c: Chain, s: SignedOrder, maker: int) -> str:
+    return "0x" + sign_hash(c.domain.cancel_digest(s.hash), c.keys[maker]).hex()
+
+
+async def _evicted(nd: Node, *orders: SignedOrder) -> None:
+    await wait_for(lambda: all(s.hash not in nd.records for s in orders), timeout=20)
+
+
+async def _read_back(nd: Node, api: Api, s: SignedOrder, status: str) -> None:
+    """Every read of an order finds an evicted one: by hash, in lists, on the web page, as
+    a repost (200, not accepted again), as a peer's copy, in gossip's ``knows``."""
+    assert s.hash not in nd.records
+    code, rec = await api.get(f"/v1/orders/{s.hash_hex}")
+    assert code == 200 and rec["metaData"]["status"] == status, rec
+    assert rec["order"] == s.to_json()
+    _, page = await api.get("/v1/orders", maker=s.order.maker, status=status)
+    assert s.hash_hex in {r["metaData"]["orderHash"] for r in page["records"]}
+    _, web = await api.get("/web/orders", hash=s.hash_hex)
+    assert web == {s.hash_hex: s.to_json()}
+    code, body = await api.post_order(s)
+    assert code == 200 and body["metaData"]["status"] == status, body
+    assert await nd.submit_from_peer(s.to_json(), "peer-x") == "known"
+    assert nd.knows(s.hash_hex)
+    assert s.hash not in nd.records  # none of these brought it back into memory
+
+
+async def test_closed_orders_are_evicted_and_every_path_reads_them(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Cancelled (soft), removed (IOC with nothing to match), filled on chain: each leaves
+    memory and is still served; a restart loads only the open orders; a cancel of an
+    evicted order answers from the store and its proof is still shown to peers."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", closed_grace=0.2)
+    cancelled = c.sign(ask(c, ALICE, E18, 3100 * E6))
+    ioc = c.sign(ask(c, CAROL, E18, 3200 * E6))
+    filled = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    stays = c.sign(ask(c, CAROL, E18, 3300 * E6))
+    async with running_node(cfg) as (nd, api):
+        for s in (cancelled, filled, stays):
+            assert (await api.post_order(s))[0] == 201
+        code, body = await api.post_order(ioc, tif="ioc")
+        assert code == 201 and body["status"] == "removed", body
+        sig = _cancel_sig(c, cancelled, ALICE)
+        code, body = await api.post(f"/v1/orders/{cancelled.hash_hex}/cancel", {"signature": sig})
+        assert code == 200 and body["status"] == "cancelled"
+        c.exchange.fill_order(c.sender(BOB), filled, 3000 * E6)
+        await synced(nd, c)
+        closed = {cancelled: "cancelled", ioc: "removed", filled: "filled"}
+        await _evicted(nd, *closed)
+        assert set(nd.records) == {stays.hash}
+        for s, status in closed.items():
+            await _read_back(nd, api, s, status)
+        proof = nd.cancel_proofs([cancelled.hash_hex])
+        assert proof == [{"orderHash": cancelled.hash_hex, "signature": sig}]
+        code, body = await api.post(
+            f"/v1/orders/{filled.hash_hex}/cancel", {"signature": _cancel_sig(c, filled, ALICE)}
+        )
+        assert code == 200 and body["status"] == "filled"  # closed: stays as the chain has it
+        await _evicted(nd, filled)  # (the cancel read it back into memory: it leaves again)
+        _, health = await api.get("/health")
+        assert (health["orders"], health["ordersInMemory"], health["openOrders"]) == (4, 1, 1)
+    async with running_node(cfg) as (nd, api):  # restarted: closed orders stay on disk
+        assert set(nd.records) == {stays.hash} and nd.registry.total == 4
+        for s, status in closed.items():
+            await _read_back(nd, api, s, status)
+        assert (await api.status(stays)) == "open"
+
+
+async def test_a_reorg_reopens_an_evicted_filled_order_from_the_store(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db", closed_grace=0.2)) as (nd, api):
+        events = Events(await api.session.ws_connect(api.base + "/v1/ws"))
+        whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        assert (await api.post_order(whole))[0] == 201
+        snap = c.rpc.call("evm_snapshot")
+        c.exchange.fill_order(c.sender(BOB), whole, 3000 * E6)
+        await synced(nd, c)
+        assert (await api.status(whole)) == "filled"
+        await _evicted(nd, whole)
+        revert(c, snap)
+        c.rpc.call("evm_mine")
+        await synced(nd, c)
+        assert nd.watcher.reorgs == 1
+        assert (await api.status(whole)) == "open" and whole.hash in nd.book
+        await wait_for(lambda: events.has("order", "reopened", whole.hash_hex), timeout=10)
+        await events.close()
+        rec = nd.records.get(whole.hash)
+        assert rec is not None and rec.status is S.OPEN  # held again: it is open
+        assert nd.registry.by_signature(whole.to_json()["signature"]) is rec
+
+
+async def test_a_cancel_up_to_rejudges_the_makers_evicted_orders_from_the_store(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The chain says cancelled before filled: a maker's cancel-up-to turns its evicted
+    filled order into a cancelled one, as for an order held in memory; an order closed by
+    the node's policy (an IOC remainder: removed) is not the chain's, and stays."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db", closed_grace=0.2)) as (nd, api):
+        filled = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        ioc = c.sign(ask(c, ALICE, E18, 3200 * E6))
+        assert (await api.post_order(filled))[0] == 201
+        assert (await api.post_order(ioc, tif="ioc"))[0] == 201
+        c.exchange.fill_order(c.sender(BOB), filled, 3000 * E6)
+        await synced(nd, c)
+        await _evicted(nd, filled, ioc)
+        salt = max(filled.order.salt, ioc.order.salt) + 1
+        c.exchange.cancel_orders_up_to(c.sender(ALICE), salt)
+        await synced(nd, c)
+        assert (await api.status(filled)) == "cancelled"
+        assert (await api.status(ioc)) == "removed"
+        assert ioc.hash not in nd.records  # not read back: not the chain's close
+        await _evicted(nd, filled)  # changed, stored, then evicted again
+        assert nd.registry.total == 2 and nd.knows(filled.hash_hex)
