@@ -141,7 +141,6 @@ class Entry:
         "book_side",
         "closed",
         "dead",
-        "expiring",
         "expiry",
         "fee_amount",
         "fillable",
@@ -160,6 +159,8 @@ class Entry:
         "taker_amount",
         "tunit",
         "unit",
+        "xbucket",
+        "xpos",
     )
 
     def __init__(
@@ -202,7 +203,9 @@ class Entry:
         self.dead = False  # its slot in the level's queue is stale (closed or parked)
         self.parked = False  # resting but out of the queue: it cannot trade now
         self.closed: RemovalReason | None = None
-        self.expiring = False  # in the book's expiry index (see ``BookCore.place``)
+        # the book's expiry index: the bucket it is in (None: not indexed) and its place there
+        self.xbucket: list[Entry] | None = None
+        self.xpos = 0
         self.indexed = False  # the book's record of its order (its index holds it by hash)
 
     @property
