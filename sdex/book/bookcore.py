@@ -302,7 +302,7 @@ class BookCore(BookBase):
     def tidy(self, book_side: BookSide, level: Level) -> None:
         """Drop ``level`` if empty, or compact its queue if mostly dead."""
         if level.live == 0 and not level.parked:
-            if book_side.levels.get((level.num, level.den)) is level:
+            if level.listed:
                 book_side.drop(level)
         elif len(level.queue) - level.head > 2 * level.live + 16:
             level.compact()
