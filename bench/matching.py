@@ -15,9 +15,12 @@ Both with 1,000 makers, every maker's funds set (explicit, sufficient), so the s
 bookkeeping runs on every change. Amounts have token decimals (base 18, quote 6) and prices
 are exact rationals; ticks are 0.01 quote per base. Every match the engine proposes is
 ``confirm``\\ ed at once (pending -> filled), as the settlement's receipt would: the
-reference fills at once too (ours: ``MatchingEngine.confirm_all`` on each result's matches,
-after ``submit(signed, NOW)``, both called as the engine's API allows from Python without
-keyword parsing). Order hashes are synthetic unique ids.
+reference fills at once too. Ours: ``submit(signed, NOW)``, then ``MatchingEngine.confirm(m)``
+for each match of its result, one call per match as the node makes them (``sdex.node.settle``
+confirms each settled match with its own bookkeeping around it); ``--confirm batch`` calls
+``MatchingEngine.confirm_all`` on the result's matches instead (one compiled loop, a call the
+node does not make: it flatters ours). Both called as the engine's API allows from Python
+without keyword parsing. Order hashes are synthetic unique ids.
 
 The reference (``RefBook``) is what a bare book is: a ``SortedDict`` of integer tick ->
 ``deque`` of ``[lots, id]`` per side, no funds, no exactness, no fill state beyond the lots
@@ -266,7 +269,9 @@ Step = Callable[[Op], tuple[float, int]]
 """One operation on one book: its seconds (``perf_counter`` around the call) and fills."""
 
 
-def ours(resting: list[Op]) -> tuple[OrderBook, Step]:
+def ours(resting: list[Op], batch: bool = False) -> tuple[OrderBook, Step]:
+    """Our book and engine on ``resting``; ``batch``: confirm a result's matches with one
+    ``confirm_all`` call, not one ``confirm`` call each (as the node)."""
     book = OrderBook([(BASE, QUOTE)])
     for maker in MAKERS:
         book.set_funds(maker, BASE, 10**30)
@@ -299,7 +304,10 @@ def ours(resting: list[Op]) -> tuple[OrderBook, Step]:
         t = clock()
         result = submit(signed, NOW) if kind == ADD else submit(signed, NOW, ioc)
         matches = result.matches
-        if matches:
+        if not batch:
+            for m in matches:
+                confirm(m)
+        elif matches:
             confirm_all(matches)
         return clock() - t, len(matches)
 
@@ -329,14 +337,16 @@ def reference(resting: list[Op]) -> tuple[RefBook, Step]:
     return ref, step
 
 
-def timed(resting: list[Op], ops: list[Op]) -> tuple[dict[str, Any], dict[str, Any]]:
+def timed(
+    resting: list[Op], ops: list[Op], batch: bool = False
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fresh books, the operations run on both in lockstep by chunks of ``CHUNK``: a chunk on
     one book, then the same chunk on the other (which goes first alternates). The shared
     machine's load, which moves over seconds, then falls on both alike, while each book
     keeps its own working set warm in the caches within a chunk (operation by operation,
     ours would evict the reference's). Returns our figures and the reference's."""
     gc.collect()
-    _, a = ours(resting)
+    _, a = ours(resting, batch)
     _, b = reference(resting)
     spent = ([0.0, 0.0, 0.0], [0.0, 0.0, 0.0])
     fills = [0, 0]
@@ -377,12 +387,14 @@ def _figures(spent: list[float], count: list[int], fills: int) -> dict[str, Any]
     return out
 
 
-def compare(name: str, resting: list[Op], ops: list[Op], repeat: int) -> dict[str, Any]:
+def compare(
+    name: str, resting: list[Op], ops: list[Op], repeat: int, batch: bool = False
+) -> dict[str, Any]:
     """Run both books ``repeat`` times in lockstep; keep each one's fastest run."""
     best_ours: dict[str, Any] | None = None
     best_ref: dict[str, Any] | None = None
     for _ in range(repeat):
-        o, r = timed(resting, ops)
+        o, r = timed(resting, ops, batch)
         if best_ours is None or o["ops_per_s"] > best_ours["ops_per_s"]:
             best_ours = o
         if best_ref is None or r["ops_per_s"] > best_ref["ops_per_s"]:
@@ -431,15 +443,26 @@ def main() -> None:
     ap.add_argument("--resting", type=int, default=100_000, help="resting orders (project)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=1, help="runs; the fastest is reported")
+    ap.add_argument(
+        "--confirm",
+        choices=("each", "batch"),
+        default="each",
+        help="each: one confirm call per match, as the node; batch: one confirm_all per result",
+    )
     ap.add_argument("--write", type=Path, help="update the matching section of this markdown")
     ap.add_argument("--before", type=Path, help="JSON printed by an earlier run, to show beside")
     args = ap.parse_args()
     before = json.loads(args.before.read_text()) if args.before else None
     load_before = os.getloadavg()[0]
-    project = compare("project", *project_workload(args.resting, args.ops, args.seed), args.repeat)
-    crossing = compare("crossing", *crossing_workload(20_000, args.ops, args.seed), args.repeat)
+    batch = args.confirm == "batch"
+    project = compare(
+        "project", *project_workload(args.resting, args.ops, args.seed), args.repeat, batch
+    )
+    crossing = compare(
+        "crossing", *crossing_workload(20_000, args.ops, args.seed), args.repeat, batch
+    )
     mem = memory(project_workload(args.resting, 0, args.seed)[0])
-    result = {"project": project, "crossing": crossing, "memory": mem}
+    result = {"project": project, "crossing": crossing, "memory": mem, "confirm": args.confirm}
     result["compiled"] = native.ACTIVE  # mypyc build or Python source (SDEX_PURE=1)
     result["compiled_reason"] = native.REASON
     result["python"] = platform.python_version()

@@ -466,3 +466,34 @@ def test_restore_rejects_an_unknown_version() -> None:
     data["version"] = 99
     with pytest.raises(ValueError):
         OrderBook.restore(data)
+
+
+def test_an_emptied_level_is_kept_as_a_spare_then_listed_again_in_its_place() -> None:
+    book = new_book()
+    asks = book.pair(BASE, QUOTE).asks
+    low, mid, high = ask(A, 1, 10), ask(A, 1, 20), ask(A, 1, 30)
+    for o in (low, mid, high):
+        book.add(o)
+    level = asks.level(20, 1)
+    book.remove(mid.hash, RemovalReason.CANCELLED)
+    # out of the side's price order, and of its length and depth, but kept for reuse
+    assert [(lv.num, lv.den) for lv in asks] == [(10, 1), (30, 1)] and len(asks) == 2
+    assert not level.listed and level.queue == [] and asks.spares == 1
+    again = ask(B, 1, 20)
+    book.add(again)
+    assert asks.level(20, 1) is level and level.listed and asks.spares == 0
+    assert [(lv.num, lv.den) for lv in asks] == [(10, 1), (20, 1), (30, 1)]
+    assert hashes(book.pair(BASE, QUOTE).orders(Side.ASK)) == [low.hash, again.hash, high.hash]
+
+
+def test_spare_levels_are_bounded() -> None:
+    book = new_book()
+    asks = book.pair(BASE, QUOTE).asks
+    for price in range(1, 200):  # each level made, then emptied
+        o = ask(A, 1, price)
+        book.add(o)
+        book.remove(o.hash, RemovalReason.CANCELLED)
+        assert asks.spares <= len(asks) + 64
+        assert len(asks.levels) == asks.spares + len(asks)
+    assert len(asks) == 0 and asks.best is None
+    assert len(asks.levels) <= 65

@@ -505,6 +505,27 @@ class BookMachine(RuleBasedStateMachine):
             assert len(p) == total
 
     @invariant()
+    def closed_orders_are_let_go(self) -> None:
+        """The expiry index holds exactly the open orders at a level (and perhaps deferred
+        ones), each at its recorded place; an account with no open order holds no closed
+        one: a closed order is kept only while its fills are in flight (by the index)."""
+        book = self.book
+        indexed: set[bytes] = set()
+        for bucket in book._expiry_at.values():
+            for i, e in enumerate(bucket):
+                assert e.closed is None and e.xbucket is bucket and e.xpos == i, e
+                assert book._index.get(e.hash) is e
+                indexed.add(e.hash)
+        for e in book._index.values():
+            if e.closed is None and e.level is not None:
+                assert e.hash in indexed, e
+            if e.closed is not None:
+                assert e.xbucket is None, e
+        for account in book.accounts():
+            if not account.live:
+                assert account.orders == [], account.maker
+
+    @invariant()
     def never_crossed(self) -> None:
         """No bid and ask on offer cross in price, unless their takers forbid the trade."""
         offered = [

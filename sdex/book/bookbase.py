@@ -38,8 +38,7 @@ class BookBase:
         self._accounts: dict[str, dict[str, Account]] = {}
         # resting orders by expiry: a heap of the distinct expiries, the orders of each
         self._expiry_heap: list[int] = []
-        self._expiry_at: dict[int, list[Entry]] = {}
-        self._expiry_count = 0
+        self._expiry_at: dict[int, list[Entry]] = {}  # open orders only (``_index_expiry``)
         # heap[0], or NO_EXPIRY: read by the engine on every incoming order, natively
         self.next_expiry_at = NO_EXPIRY
         # the bucket of the last expiry indexed (orders often share one): a dict lookup less

@@ -179,13 +179,11 @@ class BookCore(BookBase):
         """``place`` of an entry that can trade: into the expiry index and at the tail of its
         level's queue (``_index_expiry``, ``BookSide.level_of`` and ``Level.push``'s usual
         cases inlined: the path of every new order that rests)."""
-        e.expiring = True
-        exp = e.expiry
         bucket = self._last_bucket
-        count = self._expiry_count + 1
-        if bucket is not None and exp == self._last_expiry and count <= 2 * len(self._index) + 1024:
+        if bucket is not None and e.expiry == self._last_expiry:
+            e.xpos = len(bucket)
             bucket.append(e)
-            self._expiry_count = count
+            e.xbucket = bucket
         else:
             self._index_expiry(e)
         side = e.book_side
@@ -201,28 +199,42 @@ class BookCore(BookBase):
 
     def _index_expiry(self, e: Entry) -> None:
         """Only orders at a level expire in the book (IOC/FOK never rest, and a deferred
-        order is not offered: filled when its fills settle, or indexed when one fails)."""
-        e.expiring = True
+        order is not offered: filled when its fills settle, or indexed when one fails).
+
+        A bucket holds exactly the open orders of its expiry: ``close`` takes an order out
+        at once (``_unindex_expiry``, O(1)), so a closed order is not kept reachable (and
+        its memory cold) until a sweep: it is freed while it is still in the caches."""
         exp = e.expiry
         bucket = self._last_bucket
         if bucket is None or exp != self._last_expiry:
             bucket = self._expiry_at.get(exp)
+            if bucket is None:
+                bucket = self._expiry_at[exp] = []
+                heapq.heappush(self._expiry_heap, exp)
+                self.next_expiry_at = self._expiry_heap[0]
+            self._last_expiry = exp
+            self._last_bucket = bucket
+        e.xpos = len(bucket)
+        bucket.append(e)
+        e.xbucket = bucket
+
+    @staticmethod
+    def _unindex_expiry(e: Entry) -> None:
+        """Take ``e`` out of its expiry bucket: the bucket's last order takes its slot."""
+        bucket = e.xbucket
         if bucket is None:
-            bucket = self._expiry_at[exp] = [e]
-            heapq.heappush(self._expiry_heap, exp)
-            self.next_expiry_at = self._expiry_heap[0]
-        else:
-            bucket.append(e)
-        self._last_expiry = exp
-        self._last_bucket = bucket
-        count = self._expiry_count = self._expiry_count + 1
-        if count > 2 * len(self._index) + 1024:
-            self._compact_expiries()
+            return
+        e.xbucket = None
+        last = bucket.pop()
+        if last is not e:
+            i = e.xpos
+            bucket[i] = last
+            last.xpos = i
 
     def _undefer(self, e: Entry, park: bool) -> None:
         """A deferred entry (parked without a level) has something to offer again."""
         e.parked = False
-        if not e.expiring:  # deferred when placed (an order in flight from the start)
+        if e.xbucket is None:  # deferred when placed (an order in flight from the start)
             self._index_expiry(e)
         self._enter_level(e, park)
 
@@ -239,16 +251,6 @@ class BookCore(BookBase):
         if len(level.queue) - level.head > level.live:  # dead slots past the head
             level.compact()
         level.push(e)
-
-    def _compact_expiries(self) -> None:
-        """Drop closed orders from the expiry buckets (mostly closed: filled, cancelled)."""
-        count = 0
-        self._last_bucket = None
-        for exp in list(self._expiry_at):
-            kept = [x for x in self._expiry_at[exp] if x.closed is None]
-            self._expiry_at[exp] = kept
-            count += len(kept)
-        self._expiry_count = count
 
     def unregister(self, e: Entry) -> None:
         """Forget an entry that never rested and has nothing pending (a killed FOK, say)."""
@@ -277,8 +279,12 @@ class BookCore(BookBase):
         pending = e.pending
         account.open -= e.maker_amount - e.filled - pending
         account.live -= 1
+        if not account.live and account.orders:
+            account.orders = []  # all closed: drop them now (see ``_index_expiry``)
         e.closed = reason
         e.fillable = 0
+        if e.xbucket is not None:
+            self._unindex_expiry(e)
         level = e.level
         if level is not None:
             level.discard(e)
@@ -296,7 +302,7 @@ class BookCore(BookBase):
     def tidy(self, book_side: BookSide, level: Level) -> None:
         """Drop ``level`` if empty, or compact its queue if mostly dead."""
         if level.live == 0 and not level.parked:
-            if book_side.levels.get((level.num, level.den)) is level:
+            if level.listed:
                 book_side.drop(level)
         elif len(level.queue) - level.head > 2 * level.live + 16:
             level.compact()
@@ -316,7 +322,8 @@ class BookCore(BookBase):
         while heap and heap[0] <= now:
             bucket = self._expiry_at.pop(heapq.heappop(heap))
             self._last_bucket = None
-            self._expiry_count -= len(bucket)
+            for e in bucket:  # out of the index first: ``close`` would move the others
+                e.xbucket = None
             for e in bucket:
                 if e.closed is None and self._index.get(e.hash) is e:
                     self.close(e, _EXPIRED)

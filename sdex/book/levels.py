@@ -16,10 +16,7 @@ are pending, its maker is short of funds) is *parked*: taken out of the queue so
 matching never walks past it, and put back at its time priority (by ``seq``) when it can
 trade again. So a walk's cost never grows with entries that cannot trade.
 
-This module imports nothing else of ``sdex.book`` but its types: the import graph of the
-package has no cycles (``types`` <- ``levels`` <- ``funds``, ``pairbook`` <- ``bookcore`` <-
-``orderbook``).
-"""
+Imports nothing of ``sdex.book`` but its types: no import cycles in the package."""
 
 from __future__ import annotations
 
@@ -141,7 +138,6 @@ class Entry:
         "book_side",
         "closed",
         "dead",
-        "expiring",
         "expiry",
         "fee_amount",
         "fillable",
@@ -160,6 +156,8 @@ class Entry:
         "taker_amount",
         "tunit",
         "unit",
+        "xbucket",
+        "xpos",
     )
 
     def __init__(
@@ -202,7 +200,9 @@ class Entry:
         self.dead = False  # its slot in the level's queue is stale (closed or parked)
         self.parked = False  # resting but out of the queue: it cannot trade now
         self.closed: RemovalReason | None = None
-        self.expiring = False  # in the book's expiry index (see ``BookCore.place``)
+        # the book's expiry index: the bucket it is in (None: not indexed) and its place there
+        self.xbucket: list[Entry] | None = None
+        self.xpos = 0
         self.indexed = False  # the book's record of its order (its index holds it by hash)
 
     @property
@@ -239,7 +239,7 @@ class Level:
     (``BookSide``): ``-price`` for asks, ``price`` for bids, as a float, so that the best
     level has the greatest rank."""
 
-    __slots__ = ("den", "head", "live", "num", "parked", "queue", "rank")
+    __slots__ = ("den", "head", "listed", "live", "num", "parked", "queue", "rank")
 
     def __init__(self, num: int, den: int, rank: float) -> None:
         self.num = num
@@ -249,14 +249,11 @@ class Level:
         self.head = 0  # queue[:head] are all dead
         self.live = 0  # entries in the queue not dead
         self.parked: dict[bytes, Entry] = {}  # resting here, out of the queue
+        self.listed = False  # in its side's ``ranked`` (else empty, kept as a spare)
 
     @property
     def price(self) -> Fraction:
         return Fraction(self.num, self.den)
-
-    @property
-    def empty(self) -> bool:
-        return self.live == 0 and not self.parked
 
     def push(self, entry: Entry) -> None:
         """Rest ``entry`` in the queue at its time priority (usually the tail)."""
@@ -349,6 +346,7 @@ class Level:
 
 
 _EXACT: Final = 2**53  # ints below it are exact floats
+_SPARES: Final = 64  # empty levels a side keeps beyond as many as it lists (``BookSide.drop``)
 
 
 def ratio(num: int, den: int) -> float:
@@ -394,6 +392,7 @@ class BookSide:
         "ranked",
         "ranks",
         "side",
+        "spares",
     )
 
     def __init__(self, side: Side) -> None:
@@ -409,35 +408,45 @@ class BookSide:
         self.best: Level | None = None  # ranked[-1]: read on every incoming order
         self.opposite: BookSide = self
         self.owner: object = None  # the book it belongs to (set by ``BookCore.add_pair``)
+        self.spares = 0  # empty levels kept in ``levels`` (not ``listed``), see ``drop``
 
     def level(self, num: int, den: int) -> Level:
-        """The level at ``num/den`` (reduced), created if new."""
+        """The level at ``num/den`` (reduced), created if new (or a spare one listed again)."""
         rank = ratio(num, den)
         if self.is_ask:
             rank = -rank
         level = self.by_rank.get(rank)
-        if level is not None and level.num == num and level.den == den:
-            return level
-        level = self.levels.get((num, den))
-        if level is None:
-            level = Level(num, den, rank)
-            self.levels[(num, den)] = level
-            if rank not in self.by_rank:
-                self.by_rank[rank] = level
-            ranks = self.ranks
-            ranked = self.ranked
-            n = len(ranks)
-            i = bisect_left(ranks, rank)
-            while i < n and ranks[i] == rank and self._worse(ranked[i], level):
-                i += 1
-            if i == n:
-                ranks.append(rank)
-                ranked.append(level)
-                self.best = level
-            else:
-                ranks.insert(i, rank)
-                ranked.insert(i, level)
+        if level is None or level.num != num or level.den != den:
+            level = self.levels.get((num, den))
+            if level is None:
+                level = Level(num, den, rank)
+                self.levels[(num, den)] = level
+                if rank not in self.by_rank:
+                    self.by_rank[rank] = level
+                self._list(level)
+                return level
+        if not level.listed:  # a spare
+            self.spares -= 1
+            self._list(level)
         return level
+
+    def _list(self, level: Level) -> None:
+        """Put ``level`` in its place in ``ranked``."""
+        rank = level.rank
+        ranks = self.ranks
+        ranked = self.ranked
+        n = len(ranks)
+        i = bisect_left(ranks, rank)
+        while i < n and ranks[i] == rank and self._worse(ranked[i], level):
+            i += 1
+        if i == n:
+            ranks.append(rank)
+            ranked.append(level)
+            self.best = level
+        else:
+            ranks.insert(i, rank)
+            ranked.insert(i, level)
+        level.listed = True
 
     def level_of(self, e: Entry) -> Level:
         """The level of ``e``'s price (quote per base, reduced: whole units), made if new."""
@@ -452,25 +461,40 @@ class BookSide:
         return a.num * b.den < b.num * a.den
 
     def drop(self, level: Level) -> None:
-        """Forget an empty level."""
-        del self.levels[(level.num, level.den)]
-        if self.by_rank.get(level.rank) is level:
-            del self.by_rank[level.rank]
+        """Take an empty level out of ``ranked``, kept in ``levels`` as a spare (prices near
+        the market empty and fill again all the time) until spares are too many."""
         ranked = self.ranked
+        level.listed = False
+        if level.queue:
+            level.queue = []  # its dead slots: let the closed orders go
+        level.head = 0
         if ranked[-1] is level:  # the usual case: the best level was used up
             ranked.pop()
             self.ranks.pop()
             self.best = ranked[-1] if ranked else None
-            return
-        i = bisect_left(self.ranks, level.rank)
-        while ranked[i] is not level:
-            i += 1
-        del ranked[i]
-        del self.ranks[i]
+        else:
+            i = bisect_left(self.ranks, level.rank)
+            while ranked[i] is not level:
+                i += 1
+            del ranked[i]
+            del self.ranks[i]
+        spares = self.spares = self.spares + 1
+        if spares > len(ranked) + _SPARES:
+            self._forget_spares()
+
+    def _forget_spares(self) -> None:
+        levels = self.levels
+        by_rank = self.by_rank
+        for key, level in list(levels.items()):
+            if not level.listed:
+                del levels[key]
+                if by_rank.get(level.rank) is level:
+                    del by_rank[level.rank]
+        self.spares = 0
 
     def __iter__(self) -> Iterator[Level]:
         """Levels, best price first."""
         return reversed(self.ranked)
 
     def __len__(self) -> int:
-        return len(self.levels)
+        return len(self.ranked)

@@ -321,6 +321,8 @@ class OrderBook(BookCore):
         if not 0 <= book._seq < SEQ_LIMIT or any(e.seq > book._seq for e, _, _ in placed):
             raise ValueError(f"snapshot seq {book._seq} out of range")
         for account in list(book.accounts()):
+            if not account.live:
+                account.orders = []  # closed ones only (as ``close`` leaves them)
             book._reallocate(account)
         for e, parked, deferred in placed:
             book.place(e, park=parked, defer=deferred)
