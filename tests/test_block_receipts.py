@@ -57,6 +57,9 @@ async def test_settlements_take_their_receipts_from_their_blocks(
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         if engine == "anvil":
             await wait_for(lambda: node.mirror.announced.live)
+            # (sends that no other waits behind come back with their receipts there:
+            # eth_sendRawTransactionSync, tests/test_broadcast.py; here: polled)
+            node.settler.broadcaster.sync = False
         for _ in range(3):
             maker = c.sign(ask(c, CAROL, E18, 3000 * E6))
             taker = c.sign(bid(c, BOB, E18, 3000 * E6))

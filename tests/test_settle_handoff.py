@@ -194,7 +194,7 @@ async def test_a_failed_fills_write_is_written_again(
     async with running_node(cfg) as (node, api):
         await wait_for(lambda: node.watcher.caught_up.is_set())
         if not with_send:
-            node.settler._early = lambda receipt: receipt  # type: ignore[method-assign]
+            node.settler.broadcaster.early = lambda receipt: receipt  # type: ignore[method-assign]
         ended: list[BaseException | None] = []
         landed = node.settler._landed
 
@@ -204,7 +204,7 @@ async def test_a_failed_fills_write_is_written_again(
 
         node.settler._landed = spy  # type: ignore[method-assign]
         await post_all(api, [c.sign(ask(c, CAROL, E18, 3000 * E6))])
-        settlement = ("/node/settle.py", "/settlement/settler.py")  # (not the watcher's)
+        settlement = ("/node/settle.py", "/settlement/broadcast.py")  # (not the watcher's)
         failed = fail_once(node.store, "add_fills_soon", times=times, callers=settlement)
         taker = c.sign(bid(c, BOB, E18, 3000 * E6))
         assert (await api.post_order(taker))[0] == 201
