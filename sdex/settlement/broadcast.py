@@ -34,6 +34,8 @@ log = logging.getLogger("sdex.settlement")
 
 RECEIPT_WITH_SEND_PAUSE = 16
 """Sends without the receipt asked with them after one that gave none (anvil, paused mining)."""
+BATCH_MISSES = 3
+"""Batched receipt asks in a row that found none before sends go without them for a while."""
 SYNC_TIMEOUT = 0.5
 """Seconds a send by ``eth_sendRawTransactionSync`` waits for its receipt (anvil mines in
 milliseconds; longer: mining is paused or starved, the receipt is polled)."""
@@ -60,6 +62,8 @@ class Broadcaster:
         self._lock = threading.Lock()
         self._receipt_with_send = 0
         """Sends left before the receipt is asked with the send again (one gave none)."""
+        self._misses = 0
+        """Sends in a row whose batched receipt ask found none."""
 
     def queued(self, signed: SignedTx, times: FlightTimes | None = None) -> None:
         """(Any thread) ``signed`` is queued on the chain thread now: a send waits."""
@@ -96,7 +100,12 @@ class Broadcaster:
             # Send and receipt in one round trip: no second request after the mining.
             raw = self.sender.broadcast_for_receipt(signed)
             asked = True
-            if raw is None:
+            # Hardhat's batch reads the receipt before the mining ends now and then (more
+            # often on a busy machine): a miss alone is no reason to stop asking; misses in
+            # a row are (a chain that mines after answering, or paused).
+            self._misses = self._misses + 1 if raw is None else 0
+            if self._misses >= BATCH_MISSES:
+                self._misses = 0
                 self._receipt_with_send = RECEIPT_WITH_SEND_PAUSE
         if not asked:
             # A TransactionFailed here means mined and reverted (Hardhat answers so): the
