@@ -27,6 +27,9 @@
    rates are printed with their ratio. Then order-to-receipt under load, automine:
    crossing orders posted open-loop at ``--load-rate`` a second for ``--load-seconds``,
    each timed from its POST until the websocket announced its settlement (p50/p90/p99).
+6. ``load`` (only with ``--phases load``): order-to-receipt under load alone, after a
+   warm-up of ten crossings one at a time, ``--load-rounds`` rounds (each with the load
+   average at its start and the settler's stages): quicker than the whole settle phase.
 
 Orders are signed before any timing starts. Every process started here (Hardhat, the node)
 is stopped by its own PID. Prints JSON; ``--write docs/BENCHMARKS.md`` also replaces the
