@@ -27,6 +27,9 @@
    rates are printed with their ratio. Then order-to-receipt under load, automine:
    crossing orders posted open-loop at ``--load-rate`` a second for ``--load-seconds``,
    each timed from its POST until the websocket announced its settlement (p50/p90/p99).
+6. ``load`` (only with ``--phases load``): order-to-receipt under load alone, after a
+   warm-up of ten crossings one at a time, ``--load-rounds`` rounds (each with the load
+   average at its start and the settler's stages): quicker than the whole settle phase.
 
 Orders are signed before any timing starts. Every process started here (Hardhat, the node)
 is stopped by its own PID. Prints JSON; ``--write docs/BENCHMARKS.md`` also replaces the
@@ -93,7 +96,7 @@ OPERATOR = 19  # dev account that sends the settlement transactions (never a mak
 ASK_MAKERS = range(0, 9)  # makers of resting asks in phases 3 and 4
 BID_MAKERS = range(9, 18)  # makers of the crossing bids (disjoint: no self-trades)
 JSON_HEADERS = {"Content-Type": "application/json"}
-PHASES = ("validation", "http", "latency", "settle")
+PHASES = ("validation", "http", "latency", "settle", "load")
 
 # The node in its own process: ``sdex node`` when the CLI has it, else the same entry point.
 LAUNCHER = """\
@@ -1133,6 +1136,28 @@ async def bench_settlement(
     }
 
 
+async def bench_load_rounds(
+    url: str, signer: Signer, args: argparse.Namespace, pids: dict[str, int]
+) -> dict[str, Any]:
+    """Only order-to-receipt under load (``--phases load``): a warm-up of 20 crossings one at
+    a time, then ``--load-rounds`` rounds of ``bench_latency_under_load``, each printed with
+    ``uptime``'s load average when it started."""
+    warm = await bench_latency(url, signer, 10, pids)
+    rounds = []
+    for _ in range(args.load_rounds):
+        load_avg = os.getloadavg()[0]
+        r = await bench_latency_under_load(url, signer, args.load_rate, args.load_seconds, pids)
+        rounds.append({"load_average": round(load_avg, 2), **r})
+    p50s = [r["order_to_receipt_ms"]["p50"] for r in rounds]
+    return {
+        "warmup_p50_ms": warm["order_to_receipt_ms"]["p50"],
+        "p50_ms": p50s,
+        "p99_ms": [r["order_to_receipt_ms"]["p99"] for r in rounds],
+        "p50_median_ms": statistics.median(p50s),
+        "rounds": rounds,
+    }
+
+
 # -- driver ------------------------------------------------------------------------------------
 
 
@@ -1220,7 +1245,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             node_file = deployment_file
             if args.rpc_proxy and "settle" in phases:
                 node_file, args.proxy_url = rpc_proxy(stack, deployment, workdir, pids)
-            if "settle" in phases or "latency" in phases:
+            if "settle" in phases or "latency" in phases or "load" in phases:
                 with node_process(node_file, key, workdir, "node-settle", profile) as (
                     p,
                     url,
@@ -1231,6 +1256,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             bench_settlement(
                                 url, devnet.node.url, deployment, signer, args, node_pids
                             )
+                        )
+                    if "load" in phases:
+                        result["under_load"] = asyncio.run(
+                            bench_load_rounds(url, signer, args, node_pids)
                         )
                     if "latency" in phases:
                         result["order_to_receipt"] = asyncio.run(
@@ -1494,9 +1523,10 @@ def main() -> None:
     )  # fmt: skip
     ap.add_argument("--engine", choices=("hardhat", "anvil"), default="hardhat")
     ap.add_argument(
-        "--phases", nargs="+", choices=PHASES, default=list(PHASES),
+        "--phases", nargs="+", choices=PHASES, default=list(PHASES[:-1]),
         help="run only these phases (validation, http: phase 2, latency: phases 3 and 4, "
-        "settle: settlement beside the raw sender); the node section needs all of them",
+        "settle: settlement beside the raw sender, load: only order-to-receipt under load, "
+        "--load-rounds times); the node section needs all but load",
     )  # fmt: skip
     ap.add_argument("--warmup-batches", type=int, default=10, help="raw batches before timing")
     ap.add_argument("--raw-batches", type=int, default=16, help="raw batches of 64 per round")
@@ -1516,6 +1546,9 @@ def main() -> None:
         help="crossing orders a second offered while order-to-receipt is measured under load",
     )  # fmt: skip
     ap.add_argument("--load-seconds", type=float, default=10.0, help="how long that load runs")
+    ap.add_argument(
+        "--load-rounds", type=int, default=3, help="load: rounds of order-to-receipt under load"
+    )
     ap.add_argument("--before", type=Path, help="JSON printed by an earlier run, to compare")
     ap.add_argument("--before-label", default="an earlier commit", help="what --before ran")
     ap.add_argument("--write", type=Path, help="update the node section of this markdown file")
@@ -1555,7 +1588,7 @@ def main() -> None:
                 f"Settlement at the chain's speed, {engine}{args.section_note} (bench/node.py)",
                 settlement_markdown(result, args),
             )
-        if set(args.phases) == set(PHASES) and args.engine == "hardhat":
+        if set(PHASES) - {"load"} <= set(args.phases) and args.engine == "hardhat":
             write_section(args.write, "Node (bench/node.py)", markdown(result, args))
 
 

@@ -57,6 +57,9 @@ async def test_settlements_take_their_receipts_from_their_blocks(
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         if engine == "anvil":
             await wait_for(lambda: node.mirror.announced.live)
+            # (sends that no other waits behind come back with their receipts there:
+            # eth_sendRawTransactionSync, tests/test_broadcast.py; here: polled)
+            node.settler.broadcaster.sync = False
         for _ in range(3):
             maker = c.sign(ask(c, CAROL, E18, 3000 * E6))
             taker = c.sign(bid(c, BOB, E18, 3000 * E6))
@@ -128,22 +131,72 @@ class _Receipts(AsyncRpc):
         return [await ask("eth_getTransactionReceipt", t) for t in self.txs]
 
 
+def _one_block(c: Chain) -> tuple[str, str, str]:
+    """Two transfers mined in one block (mining paused while they are sent): their hashes
+    and the block's."""
+    s = c.sender(1)
+    c.rpc.call("evm_setAutomine", False)
+    try:
+        a = s.send(c.address(2), b"", 21_000)
+        b = s.send(c.address(3), b"", 21_000)
+        c.rpc.call("evm_mine")
+    finally:
+        c.rpc.call("evm_setAutomine", True)
+    block = s.wait(b).block_hash
+    assert s.wait(a).block_hash == block
+    return a, b, block
+
+
 async def test_a_block_read_keeps_only_the_receipts_waited_for(chain: Chain) -> None:
     """Review finding: every receipt of a block was kept (as parsed JSON) for 16 blocks;
     only those of the settlements in flight are kept now."""
     c = chain
-    s = c.sender(1)
-    a = s.send(c.address(2), b"", 21_000)
-    b = s.send(c.address(3), b"", 21_000)
-    s.wait(b)
+    a, b, block = _one_block(c)
     rpc = _Receipts(c.rpc.url, [a, b])
     try:
         waited = {a}
-        found, receipt = await BlockReceipts(rpc, waited).find(["0x" + "11" * 32], a)
+        found, receipt = await BlockReceipts(rpc, waited).find([block], a)
         assert found and isinstance(receipt, dict) and receipt["transactionHash"] == a
-        kept = await BlockReceipts(rpc, waited)._read("0x" + "11" * 32)
+        kept = await BlockReceipts(rpc, waited)._read(block)
         assert kept is not None and set(kept) == {a}
-        everything = await BlockReceipts(rpc)._read("0x" + "11" * 32)
+        everything = await BlockReceipts(rpc)._read(block)
         assert everything is not None and set(everything) == {a, b}
+    finally:
+        await rpc.close()
+
+
+async def test_receipts_of_another_block_than_the_one_asked_are_not_taken(chain: Chain) -> None:
+    """Review finding: the receipts a block read answered were taken without checking
+    that they are of the block asked: an endpoint that answers another block's (a reorg
+    between the announcement and the read, a node that resolves the hash wrongly, a lying
+    proxy) made a settlement take a receipt of a block the watcher does not follow. Now
+    such a read counts as a bad one: the waiter asks by hash (in the same pass), and after
+    ``MAX_BAD_READS`` the reads stop for good."""
+    c = chain
+    s = c.sender(1)
+    tx = s.send(c.address(2), b"", 21_000)
+    mined = s.wait(tx)
+    nonce = int(c.rpc.call("eth_getTransactionByHash", tx)["nonce"], 16)
+    other = s.wait(s.send(c.address(3), b"", 21_000)).block_hash  # a later block, real
+    assert other != mined.block_hash
+    rpc = _Receipts(c.rpc.url, [tx])  # answers ``tx``'s receipt for any block asked
+    try:
+        blocks = BlockReceipts(rpc)
+        assert await blocks.find([other], tx) == (False, None)  # not "in the later block"
+        assert blocks.supported
+        for _ in range(MAX_BAD_READS - 1):
+            heads = HeadSignal()
+            heads.live = True
+            before = heads.count
+            heads.announce(other)
+            got = await poll_receipt(
+                rpc, s.address, SignedTx(tx, nonce, ""), False, heads, before, blocks
+            )
+            assert got is not None and got.block_hash == mined.block_hash  # asked by hash
+        assert not blocks.supported  # three lies in a row: by hash from now on
+        # the same endpoint asked for the block that does hold it: taken
+        honest = BlockReceipts(rpc)
+        found, raw = await honest.find([mined.block_hash], tx)
+        assert found and isinstance(raw, dict) and raw["blockHash"] == mined.block_hash
     finally:
         await rpc.close()

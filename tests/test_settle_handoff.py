@@ -195,7 +195,7 @@ async def test_a_failed_fills_write_is_written_again(
     async with running_node(cfg) as (node, api):
         await wait_for(lambda: node.watcher.caught_up.is_set())
         if not with_send:
-            node.settler._early = lambda receipt: receipt  # type: ignore[method-assign]
+            node.settler.broadcaster.early = lambda receipt: receipt  # type: ignore[method-assign]
         ended: list[BaseException | None] = []
         landed = node.settler._landed
 
@@ -205,7 +205,7 @@ async def test_a_failed_fills_write_is_written_again(
 
         node.settler._landed = spy  # type: ignore[method-assign]
         await post_all(api, [c.sign(ask(c, CAROL, E18, 3000 * E6))])
-        settlement = ("/node/settle.py", "/settlement/settler.py")  # (not the watcher's)
+        settlement = ("/node/settle.py", "/settlement/broadcast.py")  # (not the watcher's)
         failed = fail_once(node.store, "add_fills_soon", times=times, callers=settlement)
         taker = c.sign(bid(c, BOB, E18, 3000 * E6))
         assert (await api.post_order(taker))[0] == 201
@@ -216,3 +216,48 @@ async def test_a_failed_fills_write_is_written_again(
         said = [r.message for r in caplog.records]
         again = ("fills write queued with the receipt failed", "settlement's fills write failed")
         assert any(a in m for a in again for m in said), said  # the settlement's path retried
+
+
+async def test_fills_that_no_write_stored_are_stored_before_the_head_is_saved(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Review finding: when the settlement's fills write failed every time, and the
+    watcher's write of the same block failed too, the fills stayed missing until a rescan
+    (the watcher only logged the error, and saved its head past the block: a restart did
+    not read the block again). Now the watcher does not save its head while a block's
+    fills are not durable, and writes them again until they are."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR, poll_interval=3600.0)
+    async with running_node(cfg) as (node, api):
+        await wait_for(lambda: node.watcher.caught_up.is_set())
+        real = node.store.add_fills_soon
+        refused: list[int] = []
+
+        def refusing(fills: Any) -> Future[Any]:  # a disk that refuses every fills write
+            refused.append(len(fills))
+            fut: Future[Any] = Future()
+            fut.set_exception(StoreError("commit failed: disk I/O error"))
+            return fut
+
+        node.store.add_fills_soon = refusing  # type: ignore[method-assign]
+        await post_all(api, [c.sign(ask(c, CAROL, E18, 3000 * E6))])
+        taker = c.sign(bid(c, BOB, E18, 3000 * E6))
+        assert (await api.post_order(taker))[0] == 201
+        await wait_for(lambda: node.settler.settled == 1)
+        (tx,) = node.settler.ours
+        block = int(c.rpc.call("eth_getTransactionReceipt", tx)["blockNumber"], 16)
+        # the node gave up on its own write; the watcher reached the block and failed too
+        await wait_for(lambda: len(refused) >= 6 and node.watcher.status == "failing")
+        assert node.watcher.mirror.head is not None and node.watcher.mirror.head.number >= block
+        saved = node.store.checkpoint()
+        assert saved is not None and saved[0] < block, "head saved past fills not stored"
+        assert (await api.get("/v1/fills"))[1]["total"] == 0
+        failures = node.watcher.failures
+        await wait_for(lambda: node.watcher.failures > failures)  # tried again, still refused
+        node.store.add_fills_soon = real  # type: ignore[method-assign]
+        await wait_for(lambda: node.watcher.status == "ok", timeout=20.0)
+        assert (await api.get("/v1/fills"))[1]["total"] == 2
+        saved = node.store.checkpoint()
+        assert saved is not None and saved[0] >= block
+        fills = (await api.get("/v1/fills"))[1]["records"]
+        assert {(f["transactionHash"], f["settledByThisNode"]) for f in fills} == {(tx, True)}

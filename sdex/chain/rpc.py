@@ -29,10 +29,12 @@ class Rpc:
         self._session = requests.Session()
         self._ids = itertools.count(1)
 
-    def call(self, method: str, *params: Any) -> Any:
-        """One request; raises ``ContractRevert`` for reverts, ``RpcError`` for other errors."""
+    def call(self, method: str, *params: Any, timeout: float | None = None) -> Any:
+        """One request; raises ``ContractRevert`` for reverts, ``RpcError`` for other errors.
+        ``timeout``: seconds to wait for the answer instead of the client's (``requests``'
+        ``ReadTimeout`` when passed: the request was sent, its fate unknown)."""
         body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
-        reply = self._post(body)
+        reply = self._post(body, timeout)
         if not isinstance(reply, dict):
             raise RpcError(0, f"{self.url} answered a call with {type(reply).__name__}", None)
         return _result(reply)
@@ -49,9 +51,10 @@ class Rpc:
         ids = [next(self._ids) for _ in calls]
         return batch_results(self.url, ids, self._post(batch_body(ids, calls)))
 
-    def _post(self, body: object) -> Any:
+    def _post(self, body: object, timeout: float | None = None) -> Any:
         """POST ``body``; the answer parsed with size and depth bounds (``sdex.jsonio``)."""
-        with self._session.post(self.url, json=body, timeout=self.timeout, stream=True) as resp:
+        wait = self.timeout if timeout is None else (self.timeout, timeout)
+        with self._session.post(self.url, json=body, timeout=wait, stream=True) as resp:
             resp.raise_for_status()
             raw = resp.raw.read(MAX_RESPONSE + 1, decode_content=True)
         try:

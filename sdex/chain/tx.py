@@ -13,11 +13,19 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import coincurve
+import requests
 from eth_hash.auto import keccak
 
 from sdex.chain.rpc import Rpc
-from sdex.errors import ChainError, ContractRevert, TransactionFailed
+from sdex.errors import ChainError, ContractRevert, RpcError, TransactionFailed
 from sdex.order import address_of
+
+_UNSUPPORTED = (-32004, -32601)
+"""JSON-RPC error codes of a method the chain does not serve (Hardhat 2.29: -32004)."""
+
+
+class SyncUnsupported(ChainError):
+    """The chain does not serve ``eth_sendRawTransactionSync`` (nothing was sent)."""
 
 
 class Log(NamedTuple):
@@ -183,6 +191,30 @@ class Sender:
             # revert: if a receipt exists, the nonce is spent and the failure is on chain.
             if self.rpc.call("eth_getTransactionReceipt", signed.tx_hash) is not None:
                 raise TransactionFailed(signed.tx_hash, e) from None
+            self._nonce = None
+            raise
+        except Exception:
+            self._nonce = None  # unknown whether it was taken: re-read from the node next time
+            raise
+
+    def broadcast_sync(self, signed: SignedTx, timeout: float) -> Any:
+        """Send with ``eth_sendRawTransactionSync`` (EIP-7966: answered with the receipt once
+        mined; anvil serves it): the raw receipt, or None when no answer came within
+        ``timeout`` seconds (sent, not mined yet: mining paused or slow; the receipt is then
+        polled). Raises ``SyncUnsupported`` when the chain does not serve the method (nothing
+        was sent), other failures as ``broadcast``."""
+        try:
+            return self.rpc.call("eth_sendRawTransactionSync", signed.raw, timeout=timeout)
+        except requests.exceptions.ReadTimeout:
+            return None  # (sent: the chain holds it until it mines it)
+        except RpcError as e:
+            if e.code in _UNSUPPORTED:
+                raise SyncUnsupported(str(e)) from None
+            self._nonce = None
+            raise
+        except ContractRevert:  # mined and reverted, or refused: the receipt tells
+            if (receipt := self.rpc.call("eth_getTransactionReceipt", signed.tx_hash)) is not None:
+                return receipt
             self._nonce = None
             raise
         except Exception:

@@ -50,7 +50,9 @@ class NodeChainState(NodeIntake):
             self.events.publish({"type": "fill", "event": "reverted", **f.to_json()})
         if changes.fills:  # queued, not awaited: published once durable (_fills_stored)
             fills = list(_stored_fills(changes.fills, ours=False, ours_txs=self.settler.ours))
-            self.store.add_fills_async(fills).add_done_callback(self._fills_stored)
+            stored = self.store.add_fills_async(fills)
+            stored.add_done_callback(self._fills_stored)
+            changes.stored.append(stored)  # the watcher saves its head once they are durable
         affected: set[bytes] = {
             f.order_hash for f in changes.fills if not self.settler.applies(f.tx_hash)
         } | changes.cancelled
@@ -114,8 +116,8 @@ class NodeChainState(NodeIntake):
         or settler, publishes it) go out on the websocket."""
         if fut.cancelled():
             return
-        if (e := fut.exception()) is not None:
-            log.error("fills of a block could not be stored: %s", e)
+        if (e := fut.exception()) is not None:  # the watcher applies them again
+            log.warning("fills of a block could not be stored (%s): again", e)
             return
         for f in fut.result():
             self.events.publish({"type": "fill", **f.to_json()})

@@ -116,14 +116,24 @@ class BlockReceipts:
             return None
         if not isinstance(raw, list):
             return None  # (a block the chain does not know: null)
-        self._bad_reads = 0
         wanted = self.wanted
+        want_block = block_hash.lower()
         out: dict[str, dict[str, object]] = {}
         for r in raw:
-            if isinstance(r, dict) and isinstance(tx := r.get("transactionHash"), str):
+            if not isinstance(r, dict):
+                continue
+            # Every receipt must be of the block asked: another block's (a reorg between
+            # the announcement and the read, an endpoint that lies) would settle matches
+            # on a transaction that is not in the chain we follow. Then: by hash.
+            at = r.get("blockHash")
+            if not isinstance(at, str) or at.lower() != want_block:
+                self._bad_read(ValueError(f"a receipt of block {at!r}, not {block_hash}"))
+                return None
+            if isinstance(tx := r.get("transactionHash"), str):
                 tx = tx.lower()
                 if wanted is None or tx in wanted:
                     out[tx] = r
+        self._bad_reads = 0
         return out
 
     def _bad_read(self, e: Exception) -> None:

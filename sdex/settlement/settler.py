@@ -16,10 +16,10 @@ Every transaction is signed, *recorded in the database*, then broadcast, so a no
 mid-flight reconciles it from its receipt at restart and never sends it twice. Signing
 (on the event loop, ~0.1 ms) and recording are one at a time, in nonce order; the store's
 writer queues each broadcast on the chain thread once its record is durable (in that
-order, no hop through the event loop), each with its receipt asked in the same round trip
-when no other send waits (else polled, or read from its block's receipts, while the chain
-mines the next); the fills of a receipt in hand are decoded and queued on the store there,
-at once. Up to ``max_in_flight`` batches are out and not yet processed. No fill counts
+order, no hop through the event loop), each with its receipt in the same round trip
+when the chain can give it (``sdex.settlement.broadcast``; else polled, or read from its
+block's receipts); the fills of a receipt in hand are decoded and queued on the store
+there, at once. Up to ``max_in_flight`` batches are out and not yet processed. No fill counts
 before its receipt. A match that fails (pre-flight revert, ``MatchSkipped``, failed
 transaction, a transaction lost) is diagnosed from chain state: the guilty order is shrunk
 or removed and the innocent one goes back to be matched again; the other matches of the
@@ -37,18 +37,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import Future
 
 from sdex.chain import FillEvent, Receipt, Sender, SignedTx
 from sdex.chain.aio import ChainThread, NotDone
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.tx import fees_of, lone_tx_root
-from sdex.errors import ChainError, ContractRevert, TransactionFailed
+from sdex.errors import ChainError, ContractRevert
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
+from sdex.settlement.broadcast import Broadcaster
 from sdex.settlement.diagnose import Verdict, diagnose
 from sdex.settlement.gas import (
     BASE_GAS,
@@ -64,7 +63,7 @@ from sdex.settlement.gas import (
 from sdex.settlement.outcome import Outcome, SettledMatch, outcome, unsent
 from sdex.settlement.receipts import RECEIPT_TIMEOUT, BlockReceipts, poll_receipt, quantity
 from sdex.settlement.stages import FlightTimes, StageTimes
-from sdex.store import Store, StoredFill
+from sdex.store import Store
 
 log = logging.getLogger("sdex.settlement")
 
@@ -75,8 +74,6 @@ MAX_IN_FLIGHT = 4
 """Batches sent whose receipts are not processed yet (8 measured no better on anvil)."""
 FEE_TTL = 1.0
 """Seconds a read base fee is signed with (the fee cap is twice it: safe for 6 full blocks)."""
-RECEIPT_WITH_SEND_PAUSE = 16
-"""Sends without the receipt asked with them after one that gave none (anvil, paused mining)."""
 REFUSED_PAUSE = 0.2
 """Seconds no batch forms after a refused record (a store that keeps failing: no spin)."""
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
@@ -142,16 +139,13 @@ class Settler:
         self.gas_per_match_seen = 0
         """Most gas per match (beyond ``BASE_GAS``) of a settled batch of ``LEARN_FROM``+."""
         self._fee_cache: tuple[tuple[int, int], float] | None = None
-        self._sends_waiting = 0
-        """Broadcasts queued on the chain thread and not started yet (``_sends_lock``)."""
-        self._sends_lock = threading.Lock()
-        self._receipt_with_send = 0
-        """Sends left before the receipt is asked with the send again (one gave none)."""
+        self.broadcaster = Broadcaster(sender, store, chain.exchange)
+        """Sends on the chain thread (``sdex.settlement.broadcast``)."""
         self.refused = 0  # batches never sent: the store refused their records
         self._refused_at = -REFUSED_PAUSE
         self.idle = asyncio.Event()
         self.idle.set()
-        self.fills_stored: dict[str, tuple[list[FillEvent], Future[list[StoredFill]]]] = {}
+        self.fills_stored = self.broadcaster.fills_stored
         """A mined settlement's fills, decoded and queued on the store by the chain thread
         when the receipt came with the send: ``on_result`` takes them (``pop``) and awaits
         the write instead of writing them again."""
@@ -300,7 +294,9 @@ class Settler:
                 self.mirror.expect(signed.tx_hash)
             heads = self.mirror.announced.count if self.mirror is not None else None
             sending = asyncio.wrap_future(
-                self.chain.submit_after(recorded, self._queued, self._broadcast, signed, times)
+                self.chain.submit_after(
+                    recorded, self.broadcaster.queued, self.broadcaster.send, signed, times
+                )
             )
         suspect = False
         early: Receipt | None = None
@@ -412,9 +408,8 @@ class Settler:
                 filler = self.sender.sign_at(
                     nonce, self.sender.address, b"", GAP_FILL_GAS, fees=fees
                 )
-                with self._sends_lock:
-                    self._sends_waiting += 1
-                await self.chain.submit(self._broadcast, filler)
+                self.broadcaster.queued(filler)
+                await self.chain.submit(self.broadcaster.send, filler)
                 self.gap_fills += 1
                 log.warning("nonce %d filled by %s: later settlements go on", nonce, filler.tx_hash)
             except Exception as e:  # the later ones are then judged lost in their turn
@@ -425,63 +420,6 @@ class Settler:
         if lone:  # matchOrders reverts where a batch reports: call it first
             self.sender.preflight(to, data)
         return self.sender.sign(to, data, gas)
-
-    def _queued(self, signed: SignedTx, times: FlightTimes | None = None) -> None:
-        """(Any thread) ``signed`` is queued on the chain thread now: a send waits."""
-        with self._sends_lock:
-            self._sends_waiting += 1
-        if times is not None:
-            times.queued = time.perf_counter()
-
-    def _broadcast(self, signed: SignedTx, times: FlightTimes | None = None) -> Receipt | None:
-        """Send ``signed``; then, unless another send waits for this thread, its receipt when
-        the chain mined it on the send (Hardhat's automine answers a send once mined), asked
-        in the same round trip: from the event loop, it would wait for the next send's
-        mining. None: another send goes first (the chain is kept busy: the receipt is polled
-        meanwhile), or not mined yet (anvil mines a few ms after answering, a paused chain
-        later; the receipt is then asked apart for a while): polled."""
-        with self._sends_lock:
-            self._sends_waiting -= 1
-        if times is not None:
-            times.mark_start()
-        with self._sends_lock:
-            alone = self._sends_waiting == 0
-        if alone and self._receipt_with_send <= 0:
-            # Send and receipt in one round trip: no second request after the mining.
-            raw = self.sender.broadcast_for_receipt(signed)
-            if times is not None:
-                times.send_end = time.perf_counter()
-            if raw is None:
-                self._receipt_with_send = RECEIPT_WITH_SEND_PAUSE
-                return None
-            try:  # (sent and mined: whatever fails here, the receipt is polled instead)
-                return self._early(Receipt.from_rpc(raw))
-            except Exception as e:
-                log.debug("the receipt with the send of %s not used: %s", signed.tx_hash, e)
-                return None
-        self._receipt_with_send -= 1
-        # A TransactionFailed here means mined and reverted (Hardhat answers so): the receipt tells
-        with contextlib.suppress(TransactionFailed):
-            self.sender.broadcast(signed)
-        if times is not None:
-            times.send_end = time.perf_counter()
-        with self._sends_lock:
-            if self._sends_waiting > 0:
-                return None
-        try:
-            raw = self.sender.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
-            return None if raw is None else self._early(Receipt.from_rpc(raw))
-        except Exception as e:  # sent all the same: the receipt is polled
-            log.debug("no receipt at once for %s: %s", signed.tx_hash, e)
-            return None
-
-    def _early(self, receipt: Receipt) -> Receipt:
-        """(Chain thread) A mined settlement's fills decoded here and queued on the store at
-        once, durable while the receipt travels to the event loop (``fills_stored``)."""
-        if receipt.status == 1 and (fills := self.chain.exchange.fills(receipt.logs)):
-            stored = self.store.add_fills_soon([StoredFill.of(f, True) for f in fills])
-            self.fills_stored[receipt.tx_hash] = (fills, stored)
-        return receipt
 
     async def _receipt(
         self, signed: SignedTx, suspect: bool = False, heads_before: int | None = None

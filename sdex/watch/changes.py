@@ -36,6 +36,14 @@ class BlockChanges:
     """After a reorg: the highest block both branches share."""
     reset: bool = False
     """The chain was reset: every order must be judged again (the mirror starts over)."""
+    stored: list[Awaitable[object]] = field(default_factory=list)
+    """The writes of ``fills`` the node queued while applying these changes: the watcher
+    saves its head only once they are durable (one that failed: the fills are applied
+    again, ``fills_only``), so a restart never starts past a block whose fills are lost."""
+
+    def fills_only(self) -> BlockChanges:
+        """These changes' fills alone, to be applied (stored) again."""
+        return BlockChanges(self.head, self.head_hash, self.timestamp, fills=list(self.fills))
 
     def merge(self, later: BlockChanges) -> None:
         """Fold ``later`` (changes read after these) into these."""

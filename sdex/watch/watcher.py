@@ -29,34 +29,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 from collections.abc import Callable
-from typing import Any
 
 import aiohttp
 
-from sdex.chain import Log, load_abi
+from sdex.chain import load_abi
 from sdex.chain.arpc import AsyncRpc
 from sdex.errors import ChainError
-from sdex.mirror import Account, Effects, Header, Mirror, OwnReceipt
-from sdex.store import ChainIdentity, Store
+from sdex.mirror import Account, Header, Mirror
+from sdex.store import ChainIdentity, Store, StoreError
 from sdex.watch.blocks import (
     Inconsistent,
     Reorg,
-    apply_run,
-    known_parent,
-    log_filter,
-    only_own,
-    own_alone,
-    own_receipt,
-    own_run,
     receipt_coming,
     remember,
 )
 from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset
 from sdex.watch.funds import read_funds
 from sdex.watch.heads import follow_heads
+from sdex.watch.ranges import read_range
 
 log = logging.getLogger("sdex.watch")
 
@@ -100,7 +92,8 @@ class Watcher:
         self.deepest_reorg = 0
         self.resets = 0
         self.status = "ok"
-        """``ok``, ``unreachable`` (the RPC does not answer) or ``wrong-chain``."""
+        """``ok``, ``unreachable`` (the RPC does not answer), ``wrong-chain``, or ``failing``
+        (the store refused a write, or a defect: retried)."""
         self.problem = ""
         self.caught_up = asyncio.Event()
         self.failures = 0  # polls that failed (chain unreachable, or the node could not apply)
@@ -174,6 +167,10 @@ class Watcher:
                 except Inconsistent as e:  # the chain moved under a read: read again
                     log.debug("%s", e)
                     progressed = False
+                except StoreError as e:  # the database refused a write: tried again
+                    self.failures += 1
+                    self._set_status("failing", f"the store: {_describe(e)}")
+                    progressed, backoff = False, min(max(backoff, 0.1) * 2, MAX_BACKOFF)
                 except ChainReset as e:
                     self.failures += 1
                     self._set_status("wrong-chain", str(e))
@@ -271,9 +268,22 @@ class Watcher:
         except BaseException:
             self._unapplied = changes  # the mirror moved on: the node must still see these
             raise
+        try:  # the head is saved only past blocks whose fills are durable
+            await asyncio.shield(asyncio.gather(*changes.stored))
+        except BaseException:
+            self._unapplied = changes.fills_only()  # stored again before the head is saved
+            raise
         orders, makers, funds = m.take_dirty()  # after applying, never before
         saved = (head.number, head.hash, head.timestamp)
-        await self.store.save_mirror(saved, orders, makers, funds)  # the loop runs on meanwhile
+        try:
+            await self.store.save_mirror(saved, orders, makers, funds)  # the loop runs on
+        except BaseException:  # saved with the next try (a later poll, this head or later)
+            m.dirty_orders.update(orders)
+            m.dirty_makers.update(makers)
+            m.dirty_funds.update(funds)
+            if self._unapplied is None:
+                self._unapplied = BlockChanges(head.number, head.hash, head.timestamp)
+            raise
         self.latest_timestamp = head.timestamp
         self.applied = head
         return True
@@ -291,7 +301,7 @@ class Watcher:
             start = top.number + 1 if top is not None else self.checkpoint + 1
             end = min(latest.number, start + self.max_range - 1)
             try:
-                eff = await self._read_range(start, end, latest, top)
+                eff = await read_range(self.rpc, m, self._announced, start, end, latest, top)
             except Inconsistent:
                 if applied:  # keep what earlier ranges applied; the rest on the next poll
                     return
@@ -307,120 +317,6 @@ class Watcher:
             self.checkpoint = end
             if end >= latest.number:
                 return
-
-    async def _read_range(
-        self, start: int, end: int, latest: Header, top: Header | None
-    ) -> Effects:
-        m = self.mirror
-        tip = latest.number
-        # One new block that says our head is its parent: our head is still the chain's
-        # when the block read is that one (its hash checked below); no re-read of our head.
-        follows = (
-            top is not None
-            and start == end == tip == top.number + 1
-            and known_parent(latest.parent)
-            and latest.parent == top.hash
-        )
-        alone = own_alone(m, latest) if follows else None
-        if alone is not None:  # our settlement alone, its logs in its receipt: no read
-            return m.apply(latest, [], latest, [alone])
-        run = own_run(m, self._announced, top, latest) if top and end == tip else None
-        if run is not None:  # so for each of several blocks, all announced
-            return apply_run(m, run)
-        # Blocks deeper than the kept window are final: their logs without headers.
-        final_end = min(end, tip - m.depth)
-        recent = list(range(max(start, final_end + 1), end + 1))
-        calls: list[tuple[str, list[Any]]] = [
-            ("eth_getBlockByNumber", [hex(n), False]) for n in recent
-        ]
-        if final_end >= start:
-            calls.append(("eth_getBlockByNumber", [hex(final_end), False]))
-        address = [self.mirror.address, *sorted(self.mirror.tokens)]
-        # Only recent blocks while own settlements are about: headers first, then the logs
-        # of the blocks that hold someone else's transactions (none, most often: the
-        # settler's receipts carry our own logs, so the chain is not asked for them twice).
-        headers_first = final_end < start and bool(m.own or m.expected)
-        if not headers_first:
-            calls.append(("eth_getLogs", [log_filter(start, end, address)]))
-        if top is not None and not follows:  # our head as the chain has it (still ours?)
-            calls.append(("eth_getBlockByNumber", [hex(top.number), False]))
-        results = await self.rpc.batch(calls)
-        for r in results:
-            if isinstance(r, Exception):
-                raise r
-        if top is not None and not follows:
-            now_at_top = results.pop()
-            if now_at_top is None or Header.from_rpc(now_at_top).hash != top.hash:
-                raise Reorg
-        headers = [Header.from_rpc(r) for r in results[: len(recent)]]
-        if follows and headers[0].hash != latest.hash:
-            raise Inconsistent(f"block {tip} is not the one announced: chain moving")
-        own: dict[int, dict[str, OwnReceipt]] = {}
-        """The node's own settlements by block: decoded by the settler, not again here."""
-        if headers_first:
-            foreign = []
-            for h, r in zip(headers, results, strict=True):
-                only = only_own(m, r, h)
-                if only is None:
-                    foreign.append(h.number)
-                else:
-                    own[h.number] = {x.tx_hash: x for x in only}
-            raw_logs: object = []
-            if foreign:
-                raw_logs = await self.rpc.call(
-                    "eth_getLogs", log_filter(min(foreign), max(foreign), address)
-                )
-        else:
-            raw_logs = results[-1]
-        if not isinstance(raw_logs, list):
-            raise Inconsistent("eth_getLogs answered something else than a list")
-        first = headers[0] if headers else None
-        if (
-            top is not None
-            and first is not None
-            and known_parent(first.parent)
-            and first.number == top.number + 1
-            and first.parent != top.hash
-        ):
-            raise Reorg
-        for a, b in itertools.pairwise(headers):
-            if known_parent(b.parent) and b.parent != a.hash:
-                raise Inconsistent(f"block {b.number} does not follow {a.number}: chain moving")
-        by_number: dict[int, list[Log]] = {}
-        final_logs: list[Log] = []
-        hashes = {h.number: h.hash for h in headers}
-        for raw in raw_logs:
-            if m.expected and isinstance(raw, dict):
-                tx = raw.get("transactionHash")
-                if isinstance(tx, str) and m.awaiting(tx):
-                    raise Inconsistent(f"own settlement {tx}: its receipt is on its way")
-            mine = own_receipt(m, raw)
-            if mine is not None and hashes.get(mine.block_number, mine.block_hash) == (
-                mine.block_hash
-            ):
-                if start <= mine.block_number <= end:
-                    own.setdefault(mine.block_number, {})[mine.tx_hash] = mine
-                continue
-            try:
-                lg = Log.from_rpc(raw)
-                block_hash = str(raw.get("blockHash", "")).lower()
-            except (KeyError, TypeError, ValueError, AttributeError) as e:
-                raise Inconsistent(f"a log that is not one: {e}") from None
-            if lg.block_number in hashes:
-                if block_hash != hashes[lg.block_number]:
-                    raise Inconsistent(f"a log of another block {lg.block_number}: chain moving")
-                by_number.setdefault(lg.block_number, []).append(lg)
-            elif start <= lg.block_number <= final_end:
-                final_logs.append(lg)
-        eff = Effects()
-        if final_end >= start:
-            final_header = Header.from_rpc(results[len(recent)])
-            final_own = [r for n in sorted(own) if n <= final_end for r in own[n].values()]
-            eff.merge(m.apply(None, final_logs, final_header, final_own))
-        for h in headers:
-            block_own = list(own.get(h.number, {}).values())
-            eff.merge(m.apply(h, by_number.get(h.number, []), h, block_own))
-        return eff
 
     async def _fork_point(self, latest: Header) -> int | None:
         """The highest kept block the chain still has (same hash); None when none is."""

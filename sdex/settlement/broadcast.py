@@ -1,0 +1,147 @@
+"""The settlement lane's broadcasts, on the chain thread, one at a time in nonce order, each
+with its receipt in the same round trip when the chain can give it.
+
+- A chain that serves ``eth_sendRawTransactionSync`` (EIP-7966: anvil) answers a send with
+  its receipt once mined: used for a send that no other waits behind, with a short timeout
+  (``SYNC_TIMEOUT``: mining paused or slow answers nothing; the transaction is in the pool
+  and its receipt is polled, and sends go without it for a while). A send that others wait
+  behind goes plain (the chain mines meanwhile; its receipt is polled or read from its
+  block's receipts).
+- Otherwise (Hardhat, whose automine mines on the send) the send and a receipt ask go in one
+  JSON-RPC batch when no other send waits, or the transaction is small (``SMALL_SEND``:
+  under load, few matches a transaction): the ask from the event loop would wait behind
+  the next send's mining.
+
+A receipt in hand here has its fills decoded and queued on the store at once
+(``fills_stored``): durable while the receipt travels to the event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from concurrent.futures import Future
+from typing import Any
+
+from sdex.chain import Exchange, FillEvent, Receipt, Sender, SignedTx
+from sdex.chain.tx import SyncUnsupported
+from sdex.errors import TransactionFailed
+from sdex.settlement.stages import FlightTimes
+from sdex.store import Store, StoredFill
+
+log = logging.getLogger("sdex.settlement")
+
+RECEIPT_WITH_SEND_PAUSE = 16
+"""Sends without the receipt asked with them after one that gave none (anvil, paused mining)."""
+SMALL_SEND = 32_768
+"""Hex characters of a raw transaction (~16 KB: a batch of about 16 matches) up to which a
+send that others wait behind still asks for its receipt in its batch. A larger one goes
+plain: the chain thread would parse its large receipt before the next send while the chain
+idles (as before this pass: bulk settlement keeps main's way of sending)."""
+BATCH_MISSES = 3
+"""Batched receipt asks in a row that found none before sends go without them for a while."""
+SYNC_TIMEOUT = 0.5
+"""Seconds a send by ``eth_sendRawTransactionSync`` waits for its receipt (anvil mines in
+milliseconds; longer: mining is paused or starved, the receipt is polled)."""
+
+
+class Broadcaster:
+    """(Chain thread) Sends the lane's signed transactions; ``send`` returns the receipt when
+    it came with the send, else None (polled by the settler)."""
+
+    def __init__(self, sender: Sender, store: Store, exchange: Exchange) -> None:
+        self.sender = sender
+        self.store = store
+        self.exchange = exchange
+        self.fills_stored: dict[str, tuple[list[FillEvent], Future[list[StoredFill]]]] = {}
+        """A mined settlement's fills, decoded and queued on the store here when the receipt
+        came with the send: the node takes them (``pop``) and awaits the write instead of
+        writing them again."""
+        self.sync: bool | None = None
+        """Whether the chain serves ``eth_sendRawTransactionSync`` (None: not tried yet)."""
+        self.sync_sends = 0
+        self.sync_timeouts = 0
+        self._waiting = 0
+        """Broadcasts queued on the chain thread and not started yet (``_lock``)."""
+        self._lock = threading.Lock()
+        self._receipt_with_send = 0
+        """Sends left before the receipt is asked with the send again (one gave none)."""
+        self._misses = 0
+        """Sends in a row whose batched receipt ask found none."""
+
+    def queued(self, signed: SignedTx, times: FlightTimes | None = None) -> None:
+        """(Any thread) ``signed`` is queued on the chain thread now: a send waits."""
+        with self._lock:
+            self._waiting += 1
+        if times is not None:
+            times.queued = time.perf_counter()
+
+    def send(self, signed: SignedTx, times: FlightTimes | None = None) -> Receipt | None:
+        """Send ``signed`` (queued with ``queued`` first); its receipt when it came with the
+        send (see the module), else None: polled."""
+        with self._lock:
+            self._waiting -= 1
+            alone = self._waiting == 0
+        if times is not None:
+            times.mark_start()
+        raw: Any = None
+        asked = False
+        if self._receipt_with_send > 0:
+            self._receipt_with_send -= 1
+        elif alone and self.sync is not False:
+            try:
+                raw = self.sender.broadcast_sync(signed, SYNC_TIMEOUT)
+                asked = True
+                self.sync = True
+                self.sync_sends += 1
+                if raw is None:  # mining paused or slow: without it for a while
+                    self.sync_timeouts += 1
+                    self._receipt_with_send = RECEIPT_WITH_SEND_PAUSE
+            except SyncUnsupported:
+                self.sync = False
+                log.info("the chain does not serve eth_sendRawTransactionSync")
+        small = len(signed.raw) <= SMALL_SEND
+        if not asked and self._receipt_with_send <= 0 and not self.sync and (alone or small):
+            # Send and receipt in one round trip: no second request after the mining.
+            raw = self.sender.broadcast_for_receipt(signed)
+            asked = True
+            # Hardhat's batch reads the receipt before the mining ends now and then (more
+            # often on a busy machine): a miss alone is no reason to stop asking; misses in
+            # a row are (a chain that mines after answering, or paused).
+            self._misses = self._misses + 1 if raw is None else 0
+            if self._misses >= BATCH_MISSES:
+                self._misses = 0
+                self._receipt_with_send = RECEIPT_WITH_SEND_PAUSE
+        if not asked:
+            # A TransactionFailed here means mined and reverted (Hardhat answers so): the
+            # receipt tells
+            with contextlib.suppress(TransactionFailed):
+                self.sender.broadcast(signed)
+        if times is not None:
+            times.send_end = time.perf_counter()
+        if not asked:
+            with self._lock:
+                if self._waiting > 0:
+                    return None
+            try:
+                raw = self.sender.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
+            except Exception as e:  # sent all the same: the receipt is polled
+                log.debug("no receipt at once for %s: %s", signed.tx_hash, e)
+                return None
+        if raw is None:
+            return None
+        try:  # (sent and mined: whatever fails here, the receipt is polled instead)
+            return self.early(Receipt.from_rpc(raw))
+        except Exception as e:
+            log.debug("the receipt with the send of %s not used: %s", signed.tx_hash, e)
+            return None
+
+    def early(self, receipt: Receipt) -> Receipt:
+        """A mined settlement's fills decoded here and queued on the store at once, durable
+        while the receipt travels to the event loop (``fills_stored``)."""
+        if receipt.status == 1 and (fills := self.exchange.fills(receipt.logs)):
+            stored = self.store.add_fills_soon([StoredFill.of(f, True) for f in fills])
+            self.fills_stored[receipt.tx_hash] = (fills, stored)
+        return receipt

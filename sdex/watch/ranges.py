@@ -1,0 +1,142 @@
+"""One range of blocks read into the mirror: headers and logs in one JSON-RPC batch, the
+node's own settlements taken from their receipts (not read again), each log's block
+checked against its header (``Watcher`` polls and handles reorgs around it)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from sdex.chain import Log
+from sdex.chain.arpc import AsyncRpc
+from sdex.mirror import Effects, Header, Mirror, OwnReceipt
+from sdex.watch.blocks import (
+    Inconsistent,
+    Reorg,
+    apply_run,
+    known_parent,
+    log_filter,
+    only_own,
+    own_alone,
+    own_receipt,
+    own_run,
+)
+
+
+async def read_range(
+    rpc: AsyncRpc,
+    m: Mirror,
+    announced: dict[int, Header],
+    start: int,
+    end: int,
+    latest: Header,
+    top: Header | None,
+) -> Effects:
+    """Apply blocks ``start``..``end`` to the mirror ``m`` (``top``: its head before them,
+    ``latest``: the chain's head); the effects. Raises ``Reorg`` when ``top`` is not on the
+    chain any more, ``Inconsistent`` when the chain moved under the read."""
+    tip = latest.number
+    # One new block that says our head is its parent: our head is still the chain's
+    # when the block read is that one (its hash checked below); no re-read of our head.
+    follows = (
+        top is not None
+        and start == end == tip == top.number + 1
+        and known_parent(latest.parent)
+        and latest.parent == top.hash
+    )
+    alone = own_alone(m, latest) if follows else None
+    if alone is not None:  # our settlement alone, its logs in its receipt: no read
+        return m.apply(latest, [], latest, [alone])
+    run = own_run(m, announced, top, latest) if top and end == tip else None
+    if run is not None:  # so for each of several blocks, all announced
+        return apply_run(m, run)
+    # Blocks deeper than the kept window are final: their logs without headers.
+    final_end = min(end, tip - m.depth)
+    recent = list(range(max(start, final_end + 1), end + 1))
+    calls: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", [hex(n), False]) for n in recent]
+    if final_end >= start:
+        calls.append(("eth_getBlockByNumber", [hex(final_end), False]))
+    address = [m.address, *sorted(m.tokens)]
+    # Only recent blocks while own settlements are about: headers first, then the logs
+    # of the blocks that hold someone else's transactions (none, most often: the
+    # settler's receipts carry our own logs, so the chain is not asked for them twice).
+    headers_first = final_end < start and bool(m.own or m.expected)
+    if not headers_first:
+        calls.append(("eth_getLogs", [log_filter(start, end, address)]))
+    if top is not None and not follows:  # our head as the chain has it (still ours?)
+        calls.append(("eth_getBlockByNumber", [hex(top.number), False]))
+    results = await rpc.batch(calls)
+    for r in results:
+        if isinstance(r, Exception):
+            raise r
+    if top is not None and not follows:
+        now_at_top = results.pop()
+        if now_at_top is None or Header.from_rpc(now_at_top).hash != top.hash:
+            raise Reorg
+    headers = [Header.from_rpc(r) for r in results[: len(recent)]]
+    if follows and headers[0].hash != latest.hash:
+        raise Inconsistent(f"block {tip} is not the one announced: chain moving")
+    own: dict[int, dict[str, OwnReceipt]] = {}
+    """The node's own settlements by block: decoded by the settler, not again here."""
+    if headers_first:
+        foreign = []
+        for h, r in zip(headers, results, strict=True):
+            only = only_own(m, r, h)
+            if only is None:
+                foreign.append(h.number)
+            else:
+                own[h.number] = {x.tx_hash: x for x in only}
+        raw_logs: object = []
+        if foreign:
+            raw_logs = await rpc.call(
+                "eth_getLogs", log_filter(min(foreign), max(foreign), address)
+            )
+    else:
+        raw_logs = results[-1]
+    if not isinstance(raw_logs, list):
+        raise Inconsistent("eth_getLogs answered something else than a list")
+    first = headers[0] if headers else None
+    if (
+        top is not None
+        and first is not None
+        and known_parent(first.parent)
+        and first.number == top.number + 1
+        and first.parent != top.hash
+    ):
+        raise Reorg
+    for a, b in itertools.pairwise(headers):
+        if known_parent(b.parent) and b.parent != a.hash:
+            raise Inconsistent(f"block {b.number} does not follow {a.number}: chain moving")
+    by_number: dict[int, list[Log]] = {}
+    final_logs: list[Log] = []
+    hashes = {h.number: h.hash for h in headers}
+    for raw in raw_logs:
+        if m.expected and isinstance(raw, dict):
+            tx = raw.get("transactionHash")
+            if isinstance(tx, str) and m.awaiting(tx):
+                raise Inconsistent(f"own settlement {tx}: its receipt is on its way")
+        mine = own_receipt(m, raw)
+        if mine is not None and hashes.get(mine.block_number, mine.block_hash) == (mine.block_hash):
+            if start <= mine.block_number <= end:
+                own.setdefault(mine.block_number, {})[mine.tx_hash] = mine
+            continue
+        try:
+            lg = Log.from_rpc(raw)
+            block_hash = str(raw.get("blockHash", "")).lower()
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise Inconsistent(f"a log that is not one: {e}") from None
+        if lg.block_number in hashes:
+            if block_hash != hashes[lg.block_number]:
+                raise Inconsistent(f"a log of another block {lg.block_number}: chain moving")
+            by_number.setdefault(lg.block_number, []).append(lg)
+        elif start <= lg.block_number <= final_end:
+            final_logs.append(lg)
+    eff = Effects()
+    if final_end >= start:
+        final_header = Header.from_rpc(results[len(recent)])
+        final_own = [r for n in sorted(own) if n <= final_end for r in own[n].values()]
+        eff.merge(m.apply(None, final_logs, final_header, final_own))
+    for h in headers:
+        block_own = list(own.get(h.number, {}).values())
+        eff.merge(m.apply(h, by_number.get(h.number, []), h, block_own))
+    return eff

@@ -1,0 +1,85 @@
+"""sdex.settlement.broadcast.Broadcaster: each send with its receipt in the same round trip
+when the chain can give it (anvil: ``eth_sendRawTransactionSync``; Hardhat: a batch of the
+send and the receipt ask), and never held longer than ``SYNC_TIMEOUT`` when it cannot
+(mining paused)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sdex.settlement.broadcast import (
+    BATCH_MISSES,
+    RECEIPT_WITH_SEND_PAUSE,
+    SYNC_TIMEOUT,
+    Broadcaster,
+)
+from sdex.store import ChainIdentity, Store
+from tests.conftest import Chain, Engine
+
+
+def _broadcaster(c: Chain, tmp_path: Path, sender: int = 1) -> tuple[Broadcaster, Store]:
+    identity = ChainIdentity(c.deployment.chain_id, c.exchange.address, "0x" + "00" * 32)
+    store = Store(tmp_path / "b.db", identity, c.domain)
+    return Broadcaster(c.sender(sender), store, c.exchange), store
+
+
+def test_a_send_comes_back_with_its_receipt(chain: Chain, engine: Engine, tmp_path: Path) -> None:
+    c = chain
+    b, store = _broadcaster(c, tmp_path)
+    try:
+        got = []
+        for _ in range(5):
+            signed = c.sender(1).sign(c.address(2), b"", 21_000)
+            b.queued(signed)
+            receipt = b.send(signed)
+            if receipt is not None:
+                assert receipt.tx_hash == signed.tx_hash and receipt.status == 1
+                got.append(receipt)
+            assert c.sender(1).wait(signed.tx_hash).status == 1
+        if engine == "anvil":  # EIP-7966: the send answered once mined, every time
+            assert b.sync is True and b.sync_sends == 5 and b.sync_timeouts == 0
+            assert len(got) == 5
+        else:  # Hardhat does not serve it: the send and the receipt ask in one batch (the
+            # ask may now and then be answered before the mining ends: then polled)
+            assert b.sync is False and b.sync_sends == 0
+            assert got
+    finally:
+        store.close()
+
+
+def test_a_send_while_mining_is_paused_is_not_held(
+    chain: Chain, engine: Engine, tmp_path: Path
+) -> None:
+    """anvil holds ``eth_sendRawTransactionSync`` for 30 s while mining is paused: the send
+    gives up waiting after ``SYNC_TIMEOUT`` (sent: the receipt is polled once mined), and
+    the next sends go without the receipt for a while (no 0.5 s stall each)."""
+    c = chain
+    b, store = _broadcaster(c, tmp_path)
+    c.rpc.call("evm_setAutomine", False)
+    try:
+        first = c.sender(1).sign(c.address(2), b"", 21_000)
+        b.queued(first)
+        t0 = time.monotonic()
+        assert b.send(first) is None  # not mined: no receipt
+        held = time.monotonic() - t0
+        assert held < SYNC_TIMEOUT + 2.0
+        assert c.rpc.call("eth_getTransactionByHash", first.tx_hash) is not None  # it was sent
+        later = [c.sender(1).sign(c.address(3), b"", 21_000) for _ in range(BATCH_MISSES)]
+        for signed in later:
+            b.queued(signed)
+            t1 = time.monotonic()
+            assert b.send(signed) is None
+            if engine == "anvil":  # not asked with the send this time
+                assert time.monotonic() - t1 < SYNC_TIMEOUT
+        if engine == "anvil":
+            assert b.sync is True and b.sync_timeouts == 1 and b.sync_sends == 1
+            assert b._receipt_with_send == RECEIPT_WITH_SEND_PAUSE - len(later)
+        else:  # Hardhat: batched asks, stopped for a while after BATCH_MISSES misses
+            assert b._receipt_with_send == RECEIPT_WITH_SEND_PAUSE - 1
+        c.rpc.call("evm_mine")
+        for signed in (first, *later):
+            assert c.sender(1).wait(signed.tx_hash).status == 1
+    finally:
+        c.rpc.call("evm_setAutomine", True)
+        store.close()
