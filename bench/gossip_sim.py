@@ -111,19 +111,25 @@ def cpu_costs(run: dict[str, Any], transport: dict[str, float]) -> tuple[float, 
     return max(MIN_ORDER_COST, above_idle - messages * message), message
 
 
-SPLITS = ("threads", "check", "none")
-"""``--split``: when a new order's CPU is spent. ``threads`` (the default): the event loop's
-(the node's one thread for everything but the signatures of large batches and the store's
-writes) before the order is passed on, in the order the node's work arrives; the store
-writer's and the other threads' after it was passed on and delivered (``after_cost``),
-each thread's CPU measured in the real nodes (``threadCpu`` in ``/health``, above idle).
-``check``: only what the intake's check cost the loop per new order of a peer
-(``checkTiming``, its mean) and the ECDSA thread before, all the rest after (the lower
-bound: the loop's other work then delays nothing). ``none``: all of it before (the model
-until 2026-12-01 night). A wallet's order also costs the receiving half of an HTTP call
-(``post_cost``, measured by ``bench/p2p_transport.py``), taken out of every node's share in
-``threads`` and ``check`` so the nodes' CPU adds up to what was measured."""
-SPLIT = {"model": "threads"}
+SPLITS = ("messages", "threads", "check", "none")
+"""``--split``: where a new order's CPU goes, from each of the real nodes' threads' CPU
+(``threadCpu`` in ``/health``, above idle) and the intake's check (``checkTiming``):
+
+- ``messages`` (the default): before the order is passed on, the check (its measured
+  mean; the ECDSA worker's CPU with it); the rest of the event loop's CPU is its messages'
+  (a push's frame, the task that sends it, the answer, a copy already held: per message,
+  half by the caller before it leaves and half by the receiver before it serves it,
+  ``message_cost``, instead of the bare transport's cost); the store writer's and the
+  other threads' after the order was passed on and delivered (``after_cost``);
+- ``threads``: the event loop's CPU before, messages at the bare transport's cost, the
+  other threads' after;
+- ``check``: only the check before, the rest after (the lower bound);
+- ``none``: all of it before (the model until 2026-12-01 night).
+
+A wallet's order also costs the receiving half of an HTTP call (``post_cost``, measured by
+``bench/p2p_transport.py``), taken out of every node's share so the nodes' CPU adds up to
+what was measured."""
+SPLIT = {"model": "messages"}
 LOOP_THREADS = ("MainThread", "sdex-ecdsa")
 """Threads whose CPU an order waits for before it is passed on: the event loop, and the
 ECDSA worker the check awaits (a turn of four or more new orders)."""
@@ -132,8 +138,9 @@ ECDSA worker the check awaits (a turn of four or more new orders)."""
 def split_costs(
     run: dict[str, Any], transport: dict[str, float], order: float, split: str
 ) -> tuple[float, float, float]:
-    """``order`` (CPU seconds per new order at a node) as (before it is passed on, a
-    wallet's request besides, after it was delivered), for ``split`` (``SPLITS``). Runs
+    """``order`` (CPU seconds per new order at a node, its messages at the bare transport's
+    cost taken out) as (before it is passed on, a wallet's request besides, after it was
+    delivered), for ``split`` (``SPLITS``; ``messages``: see ``loop_message_cost``). Runs
     without the measurements (from before): all of it before."""
     shape = cost_shape(run)
     threads = run["cpu_cores_used"].get("threads")
@@ -141,14 +148,26 @@ def split_costs(
         return order, 0.0, 0.0
     post = transport["http"] / 2
     share = order - post / NODES  # a node's share, the wallet's request apart
-    if split == "check":
+    off = sum(max(0.0, t["above_idle"]) for k, t in threads.items() if k not in LOOP_THREADS)
+    if split == "threads":
+        before = share - off / 1000
+    else:
         ecdsa = threads.get("sdex-ecdsa", {}).get("above_idle", 0.0) / 1000
         before = shape[1] + max(0.0, ecdsa)
-    else:
-        off = sum(max(0.0, t["above_idle"]) for k, t in threads.items() if k not in LOOP_THREADS)
-        before = share - off / 1000
     before = max(MIN_ORDER_COST, min(share, before))
-    return before, post, max(0.0, share - before)
+    after = off / 1000 if split == "messages" else share - before
+    return before, post, max(0.0, after)
+
+
+def loop_message_cost(run: dict[str, Any], transport: dict[str, float], check: float) -> float:
+    """Seconds of the event loop's CPU one message costs the two nodes together, measured:
+    the loop's CPU per order per node above idle less the check (``check`` a new order) and
+    the wallet's request, per message sent."""
+    threads = run["cpu_cores_used"]["threads"]
+    loop = sum(max(0.0, threads.get(k, {}).get("above_idle", 0.0)) for k in LOOP_THREADS)
+    loop_s = loop / 1000 - check - transport["http"] / 2 / NODES
+    messages = messages_sent(run)
+    return max(0.0, loop_s / messages) if messages else 0.0
 
 
 SHAPE_POINTS = 200
@@ -209,6 +228,8 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
         cores = float(len(os.sched_getaffinity(0)))
         total, message = cpu_costs(run, transport)
         order, post, after = split_costs(run, transport, total, SPLIT["model"])
+        if SPLIT["model"] == "messages" and (after or post):  # (measured: split)
+            message = loop_message_cost(run, transport, order)
         # the measured round trip is a signed HTTP call: its CPU is charged apart here
         one_way = max(MIN_LATENCY, (p50 - transport["http"]) / 2)
         # the nodes' own group's other runnable tasks (the chain, the load generator, the
@@ -492,10 +513,9 @@ def main() -> None:
     ap.add_argument("--cost", choices=COSTS, default="scaled",
                     help="a new order's CPU: its mean scaled by a draw from how the real "
                     "checks' varied, the mean plus the check's variation, or the mean")  # fmt: skip
-    ap.add_argument("--split", choices=SPLITS, default="threads",
-                    help="a new order's CPU before it is passed on and after: the event "
-                    "loop's before and the other threads' after, as measured in the real "
-                    "nodes; only the intake's check before; or all of it before")  # fmt: skip
+    ap.add_argument("--split", choices=SPLITS, default="messages",
+                    help="a new order's CPU before it is passed on and after, and its "
+                    "messages', from the real nodes' threads (SPLITS)")  # fmt: skip
     ap.add_argument("--scale", action="store_true", help="also simulate 100 to 10,000 nodes")
     ap.add_argument("--no-real", action="store_true", help="skip the 8-process comparison")
     ap.add_argument("--write", type=Path, help="update this markdown file's section")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -102,36 +103,45 @@ def test_each_threads_cpu_is_read_by_name() -> None:
     assert after["MainThread"][1] >= before["MainThread"][1] >= 0.0
 
 
-def _run_with_threads(threads: dict[str, float]) -> dict[str, object]:
+def _run_with_threads(threads: dict[str, float]) -> dict[str, Any]:
     """A real window's figures as ``split_costs`` reads them: the check's measured CPU (all
-    new orders 500 us) and each thread's ms per order per node above idle."""
+    new orders 500 us), each thread's ms per order per node above idle, and 3 messages sent
+    per order per node."""
     counts = [0] * (len(EDGES_US) + 1)
     counts[next(i for i, e in enumerate(EDGES_US) if e >= 500)] = 100
     return {
         "check_timing_us": {"edges": list(EDGES_US), "cpu": counts},
         "cpu_cores_used": {"threads": {k: {"above_idle": v} for k, v in threads.items()}},
+        "per_order_per_node": {"messages_sent": 3.0, "http_messages_sent": 0.0},
     }
 
 
 def test_a_new_orders_cpu_is_split_as_its_threads_spent_it() -> None:
-    """``threads``: the loop's CPU before the order is passed on, the store writer's after;
-    ``check``: the measured check before, the rest after; ``none``: all before. Whatever
-    the split, the nodes' CPU adds up: every node's before and after, and the wallet's
-    request at one node of the eight, are the order's measured cost."""
+    """``messages``: the check before the order is passed on, the loop's other CPU its
+    messages', the store writer's after; ``threads``: the loop's CPU before, the store
+    writer's after; ``check``: the check before, the rest after; ``none``: all before.
+    Whatever the split, the nodes' CPU adds up to what was measured: every node's before,
+    after and messages, and the wallet's request at one node of the eight."""
     run = _run_with_threads({"MainThread": 2.0, "sdex-store": 0.4, "sdex-ecdsa": 0.1})
     http = {"http": 0.0008, "stream": 0.0001}
-    order = 0.0025  # seconds a new order costs a node, messages taken out
-    before, post, after = gossip_sim.split_costs(run, http, order, "threads")
+    order = 0.0025 - 3 * 0.0001  # a new order at a node, its messages at the bare cost out
+    check = gossip_sim.cost_shape(run)[1]  # type: ignore[index]
+    assert 0.0004 < check < 0.0006  # the bucket holding 500 us
+    before, post, after = gossip_sim.split_costs(run, http, order, "messages")
     assert post == pytest.approx(0.0004)
+    assert before == pytest.approx(check + 0.0001)  # the ECDSA thread's with it
     assert after == pytest.approx(0.0004)  # the store writer's
+    message = gossip_sim.loop_message_cost(run, http, before)
+    loop = before + post / gossip_sim.NODES + 3 * message
+    assert loop == pytest.approx(0.0021)  # the loop's (and the ECDSA thread's) CPU
+    before, post, after = gossip_sim.split_costs(run, http, order, "threads")
+    assert after == pytest.approx(0.0004)
     assert before == pytest.approx(order - 0.0004 - post / gossip_sim.NODES)
     before, post, after = gossip_sim.split_costs(run, http, order, "check")
-    # the check measured in the bucket holding 500 us, and the ECDSA thread's 0.1 ms
-    assert before == pytest.approx(gossip_sim.cost_shape(run)[1] + 0.0001)  # type: ignore[index]
-    assert 0.0005 < before < 0.0007
-    for split in gossip_sim.SPLITS:
+    assert before == pytest.approx(check + 0.0001)
+    for split in ("threads", "check", "none"):  # messages at the bare transport's cost
         before, post, after = gossip_sim.split_costs(run, http, order, split)
         assert before + after + post / gossip_sim.NODES == pytest.approx(order)
     assert gossip_sim.split_costs(run, http, order, "none") == (order, 0.0, 0.0)
     older = {**run, "cpu_cores_used": {}}  # a run from before the threads were measured
-    assert gossip_sim.split_costs(older, http, order, "threads") == (order, 0.0, 0.0)
+    assert gossip_sim.split_costs(older, http, order, "messages") == (order, 0.0, 0.0)
