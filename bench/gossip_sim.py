@@ -111,25 +111,26 @@ def cpu_costs(run: dict[str, Any], transport: dict[str, float]) -> tuple[float, 
     return max(MIN_ORDER_COST, above_idle - messages * message), message
 
 
-SPLITS = ("messages", "threads", "check", "none")
+SPLITS = ("threads", "messages", "check", "none")
 """``--split``: where a new order's CPU goes, from each of the real nodes' threads' CPU
 (``threadCpu`` in ``/health``, above idle) and the intake's check (``checkTiming``):
 
-- ``messages`` (the default): before the order is passed on, the check (its measured
-  mean; the ECDSA worker's CPU with it); the rest of the event loop's CPU is its messages'
-  (a push's frame, the task that sends it, the answer, a copy already held: per message,
-  half by the caller before it leaves and half by the receiver before it serves it,
-  ``message_cost``, instead of the bare transport's cost); the store writer's and the
-  other threads' after the order was passed on and delivered (``after_cost``);
-- ``threads``: the event loop's CPU before, messages at the bare transport's cost, the
-  other threads' after;
+- ``threads`` (the default): the event loop's CPU (and the ECDSA worker's, which the check
+  awaits) before the order is passed on, messages at the bare transport's cost; the store
+  writer's and the other threads' after the order was passed on and delivered
+  (``after_cost``: it delays the node's next work, not the order);
+- ``messages``: before, only the check (its measured mean; the ECDSA worker's with it);
+  the rest of the event loop's CPU is its messages' (a push's frame, the task that sends
+  it, the answer, a copy already held: per message, half by the caller before it leaves
+  and half by the receiver before it serves it, ``message_cost``, instead of the bare
+  transport's cost); the other threads' after;
 - ``check``: only the check before, the rest after (the lower bound);
 - ``none``: all of it before (the model until 2026-12-01 night).
 
 A wallet's order also costs the receiving half of an HTTP call (``post_cost``, measured by
 ``bench/p2p_transport.py``), taken out of every node's share so the nodes' CPU adds up to
 what was measured."""
-SPLIT = {"model": "messages"}
+SPLIT = {"model": "threads"}
 LOOP_THREADS = ("MainThread", "sdex-ecdsa")
 """Threads whose CPU an order waits for before it is passed on: the event loop, and the
 ECDSA worker the check awaits (a turn of four or more new orders)."""
@@ -513,7 +514,7 @@ def main() -> None:
     ap.add_argument("--cost", choices=COSTS, default="scaled",
                     help="a new order's CPU: its mean scaled by a draw from how the real "
                     "checks' varied, the mean plus the check's variation, or the mean")  # fmt: skip
-    ap.add_argument("--split", choices=SPLITS, default="messages",
+    ap.add_argument("--split", choices=SPLITS, default="threads",
                     help="a new order's CPU before it is passed on and after, and its "
                     "messages', from the real nodes' threads (SPLITS)")  # fmt: skip
     ap.add_argument("--scale", action="store_true", help="also simulate 100 to 10,000 nodes")
