@@ -10,9 +10,13 @@ in the same run and not from the figures it predicts. Two calibrations, both pri
   the caller before it leaves and half by the receiver before it serves it; a new order
   costs the rest of the window's CPU per order per node (``/proc``, less what the nodes
   use when no order comes, measured just before, and less the run's messages at that
-  price), that mean times a draw, per new order, from how the CPU one new order of a
-  peer's cost the real nodes' event loops varied over the same window (``checkTiming`` in
-  their ``/health``, ``cost_shape``; ``--cost``: ``COSTS``, the JSON has all three). The
+  price), split as the nodes' threads spent it (``--split``: ``SPLITS``; by default the
+  event loop's before the order is passed on, the store writer's after it is delivered;
+  ``threadCpu`` in their ``/health``; the JSON has every split), the part before times a
+  draw, per new order, from how the CPU one new order of a peer's cost the real nodes'
+  event loops varied over the same window (``checkTiming``, ``cost_shape``; ``--cost``:
+  ``COSTS``, the JSON has all three); a wallet's order costs its node the receiving half
+  of an HTTP call besides (``post_cost``). The
   8 simulated nodes share a machine of this machine's cores as Linux's fair
   scheduler does (EEVDF on this kernel, CFS before 6.6: the same fair shares): each busy
   node an equal share with every other runnable task (``--scheduler flat``, the default)
