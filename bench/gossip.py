@@ -499,10 +499,11 @@ async def measure(
             windows = []
             for rate, orders in phases:
                 await asyncio.sleep(1.5)  # let anti-entropy and outboxes go quiet
+                hi, ti = await healths(s, nodes.urls), time.monotonic()
                 meter.start()  # what the nodes use with no orders coming (timers, polls)
                 await asyncio.sleep(1.5)
                 idle = meter.stop()["nodes"]
-                h0 = await healths(s, nodes.urls)
+                h0, t0 = await healths(s, nodes.urls), time.monotonic()
                 nodes.signal(signal.SIGUSR1)
                 meter.start()
                 targets = [rng.randrange(n) for _ in orders]
@@ -525,6 +526,8 @@ async def measure(
                 )
                 await asyncio.sleep(0.5)
                 h1 = await healths(s, nodes.urls)
+                window = time.monotonic() - t0
+                cpu["threads"] = thread_cpu(hi, h0, h1, t0 - ti, window, n, accepted)
                 windows.append((rate, p, h0, h1, cpu, drained, trace))
             data = finish_watcher(wproc, arrivals)
             meter.groups.pop("watcher", None)
@@ -533,6 +536,41 @@ async def measure(
         run["runnable_trace"] = trace
         out.append(run)
     return out
+
+
+def thread_cpu(
+    hi: list[dict[str, Any]],
+    h0: list[dict[str, Any]],
+    h1: list[dict[str, Any]],
+    idle_s: float,
+    window_s: float,
+    n: int,
+    accepted: int,
+) -> dict[str, dict[str, float]] | None:
+    """The nodes' threads (loop, ECDSA worker, store writer, chain, ...), all nodes
+    together: ms of CPU per order per node in the window above what they used idle (``hi``
+    to ``h0``, scaled to the window), and ms waited for a CPU while runnable (``/health``
+    ``gossip.threadCpu``: run and wait seconds by thread name)."""
+    if any("threadCpu" not in h["gossip"] for h in hi + h0 + h1):
+        return None  # nodes from before it was measured
+
+    def total(a: list[dict[str, Any]], b: list[dict[str, Any]], k: int) -> dict[str, float]:
+        out: dict[str, float] = defaultdict(float)
+        for x, y in zip(a, b, strict=True):
+            for name, row in y["gossip"]["threadCpu"].items():
+                out[name] += row[k] - x["gossip"]["threadCpu"].get(name, [0.0, 0.0])[k]
+        return out
+
+    run, idle, wait = total(h0, h1, 0), total(hi, h0, 0), total(h0, h1, 1)
+    per = 1000 / max(1, accepted) / n
+    return {
+        name: {
+            "cpu_ms_per_order_per_node": round(run[name] * per, 4),
+            "above_idle": round((run[name] - idle.get(name, 0.0) * window_s / idle_s) * per, 4),
+            "waited_ms_per_order_per_node": round(wait[name] * per, 4),
+        }
+        for name in sorted(run)
+    }
 
 
 def analyse(

@@ -10,9 +10,13 @@ in the same run and not from the figures it predicts. Two calibrations, both pri
   the caller before it leaves and half by the receiver before it serves it; a new order
   costs the rest of the window's CPU per order per node (``/proc``, less what the nodes
   use when no order comes, measured just before, and less the run's messages at that
-  price), that mean times a draw, per new order, from how the CPU one new order of a
-  peer's cost the real nodes' event loops varied over the same window (``checkTiming`` in
-  their ``/health``, ``cost_shape``; ``--cost``: ``COSTS``, the JSON has all three). The
+  price), split as the nodes' threads spent it (``--split``: ``SPLITS``; by default the
+  event loop's before the order is passed on, the store writer's after it is delivered;
+  ``threadCpu`` in their ``/health``; the JSON has every split), the part before times a
+  draw, per new order, from how the CPU one new order of a peer's cost the real nodes'
+  event loops varied over the same window (``checkTiming``, ``cost_shape``; ``--cost``:
+  ``COSTS``, the JSON has all three); a wallet's order costs its node the receiving half
+  of an HTTP call besides (``post_cost``). The
   8 simulated nodes share a machine of this machine's cores as Linux's fair
   scheduler does (EEVDF on this kernel, CFS before 6.6: the same fair shares): each busy
   node an equal share with every other runnable task (``--scheduler flat``, the default)
@@ -60,7 +64,7 @@ import p2p_transport  # noqa: E402
 from benchlib import machine, machine_line, write_section  # noqa: E402
 
 from sdex.sim.cli import default_orders  # noqa: E402
-from sdex.sim.network import LinkModel  # noqa: E402
+from sdex.sim.links import LinkModel  # noqa: E402
 from sdex.sim.run import Scenario, simulate  # noqa: E402
 
 DATE = "2026-12-01"
@@ -99,9 +103,7 @@ def transport_costs(calls: int = 300, rounds: int = 2) -> dict[str, float]:
 def cpu_costs(run: dict[str, Any], transport: dict[str, float]) -> tuple[float, float]:
     """Seconds of a node's CPU per message (the run's calls, each at what its transport
     costs) and per new order (the rest of the window's CPU per order per node above idle:
-    intake, copies already held, the websocket events), all charged before the order is
-    passed on: a peer's orders are checked and booked a chunk at a time, and handed to
-    gossip at the end of that turn of the loop (``after_cost`` stays 0)."""
+    intake, copies already held, the websocket events, the store writer)."""
     per = run["per_order_per_node"]
     frames = float(per.get("stream_frames_sent", 0.0))
     http = messages_sent(run) - frames
@@ -111,6 +113,66 @@ def cpu_costs(run: dict[str, Any], transport: dict[str, float]) -> tuple[float, 
     )
     above_idle = run["cpu_cores_used"]["node_cpu_ms_per_order_per_node_above_idle"] / 1000
     return max(MIN_ORDER_COST, above_idle - messages * message), message
+
+
+SPLITS = ("threads", "messages", "check", "none")
+"""``--split``: where a new order's CPU goes, from each of the real nodes' threads' CPU
+(``threadCpu`` in ``/health``, above idle) and the intake's check (``checkTiming``):
+
+- ``threads`` (the default): the event loop's CPU (and the ECDSA worker's, which the check
+  awaits) before the order is passed on, messages at the bare transport's cost; the store
+  writer's and the other threads' after the order was passed on and delivered
+  (``after_cost``: it delays the node's next work, not the order);
+- ``messages``: before, only the check (its measured mean; the ECDSA worker's with it);
+  the rest of the event loop's CPU is its messages' (a push's frame, the task that sends
+  it, the answer, a copy already held: per message, half by the caller before it leaves
+  and half by the receiver before it serves it, ``message_cost``, instead of the bare
+  transport's cost); the other threads' after;
+- ``check``: only the check before, the rest after (the lower bound);
+- ``none``: all of it before (the model until 2026-12-01 night).
+
+A wallet's order also costs the receiving half of an HTTP call (``post_cost``, measured by
+``bench/p2p_transport.py``), taken out of every node's share so the nodes' CPU adds up to
+what was measured."""
+SPLIT = {"model": "threads"}
+LOOP_THREADS = ("MainThread", "sdex-ecdsa")
+"""Threads whose CPU an order waits for before it is passed on: the event loop, and the
+ECDSA worker the check awaits (a turn of four or more new orders)."""
+
+
+def split_costs(
+    run: dict[str, Any], transport: dict[str, float], order: float, split: str
+) -> tuple[float, float, float]:
+    """``order`` (CPU seconds per new order at a node, its messages at the bare transport's
+    cost taken out) as (before it is passed on, a wallet's request besides, after it was
+    delivered), for ``split`` (``SPLITS``; ``messages``: see ``loop_message_cost``). Runs
+    without the measurements (from before): all of it before."""
+    shape = cost_shape(run)
+    threads = run["cpu_cores_used"].get("threads")
+    if split == "none" or shape is None or threads is None:
+        return order, 0.0, 0.0
+    post = transport["http"] / 2
+    share = order - post / NODES  # a node's share, the wallet's request apart
+    off = sum(max(0.0, t["above_idle"]) for k, t in threads.items() if k not in LOOP_THREADS)
+    if split == "threads":
+        before = share - off / 1000
+    else:
+        ecdsa = threads.get("sdex-ecdsa", {}).get("above_idle", 0.0) / 1000
+        before = shape[1] + max(0.0, ecdsa)
+    before = max(MIN_ORDER_COST, min(share, before))
+    after = off / 1000 if split == "messages" else share - before
+    return before, post, max(0.0, after)
+
+
+def loop_message_cost(run: dict[str, Any], transport: dict[str, float], check: float) -> float:
+    """Seconds of the event loop's CPU one message costs the two nodes together, measured:
+    the loop's CPU per order per node above idle less the check (``check`` a new order) and
+    the wallet's request, per message sent."""
+    threads = run["cpu_cores_used"]["threads"]
+    loop = sum(max(0.0, threads.get(k, {}).get("above_idle", 0.0)) for k in LOOP_THREADS)
+    loop_s = loop / 1000 - check - transport["http"] / 2 / NODES
+    messages = messages_sent(run)
+    return max(0.0, loop_s / messages) if messages else 0.0
 
 
 SHAPE_POINTS = 200
@@ -169,7 +231,10 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
         cpu = run["cpu_cores_used"]
         background = max(0.0, cpu["machine"] - cpu["nodes"] + cpu["nodes_idle"])
         cores = float(len(os.sched_getaffinity(0)))
-        order, message = cpu_costs(run, transport)
+        total, message = cpu_costs(run, transport)
+        order, post, after = split_costs(run, transport, total, SPLIT["model"])
+        if SPLIT["model"] == "messages" and (after or post):  # (measured: split)
+            message = loop_message_cost(run, transport, order)
         # the measured round trip is a signed HTTP call: its CPU is charged apart here
         one_way = max(MIN_LATENCY, (p50 - transport["http"]) / 2)
         # the nodes' own group's other runnable tasks (the chain, the load generator, the
@@ -185,8 +250,10 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
             others = cpu.get("other_tasks_runnable")
         shape = shape_for(run, order, COST["model"])
         return LinkModel(
-            one_way, sigma, 1e9, order, 0.0, 0.0, message, cores, background, TIMESLICE,
-            others, own, trace.get("step", 0.0), groups, shape,
+            one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
+            post_cost=post, message_cost=message, cores=cores, background=background,
+            timeslice=TIMESLICE, others=others, others_trace=own,
+            others_step=trace.get("step", 0.0), others_groups=groups, cost_shape=shape,
         )  # fmt: skip
     check = max(0.0005, run["offered"]["post_latency_ms"]["p50"] / 1000 - p50)
     return LinkModel(p50 / 2, sigma, bandwidth=1e9, check_cost=check, known_cost=0.0002)
@@ -233,12 +300,19 @@ def predict(
             "comparison": compare(run, sim),
         }
         if mode == "cpu":  # the same prediction with the other cost models
-            out[mode]["cost"] = COST["model"]
+            out[mode]["cost"], out[mode]["split"] = COST["model"], SPLIT["model"]
             out[mode]["comparison_by_cost"] = by_cost = {}
             for other in COSTS:
                 if other != COST["model"]:
                     links.cost_shape = shape_for(run, links.check_cost, other)
                     by_cost[other] = compare(run, mean_of(simulated(run, links, seed, seeds)))
+            out[mode]["comparison_by_split"] = by_split = {}
+            for other in SPLITS:
+                if other != SPLIT["model"]:
+                    SPLIT["model"], kept = other, SPLIT["model"]
+                    links = calibrated(run, mode, transport)
+                    SPLIT["model"] = kept
+                    by_split[other] = compare(run, mean_of(simulated(run, links, seed, seeds)))
     return out
 
 
@@ -444,6 +518,9 @@ def main() -> None:
     ap.add_argument("--cost", choices=COSTS, default="scaled",
                     help="a new order's CPU: its mean scaled by a draw from how the real "
                     "checks' varied, the mean plus the check's variation, or the mean")  # fmt: skip
+    ap.add_argument("--split", choices=SPLITS, default="threads",
+                    help="a new order's CPU before it is passed on and after, and its "
+                    "messages', from the real nodes' threads (SPLITS)")  # fmt: skip
     ap.add_argument("--scale", action="store_true", help="also simulate 100 to 10,000 nodes")
     ap.add_argument("--no-real", action="store_true", help="skip the 8-process comparison")
     ap.add_argument("--write", type=Path, help="update this markdown file's section")
@@ -453,9 +530,11 @@ def main() -> None:
     args = ap.parse_args()
     SCHEDULER["groups"] = args.scheduler == "groups"
     COST["model"] = args.cost
+    SPLIT["model"] = args.split
     result: dict[str, Any] = {"machine": machine(), "rate": args.rate, "seconds": args.seconds}
     result["scheduler"] = args.scheduler
     result["cost"] = args.cost
+    result["split"] = args.split
     result["command"] = " ".join(["bench/gossip_sim.py", *sys.argv[1:]]).replace("/tmp/", "")
     if args.scale_from is not None:
         result["scale"] = json.loads(args.scale_from.read_text())["scale"]

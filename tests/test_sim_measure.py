@@ -6,10 +6,11 @@ from __future__ import annotations
 import gc
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from sdex.gossip.timing import EDGES_US, GC_PAUSES, CheckTiming, Histogram
+from sdex.gossip.timing import EDGES_US, GC_PAUSES, CheckTiming, Histogram, thread_cpu
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import gossip_sim
@@ -67,3 +68,80 @@ def test_the_measured_shape_keeps_the_mean_and_the_spread() -> None:
     )  # only the measured quarter of the order's cost varies
     assert gossip_sim.shape_for(run, mean, "constant") is None
     assert gossip_sim.cost_shape({"check_timing_us": {"edges": list(EDGES_US), "cpu": [1]}}) is None
+
+
+def test_each_threads_cpu_is_read_by_name() -> None:
+    """``threadCpu``: a thread that burns CPU shows it under its own name, apart from the
+    main thread's; run and wait times are seconds and never go back."""
+    import threading
+    import time
+
+    if not Path("/proc/self/task").is_dir():
+        pytest.skip("no /proc on this system")
+    stop = threading.Event()
+
+    def burn() -> None:
+        end = time.thread_time() + 0.05
+        while time.thread_time() < end:
+            pass
+        stop.wait(5)
+
+    t = threading.Thread(target=burn, name="sdex-burner")
+    before = thread_cpu()
+    t.start()
+    try:
+        deadline = time.monotonic() + 5
+        while thread_cpu().get("sdex-burner", [0.0])[0] < 0.04 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        after = thread_cpu()
+    finally:
+        stop.set()
+        t.join()
+    assert "sdex-burner" not in before
+    assert 0.04 <= after["sdex-burner"][0] < 5.0
+    assert after["MainThread"][0] >= before["MainThread"][0]
+    assert after["MainThread"][1] >= before["MainThread"][1] >= 0.0
+
+
+def _run_with_threads(threads: dict[str, float]) -> dict[str, Any]:
+    """A real window's figures as ``split_costs`` reads them: the check's measured CPU (all
+    new orders 500 us), each thread's ms per order per node above idle, and 3 messages sent
+    per order per node."""
+    counts = [0] * (len(EDGES_US) + 1)
+    counts[next(i for i, e in enumerate(EDGES_US) if e >= 500)] = 100
+    return {
+        "check_timing_us": {"edges": list(EDGES_US), "cpu": counts},
+        "cpu_cores_used": {"threads": {k: {"above_idle": v} for k, v in threads.items()}},
+        "per_order_per_node": {"messages_sent": 3.0, "http_messages_sent": 0.0},
+    }
+
+
+def test_a_new_orders_cpu_is_split_as_its_threads_spent_it() -> None:
+    """``messages``: the check before the order is passed on, the loop's other CPU its
+    messages', the store writer's after; ``threads``: the loop's CPU before, the store
+    writer's after; ``check``: the check before, the rest after; ``none``: all before.
+    Whatever the split, the nodes' CPU adds up to what was measured: every node's before,
+    after and messages, and the wallet's request at one node of the eight."""
+    run = _run_with_threads({"MainThread": 2.0, "sdex-store": 0.4, "sdex-ecdsa": 0.1})
+    http = {"http": 0.0008, "stream": 0.0001}
+    order = 0.0025 - 3 * 0.0001  # a new order at a node, its messages at the bare cost out
+    check = gossip_sim.cost_shape(run)[1]  # type: ignore[index]
+    assert 0.0004 < check < 0.0006  # the bucket holding 500 us
+    before, post, after = gossip_sim.split_costs(run, http, order, "messages")
+    assert post == pytest.approx(0.0004)
+    assert before == pytest.approx(check + 0.0001)  # the ECDSA thread's with it
+    assert after == pytest.approx(0.0004)  # the store writer's
+    message = gossip_sim.loop_message_cost(run, http, before)
+    loop = before + post / gossip_sim.NODES + 3 * message
+    assert loop == pytest.approx(0.0021)  # the loop's (and the ECDSA thread's) CPU
+    before, post, after = gossip_sim.split_costs(run, http, order, "threads")
+    assert after == pytest.approx(0.0004)
+    assert before == pytest.approx(order - 0.0004 - post / gossip_sim.NODES)
+    before, post, after = gossip_sim.split_costs(run, http, order, "check")
+    assert before == pytest.approx(check + 0.0001)
+    for split in ("threads", "check", "none"):  # messages at the bare transport's cost
+        before, post, after = gossip_sim.split_costs(run, http, order, split)
+        assert before + after + post / gossip_sim.NODES == pytest.approx(order)
+    assert gossip_sim.split_costs(run, http, order, "none") == (order, 0.0, 0.0)
+    older = {**run, "cpu_cores_used": {}}  # a run from before the threads were measured
+    assert gossip_sim.split_costs(older, http, order, "messages") == (order, 0.0, 0.0)

@@ -34,7 +34,7 @@ from sdex.gossip.identity import NodeKey
 from sdex.gossip.ports import NodePort
 from sdex.gossip.stream import StreamDown, cancel_all
 from sdex.gossip.streams import Streams
-from sdex.gossip.timing import GC_PAUSES, CheckTiming
+from sdex.gossip.timing import GC_PAUSES, CheckTiming, thread_cpu
 
 __all__ = ["Gossip", "GossipConfig"]
 
@@ -262,5 +262,6 @@ class Gossip:
 
     def stats(self) -> dict[str, object]:
         streams = self.streams.stats() if self.streams is not None else {}
-        timing = {"checkTiming": self.check_timing.to_json(), "gc": GC_PAUSES.to_json()}
+        timing = {"checkTiming": self.check_timing.to_json(), "gc": GC_PAUSES.to_json(),
+                  "threadCpu": thread_cpu()}  # fmt: skip
         return {**self.core.stats(), "messagesSent": self.messages_sent, **streams, **timing}

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import bisect
 import gc
+import os
+import re
+import threading
 import time
 
 EDGES_US = tuple(round(25 * 2 ** (k / 4)) for k in range(49))
@@ -85,3 +88,34 @@ class GcPauses:
 
 
 GC_PAUSES = GcPauses()
+
+MAX_THREAD_NAMES = 16
+"""At most this many thread names are reported apart (the rest under ``other``)."""
+_POOL_SUFFIX = re.compile(r"[-_]\d+(_\d+)?$")
+
+
+def thread_cpu() -> dict[str, list[float]]:
+    """Seconds each of this process's threads has run on a CPU and waited for one while
+    runnable (``/proc/self/task/*/schedstat``, nanoseconds: the loop thread's apart from
+    the ECDSA worker's, the store writer's and the chain's), by thread name (a pool's
+    threads together; threads not started by Python, and names beyond
+    ``MAX_THREAD_NAMES``, under ``other``). Empty where ``/proc`` does not have it."""
+    names = {t.native_id: _POOL_SUFFIX.sub("", t.name) for t in threading.enumerate()}
+    out: dict[str, list[float]] = {}
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat") as f:
+                ran, waited = (int(x) / 1e9 for x in f.read().split()[:2])
+        except (OSError, ValueError):
+            continue  # (a thread that ended meanwhile)
+        name = names.get(int(tid), "other")
+        if name not in out and len(out) >= MAX_THREAD_NAMES:
+            name = "other"
+        row = out.setdefault(name, [0.0, 0.0])
+        row[0] += ran
+        row[1] += waited
+    return {k: [round(v[0], 6), round(v[1], 6)] for k, v in out.items()}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sdex.sim.network import LinkModel, Network, Sim, SimNode
+from sdex.sim.links import LinkModel
+from sdex.sim.network import Network, Sim, SimNode
 from sdex.sim.run import Scenario, simulate
 
 __all__ = ["LinkModel", "Network", "Scenario", "Sim", "SimNode", "simulate"]

@@ -92,7 +92,7 @@ def simulate(
     coverage, p50/p99 to every node, messages and bytes per order per node, and the orders
     per second a node's bandwidth allows."""
     from sdex.gossip.actions import GossipConfig
-    from sdex.sim.network import LinkModel
+    from sdex.sim.links import LinkModel
     from sdex.sim.run import Scenario
     from sdex.sim.run import simulate as run
 

@@ -12,10 +12,11 @@ source, and stands in for the node and the aiohttp transport around it:
 - **Intake**: a node checks a peer's orders one batch at a time, in chunks of
   ``intake_chunk`` (as ``Gossip.run_check`` does): ``check_cost`` seconds of the node's CPU
   per new order, ``known_cost`` per copy it already holds when the chunk starts; a wallet's
-  order takes ``check_cost``. The accepted order's push is queued first (as the node hands
-  a loop turn's accepted orders to gossip at its end), then ``after_cost`` of work per
-  accepted order (store, book, websocket events): the order counts as delivered when that
-  is done.
+  order takes ``post_cost`` (its HTTP request) and ``check_cost``. The accepted order's push
+  is queued at the end of that turn of the loop (as the node hands a turn's accepted orders
+  to gossip), the order counts as delivered then (its websocket event goes out in the same
+  turn), and ``after_cost`` of work per accepted order follows (the store writer, the
+  events, ...): it delays what the node does next, not this order.
   A node's CPU runs one job at a time, in arrival order, on a
   core of its own or on a machine it shares with the other nodes (``cores``, with
   ``background`` cores of other work: ``sdex.sim.cpu``), so a wallet's order waits for the
@@ -43,6 +44,7 @@ from sdex.gossip.actions import Action, Call, Check, GossipConfig, Reply, Scored
 from sdex.gossip.core import GossipCore
 from sdex.gossip.peers import MAX_PEERS
 from sdex.sim.cpu import Cpu
+from sdex.sim.links import LinkModel
 from sdex.sim.orders import OrderSet
 
 ReplyTo = tuple["SimNode", GossipCore, Call]
@@ -54,46 +56,6 @@ the four X-SDEX headers (claimed URL, time, body hash, 65-byte signature in hex)
 ANSWER_OVERHEAD = 400
 """Bytes of a signed answer besides its body: status line, content headers, body hash and
 signature."""
-
-
-@dataclass
-class LinkModel:
-    latency_median: float = 0.050
-    latency_sigma: float = 0.5
-    bandwidth: float = 10e6 / 8
-    """Bytes per second, each way, per node."""
-    check_cost: float = 0.002
-    known_cost: float = 0.00005
-    after_cost: float = 0.0
-    """CPU seconds a node spends on a new order once it is accepted and passed on (its store
-    write, its book entry, websocket events): it delays the order's delivery (the event a
-    watcher hears) and the node's next work, not the order's own push."""
-    message_cost: float = 0.0
-    """CPU seconds one request and its answer cost the two nodes together (framing, the
-    socket, MACs or signatures): half is spent by the caller before the request leaves, half
-    by the receiver before it serves it."""
-    cores: float = 0.0
-    """0: every node has a core of its own; else the nodes share a machine of this many."""
-    background: float = 0.0
-    """Cores of that shared machine busy with other work (the chain, the load generator)."""
-    timeslice: float = 0.0
-    """Seconds a node runs on a core of the shared machine before others waiting get it (0:
-    processor sharing; ``sdex.sim.cpu``)."""
-    others: float | None = None
-    """Other tasks runnable on that shared machine, on average (measured): given, the
-    machine is shared as Linux's fair scheduler does, each runnable task an equal share of ``cores``
-    (``background`` and ``timeslice`` then unused; ``sdex.sim.cpu``)."""
-    others_trace: list[float] | None = None
-    """How ``others`` varied, one value per ``others_step`` seconds from the first order's
-    post on (measured; its first value before, its last after)."""
-    others_step: float = 0.0
-    others_groups: list[list[int]] | None = None
-    """With the trace: the runnable tasks of each other active task group at each step (the
-    trace is then of the nodes' own group; ``sdex.sim.cpu``)."""
-    cost_shape: list[float] | None = None
-    """How a new order's cost varies (measured: equally likely multiples of ``check_cost``,
-    mean 1; each new order draws one, from a random source of its own so the mesh and the
-    orders' targets stay those of the seed). None: every new order costs ``check_cost``."""
 
 
 class Sim:
@@ -185,35 +147,39 @@ class SimNode(OrderSet):
 
     # ---- the node's side ----------------------------------------------------------------------
 
-    def settle_in(self, order: dict[str, str]) -> None:
-        """The work after ``order`` was accepted and passed on (``after_cost``): it counts as
-        delivered once that is done (the websocket event a watcher hears comes last)."""
-        if self.net.links.after_cost > 0:
-            self.net.cpu.submit(self.index, self.net.links.after_cost, self.net.delivered, self,
-                                order["hash"])  # fmt: skip
-        else:
-            self.net.delivered(self, order["hash"])
-
     def post(self, order: dict[str, str]) -> None:
-        """A wallet posted ``order`` here: checked by the intake (wallets never wait behind
-        peer batches), then pushed."""
-        self.net.cpu.submit(self.index, self.net.new_cost(1), self._posted, self.core, order)
+        """A wallet posted ``order`` here: its request and the intake's check (wallets never
+        wait behind peer batches), then pushed."""
+        cost = self.net.links.post_cost + self.net.new_cost(1)
+        self.net.cpu.submit(self.index, cost, self._posted, self.core, order)
 
     def _posted(self, core: GossipCore, order: dict[str, str]) -> None:
         if self.online and core is self.core and self.add(order):
             self.hand_over([(order, None)])
-            self.settle_in(order)
 
     def hand_over(self, orders: list[tuple[dict[str, str], str | None]]) -> None:
         """Accepted orders reach the gossip core at the end of the event loop's turn (as
         ``Gossip`` hands them over): after the messages that arrived before it, so a copy
         a peer pushed meanwhile is heard first and not sent back."""
-        if orders and self.kind == "honest":
+        if not orders:
+            return
+        if self.kind == "honest":
             self.net.cpu.submit(self.index, 0.0, self._turn_end, self.core, orders)
+        else:
+            for o, _ in orders:
+                self.net.delivered(self, o["hash"])
 
     def _turn_end(self, core: GossipCore, orders: list[tuple[dict[str, str], str | None]]) -> None:
+        """The pushes are queued on the node's CPU (each leaves once its share of the
+        message's cost is spent), the orders delivered (their websocket events go out in
+        the same turn), and then the rest of their work (``after_cost``) follows."""
         if core is self.core and self.online:
             self.run(core.accepted_many(orders))
+        after = self.net.links.after_cost
+        for o, _ in orders:
+            self.net.delivered(self, o["hash"])
+            if after > 0:
+                self.net.cpu.submit(self.index, after, _done)
 
     def intake(self, orders: list[object], sender: str) -> list[str]:
         out = []
@@ -230,8 +196,6 @@ class SimNode(OrderSet):
                 accepted.append((o, sender))
                 out.append("accepted")
         self.hand_over(accepted)
-        for o, _ in accepted:
-            self.settle_in(o)
         return out
 
     def run(self, actions: list[Action]) -> None:
@@ -269,6 +233,10 @@ class SimNode(OrderSet):
         self.core = self._new_core(seeds)
         self.tick_at = math.inf
         self.run(self.core.start())
+
+
+def _done() -> None:
+    """The end of a job that only takes CPU time (``after_cost``)."""
 
 
 class Network:

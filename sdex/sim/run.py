@@ -29,7 +29,8 @@ from typing import Any, cast
 
 from sdex.gossip.actions import GossipConfig
 from sdex.order import Domain, Order, address_of, sign_order
-from sdex.sim.network import LinkModel, Network, SimNode
+from sdex.sim.links import LinkModel
+from sdex.sim.network import Network, SimNode
 
 ZERO = "0x" + "00" * 20
 WETH = "0x" + "c0" * 20

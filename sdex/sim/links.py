@@ -1,0 +1,54 @@
+"""The simulated network's measured inputs: link latency and bandwidth, and what each piece
+of a node's work costs its CPU (``sdex.sim.network`` runs them; ``bench/gossip_sim.py``
+measures them from real nodes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class LinkModel:
+    latency_median: float = 0.050
+    latency_sigma: float = 0.5
+    bandwidth: float = 10e6 / 8
+    """Bytes per second, each way, per node."""
+    check_cost: float = 0.002
+    """CPU seconds a node's intake spends on a new order before it is accepted and passed on
+    (parse, signature, chain state, book and registry: what ``Gossip.run_check`` measures
+    per new order of a peer)."""
+    known_cost: float = 0.00005
+    after_cost: float = 0.0
+    """CPU seconds a node spends on a new order after it was accepted, passed on and
+    delivered (the websocket event the watcher hears goes out with the push): the rest of
+    its work (the store writer's insert and commit, the events' encoding, copies held
+    already). It delays the node's next work, neither the order's push nor its delivery."""
+    post_cost: float = 0.0
+    """CPU seconds a wallet's order costs the node it is posted to besides ``check_cost``
+    (its HTTP request), before it is passed on."""
+    message_cost: float = 0.0
+    """CPU seconds one request and its answer cost the two nodes together (framing, the
+    socket, MACs or signatures): half is spent by the caller before the request leaves, half
+    by the receiver before it serves it."""
+    cores: float = 0.0
+    """0: every node has a core of its own; else the nodes share a machine of this many."""
+    background: float = 0.0
+    """Cores of that shared machine busy with other work (the chain, the load generator)."""
+    timeslice: float = 0.0
+    """Seconds a node runs on a core of the shared machine before others waiting get it (0:
+    processor sharing; ``sdex.sim.cpu``)."""
+    others: float | None = None
+    """Other tasks runnable on that shared machine, on average (measured): given, the
+    machine is shared as Linux's fair scheduler does, each runnable task an equal share of ``cores``
+    (``background`` and ``timeslice`` then unused; ``sdex.sim.cpu``)."""
+    others_trace: list[float] | None = None
+    """How ``others`` varied, one value per ``others_step`` seconds from the first order's
+    post on (measured; its first value before, its last after)."""
+    others_step: float = 0.0
+    others_groups: list[list[int]] | None = None
+    """With the trace: the runnable tasks of each other active task group at each step (the
+    trace is then of the nodes' own group; ``sdex.sim.cpu``)."""
+    cost_shape: list[float] | None = None
+    """How a new order's cost varies (measured: equally likely multiples of ``check_cost``,
+    mean 1; each new order draws one, from a random source of its own so the mesh and the
+    orders' targets stay those of the seed). None: every new order costs ``check_cost``."""
