@@ -147,7 +147,9 @@ async def _read_back(nd: Node, api: Api, s: SignedOrder, status: str) -> None:
     _, page = await api.get("/v1/orders", maker=s.order.maker, status=status)
     assert s.hash_hex in {r["metaData"]["orderHash"] for r in page["records"]}
     _, web = await api.get("/web/orders", hash=s.hash_hex)
-    assert web == {s.hash_hex: s.to_json()}
+    assert list(web) == [s.hash_hex], web
+    assert web[s.hash_hex]["order"] == s.to_json()
+    assert web[s.hash_hex]["metaData"]["status"] == status
     code, body = await api.post_order(s)
     assert code == 200 and body["metaData"]["status"] == status, body
     assert await nd.submit_from_peer(s.to_json(), "peer-x") == "known"
