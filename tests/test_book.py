@@ -275,6 +275,25 @@ def test_expire_closes_orders_by_the_contracts_rule() -> None:
     assert len(book) == 0
 
 
+def test_orders_placed_and_cancelled_with_new_expiries_leave_no_expiry_buckets() -> None:
+    """An attacker's place/cancel with ever new expiries (intake bounds only how many are
+    open) keeps no empty expiry bucket and no stale heap beyond a bound; expiry still works."""
+    book = new_book()
+    keep = ask(B, 1, 10, expiry=T0 + 5_000)
+    book.add(keep)
+    for i in range(2_000):
+        o = ask(A, 1, 10 + i % 7, expiry=T0 + 10 + i)
+        book.add(o)
+        book.remove(o.hash, RemovalReason.CANCELLED)
+    assert list(book._expiry_at) == [T0 + 5_000]
+    assert len(book._expiry_heap) <= 2 * len(book._expiry_at) + 64
+    late = ask(A, 1, 10, expiry=T0 + 20)  # an expiry whose bucket was emptied before
+    book.add(late)
+    assert book.expire(T0 + 4_999) == [(late.hash, RemovalReason.EXPIRED)]
+    assert book.expire(T0 + 5_000) == [(keep.hash, RemovalReason.EXPIRED)]
+    assert len(book) == 0 and not book._expiry_at
+
+
 # -- maker funds ------------------------------------------------------------------------------
 
 

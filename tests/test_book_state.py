@@ -511,7 +511,9 @@ class BookMachine(RuleBasedStateMachine):
         one: a closed order is kept only while its fills are in flight (by the index)."""
         book = self.book
         indexed: set[bytes] = set()
+        assert len(book._expiry_heap) <= 2 * len(book._expiry_at) + 64
         for bucket in book._expiry_at.values():
+            assert bucket, "an emptied expiry bucket is let go too"
             for i, e in enumerate(bucket):
                 assert e.closed is None and e.xbucket is bucket and e.xpos == i, e
                 assert book._index.get(e.hash) is e

@@ -218,9 +218,10 @@ class BookCore(BookBase):
         bucket.append(e)
         e.xbucket = bucket
 
-    @staticmethod
-    def _unindex_expiry(e: Entry) -> None:
-        """Take ``e`` out of its expiry bucket: the bucket's last order takes its slot."""
+    def _unindex_expiry(self, e: Entry) -> None:
+        """Take ``e`` out of its expiry bucket: the bucket's last order takes its slot. An
+        emptied bucket leaves the index, and the heap is rebuilt once mostly stale: orders
+        placed and cancelled with ever new expiries leave nothing behind."""
         bucket = e.xbucket
         if bucket is None:
             return
@@ -230,6 +231,16 @@ class BookCore(BookBase):
             i = e.xpos
             bucket[i] = last
             last.xpos = i
+        elif not bucket:
+            if self._expiry_at.get(e.expiry) is bucket:
+                del self._expiry_at[e.expiry]
+            if bucket is self._last_bucket:
+                self._last_bucket = None
+            heap = self._expiry_heap
+            if len(heap) > 2 * len(self._expiry_at) + 64:
+                heap[:] = list(self._expiry_at)  # in place: ``expire`` may hold the list
+                heapq.heapify(heap)
+                self.next_expiry_at = heap[0] if heap else NO_EXPIRY
 
     def _undefer(self, e: Entry, park: bool) -> None:
         """A deferred entry (parked without a level) has something to offer again."""
@@ -320,7 +331,9 @@ class BookCore(BookBase):
         heap = self._expiry_heap
         out: list[tuple[bytes, RemovalReason]] = []
         while heap and heap[0] <= now:
-            bucket = self._expiry_at.pop(heapq.heappop(heap))
+            bucket = self._expiry_at.pop(heapq.heappop(heap), None)
+            if bucket is None:  # emptied by cancels and fills (``_unindex_expiry``)
+                continue
             self._last_bucket = None
             for e in bucket:  # out of the index first: ``close`` would move the others
                 e.xbucket = None

@@ -100,19 +100,21 @@ def thread_cpu() -> dict[str, list[float]]:
     the ECDSA worker's, the store writer's and the chain's), by thread name (a pool's
     threads together; threads not started by Python, and names beyond
     ``MAX_THREAD_NAMES``, under ``other``). Empty where ``/proc`` does not have it."""
-    names = {t.native_id: _POOL_SUFFIX.sub("", t.name) for t in threading.enumerate()}
     out: dict[str, list[float]] = {}
     try:
         tids = os.listdir("/proc/self/task")
     except OSError:
         return out
+    names: dict[int | None, str] = {
+        getattr(t, "native_id", None): _POOL_SUFFIX.sub("", t.name) for t in threading.enumerate()
+    }
     for tid in tids:
         try:
             with open(f"/proc/self/task/{tid}/schedstat") as f:
                 ran, waited = (int(x) / 1e9 for x in f.read().split()[:2])
         except (OSError, ValueError):
             continue  # (a thread that ended meanwhile)
-        name = names.get(int(tid), "other")
+        name = names.get(int(tid), "other") if tid.isdigit() else "other"
         if name not in out and len(out) >= MAX_THREAD_NAMES:
             name = "other"
         row = out.setdefault(name, [0.0, 0.0])

@@ -156,11 +156,10 @@ class WebPage:
         hashes = request.query.getall("hash", [])
         if not 0 < len(hashes) <= MAX_LOOKUP:
             raise web.HTTPBadRequest(reason=f"give 1 to {MAX_LOOKUP} hash parameters")
-        out: dict[str, object] = {}
-        for raw in hashes:
-            if not _HASH_RE.match(raw):
-                raise web.HTTPBadRequest(reason="a hash is 0x and 64 hex digits")
-            out[raw.lower()] = self.node.record_json(bytes.fromhex(raw[2:]))
+        if not all(_HASH_RE.match(raw) for raw in hashes):
+            raise web.HTTPBadRequest(reason="a hash is 0x and 64 hex digits")
+        wanted = dict.fromkeys(raw.lower() for raw in hashes)  # each read once
+        out = {h: self.node.record_json(bytes.fromhex(h[2:])) for h in wanted}
         return web.json_response(out)
 
     async def dev_wallets(self, request: web.Request) -> web.Response:
