@@ -30,8 +30,8 @@ const S = {
   seenFills: new Set(), // transactionHash:logIndex
   orderCache: new Map(), // hash -> order JSON
   mine: new Map(), // hash -> {order, metaData}
-  orderEvents: 0, // websocket order events of my orders received so far
-  mineEventAt: new Map(), // hash -> orderEvents when its latest websocket event came
+  stamp: 0, // one clock for my orders' HTTP asks and websocket events
+  shownAt: new Map(), // hash -> stamp of what "my orders" shows of it
   account: null, // {kind: "dev"|"injected", address, wallet?}
   dev: null, // {rpc, accounts}
   status: null,
@@ -376,7 +376,7 @@ function setAccount(acc) {
   $("account").textContent = acc ? `${acc.kind === "dev" ? "dev account" : "wallet"} ${acc.address}` : "no account";
   $("submit").disabled = !acc;
   S.mine.clear();
-  S.mineEventAt.clear();
+  S.shownAt.clear();
   renderMyOrders();
   renderBook();
   renderFills();
@@ -481,7 +481,7 @@ async function placeOrder(ev) {
   try {
     const signature = await signTyped("Order", { Order: S.config.types.Order }, order);
     const body = { ...order, signature, timeInForce: $("tif").value };
-    const asked = S.orderEvents;
+    const asked = ++S.stamp;
     const r = await postJSON("/v1/orders", body);
     if (r.status >= 300) return fieldErrors(apiErrors(r.body, r.status));
     const hash = r.body.orderHash;
@@ -498,12 +498,14 @@ async function placeOrder(ev) {
   }
 }
 
-/** An order of mine as an HTTP answer had it (asked when ``S.orderEvents`` was ``asked``),
- * unless a websocket event about it came since: the event is as new or newer (the node
- * publishes one for every change), and an answer that crossed it must not undo it. */
+/** An order of mine as an HTTP answer had it (asked at stamp ``asked``), unless what is
+ * shown is newer: a websocket event that came after the ask (the node publishes one for
+ * every change), or the answer to a later ask (after a reconnect, an older answer can
+ * arrive last). An answer that crossed either must not undo it. */
 function setMine(rec, asked) {
   const hash = rec.metaData.orderHash;
-  if ((S.mineEventAt.get(hash) ?? 0) > asked) return;
+  if ((S.shownAt.get(hash) ?? 0) > asked) return;
+  S.shownAt.set(hash, asked);
   S.mine.set(hash, rec);
 }
 
@@ -512,7 +514,7 @@ async function refreshOrder(hash) {
     // (/web/orders answers null, not a 404, for an order this node never held: a fill's
     // taker matched in full on another node is never gossiped)
     const h = hash.toLowerCase();
-    const asked = S.orderEvents;
+    const asked = ++S.stamp;
     const rec = (await getJSON(`/web/orders?hash=${h}`))[h];
     if (rec && S.account && same(rec.order.maker, S.account.address)) {
       setMine(rec, asked);
@@ -524,7 +526,7 @@ async function refreshOrder(hash) {
 async function loadMyOrders() {
   const acc = S.account;
   try {
-    const asked = S.orderEvents;
+    const asked = ++S.stamp;
     const body = await getJSON(`/v1/orders?maker=${acc.address}&perPage=${MAX_MY_ORDERS}`);
     if (acc !== S.account) return;
     for (const rec of body.records) setMine(rec, asked);
@@ -626,8 +628,7 @@ function onEvent(ev) {
   if (ev.type === "order") {
     const hash = ev.metaData?.orderHash;
     if (hash && S.account && same(ev.order?.maker, S.account.address)) {
-      S.orderEvents += 1;
-      S.mineEventAt.set(hash, S.orderEvents);
+      S.shownAt.set(hash, ++S.stamp);
       S.mine.set(hash, { order: ev.order, metaData: ev.metaData });
       renderMyOrders();
     }
