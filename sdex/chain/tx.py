@@ -14,18 +14,12 @@ from typing import Any, NamedTuple
 
 import coincurve
 import requests
+import urllib3
 from eth_hash.auto import keccak
 
 from sdex.chain.rpc import Rpc
 from sdex.errors import ChainError, ContractRevert, RpcError, TransactionFailed
 from sdex.order import address_of
-
-_UNSUPPORTED = (-32004, -32601)
-"""JSON-RPC error codes of a method the chain does not serve (Hardhat 2.29: -32004)."""
-
-
-class SyncUnsupported(ChainError):
-    """The chain does not serve ``eth_sendRawTransactionSync`` (nothing was sent)."""
 
 
 class Log(NamedTuple):
@@ -189,37 +183,69 @@ class Sender:
         except ContractRevert as e:
             # Hardhat's automine mines a reverting transaction and still answers with the
             # revert: if a receipt exists, the nonce is spent and the failure is on chain.
-            if self.rpc.call("eth_getTransactionReceipt", signed.tx_hash) is not None:
-                raise TransactionFailed(signed.tx_hash, e) from None
-            self._nonce = None
+            self._revert_receipt(signed, e)
             raise
         except Exception:
             self._nonce = None  # unknown whether it was taken: re-read from the node next time
             raise
 
-    def broadcast_sync(self, signed: SignedTx, timeout: float) -> Any:
-        """Send with ``eth_sendRawTransactionSync`` (EIP-7966: answered with the receipt once
-        mined; anvil serves it): the raw receipt, or None when no answer came within
-        ``timeout`` seconds (sent, not mined yet: mining paused or slow; the receipt is then
-        polled). Raises ``SyncUnsupported`` when the chain does not serve the method (nothing
-        was sent), other failures as ``broadcast``."""
+    def _revert_receipt(self, signed: SignedTx, e: ContractRevert) -> Any:
+        """After a send answered with a revert: raises ``TransactionFailed`` when the
+        transaction was mined (its receipt exists); else forgets the nonce (also when the
+        receipt read itself fails) and returns."""
         try:
-            return self.rpc.call("eth_sendRawTransactionSync", signed.raw, timeout=timeout)
-        except requests.exceptions.ReadTimeout:
-            return None  # (sent: the chain holds it until it mines it)
-        except RpcError as e:
-            if e.code in _UNSUPPORTED:
-                raise SyncUnsupported(str(e)) from None
-            self._nonce = None
-            raise
-        except ContractRevert:  # mined and reverted, or refused: the receipt tells
-            if (receipt := self.rpc.call("eth_getTransactionReceipt", signed.tx_hash)) is not None:
-                return receipt
-            self._nonce = None
-            raise
+            receipt = self.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
         except Exception:
-            self._nonce = None  # unknown whether it was taken: re-read from the node next time
+            self._nonce = None
             raise
+        if receipt is not None:
+            raise TransactionFailed(signed.tx_hash, e) from None
+        self._nonce = None
+
+    def broadcast_sync(self, signed: SignedTx, timeout: float) -> tuple[Any, bool | None]:
+        """Send with ``eth_sendRawTransactionSync`` (EIP-7966: answered with the receipt once
+        mined; anvil serves it): ``(raw receipt or None, served)``. ``served`` is True when
+        the chain answered the method (a receipt, or a transaction's revert), False when the
+        call failed otherwise (a chain or a proxy that does not serve it, whatever the error:
+        the same bytes were then sent with ``eth_sendRawTransaction``), None when no answer
+        came within ``timeout`` seconds (mining paused or slow, or a slow endpoint that
+        does not serve it: the transaction is sent plainly unless the chain knows it). The
+        receipt is then polled. Other failures raise as ``broadcast``."""
+        try:
+            return self.rpc.call("eth_sendRawTransactionSync", signed.raw, timeout=timeout), True
+        except (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError):
+            # (sent, or not served by a slow endpoint: only the chain knows)
+            try:
+                known = self.rpc.call("eth_getTransactionByHash", signed.tx_hash)
+            except Exception:
+                self._nonce = None
+                raise
+            if known is None:
+                self._send_again(signed)
+            return None, None
+        except ContractRevert as e:  # mined and reverted, or refused: the receipt tells
+            try:
+                receipt = self.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
+            except Exception:
+                self._nonce = None
+                raise
+            if receipt is None:
+                self._nonce = None
+                raise e from None
+            return receipt, True
+        except Exception:
+            # Not served (-32601, Hardhat's -32004, a proxy's 403 or -32600 or -32000): the
+            # same bytes plainly (same hash and nonce; a known transaction is no failure).
+            self._send_again(signed)
+            return None, False
+
+    def _send_again(self, signed: SignedTx) -> None:
+        """``broadcast`` of a transaction that may already be in the chain's pool."""
+        try:
+            self.broadcast(signed)
+        except RpcError as e:
+            if not any(w in str(e).lower() for w in ("known", "already imported")):
+                raise
 
     def broadcast_for_receipt(self, signed: SignedTx) -> Any:
         """Send a signed transaction and ask for its receipt in the same round trip: the
