@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -141,3 +142,41 @@ def test_a_slow_endpoint_that_does_not_serve_sync_loses_nothing(
             assert b.sync_timeouts == SYNC_STRIKES
         finally:
             store.close()
+
+
+class _OtherReceipt(Rpc):
+    """Answers a send's batched receipt ask with the receipt of another transaction (a
+    lying or confused endpoint)."""
+
+    def __init__(self, url: str, other: object) -> None:
+        super().__init__(url)
+        self.other = other
+
+    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        out = super().batch(calls)
+        return [
+            self.other if m == "eth_getTransactionReceipt" else r
+            for (m, _), r in zip(calls, out, strict=True)
+        ]
+
+
+def test_a_receipt_of_another_transaction_with_the_send_is_not_taken(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A receipt that comes with the send is taken only if it is the sent transaction's:
+    another's is ignored (the receipt is polled), not handed to the settler as this one's."""
+    c = chain
+    first = c.sender(1).send(c.address(2), b"", 21_000)
+    other = c.rpc.call("eth_getTransactionReceipt", first)
+    assert other is not None
+    sender = Sender(_OtherReceipt(c.rpc.url, other), c.keys[1], c.deployment.chain_id)
+    b, store = _broadcaster(c, tmp_path, sender=sender)
+    b.sync = False  # (the batched ask: Hardhat's and anvil's way alike)
+    try:
+        signed = sender.sign(c.address(3), b"", 21_000)
+        b.queued(signed)
+        assert b.send(signed) is None
+        assert not b.fills_stored
+        assert c.sender(1).wait(signed.tx_hash).status == 1
+    finally:
+        store.close()

@@ -151,7 +151,10 @@ class Broadcaster:
         if raw is None:
             return None
         try:  # (sent and mined: whatever fails here, the receipt is polled instead)
-            return self.early(Receipt.from_rpc(raw))
+            receipt = Receipt.from_rpc(raw)
+            if receipt.tx_hash.lower() != signed.tx_hash.lower():
+                raise ValueError(f"a receipt of {receipt.tx_hash[:66]}")  # (a lying endpoint)
+            return self.early(receipt)
         except Exception as e:
             log.debug("the receipt with the send of %s not used: %s", signed.tx_hash, e)
             return None
