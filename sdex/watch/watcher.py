@@ -235,25 +235,12 @@ class Watcher:
         try:
             await self._advance(latest, changes)
         except Reorg:
-            fork = await self._fork_point(latest)
-            if fork is None:
-                await self._reset(changes)
-            else:
-                undone = m.undo_to(fork)
-                depth = self.checkpoint - fork
-                self.checkpoint = fork
-                changes.reverted = self.store.remove_fills_above(fork)
-                changes.rejudge |= undone.orders
-                changes.makers_cancelled_up_to |= undone.makers
-                undone_funds = {a for a in undone.funds | undone.moved if self.wanted(a)}
-                changes.funds |= undone_funds
-                changes.reread |= undone_funds
-                changes.reorg_depth = depth
-                changes.fork = fork
-                self.reorgs += 1
-                self.deepest_reorg = max(self.deepest_reorg, depth)
-                log.warning("reorg: %d blocks undone back to block %d", depth, fork)
-                await self._advance(latest, changes)
+            try:
+                await self._reorg(latest, changes)
+            except BaseException:
+                if changes.fork >= 0 or changes.reset:  # undone: what was undone must stay
+                    self._keep(changes)  # known (and the old branch's fills dropped)
+                raise
         head = m.head
         if head is None:
             return False
@@ -287,6 +274,35 @@ class Watcher:
         self.latest_timestamp = head.timestamp
         self.applied = head
         return True
+
+    async def _reorg(self, latest: Header, changes: BlockChanges) -> None:
+        """Undo the mirror to the fork point and replay the chain's branch (or reset)."""
+        m = self.mirror
+        fork = await self._fork_point(latest)
+        if fork is None:
+            await self._reset(changes)
+            return
+        undone = m.undo_to(fork)
+        depth = self.checkpoint - fork
+        self.checkpoint = fork
+        changes.reorg_depth, changes.fork = depth, fork
+        changes.rejudge |= undone.orders
+        changes.makers_cancelled_up_to |= undone.makers
+        undone_funds = {a for a in undone.funds | undone.moved if self.wanted(a)}
+        changes.funds |= undone_funds
+        changes.reread |= undone_funds
+        changes.reverted = self.store.remove_fills_above(fork)
+        self.reorgs += 1
+        self.deepest_reorg = max(self.deepest_reorg, depth)
+        log.warning("reorg: %d blocks undone back to block %d", depth, fork)
+        await self._advance(latest, changes)
+
+    def _keep(self, changes: BlockChanges) -> None:
+        """``changes`` (the mirror holds them) to be applied with the next poll's."""
+        if self._unapplied is None:
+            self._unapplied = changes
+        else:
+            self._unapplied.merge(changes)
 
     async def _advance(self, latest: Header, changes: BlockChanges) -> None:
         """Apply blocks from our head up to ``latest`` (at most ``max_range`` per read)."""
@@ -354,10 +370,10 @@ class Watcher:
         self.identity = ChainIdentity(self.identity.chain_id, self.identity.exchange, header.hash)
         changes.reverted = self.store.remove_fills_above(-1)  # announced as reverted
         self.store.reset_chain(self.identity)
+        changes.reset = True
         self.mirror.clear()
         self.checkpoint = self.start_block - 1
         self.resets += 1
-        changes.reset = True
         latest = Header.from_rpc(await self.rpc.call("eth_getBlockByNumber", "latest", False))
         self.chain_head = latest.number
         await self._advance(latest, changes)
