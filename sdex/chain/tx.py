@@ -7,6 +7,7 @@ and sends each transaction on its own.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from eth_hash.auto import keccak
 from sdex.chain.rpc import Rpc
 from sdex.errors import ChainError, ContractRevert, RpcError, TransactionFailed
 from sdex.order import address_of
+
+_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
 
 
 class Log(NamedTuple):
@@ -35,13 +38,22 @@ class Log(NamedTuple):
 
     @classmethod
     def from_rpc(cls, raw: dict[str, Any]) -> Log:
+        """Raises ValueError (or KeyError, TypeError) for a log that is not one: its block
+        number and index are below 2^63 and its transaction hash is 32 bytes of hex (what the
+        store can keep)."""
+        block_number, log_index = int(raw["blockNumber"], 16), int(raw["logIndex"], 16)
+        tx_hash = raw["transactionHash"]
+        if block_number >= 1 << 63 or log_index >= 1 << 63:
+            raise ValueError(f"a log at block {block_number}, index {log_index}")
+        if type(tx_hash) is not str or not _HASH.fullmatch(tx_hash):
+            raise ValueError(f"a log of transaction {str(tx_hash)[:80]!r}")
         return cls(
             address=raw["address"].lower(),
             topics=[bytes.fromhex(t[2:]) for t in raw["topics"]],
             data=bytes.fromhex(raw["data"][2:]),
-            block_number=int(raw["blockNumber"], 16),
-            tx_hash=raw["transactionHash"],
-            log_index=int(raw["logIndex"], 16),
+            block_number=block_number,
+            tx_hash=tx_hash,
+            log_index=log_index,
         )
 
 

@@ -58,6 +58,9 @@ SUBSCRIBED_POLL = 1.0
 """Seconds between safety polls while a newHeads subscription is live."""
 RECEIPT_WAIT = 0.05
 """Seconds a block announced on top of our head waits for our settlement's receipt (once)."""
+MAX_UNAPPLIED_FILLS = 100_000
+"""Fills the node failed to apply (or store) held at most: past that the watcher reads no
+further block until they are applied (memory bounded; nothing dropped)."""
 
 
 class Watcher:
@@ -232,8 +235,10 @@ class Watcher:
         if m.head is not None and latest.hash == m.head.hash and self._unapplied is None:
             return False
         changes = BlockChanges(head=0, head_hash="", timestamp=0)
+        u = self._unapplied
         try:
-            await self._advance(latest, changes)
+            if u is None or len(u.fills) < MAX_UNAPPLIED_FILLS:  # (else those applied first)
+                await self._advance(latest, changes)
         except Reorg:
             try:
                 await self._reorg(latest, changes)
