@@ -51,3 +51,37 @@ async def test_unapplied_fills_are_bounded(
         assert (await api.get("/v1/fills"))[1]["total"] == 2
         for s in (first, second):
             assert await api.status(s) == "filled"
+
+
+async def test_a_held_head_is_reported_as_not_reached(chain: Chain, tmp_path: Path) -> None:
+    """While the node has not applied (and saved) the blocks the mirror read, /health's
+    chainLag and block report the saved head, not the mirror's (before: lag 0 while the
+    fills of the held blocks were not stored)."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        w = node.watcher
+        whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        assert (await api.post_order(whole))[0] == 201
+        await synced(node, c)
+        saved = int(c.rpc.call("eth_blockNumber"), 16)
+        hold = True
+        apply = w.apply
+
+        async def held_apply(changes: BlockChanges) -> None:
+            if hold:
+                raise RuntimeError("the node cannot apply now (injected)")
+            await apply(changes)
+
+        w.apply = held_apply  # type: ignore[method-assign]
+        c.exchange.fill_order(c.sender(BOB), whole, 3000 * E6)
+        c.rpc.call("hardhat_mine", hex(2))
+        top = int(c.rpc.call("eth_blockNumber"), 16)
+        await wait_for(lambda: w.mirror.head is not None and w.mirror.head.number == top)
+        await wait_for(lambda: w.chain_head == top)
+        _, health = await api.get("/health")
+        assert health["chainLag"] == top - saved and health["block"] == saved
+        assert health["chainMirror"]["lag"] == top - saved
+        hold = False
+        await synced(node, c)
+        _, health = await api.get("/health")
+        assert health["chainLag"] == 0 and health["block"] == top

@@ -88,6 +88,9 @@ class Watcher:
         self.max_range = max_range
         self.subscribe = subscribe and poll_interval <= SUBSCRIBED_POLL  # (else a slow one)
         self.checkpoint = start_block - 1
+        """The last block read into the mirror (not saved yet while the node holds it)."""
+        self.saved = start_block - 1
+        """The block of the head last saved: past it, fills may not be durable yet."""
         self.latest_timestamp = 0
         self.chain_head = 0  # the latest block number the chain reported
         self.blocks_processed = 0
@@ -132,13 +135,19 @@ class Watcher:
         m.min_salt = makers
         m.funds = dict(funds)
         m.head = Header(number, block_hash, "", timestamp)
-        self.checkpoint = number
+        self.checkpoint = self.saved = number
         self.latest_timestamp = timestamp
 
     @property
+    def block(self) -> int:
+        """The block the node stands at (reported): its saved head, or after a reorg the
+        fork point until the next save."""
+        return min(self.saved, self.checkpoint)
+
+    @property
     def lag(self) -> int:
-        """Blocks the chain is ahead of what the node has applied."""
-        return max(0, self.chain_head - self.checkpoint)
+        """Blocks the chain is ahead of what the node has applied and saved."""
+        return max(0, self.chain_head - self.block)
 
     def _set_status(self, status: str, problem: str = "") -> None:
         if status != self.status:
@@ -278,6 +287,7 @@ class Watcher:
             raise
         self.latest_timestamp = head.timestamp
         self.applied = head
+        self.saved = head.number
         return True
 
     async def _reorg(self, latest: Header, changes: BlockChanges) -> None:
@@ -375,6 +385,7 @@ class Watcher:
         self.identity = ChainIdentity(self.identity.chain_id, self.identity.exchange, header.hash)
         changes.reverted = self.store.remove_fills_above(-1)  # announced as reverted
         self.store.reset_chain(self.identity)
+        self.saved = self.start_block - 1
         changes.reset = True
         self.mirror.clear()
         self.checkpoint = self.start_block - 1
