@@ -4,17 +4,31 @@ next poll re-judges the orders and stores no fill of a block no longer on the ch
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sdex.node.core import Node
+from sdex.order import SignedOrder
 from sdex.watch.blocks import Inconsistent
 from sdex.watch.changes import BlockChanges
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import Api, HeldApply, node_config, running_node, wait_for
 from tests.test_mirror import meta, revert, synced
 from tests.test_node import ALICE, BOB, E6, E18, ask
+
+
+@asynccontextmanager
+async def one_order_node(c: Chain, tmp_path: Path) -> AsyncIterator[tuple[Node, Api, SignedOrder]]:
+    """A node with one resting order (ALICE sells 1 WETH for 3000 USDC), synced."""
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        assert (await api.post_order(whole))[0] == 201
+        await synced(node, c)
+        yield node, api, whole
 
 
 @pytest.mark.parametrize("held", [False, True])
@@ -24,18 +38,11 @@ async def test_a_reorg_whose_replay_fails_once_leaves_no_phantom_fill(
     """``held``: the node could not apply the old branch's fill before the reorg (it waits
     in the watcher's unapplied changes)."""
     c = chain
-    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+    async with one_order_node(c, tmp_path) as (node, api, whole):
         w = node.watcher
-        whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_order(whole))[0] == 201
-        await synced(node, c)
-        state = {"hold": held, "armed": False, "injected": 0}
-        apply, fork_point, advance = w.apply, w._fork_point, w._advance
-
-        async def held_apply(changes: BlockChanges) -> None:
-            if state["hold"]:
-                raise RuntimeError("the node cannot apply now (injected)")
-            await apply(changes)
+        state = {"armed": False, "injected": 0}
+        fork_point, advance = w._fork_point, w._advance
+        hold = HeldApply(node, held)
 
         async def arming_fork_point(latest: Any) -> int | None:
             fork = await fork_point(latest)
@@ -49,7 +56,6 @@ async def test_a_reorg_whose_replay_fails_once_leaves_no_phantom_fill(
                 raise Inconsistent("the chain moved under the replay (injected)")
             await advance(latest, changes)
 
-        w.apply = held_apply  # type: ignore[method-assign]
         w._fork_point = arming_fork_point  # type: ignore[method-assign]
         w._advance = failing_advance  # type: ignore[method-assign]
         snap = c.rpc.call("evm_snapshot")
@@ -63,7 +69,7 @@ async def test_a_reorg_whose_replay_fails_once_leaves_no_phantom_fill(
         revert(c, snap)
         c.rpc.call("evm_mine")
         await wait_for(lambda: state["injected"] == 1 and w.mirror.head is not None)
-        state["hold"] = False
+        hold.held = False
         await synced(node, c)
         assert w.reorgs == 1
         m = await meta(api, whole)

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from sdex.watch import watcher as watcher_module
-from sdex.watch.changes import BlockChanges
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import HeldApply, node_config, running_node, wait_for
 from tests.test_mirror import synced
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask
+from tests.test_reorg_replay import one_order_node
 
 
 async def test_unapplied_fills_are_bounded(
@@ -28,15 +28,7 @@ async def test_unapplied_fills_are_bounded(
         for s in (first, second):
             assert (await api.post_order(s))[0] == 201
         await synced(node, c)
-        hold = True
-        apply = w.apply
-
-        async def held_apply(changes: BlockChanges) -> None:
-            if hold:
-                raise RuntimeError("the node cannot apply now (injected)")
-            await apply(changes)
-
-        w.apply = held_apply  # type: ignore[method-assign]
+        held = HeldApply(node)
         c.exchange.fill_order(c.sender(BOB), first, 3000 * E6)
         held_at = int(c.rpc.call("eth_blockNumber"), 16)
         await wait_for(lambda: w._unapplied is not None and len(w._unapplied.fills) == 1)
@@ -46,7 +38,7 @@ async def test_unapplied_fills_are_bounded(
         await wait_for(lambda: w.failures >= failures + 3)  # polls go on, still held
         assert w.mirror.head is not None and w.mirror.head.number == held_at
         assert w._unapplied is not None and len(w._unapplied.fills) == 1
-        hold = False
+        held.held = False
         await synced(node, c)
         assert (await api.get("/v1/fills"))[1]["total"] == 2
         for s in (first, second):
@@ -58,21 +50,10 @@ async def test_a_held_head_is_reported_as_not_reached(chain: Chain, tmp_path: Pa
     chainLag and block report the saved head, not the mirror's (before: lag 0 while the
     fills of the held blocks were not stored)."""
     c = chain
-    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+    async with one_order_node(c, tmp_path) as (node, api, whole):
         w = node.watcher
-        whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_order(whole))[0] == 201
-        await synced(node, c)
         saved = int(c.rpc.call("eth_blockNumber"), 16)
-        hold = True
-        apply = w.apply
-
-        async def held_apply(changes: BlockChanges) -> None:
-            if hold:
-                raise RuntimeError("the node cannot apply now (injected)")
-            await apply(changes)
-
-        w.apply = held_apply  # type: ignore[method-assign]
+        held = HeldApply(node)
         c.exchange.fill_order(c.sender(BOB), whole, 3000 * E6)
         c.rpc.call("hardhat_mine", hex(2))
         top = int(c.rpc.call("eth_blockNumber"), 16)
@@ -81,7 +62,7 @@ async def test_a_held_head_is_reported_as_not_reached(chain: Chain, tmp_path: Pa
         _, health = await api.get("/health")
         assert health["chainLag"] == top - saved and health["block"] == saved
         assert health["chainMirror"]["lag"] == top - saved
-        hold = False
+        held.held = False
         await synced(node, c)
         _, health = await api.get("/health")
         assert health["chainLag"] == 0 and health["block"] == top

@@ -201,16 +201,11 @@ class Sender:
             self._nonce = None  # unknown whether it was taken: re-read from the node next time
             raise
 
-    def _revert_receipt(self, signed: SignedTx, e: ContractRevert) -> Any:
+    def _revert_receipt(self, signed: SignedTx, e: ContractRevert) -> None:
         """After a send answered with a revert: raises ``TransactionFailed`` when the
         transaction was mined (its receipt exists); else forgets the nonce (also when the
         receipt read itself fails) and returns."""
-        try:
-            receipt = self.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
-        except Exception:
-            self._nonce = None
-            raise
-        if receipt is not None:
+        if self._ask("eth_getTransactionReceipt", signed) is not None:
             raise TransactionFailed(signed.tx_hash, e) from None
         self._nonce = None
 
@@ -227,21 +222,11 @@ class Sender:
             return self.rpc.call("eth_sendRawTransactionSync", signed.raw, timeout=timeout), True
         except (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError):
             # (sent, or not served by a slow endpoint: only the chain knows)
-            try:
-                known = self.rpc.call("eth_getTransactionByHash", signed.tx_hash)
-            except Exception:
-                self._nonce = None
-                raise
-            if known is None:
+            if self._ask("eth_getTransactionByHash", signed) is None:
                 self._send_again(signed)
             return None, None
         except ContractRevert as e:  # mined and reverted, or refused: the receipt tells
-            try:
-                receipt = self.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
-            except Exception:
-                self._nonce = None
-                raise
-            if receipt is None:
+            if (receipt := self._ask("eth_getTransactionReceipt", signed)) is None:
                 self._nonce = None
                 raise e from None
             return receipt, True
@@ -250,6 +235,15 @@ class Sender:
             # same bytes plainly (same hash and nonce; a known transaction is no failure).
             self._send_again(signed)
             return None, False
+
+    def _ask(self, method: str, signed: SignedTx) -> Any:
+        """``method`` of ``signed``'s hash, after a send whose fate it tells: if the read
+        fails, whether the nonce was taken is unknown (re-read from the chain next time)."""
+        try:
+            return self.rpc.call(method, signed.tx_hash)
+        except Exception:
+            self._nonce = None
+            raise
 
     def _send_again(self, signed: SignedTx) -> None:
         """``broadcast`` of a transaction that may already be in the chain's pool."""
