@@ -13,6 +13,7 @@ import pytest
 
 from sdex.node.core import Node
 from sdex.order import SignedOrder
+from sdex.store import StoredFill, StoreError
 from sdex.watch.blocks import Inconsistent
 from sdex.watch.changes import BlockChanges
 from tests.conftest import Chain
@@ -76,3 +77,35 @@ async def test_a_reorg_whose_replay_fails_once_leaves_no_phantom_fill(
         assert (m["status"], m["filledMakerAmount"]) == ("open", "0")
         assert (await api.get("/v1/fills"))[1]["total"] == 0
         assert c.exchange.order_info(whole.order).filled == 0
+
+
+async def test_a_reorg_whose_fills_removal_fails_once_leaves_no_stale_fill(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The store refuses to delete the undone blocks' fills once (disk full, locked): the
+    reorg is found again on the next poll and the old branch's fill does not stay stored
+    (before: the mirror was undone first, the next poll saw no reorg, the fill stayed)."""
+    c = chain
+    async with one_order_node(c, tmp_path) as (node, api, whole):
+        w = node.watcher
+        remove = node.store.remove_fills_above
+        refused = []
+
+        def refusing_remove(block_number: int) -> list[StoredFill]:
+            if not refused:
+                refused.append(block_number)
+                raise StoreError("the database refused the delete (injected)")
+            return remove(block_number)
+
+        node.store.remove_fills_above = refusing_remove  # type: ignore[method-assign]
+        snap = c.rpc.call("evm_snapshot")
+        c.exchange.fill_order(c.sender(BOB), whole, 3000 * E6)
+        await synced(node, c)
+        assert (await api.get("/v1/fills"))[1]["total"] == 1
+        revert(c, snap)
+        c.rpc.call("evm_mine")
+        await synced(node, c)
+        assert (await api.get("/v1/fills"))[1]["total"] == 0
+        m = await meta(api, whole)
+        assert (m["status"], m["filledMakerAmount"]) == ("open", "0")
+        assert refused and w.reorgs == 1

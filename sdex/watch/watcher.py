@@ -297,16 +297,18 @@ class Watcher:
         if fork is None:
             await self._reset(changes)
             return
-        undone = m.undo_to(fork)
+        # the store first: if it refuses, the mirror is not undone and the next poll finds
+        # the reorg again (undone first, the old branch's fills would stay stored for ever)
+        changes.reverted = self.store.remove_fills_above(fork)
         depth = self.checkpoint - fork
-        self.checkpoint = fork
         changes.reorg_depth, changes.fork = depth, fork
+        undone = m.undo_to(fork)
+        self.checkpoint = fork
         changes.rejudge |= undone.orders
         changes.makers_cancelled_up_to |= undone.makers
         undone_funds = {a for a in undone.funds | undone.moved if self.wanted(a)}
         changes.funds |= undone_funds
         changes.reread |= undone_funds
-        changes.reverted = self.store.remove_fills_above(fork)
         self.reorgs += 1
         self.deepest_reorg = max(self.deepest_reorg, depth)
         log.warning("reorg: %d blocks undone back to block %d", depth, fork)
