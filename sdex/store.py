@@ -329,19 +329,31 @@ def _order_row(
     )  # fmt: skip
 
 
+_UNSTORABLE = (
+    OverflowError, TypeError, ValueError, AttributeError,
+    sqlite3.InterfaceError, sqlite3.ProgrammingError,
+)  # fmt: skip
+"""A row's own failures (an integer past 2^63, a value SQLite cannot bind): deterministic,
+never a reason to fail the whole fills job (disk errors still are)."""
+
+
 def _fills_job(fills: Sequence[StoredFill]) -> Callable[[sqlite3.Connection], list[StoredFill]]:
     def insert(db: sqlite3.Connection) -> list[StoredFill]:
         new: list[StoredFill] = []
         for f in fills:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    f.tx_hash, f.log_index, f.block_number, "0x" + f.order_hash.hex(),
-                    f.maker, f.taker,
-                    str(f.maker_filled), str(f.taker_filled), f.fee_recipient, str(f.fee),
-                    int(f.ours),
-                ),
-            )  # fmt: skip
+            try:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        f.tx_hash, f.log_index, f.block_number, "0x" + f.order_hash.hex(),
+                        f.maker, f.taker,
+                        str(f.maker_filled), str(f.taker_filled), f.fee_recipient, str(f.fee),
+                        int(f.ours),
+                    ),
+                )  # fmt: skip
+            except _UNSTORABLE as e:  # (a row no retry stores: dropped, the others kept)
+                log.error("a fill SQLite cannot store is dropped: %s (%r)", e, f)
+                continue
             if cur.rowcount:
                 new.append(f)
         return new

@@ -213,3 +213,18 @@ class Cluster:
             if page * 1000 >= int(body["total"]):
                 return out
             page += 1
+
+
+class HeldApply:
+    """Makes ``node``'s watcher fail to apply its changes while ``held`` (the node cannot
+    apply now: injected): the mirror reads on, the changes wait unapplied."""
+
+    def __init__(self, node: Node, held: bool = True) -> None:
+        self.held = held
+        self._apply = node.watcher.apply
+        node.watcher.apply = self  # type: ignore[method-assign]
+
+    async def __call__(self, changes: Any) -> None:
+        if self.held:
+            raise RuntimeError("the node cannot apply now (injected)")
+        await self._apply(changes)

@@ -7,21 +7,29 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from sdex.chain import Sender
+from sdex.chain.rpc import Rpc
 from sdex.settlement.broadcast import (
     BATCH_MISSES,
     RECEIPT_WITH_SEND_PAUSE,
+    SYNC_STRIKES,
     SYNC_TIMEOUT,
     Broadcaster,
 )
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain, Engine
+from tests.rpcfault import faulty_proxy
 
 
-def _broadcaster(c: Chain, tmp_path: Path, sender: int = 1) -> tuple[Broadcaster, Store]:
+def _broadcaster(c: Chain, tmp_path: Path, sender: int | Sender = 1) -> tuple[Broadcaster, Store]:
     identity = ChainIdentity(c.deployment.chain_id, c.exchange.address, "0x" + "00" * 32)
     store = Store(tmp_path / "b.db", identity, c.domain)
-    return Broadcaster(c.sender(sender), store, c.exchange), store
+    lane = c.sender(sender) if isinstance(sender, int) else sender
+    return Broadcaster(lane, store, c.exchange), store
 
 
 def test_a_send_comes_back_with_its_receipt(chain: Chain, engine: Engine, tmp_path: Path) -> None:
@@ -72,14 +80,103 @@ def test_a_send_while_mining_is_paused_is_not_held(
             assert b.send(signed) is None
             if engine == "anvil":  # not asked with the send this time
                 assert time.monotonic() - t1 < SYNC_TIMEOUT
-        if engine == "anvil":
-            assert b.sync is True and b.sync_timeouts == 1 and b.sync_sends == 1
+        if engine == "anvil":  # (a timeout teaches nothing on whether sync is served)
+            assert b.sync is None and b.sync_timeouts == 1 and b.sync_sends == 1
             assert b._receipt_with_send == RECEIPT_WITH_SEND_PAUSE - len(later)
-        else:  # Hardhat: batched asks, stopped for a while after BATCH_MISSES misses
-            assert b._receipt_with_send == RECEIPT_WITH_SEND_PAUSE - 1
+        else:  # Hardhat: the first sent plainly (sync not served), then batched asks,
+            # stopped for a while after BATCH_MISSES misses
+            assert b.sync is False and b._receipt_with_send == RECEIPT_WITH_SEND_PAUSE
         c.rpc.call("evm_mine")
         for signed in (first, *later):
             assert c.sender(1).wait(signed.tx_hash).status == 1
     finally:
         c.rpc.call("evm_setAutomine", True)
+        store.close()
+
+
+@pytest.mark.parametrize("fault", ["403", "-32600", "-32000"])
+def test_a_sync_send_refused_by_a_proxy_is_sent_plainly(
+    chain: Chain, tmp_path: Path, fault: str
+) -> None:
+    """A method-allowlist proxy refuses ``eth_sendRawTransactionSync`` in its own way (HTTP
+    403, -32600 "Unsupported method", -32000 "method not allowed"): the same transaction is
+    sent plainly in the same call and mined; sync is off from then on. (Before: only
+    -32004/-32601 were understood; the transaction was never sent, judged lost, forever.)"""
+    c = chain
+    with faulty_proxy(c.rpc.url, "eth_sendRawTransactionSync", fault) as url:
+        sender = Sender(Rpc(url), c.keys[1], c.deployment.chain_id)
+        b, store = _broadcaster(c, tmp_path, sender=sender)
+        try:
+            for i in range(3):
+                signed = sender.sign(c.address(2), b"", 21_000)
+                b.queued(signed)
+                receipt = b.send(signed)
+                assert b.sync is False and b.sync_sends == 0
+                assert c.sender(1).wait(signed.tx_hash, timeout=10).status == 1, i
+                assert receipt is None or receipt.tx_hash == signed.tx_hash
+        finally:
+            store.close()
+
+
+def test_a_slow_endpoint_that_does_not_serve_sync_loses_nothing(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """An endpoint that refuses ``eth_sendRawTransactionSync`` after more than
+    ``SYNC_TIMEOUT``: the timeout is not taken for "served" (nothing was sent): the chain
+    does not know the transaction, so it is sent plainly and mined; sync is not learned,
+    and after ``SYNC_STRIKES`` timeouts in a row it is off."""
+    c = chain
+    with faulty_proxy(c.rpc.url, "eth_sendRawTransactionSync", "slow") as url:
+        sender = Sender(Rpc(url), c.keys[1], c.deployment.chain_id)
+        b, store = _broadcaster(c, tmp_path, sender=sender)
+        try:
+            sends = 0
+            while b.sync is not False:
+                assert sends < SYNC_STRIKES * (RECEIPT_WITH_SEND_PAUSE + 1)
+                signed = sender.sign(c.address(2), b"", 21_000)
+                b.queued(signed)
+                b.send(signed)
+                sends += 1
+                assert b.sync is not True
+                assert c.sender(1).wait(signed.tx_hash, timeout=10).status == 1
+            assert b.sync_timeouts == SYNC_STRIKES
+        finally:
+            store.close()
+
+
+class _OtherReceipt(Rpc):
+    """Answers a send's batched receipt ask with the receipt of another transaction (a
+    lying or confused endpoint)."""
+
+    def __init__(self, url: str, other: object) -> None:
+        super().__init__(url)
+        self.other = other
+
+    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        out = super().batch(calls)
+        return [
+            self.other if m == "eth_getTransactionReceipt" else r
+            for (m, _), r in zip(calls, out, strict=True)
+        ]
+
+
+def test_a_receipt_of_another_transaction_with_the_send_is_not_taken(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A receipt that comes with the send is taken only if it is the sent transaction's:
+    another's is ignored (the receipt is polled), not handed to the settler as this one's."""
+    c = chain
+    first = c.sender(1).send(c.address(2), b"", 21_000)
+    other = c.rpc.call("eth_getTransactionReceipt", first)
+    assert other is not None
+    sender = Sender(_OtherReceipt(c.rpc.url, other), c.keys[1], c.deployment.chain_id)
+    b, store = _broadcaster(c, tmp_path, sender=sender)
+    b.sync = False  # (the batched ask: Hardhat's and anvil's way alike)
+    try:
+        signed = sender.sign(c.address(3), b"", 21_000)
+        b.queued(signed)
+        assert b.send(signed) is None
+        assert not b.fills_stored
+        assert c.sender(1).wait(signed.tx_hash).status == 1
+    finally:
         store.close()

@@ -3,11 +3,15 @@ bytes eth-account makes, and its transactions are accepted and mined by the chai
 
 from __future__ import annotations
 
+from typing import Any
+
 import coincurve
 import pytest
 from eth_account import Account
 
+from sdex.chain.rpc import Rpc
 from sdex.chain.tx import Sender, lone_tx_root, rlp, sign_eip1559
+from sdex.errors import ContractRevert, RpcError
 from sdex.order import to_checksum
 from tests.conftest import Chain
 
@@ -99,4 +103,31 @@ def test_a_nonce_signed_but_never_sent_is_given_back(chain: Chain) -> None:
     later = sender.sign(c.weth.address, data, 100_000)
     assert (again.nonce, later.nonce) == (first.nonce, first.nonce + 1)
     sender.give_back(again.nonce)  # one was signed after it: not the lane's last
+    assert sender.next_nonce is None
+
+
+class _RevertThenDown(Rpc):
+    """Answers a send with a revert, then fails the receipt read (the chain went away)."""
+
+    def call(self, method: str, *params: Any, timeout: float | None = None) -> Any:
+        if method.startswith("eth_sendRawTransaction"):
+            raise ContractRevert(b"", "execution reverted")
+        if method == "eth_getTransactionReceipt":
+            raise RpcError(-32000, "upstream gone")
+        return super().call(method, *params, timeout=timeout)
+
+
+@pytest.mark.parametrize("sync", [False, True])
+def test_a_revert_whose_receipt_read_fails_forgets_the_nonce(chain: Chain, sync: bool) -> None:
+    """Whether the reverted send took its nonce is unknown when the receipt read fails: the
+    next nonce is read from the chain again (before: kept, the lane could skip a nonce)."""
+    c = chain
+    sender = Sender(_RevertThenDown(c.rpc.url), c.keys[3], c.deployment.chain_id)
+    signed = sender.sign(c.address(2), b"", 21_000)
+    assert sender.next_nonce == signed.nonce + 1
+    with pytest.raises(RpcError):
+        if sync:
+            sender.broadcast_sync(signed, 0.5)
+        else:
+            sender.broadcast(signed)
     assert sender.next_nonce is None

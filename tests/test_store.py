@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from sdex.chain.tx import Log
 from sdex.order import ZERO_ADDRESS, Domain, Order, SignedOrder, address_of, random_salt, sign_order
-from sdex.store import ChainIdentity, Store, StoreError
+from sdex.store import ChainIdentity, Store, StoredFill, StoreError
 
 DOMAIN = Domain(31337, "0x" + "ab" * 20)
 IDENTITY = ChainIdentity(31337, "0x" + "ab" * 20, "0x" + "cd" * 32)
@@ -155,3 +156,53 @@ async def test_a_waiter_that_gives_up_leaves_the_writer_running(tmp_path: Path) 
     stored = store.order(signed.hash_hex)
     assert stored is not None and stored.status == "open"
     store.close()
+
+
+def _fill(i: int, **kw: object) -> StoredFill:
+    fields: dict[str, object] = {
+        "order_hash": bytes([i]) * 32, "maker": "0x" + "01" * 20, "taker": "0x" + "02" * 20,
+        "maker_filled": 10**18, "taker_filled": 3000 * 10**6, "fee_recipient": ZERO_ADDRESS,
+        "fee": 0, "block_number": 7, "tx_hash": "0x" + f"{i:02x}" * 32, "log_index": i,
+    }  # fmt: skip
+    fields.update(kw)
+    return StoredFill(**fields)  # type: ignore[arg-type]
+
+
+async def test_a_fill_sqlite_cannot_store_does_not_block_the_others(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fill row SQLite cannot bind (a log index past 2^63, a transaction hash that is not a
+    string: a lying endpoint) is dropped and logged; the rest of the job is stored (before:
+    the whole job failed, for ever, and the watcher never saved its head again)."""
+    store = Store(tmp_path / "f.db", IDENTITY, DOMAIN)
+    try:
+        good = [_fill(1), _fill(4)]
+        bad = [_fill(2, log_index=2**63), _fill(3, tx_hash=["0x" + "03" * 32])]
+        with caplog.at_level(logging.ERROR, "sdex.store"):
+            stored = await store.add_fills_async([good[0], *bad, good[1]])
+        assert stored == good
+        assert store.add_fills(good) == []  # (stored once)
+        assert sum("cannot store" in r.getMessage() for r in caplog.records) == 2
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("logIndex", hex(2**63)),
+        ("blockNumber", hex(2**64)),
+        ("transactionHash", ["0x" + "03" * 32]),
+        ("transactionHash", "0x" + "03" * 31),
+        ("transactionHash", "0x" + "zz" * 32),
+    ],
+)
+def test_a_log_the_store_could_not_keep_is_not_one(key: str, value: object) -> None:
+    raw: dict[str, object] = {
+        "address": "0x" + "ab" * 20, "topics": ["0x" + "00" * 32], "data": "0x",
+        "blockNumber": "0x7", "transactionHash": "0x" + "03" * 32, "logIndex": "0x1",
+    }  # fmt: skip
+    assert Log.from_rpc(raw).log_index == 1  # type: ignore[arg-type]
+    raw[key] = value
+    with pytest.raises(ValueError):
+        Log.from_rpc(raw)  # type: ignore[arg-type]

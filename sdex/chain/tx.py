@@ -7,6 +7,7 @@ and sends each transaction on its own.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -14,18 +15,14 @@ from typing import Any, NamedTuple
 
 import coincurve
 import requests
+import urllib3
 from eth_hash.auto import keccak
 
 from sdex.chain.rpc import Rpc
 from sdex.errors import ChainError, ContractRevert, RpcError, TransactionFailed
 from sdex.order import address_of
 
-_UNSUPPORTED = (-32004, -32601)
-"""JSON-RPC error codes of a method the chain does not serve (Hardhat 2.29: -32004)."""
-
-
-class SyncUnsupported(ChainError):
-    """The chain does not serve ``eth_sendRawTransactionSync`` (nothing was sent)."""
+_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
 
 
 class Log(NamedTuple):
@@ -41,13 +38,22 @@ class Log(NamedTuple):
 
     @classmethod
     def from_rpc(cls, raw: dict[str, Any]) -> Log:
+        """Raises ValueError (or KeyError, TypeError) for a log that is not one: its block
+        number and index are below 2^63 and its transaction hash is 32 bytes of hex (what the
+        store can keep)."""
+        block_number, log_index = int(raw["blockNumber"], 16), int(raw["logIndex"], 16)
+        tx_hash = raw["transactionHash"]
+        if block_number >= 1 << 63 or log_index >= 1 << 63:
+            raise ValueError(f"a log at block {block_number}, index {log_index}")
+        if type(tx_hash) is not str or not _HASH.fullmatch(tx_hash):
+            raise ValueError(f"a log of transaction {str(tx_hash)[:80]!r}")
         return cls(
             address=raw["address"].lower(),
             topics=[bytes.fromhex(t[2:]) for t in raw["topics"]],
             data=bytes.fromhex(raw["data"][2:]),
-            block_number=int(raw["blockNumber"], 16),
-            tx_hash=raw["transactionHash"],
-            log_index=int(raw["logIndex"], 16),
+            block_number=block_number,
+            tx_hash=tx_hash,
+            log_index=log_index,
         )
 
 
@@ -189,37 +195,63 @@ class Sender:
         except ContractRevert as e:
             # Hardhat's automine mines a reverting transaction and still answers with the
             # revert: if a receipt exists, the nonce is spent and the failure is on chain.
-            if self.rpc.call("eth_getTransactionReceipt", signed.tx_hash) is not None:
-                raise TransactionFailed(signed.tx_hash, e) from None
-            self._nonce = None
+            self._revert_receipt(signed, e)
             raise
         except Exception:
             self._nonce = None  # unknown whether it was taken: re-read from the node next time
             raise
 
-    def broadcast_sync(self, signed: SignedTx, timeout: float) -> Any:
+    def _revert_receipt(self, signed: SignedTx, e: ContractRevert) -> None:
+        """After a send answered with a revert: raises ``TransactionFailed`` when the
+        transaction was mined (its receipt exists); else forgets the nonce (also when the
+        receipt read itself fails) and returns."""
+        if self._ask("eth_getTransactionReceipt", signed) is not None:
+            raise TransactionFailed(signed.tx_hash, e) from None
+        self._nonce = None
+
+    def broadcast_sync(self, signed: SignedTx, timeout: float) -> tuple[Any, bool | None]:
         """Send with ``eth_sendRawTransactionSync`` (EIP-7966: answered with the receipt once
-        mined; anvil serves it): the raw receipt, or None when no answer came within
-        ``timeout`` seconds (sent, not mined yet: mining paused or slow; the receipt is then
-        polled). Raises ``SyncUnsupported`` when the chain does not serve the method (nothing
-        was sent), other failures as ``broadcast``."""
+        mined; anvil serves it): ``(raw receipt or None, served)``. ``served`` is True when
+        the chain answered the method (a receipt, or a transaction's revert), False when the
+        call failed otherwise (a chain or a proxy that does not serve it, whatever the error:
+        the same bytes were then sent with ``eth_sendRawTransaction``), None when no answer
+        came within ``timeout`` seconds (mining paused or slow, or a slow endpoint that
+        does not serve it: the transaction is sent plainly unless the chain knows it). The
+        receipt is then polled. Other failures raise as ``broadcast``."""
         try:
-            return self.rpc.call("eth_sendRawTransactionSync", signed.raw, timeout=timeout)
-        except requests.exceptions.ReadTimeout:
-            return None  # (sent: the chain holds it until it mines it)
-        except RpcError as e:
-            if e.code in _UNSUPPORTED:
-                raise SyncUnsupported(str(e)) from None
-            self._nonce = None
-            raise
-        except ContractRevert:  # mined and reverted, or refused: the receipt tells
-            if (receipt := self.rpc.call("eth_getTransactionReceipt", signed.tx_hash)) is not None:
-                return receipt
-            self._nonce = None
-            raise
+            return self.rpc.call("eth_sendRawTransactionSync", signed.raw, timeout=timeout), True
+        except (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError):
+            # (sent, or not served by a slow endpoint: only the chain knows)
+            if self._ask("eth_getTransactionByHash", signed) is None:
+                self._send_again(signed)
+            return None, None
+        except ContractRevert as e:  # mined and reverted, or refused: the receipt tells
+            if (receipt := self._ask("eth_getTransactionReceipt", signed)) is None:
+                self._nonce = None
+                raise e from None
+            return receipt, True
         except Exception:
-            self._nonce = None  # unknown whether it was taken: re-read from the node next time
+            # Not served (-32601, Hardhat's -32004, a proxy's 403 or -32600 or -32000): the
+            # same bytes plainly (same hash and nonce; a known transaction is no failure).
+            self._send_again(signed)
+            return None, False
+
+    def _ask(self, method: str, signed: SignedTx) -> Any:
+        """``method`` of ``signed``'s hash, after a send whose fate it tells: if the read
+        fails, whether the nonce was taken is unknown (re-read from the chain next time)."""
+        try:
+            return self.rpc.call(method, signed.tx_hash)
+        except Exception:
+            self._nonce = None
             raise
+
+    def _send_again(self, signed: SignedTx) -> None:
+        """``broadcast`` of a transaction that may already be in the chain's pool."""
+        try:
+            self.broadcast(signed)
+        except RpcError as e:
+            if not any(w in str(e).lower() for w in ("known", "already imported")):
+                raise
 
     def broadcast_for_receipt(self, signed: SignedTx) -> Any:
         """Send a signed transaction and ask for its receipt in the same round trip: the

@@ -78,7 +78,7 @@ class NodeViews(NodeState):
             "settlementsLost": self.settler.lost,
             "settlementsInFlightMax": self.settler.most_in_flight,
             "settlementStagesMs": self.settler.stages.mean_ms(),
-            "block": self.watcher.checkpoint,
+            "block": self.watcher.block,
             "chainStateCalls": self.batcher.calls + self.peer_batcher.calls,
             "chainMirror": self.chain_health(),
             "store": self.store.stats(),

@@ -4,7 +4,10 @@ with its receipt in the same round trip when the chain can give it.
 - A chain that serves ``eth_sendRawTransactionSync`` (EIP-7966: anvil) answers a send with
   its receipt once mined: used for a send that no other waits behind, with a short timeout
   (``SYNC_TIMEOUT``: mining paused or slow answers nothing; the transaction is in the pool
-  and its receipt is polled, and sends go without it for a while). A send that others wait
+  and its receipt is polled, and sends go without it for a while; ``SYNC_STRIKES`` in a
+  row turn it off). Any other failure of that call (a chain or a proxy that does not serve
+  it: -32601, 403, -32600...) sends the same bytes plainly at once and turns it off; only
+  a real answer turns it on. A send that others wait
   behind goes plain (the chain mines meanwhile; its receipt is polled or read from its
   block's receipts).
 - Otherwise (Hardhat, whose automine mines on the send) the send and a receipt ask go in one
@@ -26,7 +29,6 @@ from concurrent.futures import Future
 from typing import Any
 
 from sdex.chain import Exchange, FillEvent, Receipt, Sender, SignedTx
-from sdex.chain.tx import SyncUnsupported
 from sdex.errors import TransactionFailed
 from sdex.settlement.stages import FlightTimes
 from sdex.store import Store, StoredFill
@@ -42,6 +44,8 @@ plain: the chain thread would parse its large receipt before the next send while
 idles (as before this pass: bulk settlement keeps main's way of sending)."""
 BATCH_MISSES = 3
 """Batched receipt asks in a row that found none before sends go without them for a while."""
+SYNC_STRIKES = 3
+"""Sync sends in a row that timed out (no answer between) before sync is turned off."""
 SYNC_TIMEOUT = 0.5
 """Seconds a send by ``eth_sendRawTransactionSync`` waits for its receipt (anvil mines in
 milliseconds; longer: mining is paused or starved, the receipt is polled)."""
@@ -63,6 +67,8 @@ class Broadcaster:
         """Whether the chain serves ``eth_sendRawTransactionSync`` (None: not tried yet)."""
         self.sync_sends = 0
         self.sync_timeouts = 0
+        self._sync_strikes = 0
+        """Sync sends in a row that timed out."""
         self._waiting = 0
         """Broadcasts queued on the chain thread and not started yet (``_lock``)."""
         self._lock = threading.Lock()
@@ -87,23 +93,35 @@ class Broadcaster:
         if times is not None:
             times.mark_start()
         raw: Any = None
-        asked = False
+        asked = sent = False
         if self._receipt_with_send > 0:
             self._receipt_with_send -= 1
         elif alone and self.sync is not False:
-            try:
-                raw = self.sender.broadcast_sync(signed, SYNC_TIMEOUT)
-                asked = True
-                self.sync = True
-                self.sync_sends += 1
-                if raw is None:  # mining paused or slow: without it for a while
-                    self.sync_timeouts += 1
-                    self._receipt_with_send = RECEIPT_WITH_SEND_PAUSE
-            except SyncUnsupported:
+            raw, served = self.sender.broadcast_sync(signed, SYNC_TIMEOUT)
+            asked = True
+            self.sync_sends += served is not False
+            if served is False:  # not served (whatever the error): sent plainly
                 self.sync = False
+                asked = False
+                sent = True
                 log.info("the chain does not serve eth_sendRawTransactionSync")
+            elif served:
+                self.sync = True
+                self._sync_strikes = 0
+            else:  # no answer in time (sent, polled): without it for a while
+                self.sync_timeouts += 1
+                self._receipt_with_send = RECEIPT_WITH_SEND_PAUSE
+                self._sync_strikes += 1
+                if self._sync_strikes >= SYNC_STRIKES:  # (interval mining: 0.5 s a send)
+                    self.sync = False
+                    log.info("eth_sendRawTransactionSync timed out %d times: off", SYNC_STRIKES)
         small = len(signed.raw) <= SMALL_SEND
-        if not asked and self._receipt_with_send <= 0 and not self.sync and (alone or small):
+        if (
+            not (asked or sent)
+            and self._receipt_with_send <= 0
+            and not self.sync
+            and (alone or small)
+        ):
             # Send and receipt in one round trip: no second request after the mining.
             raw = self.sender.broadcast_for_receipt(signed)
             asked = True
@@ -114,7 +132,7 @@ class Broadcaster:
             if self._misses >= BATCH_MISSES:
                 self._misses = 0
                 self._receipt_with_send = RECEIPT_WITH_SEND_PAUSE
-        if not asked:
+        if not (asked or sent):
             # A TransactionFailed here means mined and reverted (Hardhat answers so): the
             # receipt tells
             with contextlib.suppress(TransactionFailed):
@@ -133,7 +151,10 @@ class Broadcaster:
         if raw is None:
             return None
         try:  # (sent and mined: whatever fails here, the receipt is polled instead)
-            return self.early(Receipt.from_rpc(raw))
+            receipt = Receipt.from_rpc(raw)
+            if receipt.tx_hash.lower() != signed.tx_hash.lower():
+                raise ValueError(f"a receipt of {receipt.tx_hash[:66]}")  # (a lying endpoint)
+            return self.early(receipt)
         except Exception as e:
             log.debug("the receipt with the send of %s not used: %s", signed.tx_hash, e)
             return None

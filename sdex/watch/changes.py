@@ -47,9 +47,10 @@ class BlockChanges:
 
     def merge(self, later: BlockChanges) -> None:
         """Fold ``later`` (changes read after these) into these."""
-        if later.reorg_depth:  # earlier fills above the fork are gone with their blocks
+        if later.fork >= 0:  # earlier fills above the fork are gone with their blocks
             self.rejudge |= {f.order_hash for f in self.fills}
             self.fills = [f for f in self.fills if f.block_number <= later.fork]
+            self.fork = later.fork if self.fork < 0 else min(self.fork, later.fork)
         self.fills.extend(later.fills)
         self.cancelled |= later.cancelled
         self.makers_cancelled_up_to |= later.makers_cancelled_up_to

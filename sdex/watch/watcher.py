@@ -58,6 +58,9 @@ SUBSCRIBED_POLL = 1.0
 """Seconds between safety polls while a newHeads subscription is live."""
 RECEIPT_WAIT = 0.05
 """Seconds a block announced on top of our head waits for our settlement's receipt (once)."""
+MAX_UNAPPLIED_FILLS = 100_000
+"""Fills the node failed to apply (or store) held at most: past that the watcher reads no
+further block until they are applied (memory bounded; nothing dropped)."""
 
 
 class Watcher:
@@ -85,6 +88,9 @@ class Watcher:
         self.max_range = max_range
         self.subscribe = subscribe and poll_interval <= SUBSCRIBED_POLL  # (else a slow one)
         self.checkpoint = start_block - 1
+        """The last block read into the mirror (not saved yet while the node holds it)."""
+        self.saved = start_block - 1
+        """The block of the head last saved: past it, fills may not be durable yet."""
         self.latest_timestamp = 0
         self.chain_head = 0  # the latest block number the chain reported
         self.blocks_processed = 0
@@ -129,13 +135,19 @@ class Watcher:
         m.min_salt = makers
         m.funds = dict(funds)
         m.head = Header(number, block_hash, "", timestamp)
-        self.checkpoint = number
+        self.checkpoint = self.saved = number
         self.latest_timestamp = timestamp
 
     @property
+    def block(self) -> int:
+        """The block the node stands at (reported): its saved head, or after a reorg the
+        fork point until the next save."""
+        return min(self.saved, self.checkpoint)
+
+    @property
     def lag(self) -> int:
-        """Blocks the chain is ahead of what the node has applied."""
-        return max(0, self.chain_head - self.checkpoint)
+        """Blocks the chain is ahead of what the node has applied and saved."""
+        return max(0, self.chain_head - self.block)
 
     def _set_status(self, status: str, problem: str = "") -> None:
         if status != self.status:
@@ -232,28 +244,17 @@ class Watcher:
         if m.head is not None and latest.hash == m.head.hash and self._unapplied is None:
             return False
         changes = BlockChanges(head=0, head_hash="", timestamp=0)
+        u = self._unapplied
         try:
-            await self._advance(latest, changes)
-        except Reorg:
-            fork = await self._fork_point(latest)
-            if fork is None:
-                await self._reset(changes)
-            else:
-                undone = m.undo_to(fork)
-                depth = self.checkpoint - fork
-                self.checkpoint = fork
-                changes.reverted = self.store.remove_fills_above(fork)
-                changes.rejudge |= undone.orders
-                changes.makers_cancelled_up_to |= undone.makers
-                undone_funds = {a for a in undone.funds | undone.moved if self.wanted(a)}
-                changes.funds |= undone_funds
-                changes.reread |= undone_funds
-                changes.reorg_depth = depth
-                changes.fork = fork
-                self.reorgs += 1
-                self.deepest_reorg = max(self.deepest_reorg, depth)
-                log.warning("reorg: %d blocks undone back to block %d", depth, fork)
+            if u is None or len(u.fills) < MAX_UNAPPLIED_FILLS:  # (else those applied first)
                 await self._advance(latest, changes)
+        except Reorg:
+            try:
+                await self._reorg(latest, changes)
+            except BaseException:
+                if changes.fork >= 0 or changes.reset:  # undone: what was undone must stay
+                    self._keep(changes)  # known (and the old branch's fills dropped)
+                raise
         head = m.head
         if head is None:
             return False
@@ -286,7 +287,39 @@ class Watcher:
             raise
         self.latest_timestamp = head.timestamp
         self.applied = head
+        self.saved = head.number
         return True
+
+    async def _reorg(self, latest: Header, changes: BlockChanges) -> None:
+        """Undo the mirror to the fork point and replay the chain's branch (or reset)."""
+        m = self.mirror
+        fork = await self._fork_point(latest)
+        if fork is None:
+            await self._reset(changes)
+            return
+        # the store first: if it refuses, the mirror is not undone and the next poll finds
+        # the reorg again (undone first, the old branch's fills would stay stored for ever)
+        changes.reverted = self.store.remove_fills_above(fork)
+        depth = self.checkpoint - fork
+        changes.reorg_depth, changes.fork = depth, fork
+        undone = m.undo_to(fork)
+        self.checkpoint = fork
+        changes.rejudge |= undone.orders
+        changes.makers_cancelled_up_to |= undone.makers
+        undone_funds = {a for a in undone.funds | undone.moved if self.wanted(a)}
+        changes.funds |= undone_funds
+        changes.reread |= undone_funds
+        self.reorgs += 1
+        self.deepest_reorg = max(self.deepest_reorg, depth)
+        log.warning("reorg: %d blocks undone back to block %d", depth, fork)
+        await self._advance(latest, changes)
+
+    def _keep(self, changes: BlockChanges) -> None:
+        """``changes`` (the mirror holds them) to be applied with the next poll's."""
+        if self._unapplied is None:
+            self._unapplied = changes
+        else:
+            self._unapplied.merge(changes)
 
     async def _advance(self, latest: Header, changes: BlockChanges) -> None:
         """Apply blocks from our head up to ``latest`` (at most ``max_range`` per read)."""
@@ -354,10 +387,11 @@ class Watcher:
         self.identity = ChainIdentity(self.identity.chain_id, self.identity.exchange, header.hash)
         changes.reverted = self.store.remove_fills_above(-1)  # announced as reverted
         self.store.reset_chain(self.identity)
+        self.saved = self.start_block - 1
+        changes.reset = True
         self.mirror.clear()
         self.checkpoint = self.start_block - 1
         self.resets += 1
-        changes.reset = True
         latest = Header.from_rpc(await self.rpc.call("eth_getBlockByNumber", "latest", False))
         self.chain_head = latest.number
         await self._advance(latest, changes)

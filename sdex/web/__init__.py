@@ -129,7 +129,7 @@ class WebPage:
                 self._head = int(await node.rpc.call("eth_blockNumber"), 16)
             except (ChainError, ValueError, TypeError, OSError, aiohttp.ClientError) as e:
                 log.info("chain head unknown: %s", e)  # the page shows the last head seen
-        checkpoint = node.watcher.checkpoint
+        checkpoint = node.watcher.block
         pending = node.store.pending_settlements()
         return web.json_response(
             {
