@@ -6,13 +6,18 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from sdex.book import RemovalReason
+from sdex.chain import OrderState as ChainState
+from sdex.chain import OrderStatus as ChainStatus
+from sdex.ingest import Accepted
 from sdex.model import OrderStatus
 from sdex.node.core import Node, Record
 from sdex.node.evicted import HashFilter
+from sdex.node.held import AlreadyHeld
 from sdex.order import SignedOrder, sign_hash
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
@@ -114,6 +119,35 @@ async def test_many_closed_orders_keep_the_registry_bounded(node: Node) -> None:
     assert len(reg.records) == 200 == reg.open_count(None) and reg.total == 2_000
     assert len(reg._by_account[(A, BASE)]) == 200 and len(reg._closing) == 0
     assert all(reg.held(so.hash) for so in signed)
+
+
+async def test_an_evicted_order_is_not_accepted_again_after_a_slow_chain_read(
+    node: Node,  # noqa: F811
+) -> None:
+    """A copy of an order whose chain read outlasted the order's acceptance by a faster path,
+    its cancel and its eviction: known (wallet and peer paths), never booked open again."""
+    reg = node.registry
+    reg.grace = 0
+    rec = _held(node, S.OPEN)
+    so, h = rec.signed, rec.signed.hash
+    reg.transition(rec, S.CANCELLED, "soft cancel by the maker")
+    assert await reg.evict() == 1 and reg.get(h) is None and reg.total == 1
+    state = ChainState(h, ChainStatus.FILLABLE, 0, True, 10**30, 10**30)
+    late = Accepted(so, state)  # what the slow read answers now
+    assert node._from_peer(late, "peer") == "known"
+
+    async def slow_read(obj: object, check_fee: bool = True) -> Accepted:
+        return late
+
+    node.intake = SimpleNamespace(submit=slow_read, over_limit=lambda o: None)  # type: ignore[assignment]
+    answer = await node.submit(so.to_json())
+    assert answer.status == 200
+    with pytest.raises(AlreadyHeld):
+        reg.admit(Record(so, 2, "api", status=S.NEW))
+    assert reg.get(h) is None and reg.total == 1 and reg.open_count(None) == 0
+    assert h not in node.book
+    stored = node.store.order(so.hash_hex)
+    assert stored is not None and stored.status == S.CANCELLED
 
 
 def test_the_filter_never_forgets_a_hash_and_rarely_says_maybe() -> None:

@@ -284,7 +284,7 @@ class NodeChainState(NodeIntake):
         self._seq = max(self._seq, self.store.last_seq())
         self.registry.forget_stored(self.store.hashes_except(OPEN_STATUSES))
         for s in self.store.orders(OPEN_STATUSES):
-            self.registry.admit(Record.of_stored(s), OrderStatus(s.status))
+            self.registry.hold(Record.of_stored(s), OrderStatus(s.status))
         stored = list(self.registry.open_records())
         if not stored:
             return

@@ -27,6 +27,10 @@ Row = tuple[str, str, int, str]
 """A store update: (hash hex, status, filled, reason)."""
 
 
+class AlreadyHeld(ValueError):
+    """An order accepted again while it is held (in memory or evicted)."""
+
+
 @dataclass(slots=True)
 class Record:
     """What the node remembers of an accepted order, also after it left the book.

@@ -33,7 +33,9 @@ class NodeIntake(NodeStatus):
         if isinstance(result, Rejection):
             return SubmitResult(400, result.to_json())
         held = result.hash if isinstance(result, Known) else result.signed.hash
-        if isinstance(result, Known) or held in self.records:  # (or accepted twice at once)
+        if isinstance(result, Known) or self.registry.held(held):
+            # (or accepted meanwhile, by a faster path, while this copy's chain read ran:
+            # perhaps closed and evicted since, so ``held``, not ``self.records``)
             return await self._already_held(held)
         if (over := self.intake.over_limit(result.signed.order)) is not None:
             return SubmitResult(400, over.to_json())  # limits, re-checked after the chain read
@@ -93,8 +95,8 @@ class NodeIntake(NodeStatus):
         """A peer's order after the intake: booked if it is new here and within limits."""
         if isinstance(result, Rejection):
             return "forged" if result.code.bad_faith else "rejected"
-        if isinstance(result, Known) or result.signed.hash in self.records:
-            return "known"
+        if isinstance(result, Known) or self.registry.held(result.signed.hash):
+            return "known"  # (perhaps accepted, closed and evicted during the chain read)
         if self.intake.over_limit(result.signed.order) is not None:  # many checked at once
             return "rejected"
         self._accept(result, "peer:" + peer, TimeInForce.GTC, match=False)
