@@ -164,19 +164,23 @@ class StoreReads:
         for row in rows:
             yield self._order(row)
 
-    def orders_after(
-        self, statuses: Sequence[str], makers: Sequence[str] | None, after: int, limit: int
+    async def orders_after(
+        self,
+        statuses: Sequence[str],
+        maker: str | None,
+        after: int,
+        limit: int,
+        skip_reasons: Sequence[str] = (),
     ) -> list[StoredOrder]:
-        """Up to ``limit`` orders with one of ``statuses`` (and one of ``makers``, if
-        given), of arrival sequence above ``after``, in arrival order: a page of a walk."""
-        cond = f"status IN ({','.join('?' * len(statuses))}) AND seq > ?"
-        args: list[object] = [*statuses, after]
-        if makers is not None:
-            cond += f" AND maker IN ({','.join('?' * len(makers))})"
-            args += [m.lower() for m in makers]
-        sql = f"{ORDER_SELECT} WHERE {cond} ORDER BY seq LIMIT ?"
-        rows = self._call(lambda db: db.execute(sql, [*args, limit]).fetchall())
-        return [self._order(r) for r in rows]
+        """Up to ``limit`` orders with one of ``statuses`` (of ``maker``, if given; none
+        closed for one of ``skip_reasons``), of arrival sequence above ``after``, in arrival
+        order: a page of a walk. One maker's walk follows the (maker, seq) index from
+        ``after``: a page costs its rows, not all the maker's. Read and parsed on the
+        writer thread (awaited: the event loop runs on)."""
+        sql, args = orders_after_sql(statuses, maker, after, limit, skip_reasons)
+        return await self._call_async(
+            lambda db: [self._order(r) for r in db.execute(sql, args).fetchall()]
+        )
 
     def query_orders(
         self, filters: dict[str, str], page: int, per_page: int
@@ -266,3 +270,18 @@ class StoreReads:
             )
             for r in rows
         ]
+
+
+def orders_after_sql(
+    statuses: Sequence[str], maker: str | None, after: int, limit: int, skip: Sequence[str]
+) -> tuple[str, list[object]]:
+    """``StoreReads.orders_after``'s query and its arguments."""
+    cond = f"seq > ? AND status IN ({','.join('?' * len(statuses))})"
+    args: list[object] = [after, *statuses]
+    if maker is not None:
+        cond = "maker = ? AND " + cond
+        args.insert(0, maker.lower())
+    if skip:
+        cond += f" AND reason NOT IN ({','.join('?' * len(skip))})"
+        args += list(skip)
+    return f"{ORDER_SELECT} WHERE {cond} ORDER BY seq LIMIT ?", [*args, limit]

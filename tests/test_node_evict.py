@@ -3,6 +3,7 @@ still finds them (the registry on real SQLite; then a real node on Hardhat, over
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from pathlib import Path
@@ -15,13 +16,16 @@ from sdex.chain import OrderState as ChainState
 from sdex.chain import OrderStatus as ChainStatus
 from sdex.ingest import Accepted
 from sdex.model import OrderStatus
+from sdex.node.chainstate import POLICY_REASONS
 from sdex.node.core import Node, Record
 from sdex.node.evicted import HashFilter
 from sdex.node.held import AlreadyHeld
 from sdex.order import SignedOrder, sign_hash
+from sdex.store import ChainIdentity, Store
+from sdex.storeread import orders_after_sql
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
-from tests.test_book import BASE, A
+from tests.test_book import BASE, DOMAIN, A
 from tests.test_book import ask as book_ask
 from tests.test_mirror import Events, revert, synced
 from tests.test_model import _held, node  # noqa: F401  (``node``: the registry's fixture)
@@ -148,6 +152,35 @@ async def test_an_evicted_order_is_not_accepted_again_after_a_slow_chain_read(
     assert h not in node.book
     stored = node.store.order(so.hash_hex)
     assert stored is not None and stored.status == S.CANCELLED
+
+
+async def test_a_makers_walk_follows_its_maker_seq_index(node: Node) -> None:  # noqa: F811
+    """The cancel-up-to walk reads one maker's page from the (maker, seq) index (no scan
+    and sort of all the maker's rows per page), also in a database made before the index,
+    off the event loop, policy closes filtered out by SQL."""
+    store = node.store
+
+    def on_writer(sql: str, args: list[object]) -> list[tuple[object, ...]]:
+        return store._writer.submit(lambda db: db.execute(sql, args).fetchall()).result()
+
+    on_writer("DROP INDEX orders_maker_seq", [])  # a database from before the index
+    store.close()
+    identity = ChainIdentity(DOMAIN.chain_id, DOMAIN.verifying_contract, "0x" + "11" * 32)
+    store = node.store = Store(node.config.db, identity, DOMAIN)  # opened again: migrated
+    closed = ["cancelled", "filled"]
+    sql, args = orders_after_sql(closed, A, 0, 500, POLICY_REASONS)
+    plan = " ".join(str(r[-1]) for r in on_writer("EXPLAIN QUERY PLAN " + sql, args))
+    assert "orders_maker_seq" in plan and "TEMP B-TREE" not in plan, plan
+    signed = [book_ask(A, 10, 100) for _ in range(5)]
+    for i, so in enumerate(signed):
+        store.add_order(so, i + 1, S.OPEN, "api")
+        why = "soft cancel by the maker" if i == 2 else "cancelled on chain"
+        store.update_orders([(so.hash_hex, S.CANCELLED, 0, why)])
+    walk = store.orders_after(closed, A, 1, 2, POLICY_REASONS)
+    assert asyncio.iscoroutine(walk)  # awaited: the loop runs while the writer reads
+    page = await walk
+    assert [s.seq for s in page] == [2, 4]
+    assert [s.seq for s in await store.orders_after(closed, A, 4, 2, POLICY_REASONS)] == [5]
 
 
 def test_the_filter_never_forgets_a_hash_and_rarely_says_maybe() -> None:

@@ -17,7 +17,7 @@ from sdex.node.intake import NodeIntake
 from sdex.node.registry import Record
 from sdex.node.views import _stored_fills
 from sdex.order import SignedOrder
-from sdex.store import StoredFill
+from sdex.store import StoredFill, StoredOrder
 from sdex.watch import BlockChanges
 
 log = logging.getLogger("sdex.node")
@@ -26,7 +26,7 @@ REJUDGE_PAGE = 500
 """Closed orders read back from the store at a time, to be judged again (``_rejudge_stored``)."""
 
 
-_POLICY_REASONS = {"soft cancel by the maker", "self_trade", "unmatched", "removed"}
+POLICY_REASONS = ("soft cancel by the maker", "self_trade", "unmatched", "removed")
 """Reasons of closes this node decided (not the chain): a reorg does not undo them."""
 
 
@@ -94,22 +94,32 @@ class NodeChainState(NodeIntake):
         """After a reset (every order) or a cancel-up-to (``makers``' orders): the orders
         closed by the chain and evicted from memory are judged again too, a page at a time
         (``_rejudge``: reopened, or closed otherwise). Those that stay as stored leave
-        memory again at once, so memory holds a page, whatever the number of closed orders."""
-        after = 0
-        while page := self.store.orders_after(CHAIN_CLOSED_NAMES, makers, after, REJUDGE_PAGE):
-            after = page[-1].seq
-            loaded: list[tuple[Record, tuple[str, str, int, str]]] = []
-            for s in page:
-                if s.signed.hash in self.records or s.reason in _POLICY_REASONS:
-                    continue  # held: judged above; closed here by policy: stays so
-                rec = self.registry.load_stored(s)
-                loaded.append((rec, rec.row()))
-            await self._judge_from_mirror(
-                [r.signed for r, _ in loaded], reopen={r.signed.hash for r, _ in loaded}
-            )
-            for rec, row in loaded:
-                if rec.row() == row:  # as stored: nothing changed, nothing to write
-                    self.registry.unload(rec)
+        memory again at once, so memory holds a page, whatever the number of closed orders.
+        One maker at a time (its (maker, seq) index), each page read off the event loop,
+        which runs between pages."""
+        for maker in [None] if makers is None else makers:
+            after = 0
+            while page := await self.store.orders_after(
+                CHAIN_CLOSED_NAMES, maker, after, REJUDGE_PAGE, POLICY_REASONS
+            ):
+                after = page[-1].seq
+                await self._rejudge_page(page)
+                await asyncio.sleep(0)  # (what else waits runs between pages)
+
+    async def _rejudge_page(self, page: list[StoredOrder]) -> None:
+        """``_rejudge_stored``'s page: loaded, judged, unloaded again if left as stored."""
+        loaded: list[tuple[Record, tuple[str, str, int, str]]] = []
+        for s in page:
+            if s.signed.hash in self.records:
+                continue  # held: judged in ``_on_block``
+            rec = self.registry.load_stored(s)
+            loaded.append((rec, rec.row()))
+        await self._judge_from_mirror(
+            [r.signed for r, _ in loaded], reopen={r.signed.hash for r, _ in loaded}
+        )
+        for rec, row in loaded:
+            if rec.row() == row:  # as stored: nothing changed, nothing to write
+                self.registry.unload(rec)
 
     def _fills_stored(self, fut: asyncio.Future[list[StoredFill]]) -> None:
         """The watcher's fills are durable: those new (whoever stores a fill first, watcher
@@ -201,7 +211,7 @@ class NodeChainState(NodeIntake):
             return
         if st is not None and st.pending:  # in flight: the settler's outcome decides
             return
-        if rec.status not in CHAIN_CLOSED or rec.reason in _POLICY_REASONS:
+        if rec.status not in CHAIN_CLOSED or rec.reason in POLICY_REASONS:
             return  # open, or removed here by policy (soft cancel, self-trade...): stays so
         verdict = judge(so, state)
         removal = removal_of(verdict)
