@@ -183,6 +183,35 @@ async def test_a_makers_walk_follows_its_maker_seq_index(node: Node) -> None:  #
     assert [s.seq for s in await store.orders_after(closed, A, 4, 2, POLICY_REASONS)] == [5]
 
 
+async def test_a_record_pinned_across_awaits_stays_and_unload_spares_a_reloaded_one(
+    node: Node,  # noqa: F811
+) -> None:
+    """A record a block's rejudge loaded stays in memory while the block awaits (pinned);
+    unloading a record evicted meanwhile, or reloaded since as another record, leaves
+    every index right; a rejudge finds an order evicted since it was listed."""
+    reg = node.registry
+    reg.grace = 0
+    rec = _held(node, S.OPEN)
+    h, sig = rec.signed.hash, rec.json["signature"]
+    reg.transition(rec, S.FILLED, "filled", filled=10)
+    reg.pin([h])
+    assert await reg.evict() == 0 and reg.get(h) is rec
+    reg.unpin([h])
+    assert await reg.evict() == 1 and reg.get(h) is None
+    reg.unload(rec)  # evicted already: nothing to do (it raised KeyError)
+    back = reg.load(h)
+    assert back is not None and back is not rec
+    reg.unload(rec)  # the old record: the new one stays, with its signature index
+    assert reg.get(h) is back and reg.by_signature(sig) is back and reg.total == 1
+    reg.unload(back)
+    assert reg.get(h) is None and reg.total == 1
+    # the chain holds it fillable again (a reorg undid its fill): reopened from the store
+    reg.set_funds(A, BASE, 10**30)
+    node._rejudge(rec.signed, ChainState(h, ChainStatus.FILLABLE, 0, True, 10**30, 10**30))
+    again = reg.get(h)
+    assert again is not None and again.status == S.OPEN and h in node.book
+
+
 def test_the_filter_never_forgets_a_hash_and_rarely_says_maybe() -> None:
     f = HashFilter(capacity=10_000)
     added = [os.urandom(32) for _ in range(10_000)]

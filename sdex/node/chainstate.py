@@ -69,26 +69,30 @@ class NodeChainState(NodeIntake):
             rejudge |= set(self.records)
         for h in rejudge:  # a closed order evicted from memory comes back from the store
             self.registry.load(h)
-        # Funds: the watcher re-read every touched account the book or the mirror holds.
-        # Set before any await: a settlement of a later block confirmed meanwhile takes its
-        # fill off these funds, where funds set after it would give the fill back.
-        for account in changes.funds:
-            spendable = self.mirror.spendable(account)
-            if spendable is not None and self.registry.holds_account(account):
-                self.registry.set_funds(account[0], account[1], spendable)
-        verify = await self._contract_sigs_moved(changes.head)
-        targets = [
-            self.records[h].signed
-            for h in affected | rejudge | verify
-            if h in self.records and (h in self.book or h in rejudge)
-        ]
-        await self._judge_from_mirror(targets, reopen=rejudge, verify=verify)
-        if changes.reset or makers:
-            await self._rejudge_stored(None if changes.reset else sorted(makers))
-        for h, reason in self.book.expire(self.now()):
-            self._book_closed(h, reason)
-        self._persist_open()
-        self._uncross()
+        self.registry.pin(rejudge)  # and stays there across the awaits below
+        try:
+            # Funds: the watcher re-read every touched account the book or the mirror holds.
+            # Set before any await: a settlement of a later block confirmed meanwhile takes its
+            # fill off these funds, where funds set after it would give the fill back.
+            for account in changes.funds:
+                spendable = self.mirror.spendable(account)
+                if spendable is not None and self.registry.holds_account(account):
+                    self.registry.set_funds(account[0], account[1], spendable)
+            verify = await self._contract_sigs_moved(changes.head)
+            targets = [
+                self.records[h].signed
+                for h in affected | rejudge | verify
+                if h in self.records and (h in self.book or h in rejudge)
+            ]
+            await self._judge_from_mirror(targets, reopen=rejudge, verify=verify)
+            if changes.reset or makers:
+                await self._rejudge_stored(None if changes.reset else sorted(makers))
+            for h, reason in self.book.expire(self.now()):
+                self._book_closed(h, reason)
+            self._persist_open()
+            self._uncross()
+        finally:
+            self.registry.unpin(rejudge)
 
     async def _rejudge_stored(self, makers: list[str] | None) -> None:
         """After a reset (every order) or a cancel-up-to (``makers``' orders): the orders
@@ -114,9 +118,12 @@ class NodeChainState(NodeIntake):
                 continue  # held: judged in ``_on_block``
             rec = self.registry.load_stored(s)
             loaded.append((rec, rec.row()))
-        await self._judge_from_mirror(
-            [r.signed for r, _ in loaded], reopen={r.signed.hash for r, _ in loaded}
-        )
+        hashes = {r.signed.hash for r, _ in loaded}
+        self.registry.pin(hashes)  # (not evicted while the chain is read)
+        try:
+            await self._judge_from_mirror([r.signed for r, _ in loaded], reopen=hashes)
+        finally:
+            self.registry.unpin(hashes)
         for rec, row in loaded:
             if rec.row() == row:  # as stored: nothing changed, nothing to write
                 self.registry.unload(rec)
@@ -199,7 +206,7 @@ class NodeChainState(NodeIntake):
         """After a reorg or reset: the chain's word on an order, whatever it was before. An
         order closed by the chain (filled, cancelled on chain, expired) that the chain now
         holds fillable returns to the book; the websocket says ``reopened``."""
-        rec = self.records.get(so.hash)
+        rec = self.registry.load(so.hash)  # (evicted meanwhile: back from the store)
         if rec is None:
             return
         st = self.book.get(so.hash)

@@ -118,6 +118,8 @@ class HeldOrders:
         self.grace = CLOSED_GRACE
         self._closing: dict[bytes, float] = {}
         """Closed records held in memory, by hash, with when they closed (oldest first)."""
+        self._pinned: dict[bytes, int] = {}
+        """Records a task needs across its awaits (``pin``): never evicted meanwhile."""
         self.evicted = HashFilter()
         """The hashes of the stored orders not held in memory (closed)."""
         self.lookups = 0
@@ -269,6 +271,21 @@ class HeldOrders:
 
     # ---- eviction ----------------------------------------------------------------------
 
+    def pin(self, hashes: Iterable[bytes]) -> None:
+        """Keep these orders' records in memory (if held there) until ``unpin``: a task
+        that loaded them and awaits (``_on_block``, a rejudge page) finds them after."""
+        pinned = self._pinned
+        for h in hashes:
+            pinned[h] = pinned.get(h, 0) + 1
+
+    def unpin(self, hashes: Iterable[bytes]) -> None:
+        """``pin`` undone (once per ``pin``): evictable again (after another grace period)."""
+        pinned = self._pinned
+        for h in hashes:
+            n = pinned.pop(h, 0) - 1
+            if n > 0:
+                pinned[h] = n
+
     async def evict(self, now: float | None = None) -> int:
         """Drop from memory the records closed for ``grace`` seconds whose row is committed
         as they hold it (one store read), unless the book still holds them. How many."""
@@ -287,8 +304,8 @@ class HeldOrders:
             rec = self.records.get(h)
             if rec is None or rec.status.is_open or h not in self._closing:
                 continue  # (reopened meanwhile: not due any more)
-            if h in self.book or rows.get(rec.signed.hash_hex) != rec.row():
-                del self._closing[h]  # fills in flight, or its last change not stored yet:
+            if h in self.book or h in self._pinned or rows.get(rec.signed.hash_hex) != rec.row():
+                del self._closing[h]  # fills in flight, pinned, or its last change not stored:
                 self._closing[h] = later  # looked at again after another grace period
                 continue
             self._drop(rec)
@@ -298,6 +315,8 @@ class HeldOrders:
     def _drop(self, rec: Record) -> None:
         """``rec`` leaves memory (closed and stored): every index forgets it."""
         h = rec.signed.hash
+        if self.records.get(h) is not rec:
+            return  # (dropped already, or another record of it held since: that one stays)
         del self.records[h]
         self._closing.pop(h, None)
         self._touched.discard(h)
@@ -317,7 +336,8 @@ class HeldOrders:
     def unload(self, rec: Record) -> None:
         """``rec``, read back from the store and left as stored, leaves memory at once
         (closed, not in the book; else it waits for ``evict``)."""
-        if not rec.status.is_open and rec.signed.hash not in self.book:
+        h = rec.signed.hash
+        if not rec.status.is_open and h not in self.book and h not in self._pinned:
             self._drop(rec)
 
     def forget_stored(self, hashes: Iterable[bytes]) -> None:
