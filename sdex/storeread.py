@@ -136,6 +136,23 @@ class StoreReads:
         rows = await self._call_async(read)
         return {str(h): (str(h), str(s), int(f), str(r)) for h, s, f, r in rows}
 
+    async def cancel_signatures(self, hashes: Sequence[str]) -> dict[str, str]:
+        """The soft-cancel signatures (0x-hex, as stored) of those of these orders that
+        have one, by hash: indexed reads of two columns (no order parsed), on the writer
+        thread (awaited: the event loop runs on)."""
+        keys = [h.lower() for h in hashes]
+
+        def read(db: sqlite3.Connection) -> list[Any]:
+            rows: list[Any] = []
+            for i in range(0, len(keys), IN_CHUNK):
+                part = keys[i : i + IN_CHUNK]
+                marks = ",".join("?" * len(part))
+                sql = f"SELECT hash, cancel_sig FROM orders WHERE hash IN ({marks})"
+                rows += db.execute(sql + " AND cancel_sig != ''", part).fetchall()
+            return rows
+
+        return {str(h): str(sig) for h, sig in await self._call_async(read)}
+
     def hashes_except(self, statuses: Sequence[str]) -> Iterator[bytes]:
         """The hashes of the orders whose status is none of ``statuses``, streamed (the
         reader connection walks them: no list of them all)."""

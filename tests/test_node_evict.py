@@ -212,6 +212,42 @@ async def test_a_record_pinned_across_awaits_stays_and_unload_spares_a_reloaded_
     assert again is not None and again.status == S.OPEN and h in node.book
 
 
+async def test_cancel_proofs_of_evicted_orders_are_one_query_of_signatures(
+    node: Node,  # noqa: F811
+) -> None:
+    """A peer's ``why`` list (up to 5,000 hashes): the evicted orders' cancel signatures
+    come from one awaited read of that column, no order parsed (here a row whose JSON no
+    longer parses still proves its cancel); orders without one, unknown or malformed
+    hashes give nothing."""
+    reg = node.registry
+    reg.grace = 0
+    recs = []
+    for i in range(3):
+        so = book_ask(A, 10, 100)
+        node.store.add_order(so, i + 1, S.OPEN, "api")
+        recs.append(Record(so, i + 1, "api", status=S.NEW))
+        reg.admit(recs[-1])
+    sigs = [bytes([i + 1]) * 65 for i in range(2)]
+    for rec, sig in zip(recs, sigs, strict=False):
+        rec.cancel_signature = sig
+        node.store.set_cancel_signature(rec.signed.hash_hex, sig)
+    for rec in recs:
+        reg.transition(rec, S.CANCELLED, "soft cancel by the maker")
+    assert await reg.evict() == 3
+    spoilt = recs[0].signed.hash_hex
+    node.store._writer.submit(
+        lambda db: db.execute("UPDATE orders SET order_json='{' WHERE hash=?", (spoilt,))
+    ).result()
+    asked = [r.signed.hash_hex for r in recs] + ["0x" + "ab" * 32, "0xnothex", "12"]
+    proofs = node.cancel_proofs(asked * 2)
+    assert asyncio.iscoroutine(proofs)
+    want = [
+        {"orderHash": r.signed.hash_hex, "signature": "0x" + s.hex()}
+        for r, s in zip(recs, sigs, strict=False)
+    ]
+    assert await proofs == want * 2
+
+
 def test_the_filter_never_forgets_a_hash_and_rarely_says_maybe() -> None:
     f = HashFilter(capacity=10_000)
     added = [os.urandom(32) for _ in range(10_000)]
@@ -280,7 +316,7 @@ async def test_closed_orders_are_evicted_and_every_path_reads_them(
         assert set(nd.records) == {stays.hash}
         for s, status in closed.items():
             await _read_back(nd, api, s, status)
-        proof = nd.cancel_proofs([cancelled.hash_hex])
+        proof = await nd.cancel_proofs([cancelled.hash_hex, stays.hash_hex, "0xzz"])
         assert proof == [{"orderHash": cancelled.hash_hex, "signature": sig}]
         code, body = await api.post(
             f"/v1/orders/{filled.hash_hex}/cancel", {"signature": _cancel_sig(c, filled, ALICE)}
