@@ -134,10 +134,10 @@ class NodeIntake(NodeStatus):
         # to peers, events to subscribers: they reuse it); else the store's writer does it.
         pushed = tif is TimeInForce.GTC and self.gossip is not None and len(self.gossip.peers) > 0
         text = rec.text() if pushed or len(self.events) else rec.json
+        self.registry.admit(rec)  # (before its row is queued: ``admit`` looks in the store)
         stored = self.store.add_order_async(  # a peer's (match=False): nobody waits for it
             signed, rec.seq, OrderStatus.OPEN, source, tif.value, text, waited=match
         )
-        self.registry.admit(rec)
         self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
         log.debug("order %s accepted from %s (%s)", signed.hash_hex, source, tif.value)
         mr: MatchResult | None = None
