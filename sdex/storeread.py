@@ -153,6 +153,24 @@ class StoreReads:
 
         return {str(h): str(sig) for h, sig in await self._call_async(read)}
 
+    def count_except(self, statuses: Sequence[str]) -> int:
+        """How many orders have none of ``statuses``."""
+        sql = f"SELECT COUNT(*) FROM orders WHERE status NOT IN ({','.join('?' * len(statuses))})"
+        args = list(statuses)
+        return int(self._now(lambda db: db.execute(sql, args).fetchone()[0]))
+
+    async def each_hash_except(self, statuses: Sequence[str], fn: Callable[[bytes], None]) -> None:
+        """``fn`` of the hash of each order with none of ``statuses``, streamed, on the writer
+        thread (awaited: the event loop runs on; e.g. a filter rebuilt from the store)."""
+        sql = f"SELECT hash FROM orders WHERE status NOT IN ({','.join('?' * len(statuses))})"
+        args = list(statuses)
+
+        def walk(db: sqlite3.Connection) -> None:
+            for (h,) in db.execute(sql, args):
+                fn(bytes.fromhex(str(h)[2:]))
+
+        await self._call_async(walk)
+
     def hashes_except(self, statuses: Sequence[str]) -> Iterator[bytes]:
         """The hashes of the orders whose status is none of ``statuses``, streamed (the
         reader connection walks them: no list of them all)."""

@@ -248,6 +248,33 @@ async def test_cancel_proofs_of_evicted_orders_are_one_query_of_signatures(
     assert await proofs == want * 2
 
 
+async def test_the_filter_is_sized_for_the_store_and_grows_from_it(node: Node) -> None:  # noqa: F811
+    """At start the filter holds twice the closed orders stored; past its capacity it is
+    rebuilt twice as large from the store's closed rows (none forgotten), so "maybe" stays
+    rare however many orders close."""
+    reg = node.registry
+    reg.forget_stored(3_000_000, [])
+    assert reg.evicted.capacity == 6_000_000 and reg.evicted.size >= 6_000_000
+    reg.forget_stored(0, [])
+    reg.evicted = HashFilter(capacity=100)  # (a small one: it fills after 100 evictions)
+    reg.grace = 0
+    signed = []
+    for i in range(300):
+        so = book_ask(A, 10, 100)
+        rec = Record(so, i + 1, "api", status=S.NEW)
+        reg.admit(rec)  # (before its row: a full filter's "maybe" reads the store)
+        node.store.add_order(so, i + 1, S.OPEN, "api")
+        reg.transition(rec, S.CANCELLED, "gone")
+        signed.append(so)
+        if i % 50 == 49:
+            await reg.evict()
+    assert reg.evicted.capacity >= 2 * 250 and reg.evicted.count == 300
+    assert all(so.hash in reg.evicted and reg.held(so.hash) for so in signed)
+    reg.lookups = 0
+    assert sum(reg.held(os.urandom(32)) for _ in range(5_000)) == 0
+    assert reg.lookups < 5_000 * 0.02  # (a full filter of 100 said "maybe" to nearly all)
+
+
 def test_the_filter_never_forgets_a_hash_and_rarely_says_maybe() -> None:
     f = HashFilter(capacity=10_000)
     added = [os.urandom(32) for _ in range(10_000)]

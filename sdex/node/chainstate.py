@@ -299,7 +299,8 @@ class NodeChainState(NodeIntake):
         """Put the stored open orders back in the book, as the chain sees them now. The
         closed ones stay on disk: only their hashes pass, into the registry's filter."""
         self._seq = max(self._seq, self.store.last_seq())
-        self.registry.forget_stored(self.store.hashes_except(OPEN_STATUSES))
+        closed = self.store.count_except(OPEN_STATUSES)
+        self.registry.forget_stored(closed, self.store.hashes_except(OPEN_STATUSES))
         for s in self.store.orders(OPEN_STATUSES):
             self.registry.hold(Record.of_stored(s), OrderStatus(s.status))
         stored = list(self.registry.open_records())

@@ -19,7 +19,7 @@ from sdex.book import BookOrderState, OrderBook
 from sdex.matching.match import TimeInForce
 from sdex.model import OPEN_STATUSES, OrderStatus
 from sdex.node.events import Event, EventHub, encode_json
-from sdex.node.evicted import HashFilter
+from sdex.node.evicted import HashFilter, capacity_for
 from sdex.order import SignedOrder
 from sdex.store import Store, StoredOrder
 
@@ -122,6 +122,8 @@ class HeldOrders:
         """Records a task needs across its awaits (``pin``): never evicted meanwhile."""
         self.evicted = HashFilter()
         """The hashes of the stored orders not held in memory (closed)."""
+        self._growing: list[bytes] | None = None
+        """While a larger filter is built from the store: the hashes evicted meanwhile."""
         self.lookups = 0
         """Store lookups ``held`` made (the filter said "maybe")."""
         self.stored_only = 0
@@ -310,7 +312,22 @@ class HeldOrders:
                 continue
             self._drop(rec)
             dropped += 1
+        if self.evicted.count > self.evicted.capacity and self._growing is None:
+            await self._grow()
         return dropped
+
+    async def _grow(self) -> None:
+        """A filter for twice the hashes, built from the store (its closed rows, read on
+        the writer thread), with those evicted meanwhile; then it replaces the full one."""
+        bigger = HashFilter(capacity_for(self.evicted.count))
+        self._growing = []
+        try:
+            await self.store.each_hash_except(list(OPEN_STATUSES), bigger.add)
+            for h in self._growing:
+                bigger.add(h)
+            self.evicted = bigger
+        finally:
+            self._growing = None
 
     def _drop(self, rec: Record) -> None:
         """``rec`` leaves memory (closed and stored): every index forgets it."""
@@ -331,6 +348,8 @@ class HeldOrders:
             if not held:
                 del self._by_account[key]
         self.evicted.add(h)
+        if self._growing is not None:
+            self._growing.append(h)
         self.stored_only += 1
 
     def unload(self, rec: Record) -> None:
@@ -340,8 +359,10 @@ class HeldOrders:
         if not rec.status.is_open and h not in self.book and h not in self._pinned:
             self._drop(rec)
 
-    def forget_stored(self, hashes: Iterable[bytes]) -> None:
-        """Stored orders not loaded in memory (closed, at a restart): known by the filter."""
+    def forget_stored(self, closed: int, hashes: Iterable[bytes]) -> None:
+        """Stored orders not loaded in memory (``closed`` of them, at a restart): known by
+        the filter, sized for them (and as many again)."""
+        self.evicted = HashFilter(capacity_for(closed))
         for h in hashes:
             self.evicted.add(h)
             self.stored_only += 1
