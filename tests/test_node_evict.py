@@ -275,6 +275,25 @@ async def test_the_filter_is_sized_for_the_store_and_grows_from_it(node: Node) -
     assert reg.lookups < 5_000 * 0.02  # (a full filter of 100 said "maybe" to nearly all)
 
 
+async def test_an_invalid_cancel_of_an_evicted_order_leaves_it_on_disk(
+    node: Node,  # noqa: F811
+) -> None:
+    """A soft cancel is checked against the stored order before anything is loaded: a
+    forged one (or one repeated) leaves an evicted order out of memory."""
+    reg = node.registry
+    reg.grace = 0
+    rec = _held(node, S.OPEN)
+    h = rec.signed.hash
+    reg.transition(rec, S.FILLED, "filled", filled=10)
+    assert await reg.evict() == 1
+    node.domain = DOMAIN  # (as ``Node.start`` sets it)
+    forged = sign_hash(DOMAIN.cancel_digest(h), b"\x07" * 32)
+    for sig in (forged, b"\x00" * 65):
+        assert node.soft_cancel(h, sig).status == 400
+        assert reg.get(h) is None and reg.total == 1
+    assert node.soft_cancel(bytes(32), forged).status == 404
+
+
 def test_the_filter_never_forgets_a_hash_and_rarely_says_maybe() -> None:
     f = HashFilter(capacity=10_000)
     added = [os.urandom(32) for _ in range(10_000)]

@@ -279,17 +279,24 @@ class NodeIntake(NodeStatus):
     def soft_cancel(
         self, order_hash: bytes, signature: bytes, from_peer: str | None = None
     ) -> SubmitResult:
-        rec = self.registry.load(order_hash)  # (closed and evicted: back from the store)
-        if rec is None:
+        rec = self.records.get(order_hash)
+        s = self.registry.stored(order_hash) if rec is None else None  # (closed, evicted)
+        signed = rec.signed if rec is not None else s.signed if s is not None else None
+        if signed is None:
             return SubmitResult(404, error_body(VALIDATION_FAILED, "order not found"))
         try:
             signer = recover_signer(self.domain.cancel_digest(order_hash), signature)
         except SignatureError as e:
             return SubmitResult(400, field_error_body("signature", 1005, str(e)))
-        if signer != rec.signed.order.maker:
+        if signer != signed.order.maker:  # (checked before an evicted order is loaded)
             return SubmitResult(
                 400, field_error_body("signature", 1005, "not signed by the order's maker")
             )
+        if rec is None:
+            assert s is not None
+            if s.cancel_signature is not None:  # closed, its cancel known: nothing to apply
+                return SubmitResult(200, {"orderHash": signed.hash_hex, "status": s.status})
+            rec = self.registry.load_stored(s)  # back in memory until evicted again
         first = rec.cancel_signature is None
         if first:
             rec.cancel_signature = signature
