@@ -210,6 +210,7 @@ async def test_a_record_pinned_across_awaits_stays_and_unload_spares_a_reloaded_
     node._rejudge(rec.signed, ChainState(h, ChainStatus.FILLABLE, 0, True, 10**30, 10**30))
     again = reg.get(h)
     assert again is not None and again.status == S.OPEN and h in node.book
+    assert again.announced and reg.hashes_in({h[0]}) == [rec.signed.hash_hex]  # offered
 
 
 async def test_cancel_proofs_of_evicted_orders_are_one_query_of_signatures(
@@ -292,6 +293,30 @@ async def test_an_invalid_cancel_of_an_evicted_order_leaves_it_on_disk(
         assert node.soft_cancel(h, sig).status == 400
         assert reg.get(h) is None and reg.total == 1
     assert node.soft_cancel(bytes(32), forged).status == 404
+
+
+@pytest.mark.parametrize("lost", ["update", "insert"])
+async def test_a_record_whose_row_write_failed_is_written_again(
+    node: Node,  # noqa: F811
+    lost: str,
+) -> None:
+    """A closed record whose stored row differs from it (its write failed) is written
+    again by the eviction that finds it so, then evicted: it does not stay forever."""
+    reg = node.registry
+    reg.grace = 0
+    rec = _held(node, S.OPEN)
+    reg.transition(rec, S.CANCELLED, "gone")
+    hx = rec.signed.hash_hex
+    sql, args = (
+        ("UPDATE orders SET status='open', reason='' WHERE hash=?", (hx,))
+        if lost == "update"
+        else ("DELETE FROM orders WHERE hash=?", (hx,))
+    )
+    node.store._writer.submit(lambda db: db.execute(sql, args)).result()  # (as if lost)
+    assert await reg.evict() == 0 and reg.get(rec.signed.hash) is rec
+    assert await reg.evict() == 1 and reg.get(rec.signed.hash) is None
+    stored = node.store.order(hx)
+    assert stored is not None and (stored.status, stored.reason) == (S.CANCELLED, "gone")
 
 
 def test_the_filter_never_forgets_a_hash_and_rarely_says_maybe() -> None:

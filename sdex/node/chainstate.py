@@ -241,6 +241,7 @@ class NodeChainState(NodeIntake):
             self.registry.transition(
                 rec, OrderStatus.OPEN, why, filled=state.filled, event="reopened"
             )
+            self._announce_if_resting(rec)  # (read back from the store: not announced)
             return
         status = closed_status(removal, False)
         if status is OrderStatus.REMOVED:  # not the chain's to say (e.g. an invalid signature)

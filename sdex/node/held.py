@@ -306,15 +306,29 @@ class HeldOrders:
             rec = self.records.get(h)
             if rec is None or rec.status.is_open or h not in self._closing:
                 continue  # (reopened meanwhile: not due any more)
-            if h in self.book or h in self._pinned or rows.get(rec.signed.hash_hex) != rec.row():
+            row = rows.get(rec.signed.hash_hex)
+            if h in self.book or h in self._pinned or row != rec.row():
                 del self._closing[h]  # fills in flight, pinned, or its last change not stored:
                 self._closing[h] = later  # looked at again after another grace period
+                if row != rec.row() and h not in self.book and self._deferred is None:
+                    self._rewrite(rec, row is None)  # (its write failed: written again)
                 continue
             self._drop(rec)
             dropped += 1
         if self.evicted.count > self.evicted.capacity and self._growing is None:
             await self._grow()
         return dropped
+
+    def _rewrite(self, rec: Record, insert: bool) -> None:
+        """Queue ``rec``'s row again (its insert too if ``insert``: no row): every write
+        queued before ``evict``'s read was committed by then, so a row that differs from
+        the record is one whose write failed; the next ``evict`` finds it stored."""
+        s = rec.signed
+        if insert:
+            self.store.add_order_async(
+                s, rec.seq, rec.status, rec.source, rec.tif.value, rec.json, waited=False
+            )
+        self.store.update_orders([rec.row()], wait=False)
 
     async def _grow(self) -> None:
         """A filter for twice the hashes, built from the store (its closed rows, read on
