@@ -123,17 +123,8 @@ class StoreReads:
         """(hash, status, filled, reason) of these orders once every write queued before
         this call is committed: what a restart would find."""
         keys = [h.lower() for h in hashes]
-
-        def read(db: sqlite3.Connection) -> list[Any]:
-            rows: list[Any] = []
-            for i in range(0, len(keys), IN_CHUNK):
-                part = keys[i : i + IN_CHUNK]
-                marks = ",".join("?" * len(part))
-                sql = f"SELECT hash, status, filled, reason FROM orders WHERE hash IN ({marks})"
-                rows += db.execute(sql, part).fetchall()
-            return rows
-
-        rows = await self._call_async(read)
+        sql = "SELECT hash, status, filled, reason FROM orders WHERE hash IN ({})"
+        rows = await self._call_async(lambda db: _in_chunks(db, sql, keys))
         return {str(h): (str(h), str(s), int(f), str(r)) for h, s, f, r in rows}
 
     async def cancel_signatures(self, hashes: Sequence[str]) -> dict[str, str]:
@@ -141,17 +132,9 @@ class StoreReads:
         have one, by hash: indexed reads of two columns (no order parsed), on the writer
         thread (awaited: the event loop runs on)."""
         keys = [h.lower() for h in hashes]
-
-        def read(db: sqlite3.Connection) -> list[Any]:
-            rows: list[Any] = []
-            for i in range(0, len(keys), IN_CHUNK):
-                part = keys[i : i + IN_CHUNK]
-                marks = ",".join("?" * len(part))
-                sql = f"SELECT hash, cancel_sig FROM orders WHERE hash IN ({marks})"
-                rows += db.execute(sql + " AND cancel_sig != ''", part).fetchall()
-            return rows
-
-        return {str(h): str(sig) for h, sig in await self._call_async(read)}
+        sql = "SELECT hash, cancel_sig FROM orders WHERE hash IN ({}) AND cancel_sig != ''"
+        rows = await self._call_async(lambda db: _in_chunks(db, sql, keys))
+        return {str(h): str(sig) for h, sig in rows}
 
     def count_except(self, statuses: Sequence[str]) -> int:
         """How many orders have none of ``statuses``."""
@@ -320,3 +303,13 @@ def orders_after_sql(
         cond += f" AND reason NOT IN ({','.join('?' * len(skip))})"
         args += list(skip)
     return f"{ORDER_SELECT} WHERE {cond} ORDER BY seq LIMIT ?", [*args, limit]
+
+
+def _in_chunks(db: sqlite3.Connection, sql: str, keys: Sequence[str]) -> list[Any]:
+    """The rows of ``sql`` (its ``{}``: the marks of an ``IN`` list) for ``keys``, read
+    ``IN_CHUNK`` keys at a time (SQLite bounds a statement's parameters)."""
+    rows: list[Any] = []
+    for i in range(0, len(keys), IN_CHUNK):
+        part = keys[i : i + IN_CHUNK]
+        rows += db.execute(sql.format(",".join("?" * len(part))), part).fetchall()
+    return rows
