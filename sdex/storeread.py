@@ -123,18 +123,36 @@ class StoreReads:
         """(hash, status, filled, reason) of these orders once every write queued before
         this call is committed: what a restart would find."""
         keys = [h.lower() for h in hashes]
-
-        def read(db: sqlite3.Connection) -> list[Any]:
-            rows: list[Any] = []
-            for i in range(0, len(keys), IN_CHUNK):
-                part = keys[i : i + IN_CHUNK]
-                marks = ",".join("?" * len(part))
-                sql = f"SELECT hash, status, filled, reason FROM orders WHERE hash IN ({marks})"
-                rows += db.execute(sql, part).fetchall()
-            return rows
-
-        rows = await self._call_async(read)
+        sql = "SELECT hash, status, filled, reason FROM orders WHERE hash IN ({})"
+        rows = await self._call_async(lambda db: _in_chunks(db, sql, keys))
         return {str(h): (str(h), str(s), int(f), str(r)) for h, s, f, r in rows}
+
+    async def cancel_signatures(self, hashes: Sequence[str]) -> dict[str, str]:
+        """The soft-cancel signatures (0x-hex, as stored) of those of these orders that
+        have one, by hash: indexed reads of two columns (no order parsed), on the writer
+        thread (awaited: the event loop runs on)."""
+        keys = [h.lower() for h in hashes]
+        sql = "SELECT hash, cancel_sig FROM orders WHERE hash IN ({}) AND cancel_sig != ''"
+        rows = await self._call_async(lambda db: _in_chunks(db, sql, keys))
+        return {str(h): str(sig) for h, sig in rows}
+
+    def count_except(self, statuses: Sequence[str]) -> int:
+        """How many orders have none of ``statuses``."""
+        sql = f"SELECT COUNT(*) FROM orders WHERE status NOT IN ({','.join('?' * len(statuses))})"
+        args = list(statuses)
+        return int(self._now(lambda db: db.execute(sql, args).fetchone()[0]))
+
+    async def each_hash_except(self, statuses: Sequence[str], fn: Callable[[bytes], None]) -> None:
+        """``fn`` of the hash of each order with none of ``statuses``, streamed, on the writer
+        thread (awaited: the event loop runs on; e.g. a filter rebuilt from the store)."""
+        sql = f"SELECT hash FROM orders WHERE status NOT IN ({','.join('?' * len(statuses))})"
+        args = list(statuses)
+
+        def walk(db: sqlite3.Connection) -> None:
+            for (h,) in db.execute(sql, args):
+                fn(bytes.fromhex(str(h)[2:]))
+
+        await self._call_async(walk)
 
     def hashes_except(self, statuses: Sequence[str]) -> Iterator[bytes]:
         """The hashes of the orders whose status is none of ``statuses``, streamed (the
@@ -164,19 +182,23 @@ class StoreReads:
         for row in rows:
             yield self._order(row)
 
-    def orders_after(
-        self, statuses: Sequence[str], makers: Sequence[str] | None, after: int, limit: int
+    async def orders_after(
+        self,
+        statuses: Sequence[str],
+        maker: str | None,
+        after: int,
+        limit: int,
+        skip_reasons: Sequence[str] = (),
     ) -> list[StoredOrder]:
-        """Up to ``limit`` orders with one of ``statuses`` (and one of ``makers``, if
-        given), of arrival sequence above ``after``, in arrival order: a page of a walk."""
-        cond = f"status IN ({','.join('?' * len(statuses))}) AND seq > ?"
-        args: list[object] = [*statuses, after]
-        if makers is not None:
-            cond += f" AND maker IN ({','.join('?' * len(makers))})"
-            args += [m.lower() for m in makers]
-        sql = f"{ORDER_SELECT} WHERE {cond} ORDER BY seq LIMIT ?"
-        rows = self._call(lambda db: db.execute(sql, [*args, limit]).fetchall())
-        return [self._order(r) for r in rows]
+        """Up to ``limit`` orders with one of ``statuses`` (of ``maker``, if given; none
+        closed for one of ``skip_reasons``), of arrival sequence above ``after``, in arrival
+        order: a page of a walk. One maker's walk follows the (maker, seq) index from
+        ``after``: a page costs its rows, not all the maker's. Read and parsed on the
+        writer thread (awaited: the event loop runs on)."""
+        sql, args = orders_after_sql(statuses, maker, after, limit, skip_reasons)
+        return await self._call_async(
+            lambda db: [self._order(r) for r in db.execute(sql, args).fetchall()]
+        )
 
     def query_orders(
         self, filters: dict[str, str], page: int, per_page: int
@@ -266,3 +288,28 @@ class StoreReads:
             )
             for r in rows
         ]
+
+
+def orders_after_sql(
+    statuses: Sequence[str], maker: str | None, after: int, limit: int, skip: Sequence[str]
+) -> tuple[str, list[object]]:
+    """``StoreReads.orders_after``'s query and its arguments."""
+    cond = f"seq > ? AND status IN ({','.join('?' * len(statuses))})"
+    args: list[object] = [after, *statuses]
+    if maker is not None:
+        cond = "maker = ? AND " + cond
+        args.insert(0, maker.lower())
+    if skip:
+        cond += f" AND reason NOT IN ({','.join('?' * len(skip))})"
+        args += list(skip)
+    return f"{ORDER_SELECT} WHERE {cond} ORDER BY seq LIMIT ?", [*args, limit]
+
+
+def _in_chunks(db: sqlite3.Connection, sql: str, keys: Sequence[str]) -> list[Any]:
+    """The rows of ``sql`` (its ``{}``: the marks of an ``IN`` list) for ``keys``, read
+    ``IN_CHUNK`` keys at a time (SQLite bounds a statement's parameters)."""
+    rows: list[Any] = []
+    for i in range(0, len(keys), IN_CHUNK):
+        part = keys[i : i + IN_CHUNK]
+        rows += db.execute(sql.format(",".join("?" * len(part))), part).fetchall()
+    return rows

@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS orders (
     updated_at  REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS orders_maker ON orders (maker);
+CREATE INDEX IF NOT EXISTS orders_maker_seq ON orders (maker, seq);
 CREATE INDEX IF NOT EXISTS orders_pair ON orders (maker_token, taker_token);
 CREATE TABLE IF NOT EXISTS fills (
     tx_hash       TEXT NOT NULL,

@@ -417,6 +417,32 @@ def test_anti_entropy_answers_beyond_the_bounds_cost_the_peer(
     assert not [a for a in actions if isinstance(a, Call | Check)]  # the round ends
 
 
+class CountingBook(Book):
+    """A book that counts ``knows`` (each may be a store lookup on a real node)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+
+    def knows(self, hash_hex: str) -> bool:
+        self.asked += 1
+        return super().knows(hash_hex)
+
+
+def test_anti_entropy_asks_knows_only_until_its_fetches_are_full() -> None:
+    """A peer's answer names up to ``max_orders`` hashes: only as many are looked up as
+    the round can fetch (``ae_max_fetches`` x ``batch_max``), not all of them."""
+    theirs = Book([{"hash": f"0x{i:064x}"} for i in range(1, 3_001)])
+    mine = CountingBook()
+    core, clock = make(peers=1, book=mine, batch_max=100, ae_max_fetches=2)
+    digest = start_ae(core, clock)
+    hashes = only(ok(core, digest, {"buckets": theirs.digest()}), "hashes")
+    assert isinstance(hashes.body, dict)
+    fetch = only(ok(core, hashes, {"hashes": theirs.hashes_in(hashes.body["buckets"])}), "fetch")
+    assert isinstance(fetch.body, dict) and len(fetch.body["hashes"]) == 100
+    assert mine.asked == 200  # the round's budget, of 3,000 named
+
+
 def test_a_pulled_cancel_proof_is_delivered_to_the_node() -> None:
     core, clock = make(peers=1, book=Book([order(1)]))
     digest = start_ae(core, clock)

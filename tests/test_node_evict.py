@@ -3,20 +3,29 @@ still finds them (the registry on real SQLite; then a real node on Hardhat, over
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from sdex.book import RemovalReason
+from sdex.chain import OrderState as ChainState
+from sdex.chain import OrderStatus as ChainStatus
+from sdex.ingest import Accepted
 from sdex.model import OrderStatus
+from sdex.node.chainstate import POLICY_REASONS
 from sdex.node.core import Node, Record
 from sdex.node.evicted import HashFilter
+from sdex.node.held import AlreadyHeld
 from sdex.order import SignedOrder, sign_hash
+from sdex.store import ChainIdentity, Store
+from sdex.storeread import orders_after_sql
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
-from tests.test_book import BASE, A
+from tests.test_book import BASE, DOMAIN, A
 from tests.test_book import ask as book_ask
 from tests.test_mirror import Events, revert, synced
 from tests.test_model import _held, node  # noqa: F401  (``node``: the registry's fixture)
@@ -116,6 +125,200 @@ async def test_many_closed_orders_keep_the_registry_bounded(node: Node) -> None:
     assert all(reg.held(so.hash) for so in signed)
 
 
+async def test_an_evicted_order_is_not_accepted_again_after_a_slow_chain_read(
+    node: Node,  # noqa: F811
+) -> None:
+    """A copy of an order whose chain read outlasted the order's acceptance by a faster path,
+    its cancel and its eviction: known (wallet and peer paths), never booked open again."""
+    reg = node.registry
+    reg.grace = 0
+    rec = _held(node, S.OPEN)
+    so, h = rec.signed, rec.signed.hash
+    reg.transition(rec, S.CANCELLED, "soft cancel by the maker")
+    assert await reg.evict() == 1 and reg.get(h) is None and reg.total == 1
+    state = ChainState(h, ChainStatus.FILLABLE, 0, True, 10**30, 10**30)
+    late = Accepted(so, state)  # what the slow read answers now
+    assert node._from_peer(late, "peer") == "known"
+
+    async def slow_read(obj: object, check_fee: bool = True) -> Accepted:
+        return late
+
+    node.intake = SimpleNamespace(submit=slow_read, over_limit=lambda o: None)  # type: ignore[assignment]
+    answer = await node.submit(so.to_json())
+    assert answer.status == 200
+    with pytest.raises(AlreadyHeld):
+        reg.admit(Record(so, 2, "api", status=S.NEW))
+    assert reg.get(h) is None and reg.total == 1 and reg.open_count(None) == 0
+    assert h not in node.book
+    stored = node.store.order(so.hash_hex)
+    assert stored is not None and stored.status == S.CANCELLED
+
+
+async def test_a_makers_walk_follows_its_maker_seq_index(node: Node) -> None:  # noqa: F811
+    """The cancel-up-to walk reads one maker's page from the (maker, seq) index (no scan
+    and sort of all the maker's rows per page), also in a database made before the index,
+    off the event loop, policy closes filtered out by SQL."""
+    store = node.store
+
+    def on_writer(sql: str, args: list[object]) -> list[tuple[object, ...]]:
+        return store._writer.submit(lambda db: db.execute(sql, args).fetchall()).result()
+
+    on_writer("DROP INDEX orders_maker_seq", [])  # a database from before the index
+    store.close()
+    identity = ChainIdentity(DOMAIN.chain_id, DOMAIN.verifying_contract, "0x" + "11" * 32)
+    store = node.store = Store(node.config.db, identity, DOMAIN)  # opened again: migrated
+    closed = ["cancelled", "filled"]
+    sql, args = orders_after_sql(closed, A, 0, 500, POLICY_REASONS)
+    plan = " ".join(str(r[-1]) for r in on_writer("EXPLAIN QUERY PLAN " + sql, args))
+    assert "orders_maker_seq" in plan and "TEMP B-TREE" not in plan, plan
+    signed = [book_ask(A, 10, 100) for _ in range(5)]
+    for i, so in enumerate(signed):
+        store.add_order(so, i + 1, S.OPEN, "api")
+        why = "soft cancel by the maker" if i == 2 else "cancelled on chain"
+        store.update_orders([(so.hash_hex, S.CANCELLED, 0, why)])
+    walk = store.orders_after(closed, A, 1, 2, POLICY_REASONS)
+    assert asyncio.iscoroutine(walk)  # awaited: the loop runs while the writer reads
+    page = await walk
+    assert [s.seq for s in page] == [2, 4]
+    assert [s.seq for s in await store.orders_after(closed, A, 4, 2, POLICY_REASONS)] == [5]
+
+
+async def test_a_record_pinned_across_awaits_stays_and_unload_spares_a_reloaded_one(
+    node: Node,  # noqa: F811
+) -> None:
+    """A record a block's rejudge loaded stays in memory while the block awaits (pinned);
+    unloading a record evicted meanwhile, or reloaded since as another record, leaves
+    every index right; a rejudge finds an order evicted since it was listed."""
+    reg = node.registry
+    reg.grace = 0
+    rec = _held(node, S.OPEN)
+    h, sig = rec.signed.hash, rec.json["signature"]
+    reg.transition(rec, S.FILLED, "filled", filled=10)
+    reg.pin([h])
+    assert await reg.evict() == 0 and reg.get(h) is rec
+    reg.unpin([h])
+    assert await reg.evict() == 1 and reg.get(h) is None
+    reg.unload(rec)  # evicted already: nothing to do (it raised KeyError)
+    back = reg.load(h)
+    assert back is not None and back is not rec
+    reg.unload(rec)  # the old record: the new one stays, with its signature index
+    assert reg.get(h) is back and reg.by_signature(sig) is back and reg.total == 1
+    reg.unload(back)
+    assert reg.get(h) is None and reg.total == 1
+    # the chain holds it fillable again (a reorg undid its fill): reopened from the store
+    reg.set_funds(A, BASE, 10**30)
+    node._rejudge(rec.signed, ChainState(h, ChainStatus.FILLABLE, 0, True, 10**30, 10**30))
+    again = reg.get(h)
+    assert again is not None and again.status == S.OPEN and h in node.book
+    assert again.announced and reg.hashes_in({h[0]}) == [rec.signed.hash_hex]  # offered
+
+
+async def test_cancel_proofs_of_evicted_orders_are_one_query_of_signatures(
+    node: Node,  # noqa: F811
+) -> None:
+    """A peer's ``why`` list (up to 5,000 hashes): the evicted orders' cancel signatures
+    come from one awaited read of that column, no order parsed (here a row whose JSON no
+    longer parses still proves its cancel); orders without one, unknown or malformed
+    hashes give nothing."""
+    reg = node.registry
+    reg.grace = 0
+    recs = []
+    for i in range(3):
+        so = book_ask(A, 10, 100)
+        node.store.add_order(so, i + 1, S.OPEN, "api")
+        recs.append(Record(so, i + 1, "api", status=S.NEW))
+        reg.admit(recs[-1])
+    sigs = [bytes([i + 1]) * 65 for i in range(2)]
+    for rec, sig in zip(recs, sigs, strict=False):
+        rec.cancel_signature = sig
+        node.store.set_cancel_signature(rec.signed.hash_hex, sig)
+    for rec in recs:
+        reg.transition(rec, S.CANCELLED, "soft cancel by the maker")
+    assert await reg.evict() == 3
+    spoilt = recs[0].signed.hash_hex
+    node.store._writer.submit(
+        lambda db: db.execute("UPDATE orders SET order_json='{' WHERE hash=?", (spoilt,))
+    ).result()
+    asked = [r.signed.hash_hex for r in recs] + ["0x" + "ab" * 32, "0xnothex", "12"]
+    proofs = node.cancel_proofs(asked * 2)
+    assert asyncio.iscoroutine(proofs)
+    want = [
+        {"orderHash": r.signed.hash_hex, "signature": "0x" + s.hex()}
+        for r, s in zip(recs, sigs, strict=False)
+    ]
+    assert await proofs == want * 2
+
+
+async def test_the_filter_is_sized_for_the_store_and_grows_from_it(node: Node) -> None:  # noqa: F811
+    """At start the filter holds twice the closed orders stored; past its capacity it is
+    rebuilt twice as large from the store's closed rows (none forgotten), so "maybe" stays
+    rare however many orders close."""
+    reg = node.registry
+    reg.forget_stored(3_000_000, [])
+    assert reg.evicted.capacity == 6_000_000 and reg.evicted.size >= 6_000_000
+    reg.forget_stored(0, [])
+    reg.evicted = HashFilter(capacity=100)  # (a small one: it fills after 100 evictions)
+    reg.grace = 0
+    signed = []
+    for i in range(300):
+        so = book_ask(A, 10, 100)
+        rec = Record(so, i + 1, "api", status=S.NEW)
+        reg.admit(rec)  # (before its row: a full filter's "maybe" reads the store)
+        node.store.add_order(so, i + 1, S.OPEN, "api")
+        reg.transition(rec, S.CANCELLED, "gone")
+        signed.append(so)
+        if i % 50 == 49:
+            await reg.evict()
+    assert reg.evicted.capacity >= 2 * 250 and reg.evicted.count == 300
+    assert all(so.hash in reg.evicted and reg.held(so.hash) for so in signed)
+    reg.lookups = 0
+    assert sum(reg.held(os.urandom(32)) for _ in range(5_000)) == 0
+    assert reg.lookups < 5_000 * 0.02  # (a full filter of 100 said "maybe" to nearly all)
+
+
+async def test_an_invalid_cancel_of_an_evicted_order_leaves_it_on_disk(
+    node: Node,  # noqa: F811
+) -> None:
+    """A soft cancel is checked against the stored order before anything is loaded: a
+    forged one (or one repeated) leaves an evicted order out of memory."""
+    reg = node.registry
+    reg.grace = 0
+    rec = _held(node, S.OPEN)
+    h = rec.signed.hash
+    reg.transition(rec, S.FILLED, "filled", filled=10)
+    assert await reg.evict() == 1
+    node.domain = DOMAIN  # (as ``Node.start`` sets it)
+    forged = sign_hash(DOMAIN.cancel_digest(h), b"\x07" * 32)
+    for sig in (forged, b"\x00" * 65):
+        assert node.soft_cancel(h, sig).status == 400
+        assert reg.get(h) is None and reg.total == 1
+    assert node.soft_cancel(bytes(32), forged).status == 404
+
+
+@pytest.mark.parametrize("lost", ["update", "insert"])
+async def test_a_record_whose_row_write_failed_is_written_again(
+    node: Node,  # noqa: F811
+    lost: str,
+) -> None:
+    """A closed record whose stored row differs from it (its write failed) is written
+    again by the eviction that finds it so, then evicted: it does not stay forever."""
+    reg = node.registry
+    reg.grace = 0
+    rec = _held(node, S.OPEN)
+    reg.transition(rec, S.CANCELLED, "gone")
+    hx = rec.signed.hash_hex
+    sql, args = (
+        ("UPDATE orders SET status='open', reason='' WHERE hash=?", (hx,))
+        if lost == "update"
+        else ("DELETE FROM orders WHERE hash=?", (hx,))
+    )
+    node.store._writer.submit(lambda db: db.execute(sql, args)).result()  # (as if lost)
+    assert await reg.evict() == 0 and reg.get(rec.signed.hash) is rec
+    assert await reg.evict() == 1 and reg.get(rec.signed.hash) is None
+    stored = node.store.order(hx)
+    assert stored is not None and (stored.status, stored.reason) == (S.CANCELLED, "gone")
+
+
 def test_the_filter_never_forgets_a_hash_and_rarely_says_maybe() -> None:
     f = HashFilter(capacity=10_000)
     added = [os.urandom(32) for _ in range(10_000)]
@@ -184,7 +387,7 @@ async def test_closed_orders_are_evicted_and_every_path_reads_them(
         assert set(nd.records) == {stays.hash}
         for s, status in closed.items():
             await _read_back(nd, api, s, status)
-        proof = nd.cancel_proofs([cancelled.hash_hex])
+        proof = await nd.cancel_proofs([cancelled.hash_hex, stays.hash_hex, "0xzz"])
         assert proof == [{"orderHash": cancelled.hash_hex, "signature": sig}]
         code, body = await api.post(
             f"/v1/orders/{filled.hash_hex}/cancel", {"signature": _cancel_sig(c, filled, ALICE)}

@@ -17,6 +17,7 @@ or a ``Check`` (resumed with the intake's counts). Every flow is bounded:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -135,10 +136,13 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
         core.penalize_later(peer.key)
         return
     theirs_open = {h for h in hashes if isinstance(h, str) and len(h) == 66}
-    missing = [h for h in theirs_open if not view.knows(h)]
+    step = cfg.batch_max
+    # ``knows`` only until the round's fetches are full (each may cost a store lookup: a
+    # peer's answer names up to ``max_orders`` hashes)
+    budget = cfg.ae_max_fetches * step
+    missing = list(itertools.islice((h for h in theirs_open if not view.knows(h)), budget))
     # open here, not there: ask why (a soft cancel we missed comes with its signature)
     extra = [h for h in view.hashes_in(buckets) if h not in theirs_open]
-    step = cfg.batch_max
     rounds = min(cfg.ae_max_fetches, -(-max(len(missing), len(extra)) // step))
     for i in range(0, rounds * step, step):
         if core.peers.is_banned(peer.key):

@@ -288,7 +288,7 @@ async def post_fetch(gossip: Gossip, q: Asked) -> object:
     assert isinstance(hashes, list) and isinstance(why, list)
     return {
         "orders": gossip.node.open_orders_by_hash(hashes),
-        "cancels": gossip.node.cancel_proofs(why),
+        "cancels": await gossip.node.cancel_proofs(why),
     }
 
 

@@ -17,7 +17,7 @@ from sdex.node.intake import NodeIntake
 from sdex.node.registry import Record
 from sdex.node.views import _stored_fills
 from sdex.order import SignedOrder
-from sdex.store import StoredFill
+from sdex.store import StoredFill, StoredOrder
 from sdex.watch import BlockChanges
 
 log = logging.getLogger("sdex.node")
@@ -26,7 +26,7 @@ REJUDGE_PAGE = 500
 """Closed orders read back from the store at a time, to be judged again (``_rejudge_stored``)."""
 
 
-_POLICY_REASONS = {"soft cancel by the maker", "self_trade", "unmatched", "removed"}
+POLICY_REASONS = ("soft cancel by the maker", "self_trade", "unmatched", "removed")
 """Reasons of closes this node decided (not the chain): a reorg does not undo them."""
 
 
@@ -69,47 +69,64 @@ class NodeChainState(NodeIntake):
             rejudge |= set(self.records)
         for h in rejudge:  # a closed order evicted from memory comes back from the store
             self.registry.load(h)
-        # Funds: the watcher re-read every touched account the book or the mirror holds.
-        # Set before any await: a settlement of a later block confirmed meanwhile takes its
-        # fill off these funds, where funds set after it would give the fill back.
-        for account in changes.funds:
-            spendable = self.mirror.spendable(account)
-            if spendable is not None and self.registry.holds_account(account):
-                self.registry.set_funds(account[0], account[1], spendable)
-        verify = await self._contract_sigs_moved(changes.head)
-        targets = [
-            self.records[h].signed
-            for h in affected | rejudge | verify
-            if h in self.records and (h in self.book or h in rejudge)
-        ]
-        await self._judge_from_mirror(targets, reopen=rejudge, verify=verify)
-        if changes.reset or makers:
-            await self._rejudge_stored(None if changes.reset else sorted(makers))
-        for h, reason in self.book.expire(self.now()):
-            self._book_closed(h, reason)
-        self._persist_open()
-        self._uncross()
+        self.registry.pin(rejudge)  # and stays there across the awaits below
+        try:
+            # Funds: the watcher re-read every touched account the book or the mirror holds.
+            # Set before any await: a settlement of a later block confirmed meanwhile takes its
+            # fill off these funds, where funds set after it would give the fill back.
+            for account in changes.funds:
+                spendable = self.mirror.spendable(account)
+                if spendable is not None and self.registry.holds_account(account):
+                    self.registry.set_funds(account[0], account[1], spendable)
+            verify = await self._contract_sigs_moved(changes.head)
+            targets = [
+                self.records[h].signed
+                for h in affected | rejudge | verify
+                if h in self.records and (h in self.book or h in rejudge)
+            ]
+            await self._judge_from_mirror(targets, reopen=rejudge, verify=verify)
+            if changes.reset or makers:
+                await self._rejudge_stored(None if changes.reset else sorted(makers))
+            for h, reason in self.book.expire(self.now()):
+                self._book_closed(h, reason)
+            self._persist_open()
+            self._uncross()
+        finally:
+            self.registry.unpin(rejudge)
 
     async def _rejudge_stored(self, makers: list[str] | None) -> None:
         """After a reset (every order) or a cancel-up-to (``makers``' orders): the orders
         closed by the chain and evicted from memory are judged again too, a page at a time
         (``_rejudge``: reopened, or closed otherwise). Those that stay as stored leave
-        memory again at once, so memory holds a page, whatever the number of closed orders."""
-        after = 0
-        while page := self.store.orders_after(CHAIN_CLOSED_NAMES, makers, after, REJUDGE_PAGE):
-            after = page[-1].seq
-            loaded: list[tuple[Record, tuple[str, str, int, str]]] = []
-            for s in page:
-                if s.signed.hash in self.records or s.reason in _POLICY_REASONS:
-                    continue  # held: judged above; closed here by policy: stays so
-                rec = self.registry.load_stored(s)
-                loaded.append((rec, rec.row()))
-            await self._judge_from_mirror(
-                [r.signed for r, _ in loaded], reopen={r.signed.hash for r, _ in loaded}
-            )
-            for rec, row in loaded:
-                if rec.row() == row:  # as stored: nothing changed, nothing to write
-                    self.registry.unload(rec)
+        memory again at once, so memory holds a page, whatever the number of closed orders.
+        One maker at a time (its (maker, seq) index), each page read off the event loop,
+        which runs between pages."""
+        for maker in [None] if makers is None else makers:
+            after = 0
+            while page := await self.store.orders_after(
+                CHAIN_CLOSED_NAMES, maker, after, REJUDGE_PAGE, POLICY_REASONS
+            ):
+                after = page[-1].seq
+                await self._rejudge_page(page)
+                await asyncio.sleep(0)  # (what else waits runs between pages)
+
+    async def _rejudge_page(self, page: list[StoredOrder]) -> None:
+        """``_rejudge_stored``'s page: loaded, judged, unloaded again if left as stored."""
+        loaded: list[tuple[Record, tuple[str, str, int, str]]] = []
+        for s in page:
+            if s.signed.hash in self.records:
+                continue  # held: judged in ``_on_block``
+            rec = self.registry.load_stored(s)
+            loaded.append((rec, rec.row()))
+        hashes = {r.signed.hash for r, _ in loaded}
+        self.registry.pin(hashes)  # (not evicted while the chain is read)
+        try:
+            await self._judge_from_mirror([r.signed for r, _ in loaded], reopen=hashes)
+        finally:
+            self.registry.unpin(hashes)
+        for rec, row in loaded:
+            if rec.row() == row:  # as stored: nothing changed, nothing to write
+                self.registry.unload(rec)
 
     def _fills_stored(self, fut: asyncio.Future[list[StoredFill]]) -> None:
         """The watcher's fills are durable: those new (whoever stores a fill first, watcher
@@ -189,7 +206,7 @@ class NodeChainState(NodeIntake):
         """After a reorg or reset: the chain's word on an order, whatever it was before. An
         order closed by the chain (filled, cancelled on chain, expired) that the chain now
         holds fillable returns to the book; the websocket says ``reopened``."""
-        rec = self.records.get(so.hash)
+        rec = self.registry.load(so.hash)  # (evicted meanwhile: back from the store)
         if rec is None:
             return
         st = self.book.get(so.hash)
@@ -201,7 +218,7 @@ class NodeChainState(NodeIntake):
             return
         if st is not None and st.pending:  # in flight: the settler's outcome decides
             return
-        if rec.status not in CHAIN_CLOSED or rec.reason in _POLICY_REASONS:
+        if rec.status not in CHAIN_CLOSED or rec.reason in POLICY_REASONS:
             return  # open, or removed here by policy (soft cancel, self-trade...): stays so
         verdict = judge(so, state)
         removal = removal_of(verdict)
@@ -224,6 +241,7 @@ class NodeChainState(NodeIntake):
             self.registry.transition(
                 rec, OrderStatus.OPEN, why, filled=state.filled, event="reopened"
             )
+            self._announce_if_resting(rec)  # (read back from the store: not announced)
             return
         status = closed_status(removal, False)
         if status is OrderStatus.REMOVED:  # not the chain's to say (e.g. an invalid signature)
@@ -282,9 +300,10 @@ class NodeChainState(NodeIntake):
         """Put the stored open orders back in the book, as the chain sees them now. The
         closed ones stay on disk: only their hashes pass, into the registry's filter."""
         self._seq = max(self._seq, self.store.last_seq())
-        self.registry.forget_stored(self.store.hashes_except(OPEN_STATUSES))
+        closed = self.store.count_except(OPEN_STATUSES)
+        self.registry.forget_stored(closed, self.store.hashes_except(OPEN_STATUSES))
         for s in self.store.orders(OPEN_STATUSES):
-            self.registry.admit(Record.of_stored(s), OrderStatus(s.status))
+            self.registry.hold(Record.of_stored(s), OrderStatus(s.status))
         stored = list(self.registry.open_records())
         if not stored:
             return

@@ -19,12 +19,16 @@ from sdex.book import BookOrderState, OrderBook
 from sdex.matching.match import TimeInForce
 from sdex.model import OPEN_STATUSES, OrderStatus
 from sdex.node.events import Event, EventHub, encode_json
-from sdex.node.evicted import HashFilter
+from sdex.node.evicted import HashFilter, capacity_for
 from sdex.order import SignedOrder
 from sdex.store import Store, StoredOrder
 
 Row = tuple[str, str, int, str]
 """A store update: (hash hex, status, filled, reason)."""
+
+
+class AlreadyHeld(ValueError):
+    """An order accepted again while it is held (in memory or evicted)."""
 
 
 @dataclass(slots=True)
@@ -114,8 +118,12 @@ class HeldOrders:
         self.grace = CLOSED_GRACE
         self._closing: dict[bytes, float] = {}
         """Closed records held in memory, by hash, with when they closed (oldest first)."""
+        self._pinned: dict[bytes, int] = {}
+        """Records a task needs across its awaits (``pin``): never evicted meanwhile."""
         self.evicted = HashFilter()
         """The hashes of the stored orders not held in memory (closed)."""
+        self._growing: list[bytes] | None = None
+        """While a larger filter is built from the store: the hashes evicted meanwhile."""
         self.lookups = 0
         """Store lookups ``held`` made (the filter said "maybe")."""
         self.stored_only = 0
@@ -265,6 +273,21 @@ class HeldOrders:
 
     # ---- eviction ----------------------------------------------------------------------
 
+    def pin(self, hashes: Iterable[bytes]) -> None:
+        """Keep these orders' records in memory (if held there) until ``unpin``: a task
+        that loaded them and awaits (``_on_block``, a rejudge page) finds them after."""
+        pinned = self._pinned
+        for h in hashes:
+            pinned[h] = pinned.get(h, 0) + 1
+
+    def unpin(self, hashes: Iterable[bytes]) -> None:
+        """``pin`` undone (once per ``pin``): evictable again (after another grace period)."""
+        pinned = self._pinned
+        for h in hashes:
+            n = pinned.pop(h, 0) - 1
+            if n > 0:
+                pinned[h] = n
+
     async def evict(self, now: float | None = None) -> int:
         """Drop from memory the records closed for ``grace`` seconds whose row is committed
         as they hold it (one store read), unless the book still holds them. How many."""
@@ -283,17 +306,48 @@ class HeldOrders:
             rec = self.records.get(h)
             if rec is None or rec.status.is_open or h not in self._closing:
                 continue  # (reopened meanwhile: not due any more)
-            if h in self.book or rows.get(rec.signed.hash_hex) != rec.row():
-                del self._closing[h]  # fills in flight, or its last change not stored yet:
+            row = rows.get(rec.signed.hash_hex)
+            if h in self.book or h in self._pinned or row != rec.row():
+                del self._closing[h]  # fills in flight, pinned, or its last change not stored:
                 self._closing[h] = later  # looked at again after another grace period
+                if row != rec.row() and h not in self.book and self._deferred is None:
+                    self._rewrite(rec, row is None)  # (its write failed: written again)
                 continue
             self._drop(rec)
             dropped += 1
+        if self.evicted.count > self.evicted.capacity and self._growing is None:
+            await self._grow()
         return dropped
+
+    def _rewrite(self, rec: Record, insert: bool) -> None:
+        """Queue ``rec``'s row again (its insert too if ``insert``: no row): every write
+        queued before ``evict``'s read was committed by then, so a row that differs from
+        the record is one whose write failed; the next ``evict`` finds it stored."""
+        s = rec.signed
+        if insert:
+            self.store.add_order_async(
+                s, rec.seq, rec.status, rec.source, rec.tif.value, rec.json, waited=False
+            )
+        self.store.update_orders([rec.row()], wait=False)
+
+    async def _grow(self) -> None:
+        """A filter for twice the hashes, built from the store (its closed rows, read on
+        the writer thread), with those evicted meanwhile; then it replaces the full one."""
+        bigger = HashFilter(capacity_for(self.evicted.count))
+        self._growing = []
+        try:
+            await self.store.each_hash_except(list(OPEN_STATUSES), bigger.add)
+            for h in self._growing:
+                bigger.add(h)
+            self.evicted = bigger
+        finally:
+            self._growing = None
 
     def _drop(self, rec: Record) -> None:
         """``rec`` leaves memory (closed and stored): every index forgets it."""
         h = rec.signed.hash
+        if self.records.get(h) is not rec:
+            return  # (dropped already, or another record of it held since: that one stays)
         del self.records[h]
         self._closing.pop(h, None)
         self._touched.discard(h)
@@ -308,16 +362,21 @@ class HeldOrders:
             if not held:
                 del self._by_account[key]
         self.evicted.add(h)
+        if self._growing is not None:
+            self._growing.append(h)
         self.stored_only += 1
 
     def unload(self, rec: Record) -> None:
         """``rec``, read back from the store and left as stored, leaves memory at once
         (closed, not in the book; else it waits for ``evict``)."""
-        if not rec.status.is_open and rec.signed.hash not in self.book:
+        h = rec.signed.hash
+        if not rec.status.is_open and h not in self.book and h not in self._pinned:
             self._drop(rec)
 
-    def forget_stored(self, hashes: Iterable[bytes]) -> None:
-        """Stored orders not loaded in memory (closed, at a restart): known by the filter."""
+    def forget_stored(self, closed: int, hashes: Iterable[bytes]) -> None:
+        """Stored orders not loaded in memory (``closed`` of them, at a restart): known by
+        the filter, sized for them (and as many again)."""
+        self.evicted = HashFilter(capacity_for(closed))
         for h in hashes:
             self.evicted.add(h)
             self.stored_only += 1

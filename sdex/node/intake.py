@@ -33,7 +33,9 @@ class NodeIntake(NodeStatus):
         if isinstance(result, Rejection):
             return SubmitResult(400, result.to_json())
         held = result.hash if isinstance(result, Known) else result.signed.hash
-        if isinstance(result, Known) or held in self.records:  # (or accepted twice at once)
+        if isinstance(result, Known) or self.registry.held(held):
+            # (or accepted meanwhile, by a faster path, while this copy's chain read ran:
+            # perhaps closed and evicted since, so ``held``, not ``self.records``)
             return await self._already_held(held)
         if (over := self.intake.over_limit(result.signed.order)) is not None:
             return SubmitResult(400, over.to_json())  # limits, re-checked after the chain read
@@ -93,8 +95,8 @@ class NodeIntake(NodeStatus):
         """A peer's order after the intake: booked if it is new here and within limits."""
         if isinstance(result, Rejection):
             return "forged" if result.code.bad_faith else "rejected"
-        if isinstance(result, Known) or result.signed.hash in self.records:
-            return "known"
+        if isinstance(result, Known) or self.registry.held(result.signed.hash):
+            return "known"  # (perhaps accepted, closed and evicted during the chain read)
         if self.intake.over_limit(result.signed.order) is not None:  # many checked at once
             return "rejected"
         self._accept(result, "peer:" + peer, TimeInForce.GTC, match=False)
@@ -132,10 +134,10 @@ class NodeIntake(NodeStatus):
         # to peers, events to subscribers: they reuse it); else the store's writer does it.
         pushed = tif is TimeInForce.GTC and self.gossip is not None and len(self.gossip.peers) > 0
         text = rec.text() if pushed or len(self.events) else rec.json
+        self.registry.admit(rec)  # (before its row is queued: ``admit`` looks in the store)
         stored = self.store.add_order_async(  # a peer's (match=False): nobody waits for it
             signed, rec.seq, OrderStatus.OPEN, source, tif.value, text, waited=match
         )
-        self.registry.admit(rec)
         self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
         log.debug("order %s accepted from %s (%s)", signed.hash_hex, source, tif.value)
         mr: MatchResult | None = None
@@ -277,17 +279,24 @@ class NodeIntake(NodeStatus):
     def soft_cancel(
         self, order_hash: bytes, signature: bytes, from_peer: str | None = None
     ) -> SubmitResult:
-        rec = self.registry.load(order_hash)  # (closed and evicted: back from the store)
-        if rec is None:
+        rec = self.records.get(order_hash)
+        s = self.registry.stored(order_hash) if rec is None else None  # (closed, evicted)
+        signed = rec.signed if rec is not None else s.signed if s is not None else None
+        if signed is None:
             return SubmitResult(404, error_body(VALIDATION_FAILED, "order not found"))
         try:
             signer = recover_signer(self.domain.cancel_digest(order_hash), signature)
         except SignatureError as e:
             return SubmitResult(400, field_error_body("signature", 1005, str(e)))
-        if signer != rec.signed.order.maker:
+        if signer != signed.order.maker:  # (checked before an evicted order is loaded)
             return SubmitResult(
                 400, field_error_body("signature", 1005, "not signed by the order's maker")
             )
+        if rec is None:
+            assert s is not None
+            if s.cancel_signature is not None:  # closed, its cancel known: nothing to apply
+                return SubmitResult(200, {"orderHash": signed.hash_hex, "status": s.status})
+            rec = self.registry.load_stored(s)  # back in memory until evicted again
         first = rec.cancel_signature is None
         if first:
             rec.cancel_signature = signature

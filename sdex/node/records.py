@@ -24,7 +24,7 @@ from sdex.node.registry import OrderRegistry
 from sdex.node.registry import Record as Record
 from sdex.order import Domain, SignedOrder
 from sdex.settlement import Settler
-from sdex.store import Store, StoredOrder
+from sdex.store import Store
 from sdex.watch import Watcher
 
 CROSS_GRACE = 0.5
@@ -110,11 +110,6 @@ class NodeState:
     def _record_at(self, hash_hex: str) -> Record | None:
         """The record of a hash a peer named (0x-hex; anything else names nothing)."""
         return self.registry.at(hash_hex)
-
-    def _stored_at(self, hash_hex: str) -> StoredOrder | None:
-        """An evicted order a peer named, as stored (None: held in memory, or unknown)."""
-        h = hash_of(hash_hex)
-        return None if h is None else self.registry.stored(h)
 
     def knows(self, hash_hex: str) -> bool:
         """Whether this node accepted the order (held in memory, or closed and stored)."""

@@ -27,7 +27,7 @@ from sdex.book import BookOrderState, RemovalReason
 from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match, MatchResult
 from sdex.model import TRANSITIONS, OrderStatus, check_transition, closed_status
-from sdex.node.held import HeldOrders, Row
+from sdex.node.held import AlreadyHeld, HeldOrders, Row
 from sdex.node.held import Record as Record
 from sdex.order import SignedOrder
 from sdex.store import StoredOrder
@@ -50,15 +50,24 @@ class OrderRegistry(HeldOrders):
         """An evicted order's stored row held in memory again (``evict`` or ``unload``
         drop it again)."""
         rec = Record.of_stored(s)
-        self.admit(rec, OrderStatus(s.status))
+        self.hold(rec, OrderStatus(s.status))
         self.stored_only -= 1
         return rec
 
     # ---- transitions ---------------------------------------------------------------------
 
     def admit(self, rec: Record, status: OrderStatus = OrderStatus.OPEN) -> None:
-        """A new record (``NEW``) held from now on with ``status``: accepted (the caller
-        queues its row's insert and publishes ``added``) or reloaded (its row is stored)."""
+        """A newly accepted record (``NEW``) held from now on with ``status`` (the caller
+        queues its row's insert and publishes ``added``). Refused (``AlreadyHeld``) if the
+        order is held already, in memory or evicted: accepted twice, it would be booked
+        open while its row (``INSERT OR IGNORE``) stays closed, and counted twice."""
+        if self.held(rec.signed.hash):
+            raise AlreadyHeld(rec.signed.hash_hex)
+        self.hold(rec, status)
+
+    def hold(self, rec: Record, status: OrderStatus) -> None:
+        """A record (``NEW``) held from now on with ``status``: accepted (``admit``) or
+        read back from its stored row (``load_stored``, a restart's reload)."""
         h = rec.signed.hash
         self._move(rec, status)
         self.records[h] = rec

@@ -42,7 +42,7 @@ class OrderSet:
     def open_orders_by_hash(self, hashes: Iterable[str]) -> list[dict[str, str]]:
         return [self.orders[h] for h in hashes if h in self.orders]
 
-    def cancel_proofs(self, hashes: Iterable[str]) -> list[dict[str, str]]:
+    async def cancel_proofs(self, hashes: Iterable[str]) -> list[dict[str, str]]:
         return []
 
     def snapshot_page(self, after: int, limit: int) -> tuple[list[dict[str, str]], int]:
