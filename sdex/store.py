@@ -329,12 +329,10 @@ def _order_row(
     )  # fmt: skip
 
 
-_UNSTORABLE = (
-    OverflowError, TypeError, ValueError, AttributeError,
-    sqlite3.InterfaceError, sqlite3.ProgrammingError,
-)  # fmt: skip
+_UNSTORABLE = (OverflowError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
 """A row's own failures (an integer past 2^63, a value SQLite cannot bind): deterministic,
-never a reason to fail the whole fills job (disk errors still are)."""
+never a reason to fail the whole fills job (disk errors still are; and a bug's TypeError
+or AttributeError fails the job rather than dropping fills)."""
 
 
 def _fills_job(fills: Sequence[StoredFill]) -> Callable[[sqlite3.Connection], list[StoredFill]]:

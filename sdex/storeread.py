@@ -142,17 +142,29 @@ class StoreReads:
         args = list(statuses)
         return int(self._now(lambda db: db.execute(sql, args).fetchone()[0]))
 
-    async def each_hash_except(self, statuses: Sequence[str], fn: Callable[[bytes], None]) -> None:
-        """``fn`` of the hash of each order with none of ``statuses``, streamed, on the writer
-        thread (awaited: the event loop runs on; e.g. a filter rebuilt from the store)."""
-        sql = f"SELECT hash FROM orders WHERE status NOT IN ({','.join('?' * len(statuses))})"
-        args = list(statuses)
+    async def each_hash(self, fn: Callable[[bytes], None]) -> None:
+        """``fn`` of every order's hash, streamed off the event loop and off the writer
+        thread (a filter rebuilt from the store: durable writes do not wait for it): a
+        read-only connection of its own walks the primary key's index in a worker thread
+        (on the writer thread for a database in memory)."""
 
         def walk(db: sqlite3.Connection) -> None:
-            for (h,) in db.execute(sql, args):
+            for (h,) in db.execute("SELECT hash FROM orders"):
                 fn(bytes.fromhex(str(h)[2:]))
 
-        await self._call_async(walk)
+        if self._reader is None:
+            await self._call_async(walk)
+            return
+        uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+
+        def own() -> None:
+            db = sqlite3.connect(uri, uri=True, isolation_level=None)
+            try:
+                walk(db)
+            finally:
+                db.close()
+
+        await asyncio.to_thread(own)
 
     def hashes_except(self, statuses: Sequence[str]) -> Iterator[bytes]:
         """The hashes of the orders whose status is none of ``statuses``, streamed (the
@@ -299,8 +311,8 @@ def orders_after_sql(
     if maker is not None:
         cond = "maker = ? AND " + cond
         args.insert(0, maker.lower())
-    if skip:
-        cond += f" AND reason NOT IN ({','.join('?' * len(skip))})"
+    if skip:  # (policy closes: by reason, and soft cancels of orders the chain closed)
+        cond += f" AND reason NOT IN ({','.join('?' * len(skip))}) AND cancel_sig = ''"
         args += list(skip)
     return f"{ORDER_SELECT} WHERE {cond} ORDER BY seq LIMIT ?", [*args, limit]
 

@@ -10,6 +10,7 @@ import pytest
 
 from sdex.gossip.actions import Action, Call, Check, Deliver, GossipConfig, Reply, Scored
 from sdex.gossip.core import GossipCore
+from sdex.gossip.flows import KNOWS_FACTOR
 from sdex.gossip.outbox import ALSO_MAX, SHORT_ID, Heard
 from sdex.gossip.peers import BAN_SCORE, INVALID_PENALTY, MAX_INTRODUCED
 from tests.p2putil import Book
@@ -423,10 +424,12 @@ class CountingBook(Book):
     def __init__(self) -> None:
         super().__init__()
         self.asked = 0
+        self.known_closed: set[str] = set()
+        """Hashes known here though not held open (closed and stored)."""
 
     def knows(self, hash_hex: str) -> bool:
         self.asked += 1
-        return super().knows(hash_hex)
+        return hash_hex in self.known_closed or super().knows(hash_hex)
 
 
 def test_anti_entropy_asks_knows_only_until_its_fetches_are_full() -> None:
@@ -441,6 +444,22 @@ def test_anti_entropy_asks_knows_only_until_its_fetches_are_full() -> None:
     fetch = only(ok(core, hashes, {"hashes": theirs.hashes_in(hashes.body["buckets"])}), "fetch")
     assert isinstance(fetch.body, dict) and len(fetch.body["hashes"]) == 100
     assert mine.asked == 200  # the round's budget, of 3,000 named
+
+
+def test_anti_entropy_asks_knows_of_a_bounded_share_when_all_are_known_here() -> None:
+    """Hashes known here (closed: each a store lookup on a real node) do not fill the
+    fetch budget: a round still looks at no more than ``KNOWS_FACTOR`` budgets of them."""
+    known = [{"hash": f"0x{i:064x}"} for i in range(1, 3_001)]
+    theirs = Book(known)
+    mine = CountingBook()
+    mine.known_closed = {o["hash"] for o in known}
+    core, clock = make(peers=1, book=mine, batch_max=100, ae_max_fetches=2)
+    digest = start_ae(core, clock)
+    hashes = only(ok(core, digest, {"buckets": theirs.digest()}), "hashes")
+    assert isinstance(hashes.body, dict)
+    actions = ok(core, hashes, {"hashes": theirs.hashes_in(hashes.body["buckets"])})
+    assert not [kind for kind, _ in calls(actions) if kind == "fetch"]  # nothing missing
+    assert mine.asked == KNOWS_FACTOR * 200  # of 3,000 named, all known
 
 
 def test_a_pulled_cancel_proof_is_delivered_to_the_node() -> None:

@@ -222,7 +222,11 @@ class Sender:
             return self.rpc.call("eth_sendRawTransactionSync", signed.raw, timeout=timeout), True
         except (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError):
             # (sent, or not served by a slow endpoint: only the chain knows)
-            if self._ask("eth_getTransactionByHash", signed) is None:
+            try:
+                known = self.rpc.call("eth_getTransactionByHash", signed.tx_hash)
+            except Exception:  # (no answer to the ask either: most likely sent, as the
+                return None, None  # nonce was taken; its receipt is polled patiently)
+            if known is None:
                 self._send_again(signed)
             return None, None
         except ContractRevert as e:  # mined and reverted, or refused: the receipt tells

@@ -25,6 +25,8 @@ from sdex.gossip.actions import Call, Check, Flow, GossipConfig, Reply
 from sdex.gossip.peers import Peer, Peers
 from sdex.gossip.ports import OrderView
 
+KNOWS_FACTOR = 4
+"""An anti-entropy round asks ``knows`` of at most this many times its fetch budget."""
 MAX_SHARED_URLS = 64
 """URLs taken from one hello (each still within its introducer's quota)."""
 SHARE_URLS = 16
@@ -137,10 +139,12 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
         return
     theirs_open = {h for h in hashes if isinstance(h, str) and len(h) == 66}
     step = cfg.batch_max
-    # ``knows`` only until the round's fetches are full (each may cost a store lookup: a
-    # peer's answer names up to ``max_orders`` hashes)
+    # ``knows`` only until the round's fetches are full, and of at most ``KNOWS_FACTOR``
+    # times as many hashes (each may cost a store lookup: a peer's answer names up to
+    # ``max_orders`` hashes, maybe all closed here; the next rounds look at others)
     budget = cfg.ae_max_fetches * step
-    missing = list(itertools.islice((h for h in theirs_open if not view.knows(h)), budget))
+    looked = itertools.islice(theirs_open, KNOWS_FACTOR * budget)
+    missing = list(itertools.islice((h for h in looked if not view.knows(h)), budget))
     # open here, not there: ask why (a soft cancel we missed comes with its signature)
     extra = [h for h in view.hashes_in(buckets) if h not in theirs_open]
     rounds = min(cfg.ae_max_fetches, -(-max(len(missing), len(extra)) // step))

@@ -218,8 +218,14 @@ class NodeChainState(NodeIntake):
             return
         if st is not None and st.pending:  # in flight: the settler's outcome decides
             return
-        if rec.status not in CHAIN_CLOSED or rec.reason in POLICY_REASONS:
-            return  # open, or removed here by policy (soft cancel, self-trade...): stays so
+        if (
+            rec.status not in CHAIN_CLOSED
+            or rec.reason in POLICY_REASONS
+            or rec.cancel_signature is not None
+        ):
+            # open, or removed here by policy (soft cancel, self-trade...), or closed by
+            # the chain and soft-cancelled by its maker since: stays so
+            return
         verdict = judge(so, state)
         removal = removal_of(verdict)
         o = so.order

@@ -40,7 +40,8 @@ class HashFilter:
         self._k = max(1, min(8, round((1 << shift) / capacity * math.log(2))))
         self._bits = bytearray(1 << (shift - 3))
         self.count = 0
-        """Hashes added (the filter's load)."""
+        """Hashes added (the filter's load): one already in (all its bits set: added before,
+        e.g. an order read back from the store and evicted again) is not counted again."""
 
     @property
     def size(self) -> int:
@@ -50,11 +51,15 @@ class HashFilter:
     def add(self, h: bytes) -> None:
         bits, mask, shift = self._bits, self._mask, self._shift
         x = int.from_bytes(h, "big")
+        new = False
         for _ in range(self._k):
             i = x & mask
-            bits[i >> 3] |= 1 << (i & 7)
+            bit = 1 << (i & 7)
+            if not bits[i >> 3] & bit:
+                bits[i >> 3] |= bit
+                new = True
             x >>= shift
-        self.count += 1
+        self.count += new
 
     def __contains__(self, h: bytes) -> bool:
         """False: never added. True: added, or a false positive (look it up)."""

@@ -83,6 +83,8 @@ _TIFS = {t.value: t for t in TimeInForce}
 CLOSED_GRACE = 10.0
 """Seconds a closed order's record stays in memory after its close (then: ``evict``)."""
 
+GROW_RETRY = 60.0
+"""Seconds before a filter rebuild that failed is tried again (each is a walk of the store)."""
 EVICT_BATCH = 4096
 """Closed records looked at by one ``evict`` (one store read)."""
 
@@ -123,6 +125,8 @@ class HeldOrders:
         self.evicted = HashFilter()
         """The hashes of the stored orders not held in memory (closed)."""
         self._growing: list[bytes] | None = None
+        self._grow_after = 0.0
+        """(monotonic) No filter rebuild before this: one failed (``GROW_RETRY``)."""
         """While a larger filter is built from the store: the hashes evicted meanwhile."""
         self.lookups = 0
         """Store lookups ``held`` made (the filter said "maybe")."""
@@ -315,7 +319,11 @@ class HeldOrders:
                 continue
             self._drop(rec)
             dropped += 1
-        if self.evicted.count > self.evicted.capacity and self._growing is None:
+        if (
+            self.evicted.count > self.evicted.capacity
+            and self._growing is None
+            and time.monotonic() >= self._grow_after
+        ):
             await self._grow()
         return dropped
 
@@ -331,12 +339,15 @@ class HeldOrders:
         self.store.update_orders([rec.row()], wait=False)
 
     async def _grow(self) -> None:
-        """A filter for twice the hashes, built from the store (its closed rows, read on
-        the writer thread), with those evicted meanwhile; then it replaces the full one."""
+        """A filter for twice the hashes, built from the store (every stored hash, open
+        ones too: ``held`` looks in memory first; read off the loop and off the writer
+        thread), with those evicted meanwhile; then it replaces the full one. A failed
+        build is tried again after ``GROW_RETRY`` seconds."""
         bigger = HashFilter(capacity_for(self.evicted.count))
         self._growing = []
+        self._grow_after = time.monotonic() + GROW_RETRY
         try:
-            await self.store.each_hash_except(list(OPEN_STATUSES), bigger.add)
+            await self.store.each_hash(bigger.add)
             for h in self._growing:
                 bigger.add(h)
             self.evicted = bigger
