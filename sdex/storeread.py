@@ -29,12 +29,11 @@ T = TypeVar("T")
 OrderRow = tuple[str, str, int, str]
 """An order's (hash hex, status, filled, reason)."""
 
-IN_CHUNK = 500
-"""Hashes per ``IN (...)`` list (SQLite's bound parameters are limited)."""
-
 
 @dataclass(frozen=True, slots=True)
 class StoredOrder:
+    """An order's row: the signed order and what the node recorded of it."""
+
     signed: SignedOrder
     seq: int
     status: str
@@ -315,6 +314,10 @@ def orders_after_sql(
         cond += f" AND reason NOT IN ({','.join('?' * len(skip))}) AND cancel_sig = ''"
         args += list(skip)
     return f"{ORDER_SELECT} WHERE {cond} ORDER BY seq LIMIT ?", [*args, limit]
+
+
+IN_CHUNK = 500
+"""Hashes per ``IN (...)`` list (SQLite's bound parameters are limited)."""
 
 
 def _in_chunks(db: sqlite3.Connection, sql: str, keys: Sequence[str]) -> list[Any]:
