@@ -35,7 +35,9 @@ class BookBase:
         # and hash on every lookup
         self._routes: dict[str, dict[str, BookSide]] = {}
         self._index: dict[bytes, Entry] = {}
-        self._accounts: dict[str, dict[str, Account]] = {}
+        # maker -> its accounts, one per token sold, chained by ``Account.next``: one dict
+        # for all makers (a dict per maker missed the caches on a book of many makers)
+        self._accounts: dict[str, Account] = {}
         # resting orders by expiry: a heap of the distinct expiries, the orders of each
         self._expiry_heap: list[int] = []
         self._expiry_at: dict[int, list[Entry]] = {}  # open orders only (``_index_expiry``)
@@ -90,30 +92,51 @@ class BookBase:
 
     def funds(self, maker: str, token: str) -> int | None:
         """The spendable amount the book assumes for (maker, token)."""
-        account = self._accounts.get(maker, {}).get(token)
+        account = self._find_account(maker, token)
         return self.default_funds if account is None else account.spendable
+
+    def _find_account(self, maker: str, token: str) -> Account | None:
+        account = self._accounts.get(maker)
+        while account is not None and account.token != token:
+            account = account.next
+        return account
 
     def _account(self, maker: str, token: str) -> Account:
         """The account of (maker, token), made if new (with ``default_funds``)."""
-        tokens = self._accounts.get(maker)
-        if tokens is None:
-            tokens = self._accounts[maker] = {}
-        account = tokens.get(token)
+        account = self._accounts.get(maker)
         if account is None:
-            account = tokens[token] = Account(maker, token, self.default_funds)
+            account = self._accounts[maker] = Account(maker, token, self.default_funds)
+            return account
+        while account.token != token:
+            last = account
+            account = account.next
+            if account is None:  # new accounts go last (snapshots list them in that order)
+                account = last.next = Account(maker, token, self.default_funds)
+                break
         return account
 
     def _drop_account(self, account: Account) -> None:
-        tokens = self._accounts.get(account.maker)
-        if tokens is not None and tokens.get(account.token) is account:
-            del tokens[account.token]
-            if not tokens:
-                del self._accounts[account.maker]
+        prev: Account | None = None
+        at = self._accounts.get(account.maker)
+        while at is not None and at is not account:
+            prev, at = at, at.next
+        if at is None:
+            return
+        if prev is not None:
+            prev.next = account.next
+        elif account.next is not None:
+            self._accounts[account.maker] = account.next
+        else:
+            del self._accounts[account.maker]
+        account.next = None
 
     def accounts(self) -> Iterator[Account]:
         """Every (maker, token) account the book keeps (live records)."""
-        for tokens in self._accounts.values():
-            yield from tokens.values()
+        for first in self._accounts.values():
+            account: Account | None = first
+            while account is not None:
+                yield account
+                account = account.next
 
     def side_of(self, order: Order) -> BookSide | None:
         """The side of its pair an order belongs to, if the book trades its tokens."""
@@ -131,7 +154,7 @@ class BookBase:
 
     def orders_of(self, maker: str, token: str) -> Iterator[Entry]:
         """The open orders of ``maker`` that sell ``token``, in seq order (live records)."""
-        account = self._accounts.get(maker, {}).get(token)
+        account = self._find_account(maker, token)
         if account is not None:
             yield from account.open_orders()
 

@@ -14,9 +14,8 @@ compacted away in bulk. Only entries that can trade now are in the queue: an ent
 ``fillable`` is below its ``unit`` (the least amount that trades at its own price: its fills
 are pending, its maker is short of funds) is *parked*: taken out of the queue so that
 matching never walks past it, and put back at its time priority (by ``seq``) when it can
-trade again. So a walk's cost never grows with entries that cannot trade.
-
-Imports nothing of ``sdex.book`` but its types: no import cycles in the package."""
+trade again. So a walk's cost never grows with entries that cannot trade. Imports nothing of
+``sdex.book`` but its types: no import cycles in the package."""
 
 from __future__ import annotations
 
@@ -52,6 +51,7 @@ class Account:
         "funded",
         "live",
         "maker",
+        "next",
         "open",
         "orders",
         "reserved",
@@ -71,6 +71,7 @@ class Account:
         self.orders: list[Entry] = []  # open orders (and closed ones not dropped yet), by seq
         self.live = 0  # open orders in ``orders``
         self.funded = True  # at the last allocation every order had fillable == remaining
+        self.next: Account | None = None  # the maker's account of another token (``BookBase``)
 
     @property
     def spendable(self) -> int | None:
@@ -115,8 +116,7 @@ class Account:
                 yield e
 
 
-SEQ_LIMIT: Final = 2**61
-"""Above every order's arrival ``seq`` (snapshots are checked against it): a machine int."""
+SEQ_LIMIT: Final = 2**61  # above every order's arrival ``seq`` (snapshots check it): machine int
 _BIG: Final = 2**61
 _FOLD: Final = 2**60  # (machine ints in the compiled book are below 2**62)
 
