@@ -345,6 +345,28 @@ def test_default_funds_zero_keeps_unreported_makers_unfunded() -> None:
     assert book.funds(A, BASE) == 4 and book.funds(B, BASE) == 0
 
 
+def test_a_makers_accounts_are_kept_in_order_and_let_go_from_any_place() -> None:
+    book = new_book()
+    a1, b1, a2 = ask(A, 10, 100), bid(A, 10, 30), ask(A, 10, 100, pair_base=BASE2)
+    for o in (a1, b1, a2, ask(B, 10, 100)):
+        book.add(o)
+
+    def tokens() -> list[str]:
+        return [a.token for a in book.accounts() if a.maker == A]
+
+    assert tokens() == [BASE, QUOTE, BASE2]  # made in this order, listed in it
+    assert hashes(book.orders_of(A, QUOTE)) == [b1.hash] and book.funds(A, QUOTE) is None
+    book.remove(b1.hash, RemovalReason.CANCELLED)  # the middle one goes
+    assert tokens() == [BASE, BASE2] and list(book.orders_of(A, QUOTE)) == []
+    book.remove(a1.hash, RemovalReason.CANCELLED)  # the first one goes
+    assert tokens() == [BASE2] and hashes(book.orders_of(A, BASE2)) == [a2.hash]
+    book.add(b1)  # made again: last
+    assert tokens() == [BASE2, QUOTE]
+    book.remove(a2.hash, RemovalReason.CANCELLED)
+    book.remove(b1.hash, RemovalReason.CANCELLED)  # the maker's last: no account left
+    assert tokens() == [] and [a.maker for a in book.accounts()] == [B]
+
+
 # -- bad inputs raise the book's errors and change nothing ------------------------------------
 
 
