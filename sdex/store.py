@@ -32,10 +32,10 @@ from typing import Any, TypeVar
 from sdex.order import Domain, SignedOrder
 from sdex.sqlwriter import StoreError as StoreError
 from sdex.sqlwriter import Writer, log_failure, serialised
+from sdex.storeread import MARKED_SELECT, StoreReads
 from sdex.storeread import OrderRow as OrderRow
 from sdex.storeread import StoredFill as StoredFill
 from sdex.storeread import StoredOrder as StoredOrder
-from sdex.storeread import StoreReads
 from sdex.storeschema import ADDED_ORDER_COLUMNS, INSERT_ORDER, MIRROR_TABLES, SCHEMA
 
 log = logging.getLogger("sdex.store")
@@ -128,7 +128,12 @@ class Store(StoreReads):
     def stats(self) -> dict[str, int]:
         """Jobs run and transactions committed so far (jobs per commit: the grouping)."""
         w = self._writer
-        return {"jobs": w.jobs, "commits": w.commits, "largestGroup": w.largest}
+        return {
+            "jobs": w.jobs,
+            "commits": w.commits,
+            "largestGroup": w.largest,
+            "unparseableRows": self.unparseable,
+        }
 
     # -- orders --------------------------------------------------------------------------
     def next_seq(self) -> int:
@@ -272,23 +277,25 @@ class Store(StoreReads):
 
         await self._call_async(save)
 
-    def load_mirror(
-        self,
-    ) -> tuple[
-        dict[bytes, tuple[int, bool]], dict[str, int], dict[tuple[str, str], tuple[int, int]]
-    ]:
-        def load(db: sqlite3.Connection) -> tuple[list[Any], list[Any], list[Any]]:
+    def load_mirror(self) -> tuple[dict[str, int], dict[tuple[str, str], tuple[int, int]]]:
+        """The saved makers' ``minValidSalt`` and accounts' funds (the orders' rows stay
+        here: read by hash when named, ``mirror_order_now``; ``marks_now`` names them)."""
+
+        def load(db: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
             return (
-                db.execute("SELECT hash, filled, cancelled FROM mirror_orders").fetchall(),
                 db.execute("SELECT * FROM mirror_makers").fetchall(),
                 db.execute("SELECT * FROM mirror_funds").fetchall(),
             )
 
-        order_rows, maker_rows, fund_rows = self._call(load)
-        orders = {bytes.fromhex(h[2:]): (int(f), bool(c)) for h, f, c in order_rows}
+        maker_rows, fund_rows = self._call(load)
         makers = {m: int(s) for m, s in maker_rows}
         funds = {(m, t): (int(b), int(a)) for m, t, b, a in fund_rows}
-        return orders, makers, funds
+        return makers, funds
+
+    def count_marks(self) -> int:
+        """How many orders the chain filled or cancelled (the mirror's filter is sized so)."""
+        sql = MARKED_SELECT.replace("SELECT hash", "SELECT COUNT(*)")
+        return int(self._call(lambda db: db.execute(sql).fetchone()[0]))
 
     def reset_chain(self, identity: ChainIdentity) -> None:
         """The chain was reset (a new genesis or deployment block): drop everything read from

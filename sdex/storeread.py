@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sdex.model import FillEvent, fill_json
+from sdex.model import FillEvent, OrderStatus, fill_json
 from sdex.order import Domain, SignedOrder
 from sdex.sqlwriter import Writer
 from sdex.storeschema import ORDER_SELECT
 
+log = logging.getLogger("sdex.store")
 T = TypeVar("T")
 OrderRow = tuple[str, str, int, str]
 """An order's (hash hex, status, filled, reason)."""
@@ -68,6 +70,9 @@ class StoreReads:
     domain: Domain
     _writer: Writer
     _reader: sqlite3.Connection | None
+    unparseable = 0
+    """Stored order rows that could not be parsed (logged and skipped by the walks and
+    lookups that read orders back: one bad row cannot stall them)."""
 
     def _open_reader(self) -> None:
         """The read-only connection of ``*_now`` (none for a database in memory)."""
@@ -106,7 +111,7 @@ class StoreReads:
         """The committed row of an order (``order`` without waiting for the writer)."""
         key = (hash_hex.lower(),)
         row = self._now(lambda db: db.execute(ORDER_SELECT + " WHERE hash=?", key).fetchone())
-        return self._order(row) if row else None
+        return self._parsed(row) if row else None
 
     def holds_now(self, hash_hex: str) -> bool:
         """Whether the order's row is committed (a point lookup, without the writer)."""
@@ -146,9 +151,27 @@ class StoreReads:
         thread (a filter rebuilt from the store: durable writes do not wait for it): a
         read-only connection of its own walks the primary key's index in a worker thread
         (on the writer thread for a database in memory)."""
+        await self._each("SELECT hash FROM orders", fn)
 
+    async def each_mark(self, fn: Callable[[bytes], None]) -> None:
+        """``fn`` of the hash of every order the chain filled or cancelled (``mirror_orders``
+        rows not zero), streamed as ``each_hash``."""
+        await self._each(MARKED_SELECT, fn)
+
+    def marks_now(self) -> Iterator[bytes]:
+        """The hashes ``each_mark`` names, streamed here on the reader connection."""
+        return self._stream(MARKED_SELECT, [])
+
+    def mirror_order_now(self, h: bytes) -> tuple[int, bool] | None:
+        """The committed mirror row of an order hash: (filled, cancelled); None if none."""
+        key = ("0x" + h.hex(),)
+        sql = "SELECT filled, cancelled FROM mirror_orders WHERE hash=?"
+        row = self._now(lambda db: db.execute(sql, key).fetchone())
+        return None if row is None else (int(row[0]), bool(row[1]))
+
+    async def _each(self, sql: str, fn: Callable[[bytes], None]) -> None:
         def walk(db: sqlite3.Connection) -> None:
-            for (h,) in db.execute("SELECT hash FROM orders"):
+            for (h,) in db.execute(sql):
                 fn(bytes.fromhex(str(h)[2:]))
 
         if self._reader is None:
@@ -169,7 +192,9 @@ class StoreReads:
         """The hashes of the orders whose status is none of ``statuses``, streamed (the
         reader connection walks them: no list of them all)."""
         sql = f"SELECT hash FROM orders WHERE status NOT IN ({','.join('?' * len(statuses))})"
-        args = list(statuses)
+        return self._stream(sql, list(statuses))
+
+    def _stream(self, sql: str, args: list[object]) -> Iterator[bytes]:
         if self._reader is None:
             rows: Iterator[Any] = iter(self._call(lambda db: db.execute(sql, args).fetchall()))
         else:
@@ -200,16 +225,22 @@ class StoreReads:
         after: int,
         limit: int,
         skip_reasons: Sequence[str] = (),
-    ) -> list[StoredOrder]:
+    ) -> tuple[list[StoredOrder], int]:
         """Up to ``limit`` orders with one of ``statuses`` (of ``maker``, if given; none
         closed for one of ``skip_reasons``), of arrival sequence above ``after``, in arrival
-        order: a page of a walk. One maker's walk follows the (maker, seq) index from
-        ``after``: a page costs its rows, not all the maker's. Read and parsed on the
-        writer thread (awaited: the event loop runs on)."""
+        order: a page of a walk, and the sequence the next page starts after (``after``
+        when there are no more rows). A row that cannot be parsed is left out (logged,
+        counted: ``unparseable``), not an error: the walk goes on past it. One maker's walk
+        follows the (maker, seq) index from ``after``: a page costs its rows, not all the
+        maker's. Read and parsed on the writer thread (awaited: the event loop runs on)."""
         sql, args = orders_after_sql(statuses, maker, after, limit, skip_reasons)
-        return await self._call_async(
-            lambda db: [self._order(r) for r in db.execute(sql, args).fetchall()]
-        )
+
+        def page(db: sqlite3.Connection) -> tuple[list[StoredOrder], int]:
+            rows = db.execute(sql, args).fetchall()
+            parsed = [self._parsed(r) for r in rows]
+            return [s for s in parsed if s is not None], int(rows[-1][1]) if rows else after
+
+        return await self._call_async(page)
 
     def query_orders(
         self, filters: dict[str, str], page: int, per_page: int
@@ -224,6 +255,17 @@ class StoreReads:
 
         total, rows = self._page(ORDER_SELECT, "orders", cond, "seq", args, page, per_page)
         return total, [self._order(r) for r in rows]
+
+    def _parsed(self, row: tuple[Any, ...]) -> StoredOrder | None:
+        """``_order``, or None (logged, counted) for a row that is not an order."""
+        try:
+            s = self._order(row)
+            OrderStatus(s.status)
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
+            self.unparseable += 1
+            log.warning("stored order %s cannot be parsed (skipped): %.200s", row[0], e)
+            return None
+        return s
 
     def _order(self, row: tuple[Any, ...]) -> StoredOrder:
         _, seq, order_json, status, filled, reason, source, created, tif, cancel_sig = row
@@ -315,6 +357,8 @@ def orders_after_sql(
         args += list(skip)
     return f"{ORDER_SELECT} WHERE {cond} ORDER BY seq LIMIT ?", [*args, limit]
 
+
+MARKED_SELECT = "SELECT hash FROM mirror_orders WHERE filled != '0' OR cancelled != 0"
 
 IN_CHUNK = 500
 """Hashes per ``IN (...)`` list (SQLite's bound parameters are limited)."""

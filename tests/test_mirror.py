@@ -362,7 +362,7 @@ async def test_restart_resumes_the_saved_mirror_and_catches_up(
     c.weth.transfer(c.sender(ALICE), c.address(BOB), c.weth.balance_of(c.address(ALICE)) // 2)
     c.exchange.cancel_order(c.sender(ALICE), early.order)
     async with running_node(cfg) as (node, api):
-        assert node.mirror.filled[early.hash] == E18 // 2  # loaded, not replayed from block 0
+        assert node.mirror.filled_of(early.hash) == E18 // 2  # stored, not replayed
         await synced(node, c)
         applied = node.watcher.applied
         assert applied is not None and node.watcher.resets == 0

@@ -178,9 +178,10 @@ async def test_a_makers_walk_follows_its_maker_seq_index(node: Node) -> None:  #
         store.update_orders([(so.hash_hex, S.CANCELLED, 0, why)])
     walk = store.orders_after(closed, A, 1, 2, POLICY_REASONS)
     assert asyncio.iscoroutine(walk)  # awaited: the loop runs while the writer reads
-    page = await walk
-    assert [s.seq for s in page] == [2, 4]
-    assert [s.seq for s in await store.orders_after(closed, A, 4, 2, POLICY_REASONS)] == [5]
+    page, last = await walk
+    assert ([s.seq for s in page], last) == ([2, 4], 4)
+    page, last = await store.orders_after(closed, A, 4, 2, POLICY_REASONS)
+    assert ([s.seq for s in page], last) == ([5], 5)
 
 
 async def test_a_record_pinned_across_awaits_stays_and_unload_spares_a_reloaded_one(
@@ -234,7 +235,7 @@ async def test_a_reorg_leaves_closed_an_order_its_maker_soft_cancelled_since(
     again = reg.get(h)
     assert again is not None and again.status == S.FILLED and h not in node.book
     closed = ["cancelled", "filled"]  # and the maker's walk (cancel-up-to) skips it too
-    assert await node.store.orders_after(closed, A, 0, 10, POLICY_REASONS) == []
+    assert await node.store.orders_after(closed, A, 0, 10, POLICY_REASONS) == ([], 0)
 
 
 async def test_cancel_proofs_of_evicted_orders_are_one_query_of_signatures(

@@ -28,6 +28,7 @@ from eth_hash.auto import keccak
 
 from sdex.chain import Exchange, FillEvent, Log, OrderState, OrderStatus, Receipt
 from sdex.chain.headsignal import HeadSignal
+from sdex.mirror.marks import OrderMarks
 from sdex.mirror.sigcache import SigCache
 from sdex.order import UINT256_MAX, ZERO_ADDRESS, SignedOrder, validity_errors
 
@@ -127,8 +128,9 @@ class Mirror:
         self.tokens = frozenset(tokens)
         self.depth = max(1, depth)  # the head itself is always kept (the watcher links to it)
         self.head: Header | None = None
-        self.filled: dict[bytes, int] = {}
-        self.cancelled: set[bytes] = set()
+        self.marks = OrderMarks()
+        """Filled amounts and cancel flags: the window's and unsaved ones in memory, the rest
+        in the store (``sdex.mirror.marks``)."""
         self.min_salt: dict[str, int] = {}
         self.funds: dict[Account, tuple[int, int]] = {}
         self.blocks: deque[Block] = deque()
@@ -237,10 +239,11 @@ class Mirror:
                 self.own.pop(r.tx_hash, None)
                 self.own_applied += 1
             eff.fills.sort(key=lambda f: (f.block_number, f.log_index))
+        marks = self.marks
         for f in eff.fills:
-            old = self.filled.get(f.order_hash, 0)
+            old = marks.take(f.order_hash)[0]
             undo.append(("filled", f.order_hash, old))
-            self.filled[f.order_hash] = old + f.maker_filled
+            marks.filled[f.order_hash] = old + f.maker_filled
             self.dirty_orders.add(f.order_hash)
         for lg in logs:
             if not lg.topics:
@@ -249,8 +252,8 @@ class Mirror:
             if lg.address == self.address:
                 if t0 == self._cancel_topic and len(lg.topics) >= 2:
                     h = lg.topics[1]
-                    undo.append(("cancelled", h, h in self.cancelled))
-                    self.cancelled.add(h)
+                    undo.append(("cancelled", h, marks.take(h)[1]))
+                    marks.cancelled.add(h)
                     self.dirty_orders.add(h)
                     eff.cancelled.add(h)
                 elif t0 == self._upto_topic and len(lg.topics) >= 2 and len(lg.data) >= 32:
@@ -274,10 +277,41 @@ class Mirror:
             eff.funds |= r.approvals
         if header is not None:
             self.blocks.append(Block(header, eff, undo))
+            for kind, key, _ in undo:
+                if kind != "salt":
+                    assert isinstance(key, bytes)
+                    marks.hold(key)
             while len(self.blocks) > self.depth:
-                self.blocks.popleft()
+                self._release(self.blocks.popleft())
+        else:
+            marks.settle(eff.orders)
         self.head = top
         return eff
+
+    def _release(self, block: Block) -> None:
+        """A block left the window (or was undone): its orders may leave memory once saved."""
+        for kind, key, _ in block.undo:
+            if kind != "salt":
+                assert isinstance(key, bytes)
+                self.marks.release(key)
+
+    def filled_of(self, h: bytes) -> int:
+        """The maker amount the chain filled of an order (0 if it never saw the hash)."""
+        return self.marks.get(h)[0]
+
+    def is_cancelled(self, h: bytes) -> bool:
+        """Whether the chain cancelled the order by its hash (``cancelOrder``)."""
+        return self.marks.get(h)[1]
+
+    @property
+    def filled(self) -> dict[bytes, int]:
+        """The filled amounts held in memory (``filled_of`` reads every one)."""
+        return self.marks.filled
+
+    @property
+    def cancelled(self) -> set[bytes]:
+        """The cancel flags held in memory (``is_cancelled`` reads every one)."""
+        return self.marks.cancelled
 
     def _move(self, account: Account, delta: int, eff: Effects) -> None:
         """A settlement of ours moved ``delta`` of an account's token: the Exchange's
@@ -305,17 +339,18 @@ class Mirror:
             for kind, key, old in reversed(b.undo):
                 if kind == "filled":
                     assert isinstance(key, bytes) and isinstance(old, int)
-                    self.filled[key] = old
+                    self.marks.filled[key] = old
                     self.dirty_orders.add(key)
                 elif kind == "cancelled":
                     assert isinstance(key, bytes)
                     if not old:
-                        self.cancelled.discard(key)
+                        self.marks.cancelled.discard(key)
                     self.dirty_orders.add(key)
                 else:
                     assert isinstance(key, str) and isinstance(old, int)
                     self.min_salt[key] = old
                     self.dirty_makers.add(key)
+            self._release(b)
             eff.merge(b.effects)
         self.head = self.blocks[-1].header if self.blocks else None
         return eff
@@ -323,8 +358,7 @@ class Mirror:
     def clear(self) -> None:
         """Forget everything (a chain reset)."""
         self.head = None
-        self.filled.clear()
-        self.cancelled.clear()
+        self.marks.clear()
         self.min_salt.clear()
         self.funds.clear()
         self.blocks.clear()
@@ -381,10 +415,10 @@ class Mirror:
         if f is None or self.head is None:
             return None
         h = signed.hash
-        filled = self.filled.get(h, 0)
+        filled, cancelled = self.marks.get(h)
         if validity_errors(o):
             status = OrderStatus.INVALID
-        elif h in self.cancelled or o.salt < self.min_salt.get(o.maker, 0):
+        elif cancelled or o.salt < self.min_salt.get(o.maker, 0):
             status = OrderStatus.CANCELLED
         elif filled == o.maker_amount:
             status = OrderStatus.FILLED
@@ -398,7 +432,7 @@ class Mirror:
         self,
     ) -> tuple[dict[bytes, tuple[int, bool]], dict[str, int], dict[Account, tuple[int, int]]]:
         """What changed since the last call, for the store."""
-        orders = {h: (self.filled.get(h, 0), h in self.cancelled) for h in self.dirty_orders}
+        orders = {h: self.marks.get(h) for h in self.dirty_orders}
         makers = {m: self.min_salt.get(m, 0) for m in self.dirty_makers}
         funds = {a: self.funds[a] for a in self.dirty_funds if a in self.funds}
         self.dirty_orders.clear()

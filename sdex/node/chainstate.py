@@ -86,7 +86,9 @@ class NodeChainState(NodeIntake):
             ]
             await self._judge_from_mirror(targets, reopen=rejudge, verify=verify)
             if changes.reset or makers:
-                await self._rejudge_stored(None if changes.reset else sorted(makers))
+                await self._rejudge_stored(
+                    None if changes.reset else sorted(makers), changes.walked
+                )
             for h, reason in self.book.expire(self.now()):
                 self._book_closed(h, reason)
             self._persist_open()
@@ -94,20 +96,23 @@ class NodeChainState(NodeIntake):
         finally:
             self.registry.unpin(rejudge)
 
-    async def _rejudge_stored(self, makers: list[str] | None) -> None:
+    async def _rejudge_stored(self, makers: list[str] | None, walked: dict[str, int]) -> None:
         """After a reset (every order) or a cancel-up-to (``makers``' orders): the orders
         closed by the chain and evicted from memory are judged again too, a page at a time
         (``_rejudge``: reopened, or closed otherwise). Those that stay as stored leave
         memory again at once, so memory holds a page, whatever the number of closed orders.
         One maker at a time (its (maker, seq) index), each page read off the event loop,
-        which runs between pages."""
+        which runs between pages. ``walked``: how far each walk went (``""``: the walk of
+        every maker), so changes applied again after a failure resume it there."""
         for maker in [None] if makers is None else makers:
-            after = 0
-            while page := await self.store.orders_after(
-                CHAIN_CLOSED_NAMES, maker, after, REJUDGE_PAGE, POLICY_REASONS
-            ):
-                after = page[-1].seq
+            key = maker or ""
+            after = walked.get(key, 0)
+            while after >= 0:
+                page, last = await self.store.orders_after(
+                    CHAIN_CLOSED_NAMES, maker, after, REJUDGE_PAGE, POLICY_REASONS
+                )
                 await self._rejudge_page(page)
+                after = walked[key] = last if last > after else -1  # (-1: through)
                 await asyncio.sleep(0)  # (what else waits runs between pages)
 
     async def _rejudge_page(self, page: list[StoredOrder]) -> None:

@@ -111,7 +111,7 @@ class NodeViews(NodeState):
             "chainCalls": calls,
             "chainCallsByMethod": dict(self.rpc.calls + self.watch_rpc.calls),
             "mirror": {
-                "orders": len(self.mirror.filled) + len(self.mirror.cancelled),
+                **self.mirror.marks.stats(),  # (orders: in memory; the rest in the store)
                 "accounts": len(self.mirror.funds),
                 "makers": len(self.mirror.min_salt),
                 "eip1271": self.mirror.sigs.stats(),

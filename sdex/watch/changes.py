@@ -36,6 +36,10 @@ class BlockChanges:
     """After a reorg: the highest block both branches share."""
     reset: bool = False
     """The chain was reset: every order must be judged again (the mirror starts over)."""
+    walked: dict[str, int] = field(default_factory=dict)
+    """How far the node's walk of stored closed orders went (``""``: every maker's, after a
+    reset; else one maker's, after its cancel-up-to): the arrival sequence judged up to, -1
+    once through. Changes applied again (a failure later on) resume the walk there."""
     stored: list[Awaitable[object]] = field(default_factory=list)
     """The writes of ``fills`` the node queued while applying these changes: the watcher
     saves its head only once they are durable (one that failed: the fills are applied
@@ -60,6 +64,10 @@ class BlockChanges:
         self.rejudge |= later.rejudge
         self.reorg_depth = max(self.reorg_depth, later.reorg_depth)
         self.reset = self.reset or later.reset
+        if later.reset or later.fork >= 0:  # the walks start over on what the chain now says
+            self.walked.clear()
+        for maker in later.makers_cancelled_up_to:
+            self.walked.pop(maker, None)
         if later.reset:  # the old chain's fills are gone with it
             self.fills = list(later.fills)
 

@@ -37,6 +37,7 @@ import aiohttp
 from sdex.chain import load_abi
 from sdex.chain.arpc import AsyncRpc
 from sdex.errors import ChainError
+from sdex.hashfilter import HashFilter, capacity_for
 from sdex.mirror import Account, Header, Mirror
 from sdex.store import ChainIdentity, Store, StoreError
 from sdex.watch.blocks import (
@@ -118,6 +119,7 @@ class Watcher:
         """The hash of the last announced block left for our receipt (once per block)."""
         self._token_abi = load_abi("TestToken")
         mirror.on_receipt = self._new_head.set  # a receipt the watcher may be waiting for
+        mirror.marks.lookup = store.mirror_order_now  # evicted marks: their committed rows
         self._load()
 
     # -- state ------------------------------------------------------------------------------
@@ -129,9 +131,10 @@ class Watcher:
             return
         number, block_hash, timestamp = cp
         m = self.mirror
-        orders, makers, funds = self.store.load_mirror()
-        m.filled = {h: f for h, (f, _) in orders.items() if f}
-        m.cancelled = {h for h, (_, c) in orders.items() if c}
+        makers, funds = self.store.load_mirror()
+        m.marks.evicted = HashFilter(capacity_for(self.store.count_marks()))
+        for h in self.store.marks_now():  # filled and cancelled orders: read when named
+            m.marks.evicted.add(h)
         m.min_salt = makers
         m.funds = dict(funds)
         m.head = Header(number, block_hash, "", timestamp)
@@ -288,7 +291,18 @@ class Watcher:
         self.latest_timestamp = head.timestamp
         self.applied = head
         self.saved = head.number
+        m.marks.evict(m.dirty_orders)  # saved: out of the window, they leave memory
+        if m.marks.full:
+            await self._grow_marks()
         return True
+
+    async def _grow_marks(self) -> None:
+        """The mirror's filter of evicted marks, rebuilt twice as large from the store (its
+        walk off the event loop; nothing is evicted meanwhile: only ``poll`` evicts)."""
+        marks = self.mirror.marks
+        bigger = HashFilter(capacity_for(marks.evicted.count))
+        await self.store.each_mark(bigger.add)
+        marks.evicted = bigger
 
     async def _reorg(self, latest: Header, changes: BlockChanges) -> None:
         """Undo the mirror to the fork point and replay the chain's branch (or reset)."""

@@ -1,0 +1,142 @@
+"""The mirror's filled amount and cancel flag per order hash, bounded in memory.
+
+Every order the chain ever filled or cancelled has a row in the store (``mirror_orders``,
+saved with the head). In memory are only the hashes a kept block changed (the reorg window
+undoes them from its undo lists), those changed since the last save, and a bounded cache of
+rows read back. Once saved and out of the window, a hash leaves memory (``evict``) and goes
+into a Bloom filter (``sdex.hashfilter``): a hash it has never seen (almost every new order)
+is answered (0, not cancelled) with no other work; a hash it may have seen is one indexed
+read of its committed row (``lookup``). So an evicted order that comes back (posted again,
+named by a reorg) is judged from its stored row: a filled or cancelled order stays closed.
+The watcher rebuilds the filter twice as large from the store once past its capacity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from sdex.hashfilter import CAPACITY, HashFilter
+
+Lookup = Callable[[bytes], "tuple[int, bool] | None"]
+"""A committed ``mirror_orders`` row by hash: (filled, cancelled), None if there is none."""
+
+MAX_CACHED = 65_536
+"""Rows read back from the store kept in memory (the oldest go first)."""
+
+
+class OrderMarks:
+    """Filled amounts and cancel flags by order hash: resident ones in ``filled`` (every
+    resident hash has an entry there, 0 included) and ``cancelled``; the rest in the store."""
+
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        self.filled: dict[bytes, int] = {}
+        self.cancelled: set[bytes] = set()
+        self.window: dict[bytes, int] = {}
+        """Undo records of each hash in the kept blocks (such a hash stays resident)."""
+        self.idle: set[bytes] = set()
+        """Resident hashes out of the window: evicted once saved."""
+        self.cache: dict[bytes, tuple[int, bool]] = {}
+        """Rows read back from the store (not resident: a change makes them resident)."""
+        self.evicted = HashFilter(capacity)
+        """Hashes evicted with a non-zero row (a zero row is the default answer anyway)."""
+        self.lookup: Lookup | None = None
+        """The store's committed row of a hash; none: nothing is ever evicted."""
+        self.lookups = 0
+        self.evictions = 0
+
+    def get(self, h: bytes) -> tuple[int, bool]:
+        """(filled, cancelled) of an order hash."""
+        f = self.filled.get(h)
+        if f is not None:
+            return f, h in self.cancelled
+        row = self.cache.get(h)
+        if row is not None:
+            return row
+        if self.lookup is None or h not in self.evicted:
+            return 0, False
+        self.lookups += 1
+        row = self.lookup(h) or (0, False)
+        if len(self.cache) >= MAX_CACHED:
+            del self.cache[next(iter(self.cache))]
+        self.cache[h] = row
+        return row
+
+    def take(self, h: bytes) -> tuple[int, bool]:
+        """Make ``h`` resident (it is about to change); its (filled, cancelled)."""
+        f = self.filled.get(h)
+        if f is not None:
+            return f, h in self.cancelled
+        if h not in self.evicted:  # (most often: never seen; a cached hash is in it)
+            self.filled[h] = 0
+            return 0, False
+        f, c = self.get(h)
+        self.cache.pop(h, None)
+        self.filled[h] = f
+        if c:
+            self.cancelled.add(h)
+        return f, c
+
+    def hold(self, h: bytes) -> None:
+        """A kept block changed ``h`` (it stays resident while that block is kept)."""
+        self.window[h] = self.window.get(h, 0) + 1
+        self.idle.discard(h)
+
+    def release(self, h: bytes) -> None:
+        """A kept block that changed ``h`` left the window (final, or undone)."""
+        n = self.window.get(h, 0) - 1
+        if n > 0:
+            self.window[h] = n
+            return
+        self.window.pop(h, None)
+        if h in self.filled:
+            self.idle.add(h)
+
+    def settle(self, hashes: Iterable[bytes]) -> None:
+        """Final blocks (no undo) changed these hashes."""
+        for h in hashes:
+            if h not in self.window:
+                self.idle.add(h)
+
+    def evict(self, unsaved: set[bytes]) -> int:
+        """Drop from memory the idle hashes whose rows are committed (not in ``unsaved``);
+        how many left. Called once the store saved the mirror's changes."""
+        if self.lookup is None:
+            return 0
+        keep: set[bytes] = set()
+        n = 0
+        for h in self.idle:
+            if h in unsaved or h in self.window:
+                keep.add(h)
+                continue
+            f = self.filled.pop(h, 0)
+            if h in self.cancelled:
+                self.cancelled.discard(h)
+                self.evicted.add(h)
+            elif f:
+                self.evicted.add(h)
+            n += 1
+        self.idle = keep
+        self.evictions += n
+        return n
+
+    @property
+    def full(self) -> bool:
+        """The filter holds more than its capacity (false "maybe" answers grow): rebuild."""
+        return self.evicted.count > self.evicted.capacity
+
+    def clear(self) -> None:
+        self.filled.clear()
+        self.cancelled.clear()
+        self.window.clear()
+        self.idle.clear()
+        self.cache.clear()
+        self.evicted = HashFilter(self.evicted.capacity)
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "orders": len(self.filled),
+            "ordersCached": len(self.cache),
+            "ordersEvicted": self.evictions,
+            "evictedLookups": self.lookups,
+            "filterBytes": self.evicted.size,
+        }

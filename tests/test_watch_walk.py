@@ -1,0 +1,106 @@
+"""The node's walk of its stored closed orders (a maker's cancel-up-to, a chain reset), on
+real Hardhat and SQLite: a stored row that cannot be parsed is skipped and counted (it used
+to fail the block's changes for ever, and the watcher with them), and a walk that fails
+part way resumes where it stopped when the changes are applied again."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import sdex.node.chainstate as chainstate
+from sdex.node.core import Node
+from sdex.order import SignedOrder
+from tests.conftest import Chain
+from tests.nodeutil import Api, node_config, running_node
+from tests.test_mirror import synced
+from tests.test_node import ALICE, BOB, E6, E18, ask
+
+
+def bad_row(node: Node, c: Chain, seq: int) -> str:
+    """A closed order of ALICE's whose stored JSON is not an order (written by another
+    connection, as a damaged or foreign database would hold it)."""
+    h = "0x" + f"{seq:064x}"
+    db = sqlite3.connect(node.config.db, timeout=10, isolation_level=None)
+    try:
+        now = time.time()
+        db.execute(
+            "INSERT INTO orders (hash, seq, maker, maker_token, taker_token, order_json,"
+            " status, reason, source, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (h, seq, c.address(ALICE).lower(), c.weth.address, c.usdc.address, '{"maker": 1',
+             "filled", "filled on chain", "wallet", now, now),
+        )  # fmt: skip
+    finally:
+        db.close()
+    return h
+
+
+async def closed_orders(c: Chain, api: Api, n: int) -> list[SignedOrder]:
+    """``n`` orders of ALICE's (salts 1..n) posted and filled on chain."""
+    out = []
+    for salt in range(1, n + 1):
+        s = c.sign(ask(c, ALICE, E18 // 10, 300 * E6, salt=salt))
+        assert (await api.post_order(s))[0] == 201
+        c.exchange.fill_order(c.sender(BOB), s, 300 * E6)
+        out.append(s)
+    return out
+
+
+async def test_an_unparseable_stored_row_is_skipped_not_retried_for_ever(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        await closed_orders(c, api, 2)
+        bad_row(node, c, 10_000)
+        live = c.sign(ask(c, ALICE, E18, 3000 * E6, salt=50))
+        assert (await api.post_order(live))[0] == 201
+        await synced(node, c)
+        c.exchange.cancel_orders_up_to(c.sender(ALICE), 51)  # the maker's walk meets the row
+        c.rpc.call("hardhat_mine", hex(2))
+        await synced(node, c)  # (the row used to fail every try of these blocks' changes)
+        assert await api.status(live) == "cancelled"
+        assert node.watcher.status == "ok", node.watcher.problem
+        health = (await api.get("/health"))[1]
+        assert health["store"]["unparseableRows"] >= 1, health["store"]
+
+
+async def test_a_walk_that_fails_part_way_resumes_where_it_stopped(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(chainstate, "REJUDGE_PAGE", 1)  # one order a page
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        await closed_orders(c, api, 4)
+        live = c.sign(ask(c, ALICE, E18, 3000 * E6, salt=50))
+        assert (await api.post_order(live))[0] == 201
+        await synced(node, c)
+        starts: list[int] = []  # where each page read began
+        orders_after, rejudge_page = node.store.orders_after, node._rejudge_page
+        pages = {"judged": 0}
+
+        async def spied(*args: Any) -> Any:
+            starts.append(args[2])
+            return await orders_after(*args)
+
+        async def failing_once(page: Any) -> None:
+            pages["judged"] += 1
+            if pages["judged"] == 3:  # the third page: the changes fail, applied again
+                raise RuntimeError("the node failed part way (injected)")
+            await rejudge_page(page)
+
+        node.store.orders_after = spied  # type: ignore[method-assign]
+        node._rejudge_page = failing_once  # type: ignore[method-assign]
+        c.exchange.cancel_orders_up_to(c.sender(ALICE), 51)
+        await synced(node, c)
+        assert await api.status(live) == "cancelled"
+        assert node.watcher.failures >= 1
+        first, third = starts[0], starts[2]
+        assert first == 0 and third > 0
+        again = starts[3]
+        assert again == third, starts  # resumed at the page that failed, not from 0
+        assert starts.count(0) == 1, starts
