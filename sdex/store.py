@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from sdex.order import Domain, SignedOrder
 from sdex.sqlwriter import StoreError as StoreError
 from sdex.sqlwriter import Writer, log_failure, serialised
-from sdex.storeread import MARKED_SELECT, StoreReads
+from sdex.storeread import MARKED_SELECT, StoreReads, fill_of
 from sdex.storeread import OrderRow as OrderRow
 from sdex.storeread import StoredFill as StoredFill
 from sdex.storeread import StoredOrder as StoredOrder
@@ -297,14 +297,18 @@ class Store(StoreReads):
         sql = MARKED_SELECT.replace("SELECT hash", "SELECT COUNT(*)")
         return int(self._call(lambda db: db.execute(sql).fetchone()[0]))
 
-    def reset_chain(self, identity: ChainIdentity) -> None:
+    def reset_chain(self, identity: ChainIdentity) -> list[StoredFill]:
         """The chain was reset (a new genesis or deployment block): drop everything read from
         the old chain (fills, the mirror, its head; unsent settlements are dropped) and bind
-        the database to the new chain. Signed orders stay: the node re-judges them."""
+        the database to the new chain, in one transaction; the fills dropped (announced as
+        reverted: refused, nothing was dropped and the next try returns them). Signed orders
+        stay: the node re-judges them."""
         now = time.time()
         meta = list(identity.as_dict().items())
 
-        def reset(db: sqlite3.Connection) -> None:
+        def reset(db: sqlite3.Connection) -> list[StoredFill]:
+            sql = "SELECT * FROM fills ORDER BY block_number, log_index"
+            dropped = [fill_of(r) for r in db.execute(sql).fetchall()]
             for table in ("fills", *MIRROR_TABLES):
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM meta WHERE key IN ('mirror_head', 'checkpoint')")
@@ -313,8 +317,9 @@ class Store(StoreReads):
                 (now,),
             )
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
+            return dropped
 
-        self._call(reset)
+        return self._call(reset)
 
 
 def _order_row(

@@ -325,22 +325,24 @@ class StoreReads:
         total, rows = self._page(
             "SELECT * FROM fills", "fills", cond, order_by, args, page, per_page
         )
-        return total, [
-            StoredFill(
-                tx_hash=r[0],
-                log_index=r[1],
-                block_number=r[2],
-                order_hash=bytes.fromhex(r[3][2:]),
-                maker=r[4],
-                taker=r[5],
-                maker_filled=int(r[6]),
-                taker_filled=int(r[7]),
-                fee_recipient=r[8],
-                fee=int(r[9]),
-                ours=bool(r[10]),
-            )
-            for r in rows
-        ]
+        return total, [fill_of(r) for r in rows]
+
+
+def fill_of(r: tuple[Any, ...]) -> StoredFill:
+    """A ``fills`` row (``SELECT *``) as a ``StoredFill``."""
+    return StoredFill(
+        tx_hash=r[0],
+        log_index=r[1],
+        block_number=r[2],
+        order_hash=bytes.fromhex(r[3][2:]),
+        maker=r[4],
+        taker=r[5],
+        maker_filled=int(r[6]),
+        taker_filled=int(r[7]),
+        fee_recipient=r[8],
+        fee=int(r[9]),
+        ours=bool(r[10]),
+    )
 
 
 def orders_after_sql(

@@ -399,8 +399,8 @@ class Watcher:
             self.start_block,
         )
         self.identity = ChainIdentity(self.identity.chain_id, self.identity.exchange, header.hash)
-        changes.reverted = self.store.remove_fills_above(-1)  # announced as reverted
-        self.store.reset_chain(self.identity)
+        # one transaction: refused, no fill is dropped unannounced (the next try drops it)
+        changes.reverted = self.store.reset_chain(self.identity)  # announced as reverted
         self.saved = self.start_block - 1
         changes.reset = True
         self.mirror.clear()
