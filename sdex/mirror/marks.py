@@ -20,7 +20,7 @@ from sdex.hashfilter import CAPACITY, HashFilter
 Lookup = Callable[[bytes], "tuple[int, bool] | None"]
 """A committed ``mirror_orders`` row by hash: (filled, cancelled), None if there is none."""
 
-MAX_CACHED = 65_536
+MAX_CACHED = 16_384
 """Rows read back from the store kept in memory (the oldest go first)."""
 
 
