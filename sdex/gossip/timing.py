@@ -11,6 +11,7 @@ import os
 import re
 import threading
 import time
+from collections import OrderedDict
 
 EDGES_US = tuple(round(25 * 2 ** (k / 4)) for k in range(49))
 """Upper edges of the buckets in microseconds: 25 us to 102 ms, four a doubling (the last
@@ -68,13 +69,13 @@ class PushTiming:
         self.round_trip = Histogram()
         self.queue = Histogram()
         self.check = Histogram()
-        self._since: dict[int, tuple[object, float]] = {}
+        self._since: OrderedDict[int, tuple[object, float]] = OrderedDict()
 
     def handed(self, order: object, now: float) -> None:
         """``order`` reached the core at ``now`` (``time.perf_counter``)."""
         since = self._since
         if len(since) >= self.ORDERS:
-            del since[next(iter(since))]
+            since.popitem(last=False)
         since[id(order)] = (order, now)
 
     def pushed(self, first: object, now: float) -> None:
