@@ -627,17 +627,18 @@ def analyse(
         ]
         return [sum(col) for col in zip(*rows, strict=True)]
 
-    def quantiles(counts: list[int] | None) -> dict[str, float | None] | None:
+    def quantiles(counts: list[int] | None) -> dict[str, float | str] | None:
         """p50 / p90 / p99 of a histogram's window, as its buckets' upper edges (ms)."""
         if counts is None or not sum(counts):
             return None
-        out: dict[str, float | None] = {"count": sum(counts)}
+        out: dict[str, float | str] = {"count": sum(counts)}
         for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
             seen, goal = 0, q * sum(counts)
             for i, c in enumerate(counts):
                 seen += c
                 if seen >= goal:
-                    out[name] = round(EDGES_US[i] / 1000, 2) if i < len(EDGES_US) else None
+                    top = f"> {EDGES_US[-1] / 1000}"  # (the last bucket has no upper edge)
+                    out[name] = round(EDGES_US[i] / 1000, 2) if i < len(EDGES_US) else top
                     break
         return out
 
