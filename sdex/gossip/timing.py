@@ -69,6 +69,8 @@ class PushTiming:
         self.round_trip = Histogram()
         self.queue = Histogram()
         self.check = Histogram()
+        self.known = 0
+        """Pushes of copies all held here: answered without the queue or a check."""
         self._since: OrderedDict[int, tuple[object, float]] = OrderedDict()
 
     def handed(self, order: object, now: float) -> None:
@@ -84,9 +86,10 @@ class PushTiming:
         if hit is not None and hit[0] is first:
             self.hold.add((now - hit[1]) * 1e6)
 
-    def to_json(self) -> dict[str, list[int]]:
+    def to_json(self) -> dict[str, object]:
         return {"holdUs": self.hold.to_json(), "roundTripUs": self.round_trip.to_json(),
-                "queueUs": self.queue.to_json(), "checkUs": self.check.to_json()}  # fmt: skip
+                "queueUs": self.queue.to_json(), "checkUs": self.check.to_json(),
+                "allKnown": self.known}  # fmt: skip
 
 
 class GcPauses:
