@@ -591,6 +591,7 @@ def analyse(
         if h in sent:
             arrived[h].setdefault(i, t)
     to_all, per_node, to_origin, missing_pairs = [], [], [], 0
+    hops: dict[int, list[float]] = defaultdict(list)  # k -> the k-th node after the first
     t_first = min(sent.values())
     by_second: dict[int, list[float]] = defaultdict(list)
     for h in ok:
@@ -601,6 +602,8 @@ def analyse(
         to_origin.append(min(lat, default=INF))
         worst = max(lat) if len(got) == n else INF
         to_all.append(worst)
+        for k, t in enumerate(sorted(got.values())[1:], 1):
+            hops[k].append(t - min(got.values()))
         by_second[int(sent[h] - t_first)].append(worst)
 
     def delta(key: str) -> int:
@@ -623,6 +626,21 @@ def analyse(
             for a, b in zip(h0, h1, strict=True)
         ]
         return [sum(col) for col in zip(*rows, strict=True)]
+
+    def quantiles(counts: list[int] | None) -> dict[str, float | str] | None:
+        """p50 / p90 / p99 of a histogram's window, as its buckets' upper edges (ms)."""
+        if counts is None or not sum(counts):
+            return None
+        out: dict[str, float | str] = {"count": sum(counts)}
+        for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
+            seen, goal = 0, q * sum(counts)
+            for i, c in enumerate(counts):
+                seen += c
+                if seen >= goal:
+                    top = f"> {EDGES_US[-1] / 1000}"  # (the last bucket has no upper edge)
+                    out[name] = round(EDGES_US[i] / 1000, 2) if i < len(EDGES_US) else top
+                    break
+        return out
 
     def delta_gc_seconds() -> float:
         return sum(b["gossip"]["gc"]["seconds"] - a["gossip"]["gc"]["seconds"]
@@ -650,6 +668,9 @@ def analyse(
             "to_every_node": summary(to_all),
             "to_each_node": summary(per_node),
             "accepted_by_first_node": summary(to_origin),
+            "first_node_to_kth_node": {  # the watcher's stamps: the spread past the first
+                str(k): {"p50": pct(v, 0.5), "p99": pct(v, 0.99)} for k, v in sorted(hops.items())
+            },
             "to_every_node_p99_by_second_of_posting": [
                 pct(by_second[k], 0.99) for k in sorted(by_second)
             ],
@@ -695,6 +716,10 @@ def analyse(
             "gc_pauses": histogram("gc", "pausesUs"),
             "gc_by_generation": histogram("gc", "byGeneration"),
             "gc_seconds": round(delta_gc_seconds(), 4) if histogram("gc", "byGeneration") else None,
+        },
+        "push_timing_ms": {  # per push: outbox hold, round trip; per push checked: queue, check
+            k: quantiles(histogram("pushTiming", k))
+            for k in ("holdUs", "roundTripUs", "queueUs", "checkUs")
         },
         "hardhat_calls_per_order_per_node": _chain_calls(h0, h1, per * len(h0)),
         "watcher_sockets_closed_early": data["closed_early"],

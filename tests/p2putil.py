@@ -66,6 +66,11 @@ class MemoryNode(Book):
     async def submit_many_from_peer(self, objs: list[object], peer: str) -> list[str]:
         return [await self.submit_from_peer(o, peer) for o in objs]
 
+    def known_copy(self, obj: object) -> bool:
+        if not isinstance(obj, dict) or obj.get("forged") or not isinstance(obj.get("hash"), str):
+            return False
+        return obj["hash"] in self.orders
+
     def cancel_notice(self, notice: object, peer: str) -> Notice:
         return Notice(200, {"applied": True})
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from sdex.gossip import payload
 from sdex.gossip.actions import Action, Call, Check, Deliver, GossipConfig, Reply, Scored
 from sdex.gossip.core import GossipCore
 from sdex.gossip.flows import KNOWS_FACTOR
@@ -295,6 +296,35 @@ def test_heard_is_bounded_and_ignores_what_is_not_a_signature() -> None:
     assert not heard.sent_by(a, peer_id(1)) and not heard.sent_by(a, peer_id(2))
     assert heard.sent_by(b, peer_id(1)) and heard.sent_by(c, peer_id(2))
     assert not heard.sent_by(c, peer_id(1))
+
+
+def test_heard_keeps_the_newest_orders_once_full() -> None:
+    """Past its capacity every new order evicts the oldest one, one at a time."""
+    heard = Heard(capacity=3)
+    orders = [{"signature": f"0x{k:0130x}"} for k in range(10)]
+    for k, o in enumerate(orders):
+        heard.note(peer_id(1), [o])
+        heard.hint([peer_id(2)], [o])
+        assert len(heard) == min(k + 1, 3)
+    assert [heard.sent_by(o, peer_id(1)) for o in orders] == [False] * 7 + [True] * 3
+    assert heard.spare(orders[0], []) == []  # (the hint of an evicted order is gone too)
+    assert len(heard._hinted) == 3
+
+
+def test_pushes_encode_an_order_once_and_keep_a_bounded_number_of_texts() -> None:
+    orders = [{"signature": f"0x{k:0130x}", "k": k} for k in range(payload.ORDER_TEXTS + 5)]
+    payload.remember(orders[0], b'{"signature": "kept as the node encoded it"}')
+    assert b"kept as the node encoded it" in payload.request(
+        1, "POST", "/orders", {}, {"orders": orders[:1]}
+    )
+    for o in orders[1:]:
+        payload.remember(o, payload.dumps(o))
+    assert len(payload._order_texts) == payload.ORDER_TEXTS  # the oldest went first
+    assert id(orders[0]) not in payload._order_texts and id(orders[-1]) in payload._order_texts
+    frame = payload.request(2, "POST", "/orders", {}, {"orders": orders[:1], "also": []})
+    assert frame == payload.dumps(
+        {"i": 2, "m": "POST", "p": "/orders", "q": {}, "b": {"orders": orders[:1], "also": []}}
+    )
 
 
 def test_the_push_window_holds_batches_until_answers_come() -> None:

@@ -350,6 +350,29 @@ async def test_a_call_the_peer_does_not_answer_times_out() -> None:
         never.set()
 
 
+async def test_a_push_of_held_copies_is_not_queued_behind_another_check() -> None:
+    """Peers' checks run one at a time (wallets first); a push whose orders this node holds
+    already needs no check, so it is answered while a check of new orders is under way."""
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        link = await open_link(a, b)
+        never, started = asyncio.Event(), asyncio.Event()
+
+        async def stuck(objs: list[object], peer: str) -> list[str]:
+            started.set()
+            await never.wait()
+            return ["rejected"] * len(objs)
+
+        b.node.add(order(2))
+        b.node.submit_many_from_peer = stuck  # type: ignore[method-assign]
+        new = asyncio.create_task(link.request("POST", "/orders", None, {"orders": [order(1)]}, 30))
+        await asyncio.wait_for(started.wait(), 10)  # the new order's check holds the queue
+        status, body = await link.request("POST", "/orders", None, {"orders": [order(2)]}, 10)
+        assert status == 200 and body["known"] == 1 and not new.done()
+        assert b.gossip.push_timing.known == 1
+        never.set()
+        assert (await new)[0] == 200
+
+
 def test_a_push_frame_encodes_each_order_once() -> None:
     """A push's payload is the plain encoding of its envelope, its orders' JSON reused."""
     shared, other = order(1), order(2)

@@ -34,7 +34,7 @@ from sdex.gossip.identity import NodeKey
 from sdex.gossip.ports import NodePort
 from sdex.gossip.stream import StreamDown, cancel_all
 from sdex.gossip.streams import Streams
-from sdex.gossip.timing import GC_PAUSES, CheckTiming, thread_cpu
+from sdex.gossip.timing import GC_PAUSES, CheckTiming, PushTiming, thread_cpu
 
 __all__ = ["Gossip", "GossipConfig"]
 
@@ -63,6 +63,8 @@ class Gossip:
         self.messages_sent = 0
         self.check_timing = CheckTiming()
         """What each new order of a peer's cost the intake (``/health``: the simulator's shape)."""
+        self.push_timing = PushTiming()
+        """Where an order's time goes between nodes: outbox hold, round trip, queue, check."""
         GC_PAUSES.install()
         self._session: aiohttp.ClientSession | None = None
         self._client: PeerClient | None = None
@@ -118,6 +120,7 @@ class Gossip:
             payload.remember(order_json, text.encode())
         if not self._fresh:
             asyncio.get_running_loop().call_soon(self._announce_fresh)
+        self.push_timing.handed(order_json, time.perf_counter())
         self._fresh.append((order_json, exclude))
 
     def _announce_fresh(self) -> None:
@@ -138,8 +141,20 @@ class Gossip:
         results: list[str] = []
         step = self.config.intake_chunk
         orders = check.orders
+        timing, asked = self.push_timing, time.perf_counter()
+        known = self.node.known_copy
+        if not self.peers.is_banned(check.sender) and all(known(o) for o in orders):
+            # Copies held here already (most of what peers push): answered at once, not
+            # queued behind other peers' checks of new orders (their ECDSA, their chunks).
+            results = ["known"] * len(orders)
+            self.push_timing.known += 1
+            self._run(self.core.judge(check.id, results))
+            self._run(self.core.checked(check.id))
+            return tally(results)
         try:
             async with self._peer_work:
+                began = time.perf_counter()
+                timing.queue.add((began - asked) * 1e6)
                 for i in range(0, len(orders), step):
                     if self.peers.is_banned(check.sender):
                         rest = ["rejected"] * (len(orders) - i)
@@ -157,6 +172,7 @@ class Gossip:
                     self._run(self.core.judge(check.id, chunk))
                     if i + step < len(orders):
                         await asyncio.sleep(0)  # let waiting wallet requests run
+                timing.check.add((time.perf_counter() - began) * 1e6)
         finally:  # whatever happened, the core hears the check is over (a flow waits on it)
             self._run(self.core.checked(check.id))
         return tally(results)
@@ -166,6 +182,8 @@ class Gossip:
     def _run(self, actions: list[Action]) -> None:
         for a in actions:
             if isinstance(a, Call):
+                if a.kind == "push" and isinstance(a.body, dict):  # (``GossipCore._flush``)
+                    self.push_timing.pushed(a.body["orders"][0], time.perf_counter())
                 self._spawn(self._call(a), f"gossip-{a.kind}")
             elif isinstance(a, Check):
                 self._spawn(self._check(a), "gossip-check")
@@ -215,10 +233,13 @@ class Gossip:
         reply: Reply | None = None
         if call.url not in self.links_blocked:
             self.messages_sent += 1
+            left = time.perf_counter()
             try:
                 reply = await self._streamed(call)
                 if reply is None:  # no stream to that peer: one signed HTTP request
                     reply = await self._http(call)
+                if call.kind == "push":
+                    self.push_timing.round_trip.add((time.perf_counter() - left) * 1e6)
             except (PeerCallError, TimeoutError) as e:
                 log.debug("peer call %s to %s failed: %s", call.kind, call.url, e)
             except Exception:  # never leave the core waiting for an answer
@@ -263,5 +284,5 @@ class Gossip:
     def stats(self) -> dict[str, object]:
         streams = self.streams.stats() if self.streams is not None else {}
         timing = {"checkTiming": self.check_timing.to_json(), "gc": GC_PAUSES.to_json(),
-                  "threadCpu": thread_cpu()}  # fmt: skip
+                  "pushTiming": self.push_timing.to_json(), "threadCpu": thread_cpu()}  # fmt: skip
         return {**self.core.stats(), "messagesSent": self.messages_sent, **streams, **timing}

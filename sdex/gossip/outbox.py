@@ -3,7 +3,7 @@ pushed to us (so that none is pushed back to it). Plain data, no I/O."""
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,8 +29,10 @@ class Heard:
 
     def __init__(self, capacity: int = HEARD_MAX) -> None:
         self.capacity = capacity
-        self._by_sig: dict[str, set[str]] = {}
-        self._hinted: dict[str, set[str]] = {}
+        # Ordered: the oldest leaves in O(1). ``del d[next(iter(d))]`` on a plain dict scans
+        # the slots its earlier deletions left empty: 35-120 us an order once 20,000 are held.
+        self._by_sig: OrderedDict[str, set[str]] = OrderedDict()
+        self._hinted: OrderedDict[str, set[str]] = OrderedDict()
 
     def note(self, sender: str, orders: Iterable[object]) -> None:
         """``sender`` pushed ``orders`` (unchecked: a lie only keeps orders from the liar)."""
@@ -60,7 +62,7 @@ class Heard:
                 kept.append(box)
         return kept
 
-    def _add(self, table: dict[str, set[str]], peers: list[str], orders: Iterable[object],
+    def _add(self, table: OrderedDict[str, set[str]], peers: list[str], orders: Iterable[object],
              most: int) -> None:  # fmt: skip
         """Per order copy received (two calls a push): the lookups hoisted out of the loop,
         and one sender (``note``) added without the loop over ``peers``."""
@@ -72,7 +74,7 @@ class Heard:
             known = get(sig)
             if known is None:
                 if len(table) >= capacity:
-                    del table[next(iter(table))]
+                    table.popitem(last=False)
                 if one is not None:
                     table[sig] = {one}
                     continue

@@ -4,6 +4,7 @@ push's orders encoded once for all the peers they go to."""
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Mapping
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
@@ -17,7 +18,7 @@ def dumps(obj: object) -> bytes:
 ORDER_TEXTS = 4096
 """Orders whose JSON is kept (oldest dropped first): a node pushes each order it accepts to
 up to ``fanout`` peers within a few flushes, so it is encoded once, not once per peer."""
-_order_texts: dict[int, tuple[object, bytes]] = {}
+_order_texts: OrderedDict[int, tuple[object, bytes]] = OrderedDict()
 """id(order) -> (that order, its JSON). The entry holds the order, so its id is not reused
 while cached, and a hit must be the very same object (orders are not changed once pushed)."""
 
@@ -27,7 +28,7 @@ def remember(order: object, text: bytes) -> None:
     has ``json.dumps``'s spaces): its pushes use that text instead of encoding it again."""
     texts = _order_texts
     if len(texts) >= ORDER_TEXTS:
-        del texts[next(iter(texts))]
+        texts.popitem(last=False)  # (O(1); a plain dict's first key is a scan once full)
     texts[id(order)] = (order, text)
 
 

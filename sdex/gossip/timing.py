@@ -11,6 +11,7 @@ import os
 import re
 import threading
 import time
+from collections import OrderedDict
 
 EDGES_US = tuple(round(25 * 2 ** (k / 4)) for k in range(49))
 """Upper edges of the buckets in microseconds: 25 us to 102 ms, four a doubling (the last
@@ -50,6 +51,45 @@ class CheckTiming:
     def to_json(self) -> dict[str, list[int]]:
         return {"cpuUs": self.cpu.to_json(), "wallUs": self.wall.to_json(),
                 "offCpuUs": self.off_cpu.to_json()}  # fmt: skip
+
+
+class PushTiming:
+    """Where an order's time goes between nodes (per push, microseconds, wall): ``hold``,
+    how long the oldest order of a push waited in its outbox since this node handed it to
+    the core (a push in flight, its answer or ``push_hold``); ``roundTrip``, from the push
+    leaving to its answer (the peer's read, queue and check, both transports); ``queue``,
+    how long a peer's push waited here for the one-batch-at-a-time check; ``check``, the
+    whole check of a peer's push (its new orders through the intake, ECDSA included)."""
+
+    ORDERS = 4096
+    """Orders whose hand-over time is kept (oldest dropped first: a push leaves long before)."""
+
+    def __init__(self) -> None:
+        self.hold = Histogram()
+        self.round_trip = Histogram()
+        self.queue = Histogram()
+        self.check = Histogram()
+        self.known = 0
+        """Pushes of copies all held here: answered without the queue or a check."""
+        self._since: OrderedDict[int, tuple[object, float]] = OrderedDict()
+
+    def handed(self, order: object, now: float) -> None:
+        """``order`` reached the core at ``now`` (``time.perf_counter``)."""
+        since = self._since
+        if len(since) >= self.ORDERS:
+            since.popitem(last=False)
+        since[id(order)] = (order, now)
+
+    def pushed(self, first: object, now: float) -> None:
+        """A push leaves whose oldest order is ``first`` (held by identity: never another)."""
+        hit = self._since.get(id(first))
+        if hit is not None and hit[0] is first:
+            self.hold.add((now - hit[1]) * 1e6)
+
+    def to_json(self) -> dict[str, object]:
+        return {"holdUs": self.hold.to_json(), "roundTripUs": self.round_trip.to_json(),
+                "queueUs": self.queue.to_json(), "checkUs": self.check.to_json(),
+                "allKnown": self.known}  # fmt: skip
 
 
 class GcPauses:

@@ -102,6 +102,10 @@ class NodeIntake(NodeStatus):
         self._accept(result, "peer:" + peer, TimeInForce.GTC, match=False)
         return "accepted"
 
+    def known_copy(self, obj: object) -> bool:
+        """``_known_copy`` for gossip: a push of copies held here skips the check's queue."""
+        return self._known_copy(obj)
+
     def _known_copy(self, obj: object) -> bool:
         """Is ``obj`` exactly the JSON of an order held here? (by its 65-byte signature,
         which only that order's maker could make; the fields are compared too)"""
