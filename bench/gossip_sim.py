@@ -82,8 +82,9 @@ SCHEDULER = {"groups": False}
 real p50s in 5 of 7 windows of three runs, 2026-12-01 evening, docs/BENCHMARKS.md) or the
 task groups (sessions) first, as autogroups should (``groups``)."""
 MODELS = {"all": False}
-"""``--all-models``: also predict with the other cost models and splits (5 more predictions
-of 8 seeds each a window: a minute or more of the bench's time)."""
+"""``--all-models``: also predict with the other cost models and splits, and without the
+watcher's and the sampler's tasks (7 more predictions of 8 seeds each a window: minutes of
+the bench's time on a loaded machine)."""
 COST = {"model": "scaled"}
 """``--cost``: one of ``COSTS``."""
 TIMESLICE = 0.003
@@ -325,14 +326,14 @@ def predict(
             "comparison": compare(run, sim),
         }
         coarse = (run.get("runnable_trace") or {}).get("coarse")
-        if mode == "cpu" and WATCH["on"]:  # A/B: delivered when passed on, as before
+        if mode == "cpu" and WATCH["on"] and MODELS["all"]:  # A/B: delivered when passed on
             WATCH["on"] = False
             unwatched = calibrated(run, mode, transport)
             WATCH["on"] = True
             out[mode]["comparison_watcher_left_out"] = compare(
                 run, pooled_mean(simulated(run, unwatched, seed, seeds))
             )
-        if mode == "cpu" and coarse:  # A/B: the bench's sampler left out, as before
+        if mode == "cpu" and coarse and MODELS["all"]:  # A/B: the bench's sampler left out
             before = calibrated(run | {"runnable_trace": coarse}, mode, transport)
             out[mode]["comparison_sampler_left_out"] = compare(
                 run, pooled_mean(simulated(run, before, seed, seeds))
