@@ -69,7 +69,7 @@ from sdex.sim.cli import default_orders  # noqa: E402
 from sdex.sim.links import LinkModel  # noqa: E402
 from sdex.sim.run import Scenario, simulate  # noqa: E402
 
-DATE = "2026-12-01"
+DATE = "2026-12-02"
 NODES = 8
 TOLERANCE = 0.20
 MIN_LATENCY = 0.00005
@@ -479,6 +479,8 @@ def without_traces(r: dict[str, Any]) -> dict[str, Any]:
                 "samples": len(trace["own"]),
                 "sampler_busy_share": trace.get("sampler_busy_share"),
             }
+        if "to_every_node_s" in real:  # (the p99's sample: its interval is in the comparison)
+            real["to_every_node_s"] = len(real["to_every_node_s"])
         modes = {m: {k: v for k, v in run[m].items() if k != "simulated"} for m in MODES}
         runs.append({**run, "real": real, **modes})
     return {**r, "runs": runs} if runs else r
@@ -527,6 +529,9 @@ def markdown(r: dict[str, Any]) -> str:
             alt = "; ".join(
                 f"{m}: {f[name]['simulated']}, {f[name]['ratio']}" for m, f in others.items()
             )
+            if "real_ci95" in c:  # the p99's 95% intervals (sim_stats)
+                c = c | {k: f"{c[k]} [{c[k + '_ci95'][0]}–{c[k + '_ci95'][1]}]"
+                         for k in ("real", "simulated", "ratio")}  # fmt: skip
             lines.append(
                 f"| {name} | {c['real']} | {c['simulated']} | {c['ratio']} | "
                 f"{'yes' if c['within_20_percent'] else 'no'} | {alt or '-'} | "
@@ -625,6 +630,9 @@ def main() -> None:
         sim_orders.keep_samples(real, args.workdir)
         sim_orders.time_sampler(real.RunQueue)
         runs += real.run(ns)["runs"]
+        if args.workdir is not None:  # before the predictions: ``--real-from`` re-predicts them
+            kept = {"rate": args.rate, "seconds": args.seconds, "runs": [{"real": r} for r in runs]}
+            (args.workdir / "real-runs.json").write_text(json.dumps(kept))
     if runs:
         transport = transport_costs() if None in measured or len(measured) < len(runs) else {}
         if transport:
