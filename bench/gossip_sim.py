@@ -37,7 +37,13 @@ in the same run and not from the figures it predicts. Two calibrations, both pri
 
 It then predicts delivery to every node (p50, p99), to each node, and the order copies and
 messages per order per node, which the real run measured from its websocket watcher and the
-nodes' ``/health`` counters. Both are printed with their ratio (real / predicted); the target
+nodes' ``/health`` counters. The bench's own measuring parts are simulated too: the watcher
+that stamps the real delays (one more task reading each node's event in turn, at its
+measured CPU per event: ``--watcher``) and the run-queue sampler's own runs (in the trace:
+``bench/sim_orders.py``). The p99 to every node is simulated over all seeds' orders
+together, and both p99s come with their 95% intervals (``bench/sim_stats.py``: over 200
+orders the real one has no upper bound; take ``--min-orders 400`` or more). Both are
+printed with their ratio (real / predicted); the target
 is within 20% (issue 15). Also: ``sdex simulate`` at 100, 1,000 and 10,000 nodes with 50 ms
 links, the figures docs/SCALE.md is based on (``--scale``).
 
