@@ -37,7 +37,13 @@ in the same run and not from the figures it predicts. Two calibrations, both pri
 
 It then predicts delivery to every node (p50, p99), to each node, and the order copies and
 messages per order per node, which the real run measured from its websocket watcher and the
-nodes' ``/health`` counters. Both are printed with their ratio (real / predicted); the target
+nodes' ``/health`` counters. The bench's own measuring parts are simulated too: the watcher
+that stamps the real delays (one more task reading each node's event in turn, at its
+measured CPU per event: ``--watcher``) and the run-queue sampler's own runs (in the trace:
+``bench/sim_orders.py``). The p99 to every node is simulated over all seeds' orders
+together, and both p99s come with their 95% intervals (``bench/sim_stats.py``: over 200
+orders the real one has no upper bound; take ``--min-orders 400`` or more). Both are
+printed with their ratio (real / predicted); the target
 is within 20% (issue 15). Also: ``sdex simulate`` at 100, 1,000 and 10,000 nodes with 50 ms
 links, the figures docs/SCALE.md is based on (``--scale``).
 
@@ -61,13 +67,15 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import gossip as real  # noqa: E402
 import p2p_transport  # noqa: E402
+import sim_orders  # noqa: E402
+import sim_stats  # noqa: E402
 from benchlib import machine, machine_line, write_section  # noqa: E402
 
 from sdex.sim.cli import default_orders  # noqa: E402
 from sdex.sim.links import LinkModel  # noqa: E402
 from sdex.sim.run import Scenario, simulate  # noqa: E402
 
-DATE = "2026-12-01"
+DATE = "2026-12-02"
 NODES = 8
 TOLERANCE = 0.20
 MIN_LATENCY = 0.00005
@@ -79,6 +87,10 @@ SCHEDULER = {"groups": False}
 """``--scheduler``: every runnable task alike (``flat``, the default: it came closer to the
 real p50s in 5 of 7 windows of three runs, 2026-12-01 evening, docs/BENCHMARKS.md) or the
 task groups (sessions) first, as autogroups should (``groups``)."""
+MODELS = {"all": False}
+"""``--all-models``: also predict with the other cost models and splits, and without the
+watcher's and the sampler's tasks (7 more predictions of 8 seeds each a window: minutes of
+the bench's time on a loaded machine)."""
 COST = {"model": "scaled"}
 """``--cost``: one of ``COSTS``."""
 TIMESLICE = 0.003
@@ -249,14 +261,34 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
             own, groups = [o + sum(g) for o, g in zip(own, groups, strict=True)], None
             others = cpu.get("other_tasks_runnable")
         shape = shape_for(run, order, COST["model"])
+        watch = watch_cost(run) if WATCH["on"] else 0.0
+        if watch and own is not None:  # the watcher is its own task now, not the trace's
+            own = [max(0.0, v - cpu.get("watcher", 0.0)) for v in own]
         return LinkModel(
             one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
-            post_cost=post, message_cost=message, cores=cores, background=background,
-            timeslice=TIMESLICE, others=others, others_trace=own,
+            post_cost=post, message_cost=message, watch_cost=watch, cores=cores,
+            background=background, timeslice=TIMESLICE, others=others, others_trace=own,
             others_step=trace.get("step", 0.0), others_groups=groups, cost_shape=shape,
         )  # fmt: skip
     check = max(0.0005, run["offered"]["post_latency_ms"]["p50"] / 1000 - p50)
     return LinkModel(p50 / 2, sigma, bandwidth=1e9, check_cost=check, known_cost=0.0002)
+
+
+WATCH = {"on": True}
+"""``--watcher``: the real delays are stamped by one watcher process reading all 8 nodes'
+websockets; the simulator's then are too (``LinkModel.watch_cost``), or (``off``, the model
+before) an order is delivered when a node passes it on."""
+
+
+def watch_cost(run: dict[str, Any]) -> float:
+    """Seconds of the watcher's CPU per event it reads (one per order per node): its
+    process's CPU over the window (``cpu_cores_used``) against the nodes', whose CPU per
+    order per node is known."""
+    cpu = run["cpu_cores_used"]
+    watcher, nodes = cpu.get("watcher"), cpu.get("nodes")
+    if not watcher or not nodes:
+        return 0.0
+    return float(watcher) / float(nodes) * cpu["node_cpu_ms_per_order_per_node"] / 1000
 
 
 def mean_of(sims: list[Any]) -> Any:
@@ -281,7 +313,7 @@ def predict(
     for mode in MODES:
         links = calibrated(run, mode, transport)
         sims = simulated(run, links, seed, seeds)
-        sim = mean_of(sims)
+        sim = pooled_mean(sims)
         shape = links.cost_shape
         shown = vars(links) | {"others_trace": len(links.others_trace or []), "others_groups": None}
         shown["cost_shape"] = None if shape is None else {
@@ -299,20 +331,33 @@ def predict(
             },
             "comparison": compare(run, sim),
         }
-        if mode == "cpu":  # the same prediction with the other cost models
+        coarse = (run.get("runnable_trace") or {}).get("coarse")
+        if mode == "cpu" and WATCH["on"] and MODELS["all"]:  # A/B: delivered when passed on
+            WATCH["on"] = False
+            unwatched = calibrated(run, mode, transport)
+            WATCH["on"] = True
+            out[mode]["comparison_watcher_left_out"] = compare(
+                run, pooled_mean(simulated(run, unwatched, seed, seeds))
+            )
+        if mode == "cpu" and coarse and MODELS["all"]:  # A/B: the bench's sampler left out
+            before = calibrated(run | {"runnable_trace": coarse}, mode, transport)
+            out[mode]["comparison_sampler_left_out"] = compare(
+                run, pooled_mean(simulated(run, before, seed, seeds))
+            )
+        if mode == "cpu" and MODELS["all"]:  # the same prediction, the other cost models
             out[mode]["cost"], out[mode]["split"] = COST["model"], SPLIT["model"]
             out[mode]["comparison_by_cost"] = by_cost = {}
             for other in COSTS:
                 if other != COST["model"]:
                     links.cost_shape = shape_for(run, links.check_cost, other)
-                    by_cost[other] = compare(run, mean_of(simulated(run, links, seed, seeds)))
+                    by_cost[other] = compare(run, pooled_mean(simulated(run, links, seed, seeds)))
             out[mode]["comparison_by_split"] = by_split = {}
             for other in SPLITS:
                 if other != SPLIT["model"]:
                     SPLIT["model"], kept = other, SPLIT["model"]
                     links = calibrated(run, mode, transport)
                     SPLIT["model"] = kept
-                    by_split[other] = compare(run, mean_of(simulated(run, links, seed, seeds)))
+                    by_split[other] = compare(run, pooled_mean(simulated(run, links, seed, seeds)))
     return out
 
 
@@ -323,7 +368,7 @@ def simulated(run: dict[str, Any], links: LinkModel, seed: int, seeds: int) -> l
     sims = []
     for k in range(seeds):
         sc = Scenario(nodes=NODES, orders=orders, rate=rate, seed=seed + k, degree=NODES,
-                      links=links)  # fmt: skip
+                      links=links, samples=True)  # fmt: skip
         if run.get("seeds") == "bootstrap":  # the real tables filled by peer exchange
             sc.seeds = "bootstrap"
             sc.starts = run.get("node_ready_s")  # each node up when the real one answered
@@ -331,12 +376,22 @@ def simulated(run: dict[str, Any], links: LinkModel, seed: int, seeds: int) -> l
     return sims
 
 
+def pooled_mean(sims: list[dict[str, Any]]) -> dict[str, Any]:
+    """The seeds' figures averaged (``mean_of``), and the p99 to every node over all their
+    orders together (``to_all_p99_pooled``, ``sim_stats.pooled``)."""
+    tail = sim_stats.pooled(sims)
+    sim: dict[str, Any] = mean_of([{k: v for k, v in s.items() if k != "to_all_s"} for s in sims])
+    sim["to_all_p99_pooled"] = tail
+    return sim
+
+
 def compare(run: dict[str, Any], sim: dict[str, Any]) -> dict[str, Any]:
     lat, per = run["latency_ms"], run["per_order_per_node"]
     first = lat["accepted_by_first_node"]
+    pooled = sim.get("to_all_p99_pooled", {}).get("value")  # (runs of the seeds together)
     pairs = {
         "to_every_node_p50_ms": (lat["to_every_node"]["p50"], sim["to_all_ms"]["p50"]),
-        "to_every_node_p99_ms": (lat["to_every_node"]["p99"], sim["to_all_ms"]["p99"]),
+        "to_every_node_p99_ms": (lat["to_every_node"]["p99"], pooled or sim["to_all_ms"]["p99"]),
         "to_each_node_p50_ms": (lat["to_each_node"]["p50"], sim["to_each_ms"]["p50"]),
         # the first node's: one node's whole work on an order (a wallet's), not a target
         "to_first_node_p50_ms": (first["p50"], sim.get("to_first_ms", {}).get("p50")),
@@ -366,6 +421,14 @@ def compare(run: dict[str, Any], sim: dict[str, Any]) -> dict[str, Any]:
             "ratio": ratio,
             "within_20_percent": ratio is not None and abs(ratio - 1) <= TOLERANCE,
         }
+    samples = run.get("to_every_node_s")
+    if samples and pooled:  # how far either p99 may be from the true one (sim_stats)
+        real_tail, sim_tail = sim_stats.tail_figure(samples), sim["to_all_p99_pooled"]
+        out["to_every_node_p99_ms"] |= {
+            "real_ci95": real_tail["ci95"],
+            "simulated_ci95": sim_tail["ci95"],
+            "simulated_mean_of_seeds": sim["to_all_ms"]["p99"],
+        } | {"ratio_ci95": sim_stats.ratio_range(real_tail, sim_tail)["ratio_ci95"]}
     return out
 
 
@@ -417,7 +480,13 @@ def without_traces(r: dict[str, Any]) -> dict[str, Any]:
         real = dict(run["real"])
         trace = real.get("runnable_trace")
         if trace:
-            real["runnable_trace"] = {"step": trace["step"], "samples": len(trace["own"])}
+            real["runnable_trace"] = {
+                "step": trace["step"],
+                "samples": len(trace["own"]),
+                "sampler_busy_share": trace.get("sampler_busy_share"),
+            }
+        if "to_every_node_s" in real:  # (the p99's sample: its interval is in the comparison)
+            real["to_every_node_s"] = len(real["to_every_node_s"])
         modes = {m: {k: v for k, v in run[m].items() if k != "simulated"} for m in MODES}
         runs.append({**run, "real": real, **modes})
     return {**r, "runs": runs} if runs else r
@@ -466,6 +535,9 @@ def markdown(r: dict[str, Any]) -> str:
             alt = "; ".join(
                 f"{m}: {f[name]['simulated']}, {f[name]['ratio']}" for m, f in others.items()
             )
+            if "real_ci95" in c:  # the p99's 95% intervals (sim_stats)
+                c = c | {k: f"{c[k]} [{c[k + '_ci95'][0]}–{c[k + '_ci95'][1]}]"
+                         for k in ("real", "simulated", "ratio")}  # fmt: skip
             lines.append(
                 f"| {name} | {c['real']} | {c['simulated']} | {c['ratio']} | "
                 f"{'yes' if c['within_20_percent'] else 'no'} | {alt or '-'} | "
@@ -521,6 +593,10 @@ def main() -> None:
     ap.add_argument("--split", choices=SPLITS, default="threads",
                     help="a new order's CPU before it is passed on and after, and its "
                     "messages', from the real nodes' threads (SPLITS)")  # fmt: skip
+    ap.add_argument("--all-models", action="store_true",
+                    help="also predict with the other cost models and splits (slower)")  # fmt: skip
+    ap.add_argument("--watcher", choices=["on", "off"], default="on",
+                    help="simulated delays stamped by a watcher task as the real ones")  # fmt: skip
     ap.add_argument("--scale", action="store_true", help="also simulate 100 to 10,000 nodes")
     ap.add_argument("--no-real", action="store_true", help="skip the 8-process comparison")
     ap.add_argument("--write", type=Path, help="update this markdown file's section")
@@ -530,6 +606,8 @@ def main() -> None:
     args = ap.parse_args()
     SCHEDULER["groups"] = args.scheduler == "groups"
     COST["model"] = args.cost
+    MODELS["all"] = args.all_models
+    WATCH["on"] = args.watcher == "on"
     SPLIT["model"] = args.split
     result: dict[str, Any] = {"machine": machine(), "rate": args.rate, "seconds": args.seconds}
     result["scheduler"] = args.scheduler
@@ -555,7 +633,12 @@ def main() -> None:
             concurrency=16, makers=24,
             seeds="bootstrap", drain=30.0, profile=None, workdir=args.workdir, write=None,
         )  # fmt: skip
+        sim_orders.keep_samples(real, args.workdir)
+        sim_orders.time_sampler(real.RunQueue)
         runs += real.run(ns)["runs"]
+        if args.workdir is not None:  # before the predictions: ``--real-from`` re-predicts them
+            kept = {"rate": args.rate, "seconds": args.seconds, "runs": [{"real": r} for r in runs]}
+            (args.workdir / "real-runs.json").write_text(json.dumps(kept))
     if runs:
         transport = transport_costs() if None in measured or len(measured) < len(runs) else {}
         if transport:

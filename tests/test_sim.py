@@ -236,3 +236,25 @@ def test_a_measured_cost_shape_spreads_delivery_but_leaves_the_mesh() -> None:
     slow, fast = wide["to_all_ms"], constant["to_all_ms"]
     assert isinstance(slow, dict) and isinstance(fast, dict)
     assert slow["p99"] > 1.2 * fast["p99"]
+
+
+def test_a_watcher_stamps_each_nodes_event_in_turn() -> None:
+    """``watch_cost``: deliveries are stamped by one more task reading every node's event
+    one after another, as the real bench's watcher does. Each node's delivery is later by
+    at least one event's cost (its own), the last of an order's 10 by about all of them
+    on an idle network (cores of their own: the watcher is not slowed by the nodes)."""
+    from sdex.sim.links import LinkModel
+
+    def figures(watch: float) -> tuple[float, float]:
+        links = LinkModel(latency_median=0.01, latency_sigma=0.0, check_cost=0.001,
+                          watch_cost=watch)  # fmt: skip
+        r = simulate(Scenario(nodes=10, orders=10, rate=2.0, seed=5, degree=10, links=links))
+        assert r["coverage"] == 1.0
+        first, every = r["to_first_ms"], r["to_all_ms"]
+        assert isinstance(first, dict) and isinstance(every, dict)
+        return float(first["p50"]), float(every["p50"])
+
+    first, every = figures(0.0)
+    first_w, every_w = figures(0.002)
+    assert first_w - first == pytest.approx(2.0, abs=0.15)
+    assert 2.0 - 0.15 <= every_w - every <= 20.0 + 0.15

@@ -145,3 +145,42 @@ def test_a_new_orders_cpu_is_split_as_its_threads_spent_it() -> None:
     assert gossip_sim.split_costs(run, http, order, "none") == (order, 0.0, 0.0)
     older = {**run, "cpu_cores_used": {}}  # a run from before the threads were measured
     assert gossip_sim.split_costs(older, http, order, "messages") == (order, 0.0, 0.0)
+
+
+def test_a_p99_over_200_orders_cannot_be_bounded_above() -> None:
+    """0.99 ** 200 = 13% > 2.5%: all 200 may lie below the true p99; 400 bound it."""
+    import sim_stats
+
+    assert sim_stats.rank(0.99, 200) == 197  # the third slowest, as the benches take it
+    lo, hi = sim_stats.quantile_ci(200, 0.99)
+    assert hi is None and lo < 197
+    lo, hi = sim_stats.quantile_ci(400, 0.99)
+    assert hi is not None and lo < sim_stats.rank(0.99, 400) < hi <= 399
+    assert sim_stats.quantile_ci(100, 0.5) == (39, 60)  # the textbook median interval
+
+
+def test_the_quantile_interval_covers_as_often_as_it_says() -> None:
+    """Uniform samples (true p99 = 0.99): the interval holds it in about 95% of draws."""
+    import random
+
+    import sim_stats
+
+    rng = random.Random(5)
+    n, trials, held = 600, 400, 0
+    lo, hi = sim_stats.quantile_ci(n, 0.99)
+    assert hi is not None
+    for _ in range(trials):
+        s = sorted(rng.random() for _ in range(n))
+        held += s[lo] <= 0.99 <= s[hi]
+    assert 0.9 <= held / trials <= 0.995
+
+
+def test_the_simulated_p99_is_taken_over_all_seeds_orders() -> None:
+    import sim_stats
+
+    sims = [{"to_all_s": [k / 1000 for k in range(100)]} for _ in range(4)]
+    sims[0]["to_all_s"][-1] = float("inf")  # a missed order counts as the slowest
+    tail = sim_stats.pooled(sims)
+    assert tail["n"] == 400 and tail["value"] == 98.0 and tail["max"] is None
+    real = sim_stats.tail_figure([None, 0.01, 0.02])
+    assert real["value"] is None and real["ci95"] == [20.0, None]

@@ -52,6 +52,8 @@ EPSILON = 1e-12
 """Work left (CPU seconds) below which a job counts as done (float rounding)."""
 MIN_CAPACITY = 0.05
 """The least CPU the nodes keep on a shared machine whatever the background takes."""
+WATCHER = -1
+"""The key of the observer's task (``LinkModel.watch_cost``) beside the nodes' (0..n-1)."""
 
 
 def group_share(cores: float, ours: float, groups: list[int]) -> float:

@@ -26,6 +26,12 @@ class LinkModel:
     post_cost: float = 0.0
     """CPU seconds a wallet's order costs the node it is posted to besides ``check_cost``
     (its HTTP request), before it is passed on."""
+    watch_cost: float = 0.0
+    """CPU seconds an observer spends on one node's event of a new order (the real bench's
+    watcher: one process reading every node's websocket). 0: an order counts as delivered
+    at a node when the node passes it on; else when the observer, one more single-threaded
+    task on the shared machine (``WATCHER`` in ``sdex.sim.cpu``), has read that event
+    behind the ones before it, as the real watcher stamps it."""
     message_cost: float = 0.0
     """CPU seconds one request and its answer cost the two nodes together (framing, the
     socket, MACs or signatures): half is spent by the caller before the request leaves, half

@@ -29,6 +29,7 @@ from typing import Any, cast
 
 from sdex.gossip.actions import GossipConfig
 from sdex.order import Domain, Order, address_of, sign_order
+from sdex.sim.cpu import WATCHER
 from sdex.sim.links import LinkModel
 from sdex.sim.network import Network, SimNode
 
@@ -61,6 +62,9 @@ class Scenario:
     drain: float = 10.0
     links: LinkModel = field(default_factory=LinkModel)
     gossip: GossipConfig = field(default_factory=GossipConfig)
+    samples: bool = False
+    """Also return every order's delay to every node (``to_all_s``, seconds, in posting order;
+    ``inf`` for one that missed a node): the caller pools them over seeds."""
 
 
 def make_orders(n: int, rng: random.Random) -> list[dict[str, str]]:
@@ -112,8 +116,16 @@ class Run:
 
     def _delivered(self, node: SimNode, order_hash: str) -> None:
         i = self.index.get(order_hash)
-        if i is not None and node.kind == "honest":
-            self.got[i].setdefault(node.index, self.net.sim.now)
+        if i is None or node.kind != "honest":
+            return
+        watch = self.sc.links.watch_cost
+        if watch > 0:  # the observer reads the node's event once it gets a core
+            self.net.cpu.submit(WATCHER, watch, self._seen, i, node.index)
+        else:
+            self._seen(i, node.index)
+
+    def _seen(self, i: int, node: int) -> None:
+        self.got[i].setdefault(node, self.net.sim.now)
 
     def _post(self, i: int) -> None:
         online = [n for n in self.honest if n.online]
@@ -238,7 +250,8 @@ class Run:
         hostile_ids = {n.node_id for n in self.net.nodes if n.kind != "honest"}
         mesh = [len(n.core.mesh) for n in self.honest if n.online]
         echoes = sum(cast(int, n.core.stats()["echoesSkipped"]) for n in self.honest)
-        return {
+        out: dict[str, Any] = {"to_all_s": to_all} if sc.samples else {}
+        return out | {
             "nodes": sc.nodes,
             "orders": n_o,
             "rate_per_s": sc.rate,

@@ -1,0 +1,167 @@
+"""Order by order: where the slowest orders of a real 8-node window lost their time.
+
+Reads what ``bench/gossip_sim.py --workdir DIR`` keeps: ``DIR/posts-K.json`` (each window's
+posts: order hash -> the second the client sent it, and its status; K = 0 is the warm-up)
+and ``DIR/n8/arrivals-8.json`` (the watcher's: each node's ``added`` event, stamped on
+arrival). For each accepted order of window K: the delay to its first node (the wallet's
+node: the HTTP call and one node's intake), then each further node's arrival after the
+first (the gossip hops), and to every node. Prints the window's quantiles of each, the
+slowest orders one by one (their arrivals after the first node), and which part of the
+order's delay made the tail: the slowest ``--top`` orders' first-node delay and spread
+against the window's medians.
+
+    PYTHONPATH=$PWD .venv/bin/python bench/sim_orders.py DIR --window 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+
+def quantile(xs: list[float], q: float) -> float:
+    """The sample quantile the benches use (nearest rank below: ``sorted[int(q * n)]``)."""
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def orders_of(workdir: Path, window: int, nodes: int = 8) -> list[dict[str, Any]]:
+    """Per accepted order of ``window``: sent, each node's delay (ms, by node), first node."""
+    posts = json.loads((workdir / f"posts-{window}.json").read_text())
+    arrivals = json.loads((workdir / f"n{nodes}" / f"arrivals-{nodes}.json").read_text())
+    got: dict[str, dict[int, float]] = defaultdict(dict)
+    for h, i, t in arrivals["arrivals"]:
+        got[h].setdefault(i, t)
+    out = []
+    for h, sent in posts["sent"].items():
+        if posts["status"].get(h) != 201 or len(got.get(h, {})) < nodes:
+            continue
+        delay = {i: 1000 * (t - sent) for i, t in got[h].items()}
+        first = min(delay, key=delay.__getitem__)
+        out.append({"hash": h, "sent": sent, "delay": delay, "first": first})
+    out.sort(key=lambda o: o["sent"])
+    return out
+
+
+def summary(orders: list[dict[str, Any]], top: int) -> dict[str, Any]:
+    to_first = [o["delay"][o["first"]] for o in orders]
+    to_all = [max(o["delay"].values()) for o in orders]
+    spread = [a - f for a, f in zip(to_all, to_first, strict=True)]
+    t0 = orders[0]["sent"] if orders else 0.0
+
+    def qs(xs: list[float]) -> dict[str, float]:
+        return {f"p{int(q * 100)}": round(quantile(xs, q), 2) for q in (0.5, 0.9, 0.99)} | {
+            "max": round(max(xs), 2)
+        }
+
+    slow = sorted(range(len(orders)), key=lambda k: -to_all[k])[:top]
+    return {
+        "orders": len(orders),
+        "to_first_ms": qs(to_first),
+        "first_to_last_ms": qs(spread),
+        "to_all_ms": qs(to_all),
+        "slowest": [
+            {
+                "at_s": round(orders[k]["sent"] - t0, 3),
+                "to_all_ms": round(to_all[k], 2),
+                "to_first_ms": round(to_first[k], 2),
+                "after_first_ms": sorted(
+                    round(d - to_first[k], 2) for d in orders[k]["delay"].values()
+                ),
+                "first_node": orders[k]["first"],
+            }
+            for k in slow
+        ],
+    }
+
+
+def keep_samples(bench: Any, workdir: Path | None) -> None:
+    """Have ``bench`` (``bench/gossip.py``) keep each window's delays to every node, one per
+    accepted order in posting order (``to_every_node_s``, seconds; ``inf``: it missed a
+    node, written as null), in its run's JSON; with ``workdir``, also each window's posts
+    (``posts-K.json``, K = 0 the warm-up) for ``main`` to read with the arrivals."""
+    paced, analyse = bench.post_paced, bench.analyse
+    count = [0]
+
+    async def post_paced(*a: Any, **k: Any) -> dict[str, Any]:
+        p: dict[str, Any] = await paced(*a, **k)
+        if workdir is not None:
+            out = {"sent": p["sent"], "status": p["status"]}
+            (workdir / f"posts-{count[0]}.json").write_text(json.dumps(out))
+        count[0] += 1
+        return p
+
+    def analysed(n: int, rate: float, p: dict[str, Any], data: dict[str, Any], *a: Any) -> Any:
+        run = analyse(n, rate, p, data, *a)
+        got: dict[str, dict[int, float]] = defaultdict(dict)
+        for h, i, t in data["arrivals"]:
+            got[h].setdefault(i, t)
+        ok = sorted((t, h) for h, t in p["sent"].items() if p["status"].get(h) == 201)
+        run["to_every_node_s"] = [
+            round(max(got[h].values()) - t, 5) if len(got.get(h, {})) == n else None for t, h in ok
+        ]
+        return run
+
+    bench.post_paced, bench.analyse = post_paced, analysed
+
+
+FINE_STEP = 0.005
+"""Seconds: the step of the runnable-task trace once the sampler's own runs are in it."""
+
+
+def time_sampler(queue: Any) -> None:
+    """Put ``queue`` (``bench/runqueue.py``'s ``RunQueue``) itself in the trace it gives the
+    simulator. Its sampler thread reads every process's state in ``/proc`` every 50 ms
+    (5-25 ms of CPU a sample on this machine, 100-170 processes) and counts the runnable
+    tasks but not itself: a task as busy as a tenth of a core or more that the simulated
+    nodes never met. Each sample's wall-clock span is recorded (the thread runs, or waits
+    for a core, throughout: ``/proc`` reads do not sleep) and the trace is given at
+    ``FINE_STEP`` with one more runnable task over each span (pro rata at its ends)."""
+    sample, trace = queue.sample, queue.trace
+
+    def timed(self: Any) -> Any:
+        t0 = time.monotonic()
+        out = sample(self)
+        spans = self.__dict__.setdefault("spans", [])
+        spans.append((t0 - self.t0, time.monotonic() - self.t0))
+        return out
+
+    def traced(self: Any) -> dict[str, Any]:
+        coarse: dict[str, Any] = trace(self)
+        spans = self.__dict__.get("spans", [])
+        step, per = coarse["step"], round(coarse["step"] / FINE_STEP)
+        own = [v for v in coarse["own"] for _ in range(per)]
+        groups = [g for g in coarse["groups"] for _ in range(per)]
+        for a, b in spans:
+            for k in range(int(a / FINE_STEP), min(len(own), int(b / FINE_STEP) + 1)):
+                lo, hi = max(a, k * FINE_STEP), min(b, (k + 1) * FINE_STEP)
+                if hi > lo:
+                    own[k] += (hi - lo) / FINE_STEP
+        busy = sum(b - a for a, b in spans)
+        wall = len(coarse["own"]) * step
+        return coarse | {
+            "step": FINE_STEP,
+            "own": [round(v, 3) for v in own],
+            "groups": groups,
+            "sampler_busy_share": round(busy / wall, 4) if wall else None,
+            "coarse": coarse,  # (as the simulator got it before: the sampler left out)
+        }
+
+    queue.sample, queue.trace = timed, traced
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("workdir", type=Path)
+    ap.add_argument("--window", type=int, default=1, help="1: the first measured window")
+    ap.add_argument("--top", type=int, default=8)
+    args = ap.parse_args()
+    print(json.dumps(summary(orders_of(args.workdir, args.window), args.top), indent=2))
+
+
+if __name__ == "__main__":
+    main()
