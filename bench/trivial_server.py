@@ -2,21 +2,15 @@
 """The reference for bench/node.py's HTTP phase: the least an aiohttp order endpoint does.
 
 ``POST /v1/orders`` reads the body, parses it as JSON and answers 201 with its ``salt``:
-no validation, no storage. Run as its own process: ``trivial_server.py PORT``. It runs on
-the event loop a node runs on (``sdex.httpkit.loop_factory``: uvloop unless
-``SDEX_LOOP=asyncio``), so that the ratio compares the handlers, not the loops.
+no validation, no storage. Run as its own process: ``trivial_server.py PORT``.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 from aiohttp import web
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sdex.httpkit import loop_factory
 
 
 async def post_order(request: web.Request) -> web.Response:
@@ -27,11 +21,7 @@ async def post_order(request: web.Request) -> web.Response:
 def main() -> None:
     app = web.Application(client_max_size=64 * 1024)
     app.router.add_post("/v1/orders", post_order)
-    factory = loop_factory()
-    loop = factory() if factory is not None else None
-    web.run_app(
-        app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None, loop=loop
-    )
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 
 
 if __name__ == "__main__":

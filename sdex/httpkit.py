@@ -5,11 +5,8 @@ Nothing here knows the node: limits are passed in."""
 
 from __future__ import annotations
 
-import asyncio
 import math
-import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,24 +15,6 @@ from aiohttp import web
 from sdex import jsonio
 from sdex.errors import JsonLimitError
 from sdex.model import VALIDATION_FAILED, error_body, field_error_body
-
-LOOP_ENV = "SDEX_LOOP"
-"""``SDEX_LOOP=asyncio`` runs a node on asyncio's own event loop even when uvloop is there."""
-
-
-def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """The event loop a node serves on: uvloop's (libuv; a dependency) unless ``SDEX_LOOP``
-    says ``asyncio`` or uvloop is missing; None means asyncio's default loop. The same
-    aiohttp code runs on either: uvloop only replaces the loop's scheduling and socket I/O,
-    about a third of a request's CPU in aiohttp's and asyncio's code (docs/BENCHMARKS.md)."""
-    if os.environ.get(LOOP_ENV, "") == "asyncio":
-        return None
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
-
 
 MAX_JSON_DEPTH = 8
 """An order is flat and a peer's batch is a list of them: anything nested deeper than this

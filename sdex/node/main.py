@@ -24,7 +24,6 @@ from aiohttp import web
 from sdex.client import describe_request_error
 from sdex.deployment import Deployment, DevAccount
 from sdex.errors import ChainError
-from sdex.httpkit import loop_factory
 from sdex.node.api import make_app
 from sdex.node.config import NodeConfig
 from sdex.node.core import Node
@@ -139,8 +138,7 @@ def run_node(
         dev_wallets=dev_wallets,
     )
     setup_logging(log_level)
-    with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        runner.run(_run(config))
+    asyncio.run(_run(config))
 
 
 def setup_logging(level: str) -> None:
