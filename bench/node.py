@@ -556,6 +556,7 @@ async def bench_http(
             r = await post_all(s, url + "/v1/orders", bodies[500:], concurrency)
         main_cpu = cpu_seconds(pids["node"], pids["node"]) - main0
         h = await health(s, url)
+        node_loop = event_loop_of(pids["node"])
     if r["statuses"] != {"201": n}:
         raise RuntimeError(f"HTTP posts: {r['statuses']} {r['errors']}")
     ref_after = await trivial_reference(bodies[500:], concurrency)
@@ -565,6 +566,7 @@ async def bench_http(
     node_cpu_us = 1e6 * cpu.cores["node"] * r["seconds"] / n
     main_us = 1e6 * main_cpu / n
     return {
+        "event_loops": {"node": node_loop, "trivial_handler": ref_after["event_loop"]},
         "trivial_aiohttp_handler_per_s": round(trivial_per_s),
         "trivial_before_and_after_per_s": [round(n / x["seconds"]) for x in refs],
         "ratio_node_over_trivial": round(n / r["seconds"] / trivial_per_s, 3),
@@ -588,6 +590,17 @@ async def bench_http(
     }
 
 
+def event_loop_of(pid: int) -> str:
+    """Which event loop a running process serves on: uvloop if its extension module is
+    mapped, else asyncio's own (the node and the reference should match: a faster loop
+    under one of them alone would move the ratio, not the handlers)."""
+    try:
+        maps = Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return "unknown"
+    return "uvloop" if "/uvloop/loop." in maps else "asyncio"
+
+
 async def trivial_reference(bodies: list[bytes], concurrency: int) -> dict[str, Any]:
     """The same bodies, the same client, to bench/trivial_server.py in its own process."""
     port = free_port()
@@ -609,6 +622,7 @@ async def trivial_reference(bodies: list[bytes], concurrency: int) -> dict[str, 
             c0 = cpu_seconds(proc.pid)
             out = await post_all(s, url, bodies, concurrency)
             out["cpu_us_per_request"] = 1e6 * (cpu_seconds(proc.pid) - c0) / len(bodies)
+            out["event_loop"] = event_loop_of(proc.pid)
             return out
     finally:
         proc.terminate()
