@@ -1,4 +1,5 @@
-"""Order-to-receipt of two (or more) node trees in the same minutes, on one Hardhat devnet.
+"""Order-to-receipt of two (or more) node trees in the same minutes, on one devnet (``--engine``:
+Hardhat by default, or anvil).
 
 Each round starts every tree's node in turn (the order reversed every other round) against
 the same chain and runs bench/node.py's under-load step (``bench_latency_under_load``:
@@ -34,11 +35,17 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=100.0)
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--single", type=int, default=0, metavar="N", help="N crossings, one at a time")
+    ap.add_argument("--engine", choices=("hardhat", "anvil"), default="hardhat")
     args = ap.parse_args()
     roots = {n: Path(d).resolve() for n, d in (r.split("=", 1) for r in args.root)}
     names = list(roots)
     work = Path(tempfile.mkdtemp(prefix="sdex-pairs-"))
-    dev = Devnet(deployment_path=work / "devnet.json", log_path=work / "hardhat.log", accounts=20)
+    dev = Devnet(
+        deployment_path=work / "devnet.json",
+        log_path=work / f"{args.engine}.log",
+        accounts=20,
+        engine=args.engine,
+    )
     dep = dev.start()
     try:
         assert dev.rpc is not None and dev.node.proc is not None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -388,36 +388,78 @@ async def test_settlements_are_confirmed_before_the_watcher_applies_their_blocks
         await wait_for(lambda: node.book.funds(carol, c.weth.address) == want, timeout=5)
 
 
+async def first_then_five(
+    c: Chain, node: Any, api: Api, ready: Callable[[], bool]
+) -> list[SignedOrder]:
+    """Six resting asks; one crossing bid, then (once ``ready()``) five more, one request at
+    a time (each match made in its own turn) while the first has not gone out."""
+    await post_all(api, [c.sign(ask(c, CAROL, E18, 3000 * E6)) for _ in range(6)])
+    first = c.sign(bid(c, BOB, E18, 3000 * E6))
+    assert (await api.post_order(first))[0] == 201
+    await wait_for(ready)
+    takers = [c.sign(bid(c, BOB, E18, 3000 * E6)) for _ in range(5)]
+    for t in takers:
+        assert (await api.post_order(t))[0] == 201
+    assert node.settler.largest_batch == 1  # the five wait for the first
+    return [first, *takers]
+
+
+async def all_filled(node: Any, api: Api, orders: list[SignedOrder]) -> None:
+    """Wait until every one of ``orders`` is filled: the five went out together, one
+    transaction after the first."""
+
+    async def done() -> bool:
+        return all([await api.status(t) == "filled" for t in orders])
+
+    await wait_for(done)
+    assert node.settler.sent == 2 and node.settler.largest_batch == 5
+    assert node.settler.settled == 6 and node.settler.failed == 0
+
+
 async def test_matches_made_while_a_settlement_waits_to_go_out_leave_together(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        makers = [c.sign(ask(c, CAROL, E18, 3000 * E6)) for _ in range(6)]
-        await post_all(api, makers)
         # The chain thread is busy (as with Hardhat mining the previous settlement): the
         # first match's settlement cannot start its way out meanwhile.
         busy = threading.Event()
         held = node.settle_chain.submit(busy.wait, 30.0)
         try:
-            first = c.sign(bid(c, BOB, E18, 3000 * E6))
-            assert (await api.post_order(first))[0] == 201
-            await wait_for(lambda: node.settler.largest_batch == 1)
-            takers = [c.sign(bid(c, BOB, E18, 3000 * E6)) for _ in range(5)]
-            for t in takers:  # one request at a time: each match made in its own turn
-                assert (await api.post_order(t))[0] == 201
-            assert node.settler.largest_batch == 1  # the five wait for the first to go
+            orders = await first_then_five(c, node, api, lambda: node.settler.largest_batch == 1)
         finally:
             busy.set()
             await held
-
-        async def done() -> bool:
-            return all([await api.status(t) == "filled" for t in [first, *takers]])
-
-        await wait_for(done)
-        # the five went out together, one transaction, once the first had started
-        assert node.settler.sent == 2 and node.settler.largest_batch == 5
-        assert node.settler.settled == 6 and node.settler.failed == 0
+        await all_filled(node, api, orders)
         await wait_for(lambda: node.settler.stages.matches == 6)  # (once results applied)
         stages = node.settler.stages.mean_ms()
         assert stages["chain_wait"] > 0 and stages["send"] > 0
+
+
+async def test_matches_made_while_a_settlement_is_broadcast_leave_together_once_it_ends(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        # The first settlement's broadcast is under way (as with Hardhat mining it on the
+        # send): the matches made meanwhile form no batch that would wait behind it on the
+        # chain thread; they go out together once it has ended.
+        sender = node.settler.sender
+        entered, busy = threading.Event(), threading.Event()
+
+        def held(real: Any) -> Any:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                if not entered.is_set():
+                    entered.set()
+                    busy.wait(30.0)
+                return real(*args, **kwargs)
+
+            return call
+
+        for name in ("broadcast_sync", "broadcast_for_receipt", "broadcast"):
+            setattr(sender, name, held(getattr(sender, name)))
+        try:
+            orders = await first_then_five(c, node, api, entered.is_set)
+        finally:
+            busy.set()
+        await all_filled(node, api, orders)

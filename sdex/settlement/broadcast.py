@@ -138,7 +138,7 @@ class Broadcaster:
             with contextlib.suppress(TransactionFailed):
                 self.sender.broadcast(signed)
         if times is not None:
-            times.send_end = time.perf_counter()
+            times.mark_end()
         if not asked:
             with self._lock:
                 if self._waiting > 0:

@@ -10,7 +10,10 @@ one instead. Batches take ``max_batch`` matches, and while more wait, up to
 ``backlog_batch`` as far as the gas fits one transaction (learned from receipts, with
 room for the fallback). A batch forms once the one before has started its broadcast: on
 a chain that mines on the send (Hardhat's automine), the matches made meanwhile go out
-together in the next transaction instead of one transaction each, queued.
+together in the next transaction instead of one transaction each, queued. Under load
+(less than ``max_batch`` waiting) it forms only once that broadcast has ended: a batch
+formed earlier would wait behind it on the chain thread while the matches made meanwhile
+wait for the one after (a match's way: about 2.5 broadcasts, against 1.5).
 
 Every transaction is signed, *recorded in the database*, then broadcast, so a node killed
 mid-flight reconciles it from its receipt at restart and never sends it twice. Signing
@@ -112,6 +115,8 @@ class Settler:
         self._submitted: list[float] = []  # when each queued match was submitted
         self._unstarted: asyncio.Future[None] | None = None
         """The last batch formed, until the chain thread starts its broadcast."""
+        self._sending: asyncio.Future[None] | None = None
+        """The last batch formed, until its broadcast ended (or it never went)."""
         self.stages = StageTimes()
         self._wake = asyncio.Event()
         self._send_lock = asyncio.Lock()
@@ -176,6 +181,17 @@ class Settler:
                     await self._slots.acquire()
                     if self._unstarted is not None:
                         await asyncio.shield(self._unstarted)
+                    if (
+                        self._sending is not None
+                        and not self._sending.done()
+                        and len(self._queue) < self.max_batch
+                    ):
+                        # Under load (less than a full batch waits): not a batch that would
+                        # wait on the chain thread behind the broadcast under way (its
+                        # mining, on an automine chain), while matches made meanwhile wait
+                        # for the one after it: it forms once the chain thread is free
+                        # and takes them too (order-to-receipt ~1.5 sends, not 2.5).
+                        await asyncio.shield(self._sending)
                     pause = self._refused_at + REFUSED_PAUSE - time.perf_counter()
                     if pause > 0:  # the store refused a record just now
                         await asyncio.sleep(pause)
@@ -184,9 +200,12 @@ class Settler:
                     self._queue, self._submitted = self._queue[size:], self._submitted[size:]
                     self.largest_batch = max(self.largest_batch, len(batch))
                     loop = asyncio.get_running_loop()
-                    times = FlightTimes(loop.create_future(), loop, time.perf_counter())
+                    times = FlightTimes(
+                        loop.create_future(), loop, time.perf_counter(), loop.create_future()
+                    )
                     times.started.add_done_callback(self._started)
                     self._unstarted = times.started
+                    self._sending = times.ended
                     flight = self._fly(batch, submitted, times)
                     task = asyncio.create_task(flight, name="settlement")
                     self._flights.add(task)
@@ -317,6 +336,8 @@ class Settler:
             log.warning("broadcasting %s failed: %s", signed.tx_hash, e)
             self._fee_cache = None
             suspect = True
+        if times is not None:
+            times.resolve()  # the broadcast is over (or its fate unknown): the next may form
         try:
             receipt = early or await self._receipt(signed, suspect, heads)
             if times is not None:

@@ -24,11 +24,12 @@ STAGES = ("queued", "signed", "chain_wait", "send", "receipt", "applied")
 @dataclass(slots=True)
 class FlightTimes:
     """Timestamps of one settlement transaction's way (0.0: not reached); ``started`` is
-    resolved (on ``loop``) once its broadcast starts."""
+    resolved (on ``loop``) once its broadcast starts, ``ended`` (if given) once it ended."""
 
     started: asyncio.Future[None]
     loop: asyncio.AbstractEventLoop
     formed: float = 0.0
+    ended: asyncio.Future[None] | None = None
     queued: float = 0.0
     send_start: float = 0.0
     send_end: float = 0.0
@@ -37,12 +38,25 @@ class FlightTimes:
     def mark_start(self) -> None:
         """On the chain thread: the broadcast starts now."""
         self.send_start = time.perf_counter()
-        self.loop.call_soon_threadsafe(self.resolve)
+        self.loop.call_soon_threadsafe(_done, self.started)
+
+    def mark_end(self) -> None:
+        """On the chain thread: the broadcast (with its mining, on an automine chain that
+        answers once mined) ended now: the chain thread is free for the next."""
+        self.send_end = time.perf_counter()
+        if self.ended is not None:
+            self.loop.call_soon_threadsafe(_done, self.ended)
 
     def resolve(self) -> None:
         """(On the event loop) the next batch need not wait for this one any more."""
-        if not self.started.done():
-            self.started.set_result(None)
+        _done(self.started)
+        if self.ended is not None:
+            _done(self.ended)
+
+
+def _done(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 @dataclass
