@@ -60,7 +60,7 @@ def main() -> None:
                     p,
                     url,
                 ):
-                    pids = {"hardhat": dev.node.proc.pid, "node": p.pid}
+                    pids = {args.engine: dev.node.proc.pid, "node": p.pid}
                     res: dict[str, Any] = asyncio.run(
                         bn.bench_latency(url, signer, args.single, pids)
                         if args.single

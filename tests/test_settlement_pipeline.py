@@ -404,16 +404,35 @@ async def first_then_five(
     return [first, *takers]
 
 
-async def all_filled(node: Any, api: Api, orders: list[SignedOrder]) -> None:
-    """Wait until every one of ``orders`` is filled: the five went out together, one
-    transaction after the first."""
+async def all_filled(node: Any, api: Api, orders: list[SignedOrder], largest: int = 5) -> None:
+    """Wait until every one of ``orders`` is filled in two transactions (by default: the
+    five went out together, one transaction after the first)."""
 
     async def done() -> bool:
         return all([await api.status(t) == "filled" for t in orders])
 
     await wait_for(done)
-    assert node.settler.sent == 2 and node.settler.largest_batch == 5
-    assert node.settler.settled == 6 and node.settler.failed == 0
+    assert node.settler.sent == 2 and node.settler.largest_batch == largest
+    assert node.settler.settled == len(orders) and node.settler.failed == 0
+
+
+def hold_first_broadcast(sender: Any) -> tuple[threading.Event, threading.Event]:
+    """Hold the sender's first broadcast on the chain thread (as Hardhat mining it on the
+    send): ``entered`` once it is under way, released by setting ``busy``."""
+    entered, busy = threading.Event(), threading.Event()
+
+    def held(real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if not entered.is_set():
+                entered.set()
+                busy.wait(30.0)
+            return real(*args, **kwargs)
+
+        return call
+
+    for name in ("broadcast_sync", "broadcast_for_receipt", "broadcast"):
+        setattr(sender, name, held(getattr(sender, name)))
+    return entered, busy
 
 
 async def test_matches_made_while_a_settlement_waits_to_go_out_leave_together(
@@ -444,22 +463,34 @@ async def test_matches_made_while_a_settlement_is_broadcast_leave_together_once_
         # The first settlement's broadcast is under way (as with Hardhat mining it on the
         # send): the matches made meanwhile form no batch that would wait behind it on the
         # chain thread; they go out together once it has ended.
-        sender = node.settler.sender
-        entered, busy = threading.Event(), threading.Event()
-
-        def held(real: Any) -> Any:
-            def call(*args: Any, **kwargs: Any) -> Any:
-                if not entered.is_set():
-                    entered.set()
-                    busy.wait(30.0)
-                return real(*args, **kwargs)
-
-            return call
-
-        for name in ("broadcast_sync", "broadcast_for_receipt", "broadcast"):
-            setattr(sender, name, held(getattr(sender, name)))
+        entered, busy = hold_first_broadcast(node.settler.sender)
         try:
             orders = await first_then_five(c, node, api, entered.is_set)
         finally:
             busy.set()
         await all_filled(node, api, orders)
+
+
+async def test_a_batch_that_fills_up_during_a_broadcast_goes_at_once(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db", max_batch=2)) as (node, api):
+        # The first settlement's broadcast is held on the chain thread; one more match waits
+        # for it to end (less than a full batch), but once a full batch waits it forms at
+        # once, as under bulk, without waiting for the broadcast.
+        entered, busy = hold_first_broadcast(node.settler.sender)
+        try:
+            await post_all(api, [c.sign(ask(c, CAROL, E18, 3000 * E6)) for _ in range(3)])
+            first = c.sign(bid(c, BOB, E18, 3000 * E6))
+            assert (await api.post_order(first))[0] == 201
+            await wait_for(entered.is_set)
+            takers = [c.sign(bid(c, BOB, E18, 3000 * E6)) for _ in range(2)]
+            assert (await api.post_order(takers[0]))[0] == 201
+            assert node.settler.sent == 1  # less than a full batch: it waits
+            assert (await api.post_order(takers[1]))[0] == 201
+            await wait_for(lambda: node.settler.sent == 2)  # full: signed during the hold
+            assert node.settler.largest_batch == 2 and not busy.is_set()
+        finally:
+            busy.set()
+        await all_filled(node, api, [first, *takers], largest=2)

@@ -119,6 +119,8 @@ class Settler:
         """The last batch formed, until its broadcast ended (or it never went)."""
         self.stages = StageTimes()
         self._wake = asyncio.Event()
+        self._full = asyncio.Event()
+        """Set once a full batch waits: it stops the wait for the broadcast under way."""
         self._send_lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(self.max_in_flight)
         self._flights: set[asyncio.Task[None]] = set()
@@ -161,6 +163,8 @@ class Settler:
             self._submitted.extend([time.perf_counter()] * len(matches))
             self.idle.clear()
             self._wake.set()
+            if len(self._queue) >= self.max_batch:
+                self._full.set()
 
     def applies(self, tx_hash: str) -> bool:
         """Whether this settler applies ``tx_hash``'s outcome (the watcher then leaves the
@@ -190,8 +194,16 @@ class Settler:
                         # wait on the chain thread behind the broadcast under way (its
                         # mining, on an automine chain), while matches made meanwhile wait
                         # for the one after it: it forms once the chain thread is free
-                        # and takes them too (order-to-receipt ~1.5 sends, not 2.5).
-                        await asyncio.shield(self._sending)
+                        # and takes them too (order-to-receipt ~1.5 sends, not 2.5). A
+                        # batch that fills up meanwhile goes at once, as under bulk.
+                        self._full.clear()
+                        full = asyncio.create_task(self._full.wait())
+                        try:
+                            await asyncio.wait(
+                                (self._sending, full), return_when=asyncio.FIRST_COMPLETED
+                            )
+                        finally:
+                            full.cancel()
                     pause = self._refused_at + REFUSED_PAUSE - time.perf_counter()
                     if pause > 0:  # the store refused a record just now
                         await asyncio.sleep(pause)
