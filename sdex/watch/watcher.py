@@ -302,7 +302,7 @@ class Watcher:
         marks = self.mirror.marks
         bigger = HashFilter(capacity_for(marks.evicted.count))
         await self.store.each_mark(bigger.add)
-        marks.evicted = bigger
+        marks.refilter(bigger)
 
     async def _reorg(self, latest: Header, changes: BlockChanges) -> None:
         """Undo the mirror to the fork point and replay the chain's branch (or reset)."""
