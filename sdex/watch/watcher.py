@@ -38,7 +38,7 @@ from sdex.chain import load_abi
 from sdex.chain.arpc import AsyncRpc
 from sdex.errors import ChainError
 from sdex.hashfilter import HashFilter, capacity_for
-from sdex.mirror import Account, Header, Mirror
+from sdex.mirror import Account, Effects, Header, Mirror
 from sdex.store import ChainIdentity, Store, StoreError
 from sdex.watch.blocks import (
     Inconsistent,
@@ -330,6 +330,9 @@ class Watcher:
 
     def _keep(self, changes: BlockChanges) -> None:
         """``changes`` (the mirror holds them) to be applied with the next poll's."""
+        if changes.kept:  # (by ``_advance``, before a failure ``_reorg`` also keeps it)
+            return
+        changes.kept = True
         if self._unapplied is None:
             self._unapplied = changes
         else:
@@ -347,23 +350,40 @@ class Watcher:
                 return
             start = top.number + 1 if top is not None else self.checkpoint + 1
             end = min(latest.number, start + self.max_range - 1)
+            eff = Effects()
             try:
-                eff = await read_range(self.rpc, m, self._announced, start, end, latest, top)
+                await read_range(self.rpc, m, self._announced, start, end, latest, top, eff)
             except Inconsistent:
-                if applied:  # keep what earlier ranges applied; the rest on the next poll
-                    return
+                if self._took(changes, eff, start) or applied:  # keep what was applied;
+                    return  # the rest on the next poll
+                raise
+            except Reorg:
+                raise  # (found before this range applied anything)
+            except BaseException:  # what earlier blocks applied must still be seen
+                if self._took(changes, eff, start) or applied:
+                    self._keep(changes)
                 raise
             applied = True
-            changes.fills.extend(eff.fills)
-            changes.cancelled |= eff.cancelled
-            changes.makers_cancelled_up_to |= eff.makers
-            reread = {a for a in eff.funds if self.wanted(a)}
-            changes.reread |= reread
-            changes.funds |= reread | {a for a in eff.moved if self.wanted(a)}
-            self.blocks_processed += end - start + 1
-            self.checkpoint = end
+            self._took(changes, eff, start)
             if end >= latest.number:
                 return
+
+    def _took(self, changes: BlockChanges, eff: Effects, start: int) -> bool:
+        """Blocks from ``start`` up to the mirror's head were applied, with effects ``eff``:
+        into ``changes``. Whether any block was."""
+        m = self.mirror
+        changes.fills.extend(eff.fills)
+        changes.cancelled |= eff.cancelled
+        changes.makers_cancelled_up_to |= eff.makers
+        reread = {a for a in eff.funds if self.wanted(a)}
+        changes.reread |= reread
+        changes.funds |= reread | {a for a in eff.moved if self.wanted(a)}
+        end = m.head.number if m.head is not None else start - 1
+        if end < start:
+            return False
+        self.blocks_processed += end - start + 1
+        self.checkpoint = end
+        return True
 
     async def _fork_point(self, latest: Header) -> int | None:
         """The highest kept block the chain still has (same hash); None when none is."""
