@@ -93,3 +93,16 @@ def test_the_filter_index_is_keyed_per_process() -> None:
         b.add(h)
     assert all(h in a and h in b for h in hashes)
     assert a._bits != b._bits
+
+
+def test_a_mirror_with_no_store_keeps_no_idle_set() -> None:
+    """With nowhere to read a mark back from, nothing is evicted, and the hashes waiting
+    for eviction are not kept either (before: ``idle`` grew with every order for ever)."""
+    m = OrderMarks()
+    hashes = [os.urandom(32) for _ in range(10)]
+    for h in hashes:
+        m.take(h)
+        m.filled[h] = 1
+    m.settle(hashes)
+    assert m.evict(set()) == 0
+    assert not m.idle and all(m.get(h) == (1, False) for h in hashes)
