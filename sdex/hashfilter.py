@@ -36,7 +36,7 @@ def capacity_for(closed: int) -> int:
 class HashFilter:
     """A Bloom filter of 32-byte hashes, indexed by their BLAKE2b under a random key."""
 
-    __slots__ = ("_bits", "_digest", "_k", "_key", "_mask", "_shift", "capacity", "count")
+    __slots__ = ("_bits", "_k", "_keyed", "_mask", "_shift", "capacity", "count")
 
     def __init__(self, capacity: int = CAPACITY, error: float = 0.01) -> None:
         self.capacity = capacity
@@ -47,8 +47,8 @@ class HashFilter:
         self._mask = (1 << shift) - 1
         self._k = max(1, min(8, round((1 << shift) / capacity * math.log(2))))
         self._bits = bytearray(1 << (shift - 3))
-        self._key = os.urandom(16)
-        self._digest = (self._k * shift + 7) // 8
+        self._keyed = blake2b(digest_size=(self._k * shift + 7) // 8, key=os.urandom(16))
+        """Keyed once: each hash is a copy of it (the key's block not compressed again)."""
         self.count = 0
         """Hashes added (the filter's load): one already in (all its bits set: added before,
         e.g. an order read back from the store and evicted again) is not counted again."""
@@ -60,8 +60,9 @@ class HashFilter:
 
     def _index(self, h: bytes) -> int:
         """The bits the probes read (``shift`` each, lowest first), keyed."""
-        d = blake2b(h, digest_size=self._digest, key=self._key).digest()
-        return int.from_bytes(d, "little")
+        keyed = self._keyed.copy()
+        keyed.update(h)
+        return int.from_bytes(keyed.digest(), "little")
 
     def add(self, h: bytes) -> None:
         bits, mask, shift = self._bits, self._mask, self._shift
