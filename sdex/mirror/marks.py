@@ -154,6 +154,7 @@ class OrderMarks:
         self.evicted = HashFilter(self.evicted.capacity)
 
     def stats(self) -> dict[str, int]:
+        """``orders``: the marks held in memory now (the rest are in the store)."""
         return {
             "orders": len(self.filled),
             "ordersCached": len(self.cache),

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Callable
 
 import aiohttp
@@ -187,7 +188,7 @@ class Watcher:
                 except Inconsistent as e:  # the chain moved under a read: read again
                     log.debug("%s", e)
                     progressed = False
-                except StoreError as e:  # the database refused a write: tried again
+                except (StoreError, sqlite3.Error) as e:  # the database refused: tried again
                     self.failures += 1
                     self._set_status("failing", f"the store: {_describe(e)}")
                     progressed, backoff = False, min(max(backoff, 0.1) * 2, MAX_BACKOFF)
