@@ -85,6 +85,7 @@ class Store(StoreReads):
         self.path = str(path)
         self.domain = domain
         self.rebuilt = False
+        self.unparseable_rows: set[str] = set()
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -132,7 +133,7 @@ class Store(StoreReads):
             "jobs": w.jobs,
             "commits": w.commits,
             "largestGroup": w.largest,
-            "unparseableRows": self.unparseable,
+            "unparseableRows": len(self.unparseable_rows),
         }
 
     # -- orders --------------------------------------------------------------------------

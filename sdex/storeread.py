@@ -63,6 +63,10 @@ class StoredFill(FillEvent):
         return fill_json(self, self.ours)
 
 
+MAX_UNPARSEABLE_NAMED = 4096
+"""Unparseable rows counted (by hash: a row read again is not counted again)."""
+
+
 class StoreReads:
     """The reads of ``sdex.store.Store`` (which opens the connections)."""
 
@@ -70,9 +74,10 @@ class StoreReads:
     domain: Domain
     _writer: Writer
     _reader: sqlite3.Connection | None
-    unparseable = 0
-    """Stored order rows that could not be parsed (logged and skipped by the walks and
-    lookups that read orders back: one bad row cannot stall them)."""
+    unparseable_rows: set[str]
+    """Hashes of the stored order rows that could not be parsed (logged and skipped by the
+    walks, lookups and the start's load that read orders back: one bad row cannot stall
+    them), at most ``MAX_UNPARSEABLE_NAMED``."""
 
     def _open_reader(self) -> None:
         """The read-only connection of ``*_now`` (none for a database in memory)."""
@@ -209,14 +214,17 @@ class StoreReads:
         return int(row[0])
 
     def orders(self, statuses: Sequence[str] | None = None) -> Iterator[StoredOrder]:
-        """All orders in arrival order, optionally only those with the given statuses."""
+        """All orders in arrival order, optionally only those with the given statuses (a row
+        that cannot be parsed is left out, counted: ``unparseable_rows``)."""
         sql, args = ORDER_SELECT, []
         if statuses:
             sql += f" WHERE status IN ({','.join('?' * len(statuses))})"
             args = list(statuses)
         rows = self._call(lambda db: db.execute(sql + " ORDER BY seq", args).fetchall())
         for row in rows:
-            yield self._order(row)
+            s = self._parsed(row)
+            if s is not None:
+                yield s
 
     async def orders_after(
         self,
@@ -230,7 +238,7 @@ class StoreReads:
         closed for one of ``skip_reasons``), of arrival sequence above ``after``, in arrival
         order: a page of a walk, and the sequence the next page starts after (``after``
         when there are no more rows). A row that cannot be parsed is left out (logged,
-        counted: ``unparseable``), not an error: the walk goes on past it. One maker's walk
+        counted: ``unparseable_rows``), not an error: the walk goes on past it. One maker's walk
         follows the (maker, seq) index from ``after``: a page costs its rows, not all the
         maker's. Read and parsed on the writer thread (awaited: the event loop runs on)."""
         sql, args = orders_after_sql(statuses, maker, after, limit, skip_reasons)
@@ -262,8 +270,10 @@ class StoreReads:
             s = self._order(row)
             OrderStatus(s.status)
         except (ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
-            self.unparseable += 1
-            log.warning("stored order %s cannot be parsed (skipped): %.200s", row[0], e)
+            bad, h = self.unparseable_rows, str(row[0])
+            if h not in bad and len(bad) < MAX_UNPARSEABLE_NAMED:  # (logged once a row)
+                bad.add(h)
+                log.warning("stored order %s cannot be parsed (skipped): %.200s", h, e)
             return None
         return s
 

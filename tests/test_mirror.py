@@ -106,7 +106,7 @@ async def test_reorg_undoes_fills_restores_statuses_and_funds(chain: Chain, tmp_
             assert (m["status"], m["filledMakerAmount"]) == ("open", "0")
             assert c.exchange.order_info(s.order).filled == 0
         assert (await api.get("/v1/fills"))[1]["total"] == 0
-        assert node.mirror.filled.get(whole.hash, 0) == 0
+        assert node.mirror.filled_of(whole.hash) == 0
         assert spendable(c, ALICE, c.weth) == alice_before
         assert node.book.funds(c.address(ALICE), c.weth.address) == alice_before
         pair = {"baseToken": c.weth.address, "quoteToken": c.usdc.address}

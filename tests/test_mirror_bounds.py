@@ -4,11 +4,16 @@ ago is still judged closed (posted for the first time, after a restart, named by
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from sdex.chain import OrderStatus
 from sdex.node.core import Node
 from sdex.order import SignedOrder
+from sdex.watch import watcher as watcher_module
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_mirror import revert, synced
@@ -98,3 +103,81 @@ async def test_a_reorg_adds_to_an_evicted_fill_its_stored_amount(
         await synced(node, c)
         await evicted(node, [part])
         marks_match_chain(node, c, [part])
+
+
+@pytest.mark.parametrize("one_block", [True, False])
+async def test_a_store_read_that_fails_once_loses_and_doubles_no_fill(
+    chain: Chain, tmp_path: Path, one_block: bool
+) -> None:
+    """A fill of a new order, then one of an evicted order whose row read fails once: in one
+    block (applied again with nothing counted twice; before: the new order's fill was
+    applied, the read failed half-way through the block, and the retry added it again), or
+    in the next block, read as the next range of the same poll (the first range's fill
+    still reaches the node; before: lost with the poll's changes)."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", reorg_depth=DEPTH)
+    new = c.sign(ask(c, ALICE, 2 * E18, 6000 * E6))
+    old = c.sign(ask(c, CAROL, 4 * E18, 12_000 * E6))
+    async with running_node(cfg) as (node, _api):
+        c.exchange.fill_order(c.sender(DAVE), old, 3000 * E6)
+        c.rpc.call("hardhat_mine", hex(2 * DEPTH))
+        await synced(node, c)
+        await evicted(node, [old])
+        marks = node.mirror.marks
+        read, failed = marks.lookup, []
+        assert read is not None
+
+        def fails_once(h: bytes) -> tuple[int, bool] | None:
+            if not failed:
+                failed.append(h)
+                raise sqlite3.OperationalError("disk I/O error (injected)")
+            return read(h)
+
+        marks.lookup = fails_once
+        if one_block:
+            fill = c.exchange.abi.fn("fillOrder")
+            c.rpc.call("evm_setAutomine", False)
+            try:  # the new order's fill first
+                for s in (new, old):
+                    data = fill.encode(s.order.to_tuple(), s.signature, 3000 * E6)
+                    c.sender(BOB).send(c.exchange.address, data, 500_000)
+                c.rpc.call("evm_mine")
+            finally:
+                c.rpc.call("evm_setAutomine", True)
+        else:  # (no await between: the node's watcher reads both blocks in one poll)
+            node.watcher.max_range = 1
+            c.exchange.fill_order(c.sender(BOB), new, 3000 * E6)
+            c.exchange.fill_order(c.sender(BOB), old, 3000 * E6)
+        await synced(node, c)
+        assert failed == [old.hash]
+        assert node.watcher.failures >= 1
+        marks_match_chain(node, c, [new, old])
+        assert node.mirror.filled_of(new.hash) == E18
+        await wait_for(lambda: node.store.fills()[0] == 3)
+
+
+async def test_a_long_catch_up_is_saved_and_evicted_in_chunks(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks with more fills than a poll reads (``POLL_MARKS``) are applied, saved and let
+    go of in several polls (before: one poll held every mark the blocks made until its one
+    save)."""
+    monkeypatch.setattr(watcher_module, "POLL_MARKS", 1, raising=False)
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", reorg_depth=DEPTH)
+    orders = [c.sign(ask(c, ALICE, E18, 3000 * E6, salt=salt)) for salt in (1, 2, 3)]
+    async with running_node(cfg) as (node, _api):
+        await synced(node, c)
+        node.watcher.max_range = 1
+        save, saved = node.store.save_mirror, []
+
+        async def spied(head: Any, marks: dict[bytes, Any], *rest: Any) -> None:
+            saved.append(len(marks))
+            await save(head, marks, *rest)
+
+        node.store.save_mirror = spied  # type: ignore[method-assign]
+        for s in orders:  # (no await between: the watcher finds the three blocks at once)
+            c.exchange.fill_order(c.sender(BOB), s, 3000 * E6)
+        await synced(node, c)
+        assert sum(saved) == 3 and max(saved) == 1, saved
+        marks_match_chain(node, c, orders)

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 import sdex.node.chainstate as chainstate
-from sdex.node.core import Node
 from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node
@@ -21,28 +20,29 @@ from tests.test_mirror import synced
 from tests.test_node import ALICE, BOB, E6, E18, ask
 
 
-def bad_row(node: Node, c: Chain, seq: int) -> str:
-    """A closed order of ALICE's whose stored JSON is not an order (written by another
-    connection, as a damaged or foreign database would hold it)."""
+def bad_row(db_path: Path, c: Chain, seq: int, status: str = "filled") -> str:
+    """An order of ALICE's (closed, unless ``status`` says otherwise) whose stored JSON is
+    not an order (written by another connection, as a damaged or foreign database would
+    hold it)."""
     h = "0x" + f"{seq:064x}"
-    db = sqlite3.connect(node.config.db, timeout=10, isolation_level=None)
+    db = sqlite3.connect(db_path, timeout=10, isolation_level=None)
     try:
         now = time.time()
         db.execute(
             "INSERT INTO orders (hash, seq, maker, maker_token, taker_token, order_json,"
             " status, reason, source, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (h, seq, c.address(ALICE).lower(), c.weth.address, c.usdc.address, '{"maker": 1',
-             "filled", "filled on chain", "wallet", now, now),
+             status, "filled on chain", "wallet", now, now),
         )  # fmt: skip
     finally:
         db.close()
     return h
 
 
-async def closed_orders(c: Chain, api: Api, n: int) -> list[SignedOrder]:
-    """``n`` orders of ALICE's (salts 1..n) posted and filled on chain."""
+async def closed_orders(c: Chain, api: Api, n: int, first_salt: int = 1) -> list[SignedOrder]:
+    """``n`` orders of ALICE's (salts from ``first_salt``) posted and filled on chain."""
     out = []
-    for salt in range(1, n + 1):
+    for salt in range(first_salt, first_salt + n):
         s = c.sign(ask(c, ALICE, E18 // 10, 300 * E6, salt=salt))
         assert (await api.post_order(s))[0] == 201
         c.exchange.fill_order(c.sender(BOB), s, 300 * E6)
@@ -53,20 +53,57 @@ async def closed_orders(c: Chain, api: Api, n: int) -> list[SignedOrder]:
 async def test_an_unparseable_stored_row_is_skipped_not_retried_for_ever(
     chain: Chain, tmp_path: Path
 ) -> None:
+    """The bad row lies between two closed orders (its seq next to the first's, written
+    while the node is stopped: the node's own next seq comes after it): the walk goes past
+    it and judges the later one too."""
     c = chain
-    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        await closed_orders(c, api, 2)
-        bad_row(node, c, 10_000)
+    cfg = node_config(c, tmp_path / "n.db")
+    async with running_node(cfg) as (node, api):
+        first = await closed_orders(c, api, 1)
+        await synced(node, c)
+        seq = node.store.last_seq() + 1
+    bad_row(cfg.db, c, seq)
+    async with running_node(cfg) as (node, api):
+        later = await closed_orders(c, api, 1, first_salt=2)
         live = c.sign(ask(c, ALICE, E18, 3000 * E6, salt=50))
         assert (await api.post_order(live))[0] == 201
         await synced(node, c)
+        judged: list[bytes] = []
+        rejudge_page = node._rejudge_page
+
+        async def spied(page: Any) -> None:
+            judged.extend(s.signed.hash for s in page)
+            await rejudge_page(page)
+
+        node._rejudge_page = spied  # type: ignore[method-assign]
         c.exchange.cancel_orders_up_to(c.sender(ALICE), 51)  # the maker's walk meets the row
         c.rpc.call("hardhat_mine", hex(2))
         await synced(node, c)  # (the row used to fail every try of these blocks' changes)
         assert await api.status(live) == "cancelled"
         assert node.watcher.status == "ok", node.watcher.problem
+        assert first[0].hash in judged and later[0].hash in judged, judged
         health = (await api.get("/health"))[1]
-        assert health["store"]["unparseableRows"] >= 1, health["store"]
+        assert health["store"]["unparseableRows"] == 1, health["store"]
+
+
+async def test_an_unparseable_open_row_does_not_stop_the_start(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Before: the start's load of open orders failed on it, and the node never started.
+    A row read again (twice started) is counted once."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    async with running_node(cfg) as (node, api):
+        live = c.sign(ask(c, ALICE, E18, 3000 * E6, salt=50))
+        assert (await api.post_order(live))[0] == 201
+        seq = node.store.last_seq() + 1
+    bad_row(cfg.db, c, seq, status="open")
+    for _ in range(2):
+        async with running_node(cfg) as (node, api):
+            assert await api.status(live) == "open"
+            list(node.store.orders(["open"]))  # read again: not counted again
+            health = (await api.get("/health"))[1]
+            assert health["store"]["unparseableRows"] == 1, health["store"]
 
 
 async def test_a_walk_that_fails_part_way_resumes_where_it_stopped(

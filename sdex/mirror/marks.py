@@ -55,26 +55,46 @@ class OrderMarks:
         if self.lookup is None or h not in self.evicted:
             return 0, False
         self.lookups += 1
-        row = self.lookup(h) or (0, False)
+        row = self.lookup(h)
+        if row is None:  # a false "maybe" (possibly ground for): not kept
+            return 0, False
         if len(self.cache) >= MAX_CACHED:
             del self.cache[next(iter(self.cache))]
         self.cache[h] = row
         return row
 
     def take(self, h: bytes) -> tuple[int, bool]:
-        """Make ``h`` resident (it is about to change); its (filled, cancelled)."""
+        """Make ``h`` resident (it is about to change); its (filled, cancelled). Its cached
+        row, if any, leaves the cache (a change would make it stale)."""
         f = self.filled.get(h)
         if f is not None:
             return f, h in self.cancelled
-        if h not in self.evicted:  # (most often: never seen; a cached hash is in it)
-            self.filled[h] = 0
-            return 0, False
-        f, c = self.get(h)
-        self.cache.pop(h, None)
+        row = self.cache.pop(h, None)
+        if row is None:
+            if self.lookup is None or h not in self.evicted:  # (most often: never seen)
+                self.filled[h] = 0
+                return 0, False
+            self.lookups += 1
+            row = self.lookup(h) or (0, False)
+        f, c = row
         self.filled[h] = f
         if c:
             self.cancelled.add(h)
         return f, c
+
+    def load(self, h: bytes) -> None:
+        """``take`` ahead of a change (the store read, if any, before the mirror changes);
+        left idle: evicted again after the next save unless a kept block changes it."""
+        if h not in self.filled:
+            self.take(h)
+            if h not in self.window:
+                self.idle.add(h)
+
+    def refilter(self, evicted: HashFilter) -> None:
+        """A filter rebuilt from the store replaces the old one (the cache is dropped: the
+        rebuilt filter need not hold a cached hash, so ``take`` could not trust it)."""
+        self.evicted = evicted
+        self.cache.clear()
 
     def hold(self, h: bytes) -> None:
         """A kept block changed ``h`` (it stays resident while that block is kept)."""
@@ -100,7 +120,8 @@ class OrderMarks:
     def evict(self, unsaved: set[bytes]) -> int:
         """Drop from memory the idle hashes whose rows are committed (not in ``unsaved``);
         how many left. Called once the store saved the mirror's changes."""
-        if self.lookup is None:
+        if self.lookup is None:  # nothing leaves memory (nowhere to read it back from)
+            self.idle.clear()
             return 0
         keep: set[bytes] = set()
         n = 0
@@ -133,6 +154,7 @@ class OrderMarks:
         self.evicted = HashFilter(self.evicted.capacity)
 
     def stats(self) -> dict[str, int]:
+        """``orders``: the marks held in memory now (the rest are in the store)."""
         return {
             "orders": len(self.filled),
             "ordersCached": len(self.cache),

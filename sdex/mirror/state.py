@@ -135,6 +135,7 @@ class Mirror:
         self.funds: dict[Account, tuple[int, int]] = {}
         self.blocks: deque[Block] = deque()
         self._fill_topic = exchange.abi.events["OrderFilled"].topic
+        self._fill_topic = exchange.abi.events["OrderFilled"].topic
         self._cancel_topic = exchange.abi.events["OrderCancelled"].topic
         self._upto_topic = exchange.abi.events["OrdersCancelledUpTo"].topic
         self.dirty_orders: set[bytes] = set()
@@ -219,6 +220,19 @@ class Mirror:
         while len(self.own) > MAX_OWN_RECEIPTS:
             del self.own[next(iter(self.own))]
 
+    def preload(self, logs: Iterable[Log], own: Iterable[OwnReceipt] = ()) -> None:
+        """Bring into memory every order hash these logs fill or cancel (the store reads
+        ``apply`` would do, done first: if one fails, the mirror has not changed; ``apply``
+        then does no I/O, so it never stops half-way through a block)."""
+        load, fill, cancel = self.marks.load, self._fill_topic, self._cancel_topic
+        for lg in logs:
+            t = lg.topics
+            if lg.address == self.address and len(t) >= 2 and (t[0] == fill or t[0] == cancel):
+                load(t[1])
+        for r in own:
+            for f in r.fills:
+                load(f.order_hash)
+
     def apply(
         self,
         header: Header | None,
@@ -229,7 +243,8 @@ class Mirror:
         """Apply one block's logs (``header`` given: kept for undo) or a run of final blocks
         (``header`` None: deeper than any reorg we handle, kept without undo). ``top``
         becomes the head. ``own``: the node's settlements in these blocks, already decoded
-        (``note_receipt``); their logs are not in ``logs``."""
+        (``note_receipt``); their logs are not in ``logs``. Call ``preload`` first (else a
+        store read here may fail half-way)."""
         undo: list[tuple[str, object, object]] = []
         eff = Effects()
         eff.fills = self.exchange.fills(logs)

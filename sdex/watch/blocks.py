@@ -106,12 +106,10 @@ def own_run(
     return run if parent == latest.hash else None
 
 
-def apply_run(mirror: Mirror, run: list[tuple[Header, OwnReceipt]]) -> Effects:
-    """Apply an ``own_run``'s blocks in order."""
-    eff = Effects()
+def apply_run(mirror: Mirror, run: list[tuple[Header, OwnReceipt]], eff: Effects) -> None:
+    """Apply an ``own_run``'s blocks in order (their effects into ``eff``)."""
     for h, r in run:
         eff.merge(mirror.apply(h, [], h, [r]))
-    return eff
 
 
 def remember(announced: dict[int, Header], header: Header) -> None:

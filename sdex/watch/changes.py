@@ -40,6 +40,8 @@ class BlockChanges:
     """How far the node's walk of stored closed orders went (``""``: every maker's, after a
     reset; else one maker's, after its cancel-up-to): the arrival sequence judged up to, -1
     once through. Changes applied again (a failure later on) resume the walk there."""
+    kept: bool = False
+    """Kept (``Watcher._keep``) for the next poll already: not kept twice."""
     stored: list[Awaitable[object]] = field(default_factory=list)
     """The writes of ``fills`` the node queued while applying these changes: the watcher
     saves its head only once they are durable (one that failed: the fills are applied

@@ -31,10 +31,13 @@ async def read_range(
     end: int,
     latest: Header,
     top: Header | None,
-) -> Effects:
+    eff: Effects,
+) -> None:
     """Apply blocks ``start``..``end`` to the mirror ``m`` (``top``: its head before them,
-    ``latest``: the chain's head); the effects. Raises ``Reorg`` when ``top`` is not on the
-    chain any more, ``Inconsistent`` when the chain moved under the read."""
+    ``latest``: the chain's head); their effects go into ``eff`` block by block (so what
+    was applied is there even if a later block fails). Raises ``Reorg`` when ``top`` is not
+    on the chain any more, ``Inconsistent`` when the chain moved under the read. The store
+    reads the blocks need are done before any is applied (``Mirror.preload``)."""
     tip = latest.number
     # One new block that says our head is its parent: our head is still the chain's
     # when the block read is that one (its hash checked below); no re-read of our head.
@@ -46,10 +49,14 @@ async def read_range(
     )
     alone = own_alone(m, latest) if follows else None
     if alone is not None:  # our settlement alone, its logs in its receipt: no read
-        return m.apply(latest, [], latest, [alone])
+        m.preload((), [alone])
+        eff.merge(m.apply(latest, [], latest, [alone]))
+        return
     run = own_run(m, announced, top, latest) if top and end == tip else None
     if run is not None:  # so for each of several blocks, all announced
-        return apply_run(m, run)
+        m.preload((), [r for _, r in run])
+        apply_run(m, run, eff)
+        return
     # Blocks deeper than the kept window are final: their logs without headers.
     final_end = min(end, tip - m.depth)
     recent = list(range(max(start, final_end + 1), end + 1))
@@ -131,7 +138,9 @@ async def read_range(
             by_number.setdefault(lg.block_number, []).append(lg)
         elif start <= lg.block_number <= final_end:
             final_logs.append(lg)
-    eff = Effects()
+    m.preload(final_logs, [r for n in sorted(own) for r in own[n].values()])
+    for lgs in by_number.values():
+        m.preload(lgs)
     if final_end >= start:
         final_header = Header.from_rpc(results[len(recent)])
         final_own = [r for n in sorted(own) if n <= final_end for r in own[n].values()]
@@ -139,4 +148,3 @@ async def read_range(
     for h in headers:
         block_own = list(own.get(h.number, {}).values())
         eff.merge(m.apply(h, by_number.get(h.number, []), h, block_own))
-    return eff

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Callable
 
 import aiohttp
@@ -38,7 +39,7 @@ from sdex.chain import load_abi
 from sdex.chain.arpc import AsyncRpc
 from sdex.errors import ChainError
 from sdex.hashfilter import HashFilter, capacity_for
-from sdex.mirror import Account, Header, Mirror
+from sdex.mirror import Account, Effects, Header, Mirror
 from sdex.store import ChainIdentity, Store, StoreError
 from sdex.watch.blocks import (
     Inconsistent,
@@ -59,6 +60,11 @@ SUBSCRIBED_POLL = 1.0
 """Seconds between safety polls while a newHeads subscription is live."""
 RECEIPT_WAIT = 0.05
 """Seconds a block announced on top of our head waits for our settlement's receipt (once)."""
+POLL_MARKS = 20_000
+"""Fills and cancels one poll reads at most (then one range more, at most): its changes
+are applied and saved, and the marks out of the reorg window leave memory, before the next
+poll reads on (at once). So a catch-up or a reset's replay over a long history holds about
+this many marks, not every one the history made."""
 MAX_UNAPPLIED_FILLS = 100_000
 """Fills the node failed to apply (or store) held at most: past that the watcher reads no
 further block until they are applied (memory bounded; nothing dropped)."""
@@ -182,7 +188,7 @@ class Watcher:
                 except Inconsistent as e:  # the chain moved under a read: read again
                     log.debug("%s", e)
                     progressed = False
-                except StoreError as e:  # the database refused a write: tried again
+                except (StoreError, sqlite3.Error) as e:  # the database refused: tried again
                     self.failures += 1
                     self._set_status("failing", f"the store: {_describe(e)}")
                     progressed, backoff = False, min(max(backoff, 0.1) * 2, MAX_BACKOFF)
@@ -302,7 +308,7 @@ class Watcher:
         marks = self.mirror.marks
         bigger = HashFilter(capacity_for(marks.evicted.count))
         await self.store.each_mark(bigger.add)
-        marks.evicted = bigger
+        marks.refilter(bigger)
 
     async def _reorg(self, latest: Header, changes: BlockChanges) -> None:
         """Undo the mirror to the fork point and replay the chain's branch (or reset)."""
@@ -330,6 +336,9 @@ class Watcher:
 
     def _keep(self, changes: BlockChanges) -> None:
         """``changes`` (the mirror holds them) to be applied with the next poll's."""
+        if changes.kept:  # (by ``_advance``, before a failure ``_reorg`` also keeps it)
+            return
+        changes.kept = True
         if self._unapplied is None:
             self._unapplied = changes
         else:
@@ -347,23 +356,40 @@ class Watcher:
                 return
             start = top.number + 1 if top is not None else self.checkpoint + 1
             end = min(latest.number, start + self.max_range - 1)
+            eff = Effects()
             try:
-                eff = await read_range(self.rpc, m, self._announced, start, end, latest, top)
+                await read_range(self.rpc, m, self._announced, start, end, latest, top, eff)
             except Inconsistent:
-                if applied:  # keep what earlier ranges applied; the rest on the next poll
-                    return
+                if self._took(changes, eff, start) or applied:  # keep what was applied;
+                    return  # the rest on the next poll
+                raise
+            except Reorg:
+                raise  # (found before this range applied anything)
+            except BaseException:  # what earlier blocks applied must still be seen
+                if self._took(changes, eff, start) or applied:
+                    self._keep(changes)
                 raise
             applied = True
-            changes.fills.extend(eff.fills)
-            changes.cancelled |= eff.cancelled
-            changes.makers_cancelled_up_to |= eff.makers
-            reread = {a for a in eff.funds if self.wanted(a)}
-            changes.reread |= reread
-            changes.funds |= reread | {a for a in eff.moved if self.wanted(a)}
-            self.blocks_processed += end - start + 1
-            self.checkpoint = end
-            if end >= latest.number:
-                return
+            self._took(changes, eff, start)
+            if end >= latest.number or len(changes.fills) + len(changes.cancelled) >= POLL_MARKS:
+                return  # (the rest: the next poll, once these are saved)
+
+    def _took(self, changes: BlockChanges, eff: Effects, start: int) -> bool:
+        """Blocks from ``start`` up to the mirror's head were applied, with effects ``eff``:
+        into ``changes``. Whether any block was."""
+        m = self.mirror
+        changes.fills.extend(eff.fills)
+        changes.cancelled |= eff.cancelled
+        changes.makers_cancelled_up_to |= eff.makers
+        reread = {a for a in eff.funds if self.wanted(a)}
+        changes.reread |= reread
+        changes.funds |= reread | {a for a in eff.moved if self.wanted(a)}
+        end = m.head.number if m.head is not None else start - 1
+        if end < start:
+            return False
+        self.blocks_processed += end - start + 1
+        self.checkpoint = end
+        return True
 
     async def _fork_point(self, latest: Header) -> int | None:
         """The highest kept block the chain still has (same hash); None when none is."""
