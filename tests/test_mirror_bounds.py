@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from sdex.chain import OrderStatus
 from sdex.node.core import Node
 from sdex.order import SignedOrder
-from sdex.watch import watcher as watcher_module
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_mirror import revert, synced
@@ -154,30 +152,3 @@ async def test_a_store_read_that_fails_once_loses_and_doubles_no_fill(
         marks_match_chain(node, c, [new, old])
         assert node.mirror.filled_of(new.hash) == E18
         await wait_for(lambda: node.store.fills()[0] == 3)
-
-
-async def test_a_long_catch_up_is_saved_and_evicted_in_chunks(
-    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Blocks with more fills than a poll reads (``POLL_MARKS``) are applied, saved and let
-    go of in several polls (before: one poll held every mark the blocks made until its one
-    save)."""
-    monkeypatch.setattr(watcher_module, "POLL_MARKS", 1, raising=False)
-    c = chain
-    cfg = node_config(c, tmp_path / "n.db", reorg_depth=DEPTH)
-    orders = [c.sign(ask(c, ALICE, E18, 3000 * E6, salt=salt)) for salt in (1, 2, 3)]
-    async with running_node(cfg) as (node, _api):
-        await synced(node, c)
-        node.watcher.max_range = 1
-        save, saved = node.store.save_mirror, []
-
-        async def spied(head: Any, marks: dict[bytes, Any], *rest: Any) -> None:
-            saved.append(len(marks))
-            await save(head, marks, *rest)
-
-        node.store.save_mirror = spied  # type: ignore[method-assign]
-        for s in orders:  # (no await between: the watcher finds the three blocks at once)
-            c.exchange.fill_order(c.sender(BOB), s, 3000 * E6)
-        await synced(node, c)
-        assert sum(saved) == 3 and max(saved) == 1, saved
-        marks_match_chain(node, c, orders)

@@ -60,11 +60,6 @@ SUBSCRIBED_POLL = 1.0
 """Seconds between safety polls while a newHeads subscription is live."""
 RECEIPT_WAIT = 0.05
 """Seconds a block announced on top of our head waits for our settlement's receipt (once)."""
-POLL_MARKS = 20_000
-"""Fills and cancels one poll reads at most (then one range more, at most): its changes
-are applied and saved, and the marks out of the reorg window leave memory, before the next
-poll reads on (at once). So a catch-up or a reset's replay over a long history holds about
-this many marks, not every one the history made."""
 MAX_UNAPPLIED_FILLS = 100_000
 """Fills the node failed to apply (or store) held at most: past that the watcher reads no
 further block until they are applied (memory bounded; nothing dropped)."""
@@ -371,8 +366,8 @@ class Watcher:
                 raise
             applied = True
             self._took(changes, eff, start)
-            if end >= latest.number or len(changes.fills) + len(changes.cancelled) >= POLL_MARKS:
-                return  # (the rest: the next poll, once these are saved)
+            if end >= latest.number:
+                return
 
     def _took(self, changes: BlockChanges, eff: Effects, start: int) -> bool:
         """Blocks from ``start`` up to the mirror's head were applied, with effects ``eff``:
