@@ -64,7 +64,7 @@ from runqueue import RunQueue  # noqa: E402
 
 from sdex.deployment import Deployment  # noqa: E402
 from sdex.gossip import GossipConfig, NodeKey, PeerClient  # noqa: E402
-from sdex.gossip.timing import EDGES_US  # noqa: E402
+from sdex.gossip.timing import EDGES_US, PUSH_EDGES_US  # noqa: E402
 from sdex.order import (  # noqa: E402
     ZERO_ADDRESS,
     Domain,
@@ -627,7 +627,9 @@ def analyse(
         ]
         return [sum(col) for col in zip(*rows, strict=True)]
 
-    def quantiles(counts: list[int] | None) -> dict[str, float | str] | None:
+    def quantiles(
+        counts: list[int] | None, edges: tuple[int, ...] = PUSH_EDGES_US
+    ) -> dict[str, float | str] | None:
         """p50 / p90 / p99 of a histogram's window, as its buckets' upper edges (ms)."""
         if counts is None or not sum(counts):
             return None
@@ -637,10 +639,20 @@ def analyse(
             for i, c in enumerate(counts):
                 seen += c
                 if seen >= goal:
-                    top = f"> {EDGES_US[-1] / 1000}"  # (the last bucket has no upper edge)
-                    out[name] = round(EDGES_US[i] / 1000, 2) if i < len(EDGES_US) else top
+                    top = f"> {edges[-1] / 1000}"  # (the last bucket has no upper edge)
+                    out[name] = round(edges[i] / 1000, 2) if i < len(edges) else top
                     break
         return out
+
+    def push_counts() -> dict[str, int] | None:
+        """The window's pushes answered at once, failed, and orders never timed (``PushTiming``)."""
+        if any("failed" not in h["gossip"].get("pushTiming", {}) for h in h0 + h1):
+            return None  # nodes from before they were counted
+        pairs = [
+            (a["gossip"]["pushTiming"], b["gossip"]["pushTiming"])
+            for a, b in zip(h0, h1, strict=True)
+        ]
+        return {k: sum(b[k] - a[k] for a, b in pairs) for k in ("allKnown", "failed", "unpushed")}
 
     def delta_gc_seconds() -> float:
         return sum(b["gossip"]["gc"]["seconds"] - a["gossip"]["gc"]["seconds"]
@@ -718,8 +730,11 @@ def analyse(
             "gc_seconds": round(delta_gc_seconds(), 4) if histogram("gc", "byGeneration") else None,
         },
         "push_timing_ms": {  # per push: outbox hold, round trip; per push checked: queue, check
-            k: quantiles(histogram("pushTiming", k))
-            for k in ("holdUs", "roundTripUs", "queueUs", "checkUs")
+            **{
+                k: quantiles(histogram("pushTiming", k))
+                for k in ("holdUs", "roundTripUs", "queueUs", "checkUs")
+            },
+            "counts": push_counts(),
         },
         "hardhat_calls_per_order_per_node": _chain_calls(h0, h1, per * len(h0)),
         "watcher_sockets_closed_early": data["closed_early"],

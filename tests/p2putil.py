@@ -67,9 +67,10 @@ class MemoryNode(Book):
         return [await self.submit_from_peer(o, peer) for o in objs]
 
     def known_copy(self, obj: object) -> bool:
+        """As the node's: the very same order (every field), not just its hash."""
         if not isinstance(obj, dict) or obj.get("forged") or not isinstance(obj.get("hash"), str):
             return False
-        return obj["hash"] in self.orders
+        return self.orders.get(obj["hash"]) == obj
 
     def cancel_notice(self, notice: object, peer: str) -> Notice:
         return Notice(200, {"applied": True})

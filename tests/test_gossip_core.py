@@ -4,6 +4,7 @@ as tables of (event, expected actions). Time is a plain variable the tests move.
 from __future__ import annotations
 
 import random
+from collections import OrderedDict
 from typing import Any
 
 import pytest
@@ -12,8 +13,9 @@ from sdex.gossip import payload
 from sdex.gossip.actions import Action, Call, Check, Deliver, GossipConfig, Reply, Scored
 from sdex.gossip.core import GossipCore
 from sdex.gossip.flows import KNOWS_FACTOR
-from sdex.gossip.outbox import ALSO_MAX, SHORT_ID, Heard
+from sdex.gossip.outbox import ALSO_MAX, SHORT_ID, Heard, Outbox
 from sdex.gossip.peers import BAN_SCORE, INVALID_PENALTY, MAX_INTRODUCED
+from sdex.gossip.timing import EDGES_US, PUSH_EDGES_US, PushTiming
 from tests.p2putil import Book
 
 ME = "http://me.test"
@@ -307,11 +309,16 @@ def test_heard_keeps_the_newest_orders_once_full() -> None:
         heard.hint([peer_id(2)], [o])
         assert len(heard) == min(k + 1, 3)
     assert [heard.sent_by(o, peer_id(1)) for o in orders] == [False] * 7 + [True] * 3
-    assert heard.spare(orders[0], []) == []  # (the hint of an evicted order is gone too)
+    targets = [Outbox(peer_id(k)) for k in (2, 3, 4)]
+    assert heard.spare(orders[-1], targets) == targets[1:]  # (its hint is held)
+    assert heard.spare(orders[0], targets) == targets  # the hint of an evicted order is gone
     assert len(heard._hinted) == 3
 
 
-def test_pushes_encode_an_order_once_and_keep_a_bounded_number_of_texts() -> None:
+def test_pushes_encode_an_order_once_and_keep_a_bounded_number_of_texts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(payload, "_order_texts", OrderedDict())  # (not the process's cache)
     orders = [{"signature": f"0x{k:0130x}", "k": k} for k in range(payload.ORDER_TEXTS + 5)]
     payload.remember(orders[0], b'{"signature": "kept as the node encoded it"}')
     assert b"kept as the node encoded it" in payload.request(
@@ -550,3 +557,32 @@ def test_gossip_and_the_simulator_import_nothing_from_the_node() -> None:
                 else []
             )
             assert not [n for n in names if n.startswith("sdex.node")], path
+
+
+def test_push_timing_spans_seconds_and_counts_what_it_did_not_time() -> None:
+    """A push's hold and round trip run to seconds: buckets up to its timeout, past the
+    intake's 102 ms. A hold is taken at a batch's first send to a peer, not at its retries
+    after a failed push; failed pushes are counted, and so are orders dropped from the
+    hand-over table before any push of theirs left."""
+    assert PUSH_EDGES_US[: len(EDGES_US)] == EDGES_US and PUSH_EDGES_US[-1] >= 25e6
+    t = PushTiming()
+    t.round_trip.add(5e6)
+    assert t.round_trip.counts.index(1) < len(PUSH_EDGES_US)  # not the open-ended bucket
+    a, b, c, d = ({"hash": k} for k in "abcd")
+    t.ORDERS = 2
+    t.handed(a, 0.0)
+    t.handed(b, 0.0)
+    t.pushed("u", [a], 2.0)  # held 2 s
+    k = t.hold.counts.index(1)
+    assert PUSH_EDGES_US[k - 1] < 2e6 <= PUSH_EDGES_US[k]
+    t.failed_push("u", {"orders": [a]})
+    t.pushed("u", [a], 3.0)  # the retry
+    assert sum(t.hold.counts) == 1 and t.failed == 1
+    t.pushed("v", [a], 3.0)  # its first send to another peer
+    assert sum(t.hold.counts) == 2
+    t.handed(c, 4.0)  # a leaves: it was pushed
+    assert t.unpushed == 0
+    t.handed(d, 4.0)  # b leaves, never pushed
+    assert t.unpushed == 1
+    j = t.to_json()
+    assert (j["failed"], j["unpushed"], j["edges"]) == (1, 1, list(PUSH_EDGES_US))

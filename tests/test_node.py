@@ -142,6 +142,10 @@ async def test_a_peers_chunk_is_judged_as_each_of_its_orders_alone(
         assert got == [
             *["accepted"] * 3, "known", "forged", "forged", "known", *["accepted"] * 2,
         ]  # fmt: skip
+        assert node.known_copy(dict(held.to_json()))  # (gossip answers such a push at once)
+        tampered = dict(held.to_json(), makerAmount=str(2 * E18))  # held, one field changed
+        assert not node.known_copy(tampered)
+        assert await node.submit_from_peer(tampered, "ab" * 32) == "forged"
         for s in fresh:
             rec = node.records[s.hash]
             assert rec.source == "peer:" + "ab" * 32 and rec.announced

@@ -258,3 +258,42 @@ def test_a_watcher_stamps_each_nodes_event_in_turn() -> None:
     first_w, every_w = figures(0.002)
     assert first_w - first == pytest.approx(2.0, abs=0.15)
     assert 2.0 - 0.15 <= every_w - every <= 20.0 + 0.15
+
+
+def test_a_batch_of_held_copies_skips_the_check_queue() -> None:
+    """As ``Gossip.run_check``: a peer's batch of copies all held is answered once their
+    ``known_cost`` is spent (the node's CPU runs the jobs before it), not after the batches
+    queued for the intake before it; a batch with a new order, an empty one and one from a
+    banned sender wait their turn."""
+    from sdex.gossip.actions import GossipConfig
+    from sdex.sim.links import LinkModel
+    from sdex.sim.network import Network
+
+    links = LinkModel(latency_median=0.01, latency_sigma=0.0, check_cost=1.0, known_cost=0.001)
+    net = Network(3, GossipConfig(), links, seed=1)
+    dst, src, bad = net.nodes
+    held = {"hash": "0x" + "11" * 32}
+    dst.add(held)
+    answered: dict[int, float] = {}
+    net._finish = lambda node, core, check, answer, results: answered.setdefault(  # type: ignore[method-assign]
+        check.id, net.sim.now
+    )
+    dst.core.peers.penalize(bad.node_id, 1000)
+    assert dst.core.peers.is_banned(bad.node_id)
+    checks = {}
+    for name, sender, orders in [
+        ("new", src, [{"hash": "0x" + "22" * 32}]),
+        ("mixed", src, [held, {"hash": "0x" + "33" * 32}]),
+        ("empty", src, []),
+        ("banned", bad, [held]),
+        ("held", src, [held, held]),
+    ]:
+        check = dst.core.receive(sender.node_id, orders)
+        checks[name] = check.id
+        net.check(dst, check, answer=None)
+    net.sim.run(until=60.0)
+    at = {name: answered[i] for name, i in checks.items()}
+    assert at["new"] == pytest.approx(1.0)
+    assert at["held"] == pytest.approx(1.002)  # behind the new order's CPU time only
+    assert at["mixed"] == pytest.approx(2.003)  # queued: the held batch's CPU went first
+    assert at["held"] < at["empty"] and at["held"] < at["banned"]

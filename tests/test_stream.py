@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 
 from sdex.gossip import GossipConfig, NodeKey, stream
+from sdex.gossip.actions import Call
 from sdex.gossip.stream import (
     ACCEPTOR,
     DIALER,
@@ -352,12 +353,16 @@ async def test_a_call_the_peer_does_not_answer_times_out() -> None:
 
 async def test_a_push_of_held_copies_is_not_queued_behind_another_check() -> None:
     """Peers' checks run one at a time (wallets first); a push whose orders this node holds
-    already needs no check, so it is answered while a check of new orders is under way."""
+    already needs no check, so it is answered while a check of new orders is under way.
+    Anything else waits its turn: a held order changed in any field (it is checked, and
+    forged), held copies with a new order, an empty push, a banned sender's held copies."""
     async with gossip_net(2, [FAST] * 2) as (a, b):
         link = await open_link(a, b)
         never, started = asyncio.Event(), asyncio.Event()
+        seen: list[list[object]] = []
 
         async def stuck(objs: list[object], peer: str) -> list[str]:
+            seen.append(objs)
             started.set()
             await never.wait()
             return ["rejected"] * len(objs)
@@ -369,8 +374,59 @@ async def test_a_push_of_held_copies_is_not_queued_behind_another_check() -> Non
         status, body = await link.request("POST", "/orders", None, {"orders": [order(2)]}, 10)
         assert status == 200 and body["known"] == 1 and not new.done()
         assert b.gossip.push_timing.known == 1
+
+        tampered = {**order(2), "makerAmount": "1"}
+        bad = "0x" + "77" * 20
+        b.gossip.peers.penalize(bad, 1000)
+        assert b.gossip.peers.is_banned(bad)
+        waiting = [
+            asyncio.create_task(link.request("POST", "/orders", None, {"orders": o}, 30))
+            for o in ([tampered], [order(2), order(3)], [])
+        ]
+        banned = b.gossip.core.receive(bad, [order(2)])
+        waiting.append(asyncio.create_task(b.gossip.run_check(banned)))
+        probe = await link.request("POST", "/orders", None, {"orders": [order(2)]}, 10)
+        assert probe[0] == 200 and probe[1]["known"] == 1  # (the pushes above were served)
+        assert not any(t.done() for t in [new, *waiting])
+        assert b.gossip.push_timing.known == 2
         never.set()
         assert (await new)[0] == 200
+        replies = await asyncio.gather(*waiting)
+        assert [r[0] for r in replies[:3]] == [200, 200, 200]
+        assert replies[3]["rejected"] == 1
+        assert seen[:3] == [[order(1)], [tampered], [order(3)]]  # only the new order of a mix
+
+
+async def test_a_check_that_fails_still_ends_and_only_pushes_are_timed() -> None:
+    """Whatever a check raises (here the known-copy test), the core hears it is over (no
+    Pending left for ever); a push with no orders, or one that fails, costs no hold and is
+    counted as failed; an anti-entropy fetch's check is not counted as a push."""
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        g, key = b.gossip, a.gossip.core.node_id
+        timing = g.push_timing
+
+        def broken(obj: object) -> bool:
+            raise RuntimeError("known_copy broke")
+
+        real = b.node.known_copy
+        b.node.known_copy = broken  # type: ignore[method-assign]
+        check = g.core.receive(key, [order(1)])
+        with pytest.raises(RuntimeError):
+            await g.run_check(check)
+        assert check.id not in g.core._waiting
+        b.node.known_copy = real  # type: ignore[method-assign]
+
+        url = "http://127.0.0.1:9"
+        g.links_blocked.add(url)
+        g._run([Call(10**9, "push", url, "POST", "/p2p/orders", {"also": []})])
+        await until(lambda: timing.failed == 1)
+        assert not sum(timing.hold.counts)
+
+        flow = g.core.check(key, [order(5)])
+        assert (await g.run_check(flow))["accepted"] == 1
+        assert not sum(timing.queue.counts) and not sum(timing.check.counts)
+        assert (await g.run_check(g.core.receive(key, [order(6)])))["accepted"] == 1
+        assert sum(timing.queue.counts) == 1 and sum(timing.check.counts) == 1
 
 
 def test_a_push_frame_encodes_each_order_once() -> None:

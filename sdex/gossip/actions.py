@@ -88,6 +88,8 @@ class Check:
     id: int
     sender: str
     orders: list[object]
+    push: bool = False
+    """A peer pushed these (``receive``), not fetched by an anti-entropy flow (``check``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -229,7 +229,7 @@ class GossipCore:
             mesh = {k[-SHORT_ID:]: k for k in self.mesh if k != sender}
             named = [mesh[a] for a in also if isinstance(a, str) and a in mesh]
             self._heard.hint(named, orders)
-        check = Check(next(self._ids), sender, orders)
+        check = Check(next(self._ids), sender, orders, push=True)
         self._waiting[check.id] = Pending(check, None, None)
         return check
 

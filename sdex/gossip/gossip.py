@@ -137,24 +137,27 @@ class Gossip:
 
     async def run_check(self, check: Check) -> dict[str, int]:
         """A peer's orders through the node's intake, in chunks (wallets' orders go first);
-        the counts a push answers. Forged ones cost the sender as soon as they are found."""
+        the counts a push answers. Forged ones cost the sender as soon as they are found.
+        Copies held here already (``known_copy``: the very same JSON) need no check: a push
+        of nothing else is answered at once, not queued behind other peers' checks of new
+        orders (their ECDSA, their chunks); of a mixed one only the new orders are checked."""
         results: list[str] = []
         step = self.config.intake_chunk
-        orders = check.orders
-        timing, asked = self.push_timing, time.perf_counter()
-        known = self.node.known_copy
-        if not self.peers.is_banned(check.sender) and all(known(o) for o in orders):
-            # Copies held here already (most of what peers push): answered at once, not
-            # queued behind other peers' checks of new orders (their ECDSA, their chunks).
-            results = ["known"] * len(orders)
-            self.push_timing.known += 1
-            self._run(self.core.judge(check.id, results))
-            self._run(self.core.checked(check.id))
-            return tally(results)
+        timing, asked = self.push_timing if check.push else None, time.perf_counter()
         try:
+            known = self.node.known_copy
+            held = [known(o) for o in check.orders]
+            orders = [o for o, h in zip(check.orders, held, strict=True) if not h]
+            if check.orders and not orders and not self.peers.is_banned(check.sender):
+                results = ["known"] * len(held)
+                if timing is not None:
+                    timing.known += 1
+                self._run(self.core.judge(check.id, results))
+                return tally(results)
             async with self._peer_work:
                 began = time.perf_counter()
-                timing.queue.add((began - asked) * 1e6)
+                if timing is not None:
+                    timing.queue.add((began - asked) * 1e6)
                 for i in range(0, len(orders), step):
                     if self.peers.is_banned(check.sender):
                         rest = ["rejected"] * (len(orders) - i)
@@ -172,7 +175,13 @@ class Gossip:
                     self._run(self.core.judge(check.id, chunk))
                     if i + step < len(orders):
                         await asyncio.sleep(0)  # let waiting wallet requests run
-                timing.check.add((time.perf_counter() - began) * 1e6)
+                if len(results) < len(held):  # the held copies (none a banned peer's)
+                    gone = self.peers.is_banned(check.sender)
+                    rest = ["rejected" if gone else "known"] * (len(held) - len(results))
+                    results.extend(rest)
+                    self._run(self.core.judge(check.id, rest))
+                if timing is not None:
+                    timing.check.add((time.perf_counter() - began) * 1e6)
         finally:  # whatever happened, the core hears the check is over (a flow waits on it)
             self._run(self.core.checked(check.id))
         return tally(results)
@@ -183,7 +192,9 @@ class Gossip:
         for a in actions:
             if isinstance(a, Call):
                 if a.kind == "push" and isinstance(a.body, dict):  # (``GossipCore._flush``)
-                    self.push_timing.pushed(a.body["orders"][0], time.perf_counter())
+                    orders = a.body.get("orders")
+                    if orders:
+                        self.push_timing.pushed(a.url, orders, time.perf_counter())
                 self._spawn(self._call(a), f"gossip-{a.kind}")
             elif isinstance(a, Check):
                 self._spawn(self._check(a), "gossip-check")
@@ -244,6 +255,8 @@ class Gossip:
                 log.debug("peer call %s to %s failed: %s", call.kind, call.url, e)
             except Exception:  # never leave the core waiting for an answer
                 log.exception("peer call to %s%s failed", call.url, call.path)
+        if call.kind == "push" and reply is None:  # (its orders go again after the backoff)
+            self.push_timing.failed_push(call.url, call.body)
         self._run(self.core.answered(call.id, reply))
 
     async def _http(self, call: Call) -> Reply:

@@ -18,14 +18,20 @@ EDGES_US = tuple(round(25 * 2 ** (k / 4)) for k in range(49))
 bucket holds everything above)."""
 
 
-class Histogram:
-    """Counts of values (microseconds) by bucket of ``EDGES_US``."""
+PUSH_EDGES_US = tuple(round(25 * 2 ** (k / 4)) for k in range(81))
+"""``PushTiming``'s edges: the same steps on to 26 s (a push's hold and round trip run past
+``EDGES_US``'s 102 ms under load, up to its timeout)."""
 
-    def __init__(self) -> None:
-        self.counts = [0] * (len(EDGES_US) + 1)
+
+class Histogram:
+    """Counts of values (microseconds) by bucket of ``edges`` (``EDGES_US`` unless told)."""
+
+    def __init__(self, edges: tuple[int, ...] = EDGES_US) -> None:
+        self.edges = edges
+        self.counts = [0] * (len(edges) + 1)
 
     def add(self, microseconds: float, times: int = 1) -> None:
-        self.counts[bisect.bisect_left(EDGES_US, microseconds)] += times
+        self.counts[bisect.bisect_left(self.edges, microseconds)] += times
 
     def to_json(self) -> list[int]:
         return list(self.counts)
@@ -53,43 +59,78 @@ class CheckTiming:
                 "offCpuUs": self.off_cpu.to_json()}  # fmt: skip
 
 
+class _Handed:
+    __slots__ = ("at", "order", "pushed")
+
+    def __init__(self, order: object, at: float) -> None:
+        self.order, self.at, self.pushed = order, at, False
+
+
 class PushTiming:
-    """Where an order's time goes between nodes (per push, microseconds, wall): ``hold``,
-    how long the oldest order of a push waited in its outbox since this node handed it to
-    the core (a push in flight, its answer or ``push_hold``); ``roundTrip``, from the push
-    leaving to its answer (the peer's read, queue and check, both transports); ``queue``,
-    how long a peer's push waited here for the one-batch-at-a-time check; ``check``, the
-    whole check of a peer's push (its new orders through the intake, ECDSA included)."""
+    """Where an order's time goes between nodes (per push, microseconds, wall, buckets of
+    ``PUSH_EDGES_US``): ``hold``, how long the oldest order of a push waited in its outbox
+    since this node handed it to the core (a push in flight, its answer or ``push_hold``;
+    its first send to that peer only, not the retries after a failed push); ``roundTrip``,
+    from the push leaving to its answer (the peer's read, queue and check, both transports;
+    ``failed`` counts the pushes with no answer: errors, timeouts); ``queue``, how long a
+    peer's push waited here for the one-batch-at-a-time check; ``check``, the whole check
+    of a peer's push (its new orders through the intake, ECDSA included). Pushes only: an
+    anti-entropy fetch's or snapshot's check is not counted."""
 
     ORDERS = 4096
-    """Orders whose hand-over time is kept (oldest dropped first: a push leaves long before)."""
+    """Orders whose hand-over time is kept (oldest dropped first: a push leaves long before;
+    ``unpushed`` counts those dropped before any push of theirs left, so a hold missing
+    from ``hold`` shows)."""
 
     def __init__(self) -> None:
-        self.hold = Histogram()
-        self.round_trip = Histogram()
-        self.queue = Histogram()
-        self.check = Histogram()
+        self.hold = Histogram(PUSH_EDGES_US)
+        self.round_trip = Histogram(PUSH_EDGES_US)
+        self.queue = Histogram(PUSH_EDGES_US)
+        self.check = Histogram(PUSH_EDGES_US)
         self.known = 0
         """Pushes of copies all held here: answered without the queue or a check."""
-        self._since: OrderedDict[int, tuple[object, float]] = OrderedDict()
+        self.failed = 0
+        self.unpushed = 0
+        self._since: OrderedDict[int, _Handed] = OrderedDict()
+        self._retried: OrderedDict[tuple[str, int], None] = OrderedDict()
+        """(peer URL, id(order)) of orders of failed pushes: their next push is a retry."""
 
     def handed(self, order: object, now: float) -> None:
         """``order`` reached the core at ``now`` (``time.perf_counter``)."""
         since = self._since
-        if len(since) >= self.ORDERS:
-            since.popitem(last=False)
-        since[id(order)] = (order, now)
+        if len(since) >= self.ORDERS and not since.popitem(last=False)[1].pushed:
+            self.unpushed += 1
+        since[id(order)] = _Handed(order, now)
 
-    def pushed(self, first: object, now: float) -> None:
-        """A push leaves whose oldest order is ``first`` (held by identity: never another)."""
-        hit = self._since.get(id(first))
-        if hit is not None and hit[0] is first:
-            self.hold.add((now - hit[1]) * 1e6)
+    def pushed(self, url: str, orders: list[object], now: float) -> None:
+        """A push of ``orders`` (oldest first, held by identity) leaves for ``url``."""
+        since = self._since
+        for o in orders:
+            hit = since.get(id(o))
+            if hit is not None and hit.order is o:
+                hit.pushed = True
+        key = (url, id(orders[0]))
+        if key in self._retried:
+            del self._retried[key]  # a retry: its hold was taken when it first left
+            return
+        first = since.get(id(orders[0]))
+        if first is not None and first.order is orders[0]:
+            self.hold.add((now - first.at) * 1e6)
+
+    def failed_push(self, url: str, body: object) -> None:
+        """A push to ``url`` got no answer: its orders are pushed there again later."""
+        self.failed += 1
+        orders = body.get("orders") if isinstance(body, dict) else None
+        for o in orders if isinstance(orders, list) else ():
+            if len(self._retried) >= self.ORDERS:
+                self._retried.popitem(last=False)
+            self._retried[(url, id(o))] = None
 
     def to_json(self) -> dict[str, object]:
         return {"holdUs": self.hold.to_json(), "roundTripUs": self.round_trip.to_json(),
                 "queueUs": self.queue.to_json(), "checkUs": self.check.to_json(),
-                "allKnown": self.known}  # fmt: skip
+                "allKnown": self.known, "failed": self.failed, "unpushed": self.unpushed,
+                "edges": list(PUSH_EDGES_US)}  # fmt: skip
 
 
 class GcPauses:

@@ -11,7 +11,9 @@ source, and stands in for the node and the aiohttp transport around it:
   (reserved in send order). Sizes are the JSON bodies plus the signed HTTP headers.
 - **Intake**: a node checks a peer's orders one batch at a time, in chunks of
   ``intake_chunk`` (as ``Gossip.run_check`` does): ``check_cost`` seconds of the node's CPU
-  per new order, ``known_cost`` per copy it already holds when the chunk starts; a wallet's
+  per new order, ``known_cost`` per copy it already holds when the chunk starts; a batch of
+  copies all held already (its sender not banned) skips that queue and is answered once
+  its ``known_cost`` is spent (``run_check``'s fast path); a wallet's
   order takes ``post_cost`` (its HTTP request) and ``check_cost``. The accepted order's push
   is queued at the end of that turn of the loop (as the node hands a turn's accepted orders
   to gossip), the order counts as delivered then (its websocket event goes out in the same
@@ -404,7 +406,18 @@ class Network:
             src.run(core.answered(call.id, r))
 
     def check(self, node: SimNode, check: Check, answer: ReplyTo | None) -> None:
-        """The node's intake checks peer batches one at a time; the core judges each chunk."""
+        """The node's intake checks peer batches one at a time; the core judges each chunk.
+        A batch of copies all held here (and a sender not banned) is answered at once,
+        ``known_cost`` an order, as ``Gossip.run_check`` does: not queued."""
+        held = node.orders
+        if (
+            check.orders
+            and not node.core.peers.is_banned(check.sender)
+            and all(isinstance(o, dict) and o.get("hash") in held for o in check.orders)
+        ):
+            cost = len(check.orders) * self.links.known_cost
+            args = (node, node.core, check, answer)
+            return self.cpu.submit(node.index, cost, self._known_checked, *args)
         node.checks.append((node.core, check, answer))
         if not node.checking:
             self._next_check(node)
@@ -435,6 +448,24 @@ class Network:
         args = (node, core, check, answer, start + len(chunk), results)
         self.cpu.submit(node.index, cost, self._chunk_checked, chunk, *args)
 
+    def _known_checked(
+        self, node: SimNode, core: GossipCore, check: Check, answer: ReplyTo | None
+    ) -> None:
+        """A batch of held copies checked out of turn: judged and answered."""
+        if core is node.core and node.online:
+            out = node.intake(check.orders, check.sender)
+            node.run(core.judge(check.id, out))
+            self._finish(node, core, check, answer, out)
+
+    def _finish(
+        self, node: SimNode, core: GossipCore, check: Check, answer: ReplyTo | None,
+        results: list[str],
+    ) -> None:  # fmt: skip
+        node.run(core.checked(check.id))
+        if answer is not None:
+            src, src_core, call = answer
+            self._reply(node, src, src_core, call, Reply(200, node.node_id, tally(results)))
+
     def _chunk_checked(
         self,
         chunk: list[object],
@@ -452,8 +483,5 @@ class Network:
         node.run(core.judge(check.id, out))
         if chunk and end < len(check.orders):
             return self._check_chunk(node, core, check, answer, end, results)
-        node.run(core.checked(check.id))
-        if answer is not None:
-            src, src_core, call = answer
-            self._reply(node, src, src_core, call, Reply(200, node.node_id, tally(results)))
+        self._finish(node, core, check, answer, results)
         self._next_check(node)
