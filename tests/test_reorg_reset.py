@@ -18,10 +18,10 @@ async def test_a_reset_refused_once_still_announces_the_reverted_fills(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
+    whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
     async with running_node(node_config(c, tmp_path / "n.db", reorg_depth=2)) as (node, api):
         events = Events(await api.session.ws_connect(api.base + "/v1/ws"))
         try:
-            whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
             assert (await api.post_order(whole))[0] == 201
             await synced(node, c)
             snap = c.rpc.call("evm_snapshot")
