@@ -213,9 +213,12 @@ class StoreReads:
         )
         return int(row[0])
 
-    def orders(self, statuses: Sequence[str] | None = None) -> Iterator[StoredOrder]:
+    def orders(
+        self, statuses: Sequence[str] | None = None, skipped: list[str] | None = None
+    ) -> Iterator[StoredOrder]:
         """All orders in arrival order, optionally only those with the given statuses (a row
-        that cannot be parsed is left out, counted: ``unparseable_rows``)."""
+        that cannot be parsed is left out, counted: ``unparseable_rows``; its hash, as
+        stored, appended to ``skipped``)."""
         sql, args = ORDER_SELECT, []
         if statuses:
             sql += f" WHERE status IN ({','.join('?' * len(statuses))})"
@@ -225,6 +228,8 @@ class StoreReads:
             s = self._parsed(row)
             if s is not None:
                 yield s
+            elif skipped is not None:
+                skipped.append(str(row[0]))
 
     async def orders_after(
         self,
