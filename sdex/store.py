@@ -87,6 +87,7 @@ class Store(StoreReads):
         self.domain = domain
         self.rebuilt = False
         self.unparseable_rows: set[str] = set()
+        self.unparseable_count = 0
         self.unparseable_closed = 0
         """Open rows that could not be parsed, closed at a start (``close_unparseable``)."""
         if self.path != ":memory:":
@@ -136,7 +137,7 @@ class Store(StoreReads):
             "jobs": w.jobs,
             "commits": w.commits,
             "largestGroup": w.largest,
-            "unparseableRows": len(self.unparseable_rows),
+            "unparseableRows": self.unparseable_count,
             "unparseableClosed": self.unparseable_closed,
         }
 
