@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sdex.model import OPEN_STATUSES, OrderStatus
 from sdex.order import Domain, SignedOrder
 from sdex.sqlwriter import StoreError as StoreError
 from sdex.sqlwriter import Writer, log_failure, serialised
@@ -86,6 +87,9 @@ class Store(StoreReads):
         self.domain = domain
         self.rebuilt = False
         self.unparseable_rows: set[str] = set()
+        self.unparseable_count = 0
+        self.unparseable_closed = 0
+        """Open rows that could not be parsed, closed at a start (``close_unparseable``)."""
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -133,7 +137,8 @@ class Store(StoreReads):
             "jobs": w.jobs,
             "commits": w.commits,
             "largestGroup": w.largest,
-            "unparseableRows": len(self.unparseable_rows),
+            "unparseableRows": self.unparseable_count,
+            "unparseableClosed": self.unparseable_closed,
         }
 
     # -- orders --------------------------------------------------------------------------
@@ -182,6 +187,19 @@ class Store(StoreReads):
             fut.result()
         else:
             fut.add_done_callback(log_failure)
+
+    def close_unparseable(self, hashes: Sequence[str]) -> None:
+        """Close open rows that cannot be parsed (status removed, reason "unparseable"): no
+        longer open, they are known as stored closed orders (not accepted again)."""
+        if not hashes:
+            return
+        now, marks = time.time(), ",".join("?" * len(OPEN_STATUSES))
+        sql = (
+            "UPDATE orders SET status=?, reason='unparseable', updated_at=?"
+            f" WHERE hash=? AND status IN ({marks})"
+        )
+        rows = [(OrderStatus.REMOVED.value, now, h, *OPEN_STATUSES) for h in hashes]
+        self.unparseable_closed += int(self._call(lambda db: db.executemany(sql, rows).rowcount))
 
     def set_cancel_signature(self, hash_hex: str, signature: bytes) -> None:
         """Keep the maker's soft-cancel signature: the proof shown to peers, also after a

@@ -64,7 +64,8 @@ class StoredFill(FillEvent):
 
 
 MAX_UNPARSEABLE_NAMED = 4096
-"""Unparseable rows counted (by hash: a row read again is not counted again)."""
+"""Unparseable rows remembered by hash (a row read again is not counted nor logged again);
+past these, each is still counted (``unparseable_count``), read again counted again."""
 
 
 class StoreReads:
@@ -78,6 +79,8 @@ class StoreReads:
     """Hashes of the stored order rows that could not be parsed (logged and skipped by the
     walks, lookups and the start's load that read orders back: one bad row cannot stall
     them), at most ``MAX_UNPARSEABLE_NAMED``."""
+    unparseable_count: int
+    """Unparseable rows met (each of ``unparseable_rows`` once; past those, each time)."""
 
     def _open_reader(self) -> None:
         """The read-only connection of ``*_now`` (none for a database in memory)."""
@@ -213,9 +216,12 @@ class StoreReads:
         )
         return int(row[0])
 
-    def orders(self, statuses: Sequence[str] | None = None) -> Iterator[StoredOrder]:
+    def orders(
+        self, statuses: Sequence[str] | None = None, skipped: list[str] | None = None
+    ) -> Iterator[StoredOrder]:
         """All orders in arrival order, optionally only those with the given statuses (a row
-        that cannot be parsed is left out, counted: ``unparseable_rows``)."""
+        that cannot be parsed is left out, counted: ``unparseable_rows``; its hash, as
+        stored, appended to ``skipped``)."""
         sql, args = ORDER_SELECT, []
         if statuses:
             sql += f" WHERE status IN ({','.join('?' * len(statuses))})"
@@ -225,6 +231,8 @@ class StoreReads:
             s = self._parsed(row)
             if s is not None:
                 yield s
+            elif skipped is not None:
+                skipped.append(str(row[0]))
 
     async def orders_after(
         self,
@@ -271,9 +279,11 @@ class StoreReads:
             OrderStatus(s.status)
         except (ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
             bad, h = self.unparseable_rows, str(row[0])
-            if h not in bad and len(bad) < MAX_UNPARSEABLE_NAMED:  # (logged once a row)
-                bad.add(h)
-                log.warning("stored order %s cannot be parsed (skipped): %.200s", h, e)
+            if h not in bad:
+                self.unparseable_count += 1
+                if len(bad) < MAX_UNPARSEABLE_NAMED:  # (logged once a row)
+                    bad.add(h)
+                    log.warning("stored order %.80s cannot be parsed (skipped): %.200s", h, e)
             return None
         return s
 

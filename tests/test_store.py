@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from sdex import storeread
 from sdex.chain.tx import Log
 from sdex.order import ZERO_ADDRESS, Domain, Order, SignedOrder, address_of, random_salt, sign_order
 from sdex.store import ChainIdentity, Store, StoredFill, StoreError
@@ -206,3 +207,25 @@ def test_a_log_the_store_could_not_keep_is_not_one(key: str, value: object) -> N
     raw[key] = value
     with pytest.raises(ValueError):
         Log.from_rpc(raw)  # type: ignore[arg-type]
+
+
+def test_unparseable_rows_are_all_counted_past_the_ones_remembered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``MAX_UNPARSEABLE_NAMED`` remembered hashes, a bad row is still counted (it
+    used to stop at that many); one remembered is counted once however often read."""
+    monkeypatch.setattr(storeread, "MAX_UNPARSEABLE_NAMED", 2)
+    db = tmp_path / "s.db"
+    store = Store(db, IDENTITY, DOMAIN)
+    try:
+        store.add_order(_order(1), 1, "open", "api")
+        for i in range(2, 6):
+            store.add_order(_order(i), i, "open", "api")
+            store._call(
+                lambda c, i=i: c.execute("UPDATE orders SET order_json='{' WHERE seq=?", (i,))
+            )
+        assert len(list(store.orders())) == 1
+        assert store.stats()["unparseableRows"] == 4
+        assert len(store.unparseable_rows) == 2
+    finally:
+        store.close()

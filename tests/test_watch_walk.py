@@ -20,11 +20,11 @@ from tests.test_mirror import synced
 from tests.test_node import ALICE, BOB, E6, E18, ask
 
 
-def bad_row(db_path: Path, c: Chain, seq: int, status: str = "filled") -> str:
-    """An order of ALICE's (closed, unless ``status`` says otherwise) whose stored JSON is
-    not an order (written by another connection, as a damaged or foreign database would
-    hold it)."""
-    h = "0x" + f"{seq:064x}"
+def bad_row(db_path: Path, c: Chain, seq: int, status: str = "filled", h: str | None = None) -> str:
+    """An order of ALICE's (closed, unless ``status`` says otherwise; of hash ``h``, else
+    one made of ``seq``) whose stored JSON is not an order (written by another connection,
+    as a damaged or foreign database would hold it)."""
+    h = h or "0x" + f"{seq:064x}"
     db = sqlite3.connect(db_path, timeout=10, isolation_level=None)
     try:
         now = time.time()
@@ -90,20 +90,33 @@ async def test_an_unparseable_open_row_does_not_stop_the_start(
     chain: Chain, tmp_path: Path
 ) -> None:
     """Before: the start's load of open orders failed on it, and the node never started.
-    A row read again (twice started) is counted once."""
+    Then: it was skipped, but stayed open and unknown: the same order (its hash), sent
+    again (a peer's gossip), was accepted over the bad row. Now the start closes it
+    (removed, "unparseable") and knows it as a stored closed order. A row read again is
+    counted once."""
     c = chain
     cfg = node_config(c, tmp_path / "n.db")
+    again = c.sign(ask(c, ALICE, E18, 3000 * E6, salt=51))
     async with running_node(cfg) as (node, api):
         live = c.sign(ask(c, ALICE, E18, 3000 * E6, salt=50))
         assert (await api.post_order(live))[0] == 201
         seq = node.store.last_seq() + 1
-    bad_row(cfg.db, c, seq, status="open")
-    for _ in range(2):
+    bad_row(cfg.db, c, seq, status="open", h=again.hash_hex)
+    for start in range(2):
         async with running_node(cfg) as (node, api):
             assert await api.status(live) == "open"
-            list(node.store.orders(["open"]))  # read again: not counted again
+            assert node.registry.held(again.hash)
+            assert (await api.post_order(again))[0] != 201  # known: not accepted again
+            list(node.store.orders())  # read again: not counted again
             health = (await api.get("/health"))[1]
             assert health["store"]["unparseableRows"] == 1, health["store"]
+            assert health["store"]["unparseableClosed"] == (1 - start), health["store"]
+    db = sqlite3.connect(cfg.db)
+    try:
+        row = db.execute("SELECT status, reason FROM orders WHERE hash=?", (again.hash_hex,))
+        assert row.fetchone() == ("removed", "unparseable")
+    finally:
+        db.close()
 
 
 async def test_a_walk_that_fails_part_way_resumes_where_it_stopped(

@@ -135,7 +135,6 @@ class Mirror:
         self.funds: dict[Account, tuple[int, int]] = {}
         self.blocks: deque[Block] = deque()
         self._fill_topic = exchange.abi.events["OrderFilled"].topic
-        self._fill_topic = exchange.abi.events["OrderFilled"].topic
         self._cancel_topic = exchange.abi.events["OrderCancelled"].topic
         self._upto_topic = exchange.abi.events["OrdersCancelledUpTo"].topic
         self.dirty_orders: set[bytes] = set()

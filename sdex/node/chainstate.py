@@ -13,6 +13,7 @@ from sdex.ingest import Accepted, Rejection, judge, removal_of
 from sdex.ingest.verify import Eip1271Batcher, ecdsa_ok
 from sdex.matching.match import TimeInForce
 from sdex.model import CHAIN_CLOSED, OPEN_STATUSES, OrderStatus, closed_status
+from sdex.node.held import hash_of
 from sdex.node.intake import NodeIntake
 from sdex.node.registry import Record
 from sdex.node.views import _stored_fills
@@ -311,9 +312,14 @@ class NodeChainState(NodeIntake):
         """Put the stored open orders back in the book, as the chain sees them now. The
         closed ones stay on disk: only their hashes pass, into the registry's filter."""
         self._seq = max(self._seq, self.store.last_seq())
+        unparseable: list[str] = []
+        rows = list(self.store.orders(OPEN_STATUSES, skipped=unparseable))
+        # an open row that cannot be parsed is closed: known as stored (the filter below),
+        # so that a peer's gossip of it is not accepted again over the row
+        self.store.close_unparseable([h for h in unparseable if hash_of(h) is not None])
         closed = self.store.count_except(OPEN_STATUSES)
         self.registry.forget_stored(closed, self.store.hashes_except(OPEN_STATUSES))
-        for s in self.store.orders(OPEN_STATUSES):
+        for s in rows:
             self.registry.hold(Record.of_stored(s), OrderStatus(s.status))
         stored = list(self.registry.open_records())
         if not stored:

@@ -40,6 +40,8 @@ class BlockChanges:
     """How far the node's walk of stored closed orders went (``""``: every maker's, after a
     reset; else one maker's, after its cancel-up-to): the arrival sequence judged up to, -1
     once through. Changes applied again (a failure later on) resume the walk there."""
+    applied: bool = False
+    """Some block of these changes was applied to the mirror (``Watcher._took``)."""
     kept: bool = False
     """Kept (``Watcher._keep``) for the next poll already: not kept twice."""
     stored: list[Awaitable[object]] = field(default_factory=list)
@@ -66,6 +68,7 @@ class BlockChanges:
         self.rejudge |= later.rejudge
         self.reorg_depth = max(self.reorg_depth, later.reorg_depth)
         self.reset = self.reset or later.reset
+        self.applied = self.applied or later.applied
         if later.reset or later.fork >= 0:  # the walks start over on what the chain now says
             self.walked.clear()
         for maker in later.makers_cancelled_up_to:

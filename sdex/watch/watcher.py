@@ -255,9 +255,9 @@ class Watcher:
         except Reorg:
             try:
                 await self._reorg(latest, changes)
-            except BaseException:
-                if changes.fork >= 0 or changes.reset:  # undone: what was undone must stay
-                    self._keep(changes)  # known (and the old branch's fills dropped)
+            except BaseException:  # applied or undone: what the mirror did must stay known
+                if changes.applied or changes.fork >= 0 or changes.reset:
+                    self._keep(changes)  # (and the old branch's fills dropped)
                 raise
         head = m.head
         if head is None:
@@ -317,6 +317,9 @@ class Watcher:
         changes.reverted = self.store.remove_fills_above(fork)
         depth = self.checkpoint - fork
         changes.reorg_depth, changes.fork = depth, fork
+        # fills this poll read above the fork (an earlier range) are gone with their blocks
+        changes.rejudge |= {f.order_hash for f in changes.fills if f.block_number > fork}
+        changes.fills = [f for f in changes.fills if f.block_number <= fork]
         undone = m.undo_to(fork)
         self.checkpoint = fork
         changes.rejudge |= undone.orders
@@ -382,6 +385,7 @@ class Watcher:
         end = m.head.number if m.head is not None else start - 1
         if end < start:
             return False
+        changes.applied = True
         self.blocks_processed += end - start + 1
         self.checkpoint = end
         return True
@@ -424,6 +428,7 @@ class Watcher:
         changes.reverted = self.store.reset_chain(self.identity)  # announced as reverted
         self.saved = self.start_block - 1
         changes.reset = True
+        changes.fills.clear()  # the old chain's fills (an earlier range of this poll) too
         self.mirror.clear()
         self.checkpoint = self.start_block - 1
         self.resets += 1
