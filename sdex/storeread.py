@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from sdex.model import FillEvent, OrderStatus, fill_json
 from sdex.order import Domain, SignedOrder
 from sdex.sqlwriter import Writer
-from sdex.storeschema import ORDER_SELECT
+from sdex.storeschema import ORDER_SELECT, UNUSABLE
 
 log = logging.getLogger("sdex.store")
 T = TypeVar("T")
@@ -122,13 +122,15 @@ class StoreReads:
         return self._parsed(row) if row else None
 
     def holds_now(self, hash_hex: str) -> bool:
-        """Whether the order's row is committed (a point lookup, without the writer)."""
-        sql, key = "SELECT 1 FROM orders WHERE hash=?", (hash_hex.lower(),)
+        """Whether the order's row is committed (a point lookup, without the writer); an
+        unusable row (``UNUSABLE``) holds no order."""
+        sql, key = f"SELECT 1 FROM orders WHERE hash=? AND NOT ({UNUSABLE})", (hash_hex.lower(),)
         return bool(self._now(lambda db: db.execute(sql, key).fetchone() is not None))
 
     async def holds_order(self, hash_hex: str) -> bool:
-        """Whether the order's row is committed (every write queued before this is, first)."""
-        sql, key = "SELECT 1 FROM orders WHERE hash=?", (hash_hex.lower(),)
+        """Whether the order's row is committed (every write queued before this is, first);
+        an unusable row holds no order."""
+        sql, key = f"SELECT 1 FROM orders WHERE hash=? AND NOT ({UNUSABLE})", (hash_hex.lower(),)
         return await self._call_async(lambda db: db.execute(sql, key).fetchone() is not None)
 
     async def committed_rows(self, hashes: Sequence[str]) -> dict[str, OrderRow]:

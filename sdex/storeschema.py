@@ -76,7 +76,18 @@ ORDER_SELECT = (
     " FROM orders"
 )
 
+UNUSABLE = "status='removed' AND reason='unparseable'"
+"""A row whose order could not be parsed, closed at a start: not an order this node holds;
+the same order (its hash), signed and sent again, takes its place (``INSERT_ORDER``)."""
+
 INSERT_ORDER = (
     "INSERT OR IGNORE INTO orders (hash, seq, maker, maker_token, taker_token, order_json,"
     " status, source, tif, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+    " ON CONFLICT(hash) DO UPDATE SET seq=excluded.seq, maker=excluded.maker,"
+    " maker_token=excluded.maker_token, taker_token=excluded.taker_token,"
+    " order_json=excluded.order_json, status=excluded.status, filled='0', reason='',"
+    " source=excluded.source, tif=excluded.tif, cancel_sig='',"
+    " created_at=excluded.created_at, updated_at=excluded.updated_at"
+    " WHERE orders.status='removed' AND orders.reason='unparseable'"
 )
+"""An order's row; one already there is kept as it is (stored once), unless unusable."""

@@ -1,20 +1,29 @@
-"""``read_funds`` against the real chain: a revert or an empty answer is 0, any other
-error raises (a 0 would be stored as exact and park the owner's orders)."""
+"""``read_funds`` against the real chain: a call the EVM ran and failed (a revert, an
+invalid opcode, out of gas) or an empty answer is 0; any other error of one call leaves
+that account unread (a 0 would be stored as exact and park the owner's orders), and the
+watcher reads it again with its next polls (0 only after ``FUNDS_TRIES``)."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import Chain
 
 from sdex.chain.arpc import AsyncRpc
-from sdex.errors import RpcError
-from sdex.watch import read_funds
+from sdex.errors import ContractRevert, RpcError
+from sdex.watch import FundsRead, read_funds
+from sdex.watch.changes import BlockChanges
+from sdex.watch.funds import BATCH_CALLS, _value
+from sdex.watch.watcher import FUNDS_TRIES
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node
+from tests.test_mirror import synced
 
 
-def _read(chain: Chain, accounts: list[tuple[str, str]], block: str = "latest") -> object:
-    async def go() -> object:
+def _read(chain: Chain, accounts: list[tuple[str, str]], block: str = "latest") -> FundsRead:
+    async def go() -> FundsRead:
         rpc = AsyncRpc(chain.rpc.url)
         try:
             return await read_funds(rpc, chain.exchange.address, accounts, block=block)
@@ -29,19 +38,121 @@ def test_read_funds_reads_balances_and_counts_a_revert_or_no_code_as_zero(chain:
     balance = chain.weth.balance_of(owner)
     assert balance > 0
     no_code = "0x" + "11" * 20
-    funds = _read(
+    read = _read(
         chain, [(owner, chain.weth.address), (owner, chain.exchange.address), (owner, no_code)]
     )
-    assert isinstance(funds, dict)
-    assert funds[(owner, chain.weth.address)][0] == balance
-    assert funds[(owner, chain.exchange.address)] == (0, 0)  # reverts: no balanceOf there
-    assert funds[(owner, no_code)] == (0, 0)
+    assert read.failed == {}
+    assert read.funds[(owner, chain.weth.address)][0] == balance
+    assert read.funds[(owner, chain.exchange.address)] == (0, 0)  # reverts: no balanceOf there
+    assert read.funds[(owner, no_code)] == (0, 0)
 
 
-def test_read_funds_raises_on_an_error_that_is_not_a_revert(chain: Chain) -> None:
+def test_read_funds_leaves_unread_an_account_whose_call_the_node_cannot_answer(
+    chain: Chain,
+) -> None:
     """A block the node cannot answer for (as a pruned node's "missing trie node"): the
-    read fails, so the poll is retried; no (0, 0) is returned to be stored as exact."""
+    account is in ``failed``, not read as (0, 0) to be stored as exact."""
     owner = chain.address(0)
     head = int(chain.rpc.call("eth_blockNumber"), 16)
-    with pytest.raises(RpcError):
-        _read(chain, [(owner, chain.weth.address)], block=hex(head + 1000))
+    read = _read(chain, [(owner, chain.weth.address)], block=hex(head + 1000))
+    assert read.funds == {} and list(read.failed) == [(owner, chain.weth.address)]
+
+
+def test_read_funds_sends_batches_a_node_accepts(chain: Chain) -> None:
+    """Many accounts (a long catch-up): batches of at most ``BATCH_CALLS`` calls (geth
+    refuses a batch of more than 1,000 by default), every account read."""
+    owners = [f"0x{i:040x}" for i in range(1, 301)]
+    sizes: list[int] = []
+
+    async def go() -> FundsRead:
+        rpc = AsyncRpc(chain.rpc.url)
+        batch = rpc.batch
+
+        async def counted(calls: list[tuple[str, list[Any]]]) -> list[Any]:
+            sizes.append(len(calls))
+            return await batch(calls)
+
+        rpc.batch = counted  # type: ignore[method-assign]
+        try:
+            accounts = [(o, chain.weth.address) for o in owners]
+            return await read_funds(rpc, chain.exchange.address, accounts)
+        finally:
+            await rpc.close()
+
+    read = asyncio.run(go())
+    assert read.failed == {} and len(read.funds) == 300
+    assert sum(sizes) == 600 and max(sizes) <= BATCH_CALLS and len(sizes) == 3
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        (ContractRevert(b""), 0),
+        (RpcError(3, "execution reverted", "0x"), 0),
+        (RpcError(-32015, "VM execution error.", "revert"), 0),  # Nethermind
+        (RpcError(-32000, "invalid opcode: INVALID"), 0),  # a legacy token's throw
+        (RpcError(-32000, "out of gas"), 0),
+        ("0x", 0),  # no code at the address
+        ("0x" + "00" * 31 + "07", 7),
+    ],
+)
+def test_a_failed_execution_or_an_empty_answer_counts_as_zero(raw: Any, value: int) -> None:
+    assert _value(raw) == value
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        RpcError(-32000, "missing trie node 1234abcd (path ) state is not available"),
+        RpcError(-32000, "header not found"),
+        RpcError(-32005, "rate limit exceeded"),
+        RpcError(0, "no answer to this call in the batch"),
+        ValueError("a malformed entry"),
+        "0x12",
+        None,
+    ],
+)
+def test_any_other_answer_is_not_a_zero(raw: Any) -> None:
+    with pytest.raises((RpcError, ValueError)):
+        _value(raw)
+
+
+async def test_an_account_the_node_cannot_read_keeps_its_funds_until_it_reads_or_gives_up(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The watcher with one account's calls failing (injected into the real node's answers):
+    its funds are left as they were and read again by the next polls; the others are read;
+    after ``FUNDS_TRIES`` failed polls it counts as 0 (as a token whose calls always fail)."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, _):
+        w, m = node.watcher, node.mirror
+        weth = c.weth.address.lower()
+        good, bad = (c.address(1).lower(), weth), (c.address(2).lower(), weth)
+        await synced(node, c)
+        m.set_funds(bad, 5, 5)
+        real = w.rpc.batch
+        failing = {"on": True}
+
+        async def batch(calls: list[tuple[str, list[Any]]]) -> list[Any]:
+            out = await real(calls)
+            for i, (_, params) in enumerate(calls):
+                if failing["on"] and bad[0][2:].lower() in params[0]["data"]:
+                    out[i] = RpcError(-32000, "missing trie node (injected)")
+            return out
+
+        w.rpc.batch = batch
+        changes = BlockChanges(head=0, head_hash="", timestamp=0, reread={good, bad})
+        await w._refresh_funds(changes)
+        assert m.funds[good][0] == c.weth.balance_of(good[0])
+        assert m.funds[bad] == (5, 5)  # left as it was, not 0
+        for _ in range(FUNDS_TRIES - 2):  # read again by the next polls (nothing new)
+            await w._refresh_funds(BlockChanges(head=0, head_hash="", timestamp=0))
+        assert m.funds[bad] == (5, 5)
+        failing["on"] = False
+        await w._refresh_funds(BlockChanges(head=0, head_hash="", timestamp=0))
+        assert m.funds[bad] == (c.weth.balance_of(bad[0]), c.weth.allowance(bad[0], m.address))
+        failing["on"] = True
+        m.set_funds(bad, 5, 5)
+        for _ in range(FUNDS_TRIES):
+            await w._refresh_funds(BlockChanges(head=0, head_hash="", timestamp=0, reread={bad}))
+        assert m.funds[bad] == (0, 0)  # never readable: given up

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sdex.watch.changes import BlockChanges, ChainReset
-from sdex.watch.funds import read_funds
+from sdex.watch.funds import FundsRead, read_funds
 from sdex.watch.watcher import Watcher
 
-__all__ = ["BlockChanges", "ChainReset", "Watcher", "read_funds"]
+__all__ = ["BlockChanges", "ChainReset", "FundsRead", "Watcher", "read_funds"]

@@ -1,13 +1,34 @@
-"""Balances and allowances of (owner, token) accounts, read in one JSON-RPC batch."""
+"""Balances and allowances of (owner, token) accounts, read in JSON-RPC batches."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from sdex.chain import load_abi
 from sdex.chain.arpc import AsyncRpc
-from sdex.errors import ContractRevert, RpcError
+from sdex.errors import ChainError, ContractRevert, RpcError
 from sdex.mirror import Account
+
+BATCH_CALLS = 200
+"""Calls per JSON-RPC batch (two an account): well under the 1,000 a batch geth allows by
+default, so a long catch-up's many accounts are not refused as one too-large batch."""
+
+EXECUTION_CODES = frozenset({3, -32015})
+"""JSON-RPC error codes of a call the EVM ran and failed (geth's 3, Nethermind's -32015)."""
+
+EXECUTION_WORDS = ("revert", "invalid opcode", "out of gas", "execution error")
+"""Words of an error message for the same: the token's code failed, as a transfer would."""
+
+
+@dataclass
+class FundsRead:
+    """What a read of many accounts found: ``funds`` per account read, and ``failed``
+    (account -> why) for those whose calls failed for another reason than the token's code
+    (a state the node does not have, a call left unanswered): not known, not 0."""
+
+    funds: dict[Account, tuple[int, int]] = field(default_factory=dict)
+    failed: dict[Account, str] = field(default_factory=dict)
 
 
 async def read_funds(
@@ -16,32 +37,43 @@ async def read_funds(
     accounts: list[Account],
     token_abi: Any = None,
     block: str = "latest",
-) -> dict[Account, tuple[int, int]]:
-    """(balanceOf, allowance to ``spender``) per (owner, token) at ``block``, in one
-    JSON-RPC batch. A token call that reverts or answers nothing (no code there) counts
-    as 0 (the owner cannot pay); any other error (a pruned node's "missing trie node", a
-    refusal, a malformed answer) raises: a 0 would be stored as exact and park the owner's
-    orders until another transfer touched the account."""
+) -> FundsRead:
+    """(balanceOf, allowance to ``spender``) per (owner, token) at ``block``, in batches of
+    ``BATCH_CALLS``. A token call that the EVM ran and failed (a revert, an invalid opcode,
+    out of gas) or that answers nothing (no code there) counts as 0: the owner cannot pay,
+    a transfer would fail the same way. Any other error of one call (a pruned node's
+    "missing trie node", a call left unanswered, a malformed answer) puts that account in
+    ``failed``, not 0 (a 0 would be stored as exact and park the owner's orders); a batch
+    that fails as a whole raises."""
     abi = token_abi or load_abi("TestToken")
     bal, allow = abi.fn("balanceOf"), abi.fn("allowance")
     calls: list[tuple[str, list[Any]]] = []
     for owner, token in accounts:
         for data in (bal.encode(owner), allow.encode(owner, spender)):
             calls.append(("eth_call", [{"to": token, "data": "0x" + data.hex()}, block]))
-    results = await rpc.batch(calls)
-    out: dict[Account, tuple[int, int]] = {}
+    results: list[Any] = []
+    for start in range(0, len(calls), BATCH_CALLS):
+        results.extend(await rpc.batch(calls[start : start + BATCH_CALLS]))
+    read = FundsRead()
     for i, account in enumerate(accounts):
-        values = [_value(raw) for raw in results[2 * i : 2 * i + 2]]
-        out[account] = (values[0], values[1])
-    return out
+        try:
+            values = [_value(raw) for raw in results[2 * i : 2 * i + 2]]
+        except ChainError as e:
+            read.failed[account] = str(e)[:200]
+            continue
+        read.funds[account] = (values[0], values[1])
+    return read
 
 
 def _value(raw: Any) -> int:
-    """A uint256 from an ``eth_call``'s answer in a batch; 0 for a revert or an empty one."""
-    if isinstance(raw, ContractRevert):
+    """A uint256 from an ``eth_call``'s answer in a batch; 0 for a failed execution or an
+    empty answer; raises ``ChainError`` for anything else."""
+    if isinstance(raw, ContractRevert) or _execution_failed(raw):
         return 0
-    if isinstance(raw, Exception):
+    if isinstance(raw, ChainError):
         raise raw
+    if isinstance(raw, Exception):
+        raise RpcError(0, f"{type(raw).__name__}: {raw}", None)
     if not isinstance(raw, str) or not raw.startswith("0x"):
         raise RpcError(0, f"an eth_call answered {type(raw).__name__}, not hex data", None)
     if len(raw) < 66:
@@ -52,3 +84,13 @@ def _value(raw: Any) -> int:
         return int(raw[2:66], 16)
     except ValueError:
         raise RpcError(0, "an eth_call answered data that is not hex", None) from None
+
+
+def _execution_failed(raw: Any) -> bool:
+    """Is ``raw`` the error of a call the EVM ran and failed (not of the node or the link)?"""
+    if not isinstance(raw, RpcError):
+        return False
+    if raw.code in EXECUTION_CODES:
+        return True
+    text = (raw.message + " " + (raw.data if isinstance(raw.data, str) else "")).lower()
+    return any(w in text for w in EXECUTION_WORDS)

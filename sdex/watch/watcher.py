@@ -63,6 +63,9 @@ RECEIPT_WAIT = 0.05
 MAX_UNAPPLIED_FILLS = 100_000
 """Fills the node failed to apply (or store) held at most: past that the watcher reads no
 further block until they are applied (memory bounded; nothing dropped)."""
+FUNDS_TRIES = 5
+"""Polls an account's funds may fail to be read (the node answered that call with an
+error that is not the token's code failing) before they count as 0."""
 
 
 class Watcher:
@@ -106,6 +109,9 @@ class Watcher:
         self.caught_up = asyncio.Event()
         self.failures = 0  # polls that failed (chain unreachable, or the node could not apply)
         self._unapplied: BlockChanges | None = None
+        self._unsure: dict[Account, int] = {}
+        """Accounts whose funds a poll could not read (one call failed, not the token's
+        code): read again with the next polls, counted; 0 after ``FUNDS_TRIES``."""
         """Changes the mirror holds but the node failed to apply: applied again first."""
         self.applied: Header | None = None
         """The last block whose changes the node has applied and the store has saved."""
@@ -452,14 +458,23 @@ class Watcher:
     async def _refresh_funds(self, changes: BlockChanges) -> None:
         """Re-read balance and allowance of every touched account someone needs, at the
         mirror's head block (so that amounts later blocks move apply on top of it)."""
-        accounts = sorted(changes.reread)
+        accounts = sorted(changes.reread | self._unsure.keys())
         head = self.mirror.head
         if accounts and head is not None:
-            funds = await read_funds(
+            read = await read_funds(
                 self.rpc, self.mirror.address, accounts, self._token_abi, block=hex(head.number)
             )
-            for account, (balance, allowance) in funds.items():
+            for account, (balance, allowance) in read.funds.items():
                 self.mirror.set_funds(account, balance, allowance)
+                self._unsure.pop(account, None)
+            for account, why in read.failed.items():  # left as they were, read again later
+                tries = self._unsure.get(account, 0) + 1
+                log.warning("funds of %s not read (%d of %d): %s", account, tries, FUNDS_TRIES, why)
+                if tries < FUNDS_TRIES:
+                    self._unsure[account] = tries
+                else:  # never readable: as a token whose calls fail (its transfers would)
+                    self._unsure.pop(account, None)
+                    self.mirror.set_funds(account, 0, 0)
 
 
 def _describe(e: BaseException) -> str:
