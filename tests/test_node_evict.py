@@ -14,11 +14,11 @@ import pytest
 from sdex.book import RemovalReason
 from sdex.chain import OrderState as ChainState
 from sdex.chain import OrderStatus as ChainStatus
+from sdex.hashfilter import HashFilter
 from sdex.ingest import Accepted
 from sdex.model import OrderStatus
 from sdex.node.chainstate import POLICY_REASONS
 from sdex.node.core import Node, Record
-from sdex.node.evicted import HashFilter
 from sdex.node.held import AlreadyHeld
 from sdex.order import SignedOrder, sign_hash
 from sdex.store import ChainIdentity, Store

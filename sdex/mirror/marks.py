@@ -13,6 +13,7 @@ The watcher rebuilds the filter twice as large from the store once past its capa
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 from sdex.hashfilter import CAPACITY, HashFilter
@@ -35,7 +36,7 @@ class OrderMarks:
         """Undo records of each hash in the kept blocks (such a hash stays resident)."""
         self.idle: set[bytes] = set()
         """Resident hashes out of the window: evicted once saved."""
-        self.cache: dict[bytes, tuple[int, bool]] = {}
+        self.cache: OrderedDict[bytes, tuple[int, bool]] = OrderedDict()
         """Rows read back from the store (not resident: a change makes them resident)."""
         self.evicted = HashFilter(capacity)
         """Hashes evicted with a non-zero row (a zero row is the default answer anyway)."""
@@ -58,8 +59,8 @@ class OrderMarks:
         row = self.lookup(h)
         if row is None:  # a false "maybe" (possibly ground for): not kept
             return 0, False
-        if len(self.cache) >= MAX_CACHED:
-            del self.cache[next(iter(self.cache))]
+        if len(self.cache) >= MAX_CACHED:  # (O(1): a plain dict's first key is a scan)
+            self.cache.popitem(last=False)
         self.cache[h] = row
         return row
 

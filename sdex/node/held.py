@@ -5,7 +5,7 @@ Memory stays bounded: a closed order's record is evicted (``evict``) once its ro
 committed and it has been closed for ``grace`` seconds, unless the book still holds it
 (fills of it in flight). What is evicted is read from the store when asked for (``held``,
 ``stored``, ``json_of``; ``OrderRegistry.load`` takes one back), and its hash is kept in a
-fixed-size filter (``sdex.node.evicted``) so that almost every new order is known to be new
+fixed-size filter (``sdex.hashfilter``) so that almost every new order is known to be new
 without a store lookup.
 """
 
@@ -16,10 +16,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from sdex.book import BookOrderState, OrderBook
+from sdex.hashfilter import HashFilter, capacity_for
 from sdex.matching.match import TimeInForce
 from sdex.model import OPEN_STATUSES, OrderStatus
 from sdex.node.events import Event, EventHub, encode_json
-from sdex.node.evicted import HashFilter, capacity_for
 from sdex.order import SignedOrder
 from sdex.store import Store, StoredOrder
 
