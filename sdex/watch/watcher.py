@@ -37,7 +37,7 @@ import aiohttp
 
 from sdex.chain import load_abi
 from sdex.chain.arpc import AsyncRpc
-from sdex.errors import ChainError
+from sdex.errors import ChainError, RpcError
 from sdex.hashfilter import HashFilter, capacity_for
 from sdex.mirror import Account, Effects, Header, Mirror
 from sdex.store import ChainIdentity, Store, StoreError
@@ -397,7 +397,11 @@ class Watcher:
         return True
 
     async def _fork_point(self, latest: Header) -> int | None:
-        """The highest kept block the chain still has (same hash); None when none is."""
+        """The highest kept block the chain still has (same hash); None only when the chain
+        proved every kept one gone (another hash at each number, or all above its head): a
+        reset. A header the chain did not answer, above the highest match, raises (the
+        reorg is looked at again with the next poll): a reset deletes the old chain's fills
+        and re-judges every order, never to be done for an outage."""
         kept = [b.header for b in self.mirror.blocks if b.header.number <= latest.number]
         if not kept:
             return None
@@ -405,11 +409,17 @@ class Watcher:
             [("eth_getBlockByNumber", [hex(h.number), False]) for h in kept]
         )
         for h, r in zip(reversed(kept), reversed(results), strict=True):
-            if isinstance(r, Exception) or r is None:
-                continue
-            with contextlib.suppress(ValueError):
-                if Header.from_rpc(r).hash == h.hash:
-                    return h.number
+            if isinstance(r, ChainError):
+                raise r
+            if isinstance(r, Exception):
+                raise RpcError(0, f"block {h.number} not read: {_describe(r)}") from r
+            if r is None:  # below the head the chain just reported: it moved meanwhile
+                raise Inconsistent(f"the chain has no block {h.number} now: moving")
+            got = Header.from_rpc(r)  # (ValueError: an answer that is no block, retried)
+            if got.number != h.number:
+                raise ValueError(f"block {got.number} answered for block {h.number}")
+            if got.hash == h.hash:
+                return h.number
         return None
 
     async def _reset(self, changes: BlockChanges) -> None:
