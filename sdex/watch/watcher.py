@@ -446,6 +446,7 @@ class Watcher:
         changes.reset = True
         changes.fills.clear()  # the old chain's fills (an earlier range of this poll) too
         self.mirror.clear()
+        self._unsure.clear()  # (the old chain's accounts: its failures count for nothing)
         self.checkpoint = self.start_block - 1
         self.resets += 1
         latest = Header.from_rpc(await self.rpc.call("eth_getBlockByNumber", "latest", False))
@@ -467,7 +468,11 @@ class Watcher:
 
     async def _refresh_funds(self, changes: BlockChanges) -> None:
         """Re-read balance and allowance of every touched account someone needs, at the
-        mirror's head block (so that amounts later blocks move apply on top of it)."""
+        mirror's head block (so that amounts later blocks move apply on top of it). An
+        account left unread by earlier polls is read again only while still wanted (an
+        open order of its maker and token, or its funds in the mirror)."""
+        for account in [a for a in self._unsure if not self.wanted(a)]:
+            del self._unsure[account]
         accounts = sorted(changes.reread | self._unsure.keys())
         head = self.mirror.head
         if accounts and head is not None:
