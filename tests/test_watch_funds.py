@@ -1,7 +1,8 @@
 """``read_funds`` against the real chain: a call the EVM ran and failed (a revert, an
-invalid opcode, out of gas) or an empty answer is 0; any other error of one call leaves
-that account unread (a 0 would be stored as exact and park the owner's orders), and the
-watcher reads it again with its next polls (0 only after ``FUNDS_TRIES``)."""
+invalid opcode, out of gas) is 0, and so is an empty answer from an address without code;
+any other error of one call (an empty answer from a token with code among them) leaves that
+account unread (a 0 would be stored as exact and park the owner's orders), and the watcher
+reads it again with its next polls (0 only after ``FUNDS_TRIES``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from sdex.chain.arpc import AsyncRpc
+from sdex.chain.exchange import decode_order_states
 from sdex.errors import ContractRevert, RpcError
 from sdex.watch import FundsRead, read_funds
 from sdex.watch.changes import BlockChanges
@@ -20,6 +22,7 @@ from sdex.watch.watcher import FUNDS_TRIES
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node
 from tests.test_mirror import synced
+from tests.test_node import ALICE, E6, E18, ask
 
 
 def _read(chain: Chain, accounts: list[tuple[str, str]], block: str = "latest") -> FundsRead:
@@ -92,12 +95,52 @@ def test_read_funds_sends_batches_a_node_accepts(chain: Chain) -> None:
         (RpcError(-32015, "VM execution error.", "revert"), 0),  # Nethermind
         (RpcError(-32000, "invalid opcode: INVALID"), 0),  # a legacy token's throw
         (RpcError(-32000, "out of gas"), 0),
-        ("0x", 0),  # no code at the address
         ("0x" + "00" * 31 + "07", 7),
+        ("0x", None),  # no code at the address, or the node failed: its code decides
     ],
 )
-def test_a_failed_execution_or_an_empty_answer_counts_as_zero(raw: Any, value: int) -> None:
+def test_a_failed_execution_counts_as_zero(raw: Any, value: int | None) -> None:
     assert _value(raw) == value
+
+
+@pytest.mark.parametrize("code_fails", [False, True])
+def test_an_empty_answer_is_a_zero_only_from_an_address_without_code(
+    chain: Chain, code_fails: bool
+) -> None:
+    """``0x`` from a token with code (as Hardhat answers for a state it does not have,
+    injected into the real node's answers) is that call's failure, not a 0 that would park
+    the owner's orders; from an address without code (its ``eth_getCode`` read) a 0; and
+    when that code cannot be read, a failure too."""
+    owner = chain.address(0)
+    no_code = "0x" + "11" * 20
+    weth = chain.weth.address.lower()
+
+    async def go() -> FundsRead:
+        rpc = AsyncRpc(chain.rpc.url)
+        real = rpc.batch
+
+        async def batch(calls: list[tuple[str, list[Any]]]) -> list[Any]:
+            out = await real(calls)
+            for i, (method, params) in enumerate(calls):
+                if method == "eth_call" and params[0]["to"].lower() == weth:
+                    out[i] = "0x"
+                elif method == "eth_getCode" and code_fails:
+                    out[i] = RpcError(-32000, "header not found (injected)")
+            return out
+
+        rpc.batch = batch  # type: ignore[method-assign]
+        try:
+            accounts = [(owner, chain.weth.address), (owner, no_code)]
+            return await read_funds(rpc, chain.exchange.address, accounts)
+        finally:
+            await rpc.close()
+
+    read = asyncio.run(go())
+    assert (owner, chain.weth.address) in read.failed
+    if code_fails:
+        assert read.funds == {} and (owner, no_code) in read.failed
+    else:
+        assert read.funds == {(owner, no_code): (0, 0)}
 
 
 @pytest.mark.parametrize(
@@ -156,3 +199,18 @@ async def test_an_account_the_node_cannot_read_keeps_its_funds_until_it_reads_or
         for _ in range(FUNDS_TRIES):
             await w._refresh_funds(BlockChanges(head=0, head_hash="", timestamp=0, reread={bad}))
         assert m.funds[bad] == (0, 0)  # never readable: given up
+
+
+def test_an_order_states_answer_short_of_its_rows_is_an_error_not_zeros(chain: Chain) -> None:
+    """``getOrderStates`` answered in full decodes; answered ``0x`` (a node without that
+    block's state) or cut short (the last word, a maker's allowance, missing), it raises
+    rather than read the missing words as 0 (an unfunded maker)."""
+    c = chain
+    orders = [c.sign(ask(c, ALICE, E18, 3000 * E6))]
+    tx = {"to": c.exchange.address, "data": "0x" + c.exchange.encode_order_states(orders).hex()}
+    data = bytes.fromhex(c.rpc.call("eth_call", tx, "latest")[2:])
+    (state,) = decode_order_states(data)
+    assert state.maker_allowance > 0
+    for short in (b"", data[:-32], data[:-1], data[:64]):
+        with pytest.raises(ValueError):
+            decode_order_states(short)

@@ -393,10 +393,14 @@ def _encode_orders_and_signatures(orders: Sequence[SignedOrder], head_size: int)
 
 
 def decode_order_states(data: bytes) -> list[OrderState]:
-    """The return data of ``getOrderStates``: an array of static 6-word tuples."""
+    """The return data of ``getOrderStates``: an array of static 6-word tuples. Data
+    shorter than its array says (an empty ``0x`` among them) raises ``ValueError``: a
+    missing word is the node's failure, never a 0."""
     start = int.from_bytes(data[0:32], "big")
     n = int.from_bytes(data[start : start + 32], "big")
     base = start + 32
+    if len(data) < 32 or len(data) < base or len(data) < base + 192 * n:
+        raise ValueError(f"getOrderStates answered {len(data)} bytes, short of its rows")
     out = []
     for i in range(n):
         row = data[base + 192 * i : base + 192 * (i + 1)]

@@ -40,34 +40,67 @@ async def read_funds(
 ) -> FundsRead:
     """(balanceOf, allowance to ``spender``) per (owner, token) at ``block``, in batches of
     ``BATCH_CALLS``. A token call that the EVM ran and failed (a revert, an invalid opcode,
-    out of gas) or that answers nothing (no code there) counts as 0: the owner cannot pay,
-    a transfer would fail the same way. Any other error of one call (a pruned node's
-    "missing trie node", a call left unanswered, a malformed answer) puts that account in
-    ``failed``, not 0 (a 0 would be stored as exact and park the owner's orders); a batch
-    that fails as a whole raises."""
+    out of gas) counts as 0: the owner cannot pay, a transfer would fail the same way. An
+    empty answer (``0x``) is 0 only where the token has no code at ``block`` (its
+    ``eth_getCode``, read then): from a token with code it is the node's failure (Hardhat
+    answers ``0x`` for a state it does not have), not a balance. Any other error of one call
+    (a pruned node's "missing trie node", a call left unanswered, a malformed answer) puts
+    that account in ``failed``, not 0 (a 0 would be stored as exact and park the owner's
+    orders); a batch that fails as a whole raises."""
     abi = token_abi or load_abi("TestToken")
     bal, allow = abi.fn("balanceOf"), abi.fn("allowance")
     calls: list[tuple[str, list[Any]]] = []
     for owner, token in accounts:
         for data in (bal.encode(owner), allow.encode(owner, spender)):
             calls.append(("eth_call", [{"to": token, "data": "0x" + data.hex()}, block]))
-    results: list[Any] = []
-    for start in range(0, len(calls), BATCH_CALLS):
-        results.extend(await rpc.batch(calls[start : start + BATCH_CALLS]))
+    results = await _batched(rpc, calls)
     read = FundsRead()
+    empty: dict[Account, list[int | None]] = {}
     for i, account in enumerate(accounts):
         try:
             values = [_value(raw) for raw in results[2 * i : 2 * i + 2]]
         except ChainError as e:
             read.failed[account] = str(e)[:200]
             continue
-        read.funds[account] = (values[0], values[1])
+        if None in values:
+            empty[account] = values
+        else:
+            read.funds[account] = (values[0] or 0, values[1] or 0)
+    if empty:
+        tokens = sorted({token for _, token in empty})
+        codes = await _batched(rpc, [("eth_getCode", [t, block]) for t in tokens])
+        no_code = {t: _no_code(c) for t, c in zip(tokens, codes, strict=True)}
+        for account, values in empty.items():
+            why = no_code[account[1]]
+            if why is None:  # no code: the call answers nothing, a transfer fails
+                read.funds[account] = (values[0] or 0, values[1] or 0)
+            else:
+                read.failed[account] = why
     return read
 
 
-def _value(raw: Any) -> int:
-    """A uint256 from an ``eth_call``'s answer in a batch; 0 for a failed execution or an
-    empty answer; raises ``ChainError`` for anything else."""
+async def _batched(rpc: AsyncRpc, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+    """``calls``' answers, sent in batches of at most ``BATCH_CALLS``."""
+    results: list[Any] = []
+    for start in range(0, len(calls), BATCH_CALLS):
+        results.extend(await rpc.batch(calls[start : start + BATCH_CALLS]))
+    return results
+
+
+def _no_code(raw: Any) -> str | None:
+    """None when ``raw`` (an ``eth_getCode`` answer) says there is no code; else why an
+    empty ``eth_call`` answer from that address is not a 0."""
+    if isinstance(raw, Exception):
+        return f"an empty answer, and its code not read: {type(raw).__name__}: {raw}"[:200]
+    if raw in ("0x", "0x0"):
+        return None
+    return "an empty answer from a token with code (a state the node does not have)"
+
+
+def _value(raw: Any) -> int | None:
+    """A uint256 from an ``eth_call``'s answer in a batch; 0 for a failed execution, None
+    for an empty answer (``0x``: no code there, or a node's failure); raises ``ChainError``
+    for anything else."""
     if isinstance(raw, ContractRevert) or _execution_failed(raw):
         return 0
     if isinstance(raw, ChainError):
@@ -77,8 +110,8 @@ def _value(raw: Any) -> int:
     if not isinstance(raw, str) or not raw.startswith("0x"):
         raise RpcError(0, f"an eth_call answered {type(raw).__name__}, not hex data", None)
     if len(raw) < 66:
-        if raw == "0x":  # no code at the token's address
-            return 0
+        if raw == "0x":  # no code at the token's address, or the node failed: see read_funds
+            return None
         raise RpcError(0, f"an eth_call answered {len(raw)} characters, not a uint256", None)
     try:
         return int(raw[2:66], 16)
