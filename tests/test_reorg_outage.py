@@ -27,7 +27,7 @@ async def test_a_reorg_whose_fork_point_cannot_be_read_is_not_a_reset(
     chain: Chain, tmp_path: Path, fault: str
 ) -> None:
     """``error``: every header answered with a JSON-RPC error (a node behind a load
-    balancer failing); ``none``: answered null (the chain moving); ``garbage``: not a block."""
+    balancer failing); ``none``: answered null (a lagging backend); ``garbage``: not a block."""
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         whole = c.sign(ask(c, ALICE, E18, 3000 * E6))

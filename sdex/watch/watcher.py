@@ -413,8 +413,8 @@ class Watcher:
                 raise r
             if isinstance(r, Exception):
                 raise RpcError(0, f"block {h.number} not read: {_describe(r)}") from r
-            if r is None:  # below the head the chain just reported: it moved meanwhile
-                raise Inconsistent(f"the chain has no block {h.number} now: moving")
+            if r is None:  # below the head it just reported: moving, or a lagging backend
+                raise RpcError(0, f"the chain answered no block {h.number}, below its head")
             got = Header.from_rpc(r)  # (ValueError: an answer that is no block, retried)
             if got.number != h.number:
                 raise ValueError(f"block {got.number} answered for block {h.number}")
