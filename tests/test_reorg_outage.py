@@ -67,3 +67,42 @@ async def test_a_reorg_whose_fork_point_cannot_be_read_is_not_a_reset(
         m = await meta(api, whole)
         assert (m["status"], m["filledMakerAmount"]) == ("open", "0")
         assert (await api.get("/v1/fills"))[1]["total"] == 0
+
+
+async def test_a_restarted_node_whose_head_the_chain_does_not_answer_does_not_reset(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Restarted, the node keeps no header to undo with: its saved head answered null for a
+    few polls (a lagging backend) is no proof of another chain; the node follows on once
+    the chain answers, its fill kept, and resets only for a head the chain proves gone."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    async with running_node(cfg) as (node, api):
+        assert (await api.post_order(whole))[0] == 201
+        c.exchange.fill_order(c.sender(BOB), whole, 3000 * E6)
+        await synced(node, c)
+    async with running_node(cfg) as (node, api):
+        w = node.watcher
+        await wait_for(w.caught_up.is_set, timeout=20)  # (at its saved head: nothing new)
+        assert w.mirror.head is not None and not w.mirror.blocks
+        ours = hex(w.mirror.head.number)
+        real = w.rpc.batch
+        state = {"failing": True, "failed": 0}
+
+        async def batch(calls: list[tuple[str, list[Any]]]) -> list[Any]:
+            out = await real(calls)
+            for i, (method, params) in enumerate(calls):
+                if state["failing"] and method == "eth_getBlockByNumber" and params[0] == ours:
+                    out[i] = None
+                    state["failed"] += 1
+                    state["failing"] = state["failed"] < 4
+            return out
+
+        w.rpc.batch = batch  # type: ignore[method-assign]
+        c.rpc.call("hardhat_mine", hex(2))
+        await wait_for(lambda: not state["failing"], timeout=30)
+        await synced(node, c)
+        assert (w.resets, w.reorgs) == (0, 0)
+        assert await api.status(whole) == "filled"
+        assert (await api.get("/v1/fills"))[1]["total"] == 1

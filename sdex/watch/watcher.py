@@ -402,9 +402,20 @@ class Watcher:
         reset. A header the chain did not answer, above the highest match, raises (the
         reorg is looked at again with the next poll): a reset deletes the old chain's fills
         and re-judges every order, never to be done for an outage."""
-        kept = [b.header for b in self.mirror.blocks if b.header.number <= latest.number]
-        if not kept:
+        m = self.mirror
+        kept = [b.header for b in m.blocks if b.header.number <= latest.number]
+        if not kept and not m.blocks and m.head is not None and m.head.number <= latest.number:
+            # none kept yet (a restart): our head itself must be proven gone
+            if await self._fork_point_of([m.head]) is not None:
+                raise Inconsistent(f"block {m.head.number} is ours after all: read again")
             return None
+        if not kept:  # the chain's head below every kept block: a reset
+            return None
+        return await self._fork_point_of(kept)
+
+    async def _fork_point_of(self, kept: list[Header]) -> int | None:
+        """The highest of ``kept`` the chain still has; None when it has another hash at
+        each; raises when one above the highest match was not read (or not a block)."""
         results = await self.rpc.batch(
             [("eth_getBlockByNumber", [hex(h.number), False]) for h in kept]
         )
