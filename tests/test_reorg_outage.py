@@ -106,3 +106,29 @@ async def test_a_restarted_node_whose_head_the_chain_does_not_answer_does_not_re
         assert (w.resets, w.reorgs) == (0, 0)
         assert await api.status(whole) == "filled"
         assert (await api.get("/v1/fills"))[1]["total"] == 1
+
+
+@pytest.mark.parametrize("longer", [True, False])
+async def test_a_restarted_node_whose_head_the_chain_proves_gone_resets(
+    chain: Chain, tmp_path: Path, longer: bool
+) -> None:
+    """The chain took another branch from below the node's fill while it was down (longer
+    than the old one, or shorter): no header kept to undo with, so a reset, the fill gone."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    async with running_node(cfg) as (node, api):
+        assert (await api.post_order(whole))[0] == 201
+        snap = c.rpc.call("evm_snapshot")
+        c.exchange.fill_order(c.sender(BOB), whole, 3000 * E6)
+        c.rpc.call("hardhat_mine", hex(3))
+        await synced(node, c)
+    revert(c, snap)
+    c.weth.transfer(c.sender(CAROL), c.address(BOB), 1)
+    c.rpc.call("hardhat_mine", hex(6 if longer else 1))
+    async with running_node(cfg) as (node, api):
+        w = node.watcher
+        await wait_for(lambda: w.resets == 1, timeout=30)
+        await synced(node, c)
+        assert await api.status(whole) == "open"
+        assert (await api.get("/v1/fills"))[1]["total"] == 0
