@@ -15,6 +15,7 @@ from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_mirror import meta, revert, synced
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask
+from tests.test_reorg_replay import one_order_node
 
 
 def fork_point_read(calls: list[tuple[str, list[Any]]]) -> bool:
@@ -29,10 +30,7 @@ async def test_a_reorg_whose_fork_point_cannot_be_read_is_not_a_reset(
     """``error``: every header answered with a JSON-RPC error (a node behind a load
     balancer failing); ``none``: answered null (a lagging backend); ``garbage``: not a block."""
     c = chain
-    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_order(whole))[0] == 201
-        await synced(node, c)
+    async with one_order_node(c, tmp_path) as (node, api, whole):
         w = node.watcher
         snap = c.rpc.call("evm_snapshot")
         c.exchange.fill_order(c.sender(BOB), whole, 3000 * E6)

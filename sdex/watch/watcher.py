@@ -37,7 +37,7 @@ import aiohttp
 
 from sdex.chain import load_abi
 from sdex.chain.arpc import AsyncRpc
-from sdex.errors import ChainError, RpcError
+from sdex.errors import ChainError
 from sdex.hashfilter import HashFilter, capacity_for
 from sdex.mirror import Account, Effects, Header, Mirror
 from sdex.store import ChainIdentity, Store, StoreError
@@ -48,6 +48,7 @@ from sdex.watch.blocks import (
     remember,
 )
 from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset
+from sdex.watch.fork import fork_point
 from sdex.watch.funds import read_funds
 from sdex.watch.heads import follow_heads
 from sdex.watch.ranges import read_range
@@ -397,41 +398,8 @@ class Watcher:
         return True
 
     async def _fork_point(self, latest: Header) -> int | None:
-        """The highest kept block the chain still has (same hash); None only when the chain
-        proved every kept one gone (another hash at each number, or all above its head): a
-        reset. A header the chain did not answer, above the highest match, raises (the
-        reorg is looked at again with the next poll): a reset deletes the old chain's fills
-        and re-judges every order, never to be done for an outage."""
-        m = self.mirror
-        kept = [b.header for b in m.blocks if b.header.number <= latest.number]
-        if not kept and not m.blocks and m.head is not None and m.head.number <= latest.number:
-            # none kept yet (a restart): our head itself must be proven gone
-            if await self._fork_point_of([m.head]) is not None:
-                raise Inconsistent(f"block {m.head.number} is ours after all: read again")
-            return None
-        if not kept:  # the chain's head below every kept block: a reset
-            return None
-        return await self._fork_point_of(kept)
-
-    async def _fork_point_of(self, kept: list[Header]) -> int | None:
-        """The highest of ``kept`` the chain still has; None when it has another hash at
-        each; raises when one above the highest match was not read (or not a block)."""
-        results = await self.rpc.batch(
-            [("eth_getBlockByNumber", [hex(h.number), False]) for h in kept]
-        )
-        for h, r in zip(reversed(kept), reversed(results), strict=True):
-            if isinstance(r, ChainError):
-                raise r
-            if isinstance(r, Exception):
-                raise RpcError(0, f"block {h.number} not read: {_describe(r)}") from r
-            if r is None:  # below the head it just reported: moving, or a lagging backend
-                raise RpcError(0, f"the chain answered no block {h.number}, below its head")
-            got = Header.from_rpc(r)  # (ValueError: an answer that is no block, retried)
-            if got.number != h.number:
-                raise ValueError(f"block {got.number} answered for block {h.number}")
-            if got.hash == h.hash:
-                return h.number
-        return None
+        """The fork point, or None for a reset (``sdex.watch.fork.fork_point``)."""
+        return await fork_point(self.rpc, self.mirror, latest)
 
     async def _reset(self, changes: BlockChanges) -> None:
         """Another chain at the same RPC: start the mirror over from the deployment block."""
