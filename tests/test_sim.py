@@ -297,3 +297,29 @@ def test_a_batch_of_held_copies_skips_the_check_queue() -> None:
     assert at["held"] == pytest.approx(1.002)  # behind the new order's CPU time only
     assert at["mixed"] == pytest.approx(2.003)  # queued: the held batch's CPU went first
     assert at["held"] < at["empty"] and at["held"] < at["banned"]
+
+
+def test_what_a_job_schedules_runs_before_the_jobs_waiting() -> None:
+    """As an event loop runs the callbacks and tasks a callback scheduled before it reads the
+    messages that came meanwhile: jobs a job queues ``first`` as it ends go ahead of the jobs
+    already waiting (in the order they were queued), the others behind them; ``first`` from
+    outside a job of that node is queued as any other."""
+    sim = Sim()
+    cpu = Cpu(sim)
+    done: list[tuple[str, float]] = []
+
+    def mark(name: str) -> None:
+        done.append((name, sim.now))
+
+    def ends() -> None:
+        mark("a")
+        cpu.submit(0, 0.1, mark, "next", first=True)
+        cpu.submit(0, 0.1, mark, "then", first=True)
+        cpu.submit(0, 0.1, mark, "last")
+
+    cpu.submit(0, 1.0, ends)
+    cpu.submit(0, 0.5, mark, "waiting")
+    cpu.submit(0, 0.5, mark, "outside", first=True)
+    sim.run(until=10.0)
+    assert [n for n, _ in done] == ["a", "next", "then", "waiting", "outside", "last"]
+    assert [t for _, t in done] == pytest.approx([1.0, 1.1, 1.2, 1.7, 2.2, 2.3])

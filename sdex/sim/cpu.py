@@ -115,16 +115,30 @@ class Cpu:
         self._generation = 0
         self.busy_seconds: dict[int, float] = {}
         """CPU seconds each node spent (its jobs' costs, counted when they start)."""
+        self._ending: dict[int, int] = {}
+        """Nodes whose job is ending (its function running): how many jobs it queued
+        ``first`` so far (they go ahead of the jobs that were waiting, in their order)."""
 
-    def submit(self, node: int, cost: float, fn: Callable[..., None], *args: Any) -> None:
+    def submit(
+        self, node: int, cost: float, fn: Callable[..., None], *args: Any, first: bool = False
+    ) -> None:
         """Run ``fn(*args)`` once ``node`` has spent ``cost`` CPU seconds on it, after its
-        earlier jobs (at once, before this returns, when it costs nothing and none wait)."""
+        earlier jobs (at once, before this returns, when it costs nothing and none wait).
+        ``first``, from the end of one of ``node``'s jobs: ahead of the jobs waiting, as an
+        event loop runs what a callback scheduled (``call_soon``, a task it spawned) before
+        it reads the messages that came meanwhile (after those ``first`` before them)."""
         queue = self.queues.setdefault(node, deque())
         if cost <= 0 and not queue:
             fn(*args)
             return
-        queue.append((max(0.0, cost), fn, args))
-        if len(queue) == 1:
+        job = (max(0.0, cost), fn, args)
+        ahead = self._ending.get(node)
+        if first and ahead is not None:
+            queue.insert(ahead, job)
+            self._ending[node] = ahead + 1
+        else:
+            queue.append(job)
+        if len(queue) == 1 and ahead is None:
             self._start(node)
 
     def rate(self) -> float:
@@ -175,11 +189,17 @@ class Cpu:
         self._reschedule()
 
     def _finish(self, node: int) -> None:
+        """The job is done: its function runs, then the next job starts (the jobs its
+        function queued ``first`` ahead of the others)."""
         queue = self.queues[node]
         _, fn, args = queue.popleft()
+        self._ending[node] = 0
+        try:
+            fn(*args)
+        finally:
+            del self._ending[node]
         if queue:
             self._start(node)
-        fn(*args)
 
     def _dispatch(self) -> None:
         """Time-sliced: give free cores to the nodes waiting longest."""

@@ -16,9 +16,11 @@ source, and stands in for the node and the aiohttp transport around it:
   its ``known_cost`` is spent (``run_check``'s fast path); a wallet's
   order takes ``post_cost`` (its HTTP request) and ``check_cost``. The accepted order's push
   is queued at the end of that turn of the loop (as the node hands a turn's accepted orders
-  to gossip), the order counts as delivered then (its websocket event goes out in the same
-  turn), and ``after_cost`` of work per accepted order follows (the store writer, the
-  events, ...): it delays what the node does next, not this order.
+  to gossip), ahead of the messages that came meanwhile (an event loop runs what a
+  callback scheduled before it reads new messages: ``Cpu.submit``'s ``first``), the order
+  counts as delivered then (its websocket event goes out in the same turn), and
+  ``after_cost`` of work per accepted order follows (the store writer, the events, ...):
+  it delays what the node does next, not this order.
   A node's CPU runs one job at a time, in arrival order, on a
   core of its own or on a machine it shares with the other nodes (``cores``, with
   ``background`` cores of other work: ``sdex.sim.cpu``), so a wallet's order waits for the
@@ -161,12 +163,14 @@ class SimNode(OrderSet):
 
     def hand_over(self, orders: list[tuple[dict[str, str], str | None]]) -> None:
         """Accepted orders reach the gossip core at the end of the event loop's turn (as
-        ``Gossip`` hands them over): after the messages that arrived before it, so a copy
-        a peer pushed meanwhile is heard first and not sent back."""
+        ``Gossip`` hands them over, ``call_soon``): ahead of the messages that came while
+        the intake checked them (an event loop reads those only after the callbacks already
+        scheduled), so only a copy heard before that is not sent back; their pushes leave
+        ahead of those messages too (``Network.send``: the tasks the turn spawned)."""
         if not orders:
             return
         if self.kind == "honest":
-            self.net.cpu.submit(self.index, 0.0, self._turn_end, self.core, orders)
+            self.net.cpu.submit(self.index, 0.0, self._turn_end, self.core, orders, first=True)
         else:
             for o, _ in orders:
                 self.net.delivered(self, o["hash"])
@@ -344,8 +348,10 @@ class Network:
 
     def send(self, src: SimNode, call: Call) -> None:
         """``src`` sends a request once its CPU has spent its half of ``message_cost`` on it
-        (a push to six peers leaves one after another, behind the node's earlier work)."""
-        self.cpu.submit(src.index, self.links.message_cost / 2, self._depart, src, call)
+        (a push to six peers leaves one after another, behind the job that sent it; from
+        the end of a job, ahead of the messages waiting: ``Cpu.submit``'s ``first``)."""
+        cost = self.links.message_cost / 2
+        self.cpu.submit(src.index, cost, self._depart, src, call, first=True)
 
     def _depart(self, src: SimNode, call: Call) -> None:
         dst = self.by_url.get(call.url)
