@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 from collections.abc import Callable
 from typing import Any
+
+from sdex.gossip.payload import encoder
 
 Event = dict[str, Any]
 Encoder = Callable[[Event], str]
 
-encode_json: Encoder = json.JSONEncoder().encode
+encode_json: Encoder = encoder()
 """``json.dumps`` with its defaults: the text aiohttp's ``send_json`` sent."""
 
 
