@@ -12,7 +12,9 @@ Modes (``--modes``, comma-separated): ``base`` (as configured), ``ecdsa-direct``
 signature recovered in its request, on the loop), ``ecdsa-loop`` (batched per loop turn but
 recovered on the loop), ``chunk=N`` (the worker thread delivers chunks of N), ``gw=S`` (the
 store's group window, seconds), ``maker-index`` (the ``orders`` table with the index on
-``maker`` alone that the schema no longer has: one more index per insert, as before).
+``maker`` alone that the schema no longer has: one more index per insert, as before),
+``wake`` (the store's writer and the ECDSA thread blocked on their queues, so each of the
+loop's hand-overs wakes them, as before http5; ``wake-store``, ``wake-ecdsa``: one of them).
 ``--profile P`` writes each round's cProfile of the event loop (thread CPU clock: waiting
 for the GIL counts nothing) to ``P.<mode>.<round>``. Prints JSON lines, then the medians
 per mode.
@@ -42,7 +44,7 @@ import node as nb  # noqa: E402
 
 from sdex.chain import Exchange  # noqa: E402
 from sdex.devnet import Devnet  # noqa: E402
-from sdex.ingest.verify import ecdsa_ok  # noqa: E402
+from sdex.ingest.verify import _WORKER, ecdsa_ok  # noqa: E402
 from sdex.node.config import NodeConfig  # noqa: E402
 from sdex.node.main import serve  # noqa: E402
 from sdex.order import SignedOrder  # noqa: E402
@@ -70,6 +72,8 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
     intake.ecdsa.thread_min = defaults["thread_min"]
     writer.group_window = defaults["gw"]
     intake.ecdsa.ecdsa_ok = defaults["ecdsa_ok"]
+    writer.poll_when_busy = defaults["poll_when_busy"]
+    _WORKER.poll = defaults["ecdsa_poll"]
     index = (
         "CREATE INDEX IF NOT EXISTS orders_maker ON orders (maker)"
         if mode == "maker-index"
@@ -86,6 +90,13 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
         intake.ecdsa.thread_min = 10**9
     elif mode.startswith("chunk="):
         intake.ecdsa.chunk = int(mode.split("=")[1])
+    elif mode == "wake":
+        writer.poll_when_busy = False
+        _WORKER.poll = 0.0
+    elif mode == "wake-store":
+        writer.poll_when_busy = False
+    elif mode == "wake-ecdsa":
+        _WORKER.poll = 0.0
     elif mode.startswith("gw="):
         writer.group_window = float(mode.split("=")[1])
     elif mode not in ("base", "maker-index"):
@@ -101,7 +112,9 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
     async with serve(cfg) as node:
         e = node.intake.ecdsa
         defaults = {"chunk": e.chunk, "thread_min": e.thread_min,
-                    "gw": node.store._writer.group_window, "ecdsa_ok": e.ecdsa_ok}  # fmt: skip
+                    "gw": node.store._writer.group_window, "ecdsa_ok": e.ecdsa_ok,
+                    "poll_when_busy": node.store._writer.poll_when_busy,
+                    "ecdsa_poll": _WORKER.poll}  # fmt: skip
         url = f"http://127.0.0.1:{cfg.port}/v1/orders"
 
         async def post(f: Path) -> dict[str, Any]:
