@@ -65,6 +65,8 @@ class _Worker:
         self.poll = 0.001
         """Seconds the thread sleeps after a batch before it looks for the next (0: it
         blocks on the queue at once, and each hand-over wakes it)."""
+        self.blocked = False
+        """The thread waits on its queue (the next hand-over wakes it)."""
 
     def put(self, loop: asyncio.AbstractEventLoop, batch: Batch, chunk: int) -> None:
         """Recover ``batch`` on the thread; each ``chunk`` of it is delivered to ``loop`` as
@@ -90,7 +92,9 @@ class _Worker:
                     busy = False
                     continue
             else:
+                self.blocked = True
                 loop, batch, chunk = self._queue.get()
+                self.blocked = False
             busy = True
             for i in range(0, len(batch), chunk):
                 part = batch[i : i + chunk]
