@@ -6,15 +6,14 @@ aiohttp client as bench/node.py's HTTP phase (``post_all``, 48 in flight), runs 
 subprocess. Rounds of ``--per-round`` fresh orders alternate the modes at run time, so
 every mode sees the same minutes of a shared machine; per round it prints the accepted
 rate, the median latency and the node's CPU per order: the event loop's thread
-(``time.thread_time``) and the other threads (the process's CPU minus the loop's).
+(``time.thread_time``) and the other threads (the process's CPU minus the loop's), and the
+process's context switches per order (voluntary, and preempted: ``/proc/self/task``).
 
 Modes (``--modes``, comma-separated): ``base`` (as configured), ``ecdsa-direct`` (each
 signature recovered in its request, on the loop), ``ecdsa-loop`` (batched per loop turn but
 recovered on the loop), ``chunk=N`` (the worker thread delivers chunks of N), ``gw=S`` (the
 store's group window, seconds), ``maker-index`` (the ``orders`` table with the index on
-``maker`` alone that the schema no longer has: one more index per insert, as before),
-``wake`` (the store's writer and the ECDSA thread blocked on their queues, so each of the
-loop's hand-overs wakes them, as before http5; ``wake-store``, ``wake-ecdsa``: one of them).
+``maker`` alone that the schema no longer has: one more index per insert, as before).
 ``--profile P`` writes each round's cProfile of the event loop (thread CPU clock: waiting
 for the GIL counts nothing) to ``P.<mode>.<round>``. Prints JSON lines, then the medians
 per mode.
@@ -44,7 +43,7 @@ import node as nb  # noqa: E402
 
 from sdex.chain import Exchange  # noqa: E402
 from sdex.devnet import Devnet  # noqa: E402
-from sdex.ingest.verify import _WORKER, ecdsa_ok  # noqa: E402
+from sdex.ingest.verify import ecdsa_ok  # noqa: E402
 from sdex.node.config import NodeConfig  # noqa: E402
 from sdex.node.main import serve  # noqa: E402
 from sdex.order import SignedOrder  # noqa: E402
@@ -72,8 +71,6 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
     intake.ecdsa.thread_min = defaults["thread_min"]
     writer.group_window = defaults["gw"]
     intake.ecdsa.ecdsa_ok = defaults["ecdsa_ok"]
-    writer.poll_when_busy = defaults["poll_when_busy"]
-    _WORKER.poll = defaults["ecdsa_poll"]
     index = (
         "CREATE INDEX IF NOT EXISTS orders_maker ON orders (maker)"
         if mode == "maker-index"
@@ -90,13 +87,6 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
         intake.ecdsa.thread_min = 10**9
     elif mode.startswith("chunk="):
         intake.ecdsa.chunk = int(mode.split("=")[1])
-    elif mode == "wake":
-        writer.poll_when_busy = False
-        _WORKER.poll = 0.0
-    elif mode == "wake-store":
-        writer.poll_when_busy = False
-    elif mode == "wake-ecdsa":
-        _WORKER.poll = 0.0
     elif mode.startswith("gw="):
         writer.group_window = float(mode.split("=")[1])
     elif mode not in ("base", "maker-index"):
@@ -112,9 +102,7 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
     async with serve(cfg) as node:
         e = node.intake.ecdsa
         defaults = {"chunk": e.chunk, "thread_min": e.thread_min,
-                    "gw": node.store._writer.group_window, "ecdsa_ok": e.ecdsa_ok,
-                    "poll_when_busy": node.store._writer.poll_when_busy,
-                    "ecdsa_poll": _WORKER.poll}  # fmt: skip
+                    "gw": node.store._writer.group_window, "ecdsa_ok": e.ecdsa_ok}  # fmt: skip
         url = f"http://127.0.0.1:{cfg.port}/v1/orders"
 
         async def post(f: Path) -> dict[str, Any]:
@@ -131,7 +119,7 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
             mode = modes[i % len(modes)]
             apply_mode(node, mode, defaults)
             prof = cProfile.Profile(time.thread_time) if profile is not None else None
-            t0, p0 = time.thread_time(), time.process_time()
+            t0, p0, x0 = time.thread_time(), time.process_time(), switches()
             if prof is not None:
                 prof.enable()
             r = await post(f)
@@ -139,6 +127,7 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
                 prof.disable()
                 prof.dump_stats(f"{profile}.{mode}.{i}")
             loop_s, all_s = time.thread_time() - t0, time.process_time() - p0
+            vol, invol = (b - a for a, b in zip(x0, switches(), strict=True))
             if r["statuses"] != {"201": per}:
                 raise RuntimeError(f"{mode}: {r['statuses']} {r['errors']}")
             row = {
@@ -147,11 +136,27 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
                 "loop_us": round(1e6 * loop_s / per, 1),
                 "other_threads_us": round(1e6 * (all_s - loop_s) / per, 1),
                 "total_us": round(1e6 * all_s / per, 1),
+                "switches_per_order": round(vol / per, 2),
+                "preempted_per_order": round(invol / per, 2),
             }
             out[mode].append(row)
             print(json.dumps({"mode": mode, **row}), flush=True)
         apply_mode(node, "base", defaults)
     return out
+
+
+def switches() -> tuple[int, int]:
+    """This process's context switches so far, all threads: (voluntary: a thread waited,
+    involuntary: the kernel preempted one). Each wake-up of a sleeping thread is one more."""
+    vol = invol = 0
+    for status in Path("/proc/self/task").glob("*/status"):
+        with contextlib.suppress(OSError):  # (a thread that ended meanwhile)
+            for line in status.read_text().splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    vol += int(line.split()[1])
+                elif line.startswith("nonvoluntary_ctxt_switches:"):
+                    invol += int(line.split()[1])
+    return vol, invol
 
 
 @contextlib.contextmanager

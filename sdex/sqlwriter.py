@@ -72,9 +72,6 @@ class Writer:
         self.jobs = 0
         self.commits = 0
         self.largest = 0
-        self.poll_when_busy = True
-        """Under load, the thread wakes itself each group window (see ``_run``); False: the
-        loop's hand-over wakes it (the previous behaviour, kept for bench/http_modes.py)."""
         self._queue: queue.SimpleQueue[list[Job] | None] = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
@@ -146,23 +143,11 @@ class Writer:
     def _run(self) -> None:
         busy = False
         while True:
-            if busy and self.group_window > 0 and self.poll_when_busy:
-                # Under load: sleep out the group window first, then take what came. The
-                # loop's hand-over then finds no sleeper on the queue, so it wakes nobody:
-                # a wake-up from the loop's thread could preempt it while it holds the GIL
-                # (on a busy machine that stalls every thread for a scheduler slice).
-                self._urgent.wait(self.group_window)
-                try:
-                    first = self._queue.get_nowait()
-                except queue.Empty:  # a quiet window: wait to be woken again
-                    busy = False
-                    continue
-            else:
-                first = self._queue.get()
-                if busy and self.group_window > 0 and not self._urgent.is_set():
-                    self._urgent.wait(self.group_window)  # under load: let the group fill up
+            first = self._queue.get()
             if first is None:
                 return
+            if busy and self.group_window > 0 and not self._urgent.is_set():
+                self._urgent.wait(self.group_window)  # under load: let the group fill up
             self._urgent.clear()  # (an urgent job queued from now waits for no window)
             group = list(first)
             stop = False

@@ -1,6 +1,5 @@
-"""The store's writer thread under load: it sleeps out its group window and takes what came
-(the loop's hand-over wakes nobody), or blocks on its queue (``poll_when_busy=False``).
-Either way no job is lost, a job after a quiet spell is still run, and close() returns."""
+"""The store's writer thread, busy and quiet: no job is lost, a job after a quiet spell is
+still run, and close() takes what is queued and returns."""
 
 from __future__ import annotations
 
@@ -9,19 +8,13 @@ import threading
 from concurrent.futures import Future
 from pathlib import Path
 
-import pytest
-
 from sdex.sqlwriter import Writer
 
 
-@pytest.mark.parametrize("poll", [True, False])
-def test_jobs_queued_while_the_writer_is_busy_or_quiet_all_commit(
-    tmp_path: Path, poll: bool
-) -> None:
+def test_jobs_queued_while_the_writer_is_busy_or_quiet_all_commit(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "w.db", isolation_level=None, check_same_thread=False)
     db.execute("CREATE TABLE t (x INTEGER)")
     w = Writer(db, group_window=0.005, max_group=1024)
-    w.poll_when_busy = poll
     gate = threading.Event()
 
     def blocked(c: sqlite3.Connection) -> None:

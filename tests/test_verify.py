@@ -6,9 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 
-import pytest
-
-from sdex.ingest.verify import _WORKER, EcdsaBatcher, ecdsa_ok
+from sdex.ingest.verify import EcdsaBatcher, ecdsa_ok
 from sdex.order import ZERO_ADDRESS, Domain, Order, SignedOrder, address_of, random_salt, sign_order
 
 DOMAIN = Domain(31337, "0x" + "ab" * 20)
@@ -113,33 +111,3 @@ async def test_a_chunk_is_checked_in_one_hand_over_and_answered_in_order() -> No
     assert await anext(each) is True
     await each.aclose()  # the consumer went away after the first verdict
     assert not batcher._in_flight
-
-
-@pytest.mark.parametrize("poll", [0.001, 0.0])
-async def test_the_thread_takes_back_to_back_and_later_batches(poll: float) -> None:
-    """The worker sleeps ``poll`` after a batch and takes what came (the loop's hand-over
-    wakes nobody), or blocks at once (0): either way every batch is answered, those handed
-    over while it works and one after a quiet spell."""
-    old, _WORKER.poll = _WORKER.poll, poll
-    try:
-        batcher = EcdsaBatcher(chunk=4, thread_min=2)
-        waves = [[_signed(100 + 10 * w + i) for i in range(6)] for w in range(4)]
-        tasks = []
-        for wave in waves:  # one hand-over per loop turn
-            tasks.append(asyncio.gather(*(batcher.ecdsa_ok(s) for s in wave)))
-            await asyncio.sleep(0)
-        for t in tasks:
-            assert await asyncio.wait_for(t, 10) == [True] * 6
-        for _ in range(10_000):  # a quiet spell: the thread went back to its queue
-            if _WORKER.blocked:
-                break
-            await asyncio.sleep(0.001)
-        assert _WORKER.blocked
-        late = [_signed(200 + i) for i in range(3)]
-        assert (
-            await asyncio.wait_for(asyncio.gather(*(batcher.ecdsa_ok(s) for s in late)), 10)
-            == [True] * 3
-        )
-        assert batcher.checked == 27
-    finally:
-        _WORKER.poll = old

@@ -26,7 +26,6 @@ import contextlib
 import logging
 import queue
 import threading
-import time
 from collections.abc import AsyncGenerator, Sequence
 
 from eth_hash.auto import keccak
@@ -62,11 +61,6 @@ class _Worker:
         )
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self.poll = 0.001
-        """Seconds the thread sleeps after a batch before it looks for the next (0: it
-        blocks on the queue at once, and each hand-over wakes it)."""
-        self.blocked = False
-        """The thread waits on its queue (the next hand-over wakes it)."""
 
     def put(self, loop: asyncio.AbstractEventLoop, batch: Batch, chunk: int) -> None:
         """Recover ``batch`` on the thread; each ``chunk`` of it is delivered to ``loop`` as
@@ -79,23 +73,8 @@ class _Worker:
         self._queue.put((loop, batch, chunk))
 
     def _run(self) -> None:
-        busy = False
         while True:
-            if busy and self.poll > 0:
-                # after a batch, sleep a little and take what came: the loop's next hand-over
-                # finds no sleeper to wake (a wake-up from the loop's thread can preempt it
-                # while it holds the GIL); a quiet spell: block until woken
-                time.sleep(self.poll)
-                try:
-                    loop, batch, chunk = self._queue.get_nowait()
-                except queue.Empty:
-                    busy = False
-                    continue
-            else:
-                self.blocked = True
-                loop, batch, chunk = self._queue.get()
-                self.blocked = False
-            busy = True
+            loop, batch, chunk = self._queue.get()
             for i in range(0, len(batch), chunk):
                 part = batch[i : i + chunk]
                 results = [ecdsa_ok(signed) for signed, _ in part]
