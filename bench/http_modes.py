@@ -6,7 +6,8 @@ aiohttp client as bench/node.py's HTTP phase (``post_all``, 48 in flight), runs 
 subprocess. Rounds of ``--per-round`` fresh orders alternate the modes at run time, so
 every mode sees the same minutes of a shared machine; per round it prints the accepted
 rate, the median latency and the node's CPU per order: the event loop's thread
-(``time.thread_time``) and the other threads (the process's CPU minus the loop's).
+(``time.thread_time``) and the other threads (the process's CPU minus the loop's), and the
+process's context switches per order (voluntary, and preempted: ``/proc/self/task``).
 
 Modes (``--modes``, comma-separated): ``base`` (as configured), ``ecdsa-direct`` (each
 signature recovered in its request, on the loop), ``ecdsa-loop`` (batched per loop turn but
@@ -118,7 +119,7 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
             mode = modes[i % len(modes)]
             apply_mode(node, mode, defaults)
             prof = cProfile.Profile(time.thread_time) if profile is not None else None
-            t0, p0 = time.thread_time(), time.process_time()
+            t0, p0, x0 = time.thread_time(), time.process_time(), switches()
             if prof is not None:
                 prof.enable()
             r = await post(f)
@@ -126,6 +127,7 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
                 prof.disable()
                 prof.dump_stats(f"{profile}.{mode}.{i}")
             loop_s, all_s = time.thread_time() - t0, time.process_time() - p0
+            vol, invol = (b - a for a, b in zip(x0, switches(), strict=True))
             if r["statuses"] != {"201": per}:
                 raise RuntimeError(f"{mode}: {r['statuses']} {r['errors']}")
             row = {
@@ -134,11 +136,27 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
                 "loop_us": round(1e6 * loop_s / per, 1),
                 "other_threads_us": round(1e6 * (all_s - loop_s) / per, 1),
                 "total_us": round(1e6 * all_s / per, 1),
+                "switches_per_order": round(vol / per, 2),
+                "preempted_per_order": round(invol / per, 2),
             }
             out[mode].append(row)
             print(json.dumps({"mode": mode, **row}), flush=True)
         apply_mode(node, "base", defaults)
     return out
+
+
+def switches() -> tuple[int, int]:
+    """This process's context switches so far, all threads: (voluntary: a thread waited,
+    involuntary: the kernel preempted one). Each wake-up of a sleeping thread is one more."""
+    vol = invol = 0
+    for status in Path("/proc/self/task").glob("*/status"):
+        with contextlib.suppress(OSError):  # (a thread that ended meanwhile)
+            for line in status.read_text().splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    vol += int(line.split()[1])
+                elif line.startswith("nonvoluntary_ctxt_switches:"):
+                    invol += int(line.split()[1])
+    return vol, invol
 
 
 @contextlib.contextmanager

@@ -89,3 +89,25 @@ def test_both_depth_paths_agree_on_wide_documents(n: int) -> None:
         jsonio.loads(text + " x", max_bytes=10**7, max_depth=4)
     with pytest.raises(JsonLimitError, match="is a float"):
         jsonio.loads(text.replace("[1,", "[1.5,", 1), max_bytes=10**7, max_depth=4)
+
+
+_answers = st.recursive(
+    _leaves | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=8),
+    lambda kids: (
+        st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=3), kids, max_size=3)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(doc=_answers)
+def test_dumps_bytes_is_json_dumps_encoded(doc: Any) -> None:
+    assert jsonio.dumps_bytes(doc) == json.dumps(doc).encode()
+
+
+def test_dumps_bytes_refuses_what_json_dumps_refuses() -> None:
+    for bad in ({"a": b"bytes"}, [{1, 2}], {"x": object()}):
+        with pytest.raises(TypeError, match="not JSON serializable"):
+            jsonio.dumps_bytes(bad)
+    assert jsonio.dumps_bytes({"a": 1}) == b'{"a": 1}'  # (the encoder is still usable)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,27 @@ async def test_repeat_post_is_idempotent(chain: Chain, tmp_path: Path) -> None:
         assert code == 200 and body["metaData"]["orderHash"] == signed.hash_hex
         _, page = await api.get("/v1/orders")
         assert page["total"] == 1
+
+
+async def test_an_accepted_order_is_answered_as_json_with_its_rate_limit(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The 201's bytes are ``json.dumps`` of its body, typed as ``json_response`` types
+    them, with the rate-limit headers every answer carries."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (_, api):
+        signed = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        async with api.session.post(api.base + "/v1/orders", json=signed.to_json()) as r:
+            raw = await r.read()
+            assert r.status == 201
+            assert r.headers["Content-Type"] == "application/json; charset=utf-8"
+            assert int(r.headers["Content-Length"]) == len(raw)
+            assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= set(
+                r.headers
+            )
+        body = json.loads(raw)
+        assert raw == json.dumps(body).encode()
+        assert body["orderHash"] == signed.hash_hex and body["status"] == "open"
 
 
 async def test_a_wallet_is_told_of_a_peers_order_only_once_it_is_committed(

@@ -30,10 +30,10 @@ from sdex.errors import FieldCode, OrderParseError
 from sdex.gossip.routes import MAX_P2P_BODY, add_routes
 from sdex.httpkit import ApiError, RateLimiter, ascii_int
 from sdex.httpkit import read_json as read_json_within
+from sdex.jsonio import dumps_bytes
 from sdex.matching import TimeInForce
 from sdex.model import API_STATUSES
 from sdex.node.core import Node
-from sdex.node.events import encode_json
 from sdex.order import EIP712_TYPES, parse_address, parse_hex_bytes
 from sdex.web import add_web_routes
 
@@ -189,6 +189,9 @@ def _page(total: int, page: int, per_page: int, records: list[Any]) -> dict[str,
 
 # -- routes --------------------------------------------------------------------------------
 
+_JSON_TYPE = {"Content-Type": "application/json; charset=utf-8"}
+"""The ``Content-Type`` of ``json_response`` (copied into each answer's own headers)."""
+
 _TIFS = {t.value: t for t in TimeInForce}
 """``timeInForce`` by its JSON name (a dict lookup: ``TimeInForce(raw)`` costs ~1 us)."""
 
@@ -206,10 +209,8 @@ async def post_order(request: web.Request) -> web.Response:
     request.app[METRICS_KEY].order_submitted(
         str(result.body.get("rejection", "accepted" if result.status < 300 else "rejected"))
     )
-    # (``json_response``'s own work without its ``json.dumps`` call's keyword handling)
-    return web.Response(
-        text=encode_json(result.body), status=result.status, content_type="application/json"
-    )
+    # (``json_response``'s own work, with the encoder made once: ``sdex.jsonio.dumps_bytes``)
+    return web.Response(body=dumps_bytes(result.body), status=result.status, headers=_JSON_TYPE)
 
 
 async def get_orders(request: web.Request) -> web.Response:
