@@ -1,4 +1,4 @@
-"""``sdex.gossip.payload.encoder``: the C encoder built once gives ``json.dumps``'s text."""
+"""``sdex.jsonio.encoder``: the C encoder built once gives ``json.dumps``'s text."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from sdex.gossip.payload import dumps, encoder
+from sdex.gossip.payload import dumps
+from sdex.jsonio import encoder
 from sdex.model import OrderStatus
 from sdex.node.events import encode_json
 

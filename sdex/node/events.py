@@ -14,7 +14,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-from sdex.gossip.payload import encoder
+from sdex.jsonio import encoder
 
 Event = dict[str, Any]
 Encoder = Callable[[Event], str]
