@@ -16,6 +16,7 @@ from sdex.node.chainstate import NodeChainState
 from sdex.node.views import _stored_fills
 from sdex.settlement import Outcome as SettleOutcome
 from sdex.settlement import SettledMatch, diagnose
+from sdex.settlement.receipts import quantity
 from sdex.store import StoredFill, StoreError
 
 log = logging.getLogger("sdex.node")
@@ -224,8 +225,12 @@ class NodeSettlement(NodeChainState):
                 except Exception as e:
                     log.warning("pending settlement %s could not be sent again: %s", s.tx_hash, e)
                     await self.store.set_settlement_status(s.tx_hash, "dropped")
+                    self.settler.ours.landed(s.tx_hash, 0)  # (judged: kept a window)
                     continue
                 status = "mined" if receipt.status == 1 else "failed"
+                self.settler.ours.landed(s.tx_hash, receipt.block_number)
             else:
                 status = "mined" if int(receipt["status"], 16) == 1 else "failed"
+                block = receipt.get("blockNumber")
+                self.settler.ours.landed(s.tx_hash, quantity(block) if block else 0)
             await self.store.set_settlement_status(s.tx_hash, status)
