@@ -80,7 +80,7 @@ class Broadcaster:
         """Times sync was tried again after it was turned off."""
         self.reprobe_after = SYNC_REPROBE
         """Seconds off before the next try (doubled by each try that turns it off again)."""
-        self._off_at = 0.0
+        self._off_at = time.monotonic()
         self._reprobe_now = False
         self._waiting = 0
         """Broadcasts queued on the chain thread and not started yet (``_lock``)."""
