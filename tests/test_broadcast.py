@@ -16,6 +16,7 @@ from sdex.chain.rpc import Rpc
 from sdex.settlement.broadcast import (
     BATCH_MISSES,
     RECEIPT_WITH_SEND_PAUSE,
+    SYNC_REPROBE,
     SYNC_STRIKES,
     SYNC_TIMEOUT,
     Broadcaster,
@@ -178,5 +179,60 @@ def test_a_receipt_of_another_transaction_with_the_send_is_not_taken(
         assert b.send(signed) is None
         assert not b.fills_stored
         assert c.sender(1).wait(signed.tx_hash).status == 1
+    finally:
+        store.close()
+
+
+class _CountingRpc(Rpc):
+    """The real client, counting the calls of each method (what the broadcaster tried)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.calls: dict[str, int] = {}
+
+    def call(self, method: str, *params: Any, timeout: float | None = None) -> Any:
+        self.calls[method] = self.calls.get(method, 0) + 1
+        return super().call(method, *params, timeout=timeout)
+
+
+def test_sync_turned_off_is_tried_again(chain: Chain, engine: Engine, tmp_path: Path) -> None:
+    """Sync turned off (a proxy refused it) is not off for ever: past ``reprobe_after``
+    seconds, and at once after a chain reset (``reprobe``), a lone send tries it again. On
+    anvil straight to the chain it is then served; on Hardhat it is refused again and the
+    wait before the next try doubles. (Before: one refusal turned it off for good.)"""
+    c = chain
+    with faulty_proxy(c.rpc.url, "eth_sendRawTransactionSync", "403") as url:
+        refused = Sender(Rpc(url), c.keys[1], c.deployment.chain_id)
+        b, store = _broadcaster(c, tmp_path, sender=refused)
+        signed = refused.sign(c.address(2), b"", 21_000)
+        b.queued(signed)
+        b.send(signed)
+        assert b.sync is False and b.sync_probes == 0
+        assert c.sender(1).wait(signed.tx_hash, timeout=10).status == 1
+    try:
+        # The same lane now straight to the chain (the proxy gone, say), with a reset: tried.
+        rpc = _CountingRpc(c.rpc.url)
+        direct = Sender(rpc, c.keys[1], c.deployment.chain_id)
+        b.sender = direct
+        b.reprobe()
+        for i in range(2):
+            signed = direct.sign(c.address(2), b"", 21_000)
+            b.queued(signed)
+            b.send(signed)
+            assert c.sender(1).wait(signed.tx_hash, timeout=10).status == 1
+            if i == 0:  # tried once, after the reset
+                assert b.sync_probes == 1 and rpc.calls.get("eth_sendRawTransactionSync") == 1
+        if engine == "anvil":
+            assert b.sync is True and rpc.calls["eth_sendRawTransactionSync"] == 2
+        else:  # refused again, not tried at the next send, and the next wait is longer
+            assert b.sync is False and rpc.calls["eth_sendRawTransactionSync"] == 1
+            assert b.reprobe_after == 2 * SYNC_REPROBE
+        # Past the wait, tried again without a reset.
+        b.reprobe_after = 0.0
+        signed = direct.sign(c.address(2), b"", 21_000)
+        b.queued(signed)
+        b.send(signed)
+        assert c.sender(1).wait(signed.tx_hash, timeout=10).status == 1
+        assert b.sync_probes == (1 if engine == "anvil" else 2)
     finally:
         store.close()

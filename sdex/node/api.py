@@ -34,12 +34,18 @@ from sdex.jsonio import dumps_bytes
 from sdex.matching import TimeInForce
 from sdex.model import API_STATUSES
 from sdex.node.core import Node
+from sdex.node.events import text_frames
 from sdex.order import EIP712_TYPES, parse_address, parse_hex_bytes
 from sdex.web import add_web_routes
 
 log = logging.getLogger("sdex.api")
 
 MAX_PER_PAGE = 1000
+WS_COALESCE = 64
+"""Events already queued that a websocket subscriber's sender takes with the one it awaited."""
+WS_COALESCE_BUFFER = 1 << 16
+"""Bytes unsent to a subscriber past which its events go one ``send_str`` each (which
+waits for the socket): a slow reader is not written to faster than it reads."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -322,13 +328,28 @@ async def get_ws(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     sub = node.events.subscribe()
     reader = asyncio.create_task(_drain(ws))
+    # Several events waiting (a settlement's fills and orders): all but the last written
+    # in one go as their frames, the last by ``send_str`` (aiohttp's flow control), while
+    # the socket keeps up; else (or compressed frames negotiated) one ``send_str`` each.
+    raw = None if ws.compress else request.transport
     try:
         await ws.send_json({"type": "hello", "chainId": node.domain.chain_id})
         while not ws.closed:
             text = await sub.get_text()
             if text is None:  # dropped: too slow, or the node is stopping
                 break
+            more, ended = sub.ready_texts(WS_COALESCE)
+            if more:
+                if raw is not None and raw.get_write_buffer_size() < WS_COALESCE_BUFFER:
+                    if not raw.is_closing():
+                        raw.write(text_frames([text, *more[:-1]]))
+                else:
+                    for t in (text, *more[:-1]):
+                        await ws.send_str(t)
+                text = more[-1]
             await ws.send_str(text)
+            if ended:
+                break
     except (ConnectionResetError, RuntimeError):
         pass
     finally:

@@ -43,6 +43,7 @@ class NodeChainState(NodeIntake):
         if changes.reset:
             self.latest_timestamp = changes.timestamp
             self.sender.forget_nonce()  # the old chain's nonces mean nothing here
+            self.settler.broadcaster.reprobe()  # (maybe another engine: sync tried again)
         else:
             self.latest_timestamp = max(self.latest_timestamp, changes.timestamp)
         if changes.reorg_depth:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 
 from sdex.book import RemovalReason, UnknownOrder
@@ -16,6 +17,7 @@ from sdex.node.chainstate import NodeChainState
 from sdex.node.views import _stored_fills
 from sdex.settlement import Outcome as SettleOutcome
 from sdex.settlement import SettledMatch, diagnose
+from sdex.settlement.receipts import quantity
 from sdex.store import StoredFill, StoreError
 
 log = logging.getLogger("sdex.node")
@@ -23,6 +25,10 @@ MAX_SETTLE_FAILURES = 3
 """Failed settlements an order may be part of with no guilty party found, before it goes."""
 FILLS_WRITE_PAUSES = (0.05, 0.2, 1.0)
 """Seconds between the tries of a settlement's own fills write that the store refused."""
+
+
+def _fill_event(f: StoredFill) -> dict[str, object]:
+    return {"type": "fill", **f.to_json()}
 
 
 class NodeSettlement(NodeChainState):
@@ -75,7 +81,7 @@ class NodeSettlement(NodeChainState):
             try:
                 new = await self._fills_durable(early[1] if early is not None else None, fills)
                 for f in new:  # durable, then told (the watcher may have published some first)
-                    self.events.publish({"type": "fill", **f.to_json()})
+                    self.events.publish_lazy(functools.partial(_fill_event, f))
                 if self.gossip is not None:
                     for tx in dict.fromkeys(f.tx_hash for f in fills):
                         self.gossip.notify("settlements", {"txHash": tx})
@@ -224,8 +230,12 @@ class NodeSettlement(NodeChainState):
                 except Exception as e:
                     log.warning("pending settlement %s could not be sent again: %s", s.tx_hash, e)
                     await self.store.set_settlement_status(s.tx_hash, "dropped")
+                    self.settler.ours.landed(s.tx_hash, 0)  # (judged: kept a window)
                     continue
                 status = "mined" if receipt.status == 1 else "failed"
+                self.settler.ours.landed(s.tx_hash, receipt.block_number)
             else:
                 status = "mined" if int(receipt["status"], 16) == 1 else "failed"
+                block = receipt.get("blockNumber")
+                self.settler.ours.landed(s.tx_hash, quantity(block) if block else 0)
             await self.store.set_settlement_status(s.tx_hash, status)

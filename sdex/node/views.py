@@ -3,7 +3,7 @@ orderbook, stats and chain health."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 
 from sdex.book import BookOrderState, Side
 from sdex.chain import FillEvent
@@ -130,7 +130,7 @@ def _match_json(m: Match) -> dict[str, object]:
 
 
 def _stored_fills(
-    fills: Iterable[FillEvent], ours: bool, ours_txs: set[str] | None = None
+    fills: Iterable[FillEvent], ours: bool, ours_txs: Container[str] | None = None
 ) -> Iterable[StoredFill]:
     for f in fills:
         yield StoredFill.of(f, ours or (ours_txs is not None and f.tx_hash in ours_txs))

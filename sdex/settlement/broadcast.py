@@ -7,7 +7,10 @@ with its receipt in the same round trip when the chain can give it.
   and its receipt is polled, and sends go without it for a while; ``SYNC_STRIKES`` in a
   row turn it off). Any other failure of that call (a chain or a proxy that does not serve
   it: -32601, 403, -32600...) sends the same bytes plainly at once and turns it off; only
-  a real answer turns it on. A send that others wait
+  a real answer turns it on. Off is not for ever: it is tried again ``SYNC_REPROBE`` seconds
+  later (doubling while it stays off, up to ``SYNC_REPROBE_MAX``), and at once after a chain
+  reset (``reprobe``: another chain, maybe another engine, behind the same URL), so that
+  a wrong early guess (a slow first send, a proxy restarted) does not stick. A send that others wait
   behind goes plain (the chain mines meanwhile; its receipt is polled or read from its
   block's receipts).
 - Otherwise (Hardhat, whose automine mines on the send) the send and a receipt ask go in one
@@ -49,6 +52,10 @@ SYNC_STRIKES = 3
 SYNC_TIMEOUT = 0.5
 """Seconds a send by ``eth_sendRawTransactionSync`` waits for its receipt (anvil mines in
 milliseconds; longer: mining is paused or starved, the receipt is polled)."""
+SYNC_REPROBE = 30.0
+"""Seconds after sync was turned off before a lone send tries it again."""
+SYNC_REPROBE_MAX = 600.0
+"""The longest wait between tries while the chain keeps not serving it (doubled each try)."""
 
 
 class Broadcaster:
@@ -69,6 +76,12 @@ class Broadcaster:
         self.sync_timeouts = 0
         self._sync_strikes = 0
         """Sync sends in a row that timed out."""
+        self.sync_probes = 0
+        """Times sync was tried again after it was turned off."""
+        self.reprobe_after = SYNC_REPROBE
+        """Seconds off before the next try (doubled by each try that turns it off again)."""
+        self._off_at = time.monotonic()
+        self._reprobe_now = False
         self._waiting = 0
         """Broadcasts queued on the chain thread and not started yet (``_lock``)."""
         self._lock = threading.Lock()
@@ -84,12 +97,38 @@ class Broadcaster:
         if times is not None:
             times.queued = time.perf_counter()
 
+    def reprobe(self) -> None:
+        """(Any thread) The chain was reset (maybe another engine now): sync is tried again
+        at the next lone send."""
+        self._reprobe_now = True
+
+    def _turn_sync_off(self) -> None:
+        if self.sync is None and self.sync_probes:  # a try again that failed: wait longer
+            self.reprobe_after = min(SYNC_REPROBE_MAX, self.reprobe_after * 2)
+        self.sync = False
+        self._off_at = time.monotonic()
+
+    def _maybe_reprobe(self) -> None:
+        if self.sync is not False:
+            self._reprobe_now = False
+            return
+        if self._reprobe_now or time.monotonic() - self._off_at >= self.reprobe_after:
+            if self._reprobe_now:
+                self.reprobe_after = SYNC_REPROBE
+            self._reprobe_now = False
+            self.sync = None
+            self._sync_strikes = 0
+            self._receipt_with_send = 0
+            self.sync_probes += 1
+
     def send(self, signed: SignedTx, times: FlightTimes | None = None) -> Receipt | None:
         """Send ``signed`` (queued with ``queued`` first); its receipt when it came with the
         send (see the module), else None: polled."""
         with self._lock:
             self._waiting -= 1
             alone = self._waiting == 0
+        if alone:
+            self._maybe_reprobe()
         if times is not None:
             times.mark_start()
         raw: Any = None
@@ -101,19 +140,20 @@ class Broadcaster:
             asked = True
             self.sync_sends += served is not False
             if served is False:  # not served (whatever the error): sent plainly
-                self.sync = False
+                self._turn_sync_off()
                 asked = False
                 sent = True
                 log.info("the chain does not serve eth_sendRawTransactionSync")
             elif served:
                 self.sync = True
                 self._sync_strikes = 0
+                self.reprobe_after = SYNC_REPROBE
             else:  # no answer in time (sent, polled): without it for a while
                 self.sync_timeouts += 1
                 self._receipt_with_send = RECEIPT_WITH_SEND_PAUSE
                 self._sync_strikes += 1
                 if self._sync_strikes >= SYNC_STRIKES:  # (interval mining: 0.5 s a send)
-                    self.sync = False
+                    self._turn_sync_off()
                     log.info("eth_sendRawTransactionSync timed out %d times: off", SYNC_STRIKES)
         small = len(signed.raw) <= SMALL_SEND
         if (

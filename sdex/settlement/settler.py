@@ -64,6 +64,7 @@ from sdex.settlement.gas import (
     settlement_gas,
 )
 from sdex.settlement.outcome import Outcome, SettledMatch, outcome, unsent
+from sdex.settlement.owned import OwnTxs
 from sdex.settlement.receipts import RECEIPT_TIMEOUT, BlockReceipts, poll_receipt, quantity
 from sdex.settlement.stages import FlightTimes, StageTimes
 from sdex.store import Store
@@ -127,8 +128,8 @@ class Settler:
         self.in_flight: set[str] = set()
         """Transaction hashes sent but not yet processed (the watcher leaves them alone)."""
         self.blocks = None if receipts is None else BlockReceipts(receipts, self.in_flight)
-        self.ours: set[str] = set()
-        """Every settlement transaction this node sent (processed or not)."""
+        self.ours = OwnTxs()
+        """The settlement transactions this node sent, until final (``sdex.settlement.owned``)."""
         self.given_up: set[str] = set()
         """Sent, but counted lost: if it lands after all, the watcher applies its fills."""
         self.sent = 0
@@ -318,7 +319,8 @@ class Settler:
             )
             self.in_flight.add(signed.tx_hash)
             self.most_in_flight = max(self.most_in_flight, len(self.in_flight))
-            self.ours.add(signed.tx_hash)
+            for old in self.ours.add(signed.tx_hash):
+                self.given_up.discard(old)
             self.given_up.discard(signed.tx_hash)  # the same transaction signed again
             self.sent += 1
             if self.mirror is not None:
@@ -361,6 +363,8 @@ class Settler:
         if receipt is None:
             self.lost += 1
             self.given_up.add(signed.tx_hash)
+            head = self.mirror.head if self.mirror is not None else None
+            self.ours.landed(signed.tx_hash, 0 if head is None else head.number)
             self.store.set_settlement_status(signed.tx_hash, "dropped")
             log.warning("settlement %s lost (nonce %d): re-judging", signed.tx_hash, signed.nonce)
             await self._heal_gap(signed.nonce)
@@ -381,6 +385,8 @@ class Settler:
         # "pending" from its receipt, and stores a fill once.)
         status = "mined" if receipt.status == 1 else "failed"
         self.store.set_settlement_status(signed.tx_hash, status)
+        self.ours.landed(signed.tx_hash, receipt.block_number)
+        self.forget_final()
         root = lone_tx_root(bytes.fromhex(signed.raw.removeprefix("0x")))
         fills: list[FillEvent] = []
         if (decoded := self.fills_stored.get(signed.tx_hash)) is not None:
@@ -390,6 +396,14 @@ class Settler:
         if receipt.status == 1 and self.mirror is not None:  # the watcher takes them from here
             self.mirror.note_receipt(receipt, fills, root)
         return outcome(self.chain.exchange, batch, receipt, signed.tx_hash, fills)
+
+    def forget_final(self) -> None:
+        """Drop from ``ours`` (and ``given_up``) the transactions in final blocks: deeper
+        than the mirror's reorg window below the head the watcher applied."""
+        head = self.mirror.head if self.mirror is not None else None
+        if self.mirror is not None and head is not None:
+            for tx_hash in self.ours.prune(head.number - self.mirror.depth):
+                self.given_up.discard(tx_hash)
 
     async def _sign_next(self, to: str, data: bytes, gas: int, lone: bool) -> SignedTx:
         """Sign the lane's next transaction (``lone``: a ``matchOrders``, pre-flighted).
