@@ -222,3 +222,48 @@ async def test_an_order_left_with_dust_is_closed_when_it_is_reloaded(
         assert await api.status(dust) == "filled"
         rec = node.records[dust.hash]
         assert not rec.announced and dust.hash not in node.book
+
+
+async def test_a_pending_settlement_given_up_at_restart_is_applied_when_it_lands(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The dead node's settlement sits in the chain's pool, unmined, at restart: sending it
+    again is answered "already known" and its receipt does not come in time, so it is
+    given up. When it lands after all, its fills are applied as anyone's (the resting order
+    ends filled), not left to a settler outcome that never comes. (The taker was an
+    immediate-or-cancel order, closed: nothing is matched again at restart.)"""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
+    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
+    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
+    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
+    store.add_order(resting, 1, "open", "api")
+    store.add_order(incoming, 2, "removed", "api", tif="ioc")
+    data = c.exchange.encode_settlement([(resting, incoming, E18)])
+    signed = c.sender(OPERATOR).sign(c.exchange.address, data)
+    await asyncio.wrap_future(
+        store.add_settlement(
+            signed.tx_hash, signed.nonce, signed.raw, [(resting.hash_hex, incoming.hash_hex)]
+        )
+    )
+    store.close()
+    c.rpc.call("evm_setAutomine", False)
+    try:
+        c.rpc.call("eth_sendRawTransaction", signed.raw)  # broadcast before the node died
+        async with running_node(cfg) as (node, api):
+            assert node.store.pending_settlements() == []  # judged at start: dropped
+            assert await api.status(resting) == "open"
+            assert node.settler.sent == 0
+            c.rpc.call("evm_mine")  # it lands after all
+
+            async def filled() -> bool:
+                return await api.status(resting) == "filled"
+
+            await wait_for(filled)
+            assert c.exchange.order_info(resting.order).filled == E18
+            _, fills = await api.get("/v1/fills", orderHash=resting.hash_hex)
+            assert int(fills["total"]) == 1
+            assert node.settler.sent == 0
+    finally:
+        c.rpc.call("evm_setAutomine", True)

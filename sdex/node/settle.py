@@ -11,6 +11,7 @@ import logging
 from sdex.book import RemovalReason, UnknownOrder
 from sdex.book.errors import BookError
 from sdex.chain import OrderState
+from sdex.errors import RpcError
 from sdex.matching.match import Match
 from sdex.model import OPEN_STATUSES, OrderStatus
 from sdex.node.chainstate import NodeChainState
@@ -217,6 +218,15 @@ class NodeSettlement(NodeChainState):
                 self.engine.rematch(h, now=now, may_match=self.may_match, older_only=False)
             )
 
+    async def _send_raw_again(self, raw_tx: str) -> None:
+        """Send a recorded transaction again; one the chain's pool holds already is sent."""
+        try:
+            rpc = self.settle_chain.rpc
+            await self.settle_chain.run(rpc.call, "eth_sendRawTransaction", raw_tx)
+        except RpcError as e:
+            if not any(w in str(e).lower() for w in ("known", "already imported")):
+                raise
+
     async def _reconcile_settlements(self) -> None:
         """Settlements recorded but not known mined (the node died mid-flight): finish them."""
         for s in self.store.pending_settlements():
@@ -225,12 +235,17 @@ class NodeSettlement(NodeChainState):
             self.settler.ours.add(s.tx_hash)
             if receipt is None:
                 try:  # same raw transaction, same nonce: it can land at most once
-                    await self.settle_chain.run(rpc.call, "eth_sendRawTransaction", s.raw_tx)
+                    await self._send_raw_again(s.raw_tx)
                     receipt = await self.settle_chain.run(self.sender.wait, s.tx_hash, 10.0)
                 except Exception as e:
+                    # Given up as the settler gives up a lost one: if it lands after all,
+                    # the watcher applies its fills as anyone's (not left to a settler
+                    # outcome that never comes), and a reorg window is kept from the head.
                     log.warning("pending settlement %s could not be sent again: %s", s.tx_hash, e)
                     await self.store.set_settlement_status(s.tx_hash, "dropped")
-                    self.settler.ours.landed(s.tx_hash, 0)  # (judged: kept a window)
+                    self.settler.given_up.add(s.tx_hash)
+                    head = self.mirror.head
+                    self.settler.ours.landed(s.tx_hash, 0 if head is None else head.number)
                     continue
                 status = "mined" if receipt.status == 1 else "failed"
                 self.settler.ours.landed(s.tx_hash, receipt.block_number)
