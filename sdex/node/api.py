@@ -46,6 +46,9 @@ WS_COALESCE = 64
 WS_COALESCE_BUFFER = 1 << 16
 """Bytes unsent to a subscriber past which its events go one ``send_str`` each (which
 waits for the socket): a slow reader is not written to faster than it reads."""
+WS_STALL_SECONDS = 5.0
+"""How long one send to a subscriber, or its closing handshake, may wait for its socket (a
+client that stopped reading never lets either finish) before the connection is cut."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -70,6 +73,8 @@ class Metrics:
         sum of the seconds."""
         self.orders: dict[str, int] = {}
         """outcome -> orders submitted."""
+        self.ws_connections = 0
+        """Websocket connections open, subscribed or closing."""
         r.register(_Collector(self))
         g = Gauge("sdex_book_orders", "Orders in the book", registry=r)
         g.set_function(lambda: len(node.book))
@@ -85,6 +90,8 @@ class Metrics:
         g.set_function(lambda: node.settler.failed)
         g = Gauge("sdex_ws_subscribers", "Websocket subscribers", registry=r)
         g.set_function(lambda: len(node.events))
+        g = Gauge("sdex_ws_connections", "Websocket connections open", registry=r)
+        g.set_function(lambda: self.ws_connections)
 
     def request_done(self, route: str, status: int, seconds: float) -> None:
         """Count a request and its latency."""
@@ -324,8 +331,10 @@ async def post_cancel(request: web.Request) -> web.Response:
 
 async def get_ws(request: web.Request) -> web.WebSocketResponse:
     node = request.app[NODE_KEY]
+    metrics = request.app[METRICS_KEY]
     ws = web.WebSocketResponse(heartbeat=20.0)
     await ws.prepare(request)
+    metrics.ws_connections += 1
     sub = node.events.subscribe()
     reader = asyncio.create_task(_drain(ws))
     # Several events waiting (a settlement's fills and orders): all but the last written
@@ -333,10 +342,10 @@ async def get_ws(request: web.Request) -> web.WebSocketResponse:
     # the socket keeps up; else (or compressed frames negotiated) one ``send_str`` each.
     raw = None if ws.compress else request.transport
     try:
-        await ws.send_json({"type": "hello", "chainId": node.domain.chain_id})
+        await _sent(ws.send_json({"type": "hello", "chainId": node.domain.chain_id}))
         while not ws.closed:
             text = await sub.get_text()
-            if text is None:  # dropped: too slow, or the node is stopping
+            if text is None or ws.closed:  # dropped (too slow, or the node is stopping)
                 break
             more, ended = sub.ready_texts(WS_COALESCE)
             if more:
@@ -345,18 +354,29 @@ async def get_ws(request: web.Request) -> web.WebSocketResponse:
                         raw.write(text_frames([text, *more[:-1]]))
                 else:
                     for t in (text, *more[:-1]):
-                        await ws.send_str(t)
+                        await _sent(ws.send_str(t))
                 text = more[-1]
-            await ws.send_str(text)
+            await _sent(ws.send_str(text))
             if ended:
                 break
-    except (ConnectionResetError, RuntimeError):
+    except (ConnectionError, RuntimeError, TimeoutError):
         pass
     finally:
         sub.close()
         reader.cancel()
-        await ws.close()
+        try:  # (a client that stopped reading never lets the closing handshake end)
+            await _sent(ws.close())
+        except (TimeoutError, ConnectionError):
+            if request.transport is not None:
+                request.transport.abort()
+        finally:
+            metrics.ws_connections -= 1
     return ws
+
+
+async def _sent(sending: Awaitable[object]) -> None:
+    """A send to a subscriber, which may wait for its socket at most ``WS_STALL_SECONDS``."""
+    await asyncio.wait_for(sending, WS_STALL_SECONDS)
 
 
 async def _drain(ws: web.WebSocketResponse) -> None:
