@@ -16,6 +16,7 @@ import pytest
 from sdex.chain.arpc import AsyncRpc
 from sdex.errors import RpcError
 from sdex.mirror import Mirror
+from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_mirror import meta, revert, synced
@@ -83,12 +84,7 @@ async def test_a_restarted_node_whose_head_the_chain_does_not_answer_does_not_re
     few polls (a lagging backend) is no proof of another chain; the node follows on once
     the chain answers, its fill kept, and resets only for a head the chain proves gone."""
     c = chain
-    cfg = node_config(c, tmp_path / "n.db")
-    whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
-    async with running_node(cfg) as (node, api):
-        assert (await api.post_order(whole))[0] == 201
-        c.exchange.fill_order(c.sender(BOB), whole, 3000 * E6)
-        await synced(node, c)
+    cfg, whole, _ = await _restarted_with_a_fill(c, tmp_path)
     async with running_node(cfg) as (node, api):
         w = node.watcher
         await wait_for(w.caught_up.is_set, timeout=20)  # (at its saved head: nothing new)
@@ -141,8 +137,9 @@ async def test_a_restarted_node_whose_head_the_chain_proves_gone_resets(
         assert (await api.get("/v1/fills"))[1]["total"] == 0
 
 
-async def _restarted_with_a_fill(c: Chain, tmp_path: Path) -> tuple[Any, int]:
-    """The config of a node that saw ALICE's order filled and stopped; its saved head."""
+async def _restarted_with_a_fill(c: Chain, tmp_path: Path) -> tuple[Any, SignedOrder, int]:
+    """The config of a node that saw ALICE's order filled and stopped, the order, and the
+    node's saved head."""
     cfg = node_config(c, tmp_path / "n.db")
     whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
     async with running_node(cfg) as (node, api):
@@ -150,7 +147,7 @@ async def _restarted_with_a_fill(c: Chain, tmp_path: Path) -> tuple[Any, int]:
         c.exchange.fill_order(c.sender(BOB), whole, 3000 * E6)
         await synced(node, c)
         assert node.mirror.head is not None
-        return cfg, node.mirror.head.number
+        return cfg, whole, node.mirror.head.number
 
 
 async def test_a_saved_head_answered_null_once_at_start_is_not_a_reset(
@@ -160,7 +157,7 @@ async def test_a_saved_head_answered_null_once_at_start_is_not_a_reset(
     kept, the status says so, and the first poll finds it still the chain's: no reset (which
     would delete every fill, forget the nonce and drop every pending settlement)."""
     c = chain
-    cfg, ours = await _restarted_with_a_fill(c, tmp_path)
+    cfg, _, ours = await _restarted_with_a_fill(c, tmp_path)
     real = AsyncRpc.call
     nulls = []
 
@@ -189,7 +186,7 @@ async def test_a_chain_answering_from_behind_once_after_a_restart_is_not_a_reset
     its saved head (a lagging backend, a node rewinding): the same deployment block, so no
     proof of another chain: the poll fails as ``behind``, the next follows on."""
     c = chain
-    cfg, ours = await _restarted_with_a_fill(c, tmp_path)
+    cfg, _, ours = await _restarted_with_a_fill(c, tmp_path)
     caplog.set_level(logging.WARNING, logger="sdex.watch")
     async with running_node(cfg) as (node, api):
         w = node.watcher

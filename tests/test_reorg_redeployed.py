@@ -8,50 +8,32 @@ failing until the chain is deployed again (the node never sees it half deployed)
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sdex.chain import Exchange, Sender
-from sdex.devnet import HardhatNode, deploy_devnet
-from sdex.node.config import NodeConfig
-from sdex.order import ZERO_ADDRESS, Order, sign_order
-from tests.conftest import LOG_DIR
-from tests.nodeutil import free_port, running_node, wait_for
-from tests.test_node import ALICE, BOB, E6, E18
-
-ACCOUNTS = 20
+from tests.conftest import chain_of
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_chain_outage import OwnHardhat
+from tests.test_node import ALICE, BOB, E6, E18, ask
 
 
 async def test_a_redeployed_chain_below_our_headers_resets_at_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    hardhat = HardhatNode(port, LOG_DIR / f"redeployed-{port}.log", ACCOUNTS)
-    rpc = hardhat.start()
+    hardhat = OwnHardhat("redeployed")
     try:
-        dep = deploy_devnet(rpc, hardhat.url, ACCOUNTS)
-        keys = [bytes.fromhex(a.key[2:]) for a in dep.accounts]
-        cfg = NodeConfig.from_deployment(dep, keys[19], tmp_path / "n.db", port=free_port())
-        cfg = replace(cfg, reorg_depth=2)
-        ex = Exchange(rpc, dep.exchange)
-        now = int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
-        order = Order(
-            maker=dep.accounts[ALICE].address, taker=ZERO_ADDRESS,
-            maker_token=dep.token("WETH").address, taker_token=dep.token("USDC").address,
-            maker_amount=E18, taker_amount=3000 * E6, fee_recipient=ZERO_ADDRESS,
-            fee_amount=0, expiry=now + 7200, salt=12345,
-        )  # fmt: skip
-        signed = sign_order(order, ex.domain(), keys[ALICE])
+        c = chain_of(hardhat.rpc, hardhat.deploy())
+        rpc, dep = c.rpc, c.deployment
+        cfg = node_config(c, tmp_path / "n.db", reorg_depth=2)
+        signed = c.sign(ask(c, ALICE, E18, 3000 * E6))
         old_deploy = rpc.call("eth_getBlockByNumber", hex(dep.deploy_block), False)["hash"]
         caplog.set_level(logging.WARNING, logger="sdex.watch")
         async with running_node(cfg) as (node, api):
             w = node.watcher
             assert (await api.post_order(signed))[0] == 201
-            ex.fill_order(Sender(rpc, keys[BOB], dep.chain_id), signed, 3000 * E6)
+            c.exchange.fill_order(c.sender(BOB), signed, 3000 * E6)
             rpc.call("hardhat_mine", hex(8))
             top = int(rpc.call("eth_blockNumber"), 16)
             await wait_for(lambda: w.applied is not None and w.applied.number == top, timeout=20)
@@ -75,11 +57,9 @@ async def test_a_redeployed_chain_below_our_headers_resets_at_once(
             w.rpc.call, w.rpc.batch = call, batch  # type: ignore[method-assign]
             failures = w.failures
             await wait_for(lambda: w.failures > failures, timeout=20)
-            rpc.close()
             hardhat.stop()
-            hardhat = HardhatNode(port, LOG_DIR / f"redeployed-{port}.log", ACCOUNTS)
-            rpc = hardhat.start()
-            dep2 = deploy_devnet(rpc, hardhat.url, ACCOUNTS)
+            rpc = hardhat.start_again()
+            dep2 = hardhat.deploy()
             assert (dep2.exchange, dep2.deploy_block) == (dep.exchange, dep.deploy_block)
             new_deploy = rpc.call("eth_getBlockByNumber", hex(dep.deploy_block), False)["hash"]
             assert new_deploy != old_deploy
@@ -93,7 +73,6 @@ async def test_a_redeployed_chain_below_our_headers_resets_at_once(
             assert any("chain reset" in m for m in said), said
             assert not any(" behind: " in m for m in said), said  # proven at once
     finally:
-        rpc.close()
         hardhat.stop()
 
 

@@ -17,7 +17,7 @@ class Inconsistent(ChainError):
 
 class ReceiptComing(Inconsistent):
     """An own settlement's receipt is on its way: its block is read once it is here (a
-    wait bounded by ``EXPECT_PATIENCE``, no sign of a chain answering inconsistently)."""
+    wait bounded by ``Mirror.awaiting``, no sign of a chain answering inconsistently)."""
 
 
 ZERO_HASH = "0x" + "00" * 32

@@ -11,7 +11,8 @@ ours and every log's block hash must be its header's; otherwise:
   re-judges every order both touched (``BlockChanges.reverted``/``rejudge``);
 - **reset**: no kept header is on the chain any more (a restarted devnet), or the
   deployment block's hash changed: forget the old chain, re-read from the deployment
-  block, and tell the node to re-judge every order.
+  block, and tell the node to re-judge every order (a head below ours on the same
+  deployment is ``behind``: a reset when the next poll finds it so too).
 
 New heads come from an ``eth_subscribe("newHeads")`` WebSocket when the RPC offers one
 (Hardhat does; ``sdex.watch.heads``), with a slow poll behind it; otherwise from polling. A
