@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sdex.chain import Exchange, Sender, Token
+from sdex.chain import Exchange, Rpc, Sender, Token
+from sdex.deployment import Deployment
 from sdex.devnet import HardhatNode, deploy_devnet
 from sdex.node.config import NodeConfig
 from sdex.order import sign_order
@@ -19,15 +20,37 @@ from tests.test_node import ALICE, BOB, E6, E18
 ACCOUNTS = 20
 
 
+class OwnHardhat:
+    """A Hardhat of a test's own on a free port (its log in ``LOG_DIR``); ``start_again``
+    after ``stop``: on the same port, another chain (another genesis time: other hashes)."""
+
+    def __init__(self, name: str) -> None:
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.log = LOG_DIR / f"{name}-{self.port}.log"
+        self.node = HardhatNode(self.port, self.log, ACCOUNTS)
+        self.rpc = self.node.start()
+
+    def deploy(self) -> Deployment:
+        return deploy_devnet(self.rpc, self.node.url, ACCOUNTS)
+
+    def stop(self) -> None:
+        self.rpc.close()
+        self.node.stop()
+
+    def start_again(self) -> Rpc:
+        self.node = HardhatNode(self.port, self.log, ACCOUNTS)
+        self.rpc = self.node.start()
+        return self.rpc
+
+
 async def test_chain_down_backs_off_quietly_then_a_reset_rebuilds_state(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    hardhat = HardhatNode(port, LOG_DIR / f"outage-{port}.log", ACCOUNTS)
-    rpc = hardhat.start()
+    hardhat = OwnHardhat("outage")
+    rpc = hardhat.rpc
     try:
-        dep = deploy_devnet(rpc, hardhat.url, ACCOUNTS)
+        dep = hardhat.deploy()
         keys = [bytes.fromhex(a.key[2:]) for a in dep.accounts]
         cfg = NodeConfig.from_deployment(dep, keys[19], tmp_path / "n.db", port=free_port())
         ex = Exchange(rpc, dep.exchange)
@@ -69,7 +92,6 @@ async def test_chain_down_backs_off_quietly_then_a_reset_rebuilds_state(
             # The chain goes away: one line, backoff, 503 with the lag.
             caplog.clear()
             caplog.set_level(logging.INFO)
-            rpc.close()
             hardhat.stop()
             failures = node.watcher.failures
             await wait_for(lambda: node.watcher.failures >= failures + 4, timeout=20)
@@ -82,9 +104,8 @@ async def test_chain_down_backs_off_quietly_then_a_reset_rebuilds_state(
             assert all(r.exc_info is None for r in caplog.records)
 
             # Hardhat again on the same port, everything deployed again: another chain.
-            hardhat = HardhatNode(port, LOG_DIR / f"outage-{port}.log", ACCOUNTS)
-            rpc = hardhat.start()
-            dep2 = deploy_devnet(rpc, hardhat.url, ACCOUNTS)
+            rpc = hardhat.start_again()
+            dep2 = hardhat.deploy()
             assert dep2.exchange == dep.exchange and dep2.deploy_block == dep.deploy_block
 
             async def rebuilt() -> bool:
@@ -107,5 +128,4 @@ async def test_chain_down_backs_off_quietly_then_a_reset_rebuilds_state(
             ex2.fill_order(Sender(rpc, keys[BOB], dep2.chain_id), signed, 1500 * E6)
             await wait_for(lambda: status("partially_filled"), timeout=20)
     finally:
-        rpc.close()
         hardhat.stop()

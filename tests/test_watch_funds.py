@@ -103,14 +103,15 @@ def test_a_failed_execution_counts_as_zero(raw: Any, value: int | None) -> None:
     assert _value(raw) == value
 
 
-@pytest.mark.parametrize("code_fails", [False, True])
+@pytest.mark.parametrize("code_fails", ["", "error", "null"])
 def test_an_empty_answer_is_a_zero_only_from_an_address_without_code(
-    chain: Chain, code_fails: bool
+    chain: Chain, code_fails: str
 ) -> None:
     """``0x`` from a token with code (as Hardhat answers for a state it does not have,
     injected into the real node's answers) is that call's failure, not a 0 that would park
     the owner's orders; from an address without code (its ``eth_getCode`` read) a 0; and
-    when that code cannot be read, a failure too."""
+    when that code cannot be read (an error, or null: not said to be a token with code), a
+    failure too."""
     owner = chain.address(0)
     no_code = "0x" + "11" * 20
     weth = chain.weth.address.lower()
@@ -125,7 +126,8 @@ def test_an_empty_answer_is_a_zero_only_from_an_address_without_code(
                 if method == "eth_call" and params[0]["to"].lower() == weth:
                     out[i] = "0x"
                 elif method == "eth_getCode" and code_fails:
-                    out[i] = RpcError(-32000, "header not found (injected)")
+                    error = RpcError(-32000, "header not found (injected)")
+                    out[i] = error if code_fails == "error" else None
             return out
 
         rpc.batch = batch  # type: ignore[method-assign]
@@ -139,6 +141,7 @@ def test_an_empty_answer_is_a_zero_only_from_an_address_without_code(
     assert (owner, chain.weth.address) in read.failed
     if code_fails:
         assert read.funds == {} and (owner, no_code) in read.failed
+        assert all("with code" not in why for why in read.failed.values()), read.failed
     else:
         assert read.funds == {(owner, no_code): (0, 0)}
 

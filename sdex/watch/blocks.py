@@ -15,6 +15,11 @@ class Inconsistent(ChainError):
     """The chain moved during a read (logs of a block we have another header for)."""
 
 
+class ReceiptComing(Inconsistent):
+    """An own settlement's receipt is on its way: its block is read once it is here (a
+    wait bounded by ``Mirror.awaiting``, no sign of a chain answering inconsistently)."""
+
+
 ZERO_HASH = "0x" + "00" * 32
 ANNOUNCED_KEPT = 64
 """Announced headers the watcher keeps by number, for ``own_run``."""
@@ -48,7 +53,7 @@ def only_own(mirror: Mirror, raw: object, header: Header) -> list[OwnReceipt] | 
         if not isinstance(tx, str):
             return None
         if mirror.awaiting(tx):
-            raise Inconsistent(f"own settlement {tx}: its receipt is on its way")
+            raise ReceiptComing(f"own settlement {tx}: its receipt is on its way")
         r = mirror.own.get(tx.lower())
         if r is None or r.block_hash != header.hash:
             return None

@@ -1,29 +1,68 @@
 """The fork point of a reorg: the highest kept block the chain still has. A reset (the old
-chain's fills deleted, every order judged again) only on proof, never for an outage."""
+chain's fills deleted, every order judged again) only on proof, never for an outage or a
+chain answering from behind."""
 
 from __future__ import annotations
 
 from sdex.chain.arpc import AsyncRpc
 from sdex.errors import ChainError, RpcError
 from sdex.mirror import Header, Mirror
+from sdex.store import ChainIdentity
 from sdex.watch.blocks import Inconsistent
 
 
-async def fork_point(rpc: AsyncRpc, m: Mirror, latest: Header) -> int | None:
+class Behind(ChainError):
+    """The chain's head is below every block kept, on the same deployment (chain id and
+    deployment block's hash unchanged): a lagging backend, a node rewinding after an unclean
+    shutdown, or a reset the next poll finds again (``fork_point``'s ``behind``)."""
+
+
+async def fork_point(
+    rpc: AsyncRpc,
+    m: Mirror,
+    latest: Header,
+    deployed: tuple[ChainIdentity, int],
+    behind: bool = False,
+) -> int | None:
     """The highest block kept in ``m`` that the chain (its head ``latest``) still has, same
     hash; None only when the chain proved every kept one gone (another hash at each number,
     or all above its head): a reset. A header the chain did not answer, answered null, or
     answered with something else than that block, above the highest match, raises: the
     reorg is looked at again with the next poll. With none kept yet (a restart), our head
-    itself must be proven gone (raises ``Inconsistent`` when it is still the chain's)."""
+    itself must be proven gone (raises ``Inconsistent`` when it is still the chain's).
+
+    A head below every kept block proves a reset at once only with another chain id or
+    another hash at the deployment block (``deployed``: the identity and that block's
+    number; a restarted devnet); else it raises ``Behind``, and is a reset only when the
+    previous poll found it too (``behind``)."""
     kept = [b.header for b in m.blocks if b.header.number <= latest.number]
     if not kept and not m.blocks and m.head is not None and m.head.number <= latest.number:
         if await _highest_kept(rpc, [m.head]) is not None:
             raise Inconsistent(f"block {m.head.number} is ours after all: read again")
         return None
-    if not kept:  # the chain's head below every kept block: a reset
-        return None
+    if not kept:  # the chain's head below every kept block
+        if behind or await _redeployed(rpc, *deployed):
+            return None
+        ours = m.blocks[0].header.number if m.blocks else m.head.number if m.head else 0
+        raise Behind(f"the chain's head {latest.number} is below our block {ours}")
     return await _highest_kept(rpc, kept)
+
+
+async def _redeployed(rpc: AsyncRpc, identity: ChainIdentity, number: int) -> bool:
+    """Does the chain prove itself another one: another chain id, or another block at the
+    deployment block's number? An error or a null answer proves nothing."""
+    chain_id, raw = await rpc.batch(
+        [("eth_chainId", []), ("eth_getBlockByNumber", [hex(number), False])]
+    )
+    try:
+        if isinstance(chain_id, str) and int(chain_id, 16) != identity.chain_id:
+            return True
+    except ValueError:
+        pass  # (no proof)
+    if raw is None or isinstance(raw, Exception):
+        return False
+    got = Header.from_rpc(raw)  # (ValueError: an answer that is no block, retried)
+    return got.number == number and got.hash != identity.deploy_block_hash.lower()
 
 
 async def _highest_kept(rpc: AsyncRpc, kept: list[Header]) -> int | None:

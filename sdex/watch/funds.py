@@ -94,6 +94,8 @@ def _no_code(raw: Any) -> str | None:
         return f"an empty answer, and its code not read: {type(raw).__name__}: {raw}"[:200]
     if raw in ("0x", "0x0"):
         return None
+    if not isinstance(raw, str) or not raw.startswith("0x"):
+        return f"an empty answer, and its code answered {type(raw).__name__}, not hex data"
     return "an empty answer from a token with code (a state the node does not have)"
 
 

@@ -12,6 +12,7 @@ from sdex.chain.arpc import AsyncRpc
 from sdex.mirror import Effects, Header, Mirror, OwnReceipt
 from sdex.watch.blocks import (
     Inconsistent,
+    ReceiptComing,
     Reorg,
     apply_run,
     known_parent,
@@ -121,7 +122,7 @@ async def read_range(
         if m.expected and isinstance(raw, dict):
             tx = raw.get("transactionHash")
             if isinstance(tx, str) and m.awaiting(tx):
-                raise Inconsistent(f"own settlement {tx}: its receipt is on its way")
+                raise ReceiptComing(f"own settlement {tx}: its receipt is on its way")
         mine = own_receipt(m, raw)
         if mine is not None and hashes.get(mine.block_number, mine.block_hash) == (mine.block_hash):
             if start <= mine.block_number <= end:

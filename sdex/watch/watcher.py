@@ -11,7 +11,8 @@ ours and every log's block hash must be its header's; otherwise:
   re-judges every order both touched (``BlockChanges.reverted``/``rejudge``);
 - **reset**: no kept header is on the chain any more (a restarted devnet), or the
   deployment block's hash changed: forget the old chain, re-read from the deployment
-  block, and tell the node to re-judge every order.
+  block, and tell the node to re-judge every order (a head below ours on the same
+  deployment is ``behind``: a reset when the next poll finds it so too).
 
 New heads come from an ``eth_subscribe("newHeads")`` WebSocket when the RPC offers one
 (Hardhat does; ``sdex.watch.heads``), with a slow poll behind it; otherwise from polling. A
@@ -41,14 +42,9 @@ from sdex.errors import ChainError
 from sdex.hashfilter import HashFilter, capacity_for
 from sdex.mirror import Account, Effects, Header, Mirror
 from sdex.store import ChainIdentity, Store, StoreError
-from sdex.watch.blocks import (
-    Inconsistent,
-    Reorg,
-    receipt_coming,
-    remember,
-)
+from sdex.watch.blocks import Inconsistent, ReceiptComing, Reorg, receipt_coming, remember
 from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset
-from sdex.watch.fork import fork_point
+from sdex.watch.fork import Behind, fork_point
 from sdex.watch.funds import read_funds
 from sdex.watch.heads import follow_heads
 from sdex.watch.ranges import read_range
@@ -67,6 +63,9 @@ further block until they are applied (memory bounded; nothing dropped)."""
 FUNDS_TRIES = 5
 """Polls an account's funds may fail to be read (the node answered that call with an
 error that is not the token's code failing) before they count as 0."""
+INCONSISTENT_POLLS = 5
+"""Polls in a row that found the chain's answers inconsistent (not an own receipt awaited)
+before the watcher says so: ``unreachable``, until a poll gets through."""
 
 
 class Watcher:
@@ -104,11 +103,15 @@ class Watcher:
         self.deepest_reorg = 0
         self.resets = 0
         self.status = "ok"
-        """``ok``, ``unreachable`` (the RPC does not answer), ``wrong-chain``, or ``failing``
-        (the store refused a write, or a defect: retried)."""
+        """``ok``, ``unreachable`` (the RPC does not answer, or answers inconsistently poll
+        after poll), ``behind`` (its head below our blocks on the same deployment: a reset
+        if the next poll finds it too), ``wrong-chain``, or ``failing`` (the store refused
+        a write, or a defect: retried)."""
         self.problem = ""
         self.caught_up = asyncio.Event()
         self.failures = 0  # polls that failed (chain unreachable, or the node could not apply)
+        self._moving = 0  # polls in a row that found the chain's answers inconsistent
+        self._behind = False  # the last poll found the chain's head below our blocks
         self._unapplied: BlockChanges | None = None
         self._unsure: dict[Account, int] = {}
         """Accounts whose funds a poll could not read (one call failed, not the token's
@@ -184,30 +187,29 @@ class Watcher:
                     self._new_head.clear()
                     progressed = await self.poll_once()
                     self._set_status("ok")
-                    backoff = self.poll_interval
+                    backoff, self._moving, self._behind = self.poll_interval, 0, False
                 except asyncio.CancelledError:
                     raise
                 except Inconsistent as e:  # the chain moved under a read: read again
                     log.debug("%s", e)
                     progressed = False
+                    self._moving += not isinstance(e, ReceiptComing)
+                    if self._moving >= INCONSISTENT_POLLS:  # (not moving: answering wrong)
+                        why = f"{self._moving} polls in a row inconsistent: {_describe(e)}"
+                        backoff = self._fail("unreachable", why, backoff)
                 except (StoreError, sqlite3.Error) as e:  # the database refused: tried again
-                    self.failures += 1
-                    self._set_status("failing", f"the store: {_describe(e)}")
-                    progressed, backoff = False, min(max(backoff, 0.1) * 2, MAX_BACKOFF)
+                    why = f"the store: {_describe(e)}"
+                    progressed, backoff = False, self._fail("failing", why, backoff)
                 except ChainReset as e:
-                    self.failures += 1
-                    self._set_status("wrong-chain", str(e))
-                    progressed, backoff = False, min(max(backoff, 0.1) * 2, MAX_BACKOFF)
+                    progressed, backoff = False, self._fail("wrong-chain", str(e), backoff)
                 except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
-                    self.failures += 1
-                    self._set_status("unreachable", _describe(e))
-                    progressed, backoff = False, min(max(backoff, 0.1) * 2, MAX_BACKOFF)
+                    status = "behind" if isinstance(e, Behind) else "unreachable"
+                    progressed, backoff = False, self._fail(status, _describe(e), backoff)
                 except Exception as e:  # a defect: say it once, with its traceback, and retry
-                    self.failures += 1
                     if self.status != "failing":
                         log.exception("applying the chain's changes failed; retrying")
-                    self.status, self.problem = "failing", _describe(e)
-                    progressed, backoff = False, min(max(backoff, 0.1) * 2, MAX_BACKOFF)
+                        self.status = "failing"  # (logged: not again by ``_fail``)
+                    progressed, backoff = False, self._fail("failing", _describe(e), backoff)
                 if progressed:
                     continue
                 if self._deferring:  # a moment for our receipt of the announced block
@@ -225,6 +227,12 @@ class Watcher:
                 sub.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await sub
+
+    def _fail(self, status: str, problem: str, backoff: float) -> float:
+        """A failed poll: ``status`` (logged when it changes); the next, longer backoff."""
+        self.failures += 1
+        self._set_status(status, problem)
+        return min(max(backoff, 0.1) * 2, MAX_BACKOFF)
 
     def _on_head(self, header: Header | None) -> None:
         self._notified = header
@@ -398,8 +406,14 @@ class Watcher:
         return True
 
     async def _fork_point(self, latest: Header) -> int | None:
-        """The fork point, or None for a reset (``sdex.watch.fork.fork_point``)."""
-        return await fork_point(self.rpc, self.mirror, latest)
+        """The fork point, or None for a reset (``sdex.watch.fork.fork_point``); ``Behind``
+        for a chain below our blocks, a reset when the next poll finds it so again."""
+        deployed, behind, self._behind = (self.identity, self.start_block), self._behind, False
+        try:
+            return await fork_point(self.rpc, self.mirror, latest, deployed, behind)
+        except Behind:
+            self._behind = True
+            raise
 
     async def _reset(self, changes: BlockChanges) -> None:
         """Another chain at the same RPC: start the mirror over from the deployment block."""
@@ -433,13 +447,20 @@ class Watcher:
         await self._advance(latest, changes)
 
     async def check_head(self) -> None:
-        """At start: is the saved head still on the chain? If not, the next poll resets (a
-        saved mirror has no kept headers to undo with)."""
+        """At start: is the saved head still on the chain? Another block at its number proves
+        it gone: the next poll resets (a saved mirror has no kept headers to undo with). No
+        answer, or null (a lagging backend), proves nothing: the head is kept as it is, the
+        status says so, and the first poll looks again (``fork_point``)."""
         m = self.mirror
         if m.head is None:
             return
-        raw = await self.rpc.call("eth_getBlockByNumber", hex(m.head.number), False)
-        if raw is None or Header.from_rpc(raw).hash != m.head.hash:
+        try:
+            raw = await self.rpc.call("eth_getBlockByNumber", hex(m.head.number), False)
+            got = Header.from_rpc(raw)
+        except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
+            self._set_status("unreachable", f"our head {m.head.number} not read: {_describe(e)}")
+            return
+        if got.number == m.head.number and got.hash != m.head.hash:
             log.warning("the saved chain head %d is not on the chain any more", m.head.number)
             m.head = Header(m.head.number, "0x" + "00" * 32, "", m.head.timestamp)
 
