@@ -179,12 +179,14 @@ async def test_a_saved_head_answered_null_once_at_start_is_not_a_reset(
         assert any(f"our head {ours} not read" in m for m in said), said
 
 
-async def test_a_chain_answering_from_behind_once_after_a_restart_is_not_a_reset(
-    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("lags", [1, 3])
+async def test_a_chain_answering_from_behind_for_a_moment_after_a_restart_is_not_a_reset(
+    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture, lags: int
 ) -> None:
-    """Restarted (no header kept), the node's poll got the chain's latest block one behind
-    its saved head (a lagging backend, a node rewinding): the same deployment block, so no
-    proof of another chain: the poll fails as ``behind``, the next follows on."""
+    """Restarted (no header kept), the node's polls got the chain's latest block one behind
+    its saved head (a lagging backend, a node rewinding), poll after poll for less than
+    ``BEHIND_SECONDS``: the same deployment block, so no proof of another chain: each poll
+    fails as ``behind`` (``/health`` says so), and the next good one follows on."""
     c = chain
     cfg, _, ours = await _restarted_with_a_fill(c, tmp_path)
     caplog.set_level(logging.WARNING, logger="sdex.watch")
@@ -193,16 +195,21 @@ async def test_a_chain_answering_from_behind_once_after_a_restart_is_not_a_reset
         await wait_for(w.caught_up.is_set, timeout=20)
         assert not w.mirror.blocks
         real = w.rpc.call
-        lagged = []
+        lagged: list[str] = []
 
         async def call(method: str, *params: Any) -> Any:
-            if method == "eth_getBlockByNumber" and params[:1] == ("latest",) and not lagged:
-                lagged.append(method)
+            if (
+                method == "eth_getBlockByNumber"
+                and params[:1] == ("latest",)
+                and len(lagged) < lags
+            ):
+                lagged.append(w.status)  # (the status the previous polls left)
                 return await real(method, hex(ours - 1), False)
             return await real(method, *params)
 
         w.rpc.call = call  # type: ignore[method-assign]
-        await wait_for(lambda: bool(lagged), timeout=10)
+        await wait_for(lambda: len(lagged) >= lags, timeout=10)
+        assert lagged[1:] == ["behind"] * (lags - 1)
         c.rpc.call("hardhat_mine", hex(1))
         await synced(node, c)
         assert (w.resets, w.reorgs) == (0, 0)

@@ -1,6 +1,6 @@
 """The fork point of a reorg: the highest kept block the chain still has. A reset (the old
 chain's fills deleted, every order judged again) only on proof, never for an outage or a
-chain answering from behind."""
+chain answering from behind for a moment."""
 
 from __future__ import annotations
 
@@ -10,11 +10,26 @@ from sdex.mirror import Header, Mirror
 from sdex.store import ChainIdentity
 from sdex.watch.blocks import Inconsistent
 
+BEHIND_SECONDS = 5.0
+"""How long the chain may answer a head below our blocks (same deployment) before that is
+taken for a reset: a lagging backend catches up meanwhile."""
+
+
+def behind_for(since: float | None, now: float) -> bool:
+    """Has the chain answered from below our blocks since ``since`` for ``BEHIND_SECONDS``?"""
+    return since is not None and now - since >= BEHIND_SECONDS
+
+
+def describe(e: BaseException) -> str:
+    """An error in one line, for the log and ``/health``."""
+    text = str(e) or type(e).__name__
+    return f"{type(e).__name__}: {text[:200]}"
+
 
 class Behind(ChainError):
     """The chain's head is below every block kept, on the same deployment (chain id and
     deployment block's hash unchanged): a lagging backend, a node rewinding after an unclean
-    shutdown, or a reset the next poll finds again (``fork_point``'s ``behind``)."""
+    shutdown, or a reset still found after a while (``fork_point``'s ``behind``)."""
 
 
 async def fork_point(
@@ -34,7 +49,8 @@ async def fork_point(
     A head below every kept block proves a reset at once only with another chain id or
     another hash at the deployment block (``deployed``: the identity and that block's
     number; a restarted devnet); else it raises ``Behind``, and is a reset only when the
-    previous poll found it too (``behind``)."""
+    chain has answered from below for a while (``behind``: for
+    ``BEHIND_SECONDS``)."""
     kept = [b.header for b in m.blocks if b.header.number <= latest.number]
     if not kept and not m.blocks and m.head is not None and m.head.number <= latest.number:
         if await _highest_kept(rpc, [m.head]) is not None:

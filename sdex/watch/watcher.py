@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 
 import aiohttp
@@ -44,7 +45,7 @@ from sdex.mirror import Account, Effects, Header, Mirror
 from sdex.store import ChainIdentity, Store, StoreError
 from sdex.watch.blocks import Inconsistent, ReceiptComing, Reorg, receipt_coming, remember
 from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset
-from sdex.watch.fork import Behind, fork_point
+from sdex.watch.fork import Behind, behind_for, describe, fork_point
 from sdex.watch.funds import read_funds
 from sdex.watch.heads import follow_heads
 from sdex.watch.ranges import read_range
@@ -111,12 +112,12 @@ class Watcher:
         self.caught_up = asyncio.Event()
         self.failures = 0  # polls that failed (chain unreachable, or the node could not apply)
         self._moving = 0  # polls in a row that found the chain's answers inconsistent
-        self._behind = False  # the last poll found the chain's head below our blocks
+        self._behind_since: float | None = None  # since when polls found the chain below us
         self._unapplied: BlockChanges | None = None
+        """Changes the mirror holds but the node failed to apply: applied again first."""
         self._unsure: dict[Account, int] = {}
         """Accounts whose funds a poll could not read (one call failed, not the token's
         code): read again with the next polls, counted; 0 after ``FUNDS_TRIES``."""
-        """Changes the mirror holds but the node failed to apply: applied again first."""
         self.applied: Header | None = None
         """The last block whose changes the node has applied and the store has saved."""
         self.subscribed = False
@@ -140,8 +141,7 @@ class Watcher:
         cp = self.store.checkpoint()
         if cp is None:
             return
-        number, block_hash, timestamp = cp
-        m = self.mirror
+        (number, block_hash, timestamp), m = cp, self.mirror
         makers, funds = self.store.load_mirror()
         m.marks.evicted = HashFilter(capacity_for(self.store.count_marks()))
         for h in self.store.marks_now():  # filled and cancelled orders: read when named
@@ -154,8 +154,7 @@ class Watcher:
 
     @property
     def block(self) -> int:
-        """The block the node stands at (reported): its saved head, or after a reorg the
-        fork point until the next save."""
+        """The block the node stands at: its saved head, or a reorg's fork point till saved."""
         return min(self.saved, self.checkpoint)
 
     @property
@@ -186,8 +185,9 @@ class Watcher:
                 try:
                     self._new_head.clear()
                     progressed = await self.poll_once()
-                    self._set_status("ok")
-                    backoff, self._moving, self._behind = self.poll_interval, 0, False
+                    if not self._deferring:  # (a deferred poll read nothing: no verdict)
+                        self._set_status("ok")
+                        backoff, self._moving, self._behind_since = self.poll_interval, 0, None
                 except asyncio.CancelledError:
                     raise
                 except Inconsistent as e:  # the chain moved under a read: read again
@@ -195,21 +195,21 @@ class Watcher:
                     progressed = False
                     self._moving += not isinstance(e, ReceiptComing)
                     if self._moving >= INCONSISTENT_POLLS:  # (not moving: answering wrong)
-                        why = f"{self._moving} polls in a row inconsistent: {_describe(e)}"
+                        why = f"{self._moving} polls in a row inconsistent: {describe(e)}"
                         backoff = self._fail("unreachable", why, backoff)
                 except (StoreError, sqlite3.Error) as e:  # the database refused: tried again
-                    why = f"the store: {_describe(e)}"
+                    why = f"the store: {describe(e)}"
                     progressed, backoff = False, self._fail("failing", why, backoff)
                 except ChainReset as e:
                     progressed, backoff = False, self._fail("wrong-chain", str(e), backoff)
                 except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
                     status = "behind" if isinstance(e, Behind) else "unreachable"
-                    progressed, backoff = False, self._fail(status, _describe(e), backoff)
+                    progressed, backoff = False, self._fail(status, describe(e), backoff)
                 except Exception as e:  # a defect: say it once, with its traceback, and retry
                     if self.status != "failing":
                         log.exception("applying the chain's changes failed; retrying")
                         self.status = "failing"  # (logged: not again by ``_fail``)
-                    progressed, backoff = False, self._fail("failing", _describe(e), backoff)
+                    progressed, backoff = False, self._fail("failing", describe(e), backoff)
                 if progressed:
                     continue
                 if self._deferring:  # a moment for our receipt of the announced block
@@ -407,13 +407,16 @@ class Watcher:
 
     async def _fork_point(self, latest: Header) -> int | None:
         """The fork point, or None for a reset (``sdex.watch.fork.fork_point``); ``Behind``
-        for a chain below our blocks, a reset when the next poll finds it so again."""
-        deployed, behind, self._behind = (self.identity, self.start_block), self._behind, False
-        try:
-            return await fork_point(self.rpc, self.mirror, latest, deployed, behind)
+        for a chain below our blocks, a reset once it has been so for ``BEHIND_SECONDS``."""
+        since, now = self._behind_since, time.monotonic()
+        deployed = (self.identity, self.start_block)
+        try:  # (Behind: since when, kept through other failed polls)
+            fork = await fork_point(self.rpc, self.mirror, latest, deployed, behind_for(since, now))
         except Behind:
-            self._behind = True
+            self._behind_since = now if since is None else since
             raise
+        self._behind_since = None
+        return fork
 
     async def _reset(self, changes: BlockChanges) -> None:
         """Another chain at the same RPC: start the mirror over from the deployment block."""
@@ -458,9 +461,11 @@ class Watcher:
             raw = await self.rpc.call("eth_getBlockByNumber", hex(m.head.number), False)
             got = Header.from_rpc(raw)
         except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
-            self._set_status("unreachable", f"our head {m.head.number} not read: {_describe(e)}")
+            self._set_status("unreachable", f"our head {m.head.number} not read: {describe(e)}")
             return
-        if got.number == m.head.number and got.hash != m.head.hash:
+        if got.number != m.head.number:
+            self._set_status("unreachable", f"block {got.number} answered for {m.head.number}")
+        elif got.hash != m.head.hash:
             log.warning("the saved chain head %d is not on the chain any more", m.head.number)
             m.head = Header(m.head.number, "0x" + "00" * 32, "", m.head.timestamp)
 
@@ -490,11 +495,6 @@ class Watcher:
                 else:  # never readable: as a token whose calls fail (its transfers would)
                     self._unsure.pop(account, None)
                     self.mirror.set_funds(account, 0, 0)
-
-
-def _describe(e: BaseException) -> str:
-    text = str(e) or type(e).__name__
-    return f"{type(e).__name__}: {text[:200]}"
 
 
 __all__ = ["BlockChanges", "ChainReset", "Watcher", "read_funds"]
