@@ -332,44 +332,25 @@ def _fast_order(obj: dict[str, Any]) -> Order | None:
     fee_amount = _fast_uint(obj.get("feeAmount"), UINT256_MAX)
     expiry = _fast_uint(obj.get("expiry"), UINT64_MAX)
     salt = _fast_uint(obj.get("salt"), UINT256_MAX)
-    if (
-        maker is None
-        or taker is None
-        or maker_token is None
-        or taker_token is None
-        or fee_recipient is None
-        or maker_amount < 0
-        or taker_amount < 0
-        or fee_amount < 0
-        or expiry < 0
-        or salt < 0
+    if not (maker and taker and maker_token and taker_token and fee_recipient) or (
+        min(maker_amount, taker_amount, fee_amount, expiry, salt) < 0
     ):
         return None
-    return Order(
-        maker,
-        taker,
-        maker_token,
-        taker_token,
-        maker_amount,
-        taker_amount,
-        fee_recipient,
-        fee_amount,
-        expiry,
-        salt,
-    )
+    return Order(maker, taker, maker_token, taker_token, maker_amount, taker_amount,
+                 fee_recipient, fee_amount, expiry, salt)  # fmt: skip
 
 
-def _fast_address(raw: object) -> str | None:
-    """A well-formed address as its lower-case form, or None (``parse_address``'s rules)."""
+def _fast_address(raw: object) -> str:
+    """A well-formed address as its lower-case form, or "" (``parse_address``'s rules)."""
     if type(raw) is not str:
-        return None
+        return ""
     low = _WELL_FORMED.get(raw)
     if low is None:
         if not ADDRESS_RE.match(raw):
-            return None
+            return ""
         low = raw.lower()
         if raw != low and not checksum_ok(raw):
-            return None
+            return ""
         if len(_WELL_FORMED) >= 4096:
             _WELL_FORMED.clear()
         _WELL_FORMED[raw] = low

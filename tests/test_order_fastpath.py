@@ -69,7 +69,7 @@ def test_fast_uint_matches_the_strict_parse_on_strings(raw: object, kind: str, t
 
 @pytest.mark.parametrize("raw", ADDRESSES)
 def test_fast_address_matches_the_strict_parse(raw: object) -> None:
-    assert _fast_address(raw) == _strict(parse_address, raw, "x")
+    assert _fast_address(raw) == (_strict(parse_address, raw, "x") or "")
 
 
 @pytest.mark.parametrize("raw", SIGNATURES)
