@@ -220,9 +220,9 @@ class OrderRegistry(HeldOrders):
         """``rest`` an order; False if the book closed it at once (what is left is dust: no
         whole unit at its price). The caller then closes its record (``book_closed``), so
         it is never left open, and offered to peers, while the book does not hold it."""
-        self.rest(signed, filled)
-        st = self.book.get(signed.hash)
-        return st is not None and st.closed is None
+        e = self.book.register(signed, filled=filled)  # ``rest``, reading the entry it made
+        self._touched.add(signed.hash)  # (not a ``get``: no state view built per order)
+        return self.book.rest(e) is None and e.closed is None
 
     def matched(self, mr: MatchResult) -> None:
         """The engine matched ``mr.order``: it and every order it matched moved."""
