@@ -16,6 +16,7 @@ from sdex.order import (
     Order,
     SignedOrder,
     _fast_address,
+    _fast_order,
     _fast_signature,
     _fast_uint,
     address_of,
@@ -84,7 +85,20 @@ def _order_json() -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    "field", ["makerAmount", "takerAmount", "feeAmount", "expiry", "salt", "maker", "signature"]
+    "field",
+    [
+        "makerAmount",
+        "takerAmount",
+        "feeAmount",
+        "expiry",
+        "salt",
+        "signature",
+        "maker",
+        "taker",
+        "makerToken",
+        "takerToken",
+        "feeRecipient",
+    ],
 )
 @pytest.mark.parametrize("raw", [*UINTS, *ADDRESSES, *SIGNATURES])
 def test_from_json_same_verdict_whatever_the_path(field: str, raw: object) -> None:
@@ -103,3 +117,29 @@ def test_from_json_same_verdict_whatever_the_path(field: str, raw: object) -> No
         except OrderParseError as e:
             got.append(sorted((f.field, f.code) for f in e.errors))
     assert got[0] == got[1]
+
+
+def test_a_well_formed_order_takes_the_fast_path() -> None:
+    """(Else the equivalence above would hold with no fast path at all.)"""
+    obj = _order_json()
+    fast = _fast_order(obj)
+    assert fast is not None and _fast_signature(obj["signature"]) is not None
+    assert SignedOrder.from_json(obj, DOMAIN).order == fast
+
+
+@pytest.mark.parametrize("key", ["maker", "salt", "signature"])
+def test_a_missing_or_extra_key_gives_the_strict_verdict(key: str) -> None:
+    class Slow(dict[str, object]):
+        pass
+
+    missing: dict[str, object] = dict(_order_json())
+    del missing[key]
+    extra: dict[str, object] = {**_order_json(), "extra": "1", 1: "x"}  # type: ignore[dict-item]
+    for obj in (missing, extra):
+        got: list[object] = []
+        for value in (obj, Slow(obj)):
+            try:
+                got.append(SignedOrder.from_json(value, DOMAIN))
+            except OrderParseError as e:
+                got.append(sorted((f.field, f.code) for f in e.errors))
+        assert got[0] == got[1]
