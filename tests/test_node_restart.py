@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -149,17 +150,17 @@ async def test_kill_9_during_concurrent_posts_loses_no_group_committed_order(
     assert {s.hash_hex for s in acked} <= stored
 
 
-async def test_pending_settlement_is_reconciled_at_restart(chain: Chain, tmp_path: Path) -> None:
-    """A node died after recording a signed settlement and before broadcasting it."""
-    c = chain
-    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
+async def _left_by_a_dead_node(
+    c: Chain, cfg: Any, incoming_status: str, tif: str
+) -> tuple[SignedOrder, SignedOrder, Any]:
+    """What a node that died after recording a signed settlement left behind: both orders
+    stored (the incoming one as ``incoming_status``), the settlement signed and recorded."""
     resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
     incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
-    # What the dead node left behind: both orders stored, the settlement signed and recorded.
     block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
     store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
     store.add_order(resting, 1, "open", "api")
-    store.add_order(incoming, 2, "open", "api")
+    store.add_order(incoming, 2, incoming_status, "api", tif=tif)
     data = c.exchange.encode_settlement([(resting, incoming, E18)])
     signed = c.sender(OPERATOR).sign(c.exchange.address, data)
     await asyncio.wrap_future(
@@ -168,6 +169,14 @@ async def test_pending_settlement_is_reconciled_at_restart(chain: Chain, tmp_pat
         )
     )
     store.close()
+    return resting, incoming, signed
+
+
+async def test_pending_settlement_is_reconciled_at_restart(chain: Chain, tmp_path: Path) -> None:
+    """A node died after recording a signed settlement and before broadcasting it."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
+    resting, incoming, _ = await _left_by_a_dead_node(c, cfg, "open", "gtc")
 
     async with running_node(cfg) as (node, api):
         assert await api.status(resting) == "filled"
@@ -234,20 +243,7 @@ async def test_a_pending_settlement_given_up_at_restart_is_applied_when_it_lands
     immediate-or-cancel order, closed: nothing is matched again at restart.)"""
     c = chain
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
-    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-    incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
-    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
-    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
-    store.add_order(resting, 1, "open", "api")
-    store.add_order(incoming, 2, "removed", "api", tif="ioc")
-    data = c.exchange.encode_settlement([(resting, incoming, E18)])
-    signed = c.sender(OPERATOR).sign(c.exchange.address, data)
-    await asyncio.wrap_future(
-        store.add_settlement(
-            signed.tx_hash, signed.nonce, signed.raw, [(resting.hash_hex, incoming.hash_hex)]
-        )
-    )
-    store.close()
+    resting, _, signed = await _left_by_a_dead_node(c, cfg, "removed", "ioc")
     c.rpc.call("evm_setAutomine", False)
     try:
         c.rpc.call("eth_sendRawTransaction", signed.raw)  # broadcast before the node died
