@@ -87,6 +87,12 @@ class Receipt:
         )
 
 
+def already_known(e: RpcError) -> bool:
+    """Is ``e`` a chain's refusal of a transaction its pool or chain holds already (a
+    rebroadcast of the same bytes, which is no failure)?"""
+    return any(w in str(e).lower() for w in ("known", "already imported"))
+
+
 class Sender:
     """Signs and sends transactions for one private key with its own nonce lane."""
 
@@ -254,7 +260,7 @@ class Sender:
         try:
             self.broadcast(signed)
         except RpcError as e:
-            if not any(w in str(e).lower() for w in ("known", "already imported")):
+            if not already_known(e):
                 raise
 
     def broadcast_for_receipt(self, signed: SignedTx) -> Any:

@@ -11,6 +11,7 @@ import logging
 from sdex.book import RemovalReason, UnknownOrder
 from sdex.book.errors import BookError
 from sdex.chain import OrderState
+from sdex.chain.tx import already_known
 from sdex.errors import RpcError
 from sdex.matching.match import Match
 from sdex.model import OPEN_STATUSES, OrderStatus
@@ -224,7 +225,7 @@ class NodeSettlement(NodeChainState):
             rpc = self.settle_chain.rpc
             await self.settle_chain.run(rpc.call, "eth_sendRawTransaction", raw_tx)
         except RpcError as e:
-            if not any(w in str(e).lower() for w in ("known", "already imported")):
+            if not already_known(e):
                 raise
 
     async def _reconcile_settlements(self) -> None:
@@ -238,14 +239,9 @@ class NodeSettlement(NodeChainState):
                     await self._send_raw_again(s.raw_tx)
                     receipt = await self.settle_chain.run(self.sender.wait, s.tx_hash, 10.0)
                 except Exception as e:
-                    # Given up as the settler gives up a lost one: if it lands after all,
-                    # the watcher applies its fills as anyone's (not left to a settler
-                    # outcome that never comes), and a reorg window is kept from the head.
                     log.warning("pending settlement %s could not be sent again: %s", s.tx_hash, e)
                     await self.store.set_settlement_status(s.tx_hash, "dropped")
-                    self.settler.given_up.add(s.tx_hash)
-                    head = self.mirror.head
-                    self.settler.ours.landed(s.tx_hash, 0 if head is None else head.number)
+                    self.settler.give_up(s.tx_hash)  # (if it lands, the watcher applies it)
                     continue
                 status = "mined" if receipt.status == 1 else "failed"
                 self.settler.ours.landed(s.tx_hash, receipt.block_number)

@@ -362,9 +362,7 @@ class Settler:
                 self.mirror.unexpect(signed.tx_hash)
         if receipt is None:
             self.lost += 1
-            self.given_up.add(signed.tx_hash)
-            head = self.mirror.head if self.mirror is not None else None
-            self.ours.landed(signed.tx_hash, 0 if head is None else head.number)
+            self.give_up(signed.tx_hash)
             self.store.set_settlement_status(signed.tx_hash, "dropped")
             log.warning("settlement %s lost (nonce %d): re-judging", signed.tx_hash, signed.nonce)
             await self._heal_gap(signed.nonce)
@@ -396,6 +394,13 @@ class Settler:
         if receipt.status == 1 and self.mirror is not None:  # the watcher takes them from here
             self.mirror.note_receipt(receipt, fills, root)
         return outcome(self.chain.exchange, batch, receipt, signed.tx_hash, fills)
+
+    def give_up(self, tx_hash: str) -> None:
+        """``tx_hash`` counted lost: if it lands after all, the watcher applies its fills
+        (as anyone's); it is kept a reorg window from the head of now."""
+        self.given_up.add(tx_hash)
+        head = self.mirror.head if self.mirror is not None else None
+        self.ours.landed(tx_hash, 0 if head is None else head.number)
 
     def forget_final(self) -> None:
         """Drop from ``ours`` (and ``given_up``) the transactions in final blocks: deeper
