@@ -9,6 +9,7 @@ from sdex.errors import ChainError, RpcError
 from sdex.mirror import Header, Mirror
 from sdex.store import ChainIdentity
 from sdex.watch.blocks import Inconsistent
+from sdex.watch.changes import ChainReset
 
 BEHIND_SECONDS = 5.0
 """How long the chain may answer a head below our blocks (same deployment) before that is
@@ -26,10 +27,19 @@ def describe(e: BaseException) -> str:
     return f"{type(e).__name__}: {text[:200]}"
 
 
+class Vanished(ChainReset):
+    """The chain's head is below our blocks and below the Exchange's deployment block, and
+    the Exchange has no code there (a devnet reset, ``hardhat_reset``): ``wrong-chain`` at
+    once, nothing dropped; the reset is made once the chain proves another deployment (or
+    after ``BEHIND_SECONDS``). A backend lagging below the deployment block (right after
+    it) answers the same: a poll's ``wrong-chain``, and nothing else done."""
+
+
 class Behind(ChainError):
     """The chain's head is below every block kept, on the same deployment (chain id and
-    deployment block's hash unchanged): a lagging backend, a node rewinding after an unclean
-    shutdown, or a reset still found after a while (``fork_point``'s ``behind``)."""
+    deployment block's hash unchanged), or is one of our kept blocks below our head: a
+    lagging backend, a node rewinding after an unclean shutdown, or a reset or rewind still
+    found after a while (``fork_point``'s ``behind``)."""
 
 
 async def fork_point(
@@ -46,35 +56,52 @@ async def fork_point(
     reorg is looked at again with the next poll. With none kept yet (a restart), our head
     itself must be proven gone (raises ``Inconsistent`` when it is still the chain's).
 
-    A head below every kept block proves a reset at once only with another chain id or
-    another hash at the deployment block (``deployed``: the identity and that block's
-    number; a restarted devnet); else it raises ``Behind``, and is a reset only when the
-    chain has answered from below for a while (``behind``: for
-    ``BEHIND_SECONDS``)."""
+    A head that is one of our kept blocks (same hash) below our head is a chain behind (a
+    lagging backend; raises ``Behind``), and a rewind to it only when the chain has answered
+    so for a while (``behind``: for ``BEHIND_SECONDS``; a head with a block mined on a
+    rewind has another hash: a reorg at once). A head below every kept block proves a
+    reset at once only with another chain id or another hash at the deployment block
+    (``deployed``: the identity and that block's number; a restarted devnet); with no
+    deployment block and no Exchange code at all it raises ``Vanished``; else ``Behind``,
+    and it is a reset only when the chain has answered from below for a while."""
     kept = [b.header for b in m.blocks if b.header.number <= latest.number]
+    top = kept[-1] if kept else None
+    if top is not None and (top.number, top.hash) == (latest.number, latest.hash):
+        if behind:  # a chain rewound to this block (and none mined on it) for a while
+            return latest.number
+        raise Behind(f"the chain's head {latest.number} is our block, below our head")
     if not kept and not m.blocks and m.head is not None and m.head.number <= latest.number:
         if await _highest_kept(rpc, [m.head]) is not None:
             raise Inconsistent(f"block {m.head.number} is ours after all: read again")
         return None
     if not kept:  # the chain's head below every kept block
-        if behind or await _redeployed(rpc, *deployed):
+        if behind or await _redeployed(rpc, *deployed, latest.number):
             return None
         ours = m.blocks[0].header.number if m.blocks else m.head.number if m.head else 0
         raise Behind(f"the chain's head {latest.number} is below our block {ours}")
     return await _highest_kept(rpc, kept)
 
 
-async def _redeployed(rpc: AsyncRpc, identity: ChainIdentity, number: int) -> bool:
-    """Does the chain prove itself another one: another chain id, or another block at the
-    deployment block's number? An error or a null answer proves nothing."""
-    chain_id, raw = await rpc.batch(
-        [("eth_chainId", []), ("eth_getBlockByNumber", [hex(number), False])]
+async def _redeployed(rpc: AsyncRpc, identity: ChainIdentity, number: int, head: int) -> bool:
+    """Does the chain (its head ``head``, below our blocks) prove itself another one:
+    another chain id, or another block at the deployment block's number? An error or a
+    null answer proves nothing. Raises ``Vanished`` for a chain with no deployment block
+    (its head below it) and no Exchange code at its head."""
+    chain_id, raw, code = await rpc.batch(
+        [
+            ("eth_chainId", []),
+            ("eth_getBlockByNumber", [hex(number), False]),
+            ("eth_getCode", [identity.exchange, "latest"]),
+        ]
     )
     try:
         if isinstance(chain_id, str) and int(chain_id, 16) != identity.chain_id:
             return True
     except ValueError:
         pass  # (no proof)
+    if raw is None and head < number and code == "0x":  # (one picture: none of it there)
+        why = f"head {head} below the deployment block {number}, no Exchange at {identity.exchange}"
+        raise Vanished(f"chain reset: {why}")
     if raw is None or isinstance(raw, Exception):
         return False
     got = Header.from_rpc(raw)  # (ValueError: an answer that is no block, retried)

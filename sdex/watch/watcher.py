@@ -12,7 +12,7 @@ ours and every log's block hash must be its header's; otherwise:
 - **reset**: no kept header is on the chain any more (a restarted devnet), or the
   deployment block's hash changed: forget the old chain, re-read from the deployment
   block, and tell the node to re-judge every order (a head below ours on the same
-  deployment is ``behind``: a reset when the next poll finds it so too).
+  deployment, or one of our blocks, is ``behind``: a reset or rewind after 5 s of it).
 
 New heads come from an ``eth_subscribe("newHeads")`` WebSocket when the RPC offers one
 (Hardhat does; ``sdex.watch.heads``), with a slow poll behind it; otherwise from polling. A
@@ -45,7 +45,7 @@ from sdex.mirror import Account, Effects, Header, Mirror
 from sdex.store import ChainIdentity, Store, StoreError
 from sdex.watch.blocks import Inconsistent, ReceiptComing, Reorg, receipt_coming, remember
 from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset
-from sdex.watch.fork import Behind, behind_for, describe, fork_point
+from sdex.watch.fork import Behind, Vanished, behind_for, describe, fork_point
 from sdex.watch.funds import read_funds
 from sdex.watch.heads import follow_heads
 from sdex.watch.ranges import read_range
@@ -105,9 +105,9 @@ class Watcher:
         self.resets = 0
         self.status = "ok"
         """``ok``, ``unreachable`` (the RPC does not answer, or answers inconsistently poll
-        after poll), ``behind`` (its head below our blocks on the same deployment: a reset
-        if the next poll finds it too), ``wrong-chain``, or ``failing`` (the store refused
-        a write, or a defect: retried)."""
+        after poll), ``behind`` (its head below our head on the same deployment: a reset
+        or rewind after ``BEHIND_SECONDS``), ``wrong-chain`` (no Exchange: a devnet reset
+        not deployed again), or ``failing`` (the store refused a write, or a defect)."""
         self.problem = ""
         self.caught_up = asyncio.Event()
         self.failures = 0  # polls that failed (chain unreachable, or the node could not apply)
@@ -412,7 +412,7 @@ class Watcher:
         deployed = (self.identity, self.start_block)
         try:  # (Behind: since when, kept through other failed polls)
             fork = await fork_point(self.rpc, self.mirror, latest, deployed, behind_for(since, now))
-        except Behind:
+        except (Behind, Vanished):
             self._behind_since = now if since is None else since
             raise
         self._behind_since = None
