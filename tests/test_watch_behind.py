@@ -3,7 +3,8 @@ and the node's websocket; the older ``latest`` answers are the chain's own block
 into the watcher's reads): a backend a few blocks behind, not a reorg. Nothing is undone,
 ``/health`` says ``behind`` until the chain answers its head again; a chain rewound to one
 of our blocks (``evm_revert``, nothing mined on it) is undone only once it has answered so
-for ``BEHIND_SECONDS``."""
+for ``BEHIND_SECONDS``. Meanwhile an order that needs a chain read is not judged by
+that chain (503 ``CHAIN_UNAVAILABLE``)."""
 
 from __future__ import annotations
 
@@ -12,22 +13,66 @@ from typing import Any
 
 import pytest
 
+from sdex.watch import fork
+from sdex.watch.watcher import Watcher
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_mirror import Events, meta, revert, synced
-from tests.test_node import ALICE, BOB, E6, E18, ask
+from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask
+
+
+class Lagging:
+    """The watcher's view of the chain made a backend's still at block ``at`` (the real
+    chain's own blocks and state at that height): its ``latest`` is that block, it has no
+    block above it, and ``eth_getCode`` at ``latest`` is the code at that block."""
+
+    def __init__(self, w: Watcher, at: int) -> None:
+        self.lagging, self.answered, self.statuses = True, 0, set[str]()
+        real_call, real_batch = w.rpc.call, w.rpc.batch
+
+        async def call(method: str, *params: Any) -> Any:
+            if self.lagging and method == "eth_getBlockByNumber" and params[:1] == ("latest",):
+                self.answered += 1
+                self.statuses.add(w.status)
+                return await real_call(method, hex(at), False)
+            return await real_call(method, *params)
+
+        async def batch(calls: list[tuple[str, list[Any]]]) -> list[Any]:
+            if not self.lagging:
+                return await real_batch(calls)
+            asked = [self._asked(method, params) for method, params in calls]
+            out = await real_batch([c for c in asked if c is not None])
+            got = iter(out)
+            return [None if c is None else next(got) for c in asked]
+
+        self.at = at
+        w.rpc.call, w.rpc.batch = call, batch  # type: ignore[method-assign]
+
+    def _asked(self, method: str, params: list[Any]) -> tuple[str, list[Any]] | None:
+        """The call as the backend at ``at`` answers it: None for a block above it."""
+        if method == "eth_getBlockByNumber" and params[0] != "latest":
+            return None if int(params[0], 16) > self.at else (method, params)
+        if method == "eth_getCode" and params[1:] == ["latest"]:
+            return method, [params[0], hex(self.at)]
+        return method, params
+
+
+async def health_says(api: Any, want: str) -> bool:
+    return bool((await api.get("/health"))[1]["chain"] == want)
 
 
 @pytest.mark.parametrize("lag", [1, 3])
 async def test_a_backend_a_few_blocks_behind_is_not_a_reorg(
-    chain: Chain, tmp_path: Path, lag: int
+    chain: Chain, tmp_path: Path, lag: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(fork, "BEHIND_SECONDS", 600.0)  # (however slow the machine)
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         w = node.watcher
         events = Events(await api.session.ws_connect(api.base + "/v1/ws"))
         try:
             whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
+            other = c.sign(ask(c, CAROL, E18, 3100 * E6))
             assert (await api.post_order(whole))[0] == 201
             c.exchange.fill_order(c.sender(BOB), whole, 3000 * E6)
             if lag > 1:
@@ -35,27 +80,17 @@ async def test_a_backend_a_few_blocks_behind_is_not_a_reorg(
             await synced(node, c)
             assert await api.status(whole) == "filled"
             top = int(c.rpc.call("eth_blockNumber"), 16)
-            real = w.rpc.call
-            state = {"lagging": True, "answered": 0}
-
-            async def call(method: str, *params: Any) -> Any:
-                latest = method == "eth_getBlockByNumber" and params[:1] == ("latest",)
-                if state["lagging"] and latest:
-                    state["answered"] += 1
-                    return await real(method, hex(top - lag), False)  # (below the fill)
-                return await real(method, *params)
-
-            w.rpc.call = call  # type: ignore[method-assign]
-
-            async def health_says(want: str) -> bool:
-                return bool((await api.get("/health"))[1]["chain"] == want)
-
-            await wait_for(lambda: health_says("behind"), timeout=20)
-            await wait_for(lambda: state["answered"] >= 2, timeout=20)
+            view = Lagging(w, top - lag)  # (below the fill)
+            await wait_for(lambda: health_says(api, "behind"), timeout=20)
+            await wait_for(lambda: view.answered >= 2, timeout=20)
             assert (w.reorgs, w.resets) == (0, 0)
             assert await api.status(whole) == "filled"
-            state["lagging"] = False
-            await wait_for(lambda: health_says("ok"), timeout=20)
+            # an order whose state the chain behind would answer from its past: not judged
+            code, body = await api.post_order(other)
+            assert (code, body.get("rejection")) == (503, "CHAIN_UNAVAILABLE"), body
+            view.lagging = False
+            await wait_for(lambda: health_says(api, "ok"), timeout=20)
+            assert (await api.post_order(other))[0] == 201
             c.rpc.call("hardhat_mine", hex(1))
             await synced(node, c)
             assert (w.reorgs, w.resets) == (0, 0)
@@ -66,6 +101,29 @@ async def test_a_backend_a_few_blocks_behind_is_not_a_reorg(
             assert not any(e.get("event") == "reopened" for e in events.seen), events.seen
         finally:
             await events.close()
+
+
+async def test_a_backend_below_the_deployment_block_right_after_it_is_behind(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The node keeps every block from the deployment's; a backend still at the block
+    below it (no Exchange code there, no deployment block) is the parent of our lowest
+    kept block, same hash: ``behind``, never ``wrong-chain`` (a devnet reset's answer)."""
+    monkeypatch.setattr(fork, "BEHIND_SECONDS", 600.0)
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", reorg_depth=4096)
+    async with running_node(cfg) as (node, api):
+        w = node.watcher
+        await wait_for(w.caught_up.is_set, timeout=20)
+        low = w.mirror.blocks[0].header
+        assert low.number == c.deployment.deploy_block
+        view = Lagging(w, low.number - 1)
+        await wait_for(lambda: health_says(api, "behind"), timeout=20)
+        await wait_for(lambda: view.answered >= 3, timeout=20)
+        view.lagging = False
+        await wait_for(lambda: health_says(api, "ok"), timeout=20)
+        assert view.statuses <= {"ok", "behind"}, view.statuses
+        assert (w.reorgs, w.resets) == (0, 0)
 
 
 async def test_a_chain_rewound_to_one_of_our_blocks_is_undone_after_a_while(

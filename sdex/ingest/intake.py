@@ -64,12 +64,16 @@ class Intake:
         mirror: Mirror | None = None,
         mirror_ready: Callable[[], bool] | None = None,
         contract_sigs: Eip1271Batcher | None = None,
+        chain_ok: Callable[[], bool] | None = None,
     ) -> None:
         """``mirror``: answer chain state from this node's mirror when ``mirror_ready()``
         and the maker's account is known there (no chain call); otherwise ``batcher``.
         Signatures are recovered off the event loop, in batches (``EcdsaBatcher``); other
         signatures (EIP-1271) are judged by the chain through ``contract_sigs``, whose
-        cached verdicts cost no call."""
+        cached verdicts cost no call. ``chain_ok()`` false (the watcher finds the chain
+        behind, unreachable or not ours): an order that needs a chain read is answered
+        ``CHAIN_UNAVAILABLE`` instead (the read would go to that chain)."""
+        self.chain_ok = chain_ok or (lambda: True)
         self.domain = domain
         self.contract_sigs = contract_sigs
         self.ecdsa = EcdsaBatcher()
@@ -194,6 +198,9 @@ class Intake:
 
     async def _after_read(self, signed: SignedOrder, ecdsa_ok: bool | None) -> IntakeResult:
         """The verdict on ``signed`` from a chain read."""
+        if not self.chain_ok():  # (a backend behind answers from its past: no verdict)
+            why = "the node does not follow the chain now (behind or unreachable); try again"
+            return Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, why)
         try:
             state = await self._read(signed, ecdsa_ok)
         except Exception as e:

@@ -145,6 +145,7 @@ class Node(NodePeering):
             mirror=self.mirror,
             mirror_ready=self.mirror_ready,
             contract_sigs=self.contract_sigs,
+            chain_ok=lambda: self.watcher.status == "ok",
         )
 
     async def _evict_loop(self) -> None:

@@ -30,8 +30,9 @@ class NodeIntake(NodeStatus):
     ) -> SubmitResult:
         """The one intake path (wallets and peers): validate, store, match, rest."""
         result = await self.intake.submit(obj, check_fee=source == "api")
-        if isinstance(result, Rejection):
-            return SubmitResult(400, result.to_json())
+        if isinstance(result, Rejection):  # (the chain not read: the node's, not the order's)
+            unavailable = result.code is RejectionCode.CHAIN_UNAVAILABLE
+            return SubmitResult(503 if unavailable else 400, result.to_json())
         held = result.hash if isinstance(result, Known) else result.signed.hash
         if isinstance(result, Known) or self.registry.held(held):
             # (or accepted meanwhile, by a faster path, while this copy's chain read ran:
