@@ -19,6 +19,7 @@ from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_mirror import Events, meta, revert, synced
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask
+from tests.test_reorg_replay import one_order_node
 
 
 class Lagging:
@@ -27,13 +28,12 @@ class Lagging:
     block above it, and ``eth_getCode`` at ``latest`` is the code at that block."""
 
     def __init__(self, w: Watcher, at: int) -> None:
-        self.lagging, self.answered, self.statuses = True, 0, set[str]()
+        self.lagging, self.answered = True, 0
         real_call, real_batch = w.rpc.call, w.rpc.batch
 
         async def call(method: str, *params: Any) -> Any:
             if self.lagging and method == "eth_getBlockByNumber" and params[:1] == ("latest",):
                 self.answered += 1
-                self.statuses.add(w.status)
                 return await real_call(method, hex(at), False)
             return await real_call(method, *params)
 
@@ -103,27 +103,28 @@ async def test_a_backend_a_few_blocks_behind_is_not_a_reorg(
             await events.close()
 
 
-async def test_a_backend_below_the_deployment_block_right_after_it_is_behind(
+async def test_a_backend_below_the_deployment_block_costs_polls_and_nothing_else(
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The node keeps every block from the deployment's; a backend still at the block
-    below it (no Exchange code there, no deployment block) is the parent of our lowest
-    kept block, same hash: ``behind``, never ``wrong-chain`` (a devnet reset's answer)."""
+    """A backend still below the deployment block (no Exchange code, no deployment block)
+    answers just as a devnet reset (``tests/test_reorg_hardhat_reset.py``): ``wrong-chain``
+    while it does, and nothing undone, reset or dropped; ``ok`` once it answers its head."""
     monkeypatch.setattr(fork, "BEHIND_SECONDS", 600.0)
     c = chain
-    cfg = node_config(c, tmp_path / "n.db", reorg_depth=4096)
-    async with running_node(cfg) as (node, api):
+    async with one_order_node(c, tmp_path) as (node, api, whole):
         w = node.watcher
-        await wait_for(w.caught_up.is_set, timeout=20)
-        low = w.mirror.blocks[0].header
-        assert low.number == c.deployment.deploy_block
-        view = Lagging(w, low.number - 1)
-        await wait_for(lambda: health_says(api, "behind"), timeout=20)
+        c.exchange.fill_order(c.sender(BOB), whole, 3000 * E6)
+        await synced(node, c)
+        view = Lagging(w, c.deployment.deploy_block - 1)
+        await wait_for(lambda: health_says(api, "wrong-chain"), timeout=20)
         await wait_for(lambda: view.answered >= 3, timeout=20)
         view.lagging = False
         await wait_for(lambda: health_says(api, "ok"), timeout=20)
-        assert view.statuses <= {"ok", "behind"}, view.statuses
+        c.rpc.call("hardhat_mine", hex(1))
+        await synced(node, c)
         assert (w.reorgs, w.resets) == (0, 0)
+        assert await api.status(whole) == "filled"
+        assert (await api.get("/v1/fills"))[1]["total"] == 1
 
 
 async def test_a_chain_rewound_to_one_of_our_blocks_is_undone_after_a_while(

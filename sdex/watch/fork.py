@@ -31,9 +31,8 @@ class Vanished(ChainReset):
     """The chain's head is below our blocks and below the Exchange's deployment block, and
     the Exchange has no code there (a devnet reset, ``hardhat_reset``): ``wrong-chain`` at
     once, nothing dropped; the reset is made once the chain proves another deployment (or
-    after ``BEHIND_SECONDS``). A backend lagging below the deployment block right after it
-    is ``Behind`` when its head is our lowest kept block's parent; further below, it answers
-    as a reset does: a poll's ``wrong-chain``, and nothing else done."""
+    after ``BEHIND_SECONDS``). A backend lagging below the deployment block (right after
+    it) answers just as a reset does: a poll's ``wrong-chain``, and nothing else done."""
 
 
 class Behind(ChainError):
@@ -75,13 +74,6 @@ async def fork_point(
         if await _highest_kept(rpc, [m.head]) is not None:
             raise Inconsistent(f"block {m.head.number} is ours after all: read again")
         return None
-    low = m.blocks[0].header if m.blocks else None
-    if (
-        not behind
-        and low is not None
-        and (latest.number, latest.hash) == (low.number - 1, low.parent)
-    ):
-        raise Behind(f"the chain's head {latest.number} is our lowest block's parent")
     if not kept:  # the chain's head below every kept block
         if behind or await _redeployed(rpc, *deployed, latest.number):
             return None
