@@ -59,6 +59,8 @@ from aiohttp import web
 from sdex import jsonio
 from sdex.errors import JsonLimitError
 from sdex.gossip.client import MAX_ANSWER
+from sdex.gossip.codec import HEAD as HEAD
+from sdex.gossip.codec import Codec, FrameError
 from sdex.gossip.deadlines import Deadlines
 from sdex.gossip.identity import HEADER_SIG, AuthError, NodeKey, answer_digest, recover_key
 from sdex.gossip.payload import dumps as _dumps
@@ -72,7 +74,6 @@ MAX_P2P_BODY = 4 * 1024 * 1024
 ENVELOPE = 4096
 """Room for a frame's header and envelope around the largest body."""
 NONCE = 32
-HEAD = 8 + 32  # seq, MAC
 MAX_DEPTH = 9  # a body's depth (8) inside the envelope
 MAX_IN_FLIGHT = 16
 IDLE = 120.0
@@ -95,16 +96,6 @@ class StreamDown(Exception):
     """No stream to that peer, or it closed: the call goes over HTTP instead."""
 
 
-class FrameError(Exception):
-    """A forged, replayed, out-of-order or malformed frame: the stream closes. ``proven``:
-    the frame's MAC and sequence checked out, so only the peer could have sent it (it pays);
-    otherwise anyone on the path could have injected it, and nobody is blamed."""
-
-    def __init__(self, reason: str, proven: bool = True) -> None:
-        super().__init__(reason)
-        self.proven = proven
-
-
 def session_keys(
     key: NodeKey, other: bytes, nonces: tuple[bytes, bytes], ids: tuple[str, str]
 ) -> tuple[bytes, bytes]:
@@ -112,33 +103,6 @@ def session_keys(
     info = _TAG + nonces[0] + nonces[1] + ids[0].encode() + ids[1].encode()
     master = hmac.digest(key.ecdh(other), info, "sha256")
     return hmac.digest(master, DIALER, "sha256"), hmac.digest(master, ACCEPTOR, "sha256")
-
-
-class Codec:
-    """Seals outgoing frames and opens incoming ones, each direction in sequence."""
-
-    def __init__(self, send: tuple[bytes, bytes], recv: tuple[bytes, bytes]) -> None:
-        self._send_key, self._send_dir = send
-        self._recv_key, self._recv_dir = recv
-        self.sent = 0
-        self.received = 0
-
-    def seal(self, payload: bytes) -> bytes:
-        seq = self.sent.to_bytes(8, "big")
-        self.sent += 1
-        return seq + hmac.digest(self._send_key, self._send_dir + seq + payload, "sha256") + payload
-
-    def open(self, frame: bytes) -> bytes:
-        if len(frame) < HEAD:
-            raise FrameError("a frame shorter than its header", proven=False)
-        seq, payload = frame[:8], frame[HEAD:]
-        mac = hmac.digest(self._recv_key, self._recv_dir + seq + payload, "sha256")
-        if not hmac.compare_digest(mac, frame[8:HEAD]):
-            raise FrameError("bad MAC", proven=False)
-        if int.from_bytes(seq, "big") != self.received:
-            raise FrameError(f"frame {int.from_bytes(seq, 'big')} out of sequence", proven=False)
-        self.received += 1
-        return payload
 
 
 def envelope(payload: bytes, max_bytes: int) -> dict[str, Any]:

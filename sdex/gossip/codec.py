@@ -1,0 +1,74 @@
+"""A stream's frames (``sdex.gossip.stream``): ``seq`` (8 bytes, big-endian, from 0 in each
+direction) ‖ HMAC-SHA256(direction key, direction ‖ seq ‖ payload) ‖ payload. ``Codec``
+seals outgoing frames and opens incoming ones, refusing a bad MAC or a frame out of sequence
+(``FrameError``)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+HEAD = 8 + 32  # seq, MAC
+
+
+class FrameError(Exception):
+    """A forged, replayed, out-of-order or malformed frame: the stream closes. ``proven``:
+    the frame's MAC and sequence checked out, so only the peer could have sent it (it pays);
+    otherwise anyone on the path could have injected it, and nobody is blamed."""
+
+    def __init__(self, reason: str, proven: bool = True) -> None:
+        super().__init__(reason)
+        self.proven = proven
+
+
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
+class _Mac:
+    """HMAC-SHA256 under one key (RFC 2104) with the key's inner and outer blocks hashed
+    once: a frame's MAC copies the two states instead of setting HMAC up again (OpenSSL 3's
+    ``hmac.digest`` fetches its algorithm every call: ~6 us a MAC here, ~2 us this way).
+    The same bytes as ``hmac.digest(key, data, "sha256")``."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > 64:  # (session keys are 32 bytes; a longer key would be hashed first)
+            raise ValueError("an HMAC key longer than SHA-256's block")
+        block = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(block.translate(_IPAD))
+        self._outer = hashlib.sha256(block.translate(_OPAD))
+
+    def __call__(self, *parts: bytes) -> bytes:
+        inner = self._inner.copy()
+        for part in parts:
+            inner.update(part)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
+class Codec:
+    """Seals outgoing frames and opens incoming ones, each direction in sequence."""
+
+    def __init__(self, send: tuple[bytes, bytes], recv: tuple[bytes, bytes]) -> None:
+        self._send_mac, self._send_dir = _Mac(send[0]), send[1]
+        self._recv_mac, self._recv_dir = _Mac(recv[0]), recv[1]
+        self.sent = 0
+        self.received = 0
+
+    def seal(self, payload: bytes) -> bytes:
+        seq = self.sent.to_bytes(8, "big")
+        self.sent += 1
+        return seq + self._send_mac(self._send_dir, seq, payload) + payload
+
+    def open(self, frame: bytes) -> bytes:
+        if len(frame) < HEAD:
+            raise FrameError("a frame shorter than its header", proven=False)
+        seq, payload = frame[:8], frame[HEAD:]
+        mac = self._recv_mac(self._recv_dir, seq, payload)
+        if not hmac.compare_digest(mac, frame[8:HEAD]):
+            raise FrameError("bad MAC", proven=False)
+        if int.from_bytes(seq, "big") != self.received:
+            raise FrameError(f"frame {int.from_bytes(seq, 'big')} out of sequence", proven=False)
+        self.received += 1
+        return payload
