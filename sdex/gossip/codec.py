@@ -21,30 +21,19 @@ class FrameError(Exception):
         self.proven = proven
 
 
-_IPAD = bytes(x ^ 0x36 for x in range(256))
-_OPAD = bytes(x ^ 0x5C for x in range(256))
-
-
 class _Mac:
-    """HMAC-SHA256 under one key (RFC 2104) with the key's inner and outer blocks hashed
-    once: a frame's MAC copies the two states instead of setting HMAC up again (OpenSSL 3's
-    ``hmac.digest`` fetches its algorithm every call: ~6 us a MAC here, ~2 us this way).
-    The same bytes as ``hmac.digest(key, data, "sha256")``."""
+    """HMAC-SHA256 under one key, set up once (``hmac.new``) and copied for each frame:
+    ``hmac.digest`` sets the key up again on every call (~6 us a MAC here under OpenSSL 3,
+    ~3 us a copy)."""
 
     def __init__(self, key: bytes) -> None:
-        if len(key) > 64:  # (session keys are 32 bytes; a longer key would be hashed first)
-            raise ValueError("an HMAC key longer than SHA-256's block")
-        block = key.ljust(64, b"\0")
-        self._inner = hashlib.sha256(block.translate(_IPAD))
-        self._outer = hashlib.sha256(block.translate(_OPAD))
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
 
     def __call__(self, *parts: bytes) -> bytes:
-        inner = self._inner.copy()
+        mac = self._keyed.copy()
         for part in parts:
-            inner.update(part)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
+            mac.update(part)
+        return mac.digest()
 
 
 class Codec:
