@@ -291,7 +291,8 @@ class Settler:
         finally:
             if results and results[0].tx_hash is not None:
                 self.fills_stored.pop(results[0].tx_hash, None)
-        self.stages.add(submitted, times, time.perf_counter())
+        incoming = [m.incoming.hash_hex for m in batch] if self.stages.timeline else []
+        self.stages.add(submitted, times, time.perf_counter(), incoming)
 
     async def _settle(self, batch: list[Match], times: FlightTimes | None) -> list[SettledMatch]:
         ex = self.chain.exchange
