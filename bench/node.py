@@ -841,7 +841,8 @@ TIMELINE_STAGES = (
     ("post_to_201", "post", "answered"),
     ("post_to_matched", "post", "submitted"),
     ("matched_to_batch", "submitted", "formed"),
-    ("signed_recorded", "formed", "recorded"),
+    ("signed", "formed", "signed"),
+    ("recorded", "signed", "recorded"),
     ("chain_wait", "recorded", "send_start"),
     ("send", "send_start", "send_end"),
     ("receipt", "send_end", "receipt"),
@@ -864,7 +865,7 @@ def timeline_stages(
     ways: dict[str, dict[str, float]] = {}
     for line in path.read_text().splitlines():
         row = json.loads(line)
-        names = ("formed", "recorded", "send_start", "send_end", "receipt", "applied")
+        names = ("formed", "signed", "recorded", "send_start", "send_end", "receipt", "applied")
         batch = dict(zip(names, row["batch"], strict=True))
         for h, sub in zip(row["incoming"], row["submitted"], strict=True):
             if h in sent and h in answered and (ws := watcher.first(h)) is not None:

@@ -40,6 +40,7 @@ class FlightTimes:
     loop: asyncio.AbstractEventLoop
     formed: float = 0.0
     ended: asyncio.Future[None] | None = None
+    signed: float = 0.0
     queued: float = 0.0
     send_start: float = 0.0
     send_end: float = 0.0
@@ -100,7 +101,8 @@ class StageTimes:
     def _write_timeline(
         self, submitted: list[float], t: FlightTimes, applied: float, incoming: list[str]
     ) -> None:
-        stamps = (t.formed, t.queued, t.send_start, t.send_end, t.receipt, applied)
+        signed = t.signed or t.formed
+        stamps = (t.formed, signed, t.queued, t.send_start, t.send_end, t.receipt, applied)
         line = json.dumps({"incoming": incoming, "submitted": submitted, "batch": stamps})
         try:
             with open(self.timeline or "", "a", encoding="utf-8") as f:  # (debug only)
