@@ -67,6 +67,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 NODE_ROOT: Path | None = None
+TIMELINES: dict[str, Path] | None = None
+"""With ``--timeline``: each node's url -> the file its settler writes its batches' times to."""
 """``--node-root``: the nodes run from this checkout's ``sdex`` (a before/after in the same
 minutes, this bench driving both)."""
 
@@ -286,9 +288,12 @@ def node_process(
     log = (workdir / f"{name}.log").open("ab")
     root = NODE_ROOT or ROOT
     env = {**os.environ, "PYTHONPATH": str(root)}
+    url = f"http://127.0.0.1:{port}"
+    if TIMELINES is not None:  # (sdex/settlement/stages.py: a debug file, one line a batch)
+        TIMELINES[url] = workdir / f"{name}.timeline.jsonl"
+        env["SDEX_SETTLE_TIMELINE"] = str(TIMELINES[url])
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     (workdir / f"{name}.pid").write_text(str(proc.pid))
-    url = f"http://127.0.0.1:{port}"
     sampler: subprocess.Popen[bytes] | None = None
     try:
         _wait_healthy(proc, url, workdir / f"{name}.log")
@@ -767,6 +772,7 @@ async def bench_latency_under_load(
     asks = [body(signer.order(ASK_MAKERS[i % len(ASK_MAKERS)], True, MID)) for i in range(n)]
     bids = [signer.order(BID_MAKERS[i % len(BID_MAKERS)], False, MID) for i in range(n)]
     sent: dict[str, float] = {}
+    answered_at: dict[str, float] = {}
     answered: list[float] = []
     errors: list[str] = []
     async with session(64) as s, s.ws_connect(url + "/v1/ws") as ws:
@@ -785,7 +791,8 @@ async def bench_latency_under_load(
                     errors.append(f"{r.status} {(await r.text())[:200]}")
                 await r.read()
             sent[signed.hash_hex] = t
-            answered.append(time.perf_counter() - t)
+            answered_at[signed.hash_hex] = time.perf_counter()
+            answered.append(answered_at[signed.hash_hex] - t)
 
         try:
             with CpuMeter(pids) as cpu:
@@ -805,7 +812,9 @@ async def bench_latency_under_load(
     waits = [at - sent[h] for h in sent if (at := watcher.first(h)) is not None]
     settled = h1["matchesSettled"] - h0["matchesSettled"]
     txs = h1["settlementsSent"] - h0["settlementsSent"]
+    timeline = timeline_stages(url, sent, answered_at, watcher)
     return {
+        **({"timeline_ms": timeline} if timeline is not None else {}),
         "offered_matches_per_s": rate,
         "seconds": seconds,
         "crossing_orders": n,
@@ -826,6 +835,49 @@ async def bench_latency_under_load(
         "settlement_stages_ms_per_match": _stages(h0, h1),
         "cpu_cores_used": cpu.cores,
     }
+
+
+TIMELINE_STAGES = (
+    ("post_to_201", "post", "answered"),
+    ("post_to_matched", "post", "submitted"),
+    ("matched_to_batch", "submitted", "formed"),
+    ("signed", "formed", "signed"),
+    ("recorded", "signed", "recorded"),
+    ("chain_wait", "recorded", "send_start"),
+    ("send", "send_start", "send_end"),
+    ("receipt", "send_end", "receipt"),
+    ("applied", "receipt", "applied"),
+    ("applied_to_ws_read", "applied", "ws"),
+    ("total", "post", "ws"),
+)
+"""``--timeline``: each stage of a crossing order's way, between two of its timestamps."""
+
+
+def timeline_stages(
+    url: str, sent: dict[str, float], answered: dict[str, float], watcher: FillWatcher
+) -> dict[str, dict[str, float]] | None:
+    """Per stage, p50 / p99 ms over the crossing orders ``sent`` (POST times): the bench's
+    own timestamps (POST, 2xx, websocket event read) set beside the settler's per batch
+    (``SDEX_SETTLE_TIMELINE``, the same monotonic clock); None without ``--timeline``."""
+    path = (TIMELINES or {}).get(url)
+    if path is None or not path.exists():
+        return None
+    ways: dict[str, dict[str, float]] = {}
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        names = ("formed", "signed", "recorded", "send_start", "send_end", "receipt", "applied")
+        batch = dict(zip(names, row["batch"], strict=True))
+        for h, sub in zip(row["incoming"], row["submitted"], strict=True):
+            if h in sent and h in answered and (ws := watcher.first(h)) is not None:
+                ways[h] = {"post": sent[h], "answered": answered[h], "submitted": sub,
+                           "ws": ws, **batch}  # fmt: skip
+    out: dict[str, dict[str, float]] = {"orders": {"n": len(ways)}}
+    if not ways:
+        return out
+    for name, a, b in TIMELINE_STAGES:
+        spans = [w[b] - w[a] for w in ways.values()]
+        out[name] = {"p50": pct(spans, 0.5), "p99": pct(spans, 0.99)}
+    return out
 
 
 def _stages(h0: dict[str, Any], h1: dict[str, Any]) -> dict[str, float] | None:
@@ -1563,6 +1615,11 @@ def main() -> None:
     ap.add_argument(
         "--load-rounds", type=int, default=3, help="load: rounds of order-to-receipt under load"
     )
+    ap.add_argument(
+        "--timeline", action="store_true",
+        help="load: each crossing order's way stage by stage, p50/p99 (the node's settler "
+        "writes its batches' times to a debug file: SDEX_SETTLE_TIMELINE)",
+    )  # fmt: skip
     ap.add_argument("--before", type=Path, help="JSON printed by an earlier run, to compare")
     ap.add_argument("--before-label", default="an earlier commit", help="what --before ran")
     ap.add_argument("--write", type=Path, help="update the node section of this markdown file")
@@ -1582,8 +1639,9 @@ def main() -> None:
         "calls by method with the chain's time over the node's round",
     )  # fmt: skip
     args = ap.parse_args()
-    global NODE_ROOT
+    global NODE_ROOT, TIMELINES
     NODE_ROOT = args.node_root
+    TIMELINES = {} if args.timeline else None
     if args.http_orders + 500 > OPERATOR * 1000:
         ap.error("--http-orders: at most 18,500 (19 makers, 1,000 open orders each)")
     busy = wait_quiet(args.wait_quiet) if args.wait_quiet > 0 else None

@@ -82,9 +82,44 @@ class Receipt:
             block_number=int(raw["blockNumber"], 16),
             block_hash=str(raw.get("blockHash") or "").lower(),
             gas_used=int(raw["gasUsed"], 16),
-            logs=[Log.from_rpc(x) for x in raw["logs"]],
+            logs=logs_from_rpc(raw["logs"]),
             contract_address=(raw.get("contractAddress") or None),
         )
+
+
+def logs_from_rpc(raws: list[dict[str, Any]]) -> list[Log]:
+    """``Log.from_rpc`` of each of ``raws`` (the same checks, the same errors), with what
+    the logs of one receipt or block share (block number, transaction hash, address)
+    parsed and checked once for each distinct text, not once a log: a settlement's
+    receipt holds ~6 logs a match, of one block, one transaction and three addresses."""
+    blocks: dict[object, int] = {}
+    txs: dict[object, str] = {}
+    addresses: dict[object, str] = {}
+    out = []
+    for raw in raws:
+        b, tx, a = raw["blockNumber"], raw["transactionHash"], raw["address"]
+        block_number = blocks.get(b) if type(b) is str else None
+        tx_hash = txs.get(tx) if type(tx) is str else None
+        address = addresses.get(a) if type(a) is str else None
+        if block_number is None or tx_hash is None or address is None:
+            log = Log.from_rpc(raw)  # (its checks, once for each new text)
+            blocks[b], txs[tx], addresses[a] = log.block_number, log.tx_hash, log.address
+            out.append(log)
+            continue
+        log_index = int(raw["logIndex"], 16)
+        if log_index >= 1 << 63:
+            raise ValueError(f"a log at block {block_number}, index {log_index}")
+        out.append(
+            Log(
+                address,
+                [bytes.fromhex(t[2:]) for t in raw["topics"]],
+                bytes.fromhex(raw["data"][2:]),
+                block_number,
+                tx_hash,
+                log_index,
+            )
+        )
+    return out
 
 
 def already_known(e: RpcError) -> bool:

@@ -1,6 +1,20 @@
-"""Gas limits of settlement transactions: a bound per match, fallback included."""
+"""Gas limits of settlement transactions (a bound per match, fallback included), and the
+fees they are signed with."""
 
 from __future__ import annotations
+
+import asyncio
+import logging
+
+from sdex.chain.arpc import AsyncRpc
+from sdex.chain.tx import fees_of
+
+log = logging.getLogger("sdex.settlement")
+
+FEE_TTL = 1.0
+"""Seconds a read base fee is signed with (the fee cap is twice it: safe for 6 full blocks)."""
+FEE_READ_AHEAD = 0.5
+"""Seconds after a read when a settlement signed with it also reads them again, beside."""
 
 GAS_PER_MATCH = 250_000
 """A bound on one match's gas in a batch, fallback included: a token failure reruns the
@@ -32,3 +46,49 @@ def settlement_gas(matches: int, per_match: int = GAS_PER_MATCH) -> int:
 def fitting_batch(per_match: int) -> int:
     """The most matches whose settlement gas, at ``per_match`` each, fits one transaction."""
     return max(1, (MAX_TX_GAS - BASE_GAS) // max(1, per_match))
+
+
+class Fees:
+    """The fees the lane signs with: read at most ``FEE_TTL`` ago. Under load they are read
+    again ahead (a task of its own, once they are ``FEE_READ_AHEAD`` old) instead of by the
+    settlement that finds them expired: that read would wait on the event loop behind the
+    chain's mining of the settlement before (Hardhat answers one call at a time)."""
+
+    def __init__(self) -> None:
+        self._cache: tuple[tuple[int, int], float] | None = None
+        self._ahead: asyncio.Task[tuple[int, int]] | None = None
+        self.reads_ahead = 0
+
+    def forget(self) -> None:
+        """Read them again before the next signature (a broadcast failed)."""
+        self._cache = None
+
+    async def current(self, rpc: AsyncRpc) -> tuple[int, int]:
+        """(max fee, priority fee) to sign with now."""
+        now = asyncio.get_running_loop().time()
+        if self._cache is None or now - self._cache[1] >= FEE_TTL:
+            return await self._read(rpc)
+        if now - self._cache[1] >= FEE_READ_AHEAD and self._ahead is None:
+            self._ahead = asyncio.create_task(self._read(rpc), name="settlement fees")
+            self._ahead.add_done_callback(self._read_ahead)
+        return self._cache[0]
+
+    async def _read(self, rpc: AsyncRpc) -> tuple[int, int]:
+        asked = asyncio.get_running_loop().time()  # (their age counts from the ask)
+        fees = fees_of(await rpc.call("eth_getBlockByNumber", "latest", False))
+        self._cache = (fees, asked)
+        return fees
+
+    def _read_ahead(self, task: asyncio.Task[tuple[int, int]]) -> None:
+        self._ahead = None
+        if task.cancelled():
+            return
+        if (e := task.exception()) is not None:  # the settlement that finds them expired reads
+            log.debug("reading the fees ahead failed: %s", e)
+        else:
+            self.reads_ahead += 1
+
+    def close(self) -> None:
+        """Stop a read ahead under way (the settler stops)."""
+        if self._ahead is not None:
+            self._ahead.cancel()

@@ -40,13 +40,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from sdex.chain import FillEvent, Receipt, Sender, SignedTx
 from sdex.chain.aio import ChainThread, NotDone
 from sdex.chain.arpc import AsyncRpc
-from sdex.chain.tx import fees_of, lone_tx_root
+from sdex.chain.tx import lone_tx_root
 from sdex.errors import ChainError, ContractRevert
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
@@ -60,6 +61,7 @@ from sdex.settlement.gas import (
     LEARN_FROM,
     LONE_GAS,
     MAX_TX_GAS,
+    Fees,
     fitting_batch,
     settlement_gas,
 )
@@ -76,9 +78,11 @@ __all__ = ["Outcome", "SettledMatch", "Settler", "Verdict", "diagnose", "settlem
 
 MAX_IN_FLIGHT = 4
 """Batches sent whose receipts are not processed yet (8 measured no better on anvil)."""
-FEE_TTL = 1.0
-"""Seconds a read base fee is signed with (the fee cap is twice it: safe for 6 full blocks)."""
 REFUSED_PAUSE = 0.2
+SWITCH_INTERVAL = 0.0005
+"""Seconds a thread holds the GIL while another waits (process-wide, set by a settler, never
+raised; Python's default 5 ms): the settlement thread re-takes it after each socket call of
+a broadcast, behind a busy event loop up to 5 ms each, on the order-to-receipt path."""
 """Seconds no batch forms after a refused record (a store that keeps failing: no spin)."""
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
 
@@ -100,6 +104,7 @@ class Settler:
         max_in_flight: int = MAX_IN_FLIGHT,
         backlog_batch: int | None = None,
     ) -> None:
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self.chain = chain
         self.sender = sender
         self.store = store
@@ -146,7 +151,8 @@ class Settler:
         take the fallback-safe ``GAS_PER_MATCH`` again, whatever receipts teach."""
         self.gas_per_match_seen = 0
         """Most gas per match (beyond ``BASE_GAS``) of a settled batch of ``LEARN_FROM``+."""
-        self._fee_cache: tuple[tuple[int, int], float] | None = None
+        self.fees = Fees()
+        """The fees signed with (read ahead under load: ``sdex.settlement.gas``)."""
         self.broadcaster = Broadcaster(sender, store, chain.exchange)
         """Sends on the chain thread (``sdex.settlement.broadcast``)."""
         self.refused = 0  # batches never sent: the store refused their records
@@ -225,6 +231,7 @@ class Settler:
                     task.add_done_callback(self._landed)
                 self._check_idle()
         finally:
+            self.fees.close()
             for t in list(self._flights):
                 t.cancel()
             for t in list(self._flights):
@@ -291,7 +298,8 @@ class Settler:
         finally:
             if results and results[0].tx_hash is not None:
                 self.fills_stored.pop(results[0].tx_hash, None)
-        self.stages.add(submitted, times, time.perf_counter())
+        incoming = [m.incoming.hash_hex for m in batch] if self.stages.timeline else []
+        self.stages.add(submitted, times, time.perf_counter(), incoming)
 
     async def _settle(self, batch: list[Match], times: FlightTimes | None) -> list[SettledMatch]:
         ex = self.chain.exchange
@@ -308,6 +316,8 @@ class Settler:
             except ContractRevert as e:  # a lone match's pre-flight: nothing was sent
                 reason = str(ex.decoder.decode(e))
                 return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
+            if times is not None:
+                times.signed = time.perf_counter()
             # Queued on the store's writer (urgent: no group window); once durable, its
             # done-callback queues the broadcast on the chain thread from there (records
             # commit in the order queued: nonce order), no hop through the event loop.
@@ -348,7 +358,7 @@ class Settler:
             return unsent(batch, str(e))
         except Exception as e:  # unknown whether the node took it: its receipt will say
             log.warning("broadcasting %s failed: %s", signed.tx_hash, e)
-            self._fee_cache = None
+            self.fees.forget()
             suspect = True
         if times is not None:
             times.resolve()  # the broadcast is over (or its fate unknown): the next may form
@@ -420,7 +430,7 @@ class Settler:
             return await self.chain.run(self._sign, to, data, gas, lone)
         if lone:  # matchOrders reverts where a batch reports: call it first
             await self.chain.run(self.sender.preflight, to, data)
-        fees = await self._current_fees(self.receipts)
+        fees = await self.fees.current(self.receipts)
         while True:
             if self.sender.next_nonce is None:
                 pending = await self.receipts.call(
@@ -430,14 +440,6 @@ class Settler:
             with self.sender.lock:  # (forgotten meanwhile: read again, never on the loop)
                 if self.sender.next_nonce is not None:
                     return self.sender.sign(to, data, gas, fees=fees)
-
-    async def _current_fees(self, rpc: AsyncRpc) -> tuple[int, int]:
-        now = asyncio.get_running_loop().time()
-        if self._fee_cache is not None and now - self._fee_cache[1] < FEE_TTL:
-            return self._fee_cache[0]
-        fees = fees_of(await rpc.call("eth_getBlockByNumber", "latest", False))
-        self._fee_cache = (fees, now)
-        return fees
 
     async def _heal_gap(self, nonce: int) -> None:
         """A transaction of ``nonce`` is lost. If the chain has not used that nonce and
@@ -456,7 +458,7 @@ class Settler:
                 )
                 if mined != nonce:  # used already; or an earlier gap, which its loss fills
                     return
-                fees = await self._current_fees(rpc)
+                fees = await self.fees.current(rpc)
                 filler = self.sender.sign_at(
                     nonce, self.sender.address, b"", GAP_FILL_GAS, fees=fees
                 )

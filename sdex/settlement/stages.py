@@ -10,15 +10,25 @@ Stages, each from the end of the one before (seconds on ``time.perf_counter``):
 - ``receipt``: until the receipt was in hand (read at once after a mined send, else
   polled or taken from a new head);
 - ``applied``: until the node had applied the results (fills stored, events published).
+
+Debug: with ``SDEX_SETTLE_TIMELINE`` set to a file path, each settled batch appends one
+JSON line there (``timeline``): its incoming orders' hashes, when each match was
+submitted, and the batch's timestamps on ``time.perf_counter`` (CLOCK_MONOTONIC on Linux:
+the same clock in every process of the machine, so ``bench/node.py --timeline`` sets them
+beside its own POST and websocket times). Unset (the default), it costs nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import time
 from dataclasses import dataclass, field
 
 STAGES = ("queued", "signed", "chain_wait", "send", "receipt", "applied")
+TIMELINE_ENV = "SDEX_SETTLE_TIMELINE"
+"""A file path: every settled batch's timeline appended there as one JSON line (debug)."""
 
 
 @dataclass(slots=True)
@@ -30,6 +40,7 @@ class FlightTimes:
     loop: asyncio.AbstractEventLoop
     formed: float = 0.0
     ended: asyncio.Future[None] | None = None
+    signed: float = 0.0
     queued: float = 0.0
     send_start: float = 0.0
     send_end: float = 0.0
@@ -65,12 +76,19 @@ class StageTimes:
 
     matches: int = 0
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    timeline: str | None = field(default_factory=lambda: os.environ.get(TIMELINE_ENV) or None)
+    """Where each batch's timestamps go, one JSON line (debug; None: nowhere)."""
 
-    def add(self, submitted: list[float], t: FlightTimes, applied: float) -> None:
-        """One batch whose matches were submitted at ``submitted`` (one time each)."""
+    def add(
+        self, submitted: list[float], t: FlightTimes, applied: float, incoming: list[str]
+    ) -> None:
+        """One batch whose matches were submitted at ``submitted`` (one time each), of the
+        incoming orders ``incoming`` (their hashes: only the timeline uses them)."""
         n = len(submitted)
         if n == 0 or not (t.formed and t.queued and t.send_start and t.send_end and t.receipt):
             return  # (a batch that never went out: not a settlement's way)
+        if self.timeline is not None:
+            self._write_timeline(submitted, t, applied, incoming)
         self.matches += n
         s = self.seconds
         s["queued"] += n * t.formed - sum(submitted)
@@ -79,6 +97,18 @@ class StageTimes:
         s["send"] += n * (t.send_end - t.send_start)
         s["receipt"] += n * max(0.0, t.receipt - t.send_end)
         s["applied"] += n * (applied - t.receipt)
+
+    def _write_timeline(
+        self, submitted: list[float], t: FlightTimes, applied: float, incoming: list[str]
+    ) -> None:
+        signed = t.signed or t.formed
+        stamps = (t.formed, signed, t.queued, t.send_start, t.send_end, t.receipt, applied)
+        line = json.dumps({"incoming": incoming, "submitted": submitted, "batch": stamps})
+        try:
+            with open(self.timeline or "", "a", encoding="utf-8") as f:  # (debug only)
+                f.write(line + "\n")
+        except OSError:
+            self.timeline = None  # not writable: debug output off, settlement goes on
 
     def mean_ms(self) -> dict[str, object]:
         """Each stage's mean milliseconds per match, and how many matches they average."""
