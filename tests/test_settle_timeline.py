@@ -1,6 +1,6 @@
-"""A settling node on a real chain: the GIL's switch interval it sets (its settlement thread
-back from a broadcast's I/O is not held behind the event loop for 5 ms), and the debug
-timeline of each settled batch (``SDEX_SETTLE_TIMELINE``, read by bench/node.py)."""
+"""A settling node on a real chain: the GIL's switch interval it sets while it serves (its
+settlement thread back from a broadcast's I/O is not held behind the event loop for 5 ms),
+and the debug timeline of each settled batch (``SDEX_SETTLE_TIMELINE``, read by bench/node.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sdex.settlement.settler import SWITCH_INTERVAL
+from sdex.node.main import SWITCH_INTERVAL
 from sdex.settlement.stages import TIMELINE_ENV
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
@@ -41,6 +41,7 @@ async def test_a_settling_node_writes_each_batch_timeline_and_lowers_the_switch_
         taker = c.sign(bid(c, BOB, E18, 3000 * E6))
         assert (await api.post_order(taker))[0] == 201
         await wait_for(lambda: node.settler.stages.matches == 1)
+    assert sys.getswitchinterval() == pytest.approx(0.005)  # (put back when it stops)
     rows = [json.loads(line) for line in timeline.read_text().splitlines()]
     assert [r["incoming"] for r in rows] == [[taker.hash_hex]]
     (row,) = rows

@@ -30,27 +30,37 @@ from sdex.node.core import Node
 
 log = logging.getLogger("sdex.node")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+SWITCH_INTERVAL = 0.0005
+"""Seconds a thread holds the GIL while another waits, while a node serves (never raised;
+Python's default 5 ms): the settlement thread re-takes it after each socket call of a
+broadcast, behind a busy event loop up to 5 ms each, on the order-to-receipt path."""
 
 
 @contextlib.asynccontextmanager
 async def serve(config: NodeConfig) -> AsyncIterator[Node]:
-    """Start a node and its HTTP server; stop both on exit."""
-    node = Node(config)
+    """Start a node and its HTTP server; stop both on exit. While it serves, the process's
+    GIL switch interval is at most ``SWITCH_INTERVAL`` (put back on exit)."""
+    was = sys.getswitchinterval()
+    sys.setswitchinterval(min(was, SWITCH_INTERVAL))
     try:
-        await node.start()
-    except requests.RequestException as e:
-        raise ChainError(
-            f"cannot reach the JSON-RPC endpoint {config.rpc}: {describe_request_error(e)}"
-        ) from e
-    runner = web.AppRunner(make_app(node), access_log=None, shutdown_timeout=2.0)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
-        await site.start()
-        yield node
+        node = Node(config)
+        try:
+            await node.start()
+        except requests.RequestException as e:
+            raise ChainError(
+                f"cannot reach the JSON-RPC endpoint {config.rpc}: {describe_request_error(e)}"
+            ) from e
+        runner = web.AppRunner(make_app(node), access_log=None, shutdown_timeout=2.0)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
+            await site.start()
+            yield node
+        finally:
+            await runner.cleanup()
+            await node.stop()
     finally:
-        await runner.cleanup()
-        await node.stop()
+        sys.setswitchinterval(was)
 
 
 def config_for(

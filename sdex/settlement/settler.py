@@ -40,7 +40,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -79,10 +78,6 @@ __all__ = ["Outcome", "SettledMatch", "Settler", "Verdict", "diagnose", "settlem
 MAX_IN_FLIGHT = 4
 """Batches sent whose receipts are not processed yet (8 measured no better on anvil)."""
 REFUSED_PAUSE = 0.2
-SWITCH_INTERVAL = 0.0005
-"""Seconds a thread holds the GIL while another waits (process-wide, set by a settler, never
-raised; Python's default 5 ms): the settlement thread re-takes it after each socket call of
-a broadcast, behind a busy event loop up to 5 ms each, on the order-to-receipt path."""
 """Seconds no batch forms after a refused record (a store that keeps failing: no spin)."""
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
 
@@ -104,7 +99,6 @@ class Settler:
         max_in_flight: int = MAX_IN_FLIGHT,
         backlog_batch: int | None = None,
     ) -> None:
-        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self.chain = chain
         self.sender = sender
         self.store = store
