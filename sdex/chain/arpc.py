@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 
 from sdex import jsonio
+from sdex.chain import rpc
 from sdex.chain.rpc import MAX_DEPTH, MAX_RESPONSE, _result, batch_body, batch_results
 from sdex.errors import JsonLimitError, RpcError
 
@@ -36,7 +37,8 @@ class AsyncRpc:
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                timeout=self._timeout, connector=aiohttp.TCPConnector(limit=8)
+                timeout=self._timeout,
+                connector=aiohttp.TCPConnector(limit=8, keepalive_timeout=rpc.IDLE_REUSE),
             )
         return self._session
 

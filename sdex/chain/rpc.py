@@ -7,6 +7,7 @@ most of a local chain's latency, so the hot calls go through this small client i
 from __future__ import annotations
 
 import itertools
+import time
 from typing import Any
 
 import requests
@@ -18,6 +19,10 @@ MAX_RESPONSE = 32 * 1024 * 1024
 """Largest JSON-RPC answer read (a batch of receipts or logs can be large, not unbounded)."""
 MAX_DEPTH = 32
 """JSON-RPC answers are shallow (a receipt's logs' topics are 4 deep)."""
+IDLE_REUSE = 3.0
+"""Seconds a kept-alive connection may sit unused and still be reused. Node's HTTP server
+(Hardhat) closes one idle for 5 s: a request written as that close crosses it is reset
+("Connection reset by peer"), its fate unknown; an older connection is dropped instead."""
 
 
 class Rpc:
@@ -28,6 +33,7 @@ class Rpc:
         self.timeout = timeout
         self._session = requests.Session()
         self._ids = itertools.count(1)
+        self._used = time.monotonic()
 
     def call(self, method: str, *params: Any, timeout: float | None = None) -> Any:
         """One request; raises ``ContractRevert`` for reverts, ``RpcError`` for other errors.
@@ -54,9 +60,14 @@ class Rpc:
     def _post(self, body: object, timeout: float | None = None) -> Any:
         """POST ``body``; the answer parsed with size and depth bounds (``sdex.jsonio``)."""
         wait = self.timeout if timeout is None else (self.timeout, timeout)
-        with self._session.post(self.url, json=body, timeout=wait, stream=True) as resp:
-            resp.raise_for_status()
-            raw = resp.raw.read(MAX_RESPONSE + 1, decode_content=True)
+        if time.monotonic() - self._used > IDLE_REUSE:
+            self._session.close()  # (its pools empty; the next request opens a connection)
+        try:
+            with self._session.post(self.url, json=body, timeout=wait, stream=True) as resp:
+                resp.raise_for_status()
+                raw = resp.raw.read(MAX_RESPONSE + 1, decode_content=True)
+        finally:
+            self._used = time.monotonic()
         try:
             return jsonio.loads(raw, max_bytes=MAX_RESPONSE, max_depth=MAX_DEPTH, floats=True)
         except JsonLimitError as e:
