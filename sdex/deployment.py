@@ -15,6 +15,9 @@ from typing import Any, TypeVar
 
 from sdex.errors import SdexError
 
+DEVNET_CHAIN_IDS = (31337, 1337)
+"""Chain ids of local development chains (Hardhat, anvil; geth --dev, ganache)."""
+
 DEFAULT_PATH = Path(".sdex/devnet.json")
 MAX_FILE_BYTES = 1 << 20  # a deployment file is a few kB; a larger one is not one
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}\Z")

@@ -8,6 +8,7 @@ that chain (503 ``CHAIN_UNAVAILABLE``)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +29,22 @@ class Lagging:
     block above it, and ``eth_getCode`` at ``latest`` is the code at that block."""
 
     def __init__(self, w: Watcher, at: int) -> None:
-        self.lagging, self.answered = True, 0
+        self.lagging, self.answered, self.down = True, 0, False
+        self.reorgs: list[int] = []  # the watcher's reorgs as each lagging answer was asked
         real_call, real_batch = w.rpc.call, w.rpc.batch
 
         async def call(method: str, *params: Any) -> Any:
+            if self.down:
+                raise OSError("the backend is down")
             if self.lagging and method == "eth_getBlockByNumber" and params[:1] == ("latest",):
                 self.answered += 1
+                self.reorgs.append(w.reorgs)
                 return await real_call(method, hex(at), False)
             return await real_call(method, *params)
 
         async def batch(calls: list[tuple[str, list[Any]]]) -> list[Any]:
+            if self.down:
+                raise OSError("the backend is down")
             if not self.lagging:
                 return await real_batch(calls)
             asked = [self._asked(method, params) for method, params in calls]
@@ -61,11 +68,17 @@ async def health_says(api: Any, want: str) -> bool:
     return bool((await api.get("/health"))[1]["chain"] == want)
 
 
-@pytest.mark.parametrize("lag", [1, 3])
+@pytest.mark.parametrize(("lag", "on_devnet"), [(1, True), (3, True), (1, False)])
 async def test_a_backend_a_few_blocks_behind_is_not_a_reorg(
-    chain: Chain, tmp_path: Path, lag: int, monkeypatch: pytest.MonkeyPatch
+    chain: Chain, tmp_path: Path, lag: int, on_devnet: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fork, "BEHIND_SECONDS", 600.0)  # (however slow the machine)
+    """On a devnet for less than ``BEHIND_SECONDS``; on a real chain however long (here a
+    ``BEHIND_SECONDS`` of 0 on a chain that is taken for a real one)."""
+    if on_devnet:
+        monkeypatch.setattr(fork, "BEHIND_SECONDS", 600.0)  # (however slow the machine)
+    else:
+        monkeypatch.setattr(fork, "BEHIND_SECONDS", 0.0)
+        monkeypatch.setattr(fork, "DEVNET_CHAIN_IDS", ())
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         w = node.watcher
@@ -82,7 +95,7 @@ async def test_a_backend_a_few_blocks_behind_is_not_a_reorg(
             top = int(c.rpc.call("eth_blockNumber"), 16)
             view = Lagging(w, top - lag)  # (below the fill)
             await wait_for(lambda: health_says(api, "behind"), timeout=20)
-            await wait_for(lambda: view.answered >= 2, timeout=20)
+            await wait_for(lambda: view.answered >= 4, timeout=20)
             assert (w.reorgs, w.resets) == (0, 0)
             assert await api.status(whole) == "filled"
             # an order whose state the chain behind would answer from its past: not judged
@@ -155,3 +168,32 @@ async def test_a_chain_rewound_to_one_of_our_blocks_is_undone_after_a_while(
         m = await meta(api, whole)
         assert (m["status"], m["filledMakerAmount"]) == ("open", "0")
         assert (await api.get("/v1/fills"))[1]["total"] == 0
+
+
+async def test_the_wait_for_a_rewind_starts_again_after_an_outage(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A devnet behind, then unreachable for longer than ``BEHIND_SECONDS``, then behind
+    again: the first answer from behind after the outage starts the wait again (polls in a
+    row), it does not rewind at once on the time the outage took."""
+    monkeypatch.setattr(fork, "BEHIND_SECONDS", 0.5)
+    c = chain
+    async with one_order_node(c, tmp_path) as (node, api, whole):
+        w = node.watcher
+        c.exchange.fill_order(c.sender(BOB), whole, 3000 * E6)
+        c.rpc.call("hardhat_mine", hex(1))
+        await synced(node, c)
+        view = Lagging(w, int(c.rpc.call("eth_blockNumber"), 16) - 1)
+        await wait_for(lambda: health_says(api, "behind"), timeout=20)
+        view.down, outage = True, time.monotonic()
+        await wait_for(lambda: health_says(api, "unreachable"), timeout=20)
+        await wait_for(lambda: time.monotonic() - outage > 1.0, timeout=20)
+        assert w.reorgs == 0
+        n, view.down = view.answered, False
+        await wait_for(lambda: w.reorgs == 1, timeout=30)  # (behind for 0.5 s: rewound)
+        await wait_for(lambda: view.answered >= n + 2, timeout=20)
+        assert view.reorgs[n + 1] == 0, view.reorgs[n:]  # (the poll of answer n + 1: none)
+        view.lagging = False
+        c.rpc.call("hardhat_mine", hex(1))
+        await synced(node, c)
+        assert await api.status(whole) == "filled"

@@ -22,7 +22,7 @@ import requests
 from aiohttp import web
 
 from sdex.client import describe_request_error
-from sdex.deployment import Deployment, DevAccount
+from sdex.deployment import DEVNET_CHAIN_IDS, Deployment, DevAccount
 from sdex.errors import ChainError
 from sdex.node.api import make_app
 from sdex.node.config import NodeConfig
@@ -105,7 +105,6 @@ def config_for(
     )
 
 
-DEVNET_CHAIN_IDS = (31337, 1337)
 """Hardhat's and anvil's chain ids: the only chains whose keys a node may hand out."""
 
 

@@ -5,6 +5,7 @@ chain answering from behind for a moment."""
 from __future__ import annotations
 
 from sdex.chain.arpc import AsyncRpc
+from sdex.deployment import DEVNET_CHAIN_IDS
 from sdex.errors import ChainError, RpcError
 from sdex.mirror import Header, Mirror
 from sdex.store import ChainIdentity
@@ -12,13 +13,18 @@ from sdex.watch.blocks import Inconsistent
 from sdex.watch.changes import ChainReset
 
 BEHIND_SECONDS = 5.0
-"""How long the chain may answer a head below our blocks (same deployment) before that is
-taken for a reset: a lagging backend catches up meanwhile."""
+"""How long a devnet may answer a head below our blocks (same deployment) before that is
+taken for a rewind or a reset: a lagging backend catches up meanwhile."""
 
 
-def behind_for(since: float | None, now: float) -> bool:
-    """Has the chain answered from below our blocks since ``since`` for ``BEHIND_SECONDS``?"""
-    return since is not None and now - since >= BEHIND_SECONDS
+def behind_for(since: float | None, now: float, identity: ChainIdentity) -> bool:
+    """Has the chain answered from below our blocks in every poll since ``since``, for
+    ``BEHIND_SECONDS``? Only a devnet is rewound or reset by that alone (an ``evm_revert``
+    with nothing mined since, a reset that redeployed the very same blocks): a real chain
+    never rewinds without a block of another hash, and a backend of it that lags (a load
+    balancer's replica, 12 s blocks) stays ``behind`` however long, nothing undone."""
+    devnet = identity.chain_id in DEVNET_CHAIN_IDS
+    return devnet and since is not None and now - since >= BEHIND_SECONDS
 
 
 def describe(e: BaseException) -> str:

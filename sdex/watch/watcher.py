@@ -112,7 +112,8 @@ class Watcher:
         self.caught_up = asyncio.Event()
         self.failures = 0  # polls that failed (chain unreachable, or the node could not apply)
         self._moving = 0  # polls in a row that found the chain's answers inconsistent
-        self._behind_since: float | None = None  # since when polls found the chain below us
+        self._behind_since: float | None = None  # since when polls in a row found it behind
+        self._was_behind: float | None = None  # (that, as the poll under way started)
         self._unapplied: BlockChanges | None = None
         """Changes the mirror holds but the node failed to apply: applied again first."""
         self._unsure: dict[Account, int] = {}
@@ -184,10 +185,11 @@ class Watcher:
             while True:
                 try:
                     self._new_head.clear()
+                    self._was_behind, self._behind_since = self._behind_since, None
                     progressed = await self.poll_once()
                     if not self._deferring:  # (a deferred poll read nothing: no verdict)
                         self._set_status("ok")
-                        backoff, self._moving, self._behind_since = self.poll_interval, 0, None
+                        backoff, self._moving = self.poll_interval, 0
                 except asyncio.CancelledError:
                     raise
                 except Inconsistent as e:  # the chain moved under a read: read again
@@ -408,15 +410,13 @@ class Watcher:
     async def _fork_point(self, latest: Header) -> int | None:
         """The fork point, or None for a reset (``sdex.watch.fork.fork_point``); ``Behind``
         for a chain below our blocks, a reset once it has been so for ``BEHIND_SECONDS``."""
-        since, now = self._behind_since, time.monotonic()
-        deployed = (self.identity, self.start_block)
-        try:  # (Behind: since when, kept through other failed polls)
-            fork = await fork_point(self.rpc, self.mirror, latest, deployed, behind_for(since, now))
+        since, now = self._was_behind, time.monotonic()
+        deployed, long = (self.identity, self.start_block), behind_for(since, now, self.identity)
+        try:  # (Behind: since when, kept only through polls in a row that end so)
+            return await fork_point(self.rpc, self.mirror, latest, deployed, long)
         except (Behind, Vanished):
             self._behind_since = now if since is None else since
             raise
-        self._behind_since = None
-        return fork
 
     async def _reset(self, changes: BlockChanges) -> None:
         """Another chain at the same RPC: start the mirror over from the deployment block."""
