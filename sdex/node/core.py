@@ -22,6 +22,7 @@ from sdex.book import OrderBook
 from sdex.chain import Sender
 from sdex.chain.aio import ChainThread
 from sdex.chain.arpc import AsyncRpc
+from sdex.errors import ChainError
 from sdex.gossip import Gossip
 from sdex.gossip.identity import NodeKey
 from sdex.ingest import Intake, StateBatcher
@@ -50,16 +51,17 @@ class Node(NodePeering):
         self.rpc = AsyncRpc(cfg.rpc)
         self.watch_rpc = AsyncRpc(cfg.rpc)
         ex = self.settle_chain.exchange
+        if await self.rpc.call("eth_getCode", cfg.exchange, "latest") == "0x":
+            raise ChainError(
+                f"no Exchange contract at {cfg.exchange} on {cfg.rpc}: a devnet reset, or "
+                "another chain? Deploy it again (sdex devnet) or pass its deployment file"
+            )
         self.domain: Domain = await self.settle_chain.run(ex.domain)
         if self.domain.chain_id != cfg.chain_id:
-            raise RuntimeError(
-                f"RPC chain id {self.domain.chain_id} != deployment's {cfg.chain_id}"
-            )
+            raise ChainError(f"RPC chain id {self.domain.chain_id} != deployment's {cfg.chain_id}")
         deploy_block = await self.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
         if deploy_block is None:
-            raise RuntimeError(
-                f"block {cfg.deploy_block} does not exist on {cfg.rpc}: wrong chain?"
-            )
+            raise ChainError(f"block {cfg.deploy_block} does not exist on {cfg.rpc}: wrong chain?")
         identity = ChainIdentity(cfg.chain_id, cfg.exchange, deploy_block["hash"])
         self.store = Store(cfg.db, identity, self.domain)
         if self.store.rebuilt:
