@@ -49,9 +49,11 @@ def test_the_same_logs_as_one_by_one() -> None:
         ("transactionHash", "0x" + "ab" * 31, ValueError),
         ("transactionHash", 5, ValueError),
         ("blockNumber", hex(1 << 63), ValueError),
+        ("blockNumber", "-0x1", ValueError),
         ("blockNumber", "junk", ValueError),
         ("blockNumber", ["0x1"], TypeError),
         ("logIndex", hex(1 << 63), ValueError),
+        ("logIndex", "-0x5", ValueError),
         ("logIndex", None, TypeError),
         ("address", None, AttributeError),
         ("address", ["0xabc"], AttributeError),
@@ -82,3 +84,36 @@ def test_a_real_receipt_parses_as_one_by_one(chain: Chain) -> None:
     parsed = Receipt.from_rpc(raw)
     assert parsed.logs == one_by_one(raw["logs"])
     assert parsed.logs[0].data == (2).to_bytes(32, "big")
+
+
+def raw_receipt(logs: object) -> dict[str, Any]:
+    return {
+        "transactionHash": TX_A,
+        "status": "0x1",
+        "blockNumber": "0x10",
+        "blockHash": "0x" + "33" * 32,
+        "gasUsed": "0x5208",
+        "logs": logs,
+    }
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        raw_receipt([raw_log(), {**raw_log(index=1), "address": None}]),
+        raw_receipt([{k: v for k, v in raw_log().items() if k != "address"}]),
+        raw_receipt([raw_log(), {**raw_log(index=1), "blockNumber": "junk", "address": 5}]),
+        raw_receipt([raw_log(), {**raw_log(index=1), "logIndex": "-0x1"}]),
+        raw_receipt(None),
+        raw_receipt([5]),
+        {k: v for k, v in raw_receipt([]).items() if k != "status"},
+        {**raw_receipt([]), "gasUsed": None},
+        [],
+    ],
+)
+def test_an_answer_that_is_no_receipt_is_a_value_error(raw: Any) -> None:
+    """Whatever is wrong in it: the receipt poll reads again on ValueError (review: a
+    KeyError or AttributeError went on to the settler as a chain outage, failing the
+    matches of a transaction that may have been mined)."""
+    with pytest.raises(ValueError):
+        Receipt.from_rpc(raw)

@@ -43,7 +43,7 @@ class Log(NamedTuple):
         store can keep)."""
         block_number, log_index = int(raw["blockNumber"], 16), int(raw["logIndex"], 16)
         tx_hash = raw["transactionHash"]
-        if block_number >= 1 << 63 or log_index >= 1 << 63:
+        if not (0 <= block_number < 1 << 63 and 0 <= log_index < 1 << 63):
             raise ValueError(f"a log at block {block_number}, index {log_index}")
         if type(tx_hash) is not str or not _HASH.fullmatch(tx_hash):
             raise ValueError(f"a log of transaction {str(tx_hash)[:80]!r}")
@@ -76,22 +76,28 @@ class Receipt:
 
     @classmethod
     def from_rpc(cls, raw: dict[str, Any]) -> Receipt:
-        return cls(
-            tx_hash=raw["transactionHash"],
-            status=int(raw["status"], 16),
-            block_number=int(raw["blockNumber"], 16),
-            block_hash=str(raw.get("blockHash") or "").lower(),
-            gas_used=int(raw["gasUsed"], 16),
-            logs=logs_from_rpc(raw["logs"]),
-            contract_address=(raw.get("contractAddress") or None),
-        )
+        """Raises ValueError for an answer that is not a receipt (whatever is wrong in it:
+        callers read a receipt again on ValueError)."""
+        try:
+            return cls(
+                tx_hash=raw["transactionHash"],
+                status=int(raw["status"], 16),
+                block_number=int(raw["blockNumber"], 16),
+                block_hash=str(raw.get("blockHash") or "").lower(),
+                gas_used=int(raw["gasUsed"], 16),
+                logs=logs_from_rpc(raw["logs"]),
+                contract_address=(raw.get("contractAddress") or None),
+            )
+        except (KeyError, TypeError, AttributeError, IndexError) as e:
+            raise ValueError(f"not a receipt: {type(e).__name__}: {e}"[:300]) from e
 
 
 def logs_from_rpc(raws: list[dict[str, Any]]) -> list[Log]:
-    """``Log.from_rpc`` of each of ``raws`` (the same checks, the same errors), with what
-    the logs of one receipt or block share (block number, transaction hash, address)
-    parsed and checked once for each distinct text, not once a log: a settlement's
-    receipt holds ~6 logs a match, of one block, one transaction and three addresses."""
+    """``Log.from_rpc`` of each of ``raws`` (the same checks: a log one refuses, the other
+    does, though a log with two faults may raise another exception), with what the logs of
+    one receipt or block share (block number, transaction hash, address) parsed and checked
+    once for each distinct text, not once a log: a settlement's receipt holds ~6 logs a
+    match, of one block, one transaction and three addresses."""
     blocks: dict[object, int] = {}
     txs: dict[object, str] = {}
     addresses: dict[object, str] = {}
@@ -107,7 +113,7 @@ def logs_from_rpc(raws: list[dict[str, Any]]) -> list[Log]:
             out.append(log)
             continue
         log_index = int(raw["logIndex"], 16)
-        if log_index >= 1 << 63:
+        if not 0 <= log_index < 1 << 63:
             raise ValueError(f"a log at block {block_number}, index {log_index}")
         out.append(
             Log(

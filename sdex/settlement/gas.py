@@ -57,11 +57,15 @@ class Fees:
     def __init__(self) -> None:
         self._cache: tuple[tuple[int, int], float] | None = None
         self._ahead: asyncio.Task[tuple[int, int]] | None = None
+        self._forgotten = 0  # (``forget`` calls: a read asked before one is not kept)
         self.reads_ahead = 0
 
     def forget(self) -> None:
-        """Read them again before the next signature (a broadcast failed)."""
+        """Read them again before the next signature (a broadcast failed); a read ahead
+        under way, asked before, is dropped."""
         self._cache = None
+        self._forgotten += 1
+        self.close()
 
     async def current(self, rpc: AsyncRpc) -> tuple[int, int]:
         """(max fee, priority fee) to sign with now."""
@@ -75,8 +79,10 @@ class Fees:
 
     async def _read(self, rpc: AsyncRpc) -> tuple[int, int]:
         asked = asyncio.get_running_loop().time()  # (their age counts from the ask)
+        forgotten = self._forgotten
         fees = fees_of(await rpc.call("eth_getBlockByNumber", "latest", False))
-        self._cache = (fees, asked)
+        if forgotten == self._forgotten and (self._cache is None or self._cache[1] < asked):
+            self._cache = (fees, asked)  # (not over a newer read's, nor after a forget)
         return fees
 
     def _read_ahead(self, task: asyncio.Task[tuple[int, int]]) -> None:

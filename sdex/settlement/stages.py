@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -29,6 +30,10 @@ from dataclasses import dataclass, field
 STAGES = ("queued", "signed", "chain_wait", "send", "receipt", "applied")
 TIMELINE_ENV = "SDEX_SETTLE_TIMELINE"
 """A file path: every settled batch's timeline appended there as one JSON line (debug)."""
+TIMELINE_MAX_BYTES = 64 << 20
+"""The most a node appends to that file (~90 B a match): then the timeline is off (logged)."""
+
+log = logging.getLogger("sdex.settlement")
 
 
 @dataclass(slots=True)
@@ -78,6 +83,7 @@ class StageTimes:
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     timeline: str | None = field(default_factory=lambda: os.environ.get(TIMELINE_ENV) or None)
     """Where each batch's timestamps go, one JSON line (debug; None: nowhere)."""
+    timeline_bytes: int = 0
 
     def add(
         self, submitted: list[float], t: FlightTimes, applied: float, incoming: list[str]
@@ -104,11 +110,19 @@ class StageTimes:
         signed = t.signed or t.formed
         stamps = (t.formed, signed, t.queued, t.send_start, t.send_end, t.receipt, applied)
         line = json.dumps({"incoming": incoming, "submitted": submitted, "batch": stamps})
+        if self.timeline_bytes + len(line) + 1 > TIMELINE_MAX_BYTES:
+            log.warning(
+                "%s: %d bytes written, the timeline is off", TIMELINE_ENV, TIMELINE_MAX_BYTES
+            )
+            self.timeline = None
+            return
         try:
             with open(self.timeline or "", "a", encoding="utf-8") as f:  # (debug only)
                 f.write(line + "\n")
-        except OSError:
-            self.timeline = None  # not writable: debug output off, settlement goes on
+            self.timeline_bytes += len(line) + 1
+        except OSError as e:  # not writable: debug output off, settlement goes on
+            log.warning("%s: %s; the timeline is off", TIMELINE_ENV, e)
+            self.timeline = None
 
     def mean_ms(self) -> dict[str, object]:
         """Each stage's mean milliseconds per match, and how many matches they average."""
