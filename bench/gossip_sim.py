@@ -127,13 +127,19 @@ def cpu_costs(run: dict[str, Any], transport: dict[str, float]) -> tuple[float, 
     return max(MIN_ORDER_COST, above_idle - messages * message), message
 
 
-SPLITS = ("threads", "messages", "check", "none")
+SPLITS = ("measured", "threads", "messages", "check", "none")
 """``--split``: where a new order's CPU goes, from each of the real nodes' threads' CPU
 (``threadCpu`` in ``/health``, above idle) and the intake's check (``checkTiming``):
 
-- ``threads`` (the default): the event loop's CPU (and the ECDSA worker's, which the check
-  awaits) before the order is passed on, messages at the bare transport's cost; the store
-  writer's and the other threads' after the order was passed on and delivered
+- ``measured`` (the default): before the order is passed on, what the nodes measured from
+  the intake's start to the order's hand-over to gossip (``forwardTiming`` in ``/health``:
+  the loop's CPU per peer's order, ``sdex.node.forwarding``) and the ECDSA worker's CPU per
+  order (which that waits for); a wallet's order also what its intake cost more than a
+  peer's (``post_cost``, with its HTTP request's receiving half); the rest after, messages
+  at the bare transport's cost. Runs without ``forwardTiming`` (from before): ``threads``;
+- ``threads`` (the default until 2026-12-02): the event loop's CPU (and the ECDSA worker's,
+  which the check awaits) before the order is passed on, messages at the bare transport's
+  cost; the store writer's and the other threads' after the order was passed on and delivered
   (``after_cost``: it delays the node's next work, not the order);
 - ``messages``: before, only the check (its measured mean; the ECDSA worker's with it);
   the rest of the event loop's CPU is its messages' (a push's frame, the task that sends
@@ -146,7 +152,7 @@ SPLITS = ("threads", "messages", "check", "none")
 A wallet's order also costs the receiving half of an HTTP call (``post_cost``, measured by
 ``bench/p2p_transport.py``), taken out of every node's share so the nodes' CPU adds up to
 what was measured."""
-SPLIT = {"model": "threads"}
+SPLIT = {"model": "measured"}
 LOOP_THREADS = ("MainThread", "sdex-ecdsa")
 """Threads whose CPU an order waits for before it is passed on: the event loop, and the
 ECDSA worker the check awaits (a turn of four or more new orders)."""
@@ -163,14 +169,23 @@ def split_costs(
     threads = run["cpu_cores_used"].get("threads")
     if split == "none" or shape is None or threads is None:
         return order, 0.0, 0.0
+    forward = run.get("forward_timing")
+    if split == "measured" and (forward is None or not forward["peer"]["orders"]):
+        split = "threads"  # (runs from before it was measured)
     post = transport["http"] / 2
+    ecdsa = max(0.0, threads.get("sdex-ecdsa", {}).get("above_idle", 0.0)) / 1000
+    if split == "measured":  # a wallet's order: what its intake costs more than a peer's
+        peer = forward["peer"]["cpu_ms_per_order"] / 1000
+        wallet = forward["wallet"]["cpu_ms_per_order"] / 1000 if forward["wallet"]["orders"] else 0
+        post += max(0.0, wallet - peer)
     share = order - post / NODES  # a node's share, the wallet's request apart
     off = sum(max(0.0, t["above_idle"]) for k, t in threads.items() if k not in LOOP_THREADS)
-    if split == "threads":
+    if split == "measured":
+        before = peer + ecdsa
+    elif split == "threads":
         before = share - off / 1000
     else:
-        ecdsa = threads.get("sdex-ecdsa", {}).get("above_idle", 0.0) / 1000
-        before = shape[1] + max(0.0, ecdsa)
+        before = shape[1] + ecdsa
     before = max(MIN_ORDER_COST, min(share, before))
     after = off / 1000 if split == "messages" else share - before
     return before, post, max(0.0, after)
