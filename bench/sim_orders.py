@@ -115,7 +115,8 @@ def forward_timing(
 ) -> dict[str, dict[str, float]] | None:
     """The window's ``forwardTiming`` (``/health``, ``sdex.node.forwarding``), all nodes
     together: per source (a wallet's order at its node, a peer's), the orders handed to
-    gossip and the mean loop CPU and wall ms from the intake's start to the hand-over. None:
+    gossip and the mean loop CPU and wall ms from the intake's start to the hand-over, and
+    to the loop's turn that wrote its pushes (``sent_``). None:
     nodes from before it was measured."""
     if any("forwardTiming" not in h for h in h0 + h1):
         return None
@@ -125,10 +126,13 @@ def forward_timing(
             (a["forwardTiming"][source], b["forwardTiming"][source])
             for a, b in zip(h0, h1, strict=True)
         ]
-        d = {k: sum(b[k] - a[k] for a, b in pairs) for k in ("orders", "cpuS", "wallS")}
+        keys = ("orders", "cpuS", "wallS", "sentCpuS", "sentWallS")
+        d = {k: sum(b.get(k, 0) - a.get(k, 0) for a, b in pairs) for k in keys}
         n = max(1, d["orders"])
         out[source] = {"orders": d["orders"], "cpu_ms_per_order": round(1000 * d["cpuS"] / n, 4),
-                       "wall_ms_per_order": round(1000 * d["wallS"] / n, 4)}  # fmt: skip
+                       "wall_ms_per_order": round(1000 * d["wallS"] / n, 4),
+                       "sent_cpu_ms_per_order": round(1000 * d["sentCpuS"] / n, 4),
+                       "sent_wall_ms_per_order": round(1000 * d["sentWallS"] / n, 4)}  # fmt: skip
     return out
 
 

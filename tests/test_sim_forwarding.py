@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,39 @@ def test_a_calls_time_runs_from_its_start_to_its_last_hand_over() -> None:
     fw.add("peer", started, fw.last(), 2)
     fw.add("wallet", started, fw.last(), 0)  # nothing handed over: nothing counted
     out = fw.to_json()
-    assert out["peer"]["orders"] == 2 and out["wallet"] == {"orders": 0, "cpuS": 0, "wallS": 0}
+    assert out["peer"]["orders"] == 2 and out["wallet"]["orders"] == 0
+    assert out["wallet"]["cpuS"] == 0 and out["wallet"]["wallS"] == 0
     assert out["peer"]["wallS"] >= 0 and out["peer"]["cpuS"] >= 0
     assert fw.handed == 2
+
+
+async def test_the_pushes_writes_are_timed_at_the_turn_after_the_hand_overs() -> None:
+    """``sentCpuS``: from the same start to the loop's turn after the hand-over's (gossip
+    spawns the pushes in the turn between), once per turn for all its orders."""
+    fw = ForwardTiming()
+    turns = []
+
+    def spawned() -> None:  # what gossip's ``call_soon`` runs, then its tasks' first steps
+        turns.append(fw.scheduled)
+        asyncio.get_running_loop().call_soon(lambda: turns.append(fw.scheduled))
+
+    started = fw.start()
+    asyncio.get_running_loop().call_soon(spawned)  # (``Gossip.announce``, at the hand-over)
+    fw.handed_over()
+    fw.add("peer", started, fw.last(), 1)
+    fw.handed_over()
+    fw.add("wallet", started, fw.last(), 1)
+    assert fw.to_json()["peer"]["sentCpuS"] == 0  # not yet: that is the next turns'
+
+    async def written() -> bool:
+        return not fw.scheduled
+
+    await wait_for(written, timeout=10)
+    assert turns == [True, True]  # the pushes' turn came before it was taken
+    out = fw.to_json()
+    for source in ("peer", "wallet"):
+        assert out[source]["sentCpuS"] >= out[source]["cpuS"] >= 0
+        assert out[source]["sentWallS"] >= out[source]["wallS"] > 0
 
 
 async def test_health_counts_what_orders_cost_before_they_are_passed_on(
@@ -65,6 +96,8 @@ async def test_health_counts_what_orders_cost_before_they_are_passed_on(
             first, second = readings[0][i][side], readings[1][i][side]
             assert 0 < first["cpuS"] < second["cpuS"]
             assert 0 < first["wallS"] < second["wallS"]
+            assert first["cpuS"] <= first["sentCpuS"] < second["sentCpuS"]  # (to the pushes)
+            assert first["wallS"] < first["sentWallS"] < second["sentWallS"]
 
 
 def _run(forward: dict[str, Any] | None) -> dict[str, Any]:
@@ -100,6 +133,19 @@ def test_the_simulator_takes_the_measured_split() -> None:
     assert before == pytest.approx(0.0009 + 0.0001)
     assert post == pytest.approx(0.0004 + 0.0006)
     assert before + after + post / gossip_sim.NODES == pytest.approx(order)
+    # ``sent``: to the pushes' writes, less the sender's half of the messages' transport
+    run["per_order_per_node"] = {
+        "messages_sent": 3.0,
+        "http_messages_sent": 0.0,
+        "stream_frames_sent": 3.0,
+    }
+    run["cpu_cores_used"]["node_cpu_ms_per_order_per_node_above_idle"] = 3.5
+    for source, ms in (("peer", 2.0), ("wallet", 2.4)):
+        forward[source]["sent_cpu_ms_per_order"] = ms
+    before, post, after = gossip_sim.split_costs(run, http, order, "sent")
+    assert before == pytest.approx(0.002 - 3 * 0.0001 / 2 + 0.0001)
+    assert post == pytest.approx(0.0004 + 0.0004)
+    assert before + after + post / gossip_sim.NODES == pytest.approx(order)
     # runs from before it was measured: the ``threads`` split
     older = _run(None)
     assert gossip_sim.split_costs(older, http, order, "measured") == gossip_sim.split_costs(
@@ -120,7 +166,8 @@ def test_the_window_of_forward_timing_is_two_readings_apart() -> None:
     h1 = [health((3, 0.005), (9, 0.009)), health((2, 0.004), (12, 0.010))]
     out = sim_orders.forward_timing(h0, h1)
     assert out is not None
-    assert out["wallet"] == {"orders": 4, "cpu_ms_per_order": 2.0, "wall_ms_per_order": 4.0}
+    assert out["wallet"]["orders"] == 4 and out["wallet"]["cpu_ms_per_order"] == 2.0
+    assert out["wallet"]["wall_ms_per_order"] == 4.0
     assert out["peer"]["orders"] == 14
     assert out["peer"]["cpu_ms_per_order"] == pytest.approx(12 / 14, abs=1e-3)
     assert sim_orders.forward_timing([{}], [{}]) is None  # nodes from before

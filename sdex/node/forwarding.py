@@ -10,10 +10,18 @@ allocation per order.
 
 The CPU time is the loop thread's between the two points: where the intake awaits (the
 ECDSA worker for four or more new orders, a chain read) what other tasks ran meanwhile is
-counted too, so under load it overstates; the ECDSA worker's own CPU is not in it."""
+counted too, so under load it overstates; the ECDSA worker's own CPU is not in it.
+
+And to the pushes' writes (``sentCpuS``, ``sentWallS``): from the same start to the loop's
+turn after the one that handed the order over (two ``call_soon`` a turn, no allocation per
+order). In that turn's turn before it, gossip hands the orders to its core and spawns the
+pushes; in that turn their tasks write them, the websocket events go out, the rest of the
+peer's check runs and its answer is written, all before the loop reads new messages, so
+this is all the loop did before the order left."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 SOURCES = ("wallet", "peer")
@@ -22,7 +30,7 @@ SOURCES = ("wallet", "peer")
 class ForwardTiming:
     """Sums per source (``SOURCES``): orders handed over, loop CPU seconds, wall seconds."""
 
-    __slots__ = ("cpu_at", "handed", "rows", "wall_at")
+    __slots__ = ("cpu_at", "handed", "pending", "rows", "scheduled", "wall_at")
 
     def __init__(self) -> None:
         self.handed = 0
@@ -30,7 +38,12 @@ class ForwardTiming:
         self.cpu_at = 0.0
         self.wall_at = 0.0
         """``time.thread_time`` and ``time.perf_counter`` at the last hand-over."""
-        self.rows = {s: [0, 0.0, 0.0] for s in SOURCES}
+        self.rows = {s: [0, 0.0, 0.0, 0.0, 0.0] for s in SOURCES}
+        """Orders, loop CPU and wall seconds to the hand-over, and to the pushes' writes."""
+        self.pending = {s: [0, 0.0, 0.0] for s in SOURCES}
+        """Orders handed over whose pushes are being written: how many, the sums of their
+        starts' CPU and wall times."""
+        self.scheduled = False
 
     @staticmethod
     def start() -> tuple[float, float]:
@@ -56,9 +69,39 @@ class ForwardTiming:
             row[0] += orders
             row[1] += ended[0] - started[0]
             row[2] += ended[1] - started[1]
+            wait = self.pending[source]
+            wait[0] += orders
+            wait[1] += orders * started[0]
+            wait[2] += orders * started[1]
+            if not self.scheduled:
+                try:
+                    asyncio.get_running_loop().call_soon(self._turn_ended)
+                    self.scheduled = True
+                except RuntimeError:  # (no loop: nothing is pushed)
+                    pass
+
+    def _turn_ended(self) -> None:
+        """The hand-over's turn ended: gossip spawns the pushes now, they write next turn."""
+        asyncio.get_running_loop().call_soon(self._written)
+
+    def _written(self) -> None:
+        self.scheduled = False
+        cpu, wall = time.thread_time(), time.perf_counter()
+        for source, wait in self.pending.items():
+            if wait[0]:
+                row = self.rows[source]
+                row[3] += wait[0] * cpu - wait[1]
+                row[4] += wait[0] * wall - wait[2]
+                wait[0], wait[1], wait[2] = 0, 0.0, 0.0
 
     def to_json(self) -> dict[str, dict[str, float]]:
         return {
-            s: {"orders": r[0], "cpuS": round(r[1], 6), "wallS": round(r[2], 6)}
+            s: {
+                "orders": r[0],
+                "cpuS": round(r[1], 6),
+                "wallS": round(r[2], 6),
+                "sentCpuS": round(r[3], 6),
+                "sentWallS": round(r[4], 6),
+            }
             for s, r in self.rows.items()
         }
