@@ -14,10 +14,10 @@ counted too, so under load it overstates; the ECDSA worker's own CPU is not in i
 
 And to the pushes' writes (``sentCpuS``, ``sentWallS``): from the same start to the loop's
 turn after the one that handed the order over (two ``call_soon`` a turn, no allocation per
-order). In that turn's turn before it, gossip hands the orders to its core and spawns the
-pushes; in that turn their tasks write them, the websocket events go out, the rest of the
-peer's check runs and its answer is written, all before the loop reads new messages, so
-this is all the loop did before the order left."""
+order). In the turn between, gossip hands the turn's orders to its core and spawns the
+pushes; in the next their tasks write them, before the loop reads new messages. Between
+the start and then the loop also ran the rest of the peer's check (its answer written) and
+the websocket events: all the loop did before the order left."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class ForwardTiming:
         self.rows = {s: [0, 0.0, 0.0, 0.0, 0.0] for s in SOURCES}
         """Orders, loop CPU and wall seconds to the hand-over, and to the pushes' writes."""
         self.pending = {s: [0, 0.0, 0.0] for s in SOURCES}
-        """Orders handed over whose pushes are being written: how many, the sums of their
+        """Intake calls whose orders' pushes are being written: how many, the sums of their
         starts' CPU and wall times."""
         self.scheduled = False
 
@@ -69,10 +69,10 @@ class ForwardTiming:
             row[0] += orders
             row[1] += ended[0] - started[0]
             row[2] += ended[1] - started[1]
-            wait = self.pending[source]
-            wait[0] += orders
-            wait[1] += orders * started[0]
-            wait[2] += orders * started[1]
+            wait = self.pending[source]  # (a chunk's span once, as above)
+            wait[0] += 1
+            wait[1] += started[0]
+            wait[2] += started[1]
             if not self.scheduled:
                 try:
                     asyncio.get_running_loop().call_soon(self._turn_ended)

@@ -19,7 +19,9 @@ class LinkModel:
     it from the real nodes: by default their event loop's CPU per order (an upper bound);
     ``--split measured``, the loop's CPU from the intake's start to the order's hand-over
     to gossip per peer's order (``forwardTiming`` in ``/health``, ``sdex.node.forwarding``:
-    a lower bound) and the ECDSA worker's CPU per order, which that waits for."""
+    a lower bound) and the ECDSA worker's CPU per order, which that waits for; ``--split
+    sent``, the loop's CPU from the same start to the turn that wrote the order's pushes,
+    less the sender's half of those messages' ``message_cost`` (charged apart)."""
     known_cost: float = 0.00005
     after_cost: float = 0.0
     """CPU seconds a node spends on a new order after it was accepted, passed on and
