@@ -12,11 +12,14 @@ in the same run and not from the figures it predicts. Two calibrations, both pri
   use when no order comes, measured just before, and less the run's messages at that
   price), split as the nodes' threads spent it (``--split``: ``SPLITS``; by default the
   event loop's before the order is passed on, the store writer's after it is delivered;
-  ``threadCpu`` in their ``/health``; the JSON has every split), the part before times a
+  ``threadCpu`` in their ``/health``; ``measured``: before, only what their loops spent
+  from the intake's start to the order's hand-over to gossip, ``forwardTiming``; the JSON
+  of ``--all-models`` has every split), the part before times a
   draw, per new order, from how the CPU one new order of a peer's cost the real nodes'
   event loops varied over the same window (``checkTiming``, ``cost_shape``; ``--cost``:
   ``COSTS``, the JSON has all three); a wallet's order costs its node the receiving half
-  of an HTTP call besides (``post_cost``). The
+  of an HTTP call besides, and what its intake measured more than a peer's
+  (``post_cost``). The
   8 simulated nodes share a machine of this machine's cores as Linux's fair
   scheduler does (EEVDF on this kernel, CFS before 6.6: the same fair shares): each busy
   node an equal share with every other runnable task (``--scheduler flat``, the default)
@@ -127,13 +130,26 @@ def cpu_costs(run: dict[str, Any], transport: dict[str, float]) -> tuple[float, 
     return max(MIN_ORDER_COST, above_idle - messages * message), message
 
 
-SPLITS = ("threads", "messages", "check", "none")
+SPLITS = ("measured", "sent", "threads", "messages", "check", "none")
 """``--split``: where a new order's CPU goes, from each of the real nodes' threads' CPU
 (``threadCpu`` in ``/health``, above idle) and the intake's check (``checkTiming``):
 
-- ``threads`` (the default): the event loop's CPU (and the ECDSA worker's, which the check
-  awaits) before the order is passed on, messages at the bare transport's cost; the store
-  writer's and the other threads' after the order was passed on and delivered
+- ``measured``: before the order is passed on, what the nodes measured from
+  the intake's start to the order's hand-over to gossip (``forwardTiming`` in ``/health``:
+  the loop's CPU per peer's order, ``sdex.node.forwarding``) and the ECDSA worker's CPU per
+  order (which that waits for); a wallet's order also what its intake cost more than a
+  peer's (``post_cost``, with its HTTP request's receiving half); the rest after, messages
+  at the bare transport's cost. Runs without ``forwardTiming`` (from before): ``threads``.
+  A lower bound of what an order waits for: the gossip driver's work between a push's
+  arrival and the intake and between the hand-over and the pushes' writes is not in it,
+  and the simulator with it is faster than the real nodes (docs/BENCHMARKS.md, "sim6");
+- ``sent``: as ``measured``, but to the loop's turn that wrote the order's pushes (all the
+  loop did before the order left: ``sentCpuS`` in ``forwardTiming``), less the sender's
+  half of the bare transport's CPU of the messages a node sends per order (the simulator
+  charges that apart);
+- ``threads`` (the default, an upper bound): the event loop's CPU (and the ECDSA worker's,
+  which the check awaits) before the order is passed on, messages at the bare transport's
+  cost; the store writer's and the other threads' after the order was passed on and delivered
   (``after_cost``: it delays the node's next work, not the order);
 - ``messages``: before, only the check (its measured mean; the ECDSA worker's with it);
   the rest of the event loop's CPU is its messages' (a push's frame, the task that sends
@@ -163,14 +179,27 @@ def split_costs(
     threads = run["cpu_cores_used"].get("threads")
     if split == "none" or shape is None or threads is None:
         return order, 0.0, 0.0
+    forward = run.get("forward_timing")
+    if split in ("measured", "sent") and (forward is None or not forward["peer"]["orders"]):
+        split = "threads"  # (runs from before it was measured)
     post = transport["http"] / 2
+    ecdsa = max(0.0, threads.get("sdex-ecdsa", {}).get("above_idle", 0.0)) / 1000
+    if split in ("measured", "sent"):  # a wallet's order: what it costs more than a peer's
+        key = "cpu_ms_per_order" if split == "measured" else "sent_cpu_ms_per_order"
+        peer = forward["peer"][key] / 1000
+        wallet = forward["wallet"][key] / 1000 if forward["wallet"]["orders"] else 0
+        post += max(0.0, wallet - peer)
+        if split == "sent":  # the pushes' own CPU at the bare transport's cost: charged apart
+            sent = cpu_costs(run, transport)[1] / 2 * messages_sent(run)
+            peer = max(forward["peer"]["cpu_ms_per_order"] / 1000, peer - sent)
     share = order - post / NODES  # a node's share, the wallet's request apart
     off = sum(max(0.0, t["above_idle"]) for k, t in threads.items() if k not in LOOP_THREADS)
-    if split == "threads":
+    if split in ("measured", "sent"):
+        before = peer + ecdsa
+    elif split == "threads":
         before = share - off / 1000
     else:
-        ecdsa = threads.get("sdex-ecdsa", {}).get("above_idle", 0.0) / 1000
-        before = shape[1] + max(0.0, ecdsa)
+        before = shape[1] + ecdsa
     before = max(MIN_ORDER_COST, min(share, before))
     after = off / 1000 if split == "messages" else share - before
     return before, post, max(0.0, after)

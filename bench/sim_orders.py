@@ -97,6 +97,7 @@ def keep_samples(bench: Any, workdir: Path | None) -> None:
 
     def analysed(n: int, rate: float, p: dict[str, Any], data: dict[str, Any], *a: Any) -> Any:
         run = analyse(n, rate, p, data, *a)
+        run["forward_timing"] = forward_timing(a[0], a[1])  # (``h0``, ``h1``)
         got: dict[str, dict[int, float]] = defaultdict(dict)
         for h, i, t in data["arrivals"]:
             got[h].setdefault(i, t)
@@ -107,6 +108,32 @@ def keep_samples(bench: Any, workdir: Path | None) -> None:
         return run
 
     bench.post_paced, bench.analyse = post_paced, analysed
+
+
+def forward_timing(
+    h0: list[dict[str, Any]], h1: list[dict[str, Any]]
+) -> dict[str, dict[str, float]] | None:
+    """The window's ``forwardTiming`` (``/health``, ``sdex.node.forwarding``), all nodes
+    together: per source (a wallet's order at its node, a peer's), the orders handed to
+    gossip and the mean loop CPU and wall ms from the intake's start to the hand-over, and
+    to the loop's turn that wrote its pushes (``sent_``). None:
+    nodes from before it was measured."""
+    if any("forwardTiming" not in h for h in h0 + h1):
+        return None
+    out = {}
+    for source in ("wallet", "peer"):
+        pairs = [
+            (a["forwardTiming"][source], b["forwardTiming"][source])
+            for a, b in zip(h0, h1, strict=True)
+        ]
+        keys = ("orders", "cpuS", "wallS", "sentCpuS", "sentWallS")
+        d = {k: sum(b.get(k, 0) - a.get(k, 0) for a, b in pairs) for k in keys}
+        n = max(1, d["orders"])
+        out[source] = {"orders": d["orders"], "cpu_ms_per_order": round(1000 * d["cpuS"] / n, 4),
+                       "wall_ms_per_order": round(1000 * d["wallS"] / n, 4),
+                       "sent_cpu_ms_per_order": round(1000 * d["sentCpuS"] / n, 4),
+                       "sent_wall_ms_per_order": round(1000 * d["sentWallS"] / n, 4)}  # fmt: skip
+    return out
 
 
 FINE_STEP = 0.005

@@ -29,6 +29,7 @@ class NodeIntake(NodeStatus):
         self, obj: object, source: str = "api", tif: TimeInForce = TimeInForce.GTC
     ) -> SubmitResult:
         """The one intake path (wallets and peers): validate, store, match, rest."""
+        started = self.forwarding.start()  # (what it costs before it is passed on)
         result = await self.intake.submit(obj, check_fee=source == "api")
         if isinstance(result, Rejection):  # (the chain not read: the node's, not the order's)
             unavailable = result.code is RejectionCode.CHAIN_UNAVAILABLE
@@ -40,7 +41,9 @@ class NodeIntake(NodeStatus):
             return await self._already_held(held)
         if (over := self.intake.over_limit(result.signed.order)) is not None:
             return SubmitResult(400, over.to_json())  # limits, re-checked after the chain read
+        fw, handed = self.forwarding, self.forwarding.handed
         answer = self._accept(result, source, tif)
+        fw.add("wallet" if source == "api" else "peer", started, fw.last(), fw.handed - handed)
         if answer.stored is not None:
             try:  # committed before the 2xx (group commit: one transaction for many orders)
                 await answer.stored
@@ -81,15 +84,25 @@ class NodeIntake(NodeStatus):
         """``submit_from_peer`` for a chunk of a peer's orders, in order: the copies held here
         already (most of them) are answered at once; the others go through the intake
         together (their signatures checked in one batch, no task per order)."""
+        fw = self.forwarding
+        started = ended = fw.start()  # (what its new orders cost before they are passed on)
+        handed = 0
         results = ["known" if self._known_copy(o) else "" for o in objs]
         todo = [i for i, r in enumerate(results) if not r]
         if len(todo) == 1:
-            results[todo[0]] = await self.submit_from_peer(objs[todo[0]], peer)
+            result = await self.peer_intake.submit(objs[todo[0]], check_fee=False)
+            before = fw.handed
+            results[todo[0]] = self._from_peer(result, peer)
+            handed, ended = fw.handed - before, fw.last()
         elif todo:
             each = self.peer_intake.submit_each([objs[i] for i in todo], check_fee=False)
             async with contextlib.aclosing(each):
                 async for k, result in each:
+                    before = fw.handed
                     results[todo[k]] = self._from_peer(result, peer)
+                    if fw.handed != before:
+                        handed, ended = handed + 1, fw.last()
+        fw.add("peer", started, ended, handed)
         return results
 
     def _from_peer(self, result: IntakeResult, peer: str) -> str:
@@ -159,6 +172,7 @@ class NodeIntake(NodeStatus):
                 if self.gossip is not None:
                     exclude = source.removeprefix("peer:")
                     self.gossip.announce(rec.json, exclude=exclude, text=rec.json_text)
+                    self.forwarding.handed_over()
         except BookError as e:  # e.g. nothing left to fill: the chain moved since the read
             self.registry.publish(rec, "added")  # subscribers see it arrive, then leave
             self._close_record(rec, OrderStatus.REMOVED, str(e))
@@ -219,6 +233,7 @@ class NodeIntake(NodeStatus):
         if self.gossip is not None:
             exclude = rec.source.removeprefix("peer:") if rec.source.startswith("peer:") else None
             self.gossip.announce(rec.json, exclude=exclude, text=rec.json_text)
+            self.forwarding.handed_over()
         return st
 
     def may_match(self, resting: Entry, incoming: Entry) -> bool:

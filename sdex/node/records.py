@@ -19,6 +19,7 @@ from sdex.matching import MatchingEngine
 from sdex.mirror import Mirror
 from sdex.node.config import NodeConfig
 from sdex.node.events import EventHub
+from sdex.node.forwarding import ForwardTiming
 from sdex.node.held import hash_of
 from sdex.node.registry import OrderRegistry
 from sdex.node.registry import Record as Record
@@ -80,6 +81,8 @@ class NodeState:
         self._results_lock = asyncio.Lock()
         """One settlement's results written and diagnosed at a time (``_on_settled``)."""
         self._seq = 0
+        self.forwarding = ForwardTiming()
+        """What a new order costs here before it is passed on (``/health``)."""
 
     @property
     def records(self) -> dict[bytes, Record]:

@@ -67,6 +67,7 @@ class NodeViews(NodeState):
     def stats(self) -> dict[str, object]:
         return {
             "gossip": self.gossip.stats() if self.gossip is not None else None,
+            "forwardTiming": self.forwarding.to_json(),
             "orders": self.registry.total,
             "ordersInMemory": len(self.records),
             "ordersEvicted": self.registry.stored_only,

@@ -15,8 +15,13 @@ class LinkModel:
     """Bytes per second, each way, per node."""
     check_cost: float = 0.002
     """CPU seconds a node's intake spends on a new order before it is accepted and passed on
-    (parse, signature, chain state, book and registry: what ``Gossip.run_check`` measures
-    per new order of a peer)."""
+    (parse, signature, chain state, book and registry). ``bench/gossip_sim.py`` calibrates
+    it from the real nodes: by default their event loop's CPU per order (an upper bound);
+    ``--split measured``, the loop's CPU from the intake's start to the order's hand-over
+    to gossip per peer's order (``forwardTiming`` in ``/health``, ``sdex.node.forwarding``:
+    a lower bound) and the ECDSA worker's CPU per order, which that waits for; ``--split
+    sent``, the loop's CPU from the same start to the turn that wrote the order's pushes,
+    less the sender's half of those messages' ``message_cost`` (charged apart)."""
     known_cost: float = 0.00005
     after_cost: float = 0.0
     """CPU seconds a node spends on a new order after it was accepted, passed on and
@@ -25,7 +30,8 @@ class LinkModel:
     already). It delays the node's next work, neither the order's push nor its delivery."""
     post_cost: float = 0.0
     """CPU seconds a wallet's order costs the node it is posted to besides ``check_cost``
-    (its HTTP request), before it is passed on."""
+    (its HTTP request, and measured: what a wallet's intake costs more than a peer's),
+    before it is passed on."""
     watch_cost: float = 0.0
     """CPU seconds an observer spends on one node's event of a new order (the real bench's
     watcher: one process reading every node's websocket). 0: an order counts as delivered
