@@ -51,7 +51,8 @@ class Node(NodePeering):
         self.rpc = AsyncRpc(cfg.rpc)
         self.watch_rpc = AsyncRpc(cfg.rpc)
         ex = self.settle_chain.exchange
-        if await self.rpc.call("eth_getCode", cfg.exchange, "latest") == "0x":
+        code = await self.settle_chain.run(ex.rpc.call, "eth_getCode", cfg.exchange, "latest")
+        if code == "0x":
             raise ChainError(
                 f"no Exchange contract at {cfg.exchange} on {cfg.rpc}: a devnet reset, or "
                 "another chain? Deploy it again (sdex devnet) or pass its deployment file"
