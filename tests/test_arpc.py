@@ -10,7 +10,7 @@ from aiohttp import web
 from sdex.chain.arpc import AsyncRpc
 from sdex.errors import ContractRevert, RpcError
 from tests.conftest import Chain
-from tests.nodeutil import free_port
+from tests.nodeutil import serving
 
 
 @pytest.fixture
@@ -23,14 +23,8 @@ async def liar() -> AsyncIterator[tuple[str, dict[str, bytes]]]:
 
     app = web.Application()
     app.router.add_post("/", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}/", answer
-    finally:
-        await runner.cleanup()
+    async with serving(app) as url:
+        yield url + "/", answer
 
 
 @pytest.mark.parametrize("depth", [100, 10_000, 1_000_000])

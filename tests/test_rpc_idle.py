@@ -4,19 +4,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
 
 import pytest
 from aiohttp import web
 
 from sdex.chain import arpc, rpc
-from tests.nodeutil import free_port
+from tests.nodeutil import serving
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[tuple[str, set[object]]]:
-    """A loopback JSON-RPC answering every call with 1; the connections it was asked on."""
-    seen: set[object] = set()
+@pytest.mark.parametrize("client", ["sync", "async"])
+@pytest.mark.parametrize(("idle", "connections"), [(60.0, 1), (1e-9, 3)])
+async def test_a_client_reuses_only_a_connection_used_lately(
+    monkeypatch: pytest.MonkeyPatch, client: str, idle: float, connections: int
+) -> None:
+    seen: set[object] = set()  # the connections the server was asked on
 
     async def handle(r: web.Request) -> web.Response:
         seen.add(r.transport.get_extra_info("peername") if r.transport else None)
@@ -24,54 +26,20 @@ async def server() -> AsyncIterator[tuple[str, set[object]]]:
 
     app = web.Application()
     app.router.add_post("/", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}/", seen
-    finally:
-        await runner.cleanup()
-
-
-@pytest.mark.parametrize(("idle", "connections"), [(60.0, 1), (1e-9, 3)])
-async def test_the_sync_client_reuses_only_a_connection_used_lately(
-    server: tuple[str, set[object]],
-    monkeypatch: pytest.MonkeyPatch,
-    idle: float,
-    connections: int,
-) -> None:
-    url, seen = server
     monkeypatch.setattr(rpc, "IDLE_REUSE", idle)
-    client = rpc.Rpc(url)
-    try:
-        for _ in range(3):
-            assert await _in_thread(client.call, "eth_blockNumber") == 1
-    finally:
-        client.close()
+    async with serving(app) as url:
+        if client == "sync":
+            sync = rpc.Rpc(url + "/")
+            try:
+                for _ in range(3):
+                    assert await asyncio.to_thread(sync.call, "eth_blockNumber") == 1
+            finally:
+                sync.close()
+        else:
+            aio = arpc.AsyncRpc(url + "/")
+            try:
+                for _ in range(3):
+                    assert await aio.call("eth_blockNumber") == 1
+            finally:
+                await aio.close()
     assert len(seen) == connections
-
-
-@pytest.mark.parametrize(("idle", "connections"), [(60.0, 1), (1e-9, 3)])
-async def test_the_async_client_reuses_only_a_connection_used_lately(
-    server: tuple[str, set[object]],
-    monkeypatch: pytest.MonkeyPatch,
-    idle: float,
-    connections: int,
-) -> None:
-    url, seen = server
-    monkeypatch.setattr(rpc, "IDLE_REUSE", idle)
-    client = arpc.AsyncRpc(url)
-    try:
-        for _ in range(3):
-            assert await client.call("eth_blockNumber") == 1
-    finally:
-        await client.close()
-    assert len(seen) == connections
-
-
-async def _in_thread(fn: object, *args: object) -> object:
-    import asyncio
-
-    assert callable(fn)
-    return await asyncio.to_thread(fn, *args)

@@ -15,7 +15,7 @@ from sdex.chain.arpc import AsyncRpc
 from sdex.node import Node
 from sdex.settlement.gas import FEE_READ_AHEAD, FEE_TTL, Fees
 from tests.conftest import Chain
-from tests.nodeutil import Api, free_port, node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, serving, wait_for
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
 TIP = 1_000_000_000
@@ -86,14 +86,8 @@ async def fee_chain() -> AsyncIterator[tuple[str, dict[str, Any]]]:
 
     app = web.Application()
     app.router.add_post("/", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}/", state
-    finally:
-        await runner.cleanup()
+    async with serving(app) as url:
+        yield url + "/", state
 
 
 async def held_read_ahead(fees: Fees, rpc: AsyncRpc, state: dict[str, Any]) -> asyncio.Event:

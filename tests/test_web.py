@@ -60,7 +60,7 @@ from sdex.wallet import (
 )
 from sdex.web import STATIC, find_ethers, is_loopback
 from tests.conftest import Chain
-from tests.nodeutil import ROOT, free_port, node_config, running_node, wait_for
+from tests.nodeutil import ROOT, free_port, node_config, running_node, serving, wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = os.environ.get("SDEX_SCREENSHOTS")
@@ -615,14 +615,10 @@ async def test_units_js_agrees_with_the_cli(tmp_path: Path) -> None:
     messages, case by case."""
     app = web.Application()
     app.router.add_static("/static", STATIC)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with serving(app) as url:
         async with browser() as b:
             page = await b.new_page()
-            await page.goto(f"http://127.0.0.1:{port}/static/style.css")
+            await page.goto(f"{url}/static/style.css")
             cases = _unit_cases()
             got = await page.evaluate(JS_UNITS, [list(c) for c in cases])
         want = [_python_units(*c) for c in cases]
@@ -630,8 +626,6 @@ async def test_units_js_agrees_with_the_cli(tmp_path: Path) -> None:
         assert mismatches == []
         assert sum("error" in w for w in want) >= 10  # the table exercises the refusals
         assert sum("error" not in w for w in want) >= 300
-    finally:
-        await runner.cleanup()
 
 
 # ---- configuration ------------------------------------------------------------------------
