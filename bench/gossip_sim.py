@@ -104,7 +104,7 @@ Linux CFS's slices with a few runnable processes a core (``sdex.sim.cpu``)."""
 def messages_sent(run: dict[str, Any]) -> float:
     """Gossip calls per order per node, over HTTP or a stream (older runs: HTTP only)."""
     per = run["per_order_per_node"]
-    return float(per.get("messages_sent", per["http_messages_sent"]))
+    return float(per["messages_sent"] if "messages_sent" in per else per["http_messages_sent"])
 
 
 def transport_costs(calls: int = 300, rounds: int = 2) -> dict[str, float]:

@@ -171,3 +171,15 @@ def test_the_window_of_forward_timing_is_two_readings_apart() -> None:
     assert out["peer"]["orders"] == 14
     assert out["peer"]["cpu_ms_per_order"] == pytest.approx(12 / 14, abs=1e-3)
     assert sim_orders.forward_timing([{}], [{}]) is None  # nodes from before
+
+
+@pytest.mark.parametrize(
+    ("per", "want"),
+    [
+        ({"messages_sent": 3.2, "http_messages_sent": 1.0}, 3.2),
+        ({"messages_sent": 3.2}, 3.2),  # (a run without the older key: no KeyError)
+        ({"http_messages_sent": 2.5}, 2.5),  # (a run from before streams)
+    ],
+)
+def test_messages_sent_of_runs_old_and_new(per: dict[str, float], want: float) -> None:
+    assert gossip_sim.messages_sent({"per_order_per_node": per}) == want
