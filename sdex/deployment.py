@@ -16,7 +16,9 @@ from typing import Any, TypeVar
 from sdex.errors import SdexError
 
 DEVNET_CHAIN_IDS = (31337, 1337)
-"""Chain ids of local development chains (Hardhat, anvil; geth --dev, ganache)."""
+"""Chain ids of local development chains (Hardhat, anvil; geth --dev, ganache): the only
+chains whose keys a node may hand out (``--dev-wallets``), and the only ones the watcher
+rewinds or resets for answering from behind a while (``sdex.watch.fork.behind_for``)."""
 
 DEFAULT_PATH = Path(".sdex/devnet.json")
 MAX_FILE_BYTES = 1 << 20  # a deployment file is a few kB; a larger one is not one

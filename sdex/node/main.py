@@ -105,9 +105,6 @@ def config_for(
     )
 
 
-"""Hardhat's and anvil's chain ids: the only chains whose keys a node may hand out."""
-
-
 def _dev_accounts(d: Deployment) -> tuple[DevAccount, ...]:
     """The dev keys ``--dev-wallets`` serves: a devnet's, never a real chain's."""
     if d.chain_id not in DEVNET_CHAIN_IDS:

@@ -12,7 +12,7 @@ ours and every log's block hash must be its header's; otherwise:
 - **reset**: no kept header is on the chain any more (a restarted devnet), or the
   deployment block's hash changed: forget the old chain, re-read from the deployment
   block, and tell the node to re-judge every order (a head below ours on the same
-  deployment, or one of our blocks, is ``behind``: a reset or rewind after 5 s of it).
+  deployment, or one of our blocks, is ``behind``: only a devnet's is reset or rewound).
 
 New heads come from an ``eth_subscribe("newHeads")`` WebSocket when the RPC offers one
 (Hardhat does; ``sdex.watch.heads``), with a slow poll behind it; otherwise from polling. A
@@ -105,9 +105,9 @@ class Watcher:
         self.resets = 0
         self.status = "ok"
         """``ok``, ``unreachable`` (the RPC does not answer, or answers inconsistently poll
-        after poll), ``behind`` (its head below our head on the same deployment: a reset
-        or rewind after ``BEHIND_SECONDS``), ``wrong-chain`` (no Exchange: a devnet reset
-        not deployed again), or ``failing`` (the store refused a write, or a defect)."""
+        after poll), ``behind`` (its head below ours, same deployment: a devnet's reset or
+        rewound after ``BEHIND_SECONDS``), ``wrong-chain`` (no Exchange: a devnet reset not
+        deployed again), or ``failing`` (the store refused a write, or a defect)."""
         self.problem = ""
         self.caught_up = asyncio.Event()
         self.failures = 0  # polls that failed (chain unreachable, or the node could not apply)
