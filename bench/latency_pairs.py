@@ -35,8 +35,15 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=100.0)
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--single", type=int, default=0, metavar="N", help="N crossings, one at a time")
+    ap.add_argument(
+        "--bare", type=int, default=0, metavar="N",
+        help="with --single: before each node, N lone matchOrders from a bare client (the "
+        "chain's own pre-flight and send-with-receipt times, bench/node.py's bare_lone)",
+    )  # fmt: skip
+    ap.add_argument("--timeline", action="store_true", help="stage by stage (SDEX_SETTLE_TIMELINE)")
     ap.add_argument("--engine", choices=("hardhat", "anvil"), default="hardhat")
     args = ap.parse_args()
+    bn.TIMELINES = {} if args.timeline else None
     roots = {n: Path(d).resolve() for n, d in (r.split("=", 1) for r in args.root)}
     names = list(roots)
     work = Path(tempfile.mkdtemp(prefix="sdex-pairs-"))
@@ -56,6 +63,10 @@ def main() -> None:
         for r in range(args.rounds):
             for name in names if r % 2 == 0 else names[::-1]:
                 bn.NODE_ROOT = roots[name]
+                if args.single and args.bare:
+                    bare = bn.bare_lone(dev.node.url, dep, signer, args.bare, args.engine)
+                    print(json.dumps({"round": r, "code": "bare", "at": time.strftime("%H:%M:%S"),
+                                      "load": os.getloadavg()[0], **bare}), flush=True)  # fmt: skip
                 with bn.node_process(work / "devnet.json", key, work, f"{name}-{r}", None) as (
                     p,
                     url,
@@ -75,6 +86,7 @@ def main() -> None:
                     "m_per_tx": res.get("matches_per_transaction"),
                     "stages": res.get("settlement_stages_ms_per_match"),
                     "cores": res["cpu_cores_used"],
+                    **({"timeline": res["timeline_ms"]} if "timeline_ms" in res else {}),
                 }
                 print(json.dumps(line), flush=True)
     finally:

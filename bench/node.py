@@ -20,11 +20,12 @@
    the same run. First a warm-up (Hardhat's first large transactions run 4-5x slower):
    ``--warmup-batches`` raw batches, then a round of matches through the node. The
    reference: a bare client sending pre-signed ``batchMatchOrders`` of 64 one after the
-   other, each waiting for its receipt (``--raw-batches``, before and after the node's
-   round; both printed). The node: with mining paused (``evm_setAutomine false``), the
-   asks and the crossing bids are posted, so every match waits in the node's queue; then
-   mining resumes and the clock runs until the websocket has delivered every fill. Both
-   rates are printed with their ratio. Then order-to-receipt under load, automine:
+   other, each waiting for its receipt (``--raw-batches``). The node: with mining paused
+   (``evm_setAutomine false``), the asks and the crossing bids are posted, so every match
+   waits in the node's queue; then mining resumes and the clock runs until the websocket
+   has delivered every fill. The two alternate ``--settle-pairs`` times (raw then node,
+   node then raw, ...: the chain's growth and the machine's other processes fall on both);
+   each pair's rates and ratio are printed, and the median ratio is the figure. Then order-to-receipt under load, automine:
    crossing orders posted open-loop at ``--load-rate`` a second for ``--load-seconds``,
    each timed from its POST until the websocket announced its settlement (p50/p90/p99).
 6. ``load`` (only with ``--phases load``): order-to-receipt under load alone, after a
@@ -695,6 +696,8 @@ class FillWatcher:
 async def bench_latency(
     url: str, signer: Signer, samples: int, pids: dict[str, int]
 ) -> dict[str, Any]:
+    sent: dict[str, float] = {}
+    answered: dict[str, float] = {}
     pairs = []
     for i in range(samples + 10):
         ask = signer.order(ASK_MAKERS[i % len(ASK_MAKERS)], True, MID)
@@ -726,6 +729,7 @@ async def bench_latency(
         if i >= 10:  # the first ten warm up the node's settlement path
             post_ms.append(t1 - t0)
             receipt_ms.append(filled_at - t0)
+            sent[bid_hash], answered[bid_hash] = t0, t1
 
     async with session(4) as s, s.ws_connect(url + "/v1/ws") as ws:
         watcher = FillWatcher(ws)
@@ -744,7 +748,9 @@ async def bench_latency(
             last = await r.json()
     if last["metaData"]["status"] != "filled":
         raise RuntimeError(f"last crossing order is {last['metaData']['status']}, not filled")
+    timeline = timeline_stages(url, sent, answered, watcher)
     return {
+        **({"timeline_ms": timeline} if timeline is not None else {}),
         "samples": samples,
         "measured_until": "first websocket event of the settled fill (fill, order filled)",
         "order_to_receipt_ms": {
@@ -1027,6 +1033,62 @@ def raw_batches(
     }
 
 
+def bare_lone(
+    rpc_url: str, deployment: Deployment, signer: Signer, n: int, engine: str = "hardhat"
+) -> dict[str, Any]:
+    """The chain's own time for what a lone crossing costs the settler, from a bare client
+    (the same ``Sender``, one at a time, ``n`` fresh pairs, a few warm-up sends first): the
+    ``matchOrders`` pre-flight (``eth_call``), the signature, and the send with its receipt
+    in one round trip (Hardhat: a JSON-RPC batch; anvil: ``eth_sendRawTransactionSync``);
+    p50 / p99 ms each. The floor under the node's order-to-receipt of one crossing."""
+    from sdex.chain import Receipt, Rpc, Sender
+    from sdex.settlement.gas import LONE_GAS, settlement_gas
+
+    rpc = Rpc(rpc_url)
+    names = ("preflight", "sign", "send_and_receipt", "batch_of_one_send_and_receipt")
+    spans: dict[str, list[float]] = {k: [] for k in names}
+    gas: dict[str, int] = {}
+    try:
+        ex = Exchange(rpc, deployment.exchange)
+        sender = Sender(rpc, signer.keys[RAW_SENDER], deployment.chain_id)
+
+        def send(data: bytes, limit: int) -> tuple[float, float, int]:
+            t0 = time.perf_counter()
+            tx = sender.sign(ex.address, data, limit)
+            t1 = time.perf_counter()
+            if engine == "anvil":
+                raw, _ = sender.broadcast_sync(tx, 5.0)
+            else:
+                raw = sender.broadcast_for_receipt(tx)
+            t2 = time.perf_counter()
+            receipt = sender.wait(tx.tx_hash) if raw is None else Receipt.from_rpc(raw)
+            if receipt.status != 1 or len(ex.fills(receipt.logs)) != 2:
+                raise RuntimeError(f"bare lone match {tx.tx_hash} did not settle")
+            return t1 - t0, t2 - t1, receipt.gas_used
+
+        for i in range(n + 5):
+            pair = [signer.order(ASK_MAKERS[i % len(ASK_MAKERS)], True, MID),
+                    signer.order(BID_MAKERS[i % len(BID_MAKERS)], False, MID)]  # fmt: skip
+            data = ex.encode_settlement([(pair[0], pair[1], 2**256 - 1)])
+            t0 = time.perf_counter()
+            sender.preflight(ex.address, data)
+            pre = time.perf_counter() - t0
+            signing, sending, gas["match_orders"] = send(data, LONE_GAS)
+            pair = [signer.order(ASK_MAKERS[i % len(ASK_MAKERS)], True, MID),
+                    signer.order(BID_MAKERS[i % len(BID_MAKERS)], False, MID)]  # fmt: skip
+            data = ex.encode_batch([(pair[0], pair[1], 2**256 - 1)])
+            _, one, gas["batch_of_one"] = send(data, settlement_gas(1))
+            if i >= 5:
+                for name, span in zip(names, (pre, signing, sending, one), strict=True):
+                    spans[name].append(span)
+    finally:
+        rpc.close()
+    return {
+        **{k: {"p50": pct(v, 0.5), "p99": pct(v, 0.99)} for k, v in spans.items()},
+        "gas_last": gas,
+    }
+
+
 async def node_round(
     url: str,
     rpc_url: str,
@@ -1165,17 +1227,27 @@ async def bench_settlement(
         raw_batches, rpc_url, deployment, signer, args.warmup_batches, pids
     )
     warm_node = await node_round(url, rpc_url, signer, 4 * RAW_BATCH, args.concurrency, pids)
-    raw_before = await asyncio.to_thread(
-        raw_batches, rpc_url, deployment, signer, args.raw_batches, pids
-    )
-    node = await node_round(
-        url, rpc_url, signer, args.settle_matches, args.concurrency, pids, args.profile,
-        getattr(args, "proxy_url", None),
-    )  # fmt: skip
-    raw_after = await asyncio.to_thread(
-        raw_batches, rpc_url, deployment, signer, args.raw_batches, pids
-    )
-    raw_rate = (raw_before["matches_per_s"] + raw_after["matches_per_s"]) / 2
+    pairs: list[dict[str, Any]] = []
+    for k in range(max(1, args.settle_pairs)):
+        # raw and node alternated, each pair in the other order from the one before: the
+        # chain's drift (its state grows, the machine's other processes) falls on both
+        pair: dict[str, Any] = {"load_average": round(os.getloadavg()[0], 2)}
+        for side in ("raw", "node") if k % 2 == 0 else ("node", "raw"):
+            if side == "raw":
+                pair["raw"] = await asyncio.to_thread(
+                    raw_batches, rpc_url, deployment, signer, args.raw_batches, pids
+                )
+            else:
+                pair["node"] = await node_round(
+                    url, rpc_url, signer, args.settle_matches, args.concurrency, pids,
+                    args.profile if k == 0 else None, getattr(args, "proxy_url", None),
+                )  # fmt: skip
+        pair["ratio"] = round(pair["node"]["matches_per_s"] / pair["raw"]["matches_per_s"], 3)
+        pairs.append(pair)
+    ratios = [p["ratio"] for p in pairs]
+    mid = sorted(range(len(pairs)), key=lambda i: ratios[i])[len(pairs) // 2]
+    node, raw_before, raw_after = pairs[mid]["node"], pairs[0]["raw"], pairs[-1]["raw"]
+    raw_rate = statistics.median(p["raw"]["matches_per_s"] for p in pairs)
     big: dict[str, Any] = {}
     if args.raw_batch and args.raw_batch != RAW_BATCH:  # the raw sender at the node's size
         k = max(1, -(-args.raw_batches * RAW_BATCH // args.raw_batch))
@@ -1196,9 +1268,22 @@ async def bench_settlement(
         "raw_before": raw_before,
         "node": node,
         "raw_after": raw_after,
-        "node_matches_per_s": node["matches_per_s"],
+        "pairs": [
+            {
+                "load_average": p["load_average"],
+                "raw_matches_per_s": p["raw"]["matches_per_s"],
+                "node_matches_per_s": p["node"]["matches_per_s"],
+                "ratio": p["ratio"],
+                "other_processes_cores": (
+                    p["raw"]["cpu_cores_used"].get("other_processes"),
+                    p["node"]["cpu_cores_used"].get("other_processes"),
+                ),
+            }
+            for p in pairs
+        ],
+        "node_matches_per_s": round(statistics.median(p["node"]["matches_per_s"] for p in pairs)),
         "raw_matches_per_s": round(raw_rate),
-        "ratio_node_over_raw": round(node["matches_per_s"] / raw_rate, 3),
+        "ratio_node_over_raw": statistics.median(ratios),
     }
 
 
@@ -1425,7 +1510,7 @@ def settlement_markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
         f"Warm-up first: {sv['warmup']['raw']['batches']} raw batches of 64 and "
         f"{sv['warmup']['node']['matches']} matches through the node. Raw: a bare client "
         "sending pre-signed `batchMatchOrders` of 64 one after the other, each waiting for "
-        "its receipt, before and after the node's round. Node: every match queued while "
+        "its receipt, alternated with the node's rounds. Node: every match queued while "
         "mining is paused, then timed from resuming mining until the websocket delivered "
         "every fill (receipts in, book, store and events updated).\n\n"
         + contended
@@ -1435,10 +1520,12 @@ def settlement_markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
         f"per tx, up to {node['most_batches_in_flight']} in flight) | "
         f"{node['matches_per_s']:,}/s | >= {t['node_settlement_matches_per_s']['target'][3:]}/s "
         f"({met('node_settlement_matches_per_s')}) |\n"
-        f"| raw batchMatchOrders of 64 (before / after the node's round) | "
-        f"{rb['matches_per_s']:,} / {ra['matches_per_s']:,} matches/s (mean "
+        f"| raw batchMatchOrders of 64, first / last pair | "
+        f"{rb['matches_per_s']:,} / {ra['matches_per_s']:,} matches/s (median "
         f"{sv['raw_matches_per_s']:,}) | |\n"
-        f"| ratio node / raw | {sv['ratio_node_over_raw']} | >= 0.8 "
+        f"| pairs (raw and node alternated): node / raw | "
+        + ", ".join(f"{p['node_matches_per_s']} / {p['raw_matches_per_s']}" for p in sv["pairs"])
+        + f" | |\n| ratio node / raw, median of the pairs | {sv['ratio_node_over_raw']} | >= 0.8 "
         f"({met('node_settlement_over_raw')}) |\n"
         f"| order-to-receipt under load, automine ({lo['offered_matches_per_s']:g} crossing "
         f"orders/s offered for {lo['seconds']:g} s, {lo['matches_per_transaction']} matches "
@@ -1595,7 +1682,16 @@ def main() -> None:
         "--load-rounds times); the node section needs all but load",
     )  # fmt: skip
     ap.add_argument("--warmup-batches", type=int, default=10, help="raw batches before timing")
-    ap.add_argument("--raw-batches", type=int, default=16, help="raw batches of 64 per round")
+    ap.add_argument(
+        "--raw-batches", type=int, default=32,
+        help="raw batches of 64 per round (32: as many matches as the node's round, so both "
+        "sides span about as long a stretch of the machine's other work)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--settle-pairs", type=int, default=3,
+        help="settle: raw and node rounds alternated this many times (each pair in the "
+        "other order): the ratio is the median of the pairs' node / raw",
+    )  # fmt: skip
     ap.add_argument(
         "--raw-batch", type=int, default=0, metavar="N",
         help="settle: also the raw sender with batches of N (the node's size), same matches",
