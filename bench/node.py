@@ -23,11 +23,14 @@
    other, each waiting for its receipt (``--raw-batches``). The node: with mining paused
    (``evm_setAutomine false``), the asks and the crossing bids are posted, so every match
    waits in the node's queue; then mining resumes and the clock runs until the websocket
-   has delivered every fill. The two alternate ``--settle-pairs`` times (raw then node,
-   node then raw, ...: the chain's growth and the machine's other processes fall on both);
-   each pair's rates and ratio are printed, and the median ratio is the figure. Then order-to-receipt under load, automine:
-   crossing orders posted open-loop at ``--load-rate`` a second for ``--load-seconds``,
-   each timed from its POST until the websocket announced its settlement (p50/p90/p99).
+   has delivered every fill. Raw and node rounds alternate, ``--settle-pairs`` node
+   rounds between raw ones (raw, node, raw, ..., raw); each node round's rate is set
+   against the mean of the two raw rounds beside it (the chain slows as its state grows,
+   and the machine's other processes come and go: both fall on both sides), and the
+   median of those ratios is the figure. Then
+   order-to-receipt under load, automine: crossing orders posted open-loop at
+   ``--load-rate`` a second for ``--load-seconds``, each timed from its POST until the
+   websocket announced its settlement (p50/p90/p99).
 6. ``load`` (only with ``--phases load``): order-to-receipt under load alone, after a
    warm-up of ten crossings one at a time, ``--load-rounds`` rounds (each with the load
    average at its start and the settler's stages): quicker than the whole settle phase.
@@ -1048,6 +1051,7 @@ def bare_lone(
     names = ("preflight", "sign", "send_and_receipt", "batch_of_one_send_and_receipt")
     spans: dict[str, list[float]] = {k: [] for k in names}
     gas: dict[str, int] = {}
+    missed = [0]
     try:
         ex = Exchange(rpc, deployment.exchange)
         sender = Sender(rpc, signer.keys[RAW_SENDER], deployment.chain_id)
@@ -1061,6 +1065,7 @@ def bare_lone(
             else:
                 raw = sender.broadcast_for_receipt(tx)
             t2 = time.perf_counter()
+            missed[0] += raw is None  # (the chain answered before its receipt could be read)
             receipt = sender.wait(tx.tx_hash) if raw is None else Receipt.from_rpc(raw)
             if receipt.status != 1 or len(ex.fills(receipt.logs)) != 2:
                 raise RuntimeError(f"bare lone match {tx.tx_hash} did not settle")
@@ -1086,6 +1091,7 @@ def bare_lone(
     return {
         **{k: {"p50": pct(v, 0.5), "p99": pct(v, 0.99)} for k, v in spans.items()},
         "gas_last": gas,
+        "receipt_not_with_send": f"{missed[0]} of {2 * (n + 5)}",
     }
 
 
@@ -1227,27 +1233,33 @@ async def bench_settlement(
         raw_batches, rpc_url, deployment, signer, args.warmup_batches, pids
     )
     warm_node = await node_round(url, rpc_url, signer, 4 * RAW_BATCH, args.concurrency, pids)
+    # raw, node, raw, node, ..., raw: each node round set against the mean of the raw
+    # rounds on either side of it, so that the chain's drift over the run (its state
+    # grows: the raw rate falls round after round) and the machine's other processes fall
+    # on both sides of each ratio
+    raws = [
+        await asyncio.to_thread(raw_batches, rpc_url, deployment, signer, args.raw_batches, pids)
+    ]
     pairs: list[dict[str, Any]] = []
     for k in range(max(1, args.settle_pairs)):
-        # raw and node alternated, each pair in the other order from the one before: the
-        # chain's drift (its state grows, the machine's other processes) falls on both
-        pair: dict[str, Any] = {"load_average": round(os.getloadavg()[0], 2)}
-        for side in ("raw", "node") if k % 2 == 0 else ("node", "raw"):
-            if side == "raw":
-                pair["raw"] = await asyncio.to_thread(
-                    raw_batches, rpc_url, deployment, signer, args.raw_batches, pids
-                )
-            else:
-                pair["node"] = await node_round(
-                    url, rpc_url, signer, args.settle_matches, args.concurrency, pids,
-                    args.profile if k == 0 else None, getattr(args, "proxy_url", None),
-                )  # fmt: skip
-        pair["ratio"] = round(pair["node"]["matches_per_s"] / pair["raw"]["matches_per_s"], 3)
-        pairs.append(pair)
+        load_avg = round(os.getloadavg()[0], 2)
+        nk = await node_round(
+            url, rpc_url, signer, args.settle_matches, args.concurrency, pids,
+            args.profile if k == 0 else None, getattr(args, "proxy_url", None),
+        )  # fmt: skip
+        raws.append(
+            await asyncio.to_thread(
+                raw_batches, rpc_url, deployment, signer, args.raw_batches, pids
+            )
+        )
+        around = (raws[k]["matches_per_s"] + raws[k + 1]["matches_per_s"]) / 2
+        pairs.append({"load_average": load_avg, "node": nk, "raw": around,
+                      "raw_around": (raws[k]["matches_per_s"], raws[k + 1]["matches_per_s"]),
+                      "ratio": round(nk["matches_per_s"] / around, 3)})  # fmt: skip
     ratios = [p["ratio"] for p in pairs]
     mid = sorted(range(len(pairs)), key=lambda i: ratios[i])[len(pairs) // 2]
-    node, raw_before, raw_after = pairs[mid]["node"], pairs[0]["raw"], pairs[-1]["raw"]
-    raw_rate = statistics.median(p["raw"]["matches_per_s"] for p in pairs)
+    node, raw_before, raw_after = pairs[mid]["node"], raws[0], raws[-1]
+    raw_rate = statistics.median(r["matches_per_s"] for r in raws)
     big: dict[str, Any] = {}
     if args.raw_batch and args.raw_batch != RAW_BATCH:  # the raw sender at the node's size
         k = max(1, -(-args.raw_batches * RAW_BATCH // args.raw_batch))
@@ -1271,19 +1283,19 @@ async def bench_settlement(
         "pairs": [
             {
                 "load_average": p["load_average"],
-                "raw_matches_per_s": p["raw"]["matches_per_s"],
+                "raw_matches_per_s_around": p["raw_around"],
                 "node_matches_per_s": p["node"]["matches_per_s"],
                 "ratio": p["ratio"],
-                "other_processes_cores": (
-                    p["raw"]["cpu_cores_used"].get("other_processes"),
-                    p["node"]["cpu_cores_used"].get("other_processes"),
-                ),
+                "node_sustained_matches_per_s": p["node"]["sustained_matches_per_s"],
+                "sustained_ratio": round(p["node"]["sustained_matches_per_s"] / p["raw"], 3),
+                "node_other_processes_cores": p["node"]["cpu_cores_used"].get("other_processes"),
             }
             for p in pairs
         ],
+        "raw_rounds_matches_per_s": [r["matches_per_s"] for r in raws],
         "node_matches_per_s": round(statistics.median(p["node"]["matches_per_s"] for p in pairs)),
         "raw_matches_per_s": round(raw_rate),
-        "ratio_node_over_raw": statistics.median(ratios),
+        "ratio_node_over_raw": round(statistics.median(ratios), 3),
     }
 
 
@@ -1520,11 +1532,14 @@ def settlement_markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
         f"per tx, up to {node['most_batches_in_flight']} in flight) | "
         f"{node['matches_per_s']:,}/s | >= {t['node_settlement_matches_per_s']['target'][3:]}/s "
         f"({met('node_settlement_matches_per_s')}) |\n"
-        f"| raw batchMatchOrders of 64, first / last pair | "
+        f"| raw batchMatchOrders of 64, first / last round | "
         f"{rb['matches_per_s']:,} / {ra['matches_per_s']:,} matches/s (median "
         f"{sv['raw_matches_per_s']:,}) | |\n"
-        f"| pairs (raw and node alternated): node / raw | "
-        + ", ".join(f"{p['node_matches_per_s']} / {p['raw_matches_per_s']}" for p in sv["pairs"])
+        f"| node rounds, each / the mean of the raw rounds either side | "
+        + ", ".join(
+            f"{p['node_matches_per_s']} / {sum(p['raw_matches_per_s_around']) / 2:g}"
+            for p in sv["pairs"]
+        )
         + f" | |\n| ratio node / raw, median of the pairs | {sv['ratio_node_over_raw']} | >= 0.8 "
         f"({met('node_settlement_over_raw')}) |\n"
         f"| order-to-receipt under load, automine ({lo['offered_matches_per_s']:g} crossing "
