@@ -34,18 +34,24 @@ class GossipConfig:
     a node accepts in one turn of its event loop leave together at its end (the driver
     hands them to ``accepted_many`` together) with no timer, whose wake-up cost every node
     one more per order at low rates; batches form anyway while a push is in flight."""
-    forward_jitter: float = 0.0
+    forward_jitter: float = 0.02
     """A push of orders this node got from a peer waits up to this many more seconds (uniform
-    at random): mesh peers that got the same order forward it at different times, so the
-    later ones hear it first and skip the peer that sent it (``Heard``) instead of crossing
-    copies on every link. 0 (the default): forwards leave as the node's own orders do. The
-    simulator at 8 nodes and 0.5 ms links: 0.010 cuts pushes per order per node by 22% with
-    p99 to every node unchanged; on a loaded machine (CPU delays of tens of ms) real runs
-    showed no change (docs/BENCHMARKS.md), so it stays off until a quiet run says more."""
+    at random); its own orders leave at once. Forwards that wait batch together (one frame
+    for the orders of 20 ms, not one each), and mesh peers that got the same order forward
+    it at different times, so the later ones hear it first and skip the peer that sent it
+    (``Heard``) instead of crossing copies on every link. The simulator at 8 nodes and
+    0.5 ms links: 0.010 cut pushes per order per node by 22% with p99 to every node
+    unchanged; 8 real nodes at 100 orders/s: 0.020 sends 0.6x the frames per order
+    (docs/BENCHMARKS.md, gossip9). 0: forwards leave as the node's own orders do."""
     timeout: float = 30.0
     """A push is answered once the receiver has checked every order in it: under load that
     takes a while, and resending a batch the receiver is still checking only adds load."""
     ae_interval: float = 1.0
+    ae_max_interval: float = 8.0
+    """Anti-entropy backs off while it finds nothing to repair: each round whose digests
+    match doubles the wait up to this many seconds; an order this node accepts (or a round
+    that finds a difference) brings it back to ``ae_interval``. An idle network's rounds,
+    a digest call over every stream each second, were most of an idle node's CPU."""
     snapshot_page: int = 500
     snapshot_seconds: float = 120.0
     """The longest a bootstrap may pull from one peer."""

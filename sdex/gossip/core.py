@@ -103,6 +103,7 @@ class GossipCore:
         self._px_busy = False
         now = clock()
         self.next_ae = math.inf
+        self.ae_pace = flows.Pace(self.config.ae_interval, self.config.ae_max_interval)
         self.next_px = now + self._jitter(self.config.peer_exchange_interval)
         self.next_dial = now
 
@@ -146,7 +147,7 @@ class GossipCore:
                     if not self._spawn_dial(flow, peer.url, self._px_done):
                         self._px_busy = False
         if now >= self.next_ae:
-            self.next_ae = now + self._jitter(cfg.ae_interval)
+            self.next_ae = now + self._jitter(self.ae_pace.wait)
             if not self._ae_busy:
                 for peer in self.peers.sample(1):
                     self._ae_busy = True
@@ -165,6 +166,8 @@ class GossipCore:
     def accepted_many(self, orders: list[tuple[dict[str, Any], str | None]]) -> list[Action]:
         """``accepted`` for several (order, sender) pairs: one look at the live mesh."""
         now, cfg = self.clock(), self.config
+        if self.ae_pace.moving():  # anti-entropy had backed off (rounds need a bootstrap)
+            self.next_ae = min(self.next_ae, now + self._jitter(cfg.ae_interval))
         live = [k for k in self.mesh if self._live(k, now)]
         boxes: dict[str, Outbox] = {}
         by_exclude: dict[str | None, list[Outbox]] = {}  # the mesh's boxes but the sender's
@@ -198,8 +201,7 @@ class GossipCore:
         return self._drain()
 
     def hello(self, sender: str, url: str, body: dict[str, Any]) -> dict[str, object]:
-        """A signed hello from ``sender``: its claimed URL and the URLs it shares become
-        candidates (dialled before they are trusted); ``"mesh"`` grafts or prunes. The answer."""
+        """A signed hello: its URLs become candidates (dialled first); "mesh" grafts/prunes."""
         peer = self.peers.get(sender)
         if peer is None or peer.url != normalize(url):
             self.peers.introduce(url, sender)
@@ -389,8 +391,9 @@ class GossipCore:
         self.bootstrapped = True
         self.next_ae = min(self.next_ae, self.clock() + self._jitter(self.config.ae_interval))
 
-    def _ae_done(self) -> None:
+    def _ae_done(self) -> None:  # (after a round that found a difference: the next soon)
         self._ae_busy = False
+        self.next_ae = min(self.next_ae, self.clock() + self._jitter(self.ae_pace.wait))
 
     def _px_done(self) -> None:
         self._px_busy = False
