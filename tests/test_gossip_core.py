@@ -194,8 +194,8 @@ def test_forwards_leave_at_staggered_times_and_skip_peers_that_sent_the_order_me
     assert len(calls(core.tick())) == 6
 
 
-def test_by_default_forwards_wait_and_batch_while_the_nodes_own_orders_leave_at_once() -> None:
-    cfg = GossipConfig()
+def test_a_nodes_forwards_wait_and_batch_while_its_own_orders_leave_at_once() -> None:
+    cfg = GossipConfig.for_nodes()
     core, clock = make(peers=4, mesh=4, flush_delay=cfg.flush_delay)
     core.config.forward_jitter = cfg.forward_jitter
     assert 0.0 < cfg.forward_jitter <= 0.05  # (a hop's delay within the latency budget)
