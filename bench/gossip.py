@@ -183,9 +183,17 @@ class NodeProcs:
     """N ``sdex node`` processes on loopback; each stopped by its own PID."""
 
     def __init__(
-        self, n: int, deployment: Path, workdir: Path, seeds: str, profile: Path | None = None
+        self,
+        n: int,
+        deployment: Path,
+        workdir: Path,
+        seeds: str,
+        profile: Path | None = None,
+        root: Path = ROOT,
     ) -> None:
         self.n = n
+        self.root = root
+        """The checkout the nodes run from (``--node-root``: an A/B against another one)."""
         self.profile = profile
         self.ports = [free_port() for _ in range(n)]
         self.urls = [f"http://127.0.0.1:{p}" for p in self.ports]
@@ -207,7 +215,7 @@ class NodeProcs:
                 launcher = self.workdir / "profiled_node.py"
                 launcher.write_text(PROFILED_NODE)
                 out = self.profile / f"n{self.n}-node-{i}.prof"
-                head = [sys.executable, str(launcher), str(out), str(ROOT)]
+                head = [sys.executable, str(launcher), str(out), str(self.root)]
             else:
                 head = [sys.executable, "-m", "sdex.cli"]
             cmd = [
@@ -217,9 +225,12 @@ class NodeProcs:
             ]  # fmt: skip
             for j in self.peers_of(i):
                 cmd += ["--peer", self.urls[j]]
+            env = {**os.environ, "PYTHONPATH": str(self.root)}
             with (self.workdir / f"node-{i}.log").open("ab") as log:
                 self.procs.append(
-                    subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+                    subprocess.Popen(
+                        cmd, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT
+                    )
                 )
 
     def signal(self, sig: int) -> None:
@@ -544,6 +555,14 @@ async def measure(
                 windows.append((rate, p, h0, h1, cpu, drained, trace))
             data = finish_watcher(wproc, arrivals)
             meter.groups.pop("watcher", None)
+        if args.idle > 0:  # nothing posted, no watcher: the nodes' timers and polls alone
+            await asyncio.sleep(args.idle_settle)
+            meter.start()
+            await asyncio.sleep(args.idle)
+            idle_cores = meter.stop()["nodes"]
+            nodes.check_alive()
+            setup["idle"] = {"settle_s": args.idle_settle, "seconds": args.idle,
+                             "cores_per_node": round(idle_cores / n, 4)}  # fmt: skip
     for rate, p, h0, h1, cpu, drained, trace in windows:
         run = {**analyse(n, rate, p, data, h0, h1, cpu, drained, args), **setup}
         run["runnable_trace"] = trace
@@ -828,7 +847,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     rest = rest[k:]
                 run_dir = workdir / f"n{n}"
                 run_dir.mkdir(exist_ok=True)
-                nodes = NodeProcs(n, deployment_file, run_dir, args.seeds, args.profile)
+                nodes = NodeProcs(
+                    n, deployment_file, run_dir, args.seeds, args.profile, args.node_root.resolve()
+                )
                 try:
                     nodes.start(keys)
                     meter = CpuMeter(
@@ -1045,6 +1066,18 @@ def main() -> None:
     ap.add_argument("--section", default="Gossip (bench/gossip.py)", help="its title")
     ap.add_argument("--note", default="", help="a paragraph put first in that section")
     ap.add_argument("--workdir", type=Path, help="keep the databases and logs here")
+    ap.add_argument(
+        "--node-root", type=Path, default=ROOT,
+        help="run the nodes from this checkout (A/B: a frozen one of the base branch)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--idle", type=float, default=0.0,
+        help="after the windows, measure the nodes' CPU over this many idle seconds",
+    )  # fmt: skip
+    ap.add_argument(
+        "--idle-settle", type=float, default=20.0,
+        help="seconds of quiet before that (anti-entropy backs off: 1, 2, 4, 8 s)",
+    )  # fmt: skip
     args = ap.parse_args()
     if any(not 2 <= n <= MAX_NODES for n in args.nodes):
         ap.error(f"--nodes: each between 2 and {MAX_NODES}")
