@@ -215,6 +215,14 @@ def test_a_nodes_forwards_wait_and_batch_while_its_own_orders_leave_at_once() ->
     assert len(calls(core.accepted(order(3)))) == 4
 
 
+def test_a_nodes_own_order_takes_the_forwards_held_for_a_peer_along_at_once() -> None:
+    core, _ = make(peers=4, mesh=4, flush_delay=0.0, forward_jitter=0.02)
+    assert core.accepted(order(1), exclude=peer_id(1)) == []  # held up to 20 ms
+    pushes = core.accepted(order(2))  # not held behind them: one push a peer, both orders
+    bodies = {c.url: c.body["orders"] for c in pushes if isinstance(c, Call)}
+    assert bodies == {url(1): [order(2)], **{url(i): [order(1), order(2)] for i in (2, 3, 4)}}
+
+
 def test_anti_entropy_backs_off_while_nothing_differs_and_comes_back_when_orders_move() -> None:
     mine = Book([order(1)])
     core, clock = make(peers=1, book=mine, ae_interval=1.0, ae_max_interval=4.0)

@@ -19,12 +19,10 @@ The protocol (every step bounded; see ``sdex.gossip.flows`` for the multi-call o
   is pushed to every live mesh peer but the one it came from: a flood over a connected
   random graph of degree about D, so every honest node gets it in about log_(D-1)(N) hops.
   Each peer has one bounded outbox (a full one drops its oldest), drained by Nagle's rule:
-  with nothing in flight a loop turn's orders leave at once; what comes meanwhile leaves
-  with the answer, or ``push_hold`` later on a slow link. None goes back to a peer that
-  pushed it to us (``sdex.gossip.outbox.Heard``). A push names (``also``, short ids) the
-  other live mesh peers the same orders go to; when the receiver forwards them it spares
-  those it names, at most half of that forward's targets (a lying pusher cannot silence
-  more than that, whatever the mesh is by then).
+  with nothing in flight a loop turn's orders leave at once (a peer's, ``forward_jitter``
+  later), what comes meanwhile with the answer, or ``push_hold`` later on a slow link.
+  None goes back to a peer that pushed it to us (``Heard``). A push names (``also``) the
+  other live mesh peers it goes to; a forward spares those, at most half of its targets.
 - **Anti-entropy, bootstrap, admission, scores**: ``sdex.gossip.flows``, ``.peers``.
 """
 
@@ -424,10 +422,12 @@ class GossipCore:
 
     def _schedule(self, box: Outbox, now: float, later: float = 0.0) -> None:
         cfg = self.config
-        if box.due is not None or box.in_flight >= cfg.push_window:
+        if box.in_flight >= cfg.push_window:
             return  # (a full window: the next answer sends what waits)
         # Nagle: with a push in flight, wait for its answer (or ``push_hold``: a slow link)
         delay = max(cfg.flush_delay + later, cfg.push_hold if box.in_flight else 0.0)
+        if box.due is not None and box.due <= now + delay:
+            return  # (held forwards leave no later than the node's own order that joins them)
         if delay <= 0.0:  # a loop turn's orders came together
             return self._flush(box)
         box.due = now + delay
