@@ -426,8 +426,8 @@ class GossipCore:
             return  # (a full window: the next answer sends what waits)
         # Nagle: with a push in flight, wait for its answer (or ``push_hold``: a slow link)
         delay = max(cfg.flush_delay + later, cfg.push_hold if box.in_flight else 0.0)
-        if box.due is not None and box.due <= now + delay:
-            return  # (held forwards leave no later than the node's own order that joins them)
+        if box.due is not None and (later or box.due <= now + delay):
+            return  # (a forward joins the held batch; the node's own order takes it sooner)
         if delay <= 0.0:  # a loop turn's orders came together
             return self._flush(box)
         box.due = now + delay
