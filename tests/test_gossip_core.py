@@ -203,8 +203,10 @@ def test_a_nodes_forwards_wait_and_batch_while_its_own_orders_leave_at_once() ->
     t0 = clock.t
     assert core.accepted(order(1), exclude=peer_id(1)) == []
     clock.t += 0.001  # (seeded: before the first of the three is due)
+    held = sorted(core._timers)
     assert core.accepted(order(2), exclude=peer_id(1)) == []
-    assert core._timers and max(due for due, _, _ in core._timers) <= t0 + cfg.forward_jitter
+    assert sorted(core._timers) == held  # (it joins the held batches as they are)
+    assert len(held) == 3 and max(due for due, _, _ in held) <= t0 + cfg.forward_jitter
     clock.t = t0 + cfg.forward_jitter
     pushes = core.tick()
     assert sorted(calls(pushes)) == [("push", url(i)) for i in (2, 3, 4)]
