@@ -46,10 +46,10 @@ def make(
 ) -> tuple[GossipCore, Clock]:
     """A core with ``peers`` admitted and the first ``mesh`` of them in its mesh; without
     ``upkeep`` its dial and peer-exchange timers never fire (the test drives one thing).
-    Pushes wait a 2 ms ``flush_delay`` and forwards no ``forward_jitter`` unless ``cfg`` says
-    otherwise (the tests of the defaults say so)."""
+    Pushes wait a 2 ms ``flush_delay`` unless ``cfg`` says otherwise (the tests of the
+    default, 0, say so)."""
     clock = Clock()
-    config = GossipConfig(**{"flush_delay": 0.002, "forward_jitter": 0.0, **cfg})
+    config = GossipConfig(**{"flush_delay": 0.002, **cfg})
     core = GossipCore(peer_id(0), ME, [], book or Book(), config, clock=clock, rng=random.Random(1))
     for i in range(1, peers + 1):
         core.peers.admit(peer_id(i), url(i))
@@ -192,56 +192,6 @@ def test_forwards_leave_at_staggered_times_and_skip_peers_that_sent_the_order_me
     core.accepted(order(2))
     clock.t += 0.002
     assert len(calls(core.tick())) == 6
-
-
-def test_a_nodes_forwards_wait_and_batch_while_its_own_orders_leave_at_once() -> None:
-    cfg = GossipConfig.for_nodes()
-    core, clock = make(peers=4, mesh=4, flush_delay=cfg.flush_delay)
-    core.config.forward_jitter = cfg.forward_jitter
-    assert 0.0 < cfg.forward_jitter <= 0.05  # (a hop's delay within the latency budget)
-    # a peer's orders, accepted in separate turns: held (no push yet), then one batch a peer
-    t0 = clock.t
-    assert core.accepted(order(1), exclude=peer_id(1)) == []
-    clock.t += 0.001  # (seeded: before the first of the three is due)
-    held = sorted(core._timers)
-    assert core.accepted(order(2), exclude=peer_id(1)) == []
-    assert sorted(core._timers) == held  # (it joins the held batches as they are)
-    assert len(held) == 3 and max(due for due, _, _ in held) <= t0 + cfg.forward_jitter
-    clock.t = t0 + cfg.forward_jitter
-    pushes = core.tick()
-    assert sorted(calls(pushes)) == [("push", url(i)) for i in (2, 3, 4)]
-    assert all(isinstance(c, Call) and c.body["orders"] == [order(1), order(2)] for c in pushes)
-    for c in pushes:
-        assert isinstance(c, Call) and ok(core, c, {"accepted": 2}) == []
-    # the node's own order: to every mesh peer at once, no timer
-    assert len(calls(core.accepted(order(3)))) == 4
-
-
-def test_a_nodes_own_order_takes_the_forwards_held_for_a_peer_along_at_once() -> None:
-    core, _ = make(peers=4, mesh=4, flush_delay=0.0, forward_jitter=0.02)
-    assert core.accepted(order(1), exclude=peer_id(1)) == []  # held up to 20 ms
-    pushes = core.accepted(order(2))  # not held behind them: one push a peer, both orders
-    bodies = {c.url: c.body["orders"] for c in pushes if isinstance(c, Call)}
-    assert bodies == {url(1): [order(2)], **{url(i): [order(1), order(2)] for i in (2, 3, 4)}}
-
-
-def test_anti_entropy_backs_off_while_nothing_differs_and_comes_back_when_orders_move() -> None:
-    mine = Book([order(1)])
-    core, clock = make(peers=1, book=mine, ae_interval=1.0, ae_max_interval=4.0)
-    digest = start_ae(core, clock)
-    waits = []
-    for _ in range(4):  # the peer holds the same orders: each round doubles the wait
-        assert ok(core, digest, {"buckets": mine.digest()}) == []
-        waits.append(core.ae_pace.wait)
-        clock.t = core.next_ae
-        digest = only(core.tick(), "digest")
-    assert waits == [2.0, 4.0, 4.0, 4.0]
-    assert 0.8 * 4.0 <= core.next_ae - clock.t <= 1.2 * 4.0
-    core.accepted(order(2))  # an order moves: the next round within ``ae_interval`` again
-    assert core.ae_pace.wait == 1.0 and core.next_ae - clock.t <= 1.2
-    # a round that finds a difference keeps the wait at ``ae_interval``
-    ok(core, digest, {"buckets": Book([order(1), order(3)]).digest()})
-    assert core.ae_pace.wait == 1.0
 
 
 def test_without_a_mesh_an_order_goes_to_fanout_random_peers() -> None:
@@ -465,6 +415,25 @@ def start_ae(core: GossipCore, clock: Clock) -> Call:
     ok(core, snap, {"orders": [], "next": 0})
     clock.t = core.next_ae
     return only(core.tick(), "digest")
+
+
+def test_anti_entropy_backs_off_while_nothing_differs_and_comes_back_when_orders_move() -> None:
+    mine = Book([order(1)])
+    core, clock = make(peers=1, book=mine, ae_interval=1.0, ae_max_interval=4.0)
+    digest = start_ae(core, clock)
+    waits = []
+    for _ in range(4):  # the peer holds the same orders: each round doubles the wait
+        assert ok(core, digest, {"buckets": mine.digest()}) == []
+        waits.append(core.ae_pace.wait)
+        clock.t = core.next_ae
+        digest = only(core.tick(), "digest")
+    assert waits == [2.0, 4.0, 4.0, 4.0]
+    assert 0.8 * 4.0 <= core.next_ae - clock.t <= 1.2 * 4.0
+    core.accepted(order(2))  # an order moves: the next round within ``ae_interval`` again
+    assert core.ae_pace.wait == 1.0 and core.next_ae - clock.t <= 1.2
+    # a round that finds a difference keeps the wait at ``ae_interval``
+    ok(core, digest, {"buckets": Book([order(1), order(3)]).digest()})
+    assert core.ae_pace.wait == 1.0
 
 
 def test_anti_entropy_pulls_what_it_lacks() -> None:

@@ -36,11 +36,12 @@ class GossipConfig:
     one more per order at low rates; batches form anyway while a push is in flight."""
     forward_jitter: float = 0.0
     """A push of orders this node got from a peer waits up to this many more seconds (uniform
-    at random); its own orders leave at once. Forwards that wait batch together (one frame
-    for the orders of a few ms, not one each), and mesh peers that got the same order
-    forward it at different times, so the later ones hear it first and skip the peer that
-    sent it (``Heard``) instead of crossing copies on every link. 0 here (the simulator's
-    runs and tests); a node runs with ``for_nodes``: ``NODE_FORWARD_JITTER``."""
+    at random): mesh peers that got the same order forward it at different times, so the
+    later ones hear it first and skip the peer that sent it (``Heard``) instead of crossing
+    copies on every link. 0 (the default): forwards leave as the node's own orders do. The
+    simulator at 8 nodes and 0.5 ms links: 0.010 cuts pushes per order per node by 22% with
+    p99 to every node unchanged; on a loaded machine (CPU delays of tens of ms) real runs
+    showed no change (docs/BENCHMARKS.md), so it stays off until a quiet run says more."""
     timeout: float = 30.0
     """A push is answered once the receiver has checked every order in it: under load that
     takes a while, and resending a batch the receiver is still checking only adds load."""
@@ -63,18 +64,6 @@ class GossipConfig:
     streams: bool = True
     """Calls to admitted peers go over one authenticated websocket per peer
     (``sdex.gossip.stream``); False: every call is one signed HTTP request."""
-
-    @classmethod
-    def for_nodes(cls) -> GossipConfig:
-        """What an ``sdex node`` runs with: these defaults, forwards held (``forward_jitter``)."""
-        return cls(forward_jitter=NODE_FORWARD_JITTER)
-
-
-NODE_FORWARD_JITTER = 0.02
-"""A node's ``forward_jitter``. 8 real nodes at 100 orders/s: 0.6-0.7x the push frames per
-order (docs/BENCHMARKS.md, gossip9); the simulator at 1,000 nodes and 50 ms links: p99 to
-every node 912 ms instead of 891 (it was 0.010 there at 8 nodes: 22% fewer pushes, p99 the
-same)."""
 
 
 # ---- actions ----------------------------------------------------------------------------------

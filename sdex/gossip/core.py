@@ -19,10 +19,11 @@ The protocol (every step bounded; see ``sdex.gossip.flows`` for the multi-call o
   is pushed to every live mesh peer but the one it came from: a flood over a connected
   random graph of degree about D, so every honest node gets it in about log_(D-1)(N) hops.
   Each peer has one bounded outbox (a full one drops its oldest), drained by Nagle's rule:
-  with nothing in flight a loop turn's orders leave at once (a peer's, ``forward_jitter``
-  later), what comes meanwhile with the answer, or ``push_hold`` later on a slow link.
-  None goes back to a peer that pushed it to us (``Heard``). A push names (``also``) the
-  other live mesh peers it goes to; a forward spares those, at most half of its targets.
+  with nothing in flight a loop turn's orders leave at once, what comes meanwhile with the
+  answer (or ``push_hold`` later). None goes back to a peer that pushed it to us (``Heard``).
+  A push names (``also``, short ids) the other live mesh peers the same orders go to; when
+  the receiver forwards them it spares those it names, at most half of that forward's
+  targets (a lying pusher cannot silence more than that, whatever the mesh is by then).
 - **Anti-entropy, bootstrap, admission, scores**: ``sdex.gossip.flows``, ``.peers``.
 """
 
@@ -164,7 +165,7 @@ class GossipCore:
     def accepted_many(self, orders: list[tuple[dict[str, Any], str | None]]) -> list[Action]:
         """``accepted`` for several (order, sender) pairs: one look at the live mesh."""
         now, cfg = self.clock(), self.config
-        if self.ae_pace.moving():  # anti-entropy had backed off (rounds need a bootstrap)
+        if self.ae_pace.moving():  # anti-entropy had backed off (after a round: booted)
             self.next_ae = min(self.next_ae, now + self._jitter(cfg.ae_interval))
         live = [k for k in self.mesh if self._live(k, now)]
         boxes: dict[str, Outbox] = {}
@@ -199,7 +200,8 @@ class GossipCore:
         return self._drain()
 
     def hello(self, sender: str, url: str, body: dict[str, Any]) -> dict[str, object]:
-        """A signed hello: its URLs become candidates (dialled first); "mesh" grafts/prunes."""
+        """A signed hello from ``sender``: its claimed URL and the URLs it shares become
+        candidates (dialled before they are trusted); ``"mesh"`` grafts or prunes. The answer."""
         peer = self.peers.get(sender)
         if peer is None or peer.url != normalize(url):
             self.peers.introduce(url, sender)
@@ -422,12 +424,10 @@ class GossipCore:
 
     def _schedule(self, box: Outbox, now: float, later: float = 0.0) -> None:
         cfg = self.config
-        if box.in_flight >= cfg.push_window:
+        if box.due is not None or box.in_flight >= cfg.push_window:
             return  # (a full window: the next answer sends what waits)
         # Nagle: with a push in flight, wait for its answer (or ``push_hold``: a slow link)
         delay = max(cfg.flush_delay + later, cfg.push_hold if box.in_flight else 0.0)
-        if box.due is not None and (later or box.due <= now + delay):
-            return  # (a forward joins the held batch; the node's own order takes it sooner)
         if delay <= 0.0:  # a loop turn's orders came together
             return self._flush(box)
         box.due = now + delay

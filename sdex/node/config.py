@@ -55,7 +55,7 @@ class NodeConfig:
     reorg_depth: int = 128
     """Blocks the mirror keeps with their undo lists: the deepest reorg undone exactly (a
     deeper one is handled as a chain reset: everything re-read)."""
-    gossip: GossipConfig = field(default_factory=GossipConfig.for_nodes)
+    gossip: GossipConfig = field(default_factory=GossipConfig)
     admin: bool = False
     """Serve ``/admin/links`` to loopback clients (operators, tests: network partitions)."""
     node_key: Path | None = None
