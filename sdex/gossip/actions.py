@@ -49,8 +49,8 @@ class GossipConfig:
     ae_max_interval: float = 8.0
     """Anti-entropy backs off while it finds nothing to repair: each round whose digests
     match doubles the wait up to this many seconds; an order this node accepts (or a round
-    that finds a difference) brings it back to ``ae_interval``. An idle network's rounds,
-    a digest call over every stream each second, were most of an idle node's CPU."""
+    that finds a difference) brings it back to ``ae_interval``. So an idle node does not
+    make a digest call a second forever; a gap found while idle is chased at once again."""
     snapshot_page: int = 500
     snapshot_seconds: float = 120.0
     """The longest a bootstrap may pull from one peer."""

@@ -36,8 +36,7 @@ introduce only ``peers.MAX_INTRODUCED`` candidates anyway)."""
 
 class Pace:
     """Anti-entropy's wait between rounds: ``base`` while orders move, doubled by each round
-    whose digests match (nothing to repair) up to ``most``: an idle network's rounds, a
-    digest call over every stream each second, were most of an idle node's CPU."""
+    whose digests match (nothing to repair) up to ``most`` (an idle node's timers)."""
 
     def __init__(self, base: float, most: float) -> None:
         self.base, self.most, self.wait = base, max(base, most), base
