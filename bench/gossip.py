@@ -28,7 +28,8 @@ gossip traffic from every node's ``/health`` counters over the window: order cop
 (acknowledged), HTTP messages sent (push batches, anti-entropy, peer exchange) and order
 copies received (which also counts batches a sender timed out on and sent again), per order
 per node. CPU used by the nodes, Hardhat, the bench's own processes and everything else on
-the machine is measured too. ``--profile DIR`` profiles the nodes over the windows only.
+the machine is measured too. ``--profile DIR`` profiles the nodes over the windows only
+(``--sample``: by sampling their stacks, which leaves their batching as it is).
 
 Every process started here (Hardhat, the nodes, the watcher) is stopped by its own PID.
 Prints JSON; ``--write docs/BENCHMARKS.md`` also replaces the gossip section there (or the
@@ -130,6 +131,36 @@ signal.signal(signal.SIGUSR2, lambda *_: (prof.disable(), prof.dump_stats(out)))
 main()
 """
 
+# With --profile DIR --sample the launcher samples instead: the main thread's stack each
+# time the process has used 1 ms of CPU (``ITIMER_PROF``; the kernel's tick bounds the
+# rate), as counts of collapsed stacks. cProfile adds a cost to every call and slows the
+# nodes so much that their pushes batch (0.35 frames an order and node at 100/s against
+# 1.7 unprofiled): the sampler keeps the nodes' real shape. CPU the other threads use
+# while the main one waits is counted where it waits (``select``).
+SAMPLED_NODE = """\
+import collections, json, signal, sys
+out, root = sys.argv.pop(1), sys.argv.pop(1)
+sys.path.insert(0, root)
+from sdex.cli import main
+counts = collections.Counter()
+def sample(sig, f):
+    stack = []
+    while f is not None:
+        stack.append(f.f_code.co_filename.rsplit("/", 1)[-1] + ":" + f.f_code.co_name)
+        f = f.f_back
+    counts[";".join(reversed(stack))] += 1
+def start(*_):
+    signal.signal(signal.SIGPROF, sample)
+    signal.setitimer(signal.ITIMER_PROF, 0.001, 0.001)
+def stop(*_):
+    signal.setitimer(signal.ITIMER_PROF, 0, 0)
+    with open(out, "w") as fh:
+        json.dump(counts, fh)
+signal.signal(signal.SIGUSR1, start)
+signal.signal(signal.SIGUSR2, stop)
+main()
+"""
+
 
 # -- processes and CPU ------------------------------------------------------------------------
 
@@ -183,9 +214,19 @@ class NodeProcs:
     """N ``sdex node`` processes on loopback; each stopped by its own PID."""
 
     def __init__(
-        self, n: int, deployment: Path, workdir: Path, seeds: str, profile: Path | None = None
+        self,
+        n: int,
+        deployment: Path,
+        workdir: Path,
+        seeds: str,
+        profile: Path | None = None,
+        root: Path = ROOT,
+        sample: bool = False,
     ) -> None:
         self.n = n
+        self.root = root
+        self.sample = sample
+        """The checkout the nodes run from (``--node-root``: an A/B against another one)."""
         self.profile = profile
         self.ports = [free_port() for _ in range(n)]
         self.urls = [f"http://127.0.0.1:{p}" for p in self.ports]
@@ -205,9 +246,9 @@ class NodeProcs:
         for i in range(self.n):
             if self.profile:
                 launcher = self.workdir / "profiled_node.py"
-                launcher.write_text(PROFILED_NODE)
+                launcher.write_text(SAMPLED_NODE if self.sample else PROFILED_NODE)
                 out = self.profile / f"n{self.n}-node-{i}.prof"
-                head = [sys.executable, str(launcher), str(out), str(ROOT)]
+                head = [sys.executable, str(launcher), str(out), str(self.root)]
             else:
                 head = [sys.executable, "-m", "sdex.cli"]
             cmd = [
@@ -217,9 +258,12 @@ class NodeProcs:
             ]  # fmt: skip
             for j in self.peers_of(i):
                 cmd += ["--peer", self.urls[j]]
+            env = {**os.environ, "PYTHONPATH": str(self.root)}
             with (self.workdir / f"node-{i}.log").open("ab") as log:
                 self.procs.append(
-                    subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+                    subprocess.Popen(
+                        cmd, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT
+                    )
                 )
 
     def signal(self, sig: int) -> None:
@@ -544,6 +588,14 @@ async def measure(
                 windows.append((rate, p, h0, h1, cpu, drained, trace))
             data = finish_watcher(wproc, arrivals)
             meter.groups.pop("watcher", None)
+        if args.idle > 0:  # nothing posted, no watcher: the nodes' timers and polls alone
+            await asyncio.sleep(args.idle_settle)
+            meter.start()
+            await asyncio.sleep(args.idle)
+            idle_cores = meter.stop()["nodes"]
+            nodes.check_alive()
+            setup["idle"] = {"settle_s": args.idle_settle, "seconds": args.idle,
+                             "cores_per_node": round(idle_cores / n, 4)}  # fmt: skip
     for rate, p, h0, h1, cpu, drained, trace in windows:
         run = {**analyse(n, rate, p, data, h0, h1, cpu, drained, args), **setup}
         run["runnable_trace"] = trace
@@ -828,7 +880,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     rest = rest[k:]
                 run_dir = workdir / f"n{n}"
                 run_dir.mkdir(exist_ok=True)
-                nodes = NodeProcs(n, deployment_file, run_dir, args.seeds, args.profile)
+                nodes = NodeProcs(
+                    n, deployment_file, run_dir, args.seeds, args.profile,
+                    args.node_root.resolve(), args.sample,
+                )  # fmt: skip
                 try:
                     nodes.start(keys)
                     meter = CpuMeter(
@@ -1014,10 +1069,31 @@ def markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
     )
 
 
-def print_profiles(profile: Path) -> None:
-    """The first node's profile of each run (the nodes are alike), to stderr."""
+def print_profiles(profile: Path, sampled: bool = False) -> None:
+    """The first node's profile of each run (the nodes are alike), to stderr; sampled: every
+    node's samples together, the share of them each function was on the stack, and its own."""
     import pstats
 
+    if sampled:
+        for run in sorted({f.name.split("-node-")[0] for f in profile.glob("*-node-*.prof")}):
+            stacks: defaultdict[str, int] = defaultdict(int)
+            for f in profile.glob(f"{run}-node-*.prof"):
+                for k, v in json.loads(f.read_text()).items():
+                    stacks[k] += v
+            total = max(1, sum(stacks.values()))
+            within: defaultdict[str, int] = defaultdict(int)
+            own: defaultdict[str, int] = defaultdict(int)
+            for k, v in stacks.items():
+                frames = k.split(";")
+                for fn in set(frames):
+                    within[fn] += v
+                own[frames[-1]] += v
+            print(f"\n===== {run}: {total} samples (on the stack / own) =====", file=sys.stderr)
+            for fn, v in sorted(within.items(), key=lambda kv: -kv[1])[:60]:
+                print(
+                    f"{100 * v / total:5.1f}% {100 * own[fn] / total:5.1f}%  {fn}", file=sys.stderr
+                )
+        return
     for f in sorted(profile.glob("*-node-0.prof")):
         for key in ("cumulative", "tottime"):
             print(f"\n===== {f.name} ({key}) =====", file=sys.stderr)
@@ -1041,10 +1117,23 @@ def main() -> None:
     ap.add_argument("--seeds", choices=["bootstrap", "chain", "full"], default="bootstrap")
     ap.add_argument("--drain", type=float, default=45.0, help="seconds to wait after posting")
     ap.add_argument("--profile", type=Path, help="run the nodes under cProfile, files here")
+    ap.add_argument("--sample", action="store_true", help="with --profile: sample instead")
     ap.add_argument("--write", type=Path, help="update the gossip section of this markdown file")
     ap.add_argument("--section", default="Gossip (bench/gossip.py)", help="its title")
     ap.add_argument("--note", default="", help="a paragraph put first in that section")
     ap.add_argument("--workdir", type=Path, help="keep the databases and logs here")
+    ap.add_argument(
+        "--node-root", type=Path, default=ROOT,
+        help="run the nodes from this checkout (A/B: a frozen one of the base branch)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--idle", type=float, default=0.0,
+        help="after the windows, measure the nodes' CPU over this many idle seconds",
+    )  # fmt: skip
+    ap.add_argument(
+        "--idle-settle", type=float, default=20.0,
+        help="seconds of quiet before that (anti-entropy backs off: 1, 2, 4, 8 s)",
+    )  # fmt: skip
     args = ap.parse_args()
     if any(not 2 <= n <= MAX_NODES for n in args.nodes):
         ap.error(f"--nodes: each between 2 and {MAX_NODES}")
@@ -1054,7 +1143,7 @@ def main() -> None:
     result["profiled"] = args.profile is not None
     print(json.dumps(result, indent=2))
     if args.profile is not None:
-        print_profiles(args.profile)
+        print_profiles(args.profile, args.sample)
     if args.write:
         if args.profile is not None:
             sys.exit("not writing profiled figures: run again without --profile")
