@@ -10,10 +10,10 @@ in the same run and not from the figures it predicts. Two calibrations, both pri
   the caller before it leaves and half by the receiver before it serves it; a new order
   costs the rest of the window's CPU per order per node (``/proc``, less what the nodes
   use when no order comes, measured just before, and less the run's messages at that
-  price), split as the nodes' threads spent it (``--split``: ``SPLITS``; by default the
-  event loop's before the order is passed on, the store writer's after it is delivered;
-  ``threadCpu`` in their ``/health``; ``measured``: before, only what their loops spent
-  from the intake's start to the order's hand-over to gossip, ``forwardTiming``; the JSON
+  price), split as the nodes spent it (``--split``: ``SPLITS``; by default ``sent``: before
+  the order is passed on, what their loops spent from the intake's start to the turn that
+  wrote its pushes, ``forwardTiming`` in their ``/health``, the rest after it is delivered;
+  ``threads``: the event loop's before, the store writer's after, ``threadCpu``; the JSON
   of ``--all-models`` has every split), the part before times a
   draw, per new order, from how the CPU one new order of a peer's cost the real nodes'
   event loops varied over the same window (``checkTiming``, ``cost_shape``; ``--cost``:
@@ -143,14 +143,18 @@ SPLITS = ("measured", "sent", "threads", "messages", "check", "none")
   A lower bound of what an order waits for: the gossip driver's work between a push's
   arrival and the intake and between the hand-over and the pushes' writes is not in it,
   and the simulator with it is faster than the real nodes (docs/BENCHMARKS.md, "sim6");
-- ``sent``: as ``measured``, but to the loop's turn that wrote the order's pushes (all the
-  loop did before the order left: ``sentCpuS`` in ``forwardTiming``), less the sender's
-  half of the bare transport's CPU of the messages a node sends per order (the simulator
-  charges that apart);
-- ``threads`` (the default, an upper bound): the event loop's CPU (and the ECDSA worker's,
-  which the check awaits) before the order is passed on, messages at the bare transport's
-  cost; the store writer's and the other threads' after the order was passed on and delivered
-  (``after_cost``: it delays the node's next work, not the order);
+- ``sent`` (the default): as ``measured``, but to the loop's turn that wrote the order's
+  pushes (all the loop did before the order left: ``sentCpuS`` in ``forwardTiming``), less
+  the sender's half of the bare transport's CPU of the messages a node sends per order (the
+  simulator charges that apart, and delivers the order after its pushes, as the real
+  node's websocket event leaves after them: ``sdex.sim.network``); the rest after it was
+  delivered: a peer's push answered, the copies already held, the store writer. The loop's
+  other work (an idle spell's timers, the answers) does not hold the order up at a low
+  rate, and at a high one still takes its CPU;
+- ``threads`` (the default until 2026-12-02, an upper bound): the event loop's CPU (and
+  the ECDSA worker's, which the check awaits) before the order is passed on, messages at
+  the bare transport's cost; the store writer's and the other threads' after the order was
+  passed on and delivered (``after_cost``: it delays the node's next work, not the order);
 - ``messages``: before, only the check (its measured mean; the ECDSA worker's with it);
   the rest of the event loop's CPU is its messages' (a push's frame, the task that sends
   it, the answer, a copy already held: per message, half by the caller before it leaves
@@ -162,7 +166,7 @@ SPLITS = ("measured", "sent", "threads", "messages", "check", "none")
 A wallet's order also costs the receiving half of an HTTP call (``post_cost``, measured by
 ``bench/p2p_transport.py``), taken out of every node's share so the nodes' CPU adds up to
 what was measured."""
-SPLIT = {"model": "threads"}
+SPLIT = {"model": "sent"}
 LOOP_THREADS = ("MainThread", "sdex-ecdsa")
 """Threads whose CPU an order waits for before it is passed on: the event loop, and the
 ECDSA worker the check awaits (a turn of four or more new orders)."""
@@ -619,7 +623,7 @@ def main() -> None:
     ap.add_argument("--cost", choices=COSTS, default="scaled",
                     help="a new order's CPU: its mean scaled by a draw from how the real "
                     "checks' varied, the mean plus the check's variation, or the mean")  # fmt: skip
-    ap.add_argument("--split", choices=SPLITS, default="threads",
+    ap.add_argument("--split", choices=SPLITS, default="sent",
                     help="a new order's CPU before it is passed on and after, and its "
                     "messages', from the real nodes' threads (SPLITS)")  # fmt: skip
     ap.add_argument("--all-models", action="store_true",

@@ -36,15 +36,17 @@ def test_a_calls_time_runs_from_its_start_to_its_last_hand_over() -> None:
     assert fw.handed == 2
 
 
-async def test_the_pushes_writes_are_timed_at_the_turn_after_the_hand_overs() -> None:
-    """``sentCpuS``: from the same start to the loop's turn after the hand-over's (gossip
-    spawns the pushes in the turn between), once per turn for all its orders."""
+async def test_the_pushes_writes_are_timed_at_the_turn_after_they_were_spawned() -> None:
+    """``sentCpuS``: from the same start to the loop's turn after the one in which gossip
+    spawned the pushes (``spawned``), once per turn for all its orders
+    (tests/test_forward_turns.py: turn by turn)."""
     fw = ForwardTiming()
     turns = []
 
-    def spawned() -> None:  # what gossip's ``call_soon`` runs, then its tasks' first steps
-        turns.append(fw.scheduled)
-        asyncio.get_running_loop().call_soon(lambda: turns.append(fw.scheduled))
+    def spawned() -> None:  # what gossip's ``call_soon`` runs: its tasks' first steps next
+        asyncio.get_running_loop().call_soon(lambda: turns.append(fw._due is not None))
+        fw.spawned()
+        turns.append(fw._due is not None)
 
     started = fw.start()
     asyncio.get_running_loop().call_soon(spawned)  # (``Gossip.announce``, at the hand-over)
@@ -55,7 +57,7 @@ async def test_the_pushes_writes_are_timed_at_the_turn_after_the_hand_overs() ->
     assert fw.to_json()["peer"]["sentCpuS"] == 0  # not yet: that is the next turns'
 
     async def written() -> bool:
-        return not fw.scheduled
+        return len(turns) == 2 and fw._due is None
 
     await wait_for(written, timeout=10)
     assert turns == [True, True]  # the pushes' turn came before it was taken

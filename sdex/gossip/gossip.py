@@ -20,7 +20,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import aiohttp
@@ -74,6 +74,9 @@ class Gossip:
         self._running = False
         self._fresh: list[tuple[dict[str, Any], str | None]] = []
         """Orders accepted this turn of the loop, handed to the core together at its end."""
+        self.spawned: Callable[[], None] | None = None
+        """Called once a turn's orders are with the core and their pushes spawned (the
+        node's ``forwardTiming``: they are written next turn)."""
         self._peer_work = asyncio.Semaphore(1)
         """One peer batch is checked at a time, in chunks: peers never starve wallets."""
         self.streams: Streams | None = None
@@ -127,6 +130,8 @@ class Gossip:
         fresh, self._fresh = self._fresh, []
         if fresh and self._running:
             self._run(self.core.accepted_many(fresh))
+        if self.spawned is not None:
+            self.spawned()
 
     def notify(self, kind: str, notice: dict[str, Any], exclude: str | None = None) -> None:
         """Send a cancel or settlement notice to every live peer."""

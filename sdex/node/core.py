@@ -117,6 +117,7 @@ class Node(NodePeering):
         key = NodeKey.load_or_create(cfg.node_key_path)
         me = f"http://{cfg.host}:{cfg.port}"
         self.gossip = Gossip(self, me, cfg.peers, cfg.gossip, key, cfg.limits.max_orders)
+        self.gossip.spawned = self.forwarding.spawned
         log.info("gossip node id %s (key file %s)", key.node_id, cfg.node_key_path)
         await self.gossip.start()
         self.started.set()

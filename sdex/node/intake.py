@@ -96,12 +96,16 @@ class NodeIntake(NodeStatus):
             handed, ended = fw.handed - before, fw.last()
         elif todo:
             each = self.peer_intake.submit_each([objs[i] for i in todo], check_fee=False)
-            async with contextlib.aclosing(each):
-                async for k, result in each:
-                    before = fw.handed
-                    results[todo[k]] = self._from_peer(result, peer)
-                    if fw.handed != before:
-                        handed, ended = handed + 1, fw.last()
+            try:  # (cancelled midway: the orders passed on so far count)
+                async with contextlib.aclosing(each):
+                    async for k, result in each:
+                        before = fw.handed
+                        results[todo[k]] = self._from_peer(result, peer)
+                        if fw.handed != before:
+                            handed, ended = handed + 1, fw.last()
+            finally:
+                fw.add("peer", started, ended, handed)
+            return results
         fw.add("peer", started, ended, handed)
         return results
 

@@ -17,8 +17,9 @@ source, and stands in for the node and the aiohttp transport around it:
   order takes ``post_cost`` (its HTTP request) and ``check_cost``. The accepted order's push
   is queued at the end of that turn of the loop (as the node hands a turn's accepted orders
   to gossip), ahead of the messages that came meanwhile (an event loop runs what a
-  callback scheduled before it reads new messages: ``Cpu.submit``'s ``first``), the order
-  counts as delivered then (its websocket event goes out in the same turn), and
+  callback scheduled before it reads new messages: ``Cpu.submit``'s ``first``); the order
+  counts as delivered once the node has sent those pushes (its half of each message's
+  cost), as the real node's websocket event leaves after them in their turn. Then
   ``after_cost`` of work per accepted order follows (the store writer, the events, ...):
   it delays what the node does next, not this order.
   A node's CPU runs one job at a time, in arrival order, on a
@@ -177,10 +178,15 @@ class SimNode(OrderSet):
 
     def _turn_end(self, core: GossipCore, orders: list[tuple[dict[str, str], str | None]]) -> None:
         """The pushes are queued on the node's CPU (each leaves once its share of the
-        message's cost is spent), the orders delivered (their websocket events go out in
-        the same turn), and then the rest of their work (``after_cost``) follows."""
+        message's cost is spent), the orders delivered behind them (``_deliver``), and then
+        the rest of their work (``after_cost``) follows."""
         if core is self.core and self.online:
             self.run(core.accepted_many(orders))
+        self.net.cpu.submit(self.index, 0.0, self._deliver, orders, first=True)
+
+    def _deliver(self, orders: list[tuple[dict[str, str], str | None]]) -> None:
+        """The orders' websocket events leave (the real node's: through ``wait_for``, a task
+        spawned after the push tasks, in the turn that writes the pushes, after them)."""
         after = self.net.links.after_cost
         for o, _ in orders:
             self.net.delivered(self, o["hash"])
