@@ -29,7 +29,8 @@ class NodeIntake(NodeStatus):
         self, obj: object, source: str = "api", tif: TimeInForce = TimeInForce.GTC
     ) -> SubmitResult:
         """The one intake path (wallets and peers): validate, store, match, rest."""
-        started = self.forwarding.start()  # (what it costs before it is passed on)
+        fw = self.forwarding  # (what it costs before it is passed on: timed if it can be)
+        started = fw.start() if self._pushes() else None
         result = await self.intake.submit(obj, check_fee=source == "api")
         if isinstance(result, Rejection):  # (the chain not read: the node's, not the order's)
             unavailable = result.code is RejectionCode.CHAIN_UNAVAILABLE
@@ -41,9 +42,10 @@ class NodeIntake(NodeStatus):
             return await self._already_held(held)
         if (over := self.intake.over_limit(result.signed.order)) is not None:
             return SubmitResult(400, over.to_json())  # limits, re-checked after the chain read
-        fw, handed = self.forwarding, self.forwarding.handed
+        handed = fw.handed
         answer = self._accept(result, source, tif)
-        fw.add("wallet" if source == "api" else "peer", started, fw.last(), fw.handed - handed)
+        if started is not None:
+            fw.add("wallet" if source == "api" else "peer", started, fw.last(), fw.handed - handed)
         if answer.stored is not None:
             try:  # committed before the 2xx (group commit: one transaction for many orders)
                 await answer.stored
@@ -150,7 +152,7 @@ class NodeIntake(NodeStatus):
         )
         # Its JSON text, encoded here once when more than the store's row needs it (pushes
         # to peers, events to subscribers: they reuse it); else the store's writer does it.
-        pushed = tif is TimeInForce.GTC and self.gossip is not None and len(self.gossip.peers) > 0
+        pushed = tif is TimeInForce.GTC and self._pushes()
         text = rec.text() if pushed or len(self.events) else rec.json
         self.registry.admit(rec)  # (before its row is queued: ``admit`` looks in the store)
         stored = self.store.add_order_async(  # a peer's (match=False): nobody waits for it
@@ -230,11 +232,15 @@ class NodeIntake(NodeStatus):
         if st is None or st.closed is not None or not st.resting or st.remaining == 0:
             return st  # (remaining 0: all of it is in matches being settled)
         self.registry.announce(rec)
-        if self.gossip is not None:
+        if self.gossip is not None and self._pushes():  # (no peer: nothing to push, or time)
             exclude = rec.source.removeprefix("peer:") if rec.source.startswith("peer:") else None
             self.gossip.announce(rec.json, exclude=exclude, text=rec.json_text)
             self.forwarding.handed_over()
         return st
+
+    def _pushes(self) -> bool:
+        """Whether a new order is pushed to peers now: gossip runs and knows a peer."""
+        return self.gossip is not None and len(self.gossip.peers) > 0
 
     def may_match(self, resting: Entry, incoming: Entry) -> bool:
         """Whether this node may settle ``incoming`` (taker) against ``resting`` when it
