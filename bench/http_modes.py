@@ -17,7 +17,8 @@ store's group window, seconds), ``maker-index`` (the ``orders`` table with the i
 ``maker`` alone that the schema no longer has: one more index per insert, as before),
 ``tmin=N`` (fewer than N orders in a turn are recovered on the loop), ``http-only`` (the
 node's HTTP layer alone: the guard, the bounded body read and the answer; ``Node.submit``
-answers 201 at once, no intake).
+answers 201 at once, no intake), ``no-http`` (the intake alone: each round's orders go
+straight into ``Node.submit``, 48 at a time, in this process: no HTTP, no client).
 ``--profile P`` writes each round's cProfile of the event loop (thread CPU clock: waiting
 for the GIL counts nothing) to ``P.<mode>.<round>``. Prints JSON lines, then the medians
 per mode.
@@ -48,6 +49,7 @@ import node as nb  # noqa: E402
 from sdex.chain import Exchange  # noqa: E402
 from sdex.devnet import Devnet  # noqa: E402
 from sdex.ingest.verify import ecdsa_ok  # noqa: E402
+from sdex.matching import TimeInForce  # noqa: E402
 from sdex.node.config import NodeConfig  # noqa: E402
 from sdex.node.main import serve  # noqa: E402
 from sdex.node.records import SubmitResult  # noqa: E402
@@ -103,7 +105,7 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
             return SubmitResult(201, {"salt": obj.get("salt") if isinstance(obj, dict) else 0})
 
         node.submit = submit
-    elif mode not in ("base", "maker-index"):
+    elif mode not in ("base", "maker-index", "no-http"):
         raise SystemExit(f"unknown mode {mode}")
 
 
@@ -128,6 +130,27 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
             r: dict[str, Any] = json.loads(got)
             return r
 
+        async def direct(f: Path) -> dict[str, Any]:
+            """``f``'s orders straight into ``Node.submit``, 48 at a time: no HTTP, no client."""
+            work = iter(f.read_text().splitlines())
+            statuses: dict[str, int] = {}
+            lat: list[float] = []
+
+            async def worker() -> None:
+                for line in work:
+                    obj, t = json.loads(line), time.perf_counter()
+                    tif = TimeInForce(obj.pop("timeInForce", "gtc"))
+                    status = str((await node.submit(obj, source="api", tif=tif)).status)
+                    statuses[status] = statuses.get(status, 0) + 1
+                    lat.append(time.perf_counter() - t)
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(48)))
+            seconds = time.perf_counter() - t0
+            lat.sort()
+            return {"seconds": seconds, "statuses": statuses, "errors": [],
+                    "p50_ms": round(1000 * lat[len(lat) // 2], 2)}  # fmt: skip
+
         await post(warm)
         turns = count_turns()
         for i, f in enumerate(files):
@@ -138,7 +161,7 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
             t0, p0, x0 = time.thread_time(), time.process_time(), switches()
             if prof is not None:
                 prof.enable()
-            r = await post(f)
+            r = await (direct if mode == "no-http" else post)(f)
             if prof is not None:
                 prof.disable()
                 prof.dump_stats(f"{profile}.{mode}.{i}")

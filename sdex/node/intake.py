@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from sdex.book import BookOrderState, Entry, RemovalReason, Side
 from sdex.book.errors import BookError
@@ -275,7 +276,7 @@ class NodeIntake(NodeStatus):
         closes here (an IOC/FOK order killed, an expired one) ``added`` is published first."""
         st: BookOrderState | None = None
         rec = self.records.get(mr.order.hash)
-        if arrived is not None and arrived is rec and not _stays(mr, self._pending(rec)):
+        if arrived is not None and arrived is rec and not _stays(mr, lambda: self._pending(rec)):
             self.registry.publish(rec, "added")
         for h, reason in mr.removed:
             self._book_closed(h, reason)
@@ -341,12 +342,13 @@ class NodeIntake(NodeStatus):
         return SubmitResult(200, {"orderHash": rec.signed.hash_hex, "status": rec.status})
 
 
-def _stays(mr: MatchResult, pending: int) -> bool:
+def _stays(mr: MatchResult, pending: Callable[[], int]) -> bool:
     """Whether ``mr``'s incoming order is still open once ``mr`` is applied: not killed,
-    dropped (unless fills of it are in flight) or expired, and not closed by the book (dust
-    left at arrival: its remainder cannot trade one unit at its price)."""
+    dropped (unless fills of it are in flight: ``pending()``, read only then) or expired,
+    and not closed by the book (dust left at arrival: its remainder cannot trade one unit
+    at its price)."""
     o = mr.outcome
-    if o is Outcome.EXPIRED or (o in (Outcome.DROPPED, Outcome.KILLED) and not pending):
+    if o is Outcome.EXPIRED or (o in (Outcome.DROPPED, Outcome.KILLED) and not pending()):
         return False
     h = mr.order.hash
     return not any(r == h for r, _ in mr.removed)
