@@ -30,8 +30,8 @@ class NodeIntake(NodeStatus):
         self, obj: object, source: str = "api", tif: TimeInForce = TimeInForce.GTC
     ) -> SubmitResult:
         """The one intake path (wallets and peers): validate, store, match, rest."""
-        fw = self.forwarding  # (what it costs before it is passed on: timed if it can be)
-        started = fw.start() if self._pushes() else None
+        fw = self.forwarding
+        started = fw.start()  # (what it costs before it is passed on)
         result = await self.intake.submit(obj, check_fee=source == "api")
         if isinstance(result, Rejection):  # (the chain not read: the node's, not the order's)
             unavailable = result.code is RejectionCode.CHAIN_UNAVAILABLE
@@ -45,8 +45,7 @@ class NodeIntake(NodeStatus):
             return SubmitResult(400, over.to_json())  # limits, re-checked after the chain read
         handed = fw.handed
         answer = self._accept(result, source, tif)
-        if started is not None:
-            fw.add("wallet" if source == "api" else "peer", started, fw.last(), fw.handed - handed)
+        fw.add("wallet" if source == "api" else "peer", started, fw.last(), fw.handed - handed)
         if answer.stored is not None:
             try:  # committed before the 2xx (group commit: one transaction for many orders)
                 await answer.stored
@@ -233,10 +232,12 @@ class NodeIntake(NodeStatus):
         if st is None or st.closed is not None or not st.resting or st.remaining == 0:
             return st  # (remaining 0: all of it is in matches being settled)
         self.registry.announce(rec)
-        if self.gossip is not None and self._pushes():  # (no peer: nothing to push, or time)
-            exclude = rec.source.removeprefix("peer:") if rec.source.startswith("peer:") else None
-            self.gossip.announce(rec.json, exclude=exclude, text=rec.json_text)
-            self.forwarding.handed_over()
+        if self.gossip is not None:
+            if self._pushes():  # (no peer yet: no push to queue; peers see it by anti-entropy)
+                source = rec.source
+                exclude = source.removeprefix("peer:") if source.startswith("peer:") else None
+                self.gossip.announce(rec.json, exclude=exclude, text=rec.json_text)
+            self.forwarding.handed_over()  # (counted either way: ``forwardTiming``'s sense)
         return st
 
     def _pushes(self) -> bool:
