@@ -7,13 +7,18 @@ subprocess. Rounds of ``--per-round`` fresh orders alternate the modes at run ti
 every mode sees the same minutes of a shared machine; per round it prints the accepted
 rate, the median latency and the node's CPU per order: the event loop's thread
 (``time.thread_time``) and the other threads (the process's CPU minus the loop's), and the
-process's context switches per order (voluntary, and preempted: ``/proc/self/task``).
+process's context switches per order (voluntary, and preempted: ``/proc/self/task``), and
+the orders per turn of the event loop.
 
 Modes (``--modes``, comma-separated): ``base`` (as configured), ``ecdsa-direct`` (each
 signature recovered in its request, on the loop), ``ecdsa-loop`` (batched per loop turn but
 recovered on the loop), ``chunk=N`` (the worker thread delivers chunks of N), ``gw=S`` (the
 store's group window, seconds), ``maker-index`` (the ``orders`` table with the index on
-``maker`` alone that the schema no longer has: one more index per insert, as before).
+``maker`` alone that the schema no longer has: one more index per insert, as before),
+``tmin=N`` (fewer than N orders in a turn are recovered on the loop), ``http-only`` (the
+node's HTTP layer alone: the guard, the bounded body read and the answer; ``Node.submit``
+answers 201 at once, no intake), ``no-http`` (the intake alone: each round's orders go
+straight into ``Node.submit``, 48 at a time, in this process: no HTTP, no client).
 ``--profile P`` writes each round's cProfile of the event loop (thread CPU clock: waiting
 for the GIL counts nothing) to ``P.<mode>.<round>``. Prints JSON lines, then the medians
 per mode.
@@ -44,8 +49,10 @@ import node as nb  # noqa: E402
 from sdex.chain import Exchange  # noqa: E402
 from sdex.devnet import Devnet  # noqa: E402
 from sdex.ingest.verify import ecdsa_ok  # noqa: E402
+from sdex.matching import TimeInForce  # noqa: E402
 from sdex.node.config import NodeConfig  # noqa: E402
 from sdex.node.main import serve  # noqa: E402
+from sdex.node.records import SubmitResult  # noqa: E402
 from sdex.order import SignedOrder  # noqa: E402
 
 CLIENT = """\
@@ -71,6 +78,7 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
     intake.ecdsa.thread_min = defaults["thread_min"]
     writer.group_window = defaults["gw"]
     intake.ecdsa.ecdsa_ok = defaults["ecdsa_ok"]
+    node.__dict__.pop("submit", None)
     index = (
         "CREATE INDEX IF NOT EXISTS orders_maker ON orders (maker)"
         if mode == "maker-index"
@@ -85,11 +93,19 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
         intake.ecdsa.ecdsa_ok = direct
     elif mode == "ecdsa-loop":
         intake.ecdsa.thread_min = 10**9
+    elif mode.startswith("tmin="):
+        intake.ecdsa.thread_min = int(mode.split("=")[1])
     elif mode.startswith("chunk="):
         intake.ecdsa.chunk = int(mode.split("=")[1])
     elif mode.startswith("gw="):
         writer.group_window = float(mode.split("=")[1])
-    elif mode not in ("base", "maker-index"):
+    elif mode == "http-only":
+
+        async def submit(obj: object, source: str = "api", tif: object = None) -> SubmitResult:
+            return SubmitResult(201, {"salt": obj.get("salt") if isinstance(obj, dict) else 0})
+
+        node.submit = submit
+    elif mode not in ("base", "maker-index", "no-http"):
         raise SystemExit(f"unknown mode {mode}")
 
 
@@ -114,15 +130,38 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
             r: dict[str, Any] = json.loads(got)
             return r
 
+        async def direct(f: Path) -> dict[str, Any]:
+            """``f``'s orders straight into ``Node.submit``, 48 at a time: no HTTP, no client."""
+            work = iter(f.read_text().splitlines())
+            statuses: dict[str, int] = {}
+            lat: list[float] = []
+
+            async def worker() -> None:
+                for line in work:
+                    obj, t = json.loads(line), time.perf_counter()
+                    tif = TimeInForce(obj.pop("timeInForce", "gtc"))
+                    status = str((await node.submit(obj, source="api", tif=tif)).status)
+                    statuses[status] = statuses.get(status, 0) + 1
+                    lat.append(time.perf_counter() - t)
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(48)))
+            seconds = time.perf_counter() - t0
+            lat.sort()
+            return {"seconds": seconds, "statuses": statuses, "errors": [],
+                    "p50_ms": round(1000 * lat[len(lat) // 2], 2)}  # fmt: skip
+
         await post(warm)
+        turns = count_turns()
         for i, f in enumerate(files):
             mode = modes[i % len(modes)]
             apply_mode(node, mode, defaults)
             prof = cProfile.Profile(time.thread_time) if profile is not None else None
+            turns0 = turns[0]
             t0, p0, x0 = time.thread_time(), time.process_time(), switches()
             if prof is not None:
                 prof.enable()
-            r = await post(f)
+            r = await (direct if mode == "no-http" else post)(f)
             if prof is not None:
                 prof.disable()
                 prof.dump_stats(f"{profile}.{mode}.{i}")
@@ -138,11 +177,25 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
                 "total_us": round(1e6 * all_s / per, 1),
                 "switches_per_order": round(vol / per, 2),
                 "preempted_per_order": round(invol / per, 2),
+                "orders_per_loop_turn": round(per / max(1, turns[0] - turns0), 2),
             }
             out[mode].append(row)
             print(json.dumps({"mode": mode, **row}), flush=True)
         apply_mode(node, "base", defaults)
     return out
+
+
+def count_turns() -> list[int]:
+    """A counter of the running loop's iterations (``_run_once`` calls) from now on."""
+    loop: Any = asyncio.get_running_loop()
+    turns, run_once = [0], loop._run_once
+
+    def counted() -> None:
+        turns[0] += 1
+        run_once()
+
+    loop._run_once = counted
+    return turns
 
 
 def switches() -> tuple[int, int]:

@@ -100,6 +100,23 @@ async def test_repeat_post_is_idempotent(chain: Chain, tmp_path: Path) -> None:
         assert page["total"] == 1
 
 
+async def test_a_node_without_peers_rests_an_order_for_later_peers_and_pushes_nothing(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """With no peer, a resting order is not queued for pushes (nobody to push to), yet it
+    is marked announced: a peer that connects later is shown it (anti-entropy); what it
+    cost before it was passed on is counted as on a node with peers (``forwardTiming``)."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        assert node.gossip is not None and len(node.gossip.peers) == 0
+        signed = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        code, body = await api.post_order(signed)
+        assert code == 201 and body["status"] == "open"
+        assert node.records[signed.hash].announced
+        assert [r.signed.hash for r in node._gossiped_records()] == [signed.hash]
+        assert node.forwarding.to_json()["wallet"]["orders"] == 1  # (timed as before)
+
+
 async def test_an_accepted_order_is_answered_as_json_with_its_rate_limit(
     chain: Chain, tmp_path: Path
 ) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from sdex.book import BookOrderState, Entry, RemovalReason, Side
 from sdex.book.errors import BookError
@@ -29,7 +30,8 @@ class NodeIntake(NodeStatus):
         self, obj: object, source: str = "api", tif: TimeInForce = TimeInForce.GTC
     ) -> SubmitResult:
         """The one intake path (wallets and peers): validate, store, match, rest."""
-        started = self.forwarding.start()  # (what it costs before it is passed on)
+        fw = self.forwarding
+        started = fw.start()  # (what it costs before it is passed on)
         result = await self.intake.submit(obj, check_fee=source == "api")
         if isinstance(result, Rejection):  # (the chain not read: the node's, not the order's)
             unavailable = result.code is RejectionCode.CHAIN_UNAVAILABLE
@@ -41,7 +43,7 @@ class NodeIntake(NodeStatus):
             return await self._already_held(held)
         if (over := self.intake.over_limit(result.signed.order)) is not None:
             return SubmitResult(400, over.to_json())  # limits, re-checked after the chain read
-        fw, handed = self.forwarding, self.forwarding.handed
+        handed = fw.handed
         answer = self._accept(result, source, tif)
         fw.add("wallet" if source == "api" else "peer", started, fw.last(), fw.handed - handed)
         if answer.stored is not None:
@@ -154,7 +156,7 @@ class NodeIntake(NodeStatus):
         )
         # Its JSON text, encoded here once when more than the store's row needs it (pushes
         # to peers, events to subscribers: they reuse it); else the store's writer does it.
-        pushed = tif is TimeInForce.GTC and self.gossip is not None and len(self.gossip.peers) > 0
+        pushed = tif is TimeInForce.GTC and self._pushes()
         text = rec.text() if pushed or len(self.events) else rec.json
         self.registry.admit(rec)  # (before its row is queued: ``admit`` looks in the store)
         stored = self.store.add_order_async(  # a peer's (match=False): nobody waits for it
@@ -235,10 +237,16 @@ class NodeIntake(NodeStatus):
             return st  # (remaining 0: all of it is in matches being settled)
         self.registry.announce(rec)
         if self.gossip is not None:
-            exclude = rec.source.removeprefix("peer:") if rec.source.startswith("peer:") else None
-            self.gossip.announce(rec.json, exclude=exclude, text=rec.json_text)
-            self.forwarding.handed_over()
+            if self._pushes():  # (no peer yet: no push to queue; peers see it by anti-entropy)
+                source = rec.source
+                exclude = source.removeprefix("peer:") if source.startswith("peer:") else None
+                self.gossip.announce(rec.json, exclude=exclude, text=rec.json_text)
+            self.forwarding.handed_over()  # (counted either way: ``forwardTiming``'s sense)
         return st
+
+    def _pushes(self) -> bool:
+        """Whether a new order is pushed to peers now: gossip runs and knows a peer."""
+        return self.gossip is not None and len(self.gossip.peers) > 0
 
     def may_match(self, resting: Entry, incoming: Entry) -> bool:
         """Whether this node may settle ``incoming`` (taker) against ``resting`` when it
@@ -273,7 +281,7 @@ class NodeIntake(NodeStatus):
         closes here (an IOC/FOK order killed, an expired one) ``added`` is published first."""
         st: BookOrderState | None = None
         rec = self.records.get(mr.order.hash)
-        if arrived is not None and arrived is rec and not _stays(mr, self._pending(rec)):
+        if arrived is not None and arrived is rec and not _stays(mr, lambda: self._pending(rec)):
             self.registry.publish(rec, "added")
         for h, reason in mr.removed:
             self._book_closed(h, reason)
@@ -339,12 +347,13 @@ class NodeIntake(NodeStatus):
         return SubmitResult(200, {"orderHash": rec.signed.hash_hex, "status": rec.status})
 
 
-def _stays(mr: MatchResult, pending: int) -> bool:
+def _stays(mr: MatchResult, pending: Callable[[], int]) -> bool:
     """Whether ``mr``'s incoming order is still open once ``mr`` is applied: not killed,
-    dropped (unless fills of it are in flight) or expired, and not closed by the book (dust
-    left at arrival: its remainder cannot trade one unit at its price)."""
+    dropped (unless fills of it are in flight: ``pending()``, read only then) or expired,
+    and not closed by the book (dust left at arrival: its remainder cannot trade one unit
+    at its price)."""
     o = mr.outcome
-    if o is Outcome.EXPIRED or (o in (Outcome.DROPPED, Outcome.KILLED) and not pending):
+    if o is Outcome.EXPIRED or (o in (Outcome.DROPPED, Outcome.KILLED) and not pending()):
         return False
     h = mr.order.hash
     return not any(r == h for r, _ in mr.removed)
