@@ -116,6 +116,12 @@ async def test_a_node_without_peers_rests_an_order_for_later_peers_and_pushes_no
         assert [r.signed.hash for r in node._gossiped_records()] == [signed.hash]
         assert node.forwarding.to_json()["wallet"]["orders"] == 1  # (timed as before)
 
+        def left() -> bool:  # timed to the pushes' turn too, though there are none
+            w = node.forwarding.to_json()["wallet"]
+            return w["sentWallS"] >= w["wallS"] > 0 and w["sentCpuS"] >= w["cpuS"]
+
+        await wait_for(left, timeout=10)
+
 
 async def test_an_accepted_order_is_answered_as_json_with_its_rate_limit(
     chain: Chain, tmp_path: Path

@@ -237,11 +237,14 @@ class NodeIntake(NodeStatus):
             return st  # (remaining 0: all of it is in matches being settled)
         self.registry.announce(rec)
         if self.gossip is not None:
-            if self._pushes():  # (no peer yet: no push to queue; peers see it by anti-entropy)
+            fw, pushes = self.forwarding, self._pushes()
+            if pushes:  # (no peer yet: no push to queue; peers see it by anti-entropy)
                 source = rec.source
                 exclude = source.removeprefix("peer:") if source.startswith("peer:") else None
                 self.gossip.announce(rec.json, exclude=exclude, text=rec.json_text)
-            self.forwarding.handed_over()  # (counted either way: ``forwardTiming``'s sense)
+            fw.handed_over()  # (counted either way: ``forwardTiming``'s sense)
+            if not pushes:  # nothing for gossip to spawn: it has left, timed to next turn
+                fw.spawned()
         return st
 
     def _pushes(self) -> bool:
