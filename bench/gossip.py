@@ -154,8 +154,9 @@ def start(*_):
     signal.setitimer(signal.ITIMER_PROF, 0.001, 0.001)
 def stop(*_):
     signal.setitimer(signal.ITIMER_PROF, 0, 0)
+    signal.signal(signal.SIGPROF, signal.SIG_IGN)  # (a tick already pending: not into the dump)
     with open(out, "w") as fh:
-        json.dump(counts, fh)
+        json.dump(dict(counts), fh)
 signal.signal(signal.SIGUSR1, start)
 signal.signal(signal.SIGUSR2, stop)
 main()
@@ -1132,7 +1133,7 @@ def main() -> None:
     )  # fmt: skip
     ap.add_argument(
         "--idle-settle", type=float, default=20.0,
-        help="seconds of quiet before that (anti-entropy backs off: 1, 2, 4, 8 s)",
+        help="seconds of quiet before that (the nodes settle after the last window)",
     )  # fmt: skip
     args = ap.parse_args()
     if any(not 2 <= n <= MAX_NODES for n in args.nodes):

@@ -417,25 +417,6 @@ def start_ae(core: GossipCore, clock: Clock) -> Call:
     return only(core.tick(), "digest")
 
 
-def test_anti_entropy_backs_off_while_nothing_differs_and_comes_back_when_orders_move() -> None:
-    mine = Book([order(1)])
-    core, clock = make(peers=1, book=mine, ae_interval=1.0, ae_max_interval=4.0)
-    digest = start_ae(core, clock)
-    waits = []
-    for _ in range(4):  # the peer holds the same orders: each round doubles the wait
-        assert ok(core, digest, {"buckets": mine.digest()}) == []
-        waits.append(core.ae_pace.wait)
-        clock.t = core.next_ae
-        digest = only(core.tick(), "digest")
-    assert waits == [2.0, 4.0, 4.0, 4.0]
-    assert 0.8 * 4.0 <= core.next_ae - clock.t <= 1.2 * 4.0
-    core.accepted(order(2))  # an order moves: the next round within ``ae_interval`` again
-    assert core.ae_pace.wait == 1.0 and core.next_ae - clock.t <= 1.2
-    # a round that finds a difference keeps the wait at ``ae_interval``
-    ok(core, digest, {"buckets": Book([order(1), order(3)]).digest()})
-    assert core.ae_pace.wait == 1.0
-
-
 def test_anti_entropy_pulls_what_it_lacks() -> None:
     theirs = Book([order(1), order(2)])
     core, clock = make(peers=1, book=Book([order(2)]))

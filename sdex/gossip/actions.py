@@ -46,11 +46,6 @@ class GossipConfig:
     """A push is answered once the receiver has checked every order in it: under load that
     takes a while, and resending a batch the receiver is still checking only adds load."""
     ae_interval: float = 1.0
-    ae_max_interval: float = 8.0
-    """Anti-entropy backs off while it finds nothing to repair: each round whose digests
-    match doubles the wait up to this many seconds; an order this node accepts (or a round
-    that finds a difference) brings it back to ``ae_interval``. So an idle node does not
-    make a digest call a second forever; a gap found while idle is chased at once again."""
     snapshot_page: int = 500
     snapshot_seconds: float = 120.0
     """The longest a bootstrap may pull from one peer."""

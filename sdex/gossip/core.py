@@ -19,11 +19,12 @@ The protocol (every step bounded; see ``sdex.gossip.flows`` for the multi-call o
   is pushed to every live mesh peer but the one it came from: a flood over a connected
   random graph of degree about D, so every honest node gets it in about log_(D-1)(N) hops.
   Each peer has one bounded outbox (a full one drops its oldest), drained by Nagle's rule:
-  with nothing in flight a loop turn's orders leave at once, what comes meanwhile with the
-  answer (or ``push_hold`` later). None goes back to a peer that pushed it to us (``Heard``).
-  A push names (``also``, short ids) the other live mesh peers the same orders go to; when
-  the receiver forwards them it spares those it names, at most half of that forward's
-  targets (a lying pusher cannot silence more than that, whatever the mesh is by then).
+  with nothing in flight a loop turn's orders leave at once; what comes meanwhile leaves
+  with the answer, or ``push_hold`` later on a slow link. None goes back to a peer that
+  pushed it to us (``sdex.gossip.outbox.Heard``). A push names (``also``, short ids) the
+  other live mesh peers the same orders go to; when the receiver forwards them it spares
+  those it names, at most half of that forward's targets (a lying pusher cannot silence
+  more than that, whatever the mesh is by then).
 - **Anti-entropy, bootstrap, admission, scores**: ``sdex.gossip.flows``, ``.peers``.
 """
 
@@ -102,7 +103,6 @@ class GossipCore:
         self._px_busy = False
         now = clock()
         self.next_ae = math.inf
-        self.ae_pace = flows.Pace(self.config.ae_interval, self.config.ae_max_interval)
         self.next_px = now + self._jitter(self.config.peer_exchange_interval)
         self.next_dial = now
 
@@ -146,7 +146,7 @@ class GossipCore:
                     if not self._spawn_dial(flow, peer.url, self._px_done):
                         self._px_busy = False
         if now >= self.next_ae:
-            self.next_ae = now + self._jitter(self.ae_pace.wait)
+            self.next_ae = now + self._jitter(cfg.ae_interval)
             if not self._ae_busy:
                 for peer in self.peers.sample(1):
                     self._ae_busy = True
@@ -165,8 +165,6 @@ class GossipCore:
     def accepted_many(self, orders: list[tuple[dict[str, Any], str | None]]) -> list[Action]:
         """``accepted`` for several (order, sender) pairs: one look at the live mesh."""
         now, cfg = self.clock(), self.config
-        if self.ae_pace.moving():  # anti-entropy had backed off (after a round: booted)
-            self.next_ae = min(self.next_ae, now + self._jitter(cfg.ae_interval))
         live = [k for k in self.mesh if self._live(k, now)]
         boxes: dict[str, Outbox] = {}
         by_exclude: dict[str | None, list[Outbox]] = {}  # the mesh's boxes but the sender's
@@ -391,9 +389,8 @@ class GossipCore:
         self.bootstrapped = True
         self.next_ae = min(self.next_ae, self.clock() + self._jitter(self.config.ae_interval))
 
-    def _ae_done(self) -> None:  # (after a round that found a difference: the next soon)
+    def _ae_done(self) -> None:
         self._ae_busy = False
-        self.next_ae = min(self.next_ae, self.clock() + self._jitter(self.ae_pace.wait))
 
     def _px_done(self) -> None:
         self._px_busy = False

@@ -34,22 +34,6 @@ SHARE_URLS = 16
 introduce only ``peers.MAX_INTRODUCED`` candidates anyway)."""
 
 
-class Pace:
-    """Anti-entropy's wait between rounds: ``base`` while orders move, doubled by each round
-    whose digests match (nothing to repair) up to ``most`` (an idle node's timers)."""
-
-    def __init__(self, base: float, most: float) -> None:
-        self.base, self.most, self.wait = base, max(base, most), base
-
-    def found(self, differed: bool) -> None:
-        self.wait = self.base if differed else min(self.most, 2 * self.wait)
-
-    def moving(self) -> bool:
-        """Orders are moving: back to ``base``. True if it had backed off (reschedule)."""
-        backed_off, self.wait = self.wait > self.base, self.base
-        return backed_off
-
-
 class FlowCore(Protocol):
     """What a flow uses of its core (``sdex.gossip.core.GossipCore``, which drives it): a
     structural interface, so that the core and its flows do not import each other."""
@@ -62,7 +46,6 @@ class FlowCore(Protocol):
     max_orders: int
     pulled: int
     clock: Callable[[], float]
-    ae_pace: Pace
 
     def shared_urls(self) -> list[str]: ...
 
@@ -145,7 +128,6 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
         return
     mine = view.digest()
     buckets = [i for i, (a, b) in enumerate(zip(mine, their_buckets, strict=True)) if a != b]
-    core.ae_pace.found(bool(buckets))
     if not buckets:
         return
     answer = yield core.call(peer, "hashes", "POST", "/p2p/hashes", {"buckets": buckets})

@@ -128,10 +128,15 @@ class Gossip:
 
     def _announce_fresh(self) -> None:
         fresh, self._fresh = self._fresh, []
-        if fresh and self._running:
-            self._run(self.core.accepted_many(fresh))
-        if self.spawned is not None:
-            self.spawned()
+        try:
+            if fresh and self._running:
+                self._run(self.core.accepted_many(fresh))
+        finally:  # (the timing closes its spans whatever the pushes did)
+            if self.spawned is not None:
+                try:
+                    self.spawned()
+                except Exception:  # a measuring hook never breaks gossip
+                    log.exception("the spawned hook failed")
 
     def notify(self, kind: str, notice: dict[str, Any], exclude: str | None = None) -> None:
         """Send a cancel or settlement notice to every live peer."""
