@@ -19,7 +19,8 @@ in the same run and not from the figures it predicts. Two calibrations, both pri
   event loops varied over the same window (``checkTiming``, ``cost_shape``; ``--cost``:
   ``COSTS``, the JSON has all three); a wallet's order costs its node the receiving half
   of an HTTP call besides, and what its intake measured more than a peer's
-  (``post_cost``). The
+  (``post_cost``), and then waits off the CPU what the nodes measured a wallet's order to
+  (``post_wait``: ``wallet_wait``, ``--wallet-wait``). The
   8 simulated nodes share a machine of this machine's cores as Linux's fair
   scheduler does (EEVDF on this kernel, CFS before 6.6: the same fair shares): each busy
   node an equal share with every other runnable task (``--scheduler flat``, the default)
@@ -209,6 +210,24 @@ def split_costs(
     return before, post, max(0.0, after)
 
 
+WAIT = {"on": True}
+"""``--wallet-wait``: a wallet's order waits at its node, off the CPU, what the nodes measured
+(``wallet_wait``; ``off``: the model before, 2026-12-02 "sim7")."""
+
+
+def wallet_wait(run: dict[str, Any]) -> float:
+    """Seconds a wallet's order spent at its node off the loop's CPU from the intake's start
+    to the turn that wrote its pushes (``forwardTiming``, every node, the window's mean: its
+    ``sentWallS - sentCpuS`` per wallet's order; ``LinkModel.post_wait``), for the ``sent``
+    split (the one that charges the CPU to that turn). 0: not measured (runs from before),
+    another split, or ``--wallet-wait off``. A mean only: the nodes sum it, no spread."""
+    wallet = (run.get("forward_timing") or {}).get("wallet") or {}
+    if not WAIT["on"] or SPLIT["model"] != "sent" or not wallet.get("orders"):
+        return 0.0
+    gap = wallet.get("sent_wall_ms_per_order", 0.0) - wallet.get("sent_cpu_ms_per_order", 0.0)
+    return max(0.0, gap) / 1000
+
+
 def loop_message_cost(run: dict[str, Any], transport: dict[str, float], check: float) -> float:
     """Seconds of the event loop's CPU one message costs the two nodes together, measured:
     the loop's CPU per order per node above idle less the check (``check`` a new order) and
@@ -299,7 +318,8 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
             own = [max(0.0, v - cpu.get("watcher", 0.0)) for v in own]
         return LinkModel(
             one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
-            post_cost=post, message_cost=message, watch_cost=watch, cores=cores,
+            post_cost=post, post_wait=wallet_wait(run), message_cost=message,
+            watch_cost=watch, cores=cores,
             background=background, timeslice=TIMESLICE, others=others, others_trace=own,
             others_step=trace.get("step", 0.0), others_groups=groups, cost_shape=shape,
         )  # fmt: skip
@@ -626,6 +646,8 @@ def main() -> None:
     ap.add_argument("--split", choices=SPLITS, default="sent",
                     help="a new order's CPU before it is passed on and after, and its "
                     "messages', from the real nodes' threads (SPLITS)")  # fmt: skip
+    ap.add_argument("--wallet-wait", choices=["on", "off"], default="on",
+                    help="a wallet's order waits off its CPU as measured (WAIT)")  # fmt: skip
     ap.add_argument("--all-models", action="store_true",
                     help="also predict with the other cost models and splits (slower)")  # fmt: skip
     ap.add_argument("--watcher", choices=["on", "off"], default="on",
@@ -642,10 +664,12 @@ def main() -> None:
     MODELS["all"] = args.all_models
     WATCH["on"] = args.watcher == "on"
     SPLIT["model"] = args.split
+    WAIT["on"] = args.wallet_wait == "on"
     result: dict[str, Any] = {"machine": machine(), "rate": args.rate, "seconds": args.seconds}
     result["scheduler"] = args.scheduler
     result["cost"] = args.cost
     result["split"] = args.split
+    result["wallet_wait"] = args.wallet_wait
     result["command"] = " ".join(["bench/gossip_sim.py", *sys.argv[1:]]).replace("/tmp/", "")
     if args.scale_from is not None:
         result["scale"] = json.loads(args.scale_from.read_text())["scale"]

@@ -184,3 +184,34 @@ def test_the_simulated_p99_is_taken_over_all_seeds_orders() -> None:
     assert tail["n"] == 400 and tail["value"] == 98.0 and tail["max"] is None
     real = sim_stats.tail_figure([None, 0.01, 0.02])
     assert real["value"] is None and real["ci95"] == [20.0, None]
+
+
+@pytest.mark.parametrize(
+    ("wallet", "split", "on", "wait_s"),
+    [
+        # the quiet run of 07:40 at 4/s: 5.0707 ms to the pushes' turn, 2.2208 of it CPU
+        ({"orders": 400, "sent_cpu_ms_per_order": 2.2208, "sent_wall_ms_per_order": 5.0707},
+         "sent", True, 0.0028499),
+        ({"orders": 400, "sent_cpu_ms_per_order": 2.0, "sent_wall_ms_per_order": 2.0},
+         "sent", True, 0.0),
+        ({"orders": 400, "sent_cpu_ms_per_order": 2.2, "sent_wall_ms_per_order": 2.1},
+         "sent", True, 0.0),  # (rounding: never a negative wait)
+        ({"orders": 0, "sent_cpu_ms_per_order": 0.0, "sent_wall_ms_per_order": 0.0},
+         "sent", True, 0.0),  # no wallet's order in the window
+        ({"orders": 400, "sent_cpu_ms_per_order": 2.2208, "sent_wall_ms_per_order": 5.0707},
+         "threads", True, 0.0),  # another split: its CPU is not charged to that turn
+        ({"orders": 400, "sent_cpu_ms_per_order": 2.2208, "sent_wall_ms_per_order": 5.0707},
+         "sent", False, 0.0),  # --wallet-wait off
+        (None, "sent", True, 0.0),  # a run from before it was measured
+    ],
+)  # fmt: skip
+def test_a_wallets_wait_off_the_cpu_is_taken_from_the_nodes(
+    wallet: dict[str, float] | None, split: str, on: bool, wait_s: float,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """``LinkModel.post_wait``: the wall time a wallet's order spent at its node off the
+    loop's CPU to the turn that wrote its pushes (``forwardTiming``), the window's mean."""
+    monkeypatch.setitem(gossip_sim.SPLIT, "model", split)
+    monkeypatch.setitem(gossip_sim.WAIT, "on", on)
+    run = {} if wallet is None else {"forward_timing": {"wallet": wallet}}
+    assert gossip_sim.wallet_wait(run) == pytest.approx(wait_s, abs=1e-7)

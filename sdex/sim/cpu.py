@@ -46,7 +46,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
-Job = tuple[float, Callable[..., None], tuple[Any, ...]]
+Job = tuple[float, Callable[..., None], tuple[Any, ...], float]
+"""CPU seconds, the function and its arguments, then wall seconds held off the CPU."""
 
 EPSILON = 1e-12
 """Work left (CPU seconds) below which a job counts as done (float rounding)."""
@@ -120,18 +121,27 @@ class Cpu:
         ``first`` so far (they go ahead of the jobs that were waiting, in their order)."""
 
     def submit(
-        self, node: int, cost: float, fn: Callable[..., None], *args: Any, first: bool = False
+        self,
+        node: int,
+        cost: float,
+        fn: Callable[..., None],
+        *args: Any,
+        first: bool = False,
+        hold: float = 0.0,
     ) -> None:
         """Run ``fn(*args)`` once ``node`` has spent ``cost`` CPU seconds on it, after its
         earlier jobs (at once, before this returns, when it costs nothing and none wait).
         ``first``, from the end of one of ``node``'s jobs: ahead of the jobs waiting, as an
         event loop runs what a callback scheduled (``call_soon``, a task it spawned) before
-        it reads the messages that came meanwhile (after those ``first`` before them)."""
+        it reads the messages that came meanwhile (after those ``first`` before them).
+        ``hold``: then ``hold`` seconds more of wall time off the CPU before ``fn`` runs, the
+        node's later jobs waiting too (its loop thread stalled: not running, not runnable
+        for the machine's share, as while it waits for the GIL)."""
         queue = self.queues.setdefault(node, deque())
-        if cost <= 0 and not queue:
+        if cost <= 0 and hold <= 0 and not queue:
             fn(*args)
             return
-        job = (max(0.0, cost), fn, args)
+        job = (max(0.0, cost), fn, args, max(0.0, hold))
         ahead = self._ending.get(node)
         if first and ahead is not None:
             queue.insert(ahead, job)
@@ -192,7 +202,12 @@ class Cpu:
         """The job is done: its function runs, then the next job starts (the jobs its
         function queued ``first`` ahead of the others)."""
         queue = self.queues[node]
-        _, fn, args = queue.popleft()
+        cost, fn, args, hold = queue[0]
+        if hold > 0:  # its CPU is spent: off the CPU for ``hold`` more, the queue waiting
+            queue[0] = (cost, fn, args, 0.0)
+            self.sim.at(self.sim.now + hold, self._finish, node)
+            return
+        queue.popleft()
         self._ending[node] = 0
         try:
             fn(*args)

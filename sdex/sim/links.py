@@ -32,6 +32,11 @@ class LinkModel:
     """CPU seconds a wallet's order costs the node it is posted to besides ``check_cost``
     (its HTTP request, and measured: what a wallet's intake costs more than a peer's),
     before it is passed on."""
+    post_wait: float = 0.0
+    """Wall seconds a wallet's order then spends at its node off the CPU before it is passed
+    on, the node's loop stalled meanwhile (measured: ``forwardTiming``'s wallet
+    ``sentWallS - sentCpuS`` per order, a mean only; likely the loop waiting for the GIL
+    while the store writer commits the order's row, which a wallet's intake awaits)."""
     watch_cost: float = 0.0
     """CPU seconds an observer spends on one node's event of a new order (the real bench's
     watcher: one process reading every node's websocket). 0: an order counts as delivered

@@ -13,8 +13,8 @@ source, and stands in for the node and the aiohttp transport around it:
   ``intake_chunk`` (as ``Gossip.run_check`` does): ``check_cost`` seconds of the node's CPU
   per new order, ``known_cost`` per copy it already holds when the chunk starts; a batch of
   copies all held already (its sender not banned) skips that queue and is answered once
-  its ``known_cost`` is spent (``run_check``'s fast path); a wallet's
-  order takes ``post_cost`` (its HTTP request) and ``check_cost``. The accepted order's push
+  its ``known_cost`` is spent (``run_check``'s fast path); a wallet's order takes ``post_cost``
+  (its HTTP request) and ``check_cost``, then ``post_wait`` off the CPU. The order's push
   is queued at the end of that turn of the loop (as the node hands a turn's accepted orders
   to gossip), ahead of the messages that came meanwhile (an event loop runs what a
   callback scheduled before it reads new messages: ``Cpu.submit``'s ``first``); the order
@@ -155,8 +155,8 @@ class SimNode(OrderSet):
     def post(self, order: dict[str, str]) -> None:
         """A wallet posted ``order`` here: its request and the intake's check (wallets never
         wait behind peer batches), then pushed."""
-        cost = self.net.links.post_cost + self.net.new_cost(1)
-        self.net.cpu.submit(self.index, cost, self._posted, self.core, order)
+        lk, cost = self.net.links, self.net.links.post_cost + self.net.new_cost(1)
+        self.net.cpu.submit(self.index, cost, self._posted, self.core, order, hold=lk.post_wait)
 
     def _posted(self, core: GossipCore, order: dict[str, str]) -> None:
         if self.online and core is self.core and self.add(order):
