@@ -689,6 +689,7 @@ def main() -> None:
             nodes=[NODES], rate=args.rate, seconds=args.seconds, min_orders=args.min_orders,
             concurrency=16, makers=24,
             seeds="bootstrap", drain=30.0, profile=None, workdir=args.workdir, write=None,
+            node_root=real.ROOT, sample=False, idle=0.0, idle_settle=0.0,
         )  # fmt: skip
         sim_orders.keep_samples(real, args.workdir)
         sim_orders.time_sampler(real.RunQueue)
