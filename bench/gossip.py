@@ -1101,10 +1101,8 @@ def print_profiles(profile: Path, sampled: bool = False) -> None:
             pstats.Stats(str(f), stream=sys.stderr).sort_stats(key).print_stats(30)
 
 
-def main() -> None:
-    if len(sys.argv) > 2 and sys.argv[1] == "--watch":
-        asyncio.run(watch(sys.argv[3:], Path(sys.argv[2])))
-        return
+def parser() -> argparse.ArgumentParser:
+    """The command line (``bench/gossip_sim.py`` takes its defaults for its real run)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--nodes", type=int, nargs="+", default=[8, 16], help="cluster sizes")
     ap.add_argument(
@@ -1135,6 +1133,14 @@ def main() -> None:
         "--idle-settle", type=float, default=20.0,
         help="seconds of quiet before that (the nodes settle after the last window)",
     )  # fmt: skip
+    return ap
+
+
+def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--watch":
+        asyncio.run(watch(sys.argv[3:], Path(sys.argv[2])))
+        return
+    ap = parser()
     args = ap.parse_args()
     if any(not 2 <= n <= MAX_NODES for n in args.nodes):
         ap.error(f"--nodes: each between 2 and {MAX_NODES}")

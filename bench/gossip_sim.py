@@ -626,6 +626,17 @@ def markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def real_args(args: argparse.Namespace) -> argparse.Namespace:
+    """``bench/gossip.py``'s arguments for the real run: its own defaults (every option it
+    reads), then this bench's cluster, rate and window."""
+    ns = real.parser().parse_args([])
+    vars(ns).update(
+        nodes=[NODES], rate=args.rate, seconds=args.seconds, min_orders=args.min_orders,
+        concurrency=16, makers=24, seeds="bootstrap", drain=30.0, workdir=args.workdir,
+    )  # fmt: skip
+    return ns
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rate", type=float, nargs="+", default=[4.0, 40.0],
@@ -685,12 +696,7 @@ def main() -> None:
             earlier["runs"]
         )
     if not args.no_real and not args.real_from:
-        ns = argparse.Namespace(
-            nodes=[NODES], rate=args.rate, seconds=args.seconds, min_orders=args.min_orders,
-            concurrency=16, makers=24,
-            seeds="bootstrap", drain=30.0, profile=None, workdir=args.workdir, write=None,
-            node_root=real.ROOT, sample=False, idle=0.0, idle_settle=0.0,
-        )  # fmt: skip
+        ns = real_args(args)
         sim_orders.keep_samples(real, args.workdir)
         sim_orders.time_sampler(real.RunQueue)
         runs += real.run(ns)["runs"]

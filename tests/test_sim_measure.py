@@ -215,3 +215,15 @@ def test_a_wallets_wait_off_the_cpu_is_taken_from_the_nodes(
     monkeypatch.setitem(gossip_sim.WAIT, "on", on)
     run = {} if wallet is None else {"forward_timing": {"wallet": wallet}}
     assert gossip_sim.wallet_wait(run) == pytest.approx(wait_s, abs=1e-7)
+
+
+def test_the_real_run_takes_every_option_bench_gossip_reads() -> None:
+    """The real run's arguments are ``bench/gossip.py``'s own defaults with this bench's
+    cluster, rate and window (an option added there cannot be missing here)."""
+    args = gossip_sim.argparse.Namespace(
+        rate=[4.0, 40.0], seconds=10.0, min_orders=400, workdir=None
+    )
+    ns = gossip_sim.real_args(args)
+    assert set(vars(gossip_sim.real.parser().parse_args([]))) == set(vars(ns))
+    assert ns.nodes == [gossip_sim.NODES] and ns.rate == [4.0, 40.0] and ns.min_orders == 400
+    assert ns.node_root == gossip_sim.real.ROOT and ns.idle == 0.0 and not ns.sample
