@@ -91,24 +91,22 @@ class NodeIntake(NodeStatus):
         handed = 0
         results = ["known" if self._known_copy(o) else "" for o in objs]
         todo = [i for i, r in enumerate(results) if not r]
-        if len(todo) == 1:
-            result = await self.peer_intake.submit(objs[todo[0]], check_fee=False)
-            before = fw.handed
-            results[todo[0]] = self._from_peer(result, peer)
-            handed, ended = fw.handed - before, fw.last()
-        elif todo:
-            each = self.peer_intake.submit_each([objs[i] for i in todo], check_fee=False)
-            try:  # (cancelled midway: the orders passed on so far count)
+        try:  # (cancelled midway: the orders passed on so far count)
+            if len(todo) == 1:
+                result = await self.peer_intake.submit(objs[todo[0]], check_fee=False)
+                before = fw.handed
+                results[todo[0]] = self._from_peer(result, peer)
+                handed, ended = fw.handed - before, fw.last()
+            elif todo:
+                each = self.peer_intake.submit_each([objs[i] for i in todo], check_fee=False)
                 async with contextlib.aclosing(each):
                     async for k, result in each:
                         before = fw.handed
                         results[todo[k]] = self._from_peer(result, peer)
                         if fw.handed != before:
                             handed, ended = handed + 1, fw.last()
-            finally:
-                fw.add("peer", started, ended, handed)
-            return results
-        fw.add("peer", started, ended, handed)
+        finally:
+            fw.add("peer", started, ended, handed)
         return results
 
     def _from_peer(self, result: IntakeResult, peer: str) -> str:

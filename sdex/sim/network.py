@@ -155,7 +155,8 @@ class SimNode(OrderSet):
     def post(self, order: dict[str, str]) -> None:
         """A wallet posted ``order`` here: its request and the intake's check (wallets never
         wait behind peer batches), then pushed."""
-        lk, cost = self.net.links, self.net.links.post_cost + self.net.new_cost(1)
+        lk = self.net.links
+        cost = lk.post_cost + self.net.new_cost(1)
         self.net.cpu.submit(self.index, cost, self._posted, self.core, order, hold=lk.post_wait)
 
     def _posted(self, core: GossipCore, order: dict[str, str]) -> None:
