@@ -7,18 +7,20 @@ subprocess. Rounds of ``--per-round`` fresh orders alternate the modes at run ti
 every mode sees the same minutes of a shared machine; per round it prints the accepted
 rate, the median latency and the node's CPU per order: the event loop's thread
 (``time.thread_time``) and the other threads (the process's CPU minus the loop's), and the
-process's context switches per order (voluntary, and preempted: ``/proc/self/task``), and
-the orders per turn of the event loop.
+process's context switches per order (voluntary, and preempted: ``/proc/self/task``), the
+orders per turn of the event loop, the store's writes per commit (rows and jobs), and the
+CPU of each of the other threads (by name: ``/proc``, in clock ticks, so coarse).
 
 Modes (``--modes``, comma-separated): ``base`` (as configured), ``ecdsa-direct`` (each
 signature recovered in its request, on the loop), ``ecdsa-loop`` (batched per loop turn but
 recovered on the loop), ``chunk=N`` (the worker thread delivers chunks of N), ``gw=S`` (the
-store's group window, seconds), ``maker-index`` (the ``orders`` table with the index on
-``maker`` alone that the schema no longer has: one more index per insert, as before),
-``tmin=N`` (fewer than N orders in a turn are recovered on the loop), ``http-only`` (the
-node's HTTP layer alone: the guard, the bounded body read and the answer; ``Node.submit``
-answers 201 at once, no intake), ``no-http`` (the intake alone: each round's orders go
-straight into ``Node.submit``, 48 at a time, in this process: no HTTP, no client).
+store's group window, seconds), ``si=S`` (the GIL's switch interval, seconds), ``fw-off``
+(no clock read for ``/health``'s ``forwardTiming``), ``maker-index`` (the ``orders`` table
+with the index on ``maker`` alone that the schema no longer has: one more index per insert,
+as before), ``tmin=N`` (fewer than N orders in a turn are recovered on the loop),
+``http-only`` (the node's HTTP layer alone: the guard, the bounded body read and the answer;
+``Node.submit`` answers 201 at once, no intake), ``no-http`` (the intake alone: each round's
+orders go straight into ``Node.submit``, 48 at a time, in this process: no HTTP, no client).
 ``--profile P`` writes each round's cProfile of the event loop (thread CPU clock: waiting
 for the GIL counts nothing) to ``P.<mode>.<round>``. Prints JSON lines, then the medians
 per mode.
@@ -31,10 +33,12 @@ import asyncio
 import contextlib
 import cProfile
 import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,6 +82,9 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
     intake.ecdsa.thread_min = defaults["thread_min"]
     writer.group_window = defaults["gw"]
     intake.ecdsa.ecdsa_ok = defaults["ecdsa_ok"]
+    sys.setswitchinterval(defaults["si"])
+    fw = node.forwarding
+    fw.cpu_clock, fw.wall_clock = defaults["clocks"]
     node.__dict__.pop("submit", None)
     index = (
         "CREATE INDEX IF NOT EXISTS orders_maker ON orders (maker)"
@@ -97,6 +104,10 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
         intake.ecdsa.thread_min = int(mode.split("=")[1])
     elif mode.startswith("chunk="):
         intake.ecdsa.chunk = int(mode.split("=")[1])
+    elif mode == "fw-off":
+        fw.cpu_clock = fw.wall_clock = float  # (float() is 0.0: no clock read)
+    elif mode.startswith("si="):
+        sys.setswitchinterval(float(mode.split("=")[1]))
     elif mode.startswith("gw="):
         writer.group_window = float(mode.split("=")[1])
     elif mode == "http-only":
@@ -118,7 +129,9 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
     async with serve(cfg) as node:
         e = node.intake.ecdsa
         defaults = {"chunk": e.chunk, "thread_min": e.thread_min,
-                    "gw": node.store._writer.group_window, "ecdsa_ok": e.ecdsa_ok}  # fmt: skip
+                    "gw": node.store._writer.group_window, "ecdsa_ok": e.ecdsa_ok,
+                    "si": sys.getswitchinterval(), 
+                    "clocks": (node.forwarding.cpu_clock, node.forwarding.wall_clock)}  # fmt: skip
         url = f"http://127.0.0.1:{cfg.port}/v1/orders"
 
         async def post(f: Path) -> dict[str, Any]:
@@ -157,8 +170,9 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
             mode = modes[i % len(modes)]
             apply_mode(node, mode, defaults)
             prof = cProfile.Profile(time.thread_time) if profile is not None else None
-            turns0 = turns[0]
-            t0, p0, x0 = time.thread_time(), time.process_time(), switches()
+            turns0, writer = turns[0], node.store._writer
+            jobs0, commits0 = writer.jobs, writer.commits
+            t0, p0, x0, th0 = time.thread_time(), time.process_time(), switches(), threads_cpu()
             if prof is not None:
                 prof.enable()
             r = await (direct if mode == "no-http" else post)(f)
@@ -167,6 +181,8 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
                 prof.dump_stats(f"{profile}.{mode}.{i}")
             loop_s, all_s = time.thread_time() - t0, time.process_time() - p0
             vol, invol = (b - a for a, b in zip(x0, switches(), strict=True))
+            th1 = threads_cpu()
+            by_thread = {k: round(1e6 * (v - th0.get(k, 0.0)) / per, 1) for k, v in th1.items()}
             if r["statuses"] != {"201": per}:
                 raise RuntimeError(f"{mode}: {r['statuses']} {r['errors']}")
             row = {
@@ -178,6 +194,10 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
                 "switches_per_order": round(vol / per, 2),
                 "preempted_per_order": round(invol / per, 2),
                 "orders_per_loop_turn": round(per / max(1, turns[0] - turns0), 2),
+                "writes_per_commit": round(
+                    (writer.jobs - jobs0) / max(1, writer.commits - commits0), 2
+                ),
+                "threads_us": {k: v for k, v in by_thread.items() if v >= 0.5},
             }
             out[mode].append(row)
             print(json.dumps({"mode": mode, **row}), flush=True)
@@ -210,6 +230,23 @@ def switches() -> tuple[int, int]:
                 elif line.startswith("nonvoluntary_ctxt_switches:"):
                     invol += int(line.split()[1])
     return vol, invol
+
+
+def threads_cpu() -> dict[str, float]:
+    """CPU seconds so far of this process's threads other than the loop's, by thread name
+    (threads of one name summed; ``/proc/self/task/<native id>/stat``)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    main = threading.main_thread()
+    out: dict[str, float] = {}
+    for t in threading.enumerate():
+        if t is main or t.native_id is None:
+            continue
+        with contextlib.suppress(OSError):  # (a thread that ended meanwhile)
+            fields = Path(f"/proc/self/task/{t.native_id}/stat").read_text().rsplit(")", 1)[1]
+            utime, stime = (int(x) for x in fields.split()[11:13])
+            name = t.name.rstrip("0123456789_-")
+            out[name] = out.get(name, 0.0) + (utime + stime) / tick
+    return out
 
 
 @contextlib.contextmanager
@@ -265,7 +302,8 @@ def main() -> None:
             files.append(f)
         out = asyncio.run(rounds(cfg, files, warm, modes, args.per_round, work, args.profile))
     medians = {
-        m: {k: statistics.median(r[k] for r in rows) for k in rows[0]} for m, rows in out.items()
+        m: {k: statistics.median(r[k] for r in rows) for k in rows[0] if k != "threads_us"}
+        for m, rows in out.items()
     }
     print(json.dumps({"medians": medians, "machine": nb.machine()}, indent=2))
 
