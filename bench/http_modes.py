@@ -130,7 +130,7 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
         e = node.intake.ecdsa
         defaults = {"chunk": e.chunk, "thread_min": e.thread_min,
                     "gw": node.store._writer.group_window, "ecdsa_ok": e.ecdsa_ok,
-                    "si": sys.getswitchinterval(), 
+                    "si": sys.getswitchinterval(),
                     "clocks": (node.forwarding.cpu_clock, node.forwarding.wall_clock)}  # fmt: skip
         url = f"http://127.0.0.1:{cfg.port}/v1/orders"
 
