@@ -48,22 +48,31 @@ async def test_concurrent_orders_share_transactions_and_are_all_committed(
     store.close()
 
 
-async def test_an_orders_json_is_stored_as_json_dumps_text(tmp_path: Path) -> None:
-    """The writer encodes a row's order dict with an encoder made once: the same text as
-    ``json.dumps`` (what older rows hold, and what readers parse)."""
+async def test_an_orders_json_is_stored_as_json_dumps_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer encodes a row's order dict with an encoder made once, not ``json.dumps``
+    (which makes one each call, with the GIL held): the same text as ``json.dumps`` (what
+    older rows hold, and what readers parse)."""
     db = tmp_path / "s.db"
     store = Store(db, IDENTITY, DOMAIN)
     signed = [_order(i) for i in range(3)]
     tricky = {**signed[2].to_json(), "note": 'a "quoted" \\ caf\u00e9 \u2603'}
+    want = [json.dumps(signed[0].to_json()), json.dumps(signed[1].to_json()), json.dumps(tricky)]
+
+    def no_dumps(*args: object, **kwargs: object) -> str:
+        raise AssertionError("json.dumps called for an order row")
+
+    monkeypatch.setattr(json, "dumps", no_dumps)
     await asyncio.gather(
         store.add_order_async(signed[0], 1, "open", "api"),  # its dict: encoded by the writer
         store.add_order_async(signed[1], 2, "open", "api", "gtc", signed[1].to_json()),
         store.add_order_async(signed[2], 3, "open", "api", "gtc", tricky),
     )
+    monkeypatch.undo()
     store.close()
     with sqlite3.connect(db) as other:
         rows = other.execute("SELECT order_json FROM orders ORDER BY seq").fetchall()
-    want = [json.dumps(signed[0].to_json()), json.dumps(signed[1].to_json()), json.dumps(tricky)]
     assert [r[0] for r in rows] == want
 
 
