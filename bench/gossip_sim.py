@@ -75,6 +75,7 @@ import sim_orders  # noqa: E402
 import sim_stats  # noqa: E402
 from benchlib import machine, machine_line, write_section  # noqa: E402
 
+from sdex.gossip.timing import EDGES_US  # noqa: E402
 from sdex.sim.cli import default_orders  # noqa: E402
 from sdex.sim.links import LinkModel  # noqa: E402
 from sdex.sim.run import Scenario, simulate  # noqa: E402
@@ -210,9 +211,11 @@ def split_costs(
     return before, post, max(0.0, after)
 
 
-WAIT = {"on": True}
+WAIT = {"wallet": True, "peer": True}
 """``--wallet-wait``: a wallet's order waits at its node, off the CPU, what the nodes measured
-(``wallet_wait``; ``off``: the model before, 2026-12-02 "sim7")."""
+(``wallet_wait``; ``off``: the model before, 2026-12-02 "sim7"); measured per order (nodes
+from 2026-12-02's fifth session on), only the part when its loop was not runnable
+(``wait_shape``). ``--peer-wait``: a peer's chunk of new orders too (``wait_shape``)."""
 
 
 def wallet_wait(run: dict[str, Any]) -> float:
@@ -222,10 +225,27 @@ def wallet_wait(run: dict[str, Any]) -> float:
     split (the one that charges the CPU to that turn). 0: not measured (runs from before),
     another split, or ``--wallet-wait off``. A mean only: the nodes sum it, no spread."""
     wallet = (run.get("forward_timing") or {}).get("wallet") or {}
-    if not WAIT["on"] or SPLIT["model"] != "sent" or not wallet.get("orders"):
+    if not WAIT["wallet"] or SPLIT["model"] != "sent" or not wallet.get("orders"):
         return 0.0
     gap = wallet.get("sent_wall_ms_per_order", 0.0) - wallet.get("sent_cpu_ms_per_order", 0.0)
     return max(0.0, gap) / 1000
+
+
+def wait_shape(run: dict[str, Any], source: str) -> list[float] | None:
+    """Equally likely wall seconds an intake call of ``source`` (``wallet``, ``peer``) spent
+    to its pushes' writes neither on its loop's CPU nor waiting for a core (``forwardTiming``'s
+    ``sentSleepUs``, every node, the window's calls: the GIL held by another thread, the ECDSA
+    worker; ``LinkModel.post_wait_shape``, ``peer_wait_shape``), for the ``sent`` split.
+    None: not measured (runs from before), too few calls, another split, or that wait off
+    (``WAIT``)."""
+    timing = (run.get("forward_timing") or {}).get(source) or {}
+    counts = timing.get("sent_sleep_us")
+    if not WAIT["wallet" if source == "wallet" else "peer"] or SPLIT["model"] != "sent":
+        return None
+    if not counts or sum(counts) < 20:
+        return None
+    points, _ = histogram_points(counts, list(EDGES_US))
+    return [round(p / 1e6, 7) for p in points]
 
 
 def loop_message_cost(run: dict[str, Any], transport: dict[str, float], check: float) -> float:
@@ -259,6 +279,14 @@ def cost_shape(run: dict[str, Any]) -> tuple[list[float], float] | None:
     counts, edges = timing.get("cpu"), timing.get("edges")
     if not counts or not edges or sum(counts) < 20:
         return None
+    points, mean = histogram_points(counts, edges)
+    return [round(p / mean, 4) for p in points], mean / 1e6
+
+
+def histogram_points(counts: list[int], edges: list[int]) -> tuple[list[float], float]:
+    """A histogram of ``sdex.gossip.timing``'s (counts by bucket of ``edges``, microseconds)
+    as ``SHAPE_POINTS`` equally likely values (each bucket at its geometric middle), and its
+    mean (microseconds)."""
     step = edges[1] / edges[0]
     lows = [edges[0] / step, *edges]
     highs = [*edges, edges[-1] * step]
@@ -271,8 +299,8 @@ def cost_shape(run: dict[str, Any]) -> tuple[list[float], float] | None:
         while seen < rank:
             k += 1
             seen += counts[k]
-        points.append(round(mids[k] / mean, 4))
-    return points, mean / 1e6
+        points.append(mids[k])
+    return points, mean
 
 
 def shape_for(run: dict[str, Any], check_cost: float, cost: str) -> list[float] | None:
@@ -319,6 +347,7 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
         return LinkModel(
             one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
             post_cost=post, post_wait=wallet_wait(run), message_cost=message,
+            post_wait_shape=wait_shape(run, "wallet"), peer_wait_shape=wait_shape(run, "peer"),
             watch_cost=watch, cores=cores,
             background=background, timeslice=TIMESLICE, others=others, others_trace=own,
             others_step=trace.get("step", 0.0), others_groups=groups, cost_shape=shape,
@@ -369,6 +398,10 @@ def predict(
         sim = pooled_mean(sims)
         shape = links.cost_shape
         shown = vars(links) | {"others_trace": len(links.others_trace or []), "others_groups": None}
+        for key in ("post_wait_shape", "peer_wait_shape"):  # (their quantiles, ms)
+            w = shown[key]
+            shown[key] = w and {q: round(1000 * w[min(len(w) - 1, int(f * len(w)))], 3)
+                                for q, f in (("p50", 0.5), ("p90", 0.9), ("p99", .99))}  # fmt: skip
         shown["cost_shape"] = None if shape is None else {
             q: shape[min(len(shape) - 1, int(f * len(shape)))]
             for q, f in (("p10", 0.1), ("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
@@ -659,6 +692,8 @@ def main() -> None:
                     "messages', from the real nodes' threads (SPLITS)")  # fmt: skip
     ap.add_argument("--wallet-wait", choices=["on", "off"], default="on",
                     help="a wallet's order waits off its CPU as measured (WAIT)")  # fmt: skip
+    ap.add_argument("--peer-wait", choices=["on", "off"], default="on",
+                    help="a peer's chunk waits off its CPU as measured (WAIT)")  # fmt: skip
     ap.add_argument("--all-models", action="store_true",
                     help="also predict with the other cost models and splits (slower)")  # fmt: skip
     ap.add_argument("--watcher", choices=["on", "off"], default="on",
@@ -675,12 +710,13 @@ def main() -> None:
     MODELS["all"] = args.all_models
     WATCH["on"] = args.watcher == "on"
     SPLIT["model"] = args.split
-    WAIT["on"] = args.wallet_wait == "on"
+    WAIT["wallet"] = args.wallet_wait == "on"
+    WAIT["peer"] = args.peer_wait == "on"
     result: dict[str, Any] = {"machine": machine(), "rate": args.rate, "seconds": args.seconds}
     result["scheduler"] = args.scheduler
     result["cost"] = args.cost
     result["split"] = args.split
-    result["wallet_wait"] = args.wallet_wait
+    result["wallet_wait"], result["peer_wait"] = args.wallet_wait, args.peer_wait
     result["command"] = " ".join(["bench/gossip_sim.py", *sys.argv[1:]]).replace("/tmp/", "")
     if args.scale_from is not None:
         result["scale"] = json.loads(args.scale_from.read_text())["scale"]

@@ -14,7 +14,8 @@ source, and stands in for the node and the aiohttp transport around it:
   per new order, ``known_cost`` per copy it already holds when the chunk starts; a batch of
   copies all held already (its sender not banned) skips that queue and is answered once
   its ``known_cost`` is spent (``run_check``'s fast path); a wallet's order takes ``post_cost``
-  (its HTTP request) and ``check_cost``, then ``post_wait`` off the CPU. The order's push
+  (its HTTP request) and ``check_cost``, then ``post_wait`` off the CPU (or a draw from
+  ``post_wait_shape``; a peer's chunk of new orders one from ``peer_wait_shape``). The order's push
   is queued at the end of that turn of the loop (as the node hands a turn's accepted orders
   to gossip), ahead of the messages that came meanwhile (an event loop runs what a
   callback scheduled before it reads new messages: ``Cpu.submit``'s ``first``); the order
@@ -157,7 +158,8 @@ class SimNode(OrderSet):
         wait behind peer batches), then pushed."""
         lk = self.net.links
         cost = lk.post_cost + self.net.new_cost(1)
-        self.net.cpu.submit(self.index, cost, self._posted, self.core, order, hold=lk.post_wait)
+        hold = self.net.wait(lk.post_wait_shape, lk.post_wait)
+        self.net.cpu.submit(self.index, cost, self._posted, self.core, order, hold=hold)
 
     def _posted(self, core: GossipCore, order: dict[str, str]) -> None:
         if self.online and core is self.core and self.add(order):
@@ -273,6 +275,7 @@ class Network:
         self.by_id = {node.node_id: node for node in self.nodes}
         self.on_delivered: Callable[[SimNode, str], None] = lambda node, h: None
         self.cost_rng = random.Random(f"cost-{seed}")
+        self.wait_rng = random.Random(f"wait-{seed}")
         self.sizes: dict[str, int] = {}
 
     def new_cost(self, new: int) -> float:
@@ -282,6 +285,11 @@ class Network:
             return new * lk.check_cost
         draw = self.cost_rng.randrange
         return lk.check_cost * sum(shape[draw(len(shape))] for _ in range(new))
+
+    def wait(self, shape: list[float] | None, mean: float) -> float:
+        """Wall seconds off the CPU: a draw from ``shape`` (its own random source, so the
+        mesh and the orders' targets stay those of the seed), or ``mean`` without one."""
+        return shape[self.wait_rng.randrange(len(shape))] if shape else mean
 
     def delivered(self, node: SimNode, order_hash: str) -> None:
         self.on_delivered(node, order_hash)
@@ -458,8 +466,9 @@ class Network:
         lk = self.links
         new = len({o.get("hash") for o in chunk if isinstance(o, dict)} - node.orders.keys())
         cost = self.new_cost(new) + (len(chunk) - new) * lk.known_cost
+        hold = self.wait(lk.peer_wait_shape, 0.0) if new else 0.0
         args = (node, core, check, answer, start + len(chunk), results)
-        self.cpu.submit(node.index, cost, self._chunk_checked, chunk, *args)
+        self.cpu.submit(node.index, cost, self._chunk_checked, chunk, *args, hold=hold)
 
     def _known_checked(
         self, node: SimNode, core: GossipCore, check: Check, answer: ReplyTo | None
