@@ -101,6 +101,35 @@ COST = {"model": "scaled"}
 TIMESLICE = 0.003
 """Seconds a node process runs before another waiting for a core gets it: the order of
 Linux CFS's slices with a few runnable processes a core (``sdex.sim.cpu``)."""
+SLICES = {"on": True, "seconds": 0.0}
+"""``--slices``: the simulated machine gives its fair shares in slices of ``seconds`` (what
+``measured_slice`` found on this machine; ``LinkModel.sliced``), or (``off``, the model
+before) as processor sharing."""
+SPIN = """
+import os, sys, time
+os.sched_setaffinity(0, {int(sys.argv[1])})
+gaps, last = [], time.perf_counter()
+end = last + float(sys.argv[2])
+while last < end:
+    t = time.perf_counter()
+    if t - last > 0.0002:
+        gaps.append(t - last)
+    last = t
+print(sorted(gaps)[len(gaps) // 2] if gaps else 0.0)
+"""
+
+
+def measured_slice(seconds: float = 1.0) -> float:
+    """Seconds a CPU-bound task runs before the kernel's scheduler switches it out for
+    another runnable one: two spinning processes pinned to the same core, the median gap
+    each sees while the other runs (4.1 ms on this machine, 2026-12-02: the timer tick)."""
+    import subprocess
+
+    cpu = str(min(os.sched_getaffinity(0)))
+    procs = [subprocess.Popen([sys.executable, "-c", SPIN, cpu, str(seconds)],
+                              stdout=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
+    gaps = [float(p.communicate()[0].strip() or 0.0) for p in procs]
+    return round(sorted(gaps)[0], 5)
 
 
 def messages_sent(run: dict[str, Any]) -> float:
@@ -349,7 +378,8 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
             post_cost=post, post_wait=wallet_wait(run), message_cost=message,
             post_wait_shape=wait_shape(run, "wallet"), peer_wait_shape=wait_shape(run, "peer"),
             watch_cost=watch, cores=cores,
-            background=background, timeslice=TIMESLICE, others=others, others_trace=own,
+            background=background, others=others, others_trace=own, sliced=SLICES["on"],
+            timeslice=SLICES["seconds"] if SLICES["on"] else TIMESLICE,
             others_step=trace.get("step", 0.0), others_groups=groups, cost_shape=shape,
         )  # fmt: skip
     check = max(0.0005, run["offered"]["post_latency_ms"]["p50"] / 1000 - p50)
@@ -694,6 +724,8 @@ def main() -> None:
                     help="a wallet's order waits off its CPU as measured (WAIT)")  # fmt: skip
     ap.add_argument("--peer-wait", choices=["on", "off"], default="on",
                     help="a peer's chunk waits off its CPU as measured (WAIT)")  # fmt: skip
+    ap.add_argument("--slices", choices=["on", "off"], default="on",
+                    help="the machine's fair shares in measured time slices (SLICES)")  # fmt: skip
     ap.add_argument("--all-models", action="store_true",
                     help="also predict with the other cost models and splits (slower)")  # fmt: skip
     ap.add_argument("--watcher", choices=["on", "off"], default="on",
@@ -712,6 +744,7 @@ def main() -> None:
     SPLIT["model"] = args.split
     WAIT["wallet"] = args.wallet_wait == "on"
     WAIT["peer"] = args.peer_wait == "on"
+    SLICES["on"] = args.slices == "on"
     result: dict[str, Any] = {"machine": machine(), "rate": args.rate, "seconds": args.seconds}
     result["scheduler"] = args.scheduler
     result["cost"] = args.cost
@@ -739,6 +772,8 @@ def main() -> None:
         if args.workdir is not None:  # before the predictions: ``--real-from`` re-predicts them
             kept = {"rate": args.rate, "seconds": args.seconds, "runs": [{"real": r} for r in runs]}
             (args.workdir / "real-runs.json").write_text(json.dumps(kept))
+    if runs and SLICES["on"]:
+        SLICES["seconds"] = result["cpu_slice_s"] = measured_slice()
     if runs:
         transport = transport_costs() if None in measured or len(measured) < len(runs) else {}
         if transport:

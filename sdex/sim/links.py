@@ -63,6 +63,11 @@ class LinkModel:
     timeslice: float = 0.0
     """Seconds a node runs on a core of the shared machine before others waiting get it (0:
     processor sharing; ``sdex.sim.cpu``)."""
+    sliced: bool = False
+    """With ``others``: the fair shares given in slices of ``timeslice`` (a node's job runs on
+    a core until it ends or its slice does, the nodes waiting for a core in turn), as the
+    kernel's scheduler does (a CPU-bound task runs a tick, 4 ms here, before it is switched
+    out): jobs shorter than a slice end one after another, not all together."""
     others: float | None = None
     """Other tasks runnable on that shared machine, on average (measured): given, the
     machine is shared as Linux's fair scheduler does, each runnable task an equal share of ``cores``

@@ -11,22 +11,19 @@ source, and stands in for the node and the aiohttp transport around it:
   (reserved in send order). Sizes are the JSON bodies plus the signed HTTP headers.
 - **Intake**: a node checks a peer's orders one batch at a time, in chunks of
   ``intake_chunk`` (as ``Gossip.run_check`` does): ``check_cost`` seconds of the node's CPU
-  per new order, ``known_cost`` per copy it already holds when the chunk starts; a batch of
-  copies all held already (its sender not banned) skips that queue and is answered once
-  its ``known_cost`` is spent (``run_check``'s fast path); a wallet's order takes ``post_cost``
-  (its HTTP request) and ``check_cost``, then ``post_wait`` off the CPU (or a draw from
-  ``post_wait_shape``; a peer's chunk of new orders one from ``peer_wait_shape``). The order's push
-  is queued at the end of that turn of the loop (as the node hands a turn's accepted orders
-  to gossip), ahead of the messages that came meanwhile (an event loop runs what a
+  per new order, ``known_cost`` per copy it already holds when the chunk starts (then a
+  draw of ``peer_wait_shape`` off the CPU); a batch of copies all held already (its sender
+  not banned) skips that queue, answered once its ``known_cost`` is spent; a wallet's order
+  takes ``post_cost`` (its HTTP request) and ``check_cost``, then ``post_wait`` (or a draw
+  of ``post_wait_shape``) off the CPU. The order's push is queued at the end of that turn
+  of the loop, ahead of the messages that came meanwhile (an event loop runs what a
   callback scheduled before it reads new messages: ``Cpu.submit``'s ``first``); the order
   counts as delivered once the node has sent those pushes (its half of each message's
   cost), as the real node's websocket event leaves after them in their turn. Then
   ``after_cost`` of work per accepted order follows (the store writer, the events, ...):
-  it delays what the node does next, not this order.
-  A node's CPU runs one job at a time, in arrival order, on a
-  core of its own or on a machine it shares with the other nodes (``cores``, with
-  ``background`` cores of other work: ``sdex.sim.cpu``), so a wallet's order waits for the
-  chunk being checked, and a busy machine slows every node.
+  it delays what the node does next, not this order. A node's CPU runs one job at a time,
+  in arrival order, on a core of its own or on a machine it shares with the other nodes
+  (``sdex.sim.cpu``), so a wallet's order waits for the chunk being checked.
 - **Churn**: a node can go offline (calls to it fail after a round trip) and come back as a
   restarted process: same orders, a new core that bootstraps from seeds.
 - **Hostile nodes**: ``silent`` ones take orders and grafts and pass nothing on, and answer
@@ -269,6 +266,7 @@ class Network:
             links.others_trace,
             links.others_step,
             links.others_groups,
+            links.sliced,
         )
         self.nodes = [SimNode(self, i) for i in range(n)]
         self.by_url = {node.url: node for node in self.nodes}
