@@ -21,8 +21,8 @@ from tests.nodeutil import wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-import gossip_sim  # noqa: E402
-import sim_orders  # noqa: E402
+import gossip_sim
+import sim_orders
 
 
 def ends(cpu: Cpu, sim: Sim, jobs: list[tuple[int, float]]) -> dict[int, list[float]]:
