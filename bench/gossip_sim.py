@@ -101,10 +101,11 @@ COST = {"model": "scaled"}
 TIMESLICE = 0.003
 """Seconds a node process runs before another waiting for a core gets it: the order of
 Linux CFS's slices with a few runnable processes a core (``sdex.sim.cpu``)."""
-SLICES = {"on": True, "seconds": 0.0}
+SLICES = {"on": True, "seconds": 0.0, "hogs": False}
 """``--slices``: the simulated machine gives its fair shares in slices of ``seconds`` (what
 ``measured_slice`` found on this machine; ``LinkModel.sliced``), or (``off``, the model
-before) as processor sharing."""
+before) as processor sharing; ``--others tasks`` (``hogs``): the other runnable tasks
+queue with the nodes and run whole slices, or (``shares``) only slow the nodes on a core."""
 SPIN = """
 import os, sys, time
 os.sched_setaffinity(0, {int(sys.argv[1])})
@@ -240,11 +241,12 @@ def split_costs(
     return before, post, max(0.0, after)
 
 
-WAIT = {"wallet": True, "peer": True}
+WAIT = {"wallet": True, "peer": True, "mean": False}
 """``--wallet-wait``: a wallet's order waits at its node, off the CPU, what the nodes measured
 (``wallet_wait``; ``off``: the model before, 2026-12-02 "sim7"); measured per order (nodes
 from 2026-12-02's fifth session on), only the part when its loop was not runnable
-(``wait_shape``). ``--peer-wait``: a peer's chunk of new orders too (``wait_shape``)."""
+(``wait_shape``; ``mean``: the window's mean of all its time off the CPU, the model of
+2026-12-02's fourth session). ``--peer-wait``: a peer's chunk of new orders too."""
 
 
 def wallet_wait(run: dict[str, Any]) -> float:
@@ -270,6 +272,8 @@ def wait_shape(run: dict[str, Any], source: str) -> list[float] | None:
     timing = (run.get("forward_timing") or {}).get(source) or {}
     counts = timing.get("sent_sleep_us")
     if not WAIT["wallet" if source == "wallet" else "peer"] or SPLIT["model"] != "sent":
+        return None
+    if source == "wallet" and WAIT["mean"]:
         return None
     if not counts or sum(counts) < 20:
         return None
@@ -379,6 +383,7 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
             post_wait_shape=wait_shape(run, "wallet"), peer_wait_shape=wait_shape(run, "peer"),
             watch_cost=watch, cores=cores,
             background=background, others=others, others_trace=own, sliced=SLICES["on"],
+            hogs=SLICES["hogs"],
             timeslice=SLICES["seconds"] if SLICES["on"] else TIMESLICE,
             others_step=trace.get("step", 0.0), others_groups=groups, cost_shape=shape,
         )  # fmt: skip
@@ -720,12 +725,14 @@ def main() -> None:
     ap.add_argument("--split", choices=SPLITS, default="sent",
                     help="a new order's CPU before it is passed on and after, and its "
                     "messages', from the real nodes' threads (SPLITS)")  # fmt: skip
-    ap.add_argument("--wallet-wait", choices=["on", "off"], default="on",
+    ap.add_argument("--wallet-wait", choices=["on", "mean", "off"], default="on",
                     help="a wallet's order waits off its CPU as measured (WAIT)")  # fmt: skip
     ap.add_argument("--peer-wait", choices=["on", "off"], default="on",
                     help="a peer's chunk waits off its CPU as measured (WAIT)")  # fmt: skip
     ap.add_argument("--slices", choices=["on", "off"], default="on",
                     help="the machine's fair shares in measured time slices (SLICES)")  # fmt: skip
+    ap.add_argument("--others", choices=["tasks", "shares"], default="shares",
+                    help="other runnable tasks run whole slices (SLICES)")  # fmt: skip
     ap.add_argument("--all-models", action="store_true",
                     help="also predict with the other cost models and splits (slower)")  # fmt: skip
     ap.add_argument("--watcher", choices=["on", "off"], default="on",
@@ -742,9 +749,11 @@ def main() -> None:
     MODELS["all"] = args.all_models
     WATCH["on"] = args.watcher == "on"
     SPLIT["model"] = args.split
-    WAIT["wallet"] = args.wallet_wait == "on"
+    WAIT["wallet"] = args.wallet_wait != "off"
+    WAIT["mean"] = args.wallet_wait == "mean"
     WAIT["peer"] = args.peer_wait == "on"
     SLICES["on"] = args.slices == "on"
+    SLICES["hogs"] = args.others == "tasks"
     result: dict[str, Any] = {"machine": machine(), "rate": args.rate, "seconds": args.seconds}
     result["scheduler"] = args.scheduler
     result["cost"] = args.cost

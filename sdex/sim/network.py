@@ -151,8 +151,7 @@ class SimNode(OrderSet):
     # ---- the node's side ----------------------------------------------------------------------
 
     def post(self, order: dict[str, str]) -> None:
-        """A wallet posted ``order`` here: its request and the intake's check (wallets never
-        wait behind peer batches), then pushed."""
+        """A wallet posted ``order`` here: its request and check (no peer batch ahead)."""
         lk = self.net.links
         cost = lk.post_cost + self.net.new_cost(1)
         hold = self.net.wait(lk.post_wait_shape, lk.post_wait)
@@ -163,11 +162,9 @@ class SimNode(OrderSet):
             self.hand_over([(order, None)])
 
     def hand_over(self, orders: list[tuple[dict[str, str], str | None]]) -> None:
-        """Accepted orders reach the gossip core at the end of the event loop's turn (as
-        ``Gossip`` hands them over, ``call_soon``): ahead of the messages that came while
-        the intake checked them (an event loop reads those only after the callbacks already
-        scheduled), so only a copy heard before that is not sent back; their pushes leave
-        ahead of those messages too (``Network.send``: the tasks the turn spawned)."""
+        """Accepted orders reach the gossip core at the end of the loop's turn (``call_soon``),
+        ahead of the messages that came during their check (only a copy heard before it, as
+        while the node waited for a core, is not sent back), their pushes too."""
         if not orders:
             return
         if self.kind == "honest":
@@ -178,8 +175,7 @@ class SimNode(OrderSet):
 
     def _turn_end(self, core: GossipCore, orders: list[tuple[dict[str, str], str | None]]) -> None:
         """The pushes are queued on the node's CPU (each leaves once its share of the
-        message's cost is spent), the orders delivered behind them (``_deliver``), and then
-        the rest of their work (``after_cost``) follows."""
+        message's cost is spent), the orders delivered behind them, then ``after_cost``."""
         if core is self.core and self.online:
             self.run(core.accepted_many(orders))
         self.net.cpu.submit(self.index, 0.0, self._deliver, orders, first=True)
@@ -257,17 +253,9 @@ class Network:
         self.config = config
         self.links = links
         self.sim = Sim()
-        self.cpu = Cpu(
-            self.sim,
-            links.cores,
-            links.background,
-            links.timeslice,
-            links.others,
-            links.others_trace,
-            links.others_step,
-            links.others_groups,
-            links.sliced,
-        )
+        lk = links
+        self.cpu = Cpu(self.sim, lk.cores, lk.background, lk.timeslice, lk.others, lk.others_trace,
+                       lk.others_step, lk.others_groups, lk.sliced, lk.hogs)  # fmt: skip
         self.nodes = [SimNode(self, i) for i in range(n)]
         self.by_url = {node.url: node for node in self.nodes}
         self.by_id = {node.node_id: node for node in self.nodes}
@@ -285,8 +273,7 @@ class Network:
         return lk.check_cost * sum(shape[draw(len(shape))] for _ in range(new))
 
     def wait(self, shape: list[float] | None, mean: float) -> float:
-        """Wall seconds off the CPU: a draw from ``shape`` (its own random source, so the
-        mesh and the orders' targets stay those of the seed), or ``mean`` without one."""
+        """Seconds off the CPU: a draw of ``shape`` (own random source), else ``mean``."""
         return shape[self.wait_rng.randrange(len(shape))] if shape else mean
 
     def delivered(self, node: SimNode, order_hash: str) -> None:
@@ -361,8 +348,7 @@ class Network:
 
     def send(self, src: SimNode, call: Call) -> None:
         """``src`` sends a request once its CPU has spent its half of ``message_cost`` on it
-        (a push to six peers leaves one after another, behind the job that sent it; from
-        the end of a job, ahead of the messages waiting: ``Cpu.submit``'s ``first``)."""
+        (pushes leave one after another, ahead of the messages waiting: ``first``)."""
         cost = self.links.message_cost / 2
         self.cpu.submit(src.index, cost, self._depart, src, call, first=True)
 
@@ -458,8 +444,7 @@ class Network:
         start: int,
         results: list[str],
     ) -> None:
-        """Queue the next chunk on the node's CPU: what it costs is known when it is queued
-        (copies of orders that arrived meanwhile are cheap)."""
+        """Queue the next chunk on the node's CPU (its cost known then: copies are cheap)."""
         chunk = check.orders[start : start + self.config.intake_chunk]
         lk = self.links
         new = len({o.get("hash") for o in chunk if isinstance(o, dict)} - node.orders.keys())
