@@ -101,11 +101,10 @@ COST = {"model": "scaled"}
 TIMESLICE = 0.003
 """Seconds a node process runs before another waiting for a core gets it: the order of
 Linux CFS's slices with a few runnable processes a core (``sdex.sim.cpu``)."""
-SLICES = {"on": True, "seconds": 0.0, "hogs": False}
+SLICES = {"on": True, "seconds": 0.0}
 """``--slices``: the simulated machine gives its fair shares in slices of ``seconds`` (what
 ``measured_slice`` found on this machine; ``LinkModel.sliced``), or (``off``, the model
-before) as processor sharing; ``--others tasks`` (``hogs``): the other runnable tasks
-queue with the nodes and run whole slices, or (``shares``) only slow the nodes on a core."""
+before) as processor sharing."""
 SPIN = """
 import os, sys, time
 os.sched_setaffinity(0, {int(sys.argv[1])})
@@ -383,7 +382,6 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
             post_wait_shape=wait_shape(run, "wallet"), peer_wait_shape=wait_shape(run, "peer"),
             watch_cost=watch, cores=cores,
             background=background, others=others, others_trace=own, sliced=SLICES["on"],
-            hogs=SLICES["hogs"],
             timeslice=SLICES["seconds"] if SLICES["on"] else TIMESLICE,
             others_step=trace.get("step", 0.0), others_groups=groups, cost_shape=shape,
         )  # fmt: skip
@@ -731,8 +729,6 @@ def main() -> None:
                     help="a peer's chunk waits off its CPU as measured (WAIT)")  # fmt: skip
     ap.add_argument("--slices", choices=["on", "off"], default="on",
                     help="the machine's fair shares in measured time slices (SLICES)")  # fmt: skip
-    ap.add_argument("--others", choices=["tasks", "shares"], default="shares",
-                    help="other runnable tasks run whole slices (SLICES)")  # fmt: skip
     ap.add_argument("--all-models", action="store_true",
                     help="also predict with the other cost models and splits (slower)")  # fmt: skip
     ap.add_argument("--watcher", choices=["on", "off"], default="on",
@@ -753,7 +749,6 @@ def main() -> None:
     WAIT["mean"] = args.wallet_wait == "mean"
     WAIT["peer"] = args.peer_wait == "on"
     SLICES["on"] = args.slices == "on"
-    SLICES["hogs"] = args.others == "tasks"
     result: dict[str, Any] = {"machine": machine(), "rate": args.rate, "seconds": args.seconds}
     result["scheduler"] = args.scheduler
     result["cost"] = args.cost

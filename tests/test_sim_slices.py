@@ -60,32 +60,6 @@ def test_sliced_cores_end_short_jobs_in_turn_at_their_fair_shares(
     assert ends(cpu, sim, jobs) == {k: pytest.approx(v) for k, v in finish.items()}
 
 
-@pytest.mark.parametrize(
-    ("others", "trace", "jobs", "finish"),
-    [
-        # one other task runnable: it holds a core, the node runs on the other
-        (1.0, None, [(0, 0.001)], {0: [0.001]}),
-        # two: both cores held, the node waits for a slice to end (4 ms), then runs
-        (2.0, None, [(0, 0.001)], {0: [0.005]}),
-        # 0.5 other tasks on average (per 1 ms step): one every other step; a node's 3 ms
-        # job and another's 1 ms from 0 on two cores: 0 on the first core, 1 behind the
-        # other task from 1 ms to 5 ms (its slice)
-        (None, [0.5] * 20, [(0, 0.003), (1, 0.001)], {0: [0.003], 1: [0.001]}),
-    ],
-)
-def test_other_tasks_hold_whole_slices(
-    others: float | None, trace: list[float] | None, jobs: list[tuple[int, float]],
-    finish: dict[int, list[float]],
-) -> None:  # fmt: skip
-    """``hogs``: the other runnable tasks queue for the cores with the nodes and run whole
-    slices, so a node that wakes on a busy machine waits for a slice to end."""
-    sim = Sim()
-    cpu = Cpu(sim, 2.0, others=others if trace is None else 0.0, trace=trace, step=0.001,
-              timeslice=0.004, sliced=True, hogs=True)  # fmt: skip
-    cpu.trace_start = 0.0
-    assert ends(cpu, sim, jobs) == {k: pytest.approx(v) for k, v in finish.items()}
-
-
 def test_the_slice_is_measured_on_this_machine() -> None:
     """Two spinning processes on one core: each waits a slice while the other runs (a
     scheduler tick or more; not a fitted constant)."""

@@ -37,6 +37,15 @@ shared max-min fairly among the active groups (each an equal share, no more than
 runnable tasks can use, the rest to the others), and the nodes' group's share equally among
 its runnable tasks (``group_share``). Three other busy sessions leave 8 nodes, their chain
 and their load generator half a core of two between them, however few tasks those have.
+
+With ``sliced`` (and ``others``) those fair shares are given in slices of ``timeslice``, as
+the kernel does (a CPU-bound task runs a tick, 4 ms on the bench's machine, before it is
+switched out): ``ceil(cores)`` nodes run at once, each until its job ends or its slice
+does (a node that goes on with its next job keeps its core to the slice's end), the others
+wait in turn; the nodes on a core run at what their fair shares add up to, spread over
+them. Jobs shorter than a slice end one after another, as on the real machine: of six
+nodes handed the same order, two pass it on first, and the others, waiting for a core,
+hear those copies before their own check and send none back (``echoesSkipped``).
 """
 
 from __future__ import annotations
@@ -55,8 +64,6 @@ MIN_CAPACITY = 0.05
 """The least CPU the nodes keep on a shared machine whatever the background takes."""
 WATCHER = -1
 """The key of the observer's task (``LinkModel.watch_cost``) beside the nodes' (0..n-1)."""
-HOG = -2
-"""Keys ``HOG``, ``HOG - 1``, ...: the other runnable tasks, in a sliced queue (``hogs``)."""
 
 
 def group_share(cores: float, ours: float, groups: list[int]) -> float:
@@ -93,7 +100,6 @@ class Cpu:
         step: float = 0.0,
         groups: list[list[int]] | None = None,
         sliced: bool = False,
-        hogs: bool = False,
     ) -> None:
         self.sim = sim
         self.shared = cores > 0
@@ -116,13 +122,6 @@ class Cpu:
         """Sliced: nodes whose job just ended, and their slice's end (their next job goes on)."""
         self._ticking = False
         self.servers = math.ceil(self.capacity) if others is None else math.ceil(cores)
-        self.hog_mode = self.sliced and hogs
-        """Sliced, with ``hogs``: the other runnable tasks are in the queue for a core, as
-        CPU-bound tasks that run whole slices (keys ``HOG - k``). Without: they only slow
-        the nodes on a core (``_speed``)."""
-        self.hogs = 0
-        self._carry = 0.0
-        self._step_at: int | None = -1
         self.speed = self.capacity / self.servers
         self.ready: deque[int] = deque()
         """Time-sliced: busy nodes waiting for a core, in the order they became ready."""
@@ -137,9 +136,6 @@ class Cpu:
         self._ending: dict[int, int] = {}
         """Nodes whose job is ending (its function running): how many jobs it queued
         ``first`` so far (they go ahead of the jobs that were waiting, in their order)."""
-        if self.hog_mode:
-            self._set_hogs()
-            self._reschedule()
 
     def submit(
         self,
@@ -219,8 +215,6 @@ class Cpu:
             else:
                 self.ready.append(node)
             if not self._ticking:
-                if self.hog_mode:
-                    self._set_hogs()
                 self._fill()
                 self._reschedule()
             return
@@ -276,35 +270,9 @@ class Cpu:
         while self.ready and len(self.on_core) < self.servers:
             self.on_core[self.ready.popleft()] = self.sim.now + self.timeslice
 
-    def _set_hogs(self) -> None:
-        """Sliced, with hogs: as many other tasks in the queue as the trace says now (its
-        fractions carried over from step to step, so the mean is kept); the ones that
-        leave go from the back of the queue first, then off the cores."""
-        k = self._trace_index()
-        if k == self._step_at:
-            return
-        self._step_at = k
-        value = (self.others or 0.0) if k is None or self.trace is None else self.trace[k]
-        want = max(0, math.floor(value + self._carry))
-        self._carry = value + self._carry - want
-        have = self.hogs
-        for j in range(have, want):
-            self.ready.append(HOG - j)
-        for j in range(want, have):
-            key = HOG - j
-            if key in self.on_core:
-                del self.on_core[key]
-            else:
-                self.ready.remove(key)
-        self.hogs = want
-        self._fill()
-
     def _speed(self) -> float:
         """Sliced: the share of a core a node on one runs at: the nodes together get what
-        their fair shares add up to (``rate``), spread over the ones on a core (with hogs:
-        a whole core, the others queued with them)."""
-        if self.hog_mode:
-            return 1.0
+        their fair shares add up to (``rate``), spread over the ones on a core."""
         share = self.rate()
         return min(1.0, share * len(self.left) / len(self.on_core)) if self.on_core else share
 
@@ -314,8 +282,7 @@ class Cpu:
         if elapsed > 0 and self.left:
             done = elapsed * self._rate  # the rate since the last change
             for node in self.on_core if self.sliced else self.left:
-                if node > HOG:
-                    self.left[node] -= done
+                self.left[node] -= done
         self._since = self.sim.now
 
     def _reschedule(self) -> None:
@@ -324,7 +291,7 @@ class Cpu:
             self._rate = self._speed()
             if self.on_core:
                 now = self.sim.now
-                due = min(end if k <= HOG else min(now + max(0.0, self.left[k]) / self._rate, end)
+                due = min(min(now + max(0.0, self.left[k]) / self._rate, end)
                           for k, end in self.on_core.items())  # fmt: skip
                 change = self._next_change()
                 if change <= now:
@@ -358,7 +325,7 @@ class Cpu:
         to the slice's end); nodes whose slice ended go to the back of the queue."""
         self._advance()
         now = self.sim.now
-        done = [k for k in self.on_core if k > HOG and self.left[k] <= EPSILON]
+        done = [k for k in self.on_core if self.left[k] <= EPSILON]
         for k in done:
             self._kept[k] = self.on_core.pop(k)
             del self.left[k]
@@ -372,7 +339,5 @@ class Cpu:
         finally:
             self._ticking = False
             self._kept.clear()
-        if self.hog_mode:
-            self._set_hogs()
         self._fill()
         self._reschedule()

@@ -68,10 +68,6 @@ class LinkModel:
     a core until it ends or its slice does, the nodes waiting for a core in turn), as the
     kernel's scheduler does (a CPU-bound task runs a tick, 4 ms here, before it is switched
     out): jobs shorter than a slice end one after another, not all together."""
-    hogs: bool = False
-    """Sliced: the other runnable tasks queue for the cores with the nodes and run whole
-    slices (CPU-bound: a node that wakes waits for a slice to end), rather than slowing the
-    nodes on a core by their share."""
     others: float | None = None
     """Other tasks runnable on that shared machine, on average (measured): given, the
     machine is shared as Linux's fair scheduler does, each runnable task an equal share of ``cores``

@@ -255,7 +255,7 @@ class Network:
         self.sim = Sim()
         lk = links
         self.cpu = Cpu(self.sim, lk.cores, lk.background, lk.timeslice, lk.others, lk.others_trace,
-                       lk.others_step, lk.others_groups, lk.sliced, lk.hogs)  # fmt: skip
+                       lk.others_step, lk.others_groups, lk.sliced)  # fmt: skip
         self.nodes = [SimNode(self, i) for i in range(n)]
         self.by_url = {node.url: node for node in self.nodes}
         self.by_id = {node.node_id: node for node in self.nodes}
