@@ -19,11 +19,13 @@ in the same run and not from the figures it predicts. Two calibrations, both pri
   event loops varied over the same window (``checkTiming``, ``cost_shape``; ``--cost``:
   ``COSTS``, the JSON has all three); a wallet's order costs its node the receiving half
   of an HTTP call besides, and what its intake measured more than a peer's
-  (``post_cost``), and then waits off the CPU what the nodes measured a wallet's order to
-  (``post_wait``: ``wallet_wait``, ``--wallet-wait``). The
+  (``post_cost``), and then waits off the CPU as long as one of the real wallets' orders,
+  drawn, waited with its loop not even runnable (``wait_shape``, ``--wallet-wait``; a
+  peer's chunk too, ``--peer-wait``). The
   8 simulated nodes share a machine of this machine's cores as Linux's fair
   scheduler does (EEVDF on this kernel, CFS before 6.6: the same fair shares): each busy
-  node an equal share with every other runnable task (``--scheduler flat``, the default)
+  node an equal share with every other runnable task, in slices of what
+  ``measured_slice`` found (``--slices``; ``--scheduler flat``, the default)
   or, as autogroups should, the cores shared among the active task groups (sessions) first
   and then among the runnable tasks of the nodes' group (``--scheduler groups``),
   replaying what ``bench/runqueue.py`` sampled every 50 ms over the same window (our
