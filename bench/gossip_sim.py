@@ -19,11 +19,13 @@ in the same run and not from the figures it predicts. Two calibrations, both pri
   event loops varied over the same window (``checkTiming``, ``cost_shape``; ``--cost``:
   ``COSTS``, the JSON has all three); a wallet's order costs its node the receiving half
   of an HTTP call besides, and what its intake measured more than a peer's
-  (``post_cost``), and then waits off the CPU what the nodes measured a wallet's order to
-  (``post_wait``: ``wallet_wait``, ``--wallet-wait``). The
+  (``post_cost``), and then waits off the CPU as long as one of the real wallets' orders,
+  drawn, waited with its loop not even runnable (``wait_shape``, ``--wallet-wait``; a
+  peer's chunk too, ``--peer-wait``). The
   8 simulated nodes share a machine of this machine's cores as Linux's fair
   scheduler does (EEVDF on this kernel, CFS before 6.6: the same fair shares): each busy
-  node an equal share with every other runnable task (``--scheduler flat``, the default)
+  node an equal share with every other runnable task, in slices of what
+  ``measured_slice`` found (``--slices``; ``--scheduler flat``, the default)
   or, as autogroups should, the cores shared among the active task groups (sessions) first
   and then among the runnable tasks of the nodes' group (``--scheduler groups``),
   replaying what ``bench/runqueue.py`` sampled every 50 ms over the same window (our
@@ -75,6 +77,7 @@ import sim_orders  # noqa: E402
 import sim_stats  # noqa: E402
 from benchlib import machine, machine_line, write_section  # noqa: E402
 
+from sdex.gossip.timing import EDGES_US  # noqa: E402
 from sdex.sim.cli import default_orders  # noqa: E402
 from sdex.sim.links import LinkModel  # noqa: E402
 from sdex.sim.run import Scenario, simulate  # noqa: E402
@@ -100,6 +103,35 @@ COST = {"model": "scaled"}
 TIMESLICE = 0.003
 """Seconds a node process runs before another waiting for a core gets it: the order of
 Linux CFS's slices with a few runnable processes a core (``sdex.sim.cpu``)."""
+SLICES = {"on": True, "seconds": 0.0}
+"""``--slices``: the simulated machine gives its fair shares in slices of ``seconds`` (what
+``measured_slice`` found on this machine; ``LinkModel.sliced``), or (``off``, the model
+before) as processor sharing."""
+SPIN = """
+import os, sys, time
+os.sched_setaffinity(0, {int(sys.argv[1])})
+gaps, last = [], time.perf_counter()
+end = last + float(sys.argv[2])
+while last < end:
+    t = time.perf_counter()
+    if t - last > 0.0002:
+        gaps.append(t - last)
+    last = t
+print(sorted(gaps)[len(gaps) // 2] if gaps else 0.0)
+"""
+
+
+def measured_slice(seconds: float = 1.0) -> float:
+    """Seconds a CPU-bound task runs before the kernel's scheduler switches it out for
+    another runnable one: two spinning processes pinned to the same core, the median gap
+    each sees while the other runs (4.1 ms on this machine, 2026-12-02: the timer tick)."""
+    import subprocess
+
+    cpu = str(min(os.sched_getaffinity(0)))
+    procs = [subprocess.Popen([sys.executable, "-c", SPIN, cpu, str(seconds)],
+                              stdout=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
+    gaps = [float(p.communicate()[0].strip() or 0.0) for p in procs]
+    return round(sorted(gaps)[0], 5)
 
 
 def messages_sent(run: dict[str, Any]) -> float:
@@ -210,9 +242,12 @@ def split_costs(
     return before, post, max(0.0, after)
 
 
-WAIT = {"on": True}
+WAIT = {"wallet": True, "peer": True, "mean": False}
 """``--wallet-wait``: a wallet's order waits at its node, off the CPU, what the nodes measured
-(``wallet_wait``; ``off``: the model before, 2026-12-02 "sim7")."""
+(``wallet_wait``; ``off``: the model before, 2026-12-02 "sim7"); measured per order (nodes
+from 2026-12-02's fifth session on), only the part when its loop was not runnable
+(``wait_shape``; ``mean``: the window's mean of all its time off the CPU, the model of
+2026-12-02's fourth session). ``--peer-wait``: a peer's chunk of new orders too."""
 
 
 def wallet_wait(run: dict[str, Any]) -> float:
@@ -222,10 +257,29 @@ def wallet_wait(run: dict[str, Any]) -> float:
     split (the one that charges the CPU to that turn). 0: not measured (runs from before),
     another split, or ``--wallet-wait off``. A mean only: the nodes sum it, no spread."""
     wallet = (run.get("forward_timing") or {}).get("wallet") or {}
-    if not WAIT["on"] or SPLIT["model"] != "sent" or not wallet.get("orders"):
+    if not WAIT["wallet"] or SPLIT["model"] != "sent" or not wallet.get("orders"):
         return 0.0
     gap = wallet.get("sent_wall_ms_per_order", 0.0) - wallet.get("sent_cpu_ms_per_order", 0.0)
     return max(0.0, gap) / 1000
+
+
+def wait_shape(run: dict[str, Any], source: str) -> list[float] | None:
+    """Equally likely wall seconds an intake call of ``source`` (``wallet``, ``peer``) spent
+    to its pushes' writes neither on its loop's CPU nor waiting for a core (``forwardTiming``'s
+    ``sentSleepUs``, every node, the window's calls: the GIL held by another thread, the ECDSA
+    worker; ``LinkModel.post_wait_shape``, ``peer_wait_shape``), for the ``sent`` split.
+    None: not measured (runs from before), too few calls, another split, or that wait off
+    (``WAIT``)."""
+    timing = (run.get("forward_timing") or {}).get(source) or {}
+    counts = timing.get("sent_sleep_us")
+    if not WAIT["wallet" if source == "wallet" else "peer"] or SPLIT["model"] != "sent":
+        return None
+    if source == "wallet" and WAIT["mean"]:
+        return None
+    if not counts or sum(counts) < 20:
+        return None
+    points, _ = histogram_points(counts, list(EDGES_US))
+    return [round(p / 1e6, 7) for p in points]
 
 
 def loop_message_cost(run: dict[str, Any], transport: dict[str, float], check: float) -> float:
@@ -259,6 +313,14 @@ def cost_shape(run: dict[str, Any]) -> tuple[list[float], float] | None:
     counts, edges = timing.get("cpu"), timing.get("edges")
     if not counts or not edges or sum(counts) < 20:
         return None
+    points, mean = histogram_points(counts, edges)
+    return [round(p / mean, 4) for p in points], mean / 1e6
+
+
+def histogram_points(counts: list[int], edges: list[int]) -> tuple[list[float], float]:
+    """A histogram of ``sdex.gossip.timing``'s (counts by bucket of ``edges``, microseconds)
+    as ``SHAPE_POINTS`` equally likely values (each bucket at its geometric middle), and its
+    mean (microseconds)."""
     step = edges[1] / edges[0]
     lows = [edges[0] / step, *edges]
     highs = [*edges, edges[-1] * step]
@@ -271,8 +333,8 @@ def cost_shape(run: dict[str, Any]) -> tuple[list[float], float] | None:
         while seen < rank:
             k += 1
             seen += counts[k]
-        points.append(round(mids[k] / mean, 4))
-    return points, mean / 1e6
+        points.append(mids[k])
+    return points, mean
 
 
 def shape_for(run: dict[str, Any], check_cost: float, cost: str) -> list[float] | None:
@@ -319,8 +381,10 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
         return LinkModel(
             one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
             post_cost=post, post_wait=wallet_wait(run), message_cost=message,
+            post_wait_shape=wait_shape(run, "wallet"), peer_wait_shape=wait_shape(run, "peer"),
             watch_cost=watch, cores=cores,
-            background=background, timeslice=TIMESLICE, others=others, others_trace=own,
+            background=background, others=others, others_trace=own, sliced=SLICES["on"],
+            timeslice=SLICES["seconds"] if SLICES["on"] else TIMESLICE,
             others_step=trace.get("step", 0.0), others_groups=groups, cost_shape=shape,
         )  # fmt: skip
     check = max(0.0005, run["offered"]["post_latency_ms"]["p50"] / 1000 - p50)
@@ -369,6 +433,10 @@ def predict(
         sim = pooled_mean(sims)
         shape = links.cost_shape
         shown = vars(links) | {"others_trace": len(links.others_trace or []), "others_groups": None}
+        for key in ("post_wait_shape", "peer_wait_shape"):  # (their quantiles, ms)
+            w = shown[key]
+            shown[key] = w and {q: round(1000 * w[min(len(w) - 1, int(f * len(w)))], 3)
+                                for q, f in (("p50", 0.5), ("p90", 0.9), ("p99", .99))}  # fmt: skip
         shown["cost_shape"] = None if shape is None else {
             q: shape[min(len(shape) - 1, int(f * len(shape)))]
             for q, f in (("p10", 0.1), ("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
@@ -657,8 +725,12 @@ def main() -> None:
     ap.add_argument("--split", choices=SPLITS, default="sent",
                     help="a new order's CPU before it is passed on and after, and its "
                     "messages', from the real nodes' threads (SPLITS)")  # fmt: skip
-    ap.add_argument("--wallet-wait", choices=["on", "off"], default="on",
+    ap.add_argument("--wallet-wait", choices=["on", "mean", "off"], default="on",
                     help="a wallet's order waits off its CPU as measured (WAIT)")  # fmt: skip
+    ap.add_argument("--peer-wait", choices=["on", "off"], default="on",
+                    help="a peer's chunk waits off its CPU as measured (WAIT)")  # fmt: skip
+    ap.add_argument("--slices", choices=["on", "off"], default="on",
+                    help="the machine's fair shares in measured time slices (SLICES)")  # fmt: skip
     ap.add_argument("--all-models", action="store_true",
                     help="also predict with the other cost models and splits (slower)")  # fmt: skip
     ap.add_argument("--watcher", choices=["on", "off"], default="on",
@@ -675,12 +747,15 @@ def main() -> None:
     MODELS["all"] = args.all_models
     WATCH["on"] = args.watcher == "on"
     SPLIT["model"] = args.split
-    WAIT["on"] = args.wallet_wait == "on"
+    WAIT["wallet"] = args.wallet_wait != "off"
+    WAIT["mean"] = args.wallet_wait == "mean"
+    WAIT["peer"] = args.peer_wait == "on"
+    SLICES["on"] = args.slices == "on"
     result: dict[str, Any] = {"machine": machine(), "rate": args.rate, "seconds": args.seconds}
     result["scheduler"] = args.scheduler
     result["cost"] = args.cost
     result["split"] = args.split
-    result["wallet_wait"] = args.wallet_wait
+    result["wallet_wait"], result["peer_wait"] = args.wallet_wait, args.peer_wait
     result["command"] = " ".join(["bench/gossip_sim.py", *sys.argv[1:]]).replace("/tmp/", "")
     if args.scale_from is not None:
         result["scale"] = json.loads(args.scale_from.read_text())["scale"]
@@ -703,6 +778,8 @@ def main() -> None:
         if args.workdir is not None:  # before the predictions: ``--real-from`` re-predicts them
             kept = {"rate": args.rate, "seconds": args.seconds, "runs": [{"real": r} for r in runs]}
             (args.workdir / "real-runs.json").write_text(json.dumps(kept))
+    if runs and SLICES["on"]:
+        SLICES["seconds"] = result["cpu_slice_s"] = measured_slice()
     if runs:
         transport = transport_costs() if None in measured or len(measured) < len(runs) else {}
         if transport:

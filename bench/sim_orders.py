@@ -116,8 +116,10 @@ def forward_timing(
     """The window's ``forwardTiming`` (``/health``, ``sdex.node.forwarding``), all nodes
     together: per source (a wallet's order at its node, a peer's), the orders handed to
     gossip and the mean loop CPU and wall ms from the intake's start to the hand-over, and
-    to the loop's turn that wrote its pushes (``sent_``). None:
-    nodes from before it was measured."""
+    to the loop's turn that wrote its pushes (``sent_``; of that wall time the loop thread's
+    wait for a core, ``sent_queue_``, and per intake call the rest off its CPU, a histogram
+    of ``sdex.gossip.timing.EDGES_US``: ``sent_sleep_us``). None: nodes from before it was
+    measured."""
     if any("forwardTiming" not in h for h in h0 + h1):
         return None
     out = {}
@@ -126,14 +128,27 @@ def forward_timing(
             (a["forwardTiming"][source], b["forwardTiming"][source])
             for a, b in zip(h0, h1, strict=True)
         ]
-        keys = ("orders", "cpuS", "wallS", "sentCpuS", "sentWallS")
+        keys = ("orders", "cpuS", "wallS", "sentCpuS", "sentWallS", "sentQueueS")
         d = {k: sum(b.get(k, 0) - a.get(k, 0) for a, b in pairs) for k in keys}
         n = max(1, d["orders"])
         out[source] = {"orders": d["orders"], "cpu_ms_per_order": round(1000 * d["cpuS"] / n, 4),
                        "wall_ms_per_order": round(1000 * d["wallS"] / n, 4),
                        "sent_cpu_ms_per_order": round(1000 * d["sentCpuS"] / n, 4),
                        "sent_wall_ms_per_order": round(1000 * d["sentWallS"] / n, 4)}  # fmt: skip
+        if all("sentSleepUs" in b for _, b in pairs):  # (nodes from before: not measured)
+            out[source]["sent_queue_ms_per_order"] = round(1000 * d["sentQueueS"] / n, 4)
+            out[source]["sent_sleep_us"] = [
+                sum(c) for c in zip(*(_delta(a, b, "sentSleepUs") for a, b in pairs), strict=True)
+            ]
     return out
+
+
+def _delta(a: dict[str, Any], b: dict[str, Any], key: str) -> list[int]:
+    """The counts of histogram ``key`` between readings ``a`` and ``b`` (``a``'s may be
+    missing: all zero)."""
+    after = b[key]
+    before = a.get(key) or [0] * len(after)
+    return [y - x for x, y in zip(before, after, strict=True)]
 
 
 FINE_STEP = 0.005

@@ -212,7 +212,7 @@ def test_a_wallets_wait_off_the_cpu_is_taken_from_the_nodes(
     """``LinkModel.post_wait``: the wall time a wallet's order spent at its node off the
     loop's CPU to the turn that wrote its pushes (``forwardTiming``), the window's mean."""
     monkeypatch.setitem(gossip_sim.SPLIT, "model", split)
-    monkeypatch.setitem(gossip_sim.WAIT, "on", on)
+    monkeypatch.setitem(gossip_sim.WAIT, "wallet", on)
     run = {} if wallet is None else {"forward_timing": {"wallet": wallet}}
     assert gossip_sim.wallet_wait(run) == pytest.approx(wait_s, abs=1e-7)
 

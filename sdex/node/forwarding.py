@@ -5,8 +5,8 @@ the wall time, summed over the orders handed over (a chunk's times shared among 
 orders, as the simulator charges a chunk). ``/health`` reports the sums (``forwardTiming``);
 a benchmark takes the difference of two readings for one window's means, which
 ``bench/gossip_sim.py`` gives the simulator as the CPU a node spends on an order before it
-forwards it (``sdex.sim.links.LinkModel.check_cost``). Three clock reads per call, no
-allocation per order.
+forwards it (``sdex.sim.links.LinkModel.check_cost``). Three clocks read per call and per
+hand-over, no allocation per order.
 
 The CPU time is the loop thread's between the two points: where the intake awaits (the
 ECDSA worker for four or more new orders, a chain read) what other tasks ran meanwhile is
@@ -20,16 +20,52 @@ the loop reads new messages. Between the start and then the loop also ran the re
 peer's check (its answer written): all the loop did before the order left. Gossip batches a
 turn's orders, so the turn that spawns an order's pushes is known only there: an intake
 call that ends while the pushes of an earlier one are being spawned is timed to its own
-pushes' turn, not to the earlier one's."""
+pushes' turn, not to the earlier one's.
+
+And how that span's time off the loop's CPU splits, per intake call (``sentSleepUs``, a
+histogram of ``sdex.gossip.timing.EDGES_US``; ``sentQueueS``, the sum): the loop thread's
+wait for a core while runnable (``/proc/self/task/<tid>/schedstat``'s second field, read
+with one ``pread``, 1 us) and the rest, when it was not runnable at all (waiting for the
+GIL while another thread holds it, or for the ECDSA worker): the simulator draws the first
+from the machine's measured run queue already, and each wallet's order's wait from the
+second's histogram (``LinkModel.post_wait_shape``). One tuple per intake call."""
 
 from __future__ import annotations
 
 import asyncio
 import math
+import os
+import threading
 import time
 from collections.abc import Callable
 
+from sdex.gossip.timing import Histogram
+
 SOURCES = ("wallet", "peer")
+Stamp = tuple[float, float, float]
+"""The loop thread's CPU seconds, the wall clock, and the thread's run-queue wait seconds."""
+
+_QUEUE_FDS: dict[int, int] = {}
+"""Per thread (native id): an open ``/proc/self/task/<tid>/schedstat`` (-1: none here)."""
+
+
+def run_queue_wait() -> float:
+    """Seconds the calling thread has waited for a core while runnable (0.0 where ``/proc``
+    does not say)."""
+    tid = threading.get_native_id()
+    fd = _QUEUE_FDS.get(tid)
+    if fd is None:
+        try:
+            fd = os.open(f"/proc/self/task/{tid}/schedstat", os.O_RDONLY)
+        except OSError:
+            fd = -1
+        _QUEUE_FDS[tid] = fd
+    if fd < 0:
+        return 0.0
+    try:
+        return int(os.pread(fd, 96, 0).split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 class ForwardTiming:
@@ -42,7 +78,10 @@ class ForwardTiming:
         "cpu_clock",
         "handed",
         "open",
+        "queue_at",
+        "queue_clock",
         "rows",
+        "sleep",
         "spawning",
         "wall_at",
         "wall_clock",
@@ -52,19 +91,24 @@ class ForwardTiming:
         self,
         wall_clock: Callable[[], float] = time.perf_counter,
         cpu_clock: Callable[[], float] = time.thread_time,
+        queue_clock: Callable[[], float] = run_queue_wait,
     ) -> None:
-        self.wall_clock, self.cpu_clock = wall_clock, cpu_clock
+        self.wall_clock, self.cpu_clock, self.queue_clock = wall_clock, cpu_clock, queue_clock
         self.handed = 0
         """Orders handed to gossip so far (any source)."""
         self.cpu_at = 0.0
         self.wall_at = 0.0
-        """The CPU and wall clocks at the last hand-over."""
-        self.rows = {s: [0, 0.0, 0.0, 0.0, 0.0] for s in SOURCES}
-        """Orders, loop CPU and wall seconds to the hand-over, and to the pushes' writes."""
-        self.open = {s: [0, 0.0, 0.0] for s in SOURCES}
-        """Intake calls whose orders gossip has not given to its core yet: how many, the
-        sums of their starts' CPU and wall times."""
-        self.spawning = {s: [0, 0.0, 0.0] for s in SOURCES}
+        self.queue_at = 0.0
+        """The CPU, wall and run-queue clocks at the last hand-over."""
+        self.rows = {s: [0, 0.0, 0.0, 0.0, 0.0, 0.0] for s in SOURCES}
+        """Orders, loop CPU and wall seconds to the hand-over, and to the pushes' writes
+        (CPU, wall, run-queue wait)."""
+        self.sleep = {s: Histogram() for s in SOURCES}
+        """Per intake call, microseconds to the pushes' writes neither on the loop's CPU nor
+        waiting for a core."""
+        self.open: dict[str, list[Stamp]] = {s: [] for s in SOURCES}
+        """Intake calls whose orders gossip has not given to its core yet: their starts."""
+        self.spawning: dict[str, list[Stamp]] = {s: [] for s in SOURCES}
         """The same for calls whose orders' pushes were spawned: written next turn."""
         self._marked = -math.inf
         """The wall clock at the last hand-over when gossip last spawned pushes (every order
@@ -73,22 +117,20 @@ class ForwardTiming:
         """The loop ``_written`` is scheduled on (None: not scheduled; a loop that stopped
         before it ran is not waited for)."""
 
-    def start(self) -> tuple[float, float]:
-        """The intake's start: (thread CPU, wall) now."""
-        return self.cpu_clock(), self.wall_clock()
+    def start(self) -> Stamp:
+        """The intake's start: (thread CPU, wall, run-queue wait) now."""
+        return self.cpu_clock(), self.wall_clock(), self.queue_clock()
 
     def handed_over(self) -> None:
         """An order was just handed to gossip (its pushes queued)."""
         self.handed += 1
-        self.cpu_at, self.wall_at = self.cpu_clock(), self.wall_clock()
+        self.cpu_at, self.wall_at, self.queue_at = self.start()
 
-    def last(self) -> tuple[float, float]:
-        """(thread CPU, wall) at the last hand-over."""
-        return self.cpu_at, self.wall_at
+    def last(self) -> Stamp:
+        """(thread CPU, wall, run-queue wait) at the last hand-over."""
+        return self.cpu_at, self.wall_at, self.queue_at
 
-    def add(
-        self, source: str, started: tuple[float, float], ended: tuple[float, float], orders: int
-    ) -> None:
+    def add(self, source: str, started: Stamp, ended: Stamp, orders: int) -> None:
         """``orders`` orders of an intake call that ``started`` were handed over, the last
         one when ``ended`` (``last`` right after it)."""
         if orders <= 0:
@@ -98,27 +140,29 @@ class ForwardTiming:
         row[1] += ended[0] - started[0]
         row[2] += ended[1] - started[1]
         if ended[1] > self._marked:  # its last order is not with gossip's core yet
-            wait = self.open[source]
+            self.open[source].append(started)  # (a chunk's span once, as above)
         elif self._due is not None:  # they are: their pushes are written next turn
-            wait = self.spawning[source]
+            self.spawning[source].append(started)
         else:  # written already (the call awaited after its last hand-over): now
-            cpu, wall = self.start()
-            row[3] += cpu - started[0]
-            row[4] += wall - started[1]
-            return
-        wait[0] += 1  # (a chunk's span once, as above)
-        wait[1] += started[0]
-        wait[2] += started[1]
+            self._sent(source, started, self.start())
+
+    def _sent(self, source: str, started: Stamp, now: Stamp) -> None:
+        """An intake call that ``started``: its orders' pushes are written ``now``."""
+        row = self.rows[source]
+        cpu, wall, queue = (b - a for a, b in zip(started, now, strict=True))
+        row[3] += cpu
+        row[4] += wall
+        row[5] += queue
+        self.sleep[source].add(max(0.0, wall - cpu - queue) * 1e6)
 
     def spawned(self) -> None:
         """Gossip gave its core every order handed over so far and spawned their pushes
         (``Gossip._announce_fresh``, after it did): their tasks write them next turn."""
         self._marked = self.wall_at
         for source, wait in self.open.items():
-            into = self.spawning[source]
-            for k in range(3):
-                into[k] += wait[k]
-            wait[0], wait[1], wait[2] = 0, 0.0, 0.0
+            if wait:
+                self.spawning[source].extend(wait)
+                wait.clear()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # (no loop: nothing is pushed)
@@ -129,15 +173,13 @@ class ForwardTiming:
 
     def _written(self) -> None:
         self._due = None
-        cpu, wall = self.start()
+        now = self.start()
         for source, wait in self.spawning.items():
-            if wait[0]:
-                row = self.rows[source]
-                row[3] += wait[0] * cpu - wait[1]
-                row[4] += wait[0] * wall - wait[2]
-                wait[0], wait[1], wait[2] = 0, 0.0, 0.0
+            for started in wait:
+                self._sent(source, started, now)
+            wait.clear()
 
-    def to_json(self) -> dict[str, dict[str, float]]:
+    def to_json(self) -> dict[str, dict[str, object]]:
         return {
             s: {
                 "orders": r[0],
@@ -145,6 +187,8 @@ class ForwardTiming:
                 "wallS": round(r[2], 6),
                 "sentCpuS": round(r[3], 6),
                 "sentWallS": round(r[4], 6),
+                "sentQueueS": round(r[5], 6),
+                "sentSleepUs": self.sleep[s].to_json(),
             }
             for s, r in self.rows.items()
         }

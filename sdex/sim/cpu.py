@@ -37,6 +37,15 @@ shared max-min fairly among the active groups (each an equal share, no more than
 runnable tasks can use, the rest to the others), and the nodes' group's share equally among
 its runnable tasks (``group_share``). Three other busy sessions leave 8 nodes, their chain
 and their load generator half a core of two between them, however few tasks those have.
+
+With ``sliced`` (and ``others``) those fair shares are given in slices of ``timeslice``, as
+the kernel does (a CPU-bound task runs a tick, 4 ms on the bench's machine, before it is
+switched out): ``ceil(cores)`` nodes run at once, each until its job ends or its slice
+does (a node that goes on with its next job keeps its core to the slice's end), the others
+wait in turn; the nodes on a core run at what their fair shares add up to, spread over
+them. Jobs shorter than a slice end one after another, as on the real machine: of six
+nodes handed the same order, two pass it on first, and the others, waiting for a core,
+hear those copies before their own check and send none back (``echoesSkipped``).
 """
 
 from __future__ import annotations
@@ -90,6 +99,7 @@ class Cpu:
         trace: list[float] | None = None,
         step: float = 0.0,
         groups: list[list[int]] | None = None,
+        sliced: bool = False,
     ) -> None:
         self.sim = sim
         self.shared = cores > 0
@@ -103,8 +113,15 @@ class Cpu:
         holds after the trace)."""
         self._rate = 1.0
         self.capacity = max(MIN_CAPACITY, cores - background)
-        self.timeslice = timeslice if self.shared and others is None else 0.0
-        self.servers = math.ceil(self.capacity)
+        self.timeslice = timeslice if self.shared and (others is None or sliced) else 0.0
+        self.sliced = self.timeslice > 0 and others is not None
+        """The fair shares (``others``) in time slices: ``on_core`` nodes run, the others wait."""
+        self.on_core: dict[int, float] = {}
+        """Sliced: the nodes on a core, and when their slice ends (wall)."""
+        self._kept: dict[int, float] = {}
+        """Sliced: nodes whose job just ended, and their slice's end (their next job goes on)."""
+        self._ticking = False
+        self.servers = math.ceil(self.capacity) if others is None else math.ceil(cores)
         self.speed = self.capacity / self.servers
         self.ready: deque[int] = deque()
         """Time-sliced: busy nodes waiting for a core, in the order they became ready."""
@@ -189,6 +206,18 @@ class Cpu:
         if not self.shared:
             self.sim.at(self.sim.now + cost, self._finish, node)
             return
+        if self.sliced:
+            self._advance()
+            self.left[node] = cost
+            end = self._kept.pop(node, None)  # its process goes on with its next job
+            if end is not None and end > self.sim.now + EPSILON:
+                self.on_core[node] = end
+            else:
+                self.ready.append(node)
+            if not self._ticking:
+                self._fill()
+                self._reschedule()
+            return
         if self.timeslice > 0:
             self.left[node] = cost
             self.ready.append(node)
@@ -236,17 +265,39 @@ class Cpu:
         self._dispatch()
         self._finish(node)
 
+    def _fill(self) -> None:
+        """Sliced: free cores to the nodes waiting longest, a slice each."""
+        while self.ready and len(self.on_core) < self.servers:
+            self.on_core[self.ready.popleft()] = self.sim.now + self.timeslice
+
+    def _speed(self) -> float:
+        """Sliced: the share of a core a node on one runs at: the nodes together get what
+        their fair shares add up to (``rate``), spread over the ones on a core."""
+        share = self.rate()
+        return min(1.0, share * len(self.left) / len(self.on_core)) if self.on_core else share
+
     def _advance(self) -> None:
-        """Charge every busy node for the time since the last change, at the rate then."""
+        """Charge every running node for the time since the last change, at the rate then."""
         elapsed = self.sim.now - self._since
         if elapsed > 0 and self.left:
             done = elapsed * self._rate  # the rate since the last change
-            for node in self.left:
+            for node in self.on_core if self.sliced else self.left:
                 self.left[node] -= done
         self._since = self.sim.now
 
     def _reschedule(self) -> None:
         self._generation += 1
+        if self.sliced:
+            self._rate = self._speed()
+            if self.on_core:
+                now = self.sim.now
+                due = min(min(now + max(0.0, self.left[k]) / self._rate, end)
+                          for k, end in self.on_core.items())  # fmt: skip
+                change = self._next_change()
+                if change <= now:
+                    change = now + self.step
+                self.sim.at(min(due, change), self._tick, self._generation)
+            return
         self._rate = self.rate()
         if self.left:
             first = min(self.left.values())
@@ -259,10 +310,34 @@ class Cpu:
     def _tick(self, generation: int) -> None:
         if generation != self._generation:
             return  # the shares changed since this was scheduled
+        if self.sliced:
+            return self._tick_sliced()
         self._advance()
         done = [node for node, left in self.left.items() if left <= EPSILON]
         for node in done:
             del self.left[node]
         for node in done:
             self._finish(node)
+        self._reschedule()
+
+    def _tick_sliced(self) -> None:
+        """Sliced: jobs done end (their node keeps its core for its next job, if it has one,
+        to the slice's end); nodes whose slice ended go to the back of the queue."""
+        self._advance()
+        now = self.sim.now
+        done = [k for k in self.on_core if self.left[k] <= EPSILON]
+        for k in done:
+            self._kept[k] = self.on_core.pop(k)
+            del self.left[k]
+        for k in [k for k, end in self.on_core.items() if end <= now + EPSILON]:
+            del self.on_core[k]
+            self.ready.append(k)
+        self._ticking = True
+        try:
+            for k in done:
+                self._finish(k)
+        finally:
+            self._ticking = False
+            self._kept.clear()
+        self._fill()
         self._reschedule()

@@ -37,6 +37,15 @@ class LinkModel:
     on, the node's loop stalled meanwhile (measured: ``forwardTiming``'s wallet
     ``sentWallS - sentCpuS`` per order, a mean only; likely the loop waiting for the GIL
     while the store writer commits the order's row, which a wallet's intake awaits)."""
+    post_wait_shape: list[float] | None = None
+    """Equally likely wall seconds a wallet's order waits there instead (measured per order:
+    ``forwardTiming``'s ``sentSleepUs``, the span to its pushes' writes neither on the loop's
+    CPU nor waiting for a core, which the shared machine's model draws apart); each wallet's
+    order draws one. None: ``post_wait`` every order."""
+    peer_wait_shape: list[float] | None = None
+    """The same for a chunk of a peer's push with new orders: after its check, before its
+    orders are passed on (measured the same way, per intake call of a peer's chunk). None:
+    no wait."""
     watch_cost: float = 0.0
     """CPU seconds an observer spends on one node's event of a new order (the real bench's
     watcher: one process reading every node's websocket). 0: an order counts as delivered
@@ -54,6 +63,11 @@ class LinkModel:
     timeslice: float = 0.0
     """Seconds a node runs on a core of the shared machine before others waiting get it (0:
     processor sharing; ``sdex.sim.cpu``)."""
+    sliced: bool = False
+    """With ``others``: the fair shares given in slices of ``timeslice`` (a node's job runs on
+    a core until it ends or its slice does, the nodes waiting for a core in turn), as the
+    kernel's scheduler does (a CPU-bound task runs a tick, 4 ms here, before it is switched
+    out): jobs shorter than a slice end one after another, not all together."""
     others: float | None = None
     """Other tasks runnable on that shared machine, on average (measured): given, the
     machine is shared as Linux's fair scheduler does, each runnable task an equal share of ``cores``

@@ -11,21 +11,19 @@ source, and stands in for the node and the aiohttp transport around it:
   (reserved in send order). Sizes are the JSON bodies plus the signed HTTP headers.
 - **Intake**: a node checks a peer's orders one batch at a time, in chunks of
   ``intake_chunk`` (as ``Gossip.run_check`` does): ``check_cost`` seconds of the node's CPU
-  per new order, ``known_cost`` per copy it already holds when the chunk starts; a batch of
-  copies all held already (its sender not banned) skips that queue and is answered once
-  its ``known_cost`` is spent (``run_check``'s fast path); a wallet's order takes ``post_cost``
-  (its HTTP request) and ``check_cost``, then ``post_wait`` off the CPU. The order's push
-  is queued at the end of that turn of the loop (as the node hands a turn's accepted orders
-  to gossip), ahead of the messages that came meanwhile (an event loop runs what a
+  per new order, ``known_cost`` per copy it already holds when the chunk starts (then a
+  draw of ``peer_wait_shape`` off the CPU); a batch of copies all held already (its sender
+  not banned) skips that queue, answered once its ``known_cost`` is spent; a wallet's order
+  takes ``post_cost`` (its HTTP request) and ``check_cost``, then ``post_wait`` (or a draw
+  of ``post_wait_shape``) off the CPU. The order's push is queued at the end of that turn
+  of the loop, ahead of the messages that came meanwhile (an event loop runs what a
   callback scheduled before it reads new messages: ``Cpu.submit``'s ``first``); the order
   counts as delivered once the node has sent those pushes (its half of each message's
   cost), as the real node's websocket event leaves after them in their turn. Then
   ``after_cost`` of work per accepted order follows (the store writer, the events, ...):
-  it delays what the node does next, not this order.
-  A node's CPU runs one job at a time, in arrival order, on a
-  core of its own or on a machine it shares with the other nodes (``cores``, with
-  ``background`` cores of other work: ``sdex.sim.cpu``), so a wallet's order waits for the
-  chunk being checked, and a busy machine slows every node.
+  it delays what the node does next, not this order. A node's CPU runs one job at a time,
+  in arrival order, on a core of its own or on a machine it shares with the other nodes
+  (``sdex.sim.cpu``), so a wallet's order waits for the chunk being checked.
 - **Churn**: a node can go offline (calls to it fail after a round trip) and come back as a
   restarted process: same orders, a new core that bootstraps from seeds.
 - **Hostile nodes**: ``silent`` ones take orders and grafts and pass nothing on, and answer
@@ -153,22 +151,20 @@ class SimNode(OrderSet):
     # ---- the node's side ----------------------------------------------------------------------
 
     def post(self, order: dict[str, str]) -> None:
-        """A wallet posted ``order`` here: its request and the intake's check (wallets never
-        wait behind peer batches), then pushed."""
+        """A wallet posted ``order`` here: its request and check (no peer batch ahead)."""
         lk = self.net.links
         cost = lk.post_cost + self.net.new_cost(1)
-        self.net.cpu.submit(self.index, cost, self._posted, self.core, order, hold=lk.post_wait)
+        hold = self.net.wait(lk.post_wait_shape, lk.post_wait)
+        self.net.cpu.submit(self.index, cost, self._posted, self.core, order, hold=hold)
 
     def _posted(self, core: GossipCore, order: dict[str, str]) -> None:
         if self.online and core is self.core and self.add(order):
             self.hand_over([(order, None)])
 
     def hand_over(self, orders: list[tuple[dict[str, str], str | None]]) -> None:
-        """Accepted orders reach the gossip core at the end of the event loop's turn (as
-        ``Gossip`` hands them over, ``call_soon``): ahead of the messages that came while
-        the intake checked them (an event loop reads those only after the callbacks already
-        scheduled), so only a copy heard before that is not sent back; their pushes leave
-        ahead of those messages too (``Network.send``: the tasks the turn spawned)."""
+        """Accepted orders reach the gossip core at the end of the loop's turn (``call_soon``),
+        ahead of the messages that came during their check (only a copy heard before it, as
+        while the node waited for a core, is not sent back), their pushes too."""
         if not orders:
             return
         if self.kind == "honest":
@@ -179,8 +175,7 @@ class SimNode(OrderSet):
 
     def _turn_end(self, core: GossipCore, orders: list[tuple[dict[str, str], str | None]]) -> None:
         """The pushes are queued on the node's CPU (each leaves once its share of the
-        message's cost is spent), the orders delivered behind them (``_deliver``), and then
-        the rest of their work (``after_cost``) follows."""
+        message's cost is spent), the orders delivered behind them, then ``after_cost``."""
         if core is self.core and self.online:
             self.run(core.accepted_many(orders))
         self.net.cpu.submit(self.index, 0.0, self._deliver, orders, first=True)
@@ -258,21 +253,15 @@ class Network:
         self.config = config
         self.links = links
         self.sim = Sim()
-        self.cpu = Cpu(
-            self.sim,
-            links.cores,
-            links.background,
-            links.timeslice,
-            links.others,
-            links.others_trace,
-            links.others_step,
-            links.others_groups,
-        )
+        lk = links
+        self.cpu = Cpu(self.sim, lk.cores, lk.background, lk.timeslice, lk.others, lk.others_trace,
+                       lk.others_step, lk.others_groups, lk.sliced)  # fmt: skip
         self.nodes = [SimNode(self, i) for i in range(n)]
         self.by_url = {node.url: node for node in self.nodes}
         self.by_id = {node.node_id: node for node in self.nodes}
         self.on_delivered: Callable[[SimNode, str], None] = lambda node, h: None
         self.cost_rng = random.Random(f"cost-{seed}")
+        self.wait_rng = random.Random(f"wait-{seed}")
         self.sizes: dict[str, int] = {}
 
     def new_cost(self, new: int) -> float:
@@ -282,6 +271,10 @@ class Network:
             return new * lk.check_cost
         draw = self.cost_rng.randrange
         return lk.check_cost * sum(shape[draw(len(shape))] for _ in range(new))
+
+    def wait(self, shape: list[float] | None, mean: float) -> float:
+        """Seconds off the CPU: a draw of ``shape`` (own random source), else ``mean``."""
+        return shape[self.wait_rng.randrange(len(shape))] if shape else mean
 
     def delivered(self, node: SimNode, order_hash: str) -> None:
         self.on_delivered(node, order_hash)
@@ -355,8 +348,7 @@ class Network:
 
     def send(self, src: SimNode, call: Call) -> None:
         """``src`` sends a request once its CPU has spent its half of ``message_cost`` on it
-        (a push to six peers leaves one after another, behind the job that sent it; from
-        the end of a job, ahead of the messages waiting: ``Cpu.submit``'s ``first``)."""
+        (pushes leave one after another, ahead of the messages waiting: ``first``)."""
         cost = self.links.message_cost / 2
         self.cpu.submit(src.index, cost, self._depart, src, call, first=True)
 
@@ -452,14 +444,14 @@ class Network:
         start: int,
         results: list[str],
     ) -> None:
-        """Queue the next chunk on the node's CPU: what it costs is known when it is queued
-        (copies of orders that arrived meanwhile are cheap)."""
+        """Queue the next chunk on the node's CPU (its cost known then: copies are cheap)."""
         chunk = check.orders[start : start + self.config.intake_chunk]
         lk = self.links
         new = len({o.get("hash") for o in chunk if isinstance(o, dict)} - node.orders.keys())
         cost = self.new_cost(new) + (len(chunk) - new) * lk.known_cost
+        hold = self.wait(lk.peer_wait_shape, 0.0) if new else 0.0
         args = (node, core, check, answer, start + len(chunk), results)
-        self.cpu.submit(node.index, cost, self._chunk_checked, chunk, *args)
+        self.cpu.submit(node.index, cost, self._chunk_checked, chunk, *args, hold=hold)
 
     def _known_checked(
         self, node: SimNode, core: GossipCore, check: Check, answer: ReplyTo | None
