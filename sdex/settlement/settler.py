@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -47,7 +48,7 @@ from sdex.chain import FillEvent, Receipt, Sender, SignedTx
 from sdex.chain.aio import ChainThread, NotDone
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.tx import lone_tx_root
-from sdex.errors import ChainError, ContractRevert
+from sdex.errors import ChainError
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
 from sdex.settlement.broadcast import Broadcaster
@@ -107,6 +108,7 @@ class Settler:
         self.backlog_batch = max(max_batch, backlog_batch or max_batch)
         """Most matches a batch takes while more than ``max_batch`` wait (and the gas fits)."""
         self.max_in_flight = max(1, max_in_flight)
+        self.eager = int(os.environ.get("SDEX_SETTLE_EAGER") or 0)  # (experiment)
         self.receipts = receipts
         """Receipts are polled on the event loop with this client (None: the chain thread)."""
         self.mirror = mirror
@@ -184,10 +186,12 @@ class Settler:
                     # made while the chain is busy go out together, one transaction, not
                     # one each queued behind the other's mining.
                     await self._slots.acquire()
-                    if self._unstarted is not None:
+                    eager = len(self._queue) <= self.eager
+                    if self._unstarted is not None and not eager:
                         await asyncio.shield(self._unstarted)
                     if (
-                        self._sending is not None
+                        not eager
+                        and self._sending is not None
                         and not self._sending.done()
                         and len(self._queue) < self.max_batch
                     ):
@@ -298,18 +302,15 @@ class Settler:
     async def _settle(self, batch: list[Match], times: FlightTimes | None) -> list[SettledMatch]:
         ex = self.chain.exchange
         matches = [(m.resting, m.incoming, m.amounts.left_filled) for m in batch]
-        # A lone match goes as ``matchOrders`` (less gas) after a pre-flight, when nothing
-        # else is out; while other settlements are, as a batch of one: no pre-flight call
-        # (it would wait behind their broadcasts), the contract reports a failure.
-        lone = len(batch) == 1 and not self.in_flight
+        # A lone match goes as ``matchOrders`` (less gas and chain time than a batch of
+        # one), with no pre-flight either: one that fails reverts, mined all the same (its
+        # nonce used), and its receipt's status says so; the match is then diagnosed from
+        # chain state like one a batch skipped.
+        lone = len(batch) == 1
         data = ex.encode_settlement(matches) if lone else ex.encode_batch(matches)
         gas = self._gas_limit(len(batch), lone)
         async with self._send_lock:  # nonce order: sign, record, queue the broadcast
-            try:
-                signed = await self._sign_next(ex.address, data, gas, lone)
-            except ContractRevert as e:  # a lone match's pre-flight: nothing was sent
-                reason = str(ex.decoder.decode(e))
-                return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
+            signed = await self._sign_next(ex.address, data, gas)
             if times is not None:
                 times.signed = time.perf_counter()
             # Queued on the store's writer (urgent: no group window); once durable, its
@@ -414,16 +415,13 @@ class Settler:
             for tx_hash in self.ours.prune(head.number - self.mirror.depth):
                 self.given_up.discard(tx_hash)
 
-    async def _sign_next(self, to: str, data: bytes, gas: int, lone: bool) -> SignedTx:
-        """Sign the lane's next transaction (``lone``: a ``matchOrders``, pre-flighted).
-        With the async client: the nonce and fees read and the transaction signed on the
-        event loop (a key parsed once, ~0.1 ms a signature: a thread of its own would
-        wait for the GIL longer), so that signing never waits behind a broadcast; without
-        it, on the chain thread (one call)."""
+    async def _sign_next(self, to: str, data: bytes, gas: int) -> SignedTx:
+        """Sign the lane's next transaction. With the async client: the nonce and fees read
+        and the transaction signed on the event loop (a key parsed once, ~0.1 ms a
+        signature: a thread of its own would wait for the GIL longer), so that signing
+        never waits behind a broadcast; without it, on the chain thread (one call)."""
         if self.receipts is None:
-            return await self.chain.run(self._sign, to, data, gas, lone)
-        if lone:  # matchOrders reverts where a batch reports: call it first
-            await self.chain.run(self.sender.preflight, to, data)
+            return await self.chain.run(self.sender.sign, to, data, gas)
         fees = await self.fees.current(self.receipts)
         while True:
             if self.sender.next_nonce is None:
@@ -463,11 +461,6 @@ class Settler:
             except Exception as e:  # the later ones are then judged lost in their turn
                 log.warning("filling nonce %d failed: %s", nonce, e)
                 self.sender.forget_nonce()
-
-    def _sign(self, to: str, data: bytes, gas: int, lone: bool) -> SignedTx:
-        if lone:  # matchOrders reverts where a batch reports: call it first
-            self.sender.preflight(to, data)
-        return self.sender.sign(to, data, gas)
 
     async def _receipt(
         self, signed: SignedTx, suspect: bool = False, heads_before: int | None = None
