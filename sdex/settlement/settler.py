@@ -15,7 +15,10 @@ automine), the matches made meanwhile go out together in the next transaction in
 one transaction each, queued. Under load (less than ``max_batch`` waiting) it forms only
 once that broadcast has ended: a batch formed earlier would wait behind it on the chain
 thread while the matches made meanwhile wait for the one after (a match's way: about 2.5
-broadcasts, against 1.5).
+broadcasts, against 1.5). Nor does a match made meanwhile go at once as its own transaction
+(pipelined on the lane, up to ``max_in_flight``): measured on Hardhat at 100 crossings/s,
+p50 87-577 ms against 25-80 ms in the same minutes on a busy machine (an automine chain
+mines a block a transaction: its fixed cost, ~4 ms, outweighs the wait).
 
 Every transaction is signed, *recorded in the database*, then broadcast, so a node killed
 mid-flight reconciles it from its receipt at restart and never sends it twice. Signing
