@@ -46,7 +46,16 @@ def main() -> None:
     )  # fmt: skip
     ap.add_argument("--timeline", action="store_true", help="stage by stage (SDEX_SETTLE_TIMELINE)")
     ap.add_argument("--engine", choices=("hardhat", "anvil"), default="hardhat")
+    ap.add_argument(
+        "--env", action="append", default=[], metavar="NAME:VAR=VALUE",
+        help="set VAR=VALUE in the environment of NAME's nodes only (an A/B of a setting)",
+    )  # fmt: skip
     args = ap.parse_args()
+    envs: dict[str, dict[str, str]] = {}
+    for e in args.env:
+        who, _, setting = e.partition(":")
+        var, _, value = setting.partition("=")
+        envs.setdefault(who, {})[var] = value
     bn.TIMELINES = {} if args.timeline else None
     roots = {n: Path(d).resolve() for n, d in (r.split("=", 1) for r in args.root)}
     names = list(roots)
@@ -71,16 +80,27 @@ def main() -> None:
                     bare = bn.bare_lone(dev.node.url, dep, signer, args.bare, args.engine)
                     print(json.dumps({"round": r, "code": "bare", "at": time.strftime("%H:%M:%S"),
                                       "load": os.getloadavg()[0], **bare}), flush=True)  # fmt: skip
-                with bn.node_process(work / "devnet.json", key, work, f"{name}-{r}", None) as (
-                    p,
-                    url,
-                ):
-                    pids = {args.engine: dev.node.proc.pid, "node": p.pid}
-                    res: dict[str, Any] = asyncio.run(
-                        bn.bench_latency(url, signer, args.single, pids)
-                        if args.single
-                        else bn.bench_latency_under_load(url, signer, args.rate, args.seconds, pids)
-                    )
+                saved = {v: os.environ.get(v) for v in envs.get(name, {})}
+                os.environ.update(envs.get(name, {}))  # (this tree's nodes only)
+                try:
+                    with bn.node_process(work / "devnet.json", key, work, f"{name}-{r}", None) as (
+                        p,
+                        url,
+                    ):
+                        pids = {args.engine: dev.node.proc.pid, "node": p.pid}
+                        res: dict[str, Any] = asyncio.run(
+                            bn.bench_latency(url, signer, args.single, pids)
+                            if args.single
+                            else bn.bench_latency_under_load(
+                                url, signer, args.rate, args.seconds, pids
+                            )
+                        )
+                finally:
+                    for v, was in saved.items():
+                        if was is None:
+                            os.environ.pop(v, None)
+                        else:
+                            os.environ[v] = was
                 line = {
                     "round": r,
                     "code": name,
@@ -89,6 +109,7 @@ def main() -> None:
                     **res["order_to_receipt_ms"],
                     "m_per_tx": res.get("matches_per_transaction"),
                     "stages": res.get("settlement_stages_ms_per_match"),
+                    "calls_per_tx": res.get("chain_calls_per_transaction"),
                     "cores": res["cpu_cores_used"],
                     **({"timeline": res["timeline_ms"]} if "timeline_ms" in res else {}),
                 }

@@ -1041,9 +1041,11 @@ def bare_lone(
 ) -> dict[str, Any]:
     """The chain's own time for what a lone crossing costs the settler, from a bare client
     (the same ``Sender``, one at a time, ``n`` fresh pairs, a few warm-up sends first): the
-    ``matchOrders`` pre-flight (``eth_call``), the signature, and the send with its receipt
-    in one round trip (Hardhat: a JSON-RPC batch; anvil: ``eth_sendRawTransactionSync``);
-    p50 / p99 ms each. The floor under the node's order-to-receipt of one crossing."""
+    signature and the ``matchOrders`` send with its receipt in one round trip (Hardhat: a
+    JSON-RPC batch; anvil: ``eth_sendRawTransactionSync``); p50 / p99 ms each. The floor
+    under the node's order-to-receipt of one crossing. Beside them, for comparison, what
+    the settler no longer does: a pre-flight (``eth_call``) of that ``matchOrders``, and a
+    batch of one (``batchMatchOrders``, which needs none) instead of it, with the gas of each."""
     from sdex.chain import Receipt, Rpc, Sender
     from sdex.settlement.gas import LONE_GAS, settlement_gas
 

@@ -6,6 +6,7 @@ send and the receipt ask), and never held longer than ``SYNC_TIMEOUT`` when it c
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from sdex.settlement.broadcast import (
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain, Engine
 from tests.rpcfault import faulty_proxy
+from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
 
 def _broadcaster(c: Chain, tmp_path: Path, sender: int | Sender = 1) -> tuple[Broadcaster, Store]:
@@ -179,6 +181,43 @@ def test_a_receipt_of_another_transaction_with_the_send_is_not_taken(
         assert b.send(signed) is None
         assert not b.fills_stored
         assert c.sender(1).wait(signed.tx_hash).status == 1
+    finally:
+        store.close()
+
+
+class _ReceiptMissed(Rpc):
+    """Answers a send's batched receipt ask with none (Hardhat reads it now and then before
+    the mining ends, more often on a busy machine)."""
+
+    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        out = super().batch(calls)
+        return [
+            None if m == "eth_getTransactionReceipt" else r
+            for (m, _), r in zip(calls, out, strict=True)
+        ]
+
+
+def test_a_reverted_send_whose_batched_receipt_missed_keeps_its_nonce(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A lone ``matchOrders`` is sent without a pre-flight: one that reverts is mined (its
+    nonce used; Hardhat answers the send with the revert). When the receipt asked in the
+    same batch came too early, it is asked again, and the lane's next nonce is kept (not
+    read again from the chain while later transactions may be signed and not yet sent)."""
+    c = chain
+    expired = c.sign(replace(ask(c, ALICE, E18, 3000 * E6), expiry=c.now() - 5))
+    data = c.exchange.encode_settlement(
+        [(expired, c.sign(bid(c, BOB, E18, 3000 * E6)), 2**256 - 1)]
+    )
+    sender = Sender(_ReceiptMissed(c.rpc.url), c.keys[1], c.deployment.chain_id)
+    b, store = _broadcaster(c, tmp_path, sender=sender)
+    b.sync = False  # (the batched ask; anvil answers the send first, and mines after)
+    try:
+        signed = sender.sign(c.exchange.address, data, 300_000)
+        b.queued(signed)
+        receipt = b.send(signed)  # (no raise: the settler would count its fate unknown)
+        assert sender.next_nonce == signed.nonce + 1
+        assert (receipt or c.sender(1).wait(signed.tx_hash)).status == 0
     finally:
         store.close()
 

@@ -3,32 +3,43 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 
+from sdex.node.core import Node
 from sdex.order import SignedOrder, sign_hash
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
+
+
+@contextlib.asynccontextmanager
+async def node_blind_to_alice(
+    c: Chain, tmp_path: Path, *others: SignedOrder
+) -> AsyncIterator[tuple[Node, Api, SignedOrder]]:
+    """A node whose watcher polls once at start and then not for an hour, with ALICE's ask
+    (1 WETH at 3000) and ``others`` posted; then ALICE moves her WETH away: the node cannot
+    know, so it matches against her order and the chain says no."""
+    cfg = node_config(c, tmp_path / "n.db", poll_interval=3600.0)
+    async with running_node(cfg) as (node, api):
+        await wait_for(lambda: node.watcher.caught_up.is_set())
+        alice = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        for s in (alice, *others):
+            assert (await api.post_order(s))[0] == 201
+        c.weth.transfer(c.sender(ALICE), c.address(DAVE), c.weth.balance_of(c.address(ALICE)))
+        yield node, api, alice
 
 
 async def test_unfunded_maker_revert_removes_it_and_rematches_taker(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
-    # The watcher polls once at start and then not for an hour: the node cannot know that
-    # ALICE moved her WETH away, so it matches against her order and the chain says no.
-    cfg = node_config(c, tmp_path / "n.db", poll_interval=3600.0)
-    async with running_node(cfg) as (node, api):
-        await wait_for(lambda: node.watcher.caught_up.is_set())
-        alice = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        carol = c.sign(ask(c, CAROL, E18, 3010 * E6))
-        assert (await api.post_order(alice))[0] == 201
-        assert (await api.post_order(carol))[0] == 201
-        c.weth.transfer(c.sender(ALICE), c.address(DAVE), c.weth.balance_of(c.address(ALICE)))
-
+    carol = c.sign(ask(c, CAROL, E18, 3010 * E6))
+    async with node_blind_to_alice(c, tmp_path, carol) as (node, api, alice):
         taker = c.sign(bid(c, BOB, E18, 3010 * E6))
         code, body = await api.post_order(taker)
         assert code == 201
@@ -47,6 +58,38 @@ async def test_unfunded_maker_revert_removes_it_and_rematches_taker(
         # settled: the whole units of carol the taker's 10 quote left after alice could buy
         # at carol's price, in the first batch, then the rest of carol after the rematch
         assert node.settler.failed == 1 and node.settler.settled == 2
+
+
+async def test_a_lone_match_that_reverts_is_mined_and_rejudged(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A lone match goes as ``matchOrders`` with no pre-flight: against ALICE's unfunded
+    order it is sent, mined reverted, and re-judged (her order out, the taker matched
+    again with a spare in a transaction of its own)."""
+    c = chain
+    async with node_blind_to_alice(c, tmp_path) as (node, api, alice):
+        start = int(c.rpc.call("eth_blockNumber"), 16)
+        taker = c.sign(bid(c, BOB, E18, 3000 * E6))
+        assert (await api.post_order(taker))[0] == 201
+        await wait_for(lambda: node.settler.failed == 1)
+        spare = c.sign(ask(c, DAVE, E18, 3000 * E6))  # (DAVE holds ALICE's WETH now)
+        assert (await api.post_order(spare))[0] == 201
+
+        async def filled() -> bool:
+            return await api.status(taker) == "filled"
+
+        await wait_for(filled)
+        assert await api.status(alice) == "unfunded"
+        assert c.exchange.order_info(alice.order).filled == 0
+        assert c.exchange.order_info(spare.order).filled == E18
+        assert node.settler.sent == 2 and node.settler.settled == 1
+        statuses = []  # of the operator's transactions since: the revert, then the rematch
+        for n in range(start + 1, int(c.rpc.call("eth_blockNumber"), 16) + 1):
+            for tx in c.rpc.call("eth_getBlockByNumber", hex(n), True)["transactions"]:
+                if tx["from"].lower() == node.settler.sender.address.lower():
+                    receipt = c.rpc.call("eth_getTransactionReceipt", tx["hash"])
+                    statuses.append(int(receipt["status"], 16))
+        assert statuses == [0, 1]
 
 
 async def test_outside_cancel_and_fill_leave_the_book(chain: Chain, tmp_path: Path) -> None:

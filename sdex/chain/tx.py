@@ -324,8 +324,16 @@ class Sender:
             raise
         if isinstance(receipt, Exception):
             receipt = None
-        if isinstance(sent, ContractRevert) and receipt is not None:
-            return receipt  # mined and reverted (Hardhat answers so): the receipt tells
+        if isinstance(sent, ContractRevert):
+            # Mined and reverted (Hardhat answers so): the receipt tells. Asked again when
+            # the batch read it before the mining ended: a nonce forgotten here would be
+            # read again while later transactions of the lane are signed and not yet sent.
+            if receipt is None:
+                receipt = self._ask("eth_getTransactionReceipt", signed)
+            if receipt is not None:
+                return receipt
+            self._nonce = None
+            raise sent
         if isinstance(sent, Exception):
             self._nonce = None
             raise sent

@@ -3,8 +3,8 @@
 Stages, each from the end of the one before (seconds on ``time.perf_counter``):
 
 - ``queued``: from ``Settler.submit`` (the match was just made) until a batch took it;
-- ``signed``: pre-flight (a lone ``matchOrders``), nonce, signature and the database
-  record, until the broadcast was queued on the chain thread;
+- ``signed``: nonce, signature and the database record, until the broadcast was queued
+  on the chain thread;
 - ``chain_wait``: until the chain thread started the broadcast (it sends one at a time);
 - ``send``: the broadcast itself (Hardhat's automine answers once it has mined);
 - ``receipt``: until the receipt was in hand (read at once after a mined send, else
