@@ -286,10 +286,13 @@ class Gossip:
         link = streams.link(call.peer, call.url)
         if link is None:
             return None
-        timeout = call.timeout or self.config.timeout
+        timeout, path = call.timeout or self.config.timeout, call.path.removeprefix("/p2p")
         try:
+            if call.kind == "push" and self.config.cast_pushes:  # done once written
+                await streams.cast(link, call.method, path, call.params, call.body, timeout)
+                return Reply(200, link.peer, {})
             status, body = await streams.call(
-                link, call.method, call.path.removeprefix("/p2p"), call.params, call.body, timeout
+                link, call.method, path, call.params, call.body, timeout
             )
         except StreamDown:
             return None

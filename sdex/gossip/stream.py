@@ -76,6 +76,8 @@ ENVELOPE = 4096
 NONCE = 32
 MAX_DEPTH = 9  # a body's depth (8) inside the envelope
 MAX_IN_FLIGHT = 16
+CAST = 0
+"""The id of a request that wants no answer (a push: ``Link.cast``; calls count from 1)."""
 IDLE = 120.0
 SEND_TIMEOUT = 10.0
 """Seconds an answer's frame may wait for the peer to read (then the stream closes)."""
@@ -249,6 +251,28 @@ class Link(_Stream):
             self._pending.pop(rid, None)
             self._deadlines.discard(rid)
 
+    async def cast(
+        self, method: str, path: str, query: Mapping[str, str] | None, body: object, timeout: float
+    ) -> None:
+        """One call with no answer (a push: ``CAST``), done once the frame is written;
+        ``StreamDown`` as ``request``'s, and if the peer does not take it within ``timeout``
+        (the stream closes: a peer that stopped reading)."""
+        if not self.open:
+            raise StreamDown("the stream closed")
+        payload = _request(CAST, method, path, query or {}, body)
+        if len(payload) > MAX_P2P_BODY:
+            raise StreamDown("too large for a frame")
+        key = -next(self._ids)  # (a deadline no ``request`` has: it closes the stream)
+        self._sending.add(key)
+        self._deadlines.set(key, timeout)
+        try:
+            await self.ws.send_bytes(self.codec.seal(payload))
+        except (ConnectionError, RuntimeError) as e:
+            raise StreamDown(f"send failed: {e}") from None
+        finally:
+            self._sending.discard(key)
+            self._deadlines.discard(key)
+
     def _expired(self, rids: list[int]) -> None:
         """Calls whose time is up: their callers get ``TimeoutError``; a call still being
         sent means the peer stopped reading, so the stream closes (the send then fails)."""
@@ -372,7 +396,9 @@ class Served(_Stream):
                     or not all(isinstance(v, str) and len(v) <= 256 for v in query.values())
                 ):
                     raise FrameError("a request's query is at most 8 strings")
-                if len(self._tasks) >= MAX_IN_FLIGHT:
+                if len(self._tasks) >= MAX_IN_FLIGHT and rid == CAST:  # nothing is read meanwhile
+                    await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+                elif len(self._tasks) >= MAX_IN_FLIGHT:
                     await self._answer(
                         rid, 429, {"code": 103, "reason": "Throttled: too many requests in flight"}
                     )
@@ -399,7 +425,10 @@ class Served(_Stream):
         except Exception:  # a bug, as HTTP's 500: the caller is answered, not left waiting
             log.exception("stream request %s %s from %s failed", method, path, self.peer)
             status, answer = 500, {"code": 100, "reason": "internal error"}
-        await self._answer(rid, status, answer)
+        if rid != CAST:
+            await self._answer(rid, status, answer)
+        elif status >= 300:  # refused (banned, a cut link, too large): the sender learns it
+            self._shut(f"a cast refused ({status})")  # over HTTP, which answers
 
     async def _answer(self, rid: int, status: int, body: object) -> None:
         if self.ws.closed:

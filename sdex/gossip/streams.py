@@ -70,6 +70,18 @@ class Streams:
         self.frames_sent += 1
         return await link.request(method, path, query, body, timeout)
 
+    async def cast(
+        self,
+        link: Link,
+        method: str,
+        path: str,
+        query: Mapping[str, str] | None,
+        body: object,
+        timeout: float,
+    ) -> None:
+        self.frames_sent += 1
+        await link.cast(method, path, query, body, timeout)
+
     async def _open(self, peer: str, url: str) -> None:
         try:
             assert self.session is not None
