@@ -288,17 +288,16 @@ class Gossip:
             return None
         timeout, path = call.timeout or self.config.timeout, call.path.removeprefix("/p2p")
         try:
-            if call.kind == "push" and self.config.cast_pushes:  # done once written
-                await streams.cast(link, call.method, path, call.params, call.body, timeout)
-                return Reply(200, link.peer, {})
-            status, body = await streams.call(
-                link, call.method, path, call.params, call.body, timeout
+            cast = call.kind == "push" and self.config.cast_pushes  # done once written
+            answer = await streams.call(
+                link, call.method, path, call.params, call.body, timeout, cast
             )
         except StreamDown:
             return None
         except TimeoutError:
             streams.unanswered(link)
             raise
+        status, body = (200, {}) if answer is None else answer
         return Reply(status, link.peer if status < 300 else None, body)
 
     async def _check(self, check: Check) -> None:

@@ -24,7 +24,9 @@ so cannot compute the keys; fresh nonces on both sides make every stream's keys 
 **Frames** (binary): ``seq`` (8 bytes, big-endian, from 0 in each direction) ‖
 HMAC-SHA256(direction key, direction ‖ seq ‖ payload) ‖ payload (JSON, read through
 ``sdex.jsonio``). The dialer sends requests ``{"i": id, "m": method, "p": path, "q": query,
-"b": body}``; the acceptor answers ``{"r": id, "s": status, "b": body}``, in any order. A
+"b": body}``; the acceptor answers ``{"r": id, "s": status, "b": body}``, in any order, but
+a request with id ``CAST`` (0: a push) wants no answer: the dialer counts it done once
+written, and the acceptor closes the stream if it refuses it (the next call is HTTP). A
 frame with a bad MAC, out of sequence (replayed, reordered, dropped) or malformed closes the
 stream; only a malformed frame whose MAC and sequence checked out costs the peer its score
 (the others anyone on the path could have injected). Each side calls on the stream it
@@ -33,7 +35,8 @@ peers still work.
 The acceptor runs each request through the same route code as HTTP (``sdex.gossip.routes``),
 with the same limits: a frame is charged to the peer's rate limit before its JSON is read
 (over it, or no longer admitted: the stream closes), is at most ``MAX_P2P_BODY`` plus its
-envelope, at most ``MAX_IN_FLIGHT`` requests run at once per stream (more are answered 429),
+envelope, at most ``MAX_IN_FLIGHT`` requests run at once per stream (more are answered 429;
+past it a cast is not answered but waits: the stream is not read until one ends),
 a stream idle for ``IDLE`` seconds is closed, and an answer or a close that the peer does
 not take within ``SEND_TIMEOUT`` / ``CLOSE_TIMEOUT`` ends the stream. A peer holds at most
 two streams to a node (a redial replaces the oldest), a node at most ``2 * MAX_PEERS``.
@@ -229,23 +232,13 @@ class Link(_Stream):
     ) -> tuple[int, Any]:
         """(status, body) of one call; ``StreamDown`` if the stream is (or goes) down,
         ``TimeoutError`` if the peer does not answer in time."""
-        if not self.open:
-            raise StreamDown("the stream closed")
         rid = next(self._ids)
-        payload = _request(rid, method, path, query or {}, body)
-        if len(payload) > MAX_P2P_BODY:
-            raise StreamDown("too large for a frame")
+        frame = self._frame(rid, method, path, query, body)
         fut: asyncio.Future[tuple[int, Any]] = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut
         self._deadlines.set(rid, timeout)  # past it: TimeoutError (``_expired``)
         try:
-            self._sending.add(rid)
-            try:
-                await self.ws.send_bytes(self.codec.seal(payload))
-            except (ConnectionError, RuntimeError) as e:
-                raise StreamDown(f"send failed: {e}") from None
-            finally:
-                self._sending.discard(rid)
+            await self._write(rid, frame)
             return await fut
         finally:
             self._pending.pop(rid, None)
@@ -257,21 +250,33 @@ class Link(_Stream):
         """One call with no answer (a push: ``CAST``), done once the frame is written;
         ``StreamDown`` as ``request``'s, and if the peer does not take it within ``timeout``
         (the stream closes: a peer that stopped reading)."""
-        if not self.open:
-            raise StreamDown("the stream closed")
-        payload = _request(CAST, method, path, query or {}, body)
-        if len(payload) > MAX_P2P_BODY:
-            raise StreamDown("too large for a frame")
+        frame = self._frame(CAST, method, path, query, body)
         key = -next(self._ids)  # (a deadline no ``request`` has: it closes the stream)
-        self._sending.add(key)
         self._deadlines.set(key, timeout)
         try:
-            await self.ws.send_bytes(self.codec.seal(payload))
+            await self._write(key, frame)
+        finally:
+            self._deadlines.discard(key)
+
+    def _frame(
+        self, rid: int, method: str, path: str, query: Mapping[str, str] | None, body: object
+    ) -> bytes:
+        if not self.open:
+            raise StreamDown("the stream closed")
+        payload = _request(rid, method, path, query or {}, body)
+        if len(payload) > MAX_P2P_BODY:
+            raise StreamDown("too large for a frame")
+        return self.codec.seal(payload)
+
+    async def _write(self, key: int, frame: bytes) -> None:
+        """Send ``frame``; while it is being sent, ``key``'s deadline closes the stream."""
+        self._sending.add(key)
+        try:
+            await self.ws.send_bytes(frame)
         except (ConnectionError, RuntimeError) as e:
             raise StreamDown(f"send failed: {e}") from None
         finally:
             self._sending.discard(key)
-            self._deadlines.discard(key)
 
     def _expired(self, rids: list[int]) -> None:
         """Calls whose time is up: their callers get ``TimeoutError``; a call still being

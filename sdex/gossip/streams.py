@@ -66,21 +66,14 @@ class Streams:
         query: Mapping[str, str] | None,
         body: object,
         timeout: float,
-    ) -> tuple[int, Any]:
+        cast: bool = False,
+    ) -> tuple[int, Any] | None:
+        """``link.request``'s answer, or with ``cast`` None once ``link.cast`` wrote it."""
         self.frames_sent += 1
-        return await link.request(method, path, query, body, timeout)
-
-    async def cast(
-        self,
-        link: Link,
-        method: str,
-        path: str,
-        query: Mapping[str, str] | None,
-        body: object,
-        timeout: float,
-    ) -> None:
-        self.frames_sent += 1
+        if not cast:
+            return await link.request(method, path, query, body, timeout)
         await link.cast(method, path, query, body, timeout)
+        return None
 
     async def _open(self, peer: str, url: str) -> None:
         try:
