@@ -10,7 +10,7 @@ node holds every order; the process's CPU over the round ÷ (orders × N) is the
 order per node. All nodes share one event loop, so batching is not a real node's (a loop
 turn holds every node's work): compare settings with it, not with ``bench/gossip.py``.
 
-A: ``--a`` (default ``hint_hold=0,cast_pushes=0``: as before gossip10), B: ``--b`` (default:
+A: ``--a`` (default ``hint_hold=0``: as before gossip10), B: ``--b`` (default:
 ``GossipConfig``'s defaults), each a comma-separated list of ``GossipConfig`` fields set to
 numbers. Prints JSON: per round, CPU µs per order per node, push frames (and HTTP calls)
 and acknowledged copies per order per node, and the B/A ratios of CPU.
@@ -104,7 +104,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=100.0, help="orders per second posted")
     ap.add_argument("--seconds", type=float, default=5.0, help="per round")
     ap.add_argument("--rounds", type=int, default=3, help="alternating A/B pairs")
-    ap.add_argument("--a", type=settings, default=settings("hint_hold=0,cast_pushes=0"))
+    ap.add_argument("--a", type=settings, default=settings("hint_hold=0"))
     ap.add_argument("--b", type=settings, default={}, help="e.g. hint_hold=0.1")
     args = ap.parse_args()
     result = {**asyncio.run(run(args)), "machine": machine(), "args": vars(args)}

@@ -211,64 +211,6 @@ async def test_without_streams_calls_go_over_http() -> None:
         assert net[1].gossip.stats().get("streamFramesSent") is None
 
 
-QUIET = GossipConfig(dial_interval=0.1, ae_interval=3600.0, peer_exchange_interval=3600.0)
-
-
-def served(b: Member, a: Member) -> stream.Served:
-    assert b.gossip.streams is not None
-    (one,) = b.gossip.streams.served[a.gossip.node_id]
-    return one
-
-
-async def test_a_push_wants_no_answer_and_a_refused_one_closes_the_stream() -> None:
-    """A push is one frame, done once written: the peer answers nothing (its stream seals
-    no frame), and the order counts as sent. A push the peer refuses (here: it cut the
-    link) closes the stream instead of an answer: the next call goes over HTTP, whose
-    answer is the refusal; the pushed order reaches it by anti-entropy once the link is
-    back."""
-    async with gossip_net(2, [QUIET, GossipConfig(dial_interval=0.1, ae_interval=0.3)]) as (a, b):
-        link = await open_link(a, b)
-        a.node.post(order(1))
-        await until(lambda: order(1)["hash"] in b.node.orders)
-        assert served(b, a).codec.sent == 0 and a.gossip.core.orders_sent == 1
-        b.gossip.links_blocked.add(a.url)
-        a.node.post(order(2))
-        await until(lambda: not link.open)
-        to_b, to_a = a.gossip.peers.get(b.gossip.node_id), b.gossip.peers.get(a.gossip.node_id)
-        assert to_b is not None and to_a is not None
-        a.node.post(order(3))  # over HTTP: refused (503), retried after the backoff
-        await until(lambda: to_b.failures > 0)
-        assert order(2)["hash"] not in b.node.orders
-        b.gossip.links_blocked.discard(a.url)
-        a.gossip.peers.ok(to_b)  # (as ``/admin/links`` does: no backoff left from the cut)
-        b.gossip.peers.ok(to_a)
-        await until(lambda: {order(2)["hash"], order(3)["hash"]} <= b.node.orders.keys())
-
-
-async def test_pushes_past_the_in_flight_bound_wait_unread() -> None:
-    """A push wants no answer, so none is refused 429: past ``MAX_IN_FLIGHT`` pushes served
-    at once the stream is not read until one ends (the rest wait in the socket), and each is
-    then checked."""
-    async with gossip_net(2, [QUIET] * 2) as (a, b):
-        link = await open_link(a, b)
-        never, seen = asyncio.Event(), []
-
-        async def stuck(objs: list[object], peer: str) -> list[str]:
-            seen.append(objs)
-            await never.wait()
-            return ["rejected"] * len(objs)
-
-        b.node.submit_many_from_peer = stuck  # type: ignore[method-assign]
-        n = stream.MAX_IN_FLIGHT + 4
-        for i in range(n):
-            await link.cast("POST", "/orders", None, {"orders": [order(10 + i)]}, 10)
-        tasks = served(b, a)._tasks  # (one check at a time: the others wait their turn)
-        await until(lambda: len(tasks) == stream.MAX_IN_FLIGHT and len(seen) == 1)
-        never.set()
-        await until(lambda: len(seen) == n)
-        assert served(b, a).codec.sent == 0 and link.open
-
-
 async def test_a_broken_stream_falls_back_to_http_and_reopens() -> None:
     async with gossip_net(2, [FAST] * 2) as (a, b):
         link = await open_link(a, b)

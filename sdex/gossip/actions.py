@@ -50,12 +50,6 @@ class GossipConfig:
     each in its own frame and answer: 8 nodes at 100/s, ~1.5 of a node's ~2.5 copies per
     order); a lying one still silences at most half of a forward's targets, and delays the
     rest by at most this. 0: they leave at once, as the others do."""
-    cast_pushes: bool = True
-    """A push on a stream wants no answer (``sdex.gossip.stream.Link.cast``): it is done
-    once written, and the peer's refusal closes the stream (the next call goes over HTTP,
-    which answers). An answer was half of a push's frames, and its ids, futures and core
-    step most of the sender's share; a push lost with a broken stream is repaired by
-    anti-entropy. False: each push is answered (as over HTTP)."""
     timeout: float = 30.0
     """A push is answered once the receiver has checked every order in it: under load that
     takes a while, and resending a batch the receiver is still checking only adds load."""

@@ -286,18 +286,16 @@ class Gossip:
         link = streams.link(call.peer, call.url)
         if link is None:
             return None
-        timeout, path = call.timeout or self.config.timeout, call.path.removeprefix("/p2p")
+        timeout = call.timeout or self.config.timeout
         try:
-            cast = call.kind == "push" and self.config.cast_pushes  # done once written
-            answer = await streams.call(
-                link, call.method, path, call.params, call.body, timeout, cast
+            status, body = await streams.call(
+                link, call.method, call.path.removeprefix("/p2p"), call.params, call.body, timeout
             )
         except StreamDown:
             return None
         except TimeoutError:
             streams.unanswered(link)
             raise
-        status, body = (200, {}) if answer is None else answer
         return Reply(status, link.peer if status < 300 else None, body)
 
     async def _check(self, check: Check) -> None:

@@ -24,9 +24,7 @@ so cannot compute the keys; fresh nonces on both sides make every stream's keys 
 **Frames** (binary): ``seq`` (8 bytes, big-endian, from 0 in each direction) ‖
 HMAC-SHA256(direction key, direction ‖ seq ‖ payload) ‖ payload (JSON, read through
 ``sdex.jsonio``). The dialer sends requests ``{"i": id, "m": method, "p": path, "q": query,
-"b": body}``; the acceptor answers ``{"r": id, "s": status, "b": body}``, in any order, but
-a request with id ``CAST`` (0: a push) wants no answer: the dialer counts it done once
-written, and the acceptor closes the stream if it refuses it (the next call is HTTP). A
+"b": body}``; the acceptor answers ``{"r": id, "s": status, "b": body}``, in any order. A
 frame with a bad MAC, out of sequence (replayed, reordered, dropped) or malformed closes the
 stream; only a malformed frame whose MAC and sequence checked out costs the peer its score
 (the others anyone on the path could have injected). Each side calls on the stream it
@@ -35,8 +33,7 @@ peers still work.
 The acceptor runs each request through the same route code as HTTP (``sdex.gossip.routes``),
 with the same limits: a frame is charged to the peer's rate limit before its JSON is read
 (over it, or no longer admitted: the stream closes), is at most ``MAX_P2P_BODY`` plus its
-envelope, at most ``MAX_IN_FLIGHT`` requests run at once per stream (more are answered 429;
-past it a cast is not answered but waits: the stream is not read until one ends),
+envelope, at most ``MAX_IN_FLIGHT`` requests run at once per stream (more are answered 429),
 a stream idle for ``IDLE`` seconds is closed, and an answer or a close that the peer does
 not take within ``SEND_TIMEOUT`` / ``CLOSE_TIMEOUT`` ends the stream. A peer holds at most
 two streams to a node (a redial replaces the oldest), a node at most ``2 * MAX_PEERS``.
@@ -79,8 +76,6 @@ ENVELOPE = 4096
 NONCE = 32
 MAX_DEPTH = 9  # a body's depth (8) inside the envelope
 MAX_IN_FLIGHT = 16
-CAST = 0
-"""The id of a request that wants no answer (a push: ``Link.cast``; calls count from 1)."""
 IDLE = 120.0
 SEND_TIMEOUT = 10.0
 """Seconds an answer's frame may wait for the peer to read (then the stream closes)."""
@@ -232,51 +227,27 @@ class Link(_Stream):
     ) -> tuple[int, Any]:
         """(status, body) of one call; ``StreamDown`` if the stream is (or goes) down,
         ``TimeoutError`` if the peer does not answer in time."""
+        if not self.open:
+            raise StreamDown("the stream closed")
         rid = next(self._ids)
-        frame = self._frame(rid, method, path, query, body)
+        payload = _request(rid, method, path, query or {}, body)
+        if len(payload) > MAX_P2P_BODY:
+            raise StreamDown("too large for a frame")
         fut: asyncio.Future[tuple[int, Any]] = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut
         self._deadlines.set(rid, timeout)  # past it: TimeoutError (``_expired``)
         try:
-            await self._write(rid, frame)
+            self._sending.add(rid)
+            try:
+                await self.ws.send_bytes(self.codec.seal(payload))
+            except (ConnectionError, RuntimeError) as e:
+                raise StreamDown(f"send failed: {e}") from None
+            finally:
+                self._sending.discard(rid)
             return await fut
         finally:
             self._pending.pop(rid, None)
             self._deadlines.discard(rid)
-
-    async def cast(
-        self, method: str, path: str, query: Mapping[str, str] | None, body: object, timeout: float
-    ) -> None:
-        """One call with no answer (a push: ``CAST``), done once the frame is written;
-        ``StreamDown`` as ``request``'s, and if the peer does not take it within ``timeout``
-        (the stream closes: a peer that stopped reading)."""
-        frame = self._frame(CAST, method, path, query, body)
-        key = -next(self._ids)  # (a deadline no ``request`` has: it closes the stream)
-        self._deadlines.set(key, timeout)
-        try:
-            await self._write(key, frame)
-        finally:
-            self._deadlines.discard(key)
-
-    def _frame(
-        self, rid: int, method: str, path: str, query: Mapping[str, str] | None, body: object
-    ) -> bytes:
-        if not self.open:
-            raise StreamDown("the stream closed")
-        payload = _request(rid, method, path, query or {}, body)
-        if len(payload) > MAX_P2P_BODY:
-            raise StreamDown("too large for a frame")
-        return self.codec.seal(payload)
-
-    async def _write(self, key: int, frame: bytes) -> None:
-        """Send ``frame``; while it is being sent, ``key``'s deadline closes the stream."""
-        self._sending.add(key)
-        try:
-            await self.ws.send_bytes(frame)
-        except (ConnectionError, RuntimeError) as e:
-            raise StreamDown(f"send failed: {e}") from None
-        finally:
-            self._sending.discard(key)
 
     def _expired(self, rids: list[int]) -> None:
         """Calls whose time is up: their callers get ``TimeoutError``; a call still being
@@ -401,9 +372,7 @@ class Served(_Stream):
                     or not all(isinstance(v, str) and len(v) <= 256 for v in query.values())
                 ):
                     raise FrameError("a request's query is at most 8 strings")
-                if len(self._tasks) >= MAX_IN_FLIGHT and rid == CAST:  # nothing is read meanwhile
-                    await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
-                elif len(self._tasks) >= MAX_IN_FLIGHT:
+                if len(self._tasks) >= MAX_IN_FLIGHT:
                     await self._answer(
                         rid, 429, {"code": 103, "reason": "Throttled: too many requests in flight"}
                     )
@@ -430,10 +399,7 @@ class Served(_Stream):
         except Exception:  # a bug, as HTTP's 500: the caller is answered, not left waiting
             log.exception("stream request %s %s from %s failed", method, path, self.peer)
             status, answer = 500, {"code": 100, "reason": "internal error"}
-        if rid != CAST:
-            await self._answer(rid, status, answer)
-        elif status >= 300:  # refused (banned, a cut link, too large): the sender learns it
-            self._shut(f"a cast refused ({status})")  # over HTTP, which answers
+        await self._answer(rid, status, answer)
 
     async def _answer(self, rid: int, status: int, body: object) -> None:
         if self.ws.closed:

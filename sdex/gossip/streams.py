@@ -66,14 +66,9 @@ class Streams:
         query: Mapping[str, str] | None,
         body: object,
         timeout: float,
-        cast: bool = False,
-    ) -> tuple[int, Any] | None:
-        """``link.request``'s answer, or with ``cast`` None once ``link.cast`` wrote it."""
+    ) -> tuple[int, Any]:
         self.frames_sent += 1
-        if not cast:
-            return await link.request(method, path, query, body, timeout)
-        await link.cast(method, path, query, body, timeout)
-        return None
+        return await link.request(method, path, query, body, timeout)
 
     async def _open(self, peer: str, url: str) -> None:
         try:
