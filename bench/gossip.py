@@ -770,6 +770,8 @@ def analyse(
             "stream_frames_sent": round(frames / per, 3),
             "order_copies_received": round(peer_delta("received") / per, 2),
             "echoes_skipped": round(delta("echoesSkipped") / per, 3),
+            "hint_skipped": round(delta("hintSkipped") / per, 3),
+            "hint_held": round(delta("hintHeld") / per, 3),
         },
         "gossip_totals": {
             "order_copies_sent": copies,

@@ -227,7 +227,7 @@ def hinted_core() -> tuple[GossipCore, Clock, list[str]]:
 
 
 def test_a_push_names_the_other_mesh_peers_and_spares_at_most_half_of_ours() -> None:
-    core, _, ids = hinted_core()
+    core, clock, ids = hinted_core()
     short = [k[-SHORT_ID:] for k in ids]
     mine = {**order(1), "signature": "0x" + "22" * 65}
     first = [c for c in core.accepted(mine) if isinstance(c, Call)]
@@ -240,9 +240,14 @@ def test_a_push_names_the_other_mesh_peers_and_spares_at_most_half_of_ours() -> 
     theirs = {**order(2), "signature": "0x" + "33" * 65}
     core.checked(core.receive(ids[0], [theirs], short[2:]).id)
     core.checked(core.receive(ids[1], [theirs], short[4:]).id)
-    pushes = [c for c in core.accepted(theirs, exclude=ids[0]) if isinstance(c, Call)]
-    assert sorted(c.peer for c in pushes) == ids[4:]  # not to 1 or 2 (they sent it), 2 spared
+    # not to 1 or 2 (they sent it), 3 and 4 spared, 5 and 6 wait (``hint_hold``)
+    assert [c for c in core.accepted(theirs, exclude=ids[0]) if isinstance(c, Call)] == []
+    pushes = [c for c in run_due(core, clock) if isinstance(c, Call)]
+    assert clock.t == 1000.0 + core.config.hint_hold
+    assert sorted(c.peer for c in pushes) == ids[4:]
+    assert all(c.body["orders"] == [theirs] for c in pushes)
     assert core.stats()["hintSkipped"] == 2 and core.stats()["echoesSkipped"] == 1
+    assert core.stats()["hintHeld"] == 2
     # a hint that is not a bounded list of strings is ignored: every order reaches all five
     core, clock, ids = hinted_core()
     todo: list[Action] = []
@@ -280,13 +285,36 @@ def test_a_hint_spares_at_most_half_of_the_forwards_made_when_the_order_leaves()
         peer.retry_at = clock.t + 30
     for k in ids[7:]:
         del core.mesh[k]
-    pushes = [c for c in core.accepted(theirs, exclude=liar) if isinstance(c, Call)]
+    assert [c for c in core.accepted(theirs, exclude=liar) if isinstance(c, Call)] == []
+    pushes = [c for c in run_due(core, clock) if isinstance(c, Call)]  # ``hint_hold`` later
     assert len(pushes) == 2 and {c.peer for c in pushes} <= set(named)  # 2 of the 4 live
     assert core.stats()["hintSkipped"] == 2
     # a push names only the live mesh peers (the ones the same orders go to)
     for c in pushes:
         live_others = [k[-SHORT_ID:] for k in ids[:5] if k != c.peer]
         assert c.body["also"] == live_others
+
+
+def test_a_named_forward_rides_with_the_next_push_to_that_peer() -> None:
+    """A forward a pusher's ``also`` named (and the bound kept) gets no frame of its own:
+    it goes with the next push to that peer, and its timer then sends nothing more."""
+    core, clock, ids = hinted_core()
+    theirs = {**order(2), "signature": "0x" + "33" * 65}
+    core.checked(core.receive(ids[0], [theirs], [k[-SHORT_ID:] for k in ids[1:]]).id)
+    pushes = [c for c in core.accepted(theirs, exclude=ids[0]) if isinstance(c, Call)]
+    assert pushes == [] and core.stats()["hintSkipped"] == 2  # 2 spared, 3 wait
+    clock.t += core.config.hint_hold / 2
+    mine = {**order(3), "signature": "0x" + "44" * 65}
+    bodies = {c.peer: c.body["orders"] for c in core.accepted(mine) if isinstance(c, Call)}
+    assert bodies[ids[0]] == [mine]
+    assert sorted(k for k, v in bodies.items() if v == [theirs, mine]) == ids[3:]
+    assert run_due(core, clock) == [] and core.next_timer() == float("inf")
+    # with no hold they leave at once, each in its own push
+    core, clock, ids = hinted_core()
+    core.config.hint_hold = 0.0
+    core.checked(core.receive(ids[0], [theirs], [k[-SHORT_ID:] for k in ids[1:]]).id)
+    pushes = [c for c in core.accepted(theirs, exclude=ids[0]) if isinstance(c, Call)]
+    assert sorted(c.peer for c in pushes) == ids[3:] and core.stats()["hintHeld"] == 0
 
 
 def test_heard_is_bounded_and_ignores_what_is_not_a_signature() -> None:

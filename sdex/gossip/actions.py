@@ -42,6 +42,14 @@ class GossipConfig:
     simulator at 8 nodes and 0.5 ms links: 0.010 cuts pushes per order per node by 22% with
     p99 to every node unchanged; on a loaded machine (CPU delays of tens of ms) real runs
     showed no change (docs/BENCHMARKS.md), so it stays off until a quiet run says more."""
+    hint_hold: float = 0.25
+    """A forward to a mesh peer that a pusher named (``also``: it sends the same orders
+    there) but that the bound keeps (``Heard.split``: at most half are left out) is not
+    sent on its own frame: it rides with the next push to that peer, or leaves this many
+    seconds later. An honest pusher did send it (a copy that would arrive as a duplicate,
+    each in its own frame and answer: 8 nodes at 100/s, ~1.5 of a node's ~2.5 copies per
+    order); a lying one still silences at most half of a forward's targets, and delays the
+    rest by at most this. 0: they leave at once, as the others do."""
     timeout: float = 30.0
     """A push is answered once the receiver has checked every order in it: under load that
     takes a while, and resending a batch the receiver is still checking only adds load."""

@@ -24,7 +24,7 @@ The protocol (every step bounded; see ``sdex.gossip.flows`` for the multi-call o
   pushed it to us (``sdex.gossip.outbox.Heard``). A push names (``also``, short ids) the
   other live mesh peers the same orders go to; when the receiver forwards them it spares
   those it names, at most half of that forward's targets (a lying pusher cannot silence
-  more than that, whatever the mesh is by then).
+  more), and the other named ones ride with its next push there (``hint_hold`` at most).
 - **Anti-entropy, bootstrap, admission, scores**: ``sdex.gossip.flows``, ``.peers``.
 """
 
@@ -125,7 +125,10 @@ class GossipCore:
         while self._timers and self._timers[0][0] <= now:
             due, _, key = heapq.heappop(self._timers)
             box = self._boxes.get(key)
-            if box is not None and box.due == due:
+            if box is not None and box.later_due == due:  # no push took them along
+                box.board()
+                self._schedule(box, now)
+            elif box is not None and box.due == due:
                 self._flush(box)
         if now >= self.next_dial:
             self.next_dial = now + self._jitter(cfg.dial_interval)
@@ -159,8 +162,7 @@ class GossipCore:
         return min(t, self._timers[0][0]) if self._timers else t
 
     def accepted(self, order: dict[str, Any], exclude: str | None = None) -> list[Action]:
-        """The node accepted ``order`` (it rests): push it to the mesh, not back to ``exclude``."""
-        return self.accepted_many([(order, exclude)])
+        return self.accepted_many([(order, exclude)])  # (it rests: to the mesh, not ``exclude``)
 
     def accepted_many(self, orders: list[tuple[dict[str, Any], str | None]]) -> list[Action]:
         """``accepted`` for several (order, sender) pairs: one look at the live mesh."""
@@ -176,12 +178,13 @@ class GossipCore:
                     targets = by_exclude[exclude] = [self._box(k) for k in keys]
                 else:  # no mesh yet (a node starting, or a tiny network): random peers
                     targets = [self._box(p.key) for p in self.peers.sample(cfg.fanout, exclude)]
-            for box in self._heard.spare(order, targets):
+            now_boxes, later = self._heard.split(order, targets)
+            for box in now_boxes if cfg.hint_hold else now_boxes + later:
                 boxes[box.key] = box
-                if len(box.orders) >= cfg.outbox_max:
-                    box.orders.popleft()
-                    box.dropped += 1
-                box.orders.append(order)
+                box.put(box.orders, order, cfg.outbox_max)
+            for box in later if cfg.hint_hold else ():  # named: rides with the next push
+                if (due := box.hold(order, now + cfg.hint_hold, cfg.outbox_max)) is not None:
+                    heapq.heappush(self._timers, (due, next(self._ids), box.key))
         jitter = 0.0 if any(e is None for _, e in orders) else cfg.forward_jitter  # own: now
         for box in boxes.values():
             self._schedule(box, now, self.rng.uniform(0.0, jitter) if jitter else 0.0)
@@ -369,8 +372,7 @@ class GossipCore:
             self.mesh.pop(key, None)
             box = self._boxes.get(key)
             if box is not None:
-                box.orders.clear()
-                box.notices.clear()
+                box.clear()
 
     def _forget(self, key: str) -> None:
         self.mesh.pop(key, None)
@@ -436,8 +438,7 @@ class GossipCore:
         peer = self.peers.get(box.key)
         now = self.clock()
         if peer is None or peer.banned(now):  # evicted or banned: anti-entropy repairs
-            box.orders.clear()
-            box.notices.clear()
+            box.clear()
             return
         if not (box.orders or box.notices):
             return
@@ -452,6 +453,7 @@ class GossipCore:
             kind, notice = box.notices[0]
             self._send(box, self.call(peer, "notice", "POST", f"/p2p/{kind}", notice))
             return
+        box.board()  # (what waits in ``later`` rides along: no frame of its own)
         while box.orders and box.in_flight < self.config.push_window:
             batch = box.take(self.config.batch_max, self._heard)
             if batch:  # ``also``: the live mesh peers the same orders go to (``receive``)
@@ -492,6 +494,7 @@ class GossipCore:
             "ordersSent": self.orders_sent,
             "echoesSkipped": sum(b.echoes for b in self._boxes.values()),
             "hintSkipped": sum(b.hinted for b in self._boxes.values()),
+            "hintHeld": sum(b.held for b in self._boxes.values()),
             "pulled": self.pulled,
             "outboxDropped": sum(b.dropped for b in self._boxes.values()),
         }

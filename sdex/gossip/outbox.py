@@ -48,19 +48,30 @@ class Heard:
         """The ``targets`` to forward ``order`` to: those its pushers named are left out, at
         most half of them (so a lying pusher silences no more than that, whatever the mesh
         is when the order is forwarded)."""
+        now, later = self.split(order, targets)
+        return now + later if later else now
+
+    def split(
+        self, order: dict[str, Any], targets: list[Outbox]
+    ) -> tuple[list[Outbox], list[Outbox]]:
+        """(``order``'s forwards to send now, those that may wait): as ``spare``, and of the
+        targets kept, those its pushers named (they most likely have it) may wait."""
         sig = order.get("signature")
         named = self._hinted.get(sig) if isinstance(sig, str) else None
         if not named:
-            return targets
+            return targets, []
         most = len(targets) // 2
-        kept: list[Outbox] = []
+        now: list[Outbox] = []
+        later: list[Outbox] = []
         for box in targets:
-            if most and box.key in named:
+            if box.key not in named:
+                now.append(box)
+            elif most:
                 box.hinted += 1
                 most -= 1
             else:
-                kept.append(box)
-        return kept
+                later.append(box)
+        return now, later
 
     def _add(self, table: OrderedDict[str, set[str]], peers: list[str], orders: Iterable[object],
              most: int) -> None:  # fmt: skip
@@ -102,6 +113,9 @@ class Outbox:
     key: str
     orders: deque[dict[str, Any]] = field(default_factory=deque)
     notices: deque[tuple[str, dict[str, Any]]] = field(default_factory=deque)
+    later: deque[dict[str, Any]] = field(default_factory=deque)
+    """Forwards that wait to ride with the next push (``GossipConfig.hint_hold``)."""
+    later_due: float | None = None
     in_flight: int = 0
     due: float | None = None
     dropped: int = 0
@@ -109,6 +123,36 @@ class Outbox:
     """Orders left out because this peer had pushed them to us."""
     hinted: int = 0
     """Orders left out because their pusher said it sends them to this peer too."""
+    held: int = 0
+    """Orders that waited to ride with a later push (``later``)."""
+
+    def put(self, queue: deque[dict[str, Any]], order: dict[str, Any], most: int) -> None:
+        """``order`` into ``queue`` (``orders`` or ``later``), a full one drops its oldest."""
+        if len(queue) >= most:
+            queue.popleft()
+            self.dropped += 1
+        queue.append(order)
+
+    def hold(self, order: dict[str, Any], due: float, most: int) -> float | None:
+        """``order`` waits in ``later`` until ``due`` at most; ``due`` if a timer is needed."""
+        self.held += 1
+        self.put(self.later, order, most)
+        if self.later_due is not None:
+            return None
+        self.later_due = due
+        return due
+
+    def clear(self) -> None:
+        self.orders.clear()
+        self.notices.clear()
+        self.later.clear()
+
+    def board(self) -> None:
+        """What waits in ``later`` goes with the next push (first: it came first)."""
+        if self.later:
+            self.orders.extendleft(reversed(self.later))
+        self.later.clear()
+        self.later_due = None
 
     def take(self, most: int, heard: Heard) -> list[dict[str, Any]]:
         """The next batch (at most ``most``), without the orders this peer sent us."""
