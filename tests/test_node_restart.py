@@ -16,7 +16,7 @@ from sdex.order import SignedOrder
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.nodeutil import free_port, node_config, node_process, running_node, wait_for
-from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.test_node import ALICE, BOB, DAVE, E6, E18, ask, bid
 
 OPERATOR = 19
 
@@ -263,3 +263,28 @@ async def test_a_pending_settlement_given_up_at_restart_is_applied_when_it_lands
             assert node.settler.sent == 0
     finally:
         c.rpc.call("evm_setAutomine", True)
+
+
+async def test_a_pending_settlement_that_reverts_when_sent_again_is_failed_not_dropped(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Review finding: the dead node's recorded lone settlement, sent again at restart,
+    reverts (its maker's funds left meanwhile). Hardhat mines it and answers the send with
+    the revert: it used its nonce, so it is ``failed`` (its receipt says so), not given up
+    as ``dropped`` as if it had never gone."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
+    resting, _, signed = await _left_by_a_dead_node(c, cfg, "removed", "ioc")
+    maker = c.address(ALICE)
+    c.weth.transfer(c.sender(ALICE), c.address(DAVE), c.weth.balance_of(maker))
+    async with running_node(cfg) as (node, _api):
+        assert node.store.pending_settlements() == []
+        assert node.settler.sent == 0
+    receipt = c.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
+    assert receipt is not None and int(receipt["status"], 16) == 0
+    with sqlite3.connect(cfg.db) as db:
+        (status,) = db.execute(
+            "SELECT status FROM settlements WHERE tx_hash = ?", (signed.tx_hash,)
+        ).fetchone()
+    assert status == "failed"
+    assert c.exchange.order_info(resting.order).filled == 0

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+
+import pytest
 
 from sdex.book.types import Side
 from sdex.chain import Token, deploy, load_abi
@@ -48,7 +50,7 @@ def refused(c: Chain, bad: Token) -> Match:
 
 @contextlib.asynccontextmanager
 async def running_settler(
-    c: Chain, tmp_path: Path
+    c: Chain, tmp_path: Path, suspect: Callable[[Match], bool] | None = None
 ) -> AsyncIterator[tuple[Settler, list[SettledMatch]]]:
     """The node's settler (async receipts, max_batch 64, backlog_batch 256) on the devnet,
     with its own store; yields it and the results it reported."""
@@ -64,7 +66,14 @@ async def running_settler(
 
     sender = Sender(settle_chain.rpc, c.keys[OPERATOR], c.deployment.chain_id)
     settler = Settler(
-        settle_chain, sender, store, on_result, 64, receipts=receipts, backlog_batch=256
+        settle_chain,
+        sender,
+        store,
+        on_result,
+        64,
+        receipts=receipts,
+        backlog_batch=256,
+        suspect=suspect,
     )
     running = asyncio.create_task(settler.run())
     try:
@@ -77,14 +86,47 @@ async def running_settler(
         store.close()
 
 
-async def test_a_refused_transfer_at_the_end_of_a_backlog_batch_fails_only_its_match(
-    chain: Chain, tmp_path: Path
-) -> None:
-    c = chain
+def false_return_token(c: Chain) -> Token:
+    """A token whose ``transferFrom`` returns false, funded and approved for ``BIDS[0]``."""
     bad = Token(c.rpc, deploy(c.sender(0), "FalseReturnToken"))
     bad.abi = load_abi("FalseReturnToken")
     bad.send(c.sender(0), "mint", c.address(BIDS[0]), 1000 * E18)
     bad.send(c.sender(BIDS[0]), "approve", c.deployment.exchange, 2**256 - 1)
+    return bad
+
+
+@pytest.mark.parametrize("suspected", [False, True])
+async def test_a_lone_match_is_preflighted_only_when_suspected(
+    chain: Chain, tmp_path: Path, suspected: bool
+) -> None:
+    """A lone match goes with no pre-flight: a refused transfer is mined as a revert (the
+    operator pays its gas). One the node suspects (an order of it failed before with no one
+    found guilty) is pre-flighted: the same refusal costs no transaction."""
+    c = chain
+    bad_match = refused(c, false_return_token(c))
+    operator = c.address(OPERATOR)
+    nonce = int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16)
+    async with running_settler(c, tmp_path, lambda m: suspected) as (settler, results):
+        settler.submit([bad_match])
+        await wait_for(lambda: settler.idle.is_set() and len(results) == 1, timeout=30.0)
+    (verdict,) = results
+    assert verdict.outcome is Outcome.FAILED
+    spent = int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16) - nonce
+    if suspected:  # the pre-flight's revert reason
+        assert "SafeERC20FailedOperation" in verdict.reason, verdict.reason
+        assert verdict.tx_hash is None and spent == 0
+    else:
+        assert verdict.tx_hash is not None and spent == 1
+        receipt = c.rpc.call("eth_getTransactionReceipt", verdict.tx_hash)
+        assert int(receipt["status"], 16) == 0
+    assert c.exchange.order_info(bad_match.resting.order).filled == 0
+
+
+async def test_a_refused_transfer_at_the_end_of_a_backlog_batch_fails_only_its_match(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    bad = false_return_token(c)
     async with running_settler(c, tmp_path) as (settler, results):
         # A first batch teaches the gas per match (the makers' balances are warm then).
         settler.submit([pair(c, k) for k in range(16)])

@@ -90,6 +90,7 @@ class Node(NodePeering):
             receipts=self.rpc,
             mirror=self.mirror,
             backlog_batch=cfg.backlog_batch,
+            suspect=self._suspect,
         )
         self.watcher = Watcher(
             self.watch_rpc,

@@ -12,7 +12,7 @@ from sdex.book import RemovalReason, UnknownOrder
 from sdex.book.errors import BookError
 from sdex.chain import OrderState
 from sdex.chain.tx import already_known
-from sdex.errors import RpcError
+from sdex.errors import ContractRevert, RpcError
 from sdex.matching.match import Match
 from sdex.model import OPEN_STATUSES, OrderStatus
 from sdex.node.chainstate import NodeChainState
@@ -208,6 +208,14 @@ class NodeSettlement(NodeChainState):
                     rematch.append(so.hash)
         self._rematch(rematch)
 
+    def _suspect(self, m: Match) -> bool:
+        """Whether an order of ``m`` failed a settlement before with no one found guilty."""
+        for so in (m.resting, m.incoming):
+            rec = self.records.get(so.hash)
+            if rec is not None and rec.failures:
+                return True
+        return False
+
     def _rematch(self, hashes: list[bytes]) -> None:
         """Match the open, resting orders of ``hashes`` again (given back by a settlement)."""
         now = self.now()
@@ -224,6 +232,8 @@ class NodeSettlement(NodeChainState):
         try:
             rpc = self.settle_chain.rpc
             await self.settle_chain.run(rpc.call, "eth_sendRawTransaction", raw_tx)
+        except ContractRevert:
+            return  # mined and reverted (Hardhat answers so): its receipt says ``failed``
         except RpcError as e:
             if not already_known(e):
                 raise
