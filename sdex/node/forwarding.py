@@ -5,8 +5,8 @@ the wall time, summed over the orders handed over (a chunk's times shared among 
 orders, as the simulator charges a chunk). ``/health`` reports the sums (``forwardTiming``);
 a benchmark takes the difference of two readings for one window's means, which
 ``bench/gossip_sim.py`` gives the simulator as the CPU a node spends on an order before it
-forwards it (``sdex.sim.links.LinkModel.check_cost``). Three clocks read per call and per
-hand-over, no allocation per order.
+forwards it (``sdex.sim.links.LinkModel.check_cost``). Three clocks read per intake call (and per
+loop turn that wrote pushes), two per hand-over, no allocation per order.
 
 The CPU time is the loop thread's between the two points: where the intake awaits (the
 ECDSA worker for four or more new orders, a chain read) what other tasks ran meanwhile is
@@ -24,15 +24,17 @@ pushes' turn, not to the earlier one's.
 
 And how that span's time off the loop's CPU splits, per intake call (``sentSleepUs``, a
 histogram of ``sdex.gossip.timing.EDGES_US``; ``sentQueueS``, the sum): the loop thread's
-wait for a core while runnable (``/proc/self/task/<tid>/schedstat``'s second field, read
-with one ``pread``, 1 us) and the rest, when it was not runnable at all (waiting for the
-GIL while another thread holds it, or for the ECDSA worker): the simulator draws the first
-from the machine's measured run queue already, and each wallet's order's wait from the
-second's histogram (``LinkModel.post_wait_shape``). One tuple per intake call."""
+wait for a core while runnable (``/proc/thread-self/schedstat``'s second field, read with
+one ``pread``, 1 us, at the call's start and at its pushes' turn, not per order) and the
+rest, when it was not runnable at all (waiting for the GIL while another thread holds it,
+or for the ECDSA worker): the simulator draws the first from the machine's measured run
+queue already, and each wallet's order's wait from the second's histogram
+(``LinkModel.post_wait_shape``). One tuple per intake call."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import threading
@@ -44,28 +46,85 @@ from sdex.gossip.timing import Histogram
 SOURCES = ("wallet", "peer")
 Stamp = tuple[float, float, float]
 """The loop thread's CPU seconds, the wall clock, and the thread's run-queue wait seconds."""
+Mark = tuple[float, float]
+"""The loop thread's CPU seconds and the wall clock (a hand-over's: no run-queue read)."""
 
-_QUEUE_FDS: dict[int, int] = {}
-"""Per thread (native id): an open ``/proc/self/task/<tid>/schedstat`` (-1: none here)."""
+SCHEDSTAT = "/proc/thread-self/schedstat"
+"""The calling thread's scheduler statistics (Linux): the second field is the nanoseconds it
+has waited for a core while runnable."""
+
+
+class _QueueFile:
+    """One thread's open ``SCHEDSTAT`` (``fd`` -1: none here), closed with this object: when
+    its thread ends (``threading.local`` drops its value) or the process forks."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self) -> None:
+        self.fd = _open()
+
+    def read(self) -> float:
+        if self.fd < 0:
+            return 0.0
+        value = _pread(self.fd)
+        if value is None:  # (stale: reopened once; failing again, 0.0 from now on)
+            self.close()
+            self.fd = _open()
+            value = None if self.fd < 0 else _pread(self.fd)
+            if value is None:
+                self.close()
+        return 0.0 if value is None else value
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def _open() -> int:
+    try:
+        return os.open(SCHEDSTAT, os.O_RDONLY)
+    except OSError:  # (no /proc: not Linux, or not mounted)
+        return -1
+
+
+def _pread(fd: int) -> float | None:
+    try:
+        return int(os.pread(fd, 96, 0).split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class _QueueFiles(threading.local):
+    file: _QueueFile | None = None
+
+
+_FILES = _QueueFiles()
+"""Per thread: its ``_QueueFile`` once it asked (a thread that ends drops it, so a new
+thread given a dead one's id opens its own)."""
+
+
+def _forked() -> None:
+    """In a forked child: the parent's threads' files dropped (each closed)."""
+    global _FILES
+    _FILES = _QueueFiles()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
 
 
 def run_queue_wait() -> float:
     """Seconds the calling thread has waited for a core while runnable (0.0 where ``/proc``
-    does not say)."""
-    tid = threading.get_native_id()
-    fd = _QUEUE_FDS.get(tid)
-    if fd is None:
-        try:
-            fd = os.open(f"/proc/self/task/{tid}/schedstat", os.O_RDONLY)
-        except OSError:
-            fd = -1
-        _QUEUE_FDS[tid] = fd
-    if fd < 0:
-        return 0.0
-    try:
-        return int(os.pread(fd, 96, 0).split()[1]) / 1e9
-    except (OSError, IndexError, ValueError):
-        return 0.0
+    does not say). Never raises."""
+    file = _FILES.file
+    if file is None:
+        file = _FILES.file = _QueueFile()
+    return file.read()
 
 
 class ForwardTiming:
@@ -78,7 +137,6 @@ class ForwardTiming:
         "cpu_clock",
         "handed",
         "open",
-        "queue_at",
         "queue_clock",
         "rows",
         "sleep",
@@ -98,8 +156,7 @@ class ForwardTiming:
         """Orders handed to gossip so far (any source)."""
         self.cpu_at = 0.0
         self.wall_at = 0.0
-        self.queue_at = 0.0
-        """The CPU, wall and run-queue clocks at the last hand-over."""
+        """The CPU and wall clocks at the last hand-over."""
         self.rows = {s: [0, 0.0, 0.0, 0.0, 0.0, 0.0] for s in SOURCES}
         """Orders, loop CPU and wall seconds to the hand-over, and to the pushes' writes
         (CPU, wall, run-queue wait)."""
@@ -124,13 +181,13 @@ class ForwardTiming:
     def handed_over(self) -> None:
         """An order was just handed to gossip (its pushes queued)."""
         self.handed += 1
-        self.cpu_at, self.wall_at, self.queue_at = self.start()
+        self.cpu_at, self.wall_at = self.cpu_clock(), self.wall_clock()
 
-    def last(self) -> Stamp:
-        """(thread CPU, wall, run-queue wait) at the last hand-over."""
-        return self.cpu_at, self.wall_at, self.queue_at
+    def last(self) -> Mark:
+        """(thread CPU, wall) at the last hand-over."""
+        return self.cpu_at, self.wall_at
 
-    def add(self, source: str, started: Stamp, ended: Stamp, orders: int) -> None:
+    def add(self, source: str, started: Stamp, ended: Mark, orders: int) -> None:
         """``orders`` orders of an intake call that ``started`` were handed over, the last
         one when ``ended`` (``last`` right after it)."""
         if orders <= 0:

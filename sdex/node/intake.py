@@ -87,7 +87,8 @@ class NodeIntake(NodeStatus):
         already (most of them) are answered at once; the others go through the intake
         together (their signatures checked in one batch, no task per order)."""
         fw = self.forwarding
-        started = ended = fw.start()  # (what its new orders cost before they are passed on)
+        started = fw.start()  # (what its new orders cost before they are passed on)
+        ended = started[:2]  # (its CPU and wall clocks: the last hand-over's, once one is)
         handed = 0
         results = ["known" if self._known_copy(o) else "" for o in objs]
         todo = [i for i, r in enumerate(results) if not r]
