@@ -103,10 +103,13 @@ COST = {"model": "scaled"}
 TIMESLICE = 0.003
 """Seconds a node process runs before another waiting for a core gets it: the order of
 Linux CFS's slices with a few runnable processes a core (``sdex.sim.cpu``)."""
-SLICES = {"on": True, "seconds": 0.0}
+SLICES = {"on": False, "seconds": 0.0}
 """``--slices``: the simulated machine gives its fair shares in slices of ``seconds`` (what
-``measured_slice`` found on this machine; ``LinkModel.sliced``), or (``off``, the model
-before) as processor sharing."""
+``measured_slice`` found on this machine; ``LinkModel.sliced``), or (``off``, the default)
+as processor sharing. Off by default: on two quiet runs of 2026-12-02's fifth session the
+slices (with ``--wallet-wait on --peer-wait on``) put 10 of 20 figures within 20% of the
+real nodes, processor sharing with the mean wait 16 of 20 (the slices' p50s 5-40% too
+fast); on loaded runs 22 and 23 of 50 (docs/BENCHMARKS.md, "End of the fifth session")."""
 SPIN = """
 import os, sys, time
 os.sched_setaffinity(0, {int(sys.argv[1])})
@@ -242,12 +245,13 @@ def split_costs(
     return before, post, max(0.0, after)
 
 
-WAIT = {"wallet": True, "peer": True, "mean": False}
+WAIT = {"wallet": True, "peer": False, "mean": True}
 """``--wallet-wait``: a wallet's order waits at its node, off the CPU, what the nodes measured
 (``wallet_wait``; ``off``: the model before, 2026-12-02 "sim7"); measured per order (nodes
 from 2026-12-02's fifth session on), only the part when its loop was not runnable
 (``wait_shape``; ``mean``: the window's mean of all its time off the CPU, the model of
-2026-12-02's fourth session). ``--peer-wait``: a peer's chunk of new orders too."""
+2026-12-02's fourth session, the default: see ``SLICES``). ``--peer-wait``: a peer's chunk
+of new orders too (off by default)."""
 
 
 def wallet_wait(run: dict[str, Any]) -> float:
@@ -725,11 +729,11 @@ def main() -> None:
     ap.add_argument("--split", choices=SPLITS, default="sent",
                     help="a new order's CPU before it is passed on and after, and its "
                     "messages', from the real nodes' threads (SPLITS)")  # fmt: skip
-    ap.add_argument("--wallet-wait", choices=["on", "mean", "off"], default="on",
+    ap.add_argument("--wallet-wait", choices=["on", "mean", "off"], default="mean",
                     help="a wallet's order waits off its CPU as measured (WAIT)")  # fmt: skip
-    ap.add_argument("--peer-wait", choices=["on", "off"], default="on",
+    ap.add_argument("--peer-wait", choices=["on", "off"], default="off",
                     help="a peer's chunk waits off its CPU as measured (WAIT)")  # fmt: skip
-    ap.add_argument("--slices", choices=["on", "off"], default="on",
+    ap.add_argument("--slices", choices=["on", "off"], default="off",
                     help="the machine's fair shares in measured time slices (SLICES)")  # fmt: skip
     ap.add_argument("--all-models", action="store_true",
                     help="also predict with the other cost models and splits (slower)")  # fmt: skip

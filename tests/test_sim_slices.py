@@ -121,6 +121,7 @@ def test_the_window_keeps_the_sleep_histogram_and_the_simulator_draws_from_it(
     counts = out["wallet"]["sent_sleep_us"]
     assert isinstance(counts, list) and sum(counts) == 95
     monkeypatch.setitem(gossip_sim.SPLIT, "model", "sent")
+    monkeypatch.setitem(gossip_sim.WAIT, "mean", False)  # (``--wallet-wait on``)
     waits = gossip_sim.wait_shape({"forward_timing": out}, "wallet")
     assert waits is not None and len(set(waits)) == 2
     assert 0.0008 < min(waits) < 0.001 < 0.0064 < max(waits) < 0.0077
