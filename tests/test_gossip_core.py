@@ -317,6 +317,23 @@ def test_a_named_forward_rides_with_the_next_push_to_that_peer() -> None:
     assert sorted(c.peer for c in pushes) == ids[3:] and core.stats()["hintHeld"] == 0
 
 
+def test_boarding_held_forwards_keeps_the_outbox_bound_and_a_cleared_box_holds_anew() -> None:
+    """Review findings: held forwards boarded onto a full queue kept it over its bound (up
+    to twice ``outbox_max``); a cleared box kept its hold time, so a new hold set no timer
+    of its own until the old one fired."""
+    box = Outbox(peer_id(1))
+    for k in range(4):
+        box.put(box.orders, {"signature": f"0x{k:0130x}"}, 4)
+    held = [{"signature": f"0x{k:0130x}"} for k in range(4, 7)]
+    assert box.hold(held[0], 1.0, 4) == 1.0 and box.hold(held[1], 2.0, 4) is None
+    box.board(4)
+    assert len(box.orders) == 4 and box.dropped == 2 and not box.later
+    assert box.later_due is None
+    box.hold(held[2], 3.0, 4)
+    box.clear()
+    assert box.hold(held[2], 5.0, 4) == 5.0  # its own timer
+
+
 def test_heard_is_bounded_and_ignores_what_is_not_a_signature() -> None:
     heard = Heard(capacity=2)
     a, b, c = ({"signature": f"0x{k:0130x}"} for k in range(3))

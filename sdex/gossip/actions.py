@@ -48,8 +48,9 @@ class GossipConfig:
     sent on its own frame: it rides with the next push to that peer, or leaves this many
     seconds later. An honest pusher did send it (a copy that would arrive as a duplicate,
     each in its own frame and answer: 8 nodes at 100/s, ~1.5 of a node's ~2.5 copies per
-    order); a lying one still silences at most half of a forward's targets, and delays the
-    rest by at most this. 0: they leave at once, as the others do."""
+    order); a lying one still silences at most half of a forward's targets, and holds the
+    rest at most this long (then they are queued like any forward). 0: they leave at once,
+    as the others do."""
     timeout: float = 30.0
     """A push is answered once the receiver has checked every order in it: under load that
     takes a while, and resending a batch the receiver is still checking only adds load."""

@@ -24,7 +24,7 @@ The protocol (every step bounded; see ``sdex.gossip.flows`` for the multi-call o
   pushed it to us (``sdex.gossip.outbox.Heard``). A push names (``also``, short ids) the
   other live mesh peers the same orders go to; when the receiver forwards them it spares
   those it names, at most half of that forward's targets (a lying pusher cannot silence
-  more), and the other named ones ride with its next push there (``hint_hold`` at most).
+  more), and the other named ones ride with its next push there (or queue after ``hint_hold``).
 - **Anti-entropy, bootstrap, admission, scores**: ``sdex.gossip.flows``, ``.peers``.
 """
 
@@ -126,7 +126,7 @@ class GossipCore:
             due, _, key = heapq.heappop(self._timers)
             box = self._boxes.get(key)
             if box is not None and box.later_due == due:  # no push took them along
-                box.board()
+                box.board(cfg.outbox_max)
                 self._schedule(box, now)
             elif box is not None and box.due == due:
                 self._flush(box)
@@ -453,7 +453,7 @@ class GossipCore:
             kind, notice = box.notices[0]
             self._send(box, self.call(peer, "notice", "POST", f"/p2p/{kind}", notice))
             return
-        box.board()  # (what waits in ``later`` rides along: no frame of its own)
+        box.board(self.config.outbox_max)  # (``later`` rides along: no frame of its own)
         while box.orders and box.in_flight < self.config.push_window:
             batch = box.take(self.config.batch_max, self._heard)
             if batch:  # ``also``: the live mesh peers the same orders go to (``receive``)

@@ -146,11 +146,16 @@ class Outbox:
         self.orders.clear()
         self.notices.clear()
         self.later.clear()
+        self.later_due = None  # (a timer still queued for it finds nothing to board)
 
-    def board(self) -> None:
-        """What waits in ``later`` goes with the next push (first: it came first)."""
+    def board(self, most: int) -> None:
+        """What waits in ``later`` goes with the next push (first: it came first); a queue
+        then over ``most`` drops its oldest, as ``put`` does."""
         if self.later:
             self.orders.extendleft(reversed(self.later))
+            while len(self.orders) > most:
+                self.orders.popleft()
+                self.dropped += 1
         self.later.clear()
         self.later_due = None
 
