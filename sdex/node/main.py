@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import io
 import logging
+import math
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -34,14 +36,34 @@ SWITCH_INTERVAL = 0.0005
 """Seconds a thread holds the GIL while another waits, while a node serves (never raised;
 Python's default 5 ms): the settlement thread re-takes it after each socket call of a
 broadcast, behind a busy event loop up to 5 ms each, on the order-to-receipt path."""
+SWITCH_INTERVAL_ENV = "SDEX_SWITCH_INTERVAL"
+"""Sets the node's switch interval (seconds, e.g. ``0.002``) in place of ``SWITCH_INTERVAL``."""
+
+
+def switch_interval() -> float:
+    """The switch interval a node serves with: ``$SDEX_SWITCH_INTERVAL`` seconds if set
+    (a number from 1 us to 1 s, else ``ValueError``, which says so), else ``SWITCH_INTERVAL``."""
+    raw = os.environ.get(SWITCH_INTERVAL_ENV, "").strip()
+    if not raw:
+        return SWITCH_INTERVAL
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 1e-6 <= value <= 1.0:  # (also NaN)
+        raise ValueError(
+            f"${SWITCH_INTERVAL_ENV} must be seconds from 0.000001 to 1 (e.g. 0.002), not {raw!r}"
+        )
+    return value
 
 
 @contextlib.asynccontextmanager
 async def serve(config: NodeConfig) -> AsyncIterator[Node]:
     """Start a node and its HTTP server; stop both on exit. While it serves, the process's
-    GIL switch interval is at most ``SWITCH_INTERVAL`` (put back on exit)."""
+    GIL switch interval is at most ``switch_interval()`` (put back on exit)."""
+    interval = switch_interval()
     was = sys.getswitchinterval()
-    sys.setswitchinterval(min(was, SWITCH_INTERVAL))
+    sys.setswitchinterval(min(was, interval))
     try:
         node = Node(config)
         try:
@@ -130,6 +152,7 @@ def run_node(
     dev_wallets: bool = False,
 ) -> None:
     """Run a node until SIGINT or SIGTERM, then stop cleanly."""
+    switch_interval()  # (a bad $SDEX_SWITCH_INTERVAL: said before anything starts)
     config = config_for(
         port=port,
         host=host,
