@@ -37,7 +37,7 @@ from sdex.storeread import MARKED_SELECT, StoreReads, fill_of
 from sdex.storeread import OrderRow as OrderRow
 from sdex.storeread import StoredFill as StoredFill
 from sdex.storeread import StoredOrder as StoredOrder
-from sdex.storeschema import ADDED_ORDER_COLUMNS, INSERT_ORDER, MIRROR_TABLES, SCHEMA
+from sdex.storeschema import INSERT_ORDER, MIRROR_TABLES, SCHEMA, open_orders_table
 
 log = logging.getLogger("sdex.store")
 
@@ -97,10 +97,8 @@ class Store(StoreReads):
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         db.executescript(SCHEMA)
-        columns = {row[1] for row in db.execute("PRAGMA table_info(orders)")}
-        for name, ddl in ADDED_ORDER_COLUMNS.items():  # a database from an older version
-            if name not in columns:
-                db.execute(f"ALTER TABLE orders ADD COLUMN {name} {ddl}")
+        if open_orders_table(db):  # (a database from an older version)
+            log.info("the orders table of %s was rebuilt: seq is its rowid", self.path)
         self._writer = Writer(db, group_window, max_group)
         self._bind(identity)
         self._open_reader()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS orders (
-    hash        TEXT PRIMARY KEY,
-    seq         INTEGER NOT NULL UNIQUE,
+import sqlite3
+
+ORDERS_TABLE = """CREATE TABLE IF NOT EXISTS {name} (
+    hash        TEXT NOT NULL UNIQUE,
+    seq         INTEGER PRIMARY KEY,
     maker       TEXT NOT NULL,
     maker_token TEXT NOT NULL,
     taker_token TEXT NOT NULL,
@@ -19,11 +19,30 @@ CREATE TABLE IF NOT EXISTS orders (
     cancel_sig  TEXT NOT NULL DEFAULT '',
     created_at  REAL NOT NULL,
     updated_at  REAL NOT NULL
-);
+)"""
+"""The orders table (``name``: ``orders``, or the copy a migration fills). ``seq``, the
+arrival order, is the rowid: the table's own B-tree is in arrival order (every walk and page
+reads it in ``seq`` order, ``MAX(seq)`` is its last row), and each stored order updates three
+B-trees: the table, ``hash``'s unique index and ``orders_maker_seq``."""
+
+ORDER_COLUMNS = (
+    "hash", "seq", "maker", "maker_token", "taker_token", "order_json", "status", "filled",
+    "reason", "source", "tif", "cancel_sig", "created_at", "updated_at",
+)  # fmt: skip
+
+ORDER_INDEXES = """
 -- (maker) alone is a prefix of orders_maker_seq: that index serves it, one fewer per insert
 DROP INDEX IF EXISTS orders_maker;
+-- (maker_token, taker_token) served only GET /v1/orders filtered by token, whose rows are a
+-- half or more of all rows on a node of one or two pairs: read from the table in seq order
+DROP INDEX IF EXISTS orders_pair;
 CREATE INDEX IF NOT EXISTS orders_maker_seq ON orders (maker, seq);
-CREATE INDEX IF NOT EXISTS orders_pair ON orders (maker_token, taker_token);
+"""
+"""The orders table's indexes besides ``hash``'s: ``orders_maker_seq`` serves a maker's
+walks (the cancel-up-to re-judging, ``orders_after``) and ``GET /v1/orders?maker=``."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS fills (
     tx_hash       TEXT NOT NULL,
     log_index     INTEGER NOT NULL,
@@ -69,7 +88,8 @@ ADDED_ORDER_COLUMNS = {
     "tif": "TEXT NOT NULL DEFAULT 'gtc'",
     "cancel_sig": "TEXT NOT NULL DEFAULT ''",
 }
-"""Columns added since the first schema, with their DDL (added to an older database)."""
+"""Columns added since the first schema, with their DDL (added to an older database:
+``open_orders_table``)."""
 
 ORDER_SELECT = (
     "SELECT hash, seq, order_json, status, filled, reason, source, created_at, tif, cancel_sig"
@@ -91,3 +111,33 @@ INSERT_ORDER = (
     " WHERE orders.status='removed' AND orders.reason='unparseable'"
 )
 """An order's row; one already there is kept as it is (stored once), unless unusable."""
+
+
+def open_orders_table(db: sqlite3.Connection) -> bool:
+    """Create the orders table, or bring one from an older version up to this schema: the
+    columns added since (``ADDED_ORDER_COLUMNS``), then, if ``seq`` is not its rowid yet
+    (before the sixth session's schema: a table keyed by ``hash``, with a unique index on
+    ``seq`` and one on the pair), every row copied into this schema's table in one
+    transaction (``True``: it was; its rows, columns and order unchanged). Then the
+    indexes (``ORDER_INDEXES``). On the connection, outside any transaction."""
+    db.execute(ORDERS_TABLE.format(name="orders"))
+    info = db.execute("PRAGMA table_info(orders)").fetchall()
+    for name, ddl in ADDED_ORDER_COLUMNS.items():
+        if name not in {row[1] for row in info}:
+            db.execute(f"ALTER TABLE orders ADD COLUMN {name} {ddl}")
+    rebuilt = not any(row[1] == "seq" and row[5] for row in info)  # (pk: seq is the rowid)
+    if rebuilt:
+        columns = ", ".join(ORDER_COLUMNS)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DROP TABLE IF EXISTS orders_new")  # (left by nothing: the DDL is ours)
+            db.execute(ORDERS_TABLE.format(name="orders_new"))
+            db.execute(f"INSERT INTO orders_new ({columns}) SELECT {columns} FROM orders")
+            db.execute("DROP TABLE orders")  # (and its indexes)
+            db.execute("ALTER TABLE orders_new RENAME TO orders")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    db.executescript(ORDER_INDEXES)
+    return rebuilt

@@ -1,0 +1,69 @@
+"""The GIL switch interval a node serves with, set by ``$SDEX_SWITCH_INTERVAL`` (seconds):
+a node over HTTP takes it while it serves and puts the old one back; a bad value is a
+configuration error that names the variable (``sdex node`` exits 2, no traceback)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sdex.node.main import SWITCH_INTERVAL, SWITCH_INTERVAL_ENV, switch_interval
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node
+from tests.test_cli_node import run_node
+from tests.test_node import ALICE, E6, E18, ask
+
+
+@pytest.fixture
+def interval_back() -> Iterator[None]:
+    was = sys.getswitchinterval()
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(was)
+
+
+async def test_a_node_serves_with_the_interval_the_variable_sets(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interval_back: None
+) -> None:
+    monkeypatch.setenv(SWITCH_INTERVAL_ENV, "0.002")
+    sys.setswitchinterval(0.005)  # (Python's default)
+    async with running_node(node_config(chain, tmp_path / "n.db")) as (_, api):
+        assert sys.getswitchinterval() == pytest.approx(0.002)
+        assert (await api.post_order(chain.sign(ask(chain, ALICE, E18, 3000 * E6))))[0] == 201
+    assert sys.getswitchinterval() == pytest.approx(0.005)
+
+
+def test_unset_or_blank_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(SWITCH_INTERVAL_ENV, raising=False)
+    assert switch_interval() == SWITCH_INTERVAL
+    monkeypatch.setenv(SWITCH_INTERVAL_ENV, " ")
+    assert switch_interval() == SWITCH_INTERVAL
+    monkeypatch.setenv(SWITCH_INTERVAL_ENV, " 0.001 ")
+    assert switch_interval() == 0.001
+
+
+@pytest.mark.parametrize("bad", ["2ms", "0", "-0.001", "nan", "inf", "5"])
+def test_a_bad_value_is_refused_naming_the_variable(
+    bad: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SWITCH_INTERVAL_ENV, bad)
+    with pytest.raises(ValueError, match=r"\$SDEX_SWITCH_INTERVAL must be seconds"):
+        switch_interval()
+
+
+def test_sdex_node_with_a_bad_value_exits_2_in_one_line(chain: Chain, tmp_path: Path) -> None:
+    deployment = tmp_path / "devnet.json"
+    chain.deployment.save(deployment)
+    key = "0x" + chain.keys[16].hex()
+    done = run_node(
+        "--deployment", str(deployment), "--key", key, "--db", str(tmp_path / "n.db"),
+        env={SWITCH_INTERVAL_ENV: "2ms"},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "$SDEX_SWITCH_INTERVAL must be seconds" in done.stderr and "'2ms'" in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert not (tmp_path / "n.db").exists()  # (refused before anything started)
