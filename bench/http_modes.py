@@ -17,7 +17,9 @@ recovered on the loop), ``chunk=N`` (the worker thread delivers chunks of N), ``
 store's group window, seconds), ``si=S`` (the GIL's switch interval, seconds), ``fw-off``
 (no clock read for ``/health``'s ``forwardTiming``), ``maker-index`` (the ``orders`` table
 with the index on ``maker`` alone that the schema no longer has: one more index per insert,
-as before), ``tmin=N`` (fewer than N orders in a turn are recovered on the loop),
+as before), ``five-btrees`` (the ``orders`` table with an index on ``seq`` and one on the
+token pair, as its B-trees were before ``seq`` became its rowid: five per insert, not
+three), ``tmin=N`` (fewer than N orders in a turn are recovered on the loop),
 ``http-only`` (the node's HTTP layer alone: the guard, the bounded body read and the answer;
 ``Node.submit`` answers 201 at once, no intake), ``no-http`` (the intake alone: each round's
 orders go straight into ``Node.submit``, 48 at a time, in this process: no HTTP, no client).
@@ -86,12 +88,15 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
     fw = node.forwarding
     fw.cpu_clock, fw.wall_clock = defaults["clocks"]
     node.__dict__.pop("submit", None)
-    index = (
-        "CREATE INDEX IF NOT EXISTS orders_maker ON orders (maker)"
-        if mode == "maker-index"
-        else "DROP INDEX IF EXISTS orders_maker"
-    )
-    writer.submit(lambda db: db.execute(index)).result()  # (between rounds: not timed)
+    extra = {  # (between rounds: not timed)
+        "orders_maker": "INDEX IF NOT EXISTS orders_maker ON orders (maker)",
+        "orders_seq": "UNIQUE INDEX IF NOT EXISTS orders_seq ON orders (seq)",
+        "orders_pair": "INDEX IF NOT EXISTS orders_pair ON orders (maker_token, taker_token)",
+    }
+    wanted = {"maker-index": {"orders_maker"}, "five-btrees": {"orders_seq", "orders_pair"}}
+    for name, on in extra.items():
+        sql = f"CREATE {on}" if name in wanted.get(mode, ()) else f"DROP INDEX IF EXISTS {name}"
+        writer.submit(lambda db, sql=sql: db.execute(sql)).result()
     if mode == "ecdsa-direct":
 
         async def direct(signed: SignedOrder) -> bool | None:
@@ -116,7 +121,7 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
             return SubmitResult(201, {"salt": obj.get("salt") if isinstance(obj, dict) else 0})
 
         node.submit = submit
-    elif mode not in ("base", "maker-index", "no-http"):
+    elif mode not in ("base", "maker-index", "five-btrees", "no-http"):
         raise SystemExit(f"unknown mode {mode}")
 
 
