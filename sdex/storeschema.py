@@ -130,7 +130,6 @@ def open_orders_table(db: sqlite3.Connection) -> bool:
         columns = ", ".join(ORDER_COLUMNS)
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("DROP TABLE IF EXISTS orders_new")  # (left by nothing: the DDL is ours)
             db.execute(ORDERS_TABLE.format(name="orders_new"))
             db.execute(f"INSERT INTO orders_new ({columns}) SELECT {columns} FROM orders")
             db.execute("DROP TABLE orders")  # (and its indexes)
