@@ -5,29 +5,24 @@ configuration error that names the variable (``sdex node`` exits 2, no traceback
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from sdex.node.main import SWITCH_INTERVAL, SWITCH_INTERVAL_ENV, switch_interval
+from sdex.node import main
+from sdex.node.main import SWITCH_INTERVAL, SWITCH_INTERVAL_ENV
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node
 from tests.test_cli_node import run_node
 from tests.test_node import ALICE, E6, E18, ask
-
-
-@pytest.fixture
-def interval_back() -> Iterator[None]:
-    was = sys.getswitchinterval()
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(was)
+from tests.test_settle_timeline import switch_interval  # noqa: F401 (the fixture)
 
 
 async def test_a_node_serves_with_the_interval_the_variable_sets(
-    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interval_back: None
+    chain: Chain,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    switch_interval: None,  # noqa: F811
 ) -> None:
     monkeypatch.setenv(SWITCH_INTERVAL_ENV, "0.002")
     sys.setswitchinterval(0.005)  # (Python's default)
@@ -39,11 +34,11 @@ async def test_a_node_serves_with_the_interval_the_variable_sets(
 
 def test_unset_or_blank_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(SWITCH_INTERVAL_ENV, raising=False)
-    assert switch_interval() == SWITCH_INTERVAL
+    assert main.switch_interval() == SWITCH_INTERVAL
     monkeypatch.setenv(SWITCH_INTERVAL_ENV, " ")
-    assert switch_interval() == SWITCH_INTERVAL
+    assert main.switch_interval() == SWITCH_INTERVAL
     monkeypatch.setenv(SWITCH_INTERVAL_ENV, " 0.001 ")
-    assert switch_interval() == 0.001
+    assert main.switch_interval() == 0.001
 
 
 @pytest.mark.parametrize("bad", ["2ms", "0", "-0.001", "nan", "inf", "5"])
@@ -52,7 +47,7 @@ def test_a_bad_value_is_refused_naming_the_variable(
 ) -> None:
     monkeypatch.setenv(SWITCH_INTERVAL_ENV, bad)
     with pytest.raises(ValueError, match=r"\$SDEX_SWITCH_INTERVAL must be seconds"):
-        switch_interval()
+        main.switch_interval()
 
 
 def test_sdex_node_with_a_bad_value_exits_2_in_one_line(chain: Chain, tmp_path: Path) -> None:
