@@ -1,6 +1,8 @@
-"""The orders table's indexes: ``orders_maker`` (maker alone) is gone, dropped from a
+"""The orders table's B-trees: ``orders_maker`` (maker alone) is gone, dropped from a
 database made before as it is opened; a maker's orders are read by ``orders_maker_seq``,
-whose first column it was (one index fewer to update per stored order)."""
+whose first column it was (one index fewer to update per stored order). ``seq`` is the
+table's rowid and the pair index is gone: an older table is rebuilt so at open, its rows
+kept (three B-trees a stored order, not five)."""
 
 from __future__ import annotations
 
