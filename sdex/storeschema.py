@@ -33,13 +33,14 @@ ORDER_COLUMNS = (
 ORDER_INDEXES = """
 -- (maker) alone is a prefix of orders_maker_seq: that index serves it, one fewer per insert
 DROP INDEX IF EXISTS orders_maker;
--- (maker_token, taker_token) served only GET /v1/orders filtered by token, whose rows are a
--- half or more of all rows on a node of one or two pairs: read from the table in seq order
-DROP INDEX IF EXISTS orders_pair;
 CREATE INDEX IF NOT EXISTS orders_maker_seq ON orders (maker, seq);
+-- a market's page (GET /v1/orders?makerToken=&takerToken=) in seq order: the rowid ends the key
+CREATE INDEX IF NOT EXISTS orders_pair ON orders (maker_token, taker_token);
 """
 """The orders table's indexes besides ``hash``'s: ``orders_maker_seq`` serves a maker's
-walks (the cancel-up-to re-judging, ``orders_after``) and ``GET /v1/orders?maker=``."""
+walks (the cancel-up-to re-judging, ``orders_after``) and ``GET /v1/orders?maker=``;
+``orders_pair`` a market's listing, in ``seq`` order with no sort (a node that lists many
+pairs would scan every row for one market without it)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -1,8 +1,8 @@
 """The orders table's B-trees: ``orders_maker`` (maker alone) is gone, dropped from a
 database made before as it is opened; a maker's orders are read by ``orders_maker_seq``,
 whose first column it was (one index fewer to update per stored order). ``seq`` is the
-table's rowid and the pair index is gone: an older table is rebuilt so at open, its rows
-kept (three B-trees a stored order, not five)."""
+table's rowid: an older table is rebuilt so at open, its rows kept (four B-trees a stored
+order, not five)."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def test_an_old_orders_table_is_rebuilt_with_seq_as_its_rowid_and_keeps_every_ro
     tmp_path: Path,
 ) -> None:
     """(Before: five B-trees a stored order: the table, ``hash``, ``seq``, a maker's and the
-    pair's index; now three: the table in ``seq`` order, ``hash``, ``(maker, seq)``.)"""
+    pair's index; now four: the table in ``seq`` order, ``hash``, ``(maker, seq)``, the pair's.)"""
     path = tmp_path / "node.db"
     Store(path, IDENTITY, DOMAIN).close()  # (the meta table, bound to the chain)
     signed = [book_ask(m, 10 + i, 100) for i, m in enumerate([A, B, A, B, A])]
@@ -114,7 +114,7 @@ def test_an_old_orders_table_is_rebuilt_with_seq_as_its_rowid_and_keeps_every_ro
             assert r[2] == 10 * (5 - i) and r[7] == ("filled" if i == 1 else "open")
             assert (r[8], r[10], r[11], r[12]) == (str(i), "api", "gtc", "")
             assert (r[13], r[14]) == (1000.0 + i, 2000.0 + i)
-        assert _order_indexes(path) == {"sqlite_autoindex_orders_1", "orders_maker_seq"}
+        assert _order_indexes(path) == {"sqlite_autoindex_orders_1", "orders_maker_seq", "orders_pair"}
         # the reads: by hash, a maker's walk and every walk in seq order, the last seq
         assert store.order(signed[1].hash_hex) is not None
         assert [s.seq for s in store.orders()] == [10, 20, 30, 40, 50]
@@ -126,6 +126,13 @@ def test_an_old_orders_table_is_rebuilt_with_seq_as_its_rowid_and_keeps_every_ro
         )
         walk = _plan(path, "SELECT hash FROM orders WHERE seq > ? ORDER BY seq LIMIT 9", [0])
         assert "TEMP B-TREE" not in walk and "INTEGER PRIMARY KEY" in walk, walk
+        o = signed[0].order
+        market = _plan(
+            path,
+            "SELECT hash FROM orders WHERE maker_token=? AND taker_token=? ORDER BY seq LIMIT 9",
+            [o.maker_token, o.taker_token],
+        )
+        assert "orders_pair" in market and "TEMP B-TREE" not in market, market
         # stored again: kept once; a new one takes the next seq
         store.add_order(signed[0], 51, S.OPEN, "api")
         store.add_order(book_ask(A, 99, 100), store.next_seq(), S.OPEN, "api")
@@ -133,4 +140,4 @@ def test_an_old_orders_table_is_rebuilt_with_seq_as_its_rowid_and_keeps_every_ro
     finally:
         store.close()
     Store(path, IDENTITY, DOMAIN).close()  # (opened again: nothing left to rebuild)
-    assert _order_indexes(path) == {"sqlite_autoindex_orders_1", "orders_maker_seq"}
+    assert _order_indexes(path) == {"sqlite_autoindex_orders_1", "orders_maker_seq", "orders_pair"}
