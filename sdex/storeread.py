@@ -264,18 +264,19 @@ class StoreReads:
 
         return await self._call_async(page)
 
-    def query_orders(
+    async def query_orders(
         self, filters: dict[str, str], page: int, per_page: int
     ) -> tuple[int, list[StoredOrder]]:
-        """A page of orders matching exact-value ``filters``.
+        """A page of orders matching exact-value ``filters``, read on the writer thread
+        (awaited: the event loop runs on while the page is counted and read).
 
         Filter keys: maker, maker_token, taker_token, status."""
         allowed = {"maker", "maker_token", "taker_token", "status"}
         where = " AND ".join(f"{k}=?" for k in filters if k in allowed)
         args = [v.lower() if k != "status" else v for k, v in filters.items() if k in allowed]
         cond = f" WHERE {where}" if where else ""
-
-        total, rows = self._page(ORDER_SELECT, "orders", cond, "seq", args, page, per_page)
+        query = _page_query(ORDER_SELECT, "orders", cond, "seq", args, page, per_page)
+        total, rows = await self._call_async(query)
         return total, [self._order(r) for r in rows]
 
     def _parsed(self, row: tuple[Any, ...]) -> StoredOrder | None:
@@ -307,29 +308,6 @@ class StoreReads:
             cancel_signature=bytes.fromhex(str(cancel_sig)[2:]) if cancel_sig else None,
         )
 
-    def _page(
-        self,
-        select: str,
-        table: str,
-        cond: str,
-        order_by: str,
-        args: Sequence[object],
-        page: int,
-        per_page: int,
-    ) -> tuple[int, list[Any]]:
-        """Rows ``page`` (1-indexed) of ``select`` + ``cond`` in ``order_by`` order, and how
-        many rows of ``table`` match ``cond`` in all (one read, one snapshot)."""
-
-        def query(db: sqlite3.Connection) -> tuple[int, list[Any]]:
-            total = int(db.execute(f"SELECT COUNT(*) FROM {table}{cond}", args).fetchone()[0])
-            rows = db.execute(
-                f"{select}{cond} ORDER BY {order_by} LIMIT ? OFFSET ?",
-                [*args, per_page, (page - 1) * per_page],
-            ).fetchall()
-            return total, rows
-
-        return self._call(query)
-
     # -- fills -----------------------------------------------------------------------------
     def fills(
         self,
@@ -338,19 +316,15 @@ class StoreReads:
         order_hash: str | None = None,
         above_block: int | None = None,
     ) -> tuple[int, list[StoredFill]]:
-        conds: list[str] = []
-        args: list[object] = []
-        if order_hash:
-            conds.append("order_hash=?")
-            args.append(order_hash.lower())
-        if above_block is not None:
-            conds.append("block_number > ?")
-            args.append(above_block)
-        cond = (" WHERE " + " AND ".join(conds)) if conds else ""
-        order_by = "block_number, log_index"
-        total, rows = self._page(
-            "SELECT * FROM fills", "fills", cond, order_by, args, page, per_page
-        )
+        """A page of fills in chain order (on the writer thread; the caller waits)."""
+        total, rows = self._call(_fills_query(page, per_page, order_hash, above_block))
+        return total, [fill_of(r) for r in rows]
+
+    async def fills_page(
+        self, page: int, per_page: int, order_hash: str | None = None
+    ) -> tuple[int, list[StoredFill]]:
+        """``fills`` awaited: the event loop runs on while the page is counted and read."""
+        total, rows = await self._call_async(_fills_query(page, per_page, order_hash, None))
         return total, [fill_of(r) for r in rows]
 
 
@@ -400,3 +374,46 @@ def _in_chunks(db: sqlite3.Connection, sql: str, keys: Sequence[str]) -> list[An
         part = keys[i : i + IN_CHUNK]
         rows += db.execute(sql.format(",".join("?" * len(part))), part).fetchall()
     return rows
+
+
+PageQuery = Callable[[sqlite3.Connection], tuple[int, list[Any]]]
+
+
+def _page_query(
+    select: str,
+    table: str,
+    cond: str,
+    order_by: str,
+    args: Sequence[object],
+    page: int,
+    per_page: int,
+) -> PageQuery:
+    """A read of rows ``page`` (1-indexed) of ``select`` + ``cond`` in ``order_by`` order,
+    and of how many rows of ``table`` match ``cond`` in all (one read, one snapshot)."""
+
+    def query(db: sqlite3.Connection) -> tuple[int, list[Any]]:
+        total = int(db.execute(f"SELECT COUNT(*) FROM {table}{cond}", args).fetchone()[0])
+        rows = db.execute(
+            f"{select}{cond} ORDER BY {order_by} LIMIT ? OFFSET ?",
+            [*args, per_page, (page - 1) * per_page],
+        ).fetchall()
+        return total, rows
+
+    return query
+
+
+def _fills_query(
+    page: int, per_page: int, order_hash: str | None, above_block: int | None
+) -> PageQuery:
+    """The read of a page of fills (of one order, above a block), in chain order."""
+    conds: list[str] = []
+    args: list[object] = []
+    if order_hash:
+        conds.append("order_hash=?")
+        args.append(order_hash.lower())
+    if above_block is not None:
+        conds.append("block_number > ?")
+        args.append(above_block)
+    cond = (" WHERE " + " AND ".join(conds)) if conds else ""
+    order_by = "block_number, log_index"
+    return _page_query("SELECT * FROM fills", "fills", cond, order_by, args, page, per_page)

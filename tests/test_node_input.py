@@ -158,7 +158,7 @@ async def test_bad_posts_get_4xx_and_store_nothing(chain: Chain, tmp_path: Path)
             elif where is not None:
                 assert where in {e["field"] for e in body["validationErrors"]}, (case_id, body)
         assert len(node.records) == 0 and len(node.book) == 0
-        assert node.store.query_orders({}, 1, 10)[0] == 0
+        assert (await node.store.query_orders({}, 1, 10))[0] == 0
         assert node.events.published == 0
 
 

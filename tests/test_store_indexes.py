@@ -6,6 +6,7 @@ order, not five)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from pathlib import Path
@@ -41,7 +42,7 @@ def test_a_database_from_before_loses_the_maker_index_and_keeps_its_orders(
     try:
         assert "orders_maker" not in _indexes(path)
         assert "orders_maker_seq" in _indexes(path)
-        total, rows = store.query_orders({"maker": A.lower()}, 1, 10)
+        total, rows = asyncio.run(store.query_orders({"maker": A.lower()}, 1, 10))
         assert total == 3 and len(rows) == 3
         with sqlite3.connect(path) as db:
             plan = " ".join(
@@ -67,6 +68,9 @@ CREATE INDEX orders_pair ON orders (maker_token, taker_token);
 """
 """The orders table as the first schema made it (no ``tif``, no ``cancel_sig``; keyed by
 ``hash``; five B-trees with the two indexes of that time)."""
+
+
+ORDER_INDEX_NAMES = {"sqlite_autoindex_orders_1", "orders_maker_seq", "orders_pair"}
 
 
 def _order_indexes(path: Path) -> set[str]:
@@ -114,12 +118,12 @@ def test_an_old_orders_table_is_rebuilt_with_seq_as_its_rowid_and_keeps_every_ro
             assert r[2] == 10 * (5 - i) and r[7] == ("filled" if i == 1 else "open")
             assert (r[8], r[10], r[11], r[12]) == (str(i), "api", "gtc", "")
             assert (r[13], r[14]) == (1000.0 + i, 2000.0 + i)
-        assert _order_indexes(path) == {"sqlite_autoindex_orders_1", "orders_maker_seq", "orders_pair"}
+        assert _order_indexes(path) == ORDER_INDEX_NAMES
         # the reads: by hash, a maker's walk and every walk in seq order, the last seq
         assert store.order(signed[1].hash_hex) is not None
         assert [s.seq for s in store.orders()] == [10, 20, 30, 40, 50]
         assert store.last_seq() == 50
-        total, page = store.query_orders({"maker": A.lower()}, 1, 10)
+        total, page = asyncio.run(store.query_orders({"maker": A.lower()}, 1, 10))
         assert total == 3 and [s.seq for s in page] == [10, 30, 50]
         assert "sqlite_autoindex_orders_1" in _plan(
             path, "SELECT 1 FROM orders WHERE hash=?", [signed[0].hash_hex]
@@ -140,4 +144,4 @@ def test_an_old_orders_table_is_rebuilt_with_seq_as_its_rowid_and_keeps_every_ro
     finally:
         store.close()
     Store(path, IDENTITY, DOMAIN).close()  # (opened again: nothing left to rebuild)
-    assert _order_indexes(path) == {"sqlite_autoindex_orders_1", "orders_maker_seq", "orders_pair"}
+    assert _order_indexes(path) == ORDER_INDEX_NAMES

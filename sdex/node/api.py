@@ -246,7 +246,7 @@ async def get_orders(request: web.Request) -> web.Response:
                 "status", FieldCode.UNSUPPORTED_OPTION, f"status must be one of {_STATUSES}"
             )
         filters["status"] = status
-    total, rows = node.store.query_orders(filters, page, per_page)
+    total, rows = await node.store.query_orders(filters, page, per_page)
     records = [node.stored_json(r) for r in rows]  # (closed ones: maybe only stored)
     return web.json_response(_page(total, page, per_page, [r for r in records if r]))
 
@@ -311,7 +311,7 @@ async def get_fills(request: web.Request) -> web.Response:
     order_hash: str | None = None
     if "orderHash" in request.query:
         order_hash = "0x" + _order_hash(request.query["orderHash"]).hex()
-    total, fills = node.store.fills(page, per_page, order_hash)
+    total, fills = await node.store.fills_page(page, per_page, order_hash)
     return web.json_response(_page(total, page, per_page, [f.to_json() for f in fills]))
 
 
