@@ -459,6 +459,69 @@ async def test_checks_that_waited_go_through_the_intake_together() -> None:
         assert not [p for p in waiting if isinstance(p.action, Check)]  # (all heard over)
 
 
+@pytest.mark.parametrize("grouped", [True, False])
+async def test_a_turns_answers_go_in_one_frame_to_a_dialer_that_asks(grouped: bool) -> None:
+    """Pushes checked together are answered in the same turn: a dialer that asked for it
+    (``acks=1``) gets their answers in one frame, each call its own; an older dialer (it
+    did not ask) one frame each."""
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        assert a.gossip.streams is not None and b.gossip.streams is not None
+        await open_link(a, b)
+        assert a.gossip.streams.session is not None
+        link = await dial(
+            a.gossip.streams.session, a.gossip.key, a.url, b.url, b.gossip.node_id,
+            a.gossip.penalize, grouped=grouped,
+        )  # fmt: skip
+        try:
+            gate, started = asyncio.Event(), asyncio.Event()
+            real = b.node.submit_many_from_peer
+
+            async def held(objs: list[object], peer: str | list[str]) -> list[str]:
+                started.set()
+                await gate.wait()
+                return await real(objs, peer)
+
+            b.node.submit_many_from_peer = held  # type: ignore[method-assign]
+            forged = {**order(4), "forged": True}
+            bodies = [[order(1)], [order(2)], [order(3), forged]]
+            calls = []
+            for orders in bodies:
+                push = link.request("POST", "/orders", None, {"orders": orders}, 30)
+                calls.append(asyncio.create_task(push))
+                await asyncio.wait_for(started.wait(), 10)
+            await until(lambda: len(b.gossip.checks._queue) == 3)
+            before = b.gossip.streams.answer_frames()
+            gate.set()
+            replies = await asyncio.gather(*calls)
+            assert [(r[0], r[1]["accepted"], r[1]["rejected"]) for r in replies] == [
+                (200, 1, 0), (200, 1, 0), (200, 1, 1)
+            ]  # fmt: skip
+            # the first alone (it led); the two that waited were checked, and answered, together
+            assert b.gossip.streams.answer_frames() - before == (2 if grouped else 3)
+        finally:
+            await link.close()
+
+
+async def test_a_malformed_group_of_answers_closes_the_stream() -> None:
+    """A group of answers is bounded and shaped; its MAC proves who sent a bad one."""
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        link = await open_link(a, b)
+        assert (await link.request("GET", "/digest", None, None, 5.0))[0] == 200
+        assert b.gossip.streams is not None
+        (served,) = b.gossip.streams.served[a.gossip.node_id]
+        before = a.gossip.peers.standing(b.gossip.node_id).invalid
+        await served.ws.send_bytes(served.codec.seal(_dumps({"a": [[1, 200]]})))
+        await until(lambda: not link.open)
+        assert a.gossip.peers.standing(b.gossip.node_id).invalid == before + 1
+        link = await open_link(a, b)  # a new stream; too many answers in one frame
+        assert (await link.request("GET", "/digest", None, None, 5.0))[0] == 200
+        (served,) = [x for x in b.gossip.streams.served[a.gossip.node_id] if not x.ws.closed]
+        many = [[10**6 + i, 200, None] for i in range(stream.MAX_ANSWERS + 1)]
+        await served.ws.send_bytes(served.codec.seal(_dumps({"a": many})))
+        await until(lambda: not link.open)
+        assert a.gossip.peers.standing(b.gossip.node_id).invalid == before + 2
+
+
 async def test_a_check_that_fails_still_ends_and_only_pushes_are_timed() -> None:
     """Whatever a check raises (here the known-copy test), the core hears it is over (no
     Pending left for ever); a push with no orders, or one that fails, costs no hold and is

@@ -24,7 +24,10 @@ so cannot compute the keys; fresh nonces on both sides make every stream's keys 
 **Frames** (binary): ``seq`` (8 bytes, big-endian, from 0 in each direction) ‖
 HMAC-SHA256(direction key, direction ‖ seq ‖ payload) ‖ payload (JSON, read through
 ``sdex.jsonio``). The dialer sends requests ``{"i": id, "m": method, "p": path, "q": query,
-"b": body}``; the acceptor answers ``{"r": id, "s": status, "b": body}``, in any order. A
+"b": body}``; the acceptor answers ``{"r": id, "s": status, "b": body}``, in any order, or,
+to a dialer that asked (``acks=1`` in the upgrade), the answers ready in one turn of its
+loop together: ``{"a": [[id, status, body], ...]}`` (at most ``MAX_ANSWERS``; pushes checked
+together are answered together: one frame, one read, one MAC instead of several). A
 frame with a bad MAC, out of sequence (replayed, reordered, dropped) or malformed closes the
 stream; only a malformed frame whose MAC and sequence checked out costs the peer its score
 (the others anyone on the path could have injected). Each side calls on the stream it
@@ -149,10 +152,13 @@ async def dial(
     url: str,
     peer: str,
     on_bad: Callable[[str], None],
+    grouped: bool = True,
 ) -> Link:
-    """Open a stream to the peer ``peer`` at ``url``; ``StreamDown`` if it cannot be had."""
+    """Open a stream to the peer ``peer`` at ``url``; ``StreamDown`` if it cannot be had.
+    ``grouped``: ask for a turn's answers in one frame (``acks=1``; an older node ignores it)."""
     nonce = secrets.token_bytes(NONCE)
-    path_qs = f"{PATH}?nonce={nonce.hex()}&to={peer}&acks=1"  # signed: not replayable elsewhere
+    path_qs = f"{PATH}?nonce={nonce.hex()}&to={peer}"  # signed: not replayable elsewhere
+    path_qs += "&acks=1" if grouped else ""
     headers = key.request_headers("GET", path_qs, b"", me)
     try:
         ws = await session.ws_connect(
