@@ -436,6 +436,8 @@ class Served(_Stream):
         if not self.grouped:
             return await self._send(_dumps({"r": rid, "s": status, "b": body}))
         group = self._answers
+        if not group and len(self._tasks) <= 1:  # no other request under way: at once
+            return await self._send(_dumps({"r": rid, "s": status, "b": body}))
         group.append([rid, status, body])
         if len(group) > 1:  # the first answer of this turn sends them all
             if len(group) >= MAX_ANSWERS:
