@@ -12,8 +12,8 @@ turn holds every node's work): compare settings with it, not with ``bench/gossip
 
 A: ``--a`` (default ``hint_hold=0``: as before gossip10), B: ``--b`` (default:
 ``GossipConfig``'s defaults), each a comma-separated list of ``GossipConfig`` fields set to
-numbers. Prints JSON: per round, CPU µs per order per node, push frames (and HTTP calls)
-and acknowledged copies per order per node, and the B/A ratios of CPU.
+numbers. Prints JSON: per round, CPU µs per order per node, push frames (and HTTP calls),
+answer frames and acknowledged copies per order per node, and the B/A ratios of CPU.
 """
 
 from __future__ import annotations
@@ -37,10 +37,12 @@ from sdex.gossip import GossipConfig  # noqa: E402
 from tests.p2putil import Member, gossip_net, order  # noqa: E402
 
 
-def totals(members: list[Member]) -> tuple[int, int]:
-    """(push frames and HTTP calls sent, order copies acknowledged) by every node so far."""
+def totals(members: list[Member]) -> tuple[int, int, int]:
+    """(push frames and HTTP calls sent, order copies acknowledged, answer frames sent) by
+    every node so far."""
     frames = sum(m.gossip.messages_sent for m in members)
-    return frames, sum(m.gossip.core.orders_sent for m in members)
+    answers = sum(m.gossip.streams.answer_frames() for m in members if m.gossip.streams)
+    return frames, sum(m.gossip.core.orders_sent for m in members), answers
 
 
 async def one_round(
@@ -49,7 +51,7 @@ async def one_round(
     n = int(rate * seconds)
     ids = range(first, first + n)
     rng = random.Random(first)
-    frames0, copies0 = totals(members)
+    frames0, copies0, answers0 = totals(members)
     cpu, start = time.process_time(), time.perf_counter()
     for k, i in enumerate(ids):
         delay = start + k / rate - time.perf_counter()
@@ -61,12 +63,13 @@ async def one_round(
         while any(not want <= m.node.orders.keys() for m in members):
             await asyncio.sleep(0.01)
     cpu = time.process_time() - cpu
-    frames1, copies1 = totals(members)
+    frames1, copies1, answers1 = totals(members)
     per = n * len(members)
     return {
         "cpu_us_per_order_per_node": round(cpu / per * 1e6, 1),
         "frames_per_order_per_node": round((frames1 - frames0) / per, 3),
         "copies_per_order_per_node": round((copies1 - copies0) / per, 3),
+        "answer_frames_per_order_per_node": round((answers1 - answers0) / per, 3),
     }
 
 

@@ -63,8 +63,9 @@ class MemoryNode(Book):
         self.gossip.announce(obj, exclude=peer)
         return "accepted"
 
-    async def submit_many_from_peer(self, objs: list[object], peer: str) -> list[str]:
-        return [await self.submit_from_peer(o, peer) for o in objs]
+    async def submit_many_from_peer(self, objs: list[object], peer: str | list[str]) -> list[str]:
+        who = peer if isinstance(peer, list) else [peer] * len(objs)
+        return [await self.submit_from_peer(o, p) for o, p in zip(objs, who, strict=True)]
 
     def known_copy(self, obj: object) -> bool:
         """As the node's: the very same order (every field), not just its hash."""

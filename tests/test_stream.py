@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 
 from sdex.gossip import GossipConfig, NodeKey, stream
-from sdex.gossip.actions import Call
+from sdex.gossip.actions import Call, Check
 from sdex.gossip.codec import FrameError
 from sdex.gossip.stream import (
     ACCEPTOR,
@@ -396,7 +396,131 @@ async def test_a_push_of_held_copies_is_not_queued_behind_another_check() -> Non
         replies = await asyncio.gather(*waiting)
         assert [r[0] for r in replies[:3]] == [200, 200, 200]
         assert replies[3]["rejected"] == 1
-        assert seen[:3] == [[order(1)], [tampered], [order(3)]]  # only the new order of a mix
+        # only the new order of a mix; the checks that waited went in together (one call)
+        assert seen == [[order(1)], [tampered, order(3)]]
+
+
+async def test_checks_that_waited_go_through_the_intake_together() -> None:
+    """While one check is in the intake, the pushes that arrive wait; then they go in as one
+    call, whoever sent them, each order with its own sender (a forged one costs only its
+    sender), and each push is answered with its own verdicts. A waiting check that goes
+    away leaves the queue; a leading check that goes away hands the lead on."""
+    async with gossip_net(3, [FAST] * 3) as (a, b, c):
+        to_b, c_to_b = await open_link(a, b), await open_link(c, b)
+        ka, kc = a.gossip.core.node_id, c.gossip.core.node_id
+        gate, started = asyncio.Event(), asyncio.Event()
+        calls: list[tuple[list[object], list[str]]] = []
+        real = b.node.submit_many_from_peer
+
+        async def held(objs: list[object], peer: str | list[str]) -> list[str]:
+            calls.append((objs, peer if isinstance(peer, list) else [peer] * len(objs)))
+            started.set()
+            await gate.wait()
+            return await real(objs, peer)
+
+        b.node.submit_many_from_peer = held  # type: ignore[method-assign]
+        first = asyncio.create_task(
+            to_b.request("POST", "/orders", None, {"orders": [order(1)]}, 30)
+        )
+        await asyncio.wait_for(started.wait(), 10)
+        forged = {**order(4), "forged": True}
+        pushes = [
+            asyncio.create_task(to_b.request("POST", "/orders", None, {"orders": [order(2)]}, 30)),
+            asyncio.create_task(
+                c_to_b.request("POST", "/orders", None, {"orders": [order(3), forged]}, 30)
+            ),
+        ]
+        await until(lambda: len(b.gossip.checks._queue) == 3)
+        gate.set()
+        assert (await first)[1]["accepted"] == 1
+        (sa, ra), (sc, rc) = await asyncio.gather(*pushes)
+        assert (sa, ra["accepted"], ra["rejected"]) == (200, 1, 0)
+        assert (sc, rc["accepted"], rc["rejected"]) == (200, 1, 1)  # (the forged one)
+        assert calls == [([order(1)], [ka]), ([order(2), order(3), forged], [ka, kc, kc])]
+        assert b.gossip.checks.merged == 1 and b.gossip.checks.groups == 2
+        assert b.gossip.peers.get(kc).score < b.gossip.peers.get(ka).score  # type: ignore[union-attr]
+
+        # one that goes away while waiting, and the leader going away: the rest still run
+        gate.clear()
+        started.clear()
+        lead = asyncio.create_task(b.gossip.run_check(b.gossip.core.receive(ka, [order(5)])))
+        await asyncio.wait_for(started.wait(), 10)
+        gone = asyncio.create_task(b.gossip.run_check(b.gossip.core.receive(ka, [order(6)])))
+        last = asyncio.create_task(b.gossip.run_check(b.gossip.core.receive(kc, [order(7)])))
+        await until(lambda: len(b.gossip.checks._queue) == 3)
+        gone.cancel()
+        await until(lambda: len(b.gossip.checks._queue) == 2)
+        lead.cancel()
+        gate.set()
+        assert (await last)["accepted"] == 1
+        assert calls[-1] == ([order(7)], [kc]) and order(6)["hash"] not in b.node.orders
+        assert not b.gossip.checks._queue and not b.gossip.checks._leading
+        waiting = b.gossip.core._waiting.values()
+        assert not [p for p in waiting if isinstance(p.action, Check)]  # (all heard over)
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+async def test_a_turns_answers_go_in_one_frame_to_a_dialer_that_asks(grouped: bool) -> None:
+    """Pushes checked together are answered in the same turn: a dialer that asked for it
+    (``acks=1``) gets their answers in one frame, each call its own; an older dialer (it
+    did not ask) one frame each."""
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        assert a.gossip.streams is not None and b.gossip.streams is not None
+        await open_link(a, b)
+        assert a.gossip.streams.session is not None
+        link = await dial(
+            a.gossip.streams.session, a.gossip.key, a.url, b.url, b.gossip.node_id,
+            a.gossip.penalize, grouped=grouped,
+        )  # fmt: skip
+        try:
+            gate, started = asyncio.Event(), asyncio.Event()
+            real = b.node.submit_many_from_peer
+
+            async def held(objs: list[object], peer: str | list[str]) -> list[str]:
+                started.set()
+                await gate.wait()
+                return await real(objs, peer)
+
+            b.node.submit_many_from_peer = held  # type: ignore[method-assign]
+            forged = {**order(4), "forged": True}
+            bodies = [[order(1)], [order(2)], [order(3), forged]]
+            calls = []
+            for orders in bodies:
+                push = link.request("POST", "/orders", None, {"orders": orders}, 30)
+                calls.append(asyncio.create_task(push))
+                await asyncio.wait_for(started.wait(), 10)
+            await until(lambda: len(b.gossip.checks._queue) == 3)
+            ours = max(b.gossip.streams.served[a.gossip.node_id], key=lambda x: x.opened_at)
+            before = ours.answer_frames
+            gate.set()
+            replies = await asyncio.gather(*calls)
+            assert [(r[0], r[1]["accepted"], r[1]["rejected"]) for r in replies] == [
+                (200, 1, 0), (200, 1, 0), (200, 1, 1)
+            ]  # fmt: skip
+            # the first alone (it led); the two that waited were checked, and answered, together
+            assert ours.answer_frames - before == (2 if grouped else 3)
+        finally:
+            await link.close()
+
+
+async def test_a_malformed_group_of_answers_closes_the_stream() -> None:
+    """A group of answers is bounded and shaped; its MAC proves who sent a bad one."""
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        link = await open_link(a, b)
+        assert (await link.request("GET", "/digest", None, None, 5.0))[0] == 200
+        assert b.gossip.streams is not None
+        (served,) = b.gossip.streams.served[a.gossip.node_id]
+        before = a.gossip.peers.standing(b.gossip.node_id).invalid
+        await served.ws.send_bytes(served.codec.seal(_dumps({"a": [[1, 200]]})))
+        await until(lambda: not link.open)
+        assert a.gossip.peers.standing(b.gossip.node_id).invalid == before + 1
+        link = await open_link(a, b)  # a new stream; too many answers in one frame
+        assert (await link.request("GET", "/digest", None, None, 5.0))[0] == 200
+        (served,) = [x for x in b.gossip.streams.served[a.gossip.node_id] if not x.ws.closed]
+        many = [[10**6 + i, 200, None] for i in range(stream.MAX_ANSWERS + 1)]
+        await served.ws.send_bytes(served.codec.seal(_dumps({"a": many})))
+        await until(lambda: not link.open)
+        assert a.gossip.peers.standing(b.gossip.node_id).invalid == before + 2
 
 
 async def test_a_check_that_fails_still_ends_and_only_pushes_are_timed() -> None:

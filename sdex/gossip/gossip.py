@@ -28,6 +28,7 @@ import aiohttp
 from sdex.gossip import payload
 from sdex.gossip.actions import Action, Call, Check, Deliver, Evicted, GossipConfig, Reply, Scored
 from sdex.gossip.actions import tally as tally
+from sdex.gossip.checks import PeerChecks
 from sdex.gossip.client import PeerCallError, PeerClient
 from sdex.gossip.core import GossipCore
 from sdex.gossip.identity import NodeKey
@@ -77,8 +78,15 @@ class Gossip:
         self.spawned: Callable[[], None] | None = None
         """Called once a turn's orders are with the core and their pushes spawned (the
         node's ``forwardTiming``: they are written next turn)."""
-        self._peer_work = asyncio.Semaphore(1)
-        """One peer batch is checked at a time, in chunks: peers never starve wallets."""
+        self.checks = PeerChecks(
+            lambda objs, senders: self.node.submit_many_from_peer(objs, senders),
+            self.peers.is_banned,
+            lambda check_id, verdicts: self._run(self.core.judge(check_id, verdicts)),
+            lambda: self.config.intake_chunk,
+            self.check_timing,
+        )
+        """One group of peers' new orders in the intake at a time: peers never starve
+        wallets, and the checks that waited meanwhile go in together."""
         self.streams: Streams | None = None
         if self.config.streams:
             self.streams = Streams(self.key, self.me, self.penalize, self.config.dial_timeout)
@@ -152,7 +160,6 @@ class Gossip:
         of nothing else is answered at once, not queued behind other peers' checks of new
         orders (their ECDSA, their chunks); of a mixed one only the new orders are checked."""
         results: list[str] = []
-        step = self.config.intake_chunk
         timing, asked = self.push_timing if check.push else None, time.perf_counter()
         try:
             known = self.node.known_copy
@@ -164,34 +171,17 @@ class Gossip:
                     timing.known += 1
                 self._run(self.core.judge(check.id, results))
                 return tally(results)
-            async with self._peer_work:
-                began = time.perf_counter()
-                if timing is not None:
-                    timing.queue.add((began - asked) * 1e6)
-                for i in range(0, len(orders), step):
-                    if self.peers.is_banned(check.sender):
-                        rest = ["rejected"] * (len(orders) - i)
-                        results.extend(rest)
-                        self._run(self.core.judge(check.id, rest))
-                        break
-                    # a chunk in one call: its new orders' signatures and chain reads batch
-                    wall, cpu = time.perf_counter(), time.thread_time()
-                    chunk = await self.node.submit_many_from_peer(
-                        orders[i : i + step], check.sender
-                    )
-                    cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
-                    self.check_timing.add(chunk.count("accepted"), cpu, wall)
-                    results.extend(chunk)
-                    self._run(self.core.judge(check.id, chunk))
-                    if i + step < len(orders):
-                        await asyncio.sleep(0)  # let waiting wallet requests run
-                if len(results) < len(held):  # the held copies (none a banned peer's)
-                    gone = self.peers.is_banned(check.sender)
-                    rest = ["rejected" if gone else "known"] * (len(held) - len(results))
-                    results.extend(rest)
-                    self._run(self.core.judge(check.id, rest))
-                if timing is not None:
-                    timing.check.add((time.perf_counter() - began) * 1e6)
+            # its turn, its new orders with the other checks' waiting then (``PeerChecks``)
+            results, began = await self.checks.run(check.sender, check.id, orders)
+            if timing is not None:
+                timing.queue.add((began - asked) * 1e6)
+            if len(results) < len(held):  # the held copies (none a banned peer's)
+                gone = self.peers.is_banned(check.sender)
+                rest = ["rejected" if gone else "known"] * (len(held) - len(results))
+                results = results + rest
+                self._run(self.core.judge(check.id, rest))
+            if timing is not None:
+                timing.check.add((time.perf_counter() - began) * 1e6)
         finally:  # whatever happened, the core hears the check is over (a flow waits on it)
             self._run(self.core.checked(check.id))
         return tally(results)
@@ -308,4 +298,6 @@ class Gossip:
         streams = self.streams.stats() if self.streams is not None else {}
         timing = {"checkTiming": self.check_timing.to_json(), "gc": GC_PAUSES.to_json(),
                   "pushTiming": self.push_timing.to_json(), "threadCpu": thread_cpu()}  # fmt: skip
-        return {**self.core.stats(), "messagesSent": self.messages_sent, **streams, **timing}
+        groups = {"intakeGroups": self.checks.groups, "intakeMerged": self.checks.merged}
+        return {**self.core.stats(), "messagesSent": self.messages_sent, **streams, **timing,
+                **groups}  # fmt: skip

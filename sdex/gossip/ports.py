@@ -45,8 +45,9 @@ class NodePort(OrderView, Protocol):
         """``accepted``, ``known``, ``rejected`` or ``forged`` (bad faith: the peer pays)."""
         ...
 
-    async def submit_many_from_peer(self, objs: list[object], peer: str) -> list[str]:
-        """``submit_from_peer`` for each of ``objs`` (a chunk of one push), in order."""
+    async def submit_many_from_peer(self, objs: list[object], peer: str | list[str]) -> list[str]:
+        """``submit_from_peer`` for each of ``objs``, in order: ``peer`` sent them all, or
+        (a list) each one's sender (several peers' pushes checked together)."""
         ...
 
     def known_copy(self, obj: object) -> bool:

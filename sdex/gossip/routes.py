@@ -217,7 +217,9 @@ async def get_stream(request: web.Request) -> web.StreamResponse:
             and limiter.take(peer.key)[0]
         )
 
-    await streams.serve(stream.Served(ws, peer.key, codec, dispatch, gossip.penalize, admit))
+    grouped = request.query.get("acks") == "1"  # (a dialer that takes grouped answers)
+    served = stream.Served(ws, peer.key, codec, dispatch, gossip.penalize, admit, grouped)
+    await streams.serve(served)
     return ws
 
 

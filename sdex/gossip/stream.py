@@ -24,7 +24,10 @@ so cannot compute the keys; fresh nonces on both sides make every stream's keys 
 **Frames** (binary): ``seq`` (8 bytes, big-endian, from 0 in each direction) ‖
 HMAC-SHA256(direction key, direction ‖ seq ‖ payload) ‖ payload (JSON, read through
 ``sdex.jsonio``). The dialer sends requests ``{"i": id, "m": method, "p": path, "q": query,
-"b": body}``; the acceptor answers ``{"r": id, "s": status, "b": body}``, in any order. A
+"b": body}``; the acceptor answers ``{"r": id, "s": status, "b": body}``, in any order, or,
+to a dialer that asked (``acks=1`` in the upgrade), the answers ready in one turn of its
+loop together: ``{"a": [[id, status, body], ...]}`` (at most ``MAX_ANSWERS``; pushes checked
+together are answered together: one frame, one read, one MAC instead of several). A
 frame with a bad MAC, out of sequence (replayed, reordered, dropped) or malformed closes the
 stream; only a malformed frame whose MAC and sequence checked out costs the peer its score
 (the others anyone on the path could have injected). Each side calls on the stream it
@@ -76,6 +79,8 @@ ENVELOPE = 4096
 NONCE = 32
 MAX_DEPTH = 9  # a body's depth (8) inside the envelope
 MAX_IN_FLIGHT = 16
+MAX_ANSWERS = 64
+"""Answers one frame may carry (a dialer that asked, ``acks=1``, gets a turn's together)."""
 IDLE = 120.0
 SEND_TIMEOUT = 10.0
 """Seconds an answer's frame may wait for the peer to read (then the stream closes)."""
@@ -121,6 +126,22 @@ def _id(value: object) -> int:
     return value
 
 
+def _answers(frame: dict[str, Any]) -> list[tuple[int, int, Any]]:
+    """An answer frame's (id, status, body): one (``{"r", "s", "b"}``), or the answers of one
+    turn together (``{"a": [[id, status, body], ...]}``, at most ``MAX_ANSWERS``)."""
+    group = frame.get("a")
+    if group is None:
+        return [(_id(frame.get("r")), _id(frame.get("s")), frame.get("b"))]
+    if not isinstance(group, list) or not 0 < len(group) <= MAX_ANSWERS:
+        raise FrameError(f"a group of answers is a list of 1 to {MAX_ANSWERS}")
+    out = []
+    for item in group:
+        if not isinstance(item, list) or len(item) != 3:
+            raise FrameError("an answer in a group is [id, status, body]")
+        out.append((_id(item[0]), _id(item[1]), item[2]))
+    return out
+
+
 # ---- the dialer's side ----------------------------------------------------------------------
 
 
@@ -131,10 +152,13 @@ async def dial(
     url: str,
     peer: str,
     on_bad: Callable[[str], None],
+    grouped: bool = True,
 ) -> Link:
-    """Open a stream to the peer ``peer`` at ``url``; ``StreamDown`` if it cannot be had."""
+    """Open a stream to the peer ``peer`` at ``url``; ``StreamDown`` if it cannot be had.
+    ``grouped``: ask for a turn's answers in one frame (``acks=1``; an older node ignores it)."""
     nonce = secrets.token_bytes(NONCE)
     path_qs = f"{PATH}?nonce={nonce.hex()}&to={peer}"  # signed: not replayable elsewhere
+    path_qs += "&acks=1" if grouped else ""
     headers = key.request_headers("GET", path_qs, b"", me)
     try:
         ws = await session.ws_connect(
@@ -270,10 +294,10 @@ class Link(_Stream):
                 if msg.type != aiohttp.WSMsgType.BINARY:
                     raise FrameError(f"a {msg.type.name} message", proven=False)
                 answer = envelope(self.codec.open(msg.data), MAX_ANSWER + ENVELOPE)
-                rid, status = _id(answer.get("r")), _id(answer.get("s"))
-                fut = self._pending.get(rid)
-                if fut is not None and not fut.done():
-                    fut.set_result((status, answer.get("b")))
+                for rid, status, body in _answers(answer):
+                    fut = self._pending.get(rid)
+                    if fut is not None and not fut.done():
+                        fut.set_result((status, body))
         except FrameError as e:
             log.warning("stream to %s: %s: closed", self.peer, e)
             if e.proven:
@@ -309,9 +333,14 @@ class Served(_Stream):
         dispatch: Dispatch,
         on_bad: Callable[[str], None],
         admit: Callable[[int], bool] = lambda size: True,
+        grouped: bool = False,
     ) -> None:
         super().__init__(ws, peer, codec, on_bad)
         self.dispatch = dispatch
+        self.grouped = grouped
+        """The dialer takes a turn's answers in one frame (it asked: ``acks=1``)."""
+        self._answers: list[list[Any]] = []
+        self.answer_frames = 0
         self.admit = admit
         """Before a frame's JSON is read: may the peer send it (still admitted, within its
         rate limit)? If not the stream closes (nobody is blamed: the limit is the penalty)."""
@@ -404,7 +433,28 @@ class Served(_Stream):
     async def _answer(self, rid: int, status: int, body: object) -> None:
         if self.ws.closed:
             return
-        frame = self.codec.seal(_dumps({"r": rid, "s": status, "b": body}))
+        if not self.grouped:
+            return await self._send(_dumps({"r": rid, "s": status, "b": body}))
+        group = self._answers
+        if not group and len(self._tasks) <= 1:  # no other request under way: at once
+            return await self._send(_dumps({"r": rid, "s": status, "b": body}))
+        group.append([rid, status, body])
+        if len(group) > 1:  # the first answer of this turn sends them all
+            if len(group) >= MAX_ANSWERS:
+                self._answers = []
+                await self._send(_dumps({"a": group}))
+            return
+        await asyncio.sleep(0)  # (the other answers ready this turn join it)
+        if group is self._answers:
+            self._answers = []
+            if not self.ws.closed:
+                one = group[0] if len(group) == 1 else None
+                payload = {"r": one[0], "s": one[1], "b": one[2]} if one else {"a": group}
+                await self._send(_dumps(payload))
+
+    async def _send(self, payload: bytes) -> None:
+        self.answer_frames += 1
+        frame = self.codec.seal(payload)
         key = next(self._sends)
         self._deadlines.set(key, SEND_TIMEOUT)  # the peer stopped reading: the stream ends
         try:

@@ -36,6 +36,8 @@ class Streams:
         self.links: dict[str, Link] = {}
         self.served: dict[str, set[Served]] = {}
         self.frames_sent = 0
+        self._answered = 0
+        """Answer frames sent on served streams since closed (``answer_frames``)."""
         self.opened = 0
         self._opening: set[str] = set()
         self._retry: dict[str, tuple[float, float]] = {}
@@ -109,6 +111,7 @@ class Streams:
         try:
             await served.run()
         finally:
+            self._answered += served.answer_frames
             peers = self.served.get(served.peer)
             if peers is not None:
                 peers.discard(served)
@@ -146,6 +149,11 @@ class Streams:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def answer_frames(self) -> int:
+        """Answer frames this node sent on served streams (a turn's answers to one peer go
+        in one frame)."""
+        return self._answered + sum(s.answer_frames for g in self.served.values() for s in g)
+
     def served_count(self) -> int:
         return sum(len(g) for g in self.served.values())
 
@@ -155,4 +163,5 @@ class Streams:
             "streamsServed": self.served_count(),
             "streamsOpened": self.opened,
             "streamFramesSent": self.frames_sent,
+            "streamAnswerFrames": self.answer_frames(),
         }

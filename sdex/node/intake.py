@@ -82,10 +82,12 @@ class NodeIntake(NodeStatus):
             return "known"
         return self._from_peer(await self.peer_intake.submit(obj, check_fee=False), peer)
 
-    async def submit_many_from_peer(self, objs: list[object], peer: str) -> list[str]:
+    async def submit_many_from_peer(self, objs: list[object], peer: str | list[str]) -> list[str]:
         """``submit_from_peer`` for a chunk of a peer's orders, in order: the copies held here
         already (most of them) are answered at once; the others go through the intake
-        together (their signatures checked in one batch, no task per order)."""
+        together (their signatures checked in one batch, no task per order). ``peer``: the
+        sender of them all, or each one's (several peers' orders in one chunk)."""
+        who = peer if isinstance(peer, list) else [peer] * len(objs)
         fw = self.forwarding
         started = fw.start()  # (what its new orders cost before they are passed on)
         ended = started[:2]  # (its CPU and wall clocks: the last hand-over's, once one is)
@@ -96,14 +98,14 @@ class NodeIntake(NodeStatus):
             if len(todo) == 1:
                 result = await self.peer_intake.submit(objs[todo[0]], check_fee=False)
                 before = fw.handed
-                results[todo[0]] = self._from_peer(result, peer)
+                results[todo[0]] = self._from_peer(result, who[todo[0]])
                 handed, ended = fw.handed - before, fw.last()
             elif todo:
                 each = self.peer_intake.submit_each([objs[i] for i in todo], check_fee=False)
                 async with contextlib.aclosing(each):
                     async for k, result in each:
                         before = fw.handed
-                        results[todo[k]] = self._from_peer(result, peer)
+                        results[todo[k]] = self._from_peer(result, who[todo[k]])
                         if fw.handed != before:
                             handed, ended = handed + 1, fw.last()
         finally:
