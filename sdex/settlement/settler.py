@@ -47,13 +47,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
+from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
 
 from sdex.chain import FillEvent, Receipt, Sender, SignedTx
 from sdex.chain.aio import ChainThread, NotDone
 from sdex.chain.arpc import AsyncRpc
-from sdex.chain.tx import lone_tx_root
+from sdex.chain.tx import fees_of, lone_tx_root
 from sdex.errors import ChainError, ContractRevert
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
@@ -87,6 +91,22 @@ MAX_IN_FLIGHT = 4
 REFUSED_PAUSE = 0.2
 """Seconds no batch forms after a refused record (a store that keeps failing: no spin)."""
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class _Ticket:
+    """The loop waits for ``after``'s broadcast to end; the chain thread may form the next
+    batch then, with ``times``; ``taken`` resolves (on the loop) True once it did, False
+    when it gave the batch back."""
+
+    after: FlightTimes
+    times: FlightTimes
+    taken: asyncio.Future[bool]
+
+
+def _resolve(future: asyncio.Future[bool], value: bool) -> None:
+    if not future.done():
+        future.set_result(value)
 
 
 class Settler:
@@ -128,8 +148,18 @@ class Settler:
         self._submitted: list[float] = []  # when each queued match was submitted
         self._unstarted: asyncio.Future[None] | None = None
         """The last batch formed, until the chain thread starts its broadcast."""
-        self._sending: asyncio.Future[None] | None = None
-        """The last batch formed, until its broadcast ended (or it never went)."""
+        self._last: FlightTimes | None = None
+        """The last batch formed: ``ended`` resolves once its broadcast ended (or it never
+        went)."""
+        self._qlock = threading.Lock()
+        """Guards ``_queue`` and ``_armed``: the chain thread takes a batch from the queue
+        when a broadcast ends (``_relay``)."""
+        self._armed: _Ticket | None = None
+        """The loop waits for the broadcast under way to end: at that end the chain thread
+        may form the next batch itself (``_relay``)."""
+        self.relayed = 0
+        """Batches formed, signed and recorded on the chain thread as the one before ended."""
+        self._closed = False
         self.stages = StageTimes()
         self._wake = asyncio.Event()
         self._full = asyncio.Event()
@@ -173,12 +203,18 @@ class Settler:
 
     def submit(self, matches: Sequence[Match]) -> None:
         if matches:
-            self._queue.extend(matches)
-            self._submitted.extend([time.perf_counter()] * len(matches))
+            with self._qlock:
+                self._queue.extend(matches)
+                self._submitted.extend([time.perf_counter()] * len(matches))
             self.idle.clear()
             self._wake.set()
             if len(self._queue) >= self.max_batch:
                 self._full.set()
+
+    @property
+    def relay_armed(self) -> bool:
+        """Whether the chain thread forms the next batch as the broadcast under way ends."""
+        return self._armed is not None
 
     def applies(self, tx_hash: str) -> bool:
         """Whether this settler applies ``tx_hash``'s outcome (the watcher then leaves the
@@ -199,51 +235,145 @@ class Settler:
                     await self._slots.acquire()
                     if self._unstarted is not None:
                         await asyncio.shield(self._unstarted)
+                    last = self._last
                     if (
-                        self._sending is not None
-                        and not self._sending.done()
+                        last is not None
+                        and last.ended is not None
+                        and not last.ended.done()
                         and len(self._queue) < self.max_batch
+                        and await self._wait_or_relay(last)
                     ):
-                        # Under load (less than a full batch waits): not a batch that would
-                        # wait on the chain thread behind the broadcast under way (its
-                        # mining, on an automine chain), while matches made meanwhile wait
-                        # for the one after it: it forms once the chain thread is free
-                        # and takes them too (order-to-receipt ~1.5 sends, not 2.5). A
-                        # batch that fills up meanwhile goes at once, as under bulk.
-                        self._full.clear()
-                        full = asyncio.create_task(self._full.wait())
-                        try:
-                            await asyncio.wait(
-                                (self._sending, full), return_when=asyncio.FIRST_COMPLETED
-                            )
-                        finally:
-                            full.cancel()
+                        continue  # formed on the chain thread as that broadcast ended
                     pause = self._refused_at + REFUSED_PAUSE - time.perf_counter()
                     if pause > 0:  # the store refused a record just now
                         await asyncio.sleep(pause)
-                    size = self.batch_size(len(self._queue))
-                    batch, submitted = self._queue[:size], self._submitted[:size]
-                    self._queue, self._submitted = self._queue[size:], self._submitted[size:]
-                    self.largest_batch = max(self.largest_batch, len(batch))
-                    loop = asyncio.get_running_loop()
-                    times = FlightTimes(
-                        loop.create_future(), loop, time.perf_counter(), loop.create_future()
-                    )
-                    times.started.add_done_callback(self._started)
-                    self._unstarted = times.started
-                    self._sending = times.ended
-                    flight = self._fly(batch, submitted, times)
-                    task = asyncio.create_task(flight, name="settlement")
-                    self._flights.add(task)
-                    task.add_done_callback(self._landed)
+                    with self._qlock:
+                        batch, submitted = self._take()
+                    if not batch:  # (the slot goes back: nothing waits any more)
+                        self._slots.release()
+                        continue
+                    times = self._times()
+                    times.formed = time.perf_counter()
+                    self._start(batch, submitted, times, self._settle(batch, times))
                 self._check_idle()
         finally:
+            self._closed = True
+            with self._qlock:
+                self._armed = None
             self.fees.close()
             for t in list(self._flights):
                 t.cancel()
             for t in list(self._flights):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
+
+    def _take(self) -> tuple[list[Match], list[float]]:
+        """(``_qlock`` held) The next batch's matches and their submission times, taken."""
+        size = self.batch_size(len(self._queue))
+        batch, submitted = self._queue[:size], self._submitted[:size]
+        del self._queue[:size], self._submitted[:size]
+        return batch, submitted
+
+    def _times(self) -> FlightTimes:
+        loop = asyncio.get_running_loop()
+        ended = loop.create_future()
+        return FlightTimes(loop.create_future(), loop, 0.0, ended, on_end=self._relay)
+
+    def _start(
+        self,
+        batch: list[Match],
+        submitted: list[float],
+        times: FlightTimes,
+        settle: Awaitable[list[SettledMatch]],
+    ) -> None:
+        """(On the loop) ``batch``'s flight: ``settle`` gives its results."""
+        self.largest_batch = max(self.largest_batch, len(batch))
+        times.started.add_done_callback(self._started)
+        self._unstarted = times.started
+        self._last = times
+        task = asyncio.create_task(self._fly(batch, submitted, times, settle), name="settlement")
+        self._flights.add(task)
+        task.add_done_callback(self._landed)
+
+    async def _wait_or_relay(self, last: FlightTimes) -> bool:
+        """Wait until ``last``'s broadcast ended, or a full batch waits; True when the chain
+        thread formed the next batch itself as that broadcast ended (``_relay``: the slot
+        taken went with it)."""
+        assert last.ended is not None
+        ticket = _Ticket(last, self._times(), asyncio.get_running_loop().create_future())
+        self._full.clear()
+        full = asyncio.create_task(self._full.wait())
+        with self._qlock:
+            self._armed = ticket
+        try:
+            await asyncio.wait((last.ended, full, ticket.taken), return_when=FIRST_COMPLETED)
+        finally:
+            full.cancel()
+            with self._qlock:
+                mine = self._armed is ticket
+                if mine:
+                    self._armed = None
+        return False if mine else await asyncio.shield(ticket.taken)
+
+    def _relay(self, ended: FlightTimes) -> None:
+        """(Chain thread, as ``ended``'s broadcast ends) When the loop waits for that end
+        (``_wait_or_relay``), the next batch is formed, signed and its record queued here at
+        once, no hop through the event loop: the writer queues its broadcast on this thread
+        once durable, as ever. Left to the loop when fees or nonce need a read, a lone match
+        is suspect (pre-flighted), a refused record's pause runs, or the loop holds the lane."""
+        now = time.perf_counter()
+        with self._qlock:
+            ticket = self._armed
+            fees = self.fees.fresh(time.monotonic())
+            if (
+                ticket is None
+                or ticket.after is not ended
+                or not self._queue
+                or fees is None
+                or self.sender.next_nonce is None
+                or self._send_lock.locked()
+                or now < self._refused_at + REFUSED_PAUSE
+                or (len(self._queue) == 1 and self.suspect and self.suspect(self._queue[0]))
+            ):
+                return
+            self._armed = None
+            batch, submitted = self._take()
+        times = ticket.times
+        times.formed = now
+        try:
+            data, gas = self._encode(batch)
+            signed, sending = self._sign_and_record(batch, data, gas, times, fees)
+        except Exception:  # (a bug): the loop forms it
+            log.exception("forming a settlement on the chain thread")
+            with self._qlock:
+                self._queue[:0], self._submitted[:0] = batch, submitted
+            ticket.times.loop.call_soon_threadsafe(_resolve, ticket.taken, False)
+            return
+        # Posted before the writer can queue the broadcast behind this one's end: the loop
+        # notes the transaction as sent before any answer of the chain about it comes.
+        times.loop.call_soon_threadsafe(
+            self._relayed, ticket, batch, submitted, signed, gas, sending
+        )
+
+    def _relayed(
+        self,
+        ticket: _Ticket,
+        batch: list[Match],
+        submitted: list[float],
+        signed: SignedTx,
+        gas: int,
+        sending: Future[Receipt | None],
+    ) -> None:
+        """(On the loop) A batch formed on the chain thread: its flight, as if formed here."""
+        _resolve(ticket.taken, True)
+        if self._closed:  # (recorded: a restart reconciles it)
+            return
+        self.relayed += 1
+        if self.receipts is not None:
+            self.fees.read_ahead(self.receipts)
+        heads = self._note_sent(signed)
+        times = ticket.times
+        self._start(batch, submitted, times, self._land(batch, signed, gas, sending, heads, times))
 
     def per_match_gas(self) -> int:
         """The gas bound per match of a backlog batch: what settled batches used, with room
@@ -278,10 +408,16 @@ class Settler:
         if not self._queue and not self._flights:
             self.idle.set()
 
-    async def _fly(self, batch: list[Match], submitted: list[float], times: FlightTimes) -> None:
+    async def _fly(
+        self,
+        batch: list[Match],
+        submitted: list[float],
+        times: FlightTimes,
+        settle: Awaitable[list[SettledMatch]],
+    ) -> None:
         try:
             try:
-                results = await self._settle(batch, times)
+                results = await settle
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # a chain outage: give every match back to the node
@@ -308,50 +444,83 @@ class Settler:
         incoming = [m.incoming.hash_hex for m in batch] if self.stages.timeline else []
         self.stages.add(submitted, times, time.perf_counter(), incoming)
 
-    async def _settle(self, batch: list[Match], times: FlightTimes | None) -> list[SettledMatch]:
+    def _encode(self, batch: list[Match]) -> tuple[bytes, int]:
+        """``batch``'s calldata and gas limit. A lone match goes as ``matchOrders`` (less gas
+        and chain time than a batch of one), with no pre-flight either: one that fails
+        reverts, mined all the same (its nonce used), and its receipt's status says so; the
+        match is then diagnosed from chain state like one a batch skipped."""
         ex = self.chain.exchange
         matches = [(m.resting, m.incoming, m.amounts.left_filled) for m in batch]
-        # A lone match goes as ``matchOrders`` (less gas and chain time than a batch of
-        # one), with no pre-flight either: one that fails reverts, mined all the same (its
-        # nonce used), and its receipt's status says so; the match is then diagnosed from
-        # chain state like one a batch skipped.
         lone = len(batch) == 1
         data = ex.encode_settlement(matches) if lone else ex.encode_batch(matches)
-        gas = self._gas_limit(len(batch), lone)
-        if lone and self.suspect is not None and self.suspect(batch[0]):
-            gas = self._gas_limit(1, False)
-            try:  # before the lane's lock: it waits for no broadcast under way
-                await self.chain.run(self.sender.preflight, ex.address, data)
-            except ContractRevert as e:  # nothing sent: diagnosed like a skipped match
-                reason = str(ex.decoder.decode(e))
-                return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
-        async with self._send_lock:  # nonce order: sign, record, queue the broadcast
-            signed = await self._sign_next(ex.address, data, gas)
-            if times is not None:
-                times.signed = time.perf_counter()
-            # Queued on the store's writer (urgent: no group window); once durable, its
-            # done-callback queues the broadcast on the chain thread from there (records
-            # commit in the order queued: nonce order), no hop through the event loop.
+        return data, self._gas_limit(len(batch), lone)
+
+    def _sign_and_record(
+        self, batch: list[Match], data: bytes, gas: int, times: FlightTimes, fees: tuple[int, int]
+    ) -> tuple[SignedTx, Future[Receipt | None]]:
+        """(Any thread; the nonce known) Sign the lane's next transaction and queue its record
+        on the store's writer (urgent: no group window); once durable, the writer queues the
+        broadcast on the chain thread (records commit in the order queued: nonce order,
+        under the sender's lock), no hop through the event loop."""
+        ex = self.chain.exchange
+        with self.sender.lock:
+            signed = self.sender.sign(ex.address, data, gas, fees=fees)
+            times.signed = time.perf_counter()
             recorded = self.store.add_settlement(
                 signed.tx_hash,
                 signed.nonce,
                 signed.raw,
                 [(m.resting.hash_hex, m.incoming.hash_hex) for m in batch],
             )
-            self.in_flight.add(signed.tx_hash)
-            self.most_in_flight = max(self.most_in_flight, len(self.in_flight))
-            for old in self.ours.add(signed.tx_hash):
-                self.given_up.discard(old)
-            self.given_up.discard(signed.tx_hash)  # the same transaction signed again
-            self.sent += 1
-            if self.mirror is not None:
-                self.mirror.expect(signed.tx_hash)
-            heads = self.mirror.announced.count if self.mirror is not None else None
-            sending = asyncio.wrap_future(
-                self.chain.submit_after(
-                    recorded, self.broadcaster.queued, self.broadcaster.send, signed, times
-                )
+            sending = self.chain.submit_after(
+                recorded, self.broadcaster.queued, self.broadcaster.send, signed, times
             )
+        return signed, sending
+
+    def _note_sent(self, signed: SignedTx) -> int | None:
+        """(On the loop, before the chain can answer about ``signed``) Out from now on; the
+        heads announced so far."""
+        self.in_flight.add(signed.tx_hash)
+        self.most_in_flight = max(self.most_in_flight, len(self.in_flight))
+        for old in self.ours.add(signed.tx_hash):
+            self.given_up.discard(old)
+        self.given_up.discard(signed.tx_hash)  # the same transaction signed again
+        self.sent += 1
+        if self.mirror is not None:
+            self.mirror.expect(signed.tx_hash)
+        return self.mirror.announced.count if self.mirror is not None else None
+
+    async def _settle(self, batch: list[Match], times: FlightTimes) -> list[SettledMatch]:
+        data, gas = self._encode(batch)
+        if len(batch) == 1 and self.suspect is not None and self.suspect(batch[0]):
+            gas = self._gas_limit(1, False)
+            try:  # before the lane's lock: it waits for no broadcast under way
+                await self.chain.run(self.sender.preflight, self.chain.exchange.address, data)
+            except ContractRevert as e:  # nothing sent: diagnosed like a skipped match
+                reason = str(self.chain.exchange.decoder.decode(e))
+                return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
+        async with self._send_lock:  # nonce order: sign, record, queue the broadcast
+            while True:
+                fees = await self._nonce_and_fees()
+                with self.sender.lock:  # (forgotten meanwhile: read again, never on the loop)
+                    if self.sender.next_nonce is not None:
+                        signed, sending = self._sign_and_record(batch, data, gas, times, fees)
+                        break
+            heads = self._note_sent(signed)
+        return await self._land(batch, signed, gas, sending, heads, times)
+
+    async def _land(
+        self,
+        batch: list[Match],
+        signed: SignedTx,
+        gas: int,
+        sent: Future[Receipt | None],
+        heads: int | None,
+        times: FlightTimes,
+    ) -> list[SettledMatch]:
+        """``signed`` (``batch``'s settlement) was queued to go out once recorded (``sent``):
+        its receipt, and what the chain did with each match."""
+        sending = asyncio.wrap_future(sent)
         suspect = False
         early: Receipt | None = None
         try:
@@ -371,12 +540,10 @@ class Settler:
             log.warning("broadcasting %s failed: %s", signed.tx_hash, e)
             self.fees.forget()
             suspect = True
-        if times is not None:
-            times.resolve()  # the broadcast is over (or its fate unknown): the next may form
+        times.resolve()  # the broadcast is over (or its fate unknown): the next may form
         try:
             receipt = early or await self._receipt(signed, suspect, heads)
-            if times is not None:
-                times.receipt = time.perf_counter()
+            times.receipt = time.perf_counter()
         finally:
             self.in_flight.discard(signed.tx_hash)
             if self.mirror is not None:
@@ -431,23 +598,27 @@ class Settler:
             for tx_hash in self.ours.prune(head.number - self.mirror.depth):
                 self.given_up.discard(tx_hash)
 
-    async def _sign_next(self, to: str, data: bytes, gas: int) -> SignedTx:
-        """Sign the lane's next transaction. With the async client: the nonce and fees read
-        and the transaction signed on the event loop (a key parsed once, ~0.1 ms a
-        signature: a thread of its own would wait for the GIL longer), so that signing
-        never waits behind a broadcast; without it, on the chain thread (one call)."""
+    async def _nonce_and_fees(self) -> tuple[int, int]:
+        """The fees to sign with, the nonce known by then (read on the event loop with the
+        async client: never waiting behind a broadcast on the chain thread; without it the
+        chain thread's sign reads them)."""
         if self.receipts is None:
-            return await self.chain.run(self.sender.sign, to, data, gas)
+            return await self.chain.run(self._read_lane)
         fees = await self.fees.current(self.receipts)
-        while True:
-            if self.sender.next_nonce is None:
-                pending = await self.receipts.call(
-                    "eth_getTransactionCount", self.sender.address, "pending"
-                )
-                self.sender.learn_nonce(quantity(pending))
-            with self.sender.lock:  # (forgotten meanwhile: read again, never on the loop)
-                if self.sender.next_nonce is not None:
-                    return self.sender.sign(to, data, gas, fees=fees)
+        if self.sender.next_nonce is None:
+            pending = await self.receipts.call(
+                "eth_getTransactionCount", self.sender.address, "pending"
+            )
+            self.sender.learn_nonce(quantity(pending))
+        return fees
+
+    def _read_lane(self) -> tuple[int, int]:
+        """(Chain thread) The nonce learnt if unknown; the fees of the latest block."""
+        rpc = self.sender.rpc
+        if self.sender.next_nonce is None:
+            pending = rpc.call("eth_getTransactionCount", self.sender.address, "pending")
+            self.sender.learn_nonce(quantity(pending))
+        return fees_of(rpc.call("eth_getBlockByNumber", "latest", False))
 
     async def _heal_gap(self, nonce: int) -> None:
         """A transaction of ``nonce`` is lost. If the chain has not used that nonce and
