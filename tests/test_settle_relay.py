@@ -3,12 +3,15 @@ the event loop), still recorded before it is sent, and given back if its record 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from sdex.order import SignedOrder
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_settle_handoff import fail_once
 from tests.test_settlement_pipeline import all_filled, first_then_five, hold_first_broadcast
 
@@ -28,18 +31,30 @@ def block_loop_until(cond: Callable[[], bool], timeout: float) -> bool:
     return False
 
 
+async def five_wait_for_the_first(
+    c: Chain, node: Any, api: Api
+) -> tuple[list[SignedOrder], threading.Event]:
+    """The first settlement's broadcast held on the chain thread, five more matches made
+    meanwhile, the loop waiting for its end (armed): the orders, and the hold's release."""
+    entered, busy = hold_first_broadcast(node.settler.sender)
+    try:
+        orders = await first_then_five(c, node, api, entered.is_set)
+        await wait_for(lambda: node.settler.relay_armed)
+    except BaseException:
+        busy.set()
+        raise
+    return orders, busy
+
+
 async def test_the_next_batch_goes_out_as_the_one_before_ends_without_the_event_loop(
     chain: Chain, tmp_path: Path
 ) -> None:
-    c = chain
-    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        settler = node.settler
-        entered, busy = hold_first_broadcast(settler.sender)
+    async with running_node(node_config(chain, tmp_path / "n.db")) as (node, api):
+        settler, c = node.settler, chain
         operator = settler.sender.address
         start = mined_nonce(c, operator)
+        orders, busy = await five_wait_for_the_first(c, node, api)
         try:
-            orders = await first_then_five(c, node, api, entered.is_set)
-            await wait_for(lambda: settler.relay_armed)  # the five wait for that end
             # The event loop is held from before the first broadcast ends: the five's
             # settlement is formed, signed, recorded and sent by the chain thread alone.
             busy.set()
@@ -55,20 +70,17 @@ async def test_the_next_batch_goes_out_as_the_one_before_ends_without_the_event_
 async def test_a_batch_formed_on_the_chain_thread_whose_record_fails_is_never_sent(
     chain: Chain, tmp_path: Path
 ) -> None:
-    c = chain
-    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+    async with running_node(node_config(chain, tmp_path / "n.db")) as (node, api):
         settler = node.settler
-        entered, busy = hold_first_broadcast(settler.sender)
+        orders, busy = await five_wait_for_the_first(chain, node, api)
         try:
-            orders = await first_then_five(c, node, api, entered.is_set)
-            await wait_for(lambda: settler.relay_armed)
             refused = fail_once(node.store, "add_settlement")  # the five's record
             busy.set()
             await wait_for(lambda: settler.refused == 1)
         finally:
             busy.set()
         assert settler.relayed == 1 and len(refused) == 1
-        assert c.rpc.call("eth_getTransactionByHash", refused[0]) is None  # never sent
+        assert chain.rpc.call("eth_getTransactionByHash", refused[0]) is None  # never sent
 
         async def done() -> bool:
             return all([await api.status(t) == "filled" for t in orders])

@@ -212,7 +212,7 @@ class Settler(Lane):
                         continue
                     times = self._times()
                     times.formed = time.perf_counter()
-                    self._start(batch, submitted, times, self._settle(batch, times))
+                    self._start((batch, submitted), times, self._settle(batch, times))
                 self._check_idle()
         finally:
             self._closed = True
@@ -239,12 +239,13 @@ class Settler(Lane):
 
     def _start(
         self,
-        batch: list[Match],
-        submitted: list[float],
+        taken: tuple[list[Match], list[float]],
         times: FlightTimes,
         settle: Awaitable[list[SettledMatch]],
     ) -> None:
-        """(On the loop) ``batch``'s flight: ``settle`` gives its results."""
+        """(On the loop) The flight of a batch (``taken``: its matches and their submission
+        times): ``settle`` gives its results."""
+        batch, submitted = taken
         self.largest_batch = max(self.largest_batch, len(batch))
         times.started.add_done_callback(self._started)
         self._unstarted = times.started
@@ -330,8 +331,8 @@ class Settler(Lane):
         if self.receipts is not None:
             self.fees.read_ahead(self.receipts)
         heads = self._note_sent(signed)
-        times = ticket.times
-        self._start(batch, submitted, times, self._land(batch, signed, gas, sending, heads, times))
+        landing = self._land(batch, signed, gas, sending, heads, ticket.times)
+        self._start((batch, submitted), ticket.times, landing)
 
     def _started(self, started: asyncio.Future[None]) -> None:
         if self._unstarted is started:
