@@ -297,22 +297,36 @@ class Settler(Lane):
                 return
             self._armed = None
             batch, submitted = self._take()
+        ticket.times.formed = now
+        self._form(ticket, batch, submitted, fees)
+
+    def _form(
+        self, ticket: _Ticket, batch: list[Match], submitted: list[float], fees: tuple[int, int]
+    ) -> None:
+        """(Chain thread) ``batch``, taken by ``_relay``: signed, its record queued (the
+        writer commits it while this thread reads the ended broadcast's receipt). Measured
+        on Hardhat at 100 crossings/s: the chain idled 2.9-4.2 ms p50 between two sends,
+        against 4.0-6.0 when the loop formed the batch; formed here only once that receipt
+        had gone to the loop, 3.8-7.4 (the record then waits for the receipt's parse)."""
         times = ticket.times
-        times.formed = now
         try:
             data, gas = self._encode(batch)
             signed, sending = self._sign_and_record(batch, data, gas, times, fees)
         except Exception:  # (a bug): the loop forms it
             log.exception("forming a settlement on the chain thread")
-            with self._qlock:
-                self._queue[:0], self._submitted[:0] = batch, submitted
-            ticket.times.loop.call_soon_threadsafe(_resolve, ticket.taken, False)
+            self._give_back(ticket, batch, submitted)
             return
-        # Posted before the writer can queue the broadcast behind this one's end: the loop
+        # Posted before the writer can queue the broadcast behind this call: the loop
         # notes the transaction as sent before any answer of the chain about it comes.
         times.loop.call_soon_threadsafe(
             self._relayed, ticket, batch, submitted, signed, gas, sending
         )
+
+    def _give_back(self, ticket: _Ticket, batch: list[Match], submitted: list[float]) -> None:
+        """(Chain thread) ``batch`` back at the queue's head; the loop forms it."""
+        with self._qlock:
+            self._queue[:0], self._submitted[:0] = batch, submitted
+        ticket.times.loop.call_soon_threadsafe(_resolve, ticket.taken, False)
 
     def _relayed(
         self,
