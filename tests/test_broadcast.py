@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sdex.chain import Receipt, Sender
+from sdex.chain import Sender
 from sdex.chain.rpc import Rpc
 from sdex.settlement.broadcast import (
     BATCH_MISSES,
@@ -21,7 +21,6 @@ from sdex.settlement.broadcast import (
     SYNC_STRIKES,
     SYNC_TIMEOUT,
     Broadcaster,
-    RawReceipt,
 )
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain, Engine
@@ -274,35 +273,5 @@ def test_sync_turned_off_is_tried_again(chain: Chain, engine: Engine, tmp_path: 
         b.send(signed)
         assert c.sender(1).wait(signed.tx_hash, timeout=10).status == 1
         assert b.sync_probes == (1 if engine == "anvil" else 2)
-    finally:
-        store.close()
-
-
-def test_a_receipt_with_a_broadcast_queued_behind_it_goes_unparsed(
-    chain: Chain, engine: Engine, tmp_path: Path
-) -> None:
-    """The next broadcast waits on the chain thread (formed as this one ended): the receipt
-    that came with the send is handed over raw, parsed on the loop, and the thread goes on
-    to the next send at once."""
-    b, store = _broadcaster(chain, tmp_path)
-    lane, to = chain.sender(1), chain.address(2)
-    raws = []
-    try:
-        for _ in range(5):
-            first, second = (lane.sign(to, b"", 21_000) for _ in range(2))
-            for signed in (first, second):  # the second queued before the first's receipt
-                b.queued(signed)
-            got = b.send(first)
-            assert not isinstance(got, Receipt)  # never parsed here
-            if isinstance(got, RawReceipt):
-                receipt = Broadcaster.parse(got.raw, first)
-                assert receipt is not None and receipt.status == 1
-                assert Broadcaster.parse(got.raw, second) is None  # (another's: refused)
-                raws.append(receipt)
-            last = b.send(second)  # nothing behind it: parsed here, as before
-            assert last is None or isinstance(last, Receipt)
-            assert lane.wait(second.tx_hash).status == 1
-        if engine == "hardhat":  # (anvil answers a batched send before it mines: none)
-            assert raws
     finally:
         store.close()

@@ -19,9 +19,7 @@ with its receipt in the same round trip when the chain can give it.
   the next send's mining.
 
 A receipt in hand here has its fills decoded and queued on the store at once
-(``fills_stored``): durable while the receipt travels to the event loop; unless the next
-broadcast is queued behind it by then (formed as this one ended, ``Settler._relay``): the
-raw receipt goes to the loop, which parses it, and the next broadcast starts at once.
+(``fills_stored``): durable while the receipt travels to the event loop.
 """
 
 from __future__ import annotations
@@ -31,7 +29,6 @@ import logging
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Any
 
 from sdex.chain import Exchange, FillEvent, Receipt, Sender, SignedTx
@@ -59,15 +56,6 @@ SYNC_REPROBE = 30.0
 """Seconds after sync was turned off before a lone send tries it again."""
 SYNC_REPROBE_MAX = 600.0
 """The longest wait between tries while the chain keeps not serving it (doubled each try)."""
-
-
-@dataclass(frozen=True, slots=True)
-class RawReceipt:
-    """A receipt that came with the send, left unparsed on the chain thread (the next
-    broadcast was queued behind it): the settler parses it on the loop (``parse``), and its
-    fills are decoded and stored there."""
-
-    raw: dict[str, Any]
 
 
 class Broadcaster:
@@ -133,12 +121,9 @@ class Broadcaster:
             self._receipt_with_send = 0
             self.sync_probes += 1
 
-    def send(
-        self, signed: SignedTx, times: FlightTimes | None = None
-    ) -> Receipt | RawReceipt | None:
+    def send(self, signed: SignedTx, times: FlightTimes | None = None) -> Receipt | None:
         """Send ``signed`` (queued with ``queued`` first); its receipt when it came with the
-        send (see the module), else None: polled. Unparsed (``RawReceipt``) when the next
-        broadcast is queued behind by then (the relay's): it goes first."""
+        send (see the module), else None: polled."""
         with self._lock:
             self._waiting -= 1
             alone = self._waiting == 0
@@ -203,24 +188,13 @@ class Broadcaster:
             except Exception as e:  # sent all the same: the receipt is polled
                 log.debug("no receipt at once for %s: %s", signed.tx_hash, e)
                 return None
-        if not isinstance(raw, dict):
+        if raw is None:
             return None
-        with self._lock:
-            behind = self._waiting > 0
-        if behind:  # the next broadcast waits on this thread: the loop parses this one
-            return RawReceipt(raw)
-        receipt = self.parse(raw, signed)
-        return None if receipt is None else self.early(receipt)
-
-    @staticmethod
-    def parse(raw: dict[str, Any], signed: SignedTx) -> Receipt | None:
-        """(Any thread) ``signed``'s receipt from its JSON-RPC form; None when it does not
-        parse or is another transaction's (a lying endpoint): then it is polled."""
         try:  # (sent and mined: whatever fails here, the receipt is polled instead)
             receipt = Receipt.from_rpc(raw)
             if receipt.tx_hash.lower() != signed.tx_hash.lower():
-                raise ValueError(f"a receipt of {receipt.tx_hash[:66]}")
-            return receipt
+                raise ValueError(f"a receipt of {receipt.tx_hash[:66]}")  # (a lying endpoint)
+            return self.early(receipt)
         except Exception as e:
             log.debug("the receipt with the send of %s not used: %s", signed.tx_hash, e)
             return None

@@ -16,7 +16,7 @@ from sdex.chain.tx import fees_of
 from sdex.errors import ChainError
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
-from sdex.settlement.broadcast import Broadcaster, RawReceipt
+from sdex.settlement.broadcast import Broadcaster
 from sdex.settlement.gas import (
     BASE_GAS,
     FALLBACK_FACTOR,
@@ -126,7 +126,7 @@ class Lane:
 
     def _sign_and_record(
         self, batch: list[Match], data: bytes, gas: int, times: FlightTimes, fees: tuple[int, int]
-    ) -> tuple[SignedTx, Future[Receipt | RawReceipt | None]]:
+    ) -> tuple[SignedTx, Future[Receipt | None]]:
         """(Any thread; the nonce known) Sign the lane's next transaction and queue its record
         on the store's writer (urgent: no group window); once durable, the writer queues the
         broadcast on the chain thread (records commit in the order queued: nonce order,

@@ -68,7 +68,6 @@ from sdex.chain.tx import lone_tx_root
 from sdex.errors import ContractRevert
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
-from sdex.settlement.broadcast import RawReceipt
 from sdex.settlement.diagnose import Verdict, diagnose
 from sdex.settlement.gas import (
     BASE_GAS,
@@ -336,7 +335,7 @@ class Settler(Lane):
         submitted: list[float],
         signed: SignedTx,
         gas: int,
-        sending: Future[Receipt | RawReceipt | None],
+        sending: Future[Receipt | None],
     ) -> None:
         """(On the loop) A batch formed on the chain thread: its flight, as if formed here."""
         _resolve(ticket.taken, True)
@@ -421,7 +420,7 @@ class Settler(Lane):
         batch: list[Match],
         signed: SignedTx,
         gas: int,
-        sent: Future[Receipt | RawReceipt | None],
+        sent: Future[Receipt | None],
         heads: int | None,
         times: FlightTimes,
     ) -> list[SettledMatch]:
@@ -431,8 +430,7 @@ class Settler(Lane):
         suspect = False
         early: Receipt | None = None
         try:
-            got = await sending
-            early = self.broadcaster.parse(got.raw, signed) if isinstance(got, RawReceipt) else got
+            early = await sending
         except NotDone as e:  # not recorded, never broadcast: the matches go back
             log.error("settlement %s could not be recorded: %s", signed.tx_hash, e)
             self.in_flight.discard(signed.tx_hash)
