@@ -298,7 +298,10 @@ class Settler(Lane):
             self._armed = None
             batch, submitted = self._take()
         ticket.times.formed = now
-        self._form(ticket, batch, submitted, fees)
+        try:  # next on this thread: after this broadcast's receipt went to the loop
+            self.chain.then(self._form, ticket, batch, submitted, fees)
+        except Exception:  # (the chain thread shut down): the loop forms it
+            self._give_back(ticket, batch, submitted)
 
     def _form(
         self, ticket: _Ticket, batch: list[Match], submitted: list[float], fees: tuple[int, int]
