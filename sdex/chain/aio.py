@@ -39,11 +39,6 @@ class ChainThread:
         time); await the future for its result."""
         return asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
-    def then(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        """(Any thread) Queue ``fn(*args)`` on the thread now: on the thread itself, it runs
-        once the call under way and those queued before are done."""
-        return self._pool.submit(fn, *args)
-
     def submit_after(
         self, first: Future[Any], on_queue: Callable[..., None], fn: Callable[..., T], *args: Any
     ) -> Future[T]:

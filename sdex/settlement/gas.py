@@ -72,24 +72,10 @@ class Fees:
         now = asyncio.get_running_loop().time()
         if self._cache is None or now - self._cache[1] >= FEE_TTL:
             return await self._read(rpc)
-        fees = self._cache[0]
-        self.read_ahead(rpc)
-        return fees
-
-    def fresh(self, now: float) -> tuple[int, int] | None:
-        """(Any thread) The fees to sign with at ``now`` (``time.monotonic``, the loop's
-        clock) without a read, or None: none read yet, or too old."""
-        cache = self._cache
-        return None if cache is None or now - cache[1] >= FEE_TTL else cache[0]
-
-    def read_ahead(self, rpc: AsyncRpc) -> None:
-        """(On the loop) Read them again beside, if they are ``FEE_READ_AHEAD`` old (after a
-        settlement signed elsewhere with ``fresh``)."""
-        cache = self._cache
-        now = asyncio.get_running_loop().time()
-        if cache is not None and now - cache[1] >= FEE_READ_AHEAD and self._ahead is None:
+        if now - self._cache[1] >= FEE_READ_AHEAD and self._ahead is None:
             self._ahead = asyncio.create_task(self._read(rpc), name="settlement fees")
             self._ahead.add_done_callback(self._read_ahead)
+        return self._cache[0]
 
     async def _read(self, rpc: AsyncRpc) -> tuple[int, int]:
         asked = asyncio.get_running_loop().time()  # (their age counts from the ask)

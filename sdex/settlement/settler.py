@@ -17,21 +17,14 @@ automine), the matches made meanwhile go out together in the next transaction in
 one transaction each, queued. Under load (less than ``max_batch`` waiting) it forms only
 once that broadcast has ended: a batch formed earlier would wait behind it on the chain
 thread while the matches made meanwhile wait for the one after (a match's way: about 2.5
-broadcasts, against 1.5). That end is on the chain thread, and there the next batch forms
-(``_relay``): taken from the queue, signed with the fees and nonce in hand, its record
-queued on the store's writer, which queues its broadcast once durable, as always; the
-event loop hears of it after, no hop through it first (the loop forms it itself when fees
-or nonce need a read, a lone match is ``suspect``, or a refused record's pause runs).
-Before, the chain idled 3.2-4.9 ms p50 between two sends while the loop woke and formed,
-signed and recorded the next. Nor does a match made meanwhile go at once as its own transaction
+broadcasts, against 1.5). Nor does a match made meanwhile go at once as its own transaction
 (pipelined on the lane, up to ``max_in_flight``): measured on Hardhat at 100 crossings/s,
 p50 87-577 ms against 25-80 ms in the same minutes on a busy machine (an automine chain
 mines a block a transaction: its fixed cost, ~4 ms, outweighs the wait).
 
 Every transaction is signed, *recorded in the database*, then broadcast, so a node killed
 mid-flight reconciles it from its receipt at restart and never sends it twice. Signing
-(~0.1 ms; on the loop, or on the chain thread above) and recording are one at a time, in
-nonce order (under the sender's lock; the record queued before the lock is let go); the store's
+(on the event loop, ~0.1 ms) and recording are one at a time, in nonce order; the store's
 writer queues each broadcast on the chain thread once its record is durable (in that
 order, no hop through the event loop), each with its receipt in the same round trip
 when the chain can give it (``sdex.settlement.broadcast``; else polled, or read from its
@@ -54,28 +47,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
-from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass
 
 from sdex.chain import FillEvent, Receipt, Sender, SignedTx
 from sdex.chain.aio import ChainThread, NotDone
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.tx import lone_tx_root
-from sdex.errors import ContractRevert
+from sdex.errors import ChainError, ContractRevert
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
+from sdex.settlement.broadcast import Broadcaster
 from sdex.settlement.diagnose import Verdict, diagnose
 from sdex.settlement.gas import (
     BASE_GAS,
+    FALLBACK_FACTOR,
+    GAP_FILL_GAS,
+    GAS_PER_MATCH,
     LEARN_FROM,
+    LONE_GAS,
+    MAX_TX_GAS,
+    Fees,
+    fitting_batch,
     settlement_gas,
 )
-from sdex.settlement.lane import REFUSED_PAUSE, Lane
 from sdex.settlement.outcome import Outcome, SettledMatch, outcome, unsent
+from sdex.settlement.owned import OwnTxs
+from sdex.settlement.receipts import RECEIPT_TIMEOUT, BlockReceipts, poll_receipt, quantity
 from sdex.settlement.stages import FlightTimes, StageTimes
 from sdex.store import Store
 
@@ -86,26 +84,12 @@ __all__ = ["Outcome", "SettledMatch", "Settler", "Verdict", "diagnose", "settlem
 
 MAX_IN_FLIGHT = 4
 """Batches sent whose receipts are not processed yet (8 measured no better on anvil)."""
+REFUSED_PAUSE = 0.2
+"""Seconds no batch forms after a refused record (a store that keeps failing: no spin)."""
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
 
 
-@dataclass(slots=True)
-class _Ticket:
-    """The loop waits for ``after``'s broadcast to end; the chain thread may form the next
-    batch then, with ``times``; ``taken`` resolves (on the loop) True once it did, False
-    when it gave the batch back."""
-
-    after: FlightTimes
-    times: FlightTimes
-    taken: asyncio.Future[bool]
-
-
-def _resolve(future: asyncio.Future[bool], value: bool) -> None:
-    if not future.done():
-        future.set_result(value)
-
-
-class Settler(Lane):
+class Settler:
     """Owns the operator's nonce lane; ``submit`` matches, results come back via ``on_result``
     (one call at a time, in the order receipts arrive)."""
 
@@ -123,56 +107,78 @@ class Settler(Lane):
         backlog_batch: int | None = None,
         suspect: Callable[[Match], bool] | None = None,
     ) -> None:
-        super().__init__(chain, sender, store, max_batch, receipts, mirror, backlog_batch)
+        self.chain = chain
         self.suspect = suspect
         """A match some order of which failed a settlement before with no one found guilty
         (a token that refuses, a transfer that needs more gas): alone, it is pre-flighted
         (an ``eth_call``, free) and sent with a batch's gas bound, so a hostile order does not
         make the operator pay for mined reverts, nor a heavy token run out of gas again."""
+        self.sender = sender
+        self.store = store
         self.on_result = on_result
+        self.max_batch = max_batch
+        self.backlog_batch = max(max_batch, backlog_batch or max_batch)
+        """Most matches a batch takes while more than ``max_batch`` wait (and the gas fits)."""
         self.max_in_flight = max(1, max_in_flight)
+        self.receipts = receipts
+        """Receipts are polled on the event loop with this client (None: the chain thread)."""
+        self.mirror = mirror
+        """Decoded receipts go to the mirror (``note_receipt``); it applies them in block order."""
         self._queue: list[Match] = []
         self._submitted: list[float] = []  # when each queued match was submitted
         self._unstarted: asyncio.Future[None] | None = None
         """The last batch formed, until the chain thread starts its broadcast."""
-        self._last: FlightTimes | None = None
-        """The last batch formed: ``ended`` resolves once its broadcast ended (or it never
-        went)."""
-        self._qlock = threading.Lock()
-        """Guards ``_queue`` and ``_armed``: the chain thread takes a batch from the queue
-        when a broadcast ends (``_relay``)."""
-        self._armed: _Ticket | None = None
-        """The loop waits for the broadcast under way to end: at that end the chain thread
-        may form the next batch itself (``_relay``)."""
-        self.relayed = 0
-        """Batches formed, signed and recorded on the chain thread as the one before ended."""
-        self._closed = False
+        self._sending: asyncio.Future[None] | None = None
+        """The last batch formed, until its broadcast ended (or it never went)."""
         self.stages = StageTimes()
         self._wake = asyncio.Event()
         self._full = asyncio.Event()
         """Set once a full batch waits: it stops the wait for the broadcast under way."""
+        self._send_lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(self.max_in_flight)
         self._flights: set[asyncio.Task[None]] = set()
+        self.in_flight: set[str] = set()
+        """Transaction hashes sent but not yet processed (the watcher leaves them alone)."""
+        self.blocks = None if receipts is None else BlockReceipts(receipts, self.in_flight)
+        self.ours = OwnTxs()
+        """The settlement transactions this node sent, until final (``sdex.settlement.owned``)."""
+        self.given_up: set[str] = set()
+        """Sent, but counted lost: if it lands after all, the watcher applies its fills."""
+        self.sent = 0
         self.settled = 0
         self.failed = 0
+        self.lost = 0
+        self.most_in_flight = 0
+        """The most transactions that were sent and awaiting receipts at once."""
         self.largest_batch = 0
+        self.gap_fills = 0
+        """Transactions sent to fill a lost transaction's nonce (later ones waited on it)."""
+        self.out_of_gas = 0
+        """Backlog batches that failed with all their gas used: after one, backlog batches
+        take the fallback-safe ``GAS_PER_MATCH`` again, whatever receipts teach."""
+        self.gas_per_match_seen = 0
+        """Most gas per match (beyond ``BASE_GAS``) of a settled batch of ``LEARN_FROM``+."""
+        self.fees = Fees()
+        """The fees signed with (read ahead under load: ``sdex.settlement.gas``)."""
+        self.broadcaster = Broadcaster(sender, store, chain.exchange)
+        """Sends on the chain thread (``sdex.settlement.broadcast``)."""
+        self.refused = 0  # batches never sent: the store refused their records
+        self._refused_at = -REFUSED_PAUSE
         self.idle = asyncio.Event()
         self.idle.set()
+        self.fills_stored = self.broadcaster.fills_stored
+        """A mined settlement's fills, decoded and queued on the store by the chain thread
+        when the receipt came with the send: ``on_result`` takes them (``pop``) and awaits
+        the write instead of writing them again."""
 
     def submit(self, matches: Sequence[Match]) -> None:
         if matches:
-            with self._qlock:
-                self._queue.extend(matches)
-                self._submitted.extend([time.perf_counter()] * len(matches))
+            self._queue.extend(matches)
+            self._submitted.extend([time.perf_counter()] * len(matches))
             self.idle.clear()
             self._wake.set()
             if len(self._queue) >= self.max_batch:
                 self._full.set()
-
-    @property
-    def relay_armed(self) -> bool:
-        """Whether the chain thread forms the next batch as the broadcast under way ends."""
-        return self._armed is not None
 
     def applies(self, tx_hash: str) -> bool:
         """Whether this settler applies ``tx_hash``'s outcome (the watcher then leaves the
@@ -193,31 +199,45 @@ class Settler(Lane):
                     await self._slots.acquire()
                     if self._unstarted is not None:
                         await asyncio.shield(self._unstarted)
-                    last = self._last
                     if (
-                        last is not None
-                        and last.ended is not None
-                        and not last.ended.done()
+                        self._sending is not None
+                        and not self._sending.done()
                         and len(self._queue) < self.max_batch
-                        and await self._wait_or_relay(last)
                     ):
-                        continue  # formed on the chain thread as that broadcast ended
+                        # Under load (less than a full batch waits): not a batch that would
+                        # wait on the chain thread behind the broadcast under way (its
+                        # mining, on an automine chain), while matches made meanwhile wait
+                        # for the one after it: it forms once the chain thread is free
+                        # and takes them too (order-to-receipt ~1.5 sends, not 2.5). A
+                        # batch that fills up meanwhile goes at once, as under bulk.
+                        self._full.clear()
+                        full = asyncio.create_task(self._full.wait())
+                        try:
+                            await asyncio.wait(
+                                (self._sending, full), return_when=asyncio.FIRST_COMPLETED
+                            )
+                        finally:
+                            full.cancel()
                     pause = self._refused_at + REFUSED_PAUSE - time.perf_counter()
                     if pause > 0:  # the store refused a record just now
                         await asyncio.sleep(pause)
-                    with self._qlock:
-                        batch, submitted = self._take()
-                    if not batch:  # (the slot goes back: nothing waits any more)
-                        self._slots.release()
-                        continue
-                    times = self._times()
-                    times.formed = time.perf_counter()
-                    self._start((batch, submitted), times, self._settle(batch, times))
+                    size = self.batch_size(len(self._queue))
+                    batch, submitted = self._queue[:size], self._submitted[:size]
+                    self._queue, self._submitted = self._queue[size:], self._submitted[size:]
+                    self.largest_batch = max(self.largest_batch, len(batch))
+                    loop = asyncio.get_running_loop()
+                    times = FlightTimes(
+                        loop.create_future(), loop, time.perf_counter(), loop.create_future()
+                    )
+                    times.started.add_done_callback(self._started)
+                    self._unstarted = times.started
+                    self._sending = times.ended
+                    flight = self._fly(batch, submitted, times)
+                    task = asyncio.create_task(flight, name="settlement")
+                    self._flights.add(task)
+                    task.add_done_callback(self._landed)
                 self._check_idle()
         finally:
-            self._closed = True
-            with self._qlock:
-                self._armed = None
             self.fees.close()
             for t in list(self._flights):
                 t.cancel()
@@ -225,131 +245,26 @@ class Settler(Lane):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
 
-    def _take(self) -> tuple[list[Match], list[float]]:
-        """(``_qlock`` held) The next batch's matches and their submission times, taken."""
-        size = self.batch_size(len(self._queue))
-        batch, submitted = self._queue[:size], self._submitted[:size]
-        del self._queue[:size], self._submitted[:size]
-        return batch, submitted
+    def per_match_gas(self) -> int:
+        """The gas bound per match of a backlog batch: what settled batches used, with room
+        for the fallback; ``GAS_PER_MATCH`` until a receipt told."""
+        if not self.gas_per_match_seen or self.out_of_gas:
+            return GAS_PER_MATCH
+        return min(GAS_PER_MATCH, int(self.gas_per_match_seen * FALLBACK_FACTOR))
 
-    def _times(self) -> FlightTimes:
-        loop = asyncio.get_running_loop()
-        ended = loop.create_future()
-        return FlightTimes(loop.create_future(), loop, 0.0, ended, on_end=self._relay)
+    def batch_size(self, waiting: int) -> int:
+        """How many of ``waiting`` matches the next batch takes: ``max_batch``, or while
+        more wait, up to ``backlog_batch`` as far as their gas fits one transaction."""
+        if waiting <= self.max_batch:
+            return waiting
+        fits = fitting_batch(self.per_match_gas())
+        return min(waiting, max(self.max_batch, min(self.backlog_batch, fits)))
 
-    def _start(
-        self,
-        taken: tuple[list[Match], list[float]],
-        times: FlightTimes,
-        settle: Awaitable[list[SettledMatch]],
-    ) -> None:
-        """(On the loop) The flight of a batch (``taken``: its matches and their submission
-        times): ``settle`` gives its results."""
-        batch, submitted = taken
-        self.largest_batch = max(self.largest_batch, len(batch))
-        times.started.add_done_callback(self._started)
-        self._unstarted = times.started
-        self._last = times
-        task = asyncio.create_task(self._fly(batch, submitted, times, settle), name="settlement")
-        self._flights.add(task)
-        task.add_done_callback(self._landed)
-
-    async def _wait_or_relay(self, last: FlightTimes) -> bool:
-        """Wait until ``last``'s broadcast ended, or a full batch waits; True when the chain
-        thread formed the next batch itself as that broadcast ended (``_relay``: the slot
-        taken went with it)."""
-        assert last.ended is not None
-        ticket = _Ticket(last, self._times(), asyncio.get_running_loop().create_future())
-        self._full.clear()
-        full = asyncio.create_task(self._full.wait())
-        with self._qlock:
-            self._armed = ticket
-        try:
-            await asyncio.wait((last.ended, full, ticket.taken), return_when=FIRST_COMPLETED)
-        finally:
-            full.cancel()
-            with self._qlock:
-                mine = self._armed is ticket
-                if mine:
-                    self._armed = None
-        return False if mine else await asyncio.shield(ticket.taken)
-
-    def _relay(self, ended: FlightTimes) -> None:
-        """(Chain thread, as ``ended``'s broadcast ends) When the loop waits for that end
-        (``_wait_or_relay``), the next batch is formed, signed and its record queued here at
-        once, no hop through the event loop: the writer queues its broadcast on this thread
-        once durable, as ever. Left to the loop when fees or nonce need a read, a lone match
-        is suspect (pre-flighted), a refused record's pause runs, or the loop holds the lane."""
-        now = time.perf_counter()
-        with self._qlock:
-            ticket = self._armed
-            fees = self.fees.fresh(time.monotonic())
-            if (
-                ticket is None
-                or ticket.after is not ended
-                or not self._queue
-                or fees is None
-                or self.sender.next_nonce is None
-                or self._send_lock.locked()
-                or now < self._refused_at + REFUSED_PAUSE
-                or (len(self._queue) == 1 and self.suspect and self.suspect(self._queue[0]))
-            ):
-                return
-            self._armed = None
-            batch, submitted = self._take()
-        ticket.times.formed = now
-        try:  # next on this thread: after this broadcast's receipt went to the loop
-            self.chain.then(self._form, ticket, batch, submitted, fees)
-        except Exception:  # (the chain thread shut down): the loop forms it
-            self._give_back(ticket, batch, submitted)
-
-    def _form(
-        self, ticket: _Ticket, batch: list[Match], submitted: list[float], fees: tuple[int, int]
-    ) -> None:
-        """(Chain thread) ``batch``, taken by ``_relay``: signed, its record queued (the
-        writer commits it while this thread reads the ended broadcast's receipt). Measured
-        on Hardhat at 100 crossings/s: the chain idled 2.9-4.2 ms p50 between two sends,
-        against 4.0-6.0 when the loop formed the batch; formed here only once that receipt
-        had gone to the loop, 3.8-7.4 (the record then waits for the receipt's parse)."""
-        times = ticket.times
-        try:
-            data, gas = self._encode(batch)
-            signed, sending = self._sign_and_record(batch, data, gas, times, fees)
-        except Exception:  # (a bug): the loop forms it
-            log.exception("forming a settlement on the chain thread")
-            self._give_back(ticket, batch, submitted)
-            return
-        # Posted before the writer can queue the broadcast behind this call: the loop
-        # notes the transaction as sent before any answer of the chain about it comes.
-        times.loop.call_soon_threadsafe(
-            self._relayed, ticket, batch, submitted, signed, gas, sending
-        )
-
-    def _give_back(self, ticket: _Ticket, batch: list[Match], submitted: list[float]) -> None:
-        """(Chain thread) ``batch`` back at the queue's head; the loop forms it."""
-        with self._qlock:
-            self._queue[:0], self._submitted[:0] = batch, submitted
-        ticket.times.loop.call_soon_threadsafe(_resolve, ticket.taken, False)
-
-    def _relayed(
-        self,
-        ticket: _Ticket,
-        batch: list[Match],
-        submitted: list[float],
-        signed: SignedTx,
-        gas: int,
-        sending: Future[Receipt | None],
-    ) -> None:
-        """(On the loop) A batch formed on the chain thread: its flight, as if formed here."""
-        _resolve(ticket.taken, True)
-        if self._closed:  # (recorded: a restart reconciles it)
-            return
-        self.relayed += 1
-        if self.receipts is not None:
-            self.fees.read_ahead(self.receipts)
-        heads = self._note_sent(signed)
-        landing = self._land(batch, signed, gas, sending, heads, ticket.times)
-        self._start((batch, submitted), ticket.times, landing)
+    def _gas_limit(self, matches: int, lone: bool) -> int:
+        if lone:
+            return LONE_GAS
+        per_match = GAS_PER_MATCH if matches <= self.max_batch else self.per_match_gas()
+        return min(MAX_TX_GAS, BASE_GAS + per_match * matches)
 
     def _started(self, started: asyncio.Future[None]) -> None:
         if self._unstarted is started:
@@ -363,16 +278,10 @@ class Settler(Lane):
         if not self._queue and not self._flights:
             self.idle.set()
 
-    async def _fly(
-        self,
-        batch: list[Match],
-        submitted: list[float],
-        times: FlightTimes,
-        settle: Awaitable[list[SettledMatch]],
-    ) -> None:
+    async def _fly(self, batch: list[Match], submitted: list[float], times: FlightTimes) -> None:
         try:
             try:
-                results = await settle
+                results = await self._settle(batch, times)
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # a chain outage: give every match back to the node
@@ -399,37 +308,50 @@ class Settler(Lane):
         incoming = [m.incoming.hash_hex for m in batch] if self.stages.timeline else []
         self.stages.add(submitted, times, time.perf_counter(), incoming)
 
-    async def _settle(self, batch: list[Match], times: FlightTimes) -> list[SettledMatch]:
-        data, gas = self._encode(batch)
-        if len(batch) == 1 and self.suspect is not None and self.suspect(batch[0]):
+    async def _settle(self, batch: list[Match], times: FlightTimes | None) -> list[SettledMatch]:
+        ex = self.chain.exchange
+        matches = [(m.resting, m.incoming, m.amounts.left_filled) for m in batch]
+        # A lone match goes as ``matchOrders`` (less gas and chain time than a batch of
+        # one), with no pre-flight either: one that fails reverts, mined all the same (its
+        # nonce used), and its receipt's status says so; the match is then diagnosed from
+        # chain state like one a batch skipped.
+        lone = len(batch) == 1
+        data = ex.encode_settlement(matches) if lone else ex.encode_batch(matches)
+        gas = self._gas_limit(len(batch), lone)
+        if lone and self.suspect is not None and self.suspect(batch[0]):
             gas = self._gas_limit(1, False)
             try:  # before the lane's lock: it waits for no broadcast under way
-                await self.chain.run(self.sender.preflight, self.chain.exchange.address, data)
+                await self.chain.run(self.sender.preflight, ex.address, data)
             except ContractRevert as e:  # nothing sent: diagnosed like a skipped match
-                reason = str(self.chain.exchange.decoder.decode(e))
+                reason = str(ex.decoder.decode(e))
                 return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
         async with self._send_lock:  # nonce order: sign, record, queue the broadcast
-            while True:
-                fees = await self._nonce_and_fees()
-                with self.sender.lock:  # (forgotten meanwhile: read again, never on the loop)
-                    if self.sender.next_nonce is not None:
-                        signed, sending = self._sign_and_record(batch, data, gas, times, fees)
-                        break
-            heads = self._note_sent(signed)
-        return await self._land(batch, signed, gas, sending, heads, times)
-
-    async def _land(
-        self,
-        batch: list[Match],
-        signed: SignedTx,
-        gas: int,
-        sent: Future[Receipt | None],
-        heads: int | None,
-        times: FlightTimes,
-    ) -> list[SettledMatch]:
-        """``signed`` (``batch``'s settlement) was queued to go out once recorded (``sent``):
-        its receipt, and what the chain did with each match."""
-        sending = asyncio.wrap_future(sent)
+            signed = await self._sign_next(ex.address, data, gas)
+            if times is not None:
+                times.signed = time.perf_counter()
+            # Queued on the store's writer (urgent: no group window); once durable, its
+            # done-callback queues the broadcast on the chain thread from there (records
+            # commit in the order queued: nonce order), no hop through the event loop.
+            recorded = self.store.add_settlement(
+                signed.tx_hash,
+                signed.nonce,
+                signed.raw,
+                [(m.resting.hash_hex, m.incoming.hash_hex) for m in batch],
+            )
+            self.in_flight.add(signed.tx_hash)
+            self.most_in_flight = max(self.most_in_flight, len(self.in_flight))
+            for old in self.ours.add(signed.tx_hash):
+                self.given_up.discard(old)
+            self.given_up.discard(signed.tx_hash)  # the same transaction signed again
+            self.sent += 1
+            if self.mirror is not None:
+                self.mirror.expect(signed.tx_hash)
+            heads = self.mirror.announced.count if self.mirror is not None else None
+            sending = asyncio.wrap_future(
+                self.chain.submit_after(
+                    recorded, self.broadcaster.queued, self.broadcaster.send, signed, times
+                )
+            )
         suspect = False
         early: Receipt | None = None
         try:
@@ -449,10 +371,12 @@ class Settler(Lane):
             log.warning("broadcasting %s failed: %s", signed.tx_hash, e)
             self.fees.forget()
             suspect = True
-        times.resolve()  # the broadcast is over (or its fate unknown): the next may form
+        if times is not None:
+            times.resolve()  # the broadcast is over (or its fate unknown): the next may form
         try:
             receipt = early or await self._receipt(signed, suspect, heads)
-            times.receipt = time.perf_counter()
+            if times is not None:
+                times.receipt = time.perf_counter()
         finally:
             self.in_flight.discard(signed.tx_hash)
             if self.mirror is not None:
@@ -491,3 +415,81 @@ class Settler(Lane):
         if receipt.status == 1 and self.mirror is not None:  # the watcher takes them from here
             self.mirror.note_receipt(receipt, fills, root)
         return outcome(self.chain.exchange, batch, receipt, signed.tx_hash, fills)
+
+    def give_up(self, tx_hash: str) -> None:
+        """``tx_hash`` counted lost: if it lands after all, the watcher applies its fills
+        (as anyone's); it is kept a reorg window from the head of now."""
+        self.given_up.add(tx_hash)
+        head = self.mirror.head if self.mirror is not None else None
+        self.ours.landed(tx_hash, 0 if head is None else head.number)
+
+    def forget_final(self) -> None:
+        """Drop from ``ours`` (and ``given_up``) the transactions in final blocks: deeper
+        than the mirror's reorg window below the head the watcher applied."""
+        head = self.mirror.head if self.mirror is not None else None
+        if self.mirror is not None and head is not None:
+            for tx_hash in self.ours.prune(head.number - self.mirror.depth):
+                self.given_up.discard(tx_hash)
+
+    async def _sign_next(self, to: str, data: bytes, gas: int) -> SignedTx:
+        """Sign the lane's next transaction. With the async client: the nonce and fees read
+        and the transaction signed on the event loop (a key parsed once, ~0.1 ms a
+        signature: a thread of its own would wait for the GIL longer), so that signing
+        never waits behind a broadcast; without it, on the chain thread (one call)."""
+        if self.receipts is None:
+            return await self.chain.run(self.sender.sign, to, data, gas)
+        fees = await self.fees.current(self.receipts)
+        while True:
+            if self.sender.next_nonce is None:
+                pending = await self.receipts.call(
+                    "eth_getTransactionCount", self.sender.address, "pending"
+                )
+                self.sender.learn_nonce(quantity(pending))
+            with self.sender.lock:  # (forgotten meanwhile: read again, never on the loop)
+                if self.sender.next_nonce is not None:
+                    return self.sender.sign(to, data, gas, fees=fees)
+
+    async def _heal_gap(self, nonce: int) -> None:
+        """A transaction of ``nonce`` is lost. If the chain has not used that nonce and
+        later ones of this lane are out, they wait on it: fill it with a transfer of
+        nothing to ourselves, so they land now, not at their timeout. If none are out,
+        the next transaction takes it (the nonce is read again)."""
+        rpc = self.receipts
+        after = self.sender.next_nonce
+        if rpc is None or after is None or after <= nonce + 1:
+            self.sender.forget_nonce()
+            return
+        async with self._send_lock:
+            try:
+                mined = quantity(
+                    await rpc.call("eth_getTransactionCount", self.sender.address, "latest")
+                )
+                if mined != nonce:  # used already; or an earlier gap, which its loss fills
+                    return
+                fees = await self.fees.current(rpc)
+                filler = self.sender.sign_at(
+                    nonce, self.sender.address, b"", GAP_FILL_GAS, fees=fees
+                )
+                self.broadcaster.queued(filler)
+                await self.chain.submit(self.broadcaster.send, filler)
+                self.gap_fills += 1
+                log.warning("nonce %d filled by %s: later settlements go on", nonce, filler.tx_hash)
+            except Exception as e:  # the later ones are then judged lost in their turn
+                log.warning("filling nonce %d failed: %s", nonce, e)
+                self.sender.forget_nonce()
+
+    async def _receipt(
+        self, signed: SignedTx, suspect: bool = False, heads_before: int | None = None
+    ) -> Receipt | None:
+        """The receipt of ``signed``; None when it is lost: no receipt while its nonce was
+        taken by another transaction, or the chain does not know it any more (checked at
+        once when ``suspect``: its broadcast failed)."""
+        if self.receipts is None:
+            try:
+                return await self.chain.run(self.sender.wait, signed.tx_hash, RECEIPT_TIMEOUT)
+            except ChainError:
+                return None
+        heads = self.mirror.announced if self.mirror is not None else None
+        return await poll_receipt(
+            self.receipts, self.sender.address, signed, suspect, heads, heads_before, self.blocks
+        )
