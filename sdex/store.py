@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -97,8 +98,12 @@ class Store(StoreReads):
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         db.executescript(SCHEMA)
+        started = time.monotonic()
         if open_orders_table(db):  # (a database from an older version)
-            log.info("the orders table of %s was rebuilt: seq is its rowid", self.path)
+            log.warning(
+                "the orders table of %s was rebuilt in %.1f s (seq is its rowid); file: %d MB",
+                self.path, time.monotonic() - started, os.path.getsize(self.path) // 2**20,
+            )  # fmt: skip
         self._writer = Writer(db, group_window, max_group)
         self._bind(identity)
         self._open_reader()

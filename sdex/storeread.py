@@ -67,6 +67,11 @@ class StoredFill(FillEvent):
         return fill_json(self, self.ours)
 
 
+LISTING_READS = 2
+"""Listings (``GET /v1/orders``, ``/v1/fills``) read at once, each in a worker thread; the
+others wait their turn on the event loop (a scan of a large table is bounded work, but many
+at once would take every core)."""
+
 MAX_UNPARSEABLE_NAMED = 4096
 """Unparseable rows remembered by hash (a row read again is not counted nor logged again);
 past these, each is still counted (``unparseable_count``), read again counted again."""
@@ -79,6 +84,8 @@ class StoreReads:
     domain: Domain
     _writer: Writer
     _reader: sqlite3.Connection | None
+    _listings: asyncio.Semaphore
+    """``LISTING_READS`` slots."""
     unparseable_rows: set[str]
     """Hashes of the stored order rows that could not be parsed (logged and skipped by the
     walks, lookups and the start's load that read orders back: one bad row cannot stall
@@ -88,6 +95,7 @@ class StoreReads:
 
     def _open_reader(self) -> None:
         """The read-only connection of ``*_now`` (none for a database in memory)."""
+        self._listings = asyncio.Semaphore(LISTING_READS)
         self._reader = None
         if self.path != ":memory:":
             uri = Path(self.path).resolve().as_uri() + "?mode=ro"
@@ -191,16 +199,28 @@ class StoreReads:
         if self._reader is None:
             await self._call_async(walk)
             return
+        await asyncio.to_thread(self._on_own_connection, walk)
+
+    def _on_own_connection(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn`` on a read-only connection opened for it here (this thread's own), in one
+        read transaction (one snapshot, whatever is committed meanwhile)."""
         uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+        db = sqlite3.connect(uri, uri=True, isolation_level=None)
+        try:
+            db.execute("BEGIN")
+            return fn(db)
+        finally:
+            db.close()  # (a read transaction: nothing to commit)
 
-        def own() -> None:
-            db = sqlite3.connect(uri, uri=True, isolation_level=None)
-            try:
-                walk(db)
-            finally:
-                db.close()
-
-        await asyncio.to_thread(own)
+    async def _listing(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn`` (a listing's count and page) on a read-only connection of its own in a
+        worker thread: it sees what is committed and waits for no write, and no write
+        (nor the 2xx a wallet waits for) waits for it; at most ``LISTING_READS`` at once.
+        Through the writer for a database in memory."""
+        if self._reader is None:
+            return await self._call_async(fn)
+        async with self._listings:
+            return await asyncio.to_thread(self._on_own_connection, fn)
 
     def hashes_except(self, statuses: Sequence[str]) -> Iterator[bytes]:
         """The hashes of the orders whose status is none of ``statuses``, streamed (the
@@ -267,8 +287,8 @@ class StoreReads:
     async def query_orders(
         self, filters: dict[str, str], page: int, per_page: int
     ) -> tuple[int, list[StoredOrder]]:
-        """A page of orders matching exact-value ``filters``, read on the writer thread
-        (awaited: the event loop runs on while the page is counted and read).
+        """A page of orders matching exact-value ``filters``, as committed (``_listing``:
+        the event loop runs on while the page is counted and read).
 
         Filter keys: maker, maker_token, taker_token, status."""
         allowed = {"maker", "maker_token", "taker_token", "status"}
@@ -276,7 +296,7 @@ class StoreReads:
         args = [v.lower() if k != "status" else v for k, v in filters.items() if k in allowed]
         cond = f" WHERE {where}" if where else ""
         query = _page_query(ORDER_SELECT, "orders", cond, "seq", args, page, per_page)
-        total, rows = await self._call_async(query)
+        total, rows = await self._listing(query)
         return total, [self._order(r) for r in rows]
 
     def _parsed(self, row: tuple[Any, ...]) -> StoredOrder | None:
@@ -323,8 +343,8 @@ class StoreReads:
     async def fills_page(
         self, page: int, per_page: int, order_hash: str | None = None
     ) -> tuple[int, list[StoredFill]]:
-        """``fills`` awaited: the event loop runs on while the page is counted and read."""
-        total, rows = await self._call_async(_fills_query(page, per_page, order_hash, None))
+        """``fills`` as committed (``_listing``: the event loop runs on meanwhile)."""
+        total, rows = await self._listing(_fills_query(page, per_page, order_hash, None))
         return total, [fill_of(r) for r in rows]
 
 

@@ -18,16 +18,18 @@ from tests.test_node import ALICE, E6, E18, ask
 from tests.test_settle_timeline import switch_interval  # noqa: F401 (the fixture)
 
 
+@pytest.mark.parametrize("chosen", [0.002, 0.01])  # (below and above Python's default)
 async def test_a_node_serves_with_the_interval_the_variable_sets(
     chain: Chain,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     switch_interval: None,  # noqa: F811
+    chosen: float,
 ) -> None:
-    monkeypatch.setenv(SWITCH_INTERVAL_ENV, "0.002")
+    monkeypatch.setenv(SWITCH_INTERVAL_ENV, str(chosen))
     sys.setswitchinterval(0.005)  # (Python's default)
     async with running_node(node_config(chain, tmp_path / "n.db")) as (_, api):
-        assert sys.getswitchinterval() == pytest.approx(0.002)
+        assert sys.getswitchinterval() == pytest.approx(chosen)
         assert (await api.post_order(chain.sign(ask(chain, ALICE, E18, 3000 * E6))))[0] == 201
     assert sys.getswitchinterval() == pytest.approx(0.005)
 

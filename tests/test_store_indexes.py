@@ -145,3 +145,32 @@ def test_an_old_orders_table_is_rebuilt_with_seq_as_its_rowid_and_keeps_every_ro
         store.close()
     Store(path, IDENTITY, DOMAIN).close()  # (opened again: nothing left to rebuild)
     assert _order_indexes(path) == ORDER_INDEX_NAMES
+
+
+def test_a_rebuild_gives_the_wal_its_space_back(tmp_path: Path) -> None:
+    """The copy of an older table goes through the WAL; the rebuild checkpoints and
+    truncates it (before, the WAL kept the table's size until the store closed)."""
+    path = tmp_path / "node.db"
+    Store(path, IDENTITY, DOMAIN).close()
+    rows = [
+        (f"0x{i:064x}", i + 1, A.lower(), "0x" + "11" * 20, "0x" + "22" * 20, "x" * 1000,
+         "open", "0", "", "api", 1.0, 1.0)
+        for i in range(3000)
+    ]  # fmt: skip
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE orders")
+        db.executescript(OLD_ORDERS)
+        db.executemany(
+            "INSERT INTO orders (hash, seq, maker, maker_token, taker_token, order_json,"
+            " status, filled, reason, source, created_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
+    store = Store(path, IDENTITY, DOMAIN)
+    try:
+        wal = path.with_name(path.name + "-wal")
+        assert wal.stat().st_size < 256 * 1024, wal.stat().st_size  # (the copy: > 3 MB)
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT COUNT(*), MAX(seq) FROM orders").fetchone() == (3000, 3000)
+    finally:
+        store.close()

@@ -60,10 +60,12 @@ def switch_interval() -> float:
 @contextlib.asynccontextmanager
 async def serve(config: NodeConfig) -> AsyncIterator[Node]:
     """Start a node and its HTTP server; stop both on exit. While it serves, the process's
-    GIL switch interval is at most ``switch_interval()`` (put back on exit)."""
+    GIL switch interval is ``$SDEX_SWITCH_INTERVAL`` if set, else at most
+    ``SWITCH_INTERVAL`` (put back on exit)."""
     interval = switch_interval()
     was = sys.getswitchinterval()
-    sys.setswitchinterval(min(was, interval))
+    chosen = bool(os.environ.get(SWITCH_INTERVAL_ENV, "").strip())
+    sys.setswitchinterval(interval if chosen else min(was, interval))
     try:
         node = Node(config)
         try:
