@@ -456,6 +456,15 @@ def predict(
             },
             "comparison": compare(run, sim),
         }
+        stamped = node_stamped(run)
+        if mode == "cpu" and stamped is not None:  # the nodes' stamps: no watcher either side
+            WATCH["on"], kept = False, WATCH["on"]
+            unwatched = calibrated(run, mode, transport)
+            WATCH["on"] = kept
+            unwatched.published = True  # stamped where the real nodes stamp: the hand-over
+            out[mode]["comparison_node_stamped"] = compare(
+                stamped, pooled_mean(simulated(run, unwatched, seed, seeds))
+            )
         coarse = (run.get("runnable_trace") or {}).get("coarse")
         if mode == "cpu" and WATCH["on"] and MODELS["all"]:  # A/B: delivered when passed on
             WATCH["on"] = False
@@ -484,6 +493,19 @@ def predict(
                     SPLIT["model"] = kept
                     by_split[other] = compare(run, pooled_mean(simulated(run, links, seed, seeds)))
     return out
+
+
+def node_stamped(run: dict[str, Any]) -> dict[str, Any] | None:
+    """``run`` with its latencies as the nodes stamped them (``metaData.publishedAt``, when
+    each node published an order's ``added`` event: bench/gossip.py ``node_stamped``)
+    instead of the watcher's, to be compared with a simulation without the watcher (an
+    order delivered when its node passed it on); None for runs from before the stamp."""
+    stamped = run.get("node_stamped_ms")
+    if not stamped:
+        return None
+    lat = run["latency_ms"] | {k: stamped[k] for k in ("to_every_node", "to_each_node",
+                                                      "accepted_by_first_node")}  # fmt: skip
+    return {k: v for k, v in run.items() if k != "to_every_node_s"} | {"latency_ms": lat}
 
 
 def simulated(run: dict[str, Any], links: LinkModel, seed: int, seeds: int) -> list[Any]:

@@ -263,14 +263,20 @@ class HeldOrders:
         meta: dict[str, object] | None = None,
     ) -> None:
         """An order event on the websocket: ``event`` and the record's JSON (``st``: as
-        for ``meta``; ``meta``: the record's ``metaData`` if the caller just made it). Built
-        only if someone listens; the order's text encoded once per record."""
+        for ``meta``; ``meta``: the record's ``metaData`` if the caller just made it), its
+        ``metaData`` with ``publishedAt``: this node's monotonic clock (seconds) when the
+        event was published, comparable only with other processes' on the same machine
+        (``CLOCK_MONOTONIC``: bench/gossip.py times each hop by it). Built only if someone
+        listens; the order's text encoded once per record."""
         self.events.publish_lazy(
             lambda: {
                 "type": "order",
                 "event": event,
                 "order": rec.json,
-                "metaData": self.meta(rec, st) if meta is None else meta,
+                "metaData": {
+                    **(self.meta(rec, st) if meta is None else meta),
+                    "publishedAt": time.monotonic(),
+                },
             },
             lambda ev: _order_event_text(ev, rec),
         )
