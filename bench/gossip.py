@@ -325,11 +325,12 @@ def finish_watcher(proc: subprocess.Popen[str], out: Path) -> dict[str, Any]:
 
 async def watch(urls: list[str], out: Path) -> None:
     """Subscribe to every node's websocket; stamp each order ``added`` event on arrival
-    (``arrivals``), and keep the node's own stamp of it, ``metaData.publishedAt``
-    (``published``: the same machine's monotonic clock, read by the node as it published
-    the event; absent from nodes from before it, 2026-12-02)."""
+    (``arrivals``), and keep the node's own stamps of it (``published``: the same
+    machine's monotonic clock, read by the node as it published the event,
+    ``metaData.publishedAt``, and as it wrote it here, ``sentAt``; absent from nodes from
+    before them, 2026-12-02)."""
     arrivals: list[tuple[str, int, float]] = []
-    published: list[tuple[str, int, float]] = []
+    published: list[tuple[str, int, float, float]] = []
     closed: list[int] = []
     clock = time.monotonic
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
@@ -353,8 +354,9 @@ async def watch(urls: list[str], out: Path) -> None:
                 if ev.get("type") == "order" and ev.get("event") == "added":
                     meta = ev["metaData"]
                     arrivals.append((meta["orderHash"], i, t))
-                    if "publishedAt" in meta:
-                        published.append((meta["orderHash"], i, meta["publishedAt"]))
+                    if "sentAt" in meta:
+                        stamps = (meta["publishedAt"], meta["sentAt"])
+                        published.append((meta["orderHash"], i, *stamps))
             closed.append(i)
 
         readers = [asyncio.create_task(read(i, ws)) for i, ws in enumerate(sockets)]
@@ -668,28 +670,32 @@ def node_stamped(
     data: dict[str, Any],
     arrived: dict[str, dict[int, float]],
 ) -> dict[str, Any] | None:
-    """The latencies again by the nodes' own stamps (``metaData.publishedAt``: when each node
-    published its ``added`` event) instead of the watcher's, and the watcher's lag behind
-    them (its stamp less the node's, per event); None from nodes without the stamp."""
-    published: dict[str, dict[int, float]] = defaultdict(dict)
-    for h, i, t in data.get("published", ()):
+    """The latencies again by the nodes' own stamps (``metaData.sentAt``: when each node
+    wrote its ``added`` event to the watcher) instead of the watcher's, how long the
+    nodes held each event after publishing it (``publishedAt``: at the order's hand-over
+    to gossip; the event leaves after its pushes) and the watcher's lag behind them (its
+    stamp less the node's ``sentAt``, per event); None from nodes without the stamps."""
+    stamps: dict[str, dict[int, tuple[float, float]]] = defaultdict(dict)
+    for h, i, published, written in data.get("published", ()):
         if h in sent:
-            published[h].setdefault(i, t)
-    if not published:
+            stamps[h].setdefault(i, (published, written))
+    if not stamps:
         return None
-    to_all, per_node, to_origin, lag = [], [], [], []
+    to_all, per_node, to_origin, held, lag = [], [], [], [], []
     for h in ok:
-        got = published.get(h, {})
-        lat = [t - sent[h] for t in got.values()]
+        got = stamps.get(h, {})
+        lat = [w - sent[h] for _, w in got.values()]
         per_node.extend(lat + [INF] * (n - len(got)))
         to_origin.append(min(lat, default=INF))
         to_all.append(max(lat) if len(got) == n else INF)
+        held.extend(w - p for p, w in got.values())
         seen = arrived.get(h, {})
-        lag.extend(seen[i] - t for i, t in got.items() if i in seen)
+        lag.extend(seen[i] - w for i, (_, w) in got.items() if i in seen)
     return {
         "to_every_node": summary(to_all),
         "to_each_node": summary(per_node),
         "accepted_by_first_node": summary(to_origin),
+        "published_to_sent": summary(held),
         "watcher_lag": summary(lag),
     }
 

@@ -461,7 +461,6 @@ def predict(
             WATCH["on"], kept = False, WATCH["on"]
             unwatched = calibrated(run, mode, transport)
             WATCH["on"] = kept
-            unwatched.published = True  # stamped where the real nodes stamp: the hand-over
             out[mode]["comparison_node_stamped"] = compare(
                 stamped, pooled_mean(simulated(run, unwatched, seed, seeds))
             )
@@ -496,10 +495,11 @@ def predict(
 
 
 def node_stamped(run: dict[str, Any]) -> dict[str, Any] | None:
-    """``run`` with its latencies as the nodes stamped them (``metaData.publishedAt``, when
-    each node published an order's ``added`` event: bench/gossip.py ``node_stamped``)
-    instead of the watcher's, to be compared with a simulation without the watcher (an
-    order delivered when its node passed it on); None for runs from before the stamp."""
+    """``run`` with its latencies as the nodes stamped them (``metaData.sentAt``, when each
+    node wrote an order's ``added`` event, after its pushes: bench/gossip.py
+    ``node_stamped``) instead of the watcher's, to be compared with a simulation without
+    the watcher (an order delivered at a node when its pushes have left, as the real
+    event); None for runs from before the stamp."""
     stamped = run.get("node_stamped_ms")
     if not stamped:
         return None

@@ -52,11 +52,6 @@ class LinkModel:
     at a node when the node passes it on; else when the observer, one more single-threaded
     task on the shared machine (``WATCHER`` in ``sdex.sim.cpu``), has read that event
     behind the ones before it, as the real watcher stamps it."""
-    published: bool = False
-    """With no ``watch_cost``: an order counts as delivered at a node when the node's check
-    ends and it hands the order over (a wallet's before its ``post_wait``), where the real
-    node publishes its event and stamps it (``metaData.publishedAt``), not after its
-    pushes; bench/gossip_sim.py compares those stamps with it."""
     message_cost: float = 0.0
     """CPU seconds one request and its answer cost the two nodes together (framing, the
     socket, MACs or signatures): half is spent by the caller before the request leaves, half

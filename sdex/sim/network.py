@@ -155,12 +155,10 @@ class SimNode(OrderSet):
         lk = self.net.links
         cost = lk.post_cost + self.net.new_cost(1)
         hold = self.net.wait(lk.post_wait_shape, lk.post_wait)
-        self.net.cpu.submit(self.index, cost, self._posted, self.core, order, hold, hold=hold)
+        self.net.cpu.submit(self.index, cost, self._posted, self.core, order, hold=hold)
 
-    def _posted(self, core: GossipCore, order: dict[str, str], hold: float) -> None:
+    def _posted(self, core: GossipCore, order: dict[str, str]) -> None:
         if self.online and core is self.core and self.add(order):
-            if self.net.links.published:  # (the real node publishes before that wait)
-                self.net.delivered(self, order["hash"], self.net.sim.now - hold)
             self.hand_over([(order, None)])
 
     def hand_over(self, orders: list[tuple[dict[str, str], str | None]]) -> None:
@@ -185,10 +183,9 @@ class SimNode(OrderSet):
     def _deliver(self, orders: list[tuple[dict[str, str], str | None]]) -> None:
         """The orders' websocket events leave (the real node's: through ``wait_for``, a task
         spawned after the push tasks, in the turn that writes the pushes, after them)."""
-        after, published = self.net.links.after_cost, self.net.links.published
+        after = self.net.links.after_cost
         for o, _ in orders:
-            if not published:  # (else delivered at the hand-over)
-                self.net.delivered(self, o["hash"])
+            self.net.delivered(self, o["hash"])
             if after > 0:
                 self.net.cpu.submit(self.index, after, _done)
 
@@ -206,8 +203,6 @@ class SimNode(OrderSet):
                 self.add(o)
                 accepted.append((o, sender))
                 out.append("accepted")
-                if self.net.links.published and self.kind == "honest":
-                    self.net.delivered(self, o["hash"])
         self.hand_over(accepted)
         return out
 
@@ -264,7 +259,7 @@ class Network:
         self.nodes = [SimNode(self, i) for i in range(n)]
         self.by_url = {node.url: node for node in self.nodes}
         self.by_id = {node.node_id: node for node in self.nodes}
-        self.on_delivered: Callable[[SimNode, str, float | None], None] = lambda n, h, t: None
+        self.on_delivered: Callable[[SimNode, str], None] = lambda node, h: None
         self.cost_rng = random.Random(f"cost-{seed}")
         self.wait_rng = random.Random(f"wait-{seed}")
         self.sizes: dict[str, int] = {}
@@ -281,9 +276,8 @@ class Network:
         """Seconds off the CPU: a draw of ``shape`` (own random source), else ``mean``."""
         return shape[self.wait_rng.randrange(len(shape))] if shape else mean
 
-    def delivered(self, node: SimNode, order_hash: str, at: float | None = None) -> None:
-        """``node`` delivered the order (``at``: that time, if before now)."""
-        self.on_delivered(node, order_hash, at)
+    def delivered(self, node: SimNode, order_hash: str) -> None:
+        self.on_delivered(node, order_hash)
 
     def wire(self, degree: int) -> None:
         """Warm peer tables: every node admits ``degree`` random others, both ways (as

@@ -114,7 +114,7 @@ class Run:
         self.copies = 0
         self.net.on_delivered = self._delivered
 
-    def _delivered(self, node: SimNode, order_hash: str, at: float | None = None) -> None:
+    def _delivered(self, node: SimNode, order_hash: str) -> None:
         i = self.index.get(order_hash)
         if i is None or node.kind != "honest":
             return
@@ -122,10 +122,10 @@ class Run:
         if watch > 0:  # the observer reads the node's event once it gets a core
             self.net.cpu.submit(WATCHER, watch, self._seen, i, node.index)
         else:
-            self._seen(i, node.index, at)
+            self._seen(i, node.index)
 
-    def _seen(self, i: int, node: int, at: float | None = None) -> None:
-        self.got[i].setdefault(node, self.net.sim.now if at is None else at)
+    def _seen(self, i: int, node: int) -> None:
+        self.got[i].setdefault(node, self.net.sim.now)
 
     def _post(self, i: int) -> None:
         online = [n for n in self.honest if n.online]
