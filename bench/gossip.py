@@ -65,7 +65,7 @@ from runqueue import RunQueue  # noqa: E402
 
 from sdex.deployment import Deployment  # noqa: E402
 from sdex.gossip import GossipConfig, NodeKey, PeerClient  # noqa: E402
-from sdex.gossip.timing import EDGES_US, PUSH_EDGES_US  # noqa: E402
+from sdex.gossip.timing import EDGES_US, PUSH_EDGES_US, GcPauses  # noqa: E402
 from sdex.order import (  # noqa: E402
     ZERO_ADDRESS,
     Domain,
@@ -324,8 +324,13 @@ def finish_watcher(proc: subprocess.Popen[str], out: Path) -> dict[str, Any]:
 
 
 async def watch(urls: list[str], out: Path) -> None:
-    """Subscribe to every node's websocket; stamp each order ``added`` event on arrival."""
+    """Subscribe to every node's websocket; stamp each order ``added`` event on arrival
+    (``arrivals``), and keep the node's own stamps of it (``published``: the same
+    machine's monotonic clock, read by the node as it published the event,
+    ``metaData.publishedAt``, and as it wrote it here, ``sentAt``; absent from nodes from
+    before them, 2026-12-02)."""
     arrivals: list[tuple[str, int, float]] = []
+    published: list[tuple[str, int, float, float]] = []
     closed: list[int] = []
     clock = time.monotonic
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
@@ -347,19 +352,38 @@ async def watch(urls: list[str], out: Path) -> None:
                     continue
                 ev = json.loads(msg.data)
                 if ev.get("type") == "order" and ev.get("event") == "added":
-                    arrivals.append((ev["metaData"]["orderHash"], i, t))
+                    meta = ev["metaData"]
+                    arrivals.append((meta["orderHash"], i, t))
+                    if "sentAt" in meta:
+                        stamps = (meta["publishedAt"], meta["sentAt"])
+                        published.append((meta["orderHash"], i, *stamps))
             closed.append(i)
 
         readers = [asyncio.create_task(read(i, ws)) for i, ws in enumerate(sockets)]
+        pauses = GcPauses()  # its own stalls: collections, and its waits for a core
+        pauses.install()
+        ran0, queued0 = own_schedstat()
         print("ready", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until EOF
+        ran1, queued1 = own_schedstat()
         await asyncio.sleep(0.2)
         for r in readers:
             r.cancel()
         for ws in sockets:
             with contextlib.suppress(Exception):
                 await ws.close()
-    out.write_text(json.dumps({"arrivals": arrivals, "closed_early": sorted(closed)}))
+    itself = {"gc": pauses.to_json(), "cpu_s": ran1 - ran0, "queue_s": queued1 - queued0}
+    out.write_text(json.dumps({"arrivals": arrivals, "published": published,
+                               "closed_early": sorted(closed), "watcher": itself}))  # fmt: skip
+
+
+def own_schedstat() -> tuple[float, float]:
+    """The calling thread's seconds on a core and waiting for one (Linux; zeros without)."""
+    try:
+        ran, queued = Path("/proc/thread-self/schedstat").read_text().split()[:2]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    return int(ran) / 1e9, int(queued) / 1e9
 
 
 # -- HTTP helpers -----------------------------------------------------------------------------
@@ -639,6 +663,43 @@ def thread_cpu(
     }
 
 
+def node_stamped(
+    sent: dict[str, float],
+    ok: list[str],
+    n: int,
+    data: dict[str, Any],
+    arrived: dict[str, dict[int, float]],
+) -> dict[str, Any] | None:
+    """The latencies again by the nodes' own stamps (``metaData.sentAt``: when each node
+    wrote its ``added`` event to the watcher) instead of the watcher's, how long the
+    nodes held each event after publishing it (``publishedAt``: at the order's hand-over
+    to gossip; the event leaves after its pushes) and the watcher's lag behind them (its
+    stamp less the node's ``sentAt``, per event); None from nodes without the stamps."""
+    stamps: dict[str, dict[int, tuple[float, float]]] = defaultdict(dict)
+    for h, i, published, written in data.get("published", ()):
+        if h in sent:
+            stamps[h].setdefault(i, (published, written))
+    if not stamps:
+        return None
+    to_all, per_node, to_origin, held, lag = [], [], [], [], []
+    for h in ok:
+        got = stamps.get(h, {})
+        lat = [w - sent[h] for _, w in got.values()]
+        per_node.extend(lat + [INF] * (n - len(got)))
+        to_origin.append(min(lat, default=INF))
+        to_all.append(max(lat) if len(got) == n else INF)
+        held.extend(w - p for p, w in got.values())
+        seen = arrived.get(h, {})
+        lag.extend(seen[i] - w for i, (_, w) in got.items() if i in seen)
+    return {
+        "to_every_node": summary(to_all),
+        "to_each_node": summary(per_node),
+        "accepted_by_first_node": summary(to_origin),
+        "published_to_sent": summary(held),
+        "watcher_lag": summary(lag),
+    }
+
+
 def analyse(
     n: int,
     rate: float,
@@ -753,6 +814,8 @@ def analyse(
                 pct(by_second[k], 0.99) for k in sorted(by_second)
             ],
         },
+        "node_stamped_ms": node_stamped(sent, ok, n, data, arrived),
+        "watcher_process": data.get("watcher"),  # (over every window: one watcher a run)
         "coverage": round(1 - missing_pairs / per, 6),
         "mesh_size": {
             "mean": round(sum(h["gossip"]["mesh"] for h in h1) / len(h1), 2),
