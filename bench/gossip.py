@@ -325,14 +325,16 @@ def finish_watcher(proc: subprocess.Popen[str], out: Path) -> dict[str, Any]:
 
 async def watch(urls: list[str], out: Path) -> None:
     """Subscribe to every node's websocket; stamp each order ``added`` event on arrival
-    (``arrivals``), and keep the node's own stamps of it (``published``: the same
-    machine's monotonic clock, read by the node as it published the event,
-    ``metaData.publishedAt``, and as it wrote it here, ``sentAt``; absent from nodes from
+    (``arrivals``), and keep the node's own stamps of it (``published``: read by the node
+    as it published the event, ``metaData.publishedAt``, and as it wrote it here,
+    ``sentAt``, in Unix time on this machine, turned into this process's monotonic clock
+    by the offset between the two clocks read at the start; absent from nodes from
     before them, 2026-12-02)."""
     arrivals: list[tuple[str, int, float]] = []
     published: list[tuple[str, int, float, float]] = []
     closed: list[int] = []
     clock = time.monotonic
+    offset = time.time() - clock()  # (a node's Unix-time stamp less this: the monotonic one)
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
     async with aiohttp.ClientSession(timeout=timeout) as s:
         sockets = []
@@ -355,7 +357,7 @@ async def watch(urls: list[str], out: Path) -> None:
                     meta = ev["metaData"]
                     arrivals.append((meta["orderHash"], i, t))
                     if "sentAt" in meta:
-                        stamps = (meta["publishedAt"], meta["sentAt"])
+                        stamps = (meta["publishedAt"] - offset, meta["sentAt"] - offset)
                         published.append((meta["orderHash"], i, *stamps))
             closed.append(i)
 

@@ -264,12 +264,12 @@ class HeldOrders:
     ) -> None:
         """An order event on the websocket: ``event`` and the record's JSON (``st``: as
         for ``meta``; ``meta``: the record's ``metaData`` if the caller just made it), its
-        ``metaData`` with ``publishedAt``: this node's monotonic clock (seconds) when the
+        ``metaData`` with ``publishedAt``: Unix time (seconds, this node's clock) when the
         event was published, and on the websocket ``sentAt``, when its text was made for
-        the first subscriber it is written to (``_order_event_text``), both comparable only
-        with other processes' on the same machine (``CLOCK_MONOTONIC``: bench/gossip.py
-        times each hop by them). Built only if someone listens; the order's text encoded
-        once per record."""
+        the first subscriber it is written to (``_order_event_text``): bench/gossip.py
+        times each hop by them on one machine. (Wall time, not the monotonic clock, which
+        would tell every subscriber the host's uptime.) Built only if someone listens; the
+        order's text encoded once per record."""
         self.events.publish_lazy(
             lambda: {
                 "type": "order",
@@ -277,7 +277,7 @@ class HeldOrders:
                 "order": rec.json,
                 "metaData": {
                     **(self.meta(rec, st) if meta is None else meta),
-                    "publishedAt": time.monotonic(),
+                    "publishedAt": time.time(),
                 },
             },
             lambda ev: _order_event_text(ev, rec),
@@ -414,7 +414,7 @@ def _order_event_text(ev: Event, rec: Record) -> str:
     """``encode_json(ev)`` of an order event, with the order's text encoded once a record
     (``Record.text``: also its store row's, and its gossip pushes'), its ``metaData``
     stamped ``sentAt`` first: made by the first subscriber's sender as it writes it."""
-    ev["metaData"]["sentAt"] = time.monotonic()
+    ev["metaData"]["sentAt"] = time.time()
     event, meta = encode_json(ev["event"]), encode_json(ev["metaData"])
     return (
         f'{{"seq": {ev["seq"]}, "type": "order", "event": {event}, '
