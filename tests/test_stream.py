@@ -516,15 +516,19 @@ async def test_a_turns_answers_go_in_one_frame_to_a_dialer_that_asks(grouped: bo
             await link.close()
 
 
-async def test_large_answers_ready_together_stay_within_what_the_dialer_reads() -> None:
-    """Two ``/fetch`` answers of ~5 MB each ready in the same turn: together they would
+@pytest.mark.parametrize(("mib", "calls", "frames"), [(5, 2, 2), (3, 3, 2)])
+async def test_large_answers_ready_together_stay_within_what_the_dialer_reads(
+    mib: int, calls: int, frames: int
+) -> None:
+    """``/fetch`` answers of a few MiB each ready in the same turn: together they would
     pass the dialer's frame limit (``MAX_ANSWER``, the stream would close and every call on
-    it fail), so they go in frames of their own and both calls are answered."""
+    it fail), so a large one (5 MiB) goes alone, and a group takes what fits (two of 3 MiB,
+    the third alone): every call is answered."""
     slow = GossipConfig(dial_interval=0.1, ae_interval=3600)
     async with gossip_net(2, [slow] * 2) as (a, b):
         link = await dial_link(a, b, True)
         try:
-            big = [{**order(i), "pad": "x" * 2**20} for i in range(5)]
+            big = [{**order(i), "pad": "x" * 2**20} for i in range(mib)]
             for o in big:  # (both hold them: anti-entropy has nothing to fetch)
                 a.node.add(o)
                 b.node.add(o)
@@ -537,17 +541,17 @@ async def test_large_answers_ready_together_stay_within_what_the_dialer_reads() 
             b.node.cancel_proofs = proofs  # type: ignore[method-assign]
             ours = newest_served(b, a)
             body = {"hashes": [o["hash"] for o in big], "why": []}
-            calls = [
+            asked = [
                 asyncio.create_task(link.request("POST", "/fetch", None, body, 30))
-                for _ in range(2)
+                for _ in range(calls)
             ]
-            await until(lambda: len(ours._tasks) == 2)
+            await until(lambda: len(ours._tasks) == calls)
             before = ours.answer_frames
-            gate.set()  # both answers are ready in the same turn
-            replies = await asyncio.gather(*calls)
-            assert [(r[0], len(r[1]["orders"])) for r in replies] == [(200, 5), (200, 5)]
-            assert 5 * 2**20 < len(_dumps(replies[0][1])) < MAX_ANSWER
-            assert ours.answer_frames - before == 2 and link.open
+            gate.set()  # the answers are ready in the same turn
+            replies = await asyncio.gather(*asked)
+            assert [(r[0], len(r[1]["orders"])) for r in replies] == [(200, mib)] * calls
+            assert mib * 2**20 < len(_dumps(replies[0][1])) < MAX_ANSWER
+            assert ours.answer_frames - before == frames and link.open
         finally:
             await link.close()
 
