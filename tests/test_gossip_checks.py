@@ -169,3 +169,28 @@ async def test_bookkeeping_that_fails_after_the_intake_wedges_nothing() -> None:
         assert [r if isinstance(r, BaseException) else r["accepted"] for r in results] == [1, 1]
         assert intake.calls == [[order(1)], [order(2), order(3)]]
         assert no_check_left(b)
+
+
+async def test_an_intake_that_answers_short_fails_those_checks_not_the_queue() -> None:
+    """An intake call that gives fewer verdicts than orders (a bug) fails the checks whose
+    orders went in (each share on its own, then alone), instead of leaving them taken with
+    no verdict for the next leader to spin on; the queue then goes on."""
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        ka, g, intake = a.gossip.node_id, b.gossip, Intake(b.node)
+        real, short = intake.real, True
+
+        async def answers(objs: list[object], peer: str | list[str]) -> list[str]:
+            verdicts = await real(objs, peer)
+            return verdicts[:-1] if short else verdicts
+
+        intake.real = answers
+        lead = check(b, ka, [order(1)])
+        await intake.held(1)
+        waiting = [check(b, ka, [order(2)]), check(b, HOSTILE, [order(3), order(4)])]
+        await queued(b, 3)
+        intake.release()
+        results = await asyncio.wait_for(asyncio.gather(lead, *waiting, return_exceptions=True), 10)
+        assert all(isinstance(r, RuntimeError) for r in results)
+        short = False
+        assert (await g.run_check(g.core.receive(ka, [order(5)])))["accepted"] == 1
+        assert no_check_left(b)
