@@ -199,8 +199,8 @@ class PeerChecks:
                 for share in group:
                     try:
                         self._deliver([share], await self._call([share]))
-                    except Exception as e:
-                        self._fail(share[0], e)
+                    except Exception as err:
+                        self._fail(share[0], err)
         except BaseException:  # cancelled (the node stops): what has no verdict goes back
             for entry, n in group:
                 if len(entry.results) < entry.given:
