@@ -20,6 +20,7 @@ import pytest
 
 from sdex.gossip import GossipConfig, NodeKey, stream
 from sdex.gossip.actions import Call, Check
+from sdex.gossip.client import MAX_ANSWER
 from sdex.gossip.codec import FrameError
 from sdex.gossip.stream import (
     ACCEPTOR,
@@ -58,6 +59,24 @@ async def open_link(a: Member, b: Member) -> Link:
     link = streams.link(b.gossip.node_id, b.url)
     assert link is not None
     return link
+
+
+async def dial_link(a: Member, b: Member, grouped: bool) -> Link:
+    """A stream of ``a``'s own to ``b`` (closed by the caller), asking for grouped answers
+    or not (``acks=1``), once the driver's stream is up."""
+    assert a.gossip.streams is not None and b.gossip.streams is not None
+    await open_link(a, b)
+    assert a.gossip.streams.session is not None
+    return await dial(
+        a.gossip.streams.session, a.gossip.key, a.url, b.url, b.gossip.node_id,
+        a.gossip.penalize, grouped=grouped,
+    )  # fmt: skip
+
+
+def newest_served(b: Member, a: Member) -> stream.Served:
+    """The stream ``b`` serves ``a`` that opened last."""
+    assert b.gossip.streams is not None
+    return max(b.gossip.streams.served[a.gossip.node_id], key=lambda x: x.opened_at)
 
 
 def served_from(b: Member, a: Member) -> int:
@@ -465,13 +484,7 @@ async def test_a_turns_answers_go_in_one_frame_to_a_dialer_that_asks(grouped: bo
     (``acks=1``) gets their answers in one frame, each call its own; an older dialer (it
     did not ask) one frame each."""
     async with gossip_net(2, [FAST] * 2) as (a, b):
-        assert a.gossip.streams is not None and b.gossip.streams is not None
-        await open_link(a, b)
-        assert a.gossip.streams.session is not None
-        link = await dial(
-            a.gossip.streams.session, a.gossip.key, a.url, b.url, b.gossip.node_id,
-            a.gossip.penalize, grouped=grouped,
-        )  # fmt: skip
+        link = await dial_link(a, b, grouped)
         try:
             gate, started = asyncio.Event(), asyncio.Event()
             real = b.node.submit_many_from_peer
@@ -490,7 +503,7 @@ async def test_a_turns_answers_go_in_one_frame_to_a_dialer_that_asks(grouped: bo
                 calls.append(asyncio.create_task(push))
                 await asyncio.wait_for(started.wait(), 10)
             await until(lambda: len(b.gossip.checks._queue) == 3)
-            ours = max(b.gossip.streams.served[a.gossip.node_id], key=lambda x: x.opened_at)
+            ours = newest_served(b, a)
             before = ours.answer_frames
             gate.set()
             replies = await asyncio.gather(*calls)
@@ -499,6 +512,46 @@ async def test_a_turns_answers_go_in_one_frame_to_a_dialer_that_asks(grouped: bo
             ]  # fmt: skip
             # the first alone (it led); the two that waited were checked, and answered, together
             assert ours.answer_frames - before == (2 if grouped else 3)
+        finally:
+            await link.close()
+
+
+@pytest.mark.parametrize(("mib", "calls", "frames"), [(5, 2, 2), (3, 3, 2)])
+async def test_large_answers_ready_together_stay_within_what_the_dialer_reads(
+    mib: int, calls: int, frames: int
+) -> None:
+    """``/fetch`` answers of a few MiB each ready in the same turn: together they would
+    pass the dialer's frame limit (``MAX_ANSWER``, the stream would close and every call on
+    it fail), so a large one (5 MiB) goes alone, and a group takes what fits (two of 3 MiB,
+    the third alone): every call is answered."""
+    slow = GossipConfig(dial_interval=0.1, ae_interval=3600)
+    async with gossip_net(2, [slow] * 2) as (a, b):
+        link = await dial_link(a, b, True)
+        try:
+            big = [{**order(i), "pad": "x" * 2**20} for i in range(mib)]
+            for o in big:  # (both hold them: anti-entropy has nothing to fetch)
+                a.node.add(o)
+                b.node.add(o)
+            gate = asyncio.Event()
+
+            async def proofs(hashes: object) -> list[dict[str, str]]:
+                await gate.wait()
+                return []
+
+            b.node.cancel_proofs = proofs  # type: ignore[method-assign]
+            ours = newest_served(b, a)
+            body = {"hashes": [o["hash"] for o in big], "why": []}
+            asked = [
+                asyncio.create_task(link.request("POST", "/fetch", None, body, 30))
+                for _ in range(calls)
+            ]
+            await until(lambda: len(ours._tasks) == calls)
+            before = ours.answer_frames
+            gate.set()  # the answers are ready in the same turn
+            replies = await asyncio.gather(*asked)
+            assert [(r[0], len(r[1]["orders"])) for r in replies] == [(200, mib)] * calls
+            assert mib * 2**20 < len(_dumps(replies[0][1])) < MAX_ANSWER
+            assert ours.answer_frames - before == frames and link.open
         finally:
             await link.close()
 

@@ -4,22 +4,28 @@ One group is in the intake at a time, at most ``chunk`` orders, so peers never s
 wallets (between two groups the loop lets waiting requests run). The checks that arrived
 while a group was in the intake do not go one by one after it: the next group takes them
 together, whoever sent them (one intake call: one ECDSA hand-over, one store group, one
-chain-read batch), in the order they came, a large one split over groups. There is no
-task of its own: the check at the head of the queue runs the groups (it *leads*) until
-its own orders have their verdicts, then hands the lead to the next check waiting, which
-runs the rest. A waiting check that goes away (its stream closed) leaves the queue; a
-leader that goes away mid-group gives the group's other orders back to the queue's head
-(they are checked again: a copy accepted meanwhile is then ``known``).
+chain-read batch), in the order they came, a large one split over groups. The check at the
+head of the queue runs the groups (it *leads*) until its own orders have their verdicts,
+then hands the lead to the next check waiting, which runs the rest. A group's intake call
+is a task of its own: a leader that goes away (its stream closed) leaves it running, and
+the next leader waits for it (no order checked twice, no credit lost); a check that went
+away is still charged for the forged orders it sent. If a group's call raises, each
+check's share goes again on its own: only the check whose orders raise fails. A waiting
+check that goes away leaves the queue.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+from sdex.gossip.stream import cancel_all
 from sdex.gossip.timing import CheckTiming
+
+log = logging.getLogger("sdex.gossip")
 
 Submit = Callable[[list[object], list[str]], Awaitable[list[str]]]
 """(orders, each one's sender) -> each one's verdict, in order (the node's intake)."""
@@ -28,7 +34,8 @@ Submit = Callable[[list[object], list[str]], Awaitable[list[str]]]
 class _Entry:
     """One check's new orders in the queue: how many went to the intake, their verdicts."""
 
-    __slots__ = ("began", "check_id", "given", "left", "orders", "results", "sender", "wake")
+    __slots__ = ("began", "check_id", "error", "given", "left", "orders", "results", "sender",
+                 "wake")  # fmt: skip
 
     def __init__(self, sender: str, check_id: int, orders: list[object]) -> None:
         self.sender = sender
@@ -37,13 +44,19 @@ class _Entry:
         self.given = 0
         self.results: list[str] = []
         self.wake: asyncio.Future[bool] | None = None
-        """Resolved True: its verdicts are all in; False: it leads now."""
+        """Resolved True: its verdicts are all in (or it failed); False: it leads now."""
         self.began: float | None = None
         self.left = False
+        self.error: Exception | None = None
+        """What the intake raised on this check's own orders (the check fails with it)."""
 
     @property
     def finished(self) -> bool:
-        return len(self.results) >= len(self.orders)
+        return self.error is not None or len(self.results) >= len(self.orders)
+
+
+_Share = tuple[_Entry, int]
+"""(a check's entry, how many of its orders) in a group."""
 
 
 class PeerChecks:
@@ -56,15 +69,22 @@ class PeerChecks:
         judge: Callable[[int, list[str]], None],
         chunk: Callable[[], int],
         timing: CheckTiming,
+        penalize: Callable[[str, int], None],
     ) -> None:
         self._submit = submit
         self._banned = banned
         self._judge = judge
         """(check id, verdicts of some of its orders): forged ones cost their sender at once."""
+        self._penalize = penalize
+        """(sender, forged orders): the same charge, for a check that went away meanwhile."""
         self._chunk = chunk
         self._timing = timing
         self._queue: deque[_Entry] = deque()
         self._leading = False
+        self._group: asyncio.Task[None] | None = None
+        """The group in the intake (its own task: a leader that goes away does not stop it)."""
+        self._waiters: list[asyncio.Future[None]] = []
+        """Its leaders' (the one that took it, then any the lead passed to meanwhile)."""
         self.groups = 0
         """Intake calls made."""
         self.merged = 0
@@ -73,21 +93,30 @@ class PeerChecks:
     async def run(
         self, sender: str, check_id: int, orders: list[object]
     ) -> tuple[list[str], float]:
-        """``orders``' verdicts, in order, once all are in; and when they began (perf_counter)."""
+        """``orders``' verdicts, in order, once all are in; and when they began (perf_counter).
+        Raises what the intake raised on them."""
         entry = _Entry(sender, check_id, orders)
         self._queue.append(entry)
         try:
             if self._leading:  # (a check of no new orders, too, waits its turn)
                 entry.wake = asyncio.get_running_loop().create_future()
-                if await entry.wake:
-                    return entry.results, entry.began or time.perf_counter()
+                if not await entry.wake:
+                    await self._lead(entry)
             else:
                 self._leading = True
-            await self._lead(entry)
-            return entry.results, entry.began or time.perf_counter()
+                await self._lead(entry)
         except BaseException:
             self._leave(entry)
             raise
+        if entry.error is not None:
+            raise entry.error
+        return entry.results, entry.began or time.perf_counter()
+
+    async def close(self) -> None:
+        """Stop the group in the intake (the node stops)."""
+        task, self._group = self._group, None
+        if task is not None:
+            await cancel_all([task])
 
     def _leave(self, entry: _Entry) -> None:
         """``entry``'s check went away: out of the queue; if it led or was about to, the lead
@@ -111,16 +140,26 @@ class PeerChecks:
     async def _lead(self, mine: _Entry) -> None:
         """Run groups until ``mine`` has its verdicts; then the lead passes on."""
         while not mine.finished:
-            group = self._take()
-            if group:
-                await self._check(group)
+            task = self._group
+            if task is None or task.done():  # (one left by a leader that went away: awaited)
+                group = self._take()
+                if not group:
+                    if mine.finished:  # (rejected on the spot)
+                        break
+                    raise RuntimeError("a peer's orders were taken with no verdict")
+                self._waiters = []
+                task = asyncio.create_task(self._check(group, self._waiters), name="gossip-intake")
+                self._group = task
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter  # the group's end (if this check goes away, the group goes on)
             if not mine.finished:
                 await asyncio.sleep(0)  # let waiting wallet requests run
         if mine in self._queue:
             self._queue.remove(mine)
         self._hand_on()
 
-    def _take(self) -> list[tuple[_Entry, int]]:
+    def _take(self) -> list[_Share]:
         """The next group: (entry, how many of its orders) from the queue's head, at most
         ``chunk`` orders; a banned sender's orders are rejected on the spot."""
         room, group, now = max(1, self._chunk()), [], time.perf_counter()
@@ -141,11 +180,40 @@ class PeerChecks:
             room -= n
             group.append((entry, n))
         for entry in [e for e in self._queue if e.finished]:  # (rejected on the spot)
-            self._queue.remove(entry)
-            self._done(entry)
+            self._end(entry)
         return group
 
-    async def _check(self, group: list[tuple[_Entry, int]]) -> None:
+    async def _check(self, group: list[_Share], waiters: list[asyncio.Future[None]]) -> None:
+        """One group through the intake (a task); if the call raises, each check's share on
+        its own, so only the check whose orders raise fails (the others get verdicts).
+        ``waiters``: its leaders', resolved as it ends (a leader and the checks it woke go
+        on in the same turn, so their answers leave together)."""
+        self.merged += len(group) > 1
+        try:
+            try:
+                self._deliver(group, await self._call(group))
+            except Exception as e:
+                if len(group) == 1:
+                    self._fail(group[0][0], e)
+                    return
+                for share in group:
+                    try:
+                        self._deliver([share], await self._call([share]))
+                    except Exception as err:
+                        self._fail(share[0], err)
+        except BaseException:  # cancelled (the node stops): what has no verdict goes back
+            for entry, n in group:
+                if len(entry.results) < entry.given:
+                    entry.given -= n
+            for waiter in waiters:  # (its leader is cancelled too)
+                waiter.cancel()
+            raise
+        finally:
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    async def _call(self, group: list[_Share]) -> list[str]:
         objs: list[object] = []
         senders: list[str] = []
         for entry, n in group:
@@ -153,31 +221,44 @@ class PeerChecks:
             objs.extend(entry.orders[start : entry.given])
             senders.extend([entry.sender] * n)
         self.groups += 1
-        self.merged += len(group) > 1
         wall, cpu = time.perf_counter(), time.thread_time()
+        verdicts = await self._submit(objs, senders)
+        if len(verdicts) != len(objs):
+            raise RuntimeError(f"{len(verdicts)} verdicts for {len(objs)} orders")
         try:
-            verdicts = await self._submit(objs, senders)
-        except BaseException:  # (cancelled, or a bug): the others' orders go back in
-            for entry, n in group:
-                if len(entry.results) < entry.given:
-                    entry.given -= n
-            raise
-        cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
-        self._timing.add(verdicts.count("accepted"), cpu, wall)
+            cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+            self._timing.add(verdicts.count("accepted"), cpu, wall)
+        except Exception:  # a measure never costs a verdict
+            log.exception("timing a peer check failed")
+        return verdicts
+
+    def _deliver(self, group: list[_Share], verdicts: list[str]) -> None:
         k = 0
         for entry, n in group:
             self._verdicts(entry, verdicts[k : k + n])
             k += n
-            if entry.finished and entry in self._queue:
-                self._queue.remove(entry)
-                self._done(entry)
+            if entry.finished:
+                self._end(entry)
 
     def _verdicts(self, entry: _Entry, verdicts: list[str]) -> None:
         entry.results.extend(verdicts)
-        if not entry.left:
-            self._judge(entry.check_id, verdicts)
+        try:  # (bookkeeping: the verdicts stand whatever it raises)
+            if not entry.left:
+                self._judge(entry.check_id, verdicts)
+            elif forged := verdicts.count("forged"):  # gone: the core forgot its check
+                self._penalize(entry.sender, forged)
+        except Exception:
+            log.exception("judging orders from %s failed", entry.sender)
 
-    @staticmethod
-    def _done(entry: _Entry) -> None:
+    def _fail(self, entry: _Entry, error: Exception) -> None:
+        entry.error = error
+        if entry.left:
+            log.error("checking orders from %s failed", entry.sender, exc_info=error)
+        self._end(entry)
+
+    def _end(self, entry: _Entry) -> None:
+        """``entry`` has its verdicts (or failed): out of the queue, its check wakes."""
+        if entry in self._queue:
+            self._queue.remove(entry)
         if entry.wake is not None and not entry.wake.done():
             entry.wake.set_result(True)

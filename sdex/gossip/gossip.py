@@ -84,6 +84,7 @@ class Gossip:
             lambda check_id, verdicts: self._run(self.core.judge(check_id, verdicts)),
             lambda: self.config.intake_chunk,
             self.check_timing,
+            self.penalize,
         )
         """One group of peers' new orders in the intake at a time: peers never starve
         wallets, and the checks that waited meanwhile go in together."""
@@ -109,6 +110,7 @@ class Gossip:
             self._timer.cancel()
             self._timer = None
         await cancel_all(self._tasks)
+        await self.checks.close()
         if self.streams is not None:
             await self.streams.close()
         if self._session is not None:

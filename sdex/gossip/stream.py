@@ -26,8 +26,8 @@ HMAC-SHA256(direction key, direction ‖ seq ‖ payload) ‖ payload (JSON, rea
 ``sdex.jsonio``). The dialer sends requests ``{"i": id, "m": method, "p": path, "q": query,
 "b": body}``; the acceptor answers ``{"r": id, "s": status, "b": body}``, in any order, or,
 to a dialer that asked (``acks=1`` in the upgrade), the answers ready in one turn of its
-loop together: ``{"a": [[id, status, body], ...]}`` (at most ``MAX_ANSWERS``; pushes checked
-together are answered together: one frame, one read, one MAC instead of several). A
+loop together: ``{"a": [[id, status, body], ...]}`` (at most ``MAX_ANSWERS`` and ``MAX_ANSWER``
+bytes, a large one alone; pushes checked together are answered together: one frame). A
 frame with a bad MAC, out of sequence (replayed, reordered, dropped) or malformed closes the
 stream; only a malformed frame whose MAC and sequence checked out costs the peer its score
 (the others anyone on the path could have injected). Each side calls on the stream it
@@ -140,6 +140,13 @@ def _answers(frame: dict[str, Any]) -> list[tuple[int, int, Any]]:
             raise FrameError("an answer in a group is [id, status, body]")
         out.append((_id(item[0]), _id(item[1]), item[2]))
     return out
+
+
+def _payload(answers: list[tuple[int, int, bytes]]) -> bytes:
+    """One answer as ``{"r", "s", "b"}``, several as ``{"a": [[id, status, body], ...]}``."""
+    if len(answers) == 1:
+        return b'{"r":%d,"s":%d,"b":%b}' % answers[0]
+    return b'{"a":[' + b",".join(b"[%d,%d,%b]" % a for a in answers) + b"]}"
 
 
 # ---- the dialer's side ----------------------------------------------------------------------
@@ -339,7 +346,10 @@ class Served(_Stream):
         self.dispatch = dispatch
         self.grouped = grouped
         """The dialer takes a turn's answers in one frame (it asked: ``acks=1``)."""
-        self._answers: list[list[Any]] = []
+        self._answers: list[tuple[int, int, bytes]] = []
+        self._group_bytes = 0
+        """This turn's answers (body encoded) for one frame, and its size: at most
+        ``MAX_ANSWER`` (what the dialer reads)."""
         self.answer_frames = 0
         self.admit = admit
         """Before a frame's JSON is read: may the peer send it (still admitted, within its
@@ -433,24 +443,27 @@ class Served(_Stream):
     async def _answer(self, rid: int, status: int, body: object) -> None:
         if self.ws.closed:
             return
-        if not self.grouped:
-            return await self._send(_dumps({"r": rid, "s": status, "b": body}))
-        group = self._answers
-        if not group and len(self._tasks) <= 1:  # no other request under way: at once
-            return await self._send(_dumps({"r": rid, "s": status, "b": body}))
-        group.append([rid, status, body])
-        if len(group) > 1:  # the first answer of this turn sends them all
+        one, group = (rid, status, _dumps(body)), self._answers  # (its body encoded once)
+        size = len(one[2]) + 48  # (its ids, the brackets; at most ``MAX_ANSWER`` a frame)
+        alone = not group and len(self._tasks) <= 1  # no other request under way: at once
+        if not self.grouped or alone or size > MAX_ANSWER // 2:  # (a large one goes alone)
+            return await self._send(_payload([one]))
+        if group and self._group_bytes + size <= MAX_ANSWER:
+            group.append(one)  # the first answer of this turn sends them all
+            self._group_bytes += size
             if len(group) >= MAX_ANSWERS:
                 self._answers = []
-                await self._send(_dumps({"a": group}))
+                await self._send(_payload(group))
             return
+        mine = self._answers = [one]  # (a group it does not fit in goes now)
+        self._group_bytes = size
+        if group:
+            await self._send(_payload(group))
         await asyncio.sleep(0)  # (the other answers ready this turn join it)
-        if group is self._answers:
+        if mine is self._answers:
             self._answers = []
             if not self.ws.closed:
-                one = group[0] if len(group) == 1 else None
-                payload = {"r": one[0], "s": one[1], "b": one[2]} if one else {"a": group}
-                await self._send(_dumps(payload))
+                await self._send(_payload(mine))
 
     async def _send(self, payload: bytes) -> None:
         self.answer_frames += 1

@@ -1,0 +1,196 @@
+"""Peers' checks in groups (``sdex.gossip.checks``): real gossip drivers, their routes on
+real aiohttp servers on loopback, in-memory nodes behind them (``tests.p2putil``).
+
+Each test breaks one promise of the groups: an order that makes the intake raise fails
+only its sender's check, a sender that goes away is still charged for the forged orders
+it sent, a leader that goes away mid-group costs the others nothing (no order checked
+twice, their verdicts theirs), and bookkeeping that fails after the intake never leaves
+the queue wedged."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sdex.gossip import GossipConfig
+from sdex.gossip.actions import Check
+from tests.p2putil import Member, MemoryNode, gossip_net, order
+from tests.test_stream import open_link, until
+
+FAST = GossipConfig(dial_interval=0.1, ae_interval=0.3)
+HOSTILE = "0x" + "77" * 20
+
+
+class Intake:
+    """``node``'s intake, watched: each call's orders recorded; an order marked ``poison``
+    makes the call raise (a bug an order triggers); while ``holding``, a call that checked
+    its orders waits for its gate (``gates[i]``) before it answers."""
+
+    def __init__(self, node: MemoryNode) -> None:
+        self.real = node.submit_many_from_peer
+        self.calls: list[list[Any]] = []
+        self.gates: list[asyncio.Event] = []
+        self.holding = True
+        node.submit_many_from_peer = self  # type: ignore[method-assign]
+
+    async def __call__(self, objs: list[object], peer: str | list[str]) -> list[str]:
+        self.calls.append(list(objs))
+        gate = asyncio.Event()
+        self.gates.append(gate)
+        if any(isinstance(o, dict) and o.get("poison") for o in objs):
+            raise RuntimeError("an order broke the intake")
+        verdicts = await self.real(objs, peer)
+        if self.holding:
+            await gate.wait()
+        return verdicts
+
+    async def held(self, n: int) -> None:
+        """Until ``n`` calls were made."""
+        await until(lambda: len(self.calls) >= n)
+
+    def release(self) -> None:
+        self.holding = False
+        for gate in self.gates:
+            gate.set()
+
+
+def check(m: Member, sender: str, orders: list[object]) -> asyncio.Task[dict[str, int]]:
+    return asyncio.create_task(m.gossip.run_check(m.gossip.core.receive(sender, orders)))
+
+
+def queued(m: Member, n: int) -> Any:
+    return until(lambda: len(m.gossip.checks._queue) == n)
+
+
+def no_check_left(m: Member) -> bool:
+    checks = m.gossip.checks
+    waiting = [p for p in m.gossip.core._waiting.values() if isinstance(p.action, Check)]
+    return not checks._queue and not checks._leading and not waiting
+
+
+async def test_a_bad_order_fails_only_its_senders_check() -> None:
+    """Checks that waited go in together; if one's order makes the intake raise, each
+    check's share goes again on its own: the others get their verdicts, only the sender
+    of the bad order gets the error (it is not handed from leader to leader)."""
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        ka, intake = a.gossip.node_id, Intake(b.node)
+        lead = check(b, ka, [order(1)])
+        await intake.held(1)
+        before, poison = check(b, ka, [order(2)]), {**order(3), "poison": True}
+        bad, after = check(b, HOSTILE, [poison]), check(b, ka, [order(4)])
+        await queued(b, 4)
+        intake.release()
+        results = await asyncio.wait_for(
+            asyncio.gather(lead, before, bad, after, return_exceptions=True), 10
+        )
+        assert [r if isinstance(r, BaseException) else r["accepted"] for r in results[:2]] == [
+            1, 1
+        ]  # fmt: skip
+        assert isinstance(results[2], RuntimeError)
+        assert not isinstance(results[3], BaseException) and results[3]["accepted"] == 1
+        assert intake.calls == [[order(1)], [order(2), poison, order(4)], [order(2)], [poison],
+                                [order(4)]]  # fmt: skip
+        assert no_check_left(b)
+
+
+async def test_a_sender_whose_stream_closes_still_pays_for_its_forged_orders() -> None:
+    """A peer pushes forged orders, then closes its stream while they are in another
+    check's group: the intake checked them, so they still cost their sender."""
+    async with gossip_net(3, [FAST] * 3) as (a, b, c):
+        ka, kc = a.gossip.node_id, c.gossip.node_id
+        c_to_b, intake = await open_link(c, b), Intake(b.node)
+        lead = check(b, ka, [order(1)])
+        await intake.held(1)
+        other = check(b, ka, [order(2)])
+        forged = [{**order(i), "forged": True} for i in (3, 4)]
+        push = asyncio.create_task(c_to_b.request("POST", "/orders", None, {"orders": forged}, 30))
+        await queued(b, 3)
+        intake.gates[0].set()  # the next group: the other check leads it, the forged go with it
+        await intake.held(2)
+        assert intake.calls[1] == [order(2), *forged]
+        before = b.gossip.peers.standing(kc).invalid
+        await c_to_b.close()
+        await queued(b, 1)  # (the push's check left as its stream closed)
+        assert push.done()
+        intake.release()
+        assert (await lead)["accepted"] == 1 and (await other)["accepted"] == 1
+        assert b.gossip.peers.standing(kc).invalid == before + 2
+        assert no_check_left(b)
+
+
+async def test_a_leader_that_goes_away_mid_group_costs_the_others_nothing() -> None:
+    """The check leading a group that holds other checks' orders is cancelled (its stream
+    closed) while the group is in the intake: the group goes on, the next check waits for
+    it, and gets its own verdicts (accepted, not ``known`` on a second check); no order
+    goes through the intake twice."""
+    async with gossip_net(3, [FAST] * 3) as (a, b, c):
+        ka, kc, intake = a.gossip.node_id, c.gossip.node_id, Intake(b.node)
+        first = check(b, ka, [order(1)])
+        await intake.held(1)
+        leader, other = check(b, ka, [order(2)]), check(b, kc, [order(3)])
+        await queued(b, 3)
+        intake.gates[0].set()  # ``leader`` leads the next group: its order and ``other``'s
+        await intake.held(2)
+        assert intake.calls[1] == [order(2), order(3)]
+        score = b.gossip.peers.get(kc).score  # type: ignore[union-attr]
+        leader.cancel()
+        await queued(b, 1)
+        intake.release()
+        assert (await first)["accepted"] == 1
+        assert (await asyncio.wait_for(other, 10))["accepted"] == 1
+        assert intake.calls == [[order(1)], [order(2), order(3)]]
+        assert order(2)["hash"] in b.node.orders and leader.cancelled()
+        assert b.gossip.peers.get(kc).score > score  # type: ignore[union-attr]
+        assert no_check_left(b)
+
+
+async def test_bookkeeping_that_fails_after_the_intake_wedges_nothing() -> None:
+    """If judging a check's verdicts raises (a bug after the intake answered), the
+    verdicts stand: that check and the others of its group still get theirs, and the
+    queue goes on (it does not spin on orders taken with no verdict)."""
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        ka, g, intake = a.gossip.node_id, b.gossip, Intake(b.node)
+        lead = check(b, ka, [order(1)])
+        await intake.held(1)
+        checks = [g.core.receive(ka, [order(2)]), g.core.receive(HOSTILE, [order(3)])]
+        waiting = [asyncio.create_task(g.run_check(x)) for x in checks]
+        await queued(b, 3)
+        real = g.core.judge
+
+        def judge(check_id: int, results: list[str]) -> Any:
+            if check_id == checks[0].id:
+                raise RuntimeError("judging broke")
+            return real(check_id, results)
+
+        g.core.judge = judge  # type: ignore[method-assign]
+        intake.release()
+        assert (await lead)["accepted"] == 1
+        results = await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), 10)
+        assert [r if isinstance(r, BaseException) else r["accepted"] for r in results] == [1, 1]
+        assert intake.calls == [[order(1)], [order(2), order(3)]]
+        assert no_check_left(b)
+
+
+async def test_an_intake_that_answers_short_fails_those_checks_not_the_queue() -> None:
+    """An intake call that gives fewer verdicts than orders (a bug) fails the checks whose
+    orders went in (each share on its own, then alone), instead of leaving them taken with
+    no verdict for the next leader to spin on; the queue then goes on."""
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        ka, g, intake = a.gossip.node_id, b.gossip, Intake(b.node)
+        real, short = intake.real, True
+
+        async def answers(objs: list[object], peer: str | list[str]) -> list[str]:
+            verdicts = await real(objs, peer)
+            return verdicts[:-1] if short else verdicts
+
+        intake.real = answers
+        lead = check(b, ka, [order(1)])
+        await intake.held(1)
+        waiting = [check(b, ka, [order(2)]), check(b, HOSTILE, [order(3), order(4)])]
+        await queued(b, 3)
+        intake.release()
+        results = await asyncio.wait_for(asyncio.gather(lead, *waiting, return_exceptions=True), 10)
+        assert all(isinstance(r, RuntimeError) for r in results)
+        short = False
+        assert (await g.run_check(g.core.receive(ka, [order(5)])))["accepted"] == 1
+        assert no_check_left(b)
