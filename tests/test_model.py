@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -417,3 +418,44 @@ async def test_an_event_is_encoded_once_for_every_subscriber(node: Node) -> None
     event = await second.get()
     assert event == {"seq": item.event["seq"] + 1, "type": "fill", "x": "1"}
     assert rec.json_text is not None and json.loads(rec.json_text) == rec.signed.to_json()
+
+
+async def test_snapshot_pages_are_ranges_of_the_gossiped_orders_by_seq(node: Node) -> None:
+    """A peer's snapshot page (``gossiped_after``, ``snapshot_page``) is the gossiped orders
+    (announced and open) with ``seq`` above the cursor, oldest first: the same as sorting
+    every gossiped record, as the page did before, through announces, closes and status
+    changes that keep an order open; the pages walk each gossiped order once."""
+    reg, rng = node.registry, random.Random(11)
+    seqs = rng.sample(range(1, 10_000), 80)  # (arrival order not the dict's)
+    recs = []
+    for seq in seqs:
+        rec = Record(ask(A, 10, 100), seq, "api", status=OrderStatus.NEW)
+        reg.admit(rec, S.OPEN)
+        recs.append(rec)
+
+    def slow(after: int, limit: int) -> list[Record]:
+        return sorted((r for r in reg.gossiped_records() if r.seq > after), key=lambda r: r.seq)[
+            :limit
+        ]
+
+    for step in range(300):
+        rec = rng.choice(recs)
+        op = rng.randrange(4)
+        if op == 0:
+            reg.announce(rec)
+        elif op == 1 and rec.status is S.OPEN:
+            reg.transition(rec, S.UNFUNDED, "funds")  # still open: still offered
+        elif op == 2 and rec.status is S.UNFUNDED:
+            reg.transition(rec, S.OPEN, "funds back")
+        elif op == 3 and rec.status.is_open and rng.random() < 0.3:
+            reg.transition(rec, S.EXPIRED, "expired")  # closed: no longer offered
+        if step % 25 == 0:
+            for after, limit in [(0, 1000), (rng.randrange(10_000), rng.randrange(1, 9)), (-1, 0)]:
+                assert reg.gossiped_after(after, limit) == slow(after, limit)
+    walked, after = [], 0
+    for _ in range(100):  # (bounded: 80 orders, 7 a page)
+        page, after = node.snapshot_page(after, 7)
+        if not page:
+            break
+        walked.extend(o["signature"] for o in page)
+    assert walked == [r.json["signature"] for r in slow(0, 1000)] and len(walked) > 0

@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from sortedcontainers import SortedDict
+
 from sdex.book import BookOrderState, OrderBook
 from sdex.hashfilter import HashFilter, capacity_for
 from sdex.matching.match import TimeInForce
@@ -114,6 +116,9 @@ class HeldOrders:
         order for each digest cost a node 6-9% of its loop at 4,000 open orders)."""
         self._buckets: list[set[bytes]] = [set() for _ in range(256)]
         """The gossiped orders' hashes by first byte (``hashes_in``)."""
+        self._gossiped = SortedDict()
+        """The gossiped orders by arrival ``seq`` (``gossiped_after``: a peer's snapshot page
+        is a range of it, not a sort of every open order per page)."""
         self._touched: set[bytes] = set()
         """Orders a book change touched since the last ``sync``."""
         self._deferred: list[Row] | None = None
@@ -201,6 +206,11 @@ class HeldOrders:
         """Open orders that rest and were announced: the only ones peers are shown."""
         return (r for r in self.records.values() if r.announced and r.status in OPEN_STATUSES)
 
+    def gossiped_after(self, after: int, limit: int) -> list[Record]:
+        """Up to ``limit`` gossiped orders with ``seq`` above ``after``, oldest first."""
+        start = self._gossiped.bisect_right(after)
+        return list(self._gossiped.values()[start : start + max(0, limit)])
+
     def digest(self) -> list[str]:
         """256 buckets (by the hash's first byte), each the XOR of the hashes of the
         gossiped orders in it."""
@@ -224,8 +234,10 @@ class HeldOrders:
         bucket = self._buckets[h[0]]
         if h in bucket:
             bucket.remove(h)
+            self._gossiped.pop(rec.seq, None)
         else:
             bucket.add(h)
+            self._gossiped[rec.seq] = rec
 
     # ---- the JSON of a record ------------------------------------------------------------
 

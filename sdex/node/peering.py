@@ -74,8 +74,7 @@ class NodePeering(NodeSettlement):
 
     def snapshot_page(self, after: int, limit: int) -> tuple[list[dict[str, str]], int]:
         """Open orders with arrival sequence > ``after``, oldest first; and the next cursor."""
-        recs = sorted((r for r in self._gossiped_records() if r.seq > after), key=lambda r: r.seq)
-        page = recs[:limit]
+        page = self.registry.gossiped_after(after, limit)  # (a range, not a sort per page)
         return [r.json for r in page], (page[-1].seq if page else after)
 
     async def settlement_notice(self, tx_hash: str) -> bool:
