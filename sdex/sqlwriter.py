@@ -106,14 +106,26 @@ class Writer:
                 self._urgent.set()
         return fut
 
+    def submit_async(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """``submit`` from the event loop, which never blocks on it: queued with the loop's
+        order rows (in order with them), handed over at the end of this loop iteration;
+        the future resolves on the loop at the commit (a failure is logged there)."""
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue_on_loop((fn, None, None, fut))
+        return fut
+
     def insert_async(self, row: tuple[object, ...], fut: asyncio.Future[None] | None) -> None:
         """Queue an order row (on the event loop). With ``fut`` (someone waits for its
         commit) it is handed over at the end of this loop iteration; without, within
         ``LAZY_HANDOVER``, and its commit wakes nobody (a failure is logged here)."""
+        self._queue_on_loop((None, row, None, fut))
+
+    def _queue_on_loop(self, job: Job) -> None:
+        fut = job[3]
         with self._lock:
             if self._closed:
                 raise StoreError("the store is closed")
-            self._batch.append((None, row, None, fut))
+            self._batch.append(job)
             if fut is not None:
                 if not self._soon:
                     self._soon = True

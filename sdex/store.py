@@ -8,8 +8,9 @@ decimal text because they exceed SQLite's 64-bit integers.
 Off the event loop, with group commit: one thread (``sdex.sqlwriter.Writer``) owns the
 connection and runs every statement, reads included (a read sees every write queued before
 it), many jobs a transaction (``group_window``), each in its own savepoint. The ``*_async``
-writes answer futures resolved after the commit; a few are queued for nobody (a failure is
-logged); the other methods block until the commit.
+writes, ``update_orders`` and ``set_cancel_signature`` answer futures resolved after the
+commit (the event loop awaits them, never blocks); a few are queued for nobody (a failure
+is logged); the other methods block until the commit (start-up, tools, tests).
 
 The database is bound to one chain: the chain id, the Exchange address and the hash of the
 Exchange's deployment block. A database from another chain (say, a restarted devnet, where
@@ -105,6 +106,9 @@ class Store(StoreReads):
                 self.path, time.monotonic() - started, os.path.getsize(self.path) // 2**20,
             )  # fmt: skip
         self._writer = Writer(db, group_window, max_group)
+        self.last_update: asyncio.Future[None] | None = None
+        """The last of ``update_orders`` and ``set_cancel_signature`` queued: once it
+        resolves, every write queued before it is committed too (one writer, in order)."""
         self._bind(identity)
         self._open_reader()
 
@@ -179,17 +183,19 @@ class Store(StoreReads):
         self._writer.insert_async(row, fut)  # (a failure is logged where it is set)
         return fut
 
-    def update_orders(self, updates: Sequence[OrderRow], wait: bool = True) -> None:
-        """Set (status, filled, reason) of orders by hash hex, in one transaction; ``wait=False``:
-        queued (reads and writes queued later see it), its failure logged."""
+    def update_orders(self, updates: Sequence[OrderRow]) -> asyncio.Future[None]:
+        """Set (status, filled, reason) of orders by hash hex, in one transaction, queued
+        (call on the event loop; reads and writes queued later see it); resolves at its
+        commit (``StoreError`` if refused), its failure logged awaited or not."""
         now = time.time()
         rows = [(status, str(filled), reason, now, h) for h, status, filled, reason in updates]
         sql = "UPDATE orders SET status=?, filled=?, reason=?, updated_at=? WHERE hash=?"
-        fut = self._writer.submit(lambda db: db.executemany(sql, rows))
-        if wait:
-            fut.result()
-        else:
-            fut.add_done_callback(log_failure)
+
+        def update(db: sqlite3.Connection) -> None:
+            db.executemany(sql, rows)
+
+        self.last_update = self._writer.submit_async(update)
+        return self.last_update
 
     def close_unparseable(self, hashes: Sequence[str]) -> None:
         """Close open rows that cannot be parsed (status removed, reason "unparseable"): no
@@ -204,13 +210,16 @@ class Store(StoreReads):
         rows = [(OrderStatus.REMOVED.value, now, h, *OPEN_STATUSES) for h in hashes]
         self.unparseable_closed += int(self._call(lambda db: db.executemany(sql, rows).rowcount))
 
-    def set_cancel_signature(self, hash_hex: str, signature: bytes) -> None:
+    def set_cancel_signature(self, hash_hex: str, signature: bytes) -> asyncio.Future[None]:
         """Keep the maker's soft-cancel signature: the proof shown to peers, also after a
-        restart."""
+        restart. Queued as ``update_orders`` is (call on the loop; resolves at its commit)."""
         args = ("0x" + signature.hex(), time.time(), hash_hex.lower())
-        self._call(
-            lambda db: db.execute("UPDATE orders SET cancel_sig=?, updated_at=? WHERE hash=?", args)
-        )
+
+        def update(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE orders SET cancel_sig=?, updated_at=? WHERE hash=?", args)
+
+        self.last_update = self._writer.submit_async(update)
+        return self.last_update
 
     # -- fills ---------------------------------------------------------------------------
     def add_fills(self, fills: Sequence[StoredFill]) -> list[StoredFill]:

@@ -325,7 +325,7 @@ async def post_cancel(request: web.Request) -> web.Response:
         raise ApiError.field(
             "signature", FieldCode.INVALID_SIGNATURE_OR_HASH, e.errors[0].reason
         ) from None
-    result = node.soft_cancel(order_hash, signature)
+    result = await node.cancel(order_hash, signature)
     return web.json_response(result.body, status=result.status)
 
 

@@ -356,7 +356,7 @@ class HeldOrders:
             self.store.add_order_async(
                 s, rec.seq, rec.status, rec.source, rec.tif.value, rec.json, waited=False
             )
-        self.store.update_orders([rec.row()], wait=False)
+        self.store.update_orders([rec.row()])
 
     async def _grow(self) -> None:
         """A filter for twice the hashes, built from the store (every stored hash, open

@@ -44,11 +44,15 @@ class NodeIntake(NodeStatus):
         if (over := self.intake.over_limit(result.signed.order)) is not None:
             return SubmitResult(400, over.to_json())  # limits, re-checked after the chain read
         handed = fw.handed
+        updated = self.store.last_update
         answer = self._accept(result, source, tif)
         fw.add("wallet" if source == "api" else "peer", started, fw.last(), fw.handed - handed)
         if answer.stored is not None:
+            stored, closed = answer.stored, self.store.last_update
+            if closed is not None and closed is not updated:  # it closed at once (killed):
+                stored = closed  # that update, queued after its row (committed no earlier)
             try:  # committed before the 2xx (group commit: one transaction for many orders)
-                await answer.stored
+                await stored
             except StoreError as e:
                 return SubmitResult(503, error_body(100, f"the order was not stored: {e}"))
         return answer
@@ -69,7 +73,7 @@ class NodeIntake(NodeStatus):
                 )
                 if stored is not None:  # (always: a waited insert)
                     await stored
-                self.store.update_orders([rec.row()], wait=False)  # its filled amount, reason
+                self.store.update_orders([rec.row()])  # its filled amount, reason
         except StoreError as e:
             return SubmitResult(503, error_body(100, f"the order was not stored: {e}"))
         return SubmitResult(200, self.record_json(order_hash) or {})
@@ -313,6 +317,17 @@ class NodeIntake(NodeStatus):
         for mr in self.engine.uncross(now=self.now(), may_match=self.may_match):
             self._after_match(mr)
 
+    async def cancel(self, order_hash: bytes, signature: bytes) -> SubmitResult:
+        """A wallet's soft cancel: ``soft_cancel``, answered once what it wrote is committed
+        (awaited: the loop serves on while the writer commits)."""
+        result = self.soft_cancel(order_hash, signature)
+        if result.stored is not None:
+            try:
+                await result.stored
+            except StoreError as e:
+                return SubmitResult(503, error_body(100, f"the cancel was not stored: {e}"))
+        return result
+
     def soft_cancel(
         self, order_hash: bytes, signature: bytes, from_peer: str | None = None
     ) -> SubmitResult:
@@ -337,7 +352,7 @@ class NodeIntake(NodeStatus):
         first = rec.cancel_signature is None
         if first:
             rec.cancel_signature = signature
-            self.store.set_cancel_signature(rec.signed.hash_hex, signature)
+            self.store.set_cancel_signature(rec.signed.hash_hex, signature)  # queued
         if rec.status in OPEN_STATUSES:
             if order_hash in self.book:
                 self.book.remove(order_hash, RemovalReason.CANCELLED)
@@ -348,7 +363,12 @@ class NodeIntake(NodeStatus):
             # an order removed on this node may still rest on others.
             notice = {"orderHash": rec.signed.hash_hex, "signature": "0x" + signature.hex()}
             self.gossip.notify("cancels", notice, exclude=from_peer)
-        return SubmitResult(200, {"orderHash": rec.signed.hash_hex, "status": rec.status})
+        # The API answers once its signature and status are committed: the last update
+        # queued (this cancel's, or a later one; or, a cancel repeated, the first's).
+        written = self.store.last_update
+        stored = written if written is not None and not written.done() else None
+        body: dict[str, object] = {"orderHash": rec.signed.hash_hex, "status": rec.status}
+        return SubmitResult(200, body, stored=stored)
 
 
 def _stays(mr: MatchResult, pending: Callable[[], int]) -> bool:

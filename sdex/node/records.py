@@ -43,7 +43,9 @@ class SubmitResult:
     body: dict[str, object]
     accepted: SignedOrder | None = None
     stored: asyncio.Future[None] | None = None
-    """Resolves once the order's row is committed (``Store.add_order_async``)."""
+    """Resolves once what the answer reports is committed (the order's row,
+    ``Store.add_order_async``; a cancel's update, ``Store.last_update``): awaited before
+    a 2xx."""
 
 
 class NodeState:

@@ -283,7 +283,7 @@ class OrderRegistry(HeldOrders):
                     moved.append((rec, st))
                 rows.append(rec.row())
         if rows:  # nobody waits for it: queued, its failure logged
-            self.store.update_orders(rows, wait=False)
+            self.store.update_orders(rows)
         for rec, st in moved:
             self.publish(rec, rec.status, st)
 
@@ -296,9 +296,12 @@ class OrderRegistry(HeldOrders):
     def write_deferred(self) -> None:
         rows, self._deferred = self._deferred, None
         if rows:  # (the settler's results: nobody waits for them)
-            self.store.update_orders(rows, wait=False)
+            self.store.update_orders(rows)
 
     def _write(self, row: Row) -> None:
+        """Queue ``row``'s update, unless deferred. Never awaited here: a handler whose 2xx
+        depends on it awaits ``Store.last_update``; the writer commits it before any write
+        queued later (a checkpoint, say)."""
         if self._deferred is not None:
             self._deferred.append(row)
         else:

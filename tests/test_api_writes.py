@@ -1,0 +1,61 @@
+"""The API's answers that wait for a write (a soft cancel; an order closed at arrival, an
+``ioc`` one with nothing to trade) await its commit on the store's writer thread: the
+node's event loop serves on meanwhile, and the 2xx still comes only once it is committed."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+from sdex.model import OrderStatus
+from sdex.order import sign_hash
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+
+
+async def test_a_cancel_and_a_killed_order_await_their_commit_while_the_loop_serves(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        assert (await api.post_order(resting))[0] == 201
+        killed = c.sign(bid(c, BOB, E18, 2000 * E6))  # (below the ask: nothing to trade)
+        sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
+
+        gate = threading.Event()
+        busy = node.store._writer.submit(lambda db: gate.wait(10))  # the writer is stuck
+        try:
+            cancel = asyncio.create_task(
+                api.post(f"/v1/orders/{resting.hash_hex}/cancel", {"signature": "0x" + sig.hex()})
+            )
+            ioc = asyncio.create_task(api.post_order(killed, tif="ioc"))
+
+            def closed() -> bool:  # (in memory: both handlers ran up to their write)
+                a, b = node.registry.get(resting.hash), node.registry.get(killed.hash)
+                return (
+                    a is not None
+                    and a.status is OrderStatus.CANCELLED
+                    and b is not None
+                    and b.status is OrderStatus.REMOVED
+                )
+
+            await wait_for(closed, 5)
+            async with api.session.get(api.base + "/health") as r:
+                assert r.status == 200
+            assert not busy.done()  # answered while the writer was still stuck
+            assert not cancel.done() and not ioc.done()  # no 2xx before the commit
+        finally:
+            gate.set()
+        assert busy.result(timeout=5) is True
+        code, body = await asyncio.wait_for(cancel, 5)
+        assert (code, body["status"]) == (200, "cancelled")
+        stored = node.store.order_now(resting.hash_hex)  # (the committed row)
+        assert stored is not None and stored.status == "cancelled"
+        assert stored.cancel_signature == sig
+        code, body = await asyncio.wait_for(ioc, 5)
+        assert code == 201 and body["metaData"]["status"] == "removed", body
+        stored = node.store.order_now(killed.hash_hex)
+        assert stored is not None and stored.status == "removed"
