@@ -18,10 +18,12 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import pytest
 
-from sdex.gossip import GossipConfig, NodeKey, stream
+from sdex.gossip import GossipConfig, NodeKey, frames, stream
 from sdex.gossip.actions import Call, Check
 from sdex.gossip.client import MAX_ANSWER
 from sdex.gossip.codec import FrameError
+from sdex.gossip.payload import dumps as _dumps
+from sdex.gossip.payload import request as _request
 from sdex.gossip.stream import (
     ACCEPTOR,
     DIALER,
@@ -30,8 +32,6 @@ from sdex.gossip.stream import (
     Codec,
     Link,
     StreamDown,
-    _dumps,
-    _request,
     dial,
 )
 from sdex.httpkit import RateLimiter
@@ -552,6 +552,32 @@ async def test_large_answers_ready_together_stay_within_what_the_dialer_reads(
             assert [(r[0], len(r[1]["orders"])) for r in replies] == [(200, mib)] * calls
             assert mib * 2**20 < len(_dumps(replies[0][1])) < MAX_ANSWER
             assert ours.answer_frames - before == frames and link.open
+        finally:
+            await link.close()
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+async def test_an_answer_over_what_the_dialer_reads_fails_that_call_only(grouped: bool) -> None:
+    """A ``/fetch`` whose answer (nine orders of 1 MiB) is over ``MAX_ANSWER``: sent, it
+    would pass the dialer's frame limit and close the stream (every call on it failing).
+    That call alone is answered with a bounded error; the stream stays open, and its next
+    call is answered. (The dialer still reads no frame over ``MAX_ANSWER``: the test
+    above, and ``test_a_frame_over_the_limit_is_refused`` for the other way.)"""
+    slow = GossipConfig(dial_interval=0.1, ae_interval=3600)
+    async with gossip_net(2, [slow] * 2) as (a, b):
+        link = await dial_link(a, b, grouped)
+        try:
+            big = [{**order(i), "pad": "x" * 2**20} for i in range(MAX_ANSWER // 2**20 + 1)]
+            for o in big:  # (both hold them: anti-entropy has nothing to fetch)
+                a.node.add(o)
+                b.node.add(o)
+            body = {"hashes": [o["hash"] for o in big], "why": []}
+            status, answer = await link.request("POST", "/fetch", None, body, 30)
+            assert status == frames.TOO_LARGE and "over" in answer["reason"], answer
+            assert len(_dumps(answer)) < 1024 and link.open
+            one = {"hashes": [big[0]["hash"]], "why": []}
+            status, answer = await link.request("POST", "/fetch", None, one, 30)
+            assert (status, len(answer["orders"])) == (200, 1) and link.open
         finally:
             await link.close()
 

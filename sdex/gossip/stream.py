@@ -27,7 +27,9 @@ HMAC-SHA256(direction key, direction ‖ seq ‖ payload) ‖ payload (JSON, rea
 "b": body}``; the acceptor answers ``{"r": id, "s": status, "b": body}``, in any order, or,
 to a dialer that asked (``acks=1`` in the upgrade), the answers ready in one turn of its
 loop together: ``{"a": [[id, status, body], ...]}`` (at most ``MAX_ANSWERS`` and ``MAX_ANSWER``
-bytes, a large one alone; pushes checked together are answered together: one frame). A
+bytes, a large one alone; pushes checked together are answered together: one frame). An
+answer over ``MAX_ANSWER``, more than the dialer reads, is not sent: that request alone is
+answered with a bounded error (``sdex.gossip.frames``), and the stream carries on. A
 frame with a bad MAC, out of sequence (replayed, reordered, dropped) or malformed closes the
 stream; only a malformed frame whose MAC and sequence checked out costs the peer its score
 (the others anyone on the path could have injected). Each side calls on the stream it
@@ -61,12 +63,14 @@ from aiohttp import web
 
 from sdex import jsonio
 from sdex.errors import JsonLimitError
+from sdex.gossip import frames
 from sdex.gossip.client import MAX_ANSWER
 from sdex.gossip.codec import HEAD as HEAD
 from sdex.gossip.codec import Codec, FrameError
 from sdex.gossip.deadlines import Deadlines
+from sdex.gossip.frames import MAX_ANSWERS as MAX_ANSWERS
+from sdex.gossip.frames import envelope, frame_id
 from sdex.gossip.identity import HEADER_SIG, AuthError, NodeKey, answer_digest, recover_key
-from sdex.gossip.payload import dumps as _dumps
 from sdex.gossip.payload import request as _request
 
 log = logging.getLogger("sdex.gossip")
@@ -77,10 +81,7 @@ MAX_P2P_BODY = 4 * 1024 * 1024
 ENVELOPE = 4096
 """Room for a frame's header and envelope around the largest body."""
 NONCE = 32
-MAX_DEPTH = 9  # a body's depth (8) inside the envelope
 MAX_IN_FLIGHT = 16
-MAX_ANSWERS = 64
-"""Answers one frame may carry (a dialer that asked, ``acks=1``, gets a turn's together)."""
 IDLE = 120.0
 SEND_TIMEOUT = 10.0
 """Seconds an answer's frame may wait for the peer to read (then the stream closes)."""
@@ -108,45 +109,6 @@ def session_keys(
     info = _TAG + nonces[0] + nonces[1] + ids[0].encode() + ids[1].encode()
     master = hmac.digest(key.ecdh(other), info, "sha256")
     return hmac.digest(master, DIALER, "sha256"), hmac.digest(master, ACCEPTOR, "sha256")
-
-
-def envelope(payload: bytes, max_bytes: int) -> dict[str, Any]:
-    try:
-        obj = jsonio.loads(payload, max_bytes=max_bytes, max_depth=MAX_DEPTH)
-    except JsonLimitError as e:
-        raise FrameError(f"malformed frame: {e.reason}") from None
-    if not isinstance(obj, dict):
-        raise FrameError("a frame is a JSON object")
-    return obj
-
-
-def _id(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**53:
-        raise FrameError("a frame's id must be an integer")
-    return value
-
-
-def _answers(frame: dict[str, Any]) -> list[tuple[int, int, Any]]:
-    """An answer frame's (id, status, body): one (``{"r", "s", "b"}``), or the answers of one
-    turn together (``{"a": [[id, status, body], ...]}``, at most ``MAX_ANSWERS``)."""
-    group = frame.get("a")
-    if group is None:
-        return [(_id(frame.get("r")), _id(frame.get("s")), frame.get("b"))]
-    if not isinstance(group, list) or not 0 < len(group) <= MAX_ANSWERS:
-        raise FrameError(f"a group of answers is a list of 1 to {MAX_ANSWERS}")
-    out = []
-    for item in group:
-        if not isinstance(item, list) or len(item) != 3:
-            raise FrameError("an answer in a group is [id, status, body]")
-        out.append((_id(item[0]), _id(item[1]), item[2]))
-    return out
-
-
-def _payload(answers: list[tuple[int, int, bytes]]) -> bytes:
-    """One answer as ``{"r", "s", "b"}``, several as ``{"a": [[id, status, body], ...]}``."""
-    if len(answers) == 1:
-        return b'{"r":%d,"s":%d,"b":%b}' % answers[0]
-    return b'{"a":[' + b",".join(b"[%d,%d,%b]" % a for a in answers) + b"]}"
 
 
 # ---- the dialer's side ----------------------------------------------------------------------
@@ -300,8 +262,8 @@ class Link(_Stream):
                     break
                 if msg.type != aiohttp.WSMsgType.BINARY:
                     raise FrameError(f"a {msg.type.name} message", proven=False)
-                answer = envelope(self.codec.open(msg.data), MAX_ANSWER + ENVELOPE)
-                for rid, status, body in _answers(answer):
+                frame = envelope(self.codec.open(msg.data), MAX_ANSWER + ENVELOPE)
+                for rid, status, body in frames.answers(frame):
                     fut = self._pending.get(rid)
                     if fut is not None and not fut.done():
                         fut.set_result((status, body))
@@ -398,7 +360,7 @@ class Served(_Stream):
                     break
                 req = envelope(payload, MAX_P2P_BODY + ENVELOPE)
                 rid, method, path, query = (
-                    _id(req.get("i")),
+                    frame_id(req.get("i")),
                     req.get("m"),
                     req.get("p"),
                     req.get("q"),
@@ -443,27 +405,27 @@ class Served(_Stream):
     async def _answer(self, rid: int, status: int, body: object) -> None:
         if self.ws.closed:
             return
-        one, group = (rid, status, _dumps(body)), self._answers  # (its body encoded once)
+        one, group = frames.answer(rid, status, body), self._answers  # (encoded once, bounded)
         size = len(one[2]) + 48  # (its ids, the brackets; at most ``MAX_ANSWER`` a frame)
         alone = not group and len(self._tasks) <= 1  # no other request under way: at once
         if not self.grouped or alone or size > MAX_ANSWER // 2:  # (a large one goes alone)
-            return await self._send(_payload([one]))
+            return await self._send(frames.payload([one]))
         if group and self._group_bytes + size <= MAX_ANSWER:
             group.append(one)  # the first answer of this turn sends them all
             self._group_bytes += size
             if len(group) >= MAX_ANSWERS:
                 self._answers = []
-                await self._send(_payload(group))
+                await self._send(frames.payload(group))
             return
         mine = self._answers = [one]  # (a group it does not fit in goes now)
         self._group_bytes = size
         if group:
-            await self._send(_payload(group))
+            await self._send(frames.payload(group))
         await asyncio.sleep(0)  # (the other answers ready this turn join it)
         if mine is self._answers:
             self._answers = []
             if not self.ws.closed:
-                await self._send(_payload(mine))
+                await self._send(frames.payload(mine))
 
     async def _send(self, payload: bytes) -> None:
         self.answer_frames += 1
