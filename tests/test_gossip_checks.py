@@ -2,7 +2,8 @@
 real aiohttp servers on loopback, in-memory nodes behind them (``tests.p2putil``).
 
 Each test breaks one promise of the groups: an order that makes the intake raise fails
-only its sender's check, a sender that goes away is still charged for the forged orders
+only its sender's check (the orders the failed call had accepted keep that verdict), a
+sender that goes away is still charged for the forged orders
 it sent, a leader that goes away mid-group costs the others nothing (no order checked
 twice, their verdicts theirs), and bookkeeping that fails after the intake never leaves
 the queue wedged."""
@@ -14,6 +15,7 @@ from typing import Any
 
 from sdex.gossip import GossipConfig
 from sdex.gossip.actions import Check
+from sdex.gossip.checks import PartialVerdicts
 from tests.p2putil import Member, MemoryNode, gossip_net, order
 from tests.test_stream import open_link, until
 
@@ -54,6 +56,27 @@ class Intake:
             gate.set()
 
 
+class Midway(Intake):
+    """``Intake``, but a call goes through its orders in order, as the node's does: those
+    before a poisoned one get their verdicts (accepted: held now), then it raises
+    ``PartialVerdicts`` with them, from the error."""
+
+    async def __call__(self, objs: list[object], peer: str | list[str]) -> list[str]:
+        who = peer if isinstance(peer, list) else [peer] * len(objs)
+        self.calls.append(list(objs))
+        gate = asyncio.Event()
+        self.gates.append(gate)
+        verdicts: list[str] = []
+        for o, p in zip(objs, who, strict=True):
+            if isinstance(o, dict) and o.get("poison"):
+                rest = [""] * (len(objs) - len(verdicts))
+                raise PartialVerdicts(verdicts + rest) from RuntimeError("an order broke it")
+            verdicts += await self.real([o], p)
+        if self.holding:
+            await gate.wait()
+        return verdicts
+
+
 def check(m: Member, sender: str, orders: list[object]) -> asyncio.Task[dict[str, int]]:
     return asyncio.create_task(m.gossip.run_check(m.gossip.core.receive(sender, orders)))
 
@@ -90,6 +113,36 @@ async def test_a_bad_order_fails_only_its_senders_check() -> None:
         assert not isinstance(results[3], BaseException) and results[3]["accepted"] == 1
         assert intake.calls == [[order(1)], [order(2), poison, order(4)], [order(2)], [poison],
                                 [order(4)]]  # fmt: skip
+        assert no_check_left(b)
+
+
+async def test_orders_a_failed_group_call_accepted_keep_their_verdict() -> None:
+    """A group's call accepts the first check's order, then an order of the next raises:
+    on the second call, each share alone, the accepted order is held, but its sender is
+    told ``accepted`` (and credited), not ``known``; the bad order's sender gets the error
+    it raised; the check after it gets its verdict."""
+    async with gossip_net(3, [FAST] * 3) as (a, b, c):
+        ka, kc, intake = a.gossip.node_id, c.gossip.node_id, Midway(b.node)
+        lead = check(b, ka, [order(1)])
+        await intake.held(1)
+        poison = {**order(3), "poison": True}
+        first, bad, after = (
+            check(b, kc, [order(2)]),
+            check(b, HOSTILE, [poison]),
+            check(b, ka, [order(4)]),
+        )
+        await queued(b, 4)
+        score = b.gossip.peers.get(kc).score  # type: ignore[union-attr]
+        intake.release()
+        results = await asyncio.wait_for(
+            asyncio.gather(lead, first, bad, after, return_exceptions=True), 10
+        )
+        assert intake.calls == [[order(1)], [order(2), poison, order(4)], [order(2)], [poison],
+                                [order(4)]]  # fmt: skip
+        assert isinstance(results[2], RuntimeError) and str(results[2]) == "an order broke it"
+        got = [(r["accepted"], r["known"]) for r in results if isinstance(r, dict)]
+        assert got == [(1, 0), (1, 0), (1, 0)]
+        assert b.gossip.peers.get(kc).score > score  # type: ignore[union-attr]
         assert no_check_left(b)
 
 

@@ -10,8 +10,9 @@ then hands the lead to the next check waiting, which runs the rest. A group's in
 is a task of its own: a leader that goes away (its stream closed) leaves it running, and
 the next leader waits for it (no order checked twice, no credit lost); a check that went
 away is still charged for the forged orders it sent. If a group's call raises, each
-check's share goes again on its own: only the check whose orders raise fails. A waiting
-check that goes away leaves the queue.
+check's share goes again on its own: only the check whose orders raise fails; an order the
+failed call had given a verdict (``PartialVerdicts``: say, accepted, and so ``known`` on the
+second call) keeps that one. A waiting check that goes away leaves the queue.
 """
 
 from __future__ import annotations
@@ -28,7 +29,17 @@ from sdex.gossip.timing import CheckTiming
 log = logging.getLogger("sdex.gossip")
 
 Submit = Callable[[list[object], list[str]], Awaitable[list[str]]]
-"""(orders, each one's sender) -> each one's verdict, in order (the node's intake)."""
+"""(orders, each one's sender) -> each one's verdict, in order (the node's intake). If it
+fails midway, it raises ``PartialVerdicts`` (from what it raised)."""
+
+
+class PartialVerdicts(Exception):
+    """An intake call (``Submit``) failed midway: the verdicts it had given, in order (``""``:
+    none yet). What it raised is the ``__cause__``, which the check that fails gets."""
+
+    def __init__(self, verdicts: list[str]) -> None:
+        super().__init__(f"the intake failed after {len(verdicts) - verdicts.count('')} verdicts")
+        self.verdicts = verdicts
 
 
 class _Entry:
@@ -196,9 +207,14 @@ class PeerChecks:
                 if len(group) == 1:
                     self._fail(group[0][0], e)
                     return
+                given, k = e.verdicts if isinstance(e, PartialVerdicts) else [], 0
                 for share in group:
+                    first, k = given[k : k + share[1]], k + share[1]
                     try:
-                        self._deliver([share], await self._call([share]))
+                        again = await self._call([share])
+                        # (an order the failed call accepted is held now: ``known`` again)
+                        kept = [v or w for v, w in zip(first, again, strict=False)]
+                        self._deliver([share], kept + again[len(kept) :])
                     except Exception as err:
                         self._fail(share[0], err)
         except BaseException:  # cancelled (the node stops): what has no verdict goes back
@@ -251,6 +267,8 @@ class PeerChecks:
             log.exception("judging orders from %s failed", entry.sender)
 
     def _fail(self, entry: _Entry, error: Exception) -> None:
+        if isinstance(error, PartialVerdicts) and isinstance(error.__cause__, Exception):
+            error = error.__cause__  # (what the intake raised)
         entry.error = error
         if entry.left:
             log.error("checking orders from %s failed", entry.sender, exc_info=error)

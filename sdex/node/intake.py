@@ -11,6 +11,7 @@ from collections.abc import Callable
 from sdex.book import BookOrderState, Entry, RemovalReason, Side
 from sdex.book.errors import BookError
 from sdex.errors import SignatureError
+from sdex.gossip.checks import PartialVerdicts
 from sdex.ingest import Accepted, IntakeResult, Known, Rejection
 from sdex.ingest.rejections import RejectionCode
 from sdex.matching.match import MatchResult, Outcome, TimeInForce
@@ -90,7 +91,8 @@ class NodeIntake(NodeStatus):
         """``submit_from_peer`` for a chunk of a peer's orders, in order: the copies held here
         already (most of them) are answered at once; the others go through the intake
         together (their signatures checked in one batch, no task per order). ``peer``: the
-        sender of them all, or each one's (several peers' orders in one chunk)."""
+        sender of them all, or each one's (several peers' orders in one chunk). Failing
+        midway, it raises ``PartialVerdicts`` (the verdicts given so far) from the error."""
         who = peer if isinstance(peer, list) else [peer] * len(objs)
         fw = self.forwarding
         started = fw.start()  # (what its new orders cost before they are passed on)
@@ -112,6 +114,8 @@ class NodeIntake(NodeStatus):
                         results[todo[k]] = self._from_peer(result, who[todo[k]])
                         if fw.handed != before:
                             handed, ended = handed + 1, fw.last()
+        except Exception as e:  # the verdicts given so far stand (accepted: held now)
+            raise PartialVerdicts(results) from e
         finally:
             fw.add("peer", started, ended, handed)
         return results
