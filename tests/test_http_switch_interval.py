@@ -34,11 +34,29 @@ async def test_a_node_serves_with_the_interval_the_variable_sets(
     assert sys.getswitchinterval() == pytest.approx(0.005)
 
 
+async def test_serve_takes_the_interval_read_before_it_started(
+    chain: Chain,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    switch_interval: None,  # noqa: F811
+) -> None:
+    """``sdex node`` reads the variable once, before anything starts, and passes the value
+    down: ``serve`` given it reads no environment (here the variable has changed since, to
+    a value it would refuse)."""
+    sys.setswitchinterval(0.005)
+    monkeypatch.setenv(SWITCH_INTERVAL_ENV, "2ms")
+    async with main.serve(node_config(chain, tmp_path / "n.db"), 0.002):
+        assert sys.getswitchinterval() == pytest.approx(0.002)
+    assert sys.getswitchinterval() == pytest.approx(0.005)
+
+
 def test_unset_or_blank_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset or blank: ``SWITCH_INTERVAL``, or the process's interval if that is lower."""
     monkeypatch.delenv(SWITCH_INTERVAL_ENV, raising=False)
-    assert main.switch_interval() == SWITCH_INTERVAL
+    assert main.switch_interval(0.005) == SWITCH_INTERVAL
+    assert main.switch_interval(SWITCH_INTERVAL / 2) == SWITCH_INTERVAL / 2
     monkeypatch.setenv(SWITCH_INTERVAL_ENV, " ")
-    assert main.switch_interval() == SWITCH_INTERVAL
+    assert main.switch_interval(0.005) == SWITCH_INTERVAL
     monkeypatch.setenv(SWITCH_INTERVAL_ENV, " 0.001 ")
     assert main.switch_interval() == 0.001
 

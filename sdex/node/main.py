@@ -40,12 +40,14 @@ SWITCH_INTERVAL_ENV = "SDEX_SWITCH_INTERVAL"
 """Sets the node's switch interval (seconds, e.g. ``0.002``) in place of ``SWITCH_INTERVAL``."""
 
 
-def switch_interval() -> float:
-    """The switch interval a node serves with: ``$SDEX_SWITCH_INTERVAL`` seconds if set
-    (a number from 1 us to 1 s, else ``ValueError``, which says so), else ``SWITCH_INTERVAL``."""
+def switch_interval(current: float | None = None) -> float:
+    """The switch interval a node serves with, from one read of the environment:
+    ``$SDEX_SWITCH_INTERVAL`` seconds if set (a number from 1 us to 1 s, else ``ValueError``,
+    which says so), else the lower of ``current`` (the process's, if not given) and
+    ``SWITCH_INTERVAL``: the default never raises it."""
     raw = os.environ.get(SWITCH_INTERVAL_ENV, "").strip()
     if not raw:
-        return SWITCH_INTERVAL
+        return min(sys.getswitchinterval() if current is None else current, SWITCH_INTERVAL)
     try:
         value = float(raw)
     except ValueError:
@@ -58,14 +60,12 @@ def switch_interval() -> float:
 
 
 @contextlib.asynccontextmanager
-async def serve(config: NodeConfig) -> AsyncIterator[Node]:
+async def serve(config: NodeConfig, interval: float | None = None) -> AsyncIterator[Node]:
     """Start a node and its HTTP server; stop both on exit. While it serves, the process's
-    GIL switch interval is ``$SDEX_SWITCH_INTERVAL`` if set, else at most
-    ``SWITCH_INTERVAL`` (put back on exit)."""
-    interval = switch_interval()
+    GIL switch interval is ``interval``, as ``switch_interval`` gives it (read here if not
+    given; ``run_node`` reads it before anything starts), and is put back on exit."""
     was = sys.getswitchinterval()
-    chosen = bool(os.environ.get(SWITCH_INTERVAL_ENV, "").strip())
-    sys.setswitchinterval(interval if chosen else min(was, interval))
+    sys.setswitchinterval(switch_interval(was) if interval is None else interval)
     try:
         node = Node(config)
         try:
@@ -154,7 +154,7 @@ def run_node(
     dev_wallets: bool = False,
 ) -> None:
     """Run a node until SIGINT or SIGTERM, then stop cleanly."""
-    switch_interval()  # (a bad $SDEX_SWITCH_INTERVAL: said before anything starts)
+    interval = switch_interval()  # (a bad $SDEX_SWITCH_INTERVAL: said before anything starts)
     config = config_for(
         port=port,
         host=host,
@@ -169,7 +169,7 @@ def run_node(
         dev_wallets=dev_wallets,
     )
     setup_logging(log_level)
-    asyncio.run(_run(config))
+    asyncio.run(_run(config, interval))
 
 
 def setup_logging(level: str) -> None:
@@ -188,12 +188,12 @@ def setup_logging(level: str) -> None:
     logging.getLogger("sdex").setLevel(numeric)
 
 
-async def _run(config: NodeConfig) -> None:
+async def _run(config: NodeConfig, interval: float) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with serve(config) as node:
+    async with serve(config, interval) as node:
         log.info(
             "node listening on http://%s:%d (chain %d, exchange %s, operator %s, db %s)",
             config.host,
