@@ -22,6 +22,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from sdex.gossip.stream import cancel_all
 from sdex.gossip.timing import CheckTiming
@@ -70,26 +71,29 @@ _Share = tuple[_Entry, int]
 """(a check's entry, how many of its orders) in a group."""
 
 
+@dataclass(frozen=True, slots=True)
+class CheckHooks:
+    """What ``PeerChecks`` calls out to (the gossip driver wires them)."""
+
+    submit: Submit
+    """The node's intake."""
+    banned: Callable[[str], bool]
+    """Is this sender banned? (its orders are rejected on the spot)"""
+    judge: Callable[[int, list[str]], None]
+    """(check id, verdicts of some of its orders): forged ones cost their sender at once."""
+    penalize: Callable[[str, int], None]
+    """(sender, forged orders): the same charge, for a check that went away meanwhile."""
+    chunk: Callable[[], int]
+    """The most orders a group takes."""
+    timing: CheckTiming
+    """What each group's intake call cost (``Gossip.check_timing``)."""
+
+
 class PeerChecks:
     """The queue of peers' new orders waiting for the intake, taken in groups."""
 
-    def __init__(
-        self,
-        submit: Submit,
-        banned: Callable[[str], bool],
-        judge: Callable[[int, list[str]], None],
-        chunk: Callable[[], int],
-        timing: CheckTiming,
-        penalize: Callable[[str, int], None],
-    ) -> None:
-        self._submit = submit
-        self._banned = banned
-        self._judge = judge
-        """(check id, verdicts of some of its orders): forged ones cost their sender at once."""
-        self._penalize = penalize
-        """(sender, forged orders): the same charge, for a check that went away meanwhile."""
-        self._chunk = chunk
-        self._timing = timing
+    def __init__(self, hooks: CheckHooks) -> None:
+        self._hooks = hooks
         self._queue: deque[_Entry] = deque()
         self._leading = False
         self._group: asyncio.Task[None] | None = None
@@ -173,7 +177,7 @@ class PeerChecks:
     def _take(self) -> list[_Share]:
         """The next group: (entry, how many of its orders) from the queue's head, at most
         ``chunk`` orders; a banned sender's orders are rejected on the spot."""
-        room, group, now = max(1, self._chunk()), [], time.perf_counter()
+        room, group, now = max(1, self._hooks.chunk()), [], time.perf_counter()
         for entry in self._queue:
             if room <= 0:
                 break
@@ -182,7 +186,7 @@ class PeerChecks:
                 entry.began = now
             if n <= 0:
                 continue
-            if self._banned(entry.sender):
+            if self._hooks.banned(entry.sender):
                 entry.given = len(entry.orders)
                 self._verdicts(entry, ["rejected"] * n)
                 continue
@@ -238,12 +242,12 @@ class PeerChecks:
             senders.extend([entry.sender] * n)
         self.groups += 1
         wall, cpu = time.perf_counter(), time.thread_time()
-        verdicts = await self._submit(objs, senders)
+        verdicts = await self._hooks.submit(objs, senders)
         if len(verdicts) != len(objs):
             raise RuntimeError(f"{len(verdicts)} verdicts for {len(objs)} orders")
         try:
             cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
-            self._timing.add(verdicts.count("accepted"), cpu, wall)
+            self._hooks.timing.add(verdicts.count("accepted"), cpu, wall)
         except Exception:  # a measure never costs a verdict
             log.exception("timing a peer check failed")
         return verdicts
@@ -260,9 +264,9 @@ class PeerChecks:
         entry.results.extend(verdicts)
         try:  # (bookkeeping: the verdicts stand whatever it raises)
             if not entry.left:
-                self._judge(entry.check_id, verdicts)
+                self._hooks.judge(entry.check_id, verdicts)
             elif forged := verdicts.count("forged"):  # gone: the core forgot its check
-                self._penalize(entry.sender, forged)
+                self._hooks.penalize(entry.sender, forged)
         except Exception:
             log.exception("judging orders from %s failed", entry.sender)
 

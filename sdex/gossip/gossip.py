@@ -28,7 +28,7 @@ import aiohttp
 from sdex.gossip import payload
 from sdex.gossip.actions import Action, Call, Check, Deliver, Evicted, GossipConfig, Reply, Scored
 from sdex.gossip.actions import tally as tally
-from sdex.gossip.checks import PeerChecks
+from sdex.gossip.checks import CheckHooks, PeerChecks
 from sdex.gossip.client import PeerCallError, PeerClient
 from sdex.gossip.core import GossipCore
 from sdex.gossip.identity import NodeKey
@@ -79,12 +79,14 @@ class Gossip:
         """Called once a turn's orders are with the core and their pushes spawned (the
         node's ``forwardTiming``: they are written next turn)."""
         self.checks = PeerChecks(
-            lambda objs, senders: self.node.submit_many_from_peer(objs, senders),
-            self.peers.is_banned,
-            lambda check_id, verdicts: self._run(self.core.judge(check_id, verdicts)),
-            lambda: self.config.intake_chunk,
-            self.check_timing,
-            self.penalize,
+            CheckHooks(
+                submit=lambda objs, senders: self.node.submit_many_from_peer(objs, senders),
+                banned=self.peers.is_banned,
+                judge=lambda check_id, verdicts: self._run(self.core.judge(check_id, verdicts)),
+                penalize=self.penalize,
+                chunk=lambda: self.config.intake_chunk,
+                timing=self.check_timing,
+            )
         )
         """One group of peers' new orders in the intake at a time: peers never starve
         wallets, and the checks that waited meanwhile go in together."""
