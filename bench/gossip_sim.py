@@ -249,25 +249,32 @@ def split_costs(
     return before, post, max(0.0, after)
 
 
-WAIT = {"wallet": True, "peer": False, "mean": True}
+WAIT = {"wallet": True, "peer": False, "mean": True, "core": True}
 """``--wallet-wait``: a wallet's order waits at its node, off the CPU, what the nodes measured
 (``wallet_wait``; ``off``: the model before, 2026-12-02 "sim7"); measured per order (nodes
 from 2026-12-02's fifth session on), only the part when its loop was not runnable
-(``wait_shape``; ``mean``: the window's mean of all its time off the CPU, the model of
-2026-12-02's fourth session, the default: see ``SLICES``). ``--peer-wait``: a peer's chunk
-of new orders too (off by default)."""
+(``wait_shape``; ``mean``, the default: the window's mean of its time off the CPU less its
+wait for a core, sim11; ``mean-all``: of all its time off the CPU, the model of 2026-12-02's
+fourth session, which counts the wait for a core twice: see ``wallet_wait``).
+``--peer-wait``: a peer's chunk of new orders too (off by default)."""
 
 
 def wallet_wait(run: dict[str, Any]) -> float:
-    """Seconds a wallet's order spent at its node off the loop's CPU from the intake's start
-    to the turn that wrote its pushes (``forwardTiming``, every node, the window's mean: its
-    ``sentWallS - sentCpuS`` per wallet's order; ``LinkModel.post_wait``), for the ``sent``
-    split (the one that charges the CPU to that turn). 0: not measured (runs from before),
-    another split, or ``--wallet-wait off``. A mean only: the nodes sum it, no spread."""
+    """Seconds a wallet's order spent at its node neither on the loop's CPU nor waiting for
+    a core, from the intake's start to the turn that wrote its pushes (``forwardTiming``,
+    every node, the window's mean: its ``sentWallS - sentCpuS - sentQueueS`` per wallet's
+    order; ``LinkModel.post_wait``), for the ``sent`` split (the one that charges the CPU to
+    that turn). The wait for a core is left out (sim11): the simulated shared machine
+    makes the order wait for a core again, and counting it in the hold too put the
+    wallet's node's p50 2.4x the real one on calm runs and 2.7-7.5x on loaded ones (sim10,
+    by the nodes' stamps). Runs from before ``sentQueueS`` was measured: all of the time off
+    the CPU, as before. 0: not measured (runs from before), another split, or
+    ``--wallet-wait off``. A mean only: the nodes sum it, no spread."""
     wallet = (run.get("forward_timing") or {}).get("wallet") or {}
     if not WAIT["wallet"] or SPLIT["model"] != "sent" or not wallet.get("orders"):
         return 0.0
     gap = wallet.get("sent_wall_ms_per_order", 0.0) - wallet.get("sent_cpu_ms_per_order", 0.0)
+    gap -= wallet.get("sent_queue_ms_per_order", 0.0) if WAIT["core"] else 0.0
     return max(0.0, gap) / 1000
 
 
@@ -761,7 +768,7 @@ def main() -> None:
     ap.add_argument("--split", choices=SPLITS, default="sent",
                     help="a new order's CPU before it is passed on and after, and its "
                     "messages', from the real nodes' threads (SPLITS)")  # fmt: skip
-    ap.add_argument("--wallet-wait", choices=["on", "mean", "off"], default="mean",
+    ap.add_argument("--wallet-wait", choices=["on", "mean", "mean-all", "off"], default="mean",
                     help="a wallet's order waits off its CPU as measured (WAIT)")  # fmt: skip
     ap.add_argument("--peer-wait", choices=["on", "off"], default="off",
                     help="a peer's chunk waits off its CPU as measured (WAIT)")  # fmt: skip
@@ -784,7 +791,8 @@ def main() -> None:
     WATCH["on"] = args.watcher == "on"
     SPLIT["model"] = args.split
     WAIT["wallet"] = args.wallet_wait != "off"
-    WAIT["mean"] = args.wallet_wait == "mean"
+    WAIT["mean"] = args.wallet_wait in ("mean", "mean-all")
+    WAIT["core"] = args.wallet_wait != "mean-all"
     WAIT["peer"] = args.peer_wait == "on"
     SLICES["on"] = args.slices == "on"
     result: dict[str, Any] = {"machine": machine(), "rate": args.rate, "seconds": args.seconds}

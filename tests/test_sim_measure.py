@@ -217,6 +217,26 @@ def test_a_wallets_wait_off_the_cpu_is_taken_from_the_nodes(
     assert gossip_sim.wallet_wait(run) == pytest.approx(wait_s, abs=1e-7)
 
 
+@pytest.mark.parametrize(
+    ("core", "wait_s"),
+    [(True, 0.0003499), (False, 0.0028499)],  # mean: less the core's wait; mean-all: not
+)
+def test_a_wallets_mean_wait_leaves_out_its_wait_for_a_core(
+    core: bool, wait_s: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sim11: the simulated machine makes a wallet's order wait for a core itself, so the
+    hold at its node (``--wallet-wait mean``) is the time off the CPU less that wait
+    (``sent_queue_ms_per_order``); ``mean-all`` keeps the fourth session's model."""
+    monkeypatch.setitem(gossip_sim.SPLIT, "model", "sent")
+    monkeypatch.setitem(gossip_sim.WAIT, "wallet", True)
+    monkeypatch.setitem(gossip_sim.WAIT, "core", core)
+    wallet = {"orders": 400, "sent_cpu_ms_per_order": 2.2208, "sent_wall_ms_per_order": 5.0707,
+              "sent_queue_ms_per_order": 2.5}  # fmt: skip
+    assert gossip_sim.wallet_wait({"forward_timing": {"wallet": wallet}}) == pytest.approx(
+        wait_s, abs=1e-7
+    )
+
+
 def test_the_real_run_takes_every_option_bench_gossip_reads() -> None:
     """The real run's arguments are ``bench/gossip.py``'s own defaults with this bench's
     cluster, rate and window (an option added there cannot be missing here)."""
