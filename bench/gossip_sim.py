@@ -21,7 +21,9 @@ in the same run and not from the figures it predicts. Two calibrations, both pri
   of an HTTP call besides, and what its intake measured more than a peer's
   (``post_cost``), and then waits off the CPU as long as one of the real wallets' orders,
   drawn, waited with its loop not even runnable (``wait_shape``, ``--wallet-wait``; a
-  peer's chunk too, ``--peer-wait``). The
+  peer's chunk too, ``--peer-wait``; by default the mean of its time off the CPU less its
+  wait for a core, which the shared machine draws: ``wallet_wait``; ``--core-wait``:
+  other models of the wait for a core, ``CORE_WAIT``). The
   8 simulated nodes share a machine of this machine's cores as Linux's fair
   scheduler does (EEVDF on this kernel, CFS before 6.6: the same fair shares): each busy
   node an equal share with every other runnable task, in slices of what
@@ -393,6 +395,16 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
         watch = watch_cost(run) if WATCH["on"] else 0.0
         if watch and own is not None:  # the watcher is its own task now, not the trace's
             own = [max(0.0, v - cpu.get("watcher", 0.0)) for v in own]
+        woken, wallet = wakeup_shape(run), None
+        if woken is None and (woken := checks_wait_shape(run)) is not None:
+            wallet = wallet_off_cpu(run)  # (--core-wait checks: the wallet's mean wait)
+        if woken is not None:  # --core-wait probe/checks: each node a core, waits drawn
+            return LinkModel(
+                one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
+                post_cost=post, post_wait=wallet or 0.0, message_cost=message,
+                post_wait_shape=None if wallet is not None else woken,
+                peer_wait_shape=woken, watch_cost=watch, cores=0.0, cost_shape=shape,
+            )  # fmt: skip
         return LinkModel(
             one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
             post_cost=post, post_wait=wallet_wait(run), message_cost=message,
@@ -404,6 +416,53 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
         )  # fmt: skip
     check = max(0.0005, run["offered"]["post_latency_ms"]["p50"] / 1000 - p50)
     return LinkModel(p50 / 2, sigma, bandwidth=1e9, check_cost=check, known_cost=0.0002)
+
+
+CORE_WAIT = {"probe": False, "mode": "share"}
+"""``--core-wait``: how a node waits for a core. ``share`` (the default): the shared
+machine's model (``sdex.sim.cpu``: each runnable task an equal share, a waking one at
+once). ``probe`` (sim11): every node has a core of its own, and each wallet's order and
+each peer's chunk of new orders waits first as long as a wake-up of the bench's probe
+(``bench/runqueue.py``: a process of our group sleeping 1-10 ms again and again over the
+same window, how late each wake-up ran), drawn. The real nodes' checks wait for a core
+all or nothing (sim11: two in three not at all, the rest 1-50 ms on a loaded machine:
+``checkTiming``'s ``off_cpu``), which a fair share given at once does not do; the probe
+measures the machine's wake-up wait without the nodes' own figures. ``checks``: the same
+with each peer's chunk's wait drawn from the real checks' time off the CPU
+(``checks_wait_shape``) and a wallet's order's the mean of its time off the CPU
+(``wallet_off_cpu``): per hop, measured by the nodes, composed through the simulated mesh."""
+MIN_WAKEUPS = 100
+"""Fewer probe wake-ups than this in a window: ``--core-wait probe`` falls back to ``share``."""
+
+
+def checks_wait_shape(run: dict[str, Any]) -> list[float] | None:
+    """``--core-wait checks``: equally likely seconds the real nodes' checks of a peer's
+    orders spent off their CPU (``checkTiming``'s ``offCpuUs``, every node, the window's
+    checks: waits for a core, all or nothing), for a peer's chunk of new orders; else None."""
+    counts = (run.get("check_timing_us") or {}).get("off_cpu")
+    if CORE_WAIT["mode"] != "checks" or not counts or sum(counts) < MIN_WAKEUPS:
+        return None
+    points, _ = histogram_points(counts, list(EDGES_US))
+    return [round(p / 1e6, 7) for p in points]
+
+
+def wallet_off_cpu(run: dict[str, Any]) -> float:
+    """``--core-wait checks``: a wallet's order's mean wall less CPU at its node to its
+    pushes' turn (``forwardTiming``: its wait for a core and the rest, the nodes having a
+    core each in that model, so nothing counted twice)."""
+    wallet = (run.get("forward_timing") or {}).get("wallet") or {}
+    gap = wallet.get("sent_wall_ms_per_order", 0.0) - wallet.get("sent_cpu_ms_per_order", 0.0)
+    return max(0.0, gap) / 1000
+
+
+def wakeup_shape(run: dict[str, Any]) -> list[float] | None:
+    """Equally likely seconds a woken task waited to run in ``run``'s window (the probe's
+    ``wakeup_late_s``: 200 quantiles), with ``--core-wait probe``; else None."""
+    late = sorted((run.get("runnable_trace") or {}).get("wakeup_late_s") or [])
+    if not CORE_WAIT["probe"] or len(late) < MIN_WAKEUPS:
+        return None
+    n = len(late)
+    return [late[min(n - 1, int((k + 0.5) * n / 200))] for k in range(200)]
 
 
 WATCH = {"on": True}
@@ -770,6 +829,8 @@ def main() -> None:
                     "messages', from the real nodes' threads (SPLITS)")  # fmt: skip
     ap.add_argument("--wallet-wait", choices=["on", "mean", "mean-all", "off"], default="mean",
                     help="a wallet's order waits off its CPU as measured (WAIT)")  # fmt: skip
+    ap.add_argument("--core-wait", choices=["share", "probe", "checks"], default="share",
+                    help="how a node waits for a core (CORE_WAIT)")  # fmt: skip
     ap.add_argument("--peer-wait", choices=["on", "off"], default="off",
                     help="a peer's chunk waits off its CPU as measured (WAIT)")  # fmt: skip
     ap.add_argument("--slices", choices=["on", "off"], default="off",
@@ -793,6 +854,8 @@ def main() -> None:
     WAIT["wallet"] = args.wallet_wait != "off"
     WAIT["mean"] = args.wallet_wait in ("mean", "mean-all")
     WAIT["core"] = args.wallet_wait != "mean-all"
+    CORE_WAIT["probe"] = args.core_wait == "probe"
+    CORE_WAIT["mode"] = args.core_wait
     WAIT["peer"] = args.peer_wait == "on"
     SLICES["on"] = args.slices == "on"
     result: dict[str, Any] = {"machine": machine(), "rate": args.rate, "seconds": args.seconds}
@@ -800,6 +863,7 @@ def main() -> None:
     result["cost"] = args.cost
     result["split"] = args.split
     result["wallet_wait"], result["peer_wait"] = args.wallet_wait, args.peer_wait
+    result["core_wait"] = args.core_wait
     result["command"] = " ".join(["bench/gossip_sim.py", *sys.argv[1:]]).replace("/tmp/", "")
     if args.scale_from is not None:
         result["scale"] = json.loads(args.scale_from.read_text())["scale"]

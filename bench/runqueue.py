@@ -96,6 +96,29 @@ class Sampler:
             self.spans.append((a - self.t0, b - self.t0))
 
 
+WAKE_SLEEP = (0.001, 0.01)
+"""Seconds the wake-up probe sleeps, drawn uniformly: shorter than a node's idle spells
+between orders at 4/s and 40/s, so it wakes as often as they do and at any phase."""
+
+
+def probe(stop: list[bool], seed: int = 1) -> list[float]:
+    """The wake-up probe (a process of its own, in our group): sleeps ``WAKE_SLEEP``, again
+    and again, and keeps how late each wake-up ran, in seconds: from when its timer expired
+    to when it ran again (the wait for a core of a task woken from sleep, plus the
+    timer's slack, 50 us for a normal task). What a node's loop waits, woken by a socket,
+    before it runs; measured by a task that uses no CPU to speak of itself."""
+    import random
+
+    rng = random.Random(seed)
+    late: list[float] = []
+    while not stop[0]:
+        want = rng.uniform(*WAKE_SLEEP)
+        t = time.monotonic()
+        time.sleep(want)
+        late.append(max(0.0, time.monotonic() - t - want))
+    return late
+
+
 class RunQueue:
     """Starts the sampler's process; ``stop`` ends it and takes its samples (one machine's
     ``CLOCK_MONOTONIC``: the times are from this object's creation)."""
@@ -111,17 +134,30 @@ class RunQueue:
             argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
         )
         self.pid = self._proc.pid
+        self.wakeups: list[float] = []
+        self._probe: subprocess.Popen[bytes] | None = subprocess.Popen(
+            [sys.executable, __file__, "--probe"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
+        )
 
-    def _collect(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
+    @staticmethod
+    def _end(proc: subprocess.Popen[bytes]) -> bytes:
         proc.send_signal(signal.SIGTERM)
         try:
             out, _ = proc.communicate(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
             out, _ = proc.communicate(timeout=10)
+        return out
+
+    def _collect(self) -> None:
+        waker, self._probe = self._probe, None
+        if waker is not None:
+            got = self._end(waker)
+            self.wakeups = [float(x) for x in json.loads(got)] if got else []
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        out = self._end(proc)
         if out:
             got = json.loads(out)
             self.samples = [(t, own, others) for t, own, others in got["samples"]]
@@ -129,11 +165,16 @@ class RunQueue:
 
     def stop(self) -> dict[str, float]:
         """Means over the window: our other runnable tasks, other active groups, and every
-        runnable task besides the nodes (as if there were no groups)."""
+        runnable task besides the nodes (as if there were no groups); the wake-up probe's
+        lateness, p50 and p99 in ms."""
         self._collect()
         n = max(1, len(self.samples))
         own = sum(s[1] for s in self.samples) / n
+        late = sorted(self.wakeups)
+        k = len(late)
         return {
+            "wakeup_late_p50_ms": round(1000 * late[k // 2], 3) if k else -1.0,
+            "wakeup_late_p99_ms": round(1000 * late[min(k - 1, int(k * 0.99))], 3) if k else -1.0,
             "own_group_others_runnable": round(own, 2),
             "other_groups_active": round(sum(len(s[2]) for s in self.samples) / n, 2),
             "other_tasks_runnable": round(own + sum(sum(s[2]) for s in self.samples) / n, 2),
@@ -152,14 +193,14 @@ class RunQueue:
                 k += 1
             own.append(float(self.samples[k][1]))
             groups.append(self.samples[k][2])
-        return {"step": self.EVERY, "own": own, "groups": groups}
+        late = [round(x, 6) for x in self.wakeups]
+        return {"step": self.EVERY, "own": own, "groups": groups, "wakeup_late_s": late}
 
 
 def main() -> None:
     """The sampler's process: ``runqueue.py T0 EVERY NODE_PID...``; samples until SIGTERM,
-    then writes ``{"samples": [...], "spans": [...]}`` to stdout."""
-    t0, every = float(sys.argv[1]), float(sys.argv[2])
-    sampler = Sampler([int(p) for p in sys.argv[3:]], t0, every)
+    then writes ``{"samples": [...], "spans": [...]}`` to stdout. ``runqueue.py --probe``:
+    the wake-up probe, its lateness a JSON list."""
     stop = [False]
 
     def ended(*_: Any) -> None:
@@ -167,6 +208,13 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, ended)
     signal.signal(signal.SIGINT, ended)
+    if sys.argv[1] == "--probe":
+        late = probe(stop)
+        sys.stdout.write(json.dumps([round(x, 6) for x in late]))
+        sys.stdout.flush()
+        return
+    t0, every = float(sys.argv[1]), float(sys.argv[2])
+    sampler = Sampler([int(p) for p in sys.argv[3:]], t0, every)
     sampler.run(stop)
     sys.stdout.write(json.dumps({"samples": sampler.samples, "spans": sampler.spans}))
     sys.stdout.flush()

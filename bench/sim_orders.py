@@ -183,7 +183,8 @@ def time_sampler(queue: Any) -> None:
             "own": [round(v, 3) for v in own],
             "groups": groups,
             "sampler_busy_share": round(busy / wall, 4) if wall else None,
-            "coarse": coarse,  # (as the simulator got it before: the sampler left out)
+            # (as the simulator got it before: the sampler left out)
+            "coarse": {k: v for k, v in coarse.items() if k != "wakeup_late_s"},
         }
 
     queue.trace = traced

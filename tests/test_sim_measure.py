@@ -237,6 +237,21 @@ def test_a_wallets_mean_wait_leaves_out_its_wait_for_a_core(
     )
 
 
+def test_the_probes_wakeups_give_the_core_wait_shape(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--core-wait probe``: 200 equally likely waits, the probe's wake-up lateness's
+    quantiles; ``share`` (the default) or too few wake-ups: None (the shared machine)."""
+    late = [k / 1e5 for k in range(1000)]  # 0 to 9.99 ms
+    run = {"runnable_trace": {"wakeup_late_s": late[::-1]}}
+    monkeypatch.setitem(gossip_sim.CORE_WAIT, "probe", False)
+    assert gossip_sim.wakeup_shape(run) is None
+    monkeypatch.setitem(gossip_sim.CORE_WAIT, "probe", True)
+    shape = gossip_sim.wakeup_shape(run)
+    assert shape is not None and len(shape) == 200 and shape == sorted(shape)
+    assert shape[0] == late[2] and shape[-1] == late[997] and shape[100] == late[502]
+    short = {"runnable_trace": {"wakeup_late_s": late[: gossip_sim.MIN_WAKEUPS - 1]}}
+    assert gossip_sim.wakeup_shape(short) is None and gossip_sim.wakeup_shape({}) is None
+
+
 def test_the_real_run_takes_every_option_bench_gossip_reads() -> None:
     """The real run's arguments are ``bench/gossip.py``'s own defaults with this bench's
     cluster, rate and window (an option added there cannot be missing here)."""

@@ -34,3 +34,6 @@ def test_the_sampler_is_its_own_process_and_counts_our_runnable_tasks() -> None:
     assert means["own_group_others_runnable"] > 0
     trace = queue.trace()
     assert trace["step"] == queue.EVERY and len(trace["own"]) == len(trace["groups"]) >= 3
+    # the wake-up probe (its own process too): how late each of its 1-10 ms sleeps woke
+    assert len(trace["wakeup_late_s"]) >= 20 and min(trace["wakeup_late_s"]) >= 0
+    assert 0 <= means["wakeup_late_p50_ms"] <= means["wakeup_late_p99_ms"]
