@@ -219,14 +219,14 @@ def test_a_wallets_wait_off_the_cpu_is_taken_from_the_nodes(
 
 @pytest.mark.parametrize(
     ("core", "wait_s"),
-    [(True, 0.0003499), (False, 0.0028499)],  # mean: less the core's wait; mean-all: not
+    [(True, 0.0003499), (False, 0.0028499)],  # mean-less-core; mean (the default): all
 )
 def test_a_wallets_mean_wait_leaves_out_its_wait_for_a_core(
     core: bool, wait_s: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """sim11: the simulated machine makes a wallet's order wait for a core itself, so the
-    hold at its node (``--wallet-wait mean``) is the time off the CPU less that wait
-    (``sent_queue_ms_per_order``); ``mean-all`` keeps the fourth session's model."""
+    """sim11: the simulated machine makes a wallet's order wait for a core itself, so with
+    ``--wallet-wait mean-less-core`` the hold at its node is the time off the CPU less that
+    wait (``sent_queue_ms_per_order``); ``mean`` (the default) keeps the fourth session's."""
     monkeypatch.setitem(gossip_sim.SPLIT, "model", "sent")
     monkeypatch.setitem(gossip_sim.WAIT, "wallet", True)
     monkeypatch.setitem(gossip_sim.WAIT, "core", core)
