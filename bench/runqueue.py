@@ -7,15 +7,24 @@ runnable tasks gets an equal share of the machine (no more than its runnable tas
 split equally among its own runnable tasks. So what slows one of our nodes is not the other
 processes' CPU use but how many other groups want the CPU and how many of our own other
 tasks (the chain, the load generator, the watcher) do. ``RunQueue`` samples both every
-``EVERY`` seconds from a thread of this process: every process's state in ``/proc`` (its
+``EVERY`` seconds from a process of its own (``python bench/runqueue.py``, started by
+``RunQueue``, in our session so in our group): every process's state in ``/proc`` (its
 main thread; ours thread by thread), grouped by ``/proc/PID/autogroup``. ``sdex.sim.cpu``
 replays the samples.
+
+The sampler was a thread of the process that creates ``RunQueue`` (bench/gossip.py's
+poster) until sim11: busy 12% of the time (5-25 ms of CPU a sample), it shared the poster's
+GIL between a post's ``sent`` stamp and the request's write (sim10: stamp to server arrival
+p90 1.3-2.6x at load 10). Its own process takes only a core's share.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import threading
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -43,21 +52,19 @@ def _threads_running(pid: str) -> int:
     return sum(_state(f"/proc/{pid}/task/{t}/stat") == "R" for t in tids)
 
 
-class RunQueue:
-    """Per sample: our group's runnable tasks besides the nodes (less this sampler) and each
-    other active group's runnable processes."""
+class Sampler:
+    """The sampling itself (in the sampler's process): per sample, our group's runnable
+    tasks besides the nodes (less this sampler) and each other active group's runnable
+    processes; and each sample's wall-clock span (``spans``: the sampler runs, or waits
+    for a core, throughout, ``/proc`` reads do not sleep)."""
 
-    EVERY = 0.05
-
-    def __init__(self, nodes: list[int]) -> None:
+    def __init__(self, nodes: list[int], t0: float, every: float) -> None:
         self.nodes = {str(p) for p in nodes}
         self.mine = _autogroup("self")
         self.groups: dict[str, str] = {}
+        self.t0, self.every = t0, every
         self.samples: list[tuple[float, int, list[int]]] = []
-        self.t0 = time.monotonic()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self.spans: list[tuple[float, float]] = []
 
     def sample(self) -> tuple[int, list[int]]:
         own = -1  # this sampler, running now
@@ -77,19 +84,97 @@ class RunQueue:
                 others[group] = others.get(group, 0) + 1
         return max(0, own), sorted(others.values())
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.EVERY):
+    def run(self, stop: list[bool]) -> None:
+        while not stop[0]:
+            time.sleep(self.every)
+            if stop[0]:
+                break
+            a = time.monotonic()
             own, others = self.sample()
-            self.samples.append((time.monotonic() - self.t0, own, others))
+            b = time.monotonic()
+            self.samples.append((b - self.t0, own, others))
+            self.spans.append((a - self.t0, b - self.t0))
+
+
+WAKE_SLEEP = (0.001, 0.01)
+"""Seconds the wake-up probe sleeps, drawn uniformly: shorter than a node's idle spells
+between orders at 4/s and 40/s, so it wakes as often as they do and at any phase."""
+
+
+def probe(stop: list[bool], seed: int = 1) -> list[float]:
+    """The wake-up probe (a process of its own, in our group): sleeps ``WAKE_SLEEP``, again
+    and again, and keeps how late each wake-up ran, in seconds: from when its timer expired
+    to when it ran again (the wait for a core of a task woken from sleep, plus the
+    timer's slack, 50 us for a normal task). What a node's loop waits, woken by a socket,
+    before it runs; measured by a task that uses no CPU to speak of itself."""
+    import random
+
+    rng = random.Random(seed)
+    late: list[float] = []
+    while not stop[0]:
+        want = rng.uniform(*WAKE_SLEEP)
+        t = time.monotonic()
+        time.sleep(want)
+        late.append(max(0.0, time.monotonic() - t - want))
+    return late
+
+
+class RunQueue:
+    """Starts the sampler's process; ``stop`` ends it and takes its samples (one machine's
+    ``CLOCK_MONOTONIC``: the times are from this object's creation)."""
+
+    EVERY = 0.05
+
+    def __init__(self, nodes: list[int]) -> None:
+        self.t0 = time.monotonic()
+        self.samples: list[tuple[float, int, list[int]]] = []
+        self.spans: list[tuple[float, float]] = []
+        argv = [sys.executable, __file__, repr(self.t0), repr(self.EVERY), *map(str, nodes)]
+        self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
+        )
+        self.pid = self._proc.pid
+        self.wakeups: list[float] = []
+        self._probe: subprocess.Popen[bytes] | None = subprocess.Popen(
+            [sys.executable, __file__, "--probe"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
+        )
+
+    @staticmethod
+    def _end(proc: subprocess.Popen[bytes]) -> bytes:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out, _ = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate(timeout=10)
+        return out
+
+    def _collect(self) -> None:
+        waker, self._probe = self._probe, None
+        if waker is not None:
+            got = self._end(waker)
+            self.wakeups = [float(x) for x in json.loads(got)] if got else []
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        out = self._end(proc)
+        if out:
+            got = json.loads(out)
+            self.samples = [(t, own, others) for t, own, others in got["samples"]]
+            self.spans = [(a, b) for a, b in got["spans"]]
 
     def stop(self) -> dict[str, float]:
         """Means over the window: our other runnable tasks, other active groups, and every
-        runnable task besides the nodes (as if there were no groups)."""
-        self._stop.set()
-        self._thread.join(timeout=5)
+        runnable task besides the nodes (as if there were no groups); the wake-up probe's
+        lateness, p50 and p99 in ms."""
+        self._collect()
         n = max(1, len(self.samples))
         own = sum(s[1] for s in self.samples) / n
+        late = sorted(self.wakeups)
+        k = len(late)
         return {
+            "wakeup_late_p50_ms": round(1000 * late[k // 2], 3) if k else -1.0,
+            "wakeup_late_p99_ms": round(1000 * late[min(k - 1, int(k * 0.99))], 3) if k else -1.0,
             "own_group_others_runnable": round(own, 2),
             "other_groups_active": round(sum(len(s[2]) for s in self.samples) / n, 2),
             "other_tasks_runnable": round(own + sum(sum(s[2]) for s in self.samples) / n, 2),
@@ -98,6 +183,7 @@ class RunQueue:
     def trace(self) -> dict[str, Any]:
         """One sample per ``EVERY`` seconds from the start (the latest by then: the sampler
         runs late on a busy machine): ``own`` and ``groups`` as ``sdex.sim.cpu`` takes them."""
+        self._collect()
         own: list[float] = []
         groups: list[list[int]] = []
         k = 0
@@ -107,4 +193,32 @@ class RunQueue:
                 k += 1
             own.append(float(self.samples[k][1]))
             groups.append(self.samples[k][2])
-        return {"step": self.EVERY, "own": own, "groups": groups}
+        late = [round(x, 6) for x in self.wakeups]
+        return {"step": self.EVERY, "own": own, "groups": groups, "wakeup_late_s": late}
+
+
+def main() -> None:
+    """The sampler's process: ``runqueue.py T0 EVERY NODE_PID...``; samples until SIGTERM,
+    then writes ``{"samples": [...], "spans": [...]}`` to stdout. ``runqueue.py --probe``:
+    the wake-up probe, its lateness a JSON list."""
+    stop = [False]
+
+    def ended(*_: Any) -> None:
+        stop[0] = True
+
+    signal.signal(signal.SIGTERM, ended)
+    signal.signal(signal.SIGINT, ended)
+    if sys.argv[1] == "--probe":
+        late = probe(stop)
+        sys.stdout.write(json.dumps([round(x, 6) for x in late]))
+        sys.stdout.flush()
+        return
+    t0, every = float(sys.argv[1]), float(sys.argv[2])
+    sampler = Sampler([int(p) for p in sys.argv[3:]], t0, every)
+    sampler.run(stop)
+    sys.stdout.write(json.dumps({"samples": sampler.samples, "spans": sampler.spans}))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

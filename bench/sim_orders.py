@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -157,24 +156,18 @@ FINE_STEP = 0.005
 
 def time_sampler(queue: Any) -> None:
     """Put ``queue`` (``bench/runqueue.py``'s ``RunQueue``) itself in the trace it gives the
-    simulator. Its sampler thread reads every process's state in ``/proc`` every 50 ms
-    (5-25 ms of CPU a sample on this machine, 100-170 processes) and counts the runnable
-    tasks but not itself: a task as busy as a tenth of a core or more that the simulated
-    nodes never met. Each sample's wall-clock span is recorded (the thread runs, or waits
-    for a core, throughout: ``/proc`` reads do not sleep) and the trace is given at
-    ``FINE_STEP`` with one more runnable task over each span (pro rata at its ends)."""
-    sample, trace = queue.sample, queue.trace
-
-    def timed(self: Any) -> Any:
-        t0 = time.monotonic()
-        out = sample(self)
-        spans = self.__dict__.setdefault("spans", [])
-        spans.append((t0 - self.t0, time.monotonic() - self.t0))
-        return out
+    simulator. Its sampler (a process of its own since sim11; a thread of the poster's
+    before) reads every process's state in ``/proc`` every 50 ms (5-25 ms of CPU a sample
+    on this machine, 100-170 processes) and counts the runnable tasks but not itself: a
+    task as busy as a tenth of a core or more that the simulated nodes never met. Each
+    sample's wall-clock span is recorded by the sampler (``spans``: it runs, or waits for a
+    core, throughout: ``/proc`` reads do not sleep) and the trace is given at ``FINE_STEP``
+    with one more runnable task over each span (pro rata at its ends)."""
+    trace = queue.trace
 
     def traced(self: Any) -> dict[str, Any]:
         coarse: dict[str, Any] = trace(self)
-        spans = self.__dict__.get("spans", [])
+        spans = getattr(self, "spans", [])
         step, per = coarse["step"], round(coarse["step"] / FINE_STEP)
         own = [v for v in coarse["own"] for _ in range(per)]
         groups = [g for g in coarse["groups"] for _ in range(per)]
@@ -190,10 +183,11 @@ def time_sampler(queue: Any) -> None:
             "own": [round(v, 3) for v in own],
             "groups": groups,
             "sampler_busy_share": round(busy / wall, 4) if wall else None,
-            "coarse": coarse,  # (as the simulator got it before: the sampler left out)
+            # (as the simulator got it before: the sampler left out)
+            "coarse": {k: v for k, v in coarse.items() if k != "wakeup_late_s"},
         }
 
-    queue.sample, queue.trace = timed, traced
+    queue.trace = traced
 
 
 def main() -> None:

@@ -217,6 +217,41 @@ def test_a_wallets_wait_off_the_cpu_is_taken_from_the_nodes(
     assert gossip_sim.wallet_wait(run) == pytest.approx(wait_s, abs=1e-7)
 
 
+@pytest.mark.parametrize(
+    ("core", "wait_s"),
+    [(True, 0.0003499), (False, 0.0028499)],  # mean-less-core; mean (the default): all
+)
+def test_a_wallets_mean_wait_leaves_out_its_wait_for_a_core(
+    core: bool, wait_s: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sim11: the simulated machine makes a wallet's order wait for a core itself, so with
+    ``--wallet-wait mean-less-core`` the hold at its node is the time off the CPU less that
+    wait (``sent_queue_ms_per_order``); ``mean`` (the default) keeps the fourth session's."""
+    monkeypatch.setitem(gossip_sim.SPLIT, "model", "sent")
+    monkeypatch.setitem(gossip_sim.WAIT, "wallet", True)
+    monkeypatch.setitem(gossip_sim.WAIT, "core", core)
+    wallet = {"orders": 400, "sent_cpu_ms_per_order": 2.2208, "sent_wall_ms_per_order": 5.0707,
+              "sent_queue_ms_per_order": 2.5}  # fmt: skip
+    assert gossip_sim.wallet_wait({"forward_timing": {"wallet": wallet}}) == pytest.approx(
+        wait_s, abs=1e-7
+    )
+
+
+def test_the_probes_wakeups_give_the_core_wait_shape(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--core-wait probe``: 200 equally likely waits, the probe's wake-up lateness's
+    quantiles; ``share`` (the default) or too few wake-ups: None (the shared machine)."""
+    late = [k / 1e5 for k in range(1000)]  # 0 to 9.99 ms
+    run = {"runnable_trace": {"wakeup_late_s": late[::-1]}}
+    monkeypatch.setitem(gossip_sim.CORE_WAIT, "probe", False)
+    assert gossip_sim.wakeup_shape(run) is None
+    monkeypatch.setitem(gossip_sim.CORE_WAIT, "probe", True)
+    shape = gossip_sim.wakeup_shape(run)
+    assert shape is not None and len(shape) == 200 and shape == sorted(shape)
+    assert shape[0] == late[2] and shape[-1] == late[997] and shape[100] == late[502]
+    short = {"runnable_trace": {"wakeup_late_s": late[: gossip_sim.MIN_WAKEUPS - 1]}}
+    assert gossip_sim.wakeup_shape(short) is None and gossip_sim.wakeup_shape({}) is None
+
+
 def test_the_real_run_takes_every_option_bench_gossip_reads() -> None:
     """The real run's arguments are ``bench/gossip.py``'s own defaults with this bench's
     cluster, rate and window (an option added there cannot be missing here)."""
