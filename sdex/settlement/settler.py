@@ -46,9 +46,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import NamedTuple
 
 from sdex.chain import FillEvent, Receipt, Sender, SignedTx
 from sdex.chain.aio import ChainThread, NotDone
@@ -87,6 +89,16 @@ MAX_IN_FLIGHT = 4
 REFUSED_PAUSE = 0.2
 """Seconds no batch forms after a refused record (a store that keeps failing: no spin)."""
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
+
+
+class Launched(NamedTuple):
+    """A batch signed and recorded, its broadcast queued (``sending``: its receipt if it
+    came with the send); ``heads``: the mirror's heads count then; ``gas``: its bound."""
+
+    signed: SignedTx
+    sending: asyncio.Future[Receipt | None]
+    heads: int | None
+    gas: int
 
 
 class Settler:
@@ -130,6 +142,9 @@ class Settler:
         """The last batch formed, until the chain thread starts its broadcast."""
         self._sending: asyncio.Future[None] | None = None
         """The last batch formed, until its broadcast ended (or it never went)."""
+        self._parked: asyncio.Future[None] | None = None
+        """While the run loop waits (a slot held) for ``_sending`` under load: resolved by
+        ``_ended`` once it formed the next batch there, with that slot."""
         self.stages = StageTimes()
         self._wake = asyncio.Event()
         self._full = asyncio.Event()
@@ -208,34 +223,25 @@ class Settler:
                         # wait on the chain thread behind the broadcast under way (its
                         # mining, on an automine chain), while matches made meanwhile wait
                         # for the one after it: it forms once the chain thread is free
-                        # and takes them too (order-to-receipt ~1.5 sends, not 2.5). A
-                        # batch that fills up meanwhile goes at once, as under bulk.
+                        # and takes them too (order-to-receipt ~1.5 sends, not 2.5), in the
+                        # very callback that says so (``_ended``: signed and recorded there,
+                        # no task hop). A batch that fills up meanwhile goes at once.
                         self._full.clear()
                         full = asyncio.create_task(self._full.wait())
+                        parked = self._parked = asyncio.get_running_loop().create_future()
                         try:
                             await asyncio.wait(
-                                (self._sending, full), return_when=asyncio.FIRST_COMPLETED
+                                (self._sending, full, parked), return_when=asyncio.FIRST_COMPLETED
                             )
                         finally:
                             full.cancel()
+                            self._parked = None
+                        if parked.done():  # formed by ``_ended`` (with this slot)
+                            continue
                     pause = self._refused_at + REFUSED_PAUSE - time.perf_counter()
                     if pause > 0:  # the store refused a record just now
                         await asyncio.sleep(pause)
-                    size = self.batch_size(len(self._queue))
-                    batch, submitted = self._queue[:size], self._submitted[:size]
-                    self._queue, self._submitted = self._queue[size:], self._submitted[size:]
-                    self.largest_batch = max(self.largest_batch, len(batch))
-                    loop = asyncio.get_running_loop()
-                    times = FlightTimes(
-                        loop.create_future(), loop, time.perf_counter(), loop.create_future()
-                    )
-                    times.started.add_done_callback(self._started)
-                    self._unstarted = times.started
-                    self._sending = times.ended
-                    flight = self._fly(batch, submitted, times)
-                    task = asyncio.create_task(flight, name="settlement")
-                    self._flights.add(task)
-                    task.add_done_callback(self._landed)
+                    self._form()
                 self._check_idle()
         finally:
             self.fees.close()
@@ -244,6 +250,103 @@ class Settler:
             for t in list(self._flights):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
+
+    def _form(self) -> None:
+        """(A slot held) The next batch from the queue's head: signed and recorded now if
+        that needs no await (``_launch_now``), its flight a task of its own."""
+        size = self.batch_size(len(self._queue))
+        batch, submitted = self._queue[:size], self._submitted[:size]
+        self._queue, self._submitted = self._queue[size:], self._submitted[size:]
+        self.largest_batch = max(self.largest_batch, len(batch))
+        loop = asyncio.get_running_loop()
+        times = FlightTimes(loop.create_future(), loop, time.perf_counter(), loop.create_future())
+        times.on_end = functools.partial(self._ended, times)
+        times.started.add_done_callback(self._started)
+        self._unstarted = times.started
+        self._sending = times.ended
+        launched = self._launch_now(batch, times)
+        task = asyncio.create_task(self._fly(batch, submitted, times, launched), name="settlement")
+        self._flights.add(task)
+        task.add_done_callback(self._landed)
+
+    def _ended(self, times: FlightTimes) -> None:
+        """(On the loop) ``times``' broadcast ended: if the run loop waits for just that
+        (under load), the next batch forms here, in this callback."""
+        times.resolve()
+        parked = self._parked
+        if (
+            parked is None
+            or parked.done()
+            or times.ended is not self._sending
+            or self._unstarted is not None
+            or not self._queue
+            or self._refused_at + REFUSED_PAUSE > time.perf_counter()
+        ):
+            return
+        self._form()  # (with the slot the parked run loop holds)
+        parked.set_result(None)
+
+    def _launch_now(self, batch: list[Match], times: FlightTimes) -> Launched | Exception | None:
+        """Sign, record and queue ``batch``'s broadcast now, when no await is needed (fees
+        and nonce known, the lane free, not a suspect lone match); None: ``_settle`` does.
+        An exception raised on the way is returned (``_settle`` raises it)."""
+        if self.receipts is None or self._send_lock.locked() or self.sender.next_nonce is None:
+            return None
+        if len(batch) == 1 and self.suspect is not None and self.suspect(batch[0]):
+            return None
+        fees = self.fees.cached(self.receipts)
+        if fees is None:
+            return None
+        try:
+            data, gas = self._encode(batch)
+            with self.sender.lock:
+                if self.sender.next_nonce is None:
+                    return None
+                signed = self.sender.sign(self.chain.exchange.address, data, gas, fees=fees)
+            times.signed = time.perf_counter()
+            return self._record(batch, signed, gas, times)
+        except Exception as e:  # (as if raised by ``_settle``: the matches go back)
+            return e
+
+    def _encode(self, batch: list[Match]) -> tuple[bytes, int]:
+        """``batch``'s call data and gas bound. A lone match goes as ``matchOrders`` (less gas
+        and chain time than a batch of one), with no pre-flight either: one that fails
+        reverts, mined all the same (its nonce used), and its receipt's status says so; the
+        match is then diagnosed from chain state like one a batch skipped."""
+        ex = self.chain.exchange
+        matches = [(m.resting, m.incoming, m.amounts.left_filled) for m in batch]
+        lone = len(batch) == 1
+        data = ex.encode_settlement(matches) if lone else ex.encode_batch(matches)
+        return data, self._gas_limit(len(batch), lone)
+
+    def _record(
+        self, batch: list[Match], signed: SignedTx, gas: int, times: FlightTimes | None
+    ) -> Launched:
+        """(Lane held, just signed) Record ``signed`` and queue its broadcast once durable."""
+        # Queued on the store's writer (urgent: no group window); once durable, its
+        # done-callback queues the broadcast on the chain thread from there (records
+        # commit in the order queued: nonce order), no hop through the event loop.
+        recorded = self.store.add_settlement(
+            signed.tx_hash,
+            signed.nonce,
+            signed.raw,
+            [(m.resting.hash_hex, m.incoming.hash_hex) for m in batch],
+        )
+        self.in_flight.add(signed.tx_hash)
+        self.most_in_flight = max(self.most_in_flight, len(self.in_flight))
+        for old in self.ours.add(signed.tx_hash):
+            self.given_up.discard(old)
+        self.given_up.discard(signed.tx_hash)  # the same transaction signed again
+        self.sent += 1
+        if self.mirror is not None:
+            self.mirror.expect(signed.tx_hash)
+        heads = self.mirror.announced.count if self.mirror is not None else None
+        sending = asyncio.wrap_future(
+            self.chain.submit_after(
+                recorded, self.broadcaster.queued, self.broadcaster.send, signed, times
+            )
+        )
+        return Launched(signed, sending, heads, gas)
 
     def per_match_gas(self) -> int:
         """The gas bound per match of a backlog batch: what settled batches used, with room
@@ -278,10 +381,16 @@ class Settler:
         if not self._queue and not self._flights:
             self.idle.set()
 
-    async def _fly(self, batch: list[Match], submitted: list[float], times: FlightTimes) -> None:
+    async def _fly(
+        self,
+        batch: list[Match],
+        submitted: list[float],
+        times: FlightTimes,
+        launched: Launched | Exception | None = None,
+    ) -> None:
         try:
             try:
-                results = await self._settle(batch, times)
+                results = await self._settle(batch, times, launched)
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # a chain outage: give every match back to the node
@@ -308,17 +417,14 @@ class Settler:
         incoming = [m.incoming.hash_hex for m in batch] if self.stages.timeline else []
         self.stages.add(submitted, times, time.perf_counter(), incoming)
 
-    async def _settle(self, batch: list[Match], times: FlightTimes | None) -> list[SettledMatch]:
+    async def _launch(
+        self, batch: list[Match], times: FlightTimes | None
+    ) -> Launched | list[SettledMatch]:
+        """``_launch_now``'s way with awaits: a suspect lone match pre-flighted (its results
+        if that reverted: nothing sent), the lane's lock, fees or nonce read."""
         ex = self.chain.exchange
-        matches = [(m.resting, m.incoming, m.amounts.left_filled) for m in batch]
-        # A lone match goes as ``matchOrders`` (less gas and chain time than a batch of
-        # one), with no pre-flight either: one that fails reverts, mined all the same (its
-        # nonce used), and its receipt's status says so; the match is then diagnosed from
-        # chain state like one a batch skipped.
-        lone = len(batch) == 1
-        data = ex.encode_settlement(matches) if lone else ex.encode_batch(matches)
-        gas = self._gas_limit(len(batch), lone)
-        if lone and self.suspect is not None and self.suspect(batch[0]):
+        data, gas = self._encode(batch)
+        if len(batch) == 1 and self.suspect is not None and self.suspect(batch[0]):
             gas = self._gas_limit(1, False)
             try:  # before the lane's lock: it waits for no broadcast under way
                 await self.chain.run(self.sender.preflight, ex.address, data)
@@ -329,29 +435,20 @@ class Settler:
             signed = await self._sign_next(ex.address, data, gas)
             if times is not None:
                 times.signed = time.perf_counter()
-            # Queued on the store's writer (urgent: no group window); once durable, its
-            # done-callback queues the broadcast on the chain thread from there (records
-            # commit in the order queued: nonce order), no hop through the event loop.
-            recorded = self.store.add_settlement(
-                signed.tx_hash,
-                signed.nonce,
-                signed.raw,
-                [(m.resting.hash_hex, m.incoming.hash_hex) for m in batch],
-            )
-            self.in_flight.add(signed.tx_hash)
-            self.most_in_flight = max(self.most_in_flight, len(self.in_flight))
-            for old in self.ours.add(signed.tx_hash):
-                self.given_up.discard(old)
-            self.given_up.discard(signed.tx_hash)  # the same transaction signed again
-            self.sent += 1
-            if self.mirror is not None:
-                self.mirror.expect(signed.tx_hash)
-            heads = self.mirror.announced.count if self.mirror is not None else None
-            sending = asyncio.wrap_future(
-                self.chain.submit_after(
-                    recorded, self.broadcaster.queued, self.broadcaster.send, signed, times
-                )
-            )
+            return self._record(batch, signed, gas, times)
+
+    async def _settle(
+        self,
+        batch: list[Match],
+        times: FlightTimes | None,
+        launched: Launched | Exception | None = None,
+    ) -> list[SettledMatch]:
+        if isinstance(launched, Exception):
+            raise launched
+        way = launched if launched is not None else await self._launch(batch, times)
+        if isinstance(way, list):  # a suspect's pre-flight reverted: nothing sent
+            return way
+        signed, sending, heads, gas = way
         suspect = False
         early: Receipt | None = None
         try:
