@@ -69,14 +69,9 @@ class Fees:
 
     async def current(self, rpc: AsyncRpc) -> tuple[int, int]:
         """(max fee, priority fee) to sign with now."""
-        fees = self.cached(rpc)
-        return fees if fees is not None else await self._read(rpc)
-
-    def cached(self, rpc: AsyncRpc) -> tuple[int, int] | None:
-        """(On the loop) ``current`` if that needs no read now (None: it does)."""
         now = asyncio.get_running_loop().time()
         if self._cache is None or now - self._cache[1] >= FEE_TTL:
-            return None
+            return await self._read(rpc)
         if now - self._cache[1] >= FEE_READ_AHEAD and self._ahead is None:
             self._ahead = asyncio.create_task(self._read(rpc), name="settlement fees")
             self._ahead.add_done_callback(self._read_ahead)

@@ -17,11 +17,7 @@ automine), the matches made meanwhile go out together in the next transaction in
 one transaction each, queued. Under load (less than ``max_batch`` waiting) it forms only
 once that broadcast has ended: a batch formed earlier would wait behind it on the chain
 thread while the matches made meanwhile wait for the one after (a match's way: about 2.5
-broadcasts, against 1.5). It forms in the very callback that says the broadcast ended
-(``_ended``, on the loop), signed and its record queued there when that needs no await
-(``Lane._launch_now``): no task hops while the chain idles (measured on Hardhat: send end
-to the next batch formed 1.3-3.6 ms p50 before, 0.5-1.1 after). Nor does a match made
-meanwhile go at once as its own transaction
+broadcasts, against 1.5). Nor does a match made meanwhile go at once as its own transaction
 (pipelined on the lane, up to ``max_in_flight``): measured on Hardhat at 100 crossings/s,
 p50 87-577 ms against 25-80 ms in the same minutes on a busy machine (an automine chain
 mines a block a transaction: its fixed cost, ~4 ms, outweighs the wait).
@@ -50,25 +46,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from sdex.chain import FillEvent, Receipt, Sender
+from sdex.chain import FillEvent, Receipt, Sender, SignedTx
 from sdex.chain.aio import ChainThread, NotDone
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.tx import lone_tx_root
+from sdex.errors import ChainError, ContractRevert
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
+from sdex.settlement.broadcast import Broadcaster
 from sdex.settlement.diagnose import Verdict, diagnose
 from sdex.settlement.gas import (
     BASE_GAS,
+    FALLBACK_FACTOR,
+    GAP_FILL_GAS,
+    GAS_PER_MATCH,
     LEARN_FROM,
+    LONE_GAS,
+    MAX_TX_GAS,
+    Fees,
+    fitting_batch,
     settlement_gas,
 )
-from sdex.settlement.lane import Lane, Launched
 from sdex.settlement.outcome import Outcome, SettledMatch, outcome, unsent
+from sdex.settlement.owned import OwnTxs
+from sdex.settlement.receipts import RECEIPT_TIMEOUT, BlockReceipts, poll_receipt, quantity
 from sdex.settlement.stages import FlightTimes, StageTimes
 from sdex.store import Store
 
@@ -84,7 +89,7 @@ REFUSED_PAUSE = 0.2
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
 
 
-class Settler(Lane):
+class Settler:
     """Owns the operator's nonce lane; ``submit`` matches, results come back via ``on_result``
     (one call at a time, in the order receipts arrive)."""
 
@@ -102,38 +107,61 @@ class Settler(Lane):
         backlog_batch: int | None = None,
         suspect: Callable[[Match], bool] | None = None,
     ) -> None:
-        super().__init__(
-            chain,
-            sender,
-            store,
-            max_batch,
-            receipts=receipts,
-            mirror=mirror,
-            backlog_batch=backlog_batch,
-            suspect=suspect,
-        )
+        self.chain = chain
+        self.suspect = suspect
+        """A match some order of which failed a settlement before with no one found guilty
+        (a token that refuses, a transfer that needs more gas): alone, it is pre-flighted
+        (an ``eth_call``, free) and sent with a batch's gas bound, so a hostile order does not
+        make the operator pay for mined reverts, nor a heavy token run out of gas again."""
+        self.sender = sender
+        self.store = store
         self.on_result = on_result
+        self.max_batch = max_batch
+        self.backlog_batch = max(max_batch, backlog_batch or max_batch)
+        """Most matches a batch takes while more than ``max_batch`` wait (and the gas fits)."""
         self.max_in_flight = max(1, max_in_flight)
+        self.receipts = receipts
+        """Receipts are polled on the event loop with this client (None: the chain thread)."""
+        self.mirror = mirror
+        """Decoded receipts go to the mirror (``note_receipt``); it applies them in block order."""
         self._queue: list[Match] = []
         self._submitted: list[float] = []  # when each queued match was submitted
         self._unstarted: asyncio.Future[None] | None = None
         """The last batch formed, until the chain thread starts its broadcast."""
         self._sending: asyncio.Future[None] | None = None
         """The last batch formed, until its broadcast ended (or it never went)."""
-        self._parked: asyncio.Future[None] | None = None
-        """While the run loop waits (a slot held) for ``_sending`` under load: resolved by
-        ``_ended`` once it formed the next batch there, with that slot."""
         self.stages = StageTimes()
         self._wake = asyncio.Event()
         self._full = asyncio.Event()
         """Set once a full batch waits: it stops the wait for the broadcast under way."""
+        self._send_lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(self.max_in_flight)
         self._flights: set[asyncio.Task[None]] = set()
+        self.in_flight: set[str] = set()
+        """Transaction hashes sent but not yet processed (the watcher leaves them alone)."""
+        self.blocks = None if receipts is None else BlockReceipts(receipts, self.in_flight)
+        self.ours = OwnTxs()
+        """The settlement transactions this node sent, until final (``sdex.settlement.owned``)."""
+        self.given_up: set[str] = set()
+        """Sent, but counted lost: if it lands after all, the watcher applies its fills."""
+        self.sent = 0
         self.settled = 0
         self.failed = 0
+        self.lost = 0
+        self.most_in_flight = 0
+        """The most transactions that were sent and awaiting receipts at once."""
         self.largest_batch = 0
-        self.formed_at_end = 0
-        """Batches formed in the callback that said the broadcast under way ended."""
+        self.gap_fills = 0
+        """Transactions sent to fill a lost transaction's nonce (later ones waited on it)."""
+        self.out_of_gas = 0
+        """Backlog batches that failed with all their gas used: after one, backlog batches
+        take the fallback-safe ``GAS_PER_MATCH`` again, whatever receipts teach."""
+        self.gas_per_match_seen = 0
+        """Most gas per match (beyond ``BASE_GAS``) of a settled batch of ``LEARN_FROM``+."""
+        self.fees = Fees()
+        """The fees signed with (read ahead under load: ``sdex.settlement.gas``)."""
+        self.broadcaster = Broadcaster(sender, store, chain.exchange)
+        """Sends on the chain thread (``sdex.settlement.broadcast``)."""
         self.refused = 0  # batches never sent: the store refused their records
         self._refused_at = -REFUSED_PAUSE
         self.idle = asyncio.Event()
@@ -180,25 +208,34 @@ class Settler(Lane):
                         # wait on the chain thread behind the broadcast under way (its
                         # mining, on an automine chain), while matches made meanwhile wait
                         # for the one after it: it forms once the chain thread is free
-                        # and takes them too (order-to-receipt ~1.5 sends, not 2.5), in the
-                        # very callback that says so (``_ended``: signed and recorded there,
-                        # no task hop). A batch that fills up meanwhile goes at once.
+                        # and takes them too (order-to-receipt ~1.5 sends, not 2.5). A
+                        # batch that fills up meanwhile goes at once, as under bulk.
                         self._full.clear()
                         full = asyncio.create_task(self._full.wait())
-                        parked = self._parked = asyncio.get_running_loop().create_future()
                         try:
                             await asyncio.wait(
-                                (self._sending, full, parked), return_when=asyncio.FIRST_COMPLETED
+                                (self._sending, full), return_when=asyncio.FIRST_COMPLETED
                             )
                         finally:
                             full.cancel()
-                            self._parked = None
-                        if parked.done():  # formed by ``_ended`` (with this slot)
-                            continue
                     pause = self._refused_at + REFUSED_PAUSE - time.perf_counter()
                     if pause > 0:  # the store refused a record just now
                         await asyncio.sleep(pause)
-                    self._form()
+                    size = self.batch_size(len(self._queue))
+                    batch, submitted = self._queue[:size], self._submitted[:size]
+                    self._queue, self._submitted = self._queue[size:], self._submitted[size:]
+                    self.largest_batch = max(self.largest_batch, len(batch))
+                    loop = asyncio.get_running_loop()
+                    times = FlightTimes(
+                        loop.create_future(), loop, time.perf_counter(), loop.create_future()
+                    )
+                    times.started.add_done_callback(self._started)
+                    self._unstarted = times.started
+                    self._sending = times.ended
+                    flight = self._fly(batch, submitted, times)
+                    task = asyncio.create_task(flight, name="settlement")
+                    self._flights.add(task)
+                    task.add_done_callback(self._landed)
                 self._check_idle()
         finally:
             self.fees.close()
@@ -208,41 +245,26 @@ class Settler(Lane):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
 
-    def _form(self) -> None:
-        """(A slot held) The next batch from the queue's head: signed and recorded now if
-        that needs no await (``_launch_now``), its flight a task of its own."""
-        size = self.batch_size(len(self._queue))
-        batch, submitted = self._queue[:size], self._submitted[:size]
-        self._queue, self._submitted = self._queue[size:], self._submitted[size:]
-        self.largest_batch = max(self.largest_batch, len(batch))
-        loop = asyncio.get_running_loop()
-        times = FlightTimes(loop.create_future(), loop, time.perf_counter(), loop.create_future())
-        times.on_end = functools.partial(self._ended, times)
-        times.started.add_done_callback(self._started)
-        self._unstarted = times.started
-        self._sending = times.ended
-        launched = self._launch_now(batch, times)
-        task = asyncio.create_task(self._fly(batch, submitted, times, launched), name="settlement")
-        self._flights.add(task)
-        task.add_done_callback(self._landed)
+    def per_match_gas(self) -> int:
+        """The gas bound per match of a backlog batch: what settled batches used, with room
+        for the fallback; ``GAS_PER_MATCH`` until a receipt told."""
+        if not self.gas_per_match_seen or self.out_of_gas:
+            return GAS_PER_MATCH
+        return min(GAS_PER_MATCH, int(self.gas_per_match_seen * FALLBACK_FACTOR))
 
-    def _ended(self, times: FlightTimes) -> None:
-        """(On the loop) ``times``' broadcast ended: if the run loop waits for just that
-        (under load), the next batch forms here, in this callback."""
-        times.resolve()
-        parked = self._parked
-        if (
-            parked is None
-            or parked.done()
-            or times.ended is not self._sending
-            or self._unstarted is not None
-            or not self._queue
-            or self._refused_at + REFUSED_PAUSE > time.perf_counter()
-        ):
-            return
-        self._form()  # (with the slot the parked run loop holds)
-        self.formed_at_end += 1
-        parked.set_result(None)
+    def batch_size(self, waiting: int) -> int:
+        """How many of ``waiting`` matches the next batch takes: ``max_batch``, or while
+        more wait, up to ``backlog_batch`` as far as their gas fits one transaction."""
+        if waiting <= self.max_batch:
+            return waiting
+        fits = fitting_batch(self.per_match_gas())
+        return min(waiting, max(self.max_batch, min(self.backlog_batch, fits)))
+
+    def _gas_limit(self, matches: int, lone: bool) -> int:
+        if lone:
+            return LONE_GAS
+        per_match = GAS_PER_MATCH if matches <= self.max_batch else self.per_match_gas()
+        return min(MAX_TX_GAS, BASE_GAS + per_match * matches)
 
     def _started(self, started: asyncio.Future[None]) -> None:
         if self._unstarted is started:
@@ -256,16 +278,10 @@ class Settler(Lane):
         if not self._queue and not self._flights:
             self.idle.set()
 
-    async def _fly(
-        self,
-        batch: list[Match],
-        submitted: list[float],
-        times: FlightTimes,
-        launched: Launched | Exception | None = None,
-    ) -> None:
+    async def _fly(self, batch: list[Match], submitted: list[float], times: FlightTimes) -> None:
         try:
             try:
-                results = await self._settle(batch, times, launched)
+                results = await self._settle(batch, times)
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # a chain outage: give every match back to the node
@@ -292,18 +308,50 @@ class Settler(Lane):
         incoming = [m.incoming.hash_hex for m in batch] if self.stages.timeline else []
         self.stages.add(submitted, times, time.perf_counter(), incoming)
 
-    async def _settle(
-        self,
-        batch: list[Match],
-        times: FlightTimes | None,
-        launched: Launched | Exception | None = None,
-    ) -> list[SettledMatch]:
-        if isinstance(launched, Exception):
-            raise launched
-        way = launched if launched is not None else await self._launch(batch, times)
-        if isinstance(way, list):  # a suspect's pre-flight reverted: nothing sent
-            return way
-        signed, sending, heads, gas = way
+    async def _settle(self, batch: list[Match], times: FlightTimes | None) -> list[SettledMatch]:
+        ex = self.chain.exchange
+        matches = [(m.resting, m.incoming, m.amounts.left_filled) for m in batch]
+        # A lone match goes as ``matchOrders`` (less gas and chain time than a batch of
+        # one), with no pre-flight either: one that fails reverts, mined all the same (its
+        # nonce used), and its receipt's status says so; the match is then diagnosed from
+        # chain state like one a batch skipped.
+        lone = len(batch) == 1
+        data = ex.encode_settlement(matches) if lone else ex.encode_batch(matches)
+        gas = self._gas_limit(len(batch), lone)
+        if lone and self.suspect is not None and self.suspect(batch[0]):
+            gas = self._gas_limit(1, False)
+            try:  # before the lane's lock: it waits for no broadcast under way
+                await self.chain.run(self.sender.preflight, ex.address, data)
+            except ContractRevert as e:  # nothing sent: diagnosed like a skipped match
+                reason = str(ex.decoder.decode(e))
+                return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
+        async with self._send_lock:  # nonce order: sign, record, queue the broadcast
+            signed = await self._sign_next(ex.address, data, gas)
+            if times is not None:
+                times.signed = time.perf_counter()
+            # Queued on the store's writer (urgent: no group window); once durable, its
+            # done-callback queues the broadcast on the chain thread from there (records
+            # commit in the order queued: nonce order), no hop through the event loop.
+            recorded = self.store.add_settlement(
+                signed.tx_hash,
+                signed.nonce,
+                signed.raw,
+                [(m.resting.hash_hex, m.incoming.hash_hex) for m in batch],
+            )
+            self.in_flight.add(signed.tx_hash)
+            self.most_in_flight = max(self.most_in_flight, len(self.in_flight))
+            for old in self.ours.add(signed.tx_hash):
+                self.given_up.discard(old)
+            self.given_up.discard(signed.tx_hash)  # the same transaction signed again
+            self.sent += 1
+            if self.mirror is not None:
+                self.mirror.expect(signed.tx_hash)
+            heads = self.mirror.announced.count if self.mirror is not None else None
+            sending = asyncio.wrap_future(
+                self.chain.submit_after(
+                    recorded, self.broadcaster.queued, self.broadcaster.send, signed, times
+                )
+            )
         suspect = False
         early: Receipt | None = None
         try:
@@ -367,3 +415,81 @@ class Settler(Lane):
         if receipt.status == 1 and self.mirror is not None:  # the watcher takes them from here
             self.mirror.note_receipt(receipt, fills, root)
         return outcome(self.chain.exchange, batch, receipt, signed.tx_hash, fills)
+
+    def give_up(self, tx_hash: str) -> None:
+        """``tx_hash`` counted lost: if it lands after all, the watcher applies its fills
+        (as anyone's); it is kept a reorg window from the head of now."""
+        self.given_up.add(tx_hash)
+        head = self.mirror.head if self.mirror is not None else None
+        self.ours.landed(tx_hash, 0 if head is None else head.number)
+
+    def forget_final(self) -> None:
+        """Drop from ``ours`` (and ``given_up``) the transactions in final blocks: deeper
+        than the mirror's reorg window below the head the watcher applied."""
+        head = self.mirror.head if self.mirror is not None else None
+        if self.mirror is not None and head is not None:
+            for tx_hash in self.ours.prune(head.number - self.mirror.depth):
+                self.given_up.discard(tx_hash)
+
+    async def _sign_next(self, to: str, data: bytes, gas: int) -> SignedTx:
+        """Sign the lane's next transaction. With the async client: the nonce and fees read
+        and the transaction signed on the event loop (a key parsed once, ~0.1 ms a
+        signature: a thread of its own would wait for the GIL longer), so that signing
+        never waits behind a broadcast; without it, on the chain thread (one call)."""
+        if self.receipts is None:
+            return await self.chain.run(self.sender.sign, to, data, gas)
+        fees = await self.fees.current(self.receipts)
+        while True:
+            if self.sender.next_nonce is None:
+                pending = await self.receipts.call(
+                    "eth_getTransactionCount", self.sender.address, "pending"
+                )
+                self.sender.learn_nonce(quantity(pending))
+            with self.sender.lock:  # (forgotten meanwhile: read again, never on the loop)
+                if self.sender.next_nonce is not None:
+                    return self.sender.sign(to, data, gas, fees=fees)
+
+    async def _heal_gap(self, nonce: int) -> None:
+        """A transaction of ``nonce`` is lost. If the chain has not used that nonce and
+        later ones of this lane are out, they wait on it: fill it with a transfer of
+        nothing to ourselves, so they land now, not at their timeout. If none are out,
+        the next transaction takes it (the nonce is read again)."""
+        rpc = self.receipts
+        after = self.sender.next_nonce
+        if rpc is None or after is None or after <= nonce + 1:
+            self.sender.forget_nonce()
+            return
+        async with self._send_lock:
+            try:
+                mined = quantity(
+                    await rpc.call("eth_getTransactionCount", self.sender.address, "latest")
+                )
+                if mined != nonce:  # used already; or an earlier gap, which its loss fills
+                    return
+                fees = await self.fees.current(rpc)
+                filler = self.sender.sign_at(
+                    nonce, self.sender.address, b"", GAP_FILL_GAS, fees=fees
+                )
+                self.broadcaster.queued(filler)
+                await self.chain.submit(self.broadcaster.send, filler)
+                self.gap_fills += 1
+                log.warning("nonce %d filled by %s: later settlements go on", nonce, filler.tx_hash)
+            except Exception as e:  # the later ones are then judged lost in their turn
+                log.warning("filling nonce %d failed: %s", nonce, e)
+                self.sender.forget_nonce()
+
+    async def _receipt(
+        self, signed: SignedTx, suspect: bool = False, heads_before: int | None = None
+    ) -> Receipt | None:
+        """The receipt of ``signed``; None when it is lost: no receipt while its nonce was
+        taken by another transaction, or the chain does not know it any more (checked at
+        once when ``suspect``: its broadcast failed)."""
+        if self.receipts is None:
+            try:
+                return await self.chain.run(self.sender.wait, signed.tx_hash, RECEIPT_TIMEOUT)
+            except ChainError:
+                return None
+        heads = self.mirror.announced if self.mirror is not None else None
+        return await poll_receipt(
+            self.receipts, self.sender.address, signed, suspect, heads, heads_before, self.blocks
+        )

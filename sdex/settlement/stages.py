@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 STAGES = ("queued", "signed", "chain_wait", "send", "receipt", "applied")
@@ -51,9 +50,6 @@ class FlightTimes:
     send_start: float = 0.0
     send_end: float = 0.0
     receipt: float = 0.0
-    on_end: Callable[[], None] | None = None
-    """Called on ``loop`` once the broadcast ended, in place of resolving ``ended`` there
-    (it resolves it itself: the settler forms the next batch in that same callback)."""
 
     def mark_start(self) -> None:
         """On the chain thread: the broadcast starts now."""
@@ -64,9 +60,7 @@ class FlightTimes:
         """On the chain thread: the broadcast (with its mining, on an automine chain that
         answers once mined) ended now: the chain thread is free for the next."""
         self.send_end = time.perf_counter()
-        if self.on_end is not None:
-            self.loop.call_soon_threadsafe(self.on_end)
-        elif self.ended is not None:
+        if self.ended is not None:
             self.loop.call_soon_threadsafe(_done, self.ended)
 
     def resolve(self) -> None:
