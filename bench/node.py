@@ -49,6 +49,7 @@ import asyncio
 import bisect
 import contextlib
 import cProfile
+import itertools
 import json
 import os
 import pstats
@@ -872,10 +873,12 @@ def timeline_stages(
     if path is None or not path.exists():
         return None
     ways: dict[str, dict[str, float]] = {}
+    batches: list[dict[str, float]] = []
     for line in path.read_text().splitlines():
         row = json.loads(line)
         names = ("formed", "signed", "recorded", "send_start", "send_end", "receipt", "applied")
         batch = dict(zip(names, row["batch"], strict=True))
+        batches.append(batch)
         for h, sub in zip(row["incoming"], row["submitted"], strict=True):
             if h in sent and h in answered and (ws := watcher.first(h)) is not None:
                 ways[h] = {"post": sent[h], "answered": answered[h], "submitted": sub,
@@ -886,6 +889,19 @@ def timeline_stages(
     for name, a, b in TIMELINE_STAGES:
         spans = [w[b] - w[a] for w in ways.values()]
         out[name] = {"p50": pct(spans, 0.5), "p99": pct(spans, 0.99)}
+    # The chain thread between two sends (one send's end to the next one's start; the next
+    # formed after that end): what an automine chain idles while the node forms, signs and
+    # records the next batch. Gaps of 50 ms and more (no match waiting) are left out.
+    batches.sort(key=lambda b: b["send_start"])
+    pairs = [
+        (p, n) for p, n in itertools.pairwise(batches) if n["send_start"] - p["send_end"] < 0.05
+    ]
+    for name, spans in (
+        ("between_sends", [n["send_start"] - p["send_end"] for p, n in pairs]),
+        ("send_end_to_formed", [n["formed"] - p["send_end"] for p, n in pairs]),
+    ):
+        if spans:
+            out[name] = {"p50": pct(spans, 0.5), "p99": pct(spans, 0.99), "n": len(spans)}
     return out
 
 
