@@ -8,7 +8,6 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import pytest
 from eth_account import Account
 
 from sdex import fillmath
@@ -162,29 +161,6 @@ async def test_a_wallet_is_told_of_a_peers_order_only_once_it_is_committed(
         with contextlib.closing(sqlite3.connect(db)) as ro:  # what a crash would leave
             rows = ro.execute("SELECT status FROM orders WHERE hash=?", (order.hash_hex,))
             assert rows.fetchall() == [("open",)]
-
-
-async def test_a_peers_lone_new_order_is_judged_without_the_loop_turning(
-    chain: Chain, tmp_path: Path
-) -> None:
-    """A push's one new order (the usual push on a quiet network), from a maker the mirror
-    knows, is checked, booked and handed to gossip within the call's first step: its
-    signature is recovered at once, not queued for the end of the loop's turn and woken
-    afterwards (two more turns, each behind whatever else is ready on a busy loop)."""
-    c = chain
-    async with running_node(node_config(c, tmp_path / "n.db")) as (node, _api):
-        await wait_for(lambda: node.watcher.caught_up.is_set())
-        first = c.sign(ask(c, CAROL, E18, 9000 * E6))  # (the maker's first: a chain read)
-        assert await node.submit_many_from_peer([dict(first.to_json())], "ab" * 32) == ["accepted"]
-        mirror, account = node.peer_intake.mirror, (first.order.maker, first.order.maker_token)
-        assert mirror is not None
-        await wait_for(lambda: account in mirror.funds and node.peer_intake.mirror_ready())
-        lone = c.sign(ask(c, CAROL, E18, 9100 * E6))
-        step = node.submit_many_from_peer([dict(lone.to_json())], "ab" * 32)
-        with pytest.raises(StopIteration) as done:  # finished in its first step
-            step.send(None)
-        assert done.value.value == ["accepted"]
-        assert lone.hash in node.book and node.records[lone.hash].announced
 
 
 async def test_a_peers_chunk_is_judged_as_each_of_its_orders_alone(

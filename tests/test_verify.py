@@ -111,29 +111,3 @@ async def test_a_chunk_is_checked_in_one_hand_over_and_answered_in_order() -> No
     assert await anext(each) is True
     await each.aclose()  # the consumer went away after the first verdict
     assert not batcher._in_flight
-
-
-async def test_a_few_orders_with_nothing_queued_are_checked_at_once() -> None:
-    """``ecdsa_now``: fewer than ``thread_min`` signatures, nothing queued for this turn's
-    hand-over, none of them under way: verdicts here and now (no future, no loop turn);
-    else None (the batched path), so a turn's many checks still go to the thread together
-    and a copy of an order under way still shares its check."""
-    batcher = EcdsaBatcher(thread_min=4)
-    forged = dataclasses.replace(_signed(41), order=_signed(42).order)
-    contract_wallet = dataclasses.replace(_signed(43), signature=b"\x01" * 100)
-    assert batcher.ecdsa_now([_signed(40), forged, contract_wallet]) == [True, False, None]
-    assert (batcher.inline, batcher.batches, batcher.checked) == (2, 0, 0)
-    assert batcher.ecdsa_now([_signed(50 + i) for i in range(4)]) is None  # thread_min
-    queued = asyncio.ensure_future(batcher.ecdsa_ok(_signed(44)))
-    await asyncio.sleep(0)  # queued for the turn's hand-over, not done yet
-    assert batcher._pending
-    assert batcher.ecdsa_now([_signed(45)]) is None  # it joins the queued one instead
-    assert await queued is True
-    one = _signed(46)
-    under_way = asyncio.ensure_future(batcher.ecdsa_ok(one))
-    await asyncio.sleep(0)
-    batcher._hand_over(asyncio.get_running_loop())  # (as at the turn's end)
-    if not under_way.done():  # (checked on the loop already: nothing under way)
-        assert batcher.ecdsa_now([one]) is None  # shared, not checked twice
-    assert await under_way is True
-    assert batcher.ecdsa_now([one]) == [True]  # done: a later copy is checked again

@@ -154,13 +154,11 @@ class Intake:
         return await self._after_read(signed, ecdsa_ok) if result is None else result
 
     async def submit_each(
-        self, objs: Sequence[object], check_fee: bool = True, now_ok: bool = False
+        self, objs: Sequence[object], check_fee: bool = True
     ) -> AsyncGenerator[tuple[int, IntakeResult], None]:
         """``submit`` of each of ``objs`` (index, result), each as soon as it is known,
         without a task per order: the off-chain checks of all, their signatures in one
-        hand-over (in order, as they come back), the chain reads some need together last.
-        ``now_ok`` (a peer's group): a few signatures, nothing else queued this turn, are
-        recovered at once instead (``EcdsaBatcher.ecdsa_now``)."""
+        hand-over (in order, as they come back), the chain reads some need together last."""
         firsts = [self.check_offchain(o, check_fee) for o in objs]
         signed: list[tuple[int, SignedOrder]] = []
         for i, first in enumerate(firsts):
@@ -169,26 +167,16 @@ class Intake:
             else:
                 yield i, first
         reads: list[tuple[int, SignedOrder, bool | None]] = []
-        now = self.ecdsa.ecdsa_now([so for _, so in signed]) if now_ok else None
-        if now is not None:  # (a few orders, nothing else queued: judged in this turn)
-            for (i, so), ok in zip(signed, now, strict=True):
+        async with contextlib.aclosing(self.ecdsa.ecdsa_each([so for _, so in signed])) as oks:
+            k = 0
+            async for ok in oks:
+                i, so = signed[k]
+                k += 1
                 result = self._after_ecdsa(so, ok)
                 if result is None:
                     reads.append((i, so, ok))
                 else:
                     yield i, result
-        else:
-            each = self.ecdsa.ecdsa_each([so for _, so in signed])
-            async with contextlib.aclosing(each) as oks:
-                k = 0
-                async for ok in oks:
-                    i, so = signed[k]
-                    k += 1
-                    result = self._after_ecdsa(so, ok)
-                    if result is None:
-                        reads.append((i, so, ok))
-                    else:
-                        yield i, result
         if reads:  # (a first-seen account, a contract signature: rare, so tasks here)
             got = await asyncio.gather(*(self._after_read(so, ok) for _, so, ok in reads))
             for (i, _, _), result in zip(reads, got, strict=True):

@@ -7,8 +7,7 @@ the orders that reach that step during one turn of the event loop and hands them
 worker thread together; the thread recovers them all (on the other core, while the loop goes
 on parsing, hashing and booking) and wakes their coroutines with one callback. A lone order
 (an idle loop) is recovered on the loop at the end of its turn, as before: no thread to
-wake, no timer. A peer's few new orders (``ecdsa_now``: fewer than ``thread_min``, nothing
-else queued this turn) are recovered at once, in the intake's call: no turn to wait for.
+wake, no timer.
 
 A contract maker's signature (EIP-1271) is the chain's to judge. ``Eip1271Batcher`` asks
 the chain only for verdicts the mirror's ``SigCache`` lacks: the orders that need one within
@@ -118,23 +117,6 @@ class EcdsaBatcher:
             return None
         fut, own = self._start(signed, asyncio.get_running_loop())
         return await self._wait(signed, fut, own)
-
-    def ecdsa_now(self, signeds: Sequence[SignedOrder]) -> list[bool | None] | None:
-        """``ecdsa_ok`` of each of ``signeds`` recovered here and now, on the loop, if they
-        are fewer than ``thread_min``, no other check is queued for this turn's hand-over
-        and none of them is under way already (its copy's check is shared then); else None
-        (``ecdsa_each``). A peer's lone order (most pushes on a quiet network carry one
-        new order) is then judged in the turn its frame was read: no future, no hand-over
-        callback, no wake-up of its check (two loop turns, 10-20 us of CPU, measured)."""
-        if len(signeds) >= self.thread_min or self._pending:
-            return None
-        flight = self._in_flight
-        if flight and any(
-            (so.hash, so.signature, so.order.maker) in flight for so in signeds
-        ):  # (a second peer's copy of an order whose check is under way: shared)
-            return None
-        self.inline += sum(1 for so in signeds if len(so.signature) == 65)
-        return [ecdsa_ok(so) for so in signeds]
 
     async def ecdsa_each(self, signeds: Sequence[SignedOrder]) -> AsyncGenerator[bool | None, None]:
         """``ecdsa_ok`` of each of ``signeds``, in order, each as soon as it is known; all

@@ -85,9 +85,7 @@ class NodeIntake(NodeStatus):
     async def submit_many_from_peer(self, objs: list[object], peer: str | list[str]) -> list[str]:
         """``submit_from_peer`` for a chunk of a peer's orders, in order: the copies held here
         already (most of them) are answered at once; the others go through the intake
-        together (their signatures checked in one batch, no task per order; a few, with no
-        other check queued this turn, at once: a lone new order is booked and handed to
-        gossip without the loop turning). ``peer``: the
+        together (their signatures checked in one batch, no task per order). ``peer``: the
         sender of them all, or each one's (several peers' orders in one chunk)."""
         who = peer if isinstance(peer, list) else [peer] * len(objs)
         fw = self.forwarding
@@ -97,10 +95,13 @@ class NodeIntake(NodeStatus):
         results = ["known" if self._known_copy(o) else "" for o in objs]
         todo = [i for i, r in enumerate(results) if not r]
         try:  # (cancelled midway: the orders passed on so far count)
-            if todo:  # (a few, nothing else queued this turn: signatures checked at once)
-                each = self.peer_intake.submit_each(
-                    [objs[i] for i in todo], check_fee=False, now_ok=True
-                )
+            if len(todo) == 1:
+                result = await self.peer_intake.submit(objs[todo[0]], check_fee=False)
+                before = fw.handed
+                results[todo[0]] = self._from_peer(result, who[todo[0]])
+                handed, ended = fw.handed - before, fw.last()
+            elif todo:
+                each = self.peer_intake.submit_each([objs[i] for i in todo], check_fee=False)
                 async with contextlib.aclosing(each):
                     async for k, result in each:
                         before = fw.handed
