@@ -11,17 +11,15 @@ from pathlib import Path
 from sdex.model import OrderStatus
 from sdex.order import sign_hash
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.nodeutil import wait_for
+from tests.test_node import ALICE, BOB, E6, E18, bid, node_with_resting_ask
 
 
 async def test_a_cancel_and_a_killed_order_await_their_commit_while_the_loop_serves(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
-    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_order(resting))[0] == 201
+    async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, resting):
         killed = c.sign(bid(c, BOB, E18, 2000 * E6))  # (below the ask: nothing to trade)
         sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
 

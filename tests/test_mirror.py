@@ -16,7 +16,7 @@ from sdex.node.core import Node
 from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
-from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
+from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid, node_with_resting_ask
 
 
 def head(c: Chain) -> tuple[int, str]:
@@ -307,9 +307,7 @@ async def test_own_settlement_lost_in_a_reorg_is_settled_again(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
-    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_order(resting))[0] == 201
+    async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, resting):
         await synced(node, c)
         snap = c.rpc.call("evm_snapshot")
         taker = c.sign(bid(c, BOB, E18, 3000 * E6))

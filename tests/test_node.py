@@ -5,15 +5,17 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from eth_account import Account
 
 from sdex import fillmath
-from sdex.order import Order
+from sdex.node.core import Node
+from sdex.order import Order, SignedOrder
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for
 
 E18 = 10**18
 E6 = 10**6
@@ -26,6 +28,15 @@ def ask(c: Chain, maker: int, base: int, quote: int, **kw: Any) -> Order:
 
 def bid(c: Chain, maker: int, base: int, quote: int, **kw: Any) -> Order:
     return c.order(maker, c.usdc, quote, c.weth, base, **kw)
+
+
+@contextlib.asynccontextmanager
+async def node_with_resting_ask(c: Chain, db: Path) -> AsyncIterator[tuple[Node, Api, SignedOrder]]:
+    """A node on ``db`` holding one acknowledged ask: Alice sells 1 WETH for 3,000 USDC."""
+    async with running_node(node_config(c, db)) as (node, api):
+        resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        assert (await api.post_order(resting))[0] == 201
+        yield node, api, resting
 
 
 def wallet_sign(config: dict[str, Any], order: Order, key: bytes) -> dict[str, Any]:
