@@ -289,10 +289,28 @@ def test_a_hint_spares_at_most_half_of_the_forwards_made_when_the_order_leaves()
     pushes = [c for c in run_due(core, clock) if isinstance(c, Call)]  # ``hint_hold`` later
     assert len(pushes) == 2 and {c.peer for c in pushes} <= set(named)  # 2 of the 4 live
     assert core.stats()["hintSkipped"] == 2
-    # a push names only the live mesh peers (the ones the same orders go to)
+    # a push names only live mesh peers the same orders go to from here, or came from (the
+    # pusher): none that a pusher named to us (spared or held here)
     for c in pushes:
-        live_others = [k[-SHORT_ID:] for k in ids[:5] if k != c.peer]
-        assert c.body["also"] == live_others
+        assert c.body["also"] == [liar[-SHORT_ID:]]
+
+
+def test_a_forward_names_no_peer_a_pusher_named_to_it() -> None:
+    """A forwarder that spared or held a named peer must not name it in turn: the next hop
+    would spare or hold it too, on a claim no one made true, and every such hop can hold
+    the order back by ``hint_hold`` (seen as deliveries 253-287 ms late at 4 orders/s)."""
+    core, _clock, ids = hinted_core()
+    theirs = {**order(2), "signature": "0x" + "33" * 65}
+    core.checked(core.receive(ids[0], [theirs], [k[-SHORT_ID:] for k in ids[1:3]]).id)
+    pushes = [c for c in core.accepted(theirs, exclude=ids[0]) if isinstance(c, Call)]
+    assert sorted(c.peer for c in pushes) == ids[3:]  # 1 and 2 spared (named, within half)
+    for c in pushes:
+        named = [k[-SHORT_ID:] for k in [ids[0], *ids[3:]] if k != c.peer]
+        assert c.body["also"] == named, c.peer  # the pusher and the other forwards only
+    # its own orders (named by no one) name every other live mesh peer, as before
+    mine = {**order(3), "signature": "0x" + "44" * 65}
+    first = {c.peer: c.body for c in core.accepted(mine) if isinstance(c, Call)}
+    assert first[ids[0]] == {"orders": [mine], "also": [k[-SHORT_ID:] for k in ids[1:]]}
 
 
 def test_a_named_forward_rides_with_the_next_push_to_that_peer() -> None:

@@ -21,10 +21,10 @@ The protocol (every step bounded; see ``sdex.gossip.flows`` for the multi-call o
   Each peer has one bounded outbox (a full one drops its oldest), drained by Nagle's rule:
   with nothing in flight a loop turn's orders leave at once; what comes meanwhile leaves
   with the answer, or ``push_hold`` later on a slow link. None goes back to a peer that
-  pushed it to us (``sdex.gossip.outbox.Heard``). A push names (``also``, short ids) the
-  other live mesh peers the same orders go to; when the receiver forwards them it spares
-  those it names, at most half of that forward's targets (a lying pusher cannot silence
-  more), and the other named ones ride with its next push there (or queue after ``hint_hold``).
+  pushed it to us (``sdex.gossip.outbox.Heard``). A push names (``also``) the other live
+  mesh peers the same orders go to now (none a pusher named to us); a receiver forwarding
+  them spares those named, at most half of that forward's targets (a lying pusher cannot
+  silence more), the other named ones ride with its next push there (or after ``hint_hold``).
 - **Anti-entropy, bootstrap, admission, scores**: ``sdex.gossip.flows``, ``.peers``.
 """
 
@@ -456,9 +456,9 @@ class GossipCore:
         box.board(self.config.outbox_max)  # (``later`` rides along: no frame of its own)
         while box.orders and box.in_flight < self.config.push_window:
             batch = box.take(self.config.batch_max, self._heard)
-            if batch:  # ``also``: the live mesh peers the same orders go to (``receive``)
-                also = [k[-SHORT_ID:] for k in self.mesh if k != box.key and self._live(k, now)]
-                body = {"orders": batch, "also": also}
+            if batch:  # ``also``: live mesh peers the same orders go to now (``receive``)
+                ks = self._heard.unnamed(batch, self.mesh, box.key)
+                body = {"orders": batch, "also": [k[-SHORT_ID:] for k in ks if self._live(k, now)]}
                 self._send(box, self.call(peer, "push", "POST", "/p2p/orders", body))
 
     def _send(self, box: Outbox, call: Call) -> None:

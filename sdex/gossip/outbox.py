@@ -99,6 +99,18 @@ class Heard:
                     break
                 known.add(p)
 
+    def unnamed(self, batch: list[dict[str, Any]], keys: Iterable[str], but: str) -> list[str]:
+        """``keys`` but ``but`` and any peer a pusher named for an order of ``batch``: what a
+        push of ``batch`` may name in its ``also``. A named peer was spared or held here, so
+        naming it in turn would pass on a claim this node did not make true (a chain of such
+        names held an order back by ``hint_hold`` at each hop)."""
+        named: set[str] = set()
+        for o in batch:
+            sig = o.get("signature")
+            if isinstance(sig, str) and (peers := self._hinted.get(sig)):
+                named |= peers
+        return [k for k in keys if k != but and k not in named]
+
     def sent_by(self, order: dict[str, Any], peer: str) -> bool:
         sig = order.get("signature")
         peers = self._by_sig.get(sig) if isinstance(sig, str) else None
