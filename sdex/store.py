@@ -108,7 +108,9 @@ class Store(StoreReads):
         self._writer = Writer(db, group_window, max_group)
         self.last_update: asyncio.Future[None] | None = None
         """The last of ``update_orders`` and ``set_cancel_signature`` queued: once it
-        resolves, every write queued before it is committed too (one writer, in order)."""
+        resolves, every write queued before it has been tried (one writer, in order), but
+        each job is its own savepoint and may fail alone: a handler awaits its own writes
+        too (``sdex.node.intake.committed``)."""
         self._bind(identity)
         self._open_reader()
 

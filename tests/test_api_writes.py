@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 from sdex.model import OrderStatus
+from sdex.node.core import Node
 from sdex.order import sign_hash
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
@@ -57,3 +58,49 @@ async def test_a_cancel_and_a_killed_order_await_their_commit_while_the_loop_ser
         assert code == 201 and body["metaData"]["status"] == "removed", body
         stored = node.store.order_now(killed.hash_hex)
         assert stored is not None and stored.status == "removed"
+
+
+async def refuse(node: Node, trigger: str) -> None:
+    """A real SQLite trigger on the node's database refuses one job (each job is its own
+    savepoint, so the jobs queued with it still commit)."""
+    await asyncio.wrap_future(node.store._writer.submit(lambda db: db.execute(trigger)))
+
+
+async def test_a_killed_order_whose_row_is_refused_is_not_answered_2xx(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Review finding: an order closed at arrival waited only for its close. Its row's
+    insert refused alone, the close (0 rows) committed and the wallet got a 201 for an
+    order that was never stored."""
+    c = chain
+    async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, _resting):
+        killed = c.sign(bid(c, BOB, E18, 2000 * E6))  # (below the ask: nothing to trade)
+        await refuse(
+            node,
+            "CREATE TRIGGER no_row BEFORE INSERT ON orders WHEN NEW.hash = "
+            f"'{killed.hash_hex.lower()}' BEGIN SELECT RAISE(ABORT, 'refused here'); END",
+        )
+        code, body = await api.post_order(killed, tif="ioc")
+        assert code == 503, (code, body)
+        assert node.store.order_now(killed.hash_hex) is None
+
+
+async def test_a_cancel_whose_proof_is_refused_is_not_answered_2xx(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Review finding: a cancel waited only for the last update queued (its status). Its
+    signature's write refused alone, the answer was 200 with no proof stored."""
+    c = chain
+    async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, resting):
+        await refuse(
+            node,
+            "CREATE TRIGGER no_proof BEFORE UPDATE OF cancel_sig ON orders"
+            " BEGIN SELECT RAISE(ABORT, 'refused here'); END",
+        )
+        sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
+        code, body = await api.post(
+            f"/v1/orders/{resting.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
+        )
+        assert code == 503, (code, body)
+        stored = node.store.order_now(resting.hash_hex)
+        assert stored is not None and stored.cancel_signature is None

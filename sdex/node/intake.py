@@ -3,6 +3,7 @@ book, matching, the self-trade and cross rules, gossip announcement, and soft ca
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -49,11 +50,11 @@ class NodeIntake(NodeStatus):
         answer = self._accept(result, source, tif)
         fw.add("wallet" if source == "api" else "peer", started, fw.last(), fw.handed - handed)
         if answer.stored is not None:
-            stored, closed = answer.stored, self.store.last_update
+            writes, closed = [answer.stored], self.store.last_update
             if closed is not None and closed is not updated:  # it closed at once (killed):
-                stored = closed  # that update, queued after its row (committed no earlier)
+                writes.append(closed)  # its row and that update (each job may fail alone)
             try:  # committed before the 2xx (group commit: one transaction for many orders)
-                await stored
+                await committed(writes)
             except StoreError as e:
                 return SubmitResult(503, error_body(100, f"the order was not stored: {e}"))
         return answer
@@ -327,7 +328,7 @@ class NodeIntake(NodeStatus):
         result = self.soft_cancel(order_hash, signature)
         if result.stored is not None:
             try:
-                await result.stored
+                await asyncio.shield(result.stored)
             except StoreError as e:
                 return SubmitResult(503, error_body(100, f"the cancel was not stored: {e}"))
         return result
@@ -354,9 +355,10 @@ class NodeIntake(NodeStatus):
                 return SubmitResult(200, {"orderHash": signed.hash_hex, "status": s.status})
             rec = self.registry.load_stored(s)  # back in memory until evicted again
         first = rec.cancel_signature is None
+        writes: list[asyncio.Future[None]] = []
         if first:
             rec.cancel_signature = signature
-            self.store.set_cancel_signature(rec.signed.hash_hex, signature)  # queued
+            writes.append(self.store.set_cancel_signature(rec.signed.hash_hex, signature))
         if rec.status in OPEN_STATUSES:
             if order_hash in self.book:
                 self.book.remove(order_hash, RemovalReason.CANCELLED)
@@ -367,10 +369,13 @@ class NodeIntake(NodeStatus):
             # an order removed on this node may still rest on others.
             notice = {"orderHash": rec.signed.hash_hex, "signature": "0x" + signature.hex()}
             self.gossip.notify("cancels", notice, exclude=from_peer)
-        # The API answers once its signature and status are committed: the last update
-        # queued (this cancel's, or a later one; or, a cancel repeated, the first's).
+        # The API answers once its signature and status are committed: its own writes (each
+        # job may fail alone) and the last update queued (its status; or, a cancel repeated,
+        # an update queued after the first's).
         written = self.store.last_update
-        stored = written if written is not None and not written.done() else None
+        if written is not None and not written.done() and written not in writes:
+            writes.append(written)
+        stored = committed(writes) if writes and from_peer is None else None
         body: dict[str, object] = {"orderHash": rec.signed.hash_hex, "status": rec.status}
         return SubmitResult(200, body, stored=stored)
 
@@ -393,3 +398,25 @@ def _before(a: Entry, b: Entry) -> bool:
     x = a.order.maker_amount * b.order.taker_amount
     y = b.order.maker_amount * a.order.taker_amount
     return x > y or (x == y and a.seq < b.seq)
+
+
+def committed(writes: list[asyncio.Future[None]]) -> asyncio.Future[None]:
+    """Resolves once every one of ``writes`` is committed; the first refused raises (a later
+    write's commit says nothing of an earlier job's, which may fail alone). The writes are
+    shared: a caller that goes away cancels only its own wait, never them."""
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    gathered = asyncio.gather(*(asyncio.shield(w) for w in writes))
+
+    def settle(g: asyncio.Future[list[None]]) -> None:
+        e = None if g.cancelled() else g.exception()  # (retrieved even if no one waits)
+        if done.done():
+            return
+        if g.cancelled():
+            done.cancel()
+        elif e is not None:
+            done.set_exception(e)
+        else:
+            done.set_result(None)
+
+    gathered.add_done_callback(settle)
+    return done

@@ -300,8 +300,8 @@ class OrderRegistry(HeldOrders):
 
     def _write(self, row: Row) -> None:
         """Queue ``row``'s update, unless deferred. Never awaited here: a handler whose 2xx
-        depends on it awaits ``Store.last_update``; the writer commits it before any write
-        queued later (a checkpoint, say)."""
+        depends on it awaits it (``Store.last_update``, with its own writes); the writer
+        commits it before any write queued later (a checkpoint, say)."""
         if self._deferred is not None:
             self._deferred.append(row)
         else:
