@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import signal
 import subprocess
 import sys
@@ -38,10 +39,21 @@ def _state(path: str) -> str:
 
 
 def _autogroup(pid: str) -> str:
+    """The process's autogroup; where the kernel keeps none (built without
+    ``CONFIG_SCHED_AUTOGROUP``, or a sandboxed ``/proc``), its session, which is what an
+    autogroup follows. Empty for a kernel thread or a process gone."""
     try:
         return Path(f"/proc/{pid}/autogroup").read_text().split()[0]
     except (OSError, IndexError):
-        return ""  # a kernel thread, or gone
+        return _session(pid)
+
+
+def _session(pid: str) -> str:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return ""
+    return f"session-{fields[3]}" if len(fields) > 3 and fields[3] != "0" else ""
 
 
 def _threads_running(pid: str) -> int:
@@ -84,7 +96,12 @@ class Sampler:
                 others[group] = others.get(group, 0) + 1
         return max(0, own), sorted(others.values())
 
-    def run(self, stop: list[bool]) -> None:
+    def run(self, stop: list[bool], ready: Any = None) -> None:
+        """Samples until ``stop``; ``ready()`` once the first sample is taken (every
+        process's group read), so a caller that waits for it is sampled from then on."""
+        self.sample()
+        if ready is not None:
+            ready()
         while not stop[0]:
             time.sleep(self.every)
             if stop[0]:
@@ -119,6 +136,10 @@ def probe(stop: list[bool], seed: int = 1) -> list[float]:
     return late
 
 
+READY = "ready\n"
+"""The sampler's first line on stdout: it samples from then on."""
+
+
 class RunQueue:
     """Starts the sampler's process; ``stop`` ends it and takes its samples (one machine's
     ``CLOCK_MONOTONIC``: the times are from this object's creation)."""
@@ -134,10 +155,25 @@ class RunQueue:
             argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
         )
         self.pid = self._proc.pid
+        self._wait_ready(self._proc)
         self.wakeups: list[float] = []
         self._probe: subprocess.Popen[bytes] | None = subprocess.Popen(
             [sys.executable, __file__, "--probe"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
         )
+
+    @staticmethod
+    def _wait_ready(proc: subprocess.Popen[bytes], bound: float = 30.0) -> None:
+        """Until the sampler says it samples (its start-up, a Python's import time, can
+        take longer than a short measured window on a loaded machine), at most ``bound``
+        seconds."""
+        assert proc.stdout is not None
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            if not sel.select(bound):
+                raise TimeoutError(f"the run-queue sampler did not start in {bound} s")
+        line = proc.stdout.readline().decode()
+        if line != READY:
+            raise RuntimeError(f"the run-queue sampler said {line!r}, not that it samples")
 
     @staticmethod
     def _end(proc: subprocess.Popen[bytes]) -> bytes:
@@ -215,7 +251,12 @@ def main() -> None:
         return
     t0, every = float(sys.argv[1]), float(sys.argv[2])
     sampler = Sampler([int(p) for p in sys.argv[3:]], t0, every)
-    sampler.run(stop)
+
+    def ready() -> None:
+        sys.stdout.write(READY)
+        sys.stdout.flush()
+
+    sampler.run(stop, ready)
     sys.stdout.write(json.dumps({"samples": sampler.samples, "spans": sampler.spans}))
     sys.stdout.flush()
 

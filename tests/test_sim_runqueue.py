@@ -37,3 +37,9 @@ def test_the_sampler_is_its_own_process_and_counts_our_runnable_tasks() -> None:
     # the wake-up probe (its own process too): how late each of its 1-10 ms sleeps woke
     assert len(trace["wakeup_late_s"]) >= 20 and min(trace["wakeup_late_s"]) >= 0
     assert 0 <= means["wakeup_late_p50_ms"] <= means["wakeup_late_p99_ms"]
+
+
+def test_a_process_without_an_autogroup_is_grouped_by_its_session() -> None:
+    # a kernel built without autogroups, or a sandbox's /proc, has no /proc/PID/autogroup
+    assert runqueue._session(str(os.getpid())) == f"session-{os.getsid(0)}"
+    assert runqueue._session("999999999") == ""  # gone
