@@ -24,6 +24,7 @@ from sdex.gossip.client import MAX_ANSWER
 from sdex.gossip.codec import FrameError
 from sdex.gossip.payload import dumps as _dumps
 from sdex.gossip.payload import request as _request
+from sdex.gossip.peers import Peer
 from sdex.gossip.stream import (
     ACCEPTOR,
     DIALER,
@@ -343,7 +344,17 @@ async def test_a_frame_the_peer_may_not_send_closes_the_stream_unread(
 
             monkeypatch.setattr(RateLimiter, "take", over)
         else:
-            b.gossip.peers._drop(a.gossip.node_id)  # as a full table evicts it
+            # as a full table of healthy peers evicts it and keeps it out: a's hello (or
+            # b's dial of a, every 0.1 s here) must not admit it again before the frame
+            # arrives, as it did once on a loaded machine
+            peers, gone_key = b.gossip.peers, a.gossip.node_id
+            admit = peers.admit
+
+            def full(key: str, url: str) -> Peer | None:
+                return None if key == gone_key else admit(key, url)
+
+            monkeypatch.setattr(peers, "admit", full)
+            peers._drop(gone_key)
         with pytest.raises(StreamDown):
             await link.request("GET", "/digest", None, None, 5.0)
         await until(gone)
