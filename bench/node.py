@@ -858,6 +858,7 @@ TIMELINE_STAGES = (
     ("receipt", "send_end", "receipt"),
     ("applied", "receipt", "applied"),
     ("applied_to_ws_read", "applied", "ws"),
+    ("receipt_to_ws_read", "receipt", "ws"),
     ("total", "post", "ws"),
 )
 """``--timeline``: each stage of a crossing order's way, between two of its timestamps."""
