@@ -104,3 +104,31 @@ async def test_a_cancel_whose_proof_is_refused_is_not_answered_2xx(
         assert code == 503, (code, body)
         stored = node.store.order_now(resting.hash_hex)
         assert stored is not None and stored.cancel_signature is None
+
+
+async def test_a_cancel_repeated_after_a_refused_one_writes_it_again(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Review finding: a first cancel answered 503 (its proof and status refused) left the
+    signature and the status in memory, so a repeat wrote nothing and was answered 200 with
+    neither stored. A wallet's repeat writes both again: 503 while the store refuses them,
+    200 once they are committed."""
+    c = chain
+    async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, resting):
+        hex_hash = resting.hash_hex.lower()
+        await refuse(
+            node,
+            f"CREATE TRIGGER no_cancel BEFORE UPDATE ON orders WHEN NEW.hash = '{hex_hash}'"
+            " BEGIN SELECT RAISE(ABORT, 'refused here'); END",
+        )
+        sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
+        path, body = f"/v1/orders/{resting.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
+        assert (await api.post(path, body))[0] == 503
+        code, answer = await api.post(path, body)  # the store still refuses: not 200
+        assert code == 503, (code, answer)
+        await refuse(node, "DROP TRIGGER no_cancel")
+        code, answer = await api.post(path, body)
+        assert (code, answer["status"]) == (200, "cancelled"), answer
+        stored = node.store.order_now(hex_hash)
+        assert stored is not None and stored.status == "cancelled"
+        assert stored.cancel_signature == sig
