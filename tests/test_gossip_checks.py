@@ -2,11 +2,11 @@
 real aiohttp servers on loopback, in-memory nodes behind them (``tests.p2putil``).
 
 Each test breaks one promise of the groups: an order that makes the intake raise fails
-only its sender's check (the orders the failed call had accepted keep that verdict), a
-sender that goes away is still charged for the forged orders
-it sent, a leader that goes away mid-group costs the others nothing (no order checked
-twice, their verdicts theirs), and bookkeeping that fails after the intake never leaves
-the queue wedged."""
+only its sender's check (the orders the failed call had accepted keep that verdict, the
+forged ones it found still cost their sender), a sender that goes away is still charged
+for the forged orders it sent, a leader that goes away mid-group costs the others
+nothing (no order checked twice, their verdicts theirs), and bookkeeping that fails after
+the intake never leaves the queue wedged."""
 
 from __future__ import annotations
 
@@ -246,4 +246,59 @@ async def test_an_intake_that_answers_short_fails_those_checks_not_the_queue() -
         assert all(isinstance(r, RuntimeError) for r in results)
         short = False
         assert (await g.run_check(g.core.receive(ka, [order(5)])))["accepted"] == 1
+        assert no_check_left(b)
+
+
+async def test_a_failed_check_still_pays_for_the_forged_orders_found_before() -> None:
+    """A check's call finds two forged orders, then an order makes the intake raise: the
+    check fails with that error, but the two forged orders cost their sender (the orders
+    after the raise, never judged, cost nothing and are not held)."""
+    async with gossip_net(3, [FAST] * 3) as (_a, b, c):
+        kc, intake = c.gossip.node_id, Midway(b.node)
+        intake.holding = False
+        forged = [{**order(i), "forged": True} for i in (1, 2)]
+        poison = {**order(3), "poison": True}
+        before = b.gossip.peers.standing(kc).invalid
+        result = await asyncio.wait_for(
+            asyncio.gather(check(b, kc, [*forged, poison, order(4)]), return_exceptions=True), 10
+        )
+        assert isinstance(result[0], RuntimeError) and str(result[0]) == "an order broke it"
+        assert intake.calls == [[*forged, poison, order(4)]]
+        assert b.gossip.peers.standing(kc).invalid == before + 2
+        assert order(4)["hash"] not in b.node.orders
+        assert no_check_left(b)
+
+
+async def test_forged_orders_a_failed_group_call_found_cost_their_sender() -> None:
+    """A group's call finds a check's forged order, then that check's next order makes it
+    raise; its share goes again alone and raises at once (before any verdict): the check
+    fails, and the forged order the group call found costs its sender, once; the other
+    check of the group gets its verdict."""
+    async with gossip_net(3, [FAST] * 3) as (a, b, c):
+        ka, kc, intake = a.gossip.node_id, c.gossip.node_id, Midway(b.node)
+        lead = check(b, ka, [order(1)])
+        await intake.held(1)
+        forged, poison = {**order(2), "forged": True}, {**order(3), "poison": True}
+        bad, after = check(b, kc, [forged, poison]), check(b, ka, [order(4)])
+        await queued(b, 3)
+        before = b.gossip.peers.standing(kc).invalid
+        midway = intake.__call__
+
+        async def call(objs: list[object], peer: str | list[str]) -> list[str]:
+            if len(intake.calls) >= 2 and poison in objs:  # (the share alone: at once)
+                intake.calls.append(list(objs))
+                raise RuntimeError("the intake broke at once")
+            return await midway(objs, peer)
+
+        b.node.submit_many_from_peer = call  # type: ignore[method-assign]
+        intake.release()
+        results = await asyncio.wait_for(
+            asyncio.gather(lead, bad, after, return_exceptions=True), 10
+        )
+        assert intake.calls == [[order(1)], [forged, poison, order(4)], [forged, poison],
+                                [order(4)]]  # fmt: skip
+        assert isinstance(results[1], RuntimeError)
+        assert str(results[1]) == "the intake broke at once"
+        assert [r["accepted"] for r in (results[0], results[2]) if isinstance(r, dict)] == [1, 1]
+        assert b.gossip.peers.standing(kc).invalid == before + 1
         assert no_check_left(b)

@@ -16,6 +16,7 @@ from sdex.node.core import Node
 from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.test_api_writes import refuse
 from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid, node_with_resting_ask
 
 
@@ -369,3 +370,51 @@ async def test_restart_resumes_the_saved_mirror_and_catches_up(
         m = await meta(api, late)
         assert (m["status"], m["filledMakerAmount"]) == ("partially_filled", str(E18))
         await assert_mirror_matches_chain(node, c, [early, late])
+
+
+async def test_a_close_the_store_refuses_keeps_the_saved_head_before_its_block(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Review finding: a close whose row write failed no longer raised into the node's
+    apply, so the watcher saved its head past the block that closed the order (a restart
+    would start past it, the row still open). Now the head stays before that block while
+    the store refuses the close (the watcher is ``failing``), and once the store takes it
+    again the close is written again before the head moves on."""
+    c = chain
+    async with node_with_resting_ask(c, tmp_path / "n.db") as (node, _api, resting):
+        await synced(node, c)
+        hex_hash = resting.hash_hex.lower()
+        await refuse(
+            node,
+            "CREATE TRIGGER no_close BEFORE UPDATE OF status ON orders WHEN NEW.hash ="
+            f" '{hex_hash}' AND NEW.status = 'cancelled'"
+            " BEGIN SELECT RAISE(ABORT, 'refused here'); END",
+        )
+        failures = node.watcher.failures
+        block = c.exchange.cancel_order(c.sender(ALICE), resting.order).block_number
+
+        def refused() -> bool:  # closed in memory; the watcher tried a few polls (or moved)
+            rec, applied = node.registry.get(resting.hash), node.watcher.applied
+            return (
+                rec is not None
+                and rec.status.value == "cancelled"
+                and (
+                    node.watcher.failures >= failures + 3
+                    or (applied is not None and applied.number >= block)
+                )
+            )
+
+        await wait_for(refused, timeout=20)
+        saved = node.store.checkpoint()
+        assert saved is not None and saved[0] < block, (saved, block)
+        assert node.watcher.status == "failing"
+        stored = node.store.order_now(hex_hash)
+        assert stored is not None and stored.status == "open"
+
+        await refuse(node, "DROP TRIGGER no_close")  # the store takes writes again
+        await synced(node, c)
+        saved = node.store.checkpoint()
+        assert saved is not None and saved[0] >= block
+        stored = node.store.order_now(hex_hash)
+        assert stored is not None and stored.status == "cancelled"
+        assert node.watcher.status == "ok"

@@ -139,6 +139,30 @@ class Reply:
     body: Any
 
 
+TOO_LARGE = 500
+"""The status of an answer too large for a frame (``sdex.gossip.frames``): the request was
+fine, its answer is not sent; the reason it comes with ends with ``TOO_LARGE_REASON``."""
+TOO_LARGE_REASON = "what a frame carries"
+SPLITS = frozenset({"fetch"})
+"""Calls a flow asks again in halves when their answer is too large (``TooLarge``)."""
+
+
+class TooLarge:
+    """What a flow's call in ``SPLITS`` is resumed with when the peer answered that the
+    answer is too large to carry: the peer did nothing wrong, the ask was too big."""
+
+
+TOO_LARGE_ANSWER = TooLarge()
+
+
+def too_large(reply: Reply) -> bool:
+    """Is ``reply`` the bounded error of an answer too large for a frame?"""
+    reason = reply.body.get("reason") if isinstance(reply.body, dict) else None
+    return (
+        reply.status == TOO_LARGE and isinstance(reason, str) and reason.endswith(TOO_LARGE_REASON)
+    )
+
+
 Flow = Generator[Call | Check, Any, None]
 """A multi-call exchange: yields calls and checks, is resumed with their results."""
 

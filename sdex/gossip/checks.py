@@ -12,7 +12,9 @@ the next leader waits for it (no order checked twice, no credit lost); a check t
 away is still charged for the forged orders it sent. If a group's call raises, each
 check's share goes again on its own: only the check whose orders raise fails; an order the
 failed call had given a verdict (``PartialVerdicts``: say, accepted, and so ``known`` on the
-second call) keeps that one. A waiting check that goes away leaves the queue.
+second call) keeps that one; the check that fails is still judged on the verdicts its
+orders got before the raise (a forged one costs its sender), never on the orders that got
+none. A waiting check that goes away leaves the queue.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from itertools import zip_longest
 
 from sdex.gossip.stream import cancel_all
 from sdex.gossip.timing import CheckTiming
@@ -209,7 +212,7 @@ class PeerChecks:
                 self._deliver(group, await self._call(group))
             except Exception as e:
                 if len(group) == 1:
-                    self._fail(group[0][0], e)
+                    self._fail(group[0][0], e, [])
                     return
                 given, k = e.verdicts if isinstance(e, PartialVerdicts) else [], 0
                 for share in group:
@@ -220,7 +223,7 @@ class PeerChecks:
                         kept = [v or w for v, w in zip(first, again, strict=False)]
                         self._deliver([share], kept + again[len(kept) :])
                     except Exception as err:
-                        self._fail(share[0], err)
+                        self._fail(share[0], err, first)
         except BaseException:  # cancelled (the node stops): what has no verdict goes back
             for entry, n in group:
                 if len(entry.results) < entry.given:
@@ -262,6 +265,10 @@ class PeerChecks:
 
     def _verdicts(self, entry: _Entry, verdicts: list[str]) -> None:
         entry.results.extend(verdicts)
+        self._judged(entry, verdicts)
+
+    def _judged(self, entry: _Entry, verdicts: list[str]) -> None:
+        """``verdicts`` (of some of ``entry``'s orders) go to the core: forged ones cost."""
         try:  # (bookkeeping: the verdicts stand whatever it raises)
             if not entry.left:
                 self._hooks.judge(entry.check_id, verdicts)
@@ -270,7 +277,15 @@ class PeerChecks:
         except Exception:
             log.exception("judging orders from %s failed", entry.sender)
 
-    def _fail(self, entry: _Entry, error: Exception) -> None:
+    def _fail(self, entry: _Entry, error: Exception, first: list[str]) -> None:
+        """``entry``'s check fails with what the intake raised on its orders. The verdicts
+        its failing calls gave before they raised (``first``: the group call's, if its share
+        went again alone) still count: a forged order found costs its sender, an accepted one
+        is held; an order with no verdict costs nothing."""
+        later = error.verdicts if isinstance(error, PartialVerdicts) else []
+        given = [v or w for v, w in zip_longest(first, later, fillvalue="")]
+        if verdicts := [v for v in given if v]:
+            self._judged(entry, verdicts)
         if isinstance(error, PartialVerdicts) and isinstance(error.__cause__, Exception):
             error = error.__cause__  # (what the intake raised)
         entry.error = error

@@ -269,7 +269,7 @@ class GossipCore:
         if p is None or not isinstance(p.action, Call):
             return self._drain()
         call = p.action
-        result: Any = reply if not call.peer else self._verified(call, reply)
+        result: Any = reply if not call.peer else self.peers.verified(call, reply)
         if p.flow is None:
             self._pushed(call, result)
         else:
@@ -353,17 +353,6 @@ class GossipCore:
             return
         self._waiting[action.id] = Pending(action, flow, on_done)
         self._out.append(action)
-
-    def _verified(self, call: Call, reply: Reply | None) -> dict[str, Any] | None:
-        """An admitted peer's answer's body; None (it backs off) if failed, refused or forged."""
-        peer = self.peers.get(call.peer)
-        if peer is None:
-            return None
-        if reply is None or reply.status >= 300 or reply.signer != peer.key:
-            self.peers.failed(peer)
-            return None
-        self.peers.ok(peer)
-        return reply.body if isinstance(reply.body, dict) else None
 
     def _penalize(self, key: str, violations: int) -> None:
         banned = self.peers.penalize(key, violations)

@@ -13,6 +13,8 @@ or a ``Check`` (resumed with the intake's counts). Every flow is bounded:
   hash's first byte, each the XOR of its open order hashes); for buckets that differ fetch
   its hashes and pull the orders we lack, at most ``ae_max_fetches`` fetches of
   ``batch_max`` orders; an answer with more than we asked for costs the peer and ends it.
+  A fetch whose answer is too large to carry (``TooLarge``) is asked again in halves, down
+  to single hashes (a single order too large is skipped: no failure of the peer's).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from sdex.gossip.actions import Call, Check, Flow, GossipConfig, Reply
+from sdex.gossip.actions import Call, Check, Flow, GossipConfig, Reply, TooLarge
 from sdex.gossip.peers import Peer, Peers
 from sdex.gossip.ports import OrderView
 
@@ -149,23 +151,41 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
     extra = [h for h in view.hashes_in(buckets) if h not in theirs_open]
     rounds = min(cfg.ae_max_fetches, -(-max(len(missing), len(extra)) // step))
     for i in range(0, rounds * step, step):
-        if core.peers.is_banned(peer.key):
-            return
-        want, why = missing[i : i + step], extra[i : i + step]
-        got = yield core.call(peer, "fetch", "POST", "/p2p/fetch", {"hashes": want, "why": why})
-        if got is None:
-            return
-        orders, cancels = got.get("orders", []), got.get("cancels", [])
-        if (
-            not isinstance(orders, list)
-            or not isinstance(cancels, list)
-            or len(orders) > len(want)
-            or len(cancels) > len(why)
-        ):
-            core.penalize_later(peer.key)  # more than we asked for
-            return
-        if orders:
-            counts = yield core.check(peer.key, orders)
-            core.pulled += counts["accepted"]
-        for notice in cancels:
-            core.deliver(peer.key, "cancels", notice)
+        asks = [(missing[i : i + step], extra[i : i + step])]
+        while asks:  # (a batch whose answer is too large: its halves, first one first)
+            if core.peers.is_banned(peer.key):
+                return
+            want, why = asks.pop()
+            body = {"hashes": want, "why": why}
+            got = yield core.call(peer, "fetch", "POST", "/p2p/fetch", body)
+            if isinstance(got, TooLarge):  # one hash alone: that order's failure, skipped
+                if len(want) + len(why) > 1:
+                    asks.extend(reversed(halves(want, why)))
+                continue
+            if got is None:
+                return
+            orders, cancels = got.get("orders", []), got.get("cancels", [])
+            if (
+                not isinstance(orders, list)
+                or not isinstance(cancels, list)
+                or len(orders) > len(want)
+                or len(cancels) > len(why)
+            ):
+                core.penalize_later(peer.key)  # more than we asked for
+                return
+            if orders:
+                counts = yield core.check(peer.key, orders)
+                core.pulled += counts["accepted"]
+            for notice in cancels:
+                core.deliver(peer.key, "cancels", notice)
+
+
+Ask = tuple[list[str], list[str]]
+
+
+def halves(want: list[str], why: list[str]) -> list[Ask]:
+    """A fetch's (hashes, why) in two asks of half its hashes each (both non-empty if it
+    holds two or more): halving down to single hashes, a batch of n takes 2n - 1 calls."""
+    n = (len(want) + len(why)) // 2
+    a = min(n, len(want))
+    return [(want[:a], why[: n - a]), (want[a:], why[n - a :])]

@@ -14,6 +14,7 @@ from typing import Any
 
 from sdex import jsonio
 from sdex.errors import JsonLimitError
+from sdex.gossip import actions
 from sdex.gossip.client import MAX_ANSWER
 from sdex.gossip.codec import FrameError
 from sdex.gossip.payload import dumps
@@ -21,9 +22,9 @@ from sdex.gossip.payload import dumps
 MAX_DEPTH = 9  # a body's depth (8) inside the envelope
 MAX_ANSWERS = 64
 """Answers one frame may carry (a dialer that asked, ``acks=1``, gets a turn's together)."""
-TOO_LARGE = 500
-"""The status of an answer too large for a frame (the request was fine; its answer is not
-sent): the caller fails that call, as over HTTP."""
+# An answer too large for a frame (the request was fine; its answer is not sent): that call
+# fails, as over HTTP, unless a flow asks again for less (``actions.SPLITS``).
+TOO_LARGE = actions.TOO_LARGE
 
 
 def envelope(payload: bytes, max_bytes: int) -> dict[str, Any]:
@@ -63,7 +64,7 @@ def answer(rid: int, status: int, body: object) -> tuple[int, int, bytes]:
     ``MAX_ANSWER`` becomes a ``TOO_LARGE`` error naming its size."""
     data = dumps(body)
     if len(data) > MAX_ANSWER:
-        reason = f"the answer ({len(data)} bytes) is over {MAX_ANSWER}, what a frame carries"
+        reason = f"the answer ({len(data)} bytes) is over {MAX_ANSWER}, {actions.TOO_LARGE_REASON}"
         return rid, TOO_LARGE, dumps({"code": 100, "reason": reason})
     return rid, status, data
 

@@ -23,6 +23,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+from sdex.gossip.actions import SPLITS, TOO_LARGE_ANSWER, Call, Reply, TooLarge, too_large
 
 INVALID_PENALTY = 5
 BAN_SCORE = -20
@@ -291,6 +294,21 @@ class Peers:
         peer = self._peers.get(key)
         if peer is not None:
             peer.last_seen = time.time()
+
+    def verified(self, call: Call, reply: Reply | None) -> dict[str, Any] | TooLarge | None:
+        """An admitted peer's answer's body; None (it backs off) if failed, refused or
+        forged. An answer too large to carry, to a call a flow asks again in halves
+        (``SPLITS``), is ``TOO_LARGE_ANSWER``: no failure of the peer's."""
+        peer = self.get(call.peer)
+        if peer is None:
+            return None
+        if reply is None or reply.status >= 300 or reply.signer != peer.key:
+            if reply is not None and call.kind in SPLITS and too_large(reply):
+                return TOO_LARGE_ANSWER
+            self.failed(peer)
+            return None
+        self.ok(peer)
+        return reply.body if isinstance(reply.body, dict) else None
 
     def failed(self, peer: Peer) -> None:
         peer.failures += 1

@@ -39,7 +39,18 @@ class NodeChainState(NodeIntake):
     async def _on_block(self, changes: BlockChanges) -> None:
         """Blocks the watcher applied to the mirror: fills to store and publish, orders and
         funds to re-read from the mirror (no chain call), and after a reorg or a reset the
-        reversals: undone fills deleted and announced, orders they had closed reopened."""
+        reversals: undone fills deleted and announced, orders they had closed reopened. The
+        rows it writes (closes, status moves) join ``changes.stored``: the watcher saves its
+        head only once they are committed (one refused: written again with the next try)."""
+        changes.stored.clear()  # (an earlier try's writes: this try queues them again)
+        await self.registry.track_writes()
+        try:
+            await self._apply_block(changes)
+        finally:
+            if (rows := self.registry.tracked_writes()) is not None:
+                changes.stored.append(rows)
+
+    async def _apply_block(self, changes: BlockChanges) -> None:
         if changes.reset:
             self.latest_timestamp = changes.timestamp
             self.sender.forget_nonce()  # the old chain's nonces mean nothing here

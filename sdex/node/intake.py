@@ -358,24 +358,29 @@ class NodeIntake(NodeStatus):
         writes: list[asyncio.Future[None]] = []
         if first:
             rec.cancel_signature = signature
-            writes.append(self.store.set_cancel_signature(rec.signed.hash_hex, signature))
+        wallet = from_peer is None
+        if first or wallet:  # a wallet's repeat: written again (the first's may have failed)
+            proof = rec.cancel_signature or signature
+            writes.append(self.store.set_cancel_signature(rec.signed.hash_hex, proof))
         if rec.status in OPEN_STATUSES:
             if order_hash in self.book:
                 self.book.remove(order_hash, RemovalReason.CANCELLED)
             self._close_record(rec, OrderStatus.CANCELLED, "soft cancel by the maker")
             log.info("order %s soft-cancelled by its maker", rec.signed.hash_hex)
+        elif wallet:  # closed already (a repeat): its row written again, as it is held
+            writes.append(self.store.update_orders([rec.row()]))
         if first and self.gossip is not None:
             # Peers prune it too, each checking the signature, whatever the status here:
             # an order removed on this node may still rest on others.
             notice = {"orderHash": rec.signed.hash_hex, "signature": "0x" + signature.hex()}
             self.gossip.notify("cancels", notice, exclude=from_peer)
         # The API answers once its signature and status are committed: its own writes (each
-        # job may fail alone) and the last update queued (its status; or, a cancel repeated,
-        # an update queued after the first's).
+        # job may fail alone: a wallet's repeat writes both again, so its 200 never rests on
+        # a first cancel's refused writes) and the last update queued (its status).
         written = self.store.last_update
         if written is not None and not written.done() and written not in writes:
             writes.append(written)
-        stored = committed(writes) if writes and from_peer is None else None
+        stored = committed(writes) if writes and wallet else None
         body: dict[str, object] = {"orderHash": rec.signed.hash_hex, "status": rec.status}
         return SubmitResult(200, body, stored=stored)
 

@@ -21,16 +21,18 @@ No I/O of its own beyond the store and the event hub it is given; ``Node`` build
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from sdex.book import BookOrderState, RemovalReason
 from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match, MatchResult
 from sdex.model import TRANSITIONS, OrderStatus, check_transition, closed_status
+from sdex.node.events import Encoder, Event, EventHub
 from sdex.node.held import AlreadyHeld, HeldOrders, Row
 from sdex.node.held import Record as Record
 from sdex.order import SignedOrder
-from sdex.store import StoredOrder
+from sdex.store import StoredOrder, StoreError
 
 __all__ = ["OrderRegistry", "Record", "Row"]
 
@@ -38,6 +40,18 @@ __all__ = ["OrderRegistry", "Record", "Row"]
 class OrderRegistry(HeldOrders):
     """Every order the node holds: the records, their indexes (by hash, by signature, by
     (maker, maker token)), the open-order counts, and every status transition."""
+
+    def __init__(self, events: EventHub) -> None:
+        super().__init__(events)
+        self._tracked: list[tuple[asyncio.Future[None], list[str]]] | None = None
+        """While a block's changes are applied (``track_writes``): the row writes queued."""
+        self._tracking: asyncio.Task[None] | None = None
+        """The last ``tracked_writes``' wait (its failures noted in ``_unstored`` at its end)."""
+        self._deferred_events: list[tuple[Event, Encoder]] = []
+        """The events of the deferred rows' changes (published once they are written)."""
+        self._unstored: set[str] = set()
+        """Orders (hash hex) a tracked row write failed for: written again by the next
+        ``track_writes``, before the watcher may save its head past them."""
 
     def load(self, order_hash: bytes) -> Record | None:
         """The record, from memory or back from the store (held again until evicted)."""
@@ -138,8 +152,9 @@ class OrderRegistry(HeldOrders):
         rec.reason = reason
         if filled is not None:
             rec.filled = filled
-        self._write(rec.row())
-        self.publish(rec, event or rec.status)
+        held: list[tuple[Event, Encoder]] = []
+        self.publish(rec, event or rec.status, held=held)
+        self._write(rec.row(), held)
         if was_open and not status.is_open:
             self._freed(rec.signed)
             rec.json_text = None  # closed: never pushed again; records are kept, texts not
@@ -186,7 +201,7 @@ class OrderRegistry(HeldOrders):
         """A closed order's filled amount as the chain now has it (its status stands):
         stored, not published (no transition)."""
         rec.filled = filled
-        self._write(rec.row())
+        self._write(rec.row(), [])
 
     # ---- book changes that move open orders' fill state -----------------------------------
 
@@ -282,12 +297,51 @@ class OrderRegistry(HeldOrders):
                     self._move(rec, status)
                     moved.append((rec, st))
                 rows.append(rec.row())
-        if rows:  # nobody waits for it: queued, its failure logged
-            self.store.update_orders(rows)
+        held: list[tuple[Event, Encoder]] = []
         for rec, st in moved:
-            self.publish(rec, rec.status, st)
+            self.publish(rec, rec.status, st, held=held)
+        if rows:  # nobody waits for it: queued, its failure logged (a block's: tracked)
+            self._update(rows, held)
 
     # ---- writes ----------------------------------------------------------------------------
+
+    async def track_writes(self) -> None:
+        """From now until ``tracked_writes``, the row writes queued (closes, ``sync``) are
+        the block's: the watcher saves its head only once they are committed. First, the
+        rows whose tracked write failed last time (their current state) are queued again."""
+        last, self._tracking = self._tracking, None
+        if last is not None:  # (its failures noted: written again below)
+            await asyncio.wait([last])
+        self._tracked = []
+        again = [
+            rec.row()
+            for h in self._unstored
+            if (rec := self.records.get(bytes.fromhex(h[2:]))) is not None
+        ]  # (a record no longer held was evicted: its row is committed as it holds it)
+        self._unstored.clear()
+        if again:
+            self._update(again)
+
+    def tracked_writes(self) -> asyncio.Task[None] | None:
+        """The end of ``track_writes``: a task that ends once every row write tracked was
+        tried, raising ``StoreError`` if one failed (those rows noted to be written again)."""
+        tracked, self._tracked = self._tracked, None
+        if not tracked:
+            return None
+        task = asyncio.create_task(self._committed(tracked), name="block-rows")
+        task.add_done_callback(_retrieved)  # (awaited by the watcher only if applied)
+        self._tracking = task
+        return task
+
+    async def _committed(self, tracked: list[tuple[asyncio.Future[None], list[str]]]) -> None:
+        results = await asyncio.gather(*(f for f, _ in tracked), return_exceptions=True)
+        failed = 0
+        for (_, hashes), result in zip(tracked, results, strict=True):
+            if isinstance(result, BaseException):
+                self._unstored.update(hashes)
+                failed += len(hashes)
+        if failed:
+            raise StoreError(f"{failed} order rows of the block not stored (written again)")
 
     def defer_writes(self) -> None:
         """Until ``write_deferred``: closed records' rows are kept, and written together."""
@@ -295,14 +349,34 @@ class OrderRegistry(HeldOrders):
 
     def write_deferred(self) -> None:
         rows, self._deferred = self._deferred, None
+        held, self._deferred_events = self._deferred_events, []
         if rows:  # (the settler's results: nobody waits for them)
-            self.store.update_orders(rows)
+            self._update(rows, held)
 
-    def _write(self, row: Row) -> None:
-        """Queue ``row``'s update, unless deferred. Never awaited here: a handler whose 2xx
-        depends on it awaits it (``Store.last_update``, with its own writes); the writer
-        commits it before any write queued later (a checkpoint, say)."""
+    def _write(self, row: Row, held: list[tuple[Event, Encoder]]) -> None:
+        """Queue ``row``'s update, unless deferred, and publish the ``held`` events it
+        reports once it is committed (so a listing after an event shows what it says).
+        Never awaited here: a handler whose 2xx depends on it awaits it
+        (``Store.last_update``, with its own writes); the writer commits it before any
+        write queued later (a checkpoint, say)."""
         if self._deferred is not None:
             self._deferred.append(row)
+            self._deferred_events.extend(held)
         else:
-            self.store.update_orders([row])
+            self._update([row], held)
+
+    def _update(self, rows: list[Row], held: list[tuple[Event, Encoder]] | None = None) -> None:
+        """Queue ``rows``' update (tracked while a block's changes are applied); ``held``:
+        events published once it is tried (committed; or refused: the record is what the
+        node holds, and its row is written again, ``track_writes``, ``evict``)."""
+        fut = self.store.update_orders(rows)
+        if self._tracked is not None:
+            self._tracked.append((fut, [r[0] for r in rows]))
+        if held:
+            fut.add_done_callback(lambda _: self.release(held))
+
+
+def _retrieved(task: asyncio.Task[None]) -> None:
+    """Its failure is the watcher's to see (noted, written again): never logged as lost."""
+    if not task.cancelled():
+        task.exception()

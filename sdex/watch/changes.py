@@ -45,9 +45,11 @@ class BlockChanges:
     kept: bool = False
     """Kept (``Watcher._keep``) for the next poll already: not kept twice."""
     stored: list[Awaitable[object]] = field(default_factory=list)
-    """The writes of ``fills`` the node queued while applying these changes: the watcher
-    saves its head only once they are durable (one that failed: the fills are applied
-    again, ``fills_only``), so a restart never starts past a block whose fills are lost."""
+    """The writes the node queued while applying these changes (``fills``, and the order
+    rows it closed or moved): the watcher saves its head only once they are durable (one
+    that failed: the fills are applied again, ``fills_only``, and the node writes the
+    refused rows again first), so a restart never starts past a block whose fills or
+    closes are lost."""
 
     def fills_only(self) -> BlockChanges:
         """These changes' fills alone, to be applied (stored) again."""
