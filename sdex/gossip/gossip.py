@@ -253,7 +253,7 @@ class Gossip:
                 reply = await self._streamed(call)
                 if reply is None:  # no stream to that peer: one signed HTTP request
                     reply = await self._http(call)
-                if call.kind == "push":
+                if call.kind == "push" and not call.lazy:  # (a lazy one's answer waits)
                     self.push_timing.round_trip.add((time.perf_counter() - left) * 1e6)
             except (PeerCallError, TimeoutError) as e:
                 log.debug("peer call %s to %s failed: %s", call.kind, call.url, e)
@@ -282,8 +282,9 @@ class Gossip:
             return None
         timeout = call.timeout or self.config.timeout
         try:
+            path = call.path.removeprefix("/p2p")
             status, body = await streams.call(
-                link, call.method, call.path.removeprefix("/p2p"), call.params, call.body, timeout
+                link, call.method, path, call.params, call.body, timeout, call.lazy
             )
         except StreamDown:
             return None

@@ -68,9 +68,10 @@ class Streams:
         query: Mapping[str, str] | None,
         body: object,
         timeout: float,
+        lazy: bool = False,
     ) -> tuple[int, Any]:
         self.frames_sent += 1
-        return await link.request(method, path, query, body, timeout)
+        return await link.request(method, path, query, body, timeout, lazy)
 
     async def _open(self, peer: str, url: str) -> None:
         try:
