@@ -230,6 +230,8 @@ class Gossip:
 
     def _tick(self) -> None:
         self._timer = None
+        if self.streams is not None:  # (awake anyway: lazy answers due go now)
+            self.streams.lazy_due(asyncio.get_running_loop().time())
         try:
             actions = self.core.tick()
         except Exception:  # a bug must not stop the timers: try again a little later

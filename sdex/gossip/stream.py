@@ -331,6 +331,7 @@ class Served(Answering, _Stream):
         self._lazy: list[tuple[int, int, bytes]] = []
         """Answers to lazy requests (``"l": 1``) that wait for the next answer frame."""
         self._lazy_timer: asyncio.TimerHandle | None = None
+        self._lazy_since = 0.0
         self.opened_at = time.monotonic()
         self._sends = itertools.count()
         self._deadlines = Deadlines(self._expired)

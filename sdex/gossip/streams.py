@@ -155,6 +155,12 @@ class Streams:
         in one frame)."""
         return self._answered + sum(s.answer_frames for g in self.served.values() for s in g)
 
+    def lazy_due(self, now: float) -> None:
+        """The gossip tick: lazy answers that waited long enough go (``Served.flush_lazy``)."""
+        for group in self.served.values():
+            for served in group:
+                served.flush_lazy(now)
+
     def served_count(self) -> int:
         return sum(len(g) for g in self.served.values())
 
