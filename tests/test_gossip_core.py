@@ -410,11 +410,11 @@ def test_the_push_window_holds_batches_until_answers_come() -> None:
 
 
 def test_with_a_push_in_flight_the_next_waits_for_its_answer_or_the_hold() -> None:
-    """Nagle's rule with a timer (lazy answers off). A push leaves at once with none in
-    flight; orders accepted meanwhile leave together when its answer comes, or ``push_hold``
-    after they were scheduled on a slow link (up to ``push_window`` in flight)."""
-    cfg = GossipConfig(lazy_acks=False)
-    core, clock = make(peers=1, mesh=1, flush_delay=cfg.flush_delay, lazy_acks=False)
+    """The defaults: Nagle's rule with a timer. A push leaves at once with none in flight;
+    orders accepted meanwhile leave together when its answer comes, or ``push_hold`` after
+    they were scheduled on a slow link (up to ``push_window`` in flight)."""
+    cfg = GossipConfig()
+    core, clock = make(peers=1, mesh=1, flush_delay=cfg.flush_delay)
     first = only(core.accepted(order(1)), "push")  # at once: nothing was in flight
     assert calls(core.accepted(order(2)) + core.accepted(order(3))) == []  # held
     assert calls(core.tick()) == []  # (the first push has not been answered)
@@ -425,27 +425,6 @@ def test_with_a_push_in_flight_the_next_waits_for_its_answer_or_the_hold() -> No
     assert calls(core.tick()) == []
     clock.t += cfg.push_hold / 2  # a slow link: no answer within the hold
     assert only(core.tick(), "push").body["orders"] == [order(4)]
-
-
-def test_a_push_to_an_idle_peer_is_lazy_and_what_follows_leaves_at_once() -> None:
-    """The defaults: a push to a peer with nothing in flight is lazy (its answer may come
-    late: ``Outbox.launch``), so Nagle's rule does not hold what follows: it leaves at once,
-    eager; what comes while an eager push is out waits for its answer, and the pushes that
-    answer lets go are eager too. Once an answer finds nothing waiting, the next is lazy."""
-    cfg = GossipConfig()
-    core, _clock = make(peers=1, mesh=1, flush_delay=cfg.flush_delay)
-    first = only(core.accepted(order(1)), "push")
-    assert first.lazy  # nothing in flight
-    second = only(core.accepted(order(2)), "push")  # at once: only a lazy push is out
-    assert not second.lazy and second.body["orders"] == [order(2)]
-    assert calls(core.accepted(order(3))) == []  # held behind the eager push
-    counts = {"accepted": 1, "known": 0, "rejected": 0}
-    third = only(ok(core, second, counts), "push")
-    assert not third.lazy and third.body["orders"] == [order(3)]  # it waited: eager
-    assert calls(ok(core, first, counts)) == []  # (the lazy answer lets nothing go)
-    assert calls(ok(core, third, counts)) == []  # nothing waited for it
-    assert only(core.accepted(order(4)), "push").lazy
-    assert core.orders_sent == 3
 
 
 def test_a_failed_push_is_resent_after_the_backoff() -> None:

@@ -65,11 +65,6 @@ class GossipConfig:
     dial_timeout: float = 5.0
     intake_chunk: int = 32
     """Peer orders checked between two turns of the event loop (wallets go first)."""
-    lazy_acks: bool = True
-    """A push to a peer with nothing in flight asks to be answered lazily (``Outbox.launch``):
-    with the peer's next answer frame on that stream, or ``sdex.gossip.stream.LAZY_ACK``
-    seconds later; Nagle's rule holds orders only behind eager pushes. False: every push is
-    answered once checked, in a frame of its own or of its loop turn's answers."""
     streams: bool = True
     """Calls to admitted peers go over one authenticated websocket per peer
     (``sdex.gossip.stream``); False: every call is one signed HTTP request."""
@@ -93,8 +88,6 @@ class Call:
     peer: str = ""
     """The id that must sign the answer ("" for a hello to a URL not yet admitted)."""
     timeout: float | None = None
-    lazy: bool = False
-    """A push the peer may answer with its next answer frame (``Outbox.launch``)."""
 
 
 @dataclass(frozen=True, slots=True)

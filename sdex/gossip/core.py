@@ -19,9 +19,9 @@ The protocol (every step bounded; see ``sdex.gossip.flows`` for the multi-call o
   is pushed to every live mesh peer but the one it came from: a flood over a connected
   random graph of degree about D, so every honest node gets it in about log_(D-1)(N) hops.
   Each peer has one bounded outbox (a full one drops its oldest), drained by Nagle's rule:
-  with no eager push in flight a loop turn's orders leave at once (one to an idle peer is
-  lazy: ``Outbox.launch``); what comes meanwhile leaves with the answer, or ``push_hold``
-  later. None goes back to a pusher (``outbox.Heard``). A push names (``also``) the other live
+  with nothing in flight a loop turn's orders leave at once; what comes meanwhile leaves
+  with the answer, or ``push_hold`` later on a slow link. None goes back to a peer that
+  pushed it to us (``sdex.gossip.outbox.Heard``). A push names (``also``) the other live
   mesh peers the same orders go to now (none a pusher named to us); a receiver forwarding
   them spares those named, at most half of that forward's targets (a lying pusher cannot
   silence more), the other named ones ride with its next push there (or after ``hint_hold``).
@@ -426,7 +426,7 @@ class GossipCore:
         if box.due is not None or box.in_flight >= cfg.push_window:
             return  # (a full window: the next answer sends what waits)
         # Nagle: with a push in flight, wait for its answer (or ``push_hold``: a slow link)
-        delay = max(cfg.flush_delay + later, cfg.push_hold if box.eager else 0.0)
+        delay = max(cfg.flush_delay + later, cfg.push_hold if box.in_flight else 0.0)
         if delay <= 0.0:  # a loop turn's orders came together
             return self._flush(box)
         box.due = now + delay
@@ -448,7 +448,7 @@ class GossipCore:
                 heapq.heappush(self._timers, (box.due, next(self._ids), box.key))
             return
         if box.notices:  # one at a time, in order
-            if box.eager:
+            if box.in_flight:
                 return
             kind, notice = box.notices[0]
             self._send(box, self.call(peer, "notice", "POST", f"/p2p/{kind}", notice))
@@ -462,7 +462,7 @@ class GossipCore:
                 self._send(box, self.call(peer, "push", "POST", "/p2p/orders", body))
 
     def _send(self, box: Outbox, call: Call) -> None:
-        call = box.launch(call, self.config.lazy_acks)  # (to an idle peer: answered lazily)
+        box.in_flight += 1
         self._waiting[call.id] = Pending(call, None, None)
         self._out.append(call)
 
@@ -470,7 +470,7 @@ class GossipCore:
         box = self._boxes.get(call.peer)
         if box is None:
             return
-        box.landed(call)  # (orders waited for it: the pushes it lets go now are eager)
+        box.in_flight -= 1
         if call.kind == "push":
             assert isinstance(call.body, dict)
             batch: list[dict[str, Any]] = call.body["orders"]

@@ -230,8 +230,6 @@ class Gossip:
 
     def _tick(self) -> None:
         self._timer = None
-        if self.streams is not None:  # (awake anyway: lazy answers due go now)
-            self.streams.lazy_due(asyncio.get_running_loop().time())
         try:
             actions = self.core.tick()
         except Exception:  # a bug must not stop the timers: try again a little later
@@ -255,7 +253,7 @@ class Gossip:
                 reply = await self._streamed(call)
                 if reply is None:  # no stream to that peer: one signed HTTP request
                     reply = await self._http(call)
-                if call.kind == "push" and not call.lazy:  # (a lazy one's answer waits)
+                if call.kind == "push":
                     self.push_timing.round_trip.add((time.perf_counter() - left) * 1e6)
             except (PeerCallError, TimeoutError) as e:
                 log.debug("peer call %s to %s failed: %s", call.kind, call.url, e)
@@ -284,9 +282,8 @@ class Gossip:
             return None
         timeout = call.timeout or self.config.timeout
         try:
-            path = call.path.removeprefix("/p2p")
             status, body = await streams.call(
-                link, call.method, path, call.params, call.body, timeout, call.lazy
+                link, call.method, call.path.removeprefix("/p2p"), call.params, call.body, timeout
             )
         except StreamDown:
             return None

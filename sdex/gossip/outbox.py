@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
-
-from sdex.gossip.actions import Call
 
 HEARD_MAX = 20_000
 """Orders (by signature) whose senders are remembered, oldest forgotten first (at 1,000
@@ -131,10 +129,6 @@ class Outbox:
     """Forwards that wait to ride with the next push (``GossipConfig.hint_hold``)."""
     later_due: float | None = None
     in_flight: int = 0
-    lazy: int = 0
-    """Of ``in_flight``, pushes the peer may answer lazily (``launch``)."""
-    busy: bool = False
-    """The last answer found orders waiting for it: the pushes it lets go are eager."""
     due: float | None = None
     dropped: int = 0
     echoes: int = 0
@@ -159,30 +153,6 @@ class Outbox:
             return None
         self.later_due = due
         return due
-
-    @property
-    def eager(self) -> int:
-        """Calls in flight whose answer comes as soon as the peer has checked them: Nagle's
-        rule waits for these only (``GossipCore._schedule``)."""
-        return self.in_flight - self.lazy
-
-    def launch(self, call: Call, lazy_acks: bool) -> Call:
-        """``call`` leaves. A push to a peer with nothing in flight and no orders that waited
-        for an answer is *lazy* (``GossipConfig.lazy_acks``): the peer answers it with its
-        next answer frame to us, not a frame of its own (``sdex.gossip.stream``). Nagle's rule
-        does not wait for it: what comes meanwhile leaves at once as an eager push, whose
-        answer carries both. So no order waits longer than it did, and a push with no other
-        close behind it costs no answer frame of its own."""
-        lazy = lazy_acks and call.kind == "push" and not self.in_flight and not self.busy
-        self.in_flight += 1
-        self.lazy += lazy
-        return replace(call, lazy=True) if lazy else call
-
-    def landed(self, call: Call) -> None:
-        """``call``'s answer came (or it failed)."""
-        self.in_flight -= 1
-        self.lazy -= call.lazy
-        self.busy = bool(self.orders) and call.kind == "push"
 
     def clear(self) -> None:
         self.orders.clear()

@@ -33,16 +33,12 @@ def remember(order: object, text: bytes) -> None:
     texts[id(order)] = (order, text)
 
 
-def request(
-    rid: int, method: str, path: str, query: Mapping[str, str], body: object, lazy: bool = False
-) -> bytes:
+def request(rid: int, method: str, path: str, query: Mapping[str, str], body: object) -> bytes:
     """A request frame's payload: ``dumps`` of its envelope, a push's orders from the cache
-    (and the rest of its body, ``also``, encoded as usual). ``lazy``: ``"l": 1``, the answer
-    may wait for the acceptor's next answer frame (``sdex.gossip.stream``)."""
+    (and the rest of its body, ``also``, encoded as usual)."""
     orders = body.get("orders") if type(body) is dict else None
     if type(orders) is not list:
-        env = {"i": rid, "m": method, "p": path, "q": query, "b": body}
-        return dumps({**env, "l": 1} if lazy else env)
+        return dumps({"i": rid, "m": method, "p": path, "q": query, "b": body})
     assert isinstance(body, dict)
     texts, parts = _order_texts, []
     for o in orders:
@@ -54,6 +50,6 @@ def request(
         remember(o, text)
         parts.append(text)
     rest = dumps({k: v for k, v in body.items() if k != "orders"})  # b"{}" or b'{"also":…}'
-    head = dumps({"i": rid, "m": method, "p": path, "q": query})[:-1] + (b',"l":1' if lazy else b"")
+    head = dumps({"i": rid, "m": method, "p": path, "q": query})[:-1]
     tail = b"}}" if rest == b"{}" else b"," + rest[1:] + b"}"
     return head + b',"b":{"orders":[' + b",".join(parts) + b"]" + tail

@@ -30,8 +30,6 @@ loop together: ``{"a": [[id, status, body], ...]}`` (at most ``MAX_ANSWERS`` and
 bytes, a large one alone; pushes checked together are answered together: one frame). An
 answer over ``MAX_ANSWER``, more than the dialer reads, is not sent: that request alone is
 answered with a bounded error (``sdex.gossip.frames``), and the stream carries on. A
-request marked ``"l": 1`` (lazy) is answered with the acceptor's next answer frame to that
-dialer, or at most ``LAZY_ACK`` seconds later (``sdex.gossip.answers``). A
 frame with a bad MAC, out of sequence (replayed, reordered, dropped) or malformed closes the
 stream; only a malformed frame whose MAC and sequence checked out costs the peer its score
 (the others anyone on the path could have injected). Each side calls on the stream it
@@ -66,9 +64,6 @@ from aiohttp import web
 from sdex import jsonio
 from sdex.errors import JsonLimitError
 from sdex.gossip import frames
-from sdex.gossip.answers import LAZY_ACK as LAZY_ACK
-from sdex.gossip.answers import SEND_TIMEOUT as SEND_TIMEOUT
-from sdex.gossip.answers import Answering
 from sdex.gossip.client import MAX_ANSWER
 from sdex.gossip.codec import HEAD as HEAD
 from sdex.gossip.codec import Codec, FrameError
@@ -88,6 +83,8 @@ ENVELOPE = 4096
 NONCE = 32
 MAX_IN_FLIGHT = 16
 IDLE = 120.0
+SEND_TIMEOUT = 10.0
+"""Seconds an answer's frame may wait for the peer to read (then the stream closes)."""
 CLOSE_TIMEOUT = 5.0
 """Seconds a close may wait for the peer (then its connection is dropped)."""
 RETRY = (1.0, 60.0)
@@ -219,21 +216,14 @@ class Link(_Stream):
         self._reader = asyncio.create_task(self._read(), name="gossip-stream-read")
 
     async def request(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, str] | None,
-        body: object,
-        timeout: float,
-        lazy: bool = False,
+        self, method: str, path: str, query: Mapping[str, str] | None, body: object, timeout: float
     ) -> tuple[int, Any]:
         """(status, body) of one call; ``StreamDown`` if the stream is (or goes) down,
-        ``TimeoutError`` if the peer does not answer in time. ``lazy``: the peer may answer
-        with its next answer frame (at most ``LAZY_ACK`` seconds later)."""
+        ``TimeoutError`` if the peer does not answer in time."""
         if not self.open:
             raise StreamDown("the stream closed")
         rid = next(self._ids)
-        payload = _request(rid, method, path, query or {}, body, lazy)
+        payload = _request(rid, method, path, query or {}, body)
         if len(payload) > MAX_P2P_BODY:
             raise StreamDown("too large for a frame")
         fut: asyncio.Future[tuple[int, Any]] = asyncio.get_running_loop().create_future()
@@ -301,7 +291,7 @@ class Link(_Stream):
 # ---- the acceptor's side --------------------------------------------------------------------
 
 
-class Served(Answering, _Stream):
+class Served(_Stream):
     """A stream a peer dialed to this node: its requests in, the answers out, bounded."""
 
     def __init__(
@@ -328,10 +318,6 @@ class Served(Answering, _Stream):
         rate limit)? If not the stream closes (nobody is blamed: the limit is the penalty)."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._closer: asyncio.Task[None] | None = None
-        self._lazy: list[tuple[int, int, bytes]] = []
-        """Answers to lazy requests (``"l": 1``) that wait for the next answer frame."""
-        self._lazy_timer: asyncio.TimerHandle | None = None
-        self._lazy_since = 0.0
         self.opened_at = time.monotonic()
         self._sends = itertools.count()
         self._deadlines = Deadlines(self._expired)
@@ -392,9 +378,8 @@ class Served(Answering, _Stream):
                         rid, 429, {"code": 103, "reason": "Throttled: too many requests in flight"}
                     )
                     continue
-                lazy = self.grouped and req.get("l") == 1  # (answered with the next frame)
                 task = asyncio.create_task(
-                    self._serve(rid, method, path, query, req.get("b"), size, lazy)
+                    self._serve(rid, method, path, query, req.get("b"), size)
                 )
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -408,28 +393,53 @@ class Served(Answering, _Stream):
             await self.close()
 
     async def _serve(
-        self,
-        rid: int,
-        method: str,
-        path: str,
-        query: Mapping[str, str],
-        body: object,
-        size: int,
-        lazy: bool = False,
+        self, rid: int, method: str, path: str, query: Mapping[str, str], body: object, size: int
     ) -> None:
         try:
             status, answer = await self.dispatch(method, path, query, body, size)
         except Exception:  # a bug, as HTTP's 500: the caller is answered, not left waiting
             log.exception("stream request %s %s from %s failed", method, path, self.peer)
             status, answer = 500, {"code": 100, "reason": "internal error"}
-        await self._answer(rid, status, answer, lazy)
+        await self._answer(rid, status, answer)
+
+    async def _answer(self, rid: int, status: int, body: object) -> None:
+        if self.ws.closed:
+            return
+        one, group = frames.answer(rid, status, body), self._answers  # (encoded once, bounded)
+        size = len(one[2]) + 48  # (its ids, the brackets; at most ``MAX_ANSWER`` a frame)
+        alone = not group and len(self._tasks) <= 1  # no other request under way: at once
+        if not self.grouped or alone or size > MAX_ANSWER // 2:  # (a large one goes alone)
+            return await self._send(frames.payload([one]))
+        if group and self._group_bytes + size <= MAX_ANSWER:
+            group.append(one)  # the first answer of this turn sends them all
+            self._group_bytes += size
+            if len(group) >= MAX_ANSWERS:
+                self._answers = []
+                await self._send(frames.payload(group))
+            return
+        mine = self._answers = [one]  # (a group it does not fit in goes now)
+        self._group_bytes = size
+        if group:
+            await self._send(frames.payload(group))
+        await asyncio.sleep(0)  # (the other answers ready this turn join it)
+        if mine is self._answers:
+            self._answers = []
+            if not self.ws.closed:
+                await self._send(frames.payload(mine))
+
+    async def _send(self, payload: bytes) -> None:
+        self.answer_frames += 1
+        frame = self.codec.seal(payload)
+        key = next(self._sends)
+        self._deadlines.set(key, SEND_TIMEOUT)  # the peer stopped reading: the stream ends
+        try:
+            await self.ws.send_bytes(frame)
+        except (ConnectionError, RuntimeError):
+            pass
+        finally:
+            self._deadlines.discard(key)
 
     async def close(self) -> None:
-        if self._lazy_timer is not None:
-            self._lazy_timer.cancel()
-        if self._lazy and not self.ws.closed:  # (answered before the stream goes)
-            with contextlib.suppress(Exception):
-                await self._send([])
         self._deadlines.close()
         self._idle.cancel()
         await cancel_all(self._tasks)

@@ -68,10 +68,9 @@ class Streams:
         query: Mapping[str, str] | None,
         body: object,
         timeout: float,
-        lazy: bool = False,
     ) -> tuple[int, Any]:
         self.frames_sent += 1
-        return await link.request(method, path, query, body, timeout, lazy)
+        return await link.request(method, path, query, body, timeout)
 
     async def _open(self, peer: str, url: str) -> None:
         try:
@@ -154,12 +153,6 @@ class Streams:
         """Answer frames this node sent on served streams (a turn's answers to one peer go
         in one frame)."""
         return self._answered + sum(s.answer_frames for g in self.served.values() for s in g)
-
-    def lazy_due(self, now: float) -> None:
-        """The gossip tick: lazy answers that waited long enough go (``Served.flush_lazy``)."""
-        for group in self.served.values():
-            for served in group:
-                served.flush_lazy(now)
 
     def served_count(self) -> int:
         return sum(len(g) for g in self.served.values())

@@ -33,7 +33,6 @@ source, and stands in for the node and the aiohttp transport around it:
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import itertools
 import json
@@ -251,9 +250,7 @@ def _done() -> None:
 class Network:
     def __init__(self, n: int, config: GossipConfig, links: LinkModel, seed: int) -> None:
         self.rng = random.Random(seed)
-        self.config = dataclasses.replace(config, lazy_acks=False)
-        """(Lazy answers, ``GossipConfig.lazy_acks``, are not modelled: every push is answered
-        once checked, as before them.)"""
+        self.config = config
         self.links = links
         self.sim = Sim()
         lk = links
