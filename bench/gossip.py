@@ -833,6 +833,7 @@ def analyse(
             "messages_sent": round(messages / per, 3),
             "http_messages_sent": round((messages - frames) / per, 3),
             "stream_frames_sent": round(frames / per, 3),
+            "stream_answer_frames_sent": round(delta("streamAnswerFrames") / per, 3),
             "order_copies_received": round(peer_delta("received") / per, 2),
             "echoes_skipped": round(delta("echoesSkipped") / per, 3),
             "hint_skipped": round(delta("hintSkipped") / per, 3),
