@@ -4,7 +4,6 @@ publishing every transition (real SQLite, real book)."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import random
@@ -43,7 +42,7 @@ from sdex.node.events import Subscription
 from sdex.node.registry import OrderRegistry
 from sdex.order import SignedOrder
 from sdex.settlement import diagnose
-from sdex.store import ChainIdentity, Store, StoredFill, StoreError
+from sdex.store import ChainIdentity, Store, StoredFill
 from tests.test_book import BASE, DOMAIN, QUOTE, A, B, ask, bid
 
 S = OrderStatus
@@ -160,12 +159,7 @@ def node(tmp_path: Path) -> Iterator[Node]:
     n.store.close()
 
 
-async def _drain(node: Node, sub: Subscription) -> list[tuple[str, str]]:
-    """The events published so far, once the rows queued are written: an order event goes
-    out when the row it reports is committed (``OrderRegistry._update``)."""
-    if node.store.last_update is not None:
-        with contextlib.suppress(StoreError):
-            await node.store.last_update
+def _drain(sub: Subscription) -> list[tuple[str, str]]:
     out = []
     while not sub.queue.empty():
         item = sub.queue.get_nowait()
@@ -197,12 +191,12 @@ async def test_registry_transition_table(node: Node, old: OrderStatus, new: Orde
     if old is new or new in ALLOWED[old]:
         reg.transition(rec, new, "why", filled=3)
         after, reason, filled = new, "why", 3
-        assert await _drain(node, sub) == [(new.value, new.value)]
+        assert _drain(sub) == [(new.value, new.value)]
     else:
         with pytest.raises(TransitionError, match=f"{old.value} -> {new.value}"):
             reg.transition(rec, new, "why", filled=3)
         after, reason, filled = old, "before", 0
-        assert await _drain(node, sub) == []
+        assert _drain(sub) == []
     stored = node.store.order(rec.signed.hash_hex)
     assert stored is not None
     assert (stored.status, stored.reason, stored.filled) == (after, reason, filled)
@@ -245,8 +239,7 @@ async def test_book_moves_are_synced_persisted_and_published(node: Node) -> None
         assert stored is not None and (stored.status, stored.filled) == (status, filled), what
         assert (rec.status, rec.filled) == (status, filled), what
         # published once per status change (a fill that keeps the status is only stored)
-        published = await _drain(node, sub)
-        assert published == ([(status.value, status.value)] if status != last else []), what
+        assert _drain(sub) == ([(status.value, status.value)] if status != last else []), what
         assert reg.maker_open.get(A, 0) == (1 if status.is_open else 0), what
         last = status
     # A change the table forbids is refused and changes nothing: not stored, not published.
@@ -256,9 +249,9 @@ async def test_book_moves_are_synced_persisted_and_published(node: Node) -> None
     reg.close(rec, OrderStatus.REMOVED, "settlement kept failing")
     stored = node.store.order(signed.hash_hex)
     assert stored is not None and stored.status == "cancelled" and rec.status is S.CANCELLED
-    assert await _drain(node, sub) == []
+    assert _drain(sub) == []
     reg.sync()  # nothing touched since: nothing written or published
-    assert await _drain(node, sub) == []
+    assert _drain(sub) == []
 
 
 async def test_funds_a_close_frees_reopen_the_makers_unfunded_orders(node: Node) -> None:
@@ -271,9 +264,9 @@ async def test_funds_a_close_frees_reopen_the_makers_unfunded_orders(node: Node)
     assert [r.status for r in recs] == [S.OPEN, S.UNFUNDED]
     sub = node.events.subscribe()
     reg.remove(first.hash, RemovalReason.CANCELLED, "cancelled on chain")
-    assert await _drain(node, sub) == [("cancelled", "cancelled")]
+    assert _drain(sub) == [("cancelled", "cancelled")]
     reg.sync()  # nothing named the second order: the close did
-    assert await _drain(node, sub) == [("open", "open")]
+    assert _drain(sub) == [("open", "open")]
     stored = node.store.order(second.hash_hex)
     assert stored is not None and stored.status == "open" and recs[1].status is S.OPEN
 

@@ -21,7 +21,7 @@ from sdex.book import BookOrderState, OrderBook
 from sdex.hashfilter import HashFilter, capacity_for
 from sdex.matching.match import TimeInForce
 from sdex.model import OPEN_STATUSES, OrderStatus
-from sdex.node.events import Encoder, Event, EventHub, encode_json
+from sdex.node.events import Event, EventHub, encode_json
 from sdex.order import SignedOrder
 from sdex.store import Store, StoredOrder
 
@@ -273,7 +273,6 @@ class HeldOrders:
         event: str,
         st: BookOrderState | None = None,
         meta: dict[str, object] | None = None,
-        held: list[tuple[Event, Encoder]] | None = None,
     ) -> None:
         """An order event on the websocket: ``event`` and the record's JSON (``st``: as
         for ``meta``; ``meta``: the record's ``metaData`` if the caller just made it), its
@@ -282,11 +281,9 @@ class HeldOrders:
         the first subscriber it is written to (``_order_event_text``): bench/gossip.py
         times each hop by them on one machine. (Wall time, not the monotonic clock, which
         would tell every subscriber the host's uptime.) Built only if someone listens; the
-        order's text encoded once per record. ``held``: built now (if someone listens), kept
-        there to be published later (``release``: once the row it reports is committed)."""
-
-        def make() -> Event:
-            return {
+        order's text encoded once per record."""
+        self.events.publish_lazy(
+            lambda: {
                 "type": "order",
                 "event": event,
                 "order": rec.json,
@@ -294,23 +291,9 @@ class HeldOrders:
                     **(self.meta(rec, st) if meta is None else meta),
                     "publishedAt": time.time(),
                 },
-            }
-
-        def encode(ev: Event) -> str:
-            return _order_event_text(ev, rec)
-
-        if held is not None and len(self.events):
-            held.append((make(), encode))
-        else:
-            self.events.publish_lazy(make, encode)
-
-    def release(self, held: list[tuple[Event, Encoder]]) -> None:
-        """Publish the events ``publish`` held, in order (``publishedAt``: now)."""
-        for ev, encode in held:
-            meta = ev.get("metaData")
-            if isinstance(meta, dict):
-                meta["publishedAt"] = time.time()
-            self.events.publish(ev, encode)
+            },
+            lambda ev: _order_event_text(ev, rec),
+        )
 
     # ---- eviction ----------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from sdex.book import BookOrderState, RemovalReason
 from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match, MatchResult
 from sdex.model import TRANSITIONS, OrderStatus, check_transition, closed_status
-from sdex.node.events import Encoder, Event, EventHub
+from sdex.node.events import EventHub
 from sdex.node.held import AlreadyHeld, HeldOrders, Row
 from sdex.node.held import Record as Record
 from sdex.order import SignedOrder
@@ -47,8 +47,6 @@ class OrderRegistry(HeldOrders):
         """While a block's changes are applied (``track_writes``): the row writes queued."""
         self._tracking: asyncio.Task[None] | None = None
         """The last ``tracked_writes``' wait (its failures noted in ``_unstored`` at its end)."""
-        self._deferred_events: list[tuple[Event, Encoder]] = []
-        """The events of the deferred rows' changes (published once they are written)."""
         self._unstored: set[str] = set()
         """Orders (hash hex) a tracked row write failed for: written again by the next
         ``track_writes``, before the watcher may save its head past them."""
@@ -152,9 +150,8 @@ class OrderRegistry(HeldOrders):
         rec.reason = reason
         if filled is not None:
             rec.filled = filled
-        held: list[tuple[Event, Encoder]] = []
-        self.publish(rec, event or rec.status, held=held)
-        self._write(rec.row(), held)
+        self._write(rec.row())
+        self.publish(rec, event or rec.status)
         if was_open and not status.is_open:
             self._freed(rec.signed)
             rec.json_text = None  # closed: never pushed again; records are kept, texts not
@@ -201,7 +198,7 @@ class OrderRegistry(HeldOrders):
         """A closed order's filled amount as the chain now has it (its status stands):
         stored, not published (no transition)."""
         rec.filled = filled
-        self._write(rec.row(), [])
+        self._write(rec.row())
 
     # ---- book changes that move open orders' fill state -----------------------------------
 
@@ -297,11 +294,10 @@ class OrderRegistry(HeldOrders):
                     self._move(rec, status)
                     moved.append((rec, st))
                 rows.append(rec.row())
-        held: list[tuple[Event, Encoder]] = []
-        for rec, st in moved:
-            self.publish(rec, rec.status, st, held=held)
         if rows:  # nobody waits for it: queued, its failure logged (a block's: tracked)
-            self._update(rows, held)
+            self._update(rows)
+        for rec, st in moved:
+            self.publish(rec, rec.status, st)
 
     # ---- writes ----------------------------------------------------------------------------
 
@@ -349,31 +345,23 @@ class OrderRegistry(HeldOrders):
 
     def write_deferred(self) -> None:
         rows, self._deferred = self._deferred, None
-        held, self._deferred_events = self._deferred_events, []
         if rows:  # (the settler's results: nobody waits for them)
-            self._update(rows, held)
+            self._update(rows)
 
-    def _write(self, row: Row, held: list[tuple[Event, Encoder]]) -> None:
-        """Queue ``row``'s update, unless deferred, and publish the ``held`` events it
-        reports once it is committed (so a listing after an event shows what it says).
-        Never awaited here: a handler whose 2xx depends on it awaits it
-        (``Store.last_update``, with its own writes); the writer commits it before any
-        write queued later (a checkpoint, say)."""
+    def _write(self, row: Row) -> None:
+        """Queue ``row``'s update, unless deferred. Never awaited here: a handler whose 2xx
+        depends on it awaits it (``Store.last_update``, with its own writes); the writer
+        commits it before any write queued later (a checkpoint, say)."""
         if self._deferred is not None:
             self._deferred.append(row)
-            self._deferred_events.extend(held)
         else:
-            self._update([row], held)
+            self._update([row])
 
-    def _update(self, rows: list[Row], held: list[tuple[Event, Encoder]] | None = None) -> None:
-        """Queue ``rows``' update (tracked while a block's changes are applied); ``held``:
-        events published once it is tried (committed; or refused: the record is what the
-        node holds, and its row is written again, ``track_writes``, ``evict``)."""
+    def _update(self, rows: list[Row]) -> None:
+        """Queue ``rows``' update (tracked while a block's changes are applied)."""
         fut = self.store.update_orders(rows)
         if self._tracked is not None:
             self._tracked.append((fut, [r[0] for r in rows]))
-        if held:
-            fut.add_done_callback(lambda _: self.release(held))
 
 
 def _retrieved(task: asyncio.Task[None]) -> None:
