@@ -1,33 +1,35 @@
 """Anti-entropy fetches whose answer is too large to carry (``frames.TOO_LARGE``): real
 gossip drivers on loopback, their streams, in-memory nodes (``tests.p2putil``). The batch
-is asked again in halves, down to single hashes; a single order too large is skipped, and
-the peer that said so is not failed (review, Low: it was, and each anti-entropy round asked
-the same oversized batch again)."""
+is asked again in halves (review, Low: the peer was failed, and each anti-entropy round
+asked the same oversized batch again), within a budget a round; one order too large alone
+is a lie that costs the peer."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sdex.gossip import GossipConfig
+from sdex.gossip.actions import TOO_LARGE, TOO_LARGE_REASON, Call, Check, Reply, Scored
 from sdex.gossip.client import MAX_ANSWER
-from sdex.gossip.flows import halves
-from sdex.gossip.peers import Peer
-from tests.p2putil import gossip_net, order
+from sdex.gossip.flows import halves, split_budget
+from sdex.gossip.peers import INVALID_PENALTY, Peer
+from tests.p2putil import Book, gossip_net, order
+from tests.test_gossip_core import make, ok, only, peer_id, start_ae
 from tests.test_stream import open_link, until
 
 FAST = GossipConfig(dial_interval=0.1, ae_interval=0.3)
 
 
 async def test_a_fetch_too_large_is_asked_again_in_halves() -> None:
-    """``b`` holds nine orders of 1 MiB (together over what a frame carries) and one of
-    9 MiB (over it alone); ``a`` lacks them all. Anti-entropy brings ``a`` the nine, in
-    halves; the huge one is that order's failure: skipped, ``b`` is not failed for it."""
+    """``b`` holds nine orders of 1 MiB (together over what a frame carries); ``a`` lacks
+    them all. Anti-entropy brings ``a`` the nine, in halves, and ``b`` is neither failed
+    nor charged for the answers too large."""
     async with gossip_net(2, [FAST] * 2) as (a, b):
         await open_link(a, b)
         big = [{**order(i), "pad": "x" * 2**20} for i in range(MAX_ANSWER // 2**20 + 1)]
-        huge = {**order(99), "pad": "x" * (MAX_ANSWER + 2**20)}
-        for o in [*big, huge]:
+        for o in big:
             b.node.add(o)
         failed: list[str] = []
         peers = a.gossip.peers
@@ -39,8 +41,83 @@ async def test_a_fetch_too_large_is_asked_again_in_halves() -> None:
 
         peers.failed = noted  # type: ignore[method-assign]
         await until(lambda: all(o["hash"] in a.node.orders for o in big), 30)
-        assert huge["hash"] not in a.node.orders
         assert b.gossip.node_id not in failed
+        assert peers.standing(b.gossip.node_id).score >= 0
+
+
+async def test_one_order_too_large_alone_is_a_lie_that_costs_the_peer() -> None:
+    """Every order a node holds came in a body far below what an answer carries, so one
+    order's answer too large is no honest answer (review of the halving: a single hash too
+    large was skipped at no cost, and asked again every round): it costs ``b``."""
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        await open_link(a, b)
+        huge = {**order(99), "pad": "x" * (MAX_ANSWER + 2**20)}
+        b.node.add(huge)
+        await until(lambda: a.gossip.peers.standing(b.gossip.node_id).score < 0, 30)
+        assert huge["hash"] not in a.node.orders
+
+
+@pytest.mark.parametrize("alone", [False, True])
+def test_a_peer_answering_fetches_too_large_gets_a_bounded_round(alone: bool) -> None:
+    """A liar that answers fetches ``TOO_LARGE`` (it costs it nothing) holds the node's one
+    anti-entropy flow for at most ``split_budget`` calls a round, not ~2n per batch of n
+    hashes (review of the halving: 1,023 calls for a batch of 512). One that says so of a
+    single hash too (``alone``) is charged at the first such answer, which the halves,
+    asked first one first, reach in a halving's depth."""
+    theirs = Book([{"hash": f"0x{i:064x}"} for i in range(1, 2_001)])
+    core, clock = make(peers=1)
+    digest = start_ae(core, clock)
+    hashes = only(ok(core, digest, {"buckets": theirs.digest()}), "hashes")
+    assert isinstance(hashes.body, dict)
+    actions = ok(core, hashes, {"hashes": theirs.hashes_in(hashes.body["buckets"])})
+    fetches = 0
+    while True:
+        asked = [a for a in actions if isinstance(a, Call) and a.kind == "fetch"]
+        if not asked:
+            break
+        assert len(asked) == 1 and fetches < 1_000
+        fetch, fetches = asked[0], fetches + 1
+        assert isinstance(fetch.body, dict)
+        want = fetch.body["hashes"] + fetch.body["why"]
+        if len(want) == 1 and not alone:  # one order: the liar answers it
+            actions = ok(core, fetch, {"orders": [{"hash": want[0]}], "cancels": []})
+            for check in [a for a in actions if isinstance(a, Check)]:
+                core.judge(check.id, ["known"])
+                actions += core.checked(check.id)
+            continue
+        reason = {"code": 100, "reason": f"over 8 MiB, {TOO_LARGE_REASON}"}
+        actions = core.answered(fetch.id, Reply(TOO_LARGE, None, reason))
+    scored = [a for a in actions if isinstance(a, Scored)]
+    if alone:
+        assert fetches == (core.config.batch_max - 1).bit_length() + 1  # 256 ... 2, 1
+        assert scored == [Scored(peer_id(1), -INVALID_PENALTY)]
+    else:
+        assert fetches == split_budget(core.config) < 2 * core.config.batch_max
+        assert not scored
+
+
+def test_the_first_piece_that_fits_comes_within_the_budget() -> None:
+    """A batch too large as a whole and in its halves down to a few hashes still brings
+    its first piece in the round (the halves are asked first one first, and the budget
+    covers a halving's depth)."""
+    theirs = Book([{"hash": f"0x{i:064x}"} for i in range(1, 2_001)])
+    core, clock = make(peers=1, ae_max_fetches=1)
+    digest = start_ae(core, clock)
+    hashes = only(ok(core, digest, {"buckets": theirs.digest()}), "hashes")
+    assert isinstance(hashes.body, dict)
+    actions = ok(core, hashes, {"hashes": theirs.hashes_in(hashes.body["buckets"])})
+    while True:
+        fetch = only(actions, "fetch")
+        assert isinstance(fetch.body, dict)
+        want = fetch.body["hashes"]
+        if len(want) <= 2:  # fits: the peer answers with the orders
+            orders = [{"hash": h} for h in want]
+            actions = ok(core, fetch, {"orders": orders, "cancels": []})
+            check = next(a for a in actions if isinstance(a, Check))
+            assert [o["hash"] for o in check.orders] == want
+            return
+        reason = {"code": 100, "reason": f"over 8 MiB, {TOO_LARGE_REASON}"}
+        actions = core.answered(fetch.id, Reply(TOO_LARGE, None, reason))
 
 
 @given(st.integers(0, 40), st.integers(0, 40))

@@ -13,8 +13,11 @@ or a ``Check`` (resumed with the intake's counts). Every flow is bounded:
   hash's first byte, each the XOR of its open order hashes); for buckets that differ fetch
   its hashes and pull the orders we lack, at most ``ae_max_fetches`` fetches of
   ``batch_max`` orders; an answer with more than we asked for costs the peer and ends it.
-  A fetch whose answer is too large to carry (``TooLarge``) is asked again in halves, down
-  to single hashes (a single order too large is skipped: no failure of the peer's).
+  A fetch whose answer is too large to carry (``TooLarge``) is asked again in halves, at
+  most ``SPLIT_FACTOR`` times the round's fetches in all (the rest: the next rounds, the
+  halves that came through now known). A single hash too large is a lie: every order a
+  node holds came in a body far below what an answer carries, so it costs the peer and
+  ends the round.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ from sdex.gossip.ports import OrderView
 
 KNOWS_FACTOR = 4
 """An anti-entropy round asks ``knows`` of at most this many times its fetch budget."""
+SPLIT_FACTOR = 4
+"""An anti-entropy round's fetch calls, halves of too-large answers included: at most this
+many times ``ae_max_fetches`` (a peer that answers every ask ``TooLarge`` would otherwise
+hold the node's one anti-entropy flow for ~2n calls per batch of n hashes)."""
 MAX_SHARED_URLS = 64
 """URLs taken from one hello (each still within its introducer's quota)."""
 SHARE_URLS = 16
@@ -150,17 +157,21 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
     # open here, not there: ask why (a soft cancel we missed comes with its signature)
     extra = [h for h in view.hashes_in(buckets) if h not in theirs_open]
     rounds = min(cfg.ae_max_fetches, -(-max(len(missing), len(extra)) // step))
+    calls = split_budget(cfg)
     for i in range(0, rounds * step, step):
         asks = [(missing[i : i + step], extra[i : i + step])]
         while asks:  # (a batch whose answer is too large: its halves, first one first)
-            if core.peers.is_banned(peer.key):
+            if core.peers.is_banned(peer.key) or calls <= 0:
                 return
+            calls -= 1
             want, why = asks.pop()
             body = {"hashes": want, "why": why}
             got = yield core.call(peer, "fetch", "POST", "/p2p/fetch", body)
-            if isinstance(got, TooLarge):  # one hash alone: that order's failure, skipped
-                if len(want) + len(why) > 1:
-                    asks.extend(reversed(halves(want, why)))
+            if isinstance(got, TooLarge):
+                if len(want) + len(why) <= 1:  # one order alone: no honest answer is
+                    core.penalize_later(peer.key)
+                    return
+                asks.extend(reversed(halves(want, why)))
                 continue
             if got is None:
                 return
@@ -181,6 +192,13 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
 
 
 Ask = tuple[list[str], list[str]]
+
+
+def split_budget(cfg: GossipConfig) -> int:
+    """An anti-entropy round's fetch calls: ``SPLIT_FACTOR`` per fetch it may make, and a
+    halving's depth more, so a round whose first batch is too large still brings the
+    first piece that fits (its halves are asked first one first)."""
+    return SPLIT_FACTOR * cfg.ae_max_fetches + (2 * cfg.batch_max).bit_length()
 
 
 def halves(want: list[str], why: list[str]) -> list[Ask]:
