@@ -13,7 +13,7 @@ import aiohttp
 
 from sdex.chain import OrderStatus
 from sdex.node.core import Node
-from sdex.order import SignedOrder
+from sdex.order import SignedOrder, sign_hash
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_api_writes import refuse
@@ -418,3 +418,46 @@ async def test_a_close_the_store_refuses_keeps_the_saved_head_before_its_block(
         stored = node.store.order_now(hex_hash)
         assert stored is not None and stored.status == "cancelled"
         assert node.watcher.status == "ok"
+
+
+async def test_a_wallets_refused_close_while_a_block_is_applied_is_not_the_blocks(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Review of the finding above: every row write queued while a block's changes were
+    applied counted as the block's, so a wallet's cancel whose close the store refused,
+    made while the block waited on the chain or the store, failed the block (the watcher
+    ``failing``, its head held back, the close written again by the watcher). Only the
+    writes of the task applying the block are the block's now: the wallet's cancel gets
+    its 503, and the watcher goes on."""
+    c = chain
+    async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, resting):
+        await synced(node, c)
+        hex_hash = resting.hash_hex.lower()
+        await refuse(
+            node,
+            "CREATE TRIGGER no_close BEFORE UPDATE OF status ON orders WHEN NEW.hash ="
+            f" '{hex_hash}' AND NEW.status = 'cancelled'"
+            " BEGIN SELECT RAISE(ABORT, 'refused here'); END",
+        )
+        sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
+        answers: list[int] = []
+        apply_block = node._apply_block
+
+        async def with_a_cancel_meanwhile(changes: Any) -> None:
+            if not answers:  # the wallet's cancel, its own request, while the block applies
+                code, _ = await api.post(
+                    f"/v1/orders/{resting.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
+                )
+                answers.append(code)
+            await apply_block(changes)
+
+        node._apply_block = with_a_cancel_meanwhile  # type: ignore[method-assign]
+        failures = node.watcher.failures
+        c.rpc.call("evm_mine")
+        await wait_for(lambda: bool(answers), timeout=20)
+        assert answers == [503]  # its close refused: no 2xx
+        c.rpc.call("evm_mine")
+        await synced(node, c)
+        assert node.watcher.failures == failures and node.watcher.status == "ok"
+        saved = node.store.checkpoint()
+        assert saved is not None and saved[0] == head(c)[0]

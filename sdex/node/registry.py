@@ -22,6 +22,7 @@ No I/O of its own beyond the store and the event hub it is given; ``Node`` build
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 
 from sdex.book import BookOrderState, RemovalReason
@@ -43,8 +44,10 @@ class OrderRegistry(HeldOrders):
 
     def __init__(self, events: EventHub) -> None:
         super().__init__(events)
-        self._tracked: list[tuple[asyncio.Future[None], list[str]]] | None = None
-        """While a block's changes are applied (``track_writes``): the row writes queued."""
+        self._tracked: _Tracked | None = None
+        """While a block's changes are applied (``track_writes``): the row writes they queue
+        (``_BLOCK``: only those made by the task applying them, not a wallet's cancel or
+        the settler's rows written meanwhile)."""
         self._tracking: asyncio.Task[None] | None = None
         """The last ``tracked_writes``' wait (its failures noted in ``_unstored`` at its end)."""
         self._unstored: set[str] = set()
@@ -308,7 +311,8 @@ class OrderRegistry(HeldOrders):
         last, self._tracking = self._tracking, None
         if last is not None:  # (its failures noted: written again below)
             await asyncio.wait([last])
-        self._tracked = []
+        self._tracked = _Tracked()
+        _BLOCK.set(self._tracked)
         again = [
             rec.row()
             for h in self._unstored
@@ -322,15 +326,21 @@ class OrderRegistry(HeldOrders):
         """The end of ``track_writes``: a task that ends once every row write tracked was
         tried, raising ``StoreError`` if one failed (those rows noted to be written again)."""
         tracked, self._tracked = self._tracked, None
-        if not tracked:
+        if tracked is None:
             return None
-        task = asyncio.create_task(self._committed(tracked), name="block-rows")
+        tracked.open = False  # (a task the block started, its context a copy, adds no more)
+        _BLOCK.set(None)
+        if not tracked.writes:
+            return None
+        task = asyncio.create_task(self._committed(tracked.writes), name="block-rows")
         task.add_done_callback(_retrieved)  # (awaited by the watcher only if applied)
         self._tracking = task
         return task
 
     async def _committed(self, tracked: list[tuple[asyncio.Future[None], list[str]]]) -> None:
-        results = await asyncio.gather(*(f for f, _ in tracked), return_exceptions=True)
+        # (shielded: the futures are the store's, a 2xx's wait may share them)
+        waits = (asyncio.shield(f) for f, _ in tracked)
+        results = await asyncio.gather(*waits, return_exceptions=True)
         failed = 0
         for (_, hashes), result in zip(tracked, results, strict=True):
             if isinstance(result, BaseException):
@@ -360,8 +370,23 @@ class OrderRegistry(HeldOrders):
     def _update(self, rows: list[Row]) -> None:
         """Queue ``rows``' update (tracked while a block's changes are applied)."""
         fut = self.store.update_orders(rows)
-        if self._tracked is not None:
-            self._tracked.append((fut, [r[0] for r in rows]))
+        tracked = _BLOCK.get()
+        if tracked is not None and tracked.open:
+            tracked.writes.append((fut, [r[0] for r in rows]))
+
+
+class _Tracked:
+    """The row writes a block's changes queued, while ``open``."""
+
+    def __init__(self) -> None:
+        self.writes: list[tuple[asyncio.Future[None], list[str]]] = []
+        self.open = True
+
+
+_BLOCK: contextvars.ContextVar[_Tracked | None] = contextvars.ContextVar("block", default=None)
+"""The block whose changes the running task applies (``track_writes``): set in the watcher's
+task only, so writes queued by other tasks (a wallet's cancel, the settler's rows) while the
+block's changes wait on the chain or the store are not the block's."""
 
 
 def _retrieved(task: asyncio.Task[None]) -> None:
