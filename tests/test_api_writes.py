@@ -132,3 +132,17 @@ async def test_a_cancel_repeated_after_a_refused_one_writes_it_again(
         stored = node.store.order_now(hex_hash)
         assert stored is not None and stored.status == "cancelled"
         assert stored.cancel_signature == sig
+        # once committed, replays of the (public, gossiped) signature write nothing more
+        await refuse(node, "CREATE TABLE row_writes (n INTEGER)")
+        await refuse(
+            node,
+            "CREATE TRIGGER count_writes AFTER UPDATE ON orders"
+            " BEGIN INSERT INTO row_writes VALUES (1); END",
+        )
+        for _ in range(3):
+            code, answer = await api.post(path, body)
+            assert (code, answer["status"]) == (200, "cancelled"), answer
+        count = node.store._writer.submit(  # (a job after the replays' writes, if any)
+            lambda db: db.execute("SELECT COUNT(*) FROM row_writes").fetchone()[0]
+        )
+        assert await asyncio.wrap_future(count) == 0

@@ -51,6 +51,9 @@ class Record:
     failures: int = 0
     cancel_signature: bytes | None = None
     """The maker's soft-cancel signature, kept to prove the cancel to peers."""
+    cancel_stored: bool = False
+    """A wallet's cancel of it (signature and closed status) is committed: a repeat, or a
+    replay of the public signature, writes nothing more."""
     tif: TimeInForce = TimeInForce.GTC
     announced: bool = False
     """Gossiped (or received by gossip): only an order that rests is ever announced, and

@@ -355,10 +355,12 @@ class NodeIntake(NodeStatus):
                 return SubmitResult(200, {"orderHash": signed.hash_hex, "status": s.status})
             rec = self.registry.load_stored(s)  # back in memory until evicted again
         first = rec.cancel_signature is None
+        wallet = from_peer is None
+        if rec.cancel_stored and rec.status not in OPEN_STATUSES:  # committed: no rewrite
+            return SubmitResult(200, {"orderHash": signed.hash_hex, "status": rec.status})
         writes: list[asyncio.Future[None]] = []
         if first:
             rec.cancel_signature = signature
-        wallet = from_peer is None
         if first or wallet:  # a wallet's repeat: written again (the first's may have failed)
             proof = rec.cancel_signature or signature
             writes.append(self.store.set_cancel_signature(rec.signed.hash_hex, proof))
@@ -381,6 +383,8 @@ class NodeIntake(NodeStatus):
         if written is not None and not written.done() and written not in writes:
             writes.append(written)
         stored = committed(writes) if writes and wallet else None
+        if stored is not None:
+            stored.add_done_callback(lambda f: _cancel_stored(rec, f))
         body: dict[str, object] = {"orderHash": rec.signed.hash_hex, "status": rec.status}
         return SubmitResult(200, body, stored=stored)
 
@@ -403,6 +407,11 @@ def _before(a: Entry, b: Entry) -> bool:
     x = a.order.maker_amount * b.order.taker_amount
     y = b.order.maker_amount * a.order.taker_amount
     return x > y or (x == y and a.seq < b.seq)
+
+
+def _cancel_stored(rec: Record, done: asyncio.Future[None]) -> None:
+    if not done.cancelled() and done.exception() is None and rec.status not in OPEN_STATUSES:
+        rec.cancel_stored = True
 
 
 def committed(writes: list[asyncio.Future[None]]) -> asyncio.Future[None]:
