@@ -418,6 +418,8 @@ def committed(writes: list[asyncio.Future[None]]) -> asyncio.Future[None]:
     """Resolves once every one of ``writes`` is committed; the first refused raises (a later
     write's commit says nothing of an earlier job's, which may fail alone). The writes are
     shared: a caller that goes away cancels only its own wait, never them."""
+    if len(writes) == 1:  # (the common case, an order's row alone: no gather)
+        return asyncio.shield(writes[0])
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     gathered = asyncio.gather(*(asyncio.shield(w) for w in writes))
 
