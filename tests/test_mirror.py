@@ -372,6 +372,19 @@ async def test_restart_resumes_the_saved_mirror_and_catches_up(
         await assert_mirror_matches_chain(node, c, [early, late])
 
 
+async def synced_refusing_its_close(node: Node, c: Chain, resting: SignedOrder) -> str:
+    """Synced, with a real SQLite trigger refusing ``resting``'s close (its hash, lower)."""
+    await synced(node, c)
+    hex_hash = resting.hash_hex.lower()
+    await refuse(
+        node,
+        "CREATE TRIGGER no_close BEFORE UPDATE OF status ON orders WHEN NEW.hash ="
+        f" '{hex_hash}' AND NEW.status = 'cancelled'"
+        " BEGIN SELECT RAISE(ABORT, 'refused here'); END",
+    )
+    return hex_hash
+
+
 async def test_a_close_the_store_refuses_keeps_the_saved_head_before_its_block(
     chain: Chain, tmp_path: Path
 ) -> None:
@@ -382,14 +395,7 @@ async def test_a_close_the_store_refuses_keeps_the_saved_head_before_its_block(
     again the close is written again before the head moves on."""
     c = chain
     async with node_with_resting_ask(c, tmp_path / "n.db") as (node, _api, resting):
-        await synced(node, c)
-        hex_hash = resting.hash_hex.lower()
-        await refuse(
-            node,
-            "CREATE TRIGGER no_close BEFORE UPDATE OF status ON orders WHEN NEW.hash ="
-            f" '{hex_hash}' AND NEW.status = 'cancelled'"
-            " BEGIN SELECT RAISE(ABORT, 'refused here'); END",
-        )
+        hex_hash = await synced_refusing_its_close(node, c, resting)
         failures = node.watcher.failures
         block = c.exchange.cancel_order(c.sender(ALICE), resting.order).block_number
 
@@ -431,14 +437,7 @@ async def test_a_wallets_refused_close_while_a_block_is_applied_is_not_the_block
     its 503, and the watcher goes on."""
     c = chain
     async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, resting):
-        await synced(node, c)
-        hex_hash = resting.hash_hex.lower()
-        await refuse(
-            node,
-            "CREATE TRIGGER no_close BEFORE UPDATE OF status ON orders WHEN NEW.hash ="
-            f" '{hex_hash}' AND NEW.status = 'cancelled'"
-            " BEGIN SELECT RAISE(ABORT, 'refused here'); END",
-        )
+        await synced_refusing_its_close(node, c, resting)
         sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
         answers: list[int] = []
         apply_block = node._apply_block
