@@ -40,20 +40,38 @@ def _state(path: str) -> str:
 
 def _autogroup(pid: str) -> str:
     """The process's autogroup; where the kernel keeps none (built without
-    ``CONFIG_SCHED_AUTOGROUP``, or a sandboxed ``/proc``), its session, which is what an
-    autogroup follows. Empty for a kernel thread or a process gone."""
+    ``CONFIG_SCHED_AUTOGROUP``, or a sandboxed ``/proc``), what ``_group`` makes of its
+    ``stat``. Empty for a kernel thread or a process gone."""
     try:
         return Path(f"/proc/{pid}/autogroup").read_text().split()[0]
     except (OSError, IndexError):
-        return _session(pid)
-
-
-def _session(pid: str) -> str:
+        pass
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
+        return _group(Path(f"/proc/{pid}/stat").read_text())
+    except OSError:
         return ""
-    return f"session-{fields[3]}" if len(fields) > 3 and fields[3] != "0" else ""
+
+
+PF_KTHREAD = 0x00200000
+"""``stat``'s flags bit of a kernel thread."""
+
+SHARED = "all"
+"""The one group of a ``/proc`` that names no session (a PID namespace whose session
+leader is outside it, as in CI's sandbox, reports session 0): with no group to tell them
+apart, every user process competes with every other, as the scheduler without autogroups
+has them do."""
+
+
+def _group(stat: str) -> str:
+    """A process's group from its ``/proc/PID/stat`` text: its session, which is what an
+    autogroup follows; ``SHARED`` where the session reads 0; empty for a kernel thread or
+    text that is not a ``stat`` line."""
+    fields = stat.rsplit(")", 1)[-1].split() if ")" in stat else []
+    if len(fields) < 7 or not fields[3].lstrip("-").isdigit() or not fields[6].isdigit():
+        return ""
+    if int(fields[6]) & PF_KTHREAD:
+        return ""
+    return f"session-{fields[3]}" if fields[3] != "0" else SHARED
 
 
 def _threads_running(pid: str) -> int:

@@ -9,6 +9,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
@@ -39,7 +41,30 @@ def test_the_sampler_is_its_own_process_and_counts_our_runnable_tasks() -> None:
     assert 0 <= means["wakeup_late_p50_ms"] <= means["wakeup_late_p99_ms"]
 
 
-def test_a_process_without_an_autogroup_is_grouped_by_its_session() -> None:
-    # a kernel built without autogroups, or a sandbox's /proc, has no /proc/PID/autogroup
-    assert runqueue._session(str(os.getpid())) == f"session-{os.getsid(0)}"
-    assert runqueue._session("999999999") == ""  # gone
+# /proc/PID/stat after the command's ")": state ppid pgrp session tty tpgid flags ...
+STAT = "1234 (python3 (x) y) S 1 1234 {session} 0 -1 {flags} 121 0 0 0"
+
+
+@pytest.mark.parametrize(
+    ("session", "flags", "group"),
+    [
+        ("20494", 4194304, "session-20494"),  # a kernel without autogroups: its session
+        ("0", 4194304, runqueue.SHARED),  # a sandbox's /proc (CI): one group for all
+        ("0", 4194304 | runqueue.PF_KTHREAD, ""),  # a kernel thread: no group
+        ("20494", 2097216, ""),  # a kernel thread, whatever its session says
+    ],
+)
+def test_a_process_without_an_autogroup_is_grouped_by_its_stat(
+    session: str, flags: int, group: str
+) -> None:
+    assert runqueue._group(STAT.format(session=session, flags=flags)) == group
+
+
+@pytest.mark.parametrize("text", ["", "1234 (x", "1234 (x) S 1 2", "1 (x) S 1 1 a 0 -1 b 1"])
+def test_a_stat_that_is_not_one_has_no_group(text: str) -> None:
+    assert runqueue._group(text) == ""
+
+
+def test_our_process_has_a_group_and_a_gone_one_none() -> None:
+    assert runqueue._autogroup(str(os.getpid())) == runqueue._autogroup("self") != ""
+    assert runqueue._autogroup("999999999") == ""  # gone
