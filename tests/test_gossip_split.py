@@ -86,7 +86,7 @@ def test_a_peer_answering_fetches_too_large_gets_a_bounded_round(alone: bool) ->
                 actions += core.checked(check.id)
             continue
         reason = {"code": 100, "reason": f"over 8 MiB, {TOO_LARGE_REASON}"}
-        actions = core.answered(fetch.id, Reply(TOO_LARGE, None, reason))
+        actions = core.answered(fetch.id, Reply(TOO_LARGE, fetch.peer, reason))
     scored = [a for a in actions if isinstance(a, Scored)]
     if alone:
         assert fetches == (core.config.batch_max - 1).bit_length() + 1  # 256 ... 2, 1
@@ -94,6 +94,32 @@ def test_a_peer_answering_fetches_too_large_gets_a_bounded_round(alone: bool) ->
     else:
         assert fetches == split_budget(core.config) < 2 * core.config.batch_max
         assert not scored
+
+
+def test_an_unsigned_too_large_answer_fails_the_call_and_costs_the_peer_nothing() -> None:
+    """Review finding (Medium): an error answer over HTTP is unsigned (``PeerClient``: a
+    non-2xx comes with no signer), so anyone on the path could send ``TOO_LARGE`` for the
+    peer, and the node split the batch down to one hash and charged the peer (its key
+    proved nothing): a few such rounds banned an honest peer. Only an answer of the peer's
+    own (its stream) is ``TooLarge``; an unsigned one fails the call, as any error does."""
+    theirs = Book([{"hash": f"0x{i:064x}"} for i in range(1, 2_001)])
+    core, clock = make(peers=1)
+    digest = start_ae(core, clock)
+    hashes = only(ok(core, digest, {"buckets": theirs.digest()}), "hashes")
+    assert isinstance(hashes.body, dict)
+    actions = ok(core, hashes, {"hashes": theirs.hashes_in(hashes.body["buckets"])})
+    fetch = only(actions, "fetch")
+    reason = {"code": 100, "reason": f"over 8 MiB, {TOO_LARGE_REASON}"}
+    for _ in range(20):  # (what a forger would send for every ask, a single hash's too)
+        actions = core.answered(fetch.id, Reply(TOO_LARGE, None, reason))
+        asked = [a for a in actions if isinstance(a, Call) and a.kind == "fetch"]
+        if not asked:
+            break
+        fetch = asked[0]
+    assert not [a for a in actions if isinstance(a, Scored)]
+    assert not [a for a in actions if isinstance(a, Call) and a.kind == "fetch"]  # failed
+    peer = core.peers.get(peer_id(1))
+    assert peer is not None and peer.score == 0 and peer.failures == 1
 
 
 def test_the_first_piece_that_fits_comes_within_the_budget() -> None:
@@ -117,7 +143,7 @@ def test_the_first_piece_that_fits_comes_within_the_budget() -> None:
             assert [o["hash"] for o in check.orders] == want
             return
         reason = {"code": 100, "reason": f"over 8 MiB, {TOO_LARGE_REASON}"}
-        actions = core.answered(fetch.id, Reply(TOO_LARGE, None, reason))
+        actions = core.answered(fetch.id, Reply(TOO_LARGE, fetch.peer, reason))
 
 
 @given(st.integers(0, 40), st.integers(0, 40))

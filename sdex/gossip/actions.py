@@ -132,7 +132,8 @@ Action = Call | Check | Deliver | Scored | Evicted
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """A peer's answer to a ``Call``: status, the id that signed it, the parsed body."""
+    """A peer's answer to a ``Call``: status, the id that signed it (over HTTP a 2xx only;
+    over a stream any answer, its frames proven by the peer's session keys), the body."""
 
     status: int
     signer: str | None

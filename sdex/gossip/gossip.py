@@ -290,7 +290,9 @@ class Gossip:
         except TimeoutError:
             streams.unanswered(link)
             raise
-        return Reply(status, link.peer if status < 300 else None, body)
+        # (any status: the stream's frames are the peer's, proven by its session keys; an
+        # error answer over HTTP is unsigned, so ``Peers.verified`` tells the two apart)
+        return Reply(status, link.peer, body)
 
     async def _check(self, check: Check) -> None:
         try:

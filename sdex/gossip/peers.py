@@ -298,12 +298,20 @@ class Peers:
     def verified(self, call: Call, reply: Reply | None) -> dict[str, Any] | TooLarge | None:
         """An admitted peer's answer's body; None (it backs off) if failed, refused or
         forged. An answer too large to carry, to a call a flow asks again in halves
-        (``SPLITS``), is ``TOO_LARGE_ANSWER``: no failure of the peer's."""
+        (``SPLITS``), is ``TOO_LARGE_ANSWER``: no failure of the peer's. Only the peer's own
+        (``signer``: its stream, whose frames its session keys prove): over HTTP an error
+        answer is unsigned, so anyone on the path could forge one, and a single hash too
+        large costs the peer (``flows.anti_entropy``)."""
         peer = self.get(call.peer)
         if peer is None:
             return None
         if reply is None or reply.status >= 300 or reply.signer != peer.key:
-            if reply is not None and call.kind in SPLITS and too_large(reply):
+            if (
+                reply is not None
+                and reply.signer == peer.key
+                and call.kind in SPLITS
+                and too_large(reply)
+            ):
                 return TOO_LARGE_ANSWER
             self.failed(peer)
             return None
