@@ -394,7 +394,7 @@ async def test_a_close_the_store_refuses_keeps_the_saved_head_before_its_block(
     the store refuses the close (the watcher is ``failing``), and once the store takes it
     again the close is written again before the head moves on."""
     c = chain
-    async with node_with_resting_ask(c, tmp_path / "n.db") as (node, _api, resting):
+    async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, resting):
         hex_hash = await synced_refusing_its_close(node, c, resting)
         failures = node.watcher.failures
         block = c.exchange.cancel_order(c.sender(ALICE), resting.order).block_number
@@ -414,6 +414,11 @@ async def test_a_close_the_store_refuses_keeps_the_saved_head_before_its_block(
         saved = node.store.checkpoint()
         assert saved is not None and saved[0] < block, (saved, block)
         assert node.watcher.status == "failing"
+        async with api.session.get(api.base + "/health") as r:  # which row, and why
+            health = await r.json()
+        assert r.status == 503 and health["chain"] == "failing"
+        problem = health["chainMirror"]["problem"]
+        assert hex_hash in problem.lower() and "refused here" in problem, problem
         stored = node.store.order_now(hex_hash)
         assert stored is not None and stored.status == "open"
 

@@ -341,13 +341,14 @@ class OrderRegistry(HeldOrders):
         # (shielded: the futures are the store's, a 2xx's wait may share them)
         waits = (asyncio.shield(f) for f, _ in tracked)
         results = await asyncio.gather(*waits, return_exceptions=True)
-        failed = 0
+        failed, first = 0, ""
         for (_, hashes), result in zip(tracked, results, strict=True):
             if isinstance(result, BaseException):
                 self._unstored.update(hashes)
                 failed += len(hashes)
-        if failed:
-            raise StoreError(f"{failed} order rows of the block not stored (written again)")
+                first = first or f"{hashes[0]}'s: {result}"
+        if failed:  # (the watcher's problem, on /health: which row, and why)
+            raise StoreError(f"{failed} order rows of the block not stored, {first}")
 
     def defer_writes(self) -> None:
         """Until ``write_deferred``: closed records' rows are kept, and written together."""
