@@ -465,3 +465,36 @@ async def test_a_wallets_refused_close_while_a_block_is_applied_is_not_the_block
         assert node.watcher.failures == failures and node.watcher.status == "ok"
         saved = node.store.checkpoint()
         assert saved is not None and saved[0] == head(c)[0]
+
+
+async def test_a_task_started_while_a_block_is_applied_writes_rows_not_the_blocks(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Review9 (Low): the block's rows were told by a context variable, which every task
+    started from the watcher's task while the block applied inherits (gossip's pushes and
+    checks, a settlement, a timer scheduled there), so such a task's refused row failed
+    the block: the watcher ``failing``, its head held, that row written again by the
+    watcher on every try. Only the rows of the task applying the block are its own now: a
+    task the block started, whose close the store refuses, leaves the watcher ok."""
+    c = chain
+    async with node_with_resting_ask(c, tmp_path / "n.db") as (node, _api, resting):
+        await synced_refusing_its_close(node, c, resting)
+        sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
+        answers: list[int] = []
+        apply_block = node._apply_block
+
+        async def with_a_task_started_meanwhile(changes: Any) -> None:
+            if not answers:  # (a task of its own, started from the block's task)
+                answers.append((await asyncio.create_task(node.cancel(resting.hash, sig))).status)
+            await apply_block(changes)
+
+        node._apply_block = with_a_task_started_meanwhile  # type: ignore[method-assign]
+        failures = node.watcher.failures
+        c.rpc.call("evm_mine")
+        await wait_for(lambda: bool(answers), timeout=20)
+        assert answers == [503]  # its close refused: no 2xx
+        c.rpc.call("evm_mine")
+        await synced(node, c)
+        assert node.watcher.failures == failures and node.watcher.status == "ok"
+        saved = node.store.checkpoint()
+        assert saved is not None and saved[0] == head(c)[0]

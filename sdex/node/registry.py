@@ -22,7 +22,6 @@ No I/O of its own beyond the store and the event hub it is given; ``Node`` build
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import time
 
 from sdex.book import BookOrderState, RemovalReason
@@ -46,8 +45,8 @@ class OrderRegistry(HeldOrders):
         super().__init__(events)
         self._tracked: _Tracked | None = None
         """While a block's changes are applied (``track_writes``): the row writes they queue
-        (``_BLOCK``: only those made by the task applying them, not a wallet's cancel or
-        the settler's rows written meanwhile)."""
+        (only those the task applying them makes, not a wallet's cancel, the settler's rows
+        or any task's, even one that task started, written meanwhile)."""
         self._tracking: asyncio.Task[None] | None = None
         """The last ``tracked_writes``' wait (its failures noted in ``_unstored`` at its end)."""
         self._unstored: set[str] = set()
@@ -305,14 +304,16 @@ class OrderRegistry(HeldOrders):
     # ---- writes ----------------------------------------------------------------------------
 
     async def track_writes(self) -> None:
-        """From now until ``tracked_writes``, the row writes queued (closes, ``sync``) are
-        the block's: the watcher saves its head only once they are committed. First, the
+        """From now until ``tracked_writes``, the row writes this task (the watcher's) queues
+        (closes, ``sync``) are the block's: the watcher saves its head only once they are
+        committed. First, the
         rows whose tracked write failed last time (their current state) are queued again."""
         last, self._tracking = self._tracking, None
         if last is not None:  # (its failures noted: written again below)
             await asyncio.wait([last])
-        self._tracked = _Tracked()
-        _BLOCK.set(self._tracked)
+        task = asyncio.current_task()
+        assert task is not None  # (on the event loop: the watcher's task)
+        self._tracked = _Tracked(task)
         again = [
             rec.row()
             for h in self._unstored
@@ -328,8 +329,6 @@ class OrderRegistry(HeldOrders):
         tracked, self._tracked = self._tracked, None
         if tracked is None:
             return None
-        tracked.open = False  # (a task the block started, its context a copy, adds no more)
-        _BLOCK.set(None)
         if not tracked.writes:
             return None
         task = asyncio.create_task(self._committed(tracked.writes), name="block-rows")
@@ -371,23 +370,21 @@ class OrderRegistry(HeldOrders):
     def _update(self, rows: list[Row]) -> None:
         """Queue ``rows``' update (tracked while a block's changes are applied)."""
         fut = self.store.update_orders(rows)
-        tracked = _BLOCK.get()
-        if tracked is not None and tracked.open:
+        tracked = self._tracked
+        if tracked is not None and tracked.task is asyncio.current_task():
             tracked.writes.append((fut, [r[0] for r in rows]))
 
 
 class _Tracked:
-    """The row writes a block's changes queued, while ``open``."""
+    """The row writes a block's changes queued: those of ``task``, the watcher's, applying
+    them. Not a context variable: every task started from the watcher's task while the
+    block applies (gossip's pushes and checks, a settlement, a timer scheduled there) would
+    inherit it, and its refused row fail the block (the head held, the row written again by
+    the watcher on every try)."""
 
-    def __init__(self) -> None:
+    def __init__(self, task: asyncio.Task[object]) -> None:
+        self.task = task
         self.writes: list[tuple[asyncio.Future[None], list[str]]] = []
-        self.open = True
-
-
-_BLOCK: contextvars.ContextVar[_Tracked | None] = contextvars.ContextVar("block", default=None)
-"""The block whose changes the running task applies (``track_writes``): set in the watcher's
-task only, so writes queued by other tasks (a wallet's cancel, the settler's rows) while the
-block's changes wait on the chain or the store are not the block's."""
 
 
 def _retrieved(task: asyncio.Task[None]) -> None:
