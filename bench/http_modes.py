@@ -110,7 +110,7 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
     elif mode.startswith("chunk="):
         intake.ecdsa.chunk = int(mode.split("=")[1])
     elif mode == "fw-off":
-        fw.cpu_clock = fw.wall_clock = float  # (float() is 0.0: no clock read)
+        fw.cpu_clock = fw.wall_clock = fw.queue_clock = float  # (float() is 0.0: no clock read)
     elif mode.startswith("si="):
         sys.setswitchinterval(float(mode.split("=")[1]))
     elif mode.startswith("gw="):
