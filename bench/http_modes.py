@@ -15,16 +15,14 @@ Modes (``--modes``, comma-separated): ``base`` (as configured), ``ecdsa-direct``
 signature recovered in its request, on the loop), ``ecdsa-loop`` (batched per loop turn but
 recovered on the loop), ``chunk=N`` (the worker thread delivers chunks of N), ``gw=S`` (the
 store's group window, seconds), ``si=S`` (the GIL's switch interval, seconds), ``fw-off``
-(no clock read for ``/health``'s ``forwardTiming``), ``coincurve`` (signatures recovered
-through coincurve's three GIL-releasing calls, not ``sdex.ecrecover``'s one),
-``maker-index`` (the ``orders`` table with the index on ``maker`` alone that the schema no
-longer has: one more index per insert, as before), ``five-btrees`` (the ``orders`` table
-with an index on ``seq`` and one on the token pair, as its B-trees were before ``seq``
-became its rowid: five per insert, not three), ``tmin=N`` (fewer than N orders in a turn
-are recovered on the loop), ``http-only`` (the node's HTTP layer alone: the guard, the
-bounded body read and the answer; ``Node.submit`` answers 201 at once, no intake),
-``no-http`` (the intake alone: each round's orders go straight into ``Node.submit``, 48 at
-a time, in this process: no HTTP, no client).
+(no clock read for ``/health``'s ``forwardTiming``), ``maker-index`` (the ``orders`` table
+with the index on ``maker`` alone that the schema no longer has: one more index per insert,
+as before), ``five-btrees`` (the ``orders`` table with an index on ``seq`` and one on the
+token pair, as its B-trees were before ``seq`` became its rowid: five per insert, not
+three), ``tmin=N`` (fewer than N orders in a turn are recovered on the loop),
+``http-only`` (the node's HTTP layer alone: the guard, the bounded body read and the answer;
+``Node.submit`` answers 201 at once, no intake), ``no-http`` (the intake alone: each round's
+orders go straight into ``Node.submit``, 48 at a time, in this process: no HTTP, no client).
 ``--profile P`` writes each round's cProfile of the event loop (thread CPU clock: waiting
 for the GIL counts nothing) to ``P.<mode>.<round>``. Prints JSON lines, then the medians
 per mode.
@@ -54,7 +52,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import node as nb  # noqa: E402
 
-from sdex import order as sdex_order  # noqa: E402
 from sdex.chain import Exchange  # noqa: E402
 from sdex.devnet import Devnet  # noqa: E402
 from sdex.ingest.verify import ecdsa_ok  # noqa: E402
@@ -90,7 +87,6 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
     sys.setswitchinterval(defaults["si"])
     fw = node.forwarding
     fw.cpu_clock, fw.wall_clock, fw.queue_clock = defaults["clocks"]
-    sdex_order._RECOVER = defaults["recover"]
     node.__dict__.pop("submit", None)
     extra = {  # (between rounds: not timed)
         "orders_maker": "INDEX IF NOT EXISTS orders_maker ON orders (maker)",
@@ -115,8 +111,6 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
         intake.ecdsa.chunk = int(mode.split("=")[1])
     elif mode == "fw-off":
         fw.cpu_clock = fw.wall_clock = fw.queue_clock = float  # (float() is 0.0: no clock read)
-    elif mode == "coincurve":
-        sdex_order._RECOVER = None  # (recover_signer through coincurve: 3 GIL releases)
     elif mode.startswith("si="):
         sys.setswitchinterval(float(mode.split("=")[1]))
     elif mode.startswith("gw="):
@@ -143,8 +137,7 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
                     "gw": node.store._writer.group_window, "ecdsa_ok": e.ecdsa_ok,
                     "si": sys.getswitchinterval(),
                     "clocks": (node.forwarding.cpu_clock, node.forwarding.wall_clock,
-                               node.forwarding.queue_clock),
-                    "recover": sdex_order._RECOVER}  # fmt: skip
+                               node.forwarding.queue_clock)}  # fmt: skip
         url = f"http://127.0.0.1:{cfg.port}/v1/orders"
 
         async def post(f: Path) -> dict[str, Any]:

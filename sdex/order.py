@@ -17,7 +17,6 @@ from typing import Any
 
 import coincurve
 
-from sdex.ecrecover import recover_point as _RECOVER
 from sdex.errors import FieldCode, FieldError, OrderParseError, SignatureError
 from sdex.keccak import keccak
 from sdex.orderparse import ADDRESS_RE, checksum_ok
@@ -420,18 +419,13 @@ def recover_signer(digest: bytes, signature: bytes) -> str:
         raise SignatureError("signature s is in the upper half of the curve order (malleable)")
     if not (0 < r < SECP256K1_N and s > 0):
         raise SignatureError("signature r or s is out of range")
-    if _RECOVER is not None and len(digest) == 32:  # (one GIL release, not three)
-        point = _RECOVER(signature[:64], v, digest)
-        if point is None:
-            raise SignatureError("signature does not recover: failed to recover ECDSA public key")
-    else:
-        try:
-            pub = coincurve.PublicKey.from_signature_and_message(
-                signature[:64] + bytes([v]), digest, hasher=None
-            )
-        except Exception as e:  # coincurve raises a bare Exception on unrecoverable points
-            raise SignatureError(f"signature does not recover: {e}") from e
-        point = pub.format(compressed=False)[1:]
+    try:
+        pub = coincurve.PublicKey.from_signature_and_message(
+            signature[:64] + bytes([v]), digest, hasher=None
+        )
+    except Exception as e:  # coincurve raises a bare Exception on unrecoverable points
+        raise SignatureError(f"signature does not recover: {e}") from e
+    point = pub.format(compressed=False)[1:]
     address = _ADDRESSES.get(point)
     if address is None:  # a maker signs many orders: its key's address is computed once
         if len(_ADDRESSES) >= 4096:
