@@ -86,7 +86,7 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
     intake.ecdsa.ecdsa_ok = defaults["ecdsa_ok"]
     sys.setswitchinterval(defaults["si"])
     fw = node.forwarding
-    fw.cpu_clock, fw.wall_clock = defaults["clocks"]
+    fw.cpu_clock, fw.wall_clock, fw.queue_clock = defaults["clocks"]
     node.__dict__.pop("submit", None)
     extra = {  # (between rounds: not timed)
         "orders_maker": "INDEX IF NOT EXISTS orders_maker ON orders (maker)",
@@ -110,7 +110,7 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
     elif mode.startswith("chunk="):
         intake.ecdsa.chunk = int(mode.split("=")[1])
     elif mode == "fw-off":
-        fw.cpu_clock = fw.wall_clock = float  # (float() is 0.0: no clock read)
+        fw.cpu_clock = fw.wall_clock = fw.queue_clock = float  # (float() is 0.0: no clock read)
     elif mode.startswith("si="):
         sys.setswitchinterval(float(mode.split("=")[1]))
     elif mode.startswith("gw="):
@@ -136,7 +136,8 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
         defaults = {"chunk": e.chunk, "thread_min": e.thread_min,
                     "gw": node.store._writer.group_window, "ecdsa_ok": e.ecdsa_ok,
                     "si": sys.getswitchinterval(),
-                    "clocks": (node.forwarding.cpu_clock, node.forwarding.wall_clock)}  # fmt: skip
+                    "clocks": (node.forwarding.cpu_clock, node.forwarding.wall_clock,
+                               node.forwarding.queue_clock)}  # fmt: skip
         url = f"http://127.0.0.1:{cfg.port}/v1/orders"
 
         async def post(f: Path) -> dict[str, Any]:

@@ -80,6 +80,12 @@ async def test_health_counts_what_orders_cost_before_they_are_passed_on(
             return dict(h["forwardTiming"])
 
         assert (await timing(0))["wallet"]["orders"] == 0
+
+        async def peered() -> bool:  # (orders are timed only while there is a peer)
+            _, h = await net.api(0).get("/health")
+            return len(h["gossip"]["peers"]) > 0
+
+        await wait_for(peered, timeout=30)
         readings = []
         for k, n in ((0, 2), (2, 5)):
             for j in range(k, n):

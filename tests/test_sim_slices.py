@@ -235,9 +235,18 @@ async def test_a_real_node_reports_a_wallets_order_in_the_sleep_histogram(
     chain: Chain, tmp_path: Path
 ) -> None:
     """``/health``'s ``forwardTiming``: a wallet's order posted to a real node is one
-    intake call in ``sentSleepUs`` once its pushes' turn ran, with its run-queue wait."""
+    intake call in ``sentSleepUs`` once its pushes' turn ran, with its run-queue wait (the
+    node has a peer: a node with none passes nothing on, and times nothing)."""
     c = chain
-    async with running_node(node_config(c, tmp_path / "n.db")) as (_, api):
+    cfg = node_config(c, tmp_path / "n.db")
+    url = f"http://{cfg.host}:{cfg.port}"
+    other = node_config(c, tmp_path / "peer.db", operator=18, peers=(url,))
+    async with running_node(cfg) as (node, api), running_node(other):
+
+        def peered() -> bool:
+            return node.gossip is not None and len(node.gossip.peers) > 0
+
+        await wait_for(peered, timeout=20)
         signed = c.sign(c.order(1, c.weth, 10**18, c.usdc, 3000 * 10**6))
         code, body = await api.post_order(signed)
         assert code == 201 and body["status"] == "open"

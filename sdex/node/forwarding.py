@@ -6,7 +6,9 @@ orders, as the simulator charges a chunk). ``/health`` reports the sums (``forwa
 a benchmark takes the difference of two readings for one window's means, which
 ``bench/gossip_sim.py`` gives the simulator as the CPU a node spends on an order before it
 forwards it (``sdex.sim.links.LinkModel.check_cost``). Three clocks read per intake call (and per
-loop turn that wrote pushes), two per hand-over, no allocation per order.
+loop turn that wrote pushes), two per hand-over, no allocation per order. A wallet's order is
+timed only while gossip has a peer (``NodeIntake.submit``): with none, nothing is passed on,
+and the clocks are system calls (one releases the GIL), costly on a busy virtual machine.
 
 The CPU time is the loop thread's between the two points: where the intake awaits (the
 ECDSA worker for four or more new orders, a chain read) what other tasks ran meanwhile is

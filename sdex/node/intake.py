@@ -33,7 +33,10 @@ class NodeIntake(NodeStatus):
     ) -> SubmitResult:
         """The one intake path (wallets and peers): validate, store, match, rest."""
         fw = self.forwarding
-        started = fw.start()  # (what it costs before it is passed on)
+        # What it costs before it is passed on, timed only while there is a peer to pass it
+        # on to: the clocks are three system calls an order (one releases the GIL), and a
+        # node with no peer passes nothing on.
+        started = fw.start() if self._pushes() else None
         result = await self.intake.submit(obj, check_fee=source == "api")
         if isinstance(result, Rejection):  # (the chain not read: the node's, not the order's)
             unavailable = result.code is RejectionCode.CHAIN_UNAVAILABLE
@@ -48,7 +51,8 @@ class NodeIntake(NodeStatus):
         handed = fw.handed
         updated = self.store.last_update
         answer = self._accept(result, source, tif)
-        fw.add("wallet" if source == "api" else "peer", started, fw.last(), fw.handed - handed)
+        if started is not None:
+            fw.add("wallet" if source == "api" else "peer", started, fw.last(), fw.handed - handed)
         if answer.stored is not None:
             writes, closed = [answer.stored], self.store.last_update
             if closed is not None and closed is not updated:  # it closed at once (killed):
@@ -246,15 +250,12 @@ class NodeIntake(NodeStatus):
         if st is None or st.closed is not None or not st.resting or st.remaining == 0:
             return st  # (remaining 0: all of it is in matches being settled)
         self.registry.announce(rec)
-        if self.gossip is not None:
-            fw, pushes = self.forwarding, self._pushes()
-            if pushes:  # (no peer yet: no push to queue; peers see it by anti-entropy)
-                source = rec.source
-                exclude = source.removeprefix("peer:") if source.startswith("peer:") else None
-                self.gossip.announce(rec.json, exclude=exclude, text=rec.json_text)
-            fw.handed_over()  # (counted either way: ``forwardTiming``'s sense)
-            if not pushes:  # nothing for gossip to spawn: it has left, timed to next turn
-                fw.spawned()
+        g = self.gossip  # (no peer yet: nothing to push, nor to time: peers that come later
+        if g is not None and len(g.peers) > 0:  # are shown it by anti-entropy)
+            source = rec.source
+            exclude = source.removeprefix("peer:") if source.startswith("peer:") else None
+            g.announce(rec.json, exclude=exclude, text=rec.json_text)
+            self.forwarding.handed_over()
         return st
 
     def _pushes(self) -> bool:
