@@ -7,6 +7,7 @@ is a lie that costs the peer."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -20,8 +21,11 @@ from sdex.gossip.payload import dumps, fits, json_size
 from sdex.gossip.peers import INVALID_PENALTY, Peer
 from sdex.gossip.stream import MAX_P2P_BODY
 from sdex.model import MAX_ORDER_JSON, MAX_SIGNATURE_BYTES
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node
 from tests.p2putil import Book, gossip_net, order
 from tests.test_gossip_core import make, ok, only, peer_id, start_ae
+from tests.test_node import ALICE, E6, E18, ask
 from tests.test_stream import open_link, until
 
 FAST = GossipConfig(dial_interval=0.1, ae_interval=0.3)
@@ -229,3 +233,28 @@ def test_an_order_at_the_intake_bound_is_far_below_an_answer() -> None:
     assert MAX_ORDER_JSON * 256 <= ANSWER_ROOM < MAX_ANSWER
     assert GossipConfig().batch_max * (MAX_ORDER_JSON + 1) < MAX_P2P_BODY
     assert fits([widest] * 1000, ANSWER_ROOM) == ANSWER_ROOM // (json_size(widest) + 1)
+
+
+async def test_a_nodes_fetch_and_snapshot_answers_hold_what_fits(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The node's side (``NodePeering``): a fetch answers the prefix of the asked orders
+    that fits its bytes; a snapshot page too, its cursor the last one's, the next page
+    going on from there."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        posted = [c.sign(ask(c, ALICE, E18, (3000 + i) * E6)) for i in range(3)]
+        for so in posted:
+            assert (await api.post_order(so))[0] == 201
+        hashes = [so.hash_hex for so in reversed(posted)]
+        two = 2 + 2 * (json_size(posted[0].to_json()) + 1)  # (two of them, in a list)
+        got = node.open_orders_by_hash(hashes, two)
+        assert [o["signature"] for o in got] == [
+            "0x" + so.signature.hex() for so in list(reversed(posted))[:2]
+        ]
+        assert len(node.open_orders_by_hash(hashes, 10**6)) == 3
+        page, nxt = node.snapshot_page(0, 10, two)
+        assert [o["signature"] for o in page] == ["0x" + so.signature.hex() for so in posted[:2]]
+        rest, last = node.snapshot_page(nxt, 10, two)
+        assert [o["signature"] for o in rest] == ["0x" + posted[2].signature.hex()]
+        assert last > nxt
