@@ -21,6 +21,7 @@ from sdex.gossip.payload import dumps, fits, json_size
 from sdex.gossip.peers import INVALID_PENALTY, Peer
 from sdex.gossip.stream import MAX_P2P_BODY
 from sdex.model import MAX_ORDER_JSON, MAX_SIGNATURE_BYTES
+from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node
 from tests.p2putil import Book, gossip_net, order
@@ -246,15 +247,18 @@ async def test_a_nodes_fetch_and_snapshot_answers_hold_what_fits(
         posted = [c.sign(ask(c, ALICE, E18, (3000 + i) * E6)) for i in range(3)]
         for so in posted:
             assert (await api.post_order(so))[0] == 201
-        hashes = [so.hash_hex for so in reversed(posted)]
-        two = 2 + 2 * (json_size(posted[0].to_json()) + 1)  # (two of them, in a list)
-        got = node.open_orders_by_hash(hashes, two)
-        assert [o["signature"] for o in got] == [
-            "0x" + so.signature.hex() for so in list(reversed(posted))[:2]
-        ]
-        assert len(node.open_orders_by_hash(hashes, 10**6)) == 3
-        page, nxt = node.snapshot_page(0, 10, two)
+        asked = list(reversed(posted))
+        hashes = [so.hash_hex for so in asked]
+
+        def room(orders: list[SignedOrder]) -> int:  # (just these, in a list)
+            return 2 + sum(json_size(so.to_json()) + 1 for so in orders)
+
+        got = node.open_orders_by_hash(hashes, room(asked[:2]))
+        assert [o["signature"] for o in got] == ["0x" + so.signature.hex() for so in asked[:2]]
+        assert len(node.open_orders_by_hash(hashes, room(asked) - 1)) == 2
+        assert len(node.open_orders_by_hash(hashes, room(asked))) == 3
+        page, nxt = node.snapshot_page(0, 10, room(posted[:2]))
         assert [o["signature"] for o in page] == ["0x" + so.signature.hex() for so in posted[:2]]
-        rest, last = node.snapshot_page(nxt, 10, two)
+        rest, last = node.snapshot_page(nxt, 10, room(posted[2:]))
         assert [o["signature"] for o in rest] == ["0x" + posted[2].signature.hex()]
         assert last > nxt
