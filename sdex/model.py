@@ -47,6 +47,17 @@ OPEN_STATUSES: tuple[OrderStatus, ...] = (
 API_STATUSES: tuple[OrderStatus, ...] = tuple(s for s in OrderStatus if s is not OrderStatus.NEW)
 """Every status the API shows, in the order PRODUCT.md lists them."""
 
+MAX_SIGNATURE_BYTES = 4 * 1024
+"""The longest order signature the intake takes (wallets' and peers' orders alike): an ECDSA
+one is 65 bytes; an EIP-1271 contract wallet's is whatever the wallet checks (a Safe's, 65
+bytes an owner: 63 owners fit; a passkey's or an ERC-6492 wrapper's, a few hundred to ~2 kB).
+Longer is refused before any work (``SIGNATURE_TOO_LONG``): a peer that sends one pays."""
+
+MAX_ORDER_JSON = 2 * MAX_SIGNATURE_BYTES + 2 * 1024
+"""An upper bound of the JSON text of an order the node holds (its canonical form: every other
+field is an address or a decimal of at most 78 digits, < 1,000 bytes with the keys; the
+signature in hex). Gossip's answers rest on it being far below what one answer carries."""
+
 CHAIN_CLOSED = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED})
 """Closes the chain decided: a reorg or reset can undo them (``reopened``)."""
 

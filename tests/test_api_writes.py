@@ -12,8 +12,8 @@ from sdex.model import OrderStatus
 from sdex.node.core import Node
 from sdex.order import sign_hash
 from tests.conftest import Chain
-from tests.nodeutil import wait_for
-from tests.test_node import ALICE, BOB, E6, E18, bid, node_with_resting_ask
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_node import ALICE, BOB, E6, E18, ask, bid, node_with_resting_ask
 
 
 async def test_a_cancel_and_a_killed_order_await_their_commit_while_the_loop_serves(
@@ -146,3 +146,55 @@ async def test_a_cancel_repeated_after_a_refused_one_writes_it_again(
             lambda db: db.execute("SELECT COUNT(*) FROM row_writes").fetchone()[0]
         )
         assert await asyncio.wrap_future(count) == 0
+
+
+async def test_an_order_is_answered_201_though_another_rows_close_at_its_arrival_is_refused(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Review9, Low: the answer waited for the last row update queued while the order was
+    accepted, which can be another order's: a resting order found expired and closed at
+    the arrival. That row refused, the wallet got 503 "the order was not stored" for an
+    order that is stored, booked and offered. It waits for its own writes only."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        soon = node.now() + 5  # (past the intake's margin of 2 s)
+        short = c.sign(ask(c, ALICE, E18, 3000 * E6, expiry=soon))
+        assert (await api.post_order(short))[0] == 201
+        await refuse(
+            node,
+            f"CREATE TRIGGER no_close BEFORE UPDATE ON orders WHEN NEW.hash = "
+            f"'{short.hash_hex.lower()}' BEGIN SELECT RAISE(ABORT, 'refused here'); END",
+        )
+        # The node's now past its expiry, no block mined (a block would have the watcher
+        # close it first: Hardhat's clock runs ahead of the wall clock, so not waited for).
+        node.latest_timestamp = soon
+        rec = node.registry.get(short.hash)
+        assert rec is not None and rec.status is OrderStatus.OPEN and short.hash in node.book
+        incoming = c.sign(bid(c, BOB, E18, 2000 * E6))  # (below the ask: it rests)
+        code, body = await api.post_order(incoming)
+        assert code == 201 and body["metaData"]["status"] == "open", (code, body)
+        assert rec.status is OrderStatus.EXPIRED  # closed at the arrival: its row refused
+        stored = node.store.order_now(short.hash_hex)
+        assert stored is not None and stored.status == "open"
+        stored = node.store.order_now(incoming.hash_hex)
+        assert stored is not None and stored.status == "open"
+        assert incoming.hash in node.book
+
+
+async def test_a_killed_order_whose_close_is_refused_is_not_answered_2xx(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Its own writes are still waited for: an ``ioc`` order killed at arrival, its row
+    stored but its close refused, gets 503 (the row says open, the answer would say removed)."""
+    c = chain
+    async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, _resting):
+        killed = c.sign(bid(c, BOB, E18, 2000 * E6))  # (below the ask: nothing to trade)
+        await refuse(
+            node,
+            "CREATE TRIGGER no_close BEFORE UPDATE ON orders WHEN NEW.hash = "
+            f"'{killed.hash_hex.lower()}' BEGIN SELECT RAISE(ABORT, 'refused here'); END",
+        )
+        code, body = await api.post_order(killed, tif="ioc")
+        assert code == 503, (code, body)
+        stored = node.store.order_now(killed.hash_hex)
+        assert stored is not None and stored.status == "open"

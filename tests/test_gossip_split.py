@@ -6,27 +6,40 @@ is a lie that costs the peer."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sdex.gossip import GossipConfig
 from sdex.gossip.actions import TOO_LARGE, TOO_LARGE_REASON, Call, Check, Reply, Scored
-from sdex.gossip.client import MAX_ANSWER
+from sdex.gossip.client import ANSWER_ROOM, MAX_ANSWER
 from sdex.gossip.flows import halves, split_budget
+from sdex.gossip.payload import dumps, fits, json_size
 from sdex.gossip.peers import INVALID_PENALTY, Peer
+from sdex.gossip.stream import MAX_P2P_BODY
+from sdex.model import MAX_ORDER_JSON, MAX_SIGNATURE_BYTES
+from sdex.order import SignedOrder
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node
 from tests.p2putil import Book, gossip_net, order
 from tests.test_gossip_core import make, ok, only, peer_id, start_ae
+from tests.test_node import ALICE, E6, E18, ask
 from tests.test_stream import open_link, until
 
 FAST = GossipConfig(dial_interval=0.1, ae_interval=0.3)
 
 
-async def test_a_fetch_too_large_is_asked_again_in_halves() -> None:
+@pytest.mark.parametrize("whole", [True, False])
+async def test_a_fetch_too_large_is_asked_again_in_halves(whole: bool) -> None:
     """``b`` holds nine orders of 1 MiB (together over what a frame carries); ``a`` lacks
-    them all. Anti-entropy brings ``a`` the nine, in halves, and ``b`` is neither failed
-    nor charged for the answers too large."""
+    them all. Anti-entropy brings ``a`` the nine, in halves if ``b`` answers ``whole`` (a
+    node before answers were filled by bytes), else in what fits and the rest next round;
+    ``b`` is neither failed nor charged."""
     async with gossip_net(2, [FAST] * 2) as (a, b):
+        b.node.whole = whole
         await open_link(a, b)
         big = [{**order(i), "pad": "x" * 2**20} for i in range(MAX_ANSWER // 2**20 + 1)]
         for o in big:
@@ -46,10 +59,12 @@ async def test_a_fetch_too_large_is_asked_again_in_halves() -> None:
 
 
 async def test_one_order_too_large_alone_is_a_lie_that_costs_the_peer() -> None:
-    """Every order a node holds came in a body far below what an answer carries, so one
-    order's answer too large is no honest answer (review of the halving: a single hash too
-    large was skipped at no cost, and asked again every round): it costs ``b``."""
+    """Every order a node holds passed the intake's bound (``MAX_ORDER_JSON``), far below
+    what an answer carries, so one order's answer too large is no honest answer (review of
+    the halving: a single hash too large was skipped at no cost, and asked again every
+    round): it costs ``b``."""
     async with gossip_net(2, [FAST] * 2) as (a, b):
+        b.node.whole = True  # (an honest node would leave it out: it does not fit)
         await open_link(a, b)
         huge = {**order(99), "pad": "x" * (MAX_ANSWER + 2**20)}
         b.node.add(huge)
@@ -162,3 +177,88 @@ def test_halves_split_a_fetch_in_two_nonempty_parts_down_to_one(n: int, m: int) 
         if len(w) + len(y) > 1:  # every ask too large: the worst case
             asks.extend(halves(w, y))
     assert calls <= max(1, 2 * (n + m) - 1)
+
+
+async def test_a_fetch_is_answered_with_the_orders_that_fit() -> None:
+    """``b`` holds twelve orders of 1 MiB; a fetch of all twelve is answered with those that
+    fit under ``MAX_ANSWER``, in the order asked, not built whole, encoded (~12 MiB) and then
+    refused ``TOO_LARGE`` (review9, Low: a peer naming 5,000 hashes of large orders cost
+    hundreds of MB of encoding a request). The rest come when asked again."""
+    slow = GossipConfig(dial_interval=0.1, ae_interval=3600)
+    async with gossip_net(2, [slow] * 2) as (a, b):
+        link = await open_link(a, b)
+        big = [{**order(i), "pad": "x" * 2**20} for i in range(12)]
+        for o in big:
+            b.node.add(o)
+        hashes = [o["hash"] for o in reversed(big)]
+        status, answer = await link.request("POST", "/fetch", None, {"hashes": hashes}, 30)
+        assert status == 200, answer
+        got = [o["hash"] for o in answer["orders"]]
+        assert got == hashes[: len(got)] and MAX_ANSWER // 2**20 - 1 <= len(got) < len(hashes)
+        assert len(dumps(answer)) <= MAX_ANSWER and link.open
+        rest = {"hashes": hashes[len(got) :]}
+        status, answer = await link.request("POST", "/fetch", None, rest, 30)
+        assert status == 200 and [o["hash"] for o in answer["orders"]] == rest["hashes"]
+
+
+async def test_a_snapshot_page_is_cut_by_bytes_and_the_next_page_goes_on() -> None:
+    """A snapshot page over what an answer carries (twelve orders of 1 MiB asked for) holds
+    the orders that fit, its cursor the last one's: the next page goes on from there (an
+    oversized page was ``TOO_LARGE``, and bootstrap ended at it every time)."""
+    slow = GossipConfig(dial_interval=0.1, ae_interval=3600)
+    async with gossip_net(2, [slow] * 2) as (a, b):
+        link = await open_link(a, b)
+        big = [{**order(i), "pad": "x" * 2**20} for i in range(12)]
+        for o in big:
+            b.node.add(o)
+        seen: list[str] = []
+        after = 0
+        for _ in range(2):
+            query = {"after": str(after), "limit": "100"}
+            status, page = await link.request("GET", "/snapshot", query, None, 30)
+            assert status == 200 and len(dumps(page)) <= MAX_ANSWER, page
+            assert page["orders"] and page["next"] > after
+            seen += [o["hash"] for o in page["orders"]]
+            after = page["next"]
+        assert seen == [o["hash"] for o in big]
+
+
+def test_an_order_at_the_intake_bound_is_far_below_an_answer() -> None:
+    """The bound the flows' "a single hash too large is a lie" rests on: the largest order
+    the intake takes (every uint at 78 digits, the signature at ``MAX_SIGNATURE_BYTES``)
+    encodes within ``MAX_ORDER_JSON`` (``json_size`` a bound of it too), which an answer
+    holds hundreds of, and a push batch of ``batch_max`` within what a request carries."""
+    widest = {k: "9" * 78 if v.isdigit() else v for k, v in order(1).items()}
+    widest["signature"] = "0x" + "ab" * MAX_SIGNATURE_BYTES
+    assert len(json.dumps(widest)) <= json_size(widest) <= MAX_ORDER_JSON
+    assert MAX_ORDER_JSON * 256 <= ANSWER_ROOM < MAX_ANSWER
+    assert GossipConfig().batch_max * (MAX_ORDER_JSON + 1) < MAX_P2P_BODY
+    assert fits([widest] * 1000, ANSWER_ROOM) == ANSWER_ROOM // (json_size(widest) + 1)
+
+
+async def test_a_nodes_fetch_and_snapshot_answers_hold_what_fits(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The node's side (``NodePeering``): a fetch answers the prefix of the asked orders
+    that fits its bytes; a snapshot page too, its cursor the last one's, the next page
+    going on from there."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        posted = [c.sign(ask(c, ALICE, E18, (3000 + i) * E6)) for i in range(3)]
+        for so in posted:
+            assert (await api.post_order(so))[0] == 201
+        asked = list(reversed(posted))
+        hashes = [so.hash_hex for so in asked]
+
+        def room(orders: list[SignedOrder]) -> int:  # (just these, in a list)
+            return 2 + sum(json_size(so.to_json()) + 1 for so in orders)
+
+        got = node.open_orders_by_hash(hashes, room(asked[:2]))
+        assert [o["signature"] for o in got] == ["0x" + so.signature.hex() for so in asked[:2]]
+        assert len(node.open_orders_by_hash(hashes, room(asked) - 1)) == 2
+        assert len(node.open_orders_by_hash(hashes, room(asked))) == 3
+        page, nxt = node.snapshot_page(0, 10, room(posted[:2]))
+        assert [o["signature"] for o in page] == ["0x" + so.signature.hex() for so in posted[:2]]
+        rest, last = node.snapshot_page(nxt, 10, room(posted[2:]))
+        assert [o["signature"] for o in rest] == ["0x" + posted[2].signature.hex()]
+        assert last > nxt

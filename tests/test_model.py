@@ -19,6 +19,7 @@ from sdex.chain import OrderStatus as ChainStatus
 from sdex.deployment import TokenInfo
 from sdex.errors import FieldCode
 from sdex.fillmath import MatchAmounts
+from sdex.gossip.client import ANSWER_ROOM
 from sdex.httpkit import ApiError
 from sdex.ingest import Rejection, judge, removal_of
 from sdex.ingest.rejections import RejectionCode
@@ -454,7 +455,7 @@ async def test_snapshot_pages_are_ranges_of_the_gossiped_orders_by_seq(node: Nod
                 assert reg.gossiped_after(after, limit) == slow(after, limit)
     walked, after = [], 0
     for _ in range(100):  # (bounded: 80 orders, 7 a page)
-        page, after = node.snapshot_page(after, 7)
+        page, after = node.snapshot_page(after, 7, ANSWER_ROOM)
         if not page:
             break
         walked.extend(o["signature"] for o in page)

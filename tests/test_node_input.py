@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 
 from sdex.ingest import Limits
+from sdex.model import MAX_SIGNATURE_BYTES
 from sdex.node.config import RateLimit
 from sdex.order import Domain, address_of, random_salt, sign_hash, sign_order
 from tests.conftest import Chain
@@ -80,6 +81,19 @@ def high_s(c: Chain) -> dict[str, Any]:
     return body
 
 
+def long_signature(n: int) -> Callable[[Chain], dict[str, Any]]:
+    """A good order whose signature is its maker's, padded to ``n`` bytes (as an EIP-1271
+    wallet's may be any length)."""
+
+    def make(c: Chain) -> dict[str, Any]:
+        body = good(c)
+        sig = bytes.fromhex(body["signature"][2:])
+        body["signature"] = "0x" + (sig + b"\x01" * (n - len(sig))).hex()
+        return body
+
+    return make
+
+
 def with_extra(c: Chain, literal: str) -> str:
     """A good order's JSON text with one more field whose value is ``literal``."""
     return json.dumps(good(c))[:-1] + f', "x": {literal}}}'
@@ -127,6 +141,14 @@ BAD_POSTS: list[tuple[str, Callable[[Chain], bytes], str, int, int, str | None]]
     ("bad-checksum", dumps(edit(maker="0x" + "aB" * 20)), JSON, 400, 100, "maker"),
     ("signature-short", dumps(edit(signature="0x" + "11" * 64)), JSON, 400, 100, "signature"),
     ("signature-not-hex", dumps(edit(signature="0xzz")), JSON, 400, 100, "signature"),
+    ("signature-at-the-bound", dumps(long_signature(MAX_SIGNATURE_BYTES)), JSON, 400, 100,
+     "INVALID_SIGNATURE"),  # (judged: the maker is no contract wallet)
+    ("signature-too-long", dumps(long_signature(MAX_SIGNATURE_BYTES + 1)), JSON, 400, 100,
+     "SIGNATURE_TOO_LONG"),
+    ("signature-far-too-long", dumps(long_signature(30_000)), JSON, 400, 100,
+     "SIGNATURE_TOO_LONG"),
+    ("signature-too-long-not-hex", dumps(edit(signature="0x" + "zz" * 5000)), JSON, 400, 100,
+     "SIGNATURE_TOO_LONG"),
     ("tampered", dumps(edit(takerAmount=str(1))), JSON, 400, 100, "INVALID_SIGNATURE"),
     ("signed-by-other", dumps(signed_by_other), JSON, 400, 100, "INVALID_SIGNATURE"),
     ("other-chain", dumps(other_chain), JSON, 400, 100, "INVALID_SIGNATURE"),
@@ -195,6 +217,28 @@ async def test_bad_queries_get_4xx_with_sra_body(
             body = await r.json(content_type=None)
             assert r.status == status, body
         assert "code" in body and "reason" in body
+
+
+async def test_a_peers_order_with_a_signature_too_long_is_forged_before_any_read(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The intake's bound holds for a peer's orders too (review9, Low: nothing bounded an
+    EIP-1271 signature but the body that carried it, up to ``MAX_ANSWER`` for a fetch's):
+    refused as bad faith (the peer pays), before any chain read, one order alone or among
+    others; one at the bound is judged by the chain as before."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, _):
+        intake = node.peer_intake
+        too_long = long_signature(MAX_SIGNATURE_BYTES + 1)(c)
+        before = intake.read
+        assert await node.submit_from_peer(too_long, "peer") == "forged"
+        other = long_signature(MAX_SIGNATURE_BYTES + 1)(c)
+        other["salt"] = str(random_salt())
+        assert await node.submit_many_from_peer([too_long, other], "peer") == ["forged"] * 2
+        assert intake.read == before and len(node.records) == 0
+        at_bound = long_signature(MAX_SIGNATURE_BYTES)(c)
+        assert await node.submit_from_peer(at_bound, "peer") == "forged"
+        assert intake.read == before + 1  # (its signature asked of the chain: not ECDSA)
 
 
 async def test_bad_cancels_change_nothing(chain: Chain, tmp_path: Path) -> None:

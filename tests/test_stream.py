@@ -576,6 +576,7 @@ async def test_an_answer_over_what_the_dialer_reads_fails_that_call_only(grouped
     above, and ``test_a_frame_over_the_limit_is_refused`` for the other way.)"""
     slow = GossipConfig(dial_interval=0.1, ae_interval=3600)
     async with gossip_net(2, [slow] * 2) as (a, b):
+        b.node.whole = True  # (it answers with every order: an honest node, what fits)
         link = await dial_link(a, b, grouped)
         try:
             big = [{**order(i), "pad": "x" * 2**20} for i in range(MAX_ANSWER // 2**20 + 1)]

@@ -21,6 +21,11 @@ from sdex.gossip.identity import HEADER_SIG, AuthError, NodeKey, verify_answer
 
 MAX_ANSWER = 8 * 1024 * 1024
 """Largest answer read from a peer (a snapshot page of 1,000 orders is ~1 MB)."""
+ANSWER_ROOM = MAX_ANSWER - 1024
+"""What the lists of a fetch or snapshot answer may take (its keys and cursor: the rest):
+filled by bytes (``payload.fits``), never encoded whole and then found too large. A peer
+naming ``MAX_HASHES`` large orders costs one answer's bytes, and gets the rest by asking
+again (anti-entropy's next round; the next snapshot page from the cursor)."""
 MAX_DEPTH = 8
 
 

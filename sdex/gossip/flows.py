@@ -16,8 +16,10 @@ or a ``Check`` (resumed with the intake's counts). Every flow is bounded:
   A fetch whose answer is too large to carry (``TooLarge``) is asked again in halves, at
   most ``SPLIT_FACTOR`` times the round's fetches in all (the rest: the next rounds, the
   halves that came through now known). A single hash too large is a lie: every order a
-  node holds came in a body far below what an answer carries, so it costs the peer and
-  ends the round.
+  node holds passed the intake, whose bound on an order (``MAX_ORDER_JSON``, its signature
+  at most ``MAX_SIGNATURE_BYTES``) is far below what an answer carries (asserted below), so
+  it costs the peer and ends the round. An honest node fills a fetch's answer by bytes
+  (``ANSWER_ROOM``): fewer orders than asked come, and the rest on the next round.
 """
 
 from __future__ import annotations
@@ -27,9 +29,15 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from sdex.gossip.actions import Call, Check, Flow, GossipConfig, Reply, TooLarge
+from sdex.gossip.client import ANSWER_ROOM
 from sdex.gossip.peers import Peer, Peers
 from sdex.gossip.ports import OrderView
+from sdex.model import MAX_ORDER_JSON
 
+assert MAX_ORDER_JSON * 256 <= ANSWER_ROOM, "one order's answer must be far below an answer's room"
+ORDERS_PER_ANSWER = ANSWER_ROOM // (MAX_ORDER_JSON + 1)
+"""Orders an answer holds at the least (each at ``MAX_ORDER_JSON``): an honest snapshot page
+of ``snapshot_page`` orders is cut by bytes only beyond this many."""
 KNOWS_FACTOR = 4
 """An anti-entropy round asks ``knows`` of at most this many times its fetch budget."""
 SPLIT_FACTOR = 4
@@ -103,7 +111,7 @@ def snapshot(core: FlowCore, peer: Peer) -> Flow:
     cfg = core.config
     after = 0
     deadline = core.clock() + cfg.snapshot_seconds
-    for _ in range(core.max_orders // cfg.snapshot_page + 2):
+    for _ in range(core.max_orders // min(cfg.snapshot_page, ORDERS_PER_ANSWER) + 2):
         if core.clock() > deadline or core.peers.is_banned(peer.key):
             return
         params = {"after": str(after), "limit": str(cfg.snapshot_page)}

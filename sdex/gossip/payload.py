@@ -4,7 +4,7 @@ push's orders encoded once for all the peers they go to."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from sdex.jsonio import encoder
 
@@ -14,6 +14,25 @@ _ENCODE = encoder(",", ":")
 
 def dumps(obj: object) -> bytes:
     return _ENCODE(obj).encode()
+
+
+def json_size(obj: Mapping[str, str]) -> int:
+    """An upper bound of the JSON text of ``obj`` (string keys and values that need no
+    escape, as an order's and a cancel proof's: hex, decimals, addresses), without encoding
+    it: each item's quotes and separators counted as ``json.dumps``'s spaced ones."""
+    return 2 + sum(len(k) + len(v) + 8 for k, v in obj.items())
+
+
+def fits(objs: Iterable[Mapping[str, str]], max_bytes: int) -> int:
+    """How many of ``objs``, from the first, a JSON list of at most ``max_bytes`` holds (by
+    ``json_size``): an answer is built from what fits, not encoded whole and then measured."""
+    room, n = max_bytes - 2, 0  # (the list's brackets)
+    for o in objs:
+        room -= json_size(o) + 1  # (and its comma)
+        if room < 0:
+            break
+        n += 1
+    return n
 
 
 ORDER_TEXTS = 4096

@@ -21,12 +21,19 @@ class OrderView(Protocol):
 
     def hashes_in(self, buckets: Iterable[int]) -> list[str]: ...
 
-    def open_orders_by_hash(self, hashes: Iterable[str]) -> list[dict[str, str]]: ...
+    def open_orders_by_hash(self, hashes: Iterable[str], max_bytes: int) -> list[dict[str, str]]:
+        """The open orders among ``hashes``, in their order, as many as a JSON list of at
+        most ``max_bytes`` holds (``sdex.gossip.payload.fits``)."""
+        ...
 
     async def cancel_proofs(self, hashes: Iterable[str]) -> list[dict[str, str]]: ...
 
-    def snapshot_page(self, after: int, limit: int) -> tuple[list[dict[str, str]], int]:
-        """Open orders with arrival sequence > ``after``, oldest first; and the next cursor."""
+    def snapshot_page(
+        self, after: int, limit: int, max_bytes: int
+    ) -> tuple[list[dict[str, str]], int]:
+        """Open orders with arrival sequence > ``after``, oldest first, at most ``limit`` and
+        as many as a JSON list of at most ``max_bytes`` holds; and the next cursor (the last
+        one's sequence: the rest come on the next page)."""
         ...
 
 

@@ -31,6 +31,7 @@ from aiohttp import web
 from sdex import jsonio
 from sdex.errors import JsonLimitError, OrderParseError
 from sdex.gossip import stream
+from sdex.gossip.client import ANSWER_ROOM
 from sdex.gossip.gossip import Gossip
 from sdex.gossip.identity import (
     MAX_SKEW_MS,
@@ -40,6 +41,7 @@ from sdex.gossip.identity import (
     request_key,
     verify_request,
 )
+from sdex.gossip.payload import json_size
 from sdex.gossip.peers import MAX_PEERS, normalize
 from sdex.gossip.stream import MAX_P2P_BODY as MAX_P2P_BODY
 from sdex.httpkit import ApiError, RateLimit, RateLimiter, ascii_int, read_bounded, read_json
@@ -259,7 +261,7 @@ async def post_orders(gossip: Gossip, q: Asked) -> object:
 async def get_snapshot(gossip: Gossip, q: Asked) -> object:
     after = _int(q.query.get("after", "0"), "after", 0, 2**62)
     limit = _int(q.query.get("limit", "500"), "limit", 1, MAX_BATCH)
-    orders, nxt = gossip.node.snapshot_page(after, limit)
+    orders, nxt = gossip.node.snapshot_page(after, limit, ANSWER_ROOM)
     return {"orders": orders, "next": nxt}
 
 
@@ -288,10 +290,9 @@ async def post_fetch(gossip: Gossip, q: Asked) -> object:
         ):
             raise ApiError(400, 100, f"hashes/why must be lists of at most {MAX_HASHES} strings")
     assert isinstance(hashes, list) and isinstance(why, list)
-    return {
-        "orders": gossip.node.open_orders_by_hash(hashes),
-        "cancels": await gossip.node.cancel_proofs(why),
-    }
+    cancels = await gossip.node.cancel_proofs(why)  # (<= 5,000 of ~230 bytes: they fit)
+    room = ANSWER_ROOM - sum(json_size(c) + 1 for c in cancels)
+    return {"orders": gossip.node.open_orders_by_hash(hashes, room), "cancels": cancels}
 
 
 async def post_hello(gossip: Gossip, q: Asked) -> object:

@@ -18,7 +18,7 @@ from sdex.ingest.rejections import Rejection, RejectionCode
 from sdex.ingest.states import StateBatcher
 from sdex.ingest.verify import EcdsaBatcher, Eip1271Batcher
 from sdex.mirror import Mirror
-from sdex.model import RemovalReason
+from sdex.model import MAX_SIGNATURE_BYTES, RemovalReason
 from sdex.order import Domain, Order, SignedOrder, validity_errors
 
 
@@ -38,6 +38,9 @@ class Known:
 
 
 IntakeResult = Accepted | Known | Rejection
+
+SIGNATURE_HEX = 2 + 2 * MAX_SIGNATURE_BYTES
+"""The longest ``signature`` string taken: ``0x`` and ``MAX_SIGNATURE_BYTES`` in hex."""
 
 
 @dataclass
@@ -99,6 +102,9 @@ class Intake:
 
         ``check_fee``: hold the order to this node's fee (a wallet's order; a peer's order
         was held to its own node's fee)."""
+        sig = obj.get("signature") if isinstance(obj, dict) else None
+        if isinstance(sig, str) and len(sig) > SIGNATURE_HEX:  # (before it is even decoded)
+            return Rejection.of(RejectionCode.SIGNATURE_TOO_LONG)
         try:
             signed = SignedOrder.from_json(obj, self.domain)
         except OrderParseError as e:

@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass, field
 
 from sdex.errors import FieldCode, FieldError
-from sdex.model import VALIDATION_FAILED, RemovalReason, error_body
+from sdex.model import MAX_SIGNATURE_BYTES, VALIDATION_FAILED, RemovalReason, error_body
 
 
 class RejectionCode(enum.Enum):
@@ -28,6 +28,12 @@ class RejectionCode(enum.Enum):
         "signature",
         FieldCode.INVALID_SIGNATURE_OR_HASH,
         "the signature is not the maker's",
+        True,
+    )
+    SIGNATURE_TOO_LONG = (
+        "signature",
+        FieldCode.VALUE_OUT_OF_RANGE,
+        f"the signature is longer than {MAX_SIGNATURE_BYTES} bytes",
         True,
     )
     EXPIRED = ("expiry", FieldCode.VALUE_OUT_OF_RANGE, "the order has expired", False)

@@ -49,14 +49,14 @@ class NodeIntake(NodeStatus):
         if (over := self.intake.over_limit(result.signed.order)) is not None:
             return SubmitResult(400, over.to_json())  # limits, re-checked after the chain read
         handed = fw.handed
-        updated = self.store.last_update
-        answer = self._accept(result, source, tif)
+        with self.registry.own_writes(result.signed.hash_hex) as own:
+            answer = self._accept(result, source, tif)
         if started is not None:
             fw.add("wallet" if source == "api" else "peer", started, fw.last(), fw.handed - handed)
         if answer.stored is not None:
-            writes, closed = [answer.stored], self.store.last_update
-            if closed is not None and closed is not updated:  # it closed at once (killed):
-                writes.append(closed)  # its row and that update (each job may fail alone)
+            # its row and, if it closed at once (killed), its last update (each job may fail
+            # alone); not another order's row closed meanwhile (a resting one found expired)
+            writes = [answer.stored, *own[-1:]]
             try:  # committed before the 2xx (group commit: one transaction for many orders)
                 await committed(writes)
             except StoreError as e:

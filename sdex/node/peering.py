@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from sdex.chain import Log
 from sdex.errors import OrderParseError, SignatureError
+from sdex.gossip.payload import fits
 from sdex.model import OPEN_STATUSES, field_error_body
 from sdex.node.held import hash_of
 from sdex.node.records import SubmitResult
@@ -64,17 +65,21 @@ class NodePeering(NodeSettlement):
     def hashes_in(self, buckets: Iterable[int]) -> list[str]:
         return self.registry.hashes_in(set(buckets))
 
-    def open_orders_by_hash(self, hashes: Iterable[str]) -> list[dict[str, str]]:
+    def open_orders_by_hash(self, hashes: Iterable[str], max_bytes: int) -> list[dict[str, str]]:
         out = []
         for h in hashes:
             rec = self._record_at(h)
             if rec is not None and rec.announced and rec.status in OPEN_STATUSES:
                 out.append(rec.json)
-        return out
+        return out[: fits(out, max_bytes)]
 
-    def snapshot_page(self, after: int, limit: int) -> tuple[list[dict[str, str]], int]:
-        """Open orders with arrival sequence > ``after``, oldest first; and the next cursor."""
+    def snapshot_page(
+        self, after: int, limit: int, max_bytes: int
+    ) -> tuple[list[dict[str, str]], int]:
+        """Open orders with arrival sequence > ``after``, oldest first, as many as fit in
+        ``max_bytes``; and the next cursor."""
         page = self.registry.gossiped_after(after, limit)  # (a range, not a sort per page)
+        page = page[: fits((r.json for r in page), max_bytes)]
         return [r.json for r in page], (page[-1].seq if page else after)
 
     async def settlement_notice(self, tx_hash: str) -> bool:

@@ -22,7 +22,9 @@ No I/O of its own beyond the store and the event hub it is given; ``Node`` build
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Iterator
 
 from sdex.book import BookOrderState, RemovalReason
 from sdex.fillmath import MatchAmounts
@@ -52,6 +54,8 @@ class OrderRegistry(HeldOrders):
         self._unstored: set[str] = set()
         """Orders (hash hex) a tracked row write failed for: written again by the next
         ``track_writes``, before the watcher may save its head past them."""
+        self._own: tuple[str, list[asyncio.Future[None]]] | None = None
+        """While ``own_writes`` runs: the order (hash hex) and the row writes queued for it."""
 
     def load(self, order_hash: bytes) -> Record | None:
         """The record, from memory or back from the store (held again until evicted)."""
@@ -349,6 +353,18 @@ class OrderRegistry(HeldOrders):
         if failed:  # (the watcher's problem, on /health: which row, and why)
             raise StoreError(f"{failed} order rows of the block not stored, {first}")
 
+    @contextlib.contextmanager
+    def own_writes(self, hash_hex: str) -> Iterator[list[asyncio.Future[None]]]:
+        """The row writes queued for ``hash_hex``'s order in the ``with`` block (synchronous:
+        a wallet's order's arrival), not another order's closed meanwhile (a resting order
+        found expired): the 2xx waits for these only."""
+        own: list[asyncio.Future[None]] = []
+        before, self._own = self._own, (hash_hex, own)
+        try:
+            yield own
+        finally:
+            self._own = before
+
     def defer_writes(self) -> None:
         """Until ``write_deferred``: closed records' rows are kept, and written together."""
         self._deferred = []
@@ -370,6 +386,8 @@ class OrderRegistry(HeldOrders):
     def _update(self, rows: list[Row]) -> None:
         """Queue ``rows``' update (tracked while a block's changes are applied)."""
         fut = self.store.update_orders(rows)
+        if (own := self._own) is not None and any(r[0] == own[0] for r in rows):
+            own[1].append(fut)
         tracked = self._tracked
         if tracked is not None and tracked.task is asyncio.current_task():
             tracked.writes.append((fut, [r[0] for r in rows]))

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sdex.gossip.actions import Action, Call, Check, GossipConfig, Reply, Scored, tally
+from sdex.gossip.client import ANSWER_ROOM
 from sdex.gossip.core import GossipCore
 from sdex.gossip.peers import MAX_PEERS
 from sdex.sim.cpu import Cpu
@@ -143,10 +144,12 @@ class SimNode(OrderSet):
     def hashes_in(self, buckets: Iterable[int]) -> list[str]:
         return super().hashes_in(buckets) if self.kind == "honest" else []
 
-    def snapshot_page(self, after: int, limit: int) -> tuple[list[dict[str, str]], int]:
+    def snapshot_page(
+        self, after: int, limit: int, max_bytes: int
+    ) -> tuple[list[dict[str, str]], int]:
         if self.kind != "honest":
             return [], after
-        return super().snapshot_page(after, limit)
+        return super().snapshot_page(after, limit, max_bytes)
 
     # ---- the node's side ----------------------------------------------------------------------
 
@@ -387,10 +390,15 @@ class Network:
         elif call.kind == "hashes":
             out = {"hashes": view.hashes_in(body.get("buckets", []))}
         elif call.kind == "fetch":
-            out = {"orders": view.open_orders_by_hash(body.get("hashes", [])), "cancels": []}
+            out = {
+                "orders": view.open_orders_by_hash(body.get("hashes", []), ANSWER_ROOM),
+                "cancels": [],
+            }
         elif call.kind == "snapshot":
             params = call.params or {}
-            orders, nxt = view.snapshot_page(int(params["after"]), int(params["limit"]))
+            orders, nxt = view.snapshot_page(
+                int(params["after"]), int(params["limit"]), ANSWER_ROOM
+            )
             out = {"orders": orders, "next": nxt}
         self._reply(dst, src, core, call, Reply(200, dst.node_id, out or {}))
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sdex.gossip.payload import fits
+
 
 class OrderSet:
     def __init__(self, orders: Iterable[dict[str, str]] = ()) -> None:
@@ -39,12 +41,16 @@ class OrderSet:
         wanted = set(buckets)
         return [h for h in self.orders if int(h[2:4], 16) in wanted]
 
-    def open_orders_by_hash(self, hashes: Iterable[str]) -> list[dict[str, str]]:
-        return [self.orders[h] for h in hashes if h in self.orders]
+    def open_orders_by_hash(self, hashes: Iterable[str], max_bytes: int) -> list[dict[str, str]]:
+        out = [self.orders[h] for h in hashes if h in self.orders]
+        return out[: fits(out, max_bytes)]
 
     async def cancel_proofs(self, hashes: Iterable[str]) -> list[dict[str, str]]:
         return []
 
-    def snapshot_page(self, after: int, limit: int) -> tuple[list[dict[str, str]], int]:
+    def snapshot_page(
+        self, after: int, limit: int, max_bytes: int
+    ) -> tuple[list[dict[str, str]], int]:
         page = sorted((s, h) for h, s in self.seq.items() if s > after)[:limit]
+        page = page[: fits((self.orders[h] for _, h in page), max_bytes)]
         return [self.orders[h] for _, h in page], (page[-1][0] if page else after)
