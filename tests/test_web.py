@@ -105,9 +105,10 @@ class Watched:
         return [u for u in self.requests if not u.startswith(ok)]
 
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
-"""One event loop for the module, so that one Chromium serves every test (a launch costs
-1-1.7 s on a loaded machine); each test's pages are in contexts of their own (``browser``)."""
+in_module_loop = pytest.mark.asyncio(loop_scope="module")
+"""The browser tests share one event loop, so that one Chromium serves them all (a launch
+costs 1-1.7 s on a loaded machine); each test's pages are in contexts of their own
+(``browser``)."""
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -224,6 +225,7 @@ async def node_fills(url: str) -> list[dict[str, Any]]:
 # ---- the trading story across two nodes ----------------------------------------------------
 
 
+@in_module_loop
 async def test_two_pages_trade_fill_and_cancel(
     chain: Chain, tmp_path: Path, chromium: Browser
 ) -> None:
@@ -338,6 +340,7 @@ async def test_two_pages_trade_fill_and_cancel(
             assert w.foreign_requests(allowed=(rpc,)) == []
 
 
+@in_module_loop
 async def test_settlement_in_flight_until_its_block(
     chain: Chain, tmp_path: Path, chromium: Browser
 ) -> None:
@@ -369,6 +372,7 @@ async def test_settlement_in_flight_until_its_block(
         assert w.errors == [] and w.foreign_requests() == []
 
 
+@in_module_loop
 async def test_an_answer_the_websocket_overtook_does_not_undo_its_status(
     chain: Chain, tmp_path: Path, chromium: Browser
 ) -> None:
@@ -419,6 +423,7 @@ async def _not(cond: Any) -> bool:
     return not await cond
 
 
+@in_module_loop
 async def test_page_reconnects_and_shows_no_dev_wallets_without_the_flag(
     chain: Chain, tmp_path: Path, chromium: Browser
 ) -> None:
@@ -482,6 +487,7 @@ INJECTED = """
 """
 
 
+@in_module_loop
 async def test_injected_wallet_order_is_byte_identical_to_eth_account(
     chain: Chain, tmp_path: Path, chromium: Browser
 ) -> None:
@@ -632,6 +638,7 @@ async (cases) => {
 """
 
 
+@in_module_loop
 async def test_units_js_agrees_with_the_cli(tmp_path: Path, chromium: Browser) -> None:
     """The page's exact conversion and rounding (BigInt) give the CLI's amounts, refusals and
     messages, case by case."""
@@ -678,6 +685,7 @@ def test_loopback_and_ethers_resolution(tmp_path: Path, monkeypatch: pytest.Monk
 # ---- the demo keeps the network up for the page ------------------------------------------
 
 
+@in_module_loop
 async def test_demo_keep_serves_the_page_until_interrupted(
     tmp_path: Path, chromium: Browser
 ) -> None:
