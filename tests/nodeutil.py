@@ -24,6 +24,11 @@ from sdex.order import SignedOrder
 from tests.conftest import Chain
 
 ROOT = Path(__file__).resolve().parents[1]
+GOSSIP_SCALE = 0.2
+"""Gossip timers for tests that wait on convergence: dial 0.1 s, anti-entropy 0.2 s, peer
+exchange 1 s (defaults 0.5, 1 and 5 s). Not for every cluster: with one or two nodes and
+little to converge, the extra dials and rounds cost more than they save (docs/BENCHMARKS.md,
+suite9)."""
 
 
 def free_port() -> int:
@@ -108,11 +113,13 @@ def node_process(
     key_index: int,
     log: Path,
     peers: list[str] | None = None,
+    gossip_scale: float = 1.0,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``sdex node`` in its own process; killed (by its PID) on exit if still running."""
     node = NodeProcess(
-        port, deployment, chain.keys[key_index], db, log, peers or [], admin=True
-    ).start()
+        port, deployment, chain.keys[key_index], db, log, peers or [], admin=True,
+        gossip_scale=gossip_scale,
+    ).start()  # fmt: skip
     assert node.proc is not None
     try:
         yield node.proc
@@ -134,11 +141,15 @@ class Cluster:
 
     ``links[i]``: the peers node i starts with (indexes). Node i uses operator key
     ``19 - i`` and database ``tmp/node-i.db``; ``start(i)``/``kill(i)`` (re)start or
-    SIGKILL one node by its PID.
+    SIGKILL one node by its PID. ``gossip_scale``: the nodes' ``--gossip-scale`` (tests
+    whose waits the gossip timers bound pass ``GOSSIP_SCALE``: bounded as before, met sooner).
     """
 
-    def __init__(self, chain: Chain, tmp: Path, links: list[list[int]]) -> None:
+    def __init__(
+        self, chain: Chain, tmp: Path, links: list[list[int]], gossip_scale: float = 1.0
+    ) -> None:
         self.chain = chain
+        self.gossip_scale = gossip_scale
         self.tmp = tmp
         self.links = links
         self.deployment = tmp / "devnet.json"
@@ -168,7 +179,7 @@ class Cluster:
         proc = self._stack.enter_context(
             node_process(
                 self.chain, self.deployment, self.tmp / f"node-{i}.db", self.ports[i], 19 - i,
-                self.tmp / f"node-{i}.log", peers,
+                self.tmp / f"node-{i}.log", peers, self.gossip_scale,
             )
         )  # fmt: skip
         self.procs[i] = proc

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import queue
 import subprocess
@@ -14,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import IO
 
@@ -23,6 +25,8 @@ from click.testing import CliRunner, Result
 from sdex.chain import OrderStatus
 from sdex.cli import main
 from sdex.client import NodeClient
+from sdex.gossip import GossipConfig
+from sdex.node.main import config_for, scaled_gossip
 from sdex.node.process import NodeProcess
 from tests.conftest import Chain
 from tests.nodeutil import ROOT, free_port
@@ -156,6 +160,33 @@ def test_help_names_the_key_variables_and_the_readme_ports() -> None:
         r = cli(command, "--help")
         assert "SDEX_KEY" in r.output, command
         assert "8000" not in r.output
+
+
+def test_gossip_scale_multiplies_the_timers_and_defaults_to_none(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """``--gossip-scale`` (tests run their clusters at 0.2): the three timers' intervals
+    times the factor; without it a node gossips at the defaults; outside 0.01-1 refused."""
+    deployment = tmp_path / "devnet.json"
+    chain.deployment.save(deployment)
+    default = GossipConfig()
+    cfg = config_for(port=free_port(), key=key(chain, OPERATOR), deployment=deployment)
+    assert cfg.gossip == default
+    cfg = config_for(
+        port=free_port(), key=key(chain, OPERATOR), deployment=deployment, gossip_scale=0.2
+    )
+    assert cfg.gossip == replace(
+        default,
+        dial_interval=default.dial_interval * 0.2,
+        ae_interval=default.ae_interval * 0.2,
+        peer_exchange_interval=default.peer_exchange_interval * 0.2,
+    )
+    for bad in (0.0, 0.001, 1.5, math.nan):
+        with pytest.raises(ValueError, match="--gossip-scale"):
+            scaled_gossip(default, bad)
+    for bad_arg in ("0", "2", "x"):
+        r = cli("node", "--port", "1", "--deployment", str(deployment), "--gossip-scale", bad_arg)
+        assert r.exit_code == 2 and "--gossip-scale" in r.output, r.output
 
 
 @pytest.mark.parametrize(

@@ -411,7 +411,7 @@ def test_node_command_passes_its_options_to_run_node(
     r = run_cli("node", "--port", "8001", "--peer", "http://a:1", "--peer", "http://b:2",
              "--rpc", "http://rpc", "--deployment", "d.json", "--key", KEY.hex(),
              "--db", "n.db", "--fee-bps", "25", "--admin", "--log-level", "DEBUG",
-             "--dev-wallets")  # fmt: skip
+             "--dev-wallets", "--gossip-scale", "0.2")  # fmt: skip
     assert r.exit_code == 0, r.output
     assert calls == [
         {
@@ -427,12 +427,13 @@ def test_node_command_passes_its_options_to_run_node(
             "node_key": None,
             "log_level": "debug",
             "dev_wallets": True,
+            "gossip_scale": 0.2,
         }
     ]
     r = run_cli("node", "--port", "8001", env={"SDEX_NODE_KEY": KEY.hex()})
     assert r.exit_code == 0 and calls[-1]["key"] == "0x" + KEY.hex() and calls[-1]["db"] is None
     assert calls[-1]["admin"] is False and calls[-1]["log_level"] == "info"
-    assert calls[-1]["dev_wallets"] is False
+    assert calls[-1]["dev_wallets"] is False and calls[-1]["gossip_scale"] == 1.0
     assert calls[-1]["deployment"] == Path(".sdex/devnet.json") and calls[-1]["peers"] == []
     assert run_cli("node", "--port", "8001", "--fee-bps", "10001").exit_code == 2
     assert run_cli("node", "--key", KEY.hex()).exit_code == 2

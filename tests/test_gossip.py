@@ -9,7 +9,7 @@ from sdex.chain import OrderStatus
 from sdex.gossip import NodeKey, PeerClient
 from sdex.order import SignedOrder, sign_hash, sign_order
 from tests.conftest import Chain
-from tests.nodeutil import Cluster, wait_for
+from tests.nodeutil import GOSSIP_SCALE, Cluster, wait_for
 from tests.test_node import E6, E18, ask, bid
 
 FULL_MESH_5 = [[j for j in range(5) if j != i] for i in range(5)]
@@ -41,7 +41,7 @@ async def test_orders_reach_every_book_and_double_spends_resolve(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
-    async with Cluster(c, tmp_path, CHAIN_5) as net:
+    async with Cluster(c, tmp_path, CHAIN_5, GOSSIP_SCALE) as net:
         # 1. any node, every book (peers found by exchange from a chain of seeds)
         posted = []
         for k in range(20):
@@ -97,7 +97,7 @@ async def test_orders_reach_every_book_and_double_spends_resolve(
 async def test_partition_cut_post_on_both_sides_heal(chain: Chain, tmp_path: Path) -> None:
     c = chain
     a, b = [0, 1, 2], [3, 4]
-    async with Cluster(c, tmp_path, FULL_MESH_5) as net:
+    async with Cluster(c, tmp_path, FULL_MESH_5, GOSSIP_SCALE) as net:
         before = c.sign(ask(c, 1, E18, 3200 * E6))
         assert (await net.api(0).post_order(before))[0] == 201
         await wait_for(lambda: converged(net, {before.hash_hex}, range(5)))
@@ -135,7 +135,7 @@ async def test_separate_networks_join_and_settle_a_crossing(chain: Chain, tmp_pa
     c = chain
     # Two networks that do not know each other: {0, 1, 2} and {3, 4}.
     links = [[1, 2], [0, 2], [0, 1], [4], [3]]
-    async with Cluster(c, tmp_path, links) as net:
+    async with Cluster(c, tmp_path, links, GOSSIP_SCALE) as net:
         left = [c.sign(ask(c, 1 + k, E18, (3100 + k) * E6)) for k in range(6)]
         right = [c.sign(bid(c, 7 + k, E18, (2900 - k) * E6)) for k in range(6)]
         for k, s in enumerate(left):
@@ -189,7 +189,7 @@ async def test_separate_networks_join_and_settle_a_crossing(chain: Chain, tmp_pa
 
 async def test_killed_node_catches_up_after_restart(chain: Chain, tmp_path: Path) -> None:
     c = chain
-    async with Cluster(c, tmp_path, FULL_MESH_5) as net:
+    async with Cluster(c, tmp_path, FULL_MESH_5, GOSSIP_SCALE) as net:
         before = [c.sign(ask(c, 1 + k, E18, (3100 + k) * E6)) for k in range(5)]
         for k, s in enumerate(before):
             assert (await net.api(k).post_order(s))[0] == 201
@@ -233,7 +233,7 @@ async def test_killed_node_catches_up_after_restart(chain: Chain, tmp_path: Path
 
 async def test_peer_gossiping_forged_orders_is_banned(chain: Chain, tmp_path: Path) -> None:
     c = chain
-    async with Cluster(c, tmp_path, FULL_MESH_5) as net:
+    async with Cluster(c, tmp_path, FULL_MESH_5, GOSSIP_SCALE) as net:
         assert net.session is not None
         # The test plays a peer that forges orders, and claims an honest peer's URL: the ban
         # falls on the key that signed, never on the URL it claims.

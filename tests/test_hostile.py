@@ -20,7 +20,7 @@ from sdex.gossip import NodeKey, PeerClient
 from sdex.gossip.identity import verify_request
 from sdex.order import sign_hash, sign_order
 from tests.conftest import Chain
-from tests.nodeutil import Cluster, free_port, wait_for
+from tests.nodeutil import GOSSIP_SCALE, Cluster, free_port, wait_for
 from tests.test_gossip import converged
 from tests.test_node import E6, E18, ask, bid
 
@@ -184,7 +184,7 @@ async def test_made_up_urls_never_fill_the_peer_table(chain: Chain, tmp_path: Pa
     """Item 3: a hello listing 64 made-up URLs (and one per fresh key after that) does not
     fill the table; a new node still joins."""
     c = chain
-    async with Cluster(c, tmp_path, [[], [0], [0]]) as net:
+    async with Cluster(c, tmp_path, [[], [0], [0]], GOSSIP_SCALE) as net:
         assert net.session is not None
         dead = [f"http://127.0.0.1:{free_port()}" for _ in range(64)]
         for k in range(4):  # several keys, each with the whole list

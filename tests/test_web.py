@@ -30,6 +30,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import pytest_asyncio
 from aiohttp import web
 from eth_account import Account
 from eth_account.messages import encode_typed_data
@@ -104,14 +105,32 @@ class Watched:
         return [u for u in self.requests if not u.startswith(ok)]
 
 
-@contextlib.asynccontextmanager
-async def browser() -> AsyncIterator[Browser]:
+in_module_loop = pytest.mark.asyncio(loop_scope="module")
+"""The browser tests share one event loop, so that one Chromium serves them all (a launch
+costs 1-1.7 s on a loaded machine); each test's pages are in contexts of their own
+(``browser``)."""
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def chromium() -> AsyncIterator[Browser]:
     async with async_playwright() as p:
         b = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
             yield b
         finally:
             await b.close()
+
+
+@contextlib.asynccontextmanager
+async def browser(chromium: Browser) -> AsyncIterator[Browser]:
+    """The module's Chromium; every context (and so page) opened in the block is closed
+    on exit, as a browser of the test's own would be."""
+    assert chromium.contexts == []
+    try:
+        yield chromium
+    finally:
+        for ctx in chromium.contexts:
+            await ctx.close()
 
 
 async def new_page(b: Browser, origin: str, init_script: str | None = None) -> Watched:
@@ -206,9 +225,12 @@ async def node_fills(url: str) -> list[dict[str, Any]]:
 # ---- the trading story across two nodes ----------------------------------------------------
 
 
-async def test_two_pages_trade_fill_and_cancel(chain: Chain, tmp_path: Path) -> None:
+@in_module_loop
+async def test_two_pages_trade_fill_and_cancel(
+    chain: Chain, tmp_path: Path, chromium: Browser
+) -> None:
     seller, buyer, unfunded = chain.address(1), chain.address(2), chain.address(3)
-    async with two_nodes(chain, tmp_path) as (n1, n2), browser() as b:
+    async with two_nodes(chain, tmp_path) as (n1, n2), browser(chromium) as b:
         rpc = n1.config.rpc
         p1 = await new_page(b, url_of(n1))
         p2 = await new_page(b, url_of(n2))
@@ -318,11 +340,14 @@ async def test_two_pages_trade_fill_and_cancel(chain: Chain, tmp_path: Path) -> 
             assert w.foreign_requests(allowed=(rpc,)) == []
 
 
-async def test_settlement_in_flight_until_its_block(chain: Chain, tmp_path: Path) -> None:
+@in_module_loop
+async def test_settlement_in_flight_until_its_block(
+    chain: Chain, tmp_path: Path, chromium: Browser
+) -> None:
     """With automining off the settlement transaction waits in the mempool: the page lists it
     in flight, marks the matched levels as settling, and shows the fill once it is mined."""
     cfg = dev_config(chain, tmp_path / "n.db", 19)
-    async with running_node(cfg) as (_node, api), browser() as b:
+    async with running_node(cfg) as (_node, api), browser(chromium) as b:
         w = await new_page(b, api.base)
         await choose_dev_account(w, chain.address(5))
         ask = await place(w, "sell", "1500", "2")
@@ -347,15 +372,16 @@ async def test_settlement_in_flight_until_its_block(chain: Chain, tmp_path: Path
         assert w.errors == [] and w.foreign_requests() == []
 
 
+@in_module_loop
 async def test_an_answer_the_websocket_overtook_does_not_undo_its_status(
-    chain: Chain, tmp_path: Path
+    chain: Chain, tmp_path: Path, chromium: Browser
 ) -> None:
     """A crossing order's POST answer (its status at acceptance) can reach the page after
     the websocket's events of its fill (on a busy machine it did: "my orders" kept the
     answer's status, and the page's refresh never corrected it). Here the answer is held
     back until the fill's events are shown; the order stays filled once it comes."""
     cfg = dev_config(chain, tmp_path / "n.db", 19)
-    async with running_node(cfg) as (_node, api), browser() as b:
+    async with running_node(cfg) as (_node, api), browser(chromium) as b:
         w = await new_page(b, api.base)
         await choose_dev_account(w, chain.address(5))
         await place(w, "sell", "1500", "1")
@@ -397,13 +423,14 @@ async def _not(cond: Any) -> bool:
     return not await cond
 
 
+@in_module_loop
 async def test_page_reconnects_and_shows_no_dev_wallets_without_the_flag(
-    chain: Chain, tmp_path: Path
+    chain: Chain, tmp_path: Path, chromium: Browser
 ) -> None:
     """Without ``--dev-wallets`` the page offers none (and the route serves no key); when the
     node goes away the page says so and reconnects by itself when it is back."""
     cfg = node_config(chain, tmp_path / "n.db", operator=19)
-    async with browser() as b:
+    async with browser(chromium) as b:
         async with running_node(cfg) as (_node, api):
             code, body = await api.get("/web/dev-wallets")
             assert code == 200 and body == {
@@ -460,8 +487,9 @@ INJECTED = """
 """
 
 
+@in_module_loop
 async def test_injected_wallet_order_is_byte_identical_to_eth_account(
-    chain: Chain, tmp_path: Path
+    chain: Chain, tmp_path: Path, chromium: Browser
 ) -> None:
     key = chain.keys[4]
     address = chain.address(4)
@@ -472,7 +500,7 @@ async def test_injected_wallet_order_is_byte_identical_to_eth_account(
         "address": address,
         "chain": hex(chain.deployment.chain_id),
     }
-    async with running_node(cfg) as (node, api), browser() as b:
+    async with running_node(cfg) as (node, api), browser(chromium) as b:
         w = await new_page(b, api.base, init_script=script)
         assert await w.page.is_hidden("#dev-account")
         await w.page.click("#connect")
@@ -610,13 +638,14 @@ async (cases) => {
 """
 
 
-async def test_units_js_agrees_with_the_cli(tmp_path: Path) -> None:
+@in_module_loop
+async def test_units_js_agrees_with_the_cli(tmp_path: Path, chromium: Browser) -> None:
     """The page's exact conversion and rounding (BigInt) give the CLI's amounts, refusals and
     messages, case by case."""
     app = web.Application()
     app.router.add_static("/static", STATIC)
     async with serving(app) as url:
-        async with browser() as b:
+        async with browser(chromium) as b:
             page = await b.new_page()
             await page.goto(f"{url}/static/style.css")
             cases = _unit_cases()
@@ -656,7 +685,10 @@ def test_loopback_and_ethers_resolution(tmp_path: Path, monkeypatch: pytest.Monk
 # ---- the demo keeps the network up for the page ------------------------------------------
 
 
-async def test_demo_keep_serves_the_page_until_interrupted(tmp_path: Path) -> None:
+@in_module_loop
+async def test_demo_keep_serves_the_page_until_interrupted(
+    tmp_path: Path, chromium: Browser
+) -> None:
     """``sdex demo --keep``: after the story the nodes stay up, their page shows the story's
     fills and offers the dev accounts; SIGINT (Ctrl-C) stops every process."""
     out = tmp_path / "demo.out"
@@ -683,7 +715,7 @@ async def test_demo_keep_serves_the_page_until_interrupted(tmp_path: Path) -> No
         m = pattern.search(text)
         assert m is not None, text
         url = m.group(1)
-        async with browser() as b:
+        async with browser(chromium) as b:
             w = await new_page(b, url)
             await w.page.wait_for_selector("#fills tbody tr[data-tx]", timeout=10_000)
             assert await w.page.locator("#dev-account option").count() > 10

@@ -27,6 +27,7 @@ class NodeProcess:
         fee_bps: int = 0,
         admin: bool = False,
         dev_wallets: bool = False,
+        gossip_scale: float = 1.0,
     ) -> None:
         self.port = port
         self.url = f"http://{host}:{port}"
@@ -42,6 +43,8 @@ class NodeProcess:
             self.cmd.append("--admin")
         if dev_wallets:
             self.cmd.append("--dev-wallets")
+        if gossip_scale != 1.0:
+            self.cmd += ["--gossip-scale", repr(gossip_scale)]
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> NodeProcess:
