@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 from collections import OrderedDict
+from json import dumps as json_dumps
+from json import loads as json_loads
 from typing import Any
 
 import pytest
@@ -311,6 +313,62 @@ def test_a_forward_names_no_peer_a_pusher_named_to_it() -> None:
     mine = {**order(3), "signature": "0x" + "44" * 65}
     first = {c.peer: c.body for c in core.accepted(mine) if isinstance(c, Call)}
     assert first[ids[0]] == {"orders": [mine], "also": [k[-SHORT_ID:] for k in ids[1:]]}
+
+
+def test_a_mixed_push_names_a_peer_for_the_orders_no_pusher_named_it_for() -> None:
+    """A batch mixing a forward of a named order with orders no one named: ``also`` leaves
+    the named peers out (it is said of every order), ``more`` names them for the others
+    only. Before, the whole batch lost them, and its next hop pushed those orders to them
+    again (copies and frames per order and node up, cpu16 in docs/BENCHMARKS.md)."""
+    core, _clock, ids = hinted_core()
+    short = [k[-SHORT_ID:] for k in ids]
+    theirs = {**order(2), "signature": "0x" + "33" * 65}
+    core.checked(core.receive(ids[0], [theirs], short[1:]).id)
+    assert [c for c in core.accepted(theirs, exclude=ids[0]) if isinstance(c, Call)] == []
+    mine = {**order(3), "signature": "0x" + "44" * 65}  # its own: rides with the held ones
+    bodies = {c.peer: c.body for c in core.accepted(mine) if isinstance(c, Call)}
+    assert bodies[ids[3]]["orders"] == [theirs, mine]
+    assert bodies[ids[3]]["also"] == [short[0]]  # the pusher: it has both
+    assert bodies[ids[3]]["more"] == [[short[k], [1]] for k in (1, 2, 4, 5)]  # ``mine`` only
+    assert bodies[ids[0]] == {"orders": [mine], "also": short[1:]}  # not mixed: as before
+    # the next hop: a peer named for one order of a push is spared for that one alone
+    core, _clock, ids = hinted_core()
+    short = [k[-SHORT_ID:] for k in ids]
+    a, b = ({**order(k), "signature": "0x" + f"{k:02x}" * 65} for k in (5, 6))
+    core.checked(core.receive(ids[0], [a, b], [], [[short[1], [1]]]).id)
+    pushes = {c.peer: c.body["orders"] for c in core.accepted_many([(a, ids[0]), (b, ids[0])])
+              if isinstance(c, Call)}  # fmt: skip
+    assert pushes[ids[1]] == [a] and core.stats()["hintSkipped"] == 1
+    assert all(pushes[k] == [a, b] for k in ids[2:])
+
+
+@pytest.mark.parametrize(
+    "more",
+    [
+        [[s, [0]] for s in ["x"] * ALSO_MAX] + [["y", [0]]],  # too many peers
+        [["S1", [2]]],  # no such order
+        [["S1", [-1]]],
+        [["S1", [True]]],
+        [["S1", [1, 1]]],  # each index once, in order
+        [["S1", [1, 0]]],
+        [["S1", ["0"]]],
+        [["S1", 0]],
+        [["S1", [0], 1]],
+        ["S1"],
+        {"S1": [0]},
+        [["S1", [0]], "junk"],  # one bad item: none of it
+    ],
+)
+def test_a_malformed_more_is_ignored_whole(more: object) -> None:
+    """A push's ``more`` is bounded (at most ``ALSO_MAX`` peers, indices of its orders
+    each once, in order) or ignored, as an ``also`` too long is: both orders reach all."""
+    core, _clock, ids = hinted_core()
+    more = json_loads(json_dumps(more).replace('"S1"', f'"{ids[1][-SHORT_ID:]}"'))
+    a, b = ({**order(k), "signature": "0x" + f"{k:02x}" * 65} for k in (5, 6))
+    core.checked(core.receive(ids[0], [a, b], [], more).id)
+    pushes = [c for c in core.accepted_many([(a, ids[0]), (b, ids[0])]) if isinstance(c, Call)]
+    assert sorted(c.peer for c in pushes) == ids[1:] and core.stats()["hintSkipped"] == 0
+    assert all(c.body["orders"] == [a, b] for c in pushes)
 
 
 def test_a_named_forward_rides_with_the_next_push_to_that_peer() -> None:

@@ -22,6 +22,7 @@ from sdex.gossip import GossipConfig, NodeKey, frames, stream
 from sdex.gossip.actions import Call, Check
 from sdex.gossip.client import MAX_ANSWER
 from sdex.gossip.codec import FrameError
+from sdex.gossip.outbox import SHORT_ID
 from sdex.gossip.payload import dumps as _dumps
 from sdex.gossip.payload import request as _request
 from sdex.gossip.peers import Peer
@@ -697,3 +698,19 @@ def test_a_frame_is_sealed_with_hmac_sha256_and_checked_in_sequence() -> None:
     stranger.sent = acceptor.received
     with pytest.raises(FrameError, match="bad MAC"):
         acceptor.open(stranger.seal(b"{}"))
+
+
+async def test_a_push_s_more_reaches_the_receiver_s_hints() -> None:
+    """A push's ``more`` goes from the stream route to the core: the receiver names a peer
+    for those orders of the push alone (``Heard.hint_some``), as ``also`` for all."""
+    async with gossip_net(3, [FAST] * 3) as (a, b, c):
+        core = b.gossip.core
+        await until(lambda: c.gossip.node_id in core.mesh)
+        link = await open_link(a, b)
+        short = c.gossip.node_id[-SHORT_ID:]
+        body = {"orders": [order(1), order(2)], "also": [], "more": [[short, [1]]]}
+        status, _ = await link.request("POST", "/orders", None, body, 10)
+        assert status == 200
+        hinted = core._heard._hinted
+        assert hinted.get(order(2)["signature"]) == {c.gossip.node_id}
+        assert order(1)["signature"] not in hinted

@@ -223,15 +223,18 @@ class GossipCore:
     def shared_urls(self) -> list[str]:
         return self.peers.urls(flows.SHARE_URLS)  # a random few (what a hello shares)
 
-    def receive(self, sender: str, orders: list[object], also: object = None) -> Check:
-        """Orders ``sender`` pushed, ``also`` to the peers it names (at most half of our
-        forward's targets spared, ``Heard.spare``): the check to run (results go to
-        ``judge``/``checked``)."""
+    def receive(
+        self, sender: str, orders: list[object], also: object = None, more: object = None
+    ) -> Check:
+        """Orders ``sender`` pushed, ``also`` to the peers it names (``more``: some of them
+        to those; at most half of our forward's targets spared, ``Heard.spare``): the check
+        to run (results go to ``judge``/``checked``)."""
         self._heard.note(sender, orders)
+        mesh = {k[-SHORT_ID:]: k for k in self.mesh if k != sender} if also or more else {}
         if isinstance(also, list) and len(also) <= ALSO_MAX:
-            mesh = {k[-SHORT_ID:]: k for k in self.mesh if k != sender}
-            named = [mesh[a] for a in also if isinstance(a, str) and a in mesh]
-            self._heard.hint(named, orders)
+            self._heard.hint([mesh[a] for a in also if isinstance(a, str) and a in mesh], orders)
+        if more is not None:
+            self._heard.hint_some(more, mesh, orders)
         check = Check(next(self._ids), sender, orders, push=True)
         self._waiting[check.id] = Pending(check, None, None)
         return check
@@ -448,6 +451,9 @@ class GossipCore:
             if batch:  # ``also``: live mesh peers the same orders go to now (``receive``)
                 ks = self._heard.unnamed(batch, self.mesh, box.key)
                 body = {"orders": batch, "also": [k[-SHORT_ID:] for k in ks if self._live(k, now)]}
+                some = self._heard.partly_named(batch, self.mesh, box.key)  # (named for some)
+                if more := [[k[-SHORT_ID:], i] for k, i in some if self._live(k, now)]:
+                    body["more"] = more[:ALSO_MAX]
                 self._send(box, self.call(peer, "push", "POST", "/p2p/orders", body))
 
     def _send(self, box: Outbox, call: Call) -> None:

@@ -111,6 +111,47 @@ class Heard:
                 named |= peers
         return [k for k in keys if k != but and k not in named]
 
+    def partly_named(
+        self, batch: list[dict[str, Any]], keys: Iterable[str], but: str
+    ) -> list[tuple[str, list[int]]]:
+        """Of ``keys`` but ``but``, each one a pusher named for some orders of ``batch`` but
+        not all (``unnamed`` leaves it out of the whole push) with the indices of the orders
+        no pusher named it for: those go to it from here now too, which a push's ``more``
+        says (a batch mixing forwards of named orders with others: the others keep their
+        names; a peer is still never named for an order a pusher named it for)."""
+        named = [self._hinted.get(sig) if isinstance(sig := o.get("signature"), str) else None
+                 for o in batch]  # fmt: skip
+        if not any(named):
+            return []
+        out = []
+        for k in keys:
+            if k != but:
+                free = [i for i, ks in enumerate(named) if not ks or k not in ks]
+                if free and len(free) < len(batch):
+                    out.append((k, free))
+        return out
+
+    def hint_some(self, more: object, mesh: dict[str, str], orders: list[object]) -> None:
+        """A push's ``more``: ``[[short id, [order index, ...]], ...]`` (a peer named for
+        those orders of the push only), at most ``ALSO_MAX`` peers, each index once and in
+        order; anything else and the whole of it is ignored (as an ``also`` too long)."""
+        if not isinstance(more, list) or len(more) > ALSO_MAX:
+            return
+        picked: list[tuple[str, list[object]]] = []
+        for item in more:
+            if not isinstance(item, list) or len(item) != 2 or not isinstance(item[1], list):
+                return
+            short, idx = item
+            last = -1
+            for i in idx:
+                if type(i) is not int or not last < i < len(orders):
+                    return
+                last = i
+            if isinstance(short, str) and (key := mesh.get(short)) is not None:
+                picked.append((key, [orders[i] for i in idx]))
+        for key, some in picked:
+            self.hint([key], some)
+
     def sent_by(self, order: dict[str, Any], peer: str) -> bool:
         sig = order.get("signature")
         peers = self._by_sig.get(sig) if isinstance(sig, str) else None

@@ -255,7 +255,8 @@ async def post_orders(gossip: Gossip, q: Asked) -> object:
     if not isinstance(orders, list) or len(orders) > MAX_BATCH:
         gossip.penalize(q.sender)
         raise ApiError(400, 100, f"orders must be a list of at most {MAX_BATCH}")
-    return await gossip.run_check(gossip.core.receive(q.sender, orders, q.body.get("also")))
+    also, more = q.body.get("also"), q.body.get("more")
+    return await gossip.run_check(gossip.core.receive(q.sender, orders, also, more))
 
 
 async def get_snapshot(gossip: Gossip, q: Asked) -> object:

@@ -380,7 +380,7 @@ class Network:
         if call.kind == "push":
             orders = body.get("orders")
             if isinstance(orders, list):
-                check = dst.core.receive(sender, orders, body.get("also"))
+                check = dst.core.receive(sender, orders, body.get("also"), body.get("more"))
                 return self.check(dst, check, answer=(src, core, call))
         elif call.kind == "hello":
             out = dst.core.hello(sender, src.url, body)
