@@ -11,7 +11,9 @@ from pathlib import Path
 
 from sdex.chain.exchange import deploy, load_abi
 from sdex.devnet import HardhatNode, deploy_devnet
+from sdex.gossip.client import ANSWER_ROOM
 from sdex.mirror.sigcache import SigCache
+from sdex.model import MAX_SIGNATURE_BYTES
 from sdex.node.core import Node
 from sdex.order import Order, SignedOrder, sign_order
 from tests.conftest import LOG_DIR, Chain, chain_of
@@ -283,3 +285,31 @@ async def test_restart_tracks_stored_contract_orders(chain: Chain, tmp_path: Pat
         await synced(node, c)
 
         await removed(api, signed)
+
+
+ALWAYS_VALID = "0x631626ba7e60e01b60005260206000f3"
+"""Runtime code answering every call with ``isValidSignature``'s magic value (EIP-1271)."""
+
+
+async def test_a_stored_order_signed_over_the_bound_rests_but_is_never_offered(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Review finding (bounds9): peers refuse an order whose signature is over
+    ``MAX_SIGNATURE_BYTES`` as forged, but a row stored before the bound (an older
+    version's) was read back at a restart, judged by the chain, booked and offered to peers
+    (digest, hashes, snapshot pages): every anti-entropy round of every upgraded peer cost
+    this honest node, till it was banned. It rests and trades here; peers never see it."""
+    c = chain
+    w = wallet(c)
+    c.rpc.call("hardhat_setCode", w, ALWAYS_VALID)  # (funds and allowance: the token's)
+    long = replace(wallet_order(c, w), signature=b"\x01" * (MAX_SIGNATURE_BYTES + 1))
+    cfg = node_config(c, tmp_path / "n.db")
+    async with running_node(cfg) as (node, api):  # the row as an older version stored it
+        node.store.add_order(long, node.store.next_seq(), "open", "api")
+    async with running_node(cfg) as (node, api):
+        await wait_for(node.mirror_ready)
+        assert await api.status(long) == "open"  # kept, and in the book
+        assert long.hash in node.book
+        assert node.hashes_in(range(256)) == []
+        assert node.snapshot_page(0, 100, ANSWER_ROOM) == ([], 0)
+        assert node.open_orders_by_hash([long.hash_hex], ANSWER_ROOM) == []

@@ -20,7 +20,7 @@ from sortedcontainers import SortedDict
 from sdex.book import BookOrderState, OrderBook
 from sdex.hashfilter import HashFilter, capacity_for
 from sdex.matching.match import TimeInForce
-from sdex.model import OPEN_STATUSES, OrderStatus
+from sdex.model import MAX_SIGNATURE_BYTES, OPEN_STATUSES, OrderStatus
 from sdex.node.events import Event, EventHub, encode_json
 from sdex.order import SignedOrder
 from sdex.store import Store, StoredOrder
@@ -224,8 +224,11 @@ class HeldOrders:
         return ["0x" + h.hex() for b in sorted(buckets) if 0 <= b < 256 for h in self._buckets[b]]
 
     def announce(self, rec: Record) -> None:
-        """``rec`` is gossiped from now on (offered to peers while it is open)."""
-        if not rec.announced:
+        """``rec`` is gossiped from now on (offered to peers while it is open). Not one
+        whose signature is over ``MAX_SIGNATURE_BYTES`` (a row an older version stored):
+        it rests and trades here, but peers refuse it as forged, so offering it would cost
+        this node its standing with every peer, round after round."""
+        if not rec.announced and len(rec.signed.signature) <= MAX_SIGNATURE_BYTES:
             rec.announced = True
             if rec.status in OPEN_STATUSES:
                 self._flip(rec)

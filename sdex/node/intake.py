@@ -249,9 +249,9 @@ class NodeIntake(NodeStatus):
         st = self.book.get(rec.signed.hash)
         if st is None or st.closed is not None or not st.resting or st.remaining == 0:
             return st  # (remaining 0: all of it is in matches being settled)
-        self.registry.announce(rec)
-        g = self.gossip  # (no peer yet: nothing to push, nor to time: peers that come later
-        if g is not None and len(g.peers) > 0:  # are shown it by anti-entropy)
+        self.registry.announce(rec)  # (not a row of an older version's, its signature over
+        g = self.gossip  # the bound: never offered.) No peer yet: nothing to push, nor to
+        if g is not None and rec.announced and len(g.peers) > 0:  # time (anti-entropy later)
             source = rec.source
             exclude = source.removeprefix("peer:") if source.startswith("peer:") else None
             g.announce(rec.json, exclude=exclude, text=rec.json_text)
