@@ -101,6 +101,7 @@ async def test_a_backend_a_few_blocks_behind_is_not_a_reorg(
             # an order whose state the chain behind would answer from its past: not judged
             code, body = await api.post_order(other)
             assert (code, body.get("rejection")) == (503, "CHAIN_UNAVAILABLE"), body
+            assert "chain backend is behind" in str(body), body  # (what is true)
             view.lagging = False
             await wait_for(lambda: health_says(api, "ok"), timeout=20)
             assert (await api.post_order(other))[0] == 201

@@ -67,16 +67,16 @@ class Intake:
         mirror: Mirror | None = None,
         mirror_ready: Callable[[], bool] | None = None,
         contract_sigs: Eip1271Batcher | None = None,
-        chain_ok: Callable[[], bool] | None = None,
+        chain_status: Callable[[], str] | None = None,
     ) -> None:
         """``mirror``: answer chain state from this node's mirror when ``mirror_ready()``
         and the maker's account is known there (no chain call); otherwise ``batcher``.
         Signatures are recovered off the event loop, in batches (``EcdsaBatcher``); other
         signatures (EIP-1271) are judged by the chain through ``contract_sigs``, whose
-        cached verdicts cost no call. ``chain_ok()`` false (the watcher finds the chain
-        behind, unreachable or not ours): an order that needs a chain read is answered
-        ``CHAIN_UNAVAILABLE`` instead (the read would go to that chain)."""
-        self.chain_ok = chain_ok or (lambda: True)
+        cached verdicts cost no call. ``chain_status()`` not ``ok`` (the watcher's: the
+        chain behind, unreachable or not ours, or the node failing to apply it): an order
+        that needs a chain read is answered ``CHAIN_UNAVAILABLE`` instead, saying which."""
+        self.chain_status = chain_status or (lambda: "ok")
         self.domain = domain
         self.contract_sigs = contract_sigs
         self.ecdsa = EcdsaBatcher()
@@ -204,9 +204,9 @@ class Intake:
 
     async def _after_read(self, signed: SignedOrder, ecdsa_ok: bool | None) -> IntakeResult:
         """The verdict on ``signed`` from a chain read."""
-        if not self.chain_ok():  # (a backend behind answers from its past: no verdict)
-            why = "the node does not follow the chain now (behind or unreachable); try again"
-            return Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, why)
+        status = self.chain_status()
+        if status != "ok":  # (a backend behind answers from its past: no verdict)
+            return Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, not_following(status))
         try:
             state = await self._read(signed, ecdsa_ok)
         except Exception as e:
@@ -240,6 +240,21 @@ class Intake:
         if m is not None and sig_ok and self.mirror_ready() and m.head is not None:
             m.learn(signed, state, read_at)
         return state
+
+
+NOT_FOLLOWING = {
+    "behind": "its chain backend is behind the chain",
+    "unreachable": "it cannot reach the chain",
+    "wrong-chain": "the chain has no deployment of its Exchange (a devnet reset?)",
+    "failing": "it cannot apply the chain's changes (its store refuses or stalls, or a defect)",
+}
+"""Why the node does not follow the chain, by the watcher's status (``/health`` has more)."""
+
+
+def not_following(status: str) -> str:
+    """A wallet's answer while the watcher's ``status`` is not ``ok``: what is true."""
+    why = NOT_FOLLOWING.get(status, f"its chain watcher is {status}")
+    return f"the node does not follow the chain now: {why}; try again"
 
 
 def _unavailable(e: Exception) -> Rejection:

@@ -150,7 +150,7 @@ class Node(NodePeering):
             mirror=self.mirror,
             mirror_ready=self.mirror_ready,
             contract_sigs=self.contract_sigs,
-            chain_ok=lambda: self.watcher.status == "ok",
+            chain_status=lambda: self.watcher.status,
         )
 
     async def _evict_loop(self) -> None:
