@@ -3,13 +3,17 @@ and the error of a chain it cannot follow."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sdex.chain import FillEvent
 from sdex.errors import ChainError
 from sdex.mirror import Account
 from sdex.store import StoredFill
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -85,3 +89,26 @@ ApplyCallback = Callable[[BlockChanges], Awaitable[None]]
 class ChainReset(ChainError):
     """The chain is not the one we followed and cannot be followed (wrong chain id, or the
     Exchange is not deployed there)."""
+
+
+STORE_WAIT = 10.0
+"""Seconds the watcher waits for the store's writer to commit what a poll wrote (a block's
+rows, the mirror's head) before ``/health`` says so (``failing``): it waits on, however long
+it takes (the head never moves past a write not committed), and is ``ok`` once it is."""
+
+
+async def durable(aw: Awaitable[T], bound: float, slow: Callable[[], None]) -> T:
+    """``aw`` awaited to its end, ``slow()`` called once if that takes over ``bound``
+    seconds. A future (``gather`` of the store's) is never cancelled here (as ``shield``); a
+    coroutine's task is, with the caller."""
+    fut = asyncio.ensure_future(aw)
+    try:
+        done, _ = await asyncio.wait({fut}, timeout=bound)
+        if not done:
+            slow()
+            await asyncio.wait({fut})
+    except asyncio.CancelledError:
+        if fut is not aw:  # (a task made here: nobody else awaits it)
+            fut.cancel()
+        raise
+    return fut.result()

@@ -44,7 +44,7 @@ from sdex.hashfilter import HashFilter, capacity_for
 from sdex.mirror import Account, Effects, Header, Mirror
 from sdex.store import ChainIdentity, Store, StoreError
 from sdex.watch.blocks import Inconsistent, ReceiptComing, Reorg, receipt_coming, remember
-from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset
+from sdex.watch.changes import STORE_WAIT, ApplyCallback, BlockChanges, ChainReset, durable
 from sdex.watch.fork import Behind, Vanished, behind_for, describe, fork_point
 from sdex.watch.funds import read_funds
 from sdex.watch.heads import follow_heads
@@ -99,10 +99,8 @@ class Watcher:
         """The block of the head last saved: past it, fills may not be durable yet."""
         self.latest_timestamp = 0
         self.chain_head = 0  # the latest block number the chain reported
-        self.blocks_processed = 0
-        self.reorgs = 0
-        self.deepest_reorg = 0
-        self.resets = 0
+        self.blocks_processed = self.reorgs = self.deepest_reorg = self.resets = 0
+        self.store_wait = STORE_WAIT  # (``durable``: then /health says the store stalls)
         self.status = "ok"
         """``ok``, ``unreachable`` (the RPC does not answer, or answers inconsistently poll
         after poll), ``behind`` (its head below ours, same deployment: a devnet's reset or
@@ -127,8 +125,7 @@ class Watcher:
         """The last header a newHeads notification brought, not polled yet."""
         self._announced: dict[int, Header] = {}
         """Recent announced headers by number (``own_run``)."""
-        self._deferring = False
-        self._deferred = ""
+        self._deferring, self._deferred = False, ""
         """The hash of the last announced block left for our receipt (once per block)."""
         self._token_abi = load_abi("TestToken")
         mirror.on_receipt = self._new_head.set  # a receipt the watcher may be waiting for
@@ -236,6 +233,9 @@ class Watcher:
         self._set_status(status, problem)
         return min(max(backoff, 0.1) * 2, MAX_BACKOFF)
 
+    def _stalled(self) -> None:  # (``durable``: ``ok`` again once the poll is through)
+        self._set_status("failing", f"the store holds the poll's writes over {self.store_wait:g} s")
+
     def _on_head(self, header: Header | None) -> None:
         self._notified = header
         self._new_head.set()
@@ -291,14 +291,15 @@ class Watcher:
             self._unapplied = changes  # the mirror moved on: the node must still see these
             raise
         try:  # the head is saved only past blocks whose fills are durable
-            await asyncio.shield(asyncio.gather(*changes.stored))
+            await durable(asyncio.gather(*changes.stored), self.store_wait, self._stalled)
         except BaseException:
             self._unapplied = changes.fills_only()  # stored again before the head is saved
             raise
         orders, makers, funds = m.take_dirty()  # after applying, never before
+        stall = (self.store_wait, self._stalled)  # (the loop runs on meanwhile)
         saved = (head.number, head.hash, head.timestamp)
         try:
-            await self.store.save_mirror(saved, orders, makers, funds)  # the loop runs on
+            await durable(self.store.save_mirror(saved, orders, makers, funds), *stall)
         except BaseException:  # saved with the next try (a later poll, this head or later)
             m.dirty_orders.update(orders)
             m.dirty_makers.update(makers)
@@ -344,8 +345,7 @@ class Watcher:
         undone_funds = {a for a in undone.funds | undone.moved if self.wanted(a)}
         changes.funds |= undone_funds
         changes.reread |= undone_funds
-        self.reorgs += 1
-        self.deepest_reorg = max(self.deepest_reorg, depth)
+        self.reorgs, self.deepest_reorg = self.reorgs + 1, max(self.deepest_reorg, depth)
         log.warning("reorg: %d blocks undone back to block %d", depth, fork)
         await self._advance(latest, changes)
 

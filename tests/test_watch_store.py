@@ -1,0 +1,57 @@
+"""The store's writer stalled under the watcher (real Hardhat and SQLite: a trigger on the
+writer's connection calls a function that blocks its thread until the test lets it go). The
+watcher waits for the commit however long it takes, its head held before it; ``/health``
+says so after ``Watcher.store_wait`` (``failing``, the store named), and an order that needs
+a chain read is told why it is not judged. Once the store commits: ``ok``, the head saved."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_mirror import synced
+from tests.test_node import CAROL, E6, E18, ask
+from tests.test_watch_behind import health_says
+
+
+async def test_a_stalled_store_is_said_on_health_and_the_head_waits_for_it(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Review finding (L8): the watcher awaited the store's commit with no bound; a writer
+    thread that hung kept the watcher waiting while ``/health`` said ``ok`` (its last
+    poll's). And intake told wallets the node was behind or unreachable when it was its
+    store that failed."""
+    c = chain
+    gate = threading.Event()
+
+    def stall(db: sqlite3.Connection) -> None:
+        db.create_function("stall", 0, lambda: gate.wait(60))
+        db.execute(
+            "CREATE TEMP TRIGGER stall_head BEFORE INSERT ON meta"
+            " WHEN NEW.key = 'mirror_head' BEGIN SELECT stall(); END"
+        )
+
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        w = node.watcher
+        try:
+            await synced(node, c)
+            w.store_wait = 0.3
+            await asyncio.wrap_future(node.store._writer.submit(stall))
+            block = int(c.rpc.call("evm_mine") and c.rpc.call("eth_blockNumber"), 16)
+            await wait_for(lambda: health_says(api, "failing"), timeout=20)
+            code, health = await api.get("/health")
+            assert code == 503 and "the store" in health["chainMirror"]["problem"], health
+            assert w.applied is not None and w.applied.number < block  # not saved: held
+            code, body = await api.post_order(c.sign(ask(c, CAROL, E18, 3100 * E6)))
+            assert code == 503 and body.get("rejection") == "CHAIN_UNAVAILABLE", body
+            assert "cannot apply the chain's changes" in str(body), body
+            assert "behind or unreachable" not in str(body), body
+        finally:
+            gate.set()
+        await synced(node, c)
+        await wait_for(lambda: health_says(api, "ok"), timeout=20)
+        assert w.applied is not None and w.applied.number >= block
