@@ -298,7 +298,8 @@ async def test_a_stored_order_signed_over_the_bound_rests_but_is_never_offered(
     ``MAX_SIGNATURE_BYTES`` as forged, but a row stored before the bound (an older
     version's) was read back at a restart, judged by the chain, booked and offered to peers
     (digest, hashes, snapshot pages): every anti-entropy round of every upgraded peer cost
-    this honest node, till it was banned. It rests and trades here; peers never see it."""
+    this honest node, till it was banned (and, rejected rather than forged since, a fetch
+    each round). It rests and trades here; peers never see it."""
     c = chain
     w = wallet(c)
     c.rpc.call("hardhat_setCode", w, ALWAYS_VALID)  # (funds and allowance: the token's)

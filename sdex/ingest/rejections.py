@@ -34,7 +34,7 @@ class RejectionCode(enum.Enum):
         "signature",
         FieldCode.VALUE_OUT_OF_RANGE,
         f"the signature is longer than {MAX_SIGNATURE_BYTES} bytes",
-        True,
+        False,  # (no bad faith: an older version took it, and so may its node still)
     )
     EXPIRED = ("expiry", FieldCode.VALUE_OUT_OF_RANGE, "the order has expired", False)
     CANCELLED = ("salt", FieldCode.VALUE_OUT_OF_RANGE, "the order is cancelled on chain", False)

@@ -226,8 +226,8 @@ class HeldOrders:
     def announce(self, rec: Record) -> None:
         """``rec`` is gossiped from now on (offered to peers while it is open). Not one
         whose signature is over ``MAX_SIGNATURE_BYTES`` (a row an older version stored):
-        it rests and trades here, but peers refuse it as forged, so offering it would cost
-        this node its standing with every peer, round after round."""
+        it rests and trades here, but peers refuse it: offered, it would cost each peer a
+        fetch every anti-entropy round (this node its standing, where taken for forged)."""
         if not rec.announced and len(rec.signed.signature) <= MAX_SIGNATURE_BYTES:
             rec.announced = True
             if rec.status in OPEN_STATUSES:
