@@ -41,7 +41,8 @@ async def test_a_stalled_store_is_said_on_health_and_the_head_waits_for_it(
             await synced(node, c)
             w.store_wait = 0.3
             await asyncio.wrap_future(node.store._writer.submit(stall))
-            block = int(c.rpc.call("evm_mine") and c.rpc.call("eth_blockNumber"), 16)
+            c.rpc.call("evm_mine")  # (a block whose mirror head the store holds)
+            block = int(c.rpc.call("eth_blockNumber"), 16)
             await wait_for(lambda: health_says(api, "failing"), timeout=20)
             code, health = await api.get("/health")
             assert code == 503 and "the store" in health["chainMirror"]["problem"], health
