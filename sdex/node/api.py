@@ -389,7 +389,7 @@ async def _drain(ws: web.WebSocketResponse) -> None:
 async def get_health(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     w = node.watcher
-    chain = "ok" if w.status == "ok" else w.status  # "unreachable", "behind" or "wrong-chain"
+    chain = "ok" if w.status == "ok" else w.status  # unreachable, behind, wrong-chain, failing
     return web.json_response(
         {
             "status": "ok" if chain == "ok" else "degraded",
