@@ -10,6 +10,8 @@ from json import loads as json_loads
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sdex.gossip import payload
 from sdex.gossip.actions import Action, Call, Check, Deliver, GossipConfig, Reply, Scored
@@ -434,6 +436,29 @@ def test_heard_keeps_the_newest_orders_once_full() -> None:
     assert heard.spare(orders[-1], targets) == targets[1:]  # (its hint is held)
     assert heard.spare(orders[0], targets) == targets  # the hint of an evicted order is gone
     assert len(heard._hinted) == 3
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(0, 5), max_size=4), min_size=1, max_size=8),
+    st.integers(0, 5),
+)
+def test_a_pushs_names_are_every_peer_but_the_named_ones_order_by_order(
+    hints: list[list[int]], but: int
+) -> None:
+    """``names``: ``also`` holds the peers no pusher named for any order of the batch;
+    ``more`` each other peer with the orders no pusher named it for (none for it: left out);
+    never the peer pushed to (the brute force, peer by peer and order by order)."""
+    heard = Heard()
+    batch = [{"signature": f"0x{k:0130x}"} for k in range(len(hints))]
+    for o, named in zip(batch, hints, strict=True):
+        heard.hint([peer_id(n) for n in named], [o])
+    keys = [peer_id(n) for n in range(6)]
+    also, more = heard.names(batch, keys, peer_id(but))
+    free = {k: [i for i, ns in enumerate(hints) if k not in {peer_id(n) for n in ns}] for k in keys}
+    others = [k for k in keys if k != peer_id(but)]
+    assert also == [k for k in others if len(free[k]) == len(batch)]
+    assert more == [(k, free[k]) for k in others if 0 < len(free[k]) < len(batch)]
 
 
 def test_pushes_encode_an_order_once_and_keep_a_bounded_number_of_texts(

@@ -449,9 +449,8 @@ class GossipCore:
         while box.orders and box.in_flight < self.config.push_window:
             batch = box.take(self.config.batch_max, self._heard)
             if batch:  # ``also``: live mesh peers the same orders go to now (``receive``)
-                ks = self._heard.unnamed(batch, self.mesh, box.key)
+                ks, some = self._heard.names(batch, self.mesh, box.key)  # (``more``: for some)
                 body = {"orders": batch, "also": [k[-SHORT_ID:] for k in ks if self._live(k, now)]}
-                some = self._heard.partly_named(batch, self.mesh, box.key)  # (named for some)
                 if more := [[k[-SHORT_ID:], i] for k, i in some if self._live(k, now)]:
                     body["more"] = more[:ALSO_MAX]
                 self._send(box, self.call(peer, "push", "POST", "/p2p/orders", body))

@@ -99,37 +99,32 @@ class Heard:
                     break
                 known.add(p)
 
-    def unnamed(self, batch: list[dict[str, Any]], keys: Iterable[str], but: str) -> list[str]:
-        """``keys`` but ``but`` and any peer a pusher named for an order of ``batch``: what a
-        push of ``batch`` may name in its ``also``. A named peer was spared or held here, so
-        naming it in turn would pass on a claim this node did not make true (a chain of such
-        names held an order back by ``hint_hold`` at each hop)."""
-        named: set[str] = set()
-        for o in batch:
-            sig = o.get("signature")
-            if isinstance(sig, str) and (peers := self._hinted.get(sig)):
-                named |= peers
-        return [k for k in keys if k != but and k not in named]
-
-    def partly_named(
+    def names(
         self, batch: list[dict[str, Any]], keys: Iterable[str], but: str
-    ) -> list[tuple[str, list[int]]]:
-        """Of ``keys`` but ``but``, each one a pusher named for some orders of ``batch`` but
-        not all (``unnamed`` leaves it out of the whole push) with the indices of the orders
-        no pusher named it for: those go to it from here now too, which a push's ``more``
-        says (a batch mixing forwards of named orders with others: the others keep their
-        names; a peer is still never named for an order a pusher named it for)."""
-        named = [self._hinted.get(sig) if isinstance(sig := o.get("signature"), str) else None
+    ) -> tuple[list[str], list[tuple[str, list[int]]]]:
+        """What a push of ``batch`` to ``but`` may name, of ``keys``: its ``also``, the peers
+        no pusher named for any order of ``batch``; and its ``more``, each peer a pusher named
+        for some orders of it with the indices of the others. A named peer was spared or held
+        here, so naming it in turn would pass on a claim this node did not make true (a chain
+        of such names held an order back by ``hint_hold`` at each hop); a batch mixing
+        forwards of named orders with others keeps the others' names. One pass over the
+        batch's signatures; only the named peers are looked at order by order."""
+        get = self._hinted.get
+        named = [get(sig) if isinstance(sig := o.get("signature"), str) else None
                  for o in batch]  # fmt: skip
-        if not any(named):
-            return []
-        out = []
-        for k in keys:
-            if k != but:
-                free = [i for i, ks in enumerate(named) if not ks or k not in ks]
-                if free and len(free) < len(batch):
-                    out.append((k, free))
-        return out
+        union: set[str] = set()
+        for ks in named:
+            if ks:
+                union |= ks
+        keys = [k for k in keys if k != but]
+        if not union:
+            return keys, []
+        some = [
+            (k, [i for i, ks in enumerate(named) if not ks or k not in ks])
+            for k in keys
+            if k in union
+        ]
+        return [k for k in keys if k not in union], [(k, free) for k, free in some if free]
 
     def hint_some(self, more: object, mesh: dict[str, str], orders: list[object]) -> None:
         """A push's ``more``: ``[[short id, [order index, ...]], ...]`` (a peer named for
