@@ -1,7 +1,7 @@
 """What a new order costs its node before the node passes it on: from the intake's start (a
 wallet's ``Node.submit``, a peer's chunk in ``submit_many_from_peer``) to the order's hand-over
 to gossip (``Gossip.announce``, which queues its pushes), the event loop thread's CPU time and
-the wall time, summed over the orders handed over (a chunk's times shared among its new
+the wall time, summed over the timed orders handed over (a chunk's times shared among its new
 orders, as the simulator charges a chunk). ``/health`` reports the sums (``forwardTiming``);
 a benchmark takes the difference of two readings for one window's means, which
 ``bench/gossip_sim.py`` gives the simulator as the CPU a node spends on an order before it
@@ -11,8 +11,8 @@ allocation per order. The clocks are system calls on a virtual machine (one rele
 GIL), so not every call is timed (``begin``): per source, about ``BUDGET`` intake calls a
 second, each drawn with the same chance (the last window's rate against the budget; at most
 twice the budget in a window), counted by a timer the loop runs once a second while calls
-come (``call_later``: the loop's one clock read), so at a few tens of calls a second every
-one is timed and above that a sample is. ``orders`` counts every order handed over,
+come (``call_later``: the loop's one clock read), so up to about ``BUDGET`` calls a second
+every one is timed and above that a sample is. ``orders`` counts every order handed over,
 ``timed`` those of the timed calls, which the sums are over: a mean is a sum over
 ``timed``. A wallet's order is timed only while gossip has a peer (``NodeIntake.submit``):
 with none, nothing is passed on.
