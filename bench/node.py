@@ -275,9 +275,15 @@ def _cli_has_node() -> bool:
 
 @contextlib.contextmanager
 def node_process(
-    deployment_file: Path, key: str, workdir: Path, name: str, profile: Path | None
+    deployment_file: Path,
+    key: str,
+    workdir: Path,
+    name: str,
+    profile: Path | None,
+    peers: tuple[str, ...] = (),
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """A node in its own process on a free port with a fresh database; stopped by its PID."""
+    """A node in its own process on a free port with a fresh database (gossip to ``peers``);
+    stopped by its PID."""
     port = free_port()
     db = workdir / f"{name}.db"
     args = [str(port), str(deployment_file), key, str(db)]
@@ -286,6 +292,7 @@ def node_process(
     if _cli_has_node():
         cmd = [sys.executable, *prof, "-m", "sdex.cli", "node", "--port", args[0],
                "--deployment", args[1], "--key", args[2], "--db", args[3]]  # fmt: skip
+        cmd += [a for p in peers for a in ("--peer", p)]
     else:
         launcher = workdir / "launch_node.py"
         launcher.write_text(LAUNCHER)
@@ -358,6 +365,19 @@ def _py_spy() -> str | None:
     """py-spy (a pinned dev dependency) next to this interpreter, else on PATH."""
     beside = Path(sys.executable).parent / "py-spy"
     return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+def _wait_peered(url: str, timeout: float = 60) -> None:
+    """Until the node at ``url`` lists a gossip peer in ``/health`` (bounded)."""
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.RequestException, ValueError, KeyError):
+            if requests.get(url + "/health", timeout=5).json()["gossip"]["peers"]:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} found no peer in {timeout:.0f} s")
 
 
 def _wait_healthy(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 60) -> None:
@@ -1419,7 +1439,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     bench_validation(deployment, signer, workdir, args.validate, pids, profile)
                 )
             if "http" in phases:
-                with node_process(deployment_file, key, workdir, "node-http", profile) as (p, url):
+                with contextlib.ExitStack() as http_stack:
+                    p, url = http_stack.enter_context(
+                        node_process(deployment_file, key, workdir, "node-http", profile)
+                    )
+                    if args.peer:  # (gossip has a peer: every new order is passed on)
+                        peer_key = deployment.accounts[OPERATOR - 1].key
+                        peer = node_process(
+                            deployment_file, peer_key, workdir, "node-peer", None, peers=(url,)
+                        )
+                        http_stack.enter_context(peer)
+                        _wait_peered(url)
                     result["http_accept"] = asyncio.run(
                         bench_http(url, signer, args.http_orders, args.concurrency,
                                    {**pids, "node": p.pid})
@@ -1741,6 +1771,10 @@ def main() -> None:
     ap.add_argument(
         "--load-rate", type=float, default=100.0,
         help="crossing orders a second offered while order-to-receipt is measured under load",
+    )  # fmt: skip
+    ap.add_argument(
+        "--peer", action="store_true",
+        help="the http phase's node has a peer (a second node process): new orders are gossiped",
     )  # fmt: skip
     ap.add_argument("--load-seconds", type=float, default=10.0, help="how long that load runs")
     ap.add_argument(
