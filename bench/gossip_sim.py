@@ -214,12 +214,6 @@ LOOP_THREADS = ("MainThread", "sdex-ecdsa")
 ECDSA worker the check awaits (a turn of four or more new orders)."""
 
 
-def timed(source: dict[str, Any]) -> int:
-    """The orders of ``forward_timing``'s ``source`` its means are over: the timed ones (a
-    sample at high rates; runs from before it sampled: all of them)."""
-    return int(source.get("timed", source.get("orders", 0)))
-
-
 def split_costs(
     run: dict[str, Any], transport: dict[str, float], order: float, split: str
 ) -> tuple[float, float, float]:
@@ -232,14 +226,14 @@ def split_costs(
     if split == "none" or shape is None or threads is None:
         return order, 0.0, 0.0
     forward = run.get("forward_timing")
-    if split in ("measured", "sent") and (forward is None or not timed(forward["peer"])):
+    if split in ("measured", "sent") and (forward is None or not forward["peer"]["orders"]):
         split = "threads"  # (runs from before it was measured)
     post = transport["http"] / 2
     ecdsa = max(0.0, threads.get("sdex-ecdsa", {}).get("above_idle", 0.0)) / 1000
     if split in ("measured", "sent"):  # a wallet's order: what it costs more than a peer's
         key = "cpu_ms_per_order" if split == "measured" else "sent_cpu_ms_per_order"
         peer = forward["peer"][key] / 1000
-        wallet = forward["wallet"][key] / 1000 if timed(forward["wallet"]) else 0
+        wallet = forward["wallet"][key] / 1000 if forward["wallet"]["orders"] else 0
         post += max(0.0, wallet - peer)
         if split == "sent":  # the pushes' own CPU at the bare transport's cost: charged apart
             sent = cpu_costs(run, transport)[1] / 2 * messages_sent(run)
@@ -283,7 +277,7 @@ def wallet_wait(run: dict[str, Any]) -> float:
     was measured: all of the time off the CPU. 0: not measured (runs from before), another split, or
     ``--wallet-wait off``. A mean only: the nodes sum it, no spread."""
     wallet = (run.get("forward_timing") or {}).get("wallet") or {}
-    if not WAIT["wallet"] or SPLIT["model"] != "sent" or not timed(wallet):
+    if not WAIT["wallet"] or SPLIT["model"] != "sent" or not wallet.get("orders"):
         return 0.0
     gap = wallet.get("sent_wall_ms_per_order", 0.0) - wallet.get("sent_cpu_ms_per_order", 0.0)
     gap -= wallet.get("sent_queue_ms_per_order", 0.0) if WAIT["core"] else 0.0

@@ -15,8 +15,7 @@ Modes (``--modes``, comma-separated): ``base`` (as configured), ``ecdsa-direct``
 signature recovered in its request, on the loop), ``ecdsa-loop`` (batched per loop turn but
 recovered on the loop), ``chunk=N`` (the worker thread delivers chunks of N), ``gw=S`` (the
 store's group window, seconds), ``si=S`` (the GIL's switch interval, seconds), ``fw-off``
-(no clock read for ``/health``'s ``forwardTiming``), ``fw-all`` (every intake call timed
-for it, not a sample: as before fw10), ``maker-index`` (the ``orders`` table
+(no clock read for ``/health``'s ``forwardTiming``), ``maker-index`` (the ``orders`` table
 with the index on ``maker`` alone that the schema no longer has: one more index per insert,
 as before), ``five-btrees`` (the ``orders`` table with an index on ``seq`` and one on the
 token pair, as its B-trees were before ``seq`` became its rowid: five per insert, not
@@ -24,8 +23,7 @@ three), ``tmin=N`` (fewer than N orders in a turn are recovered on the loop),
 ``http-only`` (the node's HTTP layer alone: the guard, the bounded body read and the answer;
 ``Node.submit`` answers 201 at once, no intake), ``no-http`` (the intake alone: each round's
 orders go straight into ``Node.submit``, 48 at a time, in this process: no HTTP, no client).
-``--peer``: the node has a peer (a node in its own process), so new orders are gossiped
-and timed. ``--profile P`` writes each round's cProfile of the event loop (thread CPU clock: waiting
+``--profile P`` writes each round's cProfile of the event loop (thread CPU clock: waiting
 for the GIL counts nothing) to ``P.<mode>.<round>``. Prints JSON lines, then the medians
 per mode.
 """
@@ -58,7 +56,6 @@ from sdex.chain import Exchange  # noqa: E402
 from sdex.devnet import Devnet  # noqa: E402
 from sdex.ingest.verify import ecdsa_ok  # noqa: E402
 from sdex.matching import TimeInForce  # noqa: E402
-from sdex.node import forwarding  # noqa: E402
 from sdex.node.config import NodeConfig  # noqa: E402
 from sdex.node.main import serve  # noqa: E402
 from sdex.node.records import SubmitResult  # noqa: E402
@@ -90,9 +87,6 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
     sys.setswitchinterval(defaults["si"])
     fw = node.forwarding
     fw.cpu_clock, fw.wall_clock, fw.queue_clock = defaults["clocks"]
-    if defaults["budget"] != forwarding.BUDGET:
-        forwarding.BUDGET = defaults["budget"]
-        fw._next()
     node.__dict__.pop("submit", None)
     extra = {  # (between rounds: not timed)
         "orders_maker": "INDEX IF NOT EXISTS orders_maker ON orders (maker)",
@@ -117,9 +111,6 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
         intake.ecdsa.chunk = int(mode.split("=")[1])
     elif mode == "fw-off":
         fw.cpu_clock = fw.wall_clock = fw.queue_clock = float  # (float() is 0.0: no clock read)
-    elif mode == "fw-all":  # every intake call timed, as before ``ForwardTiming.begin`` sampled
-        forwarding.BUDGET = 10**9
-        fw._next()
     elif mode.startswith("si="):
         sys.setswitchinterval(float(mode.split("=")[1]))
     elif mode.startswith("gw="):
@@ -130,28 +121,21 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
             return SubmitResult(201, {"salt": obj.get("salt") if isinstance(obj, dict) else 0})
 
         node.submit = submit
-    elif mode not in ("base", "maker-index", "five-btrees", "no-http", "fw-all"):
+    elif mode not in ("base", "maker-index", "five-btrees", "no-http"):
         raise SystemExit(f"unknown mode {mode}")
 
 
 async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str], per: int,
-                 work: Path, profile: str | None = None, peer_key: str | None = None
+                 work: Path, profile: str | None = None
                  ) -> dict[str, list[dict[str, float]]]:  # fmt: skip
     client = work / "client.py"
     client.write_text(CLIENT)
     out: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
-    async with serve(cfg) as node, contextlib.AsyncExitStack() as stack:
-        if peer_key is not None:  # a peer node in its own process: every new order is pushed
-            peer = nb.node_process(
-                work / "devnet.json", peer_key, work, "peer", None,
-                peers=(f"http://127.0.0.1:{cfg.port}",),
-            )  # fmt: skip
-            await asyncio.to_thread(stack.enter_context, peer)
-            await nb_wait(lambda: node.gossip is not None and len(node.gossip.peers) > 0)
+    async with serve(cfg) as node:
         e = node.intake.ecdsa
         defaults = {"chunk": e.chunk, "thread_min": e.thread_min,
                     "gw": node.store._writer.group_window, "ecdsa_ok": e.ecdsa_ok,
-                    "si": sys.getswitchinterval(), "budget": forwarding.BUDGET,
+                    "si": sys.getswitchinterval(),
                     "clocks": (node.forwarding.cpu_clock, node.forwarding.wall_clock,
                                node.forwarding.queue_clock)}  # fmt: skip
         url = f"http://127.0.0.1:{cfg.port}/v1/orders"
@@ -194,7 +178,6 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
             prof = cProfile.Profile(time.thread_time) if profile is not None else None
             turns0, writer = turns[0], node.store._writer
             jobs0, commits0 = writer.jobs, writer.commits
-            fw0 = node.forwarding.to_json()["wallet"]
             t0, p0, x0, th0 = time.thread_time(), time.process_time(), switches(), threads_cpu()
             if prof is not None:
                 prof.enable()
@@ -221,24 +204,11 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
                     (writer.jobs - jobs0) / max(1, writer.commits - commits0), 2
                 ),
                 "threads_us": {k: v for k, v in by_thread.items() if v >= 0.5},
-                "fw_wallet": {  # (``forwardTiming``: orders counted, and timed)
-                    k: int(node.forwarding.to_json()["wallet"].get(k, 0)) - int(fw0.get(k, 0))
-                    for k in ("orders", "timed")
-                },
             }
             out[mode].append(row)
             print(json.dumps({"mode": mode, **row}), flush=True)
         apply_mode(node, "base", defaults)
     return out
-
-
-async def nb_wait(cond: Any, timeout: float = 60) -> None:
-    """Until ``cond()`` holds (bounded)."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise RuntimeError("no peer came")
-        await asyncio.sleep(0.1)
 
 
 def count_turns() -> list[int]:
@@ -320,7 +290,6 @@ def main() -> None:
         "--profile",
         help="cProfile the event loop (thread CPU clock) per round into PROFILE.<mode>.<round>",
     )
-    ap.add_argument("--peer", action="store_true", help="the node has a peer (its own process)")
     args = ap.parse_args()
     modes = args.modes.split(",")
     n = args.per_round * args.repeat * len(modes)
@@ -337,16 +306,9 @@ def main() -> None:
             lo = 500 + i * args.per_round
             f.write_text("\n".join(bodies[lo : lo + args.per_round]))
             files.append(f)
-        peer_key = "0x" + signer.keys[nb.OPERATOR - 1].hex() if args.peer else None
-        out = asyncio.run(
-            rounds(cfg, files, warm, modes, args.per_round, work, args.profile, peer_key)
-        )
+        out = asyncio.run(rounds(cfg, files, warm, modes, args.per_round, work, args.profile))
     medians = {
-        m: {
-            k: statistics.median(r[k] for r in rows)
-            for k in rows[0]
-            if k not in ("threads_us", "fw_wallet")
-        }
+        m: {k: statistics.median(r[k] for r in rows) for k in rows[0] if k != "threads_us"}
         for m, rows in out.items()
     }
     print(json.dumps({"medians": medians, "machine": nb.machine()}, indent=2))

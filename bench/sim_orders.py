@@ -114,9 +114,8 @@ def forward_timing(
 ) -> dict[str, dict[str, float]] | None:
     """The window's ``forwardTiming`` (``/health``, ``sdex.node.forwarding``), all nodes
     together: per source (a wallet's order at its node, a peer's), the orders handed to
-    gossip, those timed (``timed``: a sample at high rates), and over the timed ones the
-    mean loop CPU and wall ms from the intake's start to the hand-over, and to the loop's
-    turn that wrote its pushes (``sent_``; of that wall time the loop thread's
+    gossip and the mean loop CPU and wall ms from the intake's start to the hand-over, and
+    to the loop's turn that wrote its pushes (``sent_``; of that wall time the loop thread's
     wait for a core, ``sent_queue_``, and per intake call the rest off its CPU, a histogram
     of ``sdex.gossip.timing.EDGES_US``: ``sent_sleep_us``). None: nodes from before it was
     measured."""
@@ -130,13 +129,8 @@ def forward_timing(
         ]
         keys = ("orders", "cpuS", "wallS", "sentCpuS", "sentWallS", "sentQueueS")
         d = {k: sum(b.get(k, 0) - a.get(k, 0) for a, b in pairs) for k in keys}
-        # the sums are over the timed orders (a sample of the calls: ``timed``; nodes from
-        # before it timed them all: ``orders``)
-        d["timed"] = sum(b.get("timed", b["orders"]) - a.get("timed", a.get("orders", 0))
-                         for a, b in pairs)  # fmt: skip
-        n = max(1, d["timed"])
-        out[source] = {"orders": d["orders"], "timed": d["timed"],
-                       "cpu_ms_per_order": round(1000 * d["cpuS"] / n, 4),
+        n = max(1, d["orders"])
+        out[source] = {"orders": d["orders"], "cpu_ms_per_order": round(1000 * d["cpuS"] / n, 4),
                        "wall_ms_per_order": round(1000 * d["wallS"] / n, 4),
                        "sent_cpu_ms_per_order": round(1000 * d["sentCpuS"] / n, 4),
                        "sent_wall_ms_per_order": round(1000 * d["sentWallS"] / n, 4)}  # fmt: skip

@@ -1,21 +1,14 @@
 """What a new order costs its node before the node passes it on: from the intake's start (a
 wallet's ``Node.submit``, a peer's chunk in ``submit_many_from_peer``) to the order's hand-over
 to gossip (``Gossip.announce``, which queues its pushes), the event loop thread's CPU time and
-the wall time, summed over the timed orders handed over (a chunk's times shared among its new
+the wall time, summed over the orders handed over (a chunk's times shared among its new
 orders, as the simulator charges a chunk). ``/health`` reports the sums (``forwardTiming``);
 a benchmark takes the difference of two readings for one window's means, which
 ``bench/gossip_sim.py`` gives the simulator as the CPU a node spends on an order before it
-forwards it (``sdex.sim.links.LinkModel.check_cost``). Three clocks read per timed intake
-call (and per loop turn that wrote a timed call's pushes), two per timed hand-over, no
-allocation per order. The clocks are system calls on a virtual machine (one releases the
-GIL), so not every call is timed (``begin``): per source, about ``BUDGET`` intake calls a
-second, each drawn with the same chance (the last window's rate against the budget; at most
-twice the budget in a window), counted by a timer the loop runs once a second while calls
-come (``call_later``: the loop's one clock read), so up to about ``BUDGET`` calls a second
-every one is timed and above that a sample is. ``orders`` counts every order handed over,
-``timed`` those of the timed calls, which the sums are over: a mean is a sum over
-``timed``. A wallet's order is timed only while gossip has a peer (``NodeIntake.submit``):
-with none, nothing is passed on.
+forwards it (``sdex.sim.links.LinkModel.check_cost``). Three clocks read per intake call (and per
+loop turn that wrote pushes), two per hand-over, no allocation per order. A wallet's order is
+timed only while gossip has a peer (``NodeIntake.submit``): with none, nothing is passed on,
+and the clocks are system calls (one releases the GIL), costly on a busy virtual machine.
 
 The CPU time is the loop thread's between the two points: where the intake awaits (the
 ECDSA worker for four or more new orders, a chain read) what other tasks ran meanwhile is
@@ -46,7 +39,6 @@ import asyncio
 import contextlib
 import math
 import os
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -58,11 +50,6 @@ Stamp = tuple[float, float, float]
 """The loop thread's CPU seconds, the wall clock, and the thread's run-queue wait seconds."""
 Mark = tuple[float, float]
 """The loop thread's CPU seconds and the wall clock (a hand-over's: no run-queue read)."""
-
-BUDGET = 16
-"""Intake calls timed a second per source, about (at most twice that in a window)."""
-WINDOW_S = 1.0
-"""Seconds of a sampling window: the chance of the next is the budget over its calls."""
 
 SCHEDSTAT = "/proc/thread-self/schedstat"
 """The calling thread's scheduler statistics (Linux): the second field is the nanoseconds it
@@ -146,13 +133,8 @@ class ForwardTiming:
     """Sums per source (``SOURCES``): orders handed over, loop CPU seconds, wall seconds."""
 
     __slots__ = (
-        "_calls",
-        "_chance",
         "_due",
-        "_left",
         "_marked",
-        "_window",
-        "clocked",
         "cpu_at",
         "cpu_clock",
         "handed",
@@ -177,20 +159,9 @@ class ForwardTiming:
         self.cpu_at = 0.0
         self.wall_at = 0.0
         """The CPU and wall clocks at the last hand-over."""
-        self.clocked = True
-        """Whether a hand-over reads the clocks: the intake sets it for each call (False:
-        a call not timed is handing over)."""
-        self.rows = {s: [0, 0.0, 0.0, 0.0, 0.0, 0.0, 0] for s in SOURCES}
-        """Orders handed over; of the timed ones, loop CPU and wall seconds to the hand-over,
-        and to the pushes' writes (CPU, wall, run-queue wait); the timed orders."""
-        self._calls = dict.fromkeys(SOURCES, 0)
-        """Intake calls in this sampling window, per source."""
-        self._left = dict.fromkeys(SOURCES, 2 * BUDGET)
-        """Calls that may still be timed in this window."""
-        self._chance = dict.fromkeys(SOURCES, 1.0)
-        """The chance a call is timed in this window: ``BUDGET`` over the last one's calls."""
-        self._window: asyncio.AbstractEventLoop | None = None
-        """The loop the window's end is scheduled on (None: none; no calls, no timer)."""
+        self.rows = {s: [0, 0.0, 0.0, 0.0, 0.0, 0.0] for s in SOURCES}
+        """Orders, loop CPU and wall seconds to the hand-over, and to the pushes' writes
+        (CPU, wall, run-queue wait)."""
         self.sleep = {s: Histogram() for s in SOURCES}
         """Per intake call, microseconds to the pushes' writes neither on the loop's CPU nor
         waiting for a core."""
@@ -209,71 +180,22 @@ class ForwardTiming:
         """The intake's start: (thread CPU, wall, run-queue wait) now."""
         return self.cpu_clock(), self.wall_clock(), self.queue_clock()
 
-    def begin(self, source: str) -> Stamp | None:
-        """An intake call of ``source`` starts: ``start()`` if it is timed, else None (then
-        ``add`` it with None: its orders are counted, not timed). Without a running loop
-        (no timer for the window) every call is timed."""
-        left = self._left[source]
-        if self._window is None or (left <= 0 and self._window.is_closed()):
-            try:  # (no window, or the loop that ran it is gone: one from now)
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                return self.start()
-            if self._window is not None:
-                self._next()
-                left = self._left[source]
-            self._window = loop
-            loop.call_later(WINDOW_S, self._roll)
-        self._calls[source] += 1
-        chance = self._chance[source]
-        if left <= 0 or (chance < 1.0 and random.random() >= chance):
-            return None
-        self._left[source] = left - 1
-        return self.start()
-
-    def _next(self) -> int:
-        """The next window's chances from this one's calls (returned, all sources)."""
-        calls = sum(self._calls.values())
-        for source, n in self._calls.items():
-            self._chance[source] = min(1.0, BUDGET / n) if n else 1.0
-            self._calls[source], self._left[source] = 0, 2 * BUDGET
-        return calls
-
-    def _roll(self) -> None:
-        """A window ended: the next one starts; the timer stops while no call comes (the
-        next call starts it)."""
-        if self._next() and self._window is not None and not self._window.is_closed():
-            self._window.call_later(WINDOW_S, self._roll)
-        else:
-            self._window = None
-
     def handed_over(self) -> None:
-        """An order was just handed to gossip (its pushes queued); the clocks read only if
-        its intake call is timed (``clocked``)."""
+        """An order was just handed to gossip (its pushes queued)."""
         self.handed += 1
-        if self.clocked:
-            self.cpu_at, self.wall_at = self.cpu_clock(), self.wall_clock()
+        self.cpu_at, self.wall_at = self.cpu_clock(), self.wall_clock()
 
     def last(self) -> Mark:
         """(thread CPU, wall) at the last hand-over."""
         return self.cpu_at, self.wall_at
 
-    def add(self, source: str, started: Stamp | None, ended: Mark, orders: int) -> None:
+    def add(self, source: str, started: Stamp, ended: Mark, orders: int) -> None:
         """``orders`` orders of an intake call that ``started`` were handed over, the last
-        one when ``ended`` (``last`` right after it). ``started`` None: a call not timed
-        (its orders counted only). A call that handed nothing over (a peer's chunk of
-        copies held here already) is not one of its window's calls (``begin``'s chance is
-        per call that hands over), and if timed it gives its place back."""
+        one when ``ended`` (``last`` right after it)."""
         if orders <= 0:
-            self._calls[source] = max(0, self._calls[source] - 1)
-            if started is not None:
-                self._left[source] = min(2 * BUDGET, self._left[source] + 1)
             return
         row = self.rows[source]
         row[0] += orders
-        if started is None:
-            return
-        row[6] += orders
         row[1] += ended[0] - started[0]
         row[2] += ended[1] - started[1]
         if ended[1] > self._marked:  # its last order is not with gossip's core yet
@@ -310,8 +232,6 @@ class ForwardTiming:
 
     def _written(self) -> None:
         self._due = None
-        if not any(self.spawning.values()):  # (no timed call's pushes: no clock read)
-            return
         now = self.start()
         for source, wait in self.spawning.items():
             for started in wait:
@@ -322,7 +242,6 @@ class ForwardTiming:
         return {
             s: {
                 "orders": r[0],
-                "timed": r[6],
                 "cpuS": round(r[1], 6),
                 "wallS": round(r[2], 6),
                 "sentCpuS": round(r[3], 6),

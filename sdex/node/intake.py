@@ -33,11 +33,10 @@ class NodeIntake(NodeStatus):
     ) -> SubmitResult:
         """The one intake path (wallets and peers): validate, store, match, rest."""
         fw = self.forwarding
-        # What it costs before it is passed on, counted only while there is a peer to pass it
-        # on to (a node with no peer passes nothing on), and timed for a sample of the calls
-        # (``ForwardTiming.begin``): the clocks are system calls (one releases the GIL).
-        pushes = self._pushes()
-        started = fw.begin("wallet" if source == "api" else "peer") if pushes else None
+        # What it costs before it is passed on, timed only while there is a peer to pass it
+        # on to: the clocks are three system calls an order (one releases the GIL), and a
+        # node with no peer passes nothing on.
+        started = fw.start() if self._pushes() else None
         result = await self.intake.submit(obj, check_fee=source == "api")
         if isinstance(result, Rejection):  # (the chain not read: the node's, not the order's)
             unavailable = result.code is RejectionCode.CHAIN_UNAVAILABLE
@@ -50,10 +49,9 @@ class NodeIntake(NodeStatus):
         if (over := self.intake.over_limit(result.signed.order)) is not None:
             return SubmitResult(400, over.to_json())  # limits, re-checked after the chain read
         handed = fw.handed
-        fw.clocked = started is not None  # (its hand-over reads the clocks only if timed)
         with self.registry.own_writes(result.signed.hash_hex) as own:
             answer = self._accept(result, source, tif)
-        if pushes:
+        if started is not None:
             fw.add("wallet" if source == "api" else "peer", started, fw.last(), fw.handed - handed)
         if answer.stored is not None:
             # its row and, if it closed at once (killed), its last update (each job may fail
@@ -102,23 +100,22 @@ class NodeIntake(NodeStatus):
         midway, it raises ``PartialVerdicts`` (the verdicts given so far) from the error."""
         who = peer if isinstance(peer, list) else [peer] * len(objs)
         fw = self.forwarding
-        started = fw.begin("peer")  # (what its new orders cost before they are passed on)
-        clocked = started is not None  # (a sample of the calls: ``ForwardTiming.begin``)
-        ended = (0.0, 0.0) if started is None else started[:2]  # (then the last hand-over's)
+        started = fw.start()  # (what its new orders cost before they are passed on)
+        ended = started[:2]  # (its CPU and wall clocks: the last hand-over's, once one is)
         handed = 0
         results = ["known" if self._known_copy(o) else "" for o in objs]
         todo = [i for i, r in enumerate(results) if not r]
         try:  # (cancelled midway: the orders passed on so far count)
             if len(todo) == 1:
                 result = await self.peer_intake.submit(objs[todo[0]], check_fee=False)
-                before, fw.clocked = fw.handed, clocked
+                before = fw.handed
                 results[todo[0]] = self._from_peer(result, who[todo[0]])
                 handed, ended = fw.handed - before, fw.last()
             elif todo:
                 each = self.peer_intake.submit_each([objs[i] for i in todo], check_fee=False)
                 async with contextlib.aclosing(each):
                     async for k, result in each:
-                        before, fw.clocked = fw.handed, clocked
+                        before = fw.handed
                         results[todo[k]] = self._from_peer(result, who[todo[k]])
                         if fw.handed != before:
                             handed, ended = handed + 1, fw.last()
