@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 import threading
 from pathlib import Path
+from typing import Any
 
 from sdex.model import OrderStatus
 from sdex.node.core import Node
-from sdex.order import sign_hash
+from sdex.order import SignedOrder, sign_hash
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid, node_with_resting_ask
 
 
@@ -66,6 +67,22 @@ async def refuse(node: Node, trigger: str) -> None:
     await asyncio.wrap_future(node.store._writer.submit(lambda db: db.execute(trigger)))
 
 
+async def killed_at_arrival_refusing(
+    node: Node, api: Api, c: Chain, event: str
+) -> tuple[SignedOrder, int, Any]:
+    """An ``ioc`` bid below the resting ask (nothing to trade: killed at arrival), posted
+    while a real SQLite trigger refuses its row's ``event`` (INSERT: the row; UPDATE: its
+    close): the order and the answer."""
+    killed = c.sign(bid(c, BOB, E18, 2000 * E6))
+    await refuse(
+        node,
+        f"CREATE TRIGGER no_{event.lower()} BEFORE {event} ON orders WHEN NEW.hash = "
+        f"'{killed.hash_hex.lower()}' BEGIN SELECT RAISE(ABORT, 'refused here'); END",
+    )
+    code, body = await api.post_order(killed, tif="ioc")
+    return killed, code, body
+
+
 async def test_a_killed_order_whose_row_is_refused_is_not_answered_2xx(
     chain: Chain, tmp_path: Path
 ) -> None:
@@ -74,13 +91,7 @@ async def test_a_killed_order_whose_row_is_refused_is_not_answered_2xx(
     order that was never stored."""
     c = chain
     async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, _resting):
-        killed = c.sign(bid(c, BOB, E18, 2000 * E6))  # (below the ask: nothing to trade)
-        await refuse(
-            node,
-            "CREATE TRIGGER no_row BEFORE INSERT ON orders WHEN NEW.hash = "
-            f"'{killed.hash_hex.lower()}' BEGIN SELECT RAISE(ABORT, 'refused here'); END",
-        )
-        code, body = await api.post_order(killed, tif="ioc")
+        killed, code, body = await killed_at_arrival_refusing(node, api, c, "INSERT")
         assert code == 503, (code, body)
         assert node.store.order_now(killed.hash_hex) is None
 
@@ -188,13 +199,7 @@ async def test_a_killed_order_whose_close_is_refused_is_not_answered_2xx(
     stored but its close refused, gets 503 (the row says open, the answer would say removed)."""
     c = chain
     async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, _resting):
-        killed = c.sign(bid(c, BOB, E18, 2000 * E6))  # (below the ask: nothing to trade)
-        await refuse(
-            node,
-            "CREATE TRIGGER no_close BEFORE UPDATE ON orders WHEN NEW.hash = "
-            f"'{killed.hash_hex.lower()}' BEGIN SELECT RAISE(ABORT, 'refused here'); END",
-        )
-        code, body = await api.post_order(killed, tif="ioc")
+        killed, code, body = await killed_at_arrival_refusing(node, api, c, "UPDATE")
         assert code == 503, (code, body)
         stored = node.store.order_now(killed.hash_hex)
         assert stored is not None and stored.status == "open"

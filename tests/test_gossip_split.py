@@ -14,8 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sdex.gossip import GossipConfig
-from sdex.gossip.actions import TOO_LARGE, TOO_LARGE_REASON, Call, Check, Reply, Scored
+from sdex.gossip.actions import TOO_LARGE, TOO_LARGE_REASON, Action, Call, Check, Reply, Scored
 from sdex.gossip.client import ANSWER_ROOM, MAX_ANSWER
+from sdex.gossip.core import GossipCore
 from sdex.gossip.flows import halves, split_budget
 from sdex.gossip.payload import dumps, fits, json_size
 from sdex.gossip.peers import INVALID_PENALTY, Peer
@@ -72,6 +73,17 @@ async def test_one_order_too_large_alone_is_a_lie_that_costs_the_peer() -> None:
         assert huge["hash"] not in a.node.orders
 
 
+def at_the_fetches() -> tuple[GossipCore, list[Action]]:
+    """A core whose anti-entropy round, against a peer holding 2,000 orders it lacks, has
+    reached its fetches: the core and the actions that ask them."""
+    theirs = Book([{"hash": f"0x{i:064x}"} for i in range(1, 2_001)])
+    core, clock = make(peers=1)
+    digest = start_ae(core, clock)
+    hashes = only(ok(core, digest, {"buckets": theirs.digest()}), "hashes")
+    assert isinstance(hashes.body, dict)
+    return core, ok(core, hashes, {"hashes": theirs.hashes_in(hashes.body["buckets"])})
+
+
 @pytest.mark.parametrize("alone", [False, True])
 def test_a_peer_answering_fetches_too_large_gets_a_bounded_round(alone: bool) -> None:
     """A liar that answers fetches ``TOO_LARGE`` (it costs it nothing) holds the node's one
@@ -79,12 +91,7 @@ def test_a_peer_answering_fetches_too_large_gets_a_bounded_round(alone: bool) ->
     hashes (review of the halving: 1,023 calls for a batch of 512). One that says so of a
     single hash too (``alone``) is charged at the first such answer, which the halves,
     asked first one first, reach in a halving's depth."""
-    theirs = Book([{"hash": f"0x{i:064x}"} for i in range(1, 2_001)])
-    core, clock = make(peers=1)
-    digest = start_ae(core, clock)
-    hashes = only(ok(core, digest, {"buckets": theirs.digest()}), "hashes")
-    assert isinstance(hashes.body, dict)
-    actions = ok(core, hashes, {"hashes": theirs.hashes_in(hashes.body["buckets"])})
+    core, actions = at_the_fetches()
     fetches = 0
     while True:
         asked = [a for a in actions if isinstance(a, Call) and a.kind == "fetch"]
@@ -117,12 +124,7 @@ def test_an_unsigned_too_large_answer_fails_the_call_and_costs_the_peer_nothing(
     peer, and the node split the batch down to one hash and charged the peer (its key
     proved nothing): a few such rounds banned an honest peer. Only an answer of the peer's
     own (its stream) is ``TooLarge``; an unsigned one fails the call, as any error does."""
-    theirs = Book([{"hash": f"0x{i:064x}"} for i in range(1, 2_001)])
-    core, clock = make(peers=1)
-    digest = start_ae(core, clock)
-    hashes = only(ok(core, digest, {"buckets": theirs.digest()}), "hashes")
-    assert isinstance(hashes.body, dict)
-    actions = ok(core, hashes, {"hashes": theirs.hashes_in(hashes.body["buckets"])})
+    core, actions = at_the_fetches()
     fetch = only(actions, "fetch")
     reason = {"code": 100, "reason": f"over 8 MiB, {TOO_LARGE_REASON}"}
     for _ in range(20):  # (what a forger would send for every ask, a single hash's too)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -431,6 +432,34 @@ async def test_a_close_the_store_refuses_keeps_the_saved_head_before_its_block(
         assert node.watcher.status == "ok"
 
 
+async def a_refused_cancel_while_a_block_applies(
+    node: Node, c: Chain, resting: SignedOrder, cancel: Callable[[bytes], Awaitable[int]]
+) -> None:
+    """``resting``'s close refused by the store (``synced_refusing_its_close``), ``cancel``
+    made once while the next block applies: it gets 503 (no 2xx), and the watcher stays
+    ok, its head saved at the chain's."""
+    await synced_refusing_its_close(node, c, resting)
+    sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
+    answers: list[int] = []
+    apply_block = node._apply_block
+
+    async def with_a_cancel_meanwhile(changes: Any) -> None:
+        if not answers:
+            answers.append(await cancel(sig))
+        await apply_block(changes)
+
+    node._apply_block = with_a_cancel_meanwhile  # type: ignore[method-assign]
+    failures = node.watcher.failures
+    c.rpc.call("evm_mine")
+    await wait_for(lambda: bool(answers), timeout=20)
+    assert answers == [503]  # its close refused: no 2xx
+    c.rpc.call("evm_mine")
+    await synced(node, c)
+    assert node.watcher.failures == failures and node.watcher.status == "ok"
+    saved = node.store.checkpoint()
+    assert saved is not None and saved[0] == head(c)[0]
+
+
 async def test_a_wallets_refused_close_while_a_block_is_applied_is_not_the_blocks(
     chain: Chain, tmp_path: Path
 ) -> None:
@@ -442,29 +471,14 @@ async def test_a_wallets_refused_close_while_a_block_is_applied_is_not_the_block
     its 503, and the watcher goes on."""
     c = chain
     async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, resting):
-        await synced_refusing_its_close(node, c, resting)
-        sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
-        answers: list[int] = []
-        apply_block = node._apply_block
 
-        async def with_a_cancel_meanwhile(changes: Any) -> None:
-            if not answers:  # the wallet's cancel, its own request, while the block applies
-                code, _ = await api.post(
-                    f"/v1/orders/{resting.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
-                )
-                answers.append(code)
-            await apply_block(changes)
+        async def wallets_cancel(sig: bytes) -> int:  # its own request
+            code, _ = await api.post(
+                f"/v1/orders/{resting.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
+            )
+            return code
 
-        node._apply_block = with_a_cancel_meanwhile  # type: ignore[method-assign]
-        failures = node.watcher.failures
-        c.rpc.call("evm_mine")
-        await wait_for(lambda: bool(answers), timeout=20)
-        assert answers == [503]  # its close refused: no 2xx
-        c.rpc.call("evm_mine")
-        await synced(node, c)
-        assert node.watcher.failures == failures and node.watcher.status == "ok"
-        saved = node.store.checkpoint()
-        assert saved is not None and saved[0] == head(c)[0]
+        await a_refused_cancel_while_a_block_applies(node, c, resting, wallets_cancel)
 
 
 async def test_a_task_started_while_a_block_is_applied_writes_rows_not_the_blocks(
@@ -478,23 +492,8 @@ async def test_a_task_started_while_a_block_is_applied_writes_rows_not_the_block
     task the block started, whose close the store refuses, leaves the watcher ok."""
     c = chain
     async with node_with_resting_ask(c, tmp_path / "n.db") as (node, _api, resting):
-        await synced_refusing_its_close(node, c, resting)
-        sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
-        answers: list[int] = []
-        apply_block = node._apply_block
 
-        async def with_a_task_started_meanwhile(changes: Any) -> None:
-            if not answers:  # (a task of its own, started from the block's task)
-                answers.append((await asyncio.create_task(node.cancel(resting.hash, sig))).status)
-            await apply_block(changes)
+        async def in_a_task_of_its_own(sig: bytes) -> int:  # started from the block's task
+            return (await asyncio.create_task(node.cancel(resting.hash, sig))).status
 
-        node._apply_block = with_a_task_started_meanwhile  # type: ignore[method-assign]
-        failures = node.watcher.failures
-        c.rpc.call("evm_mine")
-        await wait_for(lambda: bool(answers), timeout=20)
-        assert answers == [503]  # its close refused: no 2xx
-        c.rpc.call("evm_mine")
-        await synced(node, c)
-        assert node.watcher.failures == failures and node.watcher.status == "ok"
-        saved = node.store.checkpoint()
-        assert saved is not None and saved[0] == head(c)[0]
+        await a_refused_cancel_while_a_block_applies(node, c, resting, in_a_task_of_its_own)
