@@ -43,6 +43,7 @@ from playwright.async_api import (
     async_playwright,
 )
 
+from sdex.chain import Sender
 from sdex.deployment import TokenInfo
 from sdex.node.config import NodeConfig
 from sdex.node.core import Node
@@ -69,6 +70,8 @@ FILL_WITHIN = 30.0
 """Seconds within which both pages must show a fill after the crossing order is placed: a
 bound for a live page on a busy machine (two nodes, Hardhat and two browser pages share 2
 cores with other work in CI), not a speed: a benchmark is never a timed assertion."""
+
+E18, E6 = 10**18, 10**6
 
 KEY_HEX = "0x" + "11" * 32
 """An operator key for configs that are built, never run."""
@@ -413,6 +416,60 @@ async def test_an_answer_the_websocket_overtook_does_not_undo_its_status(
         code, records = await api.get("/web/orders", hash=body["orderHash"])
         assert code == 200 and records[body["orderHash"]]["metaData"]["status"] == "filled"
         assert w.errors == [] and w.foreign_requests() == []
+
+
+@in_module_loop
+async def test_a_fill_the_chain_undid_leaves_the_page(
+    chain: Chain, tmp_path: Path, chromium: Browser
+) -> None:
+    """A fill undone by a reorg goes from "Recent fills" (the node's fill event ``reverted``;
+    the page kept showing it as a trade), and one undone while the node was down (it learns
+    on restart, before the page is back) goes when the page reconnects and reads the fills."""
+    cfg = dev_config(chain, tmp_path / "n.db", 19)
+    async with browser(chromium) as b:
+        async with running_node(cfg) as (_node, api):
+            w = await new_page(b, api.base)
+            ask = chain.sign(chain.order(5, chain.weth, E18, chain.usdc, 1500 * E6))
+            code, body = await api.post_order(ask)
+            assert code == 201, body
+            before = chain.rpc.call("evm_snapshot")
+            tx = chain.exchange.fill_order(chain.sender(6), ask, 300 * E6).tx_hash
+            row = f'#fills tbody tr[data-tx="{tx}"]'
+            await w.page.wait_for_selector(row, timeout=10_000)
+            assert await chain_undone(chain, api, before, ask) == []
+            await w.page.wait_for_selector(row, state="detached", timeout=10_000)
+
+            before = chain.rpc.call("evm_snapshot")
+            taker = Sender(chain.rpc, chain.keys[6], chain.deployment.chain_id)  # (nonce: reverted)
+            tx = chain.exchange.fill_order(taker, ask, 300 * E6).tx_hash
+            row = f'#fills tbody tr[data-tx="{tx}"]'
+            await w.page.wait_for_selector(row, timeout=10_000)
+            await w.page.context.set_offline(True)  # back only once the node has undone it
+        await w.page.wait_for_selector("#conn[data-state=reconnecting]", timeout=10_000)
+        async with running_node(cfg) as (_node, api):
+            assert await chain_undone(chain, api, before, ask) == []
+            await w.page.context.set_offline(False)
+            await w.page.wait_for_selector("#conn[data-state=live]", timeout=15_000)
+            await w.page.wait_for_selector(row, state="detached", timeout=10_000)
+        away = ("ERR_INTERNET_DISCONNECTED", "ERR_CONNECTION_REFUSED")  # offline, node down
+        assert [e for e in w.errors if not e.endswith(away)] == []
+        assert w.foreign_requests() == []
+
+
+async def chain_undone(chain: Chain, api: Any, snapshot: str, order: SignedOrder) -> Any:
+    """Revert the chain to ``snapshot`` and mine past it (a reorg for the node); the node's
+    fills of ``order`` once its watcher has undone them."""
+    assert chain.rpc.call("evm_revert", snapshot) is True
+    for _ in range(3):
+        chain.rpc.call("evm_mine")
+
+    async def undone() -> bool:
+        code, fills = await api.get("/v1/fills", orderHash=order.hash_hex)
+        return code == 200 and fills["records"] == []
+
+    await wait_for(undone, timeout=15)
+    _code, fills = await api.get("/v1/fills", orderHash=order.hash_hex)
+    return fills["records"]
 
 
 async def _is(status: Any, want: str) -> bool:

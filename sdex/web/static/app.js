@@ -224,6 +224,7 @@ async function addFill(f) {
   if (S.seenFills.has(id)) return;
   S.seenFills.add(id);
   const order = await orderOf(f.orderHash);
+  if (!S.seenFills.has(id)) return; // reverted (or the list rebuilt) while we asked
   const so = order && sideOf(order);
   if (!so) return;
   const { market: m, side } = so;
@@ -234,14 +235,27 @@ async function addFill(f) {
   const existing = S.fills.find((t) => t.key === key && t.sides.has(side) === false);
   if (existing) {
     existing.sides.add(side);
+    existing.ids.add(id);
     return;
   }
   S.fills.push({
-    key, sides: new Set([side]), tx: f.transactionHash, block: Number(f.blockNumber), logIndex: Number(f.logIndex),
+    key, ids: new Set([id]), sides: new Set([side]), tx: f.transactionHash, block: Number(f.blockNumber), logIndex: Number(f.logIndex),
     market: m, price: priceOf(base, quote, m.baseDecimals, m.quoteDecimals), base, seller, buyer, fresh: true,
   });
   S.fills.sort((a, b) => b.block - a.block || b.logIndex - a.logIndex);
   S.fills.length = Math.min(S.fills.length, MAX_FILLS);
+  renderFills();
+}
+
+/** A fill the chain undid (a reorg or a reset: the node's fill event ``reverted``): its
+ * trade row goes, as the node's /v1/fills no longer has it; mined again, it comes back. */
+function dropFill(f) {
+  const id = `${f.transactionHash}:${f.logIndex}`;
+  S.seenFills.delete(id);
+  const kept = S.fills.filter((t) => !t.ids.has(id));
+  if (kept.length === S.fills.length) return;
+  for (const t of S.fills) if (t.ids.has(id)) for (const other of t.ids) S.seenFills.delete(other);
+  S.fills = kept;
   renderFills();
 }
 
@@ -264,12 +278,17 @@ function renderFills() {
   );
 }
 
+/** The node's latest fills, read afresh: the list is rebuilt, so a fill undone while the
+ * page was away (a reorg, or a chain reset while the node restarted) does not linger. */
 async function loadFills() {
+  S.fills = [];
+  S.seenFills.clear();
   const first = await getJSON("/v1/fills?perPage=1");
   const per = 100;
   const last = Math.max(1, Math.ceil(first.total / per));
   const page = await getJSON(`/v1/fills?perPage=${per}&page=${last}`);
   for (const f of page.records.slice(-2 * MAX_FILLS)) await addFill(f);
+  renderFills(); // (none at all: the rows shown before go too)
 }
 
 // ---- network ----------------------------------------------------------------------------
@@ -635,7 +654,8 @@ function onEvent(ev) {
     if (hash) S.orderCache.set(hash.toLowerCase(), Promise.resolve(ev.order));
     refreshBookSoon();
   } else if (ev.type === "fill") {
-    addFill(ev);
+    if (ev.event === "reverted") dropFill(ev);
+    else addFill(ev);
     refreshBookSoon();
     if (S.account && (same(ev.maker, S.account.address) || same(ev.taker, S.account.address))) refreshOrder(ev.orderHash);
   }
