@@ -219,6 +219,21 @@ async def test_bad_queries_get_4xx_with_sra_body(
         assert "code" in body and "reason" in body
 
 
+async def test_an_unknown_status_filter_names_the_statuses(chain: Chain, tmp_path: Path) -> None:
+    """The reason lists the statuses a wallet may ask for as it spells them (it showed
+    Python's enum reprs: ``<OrderStatus.OPEN: 'open'>``)."""
+    async with running_node(node_config(chain, tmp_path / "n.db")) as (_, api):
+        code, body = await api.get("/v1/orders", status="bogus")
+    assert code == 400 and body["validationErrors"] == [
+        {
+            "field": "status",
+            "code": 1006,
+            "reason": "status must be one of open, partially_filled, unfunded, filled, "
+            "cancelled, expired, removed",
+        }
+    ]
+
+
 async def test_a_peers_order_with_a_signature_too_long_is_rejected_before_any_read(
     chain: Chain, tmp_path: Path
 ) -> None:

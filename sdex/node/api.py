@@ -243,7 +243,9 @@ async def get_orders(request: web.Request) -> web.Response:
     if status is not None:
         if status not in _STATUSES:
             raise ApiError.field(
-                "status", FieldCode.UNSUPPORTED_OPTION, f"status must be one of {_STATUSES}"
+                "status",
+                FieldCode.UNSUPPORTED_OPTION,
+                f"status must be one of {', '.join(s.value for s in _STATUSES)}",
             )
         filters["status"] = status
     total, rows = await node.store.query_orders(filters, page, per_page)
