@@ -34,7 +34,7 @@ from sdex.jsonio import dumps_bytes
 from sdex.matching import TimeInForce
 from sdex.model import API_STATUSES
 from sdex.node.core import Node
-from sdex.node.events import text_frames
+from sdex.node.events import Subscription, WsSlots, text_frames
 from sdex.order import EIP712_TYPES, parse_address, parse_hex_bytes
 from sdex.web import add_web_routes
 
@@ -143,6 +143,7 @@ class _Collector(Collector):
 NODE_KEY = web.AppKey("node", Node)
 METRICS_KEY = web.AppKey("metrics", Metrics)
 LIMITER_KEY = web.AppKey("limiter", RateLimiter)
+WS_SLOTS_KEY = web.AppKey("ws_slots", WsSlots)
 
 
 # -- parsing helpers ----------------------------------------------------------------------
@@ -334,11 +335,18 @@ async def post_cancel(request: web.Request) -> web.Response:
 async def get_ws(request: web.Request) -> web.WebSocketResponse:
     node = request.app[NODE_KEY]
     metrics = request.app[METRICS_KEY]
+    slots, client = request.app[WS_SLOTS_KEY], request.remote or "unknown"
+    if (refused := slots.take(client)) is not None:
+        raise ApiError(429, 103, f"Throttled: {refused}", headers={"Retry-After": "5"})
     ws = web.WebSocketResponse(heartbeat=20.0)
-    await ws.prepare(request)
+    try:
+        await ws.prepare(request)
+    except BaseException:
+        slots.give(client)
+        raise
     metrics.ws_connections += 1
     sub = node.events.subscribe()
-    reader = asyncio.create_task(_drain(ws))
+    reader = asyncio.create_task(_drain(ws, sub))
     # Several events waiting (a settlement's fills and orders): all but the last written
     # in one go as their frames, the last by ``send_str`` (aiohttp's flow control), while
     # the socket keeps up; else (or compressed frames negotiated) one ``send_str`` each.
@@ -373,6 +381,7 @@ async def get_ws(request: web.Request) -> web.WebSocketResponse:
                 request.transport.abort()
         finally:
             metrics.ws_connections -= 1
+            slots.give(client)
     return ws
 
 
@@ -381,11 +390,16 @@ async def _sent(sending: Awaitable[object]) -> None:
     await asyncio.wait_for(sending, WS_STALL_SECONDS)
 
 
-async def _drain(ws: web.WebSocketResponse) -> None:
-    """Read (and ignore) what the client sends, so pings and close frames are answered."""
-    async for msg in ws:
-        if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
-            break
+async def _drain(ws: web.WebSocketResponse, sub: Subscription) -> None:
+    """Read (and ignore) what the client sends, so pings and close frames are answered;
+    once the client is gone, end the subscription (the sender may be waiting for an event
+    on an idle node: the socket and its slot are freed now, not at the next event)."""
+    try:
+        async for msg in ws:
+            if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+                break
+    finally:
+        sub.close()
 
 
 async def get_health(request: web.Request) -> web.Response:
@@ -461,6 +475,7 @@ def make_app(node: Node) -> web.Application:
     app[NODE_KEY] = node
     app[METRICS_KEY] = Metrics(node)
     app[LIMITER_KEY] = RateLimiter(node.config.rate_limit)
+    app[WS_SLOTS_KEY] = WsSlots(node.config.max_ws_per_client, node.config.max_ws)
     app.router.add_post("/v1/orders", post_order)
     app.router.add_get("/v1/orders", get_orders)
     app.router.add_get("/v1/orders/{hash}", get_order)

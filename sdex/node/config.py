@@ -38,6 +38,10 @@ class NodeConfig:
     """Per wallet client (by address): the public API's budget."""
     peer_rate_limit: RateLimit = field(default_factory=lambda: RateLimit(rate=2_000, burst=4_000))
     """Per peer node (by the key it proves): ``/p2p/`` requests, each may carry a batch."""
+    max_ws_per_client: int = 32
+    """Websocket subscribers (``/v1/ws``) one client address may hold open at once."""
+    max_ws: int = 1024
+    """Websocket subscribers in all (at most half of the process's descriptor limit)."""
     max_body: int = 64 * 1024
     """Largest request body accepted (aiohttp ``client_max_size``)."""
     max_batch: int = 64

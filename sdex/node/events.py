@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import resource
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -125,6 +126,45 @@ class EventHub:
 
     def __len__(self) -> int:
         return len(self._subs)
+
+
+class WsSlots:
+    """How many websocket subscribers one client address, and all together, may hold open.
+
+    Each holds a socket (a file descriptor) and a queue every event is copied into: one
+    client opening thousands (nothing bounded them; 8,000 from one address cost a node
+    100 MB and doubled an order's latency) would exhaust the node's descriptors, which its
+    database, chain and peer connections need too. ``total`` is held to half of the
+    process's descriptor limit."""
+
+    def __init__(self, per_client: int, total: int) -> None:
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        self.per_client = per_client
+        self.total = total if soft == resource.RLIM_INFINITY else min(total, soft // 2)
+        self._held: dict[str, int] = {}
+        self._count = 0
+
+    def take(self, client: str) -> str | None:
+        """Take a slot for ``client``: None, or why not (the slot is then not taken)."""
+        held = self._held.get(client, 0)
+        if held >= self.per_client:
+            return f"too many websockets from this address: at most {self.per_client} at once"
+        if self._count >= self.total:
+            return f"too many websockets open on this node: at most {self.total}"
+        self._held[client] = held + 1
+        self._count += 1
+        return None
+
+    def give(self, client: str) -> None:
+        held = self._held.get(client, 0)
+        if held <= 1:
+            self._held.pop(client, None)
+        else:
+            self._held[client] = held - 1
+        self._count -= 1
+
+    def __len__(self) -> int:
+        return self._count
 
 
 def text_frames(texts: list[str]) -> bytes:
