@@ -8,11 +8,13 @@ digs in raw JSON, and every failure becomes one of the three errors ``sdex.answe
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import requests
 
+from sdex import jsonio
 from sdex.answers import (
     FillPage,
     MatchReport,
@@ -27,7 +29,7 @@ from sdex.answers import (
     json_object,
     shape,
 )
-from sdex.errors import FieldError
+from sdex.errors import FieldError, JsonLimitError
 from sdex.model import FillEvent
 from sdex.order import SignedOrder
 
@@ -49,6 +51,10 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = 10.0
+MAX_ANSWER = 16 * 1024 * 1024
+"""Largest answer read from a node (a page of 1,000 orders is under 1 MB)."""
+MAX_DEPTH = 32
+"""Node answers are shallow (an orderbook page's record's order is 5 deep)."""
 TIME_IN_FORCE = ("gtc", "ioc", "fok")
 
 
@@ -164,25 +170,34 @@ class NodeClient:
         params: Mapping[str, str | int] | None = None,
     ) -> tuple[int, object]:
         url = self.base_url + path
+        late = NodeUnreachableError(
+            f"the node at {self.base_url} did not answer {method} {path} within {self.timeout:g}s"
+        )
+        deadline = time.monotonic() + self.timeout
         try:
-            resp = self._session.request(
-                method, url, json=json, params=params, timeout=self.timeout
-            )
+            with self._session.request(
+                method, url, json=json, params=params, timeout=self.timeout, stream=True
+            ) as resp:
+                raw = _read_within(resp, deadline)
         except requests.Timeout as e:
-            raise NodeUnreachableError(
-                f"the node at {self.base_url} did not answer {method} {path} "
-                f"within {self.timeout:g}s"
-            ) from e
+            raise late from e
         except requests.RequestException as e:
             raise NodeUnreachableError(
                 f"cannot reach the node at {self.base_url}: {describe_request_error(e)}"
             ) from e
+        if raw is None:
+            raise late
+        # Bounded like every answer from a peer: size (read above), depth, UTF-8, JSON
         try:
-            body: object = resp.json()
-        except ValueError:
+            body: object = jsonio.loads(raw, max_bytes=MAX_ANSWER, max_depth=MAX_DEPTH, floats=True)
+        except JsonLimitError as e:
+            if e.too_large:
+                raise NodeProtocolError(
+                    f"{method} {path} answered more than {MAX_ANSWER} bytes"
+                ) from None
             body = None
         if resp.status_code >= 400:
-            raise _api_error(resp, body)
+            raise _api_error(resp, body, raw)
         if body is None:
             raise NodeProtocolError(
                 f"{method} {path} answered HTTP {resp.status_code} without a JSON body"
@@ -197,10 +212,26 @@ def describe_request_error(e: requests.RequestException) -> str:
     return errno.group(0).strip() if errno else type(e).__name__
 
 
-def _api_error(resp: requests.Response, body: object) -> NodeApiError:
+def _read_within(resp: requests.Response, deadline: float) -> bytes | None:
+    """The answer's body, at most ``MAX_ANSWER`` + 1 bytes; None when ``deadline`` passed
+    first (the socket's timeout bounds each read; a node that trickles would not end)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_ANSWER:
+        chunk = resp.raw.read1(min(65_536, MAX_ANSWER + 1 - size), decode_content=True)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if time.monotonic() > deadline:
+            return None
+    return b"".join(chunks)
+
+
+def _api_error(resp: requests.Response, body: object, raw: bytes) -> NodeApiError:
     """The typed error for a 4xx/5xx answer; tolerant of bodies that are not SRA-shaped."""
     if not isinstance(body, Mapping) or "reason" not in body:
-        text = resp.text.strip()[:200]
+        text = raw[:400].decode("utf-8", "replace").strip()[:200]
         reason = f"{resp.status_code} {resp.reason or 'error'}" + (f": {text}" if text else "")
         return NodeApiError(resp.status_code, reason, body=body if body is not None else text)
     code = body.get("code")

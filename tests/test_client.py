@@ -5,6 +5,7 @@ against a real node is in the node tests."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Iterator
@@ -12,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 import sdex.node.main as node_main
 from sdex.chain import OrderStatus
+from sdex.client import MAX_ANSWER, NodeClient, NodeProtocolError, NodeUnreachableError
 from sdex.order import ZERO_ADDRESS, Domain, SignedOrder, recover_signer, sign_order
 from tests.conftest import Chain
 from tests.fakenode import (
@@ -38,6 +41,7 @@ from tests.fakenode import (
     signed,
     wallet_args,
 )
+from tests.nodeutil import serving
 
 
 @pytest.fixture
@@ -464,3 +468,59 @@ def test_client_pages_fills_and_filters_orders_by_status(fake: FakeNode) -> None
         fake.fill_list = [{**fill, "makerAmountFilled": "-1"}]
         with pytest.raises(NodeProtocolError, match="makerAmountFilled"):
             client.fills()
+
+
+# -- a hostile node's answers ------------------------------------------------------------------
+
+
+def hostile_app() -> web.Application:
+    """Answers a wallet or the audit must survive: nested past any parser's recursion, larger
+    than any page (``MAX_ANSWER`` + 1 MiB), and one byte at a time, slower than any timeout."""
+
+    async def deep(_: web.Request) -> web.Response:
+        return web.Response(text="[" * 100_000 + "]" * 100_000, content_type="application/json")
+
+    async def huge(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await resp.prepare(request)
+        await resp.write(b'{"x": "')
+        for _ in range(MAX_ANSWER // 2**20 + 1):
+            await resp.write(b"a" * 2**20)
+        await resp.write(b'"}')
+        return resp
+
+    async def trickle(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await resp.prepare(request)
+        for _ in range(40):  # 8 s in all, 0.2 s between bytes: each read well within 1 s
+            await resp.write(b" ")
+            await asyncio.sleep(0.2)
+        await resp.write(b"{}")
+        return resp
+
+    app = web.Application()
+    app.router.add_get("/deep/health", deep)
+    app.router.add_get("/deep/v1/order_config", deep)
+    app.router.add_get("/huge/health", huge)
+    app.router.add_get("/trickle/health", trickle)
+    return app
+
+
+async def test_a_hostile_nodes_answers_are_bounded() -> None:
+    """A node's answer is read with bounds (size, depth, time): a typed error, never a
+    RecursionError traceback (``sdex book`` and ``sdex audit`` printed one), an answer read
+    whole into memory, or a wait as long as the node cares to trickle."""
+    async with serving(hostile_app()) as base:
+        deep = NodeClient(base + "/deep")
+        with pytest.raises(NodeProtocolError, match="without a JSON body"):
+            await asyncio.to_thread(deep.health)
+        r = await asyncio.to_thread(run_cli, "book", "--node", base + "/deep")
+        assert r.exit_code == 1 and "Traceback" not in r.output, r.output
+        assert "GET /v1/order_config answered HTTP 200 without a JSON body" in r.stderr
+        with pytest.raises(NodeProtocolError, match=f"answered more than {MAX_ANSWER} bytes"):
+            await asyncio.to_thread(NodeClient(base + "/huge").health)
+        slow = NodeClient(base + "/trickle", timeout=1.0)
+        started = time.monotonic()
+        with pytest.raises(NodeUnreachableError, match="did not answer GET /health within 1s"):
+            await asyncio.to_thread(slow.health)
+        assert time.monotonic() - started < 4.0  # (the whole answer takes 8 s)
