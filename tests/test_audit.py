@@ -719,11 +719,20 @@ class _Gate(BaseHTTPRequestHandler):
             self.server.upstream, data=body, headers={"Content-Type": "application/json"},
             timeout=30,
         )  # fmt: skip
+        content = r.content
+        if (mangle := self.server.mangle) is not None:  # each call's answer, as it likes
+            asked, answered = json.loads(body), r.json()
+            if isinstance(asked, list):
+                for q, a in zip(asked, answered, strict=True):
+                    mangle(q["method"], a)
+            else:
+                mangle(asked["method"], answered)
+            content = json.dumps(answered).encode()
         self.send_response(r.status_code)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(r.content)))
+        self.send_header("Content-Length", str(len(content)))
         self.end_headers()
-        self.wfile.write(r.content)
+        self.wfile.write(content)
 
     def log_message(self, *_: object) -> None:
         pass
@@ -737,6 +746,7 @@ class _GateServer(ThreadingHTTPServer):
         self.upstream = upstream
         self.open = threading.Event()
         self.open.set()
+        self.mangle: Callable[[str, dict[str, Any]], None] | None = None
 
 
 @contextlib.contextmanager
@@ -791,6 +801,63 @@ def test_a_node_whose_chain_endpoint_went_down_is_flagged_stalled(
 
 
 # -- the command line ---------------------------------------------------------------------------
+
+
+def _first_log(change: Callable[[dict[str, Any]], None]) -> Callable[[str, dict[str, Any]], None]:
+    def mangle(method: str, answer: dict[str, Any]) -> None:
+        if method == "eth_getLogs" and answer.get("result"):
+            change(answer["result"][0])
+
+    return mangle
+
+
+def _result_of(method: str, value: Any) -> Callable[[str, dict[str, Any]], None]:
+    def mangle(asked: str, answer: dict[str, Any]) -> None:
+        if asked == method:
+            answer["result"] = value
+
+    return mangle
+
+
+def _receipt_logs_null(method: str, answer: dict[str, Any]) -> None:
+    if method == "eth_getTransactionReceipt" and answer.get("result"):
+        answer["result"]["logs"] = None
+
+
+UNREADABLE_CHAIN = [
+    ("log-data-not-hex", _first_log(lambda log: log.update(data="0xzz"))),
+    ("log-without-topics", _first_log(lambda log: log.pop("topics"))),
+    ("logs-a-string", _result_of("eth_getLogs", "hello")),
+    ("logs-of-numbers", _result_of("eth_getLogs", [5])),
+    ("receipt-logs-null", _receipt_logs_null),
+    ("block-without-time", _result_of("eth_getBlockByNumber", {"timestamp": None})),
+    ("head-not-hex", _result_of("eth_blockNumber", "0xq")),
+]
+
+
+@pytest.mark.parametrize(
+    "mangle", [m for _, m in UNREADABLE_CHAIN], ids=[i for i, _ in UNREADABLE_CHAIN]
+)
+def test_an_unreadable_chain_answer_cannot_audit(
+    chain: Chain, tmp_path: Path, mangle: Callable[[str, dict[str, Any]], None]
+) -> None:
+    """A chain endpoint whose answers are not JSON-RPC's shapes: "cannot audit", exit 2 (the
+    audit died with a traceback and exit 1, which reads as "discrepancies found", and
+    ``--json`` printed no JSON)."""
+    c = chain
+    story = settle(c)
+    deployment = tmp_path / "d.json"
+    c.deployment.save(deployment)
+    orders = write_orders(tmp_path / "o.json", [s.to_json() for s in story.orders])
+    with rpc_gate(c.deployment.rpc) as gate:
+        gate.mangle = mangle
+        rpc = f"http://127.0.0.1:{gate.server_address[1]}"
+        args = ["audit", "--deployment", str(deployment), "--rpc", rpc, "--orders", str(orders)]
+        for extra in ([], ["--json"]):
+            r = CliRunner().invoke(main, [*args, *extra])
+            assert r.exit_code == 2, (r.output, r.exception)
+            assert r.stdout == "" and r.stderr.startswith("cannot audit: the JSON-RPC endpoint")
+            assert "unreadable answer" in r.stderr
 
 
 def test_cli_exit_codes_and_json(chain: Chain, tmp_path: Path) -> None:

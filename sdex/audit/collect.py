@@ -9,6 +9,7 @@ processed the chain's head, when its ``/health`` reports a ``block``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -386,16 +387,18 @@ def collect(
     rpc = Rpc(rpc_url or deployment.rpc)
     try:
         reader = ChainReader(rpc, deployment)
-        domain = reader.check_identity()
-        first_head = reader.head()
+        with _readable(rpc.url):
+            domain = reader.check_identity()
+            first_head = reader.head()
         node_facts: list[NodeFacts] = []
         copies = list(orders)
         for url in nodes:
             n, c = read_node(url, domain, first_head, sync_timeout)
             node_facts.append(n)
             copies += c
-        head = reader.head()
-        chain = reader.read(domain, deployment.deploy_block, head)
+        with _readable(rpc.url):
+            head = reader.head()
+            chain = reader.read(domain, deployment.deploy_block, head)
         # Orders of fills that no source listed: ask each node by hash.
         missing = list(dict.fromkeys(e.order_hash for e in chain.fills))
         for n in node_facts:
@@ -406,9 +409,27 @@ def collect(
             if n.error is None:
                 copies += lookup_orders(n.url, missing, domain)
         copies = list(dict.fromkeys(copies))  # a node listing an order twice counts once
-        chain.states = reader.states([c.signed for c in copies], head)
-        makers = sorted({c.signed.order.maker for c in copies})
-        chain.contracts = reader.contracts(makers, head)
+        with _readable(rpc.url):
+            chain.states = reader.states([c.signed for c in copies], head)
+            makers = sorted({c.signed.order.maker for c in copies})
+            chain.contracts = reader.contracts(makers, head)
         return Facts(chain=chain, orders=copies, nodes=node_facts)
     finally:
         rpc.close()
+
+
+@contextlib.contextmanager
+def _readable(url: str) -> Iterator[None]:
+    """A chain answer that is not what JSON-RPC gives (a log without topics, a block number
+    that is not hex, a list that is a string: a broken or hostile endpoint) stops the audit
+    with one line and exit 2, as an unreachable chain does: never a traceback (whose exit 1
+    would read as "discrepancies found", and ``--json`` would print no JSON)."""
+    try:
+        yield
+    except SdexError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+        what = f"{type(e).__name__}: {e}"[:300]
+        raise AuditSetupError(
+            f"the JSON-RPC endpoint {url} gave an unreadable answer ({what})"
+        ) from e
