@@ -456,6 +456,45 @@ async def test_a_fill_the_chain_undid_leaves_the_page(
         assert w.foreign_requests() == []
 
 
+@in_module_loop
+async def test_the_page_says_when_the_nodes_chain_is_down(
+    chain: Chain, tmp_path: Path, chromium: Browser
+) -> None:
+    """The node's chain endpoint stops answering: the page says so above everything (it
+    showed "live", the last chain head and a lag of 0 blocks while every order got a 503),
+    and stops saying so once the chain is back."""
+    up = {"open": True}
+
+    async def gate(request: web.Request) -> web.Response:
+        if not up["open"]:
+            return web.Response(status=503, text="chain endpoint down")
+        async with aiohttp.ClientSession() as s:
+            answer = await s.post(chain.deployment.rpc, data=await request.read(), headers={
+                "Content-Type": "application/json"})  # fmt: skip
+            return web.Response(body=await answer.read(), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/", gate)
+    async with serving(app) as rpc, browser(chromium) as b:
+        cfg = replace(dev_config(chain, tmp_path / "n.db", 19), rpc=rpc + "/")
+        async with running_node(cfg) as (_node, api):
+            w = await new_page(b, api.base)
+            await w.page.wait_for_function(
+                "() => /^[0-9]+$/.test(document.getElementById('head').textContent)"
+            )
+            assert await w.page.is_hidden("#chain-banner")
+            up["open"] = False
+            await w.page.wait_for_selector("#chain-banner[data-chain=unreachable]", timeout=20_000)
+            text = await w.page.text_content("#chain-banner")
+            assert text is not None and text.startswith("this node cannot reach its chain:")
+            assert await w.page.is_visible("#chain-banner")
+            up["open"] = True
+            await w.page.wait_for_selector("#chain-banner[data-chain=ok]", state="attached")
+            assert await w.page.is_hidden("#chain-banner")
+            errors = [e for e in w.errors if "503 (Service Unavailable)" not in e]  # (/health)
+            assert errors == [] and w.foreign_requests() == []
+
+
 async def chain_undone(chain: Chain, api: Any, snapshot: str, order: SignedOrder) -> Any:
     """Revert the chain to ``snapshot`` and mine past it (a reorg for the node); the node's
     fills of ``order`` once its watcher has undone them."""

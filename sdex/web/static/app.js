@@ -310,11 +310,30 @@ function metricSum(text, name) {
   return total;
 }
 
+const CHAIN_TROUBLE = {
+  unreachable: "this node cannot reach its chain",
+  behind: "this node's chain endpoint is behind the blocks it has seen (a lagging backend)",
+  "wrong-chain": "this node's chain endpoint is another chain, or has no Exchange (a reset devnet not deployed again)",
+  failing: "this node cannot follow its chain",
+};
+
+/** /health answers 503 with its body while the chain is not "ok": say so, above everything
+ * (the websocket to the node stays live, so the badge alone would say all is well). */
+function showChain(health) {
+  const b = $("chain-banner");
+  const ok = health.chain === "ok";
+  b.dataset.chain = String(health.chain);
+  b.hidden = ok;
+  b.textContent = ok ? "" : `${CHAIN_TROUBLE[health.chain] ?? `this node's chain is ${health.chain}`}: ` +
+    "orders that need a chain read are refused and nothing settles until it is back; the chain head below is the last one seen.";
+}
+
 async function refreshNetwork() {
   try {
     const [health, status, metrics] = await Promise.all([
-      getJSON("/health"), getJSON("/web/status"), fetch("/metrics").then((r) => r.text()),
+      fetch("/health").then((r) => r.json()), getJSON("/web/status"), fetch("/metrics").then((r) => r.text()),
     ]);
+    showChain(health);
     S.status = status;
     const now = performance.now();
     const submitted = metricSum(metrics, "sdex_orders_submitted_total");
