@@ -495,6 +495,30 @@ async def test_the_page_says_when_the_nodes_chain_is_down(
             assert errors == [] and w.foreign_requests() == []
 
 
+@in_module_loop
+async def test_my_orders_are_the_newest_of_a_busy_maker(
+    chain: Chain, tmp_path: Path, chromium: Browser
+) -> None:
+    """A maker with more orders than "My orders" shows (100) sees its newest ones: the page
+    read the API's first page, which lists a maker's orders oldest first, so the orders
+    placed last (the open ones a trader wants to cancel) were missing."""
+    cfg = dev_config(chain, tmp_path / "n.db", 19)
+    async with running_node(cfg) as (_node, api), browser(chromium) as b:
+        hashes = []
+        for i in range(105):
+            ask = chain.sign(chain.order(7, chain.weth, E18 // 100, chain.usdc, (30 + i) * E6))
+            code, body = await api.post_order(ask)
+            assert code == 201, body
+            hashes.append(ask.hash_hex)
+        w = await new_page(b, api.base)
+        await choose_dev_account(w, chain.address(7))
+        rows = w.page.locator("#my-orders tbody tr[data-hash]")
+        await w.page.wait_for_selector(f'#my-orders tr[data-hash="{hashes[-1]}"]', timeout=10_000)
+        shown = [await r.get_attribute("data-hash") for r in await rows.all()]
+        assert shown == hashes[::-1][:100]  # the newest first
+        assert w.errors == [] and w.foreign_requests() == []
+
+
 async def chain_undone(chain: Chain, api: Any, snapshot: str, order: SignedOrder) -> Any:
     """Revert the chain to ``snapshot`` and mine past it (a reorg for the node); the node's
     fills of ``order`` once its watcher has undone them."""

@@ -561,13 +561,22 @@ async function refreshOrder(hash) {
   } catch (e) { /* not known (yet) */ }
 }
 
+/** The account's newest orders (the API lists a maker's orders oldest first, closed ones
+ * included: the first page of a busy maker would show none of its open orders). */
 async function loadMyOrders() {
   const acc = S.account;
   try {
     const asked = ++S.stamp;
-    const body = await getJSON(`/v1/orders?maker=${acc.address}&perPage=${MAX_MY_ORDERS}`);
+    const q = `/v1/orders?maker=${acc.address}&perPage=${MAX_MY_ORDERS}`;
+    const first = await getJSON(`${q}&page=1`);
+    const last = Math.max(1, Math.ceil(first.total / MAX_MY_ORDERS));
+    let records = first.records;
+    if (last > 1) {
+      const [before, end] = await Promise.all([getJSON(`${q}&page=${last - 1}`), getJSON(`${q}&page=${last}`)]);
+      records = [...before.records, ...end.records];
+    }
     if (acc !== S.account) return;
-    for (const rec of body.records) setMine(rec, asked);
+    for (const rec of records.slice(-MAX_MY_ORDERS)) setMine(rec, asked);
     renderMyOrders();
   } catch (e) {
     fieldErrors({ account: `my orders: ${e.message}` });
