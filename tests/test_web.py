@@ -519,6 +519,35 @@ async def test_my_orders_are_the_newest_of_a_busy_maker(
         assert w.errors == [] and w.foreign_requests() == []
 
 
+@in_module_loop
+async def test_recent_fills_are_the_newest_whatever_the_count(
+    chain: Chain, tmp_path: Path, chromium: Browser
+) -> None:
+    """The page opens on the newest 50 trades. It read only the last page of 100 fills: with
+    102 fills in all (51 matches) that page holds two, so it showed one trade of 51."""
+    cfg = dev_config(chain, tmp_path / "n.db", 19)
+    async with running_node(cfg) as (_node, api), browser(chromium) as b:
+        for i in range(51):
+            quote = (1000 + i) * E6 // 100
+            ask = chain.sign(chain.order(8, chain.weth, E18 // 100, chain.usdc, quote))
+            bid = chain.sign(chain.order(9, chain.usdc, quote, chain.weth, E18 // 100))
+            for o in (ask, bid):
+                code, body = await api.post_order(o)
+                assert code == 201, body
+
+        async def all_fills() -> bool:
+            code, page = await api.get("/v1/fills", perPage=1)
+            return code == 200 and page["total"] == 102
+
+        await wait_for(all_fills, timeout=60)
+        w = await new_page(b, api.base)
+        rows = w.page.locator("#fills tbody tr[data-tx]")
+        await wait_for(lambda: _is(rows.count(), 50), timeout=15)
+        top = await rows.first.locator("td").all_text_contents()
+        assert top[3] == "1050"  # the last match's price, newest first
+        assert w.errors == [] and w.foreign_requests() == []
+
+
 async def chain_undone(chain: Chain, api: Any, snapshot: str, order: SignedOrder) -> Any:
     """Revert the chain to ``snapshot`` and mine past it (a reorg for the node); the node's
     fills of ``order`` once its watcher has undone them."""

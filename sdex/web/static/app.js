@@ -284,10 +284,11 @@ async function loadFills() {
   S.fills = [];
   S.seenFills.clear();
   const first = await getJSON("/v1/fills?perPage=1");
-  const per = 100;
+  const per = 2 * MAX_FILLS; // (two fill events a match)
   const last = Math.max(1, Math.ceil(first.total / per));
-  const page = await getJSON(`/v1/fills?perPage=${per}&page=${last}`);
-  for (const f of page.records.slice(-2 * MAX_FILLS)) await addFill(f);
+  // the last page alone may hold a single fill: the one before it too (oldest first)
+  const pages = await Promise.all([last - 1, last].filter((p) => p >= 1).map((p) => getJSON(`/v1/fills?perPage=${per}&page=${p}`)));
+  for (const f of pages.flatMap((p) => p.records).slice(-per)) await addFill(f);
   renderFills(); // (none at all: the rows shown before go too)
 }
 
