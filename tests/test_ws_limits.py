@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from sdex.node.api import WS_MAX_CLIENT_MESSAGE
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 
@@ -64,3 +65,26 @@ async def test_websockets_per_address_and_in_all_are_bounded(chain: Chain, tmp_p
             await ws.close()
         await wait_for(lambda: len(node.events) == 0)
         assert await one.ws_connect(url) is not None
+
+
+async def test_a_subscriber_sending_a_large_message_is_closed(chain: Chain, tmp_path: Path) -> None:
+    """A subscriber has nothing to say but pings: a message of ``WS_MAX_CLIENT_MESSAGE`` closes
+    its socket (1009, too big) rather than being buffered (up to 4 MiB each, before), and
+    frees its slot; the node serves the others on."""
+    async with running_node(node_config(chain, tmp_path / "n.db")) as (node, api):
+        url = api.base + "/v1/ws"
+        quiet = await api.session.ws_connect(url)
+        loud = await api.session.ws_connect(url)
+        for ws in (quiet, loud):
+            assert (await ws.receive_json())["type"] == "hello"
+        await loud.send_str("x" * (WS_MAX_CLIENT_MESSAGE + 1))
+        msg = await loud.receive(timeout=10)
+        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
+        assert loud.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+        await wait_for(lambda: len(node.events) == 1)
+        await quiet.send_str("x" * (WS_MAX_CLIENT_MESSAGE // 2))  # (within the bound: ignored)
+        code, _ = await api.get("/health")
+        assert code == 200
+        node.events.publish({"type": "probe"})
+        assert (await quiet.receive_json(timeout=10))["type"] == "probe"
+        await quiet.close()

@@ -47,6 +47,9 @@ WS_COALESCE_BUFFER = 1 << 16
 """Bytes unsent to a subscriber past which its events go one ``send_str`` each (which
 waits for the socket): a slow reader is not written to faster than it reads."""
 WS_STALL_SECONDS = 5.0
+WS_MAX_CLIENT_MESSAGE = 4096
+"""A subscriber sends nothing the node reads (pings and a close): a message this large closes
+its socket (1009) instead of being buffered (aiohttp's default bound is 4 MiB a message)."""
 """How long one send to a subscriber, or its closing handshake, may wait for its socket (a
 client that stopped reading never lets either finish) before the connection is cut."""
 
@@ -338,7 +341,7 @@ async def get_ws(request: web.Request) -> web.WebSocketResponse:
     slots, client = request.app[WS_SLOTS_KEY], request.remote or "unknown"
     if (refused := slots.take(client)) is not None:
         raise ApiError(429, 103, f"Throttled: {refused}", headers={"Retry-After": "5"})
-    ws = web.WebSocketResponse(heartbeat=20.0)
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=WS_MAX_CLIENT_MESSAGE)
     try:
         await ws.prepare(request)
     except BaseException:
