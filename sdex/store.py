@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sdex.errors import SdexError
 from sdex.model import OPEN_STATUSES, OrderStatus
 from sdex.order import Domain, SignedOrder
 from sdex.sqlwriter import StoreError as StoreError
@@ -44,6 +45,10 @@ from sdex.storeschema import INSERT_ORDER, MIRROR_TABLES, SCHEMA, open_orders_ta
 log = logging.getLogger("sdex.store")
 
 T = TypeVar("T")
+
+
+class StoreOpenError(StoreError, SdexError):
+    """The database file cannot be opened as a node's store (``sdex node``: one line)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +100,17 @@ class Store(StoreReads):
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA foreign_keys=ON")
-        db.executescript(SCHEMA)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as e:  # not SQLite, damaged, read-only, locked...
+            db.close()
+            raise StoreOpenError(
+                f"the database {self.path} cannot be used: {e} (not an SDEX node's SQLite "
+                "file, or a damaged one: move it away or pass another --db)"
+            ) from None
         started = time.monotonic()
         if open_orders_table(db):  # (a database from an older version)
             log.warning(

@@ -238,6 +238,22 @@ def test_a_dead_rpc_is_named(chain: Chain, tmp_path: Path) -> None:
     assert line.startswith(f"error: cannot reach the JSON-RPC endpoint {dead}: "), line
 
 
+def test_a_database_that_is_not_one_is_one_line_naming_it(chain: Chain, tmp_path: Path) -> None:
+    """``--db`` naming a file that is not SQLite (or a damaged one): one ``error:`` line that
+    names it, exit 1 (it was a ``sqlite3.DatabaseError`` traceback, then "Unclosed client
+    session" noise from the chain clients opened before it)."""
+    deployment = tmp_path / "devnet.json"
+    chain.deployment.save(deployment)
+    db = tmp_path / "n.db"
+    db.write_bytes(b"not a database, " * 512)
+    done = run_node("--deployment", str(deployment), "--db", str(db),
+                    env={"SDEX_NODE_KEY": key(chain, OPERATOR)})  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"error: the database {db} cannot be used: file is not a database")
+    assert db.read_bytes() == b"not a database, " * 512  # left as it was
+
+
 def _lines(stream: IO[str], into: queue.Queue[str]) -> None:
     for line in stream:
         into.put(line)

@@ -123,6 +123,14 @@ class Node(NodePeering):
         await self.gossip.start()
         self.started.set()
 
+    async def close_clients(self) -> None:
+        """Close the chain clients ``start`` opened, after it failed part way."""
+        if (chain := getattr(self, "settle_chain", None)) is not None:
+            chain.close()
+        for rpc in (getattr(self, "rpc", None), getattr(self, "watch_rpc", None)):
+            if rpc is not None:
+                await rpc.close()
+
     async def stop(self) -> None:
         if self.gossip is not None:
             await self.gossip.stop()

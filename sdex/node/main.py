@@ -72,9 +72,13 @@ async def serve(config: NodeConfig, interval: float | None = None) -> AsyncItera
         try:
             await node.start()
         except requests.RequestException as e:
+            await node.close_clients()
             raise ChainError(
                 f"cannot reach the JSON-RPC endpoint {config.rpc}: {describe_request_error(e)}"
             ) from e
+        except BaseException:
+            await node.close_clients()  # (no "Unclosed client session" after the error)
+            raise
         runner = web.AppRunner(make_app(node), access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         try:
