@@ -548,6 +548,33 @@ async def test_recent_fills_are_the_newest_whatever_the_count(
         assert w.errors == [] and w.foreign_requests() == []
 
 
+@in_module_loop
+async def test_the_page_signs_for_the_fee_of_the_node_it_reconnected_to(
+    chain: Chain, tmp_path: Path, chromium: Browser
+) -> None:
+    """The node restarts asking a fee: once the page is back it builds orders with that fee
+    (it kept the order_config it read at load and every order was refused: feeAmount)."""
+    cfg = dev_config(chain, tmp_path / "n.db", 19)
+    async with browser(chromium) as b:
+        async with running_node(cfg) as (_node, api):
+            w = await new_page(b, api.base)
+            await choose_dev_account(w, chain.address(5))
+            await place(w, "sell", "2500", "0.5")
+        await w.page.wait_for_selector("#conn[data-state=reconnecting]", timeout=10_000)
+        fee_cfg = replace(cfg, fee_bps=30, fee_recipient=chain.address(19))
+        async with running_node(fee_cfg) as (_node, api):
+            await w.page.wait_for_selector('#node-info[data-fee-bps="30"]', timeout=15_000)
+            ask = await place(w, "sell", "2600", "0.5")
+            code, rec = await api.get(f"/v1/orders/{ask}")
+            assert code == 200, rec
+            order = rec["order"]
+            assert order["feeRecipient"] == chain.address(19)
+            assert int(order["feeAmount"]) == 2600 * E6 // 2 * 30 // 10_000
+            assert "fee 0.3%" in (await w.page.text_content("#node-info") or "")
+            away = ("ERR_CONNECTION_REFUSED",)  # (while the node was down)
+            assert [e for e in w.errors if not e.endswith(away)] == []
+
+
 async def chain_undone(chain: Chain, api: Any, snapshot: str, order: SignedOrder) -> Any:
     """Revert the chain to ``snapshot`` and mine past it (a reorg for the node); the node's
     fills of ``order`` once its watcher has undone them."""

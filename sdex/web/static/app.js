@@ -699,8 +699,9 @@ function connect() {
     badge.textContent = "live";
     badge.className = "badge on";
     badge.dataset.state = "live";
-    // whatever happened while we were away: read it again
-    refreshBook();
+    // whatever happened while we were away: read it again (the node may have restarted
+    // with another fee or listing: orders signed for the old one would be refused)
+    refreshConfig().then(refreshBook);
     loadFills().catch(() => {});
     if (S.account) loadMyOrders();
   };
@@ -720,6 +721,28 @@ function connect() {
 
 // ---- start ------------------------------------------------------------------------------
 
+/** Take the node's order_config (chain, Exchange, fee, listed pairs) and show it. */
+function useConfig(config) {
+  S.config = config;
+  S.markets = marketsFrom(config);
+  S.market = S.markets.find((m) => m.name === S.market?.name) ?? S.markets[0] ?? null;
+  $("node-info").textContent = `${location.host} · chain ${config.chainId} · exchange ${short(config.exchange)}` +
+    (config.feeBps ? ` · fee ${config.feeBps / 100}%` : "");
+  $("node-info").dataset.feeBps = String(config.feeBps ?? 0);
+}
+
+/** Read order_config again (after a reconnect); re-render if it changed. */
+async function refreshConfig() {
+  try {
+    const config = await getJSON("/v1/order_config");
+    if (JSON.stringify(config) === JSON.stringify(S.config)) return;
+    useConfig(config);
+    renderPairs();
+    renderUnits();
+    renderMyOrders();
+  } catch (e) { /* the node went away again: the next reconnect reads it */ }
+}
+
 async function start() {
   for (;;) {
     try {
@@ -731,10 +754,7 @@ async function start() {
     }
   }
   banner(ethers ? "" : $("banner").textContent);
-  S.markets = marketsFrom(S.config);
-  S.market = S.markets[0] ?? null;
-  $("node-info").textContent = `${location.host} · chain ${S.config.chainId} · exchange ${short(S.config.exchange)}` +
-    (S.config.feeBps ? ` · fee ${S.config.feeBps / 100}%` : "");
+  useConfig(S.config);
   renderPairs();
   renderUnits();
   renderMyOrders();
