@@ -279,7 +279,7 @@ class WalletShell(cmd.Cmd):
     ) -> Table:
         table = Table(title=f"{title} ({len(records)})", title_justify="left")
         for name in ("order", "pair", "side", "price", "amount", "left", "status", "maker"):
-            add_column(table, name)
+            add_column(table, name, self.out.width)
         for rec in records:
             o = rec.order
             view = order_view(config, m, o)
@@ -323,7 +323,7 @@ class WalletShell(cmd.Cmd):
         fills = list(self.client.all_fills(per_page=PAGE_SIZE))
         table = Table(title=f"fills ({len(fills)})", title_justify="left")
         for name in ("block", "order", "pair", "side", "amount", "price", "fee", "maker", "tx"):
-            add_column(table, name)
+            add_column(table, name, self.out.width)
         for f in fills:
             order_hash = "0x" + f.order_hash.hex()
             order = self._order(order_hash)

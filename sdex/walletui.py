@@ -360,9 +360,18 @@ def order_view(config: OrderConfig, m: Market, order: Order) -> tuple[Market, Si
     return Market(give, get, config.tokens[give], config.tokens[get]), Side.SELL
 
 
-def add_column(table: Table, name: str) -> None:
-    if name == "order":  # kept whole on one line, to copy into `cancel`; the others give way
+WHOLE_HASHES_WIDTH = 160
+"""Terminal columns from which the console's tables keep an order hash on one line: below,
+the other columns would get no room at all (at 80 a dump showed hashes and empty cells)."""
+
+
+def add_column(table: Table, name: str, width: int = WHOLE_HASHES_WIDTH) -> None:
+    """``width``: the terminal's. In a wide one an order hash is kept whole on one line, to
+    copy into `cancel`, and the others give way; in a narrow one it folds, as `book`'s."""
+    if name == "order" and width >= WHOLE_HASHES_WIDTH:
         table.add_column(name, no_wrap=True, min_width=66)
+    elif name == "order":
+        table.add_column(name, overflow="fold", min_width=14)
     else:
         table.add_column(name, overflow="fold", justify="right")
 

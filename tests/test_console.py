@@ -340,6 +340,30 @@ def test_get_dump_reads_every_page_and_shows_the_open_orders(fake: FakeNode) -> 
     ]
 
 
+def test_an_80_column_terminal_shows_every_column(fake: FakeNode) -> None:
+    """In 80 columns the order hash folds and the rest is shown (the hash kept whole left the
+    other columns no room: a dump and the fills showed hashes and empty cells)."""
+    ask = other(WETH, USDC, 3 * E18, 6300 * E6)  # sell 3 @ 2100
+    fake.order_list = [record(ask, 3 * E18)]
+    fake.fill_list = [
+        {
+            "transactionHash": "0x" + "ee" * 32, "logIndex": 0, "blockNumber": 7,
+            "orderHash": ask.hash_hex, "maker": OTHER, "taker": MAKER,
+            "makerAmountFilled": str(2 * E18), "takerAmountFilled": str(4200 * E6),
+            "feeRecipient": ZERO_ADDRESS, "feePaid": "0", "settledByThisNode": True,
+        }
+    ]  # fmt: skip
+    r = run_cli("console", *wallet_args(fake), input="get_dump\nfills\n", env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert max(len(line) for line in lines if line[:1] in "┏┃┡│└") <= 90  # (words don't fold)
+    dump = [line for line in lines if "open" in line and "sell" in line]
+    assert len(dump) == 1 and "2100" in dump[0], r.output
+    trade = [line for line in lines if line.startswith("│") and " 7 " in line]
+    assert len(trade) == 1 and "2100" in trade[0] and "sell" in trade[0], r.output
+    assert ask.hash_hex[:14] in r.output  # the hash's head, in its folded cell
+
+
 def test_get_dump_refuses_a_misstated_hash(fake: FakeNode) -> None:
     s = signed(WETH, USDC, E18, 2000 * E6)
     rec = record(s, E18)
