@@ -43,7 +43,8 @@ class NodeChainState(NodeIntake):
         rows it writes (closes, status moves) join ``changes.stored``: the watcher saves its
         head only once they are committed (one refused: written again with the next try)."""
         changes.stored.clear()  # (an earlier try's writes: this try queues them again)
-        await self.registry.track_writes()
+        w = self.watcher  # (the last try's rows, if still queued: /health says a stall)
+        await self.registry.track_writes(w.store_wait, w.stalled)
         try:
             await self._apply_block(changes)
         finally:

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from sdex.book import BookOrderState, RemovalReason
 from sdex.fillmath import MatchAmounts
@@ -35,6 +36,7 @@ from sdex.node.held import AlreadyHeld, HeldOrders, Row
 from sdex.node.held import Record as Record
 from sdex.order import SignedOrder
 from sdex.store import StoredOrder, StoreError
+from sdex.watch.changes import durable
 
 __all__ = ["OrderRegistry", "Record", "Row"]
 
@@ -307,14 +309,18 @@ class OrderRegistry(HeldOrders):
 
     # ---- writes ----------------------------------------------------------------------------
 
-    async def track_writes(self) -> None:
+    async def track_writes(
+        self, bound: float = math.inf, slow: Callable[[], None] | None = None
+    ) -> None:
         """From now until ``tracked_writes``, the row writes this task (the watcher's) queues
         (closes, ``sync``) are the block's: the watcher saves its head only once they are
-        committed. First, the
-        rows whose tracked write failed last time (their current state) are queued again."""
+        committed. First, the last block's tracked writes are waited for (still pending if
+        its poll failed after queuing them), ``slow()`` called once that takes over
+        ``bound`` seconds (the watcher says its store stalls: ``durable``), and the rows
+        whose tracked write failed (their current state) are queued again."""
         last, self._tracking = self._tracking, None
         if last is not None:  # (its failures noted: written again below)
-            await asyncio.wait([last])
+            await durable(asyncio.wait([last]), bound, slow or _nothing)
         task = asyncio.current_task()
         assert task is not None  # (on the event loop: the watcher's task)
         self._tracked = _Tracked(task)
@@ -403,6 +409,10 @@ class _Tracked:
     def __init__(self, task: asyncio.Task[object]) -> None:
         self.task = task
         self.writes: list[tuple[asyncio.Future[None], list[str]]] = []
+
+
+def _nothing() -> None:
+    pass
 
 
 def _retrieved(task: asyncio.Task[None]) -> None:

@@ -233,7 +233,7 @@ class Watcher:
         self._set_status(status, problem)
         return min(max(backoff, 0.1) * 2, MAX_BACKOFF)
 
-    def _stalled(self) -> None:  # (``durable``: ``ok`` again once the poll is through)
+    def stalled(self) -> None:  # (``durable``: ``ok`` again once the poll is through)
         self._set_status("failing", f"the store holds the poll's writes over {self.store_wait:g} s")
 
     def _on_head(self, header: Header | None) -> None:
@@ -291,12 +291,12 @@ class Watcher:
             self._unapplied = changes  # the mirror moved on: the node must still see these
             raise
         try:  # the head is saved only past blocks whose fills are durable
-            await durable(asyncio.gather(*changes.stored), self.store_wait, self._stalled)
+            await durable(asyncio.gather(*changes.stored), self.store_wait, self.stalled)
         except BaseException:
             self._unapplied = changes.fills_only()  # stored again before the head is saved
             raise
         orders, makers, funds = m.take_dirty()  # after applying, never before
-        stall = (self.store_wait, self._stalled)  # (the loop runs on meanwhile)
+        stall = (self.store_wait, self.stalled)  # (the loop runs on meanwhile)
         saved = (head.number, head.hash, head.timestamp)
         try:
             await durable(self.store.save_mirror(saved, orders, makers, funds), *stall)
