@@ -11,15 +11,16 @@ from collections.abc import Callable
 
 from sdex.book import BookOrderState, Entry, RemovalReason, Side
 from sdex.book.errors import BookError
-from sdex.errors import SignatureError
+from sdex.errors import OrderParseError, SignatureError
 from sdex.gossip.checks import PartialVerdicts
 from sdex.ingest import Accepted, IntakeResult, Known, Rejection
 from sdex.ingest.rejections import RejectionCode
 from sdex.matching.match import MatchResult, Outcome, TimeInForce
 from sdex.model import OPEN_STATUSES, VALIDATION_FAILED, OrderStatus, error_body, field_error_body
 from sdex.node.records import CROSS_GRACE, Record, SubmitResult
+from sdex.node.refused import KEPT
 from sdex.node.status import NodeStatus
-from sdex.order import SignedOrder, recover_signer
+from sdex.order import Order, SignedOrder, recover_signer
 from sdex.store import StoreError
 
 log = logging.getLogger("sdex.node")
@@ -90,7 +91,7 @@ class NodeIntake(NodeStatus):
         (a rejection that proves bad faith: the peer pays for it)."""
         if self._known_copy(obj):  # most copies a peer sends are known: skip parse and hash
             return "known"
-        return self._from_peer(await self.peer_intake.submit(obj, check_fee=False), peer)
+        return self._from_peer(await self.peer_intake.submit(obj, check_fee=False), peer, obj)
 
     async def submit_many_from_peer(self, objs: list[object], peer: str | list[str]) -> list[str]:
         """``submit_from_peer`` for a chunk of a peer's orders, in order: the copies held here
@@ -109,14 +110,14 @@ class NodeIntake(NodeStatus):
             if len(todo) == 1:
                 result = await self.peer_intake.submit(objs[todo[0]], check_fee=False)
                 before = fw.handed
-                results[todo[0]] = self._from_peer(result, who[todo[0]])
+                results[todo[0]] = self._from_peer(result, who[todo[0]], objs[todo[0]])
                 handed, ended = fw.handed - before, fw.last()
             elif todo:
                 each = self.peer_intake.submit_each([objs[i] for i in todo], check_fee=False)
                 async with contextlib.aclosing(each):
                     async for k, result in each:
                         before = fw.handed
-                        results[todo[k]] = self._from_peer(result, who[todo[k]])
+                        results[todo[k]] = self._from_peer(result, who[todo[k]], objs[todo[k]])
                         if fw.handed != before:
                             handed, ended = handed + 1, fw.last()
         except Exception as e:  # the verdicts given so far stand (accepted: held now)
@@ -125,9 +126,13 @@ class NodeIntake(NodeStatus):
             fw.add("peer", started, ended, handed)
         return results
 
-    def _from_peer(self, result: IntakeResult, peer: str) -> str:
-        """A peer's order after the intake: booked if it is new here and within limits."""
+    def _from_peer(self, result: IntakeResult, peer: str, obj: object) -> str:
+        """A peer's order after the intake: booked if it is new here and within limits. A
+        rejection that holds for good is kept (``sdex.node.refused``): anti-entropy does not
+        fetch that copy again every round."""
         if isinstance(result, Rejection):
+            if result.code in KEPT:
+                self._refuse(result.code, peer, obj)
             return "forged" if result.code.bad_faith else "rejected"
         if isinstance(result, Known) or self.registry.held(result.signed.hash):
             return "known"  # (perhaps accepted, closed and evicted during the chain read)
@@ -135,6 +140,19 @@ class NodeIntake(NodeStatus):
             return "rejected"
         self._accept(result, "peer:" + peer, TimeInForce.GTC, match=False)
         return "accepted"
+
+    def _refuse(self, code: RejectionCode, peer: str, obj: object) -> None:
+        """``code``'s verdict on ``peer``'s copy ``obj``, kept by the hash of its body as this
+        node computes it (not the one the peer named), if the body parses."""
+        try:
+            h = self.domain.order_hash(Order.from_json(obj))
+        except OrderParseError:
+            return
+        self.refusals.note(code, peer, "0x" + h.hex(), time.monotonic())
+
+    def refused(self, peer: str, hash_hex: str) -> bool:
+        """Whether ``peer``'s copy of ``hash_hex`` was rejected for good (anti-entropy)."""
+        return self.refusals.holds(peer, hash_hex.lower(), time.monotonic())
 
     def known_copy(self, obj: object) -> bool:
         """``_known_copy`` for gossip: a push of copies held here skips the check's queue."""

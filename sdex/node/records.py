@@ -21,6 +21,7 @@ from sdex.node.config import NodeConfig
 from sdex.node.events import EventHub
 from sdex.node.forwarding import ForwardTiming
 from sdex.node.held import hash_of
+from sdex.node.refused import Refused
 from sdex.node.registry import OrderRegistry
 from sdex.node.registry import Record as Record
 from sdex.order import Domain, SignedOrder
@@ -85,6 +86,8 @@ class NodeState:
         self._seq = 0
         self.forwarding = ForwardTiming()
         """What a new order costs here before it is passed on (``/health``)."""
+        self.refusals = Refused()
+        """Peers' copies rejected for good: anti-entropy fetches them no more (for a while)."""
 
     @property
     def records(self) -> dict[bytes, Record]:
