@@ -106,11 +106,6 @@ class Store(StoreReads):
                 self.path, time.monotonic() - started, os.path.getsize(self.path) // 2**20,
             )  # fmt: skip
         self._writer = Writer(db, group_window, max_group)
-        self.last_update: asyncio.Future[None] | None = None
-        """The last of ``update_orders`` and ``set_cancel_signature`` queued: once it
-        resolves, every write queued before it has been tried (one writer, in order), but
-        each job is its own savepoint and may fail alone: a handler awaits its own writes
-        too (``sdex.node.intake.committed``)."""
         self._bind(identity)
         self._open_reader()
 
@@ -196,8 +191,7 @@ class Store(StoreReads):
         def update(db: sqlite3.Connection) -> None:
             db.executemany(sql, rows)
 
-        self.last_update = self._writer.submit_async(update)
-        return self.last_update
+        return self._writer.submit_async(update)
 
     def close_unparseable(self, hashes: Sequence[str]) -> None:
         """Close open rows that cannot be parsed (status removed, reason "unparseable"): no
@@ -220,8 +214,7 @@ class Store(StoreReads):
         def update(db: sqlite3.Connection) -> None:
             db.execute("UPDATE orders SET cancel_sig=?, updated_at=? WHERE hash=?", args)
 
-        self.last_update = self._writer.submit_async(update)
-        return self.last_update
+        return self._writer.submit_async(update)
 
     # -- fills ---------------------------------------------------------------------------
     def add_fills(self, fills: Sequence[StoredFill]) -> list[StoredFill]:

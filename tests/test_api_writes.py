@@ -203,3 +203,57 @@ async def test_a_killed_order_whose_close_is_refused_is_not_answered_2xx(
         assert code == 503, (code, body)
         stored = node.store.order_now(killed.hash_hex)
         assert stored is not None and stored.status == "open"
+
+
+async def test_a_cancel_is_answered_200_though_another_rows_write_queued_with_it_is_refused(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Harden11: a wallet's cancel waited for its own writes and ``Store.last_update``, the
+    last row update queued by anyone, taken once its close was queued: another order's
+    write queued by then (here through the registry's publish of the cancel, which is
+    where a change of the node's would put one) made its answer rest on that write, and a
+    refusal of it gave the wallet a 503 for a cancel stored in full. It waits for the rows
+    queued for its own order only (``OrderRegistry.own_writes``), as an order's post does.
+    (No path of the node queues another order's update there today: the test makes one.)"""
+    c = chain
+    async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, resting):
+        other = c.sign(bid(c, BOB, E18, 2000 * E6))  # (below the ask: it rests)
+        assert (await api.post_order(other))[0] == 201
+        other_rec = node.registry.get(other.hash)
+        assert other_rec is not None
+        await refuse(
+            node,
+            f"CREATE TRIGGER no_other BEFORE UPDATE ON orders WHEN NEW.hash = "
+            f"'{other.hash_hex.lower()}' BEGIN SELECT RAISE(ABORT, 'refused here'); END",
+        )
+        registry = node.registry
+        publish = registry.publish
+
+        def publish_then_write_another(rec: Any, event: str, *args: Any, **kw: Any) -> None:
+            publish(rec, event, *args, **kw)
+            if rec.signed.hash == resting.hash and event == OrderStatus.CANCELLED:
+                registry.correct_filled(other_rec, other_rec.filled)  # another order's row
+
+        registry.publish = publish_then_write_another  # type: ignore[method-assign]
+        sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
+        code, body = await api.post(
+            f"/v1/orders/{resting.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
+        )
+        assert (code, body.get("status")) == (200, "cancelled"), (code, body)
+        stored = node.store.order_now(resting.hash_hex)
+        assert stored is not None and stored.status == "cancelled"
+        assert stored.cancel_signature == sig
+        # its own write refused still gets 503 (the capture of its own writes holds)
+        registry.publish = publish  # type: ignore[method-assign]
+        mine = c.sign(ask(c, ALICE, E18, 3100 * E6))
+        assert (await api.post_order(mine))[0] == 201
+        await refuse(
+            node,
+            f"CREATE TRIGGER no_mine BEFORE UPDATE OF status ON orders WHEN NEW.hash = "
+            f"'{mine.hash_hex.lower()}' BEGIN SELECT RAISE(ABORT, 'refused here'); END",
+        )
+        sig = sign_hash(c.domain.cancel_digest(mine.hash), c.keys[ALICE])
+        code, body = await api.post(
+            f"/v1/orders/{mine.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
+        )
+        assert code == 503, (code, body)

@@ -386,7 +386,9 @@ class NodeIntake(NodeStatus):
         if rec.status in OPEN_STATUSES:
             if order_hash in self.book:
                 self.book.remove(order_hash, RemovalReason.CANCELLED)
-            self._close_record(rec, OrderStatus.CANCELLED, "soft cancel by the maker")
+            with self.registry.own_writes(rec.signed.hash_hex) as own:  # (its close's row)
+                self._close_record(rec, OrderStatus.CANCELLED, "soft cancel by the maker")
+            writes.extend(own)
             log.info("order %s soft-cancelled by its maker", rec.signed.hash_hex)
         elif wallet:  # closed already (a repeat): its row written again, as it is held
             writes.append(self.store.update_orders([rec.row()]))
@@ -395,12 +397,10 @@ class NodeIntake(NodeStatus):
             # an order removed on this node may still rest on others.
             notice = {"orderHash": rec.signed.hash_hex, "signature": "0x" + signature.hex()}
             self.gossip.notify("cancels", notice, exclude=from_peer)
-        # The API answers once its signature and status are committed: its own writes (each
-        # job may fail alone: a wallet's repeat writes both again, so its 200 never rests on
-        # a first cancel's refused writes) and the last update queued (its status).
-        written = self.store.last_update
-        if written is not None and not written.done() and written not in writes:
-            writes.append(written)
+        # The API answers once its signature and status are committed: its own writes only
+        # (each job may fail alone: a wallet's repeat writes both again, so its 200 never
+        # rests on a first cancel's refused writes; nor on another order's write queued
+        # meanwhile, which may be refused alone too).
         stored = committed(writes) if writes and wallet else None
         if stored is not None:
             stored.add_done_callback(lambda f: _cancel_stored(rec, f))

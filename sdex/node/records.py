@@ -45,7 +45,7 @@ class SubmitResult:
     accepted: SignedOrder | None = None
     stored: asyncio.Future[None] | None = None
     """Resolves once what the answer reports is committed (the order's row,
-    ``Store.add_order_async``; a cancel's update, ``Store.last_update``): awaited before
+    ``Store.add_order_async``; a cancel's, its own row writes): awaited before
     a 2xx."""
 
 

@@ -362,8 +362,8 @@ class OrderRegistry(HeldOrders):
     @contextlib.contextmanager
     def own_writes(self, hash_hex: str) -> Iterator[list[asyncio.Future[None]]]:
         """The row writes queued for ``hash_hex``'s order in the ``with`` block (synchronous:
-        a wallet's order's arrival), not another order's closed meanwhile (a resting order
-        found expired): the 2xx waits for these only."""
+        a wallet's order's arrival, a soft cancel's close), not another order's closed
+        meanwhile (a resting order found expired): the 2xx waits for these only."""
         own: list[asyncio.Future[None]] = []
         before, self._own = self._own, (hash_hex, own)
         try:
@@ -382,7 +382,7 @@ class OrderRegistry(HeldOrders):
 
     def _write(self, row: Row) -> None:
         """Queue ``row``'s update, unless deferred. Never awaited here: a handler whose 2xx
-        depends on it awaits it (``Store.last_update``, with its own writes); the writer
+        depends on it awaits it (its own writes: ``own_writes``); the writer
         commits it before any write queued later (a checkpoint, say)."""
         if self._deferred is not None:
             self._deferred.append(row)
