@@ -257,3 +257,38 @@ async def test_a_cancel_is_answered_200_though_another_rows_write_queued_with_it
             f"/v1/orders/{mine.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
         )
         assert code == 503, (code, body)
+
+
+async def test_a_wallets_answer_waits_for_a_stalled_store_only_so_long(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Harden11: an order's or a cancel's answer waited for its commit with no bound: a
+    writer thread that hung (a stuck disk) held every wallet's request open for ever (and
+    aiohttp does not cancel a handler whose client left: each one more waiting). Past
+    ``store_wait`` the wallet gets 503 (not acknowledged); the writes stay queued, commit
+    once the store moves, and the order posted again is then answered 200."""
+    c = chain
+    async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, resting):
+        node.store_wait = 0.3
+        posted = c.sign(bid(c, BOB, E18, 2000 * E6))  # (below the ask: it rests)
+        sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
+        gate = threading.Event()
+        busy = node.store._writer.submit(lambda db: gate.wait(30))  # the writer is stuck
+        try:
+            code, body = await asyncio.wait_for(api.post_order(posted), 10)
+            assert code == 503 and "stalls" in body["reason"], (code, body)
+            path = f"/v1/orders/{resting.hash_hex}/cancel"
+            code, body = await asyncio.wait_for(api.post(path, {"signature": "0x" + sig.hex()}), 10)
+            assert code == 503 and "stalls" in body["reason"], (code, body)
+            code, body = await asyncio.wait_for(api.post_order(posted), 10)  # (held: stored?)
+            assert code == 503, (code, body)
+        finally:
+            gate.set()
+        assert busy.result(timeout=10) is True
+        code, body = await api.post_order(posted)  # its row committed once the store moved
+        assert code == 200, (code, body)
+        assert node.store.order_now(posted.hash_hex) is not None
+        code, body = await api.post(path, {"signature": "0x" + sig.hex()})
+        assert (code, body["status"]) == (200, "cancelled"), (code, body)
+        stored = node.store.order_now(resting.hash_hex)
+        assert stored is not None and stored.status == "cancelled"

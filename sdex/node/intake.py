@@ -7,7 +7,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sdex.book import BookOrderState, Entry, RemovalReason, Side
 from sdex.book.errors import BookError
@@ -24,6 +25,7 @@ from sdex.order import Order, SignedOrder, recover_signer
 from sdex.store import StoreError
 
 log = logging.getLogger("sdex.node")
+T = TypeVar("T")
 
 
 class NodeIntake(NodeStatus):
@@ -59,7 +61,7 @@ class NodeIntake(NodeStatus):
             # alone); not another order's row closed meanwhile (a resting one found expired)
             writes = [answer.stored, *own[-1:]]
             try:  # committed before the 2xx (group commit: one transaction for many orders)
-                await committed(writes)
+                await self._committed_within(committed(writes))
             except StoreError as e:
                 return SubmitResult(503, error_body(100, f"the order was not stored: {e}"))
         return answer
@@ -73,13 +75,13 @@ class NodeIntake(NodeStatus):
                 200, self.record_json(order_hash) or {"orderHash": "0x" + order_hash.hex()}
             )
         try:
-            if not await self.store.holds_order(rec.signed.hash_hex):
+            if not await self._committed_within(self.store.holds_order(rec.signed.hash_hex)):
                 log.warning("order %s held but not stored: storing it", rec.signed.hash_hex)
                 stored = self.store.add_order_async(
                     rec.signed, rec.seq, rec.status, rec.source, rec.tif.value, rec.json
                 )
                 if stored is not None:  # (always: a waited insert)
-                    await stored
+                    await self._committed_within(asyncio.shield(stored))
                 self.store.update_orders([rec.row()])  # its filled amount, reason
         except StoreError as e:
             return SubmitResult(503, error_body(100, f"the order was not stored: {e}"))
@@ -347,10 +349,26 @@ class NodeIntake(NodeStatus):
         result = self.soft_cancel(order_hash, signature)
         if result.stored is not None:
             try:
-                await asyncio.shield(result.stored)
+                await self._committed_within(asyncio.shield(result.stored))
             except StoreError as e:
                 return SubmitResult(503, error_body(100, f"the cancel was not stored: {e}"))
         return result
+
+    async def _committed_within(self, stored: Awaitable[T]) -> T:
+        """``stored`` (a wait of the caller's own, the writes shielded; or a read that the
+        writer answers after every write queued before it) awaited at most
+        ``store_wait`` seconds: a writer thread that hangs (a stuck disk) would hold every
+        wallet's request open for ever, each one more handler waiting (aiohttp does not
+        cancel a handler whose client left). Past the bound, ``StoreError`` (a 503: not
+        acknowledged; the writes stay queued and may still commit, and the order stays
+        booked as any order whose write failed)."""
+        try:
+            return await asyncio.wait_for(stored, self.store_wait)
+        except TimeoutError:
+            raise StoreError(
+                f"not committed within {self.store_wait:g} s (the store stalls); it may be"
+                " later: ask again"
+            ) from None
 
     def soft_cancel(
         self, order_hash: bytes, signature: bytes, from_peer: str | None = None

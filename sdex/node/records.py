@@ -28,6 +28,7 @@ from sdex.order import Domain, SignedOrder
 from sdex.settlement import Settler
 from sdex.store import Store
 from sdex.watch import Watcher
+from sdex.watch.changes import STORE_WAIT
 
 CROSS_GRACE = 0.5
 """Seconds a peer's order waits before this node settles a crossing with it (see may_match)."""
@@ -86,6 +87,9 @@ class NodeState:
         self._seq = 0
         self.forwarding = ForwardTiming()
         """What a new order costs here before it is passed on (``/health``)."""
+        self.store_wait = STORE_WAIT
+        """Seconds a wallet's answer waits for its writes' commit before a 503 (the store
+        stalls: the watcher says ``failing`` after as long)."""
         self.refusals = Refused()
         """Peers' copies rejected for good: anti-entropy fetches them no more (for a while)."""
 
