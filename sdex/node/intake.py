@@ -61,7 +61,7 @@ class NodeIntake(NodeStatus):
             # alone); not another order's row closed meanwhile (a resting one found expired)
             writes = [answer.stored, *own[-1:]]
             try:  # committed before the 2xx (group commit: one transaction for many orders)
-                await self._committed_within(committed(writes))
+                await committed(writes, self.store_wait)
             except StoreError as e:
                 return SubmitResult(503, error_body(100, f"the order was not stored: {e}"))
         return answer
@@ -81,7 +81,7 @@ class NodeIntake(NodeStatus):
                     rec.signed, rec.seq, rec.status, rec.source, rec.tif.value, rec.json
                 )
                 if stored is not None:  # (always: a waited insert)
-                    await self._committed_within(asyncio.shield(stored))
+                    await committed([stored], self.store_wait)
                 self.store.update_orders([rec.row()])  # its filled amount, reason
         except StoreError as e:
             return SubmitResult(503, error_body(100, f"the order was not stored: {e}"))
@@ -349,25 +349,19 @@ class NodeIntake(NodeStatus):
         result = self.soft_cancel(order_hash, signature)
         if result.stored is not None:
             try:
-                await self._committed_within(asyncio.shield(result.stored))
+                await asyncio.shield(result.stored)  # (bounded: ``committed``'s ``within``)
             except StoreError as e:
                 return SubmitResult(503, error_body(100, f"the cancel was not stored: {e}"))
         return result
 
-    async def _committed_within(self, stored: Awaitable[T]) -> T:
-        """``stored`` (a wait of the caller's own, the writes shielded; or a read that the
-        writer answers after every write queued before it) awaited at most
-        ``store_wait`` seconds: a writer thread that hangs (a stuck disk) would hold every
-        wallet's request open for ever, each one more handler waiting (aiohttp does not
-        cancel a handler whose client left). Past the bound, ``StoreError`` (a 503: not
-        acknowledged; the writes stay queued and may still commit, and the order stays
-        booked as any order whose write failed)."""
+    async def _committed_within(self, read: Awaitable[T]) -> T:
+        """A read the store's writer answers after every write queued before it, awaited at
+        most ``store_wait`` seconds (as ``committed``'s ``within``), then ``StoreError``."""
         try:
-            return await asyncio.wait_for(stored, self.store_wait)
+            return await asyncio.wait_for(read, self.store_wait)
         except TimeoutError:
             raise StoreError(
-                f"not committed within {self.store_wait:g} s (the store stalls); it may be"
-                " later: ask again"
+                f"not read within {self.store_wait:g} s (the store stalls); ask again later"
             ) from None
 
     def soft_cancel(
@@ -419,7 +413,7 @@ class NodeIntake(NodeStatus):
         # (each job may fail alone: a wallet's repeat writes both again, so its 200 never
         # rests on a first cancel's refused writes; nor on another order's write queued
         # meanwhile, which may be refused alone too).
-        stored = committed(writes) if writes and wallet else None
+        stored = committed(writes, self.store_wait) if writes and wallet else None
         if stored is not None:
             stored.add_done_callback(lambda f: _cancel_stored(rec, f))
         body: dict[str, object] = {"orderHash": rec.signed.hash_hex, "status": rec.status}
@@ -451,25 +445,43 @@ def _cancel_stored(rec: Record, done: asyncio.Future[None]) -> None:
         rec.cancel_stored = True
 
 
-def committed(writes: list[asyncio.Future[None]]) -> asyncio.Future[None]:
+def committed(
+    writes: list[asyncio.Future[None]], within: float | None = None
+) -> asyncio.Future[None]:
     """Resolves once every one of ``writes`` is committed; the first refused raises (a later
     write's commit says nothing of an earlier job's, which may fail alone). The writes are
-    shared: a caller that goes away cancels only its own wait, never them."""
-    if len(writes) == 1:  # (the common case, an order's row alone: no gather)
-        return asyncio.shield(writes[0])
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    gathered = asyncio.gather(*(asyncio.shield(w) for w in writes))
+    shared: a caller that goes away cancels only its own wait, never them. ``within``:
+    seconds after which it raises ``StoreError`` if they are not all committed (the store
+    stalls; they stay queued). One timer a wait, no task: this is every wallet order's."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    timer = None if within is None else loop.call_later(within, _overdue, done, within)
+    left = len(writes)
 
-    def settle(g: asyncio.Future[list[None]]) -> None:
-        e = None if g.cancelled() else g.exception()  # (retrieved even if no one waits)
+    def settle(w: asyncio.Future[None]) -> None:
+        nonlocal left
+        e = None if w.cancelled() else w.exception()  # (retrieved even if no one waits)
         if done.done():
             return
-        if g.cancelled():
+        if w.cancelled():
             done.cancel()
         elif e is not None:
             done.set_exception(e)
         else:
+            left -= 1
+            if left:
+                return
             done.set_result(None)
+        if timer is not None:
+            timer.cancel()
 
-    gathered.add_done_callback(settle)
+    for w in writes:
+        w.add_done_callback(settle)
     return done
+
+
+def _overdue(done: asyncio.Future[None], within: float) -> None:
+    if not done.done():
+        done.set_exception(
+            StoreError(f"not committed within {within:g} s (the store stalls); ask again later")
+        )
