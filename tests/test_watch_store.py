@@ -110,3 +110,34 @@ async def test_a_failed_polls_rows_held_by_the_store_are_said_on_health(
         assert stored is not None and stored.status == "cancelled"
         saved = node.store.checkpoint()
         assert saved is not None and saved[0] >= block
+
+
+async def test_a_cancel_up_to_whose_store_walk_stalls_is_said_on_health(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Harden11: a block with a maker's ``cancelOrdersUpTo`` walks that maker's closed
+    orders in the store, a page at a time, read on the writer thread inside the block's
+    apply (before its writes are awaited under ``store_wait``): a hung writer held the
+    watcher there while ``/health`` said ``ok``. Now each page's read is ``durable``:
+    ``failing`` after ``Watcher.store_wait``, ``ok`` once the store moves."""
+    c = chain
+    async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, resting):
+        w = node.watcher
+        await synced(node, c)
+        w.store_wait = 0.3
+        gate = threading.Event()
+        busy = node.store._writer.submit(lambda db: gate.wait(60))  # the writer is stuck
+        try:
+            salt = resting.order.salt + 1
+            block = c.exchange.cancel_orders_up_to(c.sender(ALICE), salt).block_number
+            await wait_for(lambda: health_says(api, "failing"), timeout=10)
+            code, health = await api.get("/health")
+            assert code == 503 and "the store" in health["chainMirror"]["problem"], health
+        finally:
+            gate.set()
+        assert busy.result(timeout=10) is True
+        await synced(node, c)
+        await wait_for(lambda: health_says(api, "ok"), timeout=20)
+        assert w.applied is not None and w.applied.number >= block
+        stored = node.store.order_now(resting.hash_hex)
+        assert stored is not None and stored.status == "cancelled"
