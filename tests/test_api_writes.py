@@ -292,3 +292,29 @@ async def test_a_wallets_answer_waits_for_a_stalled_store_only_so_long(
         assert (code, body["status"]) == (200, "cancelled"), (code, body)
         stored = node.store.order_now(resting.hash_hex)
         assert stored is not None and stored.status == "cancelled"
+
+
+async def test_a_peers_ask_for_cancel_proofs_waits_for_a_stalled_store_only_so_long(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Harden11: the proofs of cancelled orders evicted from memory are read on the store's
+    writer thread; a fetch naming them (``why``) waited for a hung writer with no bound,
+    each peer's fetch one more handler waiting for ever. Past ``store_wait`` it is answered
+    without them (the peer asks again next round); once the store moves, with them."""
+    c = chain
+    async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, resting):
+        sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
+        path = f"/v1/orders/{resting.hash_hex}/cancel"
+        assert (await api.post(path, {"signature": "0x" + sig.hex()}))[0] == 200
+        node.registry.grace = 0
+        assert await node.registry.evict() == 1 and node.registry.get(resting.hash) is None
+        proof = {"orderHash": resting.hash_hex.lower(), "signature": "0x" + sig.hex()}
+        node.store_wait = 0.3
+        gate = threading.Event()
+        busy = node.store._writer.submit(lambda db: gate.wait(30))  # the writer is stuck
+        try:
+            assert await asyncio.wait_for(node.cancel_proofs([resting.hash_hex]), 10) == []
+        finally:
+            gate.set()
+        assert busy.result(timeout=10) is True
+        assert await node.cancel_proofs([resting.hash_hex]) == [proof]
