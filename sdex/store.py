@@ -250,16 +250,14 @@ class Store(StoreReads):
         return fut
 
     def pending_settlements(self) -> list[StoredSettlement]:
-        rows = self._call(
-            lambda db: db.execute(
-                "SELECT tx_hash, nonce, raw_tx, pairs, status FROM settlements"
-                " WHERE status='pending' ORDER BY nonce"
-            ).fetchall()
-        )
-        return [
-            StoredSettlement(r[0], int(r[1]), r[2], [(a, b) for a, b in json.loads(r[3])], r[4])
-            for r in rows
-        ]
+        """Through the writer (every write queued before is seen): blocks its caller, so
+        only at a start, never from a handler (``pending_settlements_committed``)."""
+        return _settlements(self._call(_pending_rows))
+
+    async def pending_settlements_committed(self) -> list[StoredSettlement]:
+        """``pending_settlements`` as committed, read off the event loop and off the writer
+        thread (``_listing``): a request never waits for a write, nor blocks the loop."""
+        return _settlements(await self._listing(_pending_rows))
 
     def remove_fills_above(self, block_number: int) -> list[StoredFill]:
         """Delete the fills of blocks above ``block_number`` (a reorg undid them); returns them."""
@@ -395,3 +393,17 @@ def _fills_job(fills: Sequence[StoredFill]) -> Callable[[sqlite3.Connection], li
         return new
 
     return insert
+
+
+def _pending_rows(db: sqlite3.Connection) -> list[Any]:
+    return db.execute(
+        "SELECT tx_hash, nonce, raw_tx, pairs, status FROM settlements"
+        " WHERE status='pending' ORDER BY nonce"
+    ).fetchall()
+
+
+def _settlements(rows: list[Any]) -> list[StoredSettlement]:
+    return [
+        StoredSettlement(r[0], int(r[1]), r[2], [(a, b) for a, b in json.loads(r[3])], r[4])
+        for r in rows
+    ]

@@ -318,3 +318,26 @@ async def test_a_peers_ask_for_cancel_proofs_waits_for_a_stalled_store_only_so_l
             gate.set()
         assert busy.result(timeout=10) is True
         assert await node.cancel_proofs([resting.hash_hex]) == [proof]
+
+
+async def test_the_web_status_never_blocks_the_event_loop_on_the_stores_writer(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Harden11: ``GET /web/status`` read the pending settlements through the writer thread,
+    blocking the event loop until the writer answered: behind a long group commit the whole
+    node paused, and with a hung writer (a stuck disk) any visitor of the web page froze it
+    for good (no ``/health``, no gossip). It reads what is committed, off the loop."""
+    c = chain
+    async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, _resting):
+        gate = threading.Event()
+        busy = node.store._writer.submit(lambda db: gate.wait(5))  # the writer is stuck
+        try:
+            status = asyncio.create_task(api.get("/web/status"))
+            code, _health = await asyncio.wait_for(api.get("/health"), 3)  # the loop serves
+            assert code == 200
+            code, body = await asyncio.wait_for(status, 3)
+            assert code == 200 and body["inFlight"] == [], body
+            assert not busy.done()  # answered while the writer was still held
+        finally:
+            gate.set()
+        assert busy.result(timeout=10) is True
