@@ -259,13 +259,21 @@ class Store(StoreReads):
         thread (``_listing``): a request never waits for a write, nor blocks the loop."""
         return _settlements(await self._listing(_pending_rows))
 
-    def remove_fills_above(self, block_number: int) -> list[StoredFill]:
-        """Delete the fills of blocks above ``block_number`` (a reorg undid them); returns them."""
-        _, removed = self.fills(1, 1_000_000, above_block=block_number)
-        self._call(
-            lambda db: db.execute("DELETE FROM fills WHERE block_number > ?", (block_number,))
-        )
-        return removed
+    async def remove_fills_above(self, block_number: int) -> list[StoredFill]:
+        """Delete the fills of blocks above ``block_number`` (a reorg undid them); returns
+        them, in chain order. One job on the writer thread, awaited (the event loop runs on:
+        a reorg never blocks it on the writer, which may stall)."""
+        above = (block_number,)
+
+        def remove(db: sqlite3.Connection) -> list[Any]:
+            rows = db.execute(
+                "SELECT * FROM fills WHERE block_number > ? ORDER BY block_number, log_index",
+                above,
+            ).fetchall()
+            db.execute("DELETE FROM fills WHERE block_number > ?", above)
+            return rows
+
+        return [fill_of(r) for r in await self._call_async(remove)]
 
     # -- watcher checkpoint and the chain mirror --------------------------------------------
     def checkpoint(self) -> tuple[int, str, int] | None:

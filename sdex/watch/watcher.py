@@ -332,9 +332,9 @@ class Watcher:
             return
         # the store first: if it refuses, the mirror is not undone and the next poll finds
         # the reorg again (undone first, the old branch's fills would stay stored for ever)
-        changes.reverted = self.store.remove_fills_above(fork)
-        depth = self.checkpoint - fork
-        changes.reorg_depth, changes.fork = depth, fork
+        gone = self.store.remove_fills_above(fork)  # (awaited: a stall said on /health)
+        changes.reverted = await durable(gone, self.store_wait, self.stalled)
+        changes.reorg_depth, changes.fork = (depth := self.checkpoint - fork), fork
         # fills this poll read above the fork (an earlier range) are gone with their blocks
         changes.rejudge |= {f.order_hash for f in changes.fills if f.block_number > fork}
         changes.fills = [f for f in changes.fills if f.block_number <= fork]
