@@ -329,7 +329,7 @@ class Store(StoreReads):
         sql = MARKED_SELECT.replace("SELECT hash", "SELECT COUNT(*)")
         return int(self._call(lambda db: db.execute(sql).fetchone()[0]))
 
-    def reset_chain(self, identity: ChainIdentity) -> list[StoredFill]:
+    async def reset_chain(self, identity: ChainIdentity) -> list[StoredFill]:
         """The chain was reset (a new genesis or deployment block): drop everything read from
         the old chain (fills, the mirror, its head; unsent settlements are dropped) and bind
         the database to the new chain, in one transaction; the fills dropped (announced as
@@ -351,7 +351,7 @@ class Store(StoreReads):
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
             return dropped
 
-        return self._call(reset)
+        return await self._call_async(reset)  # (the event loop runs on: the writer may stall)
 
 
 def _order_row(

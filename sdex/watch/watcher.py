@@ -437,13 +437,13 @@ class Watcher:
         )
         self.identity = ChainIdentity(self.identity.chain_id, self.identity.exchange, header.hash)
         # one transaction: refused, no fill is dropped unannounced (the next try drops it)
-        changes.reverted = self.store.reset_chain(self.identity)  # announced as reverted
-        self.saved = self.start_block - 1
+        gone = self.store.reset_chain(self.identity)  # (awaited: a stall said on /health)
+        changes.reverted = await durable(gone, self.store_wait, self.stalled)  # announced
+        self.saved = self.checkpoint = self.start_block - 1
         changes.reset = True
         changes.fills.clear()  # the old chain's fills (an earlier range of this poll) too
         self.mirror.clear()
         self._unsure.clear()  # (the old chain's accounts: its failures count for nothing)
-        self.checkpoint = self.start_block - 1
         self.resets += 1
         latest = Header.from_rpc(await self.rpc.call("eth_getBlockByNumber", "latest", False))
         self.chain_head = latest.number
