@@ -9,9 +9,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sdex.model import OrderStatus
 from sdex.node.core import Node
+from sdex.node.intake import committed
 from sdex.order import SignedOrder, sign_hash
+from sdex.store import StoreError
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid, node_with_resting_ask
@@ -341,3 +345,27 @@ async def test_the_web_status_never_blocks_the_event_loop_on_the_stores_writer(
         finally:
             gate.set()
         assert busy.result(timeout=10) is True
+
+
+async def test_committed_waits_for_every_write_and_no_longer_than_asked() -> None:
+    """``committed``: every write committed, the first refused raises, past ``within`` a
+    ``StoreError`` (the writes themselves untouched), nothing to wait for resolves."""
+    loop = asyncio.get_running_loop()
+    assert await committed([], 1.0) is None
+    a, b = loop.create_future(), loop.create_future()
+    both = committed([a, b], 5.0)
+    a.set_result(None)
+    await asyncio.sleep(0)
+    assert not both.done()
+    b.set_result(None)
+    assert await both is None
+    a, b = loop.create_future(), loop.create_future()
+    refused = committed([a, b])
+    b.set_exception(StoreError("refused here"))
+    with pytest.raises(StoreError, match="refused here"):
+        await refused
+    late = committed([a], 0.05)
+    with pytest.raises(StoreError, match="stalls"):
+        await late
+    assert not a.done()  # (the write goes on)
+    a.set_result(None)

@@ -477,6 +477,10 @@ def committed(
 
     for w in writes:
         w.add_done_callback(settle)
+    if not writes:  # (nothing to wait for)
+        done.set_result(None)
+        if timer is not None:
+            timer.cancel()
     return done
 
 
