@@ -118,11 +118,6 @@ class Store(StoreReads):
                 self.path, time.monotonic() - started, os.path.getsize(self.path) // 2**20,
             )  # fmt: skip
         self._writer = Writer(db, group_window, max_group)
-        self.last_update: asyncio.Future[None] | None = None
-        """The last of ``update_orders`` and ``set_cancel_signature`` queued: once it
-        resolves, every write queued before it has been tried (one writer, in order), but
-        each job is its own savepoint and may fail alone: a handler awaits its own writes
-        too (``sdex.node.intake.committed``)."""
         self._bind(identity)
         self._open_reader()
 
@@ -208,8 +203,7 @@ class Store(StoreReads):
         def update(db: sqlite3.Connection) -> None:
             db.executemany(sql, rows)
 
-        self.last_update = self._writer.submit_async(update)
-        return self.last_update
+        return self._writer.submit_async(update)
 
     def close_unparseable(self, hashes: Sequence[str]) -> None:
         """Close open rows that cannot be parsed (status removed, reason "unparseable"): no
@@ -232,8 +226,7 @@ class Store(StoreReads):
         def update(db: sqlite3.Connection) -> None:
             db.execute("UPDATE orders SET cancel_sig=?, updated_at=? WHERE hash=?", args)
 
-        self.last_update = self._writer.submit_async(update)
-        return self.last_update
+        return self._writer.submit_async(update)
 
     # -- fills ---------------------------------------------------------------------------
     def add_fills(self, fills: Sequence[StoredFill]) -> list[StoredFill]:
@@ -269,24 +262,30 @@ class Store(StoreReads):
         return fut
 
     def pending_settlements(self) -> list[StoredSettlement]:
-        rows = self._call(
-            lambda db: db.execute(
-                "SELECT tx_hash, nonce, raw_tx, pairs, status FROM settlements"
-                " WHERE status='pending' ORDER BY nonce"
-            ).fetchall()
-        )
-        return [
-            StoredSettlement(r[0], int(r[1]), r[2], [(a, b) for a, b in json.loads(r[3])], r[4])
-            for r in rows
-        ]
+        """Through the writer (every write queued before is seen): blocks its caller, so
+        only at a start, never from a handler (``pending_settlements_committed``)."""
+        return _settlements(self._call(_pending_rows))
 
-    def remove_fills_above(self, block_number: int) -> list[StoredFill]:
-        """Delete the fills of blocks above ``block_number`` (a reorg undid them); returns them."""
-        _, removed = self.fills(1, 1_000_000, above_block=block_number)
-        self._call(
-            lambda db: db.execute("DELETE FROM fills WHERE block_number > ?", (block_number,))
-        )
-        return removed
+    async def pending_settlements_committed(self) -> list[StoredSettlement]:
+        """``pending_settlements`` as committed, read off the event loop and off the writer
+        thread (``_listing``): a request never waits for a write, nor blocks the loop."""
+        return _settlements(await self._listing(_pending_rows))
+
+    async def remove_fills_above(self, block_number: int) -> list[StoredFill]:
+        """Delete the fills of blocks above ``block_number`` (a reorg undid them); returns
+        them, in chain order. One job on the writer thread, awaited (the event loop runs on:
+        a reorg never blocks it on the writer, which may stall)."""
+        above = (block_number,)
+
+        def remove(db: sqlite3.Connection) -> list[Any]:
+            rows = db.execute(
+                "SELECT * FROM fills WHERE block_number > ? ORDER BY block_number, log_index",
+                above,
+            ).fetchall()
+            db.execute("DELETE FROM fills WHERE block_number > ?", above)
+            return rows
+
+        return [fill_of(r) for r in await self._call_async(remove)]
 
     # -- watcher checkpoint and the chain mirror --------------------------------------------
     def checkpoint(self) -> tuple[int, str, int] | None:
@@ -342,7 +341,7 @@ class Store(StoreReads):
         sql = MARKED_SELECT.replace("SELECT hash", "SELECT COUNT(*)")
         return int(self._call(lambda db: db.execute(sql).fetchone()[0]))
 
-    def reset_chain(self, identity: ChainIdentity) -> list[StoredFill]:
+    async def reset_chain(self, identity: ChainIdentity) -> list[StoredFill]:
         """The chain was reset (a new genesis or deployment block): drop everything read from
         the old chain (fills, the mirror, its head; unsent settlements are dropped) and bind
         the database to the new chain, in one transaction; the fills dropped (announced as
@@ -364,7 +363,7 @@ class Store(StoreReads):
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
             return dropped
 
-        return self._call(reset)
+        return await self._call_async(reset)  # (the event loop runs on: the writer may stall)
 
 
 def _order_row(
@@ -414,3 +413,17 @@ def _fills_job(fills: Sequence[StoredFill]) -> Callable[[sqlite3.Connection], li
         return new
 
     return insert
+
+
+def _pending_rows(db: sqlite3.Connection) -> list[Any]:
+    return db.execute(
+        "SELECT tx_hash, nonce, raw_tx, pairs, status FROM settlements"
+        " WHERE status='pending' ORDER BY nonce"
+    ).fetchall()
+
+
+def _settlements(rows: list[Any]) -> list[StoredSettlement]:
+    return [
+        StoredSettlement(r[0], int(r[1]), r[2], [(a, b) for a, b in json.loads(r[3])], r[4])
+        for r in rows
+    ]

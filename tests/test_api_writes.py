@@ -9,9 +9,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sdex.model import OrderStatus
 from sdex.node.core import Node
+from sdex.node.intake import committed
 from sdex.order import SignedOrder, sign_hash
+from sdex.store import StoreError
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid, node_with_resting_ask
@@ -203,3 +207,165 @@ async def test_a_killed_order_whose_close_is_refused_is_not_answered_2xx(
         assert code == 503, (code, body)
         stored = node.store.order_now(killed.hash_hex)
         assert stored is not None and stored.status == "open"
+
+
+async def test_a_cancel_is_answered_200_though_another_rows_write_queued_with_it_is_refused(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Harden11: a wallet's cancel waited for its own writes and ``Store.last_update``, the
+    last row update queued by anyone, taken once its close was queued: another order's
+    write queued by then (here through the registry's publish of the cancel, which is
+    where a change of the node's would put one) made its answer rest on that write, and a
+    refusal of it gave the wallet a 503 for a cancel stored in full. It waits for the rows
+    queued for its own order only (``OrderRegistry.own_writes``), as an order's post does.
+    (No path of the node queues another order's update there today: the test makes one.)"""
+    c = chain
+    async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, resting):
+        other = c.sign(bid(c, BOB, E18, 2000 * E6))  # (below the ask: it rests)
+        assert (await api.post_order(other))[0] == 201
+        other_rec = node.registry.get(other.hash)
+        assert other_rec is not None
+        await refuse(
+            node,
+            f"CREATE TRIGGER no_other BEFORE UPDATE ON orders WHEN NEW.hash = "
+            f"'{other.hash_hex.lower()}' BEGIN SELECT RAISE(ABORT, 'refused here'); END",
+        )
+        registry = node.registry
+        publish = registry.publish
+
+        def publish_then_write_another(rec: Any, event: str, *args: Any, **kw: Any) -> None:
+            publish(rec, event, *args, **kw)
+            if rec.signed.hash == resting.hash and event == OrderStatus.CANCELLED:
+                registry.correct_filled(other_rec, other_rec.filled)  # another order's row
+
+        registry.publish = publish_then_write_another  # type: ignore[method-assign]
+        sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
+        code, body = await api.post(
+            f"/v1/orders/{resting.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
+        )
+        assert (code, body.get("status")) == (200, "cancelled"), (code, body)
+        stored = node.store.order_now(resting.hash_hex)
+        assert stored is not None and stored.status == "cancelled"
+        assert stored.cancel_signature == sig
+        # its own write refused still gets 503 (the capture of its own writes holds)
+        registry.publish = publish  # type: ignore[method-assign]
+        mine = c.sign(ask(c, ALICE, E18, 3100 * E6))
+        assert (await api.post_order(mine))[0] == 201
+        await refuse(
+            node,
+            f"CREATE TRIGGER no_mine BEFORE UPDATE OF status ON orders WHEN NEW.hash = "
+            f"'{mine.hash_hex.lower()}' BEGIN SELECT RAISE(ABORT, 'refused here'); END",
+        )
+        sig = sign_hash(c.domain.cancel_digest(mine.hash), c.keys[ALICE])
+        code, body = await api.post(
+            f"/v1/orders/{mine.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
+        )
+        assert code == 503, (code, body)
+
+
+async def test_a_wallets_answer_waits_for_a_stalled_store_only_so_long(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Harden11: an order's or a cancel's answer waited for its commit with no bound: a
+    writer thread that hung (a stuck disk) held every wallet's request open for ever (and
+    aiohttp does not cancel a handler whose client left: each one more waiting). Past
+    ``store_wait`` the wallet gets 503 (not acknowledged); the writes stay queued, commit
+    once the store moves, and the order posted again is then answered 200."""
+    c = chain
+    async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, resting):
+        node.store_wait = 0.3
+        posted = c.sign(bid(c, BOB, E18, 2000 * E6))  # (below the ask: it rests)
+        sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
+        gate = threading.Event()
+        busy = node.store._writer.submit(lambda db: gate.wait(30))  # the writer is stuck
+        try:
+            code, body = await asyncio.wait_for(api.post_order(posted), 10)
+            assert code == 503 and "stalls" in body["reason"], (code, body)
+            path = f"/v1/orders/{resting.hash_hex}/cancel"
+            code, body = await asyncio.wait_for(api.post(path, {"signature": "0x" + sig.hex()}), 10)
+            assert code == 503 and "stalls" in body["reason"], (code, body)
+            code, body = await asyncio.wait_for(api.post_order(posted), 10)  # (held: stored?)
+            assert code == 503, (code, body)
+        finally:
+            gate.set()
+        assert busy.result(timeout=10) is True
+        code, body = await api.post_order(posted)  # its row committed once the store moved
+        assert code == 200, (code, body)
+        assert node.store.order_now(posted.hash_hex) is not None
+        code, body = await api.post(path, {"signature": "0x" + sig.hex()})
+        assert (code, body["status"]) == (200, "cancelled"), (code, body)
+        stored = node.store.order_now(resting.hash_hex)
+        assert stored is not None and stored.status == "cancelled"
+
+
+async def test_a_peers_ask_for_cancel_proofs_waits_for_a_stalled_store_only_so_long(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Harden11: the proofs of cancelled orders evicted from memory are read on the store's
+    writer thread; a fetch naming them (``why``) waited for a hung writer with no bound,
+    each peer's fetch one more handler waiting for ever. Past ``store_wait`` it is answered
+    without them (the peer asks again next round); once the store moves, with them."""
+    c = chain
+    async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, resting):
+        sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
+        path = f"/v1/orders/{resting.hash_hex}/cancel"
+        assert (await api.post(path, {"signature": "0x" + sig.hex()}))[0] == 200
+        node.registry.grace = 0
+        assert await node.registry.evict() == 1 and node.registry.get(resting.hash) is None
+        proof = {"orderHash": resting.hash_hex.lower(), "signature": "0x" + sig.hex()}
+        node.store_wait = 0.3
+        gate = threading.Event()
+        busy = node.store._writer.submit(lambda db: gate.wait(30))  # the writer is stuck
+        try:
+            assert await asyncio.wait_for(node.cancel_proofs([resting.hash_hex]), 10) == []
+        finally:
+            gate.set()
+        assert busy.result(timeout=10) is True
+        assert await node.cancel_proofs([resting.hash_hex]) == [proof]
+
+
+async def test_the_web_status_never_blocks_the_event_loop_on_the_stores_writer(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Harden11: ``GET /web/status`` read the pending settlements through the writer thread,
+    blocking the event loop until the writer answered: behind a long group commit the whole
+    node paused, and with a hung writer (a stuck disk) any visitor of the web page froze it
+    for good (no ``/health``, no gossip). It reads what is committed, off the loop."""
+    c = chain
+    async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, _resting):
+        gate = threading.Event()
+        busy = node.store._writer.submit(lambda db: gate.wait(5))  # the writer is stuck
+        try:
+            status = asyncio.create_task(api.get("/web/status"))
+            code, _health = await asyncio.wait_for(api.get("/health"), 3)  # the loop serves
+            assert code == 200
+            code, body = await asyncio.wait_for(status, 3)
+            assert code == 200 and body["inFlight"] == [], body
+            assert not busy.done()  # answered while the writer was still held
+        finally:
+            gate.set()
+        assert busy.result(timeout=10) is True
+
+
+async def test_committed_waits_for_every_write_and_no_longer_than_asked() -> None:
+    """``committed``: every write committed, the first refused raises, past ``within`` a
+    ``StoreError`` (the writes themselves untouched), nothing to wait for resolves."""
+    loop = asyncio.get_running_loop()
+    assert await committed([], 1.0) is None
+    a, b = loop.create_future(), loop.create_future()
+    both = committed([a, b], 5.0)
+    a.set_result(None)
+    await asyncio.sleep(0)
+    assert not both.done()
+    b.set_result(None)
+    assert await both is None
+    a, b = loop.create_future(), loop.create_future()
+    refused = committed([a, b])
+    b.set_exception(StoreError("refused here"))
+    with pytest.raises(StoreError, match="refused here"):
+        await refused
+    late = committed([a], 0.05)
+    with pytest.raises(StoreError, match="stalls"):
+        await late
+    assert not a.done()  # (the write goes on)
+    a.set_result(None)

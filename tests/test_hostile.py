@@ -29,7 +29,8 @@ Answer = Callable[[web.Request], Any]
 
 class HostilePeer:
     """A peer that answers every signed /p2p/ request with what ``answers[path]`` returns
-    (a JSON-able object, or bytes sent as they are), signed with its own key."""
+    (a JSON-able object, or bytes sent as they are, or a coroutine of either), signed with
+    its own key."""
 
     def __init__(self, answers: dict[str, Answer]) -> None:
         self.key = NodeKey.generate()
@@ -47,6 +48,8 @@ class HostilePeer:
         if make is None:
             return web.Response(status=404)
         result = make(request)
+        if asyncio.iscoroutine(result):  # (an answer that reads the request's body)
+            result = await result
         data = result if isinstance(result, bytes) else json.dumps(result).encode()
         headers = self.key.answer_headers(signed.signature, 200, data)
         return web.Response(body=data, content_type="application/json", headers=headers)

@@ -4,6 +4,7 @@ next poll re-judges the orders and stores no fill of a block no longer on the ch
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -91,11 +92,11 @@ async def test_a_reorg_whose_fills_removal_fails_once_leaves_no_stale_fill(
         remove = node.store.remove_fills_above
         refused = []
 
-        def refusing_remove(block_number: int) -> list[StoredFill]:
+        async def refusing_remove(block_number: int) -> list[StoredFill]:
             if not refused:
                 refused.append(block_number)
                 raise StoreError("the database refused the delete (injected)")
-            return remove(block_number)
+            return await remove(block_number)
 
         node.store.remove_fills_above = refusing_remove  # type: ignore[method-assign]
         snap = c.rpc.call("evm_snapshot")
@@ -109,3 +110,42 @@ async def test_a_reorg_whose_fills_removal_fails_once_leaves_no_stale_fill(
         m = await meta(api, whole)
         assert (m["status"], m["filledMakerAmount"]) == ("open", "0")
         assert refused and w.reorgs == 1
+
+
+async def test_a_reorg_never_blocks_the_event_loop_on_a_stalled_store(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Harden11: a reorg read the old branch's fills and deleted them through the writer
+    thread with a blocking ``.result()`` on the event loop: behind a group commit the whole
+    node paused, and with a hung writer (a stuck disk) a reorg froze it for good (no
+    ``/health``, no wallet, no gossip). Now it is one job awaited under ``store_wait``:
+    the loop serves on, ``/health`` says ``failing`` (the store), and once the store moves
+    the reorg is applied (the fill gone, the order open again)."""
+    c = chain
+    async with one_order_node(c, tmp_path) as (node, api, whole):
+        w = node.watcher
+
+        async def health_says(want: str) -> bool:  # (test_watch_behind's: an import cycle)
+            return bool((await api.get("/health"))[1]["chain"] == want)
+
+        snap = c.rpc.call("evm_snapshot")
+        c.exchange.fill_order(c.sender(BOB), whole, 3000 * E6)
+        await synced(node, c)
+        assert (await api.get("/v1/fills"))[1]["total"] == 1
+        w.store_wait = 0.3
+        gate = threading.Event()
+        busy = node.store._writer.submit(lambda db: gate.wait(5))  # the writer is stuck
+        try:
+            revert(c, snap)
+            c.rpc.call("evm_mine")
+            await wait_for(lambda: health_says("failing"), timeout=4)
+            assert not busy.done()  # the loop served while the writer was held
+        finally:
+            gate.set()
+        assert busy.result(timeout=10) is True
+        await synced(node, c)
+        await wait_for(lambda: health_says("ok"), timeout=20)
+        assert w.reorgs == 1
+        assert (await api.get("/v1/fills"))[1]["total"] == 0
+        m = await meta(api, whole)
+        assert (m["status"], m["filledMakerAmount"]) == ("open", "0")

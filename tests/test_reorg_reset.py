@@ -4,6 +4,7 @@ through (their deletion and the reset are one transaction)."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,11 @@ async def test_a_reset_refused_once_still_announces_the_reverted_fills(
             refused = {"n": 0}
             reset_chain = node.store.reset_chain
 
-            def refusing(identity: Any) -> Any:
+            async def refusing(identity: Any) -> Any:
                 if refused["n"] == 0:
                     refused["n"] += 1
                     raise StoreError("disk full (injected)")
-                return reset_chain(identity)
+                return await reset_chain(identity)
 
             node.store.reset_chain = refusing  # type: ignore[method-assign]
             revert(c, snap)  # no kept header (2 deep) is on the new branch: a reset
@@ -50,3 +51,40 @@ async def test_a_reset_refused_once_still_announces_the_reverted_fills(
             await wait_for(lambda: events.has("fill", "reverted", whole.hash_hex))
         finally:
             await events.close()
+
+
+async def test_a_reset_never_blocks_the_event_loop_on_a_stalled_store(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Harden11: a reset's one transaction ran through the writer thread with a blocking
+    ``.result()`` on the event loop: with a hung writer (a stuck disk) a devnet reset froze
+    the node for good. Now it is awaited under ``store_wait``: ``/health`` says ``failing``
+    (the store) while it is held, and the reset goes through once the store moves."""
+    c = chain
+    whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    async with running_node(node_config(c, tmp_path / "n.db", reorg_depth=2)) as (node, api):
+        assert (await api.post_order(whole))[0] == 201
+        await synced(node, c)
+        snap = c.rpc.call("evm_snapshot")
+        c.rpc.call("hardhat_mine", hex(4))
+        await synced(node, c)
+        w = node.watcher
+        w.store_wait = 0.3
+
+        async def failing() -> bool:
+            return bool((await api.get("/health"))[1]["chain"] == "failing")
+
+        gate = threading.Event()
+        busy = node.store._writer.submit(lambda db: gate.wait(8))  # the writer is stuck
+        try:
+            revert(c, snap)  # no kept header (2 deep) is on the new branch: a reset
+            c.weth.transfer(c.sender(CAROL), c.address(BOB), 1)  # (another first block)
+            c.rpc.call("hardhat_mine", hex(6))
+            await wait_for(failing, timeout=6)
+            assert not busy.done()  # the loop served while the writer was held
+        finally:
+            gate.set()
+        assert busy.result(timeout=10) is True
+        await wait_for(lambda: node.watcher.resets == 1, timeout=30)
+        await synced(node, c)
+        assert await api.status(whole) == "open"

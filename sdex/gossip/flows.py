@@ -161,7 +161,9 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
     # ``max_orders`` hashes, maybe all closed here; the next rounds look at others)
     budget = cfg.ae_max_fetches * step
     looked = itertools.islice(theirs_open, KNOWS_FACTOR * budget)
-    missing = list(itertools.islice((h for h in looked if not view.knows(h)), budget))
+    # (a copy the intake rejected for good is not fetched from that peer again: ``refused``)
+    wanted = (h for h in looked if not view.knows(h) and not view.refused(peer.key, h))
+    missing = list(itertools.islice(wanted, budget))
     # open here, not there: ask why (a soft cancel we missed comes with its signature)
     extra = [h for h in view.hashes_in(buckets) if h not in theirs_open]
     rounds = min(cfg.ae_max_fetches, -(-max(len(missing), len(extra)) // step))

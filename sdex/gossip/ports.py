@@ -15,6 +15,11 @@ class OrderView(Protocol):
 
     def knows(self, hash_hex: str) -> bool: ...
 
+    def refused(self, peer: str, hash_hex: str) -> bool:
+        """Whether ``peer``'s copy of ``hash_hex`` was rejected for good (not fetched from
+        it again for a while: the node's intake would reject it again)."""
+        ...
+
     def digest(self) -> list[str]:
         """256 buckets (by the hash's first byte), each the XOR of its open order hashes."""
         ...

@@ -20,6 +20,7 @@ from sdex.node.views import _stored_fills
 from sdex.order import SignedOrder
 from sdex.store import StoredFill, StoredOrder
 from sdex.watch import BlockChanges
+from sdex.watch.changes import durable
 
 log = logging.getLogger("sdex.node")
 CHAIN_CLOSED_NAMES = sorted(s.value for s in CHAIN_CLOSED)
@@ -43,7 +44,8 @@ class NodeChainState(NodeIntake):
         rows it writes (closes, status moves) join ``changes.stored``: the watcher saves its
         head only once they are committed (one refused: written again with the next try)."""
         changes.stored.clear()  # (an earlier try's writes: this try queues them again)
-        await self.registry.track_writes()
+        w = self.watcher  # (the last try's rows, if still queued: /health says a stall)
+        await self.registry.track_writes(w.store_wait, w.stalled)
         try:
             await self._apply_block(changes)
         finally:
@@ -117,13 +119,15 @@ class NodeChainState(NodeIntake):
         One maker at a time (its (maker, seq) index), each page read off the event loop,
         which runs between pages. ``walked``: how far each walk went (``""``: the walk of
         every maker), so changes applied again after a failure resume it there."""
+        w = self.watcher  # (each page read on the writer thread: a stall said on /health)
         for maker in [None] if makers is None else makers:
             key = maker or ""
             after = walked.get(key, 0)
             while after >= 0:
-                page, last = await self.store.orders_after(
+                read = self.store.orders_after(
                     CHAIN_CLOSED_NAMES, maker, after, REJUDGE_PAGE, POLICY_REASONS
                 )
+                page, last = await durable(read, w.store_wait, w.stalled)
                 await self._rejudge_page(page)
                 after = walked[key] = last if last > after else -1  # (-1: through)
                 await asyncio.sleep(0)  # (what else waits runs between pages)

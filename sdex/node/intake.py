@@ -7,22 +7,25 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sdex.book import BookOrderState, Entry, RemovalReason, Side
 from sdex.book.errors import BookError
-from sdex.errors import SignatureError
+from sdex.errors import OrderParseError, SignatureError
 from sdex.gossip.checks import PartialVerdicts
 from sdex.ingest import Accepted, IntakeResult, Known, Rejection
 from sdex.ingest.rejections import RejectionCode
 from sdex.matching.match import MatchResult, Outcome, TimeInForce
 from sdex.model import OPEN_STATUSES, VALIDATION_FAILED, OrderStatus, error_body, field_error_body
 from sdex.node.records import CROSS_GRACE, Record, SubmitResult
+from sdex.node.refused import KEPT
 from sdex.node.status import NodeStatus
-from sdex.order import SignedOrder, recover_signer
+from sdex.order import Order, SignedOrder, recover_signer
 from sdex.store import StoreError
 
 log = logging.getLogger("sdex.node")
+T = TypeVar("T")
 
 
 class NodeIntake(NodeStatus):
@@ -58,7 +61,7 @@ class NodeIntake(NodeStatus):
             # alone); not another order's row closed meanwhile (a resting one found expired)
             writes = [answer.stored, *own[-1:]]
             try:  # committed before the 2xx (group commit: one transaction for many orders)
-                await committed(writes)
+                await committed(writes, self.store_wait)
             except StoreError as e:
                 return SubmitResult(503, error_body(100, f"the order was not stored: {e}"))
         return answer
@@ -72,13 +75,13 @@ class NodeIntake(NodeStatus):
                 200, self.record_json(order_hash) or {"orderHash": "0x" + order_hash.hex()}
             )
         try:
-            if not await self.store.holds_order(rec.signed.hash_hex):
+            if not await self._committed_within(self.store.holds_order(rec.signed.hash_hex)):
                 log.warning("order %s held but not stored: storing it", rec.signed.hash_hex)
                 stored = self.store.add_order_async(
                     rec.signed, rec.seq, rec.status, rec.source, rec.tif.value, rec.json
                 )
                 if stored is not None:  # (always: a waited insert)
-                    await stored
+                    await committed([stored], self.store_wait)
                 self.store.update_orders([rec.row()])  # its filled amount, reason
         except StoreError as e:
             return SubmitResult(503, error_body(100, f"the order was not stored: {e}"))
@@ -90,7 +93,7 @@ class NodeIntake(NodeStatus):
         (a rejection that proves bad faith: the peer pays for it)."""
         if self._known_copy(obj):  # most copies a peer sends are known: skip parse and hash
             return "known"
-        return self._from_peer(await self.peer_intake.submit(obj, check_fee=False), peer)
+        return self._from_peer(await self.peer_intake.submit(obj, check_fee=False), peer, obj)
 
     async def submit_many_from_peer(self, objs: list[object], peer: str | list[str]) -> list[str]:
         """``submit_from_peer`` for a chunk of a peer's orders, in order: the copies held here
@@ -109,14 +112,14 @@ class NodeIntake(NodeStatus):
             if len(todo) == 1:
                 result = await self.peer_intake.submit(objs[todo[0]], check_fee=False)
                 before = fw.handed
-                results[todo[0]] = self._from_peer(result, who[todo[0]])
+                results[todo[0]] = self._from_peer(result, who[todo[0]], objs[todo[0]])
                 handed, ended = fw.handed - before, fw.last()
             elif todo:
                 each = self.peer_intake.submit_each([objs[i] for i in todo], check_fee=False)
                 async with contextlib.aclosing(each):
                     async for k, result in each:
                         before = fw.handed
-                        results[todo[k]] = self._from_peer(result, who[todo[k]])
+                        results[todo[k]] = self._from_peer(result, who[todo[k]], objs[todo[k]])
                         if fw.handed != before:
                             handed, ended = handed + 1, fw.last()
         except Exception as e:  # the verdicts given so far stand (accepted: held now)
@@ -125,9 +128,13 @@ class NodeIntake(NodeStatus):
             fw.add("peer", started, ended, handed)
         return results
 
-    def _from_peer(self, result: IntakeResult, peer: str) -> str:
-        """A peer's order after the intake: booked if it is new here and within limits."""
+    def _from_peer(self, result: IntakeResult, peer: str, obj: object) -> str:
+        """A peer's order after the intake: booked if it is new here and within limits. A
+        rejection that holds for good is kept (``sdex.node.refused``): anti-entropy does not
+        fetch that copy again every round."""
         if isinstance(result, Rejection):
+            if result.code in KEPT:
+                self._refuse(result.code, peer, obj)
             return "forged" if result.code.bad_faith else "rejected"
         if isinstance(result, Known) or self.registry.held(result.signed.hash):
             return "known"  # (perhaps accepted, closed and evicted during the chain read)
@@ -135,6 +142,19 @@ class NodeIntake(NodeStatus):
             return "rejected"
         self._accept(result, "peer:" + peer, TimeInForce.GTC, match=False)
         return "accepted"
+
+    def _refuse(self, code: RejectionCode, peer: str, obj: object) -> None:
+        """``code``'s verdict on ``peer``'s copy ``obj``, kept by the hash of its body as this
+        node computes it (not the one the peer named), if the body parses."""
+        try:
+            h = self.domain.order_hash(Order.from_json(obj))
+        except OrderParseError:
+            return
+        self.refusals.note(code, peer, "0x" + h.hex(), time.monotonic())
+
+    def refused(self, peer: str, hash_hex: str) -> bool:
+        """Whether ``peer``'s copy of ``hash_hex`` was rejected for good (anti-entropy)."""
+        return self.refusals.holds(peer, hash_hex.lower(), time.monotonic())
 
     def known_copy(self, obj: object) -> bool:
         """``_known_copy`` for gossip: a push of copies held here skips the check's queue."""
@@ -329,10 +349,20 @@ class NodeIntake(NodeStatus):
         result = self.soft_cancel(order_hash, signature)
         if result.stored is not None:
             try:
-                await asyncio.shield(result.stored)
+                await asyncio.shield(result.stored)  # (bounded: ``committed``'s ``within``)
             except StoreError as e:
                 return SubmitResult(503, error_body(100, f"the cancel was not stored: {e}"))
         return result
+
+    async def _committed_within(self, read: Awaitable[T]) -> T:
+        """A read the store's writer answers after every write queued before it, awaited at
+        most ``store_wait`` seconds (as ``committed``'s ``within``), then ``StoreError``."""
+        try:
+            return await asyncio.wait_for(read, self.store_wait)
+        except TimeoutError:
+            raise StoreError(
+                f"not read within {self.store_wait:g} s (the store stalls); ask again later"
+            ) from None
 
     def soft_cancel(
         self, order_hash: bytes, signature: bytes, from_peer: str | None = None
@@ -368,7 +398,9 @@ class NodeIntake(NodeStatus):
         if rec.status in OPEN_STATUSES:
             if order_hash in self.book:
                 self.book.remove(order_hash, RemovalReason.CANCELLED)
-            self._close_record(rec, OrderStatus.CANCELLED, "soft cancel by the maker")
+            with self.registry.own_writes(rec.signed.hash_hex) as own:  # (its close's row)
+                self._close_record(rec, OrderStatus.CANCELLED, "soft cancel by the maker")
+            writes.extend(own)
             log.info("order %s soft-cancelled by its maker", rec.signed.hash_hex)
         elif wallet:  # closed already (a repeat): its row written again, as it is held
             writes.append(self.store.update_orders([rec.row()]))
@@ -377,13 +409,11 @@ class NodeIntake(NodeStatus):
             # an order removed on this node may still rest on others.
             notice = {"orderHash": rec.signed.hash_hex, "signature": "0x" + signature.hex()}
             self.gossip.notify("cancels", notice, exclude=from_peer)
-        # The API answers once its signature and status are committed: its own writes (each
-        # job may fail alone: a wallet's repeat writes both again, so its 200 never rests on
-        # a first cancel's refused writes) and the last update queued (its status).
-        written = self.store.last_update
-        if written is not None and not written.done() and written not in writes:
-            writes.append(written)
-        stored = committed(writes) if writes and wallet else None
+        # The API answers once its signature and status are committed: its own writes only
+        # (each job may fail alone: a wallet's repeat writes both again, so its 200 never
+        # rests on a first cancel's refused writes; nor on another order's write queued
+        # meanwhile, which may be refused alone too).
+        stored = committed(writes, self.store_wait) if writes and wallet else None
         if stored is not None:
             stored.add_done_callback(lambda f: _cancel_stored(rec, f))
         body: dict[str, object] = {"orderHash": rec.signed.hash_hex, "status": rec.status}
@@ -415,25 +445,47 @@ def _cancel_stored(rec: Record, done: asyncio.Future[None]) -> None:
         rec.cancel_stored = True
 
 
-def committed(writes: list[asyncio.Future[None]]) -> asyncio.Future[None]:
+def committed(
+    writes: list[asyncio.Future[None]], within: float | None = None
+) -> asyncio.Future[None]:
     """Resolves once every one of ``writes`` is committed; the first refused raises (a later
     write's commit says nothing of an earlier job's, which may fail alone). The writes are
-    shared: a caller that goes away cancels only its own wait, never them."""
-    if len(writes) == 1:  # (the common case, an order's row alone: no gather)
-        return asyncio.shield(writes[0])
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    gathered = asyncio.gather(*(asyncio.shield(w) for w in writes))
+    shared: a caller that goes away cancels only its own wait, never them. ``within``:
+    seconds after which it raises ``StoreError`` if they are not all committed (the store
+    stalls; they stay queued). One timer a wait, no task: this is every wallet order's."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    timer = None if within is None else loop.call_later(within, _overdue, done, within)
+    left = len(writes)
 
-    def settle(g: asyncio.Future[list[None]]) -> None:
-        e = None if g.cancelled() else g.exception()  # (retrieved even if no one waits)
+    def settle(w: asyncio.Future[None]) -> None:
+        nonlocal left
+        e = None if w.cancelled() else w.exception()  # (retrieved even if no one waits)
         if done.done():
             return
-        if g.cancelled():
+        if w.cancelled():
             done.cancel()
         elif e is not None:
             done.set_exception(e)
         else:
+            left -= 1
+            if left:
+                return
             done.set_result(None)
+        if timer is not None:
+            timer.cancel()
 
-    gathered.add_done_callback(settle)
+    for w in writes:
+        w.add_done_callback(settle)
+    if not writes:  # (nothing to wait for)
+        done.set_result(None)
+        if timer is not None:
+            timer.cancel()
     return done
+
+
+def _overdue(done: asyncio.Future[None], within: float) -> None:
+    if not done.done():
+        done.set_exception(
+            StoreError(f"not committed within {within:g} s (the store stalls); ask again later")
+        )

@@ -3,6 +3,8 @@ and settlement notices (checked against the chain's receipt)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Iterable
 
 from sdex.chain import Log
@@ -13,6 +15,8 @@ from sdex.node.held import hash_of
 from sdex.node.records import SubmitResult
 from sdex.node.settle import NodeSettlement
 from sdex.order import parse_hex_bytes
+
+log = logging.getLogger("sdex.node")
 
 
 class NodePeering(NodeSettlement):
@@ -52,8 +56,12 @@ class NodePeering(NodeSettlement):
                     out.append({"orderHash": rec.signed.hash_hex, "signature": sig})
             elif evicted.count and b in evicted:
                 maybe.append("0x" + b.hex())
-        if maybe:
-            sigs = await self.store.cancel_signatures(maybe)
+        if maybe:  # (on the writer thread: a stalled store leaves them to the next round)
+            try:
+                sigs = await asyncio.wait_for(self.store.cancel_signatures(maybe), self.store_wait)
+            except TimeoutError:
+                log.warning("cancel proofs not read within %g s: the store stalls", self.store_wait)
+                sigs = {}
             out += [{"orderHash": h, "signature": sigs[h]} for h in maybe if h in sigs]
         return out
 

@@ -21,12 +21,14 @@ from sdex.node.config import NodeConfig
 from sdex.node.events import EventHub
 from sdex.node.forwarding import ForwardTiming
 from sdex.node.held import hash_of
+from sdex.node.refused import Refused
 from sdex.node.registry import OrderRegistry
 from sdex.node.registry import Record as Record
 from sdex.order import Domain, SignedOrder
 from sdex.settlement import Settler
 from sdex.store import Store
 from sdex.watch import Watcher
+from sdex.watch.changes import STORE_WAIT
 
 CROSS_GRACE = 0.5
 """Seconds a peer's order waits before this node settles a crossing with it (see may_match)."""
@@ -44,7 +46,7 @@ class SubmitResult:
     accepted: SignedOrder | None = None
     stored: asyncio.Future[None] | None = None
     """Resolves once what the answer reports is committed (the order's row,
-    ``Store.add_order_async``; a cancel's update, ``Store.last_update``): awaited before
+    ``Store.add_order_async``; a cancel's, its own row writes): awaited before
     a 2xx."""
 
 
@@ -85,6 +87,11 @@ class NodeState:
         self._seq = 0
         self.forwarding = ForwardTiming()
         """What a new order costs here before it is passed on (``/health``)."""
+        self.store_wait = STORE_WAIT
+        """Seconds a wallet's answer waits for its writes' commit before a 503 (the store
+        stalls: the watcher says ``failing`` after as long)."""
+        self.refusals = Refused()
+        """Peers' copies rejected for good: anti-entropy fetches them no more (for a while)."""
 
     @property
     def records(self) -> dict[bytes, Record]:

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from sdex.book import BookOrderState, RemovalReason
 from sdex.fillmath import MatchAmounts
@@ -35,6 +36,7 @@ from sdex.node.held import AlreadyHeld, HeldOrders, Row
 from sdex.node.held import Record as Record
 from sdex.order import SignedOrder
 from sdex.store import StoredOrder, StoreError
+from sdex.watch.changes import durable
 
 __all__ = ["OrderRegistry", "Record", "Row"]
 
@@ -307,14 +309,18 @@ class OrderRegistry(HeldOrders):
 
     # ---- writes ----------------------------------------------------------------------------
 
-    async def track_writes(self) -> None:
+    async def track_writes(
+        self, bound: float = math.inf, slow: Callable[[], None] | None = None
+    ) -> None:
         """From now until ``tracked_writes``, the row writes this task (the watcher's) queues
         (closes, ``sync``) are the block's: the watcher saves its head only once they are
-        committed. First, the
-        rows whose tracked write failed last time (their current state) are queued again."""
+        committed. First, the last block's tracked writes are waited for (still pending if
+        its poll failed after queuing them), ``slow()`` called once that takes over
+        ``bound`` seconds (the watcher says its store stalls: ``durable``), and the rows
+        whose tracked write failed (their current state) are queued again."""
         last, self._tracking = self._tracking, None
         if last is not None:  # (its failures noted: written again below)
-            await asyncio.wait([last])
+            await durable(asyncio.wait([last]), bound, slow or _nothing)
         task = asyncio.current_task()
         assert task is not None  # (on the event loop: the watcher's task)
         self._tracked = _Tracked(task)
@@ -356,8 +362,8 @@ class OrderRegistry(HeldOrders):
     @contextlib.contextmanager
     def own_writes(self, hash_hex: str) -> Iterator[list[asyncio.Future[None]]]:
         """The row writes queued for ``hash_hex``'s order in the ``with`` block (synchronous:
-        a wallet's order's arrival), not another order's closed meanwhile (a resting order
-        found expired): the 2xx waits for these only."""
+        a wallet's order's arrival, a soft cancel's close), not another order's closed
+        meanwhile (a resting order found expired): the 2xx waits for these only."""
         own: list[asyncio.Future[None]] = []
         before, self._own = self._own, (hash_hex, own)
         try:
@@ -376,7 +382,7 @@ class OrderRegistry(HeldOrders):
 
     def _write(self, row: Row) -> None:
         """Queue ``row``'s update, unless deferred. Never awaited here: a handler whose 2xx
-        depends on it awaits it (``Store.last_update``, with its own writes); the writer
+        depends on it awaits it (its own writes: ``own_writes``); the writer
         commits it before any write queued later (a checkpoint, say)."""
         if self._deferred is not None:
             self._deferred.append(row)
@@ -403,6 +409,10 @@ class _Tracked:
     def __init__(self, task: asyncio.Task[object]) -> None:
         self.task = task
         self.writes: list[tuple[asyncio.Future[None], list[str]]] = []
+
+
+def _nothing() -> None:
+    pass
 
 
 def _retrieved(task: asyncio.Task[None]) -> None:

@@ -32,6 +32,9 @@ class OrderSet:
     def knows(self, hash_hex: str) -> bool:
         return hash_hex in self.orders
 
+    def refused(self, peer: str, hash_hex: str) -> bool:
+        return False  # (every copy is taken or known here)
+
     def digest(self) -> list[str]:
         if self._digest is None:
             self._digest = [f"{x:x}" for x in self._buckets]

@@ -233,7 +233,7 @@ class Watcher:
         self._set_status(status, problem)
         return min(max(backoff, 0.1) * 2, MAX_BACKOFF)
 
-    def _stalled(self) -> None:  # (``durable``: ``ok`` again once the poll is through)
+    def stalled(self) -> None:  # (``durable``: ``ok`` again once the poll is through)
         self._set_status("failing", f"the store holds the poll's writes over {self.store_wait:g} s")
 
     def _on_head(self, header: Header | None) -> None:
@@ -291,12 +291,12 @@ class Watcher:
             self._unapplied = changes  # the mirror moved on: the node must still see these
             raise
         try:  # the head is saved only past blocks whose fills are durable
-            await durable(asyncio.gather(*changes.stored), self.store_wait, self._stalled)
+            await durable(asyncio.gather(*changes.stored), self.store_wait, self.stalled)
         except BaseException:
             self._unapplied = changes.fills_only()  # stored again before the head is saved
             raise
         orders, makers, funds = m.take_dirty()  # after applying, never before
-        stall = (self.store_wait, self._stalled)  # (the loop runs on meanwhile)
+        stall = (self.store_wait, self.stalled)  # (the loop runs on meanwhile)
         saved = (head.number, head.hash, head.timestamp)
         try:
             await durable(self.store.save_mirror(saved, orders, makers, funds), *stall)
@@ -332,9 +332,9 @@ class Watcher:
             return
         # the store first: if it refuses, the mirror is not undone and the next poll finds
         # the reorg again (undone first, the old branch's fills would stay stored for ever)
-        changes.reverted = self.store.remove_fills_above(fork)
-        depth = self.checkpoint - fork
-        changes.reorg_depth, changes.fork = depth, fork
+        gone = self.store.remove_fills_above(fork)  # (awaited: a stall said on /health)
+        changes.reverted = await durable(gone, self.store_wait, self.stalled)
+        changes.reorg_depth, changes.fork = (depth := self.checkpoint - fork), fork
         # fills this poll read above the fork (an earlier range) are gone with their blocks
         changes.rejudge |= {f.order_hash for f in changes.fills if f.block_number > fork}
         changes.fills = [f for f in changes.fills if f.block_number <= fork]
@@ -437,13 +437,13 @@ class Watcher:
         )
         self.identity = ChainIdentity(self.identity.chain_id, self.identity.exchange, header.hash)
         # one transaction: refused, no fill is dropped unannounced (the next try drops it)
-        changes.reverted = self.store.reset_chain(self.identity)  # announced as reverted
-        self.saved = self.start_block - 1
+        gone = self.store.reset_chain(self.identity)  # (awaited: a stall said on /health)
+        changes.reverted = await durable(gone, self.store_wait, self.stalled)  # announced
+        self.saved = self.checkpoint = self.start_block - 1
         changes.reset = True
         changes.fills.clear()  # the old chain's fills (an earlier range of this poll) too
         self.mirror.clear()
         self._unsure.clear()  # (the old chain's accounts: its failures count for nothing)
-        self.checkpoint = self.start_block - 1
         self.resets += 1
         latest = Header.from_rpc(await self.rpc.call("eth_getBlockByNumber", "latest", False))
         self.chain_head = latest.number

@@ -130,7 +130,7 @@ class WebPage:
             except (ChainError, ValueError, TypeError, OSError, aiohttp.ClientError) as e:
                 log.info("chain head unknown: %s", e)  # the page shows the last head seen
         checkpoint = node.watcher.block
-        pending = node.store.pending_settlements()
+        pending = await node.store.pending_settlements_committed()  # (never blocks the loop)
         return web.json_response(
             {
                 "head": self._head,

@@ -1,0 +1,90 @@
+"""Peers' order copies this node rejected for good: not fetched again by anti-entropy.
+
+A peer that holds an order open which this node rejects (an older version's order whose
+signature is over ``MAX_SIGNATURE_BYTES``, one expired here but not yet there, a token this
+node does not list) offers it in every anti-entropy round: its bucket differs, its hash is
+unknown here, so it was fetched and rejected again every round, forever. ``Refused``
+remembers such verdicts, bounded in size (least recently noted dropped first) and in time
+(``REFUSED_SECONDS``: a verdict the chain gave may be undone by a reorg), keyed by what
+the verdict depends on:
+
+- a verdict on the order's body (``BODY``: expired, amounts no order can fill, a token not
+  listed, cancelled or filled on chain) holds for every copy of that hash (the EIP-712
+  struct hash covers every field but the signature): none is fetched again, from anyone;
+- a verdict on the copy's signature (``COPY``: over the bound, not the maker's) holds only
+  for the peer that sent it: another copy of the same hash with another signature may be
+  valid, so a peer that attaches junk to a valid order's body only stops this node asking
+  *it* for that order, never another peer.
+
+The hash is the one this node computed from the copy, not the one the peer named: a peer
+that names one hash and sends another order names nothing it can have refused. Verdicts
+that depend on this node's state (funds, its limits, the chain unread) are not kept.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from sdex.ingest.rejections import RejectionCode
+
+REFUSED_MAX = 10_000
+"""Verdicts kept (a hostile peer that sends many rejected orders only evicts older ones:
+then those are fetched again, once a round, as before)."""
+REFUSED_SECONDS = 600.0
+"""How long a verdict is kept (then the copy is fetched and judged again, once)."""
+
+BODY = frozenset(
+    {
+        RejectionCode.EXPIRED,
+        RejectionCode.INVALID_AMOUNTS,
+        RejectionCode.TOKEN_NOT_SUPPORTED,
+        RejectionCode.CANCELLED,
+        RejectionCode.FULLY_FILLED,
+    }
+)
+"""Rejections that the order's body (its hash) decides, whatever its signature."""
+COPY = frozenset({RejectionCode.SIGNATURE_TOO_LONG, RejectionCode.INVALID_SIGNATURE})
+"""Rejections that a copy's signature decides: kept for the peer that sent it only."""
+KEPT = BODY | COPY
+
+ANYONE = ""
+"""The peer key of a body verdict (no peer's key is empty)."""
+
+
+class Refused:
+    """(peer, order hash) pairs not to fetch again, each until its deadline."""
+
+    def __init__(self, capacity: int = REFUSED_MAX, seconds: float = REFUSED_SECONDS) -> None:
+        self.capacity = capacity
+        self.seconds = seconds
+        self._until: OrderedDict[tuple[str, str], float] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._until)
+
+    def note(self, code: RejectionCode, peer: str, hash_hex: str, now: float) -> bool:
+        """Keep ``code``'s verdict on the copy of ``hash_hex`` (0x, lower-case hex) that
+        ``peer`` sent, if it is one kept; True if it was."""
+        if code in BODY:
+            key = (ANYONE, hash_hex)
+        elif code in COPY:
+            key = (peer, hash_hex)
+        else:
+            return False
+        until = self._until
+        until[key] = now + self.seconds
+        until.move_to_end(key)
+        while len(until) > self.capacity:
+            until.popitem(last=False)
+        return True
+
+    def holds(self, peer: str, hash_hex: str, now: float) -> bool:
+        """Whether ``peer``'s copy of ``hash_hex`` was rejected for good (not yet expired)."""
+        until = self._until
+        for key in ((ANYONE, hash_hex), (peer, hash_hex)):
+            t = until.get(key)
+            if t is not None:
+                if t > now:
+                    return True
+                del until[key]
+        return False
