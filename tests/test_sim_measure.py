@@ -186,6 +186,29 @@ def test_the_simulated_p99_is_taken_over_all_seeds_orders() -> None:
     assert real["value"] is None and real["ci95"] == [20.0, None]
 
 
+def test_the_p90_to_every_node_is_compared_over_all_seeds_orders() -> None:
+    """sim12: the comparison has the p90 to every node (stable to 10% over 800 orders where
+    the p99 is not), the simulator's over all its seeds' orders together."""
+    sims = [
+        {"to_all_s": [k / 1000 for k in range(100)], "to_all_ms": {"p50": 50.0, "p99": 99.0},
+         "to_each_ms": {"p50": 10.0}, "coverage": 1.0, "mesh_size": {"mean": 6.0},
+         "per_order_per_node": {"order_copies_pushed": 3.0, "messages": 2.5}}
+        for _ in range(4)
+    ]  # fmt: skip
+    sim = gossip_sim.pooled_mean(sims)
+    assert sim["to_all_p90_pooled"]["value"] == 89.0 and sim["to_all_p90_pooled"]["n"] == 400
+    every = {"p50": 25.0, "p90": 44.5, "p99": 99.0}
+    run = {
+        "latency_ms": {"to_every_node": every, "to_each_node": {"p50": 13.0},
+                       "accepted_by_first_node": {"p50": 2.6, "p90": 7.2, "p99": 44.0}},
+        "per_order_per_node": {"order_copies_sent": 2.6, "messages_sent": 2.5},
+        "coverage": 1.0,
+    }  # fmt: skip
+    p90 = gossip_sim.compare(run, sim)["to_every_node_p90_ms"]
+    assert p90["real"] == 44.5 and p90["simulated"] == 89.0 and p90["ratio"] == 0.5
+    assert not p90["within_20_percent"]
+
+
 @pytest.mark.parametrize(
     ("wallet", "split", "on", "wait_s"),
     [
@@ -262,3 +285,58 @@ def test_the_real_run_takes_every_option_bench_gossip_reads() -> None:
     assert set(vars(gossip_sim.real.parser().parse_args([]))) == set(vars(ns))
     assert ns.nodes == [gossip_sim.NODES] and ns.rate == [4.0, 40.0] and ns.min_orders == 400
     assert ns.node_root == gossip_sim.real.ROOT and ns.idle == 0.0 and not ns.sample
+
+
+def test_spans_draw_each_sources_wait_from_the_checks_shape(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``--core-wait spans`` (sim12): a wallet's order and a peer's chunk draw their wait
+    off the CPU from the real checks' shape (all or nothing: most none), scaled to their
+    own source's measured mean (``forwardTiming``), so most wallets' orders wait nothing
+    where the mean model held every one; ``share`` (the default) or too few checks: None."""
+    counts = [0] * (len(EDGES_US) + 1)
+    counts[0], counts[32] = 600, 400  # 60% no wait, 40% about 6.7 ms
+    timing = {
+        "wallet": {"sent_cpu_ms_per_order": 2.0, "sent_wall_ms_per_order": 7.5},
+        "peer": {"sent_cpu_ms_per_order": 1.4, "sent_wall_ms_per_order": 12.2},
+    }
+    run = {"check_timing_us": {"off_cpu": counts}, "forward_timing": timing}
+    monkeypatch.setitem(gossip_sim.CORE_WAIT, "mode", "share")
+    assert gossip_sim.spans_wait_shapes(run) is None
+    monkeypatch.setitem(gossip_sim.CORE_WAIT, "mode", "spans")
+    shapes = gossip_sim.spans_wait_shapes(run)
+    assert shapes is not None
+    for shape, mean_s in zip(shapes, (0.0055, 0.0108), strict=True):
+        assert sum(shape) / len(shape) == pytest.approx(mean_s, rel=1e-3)
+        assert sorted(shape)[len(shape) // 2] < 0.0005  # the median order: next to none
+    few = {"check_timing_us": {"off_cpu": [gossip_sim.MIN_WAKEUPS - 1] + [0] * len(EDGES_US)}}
+    assert gossip_sim.spans_wait_shapes(few | {"forward_timing": timing}) is None
+    assert gossip_sim.spans_wait_shapes({"check_timing_us": {"off_cpu": counts}}) is None
+    links = gossip_sim.calibrated(_run_for_links(run), "cpu", {"http": 0.0002, "stream": 0.0001})
+    assert links.cores == 0.0 and links.post_wait == 0.0
+    assert links.post_wait_shape == shapes[0] and links.peer_wait_shape == shapes[1]
+
+
+def _run_for_links(run: dict[str, Any]) -> dict[str, Any]:
+    """``run`` with the rest of what ``calibrated`` reads of a real 4/s window (a sim12 run's
+    figures, rounded)."""
+    cpu = {
+        "nodes": 0.18,
+        "machine": 1.72,
+        "nodes_idle": 0.07,
+        "watcher": 0.01,
+        "node_cpu_ms_per_order_per_node": 5.75,
+        "node_cpu_ms_per_order_per_node_above_idle": 3.56,
+        "threads": {"MainThread": {"above_idle": 2.88}, "sdex-store": {"above_idle": 0.32}},
+    }
+    timing = run["forward_timing"]
+    timing = {k: {"orders": 800, "cpu_ms_per_order": 0.7, "wall_ms_per_order": 1.3} | v
+              for k, v in timing.items()}  # fmt: skip
+    return run | {
+        "p2p_call_ms": {"p50": 1.0, "p90": 2.0},
+        "cpu_cores_used": cpu,
+        "forward_timing": timing,
+        "per_order_per_node": {"messages_sent": 2.5, "stream_frames_sent": 2.45},
+        "offered": {"rate_per_s": 4.0, "orders_accepted": 800,
+                    "post_latency_ms": {"p50": 5.0}},
+    }  # fmt: skip
