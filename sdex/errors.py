@@ -73,6 +73,14 @@ class RpcError(ChainError):
         super().__init__(f"JSON-RPC error {code}: {message}")
 
 
+class RpcTimeout(RpcError):
+    """No complete answer within the call's deadline (connect, headers and body together):
+    the request may have been sent, its fate unknown."""
+
+    def __init__(self, url: str, seconds: float) -> None:
+        super().__init__(0, f"{url} answered too slowly: no complete answer within {seconds:g}s")
+
+
 class ContractRevert(ChainError):
     """A call or transaction reverted; ``data`` is the raw revert data (may be empty)."""
 

@@ -29,6 +29,9 @@ log = logging.getLogger("sdex.store")
 
 T = TypeVar("T")
 
+CLOSE_WAIT = 30.0
+"""Seconds ``close`` waits for the writer to commit what is queued and stop: a writer hung
+(a stalled disk, a job that never returns) must not hang the node's shutdown."""
 LAZY_HANDOVER = 0.1
 """Seconds a row nobody waits for may stay queued on the event loop (at most: any other job
 takes it along sooner). A crash loses at most these rows, which peers still hold. At low
@@ -149,14 +152,21 @@ class Writer:
             batch, self._batch = self._batch, []
             self._queue.put(batch)
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
+        """Commit what is queued, stop the thread, close the database; past ``timeout``
+        (``CLOSE_WAIT``) the hung writer is logged and left (its connection open: it may
+        still be in a statement; a daemon thread, it ends with the process)."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             self._hand_over()
             self._queue.put(None)
-        self._thread.join()
+        wait = CLOSE_WAIT if timeout is None else timeout
+        self._thread.join(wait)
+        if self._thread.is_alive():
+            log.error("the store's writer did not stop within %gs; closing without it", wait)
+            return
         self.db.close()
 
     def _run(self) -> None:

@@ -40,7 +40,7 @@ from sdex.client import (
     OrderRecord,
 )
 from sdex.deployment import Deployment
-from sdex.errors import ChainError, OrderParseError, RpcError, SdexError
+from sdex.errors import ChainError, OrderParseError, RpcError, RpcTimeout, SdexError
 from sdex.model import OPEN_STATUSES
 from sdex.order import Domain, SignedOrder, parse_hex_bytes, parse_uint
 
@@ -129,7 +129,7 @@ class ChainReader:
         try:
             chain_id = int(self.rpc.call("eth_chainId"), 16)
             domain = self.exchange.domain() if chain_id == d.chain_id else None
-        except requests.RequestException as e:
+        except (requests.RequestException, RpcTimeout) as e:
             raise AuditSetupError(f"cannot reach the JSON-RPC endpoint {self.rpc.url}: {e}") from e
         except ChainError as e:
             raise AuditSetupError(f"no SDEX Exchange at {d.exchange} on {self.rpc.url}: {e}") from e

@@ -11,9 +11,11 @@ import time
 from typing import Any
 
 import requests
+import urllib3
 
 from sdex import jsonio
-from sdex.errors import ContractRevert, JsonLimitError, RpcError
+from sdex.chain.deadline import session, within
+from sdex.errors import ContractRevert, JsonLimitError, RpcError, RpcTimeout
 
 MAX_RESPONSE = 32 * 1024 * 1024
 """Largest JSON-RPC answer read (a batch of receipts or logs can be large, not unbounded)."""
@@ -31,14 +33,14 @@ class Rpc:
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         self.url = url
         self.timeout = timeout
-        self._session = requests.Session()
+        self._session = session()
         self._ids = itertools.count(1)
         self._used = time.monotonic()
 
     def call(self, method: str, *params: Any, timeout: float | None = None) -> Any:
         """One request; raises ``ContractRevert`` for reverts, ``RpcError`` for other errors.
-        ``timeout``: seconds to wait for the answer instead of the client's (``requests``'
-        ``ReadTimeout`` when passed: the request was sent, its fate unknown)."""
+        ``timeout``: seconds the whole call may take instead of the client's (``RpcTimeout``
+        when they pass: the request may have been sent, its fate unknown)."""
         body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
         reply = self._post(body, timeout)
         if not isinstance(reply, dict):
@@ -58,16 +60,29 @@ class Rpc:
         return batch_results(self.url, ids, self._post(batch_body(ids, calls)))
 
     def _post(self, body: object, timeout: float | None = None) -> Any:
-        """POST ``body``; the answer parsed with size and depth bounds (``sdex.jsonio``)."""
-        wait = self.timeout if timeout is None else (self.timeout, timeout)
+        """POST ``body``; the answer parsed with size and depth bounds (``sdex.jsonio``).
+
+        The whole call (connect, headers, body) ends by one deadline, ``timeout`` or else
+        the client's: ``RpcTimeout`` past it (``sdex.chain.deadline``)."""
+        total = self.timeout if timeout is None else timeout
         if time.monotonic() - self._used > IDLE_REUSE:
             self._session.close()  # (its pools empty; the next request opens a connection)
+        deadline = time.monotonic() + total
+        wait = (min(self.timeout, total), total)
         try:
-            with self._session.post(self.url, json=body, timeout=wait, stream=True) as resp:
+            with (
+                within(deadline),
+                self._session.post(self.url, json=body, timeout=wait, stream=True) as resp,
+            ):
                 resp.raise_for_status()
-                raw = resp.raw.read(MAX_RESPONSE + 1, decode_content=True)
+                raw = _read_by(resp, deadline)
+        except (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError):
+            raw = None
         finally:
             self._used = time.monotonic()
+        if raw is None:
+            self._session.close()  # (never reuse the connection of an unfinished answer)
+            raise RpcTimeout(self.url, total)
         try:
             return jsonio.loads(raw, max_bytes=MAX_RESPONSE, max_depth=MAX_DEPTH, floats=True)
         except JsonLimitError as e:
@@ -75,6 +90,22 @@ class Rpc:
 
     def close(self) -> None:
         self._session.close()
+
+
+def _read_by(resp: requests.Response, deadline: float) -> bytes | None:
+    """The answer's body, at most ``MAX_RESPONSE`` + 1 bytes; None when ``deadline`` passed
+    first (checked between chunks too, whatever the connection's reads do)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_RESPONSE:
+        chunk = resp.raw.read1(min(1 << 16, MAX_RESPONSE + 1 - size), decode_content=True)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if time.monotonic() > deadline:
+            return None
+    return b"".join(chunks)
 
 
 def batch_body(ids: list[int], calls: list[tuple[str, list[Any]]]) -> list[dict[str, Any]]:

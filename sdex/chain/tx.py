@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import coincurve
-import requests
-import urllib3
 from eth_hash.auto import keccak
 
 from sdex.chain.rpc import Rpc
-from sdex.errors import ChainError, ContractRevert, RpcError, TransactionFailed
+from sdex.errors import ChainError, ContractRevert, RpcError, RpcTimeout, TransactionFailed
 from sdex.order import address_of
 
 _HASH = re.compile(r"0x[0-9a-fA-F]{64}")
@@ -267,7 +265,7 @@ class Sender:
         receipt is then polled. Other failures raise as ``broadcast``."""
         try:
             return self.rpc.call("eth_sendRawTransactionSync", signed.raw, timeout=timeout), True
-        except (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError):
+        except RpcTimeout:
             # (sent, or not served by a slow endpoint: only the chain knows)
             try:
                 known = self.rpc.call("eth_getTransactionByHash", signed.tx_hash)

@@ -1,0 +1,126 @@
+"""A ``requests`` session whose answers are read against one deadline per call.
+
+``requests`` bounds each socket read by its timeout, not a call as a whole: an endpoint that
+sends its answer (status line, headers or body) a byte at a time, each within the read
+timeout, is never done. Here every socket read of an answer waits at most until the call's
+deadline (``within``): the socket's timeout is set, before each ``recv``, to what is left of
+it, and a read that starts past it raises ``TimeoutError``. ``urllib3`` turns either into its
+``ReadTimeoutError`` (``requests``' ``ReadTimeout`` in the header phase) and closes the
+connection, so it is never reused.
+
+Why not a watchdog thread that shuts the socket down at the deadline: a ``threading.Timer``
+per call costs a thread start (tens of microseconds) on a path that makes hundreds of calls a
+second, and a watchdog that fires as a call ends races the next call, which may reuse the
+same connection. Deadline-aware reads need no thread and no lock: the cost is a clock read
+and a ``settimeout`` per ``recv`` (an answer is one or two).
+
+The deadline is passed through a thread-local (``within``): ``requests`` gives no way to hand
+a value to the connection that will read the answer. Only sessions made by ``session()``
+look at it. Not covered: name resolution, and the request's own ``sendall`` (each send is
+bounded by the connect timeout; JSON-RPC requests are small).
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, ProxyManager
+from urllib3.connection import HTTPConnection, HTTPSConnection
+
+_local = threading.local()
+
+
+@contextmanager
+def within(deadline: float) -> Iterator[None]:
+    """Answers read by this thread's ``session()`` requests in the block end by ``deadline``
+    (``time.monotonic()``)."""
+    _local.deadline = deadline
+    try:
+        yield
+    finally:
+        _local.deadline = None
+
+
+class _DeadlineIO(io.RawIOBase):
+    """The socket's reads, each given at most what is left until ``deadline``."""
+
+    def __init__(self, raw: io.RawIOBase, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._raw = raw
+        self._sock = sock
+        self._deadline = deadline
+        per_read = sock.gettimeout()
+        self._per_read = float("inf") if per_read is None else per_read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int | None:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the call's deadline passed")
+        self._sock.settimeout(min(self._per_read, left))
+        return self._raw.readinto(b)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()  # (the socket's own reference from ``makefile``)
+        super().close()
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        deadline: float | None = getattr(_local, "deadline", None)
+        if deadline is not None:
+            raw = self.fp.detach()  # (nothing buffered yet: the answer is read after this)
+            self.fp = io.BufferedReader(_DeadlineIO(raw, sock, deadline))
+
+
+class _Conn(HTTPConnection):
+    response_class = _DeadlineResponse
+
+
+class _TLSConn(HTTPSConnection):
+    response_class = _DeadlineResponse
+
+
+class _Pool(HTTPConnectionPool):
+    ConnectionCls = _Conn
+
+
+class _TLSPool(HTTPSConnectionPool):
+    ConnectionCls = _TLSConn
+
+
+_POOLS = {"http": _Pool, "https": _TLSPool}
+
+
+class _Adapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        if type(manager) is ProxyManager:  # (not SOCKS: its connections are its own)
+            manager.pool_classes_by_scheme = _POOLS
+        return manager
+
+
+def session() -> requests.Session:
+    """A ``requests.Session`` whose answers honour ``within``."""
+    s = requests.Session()
+    adapter = _Adapter()
+    s.mount("http://", adapter)
+    s.mount("https://", adapter)
+    return s
