@@ -43,14 +43,21 @@ artifacts/.compiled: node_modules/.installed hardhat.config.js $(SOL)
 
 compile: artifacts/.compiled
 
+# The suite runs on two workers (pytest-xdist): most of its time is waiting on processes, a
+# chain and timers, so two halves overlap on CI's 2 cores. Each worker has its own Hardhat
+# (the session fixture), ports (free ones) and tmp_path; `worksteal` evens out the tail.
+# `make test PYTEST_WORKERS=0` runs it in one process.
+PYTEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal
+
 test: setup browser
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 check: setup browser
 	$(BIN)/ruff check sdex tests bench
 	$(BIN)/ruff format --check sdex tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 lint: setup
 	$(BIN)/ruff check sdex tests bench

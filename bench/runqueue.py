@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,7 @@ WAKE_SLEEP = (0.001, 0.01)
 between orders at 4/s and 40/s, so it wakes as often as they do and at any phase."""
 
 
-def probe(stop: list[bool], seed: int = 1) -> list[float]:
+def probe(stop: list[bool], seed: int = 1, ready: Callable[[], None] = lambda: None) -> list[float]:
     """The wake-up probe (a process of its own, in our group): sleeps ``WAKE_SLEEP``, again
     and again, and keeps how late each wake-up ran, in seconds: from when its timer expired
     to when it ran again (the wait for a core of a task woken from sleep, plus the
@@ -146,12 +147,15 @@ def probe(stop: list[bool], seed: int = 1) -> list[float]:
 
     rng = random.Random(seed)
     late: list[float] = []
-    while not stop[0]:
+    while True:  # (at least one wake-up: ``ready`` is called after the first)
         want = rng.uniform(*WAKE_SLEEP)
         t = time.monotonic()
         time.sleep(want)
         late.append(max(0.0, time.monotonic() - t - want))
-    return late
+        if len(late) == 1:
+            ready()
+        if stop[0]:
+            return late
 
 
 READY = "ready\n"
@@ -178,6 +182,8 @@ class RunQueue:
         self._probe: subprocess.Popen[bytes] | None = subprocess.Popen(
             [sys.executable, __file__, "--probe"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
         )
+        # (as the sampler: a probe ended before its handler was set would die with nothing)
+        self._wait_ready(self._probe)
 
     @staticmethod
     def _wait_ready(proc: subprocess.Popen[bytes], bound: float = 30.0) -> None:
@@ -262,18 +268,18 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, ended)
     signal.signal(signal.SIGINT, ended)
-    if sys.argv[1] == "--probe":
-        late = probe(stop)
-        sys.stdout.write(json.dumps([round(x, 6) for x in late]))
-        sys.stdout.flush()
-        return
-    t0, every = float(sys.argv[1]), float(sys.argv[2])
-    sampler = Sampler([int(p) for p in sys.argv[3:]], t0, every)
 
     def ready() -> None:
         sys.stdout.write(READY)
         sys.stdout.flush()
 
+    if sys.argv[1] == "--probe":
+        late = probe(stop, ready=ready)
+        sys.stdout.write(json.dumps([round(x, 6) for x in late]))
+        sys.stdout.flush()
+        return
+    t0, every = float(sys.argv[1]), float(sys.argv[2])
+    sampler = Sampler([int(p) for p in sys.argv[3:]], t0, every)
     sampler.run(stop, ready)
     sys.stdout.write(json.dumps({"samples": sampler.samples, "spans": sampler.spans}))
     sys.stdout.flush()

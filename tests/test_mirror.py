@@ -216,7 +216,11 @@ async def test_mirror_equals_get_order_states_after_a_random_run(
     rnd = random.Random(11)
     makers = [ALICE, CAROL, DAVE, 5, 6, 7]
     takers = [BOB, 8, 9]
-    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+    # Closed records stay in memory for the whole run (``closed_grace``, 10 s by default):
+    # the checks below read every order's record, and a run slower than that on a loaded
+    # machine had one evicted (a KeyError, seen with the suite on two workers).
+    cfg = node_config(c, tmp_path / "n.db", closed_grace=3600.0)
+    async with running_node(cfg) as (node, api):
         await wait_for(lambda: node.watcher.caught_up.is_set())
         orders: list[SignedOrder] = []
         for i in range(40):

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
+from sdex.node import settle
 from sdex.order import SignedOrder
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
@@ -234,13 +236,15 @@ async def test_an_order_left_with_dust_is_closed_when_it_is_reloaded(
 
 
 async def test_a_pending_settlement_given_up_at_restart_is_applied_when_it_lands(
-    chain: Chain, tmp_path: Path
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The dead node's settlement sits in the chain's pool, unmined, at restart: sending it
     again is answered "already known" and its receipt does not come in time, so it is
     given up. When it lands after all, its fills are applied as anyone's (the resting order
     ends filled), not left to a settler outcome that never comes. (The taker was an
     immediate-or-cancel order, closed: nothing is matched again at restart.)"""
+    # (unmined until the test mines it: the wait ends the same whatever its length)
+    monkeypatch.setattr(settle, "RESTART_RECEIPT_WAIT", 0.5)
     c = chain
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
     resting, _, signed = await _left_by_a_dead_node(c, cfg, "removed", "ioc")

@@ -13,7 +13,8 @@ from aiohttp import web
 
 from sdex.chain.arpc import AsyncRpc
 from sdex.node import Node
-from sdex.settlement.gas import FEE_READ_AHEAD, FEE_TTL, Fees
+from sdex.settlement import gas
+from sdex.settlement.gas import FEE_READ_AHEAD, Fees
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, serving, wait_for
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
@@ -43,8 +44,15 @@ def fee_cap(c: Chain, tx: str) -> int:
 
 
 async def test_fees_are_read_ahead_beside_a_settlement_and_never_signed_expired(
-    chain: Chain, tmp_path: Path
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The ages are set before a settlement that takes a while on a loaded machine (two
+    # orders posted, matched, signed): with the real 0.5 s between read-ahead and expiry, a
+    # cache set a quarter second from expiry expired on the way (seen under load 14). The
+    # rule is the same at any width: here read ahead at 30 s, expired at 60 s.
+    ttl, ahead = 60.0, 30.0
+    monkeypatch.setattr(gas, "FEE_TTL", ttl)
+    monkeypatch.setattr(gas, "FEE_READ_AHEAD", ahead)
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         await settle_one(c, node, api)  # (the fees read for it, at once)
@@ -55,14 +63,14 @@ async def test_fees_are_read_ahead_beside_a_settlement_and_never_signed_expired(
 
         # Read a while ago, not expired: signed with them, no read awaited first; a read
         # ahead goes beside and replaces them.
-        fees._cache = ((marked, TIP), loop.time() - (FEE_READ_AHEAD + FEE_TTL) / 2)
+        fees._cache = ((marked, TIP), loop.time() - (ahead + ttl) / 2)
         tx = await settle_one(c, node, api)
         assert fee_cap(c, tx) == 2 * marked + TIP
         await wait_for(lambda: fees.reads_ahead == 1)
         assert fees._cache is not None and fees._cache[0][0] != marked
 
         # Expired: read before signing, not signed with them.
-        fees._cache = ((marked, TIP), loop.time() - FEE_TTL - 0.01)
+        fees._cache = ((marked, TIP), loop.time() - ttl - 0.01)
         tx = await settle_one(c, node, api)
         assert fee_cap(c, tx) != 2 * marked + TIP
         assert fees.reads_ahead == 1

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from sdex.watch import fork
+from sdex.watch import fork, watcher
 from sdex.watch.watcher import Watcher
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
@@ -64,6 +64,14 @@ class Lagging:
         return method, params
 
 
+def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The watcher's timers shortened (safety poll 1 s, longest backoff 2 s): the lagging
+    answers these tests count and wait through come sooner; what each answer does is the
+    same."""
+    monkeypatch.setattr(watcher, "SUBSCRIBED_POLL", 0.2)
+    monkeypatch.setattr(watcher, "MAX_BACKOFF", 0.2)
+
+
 async def health_says(api: Any, want: str) -> bool:
     return bool((await api.get("/health"))[1]["chain"] == want)
 
@@ -74,6 +82,7 @@ async def test_a_backend_a_few_blocks_behind_is_not_a_reorg(
 ) -> None:
     """On a devnet for less than ``BEHIND_SECONDS``; on a real chain however long (here a
     ``BEHIND_SECONDS`` of 0 on a chain that is taken for a real one)."""
+    quick_polls(monkeypatch)
     if on_devnet:
         monkeypatch.setattr(fork, "BEHIND_SECONDS", 600.0)  # (however slow the machine)
     else:
@@ -123,6 +132,7 @@ async def test_a_backend_below_the_deployment_block_costs_polls_and_nothing_else
     """A backend still below the deployment block (no Exchange code, no deployment block)
     answers just as a devnet reset (``tests/test_reorg_hardhat_reset.py``): ``wrong-chain``
     while it does, and nothing undone, reset or dropped; ``ok`` once it answers its head."""
+    quick_polls(monkeypatch)
     monkeypatch.setattr(fork, "BEHIND_SECONDS", 600.0)
     c = chain
     async with one_order_node(c, tmp_path) as (node, api, whole):
@@ -142,10 +152,13 @@ async def test_a_backend_below_the_deployment_block_costs_polls_and_nothing_else
 
 
 async def test_a_chain_rewound_to_one_of_our_blocks_is_undone_after_a_while(
-    chain: Chain, tmp_path: Path
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``evm_revert`` and nothing mined since: the chain's head is our block below the
-    fill's; ``behind`` first, then (after ``BEHIND_SECONDS``) a reorg: the fill undone."""
+    fill's; ``behind`` first, then (after ``BEHIND_SECONDS``, here 1 s) a reorg: the fill
+    undone."""
+    quick_polls(monkeypatch)
+    monkeypatch.setattr(fork, "BEHIND_SECONDS", 1.0)
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         w = node.watcher

@@ -27,6 +27,9 @@ MAX_SETTLE_FAILURES = 3
 """Failed settlements an order may be part of with no guilty party found, before it goes."""
 FILLS_WRITE_PAUSES = (0.05, 0.2, 1.0)
 """Seconds between the tries of a settlement's own fills write that the store refused."""
+RESTART_RECEIPT_WAIT = 10.0
+"""Seconds a settlement recorded before a restart and sent again waits for its receipt
+before it is given up as ``dropped`` (if it lands later, the watcher applies its fills)."""
 
 
 def _fill_event(f: StoredFill) -> dict[str, object]:
@@ -247,7 +250,8 @@ class NodeSettlement(NodeChainState):
             if receipt is None:
                 try:  # same raw transaction, same nonce: it can land at most once
                     await self._send_raw_again(s.raw_tx)
-                    receipt = await self.settle_chain.run(self.sender.wait, s.tx_hash, 10.0)
+                    wait = RESTART_RECEIPT_WAIT
+                    receipt = await self.settle_chain.run(self.sender.wait, s.tx_hash, wait)
                 except Exception as e:
                     log.warning("pending settlement %s could not be sent again: %s", s.tx_hash, e)
                     await self.store.set_settlement_status(s.tx_hash, "dropped")
