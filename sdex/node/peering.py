@@ -94,10 +94,17 @@ class NodePeering(NodeSettlement):
         """A peer says ``tx_hash`` settled orders: believe the receipt, not the peer.
 
         Applies the transaction's fills as the watcher would (a block early). False if the
-        chain knows no such successful transaction."""
+        chain knows no such successful transaction, or when peers' notices have spent their
+        read budget (``sdex.node.refused.NOTICE_READS``: the watcher applies it with its
+        block). A transaction a notice applied already costs no read."""
+        if self.notices.applied(tx_hash):
+            return True
+        if not self.notices.may_read():
+            return False
         receipt = await self.rpc.call("eth_getTransactionReceipt", tx_hash)
         if not isinstance(receipt, dict) or int(receipt.get("status", "0x0"), 16) != 1:
             return False
+        self.notices.note_applied(tx_hash)
         logs = [Log.from_rpc(x) for x in receipt.get("logs", [])]
         fills = self.mirror.exchange.fills(logs)
         targets = [

@@ -21,7 +21,7 @@ from sdex.node.config import NodeConfig
 from sdex.node.events import EventHub
 from sdex.node.forwarding import ForwardTiming
 from sdex.node.held import hash_of
-from sdex.node.refused import Refused
+from sdex.node.refused import Notices, Refused
 from sdex.node.registry import OrderRegistry
 from sdex.node.registry import Record as Record
 from sdex.order import Domain, SignedOrder
@@ -92,6 +92,8 @@ class NodeState:
         stalls: the watcher says ``failing`` after as long)."""
         self.refusals = Refused()
         """Peers' copies rejected for good: anti-entropy fetches them no more (for a while)."""
+        self.notices = Notices()
+        """Peers' settlement notices: the receipt reads they cost this node's chain endpoint."""
 
     @property
     def records(self) -> dict[bytes, Record]:

@@ -1,4 +1,5 @@
-"""Peers' order copies this node rejected for good: not fetched again by anti-entropy.
+"""Peers' order copies this node rejected for good: not fetched again by anti-entropy; and
+the chain reads peers' settlement notices may cost (``Notices``, at the end).
 
 A peer that holds an order open which this node rejects (an older version's order whose
 signature is over ``MAX_SIGNATURE_BYTES``, one expired here but not yet there, a token this
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from sdex.httpkit import RateLimit, RateLimiter
 from sdex.ingest.rejections import RejectionCode
 
 REFUSED_MAX = 10_000
@@ -88,3 +90,32 @@ class Refused:
                     return True
                 del until[key]
         return False
+
+
+NOTICE_READS = RateLimit(rate=50.0, burst=100)
+"""Receipt reads that peers' settlement notices may cost, all peers together. A notice is a
+hint: the watcher applies the same transaction's fills with its block anyway. Each costs the
+chain endpoint a read on a peer's word, and a stranger may send hundreds a second of made-up
+hashes: beyond this budget a notice is not read (answered ``applied: false``)."""
+NOTICES_KEPT = 1024
+"""Transactions a notice applied, remembered: their next notices (other peers') cost no read."""
+
+
+class Notices:
+    """What peers' settlement notices may cost this node's chain endpoint (``NOTICE_READS``),
+    and the transactions they applied (the last ``NOTICES_KEPT``)."""
+
+    def __init__(self) -> None:
+        self._reads = RateLimiter(NOTICE_READS)
+        self._applied: OrderedDict[str, None] = OrderedDict()
+
+    def applied(self, tx_hash: str) -> bool:
+        return tx_hash in self._applied
+
+    def may_read(self) -> bool:
+        return self._reads.take("all")[0]
+
+    def note_applied(self, tx_hash: str) -> None:
+        self._applied[tx_hash] = None
+        if len(self._applied) > NOTICES_KEPT:
+            self._applied.popitem(last=False)
