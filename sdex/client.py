@@ -29,6 +29,7 @@ from sdex.answers import (
     json_object,
     shape,
 )
+from sdex.chain.deadline import read_body
 from sdex.errors import FieldError, JsonLimitError
 from sdex.model import FillEvent
 from sdex.order import SignedOrder
@@ -178,7 +179,7 @@ class NodeClient:
             with self._session.request(
                 method, url, json=json, params=params, timeout=self.timeout, stream=True
             ) as resp:
-                raw = _read_within(resp, deadline)
+                raw = read_body(resp, deadline, MAX_ANSWER)
         except requests.Timeout as e:
             raise late from e
         except requests.RequestException as e:
@@ -210,22 +211,6 @@ def describe_request_error(e: requests.RequestException) -> str:
     urllib3's connection-pool wrapping."""
     errno = re.search(r"\[Errno -?\d+\][^'\")]*", str(e))
     return errno.group(0).strip() if errno else type(e).__name__
-
-
-def _read_within(resp: requests.Response, deadline: float) -> bytes | None:
-    """The answer's body, at most ``MAX_ANSWER`` + 1 bytes; None when ``deadline`` passed
-    first (the socket's timeout bounds each read; a node that trickles would not end)."""
-    chunks: list[bytes] = []
-    size = 0
-    while size <= MAX_ANSWER:
-        chunk = resp.raw.read1(min(65_536, MAX_ANSWER + 1 - size), decode_content=True)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-        if time.monotonic() > deadline:
-            return None
-    return b"".join(chunks)
 
 
 def _api_error(resp: requests.Response, body: object, raw: bytes) -> NodeApiError:

@@ -124,3 +124,20 @@ def session() -> requests.Session:
     s.mount("http://", adapter)
     s.mount("https://", adapter)
     return s
+
+
+def read_body(resp: requests.Response, deadline: float, limit: int) -> bytes | None:
+    """``resp``'s body, at most ``limit`` + 1 bytes (the caller's size check sees the excess);
+    None when ``deadline`` (``time.monotonic()``) passed first, checked between chunks too,
+    whatever the connection's reads do (a plain session bounds each read only)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = resp.raw.read1(min(1 << 16, limit + 1 - size), decode_content=True)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if time.monotonic() > deadline:
+            return None
+    return b"".join(chunks)

@@ -14,7 +14,7 @@ import requests
 import urllib3
 
 from sdex import jsonio
-from sdex.chain.deadline import session, within
+from sdex.chain.deadline import read_body, session, within
 from sdex.errors import ContractRevert, JsonLimitError, RpcError, RpcTimeout
 
 MAX_RESPONSE = 32 * 1024 * 1024
@@ -75,7 +75,7 @@ class Rpc:
                 self._session.post(self.url, json=body, timeout=wait, stream=True) as resp,
             ):
                 resp.raise_for_status()
-                raw = _read_by(resp, deadline)
+                raw = read_body(resp, deadline, MAX_RESPONSE)
         except (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError):
             raw = None
         finally:
@@ -90,22 +90,6 @@ class Rpc:
 
     def close(self) -> None:
         self._session.close()
-
-
-def _read_by(resp: requests.Response, deadline: float) -> bytes | None:
-    """The answer's body, at most ``MAX_RESPONSE`` + 1 bytes; None when ``deadline`` passed
-    first (checked between chunks too, whatever the connection's reads do)."""
-    chunks: list[bytes] = []
-    size = 0
-    while size <= MAX_RESPONSE:
-        chunk = resp.raw.read1(min(1 << 16, MAX_RESPONSE + 1 - size), decode_content=True)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-        if time.monotonic() > deadline:
-            return None
-    return b"".join(chunks)
 
 
 def batch_body(ids: list[int], calls: list[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
