@@ -219,6 +219,15 @@ class Mirror:
         while len(self.own) > MAX_OWN_RECEIPTS:
             del self.own[next(iter(self.own))]
 
+    def filled_ahead(self) -> set[bytes]:
+        """Orders an own settlement filled in a block the mirror has not applied yet (its
+        receipt noted, ``note_receipt``): for them the node has confirmed more than the
+        mirror's filled amount shows, so a verdict from the mirror waits for that block
+        (which the watcher then applies with them). A receipt of a block the head has
+        passed without applying it (reorged out) holds nothing back."""
+        at = self.head.number if self.head is not None else -1
+        return {f.order_hash for r in self.own.values() if r.block_number > at for f in r.fills}
+
     def preload(self, logs: Iterable[Log], own: Iterable[OwnReceipt] = ()) -> None:
         """Bring into memory every order hash these logs fill or cancel (the store reads
         ``apply`` would do, done first: if one fails, the mirror has not changed; ``apply``

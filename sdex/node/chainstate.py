@@ -68,9 +68,10 @@ class NodeChainState(NodeIntake):
             stored = self.store.add_fills_async(fills)
             stored.add_done_callback(self._fills_stored)
             changes.stored.append(stored)  # the watcher saves its head once they are durable
-        affected: set[bytes] = {
-            f.order_hash for f in changes.fills if not self.settler.applies(f.tx_hash)
-        } | changes.cancelled
+        # The orders of the settler's own fills too: it confirmed them from their receipt,
+        # but a verdict from an older block of the mirror may have been applied since (a
+        # maker's cancel-up-to re-judges its orders): now the mirror has these fills.
+        affected: set[bytes] = {f.order_hash for f in changes.fills} | changes.cancelled
         rejudge = set(changes.rejudge)
         if changes.reverted or changes.reorg_depth:
             rejudge |= {f.order_hash for f in changes.fills}
@@ -208,7 +209,13 @@ class NodeChainState(NodeIntake):
             for so, st in zip(unknown, await self.batcher.get_many(unknown), strict=True):
                 self.mirror.learn(so, st, read_at)
                 states[so.hash] = st
+        # Not the orders an own settlement filled in a block the mirror has not applied
+        # yet (its receipt came first, maybe during the reads above): the mirror's verdict
+        # on them is older than what the node confirmed. That block judges them again.
+        ahead = self.mirror.filled_ahead()
         for so in orders:
+            if so.hash in ahead:
+                continue
             state = states[so.hash]
             if so.hash in reopen:
                 self._rejudge(so, state)

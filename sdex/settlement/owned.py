@@ -1,6 +1,5 @@
 """The settlement transactions this node sent, kept while a block the watcher applies may
-still hold them (``Settler.ours``): their fills are marked as this node's, and the watcher
-leaves the orders they filled to the settler (``Settler.applies``).
+still hold them (``Settler.ours``): their fills are marked as this node's.
 
 A transaction is kept until its block is final: deeper than the mirror's reorg window
 below the head the watcher applied (a reorg that re-mines it must still find it here).

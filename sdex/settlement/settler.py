@@ -142,8 +142,6 @@ class Settler:
         self.blocks = None if receipts is None else BlockReceipts(receipts, self.in_flight)
         self.ours = OwnTxs()
         """The settlement transactions this node sent, until final (``sdex.settlement.owned``)."""
-        self.given_up: set[str] = set()
-        """Sent, but counted lost: if it lands after all, the watcher applies its fills."""
         self.sent = 0
         self.settled = 0
         self.failed = 0
@@ -179,11 +177,6 @@ class Settler:
             self._wake.set()
             if len(self._queue) >= self.max_batch:
                 self._full.set()
-
-    def applies(self, tx_hash: str) -> bool:
-        """Whether this settler applies ``tx_hash``'s outcome (the watcher then leaves the
-        orders it filled alone): one of ours, not given up."""
-        return tx_hash in self.ours and tx_hash not in self.given_up
 
     async def run(self) -> None:
         try:
@@ -340,9 +333,7 @@ class Settler:
             )
             self.in_flight.add(signed.tx_hash)
             self.most_in_flight = max(self.most_in_flight, len(self.in_flight))
-            for old in self.ours.add(signed.tx_hash):
-                self.given_up.discard(old)
-            self.given_up.discard(signed.tx_hash)  # the same transaction signed again
+            self.ours.add(signed.tx_hash)
             self.sent += 1
             if self.mirror is not None:
                 self.mirror.expect(signed.tx_hash)
@@ -418,18 +409,16 @@ class Settler:
 
     def give_up(self, tx_hash: str) -> None:
         """``tx_hash`` counted lost: if it lands after all, the watcher applies its fills
-        (as anyone's); it is kept a reorg window from the head of now."""
-        self.given_up.add(tx_hash)
+        (as of any block); it is kept a reorg window from the head of now."""
         head = self.mirror.head if self.mirror is not None else None
         self.ours.landed(tx_hash, 0 if head is None else head.number)
 
     def forget_final(self) -> None:
-        """Drop from ``ours`` (and ``given_up``) the transactions in final blocks: deeper
-        than the mirror's reorg window below the head the watcher applied."""
+        """Drop from ``ours`` the transactions in final blocks: deeper than the mirror's
+        reorg window below the head the watcher applied."""
         head = self.mirror.head if self.mirror is not None else None
         if self.mirror is not None and head is not None:
-            for tx_hash in self.ours.prune(head.number - self.mirror.depth):
-                self.given_up.discard(tx_hash)
+            self.ours.prune(head.number - self.mirror.depth)
 
     async def _sign_next(self, to: str, data: bytes, gas: int) -> SignedTx:
         """Sign the lane's next transaction. With the async client: the nonce and fees read

@@ -1,0 +1,66 @@
+"""The node's own settlement receipts come before the watcher reaches their blocks: a verdict
+the watcher takes meanwhile from the mirror (a block behind) must not undo those fills.
+
+Seen once in CI as the random run of tests/test_mirror.py: a maker's cancel-up-to made the
+watcher re-judge that maker's orders from the mirror at the cancel's block, after the node
+had settled one of them in the next block. The order came back to the book as open with
+nothing filled, and the block of the fill, the node's own, did not look at it again."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sdex.model import OrderStatus
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_mirror import assert_mirror_matches_chain, synced
+from tests.test_node import BOB, DAVE, E6, E18, ask, bid
+
+
+async def test_a_verdict_from_an_older_block_does_not_undo_the_nodes_own_fills(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        await wait_for(lambda: node.watcher.caught_up.is_set())
+        salt = c.exchange.min_valid_salt(c.address(DAVE)) + 10**9
+        whole = c.sign(ask(c, DAVE, E18 // 10, 300 * E6, salt=salt))  # at 3,000
+        part = c.sign(ask(c, DAVE, E18 // 5, 620 * E6, salt=salt + 1))  # at 3,100
+        for s in (whole, part):
+            assert (await api.post_order(s))[0] == 201
+
+        # The watcher stops inside the block of Dave's cancel-up-to (which cancels neither
+        # order), just before it re-judges Dave's orders from the mirror at that block.
+        gate, entered = asyncio.Event(), asyncio.Event()
+        moved = node._contract_sigs_moved
+        block = -1
+
+        async def held(head: int) -> set[bytes]:
+            if head == block and not gate.is_set():
+                entered.set()
+                await asyncio.wait_for(gate.wait(), 60)
+            return await moved(head)
+
+        node._contract_sigs_moved = held  # type: ignore[method-assign]
+        receipt = c.exchange.cancel_orders_up_to(c.sender(DAVE), salt - 1)
+        block = receipt.block_number
+        await asyncio.wait_for(entered.wait(), 20)
+
+        # Meanwhile the node settles Bob's bids against both asks: all of one, half of the
+        # other, in later blocks; their receipts come first and the node confirms them.
+        for s in (bid(c, BOB, E18 // 10, 300 * E6), bid(c, BOB, E18 // 10, 310 * E6)):
+            assert (await api.post_order(c.sign(s)))[0] == 201
+        await wait_for(lambda: node.settler.settled == 2, timeout=20)
+        assert node.records[whole.hash].status is OrderStatus.FILLED
+        held_part = node.book.get(part.hash)
+        assert held_part is not None and held_part.filled == E18 // 10
+
+        gate.set()  # the watcher goes on: the cancel's block, then the fills' blocks
+        await synced(node, c)
+        assert node.records[whole.hash].status is OrderStatus.FILLED
+        assert node.book.get(whole.hash) is None
+        assert node.records[part.hash].status is OrderStatus.PARTIALLY_FILLED
+        st = node.book.get(part.hash)
+        assert st is not None and st.filled == E18 // 10 and st.pending == 0
+        await assert_mirror_matches_chain(node, c, [whole, part])
