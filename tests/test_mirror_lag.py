@@ -64,3 +64,65 @@ async def test_a_verdict_from_an_older_block_does_not_undo_the_nodes_own_fills(
         st = node.book.get(part.hash)
         assert st is not None and st.filled == E18 // 10 and st.pending == 0
         await assert_mirror_matches_chain(node, c, [whole, part])
+
+
+async def test_an_own_fill_whose_block_is_reorged_out_before_the_watcher_gets_there_is_undone(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The node settles an order and confirms it from the receipt; the block is reorged out
+    before the watcher applied it (the watcher never saw it): once the head passes that
+    height without it, the order is judged again from the chain (``Effects.orphaned``)."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        await wait_for(lambda: node.watcher.caught_up.is_set())
+        salt = c.exchange.min_valid_salt(c.address(DAVE)) + 10**9
+        resting = c.sign(ask(c, DAVE, E18 // 10, 300 * E6, salt=salt))
+        assert (await api.post_order(resting))[0] == 201
+        gate, entered = asyncio.Event(), asyncio.Event()
+        moved = node._contract_sigs_moved
+        block = -1
+
+        async def held(head: int) -> set[bytes]:
+            if head == block and not gate.is_set():
+                entered.set()
+                await asyncio.wait_for(gate.wait(), 60)
+            return await moved(head)
+
+        node._contract_sigs_moved = held  # type: ignore[method-assign]
+        receipt = c.exchange.cancel_orders_up_to(c.sender(DAVE), salt - 1)
+        block = receipt.block_number
+        await asyncio.wait_for(entered.wait(), 20)
+        snap = c.rpc.call("evm_snapshot")  # the watcher is inside this block
+        taker = c.sign(bid(c, BOB, E18 // 10, 300 * E6))
+        assert (await api.post_order(taker))[0] == 201
+        await wait_for(lambda: node.settler.settled == 1, timeout=20)
+        assert node.records[resting.hash].status is OrderStatus.FILLED
+        assert c.exchange.order_info(resting.order).filled == E18 // 10
+
+        assert c.rpc.call("evm_revert", snap) is True  # the settlement's block is gone
+        for s in c.senders:
+            s.forget_nonce()
+        c.rpc.call("evm_mine")
+        c.rpc.call("evm_mine")
+        gate.set()
+
+        # the node follows the chain back: the orders are open again (and may cross and
+        # settle again: then the chain has the fills, and so does the node)
+        def follows() -> bool:
+            for s in (resting, taker):
+                chain_filled = c.exchange.order_info(s.order).filled
+                rec = node.records.get(s.hash)
+                st = node.book.get(s.hash)
+                if rec is None or (st is not None and st.pending):
+                    return False
+                if chain_filled == s.order.maker_amount:
+                    if rec.status is not OrderStatus.FILLED or st is not None:
+                        return False
+                elif st is None or st.filled != chain_filled:
+                    return False
+            return True
+
+        await wait_for(follows, timeout=30)
+        await synced(node, c)
+        assert follows()
+        await assert_mirror_matches_chain(node, c, [resting, taker])

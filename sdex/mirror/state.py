@@ -100,6 +100,9 @@ class Effects:
     """Accounts a Transfer or an Approval (to the Exchange) touched: to be re-read."""
     moved: set[Account] = field(default_factory=set)
     """Accounts the node's own settlements moved, updated by the amounts (no re-read)."""
+    orphaned: set[bytes] = field(default_factory=set)
+    """Orders of own receipts noted for a block the head passed without it (reorged out
+    before the watcher got there): what the node confirmed from them is to be judged again."""
 
     def merge(self, other: Effects) -> None:
         self.fills.extend(other.fills)
@@ -107,6 +110,7 @@ class Effects:
         self.makers |= other.makers
         self.funds |= other.funds
         self.moved |= other.moved
+        self.orphaned |= other.orphaned
 
     @property
     def orders(self) -> set[bytes]:
@@ -223,8 +227,7 @@ class Mirror:
         """Orders an own settlement filled in a block the mirror has not applied yet (its
         receipt noted, ``note_receipt``): for them the node has confirmed more than the
         mirror's filled amount shows, so a verdict from the mirror waits for that block
-        (which the watcher then applies with them). A receipt of a block the head has
-        passed without applying it (reorged out) holds nothing back."""
+        (which the watcher then applies with them, or finds reorged out: ``orphaned``)."""
         at = self.head.number if self.head is not None else -1
         return {f.order_hash for r in self.own.values() if r.block_number > at for f in r.fills}
 
@@ -309,6 +312,9 @@ class Mirror:
         else:
             marks.settle(eff.orders)
         self.head = top
+        for r in [r for r in self.own.values() if r.block_number <= top.number]:
+            del self.own[r.tx_hash]  # not applied by now: its block is not on this chain
+            eff.orphaned |= {f.order_hash for f in r.fills}
         return eff
 
     def _release(self, block: Block) -> None:

@@ -3,12 +3,12 @@
 Per poll: the latest block; when new, the headers since our head and the range's logs
 (Exchange events, listed tokens' ``Transfer``/``Approval``) in one JSON-RPC batch. While
 own settlements are about, headers come first and only blocks holding other transactions
-have their logs read (the settler's receipts carry ours). The headers must chain onto
-ours and every log's block hash must be its header's; otherwise:
+have their logs read (the settler's receipts carry ours). Headers must chain onto ours,
+every log's block hash must be its header's; otherwise:
 
 - **reorg**: walk our kept headers (``Mirror.depth``, default 128) back to the fork point,
   undo the mirror to it, delete the undone blocks' fills, replay the new branch; the node
-  re-judges every order both touched (``BlockChanges.reverted``/``rejudge``);
+  re-judges every order both touched, or an own receipt of an undone block (``rejudge``);
 - **reset**: no kept header is on the chain any more (a restarted devnet), or the
   deployment block's hash changed: forget the old chain, re-read from the deployment
   block, and tell the node to re-judge every order (a head below ours on the same
@@ -20,10 +20,9 @@ notified header stands for the latest block (not asked for again), and a single 
 whose parent is our head is read alone (our head is not re-read: the block read must be
 the one announced); blocks announced one by one that each hold our settlement alone are
 not read at all (``own_alone``, ``own_run``). With the chain down the watcher backs off
-(up to ``MAX_BACKOFF``) and logs one line per state change.
-
-The node applies the changes first; then the mirror and its head are saved in one SQLite
-transaction: a block is never marked processed before its changes are in the book.
+(up to ``MAX_BACKOFF``) and logs one line per state change. The node applies the changes
+first; then the mirror and its head are saved in one SQLite transaction: a block is never
+marked processed before its changes are in the book.
 """
 
 from __future__ import annotations
@@ -396,6 +395,7 @@ class Watcher:
         changes.fills.extend(eff.fills)
         changes.cancelled |= eff.cancelled
         changes.makers_cancelled_up_to |= eff.makers
+        changes.rejudge |= eff.orphaned
         reread = {a for a in eff.funds if self.wanted(a)}
         changes.reread |= reread
         changes.funds |= reread | {a for a in eff.moved if self.wanted(a)}
