@@ -126,3 +126,55 @@ async def test_an_own_fill_whose_block_is_reorged_out_before_the_watcher_gets_th
         await synced(node, c)
         assert follows()
         await assert_mirror_matches_chain(node, c, [resting, taker])
+
+
+async def test_funds_from_a_block_behind_do_not_give_back_what_the_nodes_own_fills_spent(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A maker's order arriving (or any verdict) while the watcher is a block behind the
+    node's own settlement takes funds from the mirror; the book had taken that settlement's
+    fill off them already: it must not show the maker's tokens twice."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        await wait_for(lambda: node.watcher.caught_up.is_set())
+        dave = c.address(DAVE)
+        first = c.sign(ask(c, DAVE, E18 // 10, 300 * E6))
+        second = c.sign(ask(c, DAVE, E18 // 10, 310 * E6))
+        for s in (first, second):
+            assert (await api.post_order(s))[0] == 201
+        gate, entered = asyncio.Event(), asyncio.Event()
+        moved = node._contract_sigs_moved
+        block = -1
+
+        async def held(head: int) -> set[bytes]:
+            if head == block and not gate.is_set():
+                entered.set()
+                await asyncio.wait_for(gate.wait(), 60)
+            return await moved(head)
+
+        node._contract_sigs_moved = held  # type: ignore[method-assign]
+        # Dave may spend 0.2 WETH (both asks); the watcher stops inside that block
+        block = c.weth.approve(c.sender(DAVE), c.exchange.address, E18 // 5).block_number
+        await asyncio.wait_for(entered.wait(), 20)
+        assert node.book.funds(dave, c.weth.address) == E18 // 5
+
+        taker = c.sign(bid(c, BOB, E18 // 10, 300 * E6))  # takes the first ask
+        assert (await api.post_order(taker))[0] == 201
+        await wait_for(lambda: node.settler.settled == 1, timeout=20)
+        assert node.book.funds(dave, c.weth.address) == E18 // 10  # the fill taken off
+
+        third = c.sign(ask(c, DAVE, E18 // 10, 320 * E6))  # judged by the mirror, a block behind
+        assert (await api.post_order(third))[0] == 201
+        assert node.book.funds(dave, c.weth.address) == E18 // 10
+        offered = sum(st.fillable for h in (second.hash, third.hash) if (st := node.book.get(h)))
+        assert offered == E18 // 10  # what Dave can pay, once
+
+        gate.set()
+        await synced(node, c)
+        assert node.book.funds(dave, c.weth.address) == spendable_of(c, DAVE) == E18 // 10
+        await assert_mirror_matches_chain(node, c, [first, second, third])
+
+
+def spendable_of(c: Chain, who: int) -> int:
+    owner = c.address(who)
+    return min(c.weth.balance_of(owner), c.weth.allowance(owner, c.exchange.address))

@@ -148,6 +148,8 @@ class Mirror:
         """Accounts whose funds were read at "latest", not at a known block: re-read (not
         moved by amounts) when a block touches them."""
         self.own: dict[str, OwnReceipt] = {}
+        self._own_moves = 0  # (bumped whenever ``own`` changes: ``ahead``'s cache key)
+        self._ahead: tuple[tuple[int, int], frozenset[bytes], frozenset[Account]] | None = None
         self.announced = HeadSignal()
         """Heads the chain announced (the watcher's newHeads): the settler's receipt waits."""
         """The node's own settlement receipts the watcher has not applied yet, by tx hash."""
@@ -222,14 +224,22 @@ class Mirror:
         )
         while len(self.own) > MAX_OWN_RECEIPTS:
             del self.own[next(iter(self.own))]
+        self._own_moves += 1
 
-    def filled_ahead(self) -> set[bytes]:
-        """Orders an own settlement filled in a block the mirror has not applied yet (its
-        receipt noted, ``note_receipt``): for them the node has confirmed more than the
-        mirror's filled amount shows, so a verdict from the mirror waits for that block
-        (which the watcher then applies with them, or finds reorged out: ``orphaned``)."""
+    def ahead(self) -> tuple[frozenset[bytes], frozenset[Account]]:
+        """The orders filled and the accounts moved by own settlements in blocks the mirror
+        has not applied yet (their receipts noted, ``note_receipt``). The node confirmed
+        them already: the mirror's filled amounts and funds for these are older than the
+        node's, so it takes none of them from the mirror until that block is applied (the
+        watcher then reports them, or finds the block reorged out: ``orphaned``)."""
         at = self.head.number if self.head is not None else -1
-        return {f.order_hash for r in self.own.values() if r.block_number > at for f in r.fills}
+        key = (self._own_moves, at)
+        if self._ahead is None or self._ahead[0] != key:
+            later = [r for r in self.own.values() if r.block_number > at]
+            orders = frozenset(f.order_hash for r in later for f in r.fills)
+            accounts = {(a, token) for r in later for token, *who, _ in r.transfers for a in who}
+            self._ahead = (key, orders, frozenset(accounts.union(*(r.approvals for r in later))))
+        return self._ahead[1], self._ahead[2]
 
     def preload(self, logs: Iterable[Log], own: Iterable[OwnReceipt] = ()) -> None:
         """Bring into memory every order hash these logs fill or cancel (the store reads
@@ -263,6 +273,7 @@ class Mirror:
             for r in own:
                 eff.fills.extend(r.fills)
                 self.own.pop(r.tx_hash, None)
+                self._own_moves += 1
                 self.own_applied += 1
             eff.fills.sort(key=lambda f: (f.block_number, f.log_index))
         marks = self.marks
@@ -314,6 +325,7 @@ class Mirror:
         self.head = top
         for r in [r for r in self.own.values() if r.block_number <= top.number]:
             del self.own[r.tx_hash]  # not applied by now: its block is not on this chain
+            self._own_moves += 1
             eff.orphaned |= {f.order_hash for f in r.fills}
         return eff
 
@@ -396,6 +408,7 @@ class Mirror:
         self.dirty_funds.clear()
         self.unsure.clear()
         self.own.clear()
+        self._own_moves += 1
         self.expected.clear()
         self.sigs.clear()
 

@@ -93,7 +93,7 @@ class NodeChainState(NodeIntake):
             for account in changes.funds:
                 spendable = self.mirror.spendable(account)
                 if spendable is not None and self.registry.holds_account(account):
-                    self.registry.set_funds(account[0], account[1], spendable)
+                    self._mirror_funds(account[0], account[1], spendable)
             verify = await self._contract_sigs_moved(changes.head)
             targets = [
                 self.records[h].signed
@@ -212,7 +212,7 @@ class NodeChainState(NodeIntake):
         # Not the orders an own settlement filled in a block the mirror has not applied
         # yet (its receipt came first, maybe during the reads above): the mirror's verdict
         # on them is older than what the node confirmed. That block judges them again.
-        ahead = self.mirror.filled_ahead()
+        ahead, _ = self.mirror.ahead()
         for so in orders:
             if so.hash in ahead:
                 continue
@@ -260,7 +260,7 @@ class NodeChainState(NodeIntake):
         o = so.order
         if removal is None:
             funds = min(state.maker_balance, state.maker_allowance)
-            self.registry.set_funds(o.maker, o.maker_token, funds)
+            self._mirror_funds(o.maker, o.maker_token, funds)
             try:
                 back = self.registry.rests(so, state.filled)
             except BookError as e:
@@ -287,7 +287,7 @@ class NodeChainState(NodeIntake):
     def _apply_chain_state(self, so: SignedOrder, state: OrderState) -> None:
         o = so.order
         funds = min(state.maker_balance, state.maker_allowance)
-        self.registry.set_funds(o.maker, o.maker_token, funds)
+        self._mirror_funds(o.maker, o.maker_token, funds)
         st = self.book.get(so.hash)
         if st is None or st.pending:  # in flight: looked at again once the settler is done
             if st is not None:

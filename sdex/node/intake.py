@@ -196,7 +196,7 @@ class NodeIntake(NodeStatus):
         stored = self.store.add_order_async(  # a peer's (match=False): nobody waits for it
             signed, rec.seq, OrderStatus.OPEN, source, tif.value, text, waited=match
         )
-        self._set_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
+        self._mirror_funds(o.maker, o.maker_token, min(state.maker_balance, state.maker_allowance))
         if log.isEnabledFor(logging.DEBUG):  # (its arguments cost ~1 us an order)
             log.debug("order %s accepted from %s (%s)", signed.hash_hex, source, tif.value)
         mr: MatchResult | None = None

@@ -27,3 +27,10 @@ class NodeStatus(NodeViews):
 
     def _set_funds(self, maker: str, token: str, amount: int) -> None:
         self.registry.set_funds(maker, token, amount)
+
+    def _mirror_funds(self, maker: str, token: str, amount: int) -> None:
+        """Funds the mirror says (or the chain at its head): not for an account an own
+        settlement moved in a block the mirror has not applied (``Mirror.ahead``), whose
+        funds in the book, that settlement's fills taken off, are newer."""
+        if (maker, token) not in self.mirror.ahead()[1]:
+            self.registry.set_funds(maker, token, amount)
