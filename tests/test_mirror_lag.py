@@ -12,10 +12,37 @@ import asyncio
 from pathlib import Path
 
 from sdex.model import OrderStatus
+from sdex.node.core import Node
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_mirror import assert_mirror_matches_chain, synced
 from tests.test_node import BOB, DAVE, E6, E18, ask, bid
+
+
+class HoldBlock:
+    """Stops ``node``'s watcher inside one block's changes (``inside``), before the node
+    judges that block's orders from the mirror, until ``release``: meanwhile the node's
+    own settlements go on, their receipts coming before the watcher reaches their blocks."""
+
+    def __init__(self, node: Node) -> None:
+        self.block = -1
+        self.gate, self.entered = asyncio.Event(), asyncio.Event()
+        self._moved = node._contract_sigs_moved
+        node._contract_sigs_moved = self._held  # type: ignore[method-assign]
+
+    async def _held(self, head: int) -> set[bytes]:
+        if head == self.block and not self.gate.is_set():
+            self.entered.set()
+            await asyncio.wait_for(self.gate.wait(), 60)
+        return await self._moved(head)
+
+    async def inside(self, block: int) -> None:
+        """Wait until the watcher is held inside ``block`` (just mined)."""
+        self.block = block
+        await asyncio.wait_for(self.entered.wait(), 20)
+
+    def release(self) -> None:
+        self.gate.set()
 
 
 async def test_a_verdict_from_an_older_block_does_not_undo_the_nodes_own_fills(
@@ -32,31 +59,19 @@ async def test_a_verdict_from_an_older_block_does_not_undo_the_nodes_own_fills(
 
         # The watcher stops inside the block of Dave's cancel-up-to (which cancels neither
         # order), just before it re-judges Dave's orders from the mirror at that block.
-        gate, entered = asyncio.Event(), asyncio.Event()
-        moved = node._contract_sigs_moved
-        block = -1
-
-        async def held(head: int) -> set[bytes]:
-            if head == block and not gate.is_set():
-                entered.set()
-                await asyncio.wait_for(gate.wait(), 60)
-            return await moved(head)
-
-        node._contract_sigs_moved = held  # type: ignore[method-assign]
-        receipt = c.exchange.cancel_orders_up_to(c.sender(DAVE), salt - 1)
-        block = receipt.block_number
-        await asyncio.wait_for(entered.wait(), 20)
+        hold = HoldBlock(node)
+        await hold.inside(c.exchange.cancel_orders_up_to(c.sender(DAVE), salt - 1).block_number)
 
         # Meanwhile the node settles Bob's bids against both asks: all of one, half of the
         # other, in later blocks; their receipts come first and the node confirms them.
-        for s in (bid(c, BOB, E18 // 10, 300 * E6), bid(c, BOB, E18 // 10, 310 * E6)):
-            assert (await api.post_order(c.sign(s)))[0] == 201
+        for o in (bid(c, BOB, E18 // 10, 300 * E6), bid(c, BOB, E18 // 10, 310 * E6)):
+            assert (await api.post_order(c.sign(o)))[0] == 201
         await wait_for(lambda: node.settler.settled == 2, timeout=20)
         assert node.records[whole.hash].status is OrderStatus.FILLED
         held_part = node.book.get(part.hash)
         assert held_part is not None and held_part.filled == E18 // 10
 
-        gate.set()  # the watcher goes on: the cancel's block, then the fills' blocks
+        hold.release()  # the watcher goes on: the cancel's block, then the fills' blocks
         await synced(node, c)
         assert node.records[whole.hash].status is OrderStatus.FILLED
         assert node.book.get(whole.hash) is None
@@ -78,20 +93,8 @@ async def test_an_own_fill_whose_block_is_reorged_out_before_the_watcher_gets_th
         salt = c.exchange.min_valid_salt(c.address(DAVE)) + 10**9
         resting = c.sign(ask(c, DAVE, E18 // 10, 300 * E6, salt=salt))
         assert (await api.post_order(resting))[0] == 201
-        gate, entered = asyncio.Event(), asyncio.Event()
-        moved = node._contract_sigs_moved
-        block = -1
-
-        async def held(head: int) -> set[bytes]:
-            if head == block and not gate.is_set():
-                entered.set()
-                await asyncio.wait_for(gate.wait(), 60)
-            return await moved(head)
-
-        node._contract_sigs_moved = held  # type: ignore[method-assign]
-        receipt = c.exchange.cancel_orders_up_to(c.sender(DAVE), salt - 1)
-        block = receipt.block_number
-        await asyncio.wait_for(entered.wait(), 20)
+        hold = HoldBlock(node)
+        await hold.inside(c.exchange.cancel_orders_up_to(c.sender(DAVE), salt - 1).block_number)
         snap = c.rpc.call("evm_snapshot")  # the watcher is inside this block
         taker = c.sign(bid(c, BOB, E18 // 10, 300 * E6))
         assert (await api.post_order(taker))[0] == 201
@@ -104,7 +107,7 @@ async def test_an_own_fill_whose_block_is_reorged_out_before_the_watcher_gets_th
             s.forget_nonce()
         c.rpc.call("evm_mine")
         c.rpc.call("evm_mine")
-        gate.set()
+        hold.release()
 
         # the node follows the chain back: the orders are open again (and may cross and
         # settle again: then the chain has the fills, and so does the node)
@@ -142,20 +145,9 @@ async def test_funds_from_a_block_behind_do_not_give_back_what_the_nodes_own_fil
         second = c.sign(ask(c, DAVE, E18 // 10, 310 * E6))
         for s in (first, second):
             assert (await api.post_order(s))[0] == 201
-        gate, entered = asyncio.Event(), asyncio.Event()
-        moved = node._contract_sigs_moved
-        block = -1
-
-        async def held(head: int) -> set[bytes]:
-            if head == block and not gate.is_set():
-                entered.set()
-                await asyncio.wait_for(gate.wait(), 60)
-            return await moved(head)
-
-        node._contract_sigs_moved = held  # type: ignore[method-assign]
+        hold = HoldBlock(node)
         # Dave may spend 0.2 WETH (both asks); the watcher stops inside that block
-        block = c.weth.approve(c.sender(DAVE), c.exchange.address, E18 // 5).block_number
-        await asyncio.wait_for(entered.wait(), 20)
+        await hold.inside(c.weth.approve(c.sender(DAVE), c.exchange.address, E18 // 5).block_number)
         assert node.book.funds(dave, c.weth.address) == E18 // 5
 
         taker = c.sign(bid(c, BOB, E18 // 10, 300 * E6))  # takes the first ask
@@ -169,7 +161,7 @@ async def test_funds_from_a_block_behind_do_not_give_back_what_the_nodes_own_fil
         offered = sum(st.fillable for h in (second.hash, third.hash) if (st := node.book.get(h)))
         assert offered == E18 // 10  # what Dave can pay, once
 
-        gate.set()
+        hold.release()
         await synced(node, c)
         assert node.book.funds(dave, c.weth.address) == spendable_of(c, DAVE) == E18 // 10
         await assert_mirror_matches_chain(node, c, [first, second, third])
