@@ -9,7 +9,9 @@ nothing filled, and the block of the fill, the node's own, did not look at it ag
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
+from typing import Any
 
 from sdex.model import OrderStatus
 from sdex.node.core import Node
@@ -170,3 +172,33 @@ async def test_funds_from_a_block_behind_do_not_give_back_what_the_nodes_own_fil
 def spendable_of(c: Chain, who: int) -> int:
     owner = c.address(who)
     return min(c.weth.balance_of(owner), c.weth.allowance(owner, c.exchange.address))
+
+
+async def test_a_block_the_watcher_applied_before_the_receipt_came_does_not_take_the_fill_twice(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The watcher waits for an own settlement's receipt (``EXPECT_PATIENCE``, 2 s), then
+    reads that block itself: it sets the makers' funds after the fill while the match is
+    still in flight. The receipt comes later and the confirm takes the fill off the funds;
+    the book must end with what the chain says, not the fill taken twice."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        await wait_for(lambda: node.watcher.caught_up.is_set())
+        broadcaster = node.settler.broadcaster
+        send = broadcaster.send
+
+        def slow_send(signed: Any, times: Any = None) -> Any:  # (on the chain thread)
+            receipt = send(signed, times)  # Hardhat mines it on the send
+            time.sleep(3.0)  # the receipt comes after the watcher gave up waiting
+            return receipt
+
+        broadcaster.send = slow_send  # type: ignore[method-assign]
+        resting = c.sign(ask(c, DAVE, E18 // 10, 300 * E6))
+        assert (await api.post_order(resting))[0] == 201
+        before = spendable_of(c, DAVE)
+        assert (await api.post_order(c.sign(bid(c, BOB, E18 // 10, 300 * E6))))[0] == 201
+        await wait_for(lambda: node.settler.settled == 1, timeout=20)
+        await synced(node, c)
+        dave = c.address(DAVE)
+        assert spendable_of(c, DAVE) == before - E18 // 10
+        assert node.book.funds(dave, c.weth.address) == before - E18 // 10

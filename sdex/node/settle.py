@@ -69,6 +69,7 @@ class NodeSettlement(NodeChainState):
                         unsent.append(m)
                     else:
                         failed.append(m)  # released by _diagnose, once the chain was read
+            self._watcher_was_first(results)
         finally:
             self.registry.write_deferred()
         if results:  # one line a settlement transaction, not one a match
@@ -148,6 +149,25 @@ class NodeSettlement(NodeChainState):
                     self.registry.correct_filled(rec, filled)
             elif st.closed is not None and st.pending == 0 and rec.status in OPEN_STATUSES:
                 self._book_closed(so.hash, st.closed)
+
+    def _watcher_was_first(self, results: list[SettledMatch]) -> None:
+        """A settlement whose block the watcher applied before its receipt came here (it
+        waits ``EXPECT_PATIENCE`` for the receipt, then reads the block itself): the funds
+        it set then were after the fill, and the confirm took the fill off them again. The
+        makers' funds are set once more from the mirror, which is past that block."""
+        head = self.mirror.head
+        if head is None:
+            return
+        accounts: set[tuple[str, str]] = set()
+        for r in results:
+            if r.outcome is SettleOutcome.SETTLED and r.fills[0].block_number <= head.number:
+                m = r.match
+                tokens = (m.resting.order.maker_token, m.incoming.order.maker_token)
+                accounts |= {(so.order.maker, t) for so in (m.resting, m.incoming) for t in tokens}
+        for account in accounts:
+            spendable = self.mirror.spendable(account)
+            if spendable is not None and self.registry.holds_account(account):
+                self._mirror_funds(account[0], account[1], spendable)
 
     def _release(self, m: Match) -> None:
         self.registry.settled(m)
