@@ -45,7 +45,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -64,6 +63,7 @@ from benchlib import machine, machine_busy_seconds, write_section  # noqa: E402
 from runqueue import RunQueue  # noqa: E402
 
 from sdex.deployment import Deployment  # noqa: E402
+from sdex.devnet import free_port  # noqa: E402
 from sdex.gossip import GossipConfig, NodeKey, PeerClient  # noqa: E402
 from sdex.gossip.timing import EDGES_US, PUSH_EDGES_US, GcPauses  # noqa: E402
 from sdex.order import (  # noqa: E402
@@ -164,12 +164,6 @@ main()
 
 
 # -- processes and CPU ------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:

@@ -82,7 +82,7 @@ from benchlib import machine, machine_busy_seconds, write_section  # noqa: E402
 
 from sdex.chain import Exchange  # noqa: E402
 from sdex.deployment import Deployment  # noqa: E402
-from sdex.devnet import Devnet  # noqa: E402
+from sdex.devnet import Devnet, free_port  # noqa: E402
 from sdex.ingest import Accepted  # noqa: E402
 from sdex.node.config import NodeConfig  # noqa: E402
 from sdex.node.main import serve  # noqa: E402
@@ -170,12 +170,6 @@ def body(signed: SignedOrder) -> bytes:
 
 
 # -- processes -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cpu_seconds(pid: int, task: int | None = None) -> float:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import random
 import socket
 import subprocess
 import sys
@@ -37,6 +38,8 @@ ENGINES: tuple[Engine, ...] = ("hardhat", "anvil")
 ANVIL_PACKAGES = {"x86_64": "anvil-linux-amd64", "aarch64": "anvil-linux-arm64"}
 """machine -> the npm sub-package of @foundry-rs/anvil that holds its binary"""
 UINT256_MAX = 2**256 - 1
+PORTS_FROM = 20_000
+"""``free_port`` picks from here up to the kernel's ephemeral range."""
 DEV_TOKENS = (("WETH", "Wrapped Ether", 18, 1_000), ("USDC", "USD Coin", 6, 10_000_000))
 """(symbol, name, decimals, whole units minted to each dev account)"""
 
@@ -51,9 +54,33 @@ def dev_keys(count: int) -> list[bytes]:
 
 
 def free_port() -> int:
+    """A loopback TCP port free now, for a server started a moment later. Picked below the
+    kernel's ephemeral range (``ip_local_port_range``), where every outgoing connection of
+    the machine takes its local port: a port picked there can be taken by a connection
+    before the server binds it (seen: "address already in use" for 2 of 5 test nodes on a
+    busy machine). At random, each tried by binding it; the kernel's pick if none is."""
+    low = _ephemeral_low()
+    pick = random.SystemRandom()
+    if low - PORTS_FROM >= 1_000:
+        for _ in range(64):
+            port = pick.randrange(PORTS_FROM, low)
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux's default when unknown)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
 
 
 def check_port_free(port: int) -> None:

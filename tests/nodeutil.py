@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -15,6 +14,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from sdex.devnet import free_port
 from sdex.gossip import NodeKey
 from sdex.node.config import NodeConfig
 from sdex.node.core import Node
@@ -29,12 +29,6 @@ GOSSIP_SCALE = 0.2
 exchange 1 s (defaults 0.5, 1 and 5 s). Not for every cluster: with one or two nodes and
 little to converge, the extra dials and rounds cost more than they save (docs/BENCHMARKS.md,
 suite9)."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.asynccontextmanager

@@ -6,23 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from sdex.devnet import free_port
 from sdex.gossip import Gossip, GossipConfig, NodeKey
 from sdex.gossip.routes import add_routes
 from sdex.httpkit import RateLimit
 from sdex.sim.orders import OrderSet
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
