@@ -14,6 +14,7 @@ import pytest
 
 from sdex import book, matching, model, settlement, wallet
 from sdex.book import OrderBook, RemovalReason, Side
+from sdex.chain import Exchange, Rpc
 from sdex.chain import OrderState as ChainState
 from sdex.chain import OrderStatus as ChainStatus
 from sdex.deployment import TokenInfo
@@ -24,6 +25,7 @@ from sdex.httpkit import ApiError
 from sdex.ingest import Rejection, judge, removal_of
 from sdex.ingest.rejections import RejectionCode
 from sdex.matching import Match
+from sdex.mirror import Mirror
 from sdex.model import (
     API_STATUSES,
     OPEN_STATUSES,
@@ -156,6 +158,8 @@ def node(tmp_path: Path) -> Iterator[Node]:
     n.store = Store(config.db, identity, DOMAIN)
     n.book = OrderBook([(BASE, QUOTE)])
     n.registry.attach(n.store, n.book)
+    exchange = Exchange(Rpc(config.rpc), config.exchange)  # (never called: no chain here)
+    n.mirror = Mirror(exchange, [BASE, QUOTE])
     yield n
     n.store.close()
 
