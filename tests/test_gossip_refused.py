@@ -155,3 +155,43 @@ def test_refused_forgets_the_least_recently_noted_first() -> None:
     assert not r.holds("a", "0x2", 2.0) and len(r) == 2
     assert not r.note(RejectionCode.UNFUNDED, "a", "0x4", 2.0)  # (the node's state: not kept)
     assert not r.note(RejectionCode.CHAIN_UNAVAILABLE, "a", "0x4", 2.0)
+
+
+def test_a_peers_flood_of_rejected_copies_evicts_no_other_peers_verdicts() -> None:
+    """Harden12: the memory dropped the least recently noted verdict whoever it was
+    charged to, so a hostile peer that sent over ``REFUSED_MAX`` junk copies (each a
+    ``COPY`` verdict: a bad signature costs it nothing) evicted every verdict on the bodies
+    an honest peer holds, and those were fetched and rejected again every round. Now the
+    flood evicts its own."""
+    r = Refused(seconds=1e9)
+    honest = [f"0x{i:064x}" for i in range(1_000)]
+    for h in honest:
+        r.note(RejectionCode.TOKEN_NOT_SUPPORTED, "honest", h, 0.0)
+    r.note(RejectionCode.SIGNATURE_TOO_LONG, "honest", "0x" + "ee" * 32, 0.0)
+    for i in range(3 * r.capacity):  # junk copies, and junk bodies too
+        code = RejectionCode.INVALID_SIGNATURE if i % 2 else RejectionCode.EXPIRED
+        r.note(code, "hostile", f"0x{i + 1:062x}ff", 1.0)
+        assert len(r) <= r.capacity
+    assert all(r.holds("anyone", h, 2.0) for h in honest)
+    assert r.holds("honest", "0x" + "ee" * 32, 2.0)
+    assert r.charged("hostile") == r.capacity - len(honest) - 1
+
+
+@given(
+    st.lists(st.tuples(st.booleans(), st.sampled_from(["a", "b", "c", "d"]), HASHES), max_size=80)
+)
+def test_a_peer_under_an_equal_share_is_never_evicted(
+    notes: list[tuple[bool, str, str]],
+) -> None:
+    """Whatever the others note, a peer charged with fewer than ``capacity / peers``
+    verdicts (peers: those charged with any) loses none of them to eviction."""
+    r = Refused(capacity=12, seconds=1e9)
+    for i, (body, peer, h) in enumerate(notes):
+        code = RejectionCode.EXPIRED if body else RejectionCode.INVALID_SIGNATURE
+        before = {p: r.charged(p) for p in "abcd"}
+        peers = sum(1 for n in before.values() if n) + (before[peer] == 0)
+        r.note(code, peer, h if body else f"{h}{i}", 0.0)
+        assert len(r) <= 12
+        for p, n in before.items():
+            if p != peer and n * peers < 12:
+                assert r.charged(p) == n, (p, before, peers)
