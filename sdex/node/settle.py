@@ -120,9 +120,13 @@ class NodeSettlement(NodeChainState):
 
         def published(task: asyncio.Task[list[StoredFill]]) -> None:
             self._late_writes.discard(task)
-            if not task.cancelled() and task.exception() is None:
-                for f in task.result():
-                    self.events.publish_lazy(functools.partial(_fill_event, f))
+            if task.cancelled():
+                return
+            if (e := task.exception()) is not None:  # (not the store's: a defect)
+                log.error("a settlement's late fills write failed (%r): left to the watcher", e)
+                return
+            for f in task.result():
+                self.events.publish_lazy(functools.partial(_fill_event, f))
 
         writing.add_done_callback(published)
         return []
