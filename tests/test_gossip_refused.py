@@ -5,6 +5,10 @@ valid copy of the same order), and the bounded memory itself (property tests).""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +17,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sdex.gossip import GossipConfig
-from sdex.ingest.rejections import RejectionCode
+from sdex.ingest.rejections import Rejection, RejectionCode
 from sdex.model import MAX_SIGNATURE_BYTES
 from sdex.node.refused import ANYONE, BODY, COPY, KEPT, Refused
+from sdex.order import sign_order
 from sdex.sim.orders import OrderSet
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_hostile import HostilePeer, hello_answer
+from tests.test_hostile import Answer, HostilePeer, hello_answer
 from tests.test_node import ALICE, E6, E18, ask
 
 
@@ -31,13 +36,31 @@ class OfferingPeer:
         self.orders: dict[str, dict[str, Any]] = {}
         self.sent: dict[str, int] = {}
         self.peer = HostilePeer({})
+        self.answered: dict[str, int] = {}
+        """Bytes of the JSON answers each path sent (as ``HostilePeer`` encodes them)."""
         self.peer.answers = {
             "/p2p/hello": hello_answer(self.peer),
             "/p2p/snapshot": lambda _r: {"orders": [], "next": 0},
-            "/p2p/digest": lambda _r: {"buckets": self._book().digest()},
-            "/p2p/hashes": lambda _r: {"hashes": list(self.orders)},
-            "/p2p/fetch": self._fetch,
+            "/p2p/digest": self._counted("/p2p/digest", self._digest),
+            "/p2p/hashes": self._counted("/p2p/hashes", self._hashes),
+            "/p2p/fetch": self._counted("/p2p/fetch", self._fetch),
         }
+
+    def _counted(self, path: str, answer: Callable[[web.Request], Any]) -> Answer:
+        async def counted(r: web.Request) -> object:
+            got = answer(r)
+            body = await got if asyncio.iscoroutine(got) else got
+            self.answered[path] = self.answered.get(path, 0) + len(json.dumps(body))
+            return body
+
+        return counted
+
+    def _digest(self, _r: web.Request) -> object:
+        return {"buckets": self._book().digest()}
+
+    async def _hashes(self, r: web.Request) -> object:
+        wanted = set((await r.json())["buckets"])
+        return {"hashes": [h for h in self.orders if int(h[2:4], 16) in wanted]}
 
     def _book(self) -> OrderSet:
         return OrderSet([{"hash": h} for h in self.orders])
@@ -82,9 +105,9 @@ async def test_an_older_peers_over_long_copy_is_fetched_once_and_a_valid_copy_st
         )
         async with running_node(cfg) as (node, _api):
             await wait_for(lambda: older.sent.get(h, 0) >= 1, timeout=20)
-            rounds = older.calls("/p2p/hashes")
-            # several more rounds with it, each a digest and its hashes (the bucket differs)
-            await wait_for(lambda: older.calls("/p2p/hashes") >= rounds + 5, timeout=20)
+            rounds = older.calls("/p2p/digest")
+            # several more rounds with it (the bucket differs: quiet, not asked again)
+            await wait_for(lambda: older.calls("/p2p/digest") >= rounds + 5, timeout=20)
             assert older.sent[h] <= 2, older.sent  # (one more may have been in flight)
             assert not node.knows(h)
             other.orders[h] = signed.to_json()  # a valid copy, on another peer
@@ -110,11 +133,78 @@ async def test_an_expired_order_is_fetched_from_no_peer_again(chain: Chain, tmp_
         async with running_node(cfg):
             await wait_for(lambda: first.sent.get(h, 0) >= 1, timeout=20)
             second.orders[h] = past.to_json()
-            rounds = second.calls("/p2p/hashes")
-            await wait_for(lambda: second.calls("/p2p/hashes") >= rounds + 5, timeout=20)
-            rounds = first.calls("/p2p/hashes")
-            await wait_for(lambda: first.calls("/p2p/hashes") >= rounds + 5, timeout=20)
+            rounds = second.calls("/p2p/digest")
+            await wait_for(lambda: second.calls("/p2p/digest") >= rounds + 5, timeout=20)
+            rounds = first.calls("/p2p/digest")
+            await wait_for(lambda: first.calls("/p2p/digest") >= rounds + 5, timeout=20)
             assert first.sent[h] <= 2 and second.sent.get(h, 0) <= 1, (first.sent, second.sent)
+
+
+async def test_a_bucket_that_differs_only_by_rejected_orders_is_not_asked_again(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Harden12: once every order a peer offers in a bucket was rejected for good here, the
+    bucket still differed, so every anti-entropy round with that peer asked its hashes
+    (``/p2p/hashes``: a call, and every hash of those buckets in its answer) to fetch
+    nothing. Now such a bucket is quiet while both digests and the verdicts stay: a round
+    is the digest alone. A new order in a quiet bucket is still fetched."""
+    c = chain
+    peer = OfferingPeer()
+    expired = [c.sign(ask(c, ALICE, E18, (3000 + i) * E6, expiry=1_000_000)) for i in range(200)]
+    for s in expired:
+        peer.orders[s.hash_hex.lower()] = s.to_json()
+    async with peer.peer.serving():
+        cfg = node_config(c, tmp_path / "n.db", peers=(peer.peer.url,), gossip=GOSSIP)
+        async with running_node(cfg) as (node, _api):
+            await wait_for(lambda: len(peer.sent) == len(expired), timeout=30)
+            await wait_for(lambda: peer.calls("/p2p/digest") >= 2, timeout=20)
+            paths = ("/p2p/digest", "/p2p/hashes", "/p2p/fetch")
+            calls = {p: peer.calls(p) for p in paths}
+            sent = dict(peer.answered)
+            await wait_for(lambda: peer.calls("/p2p/digest") >= calls["/p2p/digest"] + 10)
+            rounds = peer.calls("/p2p/digest") - calls["/p2p/digest"]
+            per_round = {
+                p: (
+                    (peer.calls(p) - calls[p]) / rounds,
+                    (peer.answered.get(p, 0) - sent.get(p, 0)) / rounds,
+                )
+                for p in paths
+            }
+            print(f"per anti-entropy round (calls, answer bytes), {len(expired)} rejected:")
+            print(json.dumps(per_round))
+            assert peer.calls("/p2p/hashes") <= calls["/p2p/hashes"] + 1, per_round
+            assert peer.calls("/p2p/fetch") <= calls["/p2p/fetch"] + 1, per_round
+            # a valid order in a quiet bucket: its digest moved, so it is asked and taken
+            fresh = next(
+                s
+                for s in (c.sign(ask(c, ALICE, E18, (4000 + i) * E6)) for i in range(5000))
+                if s.hash_hex[2:4].lower() == expired[0].hash_hex[2:4].lower()
+            )
+            peer.orders[fresh.hash_hex.lower()] = fresh.to_json()
+            await wait_for(lambda: node.knows(fresh.hash_hex.lower()), timeout=20)
+
+
+async def test_a_copy_rejected_for_good_is_hashed_once_by_the_intake(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Harden12: a peer's copy the intake rejected (parsed and hashed there) was parsed and
+    hashed again to key its verdict (``_refuse``). Now the rejection names the hash the
+    intake computed, for every verdict kept on a copy that parsed, and that is the key."""
+    c = chain
+    base = c.order(ALICE, c.weth, E18, c.usdc, 3000 * E6)
+    cases = {
+        RejectionCode.EXPIRED: c.sign(replace(base, expiry=1)),
+        RejectionCode.INVALID_AMOUNTS: c.sign(replace(base, maker_amount=0)),
+        RejectionCode.TOKEN_NOT_SUPPORTED: c.sign(replace(base, taker_token="0x" + "12" * 20)),
+        RejectionCode.INVALID_SIGNATURE: sign_order(base, c.domain, c.keys[2]),
+    }
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, _api):
+        for code, signed in cases.items():
+            result = await node.peer_intake.submit(signed.to_json(), check_fee=False)
+            assert isinstance(result, Rejection) and result.code is code, (code, result)
+            assert result.order_hash == c.domain.order_hash(signed.order), code
+            assert await node.submit_from_peer(signed.to_json(), "p") in ("rejected", "forged")
+            assert node.refused("p", signed.hash_hex), code
 
 
 # ---- the memory itself --------------------------------------------------------------------------
@@ -155,3 +245,43 @@ def test_refused_forgets_the_least_recently_noted_first() -> None:
     assert not r.holds("a", "0x2", 2.0) and len(r) == 2
     assert not r.note(RejectionCode.UNFUNDED, "a", "0x4", 2.0)  # (the node's state: not kept)
     assert not r.note(RejectionCode.CHAIN_UNAVAILABLE, "a", "0x4", 2.0)
+
+
+def test_a_peers_flood_of_rejected_copies_evicts_no_other_peers_verdicts() -> None:
+    """Harden12: the memory dropped the least recently noted verdict whoever it was
+    charged to, so a hostile peer that sent over ``REFUSED_MAX`` junk copies (each a
+    ``COPY`` verdict: a bad signature costs it nothing) evicted every verdict on the bodies
+    an honest peer holds, and those were fetched and rejected again every round. Now the
+    flood evicts its own."""
+    r = Refused(seconds=1e9)
+    honest = [f"0x{i:064x}" for i in range(1_000)]
+    for h in honest:
+        r.note(RejectionCode.TOKEN_NOT_SUPPORTED, "honest", h, 0.0)
+    r.note(RejectionCode.SIGNATURE_TOO_LONG, "honest", "0x" + "ee" * 32, 0.0)
+    for i in range(3 * r.capacity):  # junk copies, and junk bodies too
+        code = RejectionCode.INVALID_SIGNATURE if i % 2 else RejectionCode.EXPIRED
+        r.note(code, "hostile", f"0x{i + 1:062x}ff", 1.0)
+        assert len(r) <= r.capacity
+    assert all(r.holds("anyone", h, 2.0) for h in honest)
+    assert r.holds("honest", "0x" + "ee" * 32, 2.0)
+    assert r.charged("hostile") == r.capacity - len(honest) - 1
+
+
+@given(
+    st.lists(st.tuples(st.booleans(), st.sampled_from(["a", "b", "c", "d"]), HASHES), max_size=80)
+)
+def test_a_peer_under_an_equal_share_is_never_evicted(
+    notes: list[tuple[bool, str, str]],
+) -> None:
+    """Whatever the others note, a peer charged with fewer than ``capacity / peers``
+    verdicts (peers: those charged with any) loses none of them to eviction."""
+    r = Refused(capacity=12, seconds=1e9)
+    for i, (body, peer, h) in enumerate(notes):
+        code = RejectionCode.EXPIRED if body else RejectionCode.INVALID_SIGNATURE
+        before = {p: r.charged(p) for p in "abcd"}
+        peers = sum(1 for n in before.values() if n) + (before[peer] == 0)
+        r.note(code, peer, h if body else f"{h}{i}", 0.0)
+        assert len(r) <= 12
+        for p, n in before.items():
+            if p != peer and n * peers < 12:
+                assert r.charged(p) == n, (p, before, peers)

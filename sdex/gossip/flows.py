@@ -144,7 +144,11 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
         core.penalize_later(peer.key)
         return
     mine = view.digest()
-    buckets = [i for i, (a, b) in enumerate(zip(mine, their_buckets, strict=True)) if a != b]
+    buckets = [
+        i
+        for i, (a, b) in enumerate(zip(mine, their_buckets, strict=True))
+        if a != b and not quiet(view, peer, i, b, a)
+    ]
     if not buckets:
         return
     answer = yield core.call(peer, "hashes", "POST", "/p2p/hashes", {"buckets": buckets})
@@ -160,12 +164,23 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
     # times as many hashes (each may cost a store lookup: a peer's answer names up to
     # ``max_orders`` hashes, maybe all closed here; the next rounds look at others)
     budget = cfg.ae_max_fetches * step
-    looked = itertools.islice(theirs_open, KNOWS_FACTOR * budget)
-    # (a copy the intake rejected for good is not fetched from that peer again: ``refused``)
-    wanted = (h for h in looked if not view.knows(h) and not view.refused(peer.key, h))
-    missing = list(itertools.islice(wanted, budget))
+    missing: list[str] = []
+    refused: list[str] = []
+    looked = 0
+    for h in itertools.islice(theirs_open, KNOWS_FACTOR * budget):
+        if len(missing) >= budget:
+            break
+        looked += 1
+        if view.knows(h):
+            continue
+        if view.refused(peer.key, h):  # (rejected for good: not fetched from it again)
+            refused.append(h)
+        else:
+            missing.append(h)
     # open here, not there: ask why (a soft cancel we missed comes with its signature)
     extra = [h for h in view.hashes_in(buckets) if h not in theirs_open]
+    if looked == len(theirs_open):  # (each hash it named looked at: the quiet are known)
+        note_quiet(peer, buckets, (their_buckets, mine), refused, missing + extra)
     rounds = min(cfg.ae_max_fetches, -(-max(len(missing), len(extra)) // step))
     calls = split_budget(cfg)
     for i in range(0, rounds * step, step):
@@ -199,6 +214,54 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
                 core.pulled += counts["accepted"]
             for notice in cancels:
                 core.deliver(peer.key, "cancels", notice)
+
+
+QUIET_HASHES = 4096
+"""Rejected hashes a peer's quiet buckets may name, all together (``note_quiet``)."""
+
+
+def bucket_of(h: str) -> int:
+    """The digest bucket of the hash ``h`` (its first byte); -1 if that is not hex."""
+    try:
+        return int(h[2:4], 16)
+    except ValueError:
+        return -1
+
+
+def quiet(view: OrderView, peer: Peer, i: int, theirs: object, mine: str) -> bool:
+    """Whether bucket ``i`` (``theirs`` there, ``mine`` here) differs as it did when it was
+    last asked, then only by orders held here or rejected for good, and still rejected:
+    nothing to fetch (a verdict that expired or was evicted: asked again, once)."""
+    q = peer.quiet.get(i)
+    if q is None:
+        return False
+    if q[0] == theirs and q[1] == mine and all(view.refused(peer.key, h) for h in q[2]):
+        return True
+    del peer.quiet[i]
+    return False
+
+
+def note_quiet(
+    peer: Peer,
+    buckets: list[int],
+    digests: tuple[list[Any], list[str]],
+    refused: list[str],
+    busy: list[str],
+) -> None:
+    """After a round whose answer was looked at in full: the asked buckets with nothing to
+    fetch or ask about (none of ``busy``) are quiet for ``peer`` while they stay as they
+    are (``quiet``), their rejected hashes (at most ``QUIET_HASHES`` in all) kept to check."""
+    skip = {bucket_of(h) for h in busy}
+    by_bucket: dict[int, list[str]] = {}
+    for h in refused:
+        by_bucket.setdefault(bucket_of(h), []).append(h)
+    room = QUIET_HASHES - sum(len(q[2]) for q in peer.quiet.values())
+    theirs, mine = digests
+    for i in buckets:
+        named, t = by_bucket.get(i, []), theirs[i]
+        if i not in skip and len(named) <= room and isinstance(t, str) and len(t) <= 66:
+            peer.quiet[i] = (t, mine[i], tuple(named))
+            room -= len(named)
 
 
 Ask = tuple[list[str], list[str]]

@@ -72,6 +72,10 @@ class Peer:
     """Order copies sent to this peer."""
     received: int = 0
     """Orders received from this peer."""
+    quiet: dict[int, tuple[str, str, tuple[str, ...]]] = field(default_factory=dict)
+    """Anti-entropy: buckets that differed from ours only by orders this node rejected for
+    good or holds already (their digest, ours, the rejected hashes, when last asked): not
+    asked again while all three hold (``flows.anti_entropy``)."""
 
     @property
     def score(self) -> int:

@@ -109,6 +109,11 @@ class Intake:
             signed = SignedOrder.from_json(obj, self.domain)
         except OrderParseError as e:
             return Rejection(RejectionCode.MALFORMED, e.errors)
+        result = self._rules(signed, check_fee)
+        return result.of_order(signed.hash) if isinstance(result, Rejection) else result
+
+    def _rules(self, signed: SignedOrder, check_fee: bool) -> SignedOrder | Known | Rejection:
+        """``check_offchain``'s checks of an order that parsed."""
         if self.known(signed.hash):
             return Known(signed.hash)
         o = signed.order
@@ -195,7 +200,7 @@ class Intake:
             return Known(signed.hash)
         signed_ok = ecdsa_ok if ecdsa_ok is True else self._contract_verdict(signed)
         if signed_ok is False:  # the chain's cached EIP-1271 verdict: no call
-            return Rejection.of(RejectionCode.INVALID_SIGNATURE)
+            return Rejection.of(RejectionCode.INVALID_SIGNATURE).of_order(signed.hash)
         try:
             state = self._state(signed, signed_ok)
         except Exception as e:
@@ -263,8 +268,10 @@ def _unavailable(e: Exception) -> Rejection:
 
 def _verdict(signed: SignedOrder, ecdsa_ok: bool | None, state: OrderState) -> IntakeResult:
     if ecdsa_ok and not state.signature_valid:  # the chain is the judge; say so if we differ
-        return Rejection.of(RejectionCode.INVALID_SIGNATURE, "the Exchange rejects this signature")
-    return judge(signed, state)
+        why = "the Exchange rejects this signature"
+        return Rejection.of(RejectionCode.INVALID_SIGNATURE, why).of_order(signed.hash)
+    verdict = judge(signed, state)
+    return verdict.of_order(signed.hash) if isinstance(verdict, Rejection) else verdict
 
 
 def judge(signed: SignedOrder, state: OrderState) -> Accepted | Rejection:

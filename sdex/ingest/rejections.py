@@ -108,6 +108,13 @@ _REMOVAL_BY_CODE = {
 class Rejection:
     code: RejectionCode
     errors: list[FieldError] = field(default_factory=list)
+    order_hash: bytes | None = field(default=None, compare=False)
+    """The judged order's hash, once it parsed (``sdex.node.refused`` keys its verdicts by
+    it: the copy is not parsed and hashed again)."""
+
+    def of_order(self, order_hash: bytes) -> Rejection:
+        """This rejection, naming the order judged."""
+        return Rejection(self.code, self.errors, order_hash)
 
     @classmethod
     def of(cls, code: RejectionCode, reason: str | None = None) -> Rejection:

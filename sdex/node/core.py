@@ -134,9 +134,9 @@ class Node(NodePeering):
     async def stop(self) -> None:
         if self.gossip is not None:
             await self.gossip.stop()
-        for t in self._tasks:
+        for t in [*self._tasks, *self._late_writes]:
             t.cancel()
-        for t in self._tasks:
+        for t in [*self._tasks, *self._late_writes]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks = []

@@ -134,7 +134,7 @@ class NodeIntake(NodeStatus):
         fetch that copy again every round."""
         if isinstance(result, Rejection):
             if result.code in KEPT:
-                self._refuse(result.code, peer, obj)
+                self._refuse(result, peer, obj)
             return "forged" if result.code.bad_faith else "rejected"
         if isinstance(result, Known) or self.registry.held(result.signed.hash):
             return "known"  # (perhaps accepted, closed and evicted during the chain read)
@@ -143,14 +143,17 @@ class NodeIntake(NodeStatus):
         self._accept(result, "peer:" + peer, TimeInForce.GTC, match=False)
         return "accepted"
 
-    def _refuse(self, code: RejectionCode, peer: str, obj: object) -> None:
-        """``code``'s verdict on ``peer``'s copy ``obj``, kept by the hash of its body as this
-        node computes it (not the one the peer named), if the body parses."""
-        try:
-            h = self.domain.order_hash(Order.from_json(obj))
-        except OrderParseError:
-            return
-        self.refusals.note(code, peer, "0x" + h.hex(), time.monotonic())
+    def _refuse(self, rejected: Rejection, peer: str, obj: object) -> None:
+        """``rejected``'s verdict on ``peer``'s copy ``obj``, kept by the hash of its body as
+        this node computes it (not the one the peer named): the intake's, or (a copy it
+        rejected unparsed: a signature over the bound) its body's, if that parses."""
+        h = rejected.order_hash
+        if h is None:
+            try:
+                h = self.domain.order_hash(Order.from_json(obj))
+            except OrderParseError:
+                return
+        self.refusals.note(rejected.code, peer, "0x" + h.hex(), time.monotonic())
 
     def refused(self, peer: str, hash_hex: str) -> bool:
         """Whether ``peer``'s copy of ``hash_hex`` was rejected for good (anti-entropy)."""

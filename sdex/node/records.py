@@ -26,7 +26,7 @@ from sdex.node.registry import OrderRegistry
 from sdex.node.registry import Record as Record
 from sdex.order import Domain, SignedOrder
 from sdex.settlement import Settler
-from sdex.store import Store
+from sdex.store import Store, StoredFill
 from sdex.watch import Watcher
 from sdex.watch.changes import STORE_WAIT
 
@@ -84,6 +84,8 @@ class NodeState:
         self._tasks: list[asyncio.Task[None]] = []
         self._results_lock = asyncio.Lock()
         """One settlement's results written and diagnosed at a time (``_on_settled``)."""
+        self._late_writes: set[asyncio.Task[list[StoredFill]]] = set()
+        """Settlements' fills writes left behind past ``store_wait`` (``_fills_durable``)."""
         self._seq = 0
         self.forwarding = ForwardTiming()
         """What a new order costs here before it is passed on (``/health``)."""

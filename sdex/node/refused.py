@@ -5,7 +5,8 @@ A peer that holds an order open which this node rejects (an older version's orde
 signature is over ``MAX_SIGNATURE_BYTES``, one expired here but not yet there, a token this
 node does not list) offers it in every anti-entropy round: its bucket differs, its hash is
 unknown here, so it was fetched and rejected again every round, forever. ``Refused``
-remembers such verdicts, bounded in size (least recently noted dropped first) and in time
+remembers such verdicts, bounded in size (each charged to the peer whose copy was judged:
+past the bound, the most charged peer's least recently noted dropped first) and in time
 (``REFUSED_SECONDS``: a verdict the chain gave may be undone by a reorg), keyed by what
 the verdict depends on:
 
@@ -30,8 +31,11 @@ from sdex.httpkit import RateLimit, RateLimiter
 from sdex.ingest.rejections import RejectionCode
 
 REFUSED_MAX = 10_000
-"""Verdicts kept (a hostile peer that sends many rejected orders only evicts older ones:
-then those are fetched again, once a round, as before)."""
+"""Verdicts kept, all peers' together. Each is charged to the peer whose copy was judged
+(the first, if several peers' were): past the bound, the peer charged with the most loses its
+least recently noted, so a hostile peer that sends any number of rejected copies evicts only
+its own once it holds the most (another peer's verdicts only down to an equal share); the
+evicted are fetched again, once a round, as before."""
 REFUSED_SECONDS = 600.0
 """How long a verdict is kept (then the copy is fetched and judged again, once)."""
 
@@ -52,17 +56,25 @@ KEPT = BODY | COPY
 ANYONE = ""
 """The peer key of a body verdict (no peer's key is empty)."""
 
+Key = tuple[str, str]
+
 
 class Refused:
-    """(peer, order hash) pairs not to fetch again, each until its deadline."""
+    """(peer, order hash) pairs not to fetch again, each until its deadline; each charged to
+    the peer that sent the copy judged (``REFUSED_MAX``)."""
 
     def __init__(self, capacity: int = REFUSED_MAX, seconds: float = REFUSED_SECONDS) -> None:
         self.capacity = capacity
         self.seconds = seconds
-        self._until: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._until: dict[Key, tuple[float, str]] = {}  # deadline, and the peer charged
+        self._charged: dict[str, OrderedDict[Key, None]] = {}  # least recently noted first
 
     def __len__(self) -> int:
         return len(self._until)
+
+    def charged(self, peer: str) -> int:
+        """Verdicts charged to ``peer``."""
+        return len(self._charged.get(peer, ()))
 
     def note(self, code: RejectionCode, peer: str, hash_hex: str, now: float) -> bool:
         """Keep ``code``'s verdict on the copy of ``hash_hex`` (0x, lower-case hex) that
@@ -73,23 +85,37 @@ class Refused:
             key = (peer, hash_hex)
         else:
             return False
-        until = self._until
-        until[key] = now + self.seconds
-        until.move_to_end(key)
-        while len(until) > self.capacity:
-            until.popitem(last=False)
+        held = self._until.get(key)
+        owner = peer if held is None else held[1]  # (another's copy: it stays theirs)
+        self._until[key] = (now + self.seconds, owner)
+        keys = self._charged.setdefault(owner, OrderedDict())
+        keys[key] = None
+        keys.move_to_end(key)
+        if len(self._until) > self.capacity:
+            # the peer charged with the most pays: the noting one if at or over an equal
+            # share (a flood: no search), else the largest
+            if len(keys) * len(self._charged) < self.capacity:
+                owner = max(self._charged, key=lambda p: len(self._charged[p]))
+            self._forget(self._charged[owner].popitem(last=False)[0], owner, popped=True)
         return True
 
     def holds(self, peer: str, hash_hex: str, now: float) -> bool:
         """Whether ``peer``'s copy of ``hash_hex`` was rejected for good (not yet expired)."""
-        until = self._until
         for key in ((ANYONE, hash_hex), (peer, hash_hex)):
-            t = until.get(key)
-            if t is not None:
-                if t > now:
+            held = self._until.get(key)
+            if held is not None:
+                if held[0] > now:
                     return True
-                del until[key]
+                self._forget(key, held[1])
         return False
+
+    def _forget(self, key: Key, owner: str, popped: bool = False) -> None:
+        del self._until[key]
+        keys = self._charged[owner]
+        if not popped:
+            del keys[key]
+        if not keys:
+            del self._charged[owner]
 
 
 NOTICE_READS = RateLimit(rate=50.0, burst=100)

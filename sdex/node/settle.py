@@ -103,6 +103,38 @@ class NodeSettlement(NodeChainState):
     async def _fills_durable(
         self, early: concurrent.futures.Future[list[StoredFill]] | None, fills: list[StoredFill]
     ) -> list[StoredFill]:
+        """The settlement's fills once stored (``_fills_written``), waited for under
+        ``_results_lock`` at most ``store_wait`` seconds: a store that stalls longer is said
+        on ``/health`` (``failing``) and the results go on without them (later settlements'
+        are not held behind it); the write goes on, its new fills published once durable
+        (if it fails, the watcher stores them with their block)."""
+        writing = asyncio.ensure_future(self._fills_written(early, fills))
+        try:
+            done, _ = await asyncio.wait({writing}, timeout=self.store_wait)
+        except asyncio.CancelledError:
+            writing.cancel()
+            raise
+        if done:
+            return writing.result()
+        self.watcher.stalled("a settlement's fills", self.store_wait)
+        self._late_writes.add(writing)  # (cancelled at ``stop``)
+
+        def published(task: asyncio.Task[list[StoredFill]]) -> None:
+            self._late_writes.discard(task)
+            if task.cancelled():
+                return
+            if (e := task.exception()) is not None:  # (not the store's: a defect)
+                log.error("a settlement's late fills write failed (%r): left to the watcher", e)
+                return
+            for f in task.result():
+                self.events.publish_lazy(functools.partial(_fill_event, f))
+
+        writing.add_done_callback(published)
+        return []
+
+    async def _fills_written(
+        self, early: concurrent.futures.Future[list[StoredFill]] | None, fills: list[StoredFill]
+    ) -> list[StoredFill]:
         """The settlement's fills once stored: the write the chain thread queued as the
         receipt came (``early``), else (or if that write failed: tried once more) ours."""
         if early is not None:

@@ -232,8 +232,8 @@ class Watcher:
         self._set_status(status, problem)
         return min(max(backoff, 0.1) * 2, MAX_BACKOFF)
 
-    def stalled(self) -> None:  # (``durable``: ``ok`` again once the poll is through)
-        self._set_status("failing", f"the store holds the poll's writes over {self.store_wait:g} s")
+    def stalled(self, what: str = "the poll's writes", wait: float = 0.0) -> None:
+        self._set_status("failing", f"the store holds {what} over {wait or self.store_wait:g} s")
 
     def _on_head(self, header: Header | None) -> None:
         self._notified = header
