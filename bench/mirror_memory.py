@@ -33,7 +33,7 @@ import tracemalloc  # noqa: E402
 from sdex.chain import Exchange, FillEvent  # noqa: E402
 from sdex.chain.rpc import Rpc  # noqa: E402
 from sdex.mirror import Header, Mirror  # noqa: E402
-from sdex.mirror.state import OwnReceipt  # noqa: E402
+from sdex.mirror.own import OwnReceipt  # noqa: E402
 from sdex.order import Domain  # noqa: E402
 from sdex.store import ChainIdentity, Store  # noqa: E402
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sdex.mirror import Header, Mirror
 from sdex.model import OrderStatus
 from sdex.node.core import Node
 from tests.conftest import Chain
@@ -47,6 +48,29 @@ class HoldBlock:
         self.gate.set()
 
 
+class Moves:
+    """Every status move and filled amount ``node``'s registry is told from now on."""
+
+    def __init__(self, node: Node) -> None:
+        self.seen: list[tuple[bytes, str]] = []
+        reg = node.registry
+        transition, set_filled = reg.transition, reg.set_filled
+
+        def moved(rec: Any, status: OrderStatus, *args: Any, **kw: Any) -> Any:
+            self.seen.append((rec.signed.hash, f"status {status.value}"))
+            return transition(rec, status, *args, **kw)
+
+        def filled(order_hash: bytes, amount: int) -> None:
+            self.seen.append((order_hash, f"filled {amount}"))
+            set_filled(order_hash, amount)
+
+        reg.transition = moved  # type: ignore[method-assign]
+        reg.set_filled = filled  # type: ignore[method-assign]
+
+    def of(self, order_hash: bytes) -> list[str]:
+        return [what for h, what in self.seen if h == order_hash]
+
+
 async def test_a_verdict_from_an_older_block_does_not_undo_the_nodes_own_fills(
     chain: Chain, tmp_path: Path
 ) -> None:
@@ -73,8 +97,11 @@ async def test_a_verdict_from_an_older_block_does_not_undo_the_nodes_own_fills(
         held_part = node.book.get(part.hash)
         assert held_part is not None and held_part.filled == E18 // 10
 
+        moves = Moves(node)
         hold.release()  # the watcher goes on: the cancel's block, then the fills' blocks
         await synced(node, c)
+        # never undone meanwhile (back in the book, matched again: a failed settlement)
+        assert moves.of(whole.hash) == [] and moves.of(part.hash) == [], moves.seen
         assert node.records[whole.hash].status is OrderStatus.FILLED
         assert node.book.get(whole.hash) is None
         assert node.records[part.hash].status is OrderStatus.PARTIALLY_FILLED
@@ -189,16 +216,69 @@ async def test_a_block_the_watcher_applied_before_the_receipt_came_does_not_take
 
         def slow_send(signed: Any, times: Any = None) -> Any:  # (on the chain thread)
             receipt = send(signed, times)  # Hardhat mines it on the send
-            time.sleep(3.0)  # the receipt comes after the watcher gave up waiting
+            deadline = time.monotonic() + 30  # the receipt comes once the watcher, tired of
+            while time.monotonic() < deadline:  # waiting for it, applied its block itself
+                head = node.mirror.head
+                if receipt is None or (head is not None and head.number >= receipt.block_number):
+                    break
+                time.sleep(0.01)
             return receipt
 
         broadcaster.send = slow_send  # type: ignore[method-assign]
         resting = c.sign(ask(c, DAVE, E18 // 10, 300 * E6))
         assert (await api.post_order(resting))[0] == 201
-        before = spendable_of(c, DAVE)
+        before, applied = spendable_of(c, DAVE), node.mirror.own_applied
         assert (await api.post_order(c.sign(bid(c, BOB, E18 // 10, 300 * E6))))[0] == 201
-        await wait_for(lambda: node.settler.settled == 1, timeout=20)
+        await wait_for(lambda: node.settler.settled == 1, timeout=40)
         await synced(node, c)
+        assert node.mirror.own_applied == applied  # (the watcher read that block itself)
         dave = c.address(DAVE)
         assert spendable_of(c, DAVE) == before - E18 // 10
         assert node.book.funds(dave, c.weth.address) == before - E18 // 10
+
+
+async def test_a_maker_paid_by_the_nodes_own_settlement_sells_what_it_received_at_once(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Bob's bid is settled (he receives WETH) while the watcher is a block behind; his first
+    ask selling WETH then rests with his funds as the chain has them: only the accounts
+    that paid in that settlement wait for its block, not those that received."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        await wait_for(lambda: node.watcher.caught_up.is_set())
+        assert (await api.post_order(c.sign(ask(c, DAVE, E18 // 10, 300 * E6))))[0] == 201
+        hold = HoldBlock(node)
+        salt = c.exchange.min_valid_salt(c.address(DAVE)) + 1
+        await hold.inside(c.exchange.cancel_orders_up_to(c.sender(DAVE), salt).block_number)
+        assert (await api.post_order(c.sign(bid(c, BOB, E18 // 10, 300 * E6))))[0] == 201
+        await wait_for(lambda: node.settler.settled == 1, timeout=20)
+        sell = c.sign(ask(c, BOB, E18 // 10, 320 * E6))
+        code, body = await api.post_order(sell)
+        assert code == 201 and body["metaData"]["status"] == "open", body
+        assert node.book.funds(c.address(BOB), c.weth.address) == spendable_of(c, BOB)
+        assert node.mirror.ahead()[1]  # (the settlement's block is still ahead: Dave paid)
+        hold.release()
+        await synced(node, c)
+        assert node.book.funds(c.address(BOB), c.weth.address) == spendable_of(c, BOB)
+
+
+def test_a_receipt_of_another_block_at_a_height_the_mirror_passed_is_orphaned(
+    chain: Chain,
+) -> None:
+    """A receipt that comes after the mirror passed its height, for a block the mirror does
+    not have there (the chain moved between the two answers): its orders are re-judged
+    with the next block the mirror applies; one of the mirror's own block is not."""
+    c = chain
+    resting = c.sign(ask(c, DAVE, E18 // 10, 300 * E6))
+    receipt = c.exchange.fill_order(c.sender(BOB), resting, 300 * E6)
+    fills = c.exchange.fills(receipt.logs)
+    n = receipt.block_number
+    for ours in (False, True):
+        m = Mirror(c.exchange, [c.weth.address, c.usdc.address])
+        at_n = Header(n, receipt.block_hash if ours else "0x" + "ab" * 32, "0x" + "aa" * 32, 1)
+        m.apply(at_n, [], at_n)
+        m.note_receipt(receipt, fills)
+        assert not m.own  # (not kept: the mirror is past its height)
+        nxt = Header(n + 1, "0x" + "cd" * 32, at_n.hash, 2)
+        orphaned = m.apply(nxt, [], nxt).orphaned
+        assert orphaned == (set() if ours else {resting.hash}), ours

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from sdex.mirror.state import Account, Effects, Header, Mirror, OwnReceipt
+from sdex.mirror.own import Account, OwnReceipt
+from sdex.mirror.state import Effects, Header, Mirror
 
 __all__ = ["Account", "Effects", "Header", "Mirror", "OwnReceipt"]

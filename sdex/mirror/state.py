@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from eth_hash.auto import keccak
@@ -29,35 +29,15 @@ from eth_hash.auto import keccak
 from sdex.chain import Exchange, FillEvent, Log, OrderState, OrderStatus, Receipt
 from sdex.chain.headsignal import HeadSignal
 from sdex.mirror.marks import OrderMarks
+from sdex.mirror.own import Account, OwnReceipt, OwnReceipts
 from sdex.mirror.sigcache import SigCache
 from sdex.order import UINT256_MAX, ZERO_ADDRESS, SignedOrder, validity_errors
 
 TRANSFER = keccak(b"Transfer(address,address,uint256)")
 APPROVAL = keccak(b"Approval(address,address,uint256)")
 
-Account = tuple[str, str]
-"""(owner, token), lower-case addresses."""
-
 EXPECT_PATIENCE = 2.0
 """Seconds the watcher waits for an own settlement's receipt before reading its logs."""
-MAX_OWN_RECEIPTS = 1024
-"""Decoded receipts of the node's own settlements kept for the watcher (oldest go first)."""
-
-
-@dataclass(frozen=True, slots=True)
-class OwnReceipt:
-    """A settlement receipt of this node, decoded once by the settler."""
-
-    tx_hash: str
-    block_hash: str
-    block_number: int
-    fills: tuple[FillEvent, ...]
-    transfers: tuple[tuple[str, str, str, int], ...]
-    """(token, from, to, value) of every listed token's ``Transfer``, in log order."""
-    approvals: frozenset[Account]
-    """Accounts an ``Approval`` to the Exchange set (their allowance is re-read)."""
-    tx_root: str = ""
-    """The ``transactionsRoot`` of a block holding this transaction alone ("": unknown)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,12 +127,15 @@ class Mirror:
         self.unsure: set[Account] = set()
         """Accounts whose funds were read at "latest", not at a known block: re-read (not
         moved by amounts) when a block touches them."""
-        self.own: dict[str, OwnReceipt] = {}
-        self._own_moves = 0  # (bumped whenever ``own`` changes: ``ahead``'s cache key)
-        self._ahead: tuple[tuple[int, int], frozenset[bytes], frozenset[Account]] | None = None
         self.announced = HeadSignal()
         """Heads the chain announced (the watcher's newHeads): the settler's receipt waits."""
-        """The node's own settlement receipts the watcher has not applied yet, by tx hash."""
+        self.own = OwnReceipts()
+        """The node's own settlement receipts the watcher has not applied yet, by tx hash:
+        all of blocks above the head (``note_receipt`` keeps no other, ``apply`` drops those
+        the head passes); with what they filled and who paid (``ahead``)."""
+        self._orphans: set[bytes] = set()
+        """Orders of receipts noted for a block the mirror has another of (``apply`` reports
+        them as ``Effects.orphaned``)."""
         self.own_applied = 0
         """Own receipts applied from the settler's decoding (not decoded again)."""
         self.expected: dict[str, float] = {}
@@ -201,7 +184,12 @@ class Mirror:
         if receipt.status != 1 or not receipt.block_hash:
             return
         if self.head is not None and receipt.block_number <= self.head.number:
-            return  # the watcher was first: it read and applied the block itself
+            # the watcher was first: it read and applied the block itself (or another block
+            # at that height: then the receipt's is not on the chain the mirror follows)
+            known = self.hash_at(receipt.block_number)
+            if known is not None and known != receipt.block_hash:
+                self._orphans |= {f.order_hash for f in fills}
+            return
         transfers: list[tuple[str, str, str, int]] = []
         approvals: set[Account] = set()
         for lg in receipt.logs:
@@ -213,33 +201,26 @@ class Mirror:
                 transfers.append((lg.address, a, b, int.from_bytes(lg.data[:32], "big")))
             elif lg.topics[0] == APPROVAL and b == self.address:
                 approvals.add((a, lg.address))
-        self.own[receipt.tx_hash.lower()] = OwnReceipt(
-            receipt.tx_hash.lower(),
-            receipt.block_hash,
-            receipt.block_number,
-            tuple(fills),
-            tuple(transfers),
-            frozenset(approvals),
-            tx_root,
+        self.own.add(
+            OwnReceipt(
+                receipt.tx_hash.lower(),
+                receipt.block_hash,
+                receipt.block_number,
+                tuple(fills),
+                tuple(transfers),
+                frozenset(approvals),
+                tx_root,
+            )
         )
-        while len(self.own) > MAX_OWN_RECEIPTS:
-            del self.own[next(iter(self.own))]
-        self._own_moves += 1
 
-    def ahead(self) -> tuple[frozenset[bytes], frozenset[Account]]:
-        """The orders filled and the accounts moved by own settlements in blocks the mirror
-        has not applied yet (their receipts noted, ``note_receipt``). The node confirmed
-        them already: the mirror's filled amounts and funds for these are older than the
-        node's, so it takes none of them from the mirror until that block is applied (the
-        watcher then reports them, or finds the block reorged out: ``orphaned``)."""
-        at = self.head.number if self.head is not None else -1
-        key = (self._own_moves, at)
-        if self._ahead is None or self._ahead[0] != key:
-            later = [r for r in self.own.values() if r.block_number > at]
-            orders = frozenset(f.order_hash for r in later for f in r.fills)
-            accounts = {(a, token) for r in later for token, *who, _ in r.transfers for a in who}
-            self._ahead = (key, orders, frozenset(accounts.union(*(r.approvals for r in later))))
-        return self._ahead[1], self._ahead[2]
+    def ahead(self) -> tuple[Container[bytes], Container[Account]]:
+        """The orders filled, and the accounts that paid, in own settlements of blocks the
+        mirror has not applied yet (their receipts noted, ``note_receipt``). The node
+        confirmed them already (a confirm takes the fill off what the maker pays with): the
+        mirror's filled amounts and funds for these are older than the node's, so it takes
+        none of them from the mirror until that block is applied (the watcher then reports
+        them, or finds the block reorged out: ``orphaned``)."""
+        return self.own.orders, self.own.payers
 
     def preload(self, logs: Iterable[Log], own: Iterable[OwnReceipt] = ()) -> None:
         """Bring into memory every order hash these logs fill or cancel (the store reads
@@ -273,7 +254,6 @@ class Mirror:
             for r in own:
                 eff.fills.extend(r.fills)
                 self.own.pop(r.tx_hash, None)
-                self._own_moves += 1
                 self.own_applied += 1
             eff.fills.sort(key=lambda f: (f.block_number, f.log_index))
         marks = self.marks
@@ -325,8 +305,9 @@ class Mirror:
         self.head = top
         for r in [r for r in self.own.values() if r.block_number <= top.number]:
             del self.own[r.tx_hash]  # not applied by now: its block is not on this chain
-            self._own_moves += 1
             eff.orphaned |= {f.order_hash for f in r.fills}
+        eff.orphaned |= self._orphans
+        self._orphans.clear()
         return eff
 
     def _release(self, block: Block) -> None:
@@ -408,7 +389,7 @@ class Mirror:
         self.dirty_funds.clear()
         self.unsure.clear()
         self.own.clear()
-        self._own_moves += 1
+        self._orphans.clear()
         self.expected.clear()
         self.sigs.clear()
 

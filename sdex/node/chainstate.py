@@ -312,13 +312,14 @@ class NodeChainState(NodeIntake):
         the mirror's filled amount if it is ahead (a fill made elsewhere meanwhile, which
         the settlement's receipt does not show). Reorgs, which lower it, are re-judged
         by the watcher's changes instead."""
+        ahead, _ = self.mirror.ahead()
         for h in list(self._recheck):
             st = self.book.get(h)
             rec = self.records.get(h)
             if st is None or rec is None or st.closed is not None:
                 self._recheck.discard(h)
                 continue
-            if st.pending:
+            if st.pending or h in ahead:  # (ahead: the block of its fill judges it)
                 continue
             self._recheck.discard(h)
             state = self.mirror.state(rec.signed)

@@ -409,7 +409,7 @@ class Settler:
 
     def give_up(self, tx_hash: str) -> None:
         """``tx_hash`` counted lost: if it lands after all, the watcher applies its fills
-        (as of any block); it is kept a reorg window from the head of now."""
+        with its block; it is kept a reorg window from the head of now."""
         head = self.mirror.head if self.mirror is not None else None
         self.ours.landed(tx_hash, 0 if head is None else head.number)
 
