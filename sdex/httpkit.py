@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from sdex import jsonio
 from sdex.errors import JsonLimitError
@@ -91,15 +91,29 @@ class RateLimiter:
         self._last_sweep = now
 
 
-async def read_json(request: web.Request, limit: int) -> dict[str, Any]:
+async def read_json(request: web.Request, limit: int, untyped: bool = False) -> dict[str, Any]:
     """The request's JSON object, strictly: size, content type, syntax, no floats, shallow.
 
     ``limit``: the largest body accepted, in bytes. Size and depth are checked before parsing
-    (``sdex.jsonio``): a deeply nested body is a 400, never a crash."""
+    (``sdex.jsonio``): a deeply nested body is a 400, never a crash. ``untyped``: a body sent
+    with no ``Content-Type`` at all is read as JSON too (the public API's signed orders and
+    cancels, which a script may post bare); any other type than ``application/json`` is a
+    415. Without ``untyped`` (the loopback-only admin route) the header is required: a web
+    page may POST a body with no type to a loopback address without the browser asking the
+    node first (no CORS preflight), but not one typed ``application/json``."""
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, 101, f"Request body too large: more than {limit} bytes")
-    if request.content_type != "application/json":
-        raise ApiError(415, 101, "Content-Type must be application/json")
+    if request.content_type != "application/json" and not (
+        untyped and hdrs.CONTENT_TYPE not in request.headers
+    ):
+        sent = request.headers.get(hdrs.CONTENT_TYPE)
+        raise ApiError(
+            415,
+            101,
+            f"Content-Type must be application/json, not {sent[:80]!r}"
+            if sent is not None
+            else "Content-Type must be application/json (none was sent)",
+        )
     if request.content_length is not None:  # at most ``limit`` bytes (checked above)
         raw = await request.read()
     else:

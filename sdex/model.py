@@ -209,8 +209,8 @@ def fill_from_json(obj: object) -> FillEvent:
     tx = parse_hex_bytes(obj["transactionHash"], "transactionHash")
     return FillEvent(
         tx_hash="0x" + tx.hex(),
-        log_index=parse_uint(obj["logIndex"], "logIndex"),
-        block_number=parse_uint(obj["blockNumber"], "blockNumber"),
+        log_index=_json_count(obj["logIndex"], "logIndex"),
+        block_number=_json_count(obj["blockNumber"], "blockNumber"),
         order_hash=order_hash,
         maker=parse_address(obj["maker"], "maker"),
         taker=parse_address(obj["taker"], "taker"),
@@ -219,6 +219,12 @@ def fill_from_json(obj: object) -> FillEvent:
         fee_recipient=parse_address(obj["feeRecipient"], "feeRecipient"),
         fee=parse_uint(obj["feePaid"], "feePaid"),
     )
+
+
+def _json_count(raw: object, name: str) -> int:
+    """A block number or log index: a JSON number in ``fill_json`` (not an amount: always
+    well below 2**53), as ``parse_uint`` judges its decimal form."""
+    return parse_uint(str(raw) if type(raw) is int else raw, name)
 
 
 # ---- the SRA error body ----------------------------------------------------------------------
@@ -231,12 +237,11 @@ THROTTLED = 103
 def error_body(
     code: int, reason: str, errors: Iterable[Mapping[str, object]] = ()
 ) -> dict[str, object]:
-    """``{"code", "reason", "validationErrors"?}``: the one builder of the API's 4xx body."""
-    body: dict[str, object] = {"code": code, "reason": reason}
-    listed = [dict(e) for e in errors]
-    if listed:
-        body["validationErrors"] = listed
-    return body
+    """``{"code", "reason", "validationErrors"}``: the one builder of the API's 4xx body.
+
+    ``validationErrors`` is always there, empty when no field is at fault (PRODUCT.md pins
+    the shape; a client reads the list without first asking whether it exists)."""
+    return {"code": code, "reason": reason, "validationErrors": [dict(e) for e in errors]}
 
 
 def field_error_body(field: str, field_code: int, reason: str) -> dict[str, object]:

@@ -52,29 +52,52 @@ def parse_address(raw: object, name: str) -> str:
 
 
 def parse_uint(raw: object, name: str, kind: str = "uint256") -> int:
-    """A decimal string (ints accepted too, floats and bools never) within ``kind``'s range."""
-    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+    """A decimal string within ``kind``'s range. JSON numbers are refused, ints included
+    (PRODUCT.md: "every uint as a decimal string"): a JavaScript client's ``Number`` loses
+    digits past 2**53 before it is sent, so an amount that came as a number may not be the
+    one the wallet signed, and the order's hash would then not match its signature."""
+    if not isinstance(raw, str):
         raise OrderParseError(
-            [FieldError(name, FieldCode.INCORRECT_FORMAT, f"{name} must be a decimal string")]
+            [
+                FieldError(
+                    name,
+                    FieldCode.INCORRECT_FORMAT,
+                    f'{name} must be a decimal string, such as "{_example(raw)}"'
+                    f" (a JSON {_json_kind(raw)} is not taken)",
+                )
+            ]
         )
-    if isinstance(raw, str):
-        if not DECIMAL_RE.match(raw):
-            code = (
-                FieldCode.VALUE_OUT_OF_RANGE if raw.startswith("-") else FieldCode.INCORRECT_FORMAT
-            )
-            if raw.isdigit() and len(raw) > 78:
-                code = FieldCode.VALUE_OUT_OF_RANGE
-            raise OrderParseError(
-                [FieldError(name, code, f"{name} must be a non-negative decimal integer string")]
-            )
-        value = int(raw)
-    else:
-        value = raw
-    if not 0 <= value <= UINT_MAX[kind]:
+    if not DECIMAL_RE.match(raw):
+        code = FieldCode.VALUE_OUT_OF_RANGE if raw.startswith("-") else FieldCode.INCORRECT_FORMAT
+        if raw.isdigit() and len(raw) > 78:
+            code = FieldCode.VALUE_OUT_OF_RANGE
+        raise OrderParseError(
+            [FieldError(name, code, f"{name} must be a non-negative decimal integer string")]
+        )
+    value = int(raw)
+    if value > UINT_MAX[kind]:
         raise OrderParseError(
             [FieldError(name, FieldCode.VALUE_OUT_OF_RANGE, f"{name} is outside {kind}")]
         )
     return value
+
+
+def _json_kind(raw: object) -> str:
+    """The JSON type of a decoded value, as a client would name it."""
+    if raw is None:
+        return "null"
+    if isinstance(raw, bool):
+        return "boolean"
+    if isinstance(raw, (int, float)):
+        return "number"
+    return "array" if isinstance(raw, list) else "object"
+
+
+def _example(raw: object) -> str:
+    """``raw`` as the string to send instead, if it is a plain non-negative int; else "1"."""
+    if type(raw) is int and 0 <= raw < 10**78:
+        return str(raw)
+    return "1"
 
 
 def parse_hex_bytes(raw: object, name: str) -> bytes:

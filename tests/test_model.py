@@ -119,7 +119,12 @@ def test_closed_status(reason: RemovalReason, filled_all: bool, status: OrderSta
 
 def test_one_error_body() -> None:
     one = {"field": "maker", "code": FieldCode.INVALID_ADDRESS, "reason": "bad"}
-    assert error_body(103, "Throttled") == {"code": 103, "reason": "Throttled"}
+    # validationErrors is always there, empty when no field is at fault (PRODUCT.md's shape)
+    assert error_body(103, "Throttled") == {
+        "code": 103,
+        "reason": "Throttled",
+        "validationErrors": [],
+    }
     assert field_error_body("maker", FieldCode.INVALID_ADDRESS, "bad") == {
         "code": 100,
         "reason": "Validation Failed",

@@ -132,6 +132,8 @@ BAD_POSTS: list[tuple[str, Callable[[Chain], bytes], str, int, int, str | None]]
     ("missing-signature", dumps(edit(signature=None)), JSON, 400, 100, "signature"),
     ("missing-salt", dumps(edit(salt=None)), JSON, 400, 100, "salt"),
     ("amount-as-float", dumps(edit(makerAmount=1.0)), JSON, 400, 101, None),
+    ("amount-as-int", dumps(edit(makerAmount=10**18)), JSON, 400, 100, "makerAmount"),
+    ("salt-as-int", dumps(edit(salt=1)), JSON, 400, 100, "salt"),
     ("amount-negative", dumps(edit(makerAmount="-1")), JSON, 400, 100, "makerAmount"),
     ("amount-hex", dumps(edit(makerAmount="0x10")), JSON, 400, 100, "makerAmount"),
     ("amount-over-2^256", dumps(edit(makerAmount=str(2**256))), JSON, 400, 100, "makerAmount"),
@@ -175,6 +177,7 @@ async def test_bad_posts_get_4xx_and_store_nothing(chain: Chain, tmp_path: Path)
                 body = await r.json(content_type=None)
                 assert r.status == status, (case_id, r.status, body)
             assert body["code"] == code, (case_id, body)
+            assert isinstance(body["validationErrors"], list), (case_id, body)
             if where is not None and where.isupper():
                 assert body["rejection"] == where, (case_id, body)
             elif where is not None:
@@ -216,7 +219,7 @@ async def test_bad_queries_get_4xx_with_sra_body(
         async with api.session.get(api.base + path) as r:
             body = await r.json(content_type=None)
             assert r.status == status, body
-        assert "code" in body and "reason" in body
+        assert "code" in body and "reason" in body and isinstance(body["validationErrors"], list)
 
 
 async def test_an_unknown_status_filter_names_the_statuses(chain: Chain, tmp_path: Path) -> None:
@@ -317,6 +320,7 @@ async def test_rate_limit_answers_429_with_headers(chain: Chain, tmp_path: Path)
                 if r.status == 429:
                     body = await r.json()
                     assert body["code"] == 103 and int(r.headers["Retry-After"]) >= 1
+                    assert body["validationErrors"] == []
         assert statuses == [200] * 5 + [429] * 2
 
 
@@ -324,5 +328,6 @@ async def test_unknown_method_and_keepalive_survive(chain: Chain, tmp_path: Path
     async with running_node(node_config(chain, tmp_path / "n.db")) as (_, api):
         async with api.session.delete(api.base + "/v1/orders") as r:
             assert r.status == 405
+            assert (await r.json())["validationErrors"] == []
         async with aiohttp.ClientSession() as s, s.get(api.base + "/health") as r:
             assert r.status == 200

@@ -176,7 +176,11 @@ BAD_ORDERS = [
     ("exponent", _set("takerAmount", "1e18"), "takerAmount", FieldCode.INCORRECT_FORMAT),
     ("hex-amount", _set("takerAmount", "0x10"), "takerAmount", FieldCode.INCORRECT_FORMAT),
     ("negative", _set("feeAmount", "-1"), "feeAmount", FieldCode.VALUE_OUT_OF_RANGE),
-    ("negative-int", _set("feeAmount", -1), "feeAmount", FieldCode.VALUE_OUT_OF_RANGE),
+    ("negative-int", _set("feeAmount", -1), "feeAmount", FieldCode.INCORRECT_FORMAT),
+    # every uint is a decimal string (PRODUCT.md): a JSON number is refused, ints too
+    ("int-amount", _set("makerAmount", 10**18), "makerAmount", FieldCode.INCORRECT_FORMAT),
+    ("int-expiry", _set("expiry", 2_000_000_000), "expiry", FieldCode.INCORRECT_FORMAT),
+    ("int-zero", _set("feeAmount", 0), "feeAmount", FieldCode.INCORRECT_FORMAT),
     ("leading-zero", _set("salt", "01"), "salt", FieldCode.INCORRECT_FORMAT),
     ("bool", _set("salt", True), "salt", FieldCode.INCORRECT_FORMAT),
     ("list", _set("salt", ["1"]), "salt", FieldCode.INCORRECT_FORMAT),

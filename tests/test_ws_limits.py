@@ -48,6 +48,7 @@ async def test_websockets_per_address_and_in_all_are_bounded(chain: Chain, tmp_p
         assert code == 429 and body == {
             "code": 103,
             "reason": "Throttled: too many websockets from this address: at most 3 at once",
+            "validationErrors": [],
         }
         second = [await two.ws_connect(url) for _ in range(2)]  # 5 in all: the node's bound
         code, body = await refused(two, url)

@@ -18,6 +18,7 @@ from sdex.gossip import actions
 from sdex.gossip.client import MAX_ANSWER
 from sdex.gossip.codec import FrameError
 from sdex.gossip.payload import dumps
+from sdex.model import error_body
 
 MAX_DEPTH = 9  # a body's depth (8) inside the envelope
 MAX_ANSWERS = 64
@@ -65,7 +66,7 @@ def answer(rid: int, status: int, body: object) -> tuple[int, int, bytes]:
     data = dumps(body)
     if len(data) > MAX_ANSWER:
         reason = f"the answer ({len(data)} bytes) is over {MAX_ANSWER}, {actions.TOO_LARGE_REASON}"
-        return rid, TOO_LARGE, dumps({"code": 100, "reason": reason})
+        return rid, TOO_LARGE, dumps(error_body(100, reason))
     return rid, status, data
 
 

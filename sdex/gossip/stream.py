@@ -72,6 +72,7 @@ from sdex.gossip.frames import MAX_ANSWERS as MAX_ANSWERS
 from sdex.gossip.frames import envelope, frame_id
 from sdex.gossip.identity import HEADER_SIG, AuthError, NodeKey, answer_digest, recover_key
 from sdex.gossip.payload import request as _request
+from sdex.model import error_body
 
 log = logging.getLogger("sdex.gossip")
 
@@ -375,7 +376,7 @@ class Served(_Stream):
                     raise FrameError("a request's query is at most 8 strings")
                 if len(self._tasks) >= MAX_IN_FLIGHT:
                     await self._answer(
-                        rid, 429, {"code": 103, "reason": "Throttled: too many requests in flight"}
+                        rid, 429, error_body(103, "Throttled: too many requests in flight")
                     )
                     continue
                 task = asyncio.create_task(
@@ -399,7 +400,7 @@ class Served(_Stream):
             status, answer = await self.dispatch(method, path, query, body, size)
         except Exception:  # a bug, as HTTP's 500: the caller is answered, not left waiting
             log.exception("stream request %s %s from %s failed", method, path, self.peer)
-            status, answer = 500, {"code": 100, "reason": "internal error"}
+            status, answer = 500, error_body(100, "internal error")
         await self._answer(rid, status, answer)
 
     async def _answer(self, rid: int, status: int, body: object) -> None:

@@ -19,7 +19,7 @@ from sdex.ingest.states import StateBatcher
 from sdex.ingest.verify import EcdsaBatcher, Eip1271Batcher
 from sdex.mirror import Mirror
 from sdex.model import MAX_SIGNATURE_BYTES, RemovalReason
-from sdex.order import Domain, Order, SignedOrder, validity_errors
+from sdex.order import ZERO_ADDRESS, Domain, Order, SignedOrder, validity_errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +119,8 @@ class Intake:
         o = signed.order
         if errs := validity_errors(o):
             return Rejection(RejectionCode.INVALID_AMOUNTS, errs)
+        if o.taker != ZERO_ADDRESS and (why := self._taker_never_trades(o)):
+            return Rejection.of(RejectionCode.TAKER_NEVER_TRADES, why)
         if o.expiry <= self.now() + self.limits.expiry_margin:
             return Rejection.of(
                 RejectionCode.EXPIRED, f"expiry {o.expiry} is not after the latest block"
@@ -143,6 +145,25 @@ class Intake:
         if (over := self.over_limit(o)) is not None:
             return over
         return signed
+
+    def _taker_never_trades(self, o: Order) -> str:
+        """Why no counterparty can ever take ``o`` (a restricted taker), or "".
+
+        The contract takes ``o.taker`` to be the other order's maker in a match and the
+        caller in ``fillOrder``. An order restricted to another address can trade here,
+        with that address's orders, whoever settles; but not one restricted to its own
+        maker (only the same maker's orders could take it, and a node never matches a maker
+        with itself: the pair is removed as a self-trade), nor to the Exchange contract,
+        which neither signs orders nor calls ``fillOrder``."""
+        if o.taker == o.maker:
+            return (
+                "taker is the order's own maker: only that maker's own orders could take it, "
+                "and a maker never trades with itself here (a self-trade), so it would rest "
+                "forever; use the zero address to trade with anyone"
+            )
+        if o.taker == self.domain.verifying_contract.lower():
+            return "taker is the Exchange contract, which never takes an order"
+        return ""
 
     def over_limit(self, o: Order) -> Rejection | None:
         """The book's limits: total open orders, open orders per maker. Checked before the

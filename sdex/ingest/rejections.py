@@ -74,6 +74,12 @@ class RejectionCode(enum.Enum):
         "the order would trade with the same maker's resting order",
         False,
     )
+    TAKER_NEVER_TRADES = (
+        "taker",
+        FieldCode.ADDRESS_NOT_SUPPORTED,
+        "the order's taker can never be its counterparty: the order would rest forever",
+        False,  # (no bad faith: older versions took such orders, and so may their nodes still)
+    )
     BOOK_FULL = ("order", FieldCode.VALUE_OUT_OF_RANGE, "this node's book is full", False)
     CHAIN_UNAVAILABLE = (
         "order",

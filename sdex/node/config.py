@@ -42,6 +42,13 @@ class NodeConfig:
     """Websocket subscribers (``/v1/ws``) one client address may hold open at once."""
     max_ws: int = 1024
     """Websocket subscribers in all (at most half of the process's descriptor limit)."""
+    max_http_per_client: int = 512
+    """HTTP connections (websockets included) one client address may hold open at once; at
+    the bound its oldest idle one is closed for a new one (``sdex.node.conns``)."""
+    max_http: int = 4096
+    """HTTP connections in all (at most half of the process's descriptor limit)."""
+    http_idle_timeout: float = 30.0
+    """Seconds an HTTP connection with no request in progress stays open."""
     max_body: int = 64 * 1024
     """Largest request body accepted (aiohttp ``client_max_size``)."""
     max_batch: int = 64

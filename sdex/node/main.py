@@ -27,8 +27,9 @@ from sdex.client import describe_request_error
 from sdex.deployment import DEVNET_CHAIN_IDS, Deployment, DevAccount
 from sdex.errors import ChainError
 from sdex.gossip.actions import GossipConfig
-from sdex.node.api import make_app
+from sdex.node.api import METRICS_KEY, make_app
 from sdex.node.config import NodeConfig
+from sdex.node.conns import BoundedRunner, ConnectionSlots, add_metrics
 from sdex.node.core import Node
 
 log = logging.getLogger("sdex.node")
@@ -79,7 +80,10 @@ async def serve(config: NodeConfig, interval: float | None = None) -> AsyncItera
         except BaseException:
             await node.close_clients()  # (no "Unclosed client session" after the error)
             raise
-        runner = web.AppRunner(make_app(node), access_log=None, shutdown_timeout=2.0)
+        app = make_app(node)
+        slots = ConnectionSlots(config.max_http_per_client, config.max_http)
+        add_metrics(app[METRICS_KEY].registry, slots)
+        runner = BoundedRunner(app, slots, config.http_idle_timeout, shutdown_timeout=2.0)
         await runner.setup()
         try:
             site = web.TCPSite(runner, config.host, config.port, reuse_address=True)

@@ -1,0 +1,194 @@
+"""Bounds on the node's HTTP connections: per client address and in all, idle ones first to go.
+
+aiohttp alone takes every connection and keeps an idle keep-alive one for an hour (its
+``keepalive_timeout``, 3,630 s): a client could hold thousands open doing nothing, each a
+file descriptor (which the node's database, chain and peer links need too) and a request
+handler's memory. So (``NodeConfig``):
+
+- an idle connection (no request in progress: never sent one, or between two) is closed
+  after ``http_idle_timeout`` seconds (30);
+- one client address holds at most ``max_http_per_client`` connections (512: the benchmark
+  clients, all on 127.0.0.1, use at most 136, ``bench/gossip.py``'s 128 posts in flight),
+  and the node ``max_http`` in all (4,096, at most half the process's descriptor limit);
+  websockets and peer streams count too;
+- at either bound a new connection first closes the oldest idle one in its way (that
+  address's, or anyone's): a keep-alive client that goes idle loses nothing but a reconnect,
+  and idle sockets never lock out a new client. Only when none is idle is the new one
+  refused: a 429 (per address) or 503 (all) with the SRA body, code 103, written at once,
+  and closed.
+
+The counting hooks are ``web.Server``'s ``connection_made``/``connection_lost``, which every
+aiohttp request handler calls on its server (``BoundedRunner`` makes the server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import resource
+import time
+from typing import Any
+
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from prometheus_client import CollectorRegistry, Gauge
+
+from sdex.model import THROTTLED, error_body
+
+SCAN = 64
+"""Connections looked at for an idle one when a new one needs room (busy ones looked at go
+to the back of the line): the work per accepted connection is bounded."""
+
+
+def idle(conn: RequestHandler) -> bool:
+    """No request in progress on ``conn``: it waits for the next one (aiohttp's own test
+    before it closes a keep-alive connection), or its transport is already gone."""
+    if conn.transport is None:
+        return True
+    waiter = getattr(conn, "_waiter", None)  # (aiohttp's: set while it waits for a request)
+    return waiter is not None and not waiter.done()
+
+
+class ConnectionSlots:
+    """The open HTTP connections by client address, oldest first; see the module docstring."""
+
+    def __init__(self, per_client: int, total: int) -> None:
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        self.per_client = per_client
+        self.total = total if soft == resource.RLIM_INFINITY else min(total, soft // 2)
+        self._by_client: dict[str, dict[RequestHandler, None]] = {}
+        self._all: dict[RequestHandler, str] = {}
+        self.reclaimed = 0
+        """Idle connections closed to make room for a new one."""
+        self.refused = 0
+        """New connections refused (every one in the way was busy)."""
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+    def admit(self, conn: RequestHandler, client: str) -> tuple[int, str] | None:
+        """Count ``conn`` from ``client`` in, making room if needed: None, or the (status,
+        reason) it is refused with (then it is not counted)."""
+        mine = self._by_client.get(client)
+        if mine is not None and len(mine) >= self.per_client and not self._reclaim(mine):
+            self.refused += 1
+            return 429, f"too many connections from this address: at most {self.per_client}"
+        if len(self._all) >= self.total and not self._reclaim(self._all):
+            self.refused += 1
+            return 503, f"too many connections to this node: at most {self.total}"
+        if mine is None:
+            mine = self._by_client[client] = {}
+        mine[conn] = None
+        self._all[conn] = client
+        return None
+
+    def release(self, conn: RequestHandler) -> None:
+        """``conn`` is gone (or being closed): its slot is free. Idempotent."""
+        client = self._all.pop(conn, None)
+        if client is None:
+            return
+        mine = self._by_client[client]
+        del mine[conn]
+        if not mine:
+            del self._by_client[client]
+
+    def _reclaim(self, pool: dict[RequestHandler, Any]) -> bool:
+        """Close the oldest idle connection of ``pool`` (among the first ``SCAN``); False if
+        none of those is idle."""
+        for conn in list(itertools.islice(pool, SCAN)):
+            if idle(conn):
+                self.release(conn)
+                conn.force_close()
+                self.reclaimed += 1
+                return True
+            value = pool.pop(conn)  # busy: to the back of the line, looked at last next time
+            pool[conn] = value
+        return False
+
+
+def refusal(status: int, reason: str) -> bytes:
+    """A whole HTTP/1.1 answer, written before any request is read: the SRA body, closed."""
+    body = json.dumps(error_body(THROTTLED, reason)).encode()
+    phrase = "Too Many Requests" if status == 429 else "Service Unavailable"
+    head = (
+        f"HTTP/1.1 {status} {phrase}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nRetry-After: 5\r\nConnection: close\r\n"
+        f"Date: {time.strftime('%a, %d %b %Y %H:%M:%S GMT', time.gmtime())}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def _refuse(handler: RequestHandler, transport: asyncio.Transport, answer: bytes) -> None:
+    """Write ``answer`` and close: the transport sends what it holds before it closes."""
+    if not transport.is_closing():
+        transport.write(answer)
+    handler.force_close()
+
+
+class BoundedServer(web.Server):
+    """aiohttp's server, with each connection admitted by ``slots`` as it is made."""
+
+    def __init__(self, slots: ConnectionSlots, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.slots = slots
+
+    def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
+        super().connection_made(handler, transport)
+        peer = transport.get_extra_info("peername")
+        client = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
+        refused = self.slots.admit(handler, client)
+        if refused is not None:  # (once the handler is set up: it starts its task next)
+            asyncio.get_running_loop().call_soon(_refuse, handler, transport, refusal(*refused))
+
+    def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None) -> None:
+        self.slots.release(handler)
+        super().connection_lost(handler, exc)
+
+
+class BoundedRunner(web.AppRunner):
+    """``web.AppRunner`` whose server is a ``BoundedServer``: the app is started as usual,
+    then served by a server that admits connections through ``slots`` and closes idle ones
+    after ``idle_timeout`` seconds."""
+
+    def __init__(
+        self,
+        app: web.Application,
+        slots: ConnectionSlots,
+        idle_timeout: float,
+        shutdown_timeout: float = 2.0,
+    ) -> None:
+        super().__init__(app, access_log=None, shutdown_timeout=shutdown_timeout)
+        self.slots = slots
+        self.idle_timeout = idle_timeout
+
+    async def _make_server(self) -> web.Server:
+        plain = await super()._make_server()  # (the app's startup ran; its handler, frozen)
+        return BoundedServer(
+            self.slots,
+            plain.request_handler,
+            request_factory=plain.request_factory,
+            handler_cancellation=plain.handler_cancellation,
+            loop=asyncio.get_running_loop(),
+            access_log=None,
+            keepalive_timeout=self.idle_timeout,
+        )
+
+
+def add_metrics(registry: CollectorRegistry, slots: ConnectionSlots) -> None:
+    """``sdex_http_connections`` (open now), ``sdex_http_connections_reclaimed`` and
+    ``sdex_http_connections_refused`` (so far) on the node's ``/metrics``."""
+    g = Gauge("sdex_http_connections", "HTTP connections open", registry=registry)
+    g.set_function(lambda: len(slots))
+    g = Gauge(
+        "sdex_http_connections_reclaimed",
+        "Idle HTTP connections closed to make room for a new one",
+        registry=registry,
+    )
+    g.set_function(lambda: slots.reclaimed)
+    g = Gauge(
+        "sdex_http_connections_refused",
+        "New HTTP connections refused: every one in the way was busy",
+        registry=registry,
+    )
+    g.set_function(lambda: slots.refused)
