@@ -83,7 +83,7 @@ class Api:
 
 
 async def wait_for(
-    cond: Callable[[], Awaitable[bool]] | Callable[[], bool], timeout: float = 15.0
+    cond: Callable[[], Awaitable[bool]] | Callable[[], bool], timeout: float = 30.0
 ) -> None:
     """Poll ``cond`` until it holds; fail after ``timeout`` seconds (bounded, no bare sleep)."""
     deadline = time.monotonic() + timeout
@@ -193,7 +193,7 @@ class Cluster:
         proc = self.procs[i]
         assert proc is not None and self.session is not None
         session = self.session
-        await wait_for(lambda: healthy(session, self.urls[i], proc), timeout=60)
+        await wait_for(lambda: healthy(session, self.urls[i], proc), timeout=120)  # (a start)
 
     def kill(self, i: int) -> None:
         proc = self.procs[i]
