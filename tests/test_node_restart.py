@@ -72,7 +72,7 @@ async def test_kill_9_during_posts_loses_no_acknowledged_order(
     acked: list[SignedOrder] = []
     async with aiohttp.ClientSession() as session:
         with node_process(c, deployment, db, port, OPERATOR, log) as proc:
-            await wait_for(lambda: _healthy(session, base, proc), timeout=60)
+            await wait_for(lambda: _healthy(session, base, proc), timeout=120)
 
             async def stream() -> None:
                 await _post_all(session, base, iter(orders), acked)
@@ -85,7 +85,7 @@ async def test_kill_9_during_posts_loses_no_acknowledged_order(
         assert 60 <= len(acked) < len(orders)
 
         with node_process(c, deployment, db, port, OPERATOR, log) as proc:
-            await wait_for(lambda: _healthy(session, base, proc), timeout=60)
+            await wait_for(lambda: _healthy(session, base, proc), timeout=120)
             for s in acked:
                 async with session.get(f"{base}/v1/orders/{s.hash_hex}") as r:
                     assert r.status == 200, s.hash_hex
@@ -116,7 +116,7 @@ async def test_kill_9_during_concurrent_posts_loses_no_group_committed_order(
     conn = aiohttp.TCPConnector(limit=64)
     async with aiohttp.ClientSession(connector=conn) as session:
         with node_process(c, deployment, db, port, OPERATOR, log) as proc:
-            await wait_for(lambda: _healthy(session, base, proc), timeout=60)
+            await wait_for(lambda: _healthy(session, base, proc), timeout=120)
 
             async def stream() -> None:
                 await _post_all(session, base, work, acked)
@@ -137,7 +137,7 @@ async def test_kill_9_during_concurrent_posts_loses_no_group_committed_order(
         assert 300 <= len(acked) < len(orders)
 
         with node_process(c, deployment, db, port, OPERATOR, log) as proc:
-            await wait_for(lambda: _healthy(session, base, proc), timeout=60)
+            await wait_for(lambda: _healthy(session, base, proc), timeout=120)
             missing = []
             for s in acked:
                 async with session.get(f"{base}/v1/orders/{s.hash_hex}") as r:
@@ -262,8 +262,12 @@ async def test_a_pending_settlement_given_up_at_restart_is_applied_when_it_lands
 
             await wait_for(filled)
             assert c.exchange.order_info(resting.order).filled == E18
-            _, fills = await api.get("/v1/fills", orderHash=resting.hash_hex)
-            assert int(fills["total"]) == 1
+
+            async def listed() -> bool:  # (what is committed: a moment after the status)
+                _, fills = await api.get("/v1/fills", orderHash=resting.hash_hex)
+                return int(fills["total"]) == 1
+
+            await wait_for(listed)
             assert node.settler.sent == 0
     finally:
         c.rpc.call("evm_setAutomine", True)

@@ -53,8 +53,12 @@ async def test_unfunded_maker_revert_removes_it_and_rematches_taker(
         assert await api.status(alice) == "unfunded"
         assert c.exchange.order_info(carol.order).filled == E18
         assert c.exchange.order_info(alice.order).filled == 0
-        _, fills = await api.get("/v1/fills")
-        assert {f["orderHash"] for f in fills["records"]} == {carol.hash_hex, taker.hash_hex}
+
+        async def listed() -> bool:  # (what is committed: a moment after the status)
+            _, fills = await api.get("/v1/fills")
+            return {f["orderHash"] for f in fills["records"]} == {carol.hash_hex, taker.hash_hex}
+
+        await wait_for(listed)
         # settled: the whole units of carol the taker's 10 quote left after alice could buy
         # at carol's price, in the first batch, then the rest of carol after the rematch
         assert node.settler.failed == 1 and node.settler.settled == 2
@@ -115,7 +119,13 @@ async def test_outside_cancel_and_fill_leave_the_book(chain: Chain, tmp_path: Pa
         )
         assert [r["metaData"]["orderHash"] for r in book["asks"]["records"]] == [filled.hash_hex]
         assert book["asks"]["records"][0]["metaData"]["remainingFillableMakerAmount"] == str(E18)
+
         # the outside fill is in /v1/fills too, marked as not the node's own
+        async def listed() -> bool:  # (what is committed: a moment after the status)
+            _, fills = await api.get("/v1/fills", orderHash=filled.hash_hex)
+            return bool(fills["total"] == 1)
+
+        await wait_for(listed)
         _, fills = await api.get("/v1/fills", orderHash=filled.hash_hex)
         assert fills["total"] == 1 and fills["records"][0]["settledByThisNode"] is False
 

@@ -144,8 +144,12 @@ async def test_lost_transaction_is_rejudged_and_settled_again(
         await wait_for(done)
         assert node.settler.failed == 1 and node.settler.settled == 1
         assert c.exchange.order_info(maker.order).filled == E18
-        _, fills = await api.get("/v1/fills")
-        assert fills["total"] == 2
+
+        async def listed() -> bool:  # (what is committed: a moment after the status)
+            _, fills = await api.get("/v1/fills")
+            return bool(fills["total"] == 2)
+
+        await wait_for(listed)
 
 
 async def test_own_receipts_update_the_mirror_without_reads(chain: Chain, tmp_path: Path) -> None:
@@ -243,13 +247,13 @@ async def test_a_lost_transaction_later_ones_wait_on_is_filled_at_once(
         # anvil_dropTransaction also drops what is queued behind the dropped transaction (the
         # second is then not found by hash either): there both are lost and both nonces filled
         dropped = 1 if engine == "hardhat" else 2
-        await wait_for(lambda: node.settler.gap_fills >= 1, timeout=10.0)
+        await wait_for(lambda: node.settler.gap_fills >= 1, timeout=60.0)
         for _ in range(4):  # (a node that leaves the newly ready ones pending: mine them)
             if not pending_count(c):
                 break
             c.rpc.call("evm_mine")
-        await wait_for(lambda: filled(second), timeout=10.0)
-        await wait_for(lambda: filled(first), timeout=10.0)
+        await wait_for(lambda: filled(second), timeout=60.0)
+        await wait_for(lambda: filled(first), timeout=60.0)
         assert node.settler.lost == dropped and node.settler.gap_fills == dropped
         assert node.settler.failed == dropped and node.settler.settled == 2
         # on Hardhat three nonces are used: the filler took the lost one's, then the second,
@@ -343,7 +347,7 @@ async def test_a_slow_fill_write_does_not_leave_the_makers_funds_one_fill_short(
         )
         assert c.weth.balance_of(carol) == E18  # she can pay for her resting order
         want = min(E18, c.weth.allowance(carol, c.exchange.address))
-        await wait_for(lambda: node.book.funds(carol, c.weth.address) == want, timeout=5)
+        await wait_for(lambda: node.book.funds(carol, c.weth.address) == want, timeout=30)
         assert await api.status(resting) == "open"
 
 
@@ -385,7 +389,7 @@ async def test_settlements_are_confirmed_before_the_watcher_applies_their_blocks
         )
         assert late == []
         want = min(c.weth.balance_of(carol), c.weth.allowance(carol, c.exchange.address))
-        await wait_for(lambda: node.book.funds(carol, c.weth.address) == want, timeout=5)
+        await wait_for(lambda: node.book.funds(carol, c.weth.address) == want, timeout=30)
 
 
 async def first_then_five(
