@@ -74,7 +74,7 @@ def test_a_send_while_mining_is_paused_is_not_held(
         t0 = time.monotonic()
         assert b.send(first) is None  # not mined: no receipt
         held = time.monotonic() - t0
-        assert held < SYNC_TIMEOUT + 2.0
+        assert held < SYNC_TIMEOUT + 10.0  # (not anvil's 30 s hold; slack for a loaded machine)
         assert c.rpc.call("eth_getTransactionByHash", first.tx_hash) is not None  # it was sent
         later = [c.sender(1).sign(c.address(3), b"", 21_000) for _ in range(BATCH_MISSES)]
         for signed in later:

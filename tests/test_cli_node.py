@@ -135,7 +135,7 @@ def run_node(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     clean = {k: v for k, v in os.environ.items() if k not in ("SDEX_NODE_KEY", "SDEX_KEY")}
     return subprocess.run(
         [sys.executable, "-m", "sdex.cli", "node", "--port", str(free_port()), *args],
-        cwd=ROOT, env={**clean, **(env or {})}, capture_output=True, text=True, timeout=60,
+        cwd=ROOT, env={**clean, **(env or {})}, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 
 

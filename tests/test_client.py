@@ -492,7 +492,7 @@ def hostile_app() -> web.Application:
     async def trickle(request: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "application/json"})
         await resp.prepare(request)
-        for _ in range(40):  # 8 s in all, 0.2 s between bytes: each read well within 1 s
+        for _ in range(150):  # 30 s in all, 0.2 s between bytes: each read well within 1 s
             await resp.write(b" ")
             await asyncio.sleep(0.2)
         await resp.write(b"{}")
@@ -523,4 +523,5 @@ async def test_a_hostile_nodes_answers_are_bounded() -> None:
         started = time.monotonic()
         with pytest.raises(NodeUnreachableError, match="did not answer GET /health within 1s"):
             await asyncio.to_thread(slow.health)
-        assert time.monotonic() - started < 4.0  # (the whole answer takes 8 s)
+        # (the whole answer takes 30 s: far from the bound, whatever the machine's load)
+        assert time.monotonic() - started < 15.0

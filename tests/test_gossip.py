@@ -49,7 +49,7 @@ async def test_orders_reach_every_book_and_double_spends_resolve(
             code, body = await net.api(k % 5).post_order(s)
             assert code == 201, body
             posted.append(s.hash_hex)
-        await wait_for(lambda: converged(net, set(posted), range(5)), timeout=20)
+        await wait_for(lambda: converged(net, set(posted), range(5)), timeout=60)
 
         # 2. K races: one resting ask, two takers for all of it on two different nodes
         k_races = 5
@@ -74,7 +74,7 @@ async def test_orders_reach_every_book_and_double_spends_resolve(
         async def settled() -> bool:
             return all(c.exchange.order_info(s.order).filled == E18 for s in resting)
 
-        await wait_for(settled, timeout=20)
+        await wait_for(settled, timeout=60)
         for (a, b), r in zip(takers, resting, strict=True):
             filled = [c.exchange.order_info(t.order).filled for t in (a, b)]
             assert sorted(filled) == [0, 3000 * E6], "exactly one taker won each race"
@@ -86,7 +86,7 @@ async def test_orders_reach_every_book_and_double_spends_resolve(
             if c.exchange.order_info(t.order).filled == 0
         }
         expected = set(posted) | losers
-        await wait_for(lambda: converged(net, expected, range(5)), timeout=20)
+        await wait_for(lambda: converged(net, expected, range(5)), timeout=60)
         await books_equal_chain(c, net, range(5))
         # the calls between these processes went over their authenticated streams
         health = [(await net.api(i).get("/health"))[1]["gossip"] for i in range(5)]
@@ -127,7 +127,7 @@ async def test_partition_cut_post_on_both_sides_heal(chain: Chain, tmp_path: Pat
         assert await net.open_hashes(0) == side_a and await net.open_hashes(3) == side_b
 
         await net.cut(a, b, heal=True)
-        await wait_for(lambda: converged(net, side_a | side_b, range(5)), timeout=20)
+        await wait_for(lambda: converged(net, side_a | side_b, range(5)), timeout=60)
         await books_equal_chain(c, net, range(5))
 
 
@@ -167,7 +167,7 @@ async def test_separate_networks_join_and_settle_a_crossing(chain: Chain, tmp_pa
         async def crossing_settled() -> bool:
             return c.exchange.order_info(cross_ask.order).filled == E18
 
-        await wait_for(crossing_settled, timeout=20)
+        await wait_for(crossing_settled, timeout=60)
         # Which side is fully filled depends on which node settled (the rule is by hash): the
         # other may keep a remainder (the bid's 50 USDC when the ask's price applied).
         done = {
@@ -177,7 +177,7 @@ async def test_separate_networks_join_and_settle_a_crossing(chain: Chain, tmp_pa
         }
         assert done
         expected = (side_a | side_b) - done
-        await wait_for(lambda: converged(net, expected, range(5)), timeout=20)
+        await wait_for(lambda: converged(net, expected, range(5)), timeout=60)
         await books_equal_chain(c, net, range(5))
         # exactly one node settled the crossing: one successful match on chain, no failed try
         failed = 0
@@ -211,7 +211,7 @@ async def test_killed_node_catches_up_after_restart(chain: Chain, tmp_path: Path
         await net.wait_healthy(4)
         # it reloads its own book, pulls what it missed, and learns of the cancel by
         # anti-entropy (the peer shows the maker's signed cancel)
-        await wait_for(lambda: converged(net, expected, [4]), timeout=20)
+        await wait_for(lambda: converged(net, expected, [4]), timeout=60)
         # the digest each node keeps as orders come and go (the cancel took one out) is the
         # XOR of what it shows its peers, bucket by bucket (node 4 reloaded its orders
         # unannounced: it shows none of them until they are announced again)

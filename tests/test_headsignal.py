@@ -15,14 +15,14 @@ async def test_a_wait_ends_at_the_next_head_or_its_timeout() -> None:
     heads.announce()
     start = loop.time()
     await heads.wait(seen, 10.0)
-    assert loop.time() - start < 1.0
+    assert loop.time() - start < 5.0  # (not the 10 s timeout; slack for a loaded machine)
     # a wait ends when the next head is announced, long before its timeout
     seen = heads.count
     waiters = [asyncio.create_task(heads.wait(seen, 10.0)) for _ in range(3)]
     await asyncio.sleep(0)
     assert not any(w.done() for w in waiters)
     heads.announce()
-    await asyncio.wait_for(asyncio.gather(*waiters), 1.0)
+    await asyncio.wait_for(asyncio.gather(*waiters), 5.0)
     assert heads.count == seen + 1
     # no head: the wait is its timeout, and leaves nothing behind
     start = loop.time()

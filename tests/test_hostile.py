@@ -113,7 +113,7 @@ async def test_deep_json_anywhere_never_kills_a_node(chain: Chain, tmp_path: Pat
             liar = PeerClient(net.session, NodeKey.generate(), "http://127.0.0.1:9")
             hello = await liar.call("POST", net.urls[1], "/p2p/hello", {"peers": [hostile.url]})
             assert hello.status == 200
-            await wait_for(lambda: hostile.calls.get("/p2p/hello", 0) >= 1, timeout=20)
+            await wait_for(lambda: hostile.calls.get("/p2p/hello", 0) >= 1, timeout=60)
             await alive(net, 1)
             await alive(net, 0)
             _, health = await net.api(1).get("/health")
@@ -166,7 +166,7 @@ async def test_forged_orders_under_honest_urls_ban_only_the_forger(
         two = c.sign(bid(c, 4, E18, 2000 * E6))
         assert (await net.api(1).post_order(one))[0] == 201
         assert (await net.api(0).post_order(two))[0] == 201
-        await wait_for(lambda: converged(net, {one.hash_hex, two.hash_hex}, range(3)), timeout=20)
+        await wait_for(lambda: converged(net, {one.hash_hex, two.hash_hex}, range(3)), timeout=60)
         honest = {net.node_key(i).node_id for i in (1, 2)}
         listed: dict[str, dict[str, object]] = {}
 
@@ -204,7 +204,7 @@ async def test_made_up_urls_never_fill_the_peer_table(chain: Chain, tmp_path: Pa
         await wait_for(only_real_peers, timeout=60)  # the fakes were tried once and dropped
         order = c.sign(ask(c, 5, E18, 3500 * E6))
         assert (await net.api(2).post_order(order))[0] == 201
-        await wait_for(lambda: converged(net, {order.hash_hex}, range(3)), timeout=20)
+        await wait_for(lambda: converged(net, {order.hash_hex}, range(3)), timeout=60)
 
 
 async def test_lying_sync_peers_cost_bounded_work(chain: Chain, tmp_path: Path) -> None:
@@ -267,13 +267,13 @@ async def test_ioc_fok_and_fully_matched_orders_never_leave_their_node(
         # a GTC order matched in full at arrival does not rest either
         resting = c.sign(ask(c, 3, E18, 2900 * E6))
         assert (await net.api(0).post_order(resting))[0] == 201
-        await wait_for(lambda: converged(net, {resting.hash_hex}, [1]), timeout=20)
+        await wait_for(lambda: converged(net, {resting.hash_hex}, [1]), timeout=60)
         taker = c.sign(bid(c, 4, E18, 2900 * E6))
         code, body = await net.api(0).post_order(taker)
         assert code == 201 and body["outcome"] == "filled", body
         marker = c.sign(ask(c, 5, E18, 3500 * E6))  # gossiped after all of the above
         assert (await net.api(0).post_order(marker))[0] == 201
-        await wait_for(lambda: converged(net, {marker.hash_hex}, [1]), timeout=20)
+        await wait_for(lambda: converged(net, {marker.hash_hex}, [1]), timeout=60)
         for s in (ioc, fok, taker):
             code, _ = await net.api(1).get(f"/v1/orders/{s.hash_hex}")
             assert code == 404, s.hash_hex  # never reached the peer
@@ -293,7 +293,7 @@ async def test_self_trade_is_refused_everywhere_the_same_way(chain: Chain, tmp_p
     async with Cluster(c, tmp_path, [[], [0]]) as net:
         resting = c.sign(ask(c, 1, E18, 3000 * E6))
         assert (await net.api(0).post_order(resting))[0] == 201
-        await wait_for(lambda: converged(net, {resting.hash_hex}, [0, 1]), timeout=20)
+        await wait_for(lambda: converged(net, {resting.hash_hex}, [0, 1]), timeout=60)
         own = c.sign(bid(c, 1, E18, 3100 * E6))
         for i in (0, 1):
             code, body = await net.api(i).post_order(own)
@@ -346,7 +346,7 @@ async def test_soft_cancel_travels_whatever_the_local_status(chain: Chain, tmp_p
     async with Cluster(c, tmp_path, [[], [0]]) as net:
         order = c.sign(ask(c, 1, E18, 3000 * E6))
         assert (await net.api(0).post_order(order))[0] == 201
-        await wait_for(lambda: converged(net, {order.hash_hex}, [0, 1]), timeout=20)
+        await wait_for(lambda: converged(net, {order.hash_hex}, [0, 1]), timeout=60)
         sig = "0x" + sign_hash(c.domain.cancel_digest(order.hash), c.keys[1]).hex()
         # node 1 takes the cancel while cut off from node 0, and dies before it could pass
         # it on (its outbox is lost with it)
@@ -362,7 +362,7 @@ async def test_soft_cancel_travels_whatever_the_local_status(chain: Chain, tmp_p
         assert rec["metaData"]["status"] == "cancelled"  # closed here already...
         code, body = await net.api(1).post(path, {"signature": sig})  # ...the maker insists
         assert code == 200 and body["status"] == "cancelled"
-        await wait_for(lambda: converged(net, set(), [0, 1]), timeout=20)
+        await wait_for(lambda: converged(net, set(), [0, 1]), timeout=60)
         code, rec = await net.api(0).get(f"/v1/orders/{order.hash_hex}")
         assert rec["metaData"]["status"] == "cancelled"
 

@@ -75,12 +75,12 @@ async def test_a_reset_never_blocks_the_event_loop_on_a_stalled_store(
             return bool((await api.get("/health"))[1]["chain"] == "failing")
 
         gate = threading.Event()
-        busy = node.store._writer.submit(lambda db: gate.wait(8))  # the writer is stuck
+        busy = node.store._writer.submit(lambda db: gate.wait(60))  # the writer is stuck
         try:
             revert(c, snap)  # no kept header (2 deep) is on the new branch: a reset
             c.weth.transfer(c.sender(CAROL), c.address(BOB), 1)  # (another first block)
             c.rpc.call("hardhat_mine", hex(6))
-            await wait_for(failing, timeout=6)
+            await wait_for(failing, timeout=30)
             assert not busy.done()  # the loop served while the writer was held
         finally:
             gate.set()

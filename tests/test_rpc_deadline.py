@@ -108,10 +108,11 @@ def test_a_dripped_answer_ends_by_the_calls_deadline_on_a_new_connection(
             late = pool.submit(rpc.call, "eth_blockNumber", timeout=call_timeout)
             # (bounded: without the deadline the call would wait for ever)
             with pytest.raises(RpcTimeout, match="answered too slowly") as caught:
-                late.result(timeout=10)
+                late.result(timeout=25)
             took = time.monotonic() - start
             assert url in str(caught.value) and isinstance(caught.value, RpcError)
-            assert 0.9 <= took < 3.0, took  # the 1 s bound, not the 30 s client timeout
+            # the 1 s bound, not the 30 s client timeout (slack for a loaded machine)
+            assert 0.9 <= took < 10.0, took
             assert pool.submit(rpc.call, "eth_blockNumber").result(timeout=10) == "0x1"
         finally:
             rpc.close()

@@ -92,7 +92,7 @@ async def test_forward_timing_keeps_each_calls_wait_when_its_loop_was_not_runnab
     fw.add("wallet", started, fw.last(), 1)
     fw.spawned()
     clock.update(cpu=0.001, wall=0.003, queue=0.0005)  # (before the loop's next turn)
-    await wait_for(lambda: fw._due is None, timeout=5)
+    await wait_for(lambda: fw._due is None, timeout=30)
     out = fw.to_json()["wallet"]
     assert out["sentWallS"] == 0.003 and out["sentQueueS"] == 0.0005
     counts = out["sentSleepUs"]
@@ -188,14 +188,14 @@ async def test_a_threads_schedstat_is_closed_when_it_ends() -> None:
         t.start()
         t.join()
     assert len(seen) == 4 and min(seen) >= 0.0
-    await wait_for(lambda: schedstat_fds() == before, timeout=5)
+    await wait_for(lambda: schedstat_fds() == before, timeout=30)
 
 
 @needs_schedstat
 async def test_a_stale_schedstat_is_reopened() -> None:
     """A thread's file that fails to read (here: a dead thread's, as a thread id the kernel
     gave again would have found it) is reopened once: the thread's own wait, not 0.0."""
-    await wait_for(lambda: direct_queue_wait() > 0.0, timeout=5)  # (woken: queued a little)
+    await wait_for(lambda: direct_queue_wait() > 0.0, timeout=30)  # (woken: queued a little)
     run_queue_wait()
     mine = f"/task/{threading.get_native_id()}/schedstat"
     [fd] = [fd for fd, target in schedstat_fds().items() if target.endswith(mine)]
@@ -212,7 +212,7 @@ async def test_a_stale_schedstat_is_reopened() -> None:
         return False
 
     try:
-        await wait_for(gone, timeout=5)
+        await wait_for(gone, timeout=30)
         os.dup2(dead[0], fd)
         low = direct_queue_wait()
         assert run_queue_wait() >= low > 0.0

@@ -175,14 +175,14 @@ async def test_a_waiter_that_gives_up_leaves_the_writer_running(tmp_path: Path) 
     written, and the writer thread goes on serving the writes queued after it."""
     store = Store(tmp_path / "s.db", IDENTITY, DOMAIN)
     held = threading.Event()
-    first = store._writer.submit(lambda db: held.wait(5))  # the thread busy on this job
+    first = store._writer.submit(lambda db: held.wait(60))  # the thread busy on this job
     signed = _order(1)
     fut = store.add_fills_async([])
     fut.cancel()
     await asyncio.sleep(0.01)  # the cancel reaches the writer's future (a loop callback)
     held.set()
-    assert first.result(5) is True
-    await asyncio.wait_for(asyncio.to_thread(store.add_order, signed, 1, "open", "api"), 5)
+    assert first.result(30) is True
+    await asyncio.wait_for(asyncio.to_thread(store.add_order, signed, 1, "open", "api"), 30)
     stored = store.order(signed.hash_hex)
     assert stored is not None and stored.status == "open"
     store.close()
