@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import subprocess
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
@@ -247,3 +249,16 @@ class HeldApply:
         if self.held:
             raise RuntimeError("the node cannot apply now (injected)")
         await self._apply(changes)
+
+
+async def stall_writer(node: Node, gate: threading.Event, trigger: str) -> None:
+    """Make ``node``'s store writer hang inside SQLite (its real thread, a real stall) on the
+    statement that ``trigger`` fires on, until ``gate`` is set (at most 60 s). ``trigger``:
+    a temporary trigger's name and event, e.g. ``"t BEFORE INSERT ON fills"``; its body
+    calls the stall."""
+
+    def install(db: sqlite3.Connection) -> None:
+        db.create_function("stall", 0, lambda: gate.wait(60))
+        db.execute(f"CREATE TEMP TRIGGER {trigger} BEGIN SELECT stall(); END")
+
+    await asyncio.wrap_future(node.store._writer.submit(install))

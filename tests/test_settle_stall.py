@@ -6,13 +6,11 @@ published once the store moves."""
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 import threading
 from pathlib import Path
 
 from tests.conftest import Chain
-from tests.nodeutil import wait_for
+from tests.nodeutil import stall_writer, wait_for
 from tests.test_node import BOB, E6, E18, bid, node_with_resting_ask
 
 
@@ -26,17 +24,10 @@ async def test_a_settlements_results_wait_for_a_stalled_store_only_so_long(
     go; the write goes on and its fill is published once committed."""
     c = chain
     gate = threading.Event()
-
-    def stall(db: sqlite3.Connection) -> None:
-        db.create_function("stall", 0, lambda: gate.wait(60))
-        db.execute(
-            "CREATE TEMP TRIGGER stall_fills BEFORE INSERT ON fills BEGIN SELECT stall(); END"
-        )
-
     async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, resting):
         node.store_wait = 0.3  # (the watcher's stays at 10 s: only the settlement says it)
         sub = node.events.subscribe()
-        await asyncio.wrap_future(node.store._writer.submit(stall))
+        await stall_writer(node, gate, "stall_fills BEFORE INSERT ON fills")
         try:
             code, body = await api.post_order(c.sign(bid(c, BOB, E18, 3000 * E6)))
             assert code in (200, 201), (code, body)

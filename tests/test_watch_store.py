@@ -6,15 +6,13 @@ a chain read is told why it is not judged. Once the store commits: ``ok``, the h
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
 
 from sdex.errors import ChainError
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import node_config, running_node, stall_writer, wait_for
 from tests.test_mirror import synced
 from tests.test_node import ALICE, CAROL, E6, E18, ask, node_with_resting_ask
 from tests.test_watch_behind import health_says
@@ -29,20 +27,13 @@ async def test_a_stalled_store_is_said_on_health_and_the_head_waits_for_it(
     store that failed."""
     c = chain
     gate = threading.Event()
-
-    def stall(db: sqlite3.Connection) -> None:
-        db.create_function("stall", 0, lambda: gate.wait(60))
-        db.execute(
-            "CREATE TEMP TRIGGER stall_head BEFORE INSERT ON meta"
-            " WHEN NEW.key = 'mirror_head' BEGIN SELECT stall(); END"
-        )
-
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         w = node.watcher
         try:
             await synced(node, c)
             w.store_wait = 0.3
-            await asyncio.wrap_future(node.store._writer.submit(stall))
+            head_write = "stall_head BEFORE INSERT ON meta WHEN NEW.key = 'mirror_head'"
+            await stall_writer(node, gate, head_write)
             c.rpc.call("evm_mine")  # (a block whose mirror head the store holds)
             block = int(c.rpc.call("eth_blockNumber"), 16)
             await wait_for(lambda: health_says(api, "failing"), timeout=20)
@@ -75,13 +66,6 @@ async def test_a_failed_polls_rows_held_by_the_store_are_said_on_health(
         w = node.watcher
         hex_hash = resting.hash_hex.lower()
 
-        def stall(db: sqlite3.Connection) -> None:
-            db.create_function("stall", 0, lambda: gate.wait(60))
-            db.execute(
-                "CREATE TEMP TRIGGER stall_close BEFORE UPDATE OF status ON orders"
-                f" WHEN NEW.hash = '{hex_hash}' BEGIN SELECT stall(); END"
-            )
-
         apply_block = node._apply_block
         failed: list[int] = []
 
@@ -94,7 +78,8 @@ async def test_a_failed_polls_rows_held_by_the_store_are_said_on_health(
         try:
             await synced(node, c)
             w.store_wait = 0.3
-            await asyncio.wrap_future(node.store._writer.submit(stall))
+            close = f"stall_close BEFORE UPDATE OF status ON orders WHEN NEW.hash = '{hex_hash}'"
+            await stall_writer(node, gate, close)
             node._apply_block = failing_once_after_its_writes  # type: ignore[method-assign]
             block = c.exchange.cancel_order(c.sender(ALICE), resting.order).block_number
             await wait_for(lambda: bool(failed), timeout=20)
