@@ -90,10 +90,7 @@ class NodeChainState(NodeIntake):
             # Funds: the watcher re-read every touched account the book or the mirror holds.
             # Set before any await: a settlement of a later block confirmed meanwhile takes its
             # fill off these funds, where funds set after it would give the fill back.
-            for account in changes.funds:
-                spendable = self.mirror.spendable(account)
-                if spendable is not None and self.registry.holds_account(account):
-                    self._mirror_funds(account[0], account[1], spendable)
+            self._accounts_from_mirror(changes.funds)
             verify = await self._contract_sigs_moved(changes.head)
             targets = [
                 self.records[h].signed

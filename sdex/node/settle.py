@@ -196,10 +196,7 @@ class NodeSettlement(NodeChainState):
                 m = r.match
                 tokens = (m.resting.order.maker_token, m.incoming.order.maker_token)
                 accounts |= {(so.order.maker, t) for so in (m.resting, m.incoming) for t in tokens}
-        for account in accounts:
-            spendable = self.mirror.spendable(account)
-            if spendable is not None and self.registry.holds_account(account):
-                self._mirror_funds(account[0], account[1], spendable)
+        self._accounts_from_mirror(accounts)
 
     def _release(self, m: Match) -> None:
         self.registry.settled(m)

@@ -3,6 +3,8 @@ checks each status change against ``sdex.model.TRANSITIONS``, stores it and publ
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sdex.book import RemovalReason
 from sdex.model import OrderStatus
 from sdex.node.registry import Record
@@ -34,3 +36,10 @@ class NodeStatus(NodeViews):
         funds in the book, that settlement's fills taken off, are newer."""
         if (maker, token) not in self.mirror.ahead()[1]:
             self.registry.set_funds(maker, token, amount)
+
+    def _accounts_from_mirror(self, accounts: Iterable[tuple[str, str]]) -> None:
+        """The mirror's funds of those ``accounts`` the book holds (``_mirror_funds``)."""
+        for account in accounts:
+            spendable = self.mirror.spendable(account)
+            if spendable is not None and self.registry.holds_account(account):
+                self._mirror_funds(account[0], account[1], spendable)
