@@ -1,10 +1,12 @@
 """HTTP helpers shared by the node's API and the peer routes (``/p2p/``): the SRA error
-body as an exception, bounded JSON reading, and per-client token-bucket rate limiting.
+body as an exception, bounded JSON reading, per-client token-bucket rate limiting, and the
+client a per-client bound counts a connection against (``client_group``).
 
 Nothing here knows the node: limits are passed in."""
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from dataclasses import dataclass
@@ -19,6 +21,30 @@ from sdex.model import VALIDATION_FAILED, error_body, field_error_body
 MAX_JSON_DEPTH = 8
 """An order is flat and a peer's batch is a list of them: anything nested deeper than this
 is refused before it is parsed."""
+
+
+IPV6_CLIENT_PREFIX = 64
+"""An IPv6 client is counted by its /64: one subscriber, host or VPS is routinely given a
+whole /64 (RFC 6177), so a bound per address would be a bound per 2^64 addresses."""
+
+
+def client_group(address: str | None) -> str:
+    """The client a per-client bound (connections, websockets, the rate limit) counts
+    ``address`` against: an IPv4 address itself; an IPv6 one by its /64 (``"2001:db8::/64"``),
+    an IPv4-mapped IPv6 one (``::ffff:192.0.2.1``, a dual-stack socket's IPv4 client) as its
+    IPv4 address; anything else (``None``, a Unix socket's name) as ``"unknown"`` or itself."""
+    if not address:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:  # (not an IP: one group per name, as it was)
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        net = ipaddress.IPv6Network((int(ip) >> 64 << 64, IPV6_CLIENT_PREFIX))
+        return str(net)  # (a scope id, fe80::1%eth0, is dropped: one /64 on every link)
+    return str(ip)
 
 
 class ApiError(Exception):
