@@ -10,6 +10,7 @@ import json
 import math
 import os
 import queue
+import socket
 import subprocess
 import sys
 import threading
@@ -298,3 +299,44 @@ def test_node_lines_reach_a_pipe_at_once(chain: Chain, tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def test_http_connection_bounds_are_options(chain: Chain, tmp_path: Path) -> None:
+    """``--max-http-per-client``, ``--max-http`` and ``--http-idle-timeout`` set the bounds
+    of ``sdex.node.conns`` (NodeConfig-only before); unset, the defaults; out of range, a
+    usage error naming the option. A node started with a 1 s idle timeout closes a silent
+    connection within seconds (the default keeps it 30 s)."""
+    deployment = tmp_path / "devnet.json"
+    chain.deployment.save(deployment)
+    default = config_for(port=free_port(), key=key(chain, OPERATOR), deployment=deployment)
+    assert (default.max_http_per_client, default.max_http, default.http_idle_timeout) == (
+        512, 4096, 30.0,
+    )  # fmt: skip
+    cfg = config_for(
+        port=free_port(), key=key(chain, OPERATOR), deployment=deployment,
+        max_http_per_client=8, max_http=100, http_idle_timeout=2.5,
+    )  # fmt: skip
+    assert (cfg.max_http_per_client, cfg.max_http, cfg.http_idle_timeout) == (8, 100, 2.5)
+    for option, bad in [
+        ("--max-http-per-client", "0"), ("--max-http-per-client", "x"), ("--max-http", "0"),
+        ("--http-idle-timeout", "0"), ("--http-idle-timeout", "-1"),
+        ("--http-idle-timeout", "nan"), ("--http-idle-timeout", "100000"),
+    ]:  # fmt: skip
+        r = cli(
+            "node", "--port", "1", "--deployment", str(deployment),
+            "--key", key(chain, OPERATOR), option, bad,
+        )  # fmt: skip
+        assert r.exit_code == 2 and option in r.output, (option, bad, r.output)
+    proc = NodeProcess(
+        free_port(), deployment, chain.keys[OPERATOR], tmp_path / "n.db", tmp_path / "n.log",
+        extra=("--http-idle-timeout", "1", "--max-http-per-client", "2"),
+    )  # fmt: skip
+    proc.start()
+    try:
+        proc.wait_ready(timeout=120)
+        with socket.create_connection(("127.0.0.1", proc.port), timeout=20) as silent:
+            start = time.monotonic()
+            assert silent.recv(1) == b""  # the node closed it
+            assert time.monotonic() - start < 15  # (1 s, slack for a loaded machine; not 30)
+    finally:
+        proc.kill()

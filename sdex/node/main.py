@@ -110,12 +110,16 @@ def config_for(
     node_key: Path | None = None,
     dev_wallets: bool = False,
     gossip_scale: float = 1.0,
+    max_http_per_client: int | None = None,
+    max_http: int | None = None,
+    http_idle_timeout: float | None = None,
 ) -> NodeConfig:
     """The config ``sdex node`` builds from its options (PRODUCT.md section 4).
 
     The operator key is required: two nodes sharing one (a default such as the first dev
     account) would send settlements with the same nonces and fail each other's.
-    ``gossip_scale`` multiplies the gossip timers' intervals (``scaled_gossip``)."""
+    ``gossip_scale`` multiplies the gossip timers' intervals (``scaled_gossip``). The HTTP
+    connection bounds (``sdex.node.conns``) left ``None`` keep ``NodeConfig``'s defaults."""
     d = Deployment.load(deployment)
     if key is None:
         raise ValueError("no operator key: pass --key HEX or set $SDEX_NODE_KEY")
@@ -132,12 +136,35 @@ def config_for(
         peers=tuple(peers),
         fee_bps=fee_bps,
     )
-    return replace(
+    config = replace(
         config,
         admin=admin,
         node_key=node_key,
         dev_accounts=_dev_accounts(d) if dev_wallets else (),
         gossip=scaled_gossip(config.gossip, gossip_scale),
+    )
+    return http_bounds(config, max_http_per_client, max_http, http_idle_timeout)
+
+
+def http_bounds(
+    config: NodeConfig,
+    per_client: int | None = None,
+    total: int | None = None,
+    idle_timeout: float | None = None,
+) -> NodeConfig:
+    """``config`` with the HTTP connection bounds given (``--max-http-per-client``,
+    ``--max-http``, ``--http-idle-timeout``); ``ValueError`` for a count under 1 or an idle
+    timeout that is not a number of seconds above 0 (at most a day)."""
+    for name, count in (("--max-http-per-client", per_client), ("--max-http", total)):
+        if count is not None and count < 1:
+            raise ValueError(f"{name} must be at least 1, not {count}")
+    if idle_timeout is not None and not 0 < idle_timeout <= 86_400:  # (also NaN)
+        raise ValueError(f"--http-idle-timeout must be seconds above 0, not {idle_timeout!r}")
+    return replace(
+        config,
+        max_http_per_client=config.max_http_per_client if per_client is None else per_client,
+        max_http=config.max_http if total is None else total,
+        http_idle_timeout=config.http_idle_timeout if idle_timeout is None else idle_timeout,
     )
 
 
@@ -181,6 +208,9 @@ def run_node(
     log_level: str = "info",
     dev_wallets: bool = False,
     gossip_scale: float = 1.0,
+    max_http_per_client: int | None = None,
+    max_http: int | None = None,
+    http_idle_timeout: float | None = None,
 ) -> None:
     """Run a node until SIGINT or SIGTERM, then stop cleanly."""
     interval = switch_interval()  # (a bad $SDEX_SWITCH_INTERVAL: said before anything starts)
@@ -197,6 +227,9 @@ def run_node(
         node_key=node_key,
         dev_wallets=dev_wallets,
         gossip_scale=gossip_scale,
+        max_http_per_client=max_http_per_client,
+        max_http=max_http,
+        http_idle_timeout=http_idle_timeout,
     )
     setup_logging(log_level)
     asyncio.run(_run(config, interval))

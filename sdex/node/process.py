@@ -28,6 +28,7 @@ class NodeProcess:
         admin: bool = False,
         dev_wallets: bool = False,
         gossip_scale: float = 1.0,
+        extra: tuple[str, ...] = (),
     ) -> None:
         self.port = port
         self.url = f"http://{host}:{port}"
@@ -45,6 +46,7 @@ class NodeProcess:
             self.cmd.append("--dev-wallets")
         if gossip_scale != 1.0:
             self.cmd += ["--gossip-scale", repr(gossip_scale)]
+        self.cmd += extra  # (other ``sdex node`` options, as typed)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> NodeProcess:
