@@ -27,10 +27,12 @@ from sdex.client import describe_request_error
 from sdex.deployment import DEVNET_CHAIN_IDS, Deployment, DevAccount
 from sdex.errors import ChainError
 from sdex.gossip.actions import GossipConfig
+from sdex.node import sending
 from sdex.node.api import METRICS_KEY, make_app
 from sdex.node.config import NodeConfig
 from sdex.node.conns import BoundedRunner, ConnectionSlots, add_metrics
 from sdex.node.core import Node
+from sdex.node.sending import AnswerSlots, bound_answers
 
 log = logging.getLogger("sdex.node")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -83,6 +85,9 @@ async def serve(config: NodeConfig, interval: float | None = None) -> AsyncItera
         app = make_app(node)
         slots = ConnectionSlots(config.max_http_per_client, config.max_http)
         add_metrics(app[METRICS_KEY].registry, slots)
+        answers = AnswerSlots(config.max_large_answers_per_client, config.max_large_answers)
+        bound_answers(app, answers, config.send_timeout)
+        sending.add_metrics(app[METRICS_KEY].registry, answers)
         runner = BoundedRunner(app, slots, config.http_idle_timeout, shutdown_timeout=2.0)
         await runner.setup()
         try:
