@@ -42,10 +42,10 @@ async def answer(reader: asyncio.StreamReader) -> tuple[int, Any]:
     return int(lines[0].split()[1]), json.loads(body)
 
 
-async def closed(conn: Conn) -> bool:
-    """The node closed ``conn`` (EOF within 5 s)."""
+async def closed(conn: Conn, bound: float = 5) -> bool:
+    """The node closed ``conn`` (EOF within ``bound`` seconds)."""
     with contextlib.suppress(TimeoutError, ConnectionError):
-        return await asyncio.wait_for(conn[0].read(), 5) == b""
+        return await asyncio.wait_for(conn[0].read(), bound) == b""
     return False
 
 
@@ -156,3 +156,30 @@ async def test_an_idle_connection_is_closed_after_the_idle_timeout(
         used = await connect(cfg.port)
         assert (await get(used))[0] == 200
         assert await closed(silent) and await closed(used)
+
+
+async def test_a_body_that_does_not_come_in_time_is_a_408(chain: Chain, tmp_path: Path) -> None:
+    """A body promised by Content-Length, or chunked, sent a byte at a time: 408 once the
+    node's ``body_timeout`` (here 1 s) passed, SRA body code 101, and the connection ends.
+    Before, the handler waited for it for as long as the client kept sending."""
+    cfg = node_config(chain, tmp_path / "n.db", body_timeout=1.0)
+    async with running_node(cfg):
+        for chunked in (False, True):
+            if chunked:
+                reader, writer = await connect(cfg.port)
+                writer.write(
+                    b"POST /v1/orders HTTP/1.1\r\nHost: node\r\nContent-Type: application/json"
+                    b"\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n"
+                )
+            else:
+                reader, writer = await slow_body(cfg.port, "127.0.0.1")
+            start = asyncio.get_running_loop().time()
+            for _ in range(3):  # (more of it keeps coming, slowly)
+                writer.write(b"1\r\n \r\n" if chunked else b" ")
+                await asyncio.sleep(0.2)
+            status, body = await answer(reader)
+            assert (status, body["code"]) == (408, 101), body
+            assert "not received within 1 s" in body["reason"]
+            assert asyncio.get_running_loop().time() - start < 10  # (1 s; slack for load)
+            assert await closed((reader, writer), bound=20)  # (after aiohttp's 10 s linger)
+            writer.close()

@@ -156,8 +156,9 @@ async def read_json(request: web.Request, max_bytes: int | None = None) -> dict[
     """The request's JSON object (``sdex.httpkit.read_json``), at most ``max_bytes`` long
     (default: the node's ``max_body``). Every public POST route reads its body here: one
     rule for all of them, a body without a ``Content-Type`` read as JSON."""
-    limit = max_bytes if max_bytes is not None else request.app[NODE_KEY].config.max_body
-    return await read_json_within(request, limit, untyped=True)
+    config = request.app[NODE_KEY].config
+    limit = max_bytes if max_bytes is not None else config.max_body
+    return await read_json_within(request, limit, untyped=True, timeout=config.body_timeout)
 
 
 def _query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:

@@ -56,6 +56,8 @@ class NodeConfig:
     """Such answers being written at once in all."""
     send_timeout: float = 30.0
     """Seconds a client has to read such an answer before its connection is closed."""
+    body_timeout: float = 30.0
+    """Seconds a public route's request body may take to come, else 408 (``sdex.httpkit``)."""
     max_body: int = 64 * 1024
     """Largest request body accepted (aiohttp ``client_max_size``)."""
     max_batch: int = 64
