@@ -340,3 +340,39 @@ def test_http_connection_bounds_are_options(chain: Chain, tmp_path: Path) -> Non
             assert time.monotonic() - start < 15  # (1 s, slack for a loaded machine; not 30)
     finally:
         proc.kill()
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback here")
+def test_a_node_on_ipv6_says_a_url_that_works(chain: Chain, tmp_path: Path) -> None:
+    """``--host ::1``: ``listening on http://[::1]:PORT`` (it said ``http://::1:PORT``, which
+    no client parses), and that URL answers over IPv6."""
+    deployment = tmp_path / "devnet.json"
+    chain.deployment.save(deployment)
+    port = free_port()
+    cmd = [sys.executable, "-m", "sdex.cli", "node", "--port", str(port), "--host", "::1",
+           "--deployment", str(deployment), "--db", str(tmp_path / "n.db")]  # fmt: skip
+    env = {**os.environ, "SDEX_NODE_KEY": key(chain, OPERATOR)}
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        out: queue.Queue[str] = queue.Queue()
+        assert proc.stdout is not None
+        threading.Thread(target=_lines, args=(proc.stdout, out), daemon=True).start()
+        line = _wait_line(out, "listening on", proc)
+        url = line.removeprefix("listening on ").strip()
+        assert url == f"http://[::1]:{port}"
+        with NodeClient(url) as client:
+            assert client.health()["status"] == "ok"
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)

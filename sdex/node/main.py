@@ -32,6 +32,7 @@ from sdex.node.api import METRICS_KEY, make_app
 from sdex.node.config import NodeConfig
 from sdex.node.conns import BoundedRunner, ConnectionSlots, add_metrics
 from sdex.node.core import Node
+from sdex.node.process import http_url
 from sdex.node.sending import AnswerSlots, bound_answers
 
 log = logging.getLogger("sdex.node")
@@ -263,13 +264,12 @@ async def _run(config: NodeConfig, interval: float) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with serve(config, interval) as node:
         log.info(
-            "node listening on http://%s:%d (chain %d, exchange %s, operator %s, db %s)",
-            config.host,
-            config.port,
+            "node listening on %s (chain %d, exchange %s, operator %s, db %s)",
+            http_url(config.host, config.port),
             node.domain.chain_id,
             node.domain.verifying_contract,
             config.operator,
             config.db,
         )
-        print(f"listening on http://{config.host}:{config.port}", flush=True)
+        print(f"listening on {http_url(config.host, config.port)}", flush=True)
         await stop.wait()

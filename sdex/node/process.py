@@ -14,6 +14,11 @@ from pathlib import Path
 import requests
 
 
+def http_url(host: str, port: int) -> str:
+    """``http://host:port``, an IPv6 host in brackets (``http://[::1]:8001``)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 class NodeProcess:
     def __init__(
         self,
@@ -31,7 +36,7 @@ class NodeProcess:
         extra: tuple[str, ...] = (),
     ) -> None:
         self.port = port
-        self.url = f"http://{host}:{port}"
+        self.url = http_url(host, port)
         self.log = log
         self.cmd = [
             sys.executable, "-m", "sdex.cli", "node", "--port", str(port), "--host", host,
