@@ -6,6 +6,7 @@ block behind, the receipts first: ``tests/test_mirror_lag.py``.)"""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +14,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sdex.matching.match import Match
 from sdex.mirror.own import OwnReceipt, OwnReceipts, Stub
 from sdex.model import FillEvent, OrderStatus
 from sdex.order import SignedOrder
+from sdex.settlement import Outcome, SettledMatch
 from sdex.watch import fork
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_mirror import assert_mirror_matches_chain, synced
-from tests.test_mirror_lag import HoldBlock, Moves
-from tests.test_node import BOB, DAVE, E6, E18, ask, bid
+from tests.test_mirror_lag import HoldBlock, Moves, spendable_of
+from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
 
 
 def follows(node: Any, c: Chain, orders: list[SignedOrder]) -> bool:
@@ -117,6 +120,60 @@ async def test_an_own_receipt_no_longer_kept_decoded_is_still_undone_when_reorge
         await synced(node, c)
         assert follows(node, c, orders)
         await assert_mirror_matches_chain(node, c, orders)
+
+
+async def test_a_failed_settlements_diagnosis_does_not_take_a_mined_unconfirmed_fill_twice(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Dave may spend 0.2 WETH, in two asks. One settles (mined, its results not applied
+    yet: the fill still in flight in the book); the other's settlement fails (the taker
+    moved his USDC away) and is diagnosed from a read at "latest", which has the first
+    fill. Dave's funds are not taken from that read: the first settlement's confirm takes
+    its fill off once, and the book has what the chain has."""
+    c = chain
+    dave, bob = c.address(DAVE), c.address(BOB)
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        await wait_for(lambda: node.watcher.caught_up.is_set())
+        first = c.sign(ask(c, DAVE, E18 // 10, 300 * E6))
+        second = c.sign(ask(c, DAVE, E18 // 10, 310 * E6))
+        low = c.sign(bid(c, BOB, E18 // 100, 20 * E6))  # (the mirror reads Bob's USDC)
+        for s in (first, second, low):
+            assert (await api.post_order(s))[0] == 201
+        hold = HoldBlock(node)
+        await hold.inside(c.weth.approve(c.sender(DAVE), c.exchange.address, E18 // 5).block_number)
+        assert node.book.funds(dave, c.weth.address) == E18 // 5
+
+        gate, diagnosed = asyncio.Event(), asyncio.Event()
+        on_result, diagnose = node.settler.on_result, node._diagnose
+
+        async def gated(results: list[SettledMatch]) -> None:
+            if any(r.outcome is Outcome.SETTLED for r in results):
+                await asyncio.wait_for(gate.wait(), 60)
+            await on_result(results)
+
+        async def noted(failed: list[Match]) -> None:
+            await diagnose(failed)
+            diagnosed.set()
+
+        node.settler.on_result = gated  # type: ignore[method-assign]
+        node._diagnose = noted  # type: ignore[method-assign]
+
+        assert (await api.post_order(c.sign(bid(c, CAROL, E18 // 10, 300 * E6))))[0] == 201
+        await wait_for(lambda: c.exchange.order_info(first.order).filled == E18 // 10, 20)
+        c.usdc.transfer(c.sender(BOB), c.address(ALICE), c.usdc.balance_of(bob))
+        taker = c.sign(bid(c, BOB, E18 // 10, 310 * E6))  # (judged by the mirror: funded)
+        assert (await api.post_order(taker))[0] == 201
+        await asyncio.wait_for(diagnosed.wait(), 30)  # the second settlement failed
+        assert c.exchange.order_info(second.order).filled == 0
+        gate.set()  # the first settlement's results: its confirm
+        await wait_for(lambda: node.records[first.hash].status is OrderStatus.FILLED, 20)
+        assert spendable_of(c, DAVE) == E18 // 10
+        assert node.book.funds(dave, c.weth.address) == E18 // 10  # (not 0: taken once)
+
+        hold.release()
+        await synced(node, c)
+        assert node.book.funds(dave, c.weth.address) == spendable_of(c, DAVE)
+        await assert_mirror_matches_chain(node, c, [first, second])
 
 
 # -- OwnReceipts' counts, whatever the receipts do ---------------------------------------------
