@@ -7,6 +7,7 @@ block behind, the receipts first: ``tests/test_mirror_lag.py``.)"""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sdex.gossip import NodeKey, PeerClient
 from sdex.matching.match import Match
 from sdex.mirror.own import OwnReceipt, OwnReceipts, Stub
 from sdex.model import FillEvent, OrderStatus
@@ -22,6 +24,7 @@ from sdex.settlement import Outcome, SettledMatch
 from sdex.watch import fork
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_hostile import _raw_signed_post
 from tests.test_mirror import assert_mirror_matches_chain, synced
 from tests.test_mirror_lag import HoldBlock, Moves, spendable_of
 from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
@@ -254,3 +257,34 @@ def test_own_receipts_count_what_every_receipt_and_stub_kept_names(
                 want_payers[p] = want_payers.get(p, 0) + 1
         assert dict(own.orders) == want_orders
         assert dict(own.payers) == want_payers
+
+
+async def test_a_peers_settlement_applied_a_block_early_is_not_lowered_by_the_block_before(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Alice's ask is filled twice elsewhere, in blocks n and n+1. A peer's notice of the
+    second fill comes while the watcher is inside block n: the node reads the chain and
+    shows both fills. Block n's verdict (the mirror has the first fill only) must not take
+    the second back until block n+1 (on the websocket: filled down, then up again)."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        await wait_for(lambda: node.watcher.caught_up.is_set())
+        resting = c.sign(ask(c, ALICE, 3 * E18 // 10, 900 * E6))
+        assert (await api.post_order(resting))[0] == 201
+        hold = HoldBlock(node)  # the watcher inside block n, before its verdicts
+        await hold.inside(c.exchange.fill_order(c.sender(BOB), resting, 300 * E6).block_number)
+
+        moves = Moves(node)
+        second = c.exchange.fill_order(c.sender(BOB), resting, 300 * E6)  # block n+1
+        peer = PeerClient(api.session, NodeKey.generate(), "http://127.0.0.1:9")
+        body = json.dumps({"txHash": second.tx_hash}).encode()
+        assert await _raw_signed_post(peer, api.base, "/p2p/settlements", body) == 200
+        assert moves.of(resting.hash) == [f"filled {2 * E18 // 10}"]
+
+        hold.release()
+        await synced(node, c)
+        assert moves.of(resting.hash) == [f"filled {2 * E18 // 10}"]  # (never lowered)
+        book = node.book.get(resting.hash)
+        assert book is not None and book.filled == 2 * E18 // 10
+        assert not node.mirror.ahead()[0]
+        await assert_mirror_matches_chain(node, c, [resting])
