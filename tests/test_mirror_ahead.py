@@ -221,11 +221,15 @@ def test_own_receipts_count_what_every_receipt_and_stub_kept_names(
     own = OwnReceipts(cap, stub_cap)
     for step in steps:
         kind = step[0]
-        if kind == "add":
-            own.add(receipt(step[1], step[2], step[3], step[4]))
-        elif kind == "note":
-            orders = tuple(ORDERS[o] for o in step[3])
-            own.note(f"0x{step[1]:x}", Stub(f"0x{step[2]:x}", step[2], orders, (), 0.0))
+        if kind in ("add", "note"):
+            tx, before = f"0x{step[1]:x}", dict(own.stubs)
+            if kind == "add":
+                own.add(receipt(step[1], step[2], step[3], step[4]))
+            else:
+                orders = tuple(ORDERS[o] for o in step[3])
+                own.note(tx, Stub(f"0x{step[2]:x}", step[2], orders, (), 0.0))
+            let_go = [s for t, s in before.items() if t not in own.stubs and t != tx]
+            assert {o for s in let_go for o in s.orders} <= own.overflow  # (never silently)
         elif kind == "passed":
             n = step[1]
             passing = {f.order_hash for r in own.values() if r.block_number <= n for f in r.fills}
