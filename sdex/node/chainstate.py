@@ -60,7 +60,7 @@ class NodeChainState(NodeIntake):
             self.settler.broadcaster.reprobe()  # (maybe another engine: sync tried again)
         else:
             self.latest_timestamp = max(self.latest_timestamp, changes.timestamp)
-        if changes.reorg_depth:
+        if changes.reorg_depth or changes.own_gone:
             self.sender.forget_nonce()  # a settlement in an undone block freed its nonce
         for f in changes.reverted:
             self.events.publish({"type": "fill", "event": "reverted", **f.to_json()})
