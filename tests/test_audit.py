@@ -860,6 +860,23 @@ def test_an_unreadable_chain_answer_cannot_audit(
             assert "unreadable answer" in r.stderr
 
 
+def test_an_exchange_address_with_no_code_cannot_audit(chain: Chain, tmp_path: Path) -> None:
+    """A deployment file whose Exchange is not on the chain (a devnet restarted without
+    deploying, another chain with the same id): "cannot audit", exit 2, both ways (it died
+    with eth_abi's traceback from decoding the empty answer of ``eip712Domain()``, exit 1,
+    which reads as "discrepancies found")."""
+    deployment = tmp_path / "d.json"
+    replace(chain.deployment, exchange="0x" + "12" * 20).save(deployment)
+    for extra in ([], ["--json"]):
+        r = CliRunner().invoke(main, ["audit", "--deployment", str(deployment), *extra])
+        assert r.exit_code == 2, (r.output, r.exception)
+        assert r.stdout == ""
+        assert r.stderr == (
+            f"cannot audit: no SDEX Exchange at 0x{'12' * 20} on {chain.deployment.rpc}: "
+            "eip712Domain() answered nothing: no contract there?\n"
+        )
+
+
 def test_cli_exit_codes_and_json(chain: Chain, tmp_path: Path) -> None:
     c = chain
     story = settle(c)
