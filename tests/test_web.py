@@ -419,6 +419,57 @@ async def test_an_answer_the_websocket_overtook_does_not_undo_its_status(
 
 
 @in_module_loop
+async def test_the_page_says_what_matching_did_and_when_the_node_is_unreachable(
+    chain: Chain, tmp_path: Path, chromium: Browser
+) -> None:
+    """Under "Place order" the page says what happened to the order, as ``sdex order`` does
+    (an IOC that met nothing read only "removed", a FOK too); a POST that never reached the
+    node is said as such next to the form (it read "signing failed: Failed to fetch" under
+    the account, blaming the wallet, which had signed)."""
+    cfg = dev_config(chain, tmp_path / "n.db", 19)
+    async with running_node(cfg) as (_node, api), browser(chromium) as b:
+        w = await new_page(b, api.base)
+
+        async def said(order_hash: str, words: str) -> None:
+            text = f"order {order_hash[:8]}…{order_hash[-4:]}: "
+            await w.page.wait_for_function(
+                "([t, w]) => { const s = document.getElementById('last-order').textContent;"
+                " return s.startsWith(t) && s.endsWith(`(${w})`) }",
+                arg=[text, words],
+            )
+
+        await choose_dev_account(w, chain.address(5))
+        h = await place(w, "buy", "1500", "0.5", tif="ioc")
+        await said(h, "no match: dropped (ioc), nothing traded")
+        h = await place(w, "buy", "1500", "0.5", tif="fok")
+        await said(h, "killed (fok): it could not be matched in full now; nothing traded")
+        ask = await place(w, "sell", "1500", "1")
+        assert "(" not in (await w.page.text_content("#last-order") or "")  # rests: the status
+        await choose_dev_account(w, chain.address(6))
+        h = await place(w, "buy", "1500", "1", tif="fok")
+        await w.page.wait_for_function(
+            "() => document.getElementById('last-order').textContent.includes('(matched in full')"
+        )
+        await wait_for(lambda: _is(my_status(w, h), "filled"), timeout=15)
+        await said(h, "matched in full")
+        assert not await in_book(w, ask)
+        assert w.errors == []
+
+        # the node unreachable for the POST: said next to the form, not under the account
+        await w.page.route("**/v1/orders", lambda route: route.abort("connectionrefused"))
+        await w.page.fill("#price", "1400")
+        await w.page.fill("#amount", "0.5")
+        await w.page.click("#submit")
+        await w.page.wait_for_function(
+            "() => document.getElementById('err-form').textContent.startsWith("
+            "'could not reach the node (')"
+        )
+        assert await w.page.text_content("#err-account") == ""
+        assert w.errors == ["console: Failed to load resource: net::ERR_CONNECTION_REFUSED"]
+        assert w.foreign_requests() == []
+
+
+@in_module_loop
 async def test_a_fill_the_chain_undid_leaves_the_page(
     chain: Chain, tmp_path: Path, chromium: Browser
 ) -> None:
