@@ -106,6 +106,19 @@ def test_a_dust_remainder_is_called_out(chain: Chain, tmp_path: Path) -> None:
         assert r.exit_code == 0 and "note:" not in r.output
 
 
+def test_the_chains_url_given_as_the_node_is_named_as_the_mistake(chain: Chain) -> None:
+    """``--node`` given the devnet's RPC URL (8545 for 8001): Hardhat answers the GET with a
+    JSON-RPC error, which read "error: order_config lacks 'chainId'"."""
+    rpc = chain.deployment.rpc
+    for args in (["book"], ["order", "buy", "2000", "1", "--key", key(chain, ALICE)]):
+        r = cli(*args, "--node", rpc)
+        assert r.exit_code == 1, r.output
+        assert r.stderr == (
+            f"error: {rpc} is a chain's JSON-RPC endpoint, not an SDEX node: --node takes a "
+            "node's URL, the one `sdex node` prints (listening on ...)\n"
+        )
+
+
 def test_a_second_onchain_cancel_sends_nothing(chain: Chain, tmp_path: Path) -> None:
     c = chain
     with node(c, tmp_path) as (url, deployment):
