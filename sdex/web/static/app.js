@@ -18,6 +18,7 @@ try {
 }
 
 const OPEN = new Set(["open", "partially_filled", "unfunded"]);
+const DEVNET_CHAINS = new Set([31337, 1337]); // (sdex.deployment.DEVNET_CHAIN_IDS)
 const MAX_FILLS = 50;
 const MAX_MY_ORDERS = 100;
 
@@ -35,6 +36,7 @@ const S = {
   outcomes: new Map(), // hash -> what matching did with an order posted from this page
   account: null, // {kind: "dev"|"injected", address, wallet?}
   dev: null, // {rpc, accounts}
+  devReason: "", // why /web/dev-wallets serves none
   status: null,
   lastHealth: null,
 };
@@ -383,7 +385,10 @@ async function refreshNetwork() {
 
 async function loadDevWallets() {
   const dev = await getJSON("/web/dev-wallets");
-  if (!dev.enabled) return;
+  if (!dev.enabled) {
+    S.devReason = typeof dev.reason === "string" ? dev.reason : "";
+    return;
+  }
   S.dev = dev;
   const sel = $("dev-account");
   sel.append(...dev.accounts.map((a, i) => h("option", { value: a.address }, `#${i} ${a.address}`)));
@@ -797,9 +802,13 @@ async function start() {
     $("connect").addEventListener("click", connectInjected);
   }
   await loadDevWallets().catch(() => {});
+  // a devnet node run as the README's `sdex node` lines (no --dev-wallets): say how to get
+  // the dev accounts, which is what a first try on a devnet wants
+  const devHint = !S.dev && DEVNET_CHAINS.has(Number(S.config.chainId)) && S.devReason
+    ? ` (dev accounts: ${S.devReason})` : "";
   $("account").textContent = S.dev
     ? `choose a dev account${window.ethereum ? " or connect your wallet" : ""} (devnet)`
-    : window.ethereum ? "connect your wallet to trade" : "no wallet found: install an EIP-1193 wallet (MetaMask) to trade";
+    : (window.ethereum ? "connect your wallet to trade" : "no wallet found: install an EIP-1193 wallet (MetaMask) to trade") + devHint;
   connect();
   refreshNetwork();
   setInterval(refreshNetwork, 2000);
