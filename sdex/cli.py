@@ -109,10 +109,12 @@ def devnet(port: int, deployment_path: Path, engine: str) -> None:
         console.print(
             f"{len(d.accounts)} dev accounts funded and approved; deployment: {deployment_path}"
         )
-        console.print("running until interrupted (Ctrl-C)")
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: ignored if started with &
             signal.signal(sig, lambda *_: stop.set())
+        # (said once the handlers are in: a script that waits for this line, then interrupts,
+        # got click's "Aborted!" and exit 1 when its signal came first)
+        console.print("running until interrupted (Ctrl-C)")
         try:
             while not stop.wait(1.0):
                 if net.node.proc is not None and net.node.proc.poll() is not None:
