@@ -115,7 +115,7 @@ def check_port_free(host: str, port: int) -> None:
                 s.bind(address)
             except OSError as e:
                 if e.errno != errno.EADDRINUSE:
-                    return  # (e.g. an address not on this machine: the server's bind says so)
+                    continue  # (e.g. an address not on this machine: the server's bind says so)
                 raise PortInUseError(
                     f"port {port} on {host} is already in use: another node (or something "
                     "else) listens there; stop it or pick another --port",
