@@ -420,6 +420,11 @@ def audit(
     except DeploymentError as e:
         print_error(stderr_console(), e)
         raise click.exceptions.Exit(2) from None
+    if not nodes and not order_files:  # (every fill would be a "missing_order": exit 1)
+        raise click.UsageError(
+            "the audit needs the signed orders: pass --node URL (repeatable; the nodes are "
+            "audited too) or --orders FILE, e.g. --node http://127.0.0.1:8001"
+        )
     orders = []
     for path in order_files:
         try:
