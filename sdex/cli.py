@@ -381,7 +381,8 @@ def node(
 )  # fmt: skip
 @click.option(
     "--node", "nodes", multiple=True, metavar="URL",
-    help="A node to audit and to ask for signed orders (repeatable).",
+    help="A node to audit and to ask for signed orders (repeatable; the audit needs a --node "
+    "or an --orders file).",
 )  # fmt: skip
 @click.option(
     "--orders", "order_files", multiple=True, metavar="FILE",
