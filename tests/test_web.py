@@ -425,7 +425,8 @@ async def test_the_page_says_what_matching_did_and_when_the_node_is_unreachable(
     """Under "Place order" the page says what happened to the order, as ``sdex order`` does
     (an IOC that met nothing read only "removed", a FOK too); a POST that never reached the
     node is said as such next to the form (it read "signing failed: Failed to fetch" under
-    the account, blaming the wallet, which had signed)."""
+    the account, blaming the wallet, which had signed). On a phone's width an order's cancel
+    buttons are on screen."""
     cfg = dev_config(chain, tmp_path / "n.db", 19)
     async with running_node(cfg) as (_node, api), browser(chromium) as b:
         w = await new_page(b, api.base)
@@ -445,6 +446,17 @@ async def test_the_page_says_what_matching_did_and_when_the_node_is_unreachable(
         await said(h, "killed (fok): it could not be matched in full now; nothing traded")
         ask = await place(w, "sell", "1500", "1")
         assert "(" not in (await w.page.text_content("#last-order") or "")  # rests: the status
+        # on a phone's width the order's cancel buttons are on screen (they were past the
+        # panel's edge, "on chain" wholly hidden, unless one scrolled the panel sideways)
+        await w.page.set_viewport_size({"width": 375, "height": 800})
+        for button in ("soft-cancel", "chain-cancel"):
+            box = await w.page.locator(f'#my-orders tr[data-hash="{ask}"] .{button}').bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375, box
+        widths = await w.page.evaluate(
+            "() => [...document.querySelectorAll('.panel')].map(p => p.scrollWidth - p.clientWidth)"
+        )
+        assert widths == [0, 0, 0]  # nothing to scroll sideways
+        await w.page.set_viewport_size({"width": 1440, "height": 860})
         await choose_dev_account(w, chain.address(6))
         h = await place(w, "buy", "1500", "1", tif="fok")
         await w.page.wait_for_function(
