@@ -45,8 +45,9 @@ def _fill_event(f: StoredFill) -> dict[str, object]:
 class NodeSettlement(NodeChainState):
     """The settler's results applied: confirm, release, diagnose."""
 
-    _confirmed = 0
-    """Matches confirmed so far (``_diagnose``: did one come during its read?)."""
+    _reading: tuple[set[tuple[str, str]], ...] = ()
+    """For each diagnosis whose chain read is under way, the accounts that paid a fill
+    confirmed meanwhile (``_diagnose``)."""
 
     async def _on_settled(self, results: list[SettledMatch]) -> None:
         failed: list[Match] = []
@@ -165,7 +166,8 @@ class NodeSettlement(NodeChainState):
         return []  # (not reached: the last try returns)
 
     def _confirm(self, m: Match, r: SettledMatch) -> None:
-        self._confirmed += 1
+        for accounts in self._reading:
+            accounts.update((_payer(m.resting), _payer(m.incoming)))
         self.registry.settled(m, r.actual)  # (other amounts than proposed: funds re-synced)
         actual = r.actual or m.amounts
         before = {
@@ -237,11 +239,11 @@ class NodeSettlement(NodeChainState):
         """Read both orders of each failed match from the chain; drop or shrink the guilty.
 
         The makers' funds read (at "latest") are the book's only for an account with no
-        other fill of it in flight from before the read to now (and no settlement confirmed
-        meanwhile): a settlement of it mined but not confirmed yet is in that read, and its
-        confirm takes its fill off again (one mined after the read and confirmed before
-        now would be given back). Such an account keeps the book's funds, which the
-        watcher's blocks keep right (``_accounts_from_mirror``)."""
+        other fill of it in flight from before the read to now (and none of its fills
+        confirmed meanwhile): a settlement of it mined but not confirmed yet is in that
+        read, and its confirm takes its fill off again (one mined after the read and
+        confirmed before now would be given back). Such an account keeps the book's funds,
+        which the watcher's blocks keep right (``_accounts_from_mirror``)."""
         orders = [so for m in failed for so in (m.resting, m.incoming)]
         held: dict[tuple[str, str], int] = {}  # what these failed matches hold themselves
         for m in failed:
@@ -252,7 +254,8 @@ class NodeSettlement(NodeChainState):
                 held[_payer(so)] = held.get(_payer(so), 0) + amount
         reserved = self.book.reserved
         busy = {a for a, amount in held.items() if reserved(*a) > amount}
-        confirmed = self._confirmed
+        confirmed: set[tuple[str, str]] = set()
+        self._reading = (*self._reading, confirmed)
         try:
             states = await self.settle_chain.run(self.settle_chain.exchange.order_states, orders)
         finally:
@@ -260,8 +263,8 @@ class NodeSettlement(NodeChainState):
             # before the read, an uncross meanwhile could match the guilty order again.
             for m in failed:
                 self._release(m)
-        if self._confirmed != confirmed:  # (mined before the read or after it: unknown)
-            busy |= {_payer(so) for so in orders}
+            self._reading = tuple(r for r in self._reading if r is not confirmed)
+        busy |= confirmed  # (mined before the read or after it: unknown)
         busy |= {a for a in held if reserved(*a)}  # (these released: others' fills)
         by_hash: dict[bytes, OrderState] = {s.hash: s for s in states}
         rematch: list[bytes] = []
