@@ -109,10 +109,12 @@ def devnet(port: int, deployment_path: Path, engine: str) -> None:
         console.print(
             f"{len(d.accounts)} dev accounts funded and approved; deployment: {deployment_path}"
         )
-        console.print("running until interrupted (Ctrl-C)")
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: ignored if started with &
             signal.signal(sig, lambda *_: stop.set())
+        # (said once the handlers are in: a script that waits for this line, then interrupts,
+        # got click's "Aborted!" and exit 1 when its signal came first)
+        console.print("running until interrupted (Ctrl-C)")
         try:
             while not stop.wait(1.0):
                 if net.node.proc is not None and net.node.proc.poll() is not None:
@@ -401,7 +403,8 @@ def node(
 )  # fmt: skip
 @click.option(
     "--node", "nodes", multiple=True, metavar="URL",
-    help="A node to audit and to ask for signed orders (repeatable).",
+    help="A node to audit and to ask for signed orders (repeatable; the audit needs a --node "
+    "or an --orders file).",
 )  # fmt: skip
 @click.option(
     "--orders", "order_files", multiple=True, metavar="FILE",
@@ -440,6 +443,11 @@ def audit(
     except DeploymentError as e:
         print_error(stderr_console(), e)
         raise click.exceptions.Exit(2) from None
+    if not nodes and not order_files:  # (every fill would be a "missing_order": exit 1)
+        raise click.UsageError(
+            "the audit needs the signed orders: pass --node URL (repeatable; the nodes are "
+            "audited too) or --orders FILE, e.g. --node http://127.0.0.1:8001"
+        )
     orders = []
     for path in order_files:
         try:

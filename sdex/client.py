@@ -60,7 +60,7 @@ TIME_IN_FORCE = ("gtc", "ioc", "fok")
 
 
 class NodeClient:
-    """Talks to one node. ``base_url`` like ``http://127.0.0.1:8000`` (scheme optional)."""
+    """Talks to one node. ``base_url`` like ``http://127.0.0.1:8001`` (scheme optional)."""
 
     def __init__(self, base_url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
         if "://" not in base_url:
@@ -80,7 +80,15 @@ class NodeClient:
 
     # -- endpoints ---------------------------------------------------------------------
     def order_config(self) -> OrderConfig:
-        return OrderConfig.from_json(self._request("GET", "/v1/order_config")[1])
+        """The node's ``order_config``; ``NodeProtocolError`` naming the mistake when the URL
+        is a chain's JSON-RPC endpoint (Hardhat answers any GET with a JSON-RPC error)."""
+        obj = self._request("GET", "/v1/order_config")[1]
+        if isinstance(obj, dict) and "jsonrpc" in obj:
+            raise NodeProtocolError(
+                f"{self.base_url} is a chain's JSON-RPC endpoint, not an SDEX node: --node "
+                "takes a node's URL, the one `sdex node` prints (listening on ...)"
+            )
+        return OrderConfig.from_json(obj)
 
     def post_order(self, signed: SignedOrder, time_in_force: str | None = None) -> PostedOrder:
         """Submit a signed order; ``time_in_force`` is one of ``gtc``, ``ioc``, ``fok``."""

@@ -33,7 +33,7 @@ from sdex.client import (
     OrderRecord,
 )
 from sdex.errors import SdexError
-from sdex.model import OPEN_STATUSES
+from sdex.model import OPEN_STATUSES, FillEvent
 from sdex.order import Order, address_of
 from sdex.wallet import (
     BPS,
@@ -321,14 +321,16 @@ class WalletShell(cmd.Cmd):
             raise WalletInputError("fills takes no arguments")
         config, m = self._market()
         fills = list(self.client.all_fills(per_page=PAGE_SIZE))
+        by_tx: dict[str, list[FillEvent]] = {}
+        for f in fills:
+            by_tx.setdefault(f.tx_hash, []).append(f)
         table = Table(title=f"fills ({len(fills)})", title_justify="left")
         for name in ("block", "order", "pair", "side", "amount", "price", "fee", "maker", "tx"):
             add_column(table, name, self.out.width)
         for f in fills:
             order_hash = "0x" + f.order_hash.hex()
-            order = self._order(order_hash)
-            view = None if order is None else order_view(config, m, order)
-            if order is None or view is None:
+            view = self._fill_view(config, m, f) or self._other_side(config, m, f, by_tx)
+            if view is None:
                 row = ["?", "?", str(f.maker_filled), f"{f.taker_filled}/{f.maker_filled}"]
                 row.append(str(f.fee))
             else:
@@ -415,6 +417,26 @@ class WalletShell(cmd.Cmd):
             return config, parse_pair(self.pair, config)
         except WalletInputError as e:  # not the command's input: the console's --pair
             raise ConsoleError(str(e)) from None
+
+    def _fill_view(
+        self, config: OrderConfig, m: Market, f: FillEvent
+    ) -> tuple[Market, Side] | None:
+        order = self._order("0x" + f.order_hash.hex())
+        return None if order is None else order_view(config, m, order)
+
+    def _other_side(
+        self, config: OrderConfig, m: Market, f: FillEvent, by_tx: dict[str, list[FillEvent]]
+    ) -> tuple[Market, Side] | None:
+        """A fill of an order the node never held (a taker matched in full on another node
+        is never gossiped), seen through its match's other fill: same transaction, the
+        parties the other way round, the other side of the same market."""
+        for g in by_tx.get(f.tx_hash, ()):
+            if (g.maker, g.taker) == (f.taker, f.maker) and g is not f:
+                view = self._fill_view(config, m, g)
+                if view is not None:
+                    vm, side = view
+                    return vm, Side.SELL if side is Side.BUY else Side.BUY
+        return None
 
     def _order(self, order_hash: str) -> Order | None:
         """An order by hash, from what the console has seen or else the node; None if the

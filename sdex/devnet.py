@@ -125,6 +125,8 @@ class ChainNode:
     def start(self, timeout: float = 60.0) -> Rpc:
         check_port_free(self.port)
         cmd = self.command()
+        if self.log_path:  # (.sdex/ on a fresh clone: the deployment file goes beside it)
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
             cmd,

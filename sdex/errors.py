@@ -9,7 +9,8 @@
     │   ├── ContractRevert                a call or transaction reverted
     │   │   └── ExchangeError             decoded Exchange custom error (name + args)
     │   └── TransactionFailed             a mined transaction has status 0
-    └── DevnetError                       the local Hardhat devnet could not start or deploy
+    ├── DevnetError                       the local Hardhat devnet could not start or deploy
+    └── PortInUseError (OSError)          a node's --port is taken (checked before it starts)
 
 A rejected order is data, not an exception: see ``sdex.ingest`` rejection codes.
 """
@@ -110,6 +111,10 @@ class TransactionFailed(ChainError):
 
 class DevnetError(SdexError):
     """The local Hardhat devnet could not start or deploy."""
+
+
+class PortInUseError(SdexError, OSError):
+    """Something already listens on the address a node was asked to serve on."""
 
 
 def _show(value: object) -> str:

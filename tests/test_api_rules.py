@@ -113,6 +113,25 @@ async def test_a_taker_that_can_never_trade_is_refused(chain: Chain, tmp_path: P
         assert len(node.records) == 0 and len(node.book) == 0
 
 
+async def test_a_stored_never_trading_order_is_closed_at_start(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Review13: such orders an older version stored rested after every restart (the rule
+    was checked only at intake). Now the start closes them, removed, with the reason."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    own = c.sign(c.order(ALICE, c.weth, E18, c.usdc, 3000 * E6, taker=c.address(ALICE).lower()))
+    fine = c.sign(c.order(BOB, c.weth, E18, c.usdc, 3100 * E6))
+    async with running_node(cfg) as (node, api):
+        assert (await api.post_order(fine))[0] == 201
+        node.store.add_order(own, node.store.next_seq(), "open", "wallet")  # as before user12
+    async with running_node(cfg) as (node, api):
+        code, rec = await api.get(f"/v1/orders/{own.hash_hex}")
+        assert code == 200 and rec["metaData"]["status"] == "removed", rec
+        assert "own maker" in rec["metaData"]["reason"], rec
+        assert await api.status(fine) == "open" and len(node.book) == 1
+
+
 async def test_an_order_for_one_taker_settles_with_that_takers_order(
     chain: Chain, tmp_path: Path
 ) -> None:

@@ -860,6 +860,38 @@ def test_an_unreadable_chain_answer_cannot_audit(
             assert "unreadable answer" in r.stderr
 
 
+def test_an_audit_with_no_order_source_is_a_usage_error(chain: Chain, tmp_path: Path) -> None:
+    """``sdex audit --deployment PATH`` alone (PRODUCT.md's form, ``--node`` optional): with
+    no node and no orders file no fill can be checked against its order; it reported each
+    fill of a clean network as ``missing_order`` and exited 1, "discrepancies found"."""
+    settle(chain)
+    deployment = tmp_path / "d.json"
+    chain.deployment.save(deployment)
+    r = CliRunner().invoke(main, ["audit", "--deployment", str(deployment)])
+    assert r.exit_code == 2, r.output
+    assert "the audit needs the signed orders: pass --node URL" in " ".join(r.stderr.split())
+    assert r.stdout == ""
+
+
+def test_an_exchange_address_with_no_code_cannot_audit(chain: Chain, tmp_path: Path) -> None:
+    """A deployment file whose Exchange is not on the chain (a devnet restarted without
+    deploying, another chain with the same id): "cannot audit", exit 2, both ways (it died
+    with eth_abi's traceback from decoding the empty answer of ``eip712Domain()``, exit 1,
+    which reads as "discrepancies found")."""
+    deployment = tmp_path / "d.json"
+    replace(chain.deployment, exchange="0x" + "12" * 20).save(deployment)
+    orders = write_orders(tmp_path / "o.json", [])
+    for extra in ([], ["--json"]):
+        args = ["audit", "--deployment", str(deployment), "--orders", str(orders), *extra]
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 2, (r.output, r.exception)
+        assert r.stdout == ""
+        assert r.stderr == (
+            f"cannot audit: no SDEX Exchange at 0x{'12' * 20} on {chain.deployment.rpc}: "
+            "eip712Domain() answered nothing: no contract there?\n"
+        )
+
+
 def test_cli_exit_codes_and_json(chain: Chain, tmp_path: Path) -> None:
     c = chain
     story = settle(c)
@@ -902,5 +934,5 @@ def test_cli_exit_codes_and_json(chain: Chain, tmp_path: Path) -> None:
     )
     assert r.exit_code == 2 and "--orders" in r.output
     dead = f"http://127.0.0.1:{free_port()}"
-    r = run(main, ["audit", "--deployment", str(deployment), "--rpc", dead])
+    r = run(main, ["audit", "--deployment", str(deployment), "--rpc", dead, "--orders", str(good)])
     assert r.exit_code == 2 and "cannot audit" in r.stderr

@@ -106,6 +106,19 @@ def test_a_dust_remainder_is_called_out(chain: Chain, tmp_path: Path) -> None:
         assert r.exit_code == 0 and "note:" not in r.output
 
 
+def test_the_chains_url_given_as_the_node_is_named_as_the_mistake(chain: Chain) -> None:
+    """``--node`` given the devnet's RPC URL (8545 for 8001): Hardhat answers the GET with a
+    JSON-RPC error, which read "error: order_config lacks 'chainId'"."""
+    rpc = chain.deployment.rpc
+    for args in (["book"], ["order", "buy", "2000", "1", "--key", key(chain, ALICE)]):
+        r = cli(*args, "--node", rpc)
+        assert r.exit_code == 1, r.output
+        assert r.stderr == (
+            f"error: {rpc} is a chain's JSON-RPC endpoint, not an SDEX node: --node takes a "
+            "node's URL, the one `sdex node` prints (listening on ...)\n"
+        )
+
+
 def test_a_second_onchain_cancel_sends_nothing(chain: Chain, tmp_path: Path) -> None:
     c = chain
     with node(c, tmp_path) as (url, deployment):
@@ -237,6 +250,29 @@ def test_a_dead_rpc_is_named(chain: Chain, tmp_path: Path) -> None:
     assert done.returncode == 1, done.stderr
     (line,) = done.stderr.splitlines()
     assert line.startswith(f"error: cannot reach the JSON-RPC endpoint {dead}: "), line
+
+
+def test_a_port_in_use_is_refused_before_the_node_opens_its_database(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A second ``sdex node`` on a port something listens on (the README's 8001, already
+    running): one ``error:`` line that says so, exit 1, and nothing opened. It opened the
+    database (by default the running node's own, one per port), read the chain and created
+    its gossip key first, then failed to bind with "[Errno 98] error while attempting to
+    bind on address"."""
+    deployment = tmp_path / "devnet.json"
+    chain.deployment.save(deployment)
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        port = listening.getsockname()[1]
+        done = run_node("--deployment", str(deployment), "--port", str(port),
+                        env={"SDEX_NODE_KEY": key(chain, OPERATOR)})  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line == (
+        f"error: port {port} on 127.0.0.1 is already in use: another node (or something else) "
+        "listens there; stop it or pick another --port"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["devnet.json"]  # no db, no key file
 
 
 def test_a_database_that_is_not_one_is_one_line_naming_it(chain: Chain, tmp_path: Path) -> None:

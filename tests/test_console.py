@@ -430,6 +430,40 @@ def test_fills_reads_every_page_and_shows_human_amounts(fake: FakeNode) -> None:
     ]
 
 
+def test_a_fill_of_an_order_the_node_never_held_is_shown_through_its_match(
+    fake: FakeNode,
+) -> None:
+    """A taker matched in full on another node is never gossiped: this node lists its fill
+    but has no order for it. It showed as "?" with raw integers (``2000000000``, a price of
+    ``1000000000000000000/2000000000``); it is the other side of its match's other fill."""
+    ask = other(WETH, USDC, E18, 2000 * E6)  # sell 1 @ 2000, resting here
+    fake.records[ask.hash_hex] = record(ask, 0, "filled")
+    taker = "0x" + "cd" * 32  # the buy that took it, on another node
+    lone = "0x" + "ab" * 32  # a fill with no other side (a fillOrder taker): still "?"
+
+    def fill(order_hash: str, maker: str, taker: str, gave: int, got: int) -> dict[str, Any]:
+        return {
+            "transactionHash": "0x" + "ee" * 32, "logIndex": 0, "blockNumber": 7,
+            "orderHash": order_hash, "maker": maker, "taker": taker,
+            "makerAmountFilled": str(gave), "takerAmountFilled": str(got),
+            "feeRecipient": ZERO_ADDRESS, "feePaid": "0", "settledByThisNode": False,
+        }  # fmt: skip
+
+    fake.fill_list = [
+        fill(ask.hash_hex, OTHER, MAKER, E18, 2000 * E6),
+        fill(taker, MAKER, OTHER, 2000 * E6, E18),
+        fill(lone, MAKER, ZERO_ADDRESS, 5, 7),
+    ]
+    r = console(fake, "fills")
+    assert r.exit_code == 0, r.output
+    tx, them = "0xeeeeeeee…eeee", f"{OTHER[:10]}…{OTHER[-4:]}"
+    assert table_rows(r.output) == [
+        ["7", ask.hash_hex, "WETH/USDC", "sell", "1", "2000", "0 USDC", them, tx],
+        ["7", taker, "WETH/USDC", "buy", "1", "2000", "0 WETH", "you", tx],
+        ["7", lone, "?", "?", "5", "7/5", "0", "you", tx],
+    ]
+
+
 def test_a_malformed_fill_is_one_red_line(fake: FakeNode) -> None:
     fake.fill_list = [{"orderHash": "0x" + "cd" * 32}]
     r = console(fake, "fills")

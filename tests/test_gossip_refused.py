@@ -12,14 +12,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 from hypothesis import given
 from hypothesis import strategies as st
 
+import sdex.node.intake as intake_module
 from sdex.gossip import GossipConfig
 from sdex.ingest.rejections import Rejection, RejectionCode
 from sdex.model import MAX_SIGNATURE_BYTES
-from sdex.node.refused import ANYONE, BODY, COPY, KEPT, Refused
+from sdex.node.refused import ANYONE, BODY, COPY, KEPT, STRANGERS, Refused
 from sdex.order import sign_order
 from sdex.sim.orders import OrderSet
 from tests.conftest import Chain
@@ -184,8 +186,17 @@ async def test_a_bucket_that_differs_only_by_rejected_orders_is_not_asked_again(
             await wait_for(lambda: node.knows(fresh.hash_hex.lower()), timeout=20)
 
 
+class _NoSecondParse:
+    """``sdex.node.intake.Order`` while a rejected copy's verdict is kept: that copy was
+    parsed and hashed by the intake already, so ``_refuse`` must not parse it again."""
+
+    @staticmethod
+    def from_json(_obj: object) -> None:
+        raise AssertionError("the copy was parsed a second time to key its verdict")
+
+
 async def test_a_copy_rejected_for_good_is_hashed_once_by_the_intake(
-    chain: Chain, tmp_path: Path
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Harden12: a peer's copy the intake rejected (parsed and hashed there) was parsed and
     hashed again to key its verdict (``_refuse``). Now the rejection names the hash the
@@ -196,15 +207,42 @@ async def test_a_copy_rejected_for_good_is_hashed_once_by_the_intake(
         RejectionCode.EXPIRED: c.sign(replace(base, expiry=1)),
         RejectionCode.INVALID_AMOUNTS: c.sign(replace(base, maker_amount=0)),
         RejectionCode.TOKEN_NOT_SUPPORTED: c.sign(replace(base, taker_token="0x" + "12" * 20)),
+        RejectionCode.TAKER_NEVER_TRADES: c.sign(replace(base, taker=base.maker)),
         RejectionCode.INVALID_SIGNATURE: sign_order(base, c.domain, c.keys[2]),
     }
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, _api):
+        assert node.gossip is not None
+        assert node.gossip.peers.admit("p", "http://127.0.0.1:9") is not None
         for code, signed in cases.items():
             result = await node.peer_intake.submit(signed.to_json(), check_fee=False)
             assert isinstance(result, Rejection) and result.code is code, (code, result)
             assert result.order_hash == c.domain.order_hash(signed.order), code
-            assert await node.submit_from_peer(signed.to_json(), "p") in ("rejected", "forged")
+            with monkeypatch.context() as m:
+                m.setattr(intake_module, "Order", _NoSecondParse)
+                outcome = await node.submit_from_peer(signed.to_json(), "p")
+            assert outcome in ("rejected", "forged")
             assert node.refused("p", signed.hash_hex), code
+
+
+async def test_a_strangers_rejected_copies_are_charged_to_strangers_together(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Review13: every key not in the peer table (free to make) was charged as its own
+    peer, so a flood of one copy per new key pushed each real peer down to an "equal share"
+    of about one verdict. Now strangers share one owner, and only their body verdicts are
+    kept (anti-entropy asks no stranger: a verdict on a stranger's own copy spares nothing)."""
+    c = chain
+    base = c.order(ALICE, c.weth, E18, c.usdc, 3000 * E6)
+    expired = c.sign(replace(base, expiry=1))
+    forged = sign_order(replace(base, salt=base.salt + 1), c.domain, c.keys[2])
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, _api):
+        assert await node.submit_from_peer(expired.to_json(), "stranger-1") == "rejected"
+        assert await node.submit_from_peer(forged.to_json(), "stranger-2") == "forged"
+        refusals = node.refusals
+        assert refusals.charged(STRANGERS) == 1 and len(refusals) == 1
+        assert refusals.charged("stranger-1") == refusals.charged("stranger-2") == 0
+        assert node.refused("anyone", expired.hash_hex)  # a body verdict: every copy
+        assert not node.refused("stranger-2", forged.hash_hex)
 
 
 # ---- the memory itself --------------------------------------------------------------------------
@@ -285,3 +323,37 @@ def test_a_peer_under_an_equal_share_is_never_evicted(
         for p, n in before.items():
             if p != peer and n * peers < 12:
                 assert r.charged(p) == n, (p, before, peers)
+
+
+def test_a_flood_from_new_keys_evicts_no_peers_verdicts() -> None:
+    """Review13: one junk copy from each of 30,000 new keys (strangers) left three honest
+    peers with 1-2 verdicts of 2,000 each (under an equal share); now strangers are one
+    owner and evict their own."""
+    r = Refused(seconds=1e9)
+    honest = {p: [f"0x{p}{i:062x}" for i in range(2_000)] for p in ("a1", "b2", "c3")}
+    for p, hashes in honest.items():
+        for h in hashes:
+            r.note(RejectionCode.TOKEN_NOT_SUPPORTED, p, h, 0.0)
+    for i in range(3 * r.capacity):
+        code = RejectionCode.EXPIRED if i % 2 else RejectionCode.INVALID_SIGNATURE
+        r.note(code, f"key-{i}", f"0xff{i:062x}", 1.0, stranger=True)
+        assert len(r) <= r.capacity
+    assert all(r.charged(p) == 2_000 for p in honest)
+    assert all(r.holds(p, h, 2.0) for p, hashes in honest.items() for h in hashes)
+    assert r.charged(STRANGERS) == r.capacity - 6_000
+
+
+def test_a_body_verdict_is_charged_to_the_peer_it_spares() -> None:
+    """Review13: a hostile peer that pushed first the expired bodies an honest peer holds
+    owned their verdicts, then evicted them with its own flood (its least recently noted go
+    first), and the honest peer's copies were fetched again every round. Now a body verdict
+    that spares a peer's copy in anti-entropy is charged to that peer."""
+    r = Refused(capacity=2_000, seconds=1e9)
+    held = [f"0x{i:064x}" for i in range(1_000)]
+    for h in held:  # the hostile peer pushes them first
+        r.note(RejectionCode.EXPIRED, "hostile", h, 0.0)
+    assert all(r.holds("honest", h, 1.0) for h in held)  # anti-entropy with the honest peer
+    assert r.charged("honest") == 1_000 and r.charged("hostile") == 0
+    for i in range(3 * r.capacity):
+        r.note(RejectionCode.INVALID_SIGNATURE, "hostile", f"0xee{i:062x}", 2.0)
+    assert all(r.holds("honest", h, 3.0) for h in held)

@@ -39,9 +39,7 @@ async def test_settlement_notices_cost_bounded_receipt_reads(chain: Chain, tmp_p
             body = json.dumps({"txHash": tx_hash}).encode()
             return await _raw_signed_post(sender, url, "/p2p/settlements", body)
 
-        # the same settled transaction, told by 40 peers: read once. (40 different keys: one
-        # key's same notice signed within the same millisecond is the same request, refused
-        # as a replay, 401)
+        # the same settled transaction, told by 40 peers (each its own key): read once
         before = node.rpc.calls[READ]
         for _ in range(40):
             peer = PeerClient(api.session, NodeKey.generate(), "http://127.0.0.1:9")

@@ -419,6 +419,69 @@ async def test_an_answer_the_websocket_overtook_does_not_undo_its_status(
 
 
 @in_module_loop
+async def test_the_page_says_what_matching_did_and_when_the_node_is_unreachable(
+    chain: Chain, tmp_path: Path, chromium: Browser
+) -> None:
+    """Under "Place order" the page says what happened to the order, as ``sdex order`` does
+    (an IOC that met nothing read only "removed", a FOK too); a POST that never reached the
+    node is said as such next to the form (it read "signing failed: Failed to fetch" under
+    the account, blaming the wallet, which had signed). On a phone's width an order's cancel
+    buttons are on screen."""
+    cfg = dev_config(chain, tmp_path / "n.db", 19)
+    async with running_node(cfg) as (_node, api), browser(chromium) as b:
+        w = await new_page(b, api.base)
+
+        async def said(order_hash: str, words: str) -> None:
+            text = f"order {order_hash[:8]}…{order_hash[-4:]}: "
+            await w.page.wait_for_function(
+                "([t, w]) => { const s = document.getElementById('last-order').textContent;"
+                " return s.startsWith(t) && s.endsWith(`(${w})`) }",
+                arg=[text, words],
+            )
+
+        await choose_dev_account(w, chain.address(5))
+        h = await place(w, "buy", "1500", "0.5", tif="ioc")
+        await said(h, "no match: dropped (ioc), nothing traded")
+        h = await place(w, "buy", "1500", "0.5", tif="fok")
+        await said(h, "killed (fok): it could not be matched in full now; nothing traded")
+        ask = await place(w, "sell", "1500", "1")
+        assert "(" not in (await w.page.text_content("#last-order") or "")  # rests: the status
+        # on a phone's width the order's cancel buttons are on screen (they were past the
+        # panel's edge, "on chain" wholly hidden, unless one scrolled the panel sideways)
+        await w.page.set_viewport_size({"width": 375, "height": 800})
+        for button in ("soft-cancel", "chain-cancel"):
+            box = await w.page.locator(f'#my-orders tr[data-hash="{ask}"] .{button}').bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375, box
+        widths = await w.page.evaluate(
+            "() => [...document.querySelectorAll('.panel')].map(p => p.scrollWidth - p.clientWidth)"
+        )
+        assert widths == [0, 0, 0]  # nothing to scroll sideways
+        await w.page.set_viewport_size({"width": 1440, "height": 860})
+        await choose_dev_account(w, chain.address(6))
+        h = await place(w, "buy", "1500", "1", tif="fok")
+        await w.page.wait_for_function(
+            "() => document.getElementById('last-order').textContent.includes('(matched in full')"
+        )
+        await wait_for(lambda: _is(my_status(w, h), "filled"), timeout=15)
+        await said(h, "matched in full")
+        assert not await in_book(w, ask)
+        assert w.errors == []
+
+        # the node unreachable for the POST: said next to the form, not under the account
+        await w.page.route("**/v1/orders", lambda route: route.abort("connectionrefused"))
+        await w.page.fill("#price", "1400")
+        await w.page.fill("#amount", "0.5")
+        await w.page.click("#submit")
+        await w.page.wait_for_function(
+            "() => document.getElementById('err-form').textContent.startsWith("
+            "'could not reach the node (')"
+        )
+        assert await w.page.text_content("#err-account") == ""
+        assert w.errors == ["console: Failed to load resource: net::ERR_CONNECTION_REFUSED"]
+        assert w.foreign_requests() == []
+
+
+@in_module_loop
 async def test_a_fill_the_chain_undid_leaves_the_page(
     chain: Chain, tmp_path: Path, chromium: Browser
 ) -> None:
@@ -625,7 +688,10 @@ async def test_page_reconnects_and_shows_no_dev_wallets_without_the_flag(
             w = await new_page(b, api.base)
             assert await w.page.is_hidden("#dev-account")
             text = await w.page.text_content("#account")
-            assert text is not None and "no wallet found" in text
+            assert text == (  # on a devnet: how to get the dev accounts (it said only MetaMask)
+                "no wallet found: install an EIP-1193 wallet (MetaMask) to trade "
+                "(dev accounts: this node was not started with --dev-wallets)"
+            )
             assert w.errors == [] and w.foreign_requests() == []
         await w.page.wait_for_selector("#conn[data-state=reconnecting]", timeout=10_000)
         async with running_node(cfg):
@@ -834,6 +900,30 @@ async def test_units_js_agrees_with_the_cli(tmp_path: Path, chromium: Browser) -
 
 
 # ---- configuration ------------------------------------------------------------------------
+
+
+def test_every_label_names_a_field_of_the_page() -> None:
+    """A ``<label for=...>`` names an element of the page (the account's named "wallet",
+    which is no element: clicking "Account" focused nothing, and a screen reader read the
+    field unnamed)."""
+    from html.parser import HTMLParser
+
+    class Ids(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ids: set[str] = set()
+            self.fors: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = dict(attrs)
+            if a.get("id"):
+                self.ids.add(str(a["id"]))
+            if tag == "label" and a.get("for"):
+                self.fors.append(str(a["for"]))
+
+    page = Ids()
+    page.feed((STATIC / "index.html").read_text())
+    assert page.fors and [f for f in page.fors if f not in page.ids] == []
 
 
 def test_dev_wallets_only_on_a_devnet(chain: Chain, tmp_path: Path) -> None:

@@ -95,6 +95,11 @@ class BookBase:
         account = self._find_account(maker, token)
         return self.default_funds if account is None else account.spendable
 
+    def reserved(self, maker: str, token: str) -> int:
+        """What fills in flight of (maker, token) hold (matched, not settled or released)."""
+        account = self._find_account(maker, token)
+        return 0 if account is None else account.reserved
+
     def _find_account(self, maker: str, token: str) -> Account | None:
         account = self._accounts.get(maker)
         while account is not None and account.token != token:

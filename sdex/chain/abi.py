@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from eth_abi.abi import decode, encode
+from eth_abi.exceptions import DecodingError
 from eth_hash.auto import keccak
 
-from sdex.errors import ContractRevert, ExchangeError
+from sdex.errors import ChainError, ContractRevert, ExchangeError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS_DIR = REPO_ROOT / "artifacts" / "contracts"
@@ -50,7 +51,17 @@ class Function:
         return self.selector + encode(list(self.input_types), list(args))
 
     def decode_output(self, data: bytes) -> tuple[Any, ...]:
-        return tuple(decode(list(self.output_types), data))
+        """The call's outputs; ``ChainError`` for bytes that are not them (an address with no
+        code answers an ``eth_call`` with none: a reset devnet, or another chain)."""
+        try:
+            return tuple(decode(list(self.output_types), data))
+        except DecodingError:
+            if not data:
+                raise ChainError(f"{self.name}() answered nothing: no contract there?") from None
+            outputs = ",".join(self.output_types)
+            raise ChainError(
+                f"{self.name}() answered {len(data)} bytes that are not ({outputs})"
+            ) from None
 
 
 @dataclass(frozen=True, slots=True)

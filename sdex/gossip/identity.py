@@ -67,6 +67,11 @@ class NodeKey:
     id are computed once, not per message)."""
 
     private_key: bytes = field(repr=False)
+    _last_ms: list[int] = field(default_factory=lambda: [0], init=False, repr=False, compare=False)
+    """The time of this key's last signed request: each is signed at a later millisecond.
+    (Signatures are deterministic: two identical requests in one millisecond would be one
+    signature, and the second refused as a replay. Only a key signing over 1,000 requests a
+    second runs ahead of the clock, by the excess.)"""
 
     @cached_property
     def node_id(self) -> str:
@@ -110,7 +115,8 @@ class NodeKey:
         return key
 
     def request_headers(self, method: str, path_qs: str, body: bytes, url: str) -> dict[str, str]:
-        now_ms = int(time.time() * 1000)
+        now_ms = max(int(time.time() * 1000), self._last_ms[0] + 1)
+        self._last_ms[0] = now_ms
         bh = body_hash(body)
         sig = self.sign(request_digest(method, path_qs, now_ms, bh, url))
         return {HEADER_URL: url, HEADER_TIME: str(now_ms), HEADER_BODY: bh, HEADER_SIG: sig}

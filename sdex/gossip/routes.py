@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import functools
 import json
-import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +32,6 @@ from sdex.gossip import stream
 from sdex.gossip.client import ANSWER_ROOM
 from sdex.gossip.gossip import Gossip
 from sdex.gossip.identity import (
-    MAX_SKEW_MS,
     AuthError,
     SignedRequest,
     body_hash,
@@ -43,6 +40,7 @@ from sdex.gossip.identity import (
 )
 from sdex.gossip.payload import json_size
 from sdex.gossip.peers import MAX_PEERS, normalize
+from sdex.gossip.replay import ReplayGuard
 from sdex.gossip.stream import MAX_P2P_BODY as MAX_P2P_BODY
 from sdex.httpkit import ApiError, RateLimit, RateLimiter, ascii_int, read_bounded, read_json
 from sdex.order import parse_hex_bytes
@@ -75,24 +73,6 @@ class Asked:
 
 
 Route = Callable[[Gossip, Asked], Awaitable[object]]
-
-
-class ReplayGuard:
-    """Signatures seen within the freshness window: the same signed request twice is refused."""
-
-    def __init__(self, capacity: int = 200_000) -> None:
-        self.capacity = capacity
-        self._seen: OrderedDict[str, float] = OrderedDict()
-
-    def fresh(self, signature: str) -> bool:
-        now = time.monotonic()
-        horizon = now - 2 * MAX_SKEW_MS / 1000
-        while self._seen and next(iter(self._seen.values())) < horizon:
-            self._seen.popitem(last=False)
-        if signature in self._seen or len(self._seen) >= self.capacity:
-            return False
-        self._seen[signature] = now
-        return True
 
 
 REPLAY_KEY = web.AppKey("replay", ReplayGuard)
@@ -128,8 +108,10 @@ def _signed(request: web.Request) -> SignedRequest:
         sender = verify_request(request.method, request.raw_path, dict(request.headers))
     except AuthError as e:
         raise ApiError(401, 100, str(e)) from None
-    _admit(request.app, request.app[GOSSIP_KEY], sender.node_id, sender.url)
-    if not request.app[REPLAY_KEY].fresh(sender.signature):
+    gossip = request.app[GOSSIP_KEY]
+    _admit(request.app, gossip, sender.node_id, sender.url)
+    owner = sender.node_id if gossip.peers.get(sender.node_id) is not None else STRANGERS
+    if not request.app[REPLAY_KEY].fresh(sender.signature, owner):
         raise ApiError(401, 100, "this signed request was seen before (replay)")
     return sender
 

@@ -119,7 +119,7 @@ class Intake:
         o = signed.order
         if errs := validity_errors(o):
             return Rejection(RejectionCode.INVALID_AMOUNTS, errs)
-        if o.taker != ZERO_ADDRESS and (why := self._taker_never_trades(o)):
+        if why := taker_never_trades(o, self.domain.verifying_contract):
             return Rejection.of(RejectionCode.TAKER_NEVER_TRADES, why)
         if o.expiry <= self.now() + self.limits.expiry_margin:
             return Rejection.of(
@@ -145,25 +145,6 @@ class Intake:
         if (over := self.over_limit(o)) is not None:
             return over
         return signed
-
-    def _taker_never_trades(self, o: Order) -> str:
-        """Why no counterparty can ever take ``o`` (a restricted taker), or "".
-
-        The contract takes ``o.taker`` to be the other order's maker in a match and the
-        caller in ``fillOrder``. An order restricted to another address can trade here,
-        with that address's orders, whoever settles; but not one restricted to its own
-        maker (only the same maker's orders could take it, and a node never matches a maker
-        with itself: the pair is removed as a self-trade), nor to the Exchange contract,
-        which neither signs orders nor calls ``fillOrder``."""
-        if o.taker == o.maker:
-            return (
-                "taker is the order's own maker: only that maker's own orders could take it, "
-                "and a maker never trades with itself here (a self-trade), so it would rest "
-                "forever; use the zero address to trade with anyone"
-            )
-        if o.taker == self.domain.verifying_contract.lower():
-            return "taker is the Exchange contract, which never takes an order"
-        return ""
 
     def over_limit(self, o: Order) -> Rejection | None:
         """The book's limits: total open orders, open orders per maker. Checked before the
@@ -316,3 +297,25 @@ def removal_of(verdict: Accepted | Rejection) -> RemovalReason | None:
     """Why a booked order must leave, by ``judge``'s verdict on its chain state: None while
     the chain would fill it (accepted, or only unfunded)."""
     return None if isinstance(verdict, Accepted) else verdict.code.removal
+
+
+def taker_never_trades(o: Order, exchange: str) -> str:
+    """Why no counterparty can ever take ``o`` (a restricted taker), or "".
+
+    The contract takes ``o.taker`` to be the other order's maker in a match and the caller
+    in ``fillOrder``. An order restricted to another address can trade here, with that
+    address's orders, whoever settles; but not one restricted to its own maker (only the
+    same maker's orders could take it, and a node never matches a maker with itself: the
+    pair is removed as a self-trade), nor to the Exchange contract (``exchange``), which
+    neither signs orders nor calls ``fillOrder``."""
+    if o.taker == ZERO_ADDRESS:
+        return ""
+    if o.taker == o.maker:
+        return (
+            "taker is the order's own maker: only that maker's own orders could take it, "
+            "and a maker never trades with itself here (a self-trade), so it would rest "
+            "forever; use the zero address to trade with anyone"
+        )
+    if o.taker == exchange.lower():
+        return "taker is the Exchange contract, which never takes an order"
+    return ""

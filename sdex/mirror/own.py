@@ -5,13 +5,21 @@ Between a receipt and that block the node knows more than the mirror: it confirm
 settlement's matches, so the orders filled and the makers' funds that paid for them are
 newer in the book than in the mirror. ``OwnReceipts`` counts them as receipts come and go
 (``orders``, ``payers``), so that asking whether one is ahead costs a look-up, whatever
-the number of receipts kept."""
+the number of receipts kept.
+
+A receipt stays ahead until the mirror's head reaches its height: applied then, or found
+not on the chain (another block there: ``passed``), or dropped when the chain has stayed
+below it (``above``, ``drop``: a devnet rewound, ``sdex.watch.own``). Past ``cap``
+receipts the oldest is no longer kept decoded (the watcher reads its block's logs) but
+still held ahead, as a ``Stub``; a peer's settlement the node applied a block early is
+held so too (``note``)."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Hashable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sdex.chain import FillEvent
@@ -21,6 +29,9 @@ Account = tuple[str, str]
 
 MAX_OWN_RECEIPTS = 1024
 """Decoded receipts of the node's own settlements kept for the watcher (oldest go first)."""
+MAX_STUBS = 16 * MAX_OWN_RECEIPTS
+"""Settlements held ahead without their decoded receipt (``Stub``): past that, the oldest
+one's orders are judged again with the next block the mirror applies (``overflow``)."""
 
 K = TypeVar("K", bound=Hashable)
 
@@ -39,31 +50,72 @@ class OwnReceipt:
     """Accounts an ``Approval`` to the Exchange set (their allowance is re-read)."""
     tx_root: str = ""
     """The ``transactionsRoot`` of a block holding this transaction alone ("": unknown)."""
+    noted: float = field(default_factory=time.monotonic)
+    """When the receipt came (``time.monotonic``)."""
 
     def payers(self) -> list[Account]:
         """The accounts its transfers took tokens from."""
         return [(payer, token) for token, payer, _, _ in self.transfers]
 
+    def stub(self) -> Stub:
+        return Stub(
+            self.block_hash,
+            self.block_number,
+            tuple(f.order_hash for f in self.fills),
+            tuple(self.payers()),
+            self.noted,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Stub:
+    """A settlement held ahead of the mirror without its decoded logs: the orders it filled
+    and the accounts that paid, until the mirror's head reaches its block."""
+
+    block_hash: str
+    block_number: int
+    orders: tuple[bytes, ...]
+    payers: tuple[Account, ...]
+    noted: float
+
 
 class OwnReceipts(dict[str, OwnReceipt]):
-    """Receipts by transaction hash, at most ``cap`` (the oldest go first), with the orders
-    they filled and the accounts that paid counted (``orders``, ``payers``: a key is in
-    while a receipt kept names it). Changed through ``add``, ``[k] = r``, ``del``, ``pop``
-    and ``clear`` only."""
+    """Receipts by transaction hash, at most ``cap`` (the oldest become ``stubs``), with the
+    orders they filled and the accounts that paid counted (``orders``, ``payers``: a key is
+    in while a receipt or a stub kept names it). Changed through ``add``, ``note``,
+    ``[k] = r``, ``del``, ``pop``, ``passed``, ``drop`` and ``clear`` only."""
 
-    def __init__(self, cap: int = MAX_OWN_RECEIPTS) -> None:
+    def __init__(self, cap: int = MAX_OWN_RECEIPTS, stub_cap: int = MAX_STUBS) -> None:
         super().__init__()
         self.cap = cap
+        self.stub_cap = stub_cap
+        self.stubs: dict[str, Stub] = {}
+        """Settlements held ahead with no decoded receipt, by tx hash (oldest first)."""
         self.orders: Counter[bytes] = Counter()
         self.payers: Counter[Account] = Counter()
+        self.overflow: set[bytes] = set()
+        """Orders of stubs let go past ``stub_cap``: to be judged again (``Mirror.apply``)."""
 
     def add(self, r: OwnReceipt) -> None:
         self[r.tx_hash] = r
-        while len(self) > self.cap:
-            del self[next(iter(self))]
+        while len(self) > self.cap:  # the oldest kept as a stub: still ahead, not decoded
+            tx = next(iter(self))
+            self.note(tx, super().pop(tx).stub(), counted=True)
+
+    def note(self, tx_hash: str, s: Stub, counted: bool = False) -> None:
+        """Hold ``s`` ahead (``counted``: its orders and payers are counted already)."""
+        if not counted:
+            if tx_hash in self or tx_hash in self.stubs:  # (held already)
+                return
+            self.orders.update(s.orders)
+            self.payers.update(s.payers)
+        self.stubs[tx_hash] = s
+        while len(self.stubs) > self.stub_cap:
+            self.overflow.update(self._unstub(next(iter(self.stubs))))
 
     def __setitem__(self, tx_hash: str, r: OwnReceipt) -> None:
         self.pop(tx_hash, None)  # (the same transaction noted again: counted once)
+        self._unstub(tx_hash)
         super().__setitem__(tx_hash, r)
         self.orders.update(f.order_hash for f in r.fills)
         self.payers.update(r.payers())
@@ -80,8 +132,51 @@ class OwnReceipts(dict[str, OwnReceipt]):
 
     def clear(self) -> None:
         super().clear()
+        self.stubs.clear()
         self.orders.clear()
         self.payers.clear()
+        self.overflow.clear()
+
+    def passed(self, number: int, hash_at: Callable[[int], str | None]) -> set[bytes]:
+        """The mirror's head is at ``number``: every receipt and stub of a block up to it
+        goes. The orders of those whose block is not the mirror's (``hash_at``: its hash of
+        a kept block; None: not kept, so not known to be theirs), and of a receipt not
+        applied by then (its block is not on this chain), to be judged again."""
+        gone: set[bytes] = set()
+        for tx in [tx for tx, r in self.items() if r.block_number <= number]:
+            r = super().pop(tx)
+            self._uncount(r)
+            gone.update(f.order_hash for f in r.fills)
+        for tx in [tx for tx, s in self.stubs.items() if s.block_number <= number]:
+            s = self.stubs[tx]
+            orders = self._unstub(tx)
+            if hash_at(s.block_number) != s.block_hash:  # (of its block: read from its logs)
+                gone.update(orders)
+        return gone
+
+    def above(self, number: int) -> dict[str, float]:
+        """Receipts and stubs of blocks above ``number``: when each was noted, by tx hash."""
+        out = {tx: r.noted for tx, r in self.items() if r.block_number > number}
+        out.update((tx, s.noted) for tx, s in self.stubs.items() if s.block_number > number)
+        return out
+
+    def drop(self, txs: Iterable[str]) -> set[bytes]:
+        """Let these go (their blocks are not on the chain): the orders they filled."""
+        gone: set[bytes] = set()
+        for tx in txs:
+            r = self.pop(tx)
+            if r is not None:
+                gone.update(f.order_hash for f in r.fills)
+            gone.update(self._unstub(tx))
+        return gone
+
+    def _unstub(self, tx_hash: str) -> tuple[bytes, ...]:
+        s = self.stubs.pop(tx_hash, None)
+        if s is None:
+            return ()
+        _uncount(self.orders, s.orders)
+        _uncount(self.payers, s.payers)
+        return s.orders
 
     def _uncount(self, r: OwnReceipt) -> None:
         _uncount(self.orders, [f.order_hash for f in r.fills])

@@ -29,7 +29,7 @@ from eth_hash.auto import keccak
 from sdex.chain import Exchange, FillEvent, Log, OrderState, OrderStatus, Receipt
 from sdex.chain.headsignal import HeadSignal
 from sdex.mirror.marks import OrderMarks
-from sdex.mirror.own import Account, OwnReceipt, OwnReceipts
+from sdex.mirror.own import Account, OwnReceipt, OwnReceipts, Stub
 from sdex.mirror.sigcache import SigCache
 from sdex.order import UINT256_MAX, ZERO_ADDRESS, SignedOrder, validity_errors
 
@@ -213,6 +213,31 @@ class Mirror:
             )
         )
 
+    def note_ahead(
+        self,
+        tx_hash: str,
+        block: tuple[int, str],
+        orders: Iterable[bytes],
+        payers: Iterable[Account],
+    ) -> None:
+        """A settlement (a peer's, its receipt read) whose fills the node applied before the
+        mirror reaches its block (number, hash): its orders and the accounts that paid held
+        ahead like an own receipt's until then (its block applied, its logs read then; or
+        not on the chain: ``orphaned``)."""
+        number, block_hash = block
+        if self.head is not None and number <= self.head.number:
+            known = self.hash_at(number)
+            if known is not None and known != block_hash:
+                self._orphans.update(orders)
+            return
+        stub = Stub(block_hash, number, tuple(orders), tuple(payers), time.monotonic())
+        self.own.note(tx_hash.lower(), stub)
+
+    def drop_own(self, txs: Iterable[str]) -> set[bytes]:
+        """Own receipts (and stubs) whose blocks the chain no longer has, though it has
+        none at their height either (``sdex.watch.own``): the orders they filled."""
+        return self.own.drop(txs)
+
     def ahead(self) -> tuple[Container[bytes], Container[Account]]:
         """The orders filled, and the accounts that paid, in own settlements of blocks the
         mirror has not applied yet (their receipts noted, ``note_receipt``). The node
@@ -303,11 +328,11 @@ class Mirror:
         else:
             marks.settle(eff.orders)
         self.head = top
-        for r in [r for r in self.own.values() if r.block_number <= top.number]:
-            del self.own[r.tx_hash]  # not applied by now: its block is not on this chain
-            eff.orphaned |= {f.order_hash for f in r.fills}
-        eff.orphaned |= self._orphans
+        # receipts not applied by now, and stubs of another block: not on this chain
+        eff.orphaned |= self.own.passed(top.number, self.hash_at)
+        eff.orphaned |= self._orphans | self.own.overflow
         self._orphans.clear()
+        self.own.overflow.clear()
         return eff
 
     def _release(self, block: Block) -> None:

@@ -10,6 +10,7 @@ from sdex.book import RemovalReason
 from sdex.book.errors import BookError
 from sdex.chain import OrderState
 from sdex.ingest import Accepted, Rejection, judge, removal_of
+from sdex.ingest.intake import taker_never_trades
 from sdex.ingest.verify import Eip1271Batcher, ecdsa_ok
 from sdex.matching.match import TimeInForce
 from sdex.model import CHAIN_CLOSED, OPEN_STATUSES, OrderStatus, closed_status
@@ -59,7 +60,7 @@ class NodeChainState(NodeIntake):
             self.settler.broadcaster.reprobe()  # (maybe another engine: sync tried again)
         else:
             self.latest_timestamp = max(self.latest_timestamp, changes.timestamp)
-        if changes.reorg_depth:
+        if changes.reorg_depth or changes.own_gone:
             self.sender.forget_nonce()  # a settlement in an undone block freed its nonce
         for f in changes.reverted:
             self.events.publish({"type": "fill", "event": "reverted", **f.to_json()})
@@ -369,6 +370,8 @@ class NodeChainState(NodeIntake):
                 close(rec, closed_status(removal, False), _message(verdict), state.filled)
             elif now >= o.expiry:
                 close(rec, OrderStatus.EXPIRED, "expired", state.filled)
+            elif why := taker_never_trades(o, self.domain.verifying_contract):
+                close(rec, OrderStatus.REMOVED, why, state.filled)  # (an older version took it)
             elif rec.tif is not TimeInForce.GTC:  # its match was settled or not: it never rests
                 why = f"{rec.tif.value}: not resting after restart"
                 close(rec, OrderStatus.REMOVED, why, state.filled)

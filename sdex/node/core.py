@@ -59,7 +59,10 @@ class Node(NodePeering):
             )
         self.domain: Domain = await self.settle_chain.run(ex.domain)
         if self.domain.chain_id != cfg.chain_id:
-            raise ChainError(f"RPC chain id {self.domain.chain_id} != deployment's {cfg.chain_id}")
+            raise ChainError(
+                f"the chain at {cfg.rpc} is chain {self.domain.chain_id}, not the deployment "
+                f"file's {cfg.chain_id}: another chain? Pass its deployment file (or its --rpc)"
+            )
         deploy_block = await self.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
         if deploy_block is None:
             raise ChainError(f"block {cfg.deploy_block} does not exist on {cfg.rpc}: wrong chain?")

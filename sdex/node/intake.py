@@ -153,7 +153,8 @@ class NodeIntake(NodeStatus):
                 h = self.domain.order_hash(Order.from_json(obj))
             except OrderParseError:
                 return
-        self.refusals.note(rejected.code, peer, "0x" + h.hex(), time.monotonic())
+        stranger = self.gossip is None or self.gossip.peers.get(peer) is None
+        self.refusals.note(rejected.code, peer, "0x" + h.hex(), time.monotonic(), stranger)
 
     def refused(self, peer: str, hash_hex: str) -> bool:
         """Whether ``peer``'s copy of ``hash_hex`` was rejected for good (anti-entropy)."""

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import io
 import logging
 import math
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -25,7 +27,7 @@ from aiohttp import web
 
 from sdex.client import describe_request_error
 from sdex.deployment import DEVNET_CHAIN_IDS, Deployment, DevAccount
-from sdex.errors import ChainError
+from sdex.errors import ChainError, PortInUseError
 from sdex.gossip.actions import GossipConfig
 from sdex.node import sending
 from sdex.node.api import METRICS_KEY, make_app
@@ -69,6 +71,7 @@ async def serve(config: NodeConfig, interval: float | None = None) -> AsyncItera
     """Start a node and its HTTP server; stop both on exit. While it serves, the process's
     GIL switch interval is ``interval``, as ``switch_interval`` gives it (read here if not
     given; ``run_node`` reads it before anything starts), and is put back on exit."""
+    check_port_free(config.host, config.port)
     was = sys.getswitchinterval()
     sys.setswitchinterval(switch_interval(was) if interval is None else interval)
     try:
@@ -100,6 +103,29 @@ async def serve(config: NodeConfig, interval: float | None = None) -> AsyncItera
             await node.stop()
     finally:
         sys.setswitchinterval(was)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """``PortInUseError`` if something listens on ``host:port`` (each address the host
+    resolves to): said before the node opens its database (by default one per port: the
+    running node's own) or reads the chain, not by the bind after all that."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError:
+        return  # (a host that does not resolve: the server's bind says so)
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as s:
+            # REUSEADDR, as the server binds: a closed socket's TIME_WAIT is no reason to refuse
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(address)
+            except OSError as e:
+                if e.errno != errno.EADDRINUSE:
+                    continue  # (e.g. an address not on this machine: the server's bind says so)
+                raise PortInUseError(
+                    f"port {port} on {host} is already in use: another node (or something "
+                    "else) listens there; stop it or pick another --port",
+                ) from None
 
 
 def config_for(

@@ -15,6 +15,7 @@ from sdex.node.held import hash_of
 from sdex.node.records import SubmitResult
 from sdex.node.settle import NodeSettlement
 from sdex.order import parse_hex_bytes
+from sdex.settlement.receipts import quantity
 
 log = logging.getLogger("sdex.node")
 
@@ -93,10 +94,13 @@ class NodePeering(NodeSettlement):
     async def settlement_notice(self, tx_hash: str) -> bool:
         """A peer says ``tx_hash`` settled orders: believe the receipt, not the peer.
 
-        Applies the transaction's fills as the watcher would (a block early). False if the
-        chain knows no such successful transaction, or when peers' notices have spent their
-        read budget (``sdex.node.refused.NOTICE_READS``: the watcher applies it with its
-        block). A transaction a notice applied already costs no read."""
+        Applies the transaction's fills as the watcher would (a block early), and holds
+        the orders and makers' funds it read ahead of the mirror's verdicts until the
+        mirror reaches the transaction's block (a verdict of the block before would take
+        the fills back meanwhile: ``Mirror.note_ahead``). False if the chain knows no such
+        successful transaction, or when peers' notices have spent their read budget
+        (``sdex.node.refused.NOTICE_READS``: the watcher applies it with its block). A
+        transaction a notice applied already costs no read."""
         if self.notices.applied(tx_hash):
             return True
         if not self.notices.may_read():
@@ -117,4 +121,14 @@ class NodePeering(NodeSettlement):
             for so, state in zip(targets, states, strict=True):
                 self._apply_chain_state(so, state)
             self._persist_open()
+            # held ahead of the mirror's verdicts until its block (``Mirror.note_ahead``)
+            number, block_hash = receipt.get("blockNumber"), receipt.get("blockHash")
+            if not isinstance(block_hash, str) or len(block_hash) != 66:
+                return True  # (no block said: nothing to hold them until)
+            try:
+                block = (quantity(number), block_hash.lower())
+            except ValueError:
+                return True
+            payers = [(so.order.maker, so.order.maker_token) for so in targets]
+            self.mirror.note_ahead(tx_hash, block, [so.hash for so in targets], payers)
         return True

@@ -5,8 +5,9 @@ A peer that holds an order open which this node rejects (an older version's orde
 signature is over ``MAX_SIGNATURE_BYTES``, one expired here but not yet there, a token this
 node does not list) offers it in every anti-entropy round: its bucket differs, its hash is
 unknown here, so it was fetched and rejected again every round, forever. ``Refused``
-remembers such verdicts, bounded in size (each charged to the peer whose copy was judged:
-past the bound, the most charged peer's least recently noted dropped first) and in time
+remembers such verdicts, bounded in size (each charged to the peer whose copy was judged,
+strangers all as one, and a body verdict to the last peer whose copy it spared: past the
+bound, the most charged peer's least recently noted dropped first) and in time
 (``REFUSED_SECONDS``: a verdict the chain gave may be undone by a reorg), keyed by what
 the verdict depends on:
 
@@ -46,6 +47,7 @@ BODY = frozenset(
         RejectionCode.TOKEN_NOT_SUPPORTED,
         RejectionCode.CANCELLED,
         RejectionCode.FULLY_FILLED,
+        RejectionCode.TAKER_NEVER_TRADES,
     }
 )
 """Rejections that the order's body (its hash) decides, whatever its signature."""
@@ -55,6 +57,11 @@ KEPT = BODY | COPY
 
 ANYONE = ""
 """The peer key of a body verdict (no peer's key is empty)."""
+STRANGERS = "(strangers)"
+"""The one owner charged with the verdicts on every stranger's copies (keys not in the peer
+table: free to make, so each its own owner would let a flood of new keys push every peer down
+to an "equal share" of one). Only their body verdicts are kept: anti-entropy asks no
+stranger, so a verdict on a stranger's own copy would spare nothing."""
 
 Key = tuple[str, str]
 
@@ -76,17 +83,21 @@ class Refused:
         """Verdicts charged to ``peer``."""
         return len(self._charged.get(peer, ()))
 
-    def note(self, code: RejectionCode, peer: str, hash_hex: str, now: float) -> bool:
+    def note(
+        self, code: RejectionCode, peer: str, hash_hex: str, now: float, stranger: bool = False
+    ) -> bool:
         """Keep ``code``'s verdict on the copy of ``hash_hex`` (0x, lower-case hex) that
-        ``peer`` sent, if it is one kept; True if it was."""
+        ``peer`` sent (a ``stranger``: a key not in the peer table), if it is one kept; True
+        if it was."""
         if code in BODY:
             key = (ANYONE, hash_hex)
-        elif code in COPY:
+        elif code in COPY and not stranger:
             key = (peer, hash_hex)
         else:
             return False
         held = self._until.get(key)
-        owner = peer if held is None else held[1]  # (another's copy: it stays theirs)
+        # (another's copy: it stays theirs)
+        owner = (STRANGERS if stranger else peer) if held is None else held[1]
         self._until[key] = (now + self.seconds, owner)
         keys = self._charged.setdefault(owner, OrderedDict())
         keys[key] = None
@@ -100,14 +111,26 @@ class Refused:
         return True
 
     def holds(self, peer: str, hash_hex: str, now: float) -> bool:
-        """Whether ``peer``'s copy of ``hash_hex`` was rejected for good (not yet expired)."""
+        """Whether ``peer``'s copy of ``hash_hex`` was rejected for good (not yet expired).
+
+        A body verdict that spares ``peer``'s copy (anti-entropy asks only peers) is charged
+        to ``peer`` from then on: it is the one it protects. Else a hostile peer could push
+        the bodies an honest peer holds first, own their verdicts, and evict them with its
+        own flood (its least recently noted go first)."""
         for key in ((ANYONE, hash_hex), (peer, hash_hex)):
             held = self._until.get(key)
             if held is not None:
                 if held[0] > now:
+                    if held[1] != peer and key[0] == ANYONE:
+                        self._move(key, held, peer)
                     return True
                 self._forget(key, held[1])
         return False
+
+    def _move(self, key: Key, held: tuple[float, str], owner: str) -> None:
+        self._forget(key, held[1])
+        self._until[key] = (held[0], owner)
+        self._charged.setdefault(owner, OrderedDict())[key] = None
 
     def _forget(self, key: Key, owner: str, popped: bool = False) -> None:
         del self._until[key]

@@ -17,6 +17,7 @@ from sdex.matching.match import Match
 from sdex.model import OPEN_STATUSES, OrderStatus
 from sdex.node.chainstate import NodeChainState
 from sdex.node.views import _stored_fills
+from sdex.order import SignedOrder
 from sdex.settlement import Outcome as SettleOutcome
 from sdex.settlement import SettledMatch, diagnose
 from sdex.settlement.receipts import quantity
@@ -32,12 +33,21 @@ RESTART_RECEIPT_WAIT = 10.0
 before it is given up as ``dropped`` (if it lands later, the watcher applies its fills)."""
 
 
+def _payer(so: SignedOrder) -> tuple[str, str]:
+    """The (maker, token) account an order's fills are paid from."""
+    return so.order.maker, so.order.maker_token
+
+
 def _fill_event(f: StoredFill) -> dict[str, object]:
     return {"type": "fill", **f.to_json()}
 
 
 class NodeSettlement(NodeChainState):
     """The settler's results applied: confirm, release, diagnose."""
+
+    _reading: tuple[set[tuple[str, str]], ...] = ()
+    """For each diagnosis whose chain read is under way, the accounts that paid a fill
+    confirmed meanwhile (``_diagnose``)."""
 
     async def _on_settled(self, results: list[SettledMatch]) -> None:
         failed: list[Match] = []
@@ -156,6 +166,8 @@ class NodeSettlement(NodeChainState):
         return []  # (not reached: the last try returns)
 
     def _confirm(self, m: Match, r: SettledMatch) -> None:
+        for accounts in self._reading:
+            accounts.update((_payer(m.resting), _payer(m.incoming)))
         self.registry.settled(m, r.actual)  # (other amounts than proposed: funds re-synced)
         actual = r.actual or m.amounts
         before = {
@@ -224,8 +236,26 @@ class NodeSettlement(NodeChainState):
                 self._announce_if_resting(rec)
 
     async def _diagnose(self, failed: list[Match]) -> None:
-        """Read both orders of each failed match from the chain; drop or shrink the guilty."""
+        """Read both orders of each failed match from the chain; drop or shrink the guilty.
+
+        The makers' funds read (at "latest") are the book's only for an account with no
+        other fill of it in flight from before the read to now (and none of its fills
+        confirmed meanwhile): a settlement of it mined but not confirmed yet is in that
+        read, and its confirm takes its fill off again (one mined after the read and
+        confirmed before now would be given back). Such an account keeps the book's funds,
+        which the watcher's blocks keep right (``_accounts_from_mirror``)."""
         orders = [so for m in failed for so in (m.resting, m.incoming)]
+        held: dict[tuple[str, str], int] = {}  # what these failed matches hold themselves
+        for m in failed:
+            for so, amount in (
+                (m.resting, m.amounts.left_filled),
+                (m.incoming, m.amounts.right_filled),
+            ):
+                held[_payer(so)] = held.get(_payer(so), 0) + amount
+        reserved = self.book.reserved
+        busy = {a for a, amount in held.items() if reserved(*a) > amount}
+        confirmed: set[tuple[str, str]] = set()
+        self._reading = (*self._reading, confirmed)
         try:
             states = await self.settle_chain.run(self.settle_chain.exchange.order_states, orders)
         finally:
@@ -233,13 +263,17 @@ class NodeSettlement(NodeChainState):
             # before the read, an uncross meanwhile could match the guilty order again.
             for m in failed:
                 self._release(m)
+            self._reading = tuple(r for r in self._reading if r is not confirmed)
+        busy |= confirmed  # (mined before the read or after it: unknown)
+        busy |= {a for a in held if reserved(*a)}  # (these released: others' fills)
         by_hash: dict[bytes, OrderState] = {s.hash: s for s in states}
         rematch: list[bytes] = []
         for m in failed:
             verdicts = diagnose(m, by_hash[m.resting.hash], by_hash[m.incoming.hash])
             guilty_found = False
             for so, v in zip((m.resting, m.incoming), verdicts, strict=True):
-                self._set_funds(so.order.maker, so.order.maker_token, v.spendable)
+                if _payer(so) not in busy:
+                    self._set_funds(so.order.maker, so.order.maker_token, v.spendable)
                 if v.remove is not None:
                     self._remove(so.hash, v.remove, "settlement failed: " + v.remove.value)
                 elif so.hash in self.book:

@@ -36,6 +36,9 @@ class BlockChanges:
     rejudge: set[bytes] = field(default_factory=set)
     """Orders an undone block had filled or cancelled: read them again from the mirror."""
     reorg_depth: int = 0
+    own_gone: bool = False
+    """An own settlement's block is not on the chain (``Effects.orphaned``, or dropped by
+    ``sdex.watch.own``): the nonce it used may be free again."""
     fork: int = -1
     """After a reorg: the highest block both branches share."""
     reset: bool = False
@@ -73,6 +76,7 @@ class BlockChanges:
         self.reverted.extend(later.reverted)
         self.rejudge |= later.rejudge
         self.reorg_depth = max(self.reorg_depth, later.reorg_depth)
+        self.own_gone = self.own_gone or later.own_gone
         self.reset = self.reset or later.reset
         self.applied = self.applied or later.applied
         if later.reset or later.fork >= 0:  # the walks start over on what the chain now says

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sdex.chain import load_abi
 from sdex.chain.arpc import AsyncRpc
 from sdex.errors import ChainError, ContractRevert, RpcError
-from sdex.mirror import Account
+from sdex.mirror import Account, Header, Mirror
+
+log = logging.getLogger("sdex.watch")
 
 BATCH_CALLS = 200
 """Calls per JSON-RPC batch (two an account): well under the 1,000 a batch geth allows by
 default, so a long catch-up's many accounts are not refused as one too-large batch."""
+
+FUNDS_TRIES = 5
+"""Polls an account's funds may fail to be read (the node answered that call with an
+error that is not the token's code failing) before they count as 0."""
 
 EXECUTION_CODES = frozenset({3, -32015})
 """JSON-RPC error codes of a call the EVM ran and failed (geth's 3, Nethermind's -32015)."""
@@ -77,6 +86,43 @@ async def read_funds(
             else:
                 read.failed[account] = why
     return read
+
+
+async def refresh_funds(
+    rpc: AsyncRpc,
+    mirror: Mirror,
+    reread: set[Account],
+    unsure: dict[Account, int],
+    wanted: Callable[[Account], bool],
+    head: Header,
+) -> None:
+    """Re-read balance and allowance of every touched account someone needs (``reread``),
+    at the mirror's head block (so that amounts later blocks move apply on top of it). An
+    account left unread by earlier polls (``unsure``: how many polls failed it, changed
+    here) is read again only while still ``wanted`` (an open order of its maker and token,
+    or its funds in the mirror)."""
+    for account in [a for a in unsure if not wanted(a)]:
+        del unsure[account]
+    accounts = sorted(reread | unsure.keys())
+    if not accounts:
+        return
+    read = await read_funds(rpc, mirror.address, accounts, _token_abi(), block=hex(head.number))
+    for account, (balance, allowance) in read.funds.items():
+        mirror.set_funds(account, balance, allowance)
+        unsure.pop(account, None)
+    for account, why in read.failed.items():  # left as they were, read again later
+        tries = unsure.get(account, 0) + 1
+        log.warning("funds of %s not read (%d of %d): %s", account, tries, FUNDS_TRIES, why)
+        if tries < FUNDS_TRIES:
+            unsure[account] = tries
+        else:  # never readable: as a token whose calls fail (its transfers would)
+            unsure.pop(account, None)
+            mirror.set_funds(account, 0, 0)
+
+
+@functools.cache
+def _token_abi() -> Any:
+    return load_abi("TestToken")
 
 
 async def _batched(rpc: AsyncRpc, calls: list[tuple[str, list[Any]]]) -> list[Any]:

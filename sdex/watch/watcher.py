@@ -36,7 +36,6 @@ from collections.abc import Callable
 
 import aiohttp
 
-from sdex.chain import load_abi
 from sdex.chain.arpc import AsyncRpc
 from sdex.errors import ChainError
 from sdex.hashfilter import HashFilter, capacity_for
@@ -45,8 +44,9 @@ from sdex.store import ChainIdentity, Store, StoreError
 from sdex.watch.blocks import Inconsistent, ReceiptComing, Reorg, receipt_coming, remember
 from sdex.watch.changes import STORE_WAIT, ApplyCallback, BlockChanges, ChainReset, durable
 from sdex.watch.fork import Behind, Vanished, behind_for, describe, fork_point
-from sdex.watch.funds import read_funds
+from sdex.watch.funds import FUNDS_TRIES, read_funds, refresh_funds
 from sdex.watch.heads import follow_heads
+from sdex.watch.own import OwnBelow
 from sdex.watch.ranges import read_range
 
 log = logging.getLogger("sdex.watch")
@@ -60,9 +60,6 @@ RECEIPT_WAIT = 0.05
 MAX_UNAPPLIED_FILLS = 100_000
 """Fills the node failed to apply (or store) held at most: past that the watcher reads no
 further block until they are applied (memory bounded; nothing dropped)."""
-FUNDS_TRIES = 5
-"""Polls an account's funds may fail to be read (the node answered that call with an
-error that is not the token's code failing) before they count as 0."""
 INCONSISTENT_POLLS = 5
 """Polls in a row that found the chain's answers inconsistent (not an own receipt awaited)
 before the watcher says so: ``unreachable``, until a poll gets through."""
@@ -126,7 +123,8 @@ class Watcher:
         """Recent announced headers by number (``own_run``)."""
         self._deferring, self._deferred = False, ""
         """The hash of the last announced block left for our receipt (once per block)."""
-        self._token_abi = load_abi("TestToken")
+        self._own_below = OwnBelow()
+        """Own receipts above the chain's head, since when (``sdex.watch.own``)."""
         mirror.on_receipt = self._new_head.set  # a receipt the watcher may be waiting for
         mirror.marks.lookup = store.mirror_order_now  # evicted marks: their committed rows
         self._load()
@@ -261,7 +259,9 @@ class Watcher:
             raw = await self.rpc.call("eth_getBlockByNumber", "latest", False)
             latest = Header.from_rpc(raw)
         self.chain_head = latest.number
-        if m.head is not None and latest.hash == m.head.hash and self._unapplied is None:
+        gone = self._own_below.gone(m, latest, self.identity)  # (a devnet rewound below them)
+        same = m.head is not None and latest.hash == m.head.hash
+        if same and self._unapplied is None and not gone:  # (gone: their orders judged again)
             return False
         changes = BlockChanges(head=0, head_hash="", timestamp=0)
         u = self._unapplied
@@ -275,6 +275,9 @@ class Watcher:
                 if changes.applied or changes.fork >= 0 or changes.reset:
                     self._keep(changes)  # (and the old branch's fills dropped)
                 raise
+        if dropped := m.drop_own(gone):  # (those ``_advance`` did not orphan)
+            changes.rejudge |= dropped
+            changes.own_gone = True
         head = m.head
         if head is None:
             return False
@@ -396,6 +399,7 @@ class Watcher:
         changes.cancelled |= eff.cancelled
         changes.makers_cancelled_up_to |= eff.makers
         changes.rejudge |= eff.orphaned
+        changes.own_gone |= bool(eff.orphaned)
         reread = {a for a in eff.funds if self.wanted(a)}
         changes.reread |= reread
         changes.funds |= reread | {a for a in eff.moved if self.wanted(a)}
@@ -472,29 +476,12 @@ class Watcher:
     # -- funds ---------------------------------------------------------------------------------
 
     async def _refresh_funds(self, changes: BlockChanges) -> None:
-        """Re-read balance and allowance of every touched account someone needs, at the
-        mirror's head block (so that amounts later blocks move apply on top of it). An
-        account left unread by earlier polls is read again only while still wanted (an
-        open order of its maker and token, or its funds in the mirror)."""
-        for account in [a for a in self._unsure if not self.wanted(a)]:
-            del self._unsure[account]
-        accounts = sorted(changes.reread | self._unsure.keys())
+        """Re-read the touched accounts someone needs at the mirror's head block
+        (``sdex.watch.funds.refresh_funds``)."""
         head = self.mirror.head
-        if accounts and head is not None:
-            read = await read_funds(
-                self.rpc, self.mirror.address, accounts, self._token_abi, block=hex(head.number)
-            )
-            for account, (balance, allowance) in read.funds.items():
-                self.mirror.set_funds(account, balance, allowance)
-                self._unsure.pop(account, None)
-            for account, why in read.failed.items():  # left as they were, read again later
-                tries = self._unsure.get(account, 0) + 1
-                log.warning("funds of %s not read (%d of %d): %s", account, tries, FUNDS_TRIES, why)
-                if tries < FUNDS_TRIES:
-                    self._unsure[account] = tries
-                else:  # never readable: as a token whose calls fail (its transfers would)
-                    self._unsure.pop(account, None)
-                    self.mirror.set_funds(account, 0, 0)
+        if head is not None:
+            accounts = changes.reread
+            await refresh_funds(self.rpc, self.mirror, accounts, self._unsure, self.wanted, head)
 
 
-__all__ = ["BlockChanges", "ChainReset", "Watcher", "read_funds"]
+__all__ = ["FUNDS_TRIES", "BlockChanges", "ChainReset", "Watcher", "read_funds"]

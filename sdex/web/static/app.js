@@ -18,6 +18,7 @@ try {
 }
 
 const OPEN = new Set(["open", "partially_filled", "unfunded"]);
+const DEVNET_CHAINS = new Set([31337, 1337]); // (sdex.deployment.DEVNET_CHAIN_IDS)
 const MAX_FILLS = 50;
 const MAX_MY_ORDERS = 100;
 
@@ -32,8 +33,10 @@ const S = {
   mine: new Map(), // hash -> {order, metaData}
   stamp: 0, // one clock for my orders' HTTP asks and websocket events
   shownAt: new Map(), // hash -> stamp of what "my orders" shows of it
+  outcomes: new Map(), // hash -> what matching did with an order posted from this page
   account: null, // {kind: "dev"|"injected", address, wallet?}
   dev: null, // {rpc, accounts}
+  devReason: "", // why /web/dev-wallets serves none
   status: null,
   lastHealth: null,
 };
@@ -382,7 +385,10 @@ async function refreshNetwork() {
 
 async function loadDevWallets() {
   const dev = await getJSON("/web/dev-wallets");
-  if (!dev.enabled) return;
+  if (!dev.enabled) {
+    S.devReason = typeof dev.reason === "string" ? dev.reason : "";
+    return;
+  }
   S.dev = dev;
   const sel = $("dev-account");
   sel.append(...dev.accounts.map((a, i) => h("option", { value: a.address }, `#${i} ${a.address}`)));
@@ -518,22 +524,48 @@ async function placeOrder(ev) {
   fieldErrors({});
   $("submit").disabled = true;
   try {
-    const signature = await signTyped("Order", { Order: S.config.types.Order }, order);
+    let signature;
+    try {
+      signature = await signTyped("Order", { Order: S.config.types.Order }, order);
+    } catch (e) {
+      return fieldErrors({ account: `signing failed: ${e.message || e}` });
+    }
     const body = { ...order, signature, timeInForce: $("tif").value };
     const asked = ++S.stamp;
-    const r = await postJSON("/v1/orders", body);
+    let r;
+    try {
+      r = await postJSON("/v1/orders", body);
+    } catch (e) {
+      // (not the wallet's fault: it signed; the node is down, restarting or unreachable)
+      return fieldErrors({ form: `could not reach the node (${e.message || e}): the order may not have been posted; "My orders" lists it once the node has it` });
+    }
     if (r.status >= 300) return fieldErrors(apiErrors(r.body, r.status));
     const hash = r.body.orderHash;
-    const ours = ethers.TypedDataEncoder.hash(S.config.domain, { Order: S.config.types.Order }, order);
-    if (ours !== hash) fieldErrors({ form: `the node reports hash ${hash}, we computed ${ours}` });
+    if (ethers) {
+      const ours = ethers.TypedDataEncoder.hash(S.config.domain, { Order: S.config.types.Order }, order);
+      if (ours !== hash) fieldErrors({ form: `the node reports hash ${hash}, we computed ${ours}` });
+    }
+    S.outcomes.set(hash, { outcome: r.body.outcome, matched: Array.isArray(r.body.matches) && r.body.matches.length > 0 });
     $("last-order").dataset.hash = hash;
     setMine({ order: { ...order, signature }, metaData: { orderHash: hash, status: r.body.status, filledMakerAmount: "0" } }, asked);
     renderMyOrders();
     refreshOrder(hash);
-  } catch (e) {
-    fieldErrors({ account: `signing failed: ${e.message || e}` });
   } finally {
     $("submit").disabled = !S.account;
+  }
+}
+
+/** What matching did with a posted order ({outcome, matched} from the node's answer), in
+ * the words ``sdex order`` uses: the status alone says "removed" for an IOC that met
+ * nothing, "partially_filled" for a taker matched in full whose settlement is not mined.
+ * (A resting order's status says enough, and changes as it trades.) */
+function outcomeWords({ outcome, matched }, status) {
+  switch (outcome) {
+    case "filled": return status === "filled" ? "matched in full" : "matched in full, settlement pending on chain";
+    case "dropped": return matched ? "partly matched; the unmatched rest was dropped (ioc)" : "no match: dropped (ioc), nothing traded";
+    case "killed": return "killed (fok): it could not be matched in full now; nothing traded";
+    case "expired": return "expired: it was not matched";
+    default: return "";
   }
 }
 
@@ -629,7 +661,11 @@ async function chainCancel(hash) {
 function renderMyOrders() {
   const last = $("last-order");
   const lastRec = last.dataset.hash && S.mine.get(last.dataset.hash);
-  if (lastRec) last.textContent = `order ${short(last.dataset.hash)}: ${lastRec.metaData.status}`;
+  if (lastRec) {
+    const posted = S.outcomes.get(last.dataset.hash);
+    const words = posted ? outcomeWords(posted, lastRec.metaData.status) : "";
+    last.textContent = `order ${short(last.dataset.hash)}: ${lastRec.metaData.status}` + (words ? ` (${words})` : "");
+  }
   const rows = [...S.mine.values()].slice(-MAX_MY_ORDERS).reverse();
   $("my-orders").tBodies[0].replaceChildren(
     ...(rows.length
@@ -766,9 +802,13 @@ async function start() {
     $("connect").addEventListener("click", connectInjected);
   }
   await loadDevWallets().catch(() => {});
+  // a devnet node run as the README's `sdex node` lines (no --dev-wallets): say how to get
+  // the dev accounts, which is what a first try on a devnet wants
+  const devHint = !S.dev && DEVNET_CHAINS.has(Number(S.config.chainId)) && S.devReason
+    ? ` (dev accounts: ${S.devReason})` : "";
   $("account").textContent = S.dev
     ? `choose a dev account${window.ethereum ? " or connect your wallet" : ""} (devnet)`
-    : window.ethereum ? "connect your wallet to trade" : "no wallet found: install an EIP-1193 wallet (MetaMask) to trade";
+    : (window.ethereum ? "connect your wallet to trade" : "no wallet found: install an EIP-1193 wallet (MetaMask) to trade") + devHint;
   connect();
   refreshNetwork();
   setInterval(refreshNetwork, 2000);

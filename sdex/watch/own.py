@@ -1,0 +1,32 @@
+"""The node's own receipts (and the settlements it holds ahead, ``sdex.mirror.own``) of
+blocks above the chain's head: a devnet rewound below them (``evm_revert``, nothing mined
+since) has dropped them, yet no block at their height will ever show the mirror so.
+
+A chain's head below a receipt it gave is taken as a rewind as a head below our own blocks
+is (``sdex.watch.fork.behind_for``): once the chain has answered so in every poll for
+``BEHIND_SECONDS``, and only on a devnet. A real chain is not rewound without a new block
+at that height (another hash there: ``Mirror.apply`` finds the receipt orphaned), and a
+backend of it that lags keeps the receipts ahead, however long."""
+
+from __future__ import annotations
+
+import time
+
+from sdex.mirror import Header, Mirror
+from sdex.store import ChainIdentity
+from sdex.watch.fork import behind_for
+
+
+class OwnBelow:
+    """Since when each receipt has been above the chain's head, poll after poll."""
+
+    def __init__(self) -> None:
+        self.since: dict[str, float] = {}
+
+    def gone(self, mirror: Mirror, latest: Header, identity: ChainIdentity) -> list[str]:
+        """The receipts (tx hashes) above ``latest`` for ``BEHIND_SECONDS`` (a devnet's):
+        their blocks are gone (``Mirror.drop_own``). Called once a poll."""
+        now = time.monotonic()
+        above = mirror.own.above(latest.number)
+        self.since = {tx: self.since.get(tx, now) for tx in above}
+        return [tx for tx, since in self.since.items() if behind_for(since, now, identity)]
