@@ -315,6 +315,22 @@ def console_command(node_url: str, key: bytes, pair: str, slippage_bps: int) -> 
     help="Multiplies the gossip timers' intervals (dial 0.5 s, anti-entropy 1 s, peer "
     "exchange 5 s): below 1 a small network converges sooner, at more background traffic.",
 )  # fmt: skip
+@click.option(
+    "--max-http-per-client", type=click.IntRange(min=1), default=None, metavar="N",
+    help="HTTP connections (websockets and peer streams included) one client address holds "
+    "at once; an IPv6 client counts by its /64. At the bound a new one closes its oldest idle "
+    "one, or is refused (429) when all are busy [default: 512].",
+)  # fmt: skip
+@click.option(
+    "--max-http", type=click.IntRange(min=1), default=None, metavar="N",
+    help="HTTP connections in all (at most half the process's file descriptor limit); past "
+    "it the oldest idle one is closed, or the new one refused (503) [default: 4096].",
+)  # fmt: skip
+@click.option(
+    "--http-idle-timeout", type=click.FloatRange(0, 86_400, min_open=True), default=None,
+    metavar="SECONDS",
+    help="Seconds an HTTP connection with no request in progress stays open [default: 30].",
+)  # fmt: skip
 def node(
     port: int,
     host: str,
@@ -329,6 +345,9 @@ def node(
     log_level: str,
     dev_wallets: bool,
     gossip_scale: float,
+    max_http_per_client: int | None,
+    max_http: int | None,
+    http_idle_timeout: float | None,
 ) -> None:
     """Run a relayer node until interrupted (SIGINT or SIGTERM).
 
@@ -360,6 +379,9 @@ def node(
                 log_level=log_level.lower(),
                 dev_wallets=dev_wallets,
                 gossip_scale=gossip_scale,
+                max_http_per_client=max_http_per_client,
+                max_http=max_http,
+                http_idle_timeout=http_idle_timeout,
             )
         except DeploymentError:
             raise

@@ -1,10 +1,13 @@
 """HTTP helpers shared by the node's API and the peer routes (``/p2p/``): the SRA error
-body as an exception, bounded JSON reading, and per-client token-bucket rate limiting.
+body as an exception, bounded JSON reading, per-client token-bucket rate limiting, and the
+client a per-client bound counts a connection against (``client_group``).
 
 Nothing here knows the node: limits are passed in."""
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import math
 import time
 from dataclasses import dataclass
@@ -19,6 +22,36 @@ from sdex.model import VALIDATION_FAILED, error_body, field_error_body
 MAX_JSON_DEPTH = 8
 """An order is flat and a peer's batch is a list of them: anything nested deeper than this
 is refused before it is parsed."""
+
+
+BODY_TIMEOUT = 30.0
+"""Seconds a request's body may take to come, from when its handler starts reading it: a
+body sent a byte at a time kept its handler (and its connection, busy, never reclaimed as
+idle) for as long as the client liked. 64 KiB in 30 s is 2 KiB/s; a peer's largest body
+(``MAX_P2P_BODY``, 4 MiB) needs ~140 KB/s."""
+
+IPV6_CLIENT_PREFIX = 64
+"""An IPv6 client is counted by its /64: one subscriber, host or VPS is routinely given a
+whole /64 (RFC 6177), so a bound per address would be a bound per 2^64 addresses."""
+
+
+def client_group(address: str | None) -> str:
+    """The client a per-client bound (connections, websockets, the rate limit) counts
+    ``address`` against: an IPv4 address itself; an IPv6 one by its /64 (``"2001:db8::/64"``),
+    an IPv4-mapped IPv6 one (``::ffff:192.0.2.1``, a dual-stack socket's IPv4 client) as its
+    IPv4 address; anything else (``None``, a Unix socket's name) as ``"unknown"`` or itself."""
+    if not address:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:  # (not an IP: one group per name, as it was)
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        net = ipaddress.IPv6Network((int(ip) >> 64 << 64, IPV6_CLIENT_PREFIX))
+        return str(net)  # (a scope id, fe80::1%eth0, is dropped: one /64 on every link)
+    return str(ip)
 
 
 class ApiError(Exception):
@@ -91,7 +124,9 @@ class RateLimiter:
         self._last_sweep = now
 
 
-async def read_json(request: web.Request, limit: int, untyped: bool = False) -> dict[str, Any]:
+async def read_json(
+    request: web.Request, limit: int, untyped: bool = False, timeout: float = BODY_TIMEOUT
+) -> dict[str, Any]:
     """The request's JSON object, strictly: size, content type, syntax, no floats, shallow.
 
     ``limit``: the largest body accepted, in bytes. Size and depth are checked before parsing
@@ -100,7 +135,8 @@ async def read_json(request: web.Request, limit: int, untyped: bool = False) -> 
     cancels, which a script may post bare); any other type than ``application/json`` is a
     415. Without ``untyped`` (the loopback-only admin route) the header is required: a web
     page may POST a body with no type to a loopback address without the browser asking the
-    node first (no CORS preflight), but not one typed ``application/json``."""
+    node first (no CORS preflight), but not one typed ``application/json``. ``timeout``: the
+    seconds the whole body may take to come (``read_bounded``)."""
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, 101, f"Request body too large: more than {limit} bytes")
     if request.content_type != "application/json" and not (
@@ -114,10 +150,7 @@ async def read_json(request: web.Request, limit: int, untyped: bool = False) -> 
             if sent is not None
             else "Content-Type must be application/json (none was sent)",
         )
-    if request.content_length is not None:  # at most ``limit`` bytes (checked above)
-        raw = await request.read()
-    else:
-        raw = await read_bounded(request, limit)
+    raw = await read_bounded(request, limit, timeout)
     try:
         obj = jsonio.loads(raw, max_bytes=limit, max_depth=MAX_JSON_DEPTH)
     except JsonLimitError as e:
@@ -129,16 +162,24 @@ async def read_json(request: web.Request, limit: int, untyped: bool = False) -> 
     return obj
 
 
-async def read_bounded(request: web.Request, limit: int) -> bytes:
+async def read_bounded(request: web.Request, limit: int, timeout: float = BODY_TIMEOUT) -> bytes:
     """The body, read in chunks and refused as soon as it passes ``limit`` bytes (a body
-    sent without Content-Length is never buffered past the limit)."""
+    sent without Content-Length is never buffered past the limit), or once ``timeout``
+    seconds passed before its end came (408)."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, 101, f"Request body too large: more than {limit} bytes")
-        chunks.append(chunk)
+    try:
+        # (a body that came whole with its headers, as an order's does, sets no timer)
+        async with asyncio.timeout(None if request.content.is_eof() else timeout):
+            async for chunk in request.content.iter_chunked(64 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError(413, 101, f"Request body too large: more than {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ApiError(
+            408, 101, f"Request body not received within {timeout:g} s: {size} bytes came"
+        ) from None
     return b"".join(chunks)
 
 

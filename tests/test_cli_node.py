@@ -335,3 +335,80 @@ def test_node_lines_reach_a_pipe_at_once(chain: Chain, tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def test_http_connection_bounds_are_options(chain: Chain, tmp_path: Path) -> None:
+    """``--max-http-per-client``, ``--max-http`` and ``--http-idle-timeout`` set the bounds
+    of ``sdex.node.conns`` (NodeConfig-only before); unset, the defaults; out of range, a
+    usage error naming the option. A node started with a 1 s idle timeout closes a silent
+    connection within seconds (the default keeps it 30 s)."""
+    deployment = tmp_path / "devnet.json"
+    chain.deployment.save(deployment)
+    default = config_for(port=free_port(), key=key(chain, OPERATOR), deployment=deployment)
+    assert (default.max_http_per_client, default.max_http, default.http_idle_timeout) == (
+        512, 4096, 30.0,
+    )  # fmt: skip
+    cfg = config_for(
+        port=free_port(), key=key(chain, OPERATOR), deployment=deployment,
+        max_http_per_client=8, max_http=100, http_idle_timeout=2.5,
+    )  # fmt: skip
+    assert (cfg.max_http_per_client, cfg.max_http, cfg.http_idle_timeout) == (8, 100, 2.5)
+    for option, bad in [
+        ("--max-http-per-client", "0"), ("--max-http-per-client", "x"), ("--max-http", "0"),
+        ("--http-idle-timeout", "0"), ("--http-idle-timeout", "-1"),
+        ("--http-idle-timeout", "nan"), ("--http-idle-timeout", "100000"),
+    ]:  # fmt: skip
+        r = cli(
+            "node", "--port", "1", "--deployment", str(deployment),
+            "--key", key(chain, OPERATOR), option, bad,
+        )  # fmt: skip
+        assert r.exit_code == 2 and option in r.output, (option, bad, r.output)
+    proc = NodeProcess(
+        free_port(), deployment, chain.keys[OPERATOR], tmp_path / "n.db", tmp_path / "n.log",
+        extra=("--http-idle-timeout", "1", "--max-http-per-client", "2"),
+    )  # fmt: skip
+    proc.start()
+    try:
+        proc.wait_ready(timeout=120)
+        with socket.create_connection(("127.0.0.1", proc.port), timeout=20) as silent:
+            start = time.monotonic()
+            assert silent.recv(1) == b""  # the node closed it
+            assert time.monotonic() - start < 15  # (1 s, slack for a loaded machine; not 30)
+    finally:
+        proc.kill()
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback here")
+def test_a_node_on_ipv6_says_a_url_that_works(chain: Chain, tmp_path: Path) -> None:
+    """``--host ::1``: ``listening on http://[::1]:PORT`` (it said ``http://::1:PORT``, which
+    no client parses), and that URL answers over IPv6."""
+    deployment = tmp_path / "devnet.json"
+    chain.deployment.save(deployment)
+    port = free_port()
+    cmd = [sys.executable, "-m", "sdex.cli", "node", "--port", str(port), "--host", "::1",
+           "--deployment", str(deployment), "--db", str(tmp_path / "n.db")]  # fmt: skip
+    env = {**os.environ, "SDEX_NODE_KEY": key(chain, OPERATOR)}
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        out: queue.Queue[str] = queue.Queue()
+        assert proc.stdout is not None
+        threading.Thread(target=_lines, args=(proc.stdout, out), daemon=True).start()
+        line = _wait_line(out, "listening on", proc)
+        url = line.removeprefix("listening on ").strip()
+        assert url == f"http://[::1]:{port}"
+        with NodeClient(url) as client:
+            assert client.health()["status"] == "ok"
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)

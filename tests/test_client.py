@@ -415,7 +415,8 @@ def test_node_command_passes_its_options_to_run_node(
     r = run_cli("node", "--port", "8001", "--peer", "http://a:1", "--peer", "http://b:2",
              "--rpc", "http://rpc", "--deployment", "d.json", "--key", KEY.hex(),
              "--db", "n.db", "--fee-bps", "25", "--admin", "--log-level", "DEBUG",
-             "--dev-wallets", "--gossip-scale", "0.2")  # fmt: skip
+             "--dev-wallets", "--gossip-scale", "0.2", "--max-http-per-client", "64",
+             "--max-http", "1000", "--http-idle-timeout", "5")  # fmt: skip
     assert r.exit_code == 0, r.output
     assert calls == [
         {
@@ -432,12 +433,16 @@ def test_node_command_passes_its_options_to_run_node(
             "log_level": "debug",
             "dev_wallets": True,
             "gossip_scale": 0.2,
+            "max_http_per_client": 64,
+            "max_http": 1000,
+            "http_idle_timeout": 5.0,
         }
     ]
     r = run_cli("node", "--port", "8001", env={"SDEX_NODE_KEY": KEY.hex()})
     assert r.exit_code == 0 and calls[-1]["key"] == "0x" + KEY.hex() and calls[-1]["db"] is None
     assert calls[-1]["admin"] is False and calls[-1]["log_level"] == "info"
     assert calls[-1]["dev_wallets"] is False and calls[-1]["gossip_scale"] == 1.0
+    assert calls[-1]["max_http"] is None and calls[-1]["http_idle_timeout"] is None
     assert calls[-1]["deployment"] == Path(".sdex/devnet.json") and calls[-1]["peers"] == []
     assert run_cli("node", "--port", "8001", "--fee-bps", "10001").exit_code == 2
     assert run_cli("node", "--key", KEY.hex()).exit_code == 2

@@ -42,10 +42,10 @@ async def answer(reader: asyncio.StreamReader) -> tuple[int, Any]:
     return int(lines[0].split()[1]), json.loads(body)
 
 
-async def closed(conn: Conn) -> bool:
-    """The node closed ``conn`` (EOF within 5 s)."""
+async def closed(conn: Conn, bound: float = 5) -> bool:
+    """The node closed ``conn`` (EOF within ``bound`` seconds)."""
     with contextlib.suppress(TimeoutError, ConnectionError):
-        return await asyncio.wait_for(conn[0].read(), 5) == b""
+        return await asyncio.wait_for(conn[0].read(), bound) == b""
     return False
 
 
@@ -68,7 +68,9 @@ async def test_idle_connections_make_room_and_busy_ones_are_not_cut(
 ) -> None:
     """4 per address, 6 in all. A fifth connection from an address closes its oldest idle
     one; once all four are busy (websockets) a fifth is refused with 429 and the SRA body,
-    and the websockets are untouched; past 6 in all, 503. A freed slot is taken again."""
+    and the websockets are untouched. Past 6 in all, none idle: a newcomer from another
+    address takes the oldest of the address holding the most (4 busy), and once none holds
+    two more than the newcomer's, 503. A freed slot is taken again."""
     cfg = node_config(chain, tmp_path / "n.db", max_http_per_client=4, max_http=6)
     async with running_node(cfg) as (_, api):
         port = cfg.port
@@ -85,16 +87,61 @@ async def test_idle_connections_make_room_and_busy_ones_are_not_cut(
             assert (status, body["code"], body["validationErrors"]) == (429, 103, [])
             assert await closed(refused)
             assert "from this address: at most 4" in body["reason"]
-            async with websockets(api.base, "127.0.0.2", 2):
-                refused = await connect(port, "127.0.0.3")
+            # 6 in all, every one busy: 127.0.0.1 (4) gives its oldest to the newcomer .3
+            async with websockets(api.base, "127.0.0.2", 2), websockets(api.base, "127.0.0.3", 1):
+                assert await wait_closed(subs[0]) and all(not ws.closed for ws in subs[1:])
+                # 3 busy from 127.0.0.1, 2 from .2, 1 from .3: none holds 2 more than .2
+                refused = await connect(port, "127.0.0.2")
                 status, body = await answer(refused[0])
                 assert (status, body["code"]) == (503, 103) and "at most 6" in body["reason"]
-            assert all(not ws.closed for ws in subs)
-            other = await connect(port, "127.0.0.3")  # the two freed slots
+                assert await closed(refused)
+            assert all(not ws.closed for ws in subs[1:])
+            other = await connect(port, "127.0.0.3")  # the freed slots
             assert (await get(other))[0] == 200
         again = await connect(port)
         assert (await get(again))[0] == 200
         for _, writer in (*idle, fifth, other, again):
+            writer.close()
+
+
+async def wait_closed(ws: Any) -> bool:
+    """The node closed the websocket ``ws`` (within 5 s)."""
+    with contextlib.suppress(TimeoutError):
+        await ws.receive(timeout=5)  # (the close frame, or the socket's end)
+    return bool(ws.closed)
+
+
+async def slow_body(port: int, ip: str) -> Conn:
+    """A POST whose headers promise 60,000 bytes of body, then a byte of it: its request is
+    in progress (a handler reads the body) for as long as the client likes."""
+    conn = await connect(port, ip)
+    conn[1].write(
+        b"POST /v1/orders HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 60000\r\n\r\n{"
+    )
+    await conn[1].drain()
+    return conn
+
+
+async def test_a_few_addresses_with_slow_bodies_do_not_lock_out_the_others(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Two addresses each at its own bound (4) of requests in progress, bodies trickled, fill
+    the node (8 in all). A client from a third address is served: the heaviest gives up its
+    oldest. Before, every other client got a 503 for as long as the bodies trickled."""
+    cfg = node_config(chain, tmp_path / "n.db", max_http_per_client=4, max_http=8)
+    async with running_node(cfg) as (_, api):
+        port = cfg.port
+        slow = [await slow_body(port, ip) for ip in ("127.0.0.1", "127.0.0.2") for _ in range(4)]
+        async with contextlib.AsyncExitStack() as stack:
+            for ip in ("127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"):  # (busy: none idle)
+                await stack.enter_async_context(websockets(api.base, ip, 1))  # (got its hello)
+            # each took the oldest of the heaviest: .1 (4), .2 (4), .1 (3), .2 (3)
+            gone = [await closed(c) for c in slow]
+            assert gone == [True, True, False, False, True, True, False, False], gone
+            conn = await connect(port, "127.0.0.1")  # 2, 2, 1, 1, 1, 1: .1 holds the most
+            assert (await answer(conn[0]))[0] == 503
+        for _, writer in slow:
             writer.close()
 
 
@@ -109,3 +156,30 @@ async def test_an_idle_connection_is_closed_after_the_idle_timeout(
         used = await connect(cfg.port)
         assert (await get(used))[0] == 200
         assert await closed(silent) and await closed(used)
+
+
+async def test_a_body_that_does_not_come_in_time_is_a_408(chain: Chain, tmp_path: Path) -> None:
+    """A body promised by Content-Length, or chunked, sent a byte at a time: 408 once the
+    node's ``body_timeout`` (here 1 s) passed, SRA body code 101, and the connection ends.
+    Before, the handler waited for it for as long as the client kept sending."""
+    cfg = node_config(chain, tmp_path / "n.db", body_timeout=1.0)
+    async with running_node(cfg):
+        for chunked in (False, True):
+            if chunked:
+                reader, writer = await connect(cfg.port)
+                writer.write(
+                    b"POST /v1/orders HTTP/1.1\r\nHost: node\r\nContent-Type: application/json"
+                    b"\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n"
+                )
+            else:
+                reader, writer = await slow_body(cfg.port, "127.0.0.1")
+            start = asyncio.get_running_loop().time()
+            for _ in range(3):  # (more of it keeps coming, slowly)
+                writer.write(b"1\r\n \r\n" if chunked else b" ")
+                await asyncio.sleep(0.2)
+            status, body = await answer(reader)
+            assert (status, body["code"]) == (408, 101), body
+            assert "not received within 1 s" in body["reason"]
+            assert asyncio.get_running_loop().time() - start < 10  # (1 s; slack for load)
+            assert await closed((reader, writer), bound=20)  # (after aiohttp's 10 s linger)
+            writer.close()

@@ -28,7 +28,7 @@ from prometheus_client.registry import Collector
 from sdex.book import UnknownPair
 from sdex.errors import FieldCode, OrderParseError
 from sdex.gossip.routes import MAX_P2P_BODY, add_routes
-from sdex.httpkit import ApiError, RateLimiter, ascii_int
+from sdex.httpkit import ApiError, RateLimiter, ascii_int, client_group
 from sdex.httpkit import read_json as read_json_within
 from sdex.jsonio import dumps_bytes
 from sdex.matching import TimeInForce
@@ -156,8 +156,9 @@ async def read_json(request: web.Request, max_bytes: int | None = None) -> dict[
     """The request's JSON object (``sdex.httpkit.read_json``), at most ``max_bytes`` long
     (default: the node's ``max_body``). Every public POST route reads its body here: one
     rule for all of them, a body without a ``Content-Type`` read as JSON."""
-    limit = max_bytes if max_bytes is not None else request.app[NODE_KEY].config.max_body
-    return await read_json_within(request, limit, untyped=True)
+    config = request.app[NODE_KEY].config
+    limit = max_bytes if max_bytes is not None else config.max_body
+    return await read_json_within(request, limit, untyped=True, timeout=config.body_timeout)
 
 
 def _query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -339,7 +340,7 @@ async def post_cancel(request: web.Request) -> web.Response:
 async def get_ws(request: web.Request) -> web.WebSocketResponse:
     node = request.app[NODE_KEY]
     metrics = request.app[METRICS_KEY]
-    slots, client = request.app[WS_SLOTS_KEY], request.remote or "unknown"
+    slots, client = request.app[WS_SLOTS_KEY], client_group(request.remote)
     if (refused := slots.take(client)) is not None:
         raise ApiError(429, 103, f"Throttled: {refused}", headers={"Retry-After": "5"})
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=WS_MAX_CLIENT_MESSAGE)
@@ -449,7 +450,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith("/p2p/"):  # peers have their own limits (sdex.gossip.routes)
         ok = True
     else:
-        ok, headers = app[LIMITER_KEY].take(request.remote or "unknown")
+        ok, headers = app[LIMITER_KEY].take(client_group(request.remote))
     if not ok:
         resp: web.StreamResponse = ApiError(
             429, 103, "Throttled: too many requests", headers=headers

@@ -49,6 +49,15 @@ class NodeConfig:
     """HTTP connections in all (at most half of the process's descriptor limit)."""
     http_idle_timeout: float = 30.0
     """Seconds an HTTP connection with no request in progress stays open."""
+    max_large_answers_per_client: int = 8
+    """Answers of 16 KiB or more (a listing page of 16 records or more) being written to one
+    client address at once; one more is refused, 503 (``sdex.node.sending``)."""
+    max_large_answers: int = 64
+    """Such answers being written at once in all."""
+    send_timeout: float = 30.0
+    """Seconds a client has to read such an answer before its connection is closed."""
+    body_timeout: float = 30.0
+    """Seconds a public route's request body may take to come, else 408 (``sdex.httpkit``)."""
     max_body: int = 64 * 1024
     """Largest request body accepted (aiohttp ``client_max_size``)."""
     max_batch: int = 64

@@ -7,15 +7,21 @@ handler's memory. So (``NodeConfig``):
 
 - an idle connection (no request in progress: never sent one, or between two) is closed
   after ``http_idle_timeout`` seconds (30);
-- one client address holds at most ``max_http_per_client`` connections (512: the benchmark
+- one client address (an IPv6 one by its /64, ``sdex.httpkit.client_group``) holds at most
+  ``max_http_per_client`` connections (512: the benchmark
   clients, all on 127.0.0.1, use at most 136, ``bench/gossip.py``'s 128 posts in flight),
   and the node ``max_http`` in all (4,096, at most half the process's descriptor limit);
   websockets and peer streams count too;
 - at either bound a new connection first closes the oldest idle one in its way (that
   address's, or anyone's): a keep-alive client that goes idle loses nothing but a reconnect,
-  and idle sockets never lock out a new client. Only when none is idle is the new one
-  refused: a 429 (per address) or 503 (all) with the SRA body, code 103, written at once,
-  and closed.
+  and idle sockets never lock out a new client. At the per-address bound with none idle the
+  new one is refused: a 429 with the SRA body, code 103, written at once, and closed;
+- at the bound in all with none idle, the address holding the most connections gives up its
+  oldest one (busy or not) to a new one from an address holding at least two fewer: busy
+  connections are cheap to make (a request body sent a byte at a time, a response never
+  read, a websocket), and without this a few addresses at their own bound (8 x 512 = 4,096)
+  held every slot and every other client got a 503. Only when all hold an equal share is the
+  new one refused, 503.
 
 The counting hooks are ``web.Server``'s ``connection_made``/``connection_lost``, which every
 aiohttp request handler calls on its server (``BoundedRunner`` makes the server).
@@ -34,6 +40,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from prometheus_client import CollectorRegistry, Gauge
 
+from sdex.httpkit import client_group
 from sdex.model import THROTTLED, error_body
 
 SCAN = 64
@@ -59,10 +66,16 @@ class ConnectionSlots:
         self.total = total if soft == resource.RLIM_INFINITY else min(total, soft // 2)
         self._by_client: dict[str, dict[RequestHandler, None]] = {}
         self._all: dict[RequestHandler, str] = {}
+        self._by_count: dict[int, dict[str, None]] = {}
+        """The clients holding each number of connections (none empty): the heaviest in O(1)."""
+        self._most = 0
+        """The most connections one client holds."""
         self.reclaimed = 0
         """Idle connections closed to make room for a new one."""
         self.refused = 0
         """New connections refused (every one in the way was busy)."""
+        self.evicted = 0
+        """Busy connections closed to make room for a client holding fewer."""
 
     def __len__(self) -> int:
         return len(self._all)
@@ -74,11 +87,17 @@ class ConnectionSlots:
         if mine is not None and len(mine) >= self.per_client and not self._reclaim(mine):
             self.refused += 1
             return 429, f"too many connections from this address: at most {self.per_client}"
-        if len(self._all) >= self.total and not self._reclaim(self._all):
+        if (
+            len(self._all) >= self.total
+            and not self._reclaim(self._all)
+            and not self._take_from_heaviest(0 if mine is None else len(mine))
+        ):
             self.refused += 1
             return 503, f"too many connections to this node: at most {self.total}"
+        mine = self._by_client.get(client)  # (again: room made may have been its last one)
         if mine is None:
             mine = self._by_client[client] = {}
+        self._count(client, len(mine), len(mine) + 1)
         mine[conn] = None
         self._all[conn] = client
         return None
@@ -90,8 +109,37 @@ class ConnectionSlots:
             return
         mine = self._by_client[client]
         del mine[conn]
+        self._count(client, len(mine) + 1, len(mine))
         if not mine:
             del self._by_client[client]
+
+    def _count(self, client: str, was: int, now: int) -> None:
+        """``client`` went from ``was`` connections to ``now`` (one more or one fewer)."""
+        if was:
+            held = self._by_count[was]
+            del held[client]
+            if not held:
+                del self._by_count[was]
+                if self._most == was:
+                    self._most = now  # (``client`` is at ``now``: the most, if any left)
+        if now:
+            self._by_count.setdefault(now, {})[client] = None
+            self._most = max(self._most, now)
+
+    def _take_from_heaviest(self, held: int) -> bool:
+        """Close the oldest connection (an idle one if any of the first ``SCAN``) of a client
+        holding the most, for a new one of a client holding ``held``: only if that leaves the
+        heaviest with at least as many as the new one's client. False if not."""
+        if self._most < held + 2:
+            return False
+        heaviest = self._by_client[next(iter(self._by_count[self._most]))]
+        if self._reclaim(heaviest):
+            return True
+        oldest = next(iter(heaviest))
+        self.release(oldest)
+        oldest.force_close()
+        self.evicted += 1
+        return True
 
     def _reclaim(self, pool: dict[RequestHandler, Any]) -> bool:
         """Close the oldest idle connection of ``pool`` (among the first ``SCAN``); False if
@@ -136,7 +184,7 @@ class BoundedServer(web.Server):
     def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
         super().connection_made(handler, transport)
         peer = transport.get_extra_info("peername")
-        client = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
+        client = client_group(str(peer[0]) if isinstance(peer, tuple) and peer else None)
         refused = self.slots.admit(handler, client)
         if refused is not None:  # (once the handler is set up: it starts its task next)
             asyncio.get_running_loop().call_soon(_refuse, handler, transport, refusal(*refused))
@@ -176,8 +224,9 @@ class BoundedRunner(web.AppRunner):
 
 
 def add_metrics(registry: CollectorRegistry, slots: ConnectionSlots) -> None:
-    """``sdex_http_connections`` (open now), ``sdex_http_connections_reclaimed`` and
-    ``sdex_http_connections_refused`` (so far) on the node's ``/metrics``."""
+    """``sdex_http_connections`` (open now), ``sdex_http_connections_reclaimed``,
+    ``sdex_http_connections_evicted`` and ``sdex_http_connections_refused`` (so far) on the
+    node's ``/metrics``."""
     g = Gauge("sdex_http_connections", "HTTP connections open", registry=registry)
     g.set_function(lambda: len(slots))
     g = Gauge(
@@ -192,3 +241,9 @@ def add_metrics(registry: CollectorRegistry, slots: ConnectionSlots) -> None:
         registry=registry,
     )
     g.set_function(lambda: slots.refused)
+    g = Gauge(
+        "sdex_http_connections_evicted",
+        "Busy HTTP connections of the client holding the most closed for a client holding fewer",
+        registry=registry,
+    )
+    g.set_function(lambda: slots.evicted)

@@ -29,10 +29,13 @@ from sdex.client import describe_request_error
 from sdex.deployment import DEVNET_CHAIN_IDS, Deployment, DevAccount
 from sdex.errors import ChainError, PortInUseError
 from sdex.gossip.actions import GossipConfig
+from sdex.node import sending
 from sdex.node.api import METRICS_KEY, make_app
 from sdex.node.config import NodeConfig
 from sdex.node.conns import BoundedRunner, ConnectionSlots, add_metrics
 from sdex.node.core import Node
+from sdex.node.process import http_url
+from sdex.node.sending import AnswerSlots, bound_answers
 
 log = logging.getLogger("sdex.node")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -86,6 +89,9 @@ async def serve(config: NodeConfig, interval: float | None = None) -> AsyncItera
         app = make_app(node)
         slots = ConnectionSlots(config.max_http_per_client, config.max_http)
         add_metrics(app[METRICS_KEY].registry, slots)
+        answers = AnswerSlots(config.max_large_answers_per_client, config.max_large_answers)
+        bound_answers(app, answers, config.send_timeout)
+        sending.add_metrics(app[METRICS_KEY].registry, answers)
         runner = BoundedRunner(app, slots, config.http_idle_timeout, shutdown_timeout=2.0)
         await runner.setup()
         try:
@@ -136,12 +142,16 @@ def config_for(
     node_key: Path | None = None,
     dev_wallets: bool = False,
     gossip_scale: float = 1.0,
+    max_http_per_client: int | None = None,
+    max_http: int | None = None,
+    http_idle_timeout: float | None = None,
 ) -> NodeConfig:
     """The config ``sdex node`` builds from its options (PRODUCT.md section 4).
 
     The operator key is required: two nodes sharing one (a default such as the first dev
     account) would send settlements with the same nonces and fail each other's.
-    ``gossip_scale`` multiplies the gossip timers' intervals (``scaled_gossip``)."""
+    ``gossip_scale`` multiplies the gossip timers' intervals (``scaled_gossip``). The HTTP
+    connection bounds (``sdex.node.conns``) left ``None`` keep ``NodeConfig``'s defaults."""
     d = Deployment.load(deployment)
     if key is None:
         raise ValueError("no operator key: pass --key HEX or set $SDEX_NODE_KEY")
@@ -158,12 +168,35 @@ def config_for(
         peers=tuple(peers),
         fee_bps=fee_bps,
     )
-    return replace(
+    config = replace(
         config,
         admin=admin,
         node_key=node_key,
         dev_accounts=_dev_accounts(d) if dev_wallets else (),
         gossip=scaled_gossip(config.gossip, gossip_scale),
+    )
+    return http_bounds(config, max_http_per_client, max_http, http_idle_timeout)
+
+
+def http_bounds(
+    config: NodeConfig,
+    per_client: int | None = None,
+    total: int | None = None,
+    idle_timeout: float | None = None,
+) -> NodeConfig:
+    """``config`` with the HTTP connection bounds given (``--max-http-per-client``,
+    ``--max-http``, ``--http-idle-timeout``); ``ValueError`` for a count under 1 or an idle
+    timeout that is not a number of seconds above 0 (at most a day)."""
+    for name, count in (("--max-http-per-client", per_client), ("--max-http", total)):
+        if count is not None and count < 1:
+            raise ValueError(f"{name} must be at least 1, not {count}")
+    if idle_timeout is not None and not 0 < idle_timeout <= 86_400:  # (also NaN)
+        raise ValueError(f"--http-idle-timeout must be seconds above 0, not {idle_timeout!r}")
+    return replace(
+        config,
+        max_http_per_client=config.max_http_per_client if per_client is None else per_client,
+        max_http=config.max_http if total is None else total,
+        http_idle_timeout=config.http_idle_timeout if idle_timeout is None else idle_timeout,
     )
 
 
@@ -207,6 +240,9 @@ def run_node(
     log_level: str = "info",
     dev_wallets: bool = False,
     gossip_scale: float = 1.0,
+    max_http_per_client: int | None = None,
+    max_http: int | None = None,
+    http_idle_timeout: float | None = None,
 ) -> None:
     """Run a node until SIGINT or SIGTERM, then stop cleanly."""
     interval = switch_interval()  # (a bad $SDEX_SWITCH_INTERVAL: said before anything starts)
@@ -223,6 +259,9 @@ def run_node(
         node_key=node_key,
         dev_wallets=dev_wallets,
         gossip_scale=gossip_scale,
+        max_http_per_client=max_http_per_client,
+        max_http=max_http,
+        http_idle_timeout=http_idle_timeout,
     )
     setup_logging(log_level)
     asyncio.run(_run(config, interval))
@@ -251,13 +290,12 @@ async def _run(config: NodeConfig, interval: float) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with serve(config, interval) as node:
         log.info(
-            "node listening on http://%s:%d (chain %d, exchange %s, operator %s, db %s)",
-            config.host,
-            config.port,
+            "node listening on %s (chain %d, exchange %s, operator %s, db %s)",
+            http_url(config.host, config.port),
             node.domain.chain_id,
             node.domain.verifying_contract,
             config.operator,
             config.db,
         )
-        print(f"listening on http://{config.host}:{config.port}", flush=True)
+        print(f"listening on {http_url(config.host, config.port)}", flush=True)
         await stop.wait()

@@ -14,6 +14,11 @@ from pathlib import Path
 import requests
 
 
+def http_url(host: str, port: int) -> str:
+    """``http://host:port``, an IPv6 host in brackets (``http://[::1]:8001``)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 class NodeProcess:
     def __init__(
         self,
@@ -28,9 +33,10 @@ class NodeProcess:
         admin: bool = False,
         dev_wallets: bool = False,
         gossip_scale: float = 1.0,
+        extra: tuple[str, ...] = (),
     ) -> None:
         self.port = port
-        self.url = f"http://{host}:{port}"
+        self.url = http_url(host, port)
         self.log = log
         self.cmd = [
             sys.executable, "-m", "sdex.cli", "node", "--port", str(port), "--host", host,
@@ -45,6 +51,7 @@ class NodeProcess:
             self.cmd.append("--dev-wallets")
         if gossip_scale != 1.0:
             self.cmd += ["--gossip-scale", repr(gossip_scale)]
+        self.cmd += extra  # (other ``sdex node`` options, as typed)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> NodeProcess:

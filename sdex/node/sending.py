@@ -1,0 +1,135 @@
+"""The node's large answers: written here, then let go of; how many at once, how long.
+
+A listing page (``/v1/orders``, ``/v1/orderbook``, ``/v1/fills`` at ``perPage=1000``) is about
+1 MB of JSON. aiohttp keeps a connection's last answer, body and all, until the next request
+on it: an idle keep-alive connection that had asked one held ~1 MB until it sent another or
+was closed (``http_idle_timeout``, 30 s). attack13: 300 connections that each read a 1 MB
+answer and stayed idle held 300 answers (+415 MiB); a client can keep any number of its
+512 connections (4,096 in all) so, about 1 MB each, re-asking before the idle timeout. So an
+answer of ``BIG_ANSWER`` (16 KiB) or more is written here, before aiohttp would, and its body
+dropped once written (``NodeConfig``'s ``max_large_answers_per_client`` 8,
+``max_large_answers`` 64, ``send_timeout`` 30 s):
+
+- at most ``per_client`` of them per client (``sdex.httpkit.client_group``) and ``total`` in
+  all are being written at once; one more is refused at once (503, code 103, ``Retry-After``),
+  its body dropped: nothing waits holding one. (Its bytes in the socket's transport, not yet
+  taken by the kernel, are held while it is written: ``total`` of them at most.)
+- each must be taken by the client within ``send_timeout`` seconds (written through to the
+  kernel's socket buffer), else its connection is closed and what it held is freed.
+
+A client that reads its answers (a wallet, the web page, ``sdex audit``) holds a slot for the
+time its bytes take to reach the kernel: on loopback the kernel takes a 1 MB answer at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Gauge
+
+from sdex.httpkit import ApiError, client_group
+
+log = logging.getLogger("sdex.node")
+
+BIG_ANSWER = 16 * 1024
+"""Bytes of body from which an answer is written here (an order record is about 1 KB in a
+listing: a page of 16 or more). A smaller one is left to aiohttp: 4,096 idle connections
+keeping one each hold at most 64 MiB."""
+SEND_TIMEOUT = 30.0
+"""Seconds a client has to read a big answer before its connection is closed."""
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class AnswerSlots:
+    """How many big answers each client, and all together, have being written now."""
+
+    def __init__(self, per_client: int = 8, total: int = 64) -> None:
+        self.per_client = per_client
+        self.total = total
+        self._held: dict[str, int] = {}
+        self._all = 0
+        self.refused = 0
+        """Big answers refused: their client's or the node's slots were all taken."""
+        self.unread = 0
+        """Connections closed because a big answer on them was not read in time."""
+
+    def take(self, client: str) -> str | None:
+        """Take a slot for ``client``: None, or why not (then none is taken)."""
+        held = self._held.get(client, 0)
+        if held >= self.per_client:
+            self.refused += 1
+            return f"too many large answers to this address at once: at most {self.per_client}"
+        if self._all >= self.total:
+            self.refused += 1
+            return f"too many large answers at once: at most {self.total}"
+        self._held[client] = held + 1
+        self._all += 1
+        return None
+
+    def give(self, client: str) -> None:
+        held = self._held.get(client, 0)
+        if held <= 1:
+            self._held.pop(client, None)
+        else:
+            self._held[client] = held - 1
+        self._all -= 1
+
+    def __len__(self) -> int:
+        return self._all
+
+
+def bound_answers(
+    app: web.Application, slots: AnswerSlots, send_timeout: float = SEND_TIMEOUT
+) -> None:
+    """Write ``app``'s big answers under ``slots``, each read within ``send_timeout`` seconds
+    (the outermost middleware: the answer as the others left it, headers and all)."""
+
+    @web.middleware
+    async def bounded(request: web.Request, handler: Handler) -> web.StreamResponse:
+        resp = await handler(request)
+        if not isinstance(resp, web.Response) or resp.prepared:
+            return resp
+        body = resp.body
+        if not isinstance(body, bytes) or len(body) < BIG_ANSWER:
+            return resp
+        client = client_group(request.remote)
+        if (refused := slots.take(client)) is not None:
+            error = ApiError(503, 103, f"Throttled: {refused}", headers={"Retry-After": "1"})
+            return error.response()
+        try:
+            async with asyncio.timeout(send_timeout):
+                await resp.prepare(request)
+                await resp.write_eof()  # (returns once the kernel took nearly all)
+            resp.body = None  # (written: the idle connection keeps ``resp``, not its body)
+        except TimeoutError:
+            slots.unread += 1
+            log.info("closed a connection from %s: a large answer unread", request.remote)
+            request.protocol.force_close()
+        finally:
+            slots.give(client)
+        return resp
+
+    app.middlewares.insert(0, bounded)
+
+
+def add_metrics(registry: CollectorRegistry, slots: AnswerSlots) -> None:
+    """``sdex_large_answers`` (being written now), ``sdex_large_answers_refused`` and
+    ``sdex_large_answers_unread`` (so far) on the node's ``/metrics``."""
+    g = Gauge("sdex_large_answers", "Large answers being written now", registry=registry)
+    g.set_function(lambda: len(slots))
+    g = Gauge(
+        "sdex_large_answers_refused",
+        "Large answers refused: the client's or the node's slots were all taken",
+        registry=registry,
+    )
+    g.set_function(lambda: slots.refused)
+    g = Gauge(
+        "sdex_large_answers_unread",
+        "Connections closed because a large answer on them was not read in time",
+        registry=registry,
+    )
+    g.set_function(lambda: slots.unread)

@@ -1,0 +1,99 @@
+"""``sdex.node.conns.ConnectionSlots``' bookkeeping under any order of connections made and
+lost (hypothesis), with aiohttp's own request handlers as the connections (no transport:
+each is idle, so room is made by closing the oldest idle one); and the client an address is
+counted as (``sdex.httpkit.client_group``: an IPv6 one by its /64)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sdex.httpkit import client_group
+from sdex.node.conns import ConnectionSlots
+
+CLIENTS = ("10.0.0.1", "10.0.0.2", "2001:db8:0:1::1", "2001:db8:0:1::2", "2001:db8:0:2::1")
+
+
+def handlers(n: int) -> list[RequestHandler]:
+    async def make() -> list[RequestHandler]:
+        server = web.Server(lambda request: web.Response())
+        loop = asyncio.get_running_loop()
+        return [RequestHandler(server, loop=loop) for _ in range(n)]
+
+    return asyncio.run(make())
+
+
+def check(slots: ConnectionSlots) -> None:
+    """Each client's count, the heaviest and the counts' index agree with the connections."""
+    counts = {client: len(mine) for client, mine in slots._by_client.items()}
+    assert sum(counts.values()) == len(slots) <= slots.total
+    assert all(0 < n <= slots.per_client for n in counts.values())
+    assert slots._most == max(counts.values(), default=0)
+    assert {n: set(held) for n, held in slots._by_count.items()} == {
+        n: {c for c in counts if counts[c] == n} for n in set(counts.values())
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    per_client=st.integers(1, 4),
+    total=st.integers(1, 6),
+    ops=st.lists(st.tuples(st.booleans(), st.integers(0, len(CLIENTS) - 1), st.integers(0, 40))),
+)
+def test_the_counts_follow_any_order_of_connections_made_and_lost(
+    per_client: int, total: int, ops: list[tuple[bool, int, int]]
+) -> None:
+    """Made or lost, in any order: the counts stay true, and every admitted connection's
+    loss is counted (a client's last connection closed to make room for its own new one
+    left its new one in a table no longer listed: its loss raised KeyError)."""
+    slots = ConnectionSlots(per_client, total)
+    pool = handlers(len(ops))
+    admitted: list[RequestHandler] = []
+    for (make, client, pick), conn in zip(ops, pool, strict=True):
+        if make:
+            if slots.admit(conn, client_group(CLIENTS[client])) is None:
+                admitted.append(conn)
+        elif admitted:
+            slots.release(admitted.pop(pick % len(admitted)))
+        check(slots)
+    for conn in admitted:
+        slots.release(conn)
+        check(slots)
+    assert len(slots) == 0 and slots._most == 0
+
+
+def test_a_clients_last_connection_closed_for_its_own_new_one() -> None:
+    """Two in all, one each from A and B: A's second closes the oldest idle one, A's own."""
+    a1, b1, a2 = handlers(3)
+    slots = ConnectionSlots(per_client=2, total=2)
+    assert slots.admit(a1, "A") is None and slots.admit(b1, "B") is None
+    assert slots.admit(a2, "A") is None and slots.reclaimed == 1
+    slots.release(a2)  # (raised KeyError: 'A')
+    slots.release(b1)
+    assert len(slots) == 0
+
+
+@pytest.mark.parametrize(
+    ("address", "group"),
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("192.0.2.7", "192.0.2.7"),
+        ("::1", "::/64"),
+        ("0:0:0:0:0:0:0:1", "::/64"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),  # (the same /64)
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),  # (the next /64: its own)
+        ("::ffff:192.0.2.7", "192.0.2.7"),  # a dual-stack socket's IPv4 client
+        ("fe80::1%eth0", "fe80::/64"),
+        (None, "unknown"),
+        ("", "unknown"),
+        ("not an address", "not an address"),
+    ],
+)
+def test_a_client_is_its_ipv4_address_or_its_ipv6_64(address: str | None, group: str) -> None:
+    assert client_group(address) == group
