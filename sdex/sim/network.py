@@ -23,7 +23,9 @@ source, and stands in for the node and the aiohttp transport around it:
   ``after_cost`` of work per accepted order follows (the store writer, the events, ...):
   it delays what the node does next, not this order. A node's CPU runs one job at a time,
   in arrival order, on a core of its own or on a machine it shares with the other nodes
-  (``sdex.sim.cpu``), so a wallet's order waits for the chunk being checked.
+  (``sdex.sim.cpu``), so a wallet's order waits for the chunk being checked. With a core
+  each, a node's waits for it may come in ``spells`` (``sdex.sim.spells``): a job that would
+  start in one starts at its end.
 - **Churn**: a node can go offline (calls to it fail after a round trip) and come back as a
   restarted process: same orders, a new core that bootstraps from seeds.
 - **Hostile nodes**: ``silent`` ones take orders and grafts and pass nothing on, and answer
@@ -47,6 +49,7 @@ from sdex.sim.cpu import Cpu
 from sdex.sim.events import Sim
 from sdex.sim.links import LinkModel
 from sdex.sim.node import ReplyTo, SimNode
+from sdex.sim.spells import Spells
 
 REQUEST_OVERHEAD = 560
 """Bytes of a signed /p2p/ request besides its body: request line, host, content headers and
@@ -63,8 +66,9 @@ class Network:
         self.links = links
         self.sim = Sim()
         lk = links
+        spells = None if lk.spells is None else Spells(lk.spells, seed).free_at
         self.cpu = Cpu(self.sim, lk.cores, lk.background, lk.timeslice, lk.others, lk.others_trace,
-                       lk.others_step, lk.others_groups, lk.sliced)  # fmt: skip
+                       lk.others_step, lk.others_groups, lk.sliced, spells)  # fmt: skip
         self.nodes = [SimNode(self, i) for i in range(n)]
         self.by_url = {node.url: node for node in self.nodes}
         self.by_id = {node.node_id: node for node in self.nodes}
