@@ -23,7 +23,9 @@ in the same run and not from the figures it predicts. Two calibrations, both pri
   drawn, waited with its loop not even runnable (``wait_shape``, ``--wallet-wait``; a
   peer's chunk too, ``--peer-wait``; ``mean-less-core``: the mean of its time off the CPU
   less its wait for a core, which the shared machine draws: ``wallet_wait``; ``--core-wait``:
-  other models of the wait for a core, ``CORE_WAIT``). The
+  the models of the wait for a core, ``CORE_WAIT``; by default, ``spells``, each node has a
+  core and waits for it in spells measured from its checks, and the rest below, the shared
+  machine, is ``--core-wait share``). The
   8 simulated nodes share a machine of this machine's cores as Linux's fair
   scheduler does (EEVDF on this kernel, CFS before 6.6: the same fair shares): each busy
   node an equal share with every other runnable task, in slices of what
@@ -87,6 +89,7 @@ from sdex.gossip.timing import EDGES_US  # noqa: E402
 from sdex.sim.cli import default_orders  # noqa: E402
 from sdex.sim.links import LinkModel  # noqa: E402
 from sdex.sim.run import Scenario, simulate  # noqa: E402
+from sdex.sim.spells import SpellModel  # noqa: E402
 
 DATE = "2026-12-02"
 NODES = 8
@@ -399,6 +402,13 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
         watch = watch_cost(run) if WATCH["on"] else 0.0
         if watch and own is not None:  # the watcher is its own task now, not the trace's
             own = [max(0.0, v - cpu.get("watcher", 0.0)) for v in own]
+        spells = spells_model(run)
+        if spells is not None:  # --core-wait spells: each node a core, its waits in spells
+            return LinkModel(
+                one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
+                post_cost=post, post_wait=wallet_asleep(run), message_cost=message,
+                watch_cost=watch, cores=0.0, cost_shape=shape, spells=spells,
+            )  # fmt: skip
         spans = spans_wait_shapes(run)
         if spans is not None:  # --core-wait spans: each node a core, each job's wait drawn
             return LinkModel(
@@ -430,8 +440,11 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
     return LinkModel(p50 / 2, sigma, bandwidth=1e9, check_cost=check, known_cost=0.0002)
 
 
-CORE_WAIT = {"probe": False, "mode": "share"}
-"""``--core-wait``: how a node waits for a core. ``share`` (the default): the shared
+CORE_WAIT = {"probe": False, "mode": "spells"}
+"""``--core-wait``: how a node waits for a core. ``spells`` (the default since sim13, below:
+at 4 orders/s it put the p50 and p90 to every node, copies and messages within 20% in 12 of
+12 on three loaded runs, ``share`` 8; neither model fits 40/s, where the 2 cores are full).
+``share`` (the default before): the shared
 machine's model (``sdex.sim.cpu``: each runnable task an equal share, a waking one at
 once). ``probe`` (sim11): every node has a core of its own, and each wallet's order and
 each peer's chunk of new orders waits first as long as a wake-up of the bench's probe
@@ -445,7 +458,11 @@ with each peer's chunk's wait drawn from the real checks' time off the CPU
 (``wallet_off_cpu``): per hop, measured by the nodes, composed through the simulated mesh.
 ``spans`` (sim12): each wallet's order and each peer's chunk draws its wait from the checks'
 shape scaled to its own source's measured mean over the span to its pushes
-(``spans_wait_shapes``), the wallet's not a mean for every order."""
+(``spans_wait_shapes``), the wallet's not a mean for every order. ``spells`` (sim13): each
+node has a core and waits for it in spells (``sdex.sim.spells``, ``spells_model``): every job
+it would start in a spell waits for its end, the spells covering the share of the real
+checks that waited and as long as their waits; ``spells-machine``: one sequence of spells
+for all nodes at once (the other processes' busy spells)."""
 MIN_WAKEUPS = 100
 """Fewer probe wake-ups than this in a window: ``--core-wait probe`` falls back to ``share``."""
 
@@ -488,6 +505,36 @@ def spans_wait_shapes(run: dict[str, Any]) -> tuple[list[float], list[float]] | 
         return [round(p / mean * off, 7) for p in points]
 
     return scaled("wallet"), scaled("peer")
+
+
+def spells_model(run: dict[str, Any]) -> SpellModel | None:
+    """``--core-wait spells`` (``spells-machine``): the nodes' waits for a core in spells
+    (``sdex.sim.spells``), from the real checks' time off the CPU in the same window
+    (``checkTiming``'s ``offCpuUs``, every node): ``share``, the share of checks that
+    waited (past its first bucket, 25 us); ``lengths``, those checks' waits (``SHAPE_POINTS``
+    equally likely values). Each node its own spells, or (``spells-machine``) one sequence
+    for all. None (the shared machine, as ``share``, predicts instead): another
+    ``--core-wait``, too few checks, or none of them waited."""
+    counts = (run.get("check_timing_us") or {}).get("off_cpu")
+    mode = CORE_WAIT["mode"]
+    if mode not in ("spells", "spells-machine") or not counts or sum(counts) < MIN_WAKEUPS:
+        return None
+    waited = sum(counts[1:])
+    if waited == 0:
+        return None
+    points, _ = histogram_points([0, *counts[1:]], list(EDGES_US))
+    share = min(0.99, waited / sum(counts))
+    scope = "machine" if mode == "spells-machine" else "node"
+    return SpellModel(share, tuple(round(p / 1e6, 7) for p in points), scope)
+
+
+def wallet_asleep(run: dict[str, Any]) -> float:
+    """A wallet's order's mean seconds at its node to its pushes' turn neither on the CPU
+    nor waiting for a core (``forwardTiming``: wall less CPU less ``sent_queue``): with
+    ``--core-wait spells`` its wait for a core is the spells'."""
+    wallet = (run.get("forward_timing") or {}).get("wallet") or {}
+    gap = wallet.get("sent_wall_ms_per_order", 0.0) - wallet.get("sent_cpu_ms_per_order", 0.0)
+    return max(0.0, gap - wallet.get("sent_queue_ms_per_order", 0.0)) / 1000
 
 
 def wallet_off_cpu(run: dict[str, Any]) -> float:
@@ -551,6 +598,11 @@ def predict(
         sim = pooled_mean(sims)
         shape = links.cost_shape
         shown = vars(links) | {"others_trace": len(links.others_trace or []), "others_groups": None}
+        if links.spells is not None:  # (its share, scope and lengths' quantiles, ms)
+            w = links.spells.lengths
+            shown["spells"] = {"share": round(links.spells.share, 4), "scope": links.spells.scope}
+            shown["spells"] |= {q: round(1000 * w[min(len(w) - 1, int(f * len(w)))], 3)
+                                for q, f in (("p50", 0.5), ("p90", 0.9), ("p99", .99))}  # fmt: skip
         for key in ("post_wait_shape", "peer_wait_shape"):  # (their quantiles, ms)
             w = shown[key]
             shown[key] = w and {q: round(1000 * w[min(len(w) - 1, int(f * len(w)))], 3)
@@ -881,8 +933,9 @@ def main() -> None:
     ap.add_argument("--wallet-wait", choices=["on", "mean", "mean-less-core", "off"],
                     default="mean",
                     help="a wallet's order waits off its CPU as measured (WAIT)")  # fmt: skip
-    ap.add_argument("--core-wait", choices=["share", "probe", "checks", "spans"],
-                    default="share",
+    ap.add_argument("--core-wait",
+                    choices=["share", "probe", "checks", "spans", "spells", "spells-machine"],
+                    default="spells",
                     help="how a node waits for a core (CORE_WAIT)")  # fmt: skip
     ap.add_argument("--peer-wait", choices=["on", "off"], default="off",
                     help="a peer's chunk waits off its CPU as measured (WAIT)")  # fmt: skip

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from sdex.sim.events import Sim
 from sdex.sim.links import LinkModel
-from sdex.sim.network import Network, Sim, SimNode
+from sdex.sim.network import Network
+from sdex.sim.node import SimNode
 from sdex.sim.run import Scenario, simulate
 
 __all__ = ["LinkModel", "Network", "Scenario", "Sim", "SimNode", "simulate"]

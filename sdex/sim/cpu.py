@@ -100,8 +100,12 @@ class Cpu:
         step: float = 0.0,
         groups: list[list[int]] | None = None,
         sliced: bool = False,
+        free_at: Callable[[int, float], float] | None = None,
     ) -> None:
         self.sim = sim
+        self.free_at = free_at if cores <= 0 else None
+        """Nodes with a core each: when a node may start a job at a time (its waits for a
+        core in spells, ``sdex.sim.spells``; not the observer's task); None: at once."""
         self.shared = cores > 0
         self.cores = cores
         self.others = others
@@ -204,7 +208,10 @@ class Cpu:
         cost = self.queues[node][0][0]
         self.busy_seconds[node] = self.busy_seconds.get(node, 0.0) + cost
         if not self.shared:
-            self.sim.at(self.sim.now + cost, self._finish, node)
+            begin = self.sim.now
+            if self.free_at is not None and node != WATCHER:
+                begin = self.free_at(node, begin)
+            self.sim.at(begin + cost, self._finish, node)
             return
         if self.sliced:
             self._advance()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sdex.sim.spells import SpellModel
+
 
 @dataclass
 class LinkModel:
@@ -83,3 +85,7 @@ class LinkModel:
     """How a new order's cost varies (measured: equally likely multiples of ``check_cost``,
     mean 1; each new order draws one, from a random source of its own so the mesh and the
     orders' targets stay those of the seed). None: every new order costs ``check_cost``."""
+    spells: SpellModel | None = None
+    """Nodes with a core each (``cores == 0``): their waits for a core, in spells (measured:
+    ``sdex.sim.spells``); a job that would start in one of its node's spells starts at its
+    end. None: no waits for a core."""

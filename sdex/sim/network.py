@@ -23,7 +23,9 @@ source, and stands in for the node and the aiohttp transport around it:
   ``after_cost`` of work per accepted order follows (the store writer, the events, ...):
   it delays what the node does next, not this order. A node's CPU runs one job at a time,
   in arrival order, on a core of its own or on a machine it shares with the other nodes
-  (``sdex.sim.cpu``), so a wallet's order waits for the chunk being checked.
+  (``sdex.sim.cpu``), so a wallet's order waits for the chunk being checked. With a core
+  each, a node's waits for it may come in ``spells`` (``sdex.sim.spells``): a job that would
+  start in one starts at its end.
 - **Churn**: a node can go offline (calls to it fail after a round trip) and come back as a
   restarted process: same orders, a new core that bootstraps from seeds.
 - **Hostile nodes**: ``silent`` ones take orders and grafts and pass nothing on, and answer
@@ -33,26 +35,21 @@ source, and stands in for the node and the aiohttp transport around it:
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import json
 import math
 import random
-from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
-from sdex.gossip.actions import Action, Call, Check, GossipConfig, Reply, Scored, tally
+from sdex.gossip.actions import Call, Check, GossipConfig, Reply, tally
 from sdex.gossip.client import ANSWER_ROOM
 from sdex.gossip.core import GossipCore
 from sdex.gossip.peers import MAX_PEERS
 from sdex.sim.cpu import Cpu
+from sdex.sim.events import Sim
 from sdex.sim.links import LinkModel
-from sdex.sim.orders import OrderSet
-
-ReplyTo = tuple["SimNode", GossipCore, Call]
-"""Where a push's answer goes once its batch is checked: the caller, its core, the call."""
+from sdex.sim.node import ReplyTo, SimNode
+from sdex.sim.spells import Spells
 
 REQUEST_OVERHEAD = 560
 """Bytes of a signed /p2p/ request besides its body: request line, host, content headers and
@@ -62,194 +59,6 @@ ANSWER_OVERHEAD = 400
 signature."""
 
 
-class Sim:
-    """Timed events, run in time order (ties in the order they were scheduled)."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self._q: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
-        self._seq = itertools.count()
-        self.events = 0
-
-    def at(self, t: float, fn: Callable[..., None], *args: Any) -> None:
-        heapq.heappush(self._q, (t, next(self._seq), fn, args))
-
-    def run(self, until: float, done: Callable[[], bool] | None = None) -> None:
-        q = self._q
-        check_at = self.now
-        while q and q[0][0] <= until:
-            t, _, fn, args = heapq.heappop(q)
-            self.now = t
-            fn(*args)
-            self.events += 1
-            if done is not None and t >= check_at:
-                if done():
-                    return
-                check_at = t + 0.01
-        self.now = max(self.now, until) if not q or q[0][0] > until else self.now
-
-
-@dataclass
-class Traffic:
-    """What one node sent and received, by message kind."""
-
-    sent: dict[str, int] = field(default_factory=dict)
-    up: dict[str, int] = field(default_factory=dict)
-    down: dict[str, int] = field(default_factory=dict)
-
-    def add(self, table: dict[str, int], kind: str, n: int) -> None:
-        table[kind] = table.get(kind, 0) + n
-
-
-class SimNode(OrderSet):
-    """One node: its open orders (the ``OrderView`` the core reads) and its gossip core."""
-
-    def __init__(self, net: Network, index: int, kind: str = "honest") -> None:
-        super().__init__()
-        self.net = net
-        self.index = index
-        self.kind = kind
-        self.node_id = f"0x{index:040x}"
-        self.url = f"http://n{index}.sim"
-        self.online = True
-        self.up_free = 0.0
-        self.down_free = 0.0
-        self.checks: deque[tuple[GossipCore, Check, ReplyTo | None]] = deque()
-        """Peer batches waiting for the intake (one at a time, as ``Gossip.run_check``)."""
-        self.checking = False
-        self.traffic = Traffic()
-        self.copies = 0
-        """Order copies this node pushed."""
-        self.bans: list[str] = []
-        self.core = self._new_core([])
-        self.tick_at = math.inf
-
-    def _new_core(self, seeds: list[str]) -> GossipCore:
-        rng = random.Random(self.net.rng.random())
-        return GossipCore(
-            self.node_id,
-            self.url,
-            seeds,
-            self,
-            self.net.config,
-            clock=lambda: self.net.sim.now,
-            rng=rng,
-        )
-
-    # ---- OrderView: a hostile node answers as if it held nothing ------------------------------
-
-    def digest(self) -> list[str]:
-        return super().digest() if self.kind == "honest" else ["0"] * 256
-
-    def hashes_in(self, buckets: Iterable[int]) -> list[str]:
-        return super().hashes_in(buckets) if self.kind == "honest" else []
-
-    def snapshot_page(
-        self, after: int, limit: int, max_bytes: int
-    ) -> tuple[list[dict[str, str]], int]:
-        if self.kind != "honest":
-            return [], after
-        return super().snapshot_page(after, limit, max_bytes)
-
-    # ---- the node's side ----------------------------------------------------------------------
-
-    def post(self, order: dict[str, str]) -> None:
-        """A wallet posted ``order`` here: its request and check (no peer batch ahead)."""
-        lk = self.net.links
-        cost = lk.post_cost + self.net.new_cost(1)
-        hold = self.net.wait(lk.post_wait_shape, lk.post_wait)
-        self.net.cpu.submit(self.index, cost, self._posted, self.core, order, hold=hold)
-
-    def _posted(self, core: GossipCore, order: dict[str, str]) -> None:
-        if self.online and core is self.core and self.add(order):
-            self.hand_over([(order, None)])
-
-    def hand_over(self, orders: list[tuple[dict[str, str], str | None]]) -> None:
-        """Accepted orders reach the gossip core at the end of the loop's turn (``call_soon``),
-        ahead of the messages that came during their check (only a copy heard before it, as
-        while the node waited for a core, is not sent back), their pushes too."""
-        if not orders:
-            return
-        if self.kind == "honest":
-            self.net.cpu.submit(self.index, 0.0, self._turn_end, self.core, orders, first=True)
-        else:
-            for o, _ in orders:
-                self.net.delivered(self, o["hash"])
-
-    def _turn_end(self, core: GossipCore, orders: list[tuple[dict[str, str], str | None]]) -> None:
-        """The pushes are queued on the node's CPU (each leaves once its share of the
-        message's cost is spent), the orders delivered behind them, then ``after_cost``."""
-        if core is self.core and self.online:
-            self.run(core.accepted_many(orders))
-        self.net.cpu.submit(self.index, 0.0, self._deliver, orders, first=True)
-
-    def _deliver(self, orders: list[tuple[dict[str, str], str | None]]) -> None:
-        """The orders' websocket events leave (the real node's: through ``wait_for``, a task
-        spawned after the push tasks, in the turn that writes the pushes, after them)."""
-        after = self.net.links.after_cost
-        for o, _ in orders:
-            self.net.delivered(self, o["hash"])
-            if after > 0:
-                self.net.cpu.submit(self.index, after, _done)
-
-    def intake(self, orders: list[object], sender: str) -> list[str]:
-        out = []
-        accepted: list[tuple[dict[str, str], str | None]] = []
-        for o in orders:
-            if not isinstance(o, dict) or "hash" not in o:
-                out.append("rejected")
-            elif o.get("forged"):
-                out.append("forged")
-            elif o["hash"] in self.orders:
-                out.append("known")
-            else:
-                self.add(o)
-                accepted.append((o, sender))
-                out.append("accepted")
-        self.hand_over(accepted)
-        return out
-
-    def run(self, actions: list[Action]) -> None:
-        for a in actions:
-            if isinstance(a, Call):
-                self.net.send(self, a)
-            elif isinstance(a, Check):
-                self.net.check(self, a, answer=None)
-            elif isinstance(a, Scored) and a.banned:
-                self.bans.append(a.peer)
-        self.schedule_tick()
-
-    def schedule_tick(self) -> None:
-        t = max(self.core.next_timer(), self.net.sim.now)
-        if t < self.tick_at:
-            self.tick_at = t
-            self.net.sim.at(t, self.net.cpu.submit, self.index, 0.0, self._tick, self.core, t)
-
-    def _tick(self, core: GossipCore, t: float) -> None:
-        """The core's timers, once the node's CPU is free (an event loop runs its timer
-        callbacks between the jobs before them)."""
-        if core is not self.core or t != self.tick_at or not self.online:
-            return
-        self.tick_at = math.inf
-        self.run(core.tick())
-
-    def come_up(self) -> None:
-        """The node's process is up: its core starts (from the seeds it was given)."""
-        self.online = True
-        self.run(self.core.start())
-
-    def restart(self, seeds: list[str]) -> None:
-        """Back online as a restarted process: same orders, a new core from ``seeds``."""
-        self.online = True
-        self.core = self._new_core(seeds)
-        self.tick_at = math.inf
-        self.run(self.core.start())
-
-
-def _done() -> None:
-    """The end of a job that only takes CPU time (``after_cost``)."""
-
-
 class Network:
     def __init__(self, n: int, config: GossipConfig, links: LinkModel, seed: int) -> None:
         self.rng = random.Random(seed)
@@ -257,8 +66,9 @@ class Network:
         self.links = links
         self.sim = Sim()
         lk = links
+        spells = None if lk.spells is None else Spells(lk.spells, seed).free_at
         self.cpu = Cpu(self.sim, lk.cores, lk.background, lk.timeslice, lk.others, lk.others_trace,
-                       lk.others_step, lk.others_groups, lk.sliced)  # fmt: skip
+                       lk.others_step, lk.others_groups, lk.sliced, spells)  # fmt: skip
         self.nodes = [SimNode(self, i) for i in range(n)]
         self.by_url = {node.url: node for node in self.nodes}
         self.by_id = {node.node_id: node for node in self.nodes}

@@ -31,7 +31,8 @@ from sdex.gossip.actions import GossipConfig
 from sdex.order import Domain, Order, address_of, sign_order
 from sdex.sim.cpu import WATCHER
 from sdex.sim.links import LinkModel
-from sdex.sim.network import Network, SimNode
+from sdex.sim.network import Network
+from sdex.sim.node import SimNode
 
 ZERO = "0x" + "00" * 20
 WETH = "0x" + "c0" * 20
