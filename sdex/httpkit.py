@@ -183,6 +183,46 @@ async def read_bounded(request: web.Request, limit: int, timeout: float = BODY_T
     return b"".join(chunks)
 
 
+class ClientSlots:
+    """How many of one kind of thing (websockets, large answers being written) each client
+    (``client_group``) and the node together hold now, each bounded: ``take`` a slot, or
+    learn why not (``from_one``/``from_all``: the reasons, with ``{}`` for the bound)."""
+
+    def __init__(self, per_client: int, total: int, from_one: str, from_all: str) -> None:
+        self.per_client = per_client
+        self.total = total
+        self._from_one = from_one
+        self._from_all = from_all
+        self._held: dict[str, int] = {}
+        self._count = 0
+        self.refused = 0
+        """Slots refused so far: the client's or the node's were all taken."""
+
+    def take(self, client: str) -> str | None:
+        """Take a slot for ``client``: None, or why not (the slot is then not taken)."""
+        held = self._held.get(client, 0)
+        if held >= self.per_client:
+            self.refused += 1
+            return self._from_one.format(self.per_client)
+        if self._count >= self.total:
+            self.refused += 1
+            return self._from_all.format(self.total)
+        self._held[client] = held + 1
+        self._count += 1
+        return None
+
+    def give(self, client: str) -> None:
+        held = self._held.get(client, 0)
+        if held <= 1:
+            self._held.pop(client, None)
+        else:
+            self._held[client] = held - 1
+        self._count -= 1
+
+    def __len__(self) -> int:
+        return self._count
+
+
 def ascii_int(raw: str, lo: int, hi: int) -> int | None:
     """``raw`` as an integer in ``lo..hi`` if it is plain ASCII digits (no sign, no space, no
     Unicode digits such as "²" that ``str.isdigit`` accepts and ``int`` refuses), else None."""

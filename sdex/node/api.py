@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from aiohttp import WSMsgType, web
-from prometheus_client import CollectorRegistry, Gauge, Metric
+from prometheus_client import CollectorRegistry, Metric
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
@@ -32,6 +32,7 @@ from sdex.httpkit import ApiError, RateLimiter, ascii_int, client_group
 from sdex.httpkit import read_json as read_json_within
 from sdex.jsonio import dumps_bytes
 from sdex.matching import TimeInForce
+from sdex.metrics import gauge
 from sdex.model import API_STATUSES
 from sdex.node.core import Node
 from sdex.node.events import Subscription, WsSlots, text_frames
@@ -79,22 +80,23 @@ class Metrics:
         self.ws_connections = 0
         """Websocket connections open, subscribed or closing."""
         r.register(_Collector(self))
-        g = Gauge("sdex_book_orders", "Orders in the book", registry=r)
-        g.set_function(lambda: len(node.book))
-        g = Gauge("sdex_open_orders", "Open orders the node holds", registry=r)
-        g.set_function(lambda: node.open_orders)
-        g = Gauge("sdex_block_checkpoint", "Last block the watcher processed and saved", registry=r)
-        g.set_function(lambda: node.watcher.block)
-        g = Gauge("sdex_settlement_txs_sent", "Settlement transactions sent", registry=r)
-        g.set_function(lambda: node.settler.sent)
-        g = Gauge("sdex_matches_settled", "Matches settled on chain", registry=r)
-        g.set_function(lambda: node.settler.settled)
-        g = Gauge("sdex_matches_failed", "Matches that failed to settle", registry=r)
-        g.set_function(lambda: node.settler.failed)
-        g = Gauge("sdex_ws_subscribers", "Websocket subscribers", registry=r)
-        g.set_function(lambda: len(node.events))
-        g = Gauge("sdex_ws_connections", "Websocket connections open", registry=r)
-        g.set_function(lambda: self.ws_connections)
+        gauge(r, "sdex_book_orders", "Orders in the book", lambda: len(node.book))
+        gauge(r, "sdex_open_orders", "Open orders the node holds", lambda: node.open_orders)
+        gauge(
+            r,
+            "sdex_block_checkpoint",
+            "Last block the watcher processed and saved",
+            lambda: node.watcher.block,
+        )
+        gauge(
+            r, "sdex_settlement_txs_sent", "Settlement transactions sent", lambda: node.settler.sent
+        )
+        gauge(r, "sdex_matches_settled", "Matches settled on chain", lambda: node.settler.settled)
+        gauge(
+            r, "sdex_matches_failed", "Matches that failed to settle", lambda: node.settler.failed
+        )
+        gauge(r, "sdex_ws_subscribers", "Websocket subscribers", lambda: len(node.events))
+        gauge(r, "sdex_ws_connections", "Websocket connections open", lambda: self.ws_connections)
 
     def request_done(self, route: str, status: int, seconds: float) -> None:
         """Count a request and its latency."""

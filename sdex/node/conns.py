@@ -38,9 +38,10 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry
 
 from sdex.httpkit import client_group
+from sdex.metrics import gauge
 from sdex.model import THROTTLED, error_body
 
 SCAN = 64
@@ -227,23 +228,22 @@ def add_metrics(registry: CollectorRegistry, slots: ConnectionSlots) -> None:
     """``sdex_http_connections`` (open now), ``sdex_http_connections_reclaimed``,
     ``sdex_http_connections_evicted`` and ``sdex_http_connections_refused`` (so far) on the
     node's ``/metrics``."""
-    g = Gauge("sdex_http_connections", "HTTP connections open", registry=registry)
-    g.set_function(lambda: len(slots))
-    g = Gauge(
+    gauge(registry, "sdex_http_connections", "HTTP connections open", lambda: len(slots))
+    gauge(
+        registry,
         "sdex_http_connections_reclaimed",
         "Idle HTTP connections closed to make room for a new one",
-        registry=registry,
+        lambda: slots.reclaimed,
     )
-    g.set_function(lambda: slots.reclaimed)
-    g = Gauge(
+    gauge(
+        registry,
         "sdex_http_connections_refused",
         "New HTTP connections refused: every one in the way was busy",
-        registry=registry,
+        lambda: slots.refused,
     )
-    g.set_function(lambda: slots.refused)
-    g = Gauge(
+    gauge(
+        registry,
         "sdex_http_connections_evicted",
         "Busy HTTP connections of the client holding the most closed for a client holding fewer",
-        registry=registry,
+        lambda: slots.evicted,
     )
-    g.set_function(lambda: slots.evicted)

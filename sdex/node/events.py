@@ -18,6 +18,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+from sdex.httpkit import ClientSlots
 from sdex.jsonio import encoder
 
 Event = dict[str, Any]
@@ -128,7 +129,7 @@ class EventHub:
         return len(self._subs)
 
 
-class WsSlots:
+class WsSlots(ClientSlots):
     """How many websocket subscribers one client address, and all together, may hold open.
 
     Each holds a socket (a file descriptor) and a queue every event is copied into: one
@@ -139,32 +140,12 @@ class WsSlots:
 
     def __init__(self, per_client: int, total: int) -> None:
         soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        self.per_client = per_client
-        self.total = total if soft == resource.RLIM_INFINITY else min(total, soft // 2)
-        self._held: dict[str, int] = {}
-        self._count = 0
-
-    def take(self, client: str) -> str | None:
-        """Take a slot for ``client``: None, or why not (the slot is then not taken)."""
-        held = self._held.get(client, 0)
-        if held >= self.per_client:
-            return f"too many websockets from this address: at most {self.per_client} at once"
-        if self._count >= self.total:
-            return f"too many websockets open on this node: at most {self.total}"
-        self._held[client] = held + 1
-        self._count += 1
-        return None
-
-    def give(self, client: str) -> None:
-        held = self._held.get(client, 0)
-        if held <= 1:
-            self._held.pop(client, None)
-        else:
-            self._held[client] = held - 1
-        self._count -= 1
-
-    def __len__(self) -> int:
-        return self._count
+        super().__init__(
+            per_client,
+            total if soft == resource.RLIM_INFINITY else min(total, soft // 2),
+            "too many websockets from this address: at most {} at once",
+            "too many websockets open on this node: at most {}",
+        )
 
 
 def text_frames(texts: list[str]) -> bytes:

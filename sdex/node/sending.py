@@ -28,9 +28,10 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry
 
-from sdex.httpkit import ApiError, client_group
+from sdex.httpkit import ApiError, ClientSlots, client_group
+from sdex.metrics import gauge
 
 log = logging.getLogger("sdex.node")
 
@@ -44,42 +45,18 @@ SEND_TIMEOUT = 30.0
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class AnswerSlots:
+class AnswerSlots(ClientSlots):
     """How many big answers each client, and all together, have being written now."""
 
     def __init__(self, per_client: int = 8, total: int = 64) -> None:
-        self.per_client = per_client
-        self.total = total
-        self._held: dict[str, int] = {}
-        self._all = 0
-        self.refused = 0
-        """Big answers refused: their client's or the node's slots were all taken."""
+        super().__init__(
+            per_client,
+            total,
+            "too many large answers to this address at once: at most {}",
+            "too many large answers at once: at most {}",
+        )
         self.unread = 0
         """Connections closed because a big answer on them was not read in time."""
-
-    def take(self, client: str) -> str | None:
-        """Take a slot for ``client``: None, or why not (then none is taken)."""
-        held = self._held.get(client, 0)
-        if held >= self.per_client:
-            self.refused += 1
-            return f"too many large answers to this address at once: at most {self.per_client}"
-        if self._all >= self.total:
-            self.refused += 1
-            return f"too many large answers at once: at most {self.total}"
-        self._held[client] = held + 1
-        self._all += 1
-        return None
-
-    def give(self, client: str) -> None:
-        held = self._held.get(client, 0)
-        if held <= 1:
-            self._held.pop(client, None)
-        else:
-            self._held[client] = held - 1
-        self._all -= 1
-
-    def __len__(self) -> int:
-        return self._all
 
 
 def bound_answers(
@@ -119,17 +96,16 @@ def bound_answers(
 def add_metrics(registry: CollectorRegistry, slots: AnswerSlots) -> None:
     """``sdex_large_answers`` (being written now), ``sdex_large_answers_refused`` and
     ``sdex_large_answers_unread`` (so far) on the node's ``/metrics``."""
-    g = Gauge("sdex_large_answers", "Large answers being written now", registry=registry)
-    g.set_function(lambda: len(slots))
-    g = Gauge(
+    gauge(registry, "sdex_large_answers", "Large answers being written now", lambda: len(slots))
+    gauge(
+        registry,
         "sdex_large_answers_refused",
         "Large answers refused: the client's or the node's slots were all taken",
-        registry=registry,
+        lambda: slots.refused,
     )
-    g.set_function(lambda: slots.refused)
-    g = Gauge(
+    gauge(
+        registry,
         "sdex_large_answers_unread",
         "Connections closed because a large answer on them was not read in time",
-        registry=registry,
+        lambda: slots.unread,
     )
-    g.set_function(lambda: slots.unread)
