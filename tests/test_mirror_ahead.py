@@ -26,7 +26,7 @@ from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_hostile import _raw_signed_post
 from tests.test_mirror import assert_mirror_matches_chain, synced
-from tests.test_mirror_lag import HoldBlock, Moves, spendable_of
+from tests.test_mirror_lag import HoldBlock, Moves, settled_past_the_watcher, spendable_of
 from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
 
 
@@ -63,17 +63,7 @@ async def test_an_own_fill_a_devnet_rewinds_below_with_nothing_mined_since_is_un
     # (polled heads: a newHeads notification of the settlement's block, come while the
     # watcher is held, would have it apply that block from the receipt before the rewind)
     async with running_node(node_config(c, tmp_path / "n.db", new_heads=False)) as (node, api):
-        await wait_for(lambda: node.watcher.caught_up.is_set())
-        salt = c.exchange.min_valid_salt(c.address(DAVE)) + 10**9
-        resting = c.sign(ask(c, DAVE, E18 // 10, 300 * E6, salt=salt))
-        assert (await api.post_order(resting))[0] == 201
-        hold = HoldBlock(node)
-        await hold.inside(c.exchange.cancel_orders_up_to(c.sender(DAVE), salt - 1).block_number)
-        snap = c.rpc.call("evm_snapshot")  # the watcher is inside this block
-        taker = c.sign(bid(c, BOB, E18 // 10, 300 * E6))
-        assert (await api.post_order(taker))[0] == 201
-        await wait_for(lambda: node.settler.settled == 1, timeout=20)
-        assert node.records[resting.hash].status is OrderStatus.FILLED
+        hold, snap, resting, taker = await settled_past_the_watcher(c, node, api)
 
         moves = Moves(node)
         assert c.rpc.call("evm_revert", snap) is True  # back to the watcher's head

@@ -16,8 +16,9 @@ from typing import Any
 from sdex.mirror import Header, Mirror
 from sdex.model import OrderStatus
 from sdex.node.core import Node
+from sdex.order import SignedOrder
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_mirror import assert_mirror_matches_chain, synced
 from tests.test_node import BOB, DAVE, E6, E18, ask, bid
 
@@ -110,6 +111,26 @@ async def test_a_verdict_from_an_older_block_does_not_undo_the_nodes_own_fills(
         await assert_mirror_matches_chain(node, c, [whole, part])
 
 
+async def settled_past_the_watcher(
+    c: Chain, node: Any, api: Api
+) -> tuple[HoldBlock, str, SignedOrder, SignedOrder]:
+    """Dave's ask and Bob's bid settled in one match while the watcher is held inside the
+    block before (Dave's cancel-up-to), with an ``evm_snapshot`` taken there: the hold, the
+    snapshot, the ask and the bid. The node has confirmed the fill from its receipt."""
+    await wait_for(lambda: node.watcher.caught_up.is_set())
+    salt = c.exchange.min_valid_salt(c.address(DAVE)) + 10**9
+    resting = c.sign(ask(c, DAVE, E18 // 10, 300 * E6, salt=salt))
+    assert (await api.post_order(resting))[0] == 201
+    hold = HoldBlock(node)
+    await hold.inside(c.exchange.cancel_orders_up_to(c.sender(DAVE), salt - 1).block_number)
+    snap = str(c.rpc.call("evm_snapshot"))  # the watcher is inside this block
+    taker = c.sign(bid(c, BOB, E18 // 10, 300 * E6))
+    assert (await api.post_order(taker))[0] == 201
+    await wait_for(lambda: node.settler.settled == 1, timeout=20)
+    assert node.records[resting.hash].status is OrderStatus.FILLED
+    return hold, snap, resting, taker
+
+
 async def test_an_own_fill_whose_block_is_reorged_out_before_the_watcher_gets_there_is_undone(
     chain: Chain, tmp_path: Path
 ) -> None:
@@ -118,17 +139,7 @@ async def test_an_own_fill_whose_block_is_reorged_out_before_the_watcher_gets_th
     height without it, the order is judged again from the chain (``Effects.orphaned``)."""
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        await wait_for(lambda: node.watcher.caught_up.is_set())
-        salt = c.exchange.min_valid_salt(c.address(DAVE)) + 10**9
-        resting = c.sign(ask(c, DAVE, E18 // 10, 300 * E6, salt=salt))
-        assert (await api.post_order(resting))[0] == 201
-        hold = HoldBlock(node)
-        await hold.inside(c.exchange.cancel_orders_up_to(c.sender(DAVE), salt - 1).block_number)
-        snap = c.rpc.call("evm_snapshot")  # the watcher is inside this block
-        taker = c.sign(bid(c, BOB, E18 // 10, 300 * E6))
-        assert (await api.post_order(taker))[0] == 201
-        await wait_for(lambda: node.settler.settled == 1, timeout=20)
-        assert node.records[resting.hash].status is OrderStatus.FILLED
+        hold, snap, resting, taker = await settled_past_the_watcher(c, node, api)
         assert c.exchange.order_info(resting.order).filled == E18 // 10
 
         assert c.rpc.call("evm_revert", snap) is True  # the settlement's block is gone

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -41,21 +42,32 @@ def _read_request(f: socket.SocketIO | object) -> object | None:
 
 
 @contextmanager
-def dripping_server(plan: list[str]) -> Iterator[tuple[str, list[object]]]:
-    """A loopback HTTP/1.1 server answering its requests, in order, as ``plan`` says:
-    "ok" (at once, keep-alive), "headers" (a status line then header bytes dripped for
-    ever), "body" (headers, then body bytes dripped for ever). Yields its URL and the peer
-    (client address) of each request it read."""
+def dripping_server(
+    plan: list[str], tls: ssl.SSLContext | None = None
+) -> Iterator[tuple[str, list[object]]]:
+    """A loopback HTTP/1.1 server (HTTPS with the server context ``tls``) answering its
+    requests, in order, as ``plan`` says: "ok" (at once, keep-alive), "headers" (a status
+    line then header bytes dripped for ever), "body" (headers, then body bytes dripped for
+    ever). Yields its URL and the peer (client address) of each request it read."""
     stop = threading.Event()
     peers: list[object] = []
     steps = iter(plan)
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.1)
 
-    def serve(conn: socket.socket, peer: object) -> None:
+    def serve(raw: socket.socket, peer: object) -> None:
+        raw.settimeout(10)
+        try:
+            conn = raw if tls is None else tls.wrap_socket(raw, server_side=True)
+        except (OSError, ssl.SSLError):  # (a client that does not trust the certificate)
+            raw.close()
+            return
         with conn, conn.makefile("rb") as f:
             while not stop.is_set():
-                req_id = _read_request(f)
+                try:
+                    req_id = _read_request(f)
+                except OSError:
+                    return
                 if req_id is None:
                     return
                 peers.append(peer)
@@ -89,7 +101,8 @@ def dripping_server(plan: list[str]) -> Iterator[tuple[str, list[object]]]:
     acceptor = threading.Thread(target=accept, daemon=True)
     acceptor.start()
     try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/", peers
+        scheme = "http" if tls is None else "https"
+        yield f"{scheme}://127.0.0.1:{listener.getsockname()[1]}/", peers
     finally:
         stop.set()
         acceptor.join(10)

@@ -8,21 +8,18 @@ an error, never a call made."""
 from __future__ import annotations
 
 import shutil
-import socket
 import ssl
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 
 from sdex.chain.rpc import Rpc
 from sdex.errors import RpcError, RpcTimeout
-from tests.test_rpc_deadline import DRIP, _answer, _read_request
+from tests.test_rpc_deadline import dripping_server
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl CLI")
 
@@ -41,70 +38,13 @@ def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return crt, key
 
 
-@contextmanager
-def tls_server(cert: tuple[Path, Path], plan: list[str]) -> Iterator[tuple[str, list[object]]]:
-    """A loopback HTTPS/1.1 server answering its requests, in order, as ``plan`` says ("ok",
-    "headers", "body": see ``test_rpc_deadline.dripping_server``). Yields its URL and the
-    client address of each request it read."""
+def tls_server(
+    cert: tuple[Path, Path], plan: list[str]
+) -> AbstractContextManager[tuple[str, list[object]]]:
+    """``test_rpc_deadline.dripping_server`` over HTTPS with ``cert``."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(*cert)
-    stop = threading.Event()
-    peers: list[object] = []
-    steps = iter(plan)
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-
-    def serve(raw: socket.socket, peer: object) -> None:
-        raw.settimeout(10)
-        try:
-            conn = context.wrap_socket(raw, server_side=True)
-        except (OSError, ssl.SSLError):  # (a client that does not trust the certificate)
-            raw.close()
-            return
-        with conn, conn.makefile("rb") as f:
-            while not stop.is_set():
-                try:
-                    req_id = _read_request(f)
-                except OSError:
-                    return
-                if req_id is None:
-                    return
-                peers.append(peer)
-                step = next(steps, "ok")
-                if step == "ok":
-                    conn.sendall(_answer(req_id))
-                    continue
-                if step == "headers":
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nX-Pad: ")
-                else:
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n{")
-                while not stop.wait(DRIP):
-                    try:
-                        conn.sendall(b" " if step == "body" else b"a")
-                    except OSError:
-                        return
-
-    def accept() -> None:
-        workers = []
-        while not stop.is_set():
-            try:
-                conn, peer = listener.accept()
-            except TimeoutError:
-                continue
-            t = threading.Thread(target=serve, args=(conn, peer), daemon=True)
-            t.start()
-            workers.append(t)
-        for t in workers:
-            t.join(5)
-
-    acceptor = threading.Thread(target=accept, daemon=True)
-    acceptor.start()
-    try:
-        yield f"https://127.0.0.1:{listener.getsockname()[1]}/", peers
-    finally:
-        stop.set()
-        acceptor.join(10)
-        listener.close()
+    return dripping_server(plan, context)
 
 
 def test_prompt_answers_over_tls_share_one_verified_connection(
