@@ -115,9 +115,10 @@ async def test_the_web_pages_polling_stays_under_the_default_budget(
 
 async def test_the_cli_client_waits_out_a_429(chain: Chain, tmp_path: Path) -> None:
     """``NodeClient`` asks a throttled GET again after its ``Retry-After`` (a dump paging
-    through a large node): a page charged 100 first, from a bucket of 100 refilled at 100 a
-    second, comes back 429 right after one, and passes once asked again."""
-    cfg = node_config(chain, tmp_path / "n.db", listing_rate_limit=RateLimit(rate=100, burst=100))
+    through a large node): a page charged 100 first, from a bucket of 100 refilled at 1 a
+    second, comes back 429 right after one (which cost 1: no records), and passes once asked
+    again after ``Retry-After: 1``."""
+    cfg = node_config(chain, tmp_path / "n.db", listing_rate_limit=RateLimit(rate=1, burst=100))
     async with running_node(cfg) as (_, api):
         with NodeClient(api.base) as client:
 
