@@ -38,8 +38,11 @@ class NodeApiError(SdexError):
         validation_errors: list[FieldError] | None = None,
         rejection: str | None = None,
         body: object = None,
+        retry_after: float | None = None,
     ) -> None:
         self.status = status
+        self.retry_after = retry_after
+        """Seconds the node asked to wait before asking again (its ``Retry-After``, 0..99)."""
         self.code = code
         self.reason = reason
         self.validation_errors = validation_errors or []

@@ -178,6 +178,28 @@ class NodeClient:
         json: object = None,
         params: Mapping[str, str | int] | None = None,
     ) -> tuple[int, object]:
+        """One request; a GET throttled (429: a listing past the node's budget of records a
+        client lists, ``sdex.node.listings``) is asked again after its ``Retry-After``, for as
+        long as ``timeout`` allows from the first try (a POST is never sent twice)."""
+        end = time.monotonic() + self.timeout
+        while True:
+            try:
+                return self._request_once(method, path, json, params)
+            except NodeApiError as e:
+                wait = e.retry_after
+                if e.status != 429 or method != "GET" or wait is None:
+                    raise
+                if time.monotonic() + wait > end:
+                    raise
+                time.sleep(wait)
+
+    def _request_once(
+        self,
+        method: str,
+        path: str,
+        json: object,
+        params: Mapping[str, str | int] | None,
+    ) -> tuple[int, object]:
         url = self.base_url + path
         late = NodeUnreachableError(
             f"the node at {self.base_url} did not answer {method} {path} within {self.timeout:g}s"
@@ -239,6 +261,7 @@ def _api_error(resp: requests.Response, body: object, raw: bytes) -> NodeApiErro
         if isinstance(e, Mapping)
     ]
     rejection = body.get("rejection")
+    wait = resp.headers.get("Retry-After", "")
     return NodeApiError(
         status=resp.status_code,
         reason=str(body["reason"]),
@@ -246,4 +269,5 @@ def _api_error(resp: requests.Response, body: object, raw: bytes) -> NodeApiErro
         validation_errors=errors,
         rejection=str(rejection) if rejection else None,
         body=body,
+        retry_after=float(wait) if wait.isascii() and wait.isdigit() and len(wait) <= 2 else None,
     )

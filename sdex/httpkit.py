@@ -82,7 +82,8 @@ class ApiError(Exception):
 
 @dataclass(frozen=True)
 class RateLimit:
-    """Per-client token bucket: ``burst`` requests at once, ``rate`` per second sustained."""
+    """Per-client token bucket: ``burst`` requests at once, ``rate`` per second sustained
+    (a request may cost more than one token: ``RateLimiter.take``)."""
 
     rate: float = 10_000.0
     burst: int = 20_000
@@ -98,25 +99,41 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._last_sweep = time.monotonic()
 
-    def take(self, client: str) -> tuple[bool, dict[str, str]]:
+    def take(self, client: str, cost: float = 1.0) -> tuple[bool, dict[str, str]]:
+        """Take ``cost`` tokens (at most ``burst``: a dearer request empties a full bucket)
+        from ``client``'s bucket, or none if it holds fewer: whether it did, and the
+        ``X-RateLimit-*`` headers (with ``Retry-After`` when it did not)."""
         now = time.monotonic()
+        cost = min(cost, float(self.burst))
         tokens, at = self._buckets.get(client, (float(self.burst), now))
         tokens = min(float(self.burst), tokens + (now - at) * self.rate)
-        ok = tokens >= 1.0
+        ok = tokens >= cost
         if ok:
-            tokens -= 1.0
+            tokens -= cost
         self._buckets[client] = (tokens, now)
         if now - self._last_sweep > 60.0:
             self._sweep(now)
+        headers = self._headers(tokens)
+        if not ok:
+            headers["Retry-After"] = str(max(1, math.ceil((cost - tokens) / self.rate)))
+        return ok, headers
+
+    def give_back(self, client: str, tokens: float) -> dict[str, str]:
+        """Return ``tokens`` taken beyond what the request cost (a listing charged for a full
+        page that returned fewer records); the headers for the bucket as it is now."""
+        now = time.monotonic()
+        held, at = self._buckets.get(client, (float(self.burst), now))
+        held = min(float(self.burst), held + (now - at) * self.rate + max(0.0, tokens))
+        self._buckets[client] = (held, now)
+        return self._headers(held)
+
+    def _headers(self, tokens: float) -> dict[str, str]:
         reset = math.ceil((self.burst - tokens) / self.rate) if self.rate > 0 else 0
-        headers = {
+        return {
             "X-RateLimit-Limit": self._limit,
             "X-RateLimit-Remaining": str(int(tokens)),
             "X-RateLimit-Reset": str(reset),
         }
-        if not ok:
-            headers["Retry-After"] = str(max(1, math.ceil((1.0 - tokens) / self.rate)))
-        return ok, headers
 
     def _sweep(self, now: float) -> None:
         full = self.burst / self.rate if self.rate > 0 else 0.0

@@ -36,12 +36,12 @@ from sdex.metrics import gauge
 from sdex.model import API_STATUSES
 from sdex.node.core import Node
 from sdex.node.events import Subscription, WsSlots, text_frames
+from sdex.node.listings import LISTING_LIMITER_KEY, MAX_PER_PAGE, book_records, listed, listing
 from sdex.order import EIP712_TYPES, parse_address, parse_hex_bytes
 from sdex.web import add_web_routes
 
 log = logging.getLogger("sdex.api")
 
-MAX_PER_PAGE = 1000
 WS_COALESCE = 64
 """Events already queued that a websocket subscriber's sender takes with the one it awaited."""
 WS_COALESCE_BUFFER = 1 << 16
@@ -249,19 +249,17 @@ async def get_orders(request: web.Request) -> web.Response:
             filters[col] = v
     status = request.query.get("status")
     if status is not None:
-        if status not in _STATUSES:
+        if status not in API_STATUSES:
             raise ApiError.field(
                 "status",
                 FieldCode.UNSUPPORTED_OPTION,
-                f"status must be one of {', '.join(s.value for s in _STATUSES)}",
+                f"status must be one of {', '.join(s.value for s in API_STATUSES)}",
             )
         filters["status"] = status
     total, rows = await node.store.query_orders(filters, page, per_page)
     records = [node.stored_json(r) for r in rows]  # (closed ones: maybe only stored)
+    listed(request, len(rows))
     return web.json_response(_page(total, page, per_page, [r for r in records if r]))
-
-
-_STATUSES = API_STATUSES
 
 
 async def get_order(request: web.Request) -> web.Response:
@@ -285,6 +283,7 @@ async def get_orderbook(request: web.Request) -> web.Response:
         raise ApiError.field(
             "quoteToken", FieldCode.ADDRESS_NOT_SUPPORTED, "this node does not list that pair"
         ) from None
+    listed(request, book_records(body))
     return web.json_response(body)
 
 
@@ -322,6 +321,7 @@ async def get_fills(request: web.Request) -> web.Response:
     if "orderHash" in request.query:
         order_hash = "0x" + _order_hash(request.query["orderHash"]).hex()
     total, fills = await node.store.fills_page(page, per_page, order_hash)
+    listed(request, len(fills))
     return web.json_response(_page(total, page, per_page, [f.to_json() for f in fills]))
 
 
@@ -471,8 +471,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         except Exception:
             log.exception("unexpected error in %s %s", request.method, request.path)
             resp = ApiError(500, 100, "internal error").response()
-        if not resp.prepared:
-            resp.headers.update(headers)
+        if not resp.prepared:  # (a listing's own: its bucket's, ``sdex.node.listings``)
+            resp.headers.update({k: v for k, v in headers.items() if k not in resp.headers})
     metrics.request_done(route, resp.status, time.perf_counter() - started)
     return resp
 
@@ -482,14 +482,15 @@ def make_app(node: Node) -> web.Application:
     app[NODE_KEY] = node
     app[METRICS_KEY] = Metrics(node)
     app[LIMITER_KEY] = RateLimiter(node.config.rate_limit)
+    app[LISTING_LIMITER_KEY] = RateLimiter(node.config.listing_rate_limit)
     app[WS_SLOTS_KEY] = WsSlots(node.config.max_ws_per_client, node.config.max_ws)
     app.router.add_post("/v1/orders", post_order)
-    app.router.add_get("/v1/orders", get_orders)
+    app.router.add_get("/v1/orders", listing(get_orders))
     app.router.add_get("/v1/orders/{hash}", get_order)
     app.router.add_post("/v1/orders/{hash}/cancel", post_cancel)
-    app.router.add_get("/v1/orderbook", get_orderbook)
+    app.router.add_get("/v1/orderbook", listing(get_orderbook, sides=2))
     app.router.add_get("/v1/order_config", get_order_config)
-    app.router.add_get("/v1/fills", get_fills)
+    app.router.add_get("/v1/fills", listing(get_fills))
     app.router.add_get("/v1/ws", get_ws)
     app.router.add_get("/health", get_health)
     app.router.add_get("/metrics", get_metrics)

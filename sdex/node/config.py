@@ -36,6 +36,13 @@ class NodeConfig:
     limits: Limits = field(default_factory=Limits)
     rate_limit: RateLimit = field(default_factory=RateLimit)
     """Per wallet client (by address): the public API's budget."""
+    listing_rate_limit: RateLimit = field(
+        default_factory=lambda: RateLimit(rate=2_000, burst=10_000)
+    )
+    """Per wallet client: records listed by ``/v1/orders``, ``/v1/orderbook`` and ``/v1/fills``,
+    a page charged its records (``sdex.node.listings``); a bucket of its own, beside
+    ``rate_limit``. Keep its burst at least a full order-book page (2 x 1,000): a page dearer
+    than the burst is charged the whole burst, so it waits for a full bucket."""
     peer_rate_limit: RateLimit = field(default_factory=lambda: RateLimit(rate=2_000, burst=4_000))
     """Per peer node (by the key it proves): ``/p2p/`` requests, each may carry a batch."""
     max_ws_per_client: int = 32

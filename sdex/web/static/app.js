@@ -70,7 +70,10 @@ const same = (a, b) => typeof a === "string" && typeof b === "string" && a.toLow
 async function getJSON(path) {
   const r = await fetch(path, { headers: { Accept: "application/json" } });
   const body = await r.json().catch(() => null);
-  if (!r.ok) throw Object.assign(new Error(body?.reason || `${path}: HTTP ${r.status}`), { body, status: r.status });
+  if (!r.ok) {
+    const retryAfter = Math.min(60, Number(r.headers.get("Retry-After")) || 1);
+    throw Object.assign(new Error(body?.reason || `${path}: HTTP ${r.status}`), { body, status: r.status, retryAfter });
+  }
   return body;
 }
 
@@ -136,16 +139,27 @@ function refreshBookSoon() {
   bookTimer = setTimeout(() => { bookTimer = null; refreshBook(); }, 80);
 }
 
+let bookReading = false;
+let bookAgain = false;
+/** Read the selected pair's book: one read at a time (asked meanwhile: once more after it);
+ * a 429 (the node's budget of records listed a client, README "Rate limits") is no error:
+ * the book is read again after the node's Retry-After. */
 async function refreshBook() {
   const m = S.market;
   if (!m) return;
+  if (bookReading) { bookAgain = true; return; }
+  bookReading = true;
   try {
     const body = await getJSON(`/v1/orderbook?baseToken=${m.baseToken}&quoteToken=${m.quoteToken}&perPage=1000`);
     if (m !== S.market) return;
     S.book = { bids: body.bids.records, asks: body.asks.records };
     renderBook();
   } catch (e) {
-    banner(`order book: ${e.message}`);
+    if (e.status === 429) setTimeout(refreshBookSoon, 1000 * e.retryAfter);
+    else banner(`order book: ${e.message}`);
+  } finally {
+    bookReading = false;
+    if (bookAgain) { bookAgain = false; refreshBookSoon(); }
   }
 }
 
