@@ -31,6 +31,8 @@ GOSSIP_SCALE = 0.2
 exchange 1 s (defaults 0.5, 1 and 5 s). Not for every cluster: with one or two nodes and
 little to converge, the extra dials and rounds cost more than they save (docs/BENCHMARKS.md,
 suite9)."""
+LISTING_TRIES = 20
+"""Pages a test client reads again after a 429 before it gives up (``Api.listing``)."""
 
 
 @contextlib.asynccontextmanager
@@ -67,6 +69,19 @@ class Api:
     async def get(self, path: str, **params: Any) -> tuple[int, Any]:
         async with self.session.get(self.base + path, params=params or None) as r:
             return r.status, await r.json(content_type=None)
+
+    async def listing(self, path: str, **params: Any) -> Any:
+        """A listing page (200), as a client should read one: a 429 (the per-client budget
+        of listed records, ``NodeConfig.listing_rate_limit``) is waited out as its
+        ``Retry-After`` says, at most ``LISTING_TRIES`` times."""
+        for _ in range(LISTING_TRIES):
+            async with self.session.get(self.base + path, params=params or None) as r:
+                body = await r.json(content_type=None)
+                if r.status != 429:
+                    assert r.status == 200, (r.status, body)
+                    return body
+                await asyncio.sleep(min(float(r.headers.get("Retry-After", "1")), 5.0))
+        raise AssertionError(f"{path}: throttled {LISTING_TRIES} times in a row")
 
     async def post(self, path: str, body: Any) -> tuple[int, Any]:
         async with self.session.post(self.base + path, json=body) as r:
@@ -226,8 +241,7 @@ class Cluster:
         out: set[str] = set()
         page = 1
         while True:
-            code, body = await self.api(i).get("/v1/orders", page=page, perPage=1000)
-            assert code == 200, body
+            body = await self.api(i).listing("/v1/orders", page=page, perPage=1000)
             for r in body["records"]:
                 if r["metaData"]["status"] in ("open", "partially_filled", "unfunded"):
                     out.add(r["metaData"]["orderHash"])

@@ -26,7 +26,7 @@ async def converged(cluster: Cluster, expected: set[str], nodes: range | list[in
 async def books_equal_chain(c: Chain, cluster: Cluster, nodes: range | list[int]) -> None:
     """Every node's open orders are fillable on chain, with the chain's filled amount."""
     for i in nodes:
-        _, page = await cluster.api(i).get("/v1/orders", perPage=1000)
+        page = await cluster.api(i).listing("/v1/orders", perPage=1000)
         for rec in page["records"]:
             meta = rec["metaData"]
             if meta["status"] not in ("open", "partially_filled", "unfunded"):
