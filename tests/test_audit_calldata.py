@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from eth_abi.abi import decode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -263,6 +264,35 @@ def test_packed_match_decodes_to_what_was_encoded(
     assert pairs == [(left.order, left.signature), (right.order, right.signature)]
 
 
+@st.composite
+def batches(draw: st.DrawFn) -> list[tuple[SignedOrder, SignedOrder, int]]:
+    def one() -> SignedOrder:
+        order = Order(
+            draw(ADDRESS), draw(ADDRESS), draw(ADDRESS), draw(ADDRESS), draw(UINT), draw(UINT),
+            draw(ADDRESS), draw(UINT), draw(st.integers(0, 2**64 - 1)), draw(UINT),
+        )  # fmt: skip
+        return SignedOrder(
+            order, draw(st.binary(max_size=100)), draw(st.binary(min_size=32, max_size=32))
+        )
+
+    return [(one(), one(), draw(UINT)) for _ in range(draw(st.integers(0, 4)))]
+
+
+@settings(max_examples=200, deadline=None)
+@given(batches())
+def test_batch_decodes_as_eth_abi_does(matches: list[tuple[SignedOrder, SignedOrder, int]]) -> None:
+    """The direct ``batchMatchOrders`` reader against eth_abi on the artifact's ABI types."""
+    data = Exchange(Rpc("http://127.0.0.1:9"), "0x" + "11" * 20).encode_batch(matches)
+    fn = load_abi("Exchange").fn("batchMatchOrders")
+    orders, signatures, _ = decode(list(fn.input_types), data[4:])
+    name, pairs = decode_settlement(data)
+    assert name == "batchMatchOrders"
+    assert pairs == [
+        (Order(*(v.lower() if isinstance(v, str) else v for v in o)), bytes(sig))
+        for o, sig in zip(orders, signatures, strict=True)
+    ]
+
+
 def _batch_data(n: int) -> bytes:
     """A well-formed ``batchMatchOrders`` calldata of ``n`` orders (one pair)."""
     o = Order(*(["0x" + "22" * 20] * 4), 5, 6, ZERO_ADDRESS, 0, 7, 8)  # type: ignore[arg-type]
@@ -284,6 +314,10 @@ def _aliased_signatures() -> bytes:
     return sel + head + orders + signatures + w(0)
 
 
+def _dirty(data: bytes, at: int) -> bytes:
+    return data[:at] + b"\x01" + data[at + 1 :]
+
+
 def _packed(flags: int, tail: bytes = b"") -> bytes:
     return load_abi("Exchange").fn("matchOrdersPacked").selector + bytes([flags]) + tail
 
@@ -294,6 +328,8 @@ HOSTILE_CALLDATA = [
     ("batch-truncated", _batch_data(2)[:-40]),
     ("batch-aliased-signatures", _aliased_signatures()),
     ("batch-array-length-huge", _batch_data(2)[: 4 + 96] + (2**255).to_bytes(32, "big")),
+    ("batch-dirty-address", _dirty(_batch_data(2), 4 + 96 + 32 + 32 * 2)),
+    ("batch-dirty-expiry", _dirty(_batch_data(2), 4 + 96 + 32 + 32 * 8 + 20)),
     ("packed-unknown-flags", _packed(0x20, bytes(200))),
     ("packed-short", _packed(0, bytes(30))),
     ("packed-uint-of-33-bytes", _packed(16, bytes([33]) + bytes(200))),
