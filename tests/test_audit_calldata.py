@@ -69,8 +69,10 @@ def test_the_chain_alone_audits_clean(chain: Chain, tmp_path: Path) -> None:
         "order_found": 7, "order_hash": 0, "signature": 7, "parties": 7, "limit_price": 7,
         "fee": 7, "fillable": 7, "overfill": 7, "match": 3, "transfers": 4,
     }  # fmt: skip
+    assert out["read"]["calldataDecoded"] == out["read"]["settlementTxs"] == 4
     r = CliRunner().invoke(main, ["audit", "--deployment", _saved(c, tmp_path)])
     assert r.exit_code == 0 and "clean" in r.stdout, r.output
+    assert "calldata of 4 of 4 settlement txs decoded" in " ".join(r.stdout.split())
 
 
 def _tx_input(tx_hash: str, change: Callable[[bytearray], None]) -> Callable[..., None]:
