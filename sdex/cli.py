@@ -403,13 +403,14 @@ def node(
 )  # fmt: skip
 @click.option(
     "--node", "nodes", multiple=True, metavar="URL",
-    help="A node to audit and to ask for signed orders (repeatable; the audit needs a --node "
-    "or an --orders file).",
+    help="A node to audit, and to ask for the signed orders the chain's calldata does not "
+    "show (fills of transactions sent through another contract); repeatable.",
 )  # fmt: skip
 @click.option(
     "--orders", "order_files", multiple=True, metavar="FILE",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    help="A JSON list of signed orders (or a GET /v1/orders page); repeatable.",
+    help="A JSON list of signed orders (or a GET /v1/orders page), another order source; "
+    "repeatable.",
 )  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object for machines.")
 @click.option(
@@ -431,6 +432,11 @@ def audit(
     and claimed fills against the chain; flag every fill of an order after a node reported
     it closed (removed, dropped, cancelled) and a node whose watcher lags the chain head.
 
+    The signed orders come from the chain itself: each settlement transaction sent to the
+    Exchange carries its orders and signatures in its calldata, so `--deployment` alone audits
+    the chain against itself, trusting no node. A fill of a transaction sent through another
+    contract needs another source (--node, --orders), else it is a missing_order.
+
     Exit status: 0 clean, 1 on any discrepancy, 2 when the audit cannot run.
     """
     import json
@@ -443,11 +449,6 @@ def audit(
     except DeploymentError as e:
         print_error(stderr_console(), e)
         raise click.exceptions.Exit(2) from None
-    if not nodes and not order_files:  # (every fill would be a "missing_order": exit 1)
-        raise click.UsageError(
-            "the audit needs the signed orders: pass --node URL (repeatable; the nodes are "
-            "audited too) or --orders FILE, e.g. --node http://127.0.0.1:8001"
-        )
     orders = []
     for path in order_files:
         try:

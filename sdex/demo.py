@@ -341,8 +341,9 @@ class Story:
         self.chapter(
             "7. The audit",
             "sdex audit reads every Exchange event since deployment and checks each fill "
-            "against its signed order, the token transfers against the fills, and each "
-            "node's book and fills against the chain.",
+            "against its signed order (from its transaction's calldata: no node is trusted "
+            "for it), the token transfers against the fills, and each node's book and fills "
+            "against the chain.",
         )
         from sdex.audit import audit_network
 

@@ -107,9 +107,14 @@ def file_copies(c: Chain, path: Path) -> list[OrderCopy]:
 
 
 def audit(
-    c: Chain, nodes: list[str] | None = None, orders: list[OrderCopy] | None = None
+    c: Chain,
+    nodes: list[str] | None = None,
+    orders: list[OrderCopy] | None = None,
+    calldata: bool = True,
 ) -> AuditReport:
-    return audit_network(c.deployment, nodes or [], orders=orders or [], sync_timeout=5.0)
+    return audit_network(
+        c.deployment, nodes or [], orders=orders or [], sync_timeout=5.0, calldata=calldata
+    )
 
 
 # -- the chain's record against signed orders ------------------------------------------------
@@ -147,6 +152,7 @@ def test_clean_record_passes_with_an_orders_file(chain: Chain, tmp_path: Path) -
         "cancelsUpTo": 0,
         "matchesSkipped": 1,
         "settlementTxs": 3,
+        "calldataDecoded": 3,
         "orders": 7,
         "nodes": 0,
     }
@@ -174,6 +180,9 @@ def _tamper_amount(entry: dict[str, Any]) -> None:
 def test_tampered_orders_file_is_caught(
     chain: Chain, tmp_path: Path, case: str, expected: set[str]
 ) -> None:
+    """The file as the only order source (the calldata's orders left out); then with the
+    calldata too, which holds each filled order: the file's bad copy is still caught, but
+    the fill no longer lacks its order."""
     c = chain
     story = settle(c)
     entries = [s.to_json() for s in story.orders]
@@ -194,7 +203,10 @@ def test_tampered_orders_file_is_caught(
     entries[i] = victim
     if case == "order left out":
         del entries[i]
-    report = audit(c, orders=file_copies(c, write_orders(tmp_path / "o.json", entries)))
+    copies = file_copies(c, write_orders(tmp_path / "o.json", entries))
+    with_calldata = audit(c, orders=copies)
+    assert with_calldata.kinds() == expected - {"missing_order"}, with_calldata.to_json()
+    report = audit(c, orders=copies, calldata=False)
     assert report.kinds() == expected, report.to_json()
     for d in report.discrepancies:
         if d.kind == "bad_signature":
@@ -429,10 +441,10 @@ def honest(c: Chain, story: Story) -> FakeNode:
     return FakeNode([record(c, s) for s in story.orders], [fill_json(f) for f in story.fills])
 
 
-async def audit_nodes(c: Chain, *nodes: FakeNode) -> AuditReport:
+async def audit_nodes(c: Chain, *nodes: FakeNode, calldata: bool = True) -> AuditReport:
     async with serving(*nodes) as urls:
         # the audit is synchronous and calls these servers: run it off the event loop
-        return await asyncio.to_thread(audit, c, urls)
+        return await asyncio.to_thread(audit, c, urls, None, calldata)
 
 
 async def test_honest_fake_node_passes_and_supplies_the_orders(chain: Chain) -> None:
@@ -455,7 +467,7 @@ async def test_orders_looked_up_by_hash_when_not_listed(chain: Chain) -> None:
     story = settle(c)
     node = honest(c, story)
     node.listed = False
-    report = await audit_nodes(c, node)
+    report = await audit_nodes(c, node, calldata=False)  # the node the only order source
     assert report.ok, report.to_json()
     assert report.to_json()["read"] == {
         "fills": 5,
@@ -463,6 +475,7 @@ async def test_orders_looked_up_by_hash_when_not_listed(chain: Chain) -> None:
         "cancelsUpTo": 0,
         "matchesSkipped": 1,
         "settlementTxs": 3,
+        "calldataDecoded": 0,
         "orders": 5,  # only the filled ones are asked for
         "nodes": 1,
     }
@@ -629,12 +642,17 @@ async def test_node_answering_off_the_api_is_a_discrepancy(chain: Chain) -> None
 
 
 async def test_unreachable_node_is_a_discrepancy(chain: Chain) -> None:
+    """The node is flagged; the fills are still checked, against the calldata's orders
+    (with the calldata left out, the node was their only source: ``missing_order``)."""
     c = chain
     settle(c)
     url = f"http://127.0.0.1:{free_port()}"
     report = await asyncio.to_thread(audit, c, [url])
+    assert report.kinds() == {"node_unreachable"}, report.to_json()
+    assert report.discrepancies[0].node == url
+    assert report.to_json()["checked"]["limit_price"] == 5
+    report = await asyncio.to_thread(audit, c, [url], None, False)
     assert report.kinds() == {"node_unreachable", "missing_order"}
-    assert next(d for d in report.discrepancies if d.kind == "node_unreachable").node == url
 
 
 # -- a real node --------------------------------------------------------------------------------
@@ -860,19 +878,6 @@ def test_an_unreadable_chain_answer_cannot_audit(
             assert "unreadable answer" in r.stderr
 
 
-def test_an_audit_with_no_order_source_is_a_usage_error(chain: Chain, tmp_path: Path) -> None:
-    """``sdex audit --deployment PATH`` alone (PRODUCT.md's form, ``--node`` optional): with
-    no node and no orders file no fill can be checked against its order; it reported each
-    fill of a clean network as ``missing_order`` and exited 1, "discrepancies found"."""
-    settle(chain)
-    deployment = tmp_path / "d.json"
-    chain.deployment.save(deployment)
-    r = CliRunner().invoke(main, ["audit", "--deployment", str(deployment)])
-    assert r.exit_code == 2, r.output
-    assert "the audit needs the signed orders: pass --node URL" in " ".join(r.stderr.split())
-    assert r.stdout == ""
-
-
 def test_an_exchange_address_with_no_code_cannot_audit(chain: Chain, tmp_path: Path) -> None:
     """A deployment file whose Exchange is not on the chain (a devnet restarted without
     deploying, another chain with the same id): "cannot audit", exit 2, both ways (it died
@@ -910,20 +915,26 @@ def test_cli_exit_codes_and_json(chain: Chain, tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert "clean" in r.stdout and "limit_price" in r.stdout
 
+    # a file that leaves an order out: the fill's transaction's calldata holds it
     bad = [s.to_json() for s in story.orders if s is not story.taken]
     r = run(main, ["audit", "--deployment", str(deployment), "--orders",
                    str(write_orders(tmp_path / "bad.json", bad)), "--json"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    # a file whose copy of a filled order is forged: exit 1, that copy named
+    forged = [*bad, sign_order(story.taken.order, c.domain, c.keys[BOB]).to_json()]
+    r = run(main, ["audit", "--deployment", str(deployment), "--orders",
+                   str(write_orders(tmp_path / "forged.json", forged)), "--json"])  # fmt: skip
     assert r.exit_code == 1, r.output
     out = json.loads(r.stdout)
     assert out["ok"] is False
     assert [(d["kind"], d["orderHash"]) for d in out["discrepancies"]] == [
-        ("missing_order", story.taken.hash_hex)
+        ("bad_signature", story.taken.hash_hex)
     ]
     r = run(
-        main, ["audit", "--deployment", str(deployment), "--orders", str(tmp_path / "bad.json")]
+        main, ["audit", "--deployment", str(deployment), "--orders", str(tmp_path / "forged.json")]
     )
     assert r.exit_code == 1
-    assert "missing_order" in r.stdout and story.taken.hash_hex in r.stdout
+    assert "bad_signature" in r.stdout and story.taken.hash_hex in r.stdout
 
     # usage errors: no deployment file, an orders file that is not orders, a dead RPC
     r = run(main, ["audit", "--deployment", str(tmp_path / "nope.json")])

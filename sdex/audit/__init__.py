@@ -1,5 +1,8 @@
 """``sdex audit``: the chain's record checked against the signed orders and the nodes.
 
+Signed orders come from the chain itself (each settlement transaction's calldata:
+``sdex.audit.calldata``), from order files and from the nodes.
+
 Three stages, so tests can feed the middle one directly:
 
     collect (I/O: chain logs, receipts, state; node APIs; order files)  -> Facts
@@ -70,8 +73,17 @@ def audit_network(
     rpc: str | None = None,
     orders: Sequence[OrderCopy] = (),
     sync_timeout: float = 10.0,
+    calldata: bool = True,
 ) -> AuditReport:
     """Audit the deployment's Exchange since its deployment block, with signed orders from
-    ``orders`` and the ``nodes`` (URLs), whose books and fills are audited too."""
-    facts = collect(deployment, nodes, rpc_url=rpc, orders=orders, sync_timeout=sync_timeout)
+    the settlement transactions' calldata (unless not ``calldata``), from ``orders`` and from
+    the ``nodes`` (URLs), whose books and fills are audited too."""
+    facts = collect(
+        deployment,
+        nodes,
+        rpc_url=rpc,
+        orders=orders,
+        sync_timeout=sync_timeout,
+        calldata=calldata,
+    )
     return AuditReport.of(facts)

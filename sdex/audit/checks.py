@@ -111,6 +111,13 @@ def check_orders_found(facts: Facts, ix: FactsIndex) -> CheckResult:
         if offered:
             sources = ", ".join(sorted({c.source for c in offered}))
             why += f" ({sources} gave an order under this hash that hashes otherwise)"
+        if e.tx_hash in facts.chain.undecoded:
+            why += f"; {facts.chain.undecoded[e.tx_hash]}"
+        elif e.tx_hash in facts.chain.decoded:
+            why += (
+                f"; the calldata of its transaction ({facts.chain.decoded[e.tx_hash]}) holds "
+                "no order with this hash"
+            )
         found.append(about(e, "missing_order", why))
     return CheckResult(
         "order_found", "a signed order for each fill", len(facts.chain.fills), tuple(found)

@@ -1,5 +1,6 @@
-"""Reading the facts: Exchange logs, receipts and state from the chain; books and fills from
-the nodes; signed orders from files. The only part of the audit that does I/O.
+"""Reading the facts: Exchange logs, receipts, settlement transactions (their calldata holds
+the signed orders) and state from the chain; books and fills from the nodes; signed orders
+from files. The only part of the audit that does I/O.
 
 Nodes are read first and the chain after, at a pinned head block: a node's view is then never
 newer than the chain's, so a fill that lands during the audit cannot make an honest node look
@@ -19,6 +20,7 @@ from typing import Any
 import requests
 from eth_hash.auto import keccak
 
+from sdex.audit.calldata import SettlementTx, calldata_orders, parse_transaction
 from sdex.audit.facts import (
     BookEntry,
     Cancel,
@@ -181,6 +183,27 @@ class ChainReader:
             if raw is None:
                 continue
             out[tx] = [t for log in Receipt.from_rpc(raw).logs if (t := _transfer(log))]
+        return out
+
+    def transactions(self, tx_hashes: Sequence[str]) -> dict[str, SettlementTx]:
+        """``eth_getTransactionByHash`` of each, ``BATCH`` per HTTP batch; a batch whose
+        answer the client refuses (too large: calldata can be big) is halved and retried."""
+        out: dict[str, SettlementTx] = {}
+        start, step = 0, BATCH
+        while start < len(tx_hashes):
+            chunk = tx_hashes[start : start + step]
+            try:
+                raws = self.rpc.batch([("eth_getTransactionByHash", [tx]) for tx in chunk])
+            except RpcError:
+                if step == 1:
+                    raise
+                step = max(1, step // 2)
+                continue
+            for tx, raw in zip(chunk, raws, strict=True):
+                if isinstance(raw, Exception):
+                    raise ChainError(f"reading transaction {tx} failed: {raw}")
+                out[tx] = parse_transaction(raw, tx)
+            start += len(chunk)
         return out
 
     def block_times(self, blocks: Sequence[int]) -> dict[int, int]:
@@ -382,8 +405,10 @@ def collect(
     rpc_url: str | None = None,
     orders: Sequence[OrderCopy] = (),
     sync_timeout: float = 10.0,
+    calldata: bool = True,
 ) -> Facts:
-    """Read the chain since the deployment block, the ``nodes`` and their orders."""
+    """Read the chain since the deployment block, the ``nodes`` and their orders; with
+    ``calldata``, the signed orders in the settlement transactions' calldata too."""
     rpc = Rpc(rpc_url or deployment.rpc)
     try:
         reader = ChainReader(rpc, deployment)
@@ -399,6 +424,10 @@ def collect(
         with _readable(rpc.url):
             head = reader.head()
             chain = reader.read(domain, deployment.deploy_block, head)
+            if calldata:
+                txs = reader.transactions(list(dict.fromkeys(e.tx_hash for e in chain.fills)))
+                found, chain.decoded, chain.undecoded = calldata_orders(txs, chain.fills, domain)
+                copies = found + copies
         # Orders of fills that no source listed: ask each node by hash.
         missing = list(dict.fromkeys(e.order_hash for e in chain.fills))
         for n in node_facts:

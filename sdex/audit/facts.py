@@ -118,6 +118,10 @@ class ChainFacts:
     # getOrderStates at head for every order copy, by (order hash, signature)
     states: dict[tuple[bytes, bytes], OrderState] = field(default_factory=dict)
     contracts: set[str] = field(default_factory=set)  # makers that have code at head
+    # settlement transactions whose calldata was read: the entry point decoded, by tx hash,
+    # or why it could not be (sent to another contract, not a settlement's arguments)
+    decoded: dict[str, str] = field(default_factory=dict)
+    undecoded: dict[str, str] = field(default_factory=dict)
 
     def states_by_hash(self) -> dict[bytes, OrderState]:
         """One state row per order hash (status and filled do not depend on the signature)."""

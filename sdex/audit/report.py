@@ -55,6 +55,7 @@ class AuditReport:
             "cancelsUpTo": len(chain.salt_cancels),
             "matchesSkipped": chain.skipped,
             "settlementTxs": len({e.tx_hash for e in chain.fills}),
+            "calldataDecoded": len(chain.decoded),  # settlement txs whose orders were read
             "orders": len({c.signed.hash for c in facts.orders}),
             "nodes": len(facts.nodes),
         }
@@ -104,7 +105,8 @@ class AuditReport:
             f"{self.from_block}..{self.to_block}: {_count(n['fills'], 'fill')} in "
             f"{_count(n['settlementTxs'], 'settlement tx')}, "
             f"{_count(n['cancels'] + n['cancelsUpTo'], 'cancel')}, "
-            f"{_count(n['orders'], 'signed order')}, {_count(n['nodes'], 'node')}",
+            f"{_count(n['orders'], 'signed order')} (calldata of {n['calldataDecoded']} of "
+            f"{n['settlementTxs']} settlement txs decoded), {_count(n['nodes'], 'node')}",
             highlight=False,
             soft_wrap=True,
         )

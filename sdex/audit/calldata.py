@@ -1,0 +1,244 @@
+"""Signed orders from the chain itself: the calldata of each settlement transaction.
+
+A transaction sent to the Exchange carries every order it settles, with the maker's signature
+(``fillOrder``, ``matchOrders``, ``matchOrdersPacked``, ``batchMatchOrders``; the ABI is read
+from the compiled artifact). The audit decodes it, so that it needs no node and no order file
+to check each fill against its signed order. A transaction sent to another contract (a wallet,
+a router) that called the Exchange cannot be decoded: the audit names why, and its fills need
+another order source.
+
+Pure: the transactions are read by ``sdex.audit.collect``; everything here is bytes in,
+orders out. Calldata is hostile: every length is checked against the bytes there are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi.abi import decode
+from eth_abi.exceptions import DecodingError
+
+from sdex.audit.facts import OrderCopy
+from sdex.chain import FillEvent, load_abi
+from sdex.order import Domain, Order, SignedOrder
+
+SETTLEMENT_FUNCTIONS = ("fillOrder", "matchOrders", "matchOrdersPacked", "batchMatchOrders")
+"""The Exchange's external entry points that settle orders (``settleBatch`` and
+``settleMatch`` are only callable by the Exchange itself, inside ``batchMatchOrders``)."""
+
+MAX_CALLDATA = 8 * 1024 * 1024
+"""Largest transaction input read (bytes): beyond any block's gas limit for calldata."""
+
+
+class CalldataError(ValueError):
+    """Calldata that is not a settlement the audit can read."""
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementTx:
+    """One transaction that emitted fills, as ``eth_getTransactionByHash`` gave it."""
+
+    tx_hash: str
+    to: str | None  # None: a contract creation
+    data: bytes
+
+
+def parse_transaction(raw: object, tx_hash: str) -> SettlementTx:
+    """A ``eth_getTransactionByHash`` answer, checked: an object for ``tx_hash`` with a
+    ``to`` address (or null) and an ``input`` of at most ``MAX_CALLDATA`` bytes. Raises
+    ``ValueError`` for anything else (the collector reports it as an unreadable answer)."""
+    if not isinstance(raw, dict):
+        what = "nothing" if raw is None else type(raw).__name__
+        raise ValueError(f"eth_getTransactionByHash({tx_hash}) answered {what}")
+    got = raw.get("hash")
+    if not isinstance(got, str) or got.lower() != tx_hash.lower():
+        raise ValueError(f"eth_getTransactionByHash({tx_hash}) answered transaction {got!r:.80}")
+    to = raw.get("to")
+    if to is not None and not (isinstance(to, str) and _is_hex(to, 40)):
+        raise ValueError(f"transaction {tx_hash} has a 'to' that is not an address: {to!r:.80}")
+    data = raw.get("input", raw.get("data"))
+    if not isinstance(data, str) or not data.startswith("0x"):
+        raise ValueError(f"transaction {tx_hash} has an input that is not 0x-hex")
+    if len(data) > 2 + 2 * MAX_CALLDATA:
+        raise ValueError(f"transaction {tx_hash} has an input beyond {MAX_CALLDATA} bytes")
+    try:
+        body = bytes.fromhex(data[2:])
+    except ValueError:
+        raise ValueError(f"transaction {tx_hash} has an input that is not 0x-hex") from None
+    return SettlementTx(tx_hash, to.lower() if to is not None else None, body)
+
+
+def _is_hex(s: str, digits: int) -> bool:
+    return (
+        len(s) == 2 + digits
+        and s[:2] in ("0x", "0X")
+        and all(c in "0123456789abcdefABCDEF" for c in s[2:])
+    )
+
+
+def decode_settlement(data: bytes) -> tuple[str, list[tuple[Order, bytes]]]:
+    """The entry point a settlement's calldata calls and the (order, signature) pairs it
+    carries. ``CalldataError`` for another function or bytes that are not its arguments."""
+    abi = load_abi("Exchange")
+    fn = next((f for n in SETTLEMENT_FUNCTIONS if (f := abi.fn(n)).selector == data[:4]), None)
+    if fn is None:
+        raise CalldataError(f"its calldata calls no settlement (selector 0x{data[:4].hex()})")
+    body = data[4:]
+    try:
+        if fn.name == "matchOrdersPacked":
+            return fn.name, decode_packed(body)
+        if fn.name == "batchMatchOrders":
+            return fn.name, decode_batch(body)
+        args = decode(list(fn.input_types), body)
+    except (DecodingError, CalldataError, OverflowError, ValueError) as e:
+        raise CalldataError(f"its calldata does not decode as {fn.name}: {e}"[:300]) from None
+    if fn.name == "fillOrder":
+        return fn.name, [(_order(args[0]), bytes(args[1]))]
+    return fn.name, [(_order(args[0]), bytes(args[1])), (_order(args[2]), bytes(args[3]))]
+
+
+def _order(t: Sequence[Any]) -> Order:
+    maker, taker, maker_token, taker_token, ma, ta, fee_recipient, fee, expiry, salt = t
+    return Order(
+        maker.lower(), taker.lower(), maker_token.lower(), taker_token.lower(),
+        ma, ta, fee_recipient.lower(), fee, expiry, salt,
+    )  # fmt: skip
+
+
+_ADDRESS_FIELDS = (0, 1, 2, 3, 6)
+
+
+def decode_batch(body: bytes) -> list[tuple[Order, bytes]]:
+    """``batchMatchOrders``' (order, signature) pairs: ``Order[]`` (static 10-word tuples)
+    and ``bytes[]``, read directly (what ``Exchange.encode_batch`` writes; eth_abi takes
+    ~0.3 ms an order). Strict as the contract's ABI decoder: addresses and the uint64 expiry
+    without dirty high bits. ``pairs`` is only bounded: it names no order that is not here.
+    A ``bytes[]`` whose offsets point many signatures at one (their lengths summing beyond
+    the calldata) is refused: it would decode to far more than was sent."""
+    orders_at, signatures_at, pairs_at = _word(body, 0), _word(body, 32), _word(body, 64)
+    if pairs_at + 32 + 96 * _word(body, pairs_at) > len(body):
+        raise CalldataError("its pairs run beyond the calldata")
+    n = _word(body, orders_at)
+    if n > len(body) // 320:
+        raise CalldataError(f"{n} orders in {len(body)} bytes")
+    orders = []
+    for i in range(n):
+        at = orders_at + 32 + 320 * i
+        words = [_word(body, at + 32 * k) for k in range(10)]
+        if any(words[k] >> 160 for k in _ADDRESS_FIELDS) or words[8] >> 64:
+            raise CalldataError(f"order {i} has dirty high bits")
+        a = ["0x" + words[k].to_bytes(20, "big").hex() for k in _ADDRESS_FIELDS]
+        orders.append(
+            Order(a[0], a[1], a[2], a[3], words[4], words[5], a[4], words[7], words[8], words[9])
+        )
+    m = _word(body, signatures_at)
+    if m != n:  # the contract reverts: ArrayLengthMismatch
+        raise CalldataError(f"{n} orders but {m} signatures")
+    signatures, total = [], 0
+    for i in range(m):
+        start = signatures_at + 32 + _word(body, signatures_at + 32 + 32 * i)
+        size = _word(body, start)
+        total += size
+        if total > len(body) or start + 32 + size > len(body):
+            raise CalldataError(f"signature {i} runs beyond the calldata")
+        signatures.append(body[start + 32 : start + 32 + size])
+    return list(zip(orders, signatures, strict=True))
+
+
+def _word(body: bytes, at: int) -> int:
+    if at < 0 or at + 32 > len(body):
+        raise CalldataError(f"a word at {at} beyond the calldata's {len(body)} bytes")
+    return int.from_bytes(body[at : at + 32], "big")
+
+
+class _Cursor:
+    """Reads ``matchOrdersPacked``'s fields in turn, never past the data."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.at = data, 0
+
+    def take(self, n: int) -> bytes:
+        if self.at + n > len(self.data):
+            raise CalldataError(f"the packed match ends at byte {len(self.data)}, short")
+        out = self.data[self.at : self.at + n]
+        self.at += n
+        return out
+
+    def address(self) -> str:
+        return "0x" + self.take(20).hex()
+
+    def uint(self) -> int:
+        n = self.take(1)[0]
+        if n > 32:
+            raise CalldataError(f"a packed uint of {n} bytes")
+        return int.from_bytes(self.take(n), "big")
+
+
+def decode_packed(body: bytes) -> list[tuple[Order, bytes]]:
+    """``matchOrdersPacked``'s two (order, signature) pairs, read as
+    contracts/libraries/LibPacked.sol reads them (that file documents the layout)."""
+    zero = "0x" + "00" * 20
+    c = _Cursor(body)
+    flags = c.take(1)[0]
+    if flags > 31:
+        raise CalldataError(f"packed flags {flags:#x} set unknown bits")
+    if flags & 16:
+        c.uint()  # maxLeftFill
+    orders = []
+    tokens: tuple[str, str] | None = None
+    for has_taker, has_fee in ((flags & 1, flags & 2), (flags & 4, flags & 8)):
+        maker = c.address()
+        taker = c.address() if has_taker else zero
+        if tokens is None:
+            maker_token, taker_token = c.address(), c.address()
+            tokens = (taker_token, maker_token)  # the right order trades them the other way
+        else:
+            maker_token, taker_token = tokens
+        maker_amount, taker_amount = c.uint(), c.uint()
+        fee_recipient, fee = (c.address(), c.uint()) if has_fee else (zero, 0)
+        expiry = int.from_bytes(c.take(8), "big")
+        salt = c.uint()
+        orders.append(
+            Order(maker, taker, maker_token, taker_token, maker_amount, taker_amount,
+                  fee_recipient, fee, expiry, salt)
+        )  # fmt: skip
+    signatures = [c.take(int.from_bytes(c.take(2), "big")) for _ in orders]
+    if c.at != len(body):
+        raise CalldataError(f"{len(body) - c.at} bytes after the packed match")
+    return list(zip(orders, signatures, strict=True))
+
+
+def calldata_orders(
+    txs: Mapping[str, SettlementTx], fills: Sequence[FillEvent], domain: Domain
+) -> tuple[list[OrderCopy], dict[str, str], dict[str, str]]:
+    """The signed orders the settlement transactions carry, each kept once, only when its
+    hash (under ``domain``) is that of a fill of its own transaction; then, by transaction,
+    the entry point decoded, and why a transaction's calldata gave no orders."""
+    hashes: dict[str, set[bytes]] = {}
+    for e in fills:
+        hashes.setdefault(e.tx_hash, set()).add(e.order_hash)
+    copies: dict[tuple[bytes, bytes], OrderCopy] = {}
+    decoded: dict[str, str] = {}
+    undecoded: dict[str, str] = {}
+    exchange = domain.verifying_contract
+    for tx_hash, tx in txs.items():
+        if tx.to != exchange:
+            undecoded[tx_hash] = (
+                f"its transaction {tx_hash} was sent to {tx.to or 'no address'}, not the "
+                "Exchange, so its calldata cannot be decoded"
+            )
+            continue
+        try:
+            name, pairs = decode_settlement(tx.data)
+        except CalldataError as e:
+            undecoded[tx_hash] = f"its transaction {tx_hash}: {e}"
+            continue
+        decoded[tx_hash] = name
+        for order, signature in pairs:
+            h = domain.order_hash(order)
+            if h in hashes.get(tx_hash, ()) and (h, signature) not in copies:
+                signed = SignedOrder(order, signature, h)
+                copies[(h, signature)] = OrderCopy(signed, f"calldata of {tx_hash}")
+    return list(copies.values()), decoded, undecoded
