@@ -27,7 +27,6 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import node as bn
 
-from sdex.chain import Exchange
 from sdex.devnet import Devnet
 
 PAGE = "/v1/orders?perPage=1000"
@@ -118,10 +117,7 @@ def main() -> None:
     dep = dev.start()
     try:
         assert dev.rpc is not None
-        domain = Exchange(dev.rpc, dep.exchange).domain()
-        now = int(dev.rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
-        signer = bn.Signer(dep, domain, now + 3 * 3600)
-        key = dep.accounts[bn.OPERATOR].key
+        signer, key = bn.devnet_signer(dev, dep)
         for r in range(args.rounds):
             for name in names if r % 2 == 0 else names[::-1]:
                 bn.NODE_ROOT = roots[name]

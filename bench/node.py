@@ -118,6 +118,15 @@ run_node(port=int(port), deployment=Path(deployment), key=key, db=Path(db))
 # -- orders ----------------------------------------------------------------------------------
 
 
+def devnet_signer(dev: Devnet, deployment: Deployment) -> tuple[Signer, str]:
+    """A ``Signer`` for ``dev``'s dev accounts (orders valid for three hours from its latest
+    block) and the operator's key (``OPERATOR``), for a bench that starts its own nodes."""
+    assert dev.rpc is not None
+    domain = Exchange(dev.rpc, deployment.exchange).domain()
+    now = int(dev.rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+    return Signer(deployment, domain, now + 3 * 3600), deployment.accounts[OPERATOR].key
+
+
 class Signer:
     """Signs the benchmark's orders for the devnet's dev accounts (before any timing)."""
 
