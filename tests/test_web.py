@@ -291,7 +291,8 @@ async def test_two_pages_trade_fill_and_cancel(
         # live status in "my orders", and the ask left both books
         await wait_for(lambda: _is(my_status(p1, ask), "filled"))
         await wait_for(lambda: _is(my_status(p2, bid), "filled"))
-        assert not await in_book(p1, ask) and not await in_book(p2, ask)
+        await wait_for(lambda: _not(in_book(p1, ask)), timeout=15)  # (the depth follows)
+        await wait_for(lambda: _not(in_book(p2, ask)), timeout=15)
         await screenshot(p2, "web-fill.png", tmp_path)
 
         # a soft cancel (EIP-712 CancelOrder) from node 1's page leaves both books
@@ -464,7 +465,8 @@ async def test_the_page_says_what_matching_did_and_when_the_node_is_unreachable(
         )
         await wait_for(lambda: _is(my_status(w, h), "filled"), timeout=15)
         await said(h, "matched in full")
-        assert not await in_book(w, ask)
+        # (the book's depth is read again after the order events: it follows, not at once)
+        await wait_for(lambda: _not(in_book(w, ask)), timeout=15)
         assert w.errors == []
 
         # the node unreachable for the POST: said next to the form, not under the account
