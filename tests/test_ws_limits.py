@@ -83,7 +83,8 @@ async def test_a_subscriber_sending_a_large_message_is_closed(chain: Chain, tmp_
         assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
         assert loud.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
         await wait_for(lambda: len(node.events) == 1)
-        await quiet.send_str("x" * (WS_MAX_CLIENT_MESSAGE // 2))  # (within the bound: ignored)
+        await quiet.send_str("x" * (WS_MAX_CLIENT_MESSAGE // 2))  # (within the bound: an error)
+        assert (await quiet.receive_json(timeout=10))["type"] == "error"  # (not a book request)
         code, _ = await api.get("/health")
         assert code == 200
         node.events.publish({"type": "probe"})

@@ -12,18 +12,13 @@ The per-client rate limit is a token bucket keyed by the peer address; every ans
 
 from __future__ import annotations
 
-import asyncio
-import bisect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import WSMsgType, web
-from prometheus_client import CollectorRegistry, Metric
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+from aiohttp import web
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.registry import Collector
 
 from sdex.book import UnknownPair
 from sdex.errors import FieldCode, OrderParseError
@@ -32,123 +27,29 @@ from sdex.httpkit import ApiError, RateLimiter, ascii_int, client_group
 from sdex.httpkit import read_json as read_json_within
 from sdex.jsonio import dumps_bytes
 from sdex.matching import TimeInForce
-from sdex.metrics import gauge
 from sdex.model import API_STATUSES
+from sdex.node.appstate import (
+    BOOK_FEED_KEY,
+    LIMITER_KEY,
+    METRICS_KEY,
+    NODE_KEY,
+    WS_SLOTS_KEY,
+    Metrics,
+)
+from sdex.node.appstate import LATENCY_BUCKETS as LATENCY_BUCKETS
+from sdex.node.bookfeed import BookFeed
 from sdex.node.core import Node
-from sdex.node.events import Subscription, WsSlots, text_frames
+from sdex.node.events import WsSlots
 from sdex.node.listings import LISTING_LIMITER_KEY, MAX_PER_PAGE, book_records, listed, listing
+from sdex.node.wsapi import WS_MAX_CLIENT_MESSAGE as WS_MAX_CLIENT_MESSAGE
+from sdex.node.wsapi import WS_STALL_SECONDS as WS_STALL_SECONDS
+from sdex.node.wsapi import get_depth, get_ws
 from sdex.order import EIP712_TYPES, parse_address, parse_hex_bytes
 from sdex.web import add_web_routes
 
 log = logging.getLogger("sdex.api")
 
-WS_COALESCE = 64
-"""Events already queued that a websocket subscriber's sender takes with the one it awaited."""
-WS_COALESCE_BUFFER = 1 << 16
-"""Bytes unsent to a subscriber past which its events go one ``send_str`` each (which
-waits for the socket): a slow reader is not written to faster than it reads."""
-WS_STALL_SECONDS = 5.0
-WS_MAX_CLIENT_MESSAGE = 4096
-"""A subscriber sends nothing the node reads (pings and a close): a message this large closes
-its socket (1009) instead of being buffered (aiohttp's default bound is 4 MiB a message)."""
-"""How long one send to a subscriber, or its closing handshake, may wait for its socket (a
-client that stopped reading never lets either finish) before the connection is cut."""
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
-
-
-class Metrics:
-    """Prometheus metrics of one node (own registry: tests run many nodes in one process).
-
-    The per-request figures (requests by route and status, latency, orders by outcome) are
-    plain counters updated on the event loop and turned into metric families only when
-    ``/metrics`` is scraped (``collect``): a labelled prometheus_client ``Counter.inc`` and
-    ``Histogram.observe`` take a lock and walk the buckets on every request."""
-
-    def __init__(self, node: Node) -> None:
-        r = self.registry = CollectorRegistry()
-        self.requests: dict[tuple[str, str], int] = {}
-        """(route, status) -> requests answered."""
-        self.latency: dict[str, list[float]] = {}
-        """route -> a count per bucket of ``LATENCY_BUCKETS`` (and one for +Inf), then the
-        sum of the seconds."""
-        self.orders: dict[str, int] = {}
-        """outcome -> orders submitted."""
-        self.ws_connections = 0
-        """Websocket connections open, subscribed or closing."""
-        r.register(_Collector(self))
-        gauge(r, "sdex_book_orders", "Orders in the book", lambda: len(node.book))
-        gauge(r, "sdex_open_orders", "Open orders the node holds", lambda: node.open_orders)
-        gauge(
-            r,
-            "sdex_block_checkpoint",
-            "Last block the watcher processed and saved",
-            lambda: node.watcher.block,
-        )
-        gauge(
-            r, "sdex_settlement_txs_sent", "Settlement transactions sent", lambda: node.settler.sent
-        )
-        gauge(r, "sdex_matches_settled", "Matches settled on chain", lambda: node.settler.settled)
-        gauge(
-            r, "sdex_matches_failed", "Matches that failed to settle", lambda: node.settler.failed
-        )
-        gauge(r, "sdex_ws_subscribers", "Websocket subscribers", lambda: len(node.events))
-        gauge(r, "sdex_ws_connections", "Websocket connections open", lambda: self.ws_connections)
-
-    def request_done(self, route: str, status: int, seconds: float) -> None:
-        """Count a request and its latency."""
-        key = (route, str(status))
-        self.requests[key] = self.requests.get(key, 0) + 1
-        counts = self.latency.get(route)
-        if counts is None:
-            counts = self.latency[route] = [0.0] * (len(LATENCY_BUCKETS) + 2)
-        counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        counts[-1] += seconds
-
-    def order_submitted(self, result: str) -> None:
-        self.orders[result] = self.orders.get(result, 0) + 1
-
-
-class _Collector(Collector):
-    """``Metrics``' plain counters as Prometheus families, read at scrape time."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self.metrics = metrics
-
-    def collect(self) -> Iterator[Metric]:
-        m = self.metrics
-        requests = CounterMetricFamily(
-            "sdex_http_requests", "HTTP requests by route and status", labels=["route", "status"]
-        )
-        for (route, status), n in sorted(m.requests.items()):
-            requests.add_metric([route, status], n)
-        yield requests
-        latency = HistogramMetricFamily(
-            "sdex_http_request_seconds", "HTTP request latency", labels=["route"]
-        )
-        for route, counts in sorted(m.latency.items()):
-            cumulative: list[tuple[str, float]] = []
-            total = 0.0
-            for le, count in zip((*map(str, LATENCY_BUCKETS), "+Inf"), counts, strict=False):
-                total += count
-                cumulative.append((le, total))
-            latency.add_metric([route], cumulative, sum_value=counts[-1])
-        yield latency
-        orders = CounterMetricFamily(
-            "sdex_orders_submitted", "Orders submitted, by outcome", labels=["result"]
-        )
-        for result, n in sorted(m.orders.items()):
-            orders.add_metric([result], n)
-        yield orders
-
-
-NODE_KEY = web.AppKey("node", Node)
-METRICS_KEY = web.AppKey("metrics", Metrics)
-LIMITER_KEY = web.AppKey("limiter", RateLimiter)
-WS_SLOTS_KEY = web.AppKey("ws_slots", WsSlots)
 
 
 # -- parsing helpers ----------------------------------------------------------------------
@@ -339,76 +240,6 @@ async def post_cancel(request: web.Request) -> web.Response:
     return web.json_response(result.body, status=result.status)
 
 
-async def get_ws(request: web.Request) -> web.WebSocketResponse:
-    node = request.app[NODE_KEY]
-    metrics = request.app[METRICS_KEY]
-    slots, client = request.app[WS_SLOTS_KEY], client_group(request.remote)
-    if (refused := slots.take(client)) is not None:
-        raise ApiError(429, 103, f"Throttled: {refused}", headers={"Retry-After": "5"})
-    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=WS_MAX_CLIENT_MESSAGE)
-    try:
-        await ws.prepare(request)
-    except BaseException:
-        slots.give(client)
-        raise
-    metrics.ws_connections += 1
-    sub = node.events.subscribe()
-    reader = asyncio.create_task(_drain(ws, sub))
-    # Several events waiting (a settlement's fills and orders): all but the last written
-    # in one go as their frames, the last by ``send_str`` (aiohttp's flow control), while
-    # the socket keeps up; else (or compressed frames negotiated) one ``send_str`` each.
-    raw = None if ws.compress else request.transport
-    try:
-        await _sent(ws.send_json({"type": "hello", "chainId": node.domain.chain_id}))
-        while not ws.closed:
-            text = await sub.get_text()
-            if text is None or ws.closed:  # dropped (too slow, or the node is stopping)
-                break
-            more, ended = sub.ready_texts(WS_COALESCE)
-            if more:
-                if raw is not None and raw.get_write_buffer_size() < WS_COALESCE_BUFFER:
-                    if not raw.is_closing():
-                        raw.write(text_frames([text, *more[:-1]]))
-                else:
-                    for t in (text, *more[:-1]):
-                        await _sent(ws.send_str(t))
-                text = more[-1]
-            await _sent(ws.send_str(text))
-            if ended:
-                break
-    except (ConnectionError, RuntimeError, TimeoutError):
-        pass
-    finally:
-        sub.close()
-        reader.cancel()
-        try:  # (a client that stopped reading never lets the closing handshake end)
-            await _sent(ws.close())
-        except (TimeoutError, ConnectionError):
-            if request.transport is not None:
-                request.transport.abort()
-        finally:
-            metrics.ws_connections -= 1
-            slots.give(client)
-    return ws
-
-
-async def _sent(sending: Awaitable[object]) -> None:
-    """A send to a subscriber, which may wait for its socket at most ``WS_STALL_SECONDS``."""
-    await asyncio.wait_for(sending, WS_STALL_SECONDS)
-
-
-async def _drain(ws: web.WebSocketResponse, sub: Subscription) -> None:
-    """Read (and ignore) what the client sends, so pings and close frames are answered;
-    once the client is gone, end the subscription (the sender may be waiting for an event
-    on an idle node: the socket and its slot are freed now, not at the next event)."""
-    try:
-        async for msg in ws:
-            if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
-                break
-    finally:
-        sub.close()
-
-
 async def get_health(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     w = node.watcher
@@ -477,6 +308,10 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     return resp
 
 
+async def _stopped(feed: BookFeed) -> None:
+    feed.stop()
+
+
 def make_app(node: Node) -> web.Application:
     app = web.Application(middlewares=[guard], client_max_size=MAX_P2P_BODY)
     app[NODE_KEY] = node
@@ -484,6 +319,8 @@ def make_app(node: Node) -> web.Application:
     app[LIMITER_KEY] = RateLimiter(node.config.rate_limit)
     app[LISTING_LIMITER_KEY] = RateLimiter(node.config.listing_rate_limit)
     app[WS_SLOTS_KEY] = WsSlots(node.config.max_ws_per_client, node.config.max_ws)
+    feed = app[BOOK_FEED_KEY] = BookFeed(node.book, node.events, node.config.book_tick)
+    app.on_cleanup.append(lambda _app: _stopped(feed))
     app.router.add_post("/v1/orders", post_order)
     app.router.add_get("/v1/orders", listing(get_orders))
     app.router.add_get("/v1/orders/{hash}", get_order)
@@ -492,6 +329,7 @@ def make_app(node: Node) -> web.Application:
     app.router.add_get("/v1/order_config", get_order_config)
     app.router.add_get("/v1/fills", listing(get_fills))
     app.router.add_get("/v1/ws", get_ws)
+    app.router.add_get("/v1/depth", get_depth)
     app.router.add_get("/health", get_health)
     app.router.add_get("/metrics", get_metrics)
     if node.gossip is not None:

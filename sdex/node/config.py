@@ -49,6 +49,9 @@ class NodeConfig:
     """Websocket subscribers (``/v1/ws``) one client address may hold open at once."""
     max_ws: int = 1024
     """Websocket subscribers in all (at most half of the process's descriptor limit)."""
+    book_tick: float = 0.005
+    """Book events (``sdex.node.bookfeed``): seconds a book may move before the pairs that
+    sockets follow are compared with what they were sent (one delta per tick and pair)."""
     max_http_per_client: int = 512
     """HTTP connections (websockets included) one client address may hold open at once; at
     the bound its oldest idle one is closed for a new one (``sdex.node.conns``)."""

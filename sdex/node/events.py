@@ -73,6 +73,18 @@ class Subscription:
         item = await self.queue.get()
         return None if item is None else item.text()
 
+    def offer(self, item: Published) -> bool:
+        """Queue ``item`` (a book event or an answer to the client, no hub ``seq``) for this
+        subscriber alone; False if it is dropped (its queue was full: dropped now)."""
+        if self.overflowed:
+            return False
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.hub.overflow(self)
+            return False
+        return True
+
     def close(self) -> None:
         self.hub.unsubscribe(self)
 
@@ -83,6 +95,14 @@ class EventHub:
         self._subs: set[Subscription] = set()
         self._seq = itertools.count(1)
         self.published = 0
+        self.watch: Callable[[], None] | None = None
+        """Told of every event published and of every ``changed`` (the book may have
+        moved): set by ``sdex.node.bookfeed`` while a socket follows a pair's book."""
+
+    def changed(self) -> None:
+        """The book may have changed without an event (``OrderRegistry.sync``)."""
+        if self.watch is not None:
+            self.watch()
 
     def subscribe(self) -> Subscription:
         sub = Subscription(self, self.max_queue)
@@ -100,12 +120,16 @@ class EventHub:
         if self._subs:
             self.publish(make(), encode)
         else:
+            if self.watch is not None:
+                self.watch()
             self.published += 1
             next(self._seq)
 
     def publish(self, event: Event, encode: Encoder | None = None) -> None:
         """Queue ``event`` (with its ``seq`` first) for every subscriber. ``encode``: how its
         JSON text is made, if not by ``encode_json`` (the same text, made faster)."""
+        if self.watch is not None:
+            self.watch()
         if not self._subs:
             self.published += 1
             next(self._seq)
@@ -116,10 +140,14 @@ class EventHub:
             try:
                 sub.queue.put_nowait(item)
             except asyncio.QueueFull:
-                sub.overflowed = True
-                self._subs.discard(sub)
-                sub.queue.get_nowait()  # make room for the end marker
-                sub.queue.put_nowait(None)
+                self.overflow(sub)
+
+    def overflow(self, sub: Subscription) -> None:
+        """``sub``'s queue is full: drop it (its sender ends at the end marker)."""
+        sub.overflowed = True
+        self._subs.discard(sub)
+        sub.queue.get_nowait()  # make room for the end marker
+        sub.queue.put_nowait(None)
 
     def close(self) -> None:
         for sub in list(self._subs):

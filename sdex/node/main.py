@@ -30,7 +30,8 @@ from sdex.deployment import DEVNET_CHAIN_IDS, Deployment, DevAccount
 from sdex.errors import ChainError, PortInUseError
 from sdex.gossip.actions import GossipConfig
 from sdex.node import sending
-from sdex.node.api import METRICS_KEY, make_app
+from sdex.node.api import make_app
+from sdex.node.appstate import METRICS_KEY
 from sdex.node.config import NodeConfig
 from sdex.node.conns import BoundedRunner, ConnectionSlots, add_metrics
 from sdex.node.core import Node

@@ -306,6 +306,7 @@ class OrderRegistry(HeldOrders):
             self._update(rows)
         for rec, st in moved:
             self.publish(rec, rec.status, st)
+        self.events.changed()  # (fillable amounts may have moved without a status change)
 
     # ---- writes ----------------------------------------------------------------------------
 

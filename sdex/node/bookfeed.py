@@ -1,0 +1,278 @@
+"""Book events on ``/v1/ws``: each pair's price-level depth, a snapshot then deltas.
+
+A socket asks for a pair's book with ``{"op": "subscribe", "channel": "book", "baseToken",
+"quoteToken"}`` and is answered with a snapshot (every level, best first) carrying the
+pair's sequence number ``seq``; from then on it gets the pair's deltas, each with the next
+``seq``. A level in a delta holds its new total amount, ``"0"`` when it is gone. A client
+that sees a ``seq`` other than its last + 1 missed something and subscribes again (a new
+snapshot). Only sockets that subscribe get book events: every other client's traffic is
+unchanged. ``GET /v1/depth`` answers the same snapshot over HTTP.
+
+A level is ``[price, amount]``: ``price`` the exact quote per base as ``"num/den"`` (reduced,
+as ``/v1/orderbook``'s limit prices reduce), ``amount`` the sum of what the level's orders
+offer now (``remainingFillableMakerAmount`` of ``/v1/orderbook``'s records at that price:
+base for asks, quote for bids) as a decimal string.
+
+Deltas are coalesced: the book is compared with what was last sent at most once a tick
+(``NodeConfig.book_tick``, 5 ms) after it may have changed (an order or fill event
+published, ``EventHub.changed``), and once a second (``SWEEP_SECONDS``) in any case, so a
+burst at one level gives one delta. Only pairs with a subscriber are compared. The
+comparison reads the pair's resting orders (O(orders in the pair)); while no socket
+follows a book, the event hub's only cost is one ``None`` check per event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sdex.book import OrderBook, PairBook, UnknownPair
+from sdex.errors import JsonLimitError, OrderParseError
+from sdex.jsonio import loads
+from sdex.node.events import Event, EventHub, Published, Subscription
+from sdex.order import parse_address
+
+MAX_BOOK_SUBSCRIPTIONS = 8
+"""Pairs one socket may follow at once (a node lists a handful of pairs)."""
+SWEEP_SECONDS = 1.0
+"""However quiet the events, subscribed books are compared at least this often."""
+MAX_MESSAGE_DEPTH = 4
+_FIELDS = frozenset({"op", "channel", "baseToken", "quoteToken"})
+
+Key = tuple[str, str]
+Levels = dict[tuple[int, int], int]
+"""(num, den) -> amount, best price first."""
+
+
+def pair_depth(pair: PairBook) -> tuple[Levels, Levels]:
+    """Bids and asks of ``pair`` by price, best first: what its queued orders offer now
+    (``PairBook.depth`` without its bound, summed by the same rule)."""
+    sides: list[Levels] = []
+    for side in (pair.bids, pair.asks):
+        levels: Levels = {}
+        for level in side:
+            total = 0
+            for e in level.active():  # parked entries offer nothing
+                total += e.fillable
+            if total:
+                levels[(level.num, level.den)] = total
+        sides.append(levels)
+    return sides[0], sides[1]
+
+
+def levels_json(levels: Levels) -> list[list[str]]:
+    return [[f"{n}/{d}", str(a)] for (n, d), a in levels.items()]
+
+
+def _delta(old: Levels, new: Levels) -> list[list[str]]:
+    out = [[f"{n}/{d}", str(a)] for (n, d), a in new.items() if old.get((n, d)) != a]
+    out += [[f"{n}/{d}", "0"] for (n, d) in old if (n, d) not in new]
+    return out
+
+
+class BadRequest(Exception):
+    """A socket's message the node cannot act on: answered with an error event."""
+
+    def __init__(self, reason: str, field: str | None = None, code: int = 1001) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.field = field
+        self.code = code
+
+    def event(self) -> Event:
+        errors = [] if self.field is None else [{"field": self.field, "code": self.code}]
+        for e in errors:
+            e["reason"] = self.reason
+        return {"type": "error", "code": 100, "reason": self.reason, "validationErrors": errors}
+
+
+class _PairFeed:
+    __slots__ = ("base", "depth", "quote", "seq", "subs")
+
+    def __init__(self, base: str, quote: str) -> None:
+        self.base = base
+        self.quote = quote
+        self.seq = 0
+        self.depth: tuple[Levels, Levels] = ({}, {})  # as of ``seq``
+        self.subs: set[Subscription] = set()
+
+
+class BookFeed:
+    """Every pair's book events over one node's ``OrderBook`` and ``EventHub``."""
+
+    def __init__(self, book: OrderBook, hub: EventHub, tick: float = 0.005) -> None:
+        self.book = book
+        self.hub = hub
+        self.tick = tick
+        self._every = max(SWEEP_SECONDS, tick)
+        self._pairs: dict[Key, _PairFeed] = {}
+        self._of: dict[Subscription, set[Key]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._sweep: asyncio.TimerHandle | None = None
+        self.deltas = 0
+        """Deltas made (one per pair and tick that changed), for tests and benchmarks."""
+
+    # ---- the socket's requests --------------------------------------------------------
+
+    def handle(self, sub: Subscription, text: str) -> None:
+        """Act on one text message of ``sub``'s socket; a bad one is answered with an error
+        event and changes nothing (the socket stays open)."""
+        try:
+            op, key = self._parse(text)
+            if op == "subscribe":
+                self.subscribe(sub, key)
+            else:
+                self.unsubscribe(sub, key)
+        except BadRequest as e:
+            sub.offer(Published(e.event(), None))
+
+    def _parse(self, text: str) -> tuple[str, Key]:
+        try:
+            obj: Any = loads(text, max_bytes=4096, max_depth=MAX_MESSAGE_DEPTH)
+        except JsonLimitError as e:
+            raise BadRequest(f"malformed JSON: {e}") from None
+        if not isinstance(obj, dict):
+            raise BadRequest("a message is a JSON object")
+        if extra := sorted(str(k)[:40] for k in set(obj) - _FIELDS):
+            raise BadRequest(f"unknown field {extra[0]!r}", extra[0][:40], 1002)
+        op = obj.get("op")
+        if op not in ("subscribe", "unsubscribe"):
+            raise BadRequest("op must be subscribe or unsubscribe", "op", 1006)
+        if obj.get("channel") != "book":
+            raise BadRequest("channel must be book", "channel", 1006)
+        base, quote = (self._address(obj, f) for f in ("baseToken", "quoteToken"))
+        try:
+            pair = self.book.pair(base, quote)
+        except UnknownPair:
+            raise BadRequest("this node does not list that pair", "quoteToken", 1006) from None
+        return op, (pair.base, pair.quote)
+
+    @staticmethod
+    def _address(obj: dict[str, Any], field: str) -> str:
+        raw = obj.get(field)
+        if raw is None:
+            raise BadRequest(f"{field} is required", field, 1000)
+        try:
+            return parse_address(raw, field)
+        except OrderParseError as e:
+            raise BadRequest(e.errors[0].reason, field, 1001) from None
+
+    def subscribe(self, sub: Subscription, key: Key) -> None:
+        """``sub`` follows ``key``'s book from a snapshot on (again, if it did: a resync)."""
+        keys = self._of.setdefault(sub, set())
+        if key not in keys and len(keys) >= MAX_BOOK_SUBSCRIPTIONS:
+            raise BadRequest(f"at most {MAX_BOOK_SUBSCRIPTIONS} books per socket", "quoteToken")
+        feed = self._pairs.get(key)
+        if feed is None:
+            feed = self._pairs[key] = _PairFeed(*key)
+        self._flush(feed)  # deltas queued before the snapshot are older than it
+        keys.add(key)
+        feed.subs.add(sub)
+        if self.hub.watch is None:
+            self.hub.watch = self.poke
+            self._sweep = asyncio.get_running_loop().call_later(self._every, self._swept)
+        sub.offer(Published(self.snapshot_of(feed, "snapshot"), None))
+
+    def unsubscribe(self, sub: Subscription, key: Key) -> None:
+        keys = self._of.get(sub)
+        if keys is None or key not in keys:
+            raise BadRequest("not subscribed to that book", "quoteToken", 1006)
+        self._leave(sub, key)
+        sub.offer(
+            Published(
+                {
+                    "type": "unsubscribed",
+                    "channel": "book",
+                    "baseToken": key[0],
+                    "quoteToken": key[1],
+                },
+                None,
+            )
+        )
+
+    def drop(self, sub: Subscription) -> None:
+        """``sub``'s socket is gone: it follows no book."""
+        for key in list(self._of.get(sub, ())):
+            self._leave(sub, key)
+        self._of.pop(sub, None)
+
+    def _leave(self, sub: Subscription, key: Key) -> None:
+        self._of[sub].discard(key)
+        self._pairs[key].subs.discard(sub)
+        if not any(f.subs for f in self._pairs.values()):
+            self.hub.watch = None
+            self.stop()
+
+    def stop(self) -> None:
+        for handle in (self._timer, self._sweep):
+            if handle is not None:
+                handle.cancel()
+        self._timer = self._sweep = None
+
+    # ---- depth and deltas -------------------------------------------------------------
+
+    def depth(self, base: str, quote: str) -> Event:
+        """The pair's snapshot, its deltas so far sent first (``UnknownPair`` if unlisted)."""
+        pair = self.book.pair(base, quote)
+        key = (pair.base, pair.quote)
+        feed = self._pairs.get(key)
+        if feed is None:
+            feed = self._pairs[key] = _PairFeed(*key)
+        self._flush(feed)
+        return self.snapshot_of(feed, None)
+
+    @staticmethod
+    def snapshot_of(feed: _PairFeed, event: str | None) -> Event:
+        bids, asks = feed.depth
+        head: Event = {"type": "book", "event": event} if event else {}
+        return {
+            **head,
+            "baseToken": feed.base,
+            "quoteToken": feed.quote,
+            "seq": feed.seq,
+            "bids": levels_json(bids),
+            "asks": levels_json(asks),
+        }
+
+    def poke(self) -> None:
+        """The book may have moved: compare the followed pairs within a tick."""
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.tick, self._ticked)
+
+    def _ticked(self) -> None:
+        self._timer = None
+        for feed in list(self._pairs.values()):
+            if feed.subs:
+                self._flush(feed)
+
+    def _swept(self) -> None:
+        self._ticked()
+        self._sweep = asyncio.get_running_loop().call_later(self._every, self._swept)
+
+    def _flush(self, feed: _PairFeed) -> None:
+        """Compare the pair's book with ``feed.depth``; if it moved, the next ``seq`` and a
+        delta to every subscriber of the pair."""
+        bids, asks = pair_depth(self.book.pair(feed.base, feed.quote))
+        old_bids, old_asks = feed.depth
+        if bids == old_bids and asks == old_asks:
+            return
+        feed.seq += 1
+        feed.depth = (bids, asks)
+        if not feed.subs:
+            return
+        self.deltas += 1
+        item = Published(
+            {
+                "type": "book",
+                "event": "update",
+                "baseToken": feed.base,
+                "quoteToken": feed.quote,
+                "seq": feed.seq,
+                "bids": _delta(old_bids, bids),
+                "asks": _delta(old_asks, asks),
+            },
+            None,
+        )
+        for sub in list(feed.subs):
+            if not sub.offer(item):
+                self.drop(sub)

@@ -1,0 +1,136 @@
+"""``GET /v1/ws``: the node's event stream (``sdex.node.events``) and the book events a
+socket asks for (``sdex.node.bookfeed``), and ``GET /v1/depth``, a pair's book by level."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+
+from aiohttp import WSMsgType, web
+
+from sdex.book import UnknownPair
+from sdex.errors import FieldCode, OrderParseError
+from sdex.httpkit import ApiError, client_group
+from sdex.node.appstate import BOOK_FEED_KEY, LIMITER_KEY, METRICS_KEY, NODE_KEY, WS_SLOTS_KEY
+from sdex.node.bookfeed import BadRequest, BookFeed
+from sdex.node.events import Published, Subscription, text_frames
+from sdex.order import parse_address
+
+WS_COALESCE = 64
+"""Events already queued that a websocket subscriber's sender takes with the one it awaited."""
+WS_COALESCE_BUFFER = 1 << 16
+"""Bytes unsent to a subscriber past which its events go one ``send_str`` each (which
+waits for the socket): a slow reader is not written to faster than it reads."""
+WS_STALL_SECONDS = 5.0
+"""How long one send to a subscriber, or its closing handshake, may wait for its socket (a
+client that stopped reading never lets either finish) before the connection is cut."""
+WS_MAX_CLIENT_MESSAGE = 4096
+"""A subscriber sends only pings, a close and book requests (``sdex.node.bookfeed``): a
+message this large closes its socket (1009) instead of being buffered (aiohttp's default
+bound is 4 MiB a message)."""
+
+
+async def get_ws(request: web.Request) -> web.WebSocketResponse:
+    node = request.app[NODE_KEY]
+    metrics = request.app[METRICS_KEY]
+    slots, client = request.app[WS_SLOTS_KEY], client_group(request.remote)
+    if (refused := slots.take(client)) is not None:
+        raise ApiError(429, 103, f"Throttled: {refused}", headers={"Retry-After": "5"})
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=WS_MAX_CLIENT_MESSAGE)
+    try:
+        await ws.prepare(request)
+    except BaseException:
+        slots.give(client)
+        raise
+    metrics.ws_connections += 1
+    sub = node.events.subscribe()
+    feed = request.app[BOOK_FEED_KEY]
+    reader = asyncio.create_task(_drain(ws, sub, feed, request))
+    # Several events waiting (a settlement's fills and orders): all but the last written
+    # in one go as their frames, the last by ``send_str`` (aiohttp's flow control), while
+    # the socket keeps up; else (or compressed frames negotiated) one ``send_str`` each.
+    raw = None if ws.compress else request.transport
+    try:
+        await _sent(ws.send_json({"type": "hello", "chainId": node.domain.chain_id}))
+        while not ws.closed:
+            text = await sub.get_text()
+            if text is None or ws.closed:  # dropped (too slow, or the node is stopping)
+                break
+            more, ended = sub.ready_texts(WS_COALESCE)
+            if more:
+                if raw is not None and raw.get_write_buffer_size() < WS_COALESCE_BUFFER:
+                    if not raw.is_closing():
+                        raw.write(text_frames([text, *more[:-1]]))
+                else:
+                    for t in (text, *more[:-1]):
+                        await _sent(ws.send_str(t))
+                text = more[-1]
+            await _sent(ws.send_str(text))
+            if ended:
+                break
+    except (ConnectionError, RuntimeError, TimeoutError):
+        pass
+    finally:
+        sub.close()
+        feed.drop(sub)
+        reader.cancel()
+        try:  # (a client that stopped reading never lets the closing handshake end)
+            await _sent(ws.close())
+        except (TimeoutError, ConnectionError):
+            if request.transport is not None:
+                request.transport.abort()
+        finally:
+            metrics.ws_connections -= 1
+            slots.give(client)
+    return ws
+
+
+async def _sent(sending: Awaitable[object]) -> None:
+    """A send to a subscriber, which may wait for its socket at most ``WS_STALL_SECONDS``."""
+    await asyncio.wait_for(sending, WS_STALL_SECONDS)
+
+
+async def _drain(
+    ws: web.WebSocketResponse, sub: Subscription, feed: BookFeed, request: web.Request
+) -> None:
+    """Read what the client sends: book requests (each charged to the client's request
+    budget; a bad one, or one over budget, is answered with an error event and the socket
+    stays open), pings and close frames; once the client is gone, end the subscription
+    (the sender may be waiting for an event on an idle node: the socket and its slot are
+    freed now, not at the next event)."""
+    limiter, client = request.app[LIMITER_KEY], client_group(request.remote)
+    try:
+        async for msg in ws:
+            if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+                break
+            if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                continue
+            if not limiter.take(client)[0]:
+                refused = {"type": "error", "code": 103, "reason": "Throttled: too many requests"}
+                sub.offer(Published({**refused, "validationErrors": []}, None))
+            elif msg.type is WSMsgType.BINARY:
+                sub.offer(Published(BadRequest("send JSON text, not binary").event(), None))
+            else:
+                feed.handle(sub, msg.data)
+    finally:
+        sub.close()
+
+
+async def get_depth(request: web.Request) -> web.Response:
+    """A pair's book by price level, as a book subscription's snapshot (with its ``seq``)."""
+    feed = request.app[BOOK_FEED_KEY]
+    tokens: list[str] = []
+    for name in ("baseToken", "quoteToken"):
+        raw = request.query.get(name)
+        if raw is None:
+            raise ApiError.field(name, FieldCode.REQUIRED_FIELD, f"{name} is required")
+        try:
+            tokens.append(parse_address(raw, name))
+        except OrderParseError as e:
+            raise ApiError.field(name, FieldCode.INVALID_ADDRESS, e.errors[0].reason) from None
+    try:
+        return web.json_response(feed.depth(tokens[0], tokens[1]))
+    except UnknownPair:
+        raise ApiError.field(
+            "quoteToken", FieldCode.ADDRESS_NOT_SUPPORTED, "this node does not list that pair"
+        ) from None

@@ -1,0 +1,359 @@
+"""Book events on ``/v1/ws`` (``sdex.node.bookfeed``): a real node on loopback, a real
+websocket client that rebuilds each pair's depth from a snapshot and its deltas.
+
+- a seeded random run of orders (some crossing: matched and settled on the devnet) and soft
+  cancels: at every settle point the client's depth equals ``GET /v1/depth`` and the depth
+  summed from ``GET /v1/orderbook``'s records, and its deltas' ``seq`` never skipped;
+- a client that loses a delta sees the gap in ``seq`` and resyncs by subscribing again;
+- a burst of orders at one level gives one delta for that level;
+- bad requests, table-driven: each answered with an error event, the socket stays usable;
+- a socket that does not subscribe gets no book event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from sdex.node import bookfeed
+from sdex.order import ZERO_ADDRESS, sign_hash
+from tests.conftest import Chain
+from tests.nodeutil import Api, node_config, running_node, wait_for
+
+Depth = dict[str, dict[str, int]]
+"""side ("bids", "asks") -> price "num/den" -> amount."""
+
+
+class BookClient:
+    """A websocket client following one pair's book as a user would: snapshot, then each
+    delta whose ``seq`` is the last + 1; a gap is noted (``gaps``) and resynced."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, base: str, quote: str) -> None:
+        self.ws = ws
+        self.base, self.quote = base, quote
+        self.depth: Depth = {"bids": {}, "asks": {}}
+        self.seq: int | None = None
+        self.gaps = 0
+        self.deltas: list[dict[str, Any]] = []
+        self.other: list[dict[str, Any]] = []
+        self.drop_next = False  # lose the next delta (a test of gap detection)
+        self.task: asyncio.Task[None] | None = None
+
+    async def subscribe(self) -> None:
+        await self.ws.send_json(self._request("subscribe"))
+
+    def _request(self, op: str) -> dict[str, str]:
+        return {"op": op, "channel": "book", "baseToken": self.base, "quoteToken": self.quote}
+
+    async def run(self) -> None:
+        async for msg in self.ws:
+            if msg.type is not aiohttp.WSMsgType.TEXT:
+                break
+            ev = json.loads(msg.data)
+            if ev.get("type") != "book":
+                self.other.append(ev)
+            elif ev["event"] == "snapshot":
+                self.seq = ev["seq"]
+                self.depth = {s: {p: int(a) for p, a in ev[s]} for s in ("bids", "asks")}
+            elif self.seq is not None and ev["seq"] > self.seq:
+                self.deltas.append(ev)
+                if self.drop_next:
+                    self.drop_next = False
+                    continue
+                if ev["seq"] != self.seq + 1:  # missed one: a new snapshot
+                    self.gaps += 1
+                    self.seq = None
+                    await self.subscribe()
+                    continue
+                self.seq = ev["seq"]
+                for s in ("bids", "asks"):
+                    for price, amount in ev[s]:
+                        if amount == "0":
+                            self.depth[s].pop(price, None)
+                        else:
+                            self.depth[s][price] = int(amount)
+
+    def __enter__(self) -> BookClient:
+        self.task = asyncio.create_task(self.run())
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        assert self.task is not None
+        self.task.cancel()
+
+
+def _depth(body: dict[str, Any]) -> Depth:
+    return {s: {p: int(a) for p, a in body[s]} for s in ("bids", "asks")}
+
+
+async def rest_depth(api: Api, base: str, quote: str) -> Depth:
+    code, body = await api.get("/v1/depth", baseToken=base, quoteToken=quote)
+    assert code == 200, body
+    return _depth(body)
+
+
+async def orderbook_depth(api: Api, base: str, quote: str) -> Depth:
+    """The depth summed by price from ``/v1/orderbook``'s records (an independent view)."""
+    body = await api.listing("/v1/orderbook", baseToken=base, quoteToken=quote, perPage=1000)
+    out: Depth = {"bids": {}, "asks": {}}
+    for side in ("bids", "asks"):
+        assert body[side]["total"] <= 1000
+        for rec in body[side]["records"]:
+            o = rec["order"]
+            m, t = int(o["makerAmount"]), int(o["takerAmount"])
+            price = Fraction(t, m) if side == "asks" else Fraction(m, t)  # quote per base
+            key = f"{price.numerator}/{price.denominator}"
+            amount = int(rec["metaData"]["remainingFillableMakerAmount"])
+            out[side][key] = out[side].get(key, 0) + amount
+    return out
+
+
+async def connect(api: Api) -> aiohttp.ClientWebSocketResponse:
+    ws = await api.session.ws_connect(api.base + "/v1/ws")
+    hello = json.loads((await ws.receive(timeout=10)).data)
+    assert hello["type"] == "hello"
+    return ws
+
+
+WEI = 10**15  # 0.001 WETH
+
+
+def ask(chain: Chain, maker: int, units: int, price: int) -> Any:
+    """Sell ``units`` x 0.001 WETH at ``price`` USDC per WETH."""
+    return chain.sign(chain.order(maker, chain.weth, units * WEI, chain.usdc, units * price * 1000))
+
+
+def bid(chain: Chain, maker: int, units: int, price: int) -> Any:
+    return chain.sign(chain.order(maker, chain.usdc, units * price * 1000, chain.weth, units * WEI))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_a_client_rebuilds_the_rest_depth_from_snapshot_and_deltas(
+    chain: Chain, tmp_path: Path, seed: int
+) -> None:
+    rng = random.Random(seed)
+    async with running_node(node_config(chain, tmp_path / "n.db")) as (node, api):
+        pair = node.book.pairs[0]
+        base, quote = pair.base, pair.quote
+        # a first order before anyone subscribes: the snapshot must hold it
+        assert (await api.post_order(ask(chain, 1, 3, 2010)))[0] == 201
+        async with await connect(api) as ws:
+            with BookClient(ws, base, quote) as client:
+                await client.subscribe()
+                resting: list[Any] = []
+                for step in range(36):
+                    roll = rng.random()
+                    selling = roll < 0.6  # asks by makers 1-4, bids by 5-8: no self-trade
+                    maker = rng.randrange(1, 5) if selling else rng.randrange(5, 9)
+                    if roll < 0.15 and resting:
+                        so = resting.pop(rng.randrange(len(resting)))
+                        key = chain.keys[chain.index_of(so.order.maker)]
+                        sig = sign_hash(node.domain.cancel_digest(so.hash), key)
+                        code, body = await api.post(
+                            f"/v1/orders/{so.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
+                        )
+                        assert code < 500, body  # (a filled order cannot be: a 4xx)
+                    else:
+                        units, price = rng.randrange(1, 5), rng.choice((1995, 2000, 2005, 2010))
+                        so = (ask if selling else bid)(chain, maker, units, price)
+                        code, body = await api.post_order(so)
+                        assert code == 201, body
+                        resting.append(so)
+                    if step % 6 == 5:
+                        await settled(api, client, base, quote)
+                await settled(api, client, base, quote)
+                assert client.gaps == 0
+                assert client.deltas, "no delta received"
+                seqs = [d["seq"] for d in client.deltas]
+                assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+                assert not [e for e in client.other if e["type"] == "error"]
+                assert any(e["type"] == "fill" for e in client.other)  # (some crossed)
+
+
+async def settled(api: Api, client: BookClient, base: str, quote: str) -> None:
+    """Wait (bounded) until the book is still: the depth from ``/v1/orderbook`` is the
+    client's; then ``/v1/depth`` is too."""
+
+    async def same() -> bool:
+        return await orderbook_depth(api, base, quote) == client.depth
+
+    await wait_for(same, timeout=30)
+    await wait_for(lambda: rest_depth(api, base, quote), timeout=5)
+    rest = await rest_depth(api, base, quote)
+    await wait_for(lambda: client.depth == rest, timeout=10)
+    assert await orderbook_depth(api, base, quote) == rest
+
+
+async def test_a_lost_delta_is_seen_as_a_gap_and_resynced(chain: Chain, tmp_path: Path) -> None:
+    async with running_node(node_config(chain, tmp_path / "n.db")) as (node, api):
+        pair = node.book.pairs[0]
+        async with await connect(api) as ws:
+            with BookClient(ws, pair.base, pair.quote) as client:
+                await client.subscribe()
+                await wait_for(lambda: client.seq is not None, timeout=10)
+                client.drop_next = True
+                for i, price in enumerate((2000, 2001, 2002)):
+                    assert (await api.post_order(ask(chain, 1 + i, 1, price)))[0] == 201
+                    await wait_for(lambda n=i: len(client.deltas) > n, timeout=10)
+                await wait_for(lambda: client.gaps == 1 and client.seq is not None, timeout=10)
+                rest = await rest_depth(api, pair.base, pair.quote)
+                await wait_for(lambda: client.depth == rest, timeout=10)
+                assert len(rest["asks"]) == 3
+
+
+async def test_a_burst_at_one_level_gives_one_delta(chain: Chain, tmp_path: Path) -> None:
+    """Ticks held off (``book_tick`` an hour): the deltas are made when ``/v1/depth`` asks,
+    once for the whole burst."""
+    cfg = node_config(chain, tmp_path / "n.db", book_tick=3600.0)
+    async with running_node(cfg) as (node, api):
+        pair = node.book.pairs[0]
+        async with await connect(api) as ws:
+            with BookClient(ws, pair.base, pair.quote) as client:
+                await client.subscribe()
+                await wait_for(lambda: client.seq is not None, timeout=10)
+                first = client.seq
+                orders = [ask(chain, 1 + i % 4, 2, 2000) for i in range(6)]
+                orders += [bid(chain, 5 + i % 3, 1, 1990) for i in range(3)]
+                answers = await asyncio.gather(*(api.post_order(so) for so in orders))
+                assert all(code == 201 for code, _ in answers), answers
+                assert client.deltas == []
+                rest = await rest_depth(api, pair.base, pair.quote)
+                await wait_for(lambda: len(client.deltas) == 1, timeout=10)
+                (delta,) = client.deltas
+                assert first is not None and delta["seq"] == first + 1
+                assert delta["asks"] == [[_price(2000), str(12 * WEI)]]
+                assert delta["bids"] == [[_price(1990), str(3 * 1990 * 1000)]]
+                assert client.depth == rest
+
+
+def _price(usdc_per_weth: int) -> str:
+    p = Fraction(usdc_per_weth * 10**6, 10**18)
+    return f"{p.numerator}/{p.denominator}"
+
+
+def _bad(base: str, quote: str) -> list[tuple[str, str | bytes, str]]:
+    ok = {"op": "subscribe", "channel": "book", "baseToken": base, "quoteToken": quote}
+
+    def with_(**kw: Any) -> str:
+        return json.dumps({**ok, **kw})
+
+    def without(field: str) -> str:
+        return json.dumps({k: v for k, v in ok.items() if k != field})
+
+    return [
+        ("not json", "subscribe me", "malformed JSON"),
+        ("not an object", "[1, 2]", "a JSON object"),
+        ("a string", '"book"', "a JSON object"),
+        ("too deep", '{"op": [[[[[[[[1]]]]]]]]}', "nested deeper"),
+        ("a float", with_(baseToken=1.5), "malformed JSON"),
+        ("NaN", '{"op": NaN}', "malformed JSON"),
+        ("no op", without("op"), "op must be"),
+        ("unknown op", with_(op="snapshot"), "op must be"),
+        ("op not a string", with_(op=["subscribe"]), "op must be"),
+        ("unknown channel", with_(channel="trades"), "channel must be book"),
+        ("no channel", without("channel"), "channel must be book"),
+        ("no base", without("baseToken"), "baseToken is required"),
+        ("bad address", with_(quoteToken="0x1234"), "quoteToken"),
+        ("address not a string", with_(quoteToken=7), "quoteToken"),
+        ("unlisted pair", with_(quoteToken="0x" + "11" * 20), "does not list that pair"),
+        ("the pair reversed", with_(baseToken=quote, quoteToken=base), "does not list"),
+        ("unknown field", with_(depth=10), "unknown field 'depth'"),
+        ("not subscribed", with_(op="unsubscribe"), "not subscribed"),
+        ("binary", b"\x00\x01", "not binary"),
+    ]
+
+
+async def test_bad_requests_get_an_error_and_the_socket_stays_usable(
+    chain: Chain, tmp_path: Path
+) -> None:
+    async with running_node(node_config(chain, tmp_path / "n.db")) as (node, api):
+        pair = node.book.pairs[0]
+        assert ZERO_ADDRESS not in (pair.base, pair.quote)
+        async with await connect(api) as ws:
+            for name, data, reason in _bad(pair.base, pair.quote):
+                if isinstance(data, bytes):
+                    await ws.send_bytes(data)
+                else:
+                    await ws.send_str(data)
+                ev = json.loads((await ws.receive(timeout=10)).data)
+                assert ev["type"] == "error" and ev["code"] == 100, (name, ev)
+                assert reason in ev["reason"] or reason in json.dumps(ev), (name, ev)
+            await ws.send_json(
+                {"op": "subscribe", "channel": "book", "baseToken": pair.base,
+                 "quoteToken": pair.quote}
+            )  # fmt: skip
+            ev = json.loads((await ws.receive(timeout=10)).data)
+            assert ev["type"] == "book" and ev["event"] == "snapshot", ev
+            await ws.send_json(
+                {"op": "unsubscribe", "channel": "book", "baseToken": pair.base,
+                 "quoteToken": pair.quote}
+            )  # fmt: skip
+            ev = json.loads((await ws.receive(timeout=10)).data)
+            assert ev["type"] == "unsubscribed", ev
+            assert node.events.watch is None  # nobody follows a book: no cost per event
+
+
+async def test_subscriptions_per_socket_are_bounded(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bookfeed, "MAX_BOOK_SUBSCRIPTIONS", 0)  # (the devnet lists one pair)
+    async with running_node(node_config(chain, tmp_path / "n.db")) as (node, api):
+        pair = node.book.pairs[0]
+        async with await connect(api) as ws:
+            request = {"op": "subscribe", "channel": "book", "baseToken": pair.base}
+            await ws.send_json({**request, "quoteToken": pair.quote})
+            ev = json.loads((await ws.receive(timeout=10)).data)
+            assert ev["type"] == "error" and "at most 0 books" in ev["reason"], ev
+
+
+async def test_a_socket_that_does_not_subscribe_gets_no_book_event(
+    chain: Chain, tmp_path: Path
+) -> None:
+    async with running_node(node_config(chain, tmp_path / "n.db")) as (node, api):
+        pair = node.book.pairs[0]
+        async with await connect(api) as plain, await connect(api) as follower:
+            with BookClient(follower, pair.base, pair.quote) as client:
+                await client.subscribe()
+                await wait_for(lambda: client.seq is not None, timeout=10)
+                so = ask(chain, 1, 1, 2000)
+                assert (await api.post_order(so))[0] == 201
+                await wait_for(lambda: len(client.deltas) == 1, timeout=10)
+                ev = json.loads((await plain.receive(timeout=10)).data)
+                assert ev["type"] == "order" and ev["event"] == "added"
+                unsubscribe = {"op": "unsubscribe", "channel": "book", "baseToken": pair.base}
+                await plain.send_json({**unsubscribe, "quoteToken": pair.quote})
+                ev = json.loads((await plain.receive(timeout=10)).data)
+                assert ev["type"] == "error"  # the next message: no book event came before it
+
+
+async def test_a_maker_short_of_funds_moves_the_level_without_an_order_event(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Half of the maker's WETH leaves: its ask stays ``open`` (no order event) but offers
+    half. The chain watcher's funds change reaches the book events (``EventHub.changed``),
+    not only the once-a-second sweep (turned off here)."""
+    monkeypatch.setattr(bookfeed, "SWEEP_SECONDS", 3600.0)
+    async with running_node(node_config(chain, tmp_path / "n.db")) as (node, api):
+        pair = node.book.pairs[0]
+        so = ask(chain, 1, 4, 2000)
+        assert (await api.post_order(so))[0] == 201
+        async with await connect(api) as ws:
+            with BookClient(ws, pair.base, pair.quote) as client:
+                await client.subscribe()
+                await wait_for(lambda: client.depth["asks"] == {_price(2000): 4 * WEI}, 10)
+                maker = chain.address(1)
+                keep = 2 * WEI
+                away = chain.weth.balance_of(maker) - keep
+                await asyncio.to_thread(
+                    chain.weth.transfer, chain.sender(1), chain.address(9), away
+                )
+                await wait_for(lambda: client.depth["asks"] == {_price(2000): keep}, 30)
+                assert await api.status(so) == "open"
+                assert await rest_depth(api, pair.base, pair.quote) == client.depth
