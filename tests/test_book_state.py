@@ -520,6 +520,9 @@ class BookMachine(RuleBasedStateMachine):
                         depth[price(s)] += s.fillable
                 got = {lv.price: lv.fillable for lv in p.depth(side, levels=10**6)}
                 assert got == depth
+                # the book events' sums (sdex.node.bookfeed): the same levels, best first
+                totals = [(Fraction(n, d), a) for n, d, a in p.totals(side)]
+                assert totals == [(lv.price, lv.fillable) for lv in p.depth(side, 10**6)]
             assert len(p) == total
 
     @invariant()

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sdex.book import OrderBook, PairBook, UnknownPair
+from sdex.book import OrderBook, PairBook, Side, UnknownPair
 from sdex.errors import JsonLimitError, OrderParseError
 from sdex.jsonio import loads
 from sdex.node.events import Event, EventHub, Published, Subscription
@@ -42,22 +42,18 @@ _FIELDS = frozenset({"op", "channel", "baseToken", "quoteToken"})
 Key = tuple[str, str]
 Levels = dict[tuple[int, int], int]
 """(num, den) -> amount, best price first."""
+Totals = list[tuple[int, int, int]]
+"""(num, den, amount), best price first: ``PairBook.totals``."""
 
 
 def pair_depth(pair: PairBook) -> tuple[Levels, Levels]:
     """Bids and asks of ``pair`` by price, best first: what its queued orders offer now
-    (``PairBook.depth`` without its bound, summed by the same rule)."""
-    sides: list[Levels] = []
-    for side in (pair.bids, pair.asks):
-        levels: Levels = {}
-        for level in side:
-            total = 0
-            for e in level.active():  # parked entries offer nothing
-                total += e.fillable
-            if total:
-                levels[(level.num, level.den)] = total
-        sides.append(levels)
-    return sides[0], sides[1]
+    (``PairBook.depth``'s sums, by ``PairBook.totals``)."""
+    return _levels(pair.totals(Side.BID)), _levels(pair.totals(Side.ASK))
+
+
+def _levels(totals: Totals) -> Levels:
+    return {(n, d): a for n, d, a in totals}
 
 
 def levels_json(levels: Levels) -> list[list[str]]:
@@ -87,13 +83,14 @@ class BadRequest(Exception):
 
 
 class _PairFeed:
-    __slots__ = ("base", "depth", "quote", "seq", "subs")
+    __slots__ = ("base", "depth", "quote", "seq", "subs", "totals")
 
     def __init__(self, base: str, quote: str) -> None:
         self.base = base
         self.quote = quote
         self.seq = 0
         self.depth: tuple[Levels, Levels] = ({}, {})  # as of ``seq``
+        self.totals: tuple[Totals, Totals] = ([], [])  # the same, as ``PairBook.totals``
         self.subs: set[Subscription] = set()
 
 
@@ -252,10 +249,13 @@ class BookFeed:
     def _flush(self, feed: _PairFeed) -> None:
         """Compare the pair's book with ``feed.depth``; if it moved, the next ``seq`` and a
         delta to every subscriber of the pair."""
-        bids, asks = pair_depth(self.book.pair(feed.base, feed.quote))
-        old_bids, old_asks = feed.depth
-        if bids == old_bids and asks == old_asks:
+        pair = self.book.pair(feed.base, feed.quote)
+        totals = pair.totals(Side.BID), pair.totals(Side.ASK)
+        if totals == feed.totals:  # (compared in C: no dict built while nothing moved)
             return
+        feed.totals = totals
+        old_bids, old_asks = feed.depth
+        bids, asks = _levels(totals[0]), _levels(totals[1])
         feed.seq += 1
         feed.depth = (bids, asks)
         if not feed.subs:
