@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from sdex.httpkit import RateLimit
 from sdex.node import bookfeed
 from sdex.order import ZERO_ADDRESS, sign_hash
 from tests.conftest import Chain
@@ -357,3 +358,21 @@ async def test_a_maker_short_of_funds_moves_the_level_without_an_order_event(
                 await wait_for(lambda: client.depth["asks"] == {_price(2000): keep}, 30)
                 assert await api.status(so) == "open"
                 assert await rest_depth(api, pair.base, pair.quote) == client.depth
+
+
+async def test_requests_over_the_clients_budget_are_refused_with_code_103(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Each message draws on the client's request budget (here 5, refilled at 0.01 a
+    second): a snapshot costs the node O(depth), so a socket cannot ask for them in a loop."""
+    cfg = node_config(chain, tmp_path / "n.db", rate_limit=RateLimit(rate=0.01, burst=5))
+    async with running_node(cfg) as (node, api):
+        pair = node.book.pairs[0]
+        async with await connect(api) as ws:  # (its GET took one)
+            request = {"op": "subscribe", "channel": "book", "baseToken": pair.base}
+            types = []
+            for _ in range(6):
+                await ws.send_json({**request, "quoteToken": pair.quote})
+                ev = json.loads((await ws.receive(timeout=10)).data)
+                types.append((ev["type"], ev.get("code")))
+            assert types == [("book", None)] * 4 + [("error", 103)] * 2, types
