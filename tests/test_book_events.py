@@ -360,15 +360,24 @@ async def test_a_maker_short_of_funds_moves_the_level_without_an_order_event(
                 assert await rest_depth(api, pair.base, pair.quote) == client.depth
 
 
+@pytest.mark.parametrize(
+    "limits",
+    [
+        {"rate_limit": RateLimit(rate=0.01, burst=5)},  # (the GET of /v1/ws took one)
+        {"listing_rate_limit": RateLimit(rate=0.01, burst=800)},  # 200 records a snapshot
+    ],
+    ids=["requests", "listings"],
+)
 async def test_requests_over_the_clients_budget_are_refused_with_code_103(
-    chain: Chain, tmp_path: Path
+    chain: Chain, tmp_path: Path, limits: dict[str, RateLimit]
 ) -> None:
-    """Each message draws on the client's request budget (here 5, refilled at 0.01 a
-    second): a snapshot costs the node O(depth), so a socket cannot ask for them in a loop."""
-    cfg = node_config(chain, tmp_path / "n.db", rate_limit=RateLimit(rate=0.01, burst=5))
+    """Each message draws on the client's request budget and, as an order book page, on
+    its listing budget: a snapshot costs the node O(depth), so a socket cannot ask for
+    them in a loop. Both budgets here allow four."""
+    cfg = node_config(chain, tmp_path / "n.db", **limits)
     async with running_node(cfg) as (node, api):
         pair = node.book.pairs[0]
-        async with await connect(api) as ws:  # (its GET took one)
+        async with await connect(api) as ws:
             request = {"op": "subscribe", "channel": "book", "baseToken": pair.base}
             types = []
             for _ in range(6):

@@ -329,7 +329,7 @@ def make_app(node: Node) -> web.Application:
     app.router.add_get("/v1/order_config", get_order_config)
     app.router.add_get("/v1/fills", listing(get_fills))
     app.router.add_get("/v1/ws", get_ws)
-    app.router.add_get("/v1/depth", get_depth)
+    app.router.add_get("/v1/depth", listing(get_depth, sides=2))
     app.router.add_get("/health", get_health)
     app.router.add_get("/metrics", get_metrics)
     if node.gossip is not None:

@@ -243,8 +243,10 @@ class BookFeed:
                 self._flush(feed)
 
     def _swept(self) -> None:
+        self._sweep = None
         self._ticked()
-        self._sweep = asyncio.get_running_loop().call_later(self._every, self._swept)
+        if self.hub.watch is not None:  # (a drop in ``_ticked`` may have left none to follow)
+            self._sweep = asyncio.get_running_loop().call_later(self._every, self._swept)
 
     def _flush(self, feed: _PairFeed) -> None:
         """Compare the pair's book with ``feed.depth``; if it moved, the next ``seq`` and a

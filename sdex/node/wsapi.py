@@ -14,6 +14,7 @@ from sdex.httpkit import ApiError, client_group
 from sdex.node.appstate import BOOK_FEED_KEY, LIMITER_KEY, METRICS_KEY, NODE_KEY, WS_SLOTS_KEY
 from sdex.node.bookfeed import BadRequest, BookFeed
 from sdex.node.events import Published, Subscription, text_frames
+from sdex.node.listings import LISTING_LIMITER_KEY, listed
 from sdex.order import parse_address
 
 WS_COALESCE = 64
@@ -24,6 +25,9 @@ waits for the socket): a slow reader is not written to faster than it reads."""
 WS_STALL_SECONDS = 5.0
 """How long one send to a subscriber, or its closing handshake, may wait for its socket (a
 client that stopped reading never lets either finish) before the connection is cut."""
+SNAPSHOT_COST = 200.0
+"""Records a book request is charged in the client's listing budget: an order book page's
+(``perPage`` 100, two sides), whatever the depth (a book of 1,000 levels: ~1 ms)."""
 WS_MAX_CLIENT_MESSAGE = 4096
 """A subscriber sends only pings, a close and book requests (``sdex.node.bookfeed``): a
 message this large closes its socket (1009) instead of being buffered (aiohttp's default
@@ -99,13 +103,16 @@ async def _drain(
     (the sender may be waiting for an event on an idle node: the socket and its slot are
     freed now, not at the next event)."""
     limiter, client = request.app[LIMITER_KEY], client_group(request.remote)
+    listings = request.app[LISTING_LIMITER_KEY]
     try:
         async for msg in ws:
             if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
                 break
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 continue
-            if not limiter.take(client)[0]:
+            # a snapshot reads the whole book: charged as an order book page, to the
+            # client's listing budget too (``sdex.node.listings``)
+            if not limiter.take(client)[0] or not listings.take(client, SNAPSHOT_COST)[0]:
                 refused = {"type": "error", "code": 103, "reason": "Throttled: too many requests"}
                 sub.offer(Published({**refused, "validationErrors": []}, None))
             elif msg.type is WSMsgType.BINARY:
@@ -129,7 +136,9 @@ async def get_depth(request: web.Request) -> web.Response:
         except OrderParseError as e:
             raise ApiError.field(name, FieldCode.INVALID_ADDRESS, e.errors[0].reason) from None
     try:
-        return web.json_response(feed.depth(tokens[0], tokens[1]))
+        body = feed.depth(tokens[0], tokens[1])
+        listed(request, len(body["bids"]) + len(body["asks"]))
+        return web.json_response(body)
     except UnknownPair:
         raise ApiError.field(
             "quoteToken", FieldCode.ADDRESS_NOT_SUPPORTED, "this node does not list that pair"
