@@ -21,6 +21,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sdex.httpkit import RateLimit
 from sdex.node import bookfeed
@@ -385,3 +387,27 @@ async def test_requests_over_the_clients_budget_are_refused_with_code_103(
                 ev = json.loads((await ws.receive(timeout=10)).data)
                 types.append((ev["type"], ev.get("code")))
             assert types == [("book", None)] * 4 + [("error", 103)] * 2, types
+
+
+_levels = st.dictionaries(
+    st.tuples(st.integers(1, 50), st.integers(1, 5)), st.integers(1, 4), max_size=12
+)
+
+
+@given(_levels, _levels)
+def test_a_delta_applied_to_the_old_levels_gives_the_new(
+    old: dict[tuple[int, int], int], new: dict[tuple[int, int], int]
+) -> None:
+    def totals(levels: dict[tuple[int, int], int]) -> list[tuple[int, int, int]]:
+        return [(n, d, a) for (n, d), a in levels.items()]
+
+    got = {f"{n}/{d}": a for (n, d), a in old.items()}
+    changes = bookfeed.delta(totals(old), totals(new))
+    for price, amount in changes:
+        if amount == "0":
+            del got[price]
+        else:
+            got[price] = int(amount)
+    assert got == {f"{n}/{d}": a for (n, d), a in new.items()}
+    assert len(changes) == len({p for p, _ in changes})  # one entry a level
+    assert (changes == []) == (old == new)
