@@ -4,14 +4,16 @@ without a socket following the pair's book, against a reference tree in the same
 
 One Hardhat devnet; for each round, in turn (order rotated round by round), a fresh
 ``sdex node`` process of each variant: ``ref`` (``--ref``, e.g. main, a checkout with its
-compiled book built), ``new`` (this tree) and ``new+book`` (this tree, one more socket
-subscribed to WETH/USDC's book). Each gets a warm-up of ``--warm`` orders, then the same
+compiled book built), ``new`` (this tree) and ``new+book`` (this tree, its watcher socket
+also subscribed to WETH/USDC's book). Each gets a warm-up of ``--warm`` orders, then the same
 ``--per-round`` resting orders (non-crossing, 1,000 price levels: nothing settles, so every
-node sees the same book), ``--concurrency`` POSTs in flight on keep-alive connections. A
+node sees the same book), ``--concurrency`` POSTs in flight on keep-alive connections. One
 watcher socket (every variant) times each order from the start of its POST to its ``added``
-event. Per variant: accepted orders per second, POST p50, event p50/p99, the node's CPU
-per order (``/proc``), and for ``new+book`` the deltas received and that the rebuilt depth
-equals ``GET /v1/depth``. Prints JSON (rounds, then medians and the ratios).
+event; in ``new+book`` that socket also follows the pair's book (one socket in every
+variant: a second socket would double the order events written, not measure the book).
+Per variant: accepted orders per second, POST p50, event p50/p99, the node's CPU per order
+(``/proc``), and for ``new+book`` the deltas received and that the rebuilt depth equals
+``GET /v1/depth``. Prints JSON (rounds, then medians and the ratios).
 """
 
 from __future__ import annotations
@@ -37,32 +39,25 @@ import node as nb  # noqa: E402
 from sdex.devnet import Devnet  # noqa: E402
 
 
-async def follow_book(ws: aiohttp.ClientWebSocketResponse, state: dict[str, Any]) -> None:
-    depth: dict[str, dict[str, str]] = {"bids": {}, "asks": {}}
-    state["depth"] = depth
-    async for msg in ws:
-        if msg.type is not aiohttp.WSMsgType.TEXT:
-            break
-        ev = json.loads(msg.data)
-        if ev.get("type") != "book":
-            continue
-        state["bytes"] += len(msg.data)
-        if ev["event"] == "snapshot":
-            for s in ("bids", "asks"):
-                depth[s] = {p: a for p, a in ev[s]}
-            state["seq"] = ev["seq"]
-            state["ready"].set()
-            continue
-        state["deltas"] += 1
-        if ev["seq"] != state["seq"] + 1:
-            state["gaps"] += 1
-        state["seq"] = ev["seq"]
+def on_book(ev: dict[str, Any], state: dict[str, Any], size: int) -> None:
+    depth: dict[str, dict[str, str]] = state["depth"]
+    state["bytes"] += size
+    if ev["event"] == "snapshot":
         for s in ("bids", "asks"):
-            for p, a in ev[s]:
-                if a == "0":
-                    depth[s].pop(p, None)
-                else:
-                    depth[s][p] = a
+            depth[s] = {p: a for p, a in ev[s]}
+        state["seq"] = ev["seq"]
+        state["ready"].set()
+        return
+    state["deltas"] += 1
+    if ev["seq"] != state["seq"] + 1:
+        state["gaps"] += 1
+    state["seq"] = ev["seq"]
+    for s in ("bids", "asks"):
+        for p, a in ev[s]:
+            if a == "0":
+                depth[s].pop(p, None)
+            else:
+                depth[s][p] = a
 
 
 async def one(
@@ -77,7 +72,9 @@ async def one(
             if msg.type is not aiohttp.WSMsgType.TEXT:
                 break
             ev = json.loads(msg.data)
-            if ev.get("type") == "order" and ev.get("event") == "added":
+            if ev.get("type") == "book":
+                on_book(ev, state, len(msg.data))
+            elif ev.get("type") == "order" and ev.get("event") == "added":
                 h = ev["metaData"]["orderHash"]
                 if h in want and h not in seen:
                     seen[h] = time.perf_counter()
@@ -86,18 +83,16 @@ async def one(
 
     async with nb.session(conc) as s:
         await nb.post_all(s, url + "/v1/orders", warm, conc)
-        tasks = []
+        depth: dict[str, dict[str, str]] = {"bids": {}, "asks": {}}
+        state: dict[str, Any] = {"deltas": 0, "gaps": 0, "bytes": 0, "depth": depth}
+        state["ready"] = asyncio.Event()
         watcher = await s.ws_connect(url + "/v1/ws")
-        tasks.append(asyncio.create_task(watch(watcher)))
-        state: dict[str, Any] = {"deltas": 0, "gaps": 0, "bytes": 0, "ready": asyncio.Event()}
-        follower = None
-        if book:
+        task = asyncio.create_task(watch(watcher))
+        if book:  # the same socket follows the book too: the book events' own cost
             _, cfg = await get(s, url + "/v1/order_config")
             pair = {"baseToken": cfg["tokens"]["WETH"]["address"]}
             pair["quoteToken"] = cfg["tokens"]["USDC"]["address"]
-            follower = await s.ws_connect(url + "/v1/ws")
-            tasks.append(asyncio.create_task(follow_book(follower, state)))
-            await follower.send_json({"op": "subscribe", "channel": "book", **pair})
+            await watcher.send_json({"op": "subscribe", "channel": "book", **pair})
             await asyncio.wait_for(state["ready"].wait(), 30)
         started: dict[str, float] = {}
         statuses: dict[int, int] = {}
@@ -137,11 +132,8 @@ async def one(
             out["book_kb"] = round(state["bytes"] / 1024, 1)
             out["book_gaps"] = state["gaps"]
             out["book_rebuilt_equals_rest"] = state["depth"] == want_depth
-        for t in tasks:
-            t.cancel()
-        for ws in (watcher, follower):
-            if ws is not None:
-                await ws.close()
+        task.cancel()
+        await watcher.close()
         return out
 
 
