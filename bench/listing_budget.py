@@ -64,13 +64,15 @@ async def good_client(
     return lat
 
 
-async def greedy_client(url: str, inflight: int, stop: asyncio.Event) -> Counter[int]:
+async def greedy_client(
+    url: str, inflight: int, stop: asyncio.Event, page: str = PAGE
+) -> Counter[int]:
     statuses: Counter[int] = Counter()
     async with client("127.0.0.2", inflight + 2) as s:
 
         async def loop() -> None:
             while not stop.is_set():
-                async with s.get(url + PAGE) as r:
+                async with s.get(url + page) as r:
                     await r.read()
                     statuses[r.status] += 1
 
@@ -88,7 +90,8 @@ async def run_one(url: str, signer: bn.Signer, args: argparse.Namespace) -> dict
         raise RuntimeError(f"resting orders: {done['statuses']} {done['errors']}")
     quiet = await good_client(url, good[: len(good) // 3], args.quiet, args.pace)
     stop = asyncio.Event()
-    greedy = asyncio.create_task(greedy_client(url, args.greedy, stop))
+    page = args.page.format(weth=signer.weth, usdc=signer.usdc)
+    greedy = asyncio.create_task(greedy_client(url, args.greedy, stop, page))
     loaded = await good_client(url, good[len(good) // 3 :], args.seconds, args.pace)
     stop.set()
     pages = await greedy
@@ -109,6 +112,11 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--pace", type=float, default=0.02)
     ap.add_argument("--greedy", type=int, default=2, help="the greedy client's pages in flight")
+    ap.add_argument(
+        "--page",
+        default=PAGE,
+        help="the path the greedy client loops ({weth} and {usdc}: the tokens' addresses)",
+    )
     args = ap.parse_args()
     roots = {n: Path(d).resolve() for n, d in (r.split("=", 1) for r in args.root)}
     names = list(roots)

@@ -127,11 +127,22 @@ class RateLimiter:
         self._buckets[client] = (held, now)
         return self._headers(held)
 
+    def charge(self, client: str, tokens: float) -> dict[str, str]:
+        """Take ``tokens`` more than the request was charged first (it cost more than it
+        could be known to before it ran), down to ``-burst`` at most: the client then waits
+        for the refill; the headers for the bucket as it is now."""
+        now = time.monotonic()
+        held, at = self._buckets.get(client, (float(self.burst), now))
+        held = min(float(self.burst), held + (now - at) * self.rate) - max(0.0, tokens)
+        held = max(-float(self.burst), held)
+        self._buckets[client] = (held, now)
+        return self._headers(held)
+
     def _headers(self, tokens: float) -> dict[str, str]:
         reset = math.ceil((self.burst - tokens) / self.rate) if self.rate > 0 else 0
         return {
             "X-RateLimit-Limit": self._limit,
-            "X-RateLimit-Remaining": str(int(tokens)),
+            "X-RateLimit-Remaining": str(max(0, int(tokens))),
             "X-RateLimit-Reset": str(reset),
         }
 

@@ -278,12 +278,12 @@ async def get_orderbook(request: web.Request) -> web.Response:
     per_page = _query_int(request, "perPage", 100, 1, MAX_PER_PAGE)
     assert base is not None and quote is not None
     try:
-        body = node.orderbook(base, quote, page, per_page)
+        body, walked = node.orderbook(base, quote, page, per_page)
     except UnknownPair:
         raise ApiError.field(
             "quoteToken", FieldCode.ADDRESS_NOT_SUPPORTED, "this node does not list that pair"
         ) from None
-    listed(request, book_records(body))
+    listed(request, book_records(body), walked)
     return web.json_response(body)
 
 

@@ -46,23 +46,31 @@ class NodeViews(NodeState):
             body["matches"] = [_match_json(m) for m in mr.matches]
         return body
 
-    def orderbook(self, base: str, quote: str, page: int, per_page: int) -> dict[str, object]:
+    def orderbook(
+        self, base: str, quote: str, page: int, per_page: int
+    ) -> tuple[dict[str, object], int]:
+        """A page of each side's offered orders (fillable now), in price-time order, and how
+        many each side offers; and the resting orders walked to count them (the page is
+        charged for them too: ``sdex.node.listings``). A record is built for the page's
+        orders only (a ``BookOrderState`` was made for every resting order, ~7 us each: a
+        page of 1 on a book of 4,000 orders cost the event loop ~60 ms)."""
         pair = self.book.pair(base, quote)
+        first, last = (page - 1) * per_page, page * per_page
         out: dict[str, object] = {}
+        walked = 0
         for name, side in (("bids", Side.BID), ("asks", Side.ASK)):
-            offered = [st for st in pair.orders(side) if st.fillable > 0 and st.closed is None]
-            chunk = offered[(page - 1) * per_page : page * per_page]
-            out[name] = {
-                "total": len(offered),
-                "page": page,
-                "perPage": per_page,
-                "records": [
-                    {"order": st.order.to_json(), "metaData": self.meta(self.records[st.hash])}
-                    for st in chunk
-                    if st.hash in self.records
-                ],
-            }
-        return out
+            total, records = 0, []
+            for e in pair.entries(side):
+                walked += 1
+                if e.parked or e.closed is not None or e.fillable <= 0:
+                    continue  # (offers nothing now: ``entry_state``'s fillable is 0)
+                if first <= total < last and e.hash in self.records:
+                    records.append(
+                        {"order": e.signed.to_json(), "metaData": self.meta(self.records[e.hash])}
+                    )
+                total += 1
+            out[name] = {"total": total, "page": page, "perPage": per_page, "records": records}
+        return out, walked
 
     def stats(self) -> dict[str, object]:
         return {
