@@ -27,6 +27,8 @@ from tests.conftest import Chain
 from tests.test_audit import (
     ALICE,
     BOB,
+    CAROL,
+    DAVE,
     E6,
     E18,
     OPERATOR,
@@ -455,5 +457,28 @@ def test_a_batch_is_read_as_the_contract_read_it(chain: Chain, tmp_path: Path, c
     assert sorted((o.signed.hash, o.signed.signature) for o in facts.orders) == sorted(
         (s.hash, s.signature) for s in (left, right)
     )
+    out = _audit_alone(c, tmp_path)
+    assert (out["exit"], out["ok"]) == (0, True), out
+
+
+@pytest.mark.parametrize("case", ["padding-not-zero", "no-padding"])
+def test_a_fill_order_whose_signature_padding_is_junk_decodes(
+    chain: Chain, tmp_path: Path, case: str
+) -> None:
+    """``fillOrder`` whose signature's padding is not zero, or absent (the calldata ends with
+    the signature's 65th byte): the contract reads the 65 bytes and settles; the audit reads
+    the order from the calldata and is clean. (eth_abi's strict decoding refused both: the
+    fill was a missing_order, exit 1.)"""
+    c = chain
+    order = bid(c, DAVE, E18, 2900 * E6)
+    fn = load_abi("Exchange").fn("fillOrder")
+    data = fn.selector + encode(
+        list(fn.input_types), [dataclasses.astuple(order.order), order.signature, E18 // 4]
+    )
+    data = data[:-1] + b"\x01" if case == "padding-not-zero" else data[:-31]
+    receipt = c.sender(CAROL).transact(c.exchange.address, data)
+    assert len(c.exchange.fills(receipt.logs)) == 1
+    facts = collect(c.deployment)
+    assert facts.chain.undecoded == {}
     out = _audit_alone(c, tmp_path)
     assert (out["exit"], out["ok"]) == (0, True), out

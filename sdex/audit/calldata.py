@@ -92,7 +92,9 @@ def decode_settlement(data: bytes) -> tuple[str, list[tuple[Order, bytes]]]:
             return fn.name, decode_packed(body)
         if fn.name == "batchMatchOrders":
             return fn.name, decode_batch(body)
-        args = decode(list(fn.input_types), body)
+        # (not strict: the contract reads a signature's bytes and never its padding, which
+        # may be junk or absent; dirty address bits are still refused, as the contract's)
+        args = decode(list(fn.input_types), body, strict=False)
     except (DecodingError, CalldataError, OverflowError, ValueError) as e:
         raise CalldataError(f"its calldata does not decode as {fn.name}: {e}"[:300]) from None
     if fn.name == "fillOrder":
