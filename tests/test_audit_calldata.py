@@ -390,14 +390,20 @@ def _row(order: Order) -> bytes:
 ORDER_WORDS = ["address"] * 4 + ["uint256"] * 2 + ["address", "uint256", "uint64", "uint256"]
 
 
-def _raw_batch(rows: list[bytes], signatures: list[bytes], pairs: list[tuple[int, int]]) -> bytes:
+def _raw_batch(
+    rows: list[bytes], signatures: list[bytes | int | None], pairs: list[tuple[int, int]]
+) -> bytes:
     """``batchMatchOrders`` calldata written word by word, so that it may carry what no
     encoder writes: order ``rows`` (ten words each), ``signatures`` (None: an offset far
-    past the calldata) and ``pairs`` of indices (no cap)."""
+    past the calldata; an int: that offset word, no bytes) and ``pairs`` of indices (no
+    cap)."""
     w = lambda x: x.to_bytes(32, "big")  # noqa: E731
     orders = w(len(rows)) + b"".join(rows)
     heads, tails, at = [], b"", 32 * len(signatures)
     for sig in signatures:
+        if isinstance(sig, int):  # (an offset word as given)
+            heads.append(w(sig))
+            continue
         heads.append(w(at if sig is not None else 2**40))
         if sig is not None:
             padded = w(len(sig)) + sig + bytes(-len(sig) % 32)
@@ -433,6 +439,15 @@ JUNK_BATCHES: dict[str, Callable[[SignedOrder, SignedOrder], tuple[Any, Any, Any
         [_row(L.order), _row(R.order), _row(L.order)],
         [L.signature, R.signature, b"\x00" * 65],
         [(2, 1)],
+    ),
+    # R's signature read through an offset below the signatures (negative as a signed
+    # word, as Solidity's calldata reader takes it): its length and bytes in a third
+    # order's words, an order no pair names (96 + 32 + 640: that row; 96 + 32 + 960 + 32:
+    # where the signatures' offsets count from)
+    "R's signature at a negative offset": lambda L, R: (
+        [_row(L.order), _row(R.order), (65).to_bytes(32, "big") + R.signature + bytes(223)],
+        [L.signature, (96 + 32 + 640 - (96 + 32 + 960 + 32)) % 2**256, b""],
+        [],
     ),
 }  # fmt: skip
 

@@ -120,7 +120,8 @@ def decode_batch(body: bytes) -> list[tuple[Order, bytes]]:
     reverts whole): arrays running beyond the calldata, or as many signatures as orders.
     An entry the contract reads only when a pair names it (its order, its signature) is
     left out when it does not read: an address or the uint64 expiry with dirty high bits, a
-    signature beyond the calldata, or one past ``len(body)`` bytes of signatures in all
+    signature the contract's reader refuses (``_calldata_tail``: as it reads, "negative"
+    offsets too), or one past ``len(body)`` bytes of signatures in all
     (offsets pointing many at one: far more decoded than was sent). The contract settles
     the other matches of such a batch, and their orders are here. ``pairs`` is only
     bounded: it names no order that is not here."""
@@ -136,23 +137,51 @@ def decode_batch(body: bytes) -> list[tuple[Order, bytes]]:
     _word(body, orders_at + 320 * n)  # (the last order's last word: all within the calldata)
     if n:
         _word(body, signatures_at + 32 * n)  # (the last signature's offset)
+    full = load_abi("Exchange").fn("batchMatchOrders").selector + body  # (offsets count from 4)
     pairs, total = [], 0
     for i in range(n):
         at = orders_at + 32 + 320 * i
         words = [_word(body, at + 32 * k) for k in range(10)]
         if any(words[k] >> 160 for k in _ADDRESS_FIELDS) or words[8] >> 64:
             continue  # (reading it reverts: no match of it settled)
-        start = signatures_at + 32 + _word(body, signatures_at + 32 + 32 * i)
-        size = _word(body, start) if start + 32 <= len(body) else len(body)
-        if start + 32 + size > len(body) or total + size > len(body):
-            continue  # (beyond the calldata, the contract's read reverts; or past the bound)
-        total += size
+        signature = _calldata_tail(full, 4 + signatures_at + 32, 4 + signatures_at + 32 + 32 * i)
+        if signature is None or total + len(signature) > len(body):
+            continue  # (the contract's read reverts; or past the bound on all signatures)
+        total += len(signature)
         a = ["0x" + words[k].to_bytes(20, "big").hex() for k in _ADDRESS_FIELDS]
         order = Order(
             a[0], a[1], a[2], a[3], words[4], words[5], a[4], words[7], words[8], words[9]
         )
-        pairs.append((order, body[start + 32 : start + 32 + size]))
+        pairs.append((order, signature))
     return pairs
+
+
+WORD = 2**256
+
+
+def _signed(x: int) -> int:
+    x %= WORD
+    return x - WORD if x >> 255 else x
+
+
+def _calldata_tail(full: bytes, base: int, head: int) -> bytes | None:
+    """The ``bytes`` element whose offset (from ``base``) is the word at ``head`` of the
+    calldata ``full``, read as Solidity's calldata reader (``access_calldata_tail``) reads
+    it, 256-bit words wrapping and compared signed (an offset may be "negative": the bytes
+    then lie before ``base``); None where that reader reverts. Its length is at most the
+    calldata's: beyond it, the reader reverts or reads a length of 0."""
+    size = len(full)
+    rel = int.from_bytes(full[head : head + 32], "big")
+    if not _signed(rel) < _signed(size - base - 31):
+        return None
+    at = (base + rel) % WORD
+    length = int.from_bytes(full[at : at + 32].ljust(32, b"\0"), "big") if at < size else 0
+    if length > 2**64 - 1:
+        return None
+    at = (at + 32) % WORD
+    if _signed(at) > _signed(size - length):
+        return None
+    return full[at : at + length].ljust(length, b"\0") if at < size else bytes(length)
 
 
 def _word(body: bytes, at: int) -> int:
