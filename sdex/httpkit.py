@@ -88,6 +88,13 @@ class RateLimit:
     rate: float = 10_000.0
     burst: int = 20_000
 
+    def __post_init__(self) -> None:
+        # A rate of 0 would divide by zero in Retry-After; a burst of 0 admits nothing.
+        if not (math.isfinite(self.rate) and self.rate > 0):
+            raise ValueError(f"a rate limit's rate must be a positive number, not {self.rate!r}")
+        if self.burst < 1:
+            raise ValueError(f"a rate limit's burst must be at least 1, not {self.burst!r}")
+
 
 class RateLimiter:
     """Token buckets per client address; old idle buckets are dropped now and then."""
