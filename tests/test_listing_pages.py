@@ -95,6 +95,9 @@ async def test_pages_are_the_records_the_node_gave_before(chain: Chain, tmp_path
         async with api.session.get(api.base + "/v1/fills") as r:
             assert await r.read() == json.dumps(expected).encode()
         assert total == 3
+        node.registry.remove(signed[5].hash, RemovalReason.CANCELLED, "test")  # closed, held
+        for rec in node.records.values():  # open, partly filled, closed in memory
+            assert node.registry.record_text(rec) == json.dumps(node.registry.record_json(rec))
 
 
 @pytest.mark.parametrize("route", ["orderbook", "orders"])
