@@ -153,6 +153,44 @@ async def test_a_page_built_across_changes_lists_each_order_once(
             assert "cancelled" in statuses  # cancelled between the page's instant and its slice
 
 
+GOOD_ORDER = json.dumps({"maker": "0x" + "11" * 20, "makerAmount": "1000"})
+ROW = ("0x" + "ab" * 32, 7, GOOD_ORDER, "filled", "400", "chain", "api", 1.5, "gtc", "")
+
+
+@pytest.mark.parametrize(
+    ("column", "bad"),
+    [
+        (2, "{not json"),  # the order's text is not JSON
+        (2, "[1, 2]"),  # not an object
+        (2, json.dumps({"maker": "0x"})),  # no makerAmount
+        (2, json.dumps({"makerAmount": "1e3"})),  # not a decimal
+        (2, json.dumps({"makerAmount": None})),
+        (3, "lost"),  # not a status
+        (4, "many"),  # filled not an integer
+        (7, "yesterday"),  # createdAt not a number
+        (7, "inf"),  # nor a time (JSON has no Infinity)
+    ],
+)
+def test_a_stored_row_that_is_not_an_order_is_left_off_a_page(column: int, bad: str) -> None:
+    """An evicted order's record is made from its row: a row whose order text is not an
+    order object with a decimal ``makerAmount``, or whose status, filled amount or time
+    cannot be read, is left off the page (logged once), never copied into the answer (the
+    page would not be JSON). A good row gives the record its dict would encode to."""
+    good = pages.stored_text(ROW)
+    assert good is not None
+    assert json.loads(good) == {
+        "order": json.loads(GOOD_ORDER),
+        "metaData": {
+            "orderHash": ROW[0], "status": "filled", "filledMakerAmount": "400",
+            "pendingMakerAmount": "0", "remainingFillableMakerAmount": "0",
+            "remainingMakerAmount": "600", "createdAt": 1.5, "source": "api", "reason": "chain",
+        },
+    }  # fmt: skip
+    row = list(ROW)
+    row[column] = bad
+    assert pages.stored_text(tuple(row)) is None
+
+
 async def test_every_listing_route_draws_on_one_budget(chain: Chain, tmp_path: Path) -> None:
     """``/web/orders`` is charged a record per hash, from the bucket the ``/v1/`` listings
     draw on (before: not charged at all, so a client could read 50 records a request past
