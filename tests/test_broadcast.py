@@ -17,6 +17,7 @@ from sdex.chain.rpc import Rpc
 from sdex.settlement.broadcast import (
     BATCH_MISSES,
     RECEIPT_WITH_SEND_PAUSE,
+    SMALL_SEND,
     SYNC_REPROBE,
     SYNC_STRIKES,
     SYNC_TIMEOUT,
@@ -273,5 +274,62 @@ def test_sync_turned_off_is_tried_again(chain: Chain, engine: Engine, tmp_path: 
         b.send(signed)
         assert c.sender(1).wait(signed.tx_hash, timeout=10).status == 1
         assert b.sync_probes == (1 if engine == "anvil" else 2)
+    finally:
+        store.close()
+
+
+def test_a_batched_receipt_ask_that_came_too_early_is_asked_again_at_once(
+    chain: Chain, engine: Engine, tmp_path: Path
+) -> None:
+    """Hardhat runs a batch's requests concurrently: the receipt ask sent with the send is
+    now and then answered before the mining ends. The send's answer means mined (automine),
+    so the receipt is asked again at once on the chain thread and comes back with the send
+    (before: None, polled from the event loop behind the next send's mining)."""
+    if engine == "anvil":
+        pytest.skip("anvil answers the send before it mines: asked again, it may miss too")
+    c = chain
+    sender = Sender(_ReceiptMissed(c.rpc.url), c.keys[1], c.deployment.chain_id)
+    b, store = _broadcaster(c, tmp_path, sender=sender)
+    b.sync = False  # (the batched ask)
+    try:
+        for _ in range(BATCH_MISSES + 1):  # (asked again: no miss counted, asks go on)
+            signed = sender.sign(c.address(2), b"", 21_000)
+            b.queued(signed)
+            receipt = b.send(signed)
+            assert receipt is not None and receipt.tx_hash == signed.tx_hash
+            assert b._misses == 0 and b._receipt_with_send == 0 and b.mines_on_send
+    finally:
+        store.close()
+
+
+def test_a_large_send_that_others_wait_behind_comes_back_with_its_receipt(
+    chain: Chain, engine: Engine, tmp_path: Path
+) -> None:
+    """A send too large to ask its receipt in its batch (``SMALL_SEND``), others queued
+    behind it: on a chain that mines on the send (Hardhat's automine, learned from an
+    earlier send) its receipt is asked at once, before the next send (before: polled from
+    the event loop, behind the next send's mining). A chain that answers the send before
+    it mines (anvil) is not asked: the next send goes first."""
+    c = chain
+    b, store = _broadcaster(c, tmp_path)
+    try:
+        first = c.sender(1).sign(c.address(2), b"", 21_000)
+        b.queued(first)
+        b.send(first)
+        assert c.sender(1).wait(first.tx_hash).status == 1
+        large = c.sender(1).sign(c.address(2), bytes(SMALL_SEND), 21_000 + 4 * SMALL_SEND)
+        assert len(large.raw) > SMALL_SEND
+        after = c.sender(1).sign(c.address(3), b"", 21_000)
+        b.queued(large)
+        b.queued(after)
+        receipt = b.send(large)
+        if engine == "anvil":
+            assert receipt is None and not b.mines_on_send
+        else:
+            assert receipt is not None and receipt.tx_hash == large.tx_hash
+            assert receipt.status == 1 and b.mines_on_send
+        b.send(after)
+        for signed in (large, after):
+            assert c.sender(1).wait(signed.tx_hash).status == 1
     finally:
         store.close()
