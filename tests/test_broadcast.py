@@ -17,7 +17,6 @@ from sdex.chain.rpc import Rpc
 from sdex.settlement.broadcast import (
     BATCH_MISSES,
     RECEIPT_WITH_SEND_PAUSE,
-    SMALL_SEND,
     SYNC_REPROBE,
     SYNC_STRIKES,
     SYNC_TIMEOUT,
@@ -297,39 +296,6 @@ def test_a_batched_receipt_ask_that_came_too_early_is_asked_again_at_once(
             b.queued(signed)
             receipt = b.send(signed)
             assert receipt is not None and receipt.tx_hash == signed.tx_hash
-            assert b._misses == 0 and b._receipt_with_send == 0 and b.mines_on_send
-    finally:
-        store.close()
-
-
-def test_a_large_send_that_others_wait_behind_comes_back_with_its_receipt(
-    chain: Chain, engine: Engine, tmp_path: Path
-) -> None:
-    """A send too large to ask its receipt in its batch (``SMALL_SEND``), others queued
-    behind it: on a chain that mines on the send (Hardhat's automine, learned from an
-    earlier send) its receipt is asked at once, before the next send (before: polled from
-    the event loop, behind the next send's mining). A chain that answers the send before
-    it mines (anvil) is not asked: the next send goes first."""
-    c = chain
-    b, store = _broadcaster(c, tmp_path)
-    try:
-        first = c.sender(1).sign(c.address(2), b"", 21_000)
-        b.queued(first)
-        b.send(first)
-        assert c.sender(1).wait(first.tx_hash).status == 1
-        large = c.sender(1).sign(c.address(2), bytes(SMALL_SEND), 21_000 + 4 * SMALL_SEND)
-        assert len(large.raw) > SMALL_SEND
-        after = c.sender(1).sign(c.address(3), b"", 21_000)
-        b.queued(large)
-        b.queued(after)
-        receipt = b.send(large)
-        if engine == "anvil":
-            assert receipt is None and not b.mines_on_send
-        else:
-            assert receipt is not None and receipt.tx_hash == large.tx_hash
-            assert receipt.status == 1 and b.mines_on_send
-        b.send(after)
-        for signed in (large, after):
-            assert c.sender(1).wait(signed.tx_hash).status == 1
+            assert b._misses == 0 and b._receipt_with_send == 0
     finally:
         store.close()

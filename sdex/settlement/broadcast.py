@@ -17,9 +17,7 @@ with its receipt in the same round trip when the chain can give it.
   JSON-RPC batch when no other send waits, or the transaction is small (``SMALL_SEND``:
   under load, few matches a transaction): the ask from the event loop would wait behind
   the next send's mining. Hardhat runs a batch's requests concurrently: an ask answered
-  before the mining ended is asked again at once (the send's answer means mined). A larger
-  send that others wait behind goes plain, and on a chain seen to mine on the send
-  (``mines_on_send``) its receipt is asked at once too, before the next send.
+  before the mining ended is asked again at once (the send's answer means mined).
 
 A receipt in hand here has its fills decoded and queued on the store at once
 (``fills_stored``): durable while the receipt travels to the event loop.
@@ -46,7 +44,9 @@ RECEIPT_WITH_SEND_PAUSE = 16
 SMALL_SEND = 32_768
 """Hex characters of a raw transaction (~16 KB: a batch of about 16 matches) up to which a
 send that others wait behind still asks for its receipt in its batch. A larger one goes
-plain, its receipt asked once the send is answered (``mines_on_send``), not in its batch."""
+plain: the chain thread would fetch and parse its large receipt before the next send while
+the chain idles (asked at once on the chain thread, a runaway's receipts came later than
+polled from the event loop: docs/BENCHMARKS.md, settle14 of the thirteenth session)."""
 BATCH_MISSES = 3
 """Batched receipt asks in a row that found none before sends go without them for a while."""
 SYNC_STRIKES = 3
@@ -91,11 +91,6 @@ class Broadcaster:
         """Sends left before the receipt is asked with the send again (one gave none)."""
         self._misses = 0
         """Sends in a row whose batched receipt ask found none, even asked again."""
-        self.mines_on_send = False
-        """Whether the last receipt asked once a send was answered was there: the chain
-        mines on the send (Hardhat's automine). Then the receipt of a send that others wait
-        behind is asked at once too, before the next send, not polled from the event loop
-        (where the ask would wait behind the next send's mining, and the receipt with it)."""
 
     def queued(self, signed: SignedTx, times: FlightTimes | None = None) -> None:
         """(Any thread) ``signed`` is queued on the chain thread now: a send waits."""
@@ -188,17 +183,14 @@ class Broadcaster:
             # Misses in a row (even asked again) are a chain that mines after answering,
             # or paused: the receipt is not asked with the send for a while.
             self._misses = self._misses + 1 if raw is None else 0
-            self.mines_on_send = raw is not None
             if self._misses >= BATCH_MISSES:
                 self._misses = 0
                 self._receipt_with_send = RECEIPT_WITH_SEND_PAUSE
         if not asked:
             with self._lock:
-                waiting = self._waiting > 0
-            if waiting and not self.mines_on_send:
-                return None  # (the next send first: the chain mines meanwhile)
+                if self._waiting > 0:
+                    return None
             raw = self._receipt_now(signed)
-            self.mines_on_send = raw is not None
         if raw is None:
             return None
         try:  # (sent and mined: whatever fails here, the receipt is polled instead)
