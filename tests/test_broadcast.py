@@ -297,5 +297,6 @@ def test_a_batched_receipt_ask_that_came_too_early_is_asked_again_at_once(
             receipt = b.send(signed)
             assert receipt is not None and receipt.tx_hash == signed.tx_hash
             assert b._misses == 0 and b._receipt_with_send == 0
+        assert b.asked_again == b.found_again == BATCH_MISSES + 1
     finally:
         store.close()

@@ -79,6 +79,10 @@ class NodeViews(NodeState):
             "settlementsLost": self.settler.lost,
             "settlementsInFlightMax": self.settler.most_in_flight,
             "settlementStagesMs": self.settler.stages.mean_ms(),
+            "settlementReceiptsAskedAgain": {  # (a batched ask answered before the mining)
+                "asked": self.settler.broadcaster.asked_again,
+                "found": self.settler.broadcaster.found_again,
+            },
             "block": self.watcher.block,
             "chainStateCalls": self.batcher.calls + self.peer_batcher.calls,
             "chainMirror": self.chain_health(),

@@ -91,6 +91,10 @@ class Broadcaster:
         """Sends left before the receipt is asked with the send again (one gave none)."""
         self._misses = 0
         """Sends in a row whose batched receipt ask found none, even asked again."""
+        self.asked_again = 0
+        """Batched receipt asks answered before the mining ended, so asked again at once."""
+        self.found_again = 0
+        """Of those, the receipts there when asked again (all of them on Hardhat's automine)."""
 
     def queued(self, signed: SignedTx, times: FlightTimes | None = None) -> None:
         """(Any thread) ``signed`` is queued on the chain thread now: a send waits."""
@@ -179,6 +183,8 @@ class Broadcaster:
             # Hardhat's batch reads the receipt before the mining ends now and then (more
             # often on a busy machine): asked again at once, the send answered (mined).
             raw = self._receipt_now(signed)
+            self.asked_again += 1
+            self.found_again += raw is not None
         if batched:
             # Misses in a row (even asked again) are a chain that mines after answering,
             # or paused: the receipt is not asked with the send for a while.
