@@ -79,9 +79,9 @@ class NodeViews(NodeState):
             "settlementsLost": self.settler.lost,
             "settlementsInFlightMax": self.settler.most_in_flight,
             "settlementStagesMs": self.settler.stages.mean_ms(),
-            "settlementReceiptsAskedAgain": {  # (a batched ask answered before the mining)
-                "asked": self.settler.broadcaster.asked_again,
-                "found": self.settler.broadcaster.found_again,
+            "settlementReceiptsWithSend": {  # asked in the send's batch; none: polled
+                "asked": self.settler.broadcaster.batched_asks,
+                "missed": self.settler.broadcaster.batched_misses,
             },
             "block": self.watcher.block,
             "chainStateCalls": self.batcher.calls + self.peer_batcher.calls,

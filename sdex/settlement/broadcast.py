@@ -16,8 +16,7 @@ with its receipt in the same round trip when the chain can give it.
 - Otherwise (Hardhat, whose automine mines on the send) the send and a receipt ask go in one
   JSON-RPC batch when no other send waits, or the transaction is small (``SMALL_SEND``:
   under load, few matches a transaction): the ask from the event loop would wait behind
-  the next send's mining. Hardhat runs a batch's requests concurrently: an ask answered
-  before the mining ended is asked again at once (the send's answer means mined).
+  the next send's mining.
 
 A receipt in hand here has its fills decoded and queued on the store at once
 (``fills_stored``): durable while the receipt travels to the event loop.
@@ -44,9 +43,8 @@ RECEIPT_WITH_SEND_PAUSE = 16
 SMALL_SEND = 32_768
 """Hex characters of a raw transaction (~16 KB: a batch of about 16 matches) up to which a
 send that others wait behind still asks for its receipt in its batch. A larger one goes
-plain: the chain thread would fetch and parse its large receipt before the next send while
-the chain idles (asked at once on the chain thread, a runaway's receipts came later than
-polled from the event loop: docs/BENCHMARKS.md, settle14 of the thirteenth session)."""
+plain: the chain thread would parse its large receipt before the next send while the chain
+idles (as before this pass: bulk settlement keeps main's way of sending)."""
 BATCH_MISSES = 3
 """Batched receipt asks in a row that found none before sends go without them for a while."""
 SYNC_STRIKES = 3
@@ -90,11 +88,12 @@ class Broadcaster:
         self._receipt_with_send = 0
         """Sends left before the receipt is asked with the send again (one gave none)."""
         self._misses = 0
-        """Sends in a row whose batched receipt ask found none, even asked again."""
-        self.asked_again = 0
-        """Batched receipt asks answered before the mining ended, so asked again at once."""
-        self.found_again = 0
-        """Of those, the receipts there when asked again (all of them on Hardhat's automine)."""
+        """Sends in a row whose batched receipt ask found none."""
+        self.batched_asks = 0
+        """Receipts asked in the send's own batch."""
+        self.batched_misses = 0
+        """Of those, the asks answered with none (Hardhat runs a batch's requests
+        concurrently: now and then the ask before the mining ends): polled instead."""
 
     def queued(self, signed: SignedTx, times: FlightTimes | None = None) -> None:
         """(Any thread) ``signed`` is queued on the chain thread now: a send waits."""
@@ -162,7 +161,6 @@ class Broadcaster:
                     self._turn_sync_off()
                     log.info("eth_sendRawTransactionSync timed out %d times: off", SYNC_STRIKES)
         small = len(signed.raw) <= SMALL_SEND
-        batched = False
         if (
             not (asked or sent)
             and self._receipt_with_send <= 0
@@ -171,7 +169,16 @@ class Broadcaster:
         ):
             # Send and receipt in one round trip: no second request after the mining.
             raw = self.sender.broadcast_for_receipt(signed)
-            asked = batched = True
+            asked = True
+            self.batched_asks += 1
+            self.batched_misses += raw is None
+            # Hardhat's batch reads the receipt before the mining ends now and then (more
+            # often on a busy machine): a miss alone is no reason to stop asking; misses in
+            # a row are (a chain that mines after answering, or paused).
+            self._misses = self._misses + 1 if raw is None else 0
+            if self._misses >= BATCH_MISSES:
+                self._misses = 0
+                self._receipt_with_send = RECEIPT_WITH_SEND_PAUSE
         if not (asked or sent):
             # A TransactionFailed here means mined and reverted (Hardhat answers so): the
             # receipt tells
@@ -179,24 +186,15 @@ class Broadcaster:
                 self.sender.broadcast(signed)
         if times is not None:
             times.mark_end()
-        if batched and raw is None:
-            # Hardhat's batch reads the receipt before the mining ends now and then (more
-            # often on a busy machine): asked again at once, the send answered (mined).
-            raw = self._receipt_now(signed)
-            self.asked_again += 1
-            self.found_again += raw is not None
-        if batched:
-            # Misses in a row (even asked again) are a chain that mines after answering,
-            # or paused: the receipt is not asked with the send for a while.
-            self._misses = self._misses + 1 if raw is None else 0
-            if self._misses >= BATCH_MISSES:
-                self._misses = 0
-                self._receipt_with_send = RECEIPT_WITH_SEND_PAUSE
         if not asked:
             with self._lock:
                 if self._waiting > 0:
                     return None
-            raw = self._receipt_now(signed)
+            try:
+                raw = self.sender.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
+            except Exception as e:  # sent all the same: the receipt is polled
+                log.debug("no receipt at once for %s: %s", signed.tx_hash, e)
+                return None
         if raw is None:
             return None
         try:  # (sent and mined: whatever fails here, the receipt is polled instead)
@@ -206,14 +204,6 @@ class Broadcaster:
             return self.early(receipt)
         except Exception as e:
             log.debug("the receipt with the send of %s not used: %s", signed.tx_hash, e)
-            return None
-
-    def _receipt_now(self, signed: SignedTx) -> Any:
-        """The raw receipt of ``signed``, asked now (None: none yet, or the ask failed)."""
-        try:
-            return self.sender.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
-        except Exception as e:  # sent all the same: the receipt is polled
-            log.debug("no receipt at once for %s: %s", signed.tx_hash, e)
             return None
 
     def early(self, receipt: Receipt) -> Receipt:
