@@ -83,6 +83,10 @@ class NodeViews(NodeState):
             "settlementsLost": self.settler.lost,
             "settlementsInFlightMax": self.settler.most_in_flight,
             "settlementStagesMs": self.settler.stages.mean_ms(),
+            "settlementReceiptsWithSend": {  # asked in the send's batch; none: polled
+                "asked": self.settler.broadcaster.batched_asks,
+                "missed": self.settler.broadcaster.batched_misses,
+            },
             "block": self.watcher.block,
             "chainStateCalls": self.batcher.calls + self.peer_batcher.calls,
             "chainMirror": self.chain_health(),
