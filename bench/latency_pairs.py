@@ -106,6 +106,7 @@ def main() -> None:
                     "m_per_tx": res.get("matches_per_transaction"),
                     "stages": res.get("settlement_stages_ms_per_match"),
                     "calls_per_tx": res.get("chain_calls_per_transaction"),
+                    "with_send": res.get("receipts_with_send"),
                     "cores": res["cpu_cores_used"],
                     **({"timeline": res["timeline_ms"]} if "timeline_ms" in res else {}),
                 }

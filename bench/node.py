@@ -865,9 +865,19 @@ async def bench_latency_under_load(
         "matches_per_transaction": round(settled / max(1, txs), 1),
         "failed": h1["matchesFailed"] - h0["matchesFailed"],
         "chain_calls_per_transaction": _calls_per_tx(h0, h1, txs),
+        "receipts_with_send": _with_send(h0, h1),
         "settlement_stages_ms_per_match": _stages(h0, h1),
         "cpu_cores_used": cpu.cores,
     }
+
+
+def _with_send(h0: dict[str, Any], h1: dict[str, Any]) -> dict[str, int] | None:
+    """Receipts asked in the send's own batch, and those answered with none (polled from
+    the event loop), from ``h0`` to ``h1``; None for a node that does not report them."""
+    a0, a1 = h0.get("settlementReceiptsWithSend"), h1.get("settlementReceiptsWithSend")
+    if a0 is None or a1 is None:
+        return None
+    return {k: a1[k] - a0[k] for k in ("asked", "missed")}
 
 
 TIMELINE_STAGES = (

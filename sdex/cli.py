@@ -331,6 +331,16 @@ def console_command(node_url: str, key: bytes, pair: str, slippage_bps: int) -> 
     metavar="SECONDS",
     help="Seconds an HTTP connection with no request in progress stays open [default: 30].",
 )  # fmt: skip
+@click.option(
+    "--listing-rate-limit", type=float, default=None, metavar="RECORDS",
+    help="Records a second one client address may list (/v1/orders, /v1/orderbook, /v1/fills, "
+    "/web/orders; a page is charged its records), bursts of 5 s of it [default: 2000].",
+)  # fmt: skip
+@click.option(
+    "--listing-rate-total", type=float, default=None, metavar="RECORDS",
+    help="Records a second all clients together may list: pages past it wait their turn, "
+    "each client's in turn [default: 20000].",
+)  # fmt: skip
 def node(
     port: int,
     host: str,
@@ -348,6 +358,8 @@ def node(
     max_http_per_client: int | None,
     max_http: int | None,
     http_idle_timeout: float | None,
+    listing_rate_limit: float | None,
+    listing_rate_total: float | None,
 ) -> None:
     """Run a relayer node until interrupted (SIGINT or SIGTERM).
 
@@ -382,6 +394,8 @@ def node(
                 max_http_per_client=max_http_per_client,
                 max_http=max_http,
                 http_idle_timeout=http_idle_timeout,
+                listing_rate_limit=listing_rate_limit,
+                listing_rate_total=listing_rate_total,
             )
         except DeploymentError:
             raise

@@ -88,6 +88,13 @@ class RateLimit:
     rate: float = 10_000.0
     burst: int = 20_000
 
+    def __post_init__(self) -> None:
+        # A rate of 0 would divide by zero in Retry-After; a burst of 0 admits nothing.
+        if not (math.isfinite(self.rate) and self.rate > 0):
+            raise ValueError(f"a rate limit's rate must be a positive number, not {self.rate!r}")
+        if self.burst < 1:
+            raise ValueError(f"a rate limit's burst must be at least 1, not {self.burst!r}")
+
 
 class RateLimiter:
     """Token buckets per client address; old idle buckets are dropped now and then."""
@@ -127,11 +134,22 @@ class RateLimiter:
         self._buckets[client] = (held, now)
         return self._headers(held)
 
+    def charge(self, client: str, tokens: float) -> dict[str, str]:
+        """Take ``tokens`` more than the request was charged first (it cost more than it
+        could be known to before it ran), down to ``-burst`` at most: the client then waits
+        for the refill; the headers for the bucket as it is now."""
+        now = time.monotonic()
+        held, at = self._buckets.get(client, (float(self.burst), now))
+        held = min(float(self.burst), held + (now - at) * self.rate) - max(0.0, tokens)
+        held = max(-float(self.burst), held)
+        self._buckets[client] = (held, now)
+        return self._headers(held)
+
     def _headers(self, tokens: float) -> dict[str, str]:
         reset = math.ceil((self.burst - tokens) / self.rate) if self.rate > 0 else 0
         return {
             "X-RateLimit-Limit": self._limit,
-            "X-RateLimit-Remaining": str(int(tokens)),
+            "X-RateLimit-Remaining": str(max(0, int(tokens))),
             "X-RateLimit-Reset": str(reset),
         }
 

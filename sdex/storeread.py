@@ -291,13 +291,20 @@ class StoreReads:
         the event loop runs on while the page is counted and read).
 
         Filter keys: maker, maker_token, taker_token, status."""
+        total, rows = await self.order_rows(filters, page, per_page)
+        return total, [self._order(r) for r in rows]
+
+    async def order_rows(
+        self, filters: dict[str, str], page: int, per_page: int
+    ) -> tuple[int, list[tuple[Any, ...]]]:
+        """``query_orders``' page as its raw rows (``ORDER_SELECT``'s columns), unparsed:
+        ``GET /v1/orders`` builds its answer from them in slices (``sdex.node.pages``)."""
         allowed = {"maker", "maker_token", "taker_token", "status"}
         where = " AND ".join(f"{k}=?" for k in filters if k in allowed)
         args = [v.lower() if k != "status" else v for k, v in filters.items() if k in allowed]
         cond = f" WHERE {where}" if where else ""
         query = _page_query(ORDER_SELECT, "orders", cond, "seq", args, page, per_page)
-        total, rows = await self._listing(query)
-        return total, [self._order(r) for r in rows]
+        return await self._listing(query)
 
     def _parsed(self, row: tuple[Any, ...]) -> StoredOrder | None:
         """``_order``, or None (logged, counted) for a row that is not an order."""

@@ -5,6 +5,7 @@ says why it has no order; hostile calldata and transaction answers are refused."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from eth_abi.abi import decode
+from eth_abi.abi import decode, encode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +27,8 @@ from tests.conftest import Chain
 from tests.test_audit import (
     ALICE,
     BOB,
+    CAROL,
+    DAVE,
     E6,
     E18,
     OPERATOR,
@@ -328,10 +331,7 @@ HOSTILE_CALLDATA = [
     ("empty", b""),
     ("another-function", load_abi("Exchange").fn("cancelOrder").selector + bytes(320)),
     ("batch-truncated", _batch_data(2)[:-40]),
-    ("batch-aliased-signatures", _aliased_signatures()),
     ("batch-array-length-huge", _batch_data(2)[: 4 + 96] + (2**255).to_bytes(32, "big")),
-    ("batch-dirty-address", _dirty(_batch_data(2), 4 + 96 + 32 + 32 * 2)),
-    ("batch-dirty-expiry", _dirty(_batch_data(2), 4 + 96 + 32 + 32 * 8 + 20)),
     ("packed-unknown-flags", _packed(0x20, bytes(200))),
     ("packed-short", _packed(0, bytes(30))),
     ("packed-uint-of-33-bytes", _packed(16, bytes([33]) + bytes(200))),
@@ -347,6 +347,28 @@ def test_hostile_calldata_is_refused(data: bytes) -> None:
         decode_settlement(data)
 
 
+BATCH_ENTRIES_LEFT_OUT = [
+    # (case, calldata, how many of its orders are read)
+    ("aliased-signatures", _aliased_signatures(), 1),  # (64 KiB each: 1 fits in ~100 KB)
+    ("dirty-address", _dirty(_batch_data(2), 4 + 96 + 32 + 320 + 32 * 2), 1),
+    ("dirty-expiry", _dirty(_batch_data(2), 4 + 96 + 32 + 32 * 8 + 20), 1),
+]
+
+
+@pytest.mark.parametrize(
+    ("data", "read"),
+    [(d, n) for _, d, n in BATCH_ENTRIES_LEFT_OUT],
+    ids=[i for i, _, _ in BATCH_ENTRIES_LEFT_OUT],
+)
+def test_batch_entries_the_contract_cannot_read_are_left_out(data: bytes, read: int) -> None:
+    """An order with dirty high bits, or a signature past the bound on all signatures (no
+    more bytes of them than the calldata has), is left out; the others are read (the
+    contract settles a batch's other matches: ``test_a_batch_is_read_as_the_contract_read_it``)."""
+    name, pairs = decode_settlement(data)
+    assert name == "batchMatchOrders" and len(pairs) == read
+    assert sum(len(sig) for _, sig in pairs) <= len(data)
+
+
 def test_packed_with_bytes_left_over_is_refused() -> None:
     o = Order(*(["0x" + "22" * 20] * 4), 5, 6, ZERO_ADDRESS, 0, 7, 8)  # type: ignore[arg-type]
     r = Order(o.maker, o.taker, o.taker_token, o.maker_token, 6, 5, ZERO_ADDRESS, 0, 7, 9)
@@ -355,3 +377,123 @@ def test_packed_with_bytes_left_over_is_refused() -> None:
     assert len(decode_packed(data[4:])) == 2
     with pytest.raises(CalldataError, match="after the packed match"):
         decode_packed(data[4:] + b"\x00")
+
+
+# -- batches the contract settles though some of their entries are junk (review14) ---------
+
+
+def _row(order: Order) -> bytes:
+    """An order's ten ABI words."""
+    return encode(ORDER_WORDS, dataclasses.astuple(order))
+
+
+ORDER_WORDS = ["address"] * 4 + ["uint256"] * 2 + ["address", "uint256", "uint64", "uint256"]
+
+
+def _raw_batch(
+    rows: list[bytes], signatures: list[bytes | int | None], pairs: list[tuple[int, int]]
+) -> bytes:
+    """``batchMatchOrders`` calldata written word by word, so that it may carry what no
+    encoder writes: order ``rows`` (ten words each), ``signatures`` (None: an offset far
+    past the calldata; an int: that offset word, no bytes) and ``pairs`` of indices (no
+    cap)."""
+    w = lambda x: x.to_bytes(32, "big")  # noqa: E731
+    orders = w(len(rows)) + b"".join(rows)
+    heads, tails, at = [], b"", 32 * len(signatures)
+    for sig in signatures:
+        if isinstance(sig, int):  # (an offset word as given)
+            heads.append(w(sig))
+            continue
+        heads.append(w(at if sig is not None else 2**40))
+        if sig is not None:
+            padded = w(len(sig)) + sig + bytes(-len(sig) % 32)
+            tails += padded
+            at += len(padded)
+    sigs = w(len(signatures)) + b"".join(heads) + tails
+    matches = w(len(pairs)) + b"".join(w(a) + w(b) + w(UINT256_MAX) for a, b in pairs)
+    head = w(96) + w(96 + len(orders)) + w(96 + len(orders) + len(sigs))
+    return load_abi("Exchange").fn("batchMatchOrders").selector + head + orders + sigs + matches
+
+
+def _audit_alone(c: Chain, tmp_path: Path) -> dict[str, Any]:
+    r = CliRunner().invoke(main, ["audit", "--deployment", _saved(c, tmp_path), "--json"])
+    out: dict[str, Any] = json.loads(r.stdout)
+    out["exit"] = r.exit_code
+    return out
+
+
+def _dirty_row(order: Order) -> bytes:
+    return b"\x01" + _row(order)[1:]  # (the maker word's high byte)
+
+
+# (rows, signatures, more pairs) of a batch beside its match (0, 1) of L and R: junk the
+# contract settles the match beside (a pair naming a dirty order reverts the whole batch)
+JUNK_BATCHES: dict[str, Callable[[SignedOrder, SignedOrder], tuple[Any, Any, Any]]] = {
+    "an order no pair names, its maker dirty": lambda L, R: (
+        [_row(L.order), _row(R.order), _dirty_row(L.order)], [L.signature, R.signature, b""], []
+    ),
+    "an order no pair names, its signature past the calldata": lambda L, R: (
+        [_row(L.order), _row(R.order), _row(L.order)], [L.signature, R.signature, None], []
+    ),
+    "L again with a junk signature, in a pair (skipped)": lambda L, R: (
+        [_row(L.order), _row(R.order), _row(L.order)],
+        [L.signature, R.signature, b"\x00" * 65],
+        [(2, 1)],
+    ),
+    # R's signature read through an offset below the signatures (negative as a signed
+    # word, as Solidity's calldata reader takes it): its length and bytes in a third
+    # order's words, an order no pair names (96 + 32 + 640: that row; 96 + 32 + 960 + 32:
+    # where the signatures' offsets count from)
+    "R's signature at a negative offset": lambda L, R: (
+        [_row(L.order), _row(R.order), (65).to_bytes(32, "big") + R.signature + bytes(223)],
+        [L.signature, (96 + 32 + 640 - (96 + 32 + 960 + 32)) % 2**256, b""],
+        [],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(JUNK_BATCHES))
+def test_a_batch_is_read_as_the_contract_read_it(chain: Chain, tmp_path: Path, case: str) -> None:
+    """A batch whose one match settles, carrying beside it junk the contract never reads or
+    whose match it skips: the audit reads the match's orders from the calldata and is clean.
+    (The reader refused the whole transaction for a dirty order or a signature out of
+    bounds, so both fills were missing_order, exit 1; and the match's order again with a
+    junk signature was a bad_signature, exit 1, blaming a maker whose good signature the
+    contract checked: anyone may send such a batch of orders from a public book.)"""
+    c = chain
+    left, right = ask(c, ALICE, E18, 3000 * E6), bid(c, BOB, E18, 3000 * E6)
+    rows, signatures, pairs = JUNK_BATCHES[case](left, right)
+    data = _raw_batch(rows, signatures, [(0, 1), *pairs])
+    receipt = c.sender(OPERATOR).transact(c.exchange.address, data)
+    assert len(c.exchange.fills(receipt.logs)) == 2
+    assert len(c.exchange.skipped(receipt.logs)) == len(pairs)
+    facts = collect(c.deployment)
+    assert facts.chain.undecoded == {}
+    assert sorted((o.signed.hash, o.signed.signature) for o in facts.orders) == sorted(
+        (s.hash, s.signature) for s in (left, right)
+    )
+    out = _audit_alone(c, tmp_path)
+    assert (out["exit"], out["ok"]) == (0, True), out
+
+
+@pytest.mark.parametrize("case", ["padding-not-zero", "no-padding"])
+def test_a_fill_order_whose_signature_padding_is_junk_decodes(
+    chain: Chain, tmp_path: Path, case: str
+) -> None:
+    """``fillOrder`` whose signature's padding is not zero, or absent (the calldata ends with
+    the signature's 65th byte): the contract reads the 65 bytes and settles; the audit reads
+    the order from the calldata and is clean. (eth_abi's strict decoding refused both: the
+    fill was a missing_order, exit 1.)"""
+    c = chain
+    order = bid(c, DAVE, E18, 2900 * E6)
+    fn = load_abi("Exchange").fn("fillOrder")
+    data = fn.selector + encode(
+        list(fn.input_types), [dataclasses.astuple(order.order), order.signature, E18 // 4]
+    )
+    data = data[:-1] + b"\x01" if case == "padding-not-zero" else data[:-31]
+    receipt = c.sender(CAROL).transact(c.exchange.address, data)
+    assert len(c.exchange.fills(receipt.logs)) == 1
+    facts = collect(c.deployment)
+    assert facts.chain.undecoded == {}
+    out = _audit_alone(c, tmp_path)
+    assert (out["exit"], out["ok"]) == (0, True), out

@@ -55,6 +55,7 @@ def test_a_send_comes_back_with_its_receipt(chain: Chain, engine: Engine, tmp_pa
             # ask may now and then be answered before the mining ends: then polled)
             assert b.sync is False and b.sync_sends == 0
             assert got
+            assert b.batched_asks == 4  # (the first: sync tried, refused, sent plainly)
     finally:
         store.close()
 
@@ -273,5 +274,23 @@ def test_sync_turned_off_is_tried_again(chain: Chain, engine: Engine, tmp_path: 
         b.send(signed)
         assert c.sender(1).wait(signed.tx_hash, timeout=10).status == 1
         assert b.sync_probes == (1 if engine == "anvil" else 2)
+    finally:
+        store.close()
+
+
+def test_a_batched_receipt_ask_answered_with_none_is_counted(chain: Chain, tmp_path: Path) -> None:
+    """A receipt asked in the send's batch and answered with none (Hardhat now and then
+    reads it before the mining ends) is counted (``/health`` → settlementReceiptsWithSend):
+    that receipt is polled from the event loop."""
+    c = chain
+    sender = Sender(_ReceiptMissed(c.rpc.url), c.keys[1], c.deployment.chain_id)
+    b, store = _broadcaster(c, tmp_path, sender=sender)
+    b.sync = False  # (the batched ask)
+    try:
+        signed = sender.sign(c.address(2), b"", 21_000)
+        b.queued(signed)
+        assert b.send(signed) is None
+        assert b.batched_asks == b.batched_misses == 1
+        assert c.sender(1).wait(signed.tx_hash).status == 1
     finally:
         store.close()

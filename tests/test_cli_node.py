@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+import requests
 from click.testing import CliRunner, Result
 
 from sdex.chain import OrderStatus
@@ -340,8 +341,10 @@ def test_node_lines_reach_a_pipe_at_once(chain: Chain, tmp_path: Path) -> None:
 def test_http_connection_bounds_are_options(chain: Chain, tmp_path: Path) -> None:
     """``--max-http-per-client``, ``--max-http`` and ``--http-idle-timeout`` set the bounds
     of ``sdex.node.conns`` (NodeConfig-only before); unset, the defaults; out of range, a
-    usage error naming the option. A node started with a 1 s idle timeout closes a silent
-    connection within seconds (the default keeps it 30 s)."""
+    usage error naming the option (``--listing-rate-limit``, ``--listing-rate-total`` too).
+    A node started with a 1 s idle timeout closes a silent connection within seconds (the
+    default keeps it 30 s), and with ``--listing-rate-limit 1000`` its listings count a
+    bucket of 5,000 records (the default's is 10,000)."""
     deployment = tmp_path / "devnet.json"
     chain.deployment.save(deployment)
     default = config_for(port=free_port(), key=key(chain, OPERATOR), deployment=deployment)
@@ -357,6 +360,8 @@ def test_http_connection_bounds_are_options(chain: Chain, tmp_path: Path) -> Non
         ("--max-http-per-client", "0"), ("--max-http-per-client", "x"), ("--max-http", "0"),
         ("--http-idle-timeout", "0"), ("--http-idle-timeout", "-1"),
         ("--http-idle-timeout", "nan"), ("--http-idle-timeout", "100000"),
+        ("--listing-rate-limit", "0"), ("--listing-rate-limit", "x"),
+        ("--listing-rate-total", "-5"), ("--listing-rate-total", "inf"),
     ]:  # fmt: skip
         r = cli(
             "node", "--port", "1", "--deployment", str(deployment),
@@ -365,7 +370,8 @@ def test_http_connection_bounds_are_options(chain: Chain, tmp_path: Path) -> Non
         assert r.exit_code == 2 and option in r.output, (option, bad, r.output)
     proc = NodeProcess(
         free_port(), deployment, chain.keys[OPERATOR], tmp_path / "n.db", tmp_path / "n.log",
-        extra=("--http-idle-timeout", "1", "--max-http-per-client", "2"),
+        extra=("--http-idle-timeout", "1", "--max-http-per-client", "2",
+               "--listing-rate-limit", "1000"),
     )  # fmt: skip
     proc.start()
     try:
@@ -374,6 +380,9 @@ def test_http_connection_bounds_are_options(chain: Chain, tmp_path: Path) -> Non
             start = time.monotonic()
             assert silent.recv(1) == b""  # the node closed it
             assert time.monotonic() - start < 15  # (1 s, slack for a loaded machine; not 30)
+        listing = requests.get(f"http://127.0.0.1:{proc.port}/v1/orders", timeout=20)
+        assert listing.status_code == 200
+        assert listing.headers["X-RateLimit-Limit"] == "5000"  # (5 s of 1,000 a second)
     finally:
         proc.kill()
 

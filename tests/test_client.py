@@ -416,7 +416,8 @@ def test_node_command_passes_its_options_to_run_node(
              "--rpc", "http://rpc", "--deployment", "d.json", "--key", KEY.hex(),
              "--db", "n.db", "--fee-bps", "25", "--admin", "--log-level", "DEBUG",
              "--dev-wallets", "--gossip-scale", "0.2", "--max-http-per-client", "64",
-             "--max-http", "1000", "--http-idle-timeout", "5")  # fmt: skip
+             "--max-http", "1000", "--http-idle-timeout", "5", "--listing-rate-limit", "500",
+             "--listing-rate-total", "50000")  # fmt: skip
     assert r.exit_code == 0, r.output
     assert calls == [
         {
@@ -436,6 +437,8 @@ def test_node_command_passes_its_options_to_run_node(
             "max_http_per_client": 64,
             "max_http": 1000,
             "http_idle_timeout": 5.0,
+            "listing_rate_limit": 500.0,
+            "listing_rate_total": 50000.0,
         }
     ]
     r = run_cli("node", "--port", "8001", env={"SDEX_NODE_KEY": KEY.hex()})
@@ -443,6 +446,7 @@ def test_node_command_passes_its_options_to_run_node(
     assert calls[-1]["admin"] is False and calls[-1]["log_level"] == "info"
     assert calls[-1]["dev_wallets"] is False and calls[-1]["gossip_scale"] == 1.0
     assert calls[-1]["max_http"] is None and calls[-1]["http_idle_timeout"] is None
+    assert calls[-1]["listing_rate_limit"] is None and calls[-1]["listing_rate_total"] is None
     assert calls[-1]["deployment"] == Path(".sdex/devnet.json") and calls[-1]["peers"] == []
     assert run_cli("node", "--port", "8001", "--fee-bps", "10001").exit_code == 2
     assert run_cli("node", "--key", KEY.hex()).exit_code == 2

@@ -13,7 +13,7 @@ from aiohttp.web_protocol import RequestHandler
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sdex.httpkit import client_group
+from sdex.httpkit import RateLimit, RateLimiter, client_group
 from sdex.node.conns import ConnectionSlots
 
 CLIENTS = ("10.0.0.1", "10.0.0.2", "2001:db8:0:1::1", "2001:db8:0:1::2", "2001:db8:0:2::1")
@@ -97,3 +97,23 @@ def test_a_clients_last_connection_closed_for_its_own_new_one() -> None:
 )
 def test_a_client_is_its_ipv4_address_or_its_ipv6_64(address: str | None, group: str) -> None:
     assert client_group(address) == group
+
+
+@pytest.mark.parametrize(
+    ("rate", "burst"),
+    [(0, 10), (-1, 10), (float("nan"), 10), (float("inf"), 10), (1, 0), (1, -5)],
+)
+def test_a_rate_limit_that_admits_nothing_or_divides_by_zero_is_refused(
+    rate: float, burst: int
+) -> None:
+    """A rate of 0 divided by zero in ``Retry-After`` the first time a bucket ran dry."""
+    with pytest.raises(ValueError, match="rate limit"):
+        RateLimit(rate=rate, burst=burst)
+
+
+def test_a_slow_rate_limit_says_when_to_come_back() -> None:
+    limiter = RateLimiter(RateLimit(rate=0.5, burst=1))
+    assert limiter.take("10.0.0.1")[0]
+    ok, headers = limiter.take("10.0.0.1")
+    assert not ok
+    assert headers["Retry-After"] == "2"

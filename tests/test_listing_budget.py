@@ -16,6 +16,7 @@ import pytest
 
 from sdex.client import NodeClient
 from sdex.httpkit import RateLimit
+from sdex.node.listings import WALKED_PER_RECORD
 from sdex.order import random_salt
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node
@@ -93,6 +94,25 @@ async def test_a_client_looping_pages_is_throttled_others_are_not(
             small = api.base + path(c).replace("perPage=100", "perPage=5")
             assert (await get(other, small))[0] == 200
             assert (await get(other, api.base + "/health"))[0] == 200
+
+
+async def test_a_book_page_is_charged_the_orders_it_walks(chain: Chain, tmp_path: Path) -> None:
+    """200 resting asks, pages of 1 (charged 2 first) from a bucket of 20: each also costs
+    the orders it walked to count the sides (``WALKED_PER_RECORD`` a record), so the bucket
+    runs dry after a few pages (before: 19 pages of 1 record each, however large the book:
+    each walked every order, ~60 ms of the event loop for 4,000; docs/BENCHMARKS.md)."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", listing_rate_limit=RateLimit(rate=0.01, burst=20))
+    async with running_node(cfg) as (_, api), session_from("127.0.0.2") as greedy:
+        for i in range(200):
+            signed = c.sign(c.order(1 + i % 4, c.weth, 10**15, c.usdc, 3_000_000 + i))
+            assert (await api.post_order(signed))[0] == 201
+        page_cost, held, fits = 1 + 200 / WALKED_PER_RECORD, 20.0, 0
+        while held >= 2:  # (what a page is charged first)
+            held, fits = held - page_cost, fits + 1
+        seen = [(await get(greedy, api.base + book_query(c, 1)))[0] for _ in range(fits + 2)]
+        assert seen == [200] * fits + [429] * 2
+        assert fits < 19
 
 
 async def test_the_web_pages_polling_stays_under_the_default_budget(

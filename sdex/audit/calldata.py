@@ -22,7 +22,8 @@ from eth_abi.exceptions import DecodingError
 
 from sdex.audit.facts import OrderCopy
 from sdex.chain import FillEvent, load_abi
-from sdex.order import Domain, Order, SignedOrder
+from sdex.errors import SignatureError
+from sdex.order import Domain, Order, SignedOrder, recover_signer
 
 SETTLEMENT_FUNCTIONS = ("fillOrder", "matchOrders", "matchOrdersPacked", "batchMatchOrders")
 """The Exchange's external entry points that settle orders (``settleBatch`` and
@@ -91,7 +92,9 @@ def decode_settlement(data: bytes) -> tuple[str, list[tuple[Order, bytes]]]:
             return fn.name, decode_packed(body)
         if fn.name == "batchMatchOrders":
             return fn.name, decode_batch(body)
-        args = decode(list(fn.input_types), body)
+        # (not strict: the contract reads a signature's bytes and never its padding, which
+        # may be junk or absent; dirty address bits are still refused, as the contract's)
+        args = decode(list(fn.input_types), body, strict=False)
     except (DecodingError, CalldataError, OverflowError, ValueError) as e:
         raise CalldataError(f"its calldata does not decode as {fn.name}: {e}"[:300]) from None
     if fn.name == "fillOrder":
@@ -113,38 +116,72 @@ _ADDRESS_FIELDS = (0, 1, 2, 3, 6)
 def decode_batch(body: bytes) -> list[tuple[Order, bytes]]:
     """``batchMatchOrders``' (order, signature) pairs: ``Order[]`` (static 10-word tuples)
     and ``bytes[]``, read directly (what ``Exchange.encode_batch`` writes; eth_abi takes
-    ~0.3 ms an order). Strict as the contract's ABI decoder: addresses and the uint64 expiry
-    without dirty high bits. ``pairs`` is only bounded: it names no order that is not here.
-    A ``bytes[]`` whose offsets point many signatures at one (their lengths summing beyond
-    the calldata) is refused: it would decode to far more than was sent."""
+    ~0.3 ms an order). Refused, as the contract's ABI decoder refuses them (the transaction
+    reverts whole): arrays running beyond the calldata, or as many signatures as orders.
+    An entry the contract reads only when a pair names it (its order, its signature) is
+    left out when it does not read: an address or the uint64 expiry with dirty high bits, a
+    signature the contract's reader refuses (``_calldata_tail``: as it reads, "negative"
+    offsets too), or one past ``len(body)`` bytes of signatures in all
+    (offsets pointing many at one: far more decoded than was sent). The contract settles
+    the other matches of such a batch, and their orders are here. ``pairs`` is only
+    bounded: it names no order that is not here."""
     orders_at, signatures_at, pairs_at = _word(body, 0), _word(body, 32), _word(body, 64)
     if pairs_at + 32 + 96 * _word(body, pairs_at) > len(body):
         raise CalldataError("its pairs run beyond the calldata")
     n = _word(body, orders_at)
     if n > len(body) // 320:
         raise CalldataError(f"{n} orders in {len(body)} bytes")
-    orders = []
+    m = _word(body, signatures_at)
+    if m != n:  # the contract reverts: ArrayLengthMismatch
+        raise CalldataError(f"{n} orders but {m} signatures")
+    _word(body, orders_at + 320 * n)  # (the last order's last word: all within the calldata)
+    if n:
+        _word(body, signatures_at + 32 * n)  # (the last signature's offset)
+    full = load_abi("Exchange").fn("batchMatchOrders").selector + body  # (offsets count from 4)
+    pairs, total = [], 0
     for i in range(n):
         at = orders_at + 32 + 320 * i
         words = [_word(body, at + 32 * k) for k in range(10)]
         if any(words[k] >> 160 for k in _ADDRESS_FIELDS) or words[8] >> 64:
-            raise CalldataError(f"order {i} has dirty high bits")
+            continue  # (reading it reverts: no match of it settled)
+        signature = _calldata_tail(full, 4 + signatures_at + 32, 4 + signatures_at + 32 + 32 * i)
+        if signature is None or total + len(signature) > len(body):
+            continue  # (the contract's read reverts; or past the bound on all signatures)
+        total += len(signature)
         a = ["0x" + words[k].to_bytes(20, "big").hex() for k in _ADDRESS_FIELDS]
-        orders.append(
-            Order(a[0], a[1], a[2], a[3], words[4], words[5], a[4], words[7], words[8], words[9])
+        order = Order(
+            a[0], a[1], a[2], a[3], words[4], words[5], a[4], words[7], words[8], words[9]
         )
-    m = _word(body, signatures_at)
-    if m != n:  # the contract reverts: ArrayLengthMismatch
-        raise CalldataError(f"{n} orders but {m} signatures")
-    signatures, total = [], 0
-    for i in range(m):
-        start = signatures_at + 32 + _word(body, signatures_at + 32 + 32 * i)
-        size = _word(body, start)
-        total += size
-        if total > len(body) or start + 32 + size > len(body):
-            raise CalldataError(f"signature {i} runs beyond the calldata")
-        signatures.append(body[start + 32 : start + 32 + size])
-    return list(zip(orders, signatures, strict=True))
+        pairs.append((order, signature))
+    return pairs
+
+
+WORD = 2**256
+
+
+def _signed(x: int) -> int:
+    x %= WORD
+    return x - WORD if x >> 255 else x
+
+
+def _calldata_tail(full: bytes, base: int, head: int) -> bytes | None:
+    """The ``bytes`` element whose offset (from ``base``) is the word at ``head`` of the
+    calldata ``full``, read as Solidity's calldata reader (``access_calldata_tail``) reads
+    it, 256-bit words wrapping and compared signed (an offset may be "negative": the bytes
+    then lie before ``base``); None where that reader reverts. Its length is at most the
+    calldata's: beyond it, the reader reverts or reads a length of 0."""
+    size = len(full)
+    rel = int.from_bytes(full[head : head + 32], "big")
+    if not _signed(rel) < _signed(size - base - 31):
+        return None
+    at = (base + rel) % WORD
+    length = int.from_bytes(full[at : at + 32].ljust(32, b"\0"), "big") if at < size else 0
+    if length > 2**64 - 1:
+        return None
+    at = (at + 32) % WORD
+    if _signed(at) > _signed(size - length):
+        return None
+    return full[at : at + length].ljust(length, b"\0") if at < size else bytes(length)
 
 
 def _word(body: bytes, at: int) -> int:
@@ -236,9 +273,31 @@ def calldata_orders(
             undecoded[tx_hash] = f"its transaction {tx_hash}: {e}"
             continue
         decoded[tx_hash] = name
+        signed_by: dict[bytes, dict[bytes, SignedOrder]] = {}
         for order, signature in pairs:
             h = domain.order_hash(order)
-            if h in hashes.get(tx_hash, ()) and (h, signature) not in copies:
-                signed = SignedOrder(order, signature, h)
-                copies[(h, signature)] = OrderCopy(signed, f"calldata of {tx_hash}")
+            if h in hashes.get(tx_hash, ()):
+                signed_by.setdefault(h, {})[signature] = SignedOrder(order, signature, h)
+        for h, signed in signed_by.items():
+            for s in _the_contract_could_accept(signed):
+                copies.setdefault((h, s.signature), OrderCopy(s, f"calldata of {tx_hash}"))
     return list(copies.values()), decoded, undecoded
+
+
+def _the_contract_could_accept(signed: dict[bytes, SignedOrder]) -> list[SignedOrder]:
+    """Of one transaction's copies of one order (by signature), those the contract may have
+    settled it by: when one of several is the maker's ECDSA signature, that one. A batch
+    may carry an order twice, once with a junk signature whose match the contract skipped
+    (anyone may send one, with orders from a public book): that copy is no evidence, and
+    checked, it blamed the maker for a fill the contract settled on its good signature.
+    (When none recovers the maker, all stay: a contract maker's, or a real finding.)"""
+    if len(signed) == 1:
+        return list(signed.values())
+    good = []
+    for s in signed.values():
+        try:
+            if recover_signer(s.hash, s.signature) == s.order.maker:
+                good.append(s)
+        except SignatureError:
+            pass
+    return good or list(signed.values())

@@ -368,7 +368,9 @@ def p2p_app(gossip: Gossip, limit: RateLimit) -> web.Application:
     app = web.Application(middlewares=[_errors])
     app[GOSSIP_KEY] = gossip
     app[PEER_LIMITER_KEY] = RateLimiter(limit)
-    app[STRANGER_LIMITER_KEY] = RateLimiter(RateLimit(rate=limit.rate / 4, burst=limit.burst // 4))
+    app[STRANGER_LIMITER_KEY] = RateLimiter(
+        RateLimit(rate=limit.rate / 4, burst=max(1, limit.burst // 4))
+    )
     app[REPLAY_KEY] = ReplayGuard()
     for method, path, route, max_body in ROUTES:
         app.router.add_route(method, path, p2p(route, max_body))

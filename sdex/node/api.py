@@ -40,10 +40,18 @@ from sdex.node.appstate import LATENCY_BUCKETS as LATENCY_BUCKETS
 from sdex.node.bookfeed import BookFeed
 from sdex.node.core import Node
 from sdex.node.events import WsSlots
-from sdex.node.listings import LISTING_LIMITER_KEY, MAX_PER_PAGE, book_records, listed, listing
+from sdex.node.listings import (
+    LANE_KEY,
+    LISTING_LIMITER_KEY,
+    MAX_PER_PAGE,
+    ListingLane,
+    listing,
+    per_page_most,
+)
+from sdex.node.pages import book_page, fills_page, orders_page
 from sdex.node.wsapi import WS_MAX_CLIENT_MESSAGE as WS_MAX_CLIENT_MESSAGE
 from sdex.node.wsapi import WS_STALL_SECONDS as WS_STALL_SECONDS
-from sdex.node.wsapi import get_depth, get_ws
+from sdex.node.wsapi import depth_most, get_depth, get_ws
 from sdex.order import EIP712_TYPES, parse_address, parse_hex_bytes
 from sdex.web import add_web_routes
 
@@ -105,10 +113,6 @@ def _path_hash(request: web.Request) -> bytes:
     return _order_hash(request.match_info["hash"])
 
 
-def _page(total: int, page: int, per_page: int, records: list[Any]) -> dict[str, object]:
-    return {"total": total, "page": page, "perPage": per_page, "records": records}
-
-
 # -- routes --------------------------------------------------------------------------------
 
 _JSON_TYPE = {"Content-Type": "application/json; charset=utf-8"}
@@ -157,10 +161,7 @@ async def get_orders(request: web.Request) -> web.Response:
                 f"status must be one of {', '.join(s.value for s in API_STATUSES)}",
             )
         filters["status"] = status
-    total, rows = await node.store.query_orders(filters, page, per_page)
-    records = [node.stored_json(r) for r in rows]  # (closed ones: maybe only stored)
-    listed(request, len(rows))
-    return web.json_response(_page(total, page, per_page, [r for r in records if r]))
+    return await orders_page(request, node, filters, page, per_page)
 
 
 async def get_order(request: web.Request) -> web.Response:
@@ -179,13 +180,11 @@ async def get_orderbook(request: web.Request) -> web.Response:
     per_page = _query_int(request, "perPage", 100, 1, MAX_PER_PAGE)
     assert base is not None and quote is not None
     try:
-        body = node.orderbook(base, quote, page, per_page)
+        return await book_page(request, node, base, quote, page, per_page)
     except UnknownPair:
         raise ApiError.field(
             "quoteToken", FieldCode.ADDRESS_NOT_SUPPORTED, "this node does not list that pair"
         ) from None
-    listed(request, book_records(body))
-    return web.json_response(body)
 
 
 async def get_order_config(request: web.Request) -> web.Response:
@@ -221,9 +220,7 @@ async def get_fills(request: web.Request) -> web.Response:
     order_hash: str | None = None
     if "orderHash" in request.query:
         order_hash = "0x" + _order_hash(request.query["orderHash"]).hex()
-    total, fills = await node.store.fills_page(page, per_page, order_hash)
-    listed(request, len(fills))
-    return web.json_response(_page(total, page, per_page, [f.to_json() for f in fills]))
+    return await fills_page(request, node, page, per_page, order_hash)
 
 
 async def post_cancel(request: web.Request) -> web.Response:
@@ -318,6 +315,7 @@ def make_app(node: Node) -> web.Application:
     app[METRICS_KEY] = Metrics(node)
     app[LIMITER_KEY] = RateLimiter(node.config.rate_limit)
     app[LISTING_LIMITER_KEY] = RateLimiter(node.config.listing_rate_limit)
+    app[LANE_KEY] = ListingLane(node.config.listing_total_rate)
     app[WS_SLOTS_KEY] = WsSlots(node.config.max_ws_per_client, node.config.max_ws)
     feed = app[BOOK_FEED_KEY] = BookFeed(node.book, node.events, node.config.book_tick)
     app.on_cleanup.append(lambda _app: _stopped(feed))
@@ -325,11 +323,11 @@ def make_app(node: Node) -> web.Application:
     app.router.add_get("/v1/orders", listing(get_orders))
     app.router.add_get("/v1/orders/{hash}", get_order)
     app.router.add_post("/v1/orders/{hash}/cancel", post_cancel)
-    app.router.add_get("/v1/orderbook", listing(get_orderbook, sides=2))
+    app.router.add_get("/v1/orderbook", listing(get_orderbook, per_page_most(sides=2)))
     app.router.add_get("/v1/order_config", get_order_config)
     app.router.add_get("/v1/fills", listing(get_fills))
     app.router.add_get("/v1/ws", get_ws)
-    app.router.add_get("/v1/depth", listing(get_depth, sides=2))
+    app.router.add_get("/v1/depth", listing(get_depth, depth_most))
     app.router.add_get("/health", get_health)
     app.router.add_get("/metrics", get_metrics)
     if node.gossip is not None:

@@ -39,10 +39,16 @@ class NodeConfig:
     listing_rate_limit: RateLimit = field(
         default_factory=lambda: RateLimit(rate=2_000, burst=10_000)
     )
-    """Per wallet client: records listed by ``/v1/orders``, ``/v1/orderbook`` and ``/v1/fills``,
-    a page charged its records (``sdex.node.listings``); a bucket of its own, beside
-    ``rate_limit``. Keep its burst at least a full order-book page (2 x 1,000): a page dearer
-    than the burst is charged the whole burst, so it waits for a full bucket."""
+    """Per wallet client: records listed by ``/v1/orders``, ``/v1/orderbook``, ``/v1/fills``
+    and ``/web/orders``, a page charged its records (``sdex.node.listings``); a bucket of its
+    own, beside ``rate_limit``. Keep its burst at least a full order-book page (2 x 1,000):
+    a page dearer than the burst is charged the whole burst, so it waits for a full bucket."""
+    listing_total_rate: RateLimit = field(
+        default_factory=lambda: RateLimit(rate=20_000, burst=20_000)
+    )
+    """All clients together: records the listing lane builds (``sdex.node.listings``), one
+    page at a time, clients in turn; past it pages wait (10 clients at their own full rate;
+    ~10 us of the event loop a record: a fifth of it at most)."""
     peer_rate_limit: RateLimit = field(default_factory=lambda: RateLimit(rate=2_000, burst=4_000))
     """Per peer node (by the key it proves): ``/p2p/`` requests, each may carry a batch."""
     max_ws_per_client: int = 32

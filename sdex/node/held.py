@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii as _string
 
 from sortedcontainers import SortedDict
 
@@ -273,6 +274,23 @@ class HeldOrders:
     def record_json(self, rec: Record) -> dict[str, object]:
         return {"order": rec.signed.to_json(), "metaData": self.meta(rec)}
 
+    def record_text(self, rec: Record) -> str:
+        """``encode_json(record_json(rec))``, the same text made ~5x faster: the order's
+        text is the record's own (``Record.text``) and ``metaData`` is formatted directly
+        (``meta_text``; a listing page is a join of these, ``sdex.node.pages``)."""
+        st = self.book.get(rec.signed.hash)
+        if st is not None and st.closed is None:
+            status, filled, fillable, pending = st.status, st.filled, st.fillable, st.pending
+        else:
+            status, filled, fillable = rec.status, rec.filled, 0
+            pending = st.pending if st is not None else 0
+        meta = meta_text(
+            rec.signed.hash_hex, status, filled, pending, fillable,
+            rec.signed.order.maker_amount - filled, rec.created_at, rec.source, rec.reason,
+        )  # fmt: skip
+        order = rec.json_text or encode_json(rec.json)  # (a closed record's is not kept)
+        return f'{{"order": {order}, "metaData": {meta}}}'
+
     def publish(
         self,
         rec: Record,
@@ -417,6 +435,29 @@ class HeldOrders:
         for h in hashes:
             self.evicted.add(h)
             self.stored_only += 1
+
+
+def meta_text(
+    hash_hex: str,
+    status: str,
+    filled: int,
+    pending: int,
+    fillable: int,
+    remaining: int,
+    created_at: float,
+    source: str,
+    reason: str,
+) -> str:
+    """``encode_json`` of ``HeldOrders.meta``'s dict of these values, formatted directly
+    (a dict and the C encoder cost ~9 us a record; this ~1.5 us). The hash is 0x-hex and
+    the status an ``OrderStatus`` name, neither needs escaping; the numbers are ints;
+    ``createdAt`` a finite float (``repr`` is what ``json`` writes for it)."""
+    return (
+        f'{{"orderHash": "{hash_hex}", "status": "{status}", "filledMakerAmount": "{filled}", '
+        f'"pendingMakerAmount": "{pending}", "remainingFillableMakerAmount": "{fillable}", '
+        f'"remainingMakerAmount": "{remaining}", "createdAt": {float(created_at)!r}, '
+        f'"source": {_string(source)}, "reason": {_string(reason)}}}'
+    )
 
 
 def hash_of(hash_hex: str) -> bytes | None:

@@ -1,62 +1,218 @@
-"""The listing routes' own budget: a page costs its records, not one request.
+"""The listing routes' admission: a per-client budget of records, and one lane that builds
+pages one at a time, clients in turn, at a bounded rate in all.
 
-A page of ``/v1/orders``, ``/v1/orderbook`` or ``/v1/fills`` at ``perPage=1000`` takes the
-event loop 45-100 ms (building ~1,000 records and encoding ~1 MB of JSON; only the SQLite
-read runs in a worker thread), while the request budget (``NodeConfig.rate_limit``) counts
-it as one request. attack13: one client looping such pages two at a time took other
-clients' p50 from 1.7 ms to 140 ms. So each listing is also charged, per client
-(``sdex.httpkit.client_group``), one token per record it may return, from a bucket of its
-own (``NodeConfig.listing_rate_limit``: 2,000 records a second, 10,000 at once), so that a
-client's listings never starve its order posting and vice versa:
+A page of ``/v1/orders``, ``/v1/orderbook`` or ``/v1/fills`` at ``perPage=1000`` used to
+take the event loop 45-100 ms at once, while the request budget (``NodeConfig.rate_limit``)
+counts it as one request: one client looping such pages took other clients' p50 from 1.7 ms
+to 140 ms (attack13). Now:
 
-- before the handler runs, the page's most records are taken: ``perPage`` (100 when not
-  given; 1 when it is invalid, the handler answers 400), twice that for the order book's
-  two sides. A bucket holding fewer answers 429 (code 103) with the listing bucket's
-  ``X-RateLimit-*`` and ``Retry-After``; nothing is read;
-- after it, what the page did not return is given back (at least one token is kept: an
-  empty page still costs its count). Charging the most first bounds a client's listings
-  in flight by its bucket: two pages at once cannot both spend one page's tokens;
-- a listing's answer carries the listing bucket's ``X-RateLimit-*`` (in records), not
-  the request bucket's.
+- **per client** (``sdex.httpkit.client_group``), each listing is charged one token per
+  record it may return, from a bucket of its own (``NodeConfig.listing_rate_limit``: 2,000
+  records a second, 10,000 at once), so that a client's listings never starve its order
+  posting and vice versa. Before the handler runs, the page's most records are taken
+  (``most``: ``perPage``, 100 when not given, 1 when invalid (the handler answers 400),
+  twice that for the order book's two sides; ``/web/orders`` its hashes). A bucket holding
+  fewer answers 429 (code 103) with the bucket's ``X-RateLimit-*`` and ``Retry-After``;
+  nothing is read. After it, what the page did not return is given back (an empty page
+  still costs 1). The order book's page also costs the resting orders it walked to count
+  each side's offer, one record per ``WALKED_PER_RECORD`` (taken after it, the bucket down
+  to ``-burst`` at most: the client then waits for the refill). review14: without it, a
+  page of 1 (2 tokens) on a book of 4,000 orders walked them all, and one client looping
+  it took another's order posting p50 from 5 ms to 50 ms. A listing's answer carries this
+  bucket's ``X-RateLimit-*``, in records;
+- **in all**, pages are built in one lane (``ListingLane``), one at a time and in slices
+  (``sdex.node.pages``): however many clients list at once, the event loop runs at most one
+  slice of listing work (~1-2 ms) between any two turns of everything else. The lane serves
+  the clients waiting for it in turn (one page each, round robin: each active address gets a
+  fair share, however many pages another queues) and spends its records from a bucket for
+  the whole node (``NodeConfig.listing_total_rate``): once that is empty, the next page
+  waits for it to refill, so many addresses, each within its own budget, cannot add up to
+  more than that rate. A client may have ``LANE_PER_CLIENT`` pages waiting and the node
+  ``LANE_WAITING`` in all; past those a page is refused (429, or 503 for the node's bound,
+  code 103, ``Retry-After: 1``) before anything is read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+import math
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from sdex.httpkit import ApiError, RateLimiter, ascii_int, client_group
+from sdex.httpkit import ApiError, RateLimit, RateLimiter, ascii_int, client_group
 
 MAX_PER_PAGE = 1000
 DEFAULT_PER_PAGE = 100
+WALKED_PER_RECORD = 100
+"""Orders an order book page walks in memory to count a side's offer (~1 us each) per
+record it is charged: a record built and encoded costs the event loop 45-100 us."""
+LANE_PER_CLIENT = 8
+"""Pages one client address may have waiting for the lane at once."""
+LANE_WAITING = 256
+"""Pages waiting for the lane in all."""
 
 LISTING_LIMITER_KEY = web.AppKey("listing-limiter", RateLimiter)
 LISTED = web.RequestKey("listed", int)
 """The request's key for the records its listing returned (set by the handler)."""
+WALKED = web.RequestKey("walked", int)
+"""The request's key for the entries its listing walked to count them (set by the handler)."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def listed(request: web.Request, records: int) -> None:
-    """Note that the listing answering ``request`` returns ``records`` records."""
+class ListingLane:
+    """One page built at a time; waiting clients served in turn; ``total`` records a second
+    in all (a bucket of ``total.burst``: a page spends what it returned once built, and the
+    next turn waits until the bucket is no longer in debt)."""
+
+    def __init__(
+        self,
+        total: RateLimit,
+        per_client: int = LANE_PER_CLIENT,
+        waiting: int = LANE_WAITING,
+    ) -> None:
+        self.rate = total.rate
+        self.burst = float(total.burst)
+        self.per_client = per_client
+        self.most_waiting = waiting
+        self._tokens = self.burst
+        self._at = time.monotonic()
+        self._busy = False
+        self._waiting: OrderedDict[str, deque[asyncio.Future[None]]] = OrderedDict()
+        self._count = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self.pages = 0
+        """Pages built so far."""
+        self.waited = 0
+        """Pages that waited for the lane (another page was being built, or the rate)."""
+
+    @property
+    def waiting(self) -> int:
+        """Pages waiting for their turn now."""
+        return self._count
+
+    def spend(self, records: int) -> None:
+        """A page built in the lane returned ``records`` records."""
+        self._refill()
+        self._tokens -= records
+        self.pages += 1
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+
+    @contextlib.asynccontextmanager
+    async def turn(self, client: str) -> AsyncIterator[None]:
+        """The lane, held for the ``async with`` block (the page's build)."""
+        self._refill()
+        if self._busy or self._count or self._tokens < 0:
+            await self._wait(client)
+        else:
+            self._busy = True
+        try:
+            yield
+        finally:
+            self._release()
+
+    async def _wait(self, client: str) -> None:
+        queue = self._waiting.get(client)
+        if queue is not None and len(queue) >= self.per_client:
+            raise ApiError(
+                429,
+                103,
+                f"Throttled: {self.per_client} listing pages of this client already wait",
+                headers={"Retry-After": "1"},
+            )
+        if self._count >= self.most_waiting:
+            raise ApiError(
+                503,
+                103,
+                f"Busy: {self.most_waiting} listing pages already wait",
+                headers={"Retry-After": "1"},
+            )
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if queue is None:
+            queue = self._waiting[client] = deque()
+        queue.append(fut)
+        self._count += 1
+        self.waited += 1
+        if not self._busy:
+            self._next()
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():  # given the turn, then cancelled: pass it on
+                self._release()
+            raise
+
+    def _release(self) -> None:
+        self._busy = False
+        self._next()
+
+    def _next(self) -> None:
+        """Give the turn to the next client waiting (round robin), now or once the total
+        bucket is out of debt."""
+        if self._busy or self._timer is not None:
+            return
+        self._refill()
+        if self._tokens < 0:
+            if self._count:
+                delay = -self._tokens / self.rate if self.rate > 0 else math.inf
+                self._timer = asyncio.get_running_loop().call_later(delay, self._paced)
+            return
+        while self._waiting:
+            client, queue = next(iter(self._waiting.items()))
+            fut = queue.popleft()
+            self._count -= 1
+            if queue:
+                self._waiting.move_to_end(client)
+            else:
+                del self._waiting[client]
+            if not fut.done():  # (a waiter cancelled meanwhile is skipped)
+                self._busy = True
+                fut.set_result(None)
+                return
+
+    def _paced(self) -> None:
+        self._timer = None
+        self._next()
+
+
+LANE_KEY = web.AppKey("listing-lane", ListingLane)
+
+
+def listed(request: web.Request, records: int, walked: int = 0) -> None:
+    """Note that the listing answering ``request`` returns ``records`` records, having
+    walked ``walked`` more in memory to count them (the order book's sides)."""
     request[LISTED] = records
+    request[WALKED] = walked
 
 
-def book_records(body: dict[str, object]) -> int:
-    """The records on an order book page's sides."""
-    return sum(len(side["records"]) for side in body.values() if isinstance(side, dict))
+def per_page_most(sides: int = 1) -> Callable[[web.Request], int]:
+    """The most records a paged route may return: ``perPage`` on each of its ``sides``."""
+
+    def most(request: web.Request) -> int:
+        raw = request.query.get("perPage")
+        per_page = DEFAULT_PER_PAGE if raw is None else ascii_int(raw, 1, MAX_PER_PAGE) or 1
+        return per_page * sides
+
+    return most
 
 
-def listing(handler: Handler, sides: int = 1) -> Handler:
-    """``handler`` (a paged route: ``perPage`` records on each of its ``sides``) charged to
-    its client's listing bucket (``LISTING_LIMITER_KEY``)."""
+def listing(handler: Handler, most: Callable[[web.Request], int] | None = None) -> Handler:
+    """``handler`` (a route returning at most ``most(request)`` records; default
+    ``perPage``) charged to its client's listing bucket (``LISTING_LIMITER_KEY``)."""
+    most = most or per_page_most()
 
     async def charged(request: web.Request) -> web.StreamResponse:
         limiter = request.app[LISTING_LIMITER_KEY]
-        raw = request.query.get("perPage")
-        per_page = DEFAULT_PER_PAGE if raw is None else ascii_int(raw, 1, MAX_PER_PAGE) or 1
-        cost = float(min(per_page * sides, limiter.burst))
+        records = most(request)
+        cost = float(min(records, limiter.burst))
         client = client_group(request.remote)
         ok, headers = limiter.take(client, cost)
         if not ok:
@@ -70,9 +226,13 @@ def listing(handler: Handler, sides: int = 1) -> Handler:
         spent = 1.0
         try:
             resp = await handler(request)
-            spent = float(max(1, min(request.get(LISTED, per_page * sides), cost)))
+            spent = float(max(1, min(request.get(LISTED, records), cost)))
+            spent += request.get(WALKED, 0) / WALKED_PER_RECORD
         finally:
-            headers = limiter.give_back(client, cost - spent)
+            if spent <= cost:
+                headers = limiter.give_back(client, cost - spent)
+            else:
+                headers = limiter.charge(client, spent - cost)
         if not resp.prepared:
             resp.headers.update(headers)
         return resp

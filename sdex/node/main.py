@@ -29,6 +29,7 @@ from sdex.client import describe_request_error
 from sdex.deployment import DEVNET_CHAIN_IDS, Deployment, DevAccount
 from sdex.errors import ChainError, PortInUseError
 from sdex.gossip.actions import GossipConfig
+from sdex.httpkit import RateLimit
 from sdex.node import sending
 from sdex.node.api import make_app
 from sdex.node.appstate import METRICS_KEY
@@ -146,6 +147,8 @@ def config_for(
     max_http_per_client: int | None = None,
     max_http: int | None = None,
     http_idle_timeout: float | None = None,
+    listing_rate_limit: float | None = None,
+    listing_rate_total: float | None = None,
 ) -> NodeConfig:
     """The config ``sdex node`` builds from its options (PRODUCT.md section 4).
 
@@ -176,7 +179,31 @@ def config_for(
         dev_accounts=_dev_accounts(d) if dev_wallets else (),
         gossip=scaled_gossip(config.gossip, gossip_scale),
     )
+    config = listing_bounds(config, listing_rate_limit, listing_rate_total)
     return http_bounds(config, max_http_per_client, max_http, http_idle_timeout)
+
+
+def listing_bounds(
+    config: NodeConfig, per_client: float | None = None, total: float | None = None
+) -> NodeConfig:
+    """``config`` with the listing budgets given, in records a second (``--listing-rate-limit``
+    per client address, bursts of 5 s of it; ``--listing-rate-total`` all clients together,
+    bursts of 1 s of it; each burst at least a full order-book page, 2,000);
+    ``ValueError`` for a rate that is not a number above 0 (at most 10,000,000)."""
+    for name, rate in (("--listing-rate-limit", per_client), ("--listing-rate-total", total)):
+        if rate is not None and not 0 < rate <= 10_000_000:  # (also NaN)
+            raise ValueError(f"{name} must be records a second above 0, not {rate!r}")
+    if per_client is not None:
+        burst = max(LISTING_BURST_FLOOR, math.ceil(5 * per_client))
+        config = replace(config, listing_rate_limit=RateLimit(rate=per_client, burst=burst))
+    if total is not None:
+        burst = max(LISTING_BURST_FLOOR, math.ceil(total))
+        config = replace(config, listing_total_rate=RateLimit(rate=total, burst=burst))
+    return config
+
+
+LISTING_BURST_FLOOR = 2_000
+"""The least burst of a listing bucket: a full order-book page (``perPage=1000``, two sides)."""
 
 
 def http_bounds(
@@ -244,6 +271,8 @@ def run_node(
     max_http_per_client: int | None = None,
     max_http: int | None = None,
     http_idle_timeout: float | None = None,
+    listing_rate_limit: float | None = None,
+    listing_rate_total: float | None = None,
 ) -> None:
     """Run a node until SIGINT or SIGTERM, then stop cleanly."""
     interval = switch_interval()  # (a bad $SDEX_SWITCH_INTERVAL: said before anything starts)
@@ -263,6 +292,8 @@ def run_node(
         max_http_per_client=max_http_per_client,
         max_http=max_http,
         http_idle_timeout=http_idle_timeout,
+        listing_rate_limit=listing_rate_limit,
+        listing_rate_total=listing_rate_total,
     )
     setup_logging(log_level)
     asyncio.run(_run(config, interval))

@@ -86,6 +86,11 @@ def bound_answers(
             slots.unread += 1
             log.info("closed a connection from %s: a large answer unread", request.remote)
             request.protocol.force_close()
+        except ConnectionError:
+            # The client went away mid-answer: nothing to report, as aiohttp's own writer
+            # has it (raised, aiohttp logged "Error handling request" and a traceback at
+            # ERROR for each such client: a loop of pages reset mid-answer filled the log).
+            request.protocol.force_close()
         finally:
             slots.give(client)
         return resp

@@ -47,21 +47,25 @@ class NodeViews(NodeState):
         return body
 
     def orderbook(self, base: str, quote: str, page: int, per_page: int) -> dict[str, object]:
+        """A page of each side's offered orders (fillable now), in price-time order, and how
+        many each side offers, built as dicts in one go: the reference the route's sliced
+        pages (``sdex.node.pages.book_page``) are tested byte-identical against. A record is
+        built for the page's orders only (review14: a ``BookOrderState`` for every resting
+        order cost ~7 us each)."""
         pair = self.book.pair(base, quote)
+        first, last = (page - 1) * per_page, page * per_page
         out: dict[str, object] = {}
         for name, side in (("bids", Side.BID), ("asks", Side.ASK)):
-            offered = [st for st in pair.orders(side) if st.fillable > 0 and st.closed is None]
-            chunk = offered[(page - 1) * per_page : page * per_page]
-            out[name] = {
-                "total": len(offered),
-                "page": page,
-                "perPage": per_page,
-                "records": [
-                    {"order": st.order.to_json(), "metaData": self.meta(self.records[st.hash])}
-                    for st in chunk
-                    if st.hash in self.records
-                ],
-            }
+            total, records = 0, []
+            for e in pair.entries(side):
+                if e.parked or e.closed is not None or e.fillable <= 0:
+                    continue  # (offers nothing now: ``entry_state``'s fillable is 0)
+                if first <= total < last and e.hash in self.records:
+                    records.append(
+                        {"order": e.signed.to_json(), "metaData": self.meta(self.records[e.hash])}
+                    )
+                total += 1
+            out[name] = {"total": total, "page": page, "perPage": per_page, "records": records}
         return out
 
     def stats(self) -> dict[str, object]:
@@ -79,6 +83,10 @@ class NodeViews(NodeState):
             "settlementsLost": self.settler.lost,
             "settlementsInFlightMax": self.settler.most_in_flight,
             "settlementStagesMs": self.settler.stages.mean_ms(),
+            "settlementReceiptsWithSend": {  # asked in the send's batch; none: polled
+                "asked": self.settler.broadcaster.batched_asks,
+                "missed": self.settler.broadcaster.batched_misses,
+            },
             "block": self.watcher.block,
             "chainStateCalls": self.batcher.calls + self.peer_batcher.calls,
             "chainMirror": self.chain_health(),

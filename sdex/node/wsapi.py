@@ -28,6 +28,14 @@ client that stopped reading never lets either finish) before the connection is c
 SNAPSHOT_COST = 200.0
 """Records a book request is charged in the client's listing budget: an order book page's
 (``perPage`` 100, two sides), whatever the depth (a book of 1,000 levels: ~1 ms)."""
+
+
+def depth_most(request: web.Request) -> int:
+    """``GET /v1/depth`` is charged first as an order book page (``SNAPSHOT_COST``), then
+    its levels and the orders it walked (``listed``), whatever ``perPage`` says."""
+    return int(SNAPSHOT_COST)
+
+
 WS_MAX_CLIENT_MESSAGE = 4096
 """A subscriber sends only pings, a close and book requests (``sdex.node.bookfeed``): a
 message this large closes its socket (1009) instead of being buffered (aiohttp's default
@@ -137,7 +145,8 @@ async def get_depth(request: web.Request) -> web.Response:
             raise ApiError.field(name, FieldCode.INVALID_ADDRESS, e.errors[0].reason) from None
     try:
         body = feed.depth(tokens[0], tokens[1])
-        listed(request, len(body["bids"]) + len(body["asks"]))
+        walked = len(feed.book.pair(tokens[0], tokens[1]))
+        listed(request, len(body["bids"]) + len(body["asks"]), walked)
         return web.json_response(body)
     except UnknownPair:
         raise ApiError.field(

@@ -89,6 +89,11 @@ class Broadcaster:
         """Sends left before the receipt is asked with the send again (one gave none)."""
         self._misses = 0
         """Sends in a row whose batched receipt ask found none."""
+        self.batched_asks = 0
+        """Receipts asked in the send's own batch."""
+        self.batched_misses = 0
+        """Of those, the asks answered with none (Hardhat runs a batch's requests
+        concurrently: now and then the ask before the mining ends): polled instead."""
 
     def queued(self, signed: SignedTx, times: FlightTimes | None = None) -> None:
         """(Any thread) ``signed`` is queued on the chain thread now: a send waits."""
@@ -165,6 +170,8 @@ class Broadcaster:
             # Send and receipt in one round trip: no second request after the mining.
             raw = self.sender.broadcast_for_receipt(signed)
             asked = True
+            self.batched_asks += 1
+            self.batched_misses += raw is None
             # Hardhat's batch reads the receipt before the mining ends now and then (more
             # often on a busy machine): a miss alone is no reason to stop asking; misses in
             # a row are (a chain that mines after answering, or paused).

@@ -11,7 +11,8 @@ Besides the public API the page uses three small read-only routes of its own:
   the settlements in flight (sent transactions not yet mined, with the matches they carry);
 - ``GET /web/orders?hash=...``: the records (``order`` and ``metaData``, as
   ``/v1/orders/{hash}`` has them) of the orders that fills name, null for those it never
-  held (a taker matched in full on another node is never gossiped);
+  held (a taker matched in full on another node is never gossiped); charged to the client's
+  listing budget, a record a hash (``sdex.node.listings``);
 - ``GET /web/dev-wallets``: the deployment's dev keys, only when the node was started with
   ``--dev-wallets`` (devnet chains only) and only to loopback clients.
 """
@@ -31,6 +32,7 @@ from aiohttp import web
 
 from sdex.errors import ChainError
 from sdex.node.core import Node
+from sdex.node.listings import listed, listing
 
 log = logging.getLogger("sdex.web")
 
@@ -160,6 +162,7 @@ class WebPage:
             raise web.HTTPBadRequest(reason="a hash is 0x and 64 hex digits")
         wanted = dict.fromkeys(raw.lower() for raw in hashes)  # each read once
         out = {h: self.node.record_json(bytes.fromhex(h[2:])) for h in wanted}
+        listed(request, len(wanted))
         return web.json_response(out)
 
     async def dev_wallets(self, request: web.Request) -> web.Response:
@@ -182,6 +185,12 @@ class WebPage:
         return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
+def _hashes_asked(request: web.Request) -> int:
+    """What ``/web/orders`` may return: a record per ``hash`` parameter (charged to the
+    client's listing budget like any listing; 1 for a request it refuses)."""
+    return min(MAX_LOOKUP, len(request.query.getall("hash", []))) or 1
+
+
 def add_web_routes(app: web.Application, node: Node) -> None:
     """Serve the page at ``/`` and its assets and helper routes under ``/static`` and ``/web``."""
     ethers = find_ethers()
@@ -192,5 +201,5 @@ def add_web_routes(app: web.Application, node: Node) -> None:
     app.router.add_get("/static/vendor/ethers.js", page.ethers_js)
     app.router.add_get("/static/{name}", page.static)
     app.router.add_get("/web/status", page.status)
-    app.router.add_get("/web/orders", page.orders)
+    app.router.add_get("/web/orders", listing(page.orders, _hashes_asked))
     app.router.add_get("/web/dev-wallets", page.dev_wallets)
