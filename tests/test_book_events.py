@@ -241,6 +241,22 @@ def _price(usdc_per_weth: int) -> str:
     return f"{p.numerator}/{p.denominator}"
 
 
+FIELD_OF_BAD = {  # (the others name no field: the message as a whole is not a request)
+    "no op": [("op", 1006)],
+    "unknown op": [("op", 1006)],
+    "op not a string": [("op", 1006)],
+    "unknown channel": [("channel", 1006)],
+    "no channel": [("channel", 1006)],
+    "no base": [("baseToken", 1000)],
+    "bad address": [("quoteToken", 1002)],
+    "address not a string": [("quoteToken", 1002)],
+    "unlisted pair": [("quoteToken", 1003)],
+    "the pair reversed": [("quoteToken", 1003)],
+    "unknown field": [("depth", 1001)],
+    "not subscribed": [("quoteToken", 1006)],
+}
+
+
 def _bad(base: str, quote: str) -> list[tuple[str, str | bytes, str]]:
     ok = {"op": "subscribe", "channel": "book", "baseToken": base, "quoteToken": quote}
 
@@ -287,6 +303,8 @@ async def test_bad_requests_get_an_error_and_the_socket_stays_usable(
                     await ws.send_str(data)
                 ev = json.loads((await ws.receive(timeout=10)).data)
                 assert ev["type"] == "error" and ev["code"] == 100, (name, ev)
+                fields = [(e["field"], e["code"]) for e in ev["validationErrors"]]
+                assert fields == FIELD_OF_BAD.get(name, []), (name, ev)
                 assert reason in ev["reason"] or reason in json.dumps(ev), (name, ev)
             await ws.send_json(
                 {"op": "subscribe", "channel": "book", "baseToken": pair.base,
@@ -411,3 +429,23 @@ def test_a_delta_applied_to_the_old_levels_gives_the_new(
     assert got == {f"{n}/{d}": a for (n, d), a in new.items()}
     assert len(changes) == len({p for p, _ in changes})  # one entry a level
     assert (changes == []) == (old == new)
+
+
+async def test_depth_rejects_bad_queries(chain: Chain, tmp_path: Path) -> None:
+    """``GET /v1/depth``: a missing or bad token, or an unlisted pair, is a 400 naming the
+    field (as ``/v1/orderbook``'s)."""
+    async with running_node(node_config(chain, tmp_path / "n.db")) as (node, api):
+        pair = node.book.pairs[0]
+        ok = {"baseToken": pair.base, "quoteToken": pair.quote}
+        for query, field, code in [
+            ({"quoteToken": pair.quote}, "baseToken", 1000),
+            ({"baseToken": pair.base}, "quoteToken", 1000),
+            ({**ok, "baseToken": "0x12"}, "baseToken", 1002),
+            ({**ok, "quoteToken": "0x" + "11" * 20}, "quoteToken", 1003),
+            ({**ok, "baseToken": pair.quote, "quoteToken": pair.base}, "quoteToken", 1003),
+        ]:
+            status, body = await api.get("/v1/depth", **query)
+            assert status == 400, (query, body)
+            assert [(e["field"], e["code"]) for e in body["validationErrors"]] == [(field, code)]
+        status, body = await api.get("/v1/depth", **ok)
+        assert status == 200 and body == {**ok, "seq": 0, "bids": [], "asks": []}, body

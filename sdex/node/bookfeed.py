@@ -27,7 +27,7 @@ import asyncio
 from typing import Any
 
 from sdex.book import OrderBook, Side, UnknownPair
-from sdex.errors import JsonLimitError, OrderParseError
+from sdex.errors import FieldCode, JsonLimitError, OrderParseError
 from sdex.jsonio import loads
 from sdex.node.events import Event, EventHub, Published, Subscription
 from sdex.order import parse_address
@@ -65,7 +65,9 @@ def delta(old: Totals, new: Totals) -> list[list[str]]:
 class BadRequest(Exception):
     """A socket's message the node cannot act on: answered with an error event."""
 
-    def __init__(self, reason: str, field: str | None = None, code: int = 1001) -> None:
+    def __init__(
+        self, reason: str, field: str | None = None, code: int = FieldCode.INCORRECT_FORMAT
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.field = field
@@ -126,34 +128,42 @@ class BookFeed:
         if not isinstance(obj, dict):
             raise BadRequest("a message is a JSON object")
         if extra := sorted(str(k)[:40] for k in set(obj) - _FIELDS):
-            raise BadRequest(f"unknown field {extra[0]!r}", extra[0][:40], 1002)
+            raise BadRequest(f"unknown field {extra[0]!r}", extra[0][:40])
         op = obj.get("op")
         if op not in ("subscribe", "unsubscribe"):
-            raise BadRequest("op must be subscribe or unsubscribe", "op", 1006)
+            raise BadRequest(
+                "op must be subscribe or unsubscribe", "op", FieldCode.UNSUPPORTED_OPTION
+            )
         if obj.get("channel") != "book":
-            raise BadRequest("channel must be book", "channel", 1006)
+            raise BadRequest("channel must be book", "channel", FieldCode.UNSUPPORTED_OPTION)
         base, quote = (self._address(obj, f) for f in ("baseToken", "quoteToken"))
         try:
             pair = self.book.pair(base, quote)
         except UnknownPair:
-            raise BadRequest("this node does not list that pair", "quoteToken", 1006) from None
+            raise BadRequest(
+                "this node does not list that pair", "quoteToken", FieldCode.ADDRESS_NOT_SUPPORTED
+            ) from None
         return op, (pair.base, pair.quote)
 
     @staticmethod
     def _address(obj: dict[str, Any], field: str) -> str:
         raw = obj.get(field)
         if raw is None:
-            raise BadRequest(f"{field} is required", field, 1000)
+            raise BadRequest(f"{field} is required", field, FieldCode.REQUIRED_FIELD)
         try:
             return parse_address(raw, field)
         except OrderParseError as e:
-            raise BadRequest(e.errors[0].reason, field, 1001) from None
+            raise BadRequest(e.errors[0].reason, field, FieldCode.INVALID_ADDRESS) from None
 
     def subscribe(self, sub: Subscription, key: Key) -> None:
         """``sub`` follows ``key``'s book from a snapshot on (again, if it did: a resync)."""
         keys = self._of.setdefault(sub, set())
         if key not in keys and len(keys) >= MAX_BOOK_SUBSCRIPTIONS:
-            raise BadRequest(f"at most {MAX_BOOK_SUBSCRIPTIONS} books per socket", "quoteToken")
+            raise BadRequest(
+                f"at most {MAX_BOOK_SUBSCRIPTIONS} books per socket",
+                "quoteToken",
+                FieldCode.VALUE_OUT_OF_RANGE,
+            )
         feed = self._pairs.get(key)
         if feed is None:
             feed = self._pairs[key] = _PairFeed(*key)
@@ -168,7 +178,9 @@ class BookFeed:
     def unsubscribe(self, sub: Subscription, key: Key) -> None:
         keys = self._of.get(sub)
         if keys is None or key not in keys:
-            raise BadRequest("not subscribed to that book", "quoteToken", 1006)
+            raise BadRequest(
+                "not subscribed to that book", "quoteToken", FieldCode.UNSUPPORTED_OPTION
+            )
         self._leave(sub, key)
         sub.offer(
             Published(
