@@ -13,17 +13,13 @@ The per-client rate limit is a token bucket keyed by the peer address; every ans
 from __future__ import annotations
 
 import asyncio
-import bisect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
-from prometheus_client import CollectorRegistry, Metric
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.registry import Collector
 
 from sdex.book import UnknownPair
 from sdex.errors import FieldCode, OrderParseError
@@ -32,8 +28,8 @@ from sdex.httpkit import ApiError, RateLimiter, ascii_int, client_group
 from sdex.httpkit import read_json as read_json_within
 from sdex.jsonio import dumps_bytes
 from sdex.matching import TimeInForce
-from sdex.metrics import gauge
 from sdex.model import API_STATUSES
+from sdex.node.apimetrics import Metrics
 from sdex.node.core import Node
 from sdex.node.events import Subscription, WsSlots, text_frames
 from sdex.node.listings import LISTING_LIMITER_KEY, MAX_PER_PAGE, book_records, listed, listing
@@ -55,94 +51,6 @@ its socket (1009) instead of being buffered (aiohttp's default bound is 4 MiB a 
 client that stopped reading never lets either finish) before the connection is cut."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
-
-
-class Metrics:
-    """Prometheus metrics of one node (own registry: tests run many nodes in one process).
-
-    The per-request figures (requests by route and status, latency, orders by outcome) are
-    plain counters updated on the event loop and turned into metric families only when
-    ``/metrics`` is scraped (``collect``): a labelled prometheus_client ``Counter.inc`` and
-    ``Histogram.observe`` take a lock and walk the buckets on every request."""
-
-    def __init__(self, node: Node) -> None:
-        r = self.registry = CollectorRegistry()
-        self.requests: dict[tuple[str, str], int] = {}
-        """(route, status) -> requests answered."""
-        self.latency: dict[str, list[float]] = {}
-        """route -> a count per bucket of ``LATENCY_BUCKETS`` (and one for +Inf), then the
-        sum of the seconds."""
-        self.orders: dict[str, int] = {}
-        """outcome -> orders submitted."""
-        self.ws_connections = 0
-        """Websocket connections open, subscribed or closing."""
-        r.register(_Collector(self))
-        gauge(r, "sdex_book_orders", "Orders in the book", lambda: len(node.book))
-        gauge(r, "sdex_open_orders", "Open orders the node holds", lambda: node.open_orders)
-        gauge(
-            r,
-            "sdex_block_checkpoint",
-            "Last block the watcher processed and saved",
-            lambda: node.watcher.block,
-        )
-        gauge(
-            r, "sdex_settlement_txs_sent", "Settlement transactions sent", lambda: node.settler.sent
-        )
-        gauge(r, "sdex_matches_settled", "Matches settled on chain", lambda: node.settler.settled)
-        gauge(
-            r, "sdex_matches_failed", "Matches that failed to settle", lambda: node.settler.failed
-        )
-        gauge(r, "sdex_ws_subscribers", "Websocket subscribers", lambda: len(node.events))
-        gauge(r, "sdex_ws_connections", "Websocket connections open", lambda: self.ws_connections)
-
-    def request_done(self, route: str, status: int, seconds: float) -> None:
-        """Count a request and its latency."""
-        key = (route, str(status))
-        self.requests[key] = self.requests.get(key, 0) + 1
-        counts = self.latency.get(route)
-        if counts is None:
-            counts = self.latency[route] = [0.0] * (len(LATENCY_BUCKETS) + 2)
-        counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        counts[-1] += seconds
-
-    def order_submitted(self, result: str) -> None:
-        self.orders[result] = self.orders.get(result, 0) + 1
-
-
-class _Collector(Collector):
-    """``Metrics``' plain counters as Prometheus families, read at scrape time."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self.metrics = metrics
-
-    def collect(self) -> Iterator[Metric]:
-        m = self.metrics
-        requests = CounterMetricFamily(
-            "sdex_http_requests", "HTTP requests by route and status", labels=["route", "status"]
-        )
-        for (route, status), n in sorted(m.requests.items()):
-            requests.add_metric([route, status], n)
-        yield requests
-        latency = HistogramMetricFamily(
-            "sdex_http_request_seconds", "HTTP request latency", labels=["route"]
-        )
-        for route, counts in sorted(m.latency.items()):
-            cumulative: list[tuple[str, float]] = []
-            total = 0.0
-            for le, count in zip((*map(str, LATENCY_BUCKETS), "+Inf"), counts, strict=False):
-                total += count
-                cumulative.append((le, total))
-            latency.add_metric([route], cumulative, sum_value=counts[-1])
-        yield latency
-        orders = CounterMetricFamily(
-            "sdex_orders_submitted", "Orders submitted, by outcome", labels=["result"]
-        )
-        for result, n in sorted(m.orders.items()):
-            orders.add_metric([result], n)
-        yield orders
 
 
 NODE_KEY = web.AppKey("node", Node)
@@ -411,6 +319,10 @@ async def _drain(ws: web.WebSocketResponse, sub: Subscription) -> None:
 
 async def get_health(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
+    if not node.started.is_set():  # (the port opens before the stored orders are loaded)
+        return web.json_response(
+            {"status": "starting", "openOrders": node.open_orders}, status=503, headers=STARTING
+        )
     w = node.watcher
     chain = "ok" if w.status == "ok" else w.status  # unreachable, behind, wrong-chain, failing
     return web.json_response(
@@ -436,6 +348,10 @@ async def get_metrics(request: web.Request) -> web.Response:
 # -- middlewares ---------------------------------------------------------------------------
 
 
+STARTING = {"Retry-After": "1"}
+"""Headers of a starting node's 503s: ask again in a second."""
+
+
 def _route_name(request: web.Request) -> str:
     info = request.match_info.route.resource
     return info.canonical if info is not None else "unmatched"
@@ -449,14 +365,20 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     route = _route_name(request)
     started = time.perf_counter()
     headers: dict[str, str] = {}
+    if not app[NODE_KEY].started.is_set() and request.path != "/health":
+        # still loading the stored orders (``sdex.node.main.serve``): no answer from a
+        # half-loaded book, no order taken before the stored ones are back
+        resp: web.StreamResponse = ApiError(
+            503, 100, "Starting: loading the stored orders; retry shortly", headers=STARTING
+        ).response()
+        metrics.request_done(route, resp.status, time.perf_counter() - started)
+        return resp
     if request.path.startswith("/p2p/"):  # peers have their own limits (sdex.gossip.routes)
         ok = True
     else:
         ok, headers = app[LIMITER_KEY].take(client_group(request.remote))
     if not ok:
-        resp: web.StreamResponse = ApiError(
-            429, 103, "Throttled: too many requests", headers=headers
-        ).response()
+        resp = ApiError(429, 103, "Throttled: too many requests", headers=headers).response()
     else:
         try:
             resp = await handler(request)

@@ -1,0 +1,103 @@
+"""The node's Prometheus metrics (``GET /metrics``): request and order counters kept as
+plain numbers on the loop, turned into metric families only when scraped."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Metric
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+from sdex.metrics import gauge
+from sdex.node.core import Node
+
+__all__ = ["LATENCY_BUCKETS", "Metrics"]
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+
+class Metrics:
+    """Prometheus metrics of one node (own registry: tests run many nodes in one process).
+
+    The per-request figures (requests by route and status, latency, orders by outcome) are
+    plain counters updated on the event loop and turned into metric families only when
+    ``/metrics`` is scraped (``collect``): a labelled prometheus_client ``Counter.inc`` and
+    ``Histogram.observe`` take a lock and walk the buckets on every request."""
+
+    def __init__(self, node: Node) -> None:
+        r = self.registry = CollectorRegistry()
+        self.requests: dict[tuple[str, str], int] = {}
+        """(route, status) -> requests answered."""
+        self.latency: dict[str, list[float]] = {}
+        """route -> a count per bucket of ``LATENCY_BUCKETS`` (and one for +Inf), then the
+        sum of the seconds."""
+        self.orders: dict[str, int] = {}
+        """outcome -> orders submitted."""
+        self.ws_connections = 0
+        """Websocket connections open, subscribed or closing."""
+        r.register(_Collector(self))
+        gauge(r, "sdex_book_orders", "Orders in the book", lambda: len(node.book))
+        gauge(r, "sdex_open_orders", "Open orders the node holds", lambda: node.open_orders)
+        gauge(
+            r,
+            "sdex_block_checkpoint",
+            "Last block the watcher processed and saved",
+            lambda: node.watcher.block,
+        )
+        gauge(
+            r, "sdex_settlement_txs_sent", "Settlement transactions sent", lambda: node.settler.sent
+        )
+        gauge(r, "sdex_matches_settled", "Matches settled on chain", lambda: node.settler.settled)
+        gauge(
+            r, "sdex_matches_failed", "Matches that failed to settle", lambda: node.settler.failed
+        )
+        gauge(r, "sdex_ws_subscribers", "Websocket subscribers", lambda: len(node.events))
+        gauge(r, "sdex_ws_connections", "Websocket connections open", lambda: self.ws_connections)
+
+    def request_done(self, route: str, status: int, seconds: float) -> None:
+        """Count a request and its latency."""
+        key = (route, str(status))
+        self.requests[key] = self.requests.get(key, 0) + 1
+        counts = self.latency.get(route)
+        if counts is None:
+            counts = self.latency[route] = [0.0] * (len(LATENCY_BUCKETS) + 2)
+        counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        counts[-1] += seconds
+
+    def order_submitted(self, result: str) -> None:
+        self.orders[result] = self.orders.get(result, 0) + 1
+
+
+class _Collector(Collector):
+    """``Metrics``' plain counters as Prometheus families, read at scrape time."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        m = self.metrics
+        requests = CounterMetricFamily(
+            "sdex_http_requests", "HTTP requests by route and status", labels=["route", "status"]
+        )
+        for (route, status), n in sorted(m.requests.items()):
+            requests.add_metric([route, status], n)
+        yield requests
+        latency = HistogramMetricFamily(
+            "sdex_http_request_seconds", "HTTP request latency", labels=["route"]
+        )
+        for route, counts in sorted(m.latency.items()):
+            cumulative: list[tuple[str, float]] = []
+            total = 0.0
+            for le, count in zip((*map(str, LATENCY_BUCKETS), "+Inf"), counts, strict=False):
+                total += count
+                cumulative.append((le, total))
+            latency.add_metric([route], cumulative, sum_value=counts[-1])
+        yield latency
+        orders = CounterMetricFamily(
+            "sdex_orders_submitted", "Orders submitted, by outcome", labels=["result"]
+        )
+        for result, n in sorted(m.orders.items()):
+            orders.add_metric([result], n)
+        yield orders
