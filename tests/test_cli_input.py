@@ -69,9 +69,9 @@ def test_a_usable_url_is_taken(text: str, path: bool, want: str) -> None:
 
 
 BAD_URLS = [
-    ("localhost", "no scheme"),
-    ("localhost:8001", "no scheme"),
-    ("127.0.0.1:8001", "no scheme"),
+    ("localhost", "no scheme: write http://localhost:PORT"),
+    ("localhost:8001", "no scheme: write http://localhost:8001"),
+    ("127.0.0.1:8001", "no scheme: write http://127.0.0.1:8001"),
     ("http://localhost", "no port"),
     ("http://127.0.0.1", "no port"),
     ("http://127.0.0.1:", "no port"),
