@@ -57,8 +57,8 @@ def check_url(text: str, *, path: bool = False, example: str = "http://127.0.0.1
     if any(c.isspace() or not c.isprintable() for c in url):
         raise UrlError(f"{url[:80]!r} has a space or a control character")
     if "://" not in url:
-        port = "" if re.search(r":\d+\Z", url) else ":PORT"
-        raise UrlError(f"{url[:80]!r} has no scheme: write http://{url[:80]}{port}{hint}")
+        suffix = "" if re.search(r":\d+\Z", url) else ":PORT"
+        raise UrlError(f"{url[:80]!r} has no scheme: write http://{url[:80]}{suffix}{hint}")
     try:
         parts = urlsplit(url)
         port = parts.port
