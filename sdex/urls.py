@@ -1,12 +1,14 @@
 """The URLs and addresses a user types (``--peer``, ``--node``, ``--rpc``, ``--host``), checked
-before anything runs: a URL a node or wallet would never reach (``localhost`` with no scheme,
-which gossip would dial on port 80; no port; a typo) is an error that says what to write.
+before anything runs: a URL a node or wallet would never reach (``localhost`` with no port,
+which gossip would dial on port 80; a typo) is an error that says what to write.
 
-Rules: the scheme is ``http`` or ``https``; a host is present (a name, an IPv4 address or a
+Rules: the scheme is ``http`` or ``https`` (none: ``http``, ``host:port`` as the wallet
+commands always took it); a host is present (a name, an IPv4 address or a
 bracketed IPv6 one); an ``http`` URL names its port (no SDEX node or devnet listens on 80),
 an ``https`` one may leave it to 443 (a node or endpoint behind TLS); no user info, query or
-fragment, and a path only where the option allows one (a JSON-RPC endpoint's, e.g.
-``/v3/KEY``). Loopback or not is not checked: that is the operator's business.
+fragment; a path is kept (a JSON-RPC endpoint's ``/v3/KEY``, a node behind a proxy's
+prefix), a node URL's trailing ``/`` dropped. Loopback or not is not checked: that is the
+operator's business.
 """
 
 from __future__ import annotations
@@ -45,9 +47,9 @@ def check_host(host: str) -> str:
 
 
 def check_url(text: str, *, path: bool = False, example: str = "http://127.0.0.1:8001") -> str:
-    """``text`` (stripped, without a trailing ``/``) if it is an http(s) URL a client can
-    reach, else ``UrlError`` saying what is wrong and showing ``example``. ``path``: the URL
-    may have a path (a JSON-RPC endpoint's)."""
+    """``text`` (stripped; ``http://`` added to a bare ``host:port``; without a trailing
+    ``/`` unless ``path``, a JSON-RPC endpoint's URL, kept as typed) if it is an http(s) URL
+    a client can reach, else ``UrlError`` saying what is wrong and showing ``example``."""
     url = text.strip()
     hint = f" (e.g. {example})"
     if not url:
@@ -57,8 +59,7 @@ def check_url(text: str, *, path: bool = False, example: str = "http://127.0.0.1
     if any(c.isspace() or not c.isprintable() for c in url):
         raise UrlError(f"{url[:80]!r} has a space or a control character")
     if "://" not in url:
-        suffix = "" if re.search(r":\d+\Z", url) else ":PORT"
-        raise UrlError(f"{url[:80]!r} has no scheme: write http://{url[:80]}{suffix}{hint}")
+        url = "http://" + url  # (host:port, as the wallet commands always took it)
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -76,11 +77,9 @@ def check_url(text: str, *, path: bool = False, example: str = "http://127.0.0.1
     except UrlError as e:
         raise UrlError(f"{url[:80]!r}: {e}") from None
     if port is None and parts.scheme.lower() == "http":
-        raise UrlError(f"{url[:80]!r} has no port{hint}")
+        raise UrlError(f"{text.strip()[:80]!r} has no port: write {url[:80]}:PORT{hint}")
     if port == 0:
         raise UrlError(f"{url[:80]!r}: port 0 is not a port to connect to")
     if parts.query or parts.fragment or url.endswith(("?", "#")):
         raise UrlError(f"{url[:80]!r} has a query or a fragment: give the bare URL{hint}")
-    if parts.path not in ("", "/") and not path:
-        raise UrlError(f"{url[:80]!r} has a path ({parts.path[:40]!r}): give the bare URL{hint}")
     return url.rstrip("/") if not path else url

@@ -309,12 +309,12 @@ def cancel_onchain(
         )
     # (where the URL came from, said when it does not answer: a deployment file left by a
     # devnet that is no longer running named a port the user never typed)
-    origin = "--rpc"
+    origin = ""
     if rpc_url is None:
         rpc_url = Deployment.load(deployment_path).rpc
         origin = (
-            f"the rpc of {deployment_path}: is that chain still running? "
-            "Pass --rpc URL or --deployment PATH"
+            f" (the rpc of {deployment_path}: is that chain still running? "
+            "Pass --rpc URL or --deployment PATH)"
         )
     rpc = Rpc(rpc_url)
     try:
@@ -340,7 +340,7 @@ def cancel_onchain(
         receipt = exchange.cancel_order(Sender(rpc, key, config.chain_id), rec.order)
     except requests.RequestException as e:
         raise ChainError(
-            f"cannot reach the JSON-RPC endpoint {rpc_url} ({origin}): {short_error(e)}"
+            f"cannot reach the JSON-RPC endpoint {rpc_url}{origin}: {short_error(e)}"
         ) from e
     finally:
         rpc.close()

@@ -1,7 +1,8 @@
 """What a user types that no run could use is refused before anything runs (exit 2, one clear
-message naming the option): an output file that cannot be written, a URL without a scheme
-or port, garbage for a host. user14: ``--out /nonexistent/x.json`` failed only after the
-whole simulation; ``--peer localhost`` was taken and dialled on port 80 for ever."""
+message naming the option): an output file that cannot be written, a URL without a port
+(a bare ``host:port`` is http), garbage for a host. user14: ``--out /nonexistent/x.json``
+failed only after the whole simulation; ``--peer localhost`` was taken and dialled on port 80
+for ever."""
 
 from __future__ import annotations
 
@@ -58,6 +59,9 @@ GOOD_URLS = [
     ("http://[::1]:8001", False, "http://[::1]:8001"),
     ("https://relay.example.org", False, "https://relay.example.org"),  # 443
     ("HTTP://10.0.0.7:9000", False, "HTTP://10.0.0.7:9000"),
+    ("localhost:8001", False, "http://localhost:8001"),  # (no scheme: http, as ever)
+    ("https://relay.example.org/sdex/", False, "https://relay.example.org/sdex"),  # a prefix
+    ("127.0.0.1:8545", True, "http://127.0.0.1:8545"),
     ("https://eth.example.org/v3/abc", True, "https://eth.example.org/v3/abc"),
     ("http://127.0.0.1:8545", True, "http://127.0.0.1:8545"),
 ]
@@ -69,9 +73,9 @@ def test_a_usable_url_is_taken(text: str, path: bool, want: str) -> None:
 
 
 BAD_URLS = [
-    ("localhost", "no scheme: write http://localhost:PORT"),
-    ("localhost:8001", "no scheme: write http://localhost:8001"),
-    ("127.0.0.1:8001", "no scheme: write http://127.0.0.1:8001"),
+    ("localhost", "'localhost' has no port: write http://localhost:PORT"),
+    ("127.0.0.1", "no port"),
+    ("localhost:abc", "not a valid URL"),
     ("http://localhost", "no port"),
     ("http://127.0.0.1", "no port"),
     ("http://127.0.0.1:", "no port"),
@@ -85,7 +89,6 @@ BAD_URLS = [
     ("http://bad_host-.x:8001", "not a host name"),
     ("http://a b:8001", "space"),
     ("http://user:pw@localhost:8001", "user info"),
-    ("http://localhost:8001/v1", "has a path"),
     ("http://localhost:8001?x=1", "query or a fragment"),
     ("http://localhost:8001#top", "query or a fragment"),
     ("", "empty"),
