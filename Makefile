@@ -1,5 +1,7 @@
 # One-command set-up: `make demo` and `make test` install what they need on a fresh clone
 # (.venv from pyproject.toml pinned by constraints.txt, node_modules from package-lock.json),
+# setuptools too (pinned: the venv's own builds the mypyc modules and reads pyproject.toml's
+# SPDX licence, which setuptools before 77 refuses and the build's own warns about as a table),
 # compile the contracts with the npm solc package, then run. Re-running is quick: each step
 # is a stamp file that only redoes its work when its inputs change.
 
@@ -21,7 +23,9 @@ browser:
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt setuptools wheel
+	$(BIN)/python -m pip install --quiet -c constraints.txt --build-constraint constraints.txt \
+		-e '.[dev]'
 	touch $@
 
 # The book and the matching engine compiled by mypyc from their Python source, in place

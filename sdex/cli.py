@@ -25,11 +25,14 @@ from sdex.client import (
 from sdex.cliopts import (
     converter,
     decimal_arg,
+    host_callback,
     key_option,
     node_option,
+    node_url_check,
     one_line_errors,
     pair_market,
     pair_option,
+    rpc_url_check,
 )
 from sdex.deployment import DEFAULT_PATH, Deployment, DeploymentError
 from sdex.errors import SdexError
@@ -70,7 +73,10 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--port", default=8545, show_default=True, help="JSON-RPC port of the chain.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8545, show_default=True,
+    help="JSON-RPC port of the chain.",
+)  # fmt: skip
 @click.option(
     "--deployment",
     "deployment_path",
@@ -214,7 +220,7 @@ def book(node_url: str, pair: str, depth: int) -> None:
     help="Also cancel on chain (Exchange.cancelOrder, permanent; costs gas).",
 )  # fmt: skip
 @click.option(
-    "--rpc", metavar="URL", default=None,
+    "--rpc", metavar="URL", default=None, callback=rpc_url_check,
     help="JSON-RPC endpoint for --onchain [default: the deployment file's rpc].",
 )  # fmt: skip
 @click.option(
@@ -264,12 +270,16 @@ def console_command(node_url: str, key: bytes, pair: str, slippage_bps: int) -> 
 
 @main.command()
 @click.option("--port", type=click.IntRange(1, 65535), required=True, help="HTTP port to serve on.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option(
-    "--peer", "peers", multiple=True, metavar="URL", help="A peer node's URL (repeatable).",
+    "--host", default="127.0.0.1", show_default=True, callback=host_callback,
+    help="Interface to bind.",
 )  # fmt: skip
 @click.option(
-    "--rpc", metavar="URL", default=None,
+    "--peer", "peers", multiple=True, metavar="URL", callback=node_url_check,
+    help="A peer node's URL with its port, e.g. http://127.0.0.1:8001 (repeatable).",
+)  # fmt: skip
+@click.option(
+    "--rpc", metavar="URL", default=None, callback=rpc_url_check,
     help="JSON-RPC endpoint [default: the deployment file's rpc].",
 )  # fmt: skip
 @click.option(
@@ -412,11 +422,11 @@ def node(
     show_default=True, help="The deployment file: chain, Exchange and its deployment block.",
 )  # fmt: skip
 @click.option(
-    "--rpc", metavar="URL", default=None,
+    "--rpc", metavar="URL", default=None, callback=rpc_url_check,
     help="JSON-RPC endpoint [default: the deployment file's rpc].",
 )  # fmt: skip
 @click.option(
-    "--node", "nodes", multiple=True, metavar="URL",
+    "--node", "nodes", multiple=True, metavar="URL", callback=node_url_check,
     help="A node to audit, and to ask for the signed orders the chain's calldata does not "
     "show (fills of transactions sent through another contract); repeatable.",
 )  # fmt: skip

@@ -4,8 +4,10 @@ options, the pair as a market, and expected failures as one red line and an exit
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from fractions import Fraction
+from pathlib import Path
 from typing import TypeVar
 
 import click
@@ -13,6 +15,7 @@ import click
 from sdex.client import OrderConfig
 from sdex.deployment import DeploymentError
 from sdex.errors import SdexError
+from sdex.urls import UrlError, check_host, check_url
 from sdex.wallet import (
     DEFAULT_PAIR,
     Market,
@@ -44,6 +47,69 @@ def converter(
     return callback
 
 
+def url_callback(
+    *, path: bool = False, example: str = "http://127.0.0.1:8001"
+) -> Callable[[click.Context, click.Parameter, object], object]:
+    """A click callback that checks a URL option (``sdex.urls.check_url``; each value of a
+    repeatable one): a URL no client could reach is a usage error naming the option (exit 2),
+    said before anything runs."""
+
+    def one(ctx: click.Context, param: click.Parameter, value: str) -> str:
+        try:
+            return check_url(value, path=path, example=example)
+        except UrlError as e:
+            raise click.BadParameter(str(e), ctx, param) from None
+
+    def callback(ctx: click.Context, param: click.Parameter, value: object) -> object:
+        if value is None:
+            return None
+        if isinstance(value, tuple):
+            return tuple(one(ctx, param, str(v)) for v in value)
+        return one(ctx, param, str(value))
+
+    return callback
+
+
+RPC_EXAMPLE = "http://127.0.0.1:8545"
+rpc_url_check = url_callback(path=True, example=RPC_EXAMPLE)
+"""``--rpc``: a JSON-RPC endpoint may have a path (``https://host/v3/KEY``)."""
+node_url_check = url_callback()
+"""``--node``, ``--peer``: a node's base URL."""
+
+
+def host_callback(ctx: click.Context, param: click.Parameter, value: object) -> object:
+    """``--host``: an interface name or address (no scheme, no port)."""
+    if value is None:
+        return None
+    try:
+        return check_host(str(value))
+    except UrlError as e:
+        raise click.BadParameter(f"{e} (e.g. 127.0.0.1, ::1 or 0.0.0.0)", ctx, param) from None
+
+
+def writable_file(ctx: click.Context, param: click.Parameter, value: object) -> object:
+    """An output file option (``--out``): checked before the work that writes it, so that a
+    path that cannot be written (no such directory, a directory, no permission) is a usage
+    error at once (exit 2), not a failure after the run. Nothing is created here."""
+    if value is None:
+        return None
+    path = Path(str(value))
+    parent = path.parent
+    if path.is_dir():
+        problem = "is a directory"
+    elif path.exists():
+        problem = "" if os.access(path, os.W_OK) else "cannot be written (permission denied)"
+    elif not parent.is_dir():
+        problem = f"cannot be created: {str(parent)!r} is not a directory"
+    elif not os.access(parent, os.W_OK | os.X_OK):
+        problem = f"cannot be created in {str(parent)!r} (permission denied)"
+    else:
+        problem = ""
+    if problem:
+        raise click.BadParameter(f"{str(path)!r} {problem}", ctx, param)
+    return path
+
+
 def decimal_arg(name: str) -> Callable[[str], Fraction]:
     return lambda text: parse_decimal(text, name)
 
@@ -55,7 +121,7 @@ def checked_pair(text: str) -> str:
 
 
 node_option = click.option(
-    "--node", "node_url", required=True, metavar="URL",
+    "--node", "node_url", required=True, metavar="URL", callback=node_url_check,
     help="The node's HTTP API, e.g. http://127.0.0.1:8001.",
 )  # fmt: skip
 

@@ -307,8 +307,15 @@ def cancel_onchain(
             f"only the order's maker {rec.order.maker} can cancel it on chain; this key is {me}",
             param_hint="'--key'",
         )
+    # (where the URL came from, said when it does not answer: a deployment file left by a
+    # devnet that is no longer running named a port the user never typed)
+    origin = ""
     if rpc_url is None:
         rpc_url = Deployment.load(deployment_path).rpc
+        origin = (
+            f" (the rpc of {deployment_path}: is that chain still running? "
+            "Pass --rpc URL or --deployment PATH)"
+        )
     rpc = Rpc(rpc_url)
     try:
         exchange = Exchange(rpc, config.exchange)
@@ -332,7 +339,9 @@ def cancel_onchain(
             return
         receipt = exchange.cancel_order(Sender(rpc, key, config.chain_id), rec.order)
     except requests.RequestException as e:
-        raise ChainError(f"cannot reach the JSON-RPC endpoint {rpc_url}: {short_error(e)}") from e
+        raise ChainError(
+            f"cannot reach the JSON-RPC endpoint {rpc_url}{origin}: {short_error(e)}"
+        ) from e
     finally:
         rpc.close()
     out.print(

@@ -58,3 +58,54 @@ def faulty_proxy(upstream: str, method: str, fault: str) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+DOMAIN_SELECTOR = "0x84b0196e"
+"""``eip712Domain()``: the one ``eth_call`` a node makes before it loads its stored orders."""
+
+
+@contextmanager
+def holding_proxy(upstream: str) -> Iterator[tuple[str, threading.Event]]:
+    """The URL of a proxy to ``upstream`` that holds every ``eth_call`` but ``eip712Domain()``
+    (alone or in a batch) until the event it yields is set (at most 60 s), and forwards the
+    rest at once: a node whose start reads its stored orders' state waits there."""
+    release = threading.Event()
+
+    def held(req: object) -> bool:
+        calls = req if isinstance(req, list) else [req]
+        for c in calls:
+            if isinstance(c, dict) and c.get("method") == "eth_call":
+                data = str((c.get("params") or [{}])[0].get("data") or "")
+                if not data.startswith(DOMAIN_SELECTOR):
+                    return True
+        return False
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if held(json.loads(body)):
+                release.wait(60)
+            fwd = urllib.request.Request(
+                upstream, body, {"Content-Type": "application/json"}, method="POST"
+            )
+            with urllib.request.urlopen(fwd, timeout=30) as resp:
+                data = resp.read()
+                self.send_response(resp.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", release
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -143,6 +143,24 @@ def test_a_second_onchain_cancel_sends_nothing(chain: Chain, tmp_path: Path) -> 
         assert c.rpc.call("eth_getTransactionCount", c.address(ALICE), "latest") == nonce
 
 
+def test_an_onchain_cancel_names_where_a_dead_rpc_came_from(chain: Chain, tmp_path: Path) -> None:
+    """user14: a deployment file left by a devnet no longer running (the default
+    .sdex/devnet.json) made ``cancel --onchain`` say only "cannot reach the JSON-RPC endpoint
+    http://127.0.0.1:20245", a port the user never typed. It now names the file."""
+    c = chain
+    with node(c, tmp_path) as (url, _):
+        r = cli("order", "sell", "3000", "1", "--node", url, "--key", key(c, ALICE))
+        assert r.exit_code == 0, r.output
+        order_hash = next(w for w in r.output.split() if w.startswith("0x") and len(w) == 66)
+        stale = tmp_path / "stale.json"
+        replace(c.deployment, rpc=f"http://127.0.0.1:{free_port()}").save(stale)
+        r = cli("cancel", order_hash, "--node", url, "--key", key(c, ALICE), "--onchain",
+                "--deployment", str(stale))  # fmt: skip
+        assert r.exit_code == 1, r.output
+        said = one_line(r.output)
+        assert f"(the rpc of {stale}: is that chain still running?" in said, said
+
+
 # -- sdex node as a new user starts it ---------------------------------------------------------
 
 

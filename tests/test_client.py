@@ -334,7 +334,7 @@ def test_cancel_needs_an_order_hash(fake: FakeNode, bad: str) -> None:
 
 
 def test_cancel_unknown_order_onchain_is_one_red_line(fake: FakeNode) -> None:
-    r = run_cli("cancel", "0x" + "ab" * 32, *wallet_args(fake), "--onchain", "--rpc", "http://x")
+    r = run_cli("cancel", "0x" + "ab" * 32, *wallet_args(fake), "--onchain", "--rpc", "http://x:1")
     assert r.exit_code == 1
     assert "order not found (HTTP 404, code 100)" in r.stderr
     assert fake.cancels == []
@@ -413,7 +413,7 @@ def test_node_command_passes_its_options_to_run_node(
     monkeypatch.setattr(node_main, "run_node", lambda **kw: calls.append(kw))
     monkeypatch.chdir(tmp_path)
     r = run_cli("node", "--port", "8001", "--peer", "http://a:1", "--peer", "http://b:2",
-             "--rpc", "http://rpc", "--deployment", "d.json", "--key", KEY.hex(),
+             "--rpc", "http://rpc:8545", "--deployment", "d.json", "--key", KEY.hex(),
              "--db", "n.db", "--fee-bps", "25", "--admin", "--log-level", "DEBUG",
              "--dev-wallets", "--gossip-scale", "0.2", "--max-http-per-client", "64",
              "--max-http", "1000", "--http-idle-timeout", "5", "--listing-rate-limit", "500",
@@ -424,7 +424,7 @@ def test_node_command_passes_its_options_to_run_node(
             "port": 8001,
             "host": "127.0.0.1",
             "peers": ["http://a:1", "http://b:2"],
-            "rpc": "http://rpc",
+            "rpc": "http://rpc:8545",
             "deployment": Path("d.json"),
             "key": "0x" + KEY.hex(),
             "db": Path("n.db"),

@@ -9,7 +9,7 @@ from typing import Any, cast
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from sdex.node.api import LATENCY_BUCKETS, Metrics
+from sdex.node.appstate import LATENCY_BUCKETS, Metrics
 
 
 def _node() -> Any:

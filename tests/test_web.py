@@ -44,6 +44,7 @@ from playwright.async_api import (
 )
 
 from sdex.chain import Sender
+from sdex.chain.exchange import OrderStatus
 from sdex.deployment import TokenInfo
 from sdex.node.config import NodeConfig
 from sdex.node.core import Node
@@ -1013,3 +1014,74 @@ async def test_demo_keep_serves_the_page_until_interrupted(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=30)
+
+
+# ---- user14: a phone's width with peers; a node without the signing library ---------------
+
+
+@in_module_loop
+async def test_the_network_panel_fits_a_phone_with_peers(
+    chain: Chain, tmp_path: Path, chromium: Browser
+) -> None:
+    """user14: at 375 px the Network panel scrolled sideways once peers were listed (its
+    cells would not wrap: a peer with a DNS name, banned, seen minutes ago overflowed it;
+    the real loopback peer alone fitted by 14 px). Every panel fits, peers shown."""
+    async with two_nodes(chain, tmp_path) as (n1, _n2), browser(chromium) as b:
+        w = await new_page(b, url_of(n1))
+        far = {
+            "key": "0x" + "ab" * 20, "url": "https://relay-node-2.sdex.example.org:18002",
+            "score": -12.5, "banned": True, "failures": 3, "lastSeen": time.time() - 600,
+            "sent": 123456, "received": 1234567, "invalid": 9,
+        }  # fmt: skip
+
+        async def with_far_peer(route: Route) -> None:  # (the node's answer, one peer more)
+            answer = await route.fetch()
+            body = await answer.json()
+            body["gossip"]["peers"].append(far)
+            await route.fulfill(response=answer, json=body)
+
+        await w.page.route("**/health", with_far_peer)
+        await w.page.set_viewport_size({"width": 375, "height": 800})
+        await w.page.wait_for_function(
+            "() => document.querySelectorAll('#peers tbody td.mono').length >= 4"
+        )
+        widths = await w.page.evaluate(
+            "() => [...document.querySelectorAll('.panel')].map(p => p.scrollWidth - p.clientWidth)"
+        )
+        assert widths == [0, 0, 0]  # nothing to scroll sideways
+        page_width = await w.page.evaluate("() => document.documentElement.scrollWidth")
+        assert page_width <= 375
+        assert w.errors == []
+
+
+@in_module_loop
+async def test_an_onchain_cancel_without_the_signing_library_says_so(
+    chain: Chain, tmp_path: Path, chromium: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """user14: on a node that serves no ethers bundle (node_modules missing) the page never
+    started (its banner was called before ``$`` was defined: a ReferenceError), and "on
+    chain" would have thrown a TypeError (ethers null). The page starts, says what is
+    missing, trades through the wallet, and an on-chain cancel says why it cannot."""
+    monkeypatch.setenv("SDEX_ETHERS_JS", str(tmp_path / "missing.js"))
+    address = chain.address(4)
+    cfg = node_config(chain, tmp_path / "n.db", operator=19)
+    script = INJECTED % {"key": "0x" + chain.keys[4].hex(), "address": address,
+                         "chain": hex(chain.deployment.chain_id)}  # fmt: skip
+    async with running_node(cfg) as (_node, api), browser(chromium) as b:
+        signed = chain.sign(chain.order(4, chain.weth, E18, chain.usdc, 3000 * E6))
+        code, _ = await api.post("/v1/orders", signed.to_json())
+        assert code == 201
+        w = await new_page(b, api.base, init_script=script)
+        banner = await w.page.text_content("#banner")
+        assert banner is not None and "signing library is missing" in banner, banner
+        await w.page.click("#connect")
+        button = f'#my-orders tr[data-hash="{signed.hash_hex}"] .chain-cancel'
+        await w.page.wait_for_selector(button)
+        await w.page.click(button)
+        await w.page.wait_for_function(
+            "() => document.getElementById('err-form').textContent.includes('signing library')"
+        )
+        text = await w.page.text_content("#err-form")
+        assert text is not None and "npm ci" in text, text
+        assert [e for e in w.errors if "pageerror" in e] == []
+        assert chain.exchange.order_info(signed.order).status is not OrderStatus.CANCELLED

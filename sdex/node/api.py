@@ -239,6 +239,10 @@ async def post_cancel(request: web.Request) -> web.Response:
 
 async def get_health(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
+    if not node.started.is_set():  # (the port opens before the stored orders are loaded)
+        return web.json_response(
+            {"status": "starting", "openOrders": node.open_orders}, status=503, headers=STARTING
+        )
     w = node.watcher
     chain = "ok" if w.status == "ok" else w.status  # unreachable, behind, wrong-chain, failing
     return web.json_response(
@@ -264,6 +268,10 @@ async def get_metrics(request: web.Request) -> web.Response:
 # -- middlewares ---------------------------------------------------------------------------
 
 
+STARTING = {"Retry-After": "1"}
+"""Headers of a starting node's 503s: ask again in a second."""
+
+
 def _route_name(request: web.Request) -> str:
     info = request.match_info.route.resource
     return info.canonical if info is not None else "unmatched"
@@ -277,14 +285,20 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     route = _route_name(request)
     started = time.perf_counter()
     headers: dict[str, str] = {}
+    if not app[NODE_KEY].started.is_set() and request.path != "/health":
+        # still loading the stored orders (``sdex.node.main.serve``): no answer from a
+        # half-loaded book, no order taken before the stored ones are back
+        resp: web.StreamResponse = ApiError(
+            503, 100, "Starting: loading the stored orders; retry shortly", headers=STARTING
+        ).response()
+        metrics.request_done(route, resp.status, time.perf_counter() - started)
+        return resp
     if request.path.startswith("/p2p/"):  # peers have their own limits (sdex.gossip.routes)
         ok = True
     else:
         ok, headers = app[LIMITER_KEY].take(client_group(request.remote))
     if not ok:
-        resp: web.StreamResponse = ApiError(
-            429, 103, "Throttled: too many requests", headers=headers
-        ).response()
+        resp = ApiError(429, 103, "Throttled: too many requests", headers=headers).response()
     else:
         try:
             resp = await handler(request)

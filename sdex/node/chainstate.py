@@ -4,7 +4,11 @@ mirror's verdicts, reorg reversals, persistence of open orders and the reload at
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import TypeVar
 
 from sdex.book import RemovalReason
 from sdex.book.errors import BookError
@@ -22,6 +26,8 @@ from sdex.order import SignedOrder
 from sdex.store import StoredFill, StoredOrder
 from sdex.watch import BlockChanges
 from sdex.watch.changes import durable
+
+T = TypeVar("T")
 
 log = logging.getLogger("sdex.node")
 CHAIN_CLOSED_NAMES = sorted(s.value for s in CHAIN_CLOSED)
@@ -334,14 +340,20 @@ class NodeChainState(NodeIntake):
         """Put the stored open orders back in the book, as the chain sees them now. The
         closed ones stay on disk: only their hashes pass, into the registry's filter."""
         self._seq = max(self._seq, self.store.last_seq())
+        # (the port is open meanwhile, answering 503 "starting": each step below hands the
+        # loop back every SLICE seconds, so that /health answers at once)
         unparseable: list[str] = []
-        rows = list(self.store.orders(OPEN_STATUSES, skipped=unparseable))
+        rows = [s async for s in sliced(self.store.orders(OPEN_STATUSES, skipped=unparseable))]
         # an open row that cannot be parsed is closed: known as stored (the filter below),
         # so that a peer's gossip of it is not accepted again over the row
         self.store.close_unparseable([h for h in unparseable if hash_of(h) is not None])
         closed = self.store.count_except(OPEN_STATUSES)
-        self.registry.forget_stored(closed, self.store.hashes_except(OPEN_STATUSES))
-        for s in rows:
+        self.registry.forget_stored(closed, ())
+        hashes = self.store.hashes_except(OPEN_STATUSES)
+        while chunk := list(itertools.islice(hashes, 2000)):  # (a hash costs ~10 us)
+            self.registry.forget(chunk)
+            await asyncio.sleep(0)
+        async for s in sliced(rows):
             self.registry.hold(Record.of_stored(s), OrderStatus(s.status))
         stored = list(self.registry.open_records())
         if not stored:
@@ -349,7 +361,7 @@ class NodeChainState(NodeIntake):
         read_at = self.mirror.head.number if self.mirror.head is not None else -1
         # orders not signed by ECDSA are read through the EIP-1271 batcher: it caches their
         # verdicts and tracks their makers, so later blocks judge them by the cache
-        ecdsa = {r.signed.hash for r in stored if ecdsa_ok(r.signed) is True}
+        ecdsa = {r.signed.hash async for r in sliced(stored) if ecdsa_ok(r.signed) is True}
         plain = [r.signed for r in stored if r.signed.hash in ecdsa]
         contract = [r.signed for r in stored if r.signed.hash not in ecdsa]
         read = zip(
@@ -361,7 +373,7 @@ class NodeChainState(NodeIntake):
         states = [by_hash[r.signed.hash] for r in stored]
         now = self.now()
         close = self.registry.close
-        for rec, state in zip(stored, states, strict=True):
+        async for rec, state in sliced(zip(stored, states, strict=True)):
             self.mirror.learn(rec.signed, state, read_at)
             verdict = judge(rec.signed, state)
             removal = removal_of(verdict)
@@ -383,6 +395,22 @@ class NodeChainState(NodeIntake):
                 else:  # what the chain leaves is dust: nothing it can trade
                     self.registry.book_closed(rec.signed.hash, RemovalReason.DUST, state.filled)
         self._persist_open()
+
+
+SLICE = 0.02
+"""Seconds a node's start works through its stored orders before it gives its loop a turn
+(the port is open meanwhile: /health answers within about this, plus a turn's work)."""
+
+
+async def sliced(items: Iterable[T]) -> AsyncIterator[T]:
+    """``items``, giving the event loop a turn every ``SLICE`` seconds of work on them."""
+    clock = time.perf_counter
+    due = clock() + SLICE
+    for item in items:
+        yield item
+        if clock() >= due:
+            await asyncio.sleep(0)
+            due = clock() + SLICE
 
 
 def _message(verdict: Accepted | Rejection) -> str:

@@ -44,6 +44,14 @@ __all__ = ["OPEN_STATUSES", "Node", "Record", "SubmitResult"]
 
 class Node(NodePeering):
     async def start(self) -> None:
+        """``prepare`` then ``load``: the node ready (``started`` set)."""
+        await self.prepare()
+        await self.load()
+
+    async def prepare(self) -> None:
+        """Check the chain (the Exchange, its chain id, the deployment block), open the
+        store and build the parts, reading no stored order: quick, so that a wrong chain or
+        database fails before the port opens. ``load`` then makes the node ready."""
         cfg = self.config
         # Settlement keeps its own thread and session (signing and a sequential nonce lane);
         # every other chain read is async, on the event loop (sdex.chain.arpc).
@@ -109,6 +117,18 @@ class Node(NodePeering):
         await self.watcher.check_head()
         latest = await self.rpc.call("eth_getBlockByNumber", "latest", False)
         self.latest_timestamp = int(latest["timestamp"], 16)
+        key = NodeKey.load_or_create(cfg.node_key_path)
+        me = f"http://{cfg.host}:{cfg.port}"
+        self.gossip = Gossip(self, me, cfg.peers, cfg.gossip, key, cfg.limits.max_orders)
+        self.gossip.spawned = self.forwarding.spawned
+        log.info("gossip node id %s (key file %s)", key.node_id, cfg.node_key_path)
+
+    async def load(self) -> None:
+        """Settle what a previous run left pending, put every stored open order back in the
+        book as the chain sees it now (seconds on a large store; the loop is given back
+        between chunks), start the background tasks and gossip, then set ``started``.
+        Until then the HTTP API answers 503 "starting" (``sdex.node.api.guard``)."""
+        cfg = self.config
         await self._reconcile_settlements()
         await self._reload_orders()
         self._tasks = [
@@ -118,13 +138,10 @@ class Node(NodePeering):
             asyncio.create_task(self._evict_loop(), name="evict"),
         ]
         self._uncross()
-        key = NodeKey.load_or_create(cfg.node_key_path)
-        me = f"http://{cfg.host}:{cfg.port}"
-        self.gossip = Gossip(self, me, cfg.peers, cfg.gossip, key, cfg.limits.max_orders)
-        self.gossip.spawned = self.forwarding.spawned
-        log.info("gossip node id %s (key file %s)", key.node_id, cfg.node_key_path)
+        assert self.gossip is not None  # (made by prepare)
         await self.gossip.start()
         self.started.set()
+        log.info("node ready: %d open orders loaded (%s)", self.open_orders, cfg.db)
 
     async def close_clients(self) -> None:
         """Close the chain clients ``start`` opened, after it failed part way."""

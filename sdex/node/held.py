@@ -430,11 +430,19 @@ class HeldOrders:
 
     def forget_stored(self, closed: int, hashes: Iterable[bytes]) -> None:
         """Stored orders not loaded in memory (``closed`` of them, at a restart): known by
-        the filter, sized for them (and as many again)."""
+        the filter, sized for them (and as many again). ``hashes`` may come later, in
+        slices, through ``forget``."""
         self.evicted = HashFilter(capacity_for(closed))
+        self.forget(hashes)
+
+    def forget(self, hashes: Iterable[bytes]) -> None:
+        """More stored orders not loaded in memory, into the filter ``forget_stored`` made."""
+        add = self.evicted.add
+        n = 0
         for h in hashes:
-            self.evicted.add(h)
-            self.stored_only += 1
+            add(h)
+            n += 1
+        self.stored_only += n
 
 
 def meta_text(

@@ -70,7 +70,10 @@ def switch_interval(current: float | None = None) -> float:
 
 @contextlib.asynccontextmanager
 async def serve(config: NodeConfig, interval: float | None = None) -> AsyncIterator[Node]:
-    """Start a node and its HTTP server; stop both on exit. While it serves, the process's
+    """Start a node and its HTTP server; stop both on exit. The chain and the store are
+    checked first (``Node.prepare``: a wrong chain fails before the port opens), then the port
+    opens and the stored orders are loaded (``Node.load``); it yields once the node is ready
+    (``node.started``). While it serves, the process's
     GIL switch interval is ``interval``, as ``switch_interval`` gives it (read here if not
     given; ``run_node`` reads it before anything starts), and is put back on exit."""
     check_port_free(config.host, config.port)
@@ -79,7 +82,7 @@ async def serve(config: NodeConfig, interval: float | None = None) -> AsyncItera
     try:
         node = Node(config)
         try:
-            await node.start()
+            await node.prepare()
         except requests.RequestException as e:
             await node.close_clients()
             raise ChainError(
@@ -97,8 +100,14 @@ async def serve(config: NodeConfig, interval: float | None = None) -> AsyncItera
         runner = BoundedRunner(app, slots, config.http_idle_timeout, shutdown_timeout=2.0)
         await runner.setup()
         try:
+            # The port opens before the stored orders are loaded (seconds on a large store):
+            # /health answers 503 "starting" meanwhile and every other route 503 with
+            # Retry-After (``sdex.node.api.guard``), as a load balancer's readiness check or a
+            # wallet expects; no order is taken before the book holds every stored one.
             site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
             await site.start()
+            log.info("port %d open: loading the stored orders", config.port)
+            await node.load()
             yield node
         finally:
             await runner.cleanup()

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from sdex.cliopts import writable_file
+
 TARGET_NODES = 1000
 TARGET_P99_MS = 1000.0
 TARGET_MESSAGES = 8.0
@@ -70,8 +72,8 @@ def targets(runs: list[dict[str, Any]], latency_ms: float) -> dict[str, Any]:
               show_default=True, help="warm: each node starts knowing 32 random others; "
               "bootstrap: node 0 is the only seed, the rest by peer exchange.")  # fmt: skip
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the JSON here.")  # fmt: skip
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), callback=writable_file,
+              help="Also write the JSON here (checked before the run).")  # fmt: skip
 def simulate(
     nodes: tuple[int, ...],
     orders: int | None,

@@ -11,10 +11,12 @@ import {
 } from "./units.js";
 
 let ethers = null;
+const NO_ETHERS = "the signing library is missing on this node (run `npm ci` where the node runs)";
 try {
   ethers = await import("/static/vendor/ethers.js");
 } catch (e) {
-  banner("The signing library is missing on this node (run `npm ci`): you can watch, not trade.");
+  // said by start() (banner needs `$`, not defined yet: calling it here threw, and the page
+  // never started)
 }
 
 const OPEN = new Set(["open", "partially_filled", "unfunded"]);
@@ -410,7 +412,7 @@ async function loadDevWallets() {
   sel.addEventListener("change", () => {
     const a = dev.accounts.find((x) => x.address === sel.value);
     if (!a) return setAccount(null);
-    if (!ethers) return fieldErrors({ account: "the signing library is missing on this node" });
+    if (!ethers) return fieldErrors({ account: NO_ETHERS });
     setAccount({ kind: "dev", address: a.address.toLowerCase(), wallet: new ethers.Wallet(a.key) });
   });
 }
@@ -651,6 +653,10 @@ async function chainCancel(hash) {
   fieldErrors({});
   const rec = S.mine.get(hash);
   if (!rec) return;
+  if (!ethers) {
+    // (the transaction's calldata is encoded by ethers: without it, say so, send nothing)
+    return fieldErrors({ form: `on-chain cancel: ${NO_ETHERS}; cancel here (soft) or with \`sdex cancel ${hash} --onchain\`` });
+  }
   const o = rec.order;
   const tuple = [o.maker, o.taker, o.makerToken, o.takerToken, o.makerAmount, o.takerAmount, o.feeRecipient, o.feeAmount, o.expiry, o.salt];
   const data = new ethers.Interface(CANCEL_ABI).encodeFunctionData("cancelOrder", [tuple]);
@@ -803,7 +809,7 @@ async function start() {
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
-  banner(ethers ? "" : $("banner").textContent);
+  banner(ethers ? "" : `The ${NO_ETHERS}: you can watch; only a wallet of your own (EIP-1193) can trade.`);
   useConfig(S.config);
   renderPairs();
   renderUnits();

@@ -1,0 +1,89 @@
+"""A node opens its port before it has loaded its stored orders (seconds on a large store;
+user14 measured 38 s with the port shut and the loop held 12 s at once, bench/startup_port.py):
+meanwhile /health says "starting" (503) and every other route answers 503 with Retry-After,
+so a load balancer, a wallet or a peer waits; then every stored order is back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import replace
+from pathlib import Path
+
+import aiohttp
+
+from sdex.node.main import serve
+from sdex.store import ChainIdentity, Store
+from tests.conftest import Chain
+from tests.nodeutil import node_config, wait_for
+from tests.rpcfault import holding_proxy
+from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+
+
+async def test_a_starting_node_answers_503_until_every_stored_order_is_loaded(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
+    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
+    stored = [c.sign(ask(c, ALICE, E18, (3000 + i) * E6, salt=700 + i)) for i in range(3)] + [
+        c.sign(bid(c, BOB, E18, (2000 - i) * E6, salt=800 + i)) for i in range(2)
+    ]
+    for seq, s in enumerate(stored, 1):
+        store.add_order(s, seq, "open", "api")
+    store.close()
+    base = f"http://{cfg.host}:{cfg.port}"
+    fresh = c.sign(ask(c, ALICE, E18, 3100 * E6, salt=900))
+    with holding_proxy(c.deployment.rpc) as (rpc, release):
+        stop = asyncio.Event()
+
+        async def run() -> None:
+            async with serve(replace(cfg, rpc=rpc)):
+                await stop.wait()
+
+        task = asyncio.create_task(run())
+        try:
+            async with aiohttp.ClientSession() as http:
+
+                async def health() -> tuple[int, dict[str, object]]:
+                    try:
+                        async with http.get(base + "/health") as r:
+                            return r.status, await r.json()
+                    except aiohttp.ClientConnectionError:
+                        return 0, {}  # (the port not open yet)
+
+                async def starting() -> bool:
+                    return (await health())[1].get("status") == "starting"
+
+                await wait_for(starting, timeout=30)  # the stored orders' state read is held
+                status, body = await health()
+                assert status == 503 and body["status"] == "starting"
+                for method, path, payload in (
+                    ("POST", "/v1/orders", fresh.to_json()),
+                    ("GET", "/v1/orderbook?baseToken=x&quoteToken=y", None),
+                    ("GET", "/v1/orders", None),
+                    ("GET", "/v1/order_config", None),
+                ):
+                    async with http.request(method, base + path, json=payload) as r:
+                        assert r.status == 503, (path, await r.text())
+                        assert r.headers["Retry-After"] == "1"
+                        assert "Starting" in (await r.json())["reason"]
+                release.set()
+
+                async def ready() -> bool:
+                    return (await health())[0] == 200
+
+                await wait_for(ready, timeout=30)
+                async with http.get(base + "/v1/orders", params={"perPage": "100"}) as r:
+                    page = await r.json()
+                got = {rec["metaData"]["orderHash"] for rec in page["records"]}
+                assert got == {s.hash_hex for s in stored}  # none lost
+                assert all(rec["metaData"]["status"] == "open" for rec in page["records"])
+                async with http.post(base + "/v1/orders", json=fresh.to_json()) as r:
+                    assert r.status == 201, await r.text()  # taken once ready
+        finally:
+            release.set()
+            stop.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, 30)
