@@ -403,6 +403,15 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
         if watch and own is not None:  # the watcher is its own task now, not the trace's
             own = [max(0.0, v - cpu.get("watcher", 0.0)) for v in own]
         spells = spells_model(run)
+        if CORE_WAIT["mode"] in QUEUED:  # --core-wait queue: in line for the cores, spells on top
+            free = CORE_WAIT["mode"] == "queue-free"
+            return LinkModel(
+                one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
+                post_cost=post, post_wait=wallet_asleep(run), message_cost=message,
+                watch_cost=watch, cores=cores, background=background if free else 0.0,
+                timeslice=SLICES["seconds"] if SLICES["on"] else TIMESLICE, cost_shape=shape,
+                spells=spells, queued=True,
+            )  # fmt: skip
         if spells is not None:  # --core-wait spells: each node a core, its waits in spells
             return LinkModel(
                 one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
@@ -462,7 +471,13 @@ shape scaled to its own source's measured mean over the span to its pushes
 node has a core and waits for it in spells (``sdex.sim.spells``, ``spells_model``): every job
 it would start in a spell waits for its end, the spells covering the share of the real
 checks that waited and as long as their waits; ``spells-machine``: one sequence of spells
-for all nodes at once (the other processes' busy spells)."""
+for all nodes at once (the other processes' busy spells). ``queue`` (sim14): the spells on
+top of one line for the machine's cores (``LinkModel.queued``, ``sdex.sim.cpu``): the 8
+nodes and the watcher wait in turn for a core, each job at its measured CPU, so the nodes'
+own contention for the cores grows with the rate as on the real machine; ``queue-free``:
+the same line for the cores the other processes left (the machine's less their mean use in
+the window, ``background``: their share counted twice, in the spells and here)."""
+QUEUED = ("queue", "queue-free")
 MIN_WAKEUPS = 100
 """Fewer probe wake-ups than this in a window: ``--core-wait probe`` falls back to ``share``."""
 
@@ -517,7 +532,7 @@ def spells_model(run: dict[str, Any]) -> SpellModel | None:
     ``--core-wait``, too few checks, or none of them waited."""
     counts = (run.get("check_timing_us") or {}).get("off_cpu")
     mode = CORE_WAIT["mode"]
-    if mode not in ("spells", "spells-machine") or not counts or sum(counts) < MIN_WAKEUPS:
+    if mode not in ("spells", "spells-machine", *QUEUED) or not counts or sum(counts) < MIN_WAKEUPS:
         return None
     waited = sum(counts[1:])
     if waited == 0:
@@ -934,7 +949,8 @@ def main() -> None:
                     default="mean",
                     help="a wallet's order waits off its CPU as measured (WAIT)")  # fmt: skip
     ap.add_argument("--core-wait",
-                    choices=["share", "probe", "checks", "spans", "spells", "spells-machine"],
+                    choices=["share", "probe", "checks", "spans", "spells", "spells-machine",
+                             *QUEUED],
                     default="spells",
                     help="how a node waits for a core (CORE_WAIT)")  # fmt: skip
     ap.add_argument("--peer-wait", choices=["on", "off"], default="off",
