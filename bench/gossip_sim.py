@@ -571,6 +571,10 @@ def wakeup_shape(run: dict[str, Any]) -> list[float] | None:
     return [late[min(n - 1, int((k + 0.5) * n / 200))] for k in range(200)]
 
 
+STAMPED = {"only": False}
+"""``--stamped-only``: predict only what the nodes' stamps are compared with (the ``cpu``
+calibration without the watcher; ``comparison_node_stamped``): a third of the simulations,
+for a loaded machine (sim14)."""
 WATCH = {"on": True}
 """``--watcher``: the real delays are stamped by one watcher process reading all 8 nodes'
 websockets; the simulator's then are too (``LinkModel.watch_cost``), or (``off``, the model
@@ -607,6 +611,15 @@ def predict(
     which node each order goes to; at 8 nodes the mesh alone is 5.5 to 6.25 wide by seed)."""
     out: dict[str, Any] = {"real": run}
     out["transport_cpu_us_per_call"] = {k: round(v * 1e6, 1) for k, v in transport.items()}
+    if STAMPED["only"] and node_stamped(run) is not None:  # the nodes' stamps' comparison only
+        WATCH["on"], kept = False, WATCH["on"]
+        links = calibrated(run, "cpu", transport)
+        WATCH["on"] = kept
+        sim = pooled_mean(simulated(run, links, seed, seeds))
+        stamped = compare(node_stamped(run) or run, sim)
+        out["cpu"] = {"links": {k: v for k, v in vars(links).items() if k != "others_trace"},
+                      "seeds": seeds, "comparison_node_stamped": stamped}  # fmt: skip
+        return out
     for mode in MODES:
         links = calibrated(run, mode, transport)
         sims = simulated(run, links, seed, seeds)
@@ -966,6 +979,8 @@ def main() -> None:
     ap.add_argument("--real-only", action="store_true",
                     help="run and keep the real windows (--workdir) but predict nothing: "
                     "back-to-back real runs, predicted later with --real-from")  # fmt: skip
+    ap.add_argument("--stamped-only", action="store_true",
+                    help="predict only the nodes' stamps' comparison (STAMPED)")  # fmt: skip
     ap.add_argument("--write", type=Path, help="update this markdown file's section")
     ap.add_argument("--workdir", type=Path, help="keep the real run's logs and arrivals here")
     ap.add_argument("--scale-from", type=Path, help="take the --scale runs from this JSON")
@@ -975,6 +990,7 @@ def main() -> None:
     COST["model"] = args.cost
     MODELS["all"] = args.all_models
     WATCH["on"] = args.watcher == "on"
+    STAMPED["only"] = args.stamped_only
     SPLIT["model"] = args.split
     WAIT["wallet"] = args.wallet_wait != "off"
     WAIT["mean"] = args.wallet_wait in ("mean", "mean-less-core")
