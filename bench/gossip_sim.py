@@ -617,8 +617,10 @@ def predict(
         WATCH["on"] = kept
         sim = pooled_mean(simulated(run, links, seed, seeds))
         stamped = compare(node_stamped(run) or run, sim)
-        out["cpu"] = {"links": {k: v for k, v in vars(links).items() if k != "others_trace"},
-                      "seeds": seeds, "comparison_node_stamped": stamped}  # fmt: skip
+        shown = {k: v for k, v in vars(links).items() if not isinstance(v, list | SpellModel)}
+        if links.spells is not None:
+            shown["spells"] = {"share": links.spells.share, "scope": links.spells.scope}
+        out["cpu"] = {"links": shown, "seeds": seeds, "comparison_node_stamped": stamped}
         return out
     for mode in MODES:
         links = calibrated(run, mode, transport)
