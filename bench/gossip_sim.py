@@ -23,9 +23,9 @@ in the same run and not from the figures it predicts. Two calibrations, both pri
   drawn, waited with its loop not even runnable (``wait_shape``, ``--wallet-wait``; a
   peer's chunk too, ``--peer-wait``; ``mean-less-core``: the mean of its time off the CPU
   less its wait for a core, which the shared machine draws: ``wallet_wait``; ``--core-wait``:
-  the models of the wait for a core, ``CORE_WAIT``; by default, ``spells``, each node has a
-  core and waits for it in spells measured from its checks, and the rest below, the shared
-  machine, is ``--core-wait share``). The
+  the models of the wait for a core, ``CORE_WAIT``; by default, ``queue``, the nodes wait in
+  one line for the machine's cores and each in spells measured from its checks besides, and
+  the rest below, the shared machine, is ``--core-wait share``). The
   8 simulated nodes share a machine of this machine's cores as Linux's fair
   scheduler does (EEVDF on this kernel, CFS before 6.6: the same fair shares): each busy
   node an equal share with every other runnable task, in slices of what
@@ -404,13 +404,13 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
             own = [max(0.0, v - cpu.get("watcher", 0.0)) for v in own]
         spells = spells_model(run)
         if CORE_WAIT["mode"] in QUEUED:  # --core-wait queue: in line for the cores, spells on top
-            free = CORE_WAIT["mode"] == "queue-free"
+            free = CORE_WAIT["mode"] in ("queue-free", "queue-left")
             return LinkModel(
                 one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
                 post_cost=post, post_wait=wallet_asleep(run), message_cost=message,
                 watch_cost=watch, cores=cores, background=background if free else 0.0,
                 timeslice=SLICES["seconds"] if SLICES["on"] else TIMESLICE, cost_shape=shape,
-                spells=spells, queued=True,
+                spells=None if CORE_WAIT["mode"] == "queue-left" else spells, queued=True,
             )  # fmt: skip
         if spells is not None:  # --core-wait spells: each node a core, its waits in spells
             return LinkModel(
@@ -449,8 +449,11 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
     return LinkModel(p50 / 2, sigma, bandwidth=1e9, check_cost=check, known_cost=0.0002)
 
 
-CORE_WAIT = {"probe": False, "mode": "spells"}
-"""``--core-wait``: how a node waits for a core. ``spells`` (the default since sim13, below:
+CORE_WAIT = {"probe": False, "mode": "queue"}
+"""``--core-wait``: how a node waits for a core. ``queue`` (the default since sim14, below:
+on three heavily loaded runs 16 of 30 figures within 20%, spells 15, the same 11 of 12 of
+the repeatable ones at 4/s, and nearer at 40/s, where no model fits). ``spells`` (the
+default of sim13, below:
 at 4 orders/s it put the p50 and p90 to every node, copies and messages within 20% in 12 of
 12 on three loaded runs, ``share`` 8; neither model fits 40/s, where the 2 cores are full).
 ``share`` (the default before): the shared
@@ -476,8 +479,9 @@ top of one line for the machine's cores (``LinkModel.queued``, ``sdex.sim.cpu``)
 nodes and the watcher wait in turn for a core, each job at its measured CPU, so the nodes'
 own contention for the cores grows with the rate as on the real machine; ``queue-free``:
 the same line for the cores the other processes left (the machine's less their mean use in
-the window, ``background``: their share counted twice, in the spells and here)."""
-QUEUED = ("queue", "queue-free")
+the window, ``background``: their share counted twice, in the spells and here);
+``queue-left``: that line without the spells (the others' load counted once, as lost cores)."""
+QUEUED = ("queue", "queue-free", "queue-left")
 MIN_WAKEUPS = 100
 """Fewer probe wake-ups than this in a window: ``--core-wait probe`` falls back to ``share``."""
 
@@ -966,7 +970,7 @@ def main() -> None:
     ap.add_argument("--core-wait",
                     choices=["share", "probe", "checks", "spans", "spells", "spells-machine",
                              *QUEUED],
-                    default="spells",
+                    default="queue",
                     help="how a node waits for a core (CORE_WAIT)")  # fmt: skip
     ap.add_argument("--peer-wait", choices=["on", "off"], default="off",
                     help="a peer's chunk waits off its CPU as measured (WAIT)")  # fmt: skip

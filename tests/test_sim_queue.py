@@ -124,7 +124,8 @@ def test_the_simulator_in_line_is_deterministic_equals_spells_with_a_core_each_a
 
 
 @pytest.mark.parametrize(
-    ("mode", "cores", "background"), [("queue", 2.0, 0.0), ("queue-free", 2.0, 0.7)]
+    ("mode", "cores", "background"),
+    [("queue", 2.0, 0.0), ("queue-free", 2.0, 0.7), ("queue-left", 2.0, 0.7)],
 )
 def test_the_bench_puts_the_measured_spells_on_a_line_for_the_cores(
     monkeypatch: pytest.MonkeyPatch, mode: str, cores: float, background: float
@@ -145,4 +146,5 @@ def test_the_bench_puts_the_measured_spells_on_a_line_for_the_cores(
     links = gossip_sim.calibrated(run, "cpu", {"http": 0.0004, "stream": 0.0001})
     assert links.queued and links.cores == cores
     assert links.background == pytest.approx(background)
-    assert links.spells == model and links.others is None
+    assert links.spells == (None if mode == "queue-left" else model)
+    assert links.others is None
