@@ -5,6 +5,7 @@ with the rate; and ``bench/gossip_sim.py --core-wait queue``, which builds that 
 from __future__ import annotations
 
 import itertools
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -148,3 +149,32 @@ def test_the_bench_puts_the_measured_spells_on_a_line_for_the_cores(
     assert links.background == pytest.approx(background)
     assert links.spells == (None if mode == "queue-left" else model)
     assert links.others is None
+
+
+def test_the_bench_predicts_the_stamped_comparison_alone_as_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``--stamped-only``: one prediction (the nodes' stamps', no watcher), written as JSON
+    (its first version failed on the spell model only after its simulations had run)."""
+    counts = [0] * (len(EDGES_US) + 1)
+    counts[0], counts[32] = 600, 400
+    monkeypatch.setitem(gossip_sim.CORE_WAIT, "mode", "queue")
+    monkeypatch.setitem(gossip_sim.STAMPED, "only", True)
+    lat = {"p50": 20.0, "p90": 40.0, "p99": 80.0}
+    latency = {"to_every_node": lat, "to_each_node": lat, "accepted_by_first_node": lat}
+    run = {
+        "p2p_call_ms": {"p50": 1.0, "p90": 2.0},
+        "cpu_cores_used": {"machine": 1.5, "nodes": 0.2, "nodes_idle": 0.05,
+                           "node_cpu_ms_per_order_per_node_above_idle": 3.0},
+        "per_order_per_node": {"messages_sent": 2.5, "order_copies_sent": 2.8},
+        "check_timing_us": {"off_cpu": counts},
+        "offered": {"rate_per_s": 4.0, "orders_accepted": 20, "post_latency_ms": {"p50": 5.0}},
+        "latency_ms": latency, "node_stamped_ms": latency, "coverage": 1.0,
+    }  # fmt: skip
+    out = gossip_sim.predict(run, {"http": 0.0004, "stream": 0.0001}, seed=1, seeds=1)
+    assert set(out) == {"real", "transport_cpu_us_per_call", "cpu"}
+    assert out["cpu"]["links"]["queued"] is True
+    assert out["cpu"]["links"]["spells"]["share"] == pytest.approx(0.4)
+    compared = json.loads(json.dumps(out))["cpu"]["comparison_node_stamped"]
+    assert compared["coverage"]["simulated"] == 1.0
+    assert compared["to_every_node_p50_ms"]["ratio"] > 0
