@@ -23,9 +23,9 @@ in the same run and not from the figures it predicts. Two calibrations, both pri
   drawn, waited with its loop not even runnable (``wait_shape``, ``--wallet-wait``; a
   peer's chunk too, ``--peer-wait``; ``mean-less-core``: the mean of its time off the CPU
   less its wait for a core, which the shared machine draws: ``wallet_wait``; ``--core-wait``:
-  the models of the wait for a core, ``CORE_WAIT``; by default, ``spells``, each node has a
-  core and waits for it in spells measured from its checks, and the rest below, the shared
-  machine, is ``--core-wait share``). The
+  the models of the wait for a core, ``CORE_WAIT``; by default, ``queue``, the nodes wait in
+  one line for the machine's cores and each in spells measured from its checks besides, and
+  the rest below, the shared machine, is ``--core-wait share``). The
   8 simulated nodes share a machine of this machine's cores as Linux's fair
   scheduler does (EEVDF on this kernel, CFS before 6.6: the same fair shares): each busy
   node an equal share with every other runnable task, in slices of what
@@ -403,6 +403,15 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
         if watch and own is not None:  # the watcher is its own task now, not the trace's
             own = [max(0.0, v - cpu.get("watcher", 0.0)) for v in own]
         spells = spells_model(run)
+        if CORE_WAIT["mode"] in QUEUED:  # --core-wait queue: in line for the cores, spells on top
+            free = CORE_WAIT["mode"] in ("queue-free", "queue-left")
+            return LinkModel(
+                one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
+                post_cost=post, post_wait=wallet_asleep(run), message_cost=message,
+                watch_cost=watch, cores=cores, background=background if free else 0.0,
+                timeslice=SLICES["seconds"] if SLICES["on"] else TIMESLICE, cost_shape=shape,
+                spells=None if CORE_WAIT["mode"] == "queue-left" else spells, queued=True,
+            )  # fmt: skip
         if spells is not None:  # --core-wait spells: each node a core, its waits in spells
             return LinkModel(
                 one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
@@ -440,8 +449,11 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
     return LinkModel(p50 / 2, sigma, bandwidth=1e9, check_cost=check, known_cost=0.0002)
 
 
-CORE_WAIT = {"probe": False, "mode": "spells"}
-"""``--core-wait``: how a node waits for a core. ``spells`` (the default since sim13, below:
+CORE_WAIT = {"probe": False, "mode": "queue"}
+"""``--core-wait``: how a node waits for a core. ``queue`` (the default since sim14, below:
+on three heavily loaded runs 16 of 30 figures within 20%, spells 15, the same 11 of 12 of
+the repeatable ones at 4/s, and nearer at 40/s, where no model fits). ``spells`` (the
+default of sim13, below:
 at 4 orders/s it put the p50 and p90 to every node, copies and messages within 20% in 12 of
 12 on three loaded runs, ``share`` 8; neither model fits 40/s, where the 2 cores are full).
 ``share`` (the default before): the shared
@@ -462,7 +474,14 @@ shape scaled to its own source's measured mean over the span to its pushes
 node has a core and waits for it in spells (``sdex.sim.spells``, ``spells_model``): every job
 it would start in a spell waits for its end, the spells covering the share of the real
 checks that waited and as long as their waits; ``spells-machine``: one sequence of spells
-for all nodes at once (the other processes' busy spells)."""
+for all nodes at once (the other processes' busy spells). ``queue`` (sim14): the spells on
+top of one line for the machine's cores (``LinkModel.queued``, ``sdex.sim.cpu``): the 8
+nodes and the watcher wait in turn for a core, each job at its measured CPU, so the nodes'
+own contention for the cores grows with the rate as on the real machine; ``queue-free``:
+the same line for the cores the other processes left (the machine's less their mean use in
+the window, ``background``: their share counted twice, in the spells and here);
+``queue-left``: that line without the spells (the others' load counted once, as lost cores)."""
+QUEUED = ("queue", "queue-free", "queue-left")
 MIN_WAKEUPS = 100
 """Fewer probe wake-ups than this in a window: ``--core-wait probe`` falls back to ``share``."""
 
@@ -517,7 +536,7 @@ def spells_model(run: dict[str, Any]) -> SpellModel | None:
     ``--core-wait``, too few checks, or none of them waited."""
     counts = (run.get("check_timing_us") or {}).get("off_cpu")
     mode = CORE_WAIT["mode"]
-    if mode not in ("spells", "spells-machine") or not counts or sum(counts) < MIN_WAKEUPS:
+    if mode not in ("spells", "spells-machine", *QUEUED) or not counts or sum(counts) < MIN_WAKEUPS:
         return None
     waited = sum(counts[1:])
     if waited == 0:
@@ -556,6 +575,10 @@ def wakeup_shape(run: dict[str, Any]) -> list[float] | None:
     return [late[min(n - 1, int((k + 0.5) * n / 200))] for k in range(200)]
 
 
+STAMPED = {"only": False}
+"""``--stamped-only``: predict only what the nodes' stamps are compared with (the ``cpu``
+calibration without the watcher; ``comparison_node_stamped``): a third of the simulations,
+for a loaded machine (sim14)."""
 WATCH = {"on": True}
 """``--watcher``: the real delays are stamped by one watcher process reading all 8 nodes'
 websockets; the simulator's then are too (``LinkModel.watch_cost``), or (``off``, the model
@@ -592,6 +615,17 @@ def predict(
     which node each order goes to; at 8 nodes the mesh alone is 5.5 to 6.25 wide by seed)."""
     out: dict[str, Any] = {"real": run}
     out["transport_cpu_us_per_call"] = {k: round(v * 1e6, 1) for k, v in transport.items()}
+    if STAMPED["only"] and node_stamped(run) is not None:  # the nodes' stamps' comparison only
+        WATCH["on"], kept = False, WATCH["on"]
+        links = calibrated(run, "cpu", transport)
+        WATCH["on"] = kept
+        sim = pooled_mean(simulated(run, links, seed, seeds))
+        stamped = compare(node_stamped(run) or run, sim)
+        shown = {k: v for k, v in vars(links).items() if not isinstance(v, list | SpellModel)}
+        if links.spells is not None:
+            shown["spells"] = {"share": links.spells.share, "scope": links.spells.scope}
+        out["cpu"] = {"links": shown, "seeds": seeds, "comparison_node_stamped": stamped}
+        return out
     for mode in MODES:
         links = calibrated(run, mode, transport)
         sims = simulated(run, links, seed, seeds)
@@ -934,8 +968,9 @@ def main() -> None:
                     default="mean",
                     help="a wallet's order waits off its CPU as measured (WAIT)")  # fmt: skip
     ap.add_argument("--core-wait",
-                    choices=["share", "probe", "checks", "spans", "spells", "spells-machine"],
-                    default="spells",
+                    choices=["share", "probe", "checks", "spans", "spells", "spells-machine",
+                             *QUEUED],
+                    default="queue",
                     help="how a node waits for a core (CORE_WAIT)")  # fmt: skip
     ap.add_argument("--peer-wait", choices=["on", "off"], default="off",
                     help="a peer's chunk waits off its CPU as measured (WAIT)")  # fmt: skip
@@ -950,6 +985,8 @@ def main() -> None:
     ap.add_argument("--real-only", action="store_true",
                     help="run and keep the real windows (--workdir) but predict nothing: "
                     "back-to-back real runs, predicted later with --real-from")  # fmt: skip
+    ap.add_argument("--stamped-only", action="store_true",
+                    help="predict only the nodes' stamps' comparison (STAMPED)")  # fmt: skip
     ap.add_argument("--write", type=Path, help="update this markdown file's section")
     ap.add_argument("--workdir", type=Path, help="keep the real run's logs and arrivals here")
     ap.add_argument("--scale-from", type=Path, help="take the --scale runs from this JSON")
@@ -959,6 +996,7 @@ def main() -> None:
     COST["model"] = args.cost
     MODELS["all"] = args.all_models
     WATCH["on"] = args.watcher == "on"
+    STAMPED["only"] = args.stamped_only
     SPLIT["model"] = args.split
     WAIT["wallet"] = args.wallet_wait != "off"
     WAIT["mean"] = args.wallet_wait in ("mean", "mean-less-core")

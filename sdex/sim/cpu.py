@@ -46,6 +46,18 @@ wait in turn; the nodes on a core run at what their fair shares add up to, sprea
 them. Jobs shorter than a slice end one after another, as on the real machine: of six
 nodes handed the same order, two pass it on first, and the others, waiting for a core,
 hear those copies before their own check and send none back (``echoesSkipped``).
+
+With ``queued`` the shared machine is a queue for its cores instead (sim14): the nodes
+(and the observer's task) wait in one line, in the order their jobs became ready, for
+``ceil(cores - background)`` cores (each at that capacity's share of one); a job runs to its
+end on the core it got, and its node keeps that core for the jobs it has ready next (the
+event loop's next callbacks, ``first`` ones included) until ``timeslice`` has passed since
+it got it (0: back in line after every job); a job that costs nothing needs no core. A
+node's waits for a core that its own peers do not cause (the other processes' busy spells,
+its process switched out) come on top, in ``free_at``'s spells: a job that would join the
+line in one of its node's spells joins it at the spell's end. With as many cores as tasks
+it is the model of a core each (``cores == 0``) with the same spells; with one core, one
+job at a time on the whole machine.
 """
 
 from __future__ import annotations
@@ -101,13 +113,19 @@ class Cpu:
         groups: list[list[int]] | None = None,
         sliced: bool = False,
         free_at: Callable[[int, float], float] | None = None,
+        queued: bool = False,
     ) -> None:
         self.sim = sim
-        self.free_at = free_at if cores <= 0 else None
-        """Nodes with a core each: when a node may start a job at a time (its waits for a
-        core in spells, ``sdex.sim.spells``; not the observer's task); None: at once."""
         self.shared = cores > 0
+        self.queued = queued and self.shared
+        """The shared machine as one line for its cores (``free_at``'s spells on top)."""
+        self.free_at = free_at if cores <= 0 or self.queued else None
+        """Nodes with a core each, or in line for the shared machine's: when a node may
+        start a job at a time (its waits for a core in spells, ``sdex.sim.spells``; not the
+        observer's task); None: at once."""
         self.cores = cores
+        if self.queued:
+            others = None
         self.others = others
         self.trace = trace if others is not None and trace and step > 0 else None
         self.step = step
@@ -125,6 +143,8 @@ class Cpu:
         self._kept: dict[int, float] = {}
         """Sliced: nodes whose job just ended, and their slice's end (their next job goes on)."""
         self._ticking = False
+        self.holding: dict[int, float] = {}
+        """Queued: nodes whose job just ended on a core they keep, and that slice's end."""
         self.servers = math.ceil(self.capacity) if others is None else math.ceil(cores)
         self.speed = self.capacity / self.servers
         self.ready: deque[int] = deque()
@@ -207,11 +227,16 @@ class Cpu:
     def _start(self, node: int) -> None:
         cost = self.queues[node][0][0]
         self.busy_seconds[node] = self.busy_seconds.get(node, 0.0) + cost
-        if not self.shared:
+        if not self.shared or self.queued:
             begin = self.sim.now
             if self.free_at is not None and node != WATCHER:
                 begin = self.free_at(node, begin)
-            self.sim.at(begin + cost, self._finish, node)
+            if not self.shared or cost <= 0:
+                self.sim.at(begin + cost, self._finish, node)
+            elif begin > self.sim.now:
+                self.sim.at(begin, self._line_up, node)
+            else:
+                self._line_up(node)
             return
         if self.sliced:
             self._advance()
@@ -251,6 +276,43 @@ class Cpu:
             del self._ending[node]
         if queue:
             self._start(node)
+
+    def _line_up(self, node: int) -> None:
+        """Queued: ``node``'s job is ready; it runs on the core its node kept, else it waits
+        in line for one."""
+        end = self.holding.pop(node, None)
+        if end is not None:  # on its core still (counted running)
+            self.running -= 1
+            return self._run_queued(node, end)
+        self.ready.append(node)
+        if not self._ticking:
+            self._serve_line()
+
+    def _serve_line(self) -> None:
+        """Queued: free cores to the jobs waiting longest, each with a fresh slice."""
+        while self.ready and self.running < self.servers:
+            self._run_queued(self.ready.popleft(), self.sim.now + self.timeslice)
+
+    def _run_queued(self, node: int, slice_end: float) -> None:
+        self.running += 1
+        cost = self.queues[node][0][0]
+        self.sim.at(self.sim.now + cost / self.speed, self._queued_done, node, slice_end)
+
+    def _queued_done(self, node: int, slice_end: float) -> None:
+        """Queued: ``node``'s job ended; it keeps its core for a next job ready at once
+        while its slice lasts, else the core goes to the job waiting longest."""
+        if self.timeslice > 0 and slice_end > self.sim.now + EPSILON:
+            self.holding[node] = slice_end
+        else:
+            self.running -= 1
+        self._ticking = True
+        try:
+            self._finish(node)
+        finally:
+            self._ticking = False
+            if self.holding.pop(node, None) is not None:  # nothing ready next: let it go
+                self.running -= 1
+        self._serve_line()
 
     def _dispatch(self) -> None:
         """Time-sliced: give free cores to the nodes waiting longest."""

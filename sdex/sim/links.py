@@ -86,6 +86,10 @@ class LinkModel:
     mean 1; each new order draws one, from a random source of its own so the mesh and the
     orders' targets stay those of the seed). None: every new order costs ``check_cost``."""
     spells: SpellModel | None = None
-    """Nodes with a core each (``cores == 0``): their waits for a core, in spells (measured:
-    ``sdex.sim.spells``); a job that would start in one of its node's spells starts at its
-    end. None: no waits for a core."""
+    """Nodes with a core each (``cores == 0``), or in line for a shared machine's
+    (``queued``): their waits for a core, in spells (measured: ``sdex.sim.spells``); a job
+    that would start in one of its node's spells starts at its end. None: no such waits."""
+    queued: bool = False
+    """With ``cores``: the nodes wait in one line for the ``cores - background`` cores, a
+    job to its end on the core it gets (its node keeping the core for its next ready jobs
+    for ``timeslice``), ``spells`` on top (``sdex.sim.cpu``; ``others`` unused)."""

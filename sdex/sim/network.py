@@ -24,8 +24,8 @@ source, and stands in for the node and the aiohttp transport around it:
   it delays what the node does next, not this order. A node's CPU runs one job at a time,
   in arrival order, on a core of its own or on a machine it shares with the other nodes
   (``sdex.sim.cpu``), so a wallet's order waits for the chunk being checked. With a core
-  each, a node's waits for it may come in ``spells`` (``sdex.sim.spells``): a job that would
-  start in one starts at its end.
+  each, or in line for a shared machine's (``LinkModel.queued``), a node's waits for it may
+  come in ``spells`` (``sdex.sim.spells``): a job that would start in one starts at its end.
 - **Churn**: a node can go offline (calls to it fail after a round trip) and come back as a
   restarted process: same orders, a new core that bootstraps from seeds.
 - **Hostile nodes**: ``silent`` ones take orders and grafts and pass nothing on, and answer
@@ -68,7 +68,7 @@ class Network:
         lk = links
         spells = None if lk.spells is None else Spells(lk.spells, seed).free_at
         self.cpu = Cpu(self.sim, lk.cores, lk.background, lk.timeslice, lk.others, lk.others_trace,
-                       lk.others_step, lk.others_groups, lk.sliced, spells)  # fmt: skip
+                       lk.others_step, lk.others_groups, lk.sliced, spells, lk.queued)  # fmt: skip
         self.nodes = [SimNode(self, i) for i in range(n)]
         self.by_url = {node.url: node for node in self.nodes}
         self.by_id = {node.node_id: node for node in self.nodes}
