@@ -74,6 +74,7 @@ class NodeChainState(NodeIntake):
             fills = list(_stored_fills(changes.fills, ours=False, ours_txs=self.settler.ours))
             stored = self.store.add_fills_async(fills)
             stored.add_done_callback(self._fills_stored)
+            self.track_fills(stored)  # (the orders they close: a listing waits for them)
             changes.stored.append(stored)  # the watcher saves its head once they are durable
         # The orders of the settler's own fills too: it confirmed them from their receipt,
         # but a verdict from an older block of the mirror may have been applied since (a

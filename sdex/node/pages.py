@@ -34,12 +34,13 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from sdex.book import Side
-from sdex.httpkit import client_group
+from sdex.httpkit import ApiError, client_group
 from sdex.jsonio import encoder
 from sdex.model import OrderStatus, fill_json
 from sdex.node.core import Node
 from sdex.node.held import meta_text
 from sdex.node.listings import LANE_KEY, listed
+from sdex.store import StoreError
 
 log = logging.getLogger("sdex.api")
 
@@ -158,6 +159,10 @@ async def orders_page(
 async def fills_page(
     request: web.Request, node: Node, page: int, per_page: int, order_hash: str | None
 ) -> web.Response:
+    try:  # (an order read "filled" has its fills listed: ``Node.fills_listable``)
+        await node.fills_listable()
+    except StoreError as e:
+        raise ApiError(503, 100, str(e), headers={"Retry-After": "1"}) from None
     total, fills = await node.store.fills_page(page, per_page, order_hash)
     [(records, _)] = await sliced(request, [fills], lambda f: _ENCODE(fill_json(f, f.ours)))
     listed(request, len(fills))

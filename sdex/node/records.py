@@ -8,6 +8,7 @@ import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sdex.book import OrderBook
 from sdex.chain import Sender
@@ -26,7 +27,7 @@ from sdex.node.registry import OrderRegistry
 from sdex.node.registry import Record as Record
 from sdex.order import Domain, SignedOrder
 from sdex.settlement import Settler
-from sdex.store import Store, StoredFill
+from sdex.store import Store, StoredFill, StoreError
 from sdex.watch import Watcher
 from sdex.watch.changes import STORE_WAIT
 
@@ -86,6 +87,10 @@ class NodeState:
         """One settlement's results written and diagnosed at a time (``_on_settled``)."""
         self._late_writes: set[asyncio.Task[list[StoredFill]]] = set()
         """Settlements' fills writes left behind past ``store_wait`` (``_fills_durable``)."""
+        self._fills_writing: set[asyncio.Future[Any]] = set()
+        """Fills writes in flight whose orders' records may say so already (``fills_listable``)."""
+        self.fills_reads_waited = 0
+        """Fills listings that waited for such writes (``/metrics``)."""
         self._seq = 0
         self.forwarding = ForwardTiming()
         """What a new order costs here before it is passed on (``/health``)."""
@@ -96,6 +101,28 @@ class NodeState:
         """Peers' copies rejected for good: anti-entropy fetches them no more (for a while)."""
         self.notices = Notices()
         """Peers' settlement notices: the receipt reads they cost this node's chain endpoint."""
+
+    def track_fills(self, write: asyncio.Future[Any]) -> None:
+        """A fills write queued as (or before) the records of its orders take the fills in
+        (a settlement confirmed, a block applied): ``fills_listable`` waits for it."""
+        self._fills_writing.add(write)
+        write.add_done_callback(self._fills_writing.discard)
+
+    async def fills_listable(self) -> None:
+        """Read-your-writes for ``GET /v1/fills``: once the fills writes in flight now are
+        committed (or failed), a read of the store lists every fill whose order a client saw
+        filled before asking (the records change before an await, the writes commit after).
+        Nothing in flight (the usual case): no wait. At most ``store_wait`` seconds, then
+        ``StoreError`` (the store stalls: ``/health`` says so too)."""
+        if not self._fills_writing:
+            return
+        self.fills_reads_waited += 1
+        _, late = await asyncio.wait(set(self._fills_writing), timeout=self.store_wait)
+        if late:
+            raise StoreError(
+                f"fills not committed within {self.store_wait:g} s (the store stalls); "
+                "ask again later"
+            )
 
     @property
     def records(self) -> dict[bytes, Record]:

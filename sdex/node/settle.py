@@ -93,32 +93,39 @@ class NodeSettlement(NodeChainState):
         # follows waits for the store and the chain, one settlement's results at a time.
         tx = results[0].tx_hash if results else None
         early = self.settler.fills_stored.pop(tx, None) if tx is not None else None
-        async with self._results_lock:
-            try:
-                new = await self._fills_durable(early[1] if early is not None else None, fills)
-                for f in new:  # durable, then told (the watcher may have published some first)
-                    self.events.publish_lazy(functools.partial(_fill_event, f))
-                if self.gossip is not None:
-                    for tx in dict.fromkeys(f.tx_hash for f in fills):
-                        self.gossip.notify("settlements", {"txHash": tx})
-            finally:  # whatever the store says: the failed matches' orders are judged
-                for m in unsent:
-                    self._release(m)
-                self._rematch([so.hash for m in unsent for so in (m.resting, m.incoming)])
-                if failed:
-                    await self._diagnose(failed)
-                self._persist_open()
-                self._uncross()
+        # The write, tracked before any await: the records above say "filled" already, and
+        # a fills listing waits for it (``fills_listable``: read-your-writes).
+        writing = asyncio.create_task(
+            self._fills_written(early[1] if early is not None else None, fills)
+        )
+        self.track_fills(writing)
+        try:
+            async with self._results_lock:
+                try:
+                    new = await self._fills_durable(writing)
+                    for f in new:  # durable, then told (the watcher may have published some first)
+                        self.events.publish_lazy(functools.partial(_fill_event, f))
+                    if self.gossip is not None:
+                        for tx in dict.fromkeys(f.tx_hash for f in fills):
+                            self.gossip.notify("settlements", {"txHash": tx})
+                finally:  # whatever the store says: the failed matches' orders are judged
+                    for m in unsent:
+                        self._release(m)
+                    self._rematch([so.hash for m in unsent for so in (m.resting, m.incoming)])
+                    if failed:
+                        await self._diagnose(failed)
+                    self._persist_open()
+                    self._uncross()
+        except asyncio.CancelledError:  # (the node stops)
+            writing.cancel()
+            raise
 
-    async def _fills_durable(
-        self, early: concurrent.futures.Future[list[StoredFill]] | None, fills: list[StoredFill]
-    ) -> list[StoredFill]:
+    async def _fills_durable(self, writing: asyncio.Task[list[StoredFill]]) -> list[StoredFill]:
         """The settlement's fills once stored (``_fills_written``), waited for under
         ``_results_lock`` at most ``store_wait`` seconds: a store that stalls longer is said
         on ``/health`` (``failing``) and the results go on without them (later settlements'
         are not held behind it); the write goes on, its new fills published once durable
         (if it fails, the watcher stores them with their block)."""
-        writing = asyncio.ensure_future(self._fills_written(early, fills))
         try:
             done, _ = await asyncio.wait({writing}, timeout=self.store_wait)
         except asyncio.CancelledError:
