@@ -28,7 +28,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -150,19 +150,26 @@ def stored_text(row: tuple[Any, ...]) -> str | None:
 async def orders_page(
     request: web.Request, node: Node, filters: dict[str, str], page: int, per_page: int
 ) -> web.Response:
+    if "status" in filters:  # (read from the rows: those of the statuses a client saw)
+        await _listable(node.rows_listable())
     total, rows = await node.store.order_rows(filters, page, per_page)
     [(records, _)] = await sliced(request, [rows], order_text(node))
     listed(request, len(rows))
     return json_answer(page_text(total, page, per_page, records))
 
 
+async def _listable(wait: Awaitable[None]) -> None:
+    """The writes in flight a listing waits for (read-your-writes), or 503 (a stall)."""
+    try:
+        await wait
+    except StoreError as e:
+        raise ApiError(503, 100, str(e), headers={"Retry-After": "1"}) from None
+
+
 async def fills_page(
     request: web.Request, node: Node, page: int, per_page: int, order_hash: str | None
 ) -> web.Response:
-    try:  # (an order read "filled" has its fills listed: ``Node.fills_listable``)
-        await node.fills_listable()
-    except StoreError as e:
-        raise ApiError(503, 100, str(e), headers={"Retry-After": "1"}) from None
+    await _listable(node.fills_listable())  # (an order read "filled" has its fills listed)
     total, fills = await node.store.fills_page(page, per_page, order_hash)
     [(records, _)] = await sliced(request, [fills], lambda f: _ENCODE(fill_json(f, f.ours)))
     listed(request, len(fills))

@@ -90,7 +90,9 @@ class NodeState:
         self._fills_writing: set[asyncio.Future[Any]] = set()
         """Fills writes in flight whose orders' records may say so already (``fills_listable``)."""
         self.fills_reads_waited = 0
-        """Fills listings that waited for such writes (``/metrics``)."""
+        """Fills listings that waited for such writes."""
+        self.rows_reads_waited = 0
+        """Order listings by status that waited for row writes (``rows_listable``)."""
         self._seq = 0
         self.forwarding = ForwardTiming()
         """What a new order costs here before it is passed on (``/health``)."""
@@ -114,13 +116,22 @@ class NodeState:
         filled before asking (the records change before an await, the writes commit after).
         Nothing in flight (the usual case): no wait. At most ``store_wait`` seconds, then
         ``StoreError`` (the store stalls: ``/health`` says so too)."""
-        if not self._fills_writing:
-            return
-        self.fills_reads_waited += 1
-        _, late = await asyncio.wait(set(self._fills_writing), timeout=self.store_wait)
+        if self._fills_writing:
+            self.fills_reads_waited += 1
+            await self._written(self._fills_writing, "fills")
+
+    async def rows_listable(self) -> None:
+        """Read-your-writes for ``GET /v1/orders?status=``: the row writes in flight now
+        committed (as ``fills_listable``), a read by status lists an order read with it."""
+        if self.registry.rows_writing:
+            self.rows_reads_waited += 1
+            await self._written(self.registry.rows_writing, "orders")
+
+    async def _written(self, writes: set[asyncio.Future[Any]], what: str) -> None:
+        _, late = await asyncio.wait(set(writes), timeout=self.store_wait)
         if late:
             raise StoreError(
-                f"fills not committed within {self.store_wait:g} s (the store stalls); "
+                f"{what} not committed within {self.store_wait:g} s (the store stalls); "
                 "ask again later"
             )
 

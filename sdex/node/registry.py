@@ -58,6 +58,8 @@ class OrderRegistry(HeldOrders):
         ``track_writes``, before the watcher may save its head past them."""
         self._own: tuple[str, list[asyncio.Future[None]]] | None = None
         """While ``own_writes`` runs: the order (hash hex) and the row writes queued for it."""
+        self.rows_writing: set[asyncio.Future[None]] = set()
+        """Row writes in flight (a listing filtered by status waits for them)."""
 
     def load(self, order_hash: bytes) -> Record | None:
         """The record, from memory or back from the store (held again until evicted)."""
@@ -393,6 +395,8 @@ class OrderRegistry(HeldOrders):
     def _update(self, rows: list[Row]) -> None:
         """Queue ``rows``' update (tracked while a block's changes are applied)."""
         fut = self.store.update_orders(rows)
+        self.rows_writing.add(fut)
+        fut.add_done_callback(self.rows_writing.discard)
         if (own := self._own) is not None and any(r[0] == own[0] for r in rows):
             own[1].append(fut)
         tracked = self._tracked
