@@ -449,3 +449,41 @@ async def test_depth_rejects_bad_queries(chain: Chain, tmp_path: Path) -> None:
             assert [(e["field"], e["code"]) for e in body["validationErrors"]] == [(field, code)]
         status, body = await api.get("/v1/depth", **ok)
         assert status == 200 and body == {**ok, "seq": 0, "bids": [], "asks": []}, body
+
+
+async def test_a_socket_that_does_not_read_holds_few_snapshots(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """review15: a socket asking for the book again and again while its sender cannot write
+    (a client that reads slowly) had every snapshot, O(levels) each, queued: up to the
+    queue's 10,000 events (a 1,000-level book: ~60 KB each, 600 MB for one socket). Past
+    ``MAX_UNSENT_SNAPSHOTS`` unsent, a subscribe is answered with an error; once the sender
+    takes one, one more may be asked for."""
+    async with running_node(node_config(chain, tmp_path / "n.db")) as (node, api):
+        pair = node.book.pairs[0]
+        for price in range(2000, 2010):
+            assert (await api.post_order(ask(chain, 1, 1, price)))[0] == 201
+        feed = bookfeed.BookFeed(node.book, node.events)
+        sub = node.events.subscribe()  # (no sender takes its events: a socket not read)
+        request = {"op": "subscribe", "channel": "book", "baseToken": pair.base}
+        text = json.dumps({**request, "quoteToken": pair.quote})
+        for _ in range(50):
+            feed.handle(sub, text)
+        queued = [sub.queue.get_nowait().event for _ in range(sub.queue.qsize())]  # type: ignore[union-attr]
+        kinds = [ev.get("event", ev["type"]) for ev in queued if ev["type"] != "order"]
+        n = bookfeed.MAX_UNSENT_SNAPSHOTS
+        assert kinds == ["snapshot"] * n + ["error"] * (50 - n), kinds
+        assert all(len(ev["asks"]) == 10 for ev in queued if ev.get("event") == "snapshot")
+        feed.handle(sub, text)  # taken with ``get`` (no text made): still unsent
+        assert sub.queue.get_nowait().event["type"] == "error"  # type: ignore[union-attr]
+        sub2 = node.events.subscribe()
+        for _ in range(n + 1):
+            feed.handle(sub2, text)
+        first = sub2.queue.get_nowait()
+        assert first is not None and '"snapshot"' in first.text()  # the sender took one
+        feed.handle(sub2, text)
+        last = [sub2.queue.get_nowait() for _ in range(sub2.queue.qsize())][-1]
+        assert last is not None and last.event.get("event") == "snapshot"
+        feed.drop(sub)
+        feed.drop(sub2)
+        feed.stop()
