@@ -29,6 +29,7 @@ from sdex.node import bookfeed
 from sdex.order import ZERO_ADDRESS, sign_hash
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.test_listing_budget import session_from
 
 Depth = dict[str, dict[str, int]]
 """side ("bids", "asks") -> price "num/den" -> amount."""
@@ -487,3 +488,29 @@ async def test_a_socket_that_does_not_read_holds_few_snapshots(
         feed.drop(sub)
         feed.drop(sub2)
         feed.stop()
+
+
+async def test_snapshots_draw_on_the_nodes_listing_total(chain: Chain, tmp_path: Path) -> None:
+    """review15: a snapshot (a socket's subscribe, ``GET /v1/depth``) was charged to its
+    client's budgets only: many addresses, each within its own, had no bound in all (pages
+    have the lane's ``listing_total_rate``). Now each draws 200 records from that total,
+    refused (code 103) while it is in debt: here 400, so the third goes into debt and the
+    fourth address, and a depth request from a fifth, are refused."""
+    cfg = node_config(chain, tmp_path / "n.db", listing_total_rate=RateLimit(rate=0.01, burst=400))
+    async with running_node(cfg) as (node, api):
+        pair = node.book.pairs[0]
+        request = {"op": "subscribe", "channel": "book", "baseToken": pair.base}
+        answers = []
+        for n in range(2, 6):
+            async with (
+                session_from(f"127.0.0.{n}") as s,
+                s.ws_connect(api.base + "/v1/ws") as ws,
+            ):
+                assert json.loads((await ws.receive(timeout=10)).data)["type"] == "hello"
+                await ws.send_json({**request, "quoteToken": pair.quote})
+                ev = json.loads((await ws.receive(timeout=10)).data)
+                answers.append((ev["type"], ev.get("code")))
+        assert answers == [("book", None)] * 3 + [("error", 103)], answers
+        query = f"/v1/depth?baseToken={pair.base}&quoteToken={pair.quote}"
+        async with session_from("127.0.0.6") as s, s.get(api.base + query) as r:
+            assert r.status == 503 and (await r.json())["code"] == 103

@@ -104,6 +104,17 @@ class ListingLane:
         self._tokens -= records
         self.pages += 1
 
+    def spend_now(self, records: float) -> bool:
+        """Spend ``records`` from the node-wide bucket for work done outside the lane (a
+        book snapshot, ``sdex.node.wsapi``) unless it is in debt: False then (refused).
+        review15: snapshots were charged only to each client's budget, so many addresses
+        together had no bound."""
+        self._refill()
+        if self._tokens < 0:
+            return False
+        self._tokens -= records
+        return True
+
     def _refill(self) -> None:
         now = time.monotonic()
         self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
