@@ -78,11 +78,13 @@ node_url_check = url_callback()
 
 
 def host_callback(ctx: click.Context, param: click.Parameter, value: object) -> object:
-    """``--host``: an interface name or address (no scheme, no port)."""
+    """``--host``: an interface name or address (no scheme, no port); an IPv6 address
+    without its brackets (``[::1]`` is bound as ``::1``: the brackets are a URL's, and
+    ``getaddrinfo`` resolves no such name)."""
     if value is None:
         return None
     try:
-        return check_host(str(value))
+        return check_host(str(value)).removeprefix("[").removesuffix("]")
     except UrlError as e:
         raise click.BadParameter(f"{e} (e.g. 127.0.0.1, ::1 or 0.0.0.0)", ctx, param) from None
 

@@ -29,6 +29,7 @@ from sdex.node import bookfeed
 from sdex.order import ZERO_ADDRESS, sign_hash
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.test_listing_budget import session_from
 
 Depth = dict[str, dict[str, int]]
 """side ("bids", "asks") -> price "num/den" -> amount."""
@@ -449,3 +450,67 @@ async def test_depth_rejects_bad_queries(chain: Chain, tmp_path: Path) -> None:
             assert [(e["field"], e["code"]) for e in body["validationErrors"]] == [(field, code)]
         status, body = await api.get("/v1/depth", **ok)
         assert status == 200 and body == {**ok, "seq": 0, "bids": [], "asks": []}, body
+
+
+async def test_a_socket_that_does_not_read_holds_few_snapshots(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """review15: a socket asking for the book again and again while its sender cannot write
+    (a client that reads slowly) had every snapshot, O(levels) each, queued: up to the
+    queue's 10,000 events (a 1,000-level book: ~60 KB each, 600 MB for one socket). Past
+    ``MAX_UNSENT_SNAPSHOTS`` unsent, a subscribe is answered with an error; once the sender
+    takes one, one more may be asked for."""
+    async with running_node(node_config(chain, tmp_path / "n.db")) as (node, api):
+        pair = node.book.pairs[0]
+        for price in range(2000, 2010):
+            assert (await api.post_order(ask(chain, 1, 1, price)))[0] == 201
+        feed = bookfeed.BookFeed(node.book, node.events)
+        sub = node.events.subscribe()  # (no sender takes its events: a socket not read)
+        request = {"op": "subscribe", "channel": "book", "baseToken": pair.base}
+        text = json.dumps({**request, "quoteToken": pair.quote})
+        for _ in range(50):
+            feed.handle(sub, text)
+        queued = [sub.queue.get_nowait().event for _ in range(sub.queue.qsize())]  # type: ignore[union-attr]
+        kinds = [ev.get("event", ev["type"]) for ev in queued if ev["type"] != "order"]
+        n = bookfeed.MAX_UNSENT_SNAPSHOTS
+        assert kinds == ["snapshot"] * n + ["error"] * (50 - n), kinds
+        assert all(len(ev["asks"]) == 10 for ev in queued if ev.get("event") == "snapshot")
+        feed.handle(sub, text)  # taken with ``get`` (no text made): still unsent
+        assert sub.queue.get_nowait().event["type"] == "error"  # type: ignore[union-attr]
+        sub2 = node.events.subscribe()
+        for _ in range(n + 1):
+            feed.handle(sub2, text)
+        first = sub2.queue.get_nowait()
+        assert first is not None and '"snapshot"' in first.text()  # the sender took one
+        feed.handle(sub2, text)
+        last = [sub2.queue.get_nowait() for _ in range(sub2.queue.qsize())][-1]
+        assert last is not None and last.event.get("event") == "snapshot"
+        feed.drop(sub)
+        feed.drop(sub2)
+        feed.stop()
+
+
+async def test_snapshots_draw_on_the_nodes_listing_total(chain: Chain, tmp_path: Path) -> None:
+    """review15: a snapshot (a socket's subscribe, ``GET /v1/depth``) was charged to its
+    client's budgets only: many addresses, each within its own, had no bound in all (pages
+    have the lane's ``listing_total_rate``). Now each draws 200 records from that total,
+    refused (code 103) while it is in debt: here 400, so the third goes into debt and the
+    fourth address, and a depth request from a fifth, are refused."""
+    cfg = node_config(chain, tmp_path / "n.db", listing_total_rate=RateLimit(rate=0.01, burst=400))
+    async with running_node(cfg) as (node, api):
+        pair = node.book.pairs[0]
+        request = {"op": "subscribe", "channel": "book", "baseToken": pair.base}
+        answers = []
+        for n in range(2, 6):
+            async with (
+                session_from(f"127.0.0.{n}") as s,
+                s.ws_connect(api.base + "/v1/ws") as ws,
+            ):
+                assert json.loads((await ws.receive(timeout=10)).data)["type"] == "hello"
+                await ws.send_json({**request, "quoteToken": pair.quote})
+                ev = json.loads((await ws.receive(timeout=10)).data)
+                answers.append((ev["type"], ev.get("code")))
+        assert answers == [("book", None)] * 3 + [("error", 103)], answers
+        query = f"/v1/depth?baseToken={pair.base}&quoteToken={pair.quote}"
+        async with session_from("127.0.0.6") as s, s.get(api.base + query) as r:
+            assert r.status == 503 and (await r.json())["code"] == 103

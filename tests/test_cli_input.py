@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
 from sdex.cli import main
+from sdex.cliopts import host_callback
 from sdex.urls import UrlError, check_host, check_url
 
 KEY = "0x" + "11" * 32
@@ -198,3 +200,15 @@ def test_a_usable_node_url_gets_past_the_options(tmp_path: Path) -> None:
     code, output = run("book", "--node", "http://127.0.0.1:1/")
     assert code == 1, output
     assert "Invalid value" not in output
+
+
+@pytest.mark.parametrize(
+    ("typed", "bound"),
+    [("[::1]", "::1"), ("::1", "::1"), ("127.0.0.1", "127.0.0.1"), ("localhost", "localhost")],
+)
+def test_a_host_is_bound_without_brackets(typed: str, bound: str) -> None:
+    """review15: ``--host [::1]`` passed the check and was bound as ``[::1]``, a name no
+    resolver knows (the node failed at its bind, after the chain and the store)."""
+    command = click.Command("x", params=[click.Option(["--host"], callback=host_callback)])
+    with click.Context(command) as ctx:
+        assert command.params[0].process_value(ctx, typed) == bound

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 
 from sdex.book import RemovalReason, Side
@@ -18,7 +20,7 @@ from sdex.httpkit import ApiError, RateLimit
 from sdex.node import pages
 from sdex.node.config import NodeConfig
 from sdex.node.core import Node
-from sdex.node.listings import ListingLane
+from sdex.node.listings import LANE_PER_CLIENT, ListingLane
 from sdex.node.main import listing_bounds
 from sdex.order import SignedOrder
 from tests.conftest import Chain
@@ -321,3 +323,47 @@ def test_the_listing_budgets_are_options(tmp_path: Path) -> None:
     for per_client, total in [(0, None), (-1, None), (float("nan"), None), (None, 0), (None, 1e12)]:
         with pytest.raises(ValueError, match="--listing-rate"):
             listing_bounds(cfg, per_client, total)
+
+
+async def test_a_page_the_lane_refuses_reads_nothing(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """review15: a client with ``LANE_PER_CLIENT`` pages waiting had its next pages refused
+    (429) only at the lane, after each had read the store (or walked the book) and then been
+    charged 1 record: a page of 1,000 rows read for 1 record of its budget, as often as its
+    request budget let it. Now it is refused before it reads."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", listing_total_rate=RateLimit(rate=1, burst=1))
+    async with running_node(cfg) as (node, api), session_from("127.0.0.2") as greedy:
+        await _post_asks(c, api, 30)
+        status, _, _ = await get(greedy, api.base + "/v1/orders?perPage=30")
+        assert status == 200  # (the lane's total in debt now: the next pages wait ~29 s)
+        waiting = [
+            asyncio.create_task(get(greedy, api.base + book_query(c, 1)))
+            for _ in range(LANE_PER_CLIENT)
+        ]
+        reads = 0
+        order_rows = node.store.order_rows
+
+        async def counted(*args: Any) -> Any:
+            nonlocal reads
+            reads += 1
+            return await order_rows(*args)
+
+        monkeypatch.setattr(node.store, "order_rows", counted)
+
+        async def full() -> bool:  # (a page that is not refused waits: given up after 1 s)
+            try:
+                async with greedy.get(api.base + book_query(c, 1), timeout=short) as r:
+                    return r.status == 429
+            except TimeoutError:
+                return False
+
+        short = aiohttp.ClientTimeout(total=1)
+        await wait_for(full, timeout=30)
+        for _ in range(10):
+            status, body, _ = await get(greedy, api.base + "/v1/orders?perPage=1000")
+            assert (status, body["code"]) == (429, 103), body
+        assert reads == 0, f"{reads} pages read the store, then were refused"
+        for t in waiting:
+            t.cancel()

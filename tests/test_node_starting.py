@@ -87,3 +87,17 @@ async def test_a_starting_node_answers_503_until_every_stored_order_is_loaded(
             stop.set()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(task, 30)
+
+
+async def test_a_node_on_an_ipv6_host_tells_its_peers_a_url_they_can_dial(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """review15: on ``--host ::1`` the node's own URL, which gossip hands its peers, was
+    ``http://::1:PORT`` (no brackets: no client parses it); it is ``http://[::1]:PORT``."""
+    cfg = replace(node_config(chain, tmp_path / "n.db"), host="::1")
+    async with serve(cfg) as node, aiohttp.ClientSession() as http:
+        assert node.gossip is not None
+        me = node.gossip.core.me
+        assert me == f"http://[::1]:{cfg.port}"
+        async with http.get(me + "/health") as r:
+            assert r.status == 200, await r.text()

@@ -24,6 +24,7 @@ follows a book, the event hub's only cost is one ``None`` check per event.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from sdex.book import OrderBook, Side, UnknownPair
@@ -36,6 +37,10 @@ MAX_BOOK_SUBSCRIPTIONS = 8
 """Pairs one socket may follow at once (a node lists a handful of pairs)."""
 SWEEP_SECONDS = 1.0
 """However quiet the events, subscribed books are compared at least this often."""
+MAX_UNSENT_SNAPSHOTS = MAX_BOOK_SUBSCRIPTIONS
+"""Snapshots queued for one socket and not yet taken by its sender: past these a subscribe
+is refused (review15: a socket that reads slowly, asking again and again within its
+listing budget, had every snapshot, O(levels) each, held in its queue of 10,000 events)."""
 MAX_MESSAGE_DEPTH = 4
 _FIELDS = frozenset({"op", "channel", "baseToken", "quoteToken"})
 
@@ -80,6 +85,22 @@ class BadRequest(Exception):
         return {"type": "error", "code": 100, "reason": self.reason, "validationErrors": errors}
 
 
+class _Snapshot(Published):
+    """A snapshot queued for one socket; ``taken`` is told once its sender takes it."""
+
+    __slots__ = ("_taken",)
+
+    def __init__(self, event: Event, taken: Callable[[], None]) -> None:
+        super().__init__(event, None)
+        self._taken: Callable[[], None] | None = taken
+
+    def text(self) -> str:
+        if self._taken is not None:
+            taken, self._taken = self._taken, None
+            taken()
+        return super().text()
+
+
 class _PairFeed:
     __slots__ = ("base", "quote", "seq", "subs", "totals")
 
@@ -101,6 +122,8 @@ class BookFeed:
         self._every = max(SWEEP_SECONDS, tick)
         self._pairs: dict[Key, _PairFeed] = {}
         self._of: dict[Subscription, set[Key]] = {}
+        self._unsent: dict[Subscription, int] = {}
+        """Snapshots queued for a socket, not yet taken by its sender."""
         self._timer: asyncio.TimerHandle | None = None
         self._sweep: asyncio.TimerHandle | None = None
         self.deltas = 0
@@ -157,6 +180,12 @@ class BookFeed:
 
     def subscribe(self, sub: Subscription, key: Key) -> None:
         """``sub`` follows ``key``'s book from a snapshot on (again, if it did: a resync)."""
+        if (unsent := self._unsent.get(sub, 0)) >= MAX_UNSENT_SNAPSHOTS:
+            raise BadRequest(
+                f"{unsent} snapshots to this socket are still unsent: read them first",
+                "op",
+                FieldCode.VALUE_OUT_OF_RANGE,
+            )
         keys = self._of.setdefault(sub, set())
         if key not in keys and len(keys) >= MAX_BOOK_SUBSCRIPTIONS:
             raise BadRequest(
@@ -173,7 +202,13 @@ class BookFeed:
         if self.hub.watch is None:
             self.hub.watch = self.poke
             self._sweep = asyncio.get_running_loop().call_later(self._every, self._swept)
-        sub.offer(Published(self.snapshot_of(feed, "snapshot"), None))
+        if sub.offer(_Snapshot(self.snapshot_of(feed, "snapshot"), lambda: self._sent(sub))):
+            self._unsent[sub] = self._unsent.get(sub, 0) + 1
+
+    def _sent(self, sub: Subscription) -> None:
+        left = self._unsent.pop(sub, 0) - 1
+        if left > 0:
+            self._unsent[sub] = left
 
     def unsubscribe(self, sub: Subscription, key: Key) -> None:
         keys = self._of.get(sub)
@@ -199,6 +234,7 @@ class BookFeed:
         for key in list(self._of.get(sub, ())):
             self._leave(sub, key)
         self._of.pop(sub, None)
+        self._unsent.pop(sub, None)
 
     def _leave(self, sub: Subscription, key: Key) -> None:
         self._of[sub].discard(key)

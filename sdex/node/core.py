@@ -32,6 +32,7 @@ from sdex.mirror import Mirror
 from sdex.model import OPEN_STATUSES
 from sdex.node.held import EVICT_BATCH
 from sdex.node.peering import NodePeering
+from sdex.node.process import http_url
 from sdex.node.records import CROSS_GRACE, Record, SubmitResult
 from sdex.order import Domain
 from sdex.settlement import Settler
@@ -118,7 +119,7 @@ class Node(NodePeering):
         latest = await self.rpc.call("eth_getBlockByNumber", "latest", False)
         self.latest_timestamp = int(latest["timestamp"], 16)
         key = NodeKey.load_or_create(cfg.node_key_path)
-        me = f"http://{cfg.host}:{cfg.port}"
+        me = http_url(cfg.host, cfg.port)  # (an IPv6 host in brackets: http://[::1]:8001)
         self.gossip = Gossip(self, me, cfg.peers, cfg.gossip, key, cfg.limits.max_orders)
         self.gossip.spawned = self.forwarding.spawned
         log.info("gossip node id %s (key file %s)", key.node_id, cfg.node_key_path)

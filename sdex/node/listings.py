@@ -27,9 +27,10 @@ to 140 ms (attack13). Now:
   fair share, however many pages another queues) and spends its records from a bucket for
   the whole node (``NodeConfig.listing_total_rate``): once that is empty, the next page
   waits for it to refill, so many addresses, each within its own budget, cannot add up to
-  more than that rate. A client may have ``LANE_PER_CLIENT`` pages waiting and the node
-  ``LANE_WAITING`` in all; past those a page is refused (429, or 503 for the node's bound,
-  code 103, ``Retry-After: 1``) before anything is read.
+  more than that rate. A client may have ``LANE_PER_CLIENT`` listings in progress (reading,
+  waiting or being built: ``ListingLane.admitted``) and the node ``LANE_WAITING`` in all;
+  past those one is refused (429, or 503 for the node's bound, code 103, ``Retry-After:
+  1``) before anything is read.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import contextlib
 import math
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 from aiohttp import web
 
@@ -85,6 +86,8 @@ class ListingLane:
         self._waiting: OrderedDict[str, deque[asyncio.Future[None]]] = OrderedDict()
         self._count = 0
         self._timer: asyncio.TimerHandle | None = None
+        self._admitted: dict[str, int] = {}
+        self._in_progress = 0
         self.pages = 0
         """Pages built so far."""
         self.waited = 0
@@ -101,10 +104,53 @@ class ListingLane:
         self._tokens -= records
         self.pages += 1
 
+    def spend_now(self, records: float) -> bool:
+        """Spend ``records`` from the node-wide bucket for work done outside the lane (a
+        book snapshot, ``sdex.node.wsapi``) unless it is in debt: False then (refused).
+        review15: snapshots were charged only to each client's budget, so many addresses
+        together had no bound."""
+        self._refill()
+        if self._tokens < 0:
+            return False
+        self._tokens -= records
+        return True
+
     def _refill(self) -> None:
         now = time.monotonic()
         self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
         self._at = now
+
+    @contextlib.contextmanager
+    def admitted(self, client: str) -> Iterator[None]:
+        """A listing of ``client`` from before it reads anything to its end, refused at once
+        (429, or 503 for the node's bound, as the lane's own) when the client has
+        ``per_client`` listings in progress already (reading, waiting or being built;
+        ``waiting`` in all). review15: refused only at the lane, after its read, a page
+        of 1,000 rows read from the store (or a book walked) cost 1 record of the budget."""
+        held = self._admitted.get(client, 0)
+        if held >= self.per_client:
+            raise ApiError(
+                429,
+                103,
+                f"Throttled: {self.per_client} listing pages of this client already wait",
+                headers={"Retry-After": "1"},
+            )
+        if self._in_progress >= self.most_waiting:
+            raise ApiError(
+                503,
+                103,
+                f"Busy: {self.most_waiting} listing pages already wait",
+                headers={"Retry-After": "1"},
+            )
+        self._admitted[client] = held + 1
+        self._in_progress += 1
+        try:
+            yield
+        finally:
+            self._in_progress -= 1
+            left = self._admitted.pop(client) - 1
+            if left:
+                self._admitted[client] = left
 
     @contextlib.asynccontextmanager
     async def turn(self, client: str) -> AsyncIterator[None]:
@@ -210,6 +256,10 @@ def listing(handler: Handler, most: Callable[[web.Request], int] | None = None) 
     most = most or per_page_most()
 
     async def charged(request: web.Request) -> web.StreamResponse:
+        with request.app[LANE_KEY].admitted(client_group(request.remote)):
+            return await charged_within(request)
+
+    async def charged_within(request: web.Request) -> web.StreamResponse:
         limiter = request.app[LISTING_LIMITER_KEY]
         records = most(request)
         cost = float(min(records, limiter.burst))

@@ -14,7 +14,7 @@ from sdex.httpkit import ApiError, client_group
 from sdex.node.appstate import BOOK_FEED_KEY, LIMITER_KEY, METRICS_KEY, NODE_KEY, WS_SLOTS_KEY
 from sdex.node.bookfeed import BadRequest, BookFeed
 from sdex.node.events import Published, Subscription, text_frames
-from sdex.node.listings import LISTING_LIMITER_KEY, listed
+from sdex.node.listings import LANE_KEY, LISTING_LIMITER_KEY, listed
 from sdex.order import parse_address
 
 WS_COALESCE = 64
@@ -111,7 +111,7 @@ async def _drain(
     (the sender may be waiting for an event on an idle node: the socket and its slot are
     freed now, not at the next event)."""
     limiter, client = request.app[LIMITER_KEY], client_group(request.remote)
-    listings = request.app[LISTING_LIMITER_KEY]
+    listings, lane = request.app[LISTING_LIMITER_KEY], request.app[LANE_KEY]
     try:
         async for msg in ws:
             if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
@@ -120,7 +120,11 @@ async def _drain(
                 continue
             # a snapshot reads the whole book: charged as an order book page, to the
             # client's listing budget too (``sdex.node.listings``)
-            if not limiter.take(client)[0] or not listings.take(client, SNAPSHOT_COST)[0]:
+            if (
+                not limiter.take(client)[0]
+                or not listings.take(client, SNAPSHOT_COST)[0]
+                or not lane.spend_now(SNAPSHOT_COST)  # (all clients together: the node's)
+            ):
                 refused = {"type": "error", "code": 103, "reason": "Throttled: too many requests"}
                 sub.offer(Published({**refused, "validationErrors": []}, None))
             elif msg.type is WSMsgType.BINARY:
@@ -143,6 +147,9 @@ async def get_depth(request: web.Request) -> web.Response:
             tokens.append(parse_address(raw, name))
         except OrderParseError as e:
             raise ApiError.field(name, FieldCode.INVALID_ADDRESS, e.errors[0].reason) from None
+    if not request.app[LANE_KEY].spend_now(SNAPSHOT_COST):  # (all clients together)
+        raise ApiError(503, 103, "Busy: too many records listed on this node; retry shortly",
+                       headers={"Retry-After": "1"})  # fmt: skip
     try:
         body = feed.depth(tokens[0], tokens[1])
         walked = len(feed.book.pair(tokens[0], tokens[1]))
