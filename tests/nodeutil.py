@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import sqlite3
 import subprocess
 import threading
@@ -276,3 +277,13 @@ async def stall_writer(node: Node, gate: threading.Event, trigger: str) -> None:
         db.execute(f"CREATE TEMP TRIGGER {trigger} BEGIN SELECT stall(); END")
 
     await asyncio.wrap_future(node.store._writer.submit(install))
+
+
+def has_ipv6_loopback() -> bool:
+    """Whether this machine can bind ``::1`` (a CI container may have no IPv6)."""
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True

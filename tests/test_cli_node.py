@@ -31,7 +31,7 @@ from sdex.gossip import GossipConfig
 from sdex.node.main import config_for, scaled_gossip
 from sdex.node.process import NodeProcess
 from tests.conftest import Chain
-from tests.nodeutil import ROOT, free_port
+from tests.nodeutil import ROOT, free_port, has_ipv6_loopback
 
 ALICE, BOB = 1, 2
 OPERATOR = 16
@@ -405,16 +405,7 @@ def test_http_connection_bounds_are_options(chain: Chain, tmp_path: Path) -> Non
         proc.kill()
 
 
-def _has_ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as s:
-            s.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback here")
+@pytest.mark.skipif(not has_ipv6_loopback(), reason="no IPv6 loopback here")
 def test_a_node_on_ipv6_says_a_url_that_works(chain: Chain, tmp_path: Path) -> None:
     """``--host ::1``: ``listening on http://[::1]:PORT`` (it said ``http://::1:PORT``, which
     no client parses), and that URL answers over IPv6."""

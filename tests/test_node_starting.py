@@ -11,11 +11,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from sdex.node.main import run_until, serve
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
-from tests.nodeutil import node_config, wait_for
+from tests.nodeutil import has_ipv6_loopback, node_config, wait_for
 from tests.rpcfault import holding_proxy
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
@@ -89,6 +90,7 @@ async def test_a_starting_node_answers_503_until_every_stored_order_is_loaded(
                 await asyncio.wait_for(task, 30)
 
 
+@pytest.mark.skipif(not has_ipv6_loopback(), reason="no IPv6 loopback here")
 async def test_a_node_on_an_ipv6_host_tells_its_peers_a_url_they_can_dial(
     chain: Chain, tmp_path: Path
 ) -> None:
