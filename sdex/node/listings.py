@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -120,6 +119,18 @@ class ListingLane:
         self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
         self._at = now
 
+    @staticmethod
+    def _refused(bound: int, whose: str) -> ApiError:
+        """A listing past the lane's bound of ``whose`` listings: 429 for one client's, 503
+        for the node's (code 103, ``Retry-After: 1``), before anything is read or queued."""
+        status, word = (429, "Throttled") if whose == "of this client" else (503, "Busy")
+        return ApiError(
+            status,
+            103,
+            f"{word}: {bound} listing pages {whose} already wait",
+            headers={"Retry-After": "1"},
+        )
+
     @contextlib.contextmanager
     def admitted(self, client: str) -> Iterator[None]:
         """A listing of ``client`` from before it reads anything to its end, refused at once
@@ -129,19 +140,9 @@ class ListingLane:
         of 1,000 rows read from the store (or a book walked) cost 1 record of the budget."""
         held = self._admitted.get(client, 0)
         if held >= self.per_client:
-            raise ApiError(
-                429,
-                103,
-                f"Throttled: {self.per_client} listing pages of this client already wait",
-                headers={"Retry-After": "1"},
-            )
+            raise self._refused(self.per_client, "of this client")
         if self._in_progress >= self.most_waiting:
-            raise ApiError(
-                503,
-                103,
-                f"Busy: {self.most_waiting} listing pages already wait",
-                headers={"Retry-After": "1"},
-            )
+            raise self._refused(self.most_waiting, "in all")
         self._admitted[client] = held + 1
         self._in_progress += 1
         try:
@@ -168,19 +169,9 @@ class ListingLane:
     async def _wait(self, client: str) -> None:
         queue = self._waiting.get(client)
         if queue is not None and len(queue) >= self.per_client:
-            raise ApiError(
-                429,
-                103,
-                f"Throttled: {self.per_client} listing pages of this client already wait",
-                headers={"Retry-After": "1"},
-            )
+            raise self._refused(self.per_client, "of this client")
         if self._count >= self.most_waiting:
-            raise ApiError(
-                503,
-                103,
-                f"Busy: {self.most_waiting} listing pages already wait",
-                headers={"Retry-After": "1"},
-            )
+            raise self._refused(self.most_waiting, "in all")
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if queue is None:
             queue = self._waiting[client] = deque()
@@ -208,7 +199,7 @@ class ListingLane:
         self._refill()
         if self._tokens < 0:
             if self._count:
-                delay = -self._tokens / self.rate if self.rate > 0 else math.inf
+                delay = -self._tokens / self.rate  # (``RateLimit``: a rate above 0)
                 self._timer = asyncio.get_running_loop().call_later(delay, self._paced)
             return
         while self._waiting:
