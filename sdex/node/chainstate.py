@@ -344,7 +344,7 @@ class NodeChainState(NodeIntake):
         # (the port is open meanwhile, answering 503 "starting": each step below hands the
         # loop back every SLICE seconds, so that /health answers at once)
         unparseable: list[str] = []
-        rows = [s async for s in sliced(self.store.orders(OPEN_STATUSES, skipped=unparseable))]
+        rows = [s async for s in yielding(self.store.orders(OPEN_STATUSES, skipped=unparseable))]
         # an open row that cannot be parsed is closed: known as stored (the filter below),
         # so that a peer's gossip of it is not accepted again over the row
         self.store.close_unparseable([h for h in unparseable if hash_of(h) is not None])
@@ -354,7 +354,7 @@ class NodeChainState(NodeIntake):
         while chunk := list(itertools.islice(hashes, 2000)):  # (a hash costs ~10 us)
             self.registry.forget(chunk)
             await asyncio.sleep(0)
-        async for s in sliced(rows):
+        async for s in yielding(rows):
             self.registry.hold(Record.of_stored(s), OrderStatus(s.status))
         stored = list(self.registry.open_records())
         if not stored:
@@ -362,7 +362,7 @@ class NodeChainState(NodeIntake):
         read_at = self.mirror.head.number if self.mirror.head is not None else -1
         # orders not signed by ECDSA are read through the EIP-1271 batcher: it caches their
         # verdicts and tracks their makers, so later blocks judge them by the cache
-        ecdsa = {r.signed.hash async for r in sliced(stored) if ecdsa_ok(r.signed) is True}
+        ecdsa = {r.signed.hash async for r in yielding(stored) if ecdsa_ok(r.signed) is True}
         plain = [r.signed for r in stored if r.signed.hash in ecdsa]
         contract = [r.signed for r in stored if r.signed.hash not in ecdsa]
         read = zip(
@@ -374,7 +374,7 @@ class NodeChainState(NodeIntake):
         states = [by_hash[r.signed.hash] for r in stored]
         now = self.now()
         close = self.registry.close
-        async for rec, state in sliced(zip(stored, states, strict=True)):
+        async for rec, state in yielding(zip(stored, states, strict=True)):
             self.mirror.learn(rec.signed, state, read_at)
             verdict = judge(rec.signed, state)
             removal = removal_of(verdict)
@@ -403,7 +403,7 @@ SLICE = 0.02
 (the port is open meanwhile: /health answers within about this, plus a turn's work)."""
 
 
-async def sliced(items: Iterable[T]) -> AsyncIterator[T]:
+async def yielding(items: Iterable[T]) -> AsyncIterator[T]:
     """``items``, giving the event loop a turn every ``SLICE`` seconds of work on them."""
     clock = time.perf_counter
     due = clock() + SLICE
