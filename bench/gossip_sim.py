@@ -415,6 +415,7 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
                 spells=None if mode in ("queue-left", "queue-others") else spells, queued=True,
                 others_trace=own if replay else None, others_step=trace.get("step", 0.0),
                 others_groups=groups if replay else None,
+                others_cores=others_cores(run) if mode == "queue-others" else None,
             )  # fmt: skip
         if spells is not None:  # --core-wait spells: each node a core, its waits in spells
             return LinkModel(
@@ -486,12 +487,22 @@ the same line for the cores the other processes left (the machine's less their m
 the window, ``background``: their share counted twice, in the spells and here);
 ``queue-left``: that line without the spells (the others' load counted once, as lost cores).
 ``queue-others`` (sim16): the other processes in that line too, as tasks, replaying the
-window's run-queue trace (``bench/runqueue.py``: every 5 ms, how many other tasks were
-runnable; ``sdex.sim.cpu``'s replay), no spells (the nodes' waits for the others are then
-the line's); ``queue-others-spells``: the spells on top as well (those waits counted twice)."""
+window's run-queue trace (``bench/runqueue.py``: every 50 ms, how many other tasks were
+runnable; ``sdex.sim.cpu``'s replay), each running the share of a slice a turn that makes
+their CPU what they used in the window (``others_cores``), no spells (the nodes' waits for
+the others are then the line's); ``queue-others-spells``: whole slices, the spells on top as
+well (those waits counted twice)."""
 QUEUED = ("queue", "queue-free", "queue-left", "queue-others", "queue-others-spells")
 MIN_WAKEUPS = 100
 """Fewer probe wake-ups than this in a window: ``--core-wait probe`` falls back to ``share``."""
+
+
+def others_cores(run: dict[str, Any]) -> float:
+    """The cores the processes the run-queue trace replays used over the window (``/proc``):
+    the other processes' and the nodes' group's chain and wallet driver (the watcher is
+    its own task in the line, the sampler is among the other processes)."""
+    cpu = run["cpu_cores_used"]
+    return float(cpu["other_processes"] + cpu.get("hardhat", 0.0) + cpu.get("bench_poster", 0.0))
 
 
 def checks_wait_shape(run: dict[str, Any]) -> list[float] | None:

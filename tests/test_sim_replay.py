@@ -67,11 +67,25 @@ def test_a_job_waits_behind_the_other_tasks_slices_in_line() -> None:
     assert _run([(0, 0.001, 0.05)], cores=1.0, trace=[3.0] * 3, **line)[0] == pytest.approx([0.051])
 
 
-def test_the_groups_tasks_are_added_and_nothing_is_replayed_without_the_line() -> None:
+def test_the_others_measured_cpu_sets_the_share_of_a_slice_they_run_a_turn() -> None:
     line = {"queued": True, "timeslice": 0.004, "step": 0.01}
+    # one other task runnable throughout one core, measured using half of it: 2 ms turns
+    ends, cpu = _run([(0, 0.001, 0.001)], cores=1.0, trace=[1.0] * 3, others_cores=0.5, **line)
+    assert cpu.duty == pytest.approx(0.5) and ends == pytest.approx([0.003])
+    # three tasks on two cores (room for two) that used one: half; more than they could: whole
+    assert Cpu(Sim(), cores=2.0, trace=[3.0], others_cores=1.0, **line).duty == pytest.approx(0.5)
+    assert Cpu(Sim(), cores=2.0, trace=[1.0, 0.0], others_cores=1.0, **line).duty == 1.0
+
+
+def test_each_group_is_a_task_a_core_and_nothing_is_replayed_without_the_line() -> None:
+    line = {"queued": True, "timeslice": 0.004, "step": 0.01}
+    # two groups of one runnable task each on one core: as two tasks of the nodes' own
     grouped = _run([(0, 0.001, 0.001)], cores=1.0, trace=[0.0] * 3, groups=[[1, 1]] * 3, **line)
-    assert grouped[0] == pytest.approx([0.009])  # as two tasks of the nodes' own
+    assert grouped[0] == pytest.approx([0.009])
     assert grouped[1].replay == [2, 2, 2]
+    # a group of five runnable tasks is one entity a core: one on one core, two on two
+    assert _run([], cores=1.0, trace=[1.0], groups=[[5]], **line)[1].replay == [2]
+    assert _run([], cores=2.0, trace=[1.0], groups=[[5, 1]], **line)[1].replay == [4]
     # a shared machine not in line, or nodes with a core each: the trace is not replayed
     for cpu in ({"cores": 1.0}, {"cores": 0.0, "queued": True}):
         assert Cpu(Sim(), trace=[2.0], step=0.01, **cpu).replay is None
@@ -148,6 +162,7 @@ def test_the_simulator_with_the_others_in_line_is_deterministic_and_slower() -> 
 def test_the_bench_replays_the_windows_trace_in_the_line(
     monkeypatch: pytest.MonkeyPatch, mode: str, spells: bool, replayed: list[float] | None
 ) -> None:
+    used = {"hardhat": 0.05, "bench_poster": 0.15}
     counts = [0] * (len(EDGES_US) + 1)
     counts[0], counts[32] = 600, 400
     monkeypatch.setitem(gossip_sim.CORE_WAIT, "mode", mode)
@@ -156,7 +171,8 @@ def test_the_bench_replays_the_windows_trace_in_the_line(
     run = {
         "p2p_call_ms": {"p50": 2.0, "p90": 3.0},
         "cpu_cores_used": {"machine": 1.5, "nodes": 0.9, "nodes_idle": 0.1,
-                           "node_cpu_ms_per_order_per_node_above_idle": 3.0},
+                           "node_cpu_ms_per_order_per_node_above_idle": 3.0,
+                           "other_processes": 0.6},
         "per_order_per_node": {"messages_sent": 2.0},
         "check_timing_us": {"off_cpu": counts},
         "runnable_trace": {"step": 0.005, "own": [1.0, 0.0], "groups": [[1], [2, 1]]},
@@ -167,3 +183,7 @@ def test_the_bench_replays_the_windows_trace_in_the_line(
     # (flat: every runnable task alike, the groups' added to the nodes' own group's)
     assert links.others_trace == replayed
     assert links.others_step == 0.005 and links.others_groups is None
+    # the replayed tasks' measured CPU: the other processes' and the chain's and wallet's
+    cores = gossip_sim.others_cores(run | {"cpu_cores_used": run["cpu_cores_used"] | used})
+    assert cores == pytest.approx(0.8)
+    assert links.others_cores == (0.6 if mode == "queue-others" else None)

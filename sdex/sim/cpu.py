@@ -61,14 +61,18 @@ job at a time on the whole machine.
 
 With ``queued`` and a ``trace`` (sim16) the machine's other processes are in that line too:
 from ``trace_start`` on, at each ``step`` the trace's count of other runnable tasks (with
-``groups``, every group's added: all tasks alike) is replayed as that many tasks (``OTHER``
+``groups``, each other group as one task a core at most: the scheduler's entity of a task
+group on each core's run queue, ``sched_autogroup``) is replayed as that many tasks (``OTHER``
 keys), each joining the line when the trace has it runnable, running a slice of
 ``timeslice`` (``OTHER_SLICE`` where that is 0) of wall time on the core it gets, and going
 back to the line's end while the trace still has it runnable; a step that has fewer takes
-the rest off the line and off their cores at once, and the trace's end ends them all.
+the rest off the line and off their cores at once, and the trace's end ends them all. With
+``others_cores`` (the cores the other processes used over the window, measured) a task runs
+that share of a slice a turn: the share that the trace's tasks, each on a core whenever it
+is runnable (at most ``cores`` at once), would use that much (1 at most; a sampled task is
+not runnable the whole step it is sampled in).
 So a node's job waits behind the other processes' slices as behind its peers' jobs, in the
-order they became ready, and the wait grows and shrinks with the machine's load as it was
-measured, a spell of many runnable tasks holding every node's jobs behind it at once.
+order they became ready, as long as the machine's load was when it was measured.
 """
 
 from __future__ import annotations
@@ -77,6 +81,8 @@ import math
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
+
+from sdex.sim.shares import group_share
 
 Job = tuple[float, Callable[..., None], tuple[Any, ...], float]
 """CPU seconds, the function and its arguments, then wall seconds held off the CPU."""
@@ -91,20 +97,6 @@ OTHER = -2
 """The key of the first replayed other task (queued with a trace); the next ``OTHER - 1``..."""
 OTHER_SLICE = 0.003
 """Seconds a replayed other task runs on a core when the line has no ``timeslice``."""
-
-
-def group_share(cores: float, ours: float, groups: list[int]) -> float:
-    """Cores the group with ``ours`` runnable tasks gets among groups with ``groups``
-    runnable tasks each: max-min fair (each group an equal share of what is left, a group
-    that wants less than that takes what it wants, one core a task at most)."""
-    wants = sorted([(min(float(g), cores), 1) for g in groups] + [(min(ours, cores), 0)])
-    left, n = cores, len(wants)
-    for want, mine in wants:
-        got = min(want, left / n)
-        if mine == 0:
-            return got
-        left, n = left - got, n - 1
-    return 0.0
 
 
 class Clock(Protocol):
@@ -129,6 +121,7 @@ class Cpu:
         sliced: bool = False,
         free_at: Callable[[int, float], float] | None = None,
         queued: bool = False,
+        others_cores: float | None = None,
     ) -> None:
         self.sim = sim
         self.shared = cores > 0
@@ -137,16 +130,23 @@ class Cpu:
         self.replay: list[int] | None = None
         """Queued with a trace: the other runnable tasks at each step, replayed in the line."""
         if self.queued and trace and step > 0:
-            tasks = [o + sum(g) for o, g in zip(trace, groups, strict=True)] if groups else trace
+            per = math.ceil(cores)  # a group is one entity a core (autogroups)
+            tasks = trace if not groups else [
+                o + sum(min(n, per) for n in g) for o, g in zip(trace, groups, strict=True)
+            ]  # fmt: skip
             self.replay = [max(0, round(v)) for v in tasks]
+        self.duty = 1.0
+        """Replayed: the share of a slice an other task runs before it goes back in line."""
+        if self.replay and others_cores is not None:  # what the others' measured CPU allows
+            room = sum(min(n, math.ceil(cores)) for n in self.replay) / len(self.replay)
+            self.duty = min(1.0, max(EPSILON, others_cores) / room) if room else 1.0
         self.wanted = 0
         """Replayed: the other tasks runnable now (keys ``OTHER`` to ``OTHER - wanted + 1``)."""
         self.active: set[int] = set()
         """Replayed: the other tasks in line or on a core."""
         self.other_seconds = 0.0
         """Replayed: core seconds the other tasks ran."""
-        self._on_core: dict[int, tuple[int, float]] = {}
-        """Replayed: the other tasks on a core, their slice's number and end."""
+        self._on_core: dict[int, tuple[int, float]] = {}  # (slice number, its end) a task
         self._slices = 0
         self.free_at = free_at if cores <= 0 or self.queued else None
         """Nodes with a core each, or in line for the shared machine's: when a node may
@@ -191,7 +191,7 @@ class Cpu:
     @property
     def trace_start(self) -> float:
         """Simulated time of the trace's first value (which holds before it too; the last
-        holds after the trace). Replayed: the other tasks come from then until its end."""
+        holds after it; replayed: the other tasks from then to its end)."""
         return self._trace_start
 
     @trace_start.setter
@@ -374,7 +374,7 @@ class Cpu:
     def _run_queued(self, node: int, slice_end: float) -> None:
         self.running += 1
         if node <= OTHER:  # a replayed other task: a slice of the core, at its speed
-            run = self.timeslice or OTHER_SLICE
+            run = (self.timeslice or OTHER_SLICE) * self.duty
             self.other_seconds += run * self.speed
             self._slices += 1
             self._on_core[node] = (self._slices, self.sim.now + run)
