@@ -412,7 +412,8 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
                 post_cost=post, post_wait=wallet_asleep(run), message_cost=message,
                 watch_cost=watch, cores=cores, background=background if free else 0.0,
                 timeslice=SLICES["seconds"] if SLICES["on"] else TIMESLICE, cost_shape=shape,
-                spells=None if mode in ("queue-left", "queue-others") else spells, queued=True,
+                spells=None if mode in ("queue-left", "queue-others", "queue-others-whole")
+                else spells, queued=True,
                 others_trace=own if replay else None, others_step=trace.get("step", 0.0),
                 others_groups=groups if replay else None,
                 others_cores=others_cores(run) if mode == "queue-others" else None,
@@ -490,9 +491,11 @@ the window, ``background``: their share counted twice, in the spells and here);
 window's run-queue trace (``bench/runqueue.py``: every 50 ms, how many other tasks were
 runnable; ``sdex.sim.cpu``'s replay), each running the share of a slice a turn that makes
 their CPU what they used in the window (``others_cores``), no spells (the nodes' waits for
-the others are then the line's); ``queue-others-spells``: whole slices, the spells on top as
-well (those waits counted twice)."""
-QUEUED = ("queue", "queue-free", "queue-left", "queue-others", "queue-others-spells")
+the others are then the line's); ``queue-others-whole``: each a whole slice a turn (sim16's
+first version; the others then use more than measured); ``queue-others-spells``: whole
+slices, the spells on top as well (those waits counted twice)."""
+QUEUED = ("queue", "queue-free", "queue-left", "queue-others", "queue-others-whole",
+          "queue-others-spells")  # fmt: skip
 MIN_WAKEUPS = 100
 """Fewer probe wake-ups than this in a window: ``--core-wait probe`` falls back to ``share``."""
 

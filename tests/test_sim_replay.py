@@ -156,8 +156,8 @@ def test_the_simulator_with_the_others_in_line_is_deterministic_and_slower() -> 
 
 @pytest.mark.parametrize(
     ("mode", "spells", "replayed"),
-    [("queue-others", False, [2.0, 3.0]), ("queue-others-spells", True, [2.0, 3.0]),
-     ("queue", True, None)],
+    [("queue-others", False, [2.0, 3.0]), ("queue-others-whole", False, [2.0, 3.0]),
+     ("queue-others-spells", True, [2.0, 3.0]), ("queue", True, None)],
 )  # fmt: skip
 def test_the_bench_replays_the_windows_trace_in_the_line(
     monkeypatch: pytest.MonkeyPatch, mode: str, spells: bool, replayed: list[float] | None
