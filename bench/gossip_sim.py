@@ -412,11 +412,11 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
                 post_cost=post, post_wait=wallet_asleep(run), message_cost=message,
                 watch_cost=watch, cores=cores, background=background if free else 0.0,
                 timeslice=SLICES["seconds"] if SLICES["on"] else TIMESLICE, cost_shape=shape,
-                spells=None if mode in ("queue-left", "queue-others", "queue-others-whole")
+                spells=None if mode in ("queue-left", "queue-others", "queue-others-waking")
                 else spells, queued=True,
                 others_trace=own if replay else None, others_step=trace.get("step", 0.0),
                 others_groups=groups if replay else None,
-                others_cores=others_cores(run) if mode == "queue-others" else None,
+                waking_first=mode == "queue-others-waking",
             )  # fmt: skip
         if spells is not None:  # --core-wait spells: each node a core, its waits in spells
             return LinkModel(
@@ -489,23 +489,15 @@ the window, ``background``: their share counted twice, in the spells and here);
 ``queue-left``: that line without the spells (the others' load counted once, as lost cores).
 ``queue-others`` (sim16): the other processes in that line too, as tasks, replaying the
 window's run-queue trace (``bench/runqueue.py``: every 50 ms, how many other tasks were
-runnable; ``sdex.sim.cpu``'s replay), each running the share of a slice a turn that makes
-their CPU what they used in the window (``others_cores``), no spells (the nodes' waits for
-the others are then the line's); ``queue-others-whole``: each a whole slice a turn (sim16's
-first version; the others then use more than measured); ``queue-others-spells``: whole
-slices, the spells on top as well (those waits counted twice)."""
-QUEUED = ("queue", "queue-free", "queue-left", "queue-others", "queue-others-whole",
+runnable; ``sdex.sim.cpu``'s replay), each a whole slice a turn, no spells (the nodes' waits
+for the others are then the line's); ``queue-others-waking``: a node's job joins the line
+ahead of the other tasks waiting (a woken task owed service first, as EEVDF picks);
+``queue-others-spells``: as ``queue-others``, the spells on top as well (those waits
+counted twice)."""
+QUEUED = ("queue", "queue-free", "queue-left", "queue-others", "queue-others-waking",
           "queue-others-spells")  # fmt: skip
 MIN_WAKEUPS = 100
 """Fewer probe wake-ups than this in a window: ``--core-wait probe`` falls back to ``share``."""
-
-
-def others_cores(run: dict[str, Any]) -> float:
-    """The cores the processes the run-queue trace replays used over the window (``/proc``):
-    the other processes' and the nodes' group's chain and wallet driver (the watcher is
-    its own task in the line, the sampler is among the other processes)."""
-    cpu = run["cpu_cores_used"]
-    return float(cpu["other_processes"] + cpu.get("hardhat", 0.0) + cpu.get("bench_poster", 0.0))
 
 
 def checks_wait_shape(run: dict[str, Any]) -> list[float] | None:

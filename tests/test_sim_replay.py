@@ -67,14 +67,16 @@ def test_a_job_waits_behind_the_other_tasks_slices_in_line() -> None:
     assert _run([(0, 0.001, 0.05)], cores=1.0, trace=[3.0] * 3, **line)[0] == pytest.approx([0.051])
 
 
-def test_the_others_measured_cpu_sets_the_share_of_a_slice_they_run_a_turn() -> None:
-    line = {"queued": True, "timeslice": 0.004, "step": 0.01}
-    # one other task runnable throughout one core, measured using half of it: 2 ms turns
-    ends, cpu = _run([(0, 0.001, 0.001)], cores=1.0, trace=[1.0] * 3, others_cores=0.5, **line)
-    assert cpu.duty == pytest.approx(0.5) and ends == pytest.approx([0.003])
-    # three tasks on two cores (room for two) that used one: half; more than they could: whole
-    assert Cpu(Sim(), cores=2.0, trace=[3.0], others_cores=1.0, **line).duty == pytest.approx(0.5)
-    assert Cpu(Sim(), cores=2.0, trace=[1.0, 0.0], others_cores=1.0, **line).duty == 1.0
+def test_a_woken_nodes_job_goes_ahead_of_the_other_tasks_waiting_not_of_a_running_slice() -> None:
+    line = {"queued": True, "timeslice": 0.004, "step": 0.01, "trace": [2.0] * 3}
+    # one core, two other tasks: the first runs 0-4 ms, the second waits; a node's job at
+    # 1 ms waits behind both in a plain line (ends at 9 ms), behind the running slice only
+    # when the woken go first (5 ms); a second node's job, ready at 2 ms, behind the first
+    jobs = [(0, 0.001, 0.001), (1, 0.001, 0.002)]
+    assert _run(jobs, cores=1.0, **line)[0] == pytest.approx([0.009, 0.010])
+    assert _run(jobs, cores=1.0, waking_first=True, **line)[0] == pytest.approx([0.005, 0.006])
+    # no trace, nothing to go ahead of: the flag changes nothing
+    assert Cpu(Sim(), cores=1.0, queued=True, waking_first=True).waking_first is False
 
 
 def test_each_group_is_a_task_a_core_and_nothing_is_replayed_without_the_line() -> None:
@@ -156,13 +158,12 @@ def test_the_simulator_with_the_others_in_line_is_deterministic_and_slower() -> 
 
 @pytest.mark.parametrize(
     ("mode", "spells", "replayed"),
-    [("queue-others", False, [2.0, 3.0]), ("queue-others-whole", False, [2.0, 3.0]),
+    [("queue-others", False, [2.0, 3.0]), ("queue-others-waking", False, [2.0, 3.0]),
      ("queue-others-spells", True, [2.0, 3.0]), ("queue", True, None)],
 )  # fmt: skip
 def test_the_bench_replays_the_windows_trace_in_the_line(
     monkeypatch: pytest.MonkeyPatch, mode: str, spells: bool, replayed: list[float] | None
 ) -> None:
-    used = {"hardhat": 0.05, "bench_poster": 0.15}
     counts = [0] * (len(EDGES_US) + 1)
     counts[0], counts[32] = 600, 400
     monkeypatch.setitem(gossip_sim.CORE_WAIT, "mode", mode)
@@ -171,8 +172,7 @@ def test_the_bench_replays_the_windows_trace_in_the_line(
     run = {
         "p2p_call_ms": {"p50": 2.0, "p90": 3.0},
         "cpu_cores_used": {"machine": 1.5, "nodes": 0.9, "nodes_idle": 0.1,
-                           "node_cpu_ms_per_order_per_node_above_idle": 3.0,
-                           "other_processes": 0.6},
+                           "node_cpu_ms_per_order_per_node_above_idle": 3.0},
         "per_order_per_node": {"messages_sent": 2.0},
         "check_timing_us": {"off_cpu": counts},
         "runnable_trace": {"step": 0.005, "own": [1.0, 0.0], "groups": [[1], [2, 1]]},
@@ -183,7 +183,4 @@ def test_the_bench_replays_the_windows_trace_in_the_line(
     # (flat: every runnable task alike, the groups' added to the nodes' own group's)
     assert links.others_trace == replayed
     assert links.others_step == 0.005 and links.others_groups is None
-    # the replayed tasks' measured CPU: the other processes' and the chain's and wallet's
-    cores = gossip_sim.others_cores(run | {"cpu_cores_used": run["cpu_cores_used"] | used})
-    assert cores == pytest.approx(0.8)
-    assert links.others_cores == (0.6 if mode == "queue-others" else None)
+    assert links.waking_first is (mode == "queue-others-waking")

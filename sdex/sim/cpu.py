@@ -67,10 +67,10 @@ keys), each joining the line when the trace has it runnable, running a slice of
 ``timeslice`` (``OTHER_SLICE`` where that is 0) of wall time on the core it gets, and going
 back to the line's end while the trace still has it runnable; a step that has fewer takes
 the rest off the line and off their cores at once, and the trace's end ends them all. With
-``others_cores`` (the cores the other processes used over the window, measured) a task runs
-that share of a slice a turn: the share that the trace's tasks, each on a core whenever it
-is runnable (at most ``cores`` at once), would use that much (1 at most; a sampled task is
-not runnable the whole step it is sampled in).
+``waking_first`` a node's job (the observer's too) joins the line ahead of the other tasks
+waiting, behind the nodes' jobs waiting, as the kernel's EEVDF picks a task woken with
+service owed (a node uses less than its fair share) before the CPU-bound tasks that used
+theirs; the slices running end first (no preemption: ``RUN_TO_PARITY``).
 So a node's job waits behind the other processes' slices as behind its peers' jobs, in the
 order they became ready, as long as the machine's load was when it was measured.
 """
@@ -121,7 +121,7 @@ class Cpu:
         sliced: bool = False,
         free_at: Callable[[int, float], float] | None = None,
         queued: bool = False,
-        others_cores: float | None = None,
+        waking_first: bool = False,
     ) -> None:
         self.sim = sim
         self.shared = cores > 0
@@ -135,11 +135,8 @@ class Cpu:
                 o + sum(min(n, per) for n in g) for o, g in zip(trace, groups, strict=True)
             ]  # fmt: skip
             self.replay = [max(0, round(v)) for v in tasks]
-        self.duty = 1.0
-        """Replayed: the share of a slice an other task runs before it goes back in line."""
-        if self.replay and others_cores is not None:  # what the others' measured CPU allows
-            room = sum(min(n, math.ceil(cores)) for n in self.replay) / len(self.replay)
-            self.duty = min(1.0, max(EPSILON, others_cores) / room) if room else 1.0
+        self.waking_first = waking_first and self.replay is not None
+        """Replayed: a node's job joins the line ahead of the other tasks waiting in it."""
         self.wanted = 0
         """Replayed: the other tasks runnable now (keys ``OTHER`` to ``OTHER - wanted + 1``)."""
         self.active: set[int] = set()
@@ -362,7 +359,10 @@ class Cpu:
         if end is not None:  # on its core still (counted running)
             self.running -= 1
             return self._run_queued(node, end)
-        self.ready.append(node)
+        ahead = len(self.ready)
+        if self.waking_first:  # ahead of the other tasks waiting
+            ahead = next((k for k, key in enumerate(self.ready) if key <= OTHER), ahead)
+        self.ready.insert(ahead, node)
         if not self._ticking:
             self._serve_line()
 
@@ -374,7 +374,7 @@ class Cpu:
     def _run_queued(self, node: int, slice_end: float) -> None:
         self.running += 1
         if node <= OTHER:  # a replayed other task: a slice of the core, at its speed
-            run = (self.timeslice or OTHER_SLICE) * self.duty
+            run = self.timeslice or OTHER_SLICE
             self.other_seconds += run * self.speed
             self._slices += 1
             self._on_core[node] = (self._slices, self.sim.now + run)

@@ -96,6 +96,6 @@ class LinkModel:
     ``others_trace`` the other processes wait in that line too: the trace's runnable tasks
     (``others_groups``' added), replayed step by step as tasks that each run a slice and go
     back in line while the trace has them runnable (sim16)."""
-    others_cores: float | None = None
-    """Replayed: the cores the other processes used over the window (measured), which sets
-    the share of a slice a replayed task runs a turn (``sdex.sim.cpu``); None: whole slices."""
+    waking_first: bool = False
+    """Replayed: a node's job joins the line ahead of the other tasks waiting in it (the
+    kernel's pick of a woken task owed service; ``sdex.sim.cpu``)."""
