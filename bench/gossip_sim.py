@@ -404,13 +404,19 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
             own = [max(0.0, v - cpu.get("watcher", 0.0)) for v in own]
         spells = spells_model(run)
         if CORE_WAIT["mode"] in QUEUED:  # --core-wait queue: in line for the cores, spells on top
-            free = CORE_WAIT["mode"] in ("queue-free", "queue-left")
+            mode = CORE_WAIT["mode"]
+            free = mode in ("queue-free", "queue-left")
+            replay = mode.startswith("queue-others") and own is not None  # (sim16)
             return LinkModel(
                 one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
                 post_cost=post, post_wait=wallet_asleep(run), message_cost=message,
                 watch_cost=watch, cores=cores, background=background if free else 0.0,
                 timeslice=SLICES["seconds"] if SLICES["on"] else TIMESLICE, cost_shape=shape,
-                spells=None if CORE_WAIT["mode"] == "queue-left" else spells, queued=True,
+                spells=None if mode in ("queue-left", "queue-others", "queue-others-waking")
+                else spells, queued=True,
+                others_trace=own if replay else None, others_step=trace.get("step", 0.0),
+                others_groups=groups if replay else None,
+                waking_first=mode == "queue-others-waking",
             )  # fmt: skip
         if spells is not None:  # --core-wait spells: each node a core, its waits in spells
             return LinkModel(
@@ -480,8 +486,16 @@ nodes and the watcher wait in turn for a core, each job at its measured CPU, so 
 own contention for the cores grows with the rate as on the real machine; ``queue-free``:
 the same line for the cores the other processes left (the machine's less their mean use in
 the window, ``background``: their share counted twice, in the spells and here);
-``queue-left``: that line without the spells (the others' load counted once, as lost cores)."""
-QUEUED = ("queue", "queue-free", "queue-left")
+``queue-left``: that line without the spells (the others' load counted once, as lost cores).
+``queue-others`` (sim16): the other processes in that line too, as tasks, replaying the
+window's run-queue trace (``bench/runqueue.py``: every 50 ms, how many other tasks were
+runnable; ``sdex.sim.cpu``'s replay), each a whole slice a turn, no spells (the nodes' waits
+for the others are then the line's); ``queue-others-waking``: a node's job joins the line
+ahead of the other tasks waiting (a woken task owed service first, as EEVDF picks);
+``queue-others-spells``: as ``queue-others``, the spells on top as well (those waits
+counted twice)."""
+QUEUED = ("queue", "queue-free", "queue-left", "queue-others", "queue-others-waking",
+          "queue-others-spells")  # fmt: skip
 MIN_WAKEUPS = 100
 """Fewer probe wake-ups than this in a window: ``--core-wait probe`` falls back to ``share``."""
 

@@ -58,6 +58,21 @@ its process switched out) come on top, in ``free_at``'s spells: a job that would
 line in one of its node's spells joins it at the spell's end. With as many cores as tasks
 it is the model of a core each (``cores == 0``) with the same spells; with one core, one
 job at a time on the whole machine.
+
+With ``queued`` and a ``trace`` (sim16) the machine's other processes are in that line too:
+from ``trace_start`` on, at each ``step`` the trace's count of other runnable tasks (with
+``groups``, each other group as one task a core at most: the scheduler's entity of a task
+group on each core's run queue, ``sched_autogroup``) is replayed as that many tasks (``OTHER``
+keys), each joining the line when the trace has it runnable, running a slice of
+``timeslice`` (``OTHER_SLICE`` where that is 0) of wall time on the core it gets, and going
+back to the line's end while the trace still has it runnable; a step that has fewer takes
+the rest off the line and off their cores at once, and the trace's end ends them all. With
+``waking_first`` a node's job (the observer's too) joins the line ahead of the other tasks
+waiting, behind the nodes' jobs waiting, as the kernel's EEVDF picks a task woken with
+service owed (a node uses less than its fair share) before the CPU-bound tasks that used
+theirs; the slices running end first (no preemption: ``RUN_TO_PARITY``).
+So a node's job waits behind the other processes' slices as behind its peers' jobs, in the
+order they became ready, as long as the machine's load was when it was measured.
 """
 
 from __future__ import annotations
@@ -66,6 +81,8 @@ import math
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
+
+from sdex.sim.shares import group_share
 
 Job = tuple[float, Callable[..., None], tuple[Any, ...], float]
 """CPU seconds, the function and its arguments, then wall seconds held off the CPU."""
@@ -76,20 +93,10 @@ MIN_CAPACITY = 0.05
 """The least CPU the nodes keep on a shared machine whatever the background takes."""
 WATCHER = -1
 """The key of the observer's task (``LinkModel.watch_cost``) beside the nodes' (0..n-1)."""
-
-
-def group_share(cores: float, ours: float, groups: list[int]) -> float:
-    """Cores the group with ``ours`` runnable tasks gets among groups with ``groups``
-    runnable tasks each: max-min fair (each group an equal share of what is left, a group
-    that wants less than that takes what it wants, one core a task at most)."""
-    wants = sorted([(min(float(g), cores), 1) for g in groups] + [(min(ours, cores), 0)])
-    left, n = cores, len(wants)
-    for want, mine in wants:
-        got = min(want, left / n)
-        if mine == 0:
-            return got
-        left, n = left - got, n - 1
-    return 0.0
+OTHER = -2
+"""The key of the first replayed other task (queued with a trace); the next ``OTHER - 1``..."""
+OTHER_SLICE = 0.003
+"""Seconds a replayed other task runs on a core when the line has no ``timeslice``."""
 
 
 class Clock(Protocol):
@@ -114,11 +121,30 @@ class Cpu:
         sliced: bool = False,
         free_at: Callable[[int, float], float] | None = None,
         queued: bool = False,
+        waking_first: bool = False,
     ) -> None:
         self.sim = sim
         self.shared = cores > 0
         self.queued = queued and self.shared
         """The shared machine as one line for its cores (``free_at``'s spells on top)."""
+        self.replay: list[int] | None = None
+        """Queued with a trace: the other runnable tasks at each step, replayed in the line."""
+        if self.queued and trace and step > 0:
+            per = math.ceil(cores)  # a group is one entity a core (autogroups)
+            tasks = trace if not groups else [
+                o + sum(min(n, per) for n in g) for o, g in zip(trace, groups, strict=True)
+            ]  # fmt: skip
+            self.replay = [max(0, round(v)) for v in tasks]
+        self.waking_first = waking_first and self.replay is not None
+        """Replayed: a node's job joins the line ahead of the other tasks waiting in it."""
+        self.wanted = 0
+        """Replayed: the other tasks runnable now (keys ``OTHER`` to ``OTHER - wanted + 1``)."""
+        self.active: set[int] = set()
+        """Replayed: the other tasks in line or on a core."""
+        self.other_seconds = 0.0
+        """Replayed: core seconds the other tasks ran."""
+        self._on_core: dict[int, tuple[int, float]] = {}  # (slice number, its end) a task
+        self._slices = 0
         self.free_at = free_at if cores <= 0 or self.queued else None
         """Nodes with a core each, or in line for the shared machine's: when a node may
         start a job at a time (its waits for a core in spells, ``sdex.sim.spells``; not the
@@ -130,9 +156,7 @@ class Cpu:
         self.trace = trace if others is not None and trace and step > 0 else None
         self.step = step
         self.groups = groups if self.trace is not None and groups else None
-        self.trace_start = math.inf
-        """Simulated time of the trace's first value (which holds before it too; the last
-        holds after the trace)."""
+        self._trace_start = math.inf
         self._rate = 1.0
         self.capacity = max(MIN_CAPACITY, cores - background)
         self.timeslice = timeslice if self.shared and (others is None or sliced) else 0.0
@@ -160,6 +184,57 @@ class Cpu:
         self._ending: dict[int, int] = {}
         """Nodes whose job is ending (its function running): how many jobs it queued
         ``first`` so far (they go ahead of the jobs that were waiting, in their order)."""
+
+    @property
+    def trace_start(self) -> float:
+        """Simulated time of the trace's first value (which holds before it too; the last
+        holds after it; replayed: the other tasks from then to its end)."""
+        return self._trace_start
+
+    @trace_start.setter
+    def trace_start(self, t: float) -> None:
+        first = self._trace_start == math.inf
+        self._trace_start = t
+        if first and self.replay is not None and t < math.inf:
+            self.sim.at(max(t, self.sim.now), self._replay_step, 0)
+
+    def _replay_step(self, k: int) -> None:
+        """Replayed: the trace's ``k``-th count of other runnable tasks from now (none after
+        its end); those that became runnable join the line, those that stopped leave it."""
+        assert self.replay is not None
+        self.wanted = self.replay[k] if k < len(self.replay) else 0
+        for i in range(self.wanted):
+            if OTHER - i not in self.active:
+                self.active.add(OTHER - i)
+                self.ready.append(OTHER - i)
+        gone = [key for key in self.ready if key <= OTHER - self.wanted]
+        for key in gone:
+            self.ready.remove(key)
+            self.active.discard(key)
+        for key, (_, end) in list(self._on_core.items()):  # no longer runnable: off its core
+            if key <= OTHER - self.wanted:
+                del self._on_core[key]
+                self.active.discard(key)
+                self.running -= 1
+                self.other_seconds -= (end - self.sim.now) * self.speed
+        if k < len(self.replay):
+            self.sim.at(self._trace_start + (k + 1) * self.step, self._replay_step, k + 1)
+        if not self._ticking:
+            self._serve_line()
+
+    def _other_done(self, key: int, slice_id: int) -> None:
+        """Replayed: an other task's slice ended; back to the line's end while it is runnable
+        (a slice cut short by the trace, its task no longer runnable, has ended already)."""
+        if self._on_core.get(key, (-1, 0.0))[0] != slice_id:
+            return
+        del self._on_core[key]
+        self.running -= 1
+        if key > OTHER - self.wanted:
+            self.ready.append(key)
+        else:
+            self.active.discard(key)
+        if not self._ticking:
+            self._serve_line()
 
     def submit(
         self,
@@ -284,7 +359,10 @@ class Cpu:
         if end is not None:  # on its core still (counted running)
             self.running -= 1
             return self._run_queued(node, end)
-        self.ready.append(node)
+        ahead = len(self.ready)
+        if self.waking_first:  # ahead of the other tasks waiting
+            ahead = next((k for k, key in enumerate(self.ready) if key <= OTHER), ahead)
+        self.ready.insert(ahead, node)
         if not self._ticking:
             self._serve_line()
 
@@ -295,6 +373,13 @@ class Cpu:
 
     def _run_queued(self, node: int, slice_end: float) -> None:
         self.running += 1
+        if node <= OTHER:  # a replayed other task: a slice of the core, at its speed
+            run = self.timeslice or OTHER_SLICE
+            self.other_seconds += run * self.speed
+            self._slices += 1
+            self._on_core[node] = (self._slices, self.sim.now + run)
+            self.sim.at(self.sim.now + run, self._other_done, node, self._slices)
+            return
         cost = self.queues[node][0][0]
         self.sim.at(self.sim.now + cost / self.speed, self._queued_done, node, slice_end)
 

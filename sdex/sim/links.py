@@ -92,4 +92,10 @@ class LinkModel:
     queued: bool = False
     """With ``cores``: the nodes wait in one line for the ``cores - background`` cores, a
     job to its end on the core it gets (its node keeping the core for its next ready jobs
-    for ``timeslice``), ``spells`` on top (``sdex.sim.cpu``; ``others`` unused)."""
+    for ``timeslice``), ``spells`` on top (``sdex.sim.cpu``; ``others`` unused). With
+    ``others_trace`` the other processes wait in that line too: the trace's runnable tasks
+    (``others_groups``' added), replayed step by step as tasks that each run a slice and go
+    back in line while the trace has them runnable (sim16)."""
+    waking_first: bool = False
+    """Replayed: a node's job joins the line ahead of the other tasks waiting in it (the
+    kernel's pick of a woken task owed service; ``sdex.sim.cpu``)."""

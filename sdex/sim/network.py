@@ -68,7 +68,8 @@ class Network:
         lk = links
         spells = None if lk.spells is None else Spells(lk.spells, seed).free_at
         self.cpu = Cpu(self.sim, lk.cores, lk.background, lk.timeslice, lk.others, lk.others_trace,
-                       lk.others_step, lk.others_groups, lk.sliced, spells, lk.queued)  # fmt: skip
+                       lk.others_step, lk.others_groups, lk.sliced, spells, lk.queued,
+                       lk.waking_first)  # fmt: skip
         self.nodes = [SimNode(self, i) for i in range(n)]
         self.by_url = {node.url: node for node in self.nodes}
         self.by_id = {node.node_id: node for node in self.nodes}
