@@ -16,9 +16,7 @@ with its receipt in the same round trip when the chain can give it.
 - Otherwise (Hardhat, whose automine mines on the send) the send and a receipt ask go in one
   JSON-RPC batch when no other send waits, or the transaction is small (``SMALL_SEND``:
   under load, few matches a transaction): the ask from the event loop would wait behind
-  the next send's mining. Hardhat runs a batch's requests concurrently: an ask answered
-  before the mining ended is asked again at once (the send's answer means mined), before
-  the send's end is marked.
+  the next send's mining.
 
 A receipt in hand here has its fills decoded and queued on the store at once
 (``fills_stored``): durable while the receipt travels to the event loop.
@@ -95,10 +93,7 @@ class Broadcaster:
         """Receipts asked in the send's own batch."""
         self.batched_misses = 0
         """Of those, the asks answered with none (Hardhat runs a batch's requests
-        concurrently: now and then the ask before the mining ends): asked again at once."""
-        self.asked_again = self.found_again = 0
-        """Receipts asked again at once after a batched miss, and those found so (the rest
-        are polled from the event loop)."""
+        concurrently: now and then the ask before the mining ends): polled instead."""
 
     def queued(self, signed: SignedTx, times: FlightTimes | None = None) -> None:
         """(Any thread) ``signed`` is queued on the chain thread now: a send waits."""
@@ -176,17 +171,10 @@ class Broadcaster:
             raw = self.sender.broadcast_for_receipt(signed)
             asked = True
             self.batched_asks += 1
-            if raw is None:
-                # Hardhat's batch reads the receipt before the mining ends now and then
-                # (more often on a busy machine): the send's answer means mined, so it is
-                # asked again at once, before the send's end is marked (polled from the
-                # event loop, the ask would wait behind the next send's mining).
-                self.batched_misses += 1
-                raw = self._receipt_now(signed)
-                self.asked_again += 1
-                self.found_again += raw is not None
-            # Misses in a row (even asked again) are a chain that mines after answering,
-            # or paused: the receipt is not asked with the send for a while.
+            self.batched_misses += raw is None
+            # Hardhat's batch reads the receipt before the mining ends now and then (more
+            # often on a busy machine): a miss alone is no reason to stop asking; misses in
+            # a row are (a chain that mines after answering, or paused).
             self._misses = self._misses + 1 if raw is None else 0
             if self._misses >= BATCH_MISSES:
                 self._misses = 0
@@ -202,7 +190,11 @@ class Broadcaster:
             with self._lock:
                 if self._waiting > 0:
                     return None
-            raw = self._receipt_now(signed)
+            try:
+                raw = self.sender.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
+            except Exception as e:  # sent all the same: the receipt is polled
+                log.debug("no receipt at once for %s: %s", signed.tx_hash, e)
+                return None
         if raw is None:
             return None
         try:  # (sent and mined: whatever fails here, the receipt is polled instead)
@@ -212,14 +204,6 @@ class Broadcaster:
             return self.early(receipt)
         except Exception as e:
             log.debug("the receipt with the send of %s not used: %s", signed.tx_hash, e)
-            return None
-
-    def _receipt_now(self, signed: SignedTx) -> Any:
-        """The raw receipt of ``signed``, asked now (None: none yet, or the ask failed)."""
-        try:
-            return self.sender.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
-        except Exception as e:  # sent all the same: the receipt is polled
-            log.debug("no receipt at once for %s: %s", signed.tx_hash, e)
             return None
 
     def early(self, receipt: Receipt) -> Receipt:
