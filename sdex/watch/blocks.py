@@ -81,6 +81,21 @@ def receipt_coming(mirror: Mirror, header: Header) -> bool:
     return any(mirror.awaiting(tx) for tx in mirror.expected)
 
 
+def unannounced(mirror: Mirror, announced: dict[int, Header]) -> frozenset[str]:
+    """The blocks (hashes) of our receipts above the mirror's head that no newHeads
+    notification has announced yet. A poll our receipt woke, while newHeads is live, waits
+    a moment (``RECEIPT_WAIT``, once a block) for the announcement, whose header it then
+    need not ask for: on automine each settlement is a block, and the receipt often reaches
+    the node before that block's announcement."""
+    head = mirror.head
+    if head is None or not mirror.own:
+        return frozenset()
+    seen = {h.hash for h in announced.values() if h.number > head.number}
+    return (
+        frozenset(r.block_hash for r in mirror.own.values() if r.block_number > head.number) - seen
+    )
+
+
 def known_parent(parent: str) -> bool:
     """Hardhat's ``hardhat_mine`` leaves a zero parent hash in the blocks it mines at
     once: such a link cannot be checked (our head's hash is re-read instead)."""

@@ -4,6 +4,10 @@ chain answering from behind for a moment."""
 
 from __future__ import annotations
 
+import logging
+
+import aiohttp
+
 from sdex.chain.arpc import AsyncRpc
 from sdex.deployment import DEVNET_CHAIN_IDS
 from sdex.errors import ChainError, RpcError
@@ -11,6 +15,8 @@ from sdex.mirror import Header, Mirror
 from sdex.store import ChainIdentity
 from sdex.watch.blocks import Inconsistent
 from sdex.watch.changes import ChainReset
+
+log = logging.getLogger("sdex.watch")
 
 BEHIND_SECONDS = 5.0
 """How long a devnet may answer a head below our blocks (same deployment) before that is
@@ -129,4 +135,24 @@ async def _highest_kept(rpc: AsyncRpc, kept: list[Header]) -> int | None:
             raise ValueError(f"block {got.number} answered for block {h.number}")
         if got.hash == h.hash:
             return h.number
+    return None
+
+
+async def check_head(rpc: AsyncRpc, m: Mirror) -> str | None:
+    """At start: is the saved head still on the chain? Another block at its number proves
+    it gone: the next poll resets (a saved mirror has no kept headers to undo with; its
+    head's hash is zeroed here). No answer, or null (a lagging backend), proves nothing: the
+    head is kept as it is, and the problem returned (the status says so), and the first poll
+    looks again (``fork_point``)."""
+    if m.head is None:
+        return None
+    try:
+        got = Header.from_rpc(await rpc.call("eth_getBlockByNumber", hex(m.head.number), False))
+    except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
+        return f"our head {m.head.number} not read: {describe(e)}"
+    if got.number != m.head.number:
+        return f"block {got.number} answered for {m.head.number}"
+    if got.hash != m.head.hash:
+        log.warning("the saved chain head %d is not on the chain any more", m.head.number)
+        m.head = Header(m.head.number, "0x" + "00" * 32, "", m.head.timestamp)
     return None

@@ -18,11 +18,12 @@ New heads come from an ``eth_subscribe("newHeads")`` WebSocket when the RPC offe
 (Hardhat does; ``sdex.watch.heads``), with a slow poll behind it; otherwise from polling. A
 notified header stands for the latest block (not asked for again), and a single new block
 whose parent is our head is read alone (our head is not re-read: the block read must be
-the one announced); blocks announced one by one that each hold our settlement alone are
-not read at all (``own_alone``, ``own_run``). With the chain down the watcher backs off
-(up to ``MAX_BACKOFF``) and logs one line per state change. The node applies the changes
-first; then the mirror and its head are saved in one SQLite transaction: a block is never
-marked processed before its changes are in the book.
+the one announced); a poll our receipt wakes before its block is announced waits a moment
+for that (``unannounced``) instead of asking for "latest"; blocks announced one by one that
+each hold our settlement alone are not read at all (``own_alone``, ``own_run``). With the
+chain down the watcher backs off (up to ``MAX_BACKOFF``), one log line per state change.
+The node applies the changes first; then the mirror and its head are saved in one SQLite
+transaction: a block is never marked processed before its changes are in the book.
 """
 
 from __future__ import annotations
@@ -41,9 +42,16 @@ from sdex.errors import ChainError
 from sdex.hashfilter import HashFilter, capacity_for
 from sdex.mirror import Account, Effects, Header, Mirror
 from sdex.store import ChainIdentity, Store, StoreError
-from sdex.watch.blocks import Inconsistent, ReceiptComing, Reorg, receipt_coming, remember
+from sdex.watch.blocks import (
+    Inconsistent,
+    ReceiptComing,
+    Reorg,
+    receipt_coming,
+    remember,
+    unannounced,
+)
 from sdex.watch.changes import STORE_WAIT, ApplyCallback, BlockChanges, ChainReset, durable
-from sdex.watch.fork import Behind, Vanished, behind_for, describe, fork_point
+from sdex.watch.fork import Behind, Vanished, behind_for, check_head, describe, fork_point
 from sdex.watch.funds import FUNDS_TRIES, read_funds, refresh_funds
 from sdex.watch.heads import follow_heads
 from sdex.watch.own import OwnBelow
@@ -56,7 +64,8 @@ MAX_BACKOFF = 2.0
 SUBSCRIBED_POLL = 1.0
 """Seconds between safety polls while a newHeads subscription is live."""
 RECEIPT_WAIT = 0.05
-"""Seconds a block announced on top of our head waits for our settlement's receipt (once)."""
+"""Seconds a block announced on top of our head waits for our settlement's receipt, or our
+receipt for its block's announcement (once a block)."""
 MAX_UNAPPLIED_FILLS = 100_000
 """Fills the node failed to apply (or store) held at most: past that the watcher reads no
 further block until they are applied (memory bounded; nothing dropped)."""
@@ -123,6 +132,8 @@ class Watcher:
         """Recent announced headers by number (``own_run``)."""
         self._deferring, self._deferred = False, ""
         """The hash of the last announced block left for our receipt (once per block)."""
+        self._awaited: frozenset[str] = frozenset()
+        """Blocks of our receipts left for their announcement (``unannounced``, once each)."""
         self._own_below = OwnBelow()
         """Own receipts above the chain's head, since when (``sdex.watch.own``)."""
         mirror.on_receipt = self._new_head.set  # a receipt the watcher may be waiting for
@@ -180,6 +191,7 @@ class Watcher:
                 try:
                     self._new_head.clear()
                     self._was_behind, self._behind_since = self._behind_since, None
+                    live = self.subscribed  # (then every block from now on is announced)
                     progressed = await self.poll_once()
                     if not self._deferring:  # (a deferred poll read nothing: no verdict)
                         self._set_status("ok")
@@ -206,8 +218,8 @@ class Watcher:
                         log.exception("applying the chain's changes failed; retrying")
                         self.status = "failing"  # (logged: not again by ``_fail``)
                     progressed, backoff = False, self._fail("failing", describe(e), backoff)
-                if progressed:
-                    continue
+                if progressed and not (live and self._up_to_date()):
+                    continue  # (more may have come: "latest" asked, unless announced)
                 if self._deferring:  # a moment for our receipt of the announced block
                     self._deferring = False
                     wait = RECEIPT_WAIT
@@ -223,6 +235,16 @@ class Watcher:
                 sub.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await sub
+
+    def _up_to_date(self) -> bool:
+        """After a poll that applied blocks, newHeads live since before it: nothing newer
+        was announced, and it reached the head it saw. No poll at once (it would ask for
+        "latest", one request a block on automine): the next announcement wakes one."""
+        head, m = self.mirror.head, self
+        return (
+            m.subscribed and m._notified is None and m._unapplied is None
+            and head is not None and head.number >= m.chain_head
+        )  # fmt: skip
 
     def _fail(self, status: str, problem: str, backoff: float) -> float:
         """A failed poll: ``status`` (logged when it changes); the next, longer backoff."""
@@ -254,6 +276,10 @@ class Watcher:
             latest = latest if latest.hash == head.hash else None
         if latest is not None and self._deferred != latest.hash and receipt_coming(m, latest):
             self._notified, self._deferring, self._deferred = latest, True, latest.hash
+            return False
+        w = unannounced(m, self._announced) if latest is None and self.subscribed else None
+        if w and not w <= self._awaited:  # our receipt woke it: its header is on its way
+            self._awaited, self._deferring = w, True
             return False
         if latest is None:
             raw = await self.rpc.call("eth_getBlockByNumber", "latest", False)
@@ -454,34 +480,15 @@ class Watcher:
         await self._advance(latest, changes)
 
     async def check_head(self) -> None:
-        """At start: is the saved head still on the chain? Another block at its number proves
-        it gone: the next poll resets (a saved mirror has no kept headers to undo with). No
-        answer, or null (a lagging backend), proves nothing: the head is kept as it is, the
-        status says so, and the first poll looks again (``fork_point``)."""
-        m = self.mirror
-        if m.head is None:
-            return
-        try:
-            raw = await self.rpc.call("eth_getBlockByNumber", hex(m.head.number), False)
-            got = Header.from_rpc(raw)
-        except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
-            self._set_status("unreachable", f"our head {m.head.number} not read: {describe(e)}")
-            return
-        if got.number != m.head.number:
-            self._set_status("unreachable", f"block {got.number} answered for {m.head.number}")
-        elif got.hash != m.head.hash:
-            log.warning("the saved chain head %d is not on the chain any more", m.head.number)
-            m.head = Header(m.head.number, "0x" + "00" * 32, "", m.head.timestamp)
-
-    # -- funds ---------------------------------------------------------------------------------
+        """At start: is the saved head still on the chain? (``sdex.watch.fork.check_head``)"""
+        if (problem := await check_head(self.rpc, self.mirror)) is not None:
+            self._set_status("unreachable", problem)
 
     async def _refresh_funds(self, changes: BlockChanges) -> None:
-        """Re-read the touched accounts someone needs at the mirror's head block
-        (``sdex.watch.funds.refresh_funds``)."""
-        head = self.mirror.head
-        if head is not None:
-            accounts = changes.reread
-            await refresh_funds(self.rpc, self.mirror, accounts, self._unsure, self.wanted, head)
+        """Re-read the touched accounts someone needs at the mirror's head block."""
+        if (head := self.mirror.head) is not None:
+            reread, unsure = changes.reread, self._unsure
+            await refresh_funds(self.rpc, self.mirror, reread, unsure, self.wanted, head)
 
 
 __all__ = ["FUNDS_TRIES", "BlockChanges", "ChainReset", "Watcher", "read_funds"]
