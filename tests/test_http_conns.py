@@ -201,8 +201,7 @@ async def test_a_chunked_body_that_came_whole_is_bounded_and_read(
             reader, writer = await connect(cfg.port)
             writer.write(
                 b"POST /v1/orders HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\n"
-                b"Transfer-Encoding: chunked\r\n\r\n"
-                + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+                b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
             )
             got, answered = await answer(reader)
             assert got == status, answered
