@@ -22,7 +22,9 @@ token pair, as its B-trees were before ``seq`` became its rowid: five per insert
 three), ``tmin=N`` (fewer than N orders in a turn are recovered on the loop),
 ``http-only`` (the node's HTTP layer alone: the guard, the bounded body read and the answer;
 ``Node.submit`` answers 201 at once, no intake), ``no-http`` (the intake alone: each round's
-orders go straight into ``Node.submit``, 48 at a time, in this process: no HTTP, no client).
+orders go straight into ``Node.submit``, 48 at a time, in this process: no HTTP, no client),
+``main-http`` (the request's client group parsed every time and its body read in chunks under
+a timeout, as before http16). Modes joined by ``+`` apply together (``http-only+main-http``).
 ``--profile P`` writes each round's cProfile of the event loop (thread CPU clock: waiting
 for the GIL counts nothing) to ``P.<mode>.<round>``. Prints JSON lines, then the medians
 per mode.
@@ -51,11 +53,16 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import node as nb  # noqa: E402
+from aiohttp import hdrs  # noqa: E402
 
+from sdex import jsonio  # noqa: E402
 from sdex.chain import Exchange  # noqa: E402
 from sdex.devnet import Devnet  # noqa: E402
+from sdex.errors import JsonLimitError  # noqa: E402
+from sdex.httpkit import BODY_TIMEOUT, MAX_JSON_DEPTH, ApiError, client_group  # noqa: E402
 from sdex.ingest.verify import ecdsa_ok  # noqa: E402
 from sdex.matching import TimeInForce  # noqa: E402
+from sdex.node import api  # noqa: E402
 from sdex.node.config import NodeConfig  # noqa: E402
 from sdex.node.main import serve  # noqa: E402
 from sdex.node.records import SubmitResult  # noqa: E402
@@ -95,8 +102,16 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
     }
     wanted = {"maker-index": {"orders_maker"}, "five-btrees": {"orders_seq", "orders_pair"}}
     for name, on in extra.items():
-        sql = f"CREATE {on}" if name in wanted.get(mode, ()) else f"DROP INDEX IF EXISTS {name}"
+        on_now = any(name in wanted.get(m, ()) for m in mode.split("+"))
+        sql = f"CREATE {on}" if on_now else f"DROP INDEX IF EXISTS {name}"
         writer.submit(lambda db, sql=sql: db.execute(sql)).result()
+    api.client_group, api.read_json_within = defaults["http"]
+    for part in mode.split("+"):  # (modes joined by "+" apply together)
+        _apply_one(node, part)
+
+
+def _apply_one(node: Any, mode: str) -> None:
+    intake, writer, fw = node.intake, node.store._writer, node.forwarding
     if mode == "ecdsa-direct":
 
         async def direct(signed: SignedOrder) -> bool | None:
@@ -121,6 +136,9 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
             return SubmitResult(201, {"salt": obj.get("salt") if isinstance(obj, dict) else 0})
 
         node.submit = submit
+    elif mode == "main-http":  # the request's client and body read as before http16
+        api.client_group = client_group.__wrapped__
+        api.read_json_within = main_read_json
     elif mode not in ("base", "maker-index", "five-btrees", "no-http"):
         raise SystemExit(f"unknown mode {mode}")
 
@@ -136,6 +154,7 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
         defaults = {"chunk": e.chunk, "thread_min": e.thread_min,
                     "gw": node.store._writer.group_window, "ecdsa_ok": e.ecdsa_ok,
                     "si": sys.getswitchinterval(),
+                    "http": (api.client_group, api.read_json_within),
                     "clocks": (node.forwarding.cpu_clock, node.forwarding.wall_clock,
                                node.forwarding.queue_clock)}  # fmt: skip
         url = f"http://127.0.0.1:{cfg.port}/v1/orders"
@@ -209,6 +228,34 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
             print(json.dumps({"mode": mode, **row}), flush=True)
         apply_mode(node, "base", defaults)
     return out
+
+
+async def main_read_json(
+    request: Any, limit: int, untyped: bool = False, timeout: float = BODY_TIMEOUT
+) -> dict[str, Any]:
+    """``sdex.httpkit.read_json`` as it was before http16 (mode ``main-http``): every body
+    read in 64 KiB chunks under ``asyncio.timeout`` (``None`` when it came whole)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, 101, f"Request body too large: more than {limit} bytes")
+    if request.content_type != "application/json" and not (
+        untyped and hdrs.CONTENT_TYPE not in request.headers
+    ):
+        raise ApiError(415, 101, "Content-Type must be application/json")
+    chunks: list[bytes] = []
+    size = 0
+    async with asyncio.timeout(None if request.content.is_eof() else timeout):
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, 101, f"Request body too large: more than {limit} bytes")
+            chunks.append(chunk)
+    try:
+        obj = jsonio.loads(b"".join(chunks), max_bytes=limit, max_depth=MAX_JSON_DEPTH)
+    except JsonLimitError as e:
+        raise ApiError(400, 101, f"Malformed JSON: {e.reason}") from None
+    if not isinstance(obj, dict):
+        raise ApiError(400, 101, "Malformed JSON: the body must be a JSON object")
+    return obj
 
 
 def count_turns() -> list[int]:

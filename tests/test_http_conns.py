@@ -183,3 +183,28 @@ async def test_a_body_that_does_not_come_in_time_is_a_408(chain: Chain, tmp_path
             assert asyncio.get_running_loop().time() - start < 10  # (1 s; slack for load)
             assert await closed((reader, writer), bound=20)  # (after aiohttp's 10 s linger)
             writer.close()
+
+
+async def test_a_chunked_body_that_came_whole_is_bounded_and_read(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A body without Content-Length (chunked) that came whole with its headers, as a small
+    one does (read at once, no timer: ``sdex.httpkit.read_bounded``): over the node's
+    ``max_body`` a 413 (SRA code 101) and nothing stored; within it read and judged (a good
+    order: 201, stored)."""
+    cfg = node_config(chain, tmp_path / "n.db", max_body=2048)
+    order = chain.order(1, chain.weth, 10**18, chain.usdc, 3000 * 10**6)
+    good = json.dumps(chain.sign(order).to_json()).encode()
+    assert len(good) < 2048
+    async with running_node(cfg) as (node, _api):
+        for body, status in ((b'{"pad": "' + b"x" * 3000 + b'"}', 413), (good, 201)):
+            reader, writer = await connect(cfg.port)
+            writer.write(
+                b"POST /v1/orders HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+            )
+            got, answered = await answer(reader)
+            assert got == status, answered
+            assert status != 413 or answered["code"] == 101, answered
+            writer.close()
+        assert len(node.records) == 1

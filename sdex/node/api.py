@@ -285,7 +285,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     route = _route_name(request)
     started = time.perf_counter()
     headers: dict[str, str] = {}
-    if not app[NODE_KEY].started.is_set() and request.path != "/health":
+    path = request.path
+    if not app[NODE_KEY].started.is_set() and path != "/health":
         # still loading the stored orders (``sdex.node.main.serve``): no answer from a
         # half-loaded book, no order taken before the stored ones are back
         resp: web.StreamResponse = ApiError(
@@ -293,7 +294,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         ).response()
         metrics.request_done(route, resp.status, time.perf_counter() - started)
         return resp
-    if request.path.startswith("/p2p/"):  # peers have their own limits (sdex.gossip.routes)
+    if path.startswith("/p2p/"):  # peers have their own limits (sdex.gossip.routes)
         ok = True
     else:
         ok, headers = app[LIMITER_KEY].take(client_group(request.remote))
@@ -314,7 +315,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             log.exception("unexpected error in %s %s", request.method, request.path)
             resp = ApiError(500, 100, "internal error").response()
         if not resp.prepared:  # (a listing's own: its bucket's, ``sdex.node.listings``)
-            resp.headers.update({k: v for k, v in headers.items() if k not in resp.headers})
+            answer_headers = resp.headers
+            for k, v in headers.items():
+                answer_headers.setdefault(k, v)
     metrics.request_done(route, resp.status, time.perf_counter() - started)
     return resp
 
