@@ -17,14 +17,21 @@ records, not 200.
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 from pathlib import Path
 
 import aiohttp
 
+from sdex.book import OrderBook
 from sdex.httpkit import RateLimit
+from sdex.node import bookfeed
+from sdex.node.events import EventHub
 from tests.conftest import Chain
-from tests.nodeutil import Api, node_config, running_node
+from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.test_book import BASE, MAKERS, QUOTE
+from tests.test_book import ask as book_ask
 from tests.test_book_events import ask, connect
 from tests.test_listing_budget import session_from
 
@@ -99,3 +106,30 @@ async def test_an_order_book_pages_walk_draws_on_the_nodes_total(
         async with session_from("127.0.0.2") as s, s.ws_connect(api.base + "/v1/ws") as ws:
             assert json.loads((await ws.receive(timeout=10)).data)["type"] == "hello"
             assert await _subscribe(ws, pair.base, pair.quote) == ("error", 103)
+
+
+async def test_a_costly_tick_rests_in_proportion_before_the_next() -> None:
+    """review16: a tick compares every followed pair's whole book (~10 ms of CPU on a
+    100,000-order book), and with orders coming in it ran every 5 ms: one subscription took
+    a node at 50 orders/s from 3.2 to 9.3-11.4 s of CPU in 20 s. The next tick now waits
+    ``TICK_REST`` times as long as the last took. Here the feed's clock says each tick took
+    0.1 s (the real book and hub; the delay is read off the loop's timer, nothing timed)."""
+    book = OrderBook([(BASE, QUOTE)], default_funds=None)
+    hub = EventHub()
+    ticks = itertools.count(0.0, 0.1)
+    feed = bookfeed.BookFeed(book, hub, tick=0.005, clock=lambda: next(ticks))
+    sub = hub.subscribe()
+    feed.subscribe(sub, (BASE, QUOTE))
+    loop = asyncio.get_running_loop()
+    try:
+        book.add(book_ask(MAKERS[0], 10, 20))
+        feed.poke()
+        assert feed._timer is not None and feed._timer.when() - loop.time() <= 0.005
+        await wait_for(lambda: feed.deltas == 1, 10.0)
+        book.add(book_ask(MAKERS[0], 10, 21))
+        feed.poke()
+        delay = feed._timer.when() - loop.time()  # type: ignore[union-attr]
+        assert delay >= 0.3, delay  # (TICK_REST: 4 x 0.1 s; at least 3 x what the tick took)
+    finally:
+        feed.drop(sub)
+        feed.stop()
