@@ -17,6 +17,8 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
+import yarl
+
 from sdex.errors import SdexError
 
 MAX_URL = 2000
@@ -82,4 +84,9 @@ def check_url(text: str, *, path: bool = False, example: str = "http://127.0.0.1
         raise UrlError(f"{url[:80]!r}: port 0 is not a port to connect to")
     if parts.query or parts.fragment or url.endswith(("?", "#")):
         raise UrlError(f"{url[:80]!r} has a query or a fragment: give the bare URL{hint}")
+    try:  # (review16: urlsplit reads the host ::1 out of "h[::1]" or "[::1]x", which the
+        # clients' own parser, aiohttp's yarl, refuses when the URL is dialled)
+        yarl.URL(url)
+    except (ValueError, IndexError) as e:  # (IndexError: yarl 1.x on some bad brackets)
+        raise UrlError(f"{url[:80]!r} is not a valid URL: {e}{hint}") from None
     return url.rstrip("/") if not path else url

@@ -14,7 +14,8 @@ offer now (``remainingFillableMakerAmount`` of ``/v1/orderbook``'s records at th
 base for asks, quote for bids) as a decimal string.
 
 Deltas are coalesced: the book is compared with what was last sent at most once a tick
-(``NodeConfig.book_tick``, 5 ms) after it may have changed (an order or fill event
+(``NodeConfig.book_tick``, 5 ms; longer after a costly tick: ``TICK_REST``) after it may
+have changed (an order or fill event
 published, ``EventHub.changed``), and once a second (``SWEEP_SECONDS``) in any case, so a
 burst at one level gives one delta. Only pairs with a subscriber are compared. The
 comparison reads the pair's resting orders (O(orders in the pair)); while no socket
@@ -24,6 +25,7 @@ follows a book, the event hub's only cost is one ``None`` check per event.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +33,7 @@ from sdex.book import OrderBook, Side, UnknownPair
 from sdex.errors import FieldCode, JsonLimitError, OrderParseError
 from sdex.jsonio import loads
 from sdex.node.events import Event, EventHub, Published, Subscription
+from sdex.node.listings import WALKED_PER_RECORD
 from sdex.order import parse_address
 
 MAX_BOOK_SUBSCRIPTIONS = 8
@@ -41,6 +44,12 @@ MAX_UNSENT_SNAPSHOTS = MAX_BOOK_SUBSCRIPTIONS
 """Snapshots queued for one socket and not yet taken by its sender: past these a subscribe
 is refused (review15: a socket that reads slowly, asking again and again within its
 listing budget, had every snapshot, O(levels) each, held in its queue of 10,000 events)."""
+TICK_REST = 4.0
+"""After a tick the next waits at least this many times as long as the tick took, so that
+comparing books takes at most a fifth of the event loop (1 / (1 + TICK_REST)) however large
+the followed books. review16: a tick compares every followed pair's whole book, ~10 ms of
+CPU on a 100,000-order book; with orders coming in, ticks ran every 5 ms, and one socket's
+subscription took a node at 50 orders/s from 3.2 to 9.3-11.4 s of CPU in 20 s."""
 MAX_MESSAGE_DEPTH = 4
 _FIELDS = frozenset({"op", "channel", "baseToken", "quoteToken"})
 
@@ -65,6 +74,14 @@ def delta(old: Totals, new: Totals) -> list[list[str]]:
         kept = {(n, d) for n, d, _ in new}
         out += [[f"{n}/{d}", "0"] for n, d, _ in old if (n, d) not in kept]
     return out
+
+
+def snapshot_cost(snapshot: Event, walked: int) -> float:
+    """What a snapshot of ``walked`` resting orders cost the node, in listed records: one a
+    level sent, one per ``WALKED_PER_RECORD`` orders walked (review16: charged a flat 200,
+    a subscribe on a 100,000-order book, ~25 ms of the event loop, cost as much as one on
+    an empty book; eight addresses asking in turn held the loop)."""
+    return len(snapshot["bids"]) + len(snapshot["asks"]) + walked / WALKED_PER_RECORD
 
 
 class BadRequest(Exception):
@@ -115,10 +132,20 @@ class _PairFeed:
 class BookFeed:
     """Every pair's book events over one node's ``OrderBook`` and ``EventHub``."""
 
-    def __init__(self, book: OrderBook, hub: EventHub, tick: float = 0.005) -> None:
+    def __init__(
+        self,
+        book: OrderBook,
+        hub: EventHub,
+        tick: float = 0.005,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.book = book
         self.hub = hub
         self.tick = tick
+        self._clock = clock
+        """What a tick's cost is measured with (``TICK_REST``)."""
+        self._rested = 0.0
+        """Loop time before which no tick starts (``TICK_REST`` after the last one)."""
         self._every = max(SWEEP_SECONDS, tick)
         self._pairs: dict[Key, _PairFeed] = {}
         self._of: dict[Subscription, set[Key]] = {}
@@ -131,17 +158,18 @@ class BookFeed:
 
     # ---- the socket's requests --------------------------------------------------------
 
-    def handle(self, sub: Subscription, text: str) -> None:
+    def handle(self, sub: Subscription, text: str) -> float:
         """Act on one text message of ``sub``'s socket; a bad one is answered with an error
-        event and changes nothing (the socket stays open)."""
+        event and changes nothing (the socket stays open). Returns what it cost the node in
+        listed records (``snapshot_cost``: a subscribe's walk and levels; else 0)."""
         try:
             op, key = self._parse(text)
             if op == "subscribe":
-                self.subscribe(sub, key)
-            else:
-                self.unsubscribe(sub, key)
+                return self.subscribe(sub, key)
+            self.unsubscribe(sub, key)
         except BadRequest as e:
             sub.offer(Published(e.event(), None))
+        return 0.0
 
     def _parse(self, text: str) -> tuple[str, Key]:
         try:
@@ -178,8 +206,9 @@ class BookFeed:
         except OrderParseError as e:
             raise BadRequest(e.errors[0].reason, field, FieldCode.INVALID_ADDRESS) from None
 
-    def subscribe(self, sub: Subscription, key: Key) -> None:
-        """``sub`` follows ``key``'s book from a snapshot on (again, if it did: a resync)."""
+    def subscribe(self, sub: Subscription, key: Key) -> float:
+        """``sub`` follows ``key``'s book from a snapshot on (again, if it did: a resync);
+        what the snapshot cost (``snapshot_cost``)."""
         if (unsent := self._unsent.get(sub, 0)) >= MAX_UNSENT_SNAPSHOTS:
             raise BadRequest(
                 f"{unsent} snapshots to this socket are still unsent: read them first",
@@ -202,8 +231,10 @@ class BookFeed:
         if self.hub.watch is None:
             self.hub.watch = self.poke
             self._sweep = asyncio.get_running_loop().call_later(self._every, self._swept)
-        if sub.offer(_Snapshot(self.snapshot_of(feed, "snapshot"), lambda: self._sent(sub))):
+        snapshot = self.snapshot_of(feed, "snapshot")
+        if sub.offer(_Snapshot(snapshot, lambda: self._sent(sub))):
             self._unsent[sub] = self._unsent.get(sub, 0) + 1
+        return snapshot_cost(snapshot, len(self.book.pair(*key)))
 
     def _sent(self, sub: Subscription) -> None:
         left = self._unsent.pop(sub, 0) - 1
@@ -277,13 +308,18 @@ class BookFeed:
     def poke(self) -> None:
         """The book may have moved: compare the followed pairs within a tick."""
         if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self.tick, self._ticked)
+            loop = asyncio.get_running_loop()
+            delay = max(self.tick, self._rested - loop.time())
+            self._timer = loop.call_later(delay, self._ticked)
 
     def _ticked(self) -> None:
         self._timer = None
+        began = self._clock()
         for feed in list(self._pairs.values()):
             if feed.subs:
                 self._flush(feed)
+        took = self._clock() - began
+        self._rested = asyncio.get_running_loop().time() + took * TICK_REST
 
     def _swept(self) -> None:
         self._sweep = None

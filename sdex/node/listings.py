@@ -114,6 +114,15 @@ class ListingLane:
         self._tokens -= records
         return True
 
+    def charge(self, records: float) -> None:
+        """Spend ``records`` more for work already done outside the lane (a book snapshot's
+        or an order book page's walk beyond what was spent for it first), the bucket down
+        to ``-burst`` at most (a second of the rate: one deep book's snapshot does not stop
+        every listing for long). review16: the node-wide total counted neither walk, so
+        many addresses, each within its own budget, could hold the event loop."""
+        self._refill()
+        self._tokens = max(-self.burst, self._tokens - max(0.0, records))
+
     def _refill(self) -> None:
         now = time.monotonic()
         self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)

@@ -39,7 +39,7 @@ from sdex.jsonio import encoder
 from sdex.model import OrderStatus, fill_json
 from sdex.node.core import Node
 from sdex.node.held import meta_text
-from sdex.node.listings import LANE_KEY, listed
+from sdex.node.listings import LANE_KEY, WALKED_PER_RECORD, listed
 from sdex.store import StoreError
 
 log = logging.getLogger("sdex.api")
@@ -206,6 +206,7 @@ async def book_page(
 
     (bids, nb), (asks, na) = await sliced(request, chosen, text)
     listed(request, nb + na, walked)  # (the walk is charged too: review14)
+    request.app[LANE_KEY].charge(walked / WALKED_PER_RECORD)  # (and to the node's: review16)
     return json_answer(
         f'{{"bids": {page_text(totals[0], page, per_page, bids)}, '
         f'"asks": {page_text(totals[1], page, per_page, asks)}}}'

@@ -12,9 +12,9 @@ from sdex.book import UnknownPair
 from sdex.errors import FieldCode, OrderParseError
 from sdex.httpkit import ApiError, client_group
 from sdex.node.appstate import BOOK_FEED_KEY, LIMITER_KEY, METRICS_KEY, NODE_KEY, WS_SLOTS_KEY
-from sdex.node.bookfeed import BadRequest, BookFeed
+from sdex.node.bookfeed import BadRequest, BookFeed, snapshot_cost
 from sdex.node.events import Published, Subscription, text_frames
-from sdex.node.listings import LANE_KEY, LISTING_LIMITER_KEY, listed
+from sdex.node.listings import LANE_KEY, LISTING_LIMITER_KEY, WALKED_PER_RECORD, listed
 from sdex.order import parse_address
 
 WS_COALESCE = 64
@@ -129,8 +129,11 @@ async def _drain(
                 sub.offer(Published({**refused, "validationErrors": []}, None))
             elif msg.type is WSMsgType.BINARY:
                 sub.offer(Published(BadRequest("send JSON text, not binary").event(), None))
-            else:
-                feed.handle(sub, msg.data)
+            elif (more := feed.handle(sub, msg.data) - SNAPSHOT_COST) > 0:
+                # a snapshot of a deep book cost more than it was charged first: the rest,
+                # to the client and to the node's total (review16)
+                listings.charge(client, more)
+                lane.charge(more)
     finally:
         sub.close()
 
@@ -153,7 +156,10 @@ async def get_depth(request: web.Request) -> web.Response:
     try:
         body = feed.depth(tokens[0], tokens[1])
         walked = len(feed.book.pair(tokens[0], tokens[1]))
-        listed(request, len(body["bids"]) + len(body["asks"]), walked)
+        levels = len(body["bids"]) + len(body["asks"])
+        # (the levels past the page's 200 are charged with the walk: review16)
+        listed(request, levels, walked + max(0, levels - depth_most(request)) * WALKED_PER_RECORD)
+        request.app[LANE_KEY].charge(snapshot_cost(body, walked) - SNAPSHOT_COST)
         return web.json_response(body)
     except UnknownPair:
         raise ApiError.field(
