@@ -10,7 +10,8 @@ from typing import Final
 from sdex.book.bookbase import NO_EXPIRY, BookBase, unknown_pair
 from sdex.book.errors import DuplicateOrder, FillStateError, InvalidOrder, UnknownOrder
 from sdex.book.funds import allocate
-from sdex.book.levels import Account, BookSide, Entry, Level, int_gcd
+from sdex.book.levels import Account, BookSide, Entry, Level
+from sdex.book.prices import int_gcd
 from sdex.book.types import RemovalReason
 from sdex.fillmath import MAX_MAKER_AMOUNT, UINT256_MAX
 from sdex.order import ZERO_ADDRESS, Order, SignedOrder

@@ -4,9 +4,8 @@ and a ``BookSide``. Changed only through ``OrderBook`` (``sdex.book.orderbook``,
 
 Prices are exact rationals ``num/den`` (quote per base) reduced by their gcd, so one price
 is one level. A side keeps its levels in a plain list, worst price first and best last
-(the walk takes and drops levels at the end), placed by bisection on float ranks: Python's
-int true division is correctly rounded, hence monotone, so distinct prices never compare in
-the wrong order by their floats; equal floats fall back to exact cross-multiplication.
+(the walk takes and drops levels at the end), placed by bisection on float ranks
+(``sdex.book.prices``); equal floats fall back to exact cross-multiplication.
 
 A level is a list with a head index, in time priority (arrival ``seq``): appends at the
 tail, removal by marking the entry dead (O(1)), dead entries skipped from the head and
@@ -15,100 +14,42 @@ compacted away in bulk. Only entries that can trade now are in the queue: an ent
 are pending, its maker is short of funds) is *parked*: taken out of the queue so that
 matching never walks past it, and put back at its time priority (by ``seq``) when it can
 trade again. So a walk's cost never grows with entries that cannot trade. Imports nothing of
-``sdex.book`` but its types: no import cycles in the package."""
+``sdex.book`` but its types and the arithmetic under it (``prices``, ``ledger``): no import
+cycles in the package."""
 
 from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Iterator
 from fractions import Fraction
-from math import gcd
-from operator import attrgetter, truediv
+from operator import attrgetter
 from typing import Final
 
+from sdex.book.ledger import Ledger
+from sdex.book.prices import ratio
 from sdex.book.types import RemovalReason, Side
 from sdex.order import Order, SignedOrder
 
 
-class Account:
-    """One (maker, token): its spendable amount and the open orders that share it.
+class Account(Ledger):
+    """One (maker, token): its ``Ledger`` (spendable, and what its orders owe) and the open
+    orders that share it.
 
     ``orders`` lists the maker's open orders selling ``token`` in ``seq`` order; closed ones
     are dropped lazily (``live`` counts the open ones).
-
-    The spendable amount is kept as ``base - spent``: ``base`` as the node reported it
-    (``None``: no cap), ``spent`` what confirmed fills took since. Reported amounts are
-    often far past 62 bits (an allowance of ``2**256 - 1``, 10**30 wei) while fills are
-    small: so confirms add to a machine-sized ``spent``, and while ``base`` is at least
-    ``_BIG`` and the sums compared stay under ``_FOLD`` the checks need no arithmetic on
-    ``base`` at all (``covers``, ``spend``). ``spendable`` is the exact amount.
     """
 
-    __slots__ = (
-        "base",
-        "big",
-        "explicit",
-        "funded",
-        "live",
-        "maker",
-        "next",
-        "open",
-        "orders",
-        "reserved",
-        "spent",
-        "token",
-    )
+    __slots__ = ("explicit", "funded", "live", "maker", "next", "orders", "token")
 
     def __init__(self, maker: str, token: str, spendable: int | None) -> None:
+        super().__init__(spendable)
         self.maker = maker
         self.token = token
-        self.base = spendable  # None: no cap
-        self.spent = 0  # confirmed since ``base`` was set
-        self.big = spendable is not None and spendable >= _BIG
         self.explicit = False  # set by the node (kept in snapshots), not the book's default
-        self.reserved = 0  # sum of pending over the maker's orders selling this token
-        self.open = 0  # sum of remaining over its open orders
         self.orders: list[Entry] = []  # open orders (and closed ones not dropped yet), by seq
         self.live = 0  # open orders in ``orders``
         self.funded = True  # at the last allocation every order had fillable == remaining
         self.next: Account | None = None  # the maker's account of another token (``BookBase``)
-
-    @property
-    def spendable(self) -> int | None:
-        """What the maker can still deliver (``None``: no cap)."""
-        base = self.base
-        return None if base is None else base - self.spent
-
-    def set_spendable(self, amount: int | None) -> None:
-        self.base = amount
-        self.spent = 0
-        self.big = amount is not None and amount >= _BIG
-
-    def covers(self) -> bool:
-        """Whether it can pay every open order in full: ``open + reserved <= spendable``."""
-        base = self.base
-        if base is None:
-            return True
-        need = self.open + self.reserved + self.spent
-        if self.big and need < _FOLD:  # base >= _BIG > need (machine ints only)
-            return True
-        return need <= base
-
-    def spend(self, amount: int) -> bool:
-        """Take ``amount`` (>= 0) out of spendable if it has that much; else change nothing
-        and return False."""
-        base = self.base
-        if base is None:
-            return True
-        spent = self.spent + amount
-        if self.big and spent < _FOLD:  # spendable >= _BIG - _FOLD > spent >= amount
-            self.spent = spent
-            return True
-        left = base - self.spent
-        if left < amount:
-            return False
-        self.set_spendable(left - amount)  # folds ``spent`` into ``base``
-        return True
 
     def open_orders(self) -> Iterator[Entry]:
         for e in self.orders:
@@ -117,8 +58,6 @@ class Account:
 
 
 SEQ_LIMIT: Final = 2**61  # above every order's arrival ``seq`` (snapshots check it): machine int
-_BIG: Final = 2**61
-_FOLD: Final = 2**60  # (machine ints in the compiled book are below 2**62)
 
 
 class Entry:
@@ -345,31 +284,7 @@ class Level:
         return self.live + len(self.parked)
 
 
-_EXACT: Final = 2**53  # ints below it are exact floats
 _SPARES: Final = 64  # empty levels a side keeps beyond as many as it lists (``BookSide.drop``)
-
-
-def ratio(num: int, den: int) -> float:
-    """``num / den`` correctly rounded, hence monotone: distinct prices never get floats in
-    the wrong order, only equal ones. Python's int division is; compiled by mypyc it
-    converts both ints to floats first (two roundings) unless they are big, so ints a float
-    cannot hold go through ``truediv`` (Python's own, in both)."""
-    if num < _EXACT and den < _EXACT:
-        return num / den  # both exact: one rounding, the division's
-    return float(truediv(num, den))
-
-
-_ratio: Final = ratio  # (its name before it was public)
-_SMALL: Final = 2**60  # below it, an int is a machine int in the compiled book
-
-
-def int_gcd(a: int, b: int) -> int:
-    """``math.gcd``, natively while both are machine ints (cheaper than a call to it)."""
-    if a < _SMALL and b < _SMALL:
-        while b:
-            a, b = b, a % b
-        return a
-    return gcd(a, b)
 
 
 class BookSide:
