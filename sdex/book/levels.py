@@ -176,19 +176,47 @@ _seq_key: Final = attrgetter("seq")
 class Level:
     """All orders at one exact price, oldest first. ``rank`` orders the levels of a side
     (``BookSide``): ``-price`` for asks, ``price`` for bids, as a float, so that the best
-    level has the greatest rank."""
+    level has the greatest rank.
 
-    __slots__ = ("den", "head", "listed", "live", "num", "parked", "queue", "rank")
+    ``live`` and ``total`` are what the level offers now: how many entries are in its queue
+    and the sum of their ``fillable``, kept as entries enter, fill, park and leave (the book
+    calls ``add`` whenever the fillable of an entry in the queue moves), so that depth
+    costs O(levels), not O(orders). Every change of ``total`` is noted in the side's log
+    of changes (``BookSide.changes``)."""
 
-    def __init__(self, num: int, den: int, rank: float) -> None:
+    __slots__ = (
+        "den",
+        "head",
+        "listed",
+        "live",
+        "logged",
+        "num",
+        "parked",
+        "queue",
+        "rank",
+        "side",
+        "total",
+    )
+
+    def __init__(self, num: int, den: int, rank: float, side: BookSide) -> None:
         self.num = num
         self.den = den
         self.rank = rank
+        self.side = side
         self.queue: list[Entry] = []  # sorted by seq
         self.head = 0  # queue[:head] are all dead
         self.live = 0  # entries in the queue not dead
+        self.total = 0  # their fillable, summed
+        self.logged = -1  # its last place in ``side``'s log of changes (-1: never)
         self.parked: dict[bytes, Entry] = {}  # resting here, out of the queue
         self.listed = False  # in its side's ``ranked`` (else empty, kept as a spare)
+
+    def add(self, amount: int) -> None:
+        """The fillable of an entry in the queue moved by ``amount`` (or one entered or
+        left with it): ``total`` follows, and the change is noted for the side's readers."""
+        self.total += amount
+        if self.logged < self.side.taken:  # (else noted since the last read already)
+            self.side.note(self)
 
     @property
     def price(self) -> Fraction:
@@ -207,6 +235,7 @@ class Level:
         else:
             queue.append(entry)
         self.live += 1
+        self.add(entry.fillable)
 
     def discard(self, entry: Entry) -> None:
         """Take ``entry`` out of the level in O(1) (amortised): mark it, skip it later."""
@@ -217,6 +246,7 @@ class Level:
             return
         entry.dead = True
         self.live -= 1
+        self.add(-entry.fillable)
         queue = self.queue  # ``_skip_dead``, inlined
         head = self.head
         n = len(queue)
@@ -230,6 +260,7 @@ class Level:
         entry.parked = True
         self.parked[entry.hash] = entry
         self.live -= 1
+        self.add(-entry.fillable)
         self._skip_dead()
 
     def park_new(self, entry: Entry) -> None:
@@ -251,6 +282,7 @@ class Level:
         entry.dead = False
         insort(self.queue, entry, key=_seq_key)
         self.live += 1
+        self.add(entry.fillable)
 
     def _skip_dead(self) -> None:
         queue = self.queue
@@ -295,19 +327,29 @@ class BookSide:
     finds its place by bisection on C floats, and only levels whose floats tie (prices
     closer than a float tells apart) are ordered by exact cross-multiplication. ``opposite``
     is the pair's other side (set by ``PairBook``).
+
+    ``log`` lists the levels whose ``total`` moved, for readers that follow them (the node's
+    book events): a reader keeps a cursor (``changes``) and reads only the levels changed
+    since, O(levels changed). A level is logged again only if some reader read past its last
+    place (``taken``), so a level that moves a thousand times between two reads is read
+    once; a log no reader keeps up with is dropped (``_trim``), and a reader behind it is
+    told to compare every level instead.
     """
 
     __slots__ = (
+        "base",
         "best",
         "by_rank",
         "is_ask",
         "levels",
+        "log",
         "opposite",
         "owner",
         "ranked",
         "ranks",
         "side",
         "spares",
+        "taken",
     )
 
     def __init__(self, side: Side) -> None:
@@ -324,6 +366,41 @@ class BookSide:
         self.opposite: BookSide = self
         self.owner: object = None  # the book it belongs to (set by ``BookCore.add_pair``)
         self.spares = 0  # empty levels kept in ``levels`` (not ``listed``), see ``drop``
+        self.log: list[Level] = []  # levels whose total moved (``note``)
+        self.base = 0  # the place of ``log[0]`` since the side began (older ones dropped)
+        self.taken = 0  # the end of the log at its last read (``changes``)
+
+    def note(self, level: Level) -> None:
+        """``level``'s total moved since a reader last read the log: log it."""
+        log = self.log
+        level.logged = self.base + len(log)
+        log.append(level)
+        if len(log) > 2 * len(self.levels) + _SPARES:
+            self._trim()
+
+    def _trim(self) -> None:
+        """The log outgrew the levels (levels made and forgotten while no reader read): drop
+        what the latest reader read, or all of it. A reader behind the new start compares
+        every level at its next read (``changes`` tells it)."""
+        log = self.log
+        read = self.taken - self.base
+        if read > len(log) // 2:
+            del log[:read]
+            self.base = self.taken
+        else:
+            self.base += len(log)
+            self.log = []
+
+    def changes(self, cursor: int) -> tuple[list[Level] | None, int]:
+        """The levels whose total moved since a reader's ``cursor`` (its last read's end;
+        -1 at first), perhaps some twice or more (by the same price: a level forgotten and
+        made again); ``None`` if the log no longer reaches back there (compare every
+        level: ``ranked``). Returns the cursor of the next read too."""
+        end = self.base + len(self.log)
+        self.taken = end
+        if cursor < self.base:
+            return None, end
+        return self.log[cursor - self.base :], end
 
     def level(self, num: int, den: int) -> Level:
         """The level at ``num/den`` (reduced), created if new (or a spare one listed again)."""
@@ -334,7 +411,7 @@ class BookSide:
         if level is None or level.num != num or level.den != den:
             level = self.levels.get((num, den))
             if level is None:
-                level = Level(num, den, rank)
+                level = Level(num, den, rank, self)
                 self.levels[(num, den)] = level
                 if rank not in self.by_rank:
                     self.by_rank[rank] = level
