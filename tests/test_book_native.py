@@ -26,7 +26,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from sdex.book import native
-from sdex.book.levels import Account, _ratio
+from sdex.book.levels import Account
+from sdex.book.prices import ratio as _ratio
 from sdex.matching.wide import low62, mul, muldiv
 from tests import bookdriver
 
@@ -129,7 +130,7 @@ def test_driver_trades() -> None:
 
 def test_level_rank_is_correctly_rounded() -> None:
     """Compiled, ``int / int`` converts both ints to floats first (two roundings);
-    ``levels._ratio`` must equal Python's correctly rounded division all the same, or
+    ``prices.ratio`` must equal Python's correctly rounded division all the same, or
     levels would be ranked out of price order."""
     big = [2**53 - 1, 2**53 + 1, 2**62 + 3, 2**63 - 25, 3**40 + 7, 10**30 + 1]
     small = [1, 3, 7, 10**6 + 3, 2**52 + 1]

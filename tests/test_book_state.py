@@ -11,6 +11,8 @@ the node does. After every step it checks:
 - each maker's funds are allocated exactly as the book promises: greedily in time priority, so
   the fillable amounts of a maker's orders never sum beyond what the maker can pay;
 - the levels list every resting order once, in price-time priority, and depth agrees;
+- each level's running total and count are its orders' sums, and a reader of the levels'
+  log of changes (the node's book events) rebuilds the same totals;
 and for every match: amounts recomputed by ``fillmath.match_amounts`` (the contract's
 formula) from the book's state before it, both limit prices, the contract's result with
 ``maxLeftFill`` from the confirmed fills only, price-time priority (no better or older order
@@ -40,6 +42,7 @@ from sdex.fillmath import FillMathError, MatchAmounts, PricesDoNotCross, match_a
 from sdex.matching import Match, MatchingEngine, MatchResult, Outcome, TimeInForce
 from sdex.order import ZERO_ADDRESS, Order, SignedOrder
 from tests.test_book import BASE, BASE2, MAKERS, QUOTE, T0, ask, bid
+from tests.test_book_totals import Reader, check_levels, check_readers, sides
 
 PAIRS = [(BASE, QUOTE), (BASE2, QUOTE)]
 TRADERS = MAKERS[:4]
@@ -158,6 +161,7 @@ class BookMachine(RuleBasedStateMachine):
         self.pending: list[Match] = []
         self.filled: dict[bytes, int] = {}  # confirmed fills, as the chain would have them
         self.spendable: dict[tuple[str, str], int | None] = {}
+        self.readers: list[Reader] | None = None
 
     @initialize(
         funds=st.lists(
@@ -524,6 +528,16 @@ class BookMachine(RuleBasedStateMachine):
                 totals = [(Fraction(n, d), a) for n, d, a in p.totals(side)]
                 assert totals == [(lv.price, lv.fillable) for lv in p.depth(side, 10**6)]
             assert len(p) == total
+
+    @invariant()
+    def level_totals_are_the_orders_sums(self) -> None:
+        """The levels' running totals and counts, and a reader of their log of changes (the
+        node's book events), against a recomputation from the orders
+        (``tests/test_book_totals.py``)."""
+        if self.readers is None or self.readers[0].side.owner is not self.book:
+            self.readers = [Reader(s) for s in sides(self.book)]  # (a new book: restored)
+        check_levels(self.book)
+        check_readers(self.book, self.readers)
 
     @invariant()
     def closed_orders_are_let_go(self) -> None:

@@ -98,7 +98,8 @@ async def test_a_client_looping_pages_is_throttled_others_are_not(
 
 async def test_a_book_page_is_charged_the_orders_it_walks(chain: Chain, tmp_path: Path) -> None:
     """200 resting asks, pages of 1 (charged 2 first) from a bucket of 20: each also costs
-    the orders it walked to count the sides (``WALKED_PER_RECORD`` a record), so the bucket
+    what it read to count the sides (``WALKED_PER_RECORD`` a record): the price levels,
+    since book16 (their counts are kept; here one order a level), so the bucket
     runs dry after a few pages (before: 19 pages of 1 record each, however large the book:
     each walked every order, ~60 ms of the event loop for 4,000; docs/BENCHMARKS.md)."""
     c = chain

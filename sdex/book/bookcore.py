@@ -10,7 +10,8 @@ from typing import Final
 from sdex.book.bookbase import NO_EXPIRY, BookBase, unknown_pair
 from sdex.book.errors import DuplicateOrder, FillStateError, InvalidOrder, UnknownOrder
 from sdex.book.funds import allocate
-from sdex.book.levels import Account, BookSide, Entry, Level, int_gcd
+from sdex.book.levels import Account, BookSide, Entry, Level
+from sdex.book.prices import int_gcd
 from sdex.book.types import RemovalReason
 from sdex.fillmath import MAX_MAKER_AMOUNT, UINT256_MAX
 from sdex.order import ZERO_ADDRESS, Order, SignedOrder
@@ -196,6 +197,9 @@ class BookCore(BookBase):
             level.live += 1
             e.level = level
             e.dead = False
+            level.total += e.fillable  # (``Level.add``, inlined)
+            if level.logged < side.taken:
+                side.note(level)
 
     def _index_expiry(self, e: Entry) -> None:
         """Only orders at a level expire in the book (IOC/FOK never rest, and a deferred
@@ -293,16 +297,16 @@ class BookCore(BookBase):
         if not account.live and account.orders:
             account.orders = []  # all closed: drop them now (see ``_index_expiry``)
         e.closed = reason
-        e.fillable = 0
         if e.xbucket is not None:
             self._unindex_expiry(e)
         level = e.level
         if level is not None:
-            level.discard(e)
+            level.discard(e)  # (its fillable leaves the level's total)
             if tidy:
                 self.tidy(e.book_side, level)
         else:
             e.parked = False  # deferred (no level) or never placed
+        e.fillable = 0
         refunded = False
         if not account.funded:
             refunded = self._reallocate(account)  # what it held goes to later orders
@@ -368,8 +372,12 @@ class BookCore(BookBase):
         changes, account.funded = allocate(account)
         grew = False
         for e, fillable in changes:
-            grew |= fillable > e.fillable
+            old = e.fillable
+            grew |= fillable > old
             e.fillable = fillable
+            level = e.level
+            if level is not None and not e.parked:  # in the queue: its level's total moves
+                level.add(fillable - old)
             self._fit(e)
         return grew
 

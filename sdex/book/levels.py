@@ -4,9 +4,8 @@ and a ``BookSide``. Changed only through ``OrderBook`` (``sdex.book.orderbook``,
 
 Prices are exact rationals ``num/den`` (quote per base) reduced by their gcd, so one price
 is one level. A side keeps its levels in a plain list, worst price first and best last
-(the walk takes and drops levels at the end), placed by bisection on float ranks: Python's
-int true division is correctly rounded, hence monotone, so distinct prices never compare in
-the wrong order by their floats; equal floats fall back to exact cross-multiplication.
+(the walk takes and drops levels at the end), placed by bisection on float ranks
+(``sdex.book.prices``); equal floats fall back to exact cross-multiplication.
 
 A level is a list with a head index, in time priority (arrival ``seq``): appends at the
 tail, removal by marking the entry dead (O(1)), dead entries skipped from the head and
@@ -15,100 +14,42 @@ compacted away in bulk. Only entries that can trade now are in the queue: an ent
 are pending, its maker is short of funds) is *parked*: taken out of the queue so that
 matching never walks past it, and put back at its time priority (by ``seq``) when it can
 trade again. So a walk's cost never grows with entries that cannot trade. Imports nothing of
-``sdex.book`` but its types: no import cycles in the package."""
+``sdex.book`` but its types and the arithmetic under it (``prices``, ``ledger``): no import
+cycles in the package."""
 
 from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Iterator
 from fractions import Fraction
-from math import gcd
-from operator import attrgetter, truediv
+from operator import attrgetter
 from typing import Final
 
+from sdex.book.ledger import Ledger
+from sdex.book.prices import ratio
 from sdex.book.types import RemovalReason, Side
 from sdex.order import Order, SignedOrder
 
 
-class Account:
-    """One (maker, token): its spendable amount and the open orders that share it.
+class Account(Ledger):
+    """One (maker, token): its ``Ledger`` (spendable, and what its orders owe) and the open
+    orders that share it.
 
     ``orders`` lists the maker's open orders selling ``token`` in ``seq`` order; closed ones
     are dropped lazily (``live`` counts the open ones).
-
-    The spendable amount is kept as ``base - spent``: ``base`` as the node reported it
-    (``None``: no cap), ``spent`` what confirmed fills took since. Reported amounts are
-    often far past 62 bits (an allowance of ``2**256 - 1``, 10**30 wei) while fills are
-    small: so confirms add to a machine-sized ``spent``, and while ``base`` is at least
-    ``_BIG`` and the sums compared stay under ``_FOLD`` the checks need no arithmetic on
-    ``base`` at all (``covers``, ``spend``). ``spendable`` is the exact amount.
     """
 
-    __slots__ = (
-        "base",
-        "big",
-        "explicit",
-        "funded",
-        "live",
-        "maker",
-        "next",
-        "open",
-        "orders",
-        "reserved",
-        "spent",
-        "token",
-    )
+    __slots__ = ("explicit", "funded", "live", "maker", "next", "orders", "token")
 
     def __init__(self, maker: str, token: str, spendable: int | None) -> None:
+        super().__init__(spendable)
         self.maker = maker
         self.token = token
-        self.base = spendable  # None: no cap
-        self.spent = 0  # confirmed since ``base`` was set
-        self.big = spendable is not None and spendable >= _BIG
         self.explicit = False  # set by the node (kept in snapshots), not the book's default
-        self.reserved = 0  # sum of pending over the maker's orders selling this token
-        self.open = 0  # sum of remaining over its open orders
         self.orders: list[Entry] = []  # open orders (and closed ones not dropped yet), by seq
         self.live = 0  # open orders in ``orders``
         self.funded = True  # at the last allocation every order had fillable == remaining
         self.next: Account | None = None  # the maker's account of another token (``BookBase``)
-
-    @property
-    def spendable(self) -> int | None:
-        """What the maker can still deliver (``None``: no cap)."""
-        base = self.base
-        return None if base is None else base - self.spent
-
-    def set_spendable(self, amount: int | None) -> None:
-        self.base = amount
-        self.spent = 0
-        self.big = amount is not None and amount >= _BIG
-
-    def covers(self) -> bool:
-        """Whether it can pay every open order in full: ``open + reserved <= spendable``."""
-        base = self.base
-        if base is None:
-            return True
-        need = self.open + self.reserved + self.spent
-        if self.big and need < _FOLD:  # base >= _BIG > need (machine ints only)
-            return True
-        return need <= base
-
-    def spend(self, amount: int) -> bool:
-        """Take ``amount`` (>= 0) out of spendable if it has that much; else change nothing
-        and return False."""
-        base = self.base
-        if base is None:
-            return True
-        spent = self.spent + amount
-        if self.big and spent < _FOLD:  # spendable >= _BIG - _FOLD > spent >= amount
-            self.spent = spent
-            return True
-        left = base - self.spent
-        if left < amount:
-            return False
-        self.set_spendable(left - amount)  # folds ``spent`` into ``base``
-        return True
 
     def open_orders(self) -> Iterator[Entry]:
         for e in self.orders:
@@ -117,8 +58,6 @@ class Account:
 
 
 SEQ_LIMIT: Final = 2**61  # above every order's arrival ``seq`` (snapshots check it): machine int
-_BIG: Final = 2**61
-_FOLD: Final = 2**60  # (machine ints in the compiled book are below 2**62)
 
 
 class Entry:
@@ -237,19 +176,47 @@ _seq_key: Final = attrgetter("seq")
 class Level:
     """All orders at one exact price, oldest first. ``rank`` orders the levels of a side
     (``BookSide``): ``-price`` for asks, ``price`` for bids, as a float, so that the best
-    level has the greatest rank."""
+    level has the greatest rank.
 
-    __slots__ = ("den", "head", "listed", "live", "num", "parked", "queue", "rank")
+    ``live`` and ``total`` are what the level offers now: how many entries are in its queue
+    and the sum of their ``fillable``, kept as entries enter, fill, park and leave (the book
+    calls ``add`` whenever the fillable of an entry in the queue moves), so that depth
+    costs O(levels), not O(orders). Every change of ``total`` is noted in the side's log
+    of changes (``BookSide.changes``)."""
 
-    def __init__(self, num: int, den: int, rank: float) -> None:
+    __slots__ = (
+        "den",
+        "head",
+        "listed",
+        "live",
+        "logged",
+        "num",
+        "parked",
+        "queue",
+        "rank",
+        "side",
+        "total",
+    )
+
+    def __init__(self, num: int, den: int, rank: float, side: BookSide) -> None:
         self.num = num
         self.den = den
         self.rank = rank
+        self.side = side
         self.queue: list[Entry] = []  # sorted by seq
         self.head = 0  # queue[:head] are all dead
         self.live = 0  # entries in the queue not dead
+        self.total = 0  # their fillable, summed
+        self.logged = -1  # its last place in ``side``'s log of changes (-1: never)
         self.parked: dict[bytes, Entry] = {}  # resting here, out of the queue
         self.listed = False  # in its side's ``ranked`` (else empty, kept as a spare)
+
+    def add(self, amount: int) -> None:
+        """The fillable of an entry in the queue moved by ``amount`` (or one entered or
+        left with it): ``total`` follows, and the change is noted for the side's readers."""
+        self.total += amount
+        if self.logged < self.side.taken:  # (else noted since the last read already)
+            self.side.note(self)
 
     @property
     def price(self) -> Fraction:
@@ -268,6 +235,7 @@ class Level:
         else:
             queue.append(entry)
         self.live += 1
+        self.add(entry.fillable)
 
     def discard(self, entry: Entry) -> None:
         """Take ``entry`` out of the level in O(1) (amortised): mark it, skip it later."""
@@ -278,6 +246,7 @@ class Level:
             return
         entry.dead = True
         self.live -= 1
+        self.add(-entry.fillable)
         queue = self.queue  # ``_skip_dead``, inlined
         head = self.head
         n = len(queue)
@@ -291,6 +260,7 @@ class Level:
         entry.parked = True
         self.parked[entry.hash] = entry
         self.live -= 1
+        self.add(-entry.fillable)
         self._skip_dead()
 
     def park_new(self, entry: Entry) -> None:
@@ -312,6 +282,7 @@ class Level:
         entry.dead = False
         insort(self.queue, entry, key=_seq_key)
         self.live += 1
+        self.add(entry.fillable)
 
     def _skip_dead(self) -> None:
         queue = self.queue
@@ -345,31 +316,7 @@ class Level:
         return self.live + len(self.parked)
 
 
-_EXACT: Final = 2**53  # ints below it are exact floats
 _SPARES: Final = 64  # empty levels a side keeps beyond as many as it lists (``BookSide.drop``)
-
-
-def ratio(num: int, den: int) -> float:
-    """``num / den`` correctly rounded, hence monotone: distinct prices never get floats in
-    the wrong order, only equal ones. Python's int division is; compiled by mypyc it
-    converts both ints to floats first (two roundings) unless they are big, so ints a float
-    cannot hold go through ``truediv`` (Python's own, in both)."""
-    if num < _EXACT and den < _EXACT:
-        return num / den  # both exact: one rounding, the division's
-    return float(truediv(num, den))
-
-
-_ratio: Final = ratio  # (its name before it was public)
-_SMALL: Final = 2**60  # below it, an int is a machine int in the compiled book
-
-
-def int_gcd(a: int, b: int) -> int:
-    """``math.gcd``, natively while both are machine ints (cheaper than a call to it)."""
-    if a < _SMALL and b < _SMALL:
-        while b:
-            a, b = b, a % b
-        return a
-    return gcd(a, b)
 
 
 class BookSide:
@@ -380,19 +327,29 @@ class BookSide:
     finds its place by bisection on C floats, and only levels whose floats tie (prices
     closer than a float tells apart) are ordered by exact cross-multiplication. ``opposite``
     is the pair's other side (set by ``PairBook``).
+
+    ``log`` lists the levels whose ``total`` moved, for readers that follow them (the node's
+    book events): a reader keeps a cursor (``changes``) and reads only the levels changed
+    since, O(levels changed). A level is logged again only if some reader read past its last
+    place (``taken``), so a level that moves a thousand times between two reads is read
+    once; a log no reader keeps up with is dropped (``_trim``), and a reader behind it is
+    told to compare every level instead.
     """
 
     __slots__ = (
+        "base",
         "best",
         "by_rank",
         "is_ask",
         "levels",
+        "log",
         "opposite",
         "owner",
         "ranked",
         "ranks",
         "side",
         "spares",
+        "taken",
     )
 
     def __init__(self, side: Side) -> None:
@@ -409,6 +366,41 @@ class BookSide:
         self.opposite: BookSide = self
         self.owner: object = None  # the book it belongs to (set by ``BookCore.add_pair``)
         self.spares = 0  # empty levels kept in ``levels`` (not ``listed``), see ``drop``
+        self.log: list[Level] = []  # levels whose total moved (``note``)
+        self.base = 0  # the place of ``log[0]`` since the side began (older ones dropped)
+        self.taken = 0  # the end of the log at its last read (``changes``)
+
+    def note(self, level: Level) -> None:
+        """``level``'s total moved since a reader last read the log: log it."""
+        log = self.log
+        level.logged = self.base + len(log)
+        log.append(level)
+        if len(log) > 2 * len(self.levels) + _SPARES:
+            self._trim()
+
+    def _trim(self) -> None:
+        """The log outgrew the levels (levels made and forgotten while no reader read): drop
+        what the latest reader read, or all of it. A reader behind the new start compares
+        every level at its next read (``changes`` tells it)."""
+        log = self.log
+        read = self.taken - self.base
+        if read > len(log) // 2:
+            del log[:read]
+            self.base = self.taken
+        else:
+            self.base += len(log)
+            self.log = []
+
+    def changes(self, cursor: int) -> tuple[list[Level] | None, int]:
+        """The levels whose total moved since a reader's ``cursor`` (its last read's end;
+        -1 at first), perhaps some twice or more (by the same price: a level forgotten and
+        made again); ``None`` if the log no longer reaches back there (compare every
+        level: ``ranked``). Returns the cursor of the next read too."""
+        end = self.base + len(self.log)
+        self.taken = end
+        if cursor < self.base:
+            return None, end
+        return self.log[cursor - self.base :], end
 
     def level(self, num: int, den: int) -> Level:
         """The level at ``num/den`` (reduced), created if new (or a spare one listed again)."""
@@ -419,7 +411,7 @@ class BookSide:
         if level is None or level.num != num or level.den != den:
             level = self.levels.get((num, den))
             if level is None:
-                level = Level(num, den, rank)
+                level = Level(num, den, rank, self)
                 self.levels[(num, den)] = level
                 if rank not in self.by_rank:
                     self.by_rank[rank] = level

@@ -35,6 +35,8 @@ from pathlib import Path
 from types import ModuleType
 
 COMPILED = (
+    "sdex.book.prices",
+    "sdex.book.ledger",
     "sdex.book.levels",
     "sdex.book.funds",
     "sdex.book.pairbook",

@@ -64,16 +64,20 @@ class OrderBook(BookCore):
         account = resting.account
         account.open -= x
         account.reserved += x
+        level = resting.level
+        if level is None or resting.parked:
+            return
+        level.total -= x  # (``Level.add``, inlined: the walk's every fill)
+        if level.logged < level.side.taken:
+            level.side.note(level)
         if left < resting.unit:
-            level = resting.level
-            if level is not None and not resting.parked:
-                if resting.maker_amount == resting.filled + resting.pending:
-                    # all in flight: deferred (see ``place``), so the level empties and
-                    # goes, and confirm is O(1)
-                    level.discard(resting)
-                    resting.parked = True
-                else:
-                    level.park(resting)
+            if resting.maker_amount == resting.filled + resting.pending:
+                # all in flight: deferred (see ``place``), so the level empties and goes,
+                # and confirm is O(1)
+                level.discard(resting)
+                resting.parked = True
+            else:
+                level.park(resting)
 
     def reserve(self, order_hash: bytes, amount: int) -> None:
         """Hold ``amount`` of an order's fillable for a proposed match (pending += amount)."""
@@ -88,8 +92,10 @@ class OrderBook(BookCore):
         account.open -= amount
         account.reserved += amount
         level = e.level
-        if e.fillable < e.unit and level is not None and not e.parked:
-            level.park(e)
+        if level is not None and not e.parked:
+            level.add(-amount)
+            if e.fillable < e.unit:
+                level.park(e)
 
     def confirm(self, order_hash: bytes, amount: int, filled: int | None = None) -> None:
         """A reserved fill settled: ``pending -= amount``, ``filled += filled`` (default amount).
@@ -244,6 +250,9 @@ class OrderBook(BookCore):
         elif pending == 0 and remaining < e.unit:
             self.close(e, _DUST)
         elif account.funded and account.covers():
+            level = e.level
+            if level is not None and not e.parked:  # in the queue: its level's total moves
+                level.add(remaining - e.fillable)
             e.fillable = remaining
             self._fit(e)
         else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from fractions import Fraction
 
-from sdex.book.levels import BookSide, Entry, Level
+from sdex.book.levels import BookSide, Entry
 from sdex.book.types import BookOrderState, DepthLevel, Side
 
 
@@ -52,21 +52,37 @@ class PairBook:
 
     def totals(self, side: Side) -> list[tuple[int, int, int]]:
         """``(num, den, amount)`` of every level with something fillable, best first: what
-        ``depth`` sums, without its ``Fraction`` per level (the node's book events compare
-        the whole list a few times a second; compiled, a native loop over the queues)."""
+        ``depth`` gives, without its ``Fraction`` per level (the node's book events'
+        snapshots), O(levels)."""
         out: list[tuple[int, int, int]] = []
         ranked = self.side(side).ranked
         for i in range(len(ranked) - 1, -1, -1):
             level = ranked[i]
-            queue = level.queue
-            total = 0
-            for j in range(level.head, len(queue)):
-                e = queue[j]
-                if not e.dead:  # (dead: closed or parked, offers nothing)
-                    total += e.fillable
-            if total:
-                out.append((level.num, level.den, total))
+            if level.total:
+                out.append((level.num, level.den, level.total))
         return out
+
+    def offered(self, side: Side, first: int, end: int) -> tuple[int, list[Entry], int]:
+        """How many orders ``side`` offers now (those in their levels' queues, which can
+        trade), and those of them at places ``first`` to ``end - 1`` in price-time order:
+        a page of ``GET /v1/orderbook``. O(levels + the page), from the levels' counts
+        (``Level.live``); also returns how many levels it read."""
+        total = 0
+        page: list[Entry] = []
+        ranked = self.side(side).ranked
+        for i in range(len(ranked) - 1, -1, -1):
+            level = ranked[i]
+            n = level.live
+            if total < end and total + n > first:  # the page takes some of this level
+                at = total
+                for e in level.active():
+                    if at >= end:
+                        break
+                    if at >= first:
+                        page.append(e)
+                    at += 1
+            total += n
+        return total, page, len(ranked)
 
     def orders(self, side: Side) -> Iterator[BookOrderState]:
         """Resting orders of one side in price-time priority, unfunded ones included."""
@@ -88,18 +104,11 @@ class PairBook:
 
     @staticmethod
     def _offered(side: BookSide) -> Iterator[DepthLevel]:
-        for level in side:
-            total, count = _level_fillable(level)
-            if total:
-                yield DepthLevel(price=Fraction(level.num, level.den), fillable=total, orders=count)
-
-
-def _level_fillable(level: Level) -> tuple[int, int]:
-    total = count = 0
-    for e in level.active():  # parked entries offer nothing
-        total += e.fillable
-        count += 1
-    return total, count
+        for level in side:  # (parked entries offer nothing: neither counted nor summed)
+            if level.total:
+                yield DepthLevel(
+                    price=Fraction(level.num, level.den), fillable=level.total, orders=level.live
+                )
 
 
 def entry_state(e: Entry) -> BookOrderState:

@@ -18,8 +18,10 @@ Deltas are coalesced: the book is compared with what was last sent at most once 
 have changed (an order or fill event
 published, ``EventHub.changed``), and once a second (``SWEEP_SECONDS``) in any case, so a
 burst at one level gives one delta. Only pairs with a subscriber are compared. The
-comparison reads the pair's resting orders (O(orders in the pair)); while no socket
-follows a book, the event hub's only cost is one ``None`` check per event.
+comparison reads only the levels whose totals moved since the last one (the book keeps
+each level's total and logs its changes: ``BookSide.changes``), O(levels changed), and a
+snapshot every level's total, O(levels): neither reads orders. While no socket follows a
+book, the event hub's only cost is one ``None`` check per event.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sdex.book import OrderBook, Side, UnknownPair
+from sdex.book.levels import BookSide
 from sdex.errors import FieldCode, JsonLimitError, OrderParseError
 from sdex.jsonio import loads
 from sdex.node.events import Event, EventHub, Published, Subscription
@@ -56,6 +59,8 @@ _FIELDS = frozenset({"op", "channel", "baseToken", "quoteToken"})
 Key = tuple[str, str]
 Totals = list[tuple[int, int, int]]
 """(num, den, amount), best price first: ``PairBook.totals``."""
+Sent = dict[tuple[int, int], int]
+"""(num, den) -> amount of every level with something, as of a feed's ``seq``."""
 
 
 def levels_json(totals: Totals) -> list[list[str]]:
@@ -77,8 +82,8 @@ def delta(old: Totals, new: Totals) -> list[list[str]]:
 
 
 def snapshot_cost(snapshot: Event, walked: int) -> float:
-    """What a snapshot of ``walked`` resting orders cost the node, in listed records: one a
-    level sent, one per ``WALKED_PER_RECORD`` orders walked (review16: charged a flat 200,
+    """What a snapshot that read ``walked`` price levels cost the node, in listed records:
+    one a level sent, one per ``WALKED_PER_RECORD`` levels read (review16: charged a flat 200,
     a subscribe on a 100,000-order book, ~25 ms of the event loop, cost as much as one on
     an empty book; eight addresses asking in turn held the loop)."""
     return len(snapshot["bids"]) + len(snapshot["asks"]) + walked / WALKED_PER_RECORD
@@ -119,13 +124,14 @@ class _Snapshot(Published):
 
 
 class _PairFeed:
-    __slots__ = ("base", "quote", "seq", "subs", "totals")
+    __slots__ = ("base", "cursors", "quote", "sent", "seq", "subs")
 
     def __init__(self, base: str, quote: str) -> None:
         self.base = base
         self.quote = quote
         self.seq = 0
-        self.totals: tuple[Totals, Totals] = ([], [])  # bids, asks as of ``seq``
+        self.sent: tuple[Sent, Sent] = ({}, {})  # bids, asks as of ``seq``
+        self.cursors = [-1, -1]  # in the sides' logs of changes (-1: read every level first)
         self.subs: set[Subscription] = set()
 
 
@@ -234,7 +240,8 @@ class BookFeed:
         snapshot = self.snapshot_of(feed, "snapshot")
         if sub.offer(_Snapshot(snapshot, lambda: self._sent(sub))):
             self._unsent[sub] = self._unsent.get(sub, 0) + 1
-        return snapshot_cost(snapshot, len(self.book.pair(*key)))
+        pair = self.book.pair(*key)
+        return snapshot_cost(snapshot, len(pair.bids) + len(pair.asks))  # (levels read)
 
     def _sent(self, sub: Subscription) -> None:
         left = self._unsent.pop(sub, 0) - 1
@@ -292,17 +299,18 @@ class BookFeed:
         self._flush(feed)
         return self.snapshot_of(feed, None)
 
-    @staticmethod
-    def snapshot_of(feed: _PairFeed, event: str | None) -> Event:
-        bids, asks = feed.totals
+    def snapshot_of(self, feed: _PairFeed, event: str | None) -> Event:
+        """The pair's levels as of ``feed.seq``: read from the book, which ``_flush`` (called
+        first, with no await since) brought ``feed`` up to."""
+        pair = self.book.pair(feed.base, feed.quote)
         head: Event = {"type": "book", "event": event} if event else {}
         return {
             **head,
             "baseToken": feed.base,
             "quoteToken": feed.quote,
             "seq": feed.seq,
-            "bids": levels_json(bids),
-            "asks": levels_json(asks),
+            "bids": levels_json(pair.totals(Side.BID)),
+            "asks": levels_json(pair.totals(Side.ASK)),
         }
 
     def poke(self) -> None:
@@ -328,13 +336,13 @@ class BookFeed:
             self._sweep = asyncio.get_running_loop().call_later(self._every, self._swept)
 
     def _flush(self, feed: _PairFeed) -> None:
-        """Compare the pair's book with ``feed.totals``; if it moved, the next ``seq`` and a
+        """Compare the pair's book with ``feed.sent``; if it moved, the next ``seq`` and a
         delta to every subscriber of the pair."""
         pair = self.book.pair(feed.base, feed.quote)
-        totals = pair.totals(Side.BID), pair.totals(Side.ASK)
-        if totals == feed.totals:  # (compared in C)
+        bids = self._moved(feed, 0, pair.bids, Side.BID)
+        asks = self._moved(feed, 1, pair.asks, Side.ASK)
+        if not bids and not asks:
             return
-        old, feed.totals = feed.totals, totals
         feed.seq += 1
         if not feed.subs:
             return
@@ -346,11 +354,39 @@ class BookFeed:
                 "baseToken": feed.base,
                 "quoteToken": feed.quote,
                 "seq": feed.seq,
-                "bids": delta(old[0], totals[0]),
-                "asks": delta(old[1], totals[1]),
+                "bids": bids,
+                "asks": asks,
             },
             None,
         )
         for sub in list(feed.subs):
             if not sub.offer(item):
                 self.drop(sub)
+
+    def _moved(self, feed: _PairFeed, i: int, side: BookSide, which: Side) -> list[list[str]]:
+        """The levels of one side whose totals moved since ``feed.sent[i]``, which is brought
+        up to date: best first, ``"0"`` for a level gone. Reads the levels the side's log
+        names since the feed's cursor (O(levels changed)), or every level if the log no
+        longer reaches back (O(levels), with ``delta``)."""
+        levels, feed.cursors[i] = side.changes(feed.cursors[i])
+        sent = feed.sent[i]
+        if levels is None:
+            totals = self.book.pair(feed.base, feed.quote).totals(which)
+            moved = delta([(n, d, a) for (n, d), a in sent.items()], totals)
+            sent.clear()
+            sent.update(((n, d), a) for n, d, a in totals)
+            return moved
+        ranks: dict[tuple[int, int], float] = {}
+        for level in levels:  # (a price may come twice: noted again, or a level made anew)
+            ranks[(level.num, level.den)] = level.rank
+        out: list[list[str]] = []
+        for key in sorted(ranks, key=ranks.__getitem__, reverse=True):  # best first
+            now = side.levels.get(key)
+            amount = now.total if now is not None and now.listed else 0
+            if sent.get(key, 0) != amount:
+                if amount:
+                    sent[key] = amount
+                else:
+                    del sent[key]
+                out.append([f"{key[0]}/{key[1]}", str(amount)])
+        return out

@@ -48,8 +48,9 @@ from sdex.httpkit import ApiError, RateLimit, RateLimiter, ascii_int, client_gro
 MAX_PER_PAGE = 1000
 DEFAULT_PER_PAGE = 100
 WALKED_PER_RECORD = 100
-"""Orders an order book page walks in memory to count a side's offer (~1 us each) per
-record it is charged: a record built and encoded costs the event loop 45-100 us."""
+"""What an order book page reads in memory to count a side's offer (its price levels, whose
+counts the book keeps; ~1 us each) per record it is charged: a record built and encoded
+costs the event loop 45-100 us."""
 LANE_PER_CLIENT = 8
 """Pages one client address may have waiting for the lane at once."""
 LANE_WAITING = 256

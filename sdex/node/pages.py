@@ -13,8 +13,8 @@ Consistency (orders may change between two slices):
 
 - a page's orders, and their order, are those of one instant: ``/v1/orders`` and
   ``/v1/fills`` one read of the store (count and rows in one read transaction: what was
-  committed then), ``/v1/orderbook`` one walk of the book's side (synchronous, no await),
-  with its ``total``. No order is listed twice, and none that was on the page at that
+  committed then), ``/v1/orderbook`` one read of the book's levels (synchronous, no
+  await), with its ``total``. No order is listed twice, and none that was on the page at that
   instant is left out, whatever changes while the page is built;
 - each record's ``metaData`` is the order's state when its slice was built (at or after
   that instant, a few milliseconds at most): an order filled meanwhile is listed with its
@@ -180,24 +180,19 @@ async def book_page(
     request: web.Request, node: Node, base: str, quote: str, page: int, per_page: int
 ) -> web.Response:
     """``{"bids": page, "asks": page}`` of the orders the pair offers (``UnknownPair`` for a
-    pair the node does not list): the orders chosen, and each side's total, in one walk of
-    the book (no await: one instant), their records built in the lane."""
+    pair the node does not list): the orders chosen, and each side's total, read from the
+    book's levels (no await: one instant; O(levels + the page), ``PairBook.offered``),
+    their records built in the lane."""
     pair = node.book.pair(base, quote)
     first, end = (page - 1) * per_page, page * per_page
     totals: list[int] = []
     chosen: list[list[bytes]] = []
     walked = 0
     for side in (Side.BID, Side.ASK):
-        total, hashes = 0, []
-        for e in pair.entries(side):
-            walked += 1
-            if e.parked or e.closed is not None or e.fillable <= 0:
-                continue  # (offers nothing now: not on the book's pages)
-            if first <= total < end:
-                hashes.append(e.signed.hash)
-            total += 1
+        total, entries, read = pair.offered(side, first, end)
+        walked += read
         totals.append(total)
-        chosen.append(hashes)
+        chosen.append([e.signed.hash for e in entries])
     records, registry = node.records, node.registry
 
     def text(h: bytes) -> str | None:

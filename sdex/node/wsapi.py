@@ -32,7 +32,7 @@ SNAPSHOT_COST = 200.0
 
 def depth_most(request: web.Request) -> int:
     """``GET /v1/depth`` is charged first as an order book page (``SNAPSHOT_COST``), then
-    its levels and the orders it walked (``listed``), whatever ``perPage`` says."""
+    its levels and the levels it read (``listed``), whatever ``perPage`` says."""
     return int(SNAPSHOT_COST)
 
 
@@ -155,7 +155,8 @@ async def get_depth(request: web.Request) -> web.Response:
                        headers={"Retry-After": "1"})  # fmt: skip
     try:
         body = feed.depth(tokens[0], tokens[1])
-        walked = len(feed.book.pair(tokens[0], tokens[1]))
+        pair = feed.book.pair(tokens[0], tokens[1])
+        walked = len(pair.bids) + len(pair.asks)  # (the levels read: totals kept, no order)
         levels = len(body["bids"]) + len(body["asks"])
         # (the levels past the page's 200 are charged with the walk: review16)
         listed(request, levels, walked + max(0, levels - depth_most(request)) * WALKED_PER_RECORD)

@@ -1,0 +1,275 @@
+"""The levels' running totals (``Level.total``, ``Level.live``) and their log of changes
+(``BookSide.changes``) against a full recomputation from the book's orders, after every
+operation.
+
+A hypothesis ``RuleBasedStateMachine`` makes one book operation a step: add (rest without
+matching), fill (the walk's ``fill`` of a resting order), confirm, release, cancel, the
+chain's ``set_filled``, fund changes (which park and unpark orders), expiry. After each it
+recomputes every level's sum and count from the book's index of orders (not from the levels'
+queues) and compares; three readers of the log of changes (one reading after every step,
+two at random times, one of them rarely: its log is trimmed under it) each rebuild the
+totals from the levels the log names and must find the same. ``tests/test_book_state.py``
+checks the same after each step of the engine-driven machine.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from sdex.book import Entry, OrderBook, RemovalReason, Side
+from sdex.book.levels import BookSide
+from tests.test_book import BASE, BASE2, MAKERS, QUOTE, T0, ask, bid
+
+Key = tuple[int, int]
+PAIRS = [(BASE, QUOTE), (BASE2, QUOTE)]
+TRADERS = MAKERS[:3]
+
+
+def sides(book: OrderBook) -> list[BookSide]:
+    return [p.side(s) for p in book.pairs for s in Side]
+
+
+def recomputed(book: OrderBook) -> dict[int, dict[Key, tuple[int, int]]]:
+    """``id(side)`` -> price -> (sum of fillable, count) of the orders in their levels'
+    queues, from the book's index (every order it knows), not from the levels."""
+    out: dict[int, dict[Key, tuple[int, int]]] = {id(s): {} for s in sides(book)}
+    for e in book._index.values():
+        if e.level is None or e.parked or e.closed is not None:
+            continue
+        side = e.book_side
+        key = (e.tunit, e.unit) if side.is_ask else (e.unit, e.tunit)
+        total, count = out[id(side)].get(key, (0, 0))
+        out[id(side)][key] = (total + e.fillable, count + 1)
+    return out
+
+
+def check_levels(book: OrderBook) -> None:
+    """Each level's ``total`` and ``live`` are the sums of the orders in its queue; every
+    order there offers at least a unit (so ``/v1/orderbook`` lists exactly ``live`` of them);
+    ``PairBook.totals`` lists the levels that offer something, best first."""
+    want = recomputed(book)
+    for side in sides(book):
+        mine = want[id(side)]
+        got = {k: (lv.total, lv.live) for k, lv in side.levels.items() if lv.live or lv.total}
+        assert got == mine
+        for level in side.levels.values():
+            assert level.listed or (level.total == 0 and level.live == 0)
+            for e in level.active():
+                assert e.level is level and not e.parked and e.closed is None
+                assert e.fillable >= e.unit > 0
+        pair = side.owner.pair(*_pair_of(side))  # type: ignore[attr-defined]
+        listed = [((n, d), a) for n, d, a in pair.totals(side.side)]
+        assert dict(listed) == {k: t for k, (t, _) in mine.items()}
+        assert [k for k, _ in listed] == [
+            (lv.num, lv.den) for lv in side if (lv.num, lv.den) in mine
+        ]
+
+
+def _pair_of(side: BookSide) -> tuple[str, str]:
+    for p in side.owner.pairs:  # type: ignore[attr-defined]
+        if side is p.bids or side is p.asks:
+            return p.base, p.quote
+    raise AssertionError("a side of no pair")
+
+
+class Reader:
+    """Follows one side's totals as the node's book events do: the levels the log names
+    since its last read, or every level when the log no longer reaches back."""
+
+    def __init__(self, side: BookSide) -> None:
+        self.side = side
+        self.cursor = -1
+        self.totals: dict[Key, int] = {}
+        self.full = 0  # reads that compared every level
+
+    def read(self) -> dict[Key, int]:
+        levels, self.cursor = self.side.changes(self.cursor)
+        if levels is None:
+            self.full += 1
+            self.totals = {(lv.num, lv.den): lv.total for lv in self.side.ranked if lv.total}
+            return self.totals
+        for lv in levels:
+            key = (lv.num, lv.den)
+            now = self.side.levels.get(key)  # (``lv`` may be a level forgotten since)
+            amount = now.total if now is not None and now.listed else 0
+            if amount:
+                self.totals[key] = amount
+            else:
+                self.totals.pop(key, None)
+        return self.totals
+
+
+def check_readers(book: OrderBook, readers: list[Reader]) -> None:
+    want = recomputed(book)
+    for r in readers:
+        assert r.read() == {k: t for k, (t, _) in want[id(r.side)].items()}
+
+
+class TotalsMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.book = OrderBook(PAIRS, default_funds=None)
+        self.now = T0
+        self.readers = [[Reader(s) for s in sides(self.book)] for _ in range(3)]
+
+    def entries(self) -> list[Entry]:
+        return sorted(self.book._index.values(), key=lambda e: e.seq)
+
+    def pick(self, i: int, which: str) -> Entry | None:
+        es = self.entries()
+        if which == "open":
+            es = [e for e in es if e.closed is None]
+        elif which == "queued":
+            es = [e for e in es if e.level is not None and not e.parked and e.closed is None]
+        elif which == "pending":
+            es = [e for e in es if e.pending]
+        return es[i % len(es)] if es else None
+
+    @rule(
+        maker=st.sampled_from(TRADERS),
+        is_ask=st.booleans(),
+        pair_base=st.sampled_from([BASE, BASE2]),
+        lots=st.integers(1, 9),
+        tick=st.one_of(st.integers(90, 110), st.integers(1, 400)),  # (many levels: spares)
+        scale=st.sampled_from([1, 3, 10**18]),
+        filled=st.sampled_from([0, 0, 1]),
+        expiry=st.integers(1, 200),
+    )
+    def add(
+        self,
+        maker: str,
+        is_ask: bool,
+        pair_base: str,
+        lots: int,
+        tick: int,
+        scale: int,
+        filled: int,
+        expiry: int,
+    ) -> None:
+        base, quote = lots * 10 * scale, lots * tick * scale
+        make = ask if is_ask else bid
+        self.book.add(make(maker, base, quote, pair_base=pair_base, expiry=self.now + expiry),
+                      filled=filled)  # fmt: skip
+
+    @rule(i=st.integers(0, 10**6), frac=st.fractions(0, 1))
+    def fill(self, i: int, frac: Fraction) -> None:
+        """The walk's fill of a resting order (then, as the walk does, an emptied level goes)."""
+        e = self.pick(i, "queued")
+        if e is None:
+            return
+        level = e.level
+        assert level is not None
+        self.book.fill(e, max(1, int(e.fillable * frac)))
+        if not level.live:
+            self.book.tidy(e.book_side, level)
+
+    @precondition(lambda self: any(e.pending for e in self.book._index.values()))
+    @rule(i=st.integers(0, 10**6), frac=st.fractions(0, 1), ok=st.booleans())
+    def settle(self, i: int, frac: Fraction, ok: bool) -> None:
+        e = self.pick(i, "pending")
+        assert e is not None
+        amount = max(1, int(e.pending * frac))
+        if ok:
+            self.book.confirm(e.hash, amount)
+        else:
+            self.book.release(e.hash, amount)
+
+    @rule(i=st.integers(0, 10**6))
+    def cancel(self, i: int) -> None:
+        e = self.pick(i, "open")
+        if e is not None:
+            self.book.remove(e.hash, RemovalReason.CANCELLED)
+
+    @rule(i=st.integers(0, 10**6), frac=st.fractions(0, 1))
+    def shrink(self, i: int, frac: Fraction) -> None:
+        e = self.pick(i, "open")
+        if e is not None and not e.pending:
+            self.book.set_filled(e.hash, e.filled + int((e.maker_amount - e.filled) * frac))
+
+    @rule(
+        maker=st.sampled_from(TRADERS),
+        token=st.sampled_from([BASE, BASE2, QUOTE]),
+        amount=st.one_of(st.none(), st.integers(0, 100), st.integers(0, 10**20)),
+    )
+    def funds(self, maker: str, token: str, amount: int | None) -> None:
+        self.book.set_funds(maker, token, amount)
+
+    @rule(dt=st.integers(0, 80))
+    def advance(self, dt: int) -> None:
+        self.now += dt
+        self.book.expire(self.now)
+
+    @rule(which=st.sampled_from([1, 1, 1, 2]))
+    def read(self, which: int) -> None:
+        check_readers(self.book, self.readers[which])
+
+    @invariant()
+    def totals_are_the_orders_sums(self) -> None:
+        check_levels(self.book)
+        check_readers(self.book, self.readers[0])
+
+
+TestTotalsMachine = TotalsMachine.TestCase
+TestTotalsMachine.settings = settings(
+    max_examples=200,
+    stateful_step_count=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+def test_a_log_no_reader_follows_stays_bounded() -> None:
+    """Levels made and emptied by the thousand with no reader: the log is trimmed to the
+    order of the levels kept; a reader that comes late compares every level once, then
+    reads only what moves."""
+    book = OrderBook(PAIRS, default_funds=None)
+    side = book.pair(BASE, QUOTE).asks
+    for tick in range(1, 5001):
+        o = ask(MAKERS[0], 10, tick)
+        book.add(o)
+        book.remove(o.hash, RemovalReason.CANCELLED)
+        assert len(side.log) <= 2 * 65 + 64  # (at most 65 levels kept: one and its spares)
+    book.add(ask(MAKERS[1], 10, 7))
+    reader = Reader(side)
+    assert reader.read() == {(7, 10): 10} and reader.full == 1
+    kept = ask(MAKERS[1], 20, 22)
+    book.add(kept)
+    levels, _ = side.changes(reader.cursor)
+    assert levels is not None and [(lv.num, lv.den) for lv in levels] == [(11, 10)]
+    assert reader.read() == {(7, 10): 10, (11, 10): 20} and reader.full == 1
+
+
+def test_many_changes_at_one_level_are_logged_once_per_read() -> None:
+    book = OrderBook(PAIRS, default_funds=None)
+    side = book.pair(BASE, QUOTE).bids
+    reader = Reader(side)
+    reader.read()
+    orders = [bid(MAKERS[i % 3], 10, 20) for i in range(500)]
+    for o in orders:
+        book.add(o)
+    for o in orders[::2]:
+        book.remove(o.hash, RemovalReason.CANCELLED)
+    assert len(side.log) - (reader.cursor - side.base) == 1
+    assert reader.read() == {(2, 1): 5000}  # (a bid offers quote: 250 orders of 20)
+
+
+def test_offered_pages_match_the_walk_of_every_order() -> None:
+    """``PairBook.offered`` (``GET /v1/orderbook``'s pages from the levels' counts) lists
+    what a walk of every resting order lists, unfunded and parked ones left out."""
+    book = OrderBook(PAIRS, default_funds=None)
+    for i in range(60):
+        book.add(ask(MAKERS[i % 4], 10 * (1 + i % 3), 10 * (100 + i % 7)))
+    book.set_funds(MAKERS[1], BASE, 0)  # parks MAKERS[1]'s asks
+    pair = book.pair(BASE, QUOTE)
+    walk = [
+        e for e in pair.entries(Side.ASK) if not e.parked and e.closed is None and e.fillable > 0
+    ]
+    assert 0 < len(walk) < 60
+    for first, end in [(0, 10), (5, 17), (40, 100), (0, 1000), (len(walk), len(walk) + 5)]:
+        total, page, read = pair.offered(Side.ASK, first, end)
+        assert total == len(walk) and page == walk[first:end]
+        assert read == len(pair.asks)
