@@ -16,30 +16,17 @@ from hypothesis import strategies as st
 
 from sdex.gossip.timing import EDGES_US
 from sdex.sim import LinkModel, Scenario, simulate
-from sdex.sim.cpu import Cpu
-from sdex.sim.events import Sim
 from sdex.sim.spells import SpellModel, Spells
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import gossip_sim
 
-Jobs = list[tuple[int, float, float]]
-"""(node, CPU seconds, when submitted)."""
+from tests.simjobs import Jobs, run_jobs
 
 
 def _run(jobs: Jobs, **cpu: Any) -> list[float]:
     """When each job ends (in the jobs' order) on a ``Cpu(**cpu)``."""
-    sim = Sim()
-    machine = Cpu(sim, **cpu)
-    ends = [0.0] * len(jobs)
-
-    def done(k: int) -> None:
-        ends[k] = sim.now
-
-    for k, (node, cost, at) in enumerate(jobs):
-        sim.at(at, machine.submit, node, cost, done, k)
-    sim.run(1e9)
-    return ends
+    return run_jobs(jobs, **cpu)[0]
 
 
 job_lists = st.lists(

@@ -21,25 +21,8 @@ from sdex.sim.events import Sim
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import gossip_sim
 
-Jobs = list[tuple[int, float, float]]
-"""(node, CPU seconds, when submitted)."""
-
-
-def _run(jobs: Jobs, start: float = 0.0, **cpu: Any) -> tuple[list[float], Cpu]:
-    """When each job ends (in the jobs' order) on a ``Cpu(**cpu)`` whose trace starts at
-    ``start``; and the machine."""
-    sim = Sim()
-    machine = Cpu(sim, **cpu)
-    machine.trace_start = start
-    ends = [0.0] * len(jobs)
-
-    def done(k: int) -> None:
-        ends[k] = sim.now
-
-    for k, (node, cost, at) in enumerate(jobs):
-        sim.at(at, machine.submit, node, cost, done, k)
-    sim.run(1e9)
-    return ends, machine
+from tests.simjobs import Jobs
+from tests.simjobs import run_jobs as _run
 
 
 def test_a_job_waits_behind_the_other_tasks_slices_in_line() -> None:
