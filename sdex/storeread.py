@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from sdex.model import FillEvent, OrderStatus, fill_json
 from sdex.order import Domain, SignedOrder
 from sdex.sqlwriter import Writer
+from sdex.storepage import FILL_KEY, ORDER_KEY, Cursor, Listing, Page
 from sdex.storeschema import ORDER_SELECT, UNUSABLE
 
 log = logging.getLogger("sdex.store")
@@ -291,20 +292,20 @@ class StoreReads:
         the event loop runs on while the page is counted and read).
 
         Filter keys: maker, maker_token, taker_token, status."""
-        total, rows = await self.order_rows(filters, page, per_page)
-        return total, [self._order(r) for r in rows]
+        got = await self.order_rows(filters, page, per_page)
+        return got.total, [self._order(r) for r in got.rows]
 
     async def order_rows(
-        self, filters: dict[str, str], page: int, per_page: int
-    ) -> tuple[int, list[tuple[Any, ...]]]:
-        """``query_orders``' page as its raw rows (``ORDER_SELECT``'s columns), unparsed:
-        ``GET /v1/orders`` builds its answer from them in slices (``sdex.node.pages``)."""
+        self, filters: dict[str, str], page: int, per_page: int, cursor: Cursor | None = None
+    ) -> Page[tuple[Any, ...]]:
+        """``query_orders``' page (or the page after ``cursor``: ``sdex.storepage``) as its
+        raw rows (``ORDER_SELECT``'s columns), unparsed: ``GET /v1/orders`` builds its
+        answer from them in slices (``sdex.node.pages``)."""
         allowed = {"maker", "maker_token", "taker_token", "status"}
-        where = " AND ".join(f"{k}=?" for k in filters if k in allowed)
+        conds = [f"{k}=?" for k in filters if k in allowed]
         args = [v.lower() if k != "status" else v for k, v in filters.items() if k in allowed]
-        cond = f" WHERE {where}" if where else ""
-        query = _page_query(ORDER_SELECT, "orders", cond, "seq", args, page, per_page)
-        return await self._listing(query)
+        listing = Listing(ORDER_SELECT, "orders", conds, args, ORDER_KEY, (1,))
+        return await self._listing(listing.page(page, per_page, cursor))
 
     def _parsed(self, row: tuple[Any, ...]) -> StoredOrder | None:
         """``_order``, or None (logged, counted) for a row that is not an order."""
@@ -344,15 +345,22 @@ class StoreReads:
         above_block: int | None = None,
     ) -> tuple[int, list[StoredFill]]:
         """A page of fills in chain order (on the writer thread; the caller waits)."""
-        total, rows = self._call(_fills_query(page, per_page, order_hash, above_block))
-        return total, [fill_of(r) for r in rows]
+        got = self._call(_fills_listing(order_hash, above_block).page(page, per_page, None))
+        return got.total, [fill_of(r) for r in got.rows]
 
     async def fills_page(
         self, page: int, per_page: int, order_hash: str | None = None
     ) -> tuple[int, list[StoredFill]]:
         """``fills`` as committed (``_listing``: the event loop runs on meanwhile)."""
-        total, rows = await self._listing(_fills_query(page, per_page, order_hash, None))
-        return total, [fill_of(r) for r in rows]
+        got = await self.fill_rows(page, per_page, order_hash)
+        return got.total, got.rows
+
+    async def fill_rows(
+        self, page: int, per_page: int, order_hash: str | None, cursor: Cursor | None = None
+    ) -> Page[StoredFill]:
+        """``fills_page``'s page, or the page after ``cursor`` (``sdex.storepage``)."""
+        got = await self._listing(_fills_listing(order_hash, None).page(page, per_page, cursor))
+        return got.map(fill_of)
 
 
 def fill_of(r: tuple[Any, ...]) -> StoredFill:
@@ -403,36 +411,8 @@ def _in_chunks(db: sqlite3.Connection, sql: str, keys: Sequence[str]) -> list[An
     return rows
 
 
-PageQuery = Callable[[sqlite3.Connection], tuple[int, list[Any]]]
-
-
-def _page_query(
-    select: str,
-    table: str,
-    cond: str,
-    order_by: str,
-    args: Sequence[object],
-    page: int,
-    per_page: int,
-) -> PageQuery:
-    """A read of rows ``page`` (1-indexed) of ``select`` + ``cond`` in ``order_by`` order,
-    and of how many rows of ``table`` match ``cond`` in all (one read, one snapshot)."""
-
-    def query(db: sqlite3.Connection) -> tuple[int, list[Any]]:
-        total = int(db.execute(f"SELECT COUNT(*) FROM {table}{cond}", args).fetchone()[0])
-        rows = db.execute(
-            f"{select}{cond} ORDER BY {order_by} LIMIT ? OFFSET ?",
-            [*args, per_page, (page - 1) * per_page],
-        ).fetchall()
-        return total, rows
-
-    return query
-
-
-def _fills_query(
-    page: int, per_page: int, order_hash: str | None, above_block: int | None
-) -> PageQuery:
-    """The read of a page of fills (of one order, above a block), in chain order."""
+def _fills_listing(order_hash: str | None, above_block: int | None) -> Listing:
+    """The fills (of one order, above a block), in chain order."""
     conds: list[str] = []
     args: list[object] = []
     if order_hash:
@@ -441,6 +421,4 @@ def _fills_query(
     if above_block is not None:
         conds.append("block_number > ?")
         args.append(above_block)
-    cond = (" WHERE " + " AND ".join(conds)) if conds else ""
-    order_by = "block_number, log_index"
-    return _page_query("SELECT * FROM fills", "fills", cond, order_by, args, page, per_page)
+    return Listing("SELECT * FROM fills", "fills", conds, args, FILL_KEY, (2, 1))

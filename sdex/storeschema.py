@@ -59,6 +59,8 @@ CREATE TABLE IF NOT EXISTS fills (
     PRIMARY KEY (tx_hash, log_index)
 );
 CREATE INDEX IF NOT EXISTS fills_order ON fills (order_hash);
+-- GET /v1/fills in chain order: pages by cursor read from their key, none sorts every fill
+CREATE INDEX IF NOT EXISTS fills_chain ON fills (block_number, log_index);
 CREATE TABLE IF NOT EXISTS mirror_orders (
     hash      TEXT PRIMARY KEY,
     filled    TEXT NOT NULL,

@@ -82,6 +82,7 @@ async def test_pages_are_the_records_the_node_gave_before(chain: Chain, tmp_path
             total, rows = await node.store.query_orders(filters, page, per_page)
             records = [node.stored_json(s) for s in rows]
             expected = {"total": total, "page": page, "perPage": per_page, "records": records}
+            expected["next"] = (await node.store.order_rows(filters, page, per_page)).next
             async with api.session.get(api.base + "/v1/orders?" + query) as r:
                 assert r.status == 200
                 assert await r.read() == json.dumps(expected).encode(), query
@@ -93,6 +94,7 @@ async def test_pages_are_the_records_the_node_gave_before(chain: Chain, tmp_path
             "page": 1,
             "perPage": 100,
             "records": [f.to_json() for f in fills],
+            "next": None,
         }
         async with api.session.get(api.base + "/v1/fills") as r:
             assert await r.read() == json.dumps(expected).encode()

@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from sdex.book import Side
+from sdex.errors import FieldCode
 from sdex.httpkit import ApiError, client_group
 from sdex.jsonio import encoder
 from sdex.model import OrderStatus, fill_json
@@ -41,6 +42,7 @@ from sdex.node.core import Node
 from sdex.node.held import meta_text
 from sdex.node.listings import LANE_KEY, WALKED_PER_RECORD, listed
 from sdex.store import StoreError
+from sdex.storepage import FILL_KEY, ORDER_KEY, Cursor, Page
 
 log = logging.getLogger("sdex.api")
 
@@ -93,9 +95,31 @@ async def sliced(
     return out
 
 
-def page_text(total: int, page: int, per_page: int, records: str) -> str:
-    """An SRA page's JSON text (``json.dumps``' separators), its records' texts joined."""
-    return f'{{"total": {total}, "page": {page}, "perPage": {per_page}, "records": [{records}]}}'
+def page_text(total: int, page: int, per_page: int, records: str, more: str = "") -> str:
+    """An SRA page's JSON text (``json.dumps``' separators), its records' texts joined, then
+    ``more`` (further members' text, each after ", ")."""
+    return (
+        f'{{"total": {total}, "page": {page}, "perPage": {per_page}, "records": [{records}]{more}}}'
+    )
+
+
+def listing_text(got: Page[Any], per_page: int, records: str) -> str:
+    """A store listing's page (``sdex.storepage``) with its ``next``: null on the last."""
+    return page_text(got.total, got.page, per_page, records, f', "next": {json.dumps(got.next)}')
+
+
+def cursor_of(request: web.Request, key_parts: int) -> Cursor | None:
+    """The ``cursor`` parameter (a page's ``next``; ``sdex.storepage``), or None if not
+    given; 400 (field code 1001) for one that is not a cursor of this listing."""
+    raw = request.query.get("cursor")
+    if raw is None:
+        return None
+    cursor = Cursor.parse(raw, key_parts)
+    if cursor is None:
+        raise ApiError.field(
+            "cursor", FieldCode.INCORRECT_FORMAT, "cursor must be a page's next, as given"
+        )
+    return cursor
 
 
 def json_answer(text: str) -> web.Response:
@@ -152,10 +176,11 @@ async def orders_page(
 ) -> web.Response:
     if "status" in filters:  # (read from the rows: those of the statuses a client saw)
         await _listable(node.rows_listable())
-    total, rows = await node.store.order_rows(filters, page, per_page)
-    [(records, _)] = await sliced(request, [rows], order_text(node))
-    listed(request, len(rows))
-    return json_answer(page_text(total, page, per_page, records))
+    cursor = cursor_of(request, len(ORDER_KEY))
+    got = await node.store.order_rows(filters, page, per_page, cursor)
+    [(records, _)] = await sliced(request, [got.rows], order_text(node))
+    listed(request, len(got.rows))
+    return json_answer(listing_text(got, per_page, records))
 
 
 async def _listable(wait: Awaitable[None]) -> None:
@@ -170,10 +195,11 @@ async def fills_page(
     request: web.Request, node: Node, page: int, per_page: int, order_hash: str | None
 ) -> web.Response:
     await _listable(node.fills_listable())  # (an order read "filled" has its fills listed)
-    total, fills = await node.store.fills_page(page, per_page, order_hash)
-    [(records, _)] = await sliced(request, [fills], lambda f: _ENCODE(fill_json(f, f.ours)))
-    listed(request, len(fills))
-    return json_answer(page_text(total, page, per_page, records))
+    cursor = cursor_of(request, len(FILL_KEY))
+    got = await node.store.fill_rows(page, per_page, order_hash, cursor)
+    [(records, _)] = await sliced(request, [got.rows], lambda f: _ENCODE(fill_json(f, f.ours)))
+    listed(request, len(got.rows))
+    return json_answer(listing_text(got, per_page, records))
 
 
 async def book_page(
