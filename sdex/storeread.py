@@ -146,6 +146,15 @@ class StoreReads:
         sql, key = f"SELECT 1 FROM orders WHERE hash=? AND NOT ({UNUSABLE})", (hash_hex.lower(),)
         return await self._call_async(lambda db: db.execute(sql, key).fetchone() is not None)
 
+    async def order_rows_of(self, hashes: Sequence[str]) -> list[tuple[Any, ...]]:
+        """The committed rows (``ORDER_SELECT``'s columns, unparsed) of those of these orders
+        (0x-hex) that are stored, read as a listing is (``_listing``: a worker thread, the
+        event loop runs on). ``/web/orders`` reads evicted orders so: each was a read and a
+        parse on the event loop (``order_now``)."""
+        keys = [h.lower() for h in hashes]
+        sql = ORDER_SELECT + " WHERE hash IN ({})"
+        return await self._listing(lambda db: _in_chunks(db, sql, keys))
+
     async def committed_rows(self, hashes: Sequence[str]) -> dict[str, OrderRow]:
         """(hash, status, filled, reason) of these orders once every write queued before
         this call is committed: what a restart would find."""
