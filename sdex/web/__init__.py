@@ -159,7 +159,8 @@ class WebPage:
         held in memory are read there; evicted ones (closed) are read from the store in a
         worker thread (``StoreReads.order_rows_of``), their records made from their rows
         as a listing's are (``sdex.node.pages.order_text``). leftovers17: each was read and
-        parsed on the event loop (``Node.record_json``): 50 of them held it ~N ms at once."""
+        parsed on the event loop (``Node.record_json``): while lookups of 50 ran, another
+        client's p50 was 65 ms, 5.4 ms now (bench/web_orders_hold.py)."""
         hashes = request.query.getall("hash", [])
         if not 0 < len(hashes) <= MAX_LOOKUP:
             raise web.HTTPBadRequest(reason=f"give 1 to {MAX_LOOKUP} hash parameters")
