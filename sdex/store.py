@@ -118,8 +118,13 @@ class Store(StoreReads):
                 self.path, time.monotonic() - started, os.path.getsize(self.path) // 2**20,
             )  # fmt: skip
         self._writer = Writer(db, group_window, max_group)
-        self._bind(identity)
-        self._open_reader()
+        self._reader = None
+        try:
+            self._bind(identity)
+            self._open_reader()
+        except BaseException:  # (leftovers17: the writer thread and its connection were left)
+            self.close()
+            raise
 
     def _bind(self, identity: ChainIdentity) -> None:
         want = identity.as_dict()
