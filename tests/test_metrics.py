@@ -59,4 +59,4 @@ def test_requests_latency_and_orders_are_exposed() -> None:
     assert s[("sdex_orders_submitted_total", (("result", "accepted"),))] == 2
     assert s[("sdex_orders_submitted_total", (("result", "unfunded"),))] == 1
     assert s[("sdex_book_orders", ())] == 3
-    assert s[("sdex_matches_settled", ())] == 4
+    assert s[("sdex_matches_settled_total", ())] == 4

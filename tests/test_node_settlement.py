@@ -295,4 +295,4 @@ async def test_busy_node_batches_settlements(chain: Chain, tmp_path: Path) -> No
             assert c.exchange.order_info(s.order).filled == E18
         async with api.session.get(api.base + "/metrics") as r:
             text = await r.text()
-        assert "sdex_matches_settled 5.0" in text
+        assert "sdex_matches_settled_total 5.0" in text

@@ -15,7 +15,7 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from sdex.httpkit import RateLimiter
-from sdex.metrics import gauge
+from sdex.metrics import counter, gauge
 from sdex.node.bookfeed import BookFeed
 from sdex.node.core import Node
 from sdex.node.events import WsSlots
@@ -51,11 +51,11 @@ class Metrics:
             "Last block the watcher processed and saved",
             lambda: node.watcher.block,
         )
-        gauge(
+        counter(
             r, "sdex_settlement_txs_sent", "Settlement transactions sent", lambda: node.settler.sent
         )
-        gauge(r, "sdex_matches_settled", "Matches settled on chain", lambda: node.settler.settled)
-        gauge(
+        counter(r, "sdex_matches_settled", "Matches settled on chain", lambda: node.settler.settled)
+        counter(
             r, "sdex_matches_failed", "Matches that failed to settle", lambda: node.settler.failed
         )
         gauge(r, "sdex_ws_subscribers", "Websocket subscribers", lambda: len(node.events))

@@ -41,7 +41,7 @@ from aiohttp.web_protocol import RequestHandler
 from prometheus_client import CollectorRegistry
 
 from sdex.httpkit import client_group
-from sdex.metrics import gauge
+from sdex.metrics import counter, gauge
 from sdex.model import THROTTLED, error_body
 
 SCAN = 64
@@ -225,23 +225,23 @@ class BoundedRunner(web.AppRunner):
 
 
 def add_metrics(registry: CollectorRegistry, slots: ConnectionSlots) -> None:
-    """``sdex_http_connections`` (open now), ``sdex_http_connections_reclaimed``,
-    ``sdex_http_connections_evicted`` and ``sdex_http_connections_refused`` (so far) on the
-    node's ``/metrics``."""
+    """``sdex_http_connections`` (open now), and the counters
+    ``sdex_http_connections_reclaimed_total``, ``sdex_http_connections_evicted_total`` and
+    ``sdex_http_connections_refused_total`` (so far) on the node's ``/metrics``."""
     gauge(registry, "sdex_http_connections", "HTTP connections open", lambda: len(slots))
-    gauge(
+    counter(
         registry,
         "sdex_http_connections_reclaimed",
         "Idle HTTP connections closed to make room for a new one",
         lambda: slots.reclaimed,
     )
-    gauge(
+    counter(
         registry,
         "sdex_http_connections_refused",
         "New HTTP connections refused: every one in the way was busy",
         lambda: slots.refused,
     )
-    gauge(
+    counter(
         registry,
         "sdex_http_connections_evicted",
         "Busy HTTP connections of the client holding the most closed for a client holding fewer",

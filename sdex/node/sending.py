@@ -31,7 +31,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from sdex.httpkit import ApiError, ClientSlots, client_group
-from sdex.metrics import gauge
+from sdex.metrics import counter, gauge
 
 log = logging.getLogger("sdex.node")
 
@@ -99,16 +99,17 @@ def bound_answers(
 
 
 def add_metrics(registry: CollectorRegistry, slots: AnswerSlots) -> None:
-    """``sdex_large_answers`` (being written now), ``sdex_large_answers_refused`` and
-    ``sdex_large_answers_unread`` (so far) on the node's ``/metrics``."""
+    """``sdex_large_answers`` (being written now), and the counters
+    ``sdex_large_answers_refused_total`` and ``sdex_large_answers_unread_total`` (so far) on
+    the node's ``/metrics``."""
     gauge(registry, "sdex_large_answers", "Large answers being written now", lambda: len(slots))
-    gauge(
+    counter(
         registry,
         "sdex_large_answers_refused",
         "Large answers refused: the client's or the node's slots were all taken",
         lambda: slots.refused,
     )
-    gauge(
+    counter(
         registry,
         "sdex_large_answers_unread",
         "Connections closed because a large answer on them was not read in time",

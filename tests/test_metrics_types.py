@@ -1,0 +1,56 @@
+"""A node's ``/metrics`` (scraped from a real node): every count since the start is a
+Prometheus counter (``# TYPE ... counter``, sample ``..._total``: ``rate()`` reads it as
+one), every value that goes up and down a gauge.
+
+Before (leftovers17), eight counts were gauges (``sdex_matches_settled``,
+``sdex_http_connections_refused``, ...): ``rate()`` over them is wrong, and linters and
+recording rules that key on the type treat them as levels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node
+
+COUNTERS = (
+    "sdex_http_requests",
+    "sdex_orders_submitted",
+    "sdex_settlement_txs_sent",
+    "sdex_matches_settled",
+    "sdex_matches_failed",
+    "sdex_large_answers_refused",
+    "sdex_large_answers_unread",
+    "sdex_http_connections_reclaimed",
+    "sdex_http_connections_refused",
+    "sdex_http_connections_evicted",
+)
+GAUGES = (
+    "sdex_book_orders",
+    "sdex_open_orders",
+    "sdex_block_checkpoint",
+    "sdex_ws_subscribers",
+    "sdex_ws_connections",
+    "sdex_large_answers",
+    "sdex_http_connections",
+)
+
+
+async def test_counts_are_counters_and_levels_gauges(chain: Chain, tmp_path: Path) -> None:
+    async with running_node(node_config(chain, tmp_path / "n.db")) as (node, api):
+        assert (await api.get("/health"))[0] == 200  # (one request counted)
+        node.settler.settled += 3  # (what a settled batch adds)
+        async with api.session.get(api.base + "/metrics") as r:
+            assert r.status == 200
+            text = await r.text()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    types = {name: families[name].type for name in (*COUNTERS, *GAUGES) if name in families}
+    assert types == {**dict.fromkeys(COUNTERS, "counter"), **dict.fromkeys(GAUGES, "gauge")}
+    for name in COUNTERS:
+        assert all(s.name == name + "_total" for s in families[name].samples), name
+    settled = families["sdex_matches_settled"].samples
+    assert [(s.name, s.value) for s in settled] == [("sdex_matches_settled_total", 3.0)]
+    unknown = [f.name for f in families.values() if f.name.startswith("sdex_")]
+    assert sorted(set(unknown) - set(COUNTERS) - set(GAUGES) - {"sdex_http_request_seconds"}) == []
