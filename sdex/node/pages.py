@@ -174,9 +174,9 @@ def stored_text(row: tuple[Any, ...]) -> str | None:
 async def orders_page(
     request: web.Request, node: Node, filters: dict[str, str], page: int, per_page: int
 ) -> web.Response:
+    cursor = cursor_of(request, len(ORDER_KEY))  # (refused before anything waits or reads)
     if "status" in filters:  # (read from the rows: those of the statuses a client saw)
         await _listable(node.rows_listable())
-    cursor = cursor_of(request, len(ORDER_KEY))
     got = await node.store.order_rows(filters, page, per_page, cursor)
     [(records, _)] = await sliced(request, [got.rows], order_text(node))
     listed(request, len(got.rows))
@@ -194,8 +194,8 @@ async def _listable(wait: Awaitable[None]) -> None:
 async def fills_page(
     request: web.Request, node: Node, page: int, per_page: int, order_hash: str | None
 ) -> web.Response:
-    await _listable(node.fills_listable())  # (an order read "filled" has its fills listed)
     cursor = cursor_of(request, len(FILL_KEY))
+    await _listable(node.fills_listable())  # (an order read "filled" has its fills listed)
     got = await node.store.fill_rows(page, per_page, order_hash, cursor)
     [(records, _)] = await sliced(request, [got.rows], lambda f: _ENCODE(fill_json(f, f.ours)))
     listed(request, len(got.rows))
