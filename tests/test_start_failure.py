@@ -30,18 +30,6 @@ OPENED = ("sdex-store", "sdex-settle")
 """The names of the threads a start opens (the store's writer, the settlement chain's)."""
 
 
-UNBINDABLE = "192.0.2.1"
-
-
-def _bindable(host: str) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind((host, 0))
-        except OSError:
-            return False
-        return True
-
-
 def _threads() -> dict[str, int]:
     names = [t.name for t in threading.enumerate()]
     return {p: sum(n.startswith(p) for n in names) for p in OPENED}
@@ -68,15 +56,15 @@ async def test_a_failed_start_closes_what_it_opened(
 ) -> None:
     cfg = node_config(chain, tmp_path / "n.db")
     before = _threads()
-    with _latest_fails(chain.deployment.rpc) as failing_rpc:
+    with _latest_fails(chain.deployment.rpc) as failing_rpc, socket.socket() as holder:
         if failure == "bad node key file":
             cfg.node_key_path.write_text("not a key\n")
         elif failure == "chain read fails":
             cfg = replace(cfg, rpc=failing_rpc)
-        else:  # a TEST-NET-1 address (RFC 5737), not this machine's: the bind fails
-            cfg = replace(cfg, host=UNBINDABLE)
-            if _bindable(UNBINDABLE):
-                pytest.skip(f"this machine binds {UNBINDABLE} (net.ipv4.ip_nonlocal_bind)")
+        else:  # another socket listens on the node's loopback port: the bind fails
+            holder.bind((cfg.host, 0))
+            holder.listen()
+            cfg = replace(cfg, port=holder.getsockname()[1])
         with pytest.raises(Exception) as raised:
             async with serve(cfg):
                 raise AssertionError("started")
