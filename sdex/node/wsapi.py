@@ -28,6 +28,13 @@ client that stopped reading never lets either finish) before the connection is c
 SNAPSHOT_COST = 200.0
 """Records a book request is charged in the client's listing budget: an order book page's
 (``perPage`` 100, two sides), whatever the depth (a book of 1,000 levels: ~1 ms)."""
+NODE_MESSAGE_COST = 1.0
+"""Records a book request or ``GET /v1/depth`` takes from the node's listing total first
+(refused while it is in debt), as an empty listing page does; its snapshot's cost
+(``snapshot_cost``) is charged after it. review17: each took the flat ``SNAPSHOT_COST``
+from the total, so messages that cost the node nothing (1 byte of garbage, a subscribe to
+an empty book) spent it: 24 addresses sending 10 a second (1,875 bytes in 8 s, the node at
+7.5% of a core) had another client's ``GET /v1/depth`` refused 49 times in 146."""
 
 
 def depth_most(request: web.Request) -> int:
@@ -119,21 +126,22 @@ async def _drain(
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 continue
             # a snapshot reads the whole book: charged as an order book page, to the
-            # client's listing budget too (``sdex.node.listings``)
+            # client's listing budget too (``sdex.node.listings``); the node's total only
+            # what the message cost it (``NODE_MESSAGE_COST`` at least), refused in debt
             if (
                 not limiter.take(client)[0]
                 or not listings.take(client, SNAPSHOT_COST)[0]
-                or not lane.spend_now(SNAPSHOT_COST)  # (all clients together: the node's)
+                or not lane.spend_now(NODE_MESSAGE_COST)  # (all clients together: the node's)
             ):
                 refused = {"type": "error", "code": 103, "reason": "Throttled: too many requests"}
                 sub.offer(Published({**refused, "validationErrors": []}, None))
             elif msg.type is WSMsgType.BINARY:
                 sub.offer(Published(BadRequest("send JSON text, not binary").event(), None))
-            elif (more := feed.handle(sub, msg.data) - SNAPSHOT_COST) > 0:
-                # a snapshot of a deep book cost more than it was charged first: the rest,
-                # to the client and to the node's total (review16)
-                listings.charge(client, more)
-                lane.charge(more)
+            else:
+                cost = feed.handle(sub, msg.data)
+                lane.charge(cost - NODE_MESSAGE_COST)  # (a snapshot's levels: review16)
+                if (more := cost - SNAPSHOT_COST) > 0:  # a deep book's, past the page's 200
+                    listings.charge(client, more)
     finally:
         sub.close()
 
@@ -150,7 +158,7 @@ async def get_depth(request: web.Request) -> web.Response:
             tokens.append(parse_address(raw, name))
         except OrderParseError as e:
             raise ApiError.field(name, FieldCode.INVALID_ADDRESS, e.errors[0].reason) from None
-    if not request.app[LANE_KEY].spend_now(SNAPSHOT_COST):  # (all clients together)
+    if not request.app[LANE_KEY].spend_now(NODE_MESSAGE_COST):  # (all clients together)
         raise ApiError(503, 103, "Busy: too many records listed on this node; retry shortly",
                        headers={"Retry-After": "1"})  # fmt: skip
     try:
@@ -160,7 +168,7 @@ async def get_depth(request: web.Request) -> web.Response:
         levels = len(body["bids"]) + len(body["asks"])
         # (the levels past the page's 200 are charged with the walk: review16)
         listed(request, levels, walked + max(0, levels - depth_most(request)) * WALKED_PER_RECORD)
-        request.app[LANE_KEY].charge(snapshot_cost(body, walked) - SNAPSHOT_COST)
+        request.app[LANE_KEY].charge(snapshot_cost(body, walked) - NODE_MESSAGE_COST)
         return web.json_response(body)
     except UnknownPair:
         raise ApiError.field(

@@ -228,8 +228,11 @@ class Watcher:
                     wait = SUBSCRIBED_POLL if self.subscribed else self.poll_interval
                 else:
                     wait = backoff
+                # (not ``wait_for``: on 3.11 it swallows a cancel that comes in the turn the
+                # head does, and the node's stop waited for a watcher that polled on)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._new_head.wait(), wait)
+                    async with asyncio.timeout(wait):
+                        await self._new_head.wait()
         finally:
             if sub is not None:
                 sub.cancel()
