@@ -14,9 +14,10 @@ to 140 ms (attack13). Now:
   twice that for the order book's two sides; ``/web/orders`` its hashes). A bucket holding
   fewer answers 429 (code 103) with the bucket's ``X-RateLimit-*`` and ``Retry-After``;
   nothing is read. After it, what the page did not return is given back (an empty page
-  still costs 1). The order book's page also costs the resting orders it walked to count
-  each side's offer, one record per ``WALKED_PER_RECORD`` (taken after it, the bucket down
-  to ``-burst`` at most: the client then waits for the refill). review14: without it, a
+  still costs 1). The order book's page also costs what it read to find the page (price
+  levels and, since book16, the entries of the level it starts in rather than every resting
+  order: ``PairBook.offered``), one record per ``WALKED_PER_RECORD`` (taken after it, the
+  bucket down to ``-burst`` at most: the client then waits for the refill). review14: without it, a
   page of 1 (2 tokens) on a book of 4,000 orders walked them all, and one client looping
   it took another's order posting p50 from 5 ms to 50 ms. A listing's answer carries this
   bucket's ``X-RateLimit-*``, in records;
