@@ -82,3 +82,23 @@ async def test_a_wait_whose_waiter_went_away_is_left_alone() -> None:
     with pytest.raises(StoreError):
         await asyncio.wait_for(other, 10)
     assert gone.cancelled()
+
+
+def test_a_node_started_again_on_another_loop_still_bounds_its_waits() -> None:
+    """A wait left on a loop that closed (its timer will never run) must not keep a later
+    loop's waits unbounded: without the loop check the second wait, due after the dead
+    timer, armed no timer of its own and waited for ever."""
+    waits = CommitWaits()
+
+    async def first() -> None:
+        waits.bound(asyncio.get_running_loop().create_future(), 1.0)  # (never done)
+
+    async def second() -> None:
+        f: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waits.bound(f, 2.0)  # (due after the dead loop's timer)
+        with pytest.raises(StoreError, match="stalls"):
+            await asyncio.wait_for(f, 10)
+
+    asyncio.run(first())
+    asyncio.run(second())
+    assert len(waits) == 0

@@ -80,16 +80,19 @@ class CommitWaits:
     def __init__(self) -> None:
         self._waits: deque[tuple[float, float, asyncio.Future[Any]]] = deque()
         self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def __len__(self) -> int:
         return len(self._waits)
 
     def bound(self, fut: asyncio.Future[Any], within: float) -> None:
         """``fut`` fails with ``StoreError`` if not done within ``within`` seconds."""
+        loop = fut.get_loop()
+        if loop is not self._loop:  # (a node started again on another loop: the old one's
+            self._loop, self._waits, self._timer = loop, deque(), None  # waits are over)
         waits = self._waits
         while waits and waits[0][2].done():
             waits.popleft()
-        loop = fut.get_loop()
         deadline = loop.time() + within
         waits.append((deadline, within, fut))
         timer = self._timer
