@@ -24,7 +24,10 @@ three), ``tmin=N`` (fewer than N orders in a turn are recovered on the loop),
 ``Node.submit`` answers 201 at once, no intake), ``no-http`` (the intake alone: each round's
 orders go straight into ``Node.submit``, 48 at a time, in this process: no HTTP, no client),
 ``main-http`` (the request's client group parsed every time and its body read in chunks under
-a timeout, as before http16). Modes joined by ``+`` apply together (``http-only+main-http``).
+a timeout, as before http16), ``main-commit`` (each order's commit wait through
+``committed``: a future, a done-callback and a timer of its own, as before http17),
+``main-answer`` (each 201 encoded from its dict by ``dumps_bytes``, not formatted as text, as
+before http17). Modes joined by ``+`` apply together (``http-only+main-http``).
 ``--profile P`` writes each round's cProfile of the event loop (thread CPU clock: waiting
 for the GIL counts nothing) to ``P.<mode>.<round>``. Prints JSON lines, then the medians
 per mode.
@@ -63,6 +66,7 @@ from sdex.httpkit import BODY_TIMEOUT, MAX_JSON_DEPTH, ApiError, client_group  #
 from sdex.ingest.verify import ecdsa_ok  # noqa: E402
 from sdex.matching import TimeInForce  # noqa: E402
 from sdex.node import api  # noqa: E402
+from sdex.node.commitwait import committed  # noqa: E402
 from sdex.node.config import NodeConfig  # noqa: E402
 from sdex.node.main import serve  # noqa: E402
 from sdex.node.records import SubmitResult  # noqa: E402
@@ -95,6 +99,8 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
     fw = node.forwarding
     fw.cpu_clock, fw.wall_clock, fw.queue_clock = defaults["clocks"]
     node.__dict__.pop("submit", None)
+    node.__dict__.pop("_commit_wait", None)
+    node.__dict__.pop("_submit_text", None)
     extra = {  # (between rounds: not timed)
         "orders_maker": "INDEX IF NOT EXISTS orders_maker ON orders (maker)",
         "orders_seq": "UNIQUE INDEX IF NOT EXISTS orders_seq ON orders (seq)",
@@ -139,6 +145,14 @@ def _apply_one(node: Any, mode: str) -> None:
     elif mode == "main-http":  # the request's client and body read as before http16
         api.client_group = client_group.__wrapped__
         api.read_json_within = main_read_json
+    elif mode == "main-commit":  # every order's commit wait as before http17
+
+        def wait(stored: Any, also: list[Any]) -> Any:
+            return committed([stored, *also], node.store_wait)
+
+        node._commit_wait = wait
+    elif mode == "main-answer":  # every order's 201 encoded from its dict, as before http17
+        node._submit_text = lambda body: None
     elif mode not in ("base", "maker-index", "five-btrees", "no-http"):
         raise SystemExit(f"unknown mode {mode}")
 

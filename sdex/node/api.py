@@ -135,8 +135,11 @@ async def post_order(request: web.Request) -> web.Response:
     request.app[METRICS_KEY].order_submitted(
         str(result.body.get("rejection", "accepted" if result.status < 300 else "rejected"))
     )
-    # (``json_response``'s own work, with the encoder made once: ``sdex.jsonio.dumps_bytes``)
-    return web.Response(body=dumps_bytes(result.body), status=result.status, headers=_JSON_TYPE)
+    # (``json_response``'s own work: the text made with the answer, or the body encoded with
+    # the encoder made once, ``sdex.jsonio.dumps_bytes``)
+    text = result.text
+    data = dumps_bytes(result.body) if text is None else text.encode("ascii")
+    return web.Response(body=data, status=result.status, headers=_JSON_TYPE)
 
 
 async def get_orders(request: web.Request) -> web.Response:

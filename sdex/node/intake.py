@@ -18,6 +18,7 @@ from sdex.ingest import Accepted, IntakeResult, Known, Rejection
 from sdex.ingest.rejections import RejectionCode
 from sdex.matching.match import MatchResult, Outcome, TimeInForce
 from sdex.model import OPEN_STATUSES, VALIDATION_FAILED, OrderStatus, error_body, field_error_body
+from sdex.node.commitwait import committed
 from sdex.node.records import CROSS_GRACE, Record, SubmitResult
 from sdex.node.refused import KEPT
 from sdex.node.status import NodeStatus
@@ -59,12 +60,22 @@ class NodeIntake(NodeStatus):
         if answer.stored is not None:
             # its row and, if it closed at once (killed), its last update (each job may fail
             # alone); not another order's row closed meanwhile (a resting one found expired)
-            writes = [answer.stored, *own[-1:]]
             try:  # committed before the 2xx (group commit: one transaction for many orders)
-                await committed(writes, self.store_wait)
+                await self._commit_wait(answer.stored, own[-1:])
             except StoreError as e:
                 return SubmitResult(503, error_body(100, f"the order was not stored: {e}"))
         return answer
+
+    def _commit_wait(
+        self, stored: asyncio.Future[None], also: list[asyncio.Future[None]]
+    ) -> asyncio.Future[None]:
+        """A new order's row committed (``stored``: the store made it for this request
+        alone, so it is awaited itself, bounded by ``commit_waits``) and ``also`` (its last
+        update if it closed at once: shared, so waited through ``committed``)."""
+        if also:
+            return committed([stored, *also], self.store_wait)
+        self.commit_waits.bound(stored, self.store_wait)
+        return stored
 
     async def _already_held(self, order_hash: bytes) -> SubmitResult:
         """A wallet posted an order held here already: 200 once its row is committed (a
@@ -229,7 +240,8 @@ class NodeIntake(NodeStatus):
         body = self._submit_body(rec, mr, meta)
         if rec.status.is_open:  # (closed at arrival: ``_after_match`` published ``added``)
             self.registry.publish(rec, "added", meta=meta)
-        return SubmitResult(201, body, accepted=signed, stored=stored)
+        text = self._submit_text(body)
+        return SubmitResult(201, body, accepted=signed, stored=stored, text=text)
 
     def _own_crossing(self, signed: SignedOrder) -> bytes | None:
         """The hash of a resting order of the same maker that ``signed`` would trade with
@@ -447,49 +459,3 @@ def _before(a: Entry, b: Entry) -> bool:
 def _cancel_stored(rec: Record, done: asyncio.Future[None]) -> None:
     if not done.cancelled() and done.exception() is None and rec.status not in OPEN_STATUSES:
         rec.cancel_stored = True
-
-
-def committed(
-    writes: list[asyncio.Future[None]], within: float | None = None
-) -> asyncio.Future[None]:
-    """Resolves once every one of ``writes`` is committed; the first refused raises (a later
-    write's commit says nothing of an earlier job's, which may fail alone). The writes are
-    shared: a caller that goes away cancels only its own wait, never them. ``within``:
-    seconds after which it raises ``StoreError`` if they are not all committed (the store
-    stalls; they stay queued). One timer a wait, no task: this is every wallet order's."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
-    timer = None if within is None else loop.call_later(within, _overdue, done, within)
-    left = len(writes)
-
-    def settle(w: asyncio.Future[None]) -> None:
-        nonlocal left
-        e = None if w.cancelled() else w.exception()  # (retrieved even if no one waits)
-        if done.done():
-            return
-        if w.cancelled():
-            done.cancel()
-        elif e is not None:
-            done.set_exception(e)
-        else:
-            left -= 1
-            if left:
-                return
-            done.set_result(None)
-        if timer is not None:
-            timer.cancel()
-
-    for w in writes:
-        w.add_done_callback(settle)
-    if not writes:  # (nothing to wait for)
-        done.set_result(None)
-        if timer is not None:
-            timer.cancel()
-    return done
-
-
-def _overdue(done: asyncio.Future[None], within: float) -> None:
-    if not done.done():
-        done.set_exception(
-            StoreError(f"not committed within {within:g} s (the store stalls); ask again later")
-        )

@@ -18,6 +18,7 @@ from sdex.gossip import Gossip
 from sdex.ingest import Intake, StateBatcher
 from sdex.matching import MatchingEngine
 from sdex.mirror import Mirror
+from sdex.node.commitwait import CommitWaits
 from sdex.node.config import NodeConfig
 from sdex.node.events import EventHub
 from sdex.node.forwarding import ForwardTiming
@@ -49,6 +50,8 @@ class SubmitResult:
     """Resolves once what the answer reports is committed (the order's row,
     ``Store.add_order_async``; a cancel's, its own row writes): awaited before
     a 2xx."""
+    text: str | None = None
+    """``body``'s JSON text, when it was made with it (a wallet order's 201)."""
 
 
 class NodeState:
@@ -96,6 +99,8 @@ class NodeState:
         self._seq = 0
         self.forwarding = ForwardTiming()
         """What a new order costs here before it is passed on (``/health``)."""
+        self.commit_waits = CommitWaits()
+        """The deadline of each wallet order's wait for its own row (``store_wait``)."""
         self.store_wait = STORE_WAIT
         """Seconds a wallet's answer waits for its writes' commit before a 503 (the store
         stalls: the watcher says ``failing`` after as long)."""

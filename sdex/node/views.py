@@ -4,6 +4,8 @@ orderbook, stats and chain health."""
 from __future__ import annotations
 
 from collections.abc import Container, Iterable
+from json.encoder import encode_basestring_ascii as _string
+from typing import Any
 
 from sdex.book import BookOrderState, Side
 from sdex.chain import FillEvent
@@ -45,6 +47,28 @@ class NodeViews(NodeState):
             body["outcome"] = mr.outcome.value
             body["matches"] = [_match_json(m) for m in mr.matches]
         return body
+
+    @staticmethod
+    def _submit_text(answer: dict[str, object]) -> str:
+        """``encode_json(body)`` of ``_submit_body``'s answer to a matched order (every
+        wallet order's 201), formatted directly: ~3 us, not the C encoder's ~15 over a
+        dict of dicts (http17). Byte-identical (``tests/test_submit_text.py``): the hash
+        is 0x-hex, the status and outcome names, the amounts digits, ``createdAt`` a
+        finite float (``repr`` is what ``json`` writes), the strings escaped as ``json``
+        does."""
+        body: Any = answer
+        m, matches = body["metaData"], body["matches"]
+        return (
+            f'{{"orderHash": "{body["orderHash"]}", "status": {_string(body["status"])}, '
+            f'"metaData": {{"orderHash": "{m["orderHash"]}", "status": {_string(m["status"])}, '
+            f'"filledMakerAmount": "{m["filledMakerAmount"]}", '
+            f'"pendingMakerAmount": "{m["pendingMakerAmount"]}", '
+            f'"remainingFillableMakerAmount": "{m["remainingFillableMakerAmount"]}", '
+            f'"remainingMakerAmount": "{m["remainingMakerAmount"]}", '
+            f'"createdAt": {float(m["createdAt"])!r}, "source": {_string(m["source"])}, '
+            f'"reason": {_string(m["reason"])}}}, "outcome": {_string(body["outcome"])}, '
+            f'"matches": [{", ".join(_match_text(x) for x in matches)}]}}'
+        )
 
     def orderbook(self, base: str, quote: str, page: int, per_page: int) -> dict[str, object]:
         """A page of each side's offered orders (fillable now), in price-time order, and how
@@ -136,6 +160,17 @@ def _match_json(m: Match) -> dict[str, object]:
         "incomingMakerAmount": str(m.amounts.right_filled),
         "price": f"{m.price.numerator}/{m.price.denominator}",
     }
+
+
+def _match_text(m: dict[str, str]) -> str:
+    """``encode_json`` of ``_match_json``'s dict: hashes 0x-hex, amounts digits, the price
+    two integers and a slash (nothing to escape)."""
+    return (
+        f'{{"restingOrderHash": "{m["restingOrderHash"]}", '
+        f'"incomingOrderHash": "{m["incomingOrderHash"]}", '
+        f'"restingMakerAmount": "{m["restingMakerAmount"]}", '
+        f'"incomingMakerAmount": "{m["incomingMakerAmount"]}", "price": "{m["price"]}"}}'
+    )
 
 
 def _stored_fills(
