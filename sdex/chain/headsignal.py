@@ -69,8 +69,8 @@ class HeadSignal:
 
     def last_hash(self) -> str | None:
         """The latest head's block hash as last seen (announced, or the watcher's ask for
-        "latest"); None when heads are not announced (not live), or after a rewind."""
-        return self._latest if self.live else None
+        "latest", as often as it polls while heads are not announced); None after a rewind."""
+        return self._latest
 
     def hashes_after(self, after: int) -> list[str] | None:
         """The block hashes of the heads announced after the ``after``-th, oldest first;
