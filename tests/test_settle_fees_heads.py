@@ -112,7 +112,7 @@ async def test_a_rewind_drops_the_fees_read_and_announced_before(
         heads.rewound()
         assert await fees.current(rpc) == (40, TIP)  # (announced before the rewind: read)
         fees.forget()
-        heads.saw(None, 50)  # (the watcher asked "latest" after the failed broadcast)
+        heads.saw(50)  # (the watcher asked "latest" after the failed broadcast)
         assert await fees.current(rpc) == (50, TIP)
     finally:
         fees.close()

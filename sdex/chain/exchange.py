@@ -8,7 +8,7 @@ and values.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, TypeVar
 
@@ -50,8 +50,6 @@ class OrderState:
     signature_valid: bool
     maker_balance: int
     maker_allowance: int
-    at: tuple[int, str] | None = field(default=None, compare=False)
-    """(number, hash) of the block it was read at; None when read at "latest"."""
 
 
 @dataclass(frozen=True, slots=True)

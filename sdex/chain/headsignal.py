@@ -26,11 +26,9 @@ class HeadSignal:
         "latest") and when (``time.monotonic``); None once a reorg or a reset rewound."""
         self.rewinds = 0
         """Reorgs and resets the mirror took (``rewound``): a fee read before does not hold."""
-        self._latest: str | None = None
-        """The hash of the latest head seen (announced or asked); None after a rewind."""
 
     def announce(self, block_hash: str | None = None, base_fee: int | None = None) -> None:
-        self.saw(block_hash, base_fee)
+        self.saw(base_fee)
         self.count += 1
         if block_hash is not None:
             self._hashes[self.count] = block_hash
@@ -40,16 +38,14 @@ class HeadSignal:
             if not w.done():
                 w.set_result(None)
 
-    def saw(self, block_hash: str | None, base_fee: int | None) -> None:
-        """The chain's latest head is ``block_hash`` with ``base_fee`` (None: not told)."""
-        if block_hash is not None:
-            self._latest = block_hash
+    def saw(self, base_fee: int | None) -> None:
+        """The latest head's base fee is ``base_fee`` (None: not told)."""
         if base_fee is not None:
             self.base_fee = (base_fee, time.monotonic())
 
     def rewound(self) -> None:
-        """The chain went back (a reorg, a reset): the heads and fees seen so far do not hold."""
-        self.base_fee = self._latest = None
+        """The chain went back (a reorg, a reset): the fees seen so far do not hold."""
+        self.base_fee = None
         self.rewinds += 1
 
     async def wait(self, after: int, timeout: float) -> None:
@@ -66,11 +62,6 @@ class HeadSignal:
                 fut.cancel()
                 if fut in self._waiters:
                     self._waiters.remove(fut)
-
-    def last_hash(self) -> str | None:
-        """The latest head's block hash as last seen (announced, or the watcher's ask for
-        "latest", as often as it polls while heads are not announced); None after a rewind."""
-        return self._latest
 
     def hashes_after(self, after: int) -> list[str] | None:
         """The block hashes of the heads announced after the ``after``-th, oldest first;

@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from sdex.chain import Exchange, OrderState
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.exchange import decode_order_states
-from sdex.errors import ContractRevert, RpcError
+from sdex.errors import ContractRevert
 from sdex.order import SignedOrder
 
 
@@ -31,13 +30,9 @@ class StateBatcher:
         exchange: Exchange,
         max_batch: int = 256,
         max_wait: float = 0.002,
-        pin: Callable[[], tuple[int, str] | None] | None = None,
     ) -> None:
-        """``exchange`` only encodes and decodes (its own client is not used here).
-        ``pin``: the block (number, hash) ``get`` reads at (the mirror's head), so that the
-        funds read are exact there; None, or a block the RPC does not have: "latest"."""
+        """``exchange`` only encodes and decodes (its own client is not used here)."""
         self.rpc = rpc
-        self.pin = pin
         self.exchange = exchange
         self.max_batch = max_batch
         self.max_wait = max_wait
@@ -65,21 +60,7 @@ class StateBatcher:
     async def _read(self, orders: Sequence[SignedOrder]) -> list[OrderState]:
         return await self._order_states(orders, "latest")
 
-    async def _read_window(self, orders: Sequence[SignedOrder]) -> list[OrderState]:
-        """A window's orders (``get``, intake): at ``pin``'s block when given (``get_many``'s
-        readers want "latest": a peer's notice of a fill the mirror has not reached)."""
-        if orders and self.pin is not None and (at := self.pin()) is not None:
-            try:
-                states = await self._order_states(orders, {"blockHash": at[1]})
-            except RpcError:  # (a block the RPC lacks: reorged out, or a backend behind)
-                pass
-            else:
-                return [dataclasses.replace(st, at=at) for st in states]
-        return await self._read(orders)
-
-    async def _order_states(
-        self, orders: Sequence[SignedOrder], tag: str | dict[str, str]
-    ) -> list[OrderState]:
+    async def _order_states(self, orders: Sequence[SignedOrder], tag: str) -> list[OrderState]:
         """One ``getOrderStates`` ``eth_call`` at block ``tag``, its rows checked."""
         if not orders:
             return []
@@ -114,7 +95,7 @@ class StateBatcher:
 
     async def _resolve(self, batch: list[tuple[SignedOrder, asyncio.Future[OrderState]]]) -> None:
         try:
-            states = await self._read_window([s for s, _ in batch])
+            states = await self._read([s for s, _ in batch])
         except Exception as e:
             for _, fut in batch:
                 if not fut.done():

@@ -8,8 +8,8 @@ token's ``Transfer``/``Approval`` touches it), and the head (number, hash, times
 The node's own settlement receipts come decoded from the settler (``note_receipt``): when
 the watcher reaches their block, their fills are taken as decoded and the balances their
 transfers moved are updated by the amounts moved, with no second decode and no re-read.
-Intake's reads are pinned to the head (``pinned``): exact. One at "latest" (the mirror
-behind, no newHeads) is re-read instead, once, at a block: then exact at the head.
+An account whose value came from a read at "latest" (``learn``, not pinned to a block) is
+re-read instead, once, at a block: from then on its value is exact at the head.
 
 Every Exchange event since the deployment block is applied, so an order hash the mirror
 has never seen has filled 0 and is not cancelled: the chain state of a new order from a
@@ -84,8 +84,8 @@ class Effects:
     moved: set[Account] = field(default_factory=set)
     """Accounts the node's own settlements moved, updated by the amounts (no re-read)."""
     orphaned: set[bytes] = field(default_factory=set)
-    """Orders of own receipts noted for a block the head passed without it (reorged out before
-    the watcher got there): what the node confirmed from them is to be judged again."""
+    """Orders of own receipts noted for a block the head passed without it (reorged out
+    before the watcher got there): what the node confirmed from them is to be judged again."""
 
     def merge(self, other: Effects) -> None:
         self.fills.extend(other.fills)
@@ -128,9 +128,10 @@ class Mirror:
         self.dirty_makers: set[str] = set()
         self.dirty_funds: set[Account] = set()
         self.unsure: set[Account] = set()
-        """Accounts read at "latest", not at a known block: re-read when a block touches them."""
+        """Accounts whose funds were read at "latest", not at a known block: re-read (not
+        moved by amounts) when a block touches them."""
         self.announced = HeadSignal()
-        """Heads the chain announced (newHeads): the settler's receipt waits, its fee."""
+        """Heads the chain announced (the watcher's newHeads): the settler's receipt waits."""
         self.own = OwnReceipts()
         """The node's own settlement receipts the watcher has not applied yet, by tx hash:
         all of blocks above the head (``note_receipt`` keeps no other, ``apply`` drops those
@@ -445,20 +446,13 @@ class Mirror:
                 return True
         return False
 
-    def pinned(self) -> tuple[int, str] | None:
-        """The head, if it is the chain's latest seen (not behind): reads pinned there are exact."""
-        h = self.head
-        return (h.number, h.hash) if h and h.hash == self.announced.last_hash() else None
-
     def learn(self, signed: SignedOrder, state: OrderState, read_at: int) -> None:
-        """Take an account's funds from a chain read (``getOrderStates``) made at head
-        ``read_at``, unless a block applied since touched them; exact if pinned to a block
-        of ours (``state.at``), not taken if to one we have not (a reorg, a reset since)."""
-        account, exact = (signed.order.maker, signed.order.maker_token), state.at is not None
-        if state.at is not None and self.hash_at(read_at := state.at[0]) != state.at[1]:
-            return
+        """Take an account's funds from a chain read (``getOrderStates``) made when the
+        mirror's head was ``read_at``, unless a block applied since touched them."""
+        o = signed.order
+        account = (o.maker, o.maker_token)
         if account not in self.funds and not self.touched_since(account, read_at):
-            self.set_funds(account, state.maker_balance, state.maker_allowance, exact=exact)
+            self.set_funds(account, state.maker_balance, state.maker_allowance, exact=False)
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -85,12 +85,12 @@ class Node(NodePeering):
         self.engine = MatchingEngine(self.book)
         self.tokens = frozenset(t for pair in cfg.pairs for t in pair)
         self.mirror = Mirror(ex, self.tokens, depth=cfg.reorg_depth)
-        self.batcher = StateBatcher(self.rpc, ex, pin=self.mirror.pinned)
+        self.batcher = StateBatcher(self.rpc, ex)
         self.contract_sigs = Eip1271Batcher(self.rpc, ex, self.mirror)  # verdicts in mirror.sigs
         self.intake = self._intake(self.batcher, fee=(cfg.fee_recipient, cfg.fee_bps))
         # Peers' orders: the same checks, with a batcher of their own, so that a burst of
         # gossip never queues a wallet's order behind its chain reads.
-        self.peer_batcher = StateBatcher(self.rpc, ex, pin=self.mirror.pinned)
+        self.peer_batcher = StateBatcher(self.rpc, ex)
         self.peer_intake = self._intake(self.peer_batcher, fee=None)
         self.sender = Sender(self.settle_chain.rpc, cfg.key, cfg.chain_id)
         self.settler = Settler(

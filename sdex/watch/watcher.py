@@ -284,7 +284,7 @@ class Watcher:
         if latest is None:
             raw = await self.rpc.call("eth_getBlockByNumber", "latest", False)
             latest = Header.from_rpc(raw)
-            m.announced.saw(latest.hash, latest.base_fee)  # (the settler's fee; intake's pin)
+            m.announced.saw(latest.base_fee)  # (the settler's fee: the latest block's)
         self.chain_head = latest.number
         gone = self._own_below.gone(m, latest, self.identity)  # (a devnet rewound below them)
         same = m.head is not None and latest.hash == m.head.hash
