@@ -57,6 +57,7 @@ async def test_fees_are_read_ahead_beside_a_settlement_and_never_signed_expired(
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         await settle_one(c, node, api)  # (the fees read for it, at once)
         fees = node.settler.fees
+        fees.heads = None  # (the announced heads' fee: tests/test_settle_fees_heads.py)
         real_base = int(c.rpc.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"], 16)
         marked = 3 * real_base + 12_345  # a base fee the chain never had: which one signed
         loop = asyncio.get_running_loop()

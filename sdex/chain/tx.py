@@ -410,7 +410,11 @@ def fees_of(block: object) -> tuple[int, int]:
     raw = block.get("baseFeePerGas", "0x0") if isinstance(block, dict) else None
     if not isinstance(raw, str) or not raw.startswith("0x") or len(raw) > 66:
         raise ChainError(f"a block without a readable baseFeePerGas: {raw!r}")
-    base_fee = int(raw, 16)
+    return fees_for(int(raw, 16))
+
+
+def fees_for(base_fee: int) -> tuple[int, int]:
+    """(base fee, tip) to sign with on a chain whose latest block has ``base_fee``."""
     return base_fee, 1_000_000_000 if base_fee else 0
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from eth_hash.auto import keccak
 
 from sdex.chain import Exchange, FillEvent, Log, OrderState, OrderStatus, Receipt
-from sdex.chain.headsignal import HeadSignal
+from sdex.chain.headsignal import HeadSignal, base_fee_of
 from sdex.mirror.marks import OrderMarks
 from sdex.mirror.own import Account, OwnReceipt, OwnReceipts, Stub
 from sdex.mirror.sigcache import SigCache
@@ -48,6 +48,8 @@ class Header:
     timestamp: int
     tx_root: str = ""
     """``transactionsRoot`` ("" when the header had none)."""
+    base_fee: int | None = field(default=None, compare=False)
+    """``baseFeePerGas`` (None when the header had none): the settler signs with it."""
 
     @classmethod
     def from_rpc(cls, raw: object) -> Header:
@@ -63,7 +65,8 @@ class Header:
             )
             root = raw.get("transactionsRoot")
             tx_root = root.lower() if isinstance(root, str) and len(root) == 66 else ""
-            return cls(int(number, 16), str(h).lower(), str(parent).lower(), int(ts, 16), tx_root)
+            n, t, fee = int(number, 16), int(ts, 16), base_fee_of(raw)
+            return cls(n, str(h).lower(), str(parent).lower(), t, tx_root, fee)
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"not a block: {e}") from None
 
@@ -381,6 +384,7 @@ class Mirror:
         """Undo every kept block above ``number`` (the fork point); what they had changed."""
         eff = Effects()
         self.sigs.clear()  # a verdict read on the undone branch may not hold on the new one
+        self.announced.rewound()  # (nor a base fee)
         while self.blocks and self.blocks[-1].header.number > number:
             b = self.blocks.pop()
             for kind, key, old in reversed(b.undo):
@@ -404,6 +408,7 @@ class Mirror:
 
     def clear(self) -> None:
         """Forget everything (a chain reset)."""
+        self.announced.rewound()
         self.head = None
         self.marks.clear()
         self.min_salt.clear()

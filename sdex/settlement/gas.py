@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from sdex.chain.arpc import AsyncRpc
-from sdex.chain.tx import fees_of
+from sdex.chain.headsignal import HeadSignal
+from sdex.chain.tx import fees_for, fees_of
 
 log = logging.getLogger("sdex.settlement")
 
 FEE_TTL = 1.0
-"""Seconds a read base fee is signed with (the fee cap is twice it: safe for 6 full blocks)."""
+"""Seconds a read (or announced) base fee is signed with (the fee cap is twice it: safe for
+6 full blocks)."""
 FEE_READ_AHEAD = 0.5
 """Seconds after a read when a settlement signed with it also reads them again, beside."""
 
@@ -49,27 +52,52 @@ def fitting_batch(per_match: int) -> int:
 
 
 class Fees:
-    """The fees the lane signs with: read at most ``FEE_TTL`` ago. Under load they are read
-    again ahead (a task of its own, once they are ``FEE_READ_AHEAD`` old) instead of by the
-    settlement that finds them expired: that read would wait on the event loop behind the
-    chain's mining of the settlement before (Hardhat answers one call at a time)."""
+    """The fees the lane signs with. While the chain's heads are announced (``heads``:
+    newHeads live), the latest head's base fee, seen at most ``FEE_TTL`` ago: no request.
+    Else read at most ``FEE_TTL`` ago; under load read again ahead (a task of its own, once
+    they are ``FEE_READ_AHEAD`` old) instead of by the settlement that finds them expired:
+    that read would wait on the event loop behind the chain's mining of the settlement
+    before (Hardhat answers one call at a time). A reorg or reset the mirror took
+    (``HeadSignal.rewound``) drops both: the next signature asks the chain."""
 
-    def __init__(self) -> None:
+    def __init__(self, heads: HeadSignal | None = None) -> None:
+        self.heads = heads
         self._cache: tuple[tuple[int, int], float] | None = None
+        self._cache_rewinds = 0  # (``heads.rewinds`` when the cached fees were asked)
         self._ahead: asyncio.Task[tuple[int, int]] | None = None
         self._forgotten = 0  # (``forget`` calls: a read asked before one is not kept)
+        self._forgot_at = float("-inf")  # (``time.monotonic``: no head seen before is used)
         self.reads_ahead = 0
+        self.from_heads = 0
+        """Signatures with the announced head's base fee (no request)."""
 
     def forget(self) -> None:
         """Read them again before the next signature (a broadcast failed); a read ahead
-        under way, asked before, is dropped."""
+        under way, asked before, is dropped, and so is every head's fee seen so far."""
         self._cache = None
         self._forgotten += 1
+        self._forgot_at = time.monotonic()
         self.close()
+
+    def _announced(self) -> tuple[int, int] | None:
+        """The latest head's fees, if heads are announced and it was seen lately."""
+        heads = self.heads
+        if heads is None or not heads.live or (seen := heads.base_fee) is None:
+            return None
+        fee, at = seen
+        if at <= self._forgot_at or time.monotonic() - at >= FEE_TTL:
+            return None
+        self.from_heads += 1
+        return fees_for(fee)
 
     async def current(self, rpc: AsyncRpc) -> tuple[int, int]:
         """(max fee, priority fee) to sign with now."""
+        if (announced := self._announced()) is not None:
+            return announced
         now = asyncio.get_running_loop().time()
+        rewinds = 0 if self.heads is None else self.heads.rewinds
+        if self._cache is not None and self._cache_rewinds != rewinds:
+            self._cache = None  # (read before a reorg or a reset)
         if self._cache is None or now - self._cache[1] >= FEE_TTL:
             return await self._read(rpc)
         if now - self._cache[1] >= FEE_READ_AHEAD and self._ahead is None:
@@ -80,9 +108,11 @@ class Fees:
     async def _read(self, rpc: AsyncRpc) -> tuple[int, int]:
         asked = asyncio.get_running_loop().time()  # (their age counts from the ask)
         forgotten = self._forgotten
+        rewinds = 0 if self.heads is None else self.heads.rewinds
         fees = fees_of(await rpc.call("eth_getBlockByNumber", "latest", False))
         if forgotten == self._forgotten and (self._cache is None or self._cache[1] < asked):
             self._cache = (fees, asked)  # (not over a newer read's, nor after a forget)
+            self._cache_rewinds = rewinds  # (a rewind meanwhile: dropped at the next use)
         return fees
 
     def _read_ahead(self, task: asyncio.Task[tuple[int, int]]) -> None:

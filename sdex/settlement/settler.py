@@ -156,7 +156,7 @@ class Settler:
         take the fallback-safe ``GAS_PER_MATCH`` again, whatever receipts teach."""
         self.gas_per_match_seen = 0
         """Most gas per match (beyond ``BASE_GAS``) of a settled batch of ``LEARN_FROM``+."""
-        self.fees = Fees()
+        self.fees = Fees(None if mirror is None else mirror.announced)
         """The fees signed with (read ahead under load: ``sdex.settlement.gas``)."""
         self.broadcaster = Broadcaster(sender, store, chain.exchange)
         """Sends on the chain thread (``sdex.settlement.broadcast``)."""

@@ -263,7 +263,7 @@ class Watcher:
         self._new_head.set()
         if header is not None:
             remember(self._announced, header)
-            self.mirror.announced.announce(header.hash)
+            self.mirror.announced.announce(header.hash, header.base_fee)
 
     def _on_subscribed(self, live: bool) -> None:
         self.subscribed = self.mirror.announced.live = live
@@ -287,6 +287,7 @@ class Watcher:
         if latest is None:
             raw = await self.rpc.call("eth_getBlockByNumber", "latest", False)
             latest = Header.from_rpc(raw)
+            m.announced.saw(latest.base_fee)  # (the settler's fee: the latest block's)
         self.chain_head = latest.number
         gone = self._own_below.gone(m, latest, self.identity)  # (a devnet rewound below them)
         same = m.head is not None and latest.hash == m.head.hash
