@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -25,6 +26,11 @@ from sdex.order import (
     parse_address,
     parse_uint,
 )
+from sdex.storepage import MAX_CURSOR_CHARS
+
+CURSOR = re.compile(rf"[0-9A-Za-z._~-]{{1,{MAX_CURSOR_CHARS}}}")
+"""A page's ``next`` as a client takes it: opaque, but short and made of characters a URL
+query carries as they are (the node's are digits and dots, ``sdex.storepage``)."""
 
 
 class NodeApiError(SdexError):
@@ -235,30 +241,63 @@ R = TypeVar("R")
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """An SRA page: ``total`` records in all, this page's ``records`` (pages are 1-indexed)."""
+    """An SRA page: ``total`` records in all, this page's ``records`` (pages are 1-indexed);
+    a listing's (``GET /v1/orders``) also ``next``: the cursor of the page after it, None on
+    the last (an orderbook side's page has none: always None)."""
 
     total: int
     page: int
     per_page: int
     records: list[OrderRecord]
+    next: str | None = None
 
     @classmethod
     def from_json(cls, obj: object) -> Page:
+        """An orderbook side's page (no ``next``)."""
         return cls(*_page_fields(obj, "page", OrderRecord.from_json))
+
+    @classmethod
+    def listing_json(cls, obj: object) -> Page:
+        """A ``GET /v1/orders`` page: ``next`` required (``listing_next``)."""
+        fields = _page_fields(obj, "orders page", OrderRecord.from_json)
+        return cls(*fields, listing_next(obj, "orders page"))
 
 
 @dataclass(frozen=True, slots=True)
 class FillPage:
-    """A page of ``GET /v1/fills``: ``total`` fills in all, this page's ``records``."""
+    """A page of ``GET /v1/fills``: ``total`` fills in all, this page's ``records``, and
+    ``next``: the cursor of the page after it, None on the last."""
 
     total: int
     page: int
     per_page: int
     records: list[FillEvent]
+    next: str | None
 
     @classmethod
     def from_json(cls, obj: object) -> FillPage:
-        return cls(*_page_fields(obj, "fills page", _fill))
+        fields = _page_fields(obj, "fills page", _fill)
+        return cls(*fields, listing_next(obj, "fills page"))
+
+
+def listing_next(obj: object, what: str) -> str | None:
+    """A listing page's ``next``: null, or a cursor (``CURSOR``); ``NodeProtocolError``
+    for anything else, and for a page without it (a node older than cursor paging: this
+    client walks a listing only by cursor, PRODUCT.md pins node and client together)."""
+    p = json_object(obj, what)
+    if "next" not in p:
+        raise NodeProtocolError(
+            f"{what} has no next (the cursor of the page after it): the node is older than "
+            "this client, which walks GET /v1/orders and /v1/fills by cursor; upgrade the node"
+        )
+    raw = p["next"]
+    if raw is None or (isinstance(raw, str) and CURSOR.fullmatch(raw)):
+        return raw
+    shown = repr(raw[:40]) if isinstance(raw, str) else type(raw).__name__
+    raise NodeProtocolError(
+        f"{what} next must be null or a cursor (1 to {MAX_CURSOR_CHARS} of A-Z a-z 0-9 . _ ~ -), "
+        f"got {shown}"
+    )
 
 
 def _fill(obj: object) -> FillEvent:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
 import requests
 
@@ -49,6 +49,7 @@ __all__ = [
     "Page",
     "PostedOrder",
     "describe_request_error",
+    "walk",
 ]
 
 DEFAULT_TIMEOUT = 10.0
@@ -57,6 +58,10 @@ MAX_ANSWER = 16 * 1024 * 1024
 MAX_DEPTH = 32
 """Node answers are shallow (an orderbook page's record's order is 5 deep)."""
 TIME_IN_FORCE = ("gtc", "ioc", "fok")
+MAX_PAGES = 10_000
+"""Pages a walk reads at most (``NodeClient.walk``): a node that keeps answering a next page
+stops being read there, with an error (10 million records at 1,000 a page)."""
+P = TypeVar("P", Page, FillPage)
 
 
 class NodeClient:
@@ -112,9 +117,16 @@ class NodeClient:
         page: int = 1,
         per_page: int = 100,
         status: str | None = None,
+        cursor: str | None = None,
     ) -> Page:
-        """A page of records, filtered by maker, tokens and ``status`` (e.g. ``open``)."""
-        params: dict[str, str | int] = {"page": page, "perPage": per_page}
+        """A page of records, filtered by maker, tokens and ``status`` (e.g. ``open``): page
+        ``page``, or the page after the one whose ``next`` is ``cursor`` (same filters and
+        ``per_page``). To read them all, ``all_orders``."""
+        params: dict[str, str | int] = {"perPage": per_page}
+        if cursor is None:
+            params["page"] = page
+        else:
+            params["cursor"] = cursor
         filters = (
             ("maker", maker),
             ("makerToken", maker_token),
@@ -124,7 +136,27 @@ class NodeClient:
         for k, v in filters:
             if v is not None:
                 params[k] = v
-        return Page.from_json(self._request("GET", "/v1/orders", params=params)[1])
+        return Page.listing_json(self._request("GET", "/v1/orders", params=params)[1])
+
+    def all_orders(
+        self,
+        maker: str | None = None,
+        maker_token: str | None = None,
+        taker_token: str | None = None,
+        status: str | None = None,
+        per_page: int = 100,
+        max_pages: int = MAX_PAGES,
+    ) -> Iterator[OrderRecord]:
+        """Every record the filters match, in arrival order, walked by cursor (``walk``):
+        each once, also while orders arrive or close (those arriving come at the end)."""
+
+        def fetch(cursor: str | None) -> Page:
+            return self.orders(
+                maker, maker_token, taker_token, 1, per_page, status=status, cursor=cursor
+            )
+
+        for got in walk(fetch, max_pages, "GET /v1/orders"):
+            yield from got.records
 
     def orderbook(
         self, base_token: str, quote_token: str, page: int = 1, per_page: int = 100
@@ -154,21 +186,33 @@ class NodeClient:
         with shape("health"):
             return dict(json_object(obj, "health"))
 
-    def fills(self, page: int = 1, per_page: int = 100) -> FillPage:
-        """A page of the fills the node knows, oldest first, every field checked."""
-        obj = self._request("GET", "/v1/fills", params={"page": page, "perPage": per_page})[1]
-        return FillPage.from_json(obj)
+    def fills(self, page: int = 1, per_page: int = 100, cursor: str | None = None) -> FillPage:
+        """A page of the fills the node knows, oldest first (chain order), every field
+        checked: page ``page``, or the page after the one whose ``next`` is ``cursor``."""
+        params: dict[str, str | int] = {"perPage": per_page}
+        if cursor is None:
+            params["page"] = page
+        else:
+            params["cursor"] = cursor
+        return FillPage.from_json(self._request("GET", "/v1/fills", params=params)[1])
 
-    def all_fills(self, per_page: int = 100, limit: int = 1_000_000) -> Iterator[FillEvent]:
-        """Every fill, page by page, until the node's ``total`` (at most ``limit``)."""
-        seen, page = 0, 1
-        while seen < limit:
-            got = self.fills(page=page, per_page=per_page)
-            yield from got.records[: limit - seen]
-            seen += len(got.records)
-            if not got.records or seen >= got.total:
+    def all_fills(
+        self, per_page: int = 100, limit: int = 1_000_000, max_pages: int = MAX_PAGES
+    ) -> Iterator[FillEvent]:
+        """Every fill (at most ``limit``), in chain order, walked by cursor (``walk``)."""
+        if limit <= 0:
+            return
+        seen = 0
+
+        def fetch(cursor: str | None) -> FillPage:
+            return self.fills(1, per_page, cursor)
+
+        for got in walk(fetch, max_pages, "GET /v1/fills"):
+            taken = got.records[: limit - seen]
+            yield from taken
+            seen += len(taken)
+            if seen >= limit:
                 return
-            page += 1
 
     # -- transport ---------------------------------------------------------------------
     def _request(
@@ -234,6 +278,29 @@ class NodeClient:
                 f"{method} {path} answered HTTP {resp.status_code} without a JSON body"
             )
         return resp.status_code, body
+
+
+def walk(fetch: Callable[[str | None], P], max_pages: int, what: str) -> Iterator[P]:
+    """A listing's pages: the first (``fetch(None)``), then each page's ``next`` fetched
+    until one says null. A walk by cursor lists every record that matched all along once,
+    whatever arrives or closes between two pages (a walk by page numbers skips or repeats
+    one for each record that comes or goes before the page it reads: README, "Walking a
+    listing"). ``NodeProtocolError`` for a node whose walk would not end: a cursor it gave
+    twice, or a next page still after ``max_pages``."""
+    given: set[str] = set()
+    cursor: str | None = None
+    for _ in range(max_pages):
+        got = fetch(cursor)
+        yield got
+        if got.next is None:
+            return
+        if got.next in given:
+            raise NodeProtocolError(
+                f"{what} gave the cursor {got.next!r} twice: the walk would go round forever"
+            )
+        given.add(got.next)
+        cursor = got.next
+    raise NodeProtocolError(f"{what} still had a next page after {max_pages} pages")
 
 
 def describe_request_error(e: requests.RequestException) -> str:

@@ -255,14 +255,7 @@ class WalletShell(cmd.Cmd):
         if words not in ([], ["all"]):
             raise WalletInputError(f"get_dump takes nothing or all, got {arg.strip()!r}")
         config, m = self._market()
-        records: list[OrderRecord] = []
-        page = 1
-        while True:
-            got = self.client.orders(page=page, per_page=PAGE_SIZE)
-            records += got.records
-            if not got.records or len(records) >= got.total:
-                break
-            page += 1
+        records = list(self.client.all_orders(per_page=PAGE_SIZE))  # (by cursor: each once)
         shown = records if words else [r for r in records if r.status in OPEN_STATUSES]
         for rec in records:
             check_record(config, rec, "orders")

@@ -147,14 +147,8 @@ class Story:
             return "unknown"
 
     def open_on(self, node: Node) -> set[str]:
-        out: set[str] = set()
-        page = 1
-        while True:
-            p = node.client.orders(page=page, per_page=1000)
-            out |= {r.order_hash for r in p.records if r.status in OPEN_STATUSES}
-            if page * p.per_page >= p.total:
-                return out
-            page += 1
+        records = node.client.all_orders(per_page=1000)
+        return {r.order_hash for r in records if r.status in OPEN_STATUSES}
 
     def chain_filled(self, h: str) -> int:
         signed = next(s for s in self.signed.values() if s.hash_hex == h)

@@ -110,11 +110,12 @@ class FakeNode:
 
     def paged(self, request: web.Request, records: list[dict[str, Any]]) -> web.Response:
         self.queries.append(dict(request.query))
-        n = int(request.query.get("page", "1"))
+        n = int(request.query.get("cursor", request.query.get("page", "1")))
         per = min(int(request.query.get("perPage", "100")), self.max_per_page)
         chunk = records[(n - 1) * per : n * per]
+        more = str(n + 1) if n * per < len(records) else None  # (the next page's number)
         return web.json_response(
-            {"total": len(records), "page": n, "perPage": per, "records": chunk}
+            {"total": len(records), "page": n, "perPage": per, "records": chunk, "next": more}
         )
 
     async def get_orders(self, request: web.Request) -> web.Response:

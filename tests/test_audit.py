@@ -397,10 +397,12 @@ class FakeNode:
 
     @staticmethod
     def _page(request: web.Request, items: list[dict[str, Any]]) -> web.Response:
-        page, per = int(request.query.get("page", 1)), int(request.query.get("perPage", 100))
+        page = int(request.query.get("cursor", request.query.get("page", 1)))
+        per = int(request.query.get("perPage", 100))
         chunk = items[(page - 1) * per : page * per]
+        more = str(page + 1) if page * per < len(items) else None  # (the next page's number)
         return web.json_response(
-            {"total": len(items), "page": page, "perPage": per, "records": chunk}
+            {"total": len(items), "page": page, "perPage": per, "records": chunk, "next": more}
         )
 
     async def orders(self, request: web.Request) -> web.Response:

@@ -323,7 +323,9 @@ def test_get_dump_reads_every_page_and_shows_the_open_orders(fake: FakeNode) -> 
     fake.max_per_page = 3
     r = console(fake, "get_dump", "get_dump all", args=("--pair", "weth/usdc"))
     assert r.exit_code == 0, r.output
-    assert [q["page"] for q in fake.queries] == ["1", "2", "1", "2"]
+    # (walked by cursor: the first page by number, the next by the first page's next)
+    walk = [q.get("page") or f"cursor {q['cursor']}" for q in fake.queries]
+    assert walk == ["1", "cursor 2", "1", "cursor 2"]
     assert "the node's open orders (3)" in r.output and "the node's orders (4)" in r.output
     rows = table_rows(r.output)
     them = f"{OTHER[:10]}…{OTHER[-4:]}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,6 @@ from sdex.audit.facts import (
     BookEntry,
     Cancel,
     ChainFacts,
-    ClaimedFill,
     ClosedEntry,
     Facts,
     NodeFacts,
@@ -56,7 +55,7 @@ removal, a soft cancel. The chain may still fill such an order; the user was tol
 
 TRANSFER_TOPIC = keccak(b"Transfer(address,address,uint256)")
 PER_PAGE = 1000  # the API's maximum
-MAX_PAGES = 10_000  # a node that keeps answering "there is more" stops being read here
+MAX_PAGES = 10_000  # a node that keeps answering "there is more" is refused after these
 BATCH = 100  # JSON-RPC calls per HTTP batch, orders per getOrderStates call
 
 
@@ -301,7 +300,10 @@ def read_node(
             started = time.monotonic()
             node.block = _wait_synced(client, domain, head, sync_timeout)
             node.waited = time.monotonic() - started
-            for rec in _paged(lambda p: _orders_page(client, p)):
+            # Walked by cursor (``NodeClient.walk``): an order or fill that arrives while the
+            # audit reads comes at the end and none is skipped or counted twice, as a walk
+            # by page numbers would when records come or go before the page it reads.
+            for rec in client.all_orders(per_page=PER_PAGE, max_pages=MAX_PAGES):
                 copy = _copy(rec, url, domain)
                 copies.append(copy)
                 h = copy.signed.hash
@@ -313,7 +315,9 @@ def read_node(
                     pending = parse_uint(meta.get("pendingMakerAmount", "0"), "pendingMakerAmount")
                     reason = str(meta.get("reason", ""))[:200]
                     node.closed[h] = ClosedEntry(h, rec.status, reason, filled, pending)
-            node.fills = list(_paged(lambda p: _fills_page(client, p)))
+            node.fills = list(
+                client.all_fills(per_page=PER_PAGE, limit=PER_PAGE * MAX_PAGES, max_pages=MAX_PAGES)
+            )
         except (NodeUnreachableError, OSError) as e:  # requests' errors are OSErrors
             node.error = str(e) or type(e).__name__
         except (SdexError, ValueError) as e:  # refused a request, or answered off the API
@@ -372,27 +376,6 @@ def _wait_synced(client: NodeClient, domain: Domain, head: int, timeout: float) 
         if block >= head or time.monotonic() >= deadline:
             return block
         time.sleep(0.05)
-
-
-def _paged(fetch: Callable[[int], tuple[int, list[Any]]]) -> Iterator[Any]:
-    """Every record of a paged endpoint (1-indexed pages of ``PER_PAGE``)."""
-    seen = 0
-    for page in range(1, MAX_PAGES + 1):
-        total, records = fetch(page)
-        yield from records
-        seen += len(records)
-        if not records or seen >= total:
-            return
-
-
-def _orders_page(client: NodeClient, page: int) -> tuple[int, list[OrderRecord]]:
-    p = client.orders(page=page, per_page=PER_PAGE)
-    return p.total, p.records
-
-
-def _fills_page(client: NodeClient, page: int) -> tuple[int, list[ClaimedFill]]:
-    got = client.fills(page=page, per_page=PER_PAGE)
-    return got.total, got.records
 
 
 # -- everything ----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ const OPEN = new Set(["open", "partially_filled", "unfunded"]);
 const DEVNET_CHAINS = new Set([31337, 1337]); // (sdex.deployment.DEVNET_CHAIN_IDS)
 const MAX_FILLS = 50;
 const MAX_MY_ORDERS = 100;
+const TAIL_PAGES = 20; // (pages read at most past the page before the last: listingTail)
 
 const S = {
   config: null,
@@ -302,12 +303,10 @@ function renderFills() {
 async function loadFills() {
   S.fills = [];
   S.seenFills.clear();
-  const first = await getJSON("/v1/fills?perPage=1");
   const per = 2 * MAX_FILLS; // (two fill events a match)
-  const last = Math.max(1, Math.ceil(first.total / per));
-  // the last page alone may hold a single fill: the one before it too (oldest first)
-  const pages = await Promise.all([last - 1, last].filter((p) => p >= 1).map((p) => getJSON(`/v1/fills?perPage=${per}&page=${p}`)));
-  for (const f of pages.flatMap((p) => p.records).slice(-per)) await addFill(f);
+  const q = `/v1/fills?perPage=${per}`;
+  const records = await listingTail(q, per, await getJSON(`${q}&page=1`));
+  for (const f of records) await addFill(f);
   renderFills(); // (none at all: the rows shown before go too)
 }
 
@@ -611,25 +610,45 @@ async function refreshOrder(hash) {
 }
 
 /** The account's newest orders (the API lists a maker's orders oldest first, closed ones
- * included: the first page of a busy maker would show none of its open orders). */
+ * included: the first page of a busy maker would show none of its open orders). Shown in
+ * the listing's order (arrival), then those an event or this page showed since the ask and
+ * the listing did not have: newer still (placed after its last page was read). */
 async function loadMyOrders() {
   const acc = S.account;
   try {
     const asked = ++S.stamp;
     const q = `/v1/orders?maker=${acc.address}&perPage=${MAX_MY_ORDERS}`;
-    const first = await getJSON(`${q}&page=1`);
-    const last = Math.max(1, Math.ceil(first.total / MAX_MY_ORDERS));
-    let records = first.records;
-    if (last > 1) {
-      const [before, end] = await Promise.all([getJSON(`${q}&page=${last - 1}`), getJSON(`${q}&page=${last}`)]);
-      records = [...before.records, ...end.records];
-    }
+    const records = await listingTail(q, MAX_MY_ORDERS, await getJSON(`${q}&page=1`));
     if (acc !== S.account) return;
-    for (const rec of records.slice(-MAX_MY_ORDERS)) setMine(rec, asked);
+    const mine = new Map();
+    for (const rec of records) {
+      const hash = rec.metaData.orderHash;
+      const newer = (S.shownAt.get(hash) ?? 0) > asked; // (an event's state, after the ask)
+      if (!newer) S.shownAt.set(hash, asked);
+      mine.set(hash, newer ? S.mine.get(hash) ?? rec : rec);
+    }
+    for (const [hash, rec] of S.mine) if (!mine.has(hash) && (S.shownAt.get(hash) ?? 0) > asked) mine.set(hash, rec);
+    S.mine = mine;
     renderMyOrders();
   } catch (e) {
     fieldErrors({ account: `my orders: ${e.message}` });
   }
+}
+
+/** The newest ``per`` records of the listing ``q`` (oldest first), given its first page
+ * (``per`` a page): from the page before the last (by number, as the first page's ``total``
+ * says) to the end, following each page's ``next`` until null. Records that arrive while it
+ * reads are at the end, where it goes on to (pages by number computed from ``total`` stopped
+ * short of them), and none is read twice. */
+async function listingTail(q, per, first) {
+  const last = Math.max(1, Math.ceil(first.total / per));
+  let page = first.next == null || last <= 2 ? first : await getJSON(`${q}&page=${last - 1}`);
+  let records = page.records;
+  for (let i = 0; page.next != null && i < TAIL_PAGES; i++) {
+    page = await getJSON(`${q}&cursor=${encodeURIComponent(page.next)}`);
+    records = [...records, ...page.records].slice(-per);
+  }
+  return records.slice(-per);
 }
 
 async function softCancel(hash) {
