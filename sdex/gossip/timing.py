@@ -155,6 +155,9 @@ class GcPauses:
         self.cpu_seconds = 0.0
         self.seconds_by_generation = [0.0, 0.0, 0.0]
         self.longest_by_generation = [0.0, 0.0, 0.0]
+        self.longest_cpu_by_generation = [0.0, 0.0, 0.0]
+        """The longest collection of each generation in CPU seconds (on a shared machine a
+        collection's wall time is mostly waiting for a core)."""
         self.last_full = 0.0
         """The CPU seconds of the latest generation-2 collection."""
         self.freezes = 0
@@ -189,6 +192,8 @@ class GcPauses:
             self.seconds_by_generation[generation] += took
             if took > self.longest_by_generation[generation]:
                 self.longest_by_generation[generation] = took
+            if cpu > self.longest_cpu_by_generation[generation]:
+                self.longest_cpu_by_generation[generation] = cpu
         if generation == 2:
             self.last_full = cpu
 
@@ -200,6 +205,7 @@ class GcPauses:
             "cpuSeconds": round(self.cpu_seconds, 6),
             "secondsByGeneration": [round(s, 6) for s in self.seconds_by_generation],
             "longestByGeneration": [round(s, 6) for s in self.longest_by_generation],
+            "longestCpuByGeneration": [round(s, 6) for s in self.longest_cpu_by_generation],
             "frozen": gc.get_freeze_count(),
             "freezes": self.freezes,
             "thaws": self.thaws,
