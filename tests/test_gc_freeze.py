@@ -160,32 +160,28 @@ CTRL_C = textwrap.dedent(
     from sdex.gossip.timing import GC_PAUSES
     GC_PAUSES.install()
     heap = [[i] for i in range(300_000)]  # a full collection walks them: tens of ms
-    sent = 0
     def interrupt():
-        global sent
-        for _ in range(10):
-            time.sleep(0.2)
-            sent += 1
-            os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGINT)
     threading.Thread(target=interrupt, daemon=True).start()
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             gc.collect()  # (nearly all the time in collections: Ctrl-C lands in one)
-        print("not interrupted after", sent)
+        print("not interrupted")
     except KeyboardInterrupt:
-        print("interrupted after", sent)
+        print("interrupted")
     """
 )
 
 
 def test_ctrl_c_during_a_collection_interrupts_and_prints_nothing() -> None:
-    """The process spends nearly all its time collecting, so each SIGINT is handled in the
-    collection's callback; the first one must interrupt the main code, and nothing be
-    printed as "Exception ignored ... while calling GC callback"."""
+    """The process spends nearly all its time collecting, so its one SIGINT is handled in a
+    collection's callback; it must interrupt the main code (before: dropped, the loop ran
+    its 10 s), and nothing be printed as "Exception ignored ... while calling GC callback"."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     p = subprocess.run(
         [sys.executable, "-c", CTRL_C], capture_output=True, text=True, env=env, timeout=60
     )
-    assert p.stdout.strip() == "interrupted after 1", (p.stdout, p.stderr)
+    assert p.stdout.strip() == "interrupted", (p.stdout, p.stderr)
     assert "Exception ignored" not in p.stderr and "KeyboardInterrupt" not in p.stderr
