@@ -5,10 +5,12 @@ number of counters, whatever the traffic."""
 
 from __future__ import annotations
 
+import _thread
 import bisect
 import gc
 import os
 import re
+import signal
 import threading
 import time
 from collections import OrderedDict
@@ -134,14 +136,35 @@ class PushTiming:
 
 
 class GcPauses:
-    """The process's garbage collections (``gc.callbacks``): how many of each generation and
-    how long each took, wall time, in microseconds. One per process (``GC_PAUSES``)."""
+    """The process's garbage collections (``gc.callbacks``): how many of each generation, how
+    long each took (wall time, microseconds, ``pausesUs``), their wall and CPU seconds in all
+    and by generation, the longest of each generation, and the objects the collector no
+    longer walks (``frozen``: ``gc.freeze``, ``sdex.node.gcfreeze``). One per process
+    (``GC_PAUSES``).
+
+    A signal's handler may raise in a collection's callback (Ctrl-C's ``KeyboardInterrupt``:
+    a collection of a large heap takes long, and the callback is the first Python code to
+    run after it); the interpreter would print it as "Exception ignored ... while calling GC
+    callback" and drop it. ``_callback`` catches it and has it raised again in the main
+    thread once the collection is over (``_Redeliver``)."""
 
     def __init__(self) -> None:
         self.pauses = Histogram()
         self.by_generation = [0, 0, 0]
         self.seconds = 0.0
+        self.cpu_seconds = 0.0
+        self.seconds_by_generation = [0.0, 0.0, 0.0]
+        self.longest_by_generation = [0.0, 0.0, 0.0]
+        self.longest_cpu_by_generation = [0.0, 0.0, 0.0]
+        """The longest collection of each generation in CPU seconds (on a shared machine a
+        collection's wall time is mostly waiting for a core)."""
+        self.last_full = 0.0
+        """The CPU seconds of the latest generation-2 collection."""
+        self.freezes = 0
+        """``gc.freeze`` calls of the node's policy (``sdex.node.gcfreeze``) and its thaws."""
+        self.thaws = 0
         self._started = 0.0
+        self._started_cpu = 0.0
         self._installed = False
 
     def install(self) -> None:
@@ -150,22 +173,56 @@ class GcPauses:
             gc.callbacks.append(self._callback)
 
     def _callback(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._started = time.perf_counter()
+        try:
+            if phase == "start":
+                self._started = time.perf_counter()
+                self._started_cpu = time.thread_time()
+                return
+            took = time.perf_counter() - self._started
+            cpu = time.thread_time() - self._started_cpu
+        except KeyboardInterrupt:  # (a signal's handler raised here: see the class)
+            _REDELIVER[signal.SIGINT]  # (a subscript, not a call: see _Redeliver)
             return
-        took = time.perf_counter() - self._started
         self.seconds += took
+        self.cpu_seconds += cpu
         self.pauses.add(took * 1e6)
         generation = info.get("generation", 0)
         if 0 <= generation < 3:
             self.by_generation[generation] += 1
+            self.seconds_by_generation[generation] += took
+            if took > self.longest_by_generation[generation]:
+                self.longest_by_generation[generation] = took
+            if cpu > self.longest_cpu_by_generation[generation]:
+                self.longest_cpu_by_generation[generation] = cpu
+        if generation == 2:
+            self.last_full = cpu
 
     def to_json(self) -> dict[str, object]:
         return {
             "pausesUs": self.pauses.to_json(),
             "byGeneration": list(self.by_generation),
             "seconds": round(self.seconds, 6),
+            "cpuSeconds": round(self.cpu_seconds, 6),
+            "secondsByGeneration": [round(s, 6) for s in self.seconds_by_generation],
+            "longestByGeneration": [round(s, 6) for s in self.longest_by_generation],
+            "longestCpuByGeneration": [round(s, 6) for s in self.longest_cpu_by_generation],
+            "frozen": gc.get_freeze_count(),
+            "freezes": self.freezes,
+            "thaws": self.thaws,
         }
+
+
+class _Redeliver:
+    """``_REDELIVER[signum]`` has the main thread run ``signum``'s handler again at its next
+    check for signals (``_thread.interrupt_main``). A subscript, not a call, on purpose:
+    CPython checks for pending signals right after a call returns, so a call would raise the
+    interrupt inside the GC callback again; after a subscript it does not check, and the
+    callback returns first: the interrupt is raised in the code the collection interrupted."""
+
+    __getitem__ = staticmethod(_thread.interrupt_main)
+
+
+_REDELIVER = _Redeliver()
 
 
 GC_PAUSES = GcPauses()

@@ -91,6 +91,13 @@ class NodeConfig:
     reorg_depth: int = 128
     """Blocks the mirror keeps with their undo lists: the deepest reorg undone exactly (a
     deeper one is handled as a chain reset: everything re-read)."""
+    gc_freeze: bool = True
+    """Take the objects alive once the stored orders are loaded out of the cyclic garbage
+    collector's walks (``gc.freeze``), and again after a full collection longer than
+    ``gc_pause_budget``: its pauses stay short however many orders the node holds
+    (``sdex.node.gcfreeze``; ``$SDEX_GC_FREEZE=0`` turns it off)."""
+    gc_pause_budget: float = 0.02
+    """CPU seconds a full collection may take before what it walked is frozen too."""
     gossip: GossipConfig = field(default_factory=GossipConfig)
     admin: bool = False
     """Serve ``/admin/links`` to loopback clients (operators, tests: network partitions)."""

@@ -36,6 +36,7 @@ from sdex.node.appstate import METRICS_KEY
 from sdex.node.config import NodeConfig
 from sdex.node.conns import BoundedRunner, ConnectionSlots, add_metrics
 from sdex.node.core import Node
+from sdex.node.gcfreeze import GcFreezer, gc_freeze
 from sdex.node.process import http_url
 from sdex.node.sending import AnswerSlots, bound_answers
 
@@ -77,6 +78,7 @@ async def serve(config: NodeConfig, interval: float | None = None) -> AsyncItera
     GIL switch interval is ``interval``, as ``switch_interval`` gives it (read here if not
     given; ``run_node`` reads it before anything starts), and is put back on exit."""
     check_port_free(config.host, config.port)
+    freeze = gc_freeze(config.gc_freeze)  # (a bad $SDEX_GC_FREEZE: said before anything starts)
     was = sys.getswitchinterval()
     sys.setswitchinterval(switch_interval(was) if interval is None else interval)
     try:
@@ -108,12 +110,32 @@ async def serve(config: NodeConfig, interval: float | None = None) -> AsyncItera
             await site.start()
             log.info("port %d open: loading the stored orders", config.port)
             await node.load()
-            yield node
+            async with frozen_heap(config, freeze):
+                yield node
         finally:
             await runner.cleanup()
             await node.stop()
     finally:
         sys.setswitchinterval(was)
+
+
+@contextlib.asynccontextmanager
+async def frozen_heap(config: NodeConfig, on: bool) -> AsyncIterator[None]:
+    """While a node serves: the garbage collector's policy (``sdex.node.gcfreeze``), settled
+    once the stored orders are loaded, if ``on`` (``gc_freeze``)."""
+    if not on:
+        yield
+        return
+    freezer = GcFreezer(config.gc_pause_budget)
+    freezer.settle()
+    task = asyncio.create_task(freezer.run(), name="gc-freeze")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        freezer.close()
 
 
 def check_port_free(host: str, port: int) -> None:
