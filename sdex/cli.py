@@ -167,6 +167,12 @@ def demo(log_dir: Path, keep: bool) -> None:
     "--expiry", "expiry_seconds", type=click.IntRange(min=1), default=DEFAULT_EXPIRY,
     show_default=True, metavar="SECONDS", help="The order expires this many seconds from now.",
 )  # fmt: skip
+@click.option(
+    "--wait", "settle_wait", type=click.FloatRange(0, 600), default=30, show_default=True,
+    metavar="SECONDS",
+    help="Wait at most this long for a match's settlement on chain and say how it ended "
+    "(0: do not wait).",
+)  # fmt: skip
 def order(
     side: str,
     price: Fraction,
@@ -176,6 +182,7 @@ def order(
     key: bytes,
     tif: str,
     expiry_seconds: int,
+    settle_wait: float,
 ) -> None:
     """Sign a limit order to buy or sell AMOUNT of the base token at PRICE and post it.
 
@@ -190,7 +197,7 @@ def order(
         try:
             place_order(
                 out, client, config, market, wanted, price, amount, key,
-                tif=tif.lower(), expiry_seconds=expiry_seconds,
+                tif=tif.lower(), expiry_seconds=expiry_seconds, settle_wait=settle_wait,
             )  # fmt: skip
         except WalletInputError as e:
             raise click.UsageError(str(e)) from None
