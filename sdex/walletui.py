@@ -127,7 +127,8 @@ def await_settlement(
     if filled <= 0:
         reason = rec.meta_data.get("reason")
         why = f": {escape(str(reason)[:200])}" if reason else ""
-        out.print(f"[bold red]settlement failed[/], nothing traded{why} ({status})")
+        rests = "; the order rests in the book" if rec.status in ("open", "unfunded") else ""
+        out.print(f"[bold red]settlement failed[/], nothing traded{why}{rests} ({status})")
         return
     page = FillPage.from_json(
         client._request("GET", "/v1/fills", params={"orderHash": posted.order_hash})[1]
