@@ -33,6 +33,7 @@ from sdex.cliopts import (
     pair_market,
     pair_option,
     rpc_url_check,
+    wait_option,
 )
 from sdex.deployment import DEFAULT_PATH, Deployment, DeploymentError
 from sdex.errors import SdexError
@@ -167,12 +168,7 @@ def demo(log_dir: Path, keep: bool) -> None:
     "--expiry", "expiry_seconds", type=click.IntRange(min=1), default=DEFAULT_EXPIRY,
     show_default=True, metavar="SECONDS", help="The order expires this many seconds from now.",
 )  # fmt: skip
-@click.option(
-    "--wait", "settle_wait", type=click.FloatRange(0, 600), default=30, show_default=True,
-    metavar="SECONDS",
-    help="Wait at most this long for a match's settlement on chain and say how it ended "
-    "(0: do not wait).",
-)  # fmt: skip
+@wait_option
 def order(
     side: str,
     price: Fraction,
@@ -193,10 +189,9 @@ def order(
     wanted = Side(side.lower())
     with one_line_errors(), NodeClient(node_url) as client:
         config = client.order_config()
-        market = pair_market(config, pair)
         try:
             place_order(
-                out, client, config, market, wanted, price, amount, key,
+                out, client, config, pair_market(config, pair), wanted, price, amount, key,
                 tif=tif.lower(), expiry_seconds=expiry_seconds, settle_wait=settle_wait,
             )  # fmt: skip
         except WalletInputError as e:
