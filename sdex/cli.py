@@ -33,6 +33,7 @@ from sdex.cliopts import (
     pair_market,
     pair_option,
     rpc_url_check,
+    wait_option,
 )
 from sdex.deployment import DEFAULT_PATH, Deployment, DeploymentError
 from sdex.errors import SdexError
@@ -167,6 +168,7 @@ def demo(log_dir: Path, keep: bool) -> None:
     "--expiry", "expiry_seconds", type=click.IntRange(min=1), default=DEFAULT_EXPIRY,
     show_default=True, metavar="SECONDS", help="The order expires this many seconds from now.",
 )  # fmt: skip
+@wait_option
 def order(
     side: str,
     price: Fraction,
@@ -176,6 +178,7 @@ def order(
     key: bytes,
     tif: str,
     expiry_seconds: int,
+    settle_wait: float,
 ) -> None:
     """Sign a limit order to buy or sell AMOUNT of the base token at PRICE and post it.
 
@@ -186,11 +189,10 @@ def order(
     wanted = Side(side.lower())
     with one_line_errors(), NodeClient(node_url) as client:
         config = client.order_config()
-        market = pair_market(config, pair)
         try:
             place_order(
-                out, client, config, market, wanted, price, amount, key,
-                tif=tif.lower(), expiry_seconds=expiry_seconds,
+                out, client, config, pair_market(config, pair), wanted, price, amount, key,
+                tif=tif.lower(), expiry_seconds=expiry_seconds, settle_wait=settle_wait,
             )  # fmt: skip
         except WalletInputError as e:
             raise click.UsageError(str(e)) from None

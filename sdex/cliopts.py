@@ -141,6 +141,14 @@ pair_option = click.option(
 )  # fmt: skip
 
 
+wait_option = click.option(
+    "--wait", "settle_wait", type=click.FloatRange(0, 600), default=30, show_default=True,
+    metavar="SECONDS",
+    help="Wait at most this long for a match's settlement on chain and say how it ended "
+    "(0: do not wait).",
+)  # fmt: skip
+
+
 @contextlib.contextmanager
 def one_line_errors() -> Iterator[None]:
     """Show an expected failure (node refused or unreachable, chain error) as one red line

@@ -5,6 +5,7 @@ an order of any listed pair is shown."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -16,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sdex.client import (
+    FillPage,
     NodeClient,
     NodeProtocolError,
     OrderConfig,
@@ -25,7 +27,7 @@ from sdex.client import (
     describe_request_error,
 )
 from sdex.deployment import Deployment
-from sdex.errors import ChainError, ContractRevert
+from sdex.errors import ChainError, ContractRevert, SdexError
 from sdex.order import Order, SignedOrder, address_of
 from sdex.wallet import (
     DEFAULT_EXPIRY,
@@ -72,15 +74,86 @@ def place_order(
     *,
     tif: str = "gtc",
     expiry_seconds: int = DEFAULT_EXPIRY,
+    settle_wait: float = 0.0,
 ) -> PostedOrder:
     """Sign a limit order, show it, post it and show the node's answer (``sdex order``, the
-    console's ``send_order``). ``WalletInputError``, before anything is sent, if the numbers
-    make no valid order."""
+    console's ``send_order``); a match still settling is waited for at most ``settle_wait``
+    seconds (``await_settlement``). ``WalletInputError``, before anything is sent, if the
+    numbers make no valid order."""
     signed = sign_limit_order(config, m, side, price, amount, key, expiry_seconds=expiry_seconds)
     _print_signed(out, m, side, price, signed, config)
     posted = client.post_order(signed, tif)
     _print_posted(out, m, side, signed, posted)
+    try:
+        await_settlement(out, client, m, side, posted, settle_wait)
+    except (SdexError, OSError) as e:  # (the order was taken: say so, not a failure)
+        out.print(f"[yellow]could not follow the settlement:[/] {escape(short_error(e))}")
     return posted
+
+
+SETTLE_POLL = 0.25
+"""Seconds between two reads of a settling order's record (``await_settlement``)."""
+MOST_SETTLING_TXS = 5
+"""Transactions named in a settlement's line; more are counted."""
+
+
+def await_settlement(
+    out: Console, client: NodeClient, m: Market, side: Side, posted: PostedOrder, wait: float
+) -> None:
+    """For a posted order matched and still settling: read its record until no fill of it is
+    in flight (at most ``wait`` seconds), then say what the chain did: the amounts mined and
+    their transactions, or that the settlement failed, with the node's status. review17: the
+    CLI printed only the status at posting, ``partially_filled`` while the match settled."""
+    pending = _meta_int(posted, "pendingMakerAmount")
+    if not posted.matches or not pending or wait <= 0:
+        return
+    matched = sum(x.incoming_maker_amount for x in posted.matches)
+    out.print(f"waiting for the settlement on chain (at most {wait:g} s)...")
+    end = time.monotonic() + wait
+    rec = client.get_order(posted.order_hash)
+    while _uint(rec.meta_data, "pendingMakerAmount"):
+        if time.monotonic() + SETTLE_POLL > end:
+            out.print(
+                f"[yellow]still settling[/] after {wait:g} s (status {escape(rec.status)}): "
+                f"see GET /v1/orders/{escape(posted.order_hash)}"
+            )
+            return
+        time.sleep(SETTLE_POLL)
+        rec = client.get_order(posted.order_hash)
+    filled = _uint(rec.meta_data, "filledMakerAmount") - (
+        _uint(posted.meta_data, "filledMakerAmount")
+    )
+    status = f"status {escape(rec.status)}"
+    if filled <= 0:
+        reason = rec.meta_data.get("reason")
+        why = f": {escape(str(reason)[:200])}" if reason else ""
+        rests = "; the order rests in the book" if rec.status in ("open", "unfunded") else ""
+        out.print(f"[bold red]settlement failed[/], nothing traded{why}{rests} ({status})")
+        return
+    page = FillPage.from_json(
+        client._request("GET", "/v1/fills", params={"orderHash": posted.order_hash})[1]
+    )
+    fills = [f for f in page.records if "0x" + f.order_hash.hex() == posted.order_hash]
+    got = sum(f.taker_filled for f in fills)
+    txs = list(dict.fromkeys(f.tx_hash for f in fills))
+    named = ", ".join(txs[:MOST_SETTLING_TXS]) + (
+        f" and {len(txs) - MOST_SETTLING_TXS} more" if len(txs) > MOST_SETTLING_TXS else ""
+    )
+    base, quote = m.base_and_quote(side, filled, got)
+    verb = "bought" if side is Side.BUY else "sold"
+    words = f"settled on chain: {verb} {fmt_amount(base, m.base_token.decimals)} {m.base} for "
+    words += f"{fmt_amount(quote, m.quote_token.decimals)} {m.quote}"
+    if filled < matched:
+        words += f" ([bold red]part of the match failed to settle[/]: {filled} of {matched} units)"
+    out.print(f"[bold]{words}[/] (tx {named or 'unknown'}; {status})")
+
+
+def _uint(meta: dict[str, object], name: str) -> int:
+    """A uint256 amount of a record's metaData; 0 when absent or not one."""
+    raw = meta.get(name)
+    if not isinstance(raw, str) or len(raw) > 78 or not (raw.isascii() and raw.isdigit()):
+        return 0
+    return int(raw)
 
 
 def _print_signed(
@@ -123,11 +196,13 @@ def posted_summary(posted: PostedOrder) -> str:
 
     The status counts only fills confirmed on chain, so a taker matched in full reads
     ``partially_filled`` until its settlement is mined: say so, not just the two words."""
-    raw = f"status {escape(posted.status)}" + (
-        f", outcome {escape(posted.outcome)}" if posted.outcome else ""
-    )
     pending = _meta_int(posted, "pendingMakerAmount")
     matched = bool(posted.matches)
+    mined = pending and posted.status in ("open", "partially_filled")  # (not final yet)
+    until = " until the settlement is mined" if mined else ""
+    raw = f"status {escape(posted.status)}{until}" + (
+        f", outcome {escape(posted.outcome)}" if posted.outcome else ""
+    )
     if not posted.created:
         words = "the node already had this order"
     elif posted.outcome == "filled":
@@ -154,10 +229,7 @@ def posted_summary(posted: PostedOrder) -> str:
 
 def _meta_int(posted: PostedOrder, name: str) -> int:
     """A uint256 amount of the answer's metaData; 0 when absent or not one."""
-    raw = posted.meta_data.get(name)
-    if not isinstance(raw, str) or len(raw) > 78 or not (raw.isascii() and raw.isdigit()):
-        return 0
-    return int(raw)
+    return _uint(posted.meta_data, name)
 
 
 def resting_dust(signed: SignedOrder, posted: PostedOrder) -> int:

@@ -112,7 +112,8 @@ def test_order_sell_defaults_to_gtc_and_rests(fake: FakeNode) -> None:
     ("status", "outcome", "pending", "matched", "said"),
     [
         ("partially_filled", "filled", E18 // 2, True,
-         "matched in full, settlement pending on chain (status partially_filled, outcome filled)"),
+         "matched in full, settlement pending on chain (status partially_filled until the "
+         "settlement is mined, outcome filled)"),
         ("open", "filled", None, True,  # a node that does not send pendingMakerAmount
          "matched in full, settlement pending on chain (status open, outcome filled)"),
         ("removed", "dropped", E18 // 4, True,

@@ -26,8 +26,10 @@ WS_STALL_SECONDS = 5.0
 """How long one send to a subscriber, or its closing handshake, may wait for its socket (a
 client that stopped reading never lets either finish) before the connection is cut."""
 SNAPSHOT_COST = 200.0
-"""Records a book request is charged in the client's listing budget: an order book page's
-(``perPage`` 100, two sides), whatever the depth (a book of 1,000 levels: ~1 ms)."""
+"""Records a book request takes from the client's listing budget first: an order book
+page's (``perPage`` 100, two sides); then it is charged what it cost (``snapshot_cost``, 1
+at least), as a listing page is. review17: the 200 were kept, so a few requests for a pair
+the node does not list locked the client out of ``GET /v1/depth``."""
 NODE_MESSAGE_COST = 1.0
 """Records a book request or ``GET /v1/depth`` takes from the node's listing total first
 (refused while it is in debt), as an empty listing page does; its snapshot's cost
@@ -125,7 +127,7 @@ async def _drain(
                 break
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 continue
-            # a snapshot reads the whole book: charged as an order book page, to the
+            # a snapshot reads the whole book: charged first as an order book page, to the
             # client's listing budget too (``sdex.node.listings``); the node's total only
             # what the message cost it (``NODE_MESSAGE_COST`` at least), refused in debt
             if (
@@ -140,8 +142,13 @@ async def _drain(
             else:
                 cost = feed.handle(sub, msg.data)
                 lane.charge(cost - NODE_MESSAGE_COST)  # (a snapshot's levels: review16)
-                if (more := cost - SNAPSHOT_COST) > 0:  # a deep book's, past the page's 200
+                # the client's budget: what it cost, 1 at least, as a listing page's (what
+                # it did not use given back: an error, a small book; review17)
+                taken = min(SNAPSHOT_COST, float(listings.burst))
+                if (more := max(NODE_MESSAGE_COST, cost) - taken) > 0:  # (a deep book)
                     listings.charge(client, more)
+                else:
+                    listings.give_back(client, -more)
     finally:
         sub.close()
 
