@@ -199,7 +199,7 @@ class BookCore(BookBase):
             e.dead = False
             level.total += e.fillable  # (``Level.add``, inlined)
             if level.logged < side.taken:
-                side.note(level)
+                side.moved(level)
 
     def _index_expiry(self, e: Entry) -> None:
         """Only orders at a level expire in the book (IOC/FOK never rest, and a deferred

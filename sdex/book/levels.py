@@ -14,8 +14,8 @@ compacted away in bulk. Only entries that can trade now are in the queue: an ent
 are pending, its maker is short of funds) is *parked*: taken out of the queue so that
 matching never walks past it, and put back at its time priority (by ``seq``) when it can
 trade again. So a walk's cost never grows with entries that cannot trade. Imports nothing of
-``sdex.book`` but its types and the arithmetic under it (``prices``, ``ledger``): no import
-cycles in the package."""
+``sdex.book`` but its types and what is under it (``prices``, ``ledger``, ``changelog``): no
+import cycles in the package."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from fractions import Fraction
 from operator import attrgetter
 from typing import Final
 
+from sdex.book.changelog import ChangeLog, Logged
 from sdex.book.ledger import Ledger
 from sdex.book.prices import ratio
 from sdex.book.types import RemovalReason, Side
@@ -173,7 +174,7 @@ class Entry:
 _seq_key: Final = attrgetter("seq")
 
 
-class Level:
+class Level(Logged):
     """All orders at one exact price, oldest first. ``rank`` orders the levels of a side
     (``BookSide``): ``-price`` for asks, ``price`` for bids, as a float, so that the best
     level has the greatest rank.
@@ -182,14 +183,13 @@ class Level:
     and the sum of their ``fillable``, kept as entries enter, fill, park and leave (the book
     calls ``add`` whenever the fillable of an entry in the queue moves), so that depth
     costs O(levels), not O(orders). Every change of ``total`` is noted in the side's log
-    of changes (``BookSide.changes``)."""
+    of changes (``BookSide.changes``, a ``ChangeLog``: ``logged`` is its last place there)."""
 
     __slots__ = (
         "den",
         "head",
         "listed",
         "live",
-        "logged",
         "num",
         "parked",
         "queue",
@@ -199,6 +199,7 @@ class Level:
     )
 
     def __init__(self, num: int, den: int, rank: float, side: BookSide) -> None:
+        super().__init__()
         self.num = num
         self.den = den
         self.rank = rank
@@ -207,7 +208,6 @@ class Level:
         self.head = 0  # queue[:head] are all dead
         self.live = 0  # entries in the queue not dead
         self.total = 0  # their fillable, summed
-        self.logged = -1  # its last place in ``side``'s log of changes (-1: never)
         self.parked: dict[bytes, Entry] = {}  # resting here, out of the queue
         self.listed = False  # in its side's ``ranked`` (else empty, kept as a spare)
 
@@ -216,7 +216,7 @@ class Level:
         left with it): ``total`` follows, and the change is noted for the side's readers."""
         self.total += amount
         if self.logged < self.side.taken:  # (else noted since the last read already)
-            self.side.note(self)
+            self.side.moved(self)
 
     @property
     def price(self) -> Fraction:
@@ -319,7 +319,7 @@ class Level:
 _SPARES: Final = 64  # empty levels a side keeps beyond as many as it lists (``BookSide.drop``)
 
 
-class BookSide:
+class BookSide(ChangeLog[Level]):
     """One side of a pair: levels by exact price in ``ranked``, worst first and best last
     (cached as ``best``), so that the walk takes and drops levels at the end of a list.
 
@@ -328,31 +328,26 @@ class BookSide:
     closer than a float tells apart) are ordered by exact cross-multiplication. ``opposite``
     is the pair's other side (set by ``PairBook``).
 
-    ``log`` lists the levels whose ``total`` moved, for readers that follow them (the node's
-    book events): a reader keeps a cursor (``changes``) and reads only the levels changed
-    since, O(levels changed). A level is logged again only if some reader read past its last
-    place (``taken``), so a level that moves a thousand times between two reads is read
-    once; a log no reader keeps up with is dropped (``_trim``), and a reader behind it is
-    told to compare every level instead.
+    Its ``ChangeLog`` lists the levels whose ``total`` moved, for readers that follow them
+    (the node's book events: ``changes``); a price may come twice there (a level forgotten
+    and made again).
     """
 
     __slots__ = (
-        "base",
         "best",
         "by_rank",
         "is_ask",
         "levels",
-        "log",
         "opposite",
         "owner",
         "ranked",
         "ranks",
         "side",
         "spares",
-        "taken",
     )
 
     def __init__(self, side: Side) -> None:
+        super().__init__()
         self.side = side
         self.is_ask = side is Side.ASK
         self.levels: dict[tuple[int, int], Level] = {}
@@ -366,41 +361,11 @@ class BookSide:
         self.opposite: BookSide = self
         self.owner: object = None  # the book it belongs to (set by ``BookCore.add_pair``)
         self.spares = 0  # empty levels kept in ``levels`` (not ``listed``), see ``drop``
-        self.log: list[Level] = []  # levels whose total moved (``note``)
-        self.base = 0  # the place of ``log[0]`` since the side began (older ones dropped)
-        self.taken = 0  # the end of the log at its last read (``changes``)
 
-    def note(self, level: Level) -> None:
-        """``level``'s total moved since a reader last read the log: log it."""
-        log = self.log
-        level.logged = self.base + len(log)
-        log.append(level)
-        if len(log) > 2 * len(self.levels) + _SPARES:
-            self._trim()
-
-    def _trim(self) -> None:
-        """The log outgrew the levels (levels made and forgotten while no reader read): drop
-        what the latest reader read, or all of it. A reader behind the new start compares
-        every level at its next read (``changes`` tells it)."""
-        log = self.log
-        read = self.taken - self.base
-        if read > len(log) // 2:
-            del log[:read]
-            self.base = self.taken
-        else:
-            self.base += len(log)
-            self.log = []
-
-    def changes(self, cursor: int) -> tuple[list[Level] | None, int]:
-        """The levels whose total moved since a reader's ``cursor`` (its last read's end;
-        -1 at first), perhaps some twice or more (by the same price: a level forgotten and
-        made again); ``None`` if the log no longer reaches back there (compare every
-        level: ``ranked``). Returns the cursor of the next read too."""
-        end = self.base + len(self.log)
-        self.taken = end
-        if cursor < self.base:
-            return None, end
-        return self.log[cursor - self.base :], end
+    def moved(self, level: Level) -> None:
+        """``level``'s total moved since a reader last read the log (``level.logged <
+        taken``): log it. The log is kept within twice the levels kept (and the spares)."""
+        self.note(level, 2 * len(self.levels) + _SPARES)
 
     def level(self, num: int, den: int) -> Level:
         """The level at ``num/den`` (reduced), created if new (or a spare one listed again)."""

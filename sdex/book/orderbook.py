@@ -69,7 +69,7 @@ class OrderBook(BookCore):
             return
         level.total -= x  # (``Level.add``, inlined: the walk's every fill)
         if level.logged < level.side.taken:
-            level.side.note(level)
+            level.side.moved(level)
         if left < resting.unit:
             if resting.maker_amount == resting.filled + resting.pending:
                 # all in flight: deferred (see ``place``), so the level empties and goes,
