@@ -67,17 +67,23 @@ class OrderBook(BookCore):
         level = resting.level
         if level is None or resting.parked:
             return
-        level.total -= x  # (``Level.add``, inlined: the walk's every fill)
-        if level.logged < level.side.taken:
-            level.side.moved(level)
-        if left < resting.unit:
+        if left < resting.unit:  # it leaves the queue: the fill and what it had left go
+            x += left
             if resting.maker_amount == resting.filled + resting.pending:
                 # all in flight: deferred (see ``place``), so the level empties and goes,
-                # and confirm is O(1)
-                level.discard(resting)
+                # and confirm is O(1) (``Level.discard``, its total moved below)
+                resting.level = None
+                level.take(resting)
                 resting.parked = True
             else:
-                level.park(resting)
+                level.hold(resting)
+        low = level.low - x  # (``Level.add``, inlined: the walk's every fill, one change)
+        if low >= 0:
+            level.low = low
+        else:
+            level.carry(low)
+        if level.logged < level.side.taken:
+            level.side.moved(level)
 
     def reserve(self, order_hash: bytes, amount: int) -> None:
         """Hold ``amount`` of an order's fillable for a proposed match (pending += amount)."""

@@ -66,7 +66,12 @@ class PairBook:
         """How many orders ``side`` offers now (those in their levels' queues, which can
         trade), and those of them at places ``first`` to ``end - 1`` in price-time order:
         a page of ``GET /v1/orderbook``. O(levels + the page), from the levels' counts
-        (``Level.live``); also returns how many levels it read."""
+        (``Level.live``); also returns how many levels it read.
+
+        A page that starts deep inside one level goes straight to its place in the queue
+        once that has no dead slots before it: a level with some (cancels, parks) is
+        compacted first, O(level) once, then every page of it is O(page) until an order
+        leaves it again from behind its head (never while matching walks it: a read)."""
         total = 0
         page: list[Entry] = []
         ranked = self.side(side).ranked
@@ -74,13 +79,20 @@ class PairBook:
             level = ranked[i]
             n = level.live
             if total < end and total + n > first:  # the page takes some of this level
-                at = total
-                for e in level.active():
-                    if at >= end:
-                        break
-                    if at >= first:
+                skip = first - total if first > total else 0  # its live entries before
+                queue = level.queue
+                if skip and len(queue) - level.head != n:  # dead slots among them
+                    level.compact()
+                    queue = level.queue
+                j = level.head + skip  # (no dead slot from the head on, if skip)
+                want = min(end - total, n) - skip  # of this level's live entries
+                q = len(queue)
+                while want > 0 and j < q:
+                    e = queue[j]
+                    j += 1
+                    if not e.dead:
                         page.append(e)
-                    at += 1
+                        want -= 1
             total += n
         return total, page, len(ranked)
 
