@@ -238,8 +238,15 @@ class Level(Logged):
 
     def carry(self, low: int) -> None:
         """Set ``low`` (out of its range after a change) back in range, moving ``high``."""
-        high, self.low = divmod(low, CHUNK)
-        self.high += high
+        if -CHUNK <= low < 0:  # the usual borrow (a fill below CHUNK): no divmod, no tuple
+            self.low = low + CHUNK
+            self.high -= 1
+        elif CHUNK <= low < 2 * CHUNK:  # the usual carry
+            self.low = low - CHUNK
+            self.high += 1
+        else:
+            high, self.low = divmod(low, CHUNK)
+            self.high += high
 
     @property
     def price(self) -> Fraction:

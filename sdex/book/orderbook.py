@@ -24,7 +24,7 @@ from typing import Any, Final
 from sdex.book.bookbase import seq_of, unknown_pair
 from sdex.book.bookcore import BookCore
 from sdex.book.errors import FillStateError, UnknownOrder
-from sdex.book.levels import SEQ_LIMIT, Entry
+from sdex.book.levels import SEQ_LIMIT, Entry, Level
 from sdex.book.types import RemovalReason
 from sdex.order import Order, SignedOrder, parse_hex_bytes
 
@@ -64,9 +64,10 @@ class OrderBook(BookCore):
         account = resting.account
         account.open -= x
         account.reserved += x
-        level = resting.level
-        if level is None or resting.parked:
+        at = resting.level
+        if at is None or resting.parked:
             return
+        level: Level = at  # (not None from here on: no check at each use, compiled)
         if left < resting.unit:  # it leaves the queue: the fill and what it had left go
             x += left
             if resting.maker_amount == resting.filled + resting.pending:
