@@ -69,9 +69,9 @@ class PairBook:
         (``Level.live``); also returns how many levels it read.
 
         A page that starts deep inside one level goes straight to its place in the queue
-        once that has no dead slots before it: a level with some (cancels, parks) is
-        compacted first, O(level) once, then every page of it is O(page) until an order
-        leaves it again from behind its head (never while matching walks it: a read)."""
+        while the queue has no dead slot from its head on (O(page)); else it counts its way
+        there from the nearer end of the queue, a native loop over the slots (a read
+        changes nothing: compacting a deep level here cost more than that count)."""
         total = 0
         page: list[Entry] = []
         ranked = self.side(side).ranked
@@ -81,12 +81,9 @@ class PairBook:
             if total < end and total + n > first:  # the page takes some of this level
                 skip = first - total if first > total else 0  # its live entries before
                 queue = level.queue
-                if skip and len(queue) - level.head != n:  # dead slots among them
-                    level.compact()
-                    queue = level.queue
-                j = level.head + skip  # (no dead slot from the head on, if skip)
-                want = min(end - total, n) - skip  # of this level's live entries
                 q = len(queue)
+                j = _nth_live(queue, level.head, q, n, skip)
+                want = min(end - total, n) - skip  # of this level's live entries
                 while want > 0 and j < q:
                     e = queue[j]
                     j += 1
@@ -121,6 +118,27 @@ class PairBook:
                 yield DepthLevel(
                     price=Fraction(level.num, level.den), fillable=level.total, orders=level.live
                 )
+
+
+def _nth_live(queue: list[Entry], head: int, q: int, live: int, k: int) -> int:
+    """The place in ``queue`` (``live`` entries not dead from ``head`` to ``q``) where its
+    ``k``-th live entry (from 0) or the dead slots just before it begin."""
+    if not k or q - head == live:  # no dead slot: straight there
+        return head + k
+    if k <= live // 2:  # count from the head
+        j = head
+        while k:
+            if not queue[j].dead:
+                k -= 1
+            j += 1
+        return j
+    j = q  # count from the tail: the (live - k)-th live entry from the end
+    k = live - k
+    while k:
+        j -= 1
+        if not queue[j].dead:
+            k -= 1
+    return j
 
 
 def entry_state(e: Entry) -> BookOrderState:
