@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from sdex.book import Entry, OrderBook, RemovalReason, Side
-from sdex.book.levels import BookSide
+from sdex.book.levels import CHUNK, BookSide
 from tests.test_book import BASE, BASE2, MAKERS, QUOTE, T0, ask, bid
 
 Key = tuple[int, int]
@@ -273,3 +273,54 @@ def test_offered_pages_match_the_walk_of_every_order() -> None:
         total, page, read = pair.offered(Side.ASK, first, end)
         assert total == len(walk) and page == walk[first:end]
         assert read == len(pair.asks)
+
+
+def test_a_total_past_the_chunk_carries_both_ways() -> None:
+    """A level's ``total`` is kept as ``high * CHUNK + low`` (``low`` a machine int in the
+    compiled book): sums that cross ``CHUNK`` up (orders resting) and down (fills, parks,
+    cancels, fills past 62 bits) stay the exact sums of the orders' fillable."""
+    book = OrderBook(PAIRS, default_funds=None)
+    pair = book.pair(BASE, QUOTE)
+    level_of = pair.asks.level
+    amounts = [CHUNK - 1, 3, CHUNK // 2, CHUNK + 5, 2**200, 1, 7 * CHUNK]
+    orders = [ask(MAKERS[i % 3], a, a) for i, a in enumerate(amounts)]  # all at price 1
+    for o in orders:
+        book.add(o)
+    level = level_of(1, 1)
+    assert level.total == sum(amounts) and 0 <= level.low < CHUNK
+    resting = [book.entry(o.hash) for o in orders]
+    for e, x in [(resting[0], 1), (resting[1], 3), (resting[4], 2**199), (resting[6], CHUNK)]:
+        book.fill(e, x)  # (resting[1] leaves: it had 3)
+        assert level.total == sum(r.offered for r in resting) and 0 <= level.low < CHUNK
+    book.remove(orders[5].hash, RemovalReason.CANCELLED)
+    book.set_funds(MAKERS[0], BASE, 0)  # parks MAKERS[0]'s orders: 0, 3, 6
+    assert level.total == sum(r.offered for r in resting) == resting[2].offered + resting[4].offered
+    assert 0 <= level.low < CHUNK
+    assert pair.totals(Side.ASK) == [(1, 1, level.total)]
+
+
+def test_deep_pages_of_one_deep_level_with_gaps() -> None:
+    """Pages deep inside one level of many orders, some of them cancelled or parked (dead
+    slots in its queue, before and inside the page), are the walk's, as the level keeps
+    changing between reads (cancels behind the head, orders resting at the tail)."""
+    book = OrderBook(PAIRS, default_funds=None)
+    pair = book.pair(BASE, QUOTE)
+    orders = [ask(MAKERS[i % 5], 10, 20) for i in range(3000)]
+    for o in orders:
+        book.add(o)
+    book.set_funds(MAKERS[4], BASE, 0)  # parks every fifth
+    for o in orders[7:2500:3]:
+        book.remove(o.hash, RemovalReason.CANCELLED)
+    more = iter([ask(MAKERS[i % 4], 10, 20) for i in range(100)])
+    gone = iter(orders[2501:2900:2])
+
+    def walk() -> list[Entry]:
+        return [e for e in pair.entries(Side.ASK) if not e.parked and e.closed is None]
+
+    for first in [0, 1, 63, 64, 100, 777, 1200, 1500, 1530, 1599, 5000]:
+        want = walk()
+        for size in (1, 50, 100):
+            total, page, _ = pair.offered(Side.ASK, first, first + size)
+            assert total == len(want) and page == want[first : first + size]
+        book.remove(next(gone).hash, RemovalReason.CANCELLED)  # a gap again
+        book.add(next(more))

@@ -119,15 +119,16 @@ FAR_FUTURE = 2**63
 
 
 def test_the_book_package_is_layered() -> None:
-    """Inside ``sdex.book``: levels know only types and the arithmetic under them (prices,
-    a maker's ledger: pure), funds never the order book (cycles in
+    """Inside ``sdex.book``: levels know only types and what is under them (prices, a
+    maker's ledger, the log of changes: pure), funds never the order book (cycles in
     all of sdex/ are caught by tests/test_layout.py)."""
     graph = {
         name: {m for m in deps if m.startswith("sdex.book.")}
         for name, deps in layout.graph().items()
     }
-    assert graph["sdex.book.levels"] <= {"sdex.book.types", "sdex.book.prices", "sdex.book.ledger"}
-    assert graph["sdex.book.prices"] == graph["sdex.book.ledger"] == set()
+    under = {"sdex.book.prices", "sdex.book.ledger", "sdex.book.changelog"}
+    assert graph["sdex.book.levels"] <= {"sdex.book.types", *under}
+    assert all(graph[m] == set() for m in under)
     assert "sdex.book.orderbook" not in graph["sdex.book.funds"]
     assert "sdex.book.orderbook" not in graph["sdex.book.bookcore"]
 

@@ -10,7 +10,7 @@ from typing import Final
 from sdex.book.bookbase import NO_EXPIRY, BookBase, unknown_pair
 from sdex.book.errors import DuplicateOrder, FillStateError, InvalidOrder, UnknownOrder
 from sdex.book.funds import allocate
-from sdex.book.levels import Account, BookSide, Entry, Level
+from sdex.book.levels import CHUNK, Account, BookSide, Entry, Level
 from sdex.book.prices import int_gcd
 from sdex.book.types import RemovalReason
 from sdex.fillmath import MAX_MAKER_AMOUNT, UINT256_MAX
@@ -197,9 +197,13 @@ class BookCore(BookBase):
             level.live += 1
             e.level = level
             e.dead = False
-            level.total += e.fillable  # (``Level.add``, inlined)
+            low = level.low + e.fillable  # (``Level.add``, inlined)
+            if low < CHUNK:
+                level.low = low
+            else:
+                level.carry(low)
             if level.logged < side.taken:
-                side.note(level)
+                side.moved(level)
 
     def _index_expiry(self, e: Entry) -> None:
         """Only orders at a level expire in the book (IOC/FOK never rest, and a deferred

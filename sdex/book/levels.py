@@ -14,8 +14,8 @@ compacted away in bulk. Only entries that can trade now are in the queue: an ent
 are pending, its maker is short of funds) is *parked*: taken out of the queue so that
 matching never walks past it, and put back at its time priority (by ``seq``) when it can
 trade again. So a walk's cost never grows with entries that cannot trade. Imports nothing of
-``sdex.book`` but its types and the arithmetic under it (``prices``, ``ledger``): no import
-cycles in the package."""
+``sdex.book`` but its types and what is under it (``prices``, ``ledger``, ``changelog``): no
+import cycles in the package."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from fractions import Fraction
 from operator import attrgetter
 from typing import Final
 
+from sdex.book.changelog import ChangeLog, Logged
 from sdex.book.ledger import Ledger
 from sdex.book.prices import ratio
 from sdex.book.types import RemovalReason, Side
@@ -171,9 +172,10 @@ class Entry:
 
 
 _seq_key: Final = attrgetter("seq")
+CHUNK: Final = 2**60  # a level's ``low`` stays below it: a machine int in the compiled book
 
 
-class Level:
+class Level(Logged):
     """All orders at one exact price, oldest first. ``rank`` orders the levels of a side
     (``BookSide``): ``-price`` for asks, ``price`` for bids, as a float, so that the best
     level has the greatest rank.
@@ -182,23 +184,29 @@ class Level:
     and the sum of their ``fillable``, kept as entries enter, fill, park and leave (the book
     calls ``add`` whenever the fillable of an entry in the queue moves), so that depth
     costs O(levels), not O(orders). Every change of ``total`` is noted in the side's log
-    of changes (``BookSide.changes``)."""
+    of changes (``BookSide.changes``, a ``ChangeLog``: ``logged`` is its last place there).
+
+    ``total`` is kept as ``high * CHUNK + low`` with ``0 <= low < CHUNK``: the sum of a
+    busy level's amounts (18 decimals: 100 orders of 0.1 token pass 62 bits) would be a
+    Python long in the compiled book, and every fill would allocate one; ``low`` stays a
+    machine int and a fill moves it with one subtraction, ``high`` only on a borrow."""
 
     __slots__ = (
         "den",
         "head",
+        "high",
         "listed",
         "live",
-        "logged",
+        "low",
         "num",
         "parked",
         "queue",
         "rank",
         "side",
-        "total",
     )
 
     def __init__(self, num: int, den: int, rank: float, side: BookSide) -> None:
+        super().__init__()
         self.num = num
         self.den = den
         self.rank = rank
@@ -206,17 +214,39 @@ class Level:
         self.queue: list[Entry] = []  # sorted by seq
         self.head = 0  # queue[:head] are all dead
         self.live = 0  # entries in the queue not dead
-        self.total = 0  # their fillable, summed
-        self.logged = -1  # its last place in ``side``'s log of changes (-1: never)
+        self.low = 0  # their fillable, summed: ``total``, below CHUNK
+        self.high = 0  # and the CHUNKs above it
         self.parked: dict[bytes, Entry] = {}  # resting here, out of the queue
         self.listed = False  # in its side's ``ranked`` (else empty, kept as a spare)
+
+    @property
+    def total(self) -> int:
+        """The fillable of the entries in the queue, summed."""
+        high = self.high
+        return self.low if not high else high * CHUNK + self.low
 
     def add(self, amount: int) -> None:
         """The fillable of an entry in the queue moved by ``amount`` (or one entered or
         left with it): ``total`` follows, and the change is noted for the side's readers."""
-        self.total += amount
+        low = self.low + amount
+        if 0 <= low < CHUNK:
+            self.low = low
+        else:
+            self.carry(low)
         if self.logged < self.side.taken:  # (else noted since the last read already)
-            self.side.note(self)
+            self.side.moved(self)
+
+    def carry(self, low: int) -> None:
+        """Set ``low`` (out of its range after a change) back in range, moving ``high``."""
+        if -CHUNK <= low < 0:  # the usual borrow (a fill below CHUNK): no divmod, no tuple
+            self.low = low + CHUNK
+            self.high -= 1
+        elif CHUNK <= low < 2 * CHUNK:  # the usual carry
+            self.low = low - CHUNK
+            self.high += 1
+        else:
+            high, self.low = divmod(low, CHUNK)
+            self.high += high
 
     @property
     def price(self) -> Fraction:
@@ -244,9 +274,15 @@ class Level:
             entry.parked = False
             del self.parked[entry.hash]
             return
+        self.add(-entry.fillable)
+        self.take(entry)
+
+    def take(self, entry: Entry) -> None:
+        """Mark ``entry`` (in the queue) dead, O(1) (amortised): ``live`` follows, the head
+        skips it if it was first; ``total`` is the caller's (``discard``, ``park``, or
+        ``OrderBook.fill``, which takes a fill and the entry's leaving in one change)."""
         entry.dead = True
         self.live -= 1
-        self.add(-entry.fillable)
         queue = self.queue  # ``_skip_dead``, inlined
         head = self.head
         n = len(queue)
@@ -256,12 +292,14 @@ class Level:
 
     def park(self, entry: Entry) -> None:
         """``entry`` (in the queue) cannot trade now: take it out of the queue, O(1)."""
-        entry.dead = True
+        self.add(-entry.fillable)
+        self.hold(entry)
+
+    def hold(self, entry: Entry) -> None:
+        """``park`` but for ``total`` (the caller's, as for ``take``)."""
         entry.parked = True
         self.parked[entry.hash] = entry
-        self.live -= 1
-        self.add(-entry.fillable)
-        self._skip_dead()
+        self.take(entry)
 
     def park_new(self, entry: Entry) -> None:
         """Rest ``entry`` here parked, never having been in the queue."""
@@ -319,7 +357,7 @@ class Level:
 _SPARES: Final = 64  # empty levels a side keeps beyond as many as it lists (``BookSide.drop``)
 
 
-class BookSide:
+class BookSide(ChangeLog[Level]):
     """One side of a pair: levels by exact price in ``ranked``, worst first and best last
     (cached as ``best``), so that the walk takes and drops levels at the end of a list.
 
@@ -328,31 +366,26 @@ class BookSide:
     closer than a float tells apart) are ordered by exact cross-multiplication. ``opposite``
     is the pair's other side (set by ``PairBook``).
 
-    ``log`` lists the levels whose ``total`` moved, for readers that follow them (the node's
-    book events): a reader keeps a cursor (``changes``) and reads only the levels changed
-    since, O(levels changed). A level is logged again only if some reader read past its last
-    place (``taken``), so a level that moves a thousand times between two reads is read
-    once; a log no reader keeps up with is dropped (``_trim``), and a reader behind it is
-    told to compare every level instead.
+    Its ``ChangeLog`` lists the levels whose ``total`` moved, for readers that follow them
+    (the node's book events: ``changes``); a price may come twice there (a level forgotten
+    and made again).
     """
 
     __slots__ = (
-        "base",
         "best",
         "by_rank",
         "is_ask",
         "levels",
-        "log",
         "opposite",
         "owner",
         "ranked",
         "ranks",
         "side",
         "spares",
-        "taken",
     )
 
     def __init__(self, side: Side) -> None:
+        super().__init__()
         self.side = side
         self.is_ask = side is Side.ASK
         self.levels: dict[tuple[int, int], Level] = {}
@@ -366,41 +399,11 @@ class BookSide:
         self.opposite: BookSide = self
         self.owner: object = None  # the book it belongs to (set by ``BookCore.add_pair``)
         self.spares = 0  # empty levels kept in ``levels`` (not ``listed``), see ``drop``
-        self.log: list[Level] = []  # levels whose total moved (``note``)
-        self.base = 0  # the place of ``log[0]`` since the side began (older ones dropped)
-        self.taken = 0  # the end of the log at its last read (``changes``)
 
-    def note(self, level: Level) -> None:
-        """``level``'s total moved since a reader last read the log: log it."""
-        log = self.log
-        level.logged = self.base + len(log)
-        log.append(level)
-        if len(log) > 2 * len(self.levels) + _SPARES:
-            self._trim()
-
-    def _trim(self) -> None:
-        """The log outgrew the levels (levels made and forgotten while no reader read): drop
-        what the latest reader read, or all of it. A reader behind the new start compares
-        every level at its next read (``changes`` tells it)."""
-        log = self.log
-        read = self.taken - self.base
-        if read > len(log) // 2:
-            del log[:read]
-            self.base = self.taken
-        else:
-            self.base += len(log)
-            self.log = []
-
-    def changes(self, cursor: int) -> tuple[list[Level] | None, int]:
-        """The levels whose total moved since a reader's ``cursor`` (its last read's end;
-        -1 at first), perhaps some twice or more (by the same price: a level forgotten and
-        made again); ``None`` if the log no longer reaches back there (compare every
-        level: ``ranked``). Returns the cursor of the next read too."""
-        end = self.base + len(self.log)
-        self.taken = end
-        if cursor < self.base:
-            return None, end
-        return self.log[cursor - self.base :], end
+    def moved(self, level: Level) -> None:
+        """``level``'s total moved since a reader last read the log (``level.logged <
+        taken``): log it. The log is kept within twice the levels kept (and the spares)."""
+        self.note(level, 2 * len(self.levels) + _SPARES)
 
     def level(self, num: int, den: int) -> Level:
         """The level at ``num/den`` (reduced), created if new (or a spare one listed again)."""

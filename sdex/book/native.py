@@ -37,6 +37,7 @@ from types import ModuleType
 COMPILED = (
     "sdex.book.prices",
     "sdex.book.ledger",
+    "sdex.book.changelog",
     "sdex.book.levels",
     "sdex.book.funds",
     "sdex.book.pairbook",

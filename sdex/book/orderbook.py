@@ -24,7 +24,7 @@ from typing import Any, Final
 from sdex.book.bookbase import seq_of, unknown_pair
 from sdex.book.bookcore import BookCore
 from sdex.book.errors import FillStateError, UnknownOrder
-from sdex.book.levels import SEQ_LIMIT, Entry
+from sdex.book.levels import SEQ_LIMIT, Entry, Level
 from sdex.book.types import RemovalReason
 from sdex.order import Order, SignedOrder, parse_hex_bytes
 
@@ -64,20 +64,27 @@ class OrderBook(BookCore):
         account = resting.account
         account.open -= x
         account.reserved += x
-        level = resting.level
-        if level is None or resting.parked:
+        at = resting.level
+        if at is None or resting.parked:
             return
-        level.total -= x  # (``Level.add``, inlined: the walk's every fill)
-        if level.logged < level.side.taken:
-            level.side.note(level)
-        if left < resting.unit:
+        level: Level = at  # (not None from here on: no check at each use, compiled)
+        if left < resting.unit:  # it leaves the queue: the fill and what it had left go
+            x += left
             if resting.maker_amount == resting.filled + resting.pending:
                 # all in flight: deferred (see ``place``), so the level empties and goes,
-                # and confirm is O(1)
-                level.discard(resting)
+                # and confirm is O(1) (``Level.discard``, its total moved below)
+                resting.level = None
+                level.take(resting)
                 resting.parked = True
             else:
-                level.park(resting)
+                level.hold(resting)
+        low = level.low - x  # (``Level.add``, inlined: the walk's every fill, one change)
+        if low >= 0:
+            level.low = low
+        else:
+            level.carry(low)
+        if level.logged < level.side.taken:
+            level.side.moved(level)
 
     def reserve(self, order_hash: bytes, amount: int) -> None:
         """Hold ``amount`` of an order's fillable for a proposed match (pending += amount)."""
