@@ -186,10 +186,19 @@ class NodeClient:
         with shape("health"):
             return dict(json_object(obj, "health"))
 
-    def fills(self, page: int = 1, per_page: int = 100, cursor: str | None = None) -> FillPage:
+    def fills(
+        self,
+        page: int = 1,
+        per_page: int = 100,
+        cursor: str | None = None,
+        order_hash: str | None = None,
+    ) -> FillPage:
         """A page of the fills the node knows, oldest first (chain order), every field
-        checked: page ``page``, or the page after the one whose ``next`` is ``cursor``."""
+        checked: page ``page``, or the page after the one whose ``next`` is ``cursor``; only
+        one order's fills (as maker or taker) with ``order_hash``."""
         params: dict[str, str | int] = {"perPage": per_page}
+        if order_hash is not None:
+            params["orderHash"] = order_hash
         if cursor is None:
             params["page"] = page
         else:

@@ -17,7 +17,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from sdex.client import (
-    FillPage,
     NodeClient,
     NodeProtocolError,
     OrderConfig,
@@ -130,9 +129,7 @@ def await_settlement(
         rests = "; the order rests in the book" if rec.status in ("open", "unfunded") else ""
         out.print(f"[bold red]settlement failed[/], nothing traded{why}{rests} ({status})")
         return
-    page = FillPage.from_json(
-        client._request("GET", "/v1/fills", params={"orderHash": posted.order_hash})[1]
-    )
+    page = client.fills(order_hash=posted.order_hash)
     fills = [f for f in page.records if "0x" + f.order_hash.hex() == posted.order_hash]
     got = sum(f.taker_filled for f in fills)
     txs = list(dict.fromkeys(f.tx_hash for f in fills))
