@@ -145,6 +145,28 @@ def test_a_long_full_collection_freezes_what_it_walked_and_a_thaw_frees_dead_cyc
     assert freezer.baseline == gc.get_freeze_count() > 0
 
 
+def test_a_node_that_stops_while_another_serves_leaves_no_dead_cycle_frozen() -> None:
+    """review18: two nodes in one process (tests, an embedding program): the first to stop
+    left the collector frozen (only the last one out unfroze), so its objects that died in
+    cycles (a node's app, its records) were never freed while the other served, and the
+    other's ``baseline`` counted them, so no thaw came either: 300,000 such objects kept
+    90 MB (frozen 369,324 after the stop, RSS 157 MB; 68 MB once the second stopped)."""
+    first = GcFreezer(budget=3600.0)
+    held = [Cycle() for _ in range(20_000)]
+    probes = [weakref.ref(c) for c in held[::1000]]
+    first.settle()
+    second = GcFreezer(budget=3600.0)
+    second.settle()
+    try:
+        first.close()
+        del held
+        gc.collect()
+        assert all(p() is None for p in probes)
+    finally:
+        second.close()
+    assert gc.get_freeze_count() == 0 and GcFreezer.active == 0
+
+
 def test_a_short_full_collection_freezes_nothing(freezer: GcFreezer) -> None:
     freezer.budget = 3600.0
     freezes = GC_PAUSES.freezes
