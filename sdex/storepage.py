@@ -91,7 +91,7 @@ class Page(Generic[R]):
     rows: list[R]
     next: str | None
     read: int = 0
-    """About how many rows the page's query read besides its own (``counted_reads``)."""
+    """About how many rows the page's query read besides its own (SQLite's steps, counted)."""
 
     def map(self, fn: Callable[[Any], R]) -> Page[R]:
         """The same page with each row made into ``fn(row)``."""
