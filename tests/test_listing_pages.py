@@ -369,3 +369,18 @@ async def test_a_page_the_lane_refuses_reads_nothing(
         assert reads == 0, f"{reads} pages read the store, then were refused"
         for t in waiting:
             t.cancel()
+
+
+def test_a_charge_never_forgives_the_debt_of_a_page_spent_in_the_lane() -> None:
+    """review18: ``charge`` floored the node's bucket at ``-burst`` even when a page's
+    records spent in the lane had taken it lower: a page of 30 records (rate 1, burst 1:
+    a debt of 29 s) followed by a walk's charge of 0.5 left a debt of 1 s."""
+    lane = ListingLane(RateLimit(rate=1e-6, burst=1))
+    lane.spend(30)
+    lane.charge(0.5)
+    assert lane._tokens <= -28.99, lane._tokens  # (stays in its debt)
+    lane.charge(100)  # (a walk dearer than the burst: down to -burst at most, as before)
+    assert lane._tokens <= -28.99, lane._tokens  # (stays in its debt)
+    fresh = ListingLane(RateLimit(rate=1e-6, burst=10))
+    fresh.charge(100)
+    assert -10.01 <= fresh._tokens <= -9.99, fresh._tokens

@@ -180,8 +180,8 @@ class GcPauses:
                 return
             took = time.perf_counter() - self._started
             cpu = time.thread_time() - self._started_cpu
-        except KeyboardInterrupt:  # (a signal's handler raised here: see the class)
-            _REDELIVER[signal.SIGINT]  # (a subscript, not a call: see _Redeliver)
+        except KeyboardInterrupt as e:  # (a signal's handler raised here: see the class)
+            _REDELIVER[raised_by(e)]  # (a subscript, not a call: see _Redeliver)
             return
         self.seconds += took
         self.cpu_seconds += cpu
@@ -210,6 +210,26 @@ class GcPauses:
             "freezes": self.freezes,
             "thaws": self.thaws,
         }
+
+
+def raised_by(e: BaseException) -> signal.Signals:
+    """The signal whose Python handler raised ``e`` (a frame of its traceback runs that
+    handler's code); SIGINT when none did (the default handler, in C, raised it). review18:
+    always SIGINT, so a program whose SIGTERM handler raises KeyboardInterrupt (as
+    ``sdex.demo``'s does) had its SIGTERM lost when SIGINT was ignored, or run as SIGINT."""
+    codes: set[object] = set()
+    tb = e.__traceback__
+    while tb is not None:
+        codes.add(tb.tb_frame.f_code)
+        tb = tb.tb_next
+    for signum in signal.Signals:
+        try:
+            handler = signal.getsignal(signum)
+        except (OSError, ValueError):
+            continue
+        if getattr(handler, "__code__", None) in codes:
+            return signum
+    return signal.SIGINT
 
 
 class _Redeliver:

@@ -121,9 +121,12 @@ class ListingLane:
         or an order book page's walk beyond what was spent for it first), the bucket down
         to ``-burst`` at most (a second of the rate: one deep book's snapshot does not stop
         every listing for long). review16: the node-wide total counted neither walk, so
-        many addresses, each within its own budget, could hold the event loop."""
+        many addresses, each within its own budget, could hold the event loop. A bucket
+        already below ``-burst`` (a page's records spent in the lane) stays there: review18,
+        the floor raised it, forgiving that page's debt."""
         self._refill()
-        self._tokens = max(-self.burst, self._tokens - max(0.0, records))
+        floor = min(self._tokens, -self.burst)
+        self._tokens = max(floor, self._tokens - max(0.0, records))
 
     def _refill(self) -> None:
         now = time.monotonic()

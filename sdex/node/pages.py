@@ -179,8 +179,19 @@ async def orders_page(
         await _listable(node.rows_listable())
     got = await node.store.order_rows(filters, page, per_page, cursor)
     [(records, _)] = await sliced(request, [got.rows], order_text(node))
-    listed(request, len(got.rows))
+    store_page_listed(request, len(got.rows), got.read)
     return json_answer(listing_text(got, per_page, records))
+
+
+def store_page_listed(request: web.Request, records: int, read: int) -> None:
+    """A store page of ``records`` records that read ``read`` rows besides (``Page.read``: a
+    filter no index serves, a count, an offset) is charged them as an order book page its
+    walk: to its client (``listed``) and to the node's total. review18: a page of a status
+    few orders have read every row after its cursor for 1 record (100,000 orders: 43 ms of
+    a reading thread), and one client, 8 pages at a time, kept both reading threads busy
+    (another client's small page: p50 215 ms)."""
+    listed(request, records, read)
+    request.app[LANE_KEY].charge(read / WALKED_PER_RECORD)
 
 
 async def _listable(wait: Awaitable[None]) -> None:
@@ -198,7 +209,7 @@ async def fills_page(
     await _listable(node.fills_listable())  # (an order read "filled" has its fills listed)
     got = await node.store.fill_rows(page, per_page, order_hash, cursor)
     [(records, _)] = await sliced(request, [got.rows], lambda f: _ENCODE(fill_json(f, f.ours)))
-    listed(request, len(got.rows))
+    store_page_listed(request, len(got.rows), got.read)
     return json_answer(listing_text(got, per_page, records))
 
 
