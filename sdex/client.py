@@ -193,7 +193,8 @@ class NodeClient:
         cursor: str | None = None,
         order_hash: str | None = None,
     ) -> FillPage:
-        """A page of the fills the node knows, oldest first (chain order), every field
+        """A page of the fills the node knows, in the order it stored them (the chain's but
+        for a reorg's fills, stored after: README "Walking a listing"), every field
         checked: page ``page``, or the page after the one whose ``next`` is ``cursor``; only
         one order's fills (as maker or taker) with ``order_hash``."""
         params: dict[str, str | int] = {"perPage": per_page}
@@ -208,7 +209,7 @@ class NodeClient:
     def all_fills(
         self, per_page: int = 100, limit: int = 1_000_000, max_pages: int = MAX_PAGES
     ) -> Iterator[FillEvent]:
-        """Every fill (at most ``limit``), in chain order, walked by cursor (``walk``)."""
+        """Every fill (at most ``limit``), in the order stored, walked by cursor (``walk``)."""
         if limit <= 0:
             return
         seen = 0

@@ -40,7 +40,16 @@ from sdex.storeread import MARKED_SELECT, StoreReads, fill_of
 from sdex.storeread import OrderRow as OrderRow
 from sdex.storeread import StoredFill as StoredFill
 from sdex.storeread import StoredOrder as StoredOrder
-from sdex.storeschema import INSERT_ORDER, MIRROR_TABLES, SCHEMA, open_orders_table
+from sdex.storeschema import (
+    FILL_SEQ_KEY,
+    INSERT_FILL,
+    INSERT_ORDER,
+    MIRROR_TABLES,
+    SCHEMA,
+    last_fill_seq,
+    open_fills_table,
+    open_orders_table,
+)
 
 log = logging.getLogger("sdex.store")
 
@@ -105,6 +114,7 @@ class Store(StoreReads):
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
             db.executescript(SCHEMA)
+            open_fills_table(db)
         except sqlite3.DatabaseError as e:  # not SQLite, damaged, read-only, locked...
             db.close()
             raise StoreOpenError(
@@ -136,8 +146,9 @@ class Store(StoreReads):
             rebuilt = False
             if have and have != want:
                 # another chain (or a fresh devnet at the same address): nothing here is valid
-                for table in ("orders", "fills", "settlements", "meta", *MIRROR_TABLES):
+                for table in ("orders", "fills", "settlements", *MIRROR_TABLES):
                     db.execute(f"DELETE FROM {table}")
+                db.execute("DELETE FROM meta WHERE key != ?", (FILL_SEQ_KEY,))
                 rebuilt = True
                 have = {}
             if not have:
@@ -397,17 +408,27 @@ or AttributeError fails the job rather than dropping fills)."""
 
 
 def _fills_job(fills: Sequence[StoredFill]) -> Callable[[sqlite3.Connection], list[StoredFill]]:
+    """Insert the new ones of ``fills``, in chain order, each given the next ``seq`` (the
+    listing's order: ``sdex.storeschema.FILL_INDEXES``), the counter kept in ``meta``."""
+
+    def chain_order(f: StoredFill) -> tuple[int, int]:
+        try:
+            return int(f.block_number), int(f.log_index)
+        except (TypeError, ValueError):  # (left to the insert, which drops it)
+            return 0, 0
+
     def insert(db: sqlite3.Connection) -> list[StoredFill]:
         new: list[StoredFill] = []
-        for f in fills:
+        seq = last_fill_seq(db)
+        for f in sorted(fills, key=chain_order):
             try:
                 cur = db.execute(
-                    "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    INSERT_FILL,
                     (
                         f.tx_hash, f.log_index, f.block_number, "0x" + f.order_hash.hex(),
                         f.maker, f.taker,
                         str(f.maker_filled), str(f.taker_filled), f.fee_recipient, str(f.fee),
-                        int(f.ours),
+                        int(f.ours), seq + 1,
                     ),
                 )  # fmt: skip
             except _UNSTORABLE as e:  # (a row no retry stores: dropped, the others kept)
@@ -415,6 +436,9 @@ def _fills_job(fills: Sequence[StoredFill]) -> Callable[[sqlite3.Connection], li
                 continue
             if cur.rowcount:
                 new.append(f)
+                seq += 1
+        if new:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (FILL_SEQ_KEY, str(seq)))
         return new
 
     return insert

@@ -9,13 +9,15 @@ twice when rows matching the listing come or go between two pages (an order that
 on a ``status=open`` walk, moves every later one a place back: one is skipped).
 
 A page by cursor reads the rows after the previous page's last key in the listing's order
-(``seq``, the arrival order, for orders; ``(block_number, log_index)``, the chain's, for
-fills), through an index: it costs its own rows (0.2 ms there), and a walk lists every row
-that matched all along once, in order, whatever comes or goes meanwhile (rows that arrive
-come at the end: orders get the next ``seq``). Its ``total`` and ``page`` are the walk's,
-carried by the cursor: ``total`` as counted for the walk's first page (counting again would
-cost what the cursor saves). A cursor is this module's text (``Cursor.text``); a forged one
-can only change its own answer's ``page`` and ``total`` and where its walk goes on.
+(``seq``, the arrival order, for orders; ``seq``, the order stored, for fills: the chain's
+but for a reorg's), through an index: it costs its own rows (0.2 ms there), and a walk
+lists every row that matched all along once, in order, whatever comes or goes meanwhile
+(rows that arrive come at the end: orders and fills get the next ``seq``, never one given
+before, also to a fill a reorg undid and the new branch has again). Its ``total`` and
+``page`` are the walk's, carried by the cursor: ``total`` as counted for the walk's first
+page (counting again would cost what the cursor saves). A cursor is this module's text
+(``Cursor.text``; a fills cursor begins with ``FILL_TAG``); a forged one can only change
+its own answer's ``page`` and ``total`` and where its walk goes on.
 
 Every page, by number or cursor, says ``next``: the cursor of the page after it, or None
 when it is the last (its query reads one row more than ``perPage`` to know), and ``read``:
@@ -56,17 +58,19 @@ class Cursor:
     page: int
     total: int
 
-    def text(self) -> str:
-        """The cursor as a client sends it back: its integers joined by dots."""
-        return ".".join(str(n) for n in (*self.key, self.page, self.total))
+    def text(self, tag: str = "") -> str:
+        """The cursor as a client sends it back: ``tag`` (its listing's), then its integers
+        joined by dots."""
+        return tag + ".".join(str(n) for n in (*self.key, self.page, self.total))
 
     @classmethod
-    def parse(cls, raw: str, key_parts: int) -> Cursor | None:
-        """``text``'s cursor of a listing keyed by ``key_parts`` integers, or None for
-        anything else (too long, not plain ASCII digits, a part out of range)."""
-        if len(raw) > MAX_CURSOR_CHARS:
+    def parse(cls, raw: str, key_parts: int, tag: str = "") -> Cursor | None:
+        """``text``'s cursor of a listing keyed by ``key_parts`` integers (its text begun
+        by ``tag``), or None for anything else (too long, another listing's, not plain
+        ASCII digits, a part out of range)."""
+        if len(raw) > MAX_CURSOR_CHARS or not raw.startswith(tag):
             return None
-        parts = raw.split(".")
+        parts = raw[len(tag) :].split(".")
         if len(parts) != key_parts + 2:
             return None
         bounds = [(0, MAX_KEY)] * key_parts + [(2, MAX_PAGE), (0, MAX_KEY)]
@@ -102,7 +106,8 @@ class Page(Generic[R]):
 class Listing:
     """A listing's query: ``select`` (its rows) from ``table``, where every one of
     ``conds`` holds (with ``args``), in the order of ``key`` (columns that identify a row, an
-    index's: the cursor's key), whose values are ``row[i]`` for ``i`` in ``key_at``."""
+    index's: the cursor's key), whose values are ``row[i]`` for ``i`` in ``key_at``; its
+    cursors' text begins with ``tag``."""
 
     select: str
     table: str
@@ -110,6 +115,7 @@ class Listing:
     args: Sequence[object]
     key: Sequence[str]
     key_at: Sequence[int]
+    tag: str = ""
 
     def page(self, page: int, per_page: int, cursor: Cursor | None) -> PageQuery:
         """The read of page ``page`` (1-indexed) of ``per_page`` rows, or of the page after
@@ -151,7 +157,7 @@ class Listing:
             if not more:
                 return Page(total, number, rows, None)
             last = tuple(int(rows[-1][i]) for i in self.key_at)
-            return Page(total, number, rows, Cursor(last, number + 1, total).text())
+            return Page(total, number, rows, Cursor(last, number + 1, total).text(self.tag))
 
         return query
 
@@ -165,5 +171,11 @@ def _where(conds: Sequence[str]) -> str:
 
 ORDER_KEY = ("seq",)
 """The orders' listing order (the arrival order; the table's rowid)."""
-FILL_KEY = ("block_number", "log_index")
-"""The fills' listing order (the chain's; index ``fills_chain``)."""
+FILL_KEY = ("seq",)
+"""The fills' listing order: the order the node stored them (index ``fills_seq``; a ``seq``
+is never given twice: ``sdex.storeschema.FILL_SEQ_KEY``). That is the chain's order, but
+for a fill a reorg undid and the new branch has again (or one the new branch adds in an
+earlier place): stored anew, it comes after those stored before it. review18: in chain
+order, a walk whose cursor had passed that place never listed it."""
+FILL_TAG = "f"
+"""The fills' cursors begin with it (one of ``GET /v1/orders`` is refused there)."""

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from sdex.model import FillEvent, OrderStatus, fill_json
 from sdex.order import Domain, SignedOrder
 from sdex.sqlwriter import Writer
-from sdex.storepage import FILL_KEY, ORDER_KEY, Cursor, Listing, Page
+from sdex.storepage import FILL_KEY, FILL_TAG, ORDER_KEY, Cursor, Listing, Page
 from sdex.storeschema import ORDER_SELECT, UNUSABLE
 
 log = logging.getLogger("sdex.store")
@@ -353,7 +353,7 @@ class StoreReads:
         order_hash: str | None = None,
         above_block: int | None = None,
     ) -> tuple[int, list[StoredFill]]:
-        """A page of fills in chain order (on the writer thread; the caller waits)."""
+        """A page of fills in the order stored (on the writer thread; the caller waits)."""
         got = self._call(_fills_listing(order_hash, above_block).page(page, per_page, None))
         return got.total, [fill_of(r) for r in got.rows]
 
@@ -421,7 +421,7 @@ def _in_chunks(db: sqlite3.Connection, sql: str, keys: Sequence[str]) -> list[An
 
 
 def _fills_listing(order_hash: str | None, above_block: int | None) -> Listing:
-    """The fills (of one order, above a block), in chain order."""
+    """The fills (of one order, above a block), in the order stored (``FILL_KEY``)."""
     conds: list[str] = []
     args: list[object] = []
     if order_hash:
@@ -430,4 +430,4 @@ def _fills_listing(order_hash: str | None, above_block: int | None) -> Listing:
     if above_block is not None:
         conds.append("block_number > ?")
         args.append(above_block)
-    return Listing("SELECT * FROM fills", "fills", conds, args, FILL_KEY, (2, 1))
+    return Listing("SELECT * FROM fills", "fills", conds, args, FILL_KEY, (11,), FILL_TAG)

@@ -56,10 +56,10 @@ CREATE TABLE IF NOT EXISTS fills (
     fee_recipient TEXT NOT NULL,
     fee           TEXT NOT NULL,
     ours          INTEGER NOT NULL DEFAULT 0,
+    seq           INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (tx_hash, log_index)
 );
-CREATE INDEX IF NOT EXISTS fills_order ON fills (order_hash);
--- GET /v1/fills in chain order: pages by cursor read from their key, none sorts every fill
+-- a reorg's undoing (block_number > ?) and a reset's, in chain order
 CREATE INDEX IF NOT EXISTS fills_chain ON fills (block_number, log_index);
 CREATE TABLE IF NOT EXISTS mirror_orders (
     hash      TEXT PRIMARY KEY,
@@ -84,6 +84,69 @@ CREATE TABLE IF NOT EXISTS settlements (
     updated_at REAL NOT NULL
 );
 """
+
+FILL_COLUMNS = (
+    "tx_hash", "log_index", "block_number", "order_hash", "maker", "taker", "maker_filled",
+    "taker_filled", "fee_recipient", "fee", "ours", "seq",
+)  # fmt: skip
+"""The fills table's columns, in order (``SELECT *``: ``sdex.storeread.fill_of``)."""
+
+FILL_SEQ_KEY = "fills_seq"
+"""The ``meta`` row of the last fill ``seq`` given (kept through a reorg's deletes and a
+chain reset: a ``seq`` is never given twice, so a walk past it sees every later fill)."""
+
+FILL_INDEXES = """
+-- (order_hash) alone is a prefix of fills_order_seq: that index serves it
+DROP INDEX IF EXISTS fills_order;
+CREATE INDEX IF NOT EXISTS fills_order_seq ON fills (order_hash, seq);
+-- GET /v1/fills in the order stored: pages by cursor read from their key, none sorts
+CREATE UNIQUE INDEX IF NOT EXISTS fills_seq ON fills (seq);
+"""
+"""The fills table's indexes on ``seq``: ``GET /v1/fills`` (and ``?orderHash=``) in the
+order the node stored its fills (review18: in chain order, a fill a reorg re-added below a
+walk's cursor was never listed to that walk)."""
+
+INSERT_FILL = (
+    f"INSERT OR IGNORE INTO fills ({', '.join(FILL_COLUMNS)}) VALUES"
+    f" ({','.join('?' * len(FILL_COLUMNS))})"
+)
+
+
+def open_fills_table(db: sqlite3.Connection) -> None:
+    """Bring a fills table from before ``seq`` (the eighteenth session's and older) up to
+    this schema: the column added, its rows numbered in chain order (1, 2, ...; the order
+    they were listed in), the counter set to their number; then the indexes
+    (``FILL_INDEXES``). On the connection, outside any transaction."""
+    if "seq" not in {row[1] for row in db.execute("PRAGMA table_info(fills)")}:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("ALTER TABLE fills ADD COLUMN seq INTEGER NOT NULL DEFAULT 0")
+            db.execute(
+                "UPDATE fills SET seq = r.n FROM (SELECT rowid AS id, ROW_NUMBER() OVER"
+                " (ORDER BY block_number, log_index) AS n FROM fills) AS r"
+                " WHERE fills.rowid = r.id"
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, (SELECT COUNT(*) FROM fills))",
+                (FILL_SEQ_KEY,),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+    db.executescript(FILL_INDEXES)
+
+
+def last_fill_seq(db: sqlite3.Connection) -> int:
+    """The last fill ``seq`` given (the counter, or the largest stored if more)."""
+    row = db.execute(
+        "SELECT MAX(COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key=?), 0),"
+        " COALESCE((SELECT MAX(seq) FROM fills), 0))",
+        (FILL_SEQ_KEY,),
+    ).fetchone()
+    return int(row[0])
+
 
 MIRROR_TABLES = ("mirror_orders", "mirror_makers", "mirror_funds")
 

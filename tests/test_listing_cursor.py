@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from sdex.model import OrderStatus as S
 from sdex.order import SignedOrder
 from sdex.store import ChainIdentity, Store, StoredFill
-from sdex.storepage import MAX_CURSOR_CHARS, Cursor
+from sdex.storepage import FILL_TAG, MAX_CURSOR_CHARS, Cursor
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node
 from tests.test_book import DOMAIN, A, B
@@ -143,13 +143,13 @@ async def test_a_walk_of_fills_by_cursor_is_in_chain_order_and_sees_new_blocks(
             if block < 12:
                 await store.add_fills_async([_fill(block, 0), _fill(block, 1)])
                 block += 1
-            got = await store.fill_rows(1, 3, None, Cursor.parse(got.next, 2))
+            got = await store.fill_rows(1, 3, None, Cursor.parse(got.next, 1, FILL_TAG))
             assert got.total == 9
         assert seen == sorted(seen) and len(seen) == len(set(seen)) == 9 + 4
         mine = await store.fill_rows(1, 1, other)
         walked = [(f.block_number, f.log_index) for f in mine.rows]
         while mine.next is not None:
-            mine = await store.fill_rows(1, 1, other, Cursor.parse(mine.next, 2))
+            mine = await store.fill_rows(1, 1, other, Cursor.parse(mine.next, 1, FILL_TAG))
             walked += [(f.block_number, f.log_index) for f in mine.rows]
         assert walked == [(3, 1), (5, 1), (9, 1)]
     finally:
@@ -158,8 +158,8 @@ async def test_a_walk_of_fills_by_cursor_is_in_chain_order_and_sees_new_blocks(
 
 async def test_a_page_by_cursor_reads_from_its_key_through_an_index(tmp_path: Path) -> None:
     """The page after a cursor is a search from its key (the rowid, ``orders_pair``,
-    ``orders_maker_seq``, ``fills_chain``), never a scan of the rows before it nor a sort
-    of every fill: what makes a late page cost its own rows."""
+    ``orders_maker_seq``, ``fills_seq``, ``fills_order_seq``), never a scan of the rows
+    before it nor a sort of every fill: what makes a late page cost its own rows."""
     path = tmp_path / "s.db"
     Store(path, IDENTITY, DOMAIN).close()
     with sqlite3.connect(path) as db:
@@ -173,17 +173,18 @@ async def test_a_page_by_cursor_reads_from_its_key_through_an_index(tmp_path: Pa
                 ["a", "b", 1],
             ),
             ("maker", "SELECT hash FROM orders WHERE maker=? AND seq > ? ORDER BY seq", ["a", 1]),
+            ("fills", "SELECT * FROM fills WHERE seq > ? ORDER BY seq LIMIT 5", [1]),
             (
-                "fills",
-                "SELECT * FROM fills WHERE (block_number, log_index) > (?, ?)"
-                " ORDER BY block_number, log_index LIMIT 5",
-                [1, 2],
+                "fills of an order",
+                "SELECT * FROM fills WHERE order_hash=? AND seq > ? ORDER BY seq LIMIT 5",
+                ["0xaa", 1],
             ),
         ]:
             rows = db.execute("EXPLAIN QUERY PLAN " + sql, args).fetchall()
             plans[name] = " ".join(str(r[-1]) for r in rows)
     assert all("SEARCH" in p and "TEMP B-TREE" not in p for p in plans.values()), plans
-    assert "fills_chain" in plans["fills"], plans
+    assert "fills_seq" in plans["fills"], plans
+    assert "fills_order_seq" in plans["fills of an order"], plans
 
 
 @pytest.mark.parametrize(
@@ -210,6 +211,14 @@ async def test_a_page_by_cursor_reads_from_its_key_through_an_index(tmp_path: Pa
 )
 def test_a_cursor_not_given_by_a_page_is_refused(raw: str, parts: int) -> None:
     assert Cursor.parse(raw, parts) is None
+    assert Cursor.parse(FILL_TAG + raw, parts, FILL_TAG) is None
+
+
+@pytest.mark.parametrize("raw", ["5.2.10", "F5.2.10", "ff5.2.10", " f5.2.10", "f", "f.2.10"])
+def test_a_fills_cursor_is_tagged(raw: str) -> None:
+    """A fills cursor begins with its tag: an orders' one (same shape) is refused there."""
+    assert Cursor.parse(raw, 1, FILL_TAG) is None
+    assert Cursor.parse("f5.2.10", 1, FILL_TAG) == Cursor((5,), 2, 10)
 
 
 @given(

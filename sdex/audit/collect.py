@@ -315,9 +315,10 @@ def read_node(
                     pending = parse_uint(meta.get("pendingMakerAmount", "0"), "pendingMakerAmount")
                     reason = str(meta.get("reason", ""))[:200]
                     node.closed[h] = ClosedEntry(h, rec.status, reason, filled, pending)
-            node.fills = list(
-                client.all_fills(per_page=PER_PAGE, limit=PER_PAGE * MAX_PAGES, max_pages=MAX_PAGES)
-            )
+            walked = client.all_fills(
+                per_page=PER_PAGE, limit=PER_PAGE * MAX_PAGES, max_pages=MAX_PAGES
+            )  # (listed in the order stored: a reorg's fills after; the facts are in chain order)
+            node.fills = sorted(walked, key=lambda f: (f.block_number, f.log_index))
         except (NodeUnreachableError, OSError) as e:  # requests' errors are OSErrors
             node.error = str(e) or type(e).__name__
         except (SdexError, ValueError) as e:  # refused a request, or answered off the API

@@ -42,7 +42,7 @@ from sdex.node.core import Node
 from sdex.node.held import meta_text
 from sdex.node.listings import LANE_KEY, WALKED_PER_RECORD, listed
 from sdex.store import StoreError
-from sdex.storepage import FILL_KEY, ORDER_KEY, Cursor, Page
+from sdex.storepage import FILL_KEY, FILL_TAG, ORDER_KEY, Cursor, Page
 
 log = logging.getLogger("sdex.api")
 
@@ -108,13 +108,13 @@ def listing_text(got: Page[Any], per_page: int, records: str) -> str:
     return page_text(got.total, got.page, per_page, records, f', "next": {json.dumps(got.next)}')
 
 
-def cursor_of(request: web.Request, key_parts: int) -> Cursor | None:
+def cursor_of(request: web.Request, key_parts: int, tag: str = "") -> Cursor | None:
     """The ``cursor`` parameter (a page's ``next``; ``sdex.storepage``), or None if not
     given; 400 (field code 1001) for one that is not a cursor of this listing."""
     raw = request.query.get("cursor")
     if raw is None:
         return None
-    cursor = Cursor.parse(raw, key_parts)
+    cursor = Cursor.parse(raw, key_parts, tag)
     if cursor is None:
         raise ApiError.field(
             "cursor", FieldCode.INCORRECT_FORMAT, "cursor must be a page's next, as given"
@@ -205,7 +205,7 @@ async def _listable(wait: Awaitable[None]) -> None:
 async def fills_page(
     request: web.Request, node: Node, page: int, per_page: int, order_hash: str | None
 ) -> web.Response:
-    cursor = cursor_of(request, len(FILL_KEY))
+    cursor = cursor_of(request, len(FILL_KEY), FILL_TAG)
     await _listable(node.fills_listable())  # (an order read "filled" has its fills listed)
     got = await node.store.fill_rows(page, per_page, order_hash, cursor)
     [(records, _)] = await sliced(request, [got.rows], lambda f: _ENCODE(fill_json(f, f.ours)))
