@@ -10,10 +10,11 @@ from collections.abc import Iterable
 from sdex.chain import Log
 from sdex.errors import OrderParseError, SignatureError
 from sdex.gossip.payload import fits
-from sdex.model import OPEN_STATUSES, field_error_body
+from sdex.model import OPEN_STATUSES, FillEvent, field_error_body
 from sdex.node.held import hash_of
 from sdex.node.records import SubmitResult
 from sdex.node.settle import NodeSettlement
+from sdex.node.views import _stored_fills
 from sdex.order import parse_hex_bytes
 from sdex.settlement.receipts import quantity
 
@@ -100,7 +101,9 @@ class NodePeering(NodeSettlement):
         the fills back meanwhile: ``Mirror.note_ahead``). False if the chain knows no such
         successful transaction, or when peers' notices have spent their read budget
         (``sdex.node.refused.NOTICE_READS``: the watcher applies it with its block). A
-        transaction a notice applied already costs no read."""
+        transaction a notice applied already costs no read. The transaction's fills are
+        stored first (``_notice_fills_stored``): no order is closed by it before the fills
+        that explain it are durable."""
         if self.notices.applied(tx_hash):
             return True
         if not self.notices.may_read():
@@ -111,6 +114,10 @@ class NodePeering(NodeSettlement):
         self.notices.note_applied(tx_hash)
         logs = [Log.from_rpc(x) for x in receipt.get("logs", [])]
         fills = self.mirror.exchange.fills(logs)
+        if not any(f.order_hash in self.records and f.order_hash in self.book for f in fills):
+            return True
+        if not await self._notice_fills_stored(fills):
+            return True  # (the watcher applies them with their block)
         targets = [
             self.records[f.order_hash].signed
             for f in fills
@@ -132,3 +139,20 @@ class NodePeering(NodeSettlement):
             payers = [(so.order.maker, so.order.maker_token) for so in targets]
             self.mirror.note_ahead(tx_hash, block, [so.hash for so in targets], payers)
         return True
+
+    async def _notice_fills_stored(self, fills: list[FillEvent]) -> bool:
+        """A notice's fills stored, before any order they fill is judged (an order closed
+        by a peer's notice was committed ``filled`` while its fills waited for the watcher's
+        block: a restart in between, or a listing meanwhile, showed a filled order without
+        a fill). New ones are published once durable (the watcher's later store of the
+        same logs adds none). False if the store failed or took over ``store_wait``
+        seconds (the write goes on; the notice's orders are left to the watcher)."""
+        rows = list(_stored_fills(fills, ours=False, ours_txs=self.settler.ours))
+        stored = self.store.add_fills_async(rows)
+        stored.add_done_callback(self._fills_stored)
+        self.track_fills(stored)
+        done, _ = await asyncio.wait({stored}, timeout=self.store_wait)
+        if not done:
+            log.warning("a settlement notice's fills not stored within %g s", self.store_wait)
+            return False
+        return not stored.cancelled() and stored.exception() is None
