@@ -66,7 +66,7 @@ def fill_store(path: Path, n: int) -> tuple[str, str]:
             ),
         )
         db.executemany(
-            "INSERT INTO fills VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO fills VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 (
                     f"0x{i:064x}",
@@ -80,6 +80,7 @@ def fill_store(path: Path, n: int) -> tuple[str, str]:
                     o.maker.lower(),
                     "0",
                     0,
+                    i + 1,
                 )
                 for i in range(n)
             ),
@@ -119,8 +120,8 @@ async def late_pages(store: Store, pair: tuple[str, str], n: int, runs: int) -> 
         b = await store.order_rows(filters, 1, PER_PAGE, cursor)
         assert a.rows == b.rows and len(a.rows) == PER_PAGE, name  # the same page
         out[name] = _ratio(by_number, by_cursor)
-    before = n - PER_PAGE - 1  # (the fill before the last page: block 1 + i // 3, log i % 3)
-    last, key = n // PER_PAGE, (1 + before // 3, before % 3)
+    before = n - PER_PAGE  # (the seq of the fill before the last page: i + 1)
+    last, key = n // PER_PAGE, (before,)
     fills_number: list[float] = []
     fills_cursor: list[float] = []
     for _ in range(runs):

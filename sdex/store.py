@@ -48,6 +48,7 @@ from sdex.storeschema import (
     SCHEMA,
     last_fill_seq,
     open_fills_table,
+    open_order_counts,
     open_orders_table,
 )
 
@@ -127,6 +128,11 @@ class Store(StoreReads):
                 "the orders table of %s was rebuilt in %.1f s (seq is its rowid); file: %d MB",
                 self.path, time.monotonic() - started, os.path.getsize(self.path) // 2**20,
             )  # fmt: skip
+        try:
+            open_order_counts(db)
+        except sqlite3.DatabaseError as e:
+            db.close()
+            raise StoreOpenError(f"the database {self.path} cannot be used: {e}") from None
         self._writer = Writer(db, group_window, max_group)
         self._reader = None
         try:

@@ -313,7 +313,15 @@ class StoreReads:
         allowed = {"maker", "maker_token", "taker_token", "status"}
         conds = [f"{k}=?" for k in filters if k in allowed]
         args = [v.lower() if k != "status" else v for k, v in filters.items() if k in allowed]
-        listing = Listing(ORDER_SELECT, "orders", conds, args, ORDER_KEY, (1,))
+        counted: tuple[str, list[object]] | None = None
+        if all(k == "status" for k in filters if k in allowed):  # (kept by triggers)
+            status = filters.get("status")
+            counted = (
+                ("SELECT COALESCE(SUM(n), 0) FROM order_counts", [])
+                if status is None
+                else ("SELECT COALESCE(SUM(n), 0) FROM order_counts WHERE status=?", [status])
+            )
+        listing = Listing(ORDER_SELECT, "orders", conds, args, ORDER_KEY, (1,), "", counted)
         return await self._listing(listing.page(page, per_page, cursor))
 
     def _parsed(self, row: tuple[Any, ...]) -> StoredOrder | None:

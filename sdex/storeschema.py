@@ -220,5 +220,54 @@ def open_orders_table(db: sqlite3.Connection) -> bool:
     return rebuilt
 
 
+ORDER_COUNTS = """
+CREATE TABLE IF NOT EXISTS order_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL)
+    WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS orders_counted_insert AFTER INSERT ON orders BEGIN
+    INSERT INTO order_counts VALUES (NEW.status, 1)
+        ON CONFLICT (status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS orders_counted_update AFTER UPDATE OF status ON orders
+    WHEN OLD.status IS NOT NEW.status BEGIN
+    UPDATE order_counts SET n = n - 1 WHERE status = OLD.status;
+    INSERT INTO order_counts VALUES (NEW.status, 1)
+        ON CONFLICT (status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS orders_counted_delete AFTER DELETE ON orders BEGIN
+    UPDATE order_counts SET n = n - 1 WHERE status = OLD.status;
+END;
+"""
+"""How many orders have each status, kept by triggers in the transaction of every insert,
+status change and delete of an order (whoever writes it: the writer's inserts, an upsert
+of an unusable row, ``update_orders``, a start's closes): ``GET /v1/orders?status=``'s first
+page by number counts here, not by reading every row (``status`` has no index; 130-360 ms
+on 100,000 orders, leftovers17). A small table (one row a status): an order's write also
+writes its page, no index of its own."""
+
+COUNT_TRIGGERS = ("orders_counted_insert", "orders_counted_update", "orders_counted_delete")
+
+
+def open_order_counts(db: sqlite3.Connection) -> bool:
+    """Create ``ORDER_COUNTS`` if any of it is missing (a store from before it, or an orders
+    table rebuilt, which drops its triggers) and count every order's status into it, in one
+    transaction (``True``: it was; one scan of the table). On the connection, outside any
+    transaction, after ``open_orders_table``."""
+    marks = ",".join("?" * len(COUNT_TRIGGERS))
+    sql = f"SELECT COUNT(*) FROM sqlite_master WHERE type='trigger' AND name IN ({marks})"
+    if db.execute(sql, COUNT_TRIGGERS).fetchone()[0] == len(COUNT_TRIGGERS):
+        return False
+    try:  # (one script, one transaction: a failure rolls every part of it back)
+        db.executescript(
+            "BEGIN IMMEDIATE;" + ORDER_COUNTS + "DELETE FROM order_counts;"
+            " INSERT INTO order_counts SELECT status, COUNT(*) FROM orders GROUP BY status;"
+            " COMMIT;"
+        )
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return True
+
+
 def _seq_is_rowid(db: sqlite3.Connection) -> bool:
     return any(row[1] == "seq" and row[5] for row in db.execute("PRAGMA table_info(orders)"))
