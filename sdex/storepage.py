@@ -182,7 +182,7 @@ FILL_KEY = ("seq",)
 is never given twice: ``sdex.storeschema.FILL_SEQ_KEY``). That is about the chain's order
 (one write's fills in chain order; a receipt's fills may be stored before the watcher's of
 an earlier block), but a fill a reorg undid and the new branch has again (or one the new
-branch adds in an earlier place), stored anew, comes after those stored before it. review18: in chain
-order, a walk whose cursor had passed that place never listed it."""
+branch adds in an earlier place), stored anew, comes after those stored before it.
+review18: in chain order, a walk whose cursor had passed that place never listed it."""
 FILL_TAG = "f"
 """The fills' cursors begin with it (one of ``GET /v1/orders`` is refused there)."""
