@@ -104,7 +104,7 @@ def await_settlement(
     their transactions, or that the settlement failed, with the node's status. review17: the
     CLI printed only the status at posting, ``partially_filled`` while the match settled."""
     pending = _meta_int(posted, "pendingMakerAmount")
-    if not posted.matches or not pending or wait <= 0:
+    if not posted.matches or not pending or not wait > 0:  # (nan: no wait, never forever)
         return
     matched = sum(x.incoming_maker_amount for x in posted.matches)
     out.print(f"waiting for the settlement on chain (at most {wait:g} s)...")
@@ -177,8 +177,17 @@ def _print_signed(
             f"[yellow]note:[/] whole {m.quote} units move the signed limit from "
             f"{fmt_price(asked)} to {fmt_price(limit)}, in your favour"
         )
-    expires = datetime.fromtimestamp(o.expiry, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    out.print(f"signed by {o.maker}; expires {expires} (unix {o.expiry})")
+    out.print(f"signed by {o.maker}; expires {utc_time(o.expiry)} (unix {o.expiry})")
+
+
+def utc_time(unix: int) -> str:
+    """``unix`` seconds as a UTC date and time; "after the year 9999" past what a date holds
+    (review19: ``--expiry 99999999999999``, a uint64 the order takes, ended ``sdex order``
+    in a traceback after it was signed)."""
+    try:
+        return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (ValueError, OverflowError, OSError):
+        return "after the year 9999"
 
 
 _OUTCOME_WORDS = {

@@ -109,6 +109,21 @@ def test_order_sell_defaults_to_gtc_and_rests(fake: FakeNode) -> None:
 
 
 @pytest.mark.parametrize(
+    ("expiry", "said"),
+    [
+        ("3600", "expires 20"),
+        ("99999999999999", "expires after the year 9999 (unix "),  # (review19: a traceback)
+        (str(2**64 - 1 - 2**40), "expires after the year 9999 (unix "),
+    ],
+)
+def test_any_expiry_the_order_takes_is_shown(fake: FakeNode, expiry: str, said: str) -> None:
+    r = run_cli("order", "sell", "2000", "0.25", *wallet_args(fake), "--expiry", expiry)
+    assert r.exit_code == 0, r.output
+    assert said in r.output and "Traceback" not in r.output, r.output
+    assert posted_order(fake).order.expiry > int(expiry)
+
+
+@pytest.mark.parametrize(
     ("status", "outcome", "pending", "matched", "said"),
     [
         ("partially_filled", "filled", E18 // 2, True,
@@ -225,6 +240,7 @@ USAGE_ERRORS = [
     ("dust", ["buy", "0.5", "0.000001"], "less than one unit of USDC"),
     ("tif", ["buy", "1", "1", "--tif", "day"], "'day' is not one of"),
     ("expiry", ["buy", "1", "1", "--expiry", "0"], "--expiry"),
+    ("wait-nan", ["buy", "1", "1", "--wait", "nan"], "nan is not a number of seconds"),
 ]
 
 
