@@ -206,15 +206,20 @@ class NodeClient:
         return FillPage.from_json(self._request("GET", "/v1/fills", params=params)[1])
 
     def all_fills(
-        self, per_page: int = 100, limit: int = 1_000_000, max_pages: int = MAX_PAGES
+        self,
+        per_page: int = 100,
+        limit: int = 1_000_000,
+        max_pages: int = MAX_PAGES,
+        order_hash: str | None = None,
     ) -> Iterator[FillEvent]:
-        """Every fill (at most ``limit``), in chain order, walked by cursor (``walk``)."""
+        """Every fill (at most ``limit``; only one order's, as maker or taker, with
+        ``order_hash``), in chain order, walked by cursor (``walk``)."""
         if limit <= 0:
             return
         seen = 0
 
         def fetch(cursor: str | None) -> FillPage:
-            return self.fills(1, per_page, cursor)
+            return self.fills(1, per_page, cursor, order_hash)
 
         for got in walk(fetch, max_pages, "GET /v1/fills"):
             taken = got.records[: limit - seen]

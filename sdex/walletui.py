@@ -92,6 +92,10 @@ def place_order(
 
 SETTLE_POLL = 0.25
 """Seconds between two reads of a settling order's record (``await_settlement``)."""
+MOST_FILL_PAGES = 100
+"""Pages of a settled order's fills read at most (of ``MAX_PER_PAGE``: 100,000 fills)."""
+MAX_PER_PAGE = 1000
+"""The most records a listing page holds (the API's ``perPage`` bound)."""
 MOST_SETTLING_TXS = 5
 """Transactions named in a settlement's line; more are counted."""
 
@@ -129,8 +133,10 @@ def await_settlement(
         rests = "; the order rests in the book" if rec.status in ("open", "unfunded") else ""
         out.print(f"[bold red]settlement failed[/], nothing traded{why}{rests} ({status})")
         return
-    page = client.fills(order_hash=posted.order_hash)
-    fills = [f for f in page.records if "0x" + f.order_hash.hex() == posted.order_hash]
+    # every page of them (review19: the first 100 only, and an order that took more resting
+    # orders than that was said to have got less than it did)
+    listed = client.all_fills(MAX_PER_PAGE, max_pages=MOST_FILL_PAGES, order_hash=posted.order_hash)
+    fills = [f for f in listed if "0x" + f.order_hash.hex() == posted.order_hash]
     got = sum(f.taker_filled for f in fills)
     txs = list(dict.fromkeys(f.tx_hash for f in fills))
     named = ", ".join(txs[:MOST_SETTLING_TXS]) + (

@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 from sdex.chain.tx import fees_of
 from sdex.client import NodeClient
+from sdex.wallet import Side, parse_pair, sign_limit_order
 from tests.conftest import Chain
 from tests.test_cli_node import ALICE, BOB, cli, key, node, one_line
 
@@ -138,3 +140,25 @@ def test_an_ioc_or_fok_order_whose_settlement_reverts_is_closed(
             assert rec.meta_data["filledMakerAmount"] == "0", rec.meta_data
             listed = [r.order_hash for r in client.all_orders(status="open")]
             assert order_hash.group(1) not in listed, listed
+
+
+def test_a_settled_order_is_told_all_its_fills_past_a_page(chain: Chain, tmp_path: Path) -> None:
+    """review19: the settlement's line summed the first page (100) of the order's fills only:
+    a buy that took 101 resting sells of 0.01 WETH at 2000 was said to have bought 1.01 WETH
+    for 2000 USDC (the 101st fill's 20 missing). It reads every page (by cursor)."""
+    c = chain
+    with node(c, tmp_path) as (url, _), NodeClient(url) as client:
+        config = client.order_config()
+        market = parse_pair("WETH/USDC", config)
+        alice = bytes.fromhex(key(c, ALICE)[2:])
+        for _ in range(101):
+            sell = sign_limit_order(
+                config, market, Side.SELL, Fraction(2000), Fraction(1, 100), alice
+            )
+            assert client.post_order(sell).status == "open"
+        buy = ("order", "buy", "2000", "1.01", "--node", url, "--key", key(c, BOB), "--wait", "120")
+        r = cli(*buy)
+        assert r.exit_code == 0, r.output
+        out = one_line(r.output)
+        assert "settled on chain: bought 1.01 WETH for 2020 USDC (tx 0x" in out, out
+        assert "status filled" in out, out
