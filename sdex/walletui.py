@@ -27,6 +27,7 @@ from sdex.client import (
 )
 from sdex.deployment import Deployment
 from sdex.errors import ChainError, ContractRevert, SdexError
+from sdex.model import FillEvent
 from sdex.order import Order, SignedOrder, address_of
 from sdex.wallet import (
     DEFAULT_EXPIRY,
@@ -92,8 +93,9 @@ def place_order(
 
 SETTLE_POLL = 0.25
 """Seconds between two reads of a settling order's record (``await_settlement``)."""
-MOST_FILL_PAGES = 100
-"""Pages of a settled order's fills read at most (of ``MAX_PER_PAGE``: 100,000 fills)."""
+MOST_FILL_PAGES = 10
+"""Pages of a settled order's fills read at most (of ``MAX_PER_PAGE``: 10,000 fills): a node
+that keeps answering a next page is not read on for long."""
 MAX_PER_PAGE = 1000
 """The most records a listing page holds (the API's ``perPage`` bound)."""
 MOST_SETTLING_TXS = 5
@@ -134,9 +136,17 @@ def await_settlement(
         out.print(f"[bold red]settlement failed[/], nothing traded{why}{rests} ({status})")
         return
     # every page of them (review19: the first 100 only, and an order that took more resting
-    # orders than that was said to have got less than it did)
+    # orders than that was said to have got less than it did), until they add up to what
+    # the record says filled
     listed = client.all_fills(MAX_PER_PAGE, max_pages=MOST_FILL_PAGES, order_hash=posted.order_hash)
-    fills = [f for f in listed if "0x" + f.order_hash.hex() == posted.order_hash]
+    fills: list[FillEvent] = []
+    given, total = 0, _uint(rec.meta_data, "filledMakerAmount")
+    for f in listed:
+        if "0x" + f.order_hash.hex() == posted.order_hash:
+            fills.append(f)
+            given += f.maker_filled
+            if given >= total:
+                break
     got = sum(f.taker_filled for f in fills)
     txs = list(dict.fromkeys(f.tx_hash for f in fills))
     named = ", ".join(txs[:MOST_SETTLING_TXS]) + (
