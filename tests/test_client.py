@@ -108,6 +108,40 @@ def test_order_sell_defaults_to_gtc_and_rests(fake: FakeNode) -> None:
     assert "status open, outcome rested" in r.output and "no match yet" in r.output
 
 
+def test_a_node_that_lists_fills_without_end_is_read_ten_pages(fake: FakeNode) -> None:
+    """review19: ``sdex order --wait`` reads every page of a settled order's fills (not the
+    first only), until they add up to its filled amount, and at most ten pages: a node whose
+    fills of the order never add up (here: a fill of 0, 20,000 times) does not hold the wallet
+    for a walk's 10,000 pages."""
+    ask = signed(WETH, USDC, E18, 2000 * E6)
+
+    def matched(s: SignedOrder) -> Answer:
+        m = {**meta(s, s.order.maker_amount), "pendingMakerAmount": str(s.order.maker_amount)}
+        fake.records[s.hash_hex] = {"order": s.to_json(), "metaData": meta(s, 0, "filled")}
+        fake.fill_list = [_fill_record(s.hash_hex, i) for i in range(20_000)]
+        match = {"restingOrderHash": ask.hash_hex, "incomingOrderHash": s.hash_hex,
+                 "restingMakerAmount": str(E18), "incomingMakerAmount": str(2000 * E6),
+                 "price": "2000000000/1000000000000000000"}  # fmt: skip
+        return 201, {**m, "metaData": m, "outcome": "filled", "matches": [match]}
+
+    fake.on_post = matched
+    r = run_cli("order", "buy", "2000", "1", *wallet_args(fake), "--wait", "5")
+    assert r.exit_code == 0, r.output
+    said = "could not follow the settlement: GET /v1/fills still had a next page after 10 pages"
+    assert said in " ".join(r.output.split()), r.output
+    fills_asked = [q for q in fake.queries if "orderHash" in q]
+    assert len(fills_asked) == 10, len(fills_asked)
+
+
+def _fill_record(order_hash: str, i: int) -> dict[str, Any]:
+    return {
+        "transactionHash": "0x" + f"{i:064x}", "logIndex": 0, "blockNumber": i + 1,
+        "orderHash": order_hash, "maker": MAKER, "taker": MAKER, "makerAmountFilled": "0",
+        "takerAmountFilled": "0", "feeRecipient": ZERO_ADDRESS, "feePaid": "0",
+        "settledByThisNode": True,
+    }  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("expiry", "said"),
     [
