@@ -133,6 +133,42 @@ def test_a_node_that_lists_fills_without_end_is_read_ten_pages(fake: FakeNode) -
     assert len(fills_asked) == 10, len(fills_asked)
 
 
+async def test_a_page_with_more_records_than_asked_is_refused() -> None:
+    """review19: a listing page was taken whatever it held (up to ``MAX_ANSWER``, 16 MB), so a
+    node answering a walk with pages far past ``perPage`` had ``sdex audit`` keep 10,000 such
+    pages in memory. A page with more records than asked is a ``NodeProtocolError``."""
+    h = "0x" + "ab" * 32
+    fills = [_fill_record(h, i) for i in range(3)]
+    order = signed(WETH, USDC, E18, 2000 * E6)
+    orders = [{"order": order.to_json(), "metaData": meta(order, E18)}] * 3
+
+    def answer(records: list[dict[str, Any]]) -> Any:
+        async def handle(_: web.Request) -> web.Response:
+            body = {"total": 3, "page": 1, "perPage": 2, "records": records, "next": None}
+            return web.json_response(body)
+
+        return handle
+
+    app = web.Application()
+    app.router.add_get("/v1/fills", answer(fills))
+    app.router.add_get("/v1/orders", answer(orders))
+    async with serving(app) as base:
+        with NodeClient(base) as client:
+            asks: list[tuple[Any, str]] = [
+                (
+                    lambda: client.fills(per_page=2),
+                    "GET /v1/fills answered 3 records for perPage 2",
+                ),
+                (lambda: list(client.all_fills(per_page=2)), "/v1/fills answered 3"),
+                (lambda: client.orders(per_page=2), "GET /v1/orders answered 3 records"),
+                (lambda: list(client.all_orders(per_page=2)), "/v1/orders answered 3"),
+            ]
+            for ask, error in asks:
+                with pytest.raises(NodeProtocolError, match=error):
+                    await asyncio.to_thread(ask)
+            assert len((await asyncio.to_thread(client.fills, 1, 3)).records) == 3
+
+
 def _fill_record(order_hash: str, i: int) -> dict[str, Any]:
     return {
         "transactionHash": "0x" + f"{i:064x}", "logIndex": 0, "blockNumber": i + 1,
