@@ -141,9 +141,17 @@ pair_option = click.option(
 )  # fmt: skip
 
 
+def finite(ctx: click.Context, param: click.Parameter, value: object) -> object:
+    """A float option's value, refused when not a number (``nan``, which ``FloatRange``
+    lets through: no comparison holds for it; review19: ``--wait nan`` waited forever)."""
+    if isinstance(value, float) and value != value:
+        raise click.BadParameter("nan is not a number of seconds", ctx, param)
+    return value
+
+
 wait_option = click.option(
     "--wait", "settle_wait", type=click.FloatRange(0, 600), default=30, show_default=True,
-    metavar="SECONDS",
+    metavar="SECONDS", callback=finite,
     help="Wait at most this long for a match's settlement on chain and say how it ended "
     "(0: do not wait).",
 )  # fmt: skip

@@ -27,6 +27,7 @@ from sdex.client import (
 )
 from sdex.deployment import Deployment
 from sdex.errors import ChainError, ContractRevert, SdexError
+from sdex.model import FillEvent
 from sdex.order import Order, SignedOrder, address_of
 from sdex.wallet import (
     DEFAULT_EXPIRY,
@@ -92,6 +93,11 @@ def place_order(
 
 SETTLE_POLL = 0.25
 """Seconds between two reads of a settling order's record (``await_settlement``)."""
+MOST_FILL_PAGES = 10
+"""Pages of a settled order's fills read at most (of ``MAX_PER_PAGE``: 10,000 fills): a node
+that keeps answering a next page is not read on for long."""
+MAX_PER_PAGE = 1000
+"""The most records a listing page holds (the API's ``perPage`` bound)."""
 MOST_SETTLING_TXS = 5
 """Transactions named in a settlement's line; more are counted."""
 
@@ -104,7 +110,7 @@ def await_settlement(
     their transactions, or that the settlement failed, with the node's status. review17: the
     CLI printed only the status at posting, ``partially_filled`` while the match settled."""
     pending = _meta_int(posted, "pendingMakerAmount")
-    if not posted.matches or not pending or wait <= 0:
+    if not posted.matches or not pending or not wait > 0:  # (nan: no wait, never forever)
         return
     matched = sum(x.incoming_maker_amount for x in posted.matches)
     out.print(f"waiting for the settlement on chain (at most {wait:g} s)...")
@@ -129,8 +135,18 @@ def await_settlement(
         rests = "; the order rests in the book" if rec.status in ("open", "unfunded") else ""
         out.print(f"[bold red]settlement failed[/], nothing traded{why}{rests} ({status})")
         return
-    page = client.fills(order_hash=posted.order_hash)
-    fills = [f for f in page.records if "0x" + f.order_hash.hex() == posted.order_hash]
+    # every page of them (review19: the first 100 only, and an order that took more resting
+    # orders than that was said to have got less than it did), until they add up to what
+    # the record says filled
+    listed = client.all_fills(MAX_PER_PAGE, max_pages=MOST_FILL_PAGES, order_hash=posted.order_hash)
+    fills: list[FillEvent] = []
+    given, total = 0, _uint(rec.meta_data, "filledMakerAmount")
+    for f in listed:
+        if "0x" + f.order_hash.hex() == posted.order_hash:
+            fills.append(f)
+            given += f.maker_filled
+            if given >= total:
+                break
     got = sum(f.taker_filled for f in fills)
     txs = list(dict.fromkeys(f.tx_hash for f in fills))
     named = ", ".join(txs[:MOST_SETTLING_TXS]) + (
@@ -177,8 +193,17 @@ def _print_signed(
             f"[yellow]note:[/] whole {m.quote} units move the signed limit from "
             f"{fmt_price(asked)} to {fmt_price(limit)}, in your favour"
         )
-    expires = datetime.fromtimestamp(o.expiry, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    out.print(f"signed by {o.maker}; expires {expires} (unix {o.expiry})")
+    out.print(f"signed by {o.maker}; expires {utc_time(o.expiry)} (unix {o.expiry})")
+
+
+def utc_time(unix: int) -> str:
+    """``unix`` seconds as a UTC date and time; "after the year 9999" past what a date holds
+    (review19: ``--expiry 99999999999999``, a uint64 the order takes, ended ``sdex order``
+    in a traceback after it was signed)."""
+    try:
+        return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (ValueError, OverflowError, OSError):
+        return "after the year 9999"
 
 
 _OUTCOME_WORDS = {

@@ -108,6 +108,91 @@ def test_order_sell_defaults_to_gtc_and_rests(fake: FakeNode) -> None:
     assert "status open, outcome rested" in r.output and "no match yet" in r.output
 
 
+def test_a_node_that_lists_fills_without_end_is_read_ten_pages(fake: FakeNode) -> None:
+    """review19: ``sdex order --wait`` reads every page of a settled order's fills (not the
+    first only), until they add up to its filled amount, and at most ten pages: a node whose
+    fills of the order never add up (here: a fill of 0, 20,000 times) does not hold the wallet
+    for a walk's 10,000 pages."""
+    ask = signed(WETH, USDC, E18, 2000 * E6)
+
+    def matched(s: SignedOrder) -> Answer:
+        m = {**meta(s, s.order.maker_amount), "pendingMakerAmount": str(s.order.maker_amount)}
+        fake.records[s.hash_hex] = {"order": s.to_json(), "metaData": meta(s, 0, "filled")}
+        fake.fill_list = [_fill_record(s.hash_hex, i) for i in range(20_000)]
+        match = {"restingOrderHash": ask.hash_hex, "incomingOrderHash": s.hash_hex,
+                 "restingMakerAmount": str(E18), "incomingMakerAmount": str(2000 * E6),
+                 "price": "2000000000/1000000000000000000"}  # fmt: skip
+        return 201, {**m, "metaData": m, "outcome": "filled", "matches": [match]}
+
+    fake.on_post = matched
+    r = run_cli("order", "buy", "2000", "1", *wallet_args(fake), "--wait", "5")
+    assert r.exit_code == 0, r.output
+    said = "could not follow the settlement: GET /v1/fills still had a next page after 10 pages"
+    assert said in " ".join(r.output.split()), r.output
+    fills_asked = [q for q in fake.queries if "orderHash" in q]
+    assert len(fills_asked) == 10, len(fills_asked)
+
+
+async def test_a_page_with_more_records_than_asked_is_refused() -> None:
+    """review19: a listing page was taken whatever it held (up to ``MAX_ANSWER``, 16 MB), so a
+    node answering a walk with pages far past ``perPage`` had ``sdex audit`` keep 10,000 such
+    pages in memory. A page with more records than asked is a ``NodeProtocolError``."""
+    h = "0x" + "ab" * 32
+    fills = [_fill_record(h, i) for i in range(3)]
+    order = signed(WETH, USDC, E18, 2000 * E6)
+    orders = [{"order": order.to_json(), "metaData": meta(order, E18)}] * 3
+
+    def answer(records: list[dict[str, Any]]) -> Any:
+        async def handle(_: web.Request) -> web.Response:
+            body = {"total": 3, "page": 1, "perPage": 2, "records": records, "next": None}
+            return web.json_response(body)
+
+        return handle
+
+    app = web.Application()
+    app.router.add_get("/v1/fills", answer(fills))
+    app.router.add_get("/v1/orders", answer(orders))
+    async with serving(app) as base:
+        with NodeClient(base) as client:
+            asks: list[tuple[Any, str]] = [
+                (
+                    lambda: client.fills(per_page=2),
+                    "GET /v1/fills answered 3 records for perPage 2",
+                ),
+                (lambda: list(client.all_fills(per_page=2)), "/v1/fills answered 3"),
+                (lambda: client.orders(per_page=2), "GET /v1/orders answered 3 records"),
+                (lambda: list(client.all_orders(per_page=2)), "/v1/orders answered 3"),
+            ]
+            for ask, error in asks:
+                with pytest.raises(NodeProtocolError, match=error):
+                    await asyncio.to_thread(ask)
+            assert len((await asyncio.to_thread(client.fills, 1, 3)).records) == 3
+
+
+def _fill_record(order_hash: str, i: int) -> dict[str, Any]:
+    return {
+        "transactionHash": "0x" + f"{i:064x}", "logIndex": 0, "blockNumber": i + 1,
+        "orderHash": order_hash, "maker": MAKER, "taker": MAKER, "makerAmountFilled": "0",
+        "takerAmountFilled": "0", "feeRecipient": ZERO_ADDRESS, "feePaid": "0",
+        "settledByThisNode": True,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("expiry", "said"),
+    [
+        ("3600", "expires 20"),
+        ("99999999999999", "expires after the year 9999 (unix "),  # (review19: a traceback)
+        (str(2**64 - 1 - 2**40), "expires after the year 9999 (unix "),
+    ],
+)
+def test_any_expiry_the_order_takes_is_shown(fake: FakeNode, expiry: str, said: str) -> None:
+    r = run_cli("order", "sell", "2000", "0.25", *wallet_args(fake), "--expiry", expiry)
+    assert r.exit_code == 0, r.output
+    assert said in r.output and "Traceback" not in r.output, r.output
+    assert posted_order(fake).order.expiry > int(expiry)
+
+
 @pytest.mark.parametrize(
     ("status", "outcome", "pending", "matched", "said"),
     [
@@ -225,6 +310,7 @@ USAGE_ERRORS = [
     ("dust", ["buy", "0.5", "0.000001"], "less than one unit of USDC"),
     ("tif", ["buy", "1", "1", "--tif", "day"], "'day' is not one of"),
     ("expiry", ["buy", "1", "1", "--expiry", "0"], "--expiry"),
+    ("wait-nan", ["buy", "1", "1", "--wait", "nan"], "nan is not a number of seconds"),
 ]
 
 

@@ -14,7 +14,7 @@ from sdex.chain import OrderState
 from sdex.chain.tx import already_known
 from sdex.errors import ContractRevert, RpcError
 from sdex.matching.match import Match
-from sdex.model import OPEN_STATUSES, OrderStatus
+from sdex.model import OPEN_STATUSES, OrderStatus, closed_status
 from sdex.node.chainstate import NodeChainState
 from sdex.node.views import _stored_fills
 from sdex.order import SignedOrder
@@ -229,16 +229,22 @@ class NodeSettlement(NodeChainState):
             if rec is None:
                 continue
             was, now = before[so.hash], self.book.get(so.hash)
-            if (
-                rec.status in OPEN_STATUSES
-                and was is not None
-                and was.closed is None
-                and (now is None or now.closed is not None)
-            ):
+            if rec.status not in OPEN_STATUSES or was is None:
+                continue
+            if was.closed is None and (now is None or now.closed is not None):
                 # what the release gave back is dust (fills made elsewhere meanwhile): the
                 # book closed the order, and so does its record
                 reason = RemovalReason.DUST if now is None or now.closed is None else now.closed
                 self._book_closed(so.hash, reason, was.filled)
+            elif was.closed is not None and (now is None or now.pending == 0):
+                # closed while in flight (an IOC or FOK taker: its rest dropped at arrival),
+                # its last fill in flight failed: nothing of it is left to settle. review19:
+                # its record stayed open (remainingFillable 0) until it expired
+                why = was.closed.value
+                if was.closed is RemovalReason.UNMATCHED:
+                    why = f"{rec.tif.value}: dropped after its match failed to settle"
+                filled_all = was.filled == rec.signed.order.maker_amount
+                self._close_record(rec, closed_status(was.closed, filled_all), why, was.filled)
             else:  # a GTC order matched in full may rest now
                 self._announce_if_resting(rec)
 
