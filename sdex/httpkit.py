@@ -126,7 +126,10 @@ class TrustedProxies:
 
     def __init__(self, networks: tuple[Network, ...] = ()) -> None:
         self.networks = networks
-        self._known: dict[str, bool] = {}
+        self._hops: dict[str, tuple[str, bool] | None] = {}
+        """``_hop``'s answers so far (at most ``MEMO`` of them, each at most 64 characters)."""
+
+    MEMO = 4096
 
     def __bool__(self) -> bool:
         return bool(self.networks)
@@ -135,14 +138,22 @@ class TrustedProxies:
         """Whether ``address`` (a peer's, a header's entry: text) is a trusted proxy's."""
         if not self.networks or not isinstance(address, str):
             return False
-        known = self._known.get(address)
-        if known is None:
-            ip = _ip(address)
-            known = ip is not None and any(ip in net for net in self.networks)
-            if len(self._known) >= 4096:  # (bounded: addresses come from the network)
-                self._known.clear()
-            self._known[address] = known
-        return known
+        hop = self._hop(address)
+        return hop is not None and hop[1]
+
+    def _hop(self, text: str) -> tuple[str, bool] | None:
+        """``text`` as an address (its canonical text) and whether it is a trusted proxy's,
+        or None if it is not an address; remembered (a request's parse was ~7 us a hop)."""
+        try:
+            return self._hops[text]
+        except KeyError:
+            pass
+        ip = _ip(text) if len(text) <= 64 else None  # (an address's text is shorter)
+        hop = None if ip is None else (str(ip), any(ip in net for net in self.networks))
+        if len(self._hops) >= self.MEMO:  # (bounded: the texts come from the network)
+            self._hops.clear()
+        self._hops[text] = hop
+        return hop
 
     def client(self, peer: str | None, forwarded: list[str]) -> str | None:
         """The client a request from ``peer`` with these ``X-Forwarded-For`` values came
@@ -160,12 +171,12 @@ class TrustedProxies:
                 hops += 1
                 if hops > MAX_FORWARDED_HOPS:
                     return client
-                ip = _ip(entry.strip(" \t"))
-                if ip is None:
+                hop = self._hop(entry.strip(" \t"))
+                if hop is None:
                     return client
-                if str(ip) not in self:
-                    return str(ip)
-                client = str(ip)
+                client, trusted = hop
+                if not trusted:
+                    return client
         return client
 
     def middleware(self) -> Middleware:

@@ -38,23 +38,24 @@ def handlers(n: int) -> list[RequestHandler]:
 
 def check(slots: ConnectionSlots) -> None:
     """Each group's count (a client's, and each network's it is in: ``client_path``), the
-    heaviest and the counts' index agree with the connections."""
-    counts: dict[tuple[str, ...], int] = {}
+    heaviest under each group and the counts' index agree with the connections."""
+    counts: dict[str, int] = {}
+    under: dict[str, set[str]] = {}
     for conn, path in slots._all.items():
         assert conn in slots._by_client[path[-1]]
-        for depth in range(1, len(path) + 1):
-            counts[path[:depth]] = counts.get(path[:depth], 0) + 1
+        for parent, group in zip(("", *path), path, strict=False):
+            counts[group] = counts.get(group, 0) + 1
+            under.setdefault(parent, set()).add(group)
     assert sum(len(mine) for mine in slots._by_client.values()) == len(slots) <= slots.total
     assert all(0 < len(mine) <= slots.per_client for mine in slots._by_client.values())
-    tallies = {
-        (*parent, key): n for parent, t in slots._tallies.items() for key, n in t.counts.items()
-    }
-    assert tallies == counts
+    assert slots._held == counts
+    assert set(slots._tallies) == set(under)
     for parent, tally in slots._tallies.items():
-        assert tally.most == max(tally.counts.values())
-        assert tally.counts[tally.heaviest()] == tally.most
-        assert {n: set(held) for n, held in tally._by_count.items()} == {
-            n: {k for k in tally.counts if tally.counts[k] == n} for n in set(tally.counts.values())
+        assert tally.most == max(counts[g] for g in under[parent])
+        assert counts[tally.heaviest()] == tally.most
+        assert {n: set(held) for n, held in tally.by_count.items()} == {
+            n: {g for g in under[parent] if counts[g] == n}
+            for n in {counts[g] for g in under[parent]}
         }
 
 

@@ -66,38 +66,36 @@ def idle(conn: RequestHandler) -> bool:
 
 
 class _Tally:
-    """Connections held under each key (the groups under one network, ``client_path``),
-    with a key holding the most found in O(1)."""
+    """The groups one level under one group (``client_path``) by the connections each holds,
+    with one holding the most found in O(1)."""
 
-    __slots__ = ("_by_count", "counts", "most")
+    __slots__ = ("by_count", "most")
 
     def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
         self.most = 0
-        """The most one key holds."""
-        self._by_count: dict[int, dict[str, None]] = {}
-        """The keys holding each number of connections (none empty)."""
+        """The most one group holds."""
+        self.by_count: dict[int, dict[str, None]] = {}
+        """The groups holding each number of connections (none empty)."""
 
-    def move(self, key: str, step: int) -> None:
-        """``key`` holds ``step`` (1 or -1) connections more."""
-        was = self.counts.get(key, 0)
-        now = was + step
+    def move(self, group: str, was: int, now: int) -> None:
+        """``group`` went from ``was`` connections to ``now`` (one more or one fewer)."""
         if was:
-            held = self._by_count[was]
-            del held[key]
+            held = self.by_count[was]
+            del held[group]
             if not held:
-                del self._by_count[was]
+                del self.by_count[was]
                 if self.most == was:
-                    self.most = now  # (``key`` is at ``now``: the most, if any left)
+                    self.most = now  # (``group`` is at ``now``: the most, if any left)
         if now:
-            self.counts[key] = now
-            self._by_count.setdefault(now, {})[key] = None
-            self.most = max(self.most, now)
-        else:
-            del self.counts[key]
+            same = self.by_count.get(now)
+            if same is None:
+                same = self.by_count[now] = {}
+            same[group] = None
+            if now > self.most:
+                self.most = now
 
     def heaviest(self) -> str:
-        return next(iter(self._by_count[self.most]))
+        return next(iter(self.by_count[self.most]))
 
 
 class ConnectionSlots:
@@ -114,9 +112,12 @@ class ConnectionSlots:
         self._by_client: dict[str, dict[RequestHandler, None]] = {}
         """Each client's own group's connections (``client_path``'s last), oldest first."""
         self._all: dict[RequestHandler, tuple[str, ...]] = {}
-        self._tallies: dict[tuple[str, ...], _Tally] = {}
-        """Under each network (a ``client_path``'s start; ``()``: all), the connections of
-        each group one level narrower; none empty."""
+        self._held: dict[str, int] = {}
+        """Connections held by each group of an open one's ``client_path`` (none at 0)."""
+        self._tallies: dict[str, _Tally] = {}
+        """Under each group (``""``: all), the connections of each group one level narrower
+        (a group's name says its prefix: ``2001:db8::/56`` is under ``2001:db8::/48``); none
+        empty."""
         self.reclaimed = 0
         """Idle connections closed to make room for a new one."""
         self.refused = 0
@@ -127,10 +128,9 @@ class ConnectionSlots:
     def __len__(self) -> int:
         return len(self._all)
 
-    def held(self, path: tuple[str, ...]) -> int:
-        """Connections held by the group ``path`` ends with (a ``client_path``'s start)."""
-        tally = self._tallies.get(path[:-1])
-        return 0 if tally is None else tally.counts.get(path[-1], 0)
+    def held(self, group: str) -> int:
+        """Connections held by ``group`` (one of a ``client_path``'s)."""
+        return self._held.get(group, 0)
 
     def admit(
         self, conn: RequestHandler, client: str | None, bounded: bool = True
@@ -141,17 +141,17 @@ class ConnectionSlots:
         no bound of its own, only the node's."""
         path = client_path(client)
         if bounded:
-            for depth, cap in enumerate(self._caps[-len(path) :], start=1):
-                group = path[:depth]
+            held = self._held
+            for depth, cap in enumerate(self._caps[-len(path) :]):
+                group = path[depth]
                 if (
-                    self.held(group) >= cap
+                    held.get(group, 0) >= cap
                     and not self._reclaim(self._heaviest_under(group))
-                    and not self._take_for(path, depth)
+                    and not self._take_for(path, depth + 1)
                 ):
                     self.refused += 1
-                    where = (
-                        "this address" if depth == len(path) else f"the network {path[depth - 1]}"
-                    )
+                    last = depth == len(path) - 1
+                    where = "this address" if last else f"the network {group}"
                     return 429, f"too many connections from {where}: at most {cap}"
         if (
             len(self._all) >= self.total
@@ -160,9 +160,11 @@ class ConnectionSlots:
         ):
             self.refused += 1
             return 503, f"too many connections to this node: at most {self.total}"
-        for depth, key in enumerate(path):
-            self._tallies.setdefault(path[:depth], _Tally()).move(key, 1)
-        self._by_client.setdefault(path[-1], {})[conn] = None
+        self._move(path, 1)
+        mine = self._by_client.get(path[-1])
+        if mine is None:
+            mine = self._by_client[path[-1]] = {}
+        mine[conn] = None
         self._all[conn] = path
         return None
 
@@ -175,31 +177,46 @@ class ConnectionSlots:
         del mine[conn]
         if not mine:
             del self._by_client[path[-1]]
-        for depth, key in enumerate(path):
-            tally = self._tallies[path[:depth]]
-            tally.move(key, -1)
-            if not tally.counts:
-                del self._tallies[path[:depth]]
+        self._move(path, -1)
 
-    def _heaviest_under(self, group: tuple[str, ...]) -> dict[RequestHandler, None]:
+    def _move(self, path: tuple[str, ...], step: int) -> None:
+        """Each group of ``path`` holds ``step`` (1 or -1) connections more."""
+        held = self._held
+        parent = ""
+        for group in path:
+            was = held.get(group, 0)
+            now = was + step
+            if now:
+                held[group] = now
+            else:
+                del held[group]
+            tally = self._tallies.get(parent)
+            if tally is None:
+                tally = self._tallies[parent] = _Tally()
+            tally.move(group, was, now)
+            if not tally.by_count:
+                del self._tallies[parent]
+            parent = group
+
+    def _heaviest_under(self, group: str) -> dict[RequestHandler, None]:
         """The connections of a client holding the most in ``group`` (which holds some),
         each level down its heaviest group."""
-        while group[-1] not in self._by_client:
-            group = (*group, self._tallies[group].heaviest())
-        return self._by_client[group[-1]]
+        while group not in self._by_client:
+            group = self._tallies[group].heaviest()
+        return self._by_client[group]
 
     def _take_for(self, path: tuple[str, ...], start: int = 0) -> bool:
         """Close the oldest connection (an idle one if any of the first ``SCAN``) of a client
         in the heaviest group, for a new one of ``path`` whose own group at that level holds at
         least two fewer: from the widest level (a /48, an IPv4 address; or, for a group at its
-        own bound, the level under ``path[:start]``), then within its own group (its /56, then
-        its /64). False if it holds as many as any at every level."""
-        for depth, key in enumerate(path[start:], start):
-            tally = self._tallies.get(path[:depth])
+        own bound, the level under ``path[start - 1]``), then within its own group (its /56,
+        then its /64). False if it holds as many as any at every level."""
+        for depth in range(start, len(path)):
+            tally = self._tallies.get(path[depth - 1] if depth else "")
             if tally is None:
                 return False  # (its group holds none: nothing under it to take from)
-            if tally.most >= tally.counts.get(key, 0) + 2:
-                heaviest = self._heaviest_under((*path[:depth], tally.heaviest()))
+            if tally.most >= self._held.get(path[depth], 0) + 2:
+                heaviest = self._heaviest_under(tally.heaviest())
                 if not self._reclaim(heaviest):
                     oldest = next(iter(heaviest))
                     self.release(oldest)
