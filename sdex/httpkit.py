@@ -199,6 +199,14 @@ class TrustedProxies:
 NO_PROXIES = TrustedProxies()
 
 
+def trust_proxies(app: web.Application, proxies: TrustedProxies) -> None:
+    """Make ``proxies``' middleware ``app``'s outermost, if there are any: call it once every
+    other middleware is in place (``sdex.node.sending`` puts its own first), so that each
+    sees the forwarded client."""
+    if proxies:
+        app.middlewares.insert(0, proxies.middleware())
+
+
 class ApiError(Exception):
     """A 4xx answer with the SRA error body."""
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -33,9 +34,11 @@ from sdex.httpkit import (
     client_group,
     client_path,
     parse_network,
+    trust_proxies,
 )
 from sdex.node.conns import BoundedRunner, ConnectionSlots
 from sdex.node.process import NodeProcess
+from sdex.node.sending import AnswerSlots, bound_answers
 from tests.conftest import Chain
 from tests.nodeutil import has_ipv6_loopback, node_config, running_node, wait_for
 
@@ -348,3 +351,56 @@ def test_trusted_proxy_is_an_option_of_sdex_node(chain: Chain, tmp_path: Path) -
         assert (forwarded["enabled"], own["enabled"]) == (False, True)
     finally:
         proc.kill()
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+async def test_large_answers_behind_a_trusted_proxy_are_counted_per_client(trusted: bool) -> None:
+    """One large answer being written per client (``sdex.node.sending``, the outermost
+    middleware but for the proxies', as ``sdex.node.main.serve`` wires them): two unread ones
+    from the proxy for two forwarded clients are both written when it is trusted; else the
+    second is the proxy's second, 503."""
+
+    async def big(request: web.Request) -> web.Response:
+        return web.Response(body=b"x" * 1_000_000, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/", big)
+    slots = AnswerSlots(per_client=1, total=8)
+    bound_answers(app, slots, 30.0)
+    trust_proxies(app, TrustedProxies((parse_network("127.0.0.1"),) if trusted else ()))
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # (an unread answer stays)
+    listener.bind(("127.0.0.1", free_port()))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.SockSite(runner, listener).start()
+    port = listener.getsockname()[1]
+    writers = []
+    try:
+        for client in ("203.0.113.5", "198.51.100.7"):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+            reader, writer = await asyncio.open_connection(sock=sock)
+            writer.write(f"GET / HTTP/1.1\r\nHost: x\r\n{FORWARDED}: {client}\r\n\r\n".encode())
+            writers.append(writer)
+            if client == "203.0.113.5":
+
+                async def one_held() -> bool:
+                    return len(slots) == 1
+
+                await wait_for(one_held, timeout=10)
+        if trusted:
+
+            async def two_held() -> bool:
+                return len(slots) == 2
+
+            await wait_for(two_held, timeout=10)
+        else:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n"), 10)
+            assert head.startswith(b"HTTP/1.1 503") and len(slots) == 1
+    finally:
+        for writer in writers:
+            writer.close()
+        await runner.cleanup()

@@ -23,7 +23,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from sdex.book import UnknownPair
 from sdex.errors import FieldCode, OrderParseError
 from sdex.gossip.routes import MAX_P2P_BODY, add_routes
-from sdex.httpkit import ApiError, RateLimiter, TrustedProxies, ascii_int, client_group
+from sdex.httpkit import ApiError, RateLimiter, ascii_int, client_group
 from sdex.httpkit import read_json as read_json_within
 from sdex.jsonio import dumps_bytes
 from sdex.matching import TimeInForce
@@ -330,9 +330,7 @@ async def _stopped(feed: BookFeed) -> None:
 
 
 def make_app(node: Node) -> web.Application:
-    proxies = TrustedProxies(node.config.trusted_proxies)  # (first: the client, then its bounds)
-    middlewares = [proxies.middleware(), guard] if proxies else [guard]
-    app = web.Application(middlewares=middlewares, client_max_size=MAX_P2P_BODY)
+    app = web.Application(middlewares=[guard], client_max_size=MAX_P2P_BODY)
     app[NODE_KEY] = node
     app[METRICS_KEY] = Metrics(node)
     app[LIMITER_KEY] = RateLimiter(node.config.rate_limit)

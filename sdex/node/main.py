@@ -29,7 +29,7 @@ from sdex.client import describe_request_error
 from sdex.deployment import DEVNET_CHAIN_IDS, Deployment, DevAccount
 from sdex.errors import ChainError, PortInUseError
 from sdex.gossip.actions import GossipConfig
-from sdex.httpkit import Network, RateLimit, TrustedProxies
+from sdex.httpkit import Network, RateLimit, TrustedProxies, trust_proxies
 from sdex.node import sending
 from sdex.node.api import make_app
 from sdex.node.appstate import METRICS_KEY
@@ -94,13 +94,13 @@ async def serve(config: NodeConfig, interval: float | None = None) -> AsyncItera
             await node.close_clients()  # (no "Unclosed client session" after the error)
             raise
         app = make_app(node)
-        slots = ConnectionSlots(
-            config.max_http_per_client, config.max_http, TrustedProxies(config.trusted_proxies)
-        )
+        proxies = TrustedProxies(config.trusted_proxies)
+        slots = ConnectionSlots(config.max_http_per_client, config.max_http, proxies)
         add_metrics(app[METRICS_KEY].registry, slots)
         answers = AnswerSlots(config.max_large_answers_per_client, config.max_large_answers)
         bound_answers(app, answers, config.send_timeout)
         sending.add_metrics(app[METRICS_KEY].registry, answers)
+        trust_proxies(app, proxies)  # (last: outermost, every bound then sees the client)
         runner = BoundedRunner(app, slots, config.http_idle_timeout, shutdown_timeout=2.0)
         await runner.setup()
         try:
