@@ -229,6 +229,9 @@ class NodeProcs:
         self.workdir = workdir
         self.seeds = seeds
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.keys: list[str] = []
+        self._log_from = [0] * n
+        """Each node's log size when it was last started: what it wrote since is its own."""
 
     def peers_of(self, i: int) -> list[int]:
         if self.seeds == "full":
@@ -238,6 +241,7 @@ class NodeProcs:
         return [0] if i else []  # bootstrap
 
     def start(self, keys: list[str]) -> None:
+        self.keys = keys
         for i in range(self.n):
             if self.profile:
                 launcher = self.workdir / "profiled_node.py"
@@ -255,6 +259,7 @@ class NodeProcs:
                 cmd += ["--peer", self.urls[j]]
             env = {**os.environ, "PYTHONPATH": str(self.root)}
             with (self.workdir / f"node-{i}.log").open("ab") as log:
+                self._log_from[i] = log.tell()
                 self.procs.append(
                     subprocess.Popen(
                         cmd, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT
@@ -267,10 +272,30 @@ class NodeProcs:
                 p.send_signal(sig)
 
     def check_alive(self) -> None:
-        for i, p in enumerate(self.procs):
-            if p.poll() is not None:
-                tail = (self.workdir / f"node-{i}.log").read_text()[-2000:]
-                raise RuntimeError(f"node {i} exited with {p.returncode}:\n{tail}")
+        """``PortTaken`` if a node exited because its port was taken (picked free, then
+        bound by another process before the node started: the machine is shared), else a
+        ``RuntimeError`` with the log's tail of the first node that exited."""
+        exited = [i for i, p in enumerate(self.procs) if p.poll() is not None]
+        logs = {i: self._since_start(i) for i in exited}
+        taken = [i for i in exited if "already in use" in logs[i]]
+        if taken:
+            raise PortTaken(taken)
+        for i in exited:
+            raise RuntimeError(f"node {i} exited with {self.procs[i].returncode}:\n{logs[i]}")
+
+    def _since_start(self, i: int) -> str:
+        with (self.workdir / f"node-{i}.log").open("rb") as log:
+            log.seek(self._log_from[i])
+            return log.read()[-2000:].decode(errors="replace")
+
+    def restart_on_new_ports(self) -> None:
+        """Stop every node, pick new ports for all and start them again: the others were
+        started with the lost node's URL as a peer, so all of them start again."""
+        self.stop()
+        self.procs = []
+        self.ports = [free_port() for _ in range(self.n)]
+        self.urls = [f"http://127.0.0.1:{p}" for p in self.ports]
+        self.start(self.keys)
 
     def stop(self) -> None:
         for p in self.procs:
@@ -406,6 +431,39 @@ async def wait_until(cond: Any, timeout: float, every: float = 0.25) -> float | 
         await asyncio.sleep(every)
 
 
+class PortTaken(RuntimeError):
+    """Nodes (their indexes) exited: the port picked for them was taken before they bound it."""
+
+    def __init__(self, nodes: list[int]) -> None:
+        super().__init__(f"nodes {nodes}: their ports were taken before they bound them")
+        self.nodes = nodes
+
+
+HEALTH_POLL = aiohttp.ClientTimeout(total=2)
+"""A start-up poll's bound on one ``/health``."""
+
+PORT_ATTEMPTS = 3
+"""Starts of the nodes on freshly picked ports before a taken port fails the run."""
+
+
+async def wait_started(
+    s: aiohttp.ClientSession, nodes: NodeProcs, timeout: float, meter: CpuMeter
+) -> list[float]:
+    """``wait_healthy``; if a node lost its port to another process meanwhile, all start
+    again on new ports (at most ``PORT_ATTEMPTS`` starts; ``meter`` follows the new PIDs).
+    The seconds are the last start's."""
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        try:
+            return await wait_healthy(s, nodes, timeout)
+        except PortTaken as e:
+            if attempt == PORT_ATTEMPTS:
+                raise RuntimeError(f"{e}, {PORT_ATTEMPTS} times: giving up") from None
+            print(json.dumps({"ports_taken": e.nodes, "restart": attempt}), file=sys.stderr)
+            nodes.restart_on_new_ports()
+            meter.groups["nodes"] = [p.pid for p in nodes.procs]
+    raise AssertionError("unreachable")
+
+
 async def wait_healthy(s: aiohttp.ClientSession, nodes: NodeProcs, timeout: float) -> list[float]:
     """Seconds (from now, to the poll's 0.2 s) until each node first answered /health."""
     pending = set(range(nodes.n))
@@ -416,7 +474,8 @@ async def wait_healthy(s: aiohttp.ClientSession, nodes: NodeProcs, timeout: floa
         nodes.check_alive()
         for i in list(pending):
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with s.get(nodes.urls[i] + "/health") as r:
+                # (a short bound: a port taken by another server may never answer)
+                async with s.get(nodes.urls[i] + "/health", timeout=HEALTH_POLL) as r:
                     if r.status == 200:
                         pending.discard(i)
                         ready[i] = round(time.monotonic() - t0, 2)
@@ -536,7 +595,7 @@ async def measure(
     out: list[dict[str, Any]] = []
     async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=60)) as s:
         t_start = time.monotonic()
-        ready = await wait_healthy(s, nodes, timeout=150)
+        ready = await wait_started(s, nodes, 150, meter)
         started = time.monotonic() - t_start
 
         async def meshed() -> bool:

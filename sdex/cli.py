@@ -13,6 +13,7 @@ import sys
 import threading
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -27,6 +28,7 @@ from sdex.cliopts import (
     decimal_arg,
     host_callback,
     key_option,
+    node_limit_options,
     node_option,
     node_url_check,
     one_line_errors,
@@ -327,32 +329,7 @@ def console_command(node_url: str, key: bytes, pair: str, slippage_bps: int) -> 
     help="Multiplies the gossip timers' intervals (dial 0.5 s, anti-entropy 1 s, peer "
     "exchange 5 s): below 1 a small network converges sooner, at more background traffic.",
 )  # fmt: skip
-@click.option(
-    "--max-http-per-client", type=click.IntRange(min=1), default=None, metavar="N",
-    help="HTTP connections (websockets and peer streams included) one client address holds "
-    "at once; an IPv6 client counts by its /64. At the bound a new one closes its oldest idle "
-    "one, or is refused (429) when all are busy [default: 512].",
-)  # fmt: skip
-@click.option(
-    "--max-http", type=click.IntRange(min=1), default=None, metavar="N",
-    help="HTTP connections in all (at most half the process's file descriptor limit); past "
-    "it the oldest idle one is closed, or the new one refused (503) [default: 4096].",
-)  # fmt: skip
-@click.option(
-    "--http-idle-timeout", type=click.FloatRange(0, 86_400, min_open=True), default=None,
-    metavar="SECONDS",
-    help="Seconds an HTTP connection with no request in progress stays open [default: 30].",
-)  # fmt: skip
-@click.option(
-    "--listing-rate-limit", type=float, default=None, metavar="RECORDS",
-    help="Records a second one client address may list (/v1/orders, /v1/orderbook, /v1/fills, "
-    "/web/orders; a page is charged its records), bursts of 5 s of it [default: 2000].",
-)  # fmt: skip
-@click.option(
-    "--listing-rate-total", type=float, default=None, metavar="RECORDS",
-    help="Records a second all clients together may list: pages past it wait their turn, "
-    "each client's in turn [default: 20000].",
-)  # fmt: skip
+@node_limit_options
 def node(
     port: int,
     host: str,
@@ -367,11 +344,7 @@ def node(
     log_level: str,
     dev_wallets: bool,
     gossip_scale: float,
-    max_http_per_client: int | None,
-    max_http: int | None,
-    http_idle_timeout: float | None,
-    listing_rate_limit: float | None,
-    listing_rate_total: float | None,
+    **limits: Any,
 ) -> None:
     """Run a relayer node until interrupted (SIGINT or SIGTERM).
 
@@ -403,11 +376,7 @@ def node(
                 log_level=log_level.lower(),
                 dev_wallets=dev_wallets,
                 gossip_scale=gossip_scale,
-                max_http_per_client=max_http_per_client,
-                max_http=max_http,
-                http_idle_timeout=http_idle_timeout,
-                listing_rate_limit=listing_rate_limit,
-                listing_rate_total=listing_rate_total,
+                **limits,
             )
         except DeploymentError:
             raise

@@ -177,3 +177,62 @@ def pair_market(config: OrderConfig, pair: str) -> Market:
         return parse_pair(pair, config)
     except WalletInputError as e:
         raise click.BadParameter(str(e), param_hint="'--pair'") from None
+
+
+def trusted_proxy_callback(ctx: click.Context, param: click.Parameter, value: object) -> object:
+    """``--trusted-proxy``: each an address or a network (``sdex.httpkit.parse_network``)."""
+    from sdex.httpkit import parse_network  # (aiohttp's import: only for this option)
+
+    if not isinstance(value, tuple):
+        return value
+    try:
+        return tuple(parse_network(str(v)) for v in value)
+    except ValueError as e:
+        raise click.BadParameter(str(e), ctx, param) from None
+
+
+_NODE_LIMITS = [
+    click.option(
+        "--max-http-per-client", type=click.IntRange(min=1), default=None, metavar="N",
+        help="HTTP connections (websockets and peer streams included) one client address "
+        "holds at once; an IPv6 client counts by its /64, and its /56 and /48 hold at most "
+        "1/16 and 1/8 of --max-http (at least N). At the bound a new one closes its oldest idle "
+        "one, or is refused (429) when all are busy [default: 512].",
+    ),
+    click.option(
+        "--max-http", type=click.IntRange(min=1), default=None, metavar="N",
+        help="HTTP connections in all (at most half the process's file descriptor limit); "
+        "past it the oldest idle one is closed, or the new one refused (503) [default: 4096].",
+    ),
+    click.option(
+        "--http-idle-timeout", type=click.FloatRange(0, 86_400, min_open=True), default=None,
+        metavar="SECONDS",
+        help="Seconds an HTTP connection with no request in progress stays open [default: 30].",
+    ),
+    click.option(
+        "--listing-rate-limit", type=float, default=None, metavar="RECORDS",
+        help="Records a second one client address may list (/v1/orders, /v1/orderbook, "
+        "/v1/fills, /web/orders; a page is charged its records), bursts of 5 s of it "
+        "[default: 2000].",
+    ),
+    click.option(
+        "--listing-rate-total", type=float, default=None, metavar="RECORDS",
+        help="Records a second all clients together may list: pages past it wait their turn, "
+        "each client's in turn [default: 20000].",
+    ),
+    click.option(
+        "--trusted-proxy", "trusted_proxies", multiple=True, metavar="CIDR",
+        callback=trusted_proxy_callback,
+        help="A reverse proxy's address or network (e.g. 10.0.0.0/8, ::1; repeatable) whose "
+        "X-Forwarded-For names the client (its rightmost entry that is not a trusted proxy) "
+        "for the per-client bounds; from anyone else the header is ignored [default: none].",
+    ),
+]  # fmt: skip
+
+
+def node_limit_options(f: Callable[..., T]) -> Callable[..., T]:
+    """``sdex node``'s bounds on its clients (HTTP connections, listings, trusted proxies),
+    passed on to ``run_node`` as keywords of the same names."""
+    for option in reversed(_NODE_LIMITS):
+        f = option(f)
+    return f

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler, Middleware
 
 from sdex import jsonio
 from sdex.errors import JsonLimitError
@@ -35,6 +36,13 @@ IPV6_CLIENT_PREFIX = 64
 """An IPv6 client is counted by its /64: one subscriber, host or VPS is routinely given a
 whole /64 (RFC 6177), so a bound per address would be a bound per 2^64 addresses."""
 
+IPV6_WIDER_PREFIXES = ((48, 8), (56, 16))
+"""And its /64 counts within its /56 and its /48, each holding at most a share of a bound in
+all (1/8 of it for a /48, 1/16 for a /56; never less than one client's bound): a site is
+routinely given a /56 or a /48 (RFC 6177; one costs a few dollars a month), and its 256 or
+65,536 /64s counted apart held every connection and websocket slot of a node (4,096 /64s,
+one each). Clients in distinct /48s are counted apart as before."""
+
 
 @functools.lru_cache(maxsize=4096)  # (~10 us a call parsed; every request asks it)
 def client_group(address: str | None) -> str:
@@ -54,6 +62,149 @@ def client_group(address: str | None) -> str:
         net = ipaddress.IPv6Network((int(ip) >> 64 << 64, IPV6_CLIENT_PREFIX))
         return str(net)  # (a scope id, fe80::1%eth0, is dropped: one /64 on every link)
     return str(ip)
+
+
+@functools.lru_cache(maxsize=4096)  # (asked per connection and per slot taken: ~0.1 us cached)
+def client_path(client: str | None) -> tuple[str, ...]:
+    """The groups a per-client bound counts ``client`` (an address, or a group
+    ``client_group`` gave) in, widest first, ending with its own group: an IPv6 client's
+    /48, /56 and /64 (``IPV6_WIDER_PREFIXES``), any other client's group alone."""
+    group = client_group(client) if client is None or "/" not in client else client
+    if not group.endswith(f"/{IPV6_CLIENT_PREFIX}"):
+        return (group,)
+    try:
+        low = int(ipaddress.IPv6Network(group).network_address)
+    except ValueError:  # (a name with a "/" in it, not an IPv6 network)
+        return (group,)
+    wider = (
+        str(ipaddress.IPv6Network((low >> (128 - n) << (128 - n), n)))
+        for n, _ in IPV6_WIDER_PREFIXES
+    )
+    return (*wider, group)
+
+
+def path_caps(per_client: int, total: int) -> tuple[int, ...]:
+    """The bound on each group of a ``client_path`` of the widest length (a shorter one takes
+    the last ones): each wider prefix's share of ``total``, then ``per_client``."""
+    return (*(max(per_client, total // share) for _, share in IPV6_WIDER_PREFIXES), per_client)
+
+
+MAX_FORWARDED_HOPS = 16
+"""``X-Forwarded-For`` entries read, from the right: past them the nearest trusted proxy is
+the client (a chain of more trusted proxies than this is no deployment's)."""
+
+FORWARDED_FOR = "X-Forwarded-For"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_network(text: str) -> Network:
+    """A trusted proxy's ``--trusted-proxy``: an address (``10.0.0.5``, ``::1``) or a network
+    (``10.0.0.0/8``); ``ValueError`` naming it otherwise (host bits set: ``10.0.0.5/8``)."""
+    try:
+        return ipaddress.ip_network(text.strip())
+    except ValueError as e:
+        raise ValueError(f"--trusted-proxy {text!r} is not an address or a network: {e}") from None
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``text`` as an address (an IPv4-mapped IPv6 one as its IPv4 one), or None."""
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+class TrustedProxies:
+    """The reverse proxies whose ``X-Forwarded-For`` is believed (``--trusted-proxy``; none
+    by default): behind one every client connects from its address, and would share one
+    client's bounds. From anyone else the header is ignored: a client could name itself
+    anyone."""
+
+    def __init__(self, networks: tuple[Network, ...] = ()) -> None:
+        self.networks = networks
+        self._hops: dict[str, tuple[str, bool] | None] = {}
+        """``_hop``'s answers so far (at most ``MEMO`` of them, each at most 64 characters)."""
+
+    MEMO = 4096
+
+    def __bool__(self) -> bool:
+        return bool(self.networks)
+
+    def __contains__(self, address: object) -> bool:
+        """Whether ``address`` (a peer's, a header's entry: text) is a trusted proxy's."""
+        if not self.networks or not isinstance(address, str):
+            return False
+        hop = self._hop(address)
+        return hop is not None and hop[1]
+
+    def _hop(self, text: str) -> tuple[str, bool] | None:
+        """``text`` as an address (its canonical text) and whether it is a trusted proxy's,
+        or None if it is not an address; remembered (a request's parse was ~7 us a hop)."""
+        try:
+            return self._hops[text]
+        except KeyError:
+            pass
+        ip = _ip(text) if len(text) <= 64 else None  # (an address's text is shorter)
+        hop = None if ip is None else (str(ip), any(ip in net for net in self.networks))
+        if len(self._hops) >= self.MEMO:  # (bounded: the texts come from the network)
+            self._hops.clear()
+        self._hops[text] = hop
+        return hop
+
+    def client(self, peer: str | None, forwarded: list[str]) -> str | None:
+        """The client a request from ``peer`` with these ``X-Forwarded-For`` values came
+        from: ``peer`` unless it is a trusted proxy; else the rightmost entry that is not
+        one (each entry was written by the trusted proxy on its right). A malformed entry
+        (not a bare address: a name, ``unknown``, a port, an empty one), or only trusted
+        ones, or more than ``MAX_FORWARDED_HOPS`` read: the nearest trusted proxy, whose
+        bounds it then shares; nothing left of it is believed."""
+        if peer not in self:
+            return peer
+        client = peer
+        hops = 0
+        for value in reversed(forwarded):
+            for entry in reversed(value.rsplit(",", MAX_FORWARDED_HOPS - hops)):
+                hops += 1
+                if hops > MAX_FORWARDED_HOPS:
+                    return client
+                hop = self._hop(entry.strip(" \t"))
+                if hop is None:
+                    return client
+                client, trusted = hop
+                if not trusted:
+                    return client
+        return client
+
+    def middleware(self) -> Middleware:
+        """An aiohttp middleware (first, before any bound is counted) that hands the
+        handlers the request as from its ``client``: ``request.remote`` is then the
+        forwarded client's, for every per-client bound and loopback check."""
+
+        @web.middleware
+        async def forwarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+            peer = request.remote
+            if peer in self:
+                client = self.client(peer, request.headers.getall(FORWARDED_FOR, []))
+                if client is not None and client != peer:
+                    request = request.clone(remote=client)
+            return await handler(request)
+
+        return forwarded
+
+
+NO_PROXIES = TrustedProxies()
+
+
+def trust_proxies(app: web.Application, proxies: TrustedProxies) -> None:
+    """Make ``proxies``' middleware ``app``'s outermost, if there are any: call it once every
+    other middleware is in place (``sdex.node.sending`` puts its own first), so that each
+    sees the forwarded client."""
+    if proxies:
+        app.middlewares.insert(0, proxies.middleware())
 
 
 class ApiError(Exception):
@@ -227,38 +378,48 @@ async def read_bounded(request: web.Request, limit: int, timeout: float = BODY_T
 
 class ClientSlots:
     """How many of one kind of thing (websockets, large answers being written) each client
-    (``client_group``) and the node together hold now, each bounded: ``take`` a slot, or
-    learn why not (``from_one``/``from_all``: the reasons, with ``{}`` for the bound)."""
+    (``client_group``), each wider network it is in (``client_path``: an IPv6 /64's /56 and
+    /48, each bounded to its share, ``path_caps``) and the node together hold now, each
+    bounded: ``take`` a slot, or learn why not (``from_one``/``from_all``: the reasons, with
+    ``{}`` for the bound)."""
 
     def __init__(self, per_client: int, total: int, from_one: str, from_all: str) -> None:
         self.per_client = per_client
         self.total = total
+        self._caps = path_caps(per_client, total)
         self._from_one = from_one
         self._from_all = from_all
         self._held: dict[str, int] = {}
+        """Slots held by each group of a held slot's ``client_path`` (none at 0)."""
         self._count = 0
         self.refused = 0
         """Slots refused so far: the client's or the node's were all taken."""
 
     def take(self, client: str) -> str | None:
         """Take a slot for ``client``: None, or why not (the slot is then not taken)."""
-        held = self._held.get(client, 0)
-        if held >= self.per_client:
-            self.refused += 1
-            return self._from_one.format(self.per_client)
+        path = client_path(client)
+        held = self._held
+        for group, cap in zip(path, self._caps[-len(path) :], strict=True):
+            if held.get(group, 0) >= cap:
+                self.refused += 1
+                why = self._from_one.format(cap)
+                return why if group == path[-1] else f"{why} (its network {group} holds them)"
         if self._count >= self.total:
             self.refused += 1
             return self._from_all.format(self.total)
-        self._held[client] = held + 1
+        for group in path:
+            held[group] = held.get(group, 0) + 1
         self._count += 1
         return None
 
     def give(self, client: str) -> None:
-        held = self._held.get(client, 0)
-        if held <= 1:
-            self._held.pop(client, None)
-        else:
-            self._held[client] = held - 1
+        held = self._held
+        for group in client_path(client):
+            n = held.get(group, 0)
+            if n <= 1:
+                held.pop(group, None)
+            else:
+                held[group] = n - 1
         self._count -= 1
 
     def __len__(self) -> int:

@@ -16,7 +16,15 @@ from hypothesis import strategies as st
 from sdex.httpkit import RateLimit, RateLimiter, client_group
 from sdex.node.conns import ConnectionSlots
 
-CLIENTS = ("10.0.0.1", "10.0.0.2", "2001:db8:0:1::1", "2001:db8:0:1::2", "2001:db8:0:2::1")
+CLIENTS = (
+    "10.0.0.1",
+    "10.0.0.2",
+    "2001:db8:0:1::1",
+    "2001:db8:0:1::2",
+    "2001:db8:0:2::1",
+    "2001:db8:0:101::1",  # (another /56 of the same /48)
+    "2001:db9::1",  # (another /48)
+)
 
 
 def handlers(n: int) -> list[RequestHandler]:
@@ -29,14 +37,26 @@ def handlers(n: int) -> list[RequestHandler]:
 
 
 def check(slots: ConnectionSlots) -> None:
-    """Each client's count, the heaviest and the counts' index agree with the connections."""
-    counts = {client: len(mine) for client, mine in slots._by_client.items()}
-    assert sum(counts.values()) == len(slots) <= slots.total
-    assert all(0 < n <= slots.per_client for n in counts.values())
-    assert slots._most == max(counts.values(), default=0)
-    assert {n: set(held) for n, held in slots._by_count.items()} == {
-        n: {c for c in counts if counts[c] == n} for n in set(counts.values())
-    }
+    """Each group's count (a client's, and each network's it is in: ``client_path``), the
+    heaviest under each group and the counts' index agree with the connections."""
+    counts: dict[str, int] = {}
+    under: dict[str, set[str]] = {}
+    for conn, path in slots._all.items():
+        assert conn in slots._by_client[path[-1]]
+        for parent, group in zip(("", *path), path, strict=False):
+            counts[group] = counts.get(group, 0) + 1
+            under.setdefault(parent, set()).add(group)
+    assert sum(len(mine) for mine in slots._by_client.values()) == len(slots) <= slots.total
+    assert all(0 < len(mine) <= slots.per_client for mine in slots._by_client.values())
+    assert slots._held == counts
+    assert set(slots._tallies) == set(under)
+    for parent, tally in slots._tallies.items():
+        assert tally.most == max(counts[g] for g in under[parent])
+        assert counts[tally.heaviest()] == tally.most
+        assert {n: set(held) for n, held in tally.by_count.items()} == {
+            n: {g for g in under[parent] if counts[g] == n}
+            for n in {counts[g] for g in under[parent]}
+        }
 
 
 @settings(max_examples=200, deadline=None)
@@ -64,7 +84,7 @@ def test_the_counts_follow_any_order_of_connections_made_and_lost(
     for conn in admitted:
         slots.release(conn)
         check(slots)
-    assert len(slots) == 0 and slots._most == 0
+    assert len(slots) == 0 and not slots._tallies
 
 
 def test_a_clients_last_connection_closed_for_its_own_new_one() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sdex.deployment import Deployment, DevAccount, TokenInfo
 from sdex.gossip.gossip import GossipConfig
-from sdex.httpkit import RateLimit
+from sdex.httpkit import Network, RateLimit
 from sdex.ingest import Limits
 from sdex.order import ZERO_ADDRESS, address_of
 
@@ -99,6 +99,10 @@ class NodeConfig:
     gc_pause_budget: float = 0.02
     """CPU seconds a full collection may take before what it walked is frozen too."""
     gossip: GossipConfig = field(default_factory=GossipConfig)
+    trusted_proxies: tuple[Network, ...] = ()
+    """``--trusted-proxy``: reverse proxies whose ``X-Forwarded-For`` names the client each
+    per-client bound counts (``sdex.httpkit.TrustedProxies``); their own connections are bounded
+    only by ``max_http``. None by default: the header is believed from no one."""
     admin: bool = False
     """Serve ``/admin/links`` to loopback clients (operators, tests: network partitions)."""
     node_key: Path | None = None

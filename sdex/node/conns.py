@@ -10,18 +10,25 @@ handler's memory. So (``NodeConfig``):
 - one client address (an IPv6 one by its /64, ``sdex.httpkit.client_group``) holds at most
   ``max_http_per_client`` connections (512: the benchmark
   clients, all on 127.0.0.1, use at most 136, ``bench/gossip.py``'s 128 posts in flight),
-  and the node ``max_http`` in all (4,096, at most half the process's descriptor limit);
-  websockets and peer streams count too;
+  an IPv6 client's /56 and /48 at most 1/16 and 1/8 of ``max_http`` (never less than
+  ``max_http_per_client``: ``sdex.httpkit.client_path``), and the node ``max_http`` in all
+  (4,096, at most half the process's descriptor limit); websockets and peer streams count
+  too. A trusted reverse proxy (``--trusted-proxy``) carries many clients: only the bound in
+  all counts its connections;
 - at either bound a new connection first closes the oldest idle one in its way (that
-  address's, or anyone's): a keep-alive client that goes idle loses nothing but a reconnect,
-  and idle sockets never lock out a new client. At the per-address bound with none idle the
-  new one is refused: a 429 with the SRA body, code 103, written at once, and closed;
-- at the bound in all with none idle, the address holding the most connections gives up its
-  oldest one (busy or not) to a new one from an address holding at least two fewer: busy
-  connections are cheap to make (a request body sent a byte at a time, a response never
-  read, a websocket), and without this a few addresses at their own bound (8 x 512 = 4,096)
-  held every slot and every other client got a 503. Only when all hold an equal share is the
-  new one refused, 503.
+  address's or network's, or anyone's): a keep-alive client that goes idle loses nothing but
+  a reconnect, and idle sockets never lock out a new client. At a network's bound with none
+  idle, a /64 holding at least two fewer than the heaviest in that network takes the
+  heaviest's oldest; else (and at the per-address bound) the new one is refused: a 429 with
+  the SRA body, code 103, written at once, and closed;
+- at the bound in all with none idle, the group holding the most connections gives up its
+  oldest one (busy or not) to a new one from a group holding at least two fewer, compared
+  widest first (an IPv4 address or an IPv6 /48; then, within the new one's own, its /56s,
+  then its /64s): busy connections are cheap to make (a request body sent a byte at a time,
+  a response never read, a websocket), and without this a few addresses at their own bound
+  (8 x 512 = 4,096) held every slot and every other client got a 503, and one /48's 4,096
+  /64s, one each, held them all. Only when all hold an equal share is the new one refused,
+  503.
 
 The counting hooks are ``web.Server``'s ``connection_made``/``connection_lost``, which every
 aiohttp request handler calls on its server (``BoundedRunner`` makes the server).
@@ -40,7 +47,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from prometheus_client import CollectorRegistry
 
-from sdex.httpkit import client_group
+from sdex.httpkit import NO_PROXIES, TrustedProxies, client_path, path_caps
 from sdex.metrics import counter, gauge
 from sdex.model import THROTTLED, error_body
 
@@ -58,19 +65,59 @@ def idle(conn: RequestHandler) -> bool:
     return waiter is not None and not waiter.done()
 
 
-class ConnectionSlots:
-    """The open HTTP connections by client address, oldest first; see the module docstring."""
+class _Tally:
+    """The groups one level under one group (``client_path``) by the connections each holds,
+    with one holding the most found in O(1)."""
 
-    def __init__(self, per_client: int, total: int) -> None:
+    __slots__ = ("by_count", "most")
+
+    def __init__(self) -> None:
+        self.most = 0
+        """The most one group holds."""
+        self.by_count: dict[int, dict[str, None]] = {}
+        """The groups holding each number of connections (none empty)."""
+
+    def move(self, group: str, was: int, now: int) -> None:
+        """``group`` went from ``was`` connections to ``now`` (one more or one fewer)."""
+        if was:
+            held = self.by_count[was]
+            del held[group]
+            if not held:
+                del self.by_count[was]
+                if self.most == was:
+                    self.most = now  # (``group`` is at ``now``: the most, if any left)
+        if now:
+            same = self.by_count.get(now)
+            if same is None:
+                same = self.by_count[now] = {}
+            same[group] = None
+            if now > self.most:
+                self.most = now
+
+    def heaviest(self) -> str:
+        return next(iter(self.by_count[self.most]))
+
+
+class ConnectionSlots:
+    """The open HTTP connections by client (``client_path``: an IPv6 client's /64 within its
+    /56 within its /48), oldest first; see the module docstring."""
+
+    def __init__(self, per_client: int, total: int, proxies: TrustedProxies = NO_PROXIES) -> None:
         soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        self.proxies = proxies
+        """Whose connections carry many clients' requests: bounded only by ``total``."""
         self.per_client = per_client
         self.total = total if soft == resource.RLIM_INFINITY else min(total, soft // 2)
+        self._caps = path_caps(per_client, self.total)
         self._by_client: dict[str, dict[RequestHandler, None]] = {}
-        self._all: dict[RequestHandler, str] = {}
-        self._by_count: dict[int, dict[str, None]] = {}
-        """The clients holding each number of connections (none empty): the heaviest in O(1)."""
-        self._most = 0
-        """The most connections one client holds."""
+        """Each client's own group's connections (``client_path``'s last), oldest first."""
+        self._all: dict[RequestHandler, tuple[str, ...]] = {}
+        self._held: dict[str, int] = {}
+        """Connections held by each group of an open one's ``client_path`` (none at 0)."""
+        self._tallies: dict[str, _Tally] = {}
+        """Under each group (``""``: all), the connections of each group one level narrower
+        (a group's name says its prefix: ``2001:db8::/56`` is under ``2001:db8::/48``); none
+        empty."""
         self.reclaimed = 0
         """Idle connections closed to make room for a new one."""
         self.refused = 0
@@ -81,66 +128,102 @@ class ConnectionSlots:
     def __len__(self) -> int:
         return len(self._all)
 
-    def admit(self, conn: RequestHandler, client: str) -> tuple[int, str] | None:
-        """Count ``conn`` from ``client`` in, making room if needed: None, or the (status,
-        reason) it is refused with (then it is not counted)."""
-        mine = self._by_client.get(client)
-        if mine is not None and len(mine) >= self.per_client and not self._reclaim(mine):
-            self.refused += 1
-            return 429, f"too many connections from this address: at most {self.per_client}"
+    def held(self, group: str) -> int:
+        """Connections held by ``group`` (one of a ``client_path``'s)."""
+        return self._held.get(group, 0)
+
+    def admit(
+        self, conn: RequestHandler, client: str | None, bounded: bool = True
+    ) -> tuple[int, str] | None:
+        """Count ``conn`` from ``client`` (an address or ``client_group``) in, making room if
+        needed: None, or the (status, reason) it is refused with (then it is not counted).
+        ``bounded=False`` (a trusted proxy's, many clients': ``sdex.httpkit.TrustedProxies``):
+        no bound of its own, only the node's."""
+        path = client_path(client)
+        if bounded:
+            held = self._held
+            for depth, cap in enumerate(self._caps[-len(path) :]):
+                group = path[depth]
+                if (
+                    held.get(group, 0) >= cap
+                    and not self._reclaim(self._heaviest_under(group))
+                    and not self._take_for(path, depth + 1)
+                ):
+                    self.refused += 1
+                    last = depth == len(path) - 1
+                    where = "this address" if last else f"the network {group}"
+                    return 429, f"too many connections from {where}: at most {cap}"
         if (
             len(self._all) >= self.total
             and not self._reclaim(self._all)
-            and not self._take_from_heaviest(0 if mine is None else len(mine))
+            and not self._take_for(path)
         ):
             self.refused += 1
             return 503, f"too many connections to this node: at most {self.total}"
-        mine = self._by_client.get(client)  # (again: room made may have been its last one)
+        self._move(path, 1)
+        mine = self._by_client.get(path[-1])
         if mine is None:
-            mine = self._by_client[client] = {}
-        self._count(client, len(mine), len(mine) + 1)
+            mine = self._by_client[path[-1]] = {}
         mine[conn] = None
-        self._all[conn] = client
+        self._all[conn] = path
         return None
 
     def release(self, conn: RequestHandler) -> None:
         """``conn`` is gone (or being closed): its slot is free. Idempotent."""
-        client = self._all.pop(conn, None)
-        if client is None:
+        path = self._all.pop(conn, None)
+        if path is None:
             return
-        mine = self._by_client[client]
+        mine = self._by_client[path[-1]]
         del mine[conn]
-        self._count(client, len(mine) + 1, len(mine))
         if not mine:
-            del self._by_client[client]
+            del self._by_client[path[-1]]
+        self._move(path, -1)
 
-    def _count(self, client: str, was: int, now: int) -> None:
-        """``client`` went from ``was`` connections to ``now`` (one more or one fewer)."""
-        if was:
-            held = self._by_count[was]
-            del held[client]
-            if not held:
-                del self._by_count[was]
-                if self._most == was:
-                    self._most = now  # (``client`` is at ``now``: the most, if any left)
-        if now:
-            self._by_count.setdefault(now, {})[client] = None
-            self._most = max(self._most, now)
+    def _move(self, path: tuple[str, ...], step: int) -> None:
+        """Each group of ``path`` holds ``step`` (1 or -1) connections more."""
+        held = self._held
+        parent = ""
+        for group in path:
+            was = held.get(group, 0)
+            now = was + step
+            if now:
+                held[group] = now
+            else:
+                del held[group]
+            tally = self._tallies.get(parent)
+            if tally is None:
+                tally = self._tallies[parent] = _Tally()
+            tally.move(group, was, now)
+            if not tally.by_count:
+                del self._tallies[parent]
+            parent = group
 
-    def _take_from_heaviest(self, held: int) -> bool:
+    def _heaviest_under(self, group: str) -> dict[RequestHandler, None]:
+        """The connections of a client holding the most in ``group`` (which holds some),
+        each level down its heaviest group."""
+        while group not in self._by_client:
+            group = self._tallies[group].heaviest()
+        return self._by_client[group]
+
+    def _take_for(self, path: tuple[str, ...], start: int = 0) -> bool:
         """Close the oldest connection (an idle one if any of the first ``SCAN``) of a client
-        holding the most, for a new one of a client holding ``held``: only if that leaves the
-        heaviest with at least as many as the new one's client. False if not."""
-        if self._most < held + 2:
-            return False
-        heaviest = self._by_client[next(iter(self._by_count[self._most]))]
-        if self._reclaim(heaviest):
-            return True
-        oldest = next(iter(heaviest))
-        self.release(oldest)
-        oldest.force_close()
-        self.evicted += 1
-        return True
+        in the heaviest group, for a new one of ``path`` whose own group at that level holds at
+        least two fewer: from the widest level (a /48, an IPv4 address; or, for a group at its
+        own bound, the level under ``path[start - 1]``), then within its own group (its /56,
+        then its /64). False if it holds as many as any at every level."""
+        for depth in range(start, len(path)):
+            tally = self._tallies.get(path[depth - 1] if depth else "")
+            if tally is None:
+                return False  # (its group holds none: nothing under it to take from)
+            if tally.most >= self._held.get(path[depth], 0) + 2:
+                heaviest = self._heaviest_under(tally.heaviest())
+                if not self._reclaim(heaviest):
+                    oldest = next(iter(heaviest))
+                    self.release(oldest)
+                    oldest.force_close()
+                    self.evicted += 1
+                return True
+        return False
 
     def _reclaim(self, pool: dict[RequestHandler, Any]) -> bool:
         """Close the oldest idle connection of ``pool`` (among the first ``SCAN``); False if
@@ -185,8 +268,8 @@ class BoundedServer(web.Server):
     def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
         super().connection_made(handler, transport)
         peer = transport.get_extra_info("peername")
-        client = client_group(str(peer[0]) if isinstance(peer, tuple) and peer else None)
-        refused = self.slots.admit(handler, client)
+        address = str(peer[0]) if isinstance(peer, tuple) and peer else None
+        refused = self.slots.admit(handler, address, address not in self.slots.proxies)
         if refused is not None:  # (once the handler is set up: it starts its task next)
             asyncio.get_running_loop().call_soon(_refuse, handler, transport, refusal(*refused))
 

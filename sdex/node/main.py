@@ -29,7 +29,7 @@ from sdex.client import describe_request_error
 from sdex.deployment import DEVNET_CHAIN_IDS, Deployment, DevAccount
 from sdex.errors import ChainError, PortInUseError
 from sdex.gossip.actions import GossipConfig
-from sdex.httpkit import RateLimit
+from sdex.httpkit import Network, RateLimit, TrustedProxies, trust_proxies
 from sdex.node import sending
 from sdex.node.api import make_app
 from sdex.node.appstate import METRICS_KEY
@@ -94,11 +94,13 @@ async def serve(config: NodeConfig, interval: float | None = None) -> AsyncItera
             await node.close_clients()  # (no "Unclosed client session" after the error)
             raise
         app = make_app(node)
-        slots = ConnectionSlots(config.max_http_per_client, config.max_http)
+        proxies = TrustedProxies(config.trusted_proxies)
+        slots = ConnectionSlots(config.max_http_per_client, config.max_http, proxies)
         add_metrics(app[METRICS_KEY].registry, slots)
         answers = AnswerSlots(config.max_large_answers_per_client, config.max_large_answers)
         bound_answers(app, answers, config.send_timeout)
         sending.add_metrics(app[METRICS_KEY].registry, answers)
+        trust_proxies(app, proxies)  # (last: outermost, every bound then sees the client)
         runner = BoundedRunner(app, slots, config.http_idle_timeout, shutdown_timeout=2.0)
         await runner.setup()
         try:
@@ -180,6 +182,7 @@ def config_for(
     http_idle_timeout: float | None = None,
     listing_rate_limit: float | None = None,
     listing_rate_total: float | None = None,
+    trusted_proxies: tuple[Network, ...] = (),
 ) -> NodeConfig:
     """The config ``sdex node`` builds from its options (PRODUCT.md section 4).
 
@@ -209,6 +212,7 @@ def config_for(
         node_key=node_key,
         dev_accounts=_dev_accounts(d) if dev_wallets else (),
         gossip=scaled_gossip(config.gossip, gossip_scale),
+        trusted_proxies=tuple(trusted_proxies),
     )
     config = listing_bounds(config, listing_rate_limit, listing_rate_total)
     return http_bounds(config, max_http_per_client, max_http, http_idle_timeout)
@@ -304,6 +308,7 @@ def run_node(
     http_idle_timeout: float | None = None,
     listing_rate_limit: float | None = None,
     listing_rate_total: float | None = None,
+    trusted_proxies: tuple[Network, ...] = (),
 ) -> None:
     """Run a node until SIGINT or SIGTERM, then stop cleanly."""
     interval = switch_interval()  # (a bad $SDEX_SWITCH_INTERVAL: said before anything starts)
@@ -325,6 +330,7 @@ def run_node(
         http_idle_timeout=http_idle_timeout,
         listing_rate_limit=listing_rate_limit,
         listing_rate_total=listing_rate_total,
+        trusted_proxies=trusted_proxies,
     )
     setup_logging(log_level)
     asyncio.run(_run(config, interval))
