@@ -107,8 +107,14 @@ async def get_ws(request: web.Request) -> web.WebSocketResponse:
 
 
 async def _sent(sending: Awaitable[object]) -> None:
-    """A send to a subscriber, which may wait for its socket at most ``WS_STALL_SECONDS``."""
-    await asyncio.wait_for(sending, WS_STALL_SECONDS)
+    """A send to a subscriber, which may wait for its socket at most ``WS_STALL_SECONDS``: a
+    task of its own (written in the next turn, after the gossip pushes spawned with the
+    event: ``sdex.node.forwarding``), awaited under ``asyncio.timeout``, not
+    ``asyncio.wait_for``, which on Python 3.11 returns when the send ends in the turn the
+    handler is cancelled (the node stops), and the handler sent on."""
+    send = asyncio.ensure_future(sending)
+    async with asyncio.timeout(WS_STALL_SECONDS):
+        await send
 
 
 async def _drain(
