@@ -39,6 +39,7 @@ from sdex.node.core import Node
 from sdex.node.gcfreeze import GcFreezer, gc_freeze
 from sdex.node.process import http_url
 from sdex.node.sending import AnswerSlots, bound_answers
+from sdex.node.wsapi import end_subscriptions
 
 log = logging.getLogger("sdex.node")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -94,6 +95,7 @@ async def serve(config: NodeConfig, interval: float | None = None) -> AsyncItera
             await node.close_clients()  # (no "Unclosed client session" after the error)
             raise
         app = make_app(node)
+        app.on_shutdown.append(end_subscriptions)
         slots = ConnectionSlots(config.max_http_per_client, config.max_http)
         add_metrics(app[METRICS_KEY].registry, slots)
         answers = AnswerSlots(config.max_large_answers_per_client, config.max_large_answers)

@@ -117,6 +117,14 @@ async def _sent(sending: Awaitable[object]) -> None:
         await send
 
 
+async def end_subscriptions(app: web.Application) -> None:
+    """The node stops (``on_shutdown``, before the HTTP server waits for its handlers): every
+    subscriber's stream ends now, its socket closed by its handler, instead of the server
+    waiting its shutdown timeout for handlers that wait for the next event (a node with one
+    subscriber took 4.0 s to stop, 0.013 s with none)."""
+    app[NODE_KEY].events.close()
+
+
 async def _drain(
     ws: web.WebSocketResponse, sub: Subscription, feed: BookFeed, request: web.Request
 ) -> None:
