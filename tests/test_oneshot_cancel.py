@@ -19,9 +19,12 @@ import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from sdex.gossip import GossipConfig, NodeKey
 from sdex.node.wsapi import _sent
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node
+from tests.p2putil import gossip_net
+from tests.test_stream import open_link
 
 SDEX = Path(__file__).resolve().parent.parent / "sdex"
 
@@ -67,3 +70,21 @@ def test_no_wait_for_in_sdex() -> None:
         if re.search(r"\bwait_for\(", line)
     ]
     assert used == []
+
+
+async def test_a_stream_asked_for_as_the_node_stops_is_not_opened() -> None:
+    """A call that finds no stream spawns its opening (``Streams.link``); the node's stop in
+    the same turn (``Streams.close``, which then waits for its open streams to close) left
+    that task to run with no session: it failed an assert, logged as "Task exception was
+    never retrieved" by a node stopped under load (test_node_stop's load test)."""
+    async with gossip_net(2, [GossipConfig(dial_interval=0.1)] * 2) as (a, b):
+        streams = a.gossip.streams
+        assert streams is not None
+        await open_link(a, b)  # (an open stream: the stop waits for it to close)
+        before = set(streams._tasks)
+        assert streams.link(NodeKey.generate().node_id, "http://127.0.0.1:9") is None
+        (opening,) = set(streams._tasks) - before
+        await streams.close()
+        await asyncio.wait({opening}, timeout=10)
+        assert opening.done()
+        assert opening.cancelled() or opening.exception() is None, opening

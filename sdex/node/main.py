@@ -18,6 +18,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -115,8 +116,14 @@ async def serve(config: NodeConfig, interval: float | None = None) -> AsyncItera
             async with frozen_heap(config, freeze):
                 yield node
         finally:
+            began = time.monotonic()
             await runner.cleanup()
+            served = time.monotonic()
             await node.stop()
+            log.info(
+                "stopped in %.3f s (HTTP server %.3f s, node %.3f s)",
+                time.monotonic() - began, served - began, time.monotonic() - served,
+            )  # fmt: skip
     finally:
         sys.setswitchinterval(was)
 
@@ -351,8 +358,14 @@ def setup_logging(level: str) -> None:
 async def _run(config: NodeConfig, interval: float) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def stopping(sig: signal.Signals) -> None:
+        if not stop.is_set():
+            log.info("%s: stopping", sig.name)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, stopping, sig)
     await run_until(config, interval, stop)
 
 
