@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import io
 import logging
 import math
@@ -337,6 +338,10 @@ def run_node(
     )
     setup_logging(log_level)
     asyncio.run(_run(config, interval))
+    # Stopped: the process exits. Its heap leaves the collector's generations, or the
+    # interpreter's exit collections walk all of it (an idle node: 0.6-0.9 s of its exit
+    # 0.02 s after the signal; the stop unfroze the node's orders, ``GcFreezer.close``).
+    gc.freeze()
 
 
 def setup_logging(level: str) -> None:
