@@ -25,6 +25,10 @@ waits for the socket): a slow reader is not written to faster than it reads."""
 WS_STALL_SECONDS = 5.0
 """How long one send to a subscriber, or its closing handshake, may wait for its socket (a
 client that stopped reading never lets either finish) before the connection is cut."""
+WS_CLOSE_SECONDS = 1.0
+"""How long a close this node starts (it stops; a subscriber dropped) waits for the client's
+close frame before the connection is cut: a client that stopped reading held a node's stop
+4.0 s (the HTTP server's shutdown waits 2 s, then 2 s more, before it cancels a handler)."""
 SNAPSHOT_COST = 200.0
 """Records a book request takes from the client's listing budget first: an order book
 page's (``perPage`` 100, two sides); then it is charged what it cost (``snapshot_cost``, 1
@@ -57,7 +61,9 @@ async def get_ws(request: web.Request) -> web.WebSocketResponse:
     slots, client = request.app[WS_SLOTS_KEY], client_group(request.remote)
     if (refused := slots.take(client)) is not None:
         raise ApiError(429, 103, f"Throttled: {refused}", headers={"Retry-After": "5"})
-    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=WS_MAX_CLIENT_MESSAGE)
+    ws = web.WebSocketResponse(
+        heartbeat=20.0, max_msg_size=WS_MAX_CLIENT_MESSAGE, timeout=WS_CLOSE_SECONDS
+    )
     try:
         await ws.prepare(request)
     except BaseException:
