@@ -243,7 +243,8 @@ class Redelivery:
         if e is None or in_gc_callback(frame):
             return
         self.pending = None
-        sys.setprofile(self._replaced)
+        # (a C profiler's, cProfile's, is not callable from Python: it stops, not fails)
+        sys.setprofile(self._replaced if callable(self._replaced) else None)
         self._replaced = None
         raise e
 
