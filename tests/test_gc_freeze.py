@@ -252,3 +252,50 @@ def test_another_signals_interrupt_during_a_collection_is_that_signals(sigint: s
         p.stdout,
         p.stderr,
     )
+
+
+ONCE = textwrap.dedent(
+    """
+    import gc, os, signal, sys, threading, time
+    from sdex.gossip.timing import GC_PAUSES
+    GC_PAUSES.install()
+    if sys.argv[1] == "another callback after ours":  # (it makes a call: a check for signals)
+        gc.callbacks.append(lambda phase, info: len(info))
+    runs = []
+    def on_term(signum, frame):
+        runs.append(signum)
+        raise KeyboardInterrupt("SIGTERM")
+    signal.signal(signal.SIGTERM, on_term)
+    heap = [[i] for i in range(300_000)]
+    def terminate():
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGTERM)
+    threading.Thread(target=terminate, daemon=True).start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            gc.collect()
+        print("not interrupted")
+    except KeyboardInterrupt as e:
+        print(f"interrupted by {e}; its handler ran {len(runs)} times")
+    """
+)
+
+
+@pytest.mark.parametrize("callbacks", ["ours alone", "another callback after ours"])
+def test_a_handler_that_raises_during_a_collection_runs_once(callbacks: str) -> None:
+    """review18: a signal's handler that raised in a collection's callback was run a second
+    time (the signal tripped again once the collection was over), and where another
+    library's callback came after ours that second run raised inside it, and was printed
+    and dropped: the program ran on. The handler's exception is now raised again, not its
+    handler run again, in the first code outside every collection callback."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.run(
+        [sys.executable, "-c", ONCE, callbacks],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert p.stdout.strip() == "interrupted by SIGTERM; its handler ran 1 times", (
+        p.stdout,
+        p.stderr,
+    )
+    assert "Exception ignored" not in p.stderr

@@ -74,10 +74,10 @@ class Streams:
 
     async def _open(self, peer: str, url: str) -> None:
         try:
-            assert self.session is not None
-            link = await asyncio.wait_for(
-                dial(self.session, self.key, self.me, url, peer, self.on_bad), self.timeout
-            )
+            if (session := self.session) is None:  # stopped before this task first ran
+                return  # (was an assert: "Task exception was never retrieved" at a stop)
+            async with asyncio.timeout(self.timeout):  # (wait_for on 3.11 swallows a cancel)
+                link = await dial(session, self.key, self.me, url, peer, self.on_bad)
         except (StreamDown, TimeoutError) as e:
             log.debug("no stream to %s: %s", peer, e)
             if len(self._retry) > 4096:

@@ -5,15 +5,16 @@ number of counters, whatever the traffic."""
 
 from __future__ import annotations
 
-import _thread
 import bisect
 import gc
 import os
 import re
-import signal
+import sys
 import threading
 import time
 from collections import OrderedDict
+from types import FrameType
+from typing import Any
 
 EDGES_US = tuple(round(25 * 2 ** (k / 4)) for k in range(49))
 """Upper edges of the buckets in microseconds: 25 us to 102 ms, four a doubling (the last
@@ -145,8 +146,8 @@ class GcPauses:
     A signal's handler may raise in a collection's callback (Ctrl-C's ``KeyboardInterrupt``:
     a collection of a large heap takes long, and the callback is the first Python code to
     run after it); the interpreter would print it as "Exception ignored ... while calling GC
-    callback" and drop it. ``_callback`` catches it and has it raised again in the main
-    thread once the collection is over (``_Redeliver``)."""
+    callback" and drop it. ``_callback`` catches it and has that exception raised in the
+    main thread once the collection is over (``REDELIVERY``), the handler not run again."""
 
     def __init__(self) -> None:
         self.pauses = Histogram()
@@ -180,8 +181,8 @@ class GcPauses:
                 return
             took = time.perf_counter() - self._started
             cpu = time.thread_time() - self._started_cpu
-        except KeyboardInterrupt as e:  # (a signal's handler raised here: see the class)
-            _REDELIVER[raised_by(e)]  # (a subscript, not a call: see _Redeliver)
+        except BaseException as e:  # (a signal's handler raised here: see the class)
+            REDELIVERY.hold(e)
             return
         self.seconds += took
         self.cpu_seconds += cpu
@@ -212,37 +213,53 @@ class GcPauses:
         }
 
 
-def raised_by(e: BaseException) -> signal.Signals:
-    """The signal whose Python handler raised ``e`` (a frame of its traceback runs that
-    handler's code); SIGINT when none did (the default handler, in C, raised it). review18:
-    always SIGINT, so a program whose SIGTERM handler raises KeyboardInterrupt (as
-    ``sdex.demo``'s does) had its SIGTERM lost when SIGINT was ignored, or run as SIGINT."""
-    codes: set[object] = set()
-    tb = e.__traceback__
-    while tb is not None:
-        codes.add(tb.tb_frame.f_code)
-        tb = tb.tb_next
-    for signum in signal.Signals:
-        try:
-            handler = signal.getsignal(signum)
-        except (OSError, ValueError):
-            continue
-        if getattr(handler, "__code__", None) in codes:
-            return signum
-    return signal.SIGINT
+class Redelivery:
+    """An exception a signal's handler raised inside a garbage collection's callback, raised
+    again in the main thread's own code once the collection is over.
+
+    ``hold(e)`` sets a profile function (``sys.setprofile``: the main thread's, where signal
+    handlers run) that raises ``e`` at the first call or return outside every collection
+    callback (``gc.callbacks``, ours or another library's: their frames are on the stack)
+    and takes itself away first (putting back the profile function it replaced). The
+    program's handler ran once, and is not run again (review18: it ran twice); nothing
+    depends on where CPython checks for pending signals (the fifteenth session's
+    ``_Redeliver`` tripped the signal again from a subscript, which CPython 3.11 does not
+    follow with a check, and a callback of another library after ours got the interrupt,
+    printed and dropped it). While one is held, another is dropped (its handler ran)."""
+
+    def __init__(self) -> None:
+        self.pending: BaseException | None = None
+        self._replaced: Any = None
+
+    def hold(self, e: BaseException) -> None:
+        if self.pending is not None:
+            return
+        self.pending = e
+        self._replaced = sys.getprofile()
+        sys.setprofile(self._profile)
+
+    def _profile(self, frame: FrameType, event: str, arg: object) -> None:
+        e = self.pending
+        if e is None or in_gc_callback(frame):
+            return
+        self.pending = None
+        # (a C profiler's, cProfile's, is not callable from Python: it stops, not fails)
+        sys.setprofile(self._replaced if callable(self._replaced) else None)
+        self._replaced = None
+        raise e
 
 
-class _Redeliver:
-    """``_REDELIVER[signum]`` has the main thread run ``signum``'s handler again at its next
-    check for signals (``_thread.interrupt_main``). A subscript, not a call, on purpose:
-    CPython checks for pending signals right after a call returns, so a call would raise the
-    interrupt inside the GC callback again; after a subscript it does not check, and the
-    callback returns first: the interrupt is raised in the code the collection interrupted."""
+def in_gc_callback(frame: FrameType | None) -> bool:
+    """Whether ``frame`` or one it was called from runs a ``gc.callbacks`` function."""
+    codes = {getattr(c, "__code__", None) for c in gc.callbacks}
+    while frame is not None:
+        if frame.f_code in codes:
+            return True
+        frame = frame.f_back
+    return False
 
-    __getitem__ = staticmethod(_thread.interrupt_main)
 
-
-_REDELIVER = _Redeliver()
+REDELIVERY = Redelivery()
 
 
 GC_PAUSES = GcPauses()

@@ -373,8 +373,9 @@ class NodeIntake(NodeStatus):
     async def _committed_within(self, read: Awaitable[T]) -> T:
         """A read the store's writer answers after every write queued before it, awaited at
         most ``store_wait`` seconds (as ``committed``'s ``within``), then ``StoreError``."""
-        try:
-            return await asyncio.wait_for(read, self.store_wait)
+        try:  # (not wait_for: on 3.11 it swallows a cancel that lands as the read ends)
+            async with asyncio.timeout(self.store_wait):
+                return await read
         except TimeoutError:
             raise StoreError(
                 f"not read within {self.store_wait:g} s (the store stalls); ask again later"

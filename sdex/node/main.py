@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import io
 import logging
 import math
@@ -18,6 +19,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -39,6 +41,7 @@ from sdex.node.core import Node
 from sdex.node.gcfreeze import GcFreezer, gc_freeze
 from sdex.node.process import http_url
 from sdex.node.sending import AnswerSlots, bound_answers
+from sdex.node.wsapi import end_subscriptions
 
 log = logging.getLogger("sdex.node")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -94,6 +97,7 @@ async def serve(config: NodeConfig, interval: float | None = None) -> AsyncItera
             await node.close_clients()  # (no "Unclosed client session" after the error)
             raise
         app = make_app(node)
+        app.on_shutdown.append(end_subscriptions)
         proxies = TrustedProxies(config.trusted_proxies)
         slots = ConnectionSlots(config.max_http_per_client, config.max_http, proxies)
         add_metrics(app[METRICS_KEY].registry, slots)
@@ -115,8 +119,14 @@ async def serve(config: NodeConfig, interval: float | None = None) -> AsyncItera
             async with frozen_heap(config, freeze):
                 yield node
         finally:
+            began = time.monotonic()
             await runner.cleanup()
+            served = time.monotonic()
             await node.stop()
+            log.info(
+                "stopped in %.3f s (HTTP server %.3f s, node %.3f s)",
+                time.monotonic() - began, served - began, time.monotonic() - served,
+            )  # fmt: skip
     finally:
         sys.setswitchinterval(was)
 
@@ -334,6 +344,10 @@ def run_node(
     )
     setup_logging(log_level)
     asyncio.run(_run(config, interval))
+    # Stopped: the process exits. Its heap leaves the collector's generations, or the
+    # interpreter's exit collections walk all of it (an idle node: 0.6-0.9 s of its exit
+    # 0.02 s after the signal; the stop unfroze the node's orders, ``GcFreezer.close``).
+    gc.freeze()
 
 
 def setup_logging(level: str) -> None:
@@ -355,8 +369,14 @@ def setup_logging(level: str) -> None:
 async def _run(config: NodeConfig, interval: float) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def stopping(sig: signal.Signals) -> None:
+        if not stop.is_set():
+            log.info("%s: stopping", sig.name)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, stopping, sig)
     await run_until(config, interval, stop)
 
 

@@ -59,8 +59,9 @@ class NodePeering(NodeSettlement):
             elif evicted.count and b in evicted:
                 maybe.append("0x" + b.hex())
         if maybe:  # (on the writer thread: a stalled store leaves them to the next round)
-            try:
-                sigs = await asyncio.wait_for(self.store.cancel_signatures(maybe), self.store_wait)
+            try:  # (not wait_for: on 3.11 it swallows a cancel that lands as the read ends)
+                async with asyncio.timeout(self.store_wait):
+                    sigs = await self.store.cancel_signatures(maybe)
             except TimeoutError:
                 log.warning("cancel proofs not read within %g s: the store stalls", self.store_wait)
                 sigs = {}

@@ -25,6 +25,10 @@ waits for the socket): a slow reader is not written to faster than it reads."""
 WS_STALL_SECONDS = 5.0
 """How long one send to a subscriber, or its closing handshake, may wait for its socket (a
 client that stopped reading never lets either finish) before the connection is cut."""
+WS_CLOSE_SECONDS = 1.0
+"""How long a close this node starts (it stops; a subscriber dropped) waits for the client's
+close frame before the connection is cut: a client that stopped reading held a node's stop
+4.0 s (the HTTP server's shutdown waits 2 s, then 2 s more, before it cancels a handler)."""
 SNAPSHOT_COST = 200.0
 """Records a book request takes from the client's listing budget first: an order book
 page's (``perPage`` 100, two sides); then it is charged what it cost (``snapshot_cost``, 1
@@ -57,7 +61,9 @@ async def get_ws(request: web.Request) -> web.WebSocketResponse:
     slots, client = request.app[WS_SLOTS_KEY], client_group(request.remote)
     if (refused := slots.take(client)) is not None:
         raise ApiError(429, 103, f"Throttled: {refused}", headers={"Retry-After": "5"})
-    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=WS_MAX_CLIENT_MESSAGE)
+    ws = web.WebSocketResponse(
+        heartbeat=20.0, max_msg_size=WS_MAX_CLIENT_MESSAGE, timeout=WS_CLOSE_SECONDS
+    )
     try:
         await ws.prepare(request)
     except BaseException:
@@ -107,8 +113,22 @@ async def get_ws(request: web.Request) -> web.WebSocketResponse:
 
 
 async def _sent(sending: Awaitable[object]) -> None:
-    """A send to a subscriber, which may wait for its socket at most ``WS_STALL_SECONDS``."""
-    await asyncio.wait_for(sending, WS_STALL_SECONDS)
+    """A send to a subscriber, which may wait for its socket at most ``WS_STALL_SECONDS``: a
+    task of its own (written in the next turn, after the gossip pushes spawned with the
+    event: ``sdex.node.forwarding``), awaited under ``asyncio.timeout``, not
+    ``asyncio.wait_for``, which on Python 3.11 returns when the send ends in the turn the
+    handler is cancelled (the node stops), and the handler sent on."""
+    send = asyncio.ensure_future(sending)
+    async with asyncio.timeout(WS_STALL_SECONDS):
+        await send
+
+
+async def end_subscriptions(app: web.Application) -> None:
+    """The node stops (``on_shutdown``, before the HTTP server waits for its handlers): every
+    subscriber's stream ends now, its socket closed by its handler, instead of the server
+    waiting its shutdown timeout for handlers that wait for the next event (a node with one
+    subscriber took 4.0 s to stop, 0.013 s with none)."""
+    app[NODE_KEY].events.close()
 
 
 async def _drain(
