@@ -523,3 +523,35 @@ async def test_messages_that_cost_the_node_little_spend_little_of_its_listing_to
         query = f"/v1/depth?baseToken={pair.base}&quoteToken={pair.quote}"
         async with session_from("127.0.0.6") as s, s.get(api.base + query) as r:
             assert r.status == 200, await r.text()
+
+
+async def test_a_book_request_the_node_refuses_costs_the_client_nothing(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """review19: a book request was charged to the client's listing budget (200 records)
+    before the node-wide total was asked, and kept when the total refused it: subscribes
+    sent while the node was in debt (2,100 in 0.25 s) emptied the client's budget, so its
+    next listing page got 429 once the node had recovered. Refused now, the client keeps
+    its tokens: 10 subscribes against a total of 1 record (8 refused), then a page of 500
+    records is served (before: 4 refusals took 800 of the client's 1,000, and it got 429)."""
+    cfg = node_config(
+        chain,
+        tmp_path / "n.db",
+        listing_total_rate=RateLimit(rate=2.0, burst=1),
+        listing_rate_limit=RateLimit(rate=0.01, burst=1000),
+    )
+    async with running_node(cfg) as (node, api):
+        pair = node.book.pairs[0]
+        subscribe = json.dumps(
+            {"op": "subscribe", "channel": "book", "baseToken": pair.base, "quoteToken": pair.quote}
+        )
+        codes = []
+        async with session_from("127.0.0.2") as s, s.ws_connect(api.base + "/v1/ws") as ws:
+            assert json.loads((await ws.receive(timeout=10)).data)["type"] == "hello"
+            for _ in range(10):
+                await ws.send_str(subscribe)
+                ev = json.loads((await ws.receive(timeout=10)).data)
+                codes.append(ev.get("code"))
+            assert codes.count(103) >= 6, codes  # (refused by the node's total)
+            async with s.get(api.base + "/v1/fills", params={"perPage": "500"}) as r:
+                assert r.status == 200, (r.status, await r.text())
