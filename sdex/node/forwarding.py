@@ -17,7 +17,7 @@ counted too, so under load it overstates; the ECDSA worker's own CPU is not in i
 And to the pushes' writes (``sentCpuS``, ``sentWallS``): from the same start to the loop's
 turn after the one in which gossip gave the order to its core and spawned its pushes
 (``Gossip._announce_fresh`` calls ``spawned``): their tasks write them in that turn, and
-the order's websocket event after them (its send is a task of its own, ``wait_for``), before
+the order's websocket event after them (its send is a task of its own, ``wsapi._sent``), before
 the loop reads new messages. Between the start and then the loop also ran the rest of the
 peer's check (its answer written): all the loop did before the order left. Gossip batches a
 turn's orders, so the turn that spawns an order's pushes is known only there: an intake

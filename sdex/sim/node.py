@@ -127,7 +127,7 @@ class SimNode(OrderSet):
         self.net.cpu.submit(self.index, 0.0, self._deliver, orders, first=True)
 
     def _deliver(self, orders: list[tuple[dict[str, str], str | None]]) -> None:
-        """The orders' websocket events leave (the real node's: through ``wait_for``, a task
+        """The orders' websocket events leave (the real node's: through ``wsapi._sent``, a task
         spawned after the push tasks, in the turn that writes the pushes, after them)."""
         after = self.net.links.after_cost
         for o, _ in orders:
