@@ -13,11 +13,9 @@ CPU of each of the other threads (by name: ``/proc``, in clock ticks, so coarse)
 
 Modes (``--modes``, comma-separated): ``base`` (as configured), ``ecdsa-direct`` (each
 signature recovered in its request, on the loop), ``ecdsa-loop`` (batched per loop turn but
-recovered on the loop), ``ecdsa-thread`` (a turn's batch recovered on its own thread, woken
-apart from the store's writer, as before cpu19), ``chunk=N`` (the worker thread delivers
-chunks of N), ``gw=S`` (the store's group window, seconds), ``si=S`` (the GIL's switch
-interval, seconds), ``fw-off`` (no clock read for ``/health``'s ``forwardTiming``),
-``maker-index`` (the ``orders`` table
+recovered on the loop), ``chunk=N`` (the worker thread delivers chunks of N), ``gw=S`` (the
+store's group window, seconds), ``si=S`` (the GIL's switch interval, seconds), ``fw-off``
+(no clock read for ``/health``'s ``forwardTiming``), ``maker-index`` (the ``orders`` table
 with the index on ``maker`` alone that the schema no longer has: one more index per insert,
 as before), ``five-btrees`` (the ``orders`` table with an index on ``seq`` and one on the
 token pair, as its B-trees were before ``seq`` became its rowid: five per insert, not
@@ -97,7 +95,6 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
     intake.ecdsa.thread_min = defaults["thread_min"]
     writer.group_window = defaults["gw"]
     intake.ecdsa.ecdsa_ok = defaults["ecdsa_ok"]
-    intake.ecdsa.ride = node.peer_intake.ecdsa.ride = defaults["ride"]
     sys.setswitchinterval(defaults["si"])
     fw = node.forwarding
     fw.cpu_clock, fw.wall_clock, fw.queue_clock = defaults["clocks"]
@@ -127,8 +124,6 @@ def _apply_one(node: Any, mode: str) -> None:
             return ecdsa_ok(signed)
 
         intake.ecdsa.ecdsa_ok = direct
-    elif mode == "ecdsa-thread":  # the turn's batch to the recovery thread, as before cpu19
-        intake.ecdsa.ride = node.peer_intake.ecdsa.ride = False
     elif mode == "ecdsa-loop":
         intake.ecdsa.thread_min = 10**9
     elif mode.startswith("tmin="):
@@ -170,7 +165,7 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
     out: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
     async with serve(cfg) as node:
         e = node.intake.ecdsa
-        defaults = {"chunk": e.chunk, "thread_min": e.thread_min, "ride": e.ride,
+        defaults = {"chunk": e.chunk, "thread_min": e.thread_min,
                     "gw": node.store._writer.group_window, "ecdsa_ok": e.ecdsa_ok,
                     "si": sys.getswitchinterval(),
                     "http": (api.client_group, api.read_json_within),

@@ -18,8 +18,6 @@ import logging
 import queue
 import sqlite3
 import threading
-import time
-import weakref
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from typing import Any, TypeVar
@@ -66,19 +64,6 @@ Job = tuple[
 ]
 """(function, or None for an order row to insert), the row, a blocking caller's future,
 an asyncio caller's future."""
-Aside = Callable[[], None]
-"""Work for the writer's thread outside any transaction (``Writer.aside``)."""
-Handed = tuple[list[Job], list[Aside]]
-"""One hand-over: jobs for the next transaction, asides to run first."""
-
-_BY_LOOP: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Writer] = weakref.WeakKeyDictionary()
-
-
-def writer_of(loop: asyncio.AbstractEventLoop) -> Writer | None:
-    """The open writer that last queued work on ``loop`` (its hand-overs are this loop's
-    iterations), or None: ``Writer.aside`` rides its hand-over."""
-    w = _BY_LOOP.get(loop)
-    return None if w is None or w._closed else w
 
 
 class Writer:
@@ -97,17 +82,11 @@ class Writer:
         self.jobs = 0
         self.commits = 0
         self.largest = 0
-        self._queue: queue.SimpleQueue[Handed | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[Job] | None] = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
         self._batch: list[Job] = []
         """Jobs queued on the event loop since its last iteration (handed over together)."""
-        self._collect: list[Callable[[], Aside | None]] = []
-        """Asked on the loop at this iteration's hand-over for work to run aside."""
-        self.asides = 0
-        """Asides run (work handed over with the loop's rows, outside transactions)."""
-        self.hand_overs = 0
-        """Puts on the thread's queue (each may wake it)."""
         self._soon = False
         """A hand-over is scheduled for the end of this loop iteration."""
         self._later = False
@@ -125,10 +104,9 @@ class Writer:
             if self._closed:
                 raise StoreError("the store is closed")
             self._hand_over()  # what the loop queued first goes first
-            if urgent:  # (before the put: the writer's window ends when it takes the job)
+            self._queue.put([(fn, None, fut, None)])
+            if urgent:
                 self._urgent.set()
-            self.hand_overs += 1
-            self._queue.put(([(fn, None, fut, None)], []))
         return fut
 
     def submit_async(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
@@ -145,21 +123,6 @@ class Writer:
         ``LAZY_HANDOVER``, and its commit wakes nobody (a failure is logged here)."""
         self._queue_on_loop((None, row, None, fut))
 
-    def aside_soon(self, collect: Callable[[], Aside | None]) -> bool:
-        """Ask ``collect()`` on the event loop at the end of this iteration for work to run
-        on the writer's thread, outside any transaction, before the rows handed over with
-        it are committed: one hand-over, one wake-up of one thread an iteration for both
-        (work that releases the GIL, as signature recovery does). False: the store is
-        closed (the caller runs its work some other way)."""
-        with self._lock:
-            if self._closed:
-                return False
-            self._collect.append(collect)
-            if not self._soon:
-                self._soon = True
-                asyncio.get_running_loop().call_soon(self._hand_over_locked)
-        return True
-
     def _queue_on_loop(self, job: Job) -> None:
         fut = job[3]
         with self._lock:
@@ -169,37 +132,25 @@ class Writer:
             if fut is not None:
                 if not self._soon:
                     self._soon = True
-                    loop = fut.get_loop()
-                    _BY_LOOP[loop] = self
-                    loop.call_soon(self._hand_over_locked)
+                    fut.get_loop().call_soon(self._hand_over_locked)
             elif not self._later:
                 self._later = True
                 asyncio.get_running_loop().call_later(LAZY_HANDOVER, self._hand_over_lazy)
 
     def _hand_over_locked(self) -> None:
-        self._soon = False  # (``_soon`` and the collectors are the loop's alone)
-        asides: list[Aside] = []
-        if self._collect:  # (asked outside the lock: a collector may work a while)
-            collect, self._collect = self._collect, []
-            asides = [a for c in collect if (a := c()) is not None]
         with self._lock:
-            closed = self._closed
-            if not closed:
-                self._hand_over(asides)
-        if closed:  # closed meanwhile: nobody would run them there
-            for aside in asides:
-                aside()
+            self._soon = False
+            self._hand_over()
 
     def _hand_over_lazy(self) -> None:
         with self._lock:
             self._later = False
             self._hand_over()
 
-    def _hand_over(self, asides: list[Aside] | None = None) -> None:
-        if self._batch or asides:
+    def _hand_over(self) -> None:
+        if self._batch:
             batch, self._batch = self._batch, []
-            self.hand_overs += 1
-            self._queue.put((batch, asides or []))
+            self._queue.put(batch)
 
     def close(self, timeout: float | None = None) -> None:
         """Commit what is queued, stop the thread, close the database; past ``timeout``
@@ -221,52 +172,27 @@ class Writer:
     def _run(self) -> None:
         busy = False
         while True:
-            group: list[Job] = []
-            stop = self._take(self._queue.get(), group)
-            if not stop and busy and group and self.group_window > 0:
-                stop = self._fill(group)  # under load: let the group fill up
+            first = self._queue.get()
+            if first is None:
+                return
+            if busy and self.group_window > 0 and not self._urgent.is_set():
+                self._urgent.wait(self.group_window)  # under load: let the group fill up
             self._urgent.clear()  # (an urgent job queued from now waits for no window)
-            while not stop and len(group) < self.max_group:
+            group = list(first)
+            stop = False
+            while len(group) < self.max_group:
                 try:
                     more = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                stop = self._take(more, group)
-            if group:
-                busy = len(group) > 1
-                self._commit(group)
+                if more is None:
+                    stop = True
+                    break
+                group.extend(more)
+            busy = len(group) > 1
+            self._commit(group)
             if stop:
                 return
-
-    def _fill(self, group: list[Job]) -> bool:
-        """Take what comes within the group window (asides run as they come); an urgent job
-        ends it. True: the writer is to stop."""
-        deadline = time.monotonic() + self.group_window
-        while not self._urgent.is_set() and len(group) < self.max_group:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            try:
-                more = self._queue.get(timeout=left)
-            except queue.Empty:
-                return False
-            if self._take(more, group):
-                return True
-        return False
-
-    def _take(self, handed: Handed | None, group: list[Job]) -> bool:
-        """Run ``handed``'s asides, add its jobs to ``group``; True: None, the end."""
-        if handed is None:
-            return True
-        jobs, asides = handed
-        for aside in asides:
-            self.asides += 1
-            try:
-                aside()
-            except Exception:  # (an aside's own bug: the writer goes on)
-                log.exception("work handed to the store's writer failed")
-        group.extend(jobs)
-        return False
 
     def _commit(self, group: list[Job]) -> None:
         db = self.db

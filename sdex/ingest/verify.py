@@ -26,8 +26,7 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import AsyncGenerator, Callable, Sequence
-from functools import partial
+from collections.abc import AsyncGenerator, Sequence
 
 from eth_hash.auto import keccak
 
@@ -37,7 +36,6 @@ from sdex.errors import RpcError, SignatureError
 from sdex.ingest.states import StateBatcher
 from sdex.mirror import Mirror
 from sdex.order import SignedOrder, recover_signer
-from sdex.sqlwriter import writer_of
 
 log = logging.getLogger("sdex.node")
 
@@ -55,39 +53,36 @@ def ecdsa_ok(signed: SignedOrder) -> bool | None:
 
 
 class _Worker:
-    """The one thread (per process, started when first needed) that recovers batches when
-    no store's writer takes them along (``sdex.sqlwriter.Writer.aside_soon``)."""
+    """The one thread (per process, started when first needed) that recovers batches."""
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[asyncio.AbstractEventLoop, Batch, int]] = (
+            queue.SimpleQueue()
+        )
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def put(self, work: Callable[[], None]) -> None:
-        """Run ``work`` on the thread. One hand-over per turn: waking the thread is what
-        costs (on a busy machine the wake-up can preempt the loop while it holds the GIL)."""
+    def put(self, loop: asyncio.AbstractEventLoop, batch: Batch, chunk: int) -> None:
+        """Recover ``batch`` on the thread; each ``chunk`` of it is delivered to ``loop`` as
+        soon as it is done. One hand-over per turn: waking the thread is what costs (on a
+        busy machine the wake-up can preempt the loop while it holds the GIL)."""
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="sdex-ecdsa", daemon=True)
                 self._thread.start()
-        self._queue.put(work)
+        self._queue.put((loop, batch, chunk))
 
     def _run(self) -> None:
         while True:
-            self._queue.get()()
+            loop, batch, chunk = self._queue.get()
+            for i in range(0, len(batch), chunk):
+                part = batch[i : i + chunk]
+                results = [ecdsa_ok(signed) for signed, _ in part]
+                with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                    loop.call_soon_threadsafe(_deliver, part, results)
 
 
 _WORKER = _Worker()
-
-
-def _recover(loop: asyncio.AbstractEventLoop, batch: Batch, chunk: int) -> None:
-    """``batch``'s recoveries (on a thread); each ``chunk`` is delivered to ``loop`` as soon
-    as it is done, in order."""
-    for i in range(0, len(batch), chunk):
-        part = batch[i : i + chunk]
-        results = [ecdsa_ok(signed) for signed, _ in part]
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
-            loop.call_soon_threadsafe(_deliver, part, results)
 
 
 def _deliver(batch: Batch, results: list[bool | None]) -> None:
@@ -115,10 +110,6 @@ class EcdsaBatcher:
         self.shared = 0
         """Copies that waited for the same order's check already under way."""
         self._in_flight: dict[tuple[bytes, bytes, str], asyncio.Future[bool | None]] = {}
-        self.ride = True
-        """Hand a turn's batch to the store's writer with the turn's rows (one thread woken
-        a turn for both: ``Writer.aside_soon``) when this loop has one; else to the
-        recovery thread."""
 
     async def ecdsa_ok(self, signed: SignedOrder) -> bool | None:
         """``ecdsa_ok(signed)``, computed on the worker thread with the others of this turn."""
@@ -153,10 +144,8 @@ class EcdsaBatcher:
             return same, False
         fut: asyncio.Future[bool | None] = loop.create_future()
         self._in_flight[key] = fut
-        if not self._pending:  # at the end of the turn, after every coroutine ready in it
-            w = writer_of(loop) if self.ride else None
-            if w is None or not w.aside_soon(partial(self._collect, loop)):
-                loop.call_soon(self._hand_over, loop)
+        if not self._pending:
+            loop.call_soon(self._hand_over, loop)  # after every coroutine ready this turn
         self._pending.append((signed, fut))
         if len(self._pending) >= self.max_batch:
             self._hand_over(loop)
@@ -184,26 +173,18 @@ class EcdsaBatcher:
             del self._in_flight[key]
 
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
-        work = self._collect(loop)
-        if work is not None:
-            _WORKER.put(work)
-
-    def _collect(self, loop: asyncio.AbstractEventLoop) -> Callable[[], None] | None:
-        """This turn's orders: their recovery, to run on a thread (in chunks: the first ones
-        come back, and go on, while the rest are recovered); None when there were none. A
-        few orders (fewer than ``thread_min``) are recovered here, on the loop: waking a
-        thread costs about as much CPU as one recovery, and on a busy machine (every core
-        taken) there is nothing to overlap them with."""
+        """In chunks: the first ones come back (and go on) while the rest are recovered.
+        A few orders (fewer than ``thread_min``) are recovered here, on the loop: waking a
+        thread costs about as much CPU as one recovery, and on a busy machine (every
+        core taken) there is nothing to overlap them with."""
         pending, self._pending = self._pending, []
-        if not pending:
-            return None
         if len(pending) < self.thread_min:
             self.inline += len(pending)
             _deliver(pending, [ecdsa_ok(signed) for signed, _ in pending])
-            return None
+            return
         self.batches += -(-len(pending) // self.chunk)
         self.checked += len(pending)
-        return partial(_recover, loop, pending, self.chunk)
+        _WORKER.put(loop, pending, self.chunk)
 
 
 class Eip1271Batcher(StateBatcher):
