@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from sdex.book import Entry, OrderBook, RemovalReason, Side
+from sdex.book.ladder import level_at
 from sdex.book.levels import CHUNK, BookSide
 from tests.test_book import BASE, BASE2, MAKERS, QUOTE, T0, ask, bid
 
@@ -281,12 +282,11 @@ def test_a_total_past_the_chunk_carries_both_ways() -> None:
     cancels, fills past 62 bits) stay the exact sums of the orders' fillable."""
     book = OrderBook(PAIRS, default_funds=None)
     pair = book.pair(BASE, QUOTE)
-    level_of = pair.asks.level
     amounts = [CHUNK - 1, 3, CHUNK // 2, CHUNK + 5, 2**200, 1, 7 * CHUNK]
     orders = [ask(MAKERS[i % 3], a, a) for i, a in enumerate(amounts)]  # all at price 1
     for o in orders:
         book.add(o)
-    level = level_of(1, 1)
+    level = level_at(pair.asks, 1, 1)
     assert level.total == sum(amounts) and 0 <= level.low < CHUNK
     resting = [book.entry(o.hash) for o in orders]
     for e, x in [(resting[0], 1), (resting[1], 3), (resting[4], 2**199), (resting[6], CHUNK)]:

@@ -4,8 +4,8 @@ and a ``BookSide``. Changed only through ``OrderBook`` (``sdex.book.orderbook``,
 
 Prices are exact rationals ``num/den`` (quote per base) reduced by their gcd, so one price
 is one level. A side keeps its levels in a plain list, worst price first and best last
-(the walk takes and drops levels at the end), placed by bisection on float ranks
-(``sdex.book.prices``); equal floats fall back to exact cross-multiplication.
+(the walk takes and drops levels at the end); where a level goes in it, and when an empty
+one is dropped, is ``sdex.book.ladder``'s.
 
 A level is a list with a head index, in time priority (arrival ``seq``): appends at the
 tail, removal by marking the entry dead (O(1)), dead entries skipped from the head and
@@ -14,12 +14,12 @@ compacted away in bulk. Only entries that can trade now are in the queue: an ent
 are pending, its maker is short of funds) is *parked*: taken out of the queue so that
 matching never walks past it, and put back at its time priority (by ``seq``) when it can
 trade again. So a walk's cost never grows with entries that cannot trade. Imports nothing of
-``sdex.book`` but its types and what is under it (``prices``, ``ledger``, ``changelog``): no
-import cycles in the package."""
+``sdex.book`` but its types and what is under it (``ledger``, ``changelog``): no import
+cycles in the package."""
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import insort
 from collections.abc import Iterator
 from fractions import Fraction
 from operator import attrgetter
@@ -27,7 +27,6 @@ from typing import Final
 
 from sdex.book.changelog import ChangeLog, Logged
 from sdex.book.ledger import Ledger
-from sdex.book.prices import ratio
 from sdex.book.types import RemovalReason, Side
 from sdex.order import Order, SignedOrder
 
@@ -350,20 +349,25 @@ class Level(Logged):
         else:
             yield from sorted([*self.active(), *self.parked.values()], key=_seq_key)
 
+    def clear(self) -> None:
+        """Empty the queue of an emptied level (its dead slots: let the closed orders go)."""
+        if self.queue:
+            self.queue = []
+        self.head = 0
+
     def __len__(self) -> int:
         return self.live + len(self.parked)
 
 
-_SPARES: Final = 64  # empty levels a side keeps beyond as many as it lists (``BookSide.drop``)
+SPARES: Final = 64  # empty levels a side keeps beyond as many as it lists (``ladder.drop``)
 
 
 class BookSide(ChangeLog[Level]):
     """One side of a pair: levels by exact price in ``ranked``, worst first and best last
     (cached as ``best``), so that the walk takes and drops levels at the end of a list.
 
-    ``ranks`` holds the levels' ``rank`` floats, ascending, beside ``ranked``: a new level
-    finds its place by bisection on C floats, and only levels whose floats tie (prices
-    closer than a float tells apart) are ordered by exact cross-multiplication. ``opposite``
+    ``ranks`` holds the levels' ``rank`` floats, ascending, beside ``ranked`` (kept by
+    ``sdex.book.ladder``: levels are found, made, placed and dropped there). ``opposite``
     is the pair's other side (set by ``PairBook``).
 
     Its ``ChangeLog`` lists the levels whose ``total`` moved, for readers that follow them
@@ -403,89 +407,7 @@ class BookSide(ChangeLog[Level]):
     def moved(self, level: Level) -> None:
         """``level``'s total moved since a reader last read the log (``level.logged <
         taken``): log it. The log is kept within twice the levels kept (and the spares)."""
-        self.note(level, 2 * len(self.levels) + _SPARES)
-
-    def level(self, num: int, den: int) -> Level:
-        """The level at ``num/den`` (reduced), created if new (or a spare one listed again)."""
-        rank = ratio(num, den)
-        if self.is_ask:
-            rank = -rank
-        level = self.by_rank.get(rank)
-        if level is None or level.num != num or level.den != den:
-            level = self.levels.get((num, den))
-            if level is None:
-                level = Level(num, den, rank, self)
-                self.levels[(num, den)] = level
-                if rank not in self.by_rank:
-                    self.by_rank[rank] = level
-                self._list(level)
-                return level
-        if not level.listed:  # a spare
-            self.spares -= 1
-            self._list(level)
-        return level
-
-    def _list(self, level: Level) -> None:
-        """Put ``level`` in its place in ``ranked``."""
-        rank = level.rank
-        ranks = self.ranks
-        ranked = self.ranked
-        n = len(ranks)
-        i = bisect_left(ranks, rank)
-        while i < n and ranks[i] == rank and self._worse(ranked[i], level):
-            i += 1
-        if i == n:
-            ranks.append(rank)
-            ranked.append(level)
-            self.best = level
-        else:
-            ranks.insert(i, rank)
-            ranked.insert(i, level)
-        level.listed = True
-
-    def level_of(self, e: Entry) -> Level:
-        """The level of ``e``'s price (quote per base, reduced: whole units), made if new."""
-        if self.is_ask:  # taker / maker
-            return self.level(e.tunit, e.unit)
-        return self.level(e.unit, e.tunit)  # maker / taker
-
-    def _worse(self, a: Level, b: Level) -> bool:
-        """Whether ``a``'s price is worse than ``b``'s on this side (exact)."""
-        if self.is_ask:  # a higher ask is worse
-            return a.num * b.den > b.num * a.den
-        return a.num * b.den < b.num * a.den
-
-    def drop(self, level: Level) -> None:
-        """Take an empty level out of ``ranked``, kept in ``levels`` as a spare (prices near
-        the market empty and fill again all the time) until spares are too many."""
-        ranked = self.ranked
-        level.listed = False
-        if level.queue:
-            level.queue = []  # its dead slots: let the closed orders go
-        level.head = 0
-        if ranked[-1] is level:  # the usual case: the best level was used up
-            ranked.pop()
-            self.ranks.pop()
-            self.best = ranked[-1] if ranked else None
-        else:
-            i = bisect_left(self.ranks, level.rank)
-            while ranked[i] is not level:
-                i += 1
-            del ranked[i]
-            del self.ranks[i]
-        spares = self.spares = self.spares + 1
-        if spares > len(ranked) + _SPARES:
-            self._forget_spares()
-
-    def _forget_spares(self) -> None:
-        levels = self.levels
-        by_rank = self.by_rank
-        for key, level in list(levels.items()):
-            if not level.listed:
-                del levels[key]
-                if by_rank.get(level.rank) is level:
-                    del by_rank[level.rank]
-        self.spares = 0
+        self.note(level, 2 * len(self.levels) + SPARES)
 
     def __iter__(self) -> Iterator[Level]:
         """Levels, best price first."""
