@@ -11,7 +11,7 @@ from sdex.book.bookbase import NO_EXPIRY, BookBase, unknown_pair
 from sdex.book.errors import DuplicateOrder, FillStateError, InvalidOrder, UnknownOrder
 from sdex.book.funds import allocate
 from sdex.book.ladder import drop, level_at, level_of
-from sdex.book.levels import CHUNK, Account, BookSide, Entry, Level
+from sdex.book.levels import BLOCK_MASK, CHUNK, Account, BookSide, Entry, Level
 from sdex.book.prices import int_gcd
 from sdex.book.types import RemovalReason
 from sdex.fillmath import MAX_MAKER_AMOUNT, UINT256_MAX
@@ -194,6 +194,10 @@ class BookCore(BookBase):
         if queue and (queue[-1].seq > e.seq or len(queue) - level.head > 2 * level.live + 16):
             level.push(e)  # out of seq order, or time to compact
         else:  # Level.push's usual case, inlined
+            n = len(queue)
+            e.slot = n
+            if not n & BLOCK_MASK:
+                level.dead_in.append(0)
             queue.append(e)
             level.live += 1
             e.level = level

@@ -9,13 +9,16 @@ one is dropped, is ``sdex.book.ladder``'s.
 
 A level is a list with a head index, in time priority (arrival ``seq``): appends at the
 tail, removal by marking the entry dead (O(1)), dead entries skipped from the head and
-compacted away in bulk. Only entries that can trade now are in the queue: an entry whose
-``fillable`` is below its ``unit`` (the least amount that trades at its own price: its fills
-are pending, its maker is short of funds) is *parked*: taken out of the queue so that
-matching never walks past it, and put back at its time priority (by ``seq``) when it can
-trade again. So a walk's cost never grows with entries that cannot trade. Imports nothing of
-``sdex.book`` but its types and what is under it (``ledger``, ``changelog``): no import
-cycles in the package."""
+compacted away in bulk. Each entry knows its slot, and the level counts the dead slots of
+each block of ``BLOCK`` slots, so that a reader finds its ``k``-th live entry by skipping
+whole blocks (``Level.find``: a deep page of the book), however many slots are dead.
+
+Only entries that can trade now are in the queue: an entry whose ``fillable`` is below its
+``unit`` (the least amount that trades at its own price: its fills are pending, its maker is
+short of funds) is *parked*: taken out of the queue so that matching never walks past it,
+and put back at its time priority (by ``seq``) when it can trade again. So a walk's cost
+never grows with entries that cannot trade. Imports nothing of ``sdex.book`` but its types
+and what is under it (``ledger``, ``changelog``): no import cycles in the package."""
 
 from __future__ import annotations
 
@@ -91,6 +94,7 @@ class Entry:
         "pending",
         "seq",
         "signed",
+        "slot",
         "taker",
         "taker_amount",
         "tunit",
@@ -137,6 +141,7 @@ class Entry:
         self.account = account
         self.level: Level | None = None  # the level it rests at (in its queue or parked)
         self.dead = False  # its slot in the level's queue is stale (closed or parked)
+        self.slot = 0  # its place in the level's queue (while it is in the queue)
         self.parked = False  # resting but out of the queue: it cannot trade now
         self.closed: RemovalReason | None = None
         # the book's expiry index: the bucket it is in (None: not indexed) and its place there
@@ -172,6 +177,10 @@ class Entry:
 
 _seq_key: Final = attrgetter("seq")
 CHUNK: Final = 2**60  # a level's ``low`` stays below it: a machine int in the compiled book
+BLOCK_BITS: Final = 7
+BLOCK: Final = 1 << BLOCK_BITS  # slots a level counts the dead of together (at most 256:
+# the counts stay small ints, cached by CPython, so that marking one dead allocates nothing)
+BLOCK_MASK: Final = BLOCK - 1
 
 
 class Level(Logged):
@@ -188,9 +197,14 @@ class Level(Logged):
     ``total`` is kept as ``high * CHUNK + low`` with ``0 <= low < CHUNK``: the sum of a
     busy level's amounts (18 decimals: 100 orders of 0.1 token pass 62 bits) would be a
     Python long in the compiled book, and every fill would allocate one; ``low`` stays a
-    machine int and a fill moves it with one subtraction, ``high`` only on a borrow."""
+    machine int and a fill moves it with one subtraction, ``high`` only on a borrow.
+
+    ``dead_in[b]`` counts the dead slots of ``queue[b * BLOCK : (b + 1) * BLOCK]`` (every
+    slot before ``head`` is one): kept as slots are appended and marked dead, counted again
+    when the queue is rebuilt (``compact``, an insertion out of ``seq`` order)."""
 
     __slots__ = (
+        "dead_in",
         "den",
         "head",
         "high",
@@ -212,6 +226,7 @@ class Level(Logged):
         self.side = side
         self.queue: list[Entry] = []  # sorted by seq
         self.head = 0  # queue[:head] are all dead
+        self.dead_in: list[int] = []  # dead slots of each block of the queue
         self.live = 0  # entries in the queue not dead
         self.low = 0  # their fillable, summed: ``total``, below CHUNK
         self.high = 0  # and the CHUNKs above it
@@ -261,7 +276,12 @@ class Level(Logged):
         entry.dead = False
         if queue and queue[-1].seq > entry.seq:
             insort(queue, entry, lo=self.head, key=_seq_key)
+            self.recount()
         else:
+            n = len(queue)
+            entry.slot = n
+            if not n & BLOCK_MASK:
+                self.dead_in.append(0)
             queue.append(entry)
         self.live += 1
         self.add(entry.fillable)
@@ -282,6 +302,7 @@ class Level(Logged):
         ``OrderBook.fill``, which takes a fill and the entry's leaving in one change)."""
         entry.dead = True
         self.live -= 1
+        self.dead_in[entry.slot >> BLOCK_BITS] += 1
         queue = self.queue  # ``_skip_dead``, inlined
         head = self.head
         n = len(queue)
@@ -318,6 +339,7 @@ class Level(Logged):
         self.compact()  # before un-marking: drops the entry's own stale slot, if any
         entry.dead = False
         insort(self.queue, entry, key=_seq_key)
+        self.recount()
         self.live += 1
         self.add(entry.fillable)
 
@@ -331,8 +353,57 @@ class Level(Logged):
 
     def compact(self) -> None:
         """Drop dead entries. Never called while ``sdex.matching`` walks this level."""
-        self.queue = [e for e in self.queue[self.head :] if not e.dead]
+        queue = self.queue = [e for e in self.queue[self.head :] if not e.dead]
         self.head = 0
+        for i in range(len(queue)):
+            queue[i].slot = i
+        self.dead_in = [0] * ((len(queue) + BLOCK_MASK) >> BLOCK_BITS)
+
+    def recount(self) -> None:
+        """Number the slots from the head on again and count each block's dead slots (the
+        queue changed but at its tail). O(level), as what changed it."""
+        queue = self.queue
+        head = self.head
+        counts = [0] * ((len(queue) + BLOCK_MASK) >> BLOCK_BITS)
+        for i in range(len(queue)):
+            if i < head:  # dead, maybe a stale slot of an entry that is back in the queue
+                counts[i >> BLOCK_BITS] += 1
+            else:
+                e = queue[i]
+                e.slot = i
+                if e.dead:
+                    counts[i >> BLOCK_BITS] += 1
+        self.dead_in = counts
+
+    def find(self, k: int) -> int:
+        """The slot of the ``k``-th live entry of the queue (from 0; ``k < live``): whole
+        blocks skipped by their counts, then at most a block's slots read, O(slots / BLOCK
+        + BLOCK) whatever is dead (straight there when nothing is, from the head on)."""
+        queue = self.queue
+        head = self.head
+        q = len(queue)
+        if q - head == self.live:
+            return head + k
+        dead_in = self.dead_in
+        b = 0
+        start = 0
+        while True:
+            end = start + BLOCK
+            if end > q:
+                end = q
+            n = end - start - dead_in[b]  # live slots in block ``b``
+            if k < n:
+                break
+            k -= n
+            b += 1
+            start = end
+        j = start if start > head else head  # (slots before the head: dead, counted)
+        while True:
+            if not queue[j].dead:
+                if not k:
+                    return j
+                k -= 1
+            j += 1
 
     def active(self) -> Iterator[Entry]:
         """Entries in the queue (all can trade now), oldest first."""
@@ -353,6 +424,7 @@ class Level(Logged):
         """Empty the queue of an emptied level (its dead slots: let the closed orders go)."""
         if self.queue:
             self.queue = []
+            self.dead_in = []
         self.head = 0
 
     def __len__(self) -> int:
