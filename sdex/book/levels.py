@@ -302,7 +302,9 @@ class Level(Logged):
         ``OrderBook.fill``, which takes a fill and the entry's leaving in one change)."""
         entry.dead = True
         self.live -= 1
-        self.dead_in[entry.slot >> BLOCK_BITS] += 1
+        dead_in = self.dead_in
+        b = entry.slot >> BLOCK_BITS
+        dead_in[b] = dead_in[b] + 1  # (not ``+=``: mypyc made that a generic in-place add)
         queue = self.queue  # ``_skip_dead``, inlined
         head = self.head
         n = len(queue)
@@ -366,13 +368,14 @@ class Level(Logged):
         head = self.head
         counts = [0] * ((len(queue) + BLOCK_MASK) >> BLOCK_BITS)
         for i in range(len(queue)):
+            b = i >> BLOCK_BITS
             if i < head:  # dead, maybe a stale slot of an entry that is back in the queue
-                counts[i >> BLOCK_BITS] += 1
+                counts[b] = counts[b] + 1
             else:
                 e = queue[i]
                 e.slot = i
                 if e.dead:
-                    counts[i >> BLOCK_BITS] += 1
+                    counts[b] = counts[b] + 1
         self.dead_in = counts
 
     def find(self, k: int) -> int:
