@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """What book events cost the event loop on a large book: a sweep (every followed pair
 compared, ``BookFeed._ticked``, what a tick and the 1 s sweep run) and a subscribe (a walk
-and a snapshot, its JSON text made), each a synchronous hold of the loop, timed by the
+and a snapshot, its JSON text made; a snapshot of many levels is built in slices: its
+longest single hold is given too), each a synchronous hold of the loop, timed by the
 thread's CPU clock (``thread_time``: what the loop itself spends, not what other processes
 take). 8 sockets follow 8 pairs each (64 subscriptions, ``MAX_BOOK_SUBSCRIPTIONS``); the
 orders rest in one pair (the others empty), ``--levels`` prices a side. The reference, in the
@@ -60,15 +61,29 @@ async def measure(n: int, levels: int, rounds: int) -> dict[str, Any]:
         book.add(s)
     hub = EventHub()
     feed = BookFeed(book, hub)
-    subscribe, charged = [], 0.0
+    subscribe, longest, charged = [], [], 0.0
+    holds: list[float] = []  # each slice of a snapshot built in slices (``BookFeed._build``)
+    build = feed._build
+
+    def timed_build(*args: Any) -> None:
+        t = time.thread_time()
+        build(*args)
+        holds.append(time.thread_time() - t)
+
+    feed._build = timed_build  # type: ignore[method-assign]
     for _ in range(rounds):
         sub = hub.subscribe()
+        holds.clear()
         t = time.thread_time()
         charged = feed.subscribe(sub, PAIRS[0])
-        item = sub.queue.get_nowait()
+        first = time.thread_time() - t
+        item = await sub.queue.get()  # (built in slices: the loop runs them)
         assert item is not None
+        t = time.thread_time()
         item.text()  # (the sender makes the snapshot's text on the loop too)
-        subscribe.append(time.thread_time() - t)
+        last = time.thread_time() - t
+        subscribe.append(first + sum(holds) + last)
+        longest.append(max([first, last, *holds]))
         feed.drop(sub)
         sub.close()
     subs = [hub.subscribe() for _ in range(8)]
@@ -87,6 +102,7 @@ async def measure(n: int, levels: int, rounds: int) -> dict[str, Any]:
         "levels": levels_now,
         "sweep_ms": round(statistics.median(sweep) * 1000, 2),
         "subscribe_ms": round(statistics.median(subscribe) * 1000, 2),
+        "subscribe_longest_hold_ms": round(statistics.median(longest) * 1000, 2),
         "subscribe_charged_records": round(charged),
     }
 

@@ -24,6 +24,7 @@ from sdex.book import (
     Side,
     UnknownOrder,
     UnknownPair,
+    ladder,
 )
 from sdex.fillmath import MAX_MAKER_AMOUNT, UINT256_MAX
 from sdex.order import ZERO_ADDRESS, Domain, Order, SignedOrder
@@ -515,14 +516,14 @@ def test_an_emptied_level_is_kept_as_a_spare_then_listed_again_in_its_place() ->
     low, mid, high = ask(A, 1, 10), ask(A, 1, 20), ask(A, 1, 30)
     for o in (low, mid, high):
         book.add(o)
-    level = asks.level(20, 1)
+    level = ladder.level_at(asks, 20, 1)
     book.remove(mid.hash, RemovalReason.CANCELLED)
     # out of the side's price order, and of its length and depth, but kept for reuse
     assert [(lv.num, lv.den) for lv in asks] == [(10, 1), (30, 1)] and len(asks) == 2
     assert not level.listed and level.queue == [] and asks.spares == 1
     again = ask(B, 1, 20)
     book.add(again)
-    assert asks.level(20, 1) is level and level.listed and asks.spares == 0
+    assert ladder.level_at(asks, 20, 1) is level and level.listed and asks.spares == 0
     assert [(lv.num, lv.den) for lv in asks] == [(10, 1), (20, 1), (30, 1)]
     assert hashes(book.pair(BASE, QUOTE).orders(Side.ASK)) == [low.hash, again.hash, high.hash]
 

@@ -14,14 +14,17 @@ checks the same after each step of the engine-driven machine.
 
 from __future__ import annotations
 
+import random
 from fractions import Fraction
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from sdex.book import Entry, OrderBook, RemovalReason, Side
-from sdex.book.levels import CHUNK, BookSide
+from sdex.book.ladder import level_at
+from sdex.book.levels import BLOCK, CHUNK, BookSide, Level
 from tests.test_book import BASE, BASE2, MAKERS, QUOTE, T0, ask, bid
 
 Key = tuple[int, int]
@@ -61,12 +64,28 @@ def check_levels(book: OrderBook) -> None:
             for e in level.active():
                 assert e.level is level and not e.parked and e.closed is None
                 assert e.fillable >= e.unit > 0
+            check_slots(level)
         pair = side.owner.pair(*_pair_of(side))  # type: ignore[attr-defined]
         listed = [((n, d), a) for n, d, a in pair.totals(side.side)]
         assert dict(listed) == {k: t for k, (t, _) in mine.items()}
         assert [k for k, _ in listed] == [
             (lv.num, lv.den) for lv in side if (lv.num, lv.den) in mine
         ]
+
+
+def check_slots(level: Level) -> None:
+    """The level's slots are numbered and its blocks' dead slots counted right (slots before
+    the head count as dead), so that ``Level.find`` gives each live entry's slot."""
+    queue = level.queue
+    counts = [0] * -(-len(queue) // BLOCK)
+    for i, e in enumerate(queue):
+        if i < level.head or e.dead:
+            counts[i // BLOCK] += 1
+        else:
+            assert e.slot == i
+    assert level.dead_in == counts
+    slots = [i for i in range(level.head, len(queue)) if not queue[i].dead]
+    assert [level.find(k) for k in range(level.live)] == slots
 
 
 def _pair_of(side: BookSide) -> tuple[str, str]:
@@ -275,18 +294,56 @@ def test_offered_pages_match_the_walk_of_every_order() -> None:
         assert read == len(pair.asks)
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_pages_deep_in_one_level_with_dead_slots_match_the_walk(seed: int) -> None:
+    """One level of 1,500 orders (a dozen blocks of slots), changed by cancels (dead slots
+    anywhere), a maker's funds taken and given back (its orders parked, then back in the
+    queue out of the tail's order: the slots renumbered) and new orders: every page, from
+    the levels' counts and the blocks' counts of dead slots (``Level.find``), lists what
+    a walk of every resting order lists, and the slots stay numbered and counted."""
+    rng = random.Random(seed)
+    book = OrderBook(PAIRS, default_funds=None)
+    pair = book.pair(BASE, QUOTE)
+    live = [ask(MAKERS[i % 6], 10, 20) for i in range(1500)]
+    for o in live:
+        book.add(o)
+    (level,) = pair.asks
+    dead = 0  # steps whose pages read past dead slots
+    for step in range(40):
+        maker = MAKERS[rng.randrange(6)]
+        book.set_funds(maker, BASE, 0 if step % 2 == 0 else None)
+        for _ in range(rng.randrange(0, 40)):
+            o = ask(MAKERS[rng.randrange(6)], 10, 20)
+            book.add(o)
+            live.append(o)
+        for _ in range(rng.randrange(5, 60)):
+            o = live.pop(rng.randrange(len(live)))
+            book.remove(o.hash, RemovalReason.CANCELLED)
+        check_levels(book)
+        walk = [
+            e
+            for e in pair.entries(Side.ASK)
+            if not e.parked and e.closed is None and e.fillable > 0
+        ]
+        assert len(walk) == level.live
+        dead += len(level.queue) - level.head > level.live  # dead slots past the head
+        for first in [0, 1, rng.randrange(len(walk)), len(walk) // 2, len(walk) - 3]:
+            total, page, _ = pair.offered(Side.ASK, first, first + 100)
+            assert total == len(walk) and page == walk[first : first + 100]
+    assert dead >= 20
+
+
 def test_a_total_past_the_chunk_carries_both_ways() -> None:
     """A level's ``total`` is kept as ``high * CHUNK + low`` (``low`` a machine int in the
     compiled book): sums that cross ``CHUNK`` up (orders resting) and down (fills, parks,
     cancels, fills past 62 bits) stay the exact sums of the orders' fillable."""
     book = OrderBook(PAIRS, default_funds=None)
     pair = book.pair(BASE, QUOTE)
-    level_of = pair.asks.level
     amounts = [CHUNK - 1, 3, CHUNK // 2, CHUNK + 5, 2**200, 1, 7 * CHUNK]
     orders = [ask(MAKERS[i % 3], a, a) for i, a in enumerate(amounts)]  # all at price 1
     for o in orders:
         book.add(o)
-    level = level_of(1, 1)
+    level = level_at(pair.asks, 1, 1)
     assert level.total == sum(amounts) and 0 <= level.low < CHUNK
     resting = [book.entry(o.hash) for o in orders]
     for e, x in [(resting[0], 1), (resting[1], 3), (resting[4], 2**199), (resting[6], CHUNK)]:

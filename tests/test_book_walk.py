@@ -128,6 +128,7 @@ def test_the_book_package_is_layered() -> None:
     }
     under = {"sdex.book.prices", "sdex.book.ledger", "sdex.book.changelog"}
     assert graph["sdex.book.levels"] <= {"sdex.book.types", *under}
+    assert graph["sdex.book.ladder"] <= {"sdex.book.levels", "sdex.book.prices"}
     assert all(graph[m] == set() for m in under)
     assert "sdex.book.orderbook" not in graph["sdex.book.funds"]
     assert "sdex.book.orderbook" not in graph["sdex.book.bookcore"]

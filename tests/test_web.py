@@ -166,12 +166,23 @@ async def place(w: Watched, side: str, price: str, amount: str, tif: str = "gtc"
     return h
 
 
-async def in_book(w: Watched, order_hash: str) -> bool:
-    hashes: str = await w.page.evaluate(
-        "() => [...document.querySelectorAll('#book tr[data-orders]')]"
-        ".map(r => r.dataset.orders).join(',')"
+async def level(w: Watched, side: str, price: str) -> str | None:
+    """What the page's book shows at a price (its size, base), or None: no such level."""
+    size: str | None = await w.page.evaluate(
+        "([s, p]) => document.querySelector(`#book tr[data-side='${s}'][data-price='${p}']`)"
+        "?.dataset.size ?? null",
+        [side, price],
     )
-    return order_hash in hashes.split(",")
+    return size
+
+
+async def book_rows(w: Watched) -> list[tuple[str, str, str]]:
+    """The page's book, top to bottom: (side, price, size) of each level."""
+    rows: list[list[str]] = await w.page.evaluate(
+        "() => [...document.querySelectorAll('#book tr[data-level]')]"
+        ".map(r => [r.dataset.side, r.dataset.price, r.dataset.size])"
+    )
+    return [(a, b, c) for a, b, c in rows]
 
 
 async def my_status(w: Watched, order_hash: str) -> str | None:
@@ -250,8 +261,8 @@ async def test_two_pages_trade_fill_and_cancel(
 
         # an ask on node 1's page; it reaches node 2's book by gossip
         ask = await place(p1, "sell", "2000.5", "1.5")
-        await wait_for(lambda: in_book(p1, ask))
-        await wait_for(lambda: in_book(p2, ask), timeout=10)
+        await wait_for(lambda: _is(level(p1, "sell", "2000.5"), "1.5"))
+        await wait_for(lambda: _is(level(p2, "sell", "2000.5"), "1.5"), timeout=10)
         assert await p1.page.get_attribute("#asks tr", "class") == "mine"  # highlighted
         assert await p2.page.get_attribute("#asks tr", "class") in ("", None)
         assert await p1.page.get_attribute("#asks tr", "data-price") == "2000.5"
@@ -261,9 +272,14 @@ async def test_two_pages_trade_fill_and_cancel(
             await place(p2, "buy", "1985.25", "2"),
             await place(p2, "buy", "1990", "0.5"),  # same level as `rest`: one level, 2 orders
         ]
-        for h in [rest, *deeper]:
-            await wait_for(lambda h=h: in_book(p1, h), timeout=10)
-        assert await p1.page.locator("#book tr[data-orders]").count() == 4
+        want = [  # asks highest first, then bids highest first; 1990: two orders, one level
+            ("sell", "2010", "0.8"),
+            ("sell", "2000.5", "1.5"),
+            ("buy", "1990", "0.75"),
+            ("buy", "1985.25", "2"),
+        ]
+        await wait_for(lambda: _is(book_rows(p1), want), timeout=10)
+        assert len(deeper) == 3
         await screenshot(p1, "web-book.png", tmp_path)
 
         # a crossing bid on node 2's page: both pages show the fill with its tx (FILL_WITHIN)
@@ -292,22 +308,22 @@ async def test_two_pages_trade_fill_and_cancel(
         # live status in "my orders", and the ask left both books
         await wait_for(lambda: _is(my_status(p1, ask), "filled"))
         await wait_for(lambda: _is(my_status(p2, bid), "filled"))
-        await wait_for(lambda: _not(in_book(p1, ask)), timeout=15)  # (the depth follows)
-        await wait_for(lambda: _not(in_book(p2, ask)), timeout=15)
+        for w in (p1, p2):  # (the depth follows)
+            await wait_for(lambda w=w: _is(level(w, "sell", "2000.5"), None), timeout=15)
         await screenshot(p2, "web-fill.png", tmp_path)
 
         # a soft cancel (EIP-712 CancelOrder) from node 1's page leaves both books
         ask2 = await place(p1, "sell", "2100", "1")
-        await wait_for(lambda: in_book(p2, ask2), timeout=10)
+        await wait_for(lambda: _is(level(p2, "sell", "2100"), "1"), timeout=10)
         await p1.page.click(f'#my-orders tr[data-hash="{ask2}"] button.soft-cancel')
         await wait_for(lambda: _is(my_status(p1, ask2), "cancelled"))
-        await wait_for(lambda: _not(in_book(p1, ask2)))
-        await wait_for(lambda: _not(in_book(p2, ask2)), timeout=10)
+        await wait_for(lambda: _is(level(p1, "sell", "2100"), None))
+        await wait_for(lambda: _is(level(p2, "sell", "2100"), None), timeout=10)
 
         # an on-chain cancel (Exchange.cancelOrder from the dev account) leaves both books too
         await p2.page.click(f'#my-orders tr[data-hash="{rest}"] button.chain-cancel')
         await wait_for(lambda: _is(my_status(p2, rest), "cancelled"), timeout=15)
-        await wait_for(lambda: _not(in_book(p1, rest)), timeout=10)
+        await wait_for(lambda: _is(level(p1, "buy", "1990"), "0.5"), timeout=10)
         rec = n2.records[bytes.fromhex(rest[2:])]
         assert chain.exchange.order_info(rec.signed.order).status.name == "CANCELLED"
 
@@ -367,13 +383,13 @@ async def test_settlement_in_flight_until_its_block(
             code, status = await api.get("/web/status")
             assert code == 200 and [s["txHash"] for s in status["inFlight"]] == [tx]
             assert status["inFlight"][0]["matches"][0]["restingOrderHash"] == ask
-            await w.page.wait_for_selector(f'#asks tr.pending[data-orders="{ask}"]')
+            await w.page.wait_for_selector('#asks tr.pending[data-price="1500"]')
             chain.rpc.call("evm_mine")
         finally:
             chain.rpc.call("evm_setAutomine", True)
         await w.page.wait_for_selector(f'#fills tbody tr[data-tx="{tx}"]', timeout=10_000)
         await w.page.wait_for_selector("#inflight tbody tr[data-tx]", state="detached")
-        await w.page.wait_for_selector(f'#asks tr:not(.pending)[data-orders="{ask}"]')
+        await w.page.wait_for_selector('#asks tr:not(.pending)[data-price="1500"][data-size="1.5"]')
         assert w.errors == [] and w.foreign_requests() == []
 
 
@@ -467,7 +483,7 @@ async def test_the_page_says_what_matching_did_and_when_the_node_is_unreachable(
         await wait_for(lambda: _is(my_status(w, h), "filled"), timeout=15)
         await said(h, "matched in full")
         # (the book's depth is read again after the order events: it follows, not at once)
-        await wait_for(lambda: _not(in_book(w, ask)), timeout=15)
+        await wait_for(lambda: _is(level(w, "sell", "1500"), None), timeout=15)
         assert w.errors == []
 
         # the node unreachable for the POST: said next to the form, not under the account
@@ -657,7 +673,7 @@ async def chain_undone(chain: Chain, api: Any, snapshot: str, order: SignedOrder
     return fills["records"]
 
 
-async def _is(status: Any, want: str) -> bool:
+async def _is(status: Any, want: object) -> bool:
     return bool(await status == want)
 
 

@@ -10,7 +10,8 @@ from typing import Final
 from sdex.book.bookbase import NO_EXPIRY, BookBase, unknown_pair
 from sdex.book.errors import DuplicateOrder, FillStateError, InvalidOrder, UnknownOrder
 from sdex.book.funds import allocate
-from sdex.book.levels import CHUNK, Account, BookSide, Entry, Level
+from sdex.book.ladder import drop, level_at, level_of
+from sdex.book.levels import BLOCK_MASK, CHUNK, Account, BookSide, Entry, Level
 from sdex.book.prices import int_gcd
 from sdex.book.types import RemovalReason
 from sdex.fillmath import MAX_MAKER_AMOUNT, UINT256_MAX
@@ -178,7 +179,7 @@ class BookCore(BookBase):
 
     def _enqueue(self, e: Entry) -> None:
         """``place`` of an entry that can trade: into the expiry index and at the tail of its
-        level's queue (``_index_expiry``, ``BookSide.level_of`` and ``Level.push``'s usual
+        level's queue (``_index_expiry``, ``ladder.level_of`` and ``Level.push``'s usual
         cases inlined: the path of every new order that rests)."""
         bucket = self._last_bucket
         if bucket is not None and e.expiry == self._last_expiry:
@@ -188,11 +189,15 @@ class BookCore(BookBase):
         else:
             self._index_expiry(e)
         side = e.book_side
-        level = side.level(e.tunit, e.unit) if side.is_ask else side.level(e.unit, e.tunit)
+        level = level_at(side, e.tunit, e.unit) if side.is_ask else level_at(side, e.unit, e.tunit)
         queue = level.queue
         if queue and (queue[-1].seq > e.seq or len(queue) - level.head > 2 * level.live + 16):
             level.push(e)  # out of seq order, or time to compact
         else:  # Level.push's usual case, inlined
+            n = len(queue)
+            e.slot = n
+            if not n & BLOCK_MASK:
+                level.dead_in.append(0)
             queue.append(e)
             level.live += 1
             e.level = level
@@ -258,7 +263,7 @@ class BookCore(BookBase):
         self._enter_level(e, park)
 
     def _enter_level(self, e: Entry, park: bool) -> None:
-        level = e.book_side.level_of(e)
+        level = level_of(e.book_side, e)
         if park:  # cannot trade now: out of the matching walk's way
             level.park_new(e)
             return
@@ -322,7 +327,7 @@ class BookCore(BookBase):
         """Drop ``level`` if empty, or compact its queue if mostly dead."""
         if level.live == 0 and not level.parked:
             if level.listed:
-                book_side.drop(level)
+                drop(book_side, level)
         elif len(level.queue) - level.head > 2 * level.live + 16:
             level.compact()
 

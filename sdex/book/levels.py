@@ -4,22 +4,25 @@ and a ``BookSide``. Changed only through ``OrderBook`` (``sdex.book.orderbook``,
 
 Prices are exact rationals ``num/den`` (quote per base) reduced by their gcd, so one price
 is one level. A side keeps its levels in a plain list, worst price first and best last
-(the walk takes and drops levels at the end), placed by bisection on float ranks
-(``sdex.book.prices``); equal floats fall back to exact cross-multiplication.
+(the walk takes and drops levels at the end); where a level goes in it, and when an empty
+one is dropped, is ``sdex.book.ladder``'s.
 
 A level is a list with a head index, in time priority (arrival ``seq``): appends at the
 tail, removal by marking the entry dead (O(1)), dead entries skipped from the head and
-compacted away in bulk. Only entries that can trade now are in the queue: an entry whose
-``fillable`` is below its ``unit`` (the least amount that trades at its own price: its fills
-are pending, its maker is short of funds) is *parked*: taken out of the queue so that
-matching never walks past it, and put back at its time priority (by ``seq``) when it can
-trade again. So a walk's cost never grows with entries that cannot trade. Imports nothing of
-``sdex.book`` but its types and what is under it (``prices``, ``ledger``, ``changelog``): no
-import cycles in the package."""
+compacted away in bulk. Each entry knows its slot, and the level counts the dead slots of
+each block of ``BLOCK`` slots, so that a reader finds its ``k``-th live entry by skipping
+whole blocks (``Level.find``: a deep page of the book), however many slots are dead.
+
+Only entries that can trade now are in the queue: an entry whose ``fillable`` is below its
+``unit`` (the least amount that trades at its own price: its fills are pending, its maker is
+short of funds) is *parked*: taken out of the queue so that matching never walks past it,
+and put back at its time priority (by ``seq``) when it can trade again. So a walk's cost
+never grows with entries that cannot trade. Imports nothing of ``sdex.book`` but its types
+and what is under it (``ledger``, ``changelog``): no import cycles in the package."""
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import insort
 from collections.abc import Iterator
 from fractions import Fraction
 from operator import attrgetter
@@ -27,7 +30,6 @@ from typing import Final
 
 from sdex.book.changelog import ChangeLog, Logged
 from sdex.book.ledger import Ledger
-from sdex.book.prices import ratio
 from sdex.book.types import RemovalReason, Side
 from sdex.order import Order, SignedOrder
 
@@ -92,6 +94,7 @@ class Entry:
         "pending",
         "seq",
         "signed",
+        "slot",
         "taker",
         "taker_amount",
         "tunit",
@@ -138,6 +141,7 @@ class Entry:
         self.account = account
         self.level: Level | None = None  # the level it rests at (in its queue or parked)
         self.dead = False  # its slot in the level's queue is stale (closed or parked)
+        self.slot = 0  # its place in the level's queue (while it is in the queue)
         self.parked = False  # resting but out of the queue: it cannot trade now
         self.closed: RemovalReason | None = None
         # the book's expiry index: the bucket it is in (None: not indexed) and its place there
@@ -173,6 +177,10 @@ class Entry:
 
 _seq_key: Final = attrgetter("seq")
 CHUNK: Final = 2**60  # a level's ``low`` stays below it: a machine int in the compiled book
+BLOCK_BITS: Final = 7
+BLOCK: Final = 1 << BLOCK_BITS  # slots a level counts the dead of together (at most 256:
+# the counts stay small ints, cached by CPython, so that marking one dead allocates nothing)
+BLOCK_MASK: Final = BLOCK - 1
 
 
 class Level(Logged):
@@ -189,9 +197,14 @@ class Level(Logged):
     ``total`` is kept as ``high * CHUNK + low`` with ``0 <= low < CHUNK``: the sum of a
     busy level's amounts (18 decimals: 100 orders of 0.1 token pass 62 bits) would be a
     Python long in the compiled book, and every fill would allocate one; ``low`` stays a
-    machine int and a fill moves it with one subtraction, ``high`` only on a borrow."""
+    machine int and a fill moves it with one subtraction, ``high`` only on a borrow.
+
+    ``dead_in[b]`` counts the dead slots of ``queue[b * BLOCK : (b + 1) * BLOCK]`` (every
+    slot before ``head`` is one): kept as slots are appended and marked dead, counted again
+    when the queue is rebuilt (``compact``, an insertion out of ``seq`` order)."""
 
     __slots__ = (
+        "dead_in",
         "den",
         "head",
         "high",
@@ -213,6 +226,7 @@ class Level(Logged):
         self.side = side
         self.queue: list[Entry] = []  # sorted by seq
         self.head = 0  # queue[:head] are all dead
+        self.dead_in: list[int] = []  # dead slots of each block of the queue
         self.live = 0  # entries in the queue not dead
         self.low = 0  # their fillable, summed: ``total``, below CHUNK
         self.high = 0  # and the CHUNKs above it
@@ -262,7 +276,12 @@ class Level(Logged):
         entry.dead = False
         if queue and queue[-1].seq > entry.seq:
             insort(queue, entry, lo=self.head, key=_seq_key)
+            self.recount()
         else:
+            n = len(queue)
+            entry.slot = n
+            if not n & BLOCK_MASK:
+                self.dead_in.append(0)
             queue.append(entry)
         self.live += 1
         self.add(entry.fillable)
@@ -283,6 +302,9 @@ class Level(Logged):
         ``OrderBook.fill``, which takes a fill and the entry's leaving in one change)."""
         entry.dead = True
         self.live -= 1
+        dead_in = self.dead_in
+        b = entry.slot >> BLOCK_BITS
+        dead_in[b] = dead_in[b] + 1  # (not ``+=``: mypyc made that a generic in-place add)
         queue = self.queue  # ``_skip_dead``, inlined
         head = self.head
         n = len(queue)
@@ -319,6 +341,7 @@ class Level(Logged):
         self.compact()  # before un-marking: drops the entry's own stale slot, if any
         entry.dead = False
         insort(self.queue, entry, key=_seq_key)
+        self.recount()
         self.live += 1
         self.add(entry.fillable)
 
@@ -332,8 +355,58 @@ class Level(Logged):
 
     def compact(self) -> None:
         """Drop dead entries. Never called while ``sdex.matching`` walks this level."""
-        self.queue = [e for e in self.queue[self.head :] if not e.dead]
+        queue = self.queue = [e for e in self.queue[self.head :] if not e.dead]
         self.head = 0
+        for i in range(len(queue)):
+            queue[i].slot = i
+        self.dead_in = [0] * ((len(queue) + BLOCK_MASK) >> BLOCK_BITS)
+
+    def recount(self) -> None:
+        """Number the slots from the head on again and count each block's dead slots (the
+        queue changed but at its tail). O(level), as what changed it."""
+        queue = self.queue
+        head = self.head
+        counts = [0] * ((len(queue) + BLOCK_MASK) >> BLOCK_BITS)
+        for i in range(len(queue)):
+            b = i >> BLOCK_BITS
+            if i < head:  # dead, maybe a stale slot of an entry that is back in the queue
+                counts[b] = counts[b] + 1
+            else:
+                e = queue[i]
+                e.slot = i
+                if e.dead:
+                    counts[b] = counts[b] + 1
+        self.dead_in = counts
+
+    def find(self, k: int) -> int:
+        """The slot of the ``k``-th live entry of the queue (from 0; ``k < live``): whole
+        blocks skipped by their counts, then at most a block's slots read, O(slots / BLOCK
+        + BLOCK) whatever is dead (straight there when nothing is, from the head on)."""
+        queue = self.queue
+        head = self.head
+        q = len(queue)
+        if q - head == self.live:
+            return head + k
+        dead_in = self.dead_in
+        b = 0
+        start = 0
+        while True:
+            end = start + BLOCK
+            if end > q:
+                end = q
+            n = end - start - dead_in[b]  # live slots in block ``b``
+            if k < n:
+                break
+            k -= n
+            b += 1
+            start = end
+        j = start if start > head else head  # (slots before the head: dead, counted)
+        while True:
+            if not queue[j].dead:
+                if not k:
+                    return j
+                k -= 1
+            j += 1
 
     def active(self) -> Iterator[Entry]:
         """Entries in the queue (all can trade now), oldest first."""
@@ -350,20 +423,26 @@ class Level(Logged):
         else:
             yield from sorted([*self.active(), *self.parked.values()], key=_seq_key)
 
+    def clear(self) -> None:
+        """Empty the queue of an emptied level (its dead slots: let the closed orders go)."""
+        if self.queue:
+            self.queue = []
+            self.dead_in = []
+        self.head = 0
+
     def __len__(self) -> int:
         return self.live + len(self.parked)
 
 
-_SPARES: Final = 64  # empty levels a side keeps beyond as many as it lists (``BookSide.drop``)
+SPARES: Final = 64  # empty levels a side keeps beyond as many as it lists (``ladder.drop``)
 
 
 class BookSide(ChangeLog[Level]):
     """One side of a pair: levels by exact price in ``ranked``, worst first and best last
     (cached as ``best``), so that the walk takes and drops levels at the end of a list.
 
-    ``ranks`` holds the levels' ``rank`` floats, ascending, beside ``ranked``: a new level
-    finds its place by bisection on C floats, and only levels whose floats tie (prices
-    closer than a float tells apart) are ordered by exact cross-multiplication. ``opposite``
+    ``ranks`` holds the levels' ``rank`` floats, ascending, beside ``ranked`` (kept by
+    ``sdex.book.ladder``: levels are found, made, placed and dropped there). ``opposite``
     is the pair's other side (set by ``PairBook``).
 
     Its ``ChangeLog`` lists the levels whose ``total`` moved, for readers that follow them
@@ -403,89 +482,7 @@ class BookSide(ChangeLog[Level]):
     def moved(self, level: Level) -> None:
         """``level``'s total moved since a reader last read the log (``level.logged <
         taken``): log it. The log is kept within twice the levels kept (and the spares)."""
-        self.note(level, 2 * len(self.levels) + _SPARES)
-
-    def level(self, num: int, den: int) -> Level:
-        """The level at ``num/den`` (reduced), created if new (or a spare one listed again)."""
-        rank = ratio(num, den)
-        if self.is_ask:
-            rank = -rank
-        level = self.by_rank.get(rank)
-        if level is None or level.num != num or level.den != den:
-            level = self.levels.get((num, den))
-            if level is None:
-                level = Level(num, den, rank, self)
-                self.levels[(num, den)] = level
-                if rank not in self.by_rank:
-                    self.by_rank[rank] = level
-                self._list(level)
-                return level
-        if not level.listed:  # a spare
-            self.spares -= 1
-            self._list(level)
-        return level
-
-    def _list(self, level: Level) -> None:
-        """Put ``level`` in its place in ``ranked``."""
-        rank = level.rank
-        ranks = self.ranks
-        ranked = self.ranked
-        n = len(ranks)
-        i = bisect_left(ranks, rank)
-        while i < n and ranks[i] == rank and self._worse(ranked[i], level):
-            i += 1
-        if i == n:
-            ranks.append(rank)
-            ranked.append(level)
-            self.best = level
-        else:
-            ranks.insert(i, rank)
-            ranked.insert(i, level)
-        level.listed = True
-
-    def level_of(self, e: Entry) -> Level:
-        """The level of ``e``'s price (quote per base, reduced: whole units), made if new."""
-        if self.is_ask:  # taker / maker
-            return self.level(e.tunit, e.unit)
-        return self.level(e.unit, e.tunit)  # maker / taker
-
-    def _worse(self, a: Level, b: Level) -> bool:
-        """Whether ``a``'s price is worse than ``b``'s on this side (exact)."""
-        if self.is_ask:  # a higher ask is worse
-            return a.num * b.den > b.num * a.den
-        return a.num * b.den < b.num * a.den
-
-    def drop(self, level: Level) -> None:
-        """Take an empty level out of ``ranked``, kept in ``levels`` as a spare (prices near
-        the market empty and fill again all the time) until spares are too many."""
-        ranked = self.ranked
-        level.listed = False
-        if level.queue:
-            level.queue = []  # its dead slots: let the closed orders go
-        level.head = 0
-        if ranked[-1] is level:  # the usual case: the best level was used up
-            ranked.pop()
-            self.ranks.pop()
-            self.best = ranked[-1] if ranked else None
-        else:
-            i = bisect_left(self.ranks, level.rank)
-            while ranked[i] is not level:
-                i += 1
-            del ranked[i]
-            del self.ranks[i]
-        spares = self.spares = self.spares + 1
-        if spares > len(ranked) + _SPARES:
-            self._forget_spares()
-
-    def _forget_spares(self) -> None:
-        levels = self.levels
-        by_rank = self.by_rank
-        for key, level in list(levels.items()):
-            if not level.listed:
-                del levels[key]
-                if by_rank.get(level.rank) is level:
-                    del by_rank[level.rank]
-        self.spares = 0
+        self.note(level, 2 * len(self.levels) + SPARES)
 
     def __iter__(self) -> Iterator[Level]:
         """Levels, best price first."""

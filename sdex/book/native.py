@@ -39,6 +39,7 @@ COMPILED = (
     "sdex.book.ledger",
     "sdex.book.changelog",
     "sdex.book.levels",
+    "sdex.book.ladder",
     "sdex.book.funds",
     "sdex.book.pairbook",
     "sdex.book.bookbase",

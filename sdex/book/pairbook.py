@@ -69,9 +69,9 @@ class PairBook:
         (``Level.live``); also returns how many levels it read.
 
         A page that starts deep inside one level goes straight to its place in the queue
-        while the queue has no dead slot from its head on (O(page)); else it counts its way
-        there from the nearer end of the queue, a native loop over the slots (a read
-        changes nothing: compacting a deep level here cost more than that count)."""
+        while the queue has no dead slot from its head on (O(page)); else it skips whole
+        blocks of the queue by their counts of dead slots (``Level.find``: O(page + slots /
+        128 + 128), however many are dead; a read changes nothing)."""
         total = 0
         page: list[Entry] = []
         ranked = self.side(side).ranked
@@ -82,7 +82,7 @@ class PairBook:
                 skip = first - total if first > total else 0  # its live entries before
                 queue = level.queue
                 q = len(queue)
-                j = _nth_live(queue, level.head, q, n, skip)
+                j = level.find(skip)
                 want = min(end - total, n) - skip  # of this level's live entries
                 while want > 0 and j < q:
                     e = queue[j]
@@ -118,27 +118,6 @@ class PairBook:
                 yield DepthLevel(
                     price=Fraction(level.num, level.den), fillable=level.total, orders=level.live
                 )
-
-
-def _nth_live(queue: list[Entry], head: int, q: int, live: int, k: int) -> int:
-    """The place in ``queue`` (``live`` entries not dead from ``head`` to ``q``) where its
-    ``k``-th live entry (from 0) or the dead slots just before it begin."""
-    if not k or q - head == live:  # no dead slot: straight there
-        return head + k
-    if k <= live // 2:  # count from the head
-        j = head
-        while k:
-            if not queue[j].dead:
-                k -= 1
-            j += 1
-        return j
-    j = q  # count from the tail: the (live - k)-th live entry from the end
-    k = live - k
-    while k:
-        j -= 1
-        if not queue[j].dead:
-            k -= 1
-    return j
 
 
 def entry_state(e: Entry) -> BookOrderState:

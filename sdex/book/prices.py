@@ -1,6 +1,6 @@
 """An order's price on its way to a level: its amounts reduced to whole units (``int_gcd``:
 the level's exact ``num/den``), then a float ``ratio`` that ranks the levels of a side
-(``sdex.book.levels.BookSide``).
+(``sdex.book.ladder``).
 
 Python's int true division is correctly rounded, hence monotone: distinct prices never
 compare in the wrong order by their floats (equal floats fall back to exact

@@ -22,11 +22,17 @@ comparison reads only the levels whose totals moved since the last one (the book
 each level's total and logs its changes: ``BookSide.changes``), O(levels changed), and a
 snapshot every level's total, O(levels): neither reads orders. While no socket follows a
 book, the event hub's only cost is one ``None`` check per event.
+
+A subscribe's snapshot of more than ``SLICE_LEVELS`` levels is built in slices: the levels'
+totals are read at one instant (its ``seq``), then formatted and encoded ``SLICE_LEVELS`` at
+a time, the loop free between; deltas made meanwhile wait for the snapshot and follow it in
+order (review16: a 63,000-level snapshot was one ~190 ms hold of the loop).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -35,7 +41,7 @@ from sdex.book import OrderBook, Side, UnknownPair
 from sdex.book.levels import BookSide
 from sdex.errors import FieldCode, JsonLimitError, OrderParseError
 from sdex.jsonio import loads
-from sdex.node.events import Event, EventHub, Published, Subscription
+from sdex.node.events import Event, EventHub, Published, Subscription, encode_json
 from sdex.node.listings import WALKED_PER_RECORD
 from sdex.order import parse_address
 
@@ -54,6 +60,8 @@ the followed books and however many levels moved. review16, when a tick still co
 followed pair's whole book (~10 ms of CPU on a 100,000-order book, every 5 ms with orders
 coming in): one socket's subscription took a node at 50 orders/s from 3.2 to 9.3-11.4 s of
 CPU in 20 s. A tick now reads only the levels that moved (book16); this stays as the bound."""
+SLICE_LEVELS = 2048
+"""Levels of a snapshot formatted and encoded in one go (a few ms), the loop free between."""
 MAX_MESSAGE_DEPTH = 4
 _FIELDS = frozenset({"op", "channel", "baseToken", "quoteToken"})
 
@@ -123,9 +131,28 @@ class _Snapshot(Published):
             taken()
         return super().text()
 
+    def ready(self, text: str) -> None:
+        """Its JSON text, made already (in slices: ``BookFeed._build``)."""
+        self._text = text
+
+
+class _Building:
+    """A snapshot built in slices for one subscriber (``BookFeed._build``): the totals as of
+    ``seq``, what is made of them so far, and the deltas that must follow it."""
+
+    __slots__ = ("after", "at", "done", "event", "parts", "sides")
+
+    def __init__(self, event: Event, totals: tuple[Totals, Totals]) -> None:
+        self.event = event
+        self.sides = totals
+        self.at = (0, 0)  # (side, level) where the next slice starts
+        self.parts: tuple[list[str], list[str]] = ([], [])  # the sides' JSON text, by slice
+        self.after: list[Published] = []
+        self.done = False  # offered, or given up (the subscriber left, or subscribed again)
+
 
 class _PairFeed:
-    __slots__ = ("base", "cursors", "quote", "sent", "seq", "subs")
+    __slots__ = ("base", "building", "cursors", "quote", "sent", "seq", "subs")
 
     def __init__(self, base: str, quote: str) -> None:
         self.base = base
@@ -134,6 +161,10 @@ class _PairFeed:
         self.sent: tuple[Sent, Sent] = ({}, {})  # bids, asks as of ``seq``
         self.cursors = [-1, -1]  # in the sides' logs of changes (-1: read every level first)
         self.subs: set[Subscription] = set()
+        self.building: dict[Subscription, _Building] = {}  # snapshots on their way
+
+    def followed(self) -> bool:
+        return bool(self.subs or self.building)
 
 
 class BookFeed:
@@ -234,15 +265,61 @@ class BookFeed:
             feed = self._pairs[key] = _PairFeed(*key)
         self._flush(feed)  # deltas queued before the snapshot are older than it
         keys.add(key)
-        feed.subs.add(sub)
         if self.hub.watch is None:
             self.hub.watch = self.poke
             self._sweep = asyncio.get_running_loop().call_later(self._every, self._swept)
-        snapshot = self.snapshot_of(feed, "snapshot")
-        if sub.offer(_Snapshot(snapshot, lambda: self._sent(sub))):
-            self._unsent[sub] = self._unsent.get(sub, 0) + 1
         pair = self.book.pair(*key)
-        return snapshot_cost(snapshot, len(pair.bids) + len(pair.asks))  # (levels read)
+        walked = len(pair.bids) + len(pair.asks)  # (levels read)
+        bids, asks = pair.totals(Side.BID), pair.totals(Side.ASK)
+        old = feed.building.pop(sub, None)
+        if old is not None:  # subscribed again while its snapshot was being built
+            old.done = True
+            self._sent(sub)
+        if len(bids) + len(asks) <= SLICE_LEVELS:
+            feed.subs.add(sub)
+            snapshot = self._snapshot(feed, "snapshot", bids, asks)
+            if sub.offer(_Snapshot(snapshot, lambda: self._sent(sub))):
+                self._unsent[sub] = self._unsent.get(sub, 0) + 1
+            return snapshot_cost(snapshot, walked)
+        feed.subs.discard(sub)  # (a resync: its deltas wait for the new snapshot)
+        head = self._snapshot(feed, "snapshot", [], [])
+        building = feed.building[sub] = _Building(head, (bids, asks))
+        self._unsent[sub] = self._unsent.get(sub, 0) + 1
+        asyncio.get_running_loop().call_soon(self._build, sub, feed, building)
+        return len(bids) + len(asks) + walked / WALKED_PER_RECORD  # (``snapshot_cost``)
+
+    def _build(self, sub: Subscription, feed: _PairFeed, b: _Building) -> None:
+        """One slice of ``b``'s snapshot; the next is called soon, after whatever else the
+        loop has ready. The last offers the snapshot and the deltas made meanwhile."""
+        if b.done:
+            return
+        side, i = b.at
+        totals = b.sides[side]
+        end = min(i + SLICE_LEVELS, len(totals))
+        chunk = levels_json(totals[i:end])
+        b.event["bids" if side == 0 else "asks"].extend(chunk)
+        b.parts[side].append(json.dumps(chunk)[1:-1])
+        b.at = (side, end) if end < len(totals) else (side + 1, 0)
+        if b.at[0] < 2:
+            asyncio.get_running_loop().call_soon(self._build, sub, feed, b)
+            return
+        b.done = True
+        del feed.building[sub]
+        event = b.event
+        text = encode_json({k: v for k, v in event.items() if k not in ("bids", "asks")})
+        text = f'{text[:-1]},"bids":[{",".join(p for p in b.parts[0] if p)}],' + (
+            f'"asks":[{",".join(p for p in b.parts[1] if p)}]}}'
+        )
+        snapshot = _Snapshot(event, lambda: self._sent(sub))
+        snapshot.ready(text)
+        if not sub.offer(snapshot):
+            self.drop(sub)
+            return
+        for item in b.after:
+            if not sub.offer(item):
+                self.drop(sub)
+                return
+        feed.subs.add(sub)
 
     def _sent(self, sub: Subscription) -> None:
         left = self._unsent.pop(sub, 0) - 1
@@ -277,8 +354,13 @@ class BookFeed:
 
     def _leave(self, sub: Subscription, key: Key) -> None:
         self._of[sub].discard(key)
-        self._pairs[key].subs.discard(sub)
-        if not any(f.subs for f in self._pairs.values()):
+        feed = self._pairs[key]
+        feed.subs.discard(sub)
+        building = feed.building.pop(sub, None)
+        if building is not None:
+            building.done = True
+            self._sent(sub)
+        if not any(f.followed() for f in self._pairs.values()):
             self.hub.watch = None
             self.stop()
 
@@ -304,14 +386,18 @@ class BookFeed:
         """The pair's levels as of ``feed.seq``: read from the book, which ``_flush`` (called
         first, with no await since) brought ``feed`` up to."""
         pair = self.book.pair(feed.base, feed.quote)
+        return self._snapshot(feed, event, pair.totals(Side.BID), pair.totals(Side.ASK))
+
+    @staticmethod
+    def _snapshot(feed: _PairFeed, event: str | None, bids: Totals, asks: Totals) -> Event:
         head: Event = {"type": "book", "event": event} if event else {}
         return {
             **head,
             "baseToken": feed.base,
             "quoteToken": feed.quote,
             "seq": feed.seq,
-            "bids": levels_json(pair.totals(Side.BID)),
-            "asks": levels_json(pair.totals(Side.ASK)),
+            "bids": levels_json(bids),
+            "asks": levels_json(asks),
         }
 
     def poke(self) -> None:
@@ -325,7 +411,7 @@ class BookFeed:
         self._timer = None
         began = self._clock()
         for feed in list(self._pairs.values()):
-            if feed.subs:
+            if feed.followed():
                 self._flush(feed)
         took = self._clock() - began
         self._rested = asyncio.get_running_loop().time() + took * TICK_REST
@@ -345,7 +431,7 @@ class BookFeed:
         if not bids and not asks:
             return
         feed.seq += 1
-        if not feed.subs:
+        if not feed.followed():
             return
         self.deltas += 1
         item = Published(
@@ -363,6 +449,8 @@ class BookFeed:
         for sub in list(feed.subs):
             if not sub.offer(item):
                 self.drop(sub)
+        for building in feed.building.values():
+            building.after.append(item)  # (after its snapshot, once built)
 
     def _moved(self, feed: _PairFeed, i: int, side: BookSide, which: Side) -> list[list[str]]:
         """The levels of one side whose totals moved since ``feed.sent[i]``, which is brought

@@ -29,10 +29,10 @@ const S = {
   config: null,
   markets: [], // {name, base, quote, baseToken, quoteToken, baseDecimals, quoteDecimals}
   market: null,
-  book: { bids: [], asks: [] },
   fills: [], // trades, newest first
   seenFills: new Set(), // transactionHash:logIndex
   orderCache: new Map(), // hash -> order JSON
+  orders: new Map(), // hash -> order JSON, once known (the book's "settling" marks)
   mine: new Map(), // hash -> {order, metaData}
   stamp: 0, // one clock for my orders' HTTP asks and websocket events
   shownAt: new Map(), // hash -> stamp of what "my orders" shows of it
@@ -128,72 +128,150 @@ function renderPairs() {
     ...S.markets.map((m) =>
       h("button", {
         type: "button", role: "tab", "data-pair": m.name,
-        onclick: () => { S.market = m; renderPairs(); renderUnits(); refreshBook(); },
+        onclick: () => { S.market = m; renderPairs(); renderUnits(); selectBook(); },
       }, m.name),
     ),
   );
   for (const b of tabs.children) b.setAttribute("aria-selected", String(b.dataset.pair === S.market?.name));
 }
 
-let bookTimer = null;
-/** Re-read the selected pair's book soon (events come in bursts: one read per burst). */
-function refreshBookSoon() {
-  if (bookTimer) return;
-  bookTimer = setTimeout(() => { bookTimer = null; refreshBook(); }, 80);
-}
+// The book is kept by price level from the node's book events on /v1/ws (README "Book
+// events"): a snapshot on subscribing, then updates numbered by `seq`; a gap, a reconnect or
+// another pair asks for a fresh snapshot. While the socket is down, /v1/depth (the same
+// snapshot over HTTP) is read every few seconds instead. A row is a level: its price, what
+// it offers (the node's exact sum), the running total and a depth bar; the page marks the
+// levels of its own open orders (from "my orders") and those with a settlement in flight
+// (from /web/status). Per-order data (each order's hash, a count of orders) is not in the
+// events, and /v1/orderbook's pages of orders cost the node and this client's listing
+// budget a record an order on every read: the page no longer reads them.
+const BOOK_POLL_MS = 2000;
+const B = {
+  ws: null, // the open socket, or null
+  pair: null, // "base/quote" token addresses (lowercase) the socket follows
+  seq: null, // the last applied seq (null: waiting for a snapshot)
+  bids: new Map(), // "num/den" -> amount (BigInt), token units
+  asks: new Map(),
+  poll: null, // the /v1/depth timer while the socket is down
+};
 
-let bookReading = false;
-let bookAgain = false;
-/** Read the selected pair's book: one read at a time (asked meanwhile: once more after it);
- * a 429 (the node's budget of records listed a client, README "Rate limits") is no error:
- * the book is read again after the node's Retry-After. */
-async function refreshBook() {
+const pairKey = (m) => `${m.baseToken}/${m.quoteToken}`;
+
+/** Follow the selected pair on the socket (a fresh snapshot: also after a gap). */
+function subscribeBook() {
   const m = S.market;
-  if (!m) return;
-  if (bookReading) { bookAgain = true; return; }
-  bookReading = true;
-  try {
-    const body = await getJSON(`/v1/orderbook?baseToken=${m.baseToken}&quoteToken=${m.quoteToken}&perPage=1000`);
-    if (m !== S.market) return;
-    S.book = { bids: body.bids.records, asks: body.asks.records };
-    renderBook();
-  } catch (e) {
-    if (e.status === 429) setTimeout(refreshBookSoon, 1000 * e.retryAfter);
-    else banner(`order book: ${e.message}`);
-  } finally {
-    bookReading = false;
-    if (bookAgain) { bookAgain = false; refreshBookSoon(); }
+  const ws = B.ws;
+  if (!m || !ws || ws.readyState !== WebSocket.OPEN) return;
+  if (B.pair && B.pair !== pairKey(m)) {
+    const [baseToken, quoteToken] = B.pair.split("/");
+    ws.send(JSON.stringify({ op: "unsubscribe", channel: "book", baseToken, quoteToken }));
+  }
+  B.pair = pairKey(m);
+  B.seq = null;
+  ws.send(JSON.stringify({ op: "subscribe", channel: "book", baseToken: m.baseToken, quoteToken: m.quoteToken }));
+}
+
+/** Another pair was chosen: show nothing of the old one, then follow the new one. */
+function selectBook() {
+  B.bids.clear();
+  B.asks.clear();
+  B.seq = null;
+  renderBook();
+  if (B.ws) subscribeBook();
+  else pollDepth();
+}
+
+function setLevels(map, levels) {
+  for (const lv of levels) {
+    if (!Array.isArray(lv) || typeof lv[0] !== "string" || typeof lv[1] !== "string") continue;
+    const amount = BigInt(lv[1]);
+    if (amount > 0n) map.set(lv[0], amount);
+    else map.delete(lv[0]);
   }
 }
 
-/** Price levels, best first: {price, size (base units), orders, mine, pending}. */
-function levels(records, side, m) {
-  const byKey = new Map();
-  for (const rec of records) {
-    const o = rec.order;
-    const meta = rec.metaData;
-    const remaining = BigInt(meta.remainingFillableMakerAmount ?? o.makerAmount);
-    // a bid's remainder is in quote: its base is remaining × takerAmount / makerAmount
-    const base = side === "buy" ? (remaining * BigInt(o.takerAmount)) / BigInt(o.makerAmount) : remaining;
-    const price = orderPrice(o, side, m);
-    const key = `${price.n}/${price.d}`;
-    let lv = byKey.get(key);
-    if (!lv) byKey.set(key, (lv = { price, size: 0n, orders: 0, mine: false, pending: false, hashes: [] }));
-    lv.size += base;
-    lv.orders += 1;
-    lv.hashes.push(meta.orderHash);
-    if (S.account && same(o.maker, S.account.address)) lv.mine = true;
-    if (BigInt(meta.pendingMakerAmount ?? "0") > 0n) lv.pending = true;
+/** A snapshot (from the socket or /v1/depth) of the selected pair: the whole book. */
+function takeSnapshot(ev) {
+  B.bids.clear();
+  B.asks.clear();
+  setLevels(B.bids, ev.bids);
+  setLevels(B.asks, ev.asks);
+  B.seq = ev.seq;
+  renderBook();
+}
+
+/** A book event from the socket. */
+function onBookEvent(ev) {
+  const m = S.market;
+  if (!m || `${String(ev.baseToken).toLowerCase()}/${String(ev.quoteToken).toLowerCase()}` !== pairKey(m)) return;
+  if (ev.event === "snapshot") {
+    takeSnapshot(ev);
+  } else if (ev.event === "update") {
+    if (B.seq === null || ev.seq <= B.seq) return; // before our snapshot
+    if (ev.seq !== B.seq + 1) { subscribeBook(); return; } // missed one: start again
+    setLevels(B.bids, ev.bids);
+    setLevels(B.asks, ev.asks);
+    B.seq = ev.seq;
+    renderBook();
   }
-  const out = [...byKey.values()];
+}
+
+/** While the socket is down: the selected pair's depth over HTTP, every BOOK_POLL_MS. */
+async function pollDepth() {
+  clearTimeout(B.poll);
+  B.poll = null;
+  const m = S.market;
+  if (B.ws || !m) return;
+  let wait = BOOK_POLL_MS;
+  try {
+    const body = await getJSON(`/v1/depth?baseToken=${m.baseToken}&quoteToken=${m.quoteToken}`);
+    if (m === S.market && !B.ws) takeSnapshot(body);
+  } catch (e) {
+    if (e.retryAfter) wait = Math.max(wait, 1000 * e.retryAfter);
+  }
+  if (!B.ws && !B.poll) B.poll = setTimeout(pollDepth, wait);
+}
+
+const levelKey = (n, d) => { const p = frac(n, d); return `${p.n}/${p.d}`; };
+
+/** The node's level key ("num/den": quote per base, token units, reduced) of an order. */
+function orderLevel(o, side) {
+  return side === "buy" ? levelKey(BigInt(o.makerAmount), BigInt(o.takerAmount)) : levelKey(BigInt(o.takerAmount), BigInt(o.makerAmount));
+}
+
+/** Levels of the selected pair, best first: {key, price, size (base units), mine, pending}. */
+function levels(map, side, m) {
+  const mine = new Set();
+  for (const rec of S.mine.values()) {
+    const so = OPEN.has(rec.metaData.status) && sideOf(rec.order);
+    if (so && so.market === m && so.side === side) mine.add(orderLevel(rec.order, side));
+  }
+  const pending = new Set();
+  for (const s of S.status?.inFlight ?? []) {
+    for (const match of s.matches ?? []) {
+      for (const hash of [match.restingOrderHash, match.incomingOrderHash]) {
+        const o = hash && S.orders.get(String(hash).toLowerCase());
+        if (hash && !o) orderOf(hash).then((got) => { if (got) renderBook(); });
+        const so = o && sideOf(o);
+        if (so && so.market === m && so.side === side) pending.add(orderLevel(o, side));
+      }
+    }
+  }
+  const out = [];
+  for (const [key, amount] of map) {
+    const [n, d] = key.split("/").map(BigInt);
+    // an ask offers base; a bid offers quote: its base is amount × den / num
+    const size = side === "buy" ? (amount * d) / n : amount;
+    out.push({ key, price: priceOf(d, n, m.baseDecimals, m.quoteDecimals), size, mine: mine.has(key), pending: pending.has(key) });
+  }
   out.sort((a, b) => (side === "buy" ? cmp(b.price, a.price) : cmp(a.price, b.price)));
   return out;
 }
 
 function renderBook() {
   const m = S.market;
-  const asks = levels(S.book.asks, "sell", m);
-  const bids = levels(S.book.bids, "buy", m);
+  if (!m) return;
+  const asks = levels(B.asks, "sell", m);
+  const bids = levels(B.bids, "buy", m);
   const cum = (lvls) => { let t = 0n; return lvls.map((l) => (t += l.size)); };
   const askCum = cum(asks);
   const bidCum = cum(bids);
@@ -203,13 +281,13 @@ function renderBook() {
     bar.style.width = `${Number((total * 1000n) / max) / 10}%`;
     return h("tr", {
       class: [l.mine ? "mine" : "", l.pending ? "pending" : ""].join(" ").trim(),
-      "data-side": side, "data-price": fmtPrice(l.price), "data-orders": l.hashes.join(","),
+      "data-side": side, "data-price": fmtPrice(l.price), "data-level": l.key,
+      "data-size": fmtAmount(l.size, m.baseDecimals),
       title: l.mine ? "includes your order" : undefined,
     },
       h("td", { class: "num price" }, fmtPrice(l.price)),
       h("td", { class: "num" }, fmtAmount(l.size, m.baseDecimals)),
       h("td", { class: "num" }, fmtAmount(total, m.baseDecimals)),
-      h("td", { class: "num" }, l.orders),
       h("td", {}, bar),
     );
   };
@@ -232,7 +310,11 @@ function renderBook() {
 async function orderOf(hash) {
   hash = hash.toLowerCase();
   if (!S.orderCache.has(hash)) {
-    S.orderCache.set(hash, getJSON(`/web/orders?hash=${hash}`).then((r) => r[hash]?.order ?? null).catch(() => null));
+    S.orderCache.set(hash, getJSON(`/web/orders?hash=${hash}`).then((r) => {
+      const o = r[hash]?.order ?? null;
+      if (o) S.orders.set(hash, o);
+      return o;
+    }).catch(() => null));
   }
   return S.orderCache.get(hash);
 }
@@ -353,7 +435,10 @@ async function refreshNetwork() {
       fetch("/health").then((r) => r.json()), getJSON("/web/status"), fetch("/metrics").then((r) => r.text()),
     ]);
     showChain(health);
+    const settling = JSON.stringify(status.inFlight);
+    const moved = settling !== JSON.stringify(S.status?.inFlight);
     S.status = status;
+    if (moved) renderBook(); // (its levels with a settlement in flight)
     const now = performance.now();
     const submitted = metricSum(metrics, "sdex_orders_submitted_total");
     if (S.lastHealth) {
@@ -735,6 +820,7 @@ function renderMyOrders() {
         })
       : [h("tr", {}, h("td", { colSpan: 7, class: "muted" }, S.account ? "no orders yet" : "choose an account"))]),
   );
+  renderBook(); // (the levels of my open orders)
 }
 
 // ---- live events ------------------------------------------------------------------------
@@ -755,13 +841,18 @@ function onEvent(ev) {
       S.mine.set(hash, { order: ev.order, metaData: ev.metaData });
       renderMyOrders();
     }
-    if (hash) S.orderCache.set(hash.toLowerCase(), Promise.resolve(ev.order));
-    refreshBookSoon();
+    if (hash) {
+      S.orderCache.set(hash.toLowerCase(), Promise.resolve(ev.order));
+      S.orders.set(hash.toLowerCase(), ev.order);
+    }
   } else if (ev.type === "fill") {
     if (ev.event === "reverted") dropFill(ev);
     else addFill(ev);
-    refreshBookSoon();
     if (S.account && (same(ev.maker, S.account.address) || same(ev.taker, S.account.address))) refreshOrder(ev.orderHash);
+  } else if (ev.type === "book") {
+    onBookEvent(ev);
+  } else if (ev.type === "error" && B.ws && B.seq === null) {
+    setTimeout(subscribeBook, 1000); // our subscribe was refused (throttled): ask again
   }
 }
 
@@ -771,12 +862,16 @@ function connect() {
   const badge = $("conn");
   ws.onopen = () => {
     backoff = 250;
+    B.ws = ws;
+    B.pair = null;
+    clearTimeout(B.poll);
+    B.poll = null;
     badge.textContent = "live";
     badge.className = "badge on";
     badge.dataset.state = "live";
     // whatever happened while we were away: read it again (the node may have restarted
     // with another fee or listing: orders signed for the old one would be refused)
-    refreshConfig().then(refreshBook);
+    refreshConfig().then(subscribeBook);
     loadFills().catch(() => {});
     if (S.account) loadMyOrders();
   };
@@ -786,6 +881,12 @@ function connect() {
     if (ev && typeof ev === "object") onEvent(ev);
   };
   ws.onclose = () => {
+    if (B.ws === ws) {
+      B.ws = null;
+      B.pair = null;
+      B.seq = null;
+      pollDepth(); // until the socket is back
+    }
     badge.textContent = "reconnecting";
     badge.className = "badge off";
     badge.dataset.state = "reconnecting";
