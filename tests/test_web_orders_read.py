@@ -63,3 +63,33 @@ async def test_evicted_orders_are_read_off_the_loop_as_their_records_say(
         body = json.loads(text)
         assert list(body) == list(expected) and body == expected
         assert on_loop == [], on_loop
+
+
+async def test_lookups_are_charged_to_the_nodes_listing_total(chain: Chain, tmp_path: Path) -> None:
+    """review19: ``/web/orders`` was charged only to each client's budget, so while the
+    node-wide total refused every ``/v1/depth`` (503), 40 lookups of 50 hashes from one more
+    address were all served (each a store read and its text built on the loop). Now each
+    hash takes a record from the total too: with a total of 10 records (refilled at 0.01 a
+    second) two lookups of 10 are served (the second leaves it in debt), the third is
+    refused with 503, and another address's ``/v1/depth`` too (before: all served)."""
+    from sdex.httpkit import RateLimit
+    from tests.test_listing_budget import session_from
+
+    cfg = node_config(chain, tmp_path / "n.db", listing_total_rate=RateLimit(rate=0.01, burst=10))
+    async with running_node(cfg) as (node, api):
+        query = "&".join(f"hash=0x{i:064x}" for i in range(10))
+        statuses = []
+        for n in (2, 3, 5):
+            url = f"{api.base}/web/orders?{query}"
+            async with session_from(f"127.0.0.{n}") as s, s.get(url) as r:
+                statuses.append(r.status)
+                if r.status == 200:
+                    assert await r.json() == {f"0x{i:064x}": None for i in range(10)}
+                else:
+                    assert r.headers["Retry-After"] == "1"
+        pair = node.book.pairs[0]
+        async with session_from("127.0.0.4") as s:
+            url = f"{api.base}/v1/depth?baseToken={pair.base}&quoteToken={pair.quote}"
+            async with s.get(url) as r:
+                statuses.append(r.status)
+        assert statuses == [200, 200, 503, 503], statuses

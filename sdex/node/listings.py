@@ -116,6 +116,17 @@ class ListingLane:
         self._tokens -= records
         return True
 
+    def spend_or_busy(self, records: float) -> None:
+        """``spend_now`` or, refused, the 503 a client is answered (code 103,
+        ``Retry-After: 1``): for a route that reads outside the lane."""
+        if not self.spend_now(records):
+            raise ApiError(
+                503,
+                103,
+                "Busy: too many records listed on this node; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+
     def charge(self, records: float) -> None:
         """Spend ``records`` more for work already done outside the lane (a book snapshot's
         or an order book page's walk beyond what was spent for it first), the bucket down

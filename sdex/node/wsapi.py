@@ -201,9 +201,7 @@ async def get_depth(request: web.Request) -> web.Response:
             tokens.append(parse_address(raw, name))
         except OrderParseError as e:
             raise ApiError.field(name, FieldCode.INVALID_ADDRESS, e.errors[0].reason) from None
-    if not request.app[LANE_KEY].spend_now(NODE_MESSAGE_COST):  # (all clients together)
-        raise ApiError(503, 103, "Busy: too many records listed on this node; retry shortly",
-                       headers={"Retry-After": "1"})  # fmt: skip
+    request.app[LANE_KEY].spend_or_busy(NODE_MESSAGE_COST)  # (all clients together)
     try:
         body = feed.depth(tokens[0], tokens[1])
         pair = feed.book.pair(tokens[0], tokens[1])

@@ -12,7 +12,8 @@ Besides the public API the page uses three small read-only routes of its own:
 - ``GET /web/orders?hash=...``: the records (``order`` and ``metaData``, as
   ``/v1/orders/{hash}`` has them) of the orders that fills name, null for those it never
   held (a taker matched in full on another node is never gossiped); charged to the client's
-  listing budget, a record a hash (``sdex.node.listings``);
+  listing budget and to the node-wide total, a record a hash (``sdex.node.listings``; 503
+  when the total is spent);
 - ``GET /web/dev-wallets``: the deployment's dev keys, only when the node was started with
   ``--dev-wallets`` (devnet chains only) and only to loopback clients.
 """
@@ -32,7 +33,7 @@ from aiohttp import web
 
 from sdex.errors import ChainError
 from sdex.node.core import Node
-from sdex.node.listings import listed, listing
+from sdex.node.listings import LANE_KEY, listed, listing
 from sdex.node.pages import json_answer, order_text
 
 log = logging.getLogger("sdex.web")
@@ -167,6 +168,9 @@ class WebPage:
         if not all(_HASH_RE.match(raw) for raw in hashes):
             raise web.HTTPBadRequest(reason="a hash is 0x and 64 hex digits")
         wanted = dict.fromkeys(raw.lower() for raw in hashes)  # each read once
+        # (the node-wide total too, not only the client's budget: review19, 40 lookups of
+        # 50 from one more address all served while the node refused every /v1/depth)
+        request.app[LANE_KEY].spend_or_busy(len(wanted))
         registry = self.node.registry
         texts: dict[str, str | None] = {}
         stored: list[str] = []

@@ -314,7 +314,10 @@ async function orderOf(hash) {
       const o = r[hash]?.order ?? null;
       if (o) S.orders.set(hash, o);
       return o;
-    }).catch(() => null));
+    }).catch(() => {
+      S.orderCache.delete(hash); // (refused, e.g. 503 while the node is busy: asked again later)
+      return null;
+    }));
   }
   return S.orderCache.get(hash);
 }
