@@ -526,6 +526,7 @@ def test_node_command_passes_its_options_to_run_node(
             "http_idle_timeout": 5.0,
             "listing_rate_limit": 500.0,
             "listing_rate_total": 50000.0,
+            "trusted_proxies": (),
         }
     ]
     r = run_cli("node", "--port", "8001", env={"SDEX_NODE_KEY": KEY.hex()})
