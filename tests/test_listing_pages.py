@@ -8,6 +8,7 @@ loop at once, so other clients waited that long (bench/listing_budget.py)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import aiohttp
 import pytest
 
 from sdex.book import RemovalReason, Side
-from sdex.httpkit import ApiError, RateLimit
+from sdex.httpkit import ApiError, RateLimit, client_group
 from sdex.node import pages
 from sdex.node.config import NodeConfig
 from sdex.node.core import Node
@@ -384,3 +385,34 @@ def test_a_charge_never_forgives_the_debt_of_a_page_spent_in_the_lane() -> None:
     fresh = ListingLane(RateLimit(rate=1e-6, burst=10))
     fresh.charge(100)
     assert -10.01 <= fresh._tokens <= -9.99, fresh._tokens
+
+
+def test_one_ipv6_network_holds_at_most_its_share_of_the_lane() -> None:
+    """The lane's places (``waiting`` in all) were held per /64 only: 32 /64s of one /48,
+    8 listings each, held all 256, and every other client's listing got 503. Now a /48
+    holds at most 1/8 of them and a /56 1/16 (as connections and websockets,
+    ``sdex.httpkit.client_path``): the /48's 33rd listing is refused with 429, and clients
+    of other networks (IPv4, another /48) are still admitted; once the /48's listings end,
+    its places are free again."""
+    lane = ListingLane(RateLimit(rate=1e9, burst=10**9), per_client=8, waiting=256)
+    held = contextlib.ExitStack()
+    with held:
+        subnets = [f"2001:db8:0:{i:x}00::/64" for i in range(16)]  # (16 /56s of one /48)
+        for n in range(32):
+            held.enter_context(lane.admitted(client_group(subnets[n // 2].split("/")[0])))
+        with pytest.raises(ApiError) as refused:
+            held.enter_context(lane.admitted(client_group("2001:db8:0:f00::1")))
+        assert refused.value.status == 429 and "2001:db8::/48" in refused.value.body["reason"]
+        # a /56 at its 16 (8 /64s of one /56, 2 each) is refused though its /48 has room
+        other = ListingLane(RateLimit(rate=1e9, burst=10**9), per_client=8, waiting=256)
+        with contextlib.ExitStack() as more:
+            for n in range(16):
+                more.enter_context(other.admitted(client_group(f"2001:db8:1:{n // 2}::1")))
+            with pytest.raises(ApiError) as refused56:
+                more.enter_context(other.admitted(client_group("2001:db8:1:9::1")))
+            assert refused56.value.status == 429 and "/56" in refused56.value.body["reason"]
+        for outsider in ("192.0.2.7", "2001:db8:1::1"):
+            with lane.admitted(client_group(outsider)):
+                pass
+    with lane.admitted(client_group("2001:db8:0:f00::1")):  # (the /48's places freed)
+        pass

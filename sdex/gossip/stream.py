@@ -170,14 +170,19 @@ async def close_ws(ws: aiohttp.ClientWebSocketResponse | web.WebSocketResponse) 
             await ws.close()
 
 
-async def cancel_all(tasks: Iterable[asyncio.Task[None]]) -> None:
-    """Cancel ``tasks`` and wait until each has ended (whatever it raised)."""
+async def cancel_all(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks`` and wait until each has ended (whatever it raised: retrieved, not
+    re-raised). A cancel of the caller itself is not swallowed (cancel19: each ``await t``
+    under ``suppress(CancelledError)`` took it for the task's, so a stop that was itself
+    cancelled went on, and one task ignoring its cancel held it for good)."""
     tasks = list(tasks)
     for t in tasks:
         t.cancel()
+    if tasks:
+        await asyncio.wait(tasks)
     for t in tasks:
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await t
+        if not t.cancelled():
+            t.exception()  # (marked retrieved: no "Task exception was never retrieved")
 
 
 class _Stream:

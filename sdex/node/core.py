@@ -15,7 +15,6 @@ record and makes every status transition) → ``views`` (JSON) → ``status`` (c
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from sdex.book import OrderBook
@@ -25,6 +24,7 @@ from sdex.chain.arpc import AsyncRpc
 from sdex.errors import ChainError
 from sdex.gossip import Gossip
 from sdex.gossip.identity import NodeKey
+from sdex.gossip.stream import cancel_all
 from sdex.ingest import Intake, StateBatcher
 from sdex.ingest.verify import Eip1271Batcher
 from sdex.matching import MatchingEngine
@@ -168,11 +168,7 @@ class Node(NodePeering):
     async def stop(self) -> None:
         if self.gossip is not None:
             await self.gossip.stop()
-        for t in [*self._tasks, *self._late_writes]:
-            t.cancel()
-        for t in [*self._tasks, *self._late_writes]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await cancel_all([*self._tasks, *self._late_writes])
         self._tasks = []
         self.settle_chain.close()
         await self.rpc.close()

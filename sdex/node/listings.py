@@ -44,7 +44,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 from aiohttp import web
 
-from sdex.httpkit import ApiError, RateLimit, RateLimiter, ascii_int, client_group
+from sdex.httpkit import (
+    ApiError,
+    RateLimit,
+    RateLimiter,
+    ascii_int,
+    client_group,
+    client_path,
+    path_caps,
+)
 
 MAX_PER_PAGE = 1000
 DEFAULT_PER_PAGE = 100
@@ -146,9 +154,10 @@ class ListingLane:
 
     @staticmethod
     def _refused(bound: int, whose: str) -> ApiError:
-        """A listing past the lane's bound of ``whose`` listings: 429 for one client's, 503
-        for the node's (code 103, ``Retry-After: 1``), before anything is read or queued."""
-        status, word = (429, "Throttled") if whose == "of this client" else (503, "Busy")
+        """A listing past the lane's bound of ``whose`` listings: 429 for one client's (or
+        its network's), 503 for the node's (code 103, ``Retry-After: 1``), before anything
+        is read or queued."""
+        status, word = (429, "Throttled") if whose != "in all" else (503, "Busy")
         return ApiError(
             status,
             103,
@@ -162,21 +171,30 @@ class ListingLane:
         (429, or 503 for the node's bound, as the lane's own) when the client has
         ``per_client`` listings in progress already (reading, waiting or being built;
         ``waiting`` in all). review15: refused only at the lane, after its read, a page
-        of 1,000 rows read from the store (or a book walked) cost 1 record of the budget."""
-        held = self._admitted.get(client, 0)
-        if held >= self.per_client:
-            raise self._refused(self.per_client, "of this client")
+        of 1,000 rows read from the store (or a book walked) cost 1 record of the budget.
+        An IPv6 client's /56 and /48 hold at most their share of ``waiting``
+        (``sdex.httpkit.client_path``, as connections and websockets: guard19 left the lane
+        keyed by /64 alone, so 32 /64s of one /48 held all 256 places and every other
+        client's listing got 503)."""
+        path = client_path(client)
+        caps = path_caps(self.per_client, self.most_waiting)[-len(path) :]
+        for group, cap in zip(path, caps, strict=True):
+            if self._admitted.get(group, 0) >= cap:
+                raise self._refused(cap, "of this client" if group == path[-1] else
+                                    f"of this client's network ({group})")  # fmt: skip
         if self._in_progress >= self.most_waiting:
             raise self._refused(self.most_waiting, "in all")
-        self._admitted[client] = held + 1
+        for group in path:
+            self._admitted[group] = self._admitted.get(group, 0) + 1
         self._in_progress += 1
         try:
             yield
         finally:
             self._in_progress -= 1
-            left = self._admitted.pop(client) - 1
-            if left:
-                self._admitted[client] = left
+            for group in path:
+                left = self._admitted.pop(group) - 1
+                if left:
+                    self._admitted[group] = left
 
     @contextlib.asynccontextmanager
     async def turn(self, client: str) -> AsyncIterator[None]:
