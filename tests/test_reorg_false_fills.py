@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from sdex.gossip import NodeKey, PeerClient
-from sdex.order import SignedOrder
+from sdex.order import Domain, SignedOrder
+from sdex.store import ChainIdentity, Store, StoredFill, fill_key
 from sdex.watch import fork
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
@@ -193,3 +194,45 @@ async def test_an_own_fill_a_devnet_rewinds_below_with_nothing_mined_since_is_de
         await wait_for(lambda: set(reverted.txs) == {t for t, _, _ in first}, timeout=30)
         await settles_as_the_chain(api, node, c, [resting, taker])
         assert stored(node, [resting, taker]) == on_chain(c, [resting, taker])
+
+
+def row(block: int, tx: int, i: int = 0) -> StoredFill:
+    return StoredFill(
+        bytes([tx]) * 32, "0x" + "01" * 20, "0x" + "02" * 20, 1, 2, "0x" + "00" * 20, 0,
+        block, "0x" + f"{tx:064x}", i,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "chain", "txs", "deleted"),
+    [
+        (5, 6, [(5, 1), (6, 2)], None, []),  # all the chain's: nothing
+        (5, 6, [(6, 2)], None, [(5, 1)]),  # block 5's not the chain's
+        (5, 5, [], None, [(5, 1)]),  # only the range: 4 and 6 stay
+        (5, 6, [(7, 1), (6, 2)], None, [(5, 1)]),  # its tx elsewhere: not at 5
+        (5, 6, [], [2], [(6, 2)]),  # only those transactions
+        (7, 2**62, [], None, []),  # none above
+    ],
+)
+async def test_remove_fills_except_deletes_only_the_ranges_fills_the_chain_lacks(
+    tmp_path: Path,
+    low: int,
+    high: int,
+    chain: list[tuple[int, int]],
+    txs: list[int] | None,
+    deleted: list[tuple[int, int]],
+) -> None:
+    """``Store.remove_fills_except`` on a real SQLite store: fills of blocks 4, 5 and 6."""
+    store = Store(tmp_path / "s.db", ChainIdentity(1, "0x" + "ab" * 20, "0x" + "cd" * 32),
+                  Domain(1, "0x" + "ab" * 20))  # fmt: skip
+    try:
+        store.add_fills([row(4, 3), row(5, 1), row(6, 2)])
+        keys = [fill_key(row(b, t)) for b, t in chain]
+        named = None if txs is None else {row(0, t).tx_hash for t in txs}
+        gone = await store.remove_fills_except(low, high, keys, named)
+        assert [(f.block_number, f.order_hash[0]) for f in gone] == deleted
+        _, left = store.fills()
+        want = {(4, 3), (5, 1), (6, 2)} - set(deleted)
+        assert {(f.block_number, f.order_hash[0]) for f in left} == want
+    finally:
+        store.close()
