@@ -36,7 +36,7 @@ async def false_fills(
     if head is not None and 0 <= changes.low <= head.number:
         chain = {fill_key(f) for f in changes.fills}
         gone += await store.remove_fills_except(changes.low, head.number, chain)
-    kept = {b.header.number: b for b in m.blocks}
+    kept = {b.header.number: b for b in m.blocks} if m.own.late else {}
     for n in sorted(m.own.late):  # (left to the next poll if the store refuses)
         b = kept.get(n)
         applied = head is not None and 0 <= changes.low <= n <= head.number  # (done above)
