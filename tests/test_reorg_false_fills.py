@@ -192,8 +192,9 @@ async def test_an_own_fill_a_devnet_rewinds_below_with_nothing_mined_since_is_de
         hold.release()  # nothing mined
 
         await wait_for(lambda: set(reverted.txs) == {t for t, _, _ in first}, timeout=30)
-        await settles_as_the_chain(api, node, c, [resting, taker])
-        assert stored(node, [resting, taker]) == on_chain(c, [resting, taker])
+        # (the orders, judged again, settle anew: tests/test_mirror_ahead.py follows them)
+        await synced(node, c)
+        await wait_for(lambda: stored(node, [resting, taker]) == on_chain(c, [resting, taker]))
 
 
 def row(block: int, tx: int, i: int = 0) -> StoredFill:
