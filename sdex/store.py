@@ -25,14 +25,14 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sdex.errors import SdexError
-from sdex.model import OPEN_STATUSES, OrderStatus
+from sdex.model import OPEN_STATUSES, FillEvent, OrderStatus
 from sdex.order import Domain, SignedOrder
 from sdex.sqlwriter import StoreError as StoreError
 from sdex.sqlwriter import Writer, log_failure, serialised
@@ -309,6 +309,28 @@ class Store(StoreReads):
 
         return [fill_of(r) for r in await self._call_async(remove)]
 
+    async def remove_fills_except(
+        self, low: int, high: int, chain: Collection[FillKey], txs: Collection[str] | None = None
+    ) -> list[StoredFill]:
+        """Delete the fills of blocks ``low``..``high`` (of ``txs`` only, if given) that are not
+        among ``chain`` (the chain's fills of those blocks, by ``fill_key``): stored from a
+        receipt or a notice whose block was reorged out before the watcher got there. Returns
+        them, in chain order (one job on the writer thread, awaited as ``remove_fills_above``)."""
+
+        def remove(db: sqlite3.Connection) -> list[StoredFill]:
+            sql = "SELECT * FROM fills WHERE block_number BETWEEN ? AND ?"
+            order = " ORDER BY block_number, log_index"
+            rows = [fill_of(r) for r in db.execute(sql + order, (low, high)).fetchall()]
+            gone = [
+                f for f in rows
+                if fill_key(f) not in chain and (txs is None or f.tx_hash.lower() in txs)
+            ]  # fmt: skip
+            delete = "DELETE FROM fills WHERE tx_hash=? AND log_index=?"
+            db.executemany(delete, [(f.tx_hash, f.log_index) for f in gone])
+            return gone
+
+        return await self._call_async(remove)
+
     # -- watcher checkpoint and the chain mirror --------------------------------------------
     def checkpoint(self) -> tuple[int, str, int] | None:
         """(number, hash, timestamp) of the last block the mirror applied; None if the mirror
@@ -405,6 +427,14 @@ def _order_row(
         order_json if order_json is not None else signed.to_json(),
         status, source, tif, now, now,
     )  # fmt: skip
+
+
+FillKey = tuple[str, int, int]
+"""A fill as the chain places it: (tx hash, lower-case; log index; block number)."""
+
+
+def fill_key(f: FillEvent) -> FillKey:
+    return f.tx_hash.lower(), f.log_index, f.block_number
 
 
 _UNSTORABLE = (OverflowError, sqlite3.InterfaceError, sqlite3.ProgrammingError)

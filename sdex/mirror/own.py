@@ -95,6 +95,9 @@ class OwnReceipts(dict[str, OwnReceipt]):
         self.payers: Counter[Account] = Counter()
         self.overflow: set[bytes] = set()
         """Orders of stubs let go past ``stub_cap``: to be judged again (``Mirror.apply``)."""
+        self.late: set[int] = set()
+        """Blocks the mirror has another of than a receipt or a notice noted after it got
+        there: the fills stored from those are checked against the block's (the watcher)."""
 
     def add(self, r: OwnReceipt) -> None:
         self[r.tx_hash] = r
@@ -136,6 +139,7 @@ class OwnReceipts(dict[str, OwnReceipt]):
         self.orders.clear()
         self.payers.clear()
         self.overflow.clear()
+        self.late.clear()
 
     def passed(self, number: int, hash_at: Callable[[int], str | None]) -> set[bytes]:
         """The mirror's head is at ``number``: every receipt and stub of a block up to it

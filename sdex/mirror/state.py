@@ -192,6 +192,7 @@ class Mirror:
             known = self.hash_at(receipt.block_number)
             if known is not None and known != receipt.block_hash:
                 self._orphans |= {f.order_hash for f in fills}
+                self.own.late.add(receipt.block_number)
             return
         transfers: list[tuple[str, str, str, int]] = []
         approvals: set[Account] = set()
@@ -232,6 +233,7 @@ class Mirror:
             known = self.hash_at(number)
             if known is not None and known != block_hash:
                 self._orphans.update(orders)
+                self.own.late.add(number)
             return
         stub = Stub(block_hash, number, tuple(orders), tuple(payers), time.monotonic())
         self.own.note(tx_hash.lower(), stub)

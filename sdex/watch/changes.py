@@ -47,6 +47,9 @@ class BlockChanges:
     """How far the node's walk of stored closed orders went (``""``: every maker's, after a
     reset; else one maker's, after its cancel-up-to): the arrival sequence judged up to, -1
     once through. Changes applied again (a failure later on) resume the walk there."""
+    low: int = -1
+    """The lowest block applied (-1: none): the fills of blocks ``low``..``head`` are all in
+    ``fills`` (``sdex.watch.falsefills``)."""
     applied: bool = False
     """Some block of these changes was applied to the mirror (``Watcher._took``)."""
     kept: bool = False
@@ -79,6 +82,8 @@ class BlockChanges:
         self.own_gone = self.own_gone or later.own_gone
         self.reset = self.reset or later.reset
         self.applied = self.applied or later.applied
+        if later.low >= 0:
+            self.low = later.low if self.low < 0 or later.reset else min(self.low, later.low)
         if later.reset or later.fork >= 0:  # the walks start over on what the chain now says
             self.walked.clear()
         for maker in later.makers_cancelled_up_to:

@@ -51,6 +51,7 @@ from sdex.watch.blocks import (
     unannounced,
 )
 from sdex.watch.changes import STORE_WAIT, ApplyCallback, BlockChanges, ChainReset, durable
+from sdex.watch.falsefills import false_fills
 from sdex.watch.fork import Behind, Vanished, behind_for, check_head, describe, fork_point
 from sdex.watch.funds import FUNDS_TRIES, read_funds, refresh_funds
 from sdex.watch.heads import follow_heads
@@ -291,7 +292,7 @@ class Watcher:
         self.chain_head = latest.number
         gone = self._own_below.gone(m, latest, self.identity)  # (a devnet rewound below them)
         same = m.head is not None and latest.hash == m.head.hash
-        if same and self._unapplied is None and not gone:  # (gone: their orders judged again)
+        if same and self._unapplied is None and not gone and not m.own.late:  # (judged again)
             return False
         changes = BlockChanges(head=0, head_hash="", timestamp=0)
         u = self._unapplied
@@ -315,6 +316,8 @@ class Watcher:
             self._unapplied.merge(changes)
             changes, self._unapplied = self._unapplied, None
         try:
+            unmade = false_fills(self.store, m, changes, gone, latest.number)
+            changes.reverted += await durable(unmade, self.store_wait, self.stalled)
             await self._refresh_funds(changes)
             changes.head, changes.head_hash = head.number, head.hash
             changes.timestamp = head.timestamp
@@ -422,8 +425,7 @@ class Watcher:
                 return
 
     def _took(self, changes: BlockChanges, eff: Effects, start: int) -> bool:
-        """Blocks from ``start`` up to the mirror's head were applied, with effects ``eff``:
-        into ``changes``. Whether any block was."""
+        """Blocks ``start``..the mirror's head, applied with effects ``eff``, into ``changes``."""
         m = self.mirror
         changes.fills.extend(eff.fills)
         changes.cancelled |= eff.cancelled
@@ -436,7 +438,7 @@ class Watcher:
         end = m.head.number if m.head is not None else start - 1
         if end < start:
             return False
-        changes.applied = True
+        changes.applied, changes.low = True, start if changes.low < 0 else min(changes.low, start)
         self.blocks_processed += end - start + 1
         self.checkpoint = end
         return True
