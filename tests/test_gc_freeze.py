@@ -180,6 +180,10 @@ CTRL_C = textwrap.dedent(
     """
     import gc, os, signal, threading, time
     from sdex.gossip.timing import GC_PAUSES
+    # (Python's own Ctrl-C handler, whatever this process inherited: a SIGINT ignored by
+    # the parent stays ignored across exec, and Python then installs no handler at all)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     GC_PAUSES.install()
     heap = [[i] for i in range(300_000)]  # a full collection walks them: tens of ms
     def interrupt():
