@@ -78,7 +78,7 @@ class GcFreezer:
         gc.collect(1)  # (the young generations' garbage is not frozen; no full pause)
         gc.freeze()
         gc.collect()  # (walks nothing now: restarts the 25% rule from what is left)
-        self.baseline = gc.get_freeze_count()
+        self.baseline = self.pauses.note_frozen()
         self._seen_full = self.pauses.by_generation[2]
         self.pauses.freezes += 1
         log.info("garbage collector: %d objects frozen after start-up", self.baseline)
@@ -96,7 +96,7 @@ class GcFreezer:
         gc.freeze()
         self.pauses.freezes += 1
         # (the frozen set grows only here; counting it walks it: ~1 ms per 100,000 objects)
-        if gc.get_freeze_count() > self.growth * self.baseline:
+        if self.pauses.note_frozen() > self.growth * self.baseline:
             self.thaw()
 
     def thaw(self) -> None:
@@ -105,7 +105,7 @@ class GcFreezer:
         gc.collect()
         gc.freeze()
         gc.collect()
-        self.baseline = gc.get_freeze_count()
+        self.baseline = self.pauses.note_frozen()
         self._seen_full = self.pauses.by_generation[2]
         self.pauses.thaws += 1
 
@@ -125,3 +125,4 @@ class GcFreezer:
         collection (over its budget: it walks everything once, as a thaw does)."""
         GcFreezer.active -= 1
         gc.unfreeze()
+        self.pauses.note_frozen()
