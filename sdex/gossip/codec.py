@@ -7,8 +7,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Protocol
+
+try:
+    import _hashlib
+except ImportError:  # (a Python built without OpenSSL)
+    _hashlib = None  # type: ignore[assignment]
 
 HEAD = 8 + 32  # seq, MAC
+
+
+class _Keyed(Protocol):
+    def copy(self) -> _Keyed: ...
+    def update(self, data: bytes, /) -> None: ...
+    def digest(self) -> bytes: ...
 
 
 class FrameError(Exception):
@@ -22,17 +34,24 @@ class FrameError(Exception):
 
 
 class _Mac:
-    """HMAC-SHA256 under one key, set up once (``hmac.new``) and copied for each frame:
-    ``hmac.digest`` sets the key up again on every call (~6 us a MAC here under OpenSSL 3,
-    ~3 us a copy)."""
+    """HMAC-SHA256 under one key, set up once and copied for each frame: ``hmac.digest``
+    sets the key up again on every call (~6 us a MAC here under OpenSSL 3, ~3 us a copy).
+    The copy is OpenSSL's own object (``_hashlib.HMAC``, what ``hmac.new`` wraps), not the
+    ``hmac.HMAC`` wrapper, whose ``copy`` and ``update`` are Python calls each: 2.2 against
+    4.9 us a MAC of a 600-byte frame on a loaded machine (gossip20), four a push's round
+    trip. Where OpenSSL is not there, the wrapper."""
 
     def __init__(self, key: bytes) -> None:
-        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
+        self._keyed: _Keyed = (
+            _hashlib.hmac_new(key, digestmod="sha256")
+            if _hashlib is not None
+            else hmac.new(key, digestmod=hashlib.sha256)
+        )
 
-    def __call__(self, *parts: bytes) -> bytes:
+    def __call__(self, head: bytes, payload: bytes) -> bytes:
         mac = self._keyed.copy()
-        for part in parts:
-            mac.update(part)
+        mac.update(head)
+        mac.update(payload)
         return mac.digest()
 
 
@@ -48,13 +67,13 @@ class Codec:
     def seal(self, payload: bytes) -> bytes:
         seq = self.sent.to_bytes(8, "big")
         self.sent += 1
-        return seq + self._send_mac(self._send_dir, seq, payload) + payload
+        return seq + self._send_mac(self._send_dir + seq, payload) + payload
 
     def open(self, frame: bytes) -> bytes:
         if len(frame) < HEAD:
             raise FrameError("a frame shorter than its header", proven=False)
         seq, payload = frame[:8], frame[HEAD:]
-        mac = self._recv_mac(self._recv_dir, seq, payload)
+        mac = self._recv_mac(self._recv_dir + seq, payload)
         if not hmac.compare_digest(mac, frame[8:HEAD]):
             raise FrameError("bad MAC", proven=False)
         if int.from_bytes(seq, "big") != self.received:
