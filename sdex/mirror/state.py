@@ -121,10 +121,8 @@ class Mirror:
         if self.head is not None and receipt.block_number <= self.head.number:
             # the watcher was first: it read and applied the block itself (or another block
             # at that height: then the receipt's is not on the chain the mirror follows)
-            known = self.hash_at(receipt.block_number)
-            if known is not None and known != receipt.block_hash:
-                self._orphans |= {f.order_hash for f in fills}
-                self.own.late.add(receipt.block_number)
+            orders = [f.order_hash for f in fills]
+            self._late(receipt.block_number, receipt.block_hash, orders)
             return
         transfers: list[tuple[str, str, str, int]] = []
         approvals: set[Account] = set()
@@ -162,13 +160,22 @@ class Mirror:
         not on the chain: ``orphaned``)."""
         number, block_hash = block
         if self.head is not None and number <= self.head.number:
-            known = self.hash_at(number)
-            if known is not None and known != block_hash:
-                self._orphans.update(orders)
-                self.own.late.add(number)
+            self._late(number, block_hash, orders)
             return
         stub = Stub(block_hash, number, tuple(orders), tuple(payers), time.monotonic())
         self.own.note(tx_hash.lower(), stub)
+
+    def _late(self, number: int, block_hash: str, orders: Iterable[bytes]) -> None:
+        """A receipt or a notice of a block the mirror applied already: if its block there
+        is another, the orders are judged again; another or not kept (past the reorg window,
+        or before a restart), the fills stored at that height are checked against the
+        chain's with the next poll (``OwnReceipts.late``, ``sdex.watch.falsefills``)."""
+        known = self.hash_at(number)
+        if known == block_hash:
+            return
+        if known is not None:
+            self._orphans.update(orders)
+        self.own.add_late(number)
 
     def drop_own(self, txs: Iterable[str]) -> set[bytes]:
         """Own receipts (and stubs) whose blocks the chain no longer has, though it has

@@ -38,7 +38,7 @@ from sdex.mirror import Account, Effects, Header, Mirror
 from sdex.store import ChainIdentity, Store
 from sdex.watch.blocks import Inconsistent, Reorg, receipt_coming, unannounced
 from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset, durable
-from sdex.watch.falsefills import false_fills
+from sdex.watch.falsefills import false_fills, late_fills
 from sdex.watch.fork import Behind, Vanished, behind_for, check_head, fork_point
 from sdex.watch.funds import FUNDS_TRIES, read_funds, refresh_funds
 from sdex.watch.loop import PollLoop, log
@@ -165,6 +165,7 @@ class Watcher(PollLoop):
         if dropped := m.drop_own(gone):  # (those ``_advance`` did not orphan)
             changes.rejudge |= dropped
             changes.own_gone = True
+        changes.dropped.update((tx.lower(), latest.number) for tx in gone)
         head = m.head
         if head is None:
             return False
@@ -172,7 +173,8 @@ class Watcher(PollLoop):
             self._unapplied.merge(changes)
             changes, self._unapplied = self._unapplied, None
         try:
-            unmade = false_fills(self.store, m, changes, gone, latest.number)
+            read = await late_fills(self.rpc, m, changes)  # (past the window: the chain's)
+            unmade = false_fills(self.store, m, changes, read)
             changes.reverted += await durable(unmade, self.store_wait, self.stalled)
             await self._refresh_funds(changes)
             changes.head, changes.head_hash = head.number, head.hash
