@@ -39,7 +39,7 @@ from sdex.store import ChainIdentity, Store
 from sdex.watch.blocks import Inconsistent, Reorg, receipt_coming, unannounced
 from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset, durable
 from sdex.watch.falsefills import false_fills, late_fills
-from sdex.watch.fork import Behind, Vanished, behind_for, check_head, fork_point
+from sdex.watch.fork import Behind, Vanished, behind_for, check_head, describe, fork_point
 from sdex.watch.funds import FUNDS_TRIES, read_funds, refresh_funds
 from sdex.watch.loop import PollLoop, log
 from sdex.watch.own import OwnBelow
@@ -84,6 +84,9 @@ class Watcher(PollLoop):
         code): read again with the next polls, counted; 0 after ``FUNDS_TRIES``."""
         self.applied: Header | None = None
         """The last block whose changes the node has applied and the store has saved."""
+        self.resumed = False
+        """The saved mirror is loaded and its head is on the chain (``check_head``): it holds
+        the chain's state at that head (orders may be judged from it at start)."""
         self._awaited: frozenset[str] = frozenset()
         """Blocks of our receipts left for their announcement (``unannounced``, once each)."""
         self._own_below = OwnBelow()
@@ -347,6 +350,21 @@ class Watcher(PollLoop):
         """At start: is the saved head still on the chain? (``sdex.watch.fork.check_head``)"""
         if (problem := await check_head(self.rpc, self.mirror)) is not None:
             self._set_status("unreachable", problem)
+        h = self.mirror.head
+        self.resumed = h is not None and problem is None and int(h.hash, 16) != 0
+
+    async def catch_up(self, polls: int = 3) -> None:
+        """At start, before the node is ready: the blocks since the saved head applied (what
+        the chain changed while the node was down: fills, cancels, funds), so that orders
+        judged from the saved mirror are judged as the chain has them now. A poll that fails
+        is left to ``run`` (it tries again; ``/health`` says why)."""
+        for _ in range(polls):
+            try:
+                if not await self.poll_once():
+                    return
+            except Exception as e:
+                log.warning("catching up at start: %s (the watcher tries again)", describe(e))
+                return
 
     async def _refresh_funds(self, changes: BlockChanges) -> None:
         """Re-read the touched accounts someone needs at the mirror's head block."""
