@@ -153,7 +153,12 @@ class Node(NodePeering):
         assert self.gossip is not None  # (made by prepare)
         await self.gossip.start()
         self.started.set()
-        log.info("node ready: %d open orders loaded (%s)", self.open_orders, cfg.db)
+        log.info(
+            "node ready: %d open orders loaded, %d of them read from the chain (%s)",
+            self.open_orders,
+            self.reloaded_from_chain,
+            cfg.db,
+        )
 
     async def close_clients(self) -> None:
         """Close what ``prepare`` opened (the chain clients, the settlement thread, the
