@@ -14,11 +14,14 @@ from typing import Any
 import pytest
 
 from sdex.chain import FillEvent
+from sdex.chain.arpc import AsyncRpc
+from sdex.errors import RpcError
 from sdex.gossip import NodeKey, PeerClient
 from sdex.mirror import Header, Mirror, OwnReceipt
 from sdex.store import ChainIdentity, StoreError
-from sdex.watch import fork
+from sdex.watch import BlockChanges, fork
 from sdex.watch import own as own_module
+from sdex.watch.falsefills import LATE_READS, late_fills
 from sdex.watch.own import OwnBelow
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
@@ -178,3 +181,63 @@ def test_a_receipt_dropped_then_noted_again_waits_its_own_time(
     assert below.gone(m, latest, identity) == []
     clock.now += fork.BEHIND_SECONDS
     assert below.gone(m, latest, identity) == ["0xaa"]
+
+
+def _log(block: int, address: str) -> dict[str, Any]:
+    return {
+        "address": address, "topics": ["0x" + "11" * 32], "data": "0x",
+        "blockNumber": hex(block), "transactionHash": "0x" + "22" * 32, "logIndex": "0x0",
+    }  # fmt: skip
+
+
+BAD_LATE_ANSWERS = [
+    ("not a list", lambda n, a: {"logs": []}),
+    ("an error", lambda n, a: RpcError(-32000, "header not found", None)),
+    ("a log without its block", lambda n, a: [{"address": a, "topics": []}]),
+    ("a log of another block", lambda n, a: [_log(n + 1, a)]),
+    ("a log of another contract", lambda n, a: [_log(n, "0x" + "33" * 20)]),
+]
+
+
+@pytest.mark.parametrize(
+    "answer", [a for _, a in BAD_LATE_ANSWERS], ids=[i for i, _ in BAD_LATE_ANSWERS]
+)
+async def test_a_late_blocks_logs_answered_wrong_fail_the_poll(chain: Chain, answer: Any) -> None:
+    """``late_fills`` takes the chain's fills of a late block past the window only from an
+    answer that is that block's logs of the Exchange; anything else fails the poll (the block
+    stays ``late``: read again with the next)."""
+    c = chain
+    m = Mirror(c.exchange, [c.weth.address, c.usdc.address])
+    m.head = Header(100, "0x" + "64" * 32, "0x" + "63" * 32, 0)
+    m.own.add_late(5)
+    rpc = AsyncRpc(c.rpc.url)
+    try:
+
+        async def batch(calls: list[tuple[str, list[Any]]]) -> list[Any]:
+            return [answer(5, m.address) for _ in calls]
+
+        rpc.batch = batch  # type: ignore[method-assign]
+        with pytest.raises((ValueError, RpcError)):
+            await late_fills(rpc, m, BlockChanges(0, "", 0))
+        assert m.own.late == {5}
+    finally:
+        await rpc.close()
+
+
+async def test_late_blocks_past_the_window_are_read_a_bounded_batch_a_poll(chain: Chain) -> None:
+    """More late blocks than ``LATE_READS``: one batch of ``LATE_READS`` reads (the real
+    chain's answers: no fills at those heights), the rest left for the next poll."""
+    c = chain
+    m = Mirror(c.exchange, [c.weth.address, c.usdc.address])
+    head = int(c.rpc.call("eth_blockNumber"), 16)
+    m.head = Header(head, "0x" + "64" * 32, "0x" + "63" * 32, 0)
+    for n in range(1, LATE_READS + 6):
+        m.own.add_late(min(n, head))
+    rpc = AsyncRpc(c.rpc.url)
+    try:
+        want = sorted(m.own.late)[:LATE_READS]
+        read = await late_fills(rpc, m, BlockChanges(0, "", 0))
+        assert sorted(read) == want and rpc.calls["eth_getLogs"] == len(want)
+        assert all(fills == [] for fills in read.values())
+    finally:
+        await rpc.close()
