@@ -10,7 +10,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sdex.order import SignedOrder
+from sdex.watch import watcher as watcher_module
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask
@@ -97,3 +100,26 @@ async def test_a_restart_whose_saved_head_left_the_chain_reads_the_chain(
         assert node.reloaded_from_chain == 1
         assert await status(api, s) == "open"
         await wait_for(lambda: node.watcher.resets == 1, timeout=20)
+
+
+async def test_a_restart_far_behind_the_chain_reads_the_chain(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More than ``CATCH_UP_BLOCKS`` mined while the node was down: the stored orders are
+    read from the chain (ready without waiting for the watcher's catch-up), as before."""
+    monkeypatch.setattr(watcher_module, "CATCH_UP_BLOCKS", 3)
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    s = c.sign(ask(c, CAROL, E18 // 10, 330 * E6))
+    async with running_node(cfg) as (node, api):
+        await wait_for(lambda: node.watcher.caught_up.is_set())
+        assert (await api.post_order(s))[0] == 201
+        c.rpc.call("evm_mine")
+        head = int(c.rpc.call("eth_blockNumber"), 16)
+        await wait_for(lambda: saved_past(node, head), timeout=20)
+    c.rpc.call("hardhat_mine", hex(4))
+
+    async with running_node(cfg) as (node, api):
+        assert not node.watcher.resumed
+        assert node.reloaded_from_chain == 1
+        assert await status(api, s) == "open"

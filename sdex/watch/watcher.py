@@ -32,7 +32,10 @@ import asyncio
 import time
 from collections.abc import Callable
 
+import aiohttp
+
 from sdex.chain.arpc import AsyncRpc
+from sdex.errors import ChainError
 from sdex.hashfilter import HashFilter, capacity_for
 from sdex.mirror import Account, Effects, Header, Mirror
 from sdex.store import ChainIdentity, Store
@@ -45,6 +48,10 @@ from sdex.watch.loop import PollLoop, log
 from sdex.watch.own import OwnBelow
 from sdex.watch.ranges import read_range
 
+CATCH_UP_BLOCKS = 10_000
+"""At start, the most blocks the chain may be past the saved head for the stored orders to be
+judged from the saved mirror, the watcher catching up before the node is ready (``resumed``);
+further behind, they are read from the chain and the watcher catches up meanwhile."""
 MAX_UNAPPLIED_FILLS = 100_000
 """Fills the node failed to apply (or store) held at most: past that the watcher reads no
 further block until they are applied (memory bounded; nothing dropped)."""
@@ -352,6 +359,12 @@ class Watcher(PollLoop):
             self._set_status("unreachable", problem)
         h = self.mirror.head
         self.resumed = h is not None and problem is None and int(h.hash, 16) != 0
+        if self.resumed and h is not None:  # (far behind: judged by the chain, as before)
+            try:
+                behind = int(await self.rpc.call("eth_blockNumber"), 16) - h.number
+            except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError):
+                behind = CATCH_UP_BLOCKS + 1
+            self.resumed = behind <= CATCH_UP_BLOCKS
 
     async def catch_up(self, polls: int = 3) -> None:
         """At start, before the node is ready: the blocks since the saved head applied (what
