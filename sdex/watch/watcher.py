@@ -58,6 +58,9 @@ further block until they are applied (memory bounded; nothing dropped)."""
 
 
 class Watcher(PollLoop):
+    """What one poll does (``poll_once``): new blocks into the mirror, reorgs and resets
+    undone, false fills deleted, the node told, the mirror saved with its head."""
+
     def __init__(
         self,
         rpc: AsyncRpc,
