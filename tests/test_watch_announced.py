@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sdex.mirror import Header
-from sdex.watch import watcher as watcher_module
+from sdex.watch import loop as loop_module
 from sdex.watch.watcher import Watcher
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
@@ -38,7 +38,7 @@ def late_heads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
             real(self, header)
 
     monkeypatch.setattr(Watcher, "_on_head", on_head)
-    monkeypatch.setattr(watcher_module, "SUBSCRIBED_POLL", 60.0)
+    monkeypatch.setattr(loop_module, "SUBSCRIBED_POLL", 60.0)
     return switch
 
 

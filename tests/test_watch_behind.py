@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from sdex.watch import fork, watcher
+from sdex.watch import fork, loop
 from sdex.watch.watcher import Watcher
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
@@ -68,8 +68,8 @@ def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
     """The watcher's timers shortened (safety poll 1 s, longest backoff 2 s): the lagging
     answers these tests count and wait through come sooner; what each answer does is the
     same."""
-    monkeypatch.setattr(watcher, "SUBSCRIBED_POLL", 0.2)
-    monkeypatch.setattr(watcher, "MAX_BACKOFF", 0.2)
+    monkeypatch.setattr(loop, "SUBSCRIBED_POLL", 0.2)
+    monkeypatch.setattr(loop, "MAX_BACKOFF", 0.2)
 
 
 async def health_says(api: Any, want: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sdex.watch.watcher import INCONSISTENT_POLLS
+from sdex.watch.loop import INCONSISTENT_POLLS
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_mirror import synced

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from sdex.mirror.blocks import Effects, Header
 from sdex.mirror.own import Account, OwnReceipt
-from sdex.mirror.state import Effects, Header, Mirror
+from sdex.mirror.state import Mirror
 
 __all__ = ["Account", "Effects", "Header", "Mirror", "OwnReceipt"]

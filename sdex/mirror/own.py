@@ -16,6 +16,7 @@ held so too (``note``)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
@@ -24,11 +25,16 @@ from typing import TypeVar
 
 from sdex.chain import FillEvent
 
+log = logging.getLogger("sdex.mirror")
+
 Account = tuple[str, str]
 """(owner, token), lower-case addresses."""
 
 MAX_OWN_RECEIPTS = 1024
 """Decoded receipts of the node's own settlements kept for the watcher (oldest go first)."""
+MAX_LATE = 4096
+"""Blocks held for the check of their stored fills (``late``): past that the lowest goes,
+unchecked (said in the log)."""
 MAX_STUBS = 16 * MAX_OWN_RECEIPTS
 """Settlements held ahead without their decoded receipt (``Stub``): past that, the oldest
 one's orders are judged again with the next block the mirror applies (``overflow``)."""
@@ -97,13 +103,20 @@ class OwnReceipts(dict[str, OwnReceipt]):
         """Orders of stubs let go past ``stub_cap``: to be judged again (``Mirror.apply``)."""
         self.late: set[int] = set()
         """Blocks the mirror has another of than a receipt or a notice noted after it got
-        there: the fills stored from those are checked against the block's (the watcher)."""
+        there, or none kept (past its reorg window): the fills stored at those heights are
+        checked against the chain's (``sdex.watch.falsefills``), at most ``MAX_LATE``."""
 
     def add(self, r: OwnReceipt) -> None:
         self[r.tx_hash] = r
         while len(self) > self.cap:  # the oldest kept as a stub: still ahead, not decoded
             tx = next(iter(self))
             self.note(tx, super().pop(tx).stub(), counted=True)
+
+    def add_late(self, number: int) -> None:
+        self.late.add(number)
+        if len(self.late) > MAX_LATE:  # (a flood of notices of old blocks: bounded)
+            log.warning("block %d's stored fills left unchecked", lowest := min(self.late))
+            self.late.discard(lowest)
 
     def note(self, tx_hash: str, s: Stub, counted: bool = False) -> None:
         """Hold ``s`` ahead (``counted``: its orders and payers are counted already)."""

@@ -22,12 +22,12 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Container, Iterable, Sequence
-from dataclasses import dataclass, field
 
 from eth_hash.auto import keccak
 
 from sdex.chain import Exchange, FillEvent, Log, OrderState, OrderStatus, Receipt
-from sdex.chain.headsignal import HeadSignal, base_fee_of
+from sdex.chain.headsignal import HeadSignal
+from sdex.mirror.blocks import Block, Effects, Header
 from sdex.mirror.marks import OrderMarks
 from sdex.mirror.own import Account, OwnReceipt, OwnReceipts, Stub
 from sdex.mirror.sigcache import SigCache
@@ -38,74 +38,6 @@ APPROVAL = keccak(b"Approval(address,address,uint256)")
 
 EXPECT_PATIENCE = 2.0
 """Seconds the watcher waits for an own settlement's receipt before reading its logs."""
-
-
-@dataclass(frozen=True, slots=True)
-class Header:
-    number: int
-    hash: str
-    parent: str
-    timestamp: int
-    tx_root: str = ""
-    """``transactionsRoot`` ("" when the header had none)."""
-    base_fee: int | None = field(default=None, compare=False)
-    """``baseFeePerGas`` (None when the header had none): the settler signs with it."""
-
-    @classmethod
-    def from_rpc(cls, raw: object) -> Header:
-        """A block from ``eth_getBlockByNumber``; ``ValueError`` if it is not one."""
-        if not isinstance(raw, dict):
-            raise ValueError(f"not a block: {type(raw).__name__}")
-        try:
-            number, h, parent, ts = (
-                raw["number"],
-                raw["hash"],
-                raw["parentHash"],
-                raw["timestamp"],
-            )
-            root = raw.get("transactionsRoot")
-            tx_root = root.lower() if isinstance(root, str) and len(root) == 66 else ""
-            n, t, fee = int(number, 16), int(ts, 16), base_fee_of(raw)
-            return cls(n, str(h).lower(), str(parent).lower(), t, tx_root, fee)
-        except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"not a block: {e}") from None
-
-
-@dataclass
-class Effects:
-    """What a run of blocks changed: orders, makers and accounts to look at again."""
-
-    fills: list[FillEvent] = field(default_factory=list)
-    cancelled: set[bytes] = field(default_factory=set)
-    makers: set[str] = field(default_factory=set)
-    """Makers whose ``minValidSalt`` moved."""
-    funds: set[Account] = field(default_factory=set)
-    """Accounts a Transfer or an Approval (to the Exchange) touched: to be re-read."""
-    moved: set[Account] = field(default_factory=set)
-    """Accounts the node's own settlements moved, updated by the amounts (no re-read)."""
-    orphaned: set[bytes] = field(default_factory=set)
-    """Orders of own receipts noted for a block the head passed without it (reorged out
-    before the watcher got there): what the node confirmed from them is to be judged again."""
-
-    def merge(self, other: Effects) -> None:
-        self.fills.extend(other.fills)
-        self.cancelled |= other.cancelled
-        self.makers |= other.makers
-        self.funds |= other.funds
-        self.moved |= other.moved
-        self.orphaned |= other.orphaned
-
-    @property
-    def orders(self) -> set[bytes]:
-        return {f.order_hash for f in self.fills} | self.cancelled
-
-
-@dataclass
-class Block:
-    header: Header
-    effects: Effects
-    undo: list[tuple[str, object, object]]
-    """(kind, key, value before the block), applied in reverse to undo it."""
 
 
 class Mirror:
@@ -189,10 +121,8 @@ class Mirror:
         if self.head is not None and receipt.block_number <= self.head.number:
             # the watcher was first: it read and applied the block itself (or another block
             # at that height: then the receipt's is not on the chain the mirror follows)
-            known = self.hash_at(receipt.block_number)
-            if known is not None and known != receipt.block_hash:
-                self._orphans |= {f.order_hash for f in fills}
-                self.own.late.add(receipt.block_number)
+            orders = [f.order_hash for f in fills]
+            self._late(receipt.block_number, receipt.block_hash, orders)
             return
         transfers: list[tuple[str, str, str, int]] = []
         approvals: set[Account] = set()
@@ -230,13 +160,22 @@ class Mirror:
         not on the chain: ``orphaned``)."""
         number, block_hash = block
         if self.head is not None and number <= self.head.number:
-            known = self.hash_at(number)
-            if known is not None and known != block_hash:
-                self._orphans.update(orders)
-                self.own.late.add(number)
+            self._late(number, block_hash, orders)
             return
         stub = Stub(block_hash, number, tuple(orders), tuple(payers), time.monotonic())
         self.own.note(tx_hash.lower(), stub)
+
+    def _late(self, number: int, block_hash: str, orders: Iterable[bytes]) -> None:
+        """A receipt or a notice of a block the mirror applied already: if its block there
+        is another, the orders are judged again; another or not kept (past the reorg window,
+        or before a restart), the fills stored at that height are checked against the
+        chain's with the next poll (``OwnReceipts.late``, ``sdex.watch.falsefills``)."""
+        known = self.hash_at(number)
+        if known == block_hash:
+            return
+        if known is not None:
+            self._orphans.update(orders)
+        self.own.add_late(number)
 
     def drop_own(self, txs: Iterable[str]) -> set[bytes]:
         """Own receipts (and stubs) whose blocks the chain no longer has, though it has

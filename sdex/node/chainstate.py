@@ -43,6 +43,9 @@ class NodeChainState(NodeIntake):
     """What the chain says about orders, applied to the book and the records."""
 
     contract_sigs: Eip1271Batcher
+    reloaded_from_chain = 0
+    """Stored open orders the last start read from the chain (``getOrderStates``): those the
+    saved mirror could not judge (a maker's funds it does not hold, or no saved head)."""
 
     async def _on_block(self, changes: BlockChanges) -> None:
         """Blocks the watcher applied to the mirror: fills to store and publish, orders and
@@ -338,8 +341,9 @@ class NodeChainState(NodeIntake):
         self.registry.sync()
 
     async def _reload_orders(self) -> None:
-        """Put the stored open orders back in the book, as the chain sees them now. The
-        closed ones stay on disk: only their hashes pass, into the registry's filter."""
+        """Put the stored open orders back in the book, as the saved mirror has them (the
+        chain, for makers whose funds it does not hold); ``load`` then has the watcher catch
+        up. The closed ones stay on disk: only their hashes pass, into the registry's filter."""
         self._seq = max(self._seq, self.store.last_seq())
         # (the port is open meanwhile, answering 503 "starting": each step below hands the
         # loop back every SLICE seconds, so that /health answers at once)
@@ -365,12 +369,22 @@ class NodeChainState(NodeIntake):
         ecdsa = {r.signed.hash async for r in yielding(stored) if ecdsa_ok(r.signed) is True}
         plain = [r.signed for r in stored if r.signed.hash in ecdsa]
         contract = [r.signed for r in stored if r.signed.hash not in ecdsa]
+        # From the saved mirror, at its head (on the chain: ``check_head``), where it holds
+        # the maker's funds: no chain read. ``load`` then has the watcher apply the blocks
+        # since (``Watcher.catch_up``) before the node is ready. Else, the chain's word now.
+        by_hash: dict[bytes, OrderState] = {}
+        if self.watcher.resumed:
+            async for so in yielding(plain):
+                if (st := self.mirror.state(so)) is not None:
+                    by_hash[so.hash] = st
+        unread = [so for so in plain if so.hash not in by_hash]
+        self.reloaded_from_chain = len(unread)
         read = zip(
-            plain + contract,
-            await self.batcher.get_many(plain) + await self.contract_sigs.get_many(contract),
+            unread + contract,
+            await self.batcher.get_many(unread) + await self.contract_sigs.get_many(contract),
             strict=True,
         )
-        by_hash = {so.hash: st for so, st in read}
+        by_hash.update((so.hash, st) for so, st in read)
         states = [by_hash[r.signed.hash] for r in stored]
         now = self.now()
         close = self.registry.close

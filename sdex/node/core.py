@@ -134,12 +134,15 @@ class Node(NodePeering):
 
     async def load(self) -> None:
         """Settle what a previous run left pending, put every stored open order back in the
-        book as the chain sees it now (seconds on a large store; the loop is given back
-        between chunks), start the background tasks and gossip, then set ``started``.
+        book as the saved mirror has it, and the blocks since applied (the chain read per
+        order only where the mirror cannot judge it; the loop is given back between chunks),
+        start the background tasks and gossip, then set ``started``.
         Until then the HTTP API answers 503 "starting" (``sdex.node.api.guard``)."""
         cfg = self.config
         await self._reconcile_settlements()
         await self._reload_orders()
+        if self.watcher.resumed:  # (what changed while down, before the orders are served)
+            await self.watcher.catch_up()
         self._tasks = [
             asyncio.create_task(self.settler.run(), name="settler"),
             asyncio.create_task(self.watcher.run(), name="watcher"),
@@ -150,7 +153,12 @@ class Node(NodePeering):
         assert self.gossip is not None  # (made by prepare)
         await self.gossip.start()
         self.started.set()
-        log.info("node ready: %d open orders loaded (%s)", self.open_orders, cfg.db)
+        log.info(
+            "node ready: %d open orders loaded, %d of them read from the chain (%s)",
+            self.open_orders,
+            self.reloaded_from_chain,
+            cfg.db,
+        )
 
     async def close_clients(self) -> None:
         """Close what ``prepare`` opened (the chain clients, the settlement thread, the

@@ -50,6 +50,10 @@ class BlockChanges:
     low: int = -1
     """The lowest block applied (-1: none): the fills of blocks ``low``..``head`` are all in
     ``fills`` (``sdex.watch.falsefills``)."""
+    dropped: dict[str, int] = field(default_factory=dict)
+    """Own receipts (tx hash) a devnet's rewind dropped (``sdex.watch.own``), with the
+    chain's head then: their fills above it are deleted (``sdex.watch.falsefills``); kept
+    with the changes till that is done, the receipts being gone from the mirror."""
     applied: bool = False
     """Some block of these changes was applied to the mirror (``Watcher._took``)."""
     kept: bool = False
@@ -78,6 +82,8 @@ class BlockChanges:
         self.reread |= later.reread
         self.reverted.extend(later.reverted)
         self.rejudge |= later.rejudge
+        for tx, below in later.dropped.items():
+            self.dropped[tx] = min(below, self.dropped.get(tx, below))
         self.reorg_depth = max(self.reorg_depth, later.reorg_depth)
         self.own_gone = self.own_gone or later.own_gone
         self.reset = self.reset or later.reset

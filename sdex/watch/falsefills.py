@@ -9,28 +9,75 @@ changes (``BlockChanges.low``: logs read, or the node's own receipts applied as 
 a fill stored for one of those blocks and not among them is not the chain's: deleted, and
 reported as a reorg's are (``reverted``: the websocket says so, its order is judged again).
 So too for a block the watcher had applied already when the receipt or notice came
-(``OwnReceipts.late``: the mirror has another block there), and for receipts above the
+(``OwnReceipts.late``: the mirror has another block there, checked against its kept fills;
+or keeps none there, past its reorg window: checked against the chain's fills of that
+height, read with ``late_fills``, ``LATE_READS`` blocks a poll), and for receipts above the
 chain's head that a devnet's rewind dropped (``sdex.watch.own``)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
+from sdex.chain import FillEvent, Log
+from sdex.chain.arpc import AsyncRpc
 from sdex.mirror import Mirror
 from sdex.store import Store, StoredFill, fill_key
 from sdex.watch.changes import BlockChanges
 
 TOP = 2**62
 """Above any block number (the end of a range with none)."""
+LATE_READS = 32
+"""Late blocks past the reorg window whose fills one poll reads (one batch; the rest wait)."""
+
+
+def _unkept(m: Mirror, changes: BlockChanges) -> list[int]:
+    """The late blocks up to the head that neither this poll applied nor the mirror keeps."""
+    head = m.head
+    if head is None or not m.own.late:
+        return []
+    kept = {b.header.number for b in m.blocks}
+    return [
+        n for n in sorted(m.own.late)
+        if n <= head.number and n not in kept and not 0 <= changes.low <= n
+    ]  # fmt: skip
+
+
+async def late_fills(rpc: AsyncRpc, m: Mirror, changes: BlockChanges) -> dict[int, list[FillEvent]]:
+    """The chain's fills at the late blocks the mirror keeps no header of (one batch of
+    ``eth_getLogs``, at most ``LATE_READS`` blocks). ``ValueError`` for an answer that is
+    not one (the poll fails: read again with the next)."""
+    want = _unkept(m, changes)[:LATE_READS]
+    if not want:
+        return {}
+    topic = "0x" + m.exchange.abi.events["OrderFilled"].topic.hex()
+    calls: list[tuple[str, list[object]]] = [
+        ("eth_getLogs", [{"fromBlock": hex(n), "toBlock": hex(n), "address": m.address,
+                          "topics": [topic]}])
+        for n in want
+    ]  # fmt: skip
+    out: dict[int, list[FillEvent]] = {}
+    for n, raw in zip(want, await rpc.batch(calls), strict=True):
+        if isinstance(raw, Exception):
+            raise raw
+        if not isinstance(raw, list):
+            raise ValueError("eth_getLogs answered something else than a list")
+        try:
+            logs = [Log.from_rpc(x) for x in raw]
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"eth_getLogs answered a log that is not one: {e}") from None
+        if any(lg.block_number != n or lg.address != m.address for lg in logs):
+            raise ValueError(f"eth_getLogs answered logs of another block than {n}")
+        out[n] = m.exchange.fills(logs)
+    return out
 
 
 async def false_fills(
-    store: Store, m: Mirror, changes: BlockChanges, dropped: Collection[str], below: int
+    store: Store, m: Mirror, changes: BlockChanges, read: dict[int, list[FillEvent]]
 ) -> list[StoredFill]:
     """Delete the stored fills of the blocks ``changes`` applied that the chain does not
-    have, those of the mirror's kept blocks a late receipt or notice named, and those of
-    the transactions ``dropped`` (receipts of blocks above the chain's head ``below``, a
-    devnet rewound): they are returned, in the order deleted."""
+    have, those of the blocks a late receipt or notice named (against the mirror's kept
+    block there, else against the chain's fills ``read`` there, ``late_fills``), and those of
+    the transactions ``changes.dropped`` (receipts of blocks above the chain's head then, a
+    devnet rewound): they are returned, in the order deleted. Refused by the store, all is
+    tried again with the next poll (the changes kept, ``late`` left as it is)."""
     gone: list[StoredFill] = []
     head = m.head
     if head is not None and 0 <= changes.low <= head.number:
@@ -38,12 +85,19 @@ async def false_fills(
         gone += await store.remove_fills_except(changes.low, head.number, chain)
     kept = {b.header.number: b for b in m.blocks} if m.own.late else {}
     for n in sorted(m.own.late):  # (left to the next poll if the store refuses)
+        if head is None or n > head.number:
+            continue  # (undone by a reorg: its range is checked when applied again)
         b = kept.get(n)
-        applied = head is not None and 0 <= changes.low <= n <= head.number  # (done above)
-        if b is not None and not applied:
+        if 0 <= changes.low <= n:  # (done above)
+            pass
+        elif b is not None:
             gone += await store.remove_fills_except(n, n, {fill_key(f) for f in b.effects.fills})
+        elif n in read:
+            gone += await store.remove_fills_except(n, n, {fill_key(f) for f in read[n]})
+        else:
+            continue  # (past ``LATE_READS``: read with a later poll)
         m.own.late.discard(n)
-    if dropped:
-        txs = {tx.lower() for tx in dropped}
+    for below in sorted(set(changes.dropped.values())):
+        txs = {tx for tx, b in changes.dropped.items() if b == below}
         gone += await store.remove_fills_except(below + 1, TOP, (), txs)
     return gone

@@ -21,12 +21,14 @@ class OwnBelow:
     """Since when each receipt has been above the chain's head, poll after poll."""
 
     def __init__(self) -> None:
-        self.since: dict[str, float] = {}
+        self.since: dict[tuple[str, float], float] = {}
+        """By (tx hash, when its receipt was noted): a transaction dropped and noted again
+        (another receipt of it) is another entry, its wait its own."""
 
     def gone(self, mirror: Mirror, latest: Header, identity: ChainIdentity) -> list[str]:
         """The receipts (tx hashes) above ``latest`` for ``BEHIND_SECONDS`` (a devnet's):
         their blocks are gone (``Mirror.drop_own``). Called once a poll."""
         now = time.monotonic()
-        above = mirror.own.above(latest.number)
-        self.since = {tx: self.since.get(tx, now) for tx in above}
-        return [tx for tx, since in self.since.items() if behind_for(since, now, identity)]
+        above = mirror.own.above(latest.number).items()
+        self.since = {k: self.since.get(k, now) for k in above}
+        return [tx for (tx, _), since in self.since.items() if behind_for(since, now, identity)]

@@ -20,8 +20,8 @@ notified header stands for the latest block (not asked for again), and a single 
 whose parent is our head is read alone (our head is not re-read: the block read must be
 the one announced); a poll our receipt wakes before its block is announced waits a moment
 for that (``unannounced``) instead of asking for "latest"; blocks announced one by one that
-each hold our settlement alone are not read at all (``own_alone``, ``own_run``). With the
-chain down the watcher backs off (up to ``MAX_BACKOFF``), one log line per state change.
+each hold our settlement alone are not read at all (``own_alone``, ``own_run``). When to
+poll, backing off while the chain is down, and the status said: ``sdex.watch.loop``.
 The node applies the changes first; then the mirror and its head are saved in one SQLite
 transaction: a block is never marked processed before its changes are in the book.
 """
@@ -29,9 +29,6 @@ transaction: a block is never marked processed before its changes are in the boo
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-import sqlite3
 import time
 from collections.abc import Callable
 
@@ -41,41 +38,29 @@ from sdex.chain.arpc import AsyncRpc
 from sdex.errors import ChainError
 from sdex.hashfilter import HashFilter, capacity_for
 from sdex.mirror import Account, Effects, Header, Mirror
-from sdex.store import ChainIdentity, Store, StoreError
-from sdex.watch.blocks import (
-    Inconsistent,
-    ReceiptComing,
-    Reorg,
-    receipt_coming,
-    remember,
-    unannounced,
-)
-from sdex.watch.changes import STORE_WAIT, ApplyCallback, BlockChanges, ChainReset, durable
-from sdex.watch.falsefills import false_fills
+from sdex.store import ChainIdentity, Store
+from sdex.watch.blocks import Inconsistent, Reorg, receipt_coming, unannounced
+from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset, durable
+from sdex.watch.falsefills import false_fills, late_fills
 from sdex.watch.fork import Behind, Vanished, behind_for, check_head, describe, fork_point
 from sdex.watch.funds import FUNDS_TRIES, read_funds, refresh_funds
-from sdex.watch.heads import follow_heads
+from sdex.watch.loop import PollLoop, log
 from sdex.watch.own import OwnBelow
 from sdex.watch.ranges import read_range
 
-log = logging.getLogger("sdex.watch")
-
-MAX_BACKOFF = 2.0
-"""Longest wait between attempts while the chain is unreachable."""
-SUBSCRIBED_POLL = 1.0
-"""Seconds between safety polls while a newHeads subscription is live."""
-RECEIPT_WAIT = 0.05
-"""Seconds a block announced on top of our head waits for our settlement's receipt, or our
-receipt for its block's announcement (once a block)."""
+CATCH_UP_BLOCKS = 10_000
+"""At start, the most blocks the chain may be past the saved head for the stored orders to be
+judged from the saved mirror, the watcher catching up before the node is ready (``resumed``);
+further behind, they are read from the chain and the watcher catches up meanwhile."""
 MAX_UNAPPLIED_FILLS = 100_000
 """Fills the node failed to apply (or store) held at most: past that the watcher reads no
 further block until they are applied (memory bounded; nothing dropped)."""
-INCONSISTENT_POLLS = 5
-"""Polls in a row that found the chain's answers inconsistent (not an own receipt awaited)
-before the watcher says so: ``unreachable``, until a poll gets through."""
 
 
-class Watcher:
+class Watcher(PollLoop):
+    """What one poll does (``poll_once``): new blocks into the mirror, reorgs and resets
+    undone, false fills deleted, the node told, the mirror saved with its head."""
+
     def __init__(
         self,
         rpc: AsyncRpc,
@@ -89,35 +74,19 @@ class Watcher:
         max_range: int = 2_000,
         subscribe: bool = True,
     ) -> None:
-        self.rpc = rpc
-        self.mirror = mirror
+        super().__init__(rpc, mirror, poll_interval, subscribe)
         self.store = store
         self.identity = identity
         self.start_block = start_block
         self.apply = apply
         self.wanted = wanted or (lambda a: a in mirror.funds)
-        self.poll_interval = poll_interval
         self.max_range = max_range
-        self.subscribe = subscribe and poll_interval <= SUBSCRIBED_POLL  # (else a slow one)
         self.checkpoint = start_block - 1
         """The last block read into the mirror (not saved yet while the node holds it)."""
         self.saved = start_block - 1
         """The block of the head last saved: past it, fills may not be durable yet."""
         self.latest_timestamp = 0
-        self.chain_head = 0  # the latest block number the chain reported
         self.blocks_processed = self.reorgs = self.deepest_reorg = self.resets = 0
-        self.store_wait = STORE_WAIT  # (``durable``: then /health says the store stalls)
-        self.status = "ok"
-        """``ok``, ``unreachable`` (the RPC does not answer, or answers inconsistently poll
-        after poll), ``behind`` (its head below ours, same deployment: a devnet's reset or
-        rewound after ``BEHIND_SECONDS``), ``wrong-chain`` (no Exchange: a devnet reset not
-        deployed again), or ``failing`` (the store refused a write, or a defect)."""
-        self.problem = ""
-        self.caught_up = asyncio.Event()
-        self.failures = 0  # polls that failed (chain unreachable, or the node could not apply)
-        self._moving = 0  # polls in a row that found the chain's answers inconsistent
-        self._behind_since: float | None = None  # since when polls in a row found it behind
-        self._was_behind: float | None = None  # (that, as the poll under way started)
         self._unapplied: BlockChanges | None = None
         """Changes the mirror holds but the node failed to apply: applied again first."""
         self._unsure: dict[Account, int] = {}
@@ -125,14 +94,9 @@ class Watcher:
         code): read again with the next polls, counted; 0 after ``FUNDS_TRIES``."""
         self.applied: Header | None = None
         """The last block whose changes the node has applied and the store has saved."""
-        self.subscribed = False
-        self._new_head = asyncio.Event()
-        self._notified: Header | None = None
-        """The last header a newHeads notification brought, not polled yet."""
-        self._announced: dict[int, Header] = {}
-        """Recent announced headers by number (``own_run``)."""
-        self._deferring, self._deferred = False, ""
-        """The hash of the last announced block left for our receipt (once per block)."""
+        self.resumed = False
+        """The saved mirror is loaded and its head is on the chain (``check_head``): it holds
+        the chain's state at that head (orders may be judged from it at start)."""
         self._awaited: frozenset[str] = frozenset()
         """Blocks of our receipts left for their announcement (``unannounced``, once each)."""
         self._own_below = OwnBelow()
@@ -169,105 +133,10 @@ class Watcher:
         """Blocks the chain is ahead of what the node has applied and saved."""
         return max(0, self.chain_head - self.block)
 
-    def _set_status(self, status: str, problem: str = "") -> None:
-        if status != self.status:
-            if status == "ok":
-                log.warning("chain %s reachable again (block %d)", self.rpc.url, self.chain_head)
-            else:
-                log.warning("chain %s %s: %s; retrying", self.rpc.url, status, problem)
-        self.status = status
-        self.problem = problem
-
     # -- the loop -----------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        sub: asyncio.Task[None] | None = None
-        if self.subscribe:
-            sub = asyncio.create_task(
-                follow_heads(self.rpc.url, self._on_head, self._on_subscribed), name="newHeads"
-            )
-        backoff = self.poll_interval
-        try:
-            while True:
-                try:
-                    self._new_head.clear()
-                    self._was_behind, self._behind_since = self._behind_since, None
-                    live = self.subscribed  # (then every block from now on is announced)
-                    progressed = await self.poll_once()
-                    if not self._deferring:  # (a deferred poll read nothing: no verdict)
-                        self._set_status("ok")
-                        backoff, self._moving = self.poll_interval, 0
-                except asyncio.CancelledError:
-                    raise
-                except Inconsistent as e:  # the chain moved under a read: read again
-                    log.debug("%s", e)
-                    progressed = False
-                    self._moving += not isinstance(e, ReceiptComing)
-                    if self._moving >= INCONSISTENT_POLLS:  # (not moving: answering wrong)
-                        why = f"{self._moving} polls in a row inconsistent: {describe(e)}"
-                        backoff = self._fail("unreachable", why, backoff)
-                except (StoreError, sqlite3.Error) as e:  # the database refused: tried again
-                    why = f"the store: {describe(e)}"
-                    progressed, backoff = False, self._fail("failing", why, backoff)
-                except ChainReset as e:
-                    progressed, backoff = False, self._fail("wrong-chain", str(e), backoff)
-                except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
-                    status = "behind" if isinstance(e, Behind) else "unreachable"
-                    progressed, backoff = False, self._fail(status, describe(e), backoff)
-                except Exception as e:  # a defect: say it once, with its traceback, and retry
-                    if self.status != "failing":
-                        log.exception("applying the chain's changes failed; retrying")
-                        self.status = "failing"  # (logged: not again by ``_fail``)
-                    progressed, backoff = False, self._fail("failing", describe(e), backoff)
-                if progressed and not (live and self._up_to_date()):
-                    continue  # (more may have come: "latest" asked, unless announced)
-                if self._deferring:  # a moment for our receipt of the announced block
-                    self._deferring = False
-                    wait = RECEIPT_WAIT
-                elif self.status == "ok":
-                    self.caught_up.set()
-                    wait = SUBSCRIBED_POLL if self.subscribed else self.poll_interval
-                else:
-                    wait = backoff
-                # (not ``wait_for``: on 3.11 it swallows a cancel that comes in the turn the
-                # head does, and the node's stop waited for a watcher that polled on)
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(wait):
-                        await self._new_head.wait()
-        finally:
-            if sub is not None:
-                sub.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await sub
-
-    def _up_to_date(self) -> bool:
-        """After a poll that applied blocks, newHeads live since before it: nothing newer
-        was announced, and it reached the head it saw. No poll at once (it would ask for
-        "latest", one request a block on automine): the next announcement wakes one."""
-        head, m = self.mirror.head, self
-        return (
-            m.subscribed and m._notified is None and m._unapplied is None
-            and head is not None and head.number >= m.chain_head
-        )  # fmt: skip
-
-    def _fail(self, status: str, problem: str, backoff: float) -> float:
-        """A failed poll: ``status`` (logged when it changes); the next, longer backoff."""
-        self.failures += 1
-        self._set_status(status, problem)
-        return min(max(backoff, 0.1) * 2, MAX_BACKOFF)
-
-    def stalled(self, what: str = "the poll's writes", wait: float = 0.0) -> None:
-        self._set_status("failing", f"the store holds {what} over {wait or self.store_wait:g} s")
-
-    def _on_head(self, header: Header | None) -> None:
-        self._notified = header
-        self._new_head.set()
-        if header is not None:
-            remember(self._announced, header)
-            self.mirror.announced.announce(header.hash, header.base_fee)
-
-    def _on_subscribed(self, live: bool) -> None:
-        self.subscribed = self.mirror.announced.live = live
+    def _holding(self) -> bool:
+        return self._unapplied is not None
 
     async def poll_once(self) -> bool:
         """Apply what is new; False when there was nothing. The latest block is the one a
@@ -309,6 +178,7 @@ class Watcher:
         if dropped := m.drop_own(gone):  # (those ``_advance`` did not orphan)
             changes.rejudge |= dropped
             changes.own_gone = True
+        changes.dropped.update((tx.lower(), latest.number) for tx in gone)
         head = m.head
         if head is None:
             return False
@@ -316,7 +186,8 @@ class Watcher:
             self._unapplied.merge(changes)
             changes, self._unapplied = self._unapplied, None
         try:
-            unmade = false_fills(self.store, m, changes, gone, latest.number)
+            read = await late_fills(self.rpc, m, changes)  # (past the window: the chain's)
+            unmade = false_fills(self.store, m, changes, read)
             changes.reverted += await durable(unmade, self.store_wait, self.stalled)
             await self._refresh_funds(changes)
             changes.head, changes.head_hash = head.number, head.hash
@@ -489,6 +360,27 @@ class Watcher:
         """At start: is the saved head still on the chain? (``sdex.watch.fork.check_head``)"""
         if (problem := await check_head(self.rpc, self.mirror)) is not None:
             self._set_status("unreachable", problem)
+        h = self.mirror.head
+        self.resumed = h is not None and problem is None and int(h.hash, 16) != 0
+        if self.resumed and h is not None:  # (far behind: judged by the chain, as before)
+            try:
+                behind = int(await self.rpc.call("eth_blockNumber"), 16) - h.number
+            except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError):
+                behind = CATCH_UP_BLOCKS + 1
+            self.resumed = behind <= CATCH_UP_BLOCKS
+
+    async def catch_up(self, polls: int = 3) -> None:
+        """At start, before the node is ready: the blocks since the saved head applied (what
+        the chain changed while the node was down: fills, cancels, funds), so that orders
+        judged from the saved mirror are judged as the chain has them now. A poll that fails
+        is left to ``run`` (it tries again; ``/health`` says why)."""
+        for _ in range(polls):
+            try:
+                if not await self.poll_once():
+                    return
+            except Exception as e:
+                log.warning("catching up at start: %s (the watcher tries again)", describe(e))
+                return
 
     async def _refresh_funds(self, changes: BlockChanges) -> None:
         """Re-read the touched accounts someone needs at the mirror's head block."""

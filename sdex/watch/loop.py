@@ -1,0 +1,176 @@
+"""When the watcher polls, and what it says of the chain: the loop around ``poll_once``.
+
+Each turn runs one poll (``Watcher.poll_once``: what is new on the chain, into the mirror
+and the node), sorts its failure into a status (``unreachable``, ``behind``,
+``wrong-chain``, ``failing``; one log line per change), and waits: for the next newHeads
+announcement (``sdex.watch.heads``; a slow safety poll behind it), the poll interval, a
+moment for our own receipt (``RECEIPT_WAIT``), or a backoff while the chain is down (up to
+``MAX_BACKOFF``). What a poll reads and applies is ``sdex.watch.watcher``'s."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+
+import aiohttp
+
+from sdex.chain.arpc import AsyncRpc
+from sdex.errors import ChainError
+from sdex.mirror import Header, Mirror
+from sdex.store import StoreError
+from sdex.watch.blocks import Inconsistent, ReceiptComing, remember
+from sdex.watch.changes import STORE_WAIT, ChainReset
+from sdex.watch.fork import Behind, describe
+from sdex.watch.heads import follow_heads
+
+log = logging.getLogger("sdex.watch")
+
+MAX_BACKOFF = 2.0
+"""Longest wait between attempts while the chain is unreachable."""
+SUBSCRIBED_POLL = 1.0
+"""Seconds between safety polls while a newHeads subscription is live."""
+RECEIPT_WAIT = 0.05
+"""Seconds a block announced on top of our head waits for our settlement's receipt, or our
+receipt for its block's announcement (once a block)."""
+INCONSISTENT_POLLS = 5
+"""Polls in a row that found the chain's answers inconsistent (not an own receipt awaited)
+before the watcher says so: ``unreachable``, until a poll gets through."""
+
+
+class PollLoop:
+    """The polling loop and the chain's status; ``poll_once`` is the subclass's."""
+
+    def __init__(self, rpc: AsyncRpc, mirror: Mirror, poll_interval: float, subscribe: bool):
+        self.rpc = rpc
+        self.mirror = mirror
+        self.poll_interval = poll_interval
+        self.subscribe = subscribe and poll_interval <= SUBSCRIBED_POLL  # (else a slow one)
+        self.chain_head = 0  # the latest block number the chain reported
+        self.store_wait = STORE_WAIT  # (``durable``: then /health says the store stalls)
+        self.status = "ok"
+        """``ok``, ``unreachable`` (the RPC does not answer, or answers inconsistently poll
+        after poll), ``behind`` (its head below ours, same deployment: a devnet's reset or
+        rewound after ``BEHIND_SECONDS``), ``wrong-chain`` (no Exchange: a devnet reset not
+        deployed again), or ``failing`` (the store refused a write, or a defect)."""
+        self.problem = ""
+        self.caught_up = asyncio.Event()
+        self.failures = 0  # polls that failed (chain unreachable, or the node could not apply)
+        self._moving = 0  # polls in a row that found the chain's answers inconsistent
+        self._behind_since: float | None = None  # since when polls in a row found it behind
+        self._was_behind: float | None = None  # (that, as the poll under way started)
+        self.subscribed = False
+        self._new_head = asyncio.Event()
+        self._notified: Header | None = None
+        """The last header a newHeads notification brought, not polled yet."""
+        self._announced: dict[int, Header] = {}
+        """Recent announced headers by number (``own_run``)."""
+        self._deferring, self._deferred = False, ""
+        """The hash of the last announced block left for our receipt (once per block)."""
+
+    async def poll_once(self) -> bool:
+        """Apply what is new; False when there was nothing."""
+        raise NotImplementedError
+
+    def _holding(self) -> bool:
+        """Whether changes the node has not applied yet are held for the next poll."""
+        return False
+
+    def _set_status(self, status: str, problem: str = "") -> None:
+        if status != self.status:
+            if status == "ok":
+                log.warning("chain %s reachable again (block %d)", self.rpc.url, self.chain_head)
+            else:
+                log.warning("chain %s %s: %s; retrying", self.rpc.url, status, problem)
+        self.status = status
+        self.problem = problem
+
+    async def run(self) -> None:
+        sub: asyncio.Task[None] | None = None
+        if self.subscribe:
+            sub = asyncio.create_task(
+                follow_heads(self.rpc.url, self._on_head, self._on_subscribed), name="newHeads"
+            )
+        backoff = self.poll_interval
+        try:
+            while True:
+                try:
+                    self._new_head.clear()
+                    self._was_behind, self._behind_since = self._behind_since, None
+                    live = self.subscribed  # (then every block from now on is announced)
+                    progressed = await self.poll_once()
+                    if not self._deferring:  # (a deferred poll read nothing: no verdict)
+                        self._set_status("ok")
+                        backoff, self._moving = self.poll_interval, 0
+                except asyncio.CancelledError:
+                    raise
+                except Inconsistent as e:  # the chain moved under a read: read again
+                    log.debug("%s", e)
+                    progressed = False
+                    self._moving += not isinstance(e, ReceiptComing)
+                    if self._moving >= INCONSISTENT_POLLS:  # (not moving: answering wrong)
+                        why = f"{self._moving} polls in a row inconsistent: {describe(e)}"
+                        backoff = self._fail("unreachable", why, backoff)
+                except (StoreError, sqlite3.Error) as e:  # the database refused: tried again
+                    why = f"the store: {describe(e)}"
+                    progressed, backoff = False, self._fail("failing", why, backoff)
+                except ChainReset as e:
+                    progressed, backoff = False, self._fail("wrong-chain", str(e), backoff)
+                except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
+                    status = "behind" if isinstance(e, Behind) else "unreachable"
+                    progressed, backoff = False, self._fail(status, describe(e), backoff)
+                except Exception as e:  # a defect: say it once, with its traceback, and retry
+                    if self.status != "failing":
+                        log.exception("applying the chain's changes failed; retrying")
+                        self.status = "failing"  # (logged: not again by ``_fail``)
+                    progressed, backoff = False, self._fail("failing", describe(e), backoff)
+                if progressed and not (live and self._up_to_date()):
+                    continue  # (more may have come: "latest" asked, unless announced)
+                if self._deferring:  # a moment for our receipt of the announced block
+                    self._deferring = False
+                    wait = RECEIPT_WAIT
+                elif self.status == "ok":
+                    self.caught_up.set()
+                    wait = SUBSCRIBED_POLL if self.subscribed else self.poll_interval
+                else:
+                    wait = backoff
+                # (not ``wait_for``: on 3.11 it swallows a cancel that comes in the turn the
+                # head does, and the node's stop waited for a watcher that polled on)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await self._new_head.wait()
+        finally:
+            if sub is not None:
+                sub.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await sub
+
+    def _up_to_date(self) -> bool:
+        """After a poll that applied blocks, newHeads live since before it: nothing newer
+        was announced, and it reached the head it saw. No poll at once (it would ask for
+        "latest", one request a block on automine): the next announcement wakes one."""
+        head = self.mirror.head
+        return (
+            self.subscribed and self._notified is None and not self._holding()
+            and head is not None and head.number >= self.chain_head
+        )  # fmt: skip
+
+    def _fail(self, status: str, problem: str, backoff: float) -> float:
+        """A failed poll: ``status`` (logged when it changes); the next, longer backoff."""
+        self.failures += 1
+        self._set_status(status, problem)
+        return min(max(backoff, 0.1) * 2, MAX_BACKOFF)
+
+    def stalled(self, what: str = "the poll's writes", wait: float = 0.0) -> None:
+        self._set_status("failing", f"the store holds {what} over {wait or self.store_wait:g} s")
+
+    def _on_head(self, header: Header | None) -> None:
+        self._notified = header
+        self._new_head.set()
+        if header is not None:
+            remember(self._announced, header)
+            self.mirror.announced.announce(header.hash, header.base_fee)
+
+    def _on_subscribed(self, live: bool) -> None:
+        self.subscribed = self.mirror.announced.live = live
