@@ -9,7 +9,7 @@ rate, the median latency and the node's CPU per order: the event loop's thread
 (``time.thread_time``) and the other threads (the process's CPU minus the loop's), and the
 process's context switches per order (voluntary, and preempted: ``/proc/self/task``), the
 orders per turn of the event loop, the store's writes per commit (rows and jobs), and the
-CPU of each of the other threads (by name: ``/proc``, in clock ticks, so coarse).
+CPU of each of the other threads (by name: each thread's CPU clock).
 
 Modes (``--modes``, comma-separated): ``base`` (as configured), ``ecdsa-direct`` (each
 signature recovered in its request, on the loop), ``ecdsa-loop`` (batched per loop turn but
@@ -27,7 +27,11 @@ orders go straight into ``Node.submit``, 48 at a time, in this process: no HTTP,
 a timeout, as before http16), ``main-commit`` (each order's commit wait through
 ``committed``: a future, a done-callback and a timer of its own, as before http17),
 ``main-answer`` (each 201 encoded from its dict by ``dumps_bytes``, not formatted as text, as
-before http17). Modes joined by ``+`` apply together (``http-only+main-http``).
+before http17), ``no-counts`` (the ``orders`` table without ``order_counts``' triggers: no
+count kept per insert; the counts are made again from the table when a round without it
+follows, between rounds), ``temp-file`` (the writer's statement journals in temporary files,
+SQLite's default, as before http20: ``PRAGMA temp_store=DEFAULT``, not ``MEMORY``). Modes
+joined by ``+`` apply together (``http-only+main-http``).
 ``--profile P`` writes each round's cProfile of the event loop (thread CPU clock: waiting
 for the GIL counts nothing) to ``P.<mode>.<round>``. Prints JSON lines, then the medians
 per mode.
@@ -40,7 +44,7 @@ import asyncio
 import contextlib
 import cProfile
 import json
-import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -71,6 +75,7 @@ from sdex.node.config import NodeConfig  # noqa: E402
 from sdex.node.main import serve  # noqa: E402
 from sdex.node.records import SubmitResult  # noqa: E402
 from sdex.order import SignedOrder  # noqa: E402
+from sdex.storeschema import COUNT_TRIGGERS, ORDER_COUNTS  # noqa: E402
 
 CLIENT = """\
 import asyncio, json, sys
@@ -111,6 +116,10 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
         on_now = any(name in wanted.get(m, ()) for m in mode.split("+"))
         sql = f"CREATE {on}" if on_now else f"DROP INDEX IF EXISTS {name}"
         writer.submit(lambda db, sql=sql: db.execute(sql)).result()
+    counts = "no-counts" not in mode.split("+")
+    temp = "DEFAULT" if "temp-file" in mode.split("+") else "MEMORY"
+    writer.submit(lambda db: set_counts(db, counts)).result()
+    writer.submit(lambda db: db.execute(f"PRAGMA temp_store={temp}")).result()
     api.client_group, api.read_json_within = defaults["http"]
     for part in mode.split("+"):  # (modes joined by "+" apply together)
         _apply_one(node, part)
@@ -153,8 +162,28 @@ def _apply_one(node: Any, mode: str) -> None:
         node._commit_wait = wait
     elif mode == "main-answer":  # every order's 201 encoded from its dict, as before http17
         node._submit_text = lambda body: None
-    elif mode not in ("base", "maker-index", "five-btrees", "no-http"):
+    elif mode not in ("base", "maker-index", "five-btrees", "no-http", "no-counts", "temp-file"):
         raise SystemExit(f"unknown mode {mode}")
+
+
+def set_counts(db: sqlite3.Connection, on: bool) -> None:
+    """``order_counts``' triggers on (made again, and the counts from the table, if they were
+    off) or off (dropped), in the writer's transaction."""
+    have = db.execute(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type='trigger' AND name LIKE 'orders_counted_%'"
+    ).fetchone()[0]
+    if on and have != len(COUNT_TRIGGERS):
+        buf = ""
+        for line in ORDER_COUNTS.splitlines(keepends=True):
+            buf += line
+            if sqlite3.complete_statement(buf):
+                db.execute(buf)
+                buf = ""
+        db.execute("DELETE FROM order_counts")
+        db.execute("INSERT INTO order_counts SELECT status, COUNT(*) FROM orders GROUP BY status")
+    elif not on:
+        for name in COUNT_TRIGGERS:
+            db.execute(f"DROP TRIGGER IF EXISTS {name}")
 
 
 async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str], per: int,
@@ -301,18 +330,16 @@ def switches() -> tuple[int, int]:
 
 def threads_cpu() -> dict[str, float]:
     """CPU seconds so far of this process's threads other than the loop's, by thread name
-    (threads of one name summed; ``/proc/self/task/<native id>/stat``)."""
-    tick = os.sysconf("SC_CLK_TCK")
+    (threads of one name summed; each thread's own CPU clock, ``pthread_getcpuclockid``)."""
     main = threading.main_thread()
     out: dict[str, float] = {}
     for t in threading.enumerate():
-        if t is main or t.native_id is None:
+        if t is main or t.ident is None:
             continue
         with contextlib.suppress(OSError):  # (a thread that ended meanwhile)
-            fields = Path(f"/proc/self/task/{t.native_id}/stat").read_text().rsplit(")", 1)[1]
-            utime, stime = (int(x) for x in fields.split()[11:13])
+            seconds = time.clock_gettime(time.pthread_getcpuclockid(t.ident))
             name = t.name.rstrip("0123456789_-")
-            out[name] = out.get(name, 0.0) + (utime + stime) / tick
+            out[name] = out.get(name, 0.0) + seconds
     return out
 
 
