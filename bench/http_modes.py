@@ -8,8 +8,9 @@ every mode sees the same minutes of a shared machine; per round it prints the ac
 rate, the median latency and the node's CPU per order: the event loop's thread
 (``time.thread_time``) and the other threads (the process's CPU minus the loop's), and the
 process's context switches per order (voluntary, and preempted: ``/proc/self/task``), the
-orders per turn of the event loop, the store's writes per commit (rows and jobs), and the
-CPU of each of the other threads (by name: each thread's CPU clock).
+orders per turn of the event loop, the store's writes per commit (rows and jobs), the
+collector's CPU per order (``gc_us``, the collecting thread's clock) and its collections by
+generation, and the CPU of each of the other threads (by name: each thread's CPU clock).
 
 Modes (``--modes``, comma-separated): ``base`` (as configured), ``ecdsa-direct`` (each
 signature recovered in its request, on the loop), ``ecdsa-loop`` (batched per loop turn but
@@ -30,7 +31,10 @@ a timeout, as before http16), ``main-commit`` (each order's commit wait through
 before http17), ``no-counts`` (the ``orders`` table without ``order_counts``' triggers: no
 count kept per insert; the counts are made again from the table when a round without it
 follows, between rounds), ``temp-file`` (the writer's statement journals in temporary files,
-SQLite's default, as before http20: ``PRAGMA temp_store=DEFAULT``, not ``MEMORY``). Modes
+SQLite's default, as before http20: ``PRAGMA temp_store=DEFAULT``, not ``MEMORY``),
+``gc0=N`` (the collector's generation-0 threshold N, the others as they were),
+``ecdsa-three`` (each signer recovered through coincurve's three calls into the library,
+as before http20, not ``sdex.ingest.ecrecover``'s one). Modes
 joined by ``+`` apply together (``http-only+main-http``).
 ``--profile P`` writes each round's cProfile of the event loop (thread CPU clock: waiting
 for the GIL counts nothing) to ``P.<mode>.<round>``. Prints JSON lines, then the medians
@@ -43,6 +47,7 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import gc
 import json
 import sqlite3
 import statistics
@@ -67,6 +72,7 @@ from sdex.chain import Exchange  # noqa: E402
 from sdex.devnet import Devnet  # noqa: E402
 from sdex.errors import JsonLimitError  # noqa: E402
 from sdex.httpkit import BODY_TIMEOUT, MAX_JSON_DEPTH, ApiError, client_group  # noqa: E402
+from sdex.ingest import ecrecover, verify  # noqa: E402
 from sdex.ingest.verify import ecdsa_ok  # noqa: E402
 from sdex.matching import TimeInForce  # noqa: E402
 from sdex.node import api  # noqa: E402
@@ -100,7 +106,9 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
     intake.ecdsa.thread_min = defaults["thread_min"]
     writer.group_window = defaults["gw"]
     intake.ecdsa.ecdsa_ok = defaults["ecdsa_ok"]
+    verify.signer_of = ecrecover.signer_of
     sys.setswitchinterval(defaults["si"])
+    gc.set_threshold(*defaults["gc"])
     fw = node.forwarding
     fw.cpu_clock, fw.wall_clock, fw.queue_clock = defaults["clocks"]
     node.__dict__.pop("submit", None)
@@ -143,6 +151,10 @@ def _apply_one(node: Any, mode: str) -> None:
         fw.cpu_clock = fw.wall_clock = fw.queue_clock = float  # (float() is 0.0: no clock read)
     elif mode.startswith("si="):
         sys.setswitchinterval(float(mode.split("=")[1]))
+    elif mode == "ecdsa-three":
+        verify.signer_of = ecrecover._coincurve
+    elif mode.startswith("gc0="):
+        gc.set_threshold(int(mode.split("=")[1]), *gc.get_threshold()[1:])
     elif mode.startswith("gw="):
         writer.group_window = float(mode.split("=")[1])
     elif mode == "http-only":
@@ -196,7 +208,7 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
         e = node.intake.ecdsa
         defaults = {"chunk": e.chunk, "thread_min": e.thread_min,
                     "gw": node.store._writer.group_window, "ecdsa_ok": e.ecdsa_ok,
-                    "si": sys.getswitchinterval(),
+                    "si": sys.getswitchinterval(), "gc": gc.get_threshold(),
                     "http": (api.client_group, api.read_json_within),
                     "clocks": (node.forwarding.cpu_clock, node.forwarding.wall_clock,
                                node.forwarding.queue_clock)}  # fmt: skip
@@ -233,13 +245,13 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
                     "p50_ms": round(1000 * lat[len(lat) // 2], 2)}  # fmt: skip
 
         await post(warm)
-        turns = count_turns()
+        turns, collector = count_turns(), gc_clock()
         for i, f in enumerate(files):
             mode = modes[i % len(modes)]
             apply_mode(node, mode, defaults)
             prof = cProfile.Profile(time.thread_time) if profile is not None else None
             turns0, writer = turns[0], node.store._writer
-            jobs0, commits0 = writer.jobs, writer.commits
+            jobs0, commits0, gc0 = writer.jobs, writer.commits, list(collector)
             t0, p0, x0, th0 = time.thread_time(), time.process_time(), switches(), threads_cpu()
             if prof is not None:
                 prof.enable()
@@ -265,6 +277,8 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
                 "writes_per_commit": round(
                     (writer.jobs - jobs0) / max(1, writer.commits - commits0), 2
                 ),
+                "gc_us": round(1e6 * (collector[0] - gc0[0]) / per, 1),
+                "gc_runs": [collector[k] - gc0[k] for k in (1, 2, 3)],
                 "threads_us": {k: v for k, v in by_thread.items() if v >= 0.5},
             }
             out[mode].append(row)
@@ -312,6 +326,23 @@ def count_turns() -> list[int]:
 
     loop._run_once = counted
     return turns
+
+
+def gc_clock() -> list[float]:
+    """From now on: [CPU seconds the collector took (the collecting thread's clock), then
+    its collections of generations 0, 1 and 2], kept up to date by ``gc.callbacks``."""
+    out: list[float] = [0.0, 0, 0, 0]
+    started = [0.0]
+
+    def timed(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.thread_time()
+        else:
+            out[0] += time.thread_time() - started[0]
+            out[1 + info["generation"]] += 1
+
+    gc.callbacks.append(timed)
+    return out
 
 
 def switches() -> tuple[int, int]:
