@@ -18,15 +18,21 @@ recovers no key, has no signer (``None``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from coincurve import PrivateKey
-from coincurve._libsecp256k1 import ffi, lib
-from coincurve.context import GLOBAL_CONTEXT
 
 from sdex.errors import SignatureError
 from sdex.keccak import keccak
 from sdex.order import SECP256K1_HALF_N, SECP256K1_N, recover_signer
 
-_CTX = GLOBAL_CONTEXT.ctx
+try:  # (coincurve's own modules, not its API: another version may lay them out otherwise)
+    from coincurve._libsecp256k1 import ffi, lib
+    from coincurve.context import GLOBAL_CONTEXT
+
+    _CTX: Any = GLOBAL_CONTEXT.ctx
+except (ImportError, AttributeError):  # pragma: no cover (coincurve 20 and 21 have them)
+    ffi = lib = _CTX = None
 _ADDRESSES: dict[bytes, str] = {}
 """Public key (64 bytes, big-endian x then y) → address, for keys seen recently; at most
 ``_MAX_ADDRESSES``, emptied when full (a maker signs many orders: its address is hashed
@@ -71,12 +77,17 @@ def _coincurve(digest: bytes, signature: bytes) -> str | None:
 def _layout_ok() -> bool:
     """Whether ``_one_call`` agrees with coincurve's path here, on signatures of both
     recovery ids (the first 64 digests give both but with odds of 2**-63)."""
+    if lib is None:
+        return False
     key = PrivateKey(bytes(range(1, 33)))
     seen: set[int] = set()
     for i in range(64):
         digest = keccak(b"sdex layout check %d" % i)
         signature = key.sign_recoverable(digest, hasher=None)
-        if _one_call(digest, signature) != _coincurve(digest, signature):
+        try:
+            if _one_call(digest, signature) != _coincurve(digest, signature):
+                return False
+        except Exception:  # (cffi refused a struct or a function of another version)
             return False
         seen.add(signature[64])
         if len(seen) == 2:
