@@ -8,8 +8,9 @@ every mode sees the same minutes of a shared machine; per round it prints the ac
 rate, the median latency and the node's CPU per order: the event loop's thread
 (``time.thread_time``) and the other threads (the process's CPU minus the loop's), and the
 process's context switches per order (voluntary, and preempted: ``/proc/self/task``), the
-orders per turn of the event loop, the store's writes per commit (rows and jobs), and the
-CPU of each of the other threads (by name: ``/proc``, in clock ticks, so coarse).
+orders per turn of the event loop, the store's writes per commit (rows and jobs), the
+collector's CPU per order (``gc_us``, the collecting thread's clock) and its collections by
+generation, and the CPU of each of the other threads (by name: each thread's CPU clock).
 
 Modes (``--modes``, comma-separated): ``base`` (as configured), ``ecdsa-direct`` (each
 signature recovered in its request, on the loop), ``ecdsa-loop`` (batched per loop turn but
@@ -27,7 +28,14 @@ orders go straight into ``Node.submit``, 48 at a time, in this process: no HTTP,
 a timeout, as before http16), ``main-commit`` (each order's commit wait through
 ``committed``: a future, a done-callback and a timer of its own, as before http17),
 ``main-answer`` (each 201 encoded from its dict by ``dumps_bytes``, not formatted as text, as
-before http17). Modes joined by ``+`` apply together (``http-only+main-http``).
+before http17), ``no-counts`` (the ``orders`` table without ``order_counts``' triggers: no
+count kept per insert; the counts are made again from the table when a round without it
+follows, between rounds), ``temp-file`` (the writer's statement journals in temporary files,
+SQLite's default, as before http20: ``PRAGMA temp_store=DEFAULT``, not ``MEMORY``),
+``gc0=N`` (the collector's generation-0 threshold N, the others as they were),
+``ecdsa-three`` (each signer recovered through coincurve's three calls into the library,
+as before http20, not ``sdex.ingest.ecrecover``'s one). Modes
+joined by ``+`` apply together (``http-only+main-http``).
 ``--profile P`` writes each round's cProfile of the event loop (thread CPU clock: waiting
 for the GIL counts nothing) to ``P.<mode>.<round>``. Prints JSON lines, then the medians
 per mode.
@@ -39,8 +47,9 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import gc
 import json
-import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -63,6 +72,7 @@ from sdex.chain import Exchange  # noqa: E402
 from sdex.devnet import Devnet  # noqa: E402
 from sdex.errors import JsonLimitError  # noqa: E402
 from sdex.httpkit import BODY_TIMEOUT, MAX_JSON_DEPTH, ApiError, client_group  # noqa: E402
+from sdex.ingest import ecrecover, verify  # noqa: E402
 from sdex.ingest.verify import ecdsa_ok  # noqa: E402
 from sdex.matching import TimeInForce  # noqa: E402
 from sdex.node import api  # noqa: E402
@@ -71,6 +81,7 @@ from sdex.node.config import NodeConfig  # noqa: E402
 from sdex.node.main import serve  # noqa: E402
 from sdex.node.records import SubmitResult  # noqa: E402
 from sdex.order import SignedOrder  # noqa: E402
+from sdex.storeschema import COUNT_TRIGGERS, ORDER_COUNTS  # noqa: E402
 
 CLIENT = """\
 import asyncio, json, sys
@@ -95,7 +106,9 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
     intake.ecdsa.thread_min = defaults["thread_min"]
     writer.group_window = defaults["gw"]
     intake.ecdsa.ecdsa_ok = defaults["ecdsa_ok"]
+    verify.signer_of = ecrecover.signer_of
     sys.setswitchinterval(defaults["si"])
+    gc.set_threshold(*defaults["gc"])
     fw = node.forwarding
     fw.cpu_clock, fw.wall_clock, fw.queue_clock = defaults["clocks"]
     node.__dict__.pop("submit", None)
@@ -111,6 +124,10 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
         on_now = any(name in wanted.get(m, ()) for m in mode.split("+"))
         sql = f"CREATE {on}" if on_now else f"DROP INDEX IF EXISTS {name}"
         writer.submit(lambda db, sql=sql: db.execute(sql)).result()
+    counts = "no-counts" not in mode.split("+")
+    temp = "DEFAULT" if "temp-file" in mode.split("+") else "MEMORY"
+    writer.submit(lambda db: set_counts(db, counts)).result()
+    writer.submit(lambda db: db.execute(f"PRAGMA temp_store={temp}")).result()
     api.client_group, api.read_json_within = defaults["http"]
     for part in mode.split("+"):  # (modes joined by "+" apply together)
         _apply_one(node, part)
@@ -134,6 +151,10 @@ def _apply_one(node: Any, mode: str) -> None:
         fw.cpu_clock = fw.wall_clock = fw.queue_clock = float  # (float() is 0.0: no clock read)
     elif mode.startswith("si="):
         sys.setswitchinterval(float(mode.split("=")[1]))
+    elif mode == "ecdsa-three":
+        verify.signer_of = ecrecover._coincurve
+    elif mode.startswith("gc0="):
+        gc.set_threshold(int(mode.split("=")[1]), *gc.get_threshold()[1:])
     elif mode.startswith("gw="):
         writer.group_window = float(mode.split("=")[1])
     elif mode == "http-only":
@@ -153,8 +174,28 @@ def _apply_one(node: Any, mode: str) -> None:
         node._commit_wait = wait
     elif mode == "main-answer":  # every order's 201 encoded from its dict, as before http17
         node._submit_text = lambda body: None
-    elif mode not in ("base", "maker-index", "five-btrees", "no-http"):
+    elif mode not in ("base", "maker-index", "five-btrees", "no-http", "no-counts", "temp-file"):
         raise SystemExit(f"unknown mode {mode}")
+
+
+def set_counts(db: sqlite3.Connection, on: bool) -> None:
+    """``order_counts``' triggers on (made again, and the counts from the table, if they were
+    off) or off (dropped), in the writer's transaction."""
+    have = db.execute(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type='trigger' AND name LIKE 'orders_counted_%'"
+    ).fetchone()[0]
+    if on and have != len(COUNT_TRIGGERS):
+        buf = ""
+        for line in ORDER_COUNTS.splitlines(keepends=True):
+            buf += line
+            if sqlite3.complete_statement(buf):
+                db.execute(buf)
+                buf = ""
+        db.execute("DELETE FROM order_counts")
+        db.execute("INSERT INTO order_counts SELECT status, COUNT(*) FROM orders GROUP BY status")
+    elif not on:
+        for name in COUNT_TRIGGERS:
+            db.execute(f"DROP TRIGGER IF EXISTS {name}")
 
 
 async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str], per: int,
@@ -167,7 +208,7 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
         e = node.intake.ecdsa
         defaults = {"chunk": e.chunk, "thread_min": e.thread_min,
                     "gw": node.store._writer.group_window, "ecdsa_ok": e.ecdsa_ok,
-                    "si": sys.getswitchinterval(),
+                    "si": sys.getswitchinterval(), "gc": gc.get_threshold(),
                     "http": (api.client_group, api.read_json_within),
                     "clocks": (node.forwarding.cpu_clock, node.forwarding.wall_clock,
                                node.forwarding.queue_clock)}  # fmt: skip
@@ -204,13 +245,13 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
                     "p50_ms": round(1000 * lat[len(lat) // 2], 2)}  # fmt: skip
 
         await post(warm)
-        turns = count_turns()
+        turns, collector = count_turns(), gc_clock()
         for i, f in enumerate(files):
             mode = modes[i % len(modes)]
             apply_mode(node, mode, defaults)
             prof = cProfile.Profile(time.thread_time) if profile is not None else None
             turns0, writer = turns[0], node.store._writer
-            jobs0, commits0 = writer.jobs, writer.commits
+            jobs0, commits0, gc0 = writer.jobs, writer.commits, list(collector)
             t0, p0, x0, th0 = time.thread_time(), time.process_time(), switches(), threads_cpu()
             if prof is not None:
                 prof.enable()
@@ -236,6 +277,8 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
                 "writes_per_commit": round(
                     (writer.jobs - jobs0) / max(1, writer.commits - commits0), 2
                 ),
+                "gc_us": round(1e6 * (collector[0] - gc0[0]) / per, 1),
+                "gc_runs": [collector[k] - gc0[k] for k in (1, 2, 3)],
                 "threads_us": {k: v for k, v in by_thread.items() if v >= 0.5},
             }
             out[mode].append(row)
@@ -285,6 +328,23 @@ def count_turns() -> list[int]:
     return turns
 
 
+def gc_clock() -> list[float]:
+    """From now on: [CPU seconds the collector took (the collecting thread's clock), then
+    its collections of generations 0, 1 and 2], kept up to date by ``gc.callbacks``."""
+    out: list[float] = [0.0, 0, 0, 0]
+    started = [0.0]
+
+    def timed(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.thread_time()
+        else:
+            out[0] += time.thread_time() - started[0]
+            out[1 + info["generation"]] += 1
+
+    gc.callbacks.append(timed)
+    return out
+
+
 def switches() -> tuple[int, int]:
     """This process's context switches so far, all threads: (voluntary: a thread waited,
     involuntary: the kernel preempted one). Each wake-up of a sleeping thread is one more."""
@@ -301,18 +361,16 @@ def switches() -> tuple[int, int]:
 
 def threads_cpu() -> dict[str, float]:
     """CPU seconds so far of this process's threads other than the loop's, by thread name
-    (threads of one name summed; ``/proc/self/task/<native id>/stat``)."""
-    tick = os.sysconf("SC_CLK_TCK")
+    (threads of one name summed; each thread's own CPU clock, ``pthread_getcpuclockid``)."""
     main = threading.main_thread()
     out: dict[str, float] = {}
     for t in threading.enumerate():
-        if t is main or t.native_id is None:
+        if t is main or t.ident is None:
             continue
         with contextlib.suppress(OSError):  # (a thread that ended meanwhile)
-            fields = Path(f"/proc/self/task/{t.native_id}/stat").read_text().rsplit(")", 1)[1]
-            utime, stime = (int(x) for x in fields.split()[11:13])
+            seconds = time.clock_gettime(time.pthread_getcpuclockid(t.ident))
             name = t.name.rstrip("0123456789_-")
-            out[name] = out.get(name, 0.0) + (utime + stime) / tick
+            out[name] = out.get(name, 0.0) + seconds
     return out
 
 

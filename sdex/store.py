@@ -45,11 +45,10 @@ from sdex.storeschema import (
     INSERT_FILL,
     INSERT_ORDER,
     MIRROR_TABLES,
-    SCHEMA,
     last_fill_seq,
-    open_fills_table,
     open_order_counts,
     open_orders_table,
+    open_schema,
 )
 
 log = logging.getLogger("sdex.store")
@@ -111,11 +110,7 @@ class Store(StoreReads):
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            db.executescript(SCHEMA)
-            open_fills_table(db)
+            open_schema(db)
         except sqlite3.DatabaseError as e:  # not SQLite, damaged, read-only, locked...
             db.close()
             raise StoreOpenError(

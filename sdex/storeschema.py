@@ -112,6 +112,29 @@ INSERT_FILL = (
 )
 
 
+def open_schema(db: sqlite3.Connection) -> None:
+    """The writer's connection set up (``PRAGMAS``), ``SCHEMA`` created, the fills table
+    brought up to date (``open_fills_table``). On the connection, outside any transaction."""
+    for pragma in PRAGMAS:
+        db.execute(pragma)
+    db.executescript(SCHEMA)
+    open_fills_table(db)
+
+
+PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA temp_store=MEMORY",
+)
+"""The writer connection's settings. ``temp_store=MEMORY``: the writer runs each job in a
+savepoint, and an insert into ``orders`` (whose triggers write ``order_counts``) needs a
+statement journal; with the default, SQLite keeps these journals in temporary files, created
+and deleted per transaction (http20: 65-85 us a stored order on the writer thread, against
+25-38 in memory; they hold the pages a transaction changes, at most ``max_group`` jobs'
+worth, and are not needed after a crash: the WAL is what survives it)."""
+
+
 def open_fills_table(db: sqlite3.Connection) -> None:
     """Bring a fills table from before ``seq`` (the eighteenth session's and older) up to
     this schema: the column added, its rows numbered in chain order (1, 2, ...; the order

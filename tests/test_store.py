@@ -87,6 +87,34 @@ async def test_reads_see_every_write_queued_before_them(tmp_path: Path) -> None:
     store.close()
 
 
+async def test_the_writers_journals_of_a_statement_are_kept_in_memory(tmp_path: Path) -> None:
+    """Each writer job runs in a savepoint and an order's insert fires ``order_counts``'
+    triggers: both need a statement journal, which SQLite keeps in a temporary file
+    (created and deleted per transaction) unless ``temp_store`` is ``MEMORY`` (http20); a
+    savepoint rolled back from it still undoes only its own job."""
+    store = Store(tmp_path / "s.db", IDENTITY, DOMAIN)
+    try:
+        assert store._call(lambda db: db.execute("PRAGMA temp_store").fetchone()[0]) == 2
+
+        def fails(db: sqlite3.Connection) -> None:
+            db.execute("INSERT INTO meta VALUES ('x', '1')")
+            raise ValueError("undone")
+
+        signed = _order(1)
+        kept = store.add_order_async(signed, 1, "open", "api")
+        undone = store._writer.submit_async(fails)
+        await asyncio.gather(kept, return_exceptions=True)
+        with pytest.raises(StoreError):
+            await undone
+        assert [s.signed.hash for s in store.orders()] == [signed.hash]
+        counts = "SELECT status, n FROM order_counts WHERE n != 0"
+        assert store._call(lambda db: db.execute(counts).fetchall()) == [("open", 1)]
+        meta = "SELECT 1 FROM meta WHERE key='x'"
+        assert store._call(lambda db: db.execute(meta).fetchall()) == []
+    finally:
+        store.close()
+
+
 async def test_rows_nobody_waits_for_join_a_later_group(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -1,13 +1,13 @@
 """Signatures: ECDSA recovery off the event loop, in batches; EIP-1271 verdicts from the
 chain, batched and cached.
 
-Recovering an order's signer (secp256k1, in C through coincurve's cffi bindings, which
-release the GIL) is the largest single cost of accepting an order. ``EcdsaBatcher`` collects
-the orders that reach that step during one turn of the event loop and hands them to one
-worker thread together; the thread recovers them all (on the other core, while the loop goes
-on parsing, hashing and booking) and wakes their coroutines with one callback. A lone order
-(an idle loop) is recovered on the loop at the end of its turn, as before: no thread to
-wake, no timer.
+Recovering an order's signer (secp256k1, in C through cffi, which releases the GIL: one
+call an order, ``sdex.ingest.ecrecover``) is the largest single cost of accepting an
+order. ``EcdsaBatcher`` collects the orders that reach that step during one turn of the
+event loop and hands them to one worker thread together; the thread recovers them all (on
+the other core, while the loop goes on parsing, hashing and booking) and wakes their
+coroutines with one callback. A lone order (an idle loop) is recovered on the loop at the
+end of its turn, as before: no thread to wake, no timer.
 
 A contract maker's signature (EIP-1271) is the chain's to judge. ``Eip1271Batcher`` asks
 the chain only for verdicts the mirror's ``SigCache`` lacks: the orders that need one within
@@ -32,10 +32,11 @@ from eth_hash.auto import keccak
 
 from sdex.chain import Exchange, OrderState
 from sdex.chain.arpc import AsyncRpc
-from sdex.errors import RpcError, SignatureError
+from sdex.errors import RpcError
+from sdex.ingest.ecrecover import signer_of
 from sdex.ingest.states import StateBatcher
 from sdex.mirror import Mirror
-from sdex.order import SignedOrder, recover_signer
+from sdex.order import SignedOrder
 
 log = logging.getLogger("sdex.node")
 
@@ -46,10 +47,7 @@ def ecdsa_ok(signed: SignedOrder) -> bool | None:
     """True/False for a 65-byte ECDSA signature; None when it isn't one (EIP-1271 bytes)."""
     if len(signed.signature) != 65:
         return None
-    try:
-        return recover_signer(signed.hash, signed.signature) == signed.order.maker
-    except SignatureError:
-        return False
+    return signer_of(signed.hash, signed.signature) == signed.order.maker
 
 
 class _Worker:
