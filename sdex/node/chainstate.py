@@ -263,6 +263,13 @@ class NodeChainState(NodeIntake):
         verdict = judge(so, state)
         removal = removal_of(verdict)
         o = so.order
+        if removal is None and rec.tif is not TimeInForce.GTC:
+            # an IOC or FOK order never rests, whatever the chain undid of its fills (as at
+            # a restart: ``_load_stored``). review20: reopened, it rested for its whole
+            # amount, matched again and its remainder stayed in the book
+            why = f"{rec.tif.value}: its fills were undone (reorg or reset); it never rests"
+            self.registry.transition(rec, OrderStatus.REMOVED, why, filled=state.filled)
+            return
         if removal is None:
             funds = min(state.maker_balance, state.maker_allowance)
             self._mirror_funds(o.maker, o.maker_token, funds)

@@ -1,0 +1,69 @@
+"""An IOC or FOK order whose fills a reorg (or a devnet reset) undoes never rests: it is
+closed (``removed``), not reopened. Real Hardhat (``evm_snapshot``/``evm_revert``), a real
+node on loopback.
+
+review20: after a devnet restarted on the same port, a wallet's IOC buy of 1 WETH, told "partly
+matched; the unmatched rest was dropped (ioc)" and settled for 0.3 WETH, was back in the
+book as a resting bid for the whole 1 WETH (status ``open``, "reopened: the chain no longer
+has what closed it"), where anyone could sell into it: a trade its maker never agreed to.
+On a restart such an order was closed already ("ioc: not resting after restart")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_mirror import head, meta, revert, synced
+from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
+
+
+@pytest.mark.parametrize("tif", ["ioc", "fok"])
+async def test_a_one_shot_order_a_reorg_unfills_is_closed_not_reopened(
+    chain: Chain, tmp_path: Path, tif: str
+) -> None:
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        resting = c.sign(ask(c, ALICE, E18, 3000 * E6))  # GTC: reopens
+        assert (await api.post_order(resting))[0] == 201
+        snap = c.rpc.call("evm_snapshot")
+        # an IOC bid for twice what rests (its rest dropped); a FOK bid for all of it
+        base = 2 * E18 if tif == "ioc" else E18
+        taker = c.sign(bid(c, BOB, base, base * 3000 * E6 // E18))
+        code, posted = await api.post_order(taker, tif)
+        assert code == 201 and posted["matches"], posted
+
+        async def settled() -> bool:
+            return (await meta(api, taker))["pendingMakerAmount"] == "0"
+
+        await wait_for(settled, timeout=20)
+        await synced(node, c)
+        assert (await meta(api, taker))["filledMakerAmount"] == str(3000 * E6)
+
+        revert(c, snap)
+        c.rpc.call("evm_mine")
+        c.rpc.call("evm_mine")
+
+        async def quiet() -> bool:  # (reorged; then at the head, nothing of it in flight)
+            at = node.watcher.applied
+            return (
+                node.watcher.reorgs >= 1
+                and at is not None
+                and at.hash == head(c)[1]
+                and (await meta(api, taker))["pendingMakerAmount"] == "0"
+                and (await meta(api, resting))["pendingMakerAmount"] == "0"
+            )
+
+        await wait_for(quiet, timeout=20)
+        assert (await meta(api, resting))["status"] == "open"  # (GTC: back in the book)
+        m = await meta(api, taker)
+        assert (m["status"], m["filledMakerAmount"]) == ("removed", "0"), m
+        assert m["reason"].startswith(f"{tif}: "), m
+        pair = {"baseToken": c.weth.address, "quoteToken": c.usdc.address}
+        _, book = await api.get("/v1/orderbook", **pair)
+        assert book["bids"]["records"] == []
+        # nothing sells into it: Carol's ask at its price rests, unmatched
+        code, carol = await api.post_order(c.sign(ask(c, CAROL, E18, 3000 * E6)))
+        assert code == 201 and carol["matches"] == [], carol
