@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from sdex.order import sign_hash
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_mirror import head, meta, revert, synced
@@ -67,3 +68,34 @@ async def test_a_one_shot_order_a_reorg_unfills_is_closed_not_reopened(
         # nothing sells into it: Carol's ask at its price rests, unmatched
         code, carol = await api.post_order(c.sign(ask(c, CAROL, E18, 3000 * E6)))
         assert code == 201 and carol["matches"] == [], carol
+
+
+async def test_a_soft_cancelled_orders_filled_amount_follows_a_reorg(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Alice's ask, half filled on chain, then soft-cancelled: it stays cancelled through a
+    reorg that undoes the fill (her cancel stands), and its filled amount is the chain's, 0.
+    review20 (a devnet reset, live): ``filledMakerAmount`` kept the undone fill, the page's
+    "My orders" showed 0.25 WETH filled with no fill listed anywhere."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        assert (await api.post_order(resting))[0] == 201
+        snap = c.rpc.call("evm_snapshot")
+        c.exchange.fill_order(c.sender(BOB), resting, 1500 * E6)  # half of it
+        await synced(node, c)
+        assert (await meta(api, resting))["filledMakerAmount"] == str(E18 // 2)
+        sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
+        code, _ = await api.post(
+            f"/v1/orders/{resting.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
+        )
+        assert code == 200
+
+        revert(c, snap)
+        c.rpc.call("evm_mine")
+        c.rpc.call("evm_mine")
+        await synced(node, c)
+        assert node.watcher.reorgs >= 1
+        assert (await api.get("/v1/fills"))[1]["total"] == 0
+        m = await meta(api, resting)
+        assert (m["status"], m["filledMakerAmount"]) == ("cancelled", "0"), m

@@ -258,7 +258,11 @@ class NodeChainState(NodeIntake):
             or rec.cancel_signature is not None
         ):
             # open, or removed here by policy (soft cancel, self-trade...), or closed by
-            # the chain and soft-cancelled by its maker since: stays so
+            # the chain and soft-cancelled by its maker since: stays so, with the chain's
+            # filled amount when closed (review20: a soft-cancelled order kept a fill a
+            # reset undid, shown filled with no fill listed)
+            if not rec.status.is_open and rec.filled != state.filled:
+                self.registry.correct_filled(rec, state.filled)
             return
         verdict = judge(so, state)
         removal = removal_of(verdict)
