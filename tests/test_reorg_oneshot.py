@@ -62,6 +62,8 @@ async def test_a_one_shot_order_a_reorg_unfills_is_closed_not_reopened(
         m = await meta(api, taker)
         assert (m["status"], m["filledMakerAmount"]) == ("removed", "0"), m
         assert m["reason"].startswith(f"{tif}: "), m
+        assert (await api.get("/v1/fills"))[1]["total"] == 0  # (nothing settled it again)
+        assert c.exchange.order_info(taker.order).filled == 0
         pair = {"baseToken": c.weth.address, "quoteToken": c.usdc.address}
         _, book = await api.get("/v1/orderbook", **pair)
         assert book["bids"]["records"] == []
