@@ -21,12 +21,15 @@ from tests.test_mirror import head, meta, revert, synced
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 
 
-@pytest.mark.parametrize("tif", ["ioc", "fok"])
+@pytest.mark.parametrize(("tif", "evicted"), [("ioc", False), ("fok", False), ("ioc", True)])
 async def test_a_one_shot_order_a_reorg_unfills_is_closed_not_reopened(
-    chain: Chain, tmp_path: Path, tif: str
+    chain: Chain, tmp_path: Path, tif: str, evicted: bool
 ) -> None:
+    """``evicted``: closed long enough to have left memory (read back from the store, with
+    its time in force, when the reorg comes)."""
     c = chain
-    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+    cfg = node_config(c, tmp_path / "n.db", closed_grace=0.2 if evicted else 10.0)
+    async with running_node(cfg) as (node, api):
         resting = c.sign(ask(c, ALICE, E18, 3000 * E6))  # GTC: reopens
         assert (await api.post_order(resting))[0] == 201
         snap = c.rpc.call("evm_snapshot")
@@ -42,6 +45,13 @@ async def test_a_one_shot_order_a_reorg_unfills_is_closed_not_reopened(
         await wait_for(settled, timeout=20)
         await synced(node, c)
         assert (await meta(api, taker))["filledMakerAmount"] == str(3000 * E6)
+        if evicted:
+
+            async def gone() -> bool:
+                await node.registry.evict()
+                return taker.hash not in node.records
+
+            await wait_for(gone, timeout=10)
 
         revert(c, snap)
         c.rpc.call("evm_mine")
