@@ -111,3 +111,36 @@ async def test_a_soft_cancelled_orders_filled_amount_follows_a_reorg(
         assert (await api.get("/v1/fills"))[1]["total"] == 0
         m = await meta(api, resting)
         assert (m["status"], m["filledMakerAmount"]) == ("cancelled", "0"), m
+
+
+async def test_a_partly_filled_ioc_stays_closed_when_its_maker_cancels_up_to(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Bob's IOC bid for 2 WETH takes the 1 resting (its rest dropped: closed, 1 WETH left
+    fillable on chain). His cancel-up-to below its salt has the node judge his orders again:
+    the IOC keeps its close and its reason, and its dropped rest never rests. Before, the
+    chain's "fillable" reopened it into the book with the 1 WETH its maker was told was
+    dropped."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        assert (await api.post_order(resting))[0] == 201
+        ioc = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))
+        code, posted = await api.post_order(ioc, "ioc")
+        assert code == 201 and posted["matches"], posted
+
+        async def settled() -> bool:
+            return (await meta(api, ioc))["pendingMakerAmount"] == "0"
+
+        await wait_for(settled, timeout=20)
+        await synced(node, c)
+        before = await meta(api, ioc)
+        assert before["filledMakerAmount"] == str(3000 * E6), before
+        c.exchange.cancel_orders_up_to(c.sender(BOB), ioc.order.salt)  # (it stays valid)
+        await synced(node, c)
+        after = await meta(api, ioc)
+        assert (after["status"], after["reason"]) == (before["status"], before["reason"]), after
+        assert after["filledMakerAmount"] == before["filledMakerAmount"]
+        pair = {"baseToken": c.weth.address, "quoteToken": c.usdc.address}
+        _, book = await api.get("/v1/orderbook", **pair)
+        assert book["bids"]["records"] == []

@@ -268,11 +268,16 @@ class NodeChainState(NodeIntake):
         removal = removal_of(verdict)
         o = so.order
         if removal is None and rec.tif is not TimeInForce.GTC:
-            # an IOC or FOK order never rests, whatever the chain undid of its fills (as at
-            # a restart: ``_load_stored``). review20: reopened, it rested for its whole
-            # amount, matched again and its remainder stayed in the book
-            why = f"{rec.tif.value}: its fills were undone (reorg or reset); it never rests"
-            self.registry.transition(rec, OrderStatus.REMOVED, why, filled=state.filled)
+            # an IOC or FOK order never rests, whatever the chain says is left of it (as at
+            # a restart: ``_load_stored``): closed as it was unless the chain undid some of
+            # its fills. review20: reopened, a reorg's rested for its whole amount, matched
+            # again and its rest stayed in the book; a partly filled IOC (its rest dropped)
+            # rested its rest after its maker's cancel-up-to
+            if state.filled < rec.filled:
+                why = f"{rec.tif.value}: its fills were undone (reorg or reset); it never rests"
+                self.registry.transition(rec, OrderStatus.REMOVED, why, filled=state.filled)
+            elif state.filled != rec.filled:
+                self.registry.correct_filled(rec, state.filled)
             return
         if removal is None:
             funds = min(state.maker_balance, state.maker_allowance)
