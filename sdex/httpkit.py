@@ -126,7 +126,7 @@ class TrustedProxies:
 
     def __init__(self, networks: tuple[Network, ...] = ()) -> None:
         self.networks = networks
-        self._hops: dict[str, tuple[str, bool] | None] = {}
+        self._hops: dict[str, tuple[str, bool, bool] | None] = {}
         """``_hop``'s answers so far (at most ``MEMO`` of them, each at most 64 characters)."""
 
     MEMO = 4096
@@ -141,15 +141,20 @@ class TrustedProxies:
         hop = self._hop(address)
         return hop is not None and hop[1]
 
-    def _hop(self, text: str) -> tuple[str, bool] | None:
-        """``text`` as an address (its canonical text) and whether it is a trusted proxy's,
-        or None if it is not an address; remembered (a request's parse was ~7 us a hop)."""
+    def _hop(self, text: str) -> tuple[str, bool, bool] | None:
+        """``text`` as an address (its canonical text), whether it is a trusted proxy's and
+        whether it is a loopback address, or None if it is not an address; remembered (a
+        request's parse was ~7 us a hop)."""
         try:
             return self._hops[text]
         except KeyError:
             pass
         ip = _ip(text) if len(text) <= 64 else None  # (an address's text is shorter)
-        hop = None if ip is None else (str(ip), any(ip in net for net in self.networks))
+        hop = (
+            None
+            if ip is None
+            else (str(ip), any(ip in net for net in self.networks), ip.is_loopback)
+        )
         if len(self._hops) >= self.MEMO:  # (bounded: the texts come from the network)
             self._hops.clear()
         self._hops[text] = hop
@@ -161,10 +166,16 @@ class TrustedProxies:
         one (each entry was written by the trusted proxy on its right). A malformed entry
         (not a bare address: a name, ``unknown``, a port, an empty one), or only trusted
         ones, or more than ``MAX_FORWARDED_HOPS`` read: the nearest trusted proxy, whose
-        bounds it then shares; nothing left of it is believed."""
-        if peer not in self:
+        bounds it then shares; nothing left of it is believed. So too a loopback entry
+        written by a hop not on this machine (one to its right, or ``peer``, is not loopback):
+        it is that hop's own loopback, never this node's. review20: any host of a trusted
+        network (``--trusted-proxy 10.0.0.0/8``) that sent ``X-Forwarded-For: 127.0.0.1``
+        was a loopback client, answered by ``/admin/links`` and ``/web/dev-wallets``."""
+        if peer is None or peer not in self:
             return peer
         client = peer
+        # whether every hop so far (``peer``, the trusted entries read) is on this machine
+        local = bool((hop := self._hop(peer)) and hop[2])
         hops = 0
         for value in reversed(forwarded):
             for entry in reversed(value.rsplit(",", MAX_FORWARDED_HOPS - hops)):
@@ -172,9 +183,10 @@ class TrustedProxies:
                 if hops > MAX_FORWARDED_HOPS:
                     return client
                 hop = self._hop(entry.strip(" \t"))
-                if hop is None:
+                if hop is None or (hop[2] and not local):
                     return client
-                client, trusted = hop
+                client, trusted, loopback = hop
+                local = local and loopback
                 if not trusted:
                     return client
         return client

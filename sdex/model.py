@@ -70,10 +70,14 @@ TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.OPEN: _ANY_SHOWN - {OrderStatus.OPEN},
     OrderStatus.PARTIALLY_FILLED: _ANY_SHOWN - {OrderStatus.PARTIALLY_FILLED},
     OrderStatus.UNFUNDED: _ANY_SHOWN - {OrderStatus.UNFUNDED},
-    # closed by the chain: a reorg or reset may reopen it, or show the chain's other verdict
-    OrderStatus.FILLED: frozenset({OrderStatus.OPEN, OrderStatus.CANCELLED, OrderStatus.EXPIRED}),
-    OrderStatus.CANCELLED: frozenset({OrderStatus.OPEN, OrderStatus.FILLED, OrderStatus.EXPIRED}),
-    OrderStatus.EXPIRED: frozenset({OrderStatus.OPEN, OrderStatus.FILLED, OrderStatus.CANCELLED}),
+    # closed by the chain: a reorg or reset may reopen it, or show the chain's other verdict;
+    # an IOC or FOK order it would reopen is removed instead (it never rests)
+    OrderStatus.FILLED: CHAIN_CLOSED - {OrderStatus.FILLED}
+    | {OrderStatus.OPEN, OrderStatus.REMOVED},
+    OrderStatus.CANCELLED: CHAIN_CLOSED - {OrderStatus.CANCELLED}
+    | {OrderStatus.OPEN, OrderStatus.REMOVED},
+    OrderStatus.EXPIRED: CHAIN_CLOSED - {OrderStatus.EXPIRED}
+    | {OrderStatus.OPEN, OrderStatus.REMOVED},
     # closed by this node's policy while fills of it were in flight: the chain's close wins
     OrderStatus.REMOVED: CHAIN_CLOSED,
 }

@@ -282,6 +282,19 @@ PROXIES = TrustedProxies((parse_network("127.0.0.1"), parse_network("10.0.0.0/8"
         ("127.0.0.1", ["203.0.113.5" + ", 10.0.0.1" * MAX_FORWARDED_HOPS], "10.0.0.1"),
         ("127.0.0.1", ["203.0.113.5" + ", 10.0.0.1" * (MAX_FORWARDED_HOPS - 1)], "203.0.113.5"),
         ("127.0.0.1", ["203.0.113.5", *["10.0.0.1"] * MAX_FORWARDED_HOPS], "10.0.0.1"),
+        # a loopback entry is the loopback of the hop that wrote it: this node's only when
+        # every hop to its right is on this machine (review20: any host of a trusted network
+        # sending "X-Forwarded-For: 127.0.0.1" was a loopback client: /admin/links and
+        # /web/dev-wallets answered it)
+        ("10.0.0.7", ["127.0.0.1"], "10.0.0.7"),
+        ("10.0.0.7", ["::1"], "10.0.0.7"),
+        ("10.0.0.7", ["::ffff:127.0.0.1"], "10.0.0.7"),
+        ("10.0.0.7", ["127.0.0.5"], "10.0.0.7"),
+        ("10.0.0.7", ["203.0.113.5, 127.0.0.1"], "10.0.0.7"),
+        ("127.0.0.1", ["127.0.0.1, 10.0.0.3"], "10.0.0.3"),
+        ("127.0.0.1", ["203.0.113.5, 127.0.0.1, 10.0.0.3"], "10.0.0.3"),
+        ("127.0.0.1", ["127.0.0.1"], "127.0.0.1"),  # (a client on this machine, by its proxy)
+        ("127.0.0.1", ["203.0.113.5, 127.0.0.1"], "203.0.113.5"),  # (two proxies here)
     ],
 )
 def test_the_forwarded_client_is_believed_from_a_trusted_proxy_only(

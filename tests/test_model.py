@@ -58,9 +58,9 @@ ALLOWED = {
     S.OPEN: SHOWN - {S.OPEN},
     S.PARTIALLY_FILLED: SHOWN - {S.PARTIALLY_FILLED},
     S.UNFUNDED: SHOWN - {S.UNFUNDED},
-    S.FILLED: {S.OPEN, S.CANCELLED, S.EXPIRED},  # a reorg or reset undid what closed it
-    S.CANCELLED: {S.OPEN, S.FILLED, S.EXPIRED},
-    S.EXPIRED: {S.OPEN, S.FILLED, S.CANCELLED},
+    S.FILLED: {S.OPEN, S.CANCELLED, S.EXPIRED, S.REMOVED},  # a reorg or reset undid it
+    S.CANCELLED: {S.OPEN, S.FILLED, S.EXPIRED, S.REMOVED},  # (removed: an IOC or FOK order,
+    S.EXPIRED: {S.OPEN, S.FILLED, S.CANCELLED, S.REMOVED},  # which never rests, review20)
     S.REMOVED: {S.FILLED, S.CANCELLED, S.EXPIRED},  # the chain settled what was in flight
 }
 

@@ -76,7 +76,8 @@ def check_node_closed(facts: Facts, ix: FactsIndex) -> CheckResult:
 
 
 def check_node_books(facts: Facts, ix: FactsIndex) -> CheckResult:
-    """A node's open orders are fillable on chain, with no more filled than the chain says."""
+    """A node's open orders are fillable on chain, and those and the ones it closed itself
+    (removed, cancelled) have no more filled than the chain says."""
     checked, found = 0, []
     for n in facts.nodes:
         for h, entry in n.book.items():
@@ -99,6 +100,23 @@ def check_node_books(facts: Facts, ix: FactsIndex) -> CheckResult:
                     Discrepancy(
                         "node_filled_above_chain",
                         f"the node says {entry.filled} filled; the chain {state.filled}",
+                        order_hash=hex0x(h),
+                        node=n.url,
+                    )
+                )
+        # and those it closed itself (a soft cancel, a drop): never more filled than the
+        # chain (review20: a soft-cancelled order kept a fill a devnet reset undid)
+        for h, closed in n.closed.items():
+            state = ix.states.get(h)
+            if state is None:
+                continue
+            checked += 1
+            if closed.filled > state.filled:
+                found.append(
+                    Discrepancy(
+                        "node_filled_above_chain",
+                        f"the node says {closed.filled} filled ({closed.status}); "
+                        f"the chain {state.filled}",
                         order_hash=hex0x(h),
                         node=n.url,
                     )

@@ -261,11 +261,27 @@ class NodeChainState(NodeIntake):
             or rec.cancel_signature is not None
         ):
             # open, or removed here by policy (soft cancel, self-trade...), or closed by
-            # the chain and soft-cancelled by its maker since: stays so
+            # the chain and soft-cancelled by its maker since: stays so, with the chain's
+            # filled amount when closed (review20: a soft-cancelled order kept a fill a
+            # reset undid, shown filled with no fill listed)
+            if not rec.status.is_open and rec.filled != state.filled:
+                self.registry.correct_filled(rec, state.filled)
             return
         verdict = judge(so, state)
         removal = removal_of(verdict)
         o = so.order
+        if removal is None and rec.tif is not TimeInForce.GTC:
+            # an IOC or FOK order never rests, whatever the chain says is left of it (as at
+            # a restart: ``_load_stored``): closed as it was unless the chain undid some of
+            # its fills. review20: reopened, a reorg's rested for its whole amount, matched
+            # again and its rest stayed in the book; a partly filled IOC (its rest dropped)
+            # rested its rest after its maker's cancel-up-to
+            if state.filled < rec.filled:
+                why = f"{rec.tif.value}: its fills were undone (reorg or reset); it never rests"
+                self.registry.transition(rec, OrderStatus.REMOVED, why, filled=state.filled)
+            elif state.filled != rec.filled:
+                self.registry.correct_filled(rec, state.filled)
+            return
         if removal is None:
             funds = min(state.maker_balance, state.maker_allowance)
             self._mirror_funds(o.maker, o.maker_token, funds)
