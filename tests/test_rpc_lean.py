@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import socket
 import threading
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from sdex.chain import rpc
 from sdex.chain.lean import LeanPost
 from sdex.errors import RpcError
 from tests.nodeutil import free_port, serving
+from tests.test_rpc_deadline import dripping_server
 
 TRANSPORTS = ["lean", "requests"]
 
@@ -185,3 +187,26 @@ def test_the_lean_transport_only_where_no_proxy_or_tls_is_involved(
         assert (client._lean is not None) is lean
     finally:
         client.close()
+
+
+def test_a_connection_past_descriptor_1024_is_reused() -> None:
+    """``select`` cannot watch a descriptor past 1024 (a node serving many clients has them):
+    the check before reuse must not take every such connection for dropped."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.skip(f"the descriptor limit {hard} is below 1100")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1100), hard))
+    low = [socket.socket() for _ in range(1030)]  # the client's socket gets a high number
+    try:
+        with dripping_server(["ok"] * 3) as (url, peers):
+            client = _client(url, "lean")
+            try:
+                for _ in range(3):
+                    assert client.call("eth_blockNumber") == "0x1"
+            finally:
+                client.close()
+        assert len(peers) == 3 and len(set(peers)) == 1
+    finally:
+        for s in low:
+            s.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
