@@ -7,7 +7,8 @@ resting asks, then crossing bids offered open-loop at ``--rate`` a second for ``
 or, with ``--single``, its one-crossing-at-a-time step (``bench_latency``). One JSON line a
 run: p50 / p90 / p99, matches per transaction, stage means, every process's cores. A tree
 is a checkout with its compiled book and artifacts/ (``--root NAME=DIR``, repeated).
-``--timeline`` adds each run's stages from the node's settler timeline (p50 / p99 ms);
+``--timeline`` adds each run's stages from the node's settler timeline (p50 / p90 / p99 ms
+and a histogram: counts below 1, 2, 5, ... 1,000 ms and above, ``hist_edges_ms``);
 with ``--single``, ``--bare N`` first measures the chain's own time for a lone match from a
 bare client on the same chain (pre-flight, send with receipt, a batch of one: one JSON
 line, ``"code": "bare"``), the floor under the node's figure in the same minutes.
@@ -108,6 +109,7 @@ def main() -> None:
                     "calls_per_tx": res.get("chain_calls_per_transaction"),
                     "with_send": res.get("receipts_with_send"),
                     "cores": res["cpu_cores_used"],
+                    "cpu_ms": res.get("cpu_ms"),
                     **({"timeline": res["timeline_ms"]} if "timeline_ms" in res else {}),
                 }
                 print(json.dumps(line), flush=True)

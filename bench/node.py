@@ -225,7 +225,7 @@ class CpuMeter:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        wall = time.perf_counter() - self.t0
+        wall = self.wall = time.perf_counter() - self.t0
         used = {k: (cpu_seconds(p) - self.c0[k]) / wall for k, p in self.pids.items()}
         others = (machine_busy_seconds() - self.m0) / wall - sum(used.values())
         self.cores = {k: round(v, 2) for k, v in used.items()}
@@ -846,6 +846,7 @@ async def bench_latency_under_load(
     settled = h1["matchesSettled"] - h0["matchesSettled"]
     txs = h1["settlementsSent"] - h0["settlementsSent"]
     timeline = timeline_stages(url, sent, answered_at, watcher)
+    chain_cores = max(cpu.cores.get(k, 0.0) for k in ("hardhat", "anvil"))
     return {
         **({"timeline_ms": timeline} if timeline is not None else {}),
         "offered_matches_per_s": rate,
@@ -868,6 +869,12 @@ async def bench_latency_under_load(
         "receipts_with_send": _with_send(h0, h1),
         "settlement_stages_ms_per_match": _stages(h0, h1),
         "cpu_cores_used": cpu.cores,
+        # CPU per crossing order (node, bench) and per settlement transaction (the chain):
+        # the node's own cost at this load, and what Hardhat spends on each block it mines
+        "cpu_ms": {
+            "node_per_order": round(1000 * cpu.cores.get("node", 0.0) * cpu.wall / n, 2),
+            "chain_per_transaction": round(1000 * chain_cores * cpu.wall / max(1, txs), 2),
+        },
     }
 
 
@@ -897,9 +904,22 @@ TIMELINE_STAGES = (
 """``--timeline``: each stage of a crossing order's way, between two of its timestamps."""
 
 
+HIST_EDGES_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+"""``--timeline``: each stage's histogram counts the orders whose span fell below each edge
+(and not below the one before); the last count is of those at ``HIST_EDGES_MS[-1]`` or more."""
+
+
+def histogram(spans: list[float]) -> list[int]:
+    """Counts of ``spans`` (seconds) per bucket of ``HIST_EDGES_MS`` (one more: the rest)."""
+    counts = [0] * (len(HIST_EDGES_MS) + 1)
+    for v in spans:
+        counts[bisect.bisect_right(HIST_EDGES_MS, 1000 * v)] += 1
+    return counts
+
+
 def timeline_stages(
     url: str, sent: dict[str, float], answered: dict[str, float], watcher: FillWatcher
-) -> dict[str, dict[str, float]] | None:
+) -> dict[str, Any] | None:
     """Per stage, p50 / p99 ms over the crossing orders ``sent`` (POST times): the bench's
     own timestamps (POST, 2xx, websocket event read) set beside the settler's per batch
     (``SDEX_SETTLE_TIMELINE``, the same monotonic clock); None without ``--timeline``."""
@@ -917,12 +937,14 @@ def timeline_stages(
             if h in sent and h in answered and (ws := watcher.first(h)) is not None:
                 ways[h] = {"post": sent[h], "answered": answered[h], "submitted": sub,
                            "ws": ws, **batch}  # fmt: skip
-    out: dict[str, dict[str, float]] = {"orders": {"n": len(ways)}}
+    out: dict[str, Any] = {"orders": {"n": len(ways)}}
     if not ways:
         return out
+    out["hist_edges_ms"] = list(HIST_EDGES_MS)
     for name, a, b in TIMELINE_STAGES:
         spans = [w[b] - w[a] for w in ways.values()]
-        out[name] = {"p50": pct(spans, 0.5), "p99": pct(spans, 0.99)}
+        out[name] = {"p50": pct(spans, 0.5), "p90": pct(spans, 0.9), "p99": pct(spans, 0.99),
+                     "hist": histogram(spans)}  # fmt: skip
     # The chain thread between two sends (one send's end to the next one's start; the next
     # formed after that end): what an automine chain idles while the node forms, signs and
     # records the next batch. Gaps of 50 ms and more (no match waiting) are left out.

@@ -15,6 +15,7 @@ import urllib3
 
 from sdex import jsonio
 from sdex.chain.deadline import read_body, session, within
+from sdex.chain.lean import LeanPost
 from sdex.errors import ContractRevert, JsonLimitError, RpcError, RpcTimeout
 
 MAX_RESPONSE = 32 * 1024 * 1024
@@ -34,6 +35,8 @@ class Rpc:
         self.url = url
         self.timeout = timeout
         self._session = session()
+        self._lean = LeanPost(url) if LeanPost.serves(url) else None
+        """Plain http with no proxy: ``http.client`` (``sdex.chain.lean``), not ``requests``."""
         self._ids = itertools.count(1)
         self._used = time.monotonic()
 
@@ -65,6 +68,19 @@ class Rpc:
         The whole call (connect, headers, body) ends by one deadline, ``timeout`` or else
         the client's: ``RpcTimeout`` past it (``sdex.chain.deadline``)."""
         total = self.timeout if timeout is None else timeout
+        if self._lean is not None:
+            deadline = time.monotonic() + total
+            raw = self._lean.post(
+                jsonio.dumps_bytes(body),
+                min(self.timeout, total),
+                total,
+                deadline,
+                MAX_RESPONSE,
+                IDLE_REUSE,
+            )
+            if raw is None:
+                raise RpcTimeout(self.url, total)
+            return self._parse(raw)
         if time.monotonic() - self._used > IDLE_REUSE:
             self._session.close()  # (its pools empty; the next request opens a connection)
         deadline = time.monotonic() + total
@@ -83,6 +99,9 @@ class Rpc:
         if raw is None:
             self._session.close()  # (never reuse the connection of an unfinished answer)
             raise RpcTimeout(self.url, total)
+        return self._parse(raw)
+
+    def _parse(self, raw: bytes) -> Any:
         try:
             return jsonio.loads(raw, max_bytes=MAX_RESPONSE, max_depth=MAX_DEPTH, floats=True)
         except JsonLimitError as e:
@@ -90,6 +109,8 @@ class Rpc:
 
     def close(self) -> None:
         self._session.close()
+        if self._lean is not None:
+            self._lean.close()
 
 
 def batch_body(ids: list[int], calls: list[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
