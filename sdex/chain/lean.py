@@ -107,7 +107,7 @@ class LeanPost:
             except TimeoutError:
                 raise requests.ConnectTimeout(f"{self.url}: no connection in time") from None
             except OSError as e:
-                raise requests.ConnectionError(f"{self.url}: {e!r}") from e
+                raise requests.ConnectionError(f"{self.url}: {e or type(e).__name__}") from e
             try:
                 conn.request("POST", self.target, body, _HEADERS)
                 with within(deadline):
@@ -116,7 +116,7 @@ class LeanPost:
             except TimeoutError:
                 return None
             except (OSError, http.client.HTTPException) as e:
-                raise requests.ConnectionError(f"{self.url}: {e!r}") from e
+                raise requests.ConnectionError(f"{self.url}: {e or type(e).__name__}") from e
             if time.monotonic() > deadline:
                 return None
             if not 200 <= resp.status < 300:
