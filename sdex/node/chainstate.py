@@ -74,7 +74,7 @@ class NodeChainState(NodeIntake):
         for f in changes.reverted:
             self.events.publish({"type": "fill", "event": "reverted", **f.to_json()})
         self._undone.add(changes.reverted)
-        remined = self._undone.take(changes.fills)  # (undone by an earlier reorg)
+        remined = self._undone.mined_again(changes.fills)  # (undone by an earlier reorg)
         if changes.fills:  # queued, not awaited: published once durable (_fills_stored)
             fills = list(_stored_fills(changes.fills, ours=False, ours_txs=self.settler.ours))
             stored = self.store.add_fills_async(fills)
@@ -116,6 +116,7 @@ class NodeChainState(NodeIntake):
                     None if changes.reset else sorted(makers), changes.walked
                 )
             self._remined({h: n for h, n in remined.items() if h not in rejudge})
+            self._undone.forget(changes.fills)
             for h, reason in self.book.expire(self.now()):
                 self._book_closed(h, reason)
             self._persist_open()

@@ -206,14 +206,19 @@ class UndoneFills:
         while len(self._fills) > self._kept:
             del self._fills[next(iter(self._fills))]
 
-    def take(self, fills: Iterable[FillEvent]) -> dict[bytes, int]:
+    def mined_again(self, fills: Iterable[FillEvent]) -> dict[bytes, int]:
         """Of ``fills`` (a block's), those undone before: the maker amount mined again
-        per order, forgotten here."""
+        per order (kept here until ``forget``: a block applied again finds them again)."""
         back: dict[bytes, int] = {}
         for f in fills:
-            if self._fills.pop((f.order_hash, f.tx_hash.lower()), None) is not None:
+            if (f.order_hash, f.tx_hash.lower()) in self._fills:
                 back[f.order_hash] = back.get(f.order_hash, 0) + f.maker_filled
         return back
+
+    def forget(self, fills: Iterable[FillEvent]) -> None:
+        """``fills`` are applied: mined again, they are undone no more."""
+        for f in fills:
+            self._fills.pop((f.order_hash, f.tx_hash.lower()), None)
 
     def __len__(self) -> int:
         return len(self._fills)
