@@ -73,6 +73,8 @@ class NodeChainState(NodeIntake):
             self.sender.forget_nonce()  # a settlement in an undone block freed its nonce
         for f in changes.reverted:
             self.events.publish({"type": "fill", "event": "reverted", **f.to_json()})
+        self._undone.add(changes.reverted)
+        remined = self._undone.mined_again(changes.fills)  # (undone by an earlier reorg)
         if changes.fills:  # queued, not awaited: published once durable (_fills_stored)
             fills = list(_stored_fills(changes.fills, ours=False, ours_txs=self.settler.ours))
             stored = self.store.add_fills_async(fills)
@@ -113,12 +115,29 @@ class NodeChainState(NodeIntake):
                 await self._rejudge_stored(
                     None if changes.reset else sorted(makers), changes.walked
                 )
+            self._remined({h: n for h, n in remined.items() if h not in rejudge})
+            self._undone.forget(changes.fills)
             for h, reason in self.book.expire(self.now()):
                 self._book_closed(h, reason)
             self._persist_open()
             self._uncross()
         finally:
             self.registry.unpin(rejudge)
+
+    def _remined(self, amounts: dict[bytes, int]) -> None:
+        """Fills a reorg undid, mined again in this block (the same transactions): a closed
+        order out of the book (e.g. an IOC closed ``removed`` when they were undone) takes
+        them back into its filled amount, up to the chain's. Those alone: a fill of it the
+        reorg did not undo stays out, for the audit to see (``fill_after_node_closed``)."""
+        for h, amount in amounts.items():
+            if h in self.book:
+                continue  # the book's orders take the chain's filled amount (``_on_block``)
+            rec = self.registry.load(h)  # (evicted: back from the store)
+            if rec is None or rec.status.is_open:
+                continue
+            filled = min(self.mirror.filled_of(h), rec.filled + amount)
+            if filled > rec.filled:
+                self.registry.correct_filled(rec, filled)
 
     async def _rejudge_stored(self, makers: list[str] | None, walked: dict[str, int]) -> None:
         """After a reset (every order) or a cancel-up-to (``makers``' orders): the orders

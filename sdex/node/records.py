@@ -18,6 +18,7 @@ from sdex.gossip import Gossip
 from sdex.ingest import Intake, StateBatcher
 from sdex.matching import MatchingEngine
 from sdex.mirror import Mirror
+from sdex.model import FillEvent
 from sdex.node.commitwait import CommitWaits
 from sdex.node.config import NodeConfig
 from sdex.node.events import EventHub
@@ -85,6 +86,8 @@ class NodeState:
         self.gossip: Gossip | None = None
         self._recheck: set[bytes] = set()
         """Orders a block touched while fills of theirs were in flight (``_recheck_settled``)."""
+        self._undone = UndoneFills()
+        """Fills a reorg undid: mined again later, they count in a closed order's record."""
         self._tasks: list[asyncio.Task[None]] = []
         self._results_lock = asyncio.Lock()
         """One settlement's results written and diagnosed at a time (``_on_settled``)."""
@@ -178,3 +181,44 @@ class NodeState:
     def _gossiped_records(self) -> Iterable[Record]:
         """Open orders that rest and were announced: the only ones peers are shown."""
         return self.registry.gossiped_records()
+
+
+UNDONE_KEPT = 10_000
+"""Fills a reorg undid that a node remembers (the oldest forgotten first)."""
+
+
+class UndoneFills:
+    """Fills a reorg (or a reset) undid, by (order, transaction): if the same transaction
+    is mined again in a later block, an order the node closed meanwhile (out of the book,
+    not judged again then) takes that fill back into its record (``_remined``). Only those:
+    a fill of a closed order that no reorg undid stays out of its record, and the audit
+    still sees it as filled after the node closed it. In memory, bounded (``UNDONE_KEPT``)."""
+
+    def __init__(self, kept: int = UNDONE_KEPT) -> None:
+        self._kept = kept
+        self._fills: dict[tuple[bytes, str], int] = {}
+
+    def add(self, fills: Iterable[FillEvent]) -> None:
+        for f in fills:
+            key = (f.order_hash, f.tx_hash.lower())
+            self._fills.pop(key, None)
+            self._fills[key] = f.maker_filled
+        while len(self._fills) > self._kept:
+            del self._fills[next(iter(self._fills))]
+
+    def mined_again(self, fills: Iterable[FillEvent]) -> dict[bytes, int]:
+        """Of ``fills`` (a block's), those undone before: the maker amount mined again
+        per order (kept here until ``forget``: a block applied again finds them again)."""
+        back: dict[bytes, int] = {}
+        for f in fills:
+            if (f.order_hash, f.tx_hash.lower()) in self._fills:
+                back[f.order_hash] = back.get(f.order_hash, 0) + f.maker_filled
+        return back
+
+    def forget(self, fills: Iterable[FillEvent]) -> None:
+        """``fills`` are applied: mined again, they are undone no more."""
+        for f in fills:
+            self._fills.pop((f.order_hash, f.tx_hash.lower()), None)
+
+    def __len__(self) -> int:
+        return len(self._fills)

@@ -8,7 +8,7 @@ import concurrent.futures
 import functools
 import logging
 
-from sdex.book import RemovalReason, UnknownOrder
+from sdex.book import BookOrderState, RemovalReason, UnknownOrder
 from sdex.book.errors import BookError
 from sdex.chain import OrderState
 from sdex.chain.tx import already_known
@@ -194,7 +194,12 @@ class NodeSettlement(NodeChainState):
                 was, got = before[so.hash]
                 full = rec.signed.order.maker_amount
                 filled = full if was is None else min(full, was.filled + got)
-                if rec.status in OPEN_STATUSES:
+                if rec.status in OPEN_STATUSES and _rest_dropped(was, filled, full):
+                    # an IOC partly filled, its rest dropped at arrival: not ``filled``
+                    # (review20: said so with remainingMakerAmount > 0)
+                    why = f"{rec.tif.value}: partly filled; the unmatched rest was dropped"
+                    self._close_record(rec, OrderStatus.REMOVED, why, filled)
+                elif rec.status in OPEN_STATUSES:
                     self._close_record(rec, OrderStatus.FILLED, "filled", filled)
                 else:  # closed here while in flight: what the chain filled still counts
                     self.registry.correct_filled(rec, filled)
@@ -360,3 +365,10 @@ class NodeSettlement(NodeChainState):
                 block = receipt.get("blockNumber")
                 self.settler.ours.landed(s.tx_hash, quantity(block) if block else 0)
             await self.store.set_settlement_status(s.tx_hash, status)
+
+
+def _rest_dropped(was: BookOrderState | None, filled: int, full: int) -> bool:
+    """Whether an order the book forgot at its last confirm had its unmatched rest dropped
+    (an IOC's, at arrival) with some of it left unfilled: closed ``removed``, not ``filled``
+    (a rest the book closed as dust is ``filled``: nothing tradeable was left)."""
+    return was is not None and was.closed is RemovalReason.UNMATCHED and filled < full

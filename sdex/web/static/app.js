@@ -660,7 +660,8 @@ async function placeOrder(ev) {
 
 /** What matching did with a posted order ({outcome, matched} from the node's answer), in
  * the words ``sdex order`` uses: the status alone says "removed" for an IOC that met
- * nothing, "partially_filled" for a taker matched in full whose settlement is not mined.
+ * nothing or whose unmatched rest was dropped (its filled amount says what traded),
+ * "partially_filled" for a taker matched in full whose settlement is not mined.
  * (A resting order's status says enough, and changes as it trades.) */
 function outcomeWords({ outcome, matched }, status) {
   switch (outcome) {

@@ -1,0 +1,158 @@
+"""A fill a reorg undid, mined again in a later block (the same transaction): an order the
+node had closed meanwhile (an IOC closed ``removed`` when its fills were undone) takes the
+fill back into its record. Real Hardhat (``evm_snapshot``/``evm_revert``,
+``eth_sendRawTransaction`` of the settlement's stored raw transaction), a real node on
+loopback, and ``sdex audit`` against it.
+
+review20 left it: the IOC kept ``filledMakerAmount`` 0 while ``/v1/fills`` listed the fill
+mined again, and the audit said ``fill_after_node_closed`` of an honest node."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from sdex.audit import audit_network
+from sdex.model import FillEvent
+from sdex.node.records import UndoneFills
+from sdex.order import sign_hash
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_mirror import head, meta, revert, synced
+from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+
+
+def _fill(order: int, tx: str, amount: int) -> FillEvent:
+    h = bytes([order]) * 32
+    return FillEvent(h, "0x" + "a" * 40, "0x" + "b" * 40, amount, 1, "0x" + "c" * 40, 0, 1, tx, 0)
+
+
+def test_undone_fills_are_found_by_order_and_transaction_until_forgotten() -> None:
+    undone = UndoneFills(kept=3)
+    undone.add([_fill(1, "0xAA", 5), _fill(1, "0xbb", 7), _fill(2, "0xaa", 9)])
+    # another transaction of order 1, order 1's 0xaa mined again (hash case aside)
+    block = [_fill(1, "0xcc", 100), _fill(1, "0xaa", 5), _fill(3, "0xaa", 1)]
+    assert undone.mined_again(block) == {bytes([1]) * 32: 5}
+    assert undone.mined_again(block) == {bytes([1]) * 32: 5}  # (a block applied again)
+    undone.forget(block)
+    assert undone.mined_again(block) == {} and len(undone) == 2
+    undone.add([_fill(4, "0x01", 1), _fill(5, "0x02", 1)])  # bounded: the oldest go
+    assert len(undone) == 3
+    assert undone.mined_again([_fill(1, "0xbb", 7), _fill(5, "0x02", 1)]) == {bytes([5]) * 32: 1}
+
+
+@pytest.mark.parametrize("evicted", [False, True])
+async def test_an_undone_fill_mined_again_later_is_back_in_a_closed_orders_record(
+    chain: Chain, tmp_path: Path, evicted: bool
+) -> None:
+    """``evicted``: the IOC's record left memory before its fill came back (read back from
+    the store by the block that carries it)."""
+    c = chain
+    path = tmp_path / "n.db"
+    cfg = node_config(c, path, closed_grace=0.2 if evicted else 10.0)
+    async with running_node(cfg) as (node, api):
+        resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        assert (await api.post_order(resting))[0] == 201
+        snap = c.rpc.call("evm_snapshot")
+        taker = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))  # its rest dropped
+        code, posted = await api.post_order(taker, "ioc")
+        assert code == 201 and posted["matches"], posted
+
+        async def settled() -> bool:
+            return (await meta(api, taker))["pendingMakerAmount"] == "0"
+
+        await wait_for(settled, timeout=20)
+        await synced(node, c)
+        _, fills = await api.get("/v1/fills")
+        (tx,) = {f["transactionHash"].lower() for f in fills["records"]}
+        with sqlite3.connect(path) as db:
+            (raw,) = db.execute("SELECT raw_tx FROM settlements WHERE tx_hash=?", (tx,)).fetchone()
+
+        revert(c, snap)
+        c.rpc.call("evm_mine")
+        c.rpc.call("evm_mine")
+
+        async def undone() -> bool:
+            at = node.watcher.applied
+            return (
+                node.watcher.reorgs >= 1
+                and at is not None
+                and at.hash == head(c)[1]
+                and (await meta(api, taker))["status"] == "removed"
+                and (await meta(api, resting))["pendingMakerAmount"] == "0"
+            )
+
+        await wait_for(undone, timeout=20)
+        assert (await meta(api, taker))["filledMakerAmount"] == "0"
+        if evicted:
+
+            async def gone() -> bool:
+                await node.registry.evict()
+                return taker.hash not in node.records
+
+            await wait_for(gone, timeout=10)
+
+        # a later poll: the same transaction mined again
+        assert c.rpc.call("eth_sendRawTransaction", raw).lower() == tx
+        c.rpc.call("evm_mine")
+        await synced(node, c)
+        assert c.exchange.order_info(taker.order).filled == 3000 * E6
+
+        async def listed() -> bool:
+            return (await api.get("/v1/fills"))[1]["total"] == 2
+
+        await wait_for(listed, timeout=20)
+        m = await meta(api, taker)
+        assert (m["status"], m["filledMakerAmount"]) == ("removed", str(3000 * E6)), m
+        assert m["remainingFillableMakerAmount"] == "0", m
+        assert (await meta(api, resting))["status"] == "filled"
+        report = await asyncio.to_thread(
+            audit_network, c.deployment, [api.base], orders=[], sync_timeout=5.0
+        )
+        assert report.ok, report.to_json()
+
+
+async def test_a_new_fill_of_an_order_closed_after_a_reorg_stays_out_of_its_record(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The other truth: Alice's ask, half filled, soft-cancelled, its fill undone by a reorg;
+    then Bob fills it with another transaction (the signed order is still valid on chain).
+    That fill is not one the reorg undid: the record keeps 0 filled, and the audit flags it
+    (the wallet was told the order is dead)."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        assert (await api.post_order(resting))[0] == 201
+        snap = c.rpc.call("evm_snapshot")
+        c.exchange.fill_order(c.sender(BOB), resting, 1500 * E6)
+        await synced(node, c)
+        sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
+        code, _ = await api.post(
+            f"/v1/orders/{resting.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
+        )
+        assert code == 200
+        revert(c, snap)
+        c.rpc.call("evm_mine")
+        c.rpc.call("evm_mine")
+        await synced(node, c)
+        assert node.watcher.reorgs >= 1
+        assert (await meta(api, resting))["filledMakerAmount"] == "0"
+
+        c.exchange.fill_order(c.sender(BOB), resting, 750 * E6)  # another transaction
+        await synced(node, c)
+
+        async def listed() -> bool:
+            return (await api.get("/v1/fills"))[1]["total"] == 1
+
+        await wait_for(listed, timeout=20)
+        m = await meta(api, resting)
+        assert (m["status"], m["filledMakerAmount"]) == ("cancelled", "0"), m
+        report = await asyncio.to_thread(
+            audit_network, c.deployment, [api.base], orders=[], sync_timeout=5.0
+        )
+        assert report.kinds() == {"fill_after_node_closed"}, report.to_json()
+        (d,) = report.discrepancies
+        assert d.order_hash == resting.hash_hex
