@@ -1,0 +1,122 @@
+"""A push of copies the node holds already is answered in the stream reader's own turn
+(``Served.answer_now``, ``routes._frame_now``, ``Gossip.answer_known``): no task, the same
+answer and the same checks as the task's path. Real gossip drivers, their routes on real
+aiohttp servers on loopback, in-memory nodes behind them (``tests.p2putil``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from sdex.gossip import GossipConfig, stream
+from sdex.gossip.stream import Link
+from tests.p2putil import gossip_net, order
+from tests.test_stream import dial_link, newest_served, until
+
+FAST = GossipConfig(dial_interval=0.1, ae_interval=0.3)
+
+
+@contextmanager
+def served_tasks(served: stream.Served) -> Iterator[list[str]]:
+    """The tasks started for ``served``'s requests meanwhile (``Served._serve``)."""
+    loop = asyncio.get_running_loop()
+    seen: list[str] = []
+    before = loop.get_task_factory()
+
+    def factory(
+        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], **kw: Any
+    ) -> asyncio.Task[Any]:
+        frame = getattr(coro, "cr_frame", None)
+        if frame is not None and frame.f_locals.get("self") is served:
+            seen.append(coro.__qualname__)
+        return asyncio.Task(coro, loop=loop, **kw)
+
+    loop.set_task_factory(factory)  # type: ignore[arg-type]
+    try:
+        yield seen
+    finally:
+        loop.set_task_factory(before)
+
+
+async def push(link: Link, body: object) -> tuple[int, Any]:
+    return await link.request("POST", "/orders", None, body, 10)
+
+
+HELD = order(2)
+CASES: list[tuple[str, object, int, dict[str, int] | None, int]] = [
+    # (case, body, status, counts, tasks started)
+    ("held copy", {"orders": [HELD]}, 200, {"known": 1}, 0),
+    ("held copy twice, with hints", {"orders": [HELD, HELD], "also": ["ab"]}, 200, {"known": 2}, 0),
+    ("new order", {"orders": [order(5)]}, 200, {"accepted": 1}, 1),
+    ("held and new", {"orders": [HELD, order(6)]}, 200, {"accepted": 1, "known": 1}, 1),
+    ("held copy changed", {"orders": [{**HELD, "makerAmount": "1"}]}, 200, {"known": 1}, 1),
+    ("no orders", {"orders": []}, 200, {}, 1),
+    ("orders not a list", {"orders": {"a": HELD}}, 400, None, 1),
+    ("body not an object", [HELD], 400, None, 1),
+]
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+@pytest.mark.parametrize(("case", "body", "status", "counts", "tasks"), CASES)
+async def test_a_push_of_held_copies_is_answered_without_a_task(
+    grouped: bool,
+    case: str,
+    body: object,
+    status: int,
+    counts: dict[str, int] | None,
+    tasks: int,
+) -> None:
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        b.node.add(HELD)
+        link = await dial_link(a, b, grouped)
+        try:
+            served = newest_served(b, a)
+            known = b.gossip.push_timing.known
+            with served_tasks(served) as seen:
+                got = await push(link, body)
+            assert got[0] == status, (case, got)
+            if counts is not None:
+                assert {k: v for k, v in got[1].items() if v} == counts
+            assert len(seen) == tasks, (case, seen)
+            assert b.gossip.push_timing.known - known == (1 if tasks == 0 else 0)
+        finally:
+            await link.close()
+
+
+async def test_a_held_push_from_a_cut_link_is_refused_as_before() -> None:
+    """The fast path keeps ``_frame``'s checks: a link the operator cut answers 503."""
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        b.node.add(HELD)
+        link = await dial_link(a, b, True)
+        try:
+            b.gossip.links_blocked.add(a.url)
+            status, body = await push(link, {"orders": [HELD]})
+            assert status == 503 and "cut" in str(body)
+        finally:
+            b.gossip.links_blocked.discard(a.url)
+            await link.close()
+
+
+async def test_held_pushes_answered_at_once_join_a_waiting_group() -> None:
+    """A held push answered while a grouped answer waits for its turn's others goes in that
+    group's frame; every call gets its own answer."""
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        b.node.add(HELD)
+        link = await dial_link(a, b, True)
+        try:
+            served = newest_served(b, a)
+            answers = [
+                asyncio.create_task(push(link, {"orders": [o]}))
+                for o in (order(7), order(8), HELD, HELD)
+            ]
+            replies = await asyncio.gather(*answers)
+            assert [r[0] for r in replies] == [200] * 4
+            assert [r[1]["known"] for r in replies[2:]] == [1, 1]
+            assert served.answer_frames >= 1
+            await until(lambda: all(t.done() for t in answers))
+        finally:
+            await link.close()
