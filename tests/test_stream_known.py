@@ -15,7 +15,7 @@ import pytest
 from sdex.gossip import GossipConfig, stream
 from sdex.gossip.stream import Link
 from tests.p2putil import gossip_net, order
-from tests.test_stream import dial_link, newest_served, until
+from tests.test_stream import dial_link, newest_served
 
 FAST = GossipConfig(dial_interval=0.1, ae_interval=0.3)
 
@@ -101,22 +101,24 @@ async def test_a_held_push_from_a_cut_link_is_refused_as_before() -> None:
             await link.close()
 
 
-async def test_held_pushes_answered_at_once_join_a_waiting_group() -> None:
-    """A held push answered while a grouped answer waits for its turn's others goes in that
-    group's frame; every call gets its own answer."""
+@pytest.mark.parametrize("grouped", [True, False])
+async def test_held_pushes_read_together_are_answered_each_its_own(grouped: bool) -> None:
+    """Held pushes whose frames were read together, mixed with pushes of new orders: every
+    call gets its own answer; a dialer that did not ask for grouped answers one frame each
+    (one that did: at most one each, those read together in one)."""
     async with gossip_net(2, [FAST] * 2) as (a, b):
         b.node.add(HELD)
-        link = await dial_link(a, b, True)
+        link = await dial_link(a, b, grouped)
         try:
             served = newest_served(b, a)
-            answers = [
-                asyncio.create_task(push(link, {"orders": [o]}))
-                for o in (order(7), order(8), HELD, HELD)
-            ]
-            replies = await asyncio.gather(*answers)
-            assert [r[0] for r in replies] == [200] * 4
-            assert [r[1]["known"] for r in replies[2:]] == [1, 1]
-            assert served.answer_frames >= 1
-            await until(lambda: all(t.done() for t in answers))
+            before = served.answer_frames
+            bodies = [[HELD], [order(7)], [HELD, HELD], [HELD], [order(8)], [HELD]]
+            calls = [asyncio.create_task(push(link, {"orders": o})) for o in bodies]
+            replies = await asyncio.gather(*calls)
+            assert [(r[0], r[1]["known"], r[1]["accepted"]) for r in replies] == [
+                (200, 1, 0), (200, 0, 1), (200, 2, 0), (200, 1, 0), (200, 0, 1), (200, 1, 0)
+            ]  # fmt: skip
+            sent = served.answer_frames - before
+            assert sent == len(bodies) if not grouped else 1 <= sent <= len(bodies)
         finally:
             await link.close()

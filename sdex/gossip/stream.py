@@ -315,6 +315,9 @@ class Served(_Stream):
         """This turn's answers (body encoded) for one frame, and its size: at most
         ``MAX_ANSWER`` (what the dialer reads)."""
         self.answer_frames = 0
+        self._held: list[tuple[int, int, bytes]] = []
+        self._held_bytes = 0
+        """Answers given in the reader's turn, waiting for the frames read with theirs."""
         self.admit = admit
         """Before a frame's JSON is read: may the peer send it (still admitted, within its
         rate limit)? If not the stream closes (nobody is blamed: the limit is the penalty)."""
@@ -347,6 +350,8 @@ class Served(_Stream):
     async def run(self) -> None:
         try:
             while True:
+                if self._held and not self._buffered():
+                    await self._flush_held()
                 msg = await self.ws.receive()
                 self._last = self._loop.time()
                 if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING):
@@ -382,7 +387,7 @@ class Served(_Stream):
                     continue
                 now = self._now(self.answer_now, req, size) if self.answer_now else None
                 if now is not None:  # (no task: answered in this turn)
-                    await self._answer_in_turn(rid, *now)
+                    await self._hold(rid, *now)
                     continue
                 task = asyncio.create_task(
                     self._serve(rid, method, path, query, req.get("b"), size)
@@ -418,29 +423,30 @@ class Served(_Stream):
             log.exception("stream request %s %s from %s failed", method, path, self.peer)
             return 500, error_body(100, "internal error")
 
-    async def _answer_in_turn(self, rid: int, status: int, body: object) -> None:
-        """An answer ready in the reader's own turn: into this turn's group if one waits to
-        go (``_answer``), else at once."""
+    def _buffered(self) -> bool:
+        """Are more frames already read off the socket? (aiohttp's queue, public in its
+        Cython build; unknown: none, so an answer held here goes at once)"""
+        return bool(getattr(getattr(self.ws, "_reader", None), "_buffer", None))
+
+    async def _hold(self, rid: int, status: int, body: object) -> None:
+        """An answer ready in the reader's own turn: to a dialer that takes grouped answers,
+        held while more frames are already read (the reader goes on at once); their answers
+        go in one frame as it waits for more (``run``)."""
         one = frames.answer(rid, status, body)
         size = len(one[2]) + 48
-        if self.ws.closed or (
-            self.grouped and size <= MAX_ANSWER // 2 and await self._join(one, size)
-        ):
-            return
-        await self._send(frames.payload([one]))
+        if not self.grouped or size > MAX_ANSWER // 2:
+            return await self._send(frames.payload([one]))
+        if self._held_bytes + size > MAX_ANSWER:
+            await self._flush_held()
+        self._held.append(one)
+        self._held_bytes += size
+        if len(self._held) >= MAX_ANSWERS or not self._buffered():
+            await self._flush_held()
 
-    async def _join(self, one: tuple[int, int, bytes], size: int) -> bool:
-        """``one`` into this turn's group of answers if one waits and it fits (the first
-        answer of the turn sends them all; a full group goes now): did it join?"""
-        group = self._answers
-        if not group or self._group_bytes + size > MAX_ANSWER:
-            return False
-        group.append(one)
-        self._group_bytes += size
-        if len(group) >= MAX_ANSWERS:
-            self._answers = []
-            await self._send(frames.payload(group))
-        return True
+    async def _flush_held(self) -> None:
+        held, self._held, self._held_bytes = self._held, [], 0
+        if held and not self.ws.closed:
+            await self._send(frames.payload(held))
 
     async def _answer(self, rid: int, status: int, body: object) -> None:
         if self.ws.closed:
@@ -450,7 +456,12 @@ class Served(_Stream):
         alone = not group and len(self._tasks) <= 1  # no other request under way: at once
         if not self.grouped or alone or size > MAX_ANSWER // 2:  # (a large one goes alone)
             return await self._send(frames.payload([one]))
-        if await self._join(one, size):
+        if group and self._group_bytes + size <= MAX_ANSWER:
+            group.append(one)  # the first answer of this turn sends them all
+            self._group_bytes += size
+            if len(group) >= MAX_ANSWERS:
+                self._answers = []
+                await self._send(frames.payload(group))
             return
         mine = self._answers = [one]  # (a group it does not fit in goes now)
         self._group_bytes = size
