@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from sdex.gossip import GossipConfig, stream
+from sdex.gossip.outbox import SHORT_ID
 from sdex.gossip.stream import Link
 from tests.p2putil import gossip_net, order
-from tests.test_stream import dial_link, newest_served
+from tests.test_stream import dial_link, newest_served, until
 
 FAST = GossipConfig(dial_interval=0.1, ae_interval=0.3)
 
@@ -120,5 +121,28 @@ async def test_held_pushes_read_together_are_answered_each_its_own(grouped: bool
             ]  # fmt: skip
             sent = served.answer_frames - before
             assert sent == len(bodies) if not grouped else 1 <= sent <= len(bodies)
+        finally:
+            await link.close()
+
+
+async def test_a_held_push_s_hints_reach_the_core() -> None:
+    """Answered in the reader's turn, a held push still tells the core who sent it and whom
+    it went to (``also``, ``more``: ``core.receive``), as the task's path does."""
+    async with gossip_net(3, [FAST] * 3) as (a, b, c):
+        core = b.gossip.core
+        await until(lambda: c.gossip.node_id in core.mesh)
+        b.node.add(order(1))
+        b.node.add(order(2))
+        link = await dial_link(a, b, True)
+        try:
+            served = newest_served(b, a)
+            short = c.gossip.node_id[-SHORT_ID:]
+            body = {"orders": [order(1), order(2)], "also": [], "more": [[short, [1]]]}
+            with served_tasks(served) as seen:
+                status, counts = await push(link, body)
+            assert status == 200 and counts["known"] == 2 and seen == []
+            hinted = core._heard._hinted
+            assert hinted.get(order(2)["signature"]) == {c.gossip.node_id}
+            assert order(1)["signature"] not in hinted
         finally:
             await link.close()
