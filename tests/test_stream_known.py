@@ -33,7 +33,7 @@ def served_tasks(served: stream.Served) -> Iterator[list[str]]:
     ) -> asyncio.Task[Any]:
         frame = getattr(coro, "cr_frame", None)
         if frame is not None and frame.f_locals.get("self") is served:
-            seen.append(coro.__qualname__)
+            seen.append(getattr(coro, "__qualname__", ""))
         return asyncio.Task(coro, loop=loop, **kw)
 
     loop.set_task_factory(factory)  # type: ignore[arg-type]
