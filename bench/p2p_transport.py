@@ -4,18 +4,22 @@ Two in-process gossip drivers (``sdex.gossip.gossip.Gossip``) with their routes 
 aiohttp servers on loopback (``tests.p2putil``); B's intake is in memory and already holds
 every order pushed, so what is measured is the transport: A pushes batches of ``--batch``
 order-sized dicts to B, ``--window`` calls in flight (the push window), the same number of
-calls over each transport, alternating rounds. Both sides run in this one process, so the
-process's CPU time per call is sender + receiver (what a push costs the network). Prints
-JSON: CPU µs and wall µs per call for each transport and batch size, and their ratio.
+calls over each transport (``--modes``; ``stream-task``: the stream with every frame served
+in a task, held pushes too, as before ``Served.answer_now``), alternating rounds, their order
+turned each round. Both sides run in this one process, so the process's CPU time per call is
+sender + receiver (what a push costs the network). Prints JSON: CPU µs, wall µs and B's
+answer frames per call for each transport and batch size, and their ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +59,22 @@ async def calls(a: Member, b: Member, batches: list[list[dict[str, Any]]], n: in
     return time.process_time() - cpu, time.perf_counter() - wall
 
 
+@contextlib.contextmanager
+def answered_in_tasks(b: Member, on: bool) -> Iterator[None]:
+    """With ``on``: b's streams answer every frame in a task of its own, held pushes too
+    (as before ``Served.answer_now``)."""
+    assert b.gossip.streams is not None
+    served = [s for group in b.gossip.streams.served.values() for s in group] if on else []
+    kept = [s.answer_now for s in served]
+    for s in served:
+        s.answer_now = None
+    try:
+        yield
+    finally:
+        for s, now in zip(served, kept, strict=True):
+            s.answer_now = now
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     async with gossip_net(2, [QUIET, QUIET]) as (a, b):
@@ -68,21 +88,31 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for batch in batches:  # known: transport only
                 for o in batch:
                     b.node.add(o)
-            totals = {"http": [0.0, 0.0], "stream": [0.0, 0.0]}
-            for _ in range(args.rounds):
-                for mode in ("http", "stream"):
-                    cpu, wall = await calls(
-                        a, b, batches, args.calls, args.window, mode == "stream"
-                    )
+            totals = {mode: [0.0, 0.0] for mode in args.modes}
+            frames = dict.fromkeys(args.modes, 0)
+            for r in range(args.rounds):
+                for mode in args.modes if r % 2 == 0 else args.modes[::-1]:
+                    before = b.gossip.streams.answer_frames() if b.gossip.streams else 0
+                    with answered_in_tasks(b, mode == "stream-task"):
+                        cpu, wall = await calls(
+                            a, b, batches, args.calls, args.window, mode != "http"
+                        )
                     totals[mode][0] += cpu
                     totals[mode][1] += wall
+                    frames[mode] += (
+                        b.gossip.streams.answer_frames() if b.gossip.streams else 0
+                    ) - before
             n = args.calls * args.rounds
             row: dict[str, Any] = {
                 mode: {"cpu_us_per_call": round(c / n * 1e6, 1),
-                       "wall_us_per_call": round(w / n * 1e6, 1)}
+                       "wall_us_per_call": round(w / n * 1e6, 1),
+                       "answer_frames_per_call": round(frames[mode] / n, 3)}
                 for mode, (c, w) in totals.items()
             }  # fmt: skip
-            row["cpu_ratio_stream_over_http"] = round(totals["stream"][0] / totals["http"][0], 3)
+            for x, y in (("stream", "http"), ("stream", "stream-task")):
+                if x in totals and y in totals:
+                    ratio = totals[x][0] / totals[y][0]
+                    row[f"cpu_ratio_{x}_over_{y}".replace("-", "_")] = round(ratio, 3)
             out[f"batch_{size}"] = row
     return out
 
@@ -93,6 +123,10 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=500, help="calls per transport per round")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds")
     ap.add_argument("--window", type=int, default=4, help="calls in flight")
+    ap.add_argument("--modes", nargs="+", default=["http", "stream"],
+                    choices=["http", "stream", "stream-task"],
+                    help="transports, alternated (stream-task: the stream with every frame "
+                         "answered in a task, held pushes too)")  # fmt: skip
     args = ap.parse_args()
     result = {"calls": asyncio.run(run(args)), "machine": machine(), "args": vars(args)}
     print(json.dumps(result, indent=2))

@@ -170,11 +170,7 @@ class Gossip:
             held = [known(o) for o in check.orders]
             orders = [o for o, h in zip(check.orders, held, strict=True) if not h]
             if check.orders and not orders and not self.peers.is_banned(check.sender):
-                results = ["known"] * len(held)
-                if timing is not None:
-                    timing.known += 1
-                self._run(self.core.judge(check.id, results))
-                return tally(results)
+                return self._known(check)
             # its turn, its new orders with the other checks' waiting then (``PeerChecks``)
             results, began = await self.checks.run(check.sender, check.id, orders)
             if timing is not None:
@@ -188,6 +184,34 @@ class Gossip:
                 timing.check.add((time.perf_counter() - began) * 1e6)
         finally:  # whatever happened, the core hears the check is over (a flow waits on it)
             self._run(self.core.checked(check.id))
+        return tally(results)
+
+    def answer_known(
+        self, sender: str, orders: list[object], also: object = None, more: object = None
+    ) -> dict[str, int] | None:
+        """A push whose orders are all held here already (``known_copy``), answered in the
+        caller's turn: what ``core.receive`` and ``run_check`` would do, without a task or a
+        wait. ``None`` (nothing done) if any order is new, there are none, or the sender is
+        banned: that push goes through ``run_check``."""
+        if not self.holds_all(sender, orders):
+            return None
+        check = self.core.receive(sender, orders, also, more)
+        try:
+            return self._known(check)
+        finally:
+            self._run(self.core.checked(check.id))
+
+    def holds_all(self, sender: str, orders: list[object]) -> bool:
+        """Are there orders, all held here already, from a sender not banned?"""
+        known = self.node.known_copy
+        return bool(orders) and not self.peers.is_banned(sender) and all(map(known, orders))
+
+    def _known(self, check: Check) -> dict[str, int]:
+        """A check of copies all held already: each is known, none is checked again."""
+        results = ["known"] * len(check.orders)
+        if check.push:
+            self.push_timing.known += 1
+        self._run(self.core.judge(check.id, results))
         return tally(results)
 
     # ---- carrying out the core's actions -------------------------------------------------------

@@ -201,8 +201,18 @@ async def get_stream(request: web.Request) -> web.StreamResponse:
             and limiter.take(peer.key)[0]
         )
 
+    def answer_now(
+        method: str, path: str, query: Mapping[str, str], body: object, size: int
+    ) -> tuple[int, object] | None:
+        try:
+            return _frame_now(request.app, gossip, peer.key, peer.url, method, path, body, size)
+        except ApiError as e:
+            return e.status, e.body
+
     grouped = request.query.get("acks") == "1"  # (a dialer that takes grouped answers)
-    served = stream.Served(ws, peer.key, codec, dispatch, gossip.penalize, admit, grouped)
+    served = stream.Served(
+        ws, peer.key, codec, dispatch, gossip.penalize, admit, grouped, answer_now
+    )
     await streams.serve(served)
     return ws
 
@@ -230,6 +240,32 @@ async def _frame(
     asked = Asked(sender, url, {} if body is None else _object(gossip, sender, body), query)
     gossip.peers.seen(sender)
     return await route(gossip, asked)
+
+
+def _frame_now(
+    app: web.Application,
+    gossip: Gossip,
+    sender: str,
+    url: str,
+    method: str,
+    path: str,
+    body: object,
+    size: int,
+) -> tuple[int, object] | None:
+    """A push frame whose orders are all held here already, answered in the stream reader's
+    own turn (no task, no queue): ``_frame``'s checks, then ``post_orders``'s, the same
+    answer. ``None``, nothing done, for any other frame: it takes ``_frame``'s path."""
+    if (method, path) != ("POST", "/orders") or not isinstance(body, dict):
+        return None
+    orders = body.get("orders")
+    if not isinstance(orders, list) or not orders or len(orders) > MAX_BATCH:
+        return None
+    if size > MAX_P2P_BODY + stream.ENVELOPE or not gossip.holds_all(sender, orders):
+        return None
+    _admit(app, gossip, sender, url, charge=False)
+    gossip.peers.seen(sender)
+    counts = gossip.answer_known(sender, orders, body.get("also"), body.get("more"))
+    return None if counts is None else (200, counts)
 
 
 async def post_orders(gossip: Gossip, q: Asked) -> object:

@@ -48,9 +48,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import itertools
-import json
 import logging
 import secrets
 import time
@@ -70,6 +68,11 @@ from sdex.gossip.codec import Codec, FrameError
 from sdex.gossip.deadlines import Deadlines
 from sdex.gossip.frames import MAX_ANSWERS as MAX_ANSWERS
 from sdex.gossip.frames import envelope, frame_id
+from sdex.gossip.handshake import ACCEPTOR as ACCEPTOR
+from sdex.gossip.handshake import DIALER as DIALER
+from sdex.gossip.handshake import NONCE as NONCE
+from sdex.gossip.handshake import accept as accept
+from sdex.gossip.handshake import session_keys as session_keys
 from sdex.gossip.identity import HEADER_SIG, AuthError, NodeKey, answer_digest, recover_key
 from sdex.gossip.payload import request as _request
 from sdex.model import error_body
@@ -81,7 +84,6 @@ MAX_P2P_BODY = 4 * 1024 * 1024
 """The largest request body a peer may send (HTTP or one frame's body)."""
 ENVELOPE = 4096
 """Room for a frame's header and envelope around the largest body."""
-NONCE = 32
 MAX_IN_FLIGHT = 16
 IDLE = 120.0
 SEND_TIMEOUT = 10.0
@@ -92,24 +94,16 @@ RETRY = (1.0, 60.0)
 """Seconds before a peer that refused a stream is asked again: the first wait, doubled
 after each refusal up to the second (a peer not yet admitted there soon is; an older node
 that takes no streams costs one refused upgrade a minute)."""
-_TAG = b"SDEX-P2P-STREAM-v1"
-DIALER, ACCEPTOR = b"D", b"A"
 
 Dispatch = Callable[[str, str, Mapping[str, str], Any, int], Awaitable[tuple[int, object]]]
 """(method, path, query, body, frame size) -> (status, answer body): the routes."""
+AnswerNow = Callable[[str, str, Mapping[str, str], Any, int], tuple[int, object] | None]
+"""The same, for a request answered in the reader's own turn (a push of orders all held
+already): its answer, or ``None`` (nothing done) to have it dispatched in a task."""
 
 
 class StreamDown(Exception):
     """No stream to that peer, or it closed: the call goes over HTTP instead."""
-
-
-def session_keys(
-    key: NodeKey, other: bytes, nonces: tuple[bytes, bytes], ids: tuple[str, str]
-) -> tuple[bytes, bytes]:
-    """(dialer→acceptor key, acceptor→dialer key); ``nonces`` and ``ids``: dialer's first."""
-    info = _TAG + nonces[0] + nonces[1] + ids[0].encode() + ids[1].encode()
-    master = hmac.digest(key.ecdh(other), info, "sha256")
-    return hmac.digest(master, DIALER, "sha256"), hmac.digest(master, ACCEPTOR, "sha256")
 
 
 # ---- the dialer's side ----------------------------------------------------------------------
@@ -309,9 +303,11 @@ class Served(_Stream):
         on_bad: Callable[[str], None],
         admit: Callable[[int], bool] = lambda size: True,
         grouped: bool = False,
+        answer_now: AnswerNow | None = None,
     ) -> None:
         super().__init__(ws, peer, codec, on_bad)
         self.dispatch = dispatch
+        self.answer_now = answer_now
         self.grouped = grouped
         """The dialer takes a turn's answers in one frame (it asked: ``acks=1``)."""
         self._answers: list[tuple[int, int, bytes]] = []
@@ -319,6 +315,9 @@ class Served(_Stream):
         """This turn's answers (body encoded) for one frame, and its size: at most
         ``MAX_ANSWER`` (what the dialer reads)."""
         self.answer_frames = 0
+        self._held: list[tuple[int, int, bytes]] = []
+        self._held_bytes = 0
+        """Answers given in the reader's turn, waiting for the frames read with theirs."""
         self.admit = admit
         """Before a frame's JSON is read: may the peer send it (still admitted, within its
         rate limit)? If not the stream closes (nobody is blamed: the limit is the penalty)."""
@@ -351,6 +350,8 @@ class Served(_Stream):
     async def run(self) -> None:
         try:
             while True:
+                if self._held and not self._buffered():
+                    await self._flush_held()
                 msg = await self.ws.receive()
                 self._last = self._loop.time()
                 if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING):
@@ -384,6 +385,10 @@ class Served(_Stream):
                         rid, 429, error_body(103, "Throttled: too many requests in flight")
                     )
                     continue
+                now = self._now(self.answer_now, req, size) if self.answer_now else None
+                if now is not None:  # (no task: answered in this turn)
+                    await self._hold(rid, *now)
+                    continue
                 task = asyncio.create_task(
                     self._serve(rid, method, path, query, req.get("b"), size)
                 )
@@ -407,6 +412,41 @@ class Served(_Stream):
             log.exception("stream request %s %s from %s failed", method, path, self.peer)
             status, answer = 500, error_body(100, "internal error")
         await self._answer(rid, status, answer)
+
+    def _now(
+        self, answer_now: AnswerNow, req: dict[str, Any], size: int
+    ) -> tuple[int, object] | None:
+        method, path = req["m"], req["p"]
+        try:
+            return answer_now(method, path, req["q"], req.get("b"), size)
+        except Exception:  # as ``_serve``
+            log.exception("stream request %s %s from %s failed", method, path, self.peer)
+            return 500, error_body(100, "internal error")
+
+    def _buffered(self) -> bool:
+        """Are more frames already read off the socket? (aiohttp's queue, public in its
+        Cython build; unknown: none, so an answer held here goes at once)"""
+        return bool(getattr(getattr(self.ws, "_reader", None), "_buffer", None))
+
+    async def _hold(self, rid: int, status: int, body: object) -> None:
+        """An answer ready in the reader's own turn: to a dialer that takes grouped answers,
+        held while more frames are already read (the reader goes on at once); their answers
+        go in one frame as it waits for more (``run``)."""
+        one = frames.answer(rid, status, body)
+        size = len(one[2]) + 48
+        if not self.grouped or size > MAX_ANSWER // 2:
+            return await self._send(frames.payload([one]))
+        if self._held_bytes + size > MAX_ANSWER:
+            await self._flush_held()
+        self._held.append(one)
+        self._held_bytes += size
+        if len(self._held) >= MAX_ANSWERS or not self._buffered():
+            await self._flush_held()
+
+    async def _flush_held(self) -> None:
+        held, self._held, self._held_bytes = self._held, [], 0
+        if held and not self.ws.closed:
+            await self._send(frames.payload(held))
 
     async def _answer(self, rid: int, status: int, body: object) -> None:
         if self.ws.closed:
@@ -450,19 +490,3 @@ class Served(_Stream):
         self._idle.cancel()
         await cancel_all(self._tasks)
         await close_ws(self.ws)
-
-
-async def accept(
-    ws: web.WebSocketResponse,
-    key: NodeKey,
-    peer: str,
-    peer_key: bytes,
-    request_sig: str,
-    theirs: bytes,
-) -> Codec:
-    """Send this node's half of the handshake on a prepared websocket; the stream's codec."""
-    nonce = secrets.token_bytes(NONCE)
-    signature = key.sign(answer_digest(request_sig, 101, "0x" + nonce.hex()))
-    await ws.send_str(json.dumps({"nonce": nonce.hex(), "signature": signature}))
-    d2a, a2d = session_keys(key, peer_key, (theirs, nonce), (peer, key.node_id))
-    return Codec((a2d, ACCEPTOR), (d2a, DIALER))
