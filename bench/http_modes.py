@@ -34,9 +34,7 @@ follows, between rounds), ``temp-file`` (the writer's statement journals in temp
 SQLite's default, as before http20: ``PRAGMA temp_store=DEFAULT``, not ``MEMORY``),
 ``gc0=N`` (the collector's generation-0 threshold N, the others as they were),
 ``ecdsa-three`` (each signer recovered through coincurve's three calls into the library,
-as before http20, not ``sdex.ingest.ecrecover``'s one), ``gil-wake`` (the store's writer
-woken holding the GIL, as ``queue.SimpleQueue.put`` woke it before writer21: the same
-eventfd write through ``ctypes.PyDLL``, which keeps the GIL). Modes
+as before http20, not ``sdex.ingest.ecrecover``'s one). Modes
 joined by ``+`` apply together (``http-only+main-http``).
 ``--profile P`` writes each round's cProfile of the event loop (thread CPU clock: waiting
 for the GIL counts nothing) to ``P.<mode>.<round>``. Prints JSON lines, then the medians
@@ -49,7 +47,6 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
-import ctypes
 import gc
 import json
 import sqlite3
@@ -108,7 +105,6 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
     intake.ecdsa.chunk = defaults["chunk"]
     intake.ecdsa.thread_min = defaults["thread_min"]
     writer.group_window = defaults["gw"]
-    writer._wake = defaults["wake"]
     intake.ecdsa.ecdsa_ok = defaults["ecdsa_ok"]
     verify.signer_of = ecrecover.signer_of
     sys.setswitchinterval(defaults["si"])
@@ -159,8 +155,6 @@ def _apply_one(node: Any, mode: str) -> None:
         verify.signer_of = ecrecover._coincurve
     elif mode.startswith("gc0="):
         gc.set_threshold(int(mode.split("=")[1]), *gc.get_threshold()[1:])
-    elif mode == "gil-wake":
-        writer._wake = gil_held_wake(writer._fds[-1])
     elif mode.startswith("gw="):
         writer.group_window = float(mode.split("=")[1])
     elif mode == "http-only":
@@ -182,14 +176,6 @@ def _apply_one(node: Any, mode: str) -> None:
         node._submit_text = lambda body: None
     elif mode not in ("base", "maker-index", "five-btrees", "no-http", "no-counts", "temp-file"):
         raise SystemExit(f"unknown mode {mode}")
-
-
-def gil_held_wake(fd: int) -> Any:
-    """A wake of the store's writer (its eventfd's or pipe's write) that keeps the GIL
-    through the system call, as ``SimpleQueue.put``'s did."""
-    write = ctypes.PyDLL(None).write  # (a PyDLL's functions run holding the GIL)
-    one = (1).to_bytes(8, sys.byteorder)
-    return lambda: write(fd, one, 8)
 
 
 def set_counts(db: sqlite3.Connection, on: bool) -> None:
@@ -222,7 +208,6 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
         e = node.intake.ecdsa
         defaults = {"chunk": e.chunk, "thread_min": e.thread_min,
                     "gw": node.store._writer.group_window, "ecdsa_ok": e.ecdsa_ok,
-                    "wake": node.store._writer._wake,
                     "si": sys.getswitchinterval(), "gc": gc.get_threshold(),
                     "http": (api.client_group, api.read_json_within),
                     "clocks": (node.forwarding.cpu_clock, node.forwarding.wall_clock,

@@ -8,11 +8,13 @@ Rows arrive paced at ``--rate`` per second, as a gossiping node's peers' orders 
 alternating the two ways for ``--rounds`` rounds on one database. The pacing timer's
 wake-up is in both figures (and measured alone: ``pacing_only``). Prints JSON.
 
-``--wakes``: instead, waited rows at ``--rate``, alternating how the loop wakes the idle
-writer thread (writer21): ``free`` (the writer's own wake: an eventfd write, the GIL released
-for the system call) and ``gil`` (the same write through ``ctypes.PyDLL``, the GIL held, as
-``queue.SimpleQueue.put`` woke it before); per round the loop's wall time in each hand-over
-(p50, p99, mean), each row's queue-to-commit latency (p50, p99) and the CPU a row.
+``--wakes``: instead, waited rows at ``--rate`` (the writer idle between them, as at a
+settlement load's pace): per round the loop's wall time in each hand-over to the writer
+(``Writer._hand_over_locked``: p50, p99, mean), each row's queue-to-commit latency (p50,
+p99) and the CPU a row. (writer21 compared wakes of the idle writer with and without the GIL
+this way; on a tree with ``Writer._wake`` (its commit 73e42f7) both are run, alternated.)
+``--wake-cost N``: what one such wake costs the thread that makes it, alone (a
+``SimpleQueue.put`` to a thread asleep in ``get``).
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ import asyncio
 import ctypes
 import json
 import os
+import queue
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from functools import partial
@@ -159,23 +163,60 @@ async def wakes(rate: float, seconds: float, rounds: int) -> list[dict[str, Any]
         identity = ChainIdentity(DOMAIN.chain_id, DOMAIN.verifying_contract, "0x" + "00" * 32)
         store = Store(Path(d) / "bench.db", identity, DOMAIN)
         w = store._writer
-        ways: tuple[tuple[str, Any], ...] = (("main", None),)  # (a tree before writer21)
+        ways: tuple[tuple[str, Any], ...] = (("queue", None),)  # (SimpleQueue: main's writer)
         if hasattr(w, "_wake"):
-            ways = (("free", w._wake), ("gil", gil_held_wake(w._fds[-1])))
+            ways = (("free", w._wake), ("gil", gil_held_wake(w._fds[-1])))  # type: ignore[attr-defined]
         n, seq = int(rate * seconds), 1
         try:
             for r in range(rounds):
                 for name, wake in ways[:: 1 if r % 2 else -1]:
                     if wake is not None:
-                        w._wake = wake
+                        w._wake = wake  # type: ignore[attr-defined]
                     fig = await wake_round(store, orders(n), rate, seq)
                     seq += n
                     out.append({"round": r + 1, "wake": name, "rate_per_s": rate, **fig})
         finally:
             if ways[0][1] is not None:
-                w._wake = ways[0][1]
+                w._wake = ways[0][1]  # type: ignore[attr-defined]
             store.close()
     return out
+
+
+def wake_cost(n: int) -> dict[str, float]:
+    """Wall µs of a ``SimpleQueue.put`` on the putting thread when it wakes a getter asleep in
+    ``get`` (the writer's idle hand-over) against a list append (no wake), ``n`` times."""
+    q: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+    back = threading.Event()
+
+    def getter() -> None:
+        while q.get() is not None:
+            back.set()
+
+    t = threading.Thread(target=getter)
+    t.start()
+    waking: list[float] = []
+    plain: list[float] = []
+    for _ in range(n):
+        while not back.is_set() and waking:  # (the getter took the last one)
+            back.wait(5)
+        back.clear()
+        time.sleep(0.002)  # (pacing: the getter is asleep in get() again)
+        t0 = time.perf_counter()
+        q.put(1)
+        waking.append(time.perf_counter() - t0)
+        lst: list[int] = []
+        t0 = time.perf_counter()
+        lst.append(1)
+        plain.append(time.perf_counter() - t0)
+    q.put(None)
+    t.join(5)
+    return {
+        "put_waking_p50_us": round(statistics.median(waking) * 1e6, 1),
+        "put_waking_p90_us": round(_pct(waking, 0.9) * 1e6, 1),
+        "put_waking_p99_us": round(_pct(waking, 0.99) * 1e6, 1),
+        "put_waking_mean_us": round(statistics.fmean(waking) * 1e6, 1),
+        "append_p50_us": round(statistics.median(plain) * 1e6, 2),
+    }
 
 
 def main() -> None:
@@ -184,7 +225,11 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--wakes", action="store_true", help="free vs GIL-held wakes (writer21)")
+    ap.add_argument("--wake-cost", type=int, metavar="N", help="N idle-thread wakes, timed")
     args = ap.parse_args()
+    if args.wake_cost:
+        print(json.dumps({**wake_cost(args.wake_cost), "load_average": os.getloadavg()}))
+        return
     if args.wakes:
         got = asyncio.run(wakes(args.rate[0], args.seconds, args.rounds))
         print(json.dumps({"runs": got, "load_average": os.getloadavg()}, indent=2))

@@ -8,13 +8,6 @@ answer waits on their commit) are handed over at most ``LAZY_HANDOVER`` seconds 
 whatever else is queued by then (waking the thread costs more than inserting a row).
 An urgent job (a settlement's record, fills to publish: one waiter, on a latency path) cuts
 the group window short: it goes in the next transaction, with whatever else is queued then.
-
-The thread, when it has nothing to do, sleeps in a read of an eventfd (a pipe where there is
-none), and a hand-over that finds it asleep wakes it with a write: both release the GIL for
-their system call. (A ``queue.SimpleQueue`` wakes its getter holding the GIL: on a loaded
-machine the kernel often switches to the woken thread inside that call, which then finds the
-GIL held and sleeps again, and the loop's thread sits preempted with the GIL all that time:
-``_hand_over`` was 7–31% of the loop's GIL-holding samples in profiles, writer21.)
 """
 
 from __future__ import annotations
@@ -22,10 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
+import queue
 import sqlite3
 import threading
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from typing import Any, TypeVar
@@ -90,11 +82,7 @@ class Writer:
         self.jobs = 0
         self.commits = 0
         self.largest = 0
-        self._queue: deque[list[Job] | None] = deque()
-        """Hand-overs, in order (None: stop); appended under ``_lock``, taken by the thread."""
-        self._idle = False
-        """The thread is (about to be) asleep in ``_sleep``: the next hand-over wakes it."""
-        self._sleep, self._wake, self._fds = _wakeup()
+        self._queue: queue.SimpleQueue[list[Job] | None] = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
         self._batch: list[Job] = []
@@ -116,7 +104,7 @@ class Writer:
             if self._closed:
                 raise StoreError("the store is closed")
             self._hand_over()  # what the loop queued first goes first
-            self._put([(fn, None, fut, None)])
+            self._queue.put([(fn, None, fut, None)])
             if urgent:
                 self._urgent.set()
         return fut
@@ -162,28 +150,7 @@ class Writer:
     def _hand_over(self) -> None:
         if self._batch:
             batch, self._batch = self._batch, []
-            self._put(batch)
-
-    def _put(self, item: list[Job] | None) -> None:
-        """Queue ``item`` for the thread (under ``_lock``), waking it if it sleeps: one
-        system call per idle spell, made without the GIL."""
-        self._queue.append(item)
-        if self._idle:
-            self._idle = False
-            self._wake()
-
-    def _get(self) -> list[Job] | None:
-        """The next hand-over (the thread's side), sleeping while there is none. (``_idle``
-        is set before the queue is looked at again, and ``_put`` looks at ``_idle`` after
-        appending: one of the two sees the other, so no hand-over is left asleep.)"""
-        jobs = self._queue
-        while True:
-            if jobs:
-                return jobs.popleft()
-            self._idle = True
-            if not jobs:
-                self._sleep()  # (a wake-up left over from a past spell: around again)
-            self._idle = False
+            self._queue.put(batch)
 
     def close(self, timeout: float | None = None) -> None:
         """Commit what is queued, stop the thread, close the database; past ``timeout``
@@ -194,20 +161,18 @@ class Writer:
                 return
             self._closed = True
             self._hand_over()
-            self._put(None)
+            self._queue.put(None)
         wait = CLOSE_WAIT if timeout is None else timeout
         self._thread.join(wait)
         if self._thread.is_alive():
             log.error("the store's writer did not stop within %gs; closing without it", wait)
             return
         self.db.close()
-        for fd in self._fds:
-            os.close(fd)
 
     def _run(self) -> None:
         busy = False
         while True:
-            first = self._get()
+            first = self._queue.get()
             if first is None:
                 return
             if busy and self.group_window > 0 and not self._urgent.is_set():
@@ -215,8 +180,11 @@ class Writer:
             self._urgent.clear()  # (an urgent job queued from now waits for no window)
             group = list(first)
             stop = False
-            while len(group) < self.max_group and self._queue:
-                more = self._queue.popleft()
+            while len(group) < self.max_group:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
                 if more is None:
                     stop = True
                     break
@@ -272,16 +240,6 @@ class Writer:
         for loop, items in by_loop.items():
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
                 loop.call_soon_threadsafe(_resolve, items)
-
-
-def _wakeup() -> tuple[Callable[[], object], Callable[[], object], tuple[int, ...]]:
-    """(sleep, wake, fds): an eventfd's read and write, or a pipe's; each call releases the
-    GIL for its system call."""
-    if hasattr(os, "eventfd"):
-        fd = os.eventfd(0, os.EFD_CLOEXEC)
-        return (lambda: os.eventfd_read(fd)), (lambda: os.eventfd_write(fd, 1)), (fd,)
-    r, w = os.pipe()
-    return (lambda: os.read(r, 4096)), (lambda: os.write(w, b"x")), (r, w)
 
 
 def _run_job(db: sqlite3.Connection, fn: Fn) -> tuple[bool, Any]:

@@ -1,6 +1,6 @@
-"""How the store's writer thread is woken: once per idle spell (a busy writer is not woken per
-hand-over), and no hand-over is left asleep when threads and the event loop hand over at once
-(every job commits, each producer's jobs in its order)."""
+"""Hand-overs to the store's writer thread from other threads (``submit``, some urgent) and
+from the event loop (``submit_async``) at once: none is left asleep, every job commits, each
+producer's jobs in its order."""
 
 from __future__ import annotations
 
@@ -30,41 +30,6 @@ def until(cond: Callable[[], bool], bound: float = 10.0) -> None:
 
 def insert(i: int) -> Callable[[sqlite3.Connection], object]:
     return lambda c: c.execute("INSERT INTO t VALUES (0, ?)", (i,))
-
-
-def counted(w: Writer) -> list[int]:
-    wakes = [0]
-    wake = w._wake
-
-    def counting() -> object:
-        wakes[0] += 1
-        return wake()
-
-    w._wake = counting
-    return wakes
-
-
-def test_a_busy_writer_is_not_woken_and_an_idle_one_once_per_spell(tmp_path: Path) -> None:
-    w = Writer(connect(tmp_path / "w.db"), group_window=0.0, max_group=1024)
-    try:
-        until(lambda: w._idle)
-        wakes = counted(w)
-        gate = threading.Event()
-        first = w.submit(lambda c: gate.wait(10))
-        assert wakes[0] == 1
-        until(lambda: not w._queue)  # the thread took it and is in the job, not asleep
-        more = [w.submit(insert(i)) for i in range(50)]
-        assert wakes[0] == 1  # 50 hand-overs to a busy thread: no system call
-        gate.set()
-        assert first.result(timeout=10) is True
-        for f in more:
-            f.result(timeout=10)
-        for spell in range(3):
-            until(lambda: w._idle)
-            w.submit(lambda c: None).result(timeout=10)
-            assert wakes[0] == 2 + spell
-    finally:
-        w.close()
 
 
 def test_hand_overs_from_threads_and_the_loop_at_once_all_commit_in_order(tmp_path: Path) -> None:
