@@ -427,7 +427,11 @@ def main() -> None:
             files.append(f)
         out = asyncio.run(rounds(cfg, files, warm, modes, args.per_round, work, args.profile))
     medians = {
-        m: {k: statistics.median(r[k] for r in rows) for k in rows[0] if k != "threads_us"}
+        m: {
+            k: statistics.median(r[k] for r in rows)
+            for k in rows[0]
+            if isinstance(rows[0][k], int | float)
+        }
         for m, rows in out.items()
     }
     print(json.dumps({"medians": medians, "machine": nb.machine()}, indent=2))
