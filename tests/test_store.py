@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import sdex.sqlwriter
 from sdex import storeread
 from sdex.chain.tx import Log
 from sdex.order import ZERO_ADDRESS, Domain, Order, SignedOrder, address_of, random_salt, sign_order
@@ -116,8 +117,11 @@ async def test_the_writers_journals_of_a_statement_are_kept_in_memory(tmp_path: 
 
 
 async def test_rows_nobody_waits_for_join_a_later_group(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # a lazy hand-over well past one loop turn, even a slow one on a loaded machine (at the
+    # default 0.1 s a preempted turn let the timer fire before the first check: failed once)
+    monkeypatch.setattr(sdex.sqlwriter, "LAZY_HANDOVER", 1.0)
     store = Store(tmp_path / "s.db", IDENTITY, DOMAIN)
     jobs0, commits0 = store.stats()["jobs"], store.stats()["commits"]
     for i in range(3):
