@@ -400,12 +400,10 @@ def sign_order(order: Order, domain: Domain, private_key: bytes) -> SignedOrder:
     return SignedOrder(order=order, signature=sign_hash(digest, private_key), hash=digest)
 
 
-def recover_signer(digest: bytes, signature: bytes) -> str:
-    """The address that produced ``signature`` over ``digest``; rejects what the contract rejects.
-
-    Accepts v in {27, 28, 0, 1}; rejects any other length or v, s > n/2 (OpenZeppelin
-    ECDSA's malleability rule) and r or s out of range.
-    """
+def signature_parts(signature: bytes) -> tuple[int, int, int]:
+    """``(r, s, v)`` of a signature the contract accepts, v as 0 or 1; ``SignatureError``
+    for any other length or v, s > n/2 (OpenZeppelin ECDSA's malleability rule) and r or s
+    out of range."""
     if len(signature) != 65:
         raise SignatureError(f"ECDSA signature must be 65 bytes, got {len(signature)}")
     r = int.from_bytes(signature[:32], "big")
@@ -419,6 +417,13 @@ def recover_signer(digest: bytes, signature: bytes) -> str:
         raise SignatureError("signature s is in the upper half of the curve order (malleable)")
     if not (0 < r < SECP256K1_N and s > 0):
         raise SignatureError("signature r or s is out of range")
+    return r, s, v
+
+
+def recover_signer(digest: bytes, signature: bytes) -> str:
+    """The address that produced ``signature`` over ``digest``; rejects what the contract
+    rejects (``signature_parts``)."""
+    v = signature_parts(signature)[2]
     try:
         pub = coincurve.PublicKey.from_signature_and_message(
             signature[:64] + bytes([v]), digest, hasher=None

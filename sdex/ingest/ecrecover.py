@@ -24,7 +24,7 @@ from coincurve import PrivateKey
 
 from sdex.errors import SignatureError
 from sdex.keccak import keccak
-from sdex.order import SECP256K1_HALF_N, SECP256K1_N, recover_signer
+from sdex.order import recover_signer, signature_parts
 
 try:  # (coincurve's own modules, not its API: another version may lay them out otherwise)
     from coincurve._libsecp256k1 import ffi, lib
@@ -41,16 +41,11 @@ _MAX_ADDRESSES = 4096
 
 
 def _one_call(digest: bytes, signature: bytes) -> str | None:
-    if len(signature) != 65 or len(digest) != 32:
+    if len(digest) != 32:
         return None
-    r = int.from_bytes(signature[:32], "big")
-    s = int.from_bytes(signature[32:64], "big")
-    v = signature[64]
-    if v in (27, 28):
-        v -= 27
-    elif v not in (0, 1):
-        return None
-    if s > SECP256K1_HALF_N or not (0 < r < SECP256K1_N and s > 0):
+    try:
+        r, s, v = signature_parts(signature)
+    except SignatureError:
         return None
     sig = ffi.new("secp256k1_ecdsa_recoverable_signature *")
     ffi.memmove(sig.data, r.to_bytes(32, "little") + s.to_bytes(32, "little") + bytes((v,)), 65)
