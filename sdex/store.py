@@ -50,6 +50,7 @@ from sdex.storeschema import (
     open_orders_table,
     open_schema,
 )
+from sdex.storeundone import UndoneStore
 
 log = logging.getLogger("sdex.store")
 
@@ -85,7 +86,7 @@ class StoredSettlement:
     status: str
 
 
-class Store(StoreReads):
+class Store(StoreReads, UndoneStore):
     """One node's SQLite database (when each kind of write commits: the module's text)."""
 
     def __init__(

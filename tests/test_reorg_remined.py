@@ -17,10 +17,11 @@ import pytest
 
 from sdex.audit import audit_network
 from sdex.model import FillEvent
+from sdex.node.core import Node
 from sdex.node.records import UndoneFills
-from sdex.order import sign_hash
+from sdex.order import SignedOrder, sign_hash
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_mirror import head, meta, revert, synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
@@ -44,15 +45,17 @@ def test_undone_fills_are_found_by_order_and_transaction_until_forgotten() -> No
     assert undone.mined_again([_fill(1, "0xbb", 7), _fill(5, "0x02", 1)]) == {bytes([5]) * 32: 1}
 
 
-@pytest.mark.parametrize("evicted", [False, True])
+@pytest.mark.parametrize("then", ["stays", "evicted", "restarts"])
 async def test_an_undone_fill_mined_again_later_is_back_in_a_closed_orders_record(
-    chain: Chain, tmp_path: Path, evicted: bool
+    chain: Chain, tmp_path: Path, then: str
 ) -> None:
     """``evicted``: the IOC's record left memory before its fill came back (read back from
-    the store by the block that carries it)."""
+    the store by the block that carries it). ``restarts``: the node stopped after the reorg,
+    the transaction mined again while it was down, then started on the same store (close22:
+    the undone fills were in memory only, the record stayed filled 0)."""
     c = chain
     path = tmp_path / "n.db"
-    cfg = node_config(c, path, closed_grace=0.2 if evicted else 10.0)
+    cfg = node_config(c, path, closed_grace=0.2 if then == "evicted" else 10.0)
     async with running_node(cfg) as (node, api):
         resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
         assert (await api.post_order(resting))[0] == 201
@@ -76,7 +79,7 @@ async def test_an_undone_fill_mined_again_later_is_back_in_a_closed_orders_recor
         c.rpc.call("evm_mine")
 
         async def undone() -> bool:
-            at = node.watcher.applied
+            at = node.watcher.applied  # (applied: its head saved, its writes committed)
             return (
                 node.watcher.reorgs >= 1
                 and at is not None
@@ -87,32 +90,43 @@ async def test_an_undone_fill_mined_again_later_is_back_in_a_closed_orders_recor
 
         await wait_for(undone, timeout=20)
         assert (await meta(api, taker))["filledMakerAmount"] == "0"
-        if evicted:
+        if then == "evicted":
 
             async def gone() -> bool:
                 await node.registry.evict()
                 return taker.hash not in node.records
 
             await wait_for(gone, timeout=10)
+        if then != "restarts":
+            await _mined_again(c, node, api, raw, tx, taker, resting)
+    if then == "restarts":
+        async with running_node(cfg) as (node, api):
+            assert node.started.is_set()
+            assert (await meta(api, taker))["filledMakerAmount"] == "0"
+            await _mined_again(c, node, api, raw, tx, taker, resting)
 
-        # a later poll: the same transaction mined again
-        assert c.rpc.call("eth_sendRawTransaction", raw).lower() == tx
-        c.rpc.call("evm_mine")
-        await synced(node, c)
-        assert c.exchange.order_info(taker.order).filled == 3000 * E6
 
-        async def listed() -> bool:
-            return (await api.get("/v1/fills"))[1]["total"] == 2
+async def _mined_again(
+    c: Chain, node: Node, api: Api, raw: str, tx: str, taker: SignedOrder, resting: SignedOrder
+) -> None:
+    """A later poll: the same transaction mined again; the IOC's record takes its fill."""
+    assert c.rpc.call("eth_sendRawTransaction", raw).lower() == tx
+    c.rpc.call("evm_mine")
+    await synced(node, c)
+    assert c.exchange.order_info(taker.order).filled == 3000 * E6
 
-        await wait_for(listed, timeout=20)
-        m = await meta(api, taker)
-        assert (m["status"], m["filledMakerAmount"]) == ("removed", str(3000 * E6)), m
-        assert m["remainingFillableMakerAmount"] == "0", m
-        assert (await meta(api, resting))["status"] == "filled"
-        report = await asyncio.to_thread(
-            audit_network, c.deployment, [api.base], orders=[], sync_timeout=5.0
-        )
-        assert report.ok, report.to_json()
+    async def listed() -> bool:
+        return (await api.get("/v1/fills"))[1]["total"] == 2
+
+    await wait_for(listed, timeout=20)
+    m = await meta(api, taker)
+    assert (m["status"], m["filledMakerAmount"]) == ("removed", str(3000 * E6)), m
+    assert m["remainingFillableMakerAmount"] == "0", m
+    assert (await meta(api, resting))["status"] == "filled"
+    report = await asyncio.to_thread(
+        audit_network, c.deployment, [api.base], orders=[], sync_timeout=5.0
+    )
+    assert report.ok, report.to_json()
 
 
 async def test_a_new_fill_of_an_order_closed_after_a_reorg_stays_out_of_its_record(
