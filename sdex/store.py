@@ -148,7 +148,7 @@ class Store(StoreReads, UndoneStore):
             rebuilt = False
             if have and have != want:
                 # another chain (or a fresh devnet at the same address): nothing here is valid
-                for table in ("orders", "fills", "settlements", *MIRROR_TABLES):
+                for table in ("orders", "fills", "settlements", "undone_fills", *MIRROR_TABLES):
                     db.execute(f"DELETE FROM {table}")
                 db.execute("DELETE FROM meta WHERE key != ?", (FILL_SEQ_KEY,))
                 rebuilt = True

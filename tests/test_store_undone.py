@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from sdex.model import FillEvent
 from sdex.node.records import UndoneFills
-from sdex.store import Store
+from sdex.store import ChainIdentity, Store
 from sdex.storeundone import parse_rows
 from tests.test_store import DOMAIN, IDENTITY
 
@@ -191,3 +191,27 @@ def test_parse_rows_never_raises_and_keeps_only_fills(rows: list[tuple[object, .
     for (order, tx), amount in fills.items():
         assert len(order) == 32 and len(tx) == 66 and tx == tx.lower()
         assert 0 < amount < 2**256
+
+
+async def test_a_database_of_another_chain_forgets_its_undone_fills(tmp_path: Path) -> None:
+    """(A fresh devnet at the same address: the same order and transaction hashes may come
+    again, of orders this database no longer holds.)"""
+    path = tmp_path / "n.db"
+    store = Store(path, IDENTITY, DOMAIN)
+    try:
+        undone = UndoneFills()
+        await undone.attach(store)
+        w = undone.add([_fill(1, 2, 3)])
+        assert w is not None
+        await w
+    finally:
+        store.close()
+    other = ChainIdentity(IDENTITY.chain_id, IDENTITY.exchange, "0x" + "ef" * 32)
+    store = Store(path, other, DOMAIN)
+    try:
+        assert store.rebuilt
+        again = UndoneFills()
+        await again.attach(store)
+        assert len(again) == 0
+    finally:
+        store.close()
