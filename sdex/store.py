@@ -50,6 +50,7 @@ from sdex.storeschema import (
     open_orders_table,
     open_schema,
 )
+from sdex.storeundone import UndoneStore
 
 log = logging.getLogger("sdex.store")
 
@@ -85,7 +86,7 @@ class StoredSettlement:
     status: str
 
 
-class Store(StoreReads):
+class Store(StoreReads, UndoneStore):
     """One node's SQLite database (when each kind of write commits: the module's text)."""
 
     def __init__(
@@ -147,7 +148,7 @@ class Store(StoreReads):
             rebuilt = False
             if have and have != want:
                 # another chain (or a fresh devnet at the same address): nothing here is valid
-                for table in ("orders", "fills", "settlements", *MIRROR_TABLES):
+                for table in ("orders", "fills", "settlements", "undone_fills", *MIRROR_TABLES):
                     db.execute(f"DELETE FROM {table}")
                 db.execute("DELETE FROM meta WHERE key != ?", (FILL_SEQ_KEY,))
                 rebuilt = True

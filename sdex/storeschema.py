@@ -114,11 +114,13 @@ INSERT_FILL = (
 
 def open_schema(db: sqlite3.Connection) -> None:
     """The writer's connection set up (``PRAGMAS``), ``SCHEMA`` created, the fills table
-    brought up to date (``open_fills_table``). On the connection, outside any transaction."""
+    brought up to date (``open_fills_table``), ``undone_fills`` made (``open_undone_table``).
+    On the connection, outside any transaction."""
     for pragma in PRAGMAS:
         db.execute(pragma)
     db.executescript(SCHEMA)
     open_fills_table(db)
+    open_undone_table(db)
 
 
 PRAGMAS = (
@@ -294,3 +296,24 @@ def open_order_counts(db: sqlite3.Connection) -> bool:
 
 def _seq_is_rowid(db: sqlite3.Connection) -> bool:
     return any(row[1] == "seq" and row[5] for row in db.execute("PRAGMA table_info(orders)"))
+
+
+UNDONE_COLUMNS = ("seq", "order_hash", "tx_hash", "maker_filled")
+UNDONE_TABLE = """CREATE TABLE IF NOT EXISTS undone_fills (
+    seq INTEGER PRIMARY KEY,
+    order_hash TEXT NOT NULL,
+    tx_hash TEXT NOT NULL,
+    maker_filled TEXT NOT NULL,
+    UNIQUE (order_hash, tx_hash)
+)"""
+"""One fill a reorg undid: its order and transaction (0x-hex, lower case), its maker amount
+(decimal text); ``seq``: the order they were written in (the oldest forgotten first)."""
+
+
+def open_undone_table(db: sqlite3.Connection) -> None:
+    """Create the table (a database from before it: added, empty); one of another shape
+    (not this version's) is dropped first: it only remembered, nothing else reads it."""
+    have = tuple(r[1] for r in db.execute("PRAGMA table_info(undone_fills)").fetchall())
+    if have and have != UNDONE_COLUMNS:
+        db.execute("DROP TABLE undone_fills")
+    db.execute(UNDONE_TABLE)

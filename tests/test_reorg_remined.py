@@ -10,19 +10,31 @@ mined again, and the audit said ``fill_after_node_closed`` of an honest node."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from sdex.audit import audit_network
 from sdex.model import FillEvent
+from sdex.node.core import Node
 from sdex.node.records import UndoneFills
-from sdex.order import sign_hash
+from sdex.order import SignedOrder, sign_hash
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import (
+    Api,
+    free_port,
+    healthy,
+    node_config,
+    node_process,
+    running_node,
+    wait_for,
+)
 from tests.test_mirror import head, meta, revert, synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.test_node_restart import OPERATOR
 
 
 def _fill(order: int, tx: str, amount: int) -> FillEvent:
@@ -44,15 +56,17 @@ def test_undone_fills_are_found_by_order_and_transaction_until_forgotten() -> No
     assert undone.mined_again([_fill(1, "0xbb", 7), _fill(5, "0x02", 1)]) == {bytes([5]) * 32: 1}
 
 
-@pytest.mark.parametrize("evicted", [False, True])
+@pytest.mark.parametrize("then", ["stays", "evicted", "restarts"])
 async def test_an_undone_fill_mined_again_later_is_back_in_a_closed_orders_record(
-    chain: Chain, tmp_path: Path, evicted: bool
+    chain: Chain, tmp_path: Path, then: str
 ) -> None:
     """``evicted``: the IOC's record left memory before its fill came back (read back from
-    the store by the block that carries it)."""
+    the store by the block that carries it). ``restarts``: the node stopped after the reorg,
+    the transaction mined again while it was down, then started on the same store (close22:
+    the undone fills were in memory only, the record stayed filled 0)."""
     c = chain
     path = tmp_path / "n.db"
-    cfg = node_config(c, path, closed_grace=0.2 if evicted else 10.0)
+    cfg = node_config(c, path, closed_grace=0.2 if then == "evicted" else 10.0)
     async with running_node(cfg) as (node, api):
         resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
         assert (await api.post_order(resting))[0] == 201
@@ -76,7 +90,7 @@ async def test_an_undone_fill_mined_again_later_is_back_in_a_closed_orders_recor
         c.rpc.call("evm_mine")
 
         async def undone() -> bool:
-            at = node.watcher.applied
+            at = node.watcher.applied  # (applied: its head saved, its writes committed)
             return (
                 node.watcher.reorgs >= 1
                 and at is not None
@@ -87,32 +101,104 @@ async def test_an_undone_fill_mined_again_later_is_back_in_a_closed_orders_recor
 
         await wait_for(undone, timeout=20)
         assert (await meta(api, taker))["filledMakerAmount"] == "0"
-        if evicted:
+        if then == "evicted":
 
             async def gone() -> bool:
                 await node.registry.evict()
                 return taker.hash not in node.records
 
             await wait_for(gone, timeout=10)
+        if then != "restarts":
+            await _mined_again(c, node, api, raw, tx, taker, resting)
+    if then == "restarts":
+        async with running_node(cfg) as (node, api):
+            assert node.started.is_set()
+            assert (await meta(api, taker))["filledMakerAmount"] == "0"
+            await _mined_again(c, node, api, raw, tx, taker, resting)
 
-        # a later poll: the same transaction mined again
-        assert c.rpc.call("eth_sendRawTransaction", raw).lower() == tx
-        c.rpc.call("evm_mine")
-        await synced(node, c)
-        assert c.exchange.order_info(taker.order).filled == 3000 * E6
 
-        async def listed() -> bool:
-            return (await api.get("/v1/fills"))[1]["total"] == 2
+async def test_an_undone_fill_is_back_after_a_kill_9_of_a_node_process(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The node a process of its own, SIGKILLed (by its PID) once the reorg is applied (its
+    head saved: the undone fills committed with it), started again on the same database;
+    then the transaction is mined again."""
+    c = chain
+    deployment = tmp_path / "devnet.json"
+    c.deployment.save(deployment)
+    db, port, log = tmp_path / "node.db", free_port(), tmp_path / "node.log"
+    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    taker = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))
+    async with aiohttp.ClientSession() as session:
+        api = Api(session, f"http://127.0.0.1:{port}")
+        with node_process(c, deployment, db, port, OPERATOR, log) as proc:
+            await wait_for(lambda: healthy(session, api.base, proc), timeout=120)
+            assert (await api.post_order(resting))[0] == 201
+            snap = c.rpc.call("evm_snapshot")
+            code, posted = await api.post_order(taker, "ioc")
+            assert code == 201 and posted["matches"], posted
 
-        await wait_for(listed, timeout=20)
-        m = await meta(api, taker)
-        assert (m["status"], m["filledMakerAmount"]) == ("removed", str(3000 * E6)), m
-        assert m["remainingFillableMakerAmount"] == "0", m
-        assert (await meta(api, resting))["status"] == "filled"
-        report = await asyncio.to_thread(
-            audit_network, c.deployment, [api.base], orders=[], sync_timeout=5.0
-        )
-        assert report.ok, report.to_json()
+            async def settled() -> bool:
+                return (await api.get("/v1/fills"))[1]["total"] == 2  # (maker's, taker's)
+
+            await wait_for(settled, timeout=30)
+            _, fills = await api.get("/v1/fills")
+            (tx,) = {f["transactionHash"].lower() for f in fills["records"]}
+            with sqlite3.connect(db) as conn:
+                sql = "SELECT raw_tx FROM settlements WHERE tx_hash=?"
+                (raw,) = conn.execute(sql, (tx,)).fetchone()
+            revert(c, snap)
+            c.rpc.call("evm_mine")
+            c.rpc.call("evm_mine")
+
+            async def undone_and_saved() -> bool:
+                with sqlite3.connect(db) as conn:
+                    row = conn.execute("SELECT value FROM meta WHERE key='mirror_head'").fetchone()
+                saved = row is not None and json.loads(row[0])[1] == head(c)[1]
+                return saved and (await meta(api, taker))["status"] == "removed"
+
+            await wait_for(undone_and_saved, timeout=30)
+            proc.kill()
+            proc.wait(timeout=10)
+        with node_process(c, deployment, db, port, OPERATOR, log) as proc:
+            await wait_for(lambda: healthy(session, api.base, proc), timeout=120)
+            assert (await meta(api, taker))["filledMakerAmount"] == "0"
+            assert c.rpc.call("eth_sendRawTransaction", raw).lower() == tx
+            c.rpc.call("evm_mine")
+
+            async def back() -> bool:
+                listed = (await api.get("/v1/fills"))[1]["total"] == 2
+                return listed and (await meta(api, taker))["filledMakerAmount"] == str(3000 * E6)
+
+            await wait_for(back, timeout=30)
+            assert (await meta(api, taker))["status"] == "removed"
+            report = await asyncio.to_thread(
+                audit_network, c.deployment, [api.base], orders=[], sync_timeout=5.0
+            )
+            assert report.ok, report.to_json()
+
+
+async def _mined_again(
+    c: Chain, node: Node, api: Api, raw: str, tx: str, taker: SignedOrder, resting: SignedOrder
+) -> None:
+    """A later poll: the same transaction mined again; the IOC's record takes its fill."""
+    assert c.rpc.call("eth_sendRawTransaction", raw).lower() == tx
+    c.rpc.call("evm_mine")
+    await synced(node, c)
+    assert c.exchange.order_info(taker.order).filled == 3000 * E6
+
+    async def listed() -> bool:
+        return (await api.get("/v1/fills"))[1]["total"] == 2
+
+    await wait_for(listed, timeout=20)
+    m = await meta(api, taker)
+    assert (m["status"], m["filledMakerAmount"]) == ("removed", str(3000 * E6)), m
+    assert m["remainingFillableMakerAmount"] == "0", m
+    assert (await meta(api, resting))["status"] == "filled"
+    report = await asyncio.to_thread(
+        audit_network, c.deployment, [api.base], orders=[], sync_timeout=5.0
+    )
+    assert report.ok, report.to_json()
 
 
 async def test_a_new_fill_of_an_order_closed_after_a_reorg_stays_out_of_its_record(

@@ -73,7 +73,8 @@ class NodeChainState(NodeIntake):
             self.sender.forget_nonce()  # a settlement in an undone block freed its nonce
         for f in changes.reverted:
             self.events.publish({"type": "fill", "event": "reverted", **f.to_json()})
-        self._undone.add(changes.reverted)
+        if (kept := self._undone.add(changes.reverted)) is not None:
+            changes.stored.append(kept)  # (a restart before they are mined again: read back)
         remined = self._undone.mined_again(changes.fills)  # (undone by an earlier reorg)
         if changes.fills:  # queued, not awaited: published once durable (_fills_stored)
             fills = list(_stored_fills(changes.fills, ours=False, ours_txs=self.settler.ours))
@@ -116,7 +117,8 @@ class NodeChainState(NodeIntake):
                     None if changes.reset else sorted(makers), changes.walked
                 )
             self._remined({h: n for h, n in remined.items() if h not in rejudge})
-            self._undone.forget(changes.fills)
+            if (forgotten := self._undone.forget(changes.fills)) is not None:
+                changes.stored.append(forgotten)
             for h, reason in self.book.expire(self.now()):
                 self._book_closed(h, reason)
             self._persist_open()
@@ -380,6 +382,7 @@ class NodeChainState(NodeIntake):
         chain, for makers whose funds it does not hold); ``load`` then has the watcher catch
         up. The closed ones stay on disk: only their hashes pass, into the registry's filter."""
         self._seq = max(self._seq, self.store.last_seq())
+        await self._undone.attach(self.store)  # (fills a reorg undid before a restart)
         # (the port is open meanwhile, answering 503 "starting": each step below hands the
         # loop back every SLICE seconds, so that /health answers at once)
         unparseable: list[str] = []

@@ -30,6 +30,7 @@ from sdex.node.registry import Record as Record
 from sdex.order import Domain, SignedOrder
 from sdex.settlement import Settler
 from sdex.store import Store, StoredFill, StoreError
+from sdex.storeundone import UndoneKey, UndoneStore
 from sdex.watch import Watcher
 from sdex.watch.changes import STORE_WAIT
 
@@ -192,19 +193,32 @@ class UndoneFills:
     is mined again in a later block, an order the node closed meanwhile (out of the book,
     not judged again then) takes that fill back into its record (``_remined``). Only those:
     a fill of a closed order that no reorg undid stays out of its record, and the audit
-    still sees it as filled after the node closed it. In memory, bounded (``UNDONE_KEPT``)."""
+    still sees it as filled after the node closed it. Bounded (``UNDONE_KEPT``); once
+    ``attach``-ed to the store, kept there too (``sdex.storeundone``): a restart between
+    the reorg and the re-mining forgets none."""
 
     def __init__(self, kept: int = UNDONE_KEPT) -> None:
         self._kept = kept
-        self._fills: dict[tuple[bytes, str], int] = {}
+        self._fills: dict[UndoneKey, int] = {}
+        self._store: UndoneStore | None = None
 
-    def add(self, fills: Iterable[FillEvent]) -> None:
+    async def attach(self, store: UndoneStore) -> None:
+        """Read back what the store kept (at a start); later changes are written there."""
+        self._fills = await store.undone_fills(self._kept)
+        self._store = store
+
+    def add(self, fills: Iterable[FillEvent]) -> asyncio.Future[None] | None:
+        """Remember ``fills``; their rows' write (attached; None if nothing to write)."""
+        added: dict[UndoneKey, int] = {}
         for f in fills:
             key = (f.order_hash, f.tx_hash.lower())
             self._fills.pop(key, None)
-            self._fills[key] = f.maker_filled
+            self._fills[key] = added[key] = f.maker_filled
         while len(self._fills) > self._kept:
             del self._fills[next(iter(self._fills))]
+        if self._store is None or not added:
+            return None
+        return self._store.add_undone(added, self._kept)
 
     def mined_again(self, fills: Iterable[FillEvent]) -> dict[bytes, int]:
         """Of ``fills`` (a block's), those undone before: the maker amount mined again
@@ -215,10 +229,17 @@ class UndoneFills:
                 back[f.order_hash] = back.get(f.order_hash, 0) + f.maker_filled
         return back
 
-    def forget(self, fills: Iterable[FillEvent]) -> None:
-        """``fills`` are applied: mined again, they are undone no more."""
+    def forget(self, fills: Iterable[FillEvent]) -> asyncio.Future[None] | None:
+        """``fills`` are applied: mined again, they are undone no more (their rows'
+        delete, attached; None if none was remembered)."""
+        gone: list[UndoneKey] = []
         for f in fills:
-            self._fills.pop((f.order_hash, f.tx_hash.lower()), None)
+            key = (f.order_hash, f.tx_hash.lower())
+            if self._fills.pop(key, None) is not None:
+                gone.append(key)
+        if self._store is None or not gone:
+            return None
+        return self._store.forget_undone(gone)
 
     def __len__(self) -> int:
         return len(self._fills)

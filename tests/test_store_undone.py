@@ -1,0 +1,217 @@
+"""The ``undone_fills`` table (``sdex.storeundone``): the fills a reorg undid, kept across a
+restart. Real SQLite: written through the store's writer, read back at a start, bounded in
+rows; a database from before it gets it; a table of another shape or hostile rows in it are
+dropped or skipped, never a crash."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sdex.model import FillEvent
+from sdex.node.records import UndoneFills
+from sdex.store import ChainIdentity, Store
+from sdex.storeundone import parse_rows
+from tests.test_store import DOMAIN, IDENTITY
+
+ORDER = "0x" + "11" * 32
+TX = "0x" + "22" * 32
+
+
+def _fill(order: int, tx: int, amount: int) -> FillEvent:
+    h = bytes([order]) * 32
+    tx_hash = "0x" + bytes([tx]).hex().upper() * 32  # (upper case: kept lower)
+    return FillEvent(
+        h, "0x" + "a" * 40, "0x" + "b" * 40, amount, 1, "0x" + "c" * 40, 0, 1, tx_hash, 0
+    )
+
+
+def _rows(path: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(path) as db:
+        return db.execute(
+            "SELECT order_hash, tx_hash, maker_filled FROM undone_fills ORDER BY seq"
+        ).fetchall()
+
+
+async def test_undone_fills_outlive_a_restart_bounded_and_forgotten_once_applied(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "n.db"
+    store = Store(path, IDENTITY, DOMAIN)
+    try:
+        undone = UndoneFills(kept=3)
+        await undone.attach(store)
+        assert len(undone) == 0
+        w = undone.add([_fill(1, 0xAA, 5), _fill(1, 0xBB, 7), _fill(2, 0xAA, 9)])
+        assert w is not None
+        await w
+        assert undone.add([]) is None  # (nothing to write)
+        w = undone.add([_fill(4, 1, 1), _fill(5, 2, 1)])  # the oldest two go, here and there
+        assert w is not None
+        await w
+        assert [(r[0], r[2]) for r in _rows(path)] == [
+            ("0x" + "02" * 32, "9"), ("0x" + "04" * 32, "1"), ("0x" + "05" * 32, "1")
+        ]  # fmt: skip
+        assert undone.forget([_fill(1, 0xAA, 5)]) is None  # (not remembered: no write)
+        w = undone.forget([_fill(2, 0xAA, 9)])
+        assert w is not None
+        await w
+    finally:
+        store.close()
+    store = Store(path, IDENTITY, DOMAIN)  # a restart
+    try:
+        again = UndoneFills(kept=3)
+        await again.attach(store)
+        assert len(again) == 2
+        assert again.mined_again([_fill(4, 1, 1), _fill(5, 2, 1), _fill(2, 0xAA, 9)]) == {
+            bytes([4]) * 32: 1, bytes([5]) * 32: 1
+        }  # fmt: skip
+    finally:
+        store.close()
+
+
+async def test_a_database_from_before_the_table_gets_it(tmp_path: Path) -> None:
+    path = tmp_path / "n.db"
+    Store(path, IDENTITY, DOMAIN).close()
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE undone_fills")  # (as an older version left it)
+    store = Store(path, IDENTITY, DOMAIN)
+    try:
+        undone = UndoneFills()
+        await undone.attach(store)
+        w = undone.add([_fill(1, 2, 3)])
+        assert w is not None
+        await w
+        assert len(_rows(path)) == 1
+    finally:
+        store.close()
+
+
+async def test_a_table_of_another_shape_is_made_again_empty(tmp_path: Path) -> None:
+    path = tmp_path / "n.db"
+    Store(path, IDENTITY, DOMAIN).close()
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE undone_fills")
+        db.execute("CREATE TABLE undone_fills (order_hash BLOB, amount INTEGER)")
+        db.execute("INSERT INTO undone_fills VALUES (x'00', -1)")
+    store = Store(path, IDENTITY, DOMAIN)
+    try:
+        undone = UndoneFills()
+        await undone.attach(store)
+        assert len(undone) == 0
+        assert _rows(path) == []
+    finally:
+        store.close()
+
+
+BAD_ROWS = [
+    pytest.param(("0x11", TX, "5"), id="short order hash"),
+    pytest.param(("0x" + "zz" * 32, TX, "5"), id="order hash not hex"),
+    pytest.param(("11" * 33, TX, "5"), id="order hash without 0x"),
+    pytest.param((b"\x11" * 32, TX, "5"), id="order hash a blob"),
+    pytest.param((7, TX, "5"), id="order hash an integer"),
+    pytest.param((ORDER, "0x" + "22" * 31, "5"), id="short transaction hash"),
+    pytest.param((ORDER, "0x" + "gg" * 32, "5"), id="transaction hash not hex"),
+    pytest.param((ORDER, TX, "0"), id="amount zero"),
+    pytest.param((ORDER, TX, "-5"), id="amount negative"),
+    pytest.param((ORDER, TX, str(2**256)), id="amount past uint256"),
+    pytest.param((ORDER, TX, "9" * 100_000), id="amount of 100k digits"),
+    pytest.param((ORDER, TX, "\u0661\u0662"), id="amount in other digits"),
+    pytest.param((ORDER, TX, "1e3"), id="amount not an integer"),
+    pytest.param((ORDER, TX, b"5"), id="amount a blob"),
+    pytest.param((ORDER, TX, 5.5), id="amount a real"),
+]
+
+
+@pytest.mark.parametrize("row", BAD_ROWS)
+async def test_a_hostile_row_is_skipped(tmp_path: Path, row: tuple[object, ...]) -> None:
+    path = tmp_path / "n.db"
+    Store(path, IDENTITY, DOMAIN).close()
+    good = ("0x" + "33" * 32, "0x" + "44" * 32, "12")
+    with sqlite3.connect(path) as db:
+        sql = "INSERT INTO undone_fills (order_hash, tx_hash, maker_filled) VALUES (?,?,?)"
+        db.execute(sql, row)
+        db.execute(sql, good)
+    store = Store(path, IDENTITY, DOMAIN)
+    try:
+        undone = UndoneFills()
+        await undone.attach(store)
+        assert len(undone) == 1
+        fill = FillEvent(
+            bytes.fromhex("33" * 32), "0x" + "a" * 40, "0x" + "b" * 40, 12, 1, "0x" + "c" * 40,
+            0, 1, good[1], 0,
+        )  # fmt: skip
+        assert undone.mined_again([fill]) == {fill.order_hash: 12}
+    finally:
+        store.close()
+
+
+async def test_a_table_of_many_rows_is_read_bounded(tmp_path: Path) -> None:
+    """Rows past the bound (written by another hand): the newest ``kept`` are read back."""
+    path = tmp_path / "n.db"
+    Store(path, IDENTITY, DOMAIN).close()
+    with sqlite3.connect(path) as db:
+        db.executemany(
+            "INSERT INTO undone_fills (order_hash, tx_hash, maker_filled) VALUES (?,?,?)",
+            [("0x" + f"{i:064x}", TX, str(i + 1)) for i in range(500)],
+        )
+    store = Store(path, IDENTITY, DOMAIN)
+    try:
+        undone = UndoneFills(kept=20)
+        await undone.attach(store)
+        assert len(undone) == 20
+        newest = FillEvent(
+            bytes.fromhex(f"{499:064x}"), "0x" + "a" * 40, "0x" + "b" * 40, 500, 1,
+            "0x" + "c" * 40, 0, 1, TX, 0,
+        )  # fmt: skip
+        assert undone.mined_again([newest]) == {newest.order_hash: 500}
+        w = undone.add([_fill(1, 2, 3)])  # a write trims the table to the bound
+        assert w is not None
+        await w
+        assert len(_rows(path)) == 20
+    finally:
+        store.close()
+
+
+CELLS = st.one_of(
+    st.none(), st.integers(), st.floats(), st.binary(max_size=40), st.text(max_size=80),
+    st.sampled_from([ORDER, TX, "0x" + "AB" * 32, "1", str(2**256 - 1)]),
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(CELLS, min_size=0, max_size=4).map(tuple), max_size=30))
+def test_parse_rows_never_raises_and_keeps_only_fills(rows: list[tuple[object, ...]]) -> None:
+    fills, skipped = parse_rows(rows)
+    assert len(fills) + skipped <= len(rows)
+    for (order, tx), amount in fills.items():
+        assert len(order) == 32 and len(tx) == 66 and tx == tx.lower()
+        assert 0 < amount < 2**256
+
+
+async def test_a_database_of_another_chain_forgets_its_undone_fills(tmp_path: Path) -> None:
+    """(A fresh devnet at the same address: the same order and transaction hashes may come
+    again, of orders this database no longer holds.)"""
+    path = tmp_path / "n.db"
+    store = Store(path, IDENTITY, DOMAIN)
+    try:
+        undone = UndoneFills()
+        await undone.attach(store)
+        w = undone.add([_fill(1, 2, 3)])
+        assert w is not None
+        await w
+    finally:
+        store.close()
+    other = ChainIdentity(IDENTITY.chain_id, IDENTITY.exchange, "0x" + "ef" * 32)
+    store = Store(path, other, DOMAIN)
+    try:
+        assert store.rebuilt
+        again = UndoneFills()
+        await again.attach(store)
+        assert len(again) == 0
+    finally:
+        store.close()
