@@ -50,7 +50,7 @@ from sdex.storeschema import (
     open_orders_table,
     open_schema,
 )
-from sdex.storeundone import UndoneStore
+from sdex.storeundone import UNDONE_KEPT, UndoneStore, keep_undone, undone_of
 
 log = logging.getLogger("sdex.store")
 
@@ -301,6 +301,7 @@ class Store(StoreReads, UndoneStore):
                 above,
             ).fetchall()
             db.execute("DELETE FROM fills WHERE block_number > ?", above)
+            keep_undone(db, undone_of(fill_of(r) for r in rows), UNDONE_KEPT)
             return rows
 
         return [fill_of(r) for r in await self._call_async(remove)]
@@ -323,6 +324,7 @@ class Store(StoreReads, UndoneStore):
             ]  # fmt: skip
             delete = "DELETE FROM fills WHERE tx_hash=? AND log_index=?"
             db.executemany(delete, [(f.tx_hash, f.log_index) for f in gone])
+            keep_undone(db, undone_of(gone), UNDONE_KEPT)
             return gone
 
         return await self._call_async(remove)

@@ -11,12 +11,37 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
 
+from sdex.model import FillEvent
 from sdex.sqlwriter import Writer
 
 log = logging.getLogger(__name__)
 
 UndoneKey = tuple[bytes, str]
 """(order hash, transaction hash in lower case)."""
+
+UNDONE_KEPT = 10_000
+"""Fills a reorg undid that a node remembers (the oldest forgotten first)."""
+
+
+def keep_undone(db: sqlite3.Connection, fills: dict[UndoneKey, int], kept: int) -> None:
+    """In the writer's transaction: write ``fills`` (each one's row moved to the newest),
+    then forget the oldest rows past ``kept``. Also called by the store's removal of the
+    fills a reorg undid, in its own transaction: no crash falls between the two."""
+    rows = [("0x" + h.hex(), tx.lower(), str(n)) for (h, tx), n in fills.items()]
+    db.executemany(
+        "INSERT OR REPLACE INTO undone_fills (order_hash, tx_hash, maker_filled) VALUES (?,?,?)",
+        rows,
+    )
+    db.execute(
+        "DELETE FROM undone_fills WHERE seq <= (SELECT seq FROM undone_fills"
+        " ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+        (kept,),
+    )
+
+
+def undone_of(fills: Iterable[FillEvent]) -> dict[UndoneKey, int]:
+    """``fills`` by their ``undone_fills`` key (a later one of a key replaces it)."""
+    return {(f.order_hash, f.tx_hash.lower()): f.maker_filled for f in fills}
 
 
 def _hex(value: object, size: int) -> bytes | None:
@@ -63,19 +88,10 @@ class UndoneStore:
     def add_undone(self, fills: dict[UndoneKey, int], kept: int) -> asyncio.Future[None]:
         """Write ``fills`` (each one's row moved to the newest), then forget the oldest rows
         past ``kept``; queued on the event loop, resolves at the commit."""
-        rows = [("0x" + h.hex(), tx.lower(), str(n)) for (h, tx), n in fills.items()]
+        fills = dict(fills)
 
         def add(db: sqlite3.Connection) -> None:
-            db.executemany(
-                "INSERT OR REPLACE INTO undone_fills (order_hash, tx_hash, maker_filled)"
-                " VALUES (?,?,?)",
-                rows,
-            )
-            db.execute(
-                "DELETE FROM undone_fills WHERE seq <= (SELECT seq FROM undone_fills"
-                " ORDER BY seq DESC LIMIT 1 OFFSET ?)",
-                (kept,),
-            )
+            keep_undone(db, fills, kept)
 
         return self._writer.submit_async(add)
 

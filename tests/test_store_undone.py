@@ -6,6 +6,7 @@ dropped or skipped, never a crash."""
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,8 @@ from hypothesis import strategies as st
 
 from sdex.model import FillEvent
 from sdex.node.records import UndoneFills
-from sdex.store import ChainIdentity, Store
-from sdex.storeundone import parse_rows
+from sdex.store import ChainIdentity, Store, StoredFill
+from sdex.storeundone import UNDONE_KEPT, parse_rows
 from tests.test_store import DOMAIN, IDENTITY
 
 ORDER = "0x" + "11" * 32
@@ -213,5 +214,39 @@ async def test_a_database_of_another_chain_forgets_its_undone_fills(tmp_path: Pa
         again = UndoneFills()
         await again.attach(store)
         assert len(again) == 0
+    finally:
+        store.close()
+
+
+async def test_the_fills_a_reorg_removes_are_kept_as_undone_in_the_same_transaction(
+    tmp_path: Path,
+) -> None:
+    """The store's removal of undone fills (``remove_fills_above``, a reorg's; and
+    ``remove_fills_except``, false fills') writes their ``undone_fills`` rows in its own
+    transaction: a node that dies right after it, before the node's own write of them,
+    still finds them at its restart (close22 left that window open)."""
+    path = tmp_path / "n.db"
+    store = Store(path, IDENTITY, DOMAIN)
+    try:
+        made = [
+            StoredFill.of(replace(_fill(order, tx, amount), block_number=block), ours=False)
+            for order, tx, amount, block in [(1, 0xAA, 5, 5), (2, 0xBB, 7, 9), (3, 0xCC, 11, 12)]
+        ]
+        store.add_fills(made)
+        gone = await store.remove_fills_above(8)
+        assert [f.block_number for f in gone] == [9, 12]
+        kept = await store.undone_fills(UNDONE_KEPT)
+        assert kept == {
+            (bytes([2]) * 32, "0x" + "bb" * 32): 7,
+            (bytes([3]) * 32, "0x" + "cc" * 32): 11,
+        }
+        false = await store.remove_fills_except(5, 5, ())  # (the chain has no fill there)
+        assert [f.block_number for f in false] == [5]
+    finally:
+        store.close()
+    store = Store(path, IDENTITY, DOMAIN)  # (a restart: read back from the file)
+    try:
+        kept = await store.undone_fills(UNDONE_KEPT)
+        assert list(kept.values()) == [7, 11, 5]
     finally:
         store.close()

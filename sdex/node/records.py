@@ -30,7 +30,7 @@ from sdex.node.registry import Record as Record
 from sdex.order import Domain, SignedOrder
 from sdex.settlement import Settler
 from sdex.store import Store, StoredFill, StoreError
-from sdex.storeundone import UndoneKey, UndoneStore
+from sdex.storeundone import UNDONE_KEPT, UndoneKey, UndoneStore
 from sdex.watch import Watcher
 from sdex.watch.changes import STORE_WAIT
 
@@ -182,10 +182,6 @@ class NodeState:
     def _gossiped_records(self) -> Iterable[Record]:
         """Open orders that rest and were announced: the only ones peers are shown."""
         return self.registry.gossiped_records()
-
-
-UNDONE_KEPT = 10_000
-"""Fills a reorg undid that a node remembers (the oldest forgotten first)."""
 
 
 class UndoneFills:
