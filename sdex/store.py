@@ -403,6 +403,7 @@ class Store(StoreReads, UndoneStore):
                 (now,),
             )
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
+            keep_undone(db, undone_of(dropped), UNDONE_KEPT)  # (a re-mined one counts again)
             return dropped
 
         return await self._call_async(reset)  # (the event loop runs on: the writer may stall)
