@@ -68,23 +68,24 @@ class Rpc:
         The whole call (connect, headers, body) ends by one deadline, ``timeout`` or else
         the client's: ``RpcTimeout`` past it (``sdex.chain.deadline``)."""
         total = self.timeout if timeout is None else timeout
-        if self._lean is not None:
-            deadline = time.monotonic() + total
-            raw = self._lean.post(
-                jsonio.dumps_bytes(body),
-                min(self.timeout, total),
-                total,
-                deadline,
-                MAX_RESPONSE,
-                IDLE_REUSE,
-            )
-            if raw is None:
-                raise RpcTimeout(self.url, total)
-            return self._parse(raw)
-        if time.monotonic() - self._used > IDLE_REUSE:
-            self._session.close()  # (its pools empty; the next request opens a connection)
         deadline = time.monotonic() + total
         wait = (min(self.timeout, total), total)
+        if self._lean is not None:  # (plain http, no proxy)
+            raw = self._lean.post(
+                jsonio.dumps_bytes(body), *wait, deadline, MAX_RESPONSE, IDLE_REUSE
+            )
+        else:
+            raw = self._post_requests(body, wait, deadline)
+        if raw is None:
+            raise RpcTimeout(self.url, total)
+        return self._parse(raw)
+
+    def _post_requests(
+        self, body: object, wait: tuple[float, float], deadline: float
+    ) -> bytes | None:
+        """``_post`` through ``requests``: the answer's bytes, or None past ``deadline``."""
+        if time.monotonic() - self._used > IDLE_REUSE:
+            self._session.close()  # (its pools empty; the next request opens a connection)
         try:
             with (
                 within(deadline),
@@ -98,8 +99,7 @@ class Rpc:
             self._used = time.monotonic()
         if raw is None:
             self._session.close()  # (never reuse the connection of an unfinished answer)
-            raise RpcTimeout(self.url, total)
-        return self._parse(raw)
+        return raw
 
     def _parse(self, raw: bytes) -> Any:
         try:
