@@ -430,9 +430,13 @@ def recover_signer(digest: bytes, signature: bytes) -> str:
         )
     except Exception as e:  # coincurve raises a bare Exception on unrecoverable points
         raise SignatureError(f"signature does not recover: {e}") from e
-    point = pub.format(compressed=False)[1:]
+    return point_address(pub.format(compressed=False)[1:])
+
+
+def point_address(point: bytes) -> str:
+    """A public key's (64 bytes) address; the last 4096 keys' are remembered (a maker's)."""
     address = _ADDRESSES.get(point)
-    if address is None:  # a maker signs many orders: its key's address is computed once
+    if address is None:
         if len(_ADDRESSES) >= 4096:
             _ADDRESSES.clear()
         address = _ADDRESSES[point] = "0x" + keccak(point)[-20:].hex()
@@ -440,7 +444,6 @@ def recover_signer(digest: bytes, signature: bytes) -> str:
 
 
 _ADDRESSES: dict[bytes, str] = {}
-"""Public key (64 bytes) → address, for keys seen recently; bounded, emptied when full."""
 
 
 def address_of(private_key: bytes) -> str:

@@ -24,7 +24,7 @@ from coincurve import PrivateKey
 
 from sdex.errors import SignatureError
 from sdex.keccak import keccak
-from sdex.order import recover_signer, signature_parts
+from sdex.order import point_address, recover_signer, signature_parts
 
 try:  # (coincurve's own modules, not its API: another version may lay them out otherwise)
     from coincurve._libsecp256k1 import ffi, lib
@@ -33,11 +33,6 @@ try:  # (coincurve's own modules, not its API: another version may lay them out 
     _CTX: Any = GLOBAL_CONTEXT.ctx
 except (ImportError, AttributeError):  # pragma: no cover (coincurve 20 and 21 have them)
     ffi = lib = _CTX = None
-_ADDRESSES: dict[bytes, str] = {}
-"""Public key (64 bytes, big-endian x then y) → address, for keys seen recently; at most
-``_MAX_ADDRESSES``, emptied when full (a maker signs many orders: its address is hashed
-once)."""
-_MAX_ADDRESSES = 4096
 
 
 def _one_call(digest: bytes, signature: bytes) -> str | None:
@@ -54,12 +49,7 @@ def _one_call(digest: bytes, signature: bytes) -> str | None:
         return None
     raw = ffi.buffer(key.data, 64)[:]
     point = raw[31::-1] + raw[:31:-1]  # (each coordinate's limbs, little-endian: reversed)
-    address = _ADDRESSES.get(point)
-    if address is None:
-        if len(_ADDRESSES) >= _MAX_ADDRESSES:
-            _ADDRESSES.clear()
-        address = _ADDRESSES[point] = "0x" + keccak(point)[-20:].hex()
-    return address
+    return point_address(point)
 
 
 def _coincurve(digest: bytes, signature: bytes) -> str | None:
