@@ -105,9 +105,11 @@ class NodeClient:
         status, obj = self._request("POST", "/v1/orders", json=body)
         return PostedOrder.from_json(status, obj)
 
-    def get_order(self, order_hash: str) -> OrderRecord:
-        """One record, also for orders no longer open; ``NodeApiError`` 404 if never accepted."""
-        return OrderRecord.from_json(self._request("GET", f"/v1/orders/{order_hash}")[1])
+    def get_order(self, order_hash: str, timeout: float | None = None) -> OrderRecord:
+        """One record, also for orders no longer open; ``NodeApiError`` 404 if never accepted.
+        ``timeout`` (seconds) shortens this one read below the client's own timeout."""
+        path = f"/v1/orders/{order_hash}"
+        return OrderRecord.from_json(self._request("GET", path, timeout=timeout)[1])
 
     def orders(
         self,
@@ -238,14 +240,18 @@ class NodeClient:
         path: str,
         json: object = None,
         params: Mapping[str, str | int] | None = None,
+        timeout: float | None = None,
     ) -> tuple[int, object]:
         """One request; a GET throttled (429: a listing past the node's budget of records a
         client lists, ``sdex.node.listings``) is asked again after its ``Retry-After``, for as
-        long as ``timeout`` allows from the first try (a POST is never sent twice)."""
-        end = time.monotonic() + self.timeout
+        long as ``timeout`` allows from the first try (a POST is never sent twice). A
+        ``timeout`` given here is capped by the client's own."""
+        limit = self.timeout if timeout is None else min(self.timeout, timeout)
+        end = time.monotonic() + limit
+        left = limit
         while True:
             try:
-                return self._request_once(method, path, json, params)
+                return self._request_once(method, path, json, params, left)
             except NodeApiError as e:
                 wait = e.retry_after
                 if e.status != 429 or method != "GET" or wait is None:
@@ -253,6 +259,7 @@ class NodeClient:
                 if time.monotonic() + wait > end:
                     raise
                 time.sleep(wait)
+                left = max(end - time.monotonic(), 0.001)
 
     def _request_once(
         self,
@@ -260,15 +267,17 @@ class NodeClient:
         path: str,
         json: object,
         params: Mapping[str, str | int] | None,
+        timeout: float,
     ) -> tuple[int, object]:
         url = self.base_url + path
+        within = f"{round(timeout, 2):g}s"
         late = NodeUnreachableError(
-            f"the node at {self.base_url} did not answer {method} {path} within {self.timeout:g}s"
+            f"the node at {self.base_url} did not answer {method} {path} within {within}"
         )
-        deadline = time.monotonic() + self.timeout
+        deadline = time.monotonic() + timeout
         try:
             with self._session.request(
-                method, url, json=json, params=params, timeout=self.timeout, stream=True
+                method, url, json=json, params=params, timeout=timeout, stream=True
             ) as resp:
                 raw = read_body(resp, deadline, MAX_ANSWER)
         except requests.Timeout as e:

@@ -19,6 +19,7 @@ from rich.table import Table
 from sdex.client import (
     NodeClient,
     NodeProtocolError,
+    NodeUnreachableError,
     OrderConfig,
     OrderRecord,
     Page,
@@ -93,6 +94,8 @@ def place_order(
 
 SETTLE_POLL = 0.25
 """Seconds between two reads of a settling order's record (``await_settlement``)."""
+MIN_READ = 0.5
+"""Seconds a record read gets at least while waiting (the wait's last read may overrun)."""
 MOST_FILL_PAGES = 10
 """Pages of a settled order's fills read at most (of ``MAX_PER_PAGE``: 10,000 fills): a node
 that keeps answering a next page is not read on for long."""
@@ -107,24 +110,24 @@ def await_settlement(
 ) -> None:
     """For a posted order matched and still settling: read its record until no fill of it is
     in flight (at most ``wait`` seconds), then say what the chain did: the amounts mined and
-    their transactions, or that the settlement failed, with the node's status. review17: the
-    CLI printed only the status at posting, ``partially_filled`` while the match settled."""
+    their transactions, or that the settlement failed, with the node's status (review17)."""
     pending = _meta_int(posted, "pendingMakerAmount")
     if not posted.matches or not pending or not wait > 0:  # (nan: no wait, never forever)
         return
     matched = sum(x.incoming_maker_amount for x in posted.matches)
     out.print(f"waiting for the settlement on chain (at most {wait:g} s)...")
     end = time.monotonic() + wait
-    rec = client.get_order(posted.order_hash)
-    while _uint(rec.meta_data, "pendingMakerAmount"):
-        if time.monotonic() + SETTLE_POLL > end:
+    rec = _read_until(client, posted.order_hash, end)
+    while rec is None or _uint(rec.meta_data, "pendingMakerAmount"):
+        if rec is None or time.monotonic() + SETTLE_POLL > end:
+            known = f"status {escape(rec.status)}" if rec else "the node did not answer in time"
             out.print(
-                f"[yellow]still settling[/] after {wait:g} s (status {escape(rec.status)}): "
+                f"[yellow]still settling[/] after {wait:g} s ({known}): "
                 f"see GET /v1/orders/{escape(posted.order_hash)}"
             )
             return
         time.sleep(SETTLE_POLL)
-        rec = client.get_order(posted.order_hash)
+        rec = _read_until(client, posted.order_hash, end)
     filled = _uint(rec.meta_data, "filledMakerAmount") - (
         _uint(posted.meta_data, "filledMakerAmount")
     )
@@ -159,6 +162,18 @@ def await_settlement(
     if filled < matched:
         words += f" ([bold red]part of the match failed to settle[/]: {filled} of {matched} units)"
     out.print(f"[bold]{words}[/] (tx {named or 'unknown'}; {status})")
+
+
+def _read_until(client: NodeClient, order_hash: str, end: float) -> OrderRecord | None:
+    """The order's record, read within what is left of the wait (not the client's longer
+    timeout: ``--wait 1`` lasted 10 s more); None when the wait ran out before an answer."""
+    left = end - time.monotonic()
+    try:
+        return client.get_order(order_hash, timeout=max(left, MIN_READ))
+    except NodeUnreachableError:
+        if time.monotonic() < end:
+            raise
+        return None
 
 
 def _uint(meta: dict[str, object], name: str) -> int:

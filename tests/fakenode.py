@@ -82,6 +82,7 @@ class FakeNode:
         self.order_list: list[dict[str, Any]] = []  # GET /v1/orders, paged
         self.fill_list: list[dict[str, Any]] = []  # GET /v1/fills, paged
         self.max_per_page = 1000  # lower it to make a wallet read several pages
+        self.order_delay = 0.0  # seconds GET /v1/orders/{hash} waits before it answers
         self.on_post: Callable[[SignedOrder], Answer] = self.rested
         self.url = ""
         self._loop = asyncio.new_event_loop()
@@ -125,6 +126,7 @@ class FakeNode:
         return self.paged(request, self.fill_list)
 
     async def get_order(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(self.order_delay)
         rec = self.records.get(request.match_info["hash"])
         if rec is None:
             return web.json_response({"code": 100, "reason": "order not found"}, status=404)

@@ -193,6 +193,30 @@ def test_any_expiry_the_order_takes_is_shown(fake: FakeNode, expiry: str, said: 
     assert posted_order(fake).order.expiry > int(expiry)
 
 
+def test_a_node_slow_to_answer_does_not_stretch_the_wait(fake: FakeNode) -> None:
+    """``--wait 1`` against a node that takes 3 s to answer a record read (the client's
+    timeout is 10 s): the read is given what is left of the wait, and the wallet says the
+    order is still settling without the record, instead of waiting for the slow answer (it
+    printed the record's status 3 s later, and up to one client timeout past the wait)."""
+    ask = signed(WETH, USDC, E18, 2000 * E6)
+
+    def matched(s: SignedOrder) -> Answer:
+        m = {**meta(s, s.order.maker_amount), "pendingMakerAmount": str(s.order.maker_amount)}
+        fake.records[s.hash_hex] = {"order": s.to_json(), "metaData": m}
+        match = {"restingOrderHash": ask.hash_hex, "incomingOrderHash": s.hash_hex,
+                 "restingMakerAmount": str(E18), "incomingMakerAmount": str(2000 * E6),
+                 "price": "2000000000/1000000000000000000"}  # fmt: skip
+        return 201, {**m, "metaData": m, "outcome": "filled", "matches": [match]}
+
+    fake.on_post = matched
+    fake.order_delay = 3.0
+    r = run_cli("order", "buy", "2000", "1", *wallet_args(fake), "--wait", "1")
+    assert r.exit_code == 0, r.output
+    out = " ".join(r.output.split())
+    assert "still settling after 1 s (the node did not answer in time): see GET" in out, out
+    assert "status open" not in out.split("still settling", 1)[1], out
+
+
 @pytest.mark.parametrize(
     ("status", "outcome", "pending", "matched", "said"),
     [
