@@ -139,7 +139,23 @@ class NodeChainState(NodeIntake):
                 continue
             filled = min(self.mirror.filled_of(h), rec.filled + amount)
             if filled > rec.filled:
-                self.registry.correct_filled(rec, filled)
+                self._closed_filled(rec, filled)
+
+    def _closed_filled(self, rec: Record, filled: int) -> None:
+        """A closed order's filled amount as the chain now has it. A one-shot order removed
+        only because a reorg undid its fills (``_rejudge``) that has them back is what its
+        settlement made it: ``filled``, or partly filled with its rest dropped (review23:
+        it stayed ``removed``, "its fills were undone", with its fill back)."""
+        if (
+            filled > rec.filled
+            and rec.status is OrderStatus.REMOVED
+            and rec.reason == _undone_reason(rec.tif)
+        ):
+            if filled >= rec.signed.order.maker_amount:
+                self.registry.transition(rec, OrderStatus.FILLED, "filled", filled=filled)
+                return
+            rec.reason = f"{rec.tif.value}: partly filled; the unmatched rest was dropped"
+        self.registry.correct_filled(rec, filled)
 
     async def _rejudge_stored(self, makers: list[str] | None, walked: dict[str, int]) -> None:
         """After a reset (every order) or a cancel-up-to (``makers``' orders): the orders
@@ -286,7 +302,7 @@ class NodeChainState(NodeIntake):
             # filled amount when closed (review20: a soft-cancelled order kept a fill a
             # reset undid, shown filled with no fill listed)
             if not rec.status.is_open and rec.filled != state.filled:
-                self.registry.correct_filled(rec, state.filled)
+                self._closed_filled(rec, state.filled)
             return
         verdict = judge(so, state)
         removal = removal_of(verdict)
@@ -298,7 +314,7 @@ class NodeChainState(NodeIntake):
             # again and its rest stayed in the book; a partly filled IOC (its rest dropped)
             # rested its rest after its maker's cancel-up-to
             if state.filled < rec.filled:
-                why = f"{rec.tif.value}: its fills were undone (reorg or reset); it never rests"
+                why = _undone_reason(rec.tif)
                 self.registry.transition(rec, OrderStatus.REMOVED, why, filled=state.filled)
             elif state.filled != rec.filled:
                 self.registry.correct_filled(rec, state.filled)
@@ -464,6 +480,11 @@ async def yielding(items: Iterable[T]) -> AsyncIterator[T]:
         if clock() >= due:
             await asyncio.sleep(0)
             due = clock() + SLICE
+
+
+def _undone_reason(tif: TimeInForce) -> str:
+    """A one-shot order's reason when a reorg or reset undid its fills (``_rejudge``)."""
+    return f"{tif.value}: its fills were undone (reorg or reset); it never rests"
 
 
 def _message(verdict: Accepted | Rejection) -> str:
