@@ -27,6 +27,9 @@ def keep_undone(db: sqlite3.Connection, fills: dict[UndoneKey, int], kept: int) 
     """In the writer's transaction: write ``fills`` (each one's row moved to the newest),
     then forget the oldest rows past ``kept``. Also called by the store's removal of the
     fills a reorg undid, in its own transaction: no crash falls between the two."""
+    (top,) = db.execute("SELECT max(seq) FROM undone_fills").fetchone()
+    if isinstance(top, int) and top >= SEQ_RENUMBER:
+        _renumber(db, kept)
     rows = [("0x" + h.hex(), tx.lower(), str(n)) for (h, tx), n in fills.items()]
     db.executemany(
         "INSERT OR REPLACE INTO undone_fills (order_hash, tx_hash, maker_filled) VALUES (?,?,?)",
@@ -36,6 +39,26 @@ def keep_undone(db: sqlite3.Connection, fills: dict[UndoneKey, int], kept: int) 
         "DELETE FROM undone_fills WHERE seq <= (SELECT seq FROM undone_fills"
         " ORDER BY seq DESC LIMIT 1 OFFSET ?)",
         (kept,),
+    )
+
+
+SEQ_RENUMBER = 2**62
+"""A ``seq`` this high (another hand's row: this node counts up from 1) has the table's rows
+numbered afresh before a write. At the largest 64-bit integer SQLite gives new rows random
+ids, and the oldest-first trimming would forget arbitrary rows (review23)."""
+
+
+def _renumber(db: sqlite3.Connection, kept: int) -> None:
+    """The newest ``kept`` rows numbered 1, 2... in their order; the rest forgotten."""
+    rows = db.execute(
+        "SELECT order_hash, tx_hash, maker_filled FROM"
+        " (SELECT * FROM undone_fills ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+        (kept,),
+    ).fetchall()
+    db.execute("DELETE FROM undone_fills")
+    db.executemany(
+        "INSERT INTO undone_fills (seq, order_hash, tx_hash, maker_filled) VALUES (?,?,?,?)",
+        [(i, *row) for i, row in enumerate(rows, 1)],
     )
 
 

@@ -34,8 +34,17 @@ MAX_IDLE_CONNECTIONS = 4
 """Kept-alive connections kept for reuse (one thread uses one at a time)."""
 
 
+class _Response(_DeadlineResponse):
+    def _safe_read(self, amt: int) -> bytes:
+        # ``http.client`` (3.11) takes a chunk size of "-1" as given: ``fp.read(-1)`` then
+        # reads to the end of the stream, however long; a negative size is no chunk at all.
+        if amt < 0:
+            raise http.client.IncompleteRead(b"")
+        return super()._safe_read(amt)  # type: ignore[misc,no-any-return]
+
+
 class _Conn(http.client.HTTPConnection):
-    response_class = _DeadlineResponse
+    response_class = _Response
 
 
 class LeanPost:

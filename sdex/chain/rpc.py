@@ -95,6 +95,8 @@ class Rpc:
                 raw = read_body(resp, deadline, MAX_RESPONSE)
         except (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError):
             raw = None
+        except urllib3.exceptions.HTTPError as e:  # (the body's own read: a broken chunk...)
+            raise requests.ConnectionError(f"{self.url}: {e}") from e
         finally:
             self._used = time.monotonic()
         if raw is None:

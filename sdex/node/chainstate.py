@@ -7,7 +7,8 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
+from types import MappingProxyType
 from typing import TypeVar
 
 from sdex.book import RemovalReason
@@ -43,6 +44,7 @@ class NodeChainState(NodeIntake):
     """What the chain says about orders, applied to the book and the records."""
 
     contract_sigs: Eip1271Batcher
+    _back: Mapping[bytes, int] = MappingProxyType({})  # the block's ``mined_again``
     reloaded_from_chain = 0
     """Stored open orders the last start read from the chain (``getOrderStates``): those the
     saved mirror could not judge (a maker's funds it does not hold, or no saved head)."""
@@ -76,6 +78,7 @@ class NodeChainState(NodeIntake):
         if (kept := self._undone.add(changes.reverted)) is not None:
             changes.stored.append(kept)  # (a restart before they are mined again: read back)
         remined = self._undone.mined_again(changes.fills)  # (undone by an earlier reorg)
+        self._back = remined  # (for ``_rejudge``, this block's)
         if changes.fills:  # queued, not awaited: published once durable (_fills_stored)
             fills = list(_stored_fills(changes.fills, ours=False, ours_txs=self.settler.ours))
             stored = self.store.add_fills_async(fills)
@@ -124,6 +127,7 @@ class NodeChainState(NodeIntake):
             self._persist_open()
             self._uncross()
         finally:
+            self._back = MappingProxyType({})
             self.registry.unpin(rejudge)
 
     def _remined(self, amounts: dict[bytes, int]) -> None:
@@ -139,7 +143,22 @@ class NodeChainState(NodeIntake):
                 continue
             filled = min(self.mirror.filled_of(h), rec.filled + amount)
             if filled > rec.filled:
-                self.registry.correct_filled(rec, filled)
+                self._closed_filled(rec, filled)
+
+    def _closed_filled(self, rec: Record, filled: int) -> None:
+        """A closed order's filled amount as the chain now has it. A one-shot order removed
+        only because a reorg undid its fills (``_rejudge``), with them back, is what its
+        settlement made it (review23: it stayed ``removed``, "its fills were undone")."""
+        if (
+            filled > rec.filled
+            and rec.status is OrderStatus.REMOVED
+            and rec.reason == _undone_reason(rec.tif)
+        ):
+            if filled >= rec.signed.order.maker_amount:
+                self.registry.transition(rec, OrderStatus.FILLED, "filled", filled=filled)
+                return
+            rec.reason = f"{rec.tif.value}: partly filled; the unmatched rest was dropped"
+        self.registry.correct_filled(rec, filled)
 
     async def _rejudge_stored(self, makers: list[str] | None, walked: dict[str, int]) -> None:
         """After a reset (every order) or a cancel-up-to (``makers``' orders): the orders
@@ -285,8 +304,13 @@ class NodeChainState(NodeIntake):
             # the chain and soft-cancelled by its maker since: stays so, with the chain's
             # filled amount when closed (review20: a soft-cancelled order kept a fill a
             # reset undid, shown filled with no fill listed)
-            if not rec.status.is_open and rec.filled != state.filled:
-                self.registry.correct_filled(rec, state.filled)
+            # (up only by fills a reorg undid, mined again: review23, a cancel-up-to took in
+            # a fill made after a soft cancel, hiding it from the audit)
+            filled = state.filled
+            if filled > rec.filled:
+                filled = min(filled, rec.filled + self._back.get(so.hash, 0))
+            if not rec.status.is_open and rec.filled != filled:
+                self._closed_filled(rec, filled)
             return
         verdict = judge(so, state)
         removal = removal_of(verdict)
@@ -298,7 +322,7 @@ class NodeChainState(NodeIntake):
             # again and its rest stayed in the book; a partly filled IOC (its rest dropped)
             # rested its rest after its maker's cancel-up-to
             if state.filled < rec.filled:
-                why = f"{rec.tif.value}: its fills were undone (reorg or reset); it never rests"
+                why = _undone_reason(rec.tif)
                 self.registry.transition(rec, OrderStatus.REMOVED, why, filled=state.filled)
             elif state.filled != rec.filled:
                 self.registry.correct_filled(rec, state.filled)
@@ -464,6 +488,11 @@ async def yielding(items: Iterable[T]) -> AsyncIterator[T]:
         if clock() >= due:
             await asyncio.sleep(0)
             due = clock() + SLICE
+
+
+def _undone_reason(tif: TimeInForce) -> str:
+    """A one-shot order's reason when a reorg or reset undid its fills (``_rejudge``)."""
+    return f"{tif.value}: its fills were undone (reorg or reset); it never rests"
 
 
 def _message(verdict: Accepted | Rejection) -> str:

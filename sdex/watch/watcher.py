@@ -47,6 +47,7 @@ from sdex.watch.funds import FUNDS_TRIES, read_funds, refresh_funds
 from sdex.watch.loop import PollLoop, log
 from sdex.watch.own import OwnBelow
 from sdex.watch.ranges import read_range
+from sdex.watch.saved import Unreadable, read_saved
 
 CATCH_UP_BLOCKS = 10_000
 """At start, the most blocks the chain may be past the saved head for the stored orders to be
@@ -108,15 +109,20 @@ class Watcher(PollLoop):
     # -- state ------------------------------------------------------------------------------
 
     def _load(self) -> None:
-        """Resume from the saved mirror (its head is re-checked against the chain)."""
-        cp = self.store.checkpoint()
-        if cp is None:
+        """Resume from the saved mirror (its head is re-checked against the chain). One
+        that is unreadable (``sdex.watch.saved``) is taken as a head off the chain: the
+        stored orders are read from the chain, the first poll resets the mirror."""
+        try:
+            saved = read_saved(self.store)
+        except Unreadable as e:
+            log.warning("the saved chain mirror is unreadable (%s): the chain is read anew", e)
+            self.mirror.head = Header(0, "0x" + "00" * 32, "", 0)  # (``check_head``'s mark)
             return
-        (number, block_hash, timestamp), m = cp, self.mirror
-        makers, funds = self.store.load_mirror()
-        m.marks.evicted = HashFilter(capacity_for(self.store.count_marks()))
-        for h in self.store.marks_now():  # filled and cancelled orders: read when named
-            m.marks.evicted.add(h)
+        if saved is None:
+            return
+        (number, block_hash, timestamp), makers, funds, evicted = saved
+        m = self.mirror
+        m.marks.evicted = evicted
         m.min_salt = makers
         m.funds = dict(funds)
         m.head = Header(number, block_hash, "", timestamp)

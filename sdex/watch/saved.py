@@ -1,0 +1,54 @@
+"""The saved mirror read back at a start (``Watcher._load``), every value checked: it is a
+cache of the chain in a file another hand may have left inconsistent (a disk error, an
+edit, an older version's bug). Anything that is not what this node writes (a head that is
+not ``[number, hash, timestamp]``, an amount that is not a uint256, a hash that is not hex)
+makes the whole saved mirror unreadable: the watcher then reads the chain anew, as for a
+saved head that left the chain (review23: the node failed to start, or a balance past
+2**256 was believed)."""
+
+from __future__ import annotations
+
+from sdex.hashfilter import HashFilter, capacity_for
+from sdex.mirror import Account
+from sdex.store import Store
+
+UINT256 = 2**256
+
+
+class Unreadable(ValueError):
+    """The saved mirror is not what this node writes."""
+
+
+def _uint(value: object, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < UINT256:
+        raise Unreadable(f"{what} {str(value)[:80]!r} is not a uint256")
+    return value
+
+
+def read_saved(
+    store: Store,
+) -> tuple[tuple[int, str, int], dict[str, int], dict[Account, tuple[int, int]], HashFilter] | None:
+    """The saved head, makers' ``minValidSalt``, accounts' funds and the filter of the
+    orders the chain filled or cancelled; None if none was saved; ``Unreadable`` if any of
+    it is not what this node writes."""
+    try:
+        cp = store.checkpoint()
+        if cp is None:
+            return None
+        number, block_hash, timestamp = cp
+        _uint(number, "the saved head's number")
+        _uint(timestamp, "the saved head's timestamp")
+        makers, funds = store.load_mirror()
+        for maker, salt in makers.items():
+            _uint(salt, f"the saved minValidSalt of {maker[:50]!r}")
+        for account, (balance, allowance) in funds.items():
+            _uint(balance, f"the saved balance of {str(account)[:100]}")
+            _uint(allowance, f"the saved allowance of {str(account)[:100]}")
+        evicted = HashFilter(capacity_for(store.count_marks()))
+        for h in store.marks_now():  # filled and cancelled orders: read when named
+            evicted.add(h)
+    except Unreadable:
+        raise
+    except (ValueError, TypeError, OverflowError) as e:  # (json's errors are ValueErrors)
+        raise Unreadable(f"{type(e).__name__}: {str(e)[:200]}") from None
+    return (number, block_hash, timestamp), makers, funds, evicted
