@@ -59,6 +59,12 @@ def test_the_same_logs_as_one_by_one() -> None:
         ("address", ["0xabc"], AttributeError),
         ("data", "0xzz", ValueError),
         ("topics", ["0x1"], ValueError),
+        ("topics", ["0x" + "11" * 32, "0x" + "22" * 5], ValueError),  # (review23)
+        ("topics", ["0x" + "11" * 33], ValueError),
+        ("topics", ["0x" + "11" * 32] * 5, ValueError),
+        ("topics", ["zz" + "11" * 32], ValueError),
+        ("topics", [32], ValueError),
+        ("topics", "0x" + "11" * 32, ValueError),
     ],
 )
 def test_a_hostile_log_after_good_ones_is_refused_as_alone(

@@ -47,7 +47,7 @@ class Log(NamedTuple):
             raise ValueError(f"a log of transaction {str(tx_hash)[:80]!r}")
         return cls(
             address=raw["address"].lower(),
-            topics=[bytes.fromhex(t[2:]) for t in raw["topics"]],
+            topics=topics_of(raw["topics"]),
             data=bytes.fromhex(raw["data"][2:]),
             block_number=block_number,
             tx_hash=tx_hash,
@@ -90,6 +90,19 @@ class Receipt:
             raise ValueError(f"not a receipt: {type(e).__name__}: {e}"[:300]) from e
 
 
+def topics_of(raw: object) -> list[bytes]:
+    """A log's topics: at most four words of 32 bytes (the EVM's LOG0..LOG4); ValueError for
+    anything else (review23: a hostile chain's 5-byte topic was taken as an order hash)."""
+    if type(raw) is not list or len(raw) > 4:
+        raise ValueError(f"a log's topics are {str(raw)[:80]!r}")
+    topics = []
+    for t in raw:
+        if type(t) is not str or len(t) != 66 or t[:2] != "0x":
+            raise ValueError(f"a log topic {str(t)[:80]!r}")
+        topics.append(bytes.fromhex(t[2:]))
+    return topics
+
+
 def logs_from_rpc(raws: list[dict[str, Any]]) -> list[Log]:
     """``Log.from_rpc`` of each of ``raws`` (the same checks: a log one refuses, the other
     does, though a log with two faults may raise another exception), with what the logs of
@@ -116,7 +129,7 @@ def logs_from_rpc(raws: list[dict[str, Any]]) -> list[Log]:
         out.append(
             Log(
                 address,
-                [bytes.fromhex(t[2:]) for t in raw["topics"]],
+                topics_of(raw["topics"]),
                 bytes.fromhex(raw["data"][2:]),
                 block_number,
                 tx_hash,
