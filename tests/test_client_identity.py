@@ -124,6 +124,29 @@ async def test_at_the_bound_in_all_the_heaviest_48_gives_way_then_its_heaviest_6
         )  # (each holds 1 now: none gives way to a newcomer's 0)
 
 
+async def test_at_the_bound_in_all_a_trusted_proxys_busy_connections_are_not_taken() -> None:
+    """A trusted proxy carries many clients: at the bound in all, a direct newcomer takes
+    from the heaviest direct address, never the proxy's busy connections (review23: the
+    proxy was always the heaviest group, and each direct newcomer evicted one of its users'
+    requests). A proxy's newcomer takes room like a client holding none."""
+    full = (503, "too many connections to this node: at most 8")
+    async with busy_handlers(12) as conns:
+        slots = ConnectionSlots(per_client=4, total=8)
+        proxied = conns[:5]
+        assert all(slots.admit(c, "10.9.9.9", bounded=False) is None for c in proxied)
+        assert all(slots.admit(c, "203.0.113.9") is None for c in conns[5:8])
+        assert slots.admit(conns[8], "203.0.113.10") is None  # (.9's 3 vs 0)
+        assert slots.admit(conns[9], "203.0.113.11") is None  # (.9's 2 vs 0)
+        # each direct one holds 1 now: none gives way; the proxy's 5 are in no group
+        assert slots.admit(conns[10], "203.0.113.12") == full
+        assert slots.evicted == 2 and slots.held("203.0.113.9") == 1
+        assert all(c.transport is not None and not c.transport.is_closing() for c in proxied)
+        assert slots.admit(conns[11], "10.9.9.9", bounded=False) == full
+        for c in proxied:
+            slots.release(c)
+        assert len(slots) == 3 and slots.held("10.9.9.9") == 0
+
+
 def test_websocket_slots_one_48_takes_its_share_and_the_others_theirs() -> None:
     """32 per client, 1,024 in all (the node's defaults): one /48's 1,024 /64s take 128
     (1/8), its /56s 64 each (1/16); 896 clients on distinct /48s all get theirs. Before,

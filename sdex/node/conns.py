@@ -14,7 +14,7 @@ handler's memory. So (``NodeConfig``):
   ``max_http_per_client``: ``sdex.httpkit.client_path``), and the node ``max_http`` in all
   (4,096, at most half the process's descriptor limit); websockets and peer streams count
   too. A trusted reverse proxy (``--trusted-proxy``) carries many clients: only the bound in
-  all counts its connections;
+  all counts its connections, and they are no group's to give way at that bound;
 - at either bound a new connection first closes the oldest idle one in its way (that
   address's or network's, or anyone's): a keep-alive client that goes idle loses nothing but
   a reconnect, and idle sockets never lock out a new client. At a network's bound with none
@@ -138,7 +138,7 @@ class ConnectionSlots:
         """Count ``conn`` from ``client`` (an address or ``client_group``) in, making room if
         needed: None, or the (status, reason) it is refused with (then it is not counted).
         ``bounded=False`` (a trusted proxy's, many clients': ``sdex.httpkit.TrustedProxies``):
-        no bound of its own, only the node's."""
+        no bound of its own, only the node's, and never a group that gives way."""
         path = client_path(client)
         if bounded:
             held = self._held
@@ -160,6 +160,13 @@ class ConnectionSlots:
         ):
             self.refused += 1
             return 503, f"too many connections to this node: at most {self.total}"
+        if not bounded:
+            # Counted in all only, in no group's tally: a proxy carries many clients, so it
+            # would always be the heaviest group, and a few direct addresses at the bound in
+            # all evicted its users' requests one by one (review23). It takes room like a
+            # client holding none; its idle connections still go first.
+            self._all[conn] = ()
+            return None
         self._move(path, 1)
         mine = self._by_client.get(path[-1])
         if mine is None:
@@ -171,7 +178,7 @@ class ConnectionSlots:
     def release(self, conn: RequestHandler) -> None:
         """``conn`` is gone (or being closed): its slot is free. Idempotent."""
         path = self._all.pop(conn, None)
-        if path is None:
+        if not path:  # (None: not counted; (): a trusted proxy's, in no group)
             return
         mine = self._by_client[path[-1]]
         del mine[conn]
