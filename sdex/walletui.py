@@ -5,7 +5,6 @@ an order of any listed pair is shown."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -19,7 +18,6 @@ from rich.table import Table
 from sdex.client import (
     NodeClient,
     NodeProtocolError,
-    NodeUnreachableError,
     OrderConfig,
     OrderRecord,
     Page,
@@ -28,7 +26,6 @@ from sdex.client import (
 )
 from sdex.deployment import Deployment
 from sdex.errors import ChainError, ContractRevert, SdexError
-from sdex.model import FillEvent
 from sdex.order import Order, SignedOrder, address_of
 from sdex.wallet import (
     DEFAULT_EXPIRY,
@@ -39,6 +36,7 @@ from sdex.wallet import (
     sign_cancel,
     sign_limit_order,
 )
+from sdex.walletsettle import await_settlement, meta_uint
 
 
 def stdout_console() -> Console:
@@ -90,98 +88,6 @@ def place_order(
     except (SdexError, OSError) as e:  # (the order was taken: say so, not a failure)
         out.print(f"[yellow]could not follow the settlement:[/] {escape(short_error(e))}")
     return posted
-
-
-SETTLE_POLL = 0.25
-"""Seconds between two reads of a settling order's record (``await_settlement``)."""
-MIN_READ = 0.5
-"""Seconds a record read gets at least while waiting (the wait's last read may overrun)."""
-MOST_FILL_PAGES = 10
-"""Pages of a settled order's fills read at most (of ``MAX_PER_PAGE``: 10,000 fills): a node
-that keeps answering a next page is not read on for long."""
-MAX_PER_PAGE = 1000
-"""The most records a listing page holds (the API's ``perPage`` bound)."""
-MOST_SETTLING_TXS = 5
-"""Transactions named in a settlement's line; more are counted."""
-
-
-def await_settlement(
-    out: Console, client: NodeClient, m: Market, side: Side, posted: PostedOrder, wait: float
-) -> None:
-    """For a posted order matched and still settling: read its record until no fill of it is
-    in flight (at most ``wait`` seconds), then say what the chain did: the amounts mined and
-    their transactions, or that the settlement failed, with the node's status (review17)."""
-    pending = _meta_int(posted, "pendingMakerAmount")
-    if not posted.matches or not pending or not wait > 0:  # (nan: no wait, never forever)
-        return
-    matched = sum(x.incoming_maker_amount for x in posted.matches)
-    out.print(f"waiting for the settlement on chain (at most {wait:g} s)...")
-    end = time.monotonic() + wait
-    rec = _read_until(client, posted.order_hash, end)
-    while rec is None or _uint(rec.meta_data, "pendingMakerAmount"):
-        if rec is None or time.monotonic() + SETTLE_POLL > end:
-            known = f"status {escape(rec.status)}" if rec else "the node did not answer in time"
-            out.print(
-                f"[yellow]still settling[/] after {wait:g} s ({known}): "
-                f"see GET /v1/orders/{escape(posted.order_hash)}"
-            )
-            return
-        time.sleep(SETTLE_POLL)
-        rec = _read_until(client, posted.order_hash, end)
-    filled = _uint(rec.meta_data, "filledMakerAmount") - (
-        _uint(posted.meta_data, "filledMakerAmount")
-    )
-    status = f"status {escape(rec.status)}"
-    if filled <= 0:
-        reason = rec.meta_data.get("reason")
-        why = f": {escape(str(reason)[:200])}" if reason else ""
-        rests = "; the order rests in the book" if rec.status in ("open", "unfunded") else ""
-        out.print(f"[bold red]settlement failed[/], nothing traded{why}{rests} ({status})")
-        return
-    # every page of them (review19: the first 100 only, and an order that took more resting
-    # orders than that was said to have got less than it did), until they add up to what
-    # the record says filled
-    listed = client.all_fills(MAX_PER_PAGE, max_pages=MOST_FILL_PAGES, order_hash=posted.order_hash)
-    fills: list[FillEvent] = []
-    given, total = 0, _uint(rec.meta_data, "filledMakerAmount")
-    for f in listed:
-        if "0x" + f.order_hash.hex() == posted.order_hash:
-            fills.append(f)
-            given += f.maker_filled
-            if given >= total:
-                break
-    got = sum(f.taker_filled for f in fills)
-    txs = list(dict.fromkeys(f.tx_hash for f in fills))
-    named = ", ".join(txs[:MOST_SETTLING_TXS]) + (
-        f" and {len(txs) - MOST_SETTLING_TXS} more" if len(txs) > MOST_SETTLING_TXS else ""
-    )
-    base, quote = m.base_and_quote(side, filled, got)
-    verb = "bought" if side is Side.BUY else "sold"
-    words = f"settled on chain: {verb} {fmt_amount(base, m.base_token.decimals)} {m.base} for "
-    words += f"{fmt_amount(quote, m.quote_token.decimals)} {m.quote}"
-    if filled < matched:
-        words += f" ([bold red]part of the match failed to settle[/]: {filled} of {matched} units)"
-    out.print(f"[bold]{words}[/] (tx {named or 'unknown'}; {status})")
-
-
-def _read_until(client: NodeClient, order_hash: str, end: float) -> OrderRecord | None:
-    """The order's record, read within what is left of the wait (not the client's longer
-    timeout: ``--wait 1`` lasted 10 s more); None when the wait ran out before an answer."""
-    left = end - time.monotonic()
-    try:
-        return client.get_order(order_hash, timeout=max(left, MIN_READ))
-    except NodeUnreachableError:
-        if time.monotonic() < end:
-            raise
-        return None
-
-
-def _uint(meta: dict[str, object], name: str) -> int:
-    """A uint256 amount of a record's metaData; 0 when absent or not one."""
-    raw = meta.get(name)
-    if not isinstance(raw, str) or len(raw) > 78 or not (raw.isascii() and raw.isdigit()):
-        return 0
-    return int(raw)
 
 
 def _print_signed(
@@ -266,7 +172,7 @@ def posted_summary(posted: PostedOrder) -> str:
 
 def _meta_int(posted: PostedOrder, name: str) -> int:
     """A uint256 amount of the answer's metaData; 0 when absent or not one."""
-    return _uint(posted.meta_data, name)
+    return meta_uint(posted.meta_data, name)
 
 
 def resting_dust(signed: SignedOrder, posted: PostedOrder) -> int:
@@ -391,7 +297,13 @@ def soft_cancel(
     hash_hex = "0x" + order_hash.hex()
     status = client.cancel_order(hash_hex, sign_cancel(config.domain, order_hash, key))
     shown = escape(status)
-    out.print(f"order [bold]{hash_hex}[/] soft-cancelled at the node: status [bold]{shown}[/]")
+    if status == "cancelled":
+        out.print(f"order [bold]{hash_hex}[/] soft-cancelled at the node: status [bold]{shown}[/]")
+    else:  # (review23: "soft-cancelled ...: status filled"; the node keeps the signed cancel)
+        out.print(
+            f"order [bold]{hash_hex}[/] was not open at the node (status [bold]{shown}[/]): "
+            "nothing left to cancel there"
+        )
     return status
 
 

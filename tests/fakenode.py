@@ -83,6 +83,7 @@ class FakeNode:
         self.fill_list: list[dict[str, Any]] = []  # GET /v1/fills, paged
         self.max_per_page = 1000  # lower it to make a wallet read several pages
         self.order_delay = 0.0  # seconds GET /v1/orders/{hash} waits before it answers
+        self.cancel_status = "cancelled"  # the status a soft cancel answers
         self.on_post: Callable[[SignedOrder], Answer] = self.rested
         self.url = ""
         self._loop = asyncio.new_event_loop()
@@ -135,7 +136,7 @@ class FakeNode:
     async def post_cancel(self, request: web.Request) -> web.Response:
         h = request.match_info["hash"]
         self.cancels.append((h, await request.json()))
-        return web.json_response({"orderHash": h, "status": "cancelled"})
+        return web.json_response({"orderHash": h, "status": self.cancel_status})
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _serve(self) -> None:

@@ -437,6 +437,18 @@ def test_soft_cancel_signs_cancel_order(fake: FakeNode) -> None:
     assert f"order 0x{h.hex()} soft-cancelled at the node: status cancelled" in r.output
 
 
+def test_a_soft_cancel_of_an_order_already_closed_does_not_say_cancelled(fake: FakeNode) -> None:
+    """The node answers a cancel of a filled order with its status, filled (it keeps the
+    signed cancel for its peers): review23, the wallet said "soft-cancelled ... filled"."""
+    fake.cancel_status = "filled"
+    h = signed(WETH, USDC, E18, 2000 * E6).hash
+    r = run_cli("cancel", "0x" + h.hex(), *wallet_args(fake))
+    assert r.exit_code == 0, r.output
+    out = " ".join(r.output.split())
+    said = f"order 0x{h.hex()} was not open at the node (status filled): nothing left to cancel"
+    assert said in out and "soft-cancelled" not in out, out
+
+
 @pytest.mark.parametrize("bad", ["0x1234", "ab" * 32, "0x" + "gg" * 32])
 def test_cancel_needs_an_order_hash(fake: FakeNode, bad: str) -> None:
     r = run_cli("cancel", bad, *wallet_args(fake))
