@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -303,9 +302,7 @@ class Sender:
             if not already_known(e):
                 raise
 
-    def broadcast_then_receipt(
-        self, signed: SignedTx, sent: Callable[[], object] | None = None
-    ) -> Any:
+    def broadcast_then_receipt(self, signed: SignedTx) -> Any:
         """Send a signed transaction, then ask for its receipt at once in a second request
         (the same keep-alive connection): the raw receipt, or None when the chain had none
         yet. On Hardhat's automine the send is answered once mined, so the receipt is there
@@ -313,15 +310,12 @@ class Sender:
         6-52% of sends (Hardhat answers a batch's requests concurrently), and each miss was
         polled from the event loop. A reverted transaction mined on the send gives its
         receipt; a failed send raises as ``broadcast``; a failed receipt ask after a send
-        that went is None (the transaction went: its nonce is kept, the receipt polled).
-        ``sent()`` is called once the send was answered (mined or reverted), before the ask."""
+        that went is None (the transaction went: its nonce is kept, the receipt polled)."""
         try:
             self.rpc.call("eth_sendRawTransaction", signed.raw)
         except ContractRevert:
             # Mined and reverted (Hardhat answers so): the receipt tells, and the lane's
             # next nonce is kept (read again from the chain only when the fate is unknown).
-            if sent is not None:
-                sent()
             receipt = self._ask("eth_getTransactionReceipt", signed)
             if receipt is not None:
                 return receipt
@@ -330,8 +324,6 @@ class Sender:
         except Exception:
             self._nonce = None  # unknown whether it was taken: re-read from the node next time
             raise
-        if sent is not None:
-            sent()
         try:
             return self.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
         except Exception:  # sent all the same: polled

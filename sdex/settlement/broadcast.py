@@ -170,11 +170,8 @@ class Broadcaster:
         ):
             # The send, then its receipt asked at once on the same connection (not in the
             # send's batch: Hardhat answered that ask before the mining ended in 6-52% of
-            # sends, and each such receipt was polled from the event loop). The send's end
-            # is told before the ask: the next batch is signed and recorded meanwhile.
-            raw = self.sender.broadcast_then_receipt(
-                signed, None if times is None else times.mark_end
-            )
+            # sends, and each such receipt was polled from the event loop).
+            raw = self.sender.broadcast_then_receipt(signed)
             asked = True
             self.batched_asks += 1
             self.batched_misses += raw is None

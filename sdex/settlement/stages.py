@@ -58,10 +58,7 @@ class FlightTimes:
 
     def mark_end(self) -> None:
         """On the chain thread: the broadcast (with its mining, on an automine chain that
-        answers once mined) ended now: the chain thread is free for the next. (Once: a
-        second call, after the receipt asked at once, changes nothing.)"""
-        if self.send_end:
-            return
+        answers once mined) ended now: the chain thread is free for the next."""
         self.send_end = time.perf_counter()
         if self.ended is not None:
             self.loop.call_soon_threadsafe(_done, self.ended)
