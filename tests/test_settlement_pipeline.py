@@ -434,7 +434,7 @@ def hold_first_broadcast(sender: Any) -> tuple[threading.Event, threading.Event]
 
         return call
 
-    for name in ("broadcast_sync", "broadcast_then_receipt", "broadcast_for_receipt", "broadcast"):
+    for name in ("broadcast_sync", "broadcast_for_receipt", "broadcast"):
         setattr(sender, name, held(getattr(sender, name)))
     return entered, busy
 

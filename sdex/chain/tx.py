@@ -302,33 +302,6 @@ class Sender:
             if not already_known(e):
                 raise
 
-    def broadcast_then_receipt(self, signed: SignedTx) -> Any:
-        """Send a signed transaction, then ask for its receipt at once in a second request
-        (the same keep-alive connection): the raw receipt, or None when the chain had none
-        yet. On Hardhat's automine the send is answered once mined, so the receipt is there
-        every time; asked in the send's own batch (``broadcast_for_receipt``) it was not in
-        6-52% of sends (Hardhat answers a batch's requests concurrently), and each miss was
-        polled from the event loop. A reverted transaction mined on the send gives its
-        receipt; a failed send raises as ``broadcast``; a failed receipt ask after a send
-        that went is None (the transaction went: its nonce is kept, the receipt polled)."""
-        try:
-            self.rpc.call("eth_sendRawTransaction", signed.raw)
-        except ContractRevert:
-            # Mined and reverted (Hardhat answers so): the receipt tells, and the lane's
-            # next nonce is kept (read again from the chain only when the fate is unknown).
-            receipt = self._ask("eth_getTransactionReceipt", signed)
-            if receipt is not None:
-                return receipt
-            self._nonce = None
-            raise
-        except Exception:
-            self._nonce = None  # unknown whether it was taken: re-read from the node next time
-            raise
-        try:
-            return self.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
-        except Exception:  # sent all the same: polled
-            return None
-
     def broadcast_for_receipt(self, signed: SignedTx) -> Any:
         """Send a signed transaction and ask for its receipt in the same round trip: the
         raw receipt, or None when the chain had none yet. (Hardhat's automine mines on the

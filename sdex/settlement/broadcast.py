@@ -13,11 +13,10 @@ with its receipt in the same round trip when the chain can give it.
   a wrong early guess (a slow first send, a proxy restarted) does not stick. A send that others wait
   behind goes plain (the chain mines meanwhile; its receipt is polled or read from its
   block's receipts).
-- Otherwise (Hardhat, whose automine mines on the send) the send is followed at once by a
-  receipt ask on the same connection when no other send waits, or the transaction is small
-  (``SMALL_SEND``: under load, few matches a transaction): the ask from the event loop would
-  wait behind the next send's mining. (Not in the send's JSON-RPC batch: Hardhat answers a
-  batch's requests concurrently, and the ask came back empty for 6-52% of sends.)
+- Otherwise (Hardhat, whose automine mines on the send) the send and a receipt ask go in one
+  JSON-RPC batch when no other send waits, or the transaction is small (``SMALL_SEND``:
+  under load, few matches a transaction): the ask from the event loop would wait behind
+  the next send's mining.
 
 A receipt in hand here has its fills decoded and queued on the store at once
 (``fills_stored``): durable while the receipt travels to the event loop.
@@ -43,7 +42,7 @@ RECEIPT_WITH_SEND_PAUSE = 16
 """Sends without the receipt asked with them after one that gave none (anvil, paused mining)."""
 SMALL_SEND = 32_768
 """Hex characters of a raw transaction (~16 KB: a batch of about 16 matches) up to which a
-send that others wait behind still asks for its receipt right after it. A larger one goes
+send that others wait behind still asks for its receipt in its batch. A larger one goes
 plain: the chain thread would parse its large receipt before the next send while the chain
 idles (as before this pass: bulk settlement keeps main's way of sending)."""
 BATCH_MISSES = 3
@@ -91,10 +90,10 @@ class Broadcaster:
         self._misses = 0
         """Sends in a row whose batched receipt ask found none."""
         self.batched_asks = 0
-        """Receipts asked with the send (right after it, on the same connection)."""
+        """Receipts asked in the send's own batch."""
         self.batched_misses = 0
-        """Of those, the asks answered with none (a chain that mines after answering the
-        send, or a failed ask): polled instead."""
+        """Of those, the asks answered with none (Hardhat runs a batch's requests
+        concurrently: now and then the ask before the mining ends): polled instead."""
 
     def queued(self, signed: SignedTx, times: FlightTimes | None = None) -> None:
         """(Any thread) ``signed`` is queued on the chain thread now: a send waits."""
@@ -168,15 +167,14 @@ class Broadcaster:
             and not self.sync
             and (alone or small)
         ):
-            # The send, then its receipt asked at once on the same connection (not in the
-            # send's batch: Hardhat answered that ask before the mining ended in 6-52% of
-            # sends, and each such receipt was polled from the event loop).
-            raw = self.sender.broadcast_then_receipt(signed)
+            # Send and receipt in one round trip: no second request after the mining.
+            raw = self.sender.broadcast_for_receipt(signed)
             asked = True
             self.batched_asks += 1
             self.batched_misses += raw is None
-            # A miss alone is no reason to stop asking; misses in a row are (a chain that
-            # mines after answering, or paused).
+            # Hardhat's batch reads the receipt before the mining ends now and then (more
+            # often on a busy machine): a miss alone is no reason to stop asking; misses in
+            # a row are (a chain that mines after answering, or paused).
             self._misses = self._misses + 1 if raw is None else 0
             if self._misses >= BATCH_MISSES:
                 self._misses = 0
