@@ -3,11 +3,9 @@ that the lane's later transactions land now)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import NamedTuple
 
-from sdex.chain import Receipt, Sender, SignedTx
+from sdex.chain import Sender, SignedTx
 from sdex.chain.aio import ChainThread
 from sdex.chain.arpc import AsyncRpc
 from sdex.settlement.broadcast import Broadcaster
@@ -15,15 +13,6 @@ from sdex.settlement.gas import GAP_FILL_GAS, Fees
 from sdex.settlement.receipts import quantity
 
 log = logging.getLogger("sdex.settlement")
-
-
-class Launched(NamedTuple):
-    """A settlement signed, its record queued, and its broadcast queued once durable."""
-
-    signed: SignedTx
-    sending: asyncio.Future[Receipt | None]
-    heads: int | None
-    """``HeadSignal.count`` when it was sent (the receipt's wait for a new head)."""
 
 
 async def fill_nonce(

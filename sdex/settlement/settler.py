@@ -49,6 +49,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import NamedTuple
 
 from sdex.chain import FillEvent, Receipt, Sender, SignedTx
 from sdex.chain.aio import ChainThread, NotDone
@@ -70,7 +71,7 @@ from sdex.settlement.gas import (
     fitting_batch,
     settlement_gas,
 )
-from sdex.settlement.lane import Launched, fill_nonce, sign_next
+from sdex.settlement.lane import fill_nonce, sign_next
 from sdex.settlement.outcome import Outcome, SettledMatch, outcome, unsent
 from sdex.settlement.owned import OwnTxs
 from sdex.settlement.receipts import RECEIPT_TIMEOUT, BlockReceipts, poll_receipt
@@ -87,6 +88,15 @@ MAX_IN_FLIGHT = 4
 REFUSED_PAUSE = 0.2
 """Seconds no batch forms after a refused record (a store that keeps failing: no spin)."""
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
+
+
+class Launched(NamedTuple):
+    """A settlement signed, recorded (queued) and its broadcast queued once durable."""
+
+    signed: SignedTx
+    sending: asyncio.Future[Receipt | None]
+    heads: int | None
+    """``HeadSignal.count`` when it was sent (the receipt's wait for a new head)."""
 
 
 class Settler:
@@ -158,8 +168,6 @@ class Settler:
         """The fees signed with (read ahead under load: ``sdex.settlement.gas``)."""
         self.broadcaster = Broadcaster(sender, store, chain.exchange)
         """Sends on the chain thread (``sdex.settlement.broadcast``)."""
-        self.launched_now = 0
-        """Batches signed and recorded in the loop turn they formed (``_launch_now``)."""
         self.refused = 0  # batches never sent: the store refused their records
         self._refused_at = -REFUSED_PAUSE
         self.idle = asyncio.Event()
@@ -335,7 +343,6 @@ class Settler:
                 return None
             signed = self.sender.sign(self.chain.exchange.address, data, gas, fees=fees)
         times.signed = time.perf_counter()
-        self.launched_now += 1
         return self._record(batch, signed, times)
 
     def _record(self, batch: list[Match], signed: SignedTx, times: FlightTimes | None) -> Launched:
