@@ -90,11 +90,6 @@ class Fees:
         self.from_heads += 1
         return fees_for(fee)
 
-    def announced(self) -> tuple[int, int] | None:
-        """The fees to sign with now if no request is needed for them (the latest head's,
-        announced lately); None: ``current``."""
-        return self._announced()
-
     async def current(self, rpc: AsyncRpc) -> tuple[int, int]:
         """(max fee, priority fee) to sign with now."""
         if (announced := self._announced()) is not None:

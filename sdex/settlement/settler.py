@@ -49,7 +49,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import NamedTuple
 
 from sdex.chain import FillEvent, Receipt, Sender, SignedTx
 from sdex.chain.aio import ChainThread, NotDone
@@ -63,6 +62,7 @@ from sdex.settlement.diagnose import Verdict, diagnose
 from sdex.settlement.gas import (
     BASE_GAS,
     FALLBACK_FACTOR,
+    GAP_FILL_GAS,
     GAS_PER_MATCH,
     LEARN_FROM,
     LONE_GAS,
@@ -71,10 +71,9 @@ from sdex.settlement.gas import (
     fitting_batch,
     settlement_gas,
 )
-from sdex.settlement.lane import fill_nonce, sign_next
 from sdex.settlement.outcome import Outcome, SettledMatch, outcome, unsent
 from sdex.settlement.owned import OwnTxs
-from sdex.settlement.receipts import RECEIPT_TIMEOUT, BlockReceipts, poll_receipt
+from sdex.settlement.receipts import RECEIPT_TIMEOUT, BlockReceipts, poll_receipt, quantity
 from sdex.settlement.stages import FlightTimes, StageTimes
 from sdex.store import Store
 
@@ -88,15 +87,6 @@ MAX_IN_FLIGHT = 4
 REFUSED_PAUSE = 0.2
 """Seconds no batch forms after a refused record (a store that keeps failing: no spin)."""
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
-
-
-class Launched(NamedTuple):
-    """A settlement signed, recorded (queued) and its broadcast queued once durable."""
-
-    signed: SignedTx
-    sending: asyncio.Future[Receipt | None]
-    heads: int | None
-    """``HeadSignal.count`` when it was sent (the receipt's wait for a new head)."""
 
 
 class Settler:
@@ -142,6 +132,8 @@ class Settler:
         """The last batch formed, until its broadcast ended (or it never went)."""
         self.stages = StageTimes()
         self._wake = asyncio.Event()
+        self._full = asyncio.Event()
+        """Set once a full batch waits: it stops the wait for the broadcast under way."""
         self._send_lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(self.max_in_flight)
         self._flights: set[asyncio.Task[None]] = set()
@@ -183,9 +175,8 @@ class Settler:
             self._submitted.extend([time.perf_counter()] * len(matches))
             self.idle.clear()
             self._wake.set()
-            sending = self._sending
-            if len(self._queue) >= self.max_batch and sending is not None and not sending.done():
-                sending.set_result(None)  # a full batch waits: it need not wait for that one
+            if len(self._queue) >= self.max_batch:
+                self._full.set()
 
     async def run(self) -> None:
         try:
@@ -211,9 +202,15 @@ class Settler:
                         # mining, on an automine chain), while matches made meanwhile wait
                         # for the one after it: it forms once the chain thread is free
                         # and takes them too (order-to-receipt ~1.5 sends, not 2.5). A
-                        # batch that fills up meanwhile goes at once (``submit``). Awaited
-                        # bare: resumed the turn after the chain thread's word.
-                        await self._sending
+                        # batch that fills up meanwhile goes at once, as under bulk.
+                        self._full.clear()
+                        full = asyncio.create_task(self._full.wait())
+                        try:
+                            await asyncio.wait(
+                                (self._sending, full), return_when=asyncio.FIRST_COMPLETED
+                            )
+                        finally:
+                            full.cancel()
                     pause = self._refused_at + REFUSED_PAUSE - time.perf_counter()
                     if pause > 0:  # the store refused a record just now
                         await asyncio.sleep(pause)
@@ -228,11 +225,7 @@ class Settler:
                     times.started.add_done_callback(self._started)
                     self._unstarted = times.started
                     self._sending = times.ended
-                    try:  # signed and recorded now when nothing need be awaited
-                        launched: Launched | Exception | None = self._launch_now(batch, times)
-                    except Exception as e:  # (told by the flight, as from ``_settle``)
-                        launched = e
-                    flight = self._fly(batch, submitted, times, launched)
+                    flight = self._fly(batch, submitted, times)
                     task = asyncio.create_task(flight, name="settlement")
                     self._flights.add(task)
                     task.add_done_callback(self._landed)
@@ -278,18 +271,10 @@ class Settler:
         if not self._queue and not self._flights:
             self.idle.set()
 
-    async def _fly(
-        self,
-        batch: list[Match],
-        submitted: list[float],
-        times: FlightTimes,
-        launched: Launched | Exception | None = None,
-    ) -> None:
+    async def _fly(self, batch: list[Match], submitted: list[float], times: FlightTimes) -> None:
         try:
             try:
-                if isinstance(launched, Exception):
-                    raise launched
-                results = await self._settle(batch, times, launched)
+                results = await self._settle(batch, times)
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # a chain outage: give every match back to the node
@@ -316,82 +301,48 @@ class Settler:
         incoming = [m.incoming.hash_hex for m in batch] if self.stages.timeline else []
         self.stages.add(submitted, times, time.perf_counter(), incoming)
 
-    def _encode(self, batch: list[Match]) -> tuple[bytes, int]:
-        """The settlement's calldata and gas bound. A lone match goes as ``matchOrders``
-        (less gas and chain time than a batch of one), with no pre-flight either: one that
-        fails reverts, mined all the same (its nonce used), and its receipt's status says
-        so; the match is then diagnosed from chain state like one a batch skipped."""
+    async def _settle(self, batch: list[Match], times: FlightTimes | None) -> list[SettledMatch]:
         ex = self.chain.exchange
         matches = [(m.resting, m.incoming, m.amounts.left_filled) for m in batch]
+        # A lone match goes as ``matchOrders`` (less gas and chain time than a batch of
+        # one), with no pre-flight either: one that fails reverts, mined all the same (its
+        # nonce used), and its receipt's status says so; the match is then diagnosed from
+        # chain state like one a batch skipped.
         lone = len(batch) == 1
         data = ex.encode_settlement(matches) if lone else ex.encode_batch(matches)
-        return data, self._gas_limit(len(batch), lone)
-
-    def _launch_now(self, batch: list[Match], times: FlightTimes) -> Launched | None:
-        """Sign, record and queue ``batch``'s broadcast in this loop turn if no await is
-        needed (lock free, fees announced, nonce known, no pre-flight); else None: the
-        flight's task does it, a loop turn later while the chain idles."""
-        if self.receipts is None or self._send_lock.locked():
-            return None
-        if len(batch) == 1 and self.suspect is not None and self.suspect(batch[0]):
-            return None
-        if self.sender.next_nonce is None or (fees := self.fees.announced()) is None:
-            return None
-        data, gas = self._encode(batch)
-        with self.sender.lock:  # (forgotten meanwhile: the flight reads it)
-            if self.sender.next_nonce is None:
-                return None
-            signed = self.sender.sign(self.chain.exchange.address, data, gas, fees=fees)
-        times.signed = time.perf_counter()
-        return self._record(batch, signed, times)
-
-    def _record(self, batch: list[Match], signed: SignedTx, times: FlightTimes | None) -> Launched:
-        """Record ``signed`` (the lane's lock held, or no await since it was signed) and
-        queue its broadcast once durable."""
-        # Queued on the store's writer (urgent: no group window); once durable, its
-        # done-callback queues the broadcast on the chain thread from there (records
-        # commit in the order queued: nonce order), no hop through the event loop.
-        recorded = self.store.add_settlement(
-            signed.tx_hash,
-            signed.nonce,
-            signed.raw,
-            [(m.resting.hash_hex, m.incoming.hash_hex) for m in batch],
-        )
-        self.in_flight.add(signed.tx_hash)
-        self.most_in_flight = max(self.most_in_flight, len(self.in_flight))
-        self.ours.add(signed.tx_hash)
-        self.sent += 1
-        if self.mirror is not None:
-            self.mirror.expect(signed.tx_hash)
-        heads = self.mirror.announced.count if self.mirror is not None else None
-        sending = asyncio.wrap_future(
-            self.chain.submit_after(
-                recorded, self.broadcaster.queued, self.broadcaster.send, signed, times
+        gas = self._gas_limit(len(batch), lone)
+        if lone and self.suspect is not None and self.suspect(batch[0]):
+            gas = self._gas_limit(1, False)
+            try:  # before the lane's lock: it waits for no broadcast under way
+                await self.chain.run(self.sender.preflight, ex.address, data)
+            except ContractRevert as e:  # nothing sent: diagnosed like a skipped match
+                reason = str(ex.decoder.decode(e))
+                return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
+        async with self._send_lock:  # nonce order: sign, record, queue the broadcast
+            signed = await self._sign_next(ex.address, data, gas)
+            if times is not None:
+                times.signed = time.perf_counter()
+            # Queued on the store's writer (urgent: no group window); once durable, its
+            # done-callback queues the broadcast on the chain thread from there (records
+            # commit in the order queued: nonce order), no hop through the event loop.
+            recorded = self.store.add_settlement(
+                signed.tx_hash,
+                signed.nonce,
+                signed.raw,
+                [(m.resting.hash_hex, m.incoming.hash_hex) for m in batch],
             )
-        )
-        return Launched(signed, sending, heads)
-
-    async def _settle(
-        self, batch: list[Match], times: FlightTimes | None, launched: Launched | None = None
-    ) -> list[SettledMatch]:
-        if launched is None:
-            ex = self.chain.exchange
-            data, gas = self._encode(batch)
-            if len(batch) == 1 and self.suspect is not None and self.suspect(batch[0]):
-                gas = self._gas_limit(1, False)
-                try:  # before the lane's lock: it waits for no broadcast under way
-                    await self.chain.run(self.sender.preflight, ex.address, data)
-                except ContractRevert as e:  # nothing sent: diagnosed like a skipped match
-                    reason = str(ex.decoder.decode(e))
-                    return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
-            async with self._send_lock:  # nonce order: sign, record, queue the broadcast
-                signed = await sign_next(
-                    self.chain, self.sender, self.fees, self.receipts, ex.address, data, gas
+            self.in_flight.add(signed.tx_hash)
+            self.most_in_flight = max(self.most_in_flight, len(self.in_flight))
+            self.ours.add(signed.tx_hash)
+            self.sent += 1
+            if self.mirror is not None:
+                self.mirror.expect(signed.tx_hash)
+            heads = self.mirror.announced.count if self.mirror is not None else None
+            sending = asyncio.wrap_future(
+                self.chain.submit_after(
+                    recorded, self.broadcaster.queued, self.broadcaster.send, signed, times
                 )
-                if times is not None:
-                    times.signed = time.perf_counter()
-                launched = self._record(batch, signed, times)
-        signed, sending, heads = launched
+            )
         suspect = False
         early: Receipt | None = None
         try:
@@ -469,6 +420,24 @@ class Settler:
         if self.mirror is not None and head is not None:
             self.ours.prune(head.number - self.mirror.depth)
 
+    async def _sign_next(self, to: str, data: bytes, gas: int) -> SignedTx:
+        """Sign the lane's next transaction. With the async client: the nonce and fees read
+        and the transaction signed on the event loop (a key parsed once, ~0.1 ms a
+        signature: a thread of its own would wait for the GIL longer), so that signing
+        never waits behind a broadcast; without it, on the chain thread (one call)."""
+        if self.receipts is None:
+            return await self.chain.run(self.sender.sign, to, data, gas)
+        fees = await self.fees.current(self.receipts)
+        while True:
+            if self.sender.next_nonce is None:
+                pending = await self.receipts.call(
+                    "eth_getTransactionCount", self.sender.address, "pending"
+                )
+                self.sender.learn_nonce(quantity(pending))
+            with self.sender.lock:  # (forgotten meanwhile: read again, never on the loop)
+                if self.sender.next_nonce is not None:
+                    return self.sender.sign(to, data, gas, fees=fees)
+
     async def _heal_gap(self, nonce: int) -> None:
         """A transaction of ``nonce`` is lost. If the chain has not used that nonce and
         later ones of this lane are out, they wait on it: fill it with a transfer of
@@ -480,8 +449,23 @@ class Settler:
             self.sender.forget_nonce()
             return
         async with self._send_lock:
-            if await fill_nonce(rpc, self.sender, self.fees, self.chain, self.broadcaster, nonce):
+            try:
+                mined = quantity(
+                    await rpc.call("eth_getTransactionCount", self.sender.address, "latest")
+                )
+                if mined != nonce:  # used already; or an earlier gap, which its loss fills
+                    return
+                fees = await self.fees.current(rpc)
+                filler = self.sender.sign_at(
+                    nonce, self.sender.address, b"", GAP_FILL_GAS, fees=fees
+                )
+                self.broadcaster.queued(filler)
+                await self.chain.submit(self.broadcaster.send, filler)
                 self.gap_fills += 1
+                log.warning("nonce %d filled by %s: later settlements go on", nonce, filler.tx_hash)
+            except Exception as e:  # the later ones are then judged lost in their turn
+                log.warning("filling nonce %d failed: %s", nonce, e)
+                self.sender.forget_nonce()
 
     async def _receipt(
         self, signed: SignedTx, suspect: bool = False, heads_before: int | None = None
