@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from sdex.book import Entry, OrderBook, RemovalReason, Side, UnknownPair
 from sdex.matching import MatchingEngine, Outcome
-from sdex.matching.engine import crosses_exactly, level_crosses, limit_rank, product_gt
+from sdex.matching.crossing import crosses_exactly, level_crosses, limit_rank
+from sdex.matching.wide import product_gt
 from tests import test_layout as layout
 from tests.test_book import BASE, BASE2, QUOTE, T0, A, B, C, D, ask, bid, order
 

@@ -305,7 +305,7 @@ class Level(Logged):
         dead_in = self.dead_in
         b = entry.slot >> BLOCK_BITS
         dead_in[b] = dead_in[b] + 1  # (not ``+=``: mypyc made that a generic in-place add)
-        queue = self.queue  # ``_skip_dead``, inlined
+        queue = self.queue  # the head skips the dead slots it now starts with
         head = self.head
         n = len(queue)
         while head < n and queue[head].dead:
@@ -344,14 +344,6 @@ class Level(Logged):
         self.recount()
         self.live += 1
         self.add(entry.fillable)
-
-    def _skip_dead(self) -> None:
-        queue = self.queue
-        head = self.head
-        n = len(queue)
-        while head < n and queue[head].dead:
-            head += 1
-        self.head = head
 
     def compact(self) -> None:
         """Drop dead entries. Never called while ``sdex.matching`` walks this level."""
