@@ -13,7 +13,6 @@ new/ref).
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import os
@@ -33,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import node as nb  # noqa: E402
+from benchlib import ab_parser, ab_variants  # noqa: E402
 
 from sdex.devnet import Devnet  # noqa: E402
 
@@ -63,13 +63,11 @@ def post_all(url: str, orders: list[bytes]) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--ref", type=Path, required=True, help="the reference tree (e.g. main)")
+    ap = ab_parser(__doc__, repeat=5)
     ap.add_argument("--orders", type=int, default=2000)
-    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--stalled", type=int, default=0, help="subscribers that never read")
     args = ap.parse_args()
-    variants = [("ref", args.ref.resolve()), ("new", ROOT)]
+    variants = ab_variants(args.ref)
     rows: dict[str, list[float]] = {v[0]: [] for v in variants}
     with tempfile.TemporaryDirectory(prefix="sdex-exit-") as tmp:
         work = Path(tmp)

@@ -24,7 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
@@ -34,6 +33,7 @@ import time  # noqa: E402
 from typing import Any  # noqa: E402
 
 import node as nb  # noqa: E402
+from benchlib import ab_parser, ab_variants  # noqa: E402
 from startup_loop import fill  # noqa: E402
 
 from sdex.devnet import Devnet  # noqa: E402
@@ -57,13 +57,11 @@ async def warm(cfg: NodeConfig, rpc: Any, first: bool) -> int:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--ref", type=Path, required=True, help="the reference tree")
+    ap = ab_parser(__doc__, repeat=4, ref_help="the reference tree")
     ap.add_argument("--closed", type=int, default=90_000)
     ap.add_argument("--open", type=int, default=10_000)
-    ap.add_argument("--repeat", type=int, default=4)
     args = ap.parse_args()
-    variants = [("ref", args.ref.resolve()), ("new", ROOT)]
+    variants = ab_variants(args.ref)
     rows: dict[str, list[float]] = {v[0]: [] for v in variants}
     with tempfile.TemporaryDirectory(prefix="sdex-startmirror-") as tmp:
         work = Path(tmp)
