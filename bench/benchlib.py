@@ -30,6 +30,13 @@ def ab_variants(ref: Path) -> list[tuple[str, Path]]:
     return [("ref", ref.resolve()), ("new", ROOT)]
 
 
+def alternated(variants: list[tuple[str, Path]], round_: int) -> list[tuple[str, Path]]:
+    """The order ``variants`` run in in round ``round_``: each first in turn (ref, new; then
+    new, ref; ...), so that a drift of the shared machine falls on both alike."""
+    k = round_ % len(variants)
+    return variants[k:] + variants[:k]
+
+
 def machine() -> dict[str, Any]:
     """Cores, CPU model, OS, Python and Hardhat versions."""
     cpu = platform.processor() or platform.machine()
