@@ -38,6 +38,7 @@ COMPILED = (
     "sdex.book.prices",
     "sdex.book.ledger",
     "sdex.book.changelog",
+    "sdex.book.total",
     "sdex.book.levels",
     "sdex.book.ladder",
     "sdex.book.funds",
