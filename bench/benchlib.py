@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -10,6 +11,30 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def ab_parser(
+    doc: str, repeat: int, ref_help: str = "the reference tree (e.g. main)"
+) -> argparse.ArgumentParser:
+    """The parser of a benchmark that runs this tree and a reference tree alternately:
+    ``--ref`` (that tree, required) and ``--repeat`` (how many rounds); the benchmark adds
+    its own options. The description: ``doc``'s first paragraph (the module's docstring)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--ref", type=Path, required=True, help=ref_help)
+    ap.add_argument("--repeat", type=int, default=repeat, help="rounds, the trees alternated")
+    return ap
+
+
+def ab_variants(ref: Path) -> list[tuple[str, Path]]:
+    """The two trees an A/B benchmark runs: ``("ref", ref)`` and ``("new", this tree)``."""
+    return [("ref", ref.resolve()), ("new", ROOT)]
+
+
+def alternated(variants: list[tuple[str, Path]], round_: int) -> list[tuple[str, Path]]:
+    """The order ``variants`` run in in round ``round_``: each first in turn (ref, new; then
+    new, ref; ...), so that a drift of the shared machine falls on both alike."""
+    k = round_ % len(variants)
+    return variants[k:] + variants[:k]
 
 
 def machine() -> dict[str, Any]:

@@ -18,7 +18,6 @@ Per variant: accepted orders per second, POST p50, event p50/p99, the node's CPU
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import statistics
@@ -35,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import node as nb  # noqa: E402
+from benchlib import ab_parser  # noqa: E402
 
 from sdex.devnet import Devnet  # noqa: E402
 
@@ -143,11 +143,9 @@ async def get(s: aiohttp.ClientSession, url: str, **params: str) -> tuple[int, A
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--ref", type=Path, required=True, help="the reference tree (e.g. main)")
+    ap = ab_parser(__doc__, repeat=3)
     ap.add_argument("--per-round", type=int, default=2000)
     ap.add_argument("--warm", type=int, default=300)
-    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--concurrency", type=int, default=48)
     args = ap.parse_args()
     variants = [("ref", args.ref.resolve(), False), ("new", ROOT, False), ("new+book", ROOT, True)]

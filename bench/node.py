@@ -127,6 +127,22 @@ def devnet_signer(dev: Devnet, deployment: Deployment) -> tuple[Signer, str]:
     return Signer(deployment, domain, now + 3 * 3600), deployment.accounts[OPERATOR].key
 
 
+@contextlib.contextmanager
+def signed_devnet(prefix: str) -> Iterator[tuple[Path, Devnet, Deployment, Signer, str]]:
+    """A devnet of 20 dev accounts in a temporary folder (its deployment saved there as
+    ``devnet.json``), with ``devnet_signer``'s signer and operator key: the folder, the
+    devnet, its deployment, the signer, the key. Stopped and deleted after."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        work = Path(tmp)
+        dev = Devnet(deployment_path=work / "devnet.json", log_path=work / "hh.log", accounts=20)
+        deployment = dev.start()
+        try:
+            signer, key = devnet_signer(dev, deployment)
+            yield work, dev, deployment, signer, key
+        finally:
+            dev.stop()
+
+
 class Signer:
     """Signs the benchmark's orders for the devnet's dev accounts (before any timing)."""
 

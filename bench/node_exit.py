@@ -13,7 +13,6 @@ new/ref).
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import os
@@ -21,7 +20,6 @@ import signal
 import socket
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -33,8 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import node as nb  # noqa: E402
-
-from sdex.devnet import Devnet  # noqa: E402
+from benchlib import ab_parser, ab_variants, alternated  # noqa: E402
 
 
 def stalled_subscriber(url: str) -> socket.socket:
@@ -63,41 +60,32 @@ def post_all(url: str, orders: list[bytes]) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--ref", type=Path, required=True, help="the reference tree (e.g. main)")
+    ap = ab_parser(__doc__, repeat=5)
     ap.add_argument("--orders", type=int, default=2000)
-    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--stalled", type=int, default=0, help="subscribers that never read")
     args = ap.parse_args()
-    variants = [("ref", args.ref.resolve()), ("new", ROOT)]
+    variants = ab_variants(args.ref)
     rows: dict[str, list[float]] = {v[0]: [] for v in variants}
-    with tempfile.TemporaryDirectory(prefix="sdex-exit-") as tmp:
-        work = Path(tmp)
-        dev = Devnet(deployment_path=work / "devnet.json", log_path=work / "hh.log", accounts=20)
-        deployment = dev.start()
-        try:
-            signer, key = nb.devnet_signer(dev, deployment)
-            orders = [nb.body(o) for o in signer.resting(args.orders, list(range(nb.OPERATOR)))]
-            for r in range(args.repeat):
-                for name, root in variants[r % 2 :] + variants[: r % 2]:
-                    nb.NODE_ROOT = root
-                    with nb.node_process(work / "devnet.json", key, work, f"{name}{r}", None) as (
-                        proc,
-                        url,
-                    ):
-                        post_all(url, orders)
-                        held = [stalled_subscriber(url) for _ in range(args.stalled)]
-                        began = time.monotonic()
-                        proc.send_signal(signal.SIGTERM)
-                        code = proc.wait(timeout=60)
-                        took = time.monotonic() - began
-                        for sock in held:
-                            sock.close()
-                    assert code == 0, (name, code)
-                    rows[name].append(took)
-                    print(json.dumps({"round": r, name: round(took, 4)}), flush=True)
-        finally:
-            dev.stop()
+    with nb.signed_devnet("sdex-exit-") as (work, _, _, signer, key):
+        orders = [nb.body(o) for o in signer.resting(args.orders, list(range(nb.OPERATOR)))]
+        for r in range(args.repeat):
+            for name, root in alternated(variants, r):
+                nb.NODE_ROOT = root
+                with nb.node_process(work / "devnet.json", key, work, f"{name}{r}", None) as (
+                    proc,
+                    url,
+                ):
+                    post_all(url, orders)
+                    held = [stalled_subscriber(url) for _ in range(args.stalled)]
+                    began = time.monotonic()
+                    proc.send_signal(signal.SIGTERM)
+                    code = proc.wait(timeout=60)
+                    took = time.monotonic() - began
+                    for sock in held:
+                        sock.close()
+                assert code == 0, (name, code)
+                rows[name].append(took)
+                print(json.dumps({"round": r, name: round(took, 4)}), flush=True)
     med = {n: round(statistics.median(v), 4) for n, v in rows.items()}
     out: dict[str, Any] = {
         "exit_s": rows,

@@ -24,19 +24,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
 import node as nb  # noqa: E402
+from benchlib import ab_parser, ab_variants, alternated  # noqa: E402
 from startup_loop import fill  # noqa: E402
 
-from sdex.devnet import Devnet  # noqa: E402
 from sdex.node.config import NodeConfig  # noqa: E402
 from sdex.node.main import serve  # noqa: E402
 
@@ -57,45 +55,36 @@ async def warm(cfg: NodeConfig, rpc: Any, first: bool) -> int:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--ref", type=Path, required=True, help="the reference tree")
+    ap = ab_parser(__doc__, repeat=4, ref_help="the reference tree")
     ap.add_argument("--closed", type=int, default=90_000)
     ap.add_argument("--open", type=int, default=10_000)
-    ap.add_argument("--repeat", type=int, default=4)
     args = ap.parse_args()
-    variants = [("ref", args.ref.resolve()), ("new", ROOT)]
+    variants = ab_variants(args.ref)
     rows: dict[str, list[float]] = {v[0]: [] for v in variants}
-    with tempfile.TemporaryDirectory(prefix="sdex-startmirror-") as tmp:
-        work = Path(tmp)
-        dev = Devnet(deployment_path=work / "devnet.json", log_path=work / "hh.log", accounts=20)
-        deployment = dev.start()
-        try:
-            assert dev.rpc is not None
-            signer, key = nb.devnet_signer(dev, deployment)
-            template = work / "template.db"
-            raw_key = bytes.fromhex(key.removeprefix("0x"))
-            cfg = NodeConfig.from_deployment(deployment, raw_key, template, port=nb.free_port())
-            asyncio.run(warm(cfg, dev.rpc, first=True))
-            fill(template, args.closed, signer.resting(args.open, list(range(nb.OPERATOR))))
-            held = asyncio.run(warm(cfg, dev.rpc, first=False))
-            print(json.dumps({"store": str(template), "open_held": held}), flush=True)
-            for r in range(args.repeat):
-                for name, root in variants[r % 2 :] + variants[: r % 2]:
-                    nb.NODE_ROOT = root
-                    run = f"{name}{r}"
-                    for suffix in ("", "-wal", "-shm"):
-                        src = Path(str(template) + suffix)
-                        if src.exists():
-                            shutil.copy(src, work / f"{run}.db{suffix}")
-                    began = time.monotonic()
-                    with nb.node_process(work / "devnet.json", key, work, run, None):
-                        took = time.monotonic() - began
-                    rows[name].append(took)
-                    said = [x for x in (work / f"{run}.log").read_text().splitlines()
-                            if "node ready" in x]  # fmt: skip
-                    print(json.dumps({"round": r, name: round(took, 2), "log": said}), flush=True)
-        finally:
-            dev.stop()
+    with nb.signed_devnet("sdex-startmirror-") as (work, dev, deployment, signer, key):
+        assert dev.rpc is not None
+        template = work / "template.db"
+        raw_key = bytes.fromhex(key.removeprefix("0x"))
+        cfg = NodeConfig.from_deployment(deployment, raw_key, template, port=nb.free_port())
+        asyncio.run(warm(cfg, dev.rpc, first=True))
+        fill(template, args.closed, signer.resting(args.open, list(range(nb.OPERATOR))))
+        held = asyncio.run(warm(cfg, dev.rpc, first=False))
+        print(json.dumps({"store": str(template), "open_held": held}), flush=True)
+        for r in range(args.repeat):
+            for name, root in alternated(variants, r):
+                nb.NODE_ROOT = root
+                run = f"{name}{r}"
+                for suffix in ("", "-wal", "-shm"):
+                    src = Path(str(template) + suffix)
+                    if src.exists():
+                        shutil.copy(src, work / f"{run}.db{suffix}")
+                began = time.monotonic()
+                with nb.node_process(work / "devnet.json", key, work, run, None):
+                    took = time.monotonic() - began
+                rows[name].append(took)
+                said = [x for x in (work / f"{run}.log").read_text().splitlines()
+                        if "node ready" in x]  # fmt: skip
+                print(json.dumps({"round": r, name: round(took, 2), "log": said}), flush=True)
     med = {n: round(statistics.median(v), 2) for n, v in rows.items()}
     out: dict[str, Any] = {
         "ready_s": {n: [round(x, 2) for x in v] for n, v in rows.items()},

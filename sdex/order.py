@@ -2,7 +2,8 @@
 
 The EIP-712 digest is computed directly for our one fixed type (about 10x faster than
 ``eth_account.messages.encode_typed_data``); ``tests/test_order.py`` proves it equal to
-eth-account's and to the contract's. Signatures are recovered with coincurve.
+eth-account's and to the contract's. The secp256k1 part (signing a digest, the contract's
+rules for a signature, recovery, addresses) is ``sdex.signature``'s, re-exported here.
 Addresses are kept as lower-case ``0x`` hex: one canonical form, cheap to compare.
 """
 
@@ -15,9 +16,7 @@ from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from typing import Any
 
-import coincurve
-
-from sdex.errors import FieldCode, FieldError, OrderParseError, SignatureError
+from sdex.errors import FieldCode, FieldError, OrderParseError
 from sdex.keccak import keccak
 from sdex.orderparse import ADDRESS_RE, checksum_ok
 from sdex.orderparse import UINT64_MAX as UINT64_MAX
@@ -26,10 +25,15 @@ from sdex.orderparse import parse_address as parse_address
 from sdex.orderparse import parse_hex_bytes as parse_hex_bytes
 from sdex.orderparse import parse_uint as parse_uint
 from sdex.orderparse import to_checksum as to_checksum
+from sdex.signature import SECP256K1_HALF_N as SECP256K1_HALF_N
+from sdex.signature import SECP256K1_N as SECP256K1_N
+from sdex.signature import address_of as address_of
+from sdex.signature import point_address as point_address
+from sdex.signature import recover_signer as recover_signer
+from sdex.signature import sign_hash as sign_hash
+from sdex.signature import signature_parts as signature_parts
 
 ZERO_ADDRESS = "0x" + "00" * 20
-SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-SECP256K1_HALF_N = SECP256K1_N // 2
 
 ORDER_TYPE = (
     "Order(address maker,address taker,address makerToken,address takerToken,"
@@ -388,68 +392,10 @@ _WELL_FORMED: dict[str, str] = {}
 few makers and tokens of a market come again and again; bounded, emptied when full."""
 
 
-def sign_hash(digest: bytes, private_key: bytes) -> bytes:
-    """A 65-byte r‖s‖v signature (v = 27/28, low-s) over a 32-byte digest."""
-    raw = coincurve.PrivateKey(private_key).sign_recoverable(digest, hasher=None)
-    return raw[:64] + bytes([raw[64] + 27])
-
-
 def sign_order(order: Order, domain: Domain, private_key: bytes) -> SignedOrder:
     """Sign ``order`` as a wallet's ``eth_signTypedData_v4`` would."""
     digest = domain.order_hash(order)
     return SignedOrder(order=order, signature=sign_hash(digest, private_key), hash=digest)
-
-
-def signature_parts(signature: bytes) -> tuple[int, int, int]:
-    """``(r, s, v)`` of a signature the contract accepts, v as 0 or 1; ``SignatureError``
-    for any other length or v, s > n/2 (OpenZeppelin ECDSA's malleability rule) and r or s
-    out of range."""
-    if len(signature) != 65:
-        raise SignatureError(f"ECDSA signature must be 65 bytes, got {len(signature)}")
-    r = int.from_bytes(signature[:32], "big")
-    s = int.from_bytes(signature[32:64], "big")
-    v = signature[64]
-    if v in (27, 28):
-        v -= 27
-    elif v not in (0, 1):
-        raise SignatureError(f"signature v must be 27/28 or 0/1, got {signature[64]}")
-    if s > SECP256K1_HALF_N:
-        raise SignatureError("signature s is in the upper half of the curve order (malleable)")
-    if not (0 < r < SECP256K1_N and s > 0):
-        raise SignatureError("signature r or s is out of range")
-    return r, s, v
-
-
-def recover_signer(digest: bytes, signature: bytes) -> str:
-    """The address that produced ``signature`` over ``digest``; rejects what the contract
-    rejects (``signature_parts``)."""
-    v = signature_parts(signature)[2]
-    try:
-        pub = coincurve.PublicKey.from_signature_and_message(
-            signature[:64] + bytes([v]), digest, hasher=None
-        )
-    except Exception as e:  # coincurve raises a bare Exception on unrecoverable points
-        raise SignatureError(f"signature does not recover: {e}") from e
-    return point_address(pub.format(compressed=False)[1:])
-
-
-def point_address(point: bytes) -> str:
-    """A public key's (64 bytes) address; the last 4096 keys' are remembered (a maker's)."""
-    address = _ADDRESSES.get(point)
-    if address is None:
-        if len(_ADDRESSES) >= 4096:
-            _ADDRESSES.clear()
-        address = _ADDRESSES[point] = "0x" + keccak(point)[-20:].hex()
-    return address
-
-
-_ADDRESSES: dict[bytes, str] = {}
-
-
-def address_of(private_key: bytes) -> str:
-    """The lower-case address of a secp256k1 private key."""
-    pub = coincurve.PrivateKey(private_key).public_key.format(compressed=False)
-    return "0x" + keccak(pub[1:])[-20:].hex()
 
 
 def random_salt() -> int:

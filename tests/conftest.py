@@ -6,6 +6,7 @@ anvil; CI runs Hardhat.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("SDEX_TEST_ENGINE", "hardhat"),
         help="the chain the tests run on (default: $SDEX_TEST_ENGINE or hardhat)",
     )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In an xdist worker, after the session's fixtures are torn down and before it tells the
+    controller it has finished: collect the garbage, then freeze the heap (``gc.freeze``).
+
+    Once every worker has finished, the controller tells them to exit, and execnet gives a
+    worker 5 s to end before it sends *itself* SIGINT (``WorkerGateway._terminate_execution``).
+    pytest's own end collects the garbage twice (unraisable exceptions, ``unconfigure``);
+    over a full run's heap on a loaded machine that took longer, and the KeyboardInterrupt
+    landed in a collection's callback (hypothesis's): a PytestUnraisableExceptionWarning.
+    Collected here (unraisable exceptions still reported: pytest's hook is still in place)
+    and frozen, the heap is not walked again: those collections take milliseconds."""
+    if hasattr(session.config, "workerinput"):
+        gc.collect()
+        gc.freeze()
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from sdex.book import Entry, OrderBook, RemovalReason, Side
 from sdex.book.ladder import level_at
-from sdex.book.levels import BLOCK, CHUNK, BookSide, Level
+from sdex.book.levels import BLOCK, BookSide, Level
+from sdex.book.total import CHUNK
 from tests.test_book import BASE, BASE2, MAKERS, QUOTE, T0, ask, bid
 
 Key = tuple[int, int]

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from sdex.book import Entry, OrderBook, RemovalReason, Side, UnknownPair
 from sdex.matching import MatchingEngine, Outcome
-from sdex.matching.engine import crosses_exactly, level_crosses, limit_rank, product_gt
+from sdex.matching.crossing import crosses_exactly, level_crosses, limit_rank
+from sdex.matching.wide import product_gt
 from tests import test_layout as layout
 from tests.test_book import BASE, BASE2, QUOTE, T0, A, B, C, D, ask, bid, order
 
@@ -120,14 +121,15 @@ FAR_FUTURE = 2**63
 
 def test_the_book_package_is_layered() -> None:
     """Inside ``sdex.book``: levels know only types and what is under them (prices, a
-    maker's ledger, the log of changes: pure), funds never the order book (cycles in
-    all of sdex/ are caught by tests/test_layout.py)."""
+    maker's ledger, the log of changes, a level's total on it: pure), funds never the
+    order book (cycles in all of sdex/ are caught by tests/test_layout.py)."""
     graph = {
         name: {m for m in deps if m.startswith("sdex.book.")}
         for name, deps in layout.graph().items()
     }
     under = {"sdex.book.prices", "sdex.book.ledger", "sdex.book.changelog"}
-    assert graph["sdex.book.levels"] <= {"sdex.book.types", *under}
+    assert graph["sdex.book.levels"] <= {"sdex.book.types", "sdex.book.total", *under}
+    assert graph["sdex.book.total"] == {"sdex.book.changelog"}
     assert graph["sdex.book.ladder"] <= {"sdex.book.levels", "sdex.book.prices"}
     assert all(graph[m] == set() for m in under)
     assert "sdex.book.orderbook" not in graph["sdex.book.funds"]

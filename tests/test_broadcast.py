@@ -52,10 +52,15 @@ def test_a_send_comes_back_with_its_receipt(chain: Chain, engine: Engine, tmp_pa
             assert b.sync is True and b.sync_sends == 5 and b.sync_timeouts == 0
             assert len(got) == 5
         else:  # Hardhat does not serve it: the send and the receipt ask in one batch (the
-            # ask may now and then be answered before the mining ends: then polled)
+            # first: sync tried, refused, sent plainly, its receipt asked after). Hardhat
+            # runs a batch's requests concurrently: the ask is now and then answered before
+            # the mining ends (often on a busy machine), no receipt then; BATCH_MISSES such
+            # misses in a row (the 2nd to 4th sends) pause the asks, the 5th goes plainly
+            # and its receipt is asked after, as the first's.
             assert b.sync is False and b.sync_sends == 0
-            assert got
-            assert b.batched_asks == 4  # (the first: sync tried, refused, sent plainly)
+            paused = b.batched_misses == BATCH_MISSES == b.batched_asks
+            assert b.batched_asks == 4 or paused
+            assert len(got) == 5 - b.batched_misses  # each send's receipt but the missed
     finally:
         store.close()
 

@@ -11,15 +11,8 @@ from hypothesis import strategies as st
 from sdex.ingest import ecrecover
 from sdex.ingest.verify import ecdsa_ok
 from sdex.keccak import keccak
-from sdex.order import (
-    SECP256K1_N,
-    ZERO_ADDRESS,
-    Domain,
-    Order,
-    address_of,
-    random_salt,
-    sign_order,
-)
+from sdex.order import ZERO_ADDRESS, Domain, Order, random_salt, sign_order
+from sdex.signature import SECP256K1_N, address_of
 
 KEY = bytes.fromhex("42" * 32)
 DIGEST = keccak(b"an order")

@@ -25,10 +25,11 @@ from sdex.watch.falsefills import LATE_READS, late_fills
 from sdex.watch.own import OwnBelow
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
+from tests.reorgutil import held_ask
 from tests.test_hostile import _raw_signed_post
 from tests.test_mirror import synced
-from tests.test_mirror_lag import HoldBlock, settled_past_the_watcher
-from tests.test_node import ALICE, BOB, E6, E18, ask
+from tests.test_mirror_lag import settled_past_the_watcher
+from tests.test_node import ALICE, BOB, E6, E18
 from tests.test_reorg_false_fills import Reverted, forget_nonces, on_chain, stored
 
 
@@ -74,10 +75,7 @@ async def test_a_notice_read_before_a_reorg_and_noted_after_the_new_branch_is_de
     past it (more than ``Mirror.depth`` = 128 blocks since) from the chain's header."""
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        await wait_for(lambda: node.watcher.caught_up.is_set())
-        resting = c.sign(ask(c, ALICE, E18 // 10, 300 * E6))
-        assert (await api.post_order(resting))[0] == 201
-        hold = HoldBlock(node)
+        resting, hold = await held_ask(c, node, api)
         n = c.weth.approve(c.sender(ALICE), c.exchange.address, E18).block_number
         await hold.inside(n)
         snap = str(c.rpc.call("evm_snapshot"))

@@ -22,11 +22,12 @@ from sdex.store import ChainIdentity, Store, StoredFill, fill_key
 from sdex.watch import fork
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.reorgutil import held_ask
 from tests.test_hostile import _raw_signed_post
 from tests.test_mirror import synced
 from tests.test_mirror_ahead import follows
-from tests.test_mirror_lag import HoldBlock, settled_past_the_watcher
-from tests.test_node import ALICE, BOB, E6, E18, ask
+from tests.test_mirror_lag import settled_past_the_watcher
+from tests.test_node import ALICE, BOB, E6, E18
 
 
 class Reverted:
@@ -151,10 +152,7 @@ async def test_a_peers_notice_fill_reorged_out_before_the_watcher_got_there_is_d
     mines other blocks: the fill is deleted (``reverted``), the order open again."""
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        await wait_for(lambda: node.watcher.caught_up.is_set())
-        resting = c.sign(ask(c, ALICE, E18 // 10, 300 * E6))
-        assert (await api.post_order(resting))[0] == 201
-        hold = HoldBlock(node)
+        resting, hold = await held_ask(c, node, api)
         await hold.inside(c.weth.approve(c.sender(ALICE), c.exchange.address, E18).block_number)
         snap = str(c.rpc.call("evm_snapshot"))
         mined = c.exchange.fill_order(c.sender(BOB), resting, 300 * E6)

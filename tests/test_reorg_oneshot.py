@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from sdex.order import sign_hash
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_mirror import head, meta, revert, synced
+from tests.reorgutil import forgotten, half_filled_ask, reorg, reorged, settled, soft_cancel
+from tests.test_mirror import head, meta, synced
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 
 
@@ -38,24 +38,11 @@ async def test_a_one_shot_order_a_reorg_unfills_is_closed_not_reopened(
         taker = c.sign(bid(c, BOB, base, base * 3000 * E6 // E18))
         code, posted = await api.post_order(taker, tif)
         assert code == 201 and posted["matches"], posted
-
-        async def settled() -> bool:
-            return (await meta(api, taker))["pendingMakerAmount"] == "0"
-
-        await wait_for(settled, timeout=20)
-        await synced(node, c)
+        await settled(c, node, api, taker)
         assert (await meta(api, taker))["filledMakerAmount"] == str(3000 * E6)
         if evicted:
-
-            async def gone() -> bool:
-                await node.registry.evict()
-                return taker.hash not in node.records
-
-            await wait_for(gone, timeout=10)
-
-        revert(c, snap)
-        c.rpc.call("evm_mine")
-        c.rpc.call("evm_mine")
+            await forgotten(node, taker)
+        reorg(c, snap)
 
         async def quiet() -> bool:  # (reorged; then at the head, nothing of it in flight)
             at = node.watcher.applied
@@ -91,23 +78,11 @@ async def test_a_soft_cancelled_orders_filled_amount_follows_a_reorg(
     "My orders" showed 0.25 WETH filled with no fill listed anywhere."""
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_order(resting))[0] == 201
-        snap = c.rpc.call("evm_snapshot")
-        c.exchange.fill_order(c.sender(BOB), resting, 1500 * E6)  # half of it
-        await synced(node, c)
+        resting, snap = await half_filled_ask(c, node, api)
         assert (await meta(api, resting))["filledMakerAmount"] == str(E18 // 2)
-        sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
-        code, _ = await api.post(
-            f"/v1/orders/{resting.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
-        )
-        assert code == 200
+        await soft_cancel(c, api, resting, ALICE)
 
-        revert(c, snap)
-        c.rpc.call("evm_mine")
-        c.rpc.call("evm_mine")
-        await synced(node, c)
-        assert node.watcher.reorgs >= 1
+        await reorged(c, node, snap)
         assert (await api.get("/v1/fills"))[1]["total"] == 0
         m = await meta(api, resting)
         assert (m["status"], m["filledMakerAmount"]) == ("cancelled", "0"), m
@@ -128,12 +103,7 @@ async def test_a_partly_filled_ioc_stays_closed_when_its_maker_cancels_up_to(
         ioc = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))
         code, posted = await api.post_order(ioc, "ioc")
         assert code == 201 and posted["matches"], posted
-
-        async def settled() -> bool:
-            return (await meta(api, ioc))["pendingMakerAmount"] == "0"
-
-        await wait_for(settled, timeout=20)
-        await synced(node, c)
+        await settled(c, node, api, ioc)
         before = await meta(api, ioc)
         assert before["filledMakerAmount"] == str(3000 * E6), before
         c.exchange.cancel_orders_up_to(c.sender(BOB), ioc.order.salt)  # (it stays valid)

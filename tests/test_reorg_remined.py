@@ -21,7 +21,7 @@ from sdex.audit import audit_network
 from sdex.model import FillEvent
 from sdex.node.core import Node
 from sdex.node.records import UndoneFills
-from sdex.order import SignedOrder, sign_hash
+from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import (
     Api,
@@ -32,7 +32,8 @@ from tests.nodeutil import (
     running_node,
     wait_for,
 )
-from tests.test_mirror import head, meta, revert, synced
+from tests.reorgutil import forgotten, half_filled_ask, reorg, reorged, settled, soft_cancel
+from tests.test_mirror import head, meta, synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_node_restart import OPERATOR
 
@@ -74,20 +75,13 @@ async def test_an_undone_fill_mined_again_later_is_back_in_a_closed_orders_recor
         taker = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))  # its rest dropped
         code, posted = await api.post_order(taker, "ioc")
         assert code == 201 and posted["matches"], posted
-
-        async def settled() -> bool:
-            return (await meta(api, taker))["pendingMakerAmount"] == "0"
-
-        await wait_for(settled, timeout=20)
-        await synced(node, c)
+        await settled(c, node, api, taker)
         _, fills = await api.get("/v1/fills")
         (tx,) = {f["transactionHash"].lower() for f in fills["records"]}
         with sqlite3.connect(path) as db:
             (raw,) = db.execute("SELECT raw_tx FROM settlements WHERE tx_hash=?", (tx,)).fetchone()
 
-        revert(c, snap)
-        c.rpc.call("evm_mine")
-        c.rpc.call("evm_mine")
+        reorg(c, snap)
 
         async def undone() -> bool:
             at = node.watcher.applied  # (applied: its head saved, its writes committed)
@@ -102,12 +96,7 @@ async def test_an_undone_fill_mined_again_later_is_back_in_a_closed_orders_recor
         await wait_for(undone, timeout=20)
         assert (await meta(api, taker))["filledMakerAmount"] == "0"
         if then == "evicted":
-
-            async def gone() -> bool:
-                await node.registry.evict()
-                return taker.hash not in node.records
-
-            await wait_for(gone, timeout=10)
+            await forgotten(node, taker)
         if then != "restarts":
             await _mined_again(c, node, api, raw, tx, taker, resting)
     if then == "restarts":
@@ -147,9 +136,7 @@ async def test_an_undone_fill_is_back_after_a_kill_9_of_a_node_process(
             with sqlite3.connect(db) as conn:
                 sql = "SELECT raw_tx FROM settlements WHERE tx_hash=?"
                 (raw,) = conn.execute(sql, (tx,)).fetchone()
-            revert(c, snap)
-            c.rpc.call("evm_mine")
-            c.rpc.call("evm_mine")
+            reorg(c, snap)
 
             async def undone_and_saved() -> bool:
                 with sqlite3.connect(db) as conn:
@@ -210,21 +197,9 @@ async def test_a_new_fill_of_an_order_closed_after_a_reorg_stays_out_of_its_reco
     (the wallet was told the order is dead)."""
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_order(resting))[0] == 201
-        snap = c.rpc.call("evm_snapshot")
-        c.exchange.fill_order(c.sender(BOB), resting, 1500 * E6)
-        await synced(node, c)
-        sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
-        code, _ = await api.post(
-            f"/v1/orders/{resting.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
-        )
-        assert code == 200
-        revert(c, snap)
-        c.rpc.call("evm_mine")
-        c.rpc.call("evm_mine")
-        await synced(node, c)
-        assert node.watcher.reorgs >= 1
+        resting, snap = await half_filled_ask(c, node, api)
+        await soft_cancel(c, api, resting, ALICE)
+        await reorged(c, node, snap)
         assert (await meta(api, resting))["filledMakerAmount"] == "0"
 
         c.exchange.fill_order(c.sender(BOB), resting, 750 * E6)  # another transaction

@@ -38,6 +38,17 @@ def saved_past(node: Any, number: int) -> bool:
     return a is not None and a.number >= number
 
 
+async def post_and_save(node: Any, api: Api, c: Chain, orders: list[SignedOrder]) -> None:
+    """Once the node has caught up: ``orders`` posted (each taken), then a block mined and
+    applied (the mirror saves the makers' funds it learned, and its head)."""
+    await wait_for(lambda: node.watcher.caught_up.is_set())
+    for s in orders:
+        assert (await api.post_order(s))[0] == 201
+    c.rpc.call("evm_mine")
+    head = int(c.rpc.call("eth_blockNumber"), 16)
+    await wait_for(lambda: saved_past(node, head), timeout=20)
+
+
 async def test_a_restart_reads_no_unchanged_order_yet_sees_what_changed_while_down(
     chain: Chain, tmp_path: Path
 ) -> None:
@@ -49,12 +60,7 @@ async def test_a_restart_reads_no_unchanged_order_yet_sees_what_changed_while_do
     same = c.sign(ask(c, CAROL, E18 // 10, 330 * E6))
     orders = [filled, cancelled, moved, same]
     async with running_node(cfg) as (node, api):
-        await wait_for(lambda: node.watcher.caught_up.is_set())
-        for s in orders:
-            assert (await api.post_order(s))[0] == 201
-        c.rpc.call("evm_mine")  # (a block: the mirror saves the makers' funds it learned)
-        head = int(c.rpc.call("eth_blockNumber"), 16)
-        await wait_for(lambda: saved_past(node, head), timeout=20)
+        await post_and_save(node, api, c, orders)
         assert await offered(api, c) == {s.hash_hex.lower() for s in orders}
 
     # while the node is down: Bob fills one, Alice cancels one, Dave sends his WETH away
@@ -84,11 +90,7 @@ async def test_a_restart_whose_saved_head_left_the_chain_reads_the_chain(
     cfg = node_config(c, tmp_path / "n.db")
     s = c.sign(ask(c, CAROL, E18 // 10, 330 * E6))
     async with running_node(cfg) as (node, api):
-        await wait_for(lambda: node.watcher.caught_up.is_set())
-        assert (await api.post_order(s))[0] == 201
-        c.rpc.call("evm_mine")
-        head = int(c.rpc.call("eth_blockNumber"), 16)
-        await wait_for(lambda: saved_past(node, head), timeout=20)
+        await post_and_save(node, api, c, [s])
     with sqlite3.connect(cfg.db) as db:
         (raw,) = db.execute("SELECT value FROM meta WHERE key='mirror_head'").fetchone()
         number, _, timestamp = json.loads(raw)
@@ -112,11 +114,7 @@ async def test_a_restart_far_behind_the_chain_reads_the_chain(
     cfg = node_config(c, tmp_path / "n.db")
     s = c.sign(ask(c, CAROL, E18 // 10, 330 * E6))
     async with running_node(cfg) as (node, api):
-        await wait_for(lambda: node.watcher.caught_up.is_set())
-        assert (await api.post_order(s))[0] == 201
-        c.rpc.call("evm_mine")
-        head = int(c.rpc.call("eth_blockNumber"), 16)
-        await wait_for(lambda: saved_past(node, head), timeout=20)
+        await post_and_save(node, api, c, [s])
     c.rpc.call("hardhat_mine", hex(4))
 
     async with running_node(cfg) as (node, api):

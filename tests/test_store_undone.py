@@ -6,6 +6,8 @@ dropped or skipped, never a crash."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,6 +33,34 @@ def _fill(order: int, tx: int, amount: int) -> FillEvent:
     )
 
 
+@asynccontextmanager
+async def _undone(
+    path: Path, identity: ChainIdentity = IDENTITY, **kw: int
+) -> AsyncIterator[tuple[Store, UndoneFills]]:
+    """The store at ``path`` (opened, closed after) and an ``UndoneFills`` attached to it."""
+    store = Store(path, identity, DOMAIN)
+    try:
+        undone = UndoneFills(**kw)
+        await undone.attach(store)
+        yield store, undone
+    finally:
+        store.close()
+
+
+async def _written(w: Awaitable[object] | None) -> None:
+    """``add``/``forget`` had something to write: wait for it."""
+    assert w is not None
+    await w
+
+
+def _left(path: Path, *sql: str) -> None:
+    """A store's database at ``path``, then ``sql`` run on it (as another hand left it)."""
+    Store(path, IDENTITY, DOMAIN).close()
+    with sqlite3.connect(path) as db:
+        for statement in sql:
+            db.execute(statement)
+
+
 def _rows(path: Path) -> list[tuple[object, ...]]:
     with sqlite3.connect(path) as db:
         return db.execute(
@@ -42,71 +72,42 @@ async def test_undone_fills_outlive_a_restart_bounded_and_forgotten_once_applied
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "n.db"
-    store = Store(path, IDENTITY, DOMAIN)
-    try:
-        undone = UndoneFills(kept=3)
-        await undone.attach(store)
+    async with _undone(path, kept=3) as (_, undone):
         assert len(undone) == 0
-        w = undone.add([_fill(1, 0xAA, 5), _fill(1, 0xBB, 7), _fill(2, 0xAA, 9)])
-        assert w is not None
-        await w
+        await _written(undone.add([_fill(1, 0xAA, 5), _fill(1, 0xBB, 7), _fill(2, 0xAA, 9)]))
         assert undone.add([]) is None  # (nothing to write)
-        w = undone.add([_fill(4, 1, 1), _fill(5, 2, 1)])  # the oldest two go, here and there
-        assert w is not None
-        await w
+        await _written(undone.add([_fill(4, 1, 1), _fill(5, 2, 1)]))  # the oldest two go
         assert [(r[0], r[2]) for r in _rows(path)] == [
             ("0x" + "02" * 32, "9"), ("0x" + "04" * 32, "1"), ("0x" + "05" * 32, "1")
         ]  # fmt: skip
         assert undone.forget([_fill(1, 0xAA, 5)]) is None  # (not remembered: no write)
-        w = undone.forget([_fill(2, 0xAA, 9)])
-        assert w is not None
-        await w
-    finally:
-        store.close()
-    store = Store(path, IDENTITY, DOMAIN)  # a restart
-    try:
-        again = UndoneFills(kept=3)
-        await again.attach(store)
+        await _written(undone.forget([_fill(2, 0xAA, 9)]))
+    async with _undone(path, kept=3) as (_, again):  # a restart
         assert len(again) == 2
         assert again.mined_again([_fill(4, 1, 1), _fill(5, 2, 1), _fill(2, 0xAA, 9)]) == {
             bytes([4]) * 32: 1, bytes([5]) * 32: 1
         }  # fmt: skip
-    finally:
-        store.close()
 
 
 async def test_a_database_from_before_the_table_gets_it(tmp_path: Path) -> None:
     path = tmp_path / "n.db"
-    Store(path, IDENTITY, DOMAIN).close()
-    with sqlite3.connect(path) as db:
-        db.execute("DROP TABLE undone_fills")  # (as an older version left it)
-    store = Store(path, IDENTITY, DOMAIN)
-    try:
-        undone = UndoneFills()
-        await undone.attach(store)
-        w = undone.add([_fill(1, 2, 3)])
-        assert w is not None
-        await w
+    _left(path, "DROP TABLE undone_fills")  # (as an older version left it)
+    async with _undone(path) as (_, undone):
+        await _written(undone.add([_fill(1, 2, 3)]))
         assert len(_rows(path)) == 1
-    finally:
-        store.close()
 
 
 async def test_a_table_of_another_shape_is_made_again_empty(tmp_path: Path) -> None:
     path = tmp_path / "n.db"
-    Store(path, IDENTITY, DOMAIN).close()
-    with sqlite3.connect(path) as db:
-        db.execute("DROP TABLE undone_fills")
-        db.execute("CREATE TABLE undone_fills (order_hash BLOB, amount INTEGER)")
-        db.execute("INSERT INTO undone_fills VALUES (x'00', -1)")
-    store = Store(path, IDENTITY, DOMAIN)
-    try:
-        undone = UndoneFills()
-        await undone.attach(store)
+    _left(
+        path,
+        "DROP TABLE undone_fills",
+        "CREATE TABLE undone_fills (order_hash BLOB, amount INTEGER)",
+        "INSERT INTO undone_fills VALUES (x'00', -1)",
+    )
+    async with _undone(path) as (_, undone):
         assert len(undone) == 0
         assert _rows(path) == []
-    finally:
-        store.close()
 
 
 BAD_ROWS = [
@@ -137,18 +138,13 @@ async def test_a_hostile_row_is_skipped(tmp_path: Path, row: tuple[object, ...])
         sql = "INSERT INTO undone_fills (order_hash, tx_hash, maker_filled) VALUES (?,?,?)"
         db.execute(sql, row)
         db.execute(sql, good)
-    store = Store(path, IDENTITY, DOMAIN)
-    try:
-        undone = UndoneFills()
-        await undone.attach(store)
+    async with _undone(path) as (_, undone):
         assert len(undone) == 1
         fill = FillEvent(
             bytes.fromhex("33" * 32), "0x" + "a" * 40, "0x" + "b" * 40, 12, 1, "0x" + "c" * 40,
             0, 1, good[1], 0,
         )  # fmt: skip
         assert undone.mined_again([fill]) == {fill.order_hash: 12}
-    finally:
-        store.close()
 
 
 async def test_a_table_of_many_rows_is_read_bounded(tmp_path: Path) -> None:
@@ -160,22 +156,15 @@ async def test_a_table_of_many_rows_is_read_bounded(tmp_path: Path) -> None:
             "INSERT INTO undone_fills (order_hash, tx_hash, maker_filled) VALUES (?,?,?)",
             [("0x" + f"{i:064x}", TX, str(i + 1)) for i in range(500)],
         )
-    store = Store(path, IDENTITY, DOMAIN)
-    try:
-        undone = UndoneFills(kept=20)
-        await undone.attach(store)
+    async with _undone(path, kept=20) as (_, undone):
         assert len(undone) == 20
         newest = FillEvent(
             bytes.fromhex(f"{499:064x}"), "0x" + "a" * 40, "0x" + "b" * 40, 500, 1,
             "0x" + "c" * 40, 0, 1, TX, 0,
         )  # fmt: skip
         assert undone.mined_again([newest]) == {newest.order_hash: 500}
-        w = undone.add([_fill(1, 2, 3)])  # a write trims the table to the bound
-        assert w is not None
-        await w
+        await _written(undone.add([_fill(1, 2, 3)]))  # a write trims the table to the bound
         assert len(_rows(path)) == 20
-    finally:
-        store.close()
 
 
 CELLS = st.one_of(
@@ -198,24 +187,12 @@ async def test_a_database_of_another_chain_forgets_its_undone_fills(tmp_path: Pa
     """(A fresh devnet at the same address: the same order and transaction hashes may come
     again, of orders this database no longer holds.)"""
     path = tmp_path / "n.db"
-    store = Store(path, IDENTITY, DOMAIN)
-    try:
-        undone = UndoneFills()
-        await undone.attach(store)
-        w = undone.add([_fill(1, 2, 3)])
-        assert w is not None
-        await w
-    finally:
-        store.close()
+    async with _undone(path) as (_, undone):
+        await _written(undone.add([_fill(1, 2, 3)]))
     other = ChainIdentity(IDENTITY.chain_id, IDENTITY.exchange, "0x" + "ef" * 32)
-    store = Store(path, other, DOMAIN)
-    try:
+    async with _undone(path, other) as (store, again):
         assert store.rebuilt
-        again = UndoneFills()
-        await again.attach(store)
         assert len(again) == 0
-    finally:
-        store.close()
 
 
 async def test_the_fills_a_reorg_removes_are_kept_as_undone_in_the_same_transaction(

@@ -11,8 +11,9 @@ from sdex.book.bookbase import NO_EXPIRY, BookBase, unknown_pair
 from sdex.book.errors import DuplicateOrder, FillStateError, InvalidOrder, UnknownOrder
 from sdex.book.funds import allocate
 from sdex.book.ladder import drop, level_at, level_of
-from sdex.book.levels import BLOCK_MASK, CHUNK, Account, BookSide, Entry, Level
+from sdex.book.levels import BLOCK_MASK, Account, BookSide, Entry, Level
 from sdex.book.prices import int_gcd
+from sdex.book.total import CHUNK
 from sdex.book.types import RemovalReason
 from sdex.fillmath import MAX_MAKER_AMOUNT, UINT256_MAX
 from sdex.order import ZERO_ADDRESS, Order, SignedOrder

@@ -28,8 +28,9 @@ from fractions import Fraction
 from operator import attrgetter
 from typing import Final
 
-from sdex.book.changelog import ChangeLog, Logged
+from sdex.book.changelog import ChangeLog
 from sdex.book.ledger import Ledger
+from sdex.book.total import CHUNK, Total
 from sdex.book.types import RemovalReason, Side
 from sdex.order import Order, SignedOrder
 
@@ -176,14 +177,13 @@ class Entry:
 
 
 _seq_key: Final = attrgetter("seq")
-CHUNK: Final = 2**60  # a level's ``low`` stays below it: a machine int in the compiled book
 BLOCK_BITS: Final = 7
 BLOCK: Final = 1 << BLOCK_BITS  # slots a level counts the dead of together (at most 256:
 # the counts stay small ints, cached by CPython, so that marking one dead allocates nothing)
 BLOCK_MASK: Final = BLOCK - 1
 
 
-class Level(Logged):
+class Level(Total):
     """All orders at one exact price, oldest first. ``rank`` orders the levels of a side
     (``BookSide``): ``-price`` for asks, ``price`` for bids, as a float, so that the best
     level has the greatest rank.
@@ -194,10 +194,7 @@ class Level(Logged):
     costs O(levels), not O(orders). Every change of ``total`` is noted in the side's log
     of changes (``BookSide.changes``, a ``ChangeLog``: ``logged`` is its last place there).
 
-    ``total`` is kept as ``high * CHUNK + low`` with ``0 <= low < CHUNK``: the sum of a
-    busy level's amounts (18 decimals: 100 orders of 0.1 token pass 62 bits) would be a
-    Python long in the compiled book, and every fill would allocate one; ``low`` stays a
-    machine int and a fill moves it with one subtraction, ``high`` only on a borrow.
+    ``total`` is kept in two machine ints (``Total``, its base: ``high * CHUNK + low``).
 
     ``dead_in[b]`` counts the dead slots of ``queue[b * BLOCK : (b + 1) * BLOCK]`` (every
     slot before ``head`` is one): kept as slots are appended and marked dead, counted again
@@ -207,10 +204,8 @@ class Level(Logged):
         "dead_in",
         "den",
         "head",
-        "high",
         "listed",
         "live",
-        "low",
         "num",
         "parked",
         "queue",
@@ -228,16 +223,8 @@ class Level(Logged):
         self.head = 0  # queue[:head] are all dead
         self.dead_in: list[int] = []  # dead slots of each block of the queue
         self.live = 0  # entries in the queue not dead
-        self.low = 0  # their fillable, summed: ``total``, below CHUNK
-        self.high = 0  # and the CHUNKs above it
         self.parked: dict[bytes, Entry] = {}  # resting here, out of the queue
         self.listed = False  # in its side's ``ranked`` (else empty, kept as a spare)
-
-    @property
-    def total(self) -> int:
-        """The fillable of the entries in the queue, summed."""
-        high = self.high
-        return self.low if not high else high * CHUNK + self.low
 
     def add(self, amount: int) -> None:
         """The fillable of an entry in the queue moved by ``amount`` (or one entered or
@@ -249,18 +236,6 @@ class Level(Logged):
             self.carry(low)
         if self.logged < self.side.taken:  # (else noted since the last read already)
             self.side.moved(self)
-
-    def carry(self, low: int) -> None:
-        """Set ``low`` (out of its range after a change) back in range, moving ``high``."""
-        if -CHUNK <= low < 0:  # the usual borrow (a fill below CHUNK): no divmod, no tuple
-            self.low = low + CHUNK
-            self.high -= 1
-        elif CHUNK <= low < 2 * CHUNK:  # the usual carry
-            self.low = low - CHUNK
-            self.high += 1
-        else:
-            high, self.low = divmod(low, CHUNK)
-            self.high += high
 
     @property
     def price(self) -> Fraction:
@@ -305,7 +280,7 @@ class Level(Logged):
         dead_in = self.dead_in
         b = entry.slot >> BLOCK_BITS
         dead_in[b] = dead_in[b] + 1  # (not ``+=``: mypyc made that a generic in-place add)
-        queue = self.queue  # ``_skip_dead``, inlined
+        queue = self.queue  # the head skips the dead slots it now starts with
         head = self.head
         n = len(queue)
         while head < n and queue[head].dead:
@@ -344,14 +319,6 @@ class Level(Logged):
         self.recount()
         self.live += 1
         self.add(entry.fillable)
-
-    def _skip_dead(self) -> None:
-        queue = self.queue
-        head = self.head
-        n = len(queue)
-        while head < n and queue[head].dead:
-            head += 1
-        self.head = head
 
     def compact(self) -> None:
         """Drop dead entries. Never called while ``sdex.matching`` walks this level."""

@@ -50,11 +50,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from sdex.book.levels import SEQ_LIMIT, Entry, Level
+from sdex.book.levels import SEQ_LIMIT, Entry
 from sdex.book.orderbook import OrderBook
 from sdex.book.pairbook import PairBook
 from sdex.book.types import RemovalReason
 from sdex.fillmath import MatchAmounts
+from sdex.matching.crossing import (
+    TOLERANCE,
+    crosses_exactly,
+    crossing_entries,
+    level_crosses,
+    limit_rank,
+)
 from sdex.matching.dry import dry_walk
 from sdex.matching.match import Match, MatchResult, Outcome, TimeInForce
 from sdex.matching.wide import mul, muldiv, product_gt
@@ -192,7 +199,7 @@ class MatchingEngine:
         while progressed:  # until a pass over every pair changes nothing
             progressed = False
             for p in pairs:
-                for e in sorted(_crossing_entries(p), key=_seq_of):
+                for e in sorted(crossing_entries(p), key=_seq_of):
                     if e.closed is not None or e.fillable == 0:
                         continue
                     result = self.rematch(
@@ -287,7 +294,7 @@ class MatchingEngine:
         signed = inc.signed
         avail = inc.fillable
         blocked = False
-        tol = _TOLERANCE * abs(limit)
+        tol = TOLERANCE * abs(limit)
         i = len(ranked) - 1
         while avail > 0 and i >= 0:
             level = ranked[i]
@@ -434,57 +441,6 @@ class MatchingEngine:
             ):
                 return True
         return False
-
-
-_TOLERANCE: Final = 1e-15
-"""Relative: more than the error of ``limit_rank`` (three roundings) and a level's rank (one)."""
-
-
-def limit_rank(inc: Entry) -> float:
-    """About the rank (``Level.rank``) that a level of the other side needs to cross ``inc``'s
-    limit price, within a relative ``_TOLERANCE``: from floats of its amounts, so cheap even
-    when they pass 62 bits. Levels whose rank is nearer than that are compared exactly
-    (``crosses_exactly``)."""
-    if inc.book_side.is_ask:  # bids' rank is their price; the ask's limit is T/M
-        return float(inc.taker_amount) / float(inc.maker_amount)
-    return -(float(inc.maker_amount) / float(inc.taker_amount))  # asks': -price; bid limit M/T
-
-
-def level_crosses(level: Level, inc: Entry, limit: float) -> bool:
-    """Whether the price of ``level`` (of the other side) crosses ``inc``'s limit, exactly;
-    ``limit`` is ``limit_rank(inc)``."""
-    rank = level.rank
-    tol = _TOLERANCE * abs(limit)
-    if rank >= limit + tol:
-        return True
-    if rank <= limit - tol:
-        return False
-    return crosses_exactly(level, inc)
-
-
-def crosses_exactly(level: Level, inc: Entry) -> bool:
-    """``level_crosses`` by cross-multiplied amounts (exact, and dearer)."""
-    if inc.book_side.is_ask:  # bid price num/den >= ask limit T/M
-        return level.num * inc.maker_amount >= level.den * inc.taker_amount
-    return level.num * inc.taker_amount <= level.den * inc.maker_amount  # ask price <= M/T
-
-
-def _crossing_entries(p: PairBook) -> list[Entry]:
-    """Fillable resting orders priced across the other side's best fillable price."""
-    best_bid = p.best_bid()
-    best_ask = p.best_ask()
-    if best_bid is None or best_ask is None or best_bid.price < best_ask.price:
-        return []
-    out: list[Entry] = []
-    for level in p.bids:
-        if level.num * best_ask.price.denominator < best_ask.price.numerator * level.den:
-            break
-        out.extend(e for e in level.active() if e.fillable)
-    for level in p.asks:
-        if level.num * best_bid.price.denominator > best_bid.price.numerator * level.den:
-            break
-        out.extend(e for e in level.active() if e.fillable)
-    return out
 
 
 def _seq_of(e: Entry) -> int:

@@ -1,0 +1,76 @@
+"""Steps the reorg tests share, on a real node and real Hardhat (``evm_snapshot`` /
+``evm_revert``): an order settled, or half filled, after a snapshot; a soft cancel; the
+chain taken back to the snapshot onto a longer branch; a closed record evicted."""
+
+from __future__ import annotations
+
+from sdex.node.core import Node
+from sdex.order import SignedOrder, sign_hash
+from tests.conftest import Chain
+from tests.nodeutil import Api, wait_for
+from tests.test_mirror import meta, revert, synced
+from tests.test_mirror_lag import HoldBlock
+from tests.test_node import ALICE, BOB, E6, E18, ask
+
+
+def reorg(c: Chain, snap: str) -> None:
+    """Back to ``snap``, then two blocks: a branch longer than the one undone."""
+    revert(c, snap)
+    c.rpc.call("evm_mine")
+    c.rpc.call("evm_mine")
+
+
+async def reorged(c: Chain, node: Node, snap: str) -> None:
+    """``reorg``, applied by ``node`` (at the new head, a reorg counted)."""
+    reorg(c, snap)
+    await synced(node, c)
+    assert node.watcher.reorgs >= 1
+
+
+async def settled(c: Chain, node: Node, api: Api, signed: SignedOrder) -> None:
+    """Nothing of ``signed`` in flight any more, and ``node`` at the chain's head."""
+
+    async def done() -> bool:
+        return (await meta(api, signed))["pendingMakerAmount"] == "0"
+
+    await wait_for(done, timeout=20)
+    await synced(node, c)
+
+
+async def forgotten(node: Node, signed: SignedOrder) -> None:
+    """``signed``'s (closed) record has left ``node``'s memory."""
+
+    async def gone() -> bool:
+        await node.registry.evict()
+        return signed.hash not in node.records
+
+    await wait_for(gone, timeout=10)
+
+
+async def soft_cancel(c: Chain, api: Api, signed: SignedOrder, maker: int) -> None:
+    """``maker`` cancels ``signed`` at the node (its signed ``CancelOrder``): taken."""
+    sig = sign_hash(c.domain.cancel_digest(signed.hash), c.keys[maker])
+    code, body = await api.post(
+        f"/v1/orders/{signed.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
+    )
+    assert code == 200, body
+
+
+async def half_filled_ask(c: Chain, node: Node, api: Api) -> tuple[SignedOrder, str]:
+    """Alice's ask of 1 WETH for 3000 USDC rests; after a snapshot (returned with it) Bob
+    fills half of it on chain, which ``node`` has applied."""
+    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    assert (await api.post_order(resting))[0] == 201
+    snap = str(c.rpc.call("evm_snapshot"))
+    c.exchange.fill_order(c.sender(BOB), resting, 1500 * E6)  # half of it
+    await synced(node, c)
+    return resting, snap
+
+
+async def held_ask(c: Chain, node: Node, api: Api) -> tuple[SignedOrder, HoldBlock]:
+    """Once ``node`` has caught up: Alice's ask of 0.1 WETH for 300 USDC rests, and a
+    ``HoldBlock`` is ready to stop its watcher inside a block."""
+    await wait_for(lambda: node.watcher.caught_up.is_set())
+    resting = c.sign(ask(c, ALICE, E18 // 10, 300 * E6))
+    assert (await api.post_order(resting))[0] == 201
+    return resting, HoldBlock(node)
