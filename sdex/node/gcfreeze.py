@@ -25,10 +25,11 @@ nothing. So, as ``gc.freeze`` is meant to be used:
 - **young collections less often**: while a node serves, the generation-0 threshold is
   ``YOUNG_THRESHOLD`` (CPython's default: 700). A young collection walks everything young:
   the 48 requests in flight (their coroutines, requests, header dicts: ~2,700 objects) as
-  much as what came since the last one, so at 700 it ran every ~28 ms of HTTP intake and
-  walked the same in-flight objects each time (http23: 0.3-0.6 ms each, 18-24 us an order;
-  the node's CPU an order 0.89x in 16 alternated pairs with 5,000). The last node to stop
-  puts the process's threshold back.
+  much as what came since the last one, so at 700 it ran 15-20 times a 1,000 orders of
+  HTTP intake and walked the same in-flight objects each time (http23: 0.3-0.7 ms each,
+  17-30 us an order; at 5,000: one a 1,000 orders, 1.6-5 us an order; the node's CPU an
+  order 0.89x, median of 29 alternated pairs, lower in 23). The last node to stop puts the
+  process's threshold back.
 
 One policy a process (the collector is the process's): each node settles it as it starts;
 each one that stops unfreezes everything (its objects that die in cycles are freed; the
@@ -53,8 +54,9 @@ GC_FREEZE_ENV = "SDEX_GC_FREEZE"
 
 YOUNG_THRESHOLD = 5000
 """Generation-0 threshold while a node serves (net container allocations between young
-collections). Each young collection is longer (1.5-5 ms of CPU at HTTP intake, against
-0.3-0.6: still a small part of a 50 ms latency budget) and 7-15x rarer (http23)."""
+collections). Each young collection is longer (1.6-5 ms of CPU at HTTP intake, against
+0.3-0.7 ms at 700: the requests in flight dominate either way) and 15-20x rarer; 2,000 cost
+as much CPU as 5,000 for little shorter pauses (1.2-2 ms; http23)."""
 
 CHECK_EVERY = 1.0
 """Seconds between the policy's looks at the collector (a look reads two counters)."""
