@@ -33,6 +33,8 @@ count kept per insert; the counts are made again from the table when a round wit
 follows, between rounds), ``temp-file`` (the writer's statement journals in temporary files,
 SQLite's default, as before http20: ``PRAGMA temp_store=DEFAULT``, not ``MEMORY``),
 ``gc0=N`` (the collector's generation-0 threshold N, the others as they were),
+``gc-saveall`` (the collector keeps the cyclic garbage it finds, ``gc.DEBUG_SAVEALL``: the
+round's row tallies it by type, per order),
 ``ecdsa-three`` (each signer recovered through coincurve's three calls into the library,
 as before http20, not ``sdex.ingest.ecrecover``'s one). Modes
 joined by ``+`` apply together (``http-only+main-http``).
@@ -45,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import cProfile
 import gc
@@ -109,6 +112,7 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
     verify.signer_of = ecrecover.signer_of
     sys.setswitchinterval(defaults["si"])
     gc.set_threshold(*defaults["gc"])
+    gc.set_debug(0)
     fw = node.forwarding
     fw.cpu_clock, fw.wall_clock, fw.queue_clock = defaults["clocks"]
     node.__dict__.pop("submit", None)
@@ -155,6 +159,8 @@ def _apply_one(node: Any, mode: str) -> None:
         verify.signer_of = ecrecover._coincurve
     elif mode.startswith("gc0="):
         gc.set_threshold(int(mode.split("=")[1]), *gc.get_threshold()[1:])
+    elif mode == "gc-saveall":  # the collector keeps what it finds: tallied after the round
+        gc.set_debug(gc.DEBUG_SAVEALL)
     elif mode.startswith("gw="):
         writer.group_window = float(mode.split("=")[1])
     elif mode == "http-only":
@@ -279,8 +285,22 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
                 ),
                 "gc_us": round(1e6 * (collector[0] - gc0[0]) / per, 1),
                 "gc_runs": [collector[k] - gc0[k] for k in (1, 2, 3)],
+                "gc_freed_per_order": round((collector[4] - gc0[4]) / per, 2),
+                "gc_us_by_generation": [
+                    round(1e6 * (collector[k] - gc0[k]) / per, 1) for k in (5, 6, 7)
+                ],
                 "threads_us": {k: v for k, v in by_thread.items() if v >= 0.5},
             }
+            if "gc-saveall" in mode.split("+"):
+                gc.set_debug(0)
+                gc.collect()
+                kinds = collections.Counter(
+                    f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.garbage
+                )
+                row["gc_garbage_per_order"] = {
+                    k: round(v / per, 2) for k, v in kinds.most_common(25)
+                }
+                gc.garbage.clear()
             out[mode].append(row)
             print(json.dumps({"mode": mode, **row}), flush=True)
         apply_mode(node, "base", defaults)
@@ -330,16 +350,21 @@ def count_turns() -> list[int]:
 
 def gc_clock() -> list[float]:
     """From now on: [CPU seconds the collector took (the collecting thread's clock), then
-    its collections of generations 0, 1 and 2], kept up to date by ``gc.callbacks``."""
-    out: list[float] = [0.0, 0, 0, 0]
+    its collections of generations 0, 1 and 2, then the unreachable objects it freed (cyclic
+    garbage: what reference counting alone left), then its CPU seconds in collections of
+    generations 0, 1 and 2], kept up to date by ``gc.callbacks``."""
+    out: list[float] = [0.0, 0, 0, 0, 0, 0.0, 0.0, 0.0]
     started = [0.0]
 
     def timed(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             started[0] = time.thread_time()
         else:
-            out[0] += time.thread_time() - started[0]
+            took = time.thread_time() - started[0]
+            out[0] += took
             out[1 + info["generation"]] += 1
+            out[5 + info["generation"]] += took
+            out[4] += info["collected"]
 
     gc.callbacks.append(timed)
     return out

@@ -600,6 +600,7 @@ async def bench_http(
     ref_before = await trivial_reference(bodies[500:], concurrency)
     async with session(concurrency) as s:
         await post_all(s, url + "/v1/orders", bodies[:500], concurrency)  # warm-up
+        gc0 = (await health(s, url)).get("gossip", {}).get("gc", {})
         main0 = cpu_seconds(pids["node"], pids["node"])  # the event loop's thread
         with CpuMeter(pids) as cpu:
             r = await post_all(s, url + "/v1/orders", bodies[500:], concurrency)
@@ -627,6 +628,7 @@ async def bench_http(
             "node_other_threads": round(max(0.0, node_cpu_us - main_us), 1),
         },
         "chain_calls": h.get("chainMirror", {}),
+        "node_gc": node_gc(gc0, h.get("gossip", {}).get("gc", {}), n),
         "orders": n,
         "concurrency": concurrency,
         "accepted_per_s": round(n / r["seconds"]),
@@ -636,6 +638,23 @@ async def bench_http(
         "cpu_cores_used": cpu.cores,
         "node_open_orders": h["openOrders"],
         "chain_state_calls": h["chainStateCalls"],
+    }
+
+
+def node_gc(before: dict[str, Any], after: dict[str, Any], n: int) -> dict[str, Any]:
+    """The node's garbage collections over the round (``/health``'s ``gossip.gc`` before and
+    after it): how many of each generation, their CPU per order, and the longest one's CPU
+    since the node started. Empty if the node does not say (an older tree's)."""
+    if not before or not after:
+        return {}
+    runs = [b - a for a, b in zip(before["byGeneration"], after["byGeneration"], strict=True)]
+    cpu = after["cpuSeconds"] - before["cpuSeconds"]
+    return {
+        "collections_by_generation": runs,
+        "cpu_us_per_order": round(1e6 * cpu / n, 1),
+        "longest_cpu_ms_by_generation": [
+            round(1e3 * x, 2) for x in after["longestCpuByGeneration"]
+        ],
     }
 
 
