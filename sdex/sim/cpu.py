@@ -57,10 +57,20 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from sdex.sim.line import EPSILON, OTHER, OTHER_SLICE, WATCHER, Clock, Line
+from sdex.sim.line import EPSILON, OTHER, OTHER_SLICE, WATCHER, Bursts, Clock, Line
 from sdex.sim.shares import group_share
 
-__all__ = ["EPSILON", "OTHER", "OTHER_SLICE", "WATCHER", "Clock", "Cpu", "Job", "group_share"]
+__all__ = [
+    "EPSILON",
+    "OTHER",
+    "OTHER_SLICE",
+    "WATCHER",
+    "Bursts",
+    "Clock",
+    "Cpu",
+    "Job",
+    "group_share",
+]
 
 Job = tuple[float, Callable[..., None], tuple[Any, ...], float]
 """CPU seconds, the function and its arguments, then wall seconds held off the CPU."""
@@ -85,6 +95,7 @@ class Cpu(Line):
         free_at: Callable[[int, float], float] | None = None,
         queued: bool = False,
         waking_first: bool = False,
+        bursts: Bursts | None = None,
     ) -> None:
         self.sim = sim
         self.shared = cores > 0
@@ -98,7 +109,10 @@ class Cpu(Line):
                 o + sum(min(n, per) for n in g) for o, g in zip(trace, groups, strict=True)
             ]  # fmt: skip
             self.replay = [max(0, round(v)) for v in tasks]
-        self.waking_first = waking_first and self.replay is not None
+        self._init_line(bursts if self.queued else None)
+        if self.bursts is not None:
+            self.replay = None
+        self.waking_first = waking_first and (self.replay is not None or self.bursts is not None)
         """Replayed: a node's job joins the line ahead of the other tasks waiting in it."""
         self.wanted = 0
         """Replayed: the other tasks runnable now (keys ``OTHER`` to ``OTHER - wanted + 1``)."""
@@ -160,6 +174,8 @@ class Cpu(Line):
         self._trace_start = t
         if first and self.replay is not None and t < math.inf:
             self.sim.at(max(t, self.sim.now), self._replay_step, 0)
+        if first and self.bursts is not None and t < math.inf:
+            self.sim.at(max(t, self.sim.now), self._burst_step, 0)
 
     def submit(
         self,

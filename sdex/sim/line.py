@@ -27,12 +27,32 @@ service owed (a node uses less than its fair share) before the CPU-bound tasks t
 theirs; the slices running end first (no preemption: ``RUN_TO_PARITY``).
 So a node's job waits behind the other processes' slices as behind its peers' jobs, in the
 order they became ready, as long as the machine's load was when it was measured.
+
+With ``queued`` and ``bursts`` (sim23) the other processes are replayed by what they ran
+instead of how many were runnable at an instant: at each of the bursts' steps, each other
+process's measured CPU in that step (``bench/runqueue.py``: its ``utime + stime`` delta; a
+process that ran on more than one core, a task a core) joins the line's end as a task with
+that much work, running a slice of ``timeslice`` (``OTHER_SLICE`` where that is 0) a turn
+and going back to the line's end until its work is done (``Bursts.whole``: all of it in one
+turn); work not done by the step's end is carried on, not dropped. So the others' core
+seconds are the measured ones whatever the slice, and only how they interleave with the
+nodes' jobs is the line's. ``waited``: each node's seconds in the line (its jobs' waits for
+a core), to set beside the real nodes' ``run_delay``.
+
+With ``Bursts.fair`` (and each burst's task group, measured: ``sched_autogroup``, a session a
+group) the line is not first come first served: a free core goes to the task waiting longest
+of the group that has run least (its CPU seconds so far, ``ran``), a group that had nothing
+to run joining at the least of the groups running or waiting (no credit for its sleep), as
+the kernel's fair scheduler shares the cores among groups first (equal weights). The nodes,
+the observer's task and our own group's other processes are group 0, first come first
+served among themselves.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 EPSILON = 1e-12
@@ -49,6 +69,23 @@ class Clock(Protocol):
     now: float
 
     def at(self, t: float, fn: Callable[..., None], *args: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class Bursts:
+    """The other processes' measured CPU, step by step (``Cpu(queued=True, bursts=...)``)."""
+
+    step: float
+    """Seconds a step (the first from ``trace_start`` on)."""
+    ran: list[list[float]]
+    """Per step, the CPU seconds each other process ran in it."""
+    whole: bool = False
+    """A burst runs to its end when it gets a core (else a slice a turn)."""
+    groups: list[list[int]] | None = None
+    """Per step, each burst's task group (as ``ran``; the nodes' own is 0)."""
+    fair: bool = False
+    """The line picks by task group: the next core goes to a task of the group that has run
+    least (``Line._pick``), as the kernel shares the cores among autogroups first."""
 
 
 class Line:
@@ -74,8 +111,102 @@ class Line:
     running: int
     queues: dict[int, deque[tuple[float, Callable[..., None], tuple[Any, ...], float]]]
 
+    bursts: Bursts | None
+    work: dict[int, float]
+    """Bursts: each replayed task's CPU seconds left."""
+    waited: dict[int, float]
+    """Each node's seconds waiting in the line for a core (not on the core it kept)."""
+    _joined: dict[int, float]
+    _burst_keys: int
+    group_of: dict[int, int]
+    """Fair: each replayed task's group (the nodes' and the observer's: 0)."""
+    ran: dict[int, float]
+    """Fair: each group's CPU seconds so far (its place in the line)."""
+    _on: dict[int, int]
+
     def _finish(self, node: int) -> None:
         raise NotImplementedError
+
+    def _init_line(self, bursts: Bursts | None) -> None:
+        self.bursts = bursts if bursts is not None and bursts.step > 0 and bursts.ran else None
+        self.work, self.waited, self._joined, self._burst_keys = {}, {}, {}, 0
+        self.group_of, self.ran, self._on = {}, {}, {}
+
+    @property
+    def fair(self) -> bool:
+        return self.bursts is not None and self.bursts.fair
+
+    def _join(self, key: int) -> None:
+        """Fair: ``key``'s group, if it had nothing running or waiting, joins at the least
+        of those that have (no credit for the time it slept)."""
+        group = self.group_of.get(key, 0)
+        active = {self.group_of.get(k, 0) for k in self.ready}
+        active |= {g for g, n in self._on.items() if n > 0}
+        if group not in active and active:
+            floor = min(self.ran.get(g, 0.0) for g in active)
+            self.ran[group] = max(self.ran.get(group, 0.0), floor)
+
+    def _pick(self) -> int:
+        """The next task off the line: the first; fair, the first of the group that has run
+        least."""
+        if not self.fair or len(self.ready) == 1:
+            return self.ready.popleft()
+        ran, group_of = self.ran, self.group_of
+        best = min(
+            range(len(self.ready)), key=lambda i: (ran.get(group_of.get(self.ready[i], 0), 0.0), i)
+        )
+        key = self.ready[best]
+        del self.ready[best]
+        return key
+
+    def _charge(self, key: int, run: float, on: int) -> None:
+        """Fair: ``key``'s group ran ``run`` CPU seconds (counted when it starts)."""
+        if self.fair:
+            group = self.group_of.get(key, 0)
+            self.ran[group] = self.ran.get(group, 0.0) + run
+            self._on[group] = self._on.get(group, 0) + on
+
+    def _burst_step(self, k: int) -> None:
+        """Bursts: the ``k``-th step's other processes join the line, each with its CPU."""
+        assert self.bursts is not None
+        groups = self.bursts.groups[k] if self.bursts.groups else []
+        for j, cpu in enumerate(self.bursts.ran[k]):
+            left = cpu
+            while left > EPSILON:  # more than one core's worth: a task a core
+                piece = min(left, self.bursts.step)
+                left -= piece
+                key = OTHER - self._burst_keys
+                self._burst_keys += 1
+                self.work[key] = piece
+                if self.fair:
+                    self.group_of[key] = groups[j] if j < len(groups) else -1
+                    self._join(key)
+                self.ready.append(key)
+        if k + 1 < len(self.bursts.ran):
+            self.sim.at(self._trace_start + (k + 1) * self.bursts.step, self._burst_step, k + 1)
+        if not self._ticking:
+            self._serve_line()
+
+    def _run_burst(self, key: int) -> None:
+        assert self.bursts is not None
+        left = self.work[key]
+        run = left if self.bursts.whole else min(left, self.timeslice or OTHER_SLICE)
+        self.other_seconds += run
+        self._charge(key, run, 1)
+        self.sim.at(self.sim.now + run / self.speed, self._burst_done, key, run)
+
+    def _burst_done(self, key: int, run: float) -> None:
+        """Bursts: a task's turn ended; back to the line's end while it has work left."""
+        self.running -= 1
+        self._charge(key, 0.0, -1)
+        self.work[key] -= run
+        if self.work[key] > EPSILON:
+            self.ready.append(key)
+        else:
+            del self.work[key]
+            self.group_of.pop(key, None)
+        if not self._ticking:
+            self._serve_line()
 
     def _replay_step(self, k: int) -> None:
         """Replayed: the trace's ``k``-th count of other runnable tasks from now (none after
@@ -125,17 +256,22 @@ class Line:
         ahead = len(self.ready)
         if self.waking_first:  # ahead of the other tasks waiting
             ahead = next((k for k, key in enumerate(self.ready) if key <= OTHER), ahead)
+        if self.fair:
+            self._join(node)
         self.ready.insert(ahead, node)
+        self._joined[node] = self.sim.now
         if not self._ticking:
             self._serve_line()
 
     def _serve_line(self) -> None:
         """Queued: free cores to the jobs waiting longest, each with a fresh slice."""
         while self.ready and self.running < self.servers:
-            self._run_queued(self.ready.popleft(), self.sim.now + self.timeslice)
+            self._run_queued(self._pick(), self.sim.now + self.timeslice)
 
     def _run_queued(self, node: int, slice_end: float) -> None:
         self.running += 1
+        if node in self.work:  # a burst of an other process
+            return self._run_burst(node)
         if node <= OTHER:  # a replayed other task: a slice of the core, at its speed
             run = self.timeslice or OTHER_SLICE
             self.other_seconds += run * self.speed
@@ -143,12 +279,17 @@ class Line:
             self._on_core[node] = (self._slices, self.sim.now + run)
             self.sim.at(self.sim.now + run, self._other_done, node, self._slices)
             return
+        joined = self._joined.pop(node, None)
+        if joined is not None and node >= 0:
+            self.waited[node] = self.waited.get(node, 0.0) + self.sim.now - joined
         cost = self.queues[node][0][0]
+        self._charge(node, cost, 1)
         self.sim.at(self.sim.now + cost / self.speed, self._queued_done, node, slice_end)
 
     def _queued_done(self, node: int, slice_end: float) -> None:
         """Queued: ``node``'s job ended; it keeps its core for a next job ready at once
         while its slice lasts, else the core goes to the job waiting longest."""
+        self._charge(node, 0.0, -1)
         if self.timeslice > 0 and slice_end > self.sim.now + EPSILON:
             self.holding[node] = slice_end
         else:

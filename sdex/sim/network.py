@@ -45,7 +45,7 @@ from sdex.gossip.actions import Call, Check, GossipConfig, Reply, tally
 from sdex.gossip.client import ANSWER_ROOM
 from sdex.gossip.core import GossipCore
 from sdex.gossip.peers import MAX_PEERS
-from sdex.sim.cpu import Cpu
+from sdex.sim.cpu import Bursts, Cpu
 from sdex.sim.events import Sim
 from sdex.sim.links import LinkModel
 from sdex.sim.node import ReplyTo, SimNode
@@ -59,6 +59,14 @@ ANSWER_OVERHEAD = 400
 signature."""
 
 
+def bursts(lk: LinkModel) -> Bursts | None:
+    """The other processes' measured bursts for the line (sim23), if the links have them."""
+    if not lk.others_bursts or lk.bursts_step <= 0:
+        return None
+    return Bursts(lk.bursts_step, lk.others_bursts, lk.bursts_whole, lk.bursts_groups,
+                  lk.bursts_fair)  # fmt: skip
+
+
 class Network:
     def __init__(self, n: int, config: GossipConfig, links: LinkModel, seed: int) -> None:
         self.rng = random.Random(seed)
@@ -69,7 +77,7 @@ class Network:
         spells = None if lk.spells is None else Spells(lk.spells, seed).free_at
         self.cpu = Cpu(self.sim, lk.cores, lk.background, lk.timeslice, lk.others, lk.others_trace,
                        lk.others_step, lk.others_groups, lk.sliced, spells, lk.queued,
-                       lk.waking_first)  # fmt: skip
+                       lk.waking_first, bursts(lk))  # fmt: skip
         self.nodes = [SimNode(self, i) for i in range(n)]
         self.by_url = {node.url: node for node in self.nodes}
         self.by_id = {node.node_id: node for node in self.nodes}
