@@ -405,6 +405,15 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
         if watch and own is not None:  # the watcher is its own task now, not the trace's
             own = [max(0.0, v - cpu.get("watcher", 0.0)) for v in own]
         spells = spells_model(run)
+        delays = delays_trace(trace) if CORE_WAIT["mode"].startswith("delays") else None
+        if delays is not None:
+            return LinkModel(
+                one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
+                post_cost=post, post_wait=wallet_asleep(run), message_cost=message,
+                watch_cost=watch, cores=0.0, cost_shape=shape, node_delays=delays,
+                bursts_step=trace.get("burst_step", 0.0),
+                delays_woken=CORE_WAIT["mode"] == "delays",
+            )  # fmt: skip
         if CORE_WAIT["mode"] in QUEUED:  # --core-wait queue: in line for the cores, spells on top
             mode = CORE_WAIT["mode"]
             free = mode in ("queue-free", "queue-left")
@@ -503,12 +512,31 @@ counted twice). ``queue-bursts`` (sim23): the other processes in the line by wha
 in each 50 ms step (``bench/runqueue.py``: its ``utime + stime`` delta, and the rest of the
 machine's busy time less the nodes' as one more), each a task with that much CPU, a slice a
 turn until it is done (``sdex.sim.line``); ``queue-bursts-whole``: each burst in one turn;
-``queue-bursts-waking``: a node's job ahead of the bursts waiting; ``queue-bursts-fair``: the
+``queue-bursts-waking``: a node's job ahead of the bursts waiting; ``delays``: each node a
+core, each job waiting first its real node's ``run_delay`` per run in that step
+(``sdex.sim.delays``) when the node starts it idle (its thread woken); ``delays-every``:
+before every job; ``queue-bursts-fair``: the
 line picks by task group (each burst's autogroup, measured; ours 0), the group that has run
 least first, as the kernel shares the cores among autogroups."""
 QUEUED = ("queue", "queue-free", "queue-left", "queue-others", "queue-others-waking",
           "queue-others-spells", "queue-bursts", "queue-bursts-whole",
           "queue-bursts-waking", "queue-bursts-fair")  # fmt: skip
+
+
+def delays_trace(trace: dict[str, Any]) -> list[list[float]] | None:
+    """``--core-wait delays`` (sim23): per node and step, seconds its main thread waited for a
+    core per run on one (``node_delay`` over ``node_runs``, each at most a step; a step
+    without a run: none); None for a window from before they were sampled."""
+    delay, runs = trace.get("node_delay"), trace.get("node_runs")
+    step = float(trace.get("burst_step") or 0.0)
+    if not delay or not runs or not step:
+        return None
+
+    def per_run(d: float, r: float) -> float:
+        return min(step, max(0.0, float(d)) / float(r)) if float(r) >= 1 else 0.0
+
+    return [[per_run(d, r) for d, r in zip(ds, rs, strict=True)]
+            for ds, rs in zip(delay, runs, strict=True)]  # fmt: skip
 
 
 def burst_trace(
@@ -1045,7 +1073,7 @@ def main() -> None:
                     help="a wallet's order waits off its CPU as measured (WAIT)")  # fmt: skip
     ap.add_argument("--core-wait",
                     choices=["share", "probe", "checks", "spans", "spells", "spells-machine",
-                             *QUEUED],
+                             *QUEUED, "delays", "delays-every"],
                     default="queue",
                     help="how a node waits for a core (CORE_WAIT)")  # fmt: skip
     ap.add_argument("--peer-wait", choices=["on", "off"], default="off",

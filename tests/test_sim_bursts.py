@@ -265,3 +265,62 @@ def test_the_bench_replays_the_windows_bursts_in_the_line(
     assert (
         gossip_sim.calibrated(run, "cpu", {"http": 0.0004, "stream": 0.0001}).others_bursts is None
     )
+
+
+def test_the_real_nodes_waits_replayed_before_a_woken_nodes_job() -> None:
+    """``--core-wait delays``: each node a core; a job its node starts idle waits its real
+    node's ``run_delay`` per run in that step first, a job it goes on with does not (or, not
+    ``delays_woken``, every job waits)."""
+    from sdex.sim.delays import Delays
+
+    start = [0.0]
+    delays = Delays([[0.002, 0.004]], 0.05, lambda: start[0])
+    # the step's wait; none before the first step, after the last, or for another node
+    assert [delays.free_at(0, t) for t in (0.01, 0.06, 0.2, -0.01)] == pytest.approx(
+        [0.012, 0.064, 0.2, -0.01]
+    )
+    assert delays.free_at(1, 0.01) == 0.01 and delays.free_at(-1, 0.01) == 0.01
+    start[0] = float("inf")  # (before the first order: no step yet)
+    assert delays.free_at(0, 0.01) == 0.01
+    # two 1 ms jobs submitted together at 10 ms: the first waits 2 ms, the second goes on
+    waits = Delays([[0.002]], 0.05, lambda: 0.0)
+    assert _two_jobs(waits, woken=True) == pytest.approx([0.013, 0.014])
+    assert _two_jobs(waits, woken=False) == pytest.approx([0.013, 0.016])
+
+
+def _two_jobs(waits: Any, woken: bool) -> list[float]:
+    from sdex.sim.cpu import Cpu
+    from sdex.sim.events import Sim
+
+    sim = Sim()
+    cpu = Cpu(sim, free_at=waits.free_at)
+    cpu.wake_only = woken
+    ends: list[float] = []
+    for _ in range(2):
+        sim.at(0.01, cpu.submit, 0, 0.001, lambda: ends.append(sim.now))
+    sim.run(1.0)
+    return ends
+
+
+@pytest.mark.parametrize(("mode", "woken"), [("delays", True), ("delays-every", False)])
+def test_the_bench_replays_the_nodes_run_delay(
+    monkeypatch: pytest.MonkeyPatch, mode: str, woken: bool
+) -> None:
+    monkeypatch.setitem(gossip_sim.CORE_WAIT, "mode", mode)
+    monkeypatch.setitem(gossip_sim.WATCH, "on", False)
+    monkeypatch.setattr(gossip_sim.os, "sched_getaffinity", lambda _: {0, 1})
+    run = {
+        "p2p_call_ms": {"p50": 2.0, "p90": 3.0},
+        "cpu_cores_used": {"machine": 1.5, "nodes": 0.9, "nodes_idle": 0.1,
+                           "node_cpu_ms_per_order_per_node_above_idle": 3.0},
+        "per_order_per_node": {"messages_sent": 2.0},
+        "runnable_trace": {"step": 0.005, "own": [1.0], "groups": [[1]], "burst_step": 0.05,
+                           "node_delay": [[0.004, 0.0, 0.3]], "node_runs": [[2, 0, 1]]},
+    }  # fmt: skip
+    links = gossip_sim.calibrated(run, "cpu", {"http": 0.0004, "stream": 0.0001})
+    assert links.cores == 0.0 and not links.queued and links.spells is None
+    # per run, a step without a run none, at most a step
+    assert links.node_delays == [pytest.approx([0.002, 0.0, 0.05])]
+    assert links.bursts_step == 0.05 and links.delays_woken is woken
+    r = simulate(Scenario(nodes=8, orders=40, rate=40.0, seed=1, degree=7, links=links))
+    assert r["coverage"] == 1.0

@@ -122,6 +122,8 @@ class Cpu(Line):
         """Replayed: core seconds the other tasks ran."""
         self._on_core: dict[int, tuple[int, float]] = {}  # (slice number, its end) a task
         self._slices = 0
+        self.wake_only = False
+        """``free_at`` only for a job its node starts idle (woken), not one it goes on with."""
         self.free_at = free_at if cores <= 0 or self.queued else None
         """Nodes with a core each, or in line for the shared machine's: when a node may
         start a job at a time (its waits for a core in spells, ``sdex.sim.spells``; not the
@@ -240,12 +242,12 @@ class Cpu(Line):
         k = int((self.sim.now - self.trace_start) / self.step)
         return math.inf if k >= len(self.trace) - 1 else self.trace_start + (k + 1) * self.step
 
-    def _start(self, node: int) -> None:
+    def _start(self, node: int, woken: bool = True) -> None:
         cost = self.queues[node][0][0]
         self.busy_seconds[node] = self.busy_seconds.get(node, 0.0) + cost
         if not self.shared or self.queued:
             begin = self.sim.now
-            if self.free_at is not None and node != WATCHER:
+            if self.free_at is not None and node != WATCHER and (woken or not self.wake_only):
                 begin = self.free_at(node, begin)
             if not self.shared or cost <= 0:
                 self.sim.at(begin + cost, self._finish, node)
@@ -291,7 +293,7 @@ class Cpu(Line):
         finally:
             del self._ending[node]
         if queue:
-            self._start(node)
+            self._start(node, woken=False)
 
     def _dispatch(self) -> None:
         """Time-sliced: give free cores to the nodes waiting longest."""

@@ -111,3 +111,9 @@ class LinkModel:
     """Each burst's task group (as ``others_bursts``; the nodes' own 0)."""
     bursts_fair: bool = False
     """With ``bursts_groups``: the line picks by group, the least run first (``sdex.sim.line``)."""
+    node_delays: list[list[float]] | None = None
+    """Nodes with a core each: per node and step of ``bursts_step``, seconds each job waits
+    before it starts (the real node's ``run_delay`` per run then; ``sdex.sim.delays``)."""
+    delays_woken: bool = True
+    """With ``node_delays``: a job waits only when its node starts it idle (its thread woken),
+    not when it goes on with it after another (else every job waits)."""
