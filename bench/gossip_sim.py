@@ -406,6 +406,14 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
             own = [max(0.0, v - cpu.get("watcher", 0.0)) for v in own]
         spells = spells_model(run)
         delays = delays_trace(trace) if CORE_WAIT["mode"].startswith("delays") else None
+        shares = speeds_trace(trace) if CORE_WAIT["mode"] == "delays-share" else None
+        if shares is not None:
+            return LinkModel(
+                one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
+                post_cost=post, post_wait=wallet_asleep(run), message_cost=message,
+                watch_cost=watch, cores=0.0, cost_shape=shape, node_speeds=shares,
+                bursts_step=trace.get("burst_step", 0.0),
+            )  # fmt: skip
         if delays is not None:
             return LinkModel(
                 one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
@@ -515,7 +523,8 @@ turn until it is done (``sdex.sim.line``); ``queue-bursts-whole``: each burst in
 ``queue-bursts-waking``: a node's job ahead of the bursts waiting; ``delays``: each node a
 core, each job waiting first its real node's ``run_delay`` per run in that step
 (``sdex.sim.delays``) when the node starts it idle (its thread woken); ``delays-every``:
-before every job; ``queue-bursts-fair``: the
+before every job; ``delays-share``: each node runs at the share of a core its real thread
+got while runnable (CPU over CPU and ``run_delay``, around each step); ``queue-bursts-fair``: the
 line picks by task group (each burst's autogroup, measured; ours 0), the group that has run
 least first, as the kernel shares the cores among autogroups."""
 QUEUED = ("queue", "queue-free", "queue-left", "queue-others", "queue-others-waking",
@@ -537,6 +546,31 @@ def delays_trace(trace: dict[str, Any]) -> list[list[float]] | None:
 
     return [[per_run(d, r) for d, r in zip(ds, rs, strict=True)]
             for ds, rs in zip(delay, runs, strict=True)]  # fmt: skip
+
+
+SHARE_STEPS = 10
+"""``--core-wait delays-share``: steps a node's share of a core is taken over (centred): its
+CPU is read in 10 ms ticks, a 50 ms step's under one tick (~4 ms) alone."""
+
+
+def speeds_trace(trace: dict[str, Any]) -> list[list[float]] | None:
+    """``--core-wait delays-share`` (sim23): per node and step, the share of a core its real
+    thread got while runnable (``node_cpu`` over ``node_cpu`` plus ``node_delay``, each summed
+    over ``SHARE_STEPS`` steps around it; 1 where it neither ran nor waited); None for a
+    window from before they were sampled."""
+    cpu, delay = trace.get("node_cpu"), trace.get("node_delay")
+    if not cpu or not delay or not trace.get("burst_step"):
+        return None
+    half = SHARE_STEPS // 2
+    out = []
+    for used, waited in zip(cpu, delay, strict=True):
+        row = []
+        for k in range(len(used)):
+            lo, hi = max(0, k - half), min(len(used), k + half + 1)
+            c, d = sum(used[lo:hi]), sum(waited[lo:hi])
+            row.append(c / (c + d) if c + d > 0 else 1.0)
+        out.append(row)
+    return out
 
 
 def burst_trace(
@@ -1073,7 +1107,7 @@ def main() -> None:
                     help="a wallet's order waits off its CPU as measured (WAIT)")  # fmt: skip
     ap.add_argument("--core-wait",
                     choices=["share", "probe", "checks", "spans", "spells", "spells-machine",
-                             *QUEUED, "delays", "delays-every"],
+                             *QUEUED, "delays", "delays-every", "delays-share"],
                     default="queue",
                     help="how a node waits for a core (CORE_WAIT)")  # fmt: skip
     ap.add_argument("--peer-wait", choices=["on", "off"], default="off",

@@ -324,3 +324,34 @@ def test_the_bench_replays_the_nodes_run_delay(
     assert links.bursts_step == 0.05 and links.delays_woken is woken
     r = simulate(Scenario(nodes=8, orders=40, rate=40.0, seed=1, degree=7, links=links))
     assert r["coverage"] == 1.0
+
+
+def test_a_node_runs_at_the_share_of_a_core_its_real_thread_got() -> None:
+    """``--core-wait delays-share``: each node a core, its jobs at the share of a core its
+    real thread got while runnable in that step (a whole core outside the steps)."""
+    from sdex.sim.cpu import Cpu
+    from sdex.sim.delays import Delays
+    from sdex.sim.events import Sim
+
+    shares = Delays([[0.25, 1.0]], 0.05, lambda: 0.0)
+    assert [shares.speed(0, t) for t in (0.01, 0.06, 0.2)] == [0.25, 1.0, 1.0]
+    assert shares.speed(3, 0.01) == 1.0
+    sim = Sim()
+    cpu = Cpu(sim)
+    cpu.speed_of = shares.speed
+    ends: list[float] = []
+    sim.at(0.01, cpu.submit, 0, 0.001, lambda: ends.append(sim.now))  # a quarter core: 4 ms
+    sim.at(0.06, cpu.submit, 0, 0.001, lambda: ends.append(sim.now))  # a whole one: 1 ms
+    sim.run(1.0)
+    assert ends == pytest.approx([0.014, 0.061])
+
+
+def test_the_bench_takes_each_nodes_share_of_a_core_around_each_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(gossip_sim, "SHARE_STEPS", 2)
+    trace = {"burst_step": 0.05, "node_cpu": [[0.01, 0.0, 0.0, 0.0]],
+             "node_delay": [[0.03, 0.01, 0.0, 0.0]]}  # fmt: skip
+    # steps 0-1, 0-2, 1-3, 2-3: CPU over CPU and wait; none of either: a whole core
+    assert gossip_sim.speeds_trace(trace) == [pytest.approx([0.2, 0.2, 0.0, 1.0])]
+    assert gossip_sim.speeds_trace({"burst_step": 0.05}) is None

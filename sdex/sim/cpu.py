@@ -122,6 +122,9 @@ class Cpu(Line):
         """Replayed: core seconds the other tasks ran."""
         self._on_core: dict[int, tuple[int, float]] = {}  # (slice number, its end) a task
         self._slices = 0
+        self.speed_of: Callable[[int, float], float] | None = None
+        """Nodes with a core each: the share of a core a node runs at, at a time (its real
+        thread's CPU over CPU and wait; ``sdex.sim.delays``); None: a whole core."""
         self.wake_only = False
         """``free_at`` only for a job its node starts idle (woken), not one it goes on with."""
         self.free_at = free_at if cores <= 0 or self.queued else None
@@ -250,6 +253,8 @@ class Cpu(Line):
             if self.free_at is not None and node != WATCHER and (woken or not self.wake_only):
                 begin = self.free_at(node, begin)
             if not self.shared or cost <= 0:
+                if self.speed_of is not None and cost > 0 and node != WATCHER:
+                    cost /= max(MIN_CAPACITY, self.speed_of(node, begin))
                 self.sim.at(begin + cost, self._finish, node)
             elif begin > self.sim.now:
                 self.sim.at(begin, self._line_up, node)

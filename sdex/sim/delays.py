@@ -4,7 +4,9 @@ which Linux measures exactly) per run on a core, step by step, as ``bench/runque
 sampled them in the window. With ``LinkModel.node_delays`` every node has a core of its own
 (``cores == 0``) and each job it starts waits first as long as its node's real thread
 waited per run in that step (measured; nothing fitted): its own line's backlog, the jobs
-queued behind a wait, is then the simulated node's."""
+queued behind a wait, is then the simulated node's. Or (``LinkModel.node_speeds``) each node
+runs its jobs at the share of a core its real thread got while it was runnable in that
+step (CPU over CPU and ``run_delay``): all its waits, not only a woken one's."""
 
 from __future__ import annotations
 
@@ -20,14 +22,19 @@ class Delays:
     def __init__(self, per_run: list[list[float]], step: float, start: Callable[[], float]) -> None:
         self.per_run, self.step, self.start = per_run, step, start
 
-    def free_at(self, node: int, t: float) -> float:
+    def _value(self, node: int, t: float, default: float) -> float:
         if node < 0 or node >= len(self.per_run) or self.step <= 0:
-            return t
+            return default
         start = self.start()
         if start == math.inf:  # (before the first order: no step yet)
-            return t
+            return default
         k = int((t - start) // self.step)
-        waits = self.per_run[node]
-        if k < 0 or k >= len(waits):
-            return t
-        return t + max(0.0, waits[k])
+        values = self.per_run[node]
+        return values[k] if 0 <= k < len(values) else default
+
+    def free_at(self, node: int, t: float) -> float:
+        return t + max(0.0, self._value(node, t, 0.0))
+
+    def speed(self, node: int, t: float) -> float:
+        """As ``free_at``'s table read as each step's share of a core (1 outside it)."""
+        return min(1.0, self._value(node, t, 1.0))

@@ -117,3 +117,6 @@ class LinkModel:
     delays_woken: bool = True
     """With ``node_delays``: a job waits only when its node starts it idle (its thread woken),
     not when it goes on with it after another (else every job waits)."""
+    node_speeds: list[list[float]] | None = None
+    """Nodes with a core each: per node and step of ``bursts_step``, the share of a core it
+    runs at (its real thread's CPU over CPU and ``run_delay`` then; ``sdex.sim.delays``)."""

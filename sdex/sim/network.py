@@ -82,6 +82,9 @@ class Network:
                        lk.others_step, lk.others_groups, lk.sliced, spells, lk.queued,
                        lk.waking_first, bursts(lk))  # fmt: skip
         self.cpu.wake_only = bool(lk.node_delays) and lk.delays_woken
+        if lk.node_speeds and lk.bursts_step > 0:  # (sim23) the real nodes' share of a core
+            shares = Delays(lk.node_speeds, lk.bursts_step, lambda: self.cpu.trace_start)
+            self.cpu.speed_of = shares.speed
         self.nodes = [SimNode(self, i) for i in range(n)]
         self.by_url = {node.url: node for node in self.nodes}
         self.by_id = {node.node_id: node for node in self.nodes}
