@@ -405,8 +405,11 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
         if watch and own is not None:  # the watcher is its own task now, not the trace's
             own = [max(0.0, v - cpu.get("watcher", 0.0)) for v in own]
         spells = spells_model(run)
-        delays = delays_trace(trace) if CORE_WAIT["mode"].startswith("delays") else None
-        shares = speeds_trace(trace) if CORE_WAIT["mode"] == "delays-share" else None
+        wait = CORE_WAIT["mode"]
+        delays = delays_trace(trace) if wait.startswith("delays") else None
+        shares = speeds_trace(trace) if wait == "delays-share" else None
+        if wait.startswith("delays") and delays is None:  # (a window from before sim23)
+            wait = "queue"
         if shares is not None:
             return LinkModel(
                 one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
@@ -420,10 +423,10 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
                 post_cost=post, post_wait=wallet_asleep(run), message_cost=message,
                 watch_cost=watch, cores=0.0, cost_shape=shape, node_delays=delays,
                 bursts_step=trace.get("burst_step", 0.0),
-                delays_woken=CORE_WAIT["mode"] == "delays",
+                delays_woken=wait == "delays",
             )  # fmt: skip
-        if CORE_WAIT["mode"] in QUEUED:  # --core-wait queue: in line for the cores, spells on top
-            mode = CORE_WAIT["mode"]
+        if wait in QUEUED:  # --core-wait queue: in line for the cores, spells on top
+            mode = wait
             free = mode in ("queue-free", "queue-left")
             replay = mode.startswith("queue-others") and own is not None  # (sim16)
             ran, labels = burst_trace(trace) if mode.startswith("queue-bursts") else (None, None)
@@ -478,8 +481,13 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
     return LinkModel(p50 / 2, sigma, bandwidth=1e9, check_cost=check, known_cost=0.0002)
 
 
-CORE_WAIT = {"probe": False, "mode": "queue"}
-"""``--core-wait``: how a node waits for a core. ``queue`` (the default since sim14, below:
+CORE_WAIT = {"probe": False, "mode": "delays-share"}
+"""``--core-wait``: how a node waits for a core. ``delays-share`` (the default since sim23:
+over ten heavily loaded 40/s windows 32 of 50 figures within 20%, ``queue`` 20; the p50 to
+every node in 6 of 10, ``queue`` 0; its inputs are the real nodes' own ``schedstat``, so it
+replays the share of a core each node got rather than predicting it from the machine's
+load; a window from before they were sampled falls back to ``queue``). ``queue`` (the
+default from sim14 to sim23, below:
 on three heavily loaded runs 16 of 30 figures within 20%, spells 15, the same 11 of 12 of
 the repeatable ones at 4/s, and nearer at 40/s, where no model fits). ``spells`` (the
 default of sim13, below:
@@ -652,6 +660,8 @@ def spells_model(run: dict[str, Any]) -> SpellModel | None:
     ``--core-wait``, too few checks, or none of them waited."""
     counts = (run.get("check_timing_us") or {}).get("off_cpu")
     mode = CORE_WAIT["mode"]
+    if mode.startswith("delays"):  # (a window without the nodes' schedstat: ``queue``'s)
+        mode = "queue"
     if mode not in ("spells", "spells-machine", *QUEUED) or not counts or sum(counts) < MIN_WAKEUPS:
         return None
     waited = sum(counts[1:])
@@ -1108,7 +1118,7 @@ def main() -> None:
     ap.add_argument("--core-wait",
                     choices=["share", "probe", "checks", "spans", "spells", "spells-machine",
                              *QUEUED, "delays", "delays-every", "delays-share"],
-                    default="queue",
+                    default="delays-share",
                     help="how a node waits for a core (CORE_WAIT)")  # fmt: skip
     ap.add_argument("--peer-wait", choices=["on", "off"], default="off",
                     help="a peer's chunk waits off its CPU as measured (WAIT)")  # fmt: skip

@@ -355,3 +355,32 @@ def test_the_bench_takes_each_nodes_share_of_a_core_around_each_step(
     # steps 0-1, 0-2, 1-3, 2-3: CPU over CPU and wait; none of either: a whole core
     assert gossip_sim.speeds_trace(trace) == [pytest.approx([0.2, 0.2, 0.0, 1.0])]
     assert gossip_sim.speeds_trace({"burst_step": 0.05}) is None
+
+
+def test_the_default_replays_the_nodes_share_and_falls_back_to_the_line_without_it() -> None:
+    """``--core-wait`` by default: ``delays-share`` on a window with the nodes' schedstat,
+    ``queue`` (the line, spells on top) on one from before sim23."""
+    assert gossip_sim.CORE_WAIT["mode"] == "delays-share"
+    counts = [0] * (len(EDGES_US) + 1)
+    counts[0], counts[32] = 600, 400
+    run: dict[str, Any] = {
+        "p2p_call_ms": {"p50": 2.0, "p90": 3.0},
+        "cpu_cores_used": {"machine": 1.5, "nodes": 0.9, "nodes_idle": 0.1,
+                           "node_cpu_ms_per_order_per_node_above_idle": 3.0},
+        "per_order_per_node": {"messages_sent": 2.0},
+        "check_timing_us": {"off_cpu": counts},
+        "runnable_trace": {"step": 0.005, "own": [1.0], "groups": [[1]], "burst_step": 0.05,
+                           "node_cpu": [[0.01]], "node_delay": [[0.03]], "node_runs": [[2]]},
+    }  # fmt: skip
+    transport = {"http": 0.0004, "stream": 0.0001}
+    kept = gossip_sim.WATCH["on"]
+    gossip_sim.WATCH["on"] = False
+    try:
+        shared = gossip_sim.calibrated(run, "cpu", transport)
+        for key in ("node_cpu", "node_delay", "node_runs"):
+            del run["runnable_trace"][key]
+        old = gossip_sim.calibrated(run, "cpu", transport)
+    finally:
+        gossip_sim.WATCH["on"] = kept
+    assert shared.node_speeds == [pytest.approx([0.25])] and not shared.queued
+    assert old.queued and old.node_speeds is None and old.spells is not None
