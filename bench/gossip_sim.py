@@ -410,20 +410,13 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
         shares = speeds_trace(trace) if wait == "delays-share" else None
         if wait.startswith("delays") and delays is None:  # (a window from before sim23)
             wait = "queue"
-        if shares is not None:
+        if delays is not None:  # --core-wait delays*: each node a core, its real waits (sim23)
             return LinkModel(
                 one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
                 post_cost=post, post_wait=wallet_asleep(run), message_cost=message,
-                watch_cost=watch, cores=0.0, cost_shape=shape, node_speeds=shares,
-                bursts_step=trace.get("burst_step", 0.0),
-            )  # fmt: skip
-        if delays is not None:
-            return LinkModel(
-                one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
-                post_cost=post, post_wait=wallet_asleep(run), message_cost=message,
-                watch_cost=watch, cores=0.0, cost_shape=shape, node_delays=delays,
-                bursts_step=trace.get("burst_step", 0.0),
-                delays_woken=wait == "delays",
+                watch_cost=watch, cores=0.0, cost_shape=shape,
+                node_delays=delays if shares is None else None, node_speeds=shares,
+                bursts_step=trace.get("burst_step", 0.0), delays_woken=wait == "delays",
             )  # fmt: skip
         if wait in QUEUED:  # --core-wait queue: in line for the cores, spells on top
             mode = wait

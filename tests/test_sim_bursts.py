@@ -36,6 +36,28 @@ job_lists = st.lists(
 burst_steps = st.lists(st.lists(st.floats(0.0, 0.12), max_size=5), min_size=1, max_size=6)
 
 
+def _window(trace: dict[str, Any], pin: pytest.MonkeyPatch | None = None) -> dict[str, Any]:
+    """A real window's measurements as the bench keeps them (its checks' waits: 60% none,
+    40% in bucket 32), with ``trace`` as its run-queue trace; ``pin``: the bench's machine
+    2 cores and no watcher."""
+    counts = [0] * (len(EDGES_US) + 1)
+    counts[0], counts[32] = 600, 400
+    if pin is not None:
+        pin.setitem(gossip_sim.WATCH, "on", False)
+        pin.setattr(gossip_sim.os, "sched_getaffinity", lambda _: {0, 1})
+    return {
+        "p2p_call_ms": {"p50": 2.0, "p90": 3.0},
+        "cpu_cores_used": {"machine": 1.5, "nodes": 0.9, "nodes_idle": 0.1,
+                           "node_cpu_ms_per_order_per_node_above_idle": 3.0},
+        "per_order_per_node": {"messages_sent": 2.0},
+        "check_timing_us": {"off_cpu": counts},
+        "runnable_trace": {"step": 0.005, "own": [1.0], "groups": [[1]], **trace},
+    }  # fmt: skip
+
+
+TRANSPORT = {"http": 0.0004, "stream": 0.0001}
+
+
 def test_a_job_waits_behind_the_bursts_in_line_a_slice_each_or_whole() -> None:
     # one core; one other process ran 10 ms in the first 50 ms step: it joins the line at 0
     # and takes the core; the node's 1 ms job, ready at 1 ms, runs after its 3 ms slice
@@ -231,24 +253,12 @@ def test_the_sampler_sees_a_busy_process_run_and_measures_its_own_cost() -> None
 def test_the_bench_replays_the_windows_bursts_in_the_line(
     monkeypatch: pytest.MonkeyPatch, mode: str, whole: bool, waking: bool, fair: bool
 ) -> None:
-    counts = [0] * (len(EDGES_US) + 1)
-    counts[0], counts[32] = 600, 400
     monkeypatch.setitem(gossip_sim.CORE_WAIT, "mode", mode)
-    monkeypatch.setitem(gossip_sim.WATCH, "on", False)
-    monkeypatch.setattr(gossip_sim.os, "sched_getaffinity", lambda _: {0, 1})
-    run = {
-        "p2p_call_ms": {"p50": 2.0, "p90": 3.0},
-        "cpu_cores_used": {"machine": 1.5, "nodes": 0.9, "nodes_idle": 0.1,
-                           "node_cpu_ms_per_order_per_node_above_idle": 3.0},
-        "per_order_per_node": {"messages_sent": 2.0},
-        "check_timing_us": {"off_cpu": counts},
-        "runnable_trace": {"step": 0.005, "own": [1.0, 0.0], "groups": [[1], [2, 1]],
-                           "burst_step": 0.05, "bursts": [[0.02, 0.5], []],
-                           "burst_groups": [[0, 3], []],
-                           "rest": [0.01, 0.0], "node_delay": [[0.001, 0.002]],
-                           "node_runs": [[2, 2]], "node_cpu": [[0.01, 0.01]]},
-    }  # fmt: skip
-    links = gossip_sim.calibrated(run, "cpu", {"http": 0.0004, "stream": 0.0001})
+    run = _window({"own": [1.0, 0.0], "groups": [[1], [2, 1]], "burst_step": 0.05,
+                   "bursts": [[0.02, 0.5], []], "burst_groups": [[0, 3], []],
+                   "rest": [0.01, 0.0], "node_delay": [[0.001, 0.002]],
+                   "node_runs": [[2, 2]], "node_cpu": [[0.01, 0.01]]}, monkeypatch)  # fmt: skip
+    links = gossip_sim.calibrated(run, "cpu", TRANSPORT)
     assert links.queued and links.cores == 2.0 and links.spells is None
     # each burst bounded by two cores' worth of the step, the rest one more burst
     assert links.others_bursts == [[0.02, 0.1, 0.01], []]
@@ -262,9 +272,7 @@ def test_the_bench_replays_the_windows_bursts_in_the_line(
     assert waits["real_other_cores"] == pytest.approx(1.3)
     # a window from before the bursts were sampled: none replayed
     del run["runnable_trace"]["bursts"]
-    assert (
-        gossip_sim.calibrated(run, "cpu", {"http": 0.0004, "stream": 0.0001}).others_bursts is None
-    )
+    assert gossip_sim.calibrated(run, "cpu", TRANSPORT).others_bursts is None
 
 
 def test_the_real_nodes_waits_replayed_before_a_woken_nodes_job() -> None:
@@ -307,17 +315,10 @@ def test_the_bench_replays_the_nodes_run_delay(
     monkeypatch: pytest.MonkeyPatch, mode: str, woken: bool
 ) -> None:
     monkeypatch.setitem(gossip_sim.CORE_WAIT, "mode", mode)
-    monkeypatch.setitem(gossip_sim.WATCH, "on", False)
-    monkeypatch.setattr(gossip_sim.os, "sched_getaffinity", lambda _: {0, 1})
-    run = {
-        "p2p_call_ms": {"p50": 2.0, "p90": 3.0},
-        "cpu_cores_used": {"machine": 1.5, "nodes": 0.9, "nodes_idle": 0.1,
-                           "node_cpu_ms_per_order_per_node_above_idle": 3.0},
-        "per_order_per_node": {"messages_sent": 2.0},
-        "runnable_trace": {"step": 0.005, "own": [1.0], "groups": [[1]], "burst_step": 0.05,
-                           "node_delay": [[0.004, 0.0, 0.3]], "node_runs": [[2, 0, 1]]},
-    }  # fmt: skip
-    links = gossip_sim.calibrated(run, "cpu", {"http": 0.0004, "stream": 0.0001})
+    run = _window({"burst_step": 0.05, "node_delay": [[0.004, 0.0, 0.3]],
+                   "node_runs": [[2, 0, 1]]}, monkeypatch)  # fmt: skip
+    del run["check_timing_us"]
+    links = gossip_sim.calibrated(run, "cpu", TRANSPORT)
     assert links.cores == 0.0 and not links.queued and links.spells is None
     # per run, a step without a run none, at most a step
     assert links.node_delays == [pytest.approx([0.002, 0.0, 0.05])]
@@ -361,18 +362,9 @@ def test_the_default_replays_the_nodes_share_and_falls_back_to_the_line_without_
     """``--core-wait`` by default: ``delays-share`` on a window with the nodes' schedstat,
     ``queue`` (the line, spells on top) on one from before sim23."""
     assert gossip_sim.CORE_WAIT["mode"] == "delays-share"
-    counts = [0] * (len(EDGES_US) + 1)
-    counts[0], counts[32] = 600, 400
-    run: dict[str, Any] = {
-        "p2p_call_ms": {"p50": 2.0, "p90": 3.0},
-        "cpu_cores_used": {"machine": 1.5, "nodes": 0.9, "nodes_idle": 0.1,
-                           "node_cpu_ms_per_order_per_node_above_idle": 3.0},
-        "per_order_per_node": {"messages_sent": 2.0},
-        "check_timing_us": {"off_cpu": counts},
-        "runnable_trace": {"step": 0.005, "own": [1.0], "groups": [[1]], "burst_step": 0.05,
-                           "node_cpu": [[0.01]], "node_delay": [[0.03]], "node_runs": [[2]]},
-    }  # fmt: skip
-    transport = {"http": 0.0004, "stream": 0.0001}
+    run = _window({"burst_step": 0.05, "node_cpu": [[0.01]], "node_delay": [[0.03]],
+                   "node_runs": [[2]]})  # fmt: skip
+    transport = TRANSPORT
     kept = gossip_sim.WATCH["on"]
     gossip_sim.WATCH["on"] = False
     try:
