@@ -477,9 +477,10 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
 CORE_WAIT = {"probe": False, "mode": "delays-share"}
 """``--core-wait``: how a node waits for a core. ``delays-share`` (the default since sim23:
 over ten heavily loaded 40/s windows 32 of 50 figures within 20%, ``queue`` 20; the p50 to
-every node in 6 of 10, ``queue`` 0; its inputs are the real nodes' own ``schedstat``, so it
-replays the share of a core each node got rather than predicting it from the machine's
-load; a window from before they were sampled falls back to ``queue``). ``queue`` (the
+every node in 6 of 10, ``queue`` 0; over all 18 windows, quiet ones too, 66 of 90,
+``queue`` 47; its inputs are the real nodes' own ``schedstat``, so it replays the share of a
+core each node got rather than predicting it from the machine's load; a window from before
+they were sampled falls back to ``queue``). ``queue`` (the
 default from sim14 to sim23, below:
 on three heavily loaded runs 16 of 30 figures within 20%, spells 15, the same 11 of 12 of
 the repeatable ones at 4/s, and nearer at 40/s, where no model fits). ``spells`` (the
