@@ -47,32 +47,7 @@ them. Jobs shorter than a slice end one after another, as on the real machine: o
 nodes handed the same order, two pass it on first, and the others, waiting for a core,
 hear those copies before their own check and send none back (``echoesSkipped``).
 
-With ``queued`` the shared machine is a queue for its cores instead (sim14): the nodes
-(and the observer's task) wait in one line, in the order their jobs became ready, for
-``ceil(cores - background)`` cores (each at that capacity's share of one); a job runs to its
-end on the core it got, and its node keeps that core for the jobs it has ready next (the
-event loop's next callbacks, ``first`` ones included) until ``timeslice`` has passed since
-it got it (0: back in line after every job); a job that costs nothing needs no core. A
-node's waits for a core that its own peers do not cause (the other processes' busy spells,
-its process switched out) come on top, in ``free_at``'s spells: a job that would join the
-line in one of its node's spells joins it at the spell's end. With as many cores as tasks
-it is the model of a core each (``cores == 0``) with the same spells; with one core, one
-job at a time on the whole machine.
-
-With ``queued`` and a ``trace`` (sim16) the machine's other processes are in that line too:
-from ``trace_start`` on, at each ``step`` the trace's count of other runnable tasks (with
-``groups``, each other group as one task a core at most: the scheduler's entity of a task
-group on each core's run queue, ``sched_autogroup``) is replayed as that many tasks (``OTHER``
-keys), each joining the line when the trace has it runnable, running a slice of
-``timeslice`` (``OTHER_SLICE`` where that is 0) of wall time on the core it gets, and going
-back to the line's end while the trace still has it runnable; a step that has fewer takes
-the rest off the line and off their cores at once, and the trace's end ends them all. With
-``waking_first`` a node's job (the observer's too) joins the line ahead of the other tasks
-waiting, behind the nodes' jobs waiting, as the kernel's EEVDF picks a task woken with
-service owed (a node uses less than its fair share) before the CPU-bound tasks that used
-theirs; the slices running end first (no preemption: ``RUN_TO_PARITY``).
-So a node's job waits behind the other processes' slices as behind its peers' jobs, in the
-order they became ready, as long as the machine's load was when it was measured.
+With ``queued`` the shared machine is a line for its cores (``sdex.sim.line``).
 """
 
 from __future__ import annotations
@@ -80,32 +55,30 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
+from sdex.sim.line import EPSILON, OTHER, OTHER_SLICE, WATCHER, Bursts, Clock, Line
 from sdex.sim.shares import group_share
+
+__all__ = [
+    "EPSILON",
+    "OTHER",
+    "OTHER_SLICE",
+    "WATCHER",
+    "Bursts",
+    "Clock",
+    "Cpu",
+    "Job",
+    "group_share",
+]
 
 Job = tuple[float, Callable[..., None], tuple[Any, ...], float]
 """CPU seconds, the function and its arguments, then wall seconds held off the CPU."""
-
-EPSILON = 1e-12
-"""Work left (CPU seconds) below which a job counts as done (float rounding)."""
 MIN_CAPACITY = 0.05
 """The least CPU the nodes keep on a shared machine whatever the background takes."""
-WATCHER = -1
-"""The key of the observer's task (``LinkModel.watch_cost``) beside the nodes' (0..n-1)."""
-OTHER = -2
-"""The key of the first replayed other task (queued with a trace); the next ``OTHER - 1``..."""
-OTHER_SLICE = 0.003
-"""Seconds a replayed other task runs on a core when the line has no ``timeslice``."""
 
 
-class Clock(Protocol):
-    now: float
-
-    def at(self, t: float, fn: Callable[..., None], *args: Any) -> None: ...
-
-
-class Cpu:
+class Cpu(Line):
     """The CPUs of a simulated network's nodes (keyed by node index)."""
 
     def __init__(
@@ -122,6 +95,7 @@ class Cpu:
         free_at: Callable[[int, float], float] | None = None,
         queued: bool = False,
         waking_first: bool = False,
+        bursts: Bursts | None = None,
     ) -> None:
         self.sim = sim
         self.shared = cores > 0
@@ -135,7 +109,10 @@ class Cpu:
                 o + sum(min(n, per) for n in g) for o, g in zip(trace, groups, strict=True)
             ]  # fmt: skip
             self.replay = [max(0, round(v)) for v in tasks]
-        self.waking_first = waking_first and self.replay is not None
+        self._init_line(bursts if self.queued else None)
+        if self.bursts is not None:
+            self.replay = None
+        self.waking_first = waking_first and (self.replay is not None or self.bursts is not None)
         """Replayed: a node's job joins the line ahead of the other tasks waiting in it."""
         self.wanted = 0
         """Replayed: the other tasks runnable now (keys ``OTHER`` to ``OTHER - wanted + 1``)."""
@@ -145,6 +122,11 @@ class Cpu:
         """Replayed: core seconds the other tasks ran."""
         self._on_core: dict[int, tuple[int, float]] = {}  # (slice number, its end) a task
         self._slices = 0
+        self.speed_of: Callable[[int, float], float] | None = None
+        """Nodes with a core each: the share of a core a node runs at, at a time (its real
+        thread's CPU over CPU and wait; ``sdex.sim.delays``); None: a whole core."""
+        self.wake_only = False
+        """``free_at`` only for a job its node starts idle (woken), not one it goes on with."""
         self.free_at = free_at if cores <= 0 or self.queued else None
         """Nodes with a core each, or in line for the shared machine's: when a node may
         start a job at a time (its waits for a core in spells, ``sdex.sim.spells``; not the
@@ -197,44 +179,8 @@ class Cpu:
         self._trace_start = t
         if first and self.replay is not None and t < math.inf:
             self.sim.at(max(t, self.sim.now), self._replay_step, 0)
-
-    def _replay_step(self, k: int) -> None:
-        """Replayed: the trace's ``k``-th count of other runnable tasks from now (none after
-        its end); those that became runnable join the line, those that stopped leave it."""
-        assert self.replay is not None
-        self.wanted = self.replay[k] if k < len(self.replay) else 0
-        for i in range(self.wanted):
-            if OTHER - i not in self.active:
-                self.active.add(OTHER - i)
-                self.ready.append(OTHER - i)
-        gone = [key for key in self.ready if key <= OTHER - self.wanted]
-        for key in gone:
-            self.ready.remove(key)
-            self.active.discard(key)
-        for key, (_, end) in list(self._on_core.items()):  # no longer runnable: off its core
-            if key <= OTHER - self.wanted:
-                del self._on_core[key]
-                self.active.discard(key)
-                self.running -= 1
-                self.other_seconds -= (end - self.sim.now) * self.speed
-        if k < len(self.replay):
-            self.sim.at(self._trace_start + (k + 1) * self.step, self._replay_step, k + 1)
-        if not self._ticking:
-            self._serve_line()
-
-    def _other_done(self, key: int, slice_id: int) -> None:
-        """Replayed: an other task's slice ended; back to the line's end while it is runnable
-        (a slice cut short by the trace, its task no longer runnable, has ended already)."""
-        if self._on_core.get(key, (-1, 0.0))[0] != slice_id:
-            return
-        del self._on_core[key]
-        self.running -= 1
-        if key > OTHER - self.wanted:
-            self.ready.append(key)
-        else:
-            self.active.discard(key)
-        if not self._ticking:
-            self._serve_line()
+        if first and self.bursts is not None and t < math.inf:
+            self.sim.at(max(t, self.sim.now), self._burst_step, 0)
 
     def submit(
         self,
@@ -299,14 +245,16 @@ class Cpu:
         k = int((self.sim.now - self.trace_start) / self.step)
         return math.inf if k >= len(self.trace) - 1 else self.trace_start + (k + 1) * self.step
 
-    def _start(self, node: int) -> None:
+    def _start(self, node: int, woken: bool = True) -> None:
         cost = self.queues[node][0][0]
         self.busy_seconds[node] = self.busy_seconds.get(node, 0.0) + cost
         if not self.shared or self.queued:
             begin = self.sim.now
-            if self.free_at is not None and node != WATCHER:
+            if self.free_at is not None and node != WATCHER and (woken or not self.wake_only):
                 begin = self.free_at(node, begin)
             if not self.shared or cost <= 0:
+                if self.speed_of is not None and cost > 0 and node != WATCHER:
+                    cost /= max(MIN_CAPACITY, self.speed_of(node, begin))
                 self.sim.at(begin + cost, self._finish, node)
             elif begin > self.sim.now:
                 self.sim.at(begin, self._line_up, node)
@@ -350,54 +298,7 @@ class Cpu:
         finally:
             del self._ending[node]
         if queue:
-            self._start(node)
-
-    def _line_up(self, node: int) -> None:
-        """Queued: ``node``'s job is ready; it runs on the core its node kept, else it waits
-        in line for one."""
-        end = self.holding.pop(node, None)
-        if end is not None:  # on its core still (counted running)
-            self.running -= 1
-            return self._run_queued(node, end)
-        ahead = len(self.ready)
-        if self.waking_first:  # ahead of the other tasks waiting
-            ahead = next((k for k, key in enumerate(self.ready) if key <= OTHER), ahead)
-        self.ready.insert(ahead, node)
-        if not self._ticking:
-            self._serve_line()
-
-    def _serve_line(self) -> None:
-        """Queued: free cores to the jobs waiting longest, each with a fresh slice."""
-        while self.ready and self.running < self.servers:
-            self._run_queued(self.ready.popleft(), self.sim.now + self.timeslice)
-
-    def _run_queued(self, node: int, slice_end: float) -> None:
-        self.running += 1
-        if node <= OTHER:  # a replayed other task: a slice of the core, at its speed
-            run = self.timeslice or OTHER_SLICE
-            self.other_seconds += run * self.speed
-            self._slices += 1
-            self._on_core[node] = (self._slices, self.sim.now + run)
-            self.sim.at(self.sim.now + run, self._other_done, node, self._slices)
-            return
-        cost = self.queues[node][0][0]
-        self.sim.at(self.sim.now + cost / self.speed, self._queued_done, node, slice_end)
-
-    def _queued_done(self, node: int, slice_end: float) -> None:
-        """Queued: ``node``'s job ended; it keeps its core for a next job ready at once
-        while its slice lasts, else the core goes to the job waiting longest."""
-        if self.timeslice > 0 and slice_end > self.sim.now + EPSILON:
-            self.holding[node] = slice_end
-        else:
-            self.running -= 1
-        self._ticking = True
-        try:
-            self._finish(node)
-        finally:
-            self._ticking = False
-            if self.holding.pop(node, None) is not None:  # nothing ready next: let it go
-                self.running -= 1
-        self._serve_line()
+            self._start(node, woken=False)
 
     def _dispatch(self) -> None:
         """Time-sliced: give free cores to the nodes waiting longest."""

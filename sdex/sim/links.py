@@ -99,3 +99,24 @@ class LinkModel:
     waking_first: bool = False
     """Replayed: a node's job joins the line ahead of the other tasks waiting in it (the
     kernel's pick of a woken task owed service; ``sdex.sim.cpu``)."""
+    others_bursts: list[list[float]] | None = None
+    """Queued: the other processes' measured CPU seconds each step of ``bursts_step`` (per
+    step, one value a process), replayed in the line as bursts of that much work (sim23;
+    ``sdex.sim.line``); the count trace (``others_trace``) is then unused."""
+    bursts_step: float = 0.0
+    bursts_whole: bool = False
+    """With ``others_bursts``: a burst runs to its end when it gets a core (else a slice of
+    ``timeslice`` a turn)."""
+    bursts_groups: list[list[int]] | None = None
+    """Each burst's task group (as ``others_bursts``; the nodes' own 0)."""
+    bursts_fair: bool = False
+    """With ``bursts_groups``: the line picks by group, the least run first (``sdex.sim.line``)."""
+    node_delays: list[list[float]] | None = None
+    """Nodes with a core each: per node and step of ``bursts_step``, seconds each job waits
+    before it starts (the real node's ``run_delay`` per run then; ``sdex.sim.delays``)."""
+    delays_woken: bool = True
+    """With ``node_delays``: a job waits only when its node starts it idle (its thread woken),
+    not when it goes on with it after another (else every job waits)."""
+    node_speeds: list[list[float]] | None = None
+    """Nodes with a core each: per node and step of ``bursts_step``, the share of a core it
+    runs at (its real thread's CPU over CPU and ``run_delay`` then; ``sdex.sim.delays``)."""

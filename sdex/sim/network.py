@@ -45,7 +45,8 @@ from sdex.gossip.actions import Call, Check, GossipConfig, Reply, tally
 from sdex.gossip.client import ANSWER_ROOM
 from sdex.gossip.core import GossipCore
 from sdex.gossip.peers import MAX_PEERS
-from sdex.sim.cpu import Cpu
+from sdex.sim.cpu import Bursts, Cpu
+from sdex.sim.delays import Delays
 from sdex.sim.events import Sim
 from sdex.sim.links import LinkModel
 from sdex.sim.node import ReplyTo, SimNode
@@ -59,6 +60,14 @@ ANSWER_OVERHEAD = 400
 signature."""
 
 
+def bursts(lk: LinkModel) -> Bursts | None:
+    """The other processes' measured bursts for the line (sim23), if the links have them."""
+    if not lk.others_bursts or lk.bursts_step <= 0:
+        return None
+    return Bursts(lk.bursts_step, lk.others_bursts, lk.bursts_whole, lk.bursts_groups,
+                  lk.bursts_fair)  # fmt: skip
+
+
 class Network:
     def __init__(self, n: int, config: GossipConfig, links: LinkModel, seed: int) -> None:
         self.rng = random.Random(seed)
@@ -67,9 +76,15 @@ class Network:
         self.sim = Sim()
         lk = links
         spells = None if lk.spells is None else Spells(lk.spells, seed).free_at
+        if lk.node_delays and lk.bursts_step > 0:  # (sim23) the real nodes' waits replayed
+            spells = Delays(lk.node_delays, lk.bursts_step, lambda: self.cpu.trace_start).free_at
         self.cpu = Cpu(self.sim, lk.cores, lk.background, lk.timeslice, lk.others, lk.others_trace,
                        lk.others_step, lk.others_groups, lk.sliced, spells, lk.queued,
-                       lk.waking_first)  # fmt: skip
+                       lk.waking_first, bursts(lk))  # fmt: skip
+        self.cpu.wake_only = bool(lk.node_delays) and lk.delays_woken
+        if lk.node_speeds and lk.bursts_step > 0:  # (sim23) the real nodes' share of a core
+            shares = Delays(lk.node_speeds, lk.bursts_step, lambda: self.cpu.trace_start)
+            self.cpu.speed_of = shares.speed
         self.nodes = [SimNode(self, i) for i in range(n)]
         self.by_url = {node.url: node for node in self.nodes}
         self.by_id = {node.node_id: node for node in self.nodes}

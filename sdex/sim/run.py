@@ -252,6 +252,14 @@ class Run:
         mesh = [len(n.core.mesh) for n in self.honest if n.online]
         echoes = sum(cast(int, n.core.stats()["echoesSkipped"]) for n in self.honest)
         out: dict[str, Any] = {"to_all_s": to_all} if sc.samples else {}
+        cpu = self.net.cpu
+        if cpu.queued:  # (sim23) the line's waits, beside the real nodes' run_delay
+            waits = [cpu.waited.get(n.index, 0.0) for n in self.honest]
+            out["line"] = {
+                "node_wait_ms_per_s": round(1000 * sum(waits) / len(waits) / seconds, 3),
+                "other_cores": round(cpu.other_seconds / seconds, 4),
+                "node_cores": round(sum(cpu.busy_seconds.values()) / seconds, 4),
+            }
         return out | {
             "nodes": sc.nodes,
             "orders": n_o,
