@@ -13,7 +13,8 @@ from typing import Any
 import aiohttp
 
 from sdex.gossip.identity import NodeKey
-from sdex.gossip.stream import RETRY, Link, Served, StreamDown, cancel_all, dial
+from sdex.gossip.served import Served
+from sdex.gossip.stream import RETRY, Link, StreamDown, cancel_all, dial
 
 log = logging.getLogger("sdex.gossip")
 
