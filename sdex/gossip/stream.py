@@ -95,6 +95,13 @@ that takes no streams costs one refused upgrade a minute)."""
 
 Dispatch = Callable[[str, str, Mapping[str, str], Any, int], Awaitable[tuple[int, object]]]
 """(method, path, query, body, frame size) -> (status, answer body): the routes."""
+NOW_MOST = 16 * 1024
+"""The largest request frame ``Link.send_now`` writes in its caller's turn (a larger one, or
+any while the socket holds unsent bytes, goes by ``Link.request``, with aiohttp's flow
+control): so small a write to an empty socket buffer never has aiohttp wait to drain it."""
+Answered = Callable[["tuple[int, Any] | BaseException"], None]
+"""Told a ``Link.send_now`` call's (status, body), or ``TimeoutError`` (no answer in time)
+or ``StreamDown`` (the stream closed first)."""
 AnswerNow = Callable[[str, str, Mapping[str, str], Any, int], tuple[int, object] | None]
 """The same, for a request answered in the reader's own turn (a push of orders all held
 already): its answer, or ``None`` (nothing done) to have it dispatched in a task."""
@@ -207,6 +214,8 @@ class Link(_Stream):
         self.open = True
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[tuple[int, Any]]] = {}
+        self._told: dict[int, Answered] = {}
+        """``send_now``'s calls: whom the reader tells of their answers."""
         self._sending: set[int] = set()
         self._closer: asyncio.Task[None] | None = None
         self._deadlines = Deadlines(self._expired)
@@ -240,10 +249,65 @@ class Link(_Stream):
             self._pending.pop(rid, None)
             self._deadlines.discard(rid)
 
+    def send_now(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str] | None,
+        body: object,
+        timeout: float,
+        answered: Answered,
+    ) -> bool:
+        """One call written in this turn, no task: the reader tells ``answered`` of its
+        answer (or the deadline of ``TimeoutError``, the stream's end of ``StreamDown``).
+        False, nothing sent: the stream is closing, its socket holds unsent bytes or is not
+        known, or the frame is over ``NOW_MOST`` (the caller uses ``request``)."""
+        writer = getattr(self.ws, "_writer", None)  # (aiohttp's; unknown: ``request``)
+        transport = getattr(writer, "transport", None)
+        if (
+            not self.open
+            or self.ws.closed
+            or not isinstance(transport, asyncio.WriteTransport)
+            or transport.is_closing()
+            or transport.get_write_buffer_size()
+        ):
+            return False
+        rid = next(self._ids)
+        payload = _request(rid, method, path, query or {}, body)
+        if len(payload) > NOW_MOST:
+            return False
+        sending = self.ws.send_bytes(self.codec.seal(payload))
+        try:  # (an uncompressed frame is written before ``send_bytes`` first waits)
+            sending.send(None)
+        except StopIteration:
+            pass
+        except (ConnectionError, RuntimeError) as e:  # (as ``request``'s failed send)
+            log.debug("stream to %s: send failed: %s", self.peer, e)
+            self.open = False
+            return False
+        else:  # waited to drain (written already): the next call goes by ``request``
+            sending.close()
+        self._told[rid] = answered
+        self._deadlines.set(rid, timeout)
+        return True
+
+    def _tell(self, rid: int, result: tuple[int, Any] | BaseException) -> bool:
+        answered = self._told.pop(rid, None)
+        if answered is None:
+            return False
+        self._deadlines.discard(rid)
+        try:
+            answered(result)
+        except Exception:  # (the reader goes on whatever the caller did with it)
+            log.exception("stream to %s: an answer's handler failed", self.peer)
+        return True
+
     def _expired(self, rids: list[int]) -> None:
         """Calls whose time is up: their callers get ``TimeoutError``; a call still being
         sent means the peer stopped reading, so the stream closes (the send then fails)."""
         for rid in rids:
+            if self._tell(rid, TimeoutError()):
+                continue
             fut = self._pending.get(rid)
             if rid in self._sending:
                 if self._closer is None:
@@ -262,6 +326,8 @@ class Link(_Stream):
                     raise FrameError(f"a {msg.type.name} message", proven=False)
                 frame = envelope(self.codec.open(msg.data), MAX_ANSWER + ENVELOPE)
                 for rid, status, body in frames.answers(frame):
+                    if self._told and self._tell(rid, (status, body)):
+                        continue
                     fut = self._pending.get(rid)
                     if fut is not None and not fut.done():
                         fut.set_result((status, body))
@@ -277,6 +343,8 @@ class Link(_Stream):
             for fut in self._pending.values():
                 if not fut.done():
                     fut.set_exception(StreamDown("the stream closed"))
+            for rid in list(self._told):
+                self._tell(rid, StreamDown("the stream closed"))
             await close_ws(self.ws)
 
     async def close(self) -> None:
