@@ -217,9 +217,12 @@ class NodeProcs:
         profile: Path | None = None,
         root: Path = ROOT,
         sample: bool = False,
+        site: Path | None = None,
     ) -> None:
         self.n = n
         self.root = root
+        self.site = site
+        """``--node-site``: a directory put before ``root`` on the nodes' ``PYTHONPATH``."""
         self.sample = sample
         """The checkout the nodes run from (``--node-root``: an A/B against another one)."""
         self.profile = profile
@@ -257,7 +260,8 @@ class NodeProcs:
             ]  # fmt: skip
             for j in self.peers_of(i):
                 cmd += ["--peer", self.urls[j]]
-            env = {**os.environ, "PYTHONPATH": str(self.root)}
+            path = str(self.root) if self.site is None else f"{self.site}{os.pathsep}{self.root}"
+            env = {**os.environ, "PYTHONPATH": path}
             with (self.workdir / f"node-{i}.log").open("ab") as log:
                 self._log_from[i] = log.tell()
                 self.procs.append(
@@ -639,6 +643,7 @@ async def measure(
                 await asyncio.sleep(1.5)
                 idle = meter.stop()["nodes"]
                 h0, t0 = await healths(s, nodes.urls), time.monotonic()
+                unix0 = time.time()
                 nodes.signal(signal.SIGUSR1)
                 meter.start()
                 targets = [rng.randrange(n) for _ in orders]
@@ -651,6 +656,7 @@ async def measure(
                     every=0.1,
                 )
                 cpu = meter.stop()
+                cpu["window_start_unix"], cpu["window_end_unix"] = unix0, time.time()
                 trace = meter.trace
                 nodes.signal(signal.SIGUSR2)
                 cpu["node_cpu_ms_per_order_per_node"] = round(
@@ -1004,7 +1010,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 run_dir.mkdir(exist_ok=True)
                 nodes = NodeProcs(
                     n, deployment_file, run_dir, args.seeds, args.profile,
-                    args.node_root.resolve(), args.sample,
+                    args.node_root.resolve(), args.sample, args.node_site,
                 )  # fmt: skip
                 try:
                     nodes.start(keys)
@@ -1245,6 +1251,10 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--node-root", type=Path, default=ROOT,
         help="run the nodes from this checkout (A/B: a frozen one of the base branch)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--node-site", type=Path,
+        help="put this directory first on the nodes' PYTHONPATH (a sitecustomize that counts)",
     )  # fmt: skip
     ap.add_argument(
         "--idle", type=float, default=0.0,

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import pytest
 
-from sdex.gossip import GossipConfig, NodeKey, frames, stream
+from sdex.gossip import GossipConfig, NodeKey, frames, served, stream
 from sdex.gossip.actions import Call, Check
 from sdex.gossip.client import MAX_ANSWER
 from sdex.gossip.codec import FrameError
@@ -75,7 +75,7 @@ async def dial_link(a: Member, b: Member, grouped: bool) -> Link:
     )  # fmt: skip
 
 
-def newest_served(b: Member, a: Member) -> stream.Served:
+def newest_served(b: Member, a: Member) -> served.Served:
     """The stream ``b`` serves ``a`` that opened last."""
     assert b.gossip.streams is not None
     return max(b.gossip.streams.served[a.gossip.node_id], key=lambda x: x.opened_at)
@@ -273,7 +273,7 @@ async def test_stopping_leaves_no_stream_task() -> None:
 
 
 async def test_an_idle_stream_closes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(stream, "IDLE", 0.3)
+    monkeypatch.setattr(served, "IDLE", 0.3)
     quiet = GossipConfig(dial_interval=0.1, ae_interval=3600.0, peer_exchange_interval=3600.0)
     async with gossip_net(2, [quiet] * 2) as (a, b):
         link = await open_link(a, b)

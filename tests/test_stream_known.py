@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from sdex.gossip import GossipConfig, stream
+from sdex.gossip import GossipConfig
 from sdex.gossip.outbox import SHORT_ID
+from sdex.gossip.served import Served
 from sdex.gossip.stream import Link
 from tests.p2putil import gossip_net, order
 from tests.test_stream import dial_link, newest_served, until
@@ -22,7 +23,7 @@ FAST = GossipConfig(dial_interval=0.1, ae_interval=0.3)
 
 
 @contextmanager
-def served_tasks(served: stream.Served) -> Iterator[list[str]]:
+def served_tasks(served: Served) -> Iterator[list[str]]:
     """The tasks started for ``served``'s requests meanwhile (``Served._serve``)."""
     loop = asyncio.get_running_loop()
     seen: list[str] = []

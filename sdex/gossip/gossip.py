@@ -223,7 +223,8 @@ class Gossip:
                     orders = a.body.get("orders")
                     if orders:
                         self.push_timing.pushed(a.url, orders, time.perf_counter())
-                self._spawn(self._call(a), f"gossip-{a.kind}")
+                if not (a.kind == "push" and self._push_now(a)):
+                    self._spawn(self._call(a), f"gossip-{a.kind}")
             elif isinstance(a, Check):
                 self._spawn(self._check(a), "gossip-check")
             elif isinstance(a, Deliver):
@@ -268,13 +269,15 @@ class Gossip:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _call(self, call: Call) -> None:
+    async def _call(self, call: Call, http: bool = False) -> None:
+        """``call`` over its peer's stream, else over HTTP (``http``: HTTP only, the stream
+        closed under a ``_push_now``); its answer, or None, to the core."""
         reply: Reply | None = None
         if call.url not in self.links_blocked:
-            self.messages_sent += 1
+            self.messages_sent += 0 if http else 1  # (``_push_now`` counted it)
             left = time.perf_counter()
             try:
-                reply = await self._streamed(call)
+                reply = None if http else await self._streamed(call)
                 if reply is None:  # no stream to that peer: one signed HTTP request
                     reply = await self._http(call)
                 if call.kind == "push":
@@ -286,6 +289,42 @@ class Gossip:
         if call.kind == "push" and reply is None:  # (its orders go again after the backoff)
             self.push_timing.failed_push(call.url, call.body)
         self._run(self.core.answered(call.id, reply))
+
+    def _push_now(self, call: Call) -> bool:
+        """A push written to its peer's stream in this turn, no task; its answer handed to
+        the core by the stream's reader (``Link.send_now``). False: no stream open to that
+        peer, or it cannot take the frame now (``_call``'s task then sends it)."""
+        streams = self.streams
+        if streams is None or not call.peer or call.url in self.links_blocked:
+            return False
+        link = streams.link(call.peer, call.url)
+        if link is None:
+            return False
+        left = time.perf_counter()
+
+        def answered(result: tuple[int, Any] | BaseException) -> None:
+            if not self._running:  # (stopping: as ``_call``'s cancelled task)
+                return
+            reply: Reply | None = None
+            if isinstance(result, StreamDown):  # (as ``_call``: over HTTP instead)
+                self._spawn(self._call(call, http=True), "gossip-push")
+                return
+            if isinstance(result, BaseException):
+                log.debug("peer call %s to %s failed: %s", call.kind, call.url, result)
+                if isinstance(result, TimeoutError):
+                    streams.unanswered(link)
+                self.push_timing.failed_push(call.url, call.body)
+            else:
+                self.push_timing.round_trip.add((time.perf_counter() - left) * 1e6)
+                reply = Reply(result[0], link.peer, result[1])
+            self._run(self.core.answered(call.id, reply))
+
+        path = call.path.removeprefix("/p2p")
+        timeout = call.timeout or self.config.timeout
+        if not streams.call_now(link, call.method, path, call.params, call.body, timeout, answered):
+            return False
+        self.messages_sent += 1
+        return True
 
     async def _http(self, call: Call) -> Reply:
         assert self._client is not None

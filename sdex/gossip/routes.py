@@ -41,6 +41,7 @@ from sdex.gossip.identity import (
 from sdex.gossip.payload import json_size
 from sdex.gossip.peers import MAX_PEERS, normalize
 from sdex.gossip.replay import ReplayGuard
+from sdex.gossip.served import Served
 from sdex.gossip.stream import MAX_P2P_BODY as MAX_P2P_BODY
 from sdex.httpkit import ApiError, RateLimit, RateLimiter, ascii_int, read_bounded, read_json
 from sdex.order import parse_hex_bytes
@@ -210,9 +211,7 @@ async def get_stream(request: web.Request) -> web.StreamResponse:
             return e.status, e.body
 
     grouped = request.query.get("acks") == "1"  # (a dialer that takes grouped answers)
-    served = stream.Served(
-        ws, peer.key, codec, dispatch, gossip.penalize, admit, grouped, answer_now
-    )
+    served = Served(ws, peer.key, codec, dispatch, gossip.penalize, admit, grouped, answer_now)
     await streams.serve(served)
     return ws
 

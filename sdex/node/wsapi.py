@@ -83,10 +83,15 @@ async def get_ws(request: web.Request) -> web.WebSocketResponse:
     # in one go as their frames, the last by ``send_str`` (aiohttp's flow control), while
     # the socket keeps up; else (or compressed frames negotiated) one ``send_str`` each.
     raw = None if ws.compress else request.transport
+    if raw is not None:
+        sub.direct = _Direct(ws, raw)
     try:
         await _sent(ws.send_json({"type": "hello", "chainId": node.domain.chain_id}))
         while not ws.closed:
+            sub.parked = True  # (published events may skip the queue: ``Subscription.put``)
             text = await sub.get_text()
+            sub.parked = False
+            sub.flush()  # (what skipped the queue came first)
             if text is None or ws.closed:  # dropped (too slow, or the node is stopping)
                 break
             more, ended = sub.ready_texts(WS_COALESCE)
@@ -104,6 +109,7 @@ async def get_ws(request: web.Request) -> web.WebSocketResponse:
     except (ConnectionError, RuntimeError, TimeoutError):
         pass
     finally:
+        sub.parked, sub.direct = False, None
         sub.close()
         feed.drop(sub)
         reader.cancel()
@@ -116,6 +122,29 @@ async def get_ws(request: web.Request) -> web.WebSocketResponse:
             metrics.ws_connections -= 1
             slots.give(client)
     return ws
+
+
+class _Direct:
+    """A subscriber's socket lent to ``Subscription.put``: events written as whole frames
+    while it is open and holds less than ``WS_COALESCE_BUFFER`` unsent (as the sender's own
+    coalesced writes)."""
+
+    __slots__ = ("raw", "ws")
+
+    def __init__(self, ws: web.WebSocketResponse, raw: asyncio.Transport) -> None:
+        self.ws, self.raw = ws, raw
+
+    def room(self) -> bool:
+        raw = self.raw
+        return (
+            not self.ws.closed
+            and not raw.is_closing()
+            and raw.get_write_buffer_size() < WS_COALESCE_BUFFER
+        )
+
+    def write(self, texts: list[str]) -> None:
+        if not self.ws.closed and not self.raw.is_closing():
+            self.raw.write(text_frames(texts))
 
 
 async def _sent(sending: Awaitable[object]) -> None:
