@@ -147,3 +147,25 @@ async def test_a_held_push_s_hints_reach_the_core() -> None:
             assert order(1)["signature"] not in hinted
         finally:
             await link.close()
+
+
+async def test_a_ping_read_with_a_held_push_does_not_hold_its_answer() -> None:
+    """A push of held copies and a PING read off the socket together: the answer goes at
+    once. review23: the PING counted as a frame still to read, so the answer was held for
+    it, and aiohttp's ``receive`` answers a PING itself and waits on for a data frame: the
+    answer waited for the dialer's next call (here: never, so the call timed out)."""
+    async with gossip_net(2, [FAST] * 2) as (a, b):
+        b.node.add(HELD)
+        link = await dial_link(a, b, True)
+        try:
+            reading = newest_served(b, a).ws._writer.transport  # type: ignore[union-attr]
+            reading.pause_reading()  # (both frames then come in one read)
+            got: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+            assert link.send_now("POST", "/orders", None, {"orders": [HELD]}, 10, got.set_result)
+            await link.ws.ping()
+            reading.resume_reading()
+            result = await asyncio.wait_for(got, 5)
+            assert isinstance(result, tuple) and result[0] == 200, result
+            assert result[1]["known"] == 1
+        finally:
+            await link.close()

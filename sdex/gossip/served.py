@@ -32,6 +32,9 @@ from sdex.gossip.stream import (
 )
 from sdex.model import error_body
 
+_CONTROL = (aiohttp.WSMsgType.PING, aiohttp.WSMsgType.PONG)
+"""Frames aiohttp's ``receive`` handles itself (``Served._buffered``)."""
+
 
 class Served(_Stream):
     """A stream a peer dialed to this node: its requests in, the answers out, bounded."""
@@ -166,9 +169,19 @@ class Served(_Stream):
             return 500, error_body(100, "internal error")
 
     def _buffered(self) -> bool:
-        """Are more frames already read off the socket? (aiohttp's queue, public in its
-        Cython build; unknown: none, so an answer held here goes at once)"""
-        return bool(getattr(getattr(self.ws, "_reader", None), "_buffer", None))
+        """Are more data frames already read off the socket? (aiohttp's queue, public in its
+        Cython build; unknown: none, so an answer held here goes at once). Only its newest
+        counts, and a PING or PONG there is none: ``receive`` answers those itself and waits
+        on for a data frame, so an answer held for one waited for the peer's next call
+        (review23)."""
+        queue = getattr(getattr(self.ws, "_reader", None), "_buffer", None)
+        if not queue:
+            return False
+        try:
+            kind = queue[-1][0].type  # ((message, size), aiohttp 3.14)
+        except (AttributeError, IndexError, KeyError, TypeError):
+            return False
+        return kind not in _CONTROL
 
     async def _hold(self, rid: int, status: int, body: object) -> None:
         """An answer ready in the reader's own turn: to a dialer that takes grouped answers,
