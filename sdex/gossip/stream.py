@@ -217,6 +217,8 @@ class Link(_Stream):
         self._told: dict[int, Answered] = {}
         """``send_now``'s calls: whom the reader tells of their answers."""
         self._sending: set[int] = set()
+        self._behind = False
+        """A call ``send_now`` declined may not be written yet (``_declined``)."""
         self._closer: asyncio.Task[None] | None = None
         self._deadlines = Deadlines(self._expired)
         """Each call's timeout, one timer for the stream (not one per call)."""
@@ -261,21 +263,23 @@ class Link(_Stream):
         """One call written in this turn, no task: the reader tells ``answered`` of its
         answer (or the deadline of ``TimeoutError``, the stream's end of ``StreamDown``).
         False, nothing sent: the stream is closing, its socket holds unsent bytes or is not
-        known, or the frame is over ``NOW_MOST`` (the caller uses ``request``)."""
+        known, the frame is over ``NOW_MOST``, or a call declined this turn may not be
+        written yet (``_declined``); the caller uses ``request``."""
+        if not self.open or self.ws.closed:
+            return False
         writer = getattr(self.ws, "_writer", None)  # (aiohttp's; unknown: ``request``)
         transport = getattr(writer, "transport", None)
         if (
-            not self.open
-            or self.ws.closed
+            self._behind
             or not isinstance(transport, asyncio.WriteTransport)
             or transport.is_closing()
             or transport.get_write_buffer_size()
         ):
-            return False
+            return self._declined()
         rid = next(self._ids)
         payload = _request(rid, method, path, query or {}, body)
         if len(payload) > NOW_MOST:
-            return False
+            return self._declined()
         sending = self.ws.send_bytes(self.codec.seal(payload))
         try:  # (an uncompressed frame is written before ``send_bytes`` first waits)
             sending.send(None)
@@ -290,6 +294,20 @@ class Link(_Stream):
         self._told[rid] = answered
         self._deadlines.set(rid, timeout)
         return True
+
+    def _declined(self) -> bool:
+        """A call this turn's caller sends by ``request`` (a task, writing in the next turn):
+        none is written ahead of it, so ``send_now`` declines every call until the turn after
+        that task first ran (review24: a push too large to write now was overtaken by the
+        smaller ones the core asked for after it, in the same turn)."""
+        if not self._behind:
+            self._behind = True
+            loop = asyncio.get_running_loop()
+            loop.call_soon(loop.call_soon, self._caught_up)  # (two turns: after the task's)
+        return False
+
+    def _caught_up(self) -> None:
+        self._behind = False
 
     def _tell(self, rid: int, result: tuple[int, Any] | BaseException) -> bool:
         answered = self._told.pop(rid, None)
@@ -338,17 +356,21 @@ class Link(_Stream):
         except (ConnectionError, RuntimeError, aiohttp.ClientError) as e:
             log.debug("stream to %s broke: %s", self.peer, e)
         finally:
-            self.open = False
-            self._deadlines.close()
-            for fut in self._pending.values():
-                if not fut.done():
-                    fut.set_exception(StreamDown("the stream closed"))
-            for rid in list(self._told):
-                self._tell(rid, StreamDown("the stream closed"))
+            self._down()
             await close_ws(self.ws)
+
+    def _down(self) -> None:
+        """The stream ended: every call not yet answered gets ``StreamDown``."""
+        self.open = False
+        self._deadlines.close()
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(StreamDown("the stream closed"))
+        for rid in list(self._told):
+            self._tell(rid, StreamDown("the stream closed"))
 
     async def close(self) -> None:
         self.open = False
         await cancel_all([self._reader])
-        self._deadlines.close()
+        self._down()  # (a reader cancelled before it first ran never ran its ``finally``)
         await close_ws(self.ws)
