@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
@@ -195,11 +196,12 @@ class StoreReads:
         return self._stream(MARKED_SELECT, [])
 
     def mirror_order_now(self, h: bytes) -> tuple[int, bool] | None:
-        """The committed mirror row of an order hash: (filled, cancelled); None if none."""
+        """The committed mirror row of an order hash: (filled, cancelled); None if none.
+        ``ValueError`` for a row this node does not write (``mark_of``)."""
         key = ("0x" + h.hex(),)
         sql = "SELECT filled, cancelled FROM mirror_orders WHERE hash=?"
         row = self._now(lambda db: db.execute(sql, key).fetchone())
-        return None if row is None else (int(row[0]), bool(row[1]))
+        return None if row is None else mark_of(row[0], row[1])
 
     async def _each(self, sql: str, fn: Callable[[bytes], None]) -> None:
         def walk(db: sqlite3.Connection) -> None:
@@ -411,6 +413,20 @@ def orders_after_sql(
         args += list(skip)
     return f"{ORDER_SELECT} WHERE {cond} ORDER BY seq LIMIT ?", [*args, limit]
 
+
+def mark_of(filled: object, cancelled: object) -> tuple[int, bool]:
+    """A ``mirror_orders`` row's (filled, cancelled), as this node writes them: the filled
+    amount a uint256 in decimal digits, the flag 0 or 1. ``ValueError`` for anything else
+    (the file is another hand's: a disk error, an edit, an older version's bug)."""
+    if not isinstance(filled, str) or not UINT_TEXT.fullmatch(filled) or int(filled) >= 2**256:
+        raise ValueError(f"filled {str(filled)[:80]!r} is not a uint256")
+    if type(cancelled) is not int or cancelled not in (0, 1):
+        raise ValueError(f"cancelled {str(cancelled)[:80]!r} is not 0 or 1")
+    return int(filled), cancelled == 1
+
+
+UINT_TEXT = re.compile(r"[0-9]{1,78}")
+"""A uint256 in decimal (2**256 - 1 has 78 digits; ``mark_of`` bounds the value)."""
 
 MARKED_SELECT = "SELECT hash FROM mirror_orders WHERE filled != '0' OR cancelled != 0"
 

@@ -17,9 +17,9 @@ from sdex.chain import OrderStatus as ChainStatus
 from sdex.hashfilter import HashFilter
 from sdex.ingest import Accepted
 from sdex.model import OrderStatus
-from sdex.node.chainstate import POLICY_REASONS
 from sdex.node.core import Node, Record
 from sdex.node.held import AlreadyHeld
+from sdex.node.rejudge import POLICY_REASONS
 from sdex.order import SignedOrder, sign_hash
 from sdex.store import ChainIdentity, Store
 from sdex.storeread import orders_after_sql

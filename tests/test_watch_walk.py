@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-import sdex.node.chainstate as chainstate
+import sdex.node.rejudge as rejudge
 from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node
@@ -128,7 +128,7 @@ async def test_an_unparseable_open_row_does_not_stop_the_start(
 async def test_a_walk_that_fails_part_way_resumes_where_it_stopped(
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(chainstate, "REJUDGE_PAGE", 1)  # one order a page
+    monkeypatch.setattr(rejudge, "REJUDGE_PAGE", 1)  # one order a page
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         await closed_orders(c, api, 4)

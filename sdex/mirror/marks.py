@@ -9,17 +9,27 @@ is answered (0, not cancelled) with no other work; a hash it may have seen is on
 read of its committed row (``lookup``). So an evicted order that comes back (posted again,
 named by a reorg) is judged from its stored row: a filled or cancelled order stays closed.
 The watcher rebuilds the filter twice as large from the store once past its capacity.
+
+A stored row this node does not write (``Lookup`` raises ``ValueError``: a disk error, an
+edit, an older version's bug) is taken as unknown, with a warning: the hash joins ``unknown``
+(the mirror judges no order of it: the chain does, ``Mirror.state``), counts from 0 for the
+blocks that change it, and is never saved over the row (its sum would be believed). Before,
+its read raised wherever the order was named: in the watcher's poll, tried again forever.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 from sdex.hashfilter import CAPACITY, HashFilter
 
 Lookup = Callable[[bytes], "tuple[int, bool] | None"]
-"""A committed ``mirror_orders`` row by hash: (filled, cancelled), None if there is none."""
+"""A committed ``mirror_orders`` row by hash: (filled, cancelled), None if there is none;
+``ValueError`` for a row that is not what this node writes."""
+
+log = logging.getLogger("sdex.mirror")
 
 MAX_CACHED = 16_384
 """Rows read back from the store kept in memory (the oldest go first)."""
@@ -42,6 +52,8 @@ class OrderMarks:
         """Hashes evicted with a non-zero row (a zero row is the default answer anyway)."""
         self.lookup: Lookup | None = None
         """The store's committed row of a hash; none: nothing is ever evicted."""
+        self.unknown: set[bytes] = set()
+        """Hashes whose stored row was unreadable: the chain's word, not ours (``read``)."""
         self.lookups = 0
         self.evictions = 0
 
@@ -53,11 +65,10 @@ class OrderMarks:
         row = self.cache.get(h)
         if row is not None:
             return row
-        if self.lookup is None or h not in self.evicted:
+        if self.lookup is None or h not in self.evicted or h in self.unknown:
             return 0, False
-        self.lookups += 1
-        row = self.lookup(h)
-        if row is None:  # a false "maybe" (possibly ground for): not kept
+        row = self.read(h)
+        if row is None:  # a false "maybe" (possibly ground for), or unknown: not kept
             return 0, False
         if len(self.cache) >= MAX_CACHED:  # (O(1): a plain dict's first key is a scan)
             self.cache.popitem(last=False)
@@ -72,16 +83,31 @@ class OrderMarks:
             return f, h in self.cancelled
         row = self.cache.pop(h, None)
         if row is None:
-            if self.lookup is None or h not in self.evicted:  # (most often: never seen)
-                self.filled[h] = 0
+            if self.lookup is None or h not in self.evicted or h in self.unknown:
+                self.filled[h] = 0  # (most often: never seen)
                 return 0, False
-            self.lookups += 1
-            row = self.lookup(h) or (0, False)
+            row = self.read(h) or (0, False)
         f, c = row
         self.filled[h] = f
         if c:
             self.cancelled.add(h)
         return f, c
+
+    def read(self, h: bytes) -> tuple[int, bool] | None:
+        """``h``'s stored row; None if none, or if it is unreadable (then ``h`` is unknown)."""
+        assert self.lookup is not None
+        self.lookups += 1
+        try:
+            return self.lookup(h)
+        except ValueError as e:
+            self.unknown.add(h)
+            log.warning(
+                "the saved mirror row of order 0x%s is unreadable (%s): ignored, the order "
+                "is judged by the chain",
+                h.hex(),
+                e,
+            )
+            return None
 
     def load(self, h: bytes) -> None:
         """``take`` ahead of a change (the store read, if any, before the mirror changes);
@@ -152,6 +178,7 @@ class OrderMarks:
         self.window.clear()
         self.idle.clear()
         self.cache.clear()
+        self.unknown.clear()
         self.evicted = HashFilter(self.evicted.capacity)
 
     def stats(self) -> dict[str, int]:

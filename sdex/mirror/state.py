@@ -403,13 +403,16 @@ class Mirror:
 
     def state(self, signed: SignedOrder, signature_valid: bool = True) -> OrderState | None:
         """The order's ``getOrderStates`` row as the mirror sees it; None when the maker's
-        funds are not known yet (a first-seen account: one chain read)."""
+        funds are not known yet (a first-seen account: one chain read), or its fill state
+        (a saved row that was unreadable: ``OrderMarks.unknown``)."""
         o = signed.order
         f = self.funds.get((o.maker, o.maker_token))
         if f is None or self.head is None:
             return None
         h = signed.hash
         filled, cancelled = self.marks.get(h)
+        if h in self.marks.unknown:  # (its saved row was unreadable: the chain's word)
+            return None
         if validity_errors(o):
             status = OrderStatus.INVALID
         elif cancelled or o.salt < self.min_salt.get(o.maker, 0):
@@ -426,7 +429,8 @@ class Mirror:
         self,
     ) -> tuple[dict[bytes, tuple[int, bool]], dict[str, int], dict[Account, tuple[int, int]]]:
         """What changed since the last call, for the store."""
-        orders = {h: self.marks.get(h) for h in self.dirty_orders}
+        unknown = self.marks.unknown  # (not saved: the sum of junk, its row is left alone)
+        orders = {h: self.marks.get(h) for h in self.dirty_orders if h not in unknown}
         makers = {m: self.min_salt.get(m, 0) for m in self.dirty_makers}
         funds = {a: self.funds[a] for a in self.dirty_funds if a in self.funds}
         self.dirty_orders.clear()

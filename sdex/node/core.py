@@ -8,7 +8,8 @@ are applied to the book, the store and the event stream in one place.
 ``Node`` is built in layers, one concern a module, each a class the next extends:
 ``records`` (state and lookups; the order registry, ``sdex.node.registry``, holds every
 record and makes every status transition) → ``views`` (JSON) → ``status`` (closing records) →
-``intake`` (orders in, matching) → ``chainstate`` (blocks, mirror verdicts) → ``settle``
+``intake`` (orders in, matching) → ``verdicts`` (mirror verdicts applied) → ``rejudge``
+(closed orders judged again) → ``chainstate`` (blocks, reload) → ``settle``
 (settlement results) → ``peering`` (what gossip asks) → ``core`` (wiring, lifecycle).
 """
 

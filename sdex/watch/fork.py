@@ -143,9 +143,10 @@ async def check_head(rpc: AsyncRpc, m: Mirror) -> str | None:
     it gone: the next poll resets (a saved mirror has no kept headers to undo with; its
     head's hash is zeroed here). No answer, or null (a lagging backend), proves nothing: the
     head is kept as it is, and the problem returned (the status says so), and the first poll
-    looks again (``fork_point``)."""
-    if m.head is None:
-        return None
+    looks again (``fork_point``). A head already zeroed (the saved mirror was unreadable:
+    ``Watcher._load`` zeroes it, and says so) is not checked, nor said again."""
+    if m.head is None or int(m.head.hash, 16) == 0:
+        return None  # (none saved, or an unreadable one: ``Watcher._load`` said so)
     try:
         got = Header.from_rpc(await rpc.call("eth_getBlockByNumber", hex(m.head.number), False))
     except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:

@@ -116,7 +116,7 @@ class Watcher(PollLoop):
             saved = read_saved(self.store)
         except Unreadable as e:
             log.warning("the saved chain mirror is unreadable (%s): the chain is read anew", e)
-            self.mirror.head = Header(0, "0x" + "00" * 32, "", 0)  # (``check_head``'s mark)
+            self.mirror.head = Header(0, "0x" + "00" * 32, "", 0)  # (set aside: said once)
             return
         if saved is None:
             return
@@ -343,11 +343,17 @@ class Watcher(PollLoop):
         if deploy is None:
             raise ChainReset(f"the chain has no block {self.start_block} (the deployment block)")
         header = Header.from_rpc(deploy)
-        log.warning(
-            "chain reset: our head %s is not on the chain any more; re-reading from block %d",
-            self.mirror.head.hash if self.mirror.head else "?",
-            self.start_block,
-        )
+        h = self.mirror.head
+        if h is not None and int(h.hash, 16) == 0:  # (set aside at start: said then)
+            log.info(
+                "the chain is read anew from block %d (saved mirror set aside)", self.start_block
+            )
+        else:
+            log.warning(
+                "chain reset: our head %s is not on the chain any more; re-reading from block %d",
+                h.hash if h else "?",
+                self.start_block,
+            )
         self.identity = ChainIdentity(self.identity.chain_id, self.identity.exchange, header.hash)
         # one transaction: refused, no fill is dropped unannounced (the next try drops it)
         gone = self.store.reset_chain(self.identity)  # (awaited: a stall said on /health)

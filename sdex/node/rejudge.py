@@ -1,0 +1,208 @@
+"""Closed orders judged again, when the chain may no longer have what closed them: after a
+reorg or a reset (every order) or a maker's cancel-up-to (its orders). An order closed by the
+chain that it now holds fillable returns to the book (``_rejudge``), a one-shot (IOC or FOK)
+order never rests, a close this node decided (``POLICY_REASONS``) stays; closed orders evicted
+from memory are walked in the store a page at a time (``_rejudge_stored``); fills a reorg undid
+and mined again go back into their closed orders (``_remined``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from sdex.book.errors import BookError
+from sdex.chain import OrderState
+from sdex.ingest import judge, removal_of
+from sdex.matching.match import TimeInForce
+from sdex.model import CHAIN_CLOSED, OrderStatus, closed_status
+from sdex.node.registry import Record
+from sdex.node.verdicts import NodeVerdicts, _message
+from sdex.order import SignedOrder
+from sdex.store import StoredOrder
+from sdex.watch.changes import durable
+
+log = logging.getLogger("sdex.node")
+CHAIN_CLOSED_NAMES = sorted(s.value for s in CHAIN_CLOSED)
+REJUDGE_PAGE = 500
+"""Closed orders read back from the store at a time, to be judged again (``_rejudge_stored``)."""
+
+
+POLICY_REASONS = ("soft cancel by the maker", "self_trade", "unmatched", "removed")
+"""Reasons of closes this node decided (not the chain): a reorg does not undo them."""
+
+
+class NodeRejudge(NodeVerdicts):
+    """Closed orders judged again by the chain's word: reopened, closed otherwise, or kept."""
+
+    _back: Mapping[bytes, int] = MappingProxyType({})  # the block's ``mined_again``
+
+    async def _judge_from_mirror(
+        self, orders: list[SignedOrder], reopen: set[bytes], verify: set[bytes] | None = None
+    ) -> None:
+        """Apply the mirror's view of ``orders`` (a chain read only for accounts it does not
+        hold yet, all in one call); orders in ``reopen`` may come back to the book (judged
+        again: ``_rejudge``). Orders of EIP-1271 makers without a cached verdict, and those in
+        ``verify``, are judged by the chain (``_states_of``)."""
+        states = await self._states_of(orders, verify)
+        # Not the orders an own settlement filled in a block the mirror has not applied
+        # yet (its receipt came first, maybe during the reads above): the mirror's verdict
+        # on them is older than what the node confirmed. That block judges them again.
+        ahead, _ = self.mirror.ahead()
+        for so in orders:
+            if so.hash in ahead:
+                continue
+            state = states[so.hash]
+            if so.hash in reopen:
+                self._rejudge(so, state)
+            else:
+                self._apply_chain_state(so, state)
+
+    def _rejudge(self, so: SignedOrder, state: OrderState) -> None:
+        """After a reorg or reset: the chain's word on an order, whatever it was before. An
+        order closed by the chain (filled, cancelled on chain, expired) that the chain now
+        holds fillable returns to the book; the websocket says ``reopened``."""
+        rec = self.registry.load(so.hash)  # (evicted meanwhile: back from the store)
+        if rec is None:
+            return
+        st = self.book.get(so.hash)
+        if st is not None and st.closed is None:
+            before = st.filled
+            self._apply_chain_state(so, state)
+            if state.filled < before:
+                self.registry.publish(rec, "fill_reverted")
+            return
+        if st is not None and st.pending:  # in flight: the settler's outcome decides
+            return
+        if (
+            rec.status not in CHAIN_CLOSED
+            or rec.reason in POLICY_REASONS
+            or rec.cancel_signature is not None
+        ):
+            # open, or removed here by policy (soft cancel, self-trade...), or closed by
+            # the chain and soft-cancelled by its maker since: stays so, with the chain's
+            # filled amount when closed (review20: a soft-cancelled order kept a fill a
+            # reset undid, shown filled with no fill listed)
+            # (up only by fills a reorg undid, mined again: review23, a cancel-up-to took in
+            # a fill made after a soft cancel, hiding it from the audit)
+            filled = state.filled
+            if filled > rec.filled:
+                filled = min(filled, rec.filled + self._back.get(so.hash, 0))
+            if not rec.status.is_open and rec.filled != filled:
+                self._closed_filled(rec, filled)
+            return
+        verdict = judge(so, state)
+        removal = removal_of(verdict)
+        o = so.order
+        if removal is None and rec.tif is not TimeInForce.GTC:
+            # an IOC or FOK order never rests, whatever the chain says is left of it (as at
+            # a restart: ``_load_stored``): closed as it was unless the chain undid some of
+            # its fills. review20: reopened, a reorg's rested for its whole amount, matched
+            # again and its rest stayed in the book; a partly filled IOC (its rest dropped)
+            # rested its rest after its maker's cancel-up-to
+            if state.filled < rec.filled:
+                why = _undone_reason(rec.tif)
+                self.registry.transition(rec, OrderStatus.REMOVED, why, filled=state.filled)
+            elif state.filled != rec.filled:
+                self.registry.correct_filled(rec, state.filled)
+            return
+        if removal is None:
+            funds = min(state.maker_balance, state.maker_allowance)
+            self._mirror_funds(o.maker, o.maker_token, funds)
+            try:
+                back = self.registry.rests(so, state.filled)
+            except BookError as e:
+                log.info("order %s cannot return to the book: %s", so.hash_hex, e)
+                return
+            if not back:
+                # what the chain leaves is dust (a maker's cancel-up-to makes us look again
+                # at orders closed here as filled with dust left): it stays closed
+                if rec.filled != state.filled:
+                    self.registry.correct_filled(rec, state.filled)
+                return
+            why = "reopened: the chain no longer has what closed it (reorg or reset)"
+            self.registry.transition(
+                rec, OrderStatus.OPEN, why, filled=state.filled, event="reopened"
+            )
+            self._announce_if_resting(rec)  # (read back from the store: not announced)
+            return
+        status = closed_status(removal, False)
+        if status is OrderStatus.REMOVED:  # not the chain's to say (e.g. an invalid signature)
+            status = rec.status
+        if status != rec.status or state.filled != rec.filled:
+            self.registry.close(rec, status, _message(verdict), state.filled)
+
+    def _remined(self, amounts: dict[bytes, int]) -> None:
+        """Fills a reorg undid, mined again in this block (the same transactions): a closed
+        order out of the book (e.g. an IOC closed ``removed`` when they were undone) takes
+        them back into its filled amount, up to the chain's. Those alone: a fill of it the
+        reorg did not undo stays out, for the audit to see (``fill_after_node_closed``)."""
+        for h, amount in amounts.items():
+            if h in self.book:
+                continue  # the book's orders take the chain's filled amount (``_on_block``)
+            rec = self.registry.load(h)  # (evicted: back from the store)
+            if rec is None or rec.status.is_open:
+                continue
+            filled = min(self.mirror.filled_of(h), rec.filled + amount)
+            if filled > rec.filled:
+                self._closed_filled(rec, filled)
+
+    def _closed_filled(self, rec: Record, filled: int) -> None:
+        """A closed order's filled amount as the chain now has it. A one-shot order removed
+        only because a reorg undid its fills (``_rejudge``), with them back, is what its
+        settlement made it (review23: it stayed ``removed``, "its fills were undone")."""
+        if (
+            filled > rec.filled
+            and rec.status is OrderStatus.REMOVED
+            and rec.reason == _undone_reason(rec.tif)
+        ):
+            if filled >= rec.signed.order.maker_amount:
+                self.registry.transition(rec, OrderStatus.FILLED, "filled", filled=filled)
+                return
+            rec.reason = f"{rec.tif.value}: partly filled; the unmatched rest was dropped"
+        self.registry.correct_filled(rec, filled)
+
+    async def _rejudge_stored(self, makers: list[str] | None, walked: dict[str, int]) -> None:
+        """After a reset (every order) or a cancel-up-to (``makers``' orders): the orders
+        closed by the chain and evicted from memory are judged again too, a page at a time
+        (``_rejudge``: reopened, or closed otherwise). Those that stay as stored leave
+        memory again at once, so memory holds a page, whatever the number of closed orders.
+        One maker at a time (its (maker, seq) index), each page read off the event loop,
+        which runs between pages. ``walked``: how far each walk went (``""``: the walk of
+        every maker), so changes applied again after a failure resume it there."""
+        w = self.watcher  # (each page read on the writer thread: a stall said on /health)
+        for maker in [None] if makers is None else makers:
+            key = maker or ""
+            after = walked.get(key, 0)
+            while after >= 0:
+                read = self.store.orders_after(
+                    CHAIN_CLOSED_NAMES, maker, after, REJUDGE_PAGE, POLICY_REASONS
+                )
+                page, last = await durable(read, w.store_wait, w.stalled)
+                await self._rejudge_page(page)
+                after = walked[key] = last if last > after else -1  # (-1: through)
+                await asyncio.sleep(0)  # (what else waits runs between pages)
+
+    async def _rejudge_page(self, page: list[StoredOrder]) -> None:
+        """``_rejudge_stored``'s page: loaded, judged, unloaded again if left as stored."""
+        loaded: list[tuple[Record, tuple[str, str, int, str]]] = []
+        for s in page:
+            if s.signed.hash in self.records:
+                continue  # held: judged in ``_on_block``
+            rec = self.registry.load_stored(s)
+            loaded.append((rec, rec.row()))
+        hashes = {r.signed.hash for r, _ in loaded}
+        self.registry.pin(hashes)  # (not evicted while the chain is read)
+        try:
+            await self._judge_from_mirror([r.signed for r, _ in loaded], reopen=hashes)
+        finally:
+            self.registry.unpin(hashes)
+        for rec, row in loaded:
+            if rec.row() == row:  # as stored: nothing changed, nothing to write
+                self.registry.unload(rec)
+
+
+def _undone_reason(tif: TimeInForce) -> str:
+    """A one-shot order's reason when a reorg or reset undid its fills (``_rejudge``)."""
+    return f"{tif.value}: its fills were undone (reorg or reset); it never rests"

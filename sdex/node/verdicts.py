@@ -1,0 +1,120 @@
+"""The chain's state of orders, read and applied: the mirror's verdicts (the chain's, for what
+it does not hold: ``_states_of``), applied to the orders in the book (``_apply_chain_state``),
+and those whose own fills were in flight looked at again once settled (``_recheck_settled``).
+Re-judging closed orders after a reorg, a reset or a cancel-up-to: ``sdex.node.rejudge``."""
+
+from __future__ import annotations
+
+import logging
+
+from sdex.book import RemovalReason
+from sdex.chain import OrderState
+from sdex.ingest import Accepted, Rejection, judge, removal_of
+from sdex.ingest.verify import Eip1271Batcher
+from sdex.model import OPEN_STATUSES, OrderStatus
+from sdex.node.intake import NodeIntake
+from sdex.order import SignedOrder
+
+log = logging.getLogger("sdex.node")
+
+
+class NodeVerdicts(NodeIntake):
+    """The chain's state of orders, read from the mirror and applied to the book's orders."""
+
+    contract_sigs: Eip1271Batcher
+
+    async def _states_of(
+        self, orders: list[SignedOrder], verify: set[bytes] | None = None
+    ) -> dict[bytes, OrderState]:
+        """The mirror's view of ``orders`` (a chain read only for accounts it does not hold
+        yet, all in one call). Orders of EIP-1271 makers without a cached verdict, and those
+        in ``verify``, are judged by the chain (one batch, ``Eip1271Batcher``)."""
+        states: dict[bytes, OrderState] = {}
+        unknown: list[SignedOrder] = []
+        contract: list[SignedOrder] = []
+        sigs = self.mirror.sigs
+        for so in orders:
+            tracked = (verify is not None and so.hash in verify) or sigs.tracks(so.order.maker)
+            if tracked and not sigs.verdict(so):  # (a cached False: the chain is asked again)
+                contract.append(so)
+                continue
+            st = self.mirror.state(so)
+            if st is None:
+                unknown.append(so)
+            else:
+                states[so.hash] = st
+        read_at = self.mirror.head.number if self.mirror.head is not None else -1
+        if contract:
+            for so, st in zip(contract, await self.contract_sigs.get_many(contract), strict=True):
+                if st.signature_valid:
+                    self.mirror.learn(so, st, read_at)
+                states[so.hash] = st
+        if unknown:
+            for so, st in zip(unknown, await self.batcher.get_many(unknown), strict=True):
+                self.mirror.learn(so, st, read_at)
+                states[so.hash] = st
+        return states
+
+    def _filled_elsewhere(self, so: SignedOrder, filled: int) -> None:
+        """The chain's filled amount differs from the book's (fills made elsewhere, or
+        undone). If what is left is dust the book closes the order: so does its record."""
+        self.registry.set_filled(so.hash, filled)
+        st = self.book.get(so.hash)
+        if st is None or st.closed is not None:
+            rec = self.records[so.hash]
+            self.registry.close(rec, OrderStatus.FILLED, "filled elsewhere", filled)
+
+    def _apply_chain_state(self, so: SignedOrder, state: OrderState) -> None:
+        """An order in the book takes the chain's state: its maker's funds, its filled amount
+        (fills made elsewhere), or its removal (filled, cancelled, expired, unfunded...)."""
+        o = so.order
+        funds = min(state.maker_balance, state.maker_allowance)
+        self._mirror_funds(o.maker, o.maker_token, funds)
+        st = self.book.get(so.hash)
+        if st is None or st.pending:  # in flight: looked at again once the settler is done
+            if st is not None:
+                self._recheck.add(so.hash)
+            return
+        verdict = judge(so, state)
+        reason = removal_of(verdict)
+        if reason is None:
+            if state.filled != st.filled:
+                self._filled_elsewhere(so, state.filled)
+            return
+        if reason is RemovalReason.FILLED:
+            self.registry.set_filled(so.hash, state.filled)
+            rec = self.records[so.hash]
+            if rec.status in OPEN_STATUSES:
+                self.registry.close(rec, OrderStatus.FILLED, "filled on chain", state.filled)
+            return
+        self.registry.remove(so.hash, reason, _message(verdict))
+
+    def _recheck_settled(self) -> None:
+        """Orders a block touched while their own fills were in flight: once none is, take
+        the mirror's filled amount if it is ahead (a fill made elsewhere meanwhile, which
+        the settlement's receipt does not show). Reorgs, which lower it, are re-judged
+        by the watcher's changes instead."""
+        ahead, _ = self.mirror.ahead()
+        for h in list(self._recheck):
+            st = self.book.get(h)
+            rec = self.records.get(h)
+            if st is None or rec is None or st.closed is not None:
+                self._recheck.discard(h)
+                continue
+            if st.pending or h in ahead:  # (ahead: the block of its fill judges it)
+                continue
+            self._recheck.discard(h)
+            state = self.mirror.state(rec.signed)
+            if state is not None and state.filled > st.filled:
+                self._apply_chain_state(rec.signed, state)
+
+    def _persist_open(self) -> None:
+        """Orders whose own fills were in flight looked at again (``_recheck_settled``), then
+        the registry stores and publishes what moved (``OrderRegistry.sync``)."""
+        self._recheck_settled()
+        self.registry.sync()
+
+
+def _message(verdict: Accepted | Rejection) -> str:
+    """The words of ``judge``'s verdict, kept as a closed order's reason."""
+    return verdict.code.message if isinstance(verdict, Rejection) else "fillable"
