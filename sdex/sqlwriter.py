@@ -23,6 +23,7 @@ from concurrent.futures import Future, InvalidStateError
 from typing import Any, TypeVar
 
 from sdex.jsonio import encoder
+from sdex.storecheckpoint import checkpointer_for
 from sdex.storeschema import INSERT_ORDER
 
 log = logging.getLogger("sdex.store")
@@ -93,6 +94,9 @@ class Writer:
         """A lazy hand-over is scheduled (``LAZY_HANDOVER``)."""
         self._urgent = threading.Event()
         """Set by an urgent job: the group window ends now."""
+        self.checkpointer = checkpointer_for(db)
+        """Checkpoints the WAL off this thread (``sdex.storecheckpoint``), if ``db``'s own
+        automatic checkpoint is off; woken after commits."""
         self._thread = threading.Thread(target=self._run, name="sdex-store", daemon=True)
         self._thread.start()
 
@@ -162,6 +166,8 @@ class Writer:
             self._closed = True
             self._hand_over()
             self._queue.put(None)
+        if self.checkpointer is not None:  # (first: a blocking checkpoint holds commits off)
+            self.checkpointer.close()
         wait = CLOSE_WAIT if timeout is None else timeout
         self._thread.join(wait)
         if self._thread.is_alive():
@@ -222,6 +228,8 @@ class Writer:
             results = [(False, err)] * len(group)
         else:
             self.commits += 1
+            if self.checkpointer is not None:
+                self.checkpointer.committed()
         self.jobs += len(group)
         self.largest = max(self.largest, len(group))
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}

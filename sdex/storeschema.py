@@ -128,13 +128,16 @@ PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA temp_store=MEMORY",
+    "PRAGMA wal_autocheckpoint=0",
 )
 """The writer connection's settings. ``temp_store=MEMORY``: the writer runs each job in a
 savepoint, and an insert into ``orders`` (whose triggers write ``order_counts``) needs a
 statement journal; with the default, SQLite keeps these journals in temporary files, created
 and deleted per transaction (http20: 65-85 us a stored order on the writer thread, against
 25-38 in memory; they hold the pages a transaction changes, at most ``max_group`` jobs'
-worth, and are not needed after a crash: the WAL is what survives it)."""
+worth, and are not needed after a crash: the WAL is what survives it).
+``wal_autocheckpoint=0``: no checkpoint inside the writer's commits (30-100 ms of some, http23);
+the writer's ``sdex.storecheckpoint.Checkpointer`` runs them on a thread of its own."""
 
 
 def open_fills_table(db: sqlite3.Connection) -> None:

@@ -1,0 +1,160 @@
+"""The WAL checkpointer of a node's store (``sdex.sqlwriter.Writer``): a connection and a
+thread of its own, so that no commit waits for a checkpoint.
+
+The writer's connection runs with ``wal_autocheckpoint=0`` (``sdex.storeschema.PRAGMAS``):
+SQLite's automatic checkpoint (at 1,000 pages) ran inside the writer's COMMIT, so some
+commits took 30-100 ms of wall time, and every write of their group waited for it (http23).
+Here a thread copies the WAL back into the database with ``wal_checkpoint(PASSIVE)`` (it
+waits for nobody and holds nobody up) once the writer has committed about
+``TARGET_FRAMES`` pages since the last (the commits' count, scaled by the pages a commit
+wrote until then), and every ``INTERVAL`` seconds while anything was committed.
+
+A reader holding an old snapshot stops a passive checkpoint short of the WAL's end, and the
+writer cannot start the WAL over: past ``HARD_FRAMES`` frames the checkpoint is a blocking
+one (``TRUNCATE``: it waits up to ``BLOCKING_WAIT`` seconds for the readers, holding the
+writer off meanwhile, then empties the file; if a reader outlasts that, it is logged and
+tried again at the next wake), so the WAL does not grow without bound while readers come
+and go. Durability is unchanged: a commit is in the WAL when it returns (the writer's
+``synchronous=NORMAL``, which this connection shares: the WAL is synced before each
+checkpoint, the database after); a checkpoint only moves committed pages into the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+
+log = logging.getLogger("sdex.store")
+
+TARGET_FRAMES = 1000
+"""WAL frames (pages) between two passive checkpoints: SQLite's own automatic bound."""
+FIRST_EVERY = 16
+"""Commits between two checkpoints until the pages a commit writes are known."""
+INTERVAL = 1.0
+"""Seconds between checkpoints at a low rate (only if anything was committed meanwhile)."""
+HARD_FRAMES = 25_000
+"""WAL frames (pages; ~100 MB at 4 KiB) past which the checkpoint is a blocking one."""
+BLOCKING_WAIT = 1.0
+"""Seconds a blocking checkpoint waits for readers (and holds the writer off): well under
+the writer's busy timeout (``sqlite3.connect``'s 5 s), or its commits would fail."""
+CLOSE_WAIT = 10.0
+"""Seconds ``close`` waits for the thread (a checkpoint is interrupted first)."""
+
+
+class Checkpointer:
+    """The thread that checkpoints the WAL of the database at ``path``; ``committed`` (the
+    writer thread, after each commit) wakes it; ``close`` stops it."""
+
+    def __init__(
+        self,
+        path: str,
+        target_frames: int | None = None,
+        interval: float | None = None,
+        hard_frames: int | None = None,
+        blocking_wait: float | None = None,
+    ) -> None:
+        self.target_frames = TARGET_FRAMES if target_frames is None else target_frames
+        self.every = FIRST_EVERY
+        """Commits between two wakes (from the frames the last checkpoint found)."""
+        self.interval = INTERVAL if interval is None else interval
+        self.hard_frames = HARD_FRAMES if hard_frames is None else hard_frames
+        wait = BLOCKING_WAIT if blocking_wait is None else blocking_wait
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA synchronous=NORMAL")  # (the writer's: the same syncs)
+        self.db.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")  # (PASSIVE never waits)
+        self.passive = 0
+        self.blocking = 0
+        self.busy = 0
+        """Blocking checkpoints that a reader outlasted (``BLOCKING_WAIT``)."""
+        self.failures = 0
+        self.last: tuple[int, int, int] | None = None
+        """The last checkpoint's (busy, frames in the WAL, frames checkpointed)."""
+        self.state = "idle"
+        """``idle``, ``passive`` or ``blocking``: what the thread is doing."""
+        self._commits = 0
+        self._nudged = 0
+        self._done = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sdex-checkpoint", daemon=True)
+        self._thread.start()
+
+    def committed(self) -> None:
+        """The writer committed (on its thread)."""
+        self._commits += 1
+        if self._commits - self._nudged >= self.every:
+            self._nudged = self._commits
+            self._wake.set()
+
+    def request(self) -> None:
+        """Checkpoint now (if anything was committed since the last)."""
+        self._wake.set()
+
+    def close(self, timeout: float = CLOSE_WAIT) -> None:
+        """Stop the thread (a checkpoint under way is interrupted) and close the connection;
+        past ``timeout`` the thread is logged and left (a daemon, it ends with the process)."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._wake.set()
+        self.db.interrupt()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.error("the store's checkpointer did not stop within %gs; left", timeout)
+            return
+        self.db.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            commits = self._commits
+            if commits != self._done:
+                since, self._done = commits - self._done, commits
+                frames = self.checkpoint()
+                if frames > 0:  # (the WAL's frames: written since the last, if it restarted)
+                    self.every = max(1, min(1000, self.target_frames * since // frames))
+
+    def checkpoint(self) -> int:
+        """One checkpoint: passive, then a blocking one if the WAL is past ``hard_frames``;
+        the frames the passive one found in the WAL (0 if it failed)."""
+        frames = 0
+        try:
+            self.state = "passive"
+            row = self.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            self.passive += 1
+            frames = int(row[1])
+            if frames >= self.hard_frames:
+                self.state = "blocking"
+                row = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                self.blocking += 1
+                if row[0]:
+                    self.busy += 1
+                    log.warning(
+                        "the WAL is past %d frames and a reader outlasted a blocking "
+                        "checkpoint; tried again at the next", self.hard_frames,
+                    )  # fmt: skip
+            self.last = (int(row[0]), int(row[1]), int(row[2]))
+        except sqlite3.Error as e:
+            if self._stop.is_set():  # (interrupted by close)
+                log.info("a WAL checkpoint was stopped by the store's close: %s", e)
+            else:
+                self.failures += 1
+                log.error("a WAL checkpoint failed: %s: %s", type(e).__name__, e)
+        finally:
+            self.state = "idle"
+        return frames
+
+
+def checkpointer_for(db: sqlite3.Connection) -> Checkpointer | None:
+    """A checkpointer for the writer's connection ``db``, if it needs one: a database in a
+    file, in WAL mode, with the automatic checkpoint off (``sdex.storeschema.PRAGMAS``)."""
+    file = db.execute("PRAGMA database_list").fetchone()[2]
+    if not file or str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+        return None
+    if db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] != 0:
+        return None
+    return Checkpointer(file)
