@@ -1,0 +1,216 @@
+"""The store's WAL checkpoints run off the writer (``sdex.storecheckpoint``), on a real SQLite
+store: the writer's own automatic checkpoint is off, the WAL stays bounded over many commits,
+a reader holding a snapshot meets the blocking fallback (and the WAL is emptied once it
+lets go), a store closed in the middle of a checkpoint closes cleanly, and a process killed
+mid-run keeps every row it committed."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import sdex.storecheckpoint as sc
+from sdex.order import Domain
+from sdex.store import ChainIdentity, Store
+from sdex.storecheckpoint import Checkpointer
+from sdex.storeschema import INSERT_ORDER
+
+DOMAIN = Domain(31337, "0x" + "ab" * 20)
+IDENTITY = ChainIdentity(DOMAIN.chain_id, DOMAIN.verifying_contract, "0x" + "00" * 32)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def until(cond: Callable[[], bool], bound: float = 20.0) -> None:
+    end = time.monotonic() + bound
+    while not cond():
+        assert time.monotonic() < end, "condition not met in time"
+        time.sleep(0.001)
+
+
+def rows(first: int, n: int) -> list[tuple[object, ...]]:
+    now = time.time()
+    body = '{"pad": "' + "x" * 400 + '"}'
+    return [
+        ("0x" + secrets.token_hex(32), seq, "0x" + "11" * 20, "0x" + "01" * 20,
+         "0x" + "02" * 20, body, "open", "api", "gtc", now, now)
+        for seq in range(first, first + n)
+    ]  # fmt: skip
+
+
+def commit_rows(store: Store, first: int, n: int) -> None:
+    batch = rows(first, n)
+    store._call(lambda db: db.executemany(INSERT_ORDER, batch))
+
+
+def checkpointer(store: Store) -> Checkpointer:
+    cp = store._writer.checkpointer
+    assert cp is not None
+    return cp
+
+
+def wal_size(path: Path) -> int:
+    try:
+        return os.path.getsize(str(path) + "-wal")
+    except FileNotFoundError:
+        return 0
+
+
+def count(path: Path) -> int:
+    db = sqlite3.connect(path)
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM orders").fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_the_writer_never_checkpoints_and_the_wal_stays_bounded(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = Store(path, IDENTITY, DOMAIN)
+    try:
+        assert store._call(lambda db: db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]) == 0
+        assert store._call(lambda db: db.execute("PRAGMA synchronous").fetchone()[0]) == 1
+        cp = checkpointer(store)
+        sizes = []
+        seq = 1
+        for _ in range(12):  # bursts of 25 commits, each burst checkpointed before the next
+            for _ in range(25):
+                commit_rows(store, seq, 20)
+                seq += 20
+            cp.request()
+            until(lambda: cp.last is not None and cp._done == cp._commits and cp.state == "idle")
+            until(lambda: cp.last is not None and cp.last[1] == cp.last[2], 5.0)
+            sizes.append(wal_size(path))
+        assert cp.failures == 0 and cp.passive >= 12
+        # the WAL started over after each checkpoint: its file is one burst's, not twelve's
+        assert max(sizes) <= 3 * sizes[0], sizes
+        assert count(path) == seq - 1
+    finally:
+        store.close()
+
+
+def test_a_reader_holding_a_snapshot_meets_the_blocking_fallback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(sc, "HARD_FRAMES", 300)
+    monkeypatch.setattr(sc, "BLOCKING_WAIT", 0.2)
+    path = tmp_path / "s.db"
+    store = Store(path, IDENTITY, DOMAIN)
+    reader = sqlite3.connect(path, isolation_level=None)
+    try:
+        cp = checkpointer(store)
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM orders").fetchone()  # (a snapshot held)
+        seq = 1
+        with caplog.at_level(logging.WARNING, logger="sdex.store"):
+            while cp.busy == 0:  # a passive one cannot pass the reader: the WAL grows
+                commit_rows(store, seq, 20)
+                seq += 20
+                cp.request()
+                assert seq < 200_000, "no blocking checkpoint was tried"
+        assert any("outlasted" in r.getMessage() for r in caplog.records)
+        assert wal_size(path) > 300 * 4096
+        reader.execute("COMMIT")  # the reader lets go: the next blocking one empties the WAL
+        blocking = cp.blocking
+        commit_rows(store, seq, 20)
+        seq += 20
+        cp.request()
+        until(lambda: cp.blocking > blocking and cp.state == "idle" and cp._done == cp._commits)
+        assert cp.last is not None and cp.last[0] == 0
+        assert wal_size(path) < 300 * 4096  # (emptied; a commit since may have begun it again)
+        assert cp.failures == 0
+    finally:
+        reader.close()
+        store.close()
+    assert count(path) == seq - 1
+
+
+def test_a_store_closed_mid_checkpoint_closes_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(sc, "HARD_FRAMES", 300)
+    monkeypatch.setattr(sc, "BLOCKING_WAIT", 2.0)
+    path = tmp_path / "s.db"
+    store = Store(path, IDENTITY, DOMAIN)
+    reader = sqlite3.connect(path, isolation_level=None)
+    cp = checkpointer(store)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM orders").fetchone()
+    seq = 1
+    while cp.busy == 0:  # until a blocking one was tried (and the reader outlasted it)
+        commit_rows(store, seq, 20)
+        seq += 20
+        cp.request()
+        until(lambda: cp.state == "idle" and cp._done == cp._commits)
+    commit_rows(store, seq, 20)
+    seq += 20
+    cp.request()  # the WAL is past the bound: this one blocks, waiting for the reader
+    until(lambda: cp.state == "blocking")
+    with caplog.at_level(logging.INFO, logger="sdex.store"):
+        store.close()
+    assert not cp._thread.is_alive() and not store._writer._thread.is_alive()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    reader.close()
+    again = Store(path, IDENTITY, DOMAIN)
+    try:
+        n = again._call(lambda db: db.execute("SELECT COUNT(*) FROM orders").fetchone()[0])
+        assert n == seq - 1
+    finally:
+        again.close()
+
+
+CHILD = """
+import sys, time
+sys.path.insert(0, {root!r})
+import sdex.storecheckpoint as sc
+sc.TARGET_FRAMES = 200
+sys.path.insert(0, {tests!r})
+from test_wal24_checkpoint import IDENTITY, DOMAIN, commit_rows, checkpointer
+from sdex.store import Store
+store = Store({path!r}, IDENTITY, DOMAIN)
+cp = checkpointer(store)
+seq = 1
+while True:
+    commit_rows(store, seq, 10)
+    seq += 10
+    print(seq - 1, cp.passive, flush=True)
+"""
+
+
+def test_a_process_killed_mid_run_keeps_every_committed_row(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    code = CHILD.format(root=str(ROOT), tests=str(ROOT / "tests"), path=str(path))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    committed = 0
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            committed, passive = (int(x) for x in line.split())
+            if passive >= 5 and committed >= 3000:
+                break
+        else:
+            raise AssertionError(f"the child stopped: {proc.wait()}")
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert committed >= 3000
+    store = Store(path, IDENTITY, DOMAIN)  # (recovers the WAL the killed process left)
+    try:
+        seqs = store._call(lambda db: [r[0] for r in db.execute("SELECT seq FROM orders")])
+    finally:
+        store.close()
+    assert len(seqs) >= committed  # (a commit may have landed after its line was read)
+    assert set(range(1, committed + 1)) <= set(seqs)
