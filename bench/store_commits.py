@@ -4,7 +4,7 @@ one under ``--tree`` (default: this one), so two trees run the same bench. Rows 
 real schema's (``INSERT_ORDER``) with random hashes (the unique index's random inserts),
 handed to the writer as the event loop hands them (``Writer.insert_async``) and awaited a
 group at a time. Also: the WAL file's largest size seen and the checkpointer's counts (if
-the tree has one). Prints JSON.
+the tree has one) and the process's CPU a row (all threads). Prints JSON.
 
 A/B: ``for i in 1 2 3; do for t in MAIN BRANCH; do python bench/store_commits.py --tree
 $t; done; done``.
@@ -56,7 +56,7 @@ async def run(rows: int, group: int) -> dict[str, Any]:
         maker = "0x" + "11" * 20
         body = json.dumps({"maker": maker, "pad": "x" * 600})
         wal_max = 0
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         seq = 1
         while seq <= rows:
             futs = []
@@ -73,7 +73,7 @@ async def run(rows: int, group: int) -> dict[str, Any]:
             await asyncio.gather(*futs)
             with contextlib.suppress(OSError):
                 wal_max = max(wal_max, os.path.getsize(str(path) + "-wal"))
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         cp = getattr(writer, "checkpointer", None)
         checkpoints = (
             None
@@ -91,6 +91,7 @@ async def run(rows: int, group: int) -> dict[str, Any]:
         "commit_ms_max": round(max(times) * 1e3, 3),
         "commits_over_10ms": sum(t > 0.010 for t in times),
         "rows_per_s": round(rows / wall),
+        "cpu_us_per_row": round(cpu / rows * 1e6, 2),
         "wal_max_mb": round(wal_max / 2**20, 2),
         "checkpoints": checkpoints,
     }

@@ -13,10 +13,11 @@ A reader holding an old snapshot stops a passive checkpoint short of the WAL's e
 writer cannot start the WAL over: past ``HARD_FRAMES`` frames the checkpoint is a blocking
 one (``TRUNCATE``: it waits up to ``BLOCKING_WAIT`` seconds for the readers, holding the
 writer off meanwhile, then empties the file; if a reader outlasts that, it is logged and
-tried again at the next wake), so the WAL does not grow without bound while readers come
-and go. Durability is unchanged: a commit is in the WAL when it returns (the writer's
-``synchronous=NORMAL``, which this connection shares: the WAL is synced before each
-checkpoint, the database after); a checkpoint only moves committed pages into the database.
+tried again ``BLOCKING_BACKOFF`` seconds later), so the WAL does not grow without bound
+while readers come and go. Durability is unchanged: a commit is in the WAL when it returns
+(the writer's ``synchronous=NORMAL``, which this connection shares: the WAL is synced before
+each checkpoint, the database after); a checkpoint only moves committed pages into the
+database.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 
 log = logging.getLogger("sdex.store")
 
@@ -38,6 +40,9 @@ HARD_FRAMES = 25_000
 BLOCKING_WAIT = 1.0
 """Seconds a blocking checkpoint waits for readers (and holds the writer off): well under
 the writer's busy timeout (``sqlite3.connect``'s 5 s), or its commits would fail."""
+BLOCKING_BACKOFF = 10.0
+"""Seconds after a blocking checkpoint that a reader outlasted before the next is tried (a
+long reader must not hold the writer off ``BLOCKING_WAIT`` of every few commits)."""
 CLOSE_WAIT = 10.0
 """Seconds ``close`` waits for the thread (a checkpoint is interrupted first)."""
 
@@ -53,6 +58,7 @@ class Checkpointer:
         interval: float | None = None,
         hard_frames: int | None = None,
         blocking_wait: float | None = None,
+        blocking_backoff: float | None = None,
     ) -> None:
         self.target_frames = TARGET_FRAMES if target_frames is None else target_frames
         self.every = FIRST_EVERY
@@ -60,6 +66,9 @@ class Checkpointer:
         self.interval = INTERVAL if interval is None else interval
         self.hard_frames = HARD_FRAMES if hard_frames is None else hard_frames
         wait = BLOCKING_WAIT if blocking_wait is None else blocking_wait
+        self.backoff = BLOCKING_BACKOFF if blocking_backoff is None else blocking_backoff
+        self._next_blocking = 0.0
+        """``time.monotonic()`` before which no blocking checkpoint is tried."""
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA synchronous=NORMAL")  # (the writer's: the same syncs)
         self.db.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")  # (PASSIVE never waits)
@@ -127,15 +136,16 @@ class Checkpointer:
             row = self.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             self.passive += 1
             frames = int(row[1])
-            if frames >= self.hard_frames:
+            if frames >= self.hard_frames and time.monotonic() >= self._next_blocking:
                 self.state = "blocking"
                 row = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
                 self.blocking += 1
                 if row[0]:
                     self.busy += 1
+                    self._next_blocking = time.monotonic() + self.backoff
                     log.warning(
                         "the WAL is past %d frames and a reader outlasted a blocking "
-                        "checkpoint; tried again at the next", self.hard_frames,
+                        "checkpoint; tried again in %gs", self.hard_frames, self.backoff,
                     )  # fmt: skip
             self.last = (int(row[0]), int(row[1]), int(row[2]))
         except sqlite3.Error as e:

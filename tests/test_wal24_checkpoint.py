@@ -102,6 +102,7 @@ def test_a_reader_holding_a_snapshot_meets_the_blocking_fallback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(sc, "HARD_FRAMES", 300)
+    monkeypatch.setattr(sc, "BLOCKING_BACKOFF", 0.0)
     monkeypatch.setattr(sc, "BLOCKING_WAIT", 0.2)
     path = tmp_path / "s.db"
     store = Store(path, IDENTITY, DOMAIN)
@@ -134,10 +135,43 @@ def test_a_reader_holding_a_snapshot_meets_the_blocking_fallback(
     assert count(path) == seq - 1
 
 
+def test_a_reader_that_outlasts_a_blocking_checkpoint_is_not_waited_for_again_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sc, "HARD_FRAMES", 300)
+    monkeypatch.setattr(sc, "BLOCKING_WAIT", 0.1)
+    monkeypatch.setattr(sc, "BLOCKING_BACKOFF", 3600.0)
+    path = tmp_path / "s.db"
+    store = Store(path, IDENTITY, DOMAIN)
+    reader = sqlite3.connect(path, isolation_level=None)
+    try:
+        cp = checkpointer(store)
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM orders").fetchone()
+        seq = 1
+        while cp.busy == 0:
+            commit_rows(store, seq, 20)
+            seq += 20
+            cp.request()
+            until(lambda: cp.state == "idle" and cp._done == cp._commits)
+        passive = cp.passive
+        for _ in range(30):  # the WAL stays past the bound; passive ones go on, no blocking
+            commit_rows(store, seq, 20)
+            seq += 20
+            cp.request()
+            until(lambda: cp.state == "idle" and cp._done == cp._commits)
+        assert cp.blocking == 1 and cp.busy == 1 and cp.passive > passive
+    finally:
+        reader.close()
+        store.close()
+    assert count(path) == seq - 1
+
+
 def test_a_store_closed_mid_checkpoint_closes_cleanly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(sc, "HARD_FRAMES", 300)
+    monkeypatch.setattr(sc, "BLOCKING_BACKOFF", 0.0)
     monkeypatch.setattr(sc, "BLOCKING_WAIT", 2.0)
     path = tmp_path / "s.db"
     store = Store(path, IDENTITY, DOMAIN)
