@@ -35,6 +35,11 @@ FIRST_EVERY = 16
 """Commits between two checkpoints until the pages a commit writes are known."""
 INTERVAL = 1.0
 """Seconds between checkpoints at a low rate (only if anything was committed meanwhile)."""
+RESTART_FRAMES = 8000
+"""WAL frames past which, after the passive checkpoint, a ``RESTART`` one copies the few
+frames committed meanwhile and starts the WAL over (holding the writer off for that short
+copy and its sync): a writer that never pauses never lets a passive one reach the WAL's end,
+and the WAL starts over only from a checkpoint that did."""
 HARD_FRAMES = 25_000
 """WAL frames (pages; ~100 MB at 4 KiB) past which the checkpoint is a blocking one."""
 BLOCKING_WAIT = 1.0
@@ -65,6 +70,9 @@ class Checkpointer:
         """Commits between two wakes (from the frames the last checkpoint found)."""
         self.interval = INTERVAL if interval is None else interval
         self.hard_frames = HARD_FRAMES if hard_frames is None else hard_frames
+        self.restart_frames = RESTART_FRAMES
+        self._frames = 0
+        """The WAL's frames at the last checkpoint."""
         wait = BLOCKING_WAIT if blocking_wait is None else blocking_wait
         self.backoff = BLOCKING_BACKOFF if blocking_backoff is None else blocking_backoff
         self._next_blocking = 0.0
@@ -123,9 +131,11 @@ class Checkpointer:
             commits = self._commits
             if commits != self._done:
                 since, self._done = commits - self._done, commits
+                before = self._frames
                 frames = self.checkpoint()
-                if frames > 0:  # (the WAL's frames: written since the last, if it restarted)
-                    self.every = max(1, min(1000, self.target_frames * since // frames))
+                new = frames - before if frames >= before else frames  # (if it started over)
+                if new > 0:
+                    self.every = max(1, min(1000, self.target_frames * since // new))
 
     def checkpoint(self) -> int:
         """One checkpoint: passive, then a blocking one if the WAL is past ``hard_frames``;
@@ -135,12 +145,17 @@ class Checkpointer:
             self.state = "passive"
             row = self.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             self.passive += 1
-            frames = int(row[1])
-            if frames >= self.hard_frames and time.monotonic() >= self._next_blocking:
+            frames = self._frames = int(row[1])
+            mode = "TRUNCATE" if frames >= self.hard_frames else "RESTART"
+            if frames >= min(self.hard_frames, self.restart_frames) and (
+                time.monotonic() >= self._next_blocking
+            ):
                 self.state = "blocking"
-                row = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                row = self.db.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
                 self.blocking += 1
-                if row[0]:
+                if not row[0]:
+                    self._frames = 0
+                else:
                     self.busy += 1
                     self._next_blocking = time.monotonic() + self.backoff
                     log.warning(
