@@ -98,6 +98,26 @@ def test_the_writer_never_checkpoints_and_the_wal_stays_bounded(tmp_path: Path) 
         store.close()
 
 
+def test_a_writer_that_never_pauses_gets_its_wal_started_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sc, "RESTART_FRAMES", 200)
+    path = tmp_path / "s.db"
+    store = Store(path, IDENTITY, DOMAIN)
+    try:
+        cp = checkpointer(store)
+        seq = 1
+        while cp.blocking < 3:  # one row a commit, back to back: RESTART ones start it over
+            commit_rows(store, seq, 1)
+            seq += 1
+            assert seq < 200_000, "no RESTART checkpoint"
+        until(lambda: cp.state == "idle")
+        assert cp.busy == 0 and cp.failures == 0
+    finally:
+        store.close()
+    assert count(path) == seq - 1
+
+
 def test_a_reader_holding_a_snapshot_meets_the_blocking_fallback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
