@@ -151,6 +151,7 @@ class Checkpointer:
                 time.monotonic() >= self._next_blocking
             ):
                 self.state = "blocking"
+                self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")  # (what came meanwhile)
                 row = self.db.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
                 self.blocking += 1
                 if not row[0]:
