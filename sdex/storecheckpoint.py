@@ -160,8 +160,8 @@ class Checkpointer:
                     self.busy += 1
                     self._next_blocking = time.monotonic() + self.backoff
                     log.warning(
-                        "the WAL is past %d frames and a reader outlasted a blocking "
-                        "checkpoint; tried again in %gs", self.hard_frames, self.backoff,
+                        "the WAL holds %d frames and a reader outlasted a blocking (%s) "
+                        "checkpoint; tried again in %gs", frames, mode, self.backoff,
                     )  # fmt: skip
             self.last = (int(row[0]), int(row[1]), int(row[2]))
         except sqlite3.Error as e:
