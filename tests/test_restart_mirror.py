@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from sdex.node.config import NodeConfig
 from sdex.order import SignedOrder
 from sdex.watch import watcher as watcher_module
 from tests.conftest import Chain
@@ -47,6 +48,27 @@ async def post_and_save(node: Any, api: Api, c: Chain, orders: list[SignedOrder]
     c.rpc.call("evm_mine")
     head = int(c.rpc.call("eth_blockNumber"), 16)
     await wait_for(lambda: saved_past(node, head), timeout=20)
+
+
+async def one_ask_saved(c: Chain, tmp_path: Path) -> tuple[NodeConfig, SignedOrder]:
+    """A node's store at ``tmp_path`` holding one ask of Carol's (returned), its mirror
+    saved past it (the node stopped)."""
+    cfg = node_config(c, tmp_path / "n.db")
+    s = c.sign(ask(c, CAROL, E18 // 10, 330 * E6))
+    async with running_node(cfg) as (node, api):
+        await post_and_save(node, api, c, [s])
+    return cfg, s
+
+
+def saved_head_off_the_chain(cfg: NodeConfig) -> int:
+    """The saved head given another hash at its height (as if the chain had reorganised
+    there while the node was down): its number."""
+    with sqlite3.connect(cfg.db) as db:
+        (raw,) = db.execute("SELECT value FROM meta WHERE key='mirror_head'").fetchone()
+        number, _, timestamp = json.loads(raw)
+        other = json.dumps([number, "0x" + "ee" * 32, timestamp])
+        db.execute("UPDATE meta SET value=? WHERE key='mirror_head'", (other,))
+    return int(number)
 
 
 async def test_a_restart_reads_no_unchanged_order_yet_sees_what_changed_while_down(
@@ -87,15 +109,8 @@ async def test_a_restart_whose_saved_head_left_the_chain_reads_the_chain(
     """The saved head is not on the chain (another hash at its height): the saved mirror is
     not the chain's, so the stored orders are read from the chain, as before the mirror."""
     c = chain
-    cfg = node_config(c, tmp_path / "n.db")
-    s = c.sign(ask(c, CAROL, E18 // 10, 330 * E6))
-    async with running_node(cfg) as (node, api):
-        await post_and_save(node, api, c, [s])
-    with sqlite3.connect(cfg.db) as db:
-        (raw,) = db.execute("SELECT value FROM meta WHERE key='mirror_head'").fetchone()
-        number, _, timestamp = json.loads(raw)
-        other = json.dumps([number, "0x" + "ee" * 32, timestamp])
-        db.execute("UPDATE meta SET value=? WHERE key='mirror_head'", (other,))
+    cfg, s = await one_ask_saved(c, tmp_path)
+    saved_head_off_the_chain(cfg)
 
     async with running_node(cfg) as (node, api):
         assert not node.watcher.resumed

@@ -75,6 +75,17 @@ STREAMING = [
 ]
 
 
+def _call_fails(url: str, transport: str) -> None:
+    """One call through ``transport`` to the hostile server at ``url`` ends in one of the
+    errors the client's callers handle."""
+    client = _client(url, transport)
+    try:
+        with pytest.raises((RpcError, RpcTimeout, requests.RequestException)):
+            client.call("eth_blockNumber")
+    finally:
+        client.close()
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize(("name", "head"), STREAMING, ids=[r[0] for r in STREAMING])
 def test_an_endless_answer_is_read_no_further_than_the_bound(
@@ -82,12 +93,7 @@ def test_an_endless_answer_is_read_no_further_than_the_bound(
 ) -> None:
     monkeypatch.setattr(rpc, "MAX_RESPONSE", LIMIT)
     with hostile_server(head, flood=True) as (url, seen):
-        client = _client(url, transport)
-        try:
-            with pytest.raises((RpcError, RpcTimeout, requests.RequestException)):
-                client.call("eth_blockNumber")
-        finally:
-            client.close()
+        _call_fails(url, transport)
     assert not seen["done"], f"{name}: the client read all {FLOOD} bytes offered"
 
 
@@ -113,9 +119,4 @@ def test_a_malformed_answer_is_one_of_the_client_errors(
     transport: str, name: str, head: bytes
 ) -> None:
     with hostile_server(head, flood=False) as (url, _):
-        client = _client(url, transport)
-        try:
-            with pytest.raises((RpcError, RpcTimeout, requests.RequestException)):
-                client.call("eth_blockNumber")
-        finally:
-            client.close()
+        _call_fails(url, transport)

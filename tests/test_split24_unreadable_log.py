@@ -5,7 +5,6 @@ saved head really gone from the chain is still said. Real Hardhat, real SQLite s
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from pathlib import Path
@@ -13,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_node import CAROL, E6, E18, ask
-from tests.test_restart_mirror import post_and_save
+from tests.nodeutil import running_node, wait_for
+from tests.test_restart_mirror import one_ask_saved, saved_head_off_the_chain
 
 GONE = "is not on the chain any more"
 
@@ -31,11 +29,7 @@ def _saved_node_log(caplog: pytest.LogCaptureFixture) -> list[str]:
 async def test_an_unreadable_saved_mirror_is_said_once(
     chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    c = chain
-    cfg = node_config(c, tmp_path / "n.db")
-    s = c.sign(ask(c, CAROL, E18 // 10, 330 * E6))
-    async with running_node(cfg) as (node, api):
-        await post_and_save(node, api, c, [s])
+    cfg, _ = await one_ask_saved(chain, tmp_path)
     with sqlite3.connect(cfg.db) as db:
         db.execute("UPDATE meta SET value='{[' WHERE key='mirror_head'")
 
@@ -52,16 +46,8 @@ async def test_an_unreadable_saved_mirror_is_said_once(
 async def test_a_saved_head_gone_from_the_chain_is_still_said(
     chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    c = chain
-    cfg = node_config(c, tmp_path / "n.db")
-    s = c.sign(ask(c, CAROL, E18 // 10, 330 * E6))
-    async with running_node(cfg) as (node, api):
-        await post_and_save(node, api, c, [s])
-    with sqlite3.connect(cfg.db) as db:
-        (raw,) = db.execute("SELECT value FROM meta WHERE key='mirror_head'").fetchone()
-        number, _, timestamp = json.loads(raw)
-        other = json.dumps([number, "0x" + "ee" * 32, timestamp])
-        db.execute("UPDATE meta SET value=? WHERE key='mirror_head'", (other,))
+    cfg, _ = await one_ask_saved(chain, tmp_path)
+    number = saved_head_off_the_chain(cfg)
 
     caplog.clear()
     caplog.set_level(logging.WARNING)
