@@ -58,6 +58,42 @@ def checkpointer(store: Store) -> Checkpointer:
     return cp
 
 
+def snapshot_held(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wait: float, backoff: float
+) -> tuple[Path, Store, sqlite3.Connection, Checkpointer]:
+    """A store whose blocking checkpoints start past 300 frames and wait ``wait`` seconds
+    (``backoff`` after one a reader outlasted), its checkpointer, and a reader holding a
+    snapshot of it (the caller closes both)."""
+    monkeypatch.setattr(sc, "HARD_FRAMES", 300)
+    monkeypatch.setattr(sc, "BLOCKING_WAIT", wait)
+    monkeypatch.setattr(sc, "BLOCKING_BACKOFF", backoff)
+    path = tmp_path / "s.db"
+    store = Store(path, IDENTITY, DOMAIN)
+    reader = sqlite3.connect(path, isolation_level=None)
+    try:
+        cp = checkpointer(store)
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM orders").fetchone()  # (a snapshot held)
+    except BaseException:
+        reader.close()
+        store.close()
+        raise
+    return path, store, reader, cp
+
+
+def grow_until_busy(store: Store, cp: Checkpointer, seq: int) -> int:
+    """Rows committed 20 a checkpoint from ``seq`` until a blocking checkpoint was tried and
+    the reader outlasted it (a passive one cannot pass the reader: the WAL grows); the next
+    ``seq``."""
+    while cp.busy == 0:
+        commit_rows(store, seq, 20)
+        seq += 20
+        cp.request()
+        until(lambda: cp.state == "idle" and cp._done == cp._commits)
+        assert seq < 200_000, "no blocking checkpoint was tried"
+    return seq
+
+
 def wal_size(path: Path) -> int:
     try:
         return os.path.getsize(str(path) + "-wal")
@@ -121,23 +157,10 @@ def test_a_writer_that_never_pauses_gets_its_wal_started_over(
 def test_a_reader_holding_a_snapshot_meets_the_blocking_fallback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(sc, "HARD_FRAMES", 300)
-    monkeypatch.setattr(sc, "BLOCKING_BACKOFF", 0.0)
-    monkeypatch.setattr(sc, "BLOCKING_WAIT", 0.2)
-    path = tmp_path / "s.db"
-    store = Store(path, IDENTITY, DOMAIN)
-    reader = sqlite3.connect(path, isolation_level=None)
+    path, store, reader, cp = snapshot_held(tmp_path, monkeypatch, 0.2, 0.0)
     try:
-        cp = checkpointer(store)
-        reader.execute("BEGIN")
-        reader.execute("SELECT COUNT(*) FROM orders").fetchone()  # (a snapshot held)
-        seq = 1
         with caplog.at_level(logging.WARNING, logger="sdex.store"):
-            while cp.busy == 0:  # a passive one cannot pass the reader: the WAL grows
-                commit_rows(store, seq, 20)
-                seq += 20
-                cp.request()
-                assert seq < 200_000, "no blocking checkpoint was tried"
+            seq = grow_until_busy(store, cp, 1)
         assert any("outlasted" in r.getMessage() for r in caplog.records)
         assert wal_size(path) > 300 * 4096
         reader.execute("COMMIT")  # the reader lets go: the next blocking one empties the WAL
@@ -158,22 +181,9 @@ def test_a_reader_holding_a_snapshot_meets_the_blocking_fallback(
 def test_a_reader_that_outlasts_a_blocking_checkpoint_is_not_waited_for_again_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sc, "HARD_FRAMES", 300)
-    monkeypatch.setattr(sc, "BLOCKING_WAIT", 0.1)
-    monkeypatch.setattr(sc, "BLOCKING_BACKOFF", 3600.0)
-    path = tmp_path / "s.db"
-    store = Store(path, IDENTITY, DOMAIN)
-    reader = sqlite3.connect(path, isolation_level=None)
+    path, store, reader, cp = snapshot_held(tmp_path, monkeypatch, 0.1, 3600.0)
     try:
-        cp = checkpointer(store)
-        reader.execute("BEGIN")
-        reader.execute("SELECT COUNT(*) FROM orders").fetchone()
-        seq = 1
-        while cp.busy == 0:
-            commit_rows(store, seq, 20)
-            seq += 20
-            cp.request()
-            until(lambda: cp.state == "idle" and cp._done == cp._commits)
+        seq = grow_until_busy(store, cp, 1)
         passive = cp.passive
         for _ in range(30):  # the WAL stays past the bound; passive ones go on, no blocking
             commit_rows(store, seq, 20)
@@ -190,21 +200,8 @@ def test_a_reader_that_outlasts_a_blocking_checkpoint_is_not_waited_for_again_at
 def test_a_store_closed_mid_checkpoint_closes_cleanly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(sc, "HARD_FRAMES", 300)
-    monkeypatch.setattr(sc, "BLOCKING_BACKOFF", 0.0)
-    monkeypatch.setattr(sc, "BLOCKING_WAIT", 2.0)
-    path = tmp_path / "s.db"
-    store = Store(path, IDENTITY, DOMAIN)
-    reader = sqlite3.connect(path, isolation_level=None)
-    cp = checkpointer(store)
-    reader.execute("BEGIN")
-    reader.execute("SELECT COUNT(*) FROM orders").fetchone()
-    seq = 1
-    while cp.busy == 0:  # until a blocking one was tried (and the reader outlasted it)
-        commit_rows(store, seq, 20)
-        seq += 20
-        cp.request()
-        until(lambda: cp.state == "idle" and cp._done == cp._commits)
+    path, store, reader, cp = snapshot_held(tmp_path, monkeypatch, 2.0, 0.0)
+    seq = grow_until_busy(store, cp, 1)
     commit_rows(store, seq, 20)
     seq += 20
     cp.request()  # the WAL is past the bound: this one blocks, waiting for the reader
