@@ -15,6 +15,10 @@ is logged); the other methods block until the commit (start-up, tools, tests).
 The database is bound to one chain: the chain id, the Exchange address and the hash of the
 Exchange's deployment block. A database from another chain (say, a restarted devnet, where
 the same address holds a new contract) is detected at open and rebuilt, never served.
+
+Here: the open, the orders' and the settlements' writes. The reads: ``sdex.storeread``; the
+fills, the mirror and a reset to a new chain: ``sdex.storechain``; the schema:
+``sdex.storeschema``.
 """
 
 from __future__ import annotations
@@ -25,56 +29,39 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sdex.errors import SdexError
-from sdex.model import OPEN_STATUSES, FillEvent, OrderStatus
+from sdex.model import OPEN_STATUSES, OrderStatus
 from sdex.order import Domain, SignedOrder
 from sdex.sqlwriter import StoreError as StoreError
 from sdex.sqlwriter import Writer, log_failure, serialised
-from sdex.storeread import MARKED_SELECT, StoreReads, fill_of
+from sdex.storechain import ChainIdentity as ChainIdentity
+from sdex.storechain import ChainStore
+from sdex.storechain import FillKey as FillKey
+from sdex.storechain import fill_key as fill_key
 from sdex.storeread import OrderRow as OrderRow
 from sdex.storeread import StoredFill as StoredFill
 from sdex.storeread import StoredOrder as StoredOrder
 from sdex.storeschema import (
     FILL_SEQ_KEY,
-    INSERT_FILL,
     INSERT_ORDER,
     MIRROR_TABLES,
-    last_fill_seq,
     open_order_counts,
     open_orders_table,
     open_schema,
 )
-from sdex.storeundone import UNDONE_KEPT, UndoneStore, keep_undone, undone_of
+from sdex.storeundone import UndoneStore
 
 log = logging.getLogger("sdex.store")
-
-T = TypeVar("T")
 
 
 class StoreOpenError(StoreError, SdexError):
     """The database file cannot be opened as a node's store (``sdex node``: one line)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ChainIdentity:
-    """What makes a database belong to one chain and one Exchange deployment."""
-
-    chain_id: int
-    exchange: str
-    deploy_block_hash: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {
-            "chain_id": str(self.chain_id),
-            "exchange": self.exchange.lower(),
-            "deploy_block_hash": self.deploy_block_hash.lower(),
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +73,9 @@ class StoredSettlement:
     status: str
 
 
-class Store(StoreReads, UndoneStore):
-    """One node's SQLite database (when each kind of write commits: the module's text)."""
+class Store(ChainStore, UndoneStore):
+    """One node's SQLite database (when each kind of write commits: the module's text); its
+    reads: ``sdex.storeread``; the fills and the chain mirror: ``sdex.storechain``."""
 
     def __init__(
         self,
@@ -246,19 +234,6 @@ class Store(StoreReads, UndoneStore):
 
         return self._writer.submit_async(update)
 
-    # -- fills ---------------------------------------------------------------------------
-    def add_fills(self, fills: Sequence[StoredFill]) -> list[StoredFill]:
-        """Insert fills; returns those that were new (a log seen twice is stored once)."""
-        return self._call(_fills_job(fills)) if fills else []
-
-    def add_fills_async(self, fills: Sequence[StoredFill]) -> asyncio.Future[list[StoredFill]]:
-        """``add_fills`` queued at once (later reads see them); resolves once they are durable."""
-        return asyncio.wrap_future(self.add_fills_soon(fills))
-
-    def add_fills_soon(self, fills: Sequence[StoredFill]) -> Future[list[StoredFill]]:
-        """``add_fills_async`` from any thread (urgent: no group window), not on a loop."""
-        return self._writer.submit(_fills_job(fills), urgent=True)
-
     # -- settlements ---------------------------------------------------------------------
     def add_settlement(
         self, tx_hash: str, nonce: int, raw_tx: str, pairs: list[tuple[str, str]]
@@ -289,125 +264,6 @@ class Store(StoreReads, UndoneStore):
         thread (``_listing``): a request never waits for a write, nor blocks the loop."""
         return _settlements(await self._listing(_pending_rows))
 
-    async def remove_fills_above(self, block_number: int) -> list[StoredFill]:
-        """Delete the fills of blocks above ``block_number`` (a reorg undid them); returns
-        them, in chain order. One job on the writer thread, awaited (the event loop runs on:
-        a reorg never blocks it on the writer, which may stall)."""
-        above = (block_number,)
-
-        def remove(db: sqlite3.Connection) -> list[Any]:
-            rows = db.execute(
-                "SELECT * FROM fills WHERE block_number > ? ORDER BY block_number, log_index",
-                above,
-            ).fetchall()
-            db.execute("DELETE FROM fills WHERE block_number > ?", above)
-            keep_undone(db, undone_of(fill_of(r) for r in rows), UNDONE_KEPT)
-            return rows
-
-        return [fill_of(r) for r in await self._call_async(remove)]
-
-    async def remove_fills_except(
-        self, low: int, high: int, chain: Collection[FillKey], txs: Collection[str] | None = None
-    ) -> list[StoredFill]:
-        """Delete the fills of blocks ``low``..``high`` (of ``txs`` only, if given) that are not
-        among ``chain`` (the chain's fills of those blocks, by ``fill_key``): stored from a
-        receipt or a notice whose block was reorged out before the watcher got there. Returns
-        them, in chain order (one job on the writer thread, awaited as ``remove_fills_above``)."""
-
-        def remove(db: sqlite3.Connection) -> list[StoredFill]:
-            sql = "SELECT * FROM fills WHERE block_number BETWEEN ? AND ?"
-            order = " ORDER BY block_number, log_index"
-            rows = [fill_of(r) for r in db.execute(sql + order, (low, high)).fetchall()]
-            gone = [
-                f for f in rows
-                if fill_key(f) not in chain and (txs is None or f.tx_hash.lower() in txs)
-            ]  # fmt: skip
-            delete = "DELETE FROM fills WHERE tx_hash=? AND log_index=?"
-            db.executemany(delete, [(f.tx_hash, f.log_index) for f in gone])
-            keep_undone(db, undone_of(gone), UNDONE_KEPT)
-            return gone
-
-        return await self._call_async(remove)
-
-    # -- watcher checkpoint and the chain mirror --------------------------------------------
-    def checkpoint(self) -> tuple[int, str, int] | None:
-        """(number, hash, timestamp) of the last block the mirror applied; None if the mirror
-        was never saved (a database from before the mirror is replayed from the start)."""
-        row = self._call(
-            lambda db: db.execute("SELECT value FROM meta WHERE key='mirror_head'").fetchone()
-        )
-        if row is None:
-            return None
-        number, block_hash, timestamp = json.loads(row[0])
-        return int(number), str(block_hash), int(timestamp)
-
-    async def save_mirror(
-        self,
-        head: tuple[int, str, int],
-        orders: dict[bytes, tuple[int, bool]],
-        makers: dict[str, int],
-        funds: dict[tuple[str, str], tuple[int, int]],
-    ) -> None:
-        """The mirror's changes and its head, in one transaction (awaited: durable when it
-        returns; the event loop runs on meanwhile)."""
-        order_rows = [("0x" + h.hex(), str(f), int(c)) for h, (f, c) in orders.items()]
-        maker_rows = [(m, str(s)) for m, s in makers.items()]
-        fund_rows = [(m, t, str(b), str(a)) for (m, t), (b, a) in funds.items()]
-        head_json = json.dumps(list(head))
-
-        def save(db: sqlite3.Connection) -> None:
-            db.executemany("INSERT OR REPLACE INTO mirror_orders VALUES (?,?,?)", order_rows)
-            db.executemany("INSERT OR REPLACE INTO mirror_makers VALUES (?,?)", maker_rows)
-            db.executemany("INSERT OR REPLACE INTO mirror_funds VALUES (?,?,?,?)", fund_rows)
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('mirror_head', ?)", (head_json,))
-
-        await self._call_async(save)
-
-    def load_mirror(self) -> tuple[dict[str, int], dict[tuple[str, str], tuple[int, int]]]:
-        """The saved makers' ``minValidSalt`` and accounts' funds (the orders' rows stay
-        here: read by hash when named, ``mirror_order_now``; ``marks_now`` names them)."""
-
-        def load(db: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
-            return (
-                db.execute("SELECT * FROM mirror_makers").fetchall(),
-                db.execute("SELECT * FROM mirror_funds").fetchall(),
-            )
-
-        maker_rows, fund_rows = self._call(load)
-        makers = {m: int(s) for m, s in maker_rows}
-        funds = {(m, t): (int(b), int(a)) for m, t, b, a in fund_rows}
-        return makers, funds
-
-    def count_marks(self) -> int:
-        """How many orders the chain filled or cancelled (the mirror's filter is sized so)."""
-        sql = MARKED_SELECT.replace("SELECT hash", "SELECT COUNT(*)")
-        return int(self._call(lambda db: db.execute(sql).fetchone()[0]))
-
-    async def reset_chain(self, identity: ChainIdentity) -> list[StoredFill]:
-        """The chain was reset (a new genesis or deployment block): drop everything read from
-        the old chain (fills, the mirror, its head; unsent settlements are dropped) and bind
-        the database to the new chain, in one transaction; the fills dropped (announced as
-        reverted: refused, nothing was dropped and the next try returns them). Signed orders
-        stay: the node re-judges them."""
-        now = time.time()
-        meta = list(identity.as_dict().items())
-
-        def reset(db: sqlite3.Connection) -> list[StoredFill]:
-            sql = "SELECT * FROM fills ORDER BY block_number, log_index"
-            dropped = [fill_of(r) for r in db.execute(sql).fetchall()]
-            for table in ("fills", *MIRROR_TABLES):
-                db.execute(f"DELETE FROM {table}")
-            db.execute("DELETE FROM meta WHERE key IN ('mirror_head', 'checkpoint')")
-            db.execute(
-                "UPDATE settlements SET status='dropped', updated_at=? WHERE status='pending'",
-                (now,),
-            )
-            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
-            keep_undone(db, undone_of(dropped), UNDONE_KEPT)  # (a re-mined one counts again)
-            return dropped
-
-        return await self._call_async(reset)  # (the event loop runs on: the writer may stall)
-
 
 def _order_row(
     signed: SignedOrder,
@@ -418,7 +274,7 @@ def _order_row(
     order_json: dict[str, str] | str | None = None,
 ) -> tuple[object, ...]:
     """The orders table's row; its ``order_json`` column may still be a dict here (the
-    writer serialises it: ``_serialised``)."""
+    writer serialises it: ``sdex.sqlwriter.serialised``)."""
     now = time.time()
     o = signed.order
     return (
@@ -426,57 +282,6 @@ def _order_row(
         order_json if order_json is not None else signed.to_json(),
         status, source, tif, now, now,
     )  # fmt: skip
-
-
-FillKey = tuple[str, int, int]
-"""A fill as the chain places it: (tx hash, lower-case; log index; block number)."""
-
-
-def fill_key(f: FillEvent) -> FillKey:
-    return f.tx_hash.lower(), f.log_index, f.block_number
-
-
-_UNSTORABLE = (OverflowError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
-"""A row's own failures (an integer past 2^63, a value SQLite cannot bind): deterministic,
-never a reason to fail the whole fills job (disk errors still are; and a bug's TypeError
-or AttributeError fails the job rather than dropping fills)."""
-
-
-def _fills_job(fills: Sequence[StoredFill]) -> Callable[[sqlite3.Connection], list[StoredFill]]:
-    """Insert the new ones of ``fills``, in chain order, each given the next ``seq`` (the
-    listing's order: ``sdex.storeschema.FILL_INDEXES``), the counter kept in ``meta``."""
-
-    def chain_order(f: StoredFill) -> tuple[int, int]:
-        try:
-            return int(f.block_number), int(f.log_index)
-        except (TypeError, ValueError):  # (left to the insert, which drops it)
-            return 0, 0
-
-    def insert(db: sqlite3.Connection) -> list[StoredFill]:
-        new: list[StoredFill] = []
-        seq = last_fill_seq(db)
-        for f in sorted(fills, key=chain_order):
-            try:
-                cur = db.execute(
-                    INSERT_FILL,
-                    (
-                        f.tx_hash, f.log_index, f.block_number, "0x" + f.order_hash.hex(),
-                        f.maker, f.taker,
-                        str(f.maker_filled), str(f.taker_filled), f.fee_recipient, str(f.fee),
-                        int(f.ours), seq + 1,
-                    ),
-                )  # fmt: skip
-            except _UNSTORABLE as e:  # (a row no retry stores: dropped, the others kept)
-                log.error("a fill SQLite cannot store is dropped: %s (%r)", e, f)
-                continue
-            if cur.rowcount:
-                new.append(f)
-                seq += 1
-        if new:
-            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (FILL_SEQ_KEY, str(seq)))
-        return new
-
-    return insert
 
 
 def _pending_rows(db: sqlite3.Connection) -> list[Any]:

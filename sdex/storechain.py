@@ -1,0 +1,229 @@
+"""What a node's store (``sdex.store``) keeps of the chain: the chain it is bound to
+(``ChainIdentity``), the fills of Exchange logs (each stored once, in chain order; removed
+when a reorg undoes them, into ``undone_fills`` in the same transaction), the chain mirror
+with its head, and a reset to a new chain. Every write here runs on the store's writer
+thread (``sdex.sqlwriter``); when each commits: ``sdex.store``'s text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from sdex.model import FillEvent
+from sdex.storeread import MARKED_SELECT, StoredFill, StoreReads, fill_of
+from sdex.storeschema import FILL_SEQ_KEY, INSERT_FILL, MIRROR_TABLES, last_fill_seq
+from sdex.storeundone import UNDONE_KEPT, keep_undone, undone_of
+
+log = logging.getLogger("sdex.store")
+
+
+@dataclass(frozen=True, slots=True)
+class ChainIdentity:
+    """What makes a database belong to one chain and one Exchange deployment."""
+
+    chain_id: int
+    exchange: str
+    deploy_block_hash: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "chain_id": str(self.chain_id),
+            "exchange": self.exchange.lower(),
+            "deploy_block_hash": self.deploy_block_hash.lower(),
+        }
+
+
+FillKey = tuple[str, int, int]
+"""A fill as the chain places it: (tx hash, lower-case; log index; block number)."""
+
+
+def fill_key(f: FillEvent) -> FillKey:
+    return f.tx_hash.lower(), f.log_index, f.block_number
+
+
+class ChainStore(StoreReads):
+    """The fills, the mirror and the reset to a new chain of ``sdex.store.Store`` (which
+    opens the connections and binds the database to its chain at the open)."""
+
+    # -- fills ---------------------------------------------------------------------------
+    def add_fills(self, fills: Sequence[StoredFill]) -> list[StoredFill]:
+        """Insert fills; returns those that were new (a log seen twice is stored once)."""
+        return self._call(_fills_job(fills)) if fills else []
+
+    def add_fills_async(self, fills: Sequence[StoredFill]) -> asyncio.Future[list[StoredFill]]:
+        """``add_fills`` queued at once (later reads see them); resolves once they are durable."""
+        return asyncio.wrap_future(self.add_fills_soon(fills))
+
+    def add_fills_soon(self, fills: Sequence[StoredFill]) -> Future[list[StoredFill]]:
+        """``add_fills_async`` from any thread (urgent: no group window), not on a loop."""
+        return self._writer.submit(_fills_job(fills), urgent=True)
+
+    async def remove_fills_above(self, block_number: int) -> list[StoredFill]:
+        """Delete the fills of blocks above ``block_number`` (a reorg undid them); returns
+        them, in chain order. One job on the writer thread, awaited (the event loop runs on:
+        a reorg never blocks it on the writer, which may stall)."""
+        above = (block_number,)
+
+        def remove(db: sqlite3.Connection) -> list[Any]:
+            rows = db.execute(
+                "SELECT * FROM fills WHERE block_number > ? ORDER BY block_number, log_index",
+                above,
+            ).fetchall()
+            db.execute("DELETE FROM fills WHERE block_number > ?", above)
+            keep_undone(db, undone_of(fill_of(r) for r in rows), UNDONE_KEPT)
+            return rows
+
+        return [fill_of(r) for r in await self._call_async(remove)]
+
+    async def remove_fills_except(
+        self, low: int, high: int, chain: Collection[FillKey], txs: Collection[str] | None = None
+    ) -> list[StoredFill]:
+        """Delete the fills of blocks ``low``..``high`` (of ``txs`` only, if given) that are not
+        among ``chain`` (the chain's fills of those blocks, by ``fill_key``): stored from a
+        receipt or a notice whose block was reorged out before the watcher got there. Returns
+        them, in chain order (one job on the writer thread, awaited as ``remove_fills_above``)."""
+
+        def remove(db: sqlite3.Connection) -> list[StoredFill]:
+            sql = "SELECT * FROM fills WHERE block_number BETWEEN ? AND ?"
+            order = " ORDER BY block_number, log_index"
+            rows = [fill_of(r) for r in db.execute(sql + order, (low, high)).fetchall()]
+            gone = [
+                f for f in rows
+                if fill_key(f) not in chain and (txs is None or f.tx_hash.lower() in txs)
+            ]  # fmt: skip
+            delete = "DELETE FROM fills WHERE tx_hash=? AND log_index=?"
+            db.executemany(delete, [(f.tx_hash, f.log_index) for f in gone])
+            keep_undone(db, undone_of(gone), UNDONE_KEPT)
+            return gone
+
+        return await self._call_async(remove)
+
+    # -- watcher checkpoint and the chain mirror --------------------------------------------
+    def checkpoint(self) -> tuple[int, str, int] | None:
+        """(number, hash, timestamp) of the last block the mirror applied; None if the mirror
+        was never saved (a database from before the mirror is replayed from the start)."""
+        row = self._call(
+            lambda db: db.execute("SELECT value FROM meta WHERE key='mirror_head'").fetchone()
+        )
+        if row is None:
+            return None
+        number, block_hash, timestamp = json.loads(row[0])
+        return int(number), str(block_hash), int(timestamp)
+
+    async def save_mirror(
+        self,
+        head: tuple[int, str, int],
+        orders: dict[bytes, tuple[int, bool]],
+        makers: dict[str, int],
+        funds: dict[tuple[str, str], tuple[int, int]],
+    ) -> None:
+        """The mirror's changes and its head, in one transaction (awaited: durable when it
+        returns; the event loop runs on meanwhile)."""
+        order_rows = [("0x" + h.hex(), str(f), int(c)) for h, (f, c) in orders.items()]
+        maker_rows = [(m, str(s)) for m, s in makers.items()]
+        fund_rows = [(m, t, str(b), str(a)) for (m, t), (b, a) in funds.items()]
+        head_json = json.dumps(list(head))
+
+        def save(db: sqlite3.Connection) -> None:
+            db.executemany("INSERT OR REPLACE INTO mirror_orders VALUES (?,?,?)", order_rows)
+            db.executemany("INSERT OR REPLACE INTO mirror_makers VALUES (?,?)", maker_rows)
+            db.executemany("INSERT OR REPLACE INTO mirror_funds VALUES (?,?,?,?)", fund_rows)
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('mirror_head', ?)", (head_json,))
+
+        await self._call_async(save)
+
+    def load_mirror(self) -> tuple[dict[str, int], dict[tuple[str, str], tuple[int, int]]]:
+        """The saved makers' ``minValidSalt`` and accounts' funds (the orders' rows stay
+        here: read by hash when named, ``mirror_order_now``; ``marks_now`` names them)."""
+
+        def load(db: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
+            return (
+                db.execute("SELECT * FROM mirror_makers").fetchall(),
+                db.execute("SELECT * FROM mirror_funds").fetchall(),
+            )
+
+        maker_rows, fund_rows = self._call(load)
+        makers = {m: int(s) for m, s in maker_rows}
+        funds = {(m, t): (int(b), int(a)) for m, t, b, a in fund_rows}
+        return makers, funds
+
+    def count_marks(self) -> int:
+        """How many orders the chain filled or cancelled (the mirror's filter is sized so)."""
+        sql = MARKED_SELECT.replace("SELECT hash", "SELECT COUNT(*)")
+        return int(self._call(lambda db: db.execute(sql).fetchone()[0]))
+
+    async def reset_chain(self, identity: ChainIdentity) -> list[StoredFill]:
+        """The chain was reset (a new genesis or deployment block): drop everything read from
+        the old chain (fills, the mirror, its head; unsent settlements are dropped) and bind
+        the database to the new chain, in one transaction; the fills dropped (announced as
+        reverted: refused, nothing was dropped and the next try returns them). Signed orders
+        stay: the node re-judges them."""
+        now = time.time()
+        meta = list(identity.as_dict().items())
+
+        def reset(db: sqlite3.Connection) -> list[StoredFill]:
+            sql = "SELECT * FROM fills ORDER BY block_number, log_index"
+            dropped = [fill_of(r) for r in db.execute(sql).fetchall()]
+            for table in ("fills", *MIRROR_TABLES):
+                db.execute(f"DELETE FROM {table}")
+            db.execute("DELETE FROM meta WHERE key IN ('mirror_head', 'checkpoint')")
+            db.execute(
+                "UPDATE settlements SET status='dropped', updated_at=? WHERE status='pending'",
+                (now,),
+            )
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
+            keep_undone(db, undone_of(dropped), UNDONE_KEPT)  # (a re-mined one counts again)
+            return dropped
+
+        return await self._call_async(reset)  # (the event loop runs on: the writer may stall)
+
+
+_UNSTORABLE = (OverflowError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
+"""A row's own failures (an integer past 2^63, a value SQLite cannot bind): deterministic,
+never a reason to fail the whole fills job (disk errors still are; and a bug's TypeError
+or AttributeError fails the job rather than dropping fills)."""
+
+
+def _fills_job(fills: Sequence[StoredFill]) -> Callable[[sqlite3.Connection], list[StoredFill]]:
+    """Insert the new ones of ``fills``, in chain order, each given the next ``seq`` (the
+    listing's order: ``sdex.storeschema.FILL_INDEXES``), the counter kept in ``meta``."""
+
+    def chain_order(f: StoredFill) -> tuple[int, int]:
+        try:
+            return int(f.block_number), int(f.log_index)
+        except (TypeError, ValueError):  # (left to the insert, which drops it)
+            return 0, 0
+
+    def insert(db: sqlite3.Connection) -> list[StoredFill]:
+        new: list[StoredFill] = []
+        seq = last_fill_seq(db)
+        for f in sorted(fills, key=chain_order):
+            try:
+                cur = db.execute(
+                    INSERT_FILL,
+                    (
+                        f.tx_hash, f.log_index, f.block_number, "0x" + f.order_hash.hex(),
+                        f.maker, f.taker,
+                        str(f.maker_filled), str(f.taker_filled), f.fee_recipient, str(f.fee),
+                        int(f.ours), seq + 1,
+                    ),
+                )  # fmt: skip
+            except _UNSTORABLE as e:  # (a row no retry stores: dropped, the others kept)
+                log.error("a fill SQLite cannot store is dropped: %s (%r)", e, f)
+                continue
+            if cur.rowcount:
+                new.append(f)
+                seq += 1
+        if new:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (FILL_SEQ_KEY, str(seq)))
+        return new
+
+    return insert
