@@ -1,106 +1,39 @@
 """The records the order registry (``sdex.node.registry``) holds in memory, their indexes
-and lookups, their JSON, and their eviction once closed and stored.
+and lookups, and their JSON.
 
-Memory stays bounded: a closed order's record is evicted (``evict``) once its row is
-committed and it has been closed for ``grace`` seconds, unless the book still holds it
-(fills of it in flight). What is evicted is read from the store when asked for (``held``,
-``stored``, ``json_of``; ``OrderRegistry.load`` takes one back), and its hash is kept in a
-fixed-size filter (``sdex.hashfilter``) so that almost every new order is known to be new
-without a store lookup.
+What is evicted from memory (closed and stored: ``sdex.node.eviction``) is read from the
+store when asked for (``held``, ``stored``, ``json_of``; ``OrderRegistry.load`` takes one
+back); its hash is kept in a fixed-size filter (``evicted``) so that almost every new order
+is known to be new without a store lookup. A record and its JSON text:
+``sdex.node.heldrecord``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from json.encoder import encode_basestring_ascii as _string
+from collections.abc import Iterator
 
 from sortedcontainers import SortedDict
 
 from sdex.book import BookOrderState, OrderBook
-from sdex.hashfilter import HashFilter, capacity_for
-from sdex.matching.match import TimeInForce
+from sdex.hashfilter import HashFilter
 from sdex.model import MAX_SIGNATURE_BYTES, OPEN_STATUSES, OrderStatus
-from sdex.node.events import Event, EventHub, encode_json
-from sdex.order import SignedOrder
+from sdex.node.events import EventHub, encode_json
+from sdex.node.eviction import CLOSED_GRACE, HeldEviction
+from sdex.node.eviction import EVICT_BATCH as EVICT_BATCH
+from sdex.node.heldrecord import AlreadyHeld as AlreadyHeld
+from sdex.node.heldrecord import Record as Record
+from sdex.node.heldrecord import Row as Row
+from sdex.node.heldrecord import hash_of as hash_of
+from sdex.node.heldrecord import meta_text as meta_text
+from sdex.node.heldrecord import order_event_text
 from sdex.store import Store, StoredOrder
 
-Row = tuple[str, str, int, str]
-"""A store update: (hash hex, status, filled, reason)."""
 
-
-class AlreadyHeld(ValueError):
-    """An order accepted again while it is held (in memory or evicted)."""
-
-
-@dataclass(slots=True)
-class Record:
-    """What the node remembers of an accepted order, also after it left the book.
-
-    ``status``, ``filled`` and ``reason`` are the order's as stored and published, changed
-    only by ``OrderRegistry``; while the book holds the order open, its live fill state is
-    the book's (``OrderRegistry.meta``)."""
-
-    signed: SignedOrder
-    seq: int
-    source: str
-    status: OrderStatus = OrderStatus.OPEN
-    filled: int = 0
-    reason: str = ""
-    created_at: float = field(default_factory=time.time)
-    failures: int = 0
-    cancel_signature: bytes | None = None
-    """The maker's soft-cancel signature, kept to prove the cancel to peers."""
-    cancel_stored: bool = False
-    """A wallet's cancel of it (signature and closed status) is committed: a repeat, or a
-    replay of the public signature, writes nothing more."""
-    tif: TimeInForce = TimeInForce.GTC
-    announced: bool = False
-    """Gossiped (or received by gossip): only an order that rests is ever announced, and
-    only announced open orders are offered to peers (snapshot, digest, fetch)."""
-    json: dict[str, str] = field(init=False, repr=False)
-    json_text: str | None = field(default=None, init=False, repr=False)
-    """The order's JSON text (``json`` encoded as ``json.dumps`` does), once needed."""
-
-    def __post_init__(self) -> None:
-        self.json = self.signed.to_json()
-
-    def text(self) -> str:
-        """The order's JSON text, encoded once for all its uses: the store's row, every
-        websocket event of the order, the gossip pushes to every peer (~7 us each)."""
-        if self.json_text is None:
-            self.json_text = encode_json(self.json)
-        return self.json_text
-
-    def row(self) -> Row:
-        return (self.signed.hash_hex, self.status, self.filled, self.reason)
-
-    @classmethod
-    def of_stored(cls, s: StoredOrder) -> Record:
-        """A stored order's record (``NEW``: the registry admits it with ``s.status``)."""
-        rec = cls(s.signed, s.seq, s.source, OrderStatus.NEW, s.filled, s.reason, s.created_at)
-        rec.tif, rec.cancel_signature = _TIFS.get(s.tif, TimeInForce.GTC), s.cancel_signature
-        return rec
-
-
-_TIFS = {t.value: t for t in TimeInForce}
-
-CLOSED_GRACE = 10.0
-"""Seconds a closed order's record stays in memory after its close (then: ``evict``)."""
-
-GROW_RETRY = 60.0
-"""Seconds before a filter rebuild that failed is tried again (each is a walk of the store)."""
-EVICT_BATCH = 4096
-"""Closed records looked at by one ``evict`` (one store read)."""
-
-
-class HeldOrders:
+class HeldOrders(HeldEviction):
     """The records held in memory: by hash, by signature, by (maker, maker token); the
-    open-order counts and the gossip digest (kept by ``OrderRegistry``'s transitions)."""
-
-    store: Store
-    book: OrderBook
+    open-order counts and the gossip digest (kept by ``OrderRegistry``'s transitions); their
+    eviction: ``HeldEviction``."""
 
     def __init__(self, events: EventHub) -> None:
         self.events = events
@@ -134,9 +67,9 @@ class HeldOrders:
         self.evicted = HashFilter()
         """The hashes of the stored orders not held in memory (closed)."""
         self._growing: list[bytes] | None = None
+        """While a larger filter is built from the store: the hashes evicted meanwhile."""
         self._grow_after = 0.0
         """(monotonic) No filter rebuild before this: one failed (``GROW_RETRY``)."""
-        """While a larger filter is built from the store: the hashes evicted meanwhile."""
         self.lookups = 0
         """Store lookups ``held`` made (the filter said "maybe")."""
         self.stored_only = 0
@@ -302,7 +235,7 @@ class HeldOrders:
         for ``meta``; ``meta``: the record's ``metaData`` if the caller just made it), its
         ``metaData`` with ``publishedAt``: Unix time (seconds, this node's clock) when the
         event was published, and on the websocket ``sentAt``, when its text was made for
-        the first subscriber it is written to (``_order_event_text``): bench/gossip.py
+        the first subscriber it is written to (``order_event_text``): bench/gossip.py
         times each hop by them on one machine. (Wall time, not the monotonic clock, which
         would tell every subscriber the host's uptime.) Built only if someone listens; the
         order's text encoded once per record."""
@@ -316,174 +249,5 @@ class HeldOrders:
                     "publishedAt": time.time(),
                 },
             },
-            lambda ev: _order_event_text(ev, rec),
+            lambda ev: order_event_text(ev, rec),
         )
-
-    # ---- eviction ----------------------------------------------------------------------
-
-    def pin(self, hashes: Iterable[bytes]) -> None:
-        """Keep these orders' records in memory (if held there) until ``unpin``: a task
-        that loaded them and awaits (``_on_block``, a rejudge page) finds them after."""
-        pinned = self._pinned
-        for h in hashes:
-            pinned[h] = pinned.get(h, 0) + 1
-
-    def unpin(self, hashes: Iterable[bytes]) -> None:
-        """``pin`` undone (once per ``pin``): evictable again (after another grace period)."""
-        pinned = self._pinned
-        for h in hashes:
-            n = pinned.pop(h, 0) - 1
-            if n > 0:
-                pinned[h] = n
-
-    async def evict(self, now: float | None = None) -> int:
-        """Drop from memory the records closed for ``grace`` seconds whose row is committed
-        as they hold it (one store read), unless the book still holds them. How many."""
-        now = time.monotonic() if now is None else now
-        due: list[bytes] = []
-        for h, at in self._closing.items():
-            if at + self.grace > now or len(due) >= EVICT_BATCH:
-                break
-            due.append(h)
-        if not due:
-            return 0
-        rows = await self.store.committed_rows(["0x" + h.hex() for h in due])
-        dropped = 0
-        later = time.monotonic()
-        for h in due:
-            rec = self.records.get(h)
-            if rec is None or rec.status.is_open or h not in self._closing:
-                continue  # (reopened meanwhile: not due any more)
-            row = rows.get(rec.signed.hash_hex)
-            if h in self.book or h in self._pinned or row != rec.row():
-                del self._closing[h]  # fills in flight, pinned, or its last change not stored:
-                self._closing[h] = later  # looked at again after another grace period
-                if row != rec.row() and h not in self.book and self._deferred is None:
-                    self._rewrite(rec, row is None)  # (its write failed: written again)
-                continue
-            self._drop(rec)
-            dropped += 1
-        if (
-            self.evicted.count > self.evicted.capacity
-            and self._growing is None
-            and time.monotonic() >= self._grow_after
-        ):
-            await self._grow()
-        return dropped
-
-    def _rewrite(self, rec: Record, insert: bool) -> None:
-        """Queue ``rec``'s row again (its insert too if ``insert``: no row): every write
-        queued before ``evict``'s read was committed by then, so a row that differs from
-        the record is one whose write failed; the next ``evict`` finds it stored."""
-        s = rec.signed
-        if insert:
-            self.store.add_order_async(
-                s, rec.seq, rec.status, rec.source, rec.tif.value, rec.json, waited=False
-            )
-        self.store.update_orders([rec.row()])
-
-    async def _grow(self) -> None:
-        """A filter for twice the hashes, built from the store (every stored hash, open
-        ones too: ``held`` looks in memory first; read off the loop and off the writer
-        thread), with those evicted meanwhile; then it replaces the full one. A failed
-        build is tried again after ``GROW_RETRY`` seconds."""
-        bigger = HashFilter(capacity_for(self.evicted.count))
-        self._growing = []
-        self._grow_after = time.monotonic() + GROW_RETRY
-        try:
-            await self.store.each_hash(bigger.add)
-            for h in self._growing:
-                bigger.add(h)
-            self.evicted = bigger
-        finally:
-            self._growing = None
-
-    def _drop(self, rec: Record) -> None:
-        """``rec`` leaves memory (closed and stored): every index forgets it."""
-        h = rec.signed.hash
-        if self.records.get(h) is not rec:
-            return  # (dropped already, or another record of it held since: that one stays)
-        del self.records[h]
-        self._closing.pop(h, None)
-        self._touched.discard(h)
-        sig = rec.json.get("signature")
-        if sig is not None and self._by_signature.get(sig) is rec:
-            del self._by_signature[sig]
-        o = rec.signed.order
-        key = (o.maker, o.maker_token)
-        held = self._by_account.get(key)
-        if held is not None:
-            held.discard(h)
-            if not held:
-                del self._by_account[key]
-        self.evicted.add(h)
-        if self._growing is not None:
-            self._growing.append(h)
-        self.stored_only += 1
-
-    def unload(self, rec: Record) -> None:
-        """``rec``, read back from the store and left as stored, leaves memory at once
-        (closed, not in the book; else it waits for ``evict``)."""
-        h = rec.signed.hash
-        if not rec.status.is_open and h not in self.book and h not in self._pinned:
-            self._drop(rec)
-
-    def forget_stored(self, closed: int, hashes: Iterable[bytes]) -> None:
-        """Stored orders not loaded in memory (``closed`` of them, at a restart): known by
-        the filter, sized for them (and as many again). ``hashes`` may come later, in
-        slices, through ``forget``."""
-        self.evicted = HashFilter(capacity_for(closed))
-        self.forget(hashes)
-
-    def forget(self, hashes: Iterable[bytes]) -> None:
-        """More stored orders not loaded in memory, into the filter ``forget_stored`` made."""
-        add = self.evicted.add
-        n = 0
-        for h in hashes:
-            add(h)
-            n += 1
-        self.stored_only += n
-
-
-def meta_text(
-    hash_hex: str,
-    status: str,
-    filled: int,
-    pending: int,
-    fillable: int,
-    remaining: int,
-    created_at: float,
-    source: str,
-    reason: str,
-) -> str:
-    """``encode_json`` of ``HeldOrders.meta``'s dict of these values, formatted directly
-    (a dict and the C encoder cost ~9 us a record; this ~1.5 us). The hash is 0x-hex and
-    the status an ``OrderStatus`` name, neither needs escaping; the numbers are ints;
-    ``createdAt`` a finite float (``repr`` is what ``json`` writes for it)."""
-    return (
-        f'{{"orderHash": "{hash_hex}", "status": "{status}", "filledMakerAmount": "{filled}", '
-        f'"pendingMakerAmount": "{pending}", "remainingFillableMakerAmount": "{fillable}", '
-        f'"remainingMakerAmount": "{remaining}", "createdAt": {float(created_at)!r}, '
-        f'"source": {_string(source)}, "reason": {_string(reason)}}}'
-    )
-
-
-def hash_of(hash_hex: str) -> bytes | None:
-    """The 32 bytes a 0x-hex order hash names (None: it names no order)."""
-    try:
-        h = bytes.fromhex(hash_hex.removeprefix("0x"))
-    except ValueError:
-        return None
-    return h if len(h) == 32 else None
-
-
-def _order_event_text(ev: Event, rec: Record) -> str:
-    """``encode_json(ev)`` of an order event, with the order's text encoded once a record
-    (``Record.text``: also its store row's, and its gossip pushes'), its ``metaData``
-    stamped ``sentAt`` first: made by the first subscriber's sender as it writes it."""
-    ev["metaData"]["sentAt"] = time.time()
-    event, meta = encode_json(ev["event"]), encode_json(ev["metaData"])
-    return (
-        f'{{"seq": {ev["seq"]}, "type": "order", "event": {event}, '
-        f'"order": {rec.text()}, "metaData": {meta}}}'
-    )
