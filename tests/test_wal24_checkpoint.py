@@ -6,6 +6,7 @@ mid-run keeps every row it committed."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -14,7 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -58,12 +59,13 @@ def checkpointer(store: Store) -> Checkpointer:
     return cp
 
 
+@contextlib.contextmanager
 def snapshot_held(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wait: float, backoff: float
-) -> tuple[Path, Store, sqlite3.Connection, Checkpointer]:
+) -> Iterator[tuple[Path, Store, sqlite3.Connection, Checkpointer]]:
     """A store whose blocking checkpoints start past 300 frames and wait ``wait`` seconds
     (``backoff`` after one a reader outlasted), its checkpointer, and a reader holding a
-    snapshot of it (the caller closes both)."""
+    snapshot of it; both closed at the end (again, if the body closed them)."""
     monkeypatch.setattr(sc, "HARD_FRAMES", 300)
     monkeypatch.setattr(sc, "BLOCKING_WAIT", wait)
     monkeypatch.setattr(sc, "BLOCKING_BACKOFF", backoff)
@@ -74,11 +76,17 @@ def snapshot_held(
         cp = checkpointer(store)
         reader.execute("BEGIN")
         reader.execute("SELECT COUNT(*) FROM orders").fetchone()  # (a snapshot held)
-    except BaseException:
+        yield path, store, reader, cp
+    finally:
         reader.close()
         store.close()
-        raise
-    return path, store, reader, cp
+
+
+def commit_then_request(store: Store, cp: Checkpointer, seq: int) -> int:
+    """20 rows committed from ``seq`` and a checkpoint asked for; the next ``seq``."""
+    commit_rows(store, seq, 20)
+    cp.request()
+    return seq + 20
 
 
 def grow_until_busy(store: Store, cp: Checkpointer, seq: int) -> int:
@@ -86,9 +94,7 @@ def grow_until_busy(store: Store, cp: Checkpointer, seq: int) -> int:
     the reader outlasted it (a passive one cannot pass the reader: the WAL grows); the next
     ``seq``."""
     while cp.busy == 0:
-        commit_rows(store, seq, 20)
-        seq += 20
-        cp.request()
+        seq = commit_then_request(store, cp, seq)
         until(lambda: cp.state == "idle" and cp._done == cp._commits)
         assert seq < 200_000, "no blocking checkpoint was tried"
     return seq
@@ -157,60 +163,46 @@ def test_a_writer_that_never_pauses_gets_its_wal_started_over(
 def test_a_reader_holding_a_snapshot_meets_the_blocking_fallback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    path, store, reader, cp = snapshot_held(tmp_path, monkeypatch, 0.2, 0.0)
-    try:
+    with snapshot_held(tmp_path, monkeypatch, 0.2, 0.0) as (path, store, reader, cp):
         with caplog.at_level(logging.WARNING, logger="sdex.store"):
             seq = grow_until_busy(store, cp, 1)
         assert any("outlasted" in r.getMessage() for r in caplog.records)
         assert wal_size(path) > 300 * 4096
         reader.execute("COMMIT")  # the reader lets go: the next blocking one empties the WAL
         blocking = cp.blocking
-        commit_rows(store, seq, 20)
-        seq += 20
-        cp.request()
+        seq = commit_then_request(store, cp, seq)
         until(lambda: cp.blocking > blocking and cp.state == "idle" and cp._done == cp._commits)
         assert cp.last is not None and cp.last[0] == 0
         assert wal_size(path) < 300 * 4096  # (emptied; a commit since may have begun it again)
         assert cp.failures == 0
-    finally:
-        reader.close()
-        store.close()
     assert count(path) == seq - 1
 
 
 def test_a_reader_that_outlasts_a_blocking_checkpoint_is_not_waited_for_again_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path, store, reader, cp = snapshot_held(tmp_path, monkeypatch, 0.1, 3600.0)
-    try:
+    with snapshot_held(tmp_path, monkeypatch, 0.1, 3600.0) as (path, store, _, cp):
         seq = grow_until_busy(store, cp, 1)
         passive = cp.passive
         for _ in range(30):  # the WAL stays past the bound; passive ones go on, no blocking
-            commit_rows(store, seq, 20)
-            seq += 20
-            cp.request()
+            seq = commit_then_request(store, cp, seq)
             until(lambda: cp.state == "idle" and cp._done == cp._commits)
         assert cp.blocking == 1 and cp.busy == 1 and cp.passive > passive
-    finally:
-        reader.close()
-        store.close()
     assert count(path) == seq - 1
 
 
 def test_a_store_closed_mid_checkpoint_closes_cleanly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    path, store, reader, cp = snapshot_held(tmp_path, monkeypatch, 2.0, 0.0)
-    seq = grow_until_busy(store, cp, 1)
-    commit_rows(store, seq, 20)
-    seq += 20
-    cp.request()  # the WAL is past the bound: this one blocks, waiting for the reader
-    until(lambda: cp.state == "blocking")
-    with caplog.at_level(logging.INFO, logger="sdex.store"):
-        store.close()
-    assert not cp._thread.is_alive() and not store._writer._thread.is_alive()
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
-    reader.close()
+    with snapshot_held(tmp_path, monkeypatch, 2.0, 0.0) as (path, store, _, cp):
+        seq = grow_until_busy(store, cp, 1)
+        # the WAL is past the bound: this checkpoint blocks, waiting for the reader
+        seq = commit_then_request(store, cp, seq)
+        until(lambda: cp.state == "blocking")
+        with caplog.at_level(logging.INFO, logger="sdex.store"):
+            store.close()
+        assert not cp._thread.is_alive() and not store._writer._thread.is_alive()
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     again = Store(path, IDENTITY, DOMAIN)
     try:
         n = again._call(lambda db: db.execute("SELECT COUNT(*) FROM orders").fetchone()[0])
