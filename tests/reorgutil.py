@@ -1,14 +1,19 @@
 """Steps the reorg tests share, on a real node and real Hardhat (``evm_snapshot`` /
 ``evm_revert``): an order settled, or half filled, after a snapshot; a soft cancel; the
-chain taken back to the snapshot onto a longer branch; a closed record evicted."""
+chain taken back to the snapshot onto a longer branch, and the node at its head after it;
+the settlement to send again; a closed record evicted."""
 
 from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
 
 from sdex.node.core import Node
 from sdex.order import SignedOrder, sign_hash
 from tests.conftest import Chain
 from tests.nodeutil import Api, wait_for
-from tests.test_mirror import meta, revert, synced
+from tests.test_mirror import head, meta, revert, synced
 from tests.test_mirror_lag import HoldBlock
 from tests.test_node import ALICE, BOB, E6, E18, ask
 
@@ -25,6 +30,22 @@ async def reorged(c: Chain, node: Node, snap: str) -> None:
     reorg(c, snap)
     await synced(node, c)
     assert node.watcher.reorgs >= 1
+
+
+def at_reorged_head(c: Chain, node: Node) -> bool:
+    """``node`` applied a reorg and stands at the chain's head (its writes committed)."""
+    at = node.watcher.applied
+    return node.watcher.reorgs >= 1 and at is not None and at.hash == head(c)[1]
+
+
+async def the_settlement(api: Api, db: Path) -> tuple[str, str]:
+    """The node's one settled fill's transaction: its hash (lower case) and the signed raw
+    transaction stored for it (in ``db``), to be sent again after a reorg undid it."""
+    _, fills = await api.get("/v1/fills")
+    (tx,) = {f["transactionHash"].lower() for f in fills["records"]}
+    with sqlite3.connect(db) as conn:
+        (raw,) = conn.execute("SELECT raw_tx FROM settlements WHERE tx_hash=?", (tx,)).fetchone()
+    return tx, str(raw)
 
 
 async def settled(c: Chain, node: Node, api: Api, signed: SignedOrder) -> None:
@@ -47,13 +68,15 @@ async def forgotten(node: Node, signed: SignedOrder) -> None:
     await wait_for(gone, timeout=10)
 
 
-async def soft_cancel(c: Chain, api: Api, signed: SignedOrder, maker: int) -> None:
-    """``maker`` cancels ``signed`` at the node (its signed ``CancelOrder``): taken."""
+async def soft_cancel(c: Chain, api: Api, signed: SignedOrder, maker: int) -> Any:
+    """``maker`` cancels ``signed`` at the node (its signed ``CancelOrder``): taken (200);
+    the answer's body."""
     sig = sign_hash(c.domain.cancel_digest(signed.hash), c.keys[maker])
     code, body = await api.post(
         f"/v1/orders/{signed.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
     )
     assert code == 200, body
+    return body
 
 
 async def half_filled_ask(c: Chain, node: Node, api: Api) -> tuple[SignedOrder, str]:

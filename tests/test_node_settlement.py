@@ -11,9 +11,10 @@ from pathlib import Path
 import aiohttp
 
 from sdex.node.core import Node
-from sdex.order import SignedOrder, sign_hash
+from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.reorgutil import soft_cancel
 from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
 
 
@@ -172,11 +173,7 @@ async def test_soft_cancel_by_maker(chain: Chain, tmp_path: Path) -> None:
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         signed = c.sign(ask(c, ALICE, E18, 3000 * E6))
         assert (await api.post_order(signed))[0] == 201
-        sig = sign_hash(c.domain.cancel_digest(signed.hash), c.keys[ALICE])
-        code, body = await api.post(
-            f"/v1/orders/{signed.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
-        )
-        assert (code, body["status"]) == (200, "cancelled")
+        assert (await soft_cancel(c, api, signed, ALICE))["status"] == "cancelled"
         assert signed.hash not in node.book
         # posting it again does not bring it back
         code, body = await api.post_order(signed)

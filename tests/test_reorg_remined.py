@@ -32,7 +32,16 @@ from tests.nodeutil import (
     running_node,
     wait_for,
 )
-from tests.reorgutil import forgotten, half_filled_ask, reorg, reorged, settled, soft_cancel
+from tests.reorgutil import (
+    at_reorged_head,
+    forgotten,
+    half_filled_ask,
+    reorg,
+    reorged,
+    settled,
+    soft_cancel,
+    the_settlement,
+)
 from tests.test_mirror import head, meta, synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_node_restart import OPERATOR
@@ -76,19 +85,13 @@ async def test_an_undone_fill_mined_again_later_is_back_in_a_closed_orders_recor
         code, posted = await api.post_order(taker, "ioc")
         assert code == 201 and posted["matches"], posted
         await settled(c, node, api, taker)
-        _, fills = await api.get("/v1/fills")
-        (tx,) = {f["transactionHash"].lower() for f in fills["records"]}
-        with sqlite3.connect(path) as db:
-            (raw,) = db.execute("SELECT raw_tx FROM settlements WHERE tx_hash=?", (tx,)).fetchone()
+        tx, raw = await the_settlement(api, path)
 
         reorg(c, snap)
 
         async def undone() -> bool:
-            at = node.watcher.applied  # (applied: its head saved, its writes committed)
             return (
-                node.watcher.reorgs >= 1
-                and at is not None
-                and at.hash == head(c)[1]
+                at_reorged_head(c, node)
                 and (await meta(api, taker))["status"] == "removed"
                 and (await meta(api, resting))["pendingMakerAmount"] == "0"
             )

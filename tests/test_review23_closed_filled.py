@@ -11,9 +11,9 @@ import asyncio
 from pathlib import Path
 
 from sdex.audit import audit_network
-from sdex.order import sign_hash
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
+from tests.reorgutil import soft_cancel
 from tests.test_mirror import meta, synced
 from tests.test_node import ALICE, BOB, E6, E18, ask
 
@@ -25,11 +25,7 @@ async def test_a_fill_after_a_soft_cancel_stays_out_of_the_record_after_a_cancel
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
         assert (await api.post_order(resting))[0] == 201
-        sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
-        code, _ = await api.post(
-            f"/v1/orders/{resting.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
-        )
-        assert code == 200
+        await soft_cancel(c, api, resting, ALICE)
         c.exchange.fill_order(c.sender(BOB), resting, 750 * E6)  # the order lives on chain
         await synced(node, c)
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_node import CAROL, E6, E18, ask
-from tests.test_restart_mirror import offered, saved_past, status
+from tests.nodeutil import running_node, wait_for
+from tests.test_node import CAROL
+from tests.test_restart_mirror import offered, one_ask_saved, saved_past, status
 
 HEAD_X = '["x", "0x00", 1]'
 RANDOM_HASH = "'0x' || lower(hex(randomblob(32)))"
@@ -37,14 +37,7 @@ async def test_a_hostile_saved_mirror_is_not_a_failed_start(
     chain: Chain, tmp_path: Path, sql: str
 ) -> None:
     c = chain
-    cfg = node_config(c, tmp_path / "n.db")
-    s = c.sign(ask(c, CAROL, E18 // 10, 330 * E6))
-    async with running_node(cfg) as (node, api):
-        await wait_for(lambda: node.watcher.caught_up.is_set())
-        assert (await api.post_order(s))[0] == 201
-        c.rpc.call("evm_mine")
-        head = int(c.rpc.call("eth_blockNumber"), 16)
-        await wait_for(lambda: saved_past(node, head), timeout=20)
+    cfg, s = await one_ask_saved(c, tmp_path)
     with sqlite3.connect(cfg.db) as db:
         db.execute(sql)
 

@@ -8,7 +8,6 @@ left the old reason text)."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,8 @@ import pytest
 from sdex.audit import audit_network
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_mirror import head, meta, revert, synced
+from tests.reorgutil import at_reorged_head, reorg, settled, the_settlement
+from tests.test_mirror import meta, synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
 ROWS = [
@@ -40,30 +40,15 @@ async def test_an_ioc_whose_undone_fill_is_mined_again_says_what_it_is_now(
         code, posted = await api.post_order(taker, "ioc")
         assert code == 201 and posted["matches"], posted
 
-        async def settled() -> bool:
-            return bool((await meta(api, taker))["pendingMakerAmount"] == "0")
-
-        await wait_for(settled, timeout=20)
-        await synced(node, c)
+        await settled(c, node, api, taker)
         first = await meta(api, taker)
         assert (first["status"], first["reason"]) == (status, reason), first
-        _, fills = await api.get("/v1/fills")
-        (tx,) = {f["transactionHash"].lower() for f in fills["records"]}
-        with sqlite3.connect(path) as db:
-            (raw,) = db.execute("SELECT raw_tx FROM settlements WHERE tx_hash=?", (tx,)).fetchone()
+        tx, raw = await the_settlement(api, path)
 
-        revert(c, snap)
-        c.rpc.call("evm_mine")
-        c.rpc.call("evm_mine")
+        reorg(c, snap)
 
         async def undone() -> bool:
-            at = node.watcher.applied
-            return (
-                node.watcher.reorgs >= 1
-                and at is not None
-                and at.hash == head(c)[1]
-                and (await meta(api, taker))["status"] == "removed"
-            )
+            return at_reorged_head(c, node) and (await meta(api, taker))["status"] == "removed"
 
         await wait_for(undone, timeout=20)
         assert (await meta(api, taker))["filledMakerAmount"] == "0"

@@ -14,7 +14,7 @@ from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_mirror import synced
 from tests.test_node import BOB, DAVE, E6, E18, ask
-from tests.test_restart_mirror import offered, saved_past, status
+from tests.test_restart_mirror import offered, post_and_save, saved_past, status
 
 
 async def test_an_emptied_wallet_s_order_has_one_status_running_or_restarted(
@@ -64,11 +64,7 @@ async def test_a_restart_exactly_the_catch_up_bound_behind_resumes_from_the_mirr
     s = c.sign(ask(c, DAVE, E18 // 10, 320 * E6))
     cfg = node_config(c, tmp_path / "n.db")
     async with running_node(cfg) as (node, api):
-        await wait_for(lambda: node.watcher.caught_up.is_set())
-        assert (await api.post_order(s))[0] == 201
-        c.rpc.call("evm_mine")
-        head = int(c.rpc.call("eth_blockNumber"), 16)
-        await wait_for(lambda: saved_past(node, head), timeout=20)
+        await post_and_save(node, api, c, [s])
         saved = node.watcher.applied
         assert saved is not None
     c.weth.transfer(c.sender(DAVE), c.address(BOB), c.weth.balance_of(dave))  # (one block)
