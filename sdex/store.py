@@ -16,9 +16,9 @@ The database is bound to one chain: the chain id, the Exchange address and the h
 Exchange's deployment block. A database from another chain (say, a restarted devnet, where
 the same address holds a new contract) is detected at open and rebuilt, never served.
 
-Here: the open, the orders' and the settlements' writes. The reads: ``sdex.storeread``; the
-fills, the mirror and a reset to a new chain: ``sdex.storechain``; the schema:
-``sdex.storeschema``.
+Here: the open and the binding to a chain (a reset to a new one too), the orders' and the
+settlements' writes. The reads: ``sdex.storeread``; the fills and the mirror:
+``sdex.storechain``; the schema: ``sdex.storeschema``.
 """
 
 from __future__ import annotations
@@ -40,13 +40,13 @@ from sdex.model import OPEN_STATUSES, OrderStatus
 from sdex.order import Domain, SignedOrder
 from sdex.sqlwriter import StoreError as StoreError
 from sdex.sqlwriter import Writer, log_failure, serialised
-from sdex.storechain import ChainIdentity as ChainIdentity
 from sdex.storechain import ChainStore
 from sdex.storechain import FillKey as FillKey
 from sdex.storechain import fill_key as fill_key
 from sdex.storeread import OrderRow as OrderRow
 from sdex.storeread import StoredFill as StoredFill
 from sdex.storeread import StoredOrder as StoredOrder
+from sdex.storeread import fill_of
 from sdex.storeschema import (
     FILL_SEQ_KEY,
     INSERT_ORDER,
@@ -55,13 +55,29 @@ from sdex.storeschema import (
     open_orders_table,
     open_schema,
 )
-from sdex.storeundone import UndoneStore
+from sdex.storeundone import UNDONE_KEPT, UndoneStore, keep_undone, undone_of
 
 log = logging.getLogger("sdex.store")
 
 
 class StoreOpenError(StoreError, SdexError):
     """The database file cannot be opened as a node's store (``sdex node``: one line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChainIdentity:
+    """What makes a database belong to one chain and one Exchange deployment."""
+
+    chain_id: int
+    exchange: str
+    deploy_block_hash: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "chain_id": str(self.chain_id),
+            "exchange": self.exchange.lower(),
+            "deploy_block_hash": self.deploy_block_hash.lower(),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +162,31 @@ class Store(ChainStore, UndoneStore):
             return rebuilt
 
         self.rebuilt = self._call(bind)
+
+    async def reset_chain(self, identity: ChainIdentity) -> list[StoredFill]:
+        """The chain was reset (a new genesis or deployment block): drop everything read from
+        the old chain (fills, the mirror, its head; unsent settlements are dropped) and bind
+        the database to the new chain, in one transaction; the fills dropped (announced as
+        reverted: refused, nothing was dropped and the next try returns them). Signed orders
+        stay: the node re-judges them."""
+        now = time.time()
+        meta = list(identity.as_dict().items())
+
+        def reset(db: sqlite3.Connection) -> list[StoredFill]:
+            sql = "SELECT * FROM fills ORDER BY block_number, log_index"
+            dropped = [fill_of(r) for r in db.execute(sql).fetchall()]
+            for table in ("fills", *MIRROR_TABLES):
+                db.execute(f"DELETE FROM {table}")
+            db.execute("DELETE FROM meta WHERE key IN ('mirror_head', 'checkpoint')")
+            db.execute(
+                "UPDATE settlements SET status='dropped', updated_at=? WHERE status='pending'",
+                (now,),
+            )
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
+            keep_undone(db, undone_of(dropped), UNDONE_KEPT)  # (a re-mined one counts again)
+            return dropped
+
+        return await self._call_async(reset)  # (the event loop runs on: the writer may stall)
 
     def close(self) -> None:
         """Commit what is queued, then stop the writer and close the database."""

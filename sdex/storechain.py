@@ -1,8 +1,7 @@
-"""What a node's store (``sdex.store``) keeps of the chain: the chain it is bound to
-(``ChainIdentity``), the fills of Exchange logs (each stored once, in chain order; removed
-when a reorg undoes them, into ``undone_fills`` in the same transaction), the chain mirror
-with its head, and a reset to a new chain. Every write here runs on the store's writer
-thread (``sdex.sqlwriter``); when each commits: ``sdex.store``'s text.
+"""What a node's store (``sdex.store``) keeps of the chain: the fills of Exchange logs (each
+stored once, in chain order; removed when a reorg undoes them, into ``undone_fills`` in the
+same transaction) and the chain mirror with its head. Every write here runs on the store's
+writer thread (``sdex.sqlwriter``); when each commits: ``sdex.store``'s text.
 """
 
 from __future__ import annotations
@@ -11,34 +10,16 @@ import asyncio
 import json
 import logging
 import sqlite3
-import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Any
 
 from sdex.model import FillEvent
 from sdex.storeread import MARKED_SELECT, StoredFill, StoreReads, fill_of
-from sdex.storeschema import FILL_SEQ_KEY, INSERT_FILL, MIRROR_TABLES, last_fill_seq
+from sdex.storeschema import FILL_SEQ_KEY, INSERT_FILL, last_fill_seq
 from sdex.storeundone import UNDONE_KEPT, keep_undone, undone_of
 
 log = logging.getLogger("sdex.store")
-
-
-@dataclass(frozen=True, slots=True)
-class ChainIdentity:
-    """What makes a database belong to one chain and one Exchange deployment."""
-
-    chain_id: int
-    exchange: str
-    deploy_block_hash: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {
-            "chain_id": str(self.chain_id),
-            "exchange": self.exchange.lower(),
-            "deploy_block_hash": self.deploy_block_hash.lower(),
-        }
 
 
 FillKey = tuple[str, int, int]
@@ -50,8 +31,8 @@ def fill_key(f: FillEvent) -> FillKey:
 
 
 class ChainStore(StoreReads):
-    """The fills, the mirror and the reset to a new chain of ``sdex.store.Store`` (which
-    opens the connections and binds the database to its chain at the open)."""
+    """The fills and the mirror of ``sdex.store.Store`` (which opens the connections and
+    binds the database to its chain)."""
 
     # -- fills ---------------------------------------------------------------------------
     def add_fills(self, fills: Sequence[StoredFill]) -> list[StoredFill]:
@@ -159,31 +140,6 @@ class ChainStore(StoreReads):
         """How many orders the chain filled or cancelled (the mirror's filter is sized so)."""
         sql = MARKED_SELECT.replace("SELECT hash", "SELECT COUNT(*)")
         return int(self._call(lambda db: db.execute(sql).fetchone()[0]))
-
-    async def reset_chain(self, identity: ChainIdentity) -> list[StoredFill]:
-        """The chain was reset (a new genesis or deployment block): drop everything read from
-        the old chain (fills, the mirror, its head; unsent settlements are dropped) and bind
-        the database to the new chain, in one transaction; the fills dropped (announced as
-        reverted: refused, nothing was dropped and the next try returns them). Signed orders
-        stay: the node re-judges them."""
-        now = time.time()
-        meta = list(identity.as_dict().items())
-
-        def reset(db: sqlite3.Connection) -> list[StoredFill]:
-            sql = "SELECT * FROM fills ORDER BY block_number, log_index"
-            dropped = [fill_of(r) for r in db.execute(sql).fetchall()]
-            for table in ("fills", *MIRROR_TABLES):
-                db.execute(f"DELETE FROM {table}")
-            db.execute("DELETE FROM meta WHERE key IN ('mirror_head', 'checkpoint')")
-            db.execute(
-                "UPDATE settlements SET status='dropped', updated_at=? WHERE status='pending'",
-                (now,),
-            )
-            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
-            keep_undone(db, undone_of(dropped), UNDONE_KEPT)  # (a re-mined one counts again)
-            return dropped
-
-        return await self._call_async(reset)  # (the event loop runs on: the writer may stall)
 
 
 _UNSTORABLE = (OverflowError, sqlite3.InterfaceError, sqlite3.ProgrammingError)

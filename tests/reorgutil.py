@@ -1,7 +1,7 @@
 """Steps the reorg tests share, on a real node and real Hardhat (``evm_snapshot`` /
 ``evm_revert``): an order settled, or half filled, after a snapshot; a soft cancel; the
-chain taken back to the snapshot onto a longer branch, and the node at its head after it;
-the settlement to send again; a closed record evicted."""
+chain taken back to the snapshot onto a longer branch; the settlement to send again; a
+closed record evicted."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sdex.node.core import Node
 from sdex.order import SignedOrder, sign_hash
 from tests.conftest import Chain
 from tests.nodeutil import Api, wait_for
-from tests.test_mirror import head, meta, revert, synced
+from tests.test_mirror import meta, revert, synced
 from tests.test_mirror_lag import HoldBlock
 from tests.test_node import ALICE, BOB, E6, E18, ask
 
@@ -30,12 +30,6 @@ async def reorged(c: Chain, node: Node, snap: str) -> None:
     reorg(c, snap)
     await synced(node, c)
     assert node.watcher.reorgs >= 1
-
-
-def at_reorged_head(c: Chain, node: Node) -> bool:
-    """``node`` applied a reorg and stands at the chain's head (its writes committed)."""
-    at = node.watcher.applied
-    return node.watcher.reorgs >= 1 and at is not None and at.hash == head(c)[1]
 
 
 async def the_settlement(api: Api, db: Path) -> tuple[str, str]:

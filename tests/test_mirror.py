@@ -37,6 +37,12 @@ async def synced(node: Node, c: Chain) -> None:
     await wait_for(at_head, timeout=20)
 
 
+def reorged_at_head(node: Node, c: Chain) -> bool:
+    """``node`` applied a reorg and stands at the chain's head (its writes committed)."""
+    at = node.watcher.applied
+    return node.watcher.reorgs >= 1 and at is not None and at.hash == head(c)[1]
+
+
 async def meta(api: Api, s: SignedOrder) -> dict[str, Any]:
     code, rec = await api.get(f"/v1/orders/{s.hash_hex}")
     assert code == 200, rec

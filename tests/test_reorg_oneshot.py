@@ -16,16 +16,8 @@ import pytest
 
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.reorgutil import (
-    at_reorged_head,
-    forgotten,
-    half_filled_ask,
-    reorg,
-    reorged,
-    settled,
-    soft_cancel,
-)
-from tests.test_mirror import meta, synced
+from tests.reorgutil import forgotten, half_filled_ask, reorg, reorged, settled, soft_cancel
+from tests.test_mirror import meta, reorged_at_head, synced
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 
 
@@ -54,7 +46,7 @@ async def test_a_one_shot_order_a_reorg_unfills_is_closed_not_reopened(
 
         async def quiet() -> bool:  # (reorged; then at the head, nothing of it in flight)
             return (
-                at_reorged_head(c, node)
+                reorged_at_head(node, c)
                 and (await meta(api, taker))["pendingMakerAmount"] == "0"
                 and (await meta(api, resting))["pendingMakerAmount"] == "0"
             )

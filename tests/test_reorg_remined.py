@@ -33,7 +33,6 @@ from tests.nodeutil import (
     wait_for,
 )
 from tests.reorgutil import (
-    at_reorged_head,
     forgotten,
     half_filled_ask,
     reorg,
@@ -42,7 +41,7 @@ from tests.reorgutil import (
     soft_cancel,
     the_settlement,
 )
-from tests.test_mirror import head, meta, synced
+from tests.test_mirror import head, meta, reorged_at_head, synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_node_restart import OPERATOR
 
@@ -91,7 +90,7 @@ async def test_an_undone_fill_mined_again_later_is_back_in_a_closed_orders_recor
 
         async def undone() -> bool:
             return (
-                at_reorged_head(c, node)
+                reorged_at_head(node, c)
                 and (await meta(api, taker))["status"] == "removed"
                 and (await meta(api, resting))["pendingMakerAmount"] == "0"
             )

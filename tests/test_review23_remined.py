@@ -15,8 +15,8 @@ import pytest
 from sdex.audit import audit_network
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.reorgutil import at_reorged_head, reorg, settled, the_settlement
-from tests.test_mirror import meta, synced
+from tests.reorgutil import reorg, settled, the_settlement
+from tests.test_mirror import meta, reorged_at_head, synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
 ROWS = [
@@ -48,7 +48,7 @@ async def test_an_ioc_whose_undone_fill_is_mined_again_says_what_it_is_now(
         reorg(c, snap)
 
         async def undone() -> bool:
-            return at_reorged_head(c, node) and (await meta(api, taker))["status"] == "removed"
+            return reorged_at_head(node, c) and (await meta(api, taker))["status"] == "removed"
 
         await wait_for(undone, timeout=20)
         assert (await meta(api, taker))["filledMakerAmount"] == "0"
