@@ -6,7 +6,8 @@ pair's sequence number ``seq``; from then on it gets the pair's deltas, each wit
 ``seq``. A level in a delta holds its new total amount, ``"0"`` when it is gone. A client
 that sees a ``seq`` other than its last + 1 missed something and subscribes again (a new
 snapshot). Only sockets that subscribe get book events: every other client's traffic is
-unchanged. ``GET /v1/depth`` answers the same snapshot over HTTP.
+unchanged. ``GET /v1/depth`` answers the same snapshot over HTTP. A socket's message, read
+and bounded: ``sdex.node.bookrequest``.
 
 A level is ``[price, amount]``: ``price`` the exact quote per base as ``"num/den"`` (reduced,
 as ``/v1/orderbook``'s limit prices reduce), ``amount`` the sum of what the level's orders
@@ -35,15 +36,14 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from typing import Any
 
-from sdex.book import OrderBook, Side, UnknownPair
+from sdex.book import OrderBook, Side
 from sdex.book.levels import BookSide
-from sdex.errors import FieldCode, JsonLimitError, OrderParseError
-from sdex.jsonio import loads
+from sdex.errors import FieldCode
+from sdex.node.bookrequest import BadRequest as BadRequest
+from sdex.node.bookrequest import Key, parse_request
 from sdex.node.events import Event, EventHub, Published, Subscription, encode_json
 from sdex.node.listings import WALKED_PER_RECORD
-from sdex.order import parse_address
 
 MAX_BOOK_SUBSCRIPTIONS = 8
 """Pairs one socket may follow at once (a node lists a handful of pairs)."""
@@ -62,10 +62,7 @@ coming in): one socket's subscription took a node at 50 orders/s from 3.2 to 9.3
 CPU in 20 s. A tick now reads only the levels that moved (book16); this stays as the bound."""
 SLICE_LEVELS = 2048
 """Levels of a snapshot formatted and encoded in one go (a few ms), the loop free between."""
-MAX_MESSAGE_DEPTH = 4
-_FIELDS = frozenset({"op", "channel", "baseToken", "quoteToken"})
 
-Key = tuple[str, str]
 Totals = list[tuple[int, int, int]]
 """(num, den, amount), best price first: ``PairBook.totals``."""
 Sent = dict[tuple[int, int], int]
@@ -96,24 +93,6 @@ def snapshot_cost(snapshot: Event, walked: int) -> float:
     a subscribe on a 100,000-order book, ~25 ms of the event loop, cost as much as one on
     an empty book; eight addresses asking in turn held the loop)."""
     return len(snapshot["bids"]) + len(snapshot["asks"]) + walked / WALKED_PER_RECORD
-
-
-class BadRequest(Exception):
-    """A socket's message the node cannot act on: answered with an error event."""
-
-    def __init__(
-        self, reason: str, field: str | None = None, code: int = FieldCode.INCORRECT_FORMAT
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.field = field
-        self.code = code
-
-    def event(self) -> Event:
-        errors = [] if self.field is None else [{"field": self.field, "code": self.code}]
-        for e in errors:
-            e["reason"] = self.reason
-        return {"type": "error", "code": 100, "reason": self.reason, "validationErrors": errors}
 
 
 class _Snapshot(Published):
@@ -201,48 +180,13 @@ class BookFeed:
         event and changes nothing (the socket stays open). Returns what it cost the node in
         listed records (``snapshot_cost``: a subscribe's walk and levels; else 0)."""
         try:
-            op, key = self._parse(text)
+            op, key = parse_request(text, self.book)
             if op == "subscribe":
                 return self.subscribe(sub, key)
             self.unsubscribe(sub, key)
         except BadRequest as e:
             sub.offer(Published(e.event(), None))
         return 0.0
-
-    def _parse(self, text: str) -> tuple[str, Key]:
-        try:
-            obj: Any = loads(text, max_bytes=4096, max_depth=MAX_MESSAGE_DEPTH)
-        except JsonLimitError as e:
-            raise BadRequest(f"malformed JSON: {e}") from None
-        if not isinstance(obj, dict):
-            raise BadRequest("a message is a JSON object")
-        if extra := sorted(str(k)[:40] for k in set(obj) - _FIELDS):
-            raise BadRequest(f"unknown field {extra[0]!r}", extra[0][:40])
-        op = obj.get("op")
-        if op not in ("subscribe", "unsubscribe"):
-            raise BadRequest(
-                "op must be subscribe or unsubscribe", "op", FieldCode.UNSUPPORTED_OPTION
-            )
-        if obj.get("channel") != "book":
-            raise BadRequest("channel must be book", "channel", FieldCode.UNSUPPORTED_OPTION)
-        base, quote = (self._address(obj, f) for f in ("baseToken", "quoteToken"))
-        try:
-            pair = self.book.pair(base, quote)
-        except UnknownPair:
-            raise BadRequest(
-                "this node does not list that pair", "quoteToken", FieldCode.ADDRESS_NOT_SUPPORTED
-            ) from None
-        return op, (pair.base, pair.quote)
-
-    @staticmethod
-    def _address(obj: dict[str, Any], field: str) -> str:
-        raw = obj.get(field)
-        if raw is None:
-            raise BadRequest(f"{field} is required", field, FieldCode.REQUIRED_FIELD)
-        try:
-            return parse_address(raw, field)
-        except OrderParseError as e:
-            raise BadRequest(e.errors[0].reason, field, FieldCode.INVALID_ADDRESS) from None
 
     def subscribe(self, sub: Subscription, key: Key) -> float:
         """``sub`` follows ``key``'s book from a snapshot on (again, if it did: a resync);
