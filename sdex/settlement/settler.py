@@ -37,9 +37,10 @@ batch, and other batches, are not touched (a batch whose record the store refuse
 left: its matches go back undiagnosed). A lost transaction whose nonce later ones of the
 lane wait on has that nonce filled at once by a transfer of nothing to the operator itself.
 
-Each receipt's logs are decoded once, here; the mirror takes the decoded fills and token
-transfers from ``Mirror.note_receipt`` when the watcher reaches the block. Each match's
-time is summed by stage in ``stages`` (``sdex.settlement.stages``).
+The lane's signing, receipts and gap filling: ``sdex.settlement.lane``. Each receipt's logs
+are decoded once, here; the mirror takes the decoded fills and token transfers from
+``Mirror.note_receipt`` when the watcher reaches the block. Each match's time is summed by
+stage in ``stages`` (``sdex.settlement.stages``).
 """
 
 from __future__ import annotations
@@ -50,11 +51,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from sdex.chain import FillEvent, Receipt, Sender, SignedTx
+from sdex.chain import FillEvent, Receipt, Sender
 from sdex.chain.aio import ChainThread, NotDone
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.tx import lone_tx_root
-from sdex.errors import ChainError, ContractRevert
+from sdex.errors import ContractRevert
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
 from sdex.settlement.broadcast import Broadcaster
@@ -62,7 +63,6 @@ from sdex.settlement.diagnose import Verdict, diagnose
 from sdex.settlement.gas import (
     BASE_GAS,
     FALLBACK_FACTOR,
-    GAP_FILL_GAS,
     GAS_PER_MATCH,
     LEARN_FROM,
     LONE_GAS,
@@ -71,9 +71,10 @@ from sdex.settlement.gas import (
     fitting_batch,
     settlement_gas,
 )
+from sdex.settlement.lane import NonceLane
 from sdex.settlement.outcome import Outcome, SettledMatch, outcome, unsent
 from sdex.settlement.owned import OwnTxs
-from sdex.settlement.receipts import RECEIPT_TIMEOUT, BlockReceipts, poll_receipt, quantity
+from sdex.settlement.receipts import BlockReceipts
 from sdex.settlement.stages import FlightTimes, StageTimes
 from sdex.store import Store
 
@@ -89,9 +90,10 @@ REFUSED_PAUSE = 0.2
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
 
 
-class Settler:
-    """Owns the operator's nonce lane; ``submit`` matches, results come back via ``on_result``
-    (one call at a time, in the order receipts arrive)."""
+class Settler(NonceLane):
+    """Owns the operator's nonce lane (its signing, receipts and gaps: ``NonceLane``);
+    ``submit`` matches, results come back via ``on_result`` (one call at a time, in the order
+    receipts arrive)."""
 
     def __init__(
         self,
@@ -406,79 +408,3 @@ class Settler:
         if receipt.status == 1 and self.mirror is not None:  # the watcher takes them from here
             self.mirror.note_receipt(receipt, fills, root)
         return outcome(self.chain.exchange, batch, receipt, signed.tx_hash, fills)
-
-    def give_up(self, tx_hash: str) -> None:
-        """``tx_hash`` counted lost: if it lands after all, the watcher applies its fills
-        with its block; it is kept a reorg window from the head of now."""
-        head = self.mirror.head if self.mirror is not None else None
-        self.ours.landed(tx_hash, 0 if head is None else head.number)
-
-    def forget_final(self) -> None:
-        """Drop from ``ours`` the transactions in final blocks: deeper than the mirror's
-        reorg window below the head the watcher applied."""
-        head = self.mirror.head if self.mirror is not None else None
-        if self.mirror is not None and head is not None:
-            self.ours.prune(head.number - self.mirror.depth)
-
-    async def _sign_next(self, to: str, data: bytes, gas: int) -> SignedTx:
-        """Sign the lane's next transaction. With the async client: the nonce and fees read
-        and the transaction signed on the event loop (a key parsed once, ~0.1 ms a
-        signature: a thread of its own would wait for the GIL longer), so that signing
-        never waits behind a broadcast; without it, on the chain thread (one call)."""
-        if self.receipts is None:
-            return await self.chain.run(self.sender.sign, to, data, gas)
-        fees = await self.fees.current(self.receipts)
-        while True:
-            if self.sender.next_nonce is None:
-                pending = await self.receipts.call(
-                    "eth_getTransactionCount", self.sender.address, "pending"
-                )
-                self.sender.learn_nonce(quantity(pending))
-            with self.sender.lock:  # (forgotten meanwhile: read again, never on the loop)
-                if self.sender.next_nonce is not None:
-                    return self.sender.sign(to, data, gas, fees=fees)
-
-    async def _heal_gap(self, nonce: int) -> None:
-        """A transaction of ``nonce`` is lost. If the chain has not used that nonce and
-        later ones of this lane are out, they wait on it: fill it with a transfer of
-        nothing to ourselves, so they land now, not at their timeout. If none are out,
-        the next transaction takes it (the nonce is read again)."""
-        rpc = self.receipts
-        after = self.sender.next_nonce
-        if rpc is None or after is None or after <= nonce + 1:
-            self.sender.forget_nonce()
-            return
-        async with self._send_lock:
-            try:
-                mined = quantity(
-                    await rpc.call("eth_getTransactionCount", self.sender.address, "latest")
-                )
-                if mined != nonce:  # used already; or an earlier gap, which its loss fills
-                    return
-                fees = await self.fees.current(rpc)
-                filler = self.sender.sign_at(
-                    nonce, self.sender.address, b"", GAP_FILL_GAS, fees=fees
-                )
-                self.broadcaster.queued(filler)
-                await self.chain.submit(self.broadcaster.send, filler)
-                self.gap_fills += 1
-                log.warning("nonce %d filled by %s: later settlements go on", nonce, filler.tx_hash)
-            except Exception as e:  # the later ones are then judged lost in their turn
-                log.warning("filling nonce %d failed: %s", nonce, e)
-                self.sender.forget_nonce()
-
-    async def _receipt(
-        self, signed: SignedTx, suspect: bool = False, heads_before: int | None = None
-    ) -> Receipt | None:
-        """The receipt of ``signed``; None when it is lost: no receipt while its nonce was
-        taken by another transaction, or the chain does not know it any more (checked at
-        once when ``suspect``: its broadcast failed)."""
-        if self.receipts is None:
-            try:
-                return await self.chain.run(self.sender.wait, signed.tx_hash, RECEIPT_TIMEOUT)
-            except ChainError:
-                return None
-        heads = self.mirror.announced if self.mirror is not None else None
-        return await poll_receipt(
-            self.receipts, self.sender.address, signed, suspect, heads, heads_before, self.blocks
-        )

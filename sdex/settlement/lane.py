@@ -1,0 +1,112 @@
+"""The settler's nonce lane (``sdex.settlement.settler``): the next transaction signed in
+nonce order, its receipt awaited (none: the transaction is lost), the nonce of a lost one
+that later transactions wait on filled by a transfer of nothing, and the node's own
+settlement transactions forgotten once final."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sdex.chain import Receipt, Sender, SignedTx
+from sdex.chain.aio import ChainThread
+from sdex.chain.arpc import AsyncRpc
+from sdex.errors import ChainError
+from sdex.mirror import Mirror
+from sdex.settlement.broadcast import Broadcaster
+from sdex.settlement.gas import GAP_FILL_GAS, Fees
+from sdex.settlement.owned import OwnTxs
+from sdex.settlement.receipts import RECEIPT_TIMEOUT, BlockReceipts, poll_receipt, quantity
+
+log = logging.getLogger("sdex.settlement")
+
+
+class NonceLane:
+    """The signing, receipts and gap filling of ``Settler`` (which builds these parts)."""
+
+    chain: ChainThread
+    sender: Sender
+    receipts: AsyncRpc | None
+    mirror: Mirror | None
+    fees: Fees
+    broadcaster: Broadcaster
+    ours: OwnTxs
+    blocks: BlockReceipts | None
+    gap_fills: int
+    _send_lock: asyncio.Lock
+
+    def give_up(self, tx_hash: str) -> None:
+        """``tx_hash`` counted lost: if it lands after all, the watcher applies its fills
+        with its block; it is kept a reorg window from the head of now."""
+        head = self.mirror.head if self.mirror is not None else None
+        self.ours.landed(tx_hash, 0 if head is None else head.number)
+
+    def forget_final(self) -> None:
+        """Drop from ``ours`` the transactions in final blocks: deeper than the mirror's
+        reorg window below the head the watcher applied."""
+        head = self.mirror.head if self.mirror is not None else None
+        if self.mirror is not None and head is not None:
+            self.ours.prune(head.number - self.mirror.depth)
+
+    async def _sign_next(self, to: str, data: bytes, gas: int) -> SignedTx:
+        """Sign the lane's next transaction. With the async client: the nonce and fees read
+        and the transaction signed on the event loop (a key parsed once, ~0.1 ms a
+        signature: a thread of its own would wait for the GIL longer), so that signing
+        never waits behind a broadcast; without it, on the chain thread (one call)."""
+        if self.receipts is None:
+            return await self.chain.run(self.sender.sign, to, data, gas)
+        fees = await self.fees.current(self.receipts)
+        while True:
+            if self.sender.next_nonce is None:
+                pending = await self.receipts.call(
+                    "eth_getTransactionCount", self.sender.address, "pending"
+                )
+                self.sender.learn_nonce(quantity(pending))
+            with self.sender.lock:  # (forgotten meanwhile: read again, never on the loop)
+                if self.sender.next_nonce is not None:
+                    return self.sender.sign(to, data, gas, fees=fees)
+
+    async def _heal_gap(self, nonce: int) -> None:
+        """A transaction of ``nonce`` is lost. If the chain has not used that nonce and
+        later ones of this lane are out, they wait on it: fill it with a transfer of
+        nothing to ourselves, so they land now, not at their timeout. If none are out,
+        the next transaction takes it (the nonce is read again)."""
+        rpc = self.receipts
+        after = self.sender.next_nonce
+        if rpc is None or after is None or after <= nonce + 1:
+            self.sender.forget_nonce()
+            return
+        async with self._send_lock:
+            try:
+                mined = quantity(
+                    await rpc.call("eth_getTransactionCount", self.sender.address, "latest")
+                )
+                if mined != nonce:  # used already; or an earlier gap, which its loss fills
+                    return
+                fees = await self.fees.current(rpc)
+                filler = self.sender.sign_at(
+                    nonce, self.sender.address, b"", GAP_FILL_GAS, fees=fees
+                )
+                self.broadcaster.queued(filler)
+                await self.chain.submit(self.broadcaster.send, filler)
+                self.gap_fills += 1
+                log.warning("nonce %d filled by %s: later settlements go on", nonce, filler.tx_hash)
+            except Exception as e:  # the later ones are then judged lost in their turn
+                log.warning("filling nonce %d failed: %s", nonce, e)
+                self.sender.forget_nonce()
+
+    async def _receipt(
+        self, signed: SignedTx, suspect: bool = False, heads_before: int | None = None
+    ) -> Receipt | None:
+        """The receipt of ``signed``; None when it is lost: no receipt while its nonce was
+        taken by another transaction, or the chain does not know it any more (checked at
+        once when ``suspect``: its broadcast failed)."""
+        if self.receipts is None:
+            try:
+                return await self.chain.run(self.sender.wait, signed.tx_hash, RECEIPT_TIMEOUT)
+            except ChainError:
+                return None
+        heads = self.mirror.announced if self.mirror is not None else None
+        return await poll_receipt(
+            self.receipts, self.sender.address, signed, suspect, heads, heads_before, self.blocks
+        )
