@@ -8,7 +8,7 @@ import concurrent.futures
 import functools
 import logging
 
-from sdex.book import OrderBook, RemovalReason, UnknownOrder
+from sdex.book import BookOrderState, RemovalReason, UnknownOrder
 from sdex.book.errors import BookError
 from sdex.chain import FillEvent, OrderState
 from sdex.chain.tx import already_known
@@ -179,25 +179,23 @@ class NodeSettlement(NodeChainState):
             accounts.update((_payer(m.resting), _payer(m.incoming)))
         self.registry.settled(m, r.actual)  # (other amounts than proposed: funds re-synced)
         actual = r.actual or m.amounts
-        book = self.book
-        # Each order's filled amount and closing reason before the confirm, read off the
-        # book's live entries: no ``BookOrderState`` view built (~2 us each, pure Python),
-        # two a match before and two after (settle25).
-        before = (
-            (_entry_before(book, m.resting.hash), actual.left_filled),
-            (_entry_before(book, m.incoming.hash), actual.right_filled),
-        )
+        before = {
+            m.resting.hash: (self.book.get(m.resting.hash), actual.left_filled),
+            m.incoming.hash: (self.book.get(m.incoming.hash), actual.right_filled),
+        }
         try:  # as proposed (the usual case): the book's records of both, no lookup
             self.engine.confirm(m, None if r.actual == m.amounts else r.actual)
         except BookError:
             log.exception("confirming a settled match failed")
-        for so, (was, got) in zip((m.resting, m.incoming), before, strict=True):
+        for so in (m.resting, m.incoming):
             rec = self.records.get(so.hash)
+            st = self.book.get(so.hash)
             if rec is None:
                 continue
-            if so.hash not in book:  # filled (in full, or all but dust) and forgotten by the book
+            if st is None:  # filled (in full, or all but dust) and forgotten by the book
+                was, got = before[so.hash]
                 full = rec.signed.order.maker_amount
-                filled = full if was is None else min(full, was[0] + got)
+                filled = full if was is None else min(full, was.filled + got)
                 if rec.status in OPEN_STATUSES and _rest_dropped(was, filled, full):
                     # an IOC partly filled, its rest dropped at arrival: not ``filled``
                     # (review20: said so with remainingMakerAmount > 0)
@@ -207,10 +205,8 @@ class NodeSettlement(NodeChainState):
                     self._close_record(rec, OrderStatus.FILLED, "filled", filled)
                 else:  # closed here while in flight: what the chain filled still counts
                     self.registry.correct_filled(rec, filled)
-                continue
-            e = book.entry(so.hash)
-            if e.closed is not None and e.pending == 0 and rec.status in OPEN_STATUSES:
-                self._book_closed(so.hash, e.closed)
+            elif st.closed is not None and st.pending == 0 and rec.status in OPEN_STATUSES:
+                self._book_closed(so.hash, st.closed)
 
     def _watcher_was_first(self, results: list[SettledMatch]) -> None:
         """A settlement whose block the watcher applied before its receipt came here (it
@@ -373,17 +369,8 @@ class NodeSettlement(NodeChainState):
             await self.store.set_settlement_status(s.tx_hash, status)
 
 
-def _entry_before(book: OrderBook, order_hash: bytes) -> tuple[int, RemovalReason | None] | None:
-    """An order's (filled, closed) in the book, None if the book does not hold it."""
-    if order_hash not in book:
-        return None
-    e = book.entry(order_hash)
-    return e.filled, e.closed
-
-
-def _rest_dropped(was: tuple[int, RemovalReason | None] | None, filled: int, full: int) -> bool:
+def _rest_dropped(was: BookOrderState | None, filled: int, full: int) -> bool:
     """Whether an order the book forgot at its last confirm had its unmatched rest dropped
     (an IOC's, at arrival) with some of it left unfilled: closed ``removed``, not ``filled``
-    (a rest the book closed as dust is ``filled``: nothing tradeable was left). ``was``: its
-    (filled, closed) before that confirm (``_entry_before``)."""
-    return was is not None and was[1] is RemovalReason.UNMATCHED and filled < full
+    (a rest the book closed as dust is ``filled``: nothing tradeable was left)."""
+    return was is not None and was.closed is RemovalReason.UNMATCHED and filled < full
