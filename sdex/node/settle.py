@@ -10,12 +10,13 @@ import logging
 
 from sdex.book import BookOrderState, RemovalReason, UnknownOrder
 from sdex.book.errors import BookError
-from sdex.chain import FillEvent, OrderState
+from sdex.chain import OrderState
 from sdex.chain.tx import already_known
 from sdex.errors import ContractRevert, RpcError
 from sdex.matching.match import Match
 from sdex.model import OPEN_STATUSES, OrderStatus, closed_status
 from sdex.node.chainstate import NodeChainState
+from sdex.node.views import _stored_fills
 from sdex.order import SignedOrder
 from sdex.settlement import Outcome as SettleOutcome
 from sdex.settlement import SettledMatch, diagnose
@@ -51,7 +52,7 @@ class NodeSettlement(NodeChainState):
     async def _on_settled(self, results: list[SettledMatch]) -> None:
         failed: list[Match] = []
         unsent: list[Match] = []
-        fills: list[FillEvent] = []
+        fills: list[StoredFill] = []
         debug = log.isEnabledFor(logging.DEBUG)
         self.registry.defer_writes()  # the orders these close: one write for all of them
         try:
@@ -59,7 +60,7 @@ class NodeSettlement(NodeChainState):
                 m = r.match
                 if r.outcome is SettleOutcome.SETTLED:
                     self._confirm(m, r)
-                    fills.extend(r.fills)  # (stored below: ``StoredFill`` only if needed)
+                    fills.extend(_stored_fills(r.fills, ours=True))
                     if debug:
                         log.debug(
                             "settled %s with %s in %s",
@@ -149,20 +150,17 @@ class NodeSettlement(NodeChainState):
         return []
 
     async def _fills_written(
-        self, early: concurrent.futures.Future[list[StoredFill]] | None, events: list[FillEvent]
+        self, early: concurrent.futures.Future[list[StoredFill]] | None, fills: list[StoredFill]
     ) -> list[StoredFill]:
         """The settlement's fills once stored: the write the chain thread queued as the
-        receipt came (``early``), else (or if that write failed: tried once more) ours.
-        (``events`` become ``StoredFill`` rows only then: with an early write, as on
-        Hardhat, they are not built twice.)"""
+        receipt came (``early``), else (or if that write failed: tried once more) ours."""
         if early is not None:
             try:
                 return await asyncio.wrap_future(early)
             except Exception as e:
                 log.warning("the fills write queued with the receipt failed (%s): again", e)
-        if not events:
+        if not fills:
             return []
-        fills = [StoredFill.of(f, True) for f in events]
         for pause in (*FILLS_WRITE_PAUSES, None):  # a store failing for a moment (disk full)
             try:
                 return await self.store.add_fills_async(fills)
