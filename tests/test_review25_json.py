@@ -63,11 +63,11 @@ def test_a_body_of_unclosed_strings_is_refused_in_bounded_time(case: str) -> Non
 def _reference(text: str, limit: int) -> bool:
     """``depth_exceeds`` by a plain scan: strings (to their end, or the text's) hold no
     brackets; more brackets opened than ``limit`` in the text and nested deeper than it,
-    or left unbalanced."""
+    or left unbalanced (a closer with nothing open, an opener never closed: which kind
+    closes which is the parser's to check)."""
     if text.count("[") + text.count("{") <= limit:
         return False
-    stack: list[str] = []
-    deepest = 0
+    depth = deepest = 0
     i = 0
     while i < len(text):
         c = text[i]
@@ -76,12 +76,14 @@ def _reference(text: str, limit: int) -> bool:
             while i < len(text) and text[i] != '"':
                 i += 2 if text[i] == "\\" else 1
         elif c in "[{":
-            stack.append("]" if c == "[" else "}")
-            deepest = max(deepest, len(stack))
-        elif c in "]}" and (not stack or stack.pop() != c):
-            return True
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth -= 1
+            if depth < 0:
+                return True
         i += 1
-    return bool(stack) or deepest > limit
+    return depth != 0 or deepest > limit
 
 
 @settings(max_examples=600, deadline=None)
