@@ -434,7 +434,7 @@ def hash_of_mark(text: object) -> bytes:
     written: one in upper case, or of another length, named the order in the filter and was
     then not found, so the order was judged never filled (review25)."""
     if not isinstance(text, str) or not MARK_HASH.fullmatch(text):
-        raise ValueError(f"a mark's hash {str(text)[:80]!r} is not 0x and 64 hex digits")
+        raise ValueError(f"a mark's hash {str(text)[:80]!r} is not 0x and 64 lower-case hex digits")
     return bytes.fromhex(text[2:])
 
 
