@@ -385,11 +385,14 @@ class Watcher(PollLoop):
         """At start, before the node is ready: the blocks since the saved head applied (what
         the chain changed while the node was down: fills, cancels, funds), so that orders
         judged from the saved mirror are judged as the chain has them now. A poll that fails
-        is left to ``run`` (it tries again; ``/health`` says why meanwhile, 503)."""
+        is left to ``run`` (it tries again; ``/health`` says why meanwhile, 503); a read the chain
+        moved under is tried again, as ``run`` would."""
         for _ in range(polls):
             try:
                 if not await self.poll_once():
                     return
+            except Inconsistent:  # the chain moved under the read (``run`` bears a few)
+                continue
             except Exception as e:
                 self.failed_before_run(e)  # (logged: the watcher tries again)
                 return
