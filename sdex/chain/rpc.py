@@ -128,7 +128,8 @@ def batch_results(url: str, ids: list[int], reply: object) -> list[Any]:
     exception object (not raised). A reply that is not a list of objects is an error."""
     if not isinstance(reply, list) or not all(isinstance(x, dict) for x in reply):
         raise RpcError(0, f"{url} answered a batch with something else", None)
-    by_id = {item.get("id"): item for item in reply}
+    # (an id that is a list or an object names no request: unhashable, it raised TypeError)
+    by_id = {i: item for item in reply if not isinstance(i := item.get("id"), list | dict)}
     out: list[Any] = []
     for i in ids:
         try:

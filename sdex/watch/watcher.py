@@ -42,7 +42,7 @@ from sdex.store import ChainIdentity, Store
 from sdex.watch.blocks import Inconsistent, Reorg, receipt_coming, unannounced
 from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset, durable
 from sdex.watch.falsefills import false_fills, late_fills
-from sdex.watch.fork import Behind, Vanished, behind_for, check_head, describe, fork_point
+from sdex.watch.fork import Behind, Vanished, behind_for, check_head, fork_point
 from sdex.watch.funds import FUNDS_TRIES, read_funds, refresh_funds
 from sdex.watch.loop import PollLoop, log
 from sdex.watch.own import OwnBelow
@@ -385,13 +385,16 @@ class Watcher(PollLoop):
         """At start, before the node is ready: the blocks since the saved head applied (what
         the chain changed while the node was down: fills, cancels, funds), so that orders
         judged from the saved mirror are judged as the chain has them now. A poll that fails
-        is left to ``run`` (it tries again; ``/health`` says why)."""
+        is left to ``run`` (it tries again; ``/health`` says why meanwhile, 503); a read the chain
+        moved under is tried again, as ``run`` would."""
         for _ in range(polls):
             try:
                 if not await self.poll_once():
                     return
+            except Inconsistent:  # the chain moved under the read (``run`` bears a few)
+                continue
             except Exception as e:
-                log.warning("catching up at start: %s (the watcher tries again)", describe(e))
+                self.failed_before_run(e)  # (logged: the watcher tries again)
                 return
 
     async def _refresh_funds(self, changes: BlockChanges) -> None:
