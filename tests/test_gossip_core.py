@@ -148,7 +148,7 @@ def test_a_node_below_mesh_min_grafts_up_to_fanout() -> None:
 
 
 def test_an_accepted_order_goes_to_every_mesh_peer_but_its_sender() -> None:
-    core, _ = make(peers=8, mesh=4, flush_delay=0.0, direct_max=0)
+    core, _ = make(peers=8, mesh=4, flush_delay=0.0)
     # no flush delay (the default): the pushes leave at once, with no timer left behind
     pushes = core.accepted(order(1), exclude=peer_id(2))
     assert sorted(calls(pushes)) == [("push", url(1)), ("push", url(3)), ("push", url(4))]
@@ -157,7 +157,7 @@ def test_an_accepted_order_goes_to_every_mesh_peer_but_its_sender() -> None:
 
 
 def test_several_orders_accepted_together_leave_in_one_push_per_peer() -> None:
-    core, _ = make(peers=8, mesh=4, flush_delay=0.0, direct_max=0)
+    core, _ = make(peers=8, mesh=4, flush_delay=0.0)
     pushes = core.accepted_many([(order(1), None), (order(2), peer_id(1)), (order(3), None)])
     bodies = {c.url: c.body["orders"] for c in pushes if isinstance(c, Call)}
     assert bodies[url(1)] == [order(1), order(3)]
@@ -165,7 +165,7 @@ def test_several_orders_accepted_together_leave_in_one_push_per_peer() -> None:
 
 
 def test_a_flush_delay_holds_pushes_for_a_batch() -> None:
-    core, clock = make(peers=8, mesh=4, flush_delay=0.002, direct_max=0)
+    core, clock = make(peers=8, mesh=4, flush_delay=0.002)
     assert core.accepted(order(1), exclude=peer_id(2)) == []  # waits flush_delay for a batch
     assert core.accepted(order(2)) == []
     clock.t += 0.002
@@ -199,7 +199,7 @@ def test_forwards_leave_at_staggered_times_and_skip_peers_that_sent_the_order_me
 
 
 def test_without_a_mesh_an_order_goes_to_fanout_random_peers() -> None:
-    core, clock = make(peers=8, fanout=3, direct_max=0)
+    core, clock = make(peers=8, fanout=3)
     core.accepted(order(1))
     assert len(calls(run_due(core, clock))) == 3
 

@@ -16,12 +16,6 @@ class GossipConfig:
     """Fewer live mesh peers than this: graft more (up to ``fanout``)."""
     mesh_max: int = 8
     """Grafts accepted up to this many mesh peers; above it a node prunes down to ``fanout``."""
-    direct_max: int = 8
-    """A node with at most this many peers (a small network) pushes to every one of them,
-    not only to its mesh, and names them all in a push's ``also``: every node is one hop
-    from the order's first node (8 nodes at fanout 6: the mesh left most orders one node
-    two hops away, each hop a peer's intake). Forwards then are repairs, spared or held as
-    any named forward (``hint_hold``); anti-entropy is unchanged. 0: the mesh alone."""
     batch_max: int = 256
     """Orders per push: one batched chain read at the receiver."""
     outbox_max: int = 20_000

@@ -188,7 +188,7 @@ class GossipCore(Pushing):
         to those; at most half of our forward's targets spared, ``Heard.spare``): the check
         to run (results go to ``judge``/``checked``)."""
         self._heard.note(sender, orders)
-        mesh = {k[-SHORT_ID:]: k for k in self._pushed_to() if k != sender} if also or more else {}
+        mesh = {k[-SHORT_ID:]: k for k in self.mesh if k != sender} if also or more else {}
         if isinstance(also, list) and len(also) <= ALSO_MAX:
             self._heard.hint([mesh[a] for a in also if isinstance(a, str) and a in mesh], orders)
         if more is not None:

@@ -340,10 +340,6 @@ class Peers:
     def __len__(self) -> int:
         return len(self._peers)
 
-    def keys(self) -> list[str]:
-        """The admitted peers' ids (live or not)."""
-        return list(self._peers)
-
 
 def normalize(url: str) -> str:
     url = url.strip().rstrip("/")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from sdex.gossip.actions import Action, Call, GossipConfig, Pending
@@ -37,7 +37,7 @@ class Pushing:
     def accepted_many(self, orders: list[tuple[dict[str, Any], str | None]]) -> list[Action]:
         """``accepted`` for several (order, sender) pairs: one look at the live mesh."""
         now, cfg = self.clock(), self.config
-        live = self._targets(now)
+        live = [k for k in self.mesh if self._live(k, now)]
         boxes: dict[str, Outbox] = {}
         by_exclude: dict[str | None, list[Outbox]] = {}  # the mesh's boxes but the sender's
         for order, exclude in orders:
@@ -101,22 +101,6 @@ class Pushing:
         out, self._out = self._out, []
         return out
 
-    def _direct(self) -> bool:
-        """A small network (at most ``direct_max`` peers): this node pushes to every peer."""
-        return len(self.peers) <= self.config.direct_max
-
-    def _pushed_to(self) -> Iterable[str]:
-        """The ids this node pushes to, live or not: its mesh, or every peer (``_direct``)."""
-        return self.peers.keys() if self._direct() else self.mesh
-
-    def _targets(self, now: float) -> list[str]:
-        """The live peers this node pushes to now: ``_pushed_to`` less those backing off.
-        In a small network that is every peer, so an order reaches every node in one hop
-        (with the mesh alone, 8 nodes at fanout 6: most orders reach one node in two)."""
-        if self._direct():
-            return [p.key for p in self.peers.live()]
-        return [k for k in self.mesh if self._live(k, now)]
-
     def _live(self, key: str, now: float) -> bool:
         peer = self.peers.get(key)
         return peer is not None and peer.reachable(now)
@@ -160,13 +144,12 @@ class Pushing:
             self._send(box, self.call(peer, "notice", "POST", f"/p2p/{kind}", notice))
             return
         box.board(self.config.outbox_max)  # (``later`` rides along: no frame of its own)
-        targets = self._targets(now) if box.orders else []
         while box.orders and box.in_flight < self.config.push_window:
             batch = box.take(self.config.batch_max, self._heard)
             if batch:  # ``also``: live mesh peers the same orders go to now (``receive``)
-                ks, some = self._heard.names(batch, targets, box.key)  # (``more``: for some)
-                body = {"orders": batch, "also": [k[-SHORT_ID:] for k in ks]}
-                if more := [[k[-SHORT_ID:], i] for k, i in some]:
+                ks, some = self._heard.names(batch, self.mesh, box.key)  # (``more``: for some)
+                body = {"orders": batch, "also": [k[-SHORT_ID:] for k in ks if self._live(k, now)]}
+                if more := [[k[-SHORT_ID:], i] for k, i in some if self._live(k, now)]:
                     body["more"] = more[:ALSO_MAX]
                 self._send(box, self.call(peer, "push", "POST", "/p2p/orders", body))
 
