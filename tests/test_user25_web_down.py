@@ -1,0 +1,65 @@
+"""The web page while its node is down (user25's trial): it must not keep showing the
+book, "My orders", the chain head and the peers as if they were live.
+
+Found by hand: with the node stopped, the page went on showing its last book (with a
+spread), a chain head with "lag 0 blocks" and every peer "last seen now", for as long as
+the node stayed down; only the small badge in the corner said "reconnecting". Now a
+banner says the node is unreachable and since when, and the panels that came from it are
+marked stale (``body[data-node=down]``) until it answers again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.async_api import Browser
+
+from tests.conftest import Chain
+from tests.nodeutil import running_node
+from tests.test_web import (
+    browser,
+    choose_dev_account,
+    chromium,
+    dev_config,
+    in_module_loop,
+    new_page,
+    place,
+)
+
+__all__ = ["chromium"]  # (the module's Chromium fixture, shared with tests/test_web.py's)
+
+DOWN = "body[data-node=down]"
+UP = "body[data-node=up]"
+
+
+@in_module_loop
+async def test_a_stopped_node_is_said_and_its_figures_marked_stale(
+    chain: Chain, tmp_path: Path, chromium: Browser
+) -> None:
+    cfg = dev_config(chain, tmp_path / "n.db", 19)
+    async with browser(chromium) as b:
+        async with running_node(cfg) as (_node, api):
+            w = await new_page(b, api.base)
+            await choose_dev_account(w, chain.address(5))
+            await place(w, "buy", "1500", "0.5")
+            await w.page.wait_for_selector("#book tr[data-side=buy]", timeout=10_000)
+            await w.page.wait_for_selector(UP, state="attached", timeout=10_000)
+            assert await w.page.is_hidden("#node-banner")
+        # the node is gone: said above everything, the panels marked stale (bounded waits:
+        # the page notices on its next read, every 2 s, or when the socket closes)
+        await w.page.wait_for_selector(DOWN, state="attached", timeout=15_000)
+        await w.page.wait_for_selector("#node-banner", state="visible", timeout=5_000)
+        text = await w.page.text_content("#node-banner")
+        assert text is not None and text.startswith("this node does not answer (since "), text
+        assert "not live" in text, text
+        assert await w.page.text_content("#lag") == "—"  # (it said "0 blocks")
+        # back: the banner goes, the panels are live again
+        async with running_node(cfg):
+            await w.page.wait_for_selector("#conn[data-state=live]", timeout=20_000)
+            await w.page.wait_for_selector(UP, state="attached", timeout=15_000)
+            assert await w.page.is_hidden("#node-banner")
+            await w.page.wait_for_function(
+                "() => /^[0-9]+ blocks?$/.test(document.getElementById('lag').textContent)",
+                timeout=10_000,
+            )
+        away = ("ERR_CONNECTION_REFUSED",)
+        assert [e for e in w.errors if not e.endswith(away)] == []
