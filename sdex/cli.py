@@ -24,6 +24,7 @@ from sdex.client import (
     NodeClient,
 )
 from sdex.cliopts import (
+    DecimalArgsCommand,
     converter,
     decimal_arg,
     host_callback,
@@ -154,7 +155,7 @@ def demo(log_dir: Path, keep: bool) -> None:
 # -- wallet commands (a client of a node's HTTP API) ------------------------------------------
 
 
-@main.command()
+@main.command(cls=DecimalArgsCommand)
 @click.argument("side", type=click.Choice([s.value for s in Side], case_sensitive=False))
 @click.argument("price", callback=converter(decimal_arg("PRICE")))
 @click.argument("amount", callback=converter(decimal_arg("AMOUNT")))

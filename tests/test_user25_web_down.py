@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.async_api import Browser
+from playwright.async_api import Browser, Route
 
 from tests.conftest import Chain
 from tests.nodeutil import running_node
@@ -63,3 +63,61 @@ async def test_a_stopped_node_is_said_and_its_figures_marked_stale(
             )
         away = ("ERR_CONNECTION_REFUSED",)
         assert [e for e in w.errors if not e.endswith(away)] == []
+
+
+MARKUP = '<img src=x onerror="window.__xss=1">'
+
+
+@in_module_loop
+async def test_values_from_the_node_and_its_peers_are_shown_as_text(
+    chain: Chain, tmp_path: Path, chromium: Browser
+) -> None:
+    """A peer's claimed URL and key, a settlement's hash and an error's reason and field
+    carry markup: each is shown as the text it is, and no element is made of it."""
+    cfg = dev_config(chain, tmp_path / "n.db", 19)
+    async with running_node(cfg) as (_node, api), browser(chromium) as b:
+        w = await new_page(b, api.base)
+
+        async def hostile_health(route: Route) -> None:
+            got = await route.fetch()
+            body = await got.json()
+            peer = {"key": MARKUP, "url": MARKUP, "score": MARKUP, "banned": False,
+                    "lastSeen": MARKUP, "received": MARKUP}  # fmt: skip
+            body["gossip"] = {**(body.get("gossip") or {}), "peers": [peer]}
+            await route.fulfill(response=got, json=body)
+
+        async def hostile_status(route: Route) -> None:
+            got = await route.fetch()
+            body = await got.json()
+            body["inFlight"] = [{"txHash": MARKUP, "nonce": MARKUP, "matches": []}]
+            body["head"] = MARKUP
+            await route.fulfill(response=got, json=body)
+
+        async def hostile_refusal(route: Route) -> None:
+            await route.fulfill(status=400, json={
+                "code": 100, "reason": MARKUP,
+                "validationErrors": [{"field": "price", "code": 1001, "reason": MARKUP},
+                                     {"field": MARKUP, "code": 1001, "reason": MARKUP}],
+            })  # fmt: skip
+
+        await w.page.route("**/health", hostile_health)
+        await w.page.route("**/web/status", hostile_status)
+        await w.page.route("**/v1/orders", hostile_refusal)
+        await w.page.wait_for_function(
+            "m => document.getElementById('peers').textContent.includes(m)", arg=MARKUP
+        )
+        await w.page.wait_for_function(
+            "m => document.getElementById('inflight').textContent.includes(m)", arg=MARKUP
+        )
+        await choose_dev_account(w, chain.address(5))
+        await w.page.fill("#price", "1500")
+        await w.page.fill("#amount", "0.5")
+        await w.page.click("#submit")
+        await w.page.wait_for_function(
+            "m => document.getElementById('err-price').textContent.includes(m)", arg=MARKUP
+        )
+        assert MARKUP in (await w.page.text_content("#err-form") or "")
+        assert await w.page.text_content("#head") == MARKUP
+        assert await w.page.evaluate("() => document.querySelectorAll('img').length") == 0
+        assert await w.page.evaluate("() => window.__xss") is None
+        assert [e for e in w.errors if "400 (Bad Request)" not in e] == []
