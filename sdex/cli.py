@@ -108,8 +108,8 @@ def devnet(port: int, deployment_path: Path, engine: str) -> None:
     try:
         with console.status(f"starting {engine} on 127.0.0.1:{port} and deploying"):
             d = net.start()
-    except DevnetError as e:
-        console.print(f"[red]{escape(str(e))}[/]")
+    except DevnetError as e:  # (one `error:` line as every other command's; it had no prefix)
+        print_error(stderr_console(), e)
         sys.exit(1)
     try:
         console.print(f"[bold]SDEX devnet[/] chain {d.chain_id} at {d.rpc}")

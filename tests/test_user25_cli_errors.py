@@ -10,6 +10,7 @@ only "expiry ... is not after the latest block"; a cancel of a hash the node nev
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -170,3 +171,18 @@ def test_a_negative_number_is_named_without_a_node(typed: str) -> None:
 def test_an_unknown_option_is_still_named() -> None:
     r = cli("order", "buy", "1", "1", "--prce", "5", "--node", "http://127.0.0.1:1")
     assert r.exit_code == 2 and "No such option '--prce'" in r.output, r.output
+
+
+def test_a_devnet_port_in_use_is_one_error_line() -> None:
+    """(it printed the sentence alone, on stdout, with no ``error:`` as every other command)"""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = CliRunner().invoke(
+            main, ["devnet", "--port", str(port), "--deployment", "/nonexistent/d.json"],
+            env={"COLUMNS": "200"},
+        )  # fmt: skip
+    assert r.exit_code == 1, r.output
+    assert r.stdout == ""
+    assert one_line(r.stderr).startswith(f"error: port {port} on 127.0.0.1 is already in use")
