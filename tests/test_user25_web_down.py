@@ -9,6 +9,7 @@ marked stale (``body[data-node=down]``) until it answers again."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from playwright.async_api import Browser, Route
@@ -16,6 +17,7 @@ from playwright.async_api import Browser, Route
 from tests.conftest import Chain
 from tests.nodeutil import running_node
 from tests.test_web import (
+    Watched,
     browser,
     choose_dev_account,
     chromium,
@@ -24,6 +26,7 @@ from tests.test_web import (
     new_page,
     place,
 )
+from tests.test_web_book import Proxy
 
 __all__ = ["chromium"]  # (the module's Chromium fixture, shared with tests/test_web.py's)
 
@@ -121,3 +124,39 @@ async def test_values_from_the_node_and_its_peers_are_shown_as_text(
         assert await w.page.evaluate("() => document.querySelectorAll('img').length") == 0
         assert await w.page.evaluate("() => window.__xss") is None
         assert [e for e in w.errors if "400 (Bad Request)" not in e] == []
+
+
+@in_module_loop
+async def test_a_dropped_socket_says_what_is_not_live(
+    chain: Chain, tmp_path: Path, chromium: Browser
+) -> None:
+    """The node answers HTTP but its websocket stays down (a proxy that drops websockets):
+    the book is still read (every 2 s), but "My orders" and the fills only move with the
+    socket. After a few seconds down a banner says so and those two are dimmed; a short drop
+    (a restart's reconnect) shows nothing."""
+    cfg = dev_config(chain, tmp_path / "n.db", 19)
+    proxy = Proxy()
+    async with running_node(cfg) as (_node, api), browser(chromium) as b:
+        ctx = await b.new_context(viewport={"width": 1440, "height": 860})
+        page = await ctx.new_page()
+        await page.route_web_socket(re.compile(r".*/v1/ws$"), proxy.handle)
+        w = await Watched(page, api.base).open()
+        await choose_dev_account(w, chain.address(5))
+        await place(w, "buy", "1500", "0.5")
+        assert await page.is_hidden("#node-banner")
+        proxy.down = True
+        for r in proxy.routes:
+            await r.close()
+        await page.wait_for_selector("#conn[data-state=reconnecting]")
+        await page.wait_for_selector("body[data-socket=down]", state="attached", timeout=15_000)
+        text = await page.text_content("#node-banner")
+        assert text is not None and text.startswith("the live connection to this node is down"), (
+            text
+        )
+        assert "your orders and the fills" in text and await page.is_visible("#node-banner")
+        assert await page.get_attribute("body", "data-node") == "up"  # (HTTP answers)
+        proxy.down = False
+        await page.wait_for_selector("#conn[data-state=live]", timeout=15_000)
+        await page.wait_for_selector("body[data-socket=live]", state="attached", timeout=5_000)
+        assert await page.is_hidden("#node-banner")
+        assert w.errors == []

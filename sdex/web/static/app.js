@@ -435,8 +435,10 @@ function showChain(health) {
 }
 
 /** When the node was last found not answering at all (fetch fails: stopped, restarting,
- * unreachable), or null while it answers. */
+ * unreachable), or null while it answers; when the websocket closed, or null while open. */
 let nodeDownSince = null;
+let socketDownSince = null;
+const SOCKET_DOWN_SAID_MS = 3000; // (a restart's reconnect takes less: no banner flashes)
 
 /** Whether the node answers (any answer, even a 503, is one): while it does not, say so
  * above everything and mark what it sent last stale. The badge alone ("reconnecting") left
@@ -446,20 +448,45 @@ function nodeAnswers(ok) {
   const state = ok ? "up" : "down";
   if (document.body.dataset.node === state) return;
   document.body.dataset.node = state;
-  const b = $("node-banner");
   if (ok) {
     nodeDownSince = null;
-    b.hidden = true;
-    b.textContent = "";
     if ($("err-form").textContent.startsWith("could not reach the node")) $("err-form").textContent = "";
-    return;
+  } else {
+    nodeDownSince = new Date();
+    S.lastHealth = null; // (no rate across the gap)
+    for (const id of ["lag", "orders-rate"]) $(id).textContent = "—";
   }
-  nodeDownSince = new Date();
-  S.lastHealth = null; // (no rate across the gap)
-  for (const id of ["lag", "orders-rate"]) $(id).textContent = "—";
-  b.hidden = false;
-  b.textContent = `this node does not answer (since ${nodeDownSince.toLocaleTimeString()}): the book, your orders, ` +
-    "the fills and the network figures below are the last it sent, not live; the page reconnects by itself.";
+  showNodeState();
+}
+
+/** The websocket opened (true) or closed (false). While it is down and the node answers,
+ * the book is read every few seconds but "My orders" and the fills move only with the
+ * socket's events: said once it has been down a few seconds. */
+function socketOpen(open) {
+  if (open) socketDownSince = null;
+  else if (socketDownSince === null) {
+    socketDownSince = new Date();
+    setTimeout(showNodeState, SOCKET_DOWN_SAID_MS + 50);
+  }
+  showNodeState();
+}
+
+/** The banner and ``body[data-node]``/``[data-socket]`` from what is known of the node. */
+function showNodeState() {
+  const b = $("node-banner");
+  const socketDown = socketDownSince !== null && Date.now() - socketDownSince.getTime() >= SOCKET_DOWN_SAID_MS;
+  document.body.dataset.socket = socketDown ? "down" : "live";
+  let text = "";
+  if (nodeDownSince) {
+    text = `this node does not answer (since ${nodeDownSince.toLocaleTimeString()}): the book, your orders, ` +
+      "the fills and the network figures below are the last it sent, not live; the page reconnects by itself.";
+  } else if (socketDown) {
+    text = `the live connection to this node is down (since ${socketDownSince.toLocaleTimeString()}, reconnecting): ` +
+      "the book is read from it every few seconds, but your orders and the fills below are as they were then " +
+      "until it is back.";
+  }
+  b.hidden = !text;
+  b.textContent = text;
 }
 
 /** A failed read: no answer at all (fetch's TypeError) means the node is not there. */
@@ -902,6 +929,7 @@ function connect() {
   const badge = $("conn");
   ws.onopen = () => {
     nodeAnswers(true);
+    socketOpen(true);
     backoff = 250;
     B.ws = ws;
     B.pair = null;
@@ -922,6 +950,7 @@ function connect() {
     if (ev && typeof ev === "object") onEvent(ev);
   };
   ws.onclose = () => {
+    socketOpen(false);
     if (B.ws === ws) {
       B.ws = null;
       B.pair = null;
