@@ -7,6 +7,7 @@ most of a local chain's latency, so the hot calls go through this small client i
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from typing import Any
 
@@ -175,3 +176,15 @@ def revert_data(err: dict[str, Any]) -> bytes | None:
 
 def _revert_message(err: dict[str, Any], data: bytes) -> str:
     return f"{err.get('message', 'execution reverted')} (data 0x{data.hex()})"
+
+
+_QUANTITY = re.compile(r"0x[0-9a-fA-F]{1,64}")
+
+
+def quantity(raw: object) -> int:
+    """A JSON-RPC quantity (``0x``-hex, at most 256 bits), or ValueError: a chain's answer
+    of another type (a number, a list: a broken or hostile endpoint) is refused as one that
+    is not hex, never a TypeError out of ``int(raw, 16)``."""
+    if isinstance(raw, str) and _QUANTITY.fullmatch(raw):
+        return int(raw, 16)
+    raise ValueError(f"not a JSON-RPC quantity: {raw!r}"[:200])

@@ -35,6 +35,7 @@ from collections.abc import Callable
 import aiohttp
 
 from sdex.chain.arpc import AsyncRpc
+from sdex.chain.rpc import quantity
 from sdex.errors import ChainError
 from sdex.hashfilter import HashFilter, capacity_for
 from sdex.mirror import Account, Effects, Header, Mirror
@@ -333,7 +334,7 @@ class Watcher(PollLoop):
 
     async def _reset(self, changes: BlockChanges) -> None:
         """Another chain at the same RPC: start the mirror over from the deployment block."""
-        chain_id = int(await self.rpc.call("eth_chainId"), 16)
+        chain_id = quantity(await self.rpc.call("eth_chainId"))
         if chain_id != self.identity.chain_id:
             raise ChainReset(f"chain id is {chain_id}, not {self.identity.chain_id}")
         code = await self.rpc.call("eth_getCode", self.mirror.address, "latest")
@@ -376,7 +377,7 @@ class Watcher(PollLoop):
         self.resumed = h is not None and problem is None and int(h.hash, 16) != 0
         if self.resumed and h is not None:  # (far behind: judged by the chain, as before)
             try:
-                behind = int(await self.rpc.call("eth_blockNumber"), 16) - h.number
+                behind = quantity(await self.rpc.call("eth_blockNumber")) - h.number
             except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError):
                 behind = CATCH_UP_BLOCKS + 1
             self.resumed = behind <= CATCH_UP_BLOCKS
