@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_node import ALICE, BOB, E6, E18, ask
-from tests.test_restart_mirror import saved_past, status
+from tests.nodeutil import node_config, running_node
+from tests.test_node import ALICE, E6, E18, ask
+from tests.test_restart_mirror import part_filled_and_saved, status
 
 DAMAGE = {
     "upper case": "'0x' || upper(substr(hash, 3))",
@@ -36,11 +36,7 @@ async def test_a_mark_hash_not_as_written_makes_the_saved_mirror_unreadable(
     cfg = node_config(c, tmp_path / "n.db")
     s = c.sign(ask(c, ALICE, E18, 3000 * E6))
     async with running_node(cfg) as (node, api):
-        await wait_for(lambda: node.watcher.caught_up.is_set())
-        assert (await api.post_order(s))[0] == 201
-        c.exchange.fill_order(c.sender(BOB), s, 300 * E6)  # (a tenth: a mirror row)
-        head = int(c.rpc.call("eth_blockNumber"), 16)
-        await wait_for(lambda: saved_past(node, head), timeout=20)
+        await part_filled_and_saved(node, api, c, s)
     with sqlite3.connect(cfg.db) as db:
         sql = f"UPDATE mirror_orders SET hash={DAMAGE[damage]} WHERE hash=?"
         assert db.execute(sql, (s.hash_hex.lower(),)).rowcount == 1

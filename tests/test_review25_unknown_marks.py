@@ -9,9 +9,9 @@ import sqlite3
 from pathlib import Path
 
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_node import ALICE, BOB, E6, E18, ask
-from tests.test_restart_mirror import saved_past, status
+from tests.nodeutil import node_config, running_node
+from tests.test_node import ALICE, E6, E18, ask
+from tests.test_restart_mirror import part_filled_and_saved, status
 
 
 async def test_unknown_marks_are_counted_on_health(chain: Chain, tmp_path: Path) -> None:
@@ -19,11 +19,7 @@ async def test_unknown_marks_are_counted_on_health(chain: Chain, tmp_path: Path)
     cfg = node_config(c, tmp_path / "n.db")
     s = c.sign(ask(c, ALICE, E18, 3000 * E6))
     async with running_node(cfg) as (node, api):
-        await wait_for(lambda: node.watcher.caught_up.is_set())
-        assert (await api.post_order(s))[0] == 201
-        c.exchange.fill_order(c.sender(BOB), s, 300 * E6)  # (a tenth: a mirror row)
-        head = int(c.rpc.call("eth_blockNumber"), 16)
-        await wait_for(lambda: saved_past(node, head), timeout=20)
+        await part_filled_and_saved(node, api, c, s)
         code, health = await api.get("/health")
         assert code == 200 and health["chainMirror"]["mirror"]["ordersUnknown"] == 0
     with sqlite3.connect(cfg.db) as db:
