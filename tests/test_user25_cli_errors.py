@@ -9,9 +9,7 @@ only "expiry ... is not after the latest block"; a cancel of a hash the node nev
 
 from __future__ import annotations
 
-import contextlib
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,11 +17,11 @@ import requests
 from click.testing import CliRunner, Result
 
 from sdex.cli import main
-from sdex.node.process import NodeProcess
 from tests.conftest import Chain
 from tests.nodeutil import free_port
+from tests.test_cli_node import node
 
-ALICE, OPERATOR = 1, 16
+ALICE = 1
 UNKNOWN_HASH = "0x" + "ab" * 32
 
 
@@ -33,19 +31,6 @@ def cli(*args: str) -> Result:
 
 def one_line(text: str) -> str:
     return " ".join(text.split())
-
-
-@contextlib.contextmanager
-def node(c: Chain, tmp: Path) -> Iterator[str]:
-    deployment = tmp / "devnet.json"
-    c.deployment.save(deployment)
-    proc = NodeProcess(free_port(), deployment, c.keys[OPERATOR], tmp / "n.db", tmp / "n.log")
-    proc.start()
-    try:
-        proc.wait_ready()
-        yield proc.url
-    finally:
-        proc.kill()
 
 
 def key(c: Chain, i: int) -> str:
@@ -118,7 +103,7 @@ def test_every_bad_input_is_one_clear_line_and_changes_nothing(
     c.rpc.call("evm_increaseTime", 3600)
     c.rpc.call("evm_mine")
     dead = str(free_port())
-    with node(c, tmp_path) as url:
+    with node(c, tmp_path) as (url, _):
         maker = c.address(ALICE)
         block = c.rpc.call("eth_blockNumber")
         failures = []

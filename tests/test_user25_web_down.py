@@ -9,7 +9,6 @@ marked stale (``body[data-node=down]``) until it answers again."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from playwright.async_api import Browser, Route
@@ -17,7 +16,6 @@ from playwright.async_api import Browser, Route
 from tests.conftest import Chain
 from tests.nodeutil import running_node
 from tests.test_web import (
-    Watched,
     browser,
     choose_dev_account,
     chromium,
@@ -26,7 +24,7 @@ from tests.test_web import (
     new_page,
     place,
 )
-from tests.test_web_book import Proxy
+from tests.test_web_book import Proxy, proxied_page
 
 __all__ = ["chromium"]  # (the module's Chromium fixture, shared with tests/test_web.py's)
 
@@ -137,10 +135,8 @@ async def test_a_dropped_socket_says_what_is_not_live(
     cfg = dev_config(chain, tmp_path / "n.db", 19)
     proxy = Proxy()
     async with running_node(cfg) as (_node, api), browser(chromium) as b:
-        ctx = await b.new_context(viewport={"width": 1440, "height": 860})
-        page = await ctx.new_page()
-        await page.route_web_socket(re.compile(r".*/v1/ws$"), proxy.handle)
-        w = await Watched(page, api.base).open()
+        w = await proxied_page(b, api.base, proxy)
+        page = w.page
         await choose_dev_account(w, chain.address(5))
         await place(w, "buy", "1500", "0.5")
         assert await page.is_hidden("#node-banner")
