@@ -60,6 +60,17 @@ async def part_filled_and_saved(node: Any, api: Api, c: Chain, s: SignedOrder) -
     await wait_for(lambda: saved_past(node, head), timeout=20)
 
 
+async def one_part_filled_saved(c: Chain, tmp_path: Path) -> tuple[NodeConfig, SignedOrder]:
+    """A node's store at ``tmp_path`` holding one ask of Alice's (returned), a tenth filled
+    on chain and the mirror saved past that fill (``part_filled_and_saved``; node stopped)."""
+    cfg = node_config(c, tmp_path / "n.db")
+    s = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    async with running_node(cfg) as (node, api):
+        await part_filled_and_saved(node, api, c, s)
+        assert node.records[s.hash].filled == E18 // 10
+    return cfg, s
+
+
 async def one_ask_saved(c: Chain, tmp_path: Path) -> tuple[NodeConfig, SignedOrder]:
     """A node's store at ``tmp_path`` holding one ask of Carol's (returned), its mirror
     saved past it (the node stopped)."""

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node
-from tests.test_node import ALICE, E6, E18, ask
-from tests.test_restart_mirror import part_filled_and_saved, status
+from tests.nodeutil import running_node
+from tests.test_node import E18
+from tests.test_restart_mirror import one_part_filled_saved, status
 
 DAMAGE = {
     "upper case": "'0x' || upper(substr(hash, 3))",
@@ -33,10 +33,7 @@ async def test_a_mark_hash_not_as_written_makes_the_saved_mirror_unreadable(
     chain: Chain, tmp_path: Path, damage: str
 ) -> None:
     c = chain
-    cfg = node_config(c, tmp_path / "n.db")
-    s = c.sign(ask(c, ALICE, E18, 3000 * E6))
-    async with running_node(cfg) as (node, api):
-        await part_filled_and_saved(node, api, c, s)
+    cfg, s = await one_part_filled_saved(c, tmp_path)
     with sqlite3.connect(cfg.db) as db:
         sql = f"UPDATE mirror_orders SET hash={DAMAGE[damage]} WHERE hash=?"
         assert db.execute(sql, (s.hash_hex.lower(),)).rowcount == 1
