@@ -419,17 +419,16 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
                 node_delays=delays if shares is None else None, node_speeds=shares,
                 bursts_step=trace.get("burst_step", 0.0), delays_woken=wait == "delays",
             )  # fmt: skip
-        if wait in FAIR and own is not None:  # --core-wait fair: the fair shares (sim25)
+        if wait == "fair-ps" and own is not None:  # every runnable task alike (sim25)
             return LinkModel(
                 one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
                 post_cost=post, post_wait=wallet_asleep(run), message_cost=message,
                 watch_cost=watch, cores=cores, others=others, others_trace=own,
                 others_step=trace.get("step", 0.0), others_groups=groups,
-                sliced=wait == "fair", timeslice=TIMESLICE, cost_shape=shape,
+                timeslice=TIMESLICE, cost_shape=shape,
             )  # fmt: skip
-        if wait in GROUPED:  # --core-wait queue-groups: the line at the group's share (sim25)
-            weights = "shares" if wait == "queue-groups-shares" else "groups"
-            shares, mine = group_shares(trace, int(cores), weights) or (None, None)
+        if wait == "queue-groups":  # the line at the share the other groups leave (sim25)
+            shares, mine = group_shares(trace, int(cores), "groups") or (None, None)
             return LinkModel(
                 one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
                 post_cost=post, post_wait=wallet_asleep(run), message_cost=message,
@@ -548,14 +547,25 @@ core, each job waiting first its real node's ``run_delay`` per run in that step
 before every job; ``delays-share``: each node runs at the share of a core its real thread
 got while runnable (CPU over CPU and ``run_delay``, around each step); ``queue-bursts-fair``: the
 line picks by task group (each burst's autogroup, measured; ours 0), the group that has run
-least first, as the kernel shares the cores among autogroups."""
+least first, as the kernel shares the cores among autogroups. ``queue-groups`` (sim25, a
+forecast: no figure of the nodes' own waits in it, no spells): the line for the cores at the
+share of a core the other task groups leave the nodes' group (``sched_autogroup``: each other
+group with a runnable process one entity on one core, ``sdex.sim.shares``), that share
+shared again among the group's busy nodes and its other runnable tasks (chain, load
+generator, watcher), from the window's run-queue trace every 50 ms. Over 29 windows (sim23's
+18 and 11 new) it put 70 of 145 figures within 20% (``queue`` 72), its p50s centred
+(geometric mean of real over predicted 0.80, ``queue`` 1.94) but as far off (mean |log| 0.77,
+``queue`` 0.70): not the default. ``fair-ps``: every runnable task alike (processor sharing,
+the other groups' runnable processes and ours from the same trace, no spells, the wallet's
+wait less its wait for a core): 1.3-6.3x fast on the p50 in 17 of 19 loaded windows;
+``share``'s nearer p50s come from its wallet's wait, which holds the real nodes' own waits for
+a core (docs/BENCHMARKS.md, "sim25")."""
 QUEUED = ("queue", "queue-free", "queue-left", "queue-others", "queue-others-waking",
           "queue-others-spells", "queue-bursts", "queue-bursts-whole",
           "queue-bursts-waking", "queue-bursts-fair")  # fmt: skip
 
 
-FAIR = ("fair", "fair-ps")
-GROUPED = ("queue-groups", "queue-groups-shares")
+FORECASTS = ("queue-groups", "fair-ps")
 GROUP_STEP = 0.05
 """Seconds a step of ``group_shares``: the kernel's per-core group weights follow its load
 averages (PELT, a 32 ms half-life), not each instant's runnable tasks."""
@@ -569,7 +579,8 @@ def group_shares(
     other active group's runnable processes, weighed by ``weights``) and the nodes' group's
     other runnable tasks (the chain, the load generator, the watcher), as
     ``bench/runqueue.py`` sampled them every ``step``: the other processes only, never the
-    nodes' own figures. None for a window without the groups sampled."""
+    nodes' own figures (``weights``: ``sdex.sim.shares.WEIGHTS``). None for a window without
+    the groups sampled."""
     own, groups, step = trace.get("own"), trace.get("groups"), float(trace.get("step") or 0.0)
     if not isinstance(own, list) or not isinstance(groups, list) or not groups or step <= 0:
         return None
@@ -1177,7 +1188,7 @@ def main() -> None:
                     help="a wallet's order waits off its CPU as measured (WAIT)")  # fmt: skip
     ap.add_argument("--core-wait",
                     choices=["share", "probe", "checks", "spans", "spells", "spells-machine",
-                             *QUEUED, *GROUPED, *FAIR, "delays", "delays-every", "delays-share"],
+                             *QUEUED, *FORECASTS, "delays", "delays-every", "delays-share"],
                     default="queue",
                     help="how a node waits for a core (CORE_WAIT)")  # fmt: skip
     ap.add_argument("--peer-wait", choices=["on", "off"], default="off",
@@ -1202,7 +1213,7 @@ def main() -> None:
     ap.add_argument("--transport-from", type=Path,
                     help="the transport's CPU per call from this JSON (an earlier output's "
                     "transport_cpu_us_per_call: one calibration for every prediction) instead "
-                    "of measuring it again (sim25: 590-1,380 us a call by load)")  # fmt: skip
+                    "of measuring it again (sim25: 581-1,379 us a call by load)")  # fmt: skip
     args = ap.parse_args()
     SCHEDULER["groups"] = args.scheduler == "groups"
     COST["model"] = args.cost

@@ -1,7 +1,7 @@
 """sim25: forecasting the nodes' share of the shared machine's cores from the other processes'
 load alone (``sdex.sim.shares``: ``core_share``, ``share_trace``, ``GroupShare``; the line at
 that share, ``Cpu.share_at``), and ``bench/gossip_sim.py``'s forecast modes built from a
-window's trace (``--core-wait fair``, ``fair-ps``, ``queue-groups``, ``queue-groups-shares``)
+window's trace (``--core-wait queue-groups``, ``fair-ps``)
 and its one transport calibration for every prediction (``--transport-from``)."""
 
 from __future__ import annotations
@@ -248,12 +248,10 @@ def _window(trace: dict[str, Any], pin: pytest.MonkeyPatch) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@pytest.mark.parametrize(("mode", "weights"), [("queue-groups", "groups"),
-                                               ("queue-groups-shares", "shares")])  # fmt: skip
 def test_the_bench_forecasts_the_groups_share_from_the_other_processes_only(
-    monkeypatch: pytest.MonkeyPatch, mode: str, weights: str
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(gossip_sim.CORE_WAIT, "mode", mode)
+    monkeypatch.setitem(gossip_sim.CORE_WAIT, "mode", "queue-groups")
     # 20 samples of 5 ms: two 50 ms steps; the nodes' own figures are there and unused
     own, groups = [1.0] * 10 + [0.0] * 10, [[2, 1]] * 10 + [[]] * 10
     run = _window({"own": own, "groups": groups, "node_delay": [[0.04, 0.04]],
@@ -262,7 +260,7 @@ def test_the_bench_forecasts_the_groups_share_from_the_other_processes_only(
     assert links.queued and links.cores == 2.0 and links.spells is None
     assert links.node_speeds is None and links.node_delays is None and links.others is None
     assert links.group_step == 0.05
-    assert links.group_shares == pytest.approx([core_share(2, [2, 1], 0.0, weights), 1.0])
+    assert links.group_shares == pytest.approx([core_share(2, [2, 1], 0.0, "groups"), 1.0])
     assert links.group_own == pytest.approx([1.0, 0.0])
     # the same window without the nodes' own figures: the same forecast
     del run["runnable_trace"]["node_delay"], run["runnable_trace"]["node_cpu"]
@@ -291,11 +289,10 @@ def test_a_trace_with_negative_or_many_groups_is_bounded() -> None:
     assert shares == pytest.approx([core_share(2, kept, 0.0, "groups")]) and own == [0.0]
 
 
-@pytest.mark.parametrize(("mode", "sliced"), [("fair", True), ("fair-ps", False)])
 def test_the_fair_forecast_shares_the_cores_with_the_other_processes_runnable(
-    monkeypatch: pytest.MonkeyPatch, mode: str, sliced: bool
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(gossip_sim.CORE_WAIT, "mode", mode)
+    monkeypatch.setitem(gossip_sim.CORE_WAIT, "mode", "fair-ps")
     run = _window({"own": [1.0, 0.0], "groups": [[2, 1], []], "node_delay": [[0.04]],
                    "node_cpu": [[0.001]], "burst_step": 0.05}, monkeypatch)  # fmt: skip
     links = gossip_sim.calibrated(run, "cpu", TRANSPORT)
@@ -303,7 +300,7 @@ def test_the_fair_forecast_shares_the_cores_with_the_other_processes_runnable(
     assert links.node_speeds is None and links.node_delays is None
     # every runnable task alike: our other tasks and the other groups' together
     assert links.others_trace == [4.0, 0.0] and links.others == 3.0
-    assert links.sliced is sliced and links.timeslice == gossip_sim.TIMESLICE
+    assert not links.sliced and links.timeslice == gossip_sim.TIMESLICE
     # the wallet's wait: its time off the CPU less its wait for a core (the machine's)
     assert links.post_wait == gossip_sim.wallet_asleep(run)
 

@@ -22,11 +22,13 @@ def group_share(cores: float, ours: float, groups: list[int]) -> float:
 
 
 WEIGHTS = ("entities", "groups", "shares")
-"""How ``core_share`` weighs another active group on a core: ``entities``, each group one
-entity of equal weight on each core it has a runnable task on (a group with ``n`` runnable
-tasks is on ``min(n, cores)`` of the cores); ``shares``, the kernel's group shares spread over
-the cores a group runs on (a group of one task has all its weight on its core, ours, spread
-over every core, a ``cores``-th on each: ``calc_group_shares``)."""
+"""How ``core_share`` weighs another active group on a core, beside ours (on every core, one
+entity each): ``entities``, each group one entity of equal weight on each core it has a
+runnable task on (a group with ``n`` runnable tasks is on ``min(n, cores)`` of the cores);
+``groups`` (``--core-wait queue-groups``, sim25), each group one entity on one core,
+however many tasks it has; ``shares``, the kernel's group shares spread over the cores a
+group runs on (a group of one task has all its weight on its core, ours, spread over every
+core, a ``cores``-th on each: ``calc_group_shares``), so ours gets ``1 / (1 + groups)``."""
 
 
 def core_share(cores: int, groups: list[int], own: float = 0.0, weights: str = "entities") -> float:
@@ -45,8 +47,7 @@ def core_share(cores: int, groups: list[int], own: float = 0.0, weights: str = "
         others = sum(min(n, cores) for n in groups if n > 0) / cores
     elif weights == "groups":  # each group one entity, on one core (spread over the cores)
         others = sum(1 for n in groups if n > 0) / cores
-    else:  # a group's weight spread over the cores it is on: its whole weight per core on
-        # average over the cores, ours 1/cores on each core (its tasks on all of them)
+    else:  # per core on average each group 1/cores of weight, ours 1/cores: as one to one
         others = float(sum(1 for n in groups if n > 0))
     return 1.0 / (1.0 + others) / (1.0 + max(0.0, own) / cores)
 
