@@ -552,12 +552,12 @@ forecast: no figure of the nodes' own waits in it, no spells): the line for the 
 share of a core the other task groups leave the nodes' group (``sched_autogroup``: each other
 group with a runnable process one entity on one core, ``sdex.sim.shares``), that share
 shared again among the group's busy nodes and its other runnable tasks (chain, load
-generator, watcher), from the window's run-queue trace every 50 ms. Over 29 windows (sim23's
-18 and 11 new) it put 70 of 145 figures within 20% (``queue`` 72), its p50s centred
-(geometric mean of real over predicted 0.80, ``queue`` 1.94) but as far off (mean |log| 0.77,
-``queue`` 0.70): not the default. ``fair-ps``: every runnable task alike (processor sharing,
+generator, watcher), from the window's run-queue trace every 50 ms. Over 32 windows (sim23's
+18 and 14 new) it put 77 of 160 figures within 20% (``queue`` 80), its p50s centred
+(geometric mean of real over predicted 0.85, ``queue`` 1.86) but as far off (mean |log| 0.73,
+``queue`` 0.65): not the default. ``fair-ps``: every runnable task alike (processor sharing,
 the other groups' runnable processes and ours from the same trace, no spells, the wallet's
-wait less its wait for a core): 1.3-6.3x fast on the p50 in 17 of 19 loaded windows;
+wait less its wait for a core): 1.3-6.3x fast on the p50 in 21 of 23 windows with other load;
 ``share``'s nearer p50s come from its wallet's wait, which holds the real nodes' own waits for
 a core (docs/BENCHMARKS.md, "sim25")."""
 QUEUED = ("queue", "queue-free", "queue-left", "queue-others", "queue-others-waking",
