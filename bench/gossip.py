@@ -923,8 +923,8 @@ def analyse(
             "gc_seconds": round(delta_gc_seconds(), 4) if histogram("gc", "byGeneration") else None,
         },
         "push_timing_ms": {  # per push: outbox hold, round trip; per push checked: queue, check
-            **{
-                k: quantiles(histogram("pushTiming", k))
+            **{  # (the nodes count microseconds; these are ms: the keys say so, not ``Us``)
+                k.removesuffix("Us"): quantiles(histogram("pushTiming", k))
                 for k in ("holdUs", "roundTripUs", "queueUs", "checkUs")
             },
             "counts": push_counts(),

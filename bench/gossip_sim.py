@@ -89,6 +89,7 @@ from sdex.gossip.timing import EDGES_US  # noqa: E402
 from sdex.sim.cli import default_orders  # noqa: E402
 from sdex.sim.links import LinkModel  # noqa: E402
 from sdex.sim.run import Scenario, simulate  # noqa: E402
+from sdex.sim.shares import share_trace, step_means  # noqa: E402
 from sdex.sim.spells import SpellModel  # noqa: E402
 
 DATE = "2026-12-02"
@@ -418,6 +419,23 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
                 node_delays=delays if shares is None else None, node_speeds=shares,
                 bursts_step=trace.get("burst_step", 0.0), delays_woken=wait == "delays",
             )  # fmt: skip
+        if wait == "fair-ps" and own is not None:  # every runnable task alike (sim25)
+            return LinkModel(
+                one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
+                post_cost=post, post_wait=wallet_asleep(run), message_cost=message,
+                watch_cost=watch, cores=cores, others=others, others_trace=own,
+                others_step=trace.get("step", 0.0), others_groups=groups,
+                timeslice=TIMESLICE, cost_shape=shape,
+            )  # fmt: skip
+        if wait == "queue-groups":  # the line at the share the other groups leave (sim25)
+            shares, mine = group_shares(trace, int(cores), "groups") or (None, None)
+            return LinkModel(
+                one_way, sigma, 1e9, check_cost=order, known_cost=0.0, after_cost=after,
+                post_cost=post, post_wait=wallet_asleep(run), message_cost=message,
+                watch_cost=watch, cores=cores, timeslice=TIMESLICE, cost_shape=shape,
+                queued=True, group_shares=shares, group_own=mine,
+                group_step=GROUP_STEP if shares else 0.0,
+            )  # fmt: skip
         if wait in QUEUED:  # --core-wait queue: in line for the cores, spells on top
             mode = wait
             free = mode in ("queue-free", "queue-left")
@@ -529,10 +547,53 @@ core, each job waiting first its real node's ``run_delay`` per run in that step
 before every job; ``delays-share``: each node runs at the share of a core its real thread
 got while runnable (CPU over CPU and ``run_delay``, around each step); ``queue-bursts-fair``: the
 line picks by task group (each burst's autogroup, measured; ours 0), the group that has run
-least first, as the kernel shares the cores among autogroups."""
+least first, as the kernel shares the cores among autogroups. ``queue-groups`` (sim25, a
+forecast: no figure of the nodes' own waits in it, no spells): the line for the cores at the
+share of a core the other task groups leave the nodes' group (``sched_autogroup``: each other
+group with a runnable process one entity on one core, ``sdex.sim.shares``), that share
+shared again among the group's busy nodes and its other runnable tasks (chain, load
+generator, watcher), from the window's run-queue trace every 50 ms. Over 32 windows (sim23's
+18 and 14 new) it put 77 of 160 figures within 20% (``queue`` 80), its p50s centred
+(geometric mean of real over predicted 0.85, ``queue`` 1.86) but as far off (mean |log| 0.73,
+``queue`` 0.65): not the default. ``fair-ps``: every runnable task alike (processor sharing,
+the other groups' runnable processes and ours from the same trace, no spells, the wallet's
+wait less its wait for a core): 1.3-6.3x fast on the p50 in 21 of 23 windows with other load;
+``share``'s nearer p50s come from its wallet's wait, which holds the real nodes' own waits for
+a core (docs/BENCHMARKS.md, "sim25")."""
 QUEUED = ("queue", "queue-free", "queue-left", "queue-others", "queue-others-waking",
           "queue-others-spells", "queue-bursts", "queue-bursts-whole",
           "queue-bursts-waking", "queue-bursts-fair")  # fmt: skip
+
+
+FORECASTS = ("queue-groups", "fair-ps")
+GROUP_STEP = 0.05
+"""Seconds a step of ``group_shares``: the kernel's per-core group weights follow its load
+averages (PELT, a 32 ms half-life), not each instant's runnable tasks."""
+
+
+def group_shares(
+    trace: dict[str, Any], cores: int, weights: str
+) -> tuple[list[float], list[float]] | None:
+    """``--core-wait queue-groups`` (sim25): per ``GROUP_STEP`` from the first post on, the
+    share of a core the other task groups leave the nodes' group (``sdex.sim.shares``: each
+    other active group's runnable processes, weighed by ``weights``) and the nodes' group's
+    other runnable tasks (the chain, the load generator, the watcher), as
+    ``bench/runqueue.py`` sampled them every ``step``: the other processes only, never the
+    nodes' own figures (``weights``: ``sdex.sim.shares.WEIGHTS``). None for a window without
+    the groups sampled."""
+    own, groups, step = trace.get("own"), trace.get("groups"), float(trace.get("step") or 0.0)
+    if not isinstance(own, list) or not isinstance(groups, list) or not groups or step <= 0:
+        return None
+    if len(own) != len(groups):
+        return None
+    per = max(1, round(GROUP_STEP / step))
+    clean = [[max(0, int(n)) for n in g[:MAX_GROUPS]] for g in groups]
+    shares = share_trace(max(1, cores), clean, None, per, weights)
+    return shares, step_means([max(0.0, float(v)) for v in own], per)
+
+
+MAX_GROUPS = 64
+"""At most this many other groups a sample are read from a window's trace (bounded)."""
 
 
 def delays_trace(trace: dict[str, Any]) -> list[list[float]] | None:
@@ -1087,6 +1148,21 @@ def real_args(args: argparse.Namespace) -> argparse.Namespace:
     return ns
 
 
+def calibration(path: Path) -> dict[str, float]:
+    """``--transport-from``: the CPU seconds one gossip call costs, by transport, from an
+    earlier output of this bench (bounded: each a positive number under a second)."""
+    us = json.loads(path.read_text()).get("transport_cpu_us_per_call")
+    if not isinstance(us, dict):
+        raise SystemExit(f"{path}: no transport_cpu_us_per_call")
+    out = {}
+    for key in ("http", "stream"):
+        v = us.get(key)
+        if not isinstance(v, int | float) or isinstance(v, bool) or not 0 < v < 1e6:
+            raise SystemExit(f"{path}: transport_cpu_us_per_call.{key} is not a CPU time")
+        out[key] = float(v) / 1e6
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rate", type=float, nargs="+", default=[4.0, 40.0],
@@ -1112,7 +1188,7 @@ def main() -> None:
                     help="a wallet's order waits off its CPU as measured (WAIT)")  # fmt: skip
     ap.add_argument("--core-wait",
                     choices=["share", "probe", "checks", "spans", "spells", "spells-machine",
-                             *QUEUED, "delays", "delays-every", "delays-share"],
+                             *QUEUED, *FORECASTS, "delays", "delays-every", "delays-share"],
                     default="queue",
                     help="how a node waits for a core (CORE_WAIT)")  # fmt: skip
     ap.add_argument("--peer-wait", choices=["on", "off"], default="off",
@@ -1134,6 +1210,10 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, help="keep the real run's logs and arrivals here")
     ap.add_argument("--scale-from", type=Path, help="take the --scale runs from this JSON")
     ap.add_argument("--real-from", type=Path, nargs="+", help="real 8-node runs (JSON) to predict")
+    ap.add_argument("--transport-from", type=Path,
+                    help="the transport's CPU per call from this JSON (an earlier output's "
+                    "transport_cpu_us_per_call: one calibration for every prediction) instead "
+                    "of measuring it again (sim25: 581-1,379 us a call by load)")  # fmt: skip
     args = ap.parse_args()
     SCHEDULER["groups"] = args.scheduler == "groups"
     COST["model"] = args.cost
@@ -1180,6 +1260,8 @@ def main() -> None:
             return
     if runs and SLICES["on"]:
         SLICES["seconds"] = result["cpu_slice_s"] = measured_slice()
+    if runs and args.transport_from is not None:
+        measured = [calibration(args.transport_from)] * len(runs)
     if runs:
         transport = transport_costs() if None in measured or len(measured) < len(runs) else {}
         if transport:

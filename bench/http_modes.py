@@ -36,7 +36,10 @@ SQLite's default, as before http20: ``PRAGMA temp_store=DEFAULT``, not ``MEMORY`
 ``gc-saveall`` (the collector keeps the cyclic garbage it finds, ``gc.DEBUG_SAVEALL``: the
 round's row tallies it by type, per order),
 ``ecdsa-three`` (each signer recovered through coincurve's three calls into the library,
-as before http20, not ``sdex.ingest.ecrecover``'s one). Modes
+as before http20, not ``sdex.ingest.ecrecover``'s one), ``hash-prefix`` (the ``orders`` table
+without ``hash``'s unique index: an index on its 16 first hex digits and a trigger that keeps
+an order once, ``PREFIX_ONCE``; the table is rebuilt between rounds when the mode changes:
+http25's schema candidate). Modes
 joined by ``+`` apply together (``http-only+main-http``).
 ``--profile P`` writes each round's cProfile of the event loop (thread CPU clock: waiting
 for the GIL counts nothing) to ``P.<mode>.<round>``. Prints JSON lines, then the medians
@@ -52,6 +55,7 @@ import contextlib
 import cProfile
 import gc
 import json
+import os
 import sqlite3
 import statistics
 import subprocess
@@ -70,7 +74,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import node as nb  # noqa: E402
 from aiohttp import hdrs  # noqa: E402
 
-from sdex import jsonio  # noqa: E402
+from sdex import jsonio, sqlwriter, storeschema  # noqa: E402
 from sdex.chain import Exchange  # noqa: E402
 from sdex.devnet import Devnet  # noqa: E402
 from sdex.errors import JsonLimitError  # noqa: E402
@@ -84,7 +88,7 @@ from sdex.node.config import NodeConfig  # noqa: E402
 from sdex.node.main import serve  # noqa: E402
 from sdex.node.records import SubmitResult  # noqa: E402
 from sdex.order import SignedOrder  # noqa: E402
-from sdex.storeschema import COUNT_TRIGGERS, ORDER_COUNTS  # noqa: E402
+from sdex.storeschema import COUNT_TRIGGERS, INSERT_ORDER, ORDER_COUNTS  # noqa: E402
 
 CLIENT = """\
 import asyncio, json, sys
@@ -128,6 +132,11 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
         on_now = any(name in wanted.get(m, ()) for m in mode.split("+"))
         sql = f"CREATE {on}" if on_now else f"DROP INDEX IF EXISTS {name}"
         writer.submit(lambda db, sql=sql: db.execute(sql)).result()
+    prefix = "hash-prefix" in mode.split("+")
+    if writer.submit(lambda db: set_hash_key(db, prefix)).result():
+        with contextlib.closing(sqlite3.connect(node.store.path)) as db:  # (not timed: the
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # copy's pages out of the WAL)
+    sqlwriter.INSERT_ORDER = PREFIX_INSERT if prefix else storeschema.INSERT_ORDER
     counts = "no-counts" not in mode.split("+")
     temp = "DEFAULT" if "temp-file" in mode.split("+") else "MEMORY"
     writer.submit(lambda db: set_counts(db, counts)).result()
@@ -180,8 +189,60 @@ def _apply_one(node: Any, mode: str) -> None:
         node._commit_wait = wait
     elif mode == "main-answer":  # every order's 201 encoded from its dict, as before http17
         node._submit_text = lambda body: None
-    elif mode not in ("base", "maker-index", "five-btrees", "no-http", "no-counts", "temp-file"):
+    elif mode not in ("base", "maker-index", "five-btrees", "no-http", "no-counts", "temp-file",
+                      "hash-prefix"):  # fmt: skip
         raise SystemExit(f"unknown mode {mode}")
+
+
+PREFIX_INSERT = storeschema.INSERT_ORDER.split(" ON CONFLICT")[0].replace(" OR IGNORE", "")
+"""``hash-prefix``'s insert: a plain one (the trigger ``PREFIX_ONCE`` keeps an order once)."""
+
+PREFIX_ONCE = (
+    "CREATE TRIGGER orders_once BEFORE INSERT ON orders BEGIN"
+    " DELETE FROM orders WHERE substr(hash, 3, 16) = substr(NEW.hash, 3, 16)"
+    " AND +hash = NEW.hash AND status = 'removed' AND reason = 'unparseable';"
+    " SELECT RAISE(IGNORE) WHERE EXISTS (SELECT 1 FROM orders"
+    " WHERE substr(hash, 3, 16) = substr(NEW.hash, 3, 16) AND +hash = NEW.hash); END"
+)
+"""``hash-prefix``: ``INSERT_ORDER``'s rule (an order stored once, an unusable row replaced)
+without a unique index on ``hash``: each lookup by the expression index on its first 8 bytes,
+the whole hash compared (``+hash``: SQLite 3.40 would otherwise put the parameter into the
+indexed expression and scan the table)."""
+
+
+def set_hash_key(db: sqlite3.Connection, prefix: bool) -> bool:
+    """The ``orders`` table rebuilt (between rounds) with ``hash``'s unique index
+    (``prefix`` false: the schema's) or with an index on its 16 first hex digits
+    (``substr(hash, 3, 16)``) and ``PREFIX_ONCE``; its triggers are dropped with the old
+    table (``set_counts`` makes the counts' again). ``True``: it was rebuilt."""
+    have = db.execute("SELECT 1 FROM sqlite_master WHERE name='orders_hash_prefix'").fetchone()
+    if (have is not None) == prefix:
+        return False
+    table = storeschema.ORDERS_TABLE.format(name="orders_new")
+    if prefix:
+        table = table.replace("TEXT NOT NULL UNIQUE", "TEXT NOT NULL", 1)
+    cols = ", ".join(storeschema.ORDER_COLUMNS)
+    db.execute(table)
+    db.execute(f"INSERT INTO orders_new ({cols}) SELECT {cols} FROM orders")
+    db.execute("DROP TABLE orders")
+    db.execute("ALTER TABLE orders_new RENAME TO orders")
+    db.execute("CREATE INDEX orders_maker_seq ON orders (maker, seq)")
+    db.execute("CREATE INDEX orders_pair ON orders (maker_token, taker_token)")
+    if prefix:
+        db.execute("CREATE INDEX orders_hash_prefix ON orders (substr(hash, 3, 16))")
+        db.execute(PREFIX_ONCE)
+    set_counts(db, False)
+    return True
+
+
+def filler_row(seq: int) -> tuple[object, ...]:
+    """``--prefill``'s row: a filled order of a random hash, at ``seq`` (negative: before
+    every order the node numbers), its JSON a real order's size."""
+    h, m = "0x" + os.urandom(32).hex(), "0x" + os.urandom(20).hex()
+    body = json.dumps({"maker": m, "salt": str(int.from_bytes(os.urandom(16))),
+                       "signature": "0x" + os.urandom(65).hex(), "pad": "0" * 420})  # fmt: skip
+    now = time.time()
+    return (h, seq, m, "0x" + "11" * 20, "0x" + "22" * 20, body, "filled", "api", "gtc", now, now)
 
 
 def set_counts(db: sqlite3.Connection, on: bool) -> None:
@@ -205,7 +266,7 @@ def set_counts(db: sqlite3.Connection, on: bool) -> None:
 
 
 async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str], per: int,
-                 work: Path, profile: str | None = None
+                 work: Path, profile: str | None = None, prefill: int = 0
                  ) -> dict[str, list[dict[str, float]]]:  # fmt: skip
     client = work / "client.py"
     client.write_text(CLIENT)
@@ -219,6 +280,12 @@ async def rounds(cfg: NodeConfig, files: list[Path], warm: Path, modes: list[str
                     "clocks": (node.forwarding.cpu_clock, node.forwarding.wall_clock,
                                node.forwarding.queue_clock)}  # fmt: skip
         url = f"http://127.0.0.1:{cfg.port}/v1/orders"
+        for lo in range(0, prefill, 5000):  # closed rows of random hashes (not held)
+            rows = [filler_row(-1 - i) for i in range(lo, min(prefill, lo + 5000))]
+            node.store._writer.submit(lambda db, r=rows: db.executemany(INSERT_ORDER, r)).result()
+        if prefill:
+            with contextlib.closing(sqlite3.connect(node.store.path)) as db:
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
         async def post(f: Path) -> dict[str, Any]:
             p = await asyncio.create_subprocess_exec(
@@ -430,6 +497,8 @@ def main() -> None:
     ap.add_argument("--per-round", type=int, default=1500)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--modes", default="base,ecdsa-direct,ecdsa-loop")
+    ap.add_argument("--prefill", type=int, default=0,
+                    help="closed rows of random hashes stored before the rounds")  # fmt: skip
     ap.add_argument(
         "--profile",
         help="cProfile the event loop (thread CPU clock) per round into PROFILE.<mode>.<round>",
@@ -450,7 +519,9 @@ def main() -> None:
             lo = 500 + i * args.per_round
             f.write_text("\n".join(bodies[lo : lo + args.per_round]))
             files.append(f)
-        out = asyncio.run(rounds(cfg, files, warm, modes, args.per_round, work, args.profile))
+        out = asyncio.run(
+            rounds(cfg, files, warm, modes, args.per_round, work, args.profile, args.prefill)
+        )
     medians = {
         m: {
             k: statistics.median(r[k] for r in rows)

@@ -24,6 +24,7 @@ from sdex.client import (
     NodeClient,
 )
 from sdex.cliopts import (
+    DecimalArgsCommand,
     converter,
     decimal_arg,
     host_callback,
@@ -107,8 +108,8 @@ def devnet(port: int, deployment_path: Path, engine: str) -> None:
     try:
         with console.status(f"starting {engine} on 127.0.0.1:{port} and deploying"):
             d = net.start()
-    except DevnetError as e:
-        console.print(f"[red]{escape(str(e))}[/]")
+    except DevnetError as e:  # (one `error:` line as every other command's; it had no prefix)
+        print_error(stderr_console(), e)
         sys.exit(1)
     try:
         console.print(f"[bold]SDEX devnet[/] chain {d.chain_id} at {d.rpc}")
@@ -154,7 +155,7 @@ def demo(log_dir: Path, keep: bool) -> None:
 # -- wallet commands (a client of a node's HTTP API) ------------------------------------------
 
 
-@main.command()
+@main.command(cls=DecimalArgsCommand)
 @click.argument("side", type=click.Choice([s.value for s in Side], case_sensitive=False))
 @click.argument("price", callback=converter(decimal_arg("PRICE")))
 @click.argument("amount", callback=converter(decimal_arg("AMOUNT")))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -110,6 +111,30 @@ def writable_file(ctx: click.Context, param: click.Parameter, value: object) -> 
     if problem:
         raise click.BadParameter(f"{str(path)!r} {problem}", ctx, param)
     return path
+
+
+_NEGATIVE = re.compile(r"-[0-9.][0-9.]*")
+
+
+class DecimalArgsCommand(click.Command):
+    """A command whose arguments are decimals (``sdex order``): a negative one reads as an
+    unknown option to click, which said "No such option '-5'" (or '-0' for -0.5, '-.' for
+    -.5); name the argument and what it must be instead (user25)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        typed_args = list(args)  # (click's parser consumes the list it is given)
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as e:
+            typed = next(
+                (a for a in typed_args if a.startswith(e.option_name) and _NEGATIVE.fullmatch(a)),
+                None,
+            )
+            if typed is None:
+                raise
+            raise click.UsageError(
+                f"PRICE and AMOUNT must be plain positive decimals like 2000.5, got '{typed}'", ctx
+            ) from None
 
 
 def decimal_arg(name: str) -> Callable[[str], Fraction]:

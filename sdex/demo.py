@@ -42,6 +42,21 @@ WAIT = 20.0
 """Seconds any one step may take before the demo gives up (it never hangs)."""
 
 
+def short(h: str) -> str:
+    return h[:10] + "…"
+
+
+def posted_words(posted: PostedOrder) -> str:
+    """What matching did with a posted order. A match's status is the node's while its
+    settlement is in flight (``partially_filled`` for an order matched in full): it read
+    "partially_filled, matched 0x…", as if only part had traded (user25)."""
+    if not posted.matches:
+        return f"{posted.status}, rests in the book"
+    said = ", ".join(f"matched {short(m.resting_order_hash)}" for m in posted.matches)
+    rest = "; the rest rests in the book" if posted.outcome == "rested" else ""
+    return f"{said}, settlement pending on chain{rest}"
+
+
 class DemoFailed(Exception):
     pass
 
@@ -113,13 +128,9 @@ class Story:
         posted = node.client.post_order(signed, "gtc")
         label = f"{who}: {side.value} {amount} WETH @ {price}"
         self.signed[label] = signed
-        matched = (
-            ", ".join(f"matched {self.short(m.resting_order_hash)}" for m in posted.matches)
-            or "rests in the book"
-        )
         self.out.print(
             f"  {w.name:>5} → {node.name}: [bold]{side.value} {amount} WETH @ {price} USDC[/]"
-            f"  {self.short(posted.order_hash)}  {posted.status}, {matched}"
+            f"  {short(posted.order_hash)}  {posted_words(posted)}"
         )
         return posted
 
@@ -127,7 +138,7 @@ class Story:
 
     @staticmethod
     def short(h: str) -> str:
-        return h[:10] + "…"
+        return short(h)
 
     def wait(self, what: str, cond: Callable[[], bool]) -> None:
         deadline = time.monotonic() + WAIT

@@ -20,17 +20,18 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Literal, TypeVar
 
 from eth_account import Account
 
 from sdex.chain import Exchange, Rpc, Sender, Token, deploy
 from sdex.chain.abi import REPO_ROOT
 from sdex.deployment import Deployment, DevAccount, TokenInfo
-from sdex.errors import DevnetError
+from sdex.errors import DevnetError, RpcError
 
 HARDHAT_MNEMONIC = "test test test test test test test test test test test junk"
 Engine = Literal["hardhat", "anvil"]
@@ -246,21 +247,43 @@ def chain_node(
     raise DevnetError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
 
 
+NONCE_TRIES = 5
+"""Sends of one deployment transaction refused for its nonce before the deployment fails."""
+
+T = TypeVar("T")
+
+
+def _past_others(send: Callable[[], T]) -> T:
+    """``send()``, signed again at the chain's count when refused for its nonce: a node
+    still running against a devnet restarted on its port may send from a dev account (its
+    operator key) while the deployment funds and approves from it (the sender forgets its
+    count on a failed send and reads the chain's next time). A refused send was not taken,
+    so signing it again sends it once."""
+    for attempt in range(1, NONCE_TRIES + 1):
+        try:
+            return send()
+        except RpcError as e:
+            if "nonce" not in e.message.lower() or attempt == NONCE_TRIES:
+                raise
+    raise AssertionError("unreachable")
+
+
 def deploy_devnet(rpc: Rpc, url: str, accounts: int = 20) -> Deployment:
     """Deploy the Exchange and dev tokens and fund + approve ``accounts`` dev accounts."""
     keys = dev_keys(accounts)
     chain_id = int(rpc.call("eth_chainId"), 16)
     senders = [Sender(rpc, k, chain_id) for k in keys]
     deployer = senders[0]
-    exchange_address = deploy(deployer, "Exchange")
+    exchange_address = _past_others(partial(deploy, deployer, "Exchange"))
     deploy_block = int(rpc.call("eth_blockNumber"), 16)
     tokens: dict[str, TokenInfo] = {}
     for symbol, name, decimals, units in DEV_TOKENS:
-        token = Token(rpc, deploy(deployer, "TestToken", name, symbol, decimals))
+        token_data = partial(deploy, deployer, "TestToken", name, symbol, decimals)
+        token = Token(rpc, _past_others(token_data))
         tokens[symbol] = TokenInfo(token.address, decimals)
         for s in senders:
-            token.mint(deployer, s.address, units * 10**decimals)
-            token.approve(s, exchange_address, UINT256_MAX)
+            _past_others(partial(token.mint, deployer, s.address, units * 10**decimals))
+            _past_others(partial(token.approve, s, exchange_address, UINT256_MAX))
     Exchange(rpc, exchange_address).domain()  # proves the deployment answers ERC-5267
     return Deployment(
         chain_id=chain_id,

@@ -204,7 +204,12 @@ class Writer:
         db = self.db
         results: list[tuple[bool, Any]] = []
         try:
-            db.execute("BEGIN")
+            # IMMEDIATE: the write lock first (waiting as the busy timeout allows). A deferred
+            # BEGIN read first; a blocking checkpoint (``sdex.storecheckpoint``) could then
+            # take the write lock and wait for that very read, and the job's first write got
+            # "database is locked" at once (SQLite calls no busy handler for a read
+            # transaction's upgrade): the node's fills write failed (settle25, wal24's).
+            db.execute("BEGIN IMMEDIATE")
             i = 0
             while i < len(group):
                 fn = group[i][0]

@@ -192,8 +192,10 @@ class StoreReads:
         await self._each(MARKED_SELECT, fn)
 
     def marks_now(self) -> Iterator[bytes]:
-        """The hashes ``each_mark`` names, streamed here on the reader connection."""
-        return self._stream(MARKED_SELECT, [])
+        """The hashes ``each_mark`` names, streamed here on the reader connection;
+        ``ValueError`` at a hash not as this node writes it (``hash_of_mark``)."""
+        for (h,) in self._rows(MARKED_SELECT, []):
+            yield hash_of_mark(h)
 
     def mirror_order_now(self, h: bytes) -> tuple[int, bool] | None:
         """The committed mirror row of an order hash: (filled, cancelled); None if none.
@@ -241,12 +243,13 @@ class StoreReads:
         return self._stream(sql, list(statuses))
 
     def _stream(self, sql: str, args: list[object]) -> Iterator[bytes]:
-        if self._reader is None:
-            rows: Iterator[Any] = iter(self._call(lambda db: db.execute(sql, args).fetchall()))
-        else:
-            rows = self._reader.execute(sql, args)
-        for (h,) in rows:
+        for (h,) in self._rows(sql, args):
             yield bytes.fromhex(str(h)[2:])
+
+    def _rows(self, sql: str, args: list[object]) -> Iterator[Any]:
+        if self._reader is None:
+            return iter(self._call(lambda db: db.execute(sql, args).fetchall()))
+        return self._reader.execute(sql, args)
 
     def last_seq(self) -> int:
         row = self._call(
@@ -424,6 +427,18 @@ def mark_of(filled: object, cancelled: object) -> tuple[int, bool]:
         raise ValueError(f"cancelled {str(cancelled)[:80]!r} is not 0 or 1")
     return int(filled), cancelled == 1
 
+
+def hash_of_mark(text: object) -> bytes:
+    """A ``mirror_orders`` row's hash as this node writes it (``0x`` and 64 lower-case hex
+    digits), as bytes; ``ValueError`` for anything else. Its row is looked up by the hash so
+    written: one in upper case, or of another length, named the order in the filter and was
+    then not found, so the order was judged never filled (review25)."""
+    if not isinstance(text, str) or not MARK_HASH.fullmatch(text):
+        raise ValueError(f"a mark's hash {str(text)[:80]!r} is not 0x and 64 lower-case hex digits")
+    return bytes.fromhex(text[2:])
+
+
+MARK_HASH = re.compile(r"0x[0-9a-f]{64}")
 
 UINT_TEXT = re.compile(r"[0-9]{1,78}")
 """A uint256 in decimal (2**256 - 1 has 78 digits; ``mark_of`` bounds the value)."""

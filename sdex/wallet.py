@@ -294,12 +294,25 @@ def fmt_amount(units: int, decimals: int) -> str:
 
 
 def fmt_price(price: Fraction, places: int = 8) -> str:
-    """A price for display: exact when it terminates within ``places`` decimals, else rounded
-    half-even and marked with ``~``."""
+    """A price for display: exact when it terminates within ``places`` decimals counted from
+    its first significant digit (below 0.1: past its leading zeros), else rounded half-even
+    there and marked with ``~``. (8 places after the point alone showed 0.000000001 as
+    "~0": user25.) ``fmtPrice`` in sdex/web/static/units.js is its twin."""
+    places += _leading_zeros(price)
     exact = _decimal_places(price.denominator)
     if exact is not None and exact <= places:
         return _plain(price)
     return "~" + _plain(Fraction(round(price * 10**places), 10**places))
+
+
+def _leading_zeros(value: Fraction) -> int:
+    """The zeros between the point and the first significant digit of ``0 < value < 0.1``
+    (0.00012 → 3); 0 otherwise."""
+    zeros = 0
+    if value > 0:
+        while value * 10 ** (zeros + 1) < 1:
+            zeros += 1
+    return zeros
 
 
 def _decimal_places(denominator: int) -> int | None:

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sdex.client import (
+    NodeApiError,
     NodeClient,
     NodeProtocolError,
     OrderConfig,
@@ -81,13 +82,33 @@ def place_order(
     numbers make no valid order."""
     signed = sign_limit_order(config, m, side, price, amount, key, expiry_seconds=expiry_seconds)
     _print_signed(out, m, side, price, signed, config)
-    posted = client.post_order(signed, tif)
+    try:
+        posted = client.post_order(signed, tif)
+    except NodeApiError as e:
+        raise _said_expired(e, expiry_seconds) from None
     _print_posted(out, m, side, signed, posted)
     try:
         await_settlement(out, client, m, side, posted, settle_wait)
     except (SdexError, OSError) as e:  # (the order was taken: say so, not a failure)
         out.print(f"[yellow]could not follow the settlement:[/] {escape(short_error(e))}")
     return posted
+
+
+def _said_expired(e: NodeApiError, expiry_seconds: int) -> NodeApiError:
+    """The node's EXPIRED, said as what happened (it read only "expiry N is not after the
+    latest block", user25): the chain judges expiry by its block time, which may run ahead
+    of this machine's clock (a devnet whose time was moved)."""
+    if e.rejection != "EXPIRED":
+        return e
+    reason = (
+        f"the order expired before the node took it: its expiry, {expiry_seconds} s from now "
+        "by this machine's clock, is not after the chain's latest block (the chain's clock "
+        "runs ahead of this one, or the expiry is too short); nothing was posted: sign it "
+        "again with a longer --expiry"
+    )
+    return NodeApiError(
+        e.status, reason, e.code, e.validation_errors, e.rejection, e.body, e.retry_after
+    )
 
 
 def _print_signed(
@@ -295,7 +316,10 @@ def soft_cancel(
     """Sign a soft cancel, send it and show the order's new status (``sdex cancel``, the
     console's ``cancel``)."""
     hash_hex = "0x" + order_hash.hex()
-    status = client.cancel_order(hash_hex, sign_cancel(config.domain, order_hash, key))
+    try:
+        status = client.cancel_order(hash_hex, sign_cancel(config.domain, order_hash, key))
+    except NodeApiError as e:
+        raise _said_unknown(e, client, hash_hex) from None
     shown = escape(status)
     if status == "cancelled":
         out.print(f"order [bold]{hash_hex}[/] soft-cancelled at the node: status [bold]{shown}[/]")
@@ -305,6 +329,19 @@ def soft_cancel(
             "nothing left to cancel there"
         )
     return status
+
+
+def _said_unknown(e: NodeApiError, client: NodeClient, hash_hex: str) -> NodeApiError:
+    """A 404 for a cancel, said as what it means (it read "order not found (HTTP 404, code
+    100)", naming neither the order nor the node: user25)."""
+    if e.status != 404:
+        return e
+    return NodeApiError(
+        404,
+        f"order {hash_hex} is not known to the node at {client.base_url}: nothing was "
+        "cancelled (a hash `sdex order` printed, posted to this node or one of its peers?)",
+        e.code,
+    )
 
 
 def cancel_onchain(
@@ -319,7 +356,10 @@ def cancel_onchain(
     """``Exchange.cancelOrder`` for the order the node holds under ``order_hash``."""
     from sdex.chain import Exchange, OrderStatus, Rpc, Sender
 
-    rec = client.get_order("0x" + order_hash.hex())
+    try:
+        rec = client.get_order("0x" + order_hash.hex())
+    except NodeApiError as e:
+        raise _said_unknown(e, client, "0x" + order_hash.hex()) from None
     if config.domain.order_hash(rec.order) != order_hash:
         raise NodeProtocolError("the node returned an order whose hash is not the one asked for")
     me = address_of(key)

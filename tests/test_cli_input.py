@@ -6,6 +6,8 @@ for ever."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -216,3 +218,19 @@ def test_a_host_is_bound_without_brackets(typed: str, bound: str) -> None:
     command = click.Command("x", params=[click.Option(["--host"], callback=host_callback)])
     with click.Context(command) as ctx:
         assert command.params[0].process_value(ctx, typed) == bound
+
+
+# -- python -m sdex ---------------------------------------------------------------------------
+
+
+def test_python_m_sdex_is_the_sdex_command() -> None:
+    """``python -m sdex`` runs the same commands, named ``sdex`` in its usage (user25: it
+    failed with "No module named sdex.__main__")."""
+    res = subprocess.run(
+        [sys.executable, "-m", "sdex", "order", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("Usage: sdex order")

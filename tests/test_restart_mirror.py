@@ -50,6 +50,27 @@ async def post_and_save(node: Any, api: Api, c: Chain, orders: list[SignedOrder]
     await wait_for(lambda: saved_past(node, head), timeout=20)
 
 
+async def part_filled_and_saved(node: Any, api: Api, c: Chain, s: SignedOrder) -> None:
+    """Once the node has caught up: ``s`` (an ask of ``E18`` WETH) posted, a tenth of it filled
+    on chain by Bob (a ``mirror_orders`` row), and the mirror saved past that block."""
+    await wait_for(lambda: node.watcher.caught_up.is_set())
+    assert (await api.post_order(s))[0] == 201
+    c.exchange.fill_order(c.sender(BOB), s, 300 * E6)
+    head = int(c.rpc.call("eth_blockNumber"), 16)
+    await wait_for(lambda: saved_past(node, head), timeout=20)
+
+
+async def one_part_filled_saved(c: Chain, tmp_path: Path) -> tuple[NodeConfig, SignedOrder]:
+    """A node's store at ``tmp_path`` holding one ask of Alice's (returned), a tenth filled
+    on chain and the mirror saved past that fill (``part_filled_and_saved``; node stopped)."""
+    cfg = node_config(c, tmp_path / "n.db")
+    s = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    async with running_node(cfg) as (node, api):
+        await part_filled_and_saved(node, api, c, s)
+        assert node.records[s.hash].filled == E18 // 10
+    return cfg, s
+
+
 async def one_ask_saved(c: Chain, tmp_path: Path) -> tuple[NodeConfig, SignedOrder]:
     """A node's store at ``tmp_path`` holding one ask of Carol's (returned), its mirror
     saved past it (the node stopped)."""

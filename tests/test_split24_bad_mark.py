@@ -17,7 +17,11 @@ from sdex.storeread import mark_of
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_node import ALICE, BOB, E6, E18, ask
-from tests.test_restart_mirror import saved_past, status
+from tests.test_restart_mirror import (
+    one_part_filled_saved,
+    saved_past,
+    status,
+)
 
 JUNK = [
     ("not a number", "x"),
@@ -34,15 +38,7 @@ async def test_a_junk_mark_of_a_named_order_is_read_from_the_chain_not_a_stall(
     chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture, junk: str
 ) -> None:
     c = chain
-    cfg = node_config(c, tmp_path / "n.db")
-    s = c.sign(ask(c, ALICE, E18, 3000 * E6))
-    async with running_node(cfg) as (node, api):
-        await wait_for(lambda: node.watcher.caught_up.is_set())
-        assert (await api.post_order(s))[0] == 201
-        c.exchange.fill_order(c.sender(BOB), s, 300 * E6)  # (a tenth: a mirror row)
-        head = int(c.rpc.call("eth_blockNumber"), 16)
-        await wait_for(lambda: saved_past(node, head), timeout=20)
-        assert node.records[s.hash].filled == E18 // 10
+    cfg, s = await one_part_filled_saved(c, tmp_path)
     with sqlite3.connect(cfg.db) as db:
         n = db.execute(
             "UPDATE mirror_orders SET filled=? WHERE hash=?", (junk, s.hash_hex.lower())

@@ -99,24 +99,28 @@ def invalid(b: Member, a: Member) -> int:
     return b.gossip.peers.standing(a.gossip.node_id).invalid
 
 
+async def posted_to_all(
+    net: list[Member], first: int, n: int, every: int = 10, pause: float = 0.05
+) -> None:
+    """``n`` orders posted round the nodes of ``net`` (a pause after each ``every``: the
+    pushes go in several batches); back once every node holds every one."""
+    posted = [order(first + i) for i in range(n)]
+    for k, o in enumerate(posted):
+        net[k % len(net)].node.post(o)
+        if k % every == every - 1:
+            await asyncio.sleep(pause)
+    hashes = {o["hash"] for o in posted}
+    await until(lambda: all(set(m.node.orders) >= hashes for m in net), timeout=20)
+
+
 async def test_orders_reach_every_node_over_streams() -> None:
     async with gossip_net(4, [FAST] * 4) as net:
-
-        async def wave(first: int) -> None:
-            posted = [order(first + i) for i in range(40)]
-            for k, o in enumerate(posted):
-                net[k % 4].node.post(o)
-                if k % 10 == 9:
-                    await asyncio.sleep(0.05)
-            hashes = {o["hash"] for o in posted}
-            await until(lambda: all(set(m.node.orders) >= hashes for m in net), timeout=20)
-
-        await wave(0)  # the first calls go over HTTP while the streams open
+        await posted_to_all(net, 0, 40)  # the first calls go over HTTP while the streams open
         await until(
             lambda: all(m.gossip.streams and len(m.gossip.streams.links) == 3 for m in net), 30
         )
         before = [m.gossip.stats() for m in net]
-        await wave(1000)
+        await posted_to_all(net, 1000, 40)
         after = [m.gossip.stats() for m in net]
 
         def delta(key: str) -> int:

@@ -17,6 +17,7 @@ from sdex.gossip.outbox import SHORT_ID
 from sdex.gossip.served import Served
 from sdex.gossip.stream import Link
 from tests.p2putil import gossip_net, order
+from tests.taskutil import tasks_seen
 from tests.test_stream import dial_link, newest_served, until
 
 FAST = GossipConfig(dial_interval=0.1, ae_interval=0.3)
@@ -25,23 +26,15 @@ FAST = GossipConfig(dial_interval=0.1, ae_interval=0.3)
 @contextmanager
 def served_tasks(served: Served) -> Iterator[list[str]]:
     """The tasks started for ``served``'s requests meanwhile (``Served._serve``)."""
-    loop = asyncio.get_running_loop()
     seen: list[str] = []
-    before = loop.get_task_factory()
 
-    def factory(
-        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], **kw: Any
-    ) -> asyncio.Task[Any]:
+    def of_served(_: asyncio.Task[Any], coro: Coroutine[Any, Any, Any]) -> None:
         frame = getattr(coro, "cr_frame", None)
         if frame is not None and frame.f_locals.get("self") is served:
             seen.append(getattr(coro, "__qualname__", ""))
-        return asyncio.Task(coro, loop=loop, **kw)
 
-    loop.set_task_factory(factory)  # type: ignore[arg-type]
-    try:
+    with tasks_seen(of_served):
         yield seen
-    finally:
-        loop.set_task_factory(before)
 
 
 async def push(link: Link, body: object) -> tuple[int, Any]:

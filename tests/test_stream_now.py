@@ -8,43 +8,40 @@ task's path. Real gossip drivers on loopback, in-memory nodes (``tests.p2putil``
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sdex.gossip import GossipConfig
 from sdex.gossip.stream import NOW_MOST, StreamDown
 from tests.p2putil import Member, gossip_net, order
-from tests.test_stream import open_link, until
+from tests.taskutil import tasks_started
+from tests.test_stream import open_link, posted_to_all, until
 
 FAST = GossipConfig(dial_interval=0.1, ae_interval=0.3)
 QUIET = GossipConfig(dial_interval=0.1, ae_interval=3600.0, peer_exchange_interval=3600.0)
 
 
-@contextmanager
-def tasks_started() -> Iterator[list[asyncio.Task[Any]]]:
-    """The tasks the running loop starts meanwhile (a real task factory; their names are
-    set once the factory returns)."""
-    loop = asyncio.get_running_loop()
-    tasks: list[asyncio.Task[Any]] = []
-    before = loop.get_task_factory()
-
-    def factory(
-        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], **kw: Any
-    ) -> asyncio.Task[Any]:
-        task = asyncio.Task(coro, loop=loop, **kw)
-        tasks.append(task)
-        return task
-
-    loop.set_task_factory(factory)  # type: ignore[arg-type]
-    try:
-        yield tasks
-    finally:
-        loop.set_task_factory(before)
-
-
 def named(tasks: list[asyncio.Task[Any]], name: str) -> int:
     return sum(1 for t in tasks if t.get_name() == name)
+
+
+@contextmanager
+def stuck_intake(m: Member) -> Iterator[asyncio.Event]:
+    """``m``'s peer intake waits for the event meanwhile (then checks as before); after
+    it, new checks go straight through."""
+    never = asyncio.Event()
+    real = m.node.submit_many_from_peer
+
+    async def stuck(objs: list[object], peer: str | list[str]) -> list[str]:
+        await never.wait()
+        return await real(objs, peer)
+
+    m.node.submit_many_from_peer = stuck  # type: ignore[method-assign]
+    try:
+        yield never
+    finally:
+        m.node.submit_many_from_peer = real  # type: ignore[method-assign]
 
 
 def pushes(m: Member) -> int:
@@ -82,18 +79,10 @@ async def test_an_unanswered_push_times_out_and_goes_again() -> None:
     cfg = GossipConfig(dial_interval=0.1, ae_interval=3600.0, timeout=0.3)
     async with gossip_net(2, [cfg] * 2) as (a, b):
         link = await open_link(a, b)
-        never = asyncio.Event()
-        real = b.node.submit_many_from_peer
-
-        async def stuck(objs: list[object], peer: str | list[str]) -> list[str]:
-            await never.wait()
-            return await real(objs, peer)
-
-        b.node.submit_many_from_peer = stuck  # type: ignore[method-assign]
-        o = order(500)
-        a.node.post(o)
-        await until(lambda: not link.open, timeout=10)  # (timed out: a fresh stream)
-        b.node.submit_many_from_peer = real  # type: ignore[method-assign]
+        with stuck_intake(b) as never:
+            o = order(500)
+            a.node.post(o)
+            await until(lambda: not link.open, timeout=10)  # (timed out: a fresh stream)
         never.set()
         await until(lambda: o["hash"] in b.node.orders, timeout=20)
 
@@ -108,21 +97,13 @@ async def test_a_stream_that_closes_before_the_answer_falls_back_to_http() -> No
         assert not link.send_now("GET", "/digest", None, None, 5.0, told.append)
         # a push whose stream closes under it goes again over HTTP (a task), and arrives
         link = await open_link(a, b)
-        never = asyncio.Event()
-        real = b.node.submit_many_from_peer
-
-        async def stuck(objs: list[object], peer: str | list[str]) -> list[str]:
-            await never.wait()
-            return await real(objs, peer)
-
-        b.node.submit_many_from_peer = stuck  # type: ignore[method-assign]
-        o = order(600)
-        a.node.post(o)
-        await until(lambda: len(link._told) == 1)
-        with tasks_started() as tasks:
-            await link.close()
-        assert named(tasks, "gossip-push") == 1 and not link._told
-        b.node.submit_many_from_peer = real  # type: ignore[method-assign]
+        with stuck_intake(b) as never:
+            o = order(600)
+            a.node.post(o)
+            await until(lambda: len(link._told) == 1)
+            with tasks_started() as tasks:
+                await link.close()
+            assert named(tasks, "gossip-push") == 1 and not link._told
         never.set()  # (the peer's checks run one at a time: the stuck one first)
         await until(lambda: o["hash"] in b.node.orders, timeout=20)
 
@@ -132,10 +113,4 @@ async def test_orders_reach_every_node_with_pushes_written_at_once() -> None:
         await until(
             lambda: all(m.gossip.streams and len(m.gossip.streams.links) == 3 for m in net), 30
         )
-        posted = [order(700 + i) for i in range(60)]
-        for k, o in enumerate(posted):
-            net[k % 4].node.post(o)
-            if k % 7 == 6:
-                await asyncio.sleep(0.01)
-        hashes = {o["hash"] for o in posted}
-        await until(lambda: all(set(m.node.orders) >= hashes for m in net), timeout=20)
+        await posted_to_all(net, 700, 60, every=7, pause=0.01)

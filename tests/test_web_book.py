@@ -66,6 +66,14 @@ class Proxy:
         server.on_message(from_server)
 
 
+async def proxied_page(b: Browser, base: str, proxy: Proxy) -> Watched:
+    """A page of the node at ``base`` whose websocket goes through ``proxy``."""
+    ctx = await b.new_context(viewport={"width": 1440, "height": 860})
+    page = await ctx.new_page()
+    await page.route_web_socket(re.compile(r".*/v1/ws$"), proxy.handle)
+    return await Watched(page, base).open()
+
+
 def reads(w: Watched, path: str) -> int:
     return sum(1 for u in w.requests if path in u)
 
@@ -77,10 +85,8 @@ async def test_the_book_follows_the_websocket_and_polls_only_while_it_is_down(
     cfg = dev_config(chain, tmp_path / "n.db", 19)
     proxy = Proxy()
     async with running_node(cfg) as (_node, api), browser(chromium) as b:
-        ctx = await b.new_context(viewport={"width": 1440, "height": 860})
-        page = await ctx.new_page()
-        await page.route_web_socket(re.compile(r".*/v1/ws$"), proxy.handle)
-        w = await Watched(page, api.base).open()
+        w = await proxied_page(b, api.base, proxy)
+        page = w.page
         await wait_for(lambda: proxy.subscribes == 1)
 
         # orders placed and filled: the book follows from the events alone

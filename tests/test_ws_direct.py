@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Coroutine, Generator, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,27 +16,7 @@ import aiohttp
 from sdex.node.events import DIRECT_MOST, Published, encode_json
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node
-
-
-@contextmanager
-def sends_counted() -> Iterator[list[str]]:
-    """The names of the coroutines the running loop starts as tasks (a real task factory)."""
-    loop = asyncio.get_running_loop()
-    names: list[str] = []
-
-    def factory(
-        loop: asyncio.AbstractEventLoop,
-        coro: Generator[Any, None, Any] | Coroutine[Any, Any, Any],
-        **kw: Any,
-    ) -> asyncio.Task[Any]:
-        names.append(getattr(coro, "__qualname__", ""))
-        return asyncio.Task(coro, loop=loop, **kw)
-
-    loop.set_task_factory(factory)  # type: ignore[arg-type]
-    try:
-        yield names
-    finally:
-        loop.set_task_factory(None)
+from tests.taskutil import coroutines_started
 
 
 async def received(ws: aiohttp.ClientWebSocketResponse, n: int) -> list[dict[str, Any]]:
@@ -58,7 +36,7 @@ async def test_events_one_a_turn_start_no_send_task(chain: Chain, tmp_path: Path
         api.session.ws_connect(api.base + "/v1/ws") as ws,
     ):
         assert (await ws.receive_json(timeout=10))["type"] == "hello"
-        with sends_counted() as names:
+        with coroutines_started() as names:
             for i in range(20):
                 node.events.publish({"type": "test", "i": i})
                 got = await received(ws, 1)

@@ -7,6 +7,7 @@ most of a local chain's latency, so the hot calls go through this small client i
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from typing import Any
 
@@ -128,7 +129,8 @@ def batch_results(url: str, ids: list[int], reply: object) -> list[Any]:
     exception object (not raised). A reply that is not a list of objects is an error."""
     if not isinstance(reply, list) or not all(isinstance(x, dict) for x in reply):
         raise RpcError(0, f"{url} answered a batch with something else", None)
-    by_id = {item.get("id"): item for item in reply}
+    # (an id that is a list or an object names no request: unhashable, it raised TypeError)
+    by_id = {i: item for item in reply if not isinstance(i := item.get("id"), list | dict)}
     out: list[Any] = []
     for i in ids:
         try:
@@ -174,3 +176,15 @@ def revert_data(err: dict[str, Any]) -> bytes | None:
 
 def _revert_message(err: dict[str, Any], data: bytes) -> str:
     return f"{err.get('message', 'execution reverted')} (data 0x{data.hex()})"
+
+
+_QUANTITY = re.compile(r"0x[0-9a-fA-F]{1,64}")
+
+
+def quantity(raw: object) -> int:
+    """A JSON-RPC quantity (``0x``-hex, at most 256 bits), or ValueError: a chain's answer
+    of another type (a number, a list: a broken or hostile endpoint) is refused as one that
+    is not hex, never a TypeError out of ``int(raw, 16)``."""
+    if isinstance(raw, str) and _QUANTITY.fullmatch(raw):
+        return int(raw, 16)
+    raise ValueError(f"not a JSON-RPC quantity: {raw!r}"[:200])

@@ -25,12 +25,12 @@ The protocol (every step bounded; see ``sdex.gossip.flows`` for the multi-call o
   mesh peers the same orders go to now (none a pusher named to us); a receiver forwarding
   them spares those named, at most half of that forward's targets (a lying pusher cannot
   silence more), the other named ones ride with its next push there (or after ``hint_hold``).
-- **Anti-entropy, bootstrap, admission, scores**: ``sdex.gossip.flows``, ``.peers``.
+- **Anti-entropy, bootstrap, admission, scores**: ``sdex.gossip.flows``, ``.peers``; the
+  push side (outboxes, Nagle's rule, answers): ``sdex.gossip.pushing``.
 """
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import logging
 import math
@@ -54,8 +54,9 @@ from sdex.gossip.actions import (
     tally,
 )
 from sdex.gossip.outbox import ALSO_MAX, SHORT_ID, Heard, Outbox
-from sdex.gossip.peers import INVALID_PENALTY, Peer, Peers, normalize
+from sdex.gossip.peers import INVALID_PENALTY, Peers, normalize
 from sdex.gossip.ports import OrderView
+from sdex.gossip.pushing import Pushing
 
 log = logging.getLogger("sdex.gossip")
 
@@ -63,7 +64,7 @@ BOOTSTRAP_WAIT = 10.0
 """Seconds anti-entropy waits for the bootstrap at most (a slow or lying seed never blocks it)."""
 
 
-class GossipCore:
+class GossipCore(Pushing):
     def __init__(
         self,
         node_id: str,
@@ -122,14 +123,7 @@ class GossipCore:
     def tick(self) -> list[Action]:
         """Run whatever is due: pushes, dials and mesh upkeep, peer exchange, anti-entropy."""
         cfg, now = self.config, self.clock()
-        while self._timers and self._timers[0][0] <= now:
-            due, _, key = heapq.heappop(self._timers)
-            box = self._boxes.get(key)
-            if box is not None and box.later_due == due:  # no push took them along
-                box.board(cfg.outbox_max)
-                self._schedule(box, now)
-            elif box is not None and box.due == due:
-                self._flush(box)
+        self._due_pushes(now)
         if now >= self.next_dial:
             self.next_dial = now + self._jitter(cfg.dial_interval)
             for peer in self.peers.evict_failing():
@@ -163,42 +157,6 @@ class GossipCore:
 
     def accepted(self, order: dict[str, Any], exclude: str | None = None) -> list[Action]:
         return self.accepted_many([(order, exclude)])  # (it rests: to the mesh, not ``exclude``)
-
-    def accepted_many(self, orders: list[tuple[dict[str, Any], str | None]]) -> list[Action]:
-        """``accepted`` for several (order, sender) pairs: one look at the live mesh."""
-        now, cfg = self.clock(), self.config
-        live = [k for k in self.mesh if self._live(k, now)]
-        boxes: dict[str, Outbox] = {}
-        by_exclude: dict[str | None, list[Outbox]] = {}  # the mesh's boxes but the sender's
-        for order, exclude in orders:
-            targets = by_exclude.get(exclude)
-            if targets is None:
-                keys = [k for k in live if k != exclude]
-                if keys:
-                    targets = by_exclude[exclude] = [self._box(k) for k in keys]
-                else:  # no mesh yet (a node starting, or a tiny network): random peers
-                    targets = [self._box(p.key) for p in self.peers.sample(cfg.fanout, exclude)]
-            now_boxes, later = self._heard.split(order, targets)
-            for box in now_boxes if cfg.hint_hold else now_boxes + later:
-                boxes[box.key] = box
-                box.put(box.orders, order, cfg.outbox_max)
-            for box in later if cfg.hint_hold else ():  # named: rides with the next push
-                if (due := box.hold(order, now + cfg.hint_hold, cfg.outbox_max)) is not None:
-                    heapq.heappush(self._timers, (due, next(self._ids), box.key))
-        jitter = 0.0 if any(e is None for _, e in orders) else cfg.forward_jitter  # own: now
-        for box in boxes.values():
-            self._schedule(box, now, self.rng.uniform(0.0, jitter) if jitter else 0.0)
-        return self._drain()
-
-    def notify(self, kind: str, notice: dict[str, Any], exclude: str | None = None) -> list[Action]:
-        """A cancel or settlement notice: to every live peer (they are rare and small)."""
-        now = self.clock()
-        for peer in self.peers.sample(len(self.peers), exclude):
-            box = self._box(peer.key)
-            if len(box.notices) < self.config.outbox_max:
-                box.notices.append((kind, notice))
-                self._schedule(box, now)
-        return self._drain()
 
     def hello(self, sender: str, url: str, body: dict[str, Any]) -> dict[str, object]:
         """A signed hello from ``sender``: its claimed URL and the URLs it shares become
@@ -286,21 +244,6 @@ class GossipCore:
 
     # ---- what flows use -------------------------------------------------------------------
 
-    def call(
-        self,
-        peer: Peer | None,
-        kind: str,
-        method: str,
-        path: str,
-        body: object = None,
-        params: dict[str, str] | None = None,
-        url: str = "",
-        timeout: float | None = None,
-    ) -> Call:
-        """A call to ``peer`` (its answer must be signed by it), or a hello to ``url``."""
-        url, key = (peer.url, peer.key) if peer is not None else (url, "")
-        return Call(next(self._ids), kind, url, method, path, body, params, key, timeout)
-
     def check(self, sender: str, orders: list[object]) -> Check:
         return Check(next(self._ids), sender, orders)
 
@@ -314,14 +257,6 @@ class GossipCore:
 
     def _jitter(self, seconds: float) -> float:
         return seconds * self.rng.uniform(0.8, 1.2)
-
-    def _drain(self) -> list[Action]:
-        out, self._out = self._out, []
-        return out
-
-    def _live(self, key: str, now: float) -> bool:
-        peer = self.peers.get(key)
-        return peer is not None and peer.reachable(now)
 
     def _spawn(self, flow: Flow, on_done: Callable[[], None] | None = None) -> None:
         self._step(flow, None, on_done)
@@ -406,78 +341,6 @@ class GossipCore:
                 pruned = self.peers.get(key)
                 if pruned is not None:
                     self._spawn_dial(flows.dial(self, pruned.url, graft=False), pruned.url)
-
-    def _box(self, key: str) -> Outbox:
-        box = self._boxes.get(key)
-        if box is None:
-            box = self._boxes[key] = Outbox(key)
-        return box
-
-    def _schedule(self, box: Outbox, now: float, later: float = 0.0) -> None:
-        cfg = self.config
-        if box.due is not None or box.in_flight >= cfg.push_window:
-            return  # (a full window: the next answer sends what waits)
-        # Nagle: with a push in flight, wait for its answer (or ``push_hold``: a slow link)
-        delay = max(cfg.flush_delay + later, cfg.push_hold if box.in_flight else 0.0)
-        if delay <= 0.0:  # a loop turn's orders came together
-            return self._flush(box)
-        box.due = now + delay
-        heapq.heappush(self._timers, (box.due, next(self._ids), box.key))
-
-    def _flush(self, box: Outbox) -> None:
-        """Send the next batch (or notice) in ``box`` if its peer can take it now."""
-        box.due = None
-        peer = self.peers.get(box.key)
-        now = self.clock()
-        if peer is None or peer.banned(now):  # evicted or banned: anti-entropy repairs
-            box.clear()
-            return
-        if not (box.orders or box.notices):
-            return
-        if not peer.reachable(now):
-            if not box.in_flight:
-                box.due = max(peer.retry_at, now + 0.01)
-                heapq.heappush(self._timers, (box.due, next(self._ids), box.key))
-            return
-        if box.notices:  # one at a time, in order
-            if box.in_flight:
-                return
-            kind, notice = box.notices[0]
-            self._send(box, self.call(peer, "notice", "POST", f"/p2p/{kind}", notice))
-            return
-        box.board(self.config.outbox_max)  # (``later`` rides along: no frame of its own)
-        while box.orders and box.in_flight < self.config.push_window:
-            batch = box.take(self.config.batch_max, self._heard)
-            if batch:  # ``also``: live mesh peers the same orders go to now (``receive``)
-                ks, some = self._heard.names(batch, self.mesh, box.key)  # (``more``: for some)
-                body = {"orders": batch, "also": [k[-SHORT_ID:] for k in ks if self._live(k, now)]}
-                if more := [[k[-SHORT_ID:], i] for k, i in some if self._live(k, now)]:
-                    body["more"] = more[:ALSO_MAX]
-                self._send(box, self.call(peer, "push", "POST", "/p2p/orders", body))
-
-    def _send(self, box: Outbox, call: Call) -> None:
-        box.in_flight += 1
-        self._waiting[call.id] = Pending(call, None, None)
-        self._out.append(call)
-
-    def _pushed(self, call: Call, result: dict[str, Any] | None) -> None:
-        box = self._boxes.get(call.peer)
-        if box is None:
-            return
-        box.in_flight -= 1
-        if call.kind == "push":
-            assert isinstance(call.body, dict)
-            batch: list[dict[str, Any]] = call.body["orders"]
-            if result is None:
-                box.orders.extendleft(reversed(batch))  # retried after the backoff
-            else:
-                peer = self.peers.get(call.peer)
-                if peer is not None:
-                    peer.sent += len(batch)
-                self.orders_sent += len(batch)
-        elif result is not None and box.notices:
-            box.notices.popleft()
-        self._flush(box)  # (what waited for this answer goes now; a pending timer is void)
 
     def stats(self) -> dict[str, object]:
         return {

@@ -321,8 +321,9 @@ class Gossip:
 
         path = call.path.removeprefix("/p2p")
         timeout = call.timeout or self.config.timeout
-        if not streams.call_now(link, call.method, path, call.params, call.body, timeout, answered):
+        if not link.send_now(call.method, path, call.params, call.body, timeout, answered):
             return False
+        streams.frames_sent += 1
         self.messages_sent += 1
         return True
 
@@ -345,9 +346,9 @@ class Gossip:
             return None
         timeout = call.timeout or self.config.timeout
         try:
-            status, body = await streams.call(
-                link, call.method, call.path.removeprefix("/p2p"), call.params, call.body, timeout
-            )
+            streams.frames_sent += 1
+            path = call.path.removeprefix("/p2p")
+            status, body = await link.request(call.method, path, call.params, call.body, timeout)
         except StreamDown:
             return None
         except TimeoutError:

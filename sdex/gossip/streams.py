@@ -7,14 +7,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 
 from sdex.gossip.identity import NodeKey
 from sdex.gossip.served import Served
-from sdex.gossip.stream import RETRY, Answered, Link, StreamDown, cancel_all, dial
+from sdex.gossip.stream import RETRY, Link, StreamDown, cancel_all, dial
 
 log = logging.getLogger("sdex.gossip")
 
@@ -60,34 +60,6 @@ class Streams:
         self._opening.add(peer)
         self._spawn(self._open(peer, url))
         return None
-
-    async def call(
-        self,
-        link: Link,
-        method: str,
-        path: str,
-        query: Mapping[str, str] | None,
-        body: object,
-        timeout: float,
-    ) -> tuple[int, Any]:
-        self.frames_sent += 1
-        return await link.request(method, path, query, body, timeout)
-
-    def call_now(
-        self,
-        link: Link,
-        method: str,
-        path: str,
-        query: Mapping[str, str] | None,
-        body: object,
-        timeout: float,
-        answered: Answered,
-    ) -> bool:
-        """``Link.send_now``: the call written in this turn, its answer told to ``answered``."""
-        if not link.send_now(method, path, query, body, timeout, answered):
-            return False
-        self.frames_sent += 1
-        return True
 
     async def _open(self, peer: str, url: str) -> None:
         try:

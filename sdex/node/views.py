@@ -145,6 +145,8 @@ class NodeViews(NodeState):
             "chainCallsByMethod": dict(self.rpc.calls + self.watch_rpc.calls),
             "mirror": {
                 **self.mirror.marks.stats(),  # (orders: in memory; the rest in the store)
+                # saved rows found unreadable: those orders judged by the chain (review25)
+                "ordersUnknown": len(self.mirror.marks.unknown),
                 "accounts": len(self.mirror.funds),
                 "makers": len(self.mirror.min_salt),
                 "eip1271": self.mirror.sigs.stats(),

@@ -125,6 +125,8 @@ class Cpu(Line):
         self.speed_of: Callable[[int, float], float] | None = None
         """Nodes with a core each: the share of a core a node runs at, at a time (its real
         thread's CPU over CPU and wait; ``sdex.sim.delays``); None: a whole core."""
+        self.share_at: Callable[[float], float] | None = None
+        self.own_at: Callable[[float], float] | None = None
         self.wake_only = False
         """``free_at`` only for a job its node starts idle (woken), not one it goes on with."""
         self.free_at = free_at if cores <= 0 or self.queued else None

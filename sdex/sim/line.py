@@ -111,6 +111,16 @@ class Line:
     running: int
     queues: dict[int, deque[tuple[float, Callable[..., None], tuple[Any, ...], float]]]
 
+    share_at: Callable[[float], float] | None
+    """The share of a core the nodes' group gets at a time, in (0, 1] (sim25: the other
+    task groups' load, ``sdex.sim.shares.GroupShare``): a job on a core runs at that share of
+    it, the rest of the core the other groups'; None: the whole core."""
+
+    own_at: Callable[[float], float] | None
+    """With ``share_at``: the nodes' group's other runnable tasks at a time (the chain, the
+    load generator, the watcher, measured), which share the group's time with its busy nodes
+    equally; None: none."""
+
     bursts: Bursts | None
     work: dict[int, float]
     """Bursts: each replayed task's CPU seconds left."""
@@ -284,7 +294,21 @@ class Line:
             self.waited[node] = self.waited.get(node, 0.0) + self.sim.now - joined
         cost = self.queues[node][0][0]
         self._charge(node, cost, 1)
-        self.sim.at(self.sim.now + cost / self.speed, self._queued_done, node, slice_end)
+        self.sim.at(self.sim.now + cost / self._group_speed(), self._queued_done, node, slice_end)
+
+    def _group_speed(self) -> float:
+        """The pace of a job of ours on a core now: the core's, at the share the other groups
+        leave ours (``share_at``), and of that our busy nodes' part beside our group's other
+        runnable tasks (``own_at``: the group's time shared equally among its tasks)."""
+        speed = self.speed
+        if self.share_at is not None:
+            speed *= self.share_at(self.sim.now)
+        if self.own_at is not None:
+            busy = sum(1 for key, queue in self.queues.items() if key >= 0 and queue)
+            own = self.own_at(self.sim.now)
+            if busy and own > 0:
+                speed *= busy / (busy + own)
+        return speed
 
     def _queued_done(self, node: int, slice_end: float) -> None:
         """Queued: ``node``'s job ended; it keeps its core for a next job ready at once

@@ -120,3 +120,11 @@ class LinkModel:
     node_speeds: list[list[float]] | None = None
     """Nodes with a core each: per node and step of ``bursts_step``, the share of a core it
     runs at (its real thread's CPU over CPU and ``run_delay`` then; ``sdex.sim.delays``)."""
+    group_shares: list[float] | None = None
+    """Queued: per step of ``group_step`` from the first post on, the share of a core the
+    nodes' group gets while its jobs run (sim25: from the other task groups' runnable tasks,
+    measured, by the kernel's group scheduling, ``sdex.sim.shares``); None: whole cores."""
+    group_step: float = 0.0
+    group_own: list[float] | None = None
+    """With ``group_shares``: per step, the nodes' group's other runnable tasks (measured),
+    sharing the group's time with its busy nodes equally (``sdex.sim.line``)."""

@@ -50,6 +50,7 @@ from sdex.sim.delays import Delays
 from sdex.sim.events import Sim
 from sdex.sim.links import LinkModel
 from sdex.sim.node import ReplyTo, SimNode
+from sdex.sim.shares import GroupShare, Steps
 from sdex.sim.spells import Spells
 
 REQUEST_OVERHEAD = 560
@@ -85,6 +86,12 @@ class Network:
         if lk.node_speeds and lk.bursts_step > 0:  # (sim23) the real nodes' share of a core
             shares = Delays(lk.node_speeds, lk.bursts_step, lambda: self.cpu.trace_start)
             self.cpu.speed_of = shares.speed
+        if lk.group_shares and lk.group_step > 0:  # (sim25) the other groups' share of a core
+            share = GroupShare(lk.group_shares, lk.group_step, lambda: self.cpu.trace_start)
+            self.cpu.share_at = share.at
+            if lk.group_own:
+                own = Steps(lk.group_own, lk.group_step, lambda: self.cpu.trace_start)
+                self.cpu.own_at = own.at
         self.nodes = [SimNode(self, i) for i in range(n)]
         self.by_url = {node.url: node for node in self.nodes}
         self.by_id = {node.node_id: node for node in self.nodes}

@@ -156,6 +156,14 @@ class PollLoop:
             and head is not None and head.number >= self.chain_head
         )  # fmt: skip
 
+    def failed_before_run(self, e: Exception) -> None:
+        """A poll made before ``run`` (the start's ``catch_up``) failed with ``e``: the status
+        ``run`` would give it, so ``/health`` does not say ``ok`` of a chain the node could
+        not read, nor of a book judged as the saved mirror had it (review25: it said ``ok``
+        until ``run``'s first poll failed too, up to the RPC client's 30 s later)."""
+        status, problem = status_of(e)
+        self._fail(status, f"catching up at start: {problem}", self.poll_interval)
+
     def _fail(self, status: str, problem: str, backoff: float) -> float:
         """A failed poll: ``status`` (logged when it changes); the next, longer backoff."""
         self.failures += 1
@@ -174,3 +182,18 @@ class PollLoop:
 
     def _on_subscribed(self, live: bool) -> None:
         self.subscribed = self.mirror.announced.live = live
+
+
+def status_of(e: Exception) -> tuple[str, str]:
+    """The status and problem a failed poll's ``e`` gives (as ``PollLoop.run`` sorts them;
+    one poll's inconsistent read counts as unreachable here: it did not get through)."""
+    if isinstance(e, StoreError | sqlite3.Error):
+        return "failing", f"the store: {describe(e)}"
+    if isinstance(e, ChainReset):
+        return "wrong-chain", str(e)
+    if isinstance(e, Behind):
+        return "behind", describe(e)
+    read = Inconsistent | aiohttp.ClientError | OSError | TimeoutError | ChainError | ValueError
+    if isinstance(e, read):
+        return "unreachable", describe(e)
+    return "failing", describe(e)

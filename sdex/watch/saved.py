@@ -1,10 +1,16 @@
 """The saved mirror read back at a start (``Watcher._load``), every value checked: it is a
 cache of the chain in a file another hand may have left inconsistent (a disk error, an
 edit, an older version's bug). Anything that is not what this node writes (a head that is
-not ``[number, hash, timestamp]``, an amount that is not a uint256, a hash that is not hex)
-makes the whole saved mirror unreadable: the watcher then reads the chain anew, as for a
-saved head that left the chain (review23: the node failed to start, or a balance past
-2**256 was believed)."""
+not ``[number, hash, timestamp]``, an amount that is not a uint256, a mark's hash that is
+not ``0x`` and 64 lower-case hex digits) makes the whole saved mirror unreadable: the
+watcher then reads the chain anew, as for a saved head that left the chain (review23: the
+node failed to start, or a balance past 2**256 was believed).
+
+The whole of it, not the bad row alone (review25): a mark left out is an order the chain
+filled or cancelled judged untouched, and which order a damaged hash was is unknown; the
+chain read anew finds it, and the first poll's reset writes the tables anew. Only this node
+writes these rows (from the chain's logs), so a bad one is no peer's or wallet's lever:
+its cost is one slower start."""
 
 from __future__ import annotations
 

@@ -35,6 +35,7 @@ from collections.abc import Callable
 import aiohttp
 
 from sdex.chain.arpc import AsyncRpc
+from sdex.chain.rpc import quantity
 from sdex.errors import ChainError
 from sdex.hashfilter import HashFilter, capacity_for
 from sdex.mirror import Account, Effects, Header, Mirror
@@ -42,7 +43,7 @@ from sdex.store import ChainIdentity, Store
 from sdex.watch.blocks import Inconsistent, Reorg, receipt_coming, unannounced
 from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset, durable
 from sdex.watch.falsefills import false_fills, late_fills
-from sdex.watch.fork import Behind, Vanished, behind_for, check_head, describe, fork_point
+from sdex.watch.fork import Behind, Vanished, behind_for, check_head, fork_point
 from sdex.watch.funds import FUNDS_TRIES, read_funds, refresh_funds
 from sdex.watch.loop import PollLoop, log
 from sdex.watch.own import OwnBelow
@@ -333,7 +334,7 @@ class Watcher(PollLoop):
 
     async def _reset(self, changes: BlockChanges) -> None:
         """Another chain at the same RPC: start the mirror over from the deployment block."""
-        chain_id = int(await self.rpc.call("eth_chainId"), 16)
+        chain_id = quantity(await self.rpc.call("eth_chainId"))
         if chain_id != self.identity.chain_id:
             raise ChainReset(f"chain id is {chain_id}, not {self.identity.chain_id}")
         code = await self.rpc.call("eth_getCode", self.mirror.address, "latest")
@@ -376,7 +377,7 @@ class Watcher(PollLoop):
         self.resumed = h is not None and problem is None and int(h.hash, 16) != 0
         if self.resumed and h is not None:  # (far behind: judged by the chain, as before)
             try:
-                behind = int(await self.rpc.call("eth_blockNumber"), 16) - h.number
+                behind = quantity(await self.rpc.call("eth_blockNumber")) - h.number
             except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError):
                 behind = CATCH_UP_BLOCKS + 1
             self.resumed = behind <= CATCH_UP_BLOCKS
@@ -385,13 +386,16 @@ class Watcher(PollLoop):
         """At start, before the node is ready: the blocks since the saved head applied (what
         the chain changed while the node was down: fills, cancels, funds), so that orders
         judged from the saved mirror are judged as the chain has them now. A poll that fails
-        is left to ``run`` (it tries again; ``/health`` says why)."""
+        is left to ``run`` (it tries again; ``/health`` says why meanwhile, 503); a read the chain
+        moved under is tried again, as ``run`` would."""
         for _ in range(polls):
             try:
                 if not await self.poll_once():
                     return
+            except Inconsistent:  # the chain moved under the read (``run`` bears a few)
+                continue
             except Exception as e:
-                log.warning("catching up at start: %s (the watcher tries again)", describe(e))
+                self.failed_before_run(e)  # (logged: the watcher tries again)
                 return
 
     async def _refresh_funds(self, changes: BlockChanges) -> None:

@@ -224,8 +224,10 @@ async function pollDepth() {
   let wait = BOOK_POLL_MS;
   try {
     const body = await getJSON(`/v1/depth?baseToken=${m.baseToken}&quoteToken=${m.quoteToken}`);
+    nodeAnswers(true);
     if (m === S.market && !B.ws) takeSnapshot(body);
   } catch (e) {
+    readFailed(e);
     if (e.retryAfter) wait = Math.max(wait, 1000 * e.retryAfter);
   }
   if (!B.ws && !B.poll) B.poll = setTimeout(pollDepth, wait);
@@ -432,11 +434,72 @@ function showChain(health) {
     "orders that need a chain read are refused and nothing settles until it is back; the chain head below is the last one seen.";
 }
 
+/** When the node was last found not answering at all (fetch fails: stopped, restarting,
+ * unreachable), or null while it answers; when the websocket closed, or null while open. */
+let nodeDownSince = null;
+let socketDownSince = null;
+const SOCKET_DOWN_SAID_MS = 3000; // (a restart's reconnect takes less: no banner flashes)
+
+/** Whether the node answers (any answer, even a 503, is one): while it does not, say so
+ * above everything and mark what it sent last stale. The badge alone ("reconnecting") left
+ * the book, "My orders", a chain head with "lag 0 blocks" and peers "last seen now" looking
+ * live for as long as the node stayed down. */
+function nodeAnswers(ok) {
+  const state = ok ? "up" : "down";
+  if (document.body.dataset.node === state) return;
+  document.body.dataset.node = state;
+  if (ok) {
+    nodeDownSince = null;
+    if ($("err-form").textContent.startsWith("could not reach the node")) $("err-form").textContent = "";
+  } else {
+    nodeDownSince = new Date();
+    S.lastHealth = null; // (no rate across the gap)
+    for (const id of ["lag", "orders-rate"]) $(id).textContent = "—";
+  }
+  showNodeState();
+}
+
+/** The websocket opened (true) or closed (false). While it is down and the node answers,
+ * the book is read every few seconds but "My orders" and the fills move only with the
+ * socket's events: said once it has been down a few seconds. */
+function socketOpen(open) {
+  if (open) socketDownSince = null;
+  else if (socketDownSince === null) {
+    socketDownSince = new Date();
+    setTimeout(showNodeState, SOCKET_DOWN_SAID_MS + 50);
+  }
+  showNodeState();
+}
+
+/** The banner and ``body[data-node]``/``[data-socket]`` from what is known of the node. */
+function showNodeState() {
+  const b = $("node-banner");
+  const socketDown = socketDownSince !== null && Date.now() - socketDownSince.getTime() >= SOCKET_DOWN_SAID_MS;
+  document.body.dataset.socket = socketDown ? "down" : "live";
+  let text = "";
+  if (nodeDownSince) {
+    text = `this node does not answer (since ${nodeDownSince.toLocaleTimeString()}): the book, your orders, ` +
+      "the fills and the network figures below are the last it sent, not live; the page reconnects by itself.";
+  } else if (socketDown) {
+    text = `the live connection to this node is down (since ${socketDownSince.toLocaleTimeString()}, reconnecting): ` +
+      "the book is read from it every few seconds, but your orders and the fills below are as they were then " +
+      "until it is back.";
+  }
+  b.hidden = !text;
+  b.textContent = text;
+}
+
+/** A failed read: no answer at all (fetch's TypeError) means the node is not there. */
+function readFailed(e) {
+  if (e instanceof TypeError) nodeAnswers(false);
+}
+
 async function refreshNetwork() {
   try {
     const [health, status, metrics] = await Promise.all([
       fetch("/health").then((r) => r.json()), getJSON("/web/status"), fetch("/metrics").then((r) => r.text()),
     ]);
+    nodeAnswers(true);
     showChain(health);
     const settling = JSON.stringify(status.inFlight);
     const moved = settling !== JSON.stringify(S.status?.inFlight);
@@ -480,7 +543,7 @@ async function refreshNetwork() {
         : [h("tr", {}, h("td", { colSpan: 3, class: "muted" }, "none"))]),
     );
   } catch (e) {
-    // the node is restarting or gone: the websocket badge says so; try again next tick
+    readFailed(e); // (the node is restarting or gone: said; try again next tick)
   }
 }
 
@@ -865,6 +928,8 @@ function connect() {
   const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/v1/ws`);
   const badge = $("conn");
   ws.onopen = () => {
+    nodeAnswers(true);
+    socketOpen(true);
     backoff = 250;
     B.ws = ws;
     B.pair = null;
@@ -885,6 +950,7 @@ function connect() {
     if (ev && typeof ev === "object") onEvent(ev);
   };
   ws.onclose = () => {
+    socketOpen(false);
     if (B.ws === ws) {
       B.ws = null;
       B.pair = null;

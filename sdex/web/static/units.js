@@ -179,9 +179,14 @@ export function fmtAmount(units, decimals) {
   return plain(frac(BigInt(units), 10n ** BigInt(decimals)));
 }
 
-/** A price for display: exact when it terminates within `places` decimals, else rounded
- * half-even and marked with "~". */
+/** A price for display: exact when it terminates within `places` decimals counted from its
+ * first significant digit (below 0.1: past its leading zeros), else rounded half-even there
+ * and marked with "~" (sdex.wallet.fmt_price; 8 places after the point showed 0.000000001
+ * as "~0"). */
 export function fmtPrice(price, places = 8) {
+  let zeros = 0;
+  if (price.n > 0n) while (price.n * 10n ** BigInt(zeros + 1) < price.d) zeros++;
+  places += zeros;
   const exact = decimalPlaces(price.d);
   if (exact !== null && exact <= places) return plain(price);
   const scale = 10n ** BigInt(places);
