@@ -1,12 +1,13 @@
 """settle25 found (fixed on main by 552bfd5, ``BEGIN IMMEDIATE``): the store writer opened
 each transaction with a deferred ``BEGIN``. A job that reads before it writes
-(``remove_fills_except``, a SELECT then a DELETE) holds a read snapshot; a blocking checkpoint (``RESTART``/``TRUNCATE``, sdex.storecheckpoint) takes the
-write lock and waits for that reader; the job's first write then cannot get the write lock
-and SQLite answers "database is locked" at once (no busy wait: it would deadlock). Seen in
-bench/node.py's settle phase on Hardhat and anvil (3 of 4 runs at 18:31-18:37): the node's
-fills write failed, the watcher said "the store" failing, orders were refused with 503.
-``BEGIN IMMEDIATE`` takes the write lock first, and the checkpoint waits for the commit.
-(Failed with the deferred ``BEGIN``: "database is locked", 3 runs of 3.)"""
+(``remove_fills_except``, a SELECT then a DELETE) holds a read snapshot; a blocking checkpoint
+(``RESTART``/``TRUNCATE``, sdex.storecheckpoint) takes the write lock and waits for that
+reader; the job's first write then cannot get the write lock and SQLite answers "database is
+locked" at once (no busy wait: it would deadlock). Seen in bench/node.py's settle phase on
+Hardhat and anvil (18:26-18:47): the node's fills write failed, the watcher said "the store"
+failing, orders were refused with 503. ``BEGIN IMMEDIATE`` takes the write lock first, and
+the checkpoint waits for the commit. (Failed with the deferred ``BEGIN``: "database is
+locked", 3 runs of 3.)"""
 
 from __future__ import annotations
 
