@@ -3,6 +3,7 @@ replay tests share."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sdex.sim.cpu import Cpu
@@ -12,11 +13,15 @@ Jobs = list[tuple[int, float, float]]
 """(node, CPU seconds, when submitted)."""
 
 
-def run_jobs(jobs: Jobs, start: float = 0.0, **cpu: Any) -> tuple[list[float], Cpu]:
+def run_jobs(
+    jobs: Jobs, start: float = 0.0, setup: Callable[[Cpu], None] | None = None, **cpu: Any
+) -> tuple[list[float], Cpu]:
     """When each job ends (in the jobs' order) on a ``Cpu(**cpu)`` whose trace starts at
-    ``start``; and the machine."""
+    ``start`` (``setup`` given the machine first); and the machine."""
     sim = Sim()
     machine = Cpu(sim, **cpu)
+    if setup is not None:
+        setup(machine)
     machine.trace_start = start
     ends = [0.0] * len(jobs)
 

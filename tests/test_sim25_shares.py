@@ -211,23 +211,12 @@ def _with_share(
 ) -> tuple[list[float], Any]:
     """``run_jobs`` on a line whose jobs run at ``share`` of their core (and ``own``: our
     group's other runnable tasks beside its busy nodes)."""
-    from sdex.sim.cpu import Cpu
-    from sdex.sim.events import Sim
 
-    sim = Sim()
-    machine = Cpu(sim, cores=cores, **LINE)
-    machine.share_at = share.at
-    machine.own_at = None if own is None else own.at
-    machine.trace_start = 0.0
-    ends = [0.0] * len(jobs)
+    def shares(machine: Any) -> None:
+        machine.share_at = share.at
+        machine.own_at = None if own is None else own.at
 
-    def done(k: int) -> None:
-        ends[k] = sim.now
-
-    for k, (node, cost, at) in enumerate(jobs):
-        sim.at(at, machine.submit, node, cost, done, k)
-    sim.run(1e9)
-    return ends, machine
+    return run_jobs(jobs, setup=shares, cores=cores, **LINE)
 
 
 def _window(trace: dict[str, Any], pin: pytest.MonkeyPatch) -> dict[str, Any]:
