@@ -128,14 +128,24 @@ class Checkpointer:
             self._wake.clear()
             if self._stop.is_set():
                 return
-            commits = self._commits
-            if commits != self._done:
-                since, self._done = commits - self._done, commits
-                before = self._frames
-                frames = self.checkpoint()
-                new = frames - before if frames >= before else frames  # (if it started over)
-                if new > 0:
-                    self.every = max(1, min(1000, self.target_frames * since // new))
+            try:
+                self._round()
+            except Exception:  # (review26: the thread died silently, the WAL grew unbounded)
+                self.failures += 1
+                self.state = "idle"
+                log.exception("the store's checkpointer failed; it goes on")
+
+    def _round(self) -> None:
+        """A checkpoint if anything was committed since the last; the commits between two
+        wakes from the frames it found."""
+        commits = self._commits
+        if commits != self._done:
+            since, self._done = commits - self._done, commits
+            before = self._frames
+            frames = self.checkpoint()
+            new = frames - before if frames >= before else frames  # (if it started over)
+            if new > 0:
+                self.every = max(1, min(1000, self.target_frames * since // new))
 
     def checkpoint(self) -> int:
         """One checkpoint: passive, then a blocking one if the WAL is past ``hard_frames``;
