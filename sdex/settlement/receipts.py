@@ -14,8 +14,8 @@ import aiohttp
 
 from sdex.chain import Receipt, SignedTx
 from sdex.chain.arpc import AsyncRpc
-from sdex.chain.rpc import quantity as quantity  # (one parser: settle, peering, lane)
 from sdex.chain.headsignal import HeadSignal
+from sdex.chain.rpc import quantity as quantity  # (one parser: settle, peering, lane)
 from sdex.errors import RpcError
 
 log = logging.getLogger("sdex.settlement")
