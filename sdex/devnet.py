@@ -31,7 +31,7 @@ from eth_account import Account
 from sdex.chain import Exchange, Rpc, Sender, Token, deploy
 from sdex.chain.abi import REPO_ROOT
 from sdex.deployment import Deployment, DevAccount, TokenInfo
-from sdex.errors import DevnetError, RpcError
+from sdex.errors import ChainError, DevnetError, RpcError
 
 HARDHAT_MNEMONIC = "test test test test test test test test test test test junk"
 Engine = Literal["hardhat", "anvil"]
@@ -320,6 +320,13 @@ class Devnet:
         self.rpc = self.node.start()
         try:
             self.deployment = deploy_devnet(self.rpc, self.node.url, self.accounts)
+        except (ChainError, OSError, ValueError) as e:  # (requests' errors are OSErrors)
+            # review26: the chain died or broke mid-deployment: one line, not a traceback
+            code = self.node.proc.poll() if self.node.proc is not None else None
+            self.node.stop()
+            why = f"{self.node.name} exited with {code}" if code is not None else str(e)
+            log = f" (see {self.node.log_path})" if self.node.log_path else ""
+            raise DevnetError(f"the deployment failed: {why[:300]}{log}") from e
         except BaseException:
             self.node.stop()
             raise
