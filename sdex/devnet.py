@@ -30,6 +30,7 @@ from eth_account import Account
 
 from sdex.chain import Exchange, Rpc, Sender, Token, deploy
 from sdex.chain.abi import REPO_ROOT
+from sdex.chain.rpc import quantity
 from sdex.deployment import Deployment, DevAccount, TokenInfo
 from sdex.errors import ChainError, DevnetError, RpcError
 
@@ -271,11 +272,11 @@ def _past_others(send: Callable[[], T]) -> T:
 def deploy_devnet(rpc: Rpc, url: str, accounts: int = 20) -> Deployment:
     """Deploy the Exchange and dev tokens and fund + approve ``accounts`` dev accounts."""
     keys = dev_keys(accounts)
-    chain_id = int(rpc.call("eth_chainId"), 16)
+    chain_id = quantity(rpc.call("eth_chainId"))
     senders = [Sender(rpc, k, chain_id) for k in keys]
     deployer = senders[0]
     exchange_address = _past_others(partial(deploy, deployer, "Exchange"))
-    deploy_block = int(rpc.call("eth_blockNumber"), 16)
+    deploy_block = quantity(rpc.call("eth_blockNumber"))
     tokens: dict[str, TokenInfo] = {}
     for symbol, name, decimals, units in DEV_TOKENS:
         token_data = partial(deploy, deployer, "TestToken", name, symbol, decimals)
