@@ -146,7 +146,8 @@ SHAPES = {
     "closed forever": '"]" * n',
     "mixed kinds crossed": '"[{" * (n // 4) + "]}" * (n // 4)',
     "nested to the bound, never closed": '("[" * 32 + "]" * 31) * (n // 63)',
-    "strings of brackets, escaped": '"[" + (chr(34) + "[" * 6 + chr(92) * 2 + chr(34) + ",") * (n // 10) + "]"',
+    "strings of brackets, escaped":
+        '"[" + ",".join([chr(34) + "[{" * 3 + chr(92) * 2 + chr(34)] * (n // 10)) + "]"',
     "an unclosed string ending in a backslash": '"[" * 33 + chr(34) + "[" * (n - 35) + chr(92)',
 }  # fmt: skip
 """Bodies of about ``BODY`` characters (Python expressions of ``n``)."""
@@ -183,3 +184,5 @@ def test_4_mib_shapes_are_decided_in_bounded_time(case: str) -> None:
     assert len(verdicts) == 3
     if case.startswith(("one level under", "deep at the bound, many")):  # valid, 32 deep
         assert verdicts == ["refused (nested deeper)", "parsed", "parsed"], done.stdout
+    if case.startswith("strings of brackets"):  # valid, 1 deep
+        assert verdicts == ["parsed"] * 3, done.stdout
