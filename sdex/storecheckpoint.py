@@ -17,7 +17,8 @@ tried again ``BLOCKING_BACKOFF`` seconds later), so the WAL does not grow withou
 while readers come and go. Durability is unchanged: a commit is in the WAL when it returns
 (the writer's ``synchronous=NORMAL``, which this connection shares: the WAL is synced before
 each checkpoint, the database after); a checkpoint only moves committed pages into the
-database.
+database. Whatever a checkpoint raises is logged and the thread goes on: it alone keeps the
+WAL bounded (review26: an exception that was not sqlite3's ended it silently).
 """
 
 from __future__ import annotations
