@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,8 +13,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 import sdex
+from sdex import devnet
+from sdex.chain import Rpc
 from sdex.devnet import free_port
+from sdex.errors import DevnetError
+from tests.rpcfault import faulty_proxy
 
 ROOT = Path(sdex.__file__).resolve().parents[1]  # (the tree under test)
 
@@ -72,3 +79,27 @@ def test_the_chain_dying_mid_deployment_is_one_error_line(tmp_path: Path) -> Non
             proc.wait()
         if chain is not None and Path(f"/proc/{chain}").exists():
             os.kill(chain, signal.SIGKILL)
+
+
+def test_a_chain_error_mid_deployment_stops_the_live_chain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chain alive but the deployment failing (here a proxy in front of it refuses
+    ``eth_estimateGas``): a ``DevnetError`` naming the deployment, the chain stopped."""
+    real = devnet.deploy_devnet
+
+    def through_proxy(rpc: Rpc, url: str, accounts: int = 20) -> object:
+        with contextlib.ExitStack() as stack:
+            proxied = stack.enter_context(faulty_proxy(url, "eth_estimateGas", "-32000"))
+            bad = stack.enter_context(contextlib.closing(Rpc(proxied, timeout=10)))
+            return real(bad, url, accounts)
+
+    monkeypatch.setattr(devnet, "deploy_devnet", through_proxy)
+    net = devnet.Devnet(deployment_path=tmp_path / "d.json", accounts=2)
+    try:
+        with pytest.raises(DevnetError, match="the deployment failed"):
+            net.start()
+        assert net.node.proc is not None and net.node.proc.poll() is not None
+        assert not (tmp_path / "d.json").exists()
+    finally:
+        net.stop()
