@@ -30,8 +30,9 @@ from eth_account import Account
 
 from sdex.chain import Exchange, Rpc, Sender, Token, deploy
 from sdex.chain.abi import REPO_ROOT
+from sdex.chain.rpc import quantity
 from sdex.deployment import Deployment, DevAccount, TokenInfo
-from sdex.errors import DevnetError, RpcError
+from sdex.errors import ChainError, DevnetError, RpcError
 
 HARDHAT_MNEMONIC = "test test test test test test test test test test test junk"
 Engine = Literal["hardhat", "anvil"]
@@ -271,11 +272,11 @@ def _past_others(send: Callable[[], T]) -> T:
 def deploy_devnet(rpc: Rpc, url: str, accounts: int = 20) -> Deployment:
     """Deploy the Exchange and dev tokens and fund + approve ``accounts`` dev accounts."""
     keys = dev_keys(accounts)
-    chain_id = int(rpc.call("eth_chainId"), 16)
+    chain_id = quantity(rpc.call("eth_chainId"))
     senders = [Sender(rpc, k, chain_id) for k in keys]
     deployer = senders[0]
     exchange_address = _past_others(partial(deploy, deployer, "Exchange"))
-    deploy_block = int(rpc.call("eth_blockNumber"), 16)
+    deploy_block = quantity(rpc.call("eth_blockNumber"))
     tokens: dict[str, TokenInfo] = {}
     for symbol, name, decimals, units in DEV_TOKENS:
         token_data = partial(deploy, deployer, "TestToken", name, symbol, decimals)
@@ -320,6 +321,13 @@ class Devnet:
         self.rpc = self.node.start()
         try:
             self.deployment = deploy_devnet(self.rpc, self.node.url, self.accounts)
+        except (ChainError, OSError, ValueError) as e:  # (requests' errors are OSErrors)
+            # review26: the chain died or broke mid-deployment: one line, not a traceback
+            code = self.node.proc.poll() if self.node.proc is not None else None
+            self.node.stop()
+            why = f"{self.node.name} exited with {code}" if code is not None else str(e)
+            log = f" (see {self.node.log_path})" if self.node.log_path else ""
+            raise DevnetError(f"the deployment failed: {why[:300]}{log}") from e
         except BaseException:
             self.node.stop()
             raise

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import coincurve
 from eth_hash.auto import keccak
 
-from sdex.chain.rpc import Rpc
+from sdex.chain.rpc import Rpc, quantity
 from sdex.errors import ChainError, ContractRevert, RpcError, RpcTimeout, TransactionFailed
 from sdex.order import address_of
 
@@ -154,7 +154,7 @@ class Sender:
         self._signer = coincurve.PrivateKey(private_key)
         """The key parsed once (not once a signature)."""
         self.address = address_of(private_key)
-        self.chain_id = chain_id if chain_id is not None else int(rpc.call("eth_chainId"), 16)
+        self.chain_id = chain_id if chain_id is not None else self._quantity("eth_chainId")
         self._lock = threading.RLock()
         self._nonce: int | None = None
 
@@ -176,7 +176,16 @@ class Sender:
         tx: dict[str, Any] = {"from": self.address, "data": "0x" + data.hex(), "value": hex(value)}
         if to is not None:
             tx["to"] = to
-        return int(int(self.rpc.call("eth_estimateGas", tx), 16) * 6 // 5) + 10_000
+        return self._quantity("eth_estimateGas", tx) * 6 // 5 + 10_000
+
+    def _quantity(self, method: str, *params: Any) -> int:
+        """``method``'s answer, a quantity, or ``ChainError``: a hostile chain's number or
+        list is refused as its bad hex is, never a ``TypeError`` (review26)."""
+        raw = self.rpc.call(method, *params)
+        try:
+            return quantity(raw)
+        except ValueError as e:
+            raise ChainError(f"{self.rpc.url} answered {method} with {e}") from None
 
     def preflight(self, to: str, data: bytes) -> None:
         """Run the call as this sender at the latest block; raises ``ContractRevert`` if it

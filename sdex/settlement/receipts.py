@@ -15,6 +15,7 @@ import aiohttp
 from sdex.chain import Receipt, SignedTx
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.headsignal import HeadSignal
+from sdex.chain.rpc import quantity as quantity  # (one parser: settle, peering, lane)
 from sdex.errors import RpcError
 
 log = logging.getLogger("sdex.settlement")
@@ -221,10 +222,3 @@ async def poll_receipt(
             await heads.wait(seen, HEAD_WAIT)
         else:
             await asyncio.sleep(next(polls, RECEIPT_POLLS[-1]))
-
-
-def quantity(raw: object) -> int:
-    """A JSON-RPC quantity (``0x``-hex), bounded."""
-    if not isinstance(raw, str) or not raw.startswith("0x") or not 2 < len(raw) <= 66:
-        raise ValueError(f"not a JSON-RPC quantity: {raw!r}")
-    return int(raw, 16)

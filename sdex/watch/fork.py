@@ -13,7 +13,7 @@ from sdex.deployment import DEVNET_CHAIN_IDS
 from sdex.errors import ChainError, RpcError
 from sdex.mirror import Header, Mirror
 from sdex.store import ChainIdentity
-from sdex.watch.blocks import Inconsistent
+from sdex.watch.blocks import ZERO_HASH, Inconsistent
 from sdex.watch.changes import ChainReset
 
 log = logging.getLogger("sdex.watch")
@@ -145,7 +145,7 @@ async def check_head(rpc: AsyncRpc, m: Mirror) -> str | None:
     head is kept as it is, and the problem returned (the status says so), and the first poll
     looks again (``fork_point``). A head already zeroed (the saved mirror was unreadable:
     ``Watcher._load`` zeroes it, and says so) is not checked, nor said again."""
-    if m.head is None or int(m.head.hash, 16) == 0:
+    if m.head is None or m.head.hash == ZERO_HASH:  # (a hostile chain's hash: not hex)
         return None  # (none saved, or an unreadable one: ``Watcher._load`` said so)
     try:
         got = Header.from_rpc(await rpc.call("eth_getBlockByNumber", hex(m.head.number), False))
@@ -155,5 +155,5 @@ async def check_head(rpc: AsyncRpc, m: Mirror) -> str | None:
         return f"block {got.number} answered for {m.head.number}"
     if got.hash != m.head.hash:
         log.warning("the saved chain head %d is not on the chain any more", m.head.number)
-        m.head = Header(m.head.number, "0x" + "00" * 32, "", m.head.timestamp)
+        m.head = Header(m.head.number, ZERO_HASH, "", m.head.timestamp)
     return None

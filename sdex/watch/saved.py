@@ -1,8 +1,9 @@
 """The saved mirror read back at a start (``Watcher._load``), every value checked: it is a
 cache of the chain in a file another hand may have left inconsistent (a disk error, an
 edit, an older version's bug). Anything that is not what this node writes (a head that is
-not ``[number, hash, timestamp]``, an amount that is not a uint256, a mark's hash that is
-not ``0x`` and 64 lower-case hex digits) makes the whole saved mirror unreadable: the
+not ``[number, hash, timestamp]``, an amount that is not a uint256, a head's or a mark's
+hash that is not ``0x`` and 64 lower-case hex digits: review26, a head's that was not hex
+stopped the start) makes the whole saved mirror unreadable: the
 watcher then reads the chain anew, as for a saved head that left the chain (review23: the
 node failed to start, or a balance past 2**256 was believed).
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 from sdex.hashfilter import HashFilter, capacity_for
 from sdex.mirror import Account
 from sdex.store import Store
+from sdex.storeread import MARK_HASH
 
 UINT256 = 2**256
 
@@ -44,6 +46,8 @@ def read_saved(
         number, block_hash, timestamp = cp
         _uint(number, "the saved head's number")
         _uint(timestamp, "the saved head's timestamp")
+        if not isinstance(block_hash, str) or not MARK_HASH.fullmatch(block_hash):
+            raise Unreadable(f"the saved head's hash {str(block_hash)[:80]!r} is not a hash")
         makers, funds = store.load_mirror()
         for maker, salt in makers.items():
             _uint(salt, f"the saved minValidSalt of {maker[:50]!r}")

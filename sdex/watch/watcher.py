@@ -40,7 +40,7 @@ from sdex.errors import ChainError
 from sdex.hashfilter import HashFilter, capacity_for
 from sdex.mirror import Account, Effects, Header, Mirror
 from sdex.store import ChainIdentity, Store
-from sdex.watch.blocks import Inconsistent, Reorg, receipt_coming, unannounced
+from sdex.watch.blocks import ZERO_HASH, Inconsistent, Reorg, receipt_coming, unannounced
 from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset, durable
 from sdex.watch.falsefills import false_fills, late_fills
 from sdex.watch.fork import Behind, Vanished, behind_for, check_head, fork_point
@@ -117,7 +117,7 @@ class Watcher(PollLoop):
             saved = read_saved(self.store)
         except Unreadable as e:
             log.warning("the saved chain mirror is unreadable (%s): the chain is read anew", e)
-            self.mirror.head = Header(0, "0x" + "00" * 32, "", 0)  # (set aside: said once)
+            self.mirror.head = Header(0, ZERO_HASH, "", 0)  # (set aside: said once)
             return
         if saved is None:
             return
@@ -345,7 +345,7 @@ class Watcher(PollLoop):
             raise ChainReset(f"the chain has no block {self.start_block} (the deployment block)")
         header = Header.from_rpc(deploy)
         h = self.mirror.head
-        if h is not None and int(h.hash, 16) == 0:  # (set aside at start: said then)
+        if h is not None and h.hash == ZERO_HASH:  # (set aside at start: said then)
             log.info(
                 "the chain is read anew from block %d (saved mirror set aside)", self.start_block
             )
@@ -374,7 +374,7 @@ class Watcher(PollLoop):
         if (problem := await check_head(self.rpc, self.mirror)) is not None:
             self._set_status("unreachable", problem)
         h = self.mirror.head
-        self.resumed = h is not None and problem is None and int(h.hash, 16) != 0
+        self.resumed = h is not None and problem is None and h.hash != ZERO_HASH
         if self.resumed and h is not None:  # (far behind: judged by the chain, as before)
             try:
                 behind = quantity(await self.rpc.call("eth_blockNumber")) - h.number
