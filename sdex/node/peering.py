@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
-from sdex.chain import Log
+from sdex.chain import Receipt
 from sdex.errors import OrderParseError, SignatureError
 from sdex.gossip.payload import fits
 from sdex.model import OPEN_STATUSES, FillEvent, field_error_body
@@ -16,7 +16,6 @@ from sdex.node.records import SubmitResult
 from sdex.node.settle import NodeSettlement
 from sdex.node.views import _stored_fills
 from sdex.order import parse_hex_bytes
-from sdex.settlement.receipts import quantity
 
 log = logging.getLogger("sdex.node")
 
@@ -109,12 +108,15 @@ class NodePeering(NodeSettlement):
             return True
         if not self.notices.may_read():
             return False
-        receipt = await self.rpc.call("eth_getTransactionReceipt", tx_hash)
-        if not isinstance(receipt, dict) or int(receipt.get("status", "0x0"), 16) != 1:
+        raw = await self.rpc.call("eth_getTransactionReceipt", tx_hash)
+        try:  # (an answer that is no receipt, a broken or hostile endpoint's: nothing believed)
+            receipt = Receipt.from_rpc(raw) if isinstance(raw, dict) else None
+        except ValueError:
+            receipt = None
+        if receipt is None or receipt.status != 1:
             return False
         self.notices.note_applied(tx_hash)
-        logs = [Log.from_rpc(x) for x in receipt.get("logs", [])]
-        fills = self.mirror.exchange.fills(logs)
+        fills = self.mirror.exchange.fills(receipt.logs)
         if not any(f.order_hash in self.records and f.order_hash in self.book for f in fills):
             return True
         if not await self._notice_fills_stored(fills):
@@ -130,13 +132,9 @@ class NodePeering(NodeSettlement):
                 self._apply_chain_state(so, state)
             self._persist_open()
             # held ahead of the mirror's verdicts until its block (``Mirror.note_ahead``)
-            number, block_hash = receipt.get("blockNumber"), receipt.get("blockHash")
-            if not isinstance(block_hash, str) or len(block_hash) != 66:
+            if len(receipt.block_hash) != 66:
                 return True  # (no block said: nothing to hold them until)
-            try:
-                block = (quantity(number), block_hash.lower())
-            except ValueError:
-                return True
+            block = (receipt.block_number, receipt.block_hash)
             payers = [(so.order.maker, so.order.maker_token) for so in targets]
             self.mirror.note_ahead(tx_hash, block, [so.hash for so in targets], payers)
         return True
