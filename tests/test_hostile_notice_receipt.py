@@ -17,6 +17,7 @@ from sdex.gossip import NodeKey, PeerClient
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node
 from tests.test_hostile_quantity import answering
+from tests.test_node_restart import OPERATOR, _left_by_a_dead_node
 from tests.test_settlement_notices import a_successful_tx
 
 LOG = {
@@ -57,3 +58,21 @@ async def test_a_receipt_that_is_none_applies_nothing(
                 assert (r.status, await r.json()) == (200, {"applied": False})
             status, health = await api.get("/health")
             assert status == 200 and health["status"] == "ok"
+
+
+@pytest.mark.parametrize("receipt", [r[1] for r in RECEIPTS[:3]], ids=[r[0] for r in RECEIPTS[:3]])
+async def test_a_pending_settlement_whose_receipt_is_none_is_not_a_failed_start(
+    chain: Chain, tmp_path: Path, receipt: dict[str, object]
+) -> None:
+    """A node that died with a settlement recorded restarts and reads its receipt: an answer
+    that is no receipt leaves the settlement pending (the watcher applies it from its block)
+    and the node starts; before, ``int(status, 16)`` raised out of the start."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
+    _, _, signed = await _left_by_a_dead_node(c, cfg, "open", "gtc")
+    c.rpc.call("eth_sendRawTransaction", signed.raw)  # (mined: the node died after sending)
+    with answering(c.deployment.rpc, "eth_getTransactionReceipt", receipt) as rpc:
+        async with running_node(replace(cfg, rpc=rpc)) as (node, api):
+            assert node.started.is_set()
+            assert [s.tx_hash for s in node.store.pending_settlements()] == [signed.tx_hash]
+            assert (await api.get("/health"))[0] == 200

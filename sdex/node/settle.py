@@ -10,7 +10,7 @@ import logging
 
 from sdex.book import BookOrderState, RemovalReason, UnknownOrder
 from sdex.book.errors import BookError
-from sdex.chain import OrderState
+from sdex.chain import OrderState, Receipt
 from sdex.chain.tx import already_known
 from sdex.errors import ContractRevert, RpcError
 from sdex.matching.match import Match
@@ -20,7 +20,6 @@ from sdex.node.views import _stored_fills
 from sdex.order import SignedOrder
 from sdex.settlement import Outcome as SettleOutcome
 from sdex.settlement import SettledMatch, diagnose
-from sdex.settlement.receipts import quantity
 from sdex.store import StoredFill, StoreError
 
 log = logging.getLogger("sdex.node")
@@ -361,9 +360,15 @@ class NodeSettlement(NodeChainState):
                 status = "mined" if receipt.status == 1 else "failed"
                 self.settler.ours.landed(s.tx_hash, receipt.block_number)
             else:
-                status = "mined" if int(receipt["status"], 16) == 1 else "failed"
-                block = receipt.get("blockNumber")
-                self.settler.ours.landed(s.tx_hash, quantity(block) if block else 0)
+                try:  # (an answer that is no receipt: a broken or hostile endpoint's)
+                    got = Receipt.from_rpc(receipt) if isinstance(receipt, dict) else None
+                except ValueError:
+                    got = None
+                if got is None:
+                    log.warning("pending settlement %s: no receipt read; left pending", s.tx_hash)
+                    continue  # (if it landed, the watcher applies it with its block)
+                status = "mined" if got.status == 1 else "failed"
+                self.settler.ours.landed(s.tx_hash, got.block_number)
             await self.store.set_settlement_status(s.tx_hash, status)
 
 
