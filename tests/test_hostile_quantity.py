@@ -19,8 +19,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sdex.chain.rpc import quantity
+from sdex.errors import ChainError
 from tests.conftest import Chain
-from tests.nodeutil import running_node
+from tests.nodeutil import node_config, running_node
 from tests.rpcfault import Answer, _proxy
 from tests.test_restart_mirror import one_ask_saved, status
 
@@ -80,3 +81,35 @@ def test_what_is_not_a_quantity_is_a_value_error(raw: object) -> None:
 @given(st.integers(min_value=0, max_value=2**256 - 1))
 def test_a_quantity_reads_back(n: int) -> None:
     assert quantity(hex(n)) == n
+
+
+@contextmanager
+def latest_block(upstream: str, result: object) -> Iterator[str]:
+    """A proxy to ``upstream`` that answers ``eth_getBlockByNumber("latest")`` with ``result``."""
+
+    def intercept(req: object) -> Answer | None:
+        if not (isinstance(req, dict) and req.get("method") == "eth_getBlockByNumber"):
+            return None
+        if req.get("params", [None])[0] != "latest":
+            return None
+        return 200, json.dumps({"jsonrpc": "2.0", "id": req["id"], "result": result}).encode()
+
+    with _proxy(upstream, intercept) as url:
+        yield url
+
+
+NOT_BLOCKS = [("null", None), ("a number", 5), ("no timestamp", {"number": "0x1"})]
+
+
+@pytest.mark.parametrize("block", [b[1] for b in NOT_BLOCKS], ids=[b[0] for b in NOT_BLOCKS])
+async def test_a_latest_block_that_is_none_is_a_chain_error_at_start(
+    chain: Chain, tmp_path: Path, block: object
+) -> None:
+    """The start reads the latest block's timestamp: an answer that is no block is the
+    chain's error (one line from ``sdex node``), not a TypeError's traceback."""
+    with (
+        latest_block(chain.deployment.rpc, block) as rpc,
+        pytest.raises(ChainError, match="latest"),
+    ):
+        async with running_node(replace(node_config(chain, tmp_path / "n.db"), rpc=rpc)):
+            pass

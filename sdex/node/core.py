@@ -29,7 +29,7 @@ from sdex.gossip.stream import cancel_all
 from sdex.ingest import Intake, StateBatcher
 from sdex.ingest.verify import Eip1271Batcher
 from sdex.matching import MatchingEngine
-from sdex.mirror import Mirror
+from sdex.mirror import Header, Mirror
 from sdex.model import OPEN_STATUSES
 from sdex.node.held import EVICT_BATCH
 from sdex.node.peering import NodePeering
@@ -126,7 +126,10 @@ class Node(NodePeering):
         )
         await self.watcher.check_head()
         latest = await self.rpc.call("eth_getBlockByNumber", "latest", False)
-        self.latest_timestamp = int(latest["timestamp"], 16)
+        try:  # (an answer that is no block: the chain's error, said in one line)
+            self.latest_timestamp = Header.from_rpc(latest).timestamp
+        except ValueError as e:
+            raise ChainError(f"the chain's latest block was no block: {e}") from None
         key = NodeKey.load_or_create(cfg.node_key_path)
         me = http_url(cfg.host, cfg.port)  # (an IPv6 host in brackets: http://[::1]:8001)
         self.gossip = Gossip(self, me, cfg.peers, cfg.gossip, key, cfg.limits.max_orders)
