@@ -33,6 +33,7 @@ from sdex.chain import Exchange, Rpc
 from sdex.client import NodeClient, OrderConfig, PostedOrder
 from sdex.deployment import Deployment
 from sdex.devnet import Devnet, free_port
+from sdex.errors import DevnetError
 from sdex.model import OPEN_STATUSES
 from sdex.node.process import NodeProcess
 from sdex.order import SignedOrder
@@ -426,7 +427,7 @@ def _run_demo(console: Console, log_dir: Path, keep: bool) -> int:
         ok = story.run()
         if keep:
             keep_running(console, story)
-    except DemoFailed as e:
+    except (DemoFailed, DevnetError) as e:  # (the chain not started: one line, no traceback)
         console.print(f"[red]demo failed:[/] {e}")
     except KeyboardInterrupt:
         console.print("[red]interrupted[/]: stopping the network")

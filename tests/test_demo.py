@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -36,3 +37,21 @@ def test_demo_tells_the_whole_story_and_exits_clean(tmp_path: Path) -> None:
     # the race's loser failed on chain (1), or saw the winner's fill before matching (0)
     assert re.search(r"failed settlements across the nodes: [01] \(handled\)", log), log
     assert "FAILED" not in log
+
+
+def test_a_chain_that_does_not_start_fails_the_demo_in_one_line(tmp_path: Path) -> None:
+    """Hardhat that cannot start (here: Node given an option it refuses): the demo says it
+    failed and why, exits 1, with no traceback (the devnet's error escaped it)."""
+    log_dir = tmp_path / "demo"
+    done = subprocess.run(
+        [sys.executable, "-m", "sdex.cli", "demo", "--log-dir", str(log_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NODE_OPTIONS": "--no-such-node-option"},
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "Traceback" not in out
+    assert "demo failed" in out and "exited with" in out
