@@ -11,17 +11,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_demo_tells_the_whole_story_and_exits_clean(tmp_path: Path) -> None:
-    log_dir = tmp_path / "demo"
+def demo(log_dir: Path, timeout: float, **env: str) -> tuple[int, str]:
+    """``sdex demo`` as ``make demo`` runs it (``env`` added to this process's): its exit
+    code and everything it said."""
     done = subprocess.run(
         [sys.executable, "-m", "sdex.cli", "demo", "--log-dir", str(log_dir)],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=timeout,
+        env={**os.environ, **env},
     )
-    out = done.stdout + done.stderr
-    assert done.returncode == 0, out
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_demo_tells_the_whole_story_and_exits_clean(tmp_path: Path) -> None:
+    log_dir = tmp_path / "demo"
+    code, out = demo(log_dir, 240)
+    assert code == 0, out
     log = (log_dir / "demo.log").read_text()
     for step in [
         "bob's sell is filled on chain",
@@ -42,16 +49,7 @@ def test_demo_tells_the_whole_story_and_exits_clean(tmp_path: Path) -> None:
 def test_a_chain_that_does_not_start_fails_the_demo_in_one_line(tmp_path: Path) -> None:
     """Hardhat that cannot start (here: Node given an option it refuses): the demo says it
     failed and why, exits 1, with no traceback (the devnet's error escaped it)."""
-    log_dir = tmp_path / "demo"
-    done = subprocess.run(
-        [sys.executable, "-m", "sdex.cli", "demo", "--log-dir", str(log_dir)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "NODE_OPTIONS": "--no-such-node-option"},
-    )
-    out = done.stdout + done.stderr
-    assert done.returncode == 1, out
+    code, out = demo(tmp_path / "demo", 120, NODE_OPTIONS="--no-such-node-option")
+    assert code == 1, out
     assert "Traceback" not in out
     assert "demo failed" in out and "exited with" in out

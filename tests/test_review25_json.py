@@ -47,9 +47,9 @@ BOUND = 60.0
 """Seconds the process may take (linear: well under 1 s; quadratic: hours)."""
 
 
-@pytest.mark.parametrize("case", sorted(HOSTILE))
-def test_a_body_of_unclosed_strings_is_refused_in_bounded_time(case: str) -> None:
-    code = SCRIPT.format(n=BODY - 41, expr=HOSTILE[case])
+def run_bounded(case: str, code: str) -> subprocess.CompletedProcess[str]:
+    """``code`` run by a Python process of its own, which must end within ``BOUND`` seconds
+    (a bound against hours, not a timing: no benchmark) and exit 0."""
     try:
         done = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, timeout=BOUND
@@ -57,6 +57,12 @@ def test_a_body_of_unclosed_strings_is_refused_in_bounded_time(case: str) -> Non
     except subprocess.TimeoutExpired:
         pytest.fail(f"{case}: jsonio.loads ran past {BOUND:g}s on a {BODY}-byte body")
     assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_a_body_of_unclosed_strings_is_refused_in_bounded_time(case: str) -> None:
+    done = run_bounded(case, SCRIPT.format(n=BODY - 41, expr=HOSTILE[case]))
     assert done.stdout.startswith("refused:"), done.stdout
 
 

@@ -9,7 +9,6 @@ never refused; and 4 MiB shapes aimed at the pattern's nesting, in bounded time.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from hypothesis import strategies as st
 
 from sdex import jsonio
 from sdex.errors import JsonLimitError
-from tests.test_review25_json import BODY, BOUND
+from tests.test_review25_json import BODY, run_bounded
 from tests.test_review25_json import _reference as reference
 
 TOKENS = ["[", "]", "{", "}", '"', "\\", '\\"', "\\\\", "a", ",", ":", "1", " ", "\n", "é",
@@ -171,14 +170,7 @@ for bound in (8, 32, jsonio.MAX_PATTERN_DEPTH):
 
 @pytest.mark.parametrize("case", sorted(SHAPES))
 def test_4_mib_shapes_are_decided_in_bounded_time(case: str) -> None:
-    code = SCRIPT.format(n=BODY, expr=SHAPES[case])
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=BOUND
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"{case}: jsonio.loads ran past {BOUND:g}s on a {BODY}-byte body")
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = run_bounded(case, SCRIPT.format(n=BODY, expr=SHAPES[case]))
     print(case, done.stdout.replace("\n", "; "))
     verdicts = [line.split(" ", 1)[1].rsplit(" ", 1)[0] for line in done.stdout.splitlines()]
     assert len(verdicts) == 3
