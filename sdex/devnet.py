@@ -30,6 +30,7 @@ from eth_account import Account
 
 from sdex.chain import Exchange, Rpc, Sender, Token, deploy
 from sdex.chain.abi import REPO_ROOT
+from sdex.chain.exchange import deployed
 from sdex.chain.rpc import quantity
 from sdex.deployment import Deployment, DevAccount, TokenInfo
 from sdex.errors import ChainError, DevnetError, RpcError
@@ -275,8 +276,9 @@ def deploy_devnet(rpc: Rpc, url: str, accounts: int = 20) -> Deployment:
     chain_id = quantity(rpc.call("eth_chainId"))
     senders = [Sender(rpc, k, chain_id) for k in keys]
     deployer = senders[0]
-    exchange_address = _past_others(partial(deploy, deployer, "Exchange"))
-    deploy_block = quantity(rpc.call("eth_blockNumber"))
+    # (the block the Exchange was created in, not the head after: another's transaction may
+    # be mined in between, and the mirror reads the Exchange's logs from this block on)
+    exchange_address, deploy_block = _past_others(partial(deployed, deployer, "Exchange"))
     tokens: dict[str, TokenInfo] = {}
     for symbol, name, decimals, units in DEV_TOKENS:
         token_data = partial(deploy, deployer, "TestToken", name, symbol, decimals)

@@ -66,3 +66,34 @@ def test_a_transaction_slipped_in_by_a_node_does_not_stop_the_deployment(
     finally:
         upstream.close()
         node.stop()
+
+
+@pytest.mark.parametrize("engine", ["hardhat", "anvil"])
+def test_the_deployment_block_is_the_exchanges_own(engine: str, tmp_path: Path) -> None:
+    """A block mined between the Exchange's creation and the deployment's next read (another
+    sender's transaction): the deployment block is still the one the Exchange was created in
+    (it was the head read after, one block late: the mirror, reading logs from it on, would
+    miss an Exchange log of the block between)."""
+    node = chain_node(engine, free_port(), tmp_path / "chain.log")  # type: ignore[arg-type]
+    upstream = node.start()
+    mined = threading.Event()
+
+    def intercept(req: object) -> Answer | None:
+        if isinstance(req, dict) and req.get("method") == "eth_blockNumber" and not mined.is_set():
+            upstream.call("evm_mine")  # (as if another's transaction landed just now)
+            mined.set()
+        return None
+
+    try:
+        with _proxy(node.url, intercept) as url:
+            rpc = Rpc(url)
+            try:
+                d = deploy_devnet(rpc, url, accounts=2)
+            finally:
+                rpc.close()
+        at = upstream.call("eth_getCode", d.exchange, hex(d.deploy_block))
+        before = upstream.call("eth_getCode", d.exchange, hex(d.deploy_block - 1))
+        assert at not in ("0x", "") and before in ("0x", "")
+    finally:
+        upstream.close()
+        node.stop()

@@ -79,10 +79,15 @@ def error_decoder() -> ErrorDecoder:
 
 def deploy(sender: Sender, name: str, *args: Any) -> str:
     """Deploy contract ``name`` with constructor ``args``; returns its lower-case address."""
+    return deployed(sender, name, *args)[0]
+
+
+def deployed(sender: Sender, name: str, *args: Any) -> tuple[str, int]:
+    """``deploy``, and the number of the block the contract was created in."""
     receipt = sender.transact(None, load_abi(name).deploy_data(*args))
     if receipt.contract_address is None:
         raise ChainError(f"deploying {name} returned no contract address")
-    return receipt.contract_address.lower()
+    return receipt.contract_address.lower(), receipt.block_number
 
 
 class Exchange:
