@@ -29,11 +29,14 @@ HOSTILE = [("a number", 5), ("a list", ["0x1"]), ("an object", {"n": 1}), ("null
 
 
 @contextmanager
-def answering(upstream: str, method: str, result: object) -> Iterator[str]:
-    """A proxy to ``upstream`` that answers ``method`` (called alone) with ``result``."""
+def answering(upstream: str, method: str, result: object, first: object = None) -> Iterator[str]:
+    """A proxy to ``upstream`` that answers ``method`` (called alone; with ``first`` as its
+    first parameter, if given) with ``result``."""
 
     def intercept(req: object) -> Answer | None:
         if not (isinstance(req, dict) and req.get("method") == method):
+            return None
+        if first is not None and req.get("params", [None])[0] != first:
             return None
         return 200, json.dumps({"jsonrpc": "2.0", "id": req["id"], "result": result}).encode()
 
@@ -83,21 +86,6 @@ def test_a_quantity_reads_back(n: int) -> None:
     assert quantity(hex(n)) == n
 
 
-@contextmanager
-def latest_block(upstream: str, result: object) -> Iterator[str]:
-    """A proxy to ``upstream`` that answers ``eth_getBlockByNumber("latest")`` with ``result``."""
-
-    def intercept(req: object) -> Answer | None:
-        if not (isinstance(req, dict) and req.get("method") == "eth_getBlockByNumber"):
-            return None
-        if req.get("params", [None])[0] != "latest":
-            return None
-        return 200, json.dumps({"jsonrpc": "2.0", "id": req["id"], "result": result}).encode()
-
-    with _proxy(upstream, intercept) as url:
-        yield url
-
-
 NOT_BLOCKS = [("null", None), ("a number", 5), ("no timestamp", {"number": "0x1"})]
 
 
@@ -108,7 +96,7 @@ async def test_a_latest_block_that_is_none_is_a_chain_error_at_start(
     """The start reads the latest block's timestamp: an answer that is no block is the
     chain's error (one line from ``sdex node``), not a TypeError's traceback."""
     with (
-        latest_block(chain.deployment.rpc, block) as rpc,
+        answering(chain.deployment.rpc, "eth_getBlockByNumber", block, "latest") as rpc,
         pytest.raises(ChainError, match="latest"),
     ):
         async with running_node(replace(node_config(chain, tmp_path / "n.db"), rpc=rpc)):
