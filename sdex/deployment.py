@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sdex import jsonio
 from sdex.errors import SdexError
 
 DEVNET_CHAIN_IDS = (31337, 1337)
@@ -121,7 +122,7 @@ class Deployment:
         if len(raw) > MAX_FILE_BYTES:
             raise DeploymentError(f"the deployment file {path} is over {MAX_FILE_BYTES} bytes")
         try:
-            obj = json.loads(raw)
+            obj = jsonio.loads(raw, max_bytes=MAX_FILE_BYTES, max_depth=8, floats=True)
         except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
             raise DeploymentError(f"the deployment file {path} is not JSON: {e}") from None
         try:

@@ -170,6 +170,23 @@ def loads(
         raise JsonLimitError(str(e)) from None
 
 
+STORED_BYTES = 1 << 20
+"""The most bytes of one JSON value the node reads back from its store or a file it wrote
+(an order's text, a settlement's pairs, the saved head): a wallet's body is 64 KiB."""
+
+
+ORDER_DEPTH = 8
+"""An order's stored JSON (one object; none of its fields nests past a level or two)."""
+
+
+def stored(data: bytes | str, max_depth: int) -> Any:
+    """``loads`` of a JSON value read back from a file (the store's rows, the deployment
+    file): written by the node, but a damaged file's is as hostile as a peer's. review27:
+    ``json.loads`` of a row nested 100,000 deep stopped the node's start with
+    ``RecursionError`` (the C stack overflowed, SIGSEGV, with py_ecc's recursion limit)."""
+    return loads(data, max_bytes=STORED_BYTES, max_depth=max_depth, floats=True)
+
+
 def _too_deep(max_depth: int) -> JsonLimitError:
     return JsonLimitError(f"nested deeper than {max_depth} (or unbalanced brackets)")
 

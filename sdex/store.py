@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sdex import jsonio
 from sdex.errors import SdexError
 from sdex.model import OPEN_STATUSES, OrderStatus
 from sdex.order import Domain, SignedOrder
@@ -333,7 +334,14 @@ def _pending_rows(db: sqlite3.Connection) -> list[Any]:
 
 
 def _settlements(rows: list[Any]) -> list[StoredSettlement]:
-    return [
-        StoredSettlement(r[0], int(r[1]), r[2], [(a, b) for a, b in json.loads(r[3])], r[4])
-        for r in rows
-    ]
+    """The rows' settlements; a row that is not one (a damaged file's) is logged and left out
+    (review27: its pairs nested deep, or not pairs, stopped the node's start): its
+    transaction, if it landed, is the chain's to tell (the watcher applies its fills)."""
+    out: list[StoredSettlement] = []
+    for r in rows:
+        try:
+            pairs = [(a, b) for a, b in jsonio.stored(r[3], max_depth=2)]
+            out.append(StoredSettlement(r[0], int(r[1]), r[2], pairs, r[4]))
+        except (ValueError, TypeError) as e:
+            log.warning("stored settlement %.80s cannot be parsed (skipped): %.200s", r[0], e)
+    return out

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future
 from typing import Any
 
+from sdex import jsonio
 from sdex.model import FillEvent
 from sdex.storeread import MARKED_SELECT, StoredFill, StoreReads, fill_of
 from sdex.storeschema import FILL_SEQ_KEY, INSERT_FILL, last_fill_seq
@@ -90,14 +91,21 @@ class ChainStore(StoreReads):
     # -- watcher checkpoint and the chain mirror --------------------------------------------
     def checkpoint(self) -> tuple[int, str, int] | None:
         """(number, hash, timestamp) of the last block the mirror applied; None if the mirror
-        was never saved (a database from before the mirror is replayed from the start)."""
+        was never saved (a database from before the mirror is replayed from the start);
+        ``ValueError`` for a value not as ``save_mirror`` writes it (review27: no number
+        read from text, a float or a bool; nothing parsed unbounded)."""
         row = self._call(
             lambda db: db.execute("SELECT value FROM meta WHERE key='mirror_head'").fetchone()
         )
         if row is None:
             return None
-        number, block_hash, timestamp = json.loads(row[0])
-        return int(number), str(block_hash), int(timestamp)
+        head = jsonio.stored(row[0], max_depth=1)
+        if not isinstance(head, list) or len(head) != 3:
+            raise ValueError(f"the saved head {str(head)[:80]!r} is not [number, hash, time]")
+        number, block_hash, timestamp = head
+        if not all(type(v) is int for v in (number, timestamp)) or type(block_hash) is not str:
+            raise ValueError(f"the saved head {str(head)[:160]!r} is not [number, hash, time]")
+        return number, block_hash, timestamp
 
     async def save_mirror(
         self,

@@ -13,7 +13,6 @@ memory (``:memory:``, tests) has no second connection: its reads go through the 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import sqlite3
@@ -22,6 +21,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sdex import jsonio
 from sdex.model import FillEvent, OrderStatus, fill_json
 from sdex.order import Domain, SignedOrder
 from sdex.sqlwriter import Writer
@@ -347,7 +347,9 @@ class StoreReads:
     def _order(self, row: tuple[Any, ...]) -> StoredOrder:
         _, seq, order_json, status, filled, reason, source, created, tif, cancel_sig = row
         return StoredOrder(
-            signed=SignedOrder.from_json(json.loads(order_json), self.domain),
+            signed=SignedOrder.from_json(
+                jsonio.stored(order_json, jsonio.ORDER_DEPTH), self.domain
+            ),
             seq=int(seq),
             status=str(status),
             filled=int(filled),

@@ -36,7 +36,7 @@ from aiohttp import web
 from sdex.book import Side
 from sdex.errors import FieldCode
 from sdex.httpkit import ApiError, client_group
-from sdex.jsonio import encoder
+from sdex.jsonio import ORDER_DEPTH, encoder, stored
 from sdex.model import OrderStatus, fill_json
 from sdex.node.core import Node
 from sdex.node.held import meta_text
@@ -152,7 +152,7 @@ def stored_text(row: tuple[Any, ...]) -> str | None:
     an order object first); None (logged) for a row that is not one."""
     hash_hex, _, order_json, status, filled, reason, source, created, _, _ = row
     try:
-        order = json.loads(order_json)
+        order = stored(order_json, ORDER_DEPTH)
         if not isinstance(order, dict):
             raise TypeError("not an object")
         maker_amount, done, at = int(order["makerAmount"]), int(filled), float(created)
