@@ -172,6 +172,10 @@ async def get_order(request: web.Request) -> web.Response:
     rec = node.record_json(_path_hash(request))
     if rec is None:
         raise ApiError(404, 100, "order not found")
+    if (chain := node.watcher.status) != "ok" and isinstance(meta := rec.get("metaData"), dict):
+        # the status is judged from a view of the chain that is not current (a failed
+        # catch-up retried, the chain unreachable or behind: ``/health`` 503): said here too
+        rec = {**rec, "metaData": {**meta, "chainStatus": chain}}  # (review27)
     return web.json_response(rec)
 
 
