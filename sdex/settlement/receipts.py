@@ -194,10 +194,7 @@ async def poll_receipt(
             now = loop.time()
             if now >= next_check or now - start > RECEIPT_TIMEOUT:
                 next_check = now + LOST_CHECK
-                mined = int(
-                    await rpc.call("eth_getTransactionCount", address, "latest"),
-                    16,
-                )
+                mined = quantity(await rpc.call("eth_getTransactionCount", address, "latest"))
                 known = await rpc.call("eth_getTransactionByHash", signed.tx_hash)
                 if mined > signed.nonce or known is None or now - start > RECEIPT_TIMEOUT:
                     # A node may count a nonce or leave its pool a moment before the
