@@ -107,9 +107,7 @@ class Sender:
         fees = self._fees() if fees is None else fees
         with self._lock:
             if self._nonce is None:
-                self._nonce = int(
-                    self.rpc.call("eth_getTransactionCount", self.address, "pending"), 16
-                )
+                self._nonce = self._quantity("eth_getTransactionCount", self.address, "pending")
             nonce = self._nonce
             signed = self.sign_at(nonce, to, data, gas, value, fees=fees)
             self._nonce = nonce + 1
