@@ -16,6 +16,7 @@ import contextlib
 import os
 import platform
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -33,7 +34,7 @@ from sdex.chain.abi import REPO_ROOT
 from sdex.chain.exchange import deployed
 from sdex.chain.rpc import quantity
 from sdex.deployment import Deployment, DevAccount, TokenInfo
-from sdex.errors import ChainError, DevnetError, RpcError
+from sdex.errors import ChainError, DevnetError, RpcError, RpcTimeout
 
 HARDHAT_MNEMONIC = "test test test test test test test test test test test junk"
 Engine = Literal["hardhat", "anvil"]
@@ -260,14 +261,30 @@ def _past_others(send: Callable[[], T]) -> T:
     still running against a devnet restarted on its port may send from a dev account (its
     operator key) while the deployment funds and approves from it (the sender forgets its
     count on a failed send and reads the chain's next time). A refused send was not taken,
-    so signing it again sends it once."""
+    so signing it again sends it once (``eth_sendRawTransaction`` is answered once, with the
+    hash or the refusal, and neither client writes a request twice: ``sdex.chain.lean``
+    never retries, ``requests`` retries no POST). Any other failure, after which the send
+    may have landed (no answer in time, junk), is raised: the deployment fails, nothing is
+    sent twice (``refused_for_nonce``)."""
     for attempt in range(1, NONCE_TRIES + 1):
         try:
             return send()
         except RpcError as e:
-            if "nonce" not in e.message.lower() or attempt == NONCE_TRIES:
+            if not refused_for_nonce(e) or attempt == NONCE_TRIES:
                 raise
     raise AssertionError("unreachable")
+
+
+_NONCE_REFUSED = re.compile(r"\bnonce too (?:low|high)\b", re.IGNORECASE)
+
+
+def refused_for_nonce(e: RpcError) -> bool:
+    """Whether the chain refused a send for its nonce (Hardhat's "Nonce too low/high",
+    anvil's and geth's "nonce too low/high", with the chain's error code): not an error of
+    this client's (code 0: no answer in time, junk; its text names the URL, which may say
+    "nonce"), after which the send may have landed (review27: it was signed again and
+    sent twice)."""
+    return not isinstance(e, RpcTimeout) and e.code != 0 and bool(_NONCE_REFUSED.search(e.message))
 
 
 def deploy_devnet(rpc: Rpc, url: str, accounts: int = 20) -> Deployment:
