@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 _HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 class Log(NamedTuple):
@@ -57,14 +58,26 @@ class Receipt:
         """Raises ValueError for an answer that is not a receipt (whatever is wrong in it:
         callers read a receipt again on ValueError)."""
         try:
+            tx_hash, block_hash = raw["transactionHash"], raw.get("blockHash") or ""
+            contract = raw.get("contractAddress") or None
+            # (review27: each as a chain gives it, or no receipt: a contract address that was
+            # a number raised AttributeError out of ``deployed``)
+            if type(tx_hash) is not str or not _HASH.fullmatch(tx_hash):
+                raise ValueError(f"not a receipt: transaction {str(tx_hash)[:80]!r}")
+            if block_hash and (type(block_hash) is not str or not _HASH.fullmatch(block_hash)):
+                raise ValueError(f"not a receipt: block hash {str(block_hash)[:80]!r}")
+            if contract is not None and (
+                type(contract) is not str or not _ADDRESS.fullmatch(contract)
+            ):
+                raise ValueError(f"not a receipt: contract address {str(contract)[:80]!r}")
             return cls(
-                tx_hash=raw["transactionHash"],
+                tx_hash=tx_hash,
                 status=int(raw["status"], 16),
                 block_number=int(raw["blockNumber"], 16),
-                block_hash=str(raw.get("blockHash") or "").lower(),
+                block_hash=block_hash.lower(),
                 gas_used=int(raw["gasUsed"], 16),
                 logs=logs_from_rpc(raw["logs"]),
-                contract_address=(raw.get("contractAddress") or None),
+                contract_address=contract,
             )
         except (KeyError, TypeError, AttributeError, IndexError) as e:
             raise ValueError(f"not a receipt: {type(e).__name__}: {e}"[:300]) from e
