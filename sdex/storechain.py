@@ -16,7 +16,7 @@ from typing import Any
 
 from sdex import jsonio
 from sdex.model import FillEvent
-from sdex.storeread import MARKED_SELECT, StoredFill, StoreReads, fill_of
+from sdex.storeread import MARKED_SELECT, UINT_TEXT, StoredFill, StoreReads, fill_of
 from sdex.storeschema import FILL_SEQ_KEY, INSERT_FILL, last_fill_seq
 from sdex.storeundone import UNDONE_KEPT, keep_undone, undone_of
 
@@ -131,7 +131,9 @@ class ChainStore(StoreReads):
 
     def load_mirror(self) -> tuple[dict[str, int], dict[tuple[str, str], tuple[int, int]]]:
         """The saved makers' ``minValidSalt`` and accounts' funds (the orders' rows stay
-        here: read by hash when named, ``mirror_order_now``; ``marks_now`` names them)."""
+        here: read by hash when named, ``mirror_order_now``; ``marks_now`` names them);
+        ``ValueError`` at an amount not in decimal digits as ``save_mirror`` writes it
+        (review27: ``int()`` took "+5", "1_000", " 5 ", other scripts' digits and bytes)."""
 
         def load(db: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
             return (
@@ -140,14 +142,21 @@ class ChainStore(StoreReads):
             )
 
         maker_rows, fund_rows = self._call(load)
-        makers = {m: int(s) for m, s in maker_rows}
-        funds = {(m, t): (int(b), int(a)) for m, t, b, a in fund_rows}
+        makers = {m: uint_of(s) for m, s in maker_rows}
+        funds = {(m, t): (uint_of(b), uint_of(a)) for m, t, b, a in fund_rows}
         return makers, funds
 
     def count_marks(self) -> int:
         """How many orders the chain filled or cancelled (the mirror's filter is sized so)."""
         sql = MARKED_SELECT.replace("SELECT hash", "SELECT COUNT(*)")
         return int(self._call(lambda db: db.execute(sql).fetchone()[0]))
+
+
+def uint_of(text: object) -> int:
+    """A saved amount: decimal digits (``UINT_TEXT``), or ``ValueError``."""
+    if not isinstance(text, str) or not UINT_TEXT.fullmatch(text):
+        raise ValueError(f"a saved amount {str(text)[:80]!r} is not in decimal digits")
+    return int(text)
 
 
 _UNSTORABLE = (OverflowError, sqlite3.InterfaceError, sqlite3.ProgrammingError)

@@ -121,3 +121,26 @@ async def test_a_saved_head_not_as_written_is_not_believed(
         assert not node.watcher.resumed  # (unreadable: the orders read from the chain)
         assert node.records[s.hash].filled == E18 // 10
         assert await status(api, s) == "partially_filled"
+
+
+FUNDS = {
+    "a plus sign": "+5",
+    "an underscore": "1_000",
+    "spaces": " 5 ",
+    "other digits": "\u0665",
+    "bytes": b"5",
+}
+"""Saved balances not as ``save_mirror`` writes them (decimal digits): each was read with
+``int()``, which takes them all (as 5, 1000, 5, 5 and 5), and believed."""
+
+
+@pytest.mark.parametrize("damage", sorted(FUNDS))
+async def test_a_saved_balance_not_as_written_is_not_believed(
+    chain: Chain, tmp_path: Path, damage: str
+) -> None:
+    cfg, s = await one_part_filled_saved(chain, tmp_path)
+    with sqlite3.connect(cfg.db) as db:
+        assert db.execute("UPDATE mirror_funds SET balance=?", (FUNDS[damage],)).rowcount >= 1
+    async with running_node(cfg) as (node, api):
+        assert not node.watcher.resumed  # (unreadable: the orders read from the chain)
+        assert await status(api, s) == "partially_filled"
