@@ -343,5 +343,11 @@ def _settlements(rows: list[Any]) -> list[StoredSettlement]:
             pairs = [(a, b) for a, b in jsonio.stored(r[3], max_depth=2)]
             out.append(StoredSettlement(r[0], int(r[1]), r[2], pairs, r[4]))
         except (ValueError, TypeError) as e:
-            log.warning("stored settlement %.80s cannot be parsed (skipped): %.200s", r[0], e)
+            if len(_UNPARSEABLE) < 1024 and r[0] not in _UNPARSEABLE:  # (once a row: the
+                _UNPARSEABLE.add(r[0])  # web page reads the pending ones every few seconds)
+                log.warning("stored settlement %.80s cannot be parsed (skipped): %.200s", r[0], e)
     return out
+
+
+_UNPARSEABLE: set[object] = set()
+"""Settlement rows said unparseable (``_settlements``)."""
