@@ -11,7 +11,6 @@ processed the chain's head, when its ``/health`` reports a ``block``.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import requests
 from eth_hash.auto import keccak
 
+from sdex import jsonio
 from sdex.audit.calldata import SettlementTx, calldata_orders, parse_transaction
 from sdex.audit.facts import (
     BookEntry,
@@ -33,6 +33,7 @@ from sdex.audit.facts import (
     Transfer,
 )
 from sdex.chain import Exchange, Log, OrderState, Receipt, Rpc
+from sdex.chain.rpc import quantity
 from sdex.client import (
     NodeApiError,
     NodeClient,
@@ -70,12 +71,24 @@ class OrdersFileError(AuditSetupError, ValueError):
 # -- order files ---------------------------------------------------------------------------
 
 
+ORDERS_FILE_BYTES = 1 << 30
+"""An ``--orders`` file's size bound: ~1 million records as ``GET /v1/orders`` gives them."""
+ORDERS_FILE_DEPTH = 16
+"""Its nesting bound (a page, its records, an order and its ``metaData``: 4 deep): a file
+nested 200,000 deep crashed the interpreter (py_ecc raises the recursion limit)."""
+
+
 def load_orders(path: Path, domain: Domain) -> list[OrderCopy]:
     """Signed orders from a JSON file: a list of order JSONs (each may carry the
     ``orderHash`` it is filed under), of ``{"order", "metaData": {"orderHash"}}`` records, or
     an API page ``{"records": [...]}`` as ``GET /v1/orders`` returns it."""
     try:
-        obj = json.loads(Path(path).read_text())
+        if Path(path).stat().st_size > ORDERS_FILE_BYTES:
+            raise ValueError(f"more than {ORDERS_FILE_BYTES} bytes")
+        data = Path(path).read_bytes()
+        obj = jsonio.loads(
+            data, max_bytes=ORDERS_FILE_BYTES, max_depth=ORDERS_FILE_DEPTH, floats=True
+        )
     except (OSError, ValueError) as e:
         raise OrdersFileError(f"cannot read orders file {path}: {e}") from None
     items = obj.get("records") if isinstance(obj, dict) else obj
@@ -128,7 +141,7 @@ class ChainReader:
         """The deployment's domain, once the chain confirms it (chain id and eip712Domain)."""
         d = self.deployment
         try:
-            chain_id = int(self.rpc.call("eth_chainId"), 16)
+            chain_id = quantity(self.rpc.call("eth_chainId"))
             domain = self.exchange.domain() if chain_id == d.chain_id else None
         except (requests.RequestException, RpcTimeout) as e:
             raise AuditSetupError(f"cannot reach the JSON-RPC endpoint {self.rpc.url}: {e}") from e
@@ -143,7 +156,7 @@ class ChainReader:
         return expected
 
     def head(self) -> int:
-        return int(self.rpc.call("eth_blockNumber"), 16)
+        return quantity(self.rpc.call("eth_blockNumber"))
 
     def logs(self, from_block: int, to_block: int) -> list[Log]:
         """Every Exchange log in the range, ``log_range`` blocks per ``eth_getLogs``; a range
@@ -207,7 +220,7 @@ class ChainReader:
 
     def block_times(self, blocks: Sequence[int]) -> dict[int, int]:
         raws = self._batch([("eth_getBlockByNumber", [hex(b), False]) for b in blocks])
-        return {b: int(raw["timestamp"], 16) for b, raw in zip(blocks, raws, strict=True)}
+        return {b: quantity(raw["timestamp"]) for b, raw in zip(blocks, raws, strict=True)}
 
     def states(
         self, orders: Sequence[SignedOrder], head: int
