@@ -269,6 +269,14 @@ function levels(map, side, m) {
   return out;
 }
 
+/** A level's size for the eye: a bid's base is its quote over the price, often 18 decimals
+ * long ("11.596006539730134932" pushed the book past a phone's width: user27), so it is
+ * shown by the prices' rule ("~11.59600654"); the exact amount is the cell's title and the
+ * row's data-size. */
+function fmtSize(units, decimals) {
+  return fmtPrice(frac(BigInt(units), 10n ** BigInt(decimals)));
+}
+
 function renderBook() {
   const m = S.market;
   if (!m) return;
@@ -288,8 +296,8 @@ function renderBook() {
       title: l.mine ? "includes your order" : undefined,
     },
       h("td", { class: "num price" }, fmtPrice(l.price)),
-      h("td", { class: "num" }, fmtAmount(l.size, m.baseDecimals)),
-      h("td", { class: "num" }, fmtAmount(total, m.baseDecimals)),
+      h("td", { class: "num", title: fmtAmount(l.size, m.baseDecimals) }, fmtSize(l.size, m.baseDecimals)),
+      h("td", { class: "num", title: fmtAmount(total, m.baseDecimals) }, fmtSize(total, m.baseDecimals)),
       h("td", {}, bar),
     );
   };
@@ -869,14 +877,23 @@ function renderMyOrders() {
           const m = so?.market;
           const [base] = so ? baseQuote(so.side, o.makerAmount, o.takerAmount) : [0n];
           const filled = BigInt(meta.filledMakerAmount ?? "0");
-          const filledBase = so?.side === "buy" ? (filled * BigInt(o.takerAmount)) / BigInt(o.makerAmount) : filled;
+          // a buy's filledMakerAmount is the quote it spent: at a better price than its limit
+          // that bought more base than the quote / limit (user27: 0.75 WETH bought at
+          // 2000.123456 showed as "0.749671460269865067" filled), so a buy says what it spent
+          const filledCell = !m
+            ? h("td", { class: "num" }, "?")
+            : so.side === "buy"
+              ? h("td", { class: "num", title: `${m.quote} spent so far (a buy fixes the quote it spends: a better price buys more ${m.base})` },
+                  `${fmtAmount(filled, m.quoteDecimals)} ${m.quote}`)
+              : h("td", { class: "num" }, fmtAmount(filled, m.baseDecimals));
           return h("tr", { "data-hash": hash, "data-status": meta.status },
             h("td", { class: "mono", title: hash }, short(hash)),
             h("td", {}, so?.side ?? "?"),
-            h("td", { class: "num" }, so ? fmtPrice(orderPrice(o, so.side, m)) : "?"),
+            h("td", { class: `num ${so?.side ?? ""}`.trim() }, so ? fmtPrice(orderPrice(o, so.side, m)) : "?"),
             h("td", { class: "num" }, m ? fmtAmount(base, m.baseDecimals) : "?"),
-            h("td", { class: "num" }, m ? fmtAmount(filledBase, m.baseDecimals) : "?"),
-            h("td", { class: `status-${meta.status}` }, meta.status),
+            filledCell,
+            // (a narrow column folds "partially_filled" after its "_", never mid-word)
+            h("td", { class: `status-${meta.status}` }, ...meta.status.split(/(?<=_)/).flatMap((w, i) => (i ? [h("wbr"), w] : [w]))),
             h("td", {},
               open ? h("button", { type: "button", class: "link soft-cancel", title: "signed CancelOrder at the node", onclick: () => softCancel(hash) }, "cancel") : "",
               meta.status !== "filled" && meta.status !== "cancelled" && meta.status !== "expired"
