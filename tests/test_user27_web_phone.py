@@ -41,7 +41,8 @@ MEASURE = """() => {
   };
   const market = document.getElementById('market').getBoundingClientRect();
   return {
-    scroll: [...document.querySelectorAll('.panel')].map(p => [p.id, p.scrollWidth - p.clientWidth]),
+    scroll: [...document.querySelectorAll('.panel')].map(
+      p => [p.id, p.scrollWidth - p.clientWidth]),
     page: document.documentElement.scrollWidth - innerWidth,
     buttons: [...document.querySelectorAll('#my-orders button')].map(b => {
       const r = b.getBoundingClientRect(); return r.left >= market.left && r.right <= market.right;
@@ -49,7 +50,8 @@ MEASURE = """() => {
     status: [...document.querySelectorAll('#my-orders td[class^="status-"]')]
       .map(td => [td.textContent, lines(td) - (td.textContent.includes('_') ? 1 : 0)]),
     headings: [...document.querySelectorAll('#peers th, #fills th, #my-orders th')]
-      .filter(th => th.offsetParent !== null && th.textContent).map(th => [th.textContent, lines(th)]),
+      .filter(th => th.offsetParent !== null && th.textContent)
+      .map(th => [th.textContent, lines(th)]),
     book: [...document.querySelectorAll('#bids tr')].map(tr => tr.children[1].textContent),
     prices: [...document.querySelectorAll('#my-orders tbody tr')].map(
       tr => [tr.children[1].textContent, tr.children[2].className]),
@@ -91,7 +93,6 @@ async def test_orders_and_fills_fit_a_phone(
             assert all(n == 1 or (n == 0 and "_" in s) for s, n in got["status"]), (width, got)
             assert all(n == 1 for _, n in got["headings"]), (width, got)
             # the side is told by the price's colour (its column may be hidden)
-            assert got["prices"] and all(
-                side in cls.split() for side, cls in got["prices"]
-            ), (width, got)
+            sides = [side in cls.split() for side, cls in got["prices"]]
+            assert sides and all(sides), (width, got)
         assert w.errors == []

@@ -376,6 +376,10 @@ function dropFill(f) {
 
 function renderFills() {
   const me = S.account?.address;
+  if (!S.fills.length) {  // (an empty table's headings alone read as a broken page)
+    $("fills").tBodies[0].replaceChildren(h("tr", {}, h("td", { colSpan: 7, class: "muted" }, "no fills yet")));
+    return;
+  }
   $("fills").tBodies[0].replaceChildren(
     ...S.fills.map((t) => {
       const tr = h("tr", { "data-tx": t.tx, class: [t.fresh ? "flash" : "", same(t.seller, me) || same(t.buyer, me) ? "mine" : ""].join(" ").trim() },
@@ -884,7 +888,7 @@ function renderMyOrders() {
             ? h("td", { class: "num" }, "?")
             : so.side === "buy"
               ? h("td", { class: "num", title: `${m.quote} spent so far (a buy fixes the quote it spends: a better price buys more ${m.base})` },
-                  `${fmtAmount(filled, m.quoteDecimals)} ${m.quote}`)
+                  filled ? `${fmtAmount(filled, m.quoteDecimals)} ${m.quote}` : "0")
               : h("td", { class: "num" }, fmtAmount(filled, m.baseDecimals));
           return h("tr", { "data-hash": hash, "data-status": meta.status },
             h("td", { class: "mono", title: hash }, short(hash)),
