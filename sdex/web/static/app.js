@@ -738,9 +738,20 @@ async function placeOrder(ev) {
  * nothing or whose unmatched rest was dropped (its filled amount says what traded),
  * "partially_filled" for a taker matched in full whose settlement is not mined.
  * (A resting order's status says enough, and changes as it trades.) */
-function outcomeWords({ outcome, matched }, status) {
+function outcomeWords({ outcome, matched }, meta) {
+  const status = meta.status;
   switch (outcome) {
-    case "filled": return status === "filled" ? "matched in full" : "matched in full, settlement pending on chain";
+    case "filled": {
+      if (status === "filled") return "matched in full";
+      // its match no longer in flight, and the order not filled: the settlement failed (a
+      // lost transaction, a maker who moved the funds). "settlement pending" stayed next to
+      // "removed" (user27): an IOC is closed then, a GTC rests again
+      const pending = BigInt(meta.pendingMakerAmount ?? "1");
+      if (pending > 0n) return "matched in full, settlement pending on chain";
+      const traded = BigInt(meta.filledMakerAmount ?? "0") > 0n ? "part settled" : "nothing traded";
+      if (OPEN.has(status)) return `settlement failed, ${traded}; the order rests in the book`;
+      return `settlement failed, ${traded}` + (meta.reason ? `: ${meta.reason}` : "");
+    }
     case "dropped": return matched ? "partly matched; the unmatched rest was dropped (ioc)" : "no match: dropped (ioc), nothing traded";
     case "killed": return "killed (fok): it could not be matched in full now; nothing traded";
     case "expired": return "expired: it was not matched";
@@ -866,7 +877,7 @@ function renderMyOrders() {
   const lastRec = last.dataset.hash && S.mine.get(last.dataset.hash);
   if (lastRec) {
     const posted = S.outcomes.get(last.dataset.hash);
-    const words = posted ? outcomeWords(posted, lastRec.metaData.status) : "";
+    const words = posted ? outcomeWords(posted, lastRec.metaData) : "";
     last.textContent = `order ${short(last.dataset.hash)}: ${lastRec.metaData.status}` + (words ? ` (${words})` : "");
   }
   const rows = [...S.mine.values()].slice(-MAX_MY_ORDERS).reverse();
