@@ -635,6 +635,13 @@ function fieldErrors(errors) {
 /** An API error body → field errors (its validationErrors, each next to the field it names). */
 function apiErrors(body, status) {
   const out = {};
+  if (body?.rejection === "EXPIRED") {  // (user27: it read "expiry: expiry 1796417203 is not
+    // after the latest block", a number; `sdex order` says what happened and what to do)
+    out.expiry = "the order expired before the node took it: its expiry is not after the " +
+      "chain's latest block (the chain's clock runs ahead of this one, or it is too short); " +
+      "nothing was posted: give it more seconds";
+    return out;
+  }
   for (const e of body?.validationErrors ?? []) {
     const f = FIELD_OF[e.field] ?? "form";
     out[f] = (out[f] ? out[f] + "; " : "") + `${e.field}: ${e.reason}`;
