@@ -87,7 +87,16 @@ class NodeClient:
     def order_config(self) -> OrderConfig:
         """The node's ``order_config``; ``NodeProtocolError`` naming the mistake when the URL
         is a chain's JSON-RPC endpoint (Hardhat answers any GET with a JSON-RPC error)."""
-        obj = self._request("GET", "/v1/order_config")[1]
+        try:
+            obj = self._request("GET", "/v1/order_config")[1]
+        except NodeApiError as e:  # (user27: a URL with a path, ".../v1", read "Not Found")
+            if e.status != 404:
+                raise
+            raise NodeProtocolError(
+                f"{self.base_url} has no /v1/order_config (HTTP 404): not an SDEX node's URL? "
+                "--node takes the URL `sdex node` prints (listening on ...), without a path "
+                "such as /v1"
+            ) from None
         if isinstance(obj, dict) and "jsonrpc" in obj:
             raise NodeProtocolError(
                 f"{self.base_url} is a chain's JSON-RPC endpoint, not an SDEX node: --node "

@@ -36,8 +36,16 @@ from sdex.devnet import Devnet, free_port
 from sdex.errors import DevnetError
 from sdex.model import OPEN_STATUSES
 from sdex.node.process import NodeProcess
-from sdex.order import SignedOrder
-from sdex.wallet import Market, Side, fmt_amount, parse_pair, sign_cancel, sign_limit_order
+from sdex.order import Order, SignedOrder
+from sdex.wallet import (
+    Market,
+    Side,
+    fmt_amount,
+    fmt_price,
+    parse_pair,
+    sign_cancel,
+    sign_limit_order,
+)
 
 WAIT = 20.0
 """Seconds any one step may take before the demo gives up (it never hangs)."""
@@ -45,6 +53,12 @@ WAIT = 20.0
 
 def short(h: str) -> str:
     return h[:10] + "…"
+
+
+def book_price(m: Market, side: str, order: Order) -> str:
+    """A book row's limit price as the CLI, the console and the page write it ("10", not
+    the float "10.0" the demo printed: user27)."""
+    return fmt_price(m.order_price(Side.SELL if side == "ask" else Side.BUY, order))
 
 
 def posted_words(posted: PostedOrder) -> str:
@@ -178,18 +192,13 @@ class Story:
         ]
         for side, r in rows:
             o = r.order
-            if side == "ask":
-                base, _quote = r.remaining, r.remaining * o.taker_amount // o.maker_amount
-                price = Fraction(o.taker_amount, o.maker_amount)
-            else:
-                _quote, base = r.remaining, r.remaining * o.taker_amount // o.maker_amount
-                price = Fraction(o.maker_amount, o.taker_amount)
-            price_h = price * 10**m.base_token.decimals / 10**m.quote_token.decimals
+            # (an ask offers base; a bid offers quote, its base at the bid's price)
+            base = r.remaining if side == "ask" else r.remaining * o.taker_amount // o.maker_amount
             who = next((w.name for w in self.wallets.values() if w.address == o.maker), o.maker)
             color = "red" if side == "ask" else "green"
             t.add_row(
-                f"[{color}]{side}[/]", str(float(price_h)), fmt_amount(base, m.base_token.decimals),
-                who, self.short(r.order_hash),
+                f"[{color}]{side}[/]", book_price(m, side, o),
+                fmt_amount(base, m.base_token.decimals), who, self.short(r.order_hash),
             )  # fmt: skip
         if not rows:
             t.add_row("—", "empty", "", "", "")

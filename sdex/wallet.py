@@ -121,7 +121,10 @@ def parse_key(text: str) -> bytes:
     """A 32-byte secp256k1 private key from hex (``0x`` optional), checked to be on the curve."""
     m = _KEY_RE.match(text.strip())
     if m is None:
-        raise WalletInputError("the key must be 32 bytes of hex (64 hex digits, 0x optional)")
+        said = "the key must be 32 bytes of hex (64 hex digits, 0x optional)"
+        if re.fullmatch(r"(0x)?[0-9a-fA-F]{40}", text.strip()):  # (user27: a common slip)
+            said += ": that is an address (20 bytes), not a private key"
+        raise WalletInputError(said)
     key = bytes.fromhex(m.group(1))
     if not 0 < int.from_bytes(key, "big") < SECP256K1_N:
         raise WalletInputError("the key is not a valid secp256k1 private key (0 or >= n)")

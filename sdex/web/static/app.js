@@ -269,6 +269,14 @@ function levels(map, side, m) {
   return out;
 }
 
+/** A level's size for the eye: a bid's base is its quote over the price, often 18 decimals
+ * long ("11.596006539730134932" pushed the book past a phone's width: user27), so it is
+ * shown by the prices' rule ("~11.59600654"); the exact amount is the cell's title and the
+ * row's data-size. */
+function fmtSize(units, decimals) {
+  return fmtPrice(frac(BigInt(units), 10n ** BigInt(decimals)));
+}
+
 function renderBook() {
   const m = S.market;
   if (!m) return;
@@ -288,8 +296,8 @@ function renderBook() {
       title: l.mine ? "includes your order" : undefined,
     },
       h("td", { class: "num price" }, fmtPrice(l.price)),
-      h("td", { class: "num" }, fmtAmount(l.size, m.baseDecimals)),
-      h("td", { class: "num" }, fmtAmount(total, m.baseDecimals)),
+      h("td", { class: "num", title: fmtAmount(l.size, m.baseDecimals) }, fmtSize(l.size, m.baseDecimals)),
+      h("td", { class: "num", title: fmtAmount(total, m.baseDecimals) }, fmtSize(total, m.baseDecimals)),
       h("td", {}, bar),
     );
   };
@@ -368,6 +376,10 @@ function dropFill(f) {
 
 function renderFills() {
   const me = S.account?.address;
+  if (!S.fills.length) {  // (an empty table's headings alone read as a broken page)
+    $("fills").tBodies[0].replaceChildren(h("tr", {}, h("td", { colSpan: 7, class: "muted" }, "no fills yet")));
+    return;
+  }
   $("fills").tBodies[0].replaceChildren(
     ...S.fills.map((t) => {
       const tr = h("tr", { "data-tx": t.tx, class: [t.fresh ? "flash" : "", same(t.seller, me) || same(t.buyer, me) ? "mine" : ""].join(" ").trim() },
@@ -623,6 +635,13 @@ function fieldErrors(errors) {
 /** An API error body → field errors (its validationErrors, each next to the field it names). */
 function apiErrors(body, status) {
   const out = {};
+  if (body?.rejection === "EXPIRED") {  // (user27: it read "expiry: expiry 1796417203 is not
+    // after the latest block", a number; `sdex order` says what happened and what to do)
+    out.expiry = "the order expired before the node took it: its expiry is not after the " +
+      "chain's latest block (the chain's clock runs ahead of this one, or it is too short); " +
+      "nothing was posted: give it more seconds";
+    return out;
+  }
   for (const e of body?.validationErrors ?? []) {
     const f = FIELD_OF[e.field] ?? "form";
     out[f] = (out[f] ? out[f] + "; " : "") + `${e.field}: ${e.reason}`;
@@ -726,9 +745,20 @@ async function placeOrder(ev) {
  * nothing or whose unmatched rest was dropped (its filled amount says what traded),
  * "partially_filled" for a taker matched in full whose settlement is not mined.
  * (A resting order's status says enough, and changes as it trades.) */
-function outcomeWords({ outcome, matched }, status) {
+function outcomeWords({ outcome, matched }, meta) {
+  const status = meta.status;
   switch (outcome) {
-    case "filled": return status === "filled" ? "matched in full" : "matched in full, settlement pending on chain";
+    case "filled": {
+      if (status === "filled") return "matched in full";
+      // its match no longer in flight, and the order not filled: the settlement failed (a
+      // lost transaction, a maker who moved the funds). "settlement pending" stayed next to
+      // "removed" (user27): an IOC is closed then, a GTC rests again
+      const pending = BigInt(meta.pendingMakerAmount ?? "1");
+      if (pending > 0n) return "matched in full, settlement pending on chain";
+      const traded = BigInt(meta.filledMakerAmount ?? "0") > 0n ? "part settled" : "nothing traded";
+      if (OPEN.has(status)) return `settlement failed, ${traded}; the order rests in the book`;
+      return `settlement failed, ${traded}` + (meta.reason ? `: ${meta.reason}` : "");
+    }
     case "dropped": return matched ? "partly matched; the unmatched rest was dropped (ioc)" : "no match: dropped (ioc), nothing traded";
     case "killed": return "killed (fok): it could not be matched in full now; nothing traded";
     case "expired": return "expired: it was not matched";
@@ -854,7 +884,7 @@ function renderMyOrders() {
   const lastRec = last.dataset.hash && S.mine.get(last.dataset.hash);
   if (lastRec) {
     const posted = S.outcomes.get(last.dataset.hash);
-    const words = posted ? outcomeWords(posted, lastRec.metaData.status) : "";
+    const words = posted ? outcomeWords(posted, lastRec.metaData) : "";
     last.textContent = `order ${short(last.dataset.hash)}: ${lastRec.metaData.status}` + (words ? ` (${words})` : "");
   }
   const rows = [...S.mine.values()].slice(-MAX_MY_ORDERS).reverse();
@@ -869,14 +899,23 @@ function renderMyOrders() {
           const m = so?.market;
           const [base] = so ? baseQuote(so.side, o.makerAmount, o.takerAmount) : [0n];
           const filled = BigInt(meta.filledMakerAmount ?? "0");
-          const filledBase = so?.side === "buy" ? (filled * BigInt(o.takerAmount)) / BigInt(o.makerAmount) : filled;
+          // a buy's filledMakerAmount is the quote it spent: at a better price than its limit
+          // that bought more base than the quote / limit (user27: 0.75 WETH bought at
+          // 2000.123456 showed as "0.749671460269865067" filled), so a buy says what it spent
+          const filledCell = !m
+            ? h("td", { class: "num" }, "?")
+            : so.side === "buy"
+              ? h("td", { class: "num", title: `${m.quote} spent so far (a buy fixes the quote it spends: a better price buys more ${m.base})` },
+                  filled ? `${fmtAmount(filled, m.quoteDecimals)} ${m.quote}` : "0")
+              : h("td", { class: "num" }, fmtAmount(filled, m.baseDecimals));
           return h("tr", { "data-hash": hash, "data-status": meta.status },
             h("td", { class: "mono", title: hash }, short(hash)),
             h("td", {}, so?.side ?? "?"),
-            h("td", { class: "num" }, so ? fmtPrice(orderPrice(o, so.side, m)) : "?"),
+            h("td", { class: `num ${so?.side ?? ""}`.trim() }, so ? fmtPrice(orderPrice(o, so.side, m)) : "?"),
             h("td", { class: "num" }, m ? fmtAmount(base, m.baseDecimals) : "?"),
-            h("td", { class: "num" }, m ? fmtAmount(filledBase, m.baseDecimals) : "?"),
-            h("td", { class: `status-${meta.status}` }, meta.status),
+            filledCell,
+            // (a narrow column folds "partially_filled" after its "_", never mid-word)
+            h("td", { class: `status-${meta.status}` }, ...meta.status.split(/(?<=_)/).flatMap((w, i) => (i ? [h("wbr"), w] : [w]))),
             h("td", {},
               open ? h("button", { type: "button", class: "link soft-cancel", title: "signed CancelOrder at the node", onclick: () => softCancel(hash) }, "cancel") : "",
               meta.status !== "filled" && meta.status !== "cancelled" && meta.status !== "expired"

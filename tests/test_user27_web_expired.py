@@ -1,0 +1,49 @@
+"""An order the chain's clock has already expired, placed from the page (user27's trial):
+"Expires in (s)" 1 on a devnet whose clock runs ahead read "expiry: expiry 1796417203 is
+not after the latest block" under the field, a bare Unix time. It now says what happened
+and what to do, as ``sdex order`` does; nothing was posted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.async_api import Browser
+
+from tests.conftest import Chain
+from tests.nodeutil import running_node
+from tests.test_web import (
+    browser,
+    choose_dev_account,
+    chromium,
+    dev_config,
+    in_module_loop,
+    new_page,
+)
+
+__all__ = ["chromium"]  # (the module's Chromium fixture, shared with tests/test_web.py's)
+
+
+@in_module_loop
+async def test_an_order_the_chain_expired_is_said_so(
+    chain: Chain, tmp_path: Path, chromium: Browser
+) -> None:
+    cfg = dev_config(chain, tmp_path / "n.db", 19)
+    async with running_node(cfg) as (node, api), browser(chromium) as b:
+        w = await new_page(b, api.base)
+        await choose_dev_account(w, chain.address(5))
+        chain.rpc.call("evm_increaseTime", 3600)  # the chain's clock an hour ahead
+        chain.rpc.call("evm_mine")
+        page = w.page
+        await page.check('input[name="side"][value="buy"]')
+        await page.fill("#price", "1500")
+        await page.fill("#amount", "0.5")
+        await page.fill("#expiry", "60")
+        await page.click("#submit")
+        await page.wait_for_function("() => document.getElementById('err-expiry').textContent")
+        said = await page.text_content("#err-expiry") or ""
+        assert said.startswith("the order expired before the node took it"), said
+        assert said.endswith("nothing was posted: give it more seconds"), said
+        assert await page.get_attribute("#expiry", "aria-invalid") == "true"
+        assert node.records == {}  # nothing taken
+        # (the browser logs the refused POST, and nothing else went wrong)
+        assert [e for e in w.errors if "400 (Bad Request)" not in e] == []

@@ -1,0 +1,66 @@
+"""What the page says under the form when a crossing order's settlement fails (user27's
+trial: after a devnet restart under a running node, the first settlement went out on a
+stale nonce and was lost). The IOC order was closed, ``removed`` with the reason "ioc:
+dropped after its match failed to settle", and the page said "removed (matched in full,
+settlement pending on chain)": the POST's outcome, as if still on its way. It now says the
+settlement failed and nothing traded, with the node's reason; ``sdex order`` said so
+already."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.async_api import Browser
+
+from tests.conftest import Chain
+from tests.nodeutil import running_node, wait_for
+from tests.test_web import (
+    _is,
+    browser,
+    choose_dev_account,
+    chromium,
+    dev_config,
+    in_module_loop,
+    my_status,
+    new_page,
+    place,
+)
+
+__all__ = ["chromium"]  # (the module's Chromium fixture, shared with tests/test_web.py's)
+
+
+@in_module_loop
+async def test_a_lost_settlement_is_said_as_failed(
+    chain: Chain, tmp_path: Path, chromium: Browser
+) -> None:
+    cfg = dev_config(chain, tmp_path / "n.db", 19)
+    async with running_node(cfg) as (node, api), browser(chromium) as b:
+        w = await new_page(b, api.base)
+        await choose_dev_account(w, chain.address(5))
+        await place(w, "sell", "1500", "2")
+        await choose_dev_account(w, chain.address(6))
+        chain.rpc.call("evm_setAutomine", False)
+        try:
+            taker = await place(w, "buy", "1500", "0.5", tif="ioc")
+            row = w.page.locator("#inflight tbody tr[data-tx]")
+            await row.wait_for(timeout=10_000)
+            said = await w.page.text_content("#last-order") or ""
+            assert "settlement pending on chain" in said, said
+            tx = await row.get_attribute("data-tx")
+            assert chain.rpc.call("hardhat_dropTransaction", tx) is True
+            # the settler finds the chain has forgotten it: the IOC's match failed
+            await wait_for(lambda: node.settler.lost == 1, timeout=20)
+            await wait_for(lambda: _is(my_status(w, taker), "removed"), timeout=20)
+            await w.page.wait_for_function(
+                "() => !document.getElementById('last-order').textContent.includes('pending')",
+                timeout=10_000,
+            )
+            said = await w.page.text_content("#last-order") or ""
+            assert said.endswith(
+                ": removed (settlement failed, nothing traded: "
+                "ioc: dropped after its match failed to settle)"
+            ), said
+        finally:
+            chain.rpc.call("evm_setAutomine", True)
+            chain.rpc.call("evm_mine")  # (the settler's filler for the lost nonce)
+        assert w.errors == []

@@ -1,0 +1,98 @@
+"""The page at a phone's width with orders and fills (user27's trial): at 390 px "My
+orders" put its cancel buttons past the panel's edge (the panel scrolled 14 px sideways)
+and "Recent fills" its buyer column (97 px); a status broke mid-word ("cance" / "lled",
+"partia" / "lly_fill" / "ed") and so did the peers' headings ("Scor" / "e"). Now the side
+column goes on a phone (the price is coloured by it, at every width), so does the fills'
+pair (the amount names its token), and hashes and addresses fold. (tests/test_web.py
+checked the phone's width with peers but no orders or fills.) A buy's "Filled" turned the
+quote it spent into base at its own limit price: 0.75 WETH bought below the limit read as
+0.749671460269865067; it now says the quote spent. And a bid level's size (its quote over
+its price) was written to 18 decimals ("11.596006539730134932", the book itself past the
+phone's edge): it is rounded by the prices' rule now, exact in its title."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.async_api import Browser
+
+from tests.conftest import Chain
+from tests.nodeutil import running_node, wait_for
+from tests.test_web import (
+    _is,
+    browser,
+    choose_dev_account,
+    chromium,
+    dev_config,
+    in_module_loop,
+    my_status,
+    new_page,
+    place,
+)
+
+__all__ = ["chromium"]  # (the module's Chromium fixture, shared with tests/test_web.py's)
+
+PHONES = (360, 375, 390, 414, 600)
+
+MEASURE = """() => {
+  const lines = (el) => {  // how many lines an element's text takes
+    const r = document.createRange(); r.selectNodeContents(el);
+    return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size;
+  };
+  const market = document.getElementById('market').getBoundingClientRect();
+  return {
+    scroll: [...document.querySelectorAll('.panel')].map(
+      p => [p.id, p.scrollWidth - p.clientWidth]),
+    page: document.documentElement.scrollWidth - innerWidth,
+    buttons: [...document.querySelectorAll('#my-orders button')].map(b => {
+      const r = b.getBoundingClientRect(); return r.left >= market.left && r.right <= market.right;
+    }),
+    status: [...document.querySelectorAll('#my-orders td[class^="status-"]')]
+      .map(td => [td.textContent, lines(td) - (td.textContent.includes('_') ? 1 : 0)]),
+    headings: [...document.querySelectorAll('#peers th, #fills th, #my-orders th')]
+      .filter(th => th.offsetParent !== null && th.textContent)
+      .map(th => [th.textContent, lines(th)]),
+    book: [...document.querySelectorAll('#bids tr')].map(tr => tr.children[1].textContent),
+    prices: [...document.querySelectorAll('#my-orders tbody tr')].map(
+      tr => [tr.children[1].textContent, tr.children[2].className]),
+  };
+}"""
+
+
+@in_module_loop
+async def test_orders_and_fills_fit_a_phone(
+    chain: Chain, tmp_path: Path, chromium: Browser
+) -> None:
+    cfg = dev_config(chain, tmp_path / "n.db", 19)
+    async with running_node(cfg) as (_node, api), browser(chromium) as b:
+        w = await new_page(b, api.base)
+        await choose_dev_account(w, chain.address(6))
+        await place(w, "sell", "2000.123456", "0.75")
+        await choose_dev_account(w, chain.address(5))
+        big = await place(w, "buy", "2001", "12.345678")  # partly filled by the sell
+        await place(w, "buy", "1999.999999", "0.000001")
+        gone = await place(w, "buy", "1990", "1")
+        await w.page.click(f'#my-orders tr[data-hash="{gone}"] button.soft-cancel')
+        await wait_for(lambda: _is(my_status(w, gone), "cancelled"), timeout=20)
+        await wait_for(lambda: _is(my_status(w, big), "partially_filled"), timeout=20)
+        await w.page.wait_for_selector("#fills tbody tr[data-tx]", timeout=20_000)
+        # the buy's "Filled" is what it spent: 0.75 WETH bought at the ask's 2000.123456 (at
+        # its own limit, 2001, that quote read as 0.749671460269865067 WETH: untrue)
+        filled = w.page.locator(f'#my-orders tr[data-hash="{big}"] td').nth(4)
+        await wait_for(lambda: _is(filled.text_content(), "1500.092592 USDC"), timeout=20)
+        # the bid's rest in base at its price has 18 decimals: shown as the prices are
+        assert (await w.page.evaluate(MEASURE))["book"] == ["~11.59600654", "0.000001"]
+        for width in PHONES:
+            await w.page.set_viewport_size({"width": width, "height": 800})
+            got = await w.page.evaluate(MEASURE)
+            assert got["scroll"] == [["market", 0], ["trade", 0], ["activity", 0]], (width, got)
+            assert got["page"] <= 0, (width, got)
+            assert got["buttons"] and all(got["buttons"]), (width, got)
+            assert ["cancelled", 1] in got["status"], (width, got)
+            # no word broken (partially_filled may fold after its "_")
+            assert all(n == 1 or (n == 0 and "_" in s) for s, n in got["status"]), (width, got)
+            assert all(n == 1 for _, n in got["headings"]), (width, got)
+            # the side is told by the price's colour (its column may be hidden)
+            sides = [side in cls.split() for side, cls in got["prices"]]
+            assert sides and all(sides), (width, got)
+        assert w.errors == []
