@@ -63,7 +63,7 @@ async def test_the_readme_screenshots(chain: Chain, tmp_path: Path, chromium: Br
         await wait_for(lambda: _is(book_rows(p2), rows), timeout=15)
         # no fills yet: said so, not an empty table's headings alone
         assert await p1.page.text_content("#fills tbody") == "no fills yet"
-        await screenshot(p1, "web-book.png", tmp_path)
+        await screenshot(p1, "web-book.png", tmp_path, keep=True)
 
         bid = await place(p2, "buy", "2001.25", "1.8")  # takes 2000.5 and part of 2001.25
         for w in (p1, p2):
@@ -83,6 +83,6 @@ async def test_the_readme_screenshots(chain: Chain, tmp_path: Path, chromium: Br
             arg=block,
             timeout=15_000,
         )
-        await screenshot(p2, "web-fill.png", tmp_path)
+        await screenshot(p2, "web-fill.png", tmp_path, keep=True)
         for w in (p1, p2):
             assert w.errors == [], w.errors

@@ -7,7 +7,8 @@ leave both books; the API's validation errors appear next to their field; an ord
 the page through an injected EIP-1193 wallet is byte-identical to eth-account's; and the
 page's BigInt unit conversion (units.js) agrees with ``sdex.wallet`` on a table of cases.
 
-Set ``SDEX_SCREENSHOTS=DIR`` to keep the book and fill screenshots (docs/ has the README's).
+The README's screenshots are taken by ``tests/test_user27_screenshots.py`` (a fuller book):
+``SDEX_SCREENSHOTS=DIR`` keeps them; this file's own go to a temporary directory.
 """
 
 from __future__ import annotations
@@ -189,8 +190,10 @@ async def my_status(w: Watched, order_hash: str) -> str | None:
     return await w.page.get_attribute(f'#my-orders tr[data-hash="{order_hash}"]', "data-status")
 
 
-async def screenshot(w: Watched, name: str, tmp: Path) -> Path:
-    out = Path(SCREENSHOTS) if SCREENSHOTS else tmp
+async def screenshot(w: Watched, name: str, tmp: Path, *, keep: bool = False) -> Path:
+    """The page at 1,440 px in ``tmp``; with ``keep``, in ``SDEX_SCREENSHOTS`` when it is set
+    (only the README's screenshots keep theirs: two writers overwrote each other's)."""
+    out = Path(SCREENSHOTS) if SCREENSHOTS and keep else tmp
     out.mkdir(parents=True, exist_ok=True)
     path = out / name
     await w.page.set_viewport_size({"width": 1440, "height": 540})  # full_page: the content
