@@ -39,7 +39,10 @@ round's row tallies it by type, per order),
 as before http20, not ``sdex.ingest.ecrecover``'s one), ``hash-prefix`` (the ``orders`` table
 without ``hash``'s unique index: an index on its 16 first hex digits and a trigger that keeps
 an order once, ``PREFIX_ONCE``; the table is rebuilt between rounds when the mode changes:
-http25's schema candidate). Modes
+http25's schema candidate), ``hash-key`` (the ``orders`` table without ``hash``'s unique index:
+a column ``hk``, the hash's first 8 bytes as a signed 64-bit integer, indexed, written by the
+writer with each row, and a trigger that keeps an order once, ``HK_ONCE``; rebuilt between
+rounds likewise: http25's ``hk``, http27). Modes
 joined by ``+`` apply together (``http-only+main-http``).
 ``--profile P`` writes each round's cProfile of the event loop (thread CPU clock: waiting
 for the GIL counts nothing) to ``P.<mode>.<round>``. Prints JSON lines, then the medians
@@ -132,11 +135,15 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
         on_now = any(name in wanted.get(m, ()) for m in mode.split("+"))
         sql = f"CREATE {on}" if on_now else f"DROP INDEX IF EXISTS {name}"
         writer.submit(lambda db, sql=sql: db.execute(sql)).result()
-    prefix = "hash-prefix" in mode.split("+")
-    if writer.submit(lambda db: set_hash_key(db, prefix)).result():
+    parts = mode.split("+")
+    key = "prefix" if "hash-prefix" in parts else "hk" if "hash-key" in parts else "unique"
+    if writer.submit(lambda db: set_hash_key(db, key)).result():
         with contextlib.closing(sqlite3.connect(node.store.path)) as db:  # (not timed: the
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # copy's pages out of the WAL)
-    sqlwriter.INSERT_ORDER = PREFIX_INSERT if prefix else storeschema.INSERT_ORDER
+    sqlwriter.INSERT_ORDER = {"prefix": PREFIX_INSERT, "hk": HK_INSERT}.get(
+        key, storeschema.INSERT_ORDER
+    )
+    sqlwriter.serialised = hk_serialised if key == "hk" else SERIALISED
     counts = "no-counts" not in mode.split("+")
     temp = "DEFAULT" if "temp-file" in mode.split("+") else "MEMORY"
     writer.submit(lambda db: set_counts(db, counts)).result()
@@ -190,7 +197,7 @@ def _apply_one(node: Any, mode: str) -> None:
     elif mode == "main-answer":  # every order's 201 encoded from its dict, as before http17
         node._submit_text = lambda body: None
     elif mode not in ("base", "maker-index", "five-btrees", "no-http", "no-counts", "temp-file",
-                      "hash-prefix"):  # fmt: skip
+                      "hash-prefix", "hash-key"):  # fmt: skip
         raise SystemExit(f"unknown mode {mode}")
 
 
@@ -210,17 +217,56 @@ the whole hash compared (``+hash``: SQLite 3.40 would otherwise put the paramete
 indexed expression and scan the table)."""
 
 
-def set_hash_key(db: sqlite3.Connection, prefix: bool) -> bool:
-    """The ``orders`` table rebuilt (between rounds) with ``hash``'s unique index
-    (``prefix`` false: the schema's) or with an index on its 16 first hex digits
-    (``substr(hash, 3, 16)``) and ``PREFIX_ONCE``; its triggers are dropped with the old
-    table (``set_counts`` makes the counts' again). ``True``: it was rebuilt."""
-    have = db.execute("SELECT 1 FROM sqlite_master WHERE name='orders_hash_prefix'").fetchone()
-    if (have is not None) == prefix:
+HK_INSERT = (
+    storeschema.INSERT_ORDER.split(" ON CONFLICT")[0]
+    .replace(" OR IGNORE", "")
+    .replace("updated_at) VALUES (?,", "updated_at, hk) VALUES (?,?,")
+)
+"""``hash-key``'s insert: a plain one with ``hk`` (the trigger ``HK_ONCE`` keeps an order once)."""
+
+HK_ONCE = (
+    "CREATE TRIGGER orders_once BEFORE INSERT ON orders BEGIN"
+    " DELETE FROM orders WHERE hk = NEW.hk AND hash = NEW.hash"
+    " AND status = 'removed' AND reason = 'unparseable';"
+    " SELECT RAISE(IGNORE) WHERE EXISTS (SELECT 1 FROM orders"
+    " WHERE hk = NEW.hk AND hash = NEW.hash); END"
+)
+"""``hash-key``: ``INSERT_ORDER``'s rule by ``hk``'s index, the whole hash compared (an integer
+column: SQLite searches the index with ``hash = ?`` beside it, no ``+`` needed)."""
+
+SERIALISED = sqlwriter.serialised
+
+
+def hash_key(hash_hex: str) -> int:
+    """``hk``: an order hash's (``0x`` and 64 hex digits) first 8 bytes, a signed int64."""
+    return int.from_bytes(bytes.fromhex(hash_hex[2:18]), "big", signed=True)
+
+
+def hk_serialised(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The writer's row (``sqlwriter.serialised``) with its ``hk`` last (``HK_INSERT``)."""
+    out = SERIALISED(row)
+    return (*out, hash_key(out[0]))
+
+
+def set_hash_key(db: sqlite3.Connection, key: str | bool) -> bool:
+    """The ``orders`` table rebuilt (between rounds) with ``hash``'s unique index (``key``
+    ``unique`` or False: the schema's), with an index on its 16 first hex digits (``prefix``
+    or True: ``substr(hash, 3, 16)`` and ``PREFIX_ONCE``) or with a column ``hk`` indexed
+    (``hk``: ``HK_ONCE``); its triggers are dropped with the old table (``set_counts``
+    makes the counts' again). ``True``: it was rebuilt."""
+    if isinstance(key, bool):  # (http25's form)
+        key = "prefix" if key else "unique"
+    names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    have = "prefix" if "orders_hash_prefix" in names else "hk" if "orders_hk" in names else "unique"
+    if have == key:
         return False
     table = storeschema.ORDERS_TABLE.format(name="orders_new")
-    if prefix:
+    if key != "unique":
         table = table.replace("TEXT NOT NULL UNIQUE", "TEXT NOT NULL", 1)
+    if key == "hk":
+        table = table.replace("updated_at  REAL NOT NULL\n)", "updated_at  REAL NOT NULL,\n"
+                              "    hk INTEGER NOT NULL DEFAULT 0\n)")  # fmt: skip
+        assert "hk INTEGER" in table
     cols = ", ".join(storeschema.ORDER_COLUMNS)
     db.execute(table)
     db.execute(f"INSERT INTO orders_new ({cols}) SELECT {cols} FROM orders")
@@ -228,9 +274,14 @@ def set_hash_key(db: sqlite3.Connection, prefix: bool) -> bool:
     db.execute("ALTER TABLE orders_new RENAME TO orders")
     db.execute("CREATE INDEX orders_maker_seq ON orders (maker, seq)")
     db.execute("CREATE INDEX orders_pair ON orders (maker_token, taker_token)")
-    if prefix:
+    if key == "prefix":
         db.execute("CREATE INDEX orders_hash_prefix ON orders (substr(hash, 3, 16))")
         db.execute(PREFIX_ONCE)
+    elif key == "hk":
+        rows = db.execute("SELECT hash, seq FROM orders").fetchall()
+        db.executemany("UPDATE orders SET hk=? WHERE seq=?", [(hash_key(h), q) for h, q in rows])
+        db.execute("CREATE INDEX orders_hk ON orders (hk)")
+        db.execute(HK_ONCE)
     set_counts(db, False)
     return True
 

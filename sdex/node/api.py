@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from sdex.book import UnknownPair
@@ -122,24 +123,31 @@ _TIFS = {t.value: t for t in TimeInForce}
 """``timeInForce`` by its JSON name (a dict lookup: ``TimeInForce(raw)`` costs ~1 us)."""
 
 
-async def post_order(request: web.Request) -> web.Response:
-    node = request.app[NODE_KEY]
-    obj = await read_json(request)
-    tif_raw = obj.pop("timeInForce", "gtc")
-    tif = _TIFS.get(tif_raw) if isinstance(tif_raw, str) else None
-    if tif is None:
-        raise ApiError.field(
-            "timeInForce", FieldCode.UNSUPPORTED_OPTION, "timeInForce must be gtc, ioc or fok"
+def post_order_for(node: Node, metrics: Metrics) -> Handler:
+    """``POST /v1/orders`` for ``node``: what it needs looked up once, here, not per
+    request (the app's keys, the body's bound and timeout)."""
+    limit, timeout = node.config.max_body, node.config.body_timeout
+    submitted = metrics.order_submitted
+
+    async def post_order(request: web.Request) -> web.Response:
+        obj = await read_json_within(request, limit, untyped=True, timeout=timeout)
+        tif_raw = obj.pop("timeInForce", "gtc")
+        tif = _TIFS.get(tif_raw) if isinstance(tif_raw, str) else None
+        if tif is None:
+            raise ApiError.field(
+                "timeInForce", FieldCode.UNSUPPORTED_OPTION, "timeInForce must be gtc, ioc or fok"
+            )
+        result = await node.submit(obj, source="api", tif=tif)
+        submitted(
+            str(result.body.get("rejection", "accepted" if result.status < 300 else "rejected"))
         )
-    result = await node.submit(obj, source="api", tif=tif)
-    request.app[METRICS_KEY].order_submitted(
-        str(result.body.get("rejection", "accepted" if result.status < 300 else "rejected"))
-    )
-    # (``json_response``'s own work: the text made with the answer, or the body encoded with
-    # the encoder made once, ``sdex.jsonio.dumps_bytes``)
-    text = result.text
-    data = dumps_bytes(result.body) if text is None else text.encode("ascii")
-    return web.Response(body=data, status=result.status, headers=_JSON_TYPE)
+        # (``json_response``'s own work: the text made with the answer, or the body encoded
+        # with the encoder made once, ``sdex.jsonio.dumps_bytes``)
+        text = result.text
+        data = dumps_bytes(result.body) if text is None else text.encode("ascii")
+        return web.Response(body=data, status=result.status, headers=_JSON_TYPE)
+
+    return post_order
 
 
 async def get_orders(request: web.Request) -> web.Response:
@@ -284,49 +292,59 @@ def _route_name(request: web.Request) -> str:
     return info.canonical if info is not None else "unmatched"
 
 
-@web.middleware
-async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Rate limit, SRA error bodies for every 4xx, metrics; no 5xx for bad input."""
-    app = request.app
-    metrics = app[METRICS_KEY]
-    route = _route_name(request)
-    started = time.perf_counter()
-    headers: dict[str, str] = {}
-    path = request.path
-    if not app[NODE_KEY].started.is_set() and path != "/health":
-        # still loading the stored orders (``sdex.node.main.serve``): no answer from a
-        # half-loaded book, no order taken before the stored ones are back
-        resp: web.StreamResponse = ApiError(
-            503, 100, "Starting: loading the stored orders; retry shortly", headers=STARTING
-        ).response()
-        metrics.request_done(route, resp.status, time.perf_counter() - started)
+def guard_for(node: Node, metrics: Metrics, limiter: RateLimiter) -> Middleware:
+    """The node's ``guard`` middleware: rate limit, SRA error bodies for every 4xx, metrics;
+    no 5xx for bad input. What it reads of the app is looked up once, here."""
+    started = node.started
+    ready = False  # (``started`` is set once, when the stored orders are back, and stays)
+    take, done = limiter.take, metrics.request_done
+    perf_counter = time.perf_counter
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        nonlocal ready
+        route = _route_name(request)
+        began = perf_counter()
+        headers: dict[str, str] = {}
+        path = request.path
+        if not ready and path != "/health":
+            ready = started.is_set()
+            if not ready:
+                # still loading the stored orders (``sdex.node.main.serve``): no answer from
+                # a half-loaded book, no order taken before the stored ones are back
+                resp: web.StreamResponse = ApiError(
+                    503, 100, "Starting: loading the stored orders; retry shortly", headers=STARTING
+                ).response()
+                done(route, resp.status, perf_counter() - began)
+                return resp
+        if path.startswith("/p2p/"):  # peers have their own limits (sdex.gossip.routes)
+            ok = True
+        else:
+            ok, headers = take(client_group(request.remote))
+        if not ok:
+            resp = ApiError(429, 103, "Throttled: too many requests", headers=headers).response()
+        else:
+            try:
+                resp = await handler(request)
+            except ApiError as e:
+                resp = e.response()
+            except web.HTTPRequestEntityTooLarge as e:
+                resp = ApiError(413, 101, f"Request body too large: {e.text}").response()
+            except web.HTTPException as e:
+                if e.status < 400:
+                    raise
+                resp = ApiError(e.status, 100, e.reason).response()
+            except Exception:
+                log.exception("unexpected error in %s %s", request.method, request.path)
+                resp = ApiError(500, 100, "internal error").response()
+            if not resp.prepared:  # (a listing's own: its bucket's, ``sdex.node.listings``)
+                answer_headers = resp.headers
+                for k, v in headers.items():
+                    answer_headers.setdefault(k, v)
+        done(route, resp.status, perf_counter() - began)
         return resp
-    if path.startswith("/p2p/"):  # peers have their own limits (sdex.gossip.routes)
-        ok = True
-    else:
-        ok, headers = app[LIMITER_KEY].take(client_group(request.remote))
-    if not ok:
-        resp = ApiError(429, 103, "Throttled: too many requests", headers=headers).response()
-    else:
-        try:
-            resp = await handler(request)
-        except ApiError as e:
-            resp = e.response()
-        except web.HTTPRequestEntityTooLarge as e:
-            resp = ApiError(413, 101, f"Request body too large: {e.text}").response()
-        except web.HTTPException as e:
-            if e.status < 400:
-                raise
-            resp = ApiError(e.status, 100, e.reason).response()
-        except Exception:
-            log.exception("unexpected error in %s %s", request.method, request.path)
-            resp = ApiError(500, 100, "internal error").response()
-        if not resp.prepared:  # (a listing's own: its bucket's, ``sdex.node.listings``)
-            answer_headers = resp.headers
-            for k, v in headers.items():
-                answer_headers.setdefault(k, v)
-    metrics.request_done(route, resp.status, time.perf_counter() - started)
-    return resp
+
+    return guard
 
 
 async def _stopped(feed: BookFeed) -> None:
@@ -334,16 +352,19 @@ async def _stopped(feed: BookFeed) -> None:
 
 
 def make_app(node: Node) -> web.Application:
-    app = web.Application(middlewares=[guard], client_max_size=MAX_P2P_BODY)
+    metrics, limiter = Metrics(node), RateLimiter(node.config.rate_limit)
+    app = web.Application(
+        middlewares=[guard_for(node, metrics, limiter)], client_max_size=MAX_P2P_BODY
+    )
     app[NODE_KEY] = node
-    app[METRICS_KEY] = Metrics(node)
-    app[LIMITER_KEY] = RateLimiter(node.config.rate_limit)
+    app[METRICS_KEY] = metrics
+    app[LIMITER_KEY] = limiter
     app[LISTING_LIMITER_KEY] = RateLimiter(node.config.listing_rate_limit)
     app[LANE_KEY] = ListingLane(node.config.listing_total_rate)
     app[WS_SLOTS_KEY] = WsSlots(node.config.max_ws_per_client, node.config.max_ws)
     feed = app[BOOK_FEED_KEY] = BookFeed(node.book, node.events, node.config.book_tick)
     app.on_cleanup.append(lambda _app: _stopped(feed))
-    app.router.add_post("/v1/orders", post_order)
+    app.router.add_post("/v1/orders", post_order_for(node, metrics))
     app.router.add_get("/v1/orders", listing(get_orders))
     app.router.add_get("/v1/orders/{hash}", get_order)
     app.router.add_post("/v1/orders/{hash}/cancel", post_cancel)
