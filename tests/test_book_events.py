@@ -532,7 +532,7 @@ async def test_a_book_request_the_node_refuses_costs_the_client_nothing(
     before the node-wide total was asked, and kept when the total refused it: subscribes
     sent while the node was in debt (2,100 in 0.25 s) emptied the client's budget, so its
     next listing page got 429 once the node had recovered. Refused now, the client keeps
-    its tokens: 10 subscribes against a total of 1 record (8 refused), then a page of 500
+    its tokens: 10 subscribes against a total of 1 record (4-5 refused), then a page of 500
     records is served (before: 4 refusals took 800 of the client's 1,000, and it got 429)."""
     cfg = node_config(
         chain,
@@ -552,6 +552,8 @@ async def test_a_book_request_the_node_refuses_costs_the_client_nothing(
                 await ws.send_str(subscribe)
                 ev = json.loads((await ws.receive(timeout=10)).data)
                 codes.append(ev.get("code"))
-            assert codes.count(103) >= 6, codes  # (refused by the node's total)
+            # (refused by the node's total; attack27: a refused message pauses the socket's
+            # reading 0.5 s, in which the total regains a record: about every other one)
+            assert codes.count(103) >= 3, codes
             async with s.get(api.base + "/v1/fills", params={"perPage": "500"}) as r:
                 assert r.status == 200, (r.status, await r.text())

@@ -50,6 +50,7 @@ from prometheus_client import CollectorRegistry
 from sdex.httpkit import NO_PROXIES, TrustedProxies, client_path, path_caps
 from sdex.metrics import counter, gauge
 from sdex.model import THROTTLED, error_body
+from sdex.node.headlimit import HeadBoundedHandler
 
 SCAN = 64
 """Connections looked at for an idle one when a new one needs room (busy ones looked at go
@@ -266,11 +267,15 @@ def _refuse(handler: RequestHandler, transport: asyncio.Transport, answer: bytes
 
 
 class BoundedServer(web.Server):
-    """aiohttp's server, with each connection admitted by ``slots`` as it is made."""
+    """aiohttp's server, with each connection admitted by ``slots`` as it is made, and each
+    request head bounded in bytes (``sdex.node.headlimit``)."""
 
     def __init__(self, slots: ConnectionSlots, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.slots = slots
+
+    def __call__(self) -> RequestHandler:
+        return HeadBoundedHandler(self, loop=self._loop, **self._kwargs)
 
     def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
         super().connection_made(handler, transport)

@@ -204,6 +204,11 @@ class NodeSettlement(NodeChainState):
                     self.registry.correct_filled(rec, filled)
             elif st.closed is not None and st.pending == 0 and rec.status in OPEN_STATUSES:
                 self._book_closed(so.hash, st.closed)
+            else:
+                # A GTC order matched in full at arrival (so not announced) that the chain
+                # filled in part (the other order was partly filled elsewhere first) rests
+                # now. attack27: its rest rested on this node alone, shown to no peer.
+                self._announce_if_resting(rec)
 
     def _watcher_was_first(self, results: list[SettledMatch]) -> None:
         """A settlement whose block the watcher applied before its receipt came here (it
