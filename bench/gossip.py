@@ -175,13 +175,40 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def runs_of(pid: int) -> tuple[int, int]:
+    """How many times the process's main thread and its other threads were put on a core so
+    far (``/proc/PID/task/*/schedstat``'s third field): its wake-ups, each a context switch
+    that starts on cold caches when 8 nodes share 2 cores; (0, 0) once gone."""
+    main = rest = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0, 0
+    for tid in tids:
+        try:
+            runs = int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[2])
+        except (OSError, IndexError, ValueError):
+            continue  # (a thread that ended meanwhile)
+        if tid == str(pid):
+            main += runs
+        else:
+            rest += runs
+    return main, rest
+
+
 class CpuMeter:
-    """Cores used over a window by groups of processes and by the whole machine, and the
-    other tasks runnable meanwhile (``RunQueue``)."""
+    """Cores used over a window by groups of processes and by the whole machine, the other
+    tasks runnable meanwhile (``RunQueue``), and the nodes' threads' runs (``runs_of``)."""
 
     def __init__(self, groups: dict[str, list[int]]) -> None:
         self.groups = groups
         self.queue: RunQueue | None = None
+        self.runs = (0, 0)
+        """The nodes' main and other threads' runs over the last window."""
+
+    def _runs(self) -> tuple[int, int]:
+        both = [runs_of(p) for p in self.groups.get("nodes", [])]
+        return sum(m for m, _ in both), sum(r for _, r in both)
 
     def _sample(self) -> dict[str, float]:
         out = {k: sum(cpu_seconds(p) for p in pids) for k, pids in self.groups.items()}
@@ -190,10 +217,11 @@ class CpuMeter:
 
     def start(self) -> None:
         self.queue = RunQueue(self.groups.get("nodes", []))
-        self.t0, self.c0 = time.monotonic(), self._sample()
+        self.t0, self.c0, self.r0 = time.monotonic(), self._sample(), self._runs()
 
     def stop(self) -> dict[str, float]:
-        wall, c1 = time.monotonic() - self.t0, self._sample()
+        wall, c1, r1 = time.monotonic() - self.t0, self._sample(), self._runs()
+        self.runs = (r1[0] - self.r0[0], r1[1] - self.r0[1])
         queue = self.queue.stop() if self.queue is not None else {}
         self.trace = self.queue.trace() if self.queue is not None else {}
         self.wall = wall
@@ -663,6 +691,10 @@ async def measure(
                     1000 * meter.seconds["nodes"] / max(1, accepted) / n, 2
                 )
                 cpu["nodes_idle"] = idle
+                per = 1 / max(1, accepted) / n
+                cpu["node_runs_per_order_per_node"] = {  # (loop thread; the others)
+                    "main": round(meter.runs[0] * per, 2), "threads": round(meter.runs[1] * per, 2)
+                }  # fmt: skip
                 above_idle = max(0.0, meter.seconds["nodes"] - idle * meter.wall)
                 cpu["node_cpu_ms_per_order_per_node_above_idle"] = round(
                     1000 * above_idle / max(1, accepted) / n, 3
@@ -709,16 +741,20 @@ def thread_cpu(
         out: dict[str, float] = defaultdict(float)
         for x, y in zip(a, b, strict=True):
             for name, row in y["gossip"]["threadCpu"].items():
-                out[name] += row[k] - x["gossip"]["threadCpu"].get(name, [0.0, 0.0])[k]
+                was = x["gossip"]["threadCpu"].get(name, [])
+                if len(row) > k:  # (nodes from before a field was reported: 0)
+                    out[name] += row[k] - (was[k] if len(was) > k else 0.0)
         return out
 
     run, idle, wait = total(h0, h1, 0), total(hi, h0, 0), total(h0, h1, 1)
+    runs = total(h0, h1, 2)
     per = 1000 / max(1, accepted) / n
     return {
         name: {
             "cpu_ms_per_order_per_node": round(run[name] * per, 4),
             "above_idle": round((run[name] - idle.get(name, 0.0) * window_s / idle_s) * per, 4),
             "waited_ms_per_order_per_node": round(wait[name] * per, 4),
+            "runs_per_order_per_node": round(runs[name] * per / 1000, 3),
         }
         for name in sorted(run)
     }
@@ -797,6 +833,12 @@ def analyse(
     def delta(key: str) -> int:
         return sum(
             b["gossip"].get(key, 0) - a["gossip"].get(key, 0) for a, b in zip(h0, h1, strict=True)
+        )
+
+    def store_delta(key: str) -> int:
+        return sum(
+            b.get("store", {}).get(key, 0) - a.get("store", {}).get(key, 0)
+            for a, b in zip(h0, h1, strict=True)
         )
 
     def peer_delta(key: str) -> int:
@@ -897,6 +939,10 @@ def analyse(
             "echoes_skipped": round(delta("echoesSkipped") / per, 3),
             "hint_skipped": round(delta("hintSkipped") / per, 3),
             "hint_held": round(delta("hintHeld") / per, 3),
+            "timer_wakeups": round(delta("timerWakeups") / per, 3),  # (0: older nodes)
+            "void_timers": round(delta("voidTimers") / per, 3),
+            "store_commits": round(store_delta("commits") / per, 3),
+            "store_jobs": round(store_delta("jobs") / per, 3),
         },
         "gossip_totals": {
             "order_copies_sent": copies,

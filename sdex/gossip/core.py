@@ -96,6 +96,8 @@ class GossipCore(Pushing):
         self._boxes: dict[str, Outbox] = {}
         self._waiting: dict[int, Pending] = {}
         self._timers: list[tuple[float, int, str]] = []
+        self.void_timers = 0
+        """Outbox timers dropped unrun: their work went first (``Pushing._purge``)."""
         self._ids = itertools.count(1)
         self._out: list[Action] = []
         self._dialing: set[str] = set()
@@ -151,8 +153,10 @@ class GossipCore(Pushing):
         return self._drain()
 
     def next_timer(self) -> float:
-        """When ``tick`` has work next (clock time)."""
+        """When ``tick`` has work next (clock time): an outbox timer that no longer has
+        any (``Pushing._purge``) does not count."""
         t = min(self.next_dial, self.next_px, self.next_ae)
+        self._purge()
         return min(t, self._timers[0][0]) if self._timers else t
 
     def accepted(self, order: dict[str, Any], exclude: str | None = None) -> list[Action]:
@@ -353,5 +357,6 @@ class GossipCore(Pushing):
             "hintSkipped": sum(b.hinted for b in self._boxes.values()),
             "hintHeld": sum(b.held for b in self._boxes.values()),
             "pulled": self.pulled,
+            "voidTimers": self.void_timers,
             "outboxDropped": sum(b.dropped for b in self._boxes.values()),
         }

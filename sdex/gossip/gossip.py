@@ -72,6 +72,8 @@ class Gossip:
         self._tasks: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due = 0.0
+        self.timer_wakeups = 0
+        """Times the core's timer ran (``/health`` ``timerWakeups``)."""
         self._running = False
         self._fresh: list[tuple[dict[str, Any], str | None]] = []
         """Orders accepted this turn of the loop, handed to the core together at its end."""
@@ -240,21 +242,25 @@ class Gossip:
         self._arm()
 
     def _arm(self) -> None:
-        """Have ``_tick`` run when the core's next timer is due (unless it runs earlier)."""
+        """Have ``_tick`` run when the core's next timer is due, and not before: a timer armed
+        for work that went meanwhile (a held push whose answer came first) is moved, so the
+        node is not woken for nothing (a cancelled handle wakes no one)."""
         if not self._running:
             return
         due = self.core.next_timer()  # the core's clock is time.monotonic, as the loop's
-        if due == math.inf:
-            return
         if self._timer is not None:
-            if self._timer_due <= due:
+            if self._timer_due == due:
                 return
             self._timer.cancel()
+            self._timer = None
+        if due == math.inf:
+            return
         self._timer_due = due
         self._timer = asyncio.get_running_loop().call_at(due, self._tick)
 
     def _tick(self) -> None:
         self._timer = None
+        self.timer_wakeups += 1
         try:
             actions = self.core.tick()
         except Exception:  # a bug must not stop the timers: try again a little later
@@ -370,4 +376,4 @@ class Gossip:
                   "pushTiming": self.push_timing.to_json(), "threadCpu": thread_cpu()}  # fmt: skip
         groups = {"intakeGroups": self.checks.groups, "intakeMerged": self.checks.merged}
         return {**self.core.stats(), "messagesSent": self.messages_sent, **streams, **timing,
-                **groups}  # fmt: skip
+                **groups, "timerWakeups": self.timer_wakeups}  # fmt: skip

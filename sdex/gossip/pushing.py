@@ -31,6 +31,7 @@ class Pushing:
     _boxes: dict[str, Outbox]
     _waiting: dict[int, Pending]
     _timers: list[tuple[float, int, str]]
+    void_timers: int
     _ids: itertools.count[int]
     _out: list[Action]
 
@@ -81,6 +82,20 @@ class Pushing:
                 self._schedule(box, now)
             elif box is not None and box.due == due:
                 self._flush(box)
+
+    def _purge(self) -> None:
+        """Drop the void outbox timers at the head of the queue: those whose push left with
+        an answer first (Nagle's ``push_hold``) or whose held forwards rode with a push
+        (``hint_hold``). ``_due_pushes`` would pass them by; the driver, which arms its
+        one timer at ``next_timer``, would wake the node for nothing at each (gossip27)."""
+        timers, boxes = self._timers, self._boxes
+        while timers:
+            due, _, key = timers[0]
+            box = boxes.get(key)
+            if box is not None and (box.later_due == due or box.due == due):
+                return
+            heapq.heappop(timers)
+            self.void_timers += 1
 
     def call(
         self,

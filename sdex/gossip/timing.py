@@ -281,7 +281,8 @@ _POOL_SUFFIX = re.compile(r"[-_]\d+(_\d+)?$")
 
 def thread_cpu() -> dict[str, list[float]]:
     """Seconds each of this process's threads has run on a CPU and waited for one while
-    runnable (``/proc/self/task/*/schedstat``, nanoseconds: the loop thread's apart from
+    runnable, and how many times it was put on one (its wake-ups: each a context switch)
+    (``/proc/self/task/*/schedstat``, nanoseconds: the loop thread's apart from
     the ECDSA worker's, the store writer's and the chain's), by thread name (a pool's
     threads together; threads not started by Python, and names beyond
     ``MAX_THREAD_NAMES``, under ``other``). Empty where ``/proc`` does not have it."""
@@ -296,13 +297,15 @@ def thread_cpu() -> dict[str, list[float]]:
     for tid in tids:
         try:
             with open(f"/proc/self/task/{tid}/schedstat") as f:
-                ran, waited = (int(x) / 1e9 for x in f.read().split()[:2])
-        except (OSError, ValueError):
+                fields = f.read().split()
+            ran, waited, runs = int(fields[0]) / 1e9, int(fields[1]) / 1e9, int(fields[2])
+        except (OSError, ValueError, IndexError):
             continue  # (a thread that ended meanwhile)
         name = names.get(int(tid), "other") if tid.isdigit() else "other"
         if name not in out and len(out) >= MAX_THREAD_NAMES:
             name = "other"
-        row = out.setdefault(name, [0.0, 0.0])
+        row = out.setdefault(name, [0.0, 0.0, 0.0])
         row[0] += ran
         row[1] += waited
-    return {k: [round(v[0], 6), round(v[1], 6)] for k, v in out.items()}
+        row[2] += runs
+    return {k: [round(v[0], 6), round(v[1], 6), v[2]] for k, v in out.items()}
