@@ -536,7 +536,9 @@ async def test_a_fill_the_chain_undid_leaves_the_page(
             await w.page.context.set_offline(False)
             await w.page.wait_for_selector("#conn[data-state=live]", timeout=15_000)
             await w.page.wait_for_selector(row, state="detached", timeout=10_000)
-        away = ("ERR_INTERNET_DISCONNECTED", "ERR_CONNECTION_REFUSED")  # offline, node down
+        # offline, node down; a request the page began as the context went offline fails
+        # as not connected (seen once in a full run on a busy machine)
+        away = ("ERR_INTERNET_DISCONNECTED", "ERR_CONNECTION_REFUSED", "ERR_SOCKET_NOT_CONNECTED")
         assert [e for e in w.errors if not e.endswith(away)] == []
         assert w.foreign_requests() == []
 
