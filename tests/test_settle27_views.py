@@ -1,12 +1,12 @@
 """settle27: the settlement's per-match reads without state views, and the order event's
-text formatted directly, give what the views and the JSON encoder gave.
+text with the order's text captured at publish, give what the views and the encoder gave.
 
 - ``OrderBook.find`` and ``entry_status`` against ``get``/``BookOrderState.status`` after
   every operation of the book differential test's random sequences (compiled or pure,
   whichever this process runs).
 - ``order_event_text`` against ``encode_json`` of the same event, for any ``metaData``
-  values (strings with anything to escape, floats incl. inf/nan, other keys or types: the
-  encoder's text then), and with the order's text as it was at publish time.
+  values (strings with anything to escape, floats incl. inf/nan, other keys or types), with
+  the order's text as it was at publish time or encoded again.
 """
 
 from __future__ import annotations

@@ -112,49 +112,12 @@ def hash_of(hash_hex: str) -> bytes | None:
 def order_event_text(ev: Event, rec: Record, text: str | None = None) -> str:
     """``encode_json(ev)`` of an order event, with the order's text encoded once a record
     (``Record.text``: also its store row's, and its gossip pushes'; ``text``: that text as
-    it was when the event was published, the record closed since and its text dropped), its
-    ``metaData`` stamped ``sentAt`` first: made by the first subscriber's sender as it
-    writes it. A ``metaData`` as ``HeldOrders.meta`` makes it is formatted directly
-    (``_meta_json``: ~2 us; the C encoder's ~6 us an event, settle27)."""
-    meta = ev["metaData"]
-    meta["sentAt"] = time.time()
-    fast = _meta_json(meta) if type(meta) is dict else None
-    event, meta_json = encode_json(ev["event"]), fast or encode_json(meta)
+    it was when the event was published: a record closed since has dropped it, and it
+    would be encoded again, ~2.5 us, settle27), its ``metaData`` stamped ``sentAt`` first:
+    made by the first subscriber's sender as it writes it."""
+    ev["metaData"]["sentAt"] = time.time()
+    event, meta = encode_json(ev["event"]), encode_json(ev["metaData"])
     return (
         f'{{"seq": {ev["seq"]}, "type": "order", "event": {event}, '
-        f'"order": {text if text is not None else rec.text()}, "metaData": {meta_json}}}'
-    )
-
-
-_META_KEYS = (
-    "orderHash", "status", "filledMakerAmount", "pendingMakerAmount",
-    "remainingFillableMakerAmount", "remainingMakerAmount", "createdAt", "source", "reason",
-    "publishedAt", "sentAt",
-)  # fmt: skip
-"""An order event's ``metaData`` keys in order: ``HeldOrders.meta``'s, then the stamps."""
-
-
-def _meta_json(meta: dict[str, object]) -> str | None:
-    """``encode_json(meta)`` for a ``metaData`` of ``_META_KEYS`` whose values are strings
-    but for three finite floats (the text ``json`` writes: ``repr``); None for any other
-    (then encoded as ever)."""
-    if tuple(meta) != _META_KEYS:
-        return None
-    h, st, filled, pending, fillable, remaining, created, source, reason, pub, sent = meta.values()
-    for x in (created, pub, sent):
-        if type(x) is not float or x - x != 0.0:  # (not inf, not nan: json's words)
-            return None
-    if not (
-        isinstance(h, str) and isinstance(st, str) and isinstance(filled, str)
-        and isinstance(pending, str) and isinstance(fillable, str)
-        and isinstance(remaining, str) and isinstance(source, str) and isinstance(reason, str)
-    ):  # fmt: skip
-        return None
-    return (
-        f'{{"orderHash": {_string(h)}, "status": {_string(st)}, '
-        f'"filledMakerAmount": {_string(filled)}, "pendingMakerAmount": {_string(pending)}, '
-        f'"remainingFillableMakerAmount": {_string(fillable)}, '
-        f'"remainingMakerAmount": {_string(remaining)}, "createdAt": {created!r}, '
-        f'"source": {_string(source)}, "reason": {_string(reason)}, '
-        f'"publishedAt": {pub!r}, "sentAt": {sent!r}}}'
+        f'"order": {text if text is not None else rec.text()}, "metaData": {meta}}}'
     )
