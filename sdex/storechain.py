@@ -74,13 +74,18 @@ class ChainStore(StoreReads):
         them, in chain order (one job on the writer thread, awaited as ``remove_fills_above``)."""
 
         def remove(db: sqlite3.Connection) -> list[StoredFill]:
-            sql = "SELECT * FROM fills WHERE block_number BETWEEN ? AND ?"
-            order = " ORDER BY block_number, log_index"
-            rows = [fill_of(r) for r in db.execute(sql + order, (low, high)).fetchall()]
-            gone = [
-                f for f in rows
-                if fill_key(f) not in chain and (txs is None or f.tx_hash.lower() in txs)
+            # the keys first; a row is parsed only if it goes (settle27: every fill of
+            # the block was parsed, ~5% of the node's CPU a settled match)
+            sql = "SELECT tx_hash, log_index, block_number, rowid FROM fills"
+            where = " WHERE block_number BETWEEN ? AND ? ORDER BY block_number, log_index"
+            ids = [
+                r[3] for r in db.execute(sql + where, (low, high)).fetchall()
+                if (tx := r[0].lower(), r[1], r[2]) not in chain and (txs is None or tx in txs)
             ]  # fmt: skip
+            gone = [
+                fill_of(db.execute("SELECT * FROM fills WHERE rowid=?", (i,)).fetchone())
+                for i in ids
+            ]
             delete = "DELETE FROM fills WHERE tx_hash=? AND log_index=?"
             db.executemany(delete, [(f.tx_hash, f.log_index) for f in gone])
             keep_undone(db, undone_of(gone), UNDONE_KEPT)

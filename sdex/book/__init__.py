@@ -19,7 +19,7 @@ from sdex.book.errors import (
 )
 from sdex.book.levels import Entry
 from sdex.book.orderbook import OrderBook
-from sdex.book.pairbook import PairBook
+from sdex.book.pairbook import PairBook, entry_status
 from sdex.book.types import BookOrderState, DepthLevel, RemovalReason, Side
 
 __all__ = [
@@ -36,4 +36,5 @@ __all__ = [
     "Side",
     "UnknownOrder",
     "UnknownPair",
+    "entry_status",
 ]

@@ -163,6 +163,11 @@ class BookBase:
         if account is not None:
             yield from account.open_orders()
 
+    def find(self, order_hash: bytes) -> Entry | None:
+        """The live record of an order, None if the book does not hold it (read its fields,
+        ``entry_status``: no view built, ~2 us each in the Python source, settle27)."""
+        return self._index.get(order_hash)
+
     def get(self, order_hash: bytes) -> BookOrderState | None:
         e = self._index.get(order_hash)
         return None if e is None else entry_state(e)

@@ -13,6 +13,7 @@ from fractions import Fraction
 
 from sdex.book.levels import BookSide, Entry
 from sdex.book.types import BookOrderState, DepthLevel, Side
+from sdex.model import OrderStatus, closed_status
 
 
 class PairBook:
@@ -133,3 +134,16 @@ def entry_state(e: Entry) -> BookOrderState:
         resting=e.resting,
         closed=e.closed,
     )
+
+
+def entry_status(e: Entry) -> OrderStatus:
+    """``entry_state(e).status``, with no view built."""
+    closed = e.closed
+    if closed is not None:
+        return closed_status(closed.value, e.filled == e.maker_amount)
+    remaining = e.maker_amount - e.filled - e.pending
+    if (0 if e.parked else e.fillable) == 0 and remaining >= e.unit:
+        return OrderStatus.UNFUNDED
+    if e.filled or e.pending:
+        return OrderStatus.PARTIALLY_FILLED
+    return OrderStatus.OPEN

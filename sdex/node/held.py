@@ -10,12 +10,13 @@ is known to be new without a store lookup. A record and its JSON text:
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 
 from sortedcontainers import SortedDict
 
-from sdex.book import BookOrderState, OrderBook
+from sdex.book import BookOrderState, OrderBook, entry_status
 from sdex.hashfilter import HashFilter
 from sdex.model import MAX_SIGNATURE_BYTES, OPEN_STATUSES, OrderStatus
 from sdex.node.events import EventHub, encode_json
@@ -184,14 +185,19 @@ class HeldOrders(HeldEviction):
     def meta(self, rec: Record, st: BookOrderState | None = None) -> dict[str, object]:
         """``metaData``: the book's live fill state while it holds the order open (``st``:
         the book's view of it, if the caller just read it; else read here)."""
-        if st is None:
-            st = self.book.get(rec.signed.hash)
         o = rec.signed.order
-        if st is not None and st.closed is None:
+        if st is None:  # the book's live entry read: no state view built (settle27)
+            e = self.book.find(rec.signed.hash)
+            if e is not None and e.closed is None:
+                status, filled, pending = entry_status(e), e.filled, e.pending
+                fillable = 0 if e.parked else e.fillable
+            else:
+                status, filled, fillable = rec.status, rec.filled, 0
+                pending = e.pending if e is not None else 0
+        elif st.closed is None:
             status, filled, fillable, pending = st.status, st.filled, st.fillable, st.pending
         else:
-            status, filled, fillable = rec.status, rec.filled, 0
-            pending = st.pending if st is not None else 0
+            status, filled, fillable, pending = rec.status, rec.filled, 0, st.pending
         return {
             "orderHash": rec.signed.hash_hex,
             "status": status,
@@ -249,5 +255,5 @@ class HeldOrders(HeldEviction):
                     "publishedAt": time.time(),
                 },
             },
-            lambda ev: order_event_text(ev, rec),
-        )
+            functools.partial(order_event_text, rec=rec, text=rec.json_text),
+        )  # (the order's text as now: a close drops it from the record after this)

@@ -109,13 +109,15 @@ def hash_of(hash_hex: str) -> bytes | None:
     return h if len(h) == 32 else None
 
 
-def order_event_text(ev: Event, rec: Record) -> str:
+def order_event_text(ev: Event, rec: Record, text: str | None = None) -> str:
     """``encode_json(ev)`` of an order event, with the order's text encoded once a record
-    (``Record.text``: also its store row's, and its gossip pushes'), its ``metaData``
-    stamped ``sentAt`` first: made by the first subscriber's sender as it writes it."""
+    (``Record.text``: also its store row's, and its gossip pushes'; ``text``: that text as
+    it was when the event was published: a record closed since has dropped it, and it
+    would be encoded again, ~2.5 us, settle27), its ``metaData`` stamped ``sentAt`` first:
+    made by the first subscriber's sender as it writes it."""
     ev["metaData"]["sentAt"] = time.time()
     event, meta = encode_json(ev["event"]), encode_json(ev["metaData"])
     return (
         f'{{"seq": {ev["seq"]}, "type": "order", "event": {event}, '
-        f'"order": {rec.text()}, "metaData": {meta}}}'
+        f'"order": {text if text is not None else rec.text()}, "metaData": {meta}}}'
     )

@@ -27,7 +27,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 
-from sdex.book import BookOrderState, RemovalReason
+from sdex.book import RemovalReason, entry_status
 from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match, MatchResult
 from sdex.model import TRANSITIONS, OrderStatus, check_transition, closed_status
@@ -174,9 +174,9 @@ class OrderRegistry(HeldOrders):
         This node's policy (``REMOVED``) never closes an order already closed."""
         if status is OrderStatus.REMOVED and not rec.status.is_open:
             return
-        st = self.book.get(rec.signed.hash)
-        if st is not None:
-            filled = st.filled
+        e = self.book.find(rec.signed.hash)
+        if e is not None:
+            filled = e.filled
         self.transition(rec, status, reason, filled=filled)
 
     def book_closed(
@@ -187,9 +187,9 @@ class OrderRegistry(HeldOrders):
         rec = self.records.get(order_hash)
         if rec is None:
             return
-        st = self.book.get(order_hash)
-        if st is not None:
-            filled = st.filled
+        e = self.book.find(order_hash)
+        if e is not None:
+            filled = e.filled
         elif filled is None:
             filled = rec.filled
         status = closed_status(reason.value, filled == rec.signed.order.maker_amount)
@@ -285,29 +285,31 @@ class OrderRegistry(HeldOrders):
         holds, fills of it in flight, only has its filled amount stored.)"""
         touched, self._touched = self._touched, set()
         rows: list[Row] = []
-        moved: list[tuple[Record, BookOrderState]] = []
-        book = self.book
+        moved: list[Record] = []
+        find = self.book.find  # (the book's live entries read: no state view built, settle27)
+        records = self.records
         for h in touched:
-            rec = self.records.get(h)
-            st = book.get(h)
-            if rec is None or st is None:
+            rec = records.get(h)
+            e = find(h)
+            if rec is None or e is None:
                 continue
-            if not rec.status.is_open or st.closed is not None:
-                if st.filled != rec.filled and not rec.status.is_open:
-                    rec.filled = st.filled  # closed, fills of it in flight: one confirmed
+            filled = e.filled
+            if not rec.status.is_open or e.closed is not None:
+                if filled != rec.filled and not rec.status.is_open:
+                    rec.filled = filled  # closed, fills of it in flight: one confirmed
                     rows.append(rec.row())
                 continue
-            status = st.status
-            if st.filled != rec.filled or status is not rec.status:
-                rec.filled = st.filled
+            status = entry_status(e)
+            if filled != rec.filled or status is not rec.status:
+                rec.filled = filled
                 if status is not rec.status:
                     self._move(rec, status)
-                    moved.append((rec, st))
+                    moved.append(rec)
                 rows.append(rec.row())
         if rows:  # nobody waits for it: queued, its failure logged (a block's: tracked)
             self._update(rows)
-        for rec, st in moved:
-            self.publish(rec, rec.status, st)
+        for rec in moved:  # (its ``metaData`` read from the book as it is now: as above)
+            self.publish(rec, rec.status)
         self.events.changed()  # (fillable amounts may have moved without a status change)
 
     # ---- writes ----------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import concurrent.futures
 import functools
 import logging
 
-from sdex.book import BookOrderState, RemovalReason, UnknownOrder
+from sdex.book import Entry, RemovalReason, UnknownOrder
 from sdex.book.errors import BookError
 from sdex.chain import OrderState, Receipt
 from sdex.chain.tx import already_known
@@ -176,9 +176,10 @@ class NodeSettlement(NodeChainState):
             accounts.update((_payer(m.resting), _payer(m.incoming)))
         self.registry.settled(m, r.actual)  # (other amounts than proposed: funds re-synced)
         actual = r.actual or m.amounts
-        before = {
-            m.resting.hash: (self.book.get(m.resting.hash), actual.left_filled),
-            m.incoming.hash: (self.book.get(m.incoming.hash), actual.right_filled),
+        find = self.book.find  # (the book's live entries read: no state view built, settle27)
+        before = {  # (filled, closed) before the confirm
+            m.resting.hash: (_was(find(m.resting.hash)), actual.left_filled),
+            m.incoming.hash: (_was(find(m.incoming.hash)), actual.right_filled),
         }
         try:  # as proposed (the usual case): the book's records of both, no lookup
             self.engine.confirm(m, None if r.actual == m.amounts else r.actual)
@@ -186,13 +187,13 @@ class NodeSettlement(NodeChainState):
             log.exception("confirming a settled match failed")
         for so in (m.resting, m.incoming):
             rec = self.records.get(so.hash)
-            st = self.book.get(so.hash)
             if rec is None:
                 continue
+            st = find(so.hash)
             if st is None:  # filled (in full, or all but dust) and forgotten by the book
                 was, got = before[so.hash]
                 full = rec.signed.order.maker_amount
-                filled = full if was is None else min(full, was.filled + got)
+                filled = full if was is None else min(full, was[0] + got)
                 if rec.status in OPEN_STATUSES and _rest_dropped(was, filled, full):
                     # an IOC partly filled, its rest dropped at arrival: not ``filled``
                     # (review20: said so with remainingMakerAmount > 0)
@@ -377,8 +378,14 @@ class NodeSettlement(NodeChainState):
             await self.store.set_settlement_status(s.tx_hash, status)
 
 
-def _rest_dropped(was: BookOrderState | None, filled: int, full: int) -> bool:
+def _was(e: Entry | None) -> tuple[int, RemovalReason | None] | None:
+    """An order's (filled, closed) in the book, None if the book does not hold it."""
+    return None if e is None else (e.filled, e.closed)
+
+
+def _rest_dropped(was: tuple[int, RemovalReason | None] | None, filled: int, full: int) -> bool:
     """Whether an order the book forgot at its last confirm had its unmatched rest dropped
     (an IOC's, at arrival) with some of it left unfilled: closed ``removed``, not ``filled``
-    (a rest the book closed as dust is ``filled``: nothing tradeable was left)."""
-    return was is not None and was.closed is RemovalReason.UNMATCHED and filled < full
+    (a rest the book closed as dust is ``filled``: nothing tradeable was left). ``was``: its
+    (filled, closed) before that confirm."""
+    return was is not None and was[1] is RemovalReason.UNMATCHED and filled < full
