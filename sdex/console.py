@@ -10,7 +10,10 @@ are drawn by ``sdex.consoletables``, which neither talks to a node nor keeps sta
 
 A failure from the node (``SdexError``, or an ``OSError`` from the transport) prints one red
 line; bad input (``WalletInputError``) prints what is wrong and the command's usage. Either
-way the prompt goes on. History and tab completion come from the stdlib ``cmd`` + ``readline``.
+way the prompt goes on: a node that goes down ends no session. Only at start must the node
+answer, as for ``sdex book``: one that cannot be reached, or is not an SDEX node, is one red
+line and exit 1, with no prompt. History and tab completion come from the stdlib ``cmd`` +
+``readline``.
 """
 
 from __future__ import annotations
@@ -113,18 +116,16 @@ class WalletShell(cmd.Cmd):
 
     # -- the loop ----------------------------------------------------------------------------
     def start(self) -> None:
-        """Greet: the node, its chain, the market and the wallet. An unreachable node is one
-        red line (the console retries on the next command); ``WalletInputError`` for a pair
-        the node does not list."""
-        where = f"node {escape(self.client.base_url)}"
-        try:
-            config = self._fetch_config()
-        except (SdexError, OSError) as e:
-            print_error(self.err, e)
-        else:
-            parse_pair(self.pair, config)
-            where += f" (chain {config.chain_id}, exchange {config.exchange})"
-        self.out.print(f"[bold]SDEX console[/]: {where}")
+        """Greet: the node, its chain, the market and the wallet. Raises what reading the
+        node's order_config raised (``SdexError`` or ``OSError``: a console that cannot reach
+        its node at start has nothing to offer), ``WalletInputError`` for a pair the node does
+        not list."""
+        config = self._fetch_config()
+        parse_pair(self.pair, config)
+        self.out.print(
+            f"[bold]SDEX console[/]: node {escape(self.client.base_url)} "
+            f"(chain {config.chain_id}, exchange {config.exchange})"
+        )
         self.out.print(
             f"market {escape(self.pair.upper())}, wallet {self.me}; market orders slip at most "
             f"{self.slippage_bps} bps. Type help for the commands."
@@ -412,7 +413,9 @@ def run_console(
     out: Console,
     err: Console,
 ) -> int:
-    """``sdex console``'s body; the exit code (2 if the node does not list ``pair``)."""
+    """``sdex console``'s body; the exit code. As ``sdex book``: 1 with one red line if the
+    node cannot be reached or does not answer as an SDEX node at start, 2 if it does not list
+    ``pair``. Once running, the end of the session is 0 whatever its commands met."""
     with NodeClient(node_url) as client:
         shell = WalletShell(client, key, pair, out=out, err=err, slippage_bps=slippage_bps)
         try:
@@ -420,5 +423,8 @@ def run_console(
         except WalletInputError as e:
             err.print(f"[bold red]error:[/] --pair: {escape(str(e))}")
             return 2
+        except (SdexError, OSError) as e:  # requests' errors are OSErrors too
+            print_error(err, e)
+            return 1
         shell.run()
     return 0
