@@ -1,11 +1,11 @@
 """``sdex console`` with a node it cannot use (console27).
 
 At start it is like ``sdex book``: a node that cannot be reached, or answers but not as an SDEX
-node, is one red line naming the URL on stderr and exit 1, with no greeting and no prompt (a
-new user's console used to greet, print "cannot reach" and exit 0 at the end of its input). Once
-the console is running, a node that goes down ends no session: each command that needs it says
-so in one red line and the prompt goes on. Real aiohttp servers on loopback, as in
-``tests/test_console.py``.
+node, is the same red line on stderr and exit 1, with no greeting and no prompt (a new user's
+console used to greet, print "cannot reach" and exit 0 at the end of its input). Once the
+console is running, a node that goes down ends no session: each command that needs it says so
+in one red line, the prompt goes on, and the node is used again when it is back. Real aiohttp
+servers on loopback, as in ``tests/test_console.py``.
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from tests.fakenode import KEY, FakeNode, closed_port, fake_node, run_cli
 
 
 @contextlib.contextmanager
-def not_a_node() -> Iterator[str]:
-    """A real aiohttp server on loopback with no routes: every path is a 404, like a URL that
-    points at some other web server."""
+def serve(app: web.Application, port: int = 0) -> Iterator[str]:
+    """``app`` served on 127.0.0.1 (at ``port``, else any free one) in its own thread and loop;
+    its URL."""
     loop = asyncio.new_event_loop()
-    runner = web.AppRunner(web.Application(), access_log=None)
+    runner = web.AppRunner(app, access_log=None)
     loop.run_until_complete(runner.setup())
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", port)
     loop.run_until_complete(site.start())
     url = f"http://127.0.0.1:{runner.addresses[0][1]}"
     thread = threading.Thread(target=loop.run_forever, daemon=True)
@@ -44,6 +44,24 @@ def not_a_node() -> Iterator[str]:
         thread.join(10)
         loop.run_until_complete(runner.cleanup())
         loop.close()
+
+
+@contextlib.contextmanager
+def not_a_node() -> Iterator[str]:
+    """A server with no routes: every path is a 404, like a URL of some other web server."""
+    with serve(web.Application()) as url:
+        yield url
+
+
+def as_node(fake: FakeNode) -> web.Application:
+    """An app that answers the console's requests with ``fake``'s handlers and state: the same
+    node, served again after ``fake`` stopped."""
+    app = web.Application()
+    app.router.add_get("/v1/order_config", fake.get_config)
+    app.router.add_get("/v1/orderbook", fake.get_book)
+    app.router.add_get("/v1/orders", fake.get_orders)
+    app.router.add_get("/v1/fills", fake.get_fills)
+    return app
 
 
 @contextlib.contextmanager
@@ -91,7 +109,7 @@ class Script(io.StringIO):
         super().__init__()
         self.steps = list(steps)
 
-    def readline(self, size: int | None = -1) -> str:
+    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]  # (typeshed)
         while self.steps:
             step = self.steps.pop(0)
             if isinstance(step, str):
@@ -103,37 +121,42 @@ class Script(io.StringIO):
         return False
 
 
-def test_a_node_that_goes_down_ends_no_session() -> None:
+def test_a_node_that_goes_down_ends_no_session_and_is_used_again_when_back() -> None:
     out, err = io.StringIO(), io.StringIO()
     fake = FakeNode()
     fake.start()
-    down = threading.Event()
+    port = int(fake.url.rsplit(":", 1)[1])
+    with contextlib.ExitStack() as stack:
+        down = threading.Event()
+        stack.callback(lambda: None if down.is_set() else fake.stop())
 
-    def go_down() -> None:
-        fake.stop()
-        down.set()
-
-    try:
-        with NodeClient(fake.url) as client:
-            script = Script(
-                "book", go_down, "book", "fills", "get_dump", "help book", "quit", "book"
-            )
-            shell = WalletShell(
-                client,
-                KEY,
-                "WETH/USDC",
-                out=Console(file=out, width=200),
-                err=Console(file=err, width=200),
-                stdin=script,
-            )
-            shell.start()
-            shell.run()
-    finally:
-        if not down.is_set():
+        def go_down() -> None:
             fake.stop()
-    url = fake.url
-    refused = f"error: cannot reach the node at {url}: [Errno 111] Connection refused"
+            down.set()
+
+        def come_back() -> None:
+            stack.enter_context(serve(as_node(fake), port))
+
+        script = Script(
+            "book",
+            go_down,
+            *("book", "fills", "get_dump", "help book"),
+            come_back,
+            *("book", "quit", "book"),
+        )
+        client = stack.enter_context(NodeClient(fake.url))
+        shell = WalletShell(
+            client,
+            KEY,
+            "WETH/USDC",
+            out=Console(file=out, width=200),
+            err=Console(file=err, width=200),
+            stdin=script,
+        )
+        shell.start()
+        shell.run()
+    refused = f"error: cannot reach the node at {fake.url}: [Errno 111] Connection refused"
     assert err.getvalue().splitlines() == [refused] * 3  # book, fills and get_dump, each
-    assert "bids (0)" in out.getvalue()  # the book before the node went down
-    assert "Show the node's order book" in out.getvalue()  # help still answers after
-    assert script.steps == ["book"]  # quit ended it, not the failures
+    assert "Show the node's order book" in out.getvalue()  # help still answers while down
+    assert out.getvalue().count("bids (0)") == 2  # the book before it went down and after
+    assert script.steps == ["book"]  # quit ended the session, not the failures
