@@ -4,11 +4,16 @@ Each command is a few HTTP requests through ``sdex.client``; the console keeps n
 own and never blocks a node. Orders are built and signed here with ``sdex.wallet`` and shown
 with the same rendering as ``sdex order``, ``book`` and ``cancel`` (``sdex.walletui``). A market
 order is an IOC limit order at the best opposite price moved by a slippage bound, so it never
-trades worse than that bound.
+trades worse than that bound. A command's data flows: its words are parsed here, the node is
+asked (and what it did not say resolved: a fill's market through its order), and the records
+are drawn by ``sdex.consoletables``, which neither talks to a node nor keeps state.
 
 A failure from the node (``SdexError``, or an ``OSError`` from the transport) prints one red
 line; bad input (``WalletInputError``) prints what is wrong and the command's usage. Either
-way the prompt goes on. History and tab completion come from the stdlib ``cmd`` + ``readline``.
+way the prompt goes on: a node that goes down ends no session. Only at start must the node
+answer, as for ``sdex book``: one that cannot be reached, or is not an SDEX node, is one red
+line and exit 1, with no prompt. History and tab completion come from the stdlib ``cmd`` +
+``readline``.
 """
 
 from __future__ import annotations
@@ -23,15 +28,14 @@ from typing import IO
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from sdex.client import (
     TIME_IN_FORCE,
     NodeApiError,
     NodeClient,
     OrderConfig,
-    OrderRecord,
 )
+from sdex.consoletables import fills_table, help_table, orders_table
 from sdex.errors import SdexError
 from sdex.model import OPEN_STATUSES, FillEvent
 from sdex.order import Order, address_of
@@ -40,21 +44,17 @@ from sdex.wallet import (
     Market,
     Side,
     WalletInputError,
-    fmt_amount,
     fmt_price,
     parse_decimal,
     parse_order_hash,
     parse_pair,
 )
 from sdex.walletui import (
-    add_column,
     book_rows,
     check_record,
     order_view,
     place_order,
     print_error,
-    remaining_amounts,
-    short_id,
     show_book,
     soft_cancel,
 )
@@ -116,18 +116,16 @@ class WalletShell(cmd.Cmd):
 
     # -- the loop ----------------------------------------------------------------------------
     def start(self) -> None:
-        """Greet: the node, its chain, the market and the wallet. An unreachable node is one
-        red line (the console retries on the next command); ``WalletInputError`` for a pair
-        the node does not list."""
-        where = f"node {escape(self.client.base_url)}"
-        try:
-            config = self._fetch_config()
-        except (SdexError, OSError) as e:
-            print_error(self.err, e)
-        else:
-            parse_pair(self.pair, config)
-            where += f" (chain {config.chain_id}, exchange {config.exchange})"
-        self.out.print(f"[bold]SDEX console[/]: {where}")
+        """Greet: the node, its chain, the market and the wallet. Raises what reading the
+        node's order_config raised (``SdexError`` or ``OSError``: a console that cannot reach
+        its node at start has nothing to offer), ``WalletInputError`` for a pair the node does
+        not list."""
+        config = self._fetch_config()
+        parse_pair(self.pair, config)
+        self.out.print(
+            f"[bold]SDEX console[/]: node {escape(self.client.base_url)} "
+            f"(chain {config.chain_id}, exchange {config.exchange})"
+        )
         self.out.print(
             f"market {escape(self.pair.upper())}, wallet {self.me}; market orders slip at most "
             f"{self.slippage_bps} bps. Type help for the commands."
@@ -265,30 +263,8 @@ class WalletShell(cmd.Cmd):
             else:
                 self._mine.discard(rec.order_hash)
         what = "orders" if words else "open orders"
-        self.out.print(self._orders_table(config, m, f"the node's {what}", shown))
-
-    def _orders_table(
-        self, config: OrderConfig, m: Market, title: str, records: list[OrderRecord]
-    ) -> Table:
-        table = Table(title=f"{title} ({len(records)})", title_justify="left")
-        for name in ("order", "pair", "side", "price", "amount", "left", "status", "maker"):
-            add_column(table, name, self.out.width)
-        for rec in records:
-            o = rec.order
-            view = order_view(config, m, o)
-            maker = self._who(o.maker)
-            if view is None:  # tokens the node does not list: raw units
-                row = ["?", "?", f"{o.taker_amount}/{o.maker_amount}", str(o.maker_amount)]
-                row.append(str(rec.remaining))
-            else:
-                vm, side = view
-                b = vm.base_token.decimals
-                base, _ = vm.base_and_quote(side, o.maker_amount, o.taker_amount)
-                left, _ = remaining_amounts(vm, side, rec)
-                row = [vm.name, side.value, fmt_price(vm.order_price(side, o))]
-                row += [fmt_amount(base, b), fmt_price(left, b)]
-            table.add_row(rec.order_hash, *row, escape(rec.status), maker)
-        return table
+        title = f"the node's {what}"
+        self.out.print(orders_table(config, m, title, shown, me=self.me, width=self.out.width))
 
     def do_cancel(self, arg: str) -> None:
         """Soft-cancel one of your orders at the node (a signed CancelOrder)."""
@@ -317,31 +293,11 @@ class WalletShell(cmd.Cmd):
         by_tx: dict[str, list[FillEvent]] = {}
         for f in fills:
             by_tx.setdefault(f.tx_hash, []).append(f)
-        table = Table(title=f"fills ({len(fills)})", title_justify="left")
-        for name in ("block", "order", "pair", "side", "amount", "price", "fee", "maker", "tx"):
-            add_column(table, name, self.out.width)
-        for f in fills:
-            order_hash = "0x" + f.order_hash.hex()
-            view = self._fill_view(config, m, f) or self._other_side(config, m, f, by_tx)
-            if view is None:
-                row = ["?", "?", str(f.maker_filled), f"{f.taker_filled}/{f.maker_filled}"]
-                row.append(str(f.fee))
-            else:
-                vm, side = view
-                base, quote = vm.base_and_quote(side, f.maker_filled, f.taker_filled)
-                fee_token = vm.base_token if side is Side.BUY else vm.quote_token  # the taker's
-                fee_sym = vm.base if side is Side.BUY else vm.quote
-                price = fmt_price(vm.price(base, quote)) if base else "-"
-                row = [vm.name, side.value, fmt_amount(base, vm.base_token.decimals), price]
-                row.append(f"{fmt_amount(f.fee, fee_token.decimals)} {fee_sym}")
-            table.add_row(
-                str(f.block_number),
-                order_hash,
-                *row,
-                self._who(f.maker),
-                short_id(escape(f.tx_hash)),
-            )
-        self.out.print(table)
+        seen = [
+            (f, self._fill_view(config, m, f) or self._other_side(config, m, f, by_tx))
+            for f in fills
+        ]
+        self.out.print(fills_table(seen, me=self.me, width=self.out.width))
 
     def do_help(self, arg: str) -> None:
         """Show the commands, or one command's usage and what it does."""
@@ -349,12 +305,8 @@ class WalletShell(cmd.Cmd):
         if name in ("exit", "eof"):
             name = "quit"
         if not name:
-            table = Table(box=None, show_header=False, pad_edge=False)
-            for command, usages in USAGE.items():
-                table.add_row(escape(usages[0]), _summary(getattr(self, f"do_{command}")))
-                for usage in usages[1:]:
-                    table.add_row(escape(usage), "")
-            self.out.print(table)
+            entries = [(u, _summary(getattr(self, f"do_{c}"))) for c, u in USAGE.items()]
+            self.out.print(help_table(entries))
             return
         if name not in USAGE:
             self.err.print(f"[yellow]no command {escape(name)!r}[/]: type help for the commands")
@@ -393,9 +345,6 @@ class WalletShell(cmd.Cmd):
 
     def complete_get_dump(self, text: str, line: str, begidx: int, endidx: int) -> list[str]:
         return ["all"] if "all".startswith(text.lower()) else []
-
-    def _who(self, address: str) -> str:
-        return "you" if address == self.me else short_id(address)
 
     # -- node state --------------------------------------------------------------------------
     def _fetch_config(self) -> OrderConfig:
@@ -464,7 +413,9 @@ def run_console(
     out: Console,
     err: Console,
 ) -> int:
-    """``sdex console``'s body; the exit code (2 if the node does not list ``pair``)."""
+    """``sdex console``'s body; the exit code. As ``sdex book``: 1 with one red line if the
+    node cannot be reached or does not answer as an SDEX node at start, 2 if it does not list
+    ``pair``. Once running, the end of the session is 0 whatever its commands met."""
     with NodeClient(node_url) as client:
         shell = WalletShell(client, key, pair, out=out, err=err, slippage_bps=slippage_bps)
         try:
@@ -472,5 +423,8 @@ def run_console(
         except WalletInputError as e:
             err.print(f"[bold red]error:[/] --pair: {escape(str(e))}")
             return 2
+        except (SdexError, OSError) as e:  # requests' errors are OSErrors too
+            print_error(err, e)
+            return 1
         shell.run()
     return 0
