@@ -33,6 +33,7 @@ from sdex.gossip.client import PeerCallError, PeerClient
 from sdex.gossip.core import GossipCore
 from sdex.gossip.identity import NodeKey
 from sdex.gossip.ports import NodePort
+from sdex.gossip.refusals import RefusalGate
 from sdex.gossip.stream import StreamDown, cancel_all
 from sdex.gossip.streams import Streams
 from sdex.gossip.timing import GC_PAUSES, CheckTiming, PushTiming, thread_cpu
@@ -73,6 +74,8 @@ class Gossip:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due = 0.0
         self.timer_wakeups = 0
+        self.refusals = RefusalGate()
+        """Budgets of refused ``/p2p/`` requests per client address (``/health``)."""
         """Times the core's timer ran (``/health`` ``timerWakeups``)."""
         self._running = False
         self._fresh: list[tuple[dict[str, Any], str | None]] = []
@@ -376,4 +379,5 @@ class Gossip:
                   "pushTiming": self.push_timing.to_json(), "threadCpu": thread_cpu()}  # fmt: skip
         groups = {"intakeGroups": self.checks.groups, "intakeMerged": self.checks.merged}
         return {**self.core.stats(), "messagesSent": self.messages_sent, **streams, **timing,
-                **groups, "timerWakeups": self.timer_wakeups}  # fmt: skip
+                **groups, "timerWakeups": self.timer_wakeups,
+                "refusals": self.refusals.to_json()}  # fmt: skip
