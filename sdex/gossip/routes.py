@@ -64,6 +64,11 @@ MAX_HASHES = 5000
 MAX_DEPTH = 8
 MAX_SERVED_STREAMS = 2 * MAX_PEERS
 """Streams peers may hold open to this node at once (each peer keeps at most two)."""
+STREAM_OPENS = 32
+"""Stream upgrades a peer's full rate-limit budget pays for: each costs this share of its
+burst (two ECDSA recoveries, an ECDH, a signature and a handshake: not one request's cost),
+so a proved peer reopening streams in a loop gets 32 at once, then rate/burst x 32 a second
+(16 a second at the defaults), not 2,000."""
 STRANGERS = "strangers"
 """The rate-limit bucket shared by every id that is not in the peer table."""
 
@@ -200,6 +205,10 @@ async def get_stream(request: web.Request) -> web.StreamResponse:
     if request.query.get("to", "").lower() != gossip.key.node_id.lower():
         # the signed upgrade names the node it is for: one replayed elsewhere is refused
         raise ApiError(401, 100, "this stream upgrade is addressed to another node")
+    limiter = request.app[PEER_LIMITER_KEY]
+    ok, headers = limiter.take(sender.node_id, limiter.burst / STREAM_OPENS)
+    if not ok:
+        raise ApiError(429, 103, "Throttled: too many streams opened", headers=headers)
     if streams.served_count() >= MAX_SERVED_STREAMS:
         raise ApiError(503, 100, "this node serves as many streams as it can")
     nonce = request.query.get("nonce", "")
@@ -223,8 +232,6 @@ async def get_stream(request: web.Request) -> web.StreamResponse:
             )
         except ApiError as e:
             return e.status, e.body
-
-    limiter = request.app[PEER_LIMITER_KEY]
 
     def admit(size: int) -> bool:
         """A frame is charged to its peer before its JSON is read; a peer no longer in the
