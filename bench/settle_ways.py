@@ -12,6 +12,10 @@ Ways (``--ways``, alternated in each round, the order turned every other round):
 - ``ws``: ``plain`` while a ``newHeads`` WebSocket subscriber is open (the node's watcher);
 - ``poll``: ``plain`` while a second thread asks the receipt every 5 ms on its own
   connection (the event loop's receipt polls beside the chain thread's send);
+- ``node``: the node's habits together: sends back to back in one thread (the chain
+  thread), each with its receipt asked in its batch, while a second thread reads each
+  mined block's header on its own connection (the watcher) and a newHeads subscriber is
+  open;
 - ``pool``: mining paused, the round's batches sent into the pool 4 at a time, then mining
   resumed and ``evm_mine`` until the pool is empty (the node's settle round starts so).
 
@@ -39,7 +43,7 @@ from sdex.chain import Exchange, Rpc, Sender, SignedTx
 from sdex.devnet import Devnet
 from sdex.settlement.gas import settlement_gas
 
-WAYS = ("plain", "batched", "header", "ws", "poll", "pool")
+WAYS = ("plain", "batched", "header", "ws", "poll", "node", "pool")
 SIZE = 64
 
 
@@ -113,6 +117,40 @@ def main() -> None:
                 for tx in txs[i : i + 4]:
                     receipt_of(tx)
 
+        def together(txs: list[SignedTx]) -> None:
+            stop, ready = threading.Event(), threading.Event()
+            sub = threading.Thread(target=subscriber, args=(url, stop, ready))
+            sub.start()
+            ready.wait(10.0)
+            mined: list[SignedTx] = []
+            got = threading.Condition()
+
+            def watcher() -> None:
+                done = 0
+                while done < len(txs):
+                    with got:
+                        got.wait_for(lambda d=done: len(mined) > d, timeout=30)  # type: ignore[misc]
+                        tx = mined[done]
+                    for _ in range(2000):  # (its receipt, on the watcher's connection)
+                        if (r := side.call("eth_getTransactionReceipt", tx.tx_hash)) is not None:
+                            break
+                        time.sleep(0.005)
+                    side.call("eth_getBlockByNumber", r["blockNumber"], False)
+                    done += 1
+
+            w = threading.Thread(target=watcher)
+            w.start()
+            try:
+                for tx in txs:
+                    sender.broadcast_for_receipt(tx)
+                    with got:
+                        mined.append(tx)
+                        got.notify()
+            finally:
+                w.join()
+                stop.set()
+                sub.join()
+
         def header(r: dict[str, object]) -> None:
             side.call("eth_getBlockByNumber", r["blockNumber"], False)
 
@@ -125,6 +163,8 @@ def main() -> None:
                 plain(txs, header)
             elif way == "pool":
                 pool(txs)
+            elif way == "node":
+                together(txs)
             elif way in ("ws", "poll"):
                 stop, ready = threading.Event(), threading.Event()
                 if way == "ws":

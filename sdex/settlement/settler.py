@@ -36,6 +36,10 @@ or removed and the innocent one goes back to be matched again; the other matches
 batch, and other batches, are not touched (a batch whose record the store refused never
 left: its matches go back undiagnosed). A lost transaction whose nonce later ones of the
 lane wait on has that nonce filled at once by a transfer of nothing to the operator itself.
+A send the chain refuses for its nonce ("nonce too low": another sender of the operator's
+key used it, e.g. a devnet deployed again under the node) can never land: its matches are
+signed again (``NONCE_TRIES``) at the chain's count, read once every broadcast of the lane
+under way has ended, so no nonce goes out twice.
 
 The lane's signing, receipts and gap filling: ``sdex.settlement.lane``. Each receipt's logs
 are decoded once, here; the mirror takes the decoded fills and token transfers from
@@ -142,10 +146,10 @@ class Settler(NonceLane):
         self._slots = asyncio.Semaphore(self.max_in_flight)
         self._flights: set[asyncio.Task[None]] = set()
         self.in_flight: set[str] = set()
+        """Transaction hashes sent but not yet processed (the watcher leaves them alone)."""
         self.sends: set[asyncio.Future[Receipt | None]] = set()
         """Broadcasts queued (record, then send) and not ended: the nonce is read from the
         chain only once none is (``_sign_next``)."""
-        """Transaction hashes sent but not yet processed (the watcher leaves them alone)."""
         self.blocks = None if receipts is None else BlockReceipts(receipts, self.in_flight)
         self.ours = OwnTxs()
         """The settlement transactions this node sent, until final (``sdex.settlement.owned``)."""
