@@ -16,6 +16,8 @@ Ways (``--ways``, alternated in each round, the order turned every other round):
   thread), each with its receipt asked in its batch, while a second thread reads each
   mined block's header on its own connection (the watcher) and a newHeads subscriber is
   open;
+- ``after_pool``: 4 batches through the pool (not measured), then ``plain`` (measured):
+  does Hardhat stay dearer after a pool phase (bench/node.py's node round follows one)?
 - ``pool``: mining paused, the round's batches sent into the pool 4 at a time, then mining
   resumed and ``evm_mine`` until the pool is empty (the node's settle round starts so).
 
@@ -43,7 +45,7 @@ from sdex.chain import Exchange, Rpc, Sender, SignedTx
 from sdex.devnet import Devnet
 from sdex.settlement.gas import settlement_gas
 
-WAYS = ("plain", "batched", "header", "ws", "poll", "node", "pool")
+WAYS = ("plain", "batched", "header", "ws", "poll", "node", "after_pool", "pool")
 SIZE = 64
 
 
@@ -185,10 +187,12 @@ def main() -> None:
         rounds: dict[str, list[dict[str, float]]] = {w: [] for w in ways}
         for r in range(args.rounds):
             for way in ways if r % 2 == 0 else ways[::-1]:
+                if way == "after_pool":  # (signed first: nonce order)
+                    pool([batch_tx() for _ in range(4)])
                 txs = [batch_tx() for _ in range(args.batches)]
                 n = SIZE * len(txs)
                 before, t0 = bn.cpu_user_sys(pid), time.perf_counter()
-                run_way(way, txs)
+                run_way("plain" if way == "after_pool" else way, txs)
                 wall = time.perf_counter() - t0
                 split = bn.user_sys_per_match(before, pid, n)
                 rounds[way].append({**split, "matches_per_s": round(n / wall)})
