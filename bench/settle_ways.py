@@ -16,6 +16,8 @@ Ways (``--ways``, alternated in each round, the order turned every other round):
   thread), each with its receipt asked in its batch, while a second thread reads each
   mined block's header on its own connection (the watcher) and a newHeads subscriber is
   open;
+- ``sampled``: ``plain`` while a thread reads Hardhat's ``/proc/PID/stat`` every 10 ms
+  (bench/node.py's ``CpuTrace``, in its node round only);
 - ``after_pool``: 4 batches through the pool (not measured), then ``plain`` (measured):
   does Hardhat stay dearer after a pool phase (bench/node.py's node round follows one)?
 - ``pool``: mining paused, the round's batches sent into the pool 4 at a time, then mining
@@ -45,7 +47,7 @@ from sdex.chain import Exchange, Rpc, Sender, SignedTx
 from sdex.devnet import Devnet
 from sdex.settlement.gas import settlement_gas
 
-WAYS = ("plain", "batched", "header", "ws", "poll", "node", "after_pool", "pool")
+WAYS = ("plain", "batched", "header", "ws", "poll", "node", "sampled", "after_pool", "pool")
 SIZE = 64
 
 
@@ -167,6 +169,9 @@ def main() -> None:
                 pool(txs)
             elif way == "node":
                 together(txs)
+            elif way == "sampled":
+                with bn.CpuTrace(pid):
+                    plain(txs, None)
             elif way in ("ws", "poll"):
                 stop, ready = threading.Event(), threading.Event()
                 if way == "ws":
