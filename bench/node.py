@@ -255,14 +255,31 @@ class CpuTrace:
     def __init__(self, pid: int, every: float = 0.01) -> None:
         self.pid, self.every = pid, every
         self.samples: list[tuple[float, float]] = []
+        self.split: list[tuple[float, float, int]] = []
+        """(user s, system s, minor page faults) at each sample's time."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while True:
-            self.samples.append((time.perf_counter(), cpu_seconds(self.pid)))
+            t, (user, sys_, faults) = time.perf_counter(), cpu_user_sys(self.pid)
+            self.samples.append((t, user + sys_))
+            self.split.append((user, sys_, faults))
             if self._stop.wait(self.every):
                 return
+
+    def split_per_match(self, a: float, b: float, matches: int) -> dict[str, float]:
+        """User and system ms and page faults a match between ``a`` and ``b`` (the samples
+        nearest inside; as ``user_sys_per_match``)."""
+        i = min(bisect.bisect_left(self.samples, (a, -1.0)), len(self.samples) - 1)
+        j = max(i, min(bisect.bisect_left(self.samples, (b, -1.0)), len(self.samples) - 1))
+        (u0, s0, f0), (u1, s1, f1) = self.split[i], self.split[j]
+        k = max(1, matches)
+        return {
+            "chain_user_ms_per_match": round(1000 * (u1 - u0) / k, 3),
+            "chain_sys_ms_per_match": round(1000 * (s1 - s0) / k, 3),
+            "chain_page_faults_per_match": round((f1 - f0) / k),
+        }
 
     def __enter__(self) -> CpuTrace:
         self._thread.start()
@@ -901,6 +918,7 @@ async def bench_latency_under_load(
         "matches_per_transaction": round(settled / max(1, txs), 1),
         "failed": h1["matchesFailed"] - h0["matchesFailed"],
         "chain_calls_per_transaction": _calls_per_tx(h0, h1, txs),
+        "chain_calls_per_match": _calls_per_tx(h0, h1, settled, 4),
         "receipts_with_send": _with_send(h0, h1),
         "settlement_stages_ms_per_match": _stages(h0, h1),
         "cpu_cores_used": cpu.cores,
@@ -1308,9 +1326,14 @@ async def node_round(
         "matches_per_transaction": round(settled / max(1, txs), 1),
         "most_batches_in_flight": h1.get("settlementsInFlightMax"),
         "chain_calls_per_transaction": _calls_per_tx(h_resume, h1, txs),
+        "chain_calls_per_match": _calls_per_tx(h_resume, h1, settled, 4),
+        **({"all_chain_calls_per_match": _proxied_per_match(calls, settled)} if calls else {}),
         "settlement_stages_ms_per_match": _stages(h_resume, h1),
         "chain_cpu_ms_per_match": round(1000 * cpu.cores["hardhat"] * seconds / n, 3),
         "sustained_chain_cpu_ms_per_match": round(1000 * trace.between(lo, hi) / (0.8 * n), 3),
+        # (without the resume: the batches sent while mining was paused are mined from the
+        # pool, which costs Hardhat ~2x a match: bench/settle_ways.py ``pool``)
+        "sustained_chain_split": trace.split_per_match(lo, hi, round(0.8 * n)),
         **split,
         "node_cpu_ms_per_match": round(1000 * cpu.cores["node"] * seconds / n, 3),
         "cpu_cores_used": cpu.cores,
@@ -1318,16 +1341,27 @@ async def node_round(
     }
 
 
-def _calls_per_tx(h0: dict[str, Any], h1: dict[str, Any], txs: int) -> dict[str, float]:
+def _calls_per_tx(
+    h0: dict[str, Any], h1: dict[str, Any], txs: int, digits: int = 2
+) -> dict[str, float]:
     """The node's JSON-RPC calls from ``h0`` to ``h1`` (its event loop's clients), by
-    method, per settlement transaction."""
+    method, per settlement transaction (or per whatever ``txs`` counts: matches)."""
     before = h0["chainMirror"]["chainCallsByMethod"]
     after = h1["chainMirror"]["chainCallsByMethod"]
     return {
-        m: round((n - before.get(m, 0)) / max(1, txs), 2)
+        m: round((n - before.get(m, 0)) / max(1, txs), digits)
         for m, n in sorted(after.items())
         if n > before.get(m, 0)
     }
+
+
+def _proxied_per_match(calls: dict[str, Any], settled: int) -> dict[str, float]:
+    """Every JSON-RPC call the node made (bench/rpcproxy.py's count: the chain thread's
+    too, a batch's members each under ``batch:``) by method, per settled match; the
+    newHeads notifications the chain pushed as ``ws_notifications``."""
+    per = {m: round(v["calls"] / max(1, settled), 4) for m, v in sorted(calls["methods"].items())}
+    per["ws_notifications"] = round(calls.get("ws_notifications", 0) / max(1, settled), 4)
+    return per
 
 
 async def bench_settlement(

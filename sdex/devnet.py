@@ -16,7 +16,6 @@ import contextlib
 import os
 import platform
 import random
-import re
 import socket
 import subprocess
 import sys
@@ -33,8 +32,9 @@ from sdex.chain import Exchange, Rpc, Sender, Token, deploy
 from sdex.chain.abi import REPO_ROOT
 from sdex.chain.exchange import deployed
 from sdex.chain.rpc import quantity
+from sdex.chain.tx import refused_for_nonce as refused_for_nonce
 from sdex.deployment import Deployment, DevAccount, TokenInfo
-from sdex.errors import ChainError, DevnetError, RpcError, RpcTimeout
+from sdex.errors import ChainError, DevnetError, RpcError
 
 HARDHAT_MNEMONIC = "test test test test test test test test test test test junk"
 Engine = Literal["hardhat", "anvil"]
@@ -273,18 +273,6 @@ def _past_others(send: Callable[[], T]) -> T:
             if not refused_for_nonce(e) or attempt == NONCE_TRIES:
                 raise
     raise AssertionError("unreachable")
-
-
-_NONCE_REFUSED = re.compile(r"\bnonce too (?:low|high)\b", re.IGNORECASE)
-
-
-def refused_for_nonce(e: RpcError) -> bool:
-    """Whether the chain refused a send for its nonce (Hardhat's "Nonce too low/high",
-    anvil's and geth's "nonce too low/high", with the chain's error code): not an error of
-    this client's (code 0: no answer in time, junk; its text names the URL, which may say
-    "nonce"), after which the send may have landed (review27: it was signed again and
-    sent twice)."""
-    return not isinstance(e, RpcTimeout) and e.code != 0 and bool(_NONCE_REFUSED.search(e.message))
 
 
 def deploy_devnet(rpc: Rpc, url: str, accounts: int = 20) -> Deployment:

@@ -7,6 +7,7 @@ and sends each transaction on its own.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -35,6 +36,22 @@ def already_known(e: RpcError) -> bool:
     """Is ``e`` a chain's refusal of a transaction its pool or chain holds already (a
     rebroadcast of the same bytes, which is no failure)?"""
     return any(w in str(e).lower() for w in ("known", "already imported"))
+
+
+_NONCE_REFUSED = re.compile(r"\bnonce too (low|high)\b", re.IGNORECASE)
+
+
+def refused_for_nonce(e: RpcError, *, low_only: bool = False) -> bool:
+    """Whether the chain refused a send for its nonce (Hardhat's "Nonce too low/high",
+    anvil's and geth's "nonce too low/high", with the chain's error code): not an error of
+    this client's (code 0: no answer in time, junk; its text names the URL, which may say
+    "nonce"), after which the send may have landed (review27: it was signed again and
+    sent twice). ``low_only``: only "too low" (the nonce is used: the refused transaction
+    can never land; one too high may, once the gap before it is filled)."""
+    if isinstance(e, RpcTimeout) or e.code == 0:
+        return False
+    found = _NONCE_REFUSED.search(e.message)
+    return found is not None and (not low_only or found.group(1).lower() == "low")
 
 
 class Sender:

@@ -33,7 +33,20 @@ class NonceLane:
     ours: OwnTxs
     blocks: BlockReceipts | None
     gap_fills: int
+    sends: set[asyncio.Future[Receipt | None]]
     _send_lock: asyncio.Lock
+
+    def sending(self, sent: asyncio.Future[Receipt | None]) -> None:
+        """``sent`` is a broadcast of the lane's, queued: under way until it ends."""
+        self.sends.add(sent)
+        sent.add_done_callback(self.sends.discard)
+
+    async def _sends_ended(self) -> None:
+        """(``_send_lock`` held: no new one queued) Until every broadcast of the lane queued
+        has ended: the chain's count then covers each one it took. Read before, it could
+        hand out the nonce of one signed and not yet sent (a second transaction at it)."""
+        if self.sends:
+            await asyncio.wait(list(self.sends))
 
     def give_up(self, tx_hash: str) -> None:
         """``tx_hash`` counted lost: if it lands after all, the watcher applies its fills
@@ -49,15 +62,19 @@ class NonceLane:
             self.ours.prune(head.number - self.mirror.depth)
 
     async def _sign_next(self, to: str, data: bytes, gas: int) -> SignedTx:
-        """Sign the lane's next transaction. With the async client: the nonce and fees read
-        and the transaction signed on the event loop (a key parsed once, ~0.1 ms a
+        """Sign the lane's next transaction (its nonce, when not known, read from the chain
+        once no broadcast of the lane is under way). With the async client: the nonce and
+        fees read and the transaction signed on the event loop (a key parsed once, ~0.1 ms a
         signature: a thread of its own would wait for the GIL longer), so that signing
         never waits behind a broadcast; without it, on the chain thread (one call)."""
         if self.receipts is None:
+            if self.sender.next_nonce is None:
+                await self._sends_ended()
             return await self.chain.run(self.sender.sign, to, data, gas)
         fees = await self.fees.current(self.receipts)
         while True:
             if self.sender.next_nonce is None:
+                await self._sends_ended()
                 pending = await self.receipts.call(
                     "eth_getTransactionCount", self.sender.address, "pending"
                 )

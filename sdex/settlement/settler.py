@@ -36,6 +36,10 @@ or removed and the innocent one goes back to be matched again; the other matches
 batch, and other batches, are not touched (a batch whose record the store refused never
 left: its matches go back undiagnosed). A lost transaction whose nonce later ones of the
 lane wait on has that nonce filled at once by a transfer of nothing to the operator itself.
+A send the chain refuses for its nonce ("nonce too low": another sender of the operator's
+key used it, e.g. a devnet deployed again under the node) can never land: its matches are
+signed again (``NONCE_TRIES``) at the chain's count, read once every broadcast of the lane
+under way has ended, so no nonce goes out twice.
 
 The lane's signing, receipts and gap filling: ``sdex.settlement.lane``. Each receipt's logs
 are decoded once, here; the mirror takes the decoded fills and token transfers from
@@ -54,8 +58,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from sdex.chain import FillEvent, Receipt, Sender
 from sdex.chain.aio import ChainThread, NotDone
 from sdex.chain.arpc import AsyncRpc
-from sdex.chain.tx import lone_tx_root
-from sdex.errors import ContractRevert
+from sdex.chain.tx import SignedTx, lone_tx_root, refused_for_nonce
+from sdex.errors import ContractRevert, RpcError
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
 from sdex.settlement.broadcast import Broadcaster
@@ -85,6 +89,8 @@ __all__ = ["Outcome", "SettledMatch", "Settler", "Verdict", "diagnose", "settlem
 
 MAX_IN_FLIGHT = 4
 """Batches sent whose receipts are not processed yet (8 measured no better on anvil)."""
+NONCE_TRIES = 4
+"""Sends of one batch the chain may refuse for their nonce before its matches count lost."""
 REFUSED_PAUSE = 0.2
 """Seconds no batch forms after a refused record (a store that keeps failing: no spin)."""
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
@@ -141,6 +147,9 @@ class Settler(NonceLane):
         self._flights: set[asyncio.Task[None]] = set()
         self.in_flight: set[str] = set()
         """Transaction hashes sent but not yet processed (the watcher leaves them alone)."""
+        self.sends: set[asyncio.Future[Receipt | None]] = set()
+        """Broadcasts queued (record, then send) and not ended: the nonce is read from the
+        chain only once none is (``_sign_next``)."""
         self.blocks = None if receipts is None else BlockReceipts(receipts, self.in_flight)
         self.ours = OwnTxs()
         """The settlement transactions this node sent, until final (``sdex.settlement.owned``)."""
@@ -163,6 +172,9 @@ class Settler(NonceLane):
         self.broadcaster = Broadcaster(sender, store, chain.exchange)
         """Sends on the chain thread (``sdex.settlement.broadcast``)."""
         self.refused = 0  # batches never sent: the store refused their records
+        self.nonce_refusals = 0
+        """Sends the chain refused for their nonce ("nonce too low": another sender of the
+        operator's key used it), their matches signed again at the chain's count."""
         self._refused_at = -REFUSED_PAUSE
         self.idle = asyncio.Event()
         self.idle.set()
@@ -303,6 +315,49 @@ class Settler(NonceLane):
         incoming = [m.incoming.hash_hex for m in batch] if self.stages.timeline else []
         self.stages.add(submitted, times, time.perf_counter(), incoming)
 
+    async def _sign_and_queue(
+        self, batch: list[Match], data: bytes, gas: int, times: FlightTimes | None
+    ) -> tuple[SignedTx, int | None, asyncio.Future[Receipt | None]]:
+        """(``_send_lock`` held) Sign ``batch``'s transaction, queue its record on the store
+        and its broadcast after it: the signed transaction, the mirror's head count before,
+        and the broadcast's future."""
+        ex = self.chain.exchange
+        signed = await self._sign_next(ex.address, data, gas)
+        if times is not None:
+            times.signed = time.perf_counter()
+        # Queued on the store's writer (urgent: no group window); once durable, its
+        # done-callback queues the broadcast on the chain thread from there (records
+        # commit in the order queued: nonce order), no hop through the event loop.
+        recorded = self.store.add_settlement(
+            signed.tx_hash,
+            signed.nonce,
+            signed.raw,
+            [(m.resting.hash_hex, m.incoming.hash_hex) for m in batch],
+        )
+        self.in_flight.add(signed.tx_hash)
+        self.most_in_flight = max(self.most_in_flight, len(self.in_flight))
+        self.ours.add(signed.tx_hash)
+        self.sent += 1
+        if self.mirror is not None:
+            self.mirror.expect(signed.tx_hash)
+        heads = self.mirror.announced.count if self.mirror is not None else None
+        sending = asyncio.wrap_future(
+            self.chain.submit_after(
+                recorded, self.broadcaster.queued, self.broadcaster.send, signed, times
+            )
+        )
+        self.sending(sending)
+        return signed, heads, sending
+
+    def _never_sent(self, signed: SignedTx) -> None:
+        """``signed`` never reached the chain (its record refused, or the chain refused it):
+        not in flight, not ours, not sent."""
+        self.in_flight.discard(signed.tx_hash)
+        self.ours.discard(signed.tx_hash)
+        self.sent -= 1
+        if self.mirror is not None:
+            self.mirror.unexpect(signed.tx_hash)
+
     async def _settle(self, batch: list[Match], times: FlightTimes | None) -> list[SettledMatch]:
         ex = self.chain.exchange
         matches = [(m.resting, m.incoming, m.amounts.left_filled) for m in batch]
@@ -320,50 +375,41 @@ class Settler(NonceLane):
             except ContractRevert as e:  # nothing sent: diagnosed like a skipped match
                 reason = str(ex.decoder.decode(e))
                 return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
-        async with self._send_lock:  # nonce order: sign, record, queue the broadcast
-            signed = await self._sign_next(ex.address, data, gas)
-            if times is not None:
-                times.signed = time.perf_counter()
-            # Queued on the store's writer (urgent: no group window); once durable, its
-            # done-callback queues the broadcast on the chain thread from there (records
-            # commit in the order queued: nonce order), no hop through the event loop.
-            recorded = self.store.add_settlement(
-                signed.tx_hash,
-                signed.nonce,
-                signed.raw,
-                [(m.resting.hash_hex, m.incoming.hash_hex) for m in batch],
-            )
-            self.in_flight.add(signed.tx_hash)
-            self.most_in_flight = max(self.most_in_flight, len(self.in_flight))
-            self.ours.add(signed.tx_hash)
-            self.sent += 1
-            if self.mirror is not None:
-                self.mirror.expect(signed.tx_hash)
-            heads = self.mirror.announced.count if self.mirror is not None else None
-            sending = asyncio.wrap_future(
-                self.chain.submit_after(
-                    recorded, self.broadcaster.queued, self.broadcaster.send, signed, times
-                )
-            )
-        suspect = False
-        early: Receipt | None = None
-        try:
-            early = await sending
-        except NotDone as e:  # not recorded, never broadcast: the matches go back
-            log.error("settlement %s could not be recorded: %s", signed.tx_hash, e)
-            self.in_flight.discard(signed.tx_hash)
-            self.ours.discard(signed.tx_hash)
-            self.sent -= 1
-            if self.mirror is not None:
-                self.mirror.unexpect(signed.tx_hash)
-            self.sender.give_back(signed.nonce)
-            self.refused += 1
-            self._refused_at = time.perf_counter()
-            return unsent(batch, str(e))
-        except Exception as e:  # unknown whether the node took it: its receipt will say
-            log.warning("broadcasting %s failed: %s", signed.tx_hash, e)
-            self.fees.forget()
-            suspect = True
+        for attempt in range(1, NONCE_TRIES + 1):
+            async with self._send_lock:  # nonce order: sign, record, queue the broadcast
+                if attempt > 1:  # refused for its nonce: signed again at the chain's count
+                    self.sender.forget_nonce()
+                signed, heads, sending = await self._sign_and_queue(batch, data, gas, times)
+            suspect = False
+            early: Receipt | None = None
+            try:
+                early = await sending
+            except NotDone as e:  # not recorded, never broadcast: the matches go back
+                log.error("settlement %s could not be recorded: %s", signed.tx_hash, e)
+                self._never_sent(signed)
+                self.sender.give_back(signed.nonce)
+                self.refused += 1
+                self._refused_at = time.perf_counter()
+                return unsent(batch, str(e))
+            except Exception as e:  # unknown whether the node took it: its receipt will say
+                refused = isinstance(e, RpcError) and refused_for_nonce(e, low_only=True)
+                if refused and attempt < NONCE_TRIES:
+                    # The chain refused it: its nonce is used (another sender of this key,
+                    # e.g. a devnet deployed again under the node), so it can never land.
+                    # The same matches are signed again, once every send of ours under way
+                    # ended, at the chain's count (``_sign_next``).
+                    log.warning(
+                        "settlement %s refused for its nonce %d (%s): signed again",
+                        signed.tx_hash, signed.nonce, e,
+                    )  # fmt: skip
+                    self._never_sent(signed)
+                    self.store.set_settlement_status(signed.tx_hash, "dropped")
+                    self.nonce_refusals += 1
+                    continue
+                log.warning("broadcasting %s failed: %s", signed.tx_hash, e)
+                self.fees.forget()
+                suspect = True
+            break
         if times is not None:
             times.resolve()  # the broadcast is over (or its fate unknown): the next may form
         try:
