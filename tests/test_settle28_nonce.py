@@ -43,6 +43,9 @@ async def test_a_settlement_refused_for_its_nonce_is_signed_again_and_settles(
         await wait_for(lambda: settler.settled + settler.failed >= 2 and settler.idle.is_set())
         assert settler.lost == 0 and settler.failed == 0
         assert settler.nonce_refusals >= 1
+        _, health = await api.get("/health")  # said to the operator, not only in the log
+        assert health["settlementsNonceRefused"] == settler.nonce_refusals
+        assert health["settlementsLost"] == 0
         assert await api.status(taker) == "filled"
         assert await api.status(resting) == "filled"
         # mined on chain: both orders filled there, the settlement at the chain's count

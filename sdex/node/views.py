@@ -105,6 +105,8 @@ class NodeViews(NodeState):
             "matchesSettled": self.settler.settled,
             "matchesFailed": self.settler.failed,
             "settlementsLost": self.settler.lost,
+            "settlementsNonceRefused": self.settler.nonce_refusals,  # (signed again: settle28)
+            "nonceGapFills": self.settler.gap_fills,
             "settlementsInFlightMax": self.settler.most_in_flight,
             "settlementStagesMs": self.settler.stages.mean_ms(),
             "settlementReceiptsWithSend": {  # asked in the send's batch; none: polled
