@@ -39,6 +39,10 @@ LAZY_HANDOVER = 0.1
 takes it along sooner). A crash loses at most these rows, which peers still hold. At low
 rates each hand-over is a wake-up of the loop (its timer) and of the thread: ~100 us each."""
 
+HAND_OVER_DEFERRALS = 4
+"""Loop turns a hand-over of rows and jobs someone waits for may be put off while the loop has
+other callbacks ready (``Writer._hand_over_soon``)."""
+
 
 class StoreError(Exception):
     """A write the database refused or could not commit (disk full, I/O error, closed)."""
@@ -91,6 +95,8 @@ class Writer:
         """Jobs queued on the event loop since its last iteration (handed over together)."""
         self._soon = False
         """A hand-over is scheduled for the end of this loop iteration."""
+        self._deferred = 0
+        """Turns the scheduled hand-over was put off (``_hand_over_soon``)."""
         self._later = False
         """A lazy hand-over is scheduled (``LAZY_HANDOVER``)."""
         self._urgent = threading.Event()
@@ -137,10 +143,22 @@ class Writer:
             if fut is not None:
                 if not self._soon:
                     self._soon = True
-                    fut.get_loop().call_soon(self._hand_over_locked)
+                    self._deferred = 0
+                    fut.get_loop().call_soon(self._hand_over_soon, fut.get_loop())
             elif not self._later:
                 self._later = True
                 asyncio.get_running_loop().call_later(LAZY_HANDOVER, self._hand_over_lazy)
+
+    def _hand_over_soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The end-of-turn hand-over, put off while the loop has other callbacks ready, up to
+        ``HAND_OVER_DEFERRALS`` turns (writer27: the thread, woken while the loop goes on,
+        only waits for the GIL, waking every switch interval until the loop lets go)."""
+        ready: Any = getattr(loop, "_ready", ())  # (asyncio's own loop: its ready queue)
+        if len(ready) and self._deferred < HAND_OVER_DEFERRALS:
+            self._deferred += 1
+            loop.call_soon(self._hand_over_soon, loop)
+            return
+        self._hand_over_locked()
 
     def _hand_over_locked(self) -> None:
         with self._lock:
