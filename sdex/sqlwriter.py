@@ -3,7 +3,8 @@
 Callers queue jobs; the thread takes all that are waiting, runs them in one transaction (each
 in its own savepoint, so one failing job undoes only itself), commits, and only then wakes
 whoever waits for them. Order rows queued on the event loop are handed over once per loop
-iteration and inserted with one ``executemany``; rows nobody waits for (a peer's orders: no
+iteration and inserted with one ``executemany`` (a group of rows only: one multi-row
+``INSERT``, no savepoint: each statement gives up the GIL and takes it back); rows nobody waits for (a peer's orders: no
 answer waits on their commit) are handed over at most ``LAZY_HANDOVER`` seconds later, with
 whatever else is queued by then (waking the thread costs more than inserting a row).
 An urgent job (a settlement's record, fills to publish: one waiter, on a latency path) cuts
@@ -38,10 +39,6 @@ LAZY_HANDOVER = 0.1
 """Seconds a row nobody waits for may stay queued on the event loop (at most: any other job
 takes it along sooner). A crash loses at most these rows, which peers still hold. At low
 rates each hand-over is a wake-up of the loop (its timer) and of the thread: ~100 us each."""
-
-HAND_OVER_DEFERRALS = 4
-"""Loop turns a hand-over of rows and jobs someone waits for may be put off while the loop has
-other callbacks ready (``Writer._hand_over_soon``)."""
 
 
 class StoreError(Exception):
@@ -95,8 +92,6 @@ class Writer:
         """Jobs queued on the event loop since its last iteration (handed over together)."""
         self._soon = False
         """A hand-over is scheduled for the end of this loop iteration."""
-        self._deferred = 0
-        """Turns the scheduled hand-over was put off (``_hand_over_soon``)."""
         self._later = False
         """A lazy hand-over is scheduled (``LAZY_HANDOVER``)."""
         self._urgent = threading.Event()
@@ -143,22 +138,10 @@ class Writer:
             if fut is not None:
                 if not self._soon:
                     self._soon = True
-                    self._deferred = 0
-                    fut.get_loop().call_soon(self._hand_over_soon, fut.get_loop())
+                    fut.get_loop().call_soon(self._hand_over_locked)
             elif not self._later:
                 self._later = True
                 asyncio.get_running_loop().call_later(LAZY_HANDOVER, self._hand_over_lazy)
-
-    def _hand_over_soon(self, loop: asyncio.AbstractEventLoop) -> None:
-        """The end-of-turn hand-over, put off while the loop has other callbacks ready, up to
-        ``HAND_OVER_DEFERRALS`` turns (writer27: the thread, woken while the loop goes on,
-        only waits for the GIL, waking every switch interval until the loop lets go)."""
-        ready: Any = getattr(loop, "_ready", ())  # (asyncio's own loop: its ready queue)
-        if len(ready) and self._deferred < HAND_OVER_DEFERRALS:
-            self._deferred += 1
-            loop.call_soon(self._hand_over_soon, loop)
-            return
-        self._hand_over_locked()
 
     def _hand_over_locked(self) -> None:
         with self._lock:

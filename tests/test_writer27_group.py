@@ -176,33 +176,3 @@ def test_the_multi_row_statement_has_n_rows_of_parameters(n: int) -> None:
     sql = _insert_many(n)
     assert sql.count("?") == 11 * n
     assert sql.endswith(INSERT_ORDER.partition("(?,?,?,?,?,?,?,?,?,?,?)")[2])
-
-
-async def test_a_hand_over_waits_for_a_quiet_turn_a_bounded_number_of_turns(
-    tmp_path: Path,
-) -> None:
-    db = schema(sqlite3.connect(tmp_path / "w.db", isolation_level=None, check_same_thread=False))
-    w = Writer(db, group_window=0.0, max_group=1024)
-    loop = asyncio.get_running_loop()
-    try:
-        # a loop with nothing else ready (this task waits for the commit): handed over
-        fut: asyncio.Future[None] = loop.create_future()
-        w.insert_async(row(1, 1), fut)
-        await asyncio.wait_for(fut, 30)
-        assert w._deferred == 0
-        # a loop that always has another callback ready: put off, at most so many turns
-        handed: list[int] = []
-
-        def busy(turn: int) -> None:
-            if not w._batch and not handed:
-                handed.append(turn)
-            if turn < 3 * sqlwriter.HAND_OVER_DEFERRALS:
-                loop.call_soon(busy, turn + 1)
-
-        fut = loop.create_future()
-        w.insert_async(row(2, 2), fut)
-        loop.call_soon(busy, 0)
-        await asyncio.wait_for(fut, 30)
-        assert handed and 1 <= handed[0] <= sqlwriter.HAND_OVER_DEFERRALS + 1
-    finally:
-        w.close()
