@@ -5,8 +5,9 @@ in its own savepoint, so one failing job undoes only itself), commits, and only 
 whoever waits for them. Order rows queued on the event loop are handed over once per loop
 iteration and inserted with one ``executemany`` (a group of rows only: one multi-row
 ``INSERT``, no savepoint: each statement gives up the GIL and takes it back); rows nobody
-waits for (a peer's orders: no answer waits on their commit) are handed over at most ``LAZY_HANDOVER`` seconds later, with
-whatever else is queued by then (waking the thread costs more than inserting a row).
+waits for (a peer's orders: no answer waits on their commit) are handed over at most
+``LAZY_HANDOVER`` seconds later, with whatever else is queued by then (waking the thread
+costs more than inserting a row).
 An urgent job (a settlement's record, fills to publish: one waiter, on a latency path) cuts
 the group window short: it goes in the next transaction, with whatever else is queued then.
 """
