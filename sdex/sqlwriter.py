@@ -3,9 +3,11 @@
 Callers queue jobs; the thread takes all that are waiting, runs them in one transaction (each
 in its own savepoint, so one failing job undoes only itself), commits, and only then wakes
 whoever waits for them. Order rows queued on the event loop are handed over once per loop
-iteration and inserted with one ``executemany``; rows nobody waits for (a peer's orders: no
-answer waits on their commit) are handed over at most ``LAZY_HANDOVER`` seconds later, with
-whatever else is queued by then (waking the thread costs more than inserting a row).
+iteration and inserted with one ``executemany`` (a group of rows only: one multi-row
+``INSERT``, no savepoint: each statement gives up the GIL and takes it back); rows nobody
+waits for (a peer's orders: no answer waits on their commit) are handed over at most
+``LAZY_HANDOVER`` seconds later, with whatever else is queued by then (waking the thread
+costs more than inserting a row).
 An urgent job (a settlement's record, fills to publish: one waiter, on a latency path) cuts
 the group window short: it goes in the next transaction, with whatever else is queued then.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import queue
 import sqlite3
@@ -186,6 +189,7 @@ class Writer:
             self._urgent.clear()  # (an urgent job queued from now waits for no window)
             group = list(first)
             stop = False
+            batches = 1
             while len(group) < self.max_group:
                 try:
                     more = self._queue.get_nowait()
@@ -195,7 +199,11 @@ class Writer:
                     stop = True
                     break
                 group.extend(more)
-            busy = len(group) > 1
+                batches += 1
+            # busy: hand-overs come faster than commits (writer27: not "the group held more
+            # than one job"; a loop's hand-over, lazy rows above all, holds many, and a window
+            # after each of those was one more sleep and GIL wait a commit, gathering nothing)
+            busy = batches > 1
             self._commit(group)
             if stop:
                 return
@@ -210,18 +218,10 @@ class Writer:
             # "database is locked" at once (SQLite calls no busy handler for a read
             # transaction's upgrade): the node's fills write failed (settle25, wal24's).
             db.execute("BEGIN IMMEDIATE")
-            i = 0
-            while i < len(group):
-                fn = group[i][0]
-                if fn is not None:
-                    results.append(_run_job(db, fn))
-                    i += 1
-                    continue
-                j = i
-                while j < len(group) and group[j][0] is None:
-                    j += 1
-                results.extend(_insert_rows(db, [job[1] for job in group[i:j]]))
-                i = j
+            if all(job[0] is None for job in group):  # (rows only: no savepoint)
+                results = _insert_group(db, [job[1] for job in group])
+            else:
+                results = _run_group(db, group)
             db.execute("COMMIT")
         except Exception as e:  # the transaction itself failed: nothing of it was kept
             if db.in_transaction:
@@ -255,6 +255,25 @@ class Writer:
                 loop.call_soon_threadsafe(_resolve, items)
 
 
+def _run_group(db: sqlite3.Connection, group: list[Job]) -> list[tuple[bool, Any]]:
+    """A group's jobs in the open transaction, each in its own savepoint (consecutive order
+    rows together: ``_insert_rows``)."""
+    results: list[tuple[bool, Any]] = []
+    i = 0
+    while i < len(group):
+        fn = group[i][0]
+        if fn is not None:
+            results.append(_run_job(db, fn))
+            i += 1
+            continue
+        j = i
+        while j < len(group) and group[j][0] is None:
+            j += 1
+        results.extend(_insert_rows(db, [job[1] for job in group[i:j]]))
+        i = j
+    return results
+
+
 def _run_job(db: sqlite3.Connection, fn: Fn) -> tuple[bool, Any]:
     """One job in its own savepoint: if it fails, it undoes only itself."""
     db.execute("SAVEPOINT job")
@@ -280,6 +299,39 @@ def _insert_rows(db: sqlite3.Connection, rows: list[Any]) -> list[tuple[bool, An
         return [_run_job(db, _inserter(r)) for r in rows]
     db.execute("RELEASE rows")
     return [(True, None)] * len(rows)
+
+
+def _insert_group(db: sqlite3.Connection, rows: list[Any]) -> list[tuple[bool, Any]]:
+    """A group of order rows only, in the open transaction, with no savepoint (writer27: each
+    statement the writer runs gives up the GIL and takes it back, a sleep when the event loop
+    holds it; here the group is ``BEGIN``, one multi-row ``INSERT`` a ``ROWS_A_STATEMENT``
+    rows, ``COMMIT``). If a row is refused, the transaction is rolled back and begun again,
+    and the rows go in one by one, each alone (``_insert_rows``'s way): the same outcome."""
+    rows = [serialised(r) for r in rows]
+    try:
+        for k in range(0, len(rows), ROWS_A_STATEMENT):
+            chunk = rows[k : k + ROWS_A_STATEMENT]
+            db.execute(_insert_many(len(chunk)), [v for r in chunk for v in r])
+    except Exception:
+        if db.in_transaction:  # (some errors, SQLITE_FULL say, end it themselves)
+            db.execute("ROLLBACK")
+        db.execute("BEGIN IMMEDIATE")
+        return [_run_job(db, _inserter(r)) for r in rows]
+    return [(True, None)] * len(rows)
+
+
+ROWS_A_STATEMENT = 32
+"""Order rows in one multi-row ``INSERT`` (11 parameters a row: far under SQLite's bound;
+at most this many statements in the connection's cache, one per row count)."""
+
+
+@functools.cache
+def _insert_many(n: int) -> str:
+    """``INSERT_ORDER`` for ``n`` rows in one statement (the same conflict rules, row by row,
+    in order; the triggers fire per row)."""
+    head, values, tail = INSERT_ORDER.partition("VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+    assert values, "INSERT_ORDER's VALUES clause changed"
+    return head + "VALUES " + ",".join(["(?,?,?,?,?,?,?,?,?,?,?)"] * n) + tail
 
 
 def _inserter(row: Any) -> Fn:
