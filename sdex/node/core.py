@@ -91,6 +91,7 @@ class Node(NodePeering):
         self.book = OrderBook(cfg.pairs)
         self.registry.attach(self.store, self.book)
         self.registry.grace = cfg.closed_grace
+        self.registry.max_unfunded = cfg.limits.max_unfunded
         self.engine = MatchingEngine(self.book)
         self.tokens = frozenset(t for pair in cfg.pairs for t in pair)
         self.mirror = Mirror(ex, self.tokens, depth=cfg.reorg_depth)
@@ -201,6 +202,8 @@ class Node(NodePeering):
             mirror_ready=self.mirror_ready,
             contract_sigs=self.contract_sigs,
             chain_status=lambda: self.watcher.status,
+            account_open=self.registry.account_open,
+            refresh=self.registry.sync,
         )
 
     async def _evict_loop(self) -> None:
