@@ -12,7 +12,13 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from sdex.deployment import TokenInfo
+from sdex.devnet import free_port
 from sdex.ingest import Limits
+from sdex.ingest.minimums import minimums_for
+from sdex.node.main import config_for
 from sdex.order import SignedOrder, random_salt
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
@@ -100,18 +106,26 @@ async def test_unfunded_bound_evicts_with_a_websocket_event(chain: Chain, tmp_pa
             await wait_for(lambda: _status_in(api, first, ("unfunded",)))
             assert (await api.post_order(second))[0] == 201
             await wait_for(lambda: _status_in(api, second, ("unfunded",)))
-            c.rpc.call("hardhat_mine", "0x1")
-            await wait_for(lambda: _status_in(api, first, ("removed",)))
+            c.rpc.call("hardhat_mine", "0x1")  # (both move to unfunded at this block)
+
+            async def one_removed() -> bool:
+                return sum([await _status_in(api, s, ("removed",)) for s in (first, second)]) == 1
+
+            await wait_for(one_removed)
+            gone, kept = (
+                (first, second) if await _status_in(api, first, ("removed",)) else (second, first)
+            )
             seen: list[dict[str, Any]] = []
             async with asyncio.timeout(10):
                 while not any(
-                    e.get("metaData", {}).get("orderHash") == first.hash_hex
+                    e.get("metaData", {}).get("orderHash") == gone.hash_hex
                     and e["metaData"]["status"] == "removed"
+                    and e["metaData"]["reason"].startswith("evicted:")
                     for e in seen
                 ):
                     msg = await ws.receive_json()
                     seen.extend(msg if isinstance(msg, list) else [msg])
-        assert await api.status(second) == "unfunded"
+        assert await api.status(kept) == "unfunded"
 
 
 MIN_WETH = 10**15
@@ -170,3 +184,40 @@ async def test_no_dust_match_ahead_of_a_real_ask(chain: Chain, tmp_path: Path) -
         _, fills = await api.get("/v1/fills")
         assert {f["orderHash"] for f in fills["records"]} == {real.hash_hex, buy.hash_hex}
         assert len({f["transactionHash"] for f in fills["records"]}) == 1  # one match
+
+
+TOKENS = {
+    "WETH": TokenInfo("0x" + "aa" * 20, 18),
+    "USDC": TokenInfo("0x" + "bb" * 20, 6),
+}
+BAD_MIN_AMOUNTS = [
+    ("WETH", "no ="),
+    ("DAI=1", "not listed"),
+    ("WETH=abc", "not a number"),
+    ("USDC=0.0000001", "finer than the decimals"),
+    ("WETH=-1", "negative"),
+    ("WETH=inf", "infinite"),
+    ("WETH=1e80", "too large"),
+]
+
+
+def test_minimums_defaults_and_options() -> None:
+    assert minimums_for(TOKENS) == {"0x" + "aa" * 20: 10**14, "0x" + "bb" * 20: 100}
+    got = minimums_for(TOKENS, ["weth=0.01", "USDC=0"])
+    assert got == {"0x" + "aa" * 20: 10**16}  # (0: no minimum)
+    for item, why in BAD_MIN_AMOUNTS:
+        with pytest.raises(ValueError, match="--min-amount"):
+            minimums_for(TOKENS, [item])
+            pytest.fail(why)
+
+
+def test_sdex_node_sets_a_minimum_per_listed_token(chain: Chain, tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    chain.deployment.save(path)
+    key = "0x" + chain.keys[19].hex()
+    cfg = config_for(port=free_port(), key=key, deployment=path, db=tmp_path / "n.db")
+    assert cfg.limits.min_amounts == {chain.weth.address: 10**14, chain.usdc.address: 100}
+    cfg = config_for(
+        port=free_port(), key=key, deployment=path, db=tmp_path / "n.db", min_amounts=("WETH=1",)
+    )
+    assert cfg.limits.min_amounts[chain.weth.address] == 10**18
