@@ -330,6 +330,12 @@ def console_command(node_url: str, key: bytes, pair: str, slippage_bps: int) -> 
     help="Multiplies the gossip timers' intervals (dial 0.5 s, anti-entropy 1 s, peer "
     "exchange 5 s): below 1 a small network converges sooner, at more background traffic.",
 )  # fmt: skip
+@click.option(
+    "--min-amount", "min_amounts", multiple=True, metavar="SYMBOL=AMOUNT",
+    help="The least an order may sell or ask for of a listed token, in whole tokens "
+    "(repeatable; 0: none); orders below it are refused (BELOW_MINIMUM), no trade moves "
+    "less, and each open order needs it in its maker's balance [default: 0.0001 of each].",
+)  # fmt: skip
 @node_limit_options
 def node(
     port: int,
@@ -345,6 +351,7 @@ def node(
     log_level: str,
     dev_wallets: bool,
     gossip_scale: float,
+    min_amounts: tuple[str, ...],
     **limits: Any,
 ) -> None:
     """Run a relayer node until interrupted (SIGINT or SIGTERM).
@@ -377,6 +384,7 @@ def node(
                 log_level=log_level.lower(),
                 dev_wallets=dev_wallets,
                 gossip_scale=gossip_scale,
+                min_amounts=min_amounts,
                 **limits,
             )
         except DeploymentError:

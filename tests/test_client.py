@@ -564,6 +564,7 @@ def test_node_command_passes_its_options_to_run_node(
             "listing_rate_limit": 500.0,
             "listing_rate_total": 50000.0,
             "trusted_proxies": (),
+            "min_amounts": (),
         }
     ]
     r = run_cli("node", "--port", "8001", env={"SDEX_NODE_KEY": KEY.hex()})

@@ -47,6 +47,9 @@ class BookBase:
         self._last_expiry = 0
         self._last_bucket: list[Entry] | None = None
         self._seq = 0
+        # token -> the least amount of it an order trades (base units; none if absent): an
+        # entry's ``lot`` (``Entry.lot``), below which what it offers or has left is dust
+        self.minimums: dict[str, int] = {}
         for base, quote in pairs:
             self.add_pair(base, quote)
 

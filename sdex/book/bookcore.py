@@ -94,6 +94,14 @@ class BookCore(BookBase):
         maker, taker and fee amounts, all read by the caller already) and book its amounts on
         its account. Raises ``DuplicateOrder`` (nothing changed) if ``h`` is in the index."""
         e = Entry(signed, book_side, seq, filled, account, m, t, fee, int_gcd(m, t), order, h)
+        minimums = self.minimums
+        if minimums:
+            least = minimums.get(order.maker_token, 0)
+            if least > 0:
+                unit = e.unit
+                if least > unit:
+                    e.lot = (least + unit - 1) // unit * unit
+                e.floor = e.lot
         if self._index.setdefault(h, e) is not e:  # the duplicate check and the insert in one
             raise DuplicateOrder(f"order {signed.hash_hex} is already in the book")
         e.indexed = True
@@ -125,10 +133,10 @@ class BookCore(BookBase):
         if e.closed is None:  # ``_dust`` and ``place``'s usual case, inlined
             if not e.pending:
                 remaining = e.maker_amount - e.filled
-                if remaining < e.unit or (blocked and e.fillable == remaining):
+                if remaining < e.lot or (blocked and e.fillable == remaining):
                     self.close(e, _DUST)
                     return _DUST
-            if not blocked and e.level is None and not e.parked and e.fillable >= e.unit:
+            if not blocked and e.level is None and not e.parked and e.fillable >= e.lot:
                 self._enqueue(e)  # it offers something, so not all in flight: not deferred
                 return None
         self.place(e, park=blocked)
@@ -144,7 +152,7 @@ class BookCore(BookBase):
             self.close(e, reason)
             return reason
         level = e.level
-        if level is not None and not e.parked and (blocked or e.fillable < e.unit):
+        if level is not None and not e.parked and (blocked or e.fillable < e.lot):
             level.park(e)
         return None
 
@@ -153,7 +161,7 @@ class BookCore(BookBase):
         if e.closed is not None or e.pending:
             return None
         remaining = e.maker_amount - e.filled
-        if remaining < e.unit or (blocked and e.fillable == remaining):
+        if remaining < e.lot or (blocked and e.fillable == remaining):
             return _DUST
         return None
 
@@ -172,7 +180,7 @@ class BookCore(BookBase):
         if defer:  # not in the expiry index until it enters its level (``_undefer``)
             e.parked = True
             return
-        if park or e.fillable < e.unit:
+        if park or e.fillable < e.lot:
             self._index_expiry(e)
             self._enter_level(e, True)
             return
@@ -396,12 +404,12 @@ class BookCore(BookBase):
         level = e.level
         if level is None:
             if e.parked and e.maker_amount - e.filled - e.pending:  # deferred, and no more
-                self._undefer(e, e.fillable < e.unit)  # all in flight: enters its level now
+                self._undefer(e, e.fillable < e.lot)  # all in flight: enters its level now
             return
         if e.parked:
-            if e.fillable >= e.unit:
+            if e.fillable >= e.lot:
                 level.unpark(e)
-        elif e.fillable < e.unit:
+        elif e.fillable < e.lot:
             level.park(e)
 
     def _unpark(self, e: Entry) -> None:

@@ -85,9 +85,11 @@ class Entry:
         "fee_amount",
         "fillable",
         "filled",
+        "floor",
         "hash",
         "indexed",
         "level",
+        "lot",
         "maker",
         "maker_amount",
         "order",
@@ -139,6 +141,10 @@ class Entry:
         self.fillable = 0
         self.unit = maker_amount // gcd
         self.tunit = taker_amount // gcd  # what one unit costs at the order's own price
+        # the least it trades: ``unit``, or the fewest whole units that reach the book's
+        # minimum for its maker token (``BookBase.minimums``, set by the book's ``_insert``)
+        self.lot = self.unit
+        self.floor = 0  # the least one match moves of it: its lot if its token has a minimum
         self.account = account
         self.level: Level | None = None  # the level it rests at (in its queue or parked)
         self.dead = False  # its slot in the level's queue is stale (closed or parked)

@@ -68,7 +68,7 @@ class OrderBook(BookCore):
         if at is None or resting.parked:
             return
         level: Level = at  # (not None from here on: no check at each use, compiled)
-        if left < resting.unit:  # it leaves the queue: the fill and what it had left go
+        if left < resting.lot:  # it leaves the queue: the fill and what it had left go
             x += left
             if resting.maker_amount == resting.filled + resting.pending:
                 # all in flight: deferred (see ``place``), so the level empties and goes,
@@ -101,7 +101,7 @@ class OrderBook(BookCore):
         level = e.level
         if level is not None and not e.parked:
             level.add(-amount)
-            if e.fillable < e.unit:
+            if e.fillable < e.lot:
                 level.park(e)
 
     def confirm(self, order_hash: bytes, amount: int, filled: int | None = None) -> None:
@@ -176,9 +176,9 @@ class OrderBook(BookCore):
         if e.closed is None:
             if filled == e.maker_amount:
                 self.close(e, _FILLED)
-            elif pending == 0 and e.maker_amount - filled < e.unit:
+            elif pending == 0 and e.maker_amount - filled < e.lot:
                 self.close(e, _DUST)
-            elif e.parked and e.fillable >= e.unit:
+            elif e.parked and e.fillable >= e.lot:
                 self._unpark(e)
         elif pending == 0:
             self._forget(e)
@@ -201,9 +201,9 @@ class OrderBook(BookCore):
             if e.closed is None:
                 if e.filled == e.maker_amount:
                     self.close(e, _FILLED)
-                elif pending == 0 and e.maker_amount - e.filled < e.unit:
+                elif pending == 0 and e.maker_amount - e.filled < e.lot:
                     self.close(e, _DUST)
-                elif e.parked and e.fillable >= e.unit:  # blocked with fills in flight
+                elif e.parked and e.fillable >= e.lot:  # blocked with fills in flight
                     self._unpark(e)
             elif pending == 0:
                 self._forget(e)
@@ -254,7 +254,7 @@ class OrderBook(BookCore):
         account.open += remaining - old_remaining
         if filled == m:
             self.close(e, _FILLED)
-        elif pending == 0 and remaining < e.unit:
+        elif pending == 0 and remaining < e.lot:
             self.close(e, _DUST)
         elif account.funded and account.covers():
             level = e.level
@@ -269,8 +269,9 @@ class OrderBook(BookCore):
     # ---- snapshot ------------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
-        """Plain JSON-able data from which ``restore`` rebuilds an identical book."""
-        return {
+        """Plain JSON-able data from which ``restore`` rebuilds an identical book (its
+        ``minimums`` as ``"minimums"``, only when it has some)."""
+        data: dict[str, Any] = {
             "version": SNAPSHOT_VERSION,
             "seq": self._seq,
             "defaultFunds": _opt_str(self.default_funds),
@@ -295,6 +296,9 @@ class OrderBook(BookCore):
                 for e in sorted(self._index.values(), key=seq_of)
             ],
         }
+        if self.minimums:
+            data["minimums"] = {t: str(v) for t, v in self.minimums.items()}
+        return data
 
     @classmethod
     def restore(cls, data: dict[str, Any]) -> OrderBook:
@@ -305,6 +309,7 @@ class OrderBook(BookCore):
         if data.get("version") != SNAPSHOT_VERSION:
             raise ValueError(f"unsupported snapshot version {data.get('version')!r}")
         book = cls([(b, q) for b, q in data["pairs"]], default_funds=_opt_int(data["defaultFunds"]))
+        book.minimums = {str(t): int(v) for t, v in data.get("minimums", {}).items()}
         for f in data["funds"]:
             book.set_funds(f["maker"], f["token"], _opt_int(f["spendable"]))
         placed: list[tuple[Entry, bool, bool]] = []

@@ -142,7 +142,7 @@ def entry_status(e: Entry) -> OrderStatus:
     if closed is not None:
         return closed_status(closed.value, e.filled == e.maker_amount)
     remaining = e.maker_amount - e.filled - e.pending
-    if (0 if e.parked else e.fillable) == 0 and remaining >= e.unit:
+    if (0 if e.parked else e.fillable) == 0 and remaining >= e.lot:
         return OrderStatus.UNFUNDED
     if e.filled or e.pending:
         return OrderStatus.PARTIALLY_FILLED

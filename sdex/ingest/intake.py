@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sdex.chain import OrderState, OrderStatus
 from sdex.errors import OrderParseError
@@ -47,8 +47,19 @@ SIGNATURE_HEX = 2 + 2 * MAX_SIGNATURE_BYTES
 class Limits:
     max_orders_per_maker: int = 1_000
     max_orders: int = 200_000
+    """Open orders that can trade now (``unfunded`` ones are bounded by ``max_unfunded``)."""
     expiry_margin: int = 2
     """Seconds of life an order must have left beyond the latest block's timestamp."""
+    min_amounts: dict[str, int] = field(default_factory=dict)
+    """The least amount of a token (lowercase address: base units) an order may sell or
+    ask for, and the least a maker must hold of what it sells for each of its open orders
+    of it (none for a token not named). ``sdex node`` sets one for every listed token."""
+    max_unfunded: int = 50_000
+    """Open orders held ``unfunded`` (they cannot trade now): past it the longest unfunded
+    are closed (``removed``, reason ``evicted: ...``). They do not count in ``max_orders``."""
+
+    def minimum(self, token: str) -> int:
+        return self.min_amounts.get(token, 0)
 
 
 class Intake:
@@ -68,6 +79,8 @@ class Intake:
         mirror_ready: Callable[[], bool] | None = None,
         contract_sigs: Eip1271Batcher | None = None,
         chain_status: Callable[[], str] | None = None,
+        account_open: Callable[[str, str], int] | None = None,
+        refresh: Callable[[], None] | None = None,
     ) -> None:
         """``mirror``: answer chain state from this node's mirror when ``mirror_ready()``
         and the maker's account is known there (no chain call); otherwise ``batcher``.
@@ -77,6 +90,11 @@ class Intake:
         chain behind, unreachable or not ours, or the node failing to apply it): an order
         that needs a chain read is answered ``CHAIN_UNAVAILABLE`` instead, saying which."""
         self.chain_status = chain_status or (lambda: "ok")
+        self.account_open = account_open or (lambda maker, token: 0)
+        """Open orders of ``maker`` selling ``token`` (each needs the token's minimum)."""
+        self.refresh = refresh or (lambda: None)
+        """Bring the open counts up to the book (orders that became ``unfunded`` since the
+        last block leave the tradable count): called only at the total bound."""
         self.domain = domain
         self.contract_sigs = contract_sigs
         self.ecdsa = EcdsaBatcher()
@@ -142,15 +160,59 @@ class Intake:
                     f"this node asks feeRecipient {recipient} and feeAmount >= {need} "
                     f"({bps} bps of takerAmount)",
                 )
+        if (small := self.below_minimum(o)) is not None:
+            return small
         if (over := self.over_limit(o)) is not None:
             return over
         return signed
 
+    def below_minimum(self, o: Order) -> Rejection | None:
+        """An order that sells or asks for less than its token's minimum: its trades would
+        be dust (the operator's gas for next to nothing traded)."""
+        for name, token, amount in (
+            ("makerAmount", o.maker_token, o.maker_amount),
+            ("takerAmount", o.taker_token, o.taker_amount),
+        ):
+            least = self.limits.minimum(token)
+            if amount < least:
+                r = Rejection.of(RejectionCode.BELOW_MINIMUM)
+                why = f"{name} {amount} is below this node's minimum {least} for {token}"
+                r.errors[0] = type(r.errors[0])(name, r.errors[0].code, why)
+                return r
+        return None
+
+    def short_of_funds(self, o: Order, state: OrderState) -> Rejection | None:
+        """A maker that holds (or lets the Exchange take) less of what it sells than the
+        token's minimum for each of its open orders of it and this one: an order it could
+        never trade, or one only the same funds back many times (which would let one
+        balance fill the book's bounds). None for a token with no minimum."""
+        least = self.limits.minimum(o.maker_token)
+        if least <= 0:
+            return None
+        spendable = min(state.maker_balance, state.maker_allowance)
+        if spendable < least:
+            return Rejection.of(
+                RejectionCode.UNFUNDED,
+                f"the maker's spendable makerToken ({spendable}) is below this node's "
+                f"minimum {least}",
+            )
+        held = self.account_open(o.maker, o.maker_token)
+        if held + 1 > spendable // least:
+            return Rejection.of(
+                RejectionCode.MAKER_LIMIT,
+                f"each open order needs {least} of makerToken in the maker's spendable "
+                f"balance ({spendable}): {held} open already",
+            )
+        return None
+
     def over_limit(self, o: Order) -> Rejection | None:
-        """The book's limits: total open orders, open orders per maker. Checked before the
+        """The book's limits: open orders that can trade now in all (``unfunded`` ones are
+        bounded apart: ``Limits.max_unfunded``), open orders per maker. Checked before the
         chain read and again just before acceptance (many orders are read at once)."""
         if self.open_count(None) >= self.limits.max_orders:
-            return Rejection.of(RejectionCode.BOOK_FULL)
+            self.refresh()  # (at the bound only: the statuses the book moved, counted)
+            if self.open_count(None) >= self.limits.max_orders:
+                return Rejection.of(RejectionCode.BOOK_FULL)
         if self.open_count(o.maker) >= self.limits.max_orders_per_maker:
             return Rejection.of(RejectionCode.MAKER_LIMIT)
         return None
@@ -207,7 +269,7 @@ class Intake:
             state = self._state(signed, signed_ok)
         except Exception as e:
             return _unavailable(e)
-        return None if state is None else _verdict(signed, ecdsa_ok, state)
+        return None if state is None else self._verdict(signed, ecdsa_ok, state)
 
     async def _after_read(self, signed: SignedOrder, ecdsa_ok: bool | None) -> IntakeResult:
         """The verdict on ``signed`` from a chain read."""
@@ -218,7 +280,17 @@ class Intake:
             state = await self._read(signed, ecdsa_ok)
         except Exception as e:
             return _unavailable(e)
-        return _verdict(signed, ecdsa_ok, state)
+        return self._verdict(signed, ecdsa_ok, state)
+
+    def _verdict(
+        self, signed: SignedOrder, ecdsa_ok: bool | None, state: OrderState
+    ) -> IntakeResult:
+        verdict = _verdict(signed, ecdsa_ok, state)
+        if isinstance(verdict, Accepted):
+            short = self.short_of_funds(signed.order, state)
+            if short is not None:
+                return short.of_order(signed.hash)
+        return verdict
 
     def _state(self, signed: SignedOrder, signed_ok: bool | None) -> OrderState | None:
         """The mirror's answer (an order signed by ECDSA or with a cached EIP-1271 verdict,

@@ -81,6 +81,12 @@ class RejectionCode(enum.Enum):
         False,  # (no bad faith: older versions took such orders, and so may their nodes still)
     )
     BOOK_FULL = ("order", FieldCode.VALUE_OUT_OF_RANGE, "this node's book is full", False)
+    BELOW_MINIMUM = (
+        "makerAmount",
+        FieldCode.VALUE_OUT_OF_RANGE,
+        "the order is smaller than this node's minimum for its token",
+        False,  # (no bad faith: each node sets its own minimums)
+    )
     CHAIN_UNAVAILABLE = (
         "order",
         FieldCode.INCORRECT_FORMAT,

@@ -29,9 +29,10 @@ def dry_walk(inc: Entry, now: int) -> tuple[int, int]:
     bid_in = inc.side is _BID
     sides_levels = inc.book_side.opposite
     avail = inc.fillable
+    imin = inc.floor or 1  # (as the engine's walk)
     given = received = 0
     for level in sides_levels:
-        if avail <= 0:
+        if avail < imin:
             break
         if bid_in:
             if level.num * it > level.den * im:
@@ -70,9 +71,11 @@ def dry_walk(inc: Entry, now: int) -> tuple[int, int]:
                 )
             x = amounts.left_filled
             y = amounts.right_filled
+            if x < r.floor:  # below r's minimum: no trade, here nor at a worse price
+                return given, received
             avail -= y
             given += y
             received += x
-            if avail == 0 or (x < r_avail and not capped):
+            if avail < imin or (x < r_avail and not capped):
                 return given, received
     return given, received

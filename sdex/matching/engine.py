@@ -293,10 +293,13 @@ class MatchingEngine:
         ranked = opp.ranked  # worst first: the walk goes from the end
         signed = inc.signed
         avail = inc.fillable
+        # the least ``inc`` gives in a match: 1, or its lot where the book has a minimum
+        # for its maker token (``Entry.floor``: less would be a dust trade)
+        imin = inc.floor or 1
         blocked = False
         tol = TOLERANCE * abs(limit)
         i = len(ranked) - 1
-        while avail > 0 and i >= 0:
+        while avail >= imin and i >= 0:
             level = ranked[i]
             # Does the level cross the incoming limit? (``crosses``, inlined)
             rank = level.rank
@@ -380,6 +383,9 @@ class MatchingEngine:
                         blocked = True
                         break
                     y = mul(x // unit, tunit)
+                if x < r.floor:  # below r's minimum (the book's, for its token: its lot):
+                    blocked = stop = True  # inc cannot pay for it here, nor at a worse price
+                    break
                 lfee = r.fee_amount
                 matches.append(
                     Match(
@@ -397,7 +403,7 @@ class MatchingEngine:
                 )
                 book.fill(r, x)
                 avail -= y
-                if avail == 0:
+                if avail < imin:  # nothing left, or less than its minimum: no more trades
                     stop = True
                     break
                 if x < r_avail and not capped:  # inc cannot pay one more unit of r's token

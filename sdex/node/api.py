@@ -215,7 +215,12 @@ async def get_order_config(request: web.Request) -> web.Response:
             "feeRecipient": cfg.fee_recipient,
             "feeBps": cfg.fee_bps,
             "tokens": {
-                sym: {"address": t.address, "decimals": t.decimals} for sym, t in cfg.tokens.items()
+                sym: {
+                    "address": t.address,
+                    "decimals": t.decimals,
+                    "minAmount": str(cfg.limits.minimum(t.address.lower())),
+                }
+                for sym, t in cfg.tokens.items()
             },
             "pairs": [f"{b}/{q}" for b, q in _pair_symbols(node)],
             "timeInForce": [t.value for t in TimeInForce],

@@ -91,6 +91,8 @@ class Node(NodePeering):
         self.book = OrderBook(cfg.pairs)
         self.registry.attach(self.store, self.book)
         self.registry.grace = cfg.closed_grace
+        self.registry.max_unfunded = cfg.limits.max_unfunded
+        self.book.minimums = dict(cfg.limits.min_amounts)  # (no dust trade, no dust rests)
         self.engine = MatchingEngine(self.book)
         self.tokens = frozenset(t for pair in cfg.pairs for t in pair)
         self.mirror = Mirror(ex, self.tokens, depth=cfg.reorg_depth)
@@ -132,7 +134,8 @@ class Node(NodePeering):
             raise ChainError(f"the chain's latest block was no block: {e}") from None
         key = NodeKey.load_or_create(cfg.node_key_path)
         me = http_url(cfg.host, cfg.port)  # (an IPv6 host in brackets: http://[::1]:8001)
-        self.gossip = Gossip(self, me, cfg.peers, cfg.gossip, key, cfg.limits.max_orders)
+        held_at_most = cfg.limits.max_orders + cfg.limits.max_unfunded  # (open, in all)
+        self.gossip = Gossip(self, me, cfg.peers, cfg.gossip, key, held_at_most)
         self.gossip.spawned = self.forwarding.spawned
         log.info("gossip node id %s (key file %s)", key.node_id, cfg.node_key_path)
 
@@ -201,6 +204,8 @@ class Node(NodePeering):
             mirror_ready=self.mirror_ready,
             contract_sigs=self.contract_sigs,
             chain_status=lambda: self.watcher.status,
+            account_open=self.registry.account_open,
+            refresh=self.registry.sync,
         )
 
     async def _evict_loop(self) -> None:

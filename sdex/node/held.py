@@ -30,6 +30,12 @@ from sdex.node.heldrecord import meta_text as meta_text
 from sdex.node.heldrecord import order_event_text
 from sdex.store import Store, StoredOrder
 
+EVICTED_UNFUNDED = (
+    "evicted: unfunded the longest while the node held its bound of unfunded orders; "
+    "post it again once funded"
+)
+"""The reason of an order closed at ``max_unfunded`` (status ``removed``)."""
+
 
 class HeldOrders(HeldEviction):
     """The records held in memory: by hash, by signature, by (maker, maker token); the
@@ -48,6 +54,12 @@ class HeldOrders(HeldEviction):
         """Order hashes by (maker, maker token): the orders a funds change touches."""
         self._unfunded: dict[tuple[str, str], set[bytes]] = {}
         """The ``unfunded`` records by (maker, maker token): those funds freed may reopen."""
+        self.unfunded_since: dict[bytes, None] = {}
+        """The ``unfunded`` records' hashes, longest unfunded first (``evict_unfunded``)."""
+        self.max_unfunded = 50_000
+        """Open orders held ``unfunded`` at most (``Limits.max_unfunded``)."""
+        self.evicted_unfunded = 0
+        """Orders closed at that bound since the node started."""
         self._digest = [0] * 256
         """The gossiped orders' (announced and open) hashes XORed by first byte: the
         anti-entropy digest, kept as orders join and leave that set (walking every open
@@ -135,7 +147,41 @@ class HeldOrders(HeldEviction):
         return account in self._by_account
 
     def open_count(self, maker: str | None) -> int:
-        return self.open_orders if maker is None else self.maker_open.get(maker, 0)
+        """Open orders of ``maker``; with None, the open orders that can trade now (those
+        held ``unfunded`` have a bound of their own, ``max_unfunded``: they never take a
+        tradable order's room, dust24/attack27's book-full attack)."""
+        if maker is None:
+            return self.open_orders - len(self.unfunded_since)
+        return self.maker_open.get(maker, 0)
+
+    def account_open(self, maker: str, token: str) -> int:
+        """Open orders of ``maker`` selling ``token`` (as the book holds them)."""
+        first = next(self.book.orders_of(maker, token), None)
+        return 0 if first is None else first.account.live
+
+    def unfunded_moved(self, rec: Record, unfunded: bool) -> None:
+        """``rec`` became (or stopped being) ``unfunded``: the indexes that say so."""
+        o = rec.signed.order
+        key = (o.maker, o.maker_token)
+        h = rec.signed.hash
+        if unfunded:
+            self._unfunded.setdefault(key, set()).add(h)
+            self.unfunded_since[h] = None
+        else:
+            held = self._unfunded[key]
+            held.discard(h)
+            if not held:
+                del self._unfunded[key]
+            self.unfunded_since.pop(h, None)
+
+    def over_unfunded(self) -> list[bytes]:
+        """The orders held ``unfunded`` past ``max_unfunded``, longest unfunded first: the
+        registry closes them (``OrderRegistry.evict_unfunded``)."""
+        n = len(self.unfunded_since) - self.max_unfunded
+        if n <= 0:
+            return []
+        it = iter(self.unfunded_since)
+        return [next(it) for _ in range(n)]
 
     def open_records(self) -> Iterator[Record]:
         return (r for r in self.records.values() if r.status in OPEN_STATUSES)

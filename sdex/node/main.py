@@ -32,6 +32,7 @@ from sdex.deployment import DEVNET_CHAIN_IDS, Deployment, DevAccount
 from sdex.errors import ChainError, PortInUseError
 from sdex.gossip.actions import GossipConfig
 from sdex.httpkit import Network, RateLimit, TrustedProxies, trust_proxies
+from sdex.ingest.minimums import minimums_for
 from sdex.node import sending
 from sdex.node.api import make_app
 from sdex.node.appstate import METRICS_KEY
@@ -193,6 +194,7 @@ def config_for(
     listing_rate_limit: float | None = None,
     listing_rate_total: float | None = None,
     trusted_proxies: tuple[Network, ...] = (),
+    min_amounts: tuple[str, ...] = (),
 ) -> NodeConfig:
     """The config ``sdex node`` builds from its options (PRODUCT.md section 4).
 
@@ -223,6 +225,7 @@ def config_for(
         dev_accounts=_dev_accounts(d) if dev_wallets else (),
         gossip=scaled_gossip(config.gossip, gossip_scale),
         trusted_proxies=tuple(trusted_proxies),
+        limits=replace(config.limits, min_amounts=minimums_for(d.tokens, min_amounts)),
     )
     config = listing_bounds(config, listing_rate_limit, listing_rate_total)
     return http_bounds(config, max_http_per_client, max_http, http_idle_timeout)
@@ -319,6 +322,7 @@ def run_node(
     listing_rate_limit: float | None = None,
     listing_rate_total: float | None = None,
     trusted_proxies: tuple[Network, ...] = (),
+    min_amounts: tuple[str, ...] = (),
 ) -> None:
     """Run a node until SIGINT or SIGTERM, then stop cleanly."""
     interval = switch_interval()  # (a bad $SDEX_SWITCH_INTERVAL: said before anything starts)
@@ -341,6 +345,7 @@ def run_node(
         listing_rate_limit=listing_rate_limit,
         listing_rate_total=listing_rate_total,
         trusted_proxies=trusted_proxies,
+        min_amounts=min_amounts,
     )
     setup_logging(log_level)
     asyncio.run(_run(config, interval))

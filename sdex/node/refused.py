@@ -48,6 +48,7 @@ BODY = frozenset(
         RejectionCode.CANCELLED,
         RejectionCode.FULLY_FILLED,
         RejectionCode.TAKER_NEVER_TRADES,
+        RejectionCode.BELOW_MINIMUM,  # (this node's minimum, fixed while it runs)
     }
 )
 """Rejections that the order's body (its hash) decides, whatever its signature."""

@@ -32,7 +32,7 @@ from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match, MatchResult
 from sdex.model import TRANSITIONS, OrderStatus, check_transition, closed_status
 from sdex.node.events import EventHub
-from sdex.node.held import AlreadyHeld, HeldOrders, Row
+from sdex.node.held import EVICTED_UNFUNDED, AlreadyHeld, HeldOrders, Row
 from sdex.node.held import Record as Record
 from sdex.order import SignedOrder
 from sdex.store import StoredOrder, StoreError
@@ -115,15 +115,7 @@ class OrderRegistry(HeldOrders):
         ):
             status = check_transition(old_status, status)
         if (old_status is OrderStatus.UNFUNDED) != (status is OrderStatus.UNFUNDED):
-            o = rec.signed.order
-            key = (o.maker, o.maker_token)
-            if status is OrderStatus.UNFUNDED:
-                self._unfunded.setdefault(key, set()).add(rec.signed.hash)
-            else:
-                held = self._unfunded[key]
-                held.discard(rec.signed.hash)
-                if not held:
-                    del self._unfunded[key]
+            self.unfunded_moved(rec, status is OrderStatus.UNFUNDED)
         was_open = old_status.is_open
         if was_open != status.is_open:
             maker = rec.signed.order.maker
@@ -203,6 +195,13 @@ class OrderRegistry(HeldOrders):
         rec = self.records.get(order_hash)
         if rec is not None:
             self.close(rec, closed_status(reason.value, False), why)
+
+    def evict_unfunded(self) -> None:
+        """Close the orders held ``unfunded`` past ``max_unfunded``, longest unfunded first:
+        ``removed``, reason ``evicted: ...`` (stored, and an order event on the websocket)."""
+        for h in self.over_unfunded():
+            self.remove(h, RemovalReason.UNFUNDED, EVICTED_UNFUNDED)
+            self.evicted_unfunded += 1
 
     def correct_filled(self, rec: Record, filled: int) -> None:
         """A closed order's filled amount as the chain now has it (its status stands):
@@ -310,6 +309,7 @@ class OrderRegistry(HeldOrders):
             self._update(rows)
         for rec in moved:  # (its ``metaData`` read from the book as it is now: as above)
             self.publish(rec, rec.status)
+        self.evict_unfunded()
         self.events.changed()  # (fillable amounts may have moved without a status change)
 
     # ---- writes ----------------------------------------------------------------------------
