@@ -9,13 +9,12 @@ fill is a taker's own ``fillOrder`` mined first (a higher tip, blocks mined on d
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 
 from sdex.chain.tx import fees_of
+from sdex.order import SignedOrder
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for
 
 ALICE, BOB, CAROL = 1, 2, 3
 WETH = 10**18
@@ -23,6 +22,43 @@ WETH = 10**18
 
 def _mempool(c: Chain) -> int:
     return len(c.rpc.call("eth_getBlockByNumber", "pending", False)["transactions"])
+
+
+async def post_settled_short(c: Chain, api: Api, buy: SignedOrder, sell: SignedOrder) -> None:
+    """Post ``buy`` (matched in full against ``sell``: nothing of it rests) with blocks
+    mined on demand; once its settlement waits in the pool, a taker's ``fillOrder`` of a
+    quarter of ``sell`` with a higher tip goes first in the next block, so the chain fills
+    the buy 75%."""
+    c.rpc.call("evm_setAutomine", False)
+    try:
+        code, body = await api.post_order(buy)
+        assert code == 201, body
+        await wait_for(lambda: _mempool(c) > 0)  # (the node's settlement, waiting for a block)
+        carol = c.sender(CAROL)
+        data = c.exchange.abi.fn("fillOrder").encode(
+            sell.order.to_tuple(), sell.signature, 500 * 10**6
+        )
+        base_fee = fees_of(c.rpc.call("eth_getBlockByNumber", "latest", False))[0]
+        carol.broadcast(carol.sign(c.exchange.address, data, 400_000, fees=(base_fee, 10**11)))
+        c.rpc.call("evm_mine")
+    finally:
+        c.rpc.call("evm_setAutomine", True)
+
+
+async def rests_short(api: Api, buy: SignedOrder) -> None:
+    """Wait until ``api``'s node shows ``buy`` resting with the quarter the chain left."""
+
+    async def rests() -> bool:
+        code, rec = await api.get(f"/v1/orders/{buy.hash_hex}")
+        meta = rec["metaData"]
+        return bool(
+            code == 200
+            and meta["status"] == "partially_filled"
+            and meta["pendingMakerAmount"] == "0"
+            and meta["remainingFillableMakerAmount"] == str(500 * 10**6)
+        )
+
+    await wait_for(rests)
 
 
 async def test_the_rest_of_a_short_settled_wallet_order_is_gossiped(
@@ -35,35 +71,8 @@ async def test_the_rest_of_a_short_settled_wallet_order_is_gossiped(
         sell = c.sign(c.order(ALICE, c.weth, WETH, c.usdc, 2000 * 10**6))
         assert (await api.post_order(sell))[0] == 201
         buy = c.sign(c.order(BOB, c.usdc, 2000 * 10**6, c.weth, WETH))
-        c.rpc.call("evm_setAutomine", False)
-        try:
-            code, body = await api.post_order(buy)  # matched in full: nothing of it rests
-            assert code == 201, body
-            end = time.monotonic() + 30
-            while not _mempool(c):  # (the node's settlement, waiting for a block)
-                assert time.monotonic() < end, "no settlement sent"
-                await asyncio.sleep(0.05)
-            carol = c.sender(CAROL)  # takes a quarter of Alice's sell first (a higher tip)
-            data = c.exchange.abi.fn("fillOrder").encode(
-                sell.order.to_tuple(), sell.signature, 500 * 10**6
-            )
-            base_fee = fees_of(c.rpc.call("eth_getBlockByNumber", "latest", False))[0]
-            carol.broadcast(carol.sign(c.exchange.address, data, 400_000, fees=(base_fee, 10**11)))
-            c.rpc.call("evm_mine")
-        finally:
-            c.rpc.call("evm_setAutomine", True)
-
-        async def rests() -> bool:
-            code, rec = await api.get(f"/v1/orders/{buy.hash_hex}")
-            meta = rec["metaData"]
-            return bool(
-                code == 200
-                and meta["status"] == "partially_filled"
-                and meta["pendingMakerAmount"] == "0"
-                and meta["remainingFillableMakerAmount"] == str(500 * 10**6)
-            )
-
-        await wait_for(rests)
+        await post_settled_short(c, api, buy, sell)
+        await rests_short(api, buy)
         gossiped = {r.signed.hash for r in node.registry.gossiped_records()}
         assert buy.hash in gossiped
 
@@ -86,35 +95,8 @@ async def test_the_rest_of_a_short_settled_order_against_a_peers_reaches_the_pee
 
         await wait_for(held_by_b, timeout=20)
         buy = c.sign(c.order(BOB, c.usdc, 2000 * 10**6, c.weth, WETH))
-        c.rpc.call("evm_setAutomine", False)
-        try:
-            code, body = await api_b.post_order(buy)  # matched in full: nothing of it rests
-            assert code == 201, body
-            end = time.monotonic() + 30
-            while not _mempool(c):
-                assert time.monotonic() < end, "no settlement sent"
-                await asyncio.sleep(0.05)
-            carol = c.sender(CAROL)
-            data = c.exchange.abi.fn("fillOrder").encode(
-                sell.order.to_tuple(), sell.signature, 500 * 10**6
-            )
-            base_fee = fees_of(c.rpc.call("eth_getBlockByNumber", "latest", False))[0]
-            carol.broadcast(carol.sign(c.exchange.address, data, 400_000, fees=(base_fee, 10**11)))
-            c.rpc.call("evm_mine")
-        finally:
-            c.rpc.call("evm_setAutomine", True)
-
-        async def rests() -> bool:
-            code, rec = await api_b.get(f"/v1/orders/{buy.hash_hex}")
-            meta = rec["metaData"]
-            return bool(
-                code == 200
-                and meta["status"] == "partially_filled"
-                and meta["pendingMakerAmount"] == "0"
-                and meta["remainingFillableMakerAmount"] == str(500 * 10**6)
-            )
-
-        await wait_for(rests)
+        await post_settled_short(c, api_b, buy, sell)
+        await rests_short(api_b, buy)
 
         async def held_by_a() -> bool:
             return (await api_a.get(f"/v1/orders/{buy.hash_hex}"))[0] == 200

@@ -11,11 +11,29 @@ from sdex.chain import Sender
 from sdex.chain.exchange import OrderStatus
 from sdex.chain.tx import refused_for_nonce
 from sdex.errors import RpcError, RpcTimeout
+from sdex.node import Node
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
 
 OPERATOR = 19
+
+
+async def nonces_taken(c: Chain, node: Node, api: Api, taken: int) -> tuple[int, Sender]:
+    """One settlement first (the node knows its next nonce, and will not read it again),
+    then ``taken`` transactions sent by someone else from the operator's key: the nonces the
+    node knows are taken. The node's next nonce before them, and that other sender."""
+    await wait_for(lambda: node.watcher.caught_up.is_set())
+    settler = node.settler
+    for signed in (c.sign(ask(c, ALICE, E18, 3000 * E6)), c.sign(bid(c, BOB, E18, 3000 * E6))):
+        assert (await api.post_order(signed))[0] == 201
+    await wait_for(lambda: settler.settled == 1 and settler.idle.is_set())
+    known = settler.sender.next_nonce
+    assert known is not None
+    other = Sender(c.rpc, c.keys[OPERATOR], c.deployment.chain_id)
+    for _ in range(taken):
+        other.transact(other.address, b"", gas=21_000)
+    return known, other
 
 
 async def test_a_settlement_refused_for_its_nonce_is_signed_again_and_settles(
@@ -23,17 +41,8 @@ async def test_a_settlement_refused_for_its_nonce_is_signed_again_and_settles(
 ) -> None:
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db", operator=OPERATOR)) as (node, api):
-        await wait_for(lambda: node.watcher.caught_up.is_set())
         settler = node.settler
-        # One settlement first: the node knows its next nonce, and will not read it again.
-        for signed in (c.sign(ask(c, ALICE, E18, 3000 * E6)), c.sign(bid(c, BOB, E18, 3000 * E6))):
-            assert (await api.post_order(signed))[0] == 201
-        await wait_for(lambda: settler.settled == 1 and settler.idle.is_set())
-        known = settler.sender.next_nonce
-        assert known is not None
-        # Someone else sends from the operator's key: the nonce the node knows is taken.
-        other = Sender(c.rpc, c.keys[OPERATOR], c.deployment.chain_id)
-        other.transact(other.address, b"", gas=21_000)
+        known, other = await nonces_taken(c, node, api, 1)
         assert int(c.rpc.call("eth_getTransactionCount", other.address, "latest"), 16) == known + 1
         resting = c.sign(ask(c, CAROL, E18, 3000 * E6))
         taker = c.sign(bid(c, DAVE, E18, 3000 * E6))
@@ -63,16 +72,8 @@ async def test_batches_in_flight_refused_for_their_nonces_all_settle_once(
     c = chain
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR, max_batch=1, backlog_batch=1)
     async with running_node(cfg) as (node, api):
-        await wait_for(lambda: node.watcher.caught_up.is_set())
         settler = node.settler
-        for signed in (c.sign(ask(c, ALICE, E18, 3000 * E6)), c.sign(bid(c, BOB, E18, 3000 * E6))):
-            assert (await api.post_order(signed))[0] == 201
-        await wait_for(lambda: settler.settled == 1 and settler.idle.is_set())
-        known = settler.sender.next_nonce
-        assert known is not None
-        other = Sender(c.rpc, c.keys[OPERATOR], c.deployment.chain_id)
-        for _ in range(2):
-            other.transact(other.address, b"", gas=21_000)
+        known, other = await nonces_taken(c, node, api, 2)
         resting = [c.sign(ask(c, CAROL, E18 // 4, 750 * E6)) for _ in range(4)]
         takers = [c.sign(bid(c, DAVE, E18 // 4, 750 * E6)) for _ in range(4)]
         for r in resting:
