@@ -14,16 +14,14 @@ from pathlib import Path
 from playwright.async_api import Browser
 
 from tests.conftest import Chain
-from tests.nodeutil import running_node, wait_for
+from tests.nodeutil import wait_for
 from tests.test_web import (
     _is,
-    browser,
     choose_dev_account,
     chromium,
-    dev_config,
     in_module_loop,
     my_status,
-    new_page,
+    node_and_page,
     place,
 )
 
@@ -36,10 +34,7 @@ WIDTHS = (1101, 1280, 1366, 1440, 1599, 1600, 1920)
 async def test_every_panel_fits_a_laptops_width(
     chain: Chain, tmp_path: Path, chromium: Browser
 ) -> None:
-    cfg = dev_config(chain, tmp_path / "n.db", 19)
-    async with running_node(cfg) as (_node, api), browser(chromium) as b:
-        w = await new_page(b, api.base)
-        await choose_dev_account(w, chain.address(6))
+    async with node_and_page(chain, tmp_path, chromium, 6) as (_node, w):
         await place(w, "sell", "2000.123456", "0.75")
         await choose_dev_account(w, chain.address(5))
         big = await place(w, "buy", "2001", "12.345678")  # partly filled by the sell

@@ -10,14 +10,10 @@ from pathlib import Path
 from playwright.async_api import Browser
 
 from tests.conftest import Chain
-from tests.nodeutil import running_node
 from tests.test_web import (
-    browser,
-    choose_dev_account,
     chromium,
-    dev_config,
     in_module_loop,
-    new_page,
+    node_and_page,
 )
 
 __all__ = ["chromium"]  # (the module's Chromium fixture, shared with tests/test_web.py's)
@@ -27,10 +23,7 @@ __all__ = ["chromium"]  # (the module's Chromium fixture, shared with tests/test
 async def test_an_order_the_chain_expired_is_said_so(
     chain: Chain, tmp_path: Path, chromium: Browser
 ) -> None:
-    cfg = dev_config(chain, tmp_path / "n.db", 19)
-    async with running_node(cfg) as (node, api), browser(chromium) as b:
-        w = await new_page(b, api.base)
-        await choose_dev_account(w, chain.address(5))
+    async with node_and_page(chain, tmp_path, chromium, 5) as (node, w):
         chain.rpc.call("evm_increaseTime", 3600)  # the chain's clock an hour ahead
         chain.rpc.call("evm_mine")
         page = w.page

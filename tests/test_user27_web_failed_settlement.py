@@ -13,16 +13,14 @@ from pathlib import Path
 from playwright.async_api import Browser
 
 from tests.conftest import Chain
-from tests.nodeutil import running_node, wait_for
+from tests.nodeutil import wait_for
 from tests.test_web import (
     _is,
-    browser,
     choose_dev_account,
     chromium,
-    dev_config,
     in_module_loop,
     my_status,
-    new_page,
+    node_and_page,
     place,
 )
 
@@ -33,10 +31,7 @@ __all__ = ["chromium"]  # (the module's Chromium fixture, shared with tests/test
 async def test_a_lost_settlement_is_said_as_failed(
     chain: Chain, tmp_path: Path, chromium: Browser
 ) -> None:
-    cfg = dev_config(chain, tmp_path / "n.db", 19)
-    async with running_node(cfg) as (node, api), browser(chromium) as b:
-        w = await new_page(b, api.base)
-        await choose_dev_account(w, chain.address(5))
+    async with node_and_page(chain, tmp_path, chromium, 5) as (node, w):
         await place(w, "sell", "1500", "2")
         await choose_dev_account(w, chain.address(6))
         chain.rpc.call("evm_setAutomine", False)

@@ -230,6 +230,18 @@ async def two_nodes(chain: Chain, tmp: Path) -> AsyncIterator[tuple[Node, Node]]
         yield n1, n2
 
 
+@contextlib.asynccontextmanager
+async def node_and_page(
+    chain: Chain, tmp: Path, chromium: Browser, account: int
+) -> AsyncIterator[tuple[Node, Watched]]:
+    """A node serving dev wallets and its page, with dev account ``account`` chosen."""
+    cfg = dev_config(chain, tmp / "n.db", 19)
+    async with running_node(cfg) as (node, api), browser(chromium) as b:
+        w = await new_page(b, api.base)
+        await choose_dev_account(w, chain.address(account))
+        yield node, w
+
+
 def url_of(node: Node) -> str:
     return f"http://{node.config.host}:{node.config.port}"
 
