@@ -97,6 +97,7 @@ class OrderConfig:
                 str(sym): TokenInfo(
                     parse_address(json_object(t, sym)["address"], f"tokens.{sym}.address"),
                     _int(json_object(t, sym)["decimals"], f"tokens.{sym}.decimals"),
+                    _int(json_object(t, sym).get("minAmount", 0), f"tokens.{sym}.minAmount"),
                 )
                 for sym, t in json_object(o["tokens"], "tokens").items()
             }

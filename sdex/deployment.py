@@ -36,6 +36,9 @@ class DeploymentError(SdexError, ValueError):
 class TokenInfo:
     address: str
     decimals: int
+    min_amount: int = 0
+    """A node's minimum an order may sell or ask for of it, in base units (its
+    ``order_config``'s ``minAmount``; 0: none known, as in a deployment file)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -212,6 +212,13 @@ def limit_amounts(side: Side, price: Fraction, amount: Fraction, market: Market)
         maker, taker = base_units, quote_units
     if maker > MAX_MAKER_AMOUNT or taker > UINT256_MAX:
         raise WalletInputError("PRICE × AMOUNT is too large for a uint256 order amount")
+    for units, token, symbol in ((base_units, b, market.base), (quote_units, q, market.quote)):
+        if units < token.min_amount:  # (the node's 400 BELOW_MINIMUM, said before signing)
+            raise WalletInputError(
+                f"{fmt_amount(units, token.decimals)} {symbol} is below this node's minimum "
+                f"order size, {fmt_amount(token.min_amount, token.decimals)} {symbol}: "
+                "raise AMOUNT" + (" or PRICE" if token is q else "")
+            )
     return LimitAmounts(maker, taker)
 
 
