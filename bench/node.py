@@ -80,7 +80,7 @@ minutes, this bench driving both)."""
 import aiohttp  # noqa: E402
 from benchlib import machine, machine_busy_seconds, write_section  # noqa: E402
 
-from sdex.chain import Exchange  # noqa: E402
+from sdex.chain import Exchange, Sender, SignedTx  # noqa: E402
 from sdex.deployment import Deployment  # noqa: E402
 from sdex.devnet import Devnet, free_port  # noqa: E402
 from sdex.ingest import Accepted  # noqa: E402
@@ -1102,6 +1102,21 @@ RAW_SENDER = 18  # dev account of the raw reference sender (never a maker here)
 RAW_BATCH = 64
 
 
+def raw_batch_tx(
+    signer: Signer, sender: Sender, ex: Exchange, first: int, size: int = RAW_BATCH
+) -> SignedTx:
+    """One ``batchMatchOrders`` of ``size`` crossing pairs, signed by ``sender``: the pairs
+    ``first`` to ``first + size - 1`` of the bench's makers, at ``MID``."""
+    from sdex.settlement.gas import settlement_gas
+
+    matches = []
+    for k in range(first, first + size):
+        ask = signer.order(ASK_MAKERS[k % len(ASK_MAKERS)], True, MID)
+        bid = signer.order(BID_MAKERS[k % len(BID_MAKERS)], False, MID)
+        matches.append((ask, bid, 2**256 - 1))
+    return sender.sign(ex.address, ex.encode_batch(matches), settlement_gas(size))
+
+
 def raw_batches(
     rpc_url: str,
     deployment: Deployment,
@@ -1114,22 +1129,12 @@ def raw_batches(
     by a bare client, each waiting for its receipt: matches per second, and the chain's CPU
     per match."""
     from sdex.chain import Rpc, Sender
-    from sdex.settlement.settler import settlement_gas
 
     rpc = Rpc(rpc_url)
     try:
         ex = Exchange(rpc, deployment.exchange)
         sender = Sender(rpc, signer.keys[RAW_SENDER], deployment.chain_id)
-        signed_txs = []
-        for b in range(batches):
-            matches = []
-            for i in range(size):
-                k = b * size + i
-                ask = signer.order(ASK_MAKERS[k % len(ASK_MAKERS)], True, MID)
-                bid = signer.order(BID_MAKERS[k % len(BID_MAKERS)], False, MID)
-                matches.append((ask, bid, 2**256 - 1))
-            data = ex.encode_batch(matches)
-            signed_txs.append(sender.sign(ex.address, data, settlement_gas(size)))
+        signed_txs = [raw_batch_tx(signer, sender, ex, b * size, size) for b in range(batches)]
         settled = 0
         gas = 0
         with CpuMeter(pids) as cpu:

@@ -27,7 +27,6 @@ import node as bn
 
 from sdex.chain import Exchange, Rpc, Sender, SignedTx
 from sdex.devnet import Devnet
-from sdex.settlement.gas import settlement_gas
 
 SIZE = 64
 
@@ -61,13 +60,8 @@ def main() -> None:
         made = [0]
 
         def raw_tx() -> SignedTx:
-            matches = []
-            for _ in range(SIZE):
-                k = made[0] = made[0] + 1
-                ask = signer.order(bn.ASK_MAKERS[k % len(bn.ASK_MAKERS)], True, bn.MID)
-                bid = signer.order(bn.BID_MAKERS[k % len(bn.BID_MAKERS)], False, bn.MID)
-                matches.append((ask, bid, 2**256 - 1))
-            return raw_sender.sign(ex.address, ex.encode_batch(matches), settlement_gas(SIZE))
+            made[0] += SIZE
+            return bn.raw_batch_tx(signer, raw_sender, ex, made[0] - SIZE + 1, SIZE)
 
         def send(txs: list[SignedTx]) -> int:
             """Matches settled."""

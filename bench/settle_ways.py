@@ -45,7 +45,6 @@ from settle_calls import subscriber
 
 from sdex.chain import Exchange, Rpc, Sender, SignedTx
 from sdex.devnet import Devnet
-from sdex.settlement.gas import settlement_gas
 
 WAYS = ("plain", "batched", "header", "ws", "poll", "node", "sampled", "after_pool", "pool")
 SIZE = 64
@@ -73,13 +72,8 @@ def main() -> None:
         made = [0]
 
         def batch_tx() -> SignedTx:
-            matches = []
-            for _ in range(SIZE):
-                k = made[0] = made[0] + 1
-                ask = signer.order(bn.ASK_MAKERS[k % len(bn.ASK_MAKERS)], True, bn.MID)
-                bid = signer.order(bn.BID_MAKERS[k % len(bn.BID_MAKERS)], False, bn.MID)
-                matches.append((ask, bid, 2**256 - 1))
-            return sender.sign(ex.address, ex.encode_batch(matches), settlement_gas(SIZE))
+            made[0] += SIZE
+            return bn.raw_batch_tx(signer, sender, ex, made[0] - SIZE + 1, SIZE)
 
         def receipt_of(tx: SignedTx) -> dict[str, object]:
             assert rpc is not None
