@@ -149,7 +149,7 @@ class HeldOrders(HeldEviction):
     def open_count(self, maker: str | None) -> int:
         """Open orders of ``maker``; with None, the open orders that can trade now (those
         held ``unfunded`` have a bound of their own, ``max_unfunded``: they never take a
-        tradable order's room, dust24/attack27's book-full attack)."""
+        tradable order's room, dust27/attack27's book-full attack)."""
         if maker is None:
             return self.open_orders - len(self.unfunded_since)
         return self.maker_open.get(maker, 0)
