@@ -5,7 +5,9 @@ retries, but ``GET /v1/orders/{hash}`` answered 200 with the status the saved mi
 (an order filled while the node was down shown ``open``) and nothing to tell a client that
 the node could not read the chain. The record is still the node's (its shape pinned), so it
 is answered, and ``metaData.chainStatus`` says the watcher's status (``unreachable``,
-``behind``, ...) whenever it is not ``ok``; absent when the view is current. Real Hardhat, a
+``behind``, ...) whenever it is not ``ok``; absent when the view is current. The listings
+(``/v1/orders``, ``/v1/orderbook``, ``/v1/fills``) carry the same ``chainStatus`` once a
+page. Real Hardhat, a
 real node, a loopback proxy that fails the catch-up's log read and holds the next one.
 """
 
@@ -45,6 +47,13 @@ async def test_an_order_read_while_the_chain_is_not_read_says_so(
             meta = await _meta(api, s.hash_hex)
             assert meta["status"] == "open"  # (the saved mirror's word: not current)
             assert meta["chainStatus"] == "unreachable", meta
+            for path in (  # the listings say it too, once a page (mine, twenty-first session)
+                "/v1/orders",
+                f"/v1/orderbook?baseToken={c.weth.address}&quoteToken={c.usdc.address}",
+                "/v1/fills",
+            ):
+                code, page = await api.get(path)
+                assert code == 200 and page["chainStatus"] == "unreachable", (path, page)
             release.set()
 
             async def filled() -> bool:
@@ -52,3 +61,5 @@ async def test_an_order_read_while_the_chain_is_not_read_says_so(
                 return m["status"] == "filled" and "chainStatus" not in m
 
             await wait_for(filled, timeout=60)
+            code, page = await api.get("/v1/orders")
+            assert code == 200 and "chainStatus" not in page, page

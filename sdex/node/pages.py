@@ -103,9 +103,12 @@ def page_text(total: int, page: int, per_page: int, records: str, more: str = ""
     )
 
 
-def listing_text(got: Page[Any], per_page: int, records: str) -> str:
-    """A store listing's page (``sdex.storepage``) with its ``next``: null on the last."""
-    return page_text(got.total, got.page, per_page, records, f', "next": {json.dumps(got.next)}')
+def listing_text(got: Page[Any], per_page: int, records: str, more: str = "") -> str:
+    """A store listing's page (``sdex.storepage``) with its ``next``: null on the last;
+    then ``more`` (as ``page_text``'s)."""
+    return page_text(
+        got.total, got.page, per_page, records, f', "next": {json.dumps(got.next)}{more}'
+    )
 
 
 def cursor_of(request: web.Request, key_parts: int, tag: str = "") -> Cursor | None:
@@ -120,6 +123,15 @@ def cursor_of(request: web.Request, key_parts: int, tag: str = "") -> Cursor | N
             "cursor", FieldCode.INCORRECT_FORMAT, "cursor must be a page's next, as given"
         )
     return cursor
+
+
+def chain_note(node: Node) -> str:
+    """``, "chainStatus": "<status>"`` while the watcher's view of the chain is not current
+    (``/health`` 503: a failed catch-up retried, the chain unreachable or behind), else "":
+    a page's statuses and fills are then the saved mirror's word (as ``metaData.chainStatus``
+    on one order's record, review27)."""
+    status = node.watcher.status
+    return "" if status == "ok" else f", {json.dumps('chainStatus')}: {json.dumps(status)}"
 
 
 def json_answer(text: str) -> web.Response:
@@ -180,7 +192,7 @@ async def orders_page(
     got = await node.store.order_rows(filters, page, per_page, cursor)
     [(records, _)] = await sliced(request, [got.rows], order_text(node))
     store_page_listed(request, len(got.rows), got.read)
-    return json_answer(listing_text(got, per_page, records))
+    return json_answer(listing_text(got, per_page, records, chain_note(node)))
 
 
 def store_page_listed(request: web.Request, records: int, read: int) -> None:
@@ -210,7 +222,7 @@ async def fills_page(
     got = await node.store.fill_rows(page, per_page, order_hash, cursor)
     [(records, _)] = await sliced(request, [got.rows], lambda f: _ENCODE(fill_json(f, f.ours)))
     store_page_listed(request, len(got.rows), got.read)
-    return json_answer(listing_text(got, per_page, records))
+    return json_answer(listing_text(got, per_page, records, chain_note(node)))
 
 
 async def book_page(
@@ -241,5 +253,5 @@ async def book_page(
     request.app[LANE_KEY].charge(walked / WALKED_PER_RECORD)  # (and to the node's: review16)
     return json_answer(
         f'{{"bids": {page_text(totals[0], page, per_page, bids)}, '
-        f'"asks": {page_text(totals[1], page, per_page, asks)}}}'
+        f'"asks": {page_text(totals[1], page, per_page, asks)}{chain_note(node)}}}'
     )
