@@ -148,8 +148,8 @@ async def test_a_failed_settlements_diagnosis_does_not_take_a_mined_unconfirmed_
                 await asyncio.wait_for(gate.wait(), 60)
             await on_result(results)
 
-        async def noted(failed: list[Match]) -> None:
-            await diagnose(failed)
+        async def noted(failed: list[Match], *rest: Any) -> None:
+            await diagnose(failed, *rest)
             diagnosed.set()
 
         node.settler.on_result = gated  # type: ignore[method-assign]

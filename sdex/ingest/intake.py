@@ -253,9 +253,11 @@ class Intake:
                 else:
                     yield i, result
         if reads:  # (a first-seen account, a contract signature: rare, so tasks here)
-            got = await asyncio.gather(*(self._after_read(so, ok) for _, so, ok in reads))
-            for (i, _, _), result in zip(reads, got, strict=True):
-                yield i, result
+            got = await asyncio.gather(*(self._read_state(so, ok) for _, so, ok in reads))
+            for (i, so, ok), state in zip(reads, got, strict=True):
+                # judged as each is yielded, after the ones before it were booked: a maker's
+                # open orders are counted (``short_of_funds``), not all seen as none (attack28)
+                yield i, state if isinstance(state, Rejection) else self._verdict(so, ok, state)
 
     def _after_ecdsa(self, signed: SignedOrder, ecdsa_ok: bool | None) -> IntakeResult | None:
         """The verdict on ``signed`` after its ECDSA check, if no chain read is needed (the
@@ -273,14 +275,20 @@ class Intake:
 
     async def _after_read(self, signed: SignedOrder, ecdsa_ok: bool | None) -> IntakeResult:
         """The verdict on ``signed`` from a chain read."""
+        state = await self._read_state(signed, ecdsa_ok)
+        return state if isinstance(state, Rejection) else self._verdict(signed, ecdsa_ok, state)
+
+    async def _read_state(
+        self, signed: SignedOrder, ecdsa_ok: bool | None
+    ) -> OrderState | Rejection:
+        """``signed``'s chain state from a chain read, or why there is none."""
         status = self.chain_status()
         if status != "ok":  # (a backend behind answers from its past: no verdict)
             return Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, not_following(status))
         try:
-            state = await self._read(signed, ecdsa_ok)
+            return await self._read(signed, ecdsa_ok)
         except Exception as e:
             return _unavailable(e)
-        return self._verdict(signed, ecdsa_ok, state)
 
     def _verdict(
         self, signed: SignedOrder, ecdsa_ok: bool | None, state: OrderState

@@ -11,7 +11,10 @@ head; a browser's cookies for the host may add some kilobytes.
 ``HeadBoundedHandler`` counts the bytes a connection sends while no request body is due
 (between requests, or before its first one): past ``MAX_HEAD`` the connection is answered
 431 with the SRA error body and closed. A body (``client_max_size`` and the body timeout
-bound it) and a later request's head are not counted with it.
+bound it) and a later request's head are not counted with it. A chunked body's trailer (a
+head after its last chunk, which aiohttp keeps as it keeps a head's lines) is: attack28
+held ~10 MB of a node per connection with trailer lines that never ended; so, while a body
+is due, the bytes its chunks do not carry count as a head's (beyond a framing allowance).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from sdex.model import VALIDATION_FAILED, error_body
 MAX_HEAD = 32 * 1024
 """Bytes of one request's head (request line and header lines) a connection may send: 4
 of nginx's default 8 KiB header buffers."""
+FRAMING = 8
+"""A chunked body's framing may add 1/FRAMING of its bytes (chunks of 100 bytes add 6%)."""
 
 
 def too_large() -> bytes:
@@ -61,6 +66,7 @@ class HeadBoundedHandler(RequestHandler):
         body = self._body
         heading = body is None or body.is_eof()  # no body due: these bytes are a head's
         queued = len(self._messages)
+        carried = 0 if body is None else body.total_bytes
         super().data_received(data)
         if len(self._messages) > queued:  # a head ended (or was refused): the next starts
             self._head_bytes = 0
@@ -72,6 +78,13 @@ class HeadBoundedHandler(RequestHandler):
             # most one read's bytes, 256 KiB, over the bound, and only while parsed.)
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD:
+                self.head_too_large()
+        elif body is not None:
+            # A body is due: what its chunks carried is the body's (``client_max_size``);
+            # the rest is chunk framing and, after the last chunk, the trailer: header lines
+            # aiohttp keeps until they end, bounded as a head's (framing: 1/8 of the body).
+            self._head_bytes += len(data) - (body.total_bytes - carried)
+            if self._head_bytes > MAX_HEAD + body.total_bytes // FRAMING:
                 self.head_too_large()
 
     def head_too_large(self) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import concurrent.futures
 import functools
 import logging
+from collections.abc import Set as AbstractSet
 
 from sdex.book import Entry, RemovalReason, UnknownOrder
 from sdex.book.errors import BookError
@@ -51,6 +52,7 @@ class NodeSettlement(NodeChainState):
     async def _on_settled(self, results: list[SettledMatch]) -> None:
         failed: list[Match] = []
         unsent: list[Match] = []
+        blameless: set[int] = set()  # (ids of failed matches that count against no order)
         fills: list[StoredFill] = []
         debug = log.isEnabledFor(logging.DEBUG)
         self.registry.defer_writes()  # the orders these close: one write for all of them
@@ -78,6 +80,8 @@ class NodeSettlement(NodeChainState):
                         unsent.append(m)
                     else:
                         failed.append(m)  # released by _diagnose, once the chain was read
+                        if r.nonce_taken:
+                            blameless.add(id(m))
             self._watcher_was_first(results)
         finally:
             self.registry.write_deferred()
@@ -112,7 +116,7 @@ class NodeSettlement(NodeChainState):
                         self._release(m)
                     self._rematch([so.hash for m in unsent for so in (m.resting, m.incoming)])
                     if failed:
-                        await self._diagnose(failed)
+                        await self._diagnose(failed, blameless)
                     self._persist_open()
                     self._uncross()
         except asyncio.CancelledError:  # (the node stops)
@@ -258,8 +262,12 @@ class NodeSettlement(NodeChainState):
             else:  # a GTC order matched in full may rest now
                 self._announce_if_resting(rec)
 
-    async def _diagnose(self, failed: list[Match]) -> None:
+    async def _diagnose(
+        self, failed: list[Match], blameless: AbstractSet[int] = frozenset()
+    ) -> None:
         """Read both orders of each failed match from the chain; drop or shrink the guilty.
+        A failure with no guilty order counts against both, unless the match's ``id`` is in
+        ``blameless`` (lost to the node's own trouble: its nonce taken).
 
         The makers' funds read (at "latest") are the book's only for an account with no
         other fill of it in flight from before the read to now (and none of its fills
@@ -308,7 +316,7 @@ class NodeSettlement(NodeChainState):
                 rec = self.records.get(so.hash)
                 if rec is None or v.remove is not None:
                     continue
-                if not guilty_found:
+                if not guilty_found and id(m) not in blameless:
                     rec.failures += 1
                     if rec.failures >= MAX_SETTLE_FAILURES and so is m.incoming:
                         self._remove(so.hash, RemovalReason.REMOVED, "settlement kept failing")

@@ -382,6 +382,7 @@ class Settler(NonceLane):
                 signed, heads, sending = await self._sign_and_queue(batch, data, gas, times)
             suspect = False
             early: Receipt | None = None
+            nonce_taken = False
             try:
                 early = await sending
             except NotDone as e:  # not recorded, never broadcast: the matches go back
@@ -408,7 +409,7 @@ class Settler(NonceLane):
                     continue
                 log.warning("broadcasting %s failed: %s", signed.tx_hash, e)
                 self.fees.forget()
-                suspect = True
+                suspect, nonce_taken = True, refused
             break
         if times is not None:
             times.resolve()  # the broadcast is over (or its fate unknown): the next may form
@@ -426,8 +427,9 @@ class Settler(NonceLane):
             self.store.set_settlement_status(signed.tx_hash, "dropped")
             log.warning("settlement %s lost (nonce %d): re-judging", signed.tx_hash, signed.nonce)
             await self._heal_gap(signed.nonce)
+            why = "transaction lost" + (": its nonce taken by another sender" * nonce_taken)
             return [
-                SettledMatch(m, Outcome.FAILED, None, signed.tx_hash, "transaction lost")
+                SettledMatch(m, Outcome.FAILED, None, signed.tx_hash, why, nonce_taken=nonce_taken)
                 for m in batch
             ]
         if receipt.status == 1 and len(batch) >= LEARN_FROM:
