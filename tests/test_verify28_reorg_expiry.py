@@ -3,19 +3,14 @@ expired is open again once that block is reorged out and the chain's head is bef
 expiry again (the node's clock is the chain's, not only the wall clock). Real Hardhat
 (evm_snapshot, evm_increaseTime, evm_revert, mine), a real node, SQLite.
 
-Open defect (verify28): the node keeps the order ``expired``. On a reorg its clock stays at
-the highest timestamp it saw (``sdex/node/chainstate.py:65``, ``max``), and an order it
-closed for expiry is not among the orders a reorg re-judges (``rejudge`` there holds the
-undone blocks' fills and cancels); a closed order has left memory, and the store has no index
-to find the orders expired after a timestamp. Marked ``xfail(strict=True)``: the fix makes
-it pass, and then the marker must go."""
+Failed before (verify28): the node kept the order ``expired``: across a reorg its clock kept
+the highest timestamp it had seen (``max``), and an order it closed for expiry was not among
+the orders a reorg re-judges (the undone blocks' fills and cancels only)."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-
-import pytest
 
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
@@ -27,7 +22,6 @@ def timestamp(c: Chain) -> int:
     return int(c.rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
 
 
-@pytest.mark.xfail(strict=True, reason="open defect: a reorg does not undo an expiry")
 async def test_an_order_a_reorged_out_block_expired_is_open_again(
     chain: Chain, tmp_path: Path
 ) -> None:

@@ -61,6 +61,10 @@ class NodeChainState(NodeRejudge):
             self.latest_timestamp = changes.timestamp
             self.sender.forget_nonce()  # the old chain's nonces mean nothing here
             self.settler.broadcaster.reprobe()  # (maybe another engine: sync tried again)
+        elif changes.reorg_depth:  # the new branch's time, not the undone blocks'
+            self.latest_timestamp = changes.timestamp
+            w = self.watcher
+            w.latest_timestamp = min(w.latest_timestamp, changes.timestamp)
         else:
             self.latest_timestamp = max(self.latest_timestamp, changes.timestamp)
         if changes.reorg_depth or changes.own_gone:
@@ -85,6 +89,8 @@ class NodeChainState(NodeRejudge):
         if changes.reverted or changes.reorg_depth:
             rejudge |= {f.order_hash for f in changes.fills}
             rejudge |= {f.order_hash for f in changes.reverted}
+        if changes.reorg_depth:  # expired by an undone block's time: the chain says again
+            rejudge |= self.registry.unexpired(self.now())
         makers = changes.makers_cancelled_up_to
         if makers:
             for rec in self.records.values():
