@@ -57,16 +57,15 @@ class NodeChainState(NodeRejudge):
                 changes.stored.append(rows)
 
     async def _apply_block(self, changes: BlockChanges) -> None:
-        if changes.reset:
-            self.latest_timestamp = changes.timestamp
-            self.sender.forget_nonce()  # the old chain's nonces mean nothing here
-            self.settler.broadcaster.reprobe()  # (maybe another engine: sync tried again)
-        elif changes.reorg_depth:  # the new branch's time, not the undone blocks'
+        if changes.reset or changes.reorg_depth:  # the chain's time now, not the undone blocks'
             self.latest_timestamp = changes.timestamp
             w = self.watcher
             w.latest_timestamp = min(w.latest_timestamp, changes.timestamp)
         else:
             self.latest_timestamp = max(self.latest_timestamp, changes.timestamp)
+        if changes.reset:
+            self.sender.forget_nonce()  # the old chain's nonces mean nothing here
+            self.settler.broadcaster.reprobe()  # (maybe another engine: sync tried again)
         if changes.reorg_depth or changes.own_gone:
             self.sender.forget_nonce()  # a settlement in an undone block freed its nonce
         for f in changes.reverted:
