@@ -245,22 +245,26 @@ async def test_a_lost_transaction_later_ones_wait_on_is_filled_at_once(
         # the loss is known (about a second), then the second lands and the first's match,
         # given back, is settled again.
         # anvil_dropTransaction also drops what is queued behind the dropped transaction (the
-        # second is then not found by hash either): there both are lost and both nonces filled
+        # second is then not found by hash either): there both are lost; whether a nonce
+        # waits on a gap depends on which loss the settler finds first (the second's first:
+        # both matches go again at the chain's count, no filler; the first's first: fillers)
         dropped = 1 if engine == "hardhat" else 2
-        await wait_for(lambda: node.settler.gap_fills >= 1, timeout=60.0)
+        if engine == "hardhat":
+            await wait_for(lambda: node.settler.gap_fills >= 1, timeout=60.0)
         for _ in range(4):  # (a node that leaves the newly ready ones pending: mine them)
             if not pending_count(c):
                 break
             c.rpc.call("evm_mine")
         await wait_for(lambda: filled(second), timeout=60.0)
         await wait_for(lambda: filled(first), timeout=60.0)
-        assert node.settler.lost == dropped and node.settler.gap_fills == dropped
+        gaps = node.settler.gap_fills
+        assert node.settler.lost == dropped and (gaps == 1 if engine == "hardhat" else gaps <= 2)
         assert node.settler.failed == dropped and node.settler.settled == 2
         # on Hardhat three nonces are used: the filler took the lost one's, then the second,
-        # then the first's match sent again (on anvil: two fillers, both matches sent again);
-        # the lost transaction never landed
+        # then the first's match sent again (on anvil: both matches sent again, after a filler
+        # for each nonce that waited on a gap); the lost transaction never landed
         used = int(c.rpc.call("eth_getTransactionCount", lane, "latest"), 16) - start
-        assert used == 2 + dropped
+        assert used == 2 + gaps
         assert c.rpc.call("eth_getTransactionReceipt", lost) is None
         for s in (*makers, first, second):
             assert c.exchange.order_info(s.order).filled == s.order.maker_amount

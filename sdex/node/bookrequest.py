@@ -10,6 +10,7 @@ from typing import Any
 from sdex.book import OrderBook, UnknownPair
 from sdex.errors import FieldCode, JsonLimitError, OrderParseError
 from sdex.jsonio import loads
+from sdex.model import VALIDATION_FAILED, error_body
 from sdex.node.events import Event
 from sdex.order import parse_address
 
@@ -32,10 +33,9 @@ class BadRequest(Exception):
         self.code = code
 
     def event(self) -> Event:
-        errors = [] if self.field is None else [{"field": self.field, "code": self.code}]
-        for e in errors:
-            e["reason"] = self.reason
-        return {"type": "error", "code": 100, "reason": self.reason, "validationErrors": errors}
+        field = {"field": self.field, "code": self.code, "reason": self.reason}
+        errors = [] if self.field is None else [field]
+        return {"type": "error", **error_body(VALIDATION_FAILED, self.reason, errors)}
 
 
 def parse_request(text: str, book: OrderBook) -> tuple[str, Key]:

@@ -57,12 +57,15 @@ class NodeChainState(NodeRejudge):
                 changes.stored.append(rows)
 
     async def _apply_block(self, changes: BlockChanges) -> None:
-        if changes.reset:
+        if changes.reset or changes.reorg_depth:  # the chain's time now, not the undone blocks'
             self.latest_timestamp = changes.timestamp
-            self.sender.forget_nonce()  # the old chain's nonces mean nothing here
-            self.settler.broadcaster.reprobe()  # (maybe another engine: sync tried again)
+            w = self.watcher
+            w.latest_timestamp = min(w.latest_timestamp, changes.timestamp)
         else:
             self.latest_timestamp = max(self.latest_timestamp, changes.timestamp)
+        if changes.reset:
+            self.sender.forget_nonce()  # the old chain's nonces mean nothing here
+            self.settler.broadcaster.reprobe()  # (maybe another engine: sync tried again)
         if changes.reorg_depth or changes.own_gone:
             self.sender.forget_nonce()  # a settlement in an undone block freed its nonce
         for f in changes.reverted:
@@ -85,6 +88,8 @@ class NodeChainState(NodeRejudge):
         if changes.reverted or changes.reorg_depth:
             rejudge |= {f.order_hash for f in changes.fills}
             rejudge |= {f.order_hash for f in changes.reverted}
+        if changes.reorg_depth:  # expired by an undone block's time: the chain says again
+            rejudge |= self.registry.unexpired(self.now())
         makers = changes.makers_cancelled_up_to
         if makers:
             for rec in self.records.values():

@@ -40,6 +40,10 @@ from sdex.watch.changes import durable
 
 __all__ = ["OrderRegistry", "Record", "Row"]
 
+EXPIRED_AHEAD = 4096
+"""Orders closed as expired while the chain's clock ran ahead of the wall clock, kept (the
+oldest dropped first) so that a reorg back before their expiry can reopen them."""
+
 
 class OrderRegistry(HeldOrders):
     """Every order the node holds: the records, their indexes (by hash, by signature, by
@@ -60,6 +64,9 @@ class OrderRegistry(HeldOrders):
         """While ``own_writes`` runs: the order (hash hex) and the row writes queued for it."""
         self.rows_writing: set[asyncio.Future[None]] = set()
         """Row writes in flight (a listing filtered by status waits for them)."""
+        self._expired_ahead: dict[bytes, int] = {}
+        """Order hash -> expiry of the orders closed as expired before the wall clock reached
+        their expiry (the chain's head did): only these can a reorg make unexpired."""
 
     def load(self, order_hash: bytes) -> Record | None:
         """The record, from memory or back from the store (held again until evicted)."""
@@ -149,6 +156,8 @@ class OrderRegistry(HeldOrders):
         status's name unless given)."""
         was_open = rec.status.is_open
         self._move(rec, status)
+        if status is OrderStatus.EXPIRED and rec.signed.order.expiry > time.time():
+            self._note_expired_ahead(rec.signed)
         rec.reason = reason
         if filled is not None:
             rec.filled = filled
@@ -157,6 +166,23 @@ class OrderRegistry(HeldOrders):
         if was_open and not status.is_open:
             self._freed(rec.signed)
             rec.json_text = None  # closed: never pushed again; records are kept, texts not
+
+    def _note_expired_ahead(self, signed: SignedOrder) -> None:
+        ahead = self._expired_ahead
+        ahead.pop(signed.hash, None)
+        ahead[signed.hash] = signed.order.expiry
+        if len(ahead) > EXPIRED_AHEAD:
+            del ahead[next(iter(ahead))]
+
+    def unexpired(self, now: int) -> set[bytes]:
+        """The orders closed as expired whose expiry is after ``now`` (the chain's head went
+        back before it: a reorg), for the chain to judge again; those the wall clock has
+        passed are forgotten (no reorg can unexpire them)."""
+        wall = time.time()
+        ahead = self._expired_ahead
+        for h in [h for h, expiry in ahead.items() if expiry <= wall]:
+            del ahead[h]
+        return {h for h, expiry in ahead.items() if expiry > now}
 
     def close(
         self, rec: Record, status: OrderStatus, reason: str, filled: int | None = None

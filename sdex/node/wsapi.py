@@ -11,6 +11,7 @@ from aiohttp import WSMsgType, web
 from sdex.book import UnknownPair
 from sdex.errors import FieldCode, OrderParseError
 from sdex.httpkit import ApiError, RateLimiter, client_group
+from sdex.model import THROTTLED, error_body
 from sdex.node.appstate import BOOK_FEED_KEY, LIMITER_KEY, METRICS_KEY, NODE_KEY, WS_SLOTS_KEY
 from sdex.node.bookfeed import BadRequest, BookFeed, snapshot_cost
 from sdex.node.events import Published, Subscription, text_frames
@@ -65,6 +66,9 @@ WS_THROTTLED_PAUSE = 0.5
 budget: what it sends meanwhile waits in TCP, unread. attack27: refused messages were each
 answered and the next read at once; 32 sockets from 4 addresses sending without reading
 held the event loop (``GET /health`` p50 0.6-1.3 s, an honest order's settlement 2-8 s)."""
+
+THROTTLED_EVENT = {"type": "error", **error_body(THROTTLED, "Throttled: too many requests")}
+"""The error event a socket's message refused over budget gets (the API's 429 body)."""
 
 
 async def get_ws(request: web.Request) -> web.WebSocketResponse:
@@ -206,8 +210,7 @@ async def _drain(
             # budget; review19: 2,100 refused subscribes left a client 500 of its 10,000 and
             # its next listing page got 429)
             if not limiter.take(client)[0] or not _charged(listings, client, lane):
-                refused = {"type": "error", "code": 103, "reason": "Throttled: too many requests"}
-                sub.offer(Published({**refused, "validationErrors": []}, None))
+                sub.offer(Published(dict(THROTTLED_EVENT), None))
                 await asyncio.sleep(WS_THROTTLED_PAUSE)  # (the client's next sends wait)
             elif msg.type is WSMsgType.BINARY:
                 sub.offer(Published(BadRequest("send JSON text, not binary").event(), None))
