@@ -257,8 +257,9 @@ class Store(ChainStore, UndoneStore):
             for k in range(0, len(rows), UPDATES_A_STATEMENT):
                 chunk = rows[k : k + UPDATES_A_STATEMENT]
                 n = 1 << (len(chunk) - 1).bit_length()  # (a few statements: cached)
-                pad = [None] * (5 * (n - len(chunk)))  # (a NULL hash matches no row)
-                db.execute(_update_many(n), [v for r in chunk for v in r] + pad)
+                args: list[object] = [v for r in chunk for v in r]
+                args += [None] * (5 * (n - len(chunk)))  # (a NULL hash matches no row)
+                db.execute(_update_many(n), args)
 
         return self._writer.submit_async(update)
 

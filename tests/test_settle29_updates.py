@@ -19,10 +19,12 @@ from hypothesis import strategies as st
 from sdex import store as store_module
 from sdex.model import OrderStatus as S
 from sdex.store import Store
-from tests.test_listing_cursor import DOMAIN, IDENTITY, POOL
+from tests.test_listing_cursor import DOMAIN, IDENTITY, POOL  # type: ignore[attr-defined]
 from tests.test_order_counts import _counts
 
 STATUSES = [s.value for s in S]
+Row = tuple[int | str, str, int, str]
+"""(a ``POOL`` index or a hash never stored, status, filled, reason)"""
 UNKNOWN = ["0x" + f"{i:02x}" * 32 for i in range(3)]
 """Hashes never stored: their updates match no row."""
 ROW = st.tuples(
@@ -41,7 +43,7 @@ def _rows(path: Path) -> dict[str, tuple[str, str, str]]:
     return got
 
 
-async def _apply(path: Path, batches: list[list[tuple[object, str, int, str]]]) -> None:
+async def _apply(path: Path, batches: list[list[Row]]) -> None:
     store = Store(path, IDENTITY, DOMAIN)
     try:
         for i, so in enumerate(POOL):
@@ -49,8 +51,9 @@ async def _apply(path: Path, batches: list[list[tuple[object, str, int, str]]]) 
         store.order("0x" + "00" * 32)  # (committed)
         model = _rows(path)
         for batch in batches:
-            rows = [(h if isinstance(h, str) else POOL[h].hash_hex, s, f, r)  # type: ignore[index]
-                    for h, s, f, r in batch]  # fmt: skip
+            rows = [
+                (h if isinstance(h, str) else POOL[h].hash_hex, s, f, r) for h, s, f, r in batch
+            ]
             for h, s, f, r in rows:  # the model: one by one, in order
                 if h in model:
                     model[h] = (s, str(f), r)
@@ -65,7 +68,7 @@ async def _apply(path: Path, batches: list[list[tuple[object, str, int, str]]]) 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batches=st.lists(st.lists(ROW, max_size=150), min_size=1, max_size=4))
 def test_update_orders_leaves_what_row_by_row_updates_leave(
-    batches: list[list[tuple[object, str, int, str]]],
+    batches: list[list[Row]],
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         asyncio.run(_apply(Path(tmp) / "s.db", batches))
@@ -75,8 +78,8 @@ def test_update_orders_leaves_what_row_by_row_updates_leave(
 def test_each_order_of_a_batch_is_set_across_the_chunk_bound(n: int, tmp_path: Path) -> None:
     """Batches of every size around ``UPDATES_A_STATEMENT`` (the last chunk padded to a power
     of two with rows that match nothing), each hash twice: the second one wins."""
-    first = [(i % len(POOL), "filled", i, "first") for i in range(n)]
-    second = [(i % len(POOL), "removed", 7 * i, "second") for i in range(n)]
+    first: list[Row] = [(i % len(POOL), "filled", i, "first") for i in range(n)]
+    second: list[Row] = [(i % len(POOL), "removed", 7 * i, "second") for i in range(n)]
     asyncio.run(_apply(tmp_path / "s.db", [first + second]))
 
 
@@ -86,8 +89,6 @@ def test_without_update_from_the_rows_go_one_by_one(
     """A SQLite before 3.33 (no ``UPDATE ... FROM``): the rows are updated one by one, with
     the same outcome."""
     monkeypatch.setattr(store_module, "UPDATE_FROM", False)
-    batch = [(i, "filled", i, "") for i in range(70)] + [
-        (0, "cancelled", 1, "x"),
-        (UNKNOWN[0], "open", 0, ""),
-    ]
-    asyncio.run(_apply(tmp_path / "s.db", [batch]))  # type: ignore[list-item]
+    batch: list[Row] = [(i, "filled", i, "") for i in range(70)]
+    batch += [(0, "cancelled", 1, "x"), (UNKNOWN[0], "open", 0, "")]
+    asyncio.run(_apply(tmp_path / "s.db", [batch]))
