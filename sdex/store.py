@@ -251,7 +251,7 @@ class Store(ChainStore, UndoneStore):
         rows = list(last.values())
 
         def update(db: sqlite3.Connection) -> None:
-            if not UPDATE_FROM:
+            if not UPDATE_FROM or len(rows) == 1:  # (one row: the plain UPDATE, ~3 us less)
                 db.executemany(UPDATE_ORDER, rows)
                 return
             for k in range(0, len(rows), UPDATES_A_STATEMENT):
