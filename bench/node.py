@@ -370,21 +370,35 @@ def node_process(
         log.close()
 
 
+WINDOW_SAMPLERS = ("gil", "threads", "native", "perf")
+window_sampler = "gil"
+"""How ``window_profile`` samples (``--profile-with``): ``gil``, py-spy of the thread holding
+the GIL; ``threads``, py-spy of every thread not idle (the store writer in SQLite, which
+runs without the GIL); ``native``, the same with C frames (py-spy pauses the node each
+sample: slower, for attribution only); ``perf``, ``perf record -g`` of the process
+(``node-settle-window.perf``: C symbols, e.g. SQLite's own functions)."""
+
+
 @contextlib.contextmanager
 def window_profile(profile: Path | None, pid: int) -> Iterator[None]:
-    """py-spy on ``pid`` for the duration of the block only (when ``profile`` and py-spy
-    are there): ``<profile>/node-settle-window.raw``. Stopped by its own PID (SIGINT: it
-    writes what it sampled)."""
+    """A sampler on ``pid`` for the duration of the block only (when ``profile`` and py-spy
+    are there): ``<profile>/node-settle-window.raw`` (``window_sampler``). Stopped by its own
+    PID (SIGINT: it writes what it sampled)."""
     spy = _py_spy() if profile is not None else None
     if profile is None or spy is None:
         yield
         return
     out = str(profile / "node-settle-window.raw")
-    sampler = subprocess.Popen(
-        [spy, "record", "--pid", str(pid), "--format", "raw", "-o", out,
-         "--rate", "250", "--gil", "--threads", "--nonblocking"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    cmd = [spy, "record", "--pid", str(pid), "--format", "raw", "-o", out, "--threads"]
+    cmd += {
+        "gil": ["--rate", "250", "--gil", "--nonblocking"],
+        "threads": ["--rate", "250", "--nonblocking"],
+        "native": ["--rate", "100", "--native"],
+    }.get(window_sampler, [])
+    if window_sampler == "perf":
+        cmd = ["perf", "record", "-F", "499", "-g", "-p", str(pid), "-o",
+               str(profile / "node-settle-window.perf")]  # fmt: skip
+    sampler = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(0.3)  # attached before the clock starts
         yield
@@ -1341,6 +1355,7 @@ async def node_round(
         "sustained_chain_split": trace.split_per_match(lo, hi, round(0.8 * n)),
         **split,
         "node_cpu_ms_per_match": round(1000 * cpu.cores["node"] * seconds / n, 3),
+        "node_thread_cpu_ms_per_match": _thread_cpu_per_match(h_resume, h1, n),
         "cpu_cores_used": cpu.cores,
         **({"proxied_chain_calls": calls, "chain_cpu_trace": trace.samples} if calls else {}),
     }
@@ -1357,6 +1372,18 @@ def _calls_per_tx(
         m: round((n - before.get(m, 0)) / max(1, txs), digits)
         for m, n in sorted(after.items())
         if n > before.get(m, 0)
+    }
+
+
+def _thread_cpu_per_match(h0: dict[str, Any], h1: dict[str, Any], n: int) -> dict[str, float]:
+    """The node's CPU from ``h0`` to ``h1`` by thread (``gossip.threadCpu``: the event loop,
+    the store writer, the chain thread, the ECDSA worker...), ms per match; {} if not told."""
+    g0, g1 = (h.get("gossip") or {} for h in (h0, h1))
+    t0, t1 = g0.get("threadCpu") or {}, g1.get("threadCpu") or {}
+    return {
+        name: round(1000 * (row[0] - t0.get(name, [0.0])[0]) / max(1, n), 4)
+        for name, row in sorted(t1.items())
+        if row[0] > t0.get(name, [0.0])[0]
     }
 
 
@@ -1854,6 +1881,11 @@ def main() -> None:
         help="profile into DIR: node processes with py-spy if on PATH (else cProfile), "
         "in-process phases with cProfile; prints summaries to stderr",
     )  # fmt: skip
+    ap.add_argument(
+        "--profile-with", choices=WINDOW_SAMPLERS, default="gil",
+        help="how the node's settle window is sampled with --profile (gil: py-spy --gil; "
+        "threads: every busy thread; native: with C frames; perf: perf record)",
+    )  # fmt: skip
     ap.add_argument("--engine", choices=("hardhat", "anvil"), default="hardhat")
     ap.add_argument(
         "--phases", nargs="+", choices=PHASES, default=list(PHASES[:-1]),
@@ -1919,7 +1951,8 @@ def main() -> None:
         "calls by method with the chain's time over the node's round",
     )  # fmt: skip
     args = ap.parse_args()
-    global NODE_ROOT, TIMELINES
+    global NODE_ROOT, TIMELINES, window_sampler
+    window_sampler = args.profile_with
     NODE_ROOT = args.node_root
     TIMELINES = {} if args.timeline else None
     if args.http_orders + 500 > OPERATOR * 1000:

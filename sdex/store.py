@@ -24,6 +24,7 @@ settlements' writes. The reads: ``sdex.storeread``; the fills and the mirror:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -245,11 +246,20 @@ class Store(ChainStore, UndoneStore):
         (call on the event loop; reads and writes queued later see it); resolves at its
         commit (``StoreError`` if refused), its failure logged awaited or not."""
         now = time.time()
-        rows = [(status, str(filled), reason, now, h) for h, status, filled, reason in updates]
-        sql = "UPDATE orders SET status=?, filled=?, reason=?, updated_at=? WHERE hash=?"
+        # One row a hash, the last given: what row-by-row updates in order would leave.
+        last = {h: (status, str(filled), reason, now, h) for h, status, filled, reason in updates}
+        rows = list(last.values())
 
         def update(db: sqlite3.Connection) -> None:
-            db.executemany(sql, rows)
+            if not UPDATE_FROM or len(rows) == 1:  # (one row: the plain UPDATE, ~3 us less)
+                db.executemany(UPDATE_ORDER, rows)
+                return
+            for k in range(0, len(rows), UPDATES_A_STATEMENT):
+                chunk = rows[k : k + UPDATES_A_STATEMENT]
+                n = 1 << (len(chunk) - 1).bit_length()  # (a few statements: cached)
+                args: list[object] = [v for r in chunk for v in r]
+                args += [None] * (5 * (n - len(chunk)))  # (a NULL hash matches no row)
+                db.execute(_update_many(n), args)
 
         return self._writer.submit_async(update)
 
@@ -351,3 +361,24 @@ def _settlements(rows: list[Any]) -> list[StoredSettlement]:
 
 _UNPARSEABLE: set[object] = set()
 """Settlement rows said unparseable (``_settlements``)."""
+
+
+UPDATE_ORDER = "UPDATE orders SET status=?, filled=?, reason=?, updated_at=? WHERE hash=?"
+UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)
+"""``UPDATE ... FROM`` is there (SQLite 3.33): ``update_orders`` is one statement a chunk."""
+UPDATES_A_STATEMENT = 64
+"""Order rows one ``UPDATE`` sets (5 parameters a row). One statement for many rows, not
+one a row (settle29): each statement that may write several rows (the ``order_counts``
+trigger's) opens a statement journal inside the writer's job savepoint, and its end
+truncates that in-memory journal by walking its chunk list from the start, so row-by-row
+updates cost O(rows²) (17% of a node's CPU while it settled 2,048 matches on anvil)."""
+
+
+@functools.cache
+def _update_many(n: int) -> str:
+    """``UPDATE_ORDER`` for ``n`` rows (``n`` a power of two) in one statement."""
+    values = ",".join(["(?,?,?,?,?)"] * n)
+    return (
+        "UPDATE orders SET status=v.column1, filled=v.column2, reason=v.column3,"
+        f" updated_at=v.column4 FROM (VALUES {values}) AS v WHERE orders.hash=v.column5"
+    )
