@@ -9,9 +9,10 @@ from 411 MB to 2,093 MB of RSS, kept after they closed; the connection bounds
 head; a browser's cookies for the host may add some kilobytes.
 
 ``HeadBoundedHandler`` counts the bytes a connection sends while no request body is due
-(between requests, or before its first one): past ``MAX_HEAD`` the connection is answered
-431 with the SRA error body and closed. A body (``client_max_size`` and the body timeout
-bound it) and a later request's head are not counted with it.
+(between requests, or before its first one), and while one is due, those since it last
+grew (a chunked body's trailer section, kept as a head is): past ``MAX_HEAD`` the
+connection is answered 431 with the SRA error body and closed. A body (``client_max_size``
+and the body timeout bound it) and a later request's head are not counted with it.
 """
 
 from __future__ import annotations
@@ -60,19 +61,25 @@ class HeadBoundedHandler(RequestHandler):
             return
         body = self._body
         heading = body is None or body.is_eof()  # no body due: these bytes are a head's
+        had = 0 if body is None else body.total_bytes
         queued = len(self._messages)
         super().data_received(data)
         if len(self._messages) > queued:  # a head ended (or was refused): the next starts
             self._head_bytes = 0
             payload = self._messages[-1][1]
             self._body = None if payload.is_eof() else payload
-        elif heading:
+        elif heading or body is None or body.total_bytes == had:
             # Counted once parsed: one read may end a head and carry its body. (The bytes of
             # one read that ends a head or a body and starts the next head go uncounted: at
-            # most one read's bytes, 256 KiB, over the bound, and only while parsed.)
+            # most one read's bytes, 256 KiB, over the bound, and only while parsed.) While a
+            # body is due, a read that adds nothing to it is counted too: a chunked body's
+            # trailer section is parsed and kept as a head is (review28: 100 fields of 8 KB,
+            # never ended, were held for the body timeout), and its framing is not data.
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD:
                 self.head_too_large()
+        else:  # the body grew: what came before it was framing, not a head
+            self._head_bytes = 0
 
     def head_too_large(self) -> None:
         """Answer 431 and close: the transport sends the answer before it closes."""
