@@ -119,9 +119,15 @@ async def test_heads_under_the_bound_bodies_and_pipelines_still_pass() -> None:
 async def send_trailers(port: int, lines: int) -> tuple[bytes, bool]:
     """A chunked POST whose body ends (``0``) and whose trailer section of ``lines`` lines of
     ``LINE`` bytes never does: what the server answers within 10 s, and whether it closed."""
+    return await send_trailers_to(port, "/echo", lines)
+
+
+async def send_trailers_to(port: int, path: str, lines: int) -> tuple[bytes, bool]:
+    """``send_trailers`` to ``path``."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        writer.write(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        head = f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        writer.write(head.encode() + b"Content-Type: application/json\r\n\r\n")
         writer.write(b"5\r\nhello\r\n0\r\n")
         for i in range(lines):
             writer.write(b"X-T%d: " % i + b"v" * LINE + b"\r\n")

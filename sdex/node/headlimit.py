@@ -21,6 +21,7 @@ import json
 import time
 from typing import Any
 
+from aiohttp import web
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 
@@ -86,4 +87,9 @@ class HeadBoundedHandler(RequestHandler):
         transport = self.transport
         if transport is not None and not transport.is_closing():
             transport.write(too_large())
+        body = self._body
+        if body is not None and not body.is_eof():
+            # (a trailer section's: the handler reading that body ends as a 431, not with
+            # the closed connection's RuntimeError, which the node logs as unexpected)
+            body.set_exception(web.HTTPRequestHeaderFieldsTooLarge())
         self.force_close()
