@@ -133,6 +133,7 @@ def entry_state(e: Entry) -> BookOrderState:
         fillable=0 if e.parked or e.closed is not None else e.fillable,
         resting=e.resting,
         closed=e.closed,
+        lot=e.lot,
     )
 
 

@@ -32,6 +32,9 @@ class BookOrderState:
     fillable: int
     resting: bool
     closed: RemovalReason | None = None
+    lot: int = 0
+    """The least it trades (``Entry.lot``: its price unit, or the book's minimum for its
+    token in whole units); 0: its price unit."""
 
     @property
     def hash(self) -> bytes:
@@ -45,8 +48,10 @@ class BookOrderState:
             filled_all = self.filled == self.order.order.maker_amount
             return closed_status(self.closed.value, filled_all)
         o = self.order.order
-        if self.fillable == 0 and self.remaining >= unit_of(o.maker_amount, o.taker_amount):
-            return OrderStatus.UNFUNDED  # enough left to trade at its price, but nothing offered
+        least = self.lot or unit_of(o.maker_amount, o.taker_amount)
+        if self.fillable == 0 and self.remaining >= least:
+            # enough left to trade (its lot, review28: as ``entry_status``), nothing offered
+            return OrderStatus.UNFUNDED
         if self.filled or self.pending:
             return OrderStatus.PARTIALLY_FILLED
         return OrderStatus.OPEN

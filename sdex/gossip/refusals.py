@@ -11,15 +11,19 @@ So each client address has a budget of refusals (``REFUSALS``: a burst, then a r
 that spent it is answered 429 from the address alone, before any header is parsed or key
 recovered, until it refills; and every such refusal closes the connection (its body is not
 read). An honest peer is refused rarely (a clock far off, a restart's replay) and its
-proved requests cost nothing here; peers sharing an address with a flooder (one host, one
-NAT) share its budget of refusals only, not their proved requests. Refusals are counted
-here (``/health`` ``gossip.refusals``), never logged one by one.
+proved requests cost nothing here. Peers sharing an address with a flooder (one host, one
+NAT; a devnet's nodes on 127.0.0.1) share its budget of refusals: a connection that carried
+a proved request of a peer in the table is heard while its address is gated (its requests
+still verified; a refusal on it ends that), a new one is not (review28: every request of
+theirs was answered 429). Refusals are counted here (``/health`` ``gossip.refusals``),
+never logged one by one.
 """
 
 from __future__ import annotations
 
 import math
 import time
+import weakref
 
 from sdex.httpkit import RateLimit
 
@@ -43,15 +47,20 @@ class RefusalGate:
         """Requests refused after that check (401, a stranger's 429, a replay)."""
         self.gated = 0
         """Requests refused from the address alone: its budget of refusals was spent."""
+        self.proved: weakref.WeakSet[object] = weakref.WeakSet()
+        """Connections (transports) that carried a proved request of a peer in the table:
+        heard while their address is gated, until a request on one is refused."""
 
     def _left(self, client: str, now: float) -> float:
         left, at = self._budgets.get(client, (self.burst, now))
         return min(self.burst, left + (now - at) * self.rate)
 
-    def open(self, client: str) -> bool:
-        """Whether ``client`` may be heard (a refusal is left in its budget): counted as
-        checked if so, else as gated."""
-        if self._left(client, time.monotonic()) >= 1.0:
+    def open(self, client: str, conn: object = None) -> bool:
+        """Whether ``client`` may be heard (a refusal is left in its budget, or ``conn`` is
+        a proved connection): counted as checked if so, else as gated."""
+        if self._left(client, time.monotonic()) >= 1.0 or (
+            conn is not None and conn in self.proved
+        ):
             self.checked += 1
             return True
         self.gated += 1
@@ -61,9 +70,12 @@ class RefusalGate:
         """Seconds until ``client`` may be heard again (``Retry-After``)."""
         return str(max(1, math.ceil((1.0 - self._left(client, time.monotonic())) / self.rate)))
 
-    def charge(self, client: str) -> None:
-        """``client``'s request was refused: one refusal from its budget."""
+    def charge(self, client: str, conn: object = None) -> None:
+        """``client``'s request was refused (on ``conn``): one refusal from its budget, and
+        ``conn`` no longer proved."""
         self.refused += 1
+        if conn is not None:
+            self.proved.discard(conn)
         now = time.monotonic()
         if len(self._budgets) >= SWEEP_AT and client not in self._budgets:
             self._budgets = {

@@ -135,8 +135,8 @@ def _signed(request: web.Request) -> SignedRequest:
     recovered (``sdex.gossip.refusals``)."""
     gossip = request.app[GOSSIP_KEY]
     gate = gossip.refusals
-    client = client_group(request.remote)
-    if not gate.open(client):
+    client, conn = client_group(request.remote), request.transport
+    if not gate.open(client, conn):
         retry = {"Retry-After": gate.retry_after(client)}
         raise Gated(429, 103, "Throttled: too many refused peer requests", headers=retry)
     try:
@@ -152,6 +152,8 @@ def _signed(request: web.Request) -> SignedRequest:
     owner = sender.node_id if gossip.peers.get(sender.node_id) is not None else STRANGERS
     if not request.app[REPLAY_KEY].fresh(sender.signature, owner):
         raise Refused(401, 100, "this signed request was seen before (replay)")
+    if owner != STRANGERS and conn is not None:
+        gate.proved.add(conn)  # (heard while its address is gated: ``sdex.gossip.refusals``)
     return sender
 
 
@@ -445,7 +447,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except Refused as e:
         if not isinstance(e, Gated):
-            request.app[GOSSIP_KEY].refusals.charge(client_group(request.remote))
+            request.app[GOSSIP_KEY].refusals.charge(client_group(request.remote), request.transport)
         response = e.response()
         size = request.content_length
         if not request.content.is_eof() and (size is None or size > DRAIN_MOST):

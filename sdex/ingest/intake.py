@@ -205,6 +205,14 @@ class Intake:
             )
         return None
 
+    def admit(self, accepted: Accepted) -> Rejection | None:
+        """The limits again, just before ``accepted`` joins the book (no await between):
+        orders whose verdicts were given together (a peer's chunk, its chain reads run at
+        once) each saw the open counts as they were before any of them was accepted."""
+        o = accepted.signed.order
+        over = self.over_limit(o)
+        return over if over is not None else self.short_of_funds(o, accepted.state)
+
     def over_limit(self, o: Order) -> Rejection | None:
         """The book's limits: open orders that can trade now in all (``unfunded`` ones are
         bounded apart: ``Limits.max_unfunded``), open orders per maker. Checked before the

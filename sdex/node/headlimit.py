@@ -9,12 +9,10 @@ from 411 MB to 2,093 MB of RSS, kept after they closed; the connection bounds
 head; a browser's cookies for the host may add some kilobytes.
 
 ``HeadBoundedHandler`` counts the bytes a connection sends while no request body is due
-(between requests, or before its first one): past ``MAX_HEAD`` the connection is answered
-431 with the SRA error body and closed. A body (``client_max_size`` and the body timeout
-bound it) and a later request's head are not counted with it. A chunked body's trailer (a
-head after its last chunk, which aiohttp keeps as it keeps a head's lines) is: attack28
-held ~10 MB of a node per connection with trailer lines that never ended; so, while a body
-is due, the bytes its chunks do not carry count as a head's (beyond a framing allowance).
+(between requests, or before its first one), and while one is due, those since it last
+grew (a chunked body's trailer section, kept as a head is): past ``MAX_HEAD`` the
+connection is answered 431 with the SRA error body and closed. A body (``client_max_size``
+and the body timeout bound it) and a later request's head are not counted with it.
 """
 
 from __future__ import annotations
@@ -23,6 +21,7 @@ import json
 import time
 from typing import Any
 
+from aiohttp import web
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 
@@ -31,8 +30,6 @@ from sdex.model import VALIDATION_FAILED, error_body
 MAX_HEAD = 32 * 1024
 """Bytes of one request's head (request line and header lines) a connection may send: 4
 of nginx's default 8 KiB header buffers."""
-FRAMING = 8
-"""A chunked body's framing may add 1/FRAMING of its bytes (chunks of 100 bytes add 6%)."""
 
 
 def too_large() -> bytes:
@@ -65,31 +62,34 @@ class HeadBoundedHandler(RequestHandler):
             return
         body = self._body
         heading = body is None or body.is_eof()  # no body due: these bytes are a head's
+        had = 0 if body is None else body.total_bytes
         queued = len(self._messages)
-        carried = 0 if body is None else body.total_bytes
         super().data_received(data)
         if len(self._messages) > queued:  # a head ended (or was refused): the next starts
             self._head_bytes = 0
             payload = self._messages[-1][1]
             self._body = None if payload.is_eof() else payload
-        elif heading:
+        elif heading or body is None or body.total_bytes == had:
             # Counted once parsed: one read may end a head and carry its body. (The bytes of
             # one read that ends a head or a body and starts the next head go uncounted: at
-            # most one read's bytes, 256 KiB, over the bound, and only while parsed.)
+            # most one read's bytes, 256 KiB, over the bound, and only while parsed.) While a
+            # body is due, a read that adds nothing to it is counted too: a chunked body's
+            # trailer section is parsed and kept as a head is (review28: 100 fields of 8 KB,
+            # never ended, were held for the body timeout), and its framing is not data.
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD:
                 self.head_too_large()
-        elif body is not None:
-            # A body is due: what its chunks carried is the body's (``client_max_size``);
-            # the rest is chunk framing and, after the last chunk, the trailer: header lines
-            # aiohttp keeps until they end, bounded as a head's (framing: 1/8 of the body).
-            self._head_bytes += len(data) - (body.total_bytes - carried)
-            if self._head_bytes > MAX_HEAD + body.total_bytes // FRAMING:
-                self.head_too_large()
+        else:  # the body grew: what came before it was framing, not a head
+            self._head_bytes = 0
 
     def head_too_large(self) -> None:
         """Answer 431 and close: the transport sends the answer before it closes."""
         transport = self.transport
         if transport is not None and not transport.is_closing():
             transport.write(too_large())
+        body = self._body
+        if body is not None and not body.is_eof():
+            # (a trailer section's: the handler reading that body ends as a 431, not with
+            # the closed connection's RuntimeError, which the node logs as unexpected)
+            body.set_exception(web.HTTPRequestHeaderFieldsTooLarge())
         self.force_close()

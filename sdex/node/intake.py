@@ -50,7 +50,7 @@ class NodeIntake(NodeStatus):
             # (or accepted meanwhile, by a faster path, while this copy's chain read ran:
             # perhaps closed and evicted since, so ``held``, not ``self.records``)
             return await self._already_held(held)
-        if (over := self.intake.over_limit(result.signed.order)) is not None:
+        if (over := self.intake.admit(result)) is not None:
             return SubmitResult(400, over.to_json())  # limits, re-checked after the chain read
         handed = fw.handed
         with self.registry.own_writes(result.signed.hash_hex) as own:
@@ -149,7 +149,7 @@ class NodeIntake(NodeStatus):
             return "forged" if result.code.bad_faith else "rejected"
         if isinstance(result, Known) or self.registry.held(result.signed.hash):
             return "known"  # (perhaps accepted, closed and evicted during the chain read)
-        if self.intake.over_limit(result.signed.order) is not None:  # many checked at once
+        if self.intake.admit(result) is not None:  # many checked at once
             return "rejected"
         self._accept(result, "peer:" + peer, TimeInForce.GTC, match=False)
         return "accepted"

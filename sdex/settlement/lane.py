@@ -48,6 +48,17 @@ class NonceLane:
         if self.sends:
             await asyncio.wait(list(self.sends))
 
+    async def chain_knows(self, tx_hash: str) -> bool:
+        """Whether the chain holds ``tx_hash`` (pooled or mined). A send answered "nonce too
+        low" may be the node's own transaction whose bytes reached the chain twice (a proxy
+        that retried it, a second send after a failed sync send): its nonce is used by
+        itself. True too when the ask fails: unknown, so not signed again (review28)."""
+        try:
+            found = await self.chain.run(self.sender.rpc.call, "eth_getTransactionByHash", tx_hash)
+        except Exception:
+            return True
+        return found is not None
+
     def give_up(self, tx_hash: str) -> None:
         """``tx_hash`` counted lost: if it lands after all, the watcher applies its fills
         with its block; it is kept a reorg window from the head of now."""

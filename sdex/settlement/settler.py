@@ -394,9 +394,11 @@ class Settler(NonceLane):
                 return unsent(batch, str(e))
             except Exception as e:  # unknown whether the node took it: its receipt will say
                 refused = isinstance(e, RpcError) and refused_for_nonce(e, low_only=True)
-                if refused and attempt < NONCE_TRIES:
-                    # The chain refused it: its nonce is used (another sender of this key,
-                    # e.g. a devnet deployed again under the node), so it can never land.
+                if refused and attempt < NONCE_TRIES and not await self.chain_knows(signed.tx_hash):
+                    # The chain refused it and does not hold it (its answer to a second
+                    # copy of a landed one is the same: review28): its nonce is used
+                    # (another sender of this key, e.g. a devnet deployed again under the
+                    # node), so it can never land.
                     # The same matches are signed again, once every send of ours under way
                     # ended, at the chain's count (``_sign_next``).
                     log.warning(
