@@ -97,8 +97,16 @@ function marketsFrom(config) {
       name, base, quote,
       baseToken: b.address.toLowerCase(), quoteToken: q.address.toLowerCase(),
       baseDecimals: b.decimals, quoteDecimals: q.decimals,
+      // the node's minimum order size of each (base units; an older node lists none)
+      baseMin: minAmount(b), quoteMin: minAmount(q),
     };
   });
+}
+
+/** A token's minAmount from order_config as a BigInt; 0n when absent or not a uint. */
+function minAmount(token) {
+  const v = token.minAmount;
+  return typeof v === "string" && /^[0-9]{1,78}$/.test(v) ? BigInt(v) : 0n;
 }
 
 /** The market and side of an order JSON, or null if it is on no listed pair. */
