@@ -913,17 +913,18 @@ function renderMyOrders() {
           const filledCell = !m
             ? h("td", { class: "num" }, "?")
             : so.side === "buy"
-              ? h("td", { class: "num", title: `${m.quote} spent so far (a buy fixes the quote it spends: a better price buys more ${m.base})` },
+              ? h("td", { class: "num", "data-label": "Filled", title: `${m.quote} spent so far (a buy fixes the quote it spends: a better price buys more ${m.base})` },
                   filled ? `${fmtAmount(filled, m.quoteDecimals)} ${m.quote}` : "0")
-              : h("td", { class: "num" }, fmtAmount(filled, m.baseDecimals));
+              : h("td", { class: "num", "data-label": "Filled" }, fmtAmount(filled, m.baseDecimals));
           return h("tr", { "data-hash": hash, "data-status": meta.status },
-            h("td", { class: "mono", title: hash }, short(hash)),
+            // (data-label: each cell's heading where a phone's width folds a row in two)
+            h("td", { class: "mono", "data-label": "Order", title: hash }, short(hash)),
             h("td", {}, so?.side ?? "?"),
-            h("td", { class: `num ${so?.side ?? ""}`.trim() }, so ? fmtPrice(orderPrice(o, so.side, m)) : "?"),
-            h("td", { class: "num" }, m ? fmtAmount(base, m.baseDecimals) : "?"),
+            h("td", { class: `num ${so?.side ?? ""}`.trim(), "data-label": "Price" }, so ? fmtPrice(orderPrice(o, so.side, m)) : "?"),
+            h("td", { class: "num", "data-label": "Amount" }, m ? fmtAmount(base, m.baseDecimals) : "?"),
             filledCell,
             // (a narrow column folds "partially_filled" after its "_", never mid-word)
-            h("td", { class: `status-${meta.status}` }, ...meta.status.split(/(?<=_)/).flatMap((w, i) => (i ? [h("wbr"), w] : [w]))),
+            h("td", { class: `status-${meta.status}`, "data-label": "Status" }, ...meta.status.split(/(?<=_)/).flatMap((w, i) => (i ? [h("wbr"), w] : [w]))),
             h("td", {},
               open ? h("button", { type: "button", class: "link soft-cancel", title: "signed CancelOrder at the node", onclick: () => softCancel(hash) }, "cancel") : "",
               meta.status !== "filled" && meta.status !== "cancelled" && meta.status !== "expired"
