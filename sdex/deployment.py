@@ -40,8 +40,9 @@ class TokenInfo:
     address: str
     decimals: int
     min_amount: int = 0
-    """A node's minimum an order may sell or ask for of it, in base units (its
-    ``order_config``'s ``minAmount``; 0: none known, as in a deployment file)."""
+    """The least an order may sell or ask for of it, in base units: a node's (its
+    ``order_config``'s ``minAmount``), or in a deployment file the default of the nodes on
+    it (``sdex devnet`` writes one per token; 0: none known)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +66,7 @@ class Deployment:
             "rpc": self.rpc,
             "exchange": self.exchange,
             "deployBlock": self.deploy_block,
-            "tokens": {
-                s: {"address": t.address, "decimals": t.decimals} for s, t in self.tokens.items()
-            },
+            "tokens": {s: _token_json(t) for s, t in self.tokens.items()},
             "accounts": [{"address": a.address, "key": a.key} for a in self.accounts],
         }
 
@@ -94,6 +93,8 @@ class Deployment:
                 str(s): TokenInfo(
                     _field(_object(t, f"tokens.{s}"), "address", _address, f"tokens.{s}."),
                     _field(_object(t, f"tokens.{s}"), "decimals", _uint, f"tokens.{s}."),
+                    # (optional: the default minimum order size of nodes on this deployment)
+                    _field({"minAmount": "0", **t}, "minAmount", _min_amount, f"tokens.{s}."),
                 )
                 for s, t in tokens.items()
             },
@@ -166,6 +167,21 @@ def _uint(raw: Any) -> int:
     if value < 0:
         raise ValueError(f"{value} is negative")
     return value
+
+
+def _min_amount(raw: Any) -> int:
+    if isinstance(raw, int | str) and not isinstance(raw, bool) and str(raw).isdigit():
+        if int(raw) > 2**255:
+            raise ValueError(f"{str(raw)[:40]}... is too large")
+        return int(raw)
+    raise ValueError(f"{str(raw)[:40]!r} is not a whole number of base units")
+
+
+def _token_json(t: TokenInfo) -> dict[str, Any]:
+    out: dict[str, Any] = {"address": t.address, "decimals": t.decimals}
+    if t.min_amount:
+        out["minAmount"] = str(t.min_amount)  # (base units, as order_config says it)
+    return out
 
 
 def _address(raw: Any) -> str:
