@@ -37,9 +37,7 @@ def minimums_for(tokens: Mapping[str, _Token], given: Iterable[str] = ()) -> dic
     """Each listed token's minimum (lowercase address: base units): its own (the deployment
     file's) or else the default, or the one ``given`` (``SYMBOL=AMOUNT``, whole tokens; exact
     to the token's decimals). Raises ``ValueError`` saying what is wrong with one."""
-    out = {
-        t.address.lower(): t.min_amount or default_minimum(t.decimals) for t in tokens.values()
-    }
+    out = {t.address.lower(): t.min_amount or default_minimum(t.decimals) for t in tokens.values()}
     for item in given:
         symbol, sep, amount = item.partition("=")
         token = tokens.get(symbol.strip().upper())
