@@ -650,6 +650,13 @@ function apiErrors(body, status) {
       "nothing was posted: give it more seconds";
     return out;
   }
+  if (body?.rejection === "SELF_TRADE") {  // (user28: it read "maker: it would trade with the
+    // same maker's resting order 0x…", under the account, a whole hash and no next step)
+    const own = (body.validationErrors ?? []).map((e) => /0x[0-9a-fA-F]{64}/.exec(e.reason ?? "")?.[0]).find(Boolean);
+    out.form = `this order would trade with your own resting order${own ? " " + short(own) : ""} ` +
+      "(an account never trades with itself): cancel that order or change the price; nothing was posted";
+    return out;
+  }
   for (const e of body?.validationErrors ?? []) {
     const f = FIELD_OF[e.field] ?? "form";
     out[f] = (out[f] ? out[f] + "; " : "") + `${e.field}: ${e.reason}`;
