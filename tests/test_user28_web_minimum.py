@@ -3,7 +3,8 @@ the page, was signed, posted and refused by the node, and the page showed the no
 under "Amount": "makerAmount: makerAmount 10000000000000 is below this node's minimum
 100000000000000 for 0xe7f1...", base units and a token address. The CLI wallet refuses such
 an order before signing, in the token's units, from ``order_config``'s ``minAmount``
-(tests/test_wallet_minimum.py); the page now does the same, with the same words."""
+(tests/test_wallet_minimum.py); the page now does the same, with the same words, and says
+the minimums where the order's preview goes before anything is typed."""
 
 from __future__ import annotations
 
@@ -102,6 +103,9 @@ async def test_the_page_refuses_an_order_below_the_minimum_before_signing(
         w = await new_page(b, api.base)
         await choose_dev_account(w, chain.address(4))
         page = w.page
+        # said before anything is typed, where the order's preview goes
+        minimum = "this node's minimum order size: 0.0001 WETH and 0.0001 USDC"
+        assert await page.text_content("#preview") == minimum
         for side, price, amount, said in [
             ("sell", "2010", "0.00001",
              "0.00001 WETH is below this node's minimum order size, 0.0001 WETH: raise AMOUNT"),
@@ -128,3 +132,6 @@ async def test_the_page_refuses_an_order_below_the_minimum_before_signing(
         await page.click("#submit")
         await page.wait_for_selector("#last-order[data-hash]", timeout=10_000)
         assert len(node.records) == 1
+        await page.fill("#price", "")
+        await page.fill("#amount", "")
+        assert await page.text_content("#preview") == minimum

@@ -703,7 +703,10 @@ function draft() {
 function preview() {
   const m = S.market;
   if (!$("price").value && !$("amount").value) {
-    $("preview").textContent = "";
+    // nothing typed: the node's minimum order size, so the first order is not refused for it
+    const least = m ? [[m.baseMin, m.baseDecimals, m.base], [m.quoteMin, m.quoteDecimals, m.quote]]
+      .filter(([v]) => v > 0n).map(([v, d, sym]) => `${fmtAmount(v, d)} ${sym}`) : [];
+    $("preview").textContent = least.length ? `this node's minimum order size: ${least.join(" and ")}` : "";
     return;
   }
   const { order, errors } = draft();
