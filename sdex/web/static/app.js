@@ -716,7 +716,14 @@ function preview() {
   const give = buy ? `${fmtAmount(order.makerAmount, m.quoteDecimals)} ${m.quote}` : `${fmtAmount(order.makerAmount, m.baseDecimals)} ${m.base}`;
   const get = buy ? `${fmtAmount(order.takerAmount, m.baseDecimals)} ${m.base}` : `${fmtAmount(order.takerAmount, m.quoteDecimals)} ${m.quote}`;
   const fee = BigInt(order.feeAmount) ? ` · fee ${fmtAmount(order.feeAmount, buy ? m.baseDecimals : m.quoteDecimals)}` : "";
-  $("preview").textContent = `you give at most ${give} for ${get}${fee}`;
+  // the signed limit where the quote's decimals move it, as `sdex order` notes it (user28: a
+  // buy at 1999.999999 showed as 1999.99 in "My orders" with nothing said before)
+  const limit = orderPrice(order, side(), m);
+  const typed = parseDecimal($("price").value, "PRICE", "price");
+  const moved = cmp(limit, typed) !== 0
+    ? ` · whole ${m.quote} units move the signed limit from ${fmtPrice(typed)} to ${fmtPrice(limit)}, in your favour`
+    : "";
+  $("preview").textContent = `you give at most ${give} for ${get}${fee}${moved}`;
 }
 
 async function placeOrder(ev) {
