@@ -47,6 +47,7 @@ from sdex.wallet import (
     WalletInputError,
     parse_key,
     parse_order_hash,
+    token_line,
 )
 from sdex.walletui import (
     cancel_onchain,
@@ -115,7 +116,7 @@ def devnet(port: int, deployment_path: Path, engine: str) -> None:
         console.print(f"[bold]SDEX devnet[/] chain {d.chain_id} at {d.rpc}")
         console.print(f"Exchange {d.exchange} (deployed in block {d.deploy_block})")
         for sym, t in d.tokens.items():
-            console.print(f"{sym:5} {t.address} ({t.decimals} decimals)")
+            console.print(escape(token_line(sym, t)))
         console.print(
             f"{len(d.accounts)} dev accounts funded and approved; deployment: {deployment_path}"
         )

@@ -10,7 +10,8 @@ are drawn by ``sdex.consoletables``, which neither talks to a node nor keeps sta
 
 A failure from the node (``SdexError``, or an ``OSError`` from the transport) prints one red
 line; bad input (``WalletInputError``) prints what is wrong and the command's usage. Either
-way the prompt goes on: a node that goes down ends no session. Only at start must the node
+way the prompt goes on: a node that goes down ends no session (a script read from stdin
+runs to its end, then exits 1 if any of its commands failed). Only at start must the node
 answer, as for ``sdex book``: one that cannot be reached, or is not an SDEX node, is one red
 line and exit 1, with no prompt. History and tab completion come from the stdlib ``cmd`` +
 ``readline``.
@@ -107,9 +108,10 @@ class WalletShell(cmd.Cmd):
         self.slippage_bps = slippage_bps
         self.out = out
         self.err = err
-        interactive = (stdin or sys.stdin).isatty()
+        self.interactive = (stdin or sys.stdin).isatty()
         # A script piped in gets no prompts between its outputs.
-        self.prompt = f"sdex {pair}> " if interactive else ""
+        self.prompt = f"sdex {pair}> " if self.interactive else ""
+        self.failures = 0  # commands that failed: a script's exit code (``run_console``)
         self._config: OrderConfig | None = None
         self._orders: dict[str, Order] = {}  # by hash; an order never changes, its status does
         self._mine: set[str] = set()  # hashes of this wallet's orders seen open, for completion
@@ -170,8 +172,10 @@ class WalletShell(cmd.Cmd):
         try:
             return bool(super().onecmd(line))
         except WalletInputError as e:
+            self.failures += 1
             self._usage(name, str(e))
         except (SdexError, OSError) as e:  # requests' errors are OSErrors too
+            self.failures += 1
             print_error(self.err, e)
         return False
 
@@ -186,6 +190,7 @@ class WalletShell(cmd.Cmd):
 
     def default(self, line: str) -> None:
         word = line.split()[0]
+        self.failures += 1
         self.err.print(f"[yellow]unknown command {escape(word)!r}[/]: type help for the commands")
 
     def _usage(self, name: str, problem: str) -> None:
@@ -309,6 +314,7 @@ class WalletShell(cmd.Cmd):
             self.out.print(help_table(entries))
             return
         if name not in USAGE:
+            self.failures += 1
             self.err.print(f"[yellow]no command {escape(name)!r}[/]: type help for the commands")
             return
         for usage in USAGE[name]:
@@ -415,7 +421,9 @@ def run_console(
 ) -> int:
     """``sdex console``'s body; the exit code. As ``sdex book``: 1 with one red line if the
     node cannot be reached or does not answer as an SDEX node at start, 2 if it does not list
-    ``pair``. Once running, the end of the session is 0 whatever its commands met."""
+    ``pair``. Once running, a session at a terminal ends with 0 whatever its commands met;
+    a script (input that is not a terminal) with 1 if any of its commands failed (each said
+    so as it ran, and the script went on to its end), so a shell or a CI job can tell."""
     with NodeClient(node_url) as client:
         shell = WalletShell(client, key, pair, out=out, err=err, slippage_bps=slippage_bps)
         try:
@@ -427,4 +435,4 @@ def run_console(
             print_error(err, e)
             return 1
         shell.run()
-    return 0
+    return 1 if shell.failures and not shell.interactive else 0

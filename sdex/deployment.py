@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 from sdex import jsonio
 from sdex.errors import SdexError
+from sdex.orderparse import to_checksum
+from sdex.signature import SECP256K1_N, address_of
 
 DEVNET_CHAIN_IDS = (31337, 1337)
 """Chain ids of local development chains (Hardhat, anvil; geth --dev, ganache): the only
@@ -24,6 +26,7 @@ rewinds or resets for answering from behind a while (``sdex.watch.fork.behind_fo
 DEFAULT_PATH = Path(".sdex/devnet.json")
 MAX_FILE_BYTES = 1 << 20  # a deployment file is a few kB; a larger one is not one
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}\Z")
+_KEY_RE = re.compile(r"0x[0-9a-fA-F]{64}\Z")
 
 T = TypeVar("T")
 
@@ -37,8 +40,9 @@ class TokenInfo:
     address: str
     decimals: int
     min_amount: int = 0
-    """A node's minimum an order may sell or ask for of it, in base units (its
-    ``order_config``'s ``minAmount``; 0: none known, as in a deployment file)."""
+    """The least an order may sell or ask for of it, in base units: a node's (its
+    ``order_config``'s ``minAmount``), or in a deployment file the default of the nodes on
+    it (``sdex devnet`` writes one per token; 0: none known)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +66,7 @@ class Deployment:
             "rpc": self.rpc,
             "exchange": self.exchange,
             "deployBlock": self.deploy_block,
-            "tokens": {
-                s: {"address": t.address, "decimals": t.decimals} for s, t in self.tokens.items()
-            },
+            "tokens": {s: _token_json(t) for s, t in self.tokens.items()},
             "accounts": [{"address": a.address, "key": a.key} for a in self.accounts],
         }
 
@@ -91,16 +93,12 @@ class Deployment:
                 str(s): TokenInfo(
                     _field(_object(t, f"tokens.{s}"), "address", _address, f"tokens.{s}."),
                     _field(_object(t, f"tokens.{s}"), "decimals", _uint, f"tokens.{s}."),
+                    # (optional: the default minimum order size of nodes on this deployment)
+                    _field({"minAmount": "0", **t}, "minAmount", _min_amount, f"tokens.{s}."),
                 )
                 for s, t in tokens.items()
             },
-            accounts=[
-                DevAccount(
-                    _field(_object(a, f"accounts[{i}]"), "address", _address, f"accounts[{i}]."),
-                    _field(_object(a, f"accounts[{i}]"), "key", str, f"accounts[{i}]."),
-                )
-                for i, a in enumerate(accounts)
-            ],
+            accounts=[_account(a, i) for i, a in enumerate(accounts)],
         )
 
     def save(self, path: Path) -> None:
@@ -171,9 +169,51 @@ def _uint(raw: Any) -> int:
     return value
 
 
+def _min_amount(raw: Any) -> int:
+    if isinstance(raw, int | str) and not isinstance(raw, bool) and str(raw).isdigit():
+        if int(raw) > 2**255:
+            raise ValueError(f"{str(raw)[:40]}... is too large")
+        return int(raw)
+    raise ValueError(f"{str(raw)[:40]!r} is not a whole number of base units")
+
+
+def _token_json(t: TokenInfo) -> dict[str, Any]:
+    out: dict[str, Any] = {"address": t.address, "decimals": t.decimals}
+    if t.min_amount:
+        out["minAmount"] = str(t.min_amount)  # (base units, as order_config says it)
+    return out
+
+
 def _address(raw: Any) -> str:
     if not isinstance(raw, str) or not _ADDRESS_RE.match(raw):
         raise ValueError(f"{str(raw)[:50]!r} is not a 0x address")
+    return raw.lower()
+
+
+def _account(raw: object, i: int) -> DevAccount:
+    """A dev account whose ``key`` is a private key and the key of its ``address`` (an address
+    or junk saved as a key reached the page's dev wallets and the demo: user28)."""
+    obj = _object(raw, f"accounts[{i}]")
+    address = _field(obj, "address", _address, f"accounts[{i}].")
+    key = _field(obj, "key", _private_key, f"accounts[{i}].")
+    derived = address_of(bytes.fromhex(key[2:]))
+    if derived.lower() != address:
+        raise DeploymentError(
+            f"has a bad 'accounts[{i}].key': it is the key of {to_checksum(derived)}, not of "
+            f"accounts[{i}].address {to_checksum(address)}"
+        )
+    return DevAccount(address, key)
+
+
+def _private_key(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise TypeError(f"{str(raw)[:40]!r} is not a string")
+    if _ADDRESS_RE.match(raw):
+        raise ValueError("that is an address (20 bytes), not a private key")
+    if not _KEY_RE.match(raw):
+        raise ValueError("not a private key (0x and 64 hex digits)")
+    if not 0 < int(raw, 16) < SECP256K1_N:
+        raise ValueError("not a valid secp256k1 private key (0 or >= n)")
     return raw.lower()
 
 

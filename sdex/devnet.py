@@ -44,8 +44,13 @@ ANVIL_PACKAGES = {"x86_64": "anvil-linux-amd64", "aarch64": "anvil-linux-arm64"}
 UINT256_MAX = 2**256 - 1
 PORTS_FROM = 20_000
 """``free_port`` picks from here up to the kernel's ephemeral range."""
-DEV_TOKENS = (("WETH", "Wrapped Ether", 18, 1_000), ("USDC", "USD Coin", 6, 10_000_000))
-"""(symbol, name, decimals, whole units minted to each dev account)"""
+DEV_TOKENS = (
+    ("WETH", "Wrapped Ether", 18, 1_000, 10**14),
+    ("USDC", "USD Coin", 6, 10_000_000, 10**5),
+)
+"""(symbol, name, decimals, whole units minted to each dev account, minimum order size in
+base units: 0.0001 WETH and 0.1 USDC, about the same worth at a few thousand USDC a WETH;
+the deployment file's ``minAmount``, ``sdex node``'s default)"""
 
 
 def dev_keys(count: int) -> list[bytes]:
@@ -285,10 +290,10 @@ def deploy_devnet(rpc: Rpc, url: str, accounts: int = 20) -> Deployment:
     # be mined in between, and the mirror reads the Exchange's logs from this block on)
     exchange_address, deploy_block = _past_others(partial(deployed, deployer, "Exchange"))
     tokens: dict[str, TokenInfo] = {}
-    for symbol, name, decimals, units in DEV_TOKENS:
+    for symbol, name, decimals, units, least in DEV_TOKENS:
         token_data = partial(deploy, deployer, "TestToken", name, symbol, decimals)
         token = Token(rpc, _past_others(token_data))
-        tokens[symbol] = TokenInfo(token.address, decimals)
+        tokens[symbol] = TokenInfo(token.address, decimals, least)
         for s in senders:
             _past_others(partial(token.mint, deployer, s.address, units * 10**decimals))
             _past_others(partial(token.approve, s, exchange_address, UINT256_MAX))

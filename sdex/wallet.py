@@ -222,6 +222,14 @@ def limit_amounts(side: Side, price: Fraction, amount: Fraction, market: Market)
     return LimitAmounts(maker, taker)
 
 
+def token_line(symbol: str, token: TokenInfo) -> str:
+    """A listed token for ``sdex devnet``: symbol, address, decimals and the minimum order
+    size the deployment gives it (the nodes' default)."""
+    least = token.min_amount
+    said = f"; minimum order {fmt_amount(least, token.decimals)} {symbol}" if least else ""
+    return f"{symbol:5} {token.address} ({token.decimals} decimals{said})"
+
+
 def fee_for(taker_amount: int, fee_bps: int) -> int:
     """The node's fee: ``feeBps`` of the taker amount, rounded down (what the node asks)."""
     return taker_amount * fee_bps // BPS

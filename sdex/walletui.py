@@ -27,7 +27,7 @@ from sdex.client import (
 )
 from sdex.deployment import Deployment
 from sdex.errors import ChainError, ContractRevert, SdexError
-from sdex.order import Order, SignedOrder, address_of
+from sdex.order import Order, SignedOrder, address_of, to_checksum
 from sdex.wallet import (
     DEFAULT_EXPIRY,
     Market,
@@ -319,7 +319,7 @@ def soft_cancel(
     try:
         status = client.cancel_order(hash_hex, sign_cancel(config.domain, order_hash, key))
     except NodeApiError as e:
-        raise _said_unknown(e, client, hash_hex) from None
+        raise _said_unknown(_said_not_maker(e, client, hash_hex, key), client, hash_hex) from None
     shown = escape(status)
     if status == "cancelled":
         out.print(f"order [bold]{hash_hex}[/] soft-cancelled at the node: status [bold]{shown}[/]")
@@ -329,6 +329,26 @@ def soft_cancel(
             "nothing left to cancel there"
         )
     return status
+
+
+def _said_not_maker(e: NodeApiError, client: NodeClient, hash_hex: str, key: bytes) -> NodeApiError:
+    """A cancel signed by another key than the maker's, said with both addresses (it read
+    "signature: not signed by the order's maker": user28)."""
+    if e.status != 400 or not any(f.field == "signature" for f in e.validation_errors):
+        return e
+    try:
+        maker = client.get_order(hash_hex).order.maker
+    except (SdexError, OSError):
+        return e
+    me = address_of(key)
+    if maker.lower() == me.lower():
+        return e
+    return NodeApiError(
+        400,
+        f"only the order's maker {to_checksum(maker)} can cancel it; this key is "
+        f"{to_checksum(me)}: nothing was cancelled",
+        e.code,
+    )
 
 
 def _said_unknown(e: NodeApiError, client: NodeClient, hash_hex: str) -> NodeApiError:

@@ -193,7 +193,7 @@ def test_market_sell_takes_the_slippage_of_the_console_or_the_command(fake: Fake
 def test_a_market_order_into_an_empty_side_is_refused(fake: FakeNode) -> None:
     fake.book = book_of(asks=[], bids=[(2000 * E6, E18)])
     r = console(fake, "send_order buy market 1", "send_order sell market 1")
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 1, r.output  # (a script with a failed command: user28)
     (line,) = [x for x in r.stderr.splitlines() if x.strip()]
     assert line == (
         "error: no asks in WETH/USDC: a market buy has nothing to take (send a limit order instead)"
@@ -215,7 +215,7 @@ def test_a_node_rejection_is_one_red_line_and_the_prompt_goes_on(fake: FakeNode)
         },
     )
     r = console(fake, "send_order buy limit 2000 1", "book")
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 1, r.output  # (a script with a failed command: user28)
     (line,) = [x for x in r.stderr.splitlines() if x.strip()]
     assert line == (
         "error: Validation Failed (HTTP 400, code 100, ORDER_UNFUNDED): "
@@ -247,7 +247,7 @@ BAD_INPUT = [
 def test_bad_send_order_input_prints_its_usage(fake: FakeNode, line: str, problem: str) -> None:
     fake.book = book_of(asks=[(E18, 2000 * E6)], bids=[(2000 * E6, E18)])
     r = console(fake, line)
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 1, r.output  # (a script with a failed command: user28)
     lines = [x for x in r.stderr.splitlines() if x.strip()]
     assert problem in lines[0]
     assert lines[1:] == [
@@ -275,7 +275,7 @@ def test_bad_input_prints_the_commands_usage(
     fake: FakeNode, line: str, problem: str, usage: str
 ) -> None:
     r = console(fake, line)
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 1, r.output  # (a script with a failed command: user28)
     lines = [x for x in r.stderr.splitlines() if x.strip()]
     assert problem in lines[0] and lines[1:] == [usage]
     assert fake.cancels == [] and fake.queries == []

@@ -216,7 +216,8 @@ def test_sdex_node_sets_a_minimum_per_listed_token(chain: Chain, tmp_path: Path)
     chain.deployment.save(path)
     key = "0x" + chain.keys[19].hex()
     cfg = config_for(port=free_port(), key=key, deployment=path, db=tmp_path / "n.db")
-    assert cfg.limits.min_amounts == {chain.weth.address: 10**14, chain.usdc.address: 100}
+    # (the devnet's per-token minimums, 0.1 USDC rather than 10^-4 of one: user28)
+    assert cfg.limits.min_amounts == {chain.weth.address: 10**14, chain.usdc.address: 10**5}
     cfg = config_for(
         port=free_port(), key=key, deployment=path, db=tmp_path / "n.db", min_amounts=("WETH=1",)
     )

@@ -1,10 +1,11 @@
 """A node's per-token minimums (``Limits.min_amounts``): the least amount of a token an
 order may sell or ask for, and the least a trade moves of it (``OrderBook.minimums``).
 
-Defaults (``sdex node``): 10^-4 of a whole token of every listed token (``DEFAULT_SHIFT``
-decimals below its unit: WETH 10^14 wei, USDC 100 = 0.0001 USDC); an operator sets its
-own per token (``--min-amount SYMBOL=AMOUNT``, in whole tokens, ``0`` for none), as a
-centralised exchange sets a minimum order size per market.
+Defaults (``sdex node``): the deployment file's ``minAmount`` of each token (``sdex devnet``
+writes 0.0001 WETH and 0.1 USDC: 10^-4 of every token made 0.0001 USDC, a hundredth of a cent,
+the quote's minimum: user28), else 10^-4 of a whole token (``DEFAULT_SHIFT`` decimals below its
+unit); an operator sets its own per token (``--min-amount SYMBOL=AMOUNT``, in whole tokens,
+``0`` for none), as a centralised exchange sets a minimum order size per market.
 """
 
 from __future__ import annotations
@@ -24,16 +25,19 @@ class _Token(Protocol):
     @property
     def decimals(self) -> int: ...
 
+    @property
+    def min_amount(self) -> int: ...
+
 
 def default_minimum(decimals: int) -> int:
     return int(10 ** max(0, decimals - DEFAULT_SHIFT))
 
 
 def minimums_for(tokens: Mapping[str, _Token], given: Iterable[str] = ()) -> dict[str, int]:
-    """Each listed token's minimum (lowercase address: base units): the default, or the
-    one ``given`` (``SYMBOL=AMOUNT``, whole tokens; exact to the token's decimals).
-    Raises ``ValueError`` saying what is wrong with one."""
-    out = {t.address.lower(): default_minimum(t.decimals) for t in tokens.values()}
+    """Each listed token's minimum (lowercase address: base units): its own (the deployment
+    file's) or else the default, or the one ``given`` (``SYMBOL=AMOUNT``, whole tokens; exact
+    to the token's decimals). Raises ``ValueError`` saying what is wrong with one."""
+    out = {t.address.lower(): t.min_amount or default_minimum(t.decimals) for t in tokens.values()}
     for item in given:
         symbol, sep, amount = item.partition("=")
         token = tokens.get(symbol.strip().upper())

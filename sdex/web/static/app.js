@@ -97,8 +97,16 @@ function marketsFrom(config) {
       name, base, quote,
       baseToken: b.address.toLowerCase(), quoteToken: q.address.toLowerCase(),
       baseDecimals: b.decimals, quoteDecimals: q.decimals,
+      // the node's minimum order size of each (base units; an older node lists none)
+      baseMin: minAmount(b), quoteMin: minAmount(q),
     };
   });
+}
+
+/** A token's minAmount from order_config as a BigInt; 0n when absent or not a uint. */
+function minAmount(token) {
+  const v = token.minAmount;
+  return typeof v === "string" && /^[0-9]{1,78}$/.test(v) ? BigInt(v) : 0n;
 }
 
 /** The market and side of an order JSON, or null if it is on no listed pair. */
@@ -642,6 +650,13 @@ function apiErrors(body, status) {
       "nothing was posted: give it more seconds";
     return out;
   }
+  if (body?.rejection === "SELF_TRADE") {  // (user28: it read "maker: it would trade with the
+    // same maker's resting order 0x…", under the account, a whole hash and no next step)
+    const own = (body.validationErrors ?? []).map((e) => /0x[0-9a-fA-F]{64}/.exec(e.reason ?? "")?.[0]).find(Boolean);
+    out.form = `this order would trade with your own resting order${own ? " " + short(own) : ""} ` +
+      "(an account never trades with itself): cancel that order or change the price; nothing was posted";
+    return out;
+  }
   for (const e of body?.validationErrors ?? []) {
     const f = FIELD_OF[e.field] ?? "form";
     out[f] = (out[f] ? out[f] + "; " : "") + `${e.field}: ${e.reason}`;
@@ -688,7 +703,10 @@ function draft() {
 function preview() {
   const m = S.market;
   if (!$("price").value && !$("amount").value) {
-    $("preview").textContent = "";
+    // nothing typed: the node's minimum order size, so the first order is not refused for it
+    const least = m ? [[m.baseMin, m.baseDecimals, m.base], [m.quoteMin, m.quoteDecimals, m.quote]]
+      .filter(([v]) => v > 0n).map(([v, d, sym]) => `${fmtAmount(v, d)} ${sym}`) : [];
+    $("preview").textContent = least.length ? `this node's minimum order size: ${least.join(" and ")}` : "";
     return;
   }
   const { order, errors } = draft();
@@ -698,7 +716,14 @@ function preview() {
   const give = buy ? `${fmtAmount(order.makerAmount, m.quoteDecimals)} ${m.quote}` : `${fmtAmount(order.makerAmount, m.baseDecimals)} ${m.base}`;
   const get = buy ? `${fmtAmount(order.takerAmount, m.baseDecimals)} ${m.base}` : `${fmtAmount(order.takerAmount, m.quoteDecimals)} ${m.quote}`;
   const fee = BigInt(order.feeAmount) ? ` · fee ${fmtAmount(order.feeAmount, buy ? m.baseDecimals : m.quoteDecimals)}` : "";
-  $("preview").textContent = `you give at most ${give} for ${get}${fee}`;
+  // the signed limit where the quote's decimals move it, as `sdex order` notes it (user28: a
+  // buy at 1999.999999 showed as 1999.99 in "My orders" with nothing said before)
+  const limit = orderPrice(order, side(), m);
+  const typed = parseDecimal($("price").value, "PRICE", "price");
+  const moved = cmp(limit, typed) !== 0
+    ? ` · whole ${m.quote} units move the signed limit from ${fmtPrice(typed)} to ${fmtPrice(limit)}, in your favour`
+    : "";
+  $("preview").textContent = `you give at most ${give} for ${get}${fee}${moved}`;
 }
 
 async function placeOrder(ev) {
@@ -905,17 +930,18 @@ function renderMyOrders() {
           const filledCell = !m
             ? h("td", { class: "num" }, "?")
             : so.side === "buy"
-              ? h("td", { class: "num", title: `${m.quote} spent so far (a buy fixes the quote it spends: a better price buys more ${m.base})` },
+              ? h("td", { class: "num", "data-label": "Filled", title: `${m.quote} spent so far (a buy fixes the quote it spends: a better price buys more ${m.base})` },
                   filled ? `${fmtAmount(filled, m.quoteDecimals)} ${m.quote}` : "0")
-              : h("td", { class: "num" }, fmtAmount(filled, m.baseDecimals));
+              : h("td", { class: "num", "data-label": "Filled" }, fmtAmount(filled, m.baseDecimals));
           return h("tr", { "data-hash": hash, "data-status": meta.status },
-            h("td", { class: "mono", title: hash }, short(hash)),
+            // (data-label: each cell's heading where a phone's width folds a row in two)
+            h("td", { class: "mono", "data-label": "Order", title: hash }, short(hash)),
             h("td", {}, so?.side ?? "?"),
-            h("td", { class: `num ${so?.side ?? ""}`.trim() }, so ? fmtPrice(orderPrice(o, so.side, m)) : "?"),
-            h("td", { class: "num" }, m ? fmtAmount(base, m.baseDecimals) : "?"),
+            h("td", { class: `num ${so?.side ?? ""}`.trim(), "data-label": "Price" }, so ? fmtPrice(orderPrice(o, so.side, m)) : "?"),
+            h("td", { class: "num", "data-label": "Amount" }, m ? fmtAmount(base, m.baseDecimals) : "?"),
             filledCell,
             // (a narrow column folds "partially_filled" after its "_", never mid-word)
-            h("td", { class: `status-${meta.status}` }, ...meta.status.split(/(?<=_)/).flatMap((w, i) => (i ? [h("wbr"), w] : [w]))),
+            h("td", { class: `status-${meta.status}`, "data-label": "Status" }, ...meta.status.split(/(?<=_)/).flatMap((w, i) => (i ? [h("wbr"), w] : [w]))),
             h("td", {},
               open ? h("button", { type: "button", class: "link soft-cancel", title: "signed CancelOrder at the node", onclick: () => softCancel(hash) }, "cancel") : "",
               meta.status !== "filled" && meta.status !== "cancelled" && meta.status !== "expired"

@@ -61,7 +61,8 @@ export function toUnits(value, decimals, name, symbol, field) {
 
 /**
  * Exact {makerAmount, takerAmount} for `side` ("buy"/"sell") `amount` base at limit `price`
- * quote per base; `market` is {base, quote, baseDecimals, quoteDecimals}.
+ * quote per base; `market` is {base, quote, baseDecimals, quoteDecimals} and, optionally,
+ * {baseMin, quoteMin}: the node's minimum order size per token in base units (BigInt).
  */
 export function limitAmounts(side, price, amount, market) {
   if (price.n <= 0n || amount.n <= 0n) {
@@ -89,6 +90,22 @@ export function limitAmounts(side, price, amount, market) {
   }
   if (maker > MAX_MAKER_AMOUNT || taker > UINT256_MAX) {
     throw new InputError("amount", "PRICE × AMOUNT is too large for a uint256 order amount");
+  }
+  // the node's minimum order size per token (order_config's minAmount, base units; 0 or
+  // absent: none), said before signing in the token's units as `sdex order` says it (the
+  // node's 400 BELOW_MINIMUM names base units and a token address)
+  const quoteUnits = side === "buy" ? maker : taker;
+  for (const [units, least, decimals, symbol, quote] of [
+    [baseUnits, market.baseMin ?? 0n, market.baseDecimals, market.base, false],
+    [quoteUnits, market.quoteMin ?? 0n, market.quoteDecimals, market.quote, true],
+  ]) {
+    if (units < least) {
+      throw new InputError(
+        "amount",
+        `${fmtAmount(units, decimals)} ${symbol} is below this node's minimum order size, ` +
+          `${fmtAmount(least, decimals)} ${symbol}: raise AMOUNT` + (quote ? " or PRICE" : ""),
+      );
+    }
   }
   return { makerAmount: maker, takerAmount: taker };
 }

@@ -1,0 +1,72 @@
+"""The page at the narrowest phones (user28's trial): at 320 px "My orders" scrolled 34-45 px
+sideways, its cancel buttons past the panel's edge (at 360 px 5 px with these orders;
+tests/test_user27_web_phone.py measures 360 px and up with others). Now, up to 440 px, each of
+"My orders" rows takes two lines (order, price and amount; then what is filled, the status
+and the buttons, each labelled), and no cell of the book or "My orders" cuts its text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.async_api import Browser
+
+from tests.conftest import Chain
+from tests.nodeutil import wait_for
+from tests.test_web import (
+    _is,
+    choose_dev_account,
+    chromium,
+    in_module_loop,
+    my_status,
+    node_and_page,
+    place,
+)
+
+__all__ = ["chromium"]  # (the module's Chromium fixture, shared with tests/test_web.py's)
+
+WIDTHS = (320, 340, 360, 414, 440, 441, 600, 1280)
+
+MEASURE = """() => {
+  const market = document.getElementById('market').getBoundingClientRect();
+  const clipped = (sel) => [...document.querySelectorAll(sel)]
+    .filter(td => td.offsetParent !== null && td.scrollWidth > td.clientWidth + 1)
+    .map(td => td.textContent);
+  return {
+    scroll: [...document.querySelectorAll('.panel')].map(
+      p => [p.id, p.scrollWidth - p.clientWidth]),
+    page: document.documentElement.scrollWidth - innerWidth,
+    buttons: [...document.querySelectorAll('#my-orders button')].map(b => {
+      const r = b.getBoundingClientRect(); return r.left >= market.left && r.right <= market.right;
+    }),
+    clipped: [...clipped('#my-orders td'), ...clipped('#book td')],
+    rows: [...document.querySelectorAll('#my-orders tbody tr')].map(tr => tr.innerText),
+  };
+}"""
+
+
+@in_module_loop
+async def test_my_orders_and_the_book_fit_320_px(
+    chain: Chain, tmp_path: Path, chromium: Browser
+) -> None:
+    async with node_and_page(chain, tmp_path, chromium, 6) as (_node, w):
+        await place(w, "sell", "2000.123456", "0.75")
+        await choose_dev_account(w, chain.address(5))
+        big = await place(w, "buy", "2001", "12.345678")  # partly filled by the sell
+        # (signed at 1999.99: a buy's quote, 0.1999999999 USDC, is rounded down to 0.199999)
+        await place(w, "buy", "1999.999999", "0.0001")
+        gone = await place(w, "buy", "1990", "1")
+        await w.page.click(f'#my-orders tr[data-hash="{gone}"] button.soft-cancel')
+        await wait_for(lambda: _is(my_status(w, gone), "cancelled"), timeout=20)
+        await wait_for(lambda: _is(my_status(w, big), "partially_filled"), timeout=20)
+        for width in WIDTHS:
+            await w.page.set_viewport_size({"width": width, "height": 800})
+            got = await w.page.evaluate(MEASURE)
+            assert got["scroll"] == [["market", 0], ["trade", 0], ["activity", 0]], (width, got)
+            assert got["page"] <= 0, (width, got)
+            assert got["buttons"] and all(got["buttons"]), (width, got)
+            assert got["clipped"] == [], (width, got)
+            # every figure is there whole, at any width
+            text = "\n".join(got["rows"])
+            for figure in ("1999.99", "12.345678", "1500.092592 USDC", "2001", "0.0001"):
+                assert figure in text, (width, figure, got["rows"])
+        assert w.errors == []
