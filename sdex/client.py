@@ -292,8 +292,11 @@ class NodeClient:
         except requests.Timeout as e:
             raise late from e
         except requests.RequestException as e:
+            said = describe_request_error(e)
+            nobody = "Connection refused" in said  # (nothing listens there: the next step)
             raise NodeUnreachableError(
-                f"cannot reach the node at {self.base_url}: {describe_request_error(e)}"
+                f"cannot reach the node at {self.base_url}: {said}"
+                + ("; is `sdex node` running on that port?" if nobody else "")
             ) from e
         if raw is None:
             raise late

@@ -149,7 +149,8 @@ def checked_pair(text: str) -> str:
 
 node_option = click.option(
     "--node", "node_url", required=True, metavar="URL", callback=node_url_check,
-    help="The node's HTTP API, e.g. http://127.0.0.1:8001.",
+    envvar="SDEX_NODE", show_envvar=True,
+    help="The node's HTTP API, e.g. http://127.0.0.1:8001; also read from $SDEX_NODE.",
 )  # fmt: skip
 
 

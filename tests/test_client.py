@@ -298,8 +298,18 @@ def test_unreachable_node_is_one_red_line() -> None:
     assert r.exit_code == 1
     (line,) = [x for x in r.stderr.splitlines() if x.strip()]
     assert line == f"error: cannot reach the node at http://127.0.0.1:{port}: " + (
-        "[Errno 111] Connection refused"
+        "[Errno 111] Connection refused; is `sdex node` running on that port?"
     )
+
+
+def test_the_node_url_is_read_from_sdex_node() -> None:
+    port = closed_port()
+    r = run_cli("book", env={"SDEX_NODE": f"127.0.0.1:{port}"})
+    assert r.exit_code == 1, r.output
+    assert f"cannot reach the node at http://127.0.0.1:{port}" in r.stderr
+    r = run_cli("book")
+    assert r.exit_code == 2
+    assert "Missing option '--node' (env var: 'SDEX_NODE')" in r.stderr
 
 
 def test_a_config_with_another_domain_is_not_signed_for(fake: FakeNode) -> None:

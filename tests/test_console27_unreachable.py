@@ -76,7 +76,10 @@ def malformed_config() -> Iterator[str]:
         yield fake.url
 
 
-REFUSED = "error: cannot reach the node at {url}: [Errno 111] Connection refused"
+REFUSED = (
+    "error: cannot reach the node at {url}: [Errno 111] Connection refused; "
+    "is `sdex node` running on that port?"
+)
 NOT_A_NODE = "error: {url} has no /v1/order_config (HTTP 404): not an SDEX node's URL?"
 # The node's own words; like `sdex book`, this one does not name the URL (sdex.client's message).
 MALFORMED = "error: order_config lacks 'exchange'"
@@ -155,7 +158,7 @@ def test_a_node_that_goes_down_ends_no_session_and_is_used_again_when_back() -> 
         )
         shell.start()
         shell.run()
-    refused = f"error: cannot reach the node at {fake.url}: [Errno 111] Connection refused"
+    refused = REFUSED.format(url=fake.url)
     assert err.getvalue().splitlines() == [refused] * 3  # book, fills and get_dump, each
     assert "Show the node's order book" in out.getvalue()  # help still answers while down
     assert out.getvalue().count("bids (0)") == 2  # the book before it went down and after
