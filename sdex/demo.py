@@ -90,6 +90,14 @@ class Node:
     client: NodeClient
 
 
+def minimums_line(d: Deployment) -> str:
+    """The nodes' default minimum order size of each token that has one, as a panel line."""
+    shown = [
+        f"{fmt_amount(t.min_amount, t.decimals)} {s}" for s, t in d.tokens.items() if t.min_amount
+    ]
+    return f"\nminimum order size: {', '.join(shown)}" if shown else ""
+
+
 class Story:
     def __init__(self, console: Console, d: Deployment, log_dir: Path) -> None:
         self.out = console
@@ -426,6 +434,7 @@ def _run_demo(console: Console, log_dir: Path, keep: bool) -> int:
             Panel(
                 f"chain {d.chain_id} at {d.rpc}\nExchange {d.exchange}\n"
                 + "\n".join(f"{s} {t.address} ({t.decimals} decimals)" for s, t in d.tokens.items())
+                + minimums_line(d)
                 + f"\n{len(d.accounts)} dev wallets funded and approved",
                 title="[bold]SDEX devnet[/]",
                 title_align="left",

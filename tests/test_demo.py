@@ -29,6 +29,8 @@ def test_demo_tells_the_whole_story_and_exits_clean(tmp_path: Path) -> None:
     log_dir = tmp_path / "demo"
     code, out = demo(log_dir, 240)
     assert code == 0, out
+    # the devnet panel names each token's minimum order size (the nodes' default)
+    assert "minimum order size: 0.0001 WETH, 0.1 USDC" in out, out
     log = (log_dir / "demo.log").read_text()
     for step in [
         "bob's sell is filled on chain",
