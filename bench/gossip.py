@@ -1303,6 +1303,10 @@ def parser() -> argparse.ArgumentParser:
         help="put this directory first on the nodes' PYTHONPATH (a sitecustomize that counts)",
     )  # fmt: skip
     ap.add_argument(
+        "--switch-interval", type=float,
+        help="the nodes' GIL switch interval, seconds ($SDEX_SWITCH_INTERVAL; default: the node's)",
+    )  # fmt: skip
+    ap.add_argument(
         "--idle", type=float, default=0.0,
         help="after the windows, measure the nodes' CPU over this many idle seconds",
     )  # fmt: skip
@@ -1323,7 +1327,10 @@ def main() -> None:
         ap.error(f"--nodes: each between 2 and {MAX_NODES}")
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
+    if args.switch_interval is not None:  # (the nodes inherit the environment)
+        os.environ["SDEX_SWITCH_INTERVAL"] = repr(args.switch_interval)
     result = run(args)
+    result["node_switch_interval"] = os.environ.get("SDEX_SWITCH_INTERVAL") or "the node's default"
     result["profiled"] = args.profile is not None
     print(json.dumps(result, indent=2))
     if args.profile is not None:

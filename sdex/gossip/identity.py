@@ -32,7 +32,8 @@ import coincurve
 from eth_hash.auto import keccak
 
 from sdex.errors import SignatureError
-from sdex.order import address_of, recover_signer
+from sdex.order import address_of
+from sdex.signature import point_address, signature_parts
 
 HEADER_URL = "X-SDEX-Node"
 HEADER_TIME = "X-SDEX-Time"
@@ -134,6 +135,8 @@ class SignedRequest:
     url: str
     signature: str
     body_hash: str
+    key: bytes = b""
+    """The signer's public key (33 bytes, compressed): a stream's key exchange needs it."""
 
 
 class AuthError(ValueError):
@@ -158,8 +161,8 @@ def verify_request(
     now = int(time.time() * 1000) if now_ms is None else now_ms
     if abs(now - int(ts)) > MAX_SKEW_MS:
         raise AuthError(f"{HEADER_TIME} is more than {MAX_SKEW_MS // 1000} s from ours")
-    node_id = _recover(request_digest(method, path_qs, int(ts), bh, url), sig)
-    return SignedRequest(node_id, url, sig.lower(), bh.lower())
+    node_id, key = recover_key(request_digest(method, path_qs, int(ts), bh, url), sig)
+    return SignedRequest(node_id, url, sig.lower(), bh.lower(), key)
 
 
 def verify_answer(request_sig: str, status: int, body: bytes, headers: dict[str, str]) -> str:
@@ -169,28 +172,22 @@ def verify_answer(request_sig: str, status: int, body: bytes, headers: dict[str,
         raise AuthError("the answer is not signed")
     if bh.lower() != body_hash(body):
         raise AuthError("the answer's body does not match its signed hash")
-    return _recover(answer_digest(request_sig, status, bh), sig)
+    return recover_key(answer_digest(request_sig, status, bh), sig)[0]
 
 
 def recover_key(digest: bytes, sig: str) -> tuple[str, bytes]:
-    """The id that signed ``digest`` (checked as every signature here) and its public key
-    (33 bytes, compressed): what a stream's key exchange needs."""
-    node_id = _recover(digest, sig)
-    raw = bytes.fromhex(sig.removeprefix("0x"))
-    v = raw[64] - 27 if raw[64] >= 27 else raw[64]
-    pub = coincurve.PublicKey.from_signature_and_message(raw[:64] + bytes([v]), digest, hasher=None)
-    return node_id, pub.format()
-
-
-def request_key(method: str, path_qs: str, headers: dict[str, str]) -> bytes:
-    """The public key that signed a request ``verify_request`` accepted."""
-    url, ts, bh, sig = (headers[h] for h in (HEADER_URL, HEADER_TIME, HEADER_BODY, HEADER_SIG))
-    return recover_key(request_digest(method, path_qs, int(ts), bh, url), sig)[1]
-
-
-def _recover(digest: bytes, sig: str) -> str:
+    """The id that signed ``digest`` and its public key (33 bytes, compressed), from one
+    recovery; ``AuthError`` for what the contract would reject too (``signature_parts``:
+    length, v, a high or zero s, r out of range) or a signature that recovers no key.
+    (It recovered the key twice, and a stream's acceptor a third time for the id: gossip28.)"""
     try:
         raw = bytes.fromhex(sig.removeprefix("0x"))
-        return recover_signer(digest, raw)
+        v = signature_parts(raw)[2]
+        pub = coincurve.PublicKey.from_signature_and_message(
+            raw[:64] + bytes([v]), digest, hasher=None
+        )
     except (ValueError, SignatureError) as e:
         raise AuthError(f"bad signature: {e}") from None
+    except Exception as e:  # coincurve raises a bare Exception on unrecoverable points
+        raise AuthError(f"bad signature: signature does not recover: {e}") from None
+    return point_address(pub.format(compressed=False)[1:]), pub.format()

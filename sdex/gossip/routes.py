@@ -39,7 +39,6 @@ from sdex.gossip.identity import (
     AuthError,
     SignedRequest,
     body_hash,
-    request_key,
     verify_request,
 )
 from sdex.gossip.payload import json_size
@@ -220,10 +219,9 @@ async def get_stream(request: web.Request) -> web.StreamResponse:
         theirs = b""
     if len(theirs) != stream.NONCE:
         raise ApiError(400, 100, "nonce must be 64 hex digits")
-    peer_key = request_key(request.method, request.raw_path, dict(request.headers))
     ws = web.WebSocketResponse(max_msg_size=MAX_P2P_BODY + stream.ENVELOPE, compress=False)
     await ws.prepare(request)
-    codec = await stream.accept(ws, gossip.key, peer.key, peer_key, sender.signature, theirs)
+    codec = await stream.accept(ws, gossip.key, peer.key, sender.key, sender.signature, theirs)
 
     async def dispatch(
         method: str, path: str, query: Mapping[str, str], body: object, size: int
