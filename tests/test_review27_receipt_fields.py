@@ -23,6 +23,11 @@ DAMAGE = {
     "contractAddress a number": ("contractAddress", 5),
     "contractAddress not hex": ("contractAddress", "0x" + "zz" * 20),
     "contractAddress an object": ("contractAddress", {"a": 1}),
+    # (review28 left these: numbers past what the store and the watcher can hold)
+    "blockNumber 2^63": ("blockNumber", hex(1 << 63)),
+    "blockNumber 4,000 hex digits": ("blockNumber", "0x" + "f" * 4000),
+    "gasUsed 2^64": ("gasUsed", hex(1 << 64)),
+    "status 2": ("status", "0x2"),
 }
 
 

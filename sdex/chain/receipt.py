@@ -70,17 +70,31 @@ class Receipt:
                 type(contract) is not str or not _ADDRESS.fullmatch(contract)
             ):
                 raise ValueError(f"not a receipt: contract address {str(contract)[:80]!r}")
+            status, number, gas = (_word(raw[k], k) for k in ("status", "blockNumber", "gasUsed"))
+            if status not in (0, 1):  # (EIP-658: 1 success, 0 failure)
+                raise ValueError(f"not a receipt: status {status}")
             return cls(
                 tx_hash=tx_hash,
-                status=int(raw["status"], 16),
-                block_number=int(raw["blockNumber"], 16),
+                status=status,
+                block_number=number,
                 block_hash=block_hash.lower(),
-                gas_used=int(raw["gasUsed"], 16),
+                gas_used=gas,
                 logs=logs_from_rpc(raw["logs"]),
                 contract_address=contract,
             )
         except (KeyError, TypeError, AttributeError, IndexError) as e:
             raise ValueError(f"not a receipt: {type(e).__name__}: {e}"[:300]) from e
+
+
+def _word(raw: object, name: str) -> int:
+    """A receipt's quantity below 2^63, what the store and the watcher hold (review28: a
+    block number or gas of thousands of hex digits was taken as given); ValueError else."""
+    if type(raw) is not str or not 3 <= len(raw) <= 18 or raw[:2] != "0x":
+        raise ValueError(f"not a receipt: {name} {str(raw)[:80]!r}")
+    value = int(raw, 16)
+    if value >= 1 << 63:
+        raise ValueError(f"not a receipt: {name} {raw}")
+    return value
 
 
 def topics_of(raw: object) -> list[bytes]:
