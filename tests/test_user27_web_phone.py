@@ -19,6 +19,7 @@ from playwright.async_api import Browser
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
 from tests.test_web import (
+    Watched,
     _is,
     choose_dev_account,
     chromium,
@@ -57,19 +58,27 @@ MEASURE = """() => {
 }"""
 
 
+async def phone_orders(w: Watched, chain: Chain, tiny: str) -> tuple[str, str]:
+    """A sell, then from another account a buy it partly fills, a tiny buy at a limit its
+    quote's 6 decimals round (1999.999999), and a buy cancelled: the rows a phone must fit.
+    The partly filled buy's hash and the cancelled one's."""
+    await place(w, "sell", "2000.123456", "0.75")
+    await choose_dev_account(w, chain.address(5))
+    big = await place(w, "buy", "2001", "12.345678")  # partly filled by the sell
+    await place(w, "buy", "1999.999999", tiny)
+    gone = await place(w, "buy", "1990", "1")
+    await w.page.click(f'#my-orders tr[data-hash="{gone}"] button.soft-cancel')
+    await wait_for(lambda: _is(my_status(w, gone), "cancelled"), timeout=20)
+    await wait_for(lambda: _is(my_status(w, big), "partially_filled"), timeout=20)
+    return big, gone
+
+
 @in_module_loop
 async def test_orders_and_fills_fit_a_phone(
     chain: Chain, tmp_path: Path, chromium: Browser
 ) -> None:
     async with node_and_page(chain, tmp_path, chromium, 6) as (_node, w):
-        await place(w, "sell", "2000.123456", "0.75")
-        await choose_dev_account(w, chain.address(5))
-        big = await place(w, "buy", "2001", "12.345678")  # partly filled by the sell
-        await place(w, "buy", "1999.999999", "0.000001")
-        gone = await place(w, "buy", "1990", "1")
-        await w.page.click(f'#my-orders tr[data-hash="{gone}"] button.soft-cancel')
-        await wait_for(lambda: _is(my_status(w, gone), "cancelled"), timeout=20)
-        await wait_for(lambda: _is(my_status(w, big), "partially_filled"), timeout=20)
+        big, _gone = await phone_orders(w, chain, "0.000001")
         await w.page.wait_for_selector("#fills tbody tr[data-tx]", timeout=20_000)
         # the buy's "Filled" is what it spent: 0.75 WETH bought at the ask's 2000.123456 (at
         # its own limit, 2001, that quote read as 0.749671460269865067 WETH: untrue)

@@ -11,16 +11,8 @@ from pathlib import Path
 from playwright.async_api import Browser
 
 from tests.conftest import Chain
-from tests.nodeutil import wait_for
-from tests.test_web import (
-    _is,
-    choose_dev_account,
-    chromium,
-    in_module_loop,
-    my_status,
-    node_and_page,
-    place,
-)
+from tests.test_user27_web_phone import phone_orders
+from tests.test_web import chromium, in_module_loop, node_and_page
 
 __all__ = ["chromium"]  # (the module's Chromium fixture, shared with tests/test_web.py's)
 
@@ -49,15 +41,8 @@ async def test_my_orders_and_the_book_fit_320_px(
     chain: Chain, tmp_path: Path, chromium: Browser
 ) -> None:
     async with node_and_page(chain, tmp_path, chromium, 6) as (_node, w):
-        await place(w, "sell", "2000.123456", "0.75")
-        await choose_dev_account(w, chain.address(5))
-        big = await place(w, "buy", "2001", "12.345678")  # partly filled by the sell
-        # (signed at 1999.99: a buy's quote, 0.1999999999 USDC, is rounded down to 0.199999)
-        await place(w, "buy", "1999.999999", "0.0001")
-        gone = await place(w, "buy", "1990", "1")
-        await w.page.click(f'#my-orders tr[data-hash="{gone}"] button.soft-cancel')
-        await wait_for(lambda: _is(my_status(w, gone), "cancelled"), timeout=20)
-        await wait_for(lambda: _is(my_status(w, big), "partially_filled"), timeout=20)
+        # (the tiny buy signed at 1999.99: its quote, 0.1999999999 USDC, rounds to 0.199999)
+        await phone_orders(w, chain, "0.0001")
         for width in WIDTHS:
             await w.page.set_viewport_size({"width": width, "height": 800})
             got = await w.page.evaluate(MEASURE)
