@@ -62,12 +62,7 @@ async def send_head(port: int, lines: int, end: bool) -> tuple[bytes, bool]:
             writer.write(b"\r\n")
         with contextlib.suppress(ConnectionError):
             await writer.drain()
-        try:
-            got = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
-            return b"", False
-        closed = b"connection: close" in got.lower()
-        return got.split(b"\r\n", 1)[0], closed
+        return await answered(reader)
     finally:
         writer.close()
         with contextlib.suppress(ConnectionError):
@@ -102,10 +97,7 @@ async def test_heads_under_the_bound_bodies_and_pipelines_still_pass() -> None:
         for i in range(0, len(body), 7_000):
             writer.write(body[i : i + 7_000])
             await writer.drain()
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-        assert head.startswith(b"HTTP/1.1 200"), head
-        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
-        assert await asyncio.wait_for(reader.readexactly(length), 10) == b"600000"
+        assert await echoed(reader) == b"600000"
         one = b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 2_000 + b"\r\n\r\n"
         writer.write(one * 20)
         await writer.drain()
@@ -122,6 +114,24 @@ async def send_trailers(port: int, lines: int) -> tuple[bytes, bool]:
     return await send_trailers_to(port, "/echo", lines)
 
 
+async def answered(reader: asyncio.StreamReader) -> tuple[bytes, bool]:
+    """The answer's status line and whether it closes the connection; ``b""`` if none came
+    within 10 s (or the connection closed first)."""
+    try:
+        got = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+        return b"", False
+    return got.split(b"\r\n", 1)[0], b"connection: close" in got.lower()
+
+
+async def echoed(reader: asyncio.StreamReader) -> bytes:
+    """A 200 answer's body (the echo server's: the length of the body it read)."""
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    assert head.startswith(b"HTTP/1.1 200"), head
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    return await asyncio.wait_for(reader.readexactly(length), 10)
+
+
 async def send_trailers_to(port: int, path: str, lines: int) -> tuple[bytes, bool]:
     """``send_trailers`` to ``path``."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -133,11 +143,7 @@ async def send_trailers_to(port: int, path: str, lines: int) -> tuple[bytes, boo
             writer.write(b"X-T%d: " % i + b"v" * LINE + b"\r\n")
             with contextlib.suppress(ConnectionError):
                 await writer.drain()
-        try:
-            got = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
-            return b"", False
-        return got.split(b"\r\n", 1)[0], b"connection: close" in got.lower()
+        return await answered(reader)
     finally:
         writer.close()
         with contextlib.suppress(ConnectionError):
@@ -165,8 +171,5 @@ async def test_chunked_bodies_in_small_chunks_still_pass() -> None:
             writer.write(b"32\r\n" + b"x" * 50 + b"\r\n")
         writer.write(b"0\r\nX-Sum: 1\r\n\r\n")
         await writer.drain()
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-        assert head.startswith(b"HTTP/1.1 200"), head
-        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
-        assert await asyncio.wait_for(reader.readexactly(length), 10) == b"600000"
+        assert await echoed(reader) == b"600000"
         writer.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -51,29 +52,40 @@ def test_cli_devnet_runs_in_a_fresh_checkout(tmp_path: Path) -> None:
     ``make demo``; the README's first command): it died with a FileNotFoundError traceback
     opening ``.sdex/devnet.log``. It makes the directory, deploys, and stops on SIGINT sent
     as soon as it says it runs (1 of 2 runs on a loaded machine exited 1, click's "Aborted!":
-    the handlers were installed after that line)."""
+    the handlers were installed after that line). It names each token's minimum order size.
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "sdex.cli", "devnet", "--port", str(port), "--engine", "anvil"],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
         assert proc.stdout is not None
         lines = []
         for line in proc.stdout:  # (ends when the process does: bounded by its start timeout)
-            lines.append(line)
+            lines.append(line.rstrip())
             if "running until interrupted" in line:
                 break
-        assert "running until interrupted" in "".join(lines), "".join(lines)
+        text = "\n".join(lines)
+        assert "running until interrupted" in text, text
+        # each token's minimum order size, the nodes' default (user28: a new user met it only
+        # as a refusal)
+        assert re.search(r"^WETH  0x[0-9a-f]{40} \(18 decimals; minimum order 0\.0001 WETH\)$",
+                         text, re.M), text  # fmt: skip
+        assert re.search(r"^USDC  0x[0-9a-f]{40} \(6 decimals; minimum order 0\.1 USDC\)$",
+                         text, re.M), text  # fmt: skip
         saved = json.loads((tmp_path / ".sdex" / "devnet.json").read_text())
         assert saved["rpc"] == f"http://127.0.0.1:{port}"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:  # (SIGINT first: a killed devnet leaves its anvil running)
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def test_cli_rejects_unknown_engine() -> None:
