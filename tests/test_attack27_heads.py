@@ -51,11 +51,19 @@ async def server() -> AsyncIterator[int]:
 async def send_head(port: int, lines: int, end: bool) -> tuple[bytes, bool]:
     """Send a GET head of ``lines`` header lines of ``LINE`` bytes, ended or not: what the
     server answers within 10 s, and whether it then closed the connection."""
+    return await send_lines(port, b"GET / HTTP/1.1\r\nHost: x\r\n", b"X-", lines, end)
+
+
+async def send_lines(
+    port: int, start: bytes, name: bytes, lines: int, end: bool
+) -> tuple[bytes, bool]:
+    """``start``, then ``lines`` header lines (``name`` and a number, ``LINE`` bytes of
+    value), then an empty line if ``end``: ``answered``."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        writer.write(start)
         for i in range(lines):
-            writer.write(b"X-%d: " % i + b"v" * LINE + b"\r\n")
+            writer.write(name + b"%d: " % i + b"v" * LINE + b"\r\n")
             with contextlib.suppress(ConnectionError):
                 await writer.drain()
         if end:
@@ -134,20 +142,9 @@ async def echoed(reader: asyncio.StreamReader) -> bytes:
 
 async def send_trailers_to(port: int, path: str, lines: int) -> tuple[bytes, bool]:
     """``send_trailers`` to ``path``."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        head = f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-        writer.write(head.encode() + b"Content-Type: application/json\r\n\r\n")
-        writer.write(b"5\r\nhello\r\n0\r\n")
-        for i in range(lines):
-            writer.write(b"X-T%d: " % i + b"v" * LINE + b"\r\n")
-            with contextlib.suppress(ConnectionError):
-                await writer.drain()
-        return await answered(reader)
-    finally:
-        writer.close()
-        with contextlib.suppress(ConnectionError):
-            await writer.wait_closed()
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+    start = head.encode() + b"Content-Type: application/json\r\n\r\n5\r\nhello\r\n0\r\n"
+    return await send_lines(port, start, b"X-T", lines, end=False)
 
 
 async def test_trailers_past_the_bound_are_answered_431_and_closed() -> None:
