@@ -33,20 +33,27 @@ __all__ = ["chromium"]  # (the module's Chromium fixture, shared with tests/test
 
 PHONES = (360, 375, 390, 414, 600)
 
-MEASURE = """() => {
+FITS = """    scroll: [...document.querySelectorAll('.panel')].map(
+      p => [p.id, p.scrollWidth - p.clientWidth]),
+    page: document.documentElement.scrollWidth - innerWidth,
+    buttons: [...document.querySelectorAll('#my-orders button')].map(b => {
+      const r = b.getBoundingClientRect(); return r.left >= market.left && r.right <= market.right;
+    }),
+"""
+"""What a page's width fits: each panel's and the page's sideways scroll, whether each of
+"My orders" buttons is inside the market panel (``market``, its rectangle, defined before)."""
+
+MEASURE = (
+    """() => {
   const lines = (el) => {  // how many lines an element's text takes
     const r = document.createRange(); r.selectNodeContents(el);
     return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size;
   };
   const market = document.getElementById('market').getBoundingClientRect();
   return {
-    scroll: [...document.querySelectorAll('.panel')].map(
-      p => [p.id, p.scrollWidth - p.clientWidth]),
-    page: document.documentElement.scrollWidth - innerWidth,
-    buttons: [...document.querySelectorAll('#my-orders button')].map(b => {
-      const r = b.getBoundingClientRect(); return r.left >= market.left && r.right <= market.right;
-    }),
-    status: [...document.querySelectorAll('#my-orders td[class^="status-"]')]
+"""
+    + FITS
+    + """    status: [...document.querySelectorAll('#my-orders td[class^="status-"]')]
       .map(td => [td.textContent, lines(td) - (td.textContent.includes('_') ? 1 : 0)]),
     headings: [...document.querySelectorAll('#peers th, #fills th, #my-orders th')]
       .filter(th => th.offsetParent !== null && th.textContent)
@@ -56,6 +63,7 @@ MEASURE = """() => {
       tr => [tr.children[1].textContent, tr.children[2].className]),
   };
 }"""
+)
 
 
 async def phone_orders(w: Watched, chain: Chain, tiny: str) -> tuple[str, str]:

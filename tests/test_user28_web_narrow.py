@@ -11,29 +11,27 @@ from pathlib import Path
 from playwright.async_api import Browser
 
 from tests.conftest import Chain
-from tests.test_user27_web_phone import phone_orders
+from tests.test_user27_web_phone import FITS, phone_orders
 from tests.test_web import chromium, in_module_loop, node_and_page
 
 __all__ = ["chromium"]  # (the module's Chromium fixture, shared with tests/test_web.py's)
 
 WIDTHS = (320, 340, 360, 414, 440, 441, 600, 1280)
 
-MEASURE = """() => {
+MEASURE = (
+    """() => {
   const market = document.getElementById('market').getBoundingClientRect();
   const clipped = (sel) => [...document.querySelectorAll(sel)]
     .filter(td => td.offsetParent !== null && td.scrollWidth > td.clientWidth + 1)
     .map(td => td.textContent);
   return {
-    scroll: [...document.querySelectorAll('.panel')].map(
-      p => [p.id, p.scrollWidth - p.clientWidth]),
-    page: document.documentElement.scrollWidth - innerWidth,
-    buttons: [...document.querySelectorAll('#my-orders button')].map(b => {
-      const r = b.getBoundingClientRect(); return r.left >= market.left && r.right <= market.right;
-    }),
-    clipped: [...clipped('#my-orders td'), ...clipped('#book td')],
+"""
+    + FITS
+    + """    clipped: [...clipped('#my-orders td'), ...clipped('#book td')],
     rows: [...document.querySelectorAll('#my-orders tbody tr')].map(tr => tr.innerText),
   };
 }"""
+)
 
 
 @in_module_loop
