@@ -20,6 +20,9 @@ Ways (``--ways``, alternated in each round, the order turned every other round):
   (bench/node.py's ``CpuTrace``, in its node round only);
 - ``after_pool``: 4 batches through the pool (not measured), then ``plain`` (measured):
   does Hardhat stay dearer after a pool phase (bench/node.py's node round follows one)?
+- ``gaps`` (``gapsN``): ``plain`` with the chain idle ``N`` ms (40) after each receipt (the
+  node's round leaves Hardhat idle between its sends while it decodes, applies and forms the
+  next batch; the raw sender never does);
 - ``pool``: mining paused, the round's batches sent into the pool 4 at a time, then mining
   resumed and ``evm_mine`` until the pool is empty (the node's settle round starts so).
 
@@ -163,6 +166,9 @@ def main() -> None:
                 pool(txs)
             elif way == "node":
                 together(txs)
+            elif way.startswith("gaps"):  # gaps or gapsN: plain, N ms idle after each receipt
+                pause = float(way.removeprefix("gaps") or 40) / 1000
+                plain(txs, lambda _r: time.sleep(pause))
             elif way == "sampled":
                 with bn.CpuTrace(pid):
                     plain(txs, None)
