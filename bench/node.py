@@ -409,7 +409,10 @@ def node_process(
         log.close()
 
 
-WINDOW_SAMPLERS = ("gil", "threads", "native", "perf")
+CHAIN_FAULTS: Path | None = None
+"""(``--profile-with chain_faults``) Where the raw rounds' perf records of the chain go."""
+RAW_ROUNDS_SEEN: list[int] = []
+WINDOW_SAMPLERS = ("gil", "threads", "native", "perf", "chain_faults")
 window_sampler = "gil"
 """How ``window_profile`` samples (``--profile-with``): ``gil``, py-spy of the thread holding
 the GIL; ``threads``, py-spy of every thread not idle (the store writer in SQLite, which
@@ -419,7 +422,7 @@ sample: slower, for attribution only); ``perf``, ``perf record -g`` of the proce
 
 
 @contextlib.contextmanager
-def window_profile(profile: Path | None, pid: int) -> Iterator[None]:
+def window_profile(profile: Path | None, pid: int, name: str = "settle") -> Iterator[None]:
     """A sampler on ``pid`` for the duration of the block only (when ``profile`` and py-spy
     are there): ``<profile>/node-settle-window.raw`` (``window_sampler``). Stopped by its own
     PID (SIGINT: it writes what it sampled)."""
@@ -437,6 +440,10 @@ def window_profile(profile: Path | None, pid: int) -> Iterator[None]:
     if window_sampler == "perf":
         cmd = ["perf", "record", "-F", "499", "-g", "-p", str(pid), "-o",
                str(profile / "node-settle-window.perf")]  # fmt: skip
+    elif window_sampler == "chain_faults":  # (``pid`` is the chain's: its page faults)
+        cmd = ["perf", "record", "-e", "page-faults", "-c", "64", "--call-graph", "dwarf,32768",
+               "-p", str(pid), "-o",
+               str(profile / f"chain-{name}-window.perf")]  # fmt: skip
     sampler = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(0.3)  # attached before the clock starts
@@ -1190,7 +1197,12 @@ def raw_batches(
         signed_txs = [raw_batch_tx(signer, sender, ex, b * size, size) for b in range(batches)]
         settled = 0
         gas = 0
-        with CpuMeter(pids) as cpu:
+        faults = CHAIN_FAULTS if window_sampler == "chain_faults" else None
+        with (
+            window_profile(faults, pids["hardhat"], f"raw{len(RAW_ROUNDS_SEEN)}"),
+            CpuMeter(pids) as cpu,
+        ):
+            RAW_ROUNDS_SEEN.append(batches)
             us0, th0 = cpu_user_sys(pids["hardhat"]), thread_split(pids["hardhat"])
             t0 = time.perf_counter()
             for tx in signed_txs:
@@ -1341,7 +1353,9 @@ async def node_round(
             async with s.get(proxy + "/__reset") as resp:
                 resp.raise_for_status()
         with (
-            window_profile(profile, pids["node"]),
+            window_profile(
+                profile, pids["hardhat" if window_sampler == "chain_faults" else "node"]
+            ),
             CpuMeter(pids) as cpu,
             CpuTrace(pids["hardhat"]) as trace,
         ):
@@ -1994,7 +2008,8 @@ def main() -> None:
     ap.add_argument(
         "--profile-with", choices=WINDOW_SAMPLERS, default="gil",
         help="how the node's settle window is sampled with --profile (gil: py-spy --gil; "
-        "threads: every busy thread; native: with C frames; perf: perf record)",
+        "threads: every busy thread; native: with C frames; perf: perf record; chain_faults: "
+        "perf record of the chain's page faults, every 16th, with call stacks)",
     )  # fmt: skip
     ap.add_argument("--engine", choices=("hardhat", "anvil"), default="hardhat")
     ap.add_argument(
@@ -2066,8 +2081,9 @@ def main() -> None:
         "calls by method with the chain's time over the node's round",
     )  # fmt: skip
     args = ap.parse_args()
-    global NODE_ROOT, TIMELINES, window_sampler
+    global NODE_ROOT, TIMELINES, window_sampler, CHAIN_FAULTS
     window_sampler = args.profile_with
+    CHAIN_FAULTS = args.profile
     NODE_ROOT = args.node_root
     TIMELINES = {} if args.timeline else None
     if args.http_orders + 500 > OPERATOR * 1000:
