@@ -64,7 +64,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -211,6 +211,45 @@ def cpu_user_sys(pid: int) -> tuple[float, float, int]:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     hz = os.sysconf("SC_CLK_TCK")
     return int(fields[11]) / hz, int(fields[12]) / hz, int(fields[7])
+
+
+def thread_split(pid: int) -> dict[str, tuple[float, float, int, int]]:
+    """A process's threads grouped by name (digits dropped: ``tokio-runtime-w``, ``V8Worker``,
+    ``node``...): user and system CPU seconds, minor page faults and context switches of
+    the threads alive now (Linux /proc; a thread that ended is missed)."""
+    hz = os.sysconf("SC_CLK_TCK")
+    out: dict[str, tuple[float, float, int, int]] = {}
+    for task in sorted(Path(f"/proc/{pid}/task").iterdir()):
+        try:
+            raw = (task / "stat").read_text()
+            status = (task / "status").read_text()
+        except OSError:
+            continue
+        name = "".join(c for c in raw.split("(", 1)[1].rsplit(")", 1)[0] if not c.isdigit())
+        fields = raw.rsplit(")", 1)[1].split()
+        switches = sum(
+            int(line.split()[1]) for line in status.splitlines() if "ctxt_switches" in line
+        )
+        u, s, f, c = out.get(name, (0.0, 0.0, 0, 0))
+        out[name] = (u + int(fields[11]) / hz, s + int(fields[12]) / hz, f + int(fields[7]),
+                     c + switches)  # fmt: skip
+    return out
+
+
+def thread_split_per_match(
+    before: dict[str, tuple[float, float, int, int]], pid: int, matches: int
+) -> dict[str, list[float]]:
+    """``thread_split`` since ``before`` per match: [user ms, sys ms, page faults, context
+    switches] by thread name, the names that used any."""
+    after = thread_split(pid)
+    rows: dict[str, list[float]] = {}
+    for name, (u, s, f, c) in sorted(after.items()):
+        u0, s0, f0, c0 = before.get(name, (0.0, 0.0, 0, 0))
+        row = [1000 * (u - u0) / matches, 1000 * (s - s0) / matches, (f - f0) / matches,
+               (c - c0) / matches]  # fmt: skip
+        if any(v > 0 for v in row[:3]):
+            rows[name] = [round(v, 3) for v in row]
+    return rows
 
 
 def user_sys_per_match(
@@ -370,7 +409,10 @@ def node_process(
         log.close()
 
 
-WINDOW_SAMPLERS = ("gil", "threads", "native", "perf")
+CHAIN_FAULTS: Path | None = None
+"""(``--profile-with chain_faults``) Where the raw rounds' perf records of the chain go."""
+RAW_ROUNDS_SEEN: list[int] = []
+WINDOW_SAMPLERS = ("gil", "threads", "native", "perf", "chain_faults")
 window_sampler = "gil"
 """How ``window_profile`` samples (``--profile-with``): ``gil``, py-spy of the thread holding
 the GIL; ``threads``, py-spy of every thread not idle (the store writer in SQLite, which
@@ -380,7 +422,7 @@ sample: slower, for attribution only); ``perf``, ``perf record -g`` of the proce
 
 
 @contextlib.contextmanager
-def window_profile(profile: Path | None, pid: int) -> Iterator[None]:
+def window_profile(profile: Path | None, pid: int, name: str = "settle") -> Iterator[None]:
     """A sampler on ``pid`` for the duration of the block only (when ``profile`` and py-spy
     are there): ``<profile>/node-settle-window.raw`` (``window_sampler``). Stopped by its own
     PID (SIGINT: it writes what it sampled)."""
@@ -398,6 +440,10 @@ def window_profile(profile: Path | None, pid: int) -> Iterator[None]:
     if window_sampler == "perf":
         cmd = ["perf", "record", "-F", "499", "-g", "-p", str(pid), "-o",
                str(profile / "node-settle-window.perf")]  # fmt: skip
+    elif window_sampler == "chain_faults":  # (``pid`` is the chain's: its page faults)
+        cmd = ["perf", "record", "-e", "page-faults", "-c", "64", "--call-graph", "dwarf,32768",
+               "-p", str(pid), "-o",
+               str(profile / f"chain-{name}-window.perf")]  # fmt: skip
     sampler = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(0.3)  # attached before the clock starts
@@ -1151,8 +1197,13 @@ def raw_batches(
         signed_txs = [raw_batch_tx(signer, sender, ex, b * size, size) for b in range(batches)]
         settled = 0
         gas = 0
-        with CpuMeter(pids) as cpu:
-            us0 = cpu_user_sys(pids["hardhat"])
+        faults = CHAIN_FAULTS if window_sampler == "chain_faults" else None
+        with (
+            window_profile(faults, pids["hardhat"], f"raw{len(RAW_ROUNDS_SEEN)}"),
+            CpuMeter(pids) as cpu,
+        ):
+            RAW_ROUNDS_SEEN.append(batches)
+            us0, th0 = cpu_user_sys(pids["hardhat"]), thread_split(pids["hardhat"])
             t0 = time.perf_counter()
             for tx in signed_txs:
                 sender.broadcast(tx)
@@ -1163,6 +1214,7 @@ def raw_batches(
                 gas += receipt.gas_used
             seconds = time.perf_counter() - t0
             split = user_sys_per_match(us0, pids["hardhat"], max(1, settled))
+            threads = thread_split_per_match(th0, pids["hardhat"], max(1, settled))
     finally:
         rpc.close()
     if settled != batches * size:
@@ -1176,6 +1228,7 @@ def raw_batches(
         "gas_per_match": round(gas / settled),
         "chain_cpu_ms_per_match": round(1000 * cpu.cores["hardhat"] * seconds / settled, 3),
         **split,
+        "chain_threads_per_match": threads,
         "cpu_cores_used": cpu.cores,
     }
 
@@ -1300,11 +1353,13 @@ async def node_round(
             async with s.get(proxy + "/__reset") as resp:
                 resp.raise_for_status()
         with (
-            window_profile(profile, pids["node"]),
+            window_profile(
+                profile, pids["hardhat" if window_sampler == "chain_faults" else "node"]
+            ),
             CpuMeter(pids) as cpu,
             CpuTrace(pids["hardhat"]) as trace,
         ):
-            us0 = cpu_user_sys(pids["hardhat"])
+            us0, th0 = cpu_user_sys(pids["hardhat"]), thread_split(pids["hardhat"])
             t0 = time.perf_counter()
             rpc.call("evm_setAutomine", True)
             operator = signer.addresses[OPERATOR]
@@ -1318,6 +1373,7 @@ async def node_round(
             try:
                 await asyncio.wait_for(done.wait(), timeout=120)
                 split = user_sys_per_match(us0, pids["hardhat"], n)
+                threads = thread_split_per_match(th0, pids["hardhat"], n)
             finally:
                 counter.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -1354,9 +1410,11 @@ async def node_round(
         # pool, which costs Hardhat ~2x a match: bench/settle_ways.py ``pool``)
         "sustained_chain_split": trace.split_per_match(lo, hi, round(0.8 * n)),
         **split,
+        "chain_threads_per_match": threads,
         "node_cpu_ms_per_match": round(1000 * cpu.cores["node"] * seconds / n, 3),
         "node_thread_cpu_ms_per_match": _thread_cpu_per_match(h_resume, h1, n),
         "cpu_cores_used": cpu.cores,
+        **({"chain_faults_by_method": _faults_by_method(calls, trace)} if calls else {}),
         **({"proxied_chain_calls": calls, "chain_cpu_trace": trace.samples} if calls else {}),
     }
 
@@ -1384,6 +1442,29 @@ def _thread_cpu_per_match(h0: dict[str, Any], h1: dict[str, Any], n: int) -> dic
         name: round(1000 * (row[0] - t0.get(name, [0.0])[0]) / max(1, n), 4)
         for name, row in sorted(t1.items())
         if row[0] > t0.get(name, [0.0])[0]
+    }
+
+
+def _faults_by_method(calls: dict[str, Any], trace: CpuTrace) -> dict[str, list[float]]:
+    """Hardhat's page faults in the node's round by the requests in service when they came
+    (bench/rpcproxy.py's timeline against ``trace``'s 10 ms samples; a sample's faults shared
+    out evenly among the methods in service over it, ``idle`` when none was): [faults, calls,
+    faults a call]. (The proxy's clock is this one's: ``perf_counter``, system-wide.)"""
+    t0 = calls["t0"]
+    spans = [(a + t0, b + t0, m.split(",")[0]) for a, b, m, _ in calls["timeline"] if b]
+    made: dict[str, int] = {}
+    for _, _, m in spans:
+        made[m] = made.get(m, 0) + 1
+    faults: dict[str, float] = {}
+    for (ta, _), (tb, _), x, y in zip(
+        trace.samples, trace.samples[1:], trace.split, trace.split[1:], strict=False
+    ):
+        now = {m for a, b, m in spans if a < tb and b > ta} or {"idle"}
+        for m in now:
+            faults[m] = faults.get(m, 0.0) + (y[2] - x[2]) / len(now)
+    return {
+        m: [round(f), made.get(m, 0), round(f / max(1, made.get(m, 0)))]
+        for m, f in sorted(faults.items(), key=lambda kv: -kv[1])
     }
 
 
@@ -1446,6 +1527,11 @@ async def bench_settlement(
             )
         big["matches_per_s"] = round(statistics.fmean(r["matches_per_s"] for r in big["rounds"]))
         big["ratio_node_over_it"] = round(node["matches_per_s"] / big["matches_per_s"], 3)
+    probe = (
+        await asyncio.to_thread(request_probe, rpc_url, pids["hardhat"])
+        if args.chain_probe
+        else None
+    )
     try:
         loaded = await bench_latency_under_load(
             url, signer, args.load_rate, args.load_seconds, pids
@@ -1454,6 +1540,7 @@ async def bench_settlement(
         loaded = {"error": str(e)[:400]}
     return {
         "latency_under_load": loaded,
+        **({"request_probe": probe} if probe else {}),
         "bitmap_orders": signer.bitmap,
         **({f"raw_batch_of_{args.raw_batch}": big} if big else {}),
         "warmup": {"raw": warm, "node": warm_node},
@@ -1477,6 +1564,43 @@ async def bench_settlement(
         "raw_matches_per_s": round(raw_rate),
         "ratio_node_over_raw": round(statistics.median(ratios), 3),
     }
+
+
+def request_probe(rpc_url: str, pid: int, calls: int = 20) -> dict[str, list[float]]:
+    """(``--chain-probe``) Hardhat's user ms, sys ms and page faults a call, by kind,
+    on the chain the rounds left (its state grown): each kind ``calls`` times, one after
+    the other from one connection."""
+    from sdex.chain import Rpc
+    from sdex.chain.rpc import quantity
+
+    rpc = Rpc(rpc_url)
+    try:
+        head = quantity(rpc.call("eth_blockNumber"))
+        block = rpc.call("eth_getBlockByNumber", hex(head), False)
+        tx = block["transactions"][0]
+        kinds: dict[str, Callable[[], object]] = {
+            "blockNumber": lambda: rpc.call("eth_blockNumber"),
+            "header_latest": lambda: rpc.call("eth_getBlockByNumber", "latest", False),
+            "header_n": lambda: rpc.call("eth_getBlockByNumber", hex(head), False),
+            "headers_batch3": lambda: rpc.batch(
+                [("eth_getBlockByNumber", [hex(head - i), False]) for i in range(3)]
+            ),
+            "receipt": lambda: rpc.call("eth_getTransactionReceipt", tx),
+            "tx_by_hash": lambda: rpc.call("eth_getTransactionByHash", tx),
+            "nonce_latest": lambda: rpc.call("eth_getTransactionCount", block["miner"], "latest"),
+            "chain_id": lambda: rpc.call("eth_chainId"),
+        }
+        out: dict[str, list[float]] = {}
+        for name, call in kinds.items():
+            u0, s0, f0 = cpu_user_sys(pid)
+            for _ in range(calls):
+                call()
+            u1, s1, f1 = cpu_user_sys(pid)
+            out[name] = [round(1000 * (u1 - u0) / calls, 3), round(1000 * (s1 - s0) / calls, 3),
+                         round((f1 - f0) / calls, 1)]  # fmt: skip
+        return out
+    finally:
+        rpc.close()
 
 
 async def bench_load_rounds(
@@ -1884,7 +2008,8 @@ def main() -> None:
     ap.add_argument(
         "--profile-with", choices=WINDOW_SAMPLERS, default="gil",
         help="how the node's settle window is sampled with --profile (gil: py-spy --gil; "
-        "threads: every busy thread; native: with C frames; perf: perf record)",
+        "threads: every busy thread; native: with C frames; perf: perf record; chain_faults: "
+        "perf record of the chain's page faults, every 16th, with call stacks)",
     )  # fmt: skip
     ap.add_argument("--engine", choices=("hardhat", "anvil"), default="hardhat")
     ap.add_argument(
@@ -1946,13 +2071,19 @@ def main() -> None:
         "before/after in the same minutes",
     )  # fmt: skip
     ap.add_argument(
+        "--chain-probe", action="store_true",
+        help="settle: after the rounds, Hardhat's user/sys ms and page faults a call of each "
+        "kind the node makes (headers, receipts...) on the chain the rounds grew",
+    )  # fmt: skip
+    ap.add_argument(
         "--rpc-proxy", action="store_true",
         help="settle: the node talks to the chain through bench/rpcproxy.py, which counts its "
         "calls by method with the chain's time over the node's round",
     )  # fmt: skip
     args = ap.parse_args()
-    global NODE_ROOT, TIMELINES, window_sampler
+    global NODE_ROOT, TIMELINES, window_sampler, CHAIN_FAULTS
     window_sampler = args.profile_with
+    CHAIN_FAULTS = args.profile
     NODE_ROOT = args.node_root
     TIMELINES = {} if args.timeline else None
     if args.http_orders + 500 > OPERATOR * 1000:

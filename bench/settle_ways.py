@@ -20,6 +20,12 @@ Ways (``--ways``, alternated in each round, the order turned every other round):
   (bench/node.py's ``CpuTrace``, in its node round only);
 - ``after_pool``: 4 batches through the pool (not measured), then ``plain`` (measured):
   does Hardhat stay dearer after a pool phase (bench/node.py's node round follows one)?
+- ``gaps`` (``gapsN``): ``plain`` with the chain idle ``N`` ms (40) after each receipt (the
+  node's round leaves Hardhat idle between its sends while it decodes, applies and forms the
+  next batch; the raw sender never does);
+- ``busy`` (``busyN``): ``plain`` while N threads (4) ask ``eth_blockNumber`` back to back,
+  each on its own connection (other requests always in flight while a send is mined, as
+  the node's reads are: do the sends then land on other EDR workers?);
 - ``pool``: mining paused, the round's batches sent into the pool 4 at a time, then mining
   resumed and ``evm_mine`` until the pool is empty (the node's settle round starts so).
 
@@ -163,6 +169,29 @@ def main() -> None:
                 pool(txs)
             elif way == "node":
                 together(txs)
+            elif way.startswith("busy"):  # busyN: plain while N threads ask eth_blockNumber
+                stop = threading.Event()
+
+                def asker() -> None:
+                    own = Rpc(url)
+                    try:
+                        while not stop.is_set():
+                            own.call("eth_blockNumber")
+                    finally:
+                        own.close()
+
+                askers = [threading.Thread(target=asker) for _ in range(int(way[4:] or 4))]
+                for t in askers:
+                    t.start()
+                try:
+                    plain(txs, None)
+                finally:
+                    stop.set()
+                    for t in askers:
+                        t.join()
+            elif way.startswith("gaps"):  # gaps or gapsN: plain, N ms idle after each receipt
+                pause = float(way.removeprefix("gaps") or 40) / 1000
+                plain(txs, lambda _r: time.sleep(pause))
             elif way == "sampled":
                 with bn.CpuTrace(pid):
                     plain(txs, None)
