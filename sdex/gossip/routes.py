@@ -33,6 +33,7 @@ from aiohttp import web
 from sdex import jsonio
 from sdex.errors import JsonLimitError, OrderParseError
 from sdex.gossip import stream
+from sdex.gossip.admin import links_route
 from sdex.gossip.client import ANSWER_ROOM
 from sdex.gossip.gossip import Gossip
 from sdex.gossip.identity import (
@@ -54,7 +55,6 @@ from sdex.httpkit import (
     ascii_int,
     client_group,
     read_bounded,
-    read_json,
 )
 from sdex.order import parse_hex_bytes
 
@@ -401,27 +401,6 @@ STREAM_ROUTES: dict[tuple[str, str], tuple[Route, int]] = {
 """What a stream frame may ask (a hello proves a URL: it stays HTTP)."""
 
 
-async def post_admin_links(request: web.Request) -> web.Response:
-    """``{"block": [url...], "unblock": [url...]}``: cut or restore gossip links with peers,
-    both ways (a network partition, on purpose). Loopback clients only."""
-    if request.remote not in ("127.0.0.1", "::1"):
-        raise ApiError(403, 100, "admin routes answer loopback clients only")
-    gossip = request.app[GOSSIP_KEY]
-    body = await read_json(request, 64 * 1024)
-    for key in ("block", "unblock"):
-        urls = body.get(key, [])
-        if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
-            raise ApiError(400, 100, f"{key} must be a list of peer URLs")
-    for url in body.get("block", []):
-        gossip.links_blocked.add(normalize(url))
-    for url in body.get("unblock", []):
-        gossip.links_blocked.discard(normalize(url))
-        peer = gossip.peers.by_url(url)
-        if peer is not None:
-            gossip.peers.ok(peer)  # no backoff left over from the cut
-    return web.json_response({"blocked": sorted(gossip.links_blocked)})
-
-
 def _int(raw: str, name: str, lo: int, hi: int) -> int:
     value = ascii_int(raw, lo, hi)
     if value is None:
@@ -485,4 +464,4 @@ def add_routes(app: web.Application, gossip: Gossip, limit: RateLimit, admin: bo
 
     app.on_shutdown.append(close_streams)
     if admin:
-        app.router.add_post("/admin/links", post_admin_links)
+        app.router.add_post("/admin/links", links_route(gossip))
