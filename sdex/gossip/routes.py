@@ -1,9 +1,10 @@
 """The ``/p2p/`` routes a node serves to its peers.
 
 Every request is signed by its sender's node key (``sdex.gossip.identity``); the handler
-knows who is talking *before* it reads the body: an unsigned, stale or replayed request gets
-401, a banned id 403, a sender over its rate limit 429 (per admitted id; ids not in the peer
-table share one budget, so made-up keys buy nothing). Then the body is read (bounded), must
+knows who is talking *before* it reads the body: an unsigned, stale or replayed request, or
+one addressed to another node id (``X-SDEX-To``; a hello may name none), gets 401, a banned
+id 403, a sender over its rate limit 429 (per admitted id; ids not in the peer table share
+one budget, so made-up keys buy nothing). Then the body is read (bounded), must
 match its signed hash, and is parsed by ``sdex.jsonio`` (size and depth before parsing).
 A request refused before its sender was proved and admitted (``Refused``) is charged to its
 client address: one that spent its budget of refusals is answered 429 before any header is
@@ -88,6 +89,9 @@ class Asked:
     url: str
     body: dict[str, Any]
     query: Mapping[str, str]
+    addressed: bool = True
+    """Signed for this node's id: False only for a hello that names no node or another
+    (a first hello, or one replayed from elsewhere), which is taken as a stranger's."""
 
 
 Route = Callable[[Gossip, Asked], Awaitable[object]]
@@ -106,7 +110,12 @@ class Gated(Refused):
 
 
 def _admit(
-    app: web.Application, gossip: Gossip, node_id: str, url: str, charge: bool = True
+    app: web.Application,
+    gossip: Gossip,
+    node_id: str,
+    url: str,
+    charge: bool = True,
+    stranger: bool = False,
 ) -> None:
     """What every peer request passes, whether HTTP or a stream frame: not banned, not on a
     cut link, within its rate limit (per admitted id; strangers share one budget; a stream
@@ -121,7 +130,7 @@ def _admit(
         raise ApiError(503, 100, "this link is cut by the operator")
     if not charge:
         return
-    if known is not None:
+    if known is not None and not stranger:
         ok, headers = app[PEER_LIMITER_KEY].take(node_id)
     else:
         ok, headers = app[STRANGER_LIMITER_KEY].take(STRANGERS)
@@ -129,8 +138,10 @@ def _admit(
         raise ApiError(429, 103, "Throttled: too many requests", headers=headers)
 
 
-def _signed(request: web.Request) -> SignedRequest:
-    """The sender of a signed request, admitted (``_admit``) and not a replay. From a client
+def _signed(request: web.Request, anyone: bool = False) -> SignedRequest:
+    """The sender of a signed request for this node, admitted (``_admit``) and not a replay.
+    ``anyone`` (a hello): it may name no node or another, and is then taken as a stranger's
+    (the strangers' budget; a replay elsewhere spends nothing of its signer's). From a client
     address whose budget of refusals is spent: 429 before any header is read or key
     recovered (``sdex.gossip.refusals``)."""
     gossip = request.app[GOSSIP_KEY]
@@ -143,13 +154,17 @@ def _signed(request: web.Request) -> SignedRequest:
         sender = verify_request(request.method, request.raw_path, dict(request.headers))
     except AuthError as e:
         raise Refused(401, 100, str(e)) from None
+    addressed = sender.to == gossip.key.node_id
+    if not (addressed or anyone):
+        raise Refused(401, 100, "this signed request is for another node (X-SDEX-To)")
+    known = addressed and gossip.peers.get(sender.node_id) is not None
     try:
-        _admit(request.app, gossip, sender.node_id, sender.url)
+        _admit(request.app, gossip, sender.node_id, sender.url, stranger=not addressed)
     except ApiError as e:
-        if gossip.peers.get(sender.node_id) is not None:
+        if known:
             raise  # (a proved peer over its own budget, banned or cut: not a refusal here)
         raise Refused(e.status, 100, str(e), headers=e.headers) from None
-    owner = sender.node_id if gossip.peers.get(sender.node_id) is not None else STRANGERS
+    owner = sender.node_id if known else STRANGERS
     if not request.app[REPLAY_KEY].fresh(sender.signature, owner):
         raise Refused(401, 100, "this signed request was seen before (replay)")
     return sender
@@ -169,7 +184,7 @@ def p2p(route: Route, max_body: int) -> Handler:
     @functools.wraps(route)
     async def handler(request: web.Request) -> web.StreamResponse:
         gossip = request.app[GOSSIP_KEY]
-        sender = _signed(request)
+        sender = _signed(request, anyone=route is post_hello)
         if request.content_length is not None and request.content_length > max_body:
             raise ApiError(413, 101, f"Request body too large: more than {max_body} bytes")
         raw = await read_bounded(request, max_body)
@@ -183,8 +198,11 @@ def p2p(route: Route, max_body: int) -> Handler:
                 gossip.penalize(sender.node_id)
                 raise ApiError(400, 101, f"Malformed JSON: {e.reason}") from None
             body = _object(gossip, sender.node_id, obj)
-        gossip.peers.seen(sender.node_id)
-        result = await route(gossip, Asked(sender.node_id, sender.url, body, request.query))
+        addressed = sender.to == gossip.key.node_id
+        if addressed:
+            gossip.peers.seen(sender.node_id)
+        asked = Asked(sender.node_id, sender.url, body, request.query, addressed)
+        result = await route(gossip, asked)
         data = json.dumps(result, separators=(",", ":")).encode()
         headers = gossip.key.answer_headers(sender.signature, 200, data)
         return web.Response(body=data, content_type="application/json", headers=headers)
@@ -354,8 +372,10 @@ async def post_fetch(gossip: Gossip, q: Asked) -> object:
 
 
 async def post_hello(gossip: Gossip, q: Asked) -> object:
-    """A signed hello: the sender's claimed URL is dialled back before it is trusted."""
-    return gossip.core.hello(q.sender, q.url, q.body)
+    """A signed hello: the sender's claimed URL is dialled back before it is trusted. One not
+    addressed to this node neither grafts nor prunes (``"mesh"``): it may be a replay."""
+    body = q.body if q.addressed else {k: v for k, v in q.body.items() if k != "mesh"}
+    return gossip.core.hello(q.sender, q.url, body)
 
 
 async def get_peers(gossip: Gossip, q: Asked) -> object:
