@@ -47,7 +47,9 @@ async def test_a_peer_batch_of_a_new_maker_is_bounded_by_its_funds(
         aiohttp.ClientSession() as session,
     ):
         peer = PeerClient(session, NodeKey.generate(), "http://127.0.0.1:9")
-        answer = await peer.call("POST", api.base, "/p2p/orders", {"orders": orders})
+        assert node.gossip is not None
+        to = node.gossip.key.node_id
+        answer = await peer.call("POST", api.base, "/p2p/orders", {"orders": orders}, to=to)
         assert answer.status == 200, answer
         held = [r for r in node.records.values() if r.signed.order.maker == maker]
         # before: 32 (a chunk judged at once), each with no open order of its maker seen

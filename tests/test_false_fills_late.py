@@ -26,7 +26,7 @@ from sdex.watch.own import OwnBelow
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.reorgutil import held_ask
-from tests.test_hostile import _raw_signed_post
+from tests.test_hostile import _raw_signed_post, addressee
 from tests.test_mirror import synced
 from tests.test_mirror_lag import settled_past_the_watcher
 from tests.test_node import ALICE, BOB, E6, E18
@@ -84,7 +84,9 @@ async def test_a_notice_read_before_a_reorg_and_noted_after_the_new_branch_is_de
         gate = ReceiptGate(node, mined_tx.tx_hash)
         peer = PeerClient(api.session, NodeKey.generate(), "http://127.0.0.1:9")
         body = json.dumps({"txHash": mined_tx.tx_hash}).encode()
-        notice = asyncio.create_task(_raw_signed_post(peer, api.base, "/p2p/settlements", body))
+        notice = asyncio.create_task(
+            _raw_signed_post(peer, api.base, "/p2p/settlements", body, addressee(node))
+        )
         await asyncio.wait_for(gate.read.wait(), 20)
 
         assert c.rpc.call("evm_revert", snap) is True  # block n+1 is another one now

@@ -226,11 +226,12 @@ async def test_killed_node_catches_up_after_restart(chain: Chain, tmp_path: Path
         assert net.session is not None
         asker = PeerClient(net.session, net.node_key(4), net.urls[4])
         for i in range(4):
-            answer = await asker.call("GET", net.urls[i], "/p2p/digest")
+            to = net.node_key(i).node_id
+            answer = await asker.call("GET", net.urls[i], "/p2p/digest", to=to)
             assert answer.status == 200, answer
             assert answer.body["buckets"] == [f"{x:x}" for x in buckets], i
             answer = await asker.call(
-                "POST", net.urls[i], "/p2p/hashes", {"buckets": [*range(256)]}
+                "POST", net.urls[i], "/p2p/hashes", {"buckets": [*range(256)]}, to=to
             )
             assert sorted(answer.body["hashes"]) == sorted(expected), i
 
@@ -242,6 +243,7 @@ async def test_peer_gossiping_forged_orders_is_banned(chain: Chain, tmp_path: Pa
         # The test plays a peer that forges orders, and claims an honest peer's URL: the ban
         # falls on the key that signed, never on the URL it claims.
         liar = PeerClient(net.session, NodeKey.generate(), net.urls[1])
+        to = net.node_key(0).node_id
         forged = [
             sign_order(ask(c, 1, E18, (3000 + k) * E6), c.domain, c.keys[2]).to_json()
             for k in range(6)
@@ -250,14 +252,15 @@ async def test_peer_gossiping_forged_orders_is_banned(chain: Chain, tmp_path: Pa
         answers = []  # (for a failure's message: each push's counts; forged count as rejected)
         for k in range(0, 6, 2):
             answer = await liar.call(
-                "POST", net.urls[0], "/p2p/orders", {"orders": forged[k : k + 2]}
+                "POST", net.urls[0], "/p2p/orders", {"orders": forged[k : k + 2]}, to=to
             )
             statuses.append(answer.status)
             answers.append(answer.body)
         # banned after repeated forgeries
         assert statuses[0] == 200 and statuses[-1] == 403, (statuses, answers)
         valid = c.sign(ask(c, 3, E18, 3200 * E6))
-        answer = await liar.call("POST", net.urls[0], "/p2p/orders", {"orders": [valid.to_json()]})
+        valid_json = {"orders": [valid.to_json()]}
+        answer = await liar.call("POST", net.urls[0], "/p2p/orders", valid_json, to=to)
         assert answer.status == 403  # even a valid order from a banned peer is refused
         _, peers = await net.api(0).get("/p2p/peers")
         assert peers["code"] == 100  # a peer route: unsigned, it answers nothing

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from sdex.gossip import NodeKey, PeerClient
 from sdex.gossip.identity import verify_request
+from sdex.node.core import Node
 from sdex.order import sign_hash, sign_order
 from tests.conftest import Chain
 from tests.nodeutil import GOSSIP_SCALE, Cluster, free_port, wait_for
@@ -87,6 +88,7 @@ async def test_deep_json_anywhere_never_kills_a_node(chain: Chain, tmp_path: Pat
     async with Cluster(chain, tmp_path, [[], [0]]) as net:
         assert net.session is not None
         wallet_paths = ["/v1/orders", "/v1/orders/0x" + "ab" * 32 + "/cancel", "/admin/links"]
+        to = net.node_key(0).node_id
         p2p_paths = ["/p2p/orders", "/p2p/hashes", "/p2p/fetch", "/p2p/hello", "/p2p/cancels"]
         for depth in (10**3, 10**4, 10**5, 10**6):
             body = nested(depth)
@@ -97,7 +99,7 @@ async def test_deep_json_anywhere_never_kills_a_node(chain: Chain, tmp_path: Pat
                     assert r.status in (400, 413), (path, depth, r.status)
             for path in p2p_paths:  # a fresh key each time (the node bans a repeat offender)
                 liar = PeerClient(net.session, NodeKey.generate(), "http://127.0.0.1:9")
-                answer = await _raw_signed_post(liar, net.urls[0], path, body)
+                answer = await _raw_signed_post(liar, net.urls[0], path, body, to)
                 assert answer in (400, 413), (path, depth, answer)
             await alive(net, 0)
         # as a peer's answers: a hostile node the victim dials (its hello, digest, snapshot)
@@ -120,9 +122,16 @@ async def test_deep_json_anywhere_never_kills_a_node(chain: Chain, tmp_path: Pat
             assert hostile.url not in {p["url"] for p in health["gossip"]["peers"]}
 
 
-async def _raw_signed_post(client: PeerClient, url: str, path: str, body: bytes) -> int:
-    """POST raw bytes, signed as ``client``'s key would sign them; the HTTP status."""
-    headers = client.key.request_headers("POST", path, body, client.me)
+def addressee(node: Node) -> str:
+    """The node id a request to ``node`` is signed for (``X-SDEX-To``)."""
+    assert node.gossip is not None
+    return node.gossip.key.node_id
+
+
+async def _raw_signed_post(client: PeerClient, url: str, path: str, body: bytes, to: str) -> int:
+    """POST raw bytes, signed as ``client``'s key would sign them for the node ``to``; the
+    HTTP status."""
+    headers = client.key.request_headers("POST", path, body, client.me, to)
     headers["Content-Type"] = "application/json"
     async with client.session.post(url + path, data=body, headers=headers) as r:
         return r.status
@@ -137,7 +146,7 @@ async def test_forged_orders_under_honest_urls_ban_only_the_forger(
     c = chain
     async with Cluster(c, tmp_path, [[], [0], [0, 1]]) as net:
         assert net.session is not None
-        victim = net.urls[0]
+        victim, to = net.urls[0], net.node_key(0).node_id
         forged = [
             sign_order(ask(c, 1, E18, (3000 + k) * E6), c.domain, c.keys[2]).to_json()
             for k in range(10)
@@ -147,14 +156,14 @@ async def test_forged_orders_under_honest_urls_ban_only_the_forger(
             statuses = []
             for k in range(0, 10, 2):
                 answer = await forger.call(
-                    "POST", victim, "/p2p/orders", {"orders": forged[k : k + 2]}
+                    "POST", victim, "/p2p/orders", {"orders": forged[k : k + 2]}, to=to
                 )
                 statuses.append(answer.status)
             assert statuses[-1] == 403, (claimed, statuses)  # this key is banned
         # a request replayed as it was signed is refused (nobody can reuse an honest one)
         forger = PeerClient(net.session, NodeKey.generate(), net.urls[1])
         body = json.dumps({"buckets": [1]}).encode()
-        headers = forger.key.request_headers("POST", "/p2p/hashes", body, forger.me)
+        headers = forger.key.request_headers("POST", "/p2p/hashes", body, forger.me, to)
         headers["Content-Type"] = "application/json"
         statuses = []
         for _ in range(2):
@@ -372,8 +381,11 @@ async def test_snapshot_cursor_with_unicode_digits_is_a_400(chain: Chain, tmp_pa
     async with Cluster(chain, tmp_path, [[]]) as net:
         assert net.session is not None
         peer = PeerClient(net.session, NodeKey.generate(), "http://127.0.0.1:9")
+        to = net.node_key(0).node_id
         for bad in ("\u00b2", "\u0663", "-1", "+1", "9" * 100):
-            answer = await peer.call("GET", net.urls[0], "/p2p/snapshot", params={"after": bad})
+            answer = await peer.call(
+                "GET", net.urls[0], "/p2p/snapshot", params={"after": bad}, to=to
+            )
             assert answer.status == 400, (bad, answer)
         await alive(net, 0)
         await asyncio.sleep(0)  # (keeps the loop's tasks tidy before the cluster stops)

@@ -45,12 +45,14 @@ async def test_a_receipt_that_is_none_applies_nothing(
     tx = a_successful_tx(chain)
     with answering(chain.deployment.rpc, "eth_getTransactionReceipt", receipt) as rpc:
         async with running_node(replace(node_config(chain, tmp_path / "n.db"), rpc=rpc)) as (
-            _node,
+            node,
             api,
         ):
+            assert node.gossip is not None
             peer = PeerClient(api.session, NodeKey.generate(), "http://127.0.0.1:9")
             body = json.dumps({"txHash": tx}).encode()
-            headers = peer.key.request_headers("POST", "/p2p/settlements", body, peer.me)
+            to = node.gossip.key.node_id
+            headers = peer.key.request_headers("POST", "/p2p/settlements", body, peer.me, to)
             headers["Content-Type"] = "application/json"
             async with api.session.post(
                 api.base + "/p2p/settlements", data=body, headers=headers

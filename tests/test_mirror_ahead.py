@@ -24,7 +24,7 @@ from sdex.settlement import Outcome, SettledMatch
 from sdex.watch import fork
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
-from tests.test_hostile import _raw_signed_post
+from tests.test_hostile import _raw_signed_post, addressee
 from tests.test_mirror import assert_mirror_matches_chain, synced
 from tests.test_mirror_lag import HoldBlock, Moves, settled_past_the_watcher, spendable_of
 from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
@@ -276,7 +276,9 @@ async def test_a_peers_settlement_applied_a_block_early_is_not_lowered_by_the_bl
         second = c.exchange.fill_order(c.sender(BOB), resting, 300 * E6)  # block n+1
         peer = PeerClient(api.session, NodeKey.generate(), "http://127.0.0.1:9")
         body = json.dumps({"txHash": second.tx_hash}).encode()
-        assert await _raw_signed_post(peer, api.base, "/p2p/settlements", body) == 200
+        assert (
+            await _raw_signed_post(peer, api.base, "/p2p/settlements", body, addressee(node)) == 200
+        )
         assert moves.of(resting.hash) == [f"filled {2 * E18 // 10}"]
 
         hold.release()

@@ -14,7 +14,7 @@ from pathlib import Path
 from sdex.gossip import NodeKey, PeerClient
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_hostile import _raw_signed_post
+from tests.test_hostile import _raw_signed_post, addressee
 from tests.test_mirror import synced
 from tests.test_mirror_lag import HoldBlock
 from tests.test_node import ALICE, BOB, E6, E18, ask
@@ -48,7 +48,9 @@ async def test_an_order_a_peers_notice_closes_has_its_fills_stored_first(
 
         peer = PeerClient(api.session, NodeKey.generate(), "http://127.0.0.1:9")
         body = json.dumps({"txHash": mined.tx_hash}).encode()
-        assert await _raw_signed_post(peer, api.base, "/p2p/settlements", body) == 200
+        assert (
+            await _raw_signed_post(peer, api.base, "/p2p/settlements", body, addressee(node)) == 200
+        )
         rows = await node.store.committed_rows([resting.hash_hex])
         assert rows[resting.hash_hex][1] == "filled"
         _, stored = node.store.fills(order_hash=resting.hash_hex)

@@ -79,9 +79,12 @@ async def flood(url: str, source: str, n: int, body: bytes, conns: int = 8) -> d
     return statuses
 
 
-async def signed_get(key: NodeKey, url: str, path: str, source: str) -> int:
-    """A request of ``key``'s, properly signed, from ``source``: its status."""
-    headers = key.request_headers("GET", "/p2p" + path, b"", f"http://{source}:9")
+async def signed_get(key: NodeKey, to: Member, path: str, source: str) -> int:
+    """A request of ``key``'s, properly signed for ``to``, from ``source``: its status."""
+    url = to.url
+    headers = key.request_headers(
+        "GET", "/p2p" + path, b"", f"http://{source}:9", to.gossip.key.node_id
+    )
     connector = aiohttp.TCPConnector(local_addr=(source, 0))
     async with (
         aiohttp.ClientSession(connector=connector) as s,
@@ -107,8 +110,8 @@ async def test_a_junk_flood_costs_a_bounded_number_of_recoveries(
         recovered = len(guard) - before
         assert recovered <= 64 + 40, (recovered, got)  # (the budget, and its refill)
         assert got.get(429, 0) >= FLOOD - 104, got
-        assert await signed_get(b.gossip.key, a.url, "/digest", "127.0.0.1") == 200
-        assert await signed_get(NodeKey.generate(), a.url, "/peers", "127.0.0.4") == 200
+        assert await signed_get(b.gossip.key, a, "/digest", "127.0.0.1") == 200
+        assert await signed_get(NodeKey.generate(), a, "/peers", "127.0.0.4") == 200
         stats = a.gossip.stats()["refusals"]
         assert isinstance(stats, dict)
         assert stats["gated"] >= FLOOD - 104 and stats["refused"] >= 64, stats
@@ -173,6 +176,6 @@ async def test_honest_requests_are_not_charged() -> None:
     async with gossip_net(1, connect=False) as (a,):
         key = NodeKey.generate()
         for _ in range(200):
-            assert await signed_get(key, a.url, "/digest", "127.0.0.5") == 200
+            assert await signed_get(key, a, "/digest", "127.0.0.5") == 200
         stats = a.gossip.stats()["refusals"]
         assert isinstance(stats, dict) and stats["gated"] == 0 and stats["refused"] == 0

@@ -23,7 +23,7 @@ from sdex.watch import fork
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.reorgutil import held_ask
-from tests.test_hostile import _raw_signed_post
+from tests.test_hostile import _raw_signed_post, addressee
 from tests.test_mirror import synced
 from tests.test_mirror_ahead import follows
 from tests.test_mirror_lag import settled_past_the_watcher
@@ -158,7 +158,9 @@ async def test_a_peers_notice_fill_reorged_out_before_the_watcher_got_there_is_d
         mined = c.exchange.fill_order(c.sender(BOB), resting, 300 * E6)
         peer = PeerClient(api.session, NodeKey.generate(), "http://127.0.0.1:9")
         body = json.dumps({"txHash": mined.tx_hash}).encode()
-        assert await _raw_signed_post(peer, api.base, "/p2p/settlements", body) == 200
+        assert (
+            await _raw_signed_post(peer, api.base, "/p2p/settlements", body, addressee(node)) == 200
+        )
         assert [t for t, _, _ in stored(node, [resting])] == [mined.tx_hash.lower()]
         reverted = Reverted(node)
         assert c.rpc.call("evm_revert", snap) is True

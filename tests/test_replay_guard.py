@@ -100,17 +100,17 @@ async def test_strangers_filling_the_memory_leave_a_peers_requests_fresh(
 
     async with running_node(cfg) as (node, _api), aiohttp.ClientSession() as session:
         assert node.gossip is not None
-        me = "http://127.0.0.1:9"
+        me, to = "http://127.0.0.1:9", node.gossip.key.node_id
         strangers = [NodeKey.generate() for _ in range(12)]
         answers = [
-            await post(session, k.request_headers("POST", "/p2p/hashes", body, me))
+            await post(session, k.request_headers("POST", "/p2p/hashes", body, me, to))
             for k in strangers
         ]
         assert 401 not in answers[:8] and answers[8:] == [401] * 4, answers
         peer = NodeKey.generate()
         assert node.gossip.peers.admit(peer.node_id, "http://127.0.0.1:19") is not None
-        signed = peer.request_headers("POST", "/p2p/hashes", body, "http://127.0.0.1:19")
+        signed = peer.request_headers("POST", "/p2p/hashes", body, "http://127.0.0.1:19", to)
         assert await post(session, signed) != 401
         assert await post(session, signed) == 401  # a replay
-        again = peer.request_headers("POST", "/p2p/hashes", body, "http://127.0.0.1:19")
+        again = peer.request_headers("POST", "/p2p/hashes", body, "http://127.0.0.1:19", to)
         assert await post(session, again) != 401

@@ -14,7 +14,7 @@ from sdex.gossip import NodeKey, PeerClient
 from sdex.node.refused import NOTICE_READS
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node
-from tests.test_hostile import _raw_signed_post
+from tests.test_hostile import _raw_signed_post, addressee
 
 READ = "eth_getTransactionReceipt"
 
@@ -37,7 +37,7 @@ async def test_settlement_notices_cost_bounded_receipt_reads(chain: Chain, tmp_p
 
         async def notice(tx_hash: str, sender: PeerClient = stranger) -> int:
             body = json.dumps({"txHash": tx_hash}).encode()
-            return await _raw_signed_post(sender, url, "/p2p/settlements", body)
+            return await _raw_signed_post(sender, url, "/p2p/settlements", body, addressee(node))
 
         # the same settled transaction, told by 40 peers (each its own key): read once
         before = node.rpc.calls[READ]

@@ -148,7 +148,7 @@ async def test_the_handshake_proves_both_keys() -> None:
             assert status == 200 and len(body["buckets"]) == 256
             # a replayed upgrade (the same signed headers) is refused
             path_qs = "/p2p/stream?nonce=" + "00" * 32 + "&to=" + b.gossip.node_id
-            headers = a.gossip.key.request_headers("GET", path_qs, b"", a.url)
+            headers = a.gossip.key.request_headers("GET", path_qs, b"", a.url, b.gossip.node_id)
             async with session.get(b.url + path_qs, headers=headers) as r:
                 assert r.status == 400  # a plain GET is no upgrade: refused before a stream
             async with session.get(b.url + path_qs, headers=headers) as r:
@@ -305,7 +305,7 @@ async def test_an_upgrade_replayed_at_another_node_is_refused() -> None:
     (to have frames there blamed on the honest node): the upgrade names its target."""
     async with gossip_net(3, [FAST] * 3) as (a, b, c):
         path_qs = "/p2p/stream?nonce=" + "11" * 32 + "&to=" + b.gossip.node_id
-        headers = a.gossip.key.request_headers("GET", path_qs, b"", a.url)
+        headers = a.gossip.key.request_headers("GET", path_qs, b"", a.url, b.gossip.node_id)
         async with aiohttp.ClientSession() as session:
             with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
                 await session.ws_connect(c.url + path_qs, headers=headers)

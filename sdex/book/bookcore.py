@@ -102,6 +102,14 @@ class BookCore(BookBase):
                 if least > unit:
                     e.lot = (least + unit - 1) // unit * unit
                 e.floor = e.lot
+            # and enough whole units to ask for the taker token's minimum at its own price:
+            # no counter order gives less (intake's BELOW_MINIMUM, its own lot), so a rest
+            # below that can never be taken. Every node closes it from the chain's filled
+            # amount alike (peer28: only its own node did, ``blocked`` by the book across)
+            wants = minimums.get(order.taker_token, 0)
+            tunit = e.tunit
+            if wants > tunit and (wants + tunit - 1) // tunit * e.unit > e.lot:
+                e.lot = e.floor = (wants + tunit - 1) // tunit * e.unit
         if self._index.setdefault(h, e) is not e:  # the duplicate check and the insert in one
             raise DuplicateOrder(f"order {signed.hash_hex} is already in the book")
         e.indexed = True

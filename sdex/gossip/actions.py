@@ -63,6 +63,12 @@ class GossipConfig:
     peer_exchange_interval: float = 5.0
     dial_interval: float = 0.5
     dial_timeout: float = 5.0
+    peers_per_host: int = 8
+    """Admitted peers one host group may hold (``peers.MAX_PER_HOST``; ``peers.host_group``:
+    an IPv4 /24, an IPv6 /64, a name's last two labels): one host cannot fill the table."""
+    peers_per_loopback: int = 64
+    """The same for loopback addresses (default: the whole table, ``peers.MAX_PEERS``): a
+    devnet runs every node on 127.0.0.1."""
     intake_chunk: int = 32
     """Peer orders checked between two turns of the event loop (wallets go first)."""
     streams: bool = True

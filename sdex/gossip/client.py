@@ -58,11 +58,13 @@ class PeerClient:
         params: dict[str, str] | None = None,
         max_bytes: int = MAX_ANSWER,
         timeout: float | None = None,
+        to: str = "",
     ) -> Answer:
-        """One signed request; a 2xx answer must be signed, bounded and valid JSON."""
+        """One signed request to the node with id ``to`` ("" only for a hello to a URL whose
+        id is not known yet); a 2xx answer must be signed, bounded and valid JSON."""
         data = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
         target = yarl.URL(url + path + ("?" + urlencode(params) if params else ""), encoded=True)
-        headers = self.key.request_headers(method, target.raw_path_qs, data, self.me)
+        headers = self.key.request_headers(method, target.raw_path_qs, data, self.me, to)
         if data:
             headers["Content-Type"] = "application/json"
         kwargs: dict[str, Any] = {"data": data or None, "headers": headers}

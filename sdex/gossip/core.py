@@ -83,7 +83,15 @@ class GossipCore(Pushing):
         self.rng = rng or random.Random()
         self.node_id = node_id
         self.max_orders = max_orders
-        self.peers = Peers(node_id, me, clock=clock, rng=self.rng)
+        self.peers = Peers(
+            node_id,
+            me,
+            clock=clock,
+            rng=self.rng,
+            on_drop=self._forget,
+            per_host=self.config.peers_per_host,
+            per_loopback=self.config.peers_per_loopback,
+        )
         self.me = self.peers.me
         for url in seeds:
             self.peers.add_seed(url)
@@ -131,8 +139,9 @@ class GossipCore(Pushing):
             for peer in self.peers.evict_failing():
                 self._forget(peer.key)
                 self._out.append(Evicted(peer.key, peer.url))
-            if len(self.peers) < self.peers.max_peers:  # full of healthy peers: no dialing
-                for url in self.peers.take_candidates(4):
+            room = self.peers.room()  # (0: full of healthy peers none of which may go yet)
+            if room:
+                for url in self.peers.take_candidates(min(4, room)):
                     if url not in self.links_blocked:
                         self._spawn_dial(flows.dial(self, url, graft=False), url)
             self._keep_mesh(now)

@@ -338,8 +338,10 @@ class Gossip:
 
     async def _http(self, call: Call) -> Reply:
         assert self._client is not None
+        known = self.peers.by_url(call.url) if not call.peer else None  # (a hello)
+        to = call.peer or (known.key if known is not None else "")
         a = await self._client.call(
-            call.method, call.url, call.path, call.body, call.params, timeout=call.timeout
+            call.method, call.url, call.path, call.body, call.params, timeout=call.timeout, to=to
         )
         if call.peer and a.status < 300 and a.signer != call.peer:
             log.warning("%s answered as %s, not %s: dropped", call.url, a.signer, call.peer)

@@ -5,14 +5,19 @@ kept in a file beside its database and created on first start. Its *node id* is 
 key's Ethereum-style address. A peer is the id that signed, never a URL or header it
 claims: scores, bans, rate limits and de-duplication are per id.
 
-Every request carries four headers:
+Every request carries five headers:
 
+- ``X-SDEX-To``: the node id of the node the request is for, as the sender knows it (empty
+  only for a ``hello`` to a URL whose id the sender does not know yet). A node refuses a
+  request addressed to another id, so a request a peer received cannot be replayed at any
+  other node as its signer's (an unaddressed hello is taken as a stranger's: see
+  ``sdex.gossip.routes``); replays at the same node are refused by ``sdex.gossip.replay``;
 - ``X-SDEX-Node``: the URL where the sender says it can be reached (trusted only after a
   signed ``hello`` answered from that URL, see ``sdex.gossip.peers``);
 - ``X-SDEX-Time``: unix milliseconds (a request more than ``MAX_SKEW_MS`` away is refused);
 - ``X-SDEX-Body``: keccak256 of the body bytes;
 - ``X-SDEX-Signature``: the sender's signature over ``request_digest(...)`` of the method,
-  the raw path with query, the time, the body hash and the claimed URL.
+  the raw path with query, the time, the body hash, the claimed URL and the addressee.
 
 So the receiver knows who is talking before it reads the body, and checks the body against
 the signed hash after reading it (bounded). Every answer is signed too, over the request's
@@ -39,10 +44,11 @@ HEADER_URL = "X-SDEX-Node"
 HEADER_TIME = "X-SDEX-Time"
 HEADER_BODY = "X-SDEX-Body"
 HEADER_SIG = "X-SDEX-Signature"
+HEADER_TO = "X-SDEX-To"
 MAX_SKEW_MS = 30_000
 """How far a request's time may be from ours (clock skew plus transit)."""
 
-_REQUEST_TAG = b"SDEX-P2P-REQUEST-v1"
+_REQUEST_TAG = b"SDEX-P2P-REQUEST-v2"  # (v2: the addressee is signed too)
 _ANSWER_TAG = b"SDEX-P2P-ANSWER-v1"
 
 
@@ -50,9 +56,11 @@ def body_hash(body: bytes) -> str:
     return "0x" + keccak(body).hex()
 
 
-def request_digest(method: str, path_qs: str, time_ms: int, body_hex: str, url: str) -> bytes:
+def request_digest(
+    method: str, path_qs: str, time_ms: int, body_hex: str, url: str, to: str = ""
+) -> bytes:
     """What a request's signature covers (fields joined with NUL, which none contains)."""
-    parts = (_REQUEST_TAG, method.upper(), path_qs, str(time_ms), body_hex.lower(), url)
+    parts = (_REQUEST_TAG, method.upper(), path_qs, str(time_ms), body_hex.lower(), url, to.lower())
     return keccak(b"\x00".join(p if isinstance(p, bytes) else p.encode() for p in parts))
 
 
@@ -115,12 +123,17 @@ class NodeKey:
             f.write("0x" + key.private_key.hex() + "\n")
         return key
 
-    def request_headers(self, method: str, path_qs: str, body: bytes, url: str) -> dict[str, str]:
+    def request_headers(
+        self, method: str, path_qs: str, body: bytes, url: str, to: str = ""
+    ) -> dict[str, str]:
+        """The signed headers of a request to the node whose id is ``to`` ("": a hello to a
+        URL whose id is not known yet; any other request must name its node)."""
         now_ms = max(int(time.time() * 1000), self._last_ms[0] + 1)
         self._last_ms[0] = now_ms
         bh = body_hash(body)
-        sig = self.sign(request_digest(method, path_qs, now_ms, bh, url))
-        return {HEADER_URL: url, HEADER_TIME: str(now_ms), HEADER_BODY: bh, HEADER_SIG: sig}
+        sig = self.sign(request_digest(method, path_qs, now_ms, bh, url, to))
+        return {HEADER_URL: url, HEADER_TIME: str(now_ms), HEADER_BODY: bh, HEADER_SIG: sig,
+                HEADER_TO: to.lower()}  # fmt: skip
 
     def answer_headers(self, request_sig: str, status: int, body: bytes) -> dict[str, str]:
         bh = body_hash(body)
@@ -137,6 +150,8 @@ class SignedRequest:
     body_hash: str
     key: bytes = b""
     """The signer's public key (33 bytes, compressed): a stream's key exchange needs it."""
+    to: str = ""
+    """The node id it is addressed to, lowercase ("": none, a first hello)."""
 
 
 class AuthError(ValueError):
@@ -154,15 +169,16 @@ def verify_request(
         raise AuthError(
             f"/p2p/ requests must be signed ({HEADER_TIME}, {HEADER_BODY}, {HEADER_SIG})"
         )
-    if len(url) > 256 or len(ts) > 16 or len(bh) != 66 or len(sig) > 140:
+    to = headers.get(HEADER_TO, "").lower()
+    if len(url) > 256 or len(ts) > 16 or len(bh) != 66 or len(sig) > 140 or len(to) > 42:
         raise AuthError("oversized or malformed signature headers")
     if not (ts.isascii() and ts.isdigit()):
         raise AuthError(f"{HEADER_TIME} must be unix milliseconds")
     now = int(time.time() * 1000) if now_ms is None else now_ms
     if abs(now - int(ts)) > MAX_SKEW_MS:
         raise AuthError(f"{HEADER_TIME} is more than {MAX_SKEW_MS // 1000} s from ours")
-    node_id, key = recover_key(request_digest(method, path_qs, int(ts), bh, url), sig)
-    return SignedRequest(node_id, url, sig.lower(), bh.lower(), key)
+    node_id, key = recover_key(request_digest(method, path_qs, int(ts), bh, url, to), sig)
+    return SignedRequest(node_id, url, sig.lower(), bh.lower(), key=key, to=to)
 
 
 def verify_answer(request_sig: str, status: int, body: bytes, headers: dict[str, str]) -> str:

@@ -9,6 +9,19 @@
   with made-up URLs (they never answer, and are dropped after one try).
 - **Eviction**: an admitted peer that keeps failing (``EVICT_FAILURES`` in a row, nothing
   answered for ``EVICT_SECONDS``) leaves the table; seeds go back to the candidates.
+- **Hosts** (attack28: one address serving 64 keys on 64 ports took every slot): at most
+  ``per_host`` (``MAX_PER_HOST``, 8 of 64) admitted peers share a host group (``host_group``:
+  an IPv4 /24, an IPv6 /64, a DNS name by its last two labels), so a full table spans 8
+  groups at least. Loopback is one group with its own bound (``per_loopback``, default the
+  whole table): a devnet runs every node on 127.0.0.1, and a process on the node's own
+  machine can read its key and database anyway.
+- **Replacement** (libp2p's connection manager, 0x-mesh's peer tags): a full table of
+  healthy peers still takes a proven newcomer (one that answered a signed hello) in place
+  of a *useless* peer: past its ``GRACE_SECONDS``, no positive score (it never brought more
+  valid new orders than bad ones), not an operator's seed; from the most crowded host group,
+  at random among those. One replacement per ``REPLACE_SECONDS`` bounds the churn, so
+  peers that bring valid orders and seeds are never displaced, and a table an attacker
+  filled first turns over to the honest peers that keep being introduced.
 - **Scores**: a peer loses ``INVALID_PENALTY`` points for every order or notice that proves
   bad faith and is banned for ``BAN_SECONDS`` once its score reaches ``BAN_SCORE``; valid new
   orders earn a point back, up to ``MAX_SCORE``. Ids not in the table (strangers) keep a
@@ -18,12 +31,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from sdex.gossip.actions import SPLITS, TOO_LARGE_ANSWER, Call, Reply, TooLarge, too_large
 
@@ -40,6 +55,13 @@ MAX_INTRODUCED = 16
 MAX_STANDINGS = 4096
 EVICT_FAILURES = 5
 EVICT_SECONDS = 30.0
+MAX_PER_HOST = 8
+"""Admitted peers one host group may hold (``host_group``; loopback: ``per_loopback``)."""
+LOOPBACK = "loopback"
+GRACE_SECONDS = 60.0
+"""A new peer is not replaced before it had this long to be useful."""
+REPLACE_SECONDS = 10.0
+"""At most one useless peer is replaced per this many seconds (bounded churn)."""
 
 
 @dataclass
@@ -62,6 +84,10 @@ class Peer:
     url: str
     """Where that id answered a signed hello."""
     standing: Standing = field(default_factory=Standing)
+    host: str = ""
+    """``host_group(url)``: what the per-host bound counts."""
+    admitted: float = 0.0
+    """Clock time it entered the table (its grace period runs from here)."""
     failures: int = 0
     retry_at: float = 0.0
     last_ok: float = 0.0
@@ -109,6 +135,9 @@ class Peers:
         max_peers: int = MAX_PEERS,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        per_host: int = MAX_PER_HOST,
+        per_loopback: int = MAX_PEERS,
+        on_drop: Callable[[str], None] | None = None,
     ) -> None:
         self.clock = clock
         """Every time the table keeps or compares (a simulator passes its own)."""
@@ -116,6 +145,11 @@ class Peers:
         self.me_key = me_key
         self.me = normalize(me_url)
         self.max_peers = max_peers
+        self.per_host = per_host
+        self.per_loopback = per_loopback
+        self.on_drop = on_drop
+        """Told the id of every peer that leaves the table (its outbox and mesh go too)."""
+        self._next_replace = 0.0
         self._peers: dict[str, Peer] = {}
         self._by_url: dict[str, str] = {}
         self._standings: OrderedDict[str, Standing] = OrderedDict()
@@ -177,7 +211,8 @@ class Peers:
 
     def admit(self, key: str, url: str) -> Peer | None:
         """``key`` answered a signed hello at ``url``: it enters the table (or refreshes
-        its URL). None if it is us, banned, or the table is full of healthy peers."""
+        its URL). None if it is us, banned, its host group holds its share already, or the
+        table is full of healthy peers none of which may be replaced yet."""
         url = normalize(url)
         now = self.clock()
         if key == self.me_key or url == self.me:
@@ -189,27 +224,66 @@ class Peers:
         if old_key is not None and old_key != key:  # that URL now answers with another key
             self._drop(old_key)
         peer = self._peers.get(key)
+        host = host_group(url)
         if peer is not None:
             if peer.url != url:
+                if host != peer.host and self._crowded(host):
+                    return None  # (it keeps the URL it has)
                 self._by_url.pop(peer.url, None)
-                peer.url = url
+                peer.url, peer.host = url, host
                 self._by_url[url] = key
             self.ok(peer)
             return peer
+        if self._crowded(host):
+            return None
         if len(self._peers) >= self.max_peers and not self._evict_one(now):
             return None
-        peer = self._peers[key] = Peer(key, url, standing, last_ok=now)
+        peer = self._peers[key] = Peer(key, url, standing, host, now, last_ok=now)
         self._by_url[url] = key
         self.candidates.pop(url, None)
         self._seed_failures.pop(url, None)
         self._seed_retry.pop(url, None)
         return peer
 
+    def _crowded(self, host: str) -> bool:
+        cap = self.per_loopback if host == LOOPBACK else self.per_host
+        return sum(1 for p in self._peers.values() if p.host == host) >= cap
+
+    def room(self) -> int:
+        """How many newcomers the table could take now: its free slots, or 1 when it is
+        full but a useless peer may be replaced (the core dials no more candidates)."""
+        free = self.max_peers - len(self._peers)
+        if free > 0:
+            return free
+        now = self.clock()
+        return int(
+            now >= self._next_replace and any(self._useless(p, now) for p in self._peers.values())
+        )
+
+    def _useless(self, peer: Peer, now: float) -> bool:
+        return (
+            peer.score <= 0 and now - peer.admitted >= GRACE_SECONDS and peer.url not in self.seeds
+        )
+
     def _evict_one(self, now: float) -> bool:
         worst = min(self._peers.values(), key=lambda p: (p.failures == 0, p.score, p.last_ok))
-        if worst.failures == 0 and worst.score >= 0:
-            return False  # every peer is healthy: keep them
-        self._drop(worst.key)
+        if worst.failures or worst.score < 0:
+            self._drop(worst.key)
+            return True
+        # every peer is healthy: replace a useless one (at a bounded rate), else keep them
+        if now < self._next_replace:
+            return False
+        useless = [p for p in self._peers.values() if self._useless(p, now)]
+        if not useless:
+            return False
+        crowd: dict[str, int] = {}
+        for p in self._peers.values():
+            crowd[p.host] = crowd.get(p.host, 0) + 1
+        most = max(crowd[p.host] for p in useless)
+        least = min(p.score for p in useless if crowd[p.host] == most)
+        pick = [p for p in useless if crowd[p.host] == most and p.score == least]
+        self._next_replace = now + REPLACE_SECONDS
+        self._drop(self.rng.choice(pick).key)
         return True
 
     def _drop(self, key: str) -> None:
@@ -218,6 +292,8 @@ class Peers:
             self._by_url.pop(peer.url, None)
             if peer.url in self.seeds:
                 self.candidates[peer.url] = ""
+            if self.on_drop is not None:
+                self.on_drop(key)
 
     def evict_failing(self) -> list[Peer]:
         """Drop peers that kept failing; them."""
@@ -339,6 +415,29 @@ class Peers:
 
     def __len__(self) -> int:
         return len(self._peers)
+
+
+def host_group(url: str) -> str:
+    """The host a peer's URL counts against (``MAX_PER_HOST``): an IPv4 address's /24, an
+    IPv6 address's /64 (an IPv4-mapped one as IPv4), ``LOOPBACK`` for any loopback address
+    or ``localhost``, a DNS name by its last two labels (``a.x.example`` and ``b.x.example``
+    are one: a wildcard record is free to make; no name is resolved here)."""
+    try:
+        host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return url
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        if host == "localhost" or host.endswith(".localhost"):
+            return LOOPBACK
+        return ".".join(host.split(".")[-2:])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return LOOPBACK
+    bits = 24 if ip.version == 4 else 64
+    return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
 
 
 def normalize(url: str) -> str:

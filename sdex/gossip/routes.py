@@ -1,9 +1,10 @@
 """The ``/p2p/`` routes a node serves to its peers.
 
 Every request is signed by its sender's node key (``sdex.gossip.identity``); the handler
-knows who is talking *before* it reads the body: an unsigned, stale or replayed request gets
-401, a banned id 403, a sender over its rate limit 429 (per admitted id; ids not in the peer
-table share one budget, so made-up keys buy nothing). Then the body is read (bounded), must
+knows who is talking *before* it reads the body: an unsigned, stale or replayed request, or
+one addressed to another node id (``X-SDEX-To``; a hello may name none), gets 401, a banned
+id 403, a sender over its rate limit 429 (per admitted id; ids not in the peer table share
+one budget, so made-up keys buy nothing). Then the body is read (bounded), must
 match its signed hash, and is parsed by ``sdex.jsonio`` (size and depth before parsing).
 A request refused before its sender was proved and admitted (``Refused``) is charged to its
 client address: one that spent its budget of refusals is answered 429 before any header is
@@ -33,6 +34,7 @@ from aiohttp import web
 from sdex import jsonio
 from sdex.errors import JsonLimitError, OrderParseError
 from sdex.gossip import stream
+from sdex.gossip.admin import links_route
 from sdex.gossip.client import ANSWER_ROOM
 from sdex.gossip.gossip import Gossip
 from sdex.gossip.identity import (
@@ -53,7 +55,6 @@ from sdex.httpkit import (
     ascii_int,
     client_group,
     read_bounded,
-    read_json,
 )
 from sdex.order import parse_hex_bytes
 
@@ -87,6 +88,9 @@ class Asked:
     url: str
     body: dict[str, Any]
     query: Mapping[str, str]
+    addressed: bool = True
+    """Signed for this node's id: False only for a hello that names no node or another
+    (a first hello, or one replayed from elsewhere), which is taken as a stranger's."""
 
 
 Route = Callable[[Gossip, Asked], Awaitable[object]]
@@ -105,7 +109,12 @@ class Gated(Refused):
 
 
 def _admit(
-    app: web.Application, gossip: Gossip, node_id: str, url: str, charge: bool = True
+    app: web.Application,
+    gossip: Gossip,
+    node_id: str,
+    url: str,
+    charge: bool = True,
+    stranger: bool = False,
 ) -> None:
     """What every peer request passes, whether HTTP or a stream frame: not banned, not on a
     cut link, within its rate limit (per admitted id; strangers share one budget; a stream
@@ -120,7 +129,7 @@ def _admit(
         raise ApiError(503, 100, "this link is cut by the operator")
     if not charge:
         return
-    if known is not None:
+    if known is not None and not stranger:
         ok, headers = app[PEER_LIMITER_KEY].take(node_id)
     else:
         ok, headers = app[STRANGER_LIMITER_KEY].take(STRANGERS)
@@ -128,8 +137,10 @@ def _admit(
         raise ApiError(429, 103, "Throttled: too many requests", headers=headers)
 
 
-def _signed(request: web.Request) -> SignedRequest:
-    """The sender of a signed request, admitted (``_admit``) and not a replay. From a client
+def _signed(request: web.Request, anyone: bool = False) -> SignedRequest:
+    """The sender of a signed request for this node, admitted (``_admit``) and not a replay.
+    ``anyone`` (a hello): it may name no node or another, and is then taken as a stranger's
+    (the strangers' budget; a replay elsewhere spends nothing of its signer's). From a client
     address whose budget of refusals is spent: 429 before any header is read or key
     recovered (``sdex.gossip.refusals``)."""
     gossip = request.app[GOSSIP_KEY]
@@ -142,13 +153,17 @@ def _signed(request: web.Request) -> SignedRequest:
         sender = verify_request(request.method, request.raw_path, dict(request.headers))
     except AuthError as e:
         raise Refused(401, 100, str(e)) from None
+    addressed = sender.to == gossip.key.node_id
+    if not (addressed or anyone):
+        raise Refused(401, 100, "this signed request is for another node (X-SDEX-To)")
+    known = addressed and gossip.peers.get(sender.node_id) is not None
     try:
-        _admit(request.app, gossip, sender.node_id, sender.url)
+        _admit(request.app, gossip, sender.node_id, sender.url, stranger=not addressed)
     except ApiError as e:
-        if gossip.peers.get(sender.node_id) is not None:
+        if known:
             raise  # (a proved peer over its own budget, banned or cut: not a refusal here)
         raise Refused(e.status, 100, str(e), headers=e.headers) from None
-    owner = sender.node_id if gossip.peers.get(sender.node_id) is not None else STRANGERS
+    owner = sender.node_id if known else STRANGERS
     if not request.app[REPLAY_KEY].fresh(sender.signature, owner):
         raise Refused(401, 100, "this signed request was seen before (replay)")
     if owner != STRANGERS and conn is not None:
@@ -170,7 +185,7 @@ def p2p(route: Route, max_body: int) -> Handler:
     @functools.wraps(route)
     async def handler(request: web.Request) -> web.StreamResponse:
         gossip = request.app[GOSSIP_KEY]
-        sender = _signed(request)
+        sender = _signed(request, anyone=route is post_hello)
         if request.content_length is not None and request.content_length > max_body:
             raise ApiError(413, 101, f"Request body too large: more than {max_body} bytes")
         raw = await read_bounded(request, max_body)
@@ -184,8 +199,11 @@ def p2p(route: Route, max_body: int) -> Handler:
                 gossip.penalize(sender.node_id)
                 raise ApiError(400, 101, f"Malformed JSON: {e.reason}") from None
             body = _object(gossip, sender.node_id, obj)
-        gossip.peers.seen(sender.node_id)
-        result = await route(gossip, Asked(sender.node_id, sender.url, body, request.query))
+        addressed = sender.to == gossip.key.node_id
+        if addressed:
+            gossip.peers.seen(sender.node_id)
+        asked = Asked(sender.node_id, sender.url, body, request.query, addressed)
+        result = await route(gossip, asked)
         data = json.dumps(result, separators=(",", ":")).encode()
         headers = gossip.key.answer_headers(sender.signature, 200, data)
         return web.Response(body=data, content_type="application/json", headers=headers)
@@ -354,8 +372,10 @@ async def post_fetch(gossip: Gossip, q: Asked) -> object:
 
 
 async def post_hello(gossip: Gossip, q: Asked) -> object:
-    """A signed hello: the sender's claimed URL is dialled back before it is trusted."""
-    return gossip.core.hello(q.sender, q.url, q.body)
+    """A signed hello: the sender's claimed URL is dialled back before it is trusted. One not
+    addressed to this node neither grafts nor prunes (``"mesh"``): it may be a replay."""
+    body = q.body if q.addressed else {k: v for k, v in q.body.items() if k != "mesh"}
+    return gossip.core.hello(q.sender, q.url, body)
 
 
 async def get_peers(gossip: Gossip, q: Asked) -> object:
@@ -399,27 +419,6 @@ STREAM_ROUTES: dict[tuple[str, str], tuple[Route, int]] = {
     (method, path): (route, limit) for method, path, route, limit in ROUTES if path != "/hello"
 }
 """What a stream frame may ask (a hello proves a URL: it stays HTTP)."""
-
-
-async def post_admin_links(request: web.Request) -> web.Response:
-    """``{"block": [url...], "unblock": [url...]}``: cut or restore gossip links with peers,
-    both ways (a network partition, on purpose). Loopback clients only."""
-    if request.remote not in ("127.0.0.1", "::1"):
-        raise ApiError(403, 100, "admin routes answer loopback clients only")
-    gossip = request.app[GOSSIP_KEY]
-    body = await read_json(request, 64 * 1024)
-    for key in ("block", "unblock"):
-        urls = body.get(key, [])
-        if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
-            raise ApiError(400, 100, f"{key} must be a list of peer URLs")
-    for url in body.get("block", []):
-        gossip.links_blocked.add(normalize(url))
-    for url in body.get("unblock", []):
-        gossip.links_blocked.discard(normalize(url))
-        peer = gossip.peers.by_url(url)
-        if peer is not None:
-            gossip.peers.ok(peer)  # no backoff left over from the cut
-    return web.json_response({"blocked": sorted(gossip.links_blocked)})
 
 
 def _int(raw: str, name: str, lo: int, hi: int) -> int:
@@ -485,4 +484,4 @@ def add_routes(app: web.Application, gossip: Gossip, limit: RateLimit, admin: bo
 
     app.on_shutdown.append(close_streams)
     if admin:
-        app.router.add_post("/admin/links", post_admin_links)
+        app.router.add_post("/admin/links", links_route(gossip))

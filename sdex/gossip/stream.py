@@ -128,7 +128,7 @@ async def dial(
     nonce = secrets.token_bytes(NONCE)
     path_qs = f"{PATH}?nonce={nonce.hex()}&to={peer}"  # signed: not replayable elsewhere
     path_qs += "&acks=1" if grouped else ""
-    headers = key.request_headers("GET", path_qs, b"", me)
+    headers = key.request_headers("GET", path_qs, b"", me, to=peer)
     try:
         ws = await session.ws_connect(
             yarl.URL(url + path_qs, encoded=True),
