@@ -52,7 +52,7 @@ def test_cli_devnet_runs_in_a_fresh_checkout(tmp_path: Path) -> None:
     ``make demo``; the README's first command): it died with a FileNotFoundError traceback
     opening ``.sdex/devnet.log``. It makes the directory, deploys, and stops on SIGINT sent
     as soon as it says it runs (1 of 2 runs on a loaded machine exited 1, click's "Aborted!":
-    the handlers were installed after that line). It names each token's minimum order size.
+    the handlers were installed after that line). It names each token's minimum order size."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "sdex.cli", "devnet", "--port", str(port), "--engine", "anvil"],
