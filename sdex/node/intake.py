@@ -115,8 +115,7 @@ class NodeIntake(NodeStatus):
         who = peer if isinstance(peer, list) else [peer] * len(objs)
         fw = self.forwarding
         started = fw.start()  # (what its new orders cost before they are passed on)
-        ended = started[:2]  # (its CPU and wall clocks: the last hand-over's, once one is)
-        handed = 0
+        ended, handed, through = (*started[:2], 0), 0, 0  # (its last hand-over: see ``mark``)
         results = ["known" if self._known_copy(o) else "" for o in objs]
         todo = [i for i, r in enumerate(results) if not r]
         try:  # (cancelled midway: the orders passed on so far count)
@@ -124,18 +123,19 @@ class NodeIntake(NodeStatus):
                 result = await self.peer_intake.submit(objs[todo[0]], check_fee=False)
                 before = fw.handed
                 results[todo[0]] = self._from_peer(result, who[todo[0]], objs[todo[0]])
-                handed, ended = fw.handed - before, fw.last()
+                handed, through = fw.handed - before, fw.handed
             elif todo:
                 each = self.peer_intake.submit_each([objs[i] for i in todo], check_fee=False)
                 async with contextlib.aclosing(each):
                     async for k, result in each:
                         before = fw.handed
                         results[todo[k]] = self._from_peer(result, who[todo[k]], objs[todo[k]])
-                        if fw.handed != before:
-                            handed, ended = handed + 1, fw.last()
+                        if fw.handed != before:  # (the clocks read once, after the last)
+                            handed, through = handed + 1, fw.handed
         except Exception as e:  # the verdicts given so far stand (accepted: held now)
             raise PartialVerdicts(results) from e
         finally:
+            ended = fw.mark(through) if handed else ended
             fw.add("peer", started, ended, handed)
         return results
 
@@ -227,7 +227,7 @@ class NodeIntake(NodeStatus):
                 if self.gossip is not None:
                     exclude = source.removeprefix("peer:")
                     self.gossip.announce(rec.json, exclude=exclude, text=rec.json_text)
-                    self.forwarding.handed_over()
+                    self.forwarding.passed_on()  # (a chunk's clocks: read after its last)
         except BookError as e:  # e.g. nothing left to fill: the chain moved since the read
             self.registry.publish(rec, "added")  # subscribers see it arrive, then leave
             self._close_record(rec, OrderStatus.REMOVED, str(e))
