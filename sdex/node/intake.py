@@ -15,6 +15,7 @@ from sdex.book.errors import BookError
 from sdex.errors import OrderParseError, SignatureError
 from sdex.gossip.checks import PartialVerdicts
 from sdex.ingest import Accepted, IntakeResult, Known, Rejection
+from sdex.ingest.ordertext import order_text
 from sdex.ingest.rejections import RejectionCode
 from sdex.matching.match import MatchResult, Outcome, TimeInForce
 from sdex.model import OPEN_STATUSES, VALIDATION_FAILED, OrderStatus, error_body, field_error_body
@@ -203,10 +204,9 @@ class NodeIntake(NodeStatus):
         rec = Record(
             signed, self._seq, source, status=OrderStatus.NEW, filled=state.filled, tif=tif
         )
-        # Its JSON text, encoded here once when more than the store's row needs it (pushes
-        # to peers, events to subscribers: they reuse it); else the store's writer does it.
-        pushed = tif is TimeInForce.GTC and self._pushes()
-        text = rec.text() if pushed or len(self.events) else rec.json
+        # Its JSON text, made here once for the store's row, its pushes to peers and its
+        # events to subscribers (formatted directly: ~0.5 us, not the encoder's ~5.6)
+        text = rec.json_text = order_text(rec.json)
         self.registry.admit(rec)  # (before its row is queued: ``admit`` looks in the store)
         stored = self.store.add_order_async(  # a peer's (match=False): nobody waits for it
             signed, rec.seq, OrderStatus.OPEN, source, tif.value, text, waited=match
