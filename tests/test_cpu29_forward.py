@@ -84,3 +84,22 @@ async def test_a_real_nodes_peer_chunk_reads_its_end_once_and_reports_every_orde
         peer = health["forwardTiming"]["peer"]
         assert peer["orders"] == 7 and fw.handed == 7
         assert peer["cpuS"] > 0 and peer["wallS"] > 0
+
+
+async def test_a_turn_whose_pushes_no_timed_call_waits_for_reads_no_clock() -> None:
+    """Gossip spawned pushes of orders no intake call timed (a re-announcement, a peer's
+    single copy): the turn after reads no clock (before: all three, the run-queue file's
+    read among them)."""
+    cpu, queue = Counted(lambda: 0.0), Counted(lambda: 0.0)
+    fw = ForwardTiming(lambda: 0.0, cpu, queue)
+    fw.passed_on()
+    fw.spawned()
+    assert fw._due is not None
+    await asyncio.sleep(0)
+    assert fw._due is None and (cpu.reads, queue.reads) == (0, 0)
+    started = fw.start()  # a timed call after it is still written in its pushes' turn
+    fw.passed_on()
+    fw.add("peer", started, fw.mark(fw.handed), 1)
+    fw.spawned()
+    await asyncio.sleep(0)
+    assert fw.to_json()["peer"]["orders"] == 1 and queue.reads == 2

@@ -246,6 +246,8 @@ class ForwardTiming:
 
     def _written(self) -> None:
         self._due = None
+        if not any(self.spawning.values()):  # (pushes of orders no intake call timed)
+            return
         now = self.start()
         for source, wait in self.spawning.items():
             for started in wait:
