@@ -75,14 +75,17 @@ def test_anything_else_is_encoded_as_before(name: str, edit: object) -> None:
 async def test_a_peers_copy_in_another_form_is_stored_in_the_nodes_one_form(
     chain: Chain, tmp_path: Path
 ) -> None:
-    """A real node, SQLite: a peer's copies with keys reordered and a checksummed maker are
+    """A real node, SQLite, a websocket subscriber (so the text is made at acceptance, by
+    ``order_text``): a peer's copies with keys reordered and a checksummed maker are
     accepted once each; the row, the held record's text and a repeat's ``known`` verdict
     are the node's form (``json.dumps`` of ``SignedOrder.to_json``); nothing lost, nothing
     twice."""
     c = chain
     db = tmp_path / "n.db"
-    async with running_node(node_config(c, db)) as (node, _api):
+    async with running_node(node_config(c, db)) as (node, api):
         await wait_for(lambda: node.watcher.caught_up.is_set())
+        ws = await api.session.ws_connect(api.base + "/v1/ws")
+        await wait_for(lambda: len(node.events) > 0)
         orders = [c.sign(ask(c, CAROL, E18, (7000 + i) * E6)) for i in range(4)]
         copies: list[object] = [
             _moved(orders[0].to_json()),
@@ -95,7 +98,7 @@ async def test_a_peers_copy_in_another_form_is_stored_in_the_nodes_one_form(
         assert got == ["accepted"] * 4 + ["known"]
         assert await node.submit_from_peer(orders[1].to_json(), "ab" * 32) == "known"
         for s in orders:
-            assert node.records[s.hash].text() == json.dumps(s.to_json())
+            assert node.records[s.hash].json_text == json.dumps(s.to_json())  # (made then)
 
         def stored() -> bool:
             return all(node.store.order(s.hash_hex) is not None for s in orders)
@@ -104,3 +107,22 @@ async def test_a_peers_copy_in_another_form_is_stored_in_the_nodes_one_form(
         with contextlib.closing(sqlite3.connect(db)) as ro:
             rows = dict(ro.execute("SELECT hash, order_json FROM orders").fetchall())
         assert rows == {s.hash_hex: json.dumps(s.to_json()) for s in orders}
+        await ws.close()
+
+
+async def test_with_no_peer_and_no_subscriber_the_writer_encodes_the_row(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Nothing but the row needs the text: the loop makes none (the store's writer encodes
+    it, off the loop, as before); the row is the same text."""
+    c = chain
+    db = tmp_path / "n.db"
+    async with running_node(node_config(c, db)) as (node, _api):
+        await wait_for(lambda: node.watcher.caught_up.is_set())
+        s = c.sign(ask(c, CAROL, E18, 7100 * E6))
+        assert await node.submit_many_from_peer([_moved(s.to_json())], "ab" * 32) == ["accepted"]
+        assert node.records[s.hash].json_text is None
+        await wait_for(lambda: node.store.order(s.hash_hex) is not None)
+        with contextlib.closing(sqlite3.connect(db)) as ro:
+            rows = ro.execute("SELECT order_json FROM orders WHERE hash=?", (s.hash_hex,))
+            assert rows.fetchall() == [(json.dumps(s.to_json()),)]

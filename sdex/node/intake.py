@@ -204,9 +204,9 @@ class NodeIntake(NodeStatus):
         rec = Record(
             signed, self._seq, source, status=OrderStatus.NEW, filled=state.filled, tif=tif
         )
-        # Its JSON text, made here once for the store's row, its pushes to peers and its
-        # events to subscribers (formatted directly: ~0.5 us, not the encoder's ~5.6)
-        text = rec.json_text = order_text(rec.json)
+        text: str | dict[str, str] = rec.json  # (nothing else needs it: the writer encodes it)
+        if (tif is TimeInForce.GTC and self._pushes()) or len(self.events):  # once, for all
+            text = rec.json_text = order_text(rec.json)  # (formatted directly: ~2x cheaper)
         self.registry.admit(rec)  # (before its row is queued: ``admit`` looks in the store)
         stored = self.store.add_order_async(  # a peer's (match=False): nobody waits for it
             signed, rec.seq, OrderStatus.OPEN, source, tif.value, text, waited=match
