@@ -6,9 +6,12 @@ orders, as the simulator charges a chunk). ``/health`` reports the sums (``forwa
 a benchmark takes the difference of two readings for one window's means, which
 ``bench/gossip_sim.py`` gives the simulator as the CPU a node spends on an order before it
 forwards it (``sdex.sim.links.LinkModel.check_cost``). Three clocks read per intake call (and per
-loop turn that wrote pushes), two per hand-over, no allocation per order. A wallet's order is
-timed only while gossip has a peer (``NodeIntake.submit``): with none, nothing is passed on,
-and the clocks are system calls (one releases the GIL), costly on a busy virtual machine.
+loop turn that wrote pushes), two per wallet's hand-over; a peer's chunk reads its end's two
+once (``passed_on`` counts a hand-over without a clock, ``mark`` reads them after the chunk's
+last one: its later copies' verdicts, known or rejected, are counted in too), no allocation
+per order. A wallet's order is timed only while gossip has a peer (``NodeIntake.submit``):
+with none, nothing is passed on, and the clocks are system calls (one releases the GIL; the
+thread's CPU clock ~3 us, the run-queue read ~8 us on this virtual machine).
 
 The CPU time is the loop thread's between the two points: where the intake awaits (the
 ECDSA worker for four or more new orders, a chain read) what other tasks ran meanwhile is
@@ -37,7 +40,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import os
 import threading
 import time
@@ -48,8 +50,9 @@ from sdex.gossip.timing import Histogram
 SOURCES = ("wallet", "peer")
 Stamp = tuple[float, float, float]
 """The loop thread's CPU seconds, the wall clock, and the thread's run-queue wait seconds."""
-Mark = tuple[float, float]
-"""The loop thread's CPU seconds and the wall clock (a hand-over's: no run-queue read)."""
+Mark = tuple[float, float, int]
+"""The loop thread's CPU seconds and the wall clock (a hand-over's: no run-queue read), and
+``ForwardTiming.handed`` right after that hand-over (which of gossip's turns it is in)."""
 
 SCHEDSTAT = "/proc/thread-self/schedstat"
 """The calling thread's scheduler statistics (Linux): the second field is the nanoseconds it
@@ -138,6 +141,7 @@ class ForwardTiming:
         "cpu_at",
         "cpu_clock",
         "handed",
+        "handed_at",
         "open",
         "queue_clock",
         "rows",
@@ -158,7 +162,8 @@ class ForwardTiming:
         """Orders handed to gossip so far (any source)."""
         self.cpu_at = 0.0
         self.wall_at = 0.0
-        """The CPU and wall clocks at the last hand-over."""
+        self.handed_at = 0
+        """The CPU and wall clocks at the last hand-over that read them, and ``handed`` then."""
         self.rows = {s: [0, 0.0, 0.0, 0.0, 0.0, 0.0] for s in SOURCES}
         """Orders, loop CPU and wall seconds to the hand-over, and to the pushes' writes
         (CPU, wall, run-queue wait)."""
@@ -169,9 +174,9 @@ class ForwardTiming:
         """Intake calls whose orders gossip has not given to its core yet: their starts."""
         self.spawning: dict[str, list[Stamp]] = {s: [] for s in SOURCES}
         """The same for calls whose orders' pushes were spawned: written next turn."""
-        self._marked = -math.inf
-        """The wall clock at the last hand-over when gossip last spawned pushes (every order
-        handed over until then is with them)."""
+        self._marked = 0
+        """``handed`` when gossip last spawned pushes (every order handed over until then is
+        with them)."""
         self._due: asyncio.AbstractEventLoop | None = None
         """The loop ``_written`` is scheduled on (None: not scheduled; a loop that stopped
         before it ran is not waited for)."""
@@ -181,24 +186,33 @@ class ForwardTiming:
         return self.cpu_clock(), self.wall_clock(), self.queue_clock()
 
     def handed_over(self) -> None:
-        """An order was just handed to gossip (its pushes queued)."""
+        """An order was just handed to gossip (its pushes queued): counted, clocks read."""
         self.handed += 1
-        self.cpu_at, self.wall_at = self.cpu_clock(), self.wall_clock()
+        self.mark(self.handed)
+
+    def passed_on(self) -> None:
+        """The same, no clock read (a peer's chunk: ``mark`` once after its last one)."""
+        self.handed += 1
+
+    def mark(self, through: int) -> Mark:
+        """(thread CPU, wall) now, for the hand-over that made ``handed`` ``through``."""
+        self.cpu_at, self.wall_at, self.handed_at = self.cpu_clock(), self.wall_clock(), through
+        return self.cpu_at, self.wall_at, through
 
     def last(self) -> Mark:
-        """(thread CPU, wall) at the last hand-over."""
-        return self.cpu_at, self.wall_at
+        """(thread CPU, wall, ``handed``) at the last hand-over that read the clocks."""
+        return self.cpu_at, self.wall_at, self.handed_at
 
     def add(self, source: str, started: Stamp, ended: Mark, orders: int) -> None:
         """``orders`` orders of an intake call that ``started`` were handed over, the last
-        one when ``ended`` (``last`` right after it)."""
+        one when ``ended`` (``last`` right after it, or ``mark``)."""
         if orders <= 0:
             return
         row = self.rows[source]
         row[0] += orders
         row[1] += ended[0] - started[0]
         row[2] += ended[1] - started[1]
-        if ended[1] > self._marked:  # its last order is not with gossip's core yet
+        if ended[2] > self._marked:  # its last order is not with gossip's core yet
             self.open[source].append(started)  # (a chunk's span once, as above)
         elif self._due is not None:  # they are: their pushes are written next turn
             self.spawning[source].append(started)
@@ -217,7 +231,7 @@ class ForwardTiming:
     def spawned(self) -> None:
         """Gossip gave its core every order handed over so far and spawned their pushes
         (``Gossip._announce_fresh``, after it did): their tasks write them next turn."""
-        self._marked = self.wall_at
+        self._marked = self.handed
         for source, wait in self.open.items():
             if wait:
                 self.spawning[source].extend(wait)
@@ -232,6 +246,8 @@ class ForwardTiming:
 
     def _written(self) -> None:
         self._due = None
+        if not any(self.spawning.values()):  # (pushes of orders no intake call timed)
+            return
         now = self.start()
         for source, wait in self.spawning.items():
             for started in wait:
