@@ -139,8 +139,21 @@ def node_process(
         node.kill()
 
 
-async def healthy(session: aiohttp.ClientSession, base: str, proc: subprocess.Popen[bytes]) -> bool:
-    assert proc.poll() is None, f"the node at {base} exited with {proc.returncode}: see its log"
+async def healthy(
+    session: aiohttp.ClientSession,
+    base: str,
+    proc: subprocess.Popen[bytes],
+    log: Path | None = None,
+) -> bool:
+    """``/health`` answers 200; AssertionError if the process exited (with its log's last
+    lines when ``log`` is given: a CI run keeps no test's files)."""
+    if proc.poll() is not None:
+        tail = ""
+        if log is not None and log.exists():
+            tail = ":\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+        raise AssertionError(
+            f"the node at {base} exited with {proc.returncode}{tail or ': see its log'}"
+        )
     try:
         async with session.get(base + "/health") as r:
             return r.status == 200
@@ -211,7 +224,8 @@ class Cluster:
         proc = self.procs[i]
         assert proc is not None and self.session is not None
         session = self.session
-        await wait_for(lambda: healthy(session, self.urls[i], proc), timeout=120)  # (a start)
+        log = self.tmp / f"node-{i}.log"
+        await wait_for(lambda: healthy(session, self.urls[i], proc, log), timeout=120)  # (a start)
 
     def kill(self, i: int) -> None:
         proc = self.procs[i]
