@@ -33,7 +33,8 @@ async def test_an_admitted_peers_kept_connection_is_heard_through_a_flood() -> N
         async with aiohttp.ClientSession(connector=connector) as s:
 
             def signed() -> dict[str, str]:
-                return key.request_headers("GET", "/p2p/digest", b"", f"http://{SOURCE}:9")
+                to = a.gossip.key.node_id  # (signed for ``a``: peer28)
+                return key.request_headers("GET", "/p2p/digest", b"", f"http://{SOURCE}:9", to)
 
             assert await _get(s, a.url, signed()) == 200  # (its connection, kept alive)
             got = await flood(a.url, SOURCE, 300, secrets.token_bytes(2_000))
@@ -47,5 +48,7 @@ async def test_an_admitted_peers_kept_connection_is_heard_through_a_flood() -> N
         stranger = NodeKey.generate()
         connector = aiohttp.TCPConnector(limit=1, local_addr=(SOURCE, 0))
         async with aiohttp.ClientSession(connector=connector) as s:
-            headers = stranger.request_headers("GET", "/p2p/digest", b"", f"http://{SOURCE}:9")
+            headers = stranger.request_headers(
+                "GET", "/p2p/digest", b"", f"http://{SOURCE}:9", a.gossip.key.node_id
+            )
             assert await _get(s, a.url, headers) == 429
