@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import string
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -38,7 +39,7 @@ from eth_hash.auto import keccak
 
 from sdex.errors import SignatureError
 from sdex.order import address_of
-from sdex.signature import point_address, signature_parts
+from sdex.signature import SECP256K1_N, point_address, signature_parts
 
 HEADER_URL = "X-SDEX-Node"
 HEADER_TIME = "X-SDEX-Time"
@@ -68,6 +69,10 @@ def answer_digest(request_sig: str, status: int, body_hex: str) -> bytes:
     """What an answer's signature covers: the request it answers, its status and body."""
     parts = (_ANSWER_TAG, request_sig.lower(), str(status), body_hex.lower())
     return keccak(b"\x00".join(p if isinstance(p, bytes) else p.encode() for p in parts))
+
+
+KEY_FILE_MAX = 4096
+"""Bytes of a node key file read at most (a key with ``0x``, spaces and a newline is ~70)."""
 
 
 @dataclass(frozen=True)
@@ -106,15 +111,23 @@ class NodeKey:
 
     @classmethod
     def load_or_create(cls, path: Path) -> NodeKey:
-        """The key in ``path`` (hex), or a new one written there (mode 0600) if absent."""
+        """The key in ``path`` (hex), or a new one written there (mode 0600) if absent;
+        ``ValueError`` naming the file and what is wrong for any other content (user28: an
+        address said only "32 bytes of hex", a zero key the curve library's words, binary
+        junk a UTF-8 error, none naming the file)."""
         if path.exists():
-            text = path.read_text().strip().removeprefix("0x")
-            try:
-                raw = bytes.fromhex(text)
-            except ValueError:
-                raw = b""
-            if len(raw) != 32:
-                raise ValueError(f"node key file {path} must hold 32 bytes of hex")
+            with path.open("rb") as f:
+                data = f.read(KEY_FILE_MAX + 1)  # (a key is 66 bytes: bounded, not read whole)
+            text = data.decode("ascii", "replace").strip().removeprefix("0x")
+            hexa = len(data) <= KEY_FILE_MAX and all(c in string.hexdigits for c in text)
+            if not (hexa and len(text) == 64):
+                said = f"node key file {path} must hold a private key: 64 hex digits (0x optional)"
+                if hexa and len(text) == 40:
+                    said += "; it holds an address (20 bytes), not a private key"
+                raise ValueError(said)
+            raw = bytes.fromhex(text)
+            if not 0 < int.from_bytes(raw, "big") < SECP256K1_N:
+                raise ValueError(f"node key file {path} holds 0 or a number past the curve's order")
             return cls(raw)
         key = cls.generate()
         path.parent.mkdir(parents=True, exist_ok=True)
