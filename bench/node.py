@@ -128,13 +128,20 @@ def devnet_signer(dev: Devnet, deployment: Deployment) -> tuple[Signer, str]:
 
 
 @contextlib.contextmanager
-def signed_devnet(prefix: str) -> Iterator[tuple[Path, Devnet, Deployment, Signer, str]]:
+def signed_devnet(
+    prefix: str, keep: bool = False
+) -> Iterator[tuple[Path, Devnet, Deployment, Signer, str]]:
     """A devnet of 20 dev accounts in a temporary folder (its deployment saved there as
-    ``devnet.json``), with ``devnet_signer``'s signer and operator key: the folder, the
-    devnet, its deployment, the signer, the key. Stopped and deleted after."""
-    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
-        work = Path(tmp)
-        dev = Devnet(deployment_path=work / "devnet.json", log_path=work / "hh.log", accounts=20)
+    ``devnet.json``, the chain's log as ``hardhat.log``), with ``devnet_signer``'s signer and
+    operator key: the folder, the devnet, its deployment, the signer, the key. Stopped after,
+    and the folder deleted unless ``keep`` (a bench that leaves the chain's log to read)."""
+    with contextlib.ExitStack() as stack:
+        if keep:
+            work = Path(tempfile.mkdtemp(prefix=prefix))
+        else:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=prefix)))
+        log = work / "hardhat.log"
+        dev = Devnet(deployment_path=work / "devnet.json", log_path=log, accounts=20)
         deployment = dev.start()
         try:
             signer, key = devnet_signer(dev, deployment)

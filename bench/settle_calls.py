@@ -21,7 +21,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -34,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import node as bn
 
 from sdex.chain import Exchange, Rpc, Sender
-from sdex.devnet import Devnet
 from sdex.settlement.gas import LONE_GAS
 
 KINDS = ("batch", "two", "plain", "plain_ws", "header", "receipt", "states", "blockNumber")
@@ -69,102 +67,98 @@ def main() -> None:
     ap.add_argument("--kinds", default=",".join(KINDS))
     args = ap.parse_args()
     kinds = args.kinds.split(",")
-    work = Path(tempfile.mkdtemp(prefix="sdex-settle-calls-"))
-    dev = Devnet(deployment_path=work / "devnet.json", log_path=work / "hardhat.log", accounts=20)
-    dep = dev.start()
-    rpc: Rpc | None = None
-    try:
-        assert dev.node.proc is not None
-        signer, _ = bn.devnet_signer(dev, dep)
-        pid, url = dev.node.proc.pid, dev.node.url
-        rpc = Rpc(url)
-        ex = Exchange(rpc, dep.exchange)
-        sender = Sender(rpc, signer.keys[bn.RAW_SENDER], dep.chain_id)
-        count = [0]
-        last = [""]
+    with bn.signed_devnet("sdex-settle-calls-", keep=True) as (_, dev, dep, signer, _):
+        rpc: Rpc | None = None
+        try:
+            assert dev.node.proc is not None
+            pid, url = dev.node.proc.pid, dev.node.url
+            rpc = Rpc(url)
+            ex = Exchange(rpc, dep.exchange)
+            sender = Sender(rpc, signer.keys[bn.RAW_SENDER], dep.chain_id)
+            count = [0]
+            last = [""]
 
-        def lone() -> bytes:
-            i = count[0] = count[0] + 1
-            pair = (signer.order(bn.ASK_MAKERS[i % 9], True, bn.MID),
-                    signer.order(bn.BID_MAKERS[i % 9], False, bn.MID))  # fmt: skip
-            return ex.encode_settlement([(*pair, 2**256 - 1)])
+            def lone() -> bytes:
+                i = count[0] = count[0] + 1
+                pair = (signer.order(bn.ASK_MAKERS[i % 9], True, bn.MID),
+                        signer.order(bn.BID_MAKERS[i % 9], False, bn.MID))  # fmt: skip
+                return ex.encode_settlement([(*pair, 2**256 - 1)])
 
-        def send(how: str) -> bool:
-            assert rpc is not None
-            tx = sender.sign(ex.address, lone(), LONE_GAS)
-            last[0] = tx.tx_hash
-            if how == "batch":
-                return sender.broadcast_for_receipt(tx) is None
-            sender.broadcast(tx)
-            if how == "two":
-                return rpc.call("eth_getTransactionReceipt", tx.tx_hash) is None
-            return False
-
-        def ask(method: str, *params: Any) -> Callable[[], bool]:
-            def call() -> bool:
+            def send(how: str) -> bool:
                 assert rpc is not None
-                rpc.call(method, *params)
+                tx = sender.sign(ex.address, lone(), LONE_GAS)
+                last[0] = tx.tx_hash
+                if how == "batch":
+                    return sender.broadcast_for_receipt(tx) is None
+                sender.broadcast(tx)
+                if how == "two":
+                    return rpc.call("eth_getTransactionReceipt", tx.tx_hash) is None
                 return False
 
-            return call
+            def ask(method: str, *params: Any) -> Callable[[], bool]:
+                def call() -> bool:
+                    assert rpc is not None
+                    rpc.call(method, *params)
+                    return False
 
-        def states() -> bool:
-            pair = [signer.order(bn.ASK_MAKERS[0], True, bn.MID),
-                    signer.order(bn.BID_MAKERS[0], False, bn.MID)]  # fmt: skip
-            ex.order_states(pair)
-            return False
+                return call
 
-        def receipt() -> bool:
-            assert rpc is not None
-            return rpc.call("eth_getTransactionReceipt", last[0]) is None
+            def states() -> bool:
+                pair = [signer.order(bn.ASK_MAKERS[0], True, bn.MID),
+                        signer.order(bn.BID_MAKERS[0], False, bn.MID)]  # fmt: skip
+                ex.order_states(pair)
+                return False
 
-        table: dict[str, Callable[[], bool]] = {
-            "batch": lambda: send("batch"),
-            "two": lambda: send("two"),
-            "plain": lambda: send("plain"),
-            "plain_ws": lambda: send("plain"),
-            "header": ask("eth_getBlockByNumber", "latest", False),
-            "receipt": receipt,
-            "states": states,
-            "blockNumber": ask("eth_blockNumber"),
-        }
-        for _ in range(5):  # warm-up
-            send("batch")
-        rounds: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
-        for r in range(args.rounds):
-            for kind in kinds if r % 2 == 0 else kinds[::-1]:
-                stop, ready = threading.Event(), threading.Event()
-                sub = None
-                if kind == "plain_ws":
-                    sub = threading.Thread(target=subscriber, args=(url, stop, ready))
-                    sub.start()
-                    ready.wait(10.0)
-                cpu0, t0, missed = bn.cpu_seconds(pid), time.perf_counter(), 0
-                for _ in range(args.calls):
-                    missed += table[kind]()
-                wall = time.perf_counter() - t0
-                cpu = bn.cpu_seconds(pid) - cpu0
-                stop.set()
-                if sub is not None:
-                    sub.join()
-                rounds[kind].append(
-                    {"hardhat_cpu_ms": round(1e3 * cpu / args.calls, 2),
-                     "wall_ms": round(1e3 * wall / args.calls, 2), "missed": missed}
-                )  # fmt: skip
-        out = {
-            "at": time.strftime("%H:%M:%S"),
-            "load": round(os.getloadavg()[0], 1),
-            "calls": args.calls,
-            "median_hardhat_cpu_ms": {
-                k: statistics.median(x["hardhat_cpu_ms"] for x in v) for k, v in rounds.items()
-            },
-            "rounds": rounds,
-        }
-        print(json.dumps(out), flush=True)
-    finally:
-        if rpc is not None:
-            rpc.close()
-        dev.stop()
+            def receipt() -> bool:
+                assert rpc is not None
+                return rpc.call("eth_getTransactionReceipt", last[0]) is None
+
+            table: dict[str, Callable[[], bool]] = {
+                "batch": lambda: send("batch"),
+                "two": lambda: send("two"),
+                "plain": lambda: send("plain"),
+                "plain_ws": lambda: send("plain"),
+                "header": ask("eth_getBlockByNumber", "latest", False),
+                "receipt": receipt,
+                "states": states,
+                "blockNumber": ask("eth_blockNumber"),
+            }
+            for _ in range(5):  # warm-up
+                send("batch")
+            rounds: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
+            for r in range(args.rounds):
+                for kind in kinds if r % 2 == 0 else kinds[::-1]:
+                    stop, ready = threading.Event(), threading.Event()
+                    sub = None
+                    if kind == "plain_ws":
+                        sub = threading.Thread(target=subscriber, args=(url, stop, ready))
+                        sub.start()
+                        ready.wait(10.0)
+                    cpu0, t0, missed = bn.cpu_seconds(pid), time.perf_counter(), 0
+                    for _ in range(args.calls):
+                        missed += table[kind]()
+                    wall = time.perf_counter() - t0
+                    cpu = bn.cpu_seconds(pid) - cpu0
+                    stop.set()
+                    if sub is not None:
+                        sub.join()
+                    rounds[kind].append(
+                        {"hardhat_cpu_ms": round(1e3 * cpu / args.calls, 2),
+                         "wall_ms": round(1e3 * wall / args.calls, 2), "missed": missed}
+                    )  # fmt: skip
+            out = {
+                "at": time.strftime("%H:%M:%S"),
+                "load": round(os.getloadavg()[0], 1),
+                "calls": args.calls,
+                "median_hardhat_cpu_ms": {
+                    k: statistics.median(x["hardhat_cpu_ms"] for x in v) for k, v in rounds.items()
+                },
+                "rounds": rounds,
+            }
+            print(json.dumps(out), flush=True)
+        finally:
+            if rpc is not None:
+                rpc.close()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ import os
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import node as bn
 
 from sdex.chain import Exchange, Rpc, Sender, SignedTx
-from sdex.devnet import Devnet
 
 SIZE = 64
 
@@ -41,77 +39,77 @@ def main() -> None:
         "SELECT nonce, raw_tx, tx_hash FROM settlements WHERE status='mined' ORDER BY nonce"
     ).fetchall()
     db.close()
-    work = Path(tempfile.mkdtemp(prefix="sdex-settle-replay-"))
-    dev = Devnet(deployment_path=work / "devnet.json", log_path=work / "hardhat.log", accounts=20)
-    dep = dev.start()
-    rpc: Rpc | None = None
-    try:
-        assert dev.node.proc is not None
-        signer, _ = bn.devnet_signer(dev, dep)
-        pid = dev.node.proc.pid
-        rpc = Rpc(dev.node.url)
-        ex = Exchange(rpc, dep.exchange)
-        raw_sender = Sender(rpc, signer.keys[bn.RAW_SENDER], dep.chain_id)
-        operator = signer.addresses[bn.OPERATOR]
-        start = int(rpc.call("eth_getTransactionCount", operator, "latest"), 16)
-        node_txs = [SignedTx(h, n, raw) for n, raw, h in rows if n >= start]
-        if not node_txs or node_txs[0].nonce != start:
-            raise SystemExit(f"the node's transactions do not start at the chain's count {start}")
-        made = [0]
-
-        def raw_tx() -> SignedTx:
-            made[0] += SIZE
-            return bn.raw_batch_tx(signer, raw_sender, ex, made[0] - SIZE + 1, SIZE)
-
-        def send(txs: list[SignedTx]) -> int:
-            """Matches settled."""
-            assert rpc is not None
-            settled = 0
-            for tx in txs:
-                try:
-                    rpc.call("eth_sendRawTransaction", tx.raw)
-                except Exception as e:  # (a mined revert answers so on Hardhat)
-                    print(f"{tx.tx_hash}: {e}", file=sys.stderr)
-                receipt = None
-                for _ in range(2000):
-                    if (receipt := rpc.call("eth_getTransactionReceipt", tx.tx_hash)) is not None:
-                        break
-                    time.sleep(0.005)
-                if receipt is None:
-                    raise RuntimeError(f"no receipt for {tx.tx_hash}")
-                settled += sum(
-                    1 for lg in receipt["logs"] if lg["address"].lower() == ex.address.lower()
+    with bn.signed_devnet("sdex-settle-replay-", keep=True) as (_, dev, dep, signer, _):
+        rpc: Rpc | None = None
+        try:
+            assert dev.node.proc is not None
+            pid = dev.node.proc.pid
+            rpc = Rpc(dev.node.url)
+            ex = Exchange(rpc, dep.exchange)
+            raw_sender = Sender(rpc, signer.keys[bn.RAW_SENDER], dep.chain_id)
+            operator = signer.addresses[bn.OPERATOR]
+            start = int(rpc.call("eth_getTransactionCount", operator, "latest"), 16)
+            node_txs = [SignedTx(h, n, raw) for n, raw, h in rows if n >= start]
+            if not node_txs or node_txs[0].nonce != start:
+                raise SystemExit(
+                    f"the node's transactions do not start at the chain's count {start}"
                 )
-            return settled // 2  # (two OrderFilled a match; MatchSkipped: none here)
+            made = [0]
 
-        rounds: dict[str, list[dict[str, float]]] = {"node": [], "raw": []}
-        send(node_txs[:4])  # warm-up: the node's first (small) ones
-        rest = node_txs[4:]
-        for i in range(0, len(rest), args.chunk):
-            chunk = rest[i : i + args.chunk]
-            raws = [raw_tx() for _ in chunk]
-            for kind in ("node", "raw") if (i // args.chunk) % 2 == 0 else ("raw", "node"):
-                before, t0 = bn.cpu_user_sys(pid), time.perf_counter()
-                n = send(chunk if kind == "node" else raws)
-                wall = time.perf_counter() - t0
-                split = bn.user_sys_per_match(before, pid, max(1, n))
-                rounds[kind].append({**split, "matches": n, "matches_per_s": round(n / wall)})
-        out = {
-            "at": time.strftime("%H:%M:%S"),
-            "load": round(os.getloadavg()[0], 1),
-            "node_transactions": len(node_txs),
-            "median": {
-                w: {k: statistics.median(x[k] for x in v) for k in v[0]}
-                for w, v in rounds.items()
-                if v
-            },
-            "rounds": rounds,
-        }
-        print(json.dumps(out), flush=True)
-    finally:
-        if rpc is not None:
-            rpc.close()
-        dev.stop()
+            def raw_tx() -> SignedTx:
+                made[0] += SIZE
+                return bn.raw_batch_tx(signer, raw_sender, ex, made[0] - SIZE + 1, SIZE)
+
+            def send(txs: list[SignedTx]) -> int:
+                """Matches settled."""
+                assert rpc is not None
+                settled = 0
+                for tx in txs:
+                    try:
+                        rpc.call("eth_sendRawTransaction", tx.raw)
+                    except Exception as e:  # (a mined revert answers so on Hardhat)
+                        print(f"{tx.tx_hash}: {e}", file=sys.stderr)
+                    receipt = None
+                    for _ in range(2000):
+                        if (
+                            receipt := rpc.call("eth_getTransactionReceipt", tx.tx_hash)
+                        ) is not None:
+                            break
+                        time.sleep(0.005)
+                    if receipt is None:
+                        raise RuntimeError(f"no receipt for {tx.tx_hash}")
+                    settled += sum(
+                        1 for lg in receipt["logs"] if lg["address"].lower() == ex.address.lower()
+                    )
+                return settled // 2  # (two OrderFilled a match; MatchSkipped: none here)
+
+            rounds: dict[str, list[dict[str, float]]] = {"node": [], "raw": []}
+            send(node_txs[:4])  # warm-up: the node's first (small) ones
+            rest = node_txs[4:]
+            for i in range(0, len(rest), args.chunk):
+                chunk = rest[i : i + args.chunk]
+                raws = [raw_tx() for _ in chunk]
+                for kind in ("node", "raw") if (i // args.chunk) % 2 == 0 else ("raw", "node"):
+                    before, t0 = bn.cpu_user_sys(pid), time.perf_counter()
+                    n = send(chunk if kind == "node" else raws)
+                    wall = time.perf_counter() - t0
+                    split = bn.user_sys_per_match(before, pid, max(1, n))
+                    rounds[kind].append({**split, "matches": n, "matches_per_s": round(n / wall)})
+            out = {
+                "at": time.strftime("%H:%M:%S"),
+                "load": round(os.getloadavg()[0], 1),
+                "node_transactions": len(node_txs),
+                "median": {
+                    w: {k: statistics.median(x[k] for x in v) for k in v[0]}
+                    for w, v in rounds.items()
+                    if v
+                },
+                "rounds": rounds,
+            }
+            print(json.dumps(out), flush=True)
+        finally:
+            if rpc is not None:
+                rpc.close()
 
 
 if __name__ == "__main__":

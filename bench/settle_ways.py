@@ -39,7 +39,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -50,7 +49,6 @@ import node as bn
 from settle_calls import subscriber
 
 from sdex.chain import Exchange, Rpc, Sender, SignedTx
-from sdex.devnet import Devnet
 
 WAYS = ("plain", "batched", "header", "ws", "poll", "node", "sampled", "after_pool", "pool")
 SIZE = 64
@@ -63,181 +61,182 @@ def main() -> None:
     ap.add_argument("--ways", default=",".join(WAYS))
     args = ap.parse_args()
     ways = args.ways.split(",")
-    work = Path(tempfile.mkdtemp(prefix="sdex-settle-ways-"))
-    dev = Devnet(deployment_path=work / "devnet.json", log_path=work / "hardhat.log", accounts=20)
-    dep = dev.start()
-    rpc: Rpc | None = None
-    try:
-        assert dev.node.proc is not None
-        signer, _ = bn.devnet_signer(dev, dep)
-        pid, url = dev.node.proc.pid, dev.node.url
-        rpc = Rpc(url)
-        side = Rpc(url)
-        ex = Exchange(rpc, dep.exchange)
-        sender = Sender(rpc, signer.keys[bn.RAW_SENDER], dep.chain_id)
-        made = [0]
+    with bn.signed_devnet("sdex-settle-ways-", keep=True) as (_, dev, dep, signer, _):
+        rpc: Rpc | None = None
+        try:
+            assert dev.node.proc is not None
+            pid, url = dev.node.proc.pid, dev.node.url
+            rpc = Rpc(url)
+            side = Rpc(url)
+            ex = Exchange(rpc, dep.exchange)
+            sender = Sender(rpc, signer.keys[bn.RAW_SENDER], dep.chain_id)
+            made = [0]
 
-        def batch_tx() -> SignedTx:
-            made[0] += SIZE
-            return bn.raw_batch_tx(signer, sender, ex, made[0] - SIZE + 1, SIZE)
+            def batch_tx() -> SignedTx:
+                made[0] += SIZE
+                return bn.raw_batch_tx(signer, sender, ex, made[0] - SIZE + 1, SIZE)
 
-        def receipt_of(tx: SignedTx) -> dict[str, object]:
-            assert rpc is not None
-            for _ in range(2000):
-                r = rpc.call("eth_getTransactionReceipt", tx.tx_hash)
-                if r is not None:
-                    if r["status"] != "0x1":
-                        raise RuntimeError(f"{tx.tx_hash} reverted")
-                    return dict(r)
-                time.sleep(0.005)
-            raise RuntimeError(f"no receipt for {tx.tx_hash}")
+            def receipt_of(tx: SignedTx) -> dict[str, object]:
+                assert rpc is not None
+                for _ in range(2000):
+                    r = rpc.call("eth_getTransactionReceipt", tx.tx_hash)
+                    if r is not None:
+                        if r["status"] != "0x1":
+                            raise RuntimeError(f"{tx.tx_hash} reverted")
+                        return dict(r)
+                    time.sleep(0.005)
+                raise RuntimeError(f"no receipt for {tx.tx_hash}")
 
-        def plain(txs: list[SignedTx], extra: Callable[[dict[str, object]], None] | None) -> None:
-            for tx in txs:
-                sender.broadcast(tx)
-                r = receipt_of(tx)
-                if extra is not None:
-                    extra(r)
-
-        def batched(txs: list[SignedTx]) -> None:
-            for tx in txs:
-                if sender.broadcast_for_receipt(tx) is None:
-                    receipt_of(tx)
-
-        def pool(txs: list[SignedTx]) -> None:
-            assert rpc is not None
-            for i in range(0, len(txs), 4):
-                rpc.call("evm_setAutomine", False)
-                try:
-                    for tx in txs[i : i + 4]:
-                        sender.broadcast(tx)
-                finally:
-                    rpc.call("evm_setAutomine", True)
-                for _ in range(16):
-                    mined = rpc.call("eth_getTransactionCount", sender.address, "latest")
-                    if rpc.call("eth_getTransactionCount", sender.address, "pending") == mined:
-                        break
-                    rpc.call("evm_mine")
-                for tx in txs[i : i + 4]:
-                    receipt_of(tx)
-
-        def together(txs: list[SignedTx]) -> None:
-            stop, ready = threading.Event(), threading.Event()
-            sub = threading.Thread(target=subscriber, args=(url, stop, ready))
-            sub.start()
-            ready.wait(10.0)
-            mined: list[SignedTx] = []
-            got = threading.Condition()
-
-            def watcher() -> None:
-                done = 0
-                while done < len(txs):
-                    with got:
-                        got.wait_for(lambda d=done: len(mined) > d, timeout=30)  # type: ignore[misc]
-                        tx = mined[done]
-                    for _ in range(2000):  # (its receipt, on the watcher's connection)
-                        if (r := side.call("eth_getTransactionReceipt", tx.tx_hash)) is not None:
-                            break
-                        time.sleep(0.005)
-                    side.call("eth_getBlockByNumber", r["blockNumber"], False)
-                    done += 1
-
-            w = threading.Thread(target=watcher)
-            w.start()
-            try:
+            def plain(
+                txs: list[SignedTx], extra: Callable[[dict[str, object]], None] | None
+            ) -> None:
                 for tx in txs:
-                    sender.broadcast_for_receipt(tx)
-                    with got:
-                        mined.append(tx)
-                        got.notify()
-            finally:
-                w.join()
-                stop.set()
-                sub.join()
+                    sender.broadcast(tx)
+                    r = receipt_of(tx)
+                    if extra is not None:
+                        extra(r)
 
-        def header(r: dict[str, object]) -> None:
-            side.call("eth_getBlockByNumber", r["blockNumber"], False)
+            def batched(txs: list[SignedTx]) -> None:
+                for tx in txs:
+                    if sender.broadcast_for_receipt(tx) is None:
+                        receipt_of(tx)
 
-        def run_way(way: str, txs: list[SignedTx]) -> None:
-            if way == "plain":
-                plain(txs, None)
-            elif way == "batched":
-                batched(txs)
-            elif way == "header":
-                plain(txs, header)
-            elif way == "pool":
-                pool(txs)
-            elif way == "node":
-                together(txs)
-            elif way.startswith("busy"):  # busyN: plain while N threads ask eth_blockNumber
-                stop = threading.Event()
-
-                def asker() -> None:
-                    own = Rpc(url)
+            def pool(txs: list[SignedTx]) -> None:
+                assert rpc is not None
+                for i in range(0, len(txs), 4):
+                    rpc.call("evm_setAutomine", False)
                     try:
-                        while not stop.is_set():
-                            own.call("eth_blockNumber")
+                        for tx in txs[i : i + 4]:
+                            sender.broadcast(tx)
                     finally:
-                        own.close()
+                        rpc.call("evm_setAutomine", True)
+                    for _ in range(16):
+                        mined = rpc.call("eth_getTransactionCount", sender.address, "latest")
+                        if rpc.call("eth_getTransactionCount", sender.address, "pending") == mined:
+                            break
+                        rpc.call("evm_mine")
+                    for tx in txs[i : i + 4]:
+                        receipt_of(tx)
 
-                askers = [threading.Thread(target=asker) for _ in range(int(way[4:] or 4))]
-                for t in askers:
-                    t.start()
-                try:
-                    plain(txs, None)
-                finally:
-                    stop.set()
-                    for t in askers:
-                        t.join()
-            elif way.startswith("gaps"):  # gaps or gapsN: plain, N ms idle after each receipt
-                pause = float(way.removeprefix("gaps") or 40) / 1000
-                plain(txs, lambda _r: time.sleep(pause))
-            elif way == "sampled":
-                with bn.CpuTrace(pid):
-                    plain(txs, None)
-            elif way in ("ws", "poll"):
+            def together(txs: list[SignedTx]) -> None:
                 stop, ready = threading.Event(), threading.Event()
-                if way == "ws":
-                    t = threading.Thread(target=subscriber, args=(url, stop, ready))
-                else:
-                    t = threading.Thread(target=poller, args=(url, txs, stop, ready))
-                t.start()
+                sub = threading.Thread(target=subscriber, args=(url, stop, ready))
+                sub.start()
                 ready.wait(10.0)
-                try:
-                    plain(txs, None)
-                finally:
-                    stop.set()
-                    t.join()
-            else:
-                raise SystemExit(f"unknown way {way}")
+                mined: list[SignedTx] = []
+                got = threading.Condition()
 
-        run_way("plain", [batch_tx() for _ in range(4)])  # warm-up
-        rounds: dict[str, list[dict[str, float]]] = {w: [] for w in ways}
-        for r in range(args.rounds):
-            for way in ways if r % 2 == 0 else ways[::-1]:
-                if way == "after_pool":  # (signed first: nonce order)
-                    pool([batch_tx() for _ in range(4)])
-                txs = [batch_tx() for _ in range(args.batches)]
-                n = SIZE * len(txs)
-                before, t0 = bn.cpu_user_sys(pid), time.perf_counter()
-                run_way("plain" if way == "after_pool" else way, txs)
-                wall = time.perf_counter() - t0
-                split = bn.user_sys_per_match(before, pid, n)
-                rounds[way].append({**split, "matches_per_s": round(n / wall)})
-        out = {
-            "at": time.strftime("%H:%M:%S"),
-            "load": round(os.getloadavg()[0], 1),
-            "batches": args.batches,
-            "median": {
-                w: {k: statistics.median(x[k] for x in v) for k in v[0]} for w, v in rounds.items()
-            },
-            "rounds": rounds,
-        }
-        print(json.dumps(out), flush=True)
-    finally:
-        if rpc is not None:
-            rpc.close()
-        dev.stop()
+                def watcher() -> None:
+                    done = 0
+                    while done < len(txs):
+                        with got:
+                            got.wait_for(lambda d=done: len(mined) > d, timeout=30)  # type: ignore[misc]
+                            tx = mined[done]
+                        for _ in range(2000):  # (its receipt, on the watcher's connection)
+                            if (
+                                r := side.call("eth_getTransactionReceipt", tx.tx_hash)
+                            ) is not None:
+                                break
+                            time.sleep(0.005)
+                        side.call("eth_getBlockByNumber", r["blockNumber"], False)
+                        done += 1
+
+                w = threading.Thread(target=watcher)
+                w.start()
+                try:
+                    for tx in txs:
+                        sender.broadcast_for_receipt(tx)
+                        with got:
+                            mined.append(tx)
+                            got.notify()
+                finally:
+                    w.join()
+                    stop.set()
+                    sub.join()
+
+            def header(r: dict[str, object]) -> None:
+                side.call("eth_getBlockByNumber", r["blockNumber"], False)
+
+            def run_way(way: str, txs: list[SignedTx]) -> None:
+                if way == "plain":
+                    plain(txs, None)
+                elif way == "batched":
+                    batched(txs)
+                elif way == "header":
+                    plain(txs, header)
+                elif way == "pool":
+                    pool(txs)
+                elif way == "node":
+                    together(txs)
+                elif way.startswith("busy"):  # busyN: plain while N threads ask eth_blockNumber
+                    stop = threading.Event()
+
+                    def asker() -> None:
+                        own = Rpc(url)
+                        try:
+                            while not stop.is_set():
+                                own.call("eth_blockNumber")
+                        finally:
+                            own.close()
+
+                    askers = [threading.Thread(target=asker) for _ in range(int(way[4:] or 4))]
+                    for t in askers:
+                        t.start()
+                    try:
+                        plain(txs, None)
+                    finally:
+                        stop.set()
+                        for t in askers:
+                            t.join()
+                elif way.startswith("gaps"):  # gaps or gapsN: plain, N ms idle after each receipt
+                    pause = float(way.removeprefix("gaps") or 40) / 1000
+                    plain(txs, lambda _r: time.sleep(pause))
+                elif way == "sampled":
+                    with bn.CpuTrace(pid):
+                        plain(txs, None)
+                elif way in ("ws", "poll"):
+                    stop, ready = threading.Event(), threading.Event()
+                    if way == "ws":
+                        t = threading.Thread(target=subscriber, args=(url, stop, ready))
+                    else:
+                        t = threading.Thread(target=poller, args=(url, txs, stop, ready))
+                    t.start()
+                    ready.wait(10.0)
+                    try:
+                        plain(txs, None)
+                    finally:
+                        stop.set()
+                        t.join()
+                else:
+                    raise SystemExit(f"unknown way {way}")
+
+            run_way("plain", [batch_tx() for _ in range(4)])  # warm-up
+            rounds: dict[str, list[dict[str, float]]] = {w: [] for w in ways}
+            for r in range(args.rounds):
+                for way in ways if r % 2 == 0 else ways[::-1]:
+                    if way == "after_pool":  # (signed first: nonce order)
+                        pool([batch_tx() for _ in range(4)])
+                    txs = [batch_tx() for _ in range(args.batches)]
+                    n = SIZE * len(txs)
+                    before, t0 = bn.cpu_user_sys(pid), time.perf_counter()
+                    run_way("plain" if way == "after_pool" else way, txs)
+                    wall = time.perf_counter() - t0
+                    split = bn.user_sys_per_match(before, pid, n)
+                    rounds[way].append({**split, "matches_per_s": round(n / wall)})
+            out = {
+                "at": time.strftime("%H:%M:%S"),
+                "load": round(os.getloadavg()[0], 1),
+                "batches": args.batches,
+                "median": {
+                    w: {k: statistics.median(x[k] for x in v) for k in v[0]}
+                    for w, v in rounds.items()
+                },
+                "rounds": rounds,
+            }
+            print(json.dumps(out), flush=True)
+        finally:
+            if rpc is not None:
+                rpc.close()
 
 
 def poller(url: str, txs: list[SignedTx], stop: threading.Event, ready: threading.Event) -> None:
