@@ -27,6 +27,7 @@ signature, the status and the answer's body hash: a node knows which key answere
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import string
 import time
@@ -70,6 +71,11 @@ def answer_digest(request_sig: str, status: int, body_hex: str) -> bytes:
     parts = (_ANSWER_TAG, request_sig.lower(), str(status), body_hex.lower())
     return keccak(b"\x00".join(p if isinstance(p, bytes) else p.encode() for p in parts))
 
+
+_REQUEST_SIG = re.compile(r"0x[0-9a-fA-F]{128}1[bcBC]")
+"""A request's signature as ``NodeKey.sign`` writes it, the only form taken (review29: v as
+0/1, no ``0x`` or whitespace between bytes recovered the same key under another text, and
+the replay cache, keyed by the text, took one request again under each)."""
 
 KEY_FILE_MAX = 4096
 """Bytes of a node key file read at most (a key with ``0x``, spaces and a newline is ~70)."""
@@ -187,6 +193,8 @@ def verify_request(
         raise AuthError("oversized or malformed signature headers")
     if not (ts.isascii() and ts.isdigit()):
         raise AuthError(f"{HEADER_TIME} must be unix milliseconds")
+    if _REQUEST_SIG.fullmatch(sig) is None:  # (one spelling: the replay cache keys by it)
+        raise AuthError(f"{HEADER_SIG} must be 0x and r, s, v (27 or 28) in 130 hex digits")
     now = int(time.time() * 1000) if now_ms is None else now_ms
     if abs(now - int(ts)) > MAX_SKEW_MS:
         raise AuthError(f"{HEADER_TIME} is more than {MAX_SKEW_MS // 1000} s from ours")
