@@ -171,14 +171,17 @@ class GossipCore(Pushing):
     def accepted(self, order: dict[str, Any], exclude: str | None = None) -> list[Action]:
         return self.accepted_many([(order, exclude)])  # (it rests: to the mesh, not ``exclude``)
 
-    def hello(self, sender: str, url: str, body: dict[str, Any]) -> dict[str, object]:
+    def hello(
+        self, sender: str, url: str, body: dict[str, Any], introduce: bool = True
+    ) -> dict[str, object]:
         """A signed hello from ``sender``: its claimed URL and the URLs it shares become
-        candidates (dialled before they are trusted); ``"mesh"`` grafts or prunes. The answer."""
+        candidates (dialled before they are trusted; not if ``introduce`` is False: a hello
+        signed for another node, replayed here); ``"mesh"`` grafts or prunes. The answer."""
         peer = self.peers.get(sender)
-        if peer is None or peer.url != normalize(url):
+        if introduce and (peer is None or peer.url != normalize(url)):
             self.peers.introduce(url, sender)
         urls = body.get("peers")
-        if isinstance(urls, list):
+        if introduce and isinstance(urls, list):
             for u in urls[: flows.MAX_SHARED_URLS]:
                 self.peers.introduce(u, sender)
         granted = False

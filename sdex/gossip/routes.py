@@ -91,6 +91,8 @@ class Asked:
     addressed: bool = True
     """Signed for this node's id: False only for a hello that names no node or another
     (a first hello, or one replayed from elsewhere), which is taken as a stranger's."""
+    to: str = ""
+    """The node id it was signed for (``X-SDEX-To``; "": none)."""
 
 
 Route = Callable[[Gossip, Asked], Awaitable[object]]
@@ -202,7 +204,7 @@ def p2p(route: Route, max_body: int) -> Handler:
         addressed = sender.to == gossip.key.node_id
         if addressed:
             gossip.peers.seen(sender.node_id)
-        asked = Asked(sender.node_id, sender.url, body, request.query, addressed)
+        asked = Asked(sender.node_id, sender.url, body, request.query, addressed, sender.to)
         result = await route(gossip, asked)
         data = json.dumps(result, separators=(",", ":")).encode()
         headers = gossip.key.answer_headers(sender.signature, 200, data)
@@ -375,7 +377,9 @@ async def post_hello(gossip: Gossip, q: Asked) -> object:
     """A signed hello: the sender's claimed URL is dialled back before it is trusted. One not
     addressed to this node neither grafts nor prunes (``"mesh"``): it may be a replay."""
     body = q.body if q.addressed else {k: v for k, v in q.body.items() if k != "mesh"}
-    return gossip.core.hello(q.sender, q.url, body)
+    # one signed for another node introduces nothing as its signer's (review29: a replay
+    # spent the signer's lifetime quota of introductions here); a first hello (none) does
+    return gossip.core.hello(q.sender, q.url, body, introduce=q.addressed or not q.to)
 
 
 async def get_peers(gossip: Gossip, q: Asked) -> object:
