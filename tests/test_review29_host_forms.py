@@ -92,3 +92,121 @@ async def test_the_node_client_reaches_one_loopback_server_by_each_spelling() ->
                 assert host_group(url) == "loopback", host
     finally:
         await runner.cleanup()
+
+
+# Free wildcard DNS services: any name under each resolves to the address it spells, so
+# one machine answers at a name under every one of them, each "a name's last two labels".
+WILDCARD_NAMES = [
+    "10-1-2-3.nip.io",
+    "10-1-2-3.sslip.io",
+    "10.1.2.3.traefik.me",
+    "a.localtest.me",
+    "b.lvh.me",
+    "c.vcap.me",
+    "d.fbi.com",
+    "e.yoogle.com",
+    "f.lacolhost.com",
+]
+
+
+def test_names_that_reach_one_address_take_a_bounded_share() -> None:
+    """The node's hello reached each name at one address (the dial-back's connection says
+    which): they count as that address's group, not as nine groups of names."""
+    peers = Peers("0x" + "00" * 20, "http://me.test:1", rng=random.Random(1))
+    admitted = [
+        peers.admit(f"0x{i:040x}", f"http://{name}:{9000 + i}", "10.1.2.3") is not None
+        for i, name in enumerate(WILDCARD_NAMES * 8, start=1)
+    ]
+    assert sum(admitted) == MAX_PER_HOST
+    # (and two names of one wildcard service at two hosts are two groups, not one)
+    other = Peers("0x" + "00" * 20, "http://me.test:1", rng=random.Random(1))
+    for i in range(1, 17):
+        assert other.admit(f"0x{i:040x}", f"http://n{i}.nip.io:9000", f"10.0.{i}.1")
+
+
+async def test_a_hello_answer_says_the_address_it_came_from() -> None:
+    """The node's peer client reports the address its connection reached (a real server on
+    127.0.0.1, called by the name ``localhost``)."""
+    from sdex.gossip.client import PeerClient
+    from sdex.gossip.identity import NodeKey
+
+    server, client = NodeKey.generate(), NodeKey.generate()
+    app = web.Application()
+
+    async def hello(request: web.Request) -> web.Response:
+        data = b'{"nodeId": "x"}'
+        headers = server.answer_headers(request.headers["X-SDEX-Signature"], 200, data)
+        return web.Response(body=data, content_type="application/json", headers=headers)
+
+    app.router.add_post("/p2p/hello", hello)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        async with aiohttp.ClientSession() as session:
+            pc = PeerClient(session, client, "http://127.0.0.1:1")
+            a = await pc.call("POST", f"http://localhost:{port}", "/p2p/hello", {})
+        assert a.signer == server.node_id
+        assert a.address == "127.0.0.1"
+    finally:
+        await runner.cleanup()
+
+
+def _loopback_name() -> str | None:
+    """This machine's name if it resolves to a loopback address only (else None)."""
+    import ipaddress
+
+    name = socket.gethostname()
+    try:
+        infos = socket.getaddrinfo(name, 80, socket.AF_INET)
+    except OSError:
+        return None
+    ips = {ipaddress.ip_address(i[4][0]) for i in infos}
+    return name if ips and all(ip.is_loopback for ip in ips) and "." not in name else None
+
+
+async def test_a_peer_dialled_by_a_name_counts_against_the_address_it_answered_from() -> None:
+    """Two gossip nodes on loopback: B dials A by this machine's name (which resolves to
+    127.0.0.1); A enters B's table in the loopback group, not in a group of its own name."""
+    import asyncio
+
+    from sdex.devnet import free_port
+    from sdex.gossip import Gossip, GossipConfig, NodeKey
+    from sdex.gossip.peers import LOOPBACK
+    from sdex.gossip.routes import add_routes
+    from sdex.httpkit import RateLimit
+    from tests.p2putil import MemoryNode
+
+    name = _loopback_name()
+    if name is None:
+        pytest.skip("this machine's name does not resolve to loopback only")
+    pa, pb = free_port(), free_port()
+    url_a, url_b = f"http://{name}:{pa}", f"http://127.0.0.1:{pb}"
+    started: list[tuple[Gossip, web.AppRunner]] = []
+    try:
+        for url, port, seeds in ((url_a, pa, []), (url_b, pb, [url_a])):
+            node = MemoryNode()
+            g = Gossip(node, url, seeds, GossipConfig(dial_interval=0.1), NodeKey.generate())
+            node.gossip = g
+            app = web.Application()
+            add_routes(app, g, RateLimit(), admin=True)
+            runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+            started.append((g, runner))
+        for g, _ in started:
+            await g.start()
+        (a, _), (b, _) = started
+        async with asyncio.timeout(20):
+            while b.peers.get(a.key.node_id) is None:
+                await asyncio.sleep(0.05)
+        peer = b.peers.get(a.key.node_id)
+        assert peer is not None and peer.url == url_a
+        assert peer.host == LOOPBACK
+    finally:
+        for g, runner in started:
+            await runner.shutdown()
+            await g.stop()
+            await runner.cleanup()

@@ -144,6 +144,8 @@ class Reply:
     status: int
     signer: str | None
     body: Any
+    address: str = ""
+    """Over HTTP, the IP address the answer came from (a hello's: ``Peers.admit``)."""
 
 
 TOO_LARGE = 500

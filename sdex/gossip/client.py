@@ -35,6 +35,8 @@ class Answer:
     signer: str | None
     """The id that signed the answer (None for an unsigned error answer)."""
     body: Any
+    address: str = ""
+    """The IP address the answer came from (the connection's peer; "": not known)."""
 
 
 class PeerCallError(Exception):
@@ -72,6 +74,7 @@ class PeerClient:
             kwargs["timeout"] = aiohttp.ClientTimeout(total=timeout)
         try:
             async with self.session.request(method, target, **kwargs) as r:
+                address = _address_of(r)
                 raw = await _read_capped(r, max_bytes)
                 status, answer_headers = r.status, dict(r.headers)
         except (aiohttp.ClientError, TimeoutError) as e:
@@ -87,7 +90,19 @@ class PeerClient:
             parsed = jsonio.loads(raw, max_bytes=max_bytes, max_depth=MAX_DEPTH)
         except (AuthError, JsonLimitError) as e:
             raise PeerCallError(f"{method} {url}{path}: bad answer: {e}") from None
-        return Answer(status, signer, parsed)
+        return Answer(status, signer, parsed, address)
+
+
+def _address_of(r: aiohttp.ClientResponse) -> str:
+    """The IP address ``r``'s connection reached ("" if it is not known). (aiohttp hands a
+    connection back to its pool as soon as a short answer is read, so ``r.connection`` is
+    None by then: its protocol, kept by the response, still has the transport.)"""
+    conn = r.connection
+    transport = conn.transport if conn is not None else None
+    if transport is None:
+        transport = getattr(getattr(r, "_protocol", None), "transport", None)
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    return str(peer[0]) if isinstance(peer, tuple) and peer else ""
 
 
 async def _read_capped(r: aiohttp.ClientResponse, limit: int) -> bytes:

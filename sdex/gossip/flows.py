@@ -94,7 +94,7 @@ def dial(core: FlowCore, url: str, graft: bool) -> Flow:
     if not isinstance(reply, Reply) or reply.status >= 300 or reply.signer is None:
         core.peers.dial_failed(url)
         return
-    peer = core.peers.admit(reply.signer, url)
+    peer = core.peers.admit(reply.signer, url, reply.address)
     if peer is None:
         return
     answer: dict[str, Any] = reply.body if isinstance(reply.body, dict) else {}

@@ -345,7 +345,7 @@ class Gossip:
         )
         if call.peer and a.status < 300 and a.signer != call.peer:
             log.warning("%s answered as %s, not %s: dropped", call.url, a.signer, call.peer)
-        return Reply(a.status, a.signer, a.body)
+        return Reply(a.status, a.signer, a.body, a.address)
 
     async def _streamed(self, call: Call) -> Reply | None:
         """The call over the stream to its peer, or None: no stream (the caller uses HTTP)."""

@@ -10,8 +10,9 @@
 - **Eviction**: an admitted peer that keeps failing (``EVICT_FAILURES`` in a row, nothing
   answered for ``EVICT_SECONDS``) leaves the table; seeds go back to the candidates.
 - **Hosts** (attack28: one address serving 64 keys on 64 ports took every slot): at most
-  ``per_host`` (``MAX_PER_HOST``, 8 of 64) admitted peers share a host group (``host_group``:
-  an IPv4 /24, an IPv6 /64, a DNS name by its last two labels), so a full table spans 8
+  ``per_host`` (``MAX_PER_HOST``, 8 of 64) admitted peers share a host group (``host_group``
+  of the address its hello answered from, else of its URL: an IPv4 /24, an IPv6 /64, a DNS
+  name by its last two labels; review29: names are free to make), so a full table spans 8
   groups at least. Loopback is one group with its own bound (``per_loopback``, default the
   whole table): a devnet runs every node on 127.0.0.1, and a process on the node's own
   machine can read its key and database anyway.
@@ -212,9 +213,10 @@ class Peers:
             self._seed_retry[url] = self.clock() + delay * self.rng.uniform(0.8, 1.2)
             self.candidates[url] = ""
 
-    def admit(self, key: str, url: str) -> Peer | None:
-        """``key`` answered a signed hello at ``url``: it enters the table (or refreshes
-        its URL). None if it is us, banned, its host group holds its share already, or the
+    def admit(self, key: str, url: str, address: str = "") -> Peer | None:
+        """``key`` answered a signed hello at ``url``, from the IP ``address`` if known: it
+        enters the table (or refreshes its URL). None if it is us, banned, its host group
+        (``address``'s, else ``url``'s: ``host_group``) holds its share already, or the
         table is full of healthy peers none of which may be replaced yet."""
         url = normalize(url)
         now = self.clock()
@@ -227,7 +229,7 @@ class Peers:
         if old_key is not None and old_key != key:  # that URL now answers with another key
             self._drop(old_key)
         peer = self._peers.get(key)
-        host = host_group(url)
+        host = host_group(_url_of_ip(address) if address else url)
         if peer is not None:
             if peer.url != url:
                 if host != peer.host and self._crowded(host):
@@ -448,6 +450,12 @@ def host_group(url: str) -> str:
         return LOOPBACK
     bits = 24 if ip.version == 4 else 64
     return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
+
+
+def _url_of_ip(address: str) -> str:
+    """A URL whose host is the IP ``address`` (a connection's peer: review29, a name is
+    free to make, and free wildcard services resolve names under theirs to any address)."""
+    return f"http://[{address}]" if ":" in address else f"http://{address}"
 
 
 _NUMERIC_HOST = re.compile(r"[0-9a-fx.]{1,64}")
