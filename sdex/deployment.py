@@ -170,10 +170,11 @@ def _uint(raw: Any) -> int:
 
 
 def _min_amount(raw: Any) -> int:
-    if isinstance(raw, int | str) and not isinstance(raw, bool) and str(raw).isdigit():
-        if int(raw) > 2**255:
-            raise ValueError(f"{str(raw)[:40]}... is too large")
-        return int(raw)
+    text = str(raw) if isinstance(raw, int | str) and not isinstance(raw, bool) else ""
+    if 0 < len(text) <= 78 and text.isascii() and text.isdigit():  # (not "١٢٣", read as 123)
+        if int(text) > 2**255:
+            raise ValueError(f"{text[:40]}... is too large")
+        return int(text)
     raise ValueError(f"{str(raw)[:40]!r} is not a whole number of base units")
 
 

@@ -28,6 +28,10 @@ DAMAGE = {
     "blockNumber 4,000 hex digits": ("blockNumber", "0x" + "f" * 4000),
     "gasUsed 2^64": ("gasUsed", hex(1 << 64)),
     "status 2": ("status", "0x2"),
+    # (review29 left these: int() also reads underscores and spaces)
+    "blockNumber with an underscore": ("blockNumber", "0x_1"),
+    "gasUsed with a space": ("gasUsed", "0x5208 "),
+    "blockNumber with a capital X": ("blockNumber", "0X1"),
 }
 
 

@@ -50,7 +50,9 @@ def test_a_file_without_minimums_keeps_the_old_default(chain: Chain, tmp_path: P
     assert _config(chain, path) == {chain.weth.address: 10**14, chain.usdc.address: 100}
 
 
-@pytest.mark.parametrize("bad", ["-1", "0.5", "1e3", "x", True, [], str(2**255 + 1)])
+@pytest.mark.parametrize(
+    "bad", ["-1", "0.5", "1e3", "x", True, [], str(2**255 + 1), "١٢٣", "1" * 100, " 5", ""]
+)
 def test_a_bad_minimum_in_the_file_is_named(chain: Chain, tmp_path: Path, bad: object) -> None:
     obj = chain.deployment.to_json()
     obj["tokens"]["USDC"]["minAmount"] = bad

@@ -86,10 +86,13 @@ class Receipt:
             raise ValueError(f"not a receipt: {type(e).__name__}: {e}"[:300]) from e
 
 
+_QUANTITY = re.compile(r"0x[0-9a-fA-F]{1,16}")  # (not int()'s "0x_1" or " 0x1 ")
+
+
 def _word(raw: object, name: str) -> int:
     """A receipt's quantity below 2^63, what the store and the watcher hold (review28: a
     block number or gas of thousands of hex digits was taken as given); ValueError else."""
-    if type(raw) is not str or not 3 <= len(raw) <= 18 or raw[:2] != "0x":
+    if type(raw) is not str or _QUANTITY.fullmatch(raw) is None:
         raise ValueError(f"not a receipt: {name} {str(raw)[:80]!r}")
     value = int(raw, 16)
     if value >= 1 << 63:
