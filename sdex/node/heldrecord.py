@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _string
+from typing import Any
 
 from sdex.matching.match import TimeInForce
 from sdex.model import OrderStatus
@@ -136,7 +137,7 @@ def event_meta_text(meta: dict[str, object]) -> str:
     other shape: encoded."""
     if tuple(meta) != EVENT_META_KEYS:
         return encode_json(meta)
-    v = list(meta.values())
+    v: list[Any] = list(meta.values())
     for i in _FLOATS:
         x = v[i]
         if type(x) is not float or x - x != 0.0:  # (not a float, or inf or nan)
