@@ -1164,6 +1164,9 @@ def calibration(path: Path) -> dict[str, float]:
 
 
 def main() -> None:
+    # Its real nodes time every intake call (``sdex.node.forwarding``: one in 8 by default,
+    # cpu30): the simulator's inputs from ``forwardTiming`` as many as before.
+    os.environ.setdefault("SDEX_FORWARD_EVERY", "1")
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rate", type=float, nargs="+", default=[4.0, 40.0],
                     help="orders/s, one measured window each (two or more: the CPU per order "

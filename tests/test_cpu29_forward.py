@@ -70,6 +70,7 @@ async def test_a_real_nodes_peer_chunk_reads_its_end_once_and_reports_every_orde
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         await wait_for(lambda: node.watcher.caught_up.is_set())
         fw = node.forwarding
+        fw.every = 1  # (every call timed: tests/test_cpu30_sample.py samples)
         cpu, queue = Counted(time.thread_time), Counted(fw.queue_clock)
         fw.cpu_clock, fw.queue_clock = cpu, queue
         chunk = [c.sign(ask(c, CAROL, E18 // 100, (500 + i) * E6)) for i in range(6)]

@@ -67,11 +67,16 @@ async def test_the_pushes_writes_are_timed_at_the_turn_after_they_were_spawned()
         assert out[source]["sentWallS"] >= out[source]["wallS"] > 0
 
 
+@pytest.mark.parametrize("every", [1, 2])
 async def test_health_counts_what_orders_cost_before_they_are_passed_on(
-    chain: Chain, tmp_path: Path
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, every: int
 ) -> None:
     """Two real nodes: node 0's wallet orders are counted as a wallet's, the copies node 1
-    takes from node 0 as a peer's; the sums grow with the orders."""
+    takes from node 0 as a peer's; the sums grow with the orders. One intake call in
+    ``every`` is timed (``$SDEX_FORWARD_EVERY``, cpu30): ``orders`` counts the timed calls'
+    orders, ``calls`` every call, ``timedCalls`` the timed ones (the first, then every
+    ``every``-th); with 1, every order, as before."""
+    monkeypatch.setenv("SDEX_FORWARD_EVERY", str(every))  # (the nodes' processes inherit it)
     c = chain
     async with Cluster(c, tmp_path, [[1], [0]]) as net:
 
@@ -79,7 +84,8 @@ async def test_health_counts_what_orders_cost_before_they_are_passed_on(
             _, h = await net.api(i).get("/health")
             return dict(h["forwardTiming"])
 
-        assert (await timing(0))["wallet"]["orders"] == 0
+        first = await timing(0)
+        assert first["wallet"]["orders"] == 0 and first["wallet"]["every"] == every
 
         async def peered() -> bool:  # (orders are timed only while there is a peer)
             _, h = await net.api(0).get("/health")
@@ -88,24 +94,42 @@ async def test_health_counts_what_orders_cost_before_they_are_passed_on(
         await wait_for(peered, timeout=30)
         readings = []
         for k, n in ((0, 2), (2, 5)):
+            hashes = set()
             for j in range(k, n):
                 signed = c.sign(ask(c, 1 + j, E18, (3000 + j) * E6))
-                assert (await net.api(0).post_order(signed))[0] == 201
+                code, body = await net.api(0).post_order(signed)
+                assert code == 201
+                hashes.add(body["orderHash"])
 
-            async def passed_on(n: int = n) -> bool:
-                return int((await timing(1))["peer"]["orders"]) >= n
+            async def passed_on(n: int = n, hashes: set[str] = hashes) -> bool:
+                p = (await timing(1))["peer"]
+                if every == 1:
+                    return int(p["orders"]) >= n
+                # (1 in ``every`` chunks timed: all held there, the first chunk's sums in)
+                held = hashes <= await net.open_hashes(1)
+                return held and p["orders"] > 0 and p["cpuS"] <= p["sentCpuS"]
 
             await wait_for(passed_on, timeout=30)
             readings.append((await timing(0), await timing(1)))
         for (wallet, peer), n in zip(readings, (2, 5), strict=True):
-            assert wallet["wallet"]["orders"] == n and wallet["peer"]["orders"] == 0
-            assert peer["peer"]["orders"] == n and peer["wallet"]["orders"] == 0
-        for side, i in (("wallet", 0), ("peer", 1)):
+            timed = -(-n // every)  # (wallet calls 0, every, 2 x every, ... of n)
+            w = wallet["wallet"]
+            assert (w["calls"], w["timedCalls"], w["orders"]) == (n, timed, timed)
+            assert wallet["peer"]["orders"] == 0 and peer["wallet"]["orders"] == 0
+            p = peer["peer"]
+            assert p["timedCalls"] == -(-p["calls"] // every) and 0 < p["orders"] <= n
+            if every == 1:
+                assert p["orders"] == n
+        sides = (("wallet", 0), ("peer", 1)) if every == 1 else (("wallet", 0),)
+        for side, i in sides:  # (a peer's chunks are timed 1 in ``every``: may not grow)
             first, second = readings[0][i][side], readings[1][i][side]
             assert 0 < first["cpuS"] < second["cpuS"]
             assert 0 < first["wallS"] < second["wallS"]
             assert first["cpuS"] <= first["sentCpuS"] < second["sentCpuS"]  # (to the pushes)
             assert first["wallS"] < first["sentWallS"] < second["sentWallS"]
+        for _, peer in readings:
+            p = peer["peer"]
+            assert 0 < p["cpuS"] <= p["sentCpuS"] and 0 < p["wallS"] < p["sentWallS"]
 
 
 def _run(forward: dict[str, Any] | None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _string
+from typing import Any
 
 from sdex.matching.match import TimeInForce
 from sdex.model import OrderStatus
@@ -109,15 +110,64 @@ def hash_of(hash_hex: str) -> bytes | None:
     return h if len(h) == 32 else None
 
 
+EVENT_META_KEYS = (
+    "orderHash",
+    "status",
+    "filledMakerAmount",
+    "pendingMakerAmount",
+    "remainingFillableMakerAmount",
+    "remainingMakerAmount",
+    "createdAt",
+    "source",
+    "reason",
+    "publishedAt",
+    "sentAt",
+)
+"""An order event's ``metaData`` keys, in order, as ``HeldOrders.publish`` makes them
+(``HeldOrders.meta``'s, then ``publishedAt``) and ``order_event_text`` stamps ``sentAt``."""
+_STRINGS = (0, 1, 2, 3, 4, 5, 7, 8)
+_FLOATS = (6, 9, 10)
+
+
+def event_meta_text(meta: dict[str, object]) -> str:
+    """``encode_json(meta)`` of an order event's ``metaData``, formatted directly when its
+    keys are ``EVENT_META_KEYS`` in order, the strings' values ``str``s and the times finite
+    ``float``s (each string escaped by the encoder's own ``encode_basestring_ascii``, each
+    float its ``repr``, what ``json`` writes): ~2 us instead of the dict's ~4 (cpu30). Any
+    other shape: encoded."""
+    if tuple(meta) != EVENT_META_KEYS:
+        return encode_json(meta)
+    v: list[Any] = list(meta.values())
+    for i in _FLOATS:
+        x = v[i]
+        if type(x) is not float or x - x != 0.0:  # (not a float, or inf or nan)
+            return encode_json(meta)
+    for i in _STRINGS:
+        if not isinstance(v[i], str):
+            return encode_json(meta)
+    h, st, f, p, rf, rm, ca, src, rs, pub, sent = v
+    return (
+        f'{{"orderHash": {_string(h)}, "status": {_string(st)}, '
+        f'"filledMakerAmount": {_string(f)}, "pendingMakerAmount": {_string(p)}, '
+        f'"remainingFillableMakerAmount": {_string(rf)}, "remainingMakerAmount": {_string(rm)}, '
+        f'"createdAt": {ca!r}, "source": {_string(src)}, "reason": {_string(rs)}, '
+        f'"publishedAt": {pub!r}, "sentAt": {sent!r}}}'
+    )
+
+
 def order_event_text(ev: Event, rec: Record, text: str | None = None) -> str:
     """``encode_json(ev)`` of an order event, with the order's text encoded once a record
     (``Record.text``: also its store row's, and its gossip pushes'; ``text``: that text as
     it was when the event was published: a record closed since has dropped it, and it
-    would be encoded again, ~2.5 us, settle27), its ``metaData`` stamped ``sentAt`` first:
-    made by the first subscriber's sender as it writes it."""
-    ev["metaData"]["sentAt"] = time.time()
-    event, meta = encode_json(ev["event"]), encode_json(ev["metaData"])
+    would be encoded again, ~2.5 us, settle27), its ``metaData`` stamped ``sentAt`` first
+    and formatted directly (``event_meta_text``): made by the first subscriber's sender as
+    it writes it."""
+    meta = ev["metaData"]
+    meta["sentAt"] = time.time()
+    name = ev["event"]
+    event = _string(name) if isinstance(name, str) else encode_json(name)
     return (
         f'{{"seq": {ev["seq"]}, "type": "order", "event": {event}, '
-        f'"order": {text if text is not None else rec.text()}, "metaData": {meta}}}'
+        f'"order": {text if text is not None else rec.text()}, '
+        f'"metaData": {event_meta_text(meta)}}}'
     )

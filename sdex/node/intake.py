@@ -39,9 +39,10 @@ class NodeIntake(NodeStatus):
         """The one intake path (wallets and peers): validate, store, match, rest."""
         fw = self.forwarding
         # What it costs before it is passed on, timed only while there is a peer to pass it
-        # on to: the clocks are three system calls an order (one releases the GIL), and a
-        # node with no peer passes nothing on.
-        started = fw.start() if self._pushes() else None
+        # on to (the clocks are system calls, one releases the GIL; a node with no peer
+        # passes nothing on), and then one call in ``fw.every`` (``ForwardTiming.begin``).
+        label = "wallet" if source == "api" else "peer"
+        started = fw.begin(label) if self._pushes() else None
         result = await self.intake.submit(obj, check_fee=source == "api")
         if isinstance(result, Rejection):  # (the chain not read: the node's, not the order's)
             unavailable = result.code is RejectionCode.CHAIN_UNAVAILABLE
@@ -54,10 +55,14 @@ class NodeIntake(NodeStatus):
         if (over := self.intake.admit(result)) is not None:
             return SubmitResult(400, over.to_json())  # limits, re-checked after the chain read
         handed = fw.handed
-        with self.registry.own_writes(result.signed.hash_hex) as own:
-            answer = self._accept(result, source, tif)
+        fw.clocked = started is not None  # (``_accept`` runs through: no other call between)
+        try:
+            with self.registry.own_writes(result.signed.hash_hex) as own:
+                answer = self._accept(result, source, tif)
+        finally:
+            fw.clocked = True
         if started is not None:
-            fw.add("wallet" if source == "api" else "peer", started, fw.last(), fw.handed - handed)
+            fw.add(label, started, fw.last(), fw.handed - handed)
         if answer.stored is not None:
             # its row and, if it closed at once (killed), its last update (each job may fail
             # alone); not another order's row closed meanwhile (a resting one found expired)
@@ -115,8 +120,8 @@ class NodeIntake(NodeStatus):
         midway, it raises ``PartialVerdicts`` (the verdicts given so far) from the error."""
         who = peer if isinstance(peer, list) else [peer] * len(objs)
         fw = self.forwarding
-        started = fw.start()  # (what its new orders cost before they are passed on)
-        ended, handed, through = (*started[:2], 0), 0, 0  # (its last hand-over: see ``mark``)
+        started = fw.begin("peer")  # (what its new orders cost before they are passed on)
+        ended, handed, through = (0.0, 0.0, 0), 0, 0  # (its last hand-over: see ``mark``)
         results = ["known" if self._known_copy(o) else "" for o in objs]
         todo = [i for i, r in enumerate(results) if not r]
         try:  # (cancelled midway: the orders passed on so far count)
@@ -136,8 +141,9 @@ class NodeIntake(NodeStatus):
         except Exception as e:  # the verdicts given so far stand (accepted: held now)
             raise PartialVerdicts(results) from e
         finally:
-            ended = fw.mark(through) if handed else ended
-            fw.add("peer", started, ended, handed)
+            if started is not None:  # (a timed call: one in ``fw.every``)
+                ended = fw.mark(through) if handed else ended
+                fw.add("peer", started, ended, handed)
         return results
 
     def _from_peer(self, result: IntakeResult, peer: str, obj: object) -> str:
