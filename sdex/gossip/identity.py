@@ -165,6 +165,9 @@ class SignedRequest:
     """The signer's public key (33 bytes, compressed): a stream's key exchange needs it."""
     to: str = ""
     """The node id it is addressed to, lowercase ("": none, a first hello)."""
+    replay_id: str = ""
+    """The signature's bytes in one spelling (no ``0x``, lowercase, v as 0/1): what the
+    replay guard remembers, as verification accepts every spelling (attack29)."""
 
 
 class AuthError(ValueError):
@@ -191,7 +194,9 @@ def verify_request(
     if abs(now - int(ts)) > MAX_SKEW_MS:
         raise AuthError(f"{HEADER_TIME} is more than {MAX_SKEW_MS // 1000} s from ours")
     node_id, key = recover_key(request_digest(method, path_qs, int(ts), bh, url, to), sig)
-    return SignedRequest(node_id, url, sig.lower(), bh.lower(), key=key, to=to)
+    raw = bytes.fromhex(sig.removeprefix("0x"))  # (65 bytes, as recover_key found)
+    replay_id = raw[:64].hex() + ("01" if raw[64] in (1, 28) else "00")
+    return SignedRequest(node_id, url, sig.lower(), bh.lower(), key=key, to=to, replay_id=replay_id)
 
 
 def verify_answer(request_sig: str, status: int, body: bytes, headers: dict[str, str]) -> str:

@@ -164,7 +164,7 @@ def _signed(request: web.Request, anyone: bool = False) -> SignedRequest:
             raise  # (a proved peer over its own budget, banned or cut: not a refusal here)
         raise Refused(e.status, 100, str(e), headers=e.headers) from None
     owner = sender.node_id if known else STRANGERS
-    if not request.app[REPLAY_KEY].fresh(sender.signature, owner):
+    if not request.app[REPLAY_KEY].fresh(sender.replay_id, owner):
         raise Refused(401, 100, "this signed request was seen before (replay)")
     if owner != STRANGERS and conn is not None:
         gate.proved.add(conn)  # (heard while its address is gated: ``sdex.gossip.refusals``)
