@@ -31,7 +31,7 @@ from sdex.mirror.blocks import Block, Effects, Header
 from sdex.mirror.marks import OrderMarks
 from sdex.mirror.own import Account, OwnReceipt, OwnReceipts, Stub
 from sdex.mirror.sigcache import SigCache
-from sdex.order import UINT256_MAX, ZERO_ADDRESS, SignedOrder, validity_errors
+from sdex.order import BITMAP_SALT_TAG, UINT256_MAX, ZERO_ADDRESS, SignedOrder, validity_errors
 
 TRANSFER = keccak(b"Transfer(address,address,uint256)")
 APPROVAL = keccak(b"Approval(address,address,uint256)")
@@ -404,10 +404,14 @@ class Mirror:
     def state(self, signed: SignedOrder, signature_valid: bool = True) -> OrderState | None:
         """The order's ``getOrderStates`` row as the mirror sees it; None when the maker's
         funds are not known yet (a first-seen account: one chain read), or its fill state
-        (a saved row that was unreadable: ``OrderMarks.unknown``)."""
+        (a saved row that was unreadable: ``OrderMarks.unknown``; a bitmap order's)."""
         o = signed.order
         f = self.funds.get((o.maker, o.maker_token))
         if f is None or self.head is None:
+            return None
+        if o.salt >> 192 == BITMAP_SALT_TAG:
+            # a bitmap order shares its state with its maker's orders of the same nonce: one
+            # of them filled makes it FILLED with no event of its own (attack29)
             return None
         h = signed.hash
         filled, cancelled = self.marks.get(h)
