@@ -309,10 +309,11 @@ class NodeSettlement(NodeChainState):
                 if v.remove is RemovalReason.FILLED and so.hash in self.book:
                     # closed with the chain's filled amount, as the watcher closes it (attack29:
                     # "filled" with 0 filled, and a fill event for it later changed nothing)
-                    self.registry.set_filled(so.hash, v.filled)
+                    filled = min(v.filled, so.order.maker_amount)
+                    self.registry.set_filled(so.hash, filled)
                     rec = self.records.get(so.hash)
                     if rec is not None and rec.status in OPEN_STATUSES:
-                        self._close_record(rec, OrderStatus.FILLED, _FAILED_FILLED, v.filled)
+                        self._close_record(rec, OrderStatus.FILLED, _FAILED_FILLED, filled)
                 elif v.remove is not None:
                     self._remove(so.hash, v.remove, "settlement failed: " + v.remove.value)
                 elif so.hash in self.book:
