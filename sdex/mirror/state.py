@@ -20,7 +20,7 @@ changed (an undo list), so a reorg is undone exactly back to the fork point.
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Container, Iterable, Sequence
 
 from eth_hash.auto import keccak
@@ -31,10 +31,13 @@ from sdex.mirror.blocks import Block, Effects, Header
 from sdex.mirror.marks import OrderMarks
 from sdex.mirror.own import Account, OwnReceipt, OwnReceipts, Stub
 from sdex.mirror.sigcache import SigCache
-from sdex.order import UINT256_MAX, ZERO_ADDRESS, SignedOrder, validity_errors
+from sdex.order import BITMAP_SALT_TAG, UINT256_MAX, ZERO_ADDRESS, SignedOrder, validity_errors
 
 TRANSFER = keccak(b"Transfer(address,address,uint256)")
 APPROVAL = keccak(b"Approval(address,address,uint256)")
+
+MAX_BROKE = 10_000
+"""Accounts with nothing to pay the mirror keeps from reads (``Mirror.broke``)."""
 
 EXPECT_PATIENCE = 2.0
 """Seconds the watcher waits for an own settlement's receipt before reading its logs."""
@@ -62,6 +65,11 @@ class Mirror:
         self.unsure: set[Account] = set()
         """Accounts whose funds were read at "latest", not at a known block: re-read (not
         moved by amounts) when a block touches them."""
+        self.broke: OrderedDict[Account, None] = OrderedDict()
+        """Accounts learned from reads with nothing to pay (a fresh key's refused order),
+        oldest first: past ``max_broke`` the oldest still broke is forgotten (its next order
+        is read again), so strangers' keys cannot grow the mirror without bound (attack29)."""
+        self.max_broke = MAX_BROKE
         self.announced = HeadSignal()
         """Heads the chain announced (the watcher's newHeads): the settler's receipt waits."""
         self.own = OwnReceipts()
@@ -359,6 +367,7 @@ class Mirror:
         self.dirty_makers.clear()
         self.dirty_funds.clear()
         self.unsure.clear()
+        self.broke.clear()
         self.own.clear()
         self._orphans.clear()
         self.expected.clear()
@@ -394,6 +403,20 @@ class Mirror:
         account = (o.maker, o.maker_token)
         if account not in self.funds and not self.touched_since(account, read_at):
             self.set_funds(account, state.maker_balance, state.maker_allowance, exact=False)
+            if min(state.maker_balance, state.maker_allowance) <= 0:
+                self._broke(account)
+
+    def _broke(self, account: Account) -> None:
+        """Note an account learned with nothing to pay; forget the oldest past the bound."""
+        broke = self.broke
+        broke[account] = None
+        while len(broke) > self.max_broke:
+            old, _ = broke.popitem(last=False)
+            f = self.funds.get(old)
+            if f is not None and min(f) <= 0:  # (funded since: kept, as any account)
+                del self.funds[old]
+                self.unsure.discard(old)
+                self.dirty_funds.discard(old)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -404,10 +427,14 @@ class Mirror:
     def state(self, signed: SignedOrder, signature_valid: bool = True) -> OrderState | None:
         """The order's ``getOrderStates`` row as the mirror sees it; None when the maker's
         funds are not known yet (a first-seen account: one chain read), or its fill state
-        (a saved row that was unreadable: ``OrderMarks.unknown``)."""
+        (a saved row that was unreadable: ``OrderMarks.unknown``; a bitmap order's)."""
         o = signed.order
         f = self.funds.get((o.maker, o.maker_token))
         if f is None or self.head is None:
+            return None
+        if o.salt >> 192 == BITMAP_SALT_TAG:
+            # a bitmap order shares its state with its maker's orders of the same nonce: one
+            # of them filled makes it FILLED with no event of its own (attack29)
             return None
         h = signed.hash
         filled, cancelled = self.marks.get(h)

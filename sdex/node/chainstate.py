@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import TypeVar
 
 from sdex.book import RemovalReason
-from sdex.chain import OrderState
+from sdex.chain import FillEvent, OrderState
 from sdex.ingest import judge, removal_of
 from sdex.ingest.intake import taker_never_trades
 from sdex.ingest.verify import ecdsa_ok
@@ -26,6 +26,7 @@ from sdex.node.registry import Record
 from sdex.node.rejudge import NodeRejudge
 from sdex.node.verdicts import _message
 from sdex.node.views import _stored_fills
+from sdex.order import bitmap_nonce
 from sdex.store import StoredFill
 from sdex.watch import BlockChanges
 
@@ -84,6 +85,7 @@ class NodeChainState(NodeRejudge):
         # but a verdict from an older block of the mirror may have been applied since (a
         # maker's cancel-up-to re-judges its orders): now the mirror has these fills.
         affected: set[bytes] = {f.order_hash for f in changes.fills} | changes.cancelled
+        affected |= self._bitmap_kin(changes.fills)
         rejudge = set(changes.rejudge)
         if changes.reverted or changes.reorg_depth:
             rejudge |= {f.order_hash for f in changes.fills}
@@ -126,6 +128,24 @@ class NodeChainState(NodeRejudge):
         finally:
             self._back = MappingProxyType({})
             self.registry.unpin(rejudge)
+
+    def _bitmap_kin(self, fills: Iterable[FillEvent]) -> set[bytes]:
+        """The booked bitmap orders these fills may have filled with no event of their own:
+        of a filled bitmap order the node holds, its maker's orders with its nonce; of a
+        filled order it does not hold, all its maker's bitmap orders (the mirror never
+        judges them: ``Mirror.state``; the chain is read)."""
+        kin: set[bytes] = set()
+        for f in fills:
+            rec = self.records.get(f.order_hash)
+            nonce = None if rec is None else bitmap_nonce(rec.signed.order.salt)
+            if rec is not None and nonce is None:
+                continue  # an ordinary order: its state is its own
+            for token in self.tokens:
+                for e in self.book.orders_of(f.maker, token):
+                    n = bitmap_nonce(e.order.salt)
+                    if n is not None and (nonce is None or n == nonce):
+                        kin.add(e.hash)
+        return kin
 
     def _fills_stored(self, fut: asyncio.Future[list[StoredFill]]) -> None:
         """The watcher's fills are durable: those new (whoever stores a fill first, watcher

@@ -25,6 +25,7 @@ from sdex.store import StoredFill, StoreError
 
 log = logging.getLogger("sdex.node")
 MAX_SETTLE_FAILURES = 3
+_FAILED_FILLED = "settlement failed: " + RemovalReason.FILLED.value
 """Failed settlements an order may be part of with no guilty party found, before it goes."""
 FILLS_WRITE_PAUSES = (0.05, 0.2, 1.0)
 """Seconds between the tries of a settlement's own fills write that the store refused."""
@@ -305,7 +306,15 @@ class NodeSettlement(NodeChainState):
             for so, v in zip((m.resting, m.incoming), verdicts, strict=True):
                 if _payer(so) not in busy:
                     self._set_funds(so.order.maker, so.order.maker_token, v.spendable)
-                if v.remove is not None:
+                if v.remove is RemovalReason.FILLED and so.hash in self.book:
+                    # closed with the chain's filled amount, as the watcher closes it (attack29:
+                    # "filled" with 0 filled, and a fill event for it later changed nothing)
+                    filled = min(v.filled, so.order.maker_amount)
+                    self.registry.set_filled(so.hash, filled)
+                    rec = self.records.get(so.hash)
+                    if rec is not None and rec.status in OPEN_STATUSES:
+                        self._close_record(rec, OrderStatus.FILLED, _FAILED_FILLED, filled)
+                elif v.remove is not None:
                     self._remove(so.hash, v.remove, "settlement failed: " + v.remove.value)
                 elif so.hash in self.book:
                     st = self.book.get(so.hash)
