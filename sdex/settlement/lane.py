@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import Future
+from typing import Any
 
 from sdex.chain import Receipt, Sender, SignedTx
-from sdex.chain.aio import ChainThread
+from sdex.chain.aio import ChainThread, NotDone
 from sdex.chain.arpc import AsyncRpc
+from sdex.chain.asend import AsyncSends
 from sdex.errors import ChainError
 from sdex.mirror import Mirror
 from sdex.settlement.broadcast import Broadcaster
 from sdex.settlement.gas import GAP_FILL_GAS, Fees
 from sdex.settlement.owned import OwnTxs
 from sdex.settlement.receipts import RECEIPT_TIMEOUT, BlockReceipts, poll_receipt, quantity
+from sdex.settlement.stages import FlightTimes
 
 log = logging.getLogger("sdex.settlement")
 
@@ -35,6 +39,41 @@ class NonceLane:
     gap_fills: int
     sends: set[asyncio.Future[Receipt | None]]
     _send_lock: asyncio.Lock
+    async_sends: AsyncSends | None
+    """The broadcasts on the event loop (None: on the chain thread)."""
+    _last_broadcast: asyncio.Future[Receipt | None] | None
+
+    def broadcast_after(
+        self, recorded: Future[Any] | None, signed: SignedTx, times: FlightTimes | None
+    ) -> asyncio.Future[Receipt | None]:
+        """(``_send_lock`` held, ``async_sends`` set) Broadcast ``signed`` on the event loop
+        once ``recorded`` (its record on the store's writer) is durable and every broadcast
+        queued before it ended: one at a time, in nonce order. The future raises
+        ``NotDone`` if the record failed (never sent)."""
+        before = self._last_broadcast
+        task = asyncio.ensure_future(self._broadcast(recorded, before, signed, times))
+        self._last_broadcast = task
+        return task
+
+    async def _broadcast(
+        self,
+        recorded: Future[Any] | None,
+        before: asyncio.Future[Receipt | None] | None,
+        signed: SignedTx,
+        times: FlightTimes | None,
+    ) -> Receipt | None:
+        assert self.async_sends is not None
+        if recorded is not None:
+            try:
+                await asyncio.wrap_future(recorded)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as e:
+                raise NotDone(f"{type(e).__name__}: {e}") from None
+        self.broadcaster.queued(signed, times)
+        if before is not None and not before.done():
+            await asyncio.wait((before,))
+        return await self.broadcaster.send_async(self.async_sends, signed, times)
 
     def sending(self, sent: asyncio.Future[Receipt | None]) -> None:
         """``sent`` is a broadcast of the lane's, queued: under way until it ends."""
@@ -54,7 +93,12 @@ class NonceLane:
         that retried it, a second send after a failed sync send): its nonce is used by
         itself. True too when the ask fails: unknown, so not signed again (review28)."""
         try:
-            found = await self.chain.run(self.sender.rpc.call, "eth_getTransactionByHash", tx_hash)
+            if self.receipts is not None:
+                found = await self.receipts.call("eth_getTransactionByHash", tx_hash)
+            else:
+                found = await self.chain.run(
+                    self.sender.rpc.call, "eth_getTransactionByHash", tx_hash
+                )
         except Exception:
             return True
         return found is not None
@@ -115,8 +159,11 @@ class NonceLane:
                 filler = self.sender.sign_at(
                     nonce, self.sender.address, b"", GAP_FILL_GAS, fees=fees
                 )
-                self.broadcaster.queued(filler)
-                await self.chain.submit(self.broadcaster.send, filler)
+                if self.async_sends is not None:
+                    await self.broadcast_after(None, filler, None)
+                else:
+                    self.broadcaster.queued(filler)
+                    await self.chain.submit(self.broadcaster.send, filler)
                 self.gap_fills += 1
                 log.warning("nonce %d filled by %s: later settlements go on", nonce, filler.tx_hash)
             except Exception as e:  # the later ones are then judged lost in their turn

@@ -58,6 +58,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from sdex.chain import FillEvent, Receipt, Sender
 from sdex.chain.aio import ChainThread, NotDone
 from sdex.chain.arpc import AsyncRpc
+from sdex.chain.asend import AsyncSends
 from sdex.chain.tx import SignedTx, lone_tx_root, refused_for_nonce
 from sdex.errors import ContractRevert, RpcError
 from sdex.matching.match import Match
@@ -110,6 +111,7 @@ class Settler(NonceLane):
         max_batch: int = 64,
         *,
         receipts: AsyncRpc | None = None,
+        sends: AsyncRpc | None = None,
         mirror: Mirror | None = None,
         max_in_flight: int = MAX_IN_FLIGHT,
         backlog_batch: int | None = None,
@@ -130,6 +132,11 @@ class Settler(NonceLane):
         self.max_in_flight = max(1, max_in_flight)
         self.receipts = receipts
         """Receipts are polled on the event loop with this client (None: the chain thread)."""
+        send_rpc = sends or receipts
+        self.async_sends = None if send_rpc is None else AsyncSends(send_rpc, sender)
+        """Broadcasts on the event loop through this client (``sends``, else ``receipts``;
+        None: on the chain thread)."""
+        self._last_broadcast = None
         self.mirror = mirror
         """Decoded receipts go to the mirror (``note_receipt``); it applies them in block order."""
         self._queue: list[Match] = []
@@ -341,11 +348,14 @@ class Settler(NonceLane):
         if self.mirror is not None:
             self.mirror.expect(signed.tx_hash)
         heads = self.mirror.announced.count if self.mirror is not None else None
-        sending = asyncio.wrap_future(
-            self.chain.submit_after(
-                recorded, self.broadcaster.queued, self.broadcaster.send, signed, times
+        if self.async_sends is not None:  # on the event loop, in nonce order
+            sending = self.broadcast_after(recorded, signed, times)
+        else:  # on the chain thread, queued there by the store's writer
+            sending = asyncio.wrap_future(
+                self.chain.submit_after(
+                    recorded, self.broadcaster.queued, self.broadcaster.send, signed, times
+                )
             )
-        )
         self.sending(sending)
         return signed, heads, sending
 
@@ -371,7 +381,10 @@ class Settler(NonceLane):
         if lone and self.suspect is not None and self.suspect(batch[0]):
             gas = self._gas_limit(1, False)
             try:  # before the lane's lock: it waits for no broadcast under way
-                await self.chain.run(self.sender.preflight, ex.address, data)
+                if self.async_sends is not None:
+                    await self.async_sends.preflight(ex.address, data)
+                else:
+                    await self.chain.run(self.sender.preflight, ex.address, data)
             except ContractRevert as e:  # nothing sent: diagnosed like a skipped match
                 reason = str(ex.decoder.decode(e))
                 return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]

@@ -63,6 +63,17 @@ class FlightTimes:
         if self.ended is not None:
             self.loop.call_soon_threadsafe(_done, self.ended)
 
+    def start_now(self) -> None:
+        """On the event loop: the broadcast starts now."""
+        self.send_start = time.perf_counter()
+        _done(self.started)
+
+    def end_now(self) -> None:
+        """On the event loop: the broadcast ended now."""
+        self.send_end = time.perf_counter()
+        if self.ended is not None:
+            _done(self.ended)
+
     def resolve(self) -> None:
         """(On the event loop) the next batch need not wait for this one any more."""
         _done(self.started)
