@@ -230,8 +230,9 @@ async def test_a_block_the_watcher_applied_before_the_receipt_came_does_not_take
             # block itself.
             if receipt is not None:
                 await wait_for(
-                    lambda: (h := node.mirror.head) is not None
-                    and h.number >= receipt.block_number,
+                    lambda: (
+                        (h := node.mirror.head) is not None and h.number >= receipt.block_number
+                    ),
                     timeout=30,
                 )
             return receipt
