@@ -30,35 +30,27 @@ from tests.conftest import Chain, Engine
 from tests.rpcfault import faulty_proxy
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
-WAY = ["thread"]
-"""How the broadcaster under test sends: ``send`` (a thread's sync client) or ``send_async``
-(the node's: the event loop's async client), set per test by ``way``."""
-
-
-@pytest.fixture(autouse=True, params=["thread", "loop"])
-def way(request: pytest.FixtureRequest) -> str:
-    WAY[0] = request.param
-    return str(request.param)
-
 
 def _broadcaster(c: Chain, tmp_path: Path, sender: int | Sender = 1) -> tuple[Broadcaster, Store]:
     identity = ChainIdentity(c.deployment.chain_id, c.exchange.address, "0x" + "00" * 32)
     store = Store(tmp_path / "b.db", identity, c.domain)
     lane = c.sender(sender) if isinstance(sender, int) else sender
     b = Broadcaster(lane, store, c.exchange)
-    if WAY[0] == "loop":  # each send on an event loop of its own, through the async client
 
-        def send(signed: Any, times: Any = None) -> Any:
-            async def once() -> Any:
-                rpc = _LoopRpc(b.sender.rpc)
-                try:
-                    return await b.send_async(AsyncSends(rpc, b.sender), signed, times)
-                finally:
-                    await rpc.close()
+    def send(signed: Any, times: Any = None) -> Any:
+        """``send_async`` on an event loop of its own, through the async client of the
+        lane's sync one (its test behaviour kept: ``_LoopRpc``)."""
 
-            return asyncio.run(once())
+        async def once() -> Any:
+            rpc = _LoopRpc(b.sender.rpc)
+            try:
+                return await b.send_async(AsyncSends(rpc, b.sender), signed, times)
+            finally:
+                await rpc.close()
 
-        b.send = send  # type: ignore[method-assign]
+        return asyncio.run(once())
+
+    b.send = send  # type: ignore[attr-defined]
     return b, store
 
 

@@ -1,4 +1,5 @@
-"""The settlement lane's broadcasts, on the chain thread, one at a time in nonce order, each
+"""The settlement lane's broadcasts, on the event loop through the async client
+(``sdex.chain.asend``), one at a time in nonce order (``NonceLane.broadcast_after``), each
 with its receipt in the same round trip when the chain can give it.
 
 - A chain that serves ``eth_sendRawTransactionSync`` (EIP-7966: anvil) answers a send with
@@ -44,8 +45,8 @@ RECEIPT_WITH_SEND_PAUSE = 16
 SMALL_SEND = 32_768
 """Hex characters of a raw transaction (~16 KB: a batch of about 16 matches) up to which a
 send that others wait behind still asks for its receipt in its batch. A larger one goes
-plain: the chain thread would parse its large receipt before the next send while the chain
-idles (as before this pass: bulk settlement keeps main's way of sending)."""
+plain: its large receipt would be parsed before the next send while the chain idles (bulk
+settlement keeps main's way of sending)."""
 BATCH_MISSES = 3
 """Batched receipt asks in a row that found none before sends go without them for a while."""
 SYNC_STRIKES = 3
@@ -60,8 +61,8 @@ SYNC_REPROBE_MAX = 600.0
 
 
 class Broadcaster:
-    """(Chain thread) Sends the lane's signed transactions; ``send`` returns the receipt when
-    it came with the send, else None (polled by the settler)."""
+    """Sends the lane's signed transactions; ``send_async`` returns the receipt when it came
+    with the send, else None (polled by the settler)."""
 
     def __init__(self, sender: Sender, store: Store, exchange: Exchange) -> None:
         self.sender = sender
@@ -84,7 +85,7 @@ class Broadcaster:
         self._off_at = time.monotonic()
         self._reprobe_now = False
         self._waiting = 0
-        """Broadcasts queued on the chain thread and not started yet (``_lock``)."""
+        """Broadcasts whose records are durable and not started yet (``_lock``)."""
         self._lock = threading.Lock()
         self._receipt_with_send = 0
         """Sends left before the receipt is asked with the send again (one gave none)."""
@@ -97,7 +98,7 @@ class Broadcaster:
         concurrently: now and then the ask before the mining ends): polled instead."""
 
     def queued(self, signed: SignedTx, times: FlightTimes | None = None) -> None:
-        """(Any thread) ``signed`` is queued on the chain thread now: a send waits."""
+        """``signed``'s record is durable, its broadcast queued now: a send waits."""
         with self._lock:
             self._waiting += 1
         if times is not None:
@@ -127,43 +128,12 @@ class Broadcaster:
             self._receipt_with_send = 0
             self.sync_probes += 1
 
-    def send(self, signed: SignedTx, times: FlightTimes | None = None) -> Receipt | None:
-        """Send ``signed`` (queued with ``queued`` first); its receipt when it came with the
-        send (see the module), else None: polled."""
-        alone = self._begin()
-        if times is not None:
-            times.mark_start()
-        raw: Any = None
-        asked = sent = False
-        if self._plan_sync(alone):
-            raw, served = self.sender.broadcast_sync(signed, SYNC_TIMEOUT)
-            asked, sent = self._after_sync(served)
-        if self._plan_batched(signed, alone, asked, sent):
-            raw = self.sender.broadcast_for_receipt(signed)
-            asked = True
-            self._after_batched(raw)
-        if not (asked or sent):
-            # A TransactionFailed here means mined and reverted (Hardhat answers so): the
-            # receipt tells
-            with contextlib.suppress(TransactionFailed):
-                self.sender.broadcast(signed)
-        if times is not None:
-            times.mark_end()
-        if not asked:
-            if self._others_wait():
-                return None
-            try:
-                raw = self.sender.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
-            except Exception as e:  # sent all the same: the receipt is polled
-                log.debug("no receipt at once for %s: %s", signed.tx_hash, e)
-                return None
-        return self._finish(signed, raw)
-
     async def send_async(
         self, sends: AsyncSends, signed: SignedTx, times: FlightTimes | None = None
     ) -> Receipt | None:
-        """``send`` on the event loop through the async client (``sends``): the same
-        choices, in the same order; called one at a time, in nonce order."""
+        """Send ``signed`` (queued with ``queued`` first) through the async client
+        (``sends``), on the event loop, one at a time in nonce order; its receipt when it
+        came with the send (see the module), else None: polled."""
         alone = self._begin()
         if times is not None:
             times.start_now()
