@@ -1004,7 +1004,8 @@ def _with_send(h0: dict[str, Any], h1: dict[str, Any]) -> dict[str, int] | None:
     a0, a1 = h0.get("settlementReceiptsWithSend"), h1.get("settlementReceiptsWithSend")
     if a0 is None or a1 is None:
         return None
-    return {k: a1[k] - a0[k] for k in ("asked", "missed")}
+    keys = ("asked", "missed", "syncSends", "syncTimeouts")
+    return {k: a1[k] - a0[k] for k in keys if k in a0 and k in a1}
 
 
 TIMELINE_STAGES = (

@@ -3,8 +3,8 @@
 Callers queue jobs; the thread takes all that are waiting, runs them in one transaction (each
 in its own savepoint, so one failing job undoes only itself), commits, and only then wakes
 whoever waits for them. Order rows queued on the event loop are handed over once per loop
-iteration and inserted with one ``executemany`` (a group of rows only: one multi-row
-``INSERT``, no savepoint: each statement gives up the GIL and takes it back); rows nobody
+iteration and inserted with multi-row ``INSERT``s (among other jobs: in one savepoint; a
+group of rows only: no savepoint, each statement gives up the GIL and takes it back); rows nobody
 waits for (a peer's orders: no answer waits on their commit) are handed over at most
 ``LAZY_HANDOVER`` seconds later, with whatever else is queued by then (waking the thread
 costs more than inserting a row).
@@ -288,17 +288,27 @@ def _run_job(db: sqlite3.Connection, fn: Fn) -> tuple[bool, Any]:
 
 
 def _insert_rows(db: sqlite3.Connection, rows: list[Any]) -> list[tuple[bool, Any]]:
-    """Order rows in one ``executemany``; if that fails, one by one (each alone)."""
+    """Order rows among other jobs: multi-row ``INSERT``s (``_insert_many``, as
+    ``_insert_group``) in one savepoint; if one fails, one by one (each alone). (settle29:
+    ``executemany`` of one row a statement cost 24-37 us a row here against 14-21, each
+    statement's end walking the savepoint's statement journal from its start.)"""
     rows = [serialised(r) for r in rows]
     db.execute("SAVEPOINT rows")
     try:
-        db.executemany(INSERT_ORDER, rows)
+        _insert_chunks(db, rows)
     except Exception:
         db.execute("ROLLBACK TO rows")
         db.execute("RELEASE rows")
         return [_run_job(db, _inserter(r)) for r in rows]
     db.execute("RELEASE rows")
     return [(True, None)] * len(rows)
+
+
+def _insert_chunks(db: sqlite3.Connection, rows: list[Any]) -> None:
+    """``rows`` (serialised) in multi-row ``INSERT``s of ``ROWS_A_STATEMENT`` at most."""
+    for k in range(0, len(rows), ROWS_A_STATEMENT):
+        chunk = rows[k : k + ROWS_A_STATEMENT]
+        db.execute(_insert_many(len(chunk)), [v for r in chunk for v in r])
 
 
 def _insert_group(db: sqlite3.Connection, rows: list[Any]) -> list[tuple[bool, Any]]:
@@ -309,9 +319,7 @@ def _insert_group(db: sqlite3.Connection, rows: list[Any]) -> list[tuple[bool, A
     and the rows go in one by one, each alone (``_insert_rows``'s way): the same outcome."""
     rows = [serialised(r) for r in rows]
     try:
-        for k in range(0, len(rows), ROWS_A_STATEMENT):
-            chunk = rows[k : k + ROWS_A_STATEMENT]
-            db.execute(_insert_many(len(chunk)), [v for r in chunk for v in r])
+        _insert_chunks(db, rows)
     except Exception:
         if db.in_transaction:  # (some errors, SQLITE_FULL say, end it themselves)
             db.execute("ROLLBACK")

@@ -5,6 +5,7 @@ send and the receipt ask), and never held longer than ``SYNC_TIMEOUT`` when it c
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +14,8 @@ from typing import Any
 import pytest
 
 from sdex.chain import Sender
+from sdex.chain.arpc import AsyncRpc
+from sdex.chain.asend import AsyncSends
 from sdex.chain.rpc import Rpc
 from sdex.settlement.broadcast import (
     BATCH_MISSES,
@@ -32,7 +35,51 @@ def _broadcaster(c: Chain, tmp_path: Path, sender: int | Sender = 1) -> tuple[Br
     identity = ChainIdentity(c.deployment.chain_id, c.exchange.address, "0x" + "00" * 32)
     store = Store(tmp_path / "b.db", identity, c.domain)
     lane = c.sender(sender) if isinstance(sender, int) else sender
-    return Broadcaster(lane, store, c.exchange), store
+    b = Broadcaster(lane, store, c.exchange)
+
+    def send(signed: Any, times: Any = None) -> Any:
+        """``send_async`` on an event loop of its own, through the async client of the
+        lane's sync one (its test behaviour kept: ``_LoopRpc``)."""
+
+        async def once() -> Any:
+            rpc = _LoopRpc(b.sender.rpc)
+            try:
+                return await b.send_async(AsyncSends(rpc, b.sender), signed, times)
+            finally:
+                await rpc.close()
+
+        return asyncio.run(once())
+
+    b.send = send  # type: ignore[attr-defined]
+    return b, store
+
+
+class _LoopRpc(AsyncRpc):
+    """The async client of the lane's sync one, with its test behaviour (``_ReceiptMissed``,
+    ``_OtherReceipt``, ``_CountingRpc``)."""
+
+    def __init__(self, sync: Rpc) -> None:
+        super().__init__(sync.url)
+        self.sync = sync
+
+    async def call(self, method: str, *params: Any, timeout: float | None = None) -> Any:
+        if isinstance(self.sync, _CountingRpc):
+            self.sync.calls[method] = self.sync.calls.get(method, 0) + 1
+        return await super().call(method, *params, timeout=timeout)
+
+    async def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        out = await super().batch(calls)
+        if isinstance(self.sync, _OtherReceipt):
+            pairs = zip(calls, out, strict=True)
+            return [
+                self.sync.other if m == "eth_getTransactionReceipt" else r for (m, _), r in pairs
+            ]
+        if isinstance(self.sync, _ReceiptMissed):
+            return [
+                None if m == "eth_getTransactionReceipt" else r
+                for (m, _), r in zip(calls, out, strict=True)
+            ]
+        return out
 
 
 def test_a_send_comes_back_with_its_receipt(chain: Chain, engine: Engine, tmp_path: Path) -> None:
@@ -176,6 +223,7 @@ def test_a_receipt_of_another_transaction_with_the_send_is_not_taken(
     another's is ignored (the receipt is polled), not handed to the settler as this one's."""
     c = chain
     first = c.sender(1).send(c.address(2), b"", 21_000)
+    c.sender(1).wait(first)  # (anvil mines a moment after answering the send)
     other = c.rpc.call("eth_getTransactionReceipt", first)
     assert other is not None
     sender = Sender(_OtherReceipt(c.rpc.url, other), c.keys[1], c.deployment.chain_id)

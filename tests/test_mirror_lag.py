@@ -9,7 +9,6 @@ nothing filled, and the block of the fill, the node's own, did not look at it ag
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -223,19 +222,22 @@ async def test_a_block_the_watcher_applied_before_the_receipt_came_does_not_take
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         await wait_for(lambda: node.watcher.caught_up.is_set())
         broadcaster = node.settler.broadcaster
-        send = broadcaster.send
+        send = broadcaster.send_async
 
-        def slow_send(signed: Any, times: Any = None) -> Any:  # (on the chain thread)
-            receipt = send(signed, times)  # Hardhat mines it on the send
-            deadline = time.monotonic() + 30  # the receipt comes once the watcher, tired of
-            while time.monotonic() < deadline:  # waiting for it, applied its block itself
-                head = node.mirror.head
-                if receipt is None or (head is not None and head.number >= receipt.block_number):
-                    break
-                time.sleep(0.01)
+        async def slow_send(sends: Any, signed: Any, times: Any = None) -> Any:
+            receipt = await send(sends, signed, times)  # Hardhat mines it on the send
+            # The receipt comes once the watcher, tired of waiting for it, applied its
+            # block itself.
+            if receipt is not None:
+                await wait_for(
+                    lambda: (
+                        (h := node.mirror.head) is not None and h.number >= receipt.block_number
+                    ),
+                    timeout=30,
+                )
             return receipt
 
-        broadcaster.send = slow_send  # type: ignore[method-assign]
+        broadcaster.send_async = slow_send  # type: ignore[method-assign]
         resting = c.sign(ask(c, DAVE, E18 // 10, 300 * E6))
         assert (await api.post_order(resting))[0] == 201
         before, applied = spendable_of(c, DAVE), node.mirror.own_applied

@@ -13,7 +13,6 @@ from typing import Any, cast
 
 import pytest
 
-from sdex.chain.aio import ChainThread, NotDone
 from sdex.node.settle import MAX_SETTLE_FAILURES
 from sdex.sqlwriter import StoreError, Writer
 from tests.conftest import Chain
@@ -73,37 +72,6 @@ def test_an_urgent_job_cuts_the_group_window_short(tmp_path: Path) -> None:
         assert [r[0] for r in rows.result(timeout=30)] == [1, 1, 2, 3]
     finally:
         w.close()
-
-
-def test_a_call_queued_after_a_failed_prerequisite_never_runs() -> None:
-    chain = ChainThread("http://127.0.0.1:9", "0x" + "00" * 20, "test-chain")
-    ran: list[str] = []
-    try:
-        failed: Future[Any] = Future()
-        out = chain.submit_after(failed, lambda: ran.append("queued"), lambda: ran.append("ran"))
-        failed.set_exception(StoreError("disk full"))
-        with pytest.raises(NotDone, match="disk full"):
-            out.result(timeout=10)
-        ok: Future[Any] = Future()
-        out2 = chain.submit_after(
-            ok, lambda x: ran.append(f"queued {x}"), lambda x: threading.current_thread().name, 7
-        )
-        assert not out2.done() and ran == []
-        ok.set_result(None)
-        assert out2.result(timeout=10).startswith("test-chain")
-        assert ran == ["queued 7"]
-    finally:
-        chain.close()
-
-
-def test_a_call_queued_on_a_closed_chain_thread_fails_instead_of_hanging() -> None:
-    chain = ChainThread("http://127.0.0.1:9", "0x" + "00" * 20, "test-chain")
-    chain.close()  # (a node stopping)
-    first: Future[Any] = Future()
-    out = chain.submit_after(first, lambda: None, lambda: "ran")
-    first.set_result(None)
-    with pytest.raises(NotDone, match="shutdown"):
-        out.result(timeout=10)
 
 
 async def test_a_settlement_goes_out_only_once_its_record_is_durable(

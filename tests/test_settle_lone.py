@@ -7,25 +7,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sdex.chain import Rpc
+from sdex.chain.arpc import AsyncRpc
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_node import BOB, CAROL, E6, E18, ask, bid
 
 
-def trace_methods(rpc: Rpc) -> list[str]:
-    """From now on, the method of every call ``rpc`` makes (the chain thread's client),
+def trace_methods(rpc: AsyncRpc) -> list[str]:
+    """From now on, the method of every call ``rpc`` makes (the settler's sends' client),
     batched or not."""
     asked: list[str] = []
     call, batch = rpc.call, rpc.batch
 
-    def traced_call(method: str, *params: Any, timeout: float | None = None) -> Any:
+    async def traced_call(method: str, *params: Any, timeout: float | None = None) -> Any:
         asked.append(method)
-        return call(method, *params, timeout=timeout)
+        return await call(method, *params, timeout=timeout)
 
-    def traced_batch(calls: list[tuple[str, list[Any]]]) -> list[Any]:
+    async def traced_batch(calls: list[tuple[str, list[Any]]]) -> list[Any]:
         asked.extend(method for method, _ in calls)
-        return batch(calls)
+        return await batch(calls)
 
     rpc.call = traced_call  # type: ignore[method-assign]
     rpc.batch = traced_batch  # type: ignore[method-assign]
@@ -38,7 +38,7 @@ async def test_a_lone_match_is_sent_with_no_preflight(chain: Chain, tmp_path: Pa
         await wait_for(lambda: node.watcher.caught_up.is_set())
         maker = c.sign(ask(c, CAROL, E18, 3000 * E6))
         assert (await api.post_order(maker))[0] == 201
-        asked = trace_methods(node.settler.sender.rpc)
+        asked = trace_methods(node.settler.async_sends.rpc)  # (the node's sends: async)
         taker = c.sign(bid(c, BOB, E18, 3000 * E6))
         assert (await api.post_order(taker))[0] == 201
 

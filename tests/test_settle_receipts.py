@@ -23,8 +23,10 @@ async def test_health_counts_the_receipts_asked_with_the_send(
         code, health = await api.get("/health")
         assert code == 200, health
         counts = health["settlementReceiptsWithSend"]
-        assert set(counts) == {"asked", "missed"} and 0 <= counts["missed"] <= counts["asked"]
+        want = {"asked", "missed", "syncSends", "syncTimeouts"}
+        assert set(counts) == want and 0 <= counts["missed"] <= counts["asked"]
         if engine == "hardhat":  # (the first send tried eth_sendRawTransactionSync: plain)
             assert counts["asked"] == 2, counts
         else:  # anvil serves it: every lone send goes so, none in a batch
-            assert counts == {"asked": 0, "missed": 0}, counts
+            assert counts["asked"] == counts["missed"] == 0, counts
+            assert counts["syncSends"] == 3 and counts["syncTimeouts"] == 0, counts

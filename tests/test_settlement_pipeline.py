@@ -424,22 +424,22 @@ async def all_filled(node: Any, api: Api, orders: list[SignedOrder], largest: in
     assert node.settler.settled == len(orders) and node.settler.failed == 0
 
 
-def hold_first_broadcast(sender: Any) -> tuple[threading.Event, threading.Event]:
-    """Hold the sender's first broadcast on the chain thread (as Hardhat mining it on the
+def hold_first_broadcast(sends: Any) -> tuple[asyncio.Event, asyncio.Event]:
+    """Hold the settler's first broadcast on the event loop (as Hardhat mining it on the
     send): ``entered`` once it is under way, released by setting ``busy``."""
-    entered, busy = threading.Event(), threading.Event()
+    entered, busy = asyncio.Event(), asyncio.Event()
 
     def held(real: Any) -> Any:
-        def call(*args: Any, **kwargs: Any) -> Any:
+        async def call(*args: Any, **kwargs: Any) -> Any:
             if not entered.is_set():
                 entered.set()
-                busy.wait(30.0)
-            return real(*args, **kwargs)
+                await asyncio.wait_for(busy.wait(), 30.0)
+            return await real(*args, **kwargs)
 
         return call
 
     for name in ("broadcast_sync", "broadcast_for_receipt", "broadcast"):
-        setattr(sender, name, held(getattr(sender, name)))
+        setattr(sends, name, held(getattr(sends, name)))
     return entered, busy
 
 
@@ -448,15 +448,14 @@ async def test_matches_made_while_a_settlement_waits_to_go_out_leave_together(
 ) -> None:
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        # The chain thread is busy (as with Hardhat mining the previous settlement): the
-        # first match's settlement cannot start its way out meanwhile.
-        busy = threading.Event()
-        held = node.settle_chain.submit(busy.wait, 30.0)
+        # A broadcast before it is under way (as with Hardhat mining the previous
+        # settlement): the first match's settlement cannot start its way out meanwhile.
+        busy: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        node.settler._last_broadcast = busy
         try:
             orders = await first_then_five(c, node, api, lambda: node.settler.largest_batch == 1)
         finally:
-            busy.set()
-            await held
+            busy.set_result(None)
         await all_filled(node, api, orders)
         await wait_for(lambda: node.settler.stages.matches == 6)  # (once results applied)
         stages = node.settler.stages.mean_ms()
@@ -471,7 +470,7 @@ async def test_matches_made_while_a_settlement_is_broadcast_leave_together_once_
         # The first settlement's broadcast is under way (as with Hardhat mining it on the
         # send): the matches made meanwhile form no batch that would wait behind it on the
         # chain thread; they go out together once it has ended.
-        entered, busy = hold_first_broadcast(node.settler.sender)
+        entered, busy = hold_first_broadcast(node.settler.async_sends)
         try:
             orders = await first_then_five(c, node, api, entered.is_set)
         finally:
@@ -487,7 +486,7 @@ async def test_a_batch_that_fills_up_during_a_broadcast_goes_at_once(
         # The first settlement's broadcast is held on the chain thread; one more match waits
         # for it to end (less than a full batch), but once a full batch waits it forms at
         # once, as under bulk, without waiting for the broadcast.
-        entered, busy = hold_first_broadcast(node.settler.sender)
+        entered, busy = hold_first_broadcast(node.settler.async_sends)
         try:
             await post_all(api, [c.sign(ask(c, CAROL, E18, 3000 * E6)) for _ in range(3)])
             first = c.sign(bid(c, BOB, E18, 3000 * E6))

@@ -19,7 +19,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sdex import sqlwriter
-from sdex.sqlwriter import StoreError, Writer, _insert_group, _insert_many, _insert_rows, serialised
+from sdex.sqlwriter import (
+    StoreError,
+    Writer,
+    _insert_group,
+    _insert_many,
+    _insert_rows,
+    _inserter,
+    _run_job,
+    serialised,
+)
 from sdex.storecheckpoint import Checkpointer
 from sdex.storeschema import INSERT_ORDER, open_order_counts, open_orders_table, open_schema
 
@@ -71,7 +80,12 @@ def test_a_multi_row_insert_leaves_what_one_insert_a_row_leaves(
     ]
     new = [serialised(row(h, s + 5, st_)) for h, s, st_ in group]
     ways = []
-    for insert in (_insert_rows, _insert_group):  # (the savepoints' way, the group's)
+
+    def one_by_one(db: sqlite3.Connection, rows: list[Any]) -> list[tuple[bool, Any]]:
+        return [_run_job(db, _inserter(r)) for r in rows]  # (the reference: a row alone)
+
+    # the savepoints' way (rows among other jobs), the group's, and the reference
+    for insert in (_insert_rows, _insert_group, one_by_one):
         db = schema(sqlite3.connect(":memory:", isolation_level=None))
         for r in old:
             db.execute(INSERT_ORDER, r)
@@ -81,7 +95,7 @@ def test_a_multi_row_insert_leaves_what_one_insert_a_row_leaves(
         db.execute("COMMIT")
         ways.append((oks, tables(db)))
         db.close()
-    assert ways[0] == ways[1]
+    assert ways[0] == ways[2] and ways[1] == ways[2]
 
 
 async def test_a_refused_row_in_a_group_of_rows_fails_alone(tmp_path: Path) -> None:
@@ -176,3 +190,45 @@ def test_the_multi_row_statement_has_n_rows_of_parameters(n: int) -> None:
     sql = _insert_many(n)
     assert sql.count("?") == 11 * n
     assert sql.endswith(INSERT_ORDER.partition("(?,?,?,?,?,?,?,?,?,?,?)")[2])
+
+
+async def test_a_refused_row_among_other_jobs_fails_alone(tmp_path: Path) -> None:
+    """Rows in a group with another job (``_insert_rows``: multi-row statements in a
+    savepoint): a refused row fails alone, the other rows and the job stand."""
+    db = schema(sqlite3.connect(tmp_path / "w.db", isolation_level=None, check_same_thread=False))
+    w = Writer(db, group_window=0.0, max_group=1024)
+    loop = asyncio.get_running_loop()
+    gate, held = threading.Event(), threading.Event()
+
+    def hold(c: sqlite3.Connection) -> None:
+        held.set()
+        gate.wait(30)
+
+    first = w.submit(hold)  # the writer busy: what follows is queued, then one group
+    assert await asyncio.to_thread(held.wait, 30)
+    futs: list[asyncio.Future[None]] = []
+    n = 2 * sqlwriter.ROWS_A_STATEMENT + 5
+    bad = sqlwriter.ROWS_A_STATEMENT + 3
+    job = w.submit(lambda c: c.execute("CREATE TABLE marker (x)").rowcount)
+    for i in range(n):
+        fut: asyncio.Future[None] = loop.create_future()
+        r = row(i, i + 1)
+        if i == bad:
+            r = (r[0], i + 1, object(), *r[3:])  # no column takes an object(): refused
+        w.insert_async(r, fut)
+        futs.append(fut)
+    await asyncio.sleep(0)  # (one loop turn: the rows handed over)
+    gate.set()
+    first.result(10)
+    done = await asyncio.wait_for(asyncio.gather(*futs, return_exceptions=True), 30)
+    assert [i for i, d in enumerate(done) if isinstance(d, BaseException)] == [bad]
+    job.result(10)
+    assert w.commits == 2  # (the job and the rows: one group)
+    seqs = [
+        r[0] for r in w.submit(lambda c: c.execute("SELECT seq FROM orders").fetchall()).result(10)
+    ]
+    assert seqs == [i + 1 for i in range(n) if i != bad]
+    assert (
+        w.submit(lambda c: c.execute("SELECT COUNT(*) FROM marker").fetchone()[0]).result(10) == 0
+    )
+    w.close()

@@ -9,6 +9,7 @@ call in it too (``calls``): the node exposes both in ``/health``.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections import Counter
 from typing import Any
@@ -18,7 +19,7 @@ import aiohttp
 from sdex import jsonio
 from sdex.chain import rpc
 from sdex.chain.rpc import MAX_DEPTH, MAX_RESPONSE, _result, batch_body, batch_results
-from sdex.errors import JsonLimitError, RpcError
+from sdex.errors import JsonLimitError, RpcError, RpcTimeout
 
 
 class AsyncRpc:
@@ -42,12 +43,21 @@ class AsyncRpc:
             )
         return self._session
 
-    async def call(self, method: str, *params: Any) -> Any:
+    async def call(self, method: str, *params: Any, timeout: float | None = None) -> Any:
         """One request; raises ``ContractRevert`` for reverts, ``RpcError`` for other errors
-        and ``aiohttp.ClientError``/``OSError``/``TimeoutError`` when the chain is unreachable."""
+        and ``aiohttp.ClientError``/``OSError``/``TimeoutError`` when the chain is unreachable.
+        ``timeout``: seconds the whole call may take instead of the client's (``RpcTimeout``
+        when they pass: the request may have been sent, its fate unknown)."""
         self.calls[method] += 1
         body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
-        reply = await self._post(body)
+        if timeout is None:
+            reply = await self._post(body)
+        else:
+            try:
+                async with asyncio.timeout(timeout):
+                    reply = await self._post(body)
+            except TimeoutError:
+                raise RpcTimeout(self.url, timeout) from None
         if not isinstance(reply, dict):
             raise RpcError(0, f"{self.url} answered a call with {type(reply).__name__}", None)
         return _result(reply)

@@ -63,11 +63,14 @@ class Node(NodePeering):
 
     async def _prepare(self) -> None:
         cfg = self.config
-        # Settlement keeps its own thread and session (signing and a sequential nonce lane);
-        # every other chain read is async, on the event loop (sdex.chain.arpc).
+        # Every chain call of the running node is async, on the event loop (sdex.chain.arpc):
+        # settlement's sends on a client of their own (one connection, one at a time, never
+        # queued behind intake's reads). The thread's sync client only reads at start-up
+        # (the contract, the domain, the reconciliation of a previous run's settlements).
         self.settle_chain = ChainThread(cfg.rpc, cfg.exchange, "sdex-settle")
         self.rpc = AsyncRpc(cfg.rpc)
         self.watch_rpc = AsyncRpc(cfg.rpc)
+        self.send_rpc = AsyncRpc(cfg.rpc)
         ex = self.settle_chain.exchange
         code = await self.settle_chain.run(ex.rpc.call, "eth_getCode", cfg.exchange, "latest")
         if code == "0x":
@@ -111,6 +114,7 @@ class Node(NodePeering):
             self._on_settled,
             cfg.max_batch,
             receipts=self.rpc,
+            sends=self.send_rpc,
             mirror=self.mirror,
             backlog_batch=cfg.backlog_batch,
             suspect=self._suspect,
@@ -174,7 +178,8 @@ class Node(NodePeering):
         after opening it (a bad node key file, a failed chain read)."""
         if (chain := getattr(self, "settle_chain", None)) is not None:
             chain.close()
-        for rpc in (getattr(self, "rpc", None), getattr(self, "watch_rpc", None)):
+        clients = ("rpc", "watch_rpc", "send_rpc")
+        for rpc in (getattr(self, name, None) for name in clients):
             if rpc is not None:
                 await rpc.close()
         if (store := getattr(self, "store", None)) is not None:
@@ -188,6 +193,7 @@ class Node(NodePeering):
         self.settle_chain.close()
         await self.rpc.close()
         await self.watch_rpc.close()
+        await self.send_rpc.close()
         self.store.close()
 
     def _intake(self, batcher: StateBatcher, fee: tuple[str, int] | None) -> Intake:

@@ -112,6 +112,8 @@ class NodeViews(NodeState):
             "settlementReceiptsWithSend": {  # asked in the send's batch; none: polled
                 "asked": self.settler.broadcaster.batched_asks,
                 "missed": self.settler.broadcaster.batched_misses,
+                "syncSends": self.settler.broadcaster.sync_sends,
+                "syncTimeouts": self.settler.broadcaster.sync_timeouts,
             },
             "block": self.watcher.block,
             "chainStateCalls": self.batcher.calls + self.peer_batcher.calls,

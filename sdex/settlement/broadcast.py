@@ -1,4 +1,5 @@
-"""The settlement lane's broadcasts, on the chain thread, one at a time in nonce order, each
+"""The settlement lane's broadcasts, on the event loop through the async client
+(``sdex.chain.asend``), one at a time in nonce order (``NonceLane.broadcast_after``), each
 with its receipt in the same round trip when the chain can give it.
 
 - A chain that serves ``eth_sendRawTransactionSync`` (EIP-7966: anvil) answers a send with
@@ -32,6 +33,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from sdex.chain import Exchange, FillEvent, Receipt, Sender, SignedTx
+from sdex.chain.asend import AsyncSends
 from sdex.errors import TransactionFailed
 from sdex.settlement.stages import FlightTimes
 from sdex.store import Store, StoredFill
@@ -43,8 +45,8 @@ RECEIPT_WITH_SEND_PAUSE = 16
 SMALL_SEND = 32_768
 """Hex characters of a raw transaction (~16 KB: a batch of about 16 matches) up to which a
 send that others wait behind still asks for its receipt in its batch. A larger one goes
-plain: the chain thread would parse its large receipt before the next send while the chain
-idles (as before this pass: bulk settlement keeps main's way of sending)."""
+plain: its large receipt would be parsed before the next send while the chain idles (bulk
+settlement keeps main's way of sending)."""
 BATCH_MISSES = 3
 """Batched receipt asks in a row that found none before sends go without them for a while."""
 SYNC_STRIKES = 3
@@ -59,8 +61,8 @@ SYNC_REPROBE_MAX = 600.0
 
 
 class Broadcaster:
-    """(Chain thread) Sends the lane's signed transactions; ``send`` returns the receipt when
-    it came with the send, else None (polled by the settler)."""
+    """Sends the lane's signed transactions; ``send_async`` returns the receipt when it came
+    with the send, else None (polled by the settler)."""
 
     def __init__(self, sender: Sender, store: Store, exchange: Exchange) -> None:
         self.sender = sender
@@ -83,7 +85,7 @@ class Broadcaster:
         self._off_at = time.monotonic()
         self._reprobe_now = False
         self._waiting = 0
-        """Broadcasts queued on the chain thread and not started yet (``_lock``)."""
+        """Broadcasts whose records are durable and not started yet (``_lock``)."""
         self._lock = threading.Lock()
         self._receipt_with_send = 0
         """Sends left before the receipt is asked with the send again (one gave none)."""
@@ -96,7 +98,7 @@ class Broadcaster:
         concurrently: now and then the ask before the mining ends): polled instead."""
 
     def queued(self, signed: SignedTx, times: FlightTimes | None = None) -> None:
-        """(Any thread) ``signed`` is queued on the chain thread now: a send waits."""
+        """``signed``'s record is durable, its broadcast queued now: a send waits."""
         with self._lock:
             self._waiting += 1
         if times is not None:
@@ -126,75 +128,101 @@ class Broadcaster:
             self._receipt_with_send = 0
             self.sync_probes += 1
 
-    def send(self, signed: SignedTx, times: FlightTimes | None = None) -> Receipt | None:
-        """Send ``signed`` (queued with ``queued`` first); its receipt when it came with the
-        send (see the module), else None: polled."""
+    async def send_async(
+        self, sends: AsyncSends, signed: SignedTx, times: FlightTimes | None = None
+    ) -> Receipt | None:
+        """Send ``signed`` (queued with ``queued`` first) through the async client
+        (``sends``), on the event loop, one at a time in nonce order; its receipt when it
+        came with the send (see the module), else None: polled."""
+        alone = self._begin()
+        if times is not None:
+            times.start_now()
+        raw: Any = None
+        asked = sent = False
+        if self._plan_sync(alone):
+            raw, served = await sends.broadcast_sync(signed, SYNC_TIMEOUT)
+            asked, sent = self._after_sync(served)
+        if self._plan_batched(signed, alone, asked, sent):
+            raw = await sends.broadcast_for_receipt(signed)
+            asked = True
+            self._after_batched(raw)
+        if not (asked or sent):
+            with contextlib.suppress(TransactionFailed):  # (mined and reverted: as ``send``)
+                await sends.broadcast(signed)
+        if times is not None:
+            times.end_now()
+        if not asked:
+            if self._others_wait():
+                return None
+            try:
+                raw = await sends.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
+            except Exception as e:  # sent all the same: the receipt is polled
+                log.debug("no receipt at once for %s: %s", signed.tx_hash, e)
+                return None
+        return self._finish(signed, raw)
+
+    def _begin(self) -> bool:
+        """A send starts: whether no other waits behind it (then sync may be tried again)."""
         with self._lock:
             self._waiting -= 1
             alone = self._waiting == 0
         if alone:
             self._maybe_reprobe()
-        if times is not None:
-            times.mark_start()
-        raw: Any = None
-        asked = sent = False
+        return alone
+
+    def _others_wait(self) -> bool:
+        with self._lock:
+            return self._waiting > 0
+
+    def _plan_sync(self, alone: bool) -> bool:
+        """Whether this send goes by ``eth_sendRawTransactionSync``."""
         if self._receipt_with_send > 0:
             self._receipt_with_send -= 1
-        elif alone and self.sync is not False:
-            raw, served = self.sender.broadcast_sync(signed, SYNC_TIMEOUT)
-            asked = True
-            self.sync_sends += served is not False
-            if served is False:  # not served (whatever the error): sent plainly
+            return False
+        return alone and self.sync is not False
+
+    def _after_sync(self, served: bool | None) -> tuple[bool, bool]:
+        """A sync send's outcome learned from: (receipt asked, sent plainly)."""
+        self.sync_sends += served is not False
+        if served is False:  # not served (whatever the error): sent plainly
+            self._turn_sync_off()
+            log.info("the chain does not serve eth_sendRawTransactionSync")
+            return False, True
+        if served:
+            self.sync = True
+            self._sync_strikes = 0
+            self.reprobe_after = SYNC_REPROBE
+        else:  # no answer in time (sent, polled): without it for a while
+            self.sync_timeouts += 1
+            self._receipt_with_send = RECEIPT_WITH_SEND_PAUSE
+            self._sync_strikes += 1
+            if self._sync_strikes >= SYNC_STRIKES:  # (interval mining: 0.5 s a send)
                 self._turn_sync_off()
-                asked = False
-                sent = True
-                log.info("the chain does not serve eth_sendRawTransactionSync")
-            elif served:
-                self.sync = True
-                self._sync_strikes = 0
-                self.reprobe_after = SYNC_REPROBE
-            else:  # no answer in time (sent, polled): without it for a while
-                self.sync_timeouts += 1
-                self._receipt_with_send = RECEIPT_WITH_SEND_PAUSE
-                self._sync_strikes += 1
-                if self._sync_strikes >= SYNC_STRIKES:  # (interval mining: 0.5 s a send)
-                    self._turn_sync_off()
-                    log.info("eth_sendRawTransactionSync timed out %d times: off", SYNC_STRIKES)
+                log.info("eth_sendRawTransactionSync timed out %d times: off", SYNC_STRIKES)
+        return True, False
+
+    def _plan_batched(self, signed: SignedTx, alone: bool, asked: bool, sent: bool) -> bool:
+        """Whether send and receipt go in one round trip (no second request after mining)."""
         small = len(signed.raw) <= SMALL_SEND
-        if (
+        return (
             not (asked or sent)
             and self._receipt_with_send <= 0
             and not self.sync
             and (alone or small)
-        ):
-            # Send and receipt in one round trip: no second request after the mining.
-            raw = self.sender.broadcast_for_receipt(signed)
-            asked = True
-            self.batched_asks += 1
-            self.batched_misses += raw is None
-            # Hardhat's batch reads the receipt before the mining ends now and then (more
-            # often on a busy machine): a miss alone is no reason to stop asking; misses in
-            # a row are (a chain that mines after answering, or paused).
-            self._misses = self._misses + 1 if raw is None else 0
-            if self._misses >= BATCH_MISSES:
-                self._misses = 0
-                self._receipt_with_send = RECEIPT_WITH_SEND_PAUSE
-        if not (asked or sent):
-            # A TransactionFailed here means mined and reverted (Hardhat answers so): the
-            # receipt tells
-            with contextlib.suppress(TransactionFailed):
-                self.sender.broadcast(signed)
-        if times is not None:
-            times.mark_end()
-        if not asked:
-            with self._lock:
-                if self._waiting > 0:
-                    return None
-            try:
-                raw = self.sender.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
-            except Exception as e:  # sent all the same: the receipt is polled
-                log.debug("no receipt at once for %s: %s", signed.tx_hash, e)
-                return None
+        )
+
+    def _after_batched(self, raw: Any) -> None:
+        self.batched_asks += 1
+        self.batched_misses += raw is None
+        # Hardhat's batch reads the receipt before the mining ends now and then (more
+        # often on a busy machine): a miss alone is no reason to stop asking; misses in
+        # a row are (a chain that mines after answering, or paused).
+        self._misses = self._misses + 1 if raw is None else 0
+        if self._misses >= BATCH_MISSES:
+            self._misses = 0
+            self._receipt_with_send = RECEIPT_WITH_SEND_PAUSE
+
+    def _finish(self, signed: SignedTx, raw: Any) -> Receipt | None:
         if raw is None:
             return None
         try:  # (sent and mined: whatever fails here, the receipt is polled instead)

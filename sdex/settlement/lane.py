@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import Future
+from typing import Any
 
 from sdex.chain import Receipt, Sender, SignedTx
-from sdex.chain.aio import ChainThread
+from sdex.chain.aio import ChainThread, NotDone
 from sdex.chain.arpc import AsyncRpc
-from sdex.errors import ChainError
+from sdex.chain.asend import AsyncSends
 from sdex.mirror import Mirror
 from sdex.settlement.broadcast import Broadcaster
 from sdex.settlement.gas import GAP_FILL_GAS, Fees
 from sdex.settlement.owned import OwnTxs
-from sdex.settlement.receipts import RECEIPT_TIMEOUT, BlockReceipts, poll_receipt, quantity
+from sdex.settlement.receipts import BlockReceipts, poll_receipt, quantity
+from sdex.settlement.stages import FlightTimes
 
 log = logging.getLogger("sdex.settlement")
 
@@ -26,7 +29,7 @@ class NonceLane:
 
     chain: ChainThread
     sender: Sender
-    receipts: AsyncRpc | None
+    receipts: AsyncRpc
     mirror: Mirror | None
     fees: Fees
     broadcaster: Broadcaster
@@ -35,6 +38,40 @@ class NonceLane:
     gap_fills: int
     sends: set[asyncio.Future[Receipt | None]]
     _send_lock: asyncio.Lock
+    async_sends: AsyncSends
+    """The broadcasts, on the event loop."""
+    _last_broadcast: asyncio.Future[Receipt | None] | None
+
+    def broadcast_after(
+        self, recorded: Future[Any] | None, signed: SignedTx, times: FlightTimes | None
+    ) -> asyncio.Future[Receipt | None]:
+        """(``_send_lock`` held) Broadcast ``signed`` on the event loop
+        once ``recorded`` (its record on the store's writer) is durable and every broadcast
+        queued before it ended: one at a time, in nonce order. The future raises
+        ``NotDone`` if the record failed (never sent)."""
+        before = self._last_broadcast
+        task = asyncio.ensure_future(self._broadcast(recorded, before, signed, times))
+        self._last_broadcast = task
+        return task
+
+    async def _broadcast(
+        self,
+        recorded: Future[Any] | None,
+        before: asyncio.Future[Receipt | None] | None,
+        signed: SignedTx,
+        times: FlightTimes | None,
+    ) -> Receipt | None:
+        if recorded is not None:
+            try:
+                await asyncio.wrap_future(recorded)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as e:
+                raise NotDone(f"{type(e).__name__}: {e}") from None
+        self.broadcaster.queued(signed, times)
+        if before is not None and not before.done():
+            await asyncio.wait((before,))
+        return await self.broadcaster.send_async(self.async_sends, signed, times)
 
     def sending(self, sent: asyncio.Future[Receipt | None]) -> None:
         """``sent`` is a broadcast of the lane's, queued: under way until it ends."""
@@ -54,7 +91,7 @@ class NonceLane:
         that retried it, a second send after a failed sync send): its nonce is used by
         itself. True too when the ask fails: unknown, so not signed again (review28)."""
         try:
-            found = await self.chain.run(self.sender.rpc.call, "eth_getTransactionByHash", tx_hash)
+            found = await self.receipts.call("eth_getTransactionByHash", tx_hash)
         except Exception:
             return True
         return found is not None
@@ -74,14 +111,10 @@ class NonceLane:
 
     async def _sign_next(self, to: str, data: bytes, gas: int) -> SignedTx:
         """Sign the lane's next transaction (its nonce, when not known, read from the chain
-        once no broadcast of the lane is under way). With the async client: the nonce and
-        fees read and the transaction signed on the event loop (a key parsed once, ~0.1 ms a
-        signature: a thread of its own would wait for the GIL longer), so that signing
-        never waits behind a broadcast; without it, on the chain thread (one call)."""
-        if self.receipts is None:
-            if self.sender.next_nonce is None:
-                await self._sends_ended()
-            return await self.chain.run(self.sender.sign, to, data, gas)
+        once no broadcast of the lane is under way): the nonce and fees read and the
+        transaction signed on the event loop (a key parsed once, ~0.1 ms a signature: a
+        thread of its own would wait for the GIL longer), so that signing never waits
+        behind a broadcast."""
         fees = await self.fees.current(self.receipts)
         while True:
             if self.sender.next_nonce is None:
@@ -101,7 +134,7 @@ class NonceLane:
         the next transaction takes it (the nonce is read again)."""
         rpc = self.receipts
         after = self.sender.next_nonce
-        if rpc is None or after is None or after <= nonce + 1:
+        if after is None or after <= nonce + 1:
             self.sender.forget_nonce()
             return
         async with self._send_lock:
@@ -115,8 +148,7 @@ class NonceLane:
                 filler = self.sender.sign_at(
                     nonce, self.sender.address, b"", GAP_FILL_GAS, fees=fees
                 )
-                self.broadcaster.queued(filler)
-                await self.chain.submit(self.broadcaster.send, filler)
+                await self.broadcast_after(None, filler, None)
                 self.gap_fills += 1
                 log.warning("nonce %d filled by %s: later settlements go on", nonce, filler.tx_hash)
             except Exception as e:  # the later ones are then judged lost in their turn
@@ -129,11 +161,6 @@ class NonceLane:
         """The receipt of ``signed``; None when it is lost: no receipt while its nonce was
         taken by another transaction, or the chain does not know it any more (checked at
         once when ``suspect``: its broadcast failed)."""
-        if self.receipts is None:
-            try:
-                return await self.chain.run(self.sender.wait, signed.tx_hash, RECEIPT_TIMEOUT)
-            except ChainError:
-                return None
         heads = self.mirror.announced if self.mirror is not None else None
         return await poll_receipt(
             self.receipts, self.sender.address, signed, suspect, heads, heads_before, self.blocks

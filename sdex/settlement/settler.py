@@ -23,23 +23,24 @@ p50 87-577 ms against 25-80 ms in the same minutes on a busy machine (an automin
 mines a block a transaction: its fixed cost, ~4 ms, outweighs the wait).
 
 Every transaction is signed, *recorded in the database*, then broadcast, so a node killed
-mid-flight reconciles it from its receipt at restart and never sends it twice. Signing
-(on the event loop, ~0.1 ms) and recording are one at a time, in nonce order; the store's
-writer queues each broadcast on the chain thread once its record is durable (in that
-order, no hop through the event loop), each with its receipt in the same round trip
-when the chain can give it (``sdex.settlement.broadcast``; else polled, or read from its
-block's receipts); the fills of a receipt in hand are decoded and queued on the store
-there, at once. Up to ``max_in_flight`` batches are out and not yet processed. No fill counts
-before its receipt. A match that fails (pre-flight revert, ``MatchSkipped``, failed
-transaction, a transaction lost) is diagnosed from chain state: the guilty order is shrunk
-or removed and the innocent one goes back to be matched again; the other matches of the
-batch, and other batches, are not touched (a batch whose record the store refused never
-left: its matches go back undiagnosed). A lost transaction whose nonce later ones of the
-lane wait on has that nonce filled at once by a transfer of nothing to the operator itself.
-A send the chain refuses for its nonce ("nonce too low": another sender of the operator's
-key used it, e.g. a devnet deployed again under the node) can never land: its matches are
-signed again (``NONCE_TRIES``) at the chain's count, read once every broadcast of the lane
-under way has ended, so no nonce goes out twice.
+mid-flight reconciles it from its receipt at restart and never sends it twice. Signing (on
+the event loop, ~0.1 ms) and recording are one at a time, in nonce order; each broadcast
+goes on the event loop through the async client once its record is durable, one at a time in
+nonce order (``NonceLane.broadcast_after``; no worker thread, no ``requests``), each with
+its receipt in the same round trip when the chain can give it
+(``sdex.settlement.broadcast``; else polled, or read from its block's receipts); the fills
+of a receipt in hand are decoded and queued on the store there, at once. Up to
+``max_in_flight`` batches are out and not yet processed. No fill counts before its receipt.
+A match that fails (pre-flight revert, ``MatchSkipped``, failed transaction, a transaction
+lost) is diagnosed from chain state: the guilty order is shrunk or removed and the innocent
+one goes back to be matched again; the other matches of the batch, and other batches, are
+not touched (a batch whose record the store refused never left: its matches go back
+undiagnosed). A lost transaction whose nonce later ones of the lane wait on has that nonce
+filled at once by a transfer of nothing to the operator itself. A send the chain refuses for
+its nonce ("nonce too low": another sender of the operator's key used it, e.g. a devnet
+deployed again under the node) can never land: its matches are signed again
+(``NONCE_TRIES``) at the chain's count, read once every broadcast of the lane under way has
+ended, so no nonce goes out twice.
 
 The lane's signing, receipts and gap filling: ``sdex.settlement.lane``. Each receipt's logs
 are decoded once, here; the mirror takes the decoded fills and token transfers from
@@ -58,6 +59,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from sdex.chain import FillEvent, Receipt, Sender
 from sdex.chain.aio import ChainThread, NotDone
 from sdex.chain.arpc import AsyncRpc
+from sdex.chain.asend import AsyncSends
 from sdex.chain.tx import SignedTx, lone_tx_root, refused_for_nonce
 from sdex.errors import ContractRevert, RpcError
 from sdex.matching.match import Match
@@ -109,7 +111,8 @@ class Settler(NonceLane):
         on_result: SettleCallback,
         max_batch: int = 64,
         *,
-        receipts: AsyncRpc | None = None,
+        receipts: AsyncRpc,
+        sends: AsyncRpc | None = None,
         mirror: Mirror | None = None,
         max_in_flight: int = MAX_IN_FLIGHT,
         backlog_batch: int | None = None,
@@ -129,13 +132,16 @@ class Settler(NonceLane):
         """Most matches a batch takes while more than ``max_batch`` wait (and the gas fits)."""
         self.max_in_flight = max(1, max_in_flight)
         self.receipts = receipts
-        """Receipts are polled on the event loop with this client (None: the chain thread)."""
+        """Receipts are polled and the nonce read on the event loop with this client."""
+        self.async_sends = AsyncSends(sends or receipts, sender)
+        """Broadcasts on the event loop through this client (``sends``, else ``receipts``)."""
+        self._last_broadcast = None
         self.mirror = mirror
         """Decoded receipts go to the mirror (``note_receipt``); it applies them in block order."""
         self._queue: list[Match] = []
         self._submitted: list[float] = []  # when each queued match was submitted
         self._unstarted: asyncio.Future[None] | None = None
-        """The last batch formed, until the chain thread starts its broadcast."""
+        """The last batch formed, until its broadcast starts."""
         self._sending: asyncio.Future[None] | None = None
         """The last batch formed, until its broadcast ended (or it never went)."""
         self.stages = StageTimes()
@@ -150,7 +156,7 @@ class Settler(NonceLane):
         self.sends: set[asyncio.Future[Receipt | None]] = set()
         """Broadcasts queued (record, then send) and not ended: the nonce is read from the
         chain only once none is (``_sign_next``)."""
-        self.blocks = None if receipts is None else BlockReceipts(receipts, self.in_flight)
+        self.blocks: BlockReceipts | None = BlockReceipts(receipts, self.in_flight)
         self.ours = OwnTxs()
         """The settlement transactions this node sent, until final (``sdex.settlement.owned``)."""
         self.sent = 0
@@ -170,7 +176,7 @@ class Settler(NonceLane):
         self.fees = Fees(None if mirror is None else mirror.announced)
         """The fees signed with (read ahead under load: ``sdex.settlement.gas``)."""
         self.broadcaster = Broadcaster(sender, store, chain.exchange)
-        """Sends on the chain thread (``sdex.settlement.broadcast``)."""
+        """Sends on the event loop (``sdex.settlement.broadcast``)."""
         self.refused = 0  # batches never sent: the store refused their records
         self.nonce_refusals = 0
         """Sends the chain refused for their nonce ("nonce too low": another sender of the
@@ -179,7 +185,7 @@ class Settler(NonceLane):
         self.idle = asyncio.Event()
         self.idle.set()
         self.fills_stored = self.broadcaster.fills_stored
-        """A mined settlement's fills, decoded and queued on the store by the chain thread
+        """A mined settlement's fills, decoded and queued on the store by the broadcaster
         when the receipt came with the send: ``on_result`` takes them (``pop``) and awaits
         the write instead of writing them again."""
 
@@ -212,9 +218,9 @@ class Settler(NonceLane):
                         and len(self._queue) < self.max_batch
                     ):
                         # Under load (less than a full batch waits): not a batch that would
-                        # wait on the chain thread behind the broadcast under way (its
-                        # mining, on an automine chain), while matches made meanwhile wait
-                        # for the one after it: it forms once the chain thread is free
+                        # wait on the lane behind the broadcast under way (its mining, on
+                        # an automine chain), while matches made meanwhile wait for the
+                        # one after it: it forms once the lane is free
                         # and takes them too (order-to-receipt ~1.5 sends, not 2.5). A
                         # batch that fills up meanwhile goes at once, as under bulk.
                         self._full.clear()
@@ -325,9 +331,8 @@ class Settler(NonceLane):
         signed = await self._sign_next(ex.address, data, gas)
         if times is not None:
             times.signed = time.perf_counter()
-        # Queued on the store's writer (urgent: no group window); once durable, its
-        # done-callback queues the broadcast on the chain thread from there (records
-        # commit in the order queued: nonce order), no hop through the event loop.
+        # Queued on the store's writer (urgent: no group window); once durable, the
+        # broadcast goes, after every one queued before it (nonce order).
         recorded = self.store.add_settlement(
             signed.tx_hash,
             signed.nonce,
@@ -341,11 +346,7 @@ class Settler(NonceLane):
         if self.mirror is not None:
             self.mirror.expect(signed.tx_hash)
         heads = self.mirror.announced.count if self.mirror is not None else None
-        sending = asyncio.wrap_future(
-            self.chain.submit_after(
-                recorded, self.broadcaster.queued, self.broadcaster.send, signed, times
-            )
-        )
+        sending = self.broadcast_after(recorded, signed, times)  # (in nonce order)
         self.sending(sending)
         return signed, heads, sending
 
@@ -371,7 +372,7 @@ class Settler(NonceLane):
         if lone and self.suspect is not None and self.suspect(batch[0]):
             gas = self._gas_limit(1, False)
             try:  # before the lane's lock: it waits for no broadcast under way
-                await self.chain.run(self.sender.preflight, ex.address, data)
+                await self.async_sends.preflight(ex.address, data)
             except ContractRevert as e:  # nothing sent: diagnosed like a skipped match
                 reason = str(ex.decoder.decode(e))
                 return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
@@ -442,7 +443,7 @@ class Settler(NonceLane):
             log.warning("a batch of %d ran out of gas: learning turned off", len(batch))
         # No await from here to the node's ``on_result``: the mirror expects the transaction
         # until ``note_receipt``, and once noted the watcher may apply its block, which must
-        # not come before the node confirms the matches. (The fills the chain thread queued
+        # not come before the node confirms the matches. (The fills the broadcaster queued
         # may commit before this status write: a restart reconciles a settlement still
         # "pending" from its receipt, and stores a fill once.)
         status = "mined" if receipt.status == 1 else "failed"
@@ -452,7 +453,7 @@ class Settler(NonceLane):
         root = lone_tx_root(bytes.fromhex(signed.raw.removeprefix("0x")))
         fills: list[FillEvent] = []
         if (decoded := self.fills_stored.get(signed.tx_hash)) is not None:
-            fills = decoded[0]  # (decoded on the chain thread, and being written)
+            fills = decoded[0]  # (decoded by the broadcaster, and being written)
         elif receipt.status == 1:
             fills = self.chain.exchange.fills(receipt.logs)
         if receipt.status == 1 and self.mirror is not None:  # the watcher takes them from here

@@ -4,8 +4,8 @@ Stages, each from the end of the one before (seconds on ``time.perf_counter``):
 
 - ``queued``: from ``Settler.submit`` (the match was just made) until a batch took it;
 - ``signed``: nonce, signature and the database record, until the broadcast was queued
-  on the chain thread;
-- ``chain_wait``: until the chain thread started the broadcast (it sends one at a time);
+  (its record durable, seen on the event loop);
+- ``chain_wait``: until the broadcast started (the lane sends one at a time);
 - ``send``: the broadcast itself (Hardhat's automine answers once it has mined);
 - ``receipt``: until the receipt was in hand (read at once after a mined send, else
   polled or taken from a new head);
@@ -51,17 +51,16 @@ class FlightTimes:
     send_end: float = 0.0
     receipt: float = 0.0
 
-    def mark_start(self) -> None:
-        """On the chain thread: the broadcast starts now."""
+    def start_now(self) -> None:
+        """On the event loop: the broadcast starts now."""
         self.send_start = time.perf_counter()
-        self.loop.call_soon_threadsafe(_done, self.started)
+        _done(self.started)
 
-    def mark_end(self) -> None:
-        """On the chain thread: the broadcast (with its mining, on an automine chain that
-        answers once mined) ended now: the chain thread is free for the next."""
+    def end_now(self) -> None:
+        """On the event loop: the broadcast ended now."""
         self.send_end = time.perf_counter()
         if self.ended is not None:
-            self.loop.call_soon_threadsafe(_done, self.ended)
+            _done(self.ended)
 
     def resolve(self) -> None:
         """(On the event loop) the next batch need not wait for this one any more."""

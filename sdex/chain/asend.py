@@ -1,0 +1,105 @@
+"""A ``Sender``'s broadcasts on the event loop, through the async client (``sdex.chain.arpc``).
+
+The same three ways as ``Sender.broadcast``, ``broadcast_sync`` and ``broadcast_for_receipt``
+(``sdex.chain.tx``), with the same answers and the same rule: whenever a send's fate is
+unknown, the lane's nonce is forgotten (read from the chain again before the next). Signing
+stays with ``Sender`` (CPU, no I/O); only the round trips are here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sdex.chain.arpc import AsyncRpc
+from sdex.chain.tx import Sender, SignedTx, already_known
+from sdex.errors import ContractRevert, RpcError, RpcTimeout, TransactionFailed
+
+
+class AsyncSends:
+    """The broadcasts of ``sender``'s signed transactions over ``rpc``."""
+
+    def __init__(self, rpc: AsyncRpc, sender: Sender) -> None:
+        self.rpc = rpc
+        self.sender = sender
+
+    async def broadcast(self, signed: SignedTx) -> None:
+        """As ``Sender.broadcast``: a rebroadcast of a known one is harmless; a revert that
+        was mined (Hardhat's automine answers so) raises ``TransactionFailed``."""
+        try:
+            await self.rpc.call("eth_sendRawTransaction", signed.raw)
+        except ContractRevert as e:
+            if await self._ask("eth_getTransactionReceipt", signed) is not None:
+                raise TransactionFailed(signed.tx_hash, e) from None
+            self.sender.forget_nonce()
+            raise
+        except Exception:
+            self.sender.forget_nonce()  # unknown whether it was taken
+            raise
+
+    async def broadcast_sync(self, signed: SignedTx, timeout: float) -> tuple[Any, bool | None]:
+        """As ``Sender.broadcast_sync`` (``eth_sendRawTransactionSync``, EIP-7966):
+        ``(raw receipt or None, served)``."""
+        try:
+            raw = await self.rpc.call("eth_sendRawTransactionSync", signed.raw, timeout=timeout)
+            return raw, True
+        except RpcTimeout:
+            try:
+                known = await self.rpc.call("eth_getTransactionByHash", signed.tx_hash)
+            except Exception:  # (most likely sent: its receipt is polled patiently)
+                return None, None
+            if known is None:
+                await self._send_again(signed)
+            return None, None
+        except ContractRevert as e:  # mined and reverted, or refused: the receipt tells
+            if (receipt := await self._ask("eth_getTransactionReceipt", signed)) is None:
+                self.sender.forget_nonce()
+                raise e from None
+            return receipt, True
+        except Exception:  # not served (-32601, -32004, a proxy's 403...): plainly
+            await self._send_again(signed)
+            return None, False
+
+    async def broadcast_for_receipt(self, signed: SignedTx) -> Any:
+        """As ``Sender.broadcast_for_receipt``: the send and a receipt ask in one batch."""
+        try:
+            sent, receipt = await self.rpc.batch(
+                [
+                    ("eth_sendRawTransaction", [signed.raw]),
+                    ("eth_getTransactionReceipt", [signed.tx_hash]),
+                ]
+            )
+        except Exception:
+            self.sender.forget_nonce()
+            raise
+        if isinstance(receipt, Exception):
+            receipt = None
+        if isinstance(sent, ContractRevert):
+            if receipt is None:
+                receipt = await self._ask("eth_getTransactionReceipt", signed)
+            if receipt is not None:
+                return receipt
+            self.sender.forget_nonce()
+            raise sent
+        if isinstance(sent, Exception):
+            self.sender.forget_nonce()
+            raise sent
+        return receipt
+
+    async def preflight(self, to: str, data: bytes) -> None:
+        """As ``Sender.preflight``: ``ContractRevert`` if the call would revert."""
+        tx = {"from": self.sender.address, "to": to, "data": "0x" + data.hex()}
+        await self.rpc.call("eth_call", tx, "latest")
+
+    async def _ask(self, method: str, signed: SignedTx) -> Any:
+        try:
+            return await self.rpc.call(method, signed.tx_hash)
+        except Exception:
+            self.sender.forget_nonce()
+            raise
+
+    async def _send_again(self, signed: SignedTx) -> None:
+        try:
+            await self.broadcast(signed)
+        except RpcError as e:
+            if not already_known(e):
+                raise
