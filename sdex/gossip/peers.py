@@ -5,8 +5,12 @@
 - **Admission**: a URL learnt from the operator (``--peer``), from a peer's list or from a
   sender's own claim is a *candidate*. It enters the table only after it answered a signed
   ``hello``: the answer's signature names the id behind the URL. Candidates are bounded, and
-  one id may introduce at most ``MAX_INTRODUCED`` of them, so a liar cannot fill the table
-  with made-up URLs (they never answer, and are dropped after one try).
+  one id may introduce ``MAX_INTRODUCED`` of them at once, then one every
+  ``INTRODUCE_SECONDS`` (a token bucket per id; peer30: it was a lifetime count, so an honest
+  peer stopped introducing others after 16), so a liar cannot fill the table with made-up
+  URLs (they never answer, and are dropped after one try). The bucket is kept in memory with
+  the id's standing, not persisted: the candidates it bounds are in memory too (a restart
+  has none), and keys are free to make, so a stored bucket would bound no attacker more.
 - **Eviction**: an admitted peer that keeps failing (``EVICT_FAILURES`` in a row, nothing
   answered for ``EVICT_SECONDS``) leaves the table; seeds go back to the candidates.
 - **Hosts** (attack28: one address serving 64 keys on 64 ports took every slot): at most
@@ -55,7 +59,10 @@ BACKOFF_MAX = 10.0
 MAX_PEERS = 64
 MAX_CANDIDATES = 256
 MAX_INTRODUCED = 16
-"""Candidate URLs one id may introduce (in total, while it keeps its standing)."""
+"""Candidate URLs one id may introduce at once (its bucket's burst)."""
+INTRODUCE_SECONDS = 30.0
+"""One more introduction per id per this many seconds, up to ``MAX_INTRODUCED`` (an id
+introduces at most 16 + 2 a minute; a hello shares 16 random URLs, most of them known)."""
 MAX_STANDINGS = 4096
 EVICT_FAILURES = 5
 EVICT_SECONDS = 30.0
@@ -76,9 +83,26 @@ class Standing:
     banned_until: float = 0.0
     invalid: int = 0
     introduced: int = 0
+    """Candidates it introduced (in all: a count, not its budget)."""
+    tokens: float = MAX_INTRODUCED
+    """Introductions it may make now (refilled by ``may_introduce``)."""
+    tokens_at: float | None = None
+    """Clock time ``tokens`` was last refilled (None: never spent, a full bucket)."""
 
     def banned(self, now: float) -> bool:
         return now < self.banned_until
+
+    def may_introduce(self, now: float) -> bool:
+        """Spend one introduction if its bucket holds one (after refilling it to ``now``)."""
+        if self.tokens_at is not None:
+            elapsed = max(0.0, now - self.tokens_at)
+            self.tokens = min(MAX_INTRODUCED, self.tokens + elapsed / INTRODUCE_SECONDS)
+        self.tokens_at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        self.introduced += 1
+        return True
 
 
 @dataclass
@@ -178,12 +202,9 @@ class Peers:
         url = normalize(url)
         if not _plausible(url) or url == self.me or url in self._by_url or url in self.candidates:
             return False
-        s = self.standing(introducer)
-        if s.introduced >= MAX_INTRODUCED or s.banned(self.clock()):
+        s, now = self.standing(introducer), self.clock()
+        if s.banned(now) or len(self.candidates) >= MAX_CANDIDATES or not s.may_introduce(now):
             return False
-        if len(self.candidates) >= MAX_CANDIDATES:
-            return False
-        s.introduced += 1
         self.candidates[url] = introducer
         return True
 
