@@ -36,19 +36,16 @@
 
 from __future__ import annotations
 
-import ipaddress
 import random
-import re
-import socket
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import yarl
-
 from sdex.gossip.actions import SPLITS, TOO_LARGE_ANSWER, Call, Reply, TooLarge, too_large
+from sdex.gossip.hosts import LOOPBACK, url_of_ip
+from sdex.gossip.hosts import host_group as host_group
 
 INVALID_PENALTY = 5
 BAN_SCORE = -20
@@ -68,7 +65,6 @@ EVICT_FAILURES = 5
 EVICT_SECONDS = 30.0
 MAX_PER_HOST = 8
 """Admitted peers one host group may hold (``host_group``; loopback: ``per_loopback``)."""
-LOOPBACK = "loopback"
 GRACE_SECONDS = 60.0
 """A new peer is not replaced before it had this long to be useful."""
 REPLACE_SECONDS = 10.0
@@ -250,7 +246,7 @@ class Peers:
         if old_key is not None and old_key != key:  # that URL now answers with another key
             self._drop(old_key)
         peer = self._peers.get(key)
-        host = host_group(_url_of_ip(address) if address else url)
+        host = host_group(url_of_ip(address) if address else url)
         if peer is not None:
             if peer.url != url:
                 if host != peer.host and self._crowded(host):
@@ -441,45 +437,6 @@ class Peers:
 
     def __len__(self) -> int:
         return len(self._peers)
-
-
-def host_group(url: str) -> str:
-    """The host a peer's URL counts against (``MAX_PER_HOST``): an IPv4 address's /24, an
-    IPv6 address's /64 (an IPv4-mapped one as IPv4), ``LOOPBACK`` for any loopback address
-    or ``localhost``, a DNS name by its last two labels (``a.x.example`` and ``b.x.example``
-    are one: a wildcard record is free to make; no name is resolved here). The host is read
-    as the node dials it (review29): yarl's IDNA form (full-width letters folded, U+3002 a
-    dot), and an IPv4 address in a form ``inet_aton`` takes (``0xa.1.2.0x03``: aiohttp
-    dials the hex ones) as that address, so no spelling makes one host many groups."""
-    try:
-        host = (yarl.URL(url).raw_host or "").rstrip(".").lower()
-    except ValueError:
-        return url
-    try:
-        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host)
-    except ValueError:
-        try:  # (only ASCII digits, x and hex letters and dots reach inet_aton)
-            numeric = _NUMERIC_HOST.fullmatch(host) is not None
-            ip = ipaddress.IPv4Address(socket.inet_aton(host) if numeric else b"")
-        except (OSError, ValueError):
-            if host == "localhost" or host.endswith(".localhost"):
-                return LOOPBACK
-            return ".".join(host.split(".")[-2:])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip.is_loopback:
-        return LOOPBACK
-    bits = 24 if ip.version == 4 else 64
-    return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
-
-
-def _url_of_ip(address: str) -> str:
-    """A URL whose host is the IP ``address`` (a connection's peer: review29, a name is
-    free to make, and free wildcard services resolve names under theirs to any address)."""
-    return f"http://[{address}]" if ":" in address else f"http://{address}"
-
-
-_NUMERIC_HOST = re.compile(r"[0-9a-fx.]{1,64}")
 
 
 def normalize(url: str) -> str:
