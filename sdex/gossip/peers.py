@@ -15,7 +15,7 @@
   answered for ``EVICT_SECONDS``) leaves the table; seeds go back to the candidates.
 - **Hosts** (attack28: one address serving 64 keys on 64 ports took every slot): at most
   ``per_host`` (``MAX_PER_HOST``, 8 of 64) admitted peers share a host group (``host_group``
-  of the address its hello answered from, else of its URL: an IPv4 /24, an IPv6 /64, a DNS
+  of the address its hello answered from, else of its URL: an IPv4 /24, an IPv6 /32, a DNS
   name by its last two labels; review29: names are free to make), so a full table spans 8
   groups at least. Loopback is one group with its own bound (``per_loopback``, default the
   whole table): a devnet runs every node on 127.0.0.1, and a process on the node's own
