@@ -297,12 +297,9 @@ async def post_fetch(gossip: Gossip, q: Asked) -> object:
 
 
 async def post_hello(gossip: Gossip, q: Asked) -> object:
-    """A signed hello: the sender's claimed URL is dialled back before it is trusted. One not
-    addressed to this node neither grafts nor prunes (``"mesh"``): it may be a replay."""
-    body = q.body if q.addressed else {k: v for k, v in q.body.items() if k != "mesh"}
-    # one signed for another node introduces nothing as its signer's (review29: a replay
-    # spent the signer's lifetime quota of introductions here); a first hello (none) does
-    return gossip.core.hello(q.sender, q.url, body, introduce=q.addressed or not q.to)
+    """A signed hello: the sender's claimed URL is dialled back before it is trusted. What
+    one signed for no node or another may introduce or graft: ``GossipCore.hello``."""
+    return gossip.core.hello(q.sender, q.url, q.body, to=q.to)
 
 
 async def get_peers(gossip: Gossip, q: Asked) -> object:
