@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from sdex.gossip.actions import GossipConfig
 from sdex.gossip.core import GossipCore
-from sdex.gossip.peers import INTRODUCE_SECONDS, MAX_INTRODUCED, Peers
+from sdex.gossip.peers import INTRODUCE_SECONDS, MAX_CANDIDATES, MAX_INTRODUCED, Peers
 from tests.p2putil import Book
 
 
@@ -38,9 +38,11 @@ def test_introductions_refill_over_time() -> None:
     first = urls(0, MAX_INTRODUCED + 1)
     taken = [peers.introduce(u, key(1)) for u in first]
     assert taken == [True] * MAX_INTRODUCED + [False]
+    peers.take_candidates(MAX_CANDIDATES)  # (dialled)
     clock.t += INTRODUCE_SECONDS
     assert peers.introduce(first[-1], key(1))  # one more, a refill's worth
     assert not peers.introduce(urls(100, 1)[0], key(1))
+    peers.take_candidates(MAX_CANDIDATES)
     clock.t += 100 * INTRODUCE_SECONDS  # refills up to the burst, not past it
     later = [peers.introduce(u, key(1)) for u in urls(200, MAX_INTRODUCED + 1)]
     assert later == [True] * MAX_INTRODUCED + [False]
@@ -88,3 +90,18 @@ def test_an_honest_peer_keeps_introducing_through_its_hellos() -> None:
     clock.t += 4 * INTRODUCE_SECONDS
     core.hello(key(1), "http://192.0.2.1:9000", {"peers": urls(40, 40)})
     assert list(core.peers.candidates) == urls(40, 4)
+
+
+def test_an_id_holds_at_most_a_burst_of_candidates_waiting() -> None:
+    """A refilling budget must not let one id's candidates pile up while none are dialled
+    (a full table of healthy peers dials none): at most ``MAX_INTRODUCED`` of an id's wait,
+    so the candidate list (``MAX_CANDIDATES``) keeps room for other introducers."""
+    clock = Clock()
+    peers = Peers(key(0), "http://me.test:1", clock=clock, rng=random.Random(1))
+    assert sum(peers.introduce(u, key(1)) for u in urls(0, 40)) == MAX_INTRODUCED
+    clock.t += 100 * INTRODUCE_SECONDS
+    assert sum(peers.introduce(u, key(1)) for u in urls(40, 40)) == 0
+    assert peers.introduce(urls(80, 1)[0], key(2))  # another id's still go in
+    dialled = peers.take_candidates(4)
+    assert len(dialled) == 4
+    assert sum(peers.introduce(u, key(1)) for u in urls(100, 40)) == 4

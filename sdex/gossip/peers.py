@@ -7,8 +7,10 @@
   ``hello``: the answer's signature names the id behind the URL. Candidates are bounded, and
   one id may introduce ``MAX_INTRODUCED`` of them at once, then one every
   ``INTRODUCE_SECONDS`` (a token bucket per id; peer30: it was a lifetime count, so an honest
-  peer stopped introducing others after 16), so a liar cannot fill the table with made-up
-  URLs (they never answer, and are dropped after one try). The bucket is kept in memory with
+  peer stopped introducing others after 16), at most ``MAX_INTRODUCED`` of an id's waiting
+  at once (a full table dials none, and the list must keep room for other ids), so a liar
+  cannot fill the table with made-up URLs (they never answer, and are dropped after one
+  try). The bucket is kept in memory with
   the id's standing, not persisted: the candidates it bounds are in memory too (a restart
   has none), and keys are free to make, so a stored bucket would bound no attacker more.
 - **Eviction**: an admitted peer that keeps failing (``EVICT_FAILURES`` in a row, nothing
@@ -81,24 +83,24 @@ class Standing:
     introduced: int = 0
     """Candidates it introduced (in all: a count, not its budget)."""
     tokens: float = MAX_INTRODUCED
-    """Introductions it may make now (refilled by ``may_introduce``)."""
+    """Introductions it may make now (refilled by ``can_introduce``)."""
     tokens_at: float | None = None
     """Clock time ``tokens`` was last refilled (None: never spent, a full bucket)."""
 
     def banned(self, now: float) -> bool:
         return now < self.banned_until
 
-    def may_introduce(self, now: float) -> bool:
-        """Spend one introduction if its bucket holds one (after refilling it to ``now``)."""
+    def can_introduce(self, now: float) -> bool:
+        """Its bucket holds an introduction (refilled to ``now``); ``spend_introduction``."""
         if self.tokens_at is not None:
             elapsed = max(0.0, now - self.tokens_at)
             self.tokens = min(MAX_INTRODUCED, self.tokens + elapsed / INTRODUCE_SECONDS)
         self.tokens_at = now
-        if self.tokens < 1:
-            return False
+        return self.tokens >= 1
+
+    def spend_introduction(self) -> None:
         self.tokens -= 1
         self.introduced += 1
-        return True
 
 
 @dataclass
@@ -199,8 +201,12 @@ class Peers:
         if not _plausible(url) or url == self.me or url in self._by_url or url in self.candidates:
             return False
         s, now = self.standing(introducer), self.clock()
-        if s.banned(now) or len(self.candidates) >= MAX_CANDIDATES or not s.may_introduce(now):
+        if s.banned(now) or len(self.candidates) >= MAX_CANDIDATES or not s.can_introduce(now):
             return False
+        # at most a burst of its candidates wait (none is dialled while the table is full)
+        if sum(1 for by in self.candidates.values() if by == introducer) >= MAX_INTRODUCED:
+            return False
+        s.spend_introduction()
         self.candidates[url] = introducer
         return True
 
