@@ -111,9 +111,12 @@ async def test_deep_json_anywhere_never_kills_a_node(chain: Chain, tmp_path: Pat
             "/p2p/digest": lambda _r: deep,
         }
         async with hostile.serving():
-            # it is introduced to node 1 (a signed hello): node 1 dials it
+            # it is introduced to node 1 (a signed hello, addressed: a first hello introduces
+            # only its signer's own URL, peer30): node 1 dials it
             liar = PeerClient(net.session, NodeKey.generate(), "http://127.0.0.1:9")
-            hello = await liar.call("POST", net.urls[1], "/p2p/hello", {"peers": [hostile.url]})
+            shared = {"peers": [hostile.url]}
+            to1 = net.node_key(1).node_id
+            hello = await liar.call("POST", net.urls[1], "/p2p/hello", shared, to=to1)
             assert hello.status == 200
             await wait_for(lambda: hostile.calls.get("/p2p/hello", 0) >= 1, timeout=60)
             await alive(net, 1)

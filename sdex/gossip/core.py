@@ -172,20 +172,32 @@ class GossipCore(Pushing):
         return self.accepted_many([(order, exclude)])  # (it rests: to the mesh, not ``exclude``)
 
     def hello(
-        self, sender: str, url: str, body: dict[str, Any], introduce: bool = True
+        self, sender: str, url: str, body: dict[str, Any], to: str | None = None
     ) -> dict[str, object]:
-        """A signed hello from ``sender``: its claimed URL and the URLs it shares become
-        candidates (dialled before they are trusted; not if ``introduce`` is False: a hello
-        signed for another node, replayed here); ``"mesh"`` grafts or prunes. The answer."""
+        """A signed hello from ``sender``, signed for the node id ``to`` (``X-SDEX-To``; None:
+        this node's, as the simulator passes). Its claimed URL and the URLs it shares become
+        candidates (dialled before they are trusted); ``"mesh"`` grafts or prunes. The answer.
+
+        One signed for another node (``to`` another id: replayed here) introduces nothing
+        and neither grafts nor prunes (review29). A *first* hello (``to`` "": its signer did
+        not know our id) may be one its signer sent elsewhere, replayed here, and nothing
+        tells the two apart (the signer sends one to every URL whose id it does not know, so
+        a node that introduces its own URLs to it collects them): it introduces only its
+        signer's claimed URL, not the URLs it shares, and neither grafts nor prunes (peer30).
+        A replay then spends at most one of the signer's introductions here, and none once
+        the signer is admitted at that URL; the shared URLs are not lost: the claimed URL is
+        dialled back, and the answer to our own hello (fresh, signed over our request)
+        shares the signer's."""
+        addressed = to is None or to.lower() == self.node_id.lower()
         peer = self.peers.get(sender)
-        if introduce and (peer is None or peer.url != normalize(url)):
+        if (addressed or to == "") and (peer is None or peer.url != normalize(url)):
             self.peers.introduce(url, sender)
         urls = body.get("peers")
-        if introduce and isinstance(urls, list):
+        if addressed and isinstance(urls, list):
             for u in urls[: flows.MAX_SHARED_URLS]:
                 self.peers.introduce(u, sender)
         granted = False
-        graft = body.get("mesh")
+        graft = body.get("mesh") if addressed else None
         if graft is True and peer is not None and not self.peers.is_banned(sender):
             if sender in self.mesh or len(self.mesh) < self.config.mesh_max:
                 self.mesh[sender] = None

@@ -11,7 +11,8 @@ Every request carries five headers:
   only for a ``hello`` to a URL whose id the sender does not know yet). A node refuses a
   request addressed to another id, so a request a peer received cannot be replayed at any
   other node as its signer's (an unaddressed hello is taken as a stranger's: see
-  ``sdex.gossip.routes``); replays at the same node are refused by ``sdex.gossip.replay``;
+  ``sdex.gossip.gate``; what it may introduce: ``GossipCore.hello``); replays at the same
+  node are refused by ``sdex.gossip.replay``;
 - ``X-SDEX-Node``: the URL where the sender says it can be reached (trusted only after a
   signed ``hello`` answered from that URL, see ``sdex.gossip.peers``);
 - ``X-SDEX-Time``: unix milliseconds (a request more than ``MAX_SKEW_MS`` away is refused);

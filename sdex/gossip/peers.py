@@ -5,13 +5,19 @@
 - **Admission**: a URL learnt from the operator (``--peer``), from a peer's list or from a
   sender's own claim is a *candidate*. It enters the table only after it answered a signed
   ``hello``: the answer's signature names the id behind the URL. Candidates are bounded, and
-  one id may introduce at most ``MAX_INTRODUCED`` of them, so a liar cannot fill the table
-  with made-up URLs (they never answer, and are dropped after one try).
+  one id may introduce ``MAX_INTRODUCED`` of them at once, then one every
+  ``INTRODUCE_SECONDS`` (a token bucket per id; peer30: it was a lifetime count, so an honest
+  peer stopped introducing others after 16), at most ``MAX_INTRODUCED`` of an id's waiting
+  at once (a full table dials none, and the list must keep room for other ids), so a liar
+  cannot fill the table with made-up URLs (they never answer, and are dropped after one
+  try). The bucket is kept in memory with
+  the id's standing, not persisted: the candidates it bounds are in memory too (a restart
+  has none), and keys are free to make, so a stored bucket would bound no attacker more.
 - **Eviction**: an admitted peer that keeps failing (``EVICT_FAILURES`` in a row, nothing
   answered for ``EVICT_SECONDS``) leaves the table; seeds go back to the candidates.
 - **Hosts** (attack28: one address serving 64 keys on 64 ports took every slot): at most
   ``per_host`` (``MAX_PER_HOST``, 8 of 64) admitted peers share a host group (``host_group``
-  of the address its hello answered from, else of its URL: an IPv4 /24, an IPv6 /64, a DNS
+  of the address its hello answered from, else of its URL: an IPv4 /24, an IPv6 /32, a DNS
   name by its last two labels; review29: names are free to make), so a full table spans 8
   groups at least. Loopback is one group with its own bound (``per_loopback``, default the
   whole table): a devnet runs every node on 127.0.0.1, and a process on the node's own
@@ -32,19 +38,16 @@
 
 from __future__ import annotations
 
-import ipaddress
 import random
-import re
-import socket
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import yarl
-
 from sdex.gossip.actions import SPLITS, TOO_LARGE_ANSWER, Call, Reply, TooLarge, too_large
+from sdex.gossip.hosts import LOOPBACK, url_of_ip
+from sdex.gossip.hosts import host_group as host_group
 
 INVALID_PENALTY = 5
 BAN_SCORE = -20
@@ -55,13 +58,15 @@ BACKOFF_MAX = 10.0
 MAX_PEERS = 64
 MAX_CANDIDATES = 256
 MAX_INTRODUCED = 16
-"""Candidate URLs one id may introduce (in total, while it keeps its standing)."""
+"""Candidate URLs one id may introduce at once (its bucket's burst)."""
+INTRODUCE_SECONDS = 30.0
+"""One more introduction per id per this many seconds, up to ``MAX_INTRODUCED`` (an id
+introduces at most 16 + 2 a minute; a hello shares 16 random URLs, most of them known)."""
 MAX_STANDINGS = 4096
 EVICT_FAILURES = 5
 EVICT_SECONDS = 30.0
 MAX_PER_HOST = 8
 """Admitted peers one host group may hold (``host_group``; loopback: ``per_loopback``)."""
-LOOPBACK = "loopback"
 GRACE_SECONDS = 60.0
 """A new peer is not replaced before it had this long to be useful."""
 REPLACE_SECONDS = 10.0
@@ -76,9 +81,26 @@ class Standing:
     banned_until: float = 0.0
     invalid: int = 0
     introduced: int = 0
+    """Candidates it introduced (in all: a count, not its budget)."""
+    tokens: float = MAX_INTRODUCED
+    """Introductions it may make now (refilled by ``can_introduce``)."""
+    tokens_at: float | None = None
+    """Clock time ``tokens`` was last refilled (None: never spent, a full bucket)."""
 
     def banned(self, now: float) -> bool:
         return now < self.banned_until
+
+    def can_introduce(self, now: float) -> bool:
+        """Its bucket holds an introduction (refilled to ``now``); ``spend_introduction``."""
+        if self.tokens_at is not None:
+            elapsed = max(0.0, now - self.tokens_at)
+            self.tokens = min(MAX_INTRODUCED, self.tokens + elapsed / INTRODUCE_SECONDS)
+        self.tokens_at = now
+        return self.tokens >= 1
+
+    def spend_introduction(self) -> None:
+        self.tokens -= 1
+        self.introduced += 1
 
 
 @dataclass
@@ -178,12 +200,13 @@ class Peers:
         url = normalize(url)
         if not _plausible(url) or url == self.me or url in self._by_url or url in self.candidates:
             return False
-        s = self.standing(introducer)
-        if s.introduced >= MAX_INTRODUCED or s.banned(self.clock()):
+        s, now = self.standing(introducer), self.clock()
+        if s.banned(now) or len(self.candidates) >= MAX_CANDIDATES or not s.can_introduce(now):
             return False
-        if len(self.candidates) >= MAX_CANDIDATES:
+        # at most a burst of its candidates wait (none is dialled while the table is full)
+        if sum(1 for by in self.candidates.values() if by == introducer) >= MAX_INTRODUCED:
             return False
-        s.introduced += 1
+        s.spend_introduction()
         self.candidates[url] = introducer
         return True
 
@@ -229,7 +252,7 @@ class Peers:
         if old_key is not None and old_key != key:  # that URL now answers with another key
             self._drop(old_key)
         peer = self._peers.get(key)
-        host = host_group(_url_of_ip(address) if address else url)
+        host = host_group(url_of_ip(address) if address else url)
         if peer is not None:
             if peer.url != url:
                 if host != peer.host and self._crowded(host):
@@ -420,45 +443,6 @@ class Peers:
 
     def __len__(self) -> int:
         return len(self._peers)
-
-
-def host_group(url: str) -> str:
-    """The host a peer's URL counts against (``MAX_PER_HOST``): an IPv4 address's /24, an
-    IPv6 address's /64 (an IPv4-mapped one as IPv4), ``LOOPBACK`` for any loopback address
-    or ``localhost``, a DNS name by its last two labels (``a.x.example`` and ``b.x.example``
-    are one: a wildcard record is free to make; no name is resolved here). The host is read
-    as the node dials it (review29): yarl's IDNA form (full-width letters folded, U+3002 a
-    dot), and an IPv4 address in a form ``inet_aton`` takes (``0xa.1.2.0x03``: aiohttp
-    dials the hex ones) as that address, so no spelling makes one host many groups."""
-    try:
-        host = (yarl.URL(url).raw_host or "").rstrip(".").lower()
-    except ValueError:
-        return url
-    try:
-        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host)
-    except ValueError:
-        try:  # (only ASCII digits, x and hex letters and dots reach inet_aton)
-            numeric = _NUMERIC_HOST.fullmatch(host) is not None
-            ip = ipaddress.IPv4Address(socket.inet_aton(host) if numeric else b"")
-        except (OSError, ValueError):
-            if host == "localhost" or host.endswith(".localhost"):
-                return LOOPBACK
-            return ".".join(host.split(".")[-2:])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip.is_loopback:
-        return LOOPBACK
-    bits = 24 if ip.version == 4 else 64
-    return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
-
-
-def _url_of_ip(address: str) -> str:
-    """A URL whose host is the IP ``address`` (a connection's peer: review29, a name is
-    free to make, and free wildcard services resolve names under theirs to any address)."""
-    return f"http://[{address}]" if ":" in address else f"http://{address}"
-
-
-_NUMERIC_HOST = re.compile(r"[0-9a-fx.]{1,64}")
 
 
 def normalize(url: str) -> str:

@@ -10,7 +10,8 @@ A request refused before its sender was proved and admitted (``Refused``) is cha
 client address: one that spent its budget of refusals is answered 429 before any header is
 parsed or key recovered (``sdex.gossip.refusals``), and a refusal closes a connection whose
 unread body is large. Refusals are counted (``/health`` ``gossip.refusals``), never logged.
-Every answer is signed over the request's signature, its status and its body.
+Every answer is signed over the request's signature, its status and its body. The checks before the
+body is read, and the answer to a refused request, are ``sdex.gossip.gate``'s.
 
 ``GET /p2p/stream`` upgrades a signed request from an admitted peer to a websocket that
 carries its later calls as MAC'd frames (``sdex.gossip.stream``). Each frame passes the same
@@ -36,15 +37,21 @@ from sdex.errors import JsonLimitError, OrderParseError
 from sdex.gossip import stream
 from sdex.gossip.admin import links_route
 from sdex.gossip.client import ANSWER_ROOM
-from sdex.gossip.gossip import Gossip
-from sdex.gossip.identity import (
-    AuthError,
-    SignedRequest,
-    body_hash,
-    verify_request,
+from sdex.gossip.gate import (
+    GOSSIP_KEY,
+    PEER_LIMITER_KEY,
+    REPLAY_KEY,
+    STRANGER_LIMITER_KEY,
+    Handler,
+    Refused,
+    admit,
+    errors,
+    signed,
 )
+from sdex.gossip.gossip import Gossip
+from sdex.gossip.identity import body_hash
 from sdex.gossip.payload import json_size
-from sdex.gossip.peers import MAX_PEERS, normalize
+from sdex.gossip.peers import MAX_PEERS
 from sdex.gossip.replay import ReplayGuard
 from sdex.gossip.served import Served
 from sdex.gossip.stream import MAX_P2P_BODY as MAX_P2P_BODY
@@ -53,7 +60,6 @@ from sdex.httpkit import (
     RateLimit,
     RateLimiter,
     ascii_int,
-    client_group,
     read_bounded,
 )
 from sdex.order import parse_hex_bytes
@@ -69,14 +75,6 @@ STREAM_OPENS = 32
 burst (two ECDSA recoveries, an ECDH, a signature and a handshake: not one request's cost),
 so a proved peer reopening streams in a loop gets 32 at once, then rate/burst x 32 a second
 (16 a second at the defaults), not 2,000."""
-STRANGERS = "strangers"
-"""The rate-limit bucket shared by every id that is not in the peer table."""
-
-GOSSIP_KEY = web.AppKey("gossip", Gossip)
-PEER_LIMITER_KEY = web.AppKey("peer-limiter", RateLimiter)
-STRANGER_LIMITER_KEY = web.AppKey("stranger-limiter", RateLimiter)
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,81 +96,6 @@ class Asked:
 Route = Callable[[Gossip, Asked], Awaitable[object]]
 
 
-REPLAY_KEY = web.AppKey("replay", ReplayGuard)
-
-
-class Refused(ApiError):
-    """A request refused before its sender was proved and admitted: charged to its client
-    address's budget of refusals (``sdex.gossip.refusals``), its connection closed."""
-
-
-class Gated(Refused):
-    """A request from an address whose budget of refusals is spent: closed, not charged."""
-
-
-def _admit(
-    app: web.Application,
-    gossip: Gossip,
-    node_id: str,
-    url: str,
-    charge: bool = True,
-    stranger: bool = False,
-) -> None:
-    """What every peer request passes, whether HTTP or a stream frame: not banned, not on a
-    cut link, within its rate limit (per admitted id; strangers share one budget; a stream
-    frame was charged before its JSON was read: ``charge=False``)."""
-    peers = gossip.peers
-    if peers.is_banned(node_id):
-        raise ApiError(403, 100, "banned: this peer sent invalid data")
-    known = peers.get(node_id)
-    if normalize(url) in gossip.links_blocked or (
-        known is not None and known.url in gossip.links_blocked
-    ):
-        raise ApiError(503, 100, "this link is cut by the operator")
-    if not charge:
-        return
-    if known is not None and not stranger:
-        ok, headers = app[PEER_LIMITER_KEY].take(node_id)
-    else:
-        ok, headers = app[STRANGER_LIMITER_KEY].take(STRANGERS)
-    if not ok:
-        raise ApiError(429, 103, "Throttled: too many requests", headers=headers)
-
-
-def _signed(request: web.Request, anyone: bool = False) -> SignedRequest:
-    """The sender of a signed request for this node, admitted (``_admit``) and not a replay.
-    ``anyone`` (a hello): it may name no node or another, and is then taken as a stranger's
-    (the strangers' budget; a replay elsewhere spends nothing of its signer's). From a client
-    address whose budget of refusals is spent: 429 before any header is read or key
-    recovered (``sdex.gossip.refusals``)."""
-    gossip = request.app[GOSSIP_KEY]
-    gate = gossip.refusals
-    client, conn = client_group(request.remote), request.transport
-    if not gate.open(client, conn):
-        retry = {"Retry-After": gate.retry_after(client)}
-        raise Gated(429, 103, "Throttled: too many refused peer requests", headers=retry)
-    try:
-        sender = verify_request(request.method, request.raw_path, dict(request.headers))
-    except AuthError as e:
-        raise Refused(401, 100, str(e)) from None
-    addressed = sender.to == gossip.key.node_id
-    if not (addressed or anyone):
-        raise Refused(401, 100, "this signed request is for another node (X-SDEX-To)")
-    known = addressed and gossip.peers.get(sender.node_id) is not None
-    try:
-        _admit(request.app, gossip, sender.node_id, sender.url, stranger=not addressed)
-    except ApiError as e:
-        if known:
-            raise  # (a proved peer over its own budget, banned or cut: not a refusal here)
-        raise Refused(e.status, 100, str(e), headers=e.headers) from None
-    owner = sender.node_id if known else STRANGERS
-    if not request.app[REPLAY_KEY].fresh(sender.signature, owner):
-        raise Refused(401, 100, "this signed request was seen before (replay)")
-    if owner != STRANGERS and conn is not None:
-        gate.proved.add(conn)  # (heard while its address is gated: ``sdex.gossip.refusals``)
-    return sender
-
-
 def _object(gossip: Gossip, sender: str, obj: object) -> dict[str, Any]:
     if not isinstance(obj, dict):
         gossip.penalize(sender)
@@ -187,7 +110,7 @@ def p2p(route: Route, max_body: int) -> Handler:
     @functools.wraps(route)
     async def handler(request: web.Request) -> web.StreamResponse:
         gossip = request.app[GOSSIP_KEY]
-        sender = _signed(request, anyone=route is post_hello)
+        sender = signed(request, anyone=route is post_hello)
         if request.content_length is not None and request.content_length > max_body:
             raise ApiError(413, 101, f"Request body too large: more than {max_body} bytes")
         raw = await read_bounded(request, max_body)
@@ -219,7 +142,7 @@ async def get_stream(request: web.Request) -> web.StreamResponse:
     streams = gossip.streams
     if streams is None:
         raise ApiError(404, 100, "this node takes no streams")
-    sender = _signed(request)
+    sender = signed(request)
     peer = gossip.peers.get(sender.node_id)
     if peer is None:
         raise ApiError(403, 100, "say hello first: streams are for admitted peers")
@@ -293,7 +216,7 @@ async def _frame(
     if found is None:
         raise ApiError(404, 100, f"no stream route {method} {path}")
     route, max_body = found
-    _admit(app, gossip, sender, url, charge=False)
+    admit(app, gossip, sender, url, charge=False)
     if size > max_body + stream.ENVELOPE:
         raise ApiError(413, 101, f"Request body too large: more than {max_body} bytes")
     asked = Asked(sender, url, {} if body is None else _object(gossip, sender, body), query)
@@ -321,7 +244,7 @@ def _frame_now(
         return None
     if size > MAX_P2P_BODY + stream.ENVELOPE or not gossip.holds_all(sender, orders):
         return None
-    _admit(app, gossip, sender, url, charge=False)
+    admit(app, gossip, sender, url, charge=False)
     gossip.peers.seen(sender)
     counts = gossip.answer_known(sender, orders, body.get("also"), body.get("more"))
     return None if counts is None else (200, counts)
@@ -374,12 +297,9 @@ async def post_fetch(gossip: Gossip, q: Asked) -> object:
 
 
 async def post_hello(gossip: Gossip, q: Asked) -> object:
-    """A signed hello: the sender's claimed URL is dialled back before it is trusted. One not
-    addressed to this node neither grafts nor prunes (``"mesh"``): it may be a replay."""
-    body = q.body if q.addressed else {k: v for k, v in q.body.items() if k != "mesh"}
-    # one signed for another node introduces nothing as its signer's (review29: a replay
-    # spent the signer's lifetime quota of introductions here); a first hello (none) does
-    return gossip.core.hello(q.sender, q.url, body, introduce=q.addressed or not q.to)
+    """A signed hello: the sender's claimed URL is dialled back before it is trusted. What
+    one signed for no node or another may introduce or graft: ``GossipCore.hello``."""
+    return gossip.core.hello(q.sender, q.url, q.body, to=q.to)
 
 
 async def get_peers(gossip: Gossip, q: Asked) -> object:
@@ -432,40 +352,9 @@ def _int(raw: str, name: str, lo: int, hi: int) -> int:
     return value
 
 
-DRAIN_MOST = MAX_SMALL_BODY
-"""The largest unread body of a refused request that is read through (and dropped) to keep
-its connection: a larger one, or one of unknown length, closes the connection instead (a
-new connection costs the node ~0.2 ms more than a kept one, reading 4 MiB far more)."""
-
-
-@web.middleware
-async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A refused peer request gets its error body here (the parent app adds metrics; none
-    is logged). One refused before its sender was proved (``Refused``) is charged to its
-    address (``sdex.gossip.refusals``); its connection is closed if reading the rest of its
-    body through would cost more than a new connection (``DRAIN_MOST``)."""
-    try:
-        return await handler(request)
-    except Refused as e:
-        if not isinstance(e, Gated):
-            request.app[GOSSIP_KEY].refusals.charge(client_group(request.remote), request.transport)
-        response = e.response()
-        size = request.content_length
-        if not request.content.is_eof() and (size is None or size > DRAIN_MOST):
-            # (``force_close`` on the answer alone still reads the body through first)
-            response.force_close()
-            await response.prepare(request)
-            await response.write_eof()
-            if request.protocol is not None:
-                request.protocol.force_close()  # (what was written is still sent)
-        return response
-    except ApiError as e:
-        return e.response()
-
-
 def p2p_app(gossip: Gossip, limit: RateLimit) -> web.Application:
     """The ``/p2p/`` routes as an aiohttp sub-application (mounted under ``/p2p/``)."""
-    app = web.Application(middlewares=[_errors])
+    app = web.Application(middlewares=[errors])
     app[GOSSIP_KEY] = gossip
     app[PEER_LIMITER_KEY] = RateLimiter(limit)
     app[STRANGER_LIMITER_KEY] = RateLimiter(
