@@ -679,17 +679,24 @@ function renderUnits() {
   preview();
 }
 
-/** The exact order the inputs make (or the input errors), without signing it. */
-function draft() {
+/** The exact order the inputs make (or the input errors), without signing it. A field not
+ * typed yet is no error while the user types (user29: an empty Price was flagged in red while
+ * the amount was typed first), only when the order is placed (``placing``). */
+function draft(placing = false) {
   const m = S.market;
   const errors = {};
-  let price, amount, expirySecs;
-  try { price = parseDecimal($("price").value, "PRICE", "price"); } catch (e) { errors.price = e.message; }
-  try { amount = parseDecimal($("amount").value, "AMOUNT", "amount"); } catch (e) { errors.amount = e.message; }
+  let price, amount, expirySecs, missing = false;
+  const typed = (id, name, said) => {
+    if ($(id).value.trim()) return parseDecimal($(id).value, name, id);
+    missing = true;
+    if (placing) errors[id] = `enter ${said}`;
+  };
+  try { price = typed("price", "PRICE", "a price"); } catch (e) { errors.price = e.message; }
+  try { amount = typed("amount", "AMOUNT", "an amount"); } catch (e) { errors.amount = e.message; }
   const ex = $("expiry").value.trim();
   if (!/^[0-9]{1,10}$/.test(ex) || Number(ex) <= 0) errors.expiry = "the expiry must be a positive number of seconds";
   else expirySecs = BigInt(ex);
-  if (Object.keys(errors).length) return { errors };
+  if (missing || Object.keys(errors).length) return { errors };
   try {
     const expiry = BigInt(Math.floor(Date.now() / 1000)) + expirySecs;
     const maker = S.account?.address ?? "0x" + "00".repeat(20);
@@ -702,6 +709,8 @@ function draft() {
 
 function preview() {
   const m = S.market;
+  const { order, errors } = draft();
+  fieldErrors(errors);  // (also with nothing typed: an error put right goes, user29)
   if (!$("price").value && !$("amount").value) {
     // nothing typed: the node's minimum order size, so the first order is not refused for it
     const least = m ? [[m.baseMin, m.baseDecimals, m.base], [m.quoteMin, m.quoteDecimals, m.quote]]
@@ -709,8 +718,6 @@ function preview() {
     $("preview").textContent = least.length ? `this node's minimum order size: ${least.join(" and ")}` : "";
     return;
   }
-  const { order, errors } = draft();
-  fieldErrors(errors);
   if (!order) { $("preview").textContent = ""; return; }
   const buy = side() === "buy";
   const give = buy ? `${fmtAmount(order.makerAmount, m.quoteDecimals)} ${m.quote}` : `${fmtAmount(order.makerAmount, m.baseDecimals)} ${m.base}`;
@@ -729,7 +736,7 @@ function preview() {
 async function placeOrder(ev) {
   ev.preventDefault();
   if (!S.account) return fieldErrors({ account: "choose an account first" });
-  const { order, errors } = draft();
+  const { order, errors } = draft(true);
   if (!order) return fieldErrors(errors);
   fieldErrors({});
   $("submit").disabled = true;
