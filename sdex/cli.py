@@ -49,13 +49,12 @@ from sdex.wallet import (
     parse_order_hash,
     token_line,
 )
+from sdex.walletcancel import cancel_onchain, soft_cancel
 from sdex.walletui import (
-    cancel_onchain,
     place_order,
     print_error,
     short_error,
     show_book,
-    soft_cancel,
     stderr_console,
     stdout_console,
 )

@@ -50,6 +50,7 @@ from sdex.wallet import (
     parse_order_hash,
     parse_pair,
 )
+from sdex.walletcancel import soft_cancel
 from sdex.walletui import (
     book_rows,
     check_record,
@@ -57,7 +58,6 @@ from sdex.walletui import (
     place_order,
     print_error,
     show_book,
-    soft_cancel,
 )
 
 DEFAULT_SLIPPAGE_BPS = 100
