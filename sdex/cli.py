@@ -35,6 +35,7 @@ from sdex.cliopts import (
     one_line_errors,
     pair_market,
     pair_option,
+    parse_expiry,
     rpc_url_check,
     wait_option,
 )
@@ -168,8 +169,9 @@ def demo(log_dir: Path, keep: bool) -> None:
     help="gtc: rest in the book; ioc: fill what crosses now, drop the rest; fok: all or nothing.",
 )  # fmt: skip
 @click.option(
-    "--expiry", "expiry_seconds", type=click.IntRange(min=1), default=DEFAULT_EXPIRY,
-    show_default=True, metavar="SECONDS", help="The order expires this many seconds from now.",
+    "--expiry", "expiry_seconds", type=str, callback=converter(parse_expiry),
+    default=str(DEFAULT_EXPIRY), show_default=True, metavar="SECONDS",
+    help="The order expires this many seconds from now (whole seconds, e.g. 3600).",
 )  # fmt: skip
 @wait_option
 def order(

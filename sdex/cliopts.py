@@ -141,6 +141,20 @@ def decimal_arg(name: str) -> Callable[[str], Fraction]:
     return lambda text: parse_decimal(text, name)
 
 
+def parse_expiry(text: str) -> int:
+    """``--expiry``: whole seconds from now, in ASCII digits (user29: ``1h`` read "'1h' is not
+    a valid integer range", ``0`` "0 is not in the range x>=1", and ``3_600`` was taken)."""
+    t = text.strip()
+    digits = t.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 20:
+        raise WalletInputError(
+            f"--expiry is whole seconds from now (e.g. 3600 for an hour), got {text!r}"
+        )
+    if t.startswith("-") or int(t) < 1:
+        raise WalletInputError(f"--expiry must be at least 1 second, got {text!r}")
+    return int(t)
+
+
 def checked_pair(text: str) -> str:
     """The pair as typed, once it has the BASE/QUOTE form (the node says which it lists)."""
     split_pair(text)
