@@ -203,7 +203,8 @@ class WalletShell(cmd.Cmd):
         """Sign an order and post it. A limit order rests in the book (gtc) unless told ioc or
         fok; a market order is an IOC limit order at the best opposite price moved by the
         slippage bound (the console's --slippage unless given), refused if there is none."""
-        words = arg.lower().split()
+        typed = arg.split()  # (said back as typed: "got '1WETH'", not '1weth', user29)
+        words = [w.lower() for w in typed]
         if len(words) < 3 or words[0] not in ("buy", "sell") or words[1] not in ("limit", "market"):
             raise WalletInputError("send_order takes a side (buy|sell), limit or market, numbers")
         side = Side(words[0])
@@ -211,16 +212,16 @@ class WalletShell(cmd.Cmd):
         if words[1] == "limit":
             if len(words) not in (4, 5):
                 raise WalletInputError("a limit order takes PRICE AMOUNT, then gtc, ioc or fok")
-            price = parse_decimal(words[2], "PRICE")
-            amount = parse_decimal(words[3], "AMOUNT")
+            price = parse_decimal(typed[2], "PRICE")
+            amount = parse_decimal(typed[3], "AMOUNT")
             tif = words[4] if len(words) == 5 else "gtc"
             if tif not in TIME_IN_FORCE:
-                raise WalletInputError(f"time in force is gtc, ioc or fok, got {tif!r}")
+                raise WalletInputError(f"time in force is gtc, ioc or fok, got {typed[4]!r}")
         else:
             if len(words) not in (3, 4):
                 raise WalletInputError("a market order takes AMOUNT, then a slippage in bps")
-            amount = parse_decimal(words[2], "AMOUNT")
-            slippage = _parse_bps(words[3]) if len(words) == 4 else self.slippage_bps
+            amount = parse_decimal(typed[2], "AMOUNT")
+            slippage = _parse_bps(typed[3]) if len(words) == 4 else self.slippage_bps
             tif = "ioc"
         config, m = self._market()
         if price is None:
