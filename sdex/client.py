@@ -182,7 +182,12 @@ class NodeClient:
         obj = self._request("GET", "/v1/orderbook", params=params)[1]
         with shape("orderbook"):
             o = json_object(obj, "orderbook")
-            return Orderbook(bids=Page.from_json(o["bids"]), asks=Page.from_json(o["asks"]))
+            status = o.get("chainStatus", "")  # (bounded: a short word, shown escaped)
+            return Orderbook(
+                bids=Page.from_json(o["bids"]),
+                asks=Page.from_json(o["asks"]),
+                chain_status=status[:40] if isinstance(status, str) else "?",
+            )
 
     def cancel_order(self, order_hash: str, signature: bytes) -> str:
         """Soft-cancel with the maker's signature over ``Domain.cancel_digest``; the new status."""

@@ -202,6 +202,17 @@ def resting_dust(signed: SignedOrder, posted: PostedOrder) -> int:
     return left if left > 0 and left * o.taker_amount < o.maker_amount else 0
 
 
+def _uncovered(posted: PostedOrder) -> int | None:
+    """What the maker can pay of a resting order (``remainingFillableMakerAmount``) when it is
+    less than what rests, else None."""
+    meta = posted.meta_data
+    if posted.outcome != "rested" or "remainingFillableMakerAmount" not in meta:
+        return None
+    left = _meta_int(posted, "remainingMakerAmount") - _meta_int(posted, "pendingMakerAmount")
+    fillable = _meta_int(posted, "remainingFillableMakerAmount")
+    return fillable if fillable < left else None
+
+
 def _print_posted(
     out: Console, m: Market, side: Side, signed: SignedOrder, posted: PostedOrder
 ) -> None:
@@ -219,6 +230,14 @@ def _print_posted(
             f"[yellow]note:[/] what rests, {fmt_amount(dust, give_dec)} {give}, is worth less than "
             f"one unit of {get} at its price ({o.taker_amount}/{o.maker_amount} units): it can "
             f"hardly ever trade. Cancel it: sdex cancel {escape(posted.order_hash)}"
+        )
+    unfunded = _uncovered(posted)
+    if unfunded is not None:  # (user29: 100000 WETH from a wallet of 1,000 said only "rests")
+        give, give_dec = (m.quote, q) if side is Side.BUY else (m.base, b)
+        out.print(
+            f"[yellow]note:[/] the wallet's balance and allowance cover "
+            f"{fmt_amount(unfunded, give_dec)} {give} of it now; the book offers that much, "
+            "the rest once the wallet holds more"
         )
     if not posted.matches:
         return
@@ -246,10 +265,20 @@ def _print_posted(
     )
 
 
+_CHAIN_WORDS = {"unreachable": "cannot reach", "behind": "is behind", "wrong-chain": "is not on"}
+
+
 def show_book(out: Console, client: NodeClient, config: OrderConfig, m: Market, depth: int) -> None:
     """Fetch a node's book for a market and show it, asks above bids (``sdex book``, the
     console's ``book``)."""
     ob = client.orderbook(m.base_token.address, m.quote_token.address, per_page=depth)
+    if ob.chain_status:  # (user29: a node cut off from its chain showed its book as current)
+        out.print(
+            f"[yellow]warning:[/] the node {_CHAIN_WORDS.get(ob.chain_status, 'does not follow')}"
+            f" its chain now (chainStatus {escape(ob.chain_status)}): this book is as it last "
+            "read the chain; orders "
+            "in it may have filled, been cancelled or lost their funds since"
+        )
     out.print(_book_table(config, m, "asks", Side.SELL, ob.asks))
     out.print(_book_table(config, m, "bids", Side.BUY, ob.bids))
 
