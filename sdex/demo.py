@@ -99,8 +99,9 @@ def minimums_line(d: Deployment) -> str:
 
 
 class Story:
-    def __init__(self, console: Console, d: Deployment, log_dir: Path) -> None:
+    def __init__(self, console: Console, d: Deployment, log_dir: Path, keep: bool = False) -> None:
         self.out = console
+        self.keep = keep
         self.d = d
         self.log_dir = log_dir
         self.rpc = Rpc(d.rpc)
@@ -234,9 +235,7 @@ class Story:
         self.config = n1.client.order_config()
         self.market = parse_pair("WETH/USDC", self.config)
         self.out.print(f"  node-1 at {n1.proc.url}, node-3 at {n3.proc.url}")
-        self.out.print(
-            f"  watch it in a browser: [bold]{n1.proc.url}/[/] (every node serves the page)"
-        )
+        self.out.print(f"  {watch_line(f'[bold]{n1.proc.url}[/]', self.keep)}")
         self.wait(
             "node-1 and node-3 know each other",
             lambda: any(p["url"] == n3.proc.url for p in self._peers(n1)),
@@ -375,6 +374,15 @@ class Story:
         return report.ok
 
 
+def watch_line(url: str, keep: bool) -> str:
+    """Where to watch the story; without ``--keep``, that the page goes with the network
+    (user29: the page was gone six seconds after its address was printed)."""
+    said = f"watch it in a browser: {url}/ (every node serves the page"
+    if keep:
+        return said + "; the network stays up after the story until Ctrl-C)"
+    return said + "; the network stops when the story ends: `make demo KEEP=1` keeps it up)"
+
+
 def keep_running(console: Console, story: Story, poll: float = 0.5) -> None:
     """``--keep``: leave the devnet and the nodes up for the browser until Ctrl-C (or until a
     node exits on its own)."""
@@ -441,7 +449,7 @@ def _run_demo(console: Console, log_dir: Path, keep: bool) -> int:
                 expand=False,
             )
         )
-        story = Story(console, d, log_dir)
+        story = Story(console, d, log_dir, keep)
         ok = story.run()
         if keep:
             keep_running(console, story)

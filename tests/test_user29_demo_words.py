@@ -1,0 +1,18 @@
+"""``make demo`` printed "watch it in a browser: http://127.0.0.1:30327/" and stopped every
+process six seconds later (user29's trial): the page was gone before a user could open it,
+and nothing said how to keep it. Without ``--keep`` the line now says the network stops with
+the story and how to keep it up; with it, the page stays (``keep_running`` lists every node)."""
+
+from __future__ import annotations
+
+from sdex.demo import watch_line
+
+
+def test_the_browser_line_says_when_the_page_goes_and_how_to_keep_it() -> None:
+    url = "http://127.0.0.1:8001"
+    said = watch_line(url, keep=False)
+    assert said.startswith(f"watch it in a browser: {url}/ (every node serves the page"), said
+    assert "the network stops when the story ends: `make demo KEEP=1` keeps it up" in said
+    kept = watch_line(url, keep=True)
+    assert kept.startswith(f"watch it in a browser: {url}/"), kept
+    assert "KEEP" not in kept and "stays up after the story" in kept, kept
