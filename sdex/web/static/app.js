@@ -579,12 +579,30 @@ async function loadDevWallets() {
   const sel = $("dev-account");
   sel.append(...dev.accounts.map((a, i) => h("option", { value: a.address }, `#${i} ${a.address}`)));
   sel.hidden = false;
+  labelDevAccounts();
+  window.addEventListener("resize", labelDevAccounts);
   sel.addEventListener("change", () => {
     const a = dev.accounts.find((x) => x.address === sel.value);
     if (!a) return setAccount(null);
     if (!ethers) return fieldErrors({ account: NO_ETHERS });
     setAccount({ kind: "dev", address: a.address.toLowerCase(), wallet: new ethers.Wallet(a.key) });
   });
+}
+
+/** Each dev account's whole address where the select has room for it, else "#3 0x90f7…b906"
+ * (user29: at 320-440 px the select cut the address mid-way; the chosen account's whole
+ * address is said under it). ``data-width``: the width it was labelled for. */
+function labelDevAccounts() {
+  const sel = $("dev-account");
+  if (sel.hidden || !sel.clientWidth) return;
+  const cs = getComputedStyle(sel);
+  const ctx = (labelDevAccounts.canvas ??= document.createElement("canvas")).getContext("2d");
+  ctx.font = cs.font;
+  const room = sel.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) - 24;  // (24: the arrow)
+  const opts = [...sel.options].slice(1);
+  const whole = opts.every((o, i) => ctx.measureText(`#${i} ${o.value}`).width <= room);
+  opts.forEach((o, i) => { o.textContent = `#${i} ${whole ? o.value : short(o.value, 6)}`; });
+  sel.dataset.width = String(sel.clientWidth);
 }
 
 async function connectInjected() {
