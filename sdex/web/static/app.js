@@ -929,13 +929,31 @@ async function chainCancel(hash) {
   }
 }
 
+/** A resting order larger than its wallet's balance and allowance cover, said as `sdex order`
+ * says it (user29: 100000 WETH from a wallet of ~1,000 read only "open"; the book, which
+ * never shows more than a maker can pay, offered ~1,000); "" otherwise. */
+function uncovered(rec) {
+  const meta = rec.metaData;
+  const so = sideOf(rec.order);
+  if (!so || !OPEN.has(meta.status) || meta.remainingFillableMakerAmount == null || meta.remainingMakerAmount == null) return "";
+  let left, fillable;
+  try {
+    left = BigInt(meta.remainingMakerAmount) - BigInt(meta.pendingMakerAmount ?? "0");
+    fillable = BigInt(meta.remainingFillableMakerAmount);
+  } catch { return ""; }  // (not amounts: nothing to say)
+  if (fillable >= left) return "";
+  const m = so.market;
+  const [sym, dec] = so.side === "buy" ? [m.quote, m.quoteDecimals] : [m.base, m.baseDecimals];
+  return ` · the wallet's balance and allowance cover ${fmtAmount(fillable, dec)} ${sym} of it now; the book offers that much, the rest once the wallet holds more`;
+}
+
 function renderMyOrders() {
   const last = $("last-order");
   const lastRec = last.dataset.hash && S.mine.get(last.dataset.hash);
   if (lastRec) {
     const posted = S.outcomes.get(last.dataset.hash);
     const words = posted ? outcomeWords(posted, lastRec.metaData) : "";
-    last.textContent = `order ${short(last.dataset.hash)}: ${lastRec.metaData.status}` + (words ? ` (${words})` : "");
+    last.textContent = `order ${short(last.dataset.hash)}: ${lastRec.metaData.status}` + (words ? ` (${words})` : "") + uncovered(lastRec);
   }
   const rows = [...S.mine.values()].slice(-MAX_MY_ORDERS).reverse();
   $("my-orders").tBodies[0].replaceChildren(
