@@ -181,17 +181,21 @@ pair_option = click.option(
 )  # fmt: skip
 
 
-def finite(ctx: click.Context, param: click.Parameter, value: object) -> object:
-    """A float option's value, refused when not a number (``nan``, which ``FloatRange``
-    lets through: no comparison holds for it; review19: ``--wait nan`` waited forever)."""
-    if isinstance(value, float) and value != value:
-        raise click.BadParameter("nan is not a number of seconds", ctx, param)
-    return value
+def parse_wait(text: str) -> float:
+    """``--wait``: seconds, 0 to 600, as a plain decimal (user29: ``1h`` read "'1h' is not a
+    valid float range"; review19: ``nan``, which a float range lets through, waited forever)."""
+    t = text.strip()
+    if not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,6})?", t) or float(t) > 600:
+        raise WalletInputError(
+            "--wait is seconds to wait for the settlement, 0 to 600 (e.g. 30; 0: do not wait), "
+            f"got {text!r}"
+        )
+    return float(t)
 
 
 wait_option = click.option(
-    "--wait", "settle_wait", type=click.FloatRange(0, 600), default=30, show_default=True,
-    metavar="SECONDS", callback=finite,
+    "--wait", "settle_wait", type=str, default="30", show_default=True,
+    metavar="SECONDS", callback=converter(parse_wait),
     help="Wait at most this long for a match's settlement on chain and say how it ended "
     "(0: do not wait).",
 )  # fmt: skip

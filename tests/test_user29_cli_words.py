@@ -3,6 +3,7 @@ the test devnet):
 
 - ``--expiry 1h`` read "'1h' is not a valid integer range." and ``--expiry 0`` "0 is not in
   the range x>=1.": click's words, no unit; now both say it is whole seconds from now;
+  ``--wait 1h`` likewise ("'1h' is not a valid float range.");
 - ``sdex order sell 3000 100000`` (a slip of units: 100000 WETH from a wallet holding 1,000)
   said only "rests in the book, no match yet": the book offers what the wallet can pay, and
   nothing said so; now a note says how much of it the balance covers;
@@ -66,6 +67,18 @@ def test_an_expiry_in_other_units_says_seconds(given: str, said: str) -> None:
     assert r.exit_code == 2, r.output
     assert said in one_line(r.output), r.output
     assert "integer range" not in r.output and "x>=1" not in r.output
+
+
+WAIT_SAID = "--wait is seconds to wait for the settlement, 0 to 600 (e.g. 30; 0: do not wait)"
+
+
+@pytest.mark.parametrize("given", ["1h", "nan", "inf", "-1", "601", "1e3", "30s", "9" * 40])
+def test_a_wait_in_other_units_says_seconds(given: str) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    r = cli("order", "buy", "2000", "1", "--node", dead, "--key", "0x" + "11" * 32,
+            "--wait", given)  # fmt: skip
+    assert r.exit_code == 2, r.output
+    assert f"{WAIT_SAID}, got '{given}'" in one_line(r.output), r.output
 
 
 def test_an_order_larger_than_the_wallet_says_what_the_book_offers(

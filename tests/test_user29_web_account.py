@@ -1,8 +1,9 @@
 """The dev-account picker at a phone's width (user28 left it, user29's trial): at 320 px the
 select showed "#3 0x90f79bf6eb2c4f870365e7859", the address cut mid-way by the select's
-edge (also at 375 and 440 px, and at 1,440 px, where the form's column is as narrow). Now each option says the account's whole address where it
-fits and "#3 0x90f7…b906" where it does not, at every width and after a resize; the whole
-address of the chosen account is said under it ("dev account 0x…") at any width."""
+edge (also at 375 and 440 px, and at 1,440 px, where the form's column is as narrow). Now
+each option says the account's whole address where it fits and "#3 0x90f7…b906" where it
+does not, at every width and after a resize; the whole address of the chosen account is
+said under it ("dev account 0x…") at any width."""
 
 from __future__ import annotations
 
