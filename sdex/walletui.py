@@ -213,6 +213,20 @@ def _uncovered(posted: PostedOrder) -> int | None:
     return fillable if fillable < left else None
 
 
+def uncovered_words(covered: str, symbol: str) -> str:
+    """What a resting order's maker can pay of it, said the same by ``sdex order``, the
+    console and the page (``covered``: a formatted amount, "0" for none)."""
+    shared = "the wallet's balance and allowance (shared by its open orders)"
+    if covered == "0":
+        return (
+            f"{shared} cover none of it now; the book offers none of it until the wallet holds more"
+        )
+    return (
+        f"{shared} cover {covered} {symbol} of it now; the book offers that much, the rest "
+        "once the wallet holds more"
+    )
+
+
 def _print_posted(
     out: Console, m: Market, side: Side, signed: SignedOrder, posted: PostedOrder
 ) -> None:
@@ -234,11 +248,7 @@ def _print_posted(
     unfunded = _uncovered(posted)
     if unfunded is not None:  # (user29: 100000 WETH from a wallet of 1,000 said only "rests")
         give, give_dec = (m.quote, q) if side is Side.BUY else (m.base, b)
-        out.print(
-            f"[yellow]note:[/] the wallet's balance and allowance cover "
-            f"{fmt_amount(unfunded, give_dec)} {give} of it now; the book offers that much, "
-            "the rest once the wallet holds more"
-        )
+        out.print(f"[yellow]note:[/] {uncovered_words(fmt_amount(unfunded, give_dec), give)}")
     if not posted.matches:
         return
     table = Table(title=f"matches ({len(posted.matches)}), settling on chain")

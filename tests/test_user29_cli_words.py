@@ -94,9 +94,17 @@ def test_an_order_larger_than_the_wallet_says_what_the_book_offers(
         assert "rests in the book, no match yet" in out, out
         covered = f"{held // 10**18:,}".replace(",", "")
         assert (
-            f"note: the wallet's balance and allowance cover {covered} WETH of it now; "
-            f"the book offers that much, the rest once the wallet holds more"
+            "note: the wallet's balance and allowance (shared by its open orders) cover "
+            f"{covered} WETH of it now; the book offers that much, the rest once the wallet "
+            "holds more"
         ) in out, out
+        # another order of the same wallet: its balance is taken by the first
+        r = cli("order", "sell", "3100", "1", "--node", url, "--key", key(c, ALICE))
+        assert r.exit_code == 0, r.output
+        assert (
+            "note: the wallet's balance and allowance (shared by its open orders) cover none "
+            "of it now; the book offers none of it until the wallet holds more"
+        ) in one_line(r.output), r.output
         # a funded order says nothing of the kind (another wallet: alice's balance is taken)
         r = cli("order", "sell", "3000", "1", "--node", url, "--key", key(c, ALICE + 1))
         assert r.exit_code == 0 and "cover" not in r.output, r.output

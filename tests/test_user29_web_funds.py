@@ -26,8 +26,8 @@ async def test_an_order_the_wallet_cannot_pay_in_full_says_what_the_book_offers(
     async with node_and_page(chain, tmp_path, chromium, 4) as (_node, w):
         h = await place(w, "sell", "2500", str(whole * 100))
         said = (
-            f"the wallet's balance and allowance cover {whole} WETH of it now; "
-            "the book offers that much"
+            "the wallet's balance and allowance (shared by its open orders) cover "
+            f"{whole} WETH of it now; the book offers that much"
         )
         await w.page.wait_for_function(
             "s => document.getElementById('last-order').textContent.includes(s)",
@@ -35,6 +35,13 @@ async def test_an_order_the_wallet_cannot_pay_in_full_says_what_the_book_offers(
             timeout=10_000,
         )
         assert h[2:8] in (await w.page.text_content("#last-order") or "")
+        # a second sell: the wallet's WETH is the first one's
+        await place(w, "sell", "2600", "1")
+        await w.page.wait_for_function(
+            "s => document.getElementById('last-order').textContent.includes(s)",
+            arg="cover none of it now; the book offers none of it until the wallet holds more",
+            timeout=10_000,
+        )
         # a buy this wallet's USDC covers: nothing of the kind
         await place(w, "buy", "1", "1")
         await w.page.wait_for_function(

@@ -944,7 +944,10 @@ function uncovered(rec) {
   if (fillable >= left) return "";
   const m = so.market;
   const [sym, dec] = so.side === "buy" ? [m.quote, m.quoteDecimals] : [m.base, m.baseDecimals];
-  return ` · the wallet's balance and allowance cover ${fmtAmount(fillable, dec)} ${sym} of it now; the book offers that much, the rest once the wallet holds more`;
+  const shared = "the wallet's balance and allowance (shared by its open orders)";  // (as sdex.walletui.uncovered_words)
+  return fillable === 0n
+    ? ` · ${shared} cover none of it now; the book offers none of it until the wallet holds more`
+    : ` · ${shared} cover ${fmtAmount(fillable, dec)} ${sym} of it now; the book offers that much, the rest once the wallet holds more`;
 }
 
 function renderMyOrders() {
