@@ -383,14 +383,27 @@ def watch_line(url: str, keep: bool) -> str:
     return said + "; the network stops when the story ends: `make demo KEEP=1` keeps it up)"
 
 
+def kept_text(nodes: list[tuple[str, str]], log_dir: Path) -> str:
+    """What ``--keep`` says: each node's page, where the dev keys are, and the wallet commands
+    pointed at this network (user29: the README's commands name ``.sdex/devnet.json``, which
+    the demo does not write, so ``cancel --onchain`` and ``audit`` found no deployment)."""
+    d = log_dir / "devnet.json"
+    urls = "\n".join(f"{name}: {url}/" for name, url in nodes)
+    first = nodes[0][1]
+    return (
+        f"{urls}\ndev accounts: {d} (the page lists them)\n"
+        f"from the command line: .venv/bin/sdex book --node {first}\n"
+        f"  (a key from {d}; --deployment {d} for cancel --onchain and audit)\n"
+        "Ctrl-C stops everything"
+    )
+
+
 def keep_running(console: Console, story: Story, poll: float = 0.5) -> None:
     """``--keep``: leave the devnet and the nodes up for the browser until Ctrl-C (or until a
     node exits on its own)."""
-    urls = "\n".join(f"{n.name}: {n.proc.url}/" for n in story.nodes.values())
     console.print(
         Panel(
-            f"{urls}\ndev accounts: {story.log_dir / 'devnet.json'} (the page lists them)\n"
-            "Ctrl-C stops everything",
+            kept_text([(n.name, n.proc.url) for n in story.nodes.values()], story.log_dir),
             title="[bold]The network stays up: open a node's page[/]",
             title_align="left",
             expand=False,

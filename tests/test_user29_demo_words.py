@@ -5,7 +5,9 @@ the story and how to keep it up; with it, the page stays (``keep_running`` lists
 
 from __future__ import annotations
 
-from sdex.demo import watch_line
+from pathlib import Path
+
+from sdex.demo import kept_text, watch_line
 
 
 def test_the_browser_line_says_when_the_page_goes_and_how_to_keep_it() -> None:
@@ -16,3 +18,19 @@ def test_the_browser_line_says_when_the_page_goes_and_how_to_keep_it() -> None:
     kept = watch_line(url, keep=True)
     assert kept.startswith(f"watch it in a browser: {url}/"), kept
     assert "KEEP" not in kept and "stays up after the story" in kept, kept
+
+
+def test_the_kept_network_says_how_to_reach_it_from_the_command_line() -> None:
+    """``make demo KEEP=1`` (user29's trial): the README's wallet commands name
+    ``.sdex/devnet.json``, which the demo does not write: ``sdex cancel --onchain`` and
+    ``sdex audit`` then found no deployment. The panel now names the demo's own file and a
+    command pointed at node-1."""
+    log_dir = Path(".sdex/demo")
+    said = kept_text(
+        [("node-1", "http://127.0.0.1:8001"), ("node-3", "http://127.0.0.1:8003")], log_dir
+    )
+    lines = said.splitlines()
+    assert lines[:2] == ["node-1: http://127.0.0.1:8001/", "node-3: http://127.0.0.1:8003/"]
+    assert "from the command line: .venv/bin/sdex book --node http://127.0.0.1:8001" in said
+    assert "--deployment .sdex/demo/devnet.json for cancel --onchain and audit" in said
+    assert lines[-1] == "Ctrl-C stops everything"
