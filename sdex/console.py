@@ -58,6 +58,7 @@ from sdex.walletui import (
     place_order,
     print_error,
     show_book,
+    stale_warning,
 )
 
 DEFAULT_SLIPPAGE_BPS = 100
@@ -270,6 +271,7 @@ class WalletShell(cmd.Cmd):
                 self._mine.discard(rec.order_hash)
         what = "orders" if words else "open orders"
         title = f"the node's {what}"
+        stale_warning(self.out, self.client.chain_status, "these orders are")
         self.out.print(orders_table(config, m, title, shown, me=self.me, width=self.out.width))
 
     def do_cancel(self, arg: str) -> None:
@@ -303,6 +305,7 @@ class WalletShell(cmd.Cmd):
             (f, self._fill_view(config, m, f) or self._other_side(config, m, f, by_tx))
             for f in fills
         ]
+        stale_warning(self.out, self.client.chain_status, "these fills are")
         self.out.print(fills_table(seen, me=self.me, width=self.out.width))
 
     def do_help(self, arg: str) -> None:

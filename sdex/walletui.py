@@ -278,17 +278,23 @@ def _print_posted(
 _CHAIN_WORDS = {"unreachable": "cannot reach", "behind": "is behind", "wrong-chain": "is not on"}
 
 
+def stale_warning(out: Console, chain_status: str, what: str) -> None:
+    """A listing read while the node's view of its chain is not current (its page's
+    ``chainStatus``), said before it (user29: a node cut off from its chain showed its book
+    as current)."""
+    if chain_status:
+        out.print(
+            f"[yellow]warning:[/] the node {_CHAIN_WORDS.get(chain_status, 'does not follow')} "
+            f"its chain now (chainStatus {escape(chain_status)}): {what} as it last read the "
+            "chain; orders may have filled, been cancelled or lost their funds since"
+        )
+
+
 def show_book(out: Console, client: NodeClient, config: OrderConfig, m: Market, depth: int) -> None:
     """Fetch a node's book for a market and show it, asks above bids (``sdex book``, the
     console's ``book``)."""
     ob = client.orderbook(m.base_token.address, m.quote_token.address, per_page=depth)
-    if ob.chain_status:  # (user29: a node cut off from its chain showed its book as current)
-        out.print(
-            f"[yellow]warning:[/] the node {_CHAIN_WORDS.get(ob.chain_status, 'does not follow')}"
-            f" its chain now (chainStatus {escape(ob.chain_status)}): this book is as it last "
-            "read the chain; orders "
-            "in it may have filled, been cancelled or lost their funds since"
-        )
+    stale_warning(out, ob.chain_status, "this book is")
     out.print(_book_table(config, m, "asks", Side.SELL, ob.asks))
     out.print(_book_table(config, m, "bids", Side.BUY, ob.bids))
 

@@ -8,7 +8,8 @@ the test devnet):
   said only "rests in the book, no match yet": the book offers what the wallet can pay, and
   nothing said so; now a note says how much of it the balance covers;
 - ``sdex book`` of a node that cannot read its chain showed the book as if current, though
-  the node marks the page (``chainStatus``); now a warning line says the book may be stale;
+  the node marks the page (``chainStatus``); now a warning line says the book may be stale
+  (and the console's ``book``, ``get_dump`` and ``fills`` the same);
 - the console echoed ``send_order sell limit 1WETH 5`` as "got '1weth'", not what was typed.
 """
 
@@ -145,6 +146,17 @@ async def test_the_book_of_a_node_that_cannot_read_its_chain_says_so(
                 "warning: the node cannot reach its chain now (chainStatus unreachable): this "
                 "book is as it last read the chain"
             ) in one_line(r.output), r.output
+            # the console's listings say it too (get_dump, fills: their pages carry it)
+            r = await asyncio.to_thread(
+                cli, "console", "--node", url, "--key", key(c, ALICE),
+                stdin="get_dump\nfills\n",
+            )  # fmt: skip
+            out = one_line(r.output)
+            for what in ("these orders are", "these fills are"):
+                assert (
+                    "warning: the node cannot reach its chain now (chainStatus unreachable): "
+                    f"{what} as it last read the chain"
+                ) in out, out
 
 
 def test_the_console_says_back_what_was_typed(chain: Chain, tmp_path: Path) -> None:
