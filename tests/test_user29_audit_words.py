@@ -30,3 +30,22 @@ def test_an_audit_of_a_stopped_chain_names_it_once_and_says_what_to_do(
             "refused (is that chain still running? --rpc URL names another endpoint)"
         ), line
         assert line.count(dead) == 1, line
+
+
+def test_an_audit_given_the_chain_for_a_node_says_which_url_it_needs(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """``--node`` given the chain's URL (user29: ``--rpc`` and ``--node`` mixed up): the audit
+    said "orders page lacks 'records'"; ``sdex book`` already said what the URL is. Now every
+    node read says so, the audit's too."""
+    deployment = tmp_path / "devnet.json"
+    chain.deployment.save(deployment)
+    rpc = chain.deployment.rpc
+    r = CliRunner().invoke(main, ["audit", "--deployment", str(deployment), "--node", rpc])
+    assert r.exit_code == 1, r.output
+    out = " ".join(r.output.split())
+    assert (
+        f"{rpc} is a chain's JSON-RPC endpoint, not an SDEX node: --node takes a node's URL, "
+        "the one `sdex node` prints (listening on ...)"
+    ) in out, out
+    assert "lacks 'records'" not in out, out
