@@ -754,6 +754,10 @@ function preview() {
 async function placeOrder(ev) {
   ev.preventDefault();
   if (!S.account) return fieldErrors({ account: "choose an account first" });
+  // until this one is posted, the line under the form is the previous order's (user29: after
+  // a refusal it read as the refused order's fate)
+  $("last-order").dataset.previous = "1";
+  renderMyOrders();
   const { order, errors } = draft(true);
   if (!order) return fieldErrors(errors);
   fieldErrors({});
@@ -782,6 +786,7 @@ async function placeOrder(ev) {
     }
     S.outcomes.set(hash, { outcome: r.body.outcome, matched: Array.isArray(r.body.matches) && r.body.matches.length > 0 });
     $("last-order").dataset.hash = hash;
+    delete $("last-order").dataset.previous;
     setMine({ order: { ...order, signature }, metaData: { orderHash: hash, status: r.body.status, filledMakerAmount: "0" } }, asked);
     renderMyOrders();
     refreshOrder(hash);
@@ -956,7 +961,8 @@ function renderMyOrders() {
   if (lastRec) {
     const posted = S.outcomes.get(last.dataset.hash);
     const words = posted ? outcomeWords(posted, lastRec.metaData) : "";
-    last.textContent = `order ${short(last.dataset.hash)}: ${lastRec.metaData.status}` + (words ? ` (${words})` : "") + uncovered(lastRec);
+    const which = last.dataset.previous ? "your previous order" : "order";
+    last.textContent = `${which} ${short(last.dataset.hash)}: ${lastRec.metaData.status}` + (words ? ` (${words})` : "") + uncovered(lastRec);
   }
   const rows = [...S.mine.values()].slice(-MAX_MY_ORDERS).reverse();
   $("my-orders").tBodies[0].replaceChildren(
