@@ -332,6 +332,9 @@ class Orderbook:
 
     bids: Page
     asks: Page
+    chain_status: str = ""
+    """The page's ``chainStatus`` (``unreachable``, ``behind``, ...) when the node's view of
+    the chain is not current: its book is as last read; empty when current."""
 
 
 class shape:

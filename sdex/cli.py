@@ -35,6 +35,7 @@ from sdex.cliopts import (
     one_line_errors,
     pair_market,
     pair_option,
+    parse_expiry,
     rpc_url_check,
     wait_option,
 )
@@ -49,13 +50,12 @@ from sdex.wallet import (
     parse_order_hash,
     token_line,
 )
+from sdex.walletcancel import cancel_onchain, soft_cancel
 from sdex.walletui import (
-    cancel_onchain,
     place_order,
     print_error,
     short_error,
     show_book,
-    soft_cancel,
     stderr_console,
     stdout_console,
 )
@@ -169,8 +169,9 @@ def demo(log_dir: Path, keep: bool) -> None:
     help="gtc: rest in the book; ioc: fill what crosses now, drop the rest; fok: all or nothing.",
 )  # fmt: skip
 @click.option(
-    "--expiry", "expiry_seconds", type=click.IntRange(min=1), default=DEFAULT_EXPIRY,
-    show_default=True, metavar="SECONDS", help="The order expires this many seconds from now.",
+    "--expiry", "expiry_seconds", type=str, callback=converter(parse_expiry),
+    default=str(DEFAULT_EXPIRY), show_default=True, metavar="SECONDS",
+    help="The order expires this many seconds from now (whole seconds, e.g. 3600).",
 )  # fmt: skip
 @wait_option
 def order(

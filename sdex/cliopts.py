@@ -141,6 +141,20 @@ def decimal_arg(name: str) -> Callable[[str], Fraction]:
     return lambda text: parse_decimal(text, name)
 
 
+def parse_expiry(text: str) -> int:
+    """``--expiry``: whole seconds from now, in ASCII digits (user29: ``1h`` read "'1h' is not
+    a valid integer range", ``0`` "0 is not in the range x>=1", and ``3_600`` was taken)."""
+    t = text.strip()
+    digits = t.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 20:
+        raise WalletInputError(
+            f"--expiry is whole seconds from now (e.g. 3600 for an hour), got {text!r}"
+        )
+    if t.startswith("-") or int(t) < 1:
+        raise WalletInputError(f"--expiry must be at least 1 second, got {text!r}")
+    return int(t)
+
+
 def checked_pair(text: str) -> str:
     """The pair as typed, once it has the BASE/QUOTE form (the node says which it lists)."""
     split_pair(text)
@@ -167,17 +181,21 @@ pair_option = click.option(
 )  # fmt: skip
 
 
-def finite(ctx: click.Context, param: click.Parameter, value: object) -> object:
-    """A float option's value, refused when not a number (``nan``, which ``FloatRange``
-    lets through: no comparison holds for it; review19: ``--wait nan`` waited forever)."""
-    if isinstance(value, float) and value != value:
-        raise click.BadParameter("nan is not a number of seconds", ctx, param)
-    return value
+def parse_wait(text: str) -> float:
+    """``--wait``: seconds, 0 to 600, as a plain decimal (user29: ``1h`` read "'1h' is not a
+    valid float range"; review19: ``nan``, which a float range lets through, waited forever)."""
+    t = text.strip()
+    if not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,6})?", t) or float(t) > 600:
+        raise WalletInputError(
+            "--wait is seconds to wait for the settlement, 0 to 600 (e.g. 30; 0: do not wait), "
+            f"got {text!r}"
+        )
+    return float(t)
 
 
 wait_option = click.option(
-    "--wait", "settle_wait", type=click.FloatRange(0, 600), default=30, show_default=True,
-    metavar="SECONDS", callback=finite,
+    "--wait", "settle_wait", type=str, default="30", show_default=True,
+    metavar="SECONDS", callback=converter(parse_wait),
     help="Wait at most this long for a match's settlement on chain and say how it ended "
     "(0: do not wait).",
 )  # fmt: skip

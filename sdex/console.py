@@ -50,6 +50,7 @@ from sdex.wallet import (
     parse_order_hash,
     parse_pair,
 )
+from sdex.walletcancel import soft_cancel
 from sdex.walletui import (
     book_rows,
     check_record,
@@ -57,7 +58,7 @@ from sdex.walletui import (
     place_order,
     print_error,
     show_book,
-    soft_cancel,
+    stale_warning,
 )
 
 DEFAULT_SLIPPAGE_BPS = 100
@@ -203,7 +204,8 @@ class WalletShell(cmd.Cmd):
         """Sign an order and post it. A limit order rests in the book (gtc) unless told ioc or
         fok; a market order is an IOC limit order at the best opposite price moved by the
         slippage bound (the console's --slippage unless given), refused if there is none."""
-        words = arg.lower().split()
+        typed = arg.split()  # (said back as typed: "got '1WETH'", not '1weth', user29)
+        words = [w.lower() for w in typed]
         if len(words) < 3 or words[0] not in ("buy", "sell") or words[1] not in ("limit", "market"):
             raise WalletInputError("send_order takes a side (buy|sell), limit or market, numbers")
         side = Side(words[0])
@@ -211,16 +213,16 @@ class WalletShell(cmd.Cmd):
         if words[1] == "limit":
             if len(words) not in (4, 5):
                 raise WalletInputError("a limit order takes PRICE AMOUNT, then gtc, ioc or fok")
-            price = parse_decimal(words[2], "PRICE")
-            amount = parse_decimal(words[3], "AMOUNT")
+            price = parse_decimal(typed[2], "PRICE")
+            amount = parse_decimal(typed[3], "AMOUNT")
             tif = words[4] if len(words) == 5 else "gtc"
             if tif not in TIME_IN_FORCE:
-                raise WalletInputError(f"time in force is gtc, ioc or fok, got {tif!r}")
+                raise WalletInputError(f"time in force is gtc, ioc or fok, got {typed[4]!r}")
         else:
             if len(words) not in (3, 4):
                 raise WalletInputError("a market order takes AMOUNT, then a slippage in bps")
-            amount = parse_decimal(words[2], "AMOUNT")
-            slippage = _parse_bps(words[3]) if len(words) == 4 else self.slippage_bps
+            amount = parse_decimal(typed[2], "AMOUNT")
+            slippage = _parse_bps(typed[3]) if len(words) == 4 else self.slippage_bps
             tif = "ioc"
         config, m = self._market()
         if price is None:
@@ -269,6 +271,7 @@ class WalletShell(cmd.Cmd):
                 self._mine.discard(rec.order_hash)
         what = "orders" if words else "open orders"
         title = f"the node's {what}"
+        stale_warning(self.out, self.client.chain_status, "these orders are")
         self.out.print(orders_table(config, m, title, shown, me=self.me, width=self.out.width))
 
     def do_cancel(self, arg: str) -> None:
@@ -302,6 +305,7 @@ class WalletShell(cmd.Cmd):
             (f, self._fill_view(config, m, f) or self._other_side(config, m, f, by_tx))
             for f in fills
         ]
+        stale_warning(self.out, self.client.chain_status, "these fills are")
         self.out.print(fills_table(seen, me=self.me, width=self.out.width))
 
     def do_help(self, arg: str) -> None:

@@ -99,8 +99,9 @@ def minimums_line(d: Deployment) -> str:
 
 
 class Story:
-    def __init__(self, console: Console, d: Deployment, log_dir: Path) -> None:
+    def __init__(self, console: Console, d: Deployment, log_dir: Path, keep: bool = False) -> None:
         self.out = console
+        self.keep = keep
         self.d = d
         self.log_dir = log_dir
         self.rpc = Rpc(d.rpc)
@@ -234,9 +235,7 @@ class Story:
         self.config = n1.client.order_config()
         self.market = parse_pair("WETH/USDC", self.config)
         self.out.print(f"  node-1 at {n1.proc.url}, node-3 at {n3.proc.url}")
-        self.out.print(
-            f"  watch it in a browser: [bold]{n1.proc.url}/[/] (every node serves the page)"
-        )
+        self.out.print(f"  {watch_line(f'[bold]{n1.proc.url}[/]', self.keep)}")
         self.wait(
             "node-1 and node-3 know each other",
             lambda: any(p["url"] == n3.proc.url for p in self._peers(n1)),
@@ -375,14 +374,36 @@ class Story:
         return report.ok
 
 
+def watch_line(url: str, keep: bool) -> str:
+    """Where to watch the story; without ``--keep``, that the page goes with the network
+    (user29: the page was gone six seconds after its address was printed)."""
+    said = f"watch it in a browser: {url}/ (every node serves the page"
+    if keep:
+        return said + "; the network stays up after the story until Ctrl-C)"
+    return said + "; the network stops when the story ends: `make demo KEEP=1` keeps it up)"
+
+
+def kept_text(nodes: list[tuple[str, str]], log_dir: Path) -> str:
+    """What ``--keep`` says: each node's page, where the dev keys are, and the wallet commands
+    pointed at this network (user29: the README's commands name ``.sdex/devnet.json``, which
+    the demo does not write, so ``cancel --onchain`` and ``audit`` found no deployment)."""
+    d = log_dir / "devnet.json"
+    urls = "\n".join(f"{name}: {url}/" for name, url in nodes)
+    first = nodes[0][1]
+    return (
+        f"{urls}\ndev accounts: {d} (the page lists them)\n"
+        f"from the command line: .venv/bin/sdex book --node {first}\n"
+        f"  (a key from {d}; --deployment {d} for cancel --onchain and audit)\n"
+        "Ctrl-C stops everything"
+    )
+
+
 def keep_running(console: Console, story: Story, poll: float = 0.5) -> None:
     """``--keep``: leave the devnet and the nodes up for the browser until Ctrl-C (or until a
     node exits on its own)."""
-    urls = "\n".join(f"{n.name}: {n.proc.url}/" for n in story.nodes.values())
     console.print(
         Panel(
-            f"{urls}\ndev accounts: {story.log_dir / 'devnet.json'} (the page lists them)\n"
-            "Ctrl-C stops everything",
+            kept_text([(n.name, n.proc.url) for n in story.nodes.values()], story.log_dir),
             title="[bold]The network stays up: open a node's page[/]",
             title_align="left",
             expand=False,
@@ -441,7 +462,7 @@ def _run_demo(console: Console, log_dir: Path, keep: bool) -> int:
                 expand=False,
             )
         )
-        story = Story(console, d, log_dir)
+        story = Story(console, d, log_dir, keep)
         ok = story.run()
         if keep:
             keep_running(console, story)

@@ -1,15 +1,13 @@
 """The wallet's terminal UI, shared by the wallet commands (``sdex order``, ``book``,
 ``cancel``) and the console prompt (``sdex.console``): consoles, one-line errors, a signed
-and posted order shown, the book as tables, soft and on-chain cancels, fill rows and how
-an order of any listed pair is shown."""
+and posted order shown, the book as tables, fill rows and how an order of any listed pair
+is shown (cancels: ``sdex.walletcancel``)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from fractions import Fraction
-from pathlib import Path
 
-import click
 import requests
 from rich.console import Console
 from rich.markup import escape
@@ -25,16 +23,14 @@ from sdex.client import (
     PostedOrder,
     describe_request_error,
 )
-from sdex.deployment import Deployment
-from sdex.errors import ChainError, ContractRevert, SdexError
-from sdex.order import Order, SignedOrder, address_of, to_checksum
+from sdex.errors import SdexError
+from sdex.order import Order, SignedOrder
 from sdex.wallet import (
     DEFAULT_EXPIRY,
     Market,
     Side,
     fmt_amount,
     fmt_price,
-    sign_cancel,
     sign_limit_order,
 )
 from sdex.walletsettle import await_settlement, meta_uint
@@ -206,6 +202,31 @@ def resting_dust(signed: SignedOrder, posted: PostedOrder) -> int:
     return left if left > 0 and left * o.taker_amount < o.maker_amount else 0
 
 
+def _uncovered(posted: PostedOrder) -> int | None:
+    """What the maker can pay of a resting order (``remainingFillableMakerAmount``) when it is
+    less than what rests, else None."""
+    meta = posted.meta_data
+    if posted.outcome != "rested" or "remainingFillableMakerAmount" not in meta:
+        return None
+    left = _meta_int(posted, "remainingMakerAmount") - _meta_int(posted, "pendingMakerAmount")
+    fillable = _meta_int(posted, "remainingFillableMakerAmount")
+    return fillable if fillable < left else None
+
+
+def uncovered_words(covered: str, symbol: str) -> str:
+    """What a resting order's maker can pay of it, said the same by ``sdex order``, the
+    console and the page (``covered``: a formatted amount, "0" for none)."""
+    shared = "the wallet's balance and allowance (shared by its open orders)"
+    if covered == "0":
+        return (
+            f"{shared} cover none of it now; the book offers none of it until the wallet holds more"
+        )
+    return (
+        f"{shared} cover {covered} {symbol} of it now; the book offers that much, the rest "
+        "once the wallet holds more"
+    )
+
+
 def _print_posted(
     out: Console, m: Market, side: Side, signed: SignedOrder, posted: PostedOrder
 ) -> None:
@@ -224,6 +245,10 @@ def _print_posted(
             f"one unit of {get} at its price ({o.taker_amount}/{o.maker_amount} units): it can "
             f"hardly ever trade. Cancel it: sdex cancel {escape(posted.order_hash)}"
         )
+    unfunded = _uncovered(posted)
+    if unfunded is not None:  # (user29: 100000 WETH from a wallet of 1,000 said only "rests")
+        give, give_dec = (m.quote, q) if side is Side.BUY else (m.base, b)
+        out.print(f"[yellow]note:[/] {uncovered_words(fmt_amount(unfunded, give_dec), give)}")
     if not posted.matches:
         return
     table = Table(title=f"matches ({len(posted.matches)}), settling on chain")
@@ -250,10 +275,26 @@ def _print_posted(
     )
 
 
+_CHAIN_WORDS = {"unreachable": "cannot reach", "behind": "is behind", "wrong-chain": "is not on"}
+
+
+def stale_warning(out: Console, chain_status: str, what: str) -> None:
+    """A listing read while the node's view of its chain is not current (its page's
+    ``chainStatus``), said before it (user29: a node cut off from its chain showed its book
+    as current)."""
+    if chain_status:
+        out.print(
+            f"[yellow]warning:[/] the node {_CHAIN_WORDS.get(chain_status, 'does not follow')} "
+            f"its chain now (chainStatus {escape(chain_status)}): {what} as it last read the "
+            "chain; orders may have filled, been cancelled or lost their funds since"
+        )
+
+
 def show_book(out: Console, client: NodeClient, config: OrderConfig, m: Market, depth: int) -> None:
     """Fetch a node's book for a market and show it, asks above bids (``sdex book``, the
     console's ``book``)."""
     ob = client.orderbook(m.base_token.address, m.quote_token.address, per_page=depth)
+    stale_warning(out, ob.chain_status, "this book is")
     out.print(_book_table(config, m, "asks", Side.SELL, ob.asks))
     out.print(_book_table(config, m, "bids", Side.BUY, ob.bids))
 
@@ -308,127 +349,6 @@ def _book_table(config: OrderConfig, m: Market, title: str, side: Side, page: Pa
         base, quote = remaining_amounts(m, side, rec)
         table.add_row(fmt_price(price), fmt_price(base, b), fmt_price(quote, q), rec.order_hash)
     return table
-
-
-def soft_cancel(
-    out: Console, client: NodeClient, config: OrderConfig, order_hash: bytes, key: bytes
-) -> str:
-    """Sign a soft cancel, send it and show the order's new status (``sdex cancel``, the
-    console's ``cancel``)."""
-    hash_hex = "0x" + order_hash.hex()
-    try:
-        status = client.cancel_order(hash_hex, sign_cancel(config.domain, order_hash, key))
-    except NodeApiError as e:
-        raise _said_unknown(_said_not_maker(e, client, hash_hex, key), client, hash_hex) from None
-    shown = escape(status)
-    if status == "cancelled":
-        out.print(f"order [bold]{hash_hex}[/] soft-cancelled at the node: status [bold]{shown}[/]")
-    else:  # (review23: "soft-cancelled ...: status filled"; the node keeps the signed cancel)
-        out.print(
-            f"order [bold]{hash_hex}[/] was not open at the node (status [bold]{shown}[/]): "
-            "nothing left to cancel there"
-        )
-    return status
-
-
-def _said_not_maker(e: NodeApiError, client: NodeClient, hash_hex: str, key: bytes) -> NodeApiError:
-    """A cancel signed by another key than the maker's, said with both addresses (it read
-    "signature: not signed by the order's maker": user28)."""
-    if e.status != 400 or not any(f.field == "signature" for f in e.validation_errors):
-        return e
-    try:
-        maker = client.get_order(hash_hex).order.maker
-    except (SdexError, OSError):
-        return e
-    me = address_of(key)
-    if maker.lower() == me.lower():
-        return e
-    return NodeApiError(
-        400,
-        f"only the order's maker {to_checksum(maker)} can cancel it; this key is "
-        f"{to_checksum(me)}: nothing was cancelled",
-        e.code,
-    )
-
-
-def _said_unknown(e: NodeApiError, client: NodeClient, hash_hex: str) -> NodeApiError:
-    """A 404 for a cancel, said as what it means (it read "order not found (HTTP 404, code
-    100)", naming neither the order nor the node: user25)."""
-    if e.status != 404:
-        return e
-    return NodeApiError(
-        404,
-        f"order {hash_hex} is not known to the node at {client.base_url}: nothing was "
-        "cancelled (a hash `sdex order` printed, posted to this node or one of its peers?)",
-        e.code,
-    )
-
-
-def cancel_onchain(
-    out: Console,
-    client: NodeClient,
-    config: OrderConfig,
-    order_hash: bytes,
-    key: bytes,
-    rpc_url: str | None,
-    deployment_path: Path,
-) -> None:
-    """``Exchange.cancelOrder`` for the order the node holds under ``order_hash``."""
-    from sdex.chain import Exchange, OrderStatus, Rpc, Sender
-
-    try:
-        rec = client.get_order("0x" + order_hash.hex())
-    except NodeApiError as e:
-        raise _said_unknown(e, client, "0x" + order_hash.hex()) from None
-    if config.domain.order_hash(rec.order) != order_hash:
-        raise NodeProtocolError("the node returned an order whose hash is not the one asked for")
-    me = address_of(key)
-    if rec.order.maker != me:
-        raise click.BadParameter(
-            f"only the order's maker {rec.order.maker} can cancel it on chain; this key is {me}",
-            param_hint="'--key'",
-        )
-    # (where the URL came from, said when it does not answer: a deployment file left by a
-    # devnet that is no longer running named a port the user never typed)
-    origin = ""
-    if rpc_url is None:
-        rpc_url = Deployment.load(deployment_path).rpc
-        origin = (
-            f" (the rpc of {deployment_path}: is that chain still running? "
-            "Pass --rpc URL or --deployment PATH)"
-        )
-    rpc = Rpc(rpc_url)
-    try:
-        exchange = Exchange(rpc, config.exchange)
-        try:
-            domain = exchange.domain()
-        except ContractRevert:
-            domain = None
-        if domain != config.domain:
-            raise ChainError(
-                f"the chain at {rpc_url} is not the node's (chain {config.chain_id}, "
-                f"exchange {config.exchange})"
-            )
-        status = exchange.order_info(rec.order).status
-        if status is not OrderStatus.FILLABLE:
-            # Cancelled, filled or expired: it can no longer trade, and the contract would
-            # only take the gas of a second cancel (or revert it).
-            out.print(
-                f"order [bold]0x{order_hash.hex()}[/] is already {status.name.lower()} on "
-                "chain: no transaction sent"
-            )
-            return
-        receipt = exchange.cancel_order(Sender(rpc, key, config.chain_id), rec.order)
-    except requests.RequestException as e:
-        raise ChainError(
-            f"cannot reach the JSON-RPC endpoint {rpc_url}{origin}: {short_error(e)}"
-        ) from e
-    finally:
-        rpc.close()
-    out.print(
-        f"order [bold]0x{order_hash.hex()}[/] cancelled on chain in tx {receipt.tx_hash} "
-        f"(block {receipt.block_number})"
-    )
 
 
 def order_view(config: OrderConfig, m: Market, order: Order) -> tuple[Market, Side] | None:

@@ -344,7 +344,7 @@ USAGE_ERRORS = [
     ("dust", ["buy", "0.5", "0.000001"], "less than one unit of USDC"),
     ("tif", ["buy", "1", "1", "--tif", "day"], "'day' is not one of"),
     ("expiry", ["buy", "1", "1", "--expiry", "0"], "--expiry"),
-    ("wait-nan", ["buy", "1", "1", "--wait", "nan"], "nan is not a number of seconds"),
+    ("wait-nan", ["buy", "1", "1", "--wait", "nan"], "--wait is seconds to wait"),  # (user29)
 ]
 
 

@@ -67,9 +67,10 @@ BAD_ORDERS: list[tuple[str, list[str], int, str]] = [
      "costs less than one unit of USDC"),
     ("side", ["hold", "2000", "1"], 2, "'hold' is not one of 'buy', 'sell'"),
     ("time in force", ["buy", "2000", "1", "--tif", "day"], 2, "'day' is not one of"),
-    ("expiry zero", ["buy", "2000", "1", "--expiry", "0"], 2, "0 is not in the range x>=1"),
+    ("expiry zero", ["buy", "2000", "1", "--expiry", "0"], 2,
+     "--expiry must be at least 1 second, got '0'"),
     ("expiry negative", ["buy", "2000", "1", "--expiry", "-10"], 2,
-     "-10 is not in the range x>=1"),
+     "--expiry must be at least 1 second, got '-10'"),  # (user29: click's "x>=1" before)
     ("expired by the chain's clock", ["buy", "2000", "1", "--expiry", "1"], 1,
      "expired before the node took it"),
     ("node down", ["buy", "2000", "1", "--node", "http://127.0.0.1:{dead}"], 1,

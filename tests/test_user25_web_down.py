@@ -62,7 +62,9 @@ async def test_a_stopped_node_is_said_and_its_figures_marked_stale(
                 "() => /^[0-9]+ blocks?$/.test(document.getElementById('lag').textContent)",
                 timeout=10_000,
             )
-        away = ("ERR_CONNECTION_REFUSED",)
+        # (and a reconnect that met the restarted node still starting: 503, as documented;
+        # seen on a loaded machine, user29)
+        away = ("ERR_CONNECTION_REFUSED", "Unexpected response code: 503")
         assert [e for e in w.errors if not e.endswith(away)] == []
 
 

@@ -40,6 +40,7 @@ from sdex.client import (
     NodeProtocolError,
     NodeUnreachableError,
     OrderRecord,
+    describe_request_error,
 )
 from sdex.deployment import Deployment
 from sdex.errors import ChainError, OrderParseError, RpcError, RpcTimeout, SdexError
@@ -144,7 +145,12 @@ class ChainReader:
             chain_id = quantity(self.rpc.call("eth_chainId"))
             domain = self.exchange.domain() if chain_id == d.chain_id else None
         except (requests.RequestException, RpcTimeout) as e:
-            raise AuditSetupError(f"cannot reach the JSON-RPC endpoint {self.rpc.url}: {e}") from e
+            # (the URL once, and what to do: it read "URL: URL: [Errno 111] ...", user29)
+            said = describe_request_error(e) if isinstance(e, requests.RequestException) else e
+            raise AuditSetupError(
+                f"cannot reach the JSON-RPC endpoint {self.rpc.url}: {said} (is that chain "
+                "still running? --rpc URL names another endpoint)"
+            ) from e
         except ChainError as e:
             raise AuditSetupError(f"no SDEX Exchange at {d.exchange} on {self.rpc.url}: {e}") from e
         expected = Domain(d.chain_id, d.exchange)

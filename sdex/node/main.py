@@ -92,7 +92,9 @@ async def serve(config: NodeConfig, interval: float | None = None) -> AsyncItera
         except requests.RequestException as e:
             await node.close_clients()
             raise ChainError(
-                f"cannot reach the JSON-RPC endpoint {config.rpc}: {describe_request_error(e)}"
+                f"cannot reach the JSON-RPC endpoint {config.rpc}: {describe_request_error(e)} "
+                "(is that chain running? `sdex devnet` starts one; --rpc URL names another "
+                "endpoint)"  # (what to do too, user29)
             ) from e
         except BaseException:
             await node.close_clients()  # (no "Unclosed client session" after the error)

@@ -579,12 +579,30 @@ async function loadDevWallets() {
   const sel = $("dev-account");
   sel.append(...dev.accounts.map((a, i) => h("option", { value: a.address }, `#${i} ${a.address}`)));
   sel.hidden = false;
+  labelDevAccounts();
+  window.addEventListener("resize", labelDevAccounts);
   sel.addEventListener("change", () => {
     const a = dev.accounts.find((x) => x.address === sel.value);
     if (!a) return setAccount(null);
     if (!ethers) return fieldErrors({ account: NO_ETHERS });
     setAccount({ kind: "dev", address: a.address.toLowerCase(), wallet: new ethers.Wallet(a.key) });
   });
+}
+
+/** Each dev account's whole address where the select has room for it, else "#3 0x90f7…b906"
+ * (user29: at 320-440 px the select cut the address mid-way; the chosen account's whole
+ * address is said under it). ``data-width``: the width it was labelled for. */
+function labelDevAccounts() {
+  const sel = $("dev-account");
+  if (sel.hidden || !sel.clientWidth) return;
+  const cs = getComputedStyle(sel);
+  const ctx = (labelDevAccounts.canvas ??= document.createElement("canvas")).getContext("2d");
+  ctx.font = cs.font;
+  const room = sel.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) - 24;  // (24: the arrow)
+  const opts = [...sel.options].slice(1);
+  const whole = opts.every((o, i) => ctx.measureText(`#${i} ${o.value}`).width <= room);
+  opts.forEach((o, i) => { o.textContent = `#${i} ${whole ? o.value : short(o.value, 6)}`; });
+  sel.dataset.width = String(sel.clientWidth);
 }
 
 async function connectInjected() {
@@ -679,17 +697,24 @@ function renderUnits() {
   preview();
 }
 
-/** The exact order the inputs make (or the input errors), without signing it. */
-function draft() {
+/** The exact order the inputs make (or the input errors), without signing it. A field not
+ * typed yet is no error while the user types (user29: an empty Price was flagged in red while
+ * the amount was typed first), only when the order is placed (``placing``). */
+function draft(placing = false) {
   const m = S.market;
   const errors = {};
-  let price, amount, expirySecs;
-  try { price = parseDecimal($("price").value, "PRICE", "price"); } catch (e) { errors.price = e.message; }
-  try { amount = parseDecimal($("amount").value, "AMOUNT", "amount"); } catch (e) { errors.amount = e.message; }
+  let price, amount, expirySecs, missing = false;
+  const typed = (id, name, said) => {
+    if ($(id).value.trim()) return parseDecimal($(id).value, name, id);
+    missing = true;
+    if (placing) errors[id] = `enter ${said}`;
+  };
+  try { price = typed("price", "PRICE", "a price"); } catch (e) { errors.price = e.message; }
+  try { amount = typed("amount", "AMOUNT", "an amount"); } catch (e) { errors.amount = e.message; }
   const ex = $("expiry").value.trim();
   if (!/^[0-9]{1,10}$/.test(ex) || Number(ex) <= 0) errors.expiry = "the expiry must be a positive number of seconds";
   else expirySecs = BigInt(ex);
-  if (Object.keys(errors).length) return { errors };
+  if (missing || Object.keys(errors).length) return { errors };
   try {
     const expiry = BigInt(Math.floor(Date.now() / 1000)) + expirySecs;
     const maker = S.account?.address ?? "0x" + "00".repeat(20);
@@ -702,6 +727,8 @@ function draft() {
 
 function preview() {
   const m = S.market;
+  const { order, errors } = draft();
+  fieldErrors(errors);  // (also with nothing typed: an error put right goes, user29)
   if (!$("price").value && !$("amount").value) {
     // nothing typed: the node's minimum order size, so the first order is not refused for it
     const least = m ? [[m.baseMin, m.baseDecimals, m.base], [m.quoteMin, m.quoteDecimals, m.quote]]
@@ -709,8 +736,6 @@ function preview() {
     $("preview").textContent = least.length ? `this node's minimum order size: ${least.join(" and ")}` : "";
     return;
   }
-  const { order, errors } = draft();
-  fieldErrors(errors);
   if (!order) { $("preview").textContent = ""; return; }
   const buy = side() === "buy";
   const give = buy ? `${fmtAmount(order.makerAmount, m.quoteDecimals)} ${m.quote}` : `${fmtAmount(order.makerAmount, m.baseDecimals)} ${m.base}`;
@@ -729,7 +754,11 @@ function preview() {
 async function placeOrder(ev) {
   ev.preventDefault();
   if (!S.account) return fieldErrors({ account: "choose an account first" });
-  const { order, errors } = draft();
+  // until this one is posted, the line under the form is the previous order's (user29: after
+  // a refusal it read as the refused order's fate)
+  $("last-order").dataset.previous = "1";
+  renderMyOrders();
+  const { order, errors } = draft(true);
   if (!order) return fieldErrors(errors);
   fieldErrors({});
   $("submit").disabled = true;
@@ -757,6 +786,7 @@ async function placeOrder(ev) {
     }
     S.outcomes.set(hash, { outcome: r.body.outcome, matched: Array.isArray(r.body.matches) && r.body.matches.length > 0 });
     $("last-order").dataset.hash = hash;
+    delete $("last-order").dataset.previous;
     setMine({ order: { ...order, signature }, metaData: { orderHash: hash, status: r.body.status, filledMakerAmount: "0" } }, asked);
     renderMyOrders();
     refreshOrder(hash);
@@ -904,13 +934,35 @@ async function chainCancel(hash) {
   }
 }
 
+/** A resting order larger than its wallet's balance and allowance cover, said as `sdex order`
+ * says it (user29: 100000 WETH from a wallet of ~1,000 read only "open"; the book, which
+ * never shows more than a maker can pay, offered ~1,000); "" otherwise. */
+function uncovered(rec) {
+  const meta = rec.metaData;
+  const so = sideOf(rec.order);
+  if (!so || !OPEN.has(meta.status) || meta.remainingFillableMakerAmount == null || meta.remainingMakerAmount == null) return "";
+  let left, fillable;
+  try {
+    left = BigInt(meta.remainingMakerAmount) - BigInt(meta.pendingMakerAmount ?? "0");
+    fillable = BigInt(meta.remainingFillableMakerAmount);
+  } catch { return ""; }  // (not amounts: nothing to say)
+  if (fillable >= left) return "";
+  const m = so.market;
+  const [sym, dec] = so.side === "buy" ? [m.quote, m.quoteDecimals] : [m.base, m.baseDecimals];
+  const shared = "the wallet's balance and allowance (shared by its open orders)";  // (as sdex.walletui.uncovered_words)
+  return fillable === 0n
+    ? ` · ${shared} cover none of it now; the book offers none of it until the wallet holds more`
+    : ` · ${shared} cover ${fmtAmount(fillable, dec)} ${sym} of it now; the book offers that much, the rest once the wallet holds more`;
+}
+
 function renderMyOrders() {
   const last = $("last-order");
   const lastRec = last.dataset.hash && S.mine.get(last.dataset.hash);
   if (lastRec) {
     const posted = S.outcomes.get(last.dataset.hash);
     const words = posted ? outcomeWords(posted, lastRec.metaData) : "";
-    last.textContent = `order ${short(last.dataset.hash)}: ${lastRec.metaData.status}` + (words ? ` (${words})` : "");
+    const which = last.dataset.previous ? "your previous order" : "order";
+    last.textContent = `${which} ${short(last.dataset.hash)}: ${lastRec.metaData.status}` + (words ? ` (${words})` : "") + uncovered(lastRec);
   }
   const rows = [...S.mine.values()].slice(-MAX_MY_ORDERS).reverse();
   $("my-orders").tBodies[0].replaceChildren(

@@ -1,0 +1,140 @@
+"""Cancels from the wallet commands (``sdex cancel``, the console's ``cancel``): a signed soft
+cancel at the node and ``Exchange.cancelOrder`` on chain, each refusal said as what it means
+(moved out of ``sdex.walletui``, which neared 500 lines)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import requests
+from rich.console import Console
+from rich.markup import escape
+
+from sdex.client import NodeApiError, NodeClient, NodeProtocolError, OrderConfig
+from sdex.deployment import Deployment
+from sdex.errors import ChainError, ContractRevert, SdexError
+from sdex.order import address_of, to_checksum
+from sdex.wallet import sign_cancel
+from sdex.walletui import short_error
+
+
+def soft_cancel(
+    out: Console, client: NodeClient, config: OrderConfig, order_hash: bytes, key: bytes
+) -> str:
+    """Sign a soft cancel, send it and show the order's new status (``sdex cancel``, the
+    console's ``cancel``)."""
+    hash_hex = "0x" + order_hash.hex()
+    try:
+        status = client.cancel_order(hash_hex, sign_cancel(config.domain, order_hash, key))
+    except NodeApiError as e:
+        raise _said_unknown(_said_not_maker(e, client, hash_hex, key), client, hash_hex) from None
+    shown = escape(status)
+    if status == "cancelled":
+        out.print(f"order [bold]{hash_hex}[/] soft-cancelled at the node: status [bold]{shown}[/]")
+    else:  # (review23: "soft-cancelled ...: status filled"; the node keeps the signed cancel)
+        out.print(
+            f"order [bold]{hash_hex}[/] was not open at the node (status [bold]{shown}[/]): "
+            "nothing left to cancel there"
+        )
+    return status
+
+
+def _said_not_maker(e: NodeApiError, client: NodeClient, hash_hex: str, key: bytes) -> NodeApiError:
+    """A cancel signed by another key than the maker's, said with both addresses (it read
+    "signature: not signed by the order's maker": user28)."""
+    if e.status != 400 or not any(f.field == "signature" for f in e.validation_errors):
+        return e
+    try:
+        maker = client.get_order(hash_hex).order.maker
+    except (SdexError, OSError):
+        return e
+    me = address_of(key)
+    if maker.lower() == me.lower():
+        return e
+    return NodeApiError(
+        400,
+        f"only the order's maker {to_checksum(maker)} can cancel it; this key is "
+        f"{to_checksum(me)}: nothing was cancelled",
+        e.code,
+    )
+
+
+def _said_unknown(e: NodeApiError, client: NodeClient, hash_hex: str) -> NodeApiError:
+    """A 404 for a cancel, said as what it means (it read "order not found (HTTP 404, code
+    100)", naming neither the order nor the node: user25)."""
+    if e.status != 404:
+        return e
+    return NodeApiError(
+        404,
+        f"order {hash_hex} is not known to the node at {client.base_url}: nothing was "
+        "cancelled (a hash `sdex order` printed, posted to this node or one of its peers?)",
+        e.code,
+    )
+
+
+def cancel_onchain(
+    out: Console,
+    client: NodeClient,
+    config: OrderConfig,
+    order_hash: bytes,
+    key: bytes,
+    rpc_url: str | None,
+    deployment_path: Path,
+) -> None:
+    """``Exchange.cancelOrder`` for the order the node holds under ``order_hash``."""
+    from sdex.chain import Exchange, OrderStatus, Rpc, Sender
+
+    try:
+        rec = client.get_order("0x" + order_hash.hex())
+    except NodeApiError as e:
+        raise _said_unknown(e, client, "0x" + order_hash.hex()) from None
+    if config.domain.order_hash(rec.order) != order_hash:
+        raise NodeProtocolError("the node returned an order whose hash is not the one asked for")
+    me = address_of(key)
+    if rec.order.maker != me:
+        raise click.BadParameter(
+            f"only the order's maker {rec.order.maker} can cancel it on chain; this key is {me}",
+            param_hint="'--key'",
+        )
+    # (where the URL came from, said when it does not answer: a deployment file left by a
+    # devnet that is no longer running named a port the user never typed)
+    origin = ""
+    if rpc_url is None:
+        rpc_url = Deployment.load(deployment_path).rpc
+        origin = (
+            f" (the rpc of {deployment_path}: is that chain still running? "
+            "Pass --rpc URL or --deployment PATH)"
+        )
+    rpc = Rpc(rpc_url)
+    try:
+        exchange = Exchange(rpc, config.exchange)
+        try:
+            domain = exchange.domain()
+        except ContractRevert:
+            domain = None
+        if domain != config.domain:
+            raise ChainError(
+                f"the chain at {rpc_url} is not the node's (chain {config.chain_id}, "
+                f"exchange {config.exchange})"
+            )
+        status = exchange.order_info(rec.order).status
+        if status is not OrderStatus.FILLABLE:
+            # Cancelled, filled or expired: it can no longer trade, and the contract would
+            # only take the gas of a second cancel (or revert it).
+            out.print(
+                f"order [bold]0x{order_hash.hex()}[/] is already {status.name.lower()} on "
+                "chain: no transaction sent"
+            )
+            return
+        receipt = exchange.cancel_order(Sender(rpc, key, config.chain_id), rec.order)
+    except requests.RequestException as e:
+        raise ChainError(
+            f"cannot reach the JSON-RPC endpoint {rpc_url}{origin}: {short_error(e)}"
+        ) from e
+    finally:
+        rpc.close()
+    out.print(
+        f"order [bold]0x{order_hash.hex()}[/] cancelled on chain in tx {receipt.tx_hash} "
+        f"(block {receipt.block_number})"
+    )
