@@ -118,7 +118,8 @@ class Proxy:
         self.upstream = upstream
         self.at: int | None = None
         self.forge = 0
-        self.forged = self.lagged = 0
+        self.then_null = False  # (after a forged answer, the next read of a block: null)
+        self.forged = self.lagged = self.requests = 0
         self.low = 0  # (blocks at or below it are never forged: the deployment's)
         self._session: aiohttp.ClientSession | None = None
 
@@ -148,6 +149,7 @@ class Proxy:
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.json()
+        self.requests += 1
         single = isinstance(body, dict)
         reqs = [body] if single else list(body)
         out: list[Any] = []
@@ -160,7 +162,10 @@ class Proxy:
             reply = await self._up(asked)
             params = req.get("params") or ["latest"]
             by_number = req.get("method") == "eth_getBlockByNumber" and params[0] != "latest"
-            if single and self.forge and by_number:
+            if single and by_number and self.then_null and self.forged and not self.forge:
+                self.then_null = False
+                reply = {**reply, "result": None}
+            elif single and self.forge and by_number:
                 r = reply.get("result")
                 if isinstance(r, dict) and self.low < int(r["number"], 16) <= (self.at or 0):
                     self.forge -= 1
@@ -177,14 +182,20 @@ class Proxy:
             yield url + "/"
 
 
-@pytest.mark.parametrize("forge", [0, 1])
+@pytest.mark.parametrize(
+    ("forge", "then_null"),
+    [(0, False), (1, False), (1, True)],
+    ids=["same-chain", "one-odd-hash", "odd-hash-then-null"],
+)
 async def test_a_backend_lagging_far_below_our_head_is_behind_not_a_reset(
-    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forge: int
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forge: int, then_null: bool
 ) -> None:
     """The proxy answers 40 blocks behind our head (below every kept header), the same
-    chain: ``behind`` poll after poll, nothing undone; ``ok`` once it catches up. ``forge``
-    1: the first read of our checkpoint answers another hash, the second (a request of its
-    own) ours: one odd answer, no proof, no reset."""
+    chain: ``behind`` poll after poll, nothing undone; ``ok`` once it catches up; a few
+    requests a poll (bounded work). ``one-odd-hash``: the first read of our checkpoint
+    answers another hash (an odd replica, a hostile RPC), the second (a request of its
+    own) ours; ``odd-hash-then-null``: the second answers no block. Two answers that
+    disagree prove nothing: no reset."""
     not_a_devnet(monkeypatch)
     c = chain
     proxy = Proxy(c.rpc.url)
@@ -200,11 +211,13 @@ async def test_a_backend_lagging_far_below_our_head_is_behind_not_a_reset(
     ):
         w = node.watcher
         top = int(c.rpc.call("eth_blockNumber"), 16)
-        proxy.forge = forge
+        proxy.forge, proxy.then_null = forge, then_null
         proxy.at = top - 40
         await wait_for(lambda: health_says(api, "behind"), timeout=20)
-        start = proxy.lagged
+        start, asked = proxy.lagged, proxy.requests
         await wait_for(lambda: proxy.lagged >= start + 4, timeout=20)
+        polls = proxy.lagged - start  # (each poll asks for "latest" once)
+        assert proxy.requests - asked <= 4 * polls + 4, (proxy.requests - asked, polls)
         assert (w.resets, w.reorgs) == (0, 0)
         assert proxy.forged == forge
         assert await api.status(whole) == "filled"
