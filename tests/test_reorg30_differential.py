@@ -4,12 +4,17 @@ approvals, cancels and cancel-up-to, ``evm_snapshot``/``evm_revert`` of random d
 (beyond the node's ``reorg_depth`` of 4: resets too), empty blocks mined and time jumps.
 After each step, once the node has caught up, the mirror equals the chain: every order's
 ``getOrderStates`` row, every (maker, token)'s balance and allowance the mirror holds,
-every maker's ``minValidSalt``; and every order's status is the chain's verdict."""
+every maker's ``minValidSalt``; and every order's status is the chain's verdict (what is
+left below the book's lot closes as ``filled``), except an order the node removed by its
+own policy, a reason given (an IOC's unmatched rest or undone fills, a maker's order that
+crossed another of its own once a revert reopened it): it stays ``removed`` even when the
+chain later fills it (found here; left, see docs/ISSUES_STATUS.md 2d)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,8 +69,6 @@ class Run:
     orders: list[SignedOrder] = field(default_factory=list)
     snaps: list[str] = field(default_factory=list)
     minimums: dict[str, int] = field(default_factory=dict)
-    ioc: set[bytes] = field(default_factory=set)
-    """The takers' orders (immediate-or-cancel: what did not match is ``removed``)."""
     log: list[Any] = field(default_factory=list)
 
     def token(self, weth: bool) -> Any:
@@ -99,7 +102,6 @@ class Run:
                 signed = c.sign(side(c, s[2], base, quote))
                 if (await api.post_order(signed, tif="ioc"))[0] == 201:
                     self.orders.append(signed)
-                    self.ioc.add(signed.hash)
             elif kind == "fill" and (o := self.pick(s[1])) is not None:
                 c.exchange.fill_order(c.sender(s[2]), o, o.order.taker_amount // s[3])
             elif kind == "transfer":
@@ -172,9 +174,26 @@ class Run:
             if mine is not None:
                 assert mine == chain, (o.hash_hex, mine, chain, self.log)
             allowed = verdicts(o, chain, self.minimums)
-            if o.hash in self.ioc and chain.filled < o.order.maker_amount:
-                allowed.add("removed")  # (its remainder, unmatched: then expired or not)
-            assert status in allowed, repr((o.hash_hex, status, o.order, chain, self.log))[-900:]
+            rec = self.node.records.get(o.hash)
+            why = rec.reason if rec is not None else None
+            if why and rec is not None and rec.status.value == "removed":
+                allowed.add("removed")  # (the node's policy, not the chain's verdict)
+            assert status in allowed, (why, repr((o.hash_hex, status, chain, self.log))[-700:])
+
+
+def lot(o: SignedOrder, minimums: dict[str, int]) -> int:
+    """The least maker amount the book trades of ``o`` (``sdex.book.bookcore``): whole
+    units at its price, at least the maker token's minimum, and enough to ask for the
+    taker token's."""
+    m, t = o.order.maker_amount, o.order.taker_amount
+    g = math.gcd(m, t)
+    unit, tunit = m // g, t // g
+    least = minimums.get(o.order.maker_token, 0)
+    out = -(-least // unit) * unit if least > unit else unit
+    wants = minimums.get(o.order.taker_token, 0)
+    if wants > tunit and -(-wants // tunit) * unit > out:
+        out = -(-wants // tunit) * unit
+    return out
 
 
 def verdicts(o: SignedOrder, chain: Any, minimums: dict[str, int]) -> set[str]:
@@ -184,9 +203,7 @@ def verdicts(o: SignedOrder, chain: Any, minimums: dict[str, int]) -> set[str]:
     if chain.status == OrderStatus.FILLED or chain.filled == order.maker_amount:
         return {"filled"}  # (cancelled once filled: the chain says CANCELLED, nothing moves)
     left = order.maker_amount - chain.filled
-    gets = left * order.taker_amount // order.maker_amount
-    dust = left < minimums.get(order.maker_token, 0) or gets < minimums.get(order.taker_token, 0)
-    if chain.status == OrderStatus.FILLABLE and chain.filled and dust:
+    if chain.status == OrderStatus.FILLABLE and chain.filled and left < lot(o, minimums):
         return {"filled"}
     if chain.status == OrderStatus.CANCELLED:
         return {"cancelled"}
@@ -225,6 +242,14 @@ STATS: list[tuple[int, int, int]] = []
 )
 @given(run=st.lists(steps, min_size=4, max_size=14))
 @example(run=[("order", ALICE, False, 1, 1, 1), ("fill", 0, BOB, 3), ("cross", 0, BOB)])
+@example(  # a revert reopens ALICE's ask below her later bid: one removed (self-trade)
+    run=[
+        ("order", ALICE, True, 1, -29, 2),
+        ("cross", 0, 8),
+        ("order", ALICE, False, 4, 42, 1),
+        ("revert", 0),
+    ]
+)
 @example(  # a settlement undone by a revert with nothing mined, matched and settled again
     # (found here: the check ran while that second settlement was on its way, ``caught_up``)
     run=[
@@ -252,9 +277,7 @@ def test_the_mirror_equals_the_chain_under_random_reorgs(
 async def _scenario(c: Chain, db: Path, run: list[tuple[Any, ...]]) -> None:
     cfg = node_config(c, db, reorg_depth=4, closed_grace=3600.0)
     async with running_node(cfg) as (node, api):
-        r = Run(
-            c, node, api, minimums={t.address: t.min_amount for t in c.deployment.tokens.values()}
-        )
+        r = Run(c, node, api, minimums=dict(node.book.minimums))
         r.snaps.append(c.rpc.call("evm_snapshot"))  # (a revert has somewhere to go)
         await r.caught_up()
         for s in run:
