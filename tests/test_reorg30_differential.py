@@ -8,7 +8,9 @@ every maker's ``minValidSalt``; and every order's status is the chain's verdict 
 left below the book's lot closes as ``filled``), except an order the node removed by its
 own policy, a reason given (an IOC's unmatched rest or undone fills, a maker's order that
 crossed another of its own once a revert reopened it): it stays ``removed`` even when the
-chain later fills it (found here; left, see docs/ISSUES_STATUS.md 2d)."""
+chain later fills it; and an order closed as filled or expired that the chain then
+cancels by hash stays so (the chain says CANCELLED first). Found here; left (see
+docs/ISSUES_STATUS.md item 6)."""
 
 from __future__ import annotations
 
@@ -173,7 +175,7 @@ class Run:
                 assert mine is not None, (o.hash_hex, status, self.log)
             if mine is not None:
                 assert mine == chain, (o.hash_hex, mine, chain, self.log)
-            allowed = verdicts(o, chain, self.minimums)
+            allowed = verdicts(o, chain, self.minimums, now)
             rec = self.node.records.get(o.hash)
             why = rec.reason if rec is not None else None
             if why and rec is not None and rec.status.value == "removed":
@@ -196,17 +198,21 @@ def lot(o: SignedOrder, minimums: dict[str, int]) -> int:
     return out
 
 
-def verdicts(o: SignedOrder, chain: Any, minimums: dict[str, int]) -> set[str]:
+def verdicts(o: SignedOrder, chain: Any, minimums: dict[str, int], now: int) -> set[str]:
     """The statuses the chain's row allows (an order rests, even partly funded; what is
     left below the tokens' minimums, dust, is closed as ``filled``: ``sdex.book``)."""
     order = o.order
-    if chain.status == OrderStatus.FILLED or chain.filled == order.maker_amount:
-        return {"filled"}  # (cancelled once filled: the chain says CANCELLED, nothing moves)
+    if chain.status == OrderStatus.FILLED:
+        return {"filled"}
+    if chain.filled == order.maker_amount:  # filled whole, then cancelled: CANCELLED first
+        # (the node: ``cancelled`` after a cancel-up-to, ``tests/test_node_evict.py`` pins
+        # it; ``filled`` after a cancel by hash, the closed order not judged again)
+        return {"filled", "cancelled"}
     left = order.maker_amount - chain.filled
     if chain.status == OrderStatus.FILLABLE and chain.filled and left < lot(o, minimums):
         return {"filled"}
-    if chain.status == OrderStatus.CANCELLED:
-        return {"cancelled"}
+    if chain.status == OrderStatus.CANCELLED:  # (once expired: the node keeps ``expired``)
+        return {"cancelled", "expired"} if now >= order.expiry else {"cancelled"}
     if chain.status == OrderStatus.EXPIRED:
         return {"expired"}
     spendable = min(chain.maker_balance, chain.maker_allowance)
@@ -242,6 +248,17 @@ STATS: list[tuple[int, int, int]] = []
 )
 @given(run=st.lists(steps, min_size=4, max_size=14))
 @example(run=[("order", ALICE, False, 1, 1, 1), ("fill", 0, BOB, 3), ("cross", 0, BOB)])
+@example(  # an expired order cancelled by hash on chain: the chain says CANCELLED
+    run=[("order", ALICE, False, 1, 0, 1), ("revert", 0), ("time", 3153), ("cancel", 0)]
+)
+@example(  # a filled order below its maker's cancel-up-to: re-closed as cancelled
+    run=[
+        ("order", ALICE, False, 1, 0, 1),
+        ("cross", 0, BOB),
+        ("order", ALICE, False, 1, 0, 1),
+        ("upto", ALICE),
+    ]
+)
 @example(  # a revert reopens ALICE's ask below her later bid: one removed (self-trade)
     run=[
         ("order", ALICE, True, 1, -29, 2),
