@@ -28,6 +28,7 @@ from eth_hash.auto import keccak
 from sdex.chain import Exchange, FillEvent, Log, OrderState, OrderStatus, Receipt
 from sdex.chain.headsignal import HeadSignal
 from sdex.mirror.blocks import Block, Effects, Header
+from sdex.mirror.checkpoints import Checkpoints
 from sdex.mirror.marks import OrderMarks
 from sdex.mirror.own import Account, OwnReceipt, OwnReceipts, Stub
 from sdex.mirror.sigcache import SigCache
@@ -56,6 +57,8 @@ class Mirror:
         self.min_salt: dict[str, int] = {}
         self.funds: dict[Account, tuple[int, int]] = {}
         self.blocks: deque[Block] = deque()
+        self.checkpoints = Checkpoints()
+        """Sparse hashes of applied blocks below ``blocks`` (``sdex.mirror.checkpoints``)."""
         self._fill_topic = exchange.abi.events["OrderFilled"].topic
         self._cancel_topic = exchange.abi.events["OrderCancelled"].topic
         self._upto_topic = exchange.abi.events["OrdersCancelledUpTo"].topic
@@ -276,9 +279,12 @@ class Mirror:
                     assert isinstance(key, bytes)
                     marks.hold(key)
             while len(self.blocks) > self.depth:
-                self._release(self.blocks.popleft())
+                gone = self.blocks.popleft()
+                self._release(gone)
+                self.checkpoints.add(gone.header.number, gone.header.hash)
         else:
             marks.settle(eff.orders)
+            self.checkpoints.add(top.number, top.hash)
         self.head = top
         # receipts not applied by now, and stubs of another block: not on this chain
         eff.orphaned |= self.own.passed(top.number, self.hash_at)
@@ -334,6 +340,7 @@ class Mirror:
         eff = Effects()
         self.sigs.clear()  # a verdict read on the undone branch may not hold on the new one
         self.announced.rewound()  # (nor a base fee)
+        self.checkpoints.drop_above(number)
         while self.blocks and self.blocks[-1].header.number > number:
             b = self.blocks.pop()
             for kind, key, old in reversed(b.undo):
@@ -363,6 +370,7 @@ class Mirror:
         self.min_salt.clear()
         self.funds.clear()
         self.blocks.clear()
+        self.checkpoints.clear()
         self.dirty_orders.clear()
         self.dirty_makers.clear()
         self.dirty_funds.clear()

@@ -49,9 +49,10 @@ class Vanished(ChainReset):
 
 class Behind(ChainError):
     """The chain's head is below every block kept, on the same deployment (chain id and
-    deployment block's hash unchanged), or is one of our kept blocks below our head: a
-    lagging backend, a node rewinding after an unclean shutdown, or a reset or rewind still
-    found after a while (``fork_point``'s ``behind``)."""
+    deployment block's hash unchanged) with our block at our checkpoint below it (or none
+    that low), or is one of our kept blocks below our head: a lagging backend, a node
+    rewinding after an unclean shutdown, or a devnet's reset or rewind still found after a
+    while (``fork_point``'s ``behind``); or two answers disagreed (``rewound``)."""
 
 
 async def fork_point(
@@ -72,10 +73,11 @@ async def fork_point(
     lagging backend; raises ``Behind``), and a rewind to it only when the chain has answered
     so for a while (``behind``: for ``BEHIND_SECONDS``; a head with a block mined on a
     rewind has another hash: a reorg at once). A head below every kept block proves a
-    reset at once only with another chain id or another hash at the deployment block
-    (``deployed``: the identity and that block's number; a restarted devnet); with no
-    deployment block and no Exchange code at all it raises ``Vanished``; else ``Behind``,
-    and it is a reset only when the chain has answered from below for a while."""
+    reset at once with another chain id or another hash at the deployment block
+    (``deployed``: the identity and that block's number; a restarted devnet), or another
+    block at our checkpoint at or below it, said twice (``rewound``); with no deployment
+    block and no Exchange code at all it raises ``Vanished``; else ``Behind`` (a lagging
+    backend), a reset on a devnet only when it has answered from below for a while."""
     kept = [b.header for b in m.blocks if b.header.number <= latest.number]
     top = kept[-1] if kept else None
     if top is not None and (top.number, top.hash) == (latest.number, latest.hash):
@@ -89,9 +91,51 @@ async def fork_point(
     if not kept:  # the chain's head below every kept block
         if behind or await _redeployed(rpc, *deployed, latest.number):
             return None
+        if await rewound(rpc, m, latest):
+            return None
         ours = m.blocks[0].header.number if m.blocks else m.head.number if m.head else 0
         raise Behind(f"the chain's head {latest.number} is below our block {ours}")
     return await _highest_kept(rpc, kept)
+
+
+async def rewound(rpc: AsyncRpc, m: Mirror, latest: Header) -> bool:
+    """Does the chain, its head ``latest`` below every kept block, prove our blocks gone
+    (rewound, or replaced by another chain of the same id and deployment)? It does when it
+    has another block at our highest checkpoint at or below its head
+    (``Mirror.checkpoints``), said twice: the head itself or a read of that block, then a
+    second read, a request of its own (a load balancer may send it to another replica).
+    False when it has our block there (a lagging backend: ``behind``, nothing undone), or
+    when no checkpoint is that low (after a restart: only the saved head). A second answer
+    that disagrees with the first (one odd replica, a hostile RPC) raises ``Behind``, no
+    reset: nothing proven. Bounded: two reads at most, whatever the chain answers.
+
+    A chain rewound and then mined no higher than that checkpoint has our block there too:
+    it is ``behind`` until its head passes a checkpoint (or our head, then a reorg that
+    finds no kept block: a reset) or, on a devnet, for ``BEHIND_SECONDS``."""
+    cp = m.checkpoints.at_or_below(latest.number)
+    if cp is None:
+        return False
+    number, ours = cp
+    first = latest.hash if number == latest.number else await _hash_at(rpc, number)
+    if first is None or first == ours:
+        return False
+    second = await _hash_at(rpc, number)
+    if second != first:
+        said = "ours" if second == ours else second or "no block"
+        raise Behind(f"block {number}: the chain answered {first}, then {said}: no proof")
+    log.warning("the chain has block %d %s, not ours %s: rewound or replaced", number, first, ours)
+    return True
+
+
+async def _hash_at(rpc: AsyncRpc, number: int) -> str | None:
+    """The chain's hash of block ``number`` (None: it answered none)."""
+    raw = await rpc.call("eth_getBlockByNumber", hex(number), False)
+    if raw is None:
+        return None
+    got = Header.from_rpc(raw)  # (ValueError: an answer that is no block, retried)
+    if got.number != number:
+        raise ValueError(f"block {got.number} answered for block {number}")
+    return got.hash
 
 
 async def _redeployed(rpc: AsyncRpc, identity: ChainIdentity, number: int, head: int) -> bool:
@@ -156,4 +200,6 @@ async def check_head(rpc: AsyncRpc, m: Mirror) -> str | None:
     if got.hash != m.head.hash:
         log.warning("the saved chain head %d is not on the chain any more", m.head.number)
         m.head = Header(m.head.number, ZERO_HASH, "", m.head.timestamp)
+    elif not m.blocks:  # (the chain's: a checkpoint, ``rewound``'s after a restart)
+        m.checkpoints.add(m.head.number, m.head.hash)
     return None

@@ -51,9 +51,10 @@ class PollLoop:
         self.store_wait = STORE_WAIT  # (``durable``: then /health says the store stalls)
         self.status = "ok"
         """``ok``, ``unreachable`` (the RPC does not answer, or answers inconsistently poll
-        after poll), ``behind`` (its head below ours, same deployment: a devnet's reset or
-        rewound after ``BEHIND_SECONDS``), ``wrong-chain`` (no Exchange: a devnet reset not
-        deployed again), or ``failing`` (the store refused a write, or a defect)."""
+        after poll), ``behind`` (its head below ours, on our chain as far as it shows: a
+        lagging backend; a devnet's reset or rewound after ``BEHIND_SECONDS``),
+        ``wrong-chain`` (no Exchange: a devnet reset not deployed again), or ``failing``
+        (the store refused a write, or a defect)."""
         self.problem = ""
         self.caught_up = asyncio.Event()
         self.failures = 0  # polls that failed (chain unreachable, or the node could not apply)

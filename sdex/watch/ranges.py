@@ -62,8 +62,11 @@ async def read_range(
     final_end = min(end, tip - m.depth)
     recent = list(range(max(start, final_end + 1), end + 1))
     calls: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", [hex(n), False]) for n in recent]
+    marks: list[int] = []  # (a run's checkpoints: ``Mirror.checkpoints``, read with it)
     if final_end >= start:
         calls.append(("eth_getBlockByNumber", [hex(final_end), False]))
+        marks = m.checkpoints.wanted(start, final_end)
+        calls += [("eth_getBlockByNumber", [hex(n), False]) for n in marks]
     address = [m.address, *sorted(m.tokens)]
     # Only recent blocks while own settlements are about: headers first, then the logs
     # of the blocks that hold someone else's transactions (none, most often: the
@@ -144,6 +147,12 @@ async def read_range(
         m.preload(lgs)
     if final_end >= start:
         final_header = Header.from_rpc(results[len(recent)])
+        at = len(recent) + 1
+        for n, raw in zip(marks, results[at : at + len(marks)], strict=True):
+            mark = Header.from_rpc(raw)  # (ValueError: no block, the read retried)
+            if mark.number != n:
+                raise Inconsistent(f"block {mark.number} answered for block {n}")
+            m.checkpoints.add(n, mark.hash)
         final_own = [r for n in sorted(own) if n <= final_end for r in own[n].values()]
         eff.merge(m.apply(None, final_logs, final_header, final_own))
     for h in headers:

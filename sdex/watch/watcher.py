@@ -9,10 +9,12 @@ every log's block hash must be its header's; otherwise:
 - **reorg**: walk our kept headers (``Mirror.depth``, default 128) back to the fork point,
   undo the mirror to it, delete the undone blocks' fills, replay the new branch; the node
   re-judges every order both touched, or an own receipt of an undone block (``rejudge``);
-- **reset**: no kept header is on the chain any more (a restarted devnet), or the
-  deployment block's hash changed: forget the old chain, re-read from the deployment
-  block, and tell the node to re-judge every order (a head below ours on the same
-  deployment, or one of our blocks, is ``behind``: only a devnet's is reset or rewound).
+- **reset**: no kept header is on the chain any more (a restarted devnet), the
+  deployment block's hash changed, or a head below every kept header has another block
+  at our sparse checkpoint below it (``sdex.watch.fork.rewound``): forget the old chain,
+  re-read from the deployment block, and tell the node to re-judge every order (a head
+  below ours with our block there, or one of our blocks, is ``behind``: a lagging
+  backend; only a devnet's is reset or rewound after a while).
 
 New heads come from an ``eth_subscribe("newHeads")`` WebSocket when the RPC offers one
 (Hardhat does; ``sdex.watch.heads``), with a slow poll behind it; otherwise from polling. A
