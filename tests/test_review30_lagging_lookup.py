@@ -31,6 +31,7 @@ from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 SENDS = ("eth_sendRawTransaction", "eth_sendRawTransactionSync")
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 STALE = web.AppKey("stale", dict)
+OPERATOR_KEY = web.AppKey("operator", str)
 
 
 def lagging_proxy(upstream: str) -> web.Application:
@@ -59,7 +60,7 @@ def lagging_proxy(upstream: str) -> web.Application:
                         "jsonrpc": "2.0",
                         "id": 0,
                         "method": "eth_getTransactionCount",
-                        "params": [_sender_of(request.app), "latest"],
+                        "params": [request.app[OPERATOR_KEY], "latest"],
                     },
                 )
                 first = await one(session, plain)  # the first copy: its answer lost
@@ -84,13 +85,6 @@ def lagging_proxy(upstream: str) -> web.Application:
     app.router.add_post("/", forward)
     app.cleanup_ctx.append(session_ctx)
     return app
-
-
-OPERATOR_KEY = web.AppKey("operator", str)
-
-
-def _sender_of(app: web.Application) -> str:
-    return app[OPERATOR_KEY]
 
 
 async def test_a_landed_settlement_is_not_signed_again_on_a_lagging_lookup(
