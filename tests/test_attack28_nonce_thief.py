@@ -36,8 +36,9 @@ from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 OPERATOR = 19
 STOLEN = NONCE_TRIES * MAX_SETTLE_FAILURES
 """Sends refused for their nonce: enough for ``MAX_SETTLE_FAILURES`` lost settlements."""
-SEND = "eth_sendRawTransaction"
-"""(Hardhat does not serve ``eth_sendRawTransactionSync``: the node asks once, then not.)"""
+SENDS = ("eth_sendRawTransaction", "eth_sendRawTransactionSync")
+"""A raw send either way (Hardhat does not serve the sync one: the node asks once, then not;
+anvil does, and the node sends by it while no other send waits)."""
 
 
 @contextmanager
@@ -62,7 +63,7 @@ def thieving_proxy(c: Chain, stolen: int) -> Iterator[tuple[str, list[int]]]:
 
     def intercept(req: object) -> Answer | None:
         calls = req if isinstance(req, list) else [req]
-        if any(isinstance(x, dict) and x.get("method") == SEND for x in calls):
+        if any(isinstance(x, dict) and x.get("method") in SENDS for x in calls):
             with lock:
                 if taken[0] < stolen:
                     taken[0] += 1

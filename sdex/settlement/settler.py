@@ -395,7 +395,7 @@ class Settler(NonceLane):
                 return unsent(batch, str(e))
             except Exception as e:  # unknown whether the node took it: its receipt will say
                 refused = isinstance(e, RpcError) and refused_for_nonce(e, low_only=True)
-                if refused and attempt < NONCE_TRIES and not await self.chain_knows(signed.tx_hash):
+                if refused and attempt < NONCE_TRIES and not await self.chain_knows(signed):
                     # The chain refused it and does not hold it (its answer to a second
                     # copy of a landed one is the same: review28): its nonce is used
                     # (another sender of this key, e.g. a devnet deployed again under the
