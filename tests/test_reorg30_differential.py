@@ -8,9 +8,9 @@ every maker's ``minValidSalt``; and every order's status is the chain's verdict 
 left below the book's lot closes as ``filled``), except an order the node removed by its
 own policy, a reason given (an IOC's unmatched rest or undone fills, a maker's order that
 crossed another of its own once a revert reopened it): it stays ``removed`` even when the
-chain later fills it; and an order closed as filled or expired that the chain then
-cancels by hash stays so (the chain says CANCELLED first). Found here; left (see
-docs/ISSUES_STATUS.md item 6)."""
+chain later fills it (found here; left, docs/ISSUES_STATUS.md item 6). Also found here and
+fixed: an order closed as filled or expired that the chain then cancelled by hash stayed so
+(the chain says CANCELLED first; ``tests/test_closed_then_cancelled.py``)."""
 
 from __future__ import annotations
 
@@ -205,14 +205,14 @@ def verdicts(o: SignedOrder, chain: Any, minimums: dict[str, int], now: int) -> 
     if chain.status == OrderStatus.FILLED:
         return {"filled"}
     if chain.filled == order.maker_amount:  # filled whole, then cancelled: CANCELLED first
-        # (the node: ``cancelled`` after a cancel-up-to, ``tests/test_node_evict.py`` pins
-        # it; ``filled`` after a cancel by hash, the closed order not judged again)
-        return {"filled", "cancelled"}
+        # (after a cancel-up-to, ``tests/test_node_evict.py``; after a cancel by hash,
+        # ``tests/test_closed_then_cancelled.py``: it was ``filled`` before, found here)
+        return {"cancelled"}
     left = order.maker_amount - chain.filled
     if chain.status == OrderStatus.FILLABLE and chain.filled and left < lot(o, minimums):
         return {"filled"}
-    if chain.status == OrderStatus.CANCELLED:  # (once expired: the node keeps ``expired``)
-        return {"cancelled", "expired"} if now >= order.expiry else {"cancelled"}
+    if chain.status == OrderStatus.CANCELLED:  # (also once expired: CANCELLED first)
+        return {"cancelled"}
     if chain.status == OrderStatus.EXPIRED:
         return {"expired"}
     spendable = min(chain.maker_balance, chain.maker_allowance)

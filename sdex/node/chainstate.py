@@ -87,6 +87,9 @@ class NodeChainState(NodeRejudge):
         affected: set[bytes] = {f.order_hash for f in changes.fills} | changes.cancelled
         affected |= self._bitmap_kin(changes.fills)
         rejudge = set(changes.rejudge)
+        # A closed order cancelled by hash: the chain says CANCELLED first, also of a filled
+        # or expired one (as a cancel-up-to re-closes it: reorg30 found the two differ)
+        rejudge |= {h for h in changes.cancelled if h not in self.book}
         if changes.reverted or changes.reorg_depth:
             rejudge |= {f.order_hash for f in changes.fills}
             rejudge |= {f.order_hash for f in changes.reverted}
