@@ -25,12 +25,17 @@ def soft_cancel(
     """Sign a soft cancel, send it and show the order's new status (``sdex cancel``, the
     console's ``cancel``)."""
     hash_hex = "0x" + order_hash.hex()
+    before = _status_at(client, hash_hex)  # (user29: a second cancel said "soft-cancelled")
     try:
         status = client.cancel_order(hash_hex, sign_cancel(config.domain, order_hash, key))
     except NodeApiError as e:
         raise _said_unknown(_said_not_maker(e, client, hash_hex, key), client, hash_hex) from None
     shown = escape(status)
-    if status == "cancelled":
+    if status == "cancelled" and before == "cancelled":
+        out.print(
+            f"order [bold]{hash_hex}[/] was already cancelled at the node: nothing more to cancel"
+        )
+    elif status == "cancelled":
         out.print(f"order [bold]{hash_hex}[/] soft-cancelled at the node: status [bold]{shown}[/]")
     else:  # (review23: "soft-cancelled ...: status filled"; the node keeps the signed cancel)
         out.print(
@@ -38,6 +43,15 @@ def soft_cancel(
             "nothing left to cancel there"
         )
     return status
+
+
+def _status_at(client: NodeClient, hash_hex: str) -> str | None:
+    """The order's status at the node before the cancel; None if it cannot say (unknown
+    order, a node down: the cancel itself then says what is wrong)."""
+    try:
+        return client.get_order(hash_hex, timeout=5).status
+    except (SdexError, OSError):
+        return None
 
 
 def _said_not_maker(e: NodeApiError, client: NodeClient, hash_hex: str, key: bytes) -> NodeApiError:

@@ -42,3 +42,21 @@ def test_a_cancel_with_another_key_names_the_maker_and_the_key(
         # the maker's own cancel still goes
         r = run(main, ["cancel", order_hash, "--node", url, "--key", key(chain, 1)], env=env)
         assert r.exit_code == 0 and "soft-cancelled at the node" in r.output, r.output
+
+
+def test_a_second_cancel_says_the_order_was_already_cancelled(chain: Chain, tmp_path: Path) -> None:
+    """user29's trial: ``sdex cancel`` of an order it had soft-cancelled already said
+    "soft-cancelled at the node: status cancelled" again, as if it had just cancelled it."""
+    with node(chain, tmp_path) as (url, _):
+        run = CliRunner().invoke
+        env = {"COLUMNS": "200"}
+        wallet = ["--node", url, "--key", key(chain, 1)]
+        r = run(main, ["order", "buy", "1500", "0.5", *wallet], env=env)
+        assert r.exit_code == 0, r.output
+        (order_hash,) = re.findall(r"order (0x[0-9a-f]{64})", r.output)
+        r = run(main, ["cancel", order_hash, *wallet], env=env)
+        assert r.exit_code == 0 and "soft-cancelled at the node" in r.output, r.output
+        r = run(main, ["cancel", order_hash, *wallet], env=env)
+        said = f"order {order_hash} was already cancelled at the node: nothing more to cancel"
+        assert r.exit_code == 0 and said in one_line(r.output), r.output
+        assert "soft-cancelled" not in r.output
