@@ -150,7 +150,7 @@ def demo(log_dir: Path, keep: bool) -> None:
     """Run the devnet demo end to end and print what happens."""
     from sdex.demo import run_demo
 
-    sys.exit(run_demo(Console(record=True), log_dir, keep=keep))
+    sys.exit(run_demo(Console(record=True, soft_wrap=True), log_dir, keep=keep))
 
 
 # -- wallet commands (a client of a node's HTTP API) ------------------------------------------
