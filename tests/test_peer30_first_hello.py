@@ -24,19 +24,12 @@ from sdex.gossip.core import GossipCore
 from sdex.gossip.routes import add_routes
 from sdex.httpkit import RateLimit
 from tests.p2putil import Book, MemoryNode
+from tests.test_peer28_table import Clock
 
 ME = "0x" + "ee" * 20
 SENDER = "0x" + "0a" * 20
 SENDER_URL = "http://192.0.2.1:9000"
 SHARED = [f"http://10.9.{i}.1:9000" for i in range(8)]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def core_with(admitted: bool) -> GossipCore:

@@ -10,18 +10,7 @@ import random
 import pytest
 
 from sdex.gossip.peers import MAX_PER_HOST, Peers, host_group
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def key(i: int) -> str:
-    return f"0x{i:040x}"
+from tests.test_peer28_table import Clock, key
 
 
 @pytest.mark.parametrize(

@@ -14,18 +14,7 @@ from sdex.gossip.actions import GossipConfig
 from sdex.gossip.core import GossipCore
 from sdex.gossip.peers import INTRODUCE_SECONDS, MAX_CANDIDATES, MAX_INTRODUCED, Peers
 from tests.p2putil import Book
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def key(i: int) -> str:
-    return f"0x{i:040x}"
+from tests.test_peer28_table import Clock, key
 
 
 def urls(start: int, n: int) -> list[str]:

@@ -23,6 +23,7 @@ import aiohttp
 from aiohttp import web
 
 from sdex.chain.exchange import OrderStatus
+from sdex.node.config import NodeConfig
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, serving, wait_for
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
@@ -69,24 +70,29 @@ async def test_a_landed_settlement_answered_nonce_too_low_is_not_sent_again(
     c = chain
     async with serving(retrying_proxy(c.deployment.rpc)) as proxy:
         cfg = replace(node_config(c, tmp_path / "n.db", operator=19), rpc=proxy + "/")
-        async with running_node(cfg) as (node, api):
-            await wait_for(lambda: node.watcher.caught_up.is_set())
-            settler = node.settler
-            before = int(
-                c.rpc.call("eth_getTransactionCount", settler.sender.address, "latest"), 16
-            )
-            resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-            taker = c.sign(bid(c, BOB, E18, 3000 * E6))
-            assert (await api.post_order(resting))[0] == 201
-            assert (await api.post_order(taker))[0] == 201
-            await wait_for(lambda: settler.settled + settler.failed + settler.lost >= 1)
-            await wait_for(lambda: settler.idle.is_set())
-            await wait_for(lambda: _status(c, taker) is OrderStatus.FILLED)
-            after = int(c.rpc.call("eth_getTransactionCount", settler.sender.address, "latest"), 16)
-            assert after - before == 1, f"{after - before} transactions for one match"
-            assert settler.nonce_refusals == 0
-            assert settler.settled == 1 and settler.failed == 0
-            assert await api.status(taker) == "filled"
+        sent, settler, taker = await one_match(c, cfg)
+    assert sent == 1, f"{sent} transactions for one match"
+    assert settler.nonce_refusals == 0
+    assert settler.settled == 1 and settler.failed == 0
+    assert taker == "filled"
+
+
+async def one_match(c: Chain, cfg: NodeConfig) -> tuple[int, Any, str]:
+    """One crossing pair posted to a node on ``cfg`` (operator #19), settled: the operator's
+    transactions it took, the node's settler, the taker's status at the node."""
+    async with running_node(cfg) as (node, api):
+        await wait_for(lambda: node.watcher.caught_up.is_set())
+        settler = node.settler
+        before = int(c.rpc.call("eth_getTransactionCount", c.address(19), "latest"), 16)
+        resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        taker = c.sign(bid(c, BOB, E18, 3000 * E6))
+        assert (await api.post_order(resting))[0] == 201
+        assert (await api.post_order(taker))[0] == 201
+        await wait_for(lambda: settler.settled + settler.failed + settler.lost >= 1)
+        await wait_for(lambda: settler.idle.is_set())
+        await wait_for(lambda: _status(c, taker) is OrderStatus.FILLED)
+        after = int(c.rpc.call("eth_getTransactionCount", c.address(19), "latest"), 16)
+        return after - before, settler, await api.status(taker)
 
 
 def _status(c: Chain, signed: Any) -> OrderStatus:

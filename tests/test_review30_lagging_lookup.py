@@ -23,10 +23,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from sdex.chain.exchange import OrderStatus
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, serving, wait_for
-from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.nodeutil import node_config, serving
+from tests.test_review28_nonce_landed import one_match
 
 SENDS = ("eth_sendRawTransaction", "eth_sendRawTransactionSync")
 SESSION = web.AppKey("session", aiohttp.ClientSession)
@@ -95,24 +94,9 @@ async def test_a_landed_settlement_is_not_signed_again_on_a_lagging_lookup(
     app[OPERATOR_KEY] = c.address(19)
     async with serving(app) as proxy:
         cfg = replace(node_config(c, tmp_path / "n.db", operator=19), rpc=proxy + "/")
-        async with running_node(cfg) as (node, api):
-            await wait_for(lambda: node.watcher.caught_up.is_set())
-            settler = node.settler
-            before = int(c.rpc.call("eth_getTransactionCount", c.address(19), "latest"), 16)
-            resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-            taker = c.sign(bid(c, BOB, E18, 3000 * E6))
-            assert (await api.post_order(resting))[0] == 201
-            assert (await api.post_order(taker))[0] == 201
-            await wait_for(lambda: settler.settled + settler.failed + settler.lost >= 1)
-            await wait_for(lambda: settler.idle.is_set())
-            await wait_for(lambda: _status(c, taker) is OrderStatus.FILLED)
-            after = int(c.rpc.call("eth_getTransactionCount", c.address(19), "latest"), 16)
-            # before: 4 (the landed batch signed again NONCE_TRIES - 1 times, each copy
-            # landing and reverting on the operator's gas; the landed one recorded dropped)
-            assert after - before == 1, f"{after - before} transactions for one match"
-            assert settler.nonce_refusals == 0
-            assert await api.status(taker) == "filled"
-
-
-def _status(c: Chain, signed: Any) -> OrderStatus:
-    return c.exchange.order_info(signed.order).status
+        sent, settler, taker = await one_match(c, cfg)
+    # before: 4 (the landed batch signed again NONCE_TRIES - 1 times, each copy
+    # landing and reverting on the operator's gas; the landed one recorded dropped)
+    assert sent == 1, f"{sent} transactions for one match"
+    assert settler.nonce_refusals == 0
+    assert taker == "filled"
