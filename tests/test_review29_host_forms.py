@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 
 from sdex.gossip.peers import MAX_PER_HOST, Peers, host_group
+from tests.nodeutil import serving
 
 # One address, 10.1.2.3, as the resolver reads each of these (all connect to it).
 FORMS_OF_10_1_2_3 = [
@@ -78,20 +79,13 @@ async def test_the_node_client_reaches_one_loopback_server_by_each_spelling() ->
         return web.Response(text="here")
 
     app.router.add_get("/", hello)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        port = runner.addresses[0][1]
-        async with aiohttp.ClientSession() as session:
-            for host in ("0x7f000001", "0x7f.1", "127.0.0.0x1", "0x7f.0.0.1", "\uff4cocalhost"):
-                url = f"http://{host}:{port}/"
-                async with session.get(url) as r:
-                    assert await r.text() == "here"
-                assert host_group(url) == "loopback", host
-    finally:
-        await runner.cleanup()
+    async with serving(app) as base, aiohttp.ClientSession() as session:
+        port = base.rsplit(":", 1)[1]
+        for host in ("0x7f000001", "0x7f.1", "127.0.0.0x1", "0x7f.0.0.1", "\uff4cocalhost"):
+            url = f"http://{host}:{port}/"
+            async with session.get(url) as r:
+                assert await r.text() == "here"
+            assert host_group(url) == "loopback", host
 
 
 # Free wildcard DNS services: any name under each resolves to the address it spells, so
@@ -139,19 +133,12 @@ async def test_a_hello_answer_says_the_address_it_came_from() -> None:
         return web.Response(body=data, content_type="application/json", headers=headers)
 
     app.router.add_post("/p2p/hello", hello)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        port = runner.addresses[0][1]
-        async with aiohttp.ClientSession() as session:
-            pc = PeerClient(session, client, "http://127.0.0.1:1")
-            a = await pc.call("POST", f"http://localhost:{port}", "/p2p/hello", {})
-        assert a.signer == server.node_id
-        assert a.address == "127.0.0.1"
-    finally:
-        await runner.cleanup()
+    async with serving(app) as base, aiohttp.ClientSession() as session:
+        port = base.rsplit(":", 1)[1]
+        pc = PeerClient(session, client, "http://127.0.0.1:1")
+        a = await pc.call("POST", f"http://localhost:{port}", "/p2p/hello", {})
+    assert a.signer == server.node_id
+    assert a.address == "127.0.0.1"
 
 
 def _loopback_name() -> str | None:
