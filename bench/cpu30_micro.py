@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from intake_micro import _timed
+from intake_micro import compared
 
 from sdex.model import OrderStatus
 from sdex.node.events import Event, encode_json
@@ -109,21 +108,7 @@ def main() -> None:
     }
     out: dict[str, object] = {"rounds": args.rounds, "reps": args.reps, "chunk": args.chunk,
                               "every": args.every}  # fmt: skip
-    for name, (old, new, per) in pieces.items():
-        xs: list[float] = []
-        ys: list[float] = []
-        for r in range(args.rounds):
-            sides = [(old, xs), (new, ys)] if r % 2 == 0 else [(new, ys), (old, xs)]
-            for fn, into in sides:
-                into.append(_timed(fn, args.reps) / per)
-        ratios = [y / x for x, y in zip(xs, ys, strict=True)]
-        out[name] = {
-            "old_us_per_order": sorted(round(x, 2) for x in xs),
-            "new_us_per_order": sorted(round(x, 2) for x in ys),
-            "new_over_old": sorted(round(x, 3) for x in ratios),
-            "median_ratio": round(statistics.median(ratios), 3),
-            "median_saved_us": round(statistics.median(xs) - statistics.median(ys), 2),
-        }
+    out.update(compared(pieces, args.rounds, args.reps))
     print(json.dumps(out, indent=1))
 
 

@@ -31,8 +31,32 @@ from sdex.node.events import encode_json
 from sdex.node.forwarding import ForwardTiming
 from sdex.order import Order, SignedOrder
 
+Piece = tuple[Callable[[], object], Callable[[], object], int]  # old, new, orders a call
 
-def _timed(fn: Callable[[], None], reps: int) -> float:
+
+def compared(pieces: dict[str, Piece], rounds: int, reps: int) -> dict[str, object]:
+    """Each piece's old and new µs per order, alternated ``rounds`` times (``reps`` calls
+    each), with their ratios: what this bench and ``cpu30_micro`` print per piece."""
+    out: dict[str, object] = {}
+    for name, (old, new, per) in pieces.items():
+        a: list[float] = []
+        b: list[float] = []
+        for r in range(rounds):
+            sides = [(old, a), (new, b)] if r % 2 == 0 else [(new, b), (old, a)]
+            for fn, into in sides:
+                into.append(_timed(fn, reps) / per)
+        ratios = [y / x for x, y in zip(a, b, strict=True)]
+        out[name] = {
+            "old_us_per_order": sorted(round(x, 2) for x in a),
+            "new_us_per_order": sorted(round(x, 2) for x in b),
+            "new_over_old": sorted(round(x, 3) for x in ratios),
+            "median_ratio": round(statistics.median(ratios), 3),
+            "median_saved_us": round(statistics.median(a) - statistics.median(b), 2),
+        }
+    return out
+
+
+def _timed(fn: Callable[[], object], reps: int) -> float:
     """µs of thread CPU per call of ``fn``."""
     gc.disable()
     try:
@@ -81,21 +105,7 @@ def main() -> None:
         "text": ((lambda: encode_json(obj)), (lambda: order_text(obj)), 1),
     }
     out: dict[str, object] = {"rounds": args.rounds, "reps": args.reps, "chunk": args.chunk}
-    for name, (old, new, per) in pieces.items():
-        a: list[float] = []
-        b: list[float] = []
-        for r in range(args.rounds):
-            sides = [(old, a), (new, b)] if r % 2 == 0 else [(new, b), (old, a)]
-            for fn, into in sides:
-                into.append(_timed(fn, args.reps) / per)
-        ratios = [y / x for x, y in zip(a, b, strict=True)]
-        out[name] = {
-            "old_us_per_order": sorted(round(x, 2) for x in a),
-            "new_us_per_order": sorted(round(x, 2) for x in b),
-            "new_over_old": sorted(round(x, 3) for x in ratios),
-            "median_ratio": round(statistics.median(ratios), 3),
-            "median_saved_us": round(statistics.median(a) - statistics.median(b), 2),
-        }
+    out.update(compared(pieces, args.rounds, args.reps))
     print(json.dumps(out, indent=1))
 
 
