@@ -239,3 +239,27 @@ async def test_the_route_passes_the_client_address(per_loopback: int, expected: 
         assert {cd.source for cd in c.peers.candidates.values()} == {LOOPBACK}
     finally:
         await runner.cleanup()
+
+
+def test_urls_refused_for_their_group_cost_their_introducer() -> None:
+    """A URL refused because its host group holds its share was parsed (``host_group``):
+    that costs its introducer one introduction, so a key's hellos of URLs into a full group
+    make the node parse at most its burst (keys are free; a hello may share 64)."""
+    c = core()
+    for k in range(TARGET_SHARE):  # one group's share, from other keys and groups
+        c.hello(key(k + 1), f"http://203.0.113.{k + 1}:9000", {}, address=f"198.51.{k}.1")
+    flood = [f"http://203.0.113.{100 + j}:9000" for j in range(64)]
+    c.hello(key(999), flood[0], {"peers": flood[1:]}, address="192.0.2.1")
+    s = c.peers.standing(key(999))
+    assert s.introduced == 0
+    assert s.tokens == 0
+    assert c.peers.introduce(target(5000), key(999), "192.0.2.0/24") is False  # spent
+
+
+def test_a_list_full_of_seeds_refuses_a_known_source() -> None:
+    """A list full of the operator's seeds (which count against no group): a candidate
+    from a known source group finds no group to replace one of, and is refused."""
+    seeds = [f"http://172.16.{i >> 8}.{i & 255}:9000" for i in range(MAX_CANDIDATES)]
+    c = GossipCore(ME, "http://me.test:1", seeds, Book(), GossipConfig(), clock=Clock())
+    assert sybils(c, 1, 1, "198.51.100.1", base=0) == 0
+    assert len(c.peers.candidates) == MAX_CANDIDATES

@@ -14,7 +14,9 @@ groups (``sdex.gossip.hosts.host_group``: an IPv4 /24, an IPv6 /32):
 - its **target**: the group of the URL itself. At most ``TARGET_SHARE`` wait for one
   group: the table admits ``MAX_PER_HOST`` (8) of a group anyway, so twice that leaves room
   for dead URLs, and a list full of one network's URLs (an eclipse's first step) takes 16
-  groups at least.
+  groups at least. Its URL is parsed only once the source's checks passed, and a URL
+  refused for its group costs its introducer one introduction: parsing one costs ~14 µs,
+  a hello may share 64, and keys are free (``bench/peer31_hello_cost.py``).
 
 When the list is full, a candidate whose source group holds fewer than the most-represented
 group's minus one takes the place of one of that group's (at random): honest sources from
@@ -32,9 +34,9 @@ anyway, and a config that bounds loopback peers like one host bounds its candida
 from __future__ import annotations
 
 import random
-from collections import Counter
-from collections.abc import Mapping
-from typing import NamedTuple
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from sdex.gossip.hosts import LOOPBACK
 
@@ -59,31 +61,95 @@ def share(base: int, group: str, loopback: int) -> int:
     return max(base, loopback) if group == LOOPBACK else base
 
 
+class Waiting(OrderedDict[str, Candidate]):
+    """The candidate list: URL → ``Candidate``, oldest first, counting its introduced
+    candidates by introducer, source and target group as it changes (so that a hello's
+    many introductions against a full list cost no scan of it each)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by: Counter[str] = Counter()
+        self.sources: Counter[str] = Counter()
+        self.targets: Counter[str] = Counter()
+
+    def _count(self, c: Candidate, n: int) -> None:
+        if c.by:
+            for counter, group in (
+                (self.by, c.by),
+                (self.sources, c.source),
+                (self.targets, c.target),
+            ):
+                if not group:
+                    continue  # (an unknown source counts against no group)
+                counter[group] += n
+                if counter[group] <= 0:
+                    del counter[group]
+
+    def __setitem__(self, url: str, c: Candidate) -> None:
+        old = self.get(url)
+        if old is not None:
+            self._count(old, -1)
+        super().__setitem__(url, c)
+        self._count(c, 1)
+
+    def __delitem__(self, url: str) -> None:
+        c = self[url]
+        super().__delitem__(url)
+        self._count(c, -1)
+
+    # (through ``__delitem__``: whether OrderedDict's own pop and popitem call a
+    # subclass's ``__delitem__`` is the C implementation's business)
+    def pop(self, url: str, default: Any = None) -> Any:
+        if url not in self:
+            return default
+        c = self[url]
+        del self[url]
+        return c
+
+    def popitem(self, last: bool = True) -> tuple[str, Candidate]:
+        if not self:
+            raise KeyError("popitem(): the candidate list is empty")
+        url = next(reversed(self)) if last else next(iter(self))
+        c = self[url]
+        del self[url]
+        return url, c
+
+    def clear(self) -> None:
+        super().clear()
+        self.by.clear()
+        self.sources.clear()
+        self.targets.clear()
+
+
 def make_room(
-    waiting: Mapping[str, Candidate],
-    new: Candidate,
+    waiting: Waiting,
+    by: str,
+    source: str,
+    target: Callable[[], str],
     size: int,
     loopback: int,
     rng: random.Random,
-) -> tuple[bool, str | None]:
-    """Whether ``new`` may join ``waiting`` (a list of at most ``size``), and the URL it
-    replaces if any (None: none; the caller removes it). ``loopback``: the candidates the
-    loopback group may hold."""
-    introduced = [c for c in waiting.values() if c.by]
-    targets = sum(1 for c in introduced if c.target == new.target)
-    if targets >= share(TARGET_SHARE, new.target, loopback):
-        return False, None
-    if not new.source:
-        return len(waiting) < size, None
-    sources = Counter(c.source for c in introduced if c.source)
-    if sources[new.source] >= share(SOURCE_SHARE, new.source, loopback):
-        return False, None
-    if len(waiting) < size:
-        return True, None
-    most = max(sources.values(), default=0)
-    if sources[new.source] + 1 >= most:
-        return False, None  # (no group holds more than it would: the list keeps its own)
-    crowded = [g for g, n in sources.items() if n == most]
-    group = rng.choice(sorted(crowded))
-    urls = [u for u, c in waiting.items() if c.by and c.source == group]
-    return True, rng.choice(urls)
+) -> tuple[Candidate | None, str | None]:
+    """The candidate ``by`` introduces from ``source`` if it may join ``waiting`` (a list
+    of at most ``size``; None: it may not), and the URL it replaces if any (None: none; the
+    caller removes it). ``target``: its URL's host group, asked only once the source's
+    checks passed (parsing a URL is what a refused flood would cost). ``loopback``: the
+    candidates the loopback group may hold."""
+    sources, full, most = waiting.sources, len(waiting) >= size, 0
+    if source:
+        mine = sources.get(source, 0)
+        if mine >= share(SOURCE_SHARE, source, loopback):
+            return None, None
+        if full:
+            most = max(sources.values(), default=0)
+            if mine + 1 >= most:
+                return None, None  # (no group holds more than it would: the list keeps its own)
+    elif full:
+        return None, None
+    new = Candidate(by, source, target())
+    if waiting.targets[new.target] >= share(TARGET_SHARE, new.target, loopback):
+        return None, None
+    if not full:
+        return new, None
+    group = rng.choice(sorted(g for g, n in sources.items() if n == most))
+    return new, rng.choice([u for u, c in waiting.items() if c.by and c.source == group])

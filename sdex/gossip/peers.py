@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sdex.gossip.actions import SPLITS, TOO_LARGE_ANSWER, Call, Reply, TooLarge, too_large
-from sdex.gossip.candidates import Candidate, make_room
+from sdex.gossip.candidates import Candidate, Waiting, make_room
 from sdex.gossip.hosts import LOOPBACK, url_of_ip
 from sdex.gossip.hosts import host_group as host_group
 
@@ -101,9 +101,11 @@ class Standing:
         self.tokens_at = now
         return self.tokens >= 1
 
-    def spend_introduction(self) -> None:
+    def spend_introduction(self, counted: bool = True) -> None:
+        """One token (``counted``: for a candidate it introduced; else one refused after its
+        URL was parsed, as its host group held its share)."""
         self.tokens -= 1
-        self.introduced += 1
+        self.introduced += counted
 
 
 @dataclass
@@ -186,7 +188,7 @@ class Peers:
         self._peers: dict[str, Peer] = {}
         self._by_url: dict[str, str] = {}
         self._standings: OrderedDict[str, Standing] = OrderedDict()
-        self.candidates: OrderedDict[str, Candidate] = OrderedDict()
+        self.candidates = Waiting()
         """Candidate URL → who introduced it, from which host group (``Candidate``)."""
         self.seeds: set[str] = set()
         self._seed_failures: dict[str, int] = {}
@@ -213,12 +215,21 @@ class Peers:
         if s.banned(now) or not s.can_introduce(now):
             return False
         # at most a burst of its candidates wait (none is dialled while the table is full)
-        if sum(1 for c in self.candidates.values() if c.by == introducer) >= MAX_INTRODUCED:
+        if self.candidates.by[introducer] >= MAX_INTRODUCED:
             return False
-        new = Candidate(introducer, source, host_group(url))
         loopback = MAX_CANDIDATES * self.per_loopback // max(1, self.max_peers)
-        ok, replaced = make_room(self.candidates, new, MAX_CANDIDATES, loopback, self.rng)
-        if not ok:
+        parsed: list[str] = []
+
+        def target() -> str:
+            parsed.append(host_group(url))
+            return parsed[0]
+
+        new, replaced = make_room(
+            self.candidates, introducer, source, target, MAX_CANDIDATES, loopback, self.rng
+        )
+        if new is None:
+            if parsed:  # (its group is full: what parsing the URL cost is its introducer's)
+                s.spend_introduction(counted=False)
             return False
         if replaced is not None:
             del self.candidates[replaced]
