@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from sdex.devnet import free_port
 from sdex.gossip import Gossip, GossipConfig, NodeKey
-from sdex.gossip.candidates import SOURCE_SHARE, TARGET_SHARE
+from sdex.gossip.candidates import SOURCE_SHARE, TARGET_SHARE, Candidate, Waiting
 from sdex.gossip.core import GossipCore
 from sdex.gossip.hosts import LOOPBACK, host_group
 from sdex.gossip.peers import MAX_CANDIDATES, MAX_INTRODUCED
@@ -263,3 +263,37 @@ def test_a_list_full_of_seeds_refuses_a_known_source() -> None:
     c = GossipCore(ME, "http://me.test:1", seeds, Book(), GossipConfig(), clock=Clock())
     assert sybils(c, 1, 1, "198.51.100.1", base=0) == 0
     assert len(c.peers.candidates) == MAX_CANDIDATES
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["set", "del", "pop", "popfirst", "poplast", "clear"]),
+            st.integers(0, 12),
+            st.sampled_from(["", "0xa", "0xb"]),
+            st.sampled_from(["", "s1", "s2"]),
+        ),
+        max_size=60,
+    )
+)
+def test_the_lists_counts_follow_every_change(ops: list[tuple[str, int, str, str]]) -> None:
+    """``Waiting``'s counts by introducer, source and target are its values' counts after
+    any change (seeds and unknown sources counted against nothing)."""
+    w = Waiting()
+    for op, i, by, source in ops:
+        url = f"http://u{i}"
+        if op == "set":
+            w[url] = Candidate(by, source, f"t{i % 3}")
+        elif op == "del" and url in w:
+            del w[url]
+        elif op == "pop":
+            w.pop(url)
+        elif op in ("popfirst", "poplast") and w:
+            w.popitem(last=op == "poplast")
+        elif op == "clear":
+            w.clear()
+        introduced = [c for c in w.values() if c.by]
+        assert w.by == Counter(c.by for c in introduced)
+        assert w.sources == Counter(c.source for c in introduced if c.source)
+        assert w.targets == Counter(c.target for c in introduced)
