@@ -1,8 +1,9 @@
 """review29: a hello signed for another node and replayed here spends nothing of its
 signer's. Only its mesh request was dropped: the URLs it shares were still introduced as
-its signer's, each spending one of the signer's ``MAX_INTRODUCED`` (a lifetime quota per
-id), so a node that received a peer's hello could use up that peer's introductions
-everywhere else (its later, genuine ones dropped)."""
+its signer's, each spending one of the signer's introductions (then a lifetime quota of
+``MAX_INTRODUCED`` per id; peer30 made it a refilling budget, ``MAX_INTRODUCED`` at once and
+one per ``INTRODUCE_SECONDS``), so a node that received a peer's hello could use up that
+peer's introductions everywhere else (its later, genuine ones dropped until they refill)."""
 
 from __future__ import annotations
 

@@ -53,6 +53,7 @@ from sdex.gossip.actions import (
     Scored,
     tally,
 )
+from sdex.gossip.hosts import source_group
 from sdex.gossip.outbox import ALSO_MAX, SHORT_ID, Heard, Outbox
 from sdex.gossip.peers import INVALID_PENALTY, Peers, normalize
 from sdex.gossip.ports import OrderView
@@ -172,11 +173,19 @@ class GossipCore(Pushing):
         return self.accepted_many([(order, exclude)])  # (it rests: to the mesh, not ``exclude``)
 
     def hello(
-        self, sender: str, url: str, body: dict[str, Any], to: str | None = None
+        self,
+        sender: str,
+        url: str,
+        body: dict[str, Any],
+        to: str | None = None,
+        address: str | None = None,
     ) -> dict[str, object]:
         """A signed hello from ``sender``, signed for the node id ``to`` (``X-SDEX-To``; None:
-        this node's, as the simulator passes). Its claimed URL and the URLs it shares become
-        candidates (dialled before they are trusted); ``"mesh"`` grafts or prunes. The answer.
+        this node's, as the simulator passes), from the client ``address`` (None: not known,
+        as in the simulator). Its claimed URL and the URLs it shares become candidates
+        (dialled before they are trusted), each counting against ``address``'s host group
+        and its own (``sdex.gossip.candidates``: keys are free, groups are not); ``"mesh"``
+        grafts or prunes. The answer.
 
         One signed for another node (``to`` another id: replayed here) introduces nothing
         and neither grafts nor prunes (review29). A *first* hello (``to`` "": its signer did
@@ -189,13 +198,13 @@ class GossipCore(Pushing):
         dialled back, and the answer to our own hello (fresh, signed over our request)
         shares the signer's."""
         addressed = to is None or to.lower() == self.node_id.lower()
-        peer = self.peers.get(sender)
+        peer, source = self.peers.get(sender), source_group(address)
         if (addressed or to == "") and (peer is None or peer.url != normalize(url)):
-            self.peers.introduce(url, sender)
+            self.peers.introduce(url, sender, source)
         urls = body.get("peers")
         if addressed and isinstance(urls, list):
             for u in urls[: flows.MAX_SHARED_URLS]:
-                self.peers.introduce(u, sender)
+                self.peers.introduce(u, sender, source)
         granted = False
         graft = body.get("mesh") if addressed else None
         if graft is True and peer is not None and not self.peers.is_banned(sender):

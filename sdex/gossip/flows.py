@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from sdex.gossip.actions import Call, Check, Flow, GossipConfig, Reply, TooLarge
 from sdex.gossip.client import ANSWER_ROOM
+from sdex.gossip.hosts import source_group
 from sdex.gossip.peers import Peer, Peers
 from sdex.gossip.ports import OrderView
 from sdex.model import MAX_ORDER_JSON
@@ -103,7 +104,7 @@ def dial(core: FlowCore, url: str, graft: bool) -> Flow:
     urls = answer.get("peers")
     if isinstance(urls, list):
         for u in urls[:MAX_SHARED_URLS]:
-            core.peers.introduce(u, peer.key)
+            core.peers.introduce(u, peer.key, source_group(reply.address))
 
 
 def snapshot(core: FlowCore, peer: Peer) -> Flow:

@@ -76,4 +76,11 @@ def url_of_ip(address: str) -> str:
     return f"http://[{address}]" if ":" in address else f"http://{address}"
 
 
+def source_group(address: str | None) -> str:
+    """The host group of a client address (a request's or an answer's peer, "" or None if
+    not known: the simulator has none), "" if not known: what a candidate's introduction
+    counts against (``sdex.gossip.candidates``)."""
+    return host_group(url_of_ip(address)) if address else ""
+
+
 _NUMERIC_HOST = re.compile(r"[0-9a-fx.]{1,64}")

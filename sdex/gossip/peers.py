@@ -10,7 +10,9 @@
   peer stopped introducing others after 16), at most ``MAX_INTRODUCED`` of an id's waiting
   at once (a full table dials none, and the list must keep room for other ids), so a liar
   cannot fill the table with made-up URLs (they never answer, and are dropped after one
-  try). The bucket is kept in memory with
+  try). Keys are free, so each candidate also counts against the host group its
+  introduction came from and its URL's own (``sdex.gossip.candidates``; peer31: many keys
+  of one machine kept the list full). The bucket is kept in memory with
   the id's standing, not persisted: the candidates it bounds are in memory too (a restart
   has none), and keys are free to make, so a stored bucket would bound no attacker more.
 - **Eviction**: an admitted peer that keeps failing (``EVICT_FAILURES`` in a row, nothing
@@ -46,6 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sdex.gossip.actions import SPLITS, TOO_LARGE_ANSWER, Call, Reply, TooLarge, too_large
+from sdex.gossip.candidates import Candidate, Waiting, make_room
 from sdex.gossip.hosts import LOOPBACK, url_of_ip
 from sdex.gossip.hosts import host_group as host_group
 
@@ -98,9 +101,11 @@ class Standing:
         self.tokens_at = now
         return self.tokens >= 1
 
-    def spend_introduction(self) -> None:
+    def spend_introduction(self, counted: bool = True) -> None:
+        """One token (``counted``: for a candidate it introduced; else one refused after its
+        URL was parsed, as its host group held its share)."""
         self.tokens -= 1
-        self.introduced += 1
+        self.introduced += counted
 
 
 @dataclass
@@ -153,6 +158,10 @@ class Peer:
         }
 
 
+SEED = Candidate("")
+"""An operator's seed in the candidate list."""
+
+
 class Peers:
     def __init__(
         self,
@@ -179,8 +188,8 @@ class Peers:
         self._peers: dict[str, Peer] = {}
         self._by_url: dict[str, str] = {}
         self._standings: OrderedDict[str, Standing] = OrderedDict()
-        self.candidates: OrderedDict[str, str] = OrderedDict()
-        """Candidate URL → the id that introduced it ("" for the operator's seeds)."""
+        self.candidates = Waiting()
+        """Candidate URL → who introduced it, from which host group (``Candidate``)."""
         self.seeds: set[str] = set()
         self._seed_failures: dict[str, int] = {}
         self._seed_retry: dict[str, float] = {}
@@ -191,23 +200,41 @@ class Peers:
         url = normalize(url)
         if _plausible(url) and url != self.me:
             self.seeds.add(url)
-            self.candidates[url] = ""
+            self.candidates[url] = SEED
 
-    def introduce(self, url: object, introducer: str) -> bool:
-        """``introducer`` says a node answers at ``url``: a candidate, within its quota."""
+    def introduce(self, url: object, introducer: str, source: str = "") -> bool:
+        """``introducer`` says a node answers at ``url``: a candidate, within its quota and
+        its host groups' shares (``sdex.gossip.candidates``; ``source``: the host group the
+        introduction came from, "" if not known)."""
         if not isinstance(url, str) or url in self._by_url:
             return False  # (already a verified peer's URL: the common case, checked first)
         url = normalize(url)
         if not _plausible(url) or url == self.me or url in self._by_url or url in self.candidates:
             return False
         s, now = self.standing(introducer), self.clock()
-        if s.banned(now) or len(self.candidates) >= MAX_CANDIDATES or not s.can_introduce(now):
+        if s.banned(now) or not s.can_introduce(now):
             return False
         # at most a burst of its candidates wait (none is dialled while the table is full)
-        if sum(1 for by in self.candidates.values() if by == introducer) >= MAX_INTRODUCED:
+        if self.candidates.by[introducer] >= MAX_INTRODUCED:
             return False
+        loopback = MAX_CANDIDATES * self.per_loopback // max(1, self.max_peers)
+        parsed: list[str] = []
+
+        def target() -> str:
+            parsed.append(host_group(url))
+            return parsed[0]
+
+        new, replaced = make_room(
+            self.candidates, introducer, source, target, MAX_CANDIDATES, loopback, self.rng
+        )
+        if new is None:
+            if parsed:  # (its group is full: what parsing the URL cost is its introducer's)
+                s.spend_introduction(counted=False)
+            return False
+        if replaced is not None:
+            del self.candidates[replaced]
         s.spend_introduction()
-        self.candidates[url] = introducer
+        self.candidates[url] = new
         return True
 
     def take_candidates(self, k: int) -> list[str]:
@@ -224,7 +251,7 @@ class Peers:
                 continue
             out.append(url)
         for url in waiting:
-            self.candidates[url] = ""
+            self.candidates[url] = SEED
         return out
 
     def dial_failed(self, url: str) -> None:
@@ -234,7 +261,7 @@ class Peers:
             self._seed_failures[url] = n
             delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** min(n, 10))
             self._seed_retry[url] = self.clock() + delay * self.rng.uniform(0.8, 1.2)
-            self.candidates[url] = ""
+            self.candidates[url] = SEED
 
     def admit(self, key: str, url: str, address: str = "") -> Peer | None:
         """``key`` answered a signed hello at ``url``, from the IP ``address`` if known: it
@@ -319,7 +346,7 @@ class Peers:
         if peer is not None:
             self._by_url.pop(peer.url, None)
             if peer.url in self.seeds:
-                self.candidates[peer.url] = ""
+                self.candidates[peer.url] = SEED
             if self.on_drop is not None:
                 self.on_drop(key)
 

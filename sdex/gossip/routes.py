@@ -91,6 +91,8 @@ class Asked:
     (a first hello, or one replayed from elsewhere), which is taken as a stranger's."""
     to: str = ""
     """The node id it was signed for (``X-SDEX-To``; "": none)."""
+    address: str = ""
+    """The client address it came from (``request.remote``; what its host group is)."""
 
 
 Route = Callable[[Gossip, Asked], Awaitable[object]]
@@ -127,7 +129,8 @@ def p2p(route: Route, max_body: int) -> Handler:
         addressed = sender.to == gossip.key.node_id
         if addressed:
             gossip.peers.seen(sender.node_id)
-        asked = Asked(sender.node_id, sender.url, body, request.query, addressed, sender.to)
+        remote = request.remote or ""
+        asked = Asked(sender.node_id, sender.url, body, request.query, addressed, sender.to, remote)
         result = await route(gossip, asked)
         data = json.dumps(result, separators=(",", ":")).encode()
         headers = gossip.key.answer_headers(sender.signature, 200, data)
@@ -299,7 +302,7 @@ async def post_fetch(gossip: Gossip, q: Asked) -> object:
 async def post_hello(gossip: Gossip, q: Asked) -> object:
     """A signed hello: the sender's claimed URL is dialled back before it is trusted. What
     one signed for no node or another may introduce or graft: ``GossipCore.hello``."""
-    return gossip.core.hello(q.sender, q.url, q.body, to=q.to)
+    return gossip.core.hello(q.sender, q.url, q.body, to=q.to, address=q.address)
 
 
 async def get_peers(gossip: Gossip, q: Asked) -> object:
