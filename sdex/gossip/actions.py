@@ -65,7 +65,7 @@ class GossipConfig:
     dial_timeout: float = 5.0
     peers_per_host: int = 8
     """Admitted peers one host group may hold (``peers.MAX_PER_HOST``; ``peers.host_group``:
-    an IPv4 /24, an IPv6 /64, a name's last two labels): one host cannot fill the table."""
+    an IPv4 /24, an IPv6 /32, a name's last two labels): one host cannot fill the table."""
     peers_per_loopback: int = 64
     """The same for loopback addresses (default: the whole table, ``peers.MAX_PEERS``): a
     devnet runs every node on 127.0.0.1."""
