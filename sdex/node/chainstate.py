@@ -93,6 +93,9 @@ class NodeChainState(NodeRejudge):
         if changes.reverted or changes.reorg_depth:
             rejudge |= {f.order_hash for f in changes.fills}
             rejudge |= {f.order_hash for f in changes.reverted}
+        # A bitmap order closed by its maker's same-nonce fill that a reorg undid: no event
+        # of its own says so (mirror31): the undone fills' makers' bitmap orders, again
+        kin_makers = self._bitmap_undone(changes.reverted, rejudge)
         if changes.reorg_depth:  # expired by an undone block's time: the chain says again
             rejudge |= self.registry.unexpired(self.now())
         makers = changes.makers_cancelled_up_to
@@ -121,6 +124,9 @@ class NodeChainState(NodeRejudge):
                 await self._rejudge_stored(
                     None if changes.reset else sorted(makers), changes.walked
                 )
+            if kin_makers and not changes.reset:  # (evicted ones: from the store)
+                kin_makers -= {m.lower() for m in makers}  # (walked above: all of theirs)
+                await self._rejudge_stored(sorted(kin_makers), changes.walked, bitmap=True)
             self._remined({h: n for h, n in remined.items() if h not in rejudge})
             if (forgotten := self._undone.forget(changes.fills)) is not None:
                 changes.stored.append(forgotten)
@@ -149,6 +155,33 @@ class NodeChainState(NodeRejudge):
                     if n is not None and (nonce is None or n == nonce):
                         kin.add(e.hash)
         return kin
+
+    def _bitmap_undone(self, reverted: Iterable[FillEvent], rejudge: set[bytes]) -> set[str]:
+        """Fills a reorg undid: into ``rejudge`` the held bitmap orders they may have closed
+        with no event of their own (of an undone bitmap order the node holds, its maker's
+        orders with its nonce; of an order it does not hold, all its maker's bitmap orders).
+        Returned: those makers (lower case), whose evicted bitmap orders the store has."""
+        nonces: dict[str, set[int] | None] = {}  # maker -> nonces (None: every one)
+        for f in reverted:
+            rec = self.records.get(f.order_hash)
+            nonce = None if rec is None else bitmap_nonce(rec.signed.order.salt)
+            if rec is not None and nonce is None:
+                continue  # an ordinary order: its state is its own
+            maker = f.maker.lower()
+            if nonce is None:
+                nonces[maker] = None
+            elif (known := nonces.setdefault(maker, set())) is not None:
+                known.add(nonce)
+        if not nonces:
+            return set()
+        for h, rec in self.records.items():
+            o = rec.signed.order
+            if (maker := o.maker.lower()) not in nonces:
+                continue
+            n = bitmap_nonce(o.salt)
+            if n is not None and ((want := nonces[maker]) is None or n in want):
+                rejudge.add(h)
+        return set(nonces)
 
     def _fills_stored(self, fut: asyncio.Future[list[StoredFill]]) -> None:
         """The watcher's fills are durable: those new (whoever stores a fill first, watcher
