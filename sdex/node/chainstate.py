@@ -138,40 +138,43 @@ class NodeChainState(NodeRejudge):
             self._back = MappingProxyType({})
             self.registry.unpin(rejudge)
 
-    def _bitmap_kin(self, fills: Iterable[FillEvent]) -> set[bytes]:
-        """The booked bitmap orders these fills may have filled with no event of their own:
-        of a filled bitmap order the node holds, its maker's orders with its nonce; of a
-        filled order it does not hold, all its maker's bitmap orders (the mirror never
-        judges them: ``Mirror.state``; the chain is read)."""
-        kin: set[bytes] = set()
+    def _bitmap_nonces(self, fills: Iterable[FillEvent]) -> dict[str, set[int] | None]:
+        """Of ``fills``, the bitmap nonces they may have filled with no event of their own,
+        by maker (as the fills name it): of a filled bitmap order the node holds, its nonce; of an
+        order it does not hold, every one (None: the mirror does not know its salt)."""
+        nonces: dict[str, set[int] | None] = {}
         for f in fills:
             rec = self.records.get(f.order_hash)
             nonce = None if rec is None else bitmap_nonce(rec.signed.order.salt)
             if rec is not None and nonce is None:
                 continue  # an ordinary order: its state is its own
+            if nonce is None:
+                nonces[f.maker] = None
+            elif (known := nonces.setdefault(f.maker, set())) is not None:
+                known.add(nonce)
+        return nonces
+
+    def _bitmap_kin(self, fills: Iterable[FillEvent]) -> set[bytes]:
+        """The booked bitmap orders these fills may have filled with no event of their own
+        (``_bitmap_nonces``; the mirror never judges them: ``Mirror.state``; the chain is
+        read). Each maker's booked orders walked once a block, not once a fill."""
+        kin: set[bytes] = set()
+        for maker, want in self._bitmap_nonces(fills).items():
             for token in self.tokens:
-                for e in self.book.orders_of(f.maker, token):
+                for e in self.book.orders_of(maker, token):
                     n = bitmap_nonce(e.order.salt)
-                    if n is not None and (nonce is None or n == nonce):
+                    if n is not None and (want is None or n in want):
                         kin.add(e.hash)
         return kin
 
     def _bitmap_undone(self, reverted: Iterable[FillEvent], rejudge: set[bytes]) -> set[str]:
         """Fills a reorg undid: into ``rejudge`` the held bitmap orders they may have closed
-        with no event of their own (of an undone bitmap order the node holds, its maker's
-        orders with its nonce; of an order it does not hold, all its maker's bitmap orders).
-        Returned: those makers (lower case), whose evicted bitmap orders the store has."""
-        nonces: dict[str, set[int] | None] = {}  # maker -> nonces (None: every one)
-        for f in reverted:
-            rec = self.records.get(f.order_hash)
-            nonce = None if rec is None else bitmap_nonce(rec.signed.order.salt)
-            if rec is not None and nonce is None:
-                continue  # an ordinary order: its state is its own
-            maker = f.maker.lower()
-            if nonce is None:
-                nonces[maker] = None
-            elif (known := nonces.setdefault(maker, set())) is not None:
-                known.add(nonce)
+        with no event of their own (``_bitmap_nonces``), open or closed. Returned: those
+        makers (lower case), whose evicted bitmap orders the store has."""
+        nonces: dict[str, set[int] | None] = {}
+        for maker, want in self._bitmap_nonces(reverted).items():
+            known = nonces.get(maker := maker.lower(), set())
+            nonces[maker] = None if want is None or known is None else known | want
         if not nonces:
             return set()
         for h, rec in self.records.items():
