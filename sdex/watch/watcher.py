@@ -120,11 +120,13 @@ class Watcher(PollLoop):
         except Unreadable as e:
             log.warning("the saved chain mirror is unreadable (%s): the chain is read anew", e)
             self.mirror.head = Header(0, ZERO_HASH, "", 0)  # (set aside: said once)
+            self.mirror.bitmaps.resumed()  # (till the reset: bitmap orders by the chain)
             return
         if saved is None:
             return
         (number, block_hash, timestamp), makers, funds, evicted, checkpoints = saved
         m = self.mirror
+        m.bitmaps.resumed()  # blocks before the saved head unseen here: the chain judges them
         m.checkpoints.load(checkpoints)  # (a far rewind provable at once: ``fork.rewound``)
         m.marks.evicted = evicted
         m.min_salt = makers
