@@ -179,7 +179,9 @@ class Store(ChainStore, UndoneStore):
             dropped = [fill_of(r) for r in db.execute(sql).fetchall()]
             for table in ("fills", *MIRROR_TABLES):
                 db.execute(f"DELETE FROM {table}")
-            db.execute("DELETE FROM meta WHERE key IN ('mirror_head', 'checkpoint')")
+            db.execute(
+                "DELETE FROM meta WHERE key IN ('mirror_head', 'checkpoint', 'mirror_checkpoints')"
+            )
             db.execute(
                 "UPDATE settlements SET status='dropped', updated_at=? WHERE status='pending'",
                 (now,),

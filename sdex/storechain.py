@@ -118,21 +118,33 @@ class ChainStore(StoreReads):
         orders: dict[bytes, tuple[int, bool]],
         makers: dict[str, int],
         funds: dict[tuple[str, str], tuple[int, int]],
+        checkpoints: list[tuple[int, str]] | None = None,
     ) -> None:
         """The mirror's changes and its head, in one transaction (awaited: durable when it
-        returns; the event loop runs on meanwhile)."""
+        returns; the event loop runs on meanwhile); ``checkpoints`` (``Mirror.checkpoints``)
+        too, if given (else the saved ones stay)."""
         order_rows = [("0x" + h.hex(), str(f), int(c)) for h, (f, c) in orders.items()]
         maker_rows = [(m, str(s)) for m, s in makers.items()]
         fund_rows = [(m, t, str(b), str(a)) for (m, t), (b, a) in funds.items()]
         head_json = json.dumps(list(head))
+        cps_json = None if checkpoints is None else json.dumps([list(c) for c in checkpoints])
 
         def save(db: sqlite3.Connection) -> None:
             db.executemany("INSERT OR REPLACE INTO mirror_orders VALUES (?,?,?)", order_rows)
             db.executemany("INSERT OR REPLACE INTO mirror_makers VALUES (?,?)", maker_rows)
             db.executemany("INSERT OR REPLACE INTO mirror_funds VALUES (?,?,?,?)", fund_rows)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('mirror_head', ?)", (head_json,))
+            if cps_json is not None:
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (CHECKPOINTS_KEY, cps_json))
 
         await self._call_async(save)
+
+    def saved_checkpoints(self) -> object:
+        """The checkpoints ``save_mirror`` saved, as parsed (None: none saved; checked by
+        ``sdex.watch.saved``); ``ValueError`` for text that is not bounded JSON."""
+        sql = "SELECT value FROM meta WHERE key=?"
+        row = self._call(lambda db: db.execute(sql, (CHECKPOINTS_KEY,)).fetchone())
+        return None if row is None else jsonio.stored(row[0], max_depth=2)
 
     def load_mirror(self) -> tuple[dict[str, int], dict[tuple[str, str], tuple[int, int]]]:
         """The saved makers' ``minValidSalt`` and accounts' funds (the orders' rows stay
@@ -163,6 +175,9 @@ def uint_of(text: object) -> int:
         raise ValueError(f"a saved amount {str(text)[:80]!r} is not in decimal digits")
     return int(text)
 
+
+CHECKPOINTS_KEY = "mirror_checkpoints"
+"""``meta``'s key of the mirror's sparse checkpoints (JSON ``[[number, hash], ...]``)."""
 
 _UNSTORABLE = (OverflowError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
 """A row's own failures (an integer past 2^63, a value SQLite cannot bind): deterministic,

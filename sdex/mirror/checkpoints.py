@@ -8,7 +8,12 @@ our block at the checkpoint at or below its head) from a chain rewound or replac
 multiples of ``2**k``: below a number at distance ``d`` from the newest, a checkpoint lies
 within ``2 * (d + 1) / (PER_LEVEL - 1)`` (``tests/test_reorg30_checkpoints.py``). Only
 headers the mirror applied are recorded (a block leaving the kept window, the last block
-of a run applied without headers, the saved head the chain still has at a start)."""
+of a run applied without headers, the saved head the chain still has at a start).
+
+Saved with the mirror's head (one transaction, ``Store.save_mirror``) when a level of
+``SAVED_FROM`` or sparser moved (every ``2**SAVED_FROM`` blocks, a reorg's drop, a reset),
+and read back at a start (``sdex.watch.saved``): a far rewind after a restart is provable at
+once, not once new checkpoints accumulate (mirror31)."""
 
 from __future__ import annotations
 
@@ -18,6 +23,8 @@ LEVELS = 64
 """Levels kept: multiples of 1, 2, 4, ... 2**63 (every block number fits)."""
 PER_LEVEL = 8
 """Numbers kept per level: at most ``LEVELS * PER_LEVEL`` checkpoints in all."""
+SAVED_FROM = 3
+"""A new multiple of ``2**SAVED_FROM`` marks the checkpoints to be saved (``take_dirty``)."""
 
 
 class Checkpoints:
@@ -27,6 +34,8 @@ class Checkpoints:
         self._levels: list[deque[int]] = [deque() for _ in range(max(1, levels))]
         self._per_level = max(2, per_level)
         self._hashes: dict[int, str] = {}
+        self.dirty = False
+        """Moved at a level of ``SAVED_FROM`` or sparser (or dropped) since last taken."""
 
     def __len__(self) -> int:
         return len(self._hashes)
@@ -40,6 +49,7 @@ class Checkpoints:
         self._hashes[number] = block_hash
         top = len(self._levels) - 1
         zeros = top if number == 0 else min(top, (number & -number).bit_length() - 1)
+        self.dirty |= zeros >= SAVED_FROM
         for k in range(zeros + 1):
             level = self._levels[k]
             level.append(number)
@@ -84,8 +94,28 @@ class Checkpoints:
                 level.pop()
         for n in [n for n in self._hashes if n > number]:
             del self._hashes[n]
+            self.dirty = True
 
     def clear(self) -> None:
         for level in self._levels:
             level.clear()
         self._hashes.clear()
+        self.dirty = True
+
+    def items(self) -> list[tuple[int, str]]:
+        """Every checkpoint, ascending: what ``load`` takes back."""
+        return sorted(self._hashes.items())
+
+    def take_dirty(self) -> list[tuple[int, str]] | None:
+        """``items`` if to be saved (``dirty``, cleared), else None."""
+        if not self.dirty:
+            return None
+        self.dirty = False
+        return self.items()
+
+    def load(self, items: list[tuple[int, str]]) -> None:
+        """Checkpoints saved by ``items`` back (ascending): the levels as they were."""
+        self.clear()
+        for number, block_hash in sorted(items):
+            self.add(number, block_hash)
+        self.dirty = False

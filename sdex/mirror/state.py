@@ -27,12 +27,20 @@ from eth_hash.auto import keccak
 
 from sdex.chain import Exchange, FillEvent, Log, OrderState, OrderStatus, Receipt
 from sdex.chain.headsignal import HeadSignal
+from sdex.mirror.bitmaps import BitmapWatch
 from sdex.mirror.blocks import Block, Effects, Header
 from sdex.mirror.checkpoints import Checkpoints
 from sdex.mirror.marks import OrderMarks
 from sdex.mirror.own import Account, OwnReceipt, OwnReceipts, Stub
 from sdex.mirror.sigcache import SigCache
-from sdex.order import BITMAP_SALT_TAG, UINT256_MAX, ZERO_ADDRESS, SignedOrder, validity_errors
+from sdex.order import (
+    BITMAP_NONCE_LIMIT,
+    BITMAP_SALT_TAG,
+    UINT256_MAX,
+    ZERO_ADDRESS,
+    SignedOrder,
+    validity_errors,
+)
 
 TRANSFER = keccak(b"Transfer(address,address,uint256)")
 APPROVAL = keccak(b"Approval(address,address,uint256)")
@@ -58,6 +66,8 @@ class Mirror:
         self.funds: dict[Account, tuple[int, int]] = {}
         self.blocks: deque[Block] = deque()
         self.checkpoints = Checkpoints()
+        self.bitmaps = BitmapWatch()
+        """Bitmap orders the mirror may judge itself (``sdex.mirror.bitmaps``)."""
         """Sparse hashes of applied blocks below ``blocks`` (``sdex.mirror.checkpoints``)."""
         self._fill_topic = exchange.abi.events["OrderFilled"].topic
         self._cancel_topic = exchange.abi.events["OrderCancelled"].topic
@@ -241,6 +251,7 @@ class Mirror:
             old = marks.take(f.order_hash)[0]
             undo.append(("filled", f.order_hash, old))
             marks.filled[f.order_hash] = old + f.maker_filled
+            self.bitmaps.seen(f.order_hash, f.maker)
             self.dirty_orders.add(f.order_hash)
         for lg in logs:
             if not lg.topics:
@@ -252,6 +263,9 @@ class Mirror:
                     undo.append(("cancelled", h, marks.take(h)[1]))
                     marks.cancelled.add(h)
                     self.dirty_orders.add(h)
+                    self.bitmaps.seen(
+                        h, "0x" + lg.topics[2][-20:].hex() if len(lg.topics) > 2 else ""
+                    )
                     eff.cancelled.add(h)
                 elif t0 == self._upto_topic and len(lg.topics) >= 2 and len(lg.data) >= 32:
                     maker = "0x" + lg.topics[1][-20:].hex()
@@ -371,6 +385,7 @@ class Mirror:
         self.funds.clear()
         self.blocks.clear()
         self.checkpoints.clear()
+        self.bitmaps.restart()
         self.dirty_orders.clear()
         self.dirty_makers.clear()
         self.dirty_funds.clear()
@@ -408,6 +423,8 @@ class Mirror:
         """Take an account's funds from a chain read (``getOrderStates``) made when the
         mirror's head was ``read_at``, unless a block applied since touched them."""
         o = signed.order
+        if o.salt >> 192 == BITMAP_SALT_TAG:  # (a later fill of it: its nonce alone moved)
+            self.bitmaps.know(signed.hash, o.maker, o.salt % BITMAP_NONCE_LIMIT)
         account = (o.maker, o.maker_token)
         if account not in self.funds and not self.touched_since(account, read_at):
             self.set_funds(account, state.maker_balance, state.maker_allowance, exact=False)
@@ -435,14 +452,17 @@ class Mirror:
     def state(self, signed: SignedOrder, signature_valid: bool = True) -> OrderState | None:
         """The order's ``getOrderStates`` row as the mirror sees it; None when the maker's
         funds are not known yet (a first-seen account: one chain read), or its fill state
-        (a saved row that was unreadable: ``OrderMarks.unknown``; a bitmap order's)."""
+        (a saved row that was unreadable: ``OrderMarks.unknown``; a bitmap order's whose nonce
+        may have moved: ``sdex.mirror.bitmaps``)."""
         o = signed.order
+        # a bitmap order shares its state with its maker's orders of its nonce: one of them
+        # filled may have moved it, unseen (attack29). Its salt known from here on (first)
+        if o.salt >> 192 == BITMAP_SALT_TAG and not self.bitmaps.judgeable(
+            signed.hash, o.maker, o.salt % BITMAP_NONCE_LIMIT
+        ):
+            return None
         f = self.funds.get((o.maker, o.maker_token))
         if f is None or self.head is None:
-            return None
-        if o.salt >> 192 == BITMAP_SALT_TAG:
-            # a bitmap order shares its state with its maker's orders of the same nonce: one
-            # of them filled makes it FILLED with no event of its own (attack29)
             return None
         h = signed.hash
         filled, cancelled = self.marks.get(h)

@@ -93,6 +93,9 @@ class NodeChainState(NodeRejudge):
         if changes.reverted or changes.reorg_depth:
             rejudge |= {f.order_hash for f in changes.fills}
             rejudge |= {f.order_hash for f in changes.reverted}
+        # A bitmap order closed by its maker's same-nonce fill that a reorg undid: no event
+        # of its own says so (mirror31): the undone fills' makers' bitmap orders, again
+        kin_makers = self._bitmap_undone(changes.reverted, rejudge)
         if changes.reorg_depth:  # expired by an undone block's time: the chain says again
             rejudge |= self.registry.unexpired(self.now())
         makers = changes.makers_cancelled_up_to
@@ -121,6 +124,9 @@ class NodeChainState(NodeRejudge):
                 await self._rejudge_stored(
                     None if changes.reset else sorted(makers), changes.walked
                 )
+            if kin_makers and not changes.reset:  # (evicted ones: from the store)
+                kin_makers -= {m.lower() for m in makers}  # (walked above: all of theirs)
+                await self._rejudge_stored(sorted(kin_makers), changes.walked, bitmap=True)
             self._remined({h: n for h, n in remined.items() if h not in rejudge})
             if (forgotten := self._undone.forget(changes.fills)) is not None:
                 changes.stored.append(forgotten)
@@ -132,23 +138,53 @@ class NodeChainState(NodeRejudge):
             self._back = MappingProxyType({})
             self.registry.unpin(rejudge)
 
-    def _bitmap_kin(self, fills: Iterable[FillEvent]) -> set[bytes]:
-        """The booked bitmap orders these fills may have filled with no event of their own:
-        of a filled bitmap order the node holds, its maker's orders with its nonce; of a
-        filled order it does not hold, all its maker's bitmap orders (the mirror never
-        judges them: ``Mirror.state``; the chain is read)."""
-        kin: set[bytes] = set()
+    def _bitmap_nonces(self, fills: Iterable[FillEvent]) -> dict[str, set[int] | None]:
+        """Of ``fills``, the bitmap nonces they may have filled with no event of their own,
+        by maker (as the fills name it): of a filled bitmap order the node holds, its nonce; of an
+        order it does not hold, every one (None: the mirror does not know its salt)."""
+        nonces: dict[str, set[int] | None] = {}
         for f in fills:
             rec = self.records.get(f.order_hash)
             nonce = None if rec is None else bitmap_nonce(rec.signed.order.salt)
             if rec is not None and nonce is None:
                 continue  # an ordinary order: its state is its own
+            if nonce is None:
+                nonces[f.maker] = None
+            elif (known := nonces.setdefault(f.maker, set())) is not None:
+                known.add(nonce)
+        return nonces
+
+    def _bitmap_kin(self, fills: Iterable[FillEvent]) -> set[bytes]:
+        """The booked bitmap orders these fills may have filled with no event of their own
+        (``_bitmap_nonces``; the mirror never judges them: ``Mirror.state``; the chain is
+        read). Each maker's booked orders walked once a block, not once a fill."""
+        kin: set[bytes] = set()
+        for maker, want in self._bitmap_nonces(fills).items():
             for token in self.tokens:
-                for e in self.book.orders_of(f.maker, token):
+                for e in self.book.orders_of(maker, token):
                     n = bitmap_nonce(e.order.salt)
-                    if n is not None and (nonce is None or n == nonce):
+                    if n is not None and (want is None or n in want):
                         kin.add(e.hash)
         return kin
+
+    def _bitmap_undone(self, reverted: Iterable[FillEvent], rejudge: set[bytes]) -> set[str]:
+        """Fills a reorg undid: into ``rejudge`` the held bitmap orders they may have closed
+        with no event of their own (``_bitmap_nonces``), open or closed. Returned: those
+        makers (lower case), whose evicted bitmap orders the store has."""
+        nonces: dict[str, set[int] | None] = {}
+        for maker, want in self._bitmap_nonces(reverted).items():
+            known = nonces.get(maker := maker.lower(), set())
+            nonces[maker] = None if want is None or known is None else known | want
+        if not nonces:
+            return set()
+        for h, rec in self.records.items():
+            o = rec.signed.order
+            if (maker := o.maker.lower()) not in nonces:
+                continue
+            n = bitmap_nonce(o.salt)
+            if n is not None and ((want := nonces[maker]) is None or n in want):
+                rejudge.add(h)
+        return set(nonces)
 
     def _fills_stored(self, fut: asyncio.Future[list[StoredFill]]) -> None:
         """The watcher's fills are durable: those new (whoever stores a fill first, watcher

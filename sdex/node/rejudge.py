@@ -19,7 +19,7 @@ from sdex.matching.match import TimeInForce
 from sdex.model import CHAIN_CLOSED, OrderStatus, closed_status
 from sdex.node.registry import Record
 from sdex.node.verdicts import NodeVerdicts, _message
-from sdex.order import SignedOrder
+from sdex.order import SignedOrder, bitmap_nonce
 from sdex.store import StoredOrder
 from sdex.watch.changes import durable
 
@@ -163,23 +163,28 @@ class NodeRejudge(NodeVerdicts):
             rec.reason = f"{rec.tif.value}: partly filled; the unmatched rest was dropped"
         self.registry.correct_filled(rec, filled)
 
-    async def _rejudge_stored(self, makers: list[str] | None, walked: dict[str, int]) -> None:
+    async def _rejudge_stored(
+        self, makers: list[str] | None, walked: dict[str, int], bitmap: bool = False
+    ) -> None:
         """After a reset (every order) or a cancel-up-to (``makers``' orders): the orders
         closed by the chain and evicted from memory are judged again too, a page at a time
         (``_rejudge``: reopened, or closed otherwise). Those that stay as stored leave
         memory again at once, so memory holds a page, whatever the number of closed orders.
         One maker at a time (its (maker, seq) index), each page read off the event loop,
         which runs between pages. ``walked``: how far each walk went (``""``: the walk of
-        every maker), so changes applied again after a failure resume it there."""
+        every maker), so changes applied again after a failure resume it there. ``bitmap``:
+        the makers' bitmap orders only (a reorg undid a fill of their nonces: ``_on_block``)."""
         w = self.watcher  # (each page read on the writer thread: a stall said on /health)
         for maker in [None] if makers is None else makers:
-            key = maker or ""
+            key = ("bitmap:" if bitmap else "") + (maker or "")
             after = walked.get(key, 0)
             while after >= 0:
                 read = self.store.orders_after(
                     CHAIN_CLOSED_NAMES, maker, after, REJUDGE_PAGE, POLICY_REASONS
                 )
                 page, last = await durable(read, w.store_wait, w.stalled)
+                if bitmap:
+                    page = [s for s in page if bitmap_nonce(s.signed.order.salt) is not None]
                 await self._rejudge_page(page)
                 after = walked[key] = last if last > after else -1  # (-1: through)
                 await asyncio.sleep(0)  # (what else waits runs between pages)

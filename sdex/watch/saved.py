@@ -15,8 +15,11 @@ its cost is one slower start."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sdex.hashfilter import HashFilter, capacity_for
 from sdex.mirror import Account
+from sdex.mirror.checkpoints import LEVELS, PER_LEVEL
 from sdex.store import Store
 from sdex.storeread import MARK_HASH
 
@@ -33,12 +36,21 @@ def _uint(value: object, what: str) -> int:
     return value
 
 
-def read_saved(
-    store: Store,
-) -> tuple[tuple[int, str, int], dict[str, int], dict[Account, tuple[int, int]], HashFilter] | None:
-    """The saved head, makers' ``minValidSalt``, accounts' funds and the filter of the
-    orders the chain filled or cancelled; None if none was saved; ``Unreadable`` if any of
-    it is not what this node writes."""
+class Saved(NamedTuple):
+    """The saved mirror (``read_saved``)."""
+
+    head: tuple[int, str, int]
+    makers: dict[str, int]
+    funds: dict[Account, tuple[int, int]]
+    evicted: HashFilter
+    checkpoints: list[tuple[int, str]]
+
+
+def read_saved(store: Store) -> Saved | None:
+    """The saved head, makers' ``minValidSalt``, accounts' funds, the filter of the
+    orders the chain filled or cancelled and the sparse checkpoints below the head (none
+    from an older version); None if none was saved; ``Unreadable`` if any of it is not
+    what this node writes."""
     try:
         cp = store.checkpoint()
         if cp is None:
@@ -54,6 +66,7 @@ def read_saved(
         for account, (balance, allowance) in funds.items():
             _uint(balance, f"the saved balance of {str(account)[:100]}")
             _uint(allowance, f"the saved allowance of {str(account)[:100]}")
+        checkpoints = _checkpoints(store.saved_checkpoints(), number)
         evicted = HashFilter(capacity_for(store.count_marks()))
         for h in store.marks_now():  # filled and cancelled orders: read when named
             evicted.add(h)
@@ -61,4 +74,24 @@ def read_saved(
         raise
     except (ValueError, TypeError, OverflowError) as e:  # (json's errors are ValueErrors)
         raise Unreadable(f"{type(e).__name__}: {str(e)[:200]}") from None
-    return (number, block_hash, timestamp), makers, funds, evicted
+    return Saved((number, block_hash, timestamp), makers, funds, evicted, checkpoints)
+
+
+def _checkpoints(saved: object, head: int) -> list[tuple[int, str]]:
+    """The saved checkpoints: at most ``LEVELS * PER_LEVEL`` ``[number, hash]`` pairs, each
+    number a uint256 at or below the saved head (saved with it), ascending, once each."""
+    if saved is None:
+        return []
+    if not isinstance(saved, list) or len(saved) > LEVELS * PER_LEVEL:
+        raise Unreadable(f"the saved checkpoints {str(saved)[:80]!r} are not a bounded list")
+    out: list[tuple[int, str]] = []
+    for item in saved:
+        if not isinstance(item, list) or len(item) != 2:
+            raise Unreadable(f"a saved checkpoint {str(item)[:80]!r} is not [number, hash]")
+        number = _uint(item[0], "a saved checkpoint's number")
+        if not isinstance(item[1], str) or not MARK_HASH.fullmatch(item[1]):
+            raise Unreadable(f"a saved checkpoint's hash {str(item[1])[:80]!r} is not a hash")
+        if number > head or (out and number <= out[-1][0]):
+            raise Unreadable(f"a saved checkpoint {number} out of order (head {head})")
+        out.append((number, item[1]))
+    return out

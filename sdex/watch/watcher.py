@@ -120,11 +120,14 @@ class Watcher(PollLoop):
         except Unreadable as e:
             log.warning("the saved chain mirror is unreadable (%s): the chain is read anew", e)
             self.mirror.head = Header(0, ZERO_HASH, "", 0)  # (set aside: said once)
+            self.mirror.bitmaps.resumed()  # (till the reset: bitmap orders by the chain)
             return
         if saved is None:
             return
-        (number, block_hash, timestamp), makers, funds, evicted = saved
+        (number, block_hash, timestamp), makers, funds, evicted, checkpoints = saved
         m = self.mirror
+        m.bitmaps.resumed()  # blocks before the saved head unseen here: the chain judges them
+        m.checkpoints.load(checkpoints)  # (a far rewind provable at once: ``fork.rewound``)
         m.marks.evicted = evicted
         m.min_salt = makers
         m.funds = dict(funds)
@@ -213,9 +216,11 @@ class Watcher(PollLoop):
         orders, makers, funds = m.take_dirty()  # after applying, never before
         stall = (self.store_wait, self.stalled)  # (the loop runs on meanwhile)
         saved = (head.number, head.hash, head.timestamp)
+        cps = m.checkpoints.take_dirty()  # (with the head: every one at or below it)
         try:
-            await durable(self.store.save_mirror(saved, orders, makers, funds), *stall)
+            await durable(self.store.save_mirror(saved, orders, makers, funds, cps), *stall)
         except BaseException:  # saved with the next try (a later poll, this head or later)
+            m.checkpoints.dirty |= cps is not None
             m.dirty_orders.update(orders)
             m.dirty_makers.update(makers)
             m.dirty_funds.update(funds)

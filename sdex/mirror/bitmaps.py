@@ -1,0 +1,76 @@
+"""Which bitmap orders (``sdex.order.bitmap_salt``) the mirror may judge itself.
+
+A bitmap order shares two bits of its maker's word with every order of its maker and nonce
+(ARCHITECTURE.md "Bitmap orders"): a fill or a cancel of any of them moves them all, with an
+event of that one only. ``OrderFilled`` and ``OrderCancelled`` carry the order's hash and
+maker, not its salt: of an order the node never held, the nonce is unknown. So the mirror
+judges a bitmap order itself only while its (maker, nonce) is provably untouched: it has
+applied every block since the deployment (not resumed from a saved head), it has seen no
+fill or cancel of an order of that maker whose salt it does not know, and none of a known
+bitmap order with that nonce. Else the chain is read (``getOrderStates``), as before
+(attack29). A salt becomes known when the mirror is asked about its order (``Mirror.state``:
+intake, a reload), before any fill of it can be applied after (one event loop). Bounded:
+past ``MAX_KNOWN`` salts or ``MAX_TAINTED`` makers, every bitmap order is read."""
+
+from __future__ import annotations
+
+MAX_KNOWN = 1_000_000
+"""Bitmap orders' salts kept (hash -> (maker, nonce)), ~200 bytes each at most."""
+MAX_TAINTED = 100_000
+"""Makers (and (maker, nonce) pairs) remembered as touched before giving up on all."""
+
+
+class BitmapWatch:
+    """(maker, nonce) pairs the mirror saw no event touch, since the deployment."""
+
+    def __init__(self) -> None:
+        self.complete = True
+        """Every block since the deployment applied here (False: resumed, or over a bound)."""
+        self._known: dict[bytes, tuple[str, int]] = {}
+        self._tainted: set[str] = set()  # makers: a fill or cancel of an unknown order
+        self._touched: set[tuple[str, int]] = set()  # (maker, nonce) filled or cancelled
+
+    def judgeable(self, order_hash: bytes, maker: str, nonce: int) -> bool:
+        """May the mirror judge this bitmap order by its own marks? (Its salt is known from
+        now on: a later fill of it touches only its nonce.)"""
+        if not self.know(order_hash, maker, nonce):
+            return False
+        maker = maker.lower()
+        return maker not in self._tainted and (maker, nonce) not in self._touched
+
+    def know(self, order_hash: bytes, maker: str, nonce: int) -> bool:
+        """A bitmap order's salt, known from now on (``Mirror.learn``: an order the chain
+        judged). False: nothing is judgeable (``complete`` is not, or is no more)."""
+        if not self.complete:
+            return False
+        if order_hash not in self._known:
+            if len(self._known) >= MAX_KNOWN:
+                self.resumed()
+                return False
+            self._known[order_hash] = (maker.lower(), nonce)
+        return True
+
+    def seen(self, order_hash: bytes, maker: str) -> None:
+        """A fill or a cancel of ``order_hash`` by ``maker``, applied (a reorg's undo keeps
+        what it touched touched: the chain is read for it, which is never wrong)."""
+        if not self.complete:
+            return
+        known = self._known.get(order_hash)
+        if known is None:
+            self._tainted.add(maker.lower())
+        else:
+            self._touched.add(known)
+        if len(self._tainted) + len(self._touched) > MAX_TAINTED:
+            self.resumed()
+
+    def resumed(self) -> None:
+        """The mirror did not see every block since the deployment: the chain is read."""
+        self.complete = False
+        self._known.clear()
+        self._tainted.clear()
+        self._touched.clear()
+
+    def restart(self) -> None:
+        """A reset: every block is applied again from the deployment."""
+        self.resumed()
+        self.complete = True
