@@ -12,10 +12,10 @@ import aiohttp
 import pytest
 
 from sdex.chain import SignedTx
-from sdex.chain.arpc import AsyncRpc
-from sdex.chain.asend import AsyncSends
+from sdex.chain.arpc import AnswerTooLarge, AsyncRpc
+from sdex.chain.asend import AsyncSends, not_served
 from sdex.chain.tx import refused_for_nonce
-from sdex.errors import RpcError
+from sdex.errors import RpcError, RpcTimeout
 from sdex.settlement.broadcast import Broadcaster
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
@@ -169,3 +169,35 @@ async def test_a_raw_send_or_a_read_served_and_unanswered_is_posted_again(chain:
             await rpc.close()
     assert proxy.seen["eth_sendRawTransaction"] == 2 and _landed(c, signed)
     assert proxy.seen["eth_getTransactionReceipt"] == 2
+
+
+NOT_SERVED_CASES: list[tuple[BaseException, bool]] = [
+    (RpcError(-32601, "Method not found"), True),
+    (RpcError(-32004, "Method eth_sendRawTransactionSync is not supported"), True),
+    (RpcError(-32600, "invalid request"), True),
+    (
+        RpcError(-32000, "the method eth_sendRawTransactionSync does not exist/is not available"),
+        True,
+    ),
+    (RpcError(-32000, "Unsupported method / method not allowed"), True),
+    (RpcError(0, "http://127.0.0.1:8545/ answered HTTP 403"), True),
+    (RpcError(0, "http://127.0.0.1:8545/ answered HTTP 405"), True),
+    (RpcError(-32000, "nonce too low: next nonce 7, tx nonce 6"), False),
+    (RpcError(-32003, "Nonce too low. Expected nonce to be 7 but got 6."), False),
+    (RpcError(-32000, "already known"), False),
+    (RpcError(-32000, "insufficient funds for gas * price + value"), False),
+    (RpcError(0, "http://127.0.0.1:8545/ answered HTTP 429"), False),
+    (RpcError(0, "http://127.0.0.1:8545/ answered HTTP 502"), False),
+    (RpcError(0, "http://h/answered HTTP 403/ answered with bad JSON: not JSON"), False),
+    (RpcTimeout("http://127.0.0.1:8545/", 0.5), False),
+    (AnswerTooLarge("http://127.0.0.1:8545/", 1 << 21), False),
+    (aiohttp.ServerDisconnectedError(), False),
+    (ConnectionResetError(), False),
+]
+
+
+@pytest.mark.parametrize(("error", "unserved"), NOT_SERVED_CASES)
+def test_only_an_answer_that_says_the_method_is_not_served_counts_so(
+    error: BaseException, unserved: bool
+) -> None:
+    assert not_served(error) is unserved
