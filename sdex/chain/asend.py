@@ -2,8 +2,11 @@
 
 The same three ways as ``Sender.broadcast``, ``broadcast_sync`` and ``broadcast_for_receipt``
 (``sdex.chain.tx``), with the same answers and the same rule: whenever a send's fate is
-unknown, the lane's nonce is forgotten (read from the chain again before the next). Signing
-stays with ``Sender`` (CPU, no I/O); only the round trips are here.
+unknown, the lane's nonce is forgotten (read from the chain again before the next). One
+difference (sends31): ``broadcast_sync`` takes only an answer that says the method is not
+served (``not_served``) for "not served"; ``Sender.broadcast_sync`` (start-up and tests
+only) still takes any failure so. Signing stays with ``Sender`` (CPU, no I/O); only the
+round trips are here.
 """
 
 from __future__ import annotations
