@@ -5,8 +5,8 @@ The same three ways as ``Sender.broadcast``, ``broadcast_sync`` and ``broadcast_
 unknown, the lane's nonce is forgotten (read from the chain again before the next). One
 difference (sends31): ``broadcast_sync`` takes only an answer that says the method is not
 served (``not_served``) for "not served"; ``Sender.broadcast_sync`` (no caller in sdex
-any more; tests/test_chain_tx.py) still takes any failure so. Signing stays with ``Sender`` (CPU, no I/O); only the
-round trips are here.
+any more; tests/test_chain_tx.py) still takes any failure so. Signing stays with
+``Sender`` (CPU, no I/O); only the round trips are here.
 """
 
 from __future__ import annotations
