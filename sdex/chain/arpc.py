@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 from collections import Counter
 from typing import Any
 
@@ -21,12 +22,67 @@ from sdex.chain import rpc
 from sdex.chain.rpc import MAX_DEPTH, MAX_RESPONSE, _result, batch_body, batch_results
 from sdex.errors import JsonLimitError, RpcError, RpcTimeout
 
+SEND_MAX_RESPONSE = 2 * 1024 * 1024
+"""Largest answer the settlement's send client reads (``Node.send_rpc``): a send's hash, a
+receipt (with the send, or asked after it), a transaction by hash, a pre-flight's
+``eth_call``. A receipt of 64 matches with fees (384 logs) is 264,561 bytes on Hardhat, ~4.1
+KB a match; the largest backlog batch the gas lets one transaction take there is 117
+matches, ~484 KB (tests/test_sends31_bound.py): this bound holds them 7.9 and 4.3 times. A
+larger answer is an error whose fate is unknown (``AnswerTooLarge``; its receipt is then
+polled through the read client), read no further and never parsed on the event loop
+(review30: 32 MB parsed there held intake and gossip 0.5-1 s a send; the largest answer
+under this bound holds it ~50 ms: docs/BENCHMARKS.md, settle/sends31)."""
+
+RESENDABLE = frozenset({"eth_sendRawTransaction", "eth_sendRawTransactionSync"})
+"""The calls that change the chain and may still go twice: the same signed bytes (one hash,
+one nonce: a copy the chain holds already is refused as known, never taken twice)."""
+_READ = re.compile(
+    r"eth_(get(?!Filter)\w+|call|estimateGas|chainId|blockNumber|gasPrice|feeHistory"
+    r"|maxPriorityFeePerGas|syncing)|net_version|web3_clientVersion"
+)
+"""Reads that change nothing (``eth_getFilterChanges`` is no such read: it consumes what it
+answers)."""
+
+
+class AnswerTooLarge(RpcTimeout):
+    """An answer larger than the client reads: not parsed. Handled as a timeout is (no
+    answer in time): the request may have been served, its fate unknown."""
+
+    def __init__(self, url: str, limit: int) -> None:
+        RpcError.__init__(self, 0, f"{url} answered with more than {limit} bytes: not read")
+
+
+def retry_safe(body: object) -> bool:
+    """Whether ``body`` (a call or a batch) may be posted a second time: every call in it a
+    read or a raw send of signed bytes (``RESENDABLE``)."""
+    calls = body if isinstance(body, list) else [body]
+    for c in calls:
+        method = c.get("method") if isinstance(c, dict) else None
+        if not isinstance(method, str):
+            return False
+        if method not in RESENDABLE and not _READ.fullmatch(method):
+            return False
+    return True
+
 
 class AsyncRpc:
     """JSON-RPC over one aiohttp session (keep-alive). Create and close it on one loop."""
 
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        timeout: float = 30.0,
+        *,
+        max_response: int = MAX_RESPONSE,
+        connections: int = 8,
+    ) -> None:
         self.url = url
+        self.max_response = max_response
+        """Largest answer read and parsed (``AnswerTooLarge`` past it)."""
+        self.connections = connections
+        """Connections open to the chain at most (requests past them wait for one)."""
+        self.too_large = 0
+        """Answers refused for their size."""
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self._ids = itertools.count(1)
@@ -39,7 +95,9 @@ class AsyncRpc:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 timeout=self._timeout,
-                connector=aiohttp.TCPConnector(limit=8, keepalive_timeout=rpc.IDLE_REUSE),
+                connector=aiohttp.TCPConnector(
+                    limit=self.connections, keepalive_timeout=rpc.IDLE_REUSE
+                ),
             )
         return self._session
 
@@ -76,25 +134,39 @@ class AsyncRpc:
         try:
             return await self._post_once(body)
         except aiohttp.ServerDisconnectedError:
-            # A kept-alive connection the server had closed while idle (Hardhat closes
-            # them after 5 s): the request never reached it; once more on a new one.
+            # The connection closed before an answer: most often a kept-alive one the
+            # server had closed while idle (Hardhat closes them after 5 s), the request
+            # never read; but a server (or a proxy) may also have read it, served it and
+            # closed without answering. So once more on a new connection only when a
+            # second copy is harmless: reads, and raw sends of the same signed bytes (one
+            # hash, one nonce: a copy the chain holds is refused as known). Anything else
+            # (evm_mine, eth_getFilterChanges...) raises: its fate is unknown.
+            if not retry_safe(body):
+                raise
             return await self._post_once(body)
 
     async def _post_once(self, body: object) -> Any:
         self.requests += 1
+        limit = self.max_response
         async with self._http().post(self.url, json=body) as resp:
             if resp.status != 200:
                 raise RpcError(0, f"{self.url} answered HTTP {resp.status}", None)
+            if resp.content_length is not None and resp.content_length > limit:
+                resp.close()  # (the connection dropped: never reused mid-answer)
+                self.too_large += 1
+                raise AnswerTooLarge(self.url, limit)
             chunks: list[bytes] = []
             size = 0
             async for chunk in resp.content.iter_chunked(1 << 16):
                 chunks.append(chunk)
                 size += len(chunk)
-                if size > MAX_RESPONSE:  # stop reading: jsonio names the excess below
-                    break
+                if size > limit:  # stop reading, parse nothing
+                    resp.close()
+                    self.too_large += 1
+                    raise AnswerTooLarge(self.url, limit)
             raw = b"".join(chunks)
         try:
-            return jsonio.loads(raw, max_bytes=MAX_RESPONSE, max_depth=MAX_DEPTH, floats=True)
+            return jsonio.loads(raw, max_bytes=limit, max_depth=MAX_DEPTH, floats=True)
         except JsonLimitError as e:
             raise RpcError(0, f"{self.url} answered with bad JSON: {e.reason}", None) from None
 

@@ -2,17 +2,48 @@
 
 The same three ways as ``Sender.broadcast``, ``broadcast_sync`` and ``broadcast_for_receipt``
 (``sdex.chain.tx``), with the same answers and the same rule: whenever a send's fate is
-unknown, the lane's nonce is forgotten (read from the chain again before the next). Signing
-stays with ``Sender`` (CPU, no I/O); only the round trips are here.
+unknown, the lane's nonce is forgotten (read from the chain again before the next). One
+difference (sends31): ``broadcast_sync`` takes only an answer that says the method is not
+served (``not_served``) for "not served"; ``Sender.broadcast_sync`` (no caller in sdex
+any more; tests/test_chain_tx.py) still takes any failure so. Signing stays with
+``Sender`` (CPU, no I/O); only the round trips are here.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.tx import Sender, SignedTx, already_known
 from sdex.errors import ContractRevert, RpcError, RpcTimeout, TransactionFailed
+
+UNSERVED_CODES = frozenset({-32601, -32004, -32600})
+"""JSON-RPC error codes that say a method is not served: not found (-32601), not supported
+(Hardhat's -32004), an invalid request (a proxy that knows no such method: -32600)."""
+_UNSERVED_HTTP = re.compile(r" answered HTTP (400|401|403|404|405|501)\Z")
+"""A proxy's refusal of the request itself (a method allowlist's 403...)."""
+_UNSERVED_TEXT = re.compile(
+    r"(method|eth_sendRawTransactionSync)\b.{0,80}\b(not (found|supported|available|allowed|"
+    r"exist|whitelisted|enabled)|does not exist|is unavailable)|unsupported method|"
+    r"unknown method|method not",
+    re.IGNORECASE,
+)
+"""A server's words for a method it does not serve under another code (-32000 and others)."""
+
+
+def not_served(e: BaseException) -> bool:
+    """Whether ``e``, the failure of an ``eth_sendRawTransactionSync``, says the endpoint
+    does not serve that method (then sync sends are turned off). A transient failure (a
+    disconnect, no answer in time, an answer too large, "nonce too low", a rate limit's
+    429) says nothing of the kind (review30: any failure turned them off)."""
+    if not isinstance(e, RpcError) or isinstance(e, RpcTimeout):
+        return False
+    if e.code in UNSERVED_CODES:
+        return True
+    if e.code == 0:
+        return _UNSERVED_HTTP.search(e.message) is not None  # (this client's own words)
+    return _UNSERVED_TEXT.search(e.message[:1000]) is not None
 
 
 class AsyncSends:
@@ -38,7 +69,11 @@ class AsyncSends:
 
     async def broadcast_sync(self, signed: SignedTx, timeout: float) -> tuple[Any, bool | None]:
         """As ``Sender.broadcast_sync`` (``eth_sendRawTransactionSync``, EIP-7966):
-        ``(raw receipt or None, served)``."""
+        ``(raw receipt or None, served)``; ``served`` False only when the endpoint says it
+        does not serve the method (``not_served``; the same bytes then sent plainly). Any
+        other failure is handled as ``broadcast`` handles it (the nonce forgotten, raised);
+        no answer in time, or one too large to read (``AnswerTooLarge``): None, the
+        receipt polled."""
         try:
             raw = await self.rpc.call("eth_sendRawTransactionSync", signed.raw, timeout=timeout)
             return raw, True
@@ -55,9 +90,17 @@ class AsyncSends:
                 self.sender.forget_nonce()
                 raise e from None
             return receipt, True
-        except Exception:  # not served (-32601, -32004, a proxy's 403...): plainly
-            await self._send_again(signed)
-            return None, False
+        except Exception as e:
+            if not_served(e):  # (-32601, -32004, a proxy's 403...): plainly, at once
+                await self._send_again(signed)
+                return None, False
+            if isinstance(e, RpcError) and already_known(e):  # (a copy sent before: sent)
+                return None, None
+            # Transient (a disconnect, "nonce too low"...): as the plain path would handle
+            # it: the nonce re-read, the failure raised to the settler (it judges a nonce
+            # refusal; else the receipt is polled), sync sends kept on.
+            self.sender.forget_nonce()
+            raise
 
     async def broadcast_for_receipt(self, signed: SignedTx) -> Any:
         """As ``Sender.broadcast_for_receipt``: the send and a receipt ask in one batch."""

@@ -21,7 +21,7 @@ import logging
 from sdex.book import OrderBook
 from sdex.chain import Sender
 from sdex.chain.aio import ChainThread
-from sdex.chain.arpc import AsyncRpc
+from sdex.chain.arpc import SEND_MAX_RESPONSE, AsyncRpc
 from sdex.errors import ChainError
 from sdex.gossip import Gossip
 from sdex.gossip.identity import NodeKey
@@ -64,13 +64,14 @@ class Node(NodePeering):
     async def _prepare(self) -> None:
         cfg = self.config
         # Every chain call of the running node is async, on the event loop (sdex.chain.arpc):
-        # settlement's sends on a client of their own (one connection, one at a time, never
-        # queued behind intake's reads). The thread's sync client only reads at start-up
-        # (the contract, the domain, the reconciliation of a previous run's settlements).
+        # settlement's sends on a client of their own (one connection: the lane sends one at
+        # a time, never queued behind intake's reads; small answers only: SEND_MAX_RESPONSE).
+        # The thread's sync client only reads at start-up (the contract, the domain, the
+        # reconciliation of a previous run's settlements).
         self.settle_chain = ChainThread(cfg.rpc, cfg.exchange, "sdex-settle")
         self.rpc = AsyncRpc(cfg.rpc)
         self.watch_rpc = AsyncRpc(cfg.rpc)
-        self.send_rpc = AsyncRpc(cfg.rpc)
+        self.send_rpc = AsyncRpc(cfg.rpc, max_response=SEND_MAX_RESPONSE, connections=1)
         ex = self.settle_chain.exchange
         code = await self.settle_chain.run(ex.rpc.call, "eth_getCode", cfg.exchange, "latest")
         if code == "0x":

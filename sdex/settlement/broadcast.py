@@ -6,13 +6,15 @@ with its receipt in the same round trip when the chain can give it.
   its receipt once mined: used for a send that no other waits behind, with a short timeout
   (``SYNC_TIMEOUT``: mining paused or slow answers nothing; the transaction is in the pool
   and its receipt is polled, and sends go without it for a while; ``SYNC_STRIKES`` in a
-  row turn it off). Any other failure of that call (a chain or a proxy that does not serve
-  it: -32601, 403, -32600...) sends the same bytes plainly at once and turns it off; only
-  a real answer turns it on. Off is not for ever: it is tried again ``SYNC_REPROBE`` seconds
-  later (doubling while it stays off, up to ``SYNC_REPROBE_MAX``), and at once after a chain
-  reset (``reprobe``: another chain, maybe another engine, behind the same URL), so that
-  a wrong early guess (a slow first send, a proxy restarted) does not stick. A send that others wait
-  behind goes plain (the chain mines meanwhile; its receipt is polled or read from its
+  row turn it off). An answer that says the method is not served (-32601, -32004, a
+  proxy's 403 or -32600: ``sdex.chain.asend.not_served``) sends the same bytes plainly at
+  once and turns it off; another failure (a disconnect, "nonce too low") is the send's, as
+  a plain send's would be, and leaves it on (review30); only a real answer turns it on.
+  Off is not for ever: it is tried again ``SYNC_REPROBE`` seconds later (doubling while it
+  stays off, up to ``SYNC_REPROBE_MAX``), and at once after a chain reset (``reprobe``:
+  another chain, maybe another engine, behind the same URL), so that a wrong early guess
+  (a slow first send, a proxy restarted) does not stick. A send that others wait behind
+  goes plain (the chain mines meanwhile; its receipt is polled or read from its
   block's receipts).
 - Otherwise (Hardhat, whose automine mines on the send) the send and a receipt ask go in one
   JSON-RPC batch when no other send waits, or the transaction is small (``SMALL_SEND``:
@@ -104,6 +106,12 @@ class Broadcaster:
         if times is not None:
             times.queued = time.perf_counter()
 
+    def unqueued(self) -> None:
+        """A broadcast queued (``queued``) ended before it started (cancelled while it
+        waited its turn): no send waits for it any more."""
+        with self._lock:
+            self._waiting -= 1
+
     def reprobe(self) -> None:
         """(Any thread) The chain was reset (maybe another engine now): sync is tried again
         at the next lone send."""
@@ -184,7 +192,7 @@ class Broadcaster:
     def _after_sync(self, served: bool | None) -> tuple[bool, bool]:
         """A sync send's outcome learned from: (receipt asked, sent plainly)."""
         self.sync_sends += served is not False
-        if served is False:  # not served (whatever the error): sent plainly
+        if served is False:  # the chain said it does not serve it: sent plainly
             self._turn_sync_off()
             log.info("the chain does not serve eth_sendRawTransactionSync")
             return False, True

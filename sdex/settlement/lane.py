@@ -69,9 +69,15 @@ class NonceLane:
             except BaseException as e:
                 raise NotDone(f"{type(e).__name__}: {e}") from None
         self.broadcaster.queued(signed, times)
-        if before is not None and not before.done():
-            await asyncio.wait((before,))
-        return await self.broadcaster.send_async(self.async_sends, signed, times)
+        started = False
+        try:
+            if before is not None and not before.done():
+                await asyncio.wait((before,))
+            started = True  # (``send_async`` counts it started before its first await)
+            return await self.broadcaster.send_async(self.async_sends, signed, times)
+        finally:
+            if not started:  # cancelled while it waited its turn (review30)
+                self.broadcaster.unqueued()
 
     def sending(self, sent: asyncio.Future[Receipt | None]) -> None:
         """``sent`` is a broadcast of the lane's, queued: under way until it ends."""

@@ -1,0 +1,113 @@
+"""A JSON-RPC proxy on loopback (aiohttp) in front of the test chain for sends31's tests: a
+rule sees each request first and may pad the chain's answer past a client's bound (with a
+Content-Length or chunked), answer an error of its own, or close the connection without
+an answer (after the chain served the request, or before); the rest is forwarded."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+
+@dataclass(frozen=True)
+class Pad:
+    """Forward (a sync send as a plain one), then answer the chain's JSON padded with
+    ``size`` bytes of whitespace (valid JSON)."""
+
+    size: int
+    chunked: bool = False
+
+
+@dataclass(frozen=True)
+class Fail:
+    """Answer a JSON-RPC error instead of forwarding (``code`` 0: HTTP ``status``)."""
+
+    code: int
+    message: str = ""
+    status: int = 200
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Close the connection without an answer; ``served``: after forwarding the request."""
+
+    served: bool
+
+
+Action = Pad | Fail | Drop | None
+Rule = Callable[[str, int], Action]
+"""(method, how many times the proxy saw it before) -> what to do (None: forward)."""
+
+
+@dataclass
+class Proxy:
+    url: str
+    seen: Counter[str] = field(default_factory=Counter)
+
+
+def _method(msg: Any) -> str:
+    first = msg[0] if isinstance(msg, list) and msg else msg
+    return str(first.get("method")) if isinstance(first, dict) else ""
+
+
+@asynccontextmanager
+async def hostile_proxy(upstream: str, rule: Rule) -> AsyncIterator[Proxy]:
+    """A proxy to ``upstream`` on loopback whose answers ``rule`` chooses (a batch by its
+    first call's method)."""
+    proxy = Proxy("")
+    session = aiohttp.ClientSession()
+
+    async def forward(msg: Any) -> bytes:
+        async with session.post(upstream, json=msg) as r:
+            return await r.read()
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        msg: Any = json.loads(await request.read())
+        method = _method(msg)
+        action = rule(method, proxy.seen[method])
+        proxy.seen[method] += 1
+        if isinstance(action, Drop):
+            if action.served:
+                await forward(msg)
+            assert request.transport is not None
+            request.transport.close()
+            raise ConnectionResetError("dropped on purpose")
+        if isinstance(action, Fail):
+            if action.code == 0:
+                return web.Response(status=action.status, text="refused")
+            error = {"code": action.code, "message": action.message}
+            return web.json_response({"jsonrpc": "2.0", "id": msg.get("id"), "error": error})
+        if isinstance(action, Pad):
+            plain = dict(msg, method="eth_sendRawTransaction") if "Sync" in method else msg
+            body = await forward(plain) + b" " * action.size
+            if not action.chunked:
+                return web.Response(body=body, content_type="application/json")
+            resp = web.StreamResponse()
+            resp.enable_chunked_encoding()
+            await resp.prepare(request)
+            for i in range(0, len(body), 1 << 16):
+                await resp.write(body[i : i + (1 << 16)])
+            await resp.write_eof()
+            return resp
+        return web.Response(body=await forward(msg), content_type="application/json")
+
+    app = web.Application(client_max_size=1 << 20)
+    app.router.add_post("/", handle)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    proxy.url = f"http://{host}:{port}/"
+    try:
+        yield proxy
+    finally:
+        await runner.cleanup()
+        await session.close()
