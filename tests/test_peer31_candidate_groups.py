@@ -30,20 +30,9 @@ from sdex.gossip.peers import MAX_CANDIDATES, MAX_INTRODUCED
 from sdex.gossip.routes import add_routes
 from sdex.httpkit import RateLimit
 from tests.p2putil import Book, MemoryNode
+from tests.test_peer28_table import Clock, key
 
 ME = "0x" + "ee" * 20
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def key(i: int) -> str:
-    return f"0x{i:040x}"
 
 
 def target(i: int) -> str:
