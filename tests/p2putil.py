@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -116,21 +117,30 @@ async def gossip_net(
     n: int, configs: list[GossipConfig] | None = None, connect: bool = True
 ) -> AsyncIterator[list[Member]]:
     """``n`` nodes, each seeded with node 0; with ``connect``, until each knows all others."""
-    ports = [free_port() for _ in range(n)]
-    urls = [f"http://127.0.0.1:{p}" for p in ports]
     members: list[Member] = []
     try:
         for i in range(n):
-            node = MemoryNode()
             cfg = configs[i] if configs else GossipConfig(dial_interval=0.1)
-            g = Gossip(node, urls[i], urls[:1] if i else [], cfg, NodeKey.generate())
-            node.gossip = g
-            app = web.Application()
-            add_routes(app, g, RateLimit(), admin=True)
-            runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", ports[i]).start()
-            members.append(Member(node, g, urls[i], runner))
+            seeds = [members[0].url] if i else []
+            for attempt in range(8):  # (a port free when picked may be bound by another
+                # test's process before this one binds it: "address already in use")
+                url = f"http://127.0.0.1:{free_port()}"
+                node = MemoryNode()
+                g = Gossip(node, url, seeds, cfg, NodeKey.generate())
+                node.gossip = g
+                app = web.Application()
+                add_routes(app, g, RateLimit(), admin=True)
+                runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+                await runner.setup()
+                try:
+                    await web.TCPSite(runner, "127.0.0.1", int(url.rsplit(":", 1)[1])).start()
+                except OSError as e:
+                    await runner.cleanup()
+                    if e.errno != errno.EADDRINUSE or attempt == 7:
+                        raise
+                    continue
+                break
+            members.append(Member(node, g, url, runner))
         for m in members:
             await m.gossip.start()
         if connect:
