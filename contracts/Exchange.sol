@@ -25,11 +25,19 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
     ///      order bitmap (ARCHITECTURE.md "Bitmap orders"); its low 192 bits are the maker's
     ///      nonce. A random salt carries the tag with probability 2**-64.
     uint256 private constant BITMAP_TAG = 0x5344455842495453;
-    /// @dev Two bits per bitmap order: 0 untouched (fill slot unused, nothing filled),
-    ///      ORDER_FILLED filled whole in one fill (fill slot unused), IN_SLOT its fill slot
-    ///      holds its state (partly filled, or cancelled by hash).
+    /// @dev Two bits per bitmap nonce, one state for every order of the maker with that nonce:
+    ///      0 untouched (no fill slot of the nonce written, nothing filled), ORDER_FILLED one
+    ///      order filled whole by the nonce's first fill (every order of it reads filled whole;
+    ///      no slot written), IN_SLOT each order's own fill slot holds its state (the first
+    ///      touch was a partial fill or a cancel by hash; later fills and cancels use the slots
+    ///      as for any order), FILLED_THEN_SLOTS ORDER_FILLED after a cancel by hash: an order
+    ///      whose slot was written since (cancelled) reads its slot, every other reads filled
+    ///      whole. A nonce's orders so never reopen: ORDER_FILLED is reached only from 0, and
+    ///      leaves only for FILLED_THEN_SLOTS (review31: a sibling's cancel set IN_SLOT and the
+    ///      order filled whole read FILLABLE again, filled a second time).
     uint256 private constant ORDER_FILLED = 1;
     uint256 private constant IN_SLOT = 2;
+    uint256 private constant FILLED_THEN_SLOTS = 3;
 
     /// @dev Gas for each token view in getOrderStates, so a gas-burning token reads as 0
     ///      instead of starving the rest of the batch (a plain ERC-20 needs under 10k).
@@ -198,7 +206,12 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
         uint256 fillState = _fillState(order, hash);
         if (fillState & CANCELLED_FLAG != 0) return;
         _fillStates[hash] = fillState | CANCELLED_FLAG; // keeps the filled amount in bits 0..254
-        if (_isBitmapOrder(order)) _setBitmapState(order, IN_SLOT); // the slot holds its state now
+        if (_isBitmapOrder(order)) {
+            uint256 state = _bitmapState(order);
+            // the slot holds this order's state now; an order filled whole stays so
+            if (state == 0) _setBitmapState(order, IN_SLOT);
+            else if (state == ORDER_FILLED) _setBitmapState(order, FILLED_THEN_SLOTS);
+        }
         emit OrderCancelled(hash, msg.sender);
     }
 
@@ -373,11 +386,14 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
         unchecked {
             filledAfter = filledBefore + makerFilled;
         }
-        // A first fill of a bitmap order: its state is 0 (IN_SLOT comes with a fill or a cancel flag).
+        // A bitmap order's first fill: the nonce's first (state 0) sets its bits, and its slot
+        // only if partly filled; after IN_SLOT every fill uses the order's slot; ORDER_FILLED or
+        // FILLED_THEN_SLOTS here means a same-nonce order of this very match was just filled
+        // whole, and this order reads filled whole with it (its slot stays unwritten).
         if (filledBefore == 0 && _isBitmapOrder(order)) {
             bool whole = filledAfter == order.makerAmount;
-            _setBitmapState(order, whole ? ORDER_FILLED : IN_SLOT);
-            if (!whole) _fillStates[hash] = filledAfter;
+            uint256 state = _bitmapFirstFill(order, whole ? ORDER_FILLED : IN_SLOT);
+            if (state == 0 ? !whole : state == IN_SLOT) _fillStates[hash] = filledAfter;
         } else {
             _fillStates[hash] = filledAfter;
         }
@@ -420,15 +436,34 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
     ///      read from the maker's bitmap word, and from its own slot only when that says so.
     function _fillState(Order memory order, bytes32 hash) private view returns (uint256) {
         if (_isBitmapOrder(order)) {
-            (uint256 word, uint256 shift) = _bitmapPosition(order.salt);
-            uint256 state = (_orderBits[order.maker][word] >> shift) & 3;
+            uint256 state = _bitmapState(order);
             if (state == 0) return 0; // untouched: nothing filled, not cancelled
             if (state == ORDER_FILLED) return order.makerAmount;
+            if (state == FILLED_THEN_SLOTS) {
+                uint256 slot = _fillStates[hash]; // written only by a cancel since ORDER_FILLED
+                return slot == 0 ? order.makerAmount : slot;
+            }
         }
         return _fillStates[hash];
     }
 
-    /// @dev Sets a bitmap order's 2-bit state (the only writer of _orderBits).
+    /// @dev A bitmap order's nonce's 2-bit state (see ORDER_FILLED).
+    function _bitmapState(Order memory order) private view returns (uint256) {
+        (uint256 word, uint256 shift) = _bitmapPosition(order.salt);
+        return (_orderBits[order.maker][word] >> shift) & 3;
+    }
+
+    /// @dev A bitmap order's first fill: returns its nonce's state, and sets it to `next` if it
+    ///      was 0 (one read and at most one write of the maker's word).
+    function _bitmapFirstFill(Order memory order, uint256 next) private returns (uint256 state) {
+        (uint256 word, uint256 shift) = _bitmapPosition(order.salt);
+        mapping(uint256 => uint256) storage bits = _orderBits[order.maker];
+        uint256 states = bits[word];
+        state = (states >> shift) & 3;
+        if (state == 0) bits[word] = states | (next << shift);
+    }
+
+    /// @dev Sets a bitmap order's 2-bit state (with _bitmapFirstFill, the only writers of _orderBits).
     function _setBitmapState(Order memory order, uint256 state) private {
         (uint256 word, uint256 shift) = _bitmapPosition(order.salt);
         mapping(uint256 => uint256) storage bits = _orderBits[order.maker];

@@ -300,10 +300,10 @@ def test_abi_orders_with_dirty_high_bits_revert(chain: Chain) -> None:
 GAS = {
     "fillOrder": 96_485,
     "matchOrders": 135_718,
-    "matchOrders_bitmap_returning": 102_820,
+    "matchOrders_bitmap_returning": 103_146,
     "matchOrdersPacked": 132_334,
-    "matchOrdersPacked_bitmap_returning": 99_684,
-    "batchMatchOrders_20_bitmap_warm_per_match": 36_962,
+    "matchOrdersPacked_bitmap_returning": 100_010,
+    "batchMatchOrders_20_bitmap_warm_per_match": 37_144,
     "cancelOrder": 48_443,
     "cancelOrdersUpTo": 45_194,
 }
