@@ -35,7 +35,9 @@ EXAMPLES = int(os.environ.get("SDEX_CONTRACT32_EXAMPLES", "12"))
 
 def siblings(c: Chain) -> list[SignedOrder]:
     return [
-        c.sign(c.order(MAKER, c.weth, WETH, c.usdc, p * USDC, salt=bitmap_salt(NONCE), expiry=2**40))
+        c.sign(
+            c.order(MAKER, c.weth, WETH, c.usdc, p * USDC, salt=bitmap_salt(NONCE), expiry=2**40)
+        )
         for p in PRICES
     ]
 
@@ -94,7 +96,9 @@ OPS = st.lists(
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(ops=OPS)
-def test_same_nonce_orders_never_overfill_or_reopen(chain: Chain, ops: list[tuple[str, int]]) -> None:
+def test_same_nonce_orders_never_overfill_or_reopen(
+    chain: Chain, ops: list[tuple[str, int]]
+) -> None:
     snap = chain.rpc.call("evm_snapshot")
     c = chain_of(chain.rpc, chain.deployment)  # fresh nonce lanes: each example reverts
     try:
