@@ -155,6 +155,17 @@ def parse_expiry(text: str) -> int:
     return int(t)
 
 
+def parse_depth(text: str) -> int:
+    """``sdex book --depth``: orders a side, 1 to 1000, in ASCII digits (user30: ``0`` read
+    "0 is not in the range 1<=x<=1000.", ``abc`` "'abc' is not a valid integer range.")."""
+    t = text.strip()
+    if not (t.isascii() and t.isdigit() and len(t) <= 4 and 1 <= int(t) <= 1000):
+        raise WalletInputError(
+            f"--depth is how many orders to show on each side, 1 to 1000, got {text!r}"
+        )
+    return int(t)
+
+
 def checked_pair(text: str) -> str:
     """The pair as typed, once it has the BASE/QUOTE form (the node says which it lists)."""
     split_pair(text)
