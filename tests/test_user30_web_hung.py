@@ -8,8 +8,8 @@ reader hears (user30's trial, Chromium against a real node):
   and after 15 s without an answer that it may not have been;
 - the order outcome, the form's errors and the banners were not live regions (a screen
   reader heard nothing after "Place order"), the field errors were not tied to their fields,
-  the Buy/Sell group and the tables had no names, and a book row did not say its side
-  (shown by colour and place only).
+  the Buy/Sell group and the tables had no names, a book row did not say its side (shown by
+  colour and place only), and "My orders"' buttons were each just "cancel" or "on chain".
 
 The hang is the page's own requests held unanswered by Playwright (``page.route``); the
 node and its chain are real."""
@@ -91,6 +91,9 @@ async def test_what_a_screen_reader_is_told(
             'table "Order book"', 'table "My orders"', 'table "Recent fills"',
             'table "Peers"', 'radiogroup "Side"',
             'row "bid 1500 USDC, 0.5 WETH, total 0.5, includes your order"',
+            # each of "My orders"' buttons names its order (three "cancel" said nothing)
+            'button "cancel buy 0.5 WETH at 1500 at the node"',
+            'button "cancel buy 0.5 WETH at 1500 on chain (gas)"',
         ):  # fmt: skip
             assert named in tree, (named, tree)
         # what changes after "Place order" is announced; each field's error is its description

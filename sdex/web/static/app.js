@@ -1012,19 +1012,22 @@ function renderMyOrders() {
               ? h("td", { class: "num", "data-label": "Filled", title: `${m.quote} spent so far (a buy fixes the quote it spends: a better price buys more ${m.base})` },
                   filled ? `${fmtAmount(filled, m.quoteDecimals)} ${m.quote}` : "0")
               : h("td", { class: "num", "data-label": "Filled" }, fmtAmount(filled, m.baseDecimals));
+          // (a screen reader's name for the row's buttons: three "cancel, button" said nothing
+          // of which order; on a phone the side column is hidden, the price coloured by side)
+          const which = so && m ? `${so.side} ${fmtAmount(base, m.baseDecimals)} ${m.base} at ${fmtPrice(orderPrice(o, so.side, m))}` : short(hash);
           return h("tr", { "data-hash": hash, "data-status": meta.status },
             // (data-label: each cell's heading where a phone's width folds a row in two)
             h("td", { class: "mono", "data-label": "Order", title: hash }, short(hash)),
             h("td", {}, so?.side ?? "?"),
-            h("td", { class: `num ${so?.side ?? ""}`.trim(), "data-label": "Price" }, so ? fmtPrice(orderPrice(o, so.side, m)) : "?"),
+            h("td", { class: `num ${so?.side ?? ""}`.trim(), "data-label": "Price", "aria-label": so && m ? `${so.side} at ${fmtPrice(orderPrice(o, so.side, m))}` : undefined }, so ? fmtPrice(orderPrice(o, so.side, m)) : "?"),
             h("td", { class: "num", "data-label": "Amount" }, m ? fmtAmount(base, m.baseDecimals) : "?"),
             filledCell,
             // (a narrow column folds "partially_filled" after its "_", never mid-word)
             h("td", { class: `status-${meta.status}`, "data-label": "Status" }, ...meta.status.split(/(?<=_)/).flatMap((w, i) => (i ? [h("wbr"), w] : [w]))),
             h("td", {},
-              open ? h("button", { type: "button", class: "link soft-cancel", title: "signed CancelOrder at the node", onclick: () => softCancel(hash) }, "cancel") : "",
+              open ? h("button", { type: "button", class: "link soft-cancel", title: "signed CancelOrder at the node", "aria-label": `cancel ${which} at the node`, onclick: () => softCancel(hash) }, "cancel") : "",
               meta.status !== "filled" && meta.status !== "cancelled" && meta.status !== "expired"
-                ? h("button", { type: "button", class: "link chain-cancel", title: "Exchange.cancelOrder on chain (gas)", onclick: () => chainCancel(hash) }, "on chain")
+                ? h("button", { type: "button", class: "link chain-cancel", title: "Exchange.cancelOrder on chain (gas)", "aria-label": `cancel ${which} on chain (gas)`, onclick: () => chainCancel(hash) }, "on chain")
                 : "",
             ),
           );
