@@ -132,9 +132,30 @@ class DecimalArgsCommand(click.Command):
             )
             if typed is None:
                 raise
+            name = self._argument_at(typed_args, typed)
             raise click.UsageError(
-                f"PRICE and AMOUNT must be plain positive decimals like 2000.5, got '{typed}'", ctx
+                f"{name} must be a plain positive decimal like 2000.5, got '{typed}'", ctx
             ) from None
+
+    def _argument_at(self, args: list[str], typed: str) -> str:
+        """Which argument the negative ``typed`` stands for (user30: "PRICE and AMOUNT must
+        be ...", for either): its place among the words that are not options or their values."""
+        takes_value = {
+            name for p in self.params if isinstance(p, click.Option) and not p.is_flag
+            for name in p.opts
+        }  # fmt: skip
+        words, skip = [], False
+        for a in args:
+            if skip:
+                skip = False
+            elif a in takes_value:
+                skip = True
+            elif not a.startswith("--"):
+                words.append(a)
+        names = [str(p.human_readable_name) for p in self.params if isinstance(p, click.Argument)]
+        place = words.index(typed) if typed in words else -1
+        name = names[place] if 0 <= place < len(names) else ""
+        return name if name in ("PRICE", "AMOUNT") else "PRICE and AMOUNT each"
 
 
 def decimal_arg(name: str) -> Callable[[str], Fraction]:
