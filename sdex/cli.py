@@ -35,6 +35,7 @@ from sdex.cliopts import (
     one_line_errors,
     pair_market,
     pair_option,
+    parse_depth,
     parse_expiry,
     rpc_url_check,
     wait_option,
@@ -207,8 +208,8 @@ def order(
 @node_option
 @pair_option
 @click.option(
-    "--depth", type=click.IntRange(1, 1000), default=20, show_default=True,
-    help="How many orders to show on each side.",
+    "--depth", type=str, default="20", show_default=True, metavar="N",
+    callback=converter(parse_depth), help="How many orders to show on each side, 1 to 1000.",
 )  # fmt: skip
 def book(node_url: str, pair: str, depth: int) -> None:
     """Show a node's order book for a pair: bids and asks, best first."""

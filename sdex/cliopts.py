@@ -132,9 +132,30 @@ class DecimalArgsCommand(click.Command):
             )
             if typed is None:
                 raise
+            name = self._argument_at(typed_args, typed)
             raise click.UsageError(
-                f"PRICE and AMOUNT must be plain positive decimals like 2000.5, got '{typed}'", ctx
+                f"{name} must be a plain positive decimal like 2000.5, got '{typed}'", ctx
             ) from None
+
+    def _argument_at(self, args: list[str], typed: str) -> str:
+        """Which argument the negative ``typed`` stands for (user30: "PRICE and AMOUNT must
+        be ...", for either): its place among the words that are not options or their values."""
+        takes_value = {
+            name for p in self.params if isinstance(p, click.Option) and not p.is_flag
+            for name in p.opts
+        }  # fmt: skip
+        words, skip = [], False
+        for a in args:
+            if skip:
+                skip = False
+            elif a in takes_value:
+                skip = True
+            elif not a.startswith("--"):
+                words.append(a)
+        names = [str(p.human_readable_name) for p in self.params if isinstance(p, click.Argument)]
+        place = words.index(typed) if typed in words else -1
+        name = names[place] if 0 <= place < len(names) else ""
+        return name if name in ("PRICE", "AMOUNT") else "PRICE and AMOUNT each"
 
 
 def decimal_arg(name: str) -> Callable[[str], Fraction]:
@@ -152,6 +173,17 @@ def parse_expiry(text: str) -> int:
         )
     if t.startswith("-") or int(t) < 1:
         raise WalletInputError(f"--expiry must be at least 1 second, got {text!r}")
+    return int(t)
+
+
+def parse_depth(text: str) -> int:
+    """``sdex book --depth``: orders a side, 1 to 1000, in ASCII digits (user30: ``0`` read
+    "0 is not in the range 1<=x<=1000.", ``abc`` "'abc' is not a valid integer range.")."""
+    t = text.strip()
+    if not (t.isascii() and t.isdigit() and len(t) <= 4 and 1 <= int(t) <= 1000):
+        raise WalletInputError(
+            f"--depth is how many orders to show on each side, 1 to 1000, got {text!r}"
+        )
     return int(t)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import cmd
 import contextlib
+import math
 import sys
 from collections.abc import Iterator
 from fractions import Fraction
@@ -35,6 +36,7 @@ from sdex.client import (
     NodeApiError,
     NodeClient,
     OrderConfig,
+    OrderRecord,
 )
 from sdex.consoletables import fills_table, help_table, orders_table
 from sdex.errors import SdexError
@@ -57,6 +59,7 @@ from sdex.walletui import (
     order_view,
     place_order,
     print_error,
+    remaining_amounts,
     show_book,
     stale_warning,
 )
@@ -203,7 +206,9 @@ class WalletShell(cmd.Cmd):
     def do_send_order(self, arg: str) -> None:
         """Sign an order and post it. A limit order rests in the book (gtc) unless told ioc or
         fok; a market order is an IOC limit order at the best opposite price moved by the
-        slippage bound (the console's --slippage unless given), refused if there is none."""
+        slippage bound (the console's --slippage unless given), refused if there is none; a
+        market buy spends what its amount costs at the asks now, for at least that over the
+        bound in base."""
         typed = arg.split()  # (said back as typed: "got '1WETH'", not '1weth', user29)
         words = [w.lower() for w in typed]
         if len(words) < 3 or words[0] not in ("buy", "sell") or words[1] not in ("limit", "market"):
@@ -226,16 +231,20 @@ class WalletShell(cmd.Cmd):
             tif = "ioc"
         config, m = self._market()
         if price is None:
-            price = self._market_limit(config, m, side, slippage)
+            price, amount = self._market_limit(config, m, side, amount, slippage)
         posted = place_order(
             self.out, self.client, config, m, side, price, amount, self.key, tif=tif
         )
         if posted.status in OPEN_STATUSES:
             self._mine.add(posted.order_hash)
 
-    def _market_limit(self, config: OrderConfig, m: Market, side: Side, bps: int) -> Fraction:
-        """The limit of a market order: the best ask raised (buy) or the best bid lowered (sell)
-        by ``bps``. Refuses an empty side: there is nothing to take."""
+    def _market_limit(
+        self, config: OrderConfig, m: Market, side: Side, amount: Fraction, bps: int
+    ) -> tuple[Fraction, Fraction]:
+        """A market order's limit and amount: the best ask raised (buy) or the best bid lowered
+        (sell) by ``bps``. Refuses an empty side: there is nothing to take. A sell gives its
+        amount; a buy fixes the quote it spends, so it spends what its amount costs at the
+        asks now, and the slippage bounds how much less base that may buy (``_market_buy``)."""
         ob = self.client.orderbook(m.base_token.address, m.quote_token.address)
         title, opposite, page = ("asks", Side.SELL, ob.asks)
         if side is Side.SELL:
@@ -248,11 +257,44 @@ class WalletShell(cmd.Cmd):
             )
         best = rows[0][0]
         limit = best * Fraction(BPS + bps if side is Side.BUY else BPS - bps, BPS)
-        self.out.print(
+        said = (
             f"market {side.value}: best {title[:-1]} {fmt_price(best)} {m.quote}/{m.base}, "
             f"{bps} bps slippage: limit {fmt_price(limit)}, ioc"
         )
-        return limit
+        if side is Side.SELL:
+            self.out.print(said)
+            return limit, amount
+        return self._market_buy(m, rows, amount, limit, said)
+
+    def _market_buy(
+        self,
+        m: Market,
+        asks: list[tuple[Fraction, OrderRecord]],
+        amount: Fraction,
+        limit: Fraction,
+        said: str,
+    ) -> tuple[Fraction, Fraction]:
+        """A market buy of ``amount`` base: what the asks up to ``limit`` ask for it now, as
+        the quote the order spends, for at least that quote over ``limit`` in base. Signed as
+        ``amount`` at ``limit`` it spent the whole slippage budget at the best ask's price and
+        got more base than asked (user30: 1.01 WETH for 2021.01 USDC for a buy of 1 WETH)."""
+        b, q = m.base_token.decimals, m.quote_token.decimals
+        need, cost = amount, Fraction(0)
+        for price, rec in asks:
+            if price > limit or need == 0:
+                break
+            take = min(need, remaining_amounts(m, Side.SELL, rec)[0])
+            need, cost = need - take, cost + take * price
+        spend = Fraction(math.ceil(cost * 10**q), 10**q)  # (whole quote units, up: all of it)
+        least = Fraction(math.ceil(spend / limit * 10**b), 10**b)  # (up: never past the limit)
+        got = amount - need
+        offered = "" if need == 0 else f" (only {fmt_price(got)} {m.base} offered up to the limit)"
+        self.out.print(
+            f"{said}: {fmt_price(got)} {m.base} cost {fmt_price(spend)} {m.quote} at the asks "
+            f"now{offered}; a buy fixes the {m.quote} it spends: signed to spend that for at "
+            f"least {fmt_price(least)} {m.base}"
+        )
+        return spend / least, least
 
     def do_get_dump(self, arg: str) -> None:
         """Show the node's open orders, every page of GET /v1/orders (all: every status)."""

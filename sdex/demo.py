@@ -218,7 +218,7 @@ class Story:
 
     def chapter(self, title: str, text: str) -> None:
         self.out.print()
-        self.out.print(Panel(text, title=f"[bold]{title}[/]", title_align="left", expand=False))
+        say_panel(self.out, text, title)
 
     # ---- the story -------------------------------------------------------------------------
 
@@ -374,6 +374,14 @@ class Story:
         return report.ok
 
 
+def say_panel(console: Console, text: str, title: str) -> None:
+    """A boxed paragraph of the story, wrapped at the terminal's width: the demo's console
+    does not wrap (``soft_wrap``, so hashes and URLs stay whole), and a panel printed with it
+    cut its text at the box's edge (user30: "... and finds i")."""
+    box = Panel(text, title=f"[bold]{title}[/]", title_align="left", expand=False)
+    console.print(box, soft_wrap=False)
+
+
 def watch_line(url: str, keep: bool) -> str:
     """Where to watch the story; without ``--keep``, that the page goes with the network
     (user29: the page was gone six seconds after its address was printed)."""
@@ -401,13 +409,10 @@ def kept_text(nodes: list[tuple[str, str]], log_dir: Path) -> str:
 def keep_running(console: Console, story: Story, poll: float = 0.5) -> None:
     """``--keep``: leave the devnet and the nodes up for the browser until Ctrl-C (or until a
     node exits on its own)."""
-    console.print(
-        Panel(
-            kept_text([(n.name, n.proc.url) for n in story.nodes.values()], story.log_dir),
-            title="[bold]The network stays up: open a node's page[/]",
-            title_align="left",
-            expand=False,
-        )
+    say_panel(
+        console,
+        kept_text([(n.name, n.proc.url) for n in story.nodes.values()], story.log_dir),
+        "The network stays up: open a node's page",
     )
     try:
         while all(n.proc.running() for n in story.nodes.values()):
@@ -451,16 +456,13 @@ def _run_demo(console: Console, log_dir: Path, keep: bool) -> int:
     try:
         with console.status("starting a Hardhat devnet; deploying the Exchange, WETH and USDC"):
             d = devnet.start()
-        console.print(
-            Panel(
-                f"chain {d.chain_id} at {d.rpc}\nExchange {d.exchange}\n"
-                + "\n".join(f"{s} {t.address} ({t.decimals} decimals)" for s, t in d.tokens.items())
-                + minimums_line(d)
-                + f"\n{len(d.accounts)} dev wallets funded and approved",
-                title="[bold]SDEX devnet[/]",
-                title_align="left",
-                expand=False,
-            )
+        say_panel(
+            console,
+            f"chain {d.chain_id} at {d.rpc}\nExchange {d.exchange}\n"
+            + "\n".join(f"{s} {t.address} ({t.decimals} decimals)" for s, t in d.tokens.items())
+            + minimums_line(d)
+            + f"\n{len(d.accounts)} dev wallets funded and approved",
+            "SDEX devnet",
         )
         story = Story(console, d, log_dir, keep)
         ok = story.run()

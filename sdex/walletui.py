@@ -81,7 +81,7 @@ def place_order(
     try:
         posted = client.post_order(signed, tif)
     except NodeApiError as e:
-        raise _said_expired(e, expiry_seconds) from None
+        raise _said_refused(e, expiry_seconds) from None
     _print_posted(out, m, side, signed, posted)
     try:
         await_settlement(out, client, m, side, posted, settle_wait)
@@ -90,10 +90,16 @@ def place_order(
     return posted
 
 
-def _said_expired(e: NodeApiError, expiry_seconds: int) -> NodeApiError:
+def _said_refused(e: NodeApiError, expiry_seconds: int) -> NodeApiError:
     """The node's EXPIRED, said as what happened (it read only "expiry N is not after the
     latest block", user25): the chain judges expiry by its block time, which may run ahead
-    of this machine's clock (a devnet whose time was moved)."""
+    of this machine's clock (a devnet whose time was moved). Its CHAIN_UNAVAILABLE too (it
+    read "Validation Failed", the SRA's word for a bad order, user30)."""
+    if e.rejection == "CHAIN_UNAVAILABLE":
+        reason = "the node takes no orders while it does not follow its chain: nothing was posted"
+        return NodeApiError(
+            e.status, reason, e.code, e.validation_errors, e.rejection, e.body, e.retry_after
+        )
     if e.rejection != "EXPIRED":
         return e
     reason = (

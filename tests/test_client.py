@@ -331,7 +331,11 @@ USAGE_ERRORS = [
     ("price-zero", ["buy", "0", "1"], "PRICE must be greater than zero"),
     ("price-exponent", ["buy", "2e3", "1"], "PRICE must be a plain positive decimal"),
     ("amount-negative", ["--", "sell", "2000", "-1"], "AMOUNT must be a plain positive decimal"),
-    ("amount-option-like", ["sell", "2000", "-1"], "plain positive decimals like 2000.5, got '-1'"),
+    (
+        "amount-option-like",
+        ["sell", "2000", "-1"],
+        "AMOUNT must be a plain positive decimal like 2000.5, got '-1'",
+    ),
     ("side", ["short", "2000", "1"], "'short' is not one of"),
     ("pair-form", ["buy", "2000", "1", "--pair", "WETHUSDC"], "BASE/QUOTE"),
     ("pair-unlisted", ["buy", "2000", "1", "--pair", "WETH/DAI"], "does not list token DAI"),

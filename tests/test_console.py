@@ -158,7 +158,7 @@ def book_of(asks: list[tuple[int, int]], bids: list[tuple[int, int]]) -> dict[st
     }
 
 
-def test_market_buy_is_ioc_at_the_best_ask_plus_slippage(fake: FakeNode) -> None:
+def test_market_buy_spends_what_its_amount_costs_bounded_by_the_slippage(fake: FakeNode) -> None:
     # The node's page is not sorted best first here: the console takes the best price anyway.
     fake.book = book_of(asks=[(E18, 2010 * E6), (2 * E18, 4000 * E6)], bids=[(1900 * E6, E18)])
     r = console(fake, "send_order buy market 1.5")
@@ -167,12 +167,41 @@ def test_market_buy_is_ioc_at_the_best_ask_plus_slippage(fake: FakeNode) -> None
     ((s, tif),) = posted(fake)
     assert tif == "ioc"
     o = s.order
-    # 2000 × (1 + 100 bps) = 2020 per WETH, for 1.5 WETH: at most 3030 USDC.
+    # 1.5 WETH at the best ask, 2000: 3000 USDC, spent for at least 3000 / 2020 WETH (100 bps
+    # above the best ask), rounded up. It was signed as 1.5 WETH at 2020: 3030 USDC, which at
+    # the ask's 2000 bought 1.515 WETH (user30).
+    least = -(-3000 * E18 // 2020)
     assert (o.maker_token, o.maker_amount, o.taker_token, o.taker_amount) == (
-        USDC, 3030 * E6, WETH, 3 * E18 // 2,
+        USDC, 3000 * E6, WETH, least,
     )  # fmt: skip
-    assert "market buy: best ask 2000 USDC/WETH, 100 bps slippage: limit 2020, ioc" in r.output
-    assert "BUY 1.5 WETH for at most 3030 USDC (limit 2020 USDC/WETH)" in r.output
+    assert (
+        "market buy: best ask 2000 USDC/WETH, 100 bps slippage: limit 2020, ioc: 1.5 WETH cost "
+        "3000 USDC at the asks now; a buy fixes the USDC it spends: signed to spend that for at "
+        "least ~1.48514851 WETH"
+    ) in r.output, r.output
+    assert "for at most 3000 USDC" in r.output
+
+
+@pytest.mark.parametrize(
+    ("asks", "typed", "spend", "least"),
+    [
+        # across two levels: 1 at 2000 and 0.5 at 2010 cost 3005, bounded by 2020
+        ([(E18, 2000 * E6), (E18, 2010 * E6)], "1.5 100", 3005 * E6, -(-3005 * E18 // 2020)),
+        # 0 bps: exactly the amount at the best ask
+        ([(2 * E18, 4002 * E6)], "1 0", 2001 * E6, E18),
+        # a level past the bound is not taken: only 1 WETH is offered up to 2020
+        ([(E18, 2000 * E6), (E18, 2100 * E6)], "1.5 100", 2000 * E6, -(-2000 * E18 // 2020)),
+    ],
+)  # fmt: skip
+def test_market_buy_walks_the_asks_up_to_the_bound(
+    fake: FakeNode, asks: list[tuple[int, int]], typed: str, spend: int, least: int
+) -> None:
+    fake.book = book_of(asks=asks, bids=[])
+    r = console(fake, f"send_order buy market {typed}")
+    assert r.exit_code == 0, r.output
+    ((s, _),) = posted(fake)
+    assert (s.order.maker_amount, s.order.taker_amount) == (spend, least), r.output
+    assert ("offered up to the limit" in r.output) == (asks[-1][1] == 2100 * E6), r.output
 
 
 def test_market_sell_takes_the_slippage_of_the_console_or_the_command(fake: FakeNode) -> None:

@@ -53,12 +53,17 @@ BAD_ORDERS: list[tuple[str, list[str], int, str]] = [
      "a pair is BASE/QUOTE like WETH/USDC, got 'WETH'"),
     ("zero amount", ["buy", "2000", "0"], 2, "AMOUNT must be greater than zero, got '0'"),
     ("zero price", ["sell", "0", "1"], 2, "PRICE must be greater than zero, got '0'"),
+    # (user30: each named, not "PRICE and AMOUNT must be ...")
     ("negative price", ["buy", "-5", "1"], 2,
-     "PRICE and AMOUNT must be plain positive decimals like 2000.5, got '-5'"),
+     "Error: PRICE must be a plain positive decimal like 2000.5, got '-5'"),
     ("negative fraction", ["sell", "2000", "-0.5"], 2,
-     "PRICE and AMOUNT must be plain positive decimals like 2000.5, got '-0.5'"),
+     "Error: AMOUNT must be a plain positive decimal like 2000.5, got '-0.5'"),
     ("negative leading dot", ["sell", "-.5", "1"], 2,
-     "PRICE and AMOUNT must be plain positive decimals like 2000.5, got '-.5'"),
+     "Error: PRICE must be a plain positive decimal like 2000.5, got '-.5'"),
+    ("negative after an option", ["sell", "--tif", "ioc", "2000", "-1"], 2,
+     "Error: AMOUNT must be a plain positive decimal like 2000.5, got '-1'"),
+    ("both negative", ["sell", "-1", "-1"], 2,
+     "Error: PRICE must be a plain positive decimal like 2000.5, got '-1'"),
     ("exponent", ["buy", "1e3", "1"], 2, "PRICE must be a plain positive decimal like 2000.5"),
     ("not a number", ["buy", "nan", "1"], 2, "PRICE must be a plain positive decimal"),
     ("amount finer than the token", ["buy", "2000", "1.0000000000000000001"], 2,
@@ -148,10 +153,10 @@ def test_every_bad_input_is_one_clear_line_and_changes_nothing(
 @pytest.mark.parametrize("typed", ["-5", "-0.5", "-.5", "-2000.25"])
 def test_a_negative_number_is_named_without_a_node(typed: str) -> None:
     """(refused while parsing the arguments: before any node is asked)"""
-    for args in (["buy", typed, "1"], ["sell", "1", typed]):
+    for args, name in ((["buy", typed, "1"], "PRICE"), (["sell", "1", typed], "AMOUNT")):
         r = cli("order", *args, "--node", "http://127.0.0.1:1", "--key", "0x" + "11" * 32)
         assert r.exit_code == 2, r.output
-        assert f"must be plain positive decimals like 2000.5, got '{typed}'" in r.output
+        assert f"{name} must be a plain positive decimal like 2000.5, got '{typed}'" in r.output
 
 
 def test_an_unknown_option_is_still_named() -> None:

@@ -54,7 +54,7 @@ function h(tag, attrs = {}, ...children) {
     if (v === undefined || v === null || v === false) continue;
     if (k === "class") el.className = v;
     else if (k === "onclick") el.addEventListener("click", v);
-    else if (k.startsWith("data-") || k === "title" || k === "role" || k === "type") el.setAttribute(k, v);
+    else if (k.startsWith("data-") || k.startsWith("aria-") || k === "title" || k === "role" || k === "type") el.setAttribute(k, v);
     else el[k] = v;
   }
   for (const c of children) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
@@ -70,8 +70,15 @@ function banner(text) {
 const short = (hex, head = 8) => (typeof hex === "string" && hex.length > 14 ? `${hex.slice(0, head)}…${hex.slice(-4)}` : String(hex));
 const same = (a, b) => typeof a === "string" && typeof b === "string" && a.toLowerCase() === b.toLowerCase();
 
+/** How long a read, and a posted order, may wait for the node's answer (user30: a node that
+ * took the connection but never answered, hung or paused, left the page "live" with no
+ * banner, and a placed order with nothing said, for as long as it hung). */
+const READ_TIMEOUT_MS = 8000;
+const POST_TIMEOUT_MS = 15000;
+const noAnswer = (e) => e instanceof TypeError || e?.name === "TimeoutError" || e?.name === "AbortError";
+
 async function getJSON(path) {
-  const r = await fetch(path, { headers: { Accept: "application/json" } });
+  const r = await fetch(path, { headers: { Accept: "application/json" }, signal: AbortSignal.timeout(READ_TIMEOUT_MS) });
   const body = await r.json().catch(() => null);
   if (!r.ok) {
     const retryAfter = Math.min(60, Number(r.headers.get("Retry-After")) || 1);
@@ -81,7 +88,10 @@ async function getJSON(path) {
 }
 
 async function postJSON(path, obj) {
-  const r = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(obj) });
+  const r = await fetch(path, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(obj),
+    signal: AbortSignal.timeout(POST_TIMEOUT_MS),
+  });
   const body = await r.json().catch(() => null);
   return { status: r.status, body };
 }
@@ -297,7 +307,12 @@ function renderBook() {
   const row = (l, total, side) => {
     const bar = h("div", { class: "depth" });
     bar.style.width = `${Number((total * 1000n) / max) / 10}%`;
+    // (a screen reader hears the side, which the page shows by colour and place only)
+    const said = `${side === "sell" ? "ask" : "bid"} ${fmtPrice(l.price)} ${m.quote}, ` +
+      `${fmtSize(l.size, m.baseDecimals)} ${m.base}, total ${fmtSize(total, m.baseDecimals)}` +
+      (l.mine ? ", includes your order" : "") + (l.pending ? ", settling" : "");
     return h("tr", {
+      "aria-label": said,
       class: [l.mine ? "mine" : "", l.pending ? "pending" : ""].join(" ").trim(),
       "data-side": side, "data-price": fmtPrice(l.price), "data-level": l.key,
       "data-size": fmtAmount(l.size, m.baseDecimals),
@@ -509,15 +524,20 @@ function showNodeState() {
   b.textContent = text;
 }
 
-/** A failed read: no answer at all (fetch's TypeError) means the node is not there. */
+/** A failed read: no answer at all (fetch's TypeError), or none in READ_TIMEOUT_MS, means
+ * the node is not there. */
 function readFailed(e) {
-  if (e instanceof TypeError) nodeAnswers(false);
+  if (noAnswer(e)) nodeAnswers(false);
 }
 
+let networkReading = false; // (a hung node's reads are not piled up, one every 2 s)
 async function refreshNetwork() {
+  if (networkReading) return;
+  networkReading = true;
   try {
+    const read = (path) => fetch(path, { signal: AbortSignal.timeout(READ_TIMEOUT_MS) });
     const [health, status, metrics] = await Promise.all([
-      fetch("/health").then((r) => r.json()), getJSON("/web/status"), fetch("/metrics").then((r) => r.text()),
+      read("/health").then((r) => r.json()), getJSON("/web/status"), read("/metrics").then((r) => r.text()),
     ]);
     nodeAnswers(true);
     showChain(health);
@@ -564,6 +584,8 @@ async function refreshNetwork() {
     );
   } catch (e) {
     readFailed(e); // (the node is restarting or gone: said; try again next tick)
+  } finally {
+    networkReading = false;
   }
 }
 
@@ -772,11 +794,16 @@ async function placeOrder(ev) {
     const body = { ...order, signature, timeInForce: $("tif").value };
     const asked = ++S.stamp;
     let r;
+    const posting = "posting the order to the node…";
+    $("notice").textContent = posting;
     try {
       r = await postJSON("/v1/orders", body);
     } catch (e) {
-      // (not the wallet's fault: it signed; the node is down, restarting or unreachable)
-      return fieldErrors({ form: `could not reach the node (${e.message || e}): the order may not have been posted; "My orders" lists it once the node has it` });
+      // (not the wallet's fault: it signed; the node is down, restarting, unreachable or hung)
+      const why = noAnswer(e) && e.name !== "TypeError" ? `no answer within ${POST_TIMEOUT_MS / 1000} s` : (e.message || e);
+      return fieldErrors({ form: `could not reach the node (${why}): the order may not have been posted; "My orders" lists it once the node has it` });
+    } finally {
+      if ($("notice").textContent === posting) $("notice").textContent = "";
     }
     if (r.status >= 300) return fieldErrors(apiErrors(r.body, r.status));
     const hash = r.body.orderHash;
@@ -985,19 +1012,22 @@ function renderMyOrders() {
               ? h("td", { class: "num", "data-label": "Filled", title: `${m.quote} spent so far (a buy fixes the quote it spends: a better price buys more ${m.base})` },
                   filled ? `${fmtAmount(filled, m.quoteDecimals)} ${m.quote}` : "0")
               : h("td", { class: "num", "data-label": "Filled" }, fmtAmount(filled, m.baseDecimals));
+          // (a screen reader's name for the row's buttons: three "cancel, button" said nothing
+          // of which order; on a phone the side column is hidden, the price coloured by side)
+          const which = so && m ? `${so.side} ${fmtAmount(base, m.baseDecimals)} ${m.base} at ${fmtPrice(orderPrice(o, so.side, m))}` : short(hash);
           return h("tr", { "data-hash": hash, "data-status": meta.status },
             // (data-label: each cell's heading where a phone's width folds a row in two)
             h("td", { class: "mono", "data-label": "Order", title: hash }, short(hash)),
             h("td", {}, so?.side ?? "?"),
-            h("td", { class: `num ${so?.side ?? ""}`.trim(), "data-label": "Price" }, so ? fmtPrice(orderPrice(o, so.side, m)) : "?"),
+            h("td", { class: `num ${so?.side ?? ""}`.trim(), "data-label": "Price", "aria-label": so && m ? `${so.side} at ${fmtPrice(orderPrice(o, so.side, m))}` : undefined }, so ? fmtPrice(orderPrice(o, so.side, m)) : "?"),
             h("td", { class: "num", "data-label": "Amount" }, m ? fmtAmount(base, m.baseDecimals) : "?"),
             filledCell,
             // (a narrow column folds "partially_filled" after its "_", never mid-word)
             h("td", { class: `status-${meta.status}`, "data-label": "Status" }, ...meta.status.split(/(?<=_)/).flatMap((w, i) => (i ? [h("wbr"), w] : [w]))),
             h("td", {},
-              open ? h("button", { type: "button", class: "link soft-cancel", title: "signed CancelOrder at the node", onclick: () => softCancel(hash) }, "cancel") : "",
+              open ? h("button", { type: "button", class: "link soft-cancel", title: "signed CancelOrder at the node", "aria-label": `cancel ${which} at the node`, onclick: () => softCancel(hash) }, "cancel") : "",
               meta.status !== "filled" && meta.status !== "cancelled" && meta.status !== "expired"
-                ? h("button", { type: "button", class: "link chain-cancel", title: "Exchange.cancelOrder on chain (gas)", onclick: () => chainCancel(hash) }, "on chain")
+                ? h("button", { type: "button", class: "link chain-cancel", title: "Exchange.cancelOrder on chain (gas)", "aria-label": `cancel ${which} on chain (gas)`, onclick: () => chainCancel(hash) }, "on chain")
                 : "",
             ),
           );
