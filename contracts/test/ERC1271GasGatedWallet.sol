@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+
+/// @notice A hostile contract wallet (tests only): it accepts its owner's signature of the
+///         hash only when the call has more than `gate` gas left. A node's reads (eth_call,
+///         given the block's gas) see a valid signature; a settlement sent with a match's gas
+///         bound sees an invalid one. It may also burn `burn` gas in each verdict.
+contract ERC1271GasGatedWallet is IERC1271 {
+    address public immutable owner;
+    uint256 public immutable gate;
+
+    error NotOwner(address caller);
+
+    constructor(address owner_, uint256 gate_) {
+        owner = owner_;
+        gate = gate_;
+    }
+
+    /// @inheritdoc IERC1271
+    function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4) {
+        if (gasleft() <= gate) return bytes4(0);
+        (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(hash, signature);
+        return err == ECDSA.RecoverError.NoError && recovered == owner ? IERC1271.isValidSignature.selector : bytes4(0);
+    }
+
+    /// @notice Lets the owner approve a spender (the Exchange) for the wallet's tokens.
+    function approve(address token, address spender, uint256 amount) external {
+        if (msg.sender != owner) revert NotOwner(msg.sender);
+        IERC20(token).approve(spender, amount);
+    }
+}
