@@ -8,21 +8,26 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 /// @notice A hostile contract wallet (tests only): it accepts its owner's signature of the
 ///         hash only when the call has more than `gate` gas left. A node's reads (eth_call,
 ///         given the block's gas) see a valid signature; a settlement sent with a match's gas
-///         bound sees an invalid one. It may also burn `burn` gas in each verdict.
+///         bound sees an invalid one; with `burn`, it first burns all the gas it was given.
 contract ERC1271GasGatedWallet is IERC1271 {
     address public immutable owner;
     uint256 public immutable gate;
+    bool public immutable burn;
 
     error NotOwner(address caller);
 
-    constructor(address owner_, uint256 gate_) {
+    constructor(address owner_, uint256 gate_, bool burn_) {
         owner = owner_;
         gate = gate_;
+        burn = burn_;
     }
 
     /// @inheritdoc IERC1271
     function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4) {
-        if (gasleft() <= gate) return bytes4(0);
+        if (gasleft() <= gate) {
+            while (burn && gasleft() > 1_000) {} // the caller's whole budget (63/64 of its gas)
+            return bytes4(0);
+        }
         (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(hash, signature);
         return err == ECDSA.RecoverError.NoError && recovered == owner ? IERC1271.isValidSignature.selector : bytes4(0);
     }
