@@ -1,7 +1,9 @@
 """attack30: a contract maker (EIP-1271) whose ``isValidSignature`` answers by the gas left.
 
-The node's reads (``getOrderStates``, the pre-flight ``eth_call``) run with the block's gas
-and see a valid signature; a settlement sent with a match's gas bound sees an invalid one.
+The node's reads see a valid signature; a settlement sees an invalid one. (Found live with a
+wallet valid only with more than 2M gas left, as an ``eth_call`` without a gas field has;
+``getOrderStates`` now gives a wallet 100,000 gas (``test_attack30_verdict_gas``), so the
+wallet here is valid only with at most that much left, which a settlement exceeds.)
 Before the fix, its resting ask took every honest crossing buy: each buy's settlement was
 mined reverted three times (the operator paying each), found no one guilty (the chain's
 state says both orders are fine), and removed the honest *incoming* buy ("settlement kept
@@ -23,13 +25,13 @@ from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
 
 OWNER = 5
 OPERATOR = 19
-GATE = 2_000_000
-"""The wallet's answer is valid only with more gas left than this (a settlement's bound is
-far below; an ``eth_call`` without a gas field gets the block's)."""
+GATE = 100_000
+"""The wallet's answer is valid only with at most this much gas left: what the Exchange's
+``getOrderStates`` gives it (``SIGNATURE_VIEW_GAS``); a settlement gives it more."""
 
 
-def gas_gated_wallet(c: Chain, burn: bool = False) -> str:
-    w = deploy(c.sender(0), "ERC1271GasGatedWallet", c.address(OWNER), GATE, burn)
+def gas_gated_wallet(c: Chain, burn: bool = False, gate: int = GATE) -> str:
+    w = deploy(c.sender(0), "ERC1271GasGatedWallet", c.address(OWNER), gate, burn)
     c.weth.transfer(c.sender(OWNER), w, 10 * E18)
     approve = load_abi("ERC1271GasGatedWallet").fn("approve")
     c.sender(OWNER).transact(w, approve.encode(c.weth.address, c.exchange.address, 2**256 - 1))

@@ -6,9 +6,10 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 
 /// @notice A hostile contract wallet (tests only): it accepts its owner's signature of the
-///         hash only when the call has more than `gate` gas left. A node's reads (eth_call,
-///         given the block's gas) see a valid signature; a settlement sent with a match's gas
-///         bound sees an invalid one; with `burn`, it first burns all the gas it was given.
+///         hash only when the call has at most `gate` gas left. The Exchange's view gives a
+///         wallet 100,000 gas (a node's reads see a valid signature with a gate there); a
+///         settlement gives it more and sees an invalid one; with `burn`, it first burns all
+///         the gas it was given. Gate 0: never valid.
 contract ERC1271GasGatedWallet is IERC1271 {
     address public immutable owner;
     uint256 public immutable gate;
@@ -24,7 +25,7 @@ contract ERC1271GasGatedWallet is IERC1271 {
 
     /// @inheritdoc IERC1271
     function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4) {
-        if (gasleft() <= gate) {
+        if (gasleft() > gate) {
             while (burn && gasleft() > 1_000) {} // the caller's whole budget (63/64 of its gas)
             return bytes4(0);
         }
