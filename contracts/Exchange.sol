@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
@@ -42,6 +43,11 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
     /// @dev Gas for each token view in getOrderStates, so a gas-burning token reads as 0
     ///      instead of starving the rest of the batch (a plain ERC-20 needs under 10k).
     uint256 private constant TOKEN_VIEW_GAS = 100_000;
+    /// @dev Gas for a contract maker's isValidSignature in getOrderStates, so a wallet that
+    ///      burns what it is given reads as an invalid signature instead of running a node's read
+    ///      for the block's gas and starving the rest of the batch (attack30). A lone settlement's
+    ///      gas bound could not afford a costlier wallet anyway.
+    uint256 private constant SIGNATURE_VIEW_GAS = 100_000;
 
     /// @dev One slot per order: filled amount and cancel flag together, one SLOAD per fill.
     mapping(bytes32 orderHash => uint256 fillState) private _fillStates;
@@ -253,7 +259,7 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
             Order memory order = LibOrder.load(orders[i]);
             OrderState memory state = states[i];
             (state.orderHash, state.status, state.filledMakerAmount) = _orderInfo(order);
-            state.signatureValid = _isValidSignature(order.maker, state.orderHash, signatures[i]);
+            state.signatureValid = _isValidSignatureView(order.maker, state.orderHash, signatures[i]);
             state.makerBalance = _tokenView(order.makerToken, abi.encodeCall(IERC20.balanceOf, (order.maker)));
             state.makerAllowance =
                 _tokenView(order.makerToken, abi.encodeCall(IERC20.allowance, (order.maker, address(this))));
@@ -584,6 +590,29 @@ contract Exchange is IExchange, EIP712, ReentrancyGuardTransient {
             if (err == ECDSA.RecoverError.NoError && recovered == signer) return true;
         }
         return signer.code.length != 0 && SignatureChecker.isValidERC1271SignatureNow(signer, hash, signature);
+    }
+
+    /// @dev _isValidSignature for getOrderStates: the wallet is called with SIGNATURE_VIEW_GAS,
+    ///      and only one word of its reply is copied back (a huge reply costs nothing).
+    function _isValidSignatureView(address signer, bytes32 hash, bytes calldata signature)
+        private
+        view
+        returns (bool valid)
+    {
+        if (signature.length == 65) {
+            uint8 v = uint8(signature[64]);
+            if (v < 27) v += 27; // as in _isValidSignature
+            (address recovered, ECDSA.RecoverError err,) =
+                ECDSA.tryRecover(hash, v, bytes32(signature[0:32]), bytes32(signature[32:64]));
+            if (err == ECDSA.RecoverError.NoError && recovered == signer) return true;
+        }
+        if (signer.code.length == 0) return false;
+        bytes memory data = abi.encodeCall(IERC1271.isValidSignature, (hash, signature));
+        bytes32 magic = bytes32(IERC1271.isValidSignature.selector);
+        assembly ("memory-safe") {
+            let ok := staticcall(SIGNATURE_VIEW_GAS, signer, add(data, 0x20), mload(data), 0x00, 0x20)
+            valid := and(and(ok, gt(returndatasize(), 0x1f)), eq(mload(0x00), magic))
+        }
     }
 
     /// @dev A uint256-returning token view; a revert, a short reply or running out of

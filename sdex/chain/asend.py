@@ -128,9 +128,14 @@ class AsyncSends:
             raise sent
         return receipt
 
-    async def preflight(self, to: str, data: bytes) -> None:
-        """As ``Sender.preflight``: ``ContractRevert`` if the call would revert."""
+    async def preflight(self, to: str, data: bytes, gas: int | None = None) -> None:
+        """As ``Sender.preflight``: ``ContractRevert`` if the call would revert. ``gas``: the
+        gas the transaction would carry (without it the call gets the block's, and code that
+        answers by ``gasleft()``, e.g. a contract maker's ``isValidSignature``, passes here
+        and fails when sent: attack30)."""
         tx = {"from": self.sender.address, "to": to, "data": "0x" + data.hex()}
+        if gas is not None:
+            tx["gas"] = hex(gas)
         await self.rpc.call("eth_call", tx, "latest")
 
     async def _ask(self, method: str, signed: SignedTx) -> Any:

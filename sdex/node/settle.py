@@ -14,6 +14,7 @@ from sdex.book.errors import BookError
 from sdex.chain import OrderState, Receipt
 from sdex.chain.tx import already_known
 from sdex.errors import ContractRevert, RpcError
+from sdex.ingest.verify import ecdsa_ok
 from sdex.matching.match import Match
 from sdex.model import OPEN_STATUSES, OrderStatus, closed_status
 from sdex.node.chainstate import NodeChainState
@@ -321,13 +322,15 @@ class NodeSettlement(NodeChainState):
                     if st is not None and v.filled > st.filled and st.pending == 0:
                         self._filled_elsewhere(so, v.filled)
                 guilty_found |= v.guilty
+            unexplained = not guilty_found and id(m) not in blameless
+            blamed = _contract_side(m) if unexplained else None
             for so, v in zip((m.resting, m.incoming), verdicts, strict=True):
                 rec = self.records.get(so.hash)
                 if rec is None or v.remove is not None:
                     continue
-                if not guilty_found and id(m) not in blameless:
+                if unexplained and (blamed is None or so is blamed):
                     rec.failures += 1
-                    if rec.failures >= MAX_SETTLE_FAILURES and so is m.incoming:
+                    if rec.failures >= MAX_SETTLE_FAILURES and (so is m.incoming or so is blamed):
                         self._remove(so.hash, RemovalReason.REMOVED, "settlement kept failing")
                         continue
                 if not v.guilty:
@@ -335,10 +338,15 @@ class NodeSettlement(NodeChainState):
         self._rematch(rematch)
 
     def _suspect(self, m: Match) -> bool:
-        """Whether an order of ``m`` failed a settlement before with no one found guilty."""
+        """Whether an order of ``m`` failed a settlement before with no one found guilty, or
+        is a contract maker's (EIP-1271: its verdict may depend on what no read sees, such as
+        the gas left; attack30): pre-flighted, with the transaction's gas, before it is sent."""
+        sigs = self.mirror.sigs
         for so in (m.resting, m.incoming):
             rec = self.records.get(so.hash)
             if rec is not None and rec.failures:
+                return True
+            if len(so.signature) != 65 or sigs.tracks(so.order.maker):
                 return True
         return False
 
@@ -393,6 +401,18 @@ class NodeSettlement(NodeChainState):
                 status = "mined" if got.status == 1 else "failed"
                 self.settler.ours.landed(s.tx_hash, got.block_number)
             await self.store.set_settlement_status(s.tx_hash, status)
+
+
+def _contract_side(m: Match) -> SignedOrder | None:
+    """The order of a match that failed with no one guilty by chain state to blame for it:
+    the one signed by a contract (EIP-1271), when the other is signed by its maker's own key.
+    Chain state cannot show such a wallet's refusal (``isValidSignature`` may answer by the
+    gas left, the caller or the block), while an ECDSA signature does not change; blaming the
+    incoming order instead let a hostile resting wallet remove every honest taker (attack30)."""
+    resting, incoming = (ecdsa_ok(so) is True for so in (m.resting, m.incoming))
+    if resting == incoming:
+        return None
+    return m.incoming if resting else m.resting
 
 
 def _was(e: Entry | None) -> tuple[int, RemovalReason | None] | None:

@@ -234,7 +234,7 @@ class Settler(NonceLane):
                     pause = self._refused_at + REFUSED_PAUSE - time.perf_counter()
                     if pause > 0:  # the store refused a record just now
                         await asyncio.sleep(pause)
-                    size = self.batch_size(len(self._queue))
+                    size = self._apart(self.batch_size(len(self._queue)))
                     batch, submitted = self._queue[:size], self._submitted[:size]
                     self._queue, self._submitted = self._queue[size:], self._submitted[size:]
                     self.largest_batch = max(self.largest_batch, len(batch))
@@ -272,6 +272,16 @@ class Settler(NonceLane):
             return waiting
         fits = fitting_batch(self.per_match_gas())
         return min(waiting, max(self.max_batch, min(self.backlog_batch, fits)))
+
+    def _apart(self, size: int) -> int:
+        """``size``, cut before the first suspect match of the queue's next ``size``; a
+        suspect first goes alone (pre-flighted with its gas): in a batch, a wallet that burns
+        all the gas it is given would sink every match of it, the whole bound paid (attack30)."""
+        if self.suspect is not None:
+            for i, m in enumerate(self._queue[:size]):
+                if self.suspect(m):
+                    return max(1, i)
+        return size
 
     def _gas_limit(self, matches: int, lone: bool) -> int:
         if lone:
@@ -372,7 +382,7 @@ class Settler(NonceLane):
         if lone and self.suspect is not None and self.suspect(batch[0]):
             gas = self._gas_limit(1, False)
             try:  # before the lane's lock: it waits for no broadcast under way
-                await self.async_sends.preflight(ex.address, data)
+                await self.async_sends.preflight(ex.address, data, gas)
             except ContractRevert as e:  # nothing sent: diagnosed like a skipped match
                 reason = str(ex.decoder.decode(e))
                 return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
