@@ -1,0 +1,56 @@
+"""review31: ``Mirror.max_broke`` (attack29) bounds the accounts with nothing to pay that
+refused strangers' orders leave in the mirror, but only while the node runs: each was
+saved with the next block's mirror (``mirror_funds``: a row per fresh key, for ever) and a
+restart loaded every one back, none of them counted against the bound any more. So a
+stranger's orders of fresh keys, free to sign, grew the database and a restarted node's
+memory without bound. An account learned broke is now kept in memory only (not saved):
+after a restart its next order is read from the chain, as after its eviction."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sdex.order import ZERO_ADDRESS, Order, address_of, sign_order
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_mirror import synced
+
+ROUNDS, PER_ROUND, BOUND = 4, 8, 8
+
+
+async def test_refused_strangers_are_not_loaded_back_past_the_bound(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    strangers: set[tuple[str, str]] = set()
+    expiry = c.now() + 3600
+    async with running_node(cfg) as (node, api):
+        await wait_for(node.mirror_ready)
+        node.mirror.max_broke = BOUND
+        for r in range(ROUNDS):  # (a block, so a save of the mirror, after each round)
+            for i in range(PER_ROUND):
+                key = os.urandom(32)
+                o = Order(
+                    address_of(key), ZERO_ADDRESS, c.weth.address, c.usdc.address,
+                    10**15, 3 * 10**6, ZERO_ADDRESS, 0, expiry, r * PER_ROUND + i + 1,
+                )  # fmt: skip
+                code, body = await api.post_order(sign_order(o, c.domain, key))
+                assert code == 400 and body["rejection"] == "UNFUNDED", body
+                strangers.add((o.maker, o.maker_token))
+            c.rpc.call("evm_mine")
+            await synced(node, c)
+        assert len(strangers & node.mirror.funds.keys()) <= BOUND
+    async with running_node(cfg) as (node, api):
+        await wait_for(node.mirror_ready)
+        kept = strangers & node.mirror.funds.keys()
+        assert len(kept) <= BOUND, len(kept)  # before: all 32, loaded back
+        # (a stranger's next order is read from the chain again: still refused)
+        key = os.urandom(32)
+        o = Order(
+            address_of(key), ZERO_ADDRESS, c.weth.address, c.usdc.address,
+            10**15, 3 * 10**6, ZERO_ADDRESS, 0, expiry, 999,
+        )  # fmt: skip
+        code, body = await api.post_order(sign_order(o, c.domain, key))
+        assert code == 400 and body["rejection"] == "UNFUNDED", body
