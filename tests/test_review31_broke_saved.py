@@ -54,3 +54,45 @@ async def test_refused_strangers_are_not_loaded_back_past_the_bound(
         )  # fmt: skip
         code, body = await api.post_order(sign_order(o, c.domain, key))
         assert code == 400 and body["rejection"] == "UNFUNDED", body
+
+
+async def test_a_maker_funded_after_its_broke_account_was_evicted_is_not_refused_after_a_restart(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A maker's first order refused (no funds: learned broke, and saved); strangers' refused
+    orders evict it from memory; it funds and approves (no held order of it: not re-read);
+    the node restarts: its saved row said broke, and its order was refused ``UNFUNDED``."""
+    from sdex.chain import Sender
+
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    expiry = c.now() + 3600
+    key = os.urandom(32)
+    maker = address_of(key)
+
+    def order(k: bytes, salt: int) -> Order:
+        return Order(
+            address_of(k), ZERO_ADDRESS, c.weth.address, c.usdc.address,
+            10**15, 3 * 10**6, ZERO_ADDRESS, 0, expiry, salt,
+        )  # fmt: skip
+
+    async with running_node(cfg) as (node, api):
+        await wait_for(node.mirror_ready)
+        node.mirror.max_broke = 2
+        code, body = await api.post_order(sign_order(order(key, 1), c.domain, key))
+        assert code == 400 and body["rejection"] == "UNFUNDED", body
+        c.rpc.call("evm_mine")
+        await synced(node, c)  # (the mirror saved)
+        for i in range(4):
+            k = os.urandom(32)
+            code, body = await api.post_order(sign_order(order(k, 10 + i), c.domain, k))
+            assert code == 400, body
+        assert (maker, c.weth.address) not in node.mirror.funds  # (evicted)
+        c.rpc.call("hardhat_setBalance", maker, hex(10**18))
+        c.weth.transfer(c.sender(5), maker, 10**16)
+        c.weth.approve(Sender(c.rpc, key, c.domain.chain_id), c.exchange.address, 2**256 - 1)
+        await synced(node, c)
+    async with running_node(cfg) as (node, api):
+        await wait_for(node.mirror_ready)
+        code, body = await api.post_order(sign_order(order(key, 2), c.domain, key))
+        assert code == 201, body  # before: 400 UNFUNDED (its saved row said broke)
