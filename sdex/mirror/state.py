@@ -66,9 +66,9 @@ class Mirror:
         self.funds: dict[Account, tuple[int, int]] = {}
         self.blocks: deque[Block] = deque()
         self.checkpoints = Checkpoints()
+        """Sparse hashes of applied blocks below ``blocks`` (``sdex.mirror.checkpoints``)."""
         self.bitmaps = BitmapWatch()
         """Bitmap orders the mirror may judge itself (``sdex.mirror.bitmaps``)."""
-        """Sparse hashes of applied blocks below ``blocks`` (``sdex.mirror.checkpoints``)."""
         self._fill_topic = exchange.abi.events["OrderFilled"].topic
         self._cancel_topic = exchange.abi.events["OrderCancelled"].topic
         self._upto_topic = exchange.abi.events["OrdersCancelledUpTo"].topic
