@@ -60,3 +60,15 @@ async def test_a_strangers_hello_sharing_one_is_answered_200() -> None:
         assert set(SHARED) <= set(c.peers.candidates)
     finally:
         await runner.cleanup()
+
+
+@pytest.mark.parametrize("url", [*BAD, "http://[zz]"])
+async def test_dialling_one_is_a_failed_call_not_a_bug(url: str) -> None:
+    """(Before: IndexError or ValueError out of the client: logged with a traceback as a
+    defect by ``Gossip._call``, a dial a candidate a peer introduced.)"""
+    from sdex.gossip.client import PeerCallError, PeerClient
+
+    async with aiohttp.ClientSession() as session:
+        pc = PeerClient(session, NodeKey.generate(), "http://127.0.0.1:1")
+        with pytest.raises(PeerCallError):
+            await pc.call("POST", url, "/p2p/hello", {}, timeout=2)

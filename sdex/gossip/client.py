@@ -68,7 +68,12 @@ class PeerClient:
         """One signed request to the node with id ``to`` ("" only for a hello to a URL whose
         id is not known yet); a 2xx answer must be signed, bounded and valid JSON."""
         data = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
-        target = yarl.URL(url + path + ("?" + urlencode(params) if params else ""), encoded=True)
+        try:  # (a URL a peer introduced: yarl fails on some with IndexError, review31)
+            target = yarl.URL(
+                url + path + ("?" + urlencode(params) if params else ""), encoded=True
+            )
+        except (ValueError, IndexError) as e:
+            raise PeerCallError(f"{method} {url[:200]}{path}: not a URL: {e}") from None
         headers = self.key.request_headers(method, target.raw_path_qs, data, self.me, to)
         if data:
             headers["Content-Type"] = "application/json"
