@@ -96,3 +96,38 @@ async def test_a_maker_funded_after_its_broke_account_was_evicted_is_not_refused
         await wait_for(node.mirror_ready)
         code, body = await api.post_order(sign_order(order(key, 2), c.domain, key))
         assert code == 201, body  # before: 400 UNFUNDED (its saved row said broke)
+
+
+async def test_a_broke_row_saved_by_an_earlier_version_is_not_loaded(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A database of an earlier version holds a funded maker's stale broke row (saved, then
+    evicted, funded unseen): the restarted node reads the maker from the chain instead."""
+    import sqlite3
+
+    from sdex.chain import Sender
+
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    key = os.urandom(32)
+    maker = address_of(key)
+    c.rpc.call("hardhat_setBalance", maker, hex(10**18))
+    c.weth.transfer(c.sender(5), maker, 10**16)
+    c.weth.approve(Sender(c.rpc, key, c.domain.chain_id), c.exchange.address, 2**256 - 1)
+    async with running_node(cfg) as (node, _api):  # (funded before the saved head)
+        await wait_for(node.mirror_ready)
+        c.rpc.call("evm_mine")
+        await synced(node, c)  # (a mirror saved)
+    with sqlite3.connect(tmp_path / "n.db") as db:  # (what an earlier version left)
+        db.execute(
+            "INSERT OR REPLACE INTO mirror_funds VALUES (?, ?, '0', '0')",
+            (maker, c.weth.address),
+        )
+    o = Order(
+        maker, ZERO_ADDRESS, c.weth.address, c.usdc.address,
+        10**15, 3 * 10**6, ZERO_ADDRESS, 0, c.now() + 3600, 1,
+    )  # fmt: skip
+    async with running_node(cfg) as (node, api):
+        await wait_for(node.mirror_ready)
+        code, body = await api.post_order(sign_order(o, c.domain, key))
+        assert code == 201, body  # before: 400 UNFUNDED
