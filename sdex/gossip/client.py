@@ -14,6 +14,9 @@ from urllib.parse import urlencode
 
 import aiohttp
 import yarl
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.client_reqrep import ClientRequest
+from aiohttp.tracing import Trace
 
 from sdex import jsonio
 from sdex.errors import JsonLimitError
@@ -65,7 +68,12 @@ class PeerClient:
         """One signed request to the node with id ``to`` ("" only for a hello to a URL whose
         id is not known yet); a 2xx answer must be signed, bounded and valid JSON."""
         data = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
-        target = yarl.URL(url + path + ("?" + urlencode(params) if params else ""), encoded=True)
+        try:  # (a URL a peer introduced: yarl fails on some with IndexError, review31)
+            target = yarl.URL(
+                url + path + ("?" + urlencode(params) if params else ""), encoded=True
+            )
+        except (ValueError, IndexError) as e:
+            raise PeerCallError(f"{method} {url[:200]}{path}: not a URL: {e}") from None
         headers = self.key.request_headers(method, target.raw_path_qs, data, self.me, to)
         if data:
             headers["Content-Type"] = "application/json"
@@ -93,14 +101,48 @@ class PeerClient:
         return Answer(status, signer, parsed, address)
 
 
+ADDRESS = "sdex_address"
+"""The attribute ``AddressedConnector`` sets on each connection's protocol: the IP address
+it reached."""
+
+
+class AddressedConnector(aiohttp.TCPConnector):
+    """A ``TCPConnector`` that notes on each new connection's protocol the IP address it
+    reached (``ADDRESS``), read by ``_address_of`` once the transport is gone: a peer that
+    answers with ``Connection: close`` has its connection closed as soon as the answer is
+    read, its address with it (review31: its URL's free name then counted instead)."""
+
+    async def _create_connection(
+        self, req: ClientRequest, traces: list[Trace], timeout: aiohttp.ClientTimeout
+    ) -> ResponseHandler:
+        proto = await super()._create_connection(req, traces, timeout)
+        transport = proto.transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        if isinstance(peer, tuple) and peer:
+            setattr(proto, ADDRESS, str(peer[0]))
+        return proto
+
+
+def peer_session(timeout: float) -> aiohttp.ClientSession:
+    """The session the node calls its peers with (``AddressedConnector``)."""
+    return aiohttp.ClientSession(
+        connector=AddressedConnector(), timeout=aiohttp.ClientTimeout(total=timeout)
+    )
+
+
 def _address_of(r: aiohttp.ClientResponse) -> str:
     """The IP address ``r``'s connection reached ("" if it is not known). (aiohttp hands a
     connection back to its pool as soon as a short answer is read, so ``r.connection`` is
-    None by then: its protocol, kept by the response, still has the transport.)"""
+    None by then, and closes one the server closes: the protocol, kept by the response,
+    has the address ``AddressedConnector`` noted, or still the transport.)"""
+    proto = getattr(r, "_protocol", None)
+    noted = getattr(proto, ADDRESS, None)
+    if isinstance(noted, str) and noted:
+        return noted
     conn = r.connection
     transport = conn.transport if conn is not None else None
     if transport is None:
-        transport = getattr(getattr(r, "_protocol", None), "transport", None)
+        transport = getattr(proto, "transport", None)
     peer = transport.get_extra_info("peername") if transport is not None else None
     return str(peer[0]) if isinstance(peer, tuple) and peer else ""
 

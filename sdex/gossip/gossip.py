@@ -29,7 +29,7 @@ from sdex.gossip import payload
 from sdex.gossip.actions import Action, Call, Check, Deliver, Evicted, GossipConfig, Reply, Scored
 from sdex.gossip.actions import tally as tally
 from sdex.gossip.checks import CheckHooks, PeerChecks
-from sdex.gossip.client import PeerCallError, PeerClient
+from sdex.gossip.client import PeerCallError, PeerClient, peer_session
 from sdex.gossip.core import GossipCore
 from sdex.gossip.identity import NodeKey
 from sdex.gossip.ports import NodePort
@@ -102,9 +102,7 @@ class Gossip:
     # ---- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.config.timeout)
-        )
+        self._session = peer_session(self.config.timeout)  # (answers' addresses: review31)
         self._client = PeerClient(self._session, self.key, self.me)
         if self.streams is not None:
             self.streams.session = self._session

@@ -30,7 +30,7 @@ def host_group(url: str) -> str:
     dials the hex ones) as that address, so no spelling makes one host many groups."""
     try:
         host = (yarl.URL(url).raw_host or "").rstrip(".").lower()
-    except ValueError:
+    except (ValueError, IndexError):  # (yarl on ``http://[]@``: IndexError, review31)
         return url
     try:
         ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host)

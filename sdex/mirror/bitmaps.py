@@ -10,12 +10,16 @@ fill or cancel of an order of that maker whose salt it does not know, and none o
 bitmap order with that nonce. Else the chain is read (``getOrderStates``), as before
 (attack29). A salt becomes known when the mirror is asked about its order (``Mirror.state``:
 intake, a reload), before any fill of it can be applied after (one event loop). Bounded:
-past ``MAX_KNOWN`` salts or ``MAX_TAINTED`` makers, every bitmap order is read."""
+past ``MAX_KNOWN`` salts the oldest is forgotten (a later fill of its order then taints its
+maker: the chain is read for that maker's, never wrong; review31: giving up on all let
+anyone's refused orders, fresh keys being free, turn the mirror's judging off until a
+reset); past ``MAX_TAINTED`` makers, every bitmap order is read."""
 
 from __future__ import annotations
 
 MAX_KNOWN = 1_000_000
-"""Bitmap orders' salts kept (hash -> (maker, nonce)), ~200 bytes each at most."""
+"""Bitmap orders' salts kept (hash -> (maker, nonce)), oldest forgotten first: ~320 bytes
+each with its key (measured, review31)."""
 MAX_TAINTED = 100_000
 """Makers (and (maker, nonce) pairs) remembered as touched before giving up on all."""
 
@@ -40,13 +44,12 @@ class BitmapWatch:
 
     def know(self, order_hash: bytes, maker: str, nonce: int) -> bool:
         """A bitmap order's salt, known from now on (``Mirror.learn``: an order the chain
-        judged). False: nothing is judgeable (``complete`` is not, or is no more)."""
+        judged). False: nothing is judgeable (``complete`` is not)."""
         if not self.complete:
             return False
         if order_hash not in self._known:
-            if len(self._known) >= MAX_KNOWN:
-                self.resumed()
-                return False
+            while len(self._known) >= MAX_KNOWN:  # (the oldest: its fill taints its maker)
+                del self._known[next(iter(self._known))]
             self._known[order_hash] = (maker.lower(), nonce)
         return True
 

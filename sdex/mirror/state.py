@@ -66,9 +66,9 @@ class Mirror:
         self.funds: dict[Account, tuple[int, int]] = {}
         self.blocks: deque[Block] = deque()
         self.checkpoints = Checkpoints()
+        """Sparse hashes of applied blocks below ``blocks`` (``sdex.mirror.checkpoints``)."""
         self.bitmaps = BitmapWatch()
         """Bitmap orders the mirror may judge itself (``sdex.mirror.bitmaps``)."""
-        """Sparse hashes of applied blocks below ``blocks`` (``sdex.mirror.checkpoints``)."""
         self._fill_topic = exchange.abi.events["OrderFilled"].topic
         self._cancel_topic = exchange.abi.events["OrderCancelled"].topic
         self._upto_topic = exchange.abi.events["OrdersCancelledUpTo"].topic
@@ -81,7 +81,8 @@ class Mirror:
         self.broke: OrderedDict[Account, None] = OrderedDict()
         """Accounts learned from reads with nothing to pay (a fresh key's refused order),
         oldest first: past ``max_broke`` the oldest still broke is forgotten (its next order
-        is read again), so strangers' keys cannot grow the mirror without bound (attack29)."""
+        is read again), so strangers' keys cannot grow the mirror without bound (attack29); not
+        saved with the mirror unless funded since (review31: a restart loaded them all)."""
         self.max_broke = MAX_BROKE
         self.announced = HeadSignal()
         """Heads the chain announced (the watcher's newHeads): the settler's receipt waits."""
@@ -429,6 +430,7 @@ class Mirror:
         if account not in self.funds and not self.touched_since(account, read_at):
             self.set_funds(account, state.maker_balance, state.maker_allowance, exact=False)
             if min(state.maker_balance, state.maker_allowance) <= 0:
+                self.dirty_funds.discard(account)  # (memory only: ``broke``)
                 self._broke(account)
 
     def _broke(self, account: Account) -> None:

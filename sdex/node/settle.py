@@ -26,8 +26,8 @@ from sdex.store import StoredFill, StoreError
 
 log = logging.getLogger("sdex.node")
 MAX_SETTLE_FAILURES = 3
-_FAILED_FILLED = "settlement failed: " + RemovalReason.FILLED.value
 """Failed settlements an order may be part of with no guilty party found, before it goes."""
+_FAILED_FILLED = "settlement failed: " + RemovalReason.FILLED.value
 FILLS_WRITE_PAUSES = (0.05, 0.2, 1.0)
 """Seconds between the tries of a settlement's own fills write that the store refused."""
 RESTART_RECEIPT_WAIT = 10.0

@@ -130,7 +130,9 @@ class Watcher(PollLoop):
         m.checkpoints.load(checkpoints)  # (a far rewind provable at once: ``fork.rewound``)
         m.marks.evicted = evicted
         m.min_salt = makers
-        m.funds = dict(funds)
+        # (not an account with nothing to pay: an earlier version saved refused strangers'
+        # and kept none fresh once evicted; the chain is read for it when needed, review31)
+        m.funds = {a: f for a, f in funds.items() if min(f) > 0}
         m.head = Header(number, block_hash, "", timestamp)
         self.checkpoint = self.saved = number
         self.latest_timestamp = timestamp
