@@ -49,13 +49,15 @@ from sdex.watch.fork import Behind, Vanished, behind_for, check_head, fork_point
 from sdex.watch.funds import FUNDS_TRIES, read_funds, refresh_funds
 from sdex.watch.loop import PollLoop, log
 from sdex.watch.own import OwnBelow
-from sdex.watch.ranges import read_range
+from sdex.watch.ranges import LogsTooLarge, read_range, too_large
 from sdex.watch.saved import Unreadable, read_saved
 
 CATCH_UP_BLOCKS = 10_000
 """At start, the most blocks the chain may be past the saved head for the stored orders to be
 judged from the saved mirror, the watcher catching up before the node is ready (``resumed``);
 further behind, they are read from the chain and the watcher catches up meanwhile."""
+GROW_AFTER = 8
+"""Ranges read in a row at a halved span before it doubles again (busy blocks behind)."""
 MAX_UNAPPLIED_FILLS = 100_000
 """Fills the node failed to apply (or store) held at most: past that the watcher reads no
 further block until they are applied (memory bounded; nothing dropped)."""
@@ -85,6 +87,13 @@ class Watcher(PollLoop):
         self.apply = apply
         self.wanted = wanted or (lambda a: a in mirror.funds)
         self.max_range = max_range
+        self.span = max_range
+        """Blocks read at once now: halved while the RPC refuses a range as too large
+        (``sdex.watch.ranges.too_large``), doubled after ``GROW_AFTER`` reads in a row
+        and at the head, up to ``max_range``."""
+        self.split_reads = 0
+        """Ranges read again in halves (refused as too large)."""
+        self._fine = 0  # (ranges read in a row since the span last changed)
         self.checkpoint = start_block - 1
         """The last block read into the mirror (not saved yet while the node holds it)."""
         self.saved = start_block - 1
@@ -280,7 +289,8 @@ class Watcher(PollLoop):
             self._unapplied.merge(changes)
 
     async def _advance(self, latest: Header, changes: BlockChanges) -> None:
-        """Apply blocks from our head up to ``latest`` (at most ``max_range`` per read)."""
+        """Apply blocks from our head up to ``latest`` (at most ``span`` per read; a range
+        refused as too large is read again in halves, ``LogsTooLarge`` for one block)."""
         m = self.mirror
         applied = False
         while True:
@@ -290,7 +300,7 @@ class Watcher(PollLoop):
                     raise Reorg
                 return
             start = top.number + 1 if top is not None else self.checkpoint + 1
-            end = min(latest.number, start + self.max_range - 1)
+            end = min(latest.number, start + self.span - 1)
             eff = Effects()
             try:
                 await read_range(self.rpc, m, self._announced, start, end, latest, top, eff)
@@ -300,12 +310,24 @@ class Watcher(PollLoop):
                 raise
             except Reorg:
                 raise  # (found before this range applied anything)
-            except BaseException:  # what earlier blocks applied must still be seen
-                if self._took(changes, eff, start) or applied:
+            except BaseException as e:  # what earlier blocks applied must still be seen
+                big, took = too_large(e), self._took(changes, eff, start)
+                if big and end > start and not took:  # again in halves, down to one block
+                    self.span, self._fine = (end - start + 1) // 2, 0
+                    self.split_reads += 1
+                    log.info("blocks %d..%d too large for one read: %d at a time", start, end,
+                             self.span)  # fmt: skip
+                    continue
+                if took or applied:
                     self._keep(changes)
+                if big:
+                    raise LogsTooLarge(start, e) from e
                 raise
             applied = True
             self._took(changes, eff, start)
+            self._fine += 1
+            if end >= latest.number or self._fine >= GROW_AFTER:  # (larger again: busy
+                self.span, self._fine = min(self.max_range, 2 * self.span), 0  # blocks pass)
             if end >= latest.number:
                 return
 
