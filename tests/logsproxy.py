@@ -15,6 +15,7 @@ import aiohttp
 from aiohttp import web
 
 from sdex.chain.rpc import MAX_RESPONSE
+from tests.sends31proxy import serving_posts
 
 REFUSALS: dict[str, tuple[int, str]] = {
     "infura": (-32005, "query returned more than 10000 results"),
@@ -71,16 +72,8 @@ async def logs_proxy(upstream: str, way: str, most: int) -> AsyncIterator[LogsPr
             body = json.dumps(answers).encode()
         return web.Response(body=body, content_type="application/json")
 
-    app = web.Application(client_max_size=1 << 20)
-    app.router.add_post("/", handle)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    proxy.url = f"http://{host}:{port}/"
     try:
-        yield proxy
+        async with serving_posts(handle) as proxy.url:
+            yield proxy
     finally:
-        await runner.cleanup()
         await session.close()
