@@ -148,7 +148,7 @@ def devnet(port: int, deployment_path: Path, engine: str) -> None:
 )  # fmt: skip
 def demo(log_dir: Path, keep: bool) -> None:
     """Run the devnet demo end to end and print what happens."""
-    from sdex.demo import run_demo
+    from sdex.demorun import run_demo
 
     sys.exit(run_demo(Console(record=True, soft_wrap=True), log_dir, keep=keep))
 
