@@ -133,9 +133,12 @@ class Watcher(PollLoop):
             return
         if saved is None:
             return
-        (number, block_hash, timestamp), makers, funds, evicted, checkpoints = saved
+        (number, block_hash, timestamp), makers, funds, evicted, checkpoints, bitmaps = saved
         m = self.mirror
-        m.bitmaps.resumed()  # blocks before the saved head unseen here: the chain judges them
+        if bitmaps is None:  # (none saved, or refused: the chain judges bitmap orders)
+            m.bitmaps.resumed()
+        else:  # (as at the saved head; the blocks since are applied as any)
+            m.bitmaps.load(*bitmaps)
         m.checkpoints.load(checkpoints)  # (a far rewind provable at once: ``fork.rewound``)
         m.marks.evicted = evicted
         m.min_salt = makers
@@ -226,10 +229,13 @@ class Watcher(PollLoop):
         stall = (self.store_wait, self.stalled)  # (the loop runs on meanwhile)
         saved = (head.number, head.hash, head.timestamp)
         cps = m.checkpoints.take_dirty()  # (with the head: every one at or below it)
+        bms = m.bitmaps.take_dirty()  # (as at the head: its blocks applied, none since)
         try:
-            await durable(self.store.save_mirror(saved, orders, makers, funds, cps), *stall)
+            save = self.store.save_mirror(saved, orders, makers, funds, cps, bms)
+            await durable(save, *stall)
         except BaseException:  # saved with the next try (a later poll, this head or later)
             m.checkpoints.dirty |= cps is not None
+            m.bitmaps.dirty |= bms is not None
             m.dirty_orders.update(orders)
             m.dirty_makers.update(makers)
             m.dirty_funds.update(funds)
