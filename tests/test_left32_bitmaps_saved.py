@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sdex.mirror.bitmaps import MAX_TAINTED, BitmapWatch
-from sdex.order import BITMAP_NONCE_LIMIT, bitmap_salt
+from sdex.order import BITMAP_NONCE_LIMIT
 from sdex.store import Store
 from sdex.storechain import BITMAPS_KEY
 from sdex.watch.saved import read_saved
@@ -23,7 +23,7 @@ from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node
 from tests.test_listing_cursor import DOMAIN, IDENTITY
 from tests.test_mirror import synced
-from tests.test_mirror31_bitmap_mirror import MAKER, OTHER, TAKER, WETH, calls
+from tests.test_mirror31_bitmap_mirror import MAKER, OTHER, TAKER, bitmap_orders, calls
 
 H = "0x" + "ab" * 32
 M = "0x" + "12" * 20
@@ -128,15 +128,12 @@ async def test_a_restarted_node_judges_untouched_bitmap_orders_without_the_chain
     MAKER's nonce 1 and OTHER's orders still by the chain (the fills before the restart
     counted). With the saved value corrupted, a restart reads the chain for each again."""
     c = chain
-
-    def order(maker: int, nonce: int, price: int) -> object:
-        return c.sign(c.order(maker, c.weth, WETH, c.usdc, price * 10**6, salt=bitmap_salt(nonce)))
-
+    order = bitmap_orders(c)
+    first = order(MAKER, 1, 3000)
     cfg = node_config(c, tmp_path / "n.db")
     async with running_node(cfg) as (node, api):
         c.rpc.call("evm_mine")  # (the mirror ready: an order before is taken as unknown)
         await synced(node, c)
-        first = order(MAKER, 1, 3000)
         assert (await api.post_order(first))[0] == 201
         assert (await api.post_order(order(OTHER, 2, 3000)))[0] == 201  # (OTHER's funds)
         c.exchange.fill_order(c.sender(TAKER), first, 3000 * 10**6)

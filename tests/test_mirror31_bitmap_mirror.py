@@ -8,11 +8,12 @@ Hardhat, a real node."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from sdex.mirror.bitmaps import BitmapWatch
 from sdex.node.core import Node
-from sdex.order import bitmap_salt
+from sdex.order import SignedOrder, bitmap_salt
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node
 from tests.test_mirror import synced
@@ -40,14 +41,21 @@ def calls(node: Node) -> int:
     return node.batcher.calls + node.peer_batcher.calls
 
 
+def bitmap_orders(c: Chain) -> Callable[[int, int, int], SignedOrder]:
+    """(maker, nonce, price) -> the maker's signed ask of 1 WETH for ``price`` USDC, its salt
+    a bitmap salt of ``nonce``."""
+
+    def order(maker: int, nonce: int, price: int) -> SignedOrder:
+        return c.sign(c.order(maker, c.weth, WETH, c.usdc, price * 10**6, salt=bitmap_salt(nonce)))
+
+    return order
+
+
 async def test_untouched_bitmap_orders_are_judged_by_the_mirror_and_a_moved_nonce_by_the_chain(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
-
-    def order(maker: int, nonce: int, price: int) -> object:
-        return c.sign(c.order(maker, c.weth, WETH, c.usdc, price * 10**6, salt=bitmap_salt(nonce)))
-
+    order = bitmap_orders(c)
     cfg = node_config(c, tmp_path / "n.db")
     async with running_node(cfg) as (node, api):
         c.rpc.call("evm_mine")  # (the mirror ready: an order before is taken as unknown)
