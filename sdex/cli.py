@@ -28,6 +28,7 @@ from sdex.cliopts import (
     DecimalArgsCommand,
     converter,
     decimal_arg,
+    deployment_option,
     host_callback,
     key_option,
     node_limit_options,
@@ -37,7 +38,7 @@ from sdex.cliopts import (
     pair_market,
     pair_option,
     parse_expiry,
-    rpc_url_check,
+    rpc_option,
     wait_option,
 )
 from sdex.deployment import DEFAULT_PATH, DeploymentError
@@ -225,14 +226,8 @@ def book(node_url: str, pair: str, depth: int) -> None:
     "--onchain", is_flag=True,
     help="Also cancel on chain (Exchange.cancelOrder, permanent; costs gas).",
 )  # fmt: skip
-@click.option(
-    "--rpc", metavar="URL", default=None, callback=rpc_url_check,
-    help="JSON-RPC endpoint for --onchain [default: the deployment file's rpc].",
-)  # fmt: skip
-@click.option(
-    "--deployment", "deployment_path", type=click.Path(path_type=Path), default=DEFAULT_PATH,
-    show_default=True, help="Deployment file, read for --onchain when --rpc is not given.",
-)  # fmt: skip
+@rpc_option("JSON-RPC endpoint for --onchain [default: the deployment file's rpc].")
+@deployment_option("Deployment file, read for --onchain when --rpc is not given.")
 def cancel(
     order_hash: bytes,
     node_url: str,
@@ -284,14 +279,8 @@ def console_command(node_url: str, key: bytes, pair: str, slippage_bps: int) -> 
     "--peer", "peers", multiple=True, metavar="URL", callback=node_url_check,
     help="A peer node's URL with its port, e.g. http://127.0.0.1:8001 (repeatable).",
 )  # fmt: skip
-@click.option(
-    "--rpc", metavar="URL", default=None, callback=rpc_url_check,
-    help="JSON-RPC endpoint [default: the deployment file's rpc].",
-)  # fmt: skip
-@click.option(
-    "--deployment", "deployment_path", type=click.Path(path_type=Path), default=DEFAULT_PATH,
-    show_default=True, help="The deployment file (Exchange, tokens, dev accounts).",
-)  # fmt: skip
+@rpc_option("JSON-RPC endpoint [default: the deployment file's rpc].")
+@deployment_option("The deployment file (Exchange, tokens, dev accounts).")
 @click.option(
     "--key", callback=converter(parse_key), default=None, metavar="HEX", envvar="SDEX_NODE_KEY",
     show_envvar=True,

@@ -8,21 +8,15 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from sdex.cliopts import node_url_check, rpc_url_check
-from sdex.deployment import DEFAULT_PATH, Deployment, DeploymentError
+from sdex.cliopts import deployment_option, node_url_check, rpc_option
+from sdex.deployment import Deployment, DeploymentError
 from sdex.errors import SdexError
 from sdex.walletui import print_error, short_error, stderr_console, stdout_console
 
 
 @click.command()
-@click.option(
-    "--deployment", "deployment_path", type=click.Path(path_type=Path), default=DEFAULT_PATH,
-    show_default=True, help="The deployment file: chain, Exchange and its deployment block.",
-)  # fmt: skip
-@click.option(
-    "--rpc", metavar="URL", default=None, callback=rpc_url_check,
-    help="JSON-RPC endpoint [default: the deployment file's rpc].",
-)  # fmt: skip
+@deployment_option("The deployment file: chain, Exchange and its deployment block.")
+@rpc_option("JSON-RPC endpoint [default: the deployment file's rpc].")
 @click.option(
     "--node", "nodes", multiple=True, metavar="URL", callback=node_url_check,
     help="A node to audit, and to ask for the signed orders the chain's calldata does not "
