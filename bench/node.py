@@ -273,6 +273,21 @@ def user_sys_per_match(
     }
 
 
+def print_rounds(rounds: dict[str, list[dict[str, Any]]], **head: object) -> None:
+    """The settle benches' JSON line: when, the machine's load, ``head``, each way's median
+    of every figure over its rounds, and the rounds."""
+    out = {
+        "at": time.strftime("%H:%M:%S"),
+        "load": round(os.getloadavg()[0], 1),
+        **head,
+        "median": {
+            w: {k: statistics.median(x[k] for x in v) for k in v[0]} for w, v in rounds.items() if v
+        },
+        "rounds": rounds,
+    }
+    print(json.dumps(out), flush=True)
+
+
 class CpuMeter:
     """CPU used over a phase, in cores: this process, the node, Hardhat, and every other
     process on the machine (``other_processes``: the figures are only clean when it is ~0)."""

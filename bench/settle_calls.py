@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import statistics
 import sys
 import threading
 import time
@@ -146,16 +143,7 @@ def main() -> None:
                         {"hardhat_cpu_ms": round(1e3 * cpu / args.calls, 2),
                          "wall_ms": round(1e3 * wall / args.calls, 2), "missed": missed}
                     )  # fmt: skip
-            out = {
-                "at": time.strftime("%H:%M:%S"),
-                "load": round(os.getloadavg()[0], 1),
-                "calls": args.calls,
-                "median_hardhat_cpu_ms": {
-                    k: statistics.median(x["hardhat_cpu_ms"] for x in v) for k, v in rounds.items()
-                },
-                "rounds": rounds,
-            }
-            print(json.dumps(out), flush=True)
+            bn.print_rounds(rounds, calls=args.calls)
         finally:
             if rpc is not None:
                 rpc.close()

@@ -13,10 +13,7 @@ sender does. One JSON line."""
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sqlite3
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -95,18 +92,7 @@ def main() -> None:
                     wall = time.perf_counter() - t0
                     split = bn.user_sys_per_match(before, pid, max(1, n))
                     rounds[kind].append({**split, "matches": n, "matches_per_s": round(n / wall)})
-            out = {
-                "at": time.strftime("%H:%M:%S"),
-                "load": round(os.getloadavg()[0], 1),
-                "node_transactions": len(node_txs),
-                "median": {
-                    w: {k: statistics.median(x[k] for x in v) for k in v[0]}
-                    for w, v in rounds.items()
-                    if v
-                },
-                "rounds": rounds,
-            }
-            print(json.dumps(out), flush=True)
+            bn.print_rounds(rounds, node_transactions=len(node_txs))
         finally:
             if rpc is not None:
                 rpc.close()

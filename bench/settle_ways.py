@@ -35,9 +35,6 @@ match (/proc), and matches a second. One JSON line."""
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import statistics
 import sys
 import threading
 import time
@@ -223,17 +220,7 @@ def main() -> None:
                     wall = time.perf_counter() - t0
                     split = bn.user_sys_per_match(before, pid, n)
                     rounds[way].append({**split, "matches_per_s": round(n / wall)})
-            out = {
-                "at": time.strftime("%H:%M:%S"),
-                "load": round(os.getloadavg()[0], 1),
-                "batches": args.batches,
-                "median": {
-                    w: {k: statistics.median(x[k] for x in v) for k in v[0]}
-                    for w, v in rounds.items()
-                },
-                "rounds": rounds,
-            }
-            print(json.dumps(out), flush=True)
+            bn.print_rounds(rounds, batches=args.batches)
         finally:
             if rpc is not None:
                 rpc.close()

@@ -19,6 +19,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from sdex.audit.cli import audit
 from sdex.client import (
     TIME_IN_FORCE,
     NodeClient,
@@ -27,6 +28,7 @@ from sdex.cliopts import (
     DecimalArgsCommand,
     converter,
     decimal_arg,
+    deployment_option,
     host_callback,
     key_option,
     node_limit_options,
@@ -37,11 +39,10 @@ from sdex.cliopts import (
     pair_option,
     parse_depth,
     parse_expiry,
-    rpc_url_check,
+    rpc_option,
     wait_option,
 )
-from sdex.deployment import DEFAULT_PATH, Deployment, DeploymentError
-from sdex.errors import SdexError
+from sdex.deployment import DEFAULT_PATH, DeploymentError
 from sdex.sim.cli import simulate
 from sdex.wallet import (
     DEFAULT_EXPIRY,
@@ -55,7 +56,6 @@ from sdex.walletcancel import cancel_onchain, soft_cancel
 from sdex.walletui import (
     place_order,
     print_error,
-    short_error,
     show_book,
     stderr_console,
     stdout_console,
@@ -149,7 +149,7 @@ def devnet(port: int, deployment_path: Path, engine: str) -> None:
 )  # fmt: skip
 def demo(log_dir: Path, keep: bool) -> None:
     """Run the devnet demo end to end and print what happens."""
-    from sdex.demo import run_demo
+    from sdex.demorun import run_demo
 
     sys.exit(run_demo(Console(record=True, soft_wrap=True), log_dir, keep=keep))
 
@@ -227,14 +227,8 @@ def book(node_url: str, pair: str, depth: int) -> None:
     "--onchain", is_flag=True,
     help="Also cancel on chain (Exchange.cancelOrder, permanent; costs gas).",
 )  # fmt: skip
-@click.option(
-    "--rpc", metavar="URL", default=None, callback=rpc_url_check,
-    help="JSON-RPC endpoint for --onchain [default: the deployment file's rpc].",
-)  # fmt: skip
-@click.option(
-    "--deployment", "deployment_path", type=click.Path(path_type=Path), default=DEFAULT_PATH,
-    show_default=True, help="Deployment file, read for --onchain when --rpc is not given.",
-)  # fmt: skip
+@rpc_option("JSON-RPC endpoint for --onchain [default: the deployment file's rpc].")
+@deployment_option("Deployment file, read for --onchain when --rpc is not given.")
 def cancel(
     order_hash: bytes,
     node_url: str,
@@ -286,14 +280,8 @@ def console_command(node_url: str, key: bytes, pair: str, slippage_bps: int) -> 
     "--peer", "peers", multiple=True, metavar="URL", callback=node_url_check,
     help="A peer node's URL with its port, e.g. http://127.0.0.1:8001 (repeatable).",
 )  # fmt: skip
-@click.option(
-    "--rpc", metavar="URL", default=None, callback=rpc_url_check,
-    help="JSON-RPC endpoint [default: the deployment file's rpc].",
-)  # fmt: skip
-@click.option(
-    "--deployment", "deployment_path", type=click.Path(path_type=Path), default=DEFAULT_PATH,
-    show_default=True, help="The deployment file (Exchange, tokens, dev accounts).",
-)  # fmt: skip
+@rpc_option("JSON-RPC endpoint [default: the deployment file's rpc].")
+@deployment_option("The deployment file (Exchange, tokens, dev accounts).")
 @click.option(
     "--key", callback=converter(parse_key), default=None, metavar="HEX", envvar="SDEX_NODE_KEY",
     show_envvar=True,
@@ -396,85 +384,7 @@ def node(
             raise click.UsageError(str(e)) from None
 
 
-# -- the audit --------------------------------------------------------------------------------
-
-
-@main.command()
-@click.option(
-    "--deployment", "deployment_path", type=click.Path(path_type=Path), default=DEFAULT_PATH,
-    show_default=True, help="The deployment file: chain, Exchange and its deployment block.",
-)  # fmt: skip
-@click.option(
-    "--rpc", metavar="URL", default=None, callback=rpc_url_check,
-    help="JSON-RPC endpoint [default: the deployment file's rpc].",
-)  # fmt: skip
-@click.option(
-    "--node", "nodes", multiple=True, metavar="URL", callback=node_url_check,
-    help="A node to audit, and to ask for the signed orders the chain's calldata does not "
-    "show (fills of transactions sent through another contract); repeatable.",
-)  # fmt: skip
-@click.option(
-    "--orders", "order_files", multiple=True, metavar="FILE",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    help="A JSON list of signed orders (or a GET /v1/orders page), another order source; "
-    "repeatable.",
-)  # fmt: skip
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object for machines.")
-@click.option(
-    "--sync-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
-    metavar="SECONDS",
-    help="How long to wait for each node to process the chain's head; a node not there by "
-    "then is flagged node_watcher_stalled.",
-)  # fmt: skip
-def audit(
-    deployment_path: Path,
-    rpc: str | None,
-    nodes: tuple[str, ...],
-    order_files: tuple[Path, ...],
-    as_json: bool,
-    sync_timeout: float,
-) -> None:
-    """Check every on-chain fill against its signed order (hash, signature, limit price, no
-    overfill, fee), each settlement's token transfers against its fills, and each node's book
-    and claimed fills against the chain; flag every fill of an order after a node reported
-    it closed (removed, dropped, cancelled) and a node whose watcher lags the chain head.
-
-    The signed orders come from the chain itself: each settlement transaction sent to the
-    Exchange carries its orders and signatures in its calldata, so `--deployment` alone audits
-    the chain against itself, trusting no node. A fill of a transaction sent through another
-    contract needs another source (--node, --orders), else it is a missing_order.
-
-    Exit status: 0 clean, 1 on any discrepancy, 2 when the audit cannot run.
-    """
-    import json
-
-    from sdex.audit import OrdersFileError, audit_network, load_orders
-    from sdex.order import Domain
-
-    try:
-        d = Deployment.load(deployment_path)
-    except DeploymentError as e:
-        print_error(stderr_console(), e)
-        raise click.exceptions.Exit(2) from None
-    orders = []
-    for path in order_files:
-        try:
-            orders += load_orders(path, Domain(d.chain_id, d.exchange))
-        except OrdersFileError as e:
-            raise click.BadParameter(str(e), param_hint="'--orders'") from None
-    try:
-        report = audit_network(d, nodes, rpc=rpc, orders=orders, sync_timeout=sync_timeout)
-    except (SdexError, OSError) as e:  # the chain unreachable, or not the deployment's
-        err = Console(stderr=True, highlight=False, soft_wrap=True)
-        err.print(f"[bold red]cannot audit:[/] {escape(short_error(e))}")
-        raise click.exceptions.Exit(2) from None
-    if as_json:
-        click.echo(json.dumps(report.to_json()))
-    else:
-        report.print(stdout_console())
-    raise click.exceptions.Exit(0 if report.ok else 1)
-
-
+main.add_command(audit)
 main.add_command(simulate)
 
 if __name__ == "__main__":

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import TypeVar
 
 import click
+from click.decorators import FC
 
 from sdex.client import OrderConfig
-from sdex.deployment import DeploymentError
+from sdex.deployment import DEFAULT_PATH, DeploymentError
 from sdex.errors import SdexError
 from sdex.urls import UrlError, check_host, check_url
 from sdex.wallet import (
@@ -204,6 +205,20 @@ key_option = click.option(
     "--key", required=True, callback=converter(parse_key), metavar="HEX", envvar="SDEX_KEY",
     show_envvar=True, help="The wallet's private key (hex); also read from $SDEX_KEY.",
 )  # fmt: skip
+
+
+def rpc_option(help: str) -> Callable[[FC], FC]:
+    """``--rpc URL`` (checked), None when not given."""
+    return click.option("--rpc", metavar="URL", default=None, callback=rpc_url_check, help=help)
+
+
+def deployment_option(help: str) -> Callable[[FC], FC]:
+    """``--deployment PATH`` (``deployment_path``), ``sdex.deployment.DEFAULT_PATH`` when not
+    given."""
+    return click.option(
+        "--deployment", "deployment_path", type=click.Path(path_type=Path),
+        default=DEFAULT_PATH, show_default=True, help=help,
+    )  # fmt: skip
 
 
 pair_option = click.option(

@@ -16,10 +16,8 @@ Everything it starts it stops; the whole story is also written to ``demo.log``.
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -32,8 +30,7 @@ from rich.table import Table
 from sdex.chain import Exchange, Rpc
 from sdex.client import NodeClient, OrderConfig, PostedOrder
 from sdex.deployment import Deployment
-from sdex.devnet import Devnet, free_port
-from sdex.errors import DevnetError
+from sdex.devnet import free_port
 from sdex.model import OPEN_STATUSES
 from sdex.node.process import NodeProcess
 from sdex.order import Order, SignedOrder
@@ -389,96 +386,3 @@ def watch_line(url: str, keep: bool) -> str:
     if keep:
         return said + "; the network stays up after the story until Ctrl-C)"
     return said + "; the network stops when the story ends: `make demo KEEP=1` keeps it up)"
-
-
-def kept_text(nodes: list[tuple[str, str]], log_dir: Path) -> str:
-    """What ``--keep`` says: each node's page, where the dev keys are, and the wallet commands
-    pointed at this network (user29: the README's commands name ``.sdex/devnet.json``, which
-    the demo does not write, so ``cancel --onchain`` and ``audit`` found no deployment)."""
-    d = log_dir / "devnet.json"
-    urls = "\n".join(f"{name}: {url}/" for name, url in nodes)
-    first = nodes[0][1]
-    return (
-        f"{urls}\ndev accounts: {d} (the page lists them)\n"
-        f"from the command line: .venv/bin/sdex book --node {first}\n"
-        f"  (a key from {d}; --deployment {d} for cancel --onchain and audit)\n"
-        "Ctrl-C stops everything"
-    )
-
-
-def keep_running(console: Console, story: Story, poll: float = 0.5) -> None:
-    """``--keep``: leave the devnet and the nodes up for the browser until Ctrl-C (or until a
-    node exits on its own)."""
-    say_panel(
-        console,
-        kept_text([(n.name, n.proc.url) for n in story.nodes.values()], story.log_dir),
-        "The network stays up: open a node's page",
-    )
-    try:
-        while all(n.proc.running() for n in story.nodes.values()):
-            time.sleep(poll)
-        console.print("[red]a node exited[/]: stopping the network")
-    except KeyboardInterrupt:
-        console.print("stopping the network")
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
-@contextlib.contextmanager
-def interruptible() -> Iterator[None]:
-    """Ctrl-C and SIGTERM both stop the demo through its ``finally``, so no node or chain
-    process outlives it. Set explicitly: a shell that starts us in the background ignores
-    SIGINT, and Python then never raises KeyboardInterrupt; SIGTERM would kill us at once
-    and orphan the processes we started."""
-    old = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-
-
-def run_demo(console: Console, log_dir: Path, keep: bool = False) -> int:
-    with interruptible():
-        return _run_demo(console, log_dir, keep)
-
-
-def _run_demo(console: Console, log_dir: Path, keep: bool) -> int:
-    log_dir.mkdir(parents=True, exist_ok=True)
-    for stale in log_dir.glob("node-*.db*"):
-        stale.unlink()
-    started = time.monotonic()
-    devnet = Devnet(deployment_path=log_dir / "devnet.json", log_path=log_dir / "hardhat.log")
-    ok = False
-    story: Story | None = None
-    try:
-        with console.status("starting a Hardhat devnet; deploying the Exchange, WETH and USDC"):
-            d = devnet.start()
-        say_panel(
-            console,
-            f"chain {d.chain_id} at {d.rpc}\nExchange {d.exchange}\n"
-            + "\n".join(f"{s} {t.address} ({t.decimals} decimals)" for s, t in d.tokens.items())
-            + minimums_line(d)
-            + f"\n{len(d.accounts)} dev wallets funded and approved",
-            "SDEX devnet",
-        )
-        story = Story(console, d, log_dir, keep)
-        ok = story.run()
-        if keep:
-            keep_running(console, story)
-    except (DemoFailed, DevnetError) as e:  # (the chain not started: one line, no traceback)
-        console.print(f"[red]demo failed:[/] {e}")
-    except KeyboardInterrupt:
-        console.print("[red]interrupted[/]: stopping the network")
-    finally:
-        if story is not None:
-            story.stop()
-        devnet.stop()
-        console.print(f"every process stopped; logs in {log_dir}")
-        verdict = "[green]OK[/]" if ok else "[red]FAILED[/]"
-        console.print(f"demo finished in {time.monotonic() - started:.1f}s: {verdict}")
-        if console.record:
-            console.save_text(str(log_dir / "demo.log"))
-    return 0 if ok else 1

@@ -180,7 +180,8 @@ class Store(ChainStore, UndoneStore):
             for table in ("fills", *MIRROR_TABLES):
                 db.execute(f"DELETE FROM {table}")
             db.execute(
-                "DELETE FROM meta WHERE key IN ('mirror_head', 'checkpoint', 'mirror_checkpoints')"
+                "DELETE FROM meta WHERE key IN"
+                " ('mirror_head', 'checkpoint', 'mirror_checkpoints', 'mirror_bitmaps')"
             )
             db.execute(
                 "UPDATE settlements SET status='dropped', updated_at=? WHERE status='pending'",

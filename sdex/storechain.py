@@ -119,10 +119,12 @@ class ChainStore(StoreReads):
         makers: dict[str, int],
         funds: dict[tuple[str, str], tuple[int, int]],
         checkpoints: list[tuple[int, str]] | None = None,
+        bitmaps: str | None = None,
     ) -> None:
         """The mirror's changes and its head, in one transaction (awaited: durable when it
         returns; the event loop runs on meanwhile); ``checkpoints`` (``Mirror.checkpoints``)
-        too, if given (else the saved ones stay)."""
+        and ``bitmaps`` (JSON text, ``BitmapWatch.take_dirty``) too, if given (else the
+        saved ones stay)."""
         order_rows = [("0x" + h.hex(), str(f), int(c)) for h, (f, c) in orders.items()]
         maker_rows = [(m, str(s)) for m, s in makers.items()]
         fund_rows = [(m, t, str(b), str(a)) for (m, t), (b, a) in funds.items()]
@@ -136,6 +138,8 @@ class ChainStore(StoreReads):
             db.execute("INSERT OR REPLACE INTO meta VALUES ('mirror_head', ?)", (head_json,))
             if cps_json is not None:
                 db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (CHECKPOINTS_KEY, cps_json))
+            if bitmaps is not None:
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (BITMAPS_KEY, bitmaps))
 
         await self._call_async(save)
 
@@ -145,6 +149,14 @@ class ChainStore(StoreReads):
         sql = "SELECT value FROM meta WHERE key=?"
         row = self._call(lambda db: db.execute(sql, (CHECKPOINTS_KEY,)).fetchone())
         return None if row is None else jsonio.stored(row[0], max_depth=2)
+
+    def saved_bitmaps(self) -> object:
+        """What ``save_mirror`` saved of the bitmap watch, as parsed (None: none saved, or
+        ``null``; checked by ``sdex.watch.saved``); ``ValueError`` for text that is not
+        bounded JSON."""
+        sql = "SELECT value FROM meta WHERE key=?"
+        row = self._call(lambda db: db.execute(sql, (BITMAPS_KEY,)).fetchone())
+        return None if row is None else jsonio.stored(row[0], max_depth=3)
 
     def load_mirror(self) -> tuple[dict[str, int], dict[tuple[str, str], tuple[int, int]]]:
         """The saved makers' ``minValidSalt`` and accounts' funds (the orders' rows stay
@@ -178,6 +190,9 @@ def uint_of(text: object) -> int:
 
 CHECKPOINTS_KEY = "mirror_checkpoints"
 """``meta``'s key of the mirror's sparse checkpoints (JSON ``[[number, hash], ...]``)."""
+BITMAPS_KEY = "mirror_bitmaps"
+"""``meta``'s key of the bitmap watch (``sdex.mirror.bitmaps``; JSON ``[[maker, ...],
+[[maker, nonce], ...]]``, or ``null``)."""
 
 _UNSTORABLE = (OverflowError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
 """A row's own failures (an integer past 2^63, a value SQLite cannot bind): deterministic,

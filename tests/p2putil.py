@@ -112,6 +112,30 @@ class Member:
     runner: web.AppRunner
 
 
+async def serve_gossip(cfg: GossipConfig, seeds: list[str], admin: bool = True) -> Member:
+    """One node: a ``MemoryNode`` behind a ``Gossip`` (not started), its routes served on a
+    free loopback port; the caller cleans its ``runner`` up."""
+    for attempt in range(8):  # (a port free when picked may be bound by another test's
+        # process before this one binds it: "address already in use")
+        url = f"http://127.0.0.1:{free_port()}"
+        node = MemoryNode()
+        g = Gossip(node, url, seeds, cfg, NodeKey.generate())
+        node.gossip = g
+        app = web.Application()
+        add_routes(app, g, RateLimit(), admin=admin)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, "127.0.0.1", int(url.rsplit(":", 1)[1])).start()
+        except OSError as e:
+            await runner.cleanup()
+            if e.errno != errno.EADDRINUSE or attempt == 7:
+                raise
+            continue
+        return Member(node, g, url, runner)
+    raise AssertionError("no port")  # (the last attempt raised)
+
+
 @contextlib.asynccontextmanager
 async def gossip_net(
     n: int, configs: list[GossipConfig] | None = None, connect: bool = True
@@ -121,26 +145,7 @@ async def gossip_net(
     try:
         for i in range(n):
             cfg = configs[i] if configs else GossipConfig(dial_interval=0.1)
-            seeds = [members[0].url] if i else []
-            for attempt in range(8):  # (a port free when picked may be bound by another
-                # test's process before this one binds it: "address already in use")
-                url = f"http://127.0.0.1:{free_port()}"
-                node = MemoryNode()
-                g = Gossip(node, url, seeds, cfg, NodeKey.generate())
-                node.gossip = g
-                app = web.Application()
-                add_routes(app, g, RateLimit(), admin=True)
-                runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-                await runner.setup()
-                try:
-                    await web.TCPSite(runner, "127.0.0.1", int(url.rsplit(":", 1)[1])).start()
-                except OSError as e:
-                    await runner.cleanup()
-                    if e.errno != errno.EADDRINUSE or attempt == 7:
-                        raise
-                    continue
-                break
-            members.append(Member(node, g, url, runner))
+            members.append(await serve_gossip(cfg, [members[0].url] if i else []))
         for m in members:
             await m.gossip.start()
         if connect:

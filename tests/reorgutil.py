@@ -52,6 +52,18 @@ async def settled(c: Chain, node: Node, api: Api, signed: SignedOrder) -> None:
     await synced(node, c)
 
 
+async def filled_far_below(c: Chain, node: Node, api: Api, whole: SignedOrder) -> str:
+    """``whole`` (resting at ``node``) filled whole by BOB on chain after a snapshot (its id
+    returned), then 63 blocks on it, all applied by ``node``: the fill far below the head."""
+    await synced(node, c)
+    snap = str(c.rpc.call("evm_snapshot"))
+    c.exchange.fill_order(c.sender(BOB), whole, 3000 * E6)
+    c.rpc.call("hardhat_mine", hex(63))
+    await synced(node, c)
+    assert await api.status(whole) == "filled"
+    return snap
+
+
 async def forgotten(node: Node, signed: SignedOrder) -> None:
     """``signed``'s (closed) record has left ``node``'s memory."""
 

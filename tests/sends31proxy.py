@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,16 +98,25 @@ async def hostile_proxy(upstream: str, rule: Rule) -> AsyncIterator[Proxy]:
             return resp
         return web.Response(body=await forward(msg), content_type="application/json")
 
+    try:
+        async with serving_posts(handle) as proxy.url:
+            yield proxy
+    finally:
+        await session.close()
+
+
+@asynccontextmanager
+async def serving_posts(
+    handle: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> AsyncIterator[str]:
+    """``handle`` serving POSTs to "/" on a loopback port of its own: its URL."""
     app = web.Application(client_max_size=1 << 20)
     app.router.add_post("/", handle)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    proxy.url = f"http://{host}:{port}/"
     try:
-        yield proxy
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        host, port = runner.addresses[0][:2]
+        yield f"http://{host}:{port}/"
     finally:
         await runner.cleanup()
-        await session.close()

@@ -18,6 +18,7 @@ from sdex.storechain import CHECKPOINTS_KEY
 from sdex.watch.saved import Unreadable, read_saved
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
+from tests.reorgutil import filled_far_below
 from tests.test_listing_cursor import DOMAIN, IDENTITY
 from tests.test_mirror import meta, revert, synced
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask
@@ -81,12 +82,7 @@ async def test_a_far_rewind_after_a_restart_is_a_reset_within_two_polls(
     whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
     async with running_node(cfg) as (node, api):
         assert (await api.post_order(whole))[0] == 201
-        await synced(node, c)
-        snap = c.rpc.call("evm_snapshot")
-        c.exchange.fill_order(c.sender(BOB), whole, 3000 * E6)
-        c.rpc.call("hardhat_mine", hex(63))
-        await synced(node, c)
-        assert await api.status(whole) == "filled"
+        snap = await filled_far_below(c, node, api, whole)
         before = node.mirror.checkpoints.items()
     async with running_node(cfg) as (node, api):
         w = node.watcher

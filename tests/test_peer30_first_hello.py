@@ -16,14 +16,10 @@ import random
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from sdex.devnet import free_port
-from sdex.gossip import Gossip, GossipConfig, NodeKey
+from sdex.gossip import GossipConfig, NodeKey
 from sdex.gossip.core import GossipCore
-from sdex.gossip.routes import add_routes
-from sdex.httpkit import RateLimit
-from tests.p2putil import Book, MemoryNode
+from tests.p2putil import Book, serve_gossip
 from tests.test_peer28_table import Clock
 
 ME = "0x" + "ee" * 20
@@ -76,25 +72,18 @@ def test_a_first_hello_neither_prunes() -> None:
 async def test_a_replayed_first_hello_spends_one_introduction_over_http() -> None:
     """A's first hello (to a URL whose id it did not know), replayed at C over HTTP: C takes
     A's claimed URL as a candidate, one introduction of A's, and none of the URLs it shares."""
-    port = free_port()
-    node = MemoryNode()
-    c = Gossip(node, f"http://127.0.0.1:{port}", [], GossipConfig(), NodeKey.generate())
-    node.gossip = c
-    app = web.Application()
-    add_routes(app, c, RateLimit())
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
+    served = await serve_gossip(GossipConfig(), [], admin=False)
+    c = served.gossip
     try:
-        await web.TCPSite(runner, "127.0.0.1", port).start()
         a = NodeKey.generate()
         body = json.dumps({"url": SENDER_URL, "peers": SHARED, "mesh": True}).encode()
         signed = a.request_headers("POST", "/p2p/hello", body, SENDER_URL, to="")
         headers = {**signed, "Content-Type": "application/json"}
         async with asyncio.timeout(20), aiohttp.ClientSession() as session:
-            url = f"http://127.0.0.1:{port}/p2p/hello"
+            url = f"{served.url}/p2p/hello"
             async with session.post(url, data=body, headers=headers) as r:
                 assert r.status == 200
         assert list(c.peers.candidates) == [SENDER_URL]
         assert c.peers.standing(a.node_id).introduced == 1
     finally:
-        await runner.cleanup()
+        await served.runner.cleanup()

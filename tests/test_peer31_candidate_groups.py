@@ -17,19 +17,15 @@ from collections import Counter
 
 import aiohttp
 import pytest
-from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sdex.devnet import free_port
-from sdex.gossip import Gossip, GossipConfig, NodeKey
+from sdex.gossip import GossipConfig, NodeKey
 from sdex.gossip.candidates import SOURCE_SHARE, TARGET_SHARE, Candidate, Waiting
 from sdex.gossip.core import GossipCore
 from sdex.gossip.hosts import LOOPBACK, host_group
 from sdex.gossip.peers import MAX_CANDIDATES, MAX_INTRODUCED
-from sdex.gossip.routes import add_routes
-from sdex.httpkit import RateLimit
-from tests.p2putil import Book, MemoryNode
+from tests.p2putil import Book, serve_gossip
 from tests.test_peer28_table import Clock, key
 
 ME = "0x" + "ee" * 20
@@ -202,18 +198,11 @@ async def test_the_route_passes_the_client_address(per_loopback: int, expected: 
     """Over HTTP on loopback: the candidates count against the hello's client address (one
     group, 127.0.0.1). A devnet (default ``peers_per_loopback``: the whole table) takes
     every node's; one bounding loopback like a host takes its share."""
-    port = free_port()
-    node = MemoryNode()
     config = GossipConfig(peers_per_loopback=per_loopback)
-    c = Gossip(node, f"http://127.0.0.1:{port}", [], config, NodeKey.generate())
-    node.gossip = c
-    app = web.Application()
-    add_routes(app, c, RateLimit())
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
+    served = await serve_gossip(config, [], admin=False)
+    c = served.gossip
     try:
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        url = f"http://127.0.0.1:{port}/p2p/hello"
+        url = f"{served.url}/p2p/hello"
         async with asyncio.timeout(60), aiohttp.ClientSession() as session:
             for i in range(40):
                 claimed = f"http://127.0.0.1:{30_000 + i}"
@@ -227,7 +216,7 @@ async def test_the_route_passes_the_client_address(per_loopback: int, expected: 
         assert len(c.peers.candidates) == expected
         assert {cd.source for cd in c.peers.candidates.values()} == {LOOPBACK}
     finally:
-        await runner.cleanup()
+        await served.runner.cleanup()
 
 
 def test_urls_refused_for_their_group_cost_their_introducer() -> None:

@@ -22,6 +22,7 @@ from sdex.watch import fork
 from sdex.watch.watcher import Watcher
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, serving, wait_for
+from tests.reorgutil import filled_far_below
 from tests.test_mirror import meta, revert, synced
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask
 from tests.test_watch_behind import health_says, quick_polls
@@ -72,12 +73,7 @@ async def filled_deep(
     async with running_node(cfg) as (node, api):
         whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
         assert (await api.post_order(whole))[0] == 201
-        await synced(node, c)
-        snap = c.rpc.call("evm_snapshot")
-        c.exchange.fill_order(c.sender(BOB), whole, 3000 * E6)
-        c.rpc.call("hardhat_mine", hex(63))
-        await synced(node, c)
-        assert await api.status(whole) == "filled"
+        snap = await filled_far_below(c, node, api, whole)
         assert len(node.mirror.checkpoints) > 0
         yield node, api, whole, snap
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sdex.demo import kept_text, watch_line
+from sdex.demo import watch_line
+from sdex.demorun import kept_text
 
 
 def test_the_browser_line_says_when_the_page_goes_and_how_to_keep_it() -> None:

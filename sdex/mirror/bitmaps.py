@@ -13,9 +13,21 @@ intake, a reload), before any fill of it can be applied after (one event loop). 
 past ``MAX_KNOWN`` salts the oldest is forgotten (a later fill of its order then taints its
 maker: the chain is read for that maker's, never wrong; review31: giving up on all let
 anyone's refused orders, fresh keys being free, turn the mirror's judging off until a
-reset); past ``MAX_TAINTED`` makers, every bitmap order is read."""
+reset); past ``MAX_TAINTED`` makers, every bitmap order is read.
+
+Saved with the head (left32: ``take_dirty``, in the head's transaction): the makers tainted
+and the (maker, nonce) pairs touched, or ``null`` once nothing is judgeable. A restart loads
+them (``load``: every value checked first, ``sdex.watch.saved``) and applies the blocks
+since as any others, so it needs no chain read per bitmap order. The known salts are not
+saved (up to ``MAX_KNOWN``): after a restart a fill of an order whose salt was known taints
+its maker (more chain reads, never a wrong verdict) until its orders are seen again."""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from sdex.jsonio import STORED_BYTES
 
 MAX_KNOWN = 1_000_000
 """Bitmap orders' salts kept (hash -> (maker, nonce)), oldest forgotten first: ~320 bytes
@@ -33,6 +45,8 @@ class BitmapWatch:
         self._known: dict[bytes, tuple[str, int]] = {}
         self._tainted: set[str] = set()  # makers: a fill or cancel of an unknown order
         self._touched: set[tuple[str, int]] = set()  # (maker, nonce) filled or cancelled
+        self.dirty = False
+        """Changed since ``take_dirty`` (saved with the next head)."""
 
     def judgeable(self, order_hash: bytes, maker: str, nonce: int) -> bool:
         """May the mirror judge this bitmap order by its own marks? (Its salt is known from
@@ -60,9 +74,13 @@ class BitmapWatch:
             return
         known = self._known.get(order_hash)
         if known is None:
-            self._tainted.add(maker.lower())
-        else:
+            maker = maker.lower()
+            if maker not in self._tainted:
+                self._tainted.add(maker)
+                self.dirty = True
+        elif known not in self._touched:
             self._touched.add(known)
+            self.dirty = True
         if len(self._tainted) + len(self._touched) > MAX_TAINTED:
             self.resumed()
 
@@ -72,8 +90,32 @@ class BitmapWatch:
         self._known.clear()
         self._tainted.clear()
         self._touched.clear()
+        self.dirty = True
 
     def restart(self) -> None:
         """A reset: every block is applied again from the deployment."""
         self.resumed()
         self.complete = True
+
+    def take_dirty(self) -> str | None:
+        """The JSON text to save with the head if changed since the last call (``dirty``,
+        cleared), else None: ``null`` when nothing is judgeable (not ``complete``) or the
+        text would pass what the store reads back (``STORED_BYTES``, ~23,000 makers: a
+        restart then reads the chain for bitmap orders), else ``[[maker, ...], [[maker,
+        nonce], ...]]``."""
+        if not self.dirty:
+            return None
+        self.dirty = False
+        if not self.complete:
+            return "null"
+        text = json.dumps([sorted(self._tainted), sorted(map(list, self._touched))])
+        return text if len(text) <= STORED_BYTES else "null"  # (read back: bounded)
+
+    def load(self, tainted: Iterable[str], touched: Iterable[tuple[str, int]]) -> None:
+        """Resume as saved with the head (``take_dirty``; checked by ``sdex.watch.saved``):
+        judgeable again, no salt known yet."""
+        self.resumed()
+        self.complete = True
+        self._tainted.update(tainted)
+        self._touched.update(touched)
+        self.dirty = False

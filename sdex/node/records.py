@@ -63,6 +63,7 @@ class NodeState:
     settle_chain: ChainThread
     rpc: AsyncRpc
     watch_rpc: AsyncRpc
+    send_rpc: AsyncRpc
     domain: Domain
     store: Store
     book: OrderBook

@@ -147,6 +147,9 @@ class NodeViews(NodeState):
             },
             "chainCalls": calls,
             "chainCallsByMethod": dict(self.rpc.calls + self.watch_rpc.calls),
+            # the settlement's send client (``send_rpc``): sends, receipts asked with them
+            "sendChainCalls": self.send_rpc.total_calls,
+            "sendChainCallsByMethod": dict(self.send_rpc.calls),
             "mirror": {
                 **self.mirror.marks.stats(),  # (orders: in memory; the rest in the store)
                 # saved rows found unreadable: those orders judged by the chain (review25)

@@ -1,14 +1,18 @@
 """One range of blocks read into the mirror: headers and logs in one JSON-RPC batch, the
 node's own settlements taken from their receipts (not read again), each log's block
-checked against its header (``Watcher`` polls and handles reorgs around it)."""
+checked against its header (``Watcher`` polls and handles reorgs around it). A range whose
+logs the RPC refuses as too many or too large (``too_large``) is read again in halves by
+the watcher, down to one block (``LogsTooLarge`` past that)."""
 
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any
 
 from sdex.chain import Log
-from sdex.chain.arpc import AsyncRpc
+from sdex.chain.arpc import AnswerTooLarge, AsyncRpc
+from sdex.errors import ChainError, RpcError
 from sdex.mirror import Effects, Header, Mirror, OwnReceipt
 from sdex.watch.blocks import (
     Inconsistent,
@@ -22,6 +26,46 @@ from sdex.watch.blocks import (
     own_receipt,
     own_run,
 )
+
+_TOO_LARGE = re.compile(
+    r"more than \d+ (results|logs)|response size|too (large|big|many|wide)|block range"
+    r"|range (limit|too|is|exceeds)|max(imum)? (block )?range|limited to|size exceeded"
+    r"|exceeds? (the )?(max|limit)|answered HTTP 413\b",
+    re.IGNORECASE,
+)
+"""How real providers refuse an ``eth_getLogs`` of too many blocks or logs: Infura and geth
+"query returned more than 10000 results" (-32005), Alchemy "Log response size exceeded",
+QuickNode "eth_getLogs is limited to a 10,000 range", Ankr "block range is too wide",
+Besu "Requested range exceeds maximum range limit", Chainstack "Block range limit
+exceeded", a gateway's HTTP 413."""
+_RATE = re.compile(r"rate|per second|request count|too many requests|credits", re.IGNORECASE)
+"""A rate limit (Infura's -32005 too): not the range's size; halving it would not help."""
+LIMIT_EXCEEDED = -32005
+"""EIP-1474's "limit exceeded"."""
+
+
+def too_large(e: BaseException) -> bool:
+    """Whether ``e`` (a range's read failed with it) says the answer is too large for one
+    read: more than the client reads (``AnswerTooLarge``), or the RPC's refusal of a range
+    of too many blocks or logs. Never a rate limit: that is no range's fault."""
+    if isinstance(e, AnswerTooLarge):
+        return True
+    if not isinstance(e, RpcError) or _RATE.search(e.message):
+        return False
+    return e.code == LIMIT_EXCEEDED or _TOO_LARGE.search(e.message) is not None
+
+
+class LogsTooLarge(ChainError):
+    """One block's logs are more than the RPC answers in one read: the watcher cannot pass
+    that block (``/health``: ``unreachable`` with this problem; tried again each poll)."""
+
+    def __init__(self, block: int, cause: BaseException) -> None:
+        why = str(cause)[:160]
+        super().__init__(
+            f"block {block}'s logs are too large for one eth_getLogs even alone ({why}): "
+            "the watcher cannot pass it; an RPC with a larger answer limit is needed"
+        )
+        self.block = block
 
 
 async def read_range(

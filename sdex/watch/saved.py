@@ -15,15 +15,22 @@ its cost is one slower start."""
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import NamedTuple
 
 from sdex.hashfilter import HashFilter, capacity_for
 from sdex.mirror import Account
+from sdex.mirror.bitmaps import MAX_TAINTED
 from sdex.mirror.checkpoints import LEVELS, PER_LEVEL
+from sdex.order import BITMAP_NONCE_LIMIT
 from sdex.store import Store
 from sdex.storeread import MARK_HASH
 
 UINT256 = 2**256
+MAKER = re.compile(r"0x[0-9a-f]{40}")
+"""A maker as the bitmap watch saves it (lower case)."""
+log = logging.getLogger("sdex.watch")
 
 
 class Unreadable(ValueError):
@@ -44,6 +51,9 @@ class Saved(NamedTuple):
     funds: dict[Account, tuple[int, int]]
     evicted: HashFilter
     checkpoints: list[tuple[int, str]]
+    bitmaps: tuple[set[str], set[tuple[str, int]]] | None
+    """The bitmap watch's tainted makers and touched (maker, nonce) pairs; None: none
+    saved, saved as nothing judgeable, or refused (``_bitmaps``): the chain judges them."""
 
 
 def read_saved(store: Store) -> Saved | None:
@@ -74,7 +84,39 @@ def read_saved(store: Store) -> Saved | None:
         raise
     except (ValueError, TypeError, OverflowError) as e:  # (json's errors are ValueErrors)
         raise Unreadable(f"{type(e).__name__}: {str(e)[:200]}") from None
-    return Saved((number, block_hash, timestamp), makers, funds, evicted, checkpoints)
+    try:  # (refused alone: the chain judges bitmap orders, the rest of the mirror stands)
+        bitmaps = _bitmaps(store.saved_bitmaps())
+    except (Unreadable, ValueError) as e:
+        log.warning("the saved bitmap watch is unreadable (%s): bitmap orders by the chain", e)
+        bitmaps = None
+    head = (number, block_hash, timestamp)
+    return Saved(head, makers, funds, evicted, checkpoints, bitmaps)
+
+
+def _bitmaps(saved: object) -> tuple[set[str], set[tuple[str, int]]] | None:
+    """The saved bitmap watch: ``[[maker, ...], [[maker, nonce], ...]]``, makers lower-case
+    addresses, nonces below ``BITMAP_NONCE_LIMIT``, ``MAX_TAINTED`` in all at most; None
+    for ``null`` (or none saved)."""
+    if saved is None:
+        return None
+    if not isinstance(saved, list) or len(saved) != 2 or not all(type(x) is list for x in saved):
+        raise Unreadable(f"the saved bitmap watch {str(saved)[:80]!r} is not [makers, pairs]")
+    tainted, touched = saved
+    if len(tainted) + len(touched) > MAX_TAINTED:
+        raise Unreadable(f"the saved bitmap watch holds more than {MAX_TAINTED}")
+    makers: set[str] = set()
+    for m in tainted:
+        if not isinstance(m, str) or not MAKER.fullmatch(m):
+            raise Unreadable(f"a saved tainted maker {str(m)[:80]!r} is not an address")
+        makers.add(m)
+    pairs: set[tuple[str, int]] = set()
+    for p in touched:
+        if not isinstance(p, list) or len(p) != 2 or not isinstance(p[0], str):
+            raise Unreadable(f"a saved touched nonce {str(p)[:80]!r} is not [maker, nonce]")
+        if not MAKER.fullmatch(p[0]) or _uint(p[1], "a saved nonce") >= BITMAP_NONCE_LIMIT:
+            raise Unreadable(f"a saved touched nonce {str(p)[:80]!r} is not [maker, nonce]")
+        pairs.add((p[0], p[1]))
+    return makers, pairs
 
 
 def _checkpoints(saved: object, head: int) -> list[tuple[int, str]]:

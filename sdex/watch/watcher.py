@@ -49,13 +49,15 @@ from sdex.watch.fork import Behind, Vanished, behind_for, check_head, fork_point
 from sdex.watch.funds import FUNDS_TRIES, read_funds, refresh_funds
 from sdex.watch.loop import PollLoop, log
 from sdex.watch.own import OwnBelow
-from sdex.watch.ranges import read_range
+from sdex.watch.ranges import LogsTooLarge, read_range, too_large
 from sdex.watch.saved import Unreadable, read_saved
 
 CATCH_UP_BLOCKS = 10_000
 """At start, the most blocks the chain may be past the saved head for the stored orders to be
 judged from the saved mirror, the watcher catching up before the node is ready (``resumed``);
 further behind, they are read from the chain and the watcher catches up meanwhile."""
+GROW_AFTER = 8
+"""Ranges read in a row at a halved span before it doubles again (busy blocks behind)."""
 MAX_UNAPPLIED_FILLS = 100_000
 """Fills the node failed to apply (or store) held at most: past that the watcher reads no
 further block until they are applied (memory bounded; nothing dropped)."""
@@ -85,6 +87,13 @@ class Watcher(PollLoop):
         self.apply = apply
         self.wanted = wanted or (lambda a: a in mirror.funds)
         self.max_range = max_range
+        self.span = max_range
+        """Blocks read at once now: halved while the RPC refuses a range as too large
+        (``sdex.watch.ranges.too_large``), doubled after ``GROW_AFTER`` reads in a row
+        and at the head, up to ``max_range``."""
+        self.split_reads = 0
+        """Ranges read again in halves (refused as too large)."""
+        self._fine = 0  # (ranges read in a row since the span last changed)
         self.checkpoint = start_block - 1
         """The last block read into the mirror (not saved yet while the node holds it)."""
         self.saved = start_block - 1
@@ -124,9 +133,12 @@ class Watcher(PollLoop):
             return
         if saved is None:
             return
-        (number, block_hash, timestamp), makers, funds, evicted, checkpoints = saved
+        (number, block_hash, timestamp), makers, funds, evicted, checkpoints, bitmaps = saved
         m = self.mirror
-        m.bitmaps.resumed()  # blocks before the saved head unseen here: the chain judges them
+        if bitmaps is None:  # (none saved, or refused: the chain judges bitmap orders)
+            m.bitmaps.resumed()
+        else:  # (as at the saved head; the blocks since are applied as any)
+            m.bitmaps.load(*bitmaps)
         m.checkpoints.load(checkpoints)  # (a far rewind provable at once: ``fork.rewound``)
         m.marks.evicted = evicted
         m.min_salt = makers
@@ -219,10 +231,13 @@ class Watcher(PollLoop):
         stall = (self.store_wait, self.stalled)  # (the loop runs on meanwhile)
         saved = (head.number, head.hash, head.timestamp)
         cps = m.checkpoints.take_dirty()  # (with the head: every one at or below it)
+        bms = m.bitmaps.take_dirty()  # (as at the head: its blocks applied, none since)
         try:
-            await durable(self.store.save_mirror(saved, orders, makers, funds, cps), *stall)
+            save = self.store.save_mirror(saved, orders, makers, funds, cps, bms)
+            await durable(save, *stall)
         except BaseException:  # saved with the next try (a later poll, this head or later)
             m.checkpoints.dirty |= cps is not None
+            m.bitmaps.dirty |= bms is not None
             m.dirty_orders.update(orders)
             m.dirty_makers.update(makers)
             m.dirty_funds.update(funds)
@@ -282,7 +297,8 @@ class Watcher(PollLoop):
             self._unapplied.merge(changes)
 
     async def _advance(self, latest: Header, changes: BlockChanges) -> None:
-        """Apply blocks from our head up to ``latest`` (at most ``max_range`` per read)."""
+        """Apply blocks from our head up to ``latest`` (at most ``span`` per read; a range
+        refused as too large is read again in halves, ``LogsTooLarge`` for one block)."""
         m = self.mirror
         applied = False
         while True:
@@ -292,7 +308,7 @@ class Watcher(PollLoop):
                     raise Reorg
                 return
             start = top.number + 1 if top is not None else self.checkpoint + 1
-            end = min(latest.number, start + self.max_range - 1)
+            end = min(latest.number, start + self.span - 1)
             eff = Effects()
             try:
                 await read_range(self.rpc, m, self._announced, start, end, latest, top, eff)
@@ -302,12 +318,24 @@ class Watcher(PollLoop):
                 raise
             except Reorg:
                 raise  # (found before this range applied anything)
-            except BaseException:  # what earlier blocks applied must still be seen
-                if self._took(changes, eff, start) or applied:
+            except BaseException as e:  # what earlier blocks applied must still be seen
+                big, took = too_large(e), self._took(changes, eff, start)
+                if big and end > start and not took:  # again in halves, down to one block
+                    self.span, self._fine = (end - start + 1) // 2, 0
+                    self.split_reads += 1
+                    log.info("blocks %d..%d too large for one read: %d at a time", start, end,
+                             self.span)  # fmt: skip
+                    continue
+                if took or applied:
                     self._keep(changes)
+                if big:
+                    raise LogsTooLarge(start, e) from e
                 raise
             applied = True
             self._took(changes, eff, start)
+            self._fine += 1
+            if end >= latest.number or self._fine >= GROW_AFTER:  # (larger again: busy
+                self.span, self._fine = min(self.max_range, 2 * self.span), 0  # blocks pass)
             if end >= latest.number:
                 return
 
