@@ -11,7 +11,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from sdex.demo import keep_running, kept_text, say_panel
+from sdex.demo import say_panel
+from sdex.demorun import keep_running, kept_text
 
 
 def _terminal(width: int = 80) -> Console:
