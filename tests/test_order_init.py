@@ -13,6 +13,7 @@ import pickle
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -25,10 +26,10 @@ _ADDR = st.text("0123456789abcdef", min_size=40, max_size=40).map(lambda h: "0x"
 _UINT = st.integers(0, 2**256 - 1)
 
 
-def _check(values: tuple[object, ...], signature: bytes, digest: bytes) -> None:
+def _check(values: tuple[Any, ...], signature: bytes, digest: bytes) -> None:
     names = [f.name for f in dataclasses.fields(Order)]
-    by_pos = Order(*values)  # type: ignore[arg-type]
-    by_name = Order(**dict(zip(names, values, strict=True)))  # type: ignore[arg-type]
+    by_pos = Order(*values)
+    by_name = Order(**dict(zip(names, values, strict=True)))
     assert by_pos == by_name and hash(by_pos) == hash(by_name)
     assert [getattr(by_pos, n) for n in names] == list(values)
     signed = SignedOrder(by_pos, signature, digest)
@@ -46,8 +47,8 @@ def _check(values: tuple[object, ...], signature: bytes, digest: bytes) -> None:
     assert dataclasses.replace(by_pos, salt=salt + 1).salt == salt + 1
     assert dataclasses.replace(signed, hash=b"x").order is by_pos
     bad_calls = (
-        lambda: Order(*values[:-1]),  # type: ignore[call-arg]
-        lambda: Order(*values, 1),  # type: ignore[call-arg]
+        lambda: Order(*values[:-1]),
+        lambda: Order(*values, 1),
         lambda: Order(*values[:-1], salt=1, maker="0x"),  # type: ignore[call-arg, misc]
         lambda: SignedOrder(by_pos, signature),  # type: ignore[call-arg]
         lambda: SignedOrder(by_pos, signature, digest, nonce=1),  # type: ignore[call-arg]
@@ -95,4 +96,4 @@ def test_from_the_source_too() -> None:
 def test_native_flag_follows_the_module() -> None:
     import sdex.order
 
-    assert sdex.order._NATIVE == (not str(sdex.order.__file__).endswith(".py"))
+    assert (not str(sdex.order.__file__).endswith(".py")) == sdex.order._NATIVE
