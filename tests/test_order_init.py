@@ -48,8 +48,8 @@ def _check(values: tuple[Any, ...], signature: bytes, digest: bytes) -> None:
     assert dataclasses.replace(signed, hash=b"x").order is by_pos
     bad_calls = (
         lambda: Order(*values[:-1]),
-        lambda: Order(*values, 1),
-        lambda: Order(*values[:-1], salt=1, maker="0x"),  # type: ignore[call-arg, misc]
+        lambda: Order(*values, 1),  # type: ignore[call-arg]
+        lambda: Order(*values[:-1], salt=1, maker="0x"),  # type: ignore[misc]
         lambda: SignedOrder(by_pos, signature),  # type: ignore[call-arg]
         lambda: SignedOrder(by_pos, signature, digest, nonce=1),  # type: ignore[call-arg]
     )
