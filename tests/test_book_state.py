@@ -8,7 +8,8 @@ the node does. After every step it checks:
 - no crossing pair is left, as ``sdex.matching.engine`` defines it;
 - ``filled + pending + remaining == makerAmount`` for every order, pending and filled equal to
   a model built from the matches and settlements;
-- each maker's funds are allocated exactly as the book promises: greedily in time priority, so
+- each maker's funds are allocated exactly as the book promises: greedily in time priority,
+  passing over an order whose share is below its lot (while no fill of it is in flight), so
   the fillable amounts of a maker's orders never sum beyond what the maker can pay;
 - the levels list every resting order once, in price-time priority, and depth agrees;
 - each level's running total and count are its orders' sums, and a reader of the levels'
@@ -16,7 +17,8 @@ the node does. After every step it checks:
 and for every match: amounts recomputed by ``fillmath.match_amounts`` (the contract's
 formula) from the book's state before it, both limit prices, the contract's result with
 ``maxLeftFill`` from the confirmed fills only, price-time priority (no better or older order
-that could trade was skipped), no expired order, no self-trade, taker restrictions.
+that could trade was skipped), no expired order, no self-trade (and no removal for one: a
+maker's crossing orders both stay), taker restrictions.
 """
 
 from __future__ import annotations
@@ -189,6 +191,29 @@ class BookMachine(RuleBasedStateMachine):
     def open_states(self) -> list[BookOrderState]:
         return [s for s in self.book if s.closed is None]
 
+    def allocation(self, orders: list[BookOrderState], left: int) -> dict[bytes, int]:
+        """The model's allocation of what a maker has ``left`` to its open ``orders`` (oldest
+        first): ``min(remaining, left)`` each, or 0 if that is less than its remaining and
+        less than its lot (it cannot trade with it: the funds go on to the next orders,
+        attack29), and what none could use to the oldest passed over; except what a fill in
+        flight left an order, which it keeps until the fill settles or is released."""
+        out: dict[bytes, int] = {}
+        skipped: list[bytes] = []
+        for s in orders:
+            take = max(0, min(s.remaining, left))
+            if take < s.remaining and take < s.lot:
+                held = self.book.entry(s.hash).fillable if s.hash in self.book else 0
+                if s.pending and 0 < held < s.lot:
+                    take = held
+                else:
+                    take = 0
+                    skipped.append(s.hash)
+            out[s.hash] = take
+            left -= take
+        if left > 0 and skipped:
+            out[skipped[0]] = left
+        return out
+
     def record(self, results: list[MatchResult]) -> None:
         for r in results:
             for m in r.matches:
@@ -225,7 +250,7 @@ class BookMachine(RuleBasedStateMachine):
 
     def check_removed(self, r: MatchResult) -> None:
         for h, reason in r.removed:
-            assert reason in (RemovalReason.EXPIRED, RemovalReason.SELF_TRADE, RemovalReason.DUST)
+            assert reason in (RemovalReason.EXPIRED, RemovalReason.DUST)
             if reason is RemovalReason.DUST:
                 assert h == r.order.hash  # only the incoming (or re-matched) order itself
             st_ = self.book.get(h)
@@ -262,10 +287,10 @@ class BookMachine(RuleBasedStateMachine):
                 if (s.order.order.maker, s.order.order.maker_token) == (inc.maker, inc.maker_token)
             ]
             left = spend - sum(s.pending for s in same)
-            for s in same:
-                if s.closed is None:
-                    left -= max(0, min(s.remaining, left))
-            avail0 = max(0, min(rem, left))
+            older = [s for s in same if s.closed is None]
+            lot = unit_of(m_inc, inc.taker_amount)
+            me = BookOrderState(signed, _side(inc), 1 << 62, filled, 0, rem, 0, True, None, lot)
+            avail0 = self.allocation([*older, me], left)[signed.hash]
         # every match: the contract's amounts from the state before it, in priority order
         avail = avail0
         used: dict[bytes, int] = defaultdict(int)
@@ -296,9 +321,8 @@ class BookMachine(RuleBasedStateMachine):
             self.check_match_basics(m)
         self.check_removed(result)
         dust = (signed.hash, RemovalReason.DUST) in result.removed
-        for h, reason in result.removed:
-            if reason is RemovalReason.SELF_TRADE:
-                assert before[h].order.order.maker == inc.maker
+        # a self-cross removes nothing: both orders stay, whatever their arrival order
+        assert all(reason is not RemovalReason.SELF_TRADE for _, reason in result.removed)
         # the walk stopped only when nothing left could trade with the incoming order
         if result.outcome not in (Outcome.KILLED, Outcome.EXPIRED):
             for o in before.values():
@@ -484,17 +508,18 @@ class BookMachine(RuleBasedStateMachine):
                         ), s
                 continue
             left = spend - sum(s.pending for s in orders)
+            want = self.allocation([s for s in orders if s.closed is None], left)
             for s in orders:
                 if s.closed is not None:
                     continue
-                take = max(0, min(s.remaining, left))
+                take = want[s.hash]
+                assert self.book.entry(s.hash).fillable == take, (key, s)
                 # offered: its allocation, unless that is less than one unit at its price
                 # (then parked), or it rests parked until fills or funds change
                 if take < unit(s):
                     assert s.fillable == 0, (key, s)
                 else:
                     assert s.fillable == take or (s.fillable == 0 and s.resting), (key, s)
-                left -= take
             offered = sum(s.fillable for s in orders)
             assert offered == 0 or offered + sum(s.pending for s in orders) <= spend
 
@@ -564,7 +589,8 @@ class BookMachine(RuleBasedStateMachine):
 
     @invariant()
     def never_crossed(self) -> None:
-        """No bid and ask on offer cross in price, unless their takers forbid the trade."""
+        """No bid and ask on offer cross in price, unless they have one maker (a self-cross:
+        both stay) or their takers forbid the trade."""
         offered = [
             s
             for s in self.book
@@ -576,7 +602,7 @@ class BookMachine(RuleBasedStateMachine):
             for a in offered:
                 if a.side is not Side.ASK or pair_of(a.order.order) != pair_of(b.order.order):
                     continue
-                if price(b) >= price(a):
+                if price(b) >= price(a) and a.order.order.maker != b.order.order.maker:
                     assert not takers_allow(a.order.order, b.order.order), (a, b)
 
     @invariant()

@@ -2,9 +2,14 @@
 
 The node reports each (maker, token) ``spendable = min(balance, allowance)``. Fills in
 flight (``pending``) will spend their share first; what is left goes to the maker's open
-orders in time priority (arrival ``seq``), greedily: each takes ``min(remaining, left)``.
-An order's ``fillable`` is that allocation, so the book never offers more than the maker
-can deliver.
+orders in time priority (arrival ``seq``), greedily: each takes ``min(remaining, left)``,
+except that a share the order cannot trade with (less than its remaining and less than its
+``lot``, the least it trades) is not taken: the order gets 0 and the funds go on to the
+maker's next orders; what none of them can use goes to the oldest order passed over. (Else
+one never-fundable order, its lot beyond the maker's funds, would hold them all while
+offering nothing: attack29.) An order's ``fillable`` is that allocation, so the book never
+offers more than the maker can deliver; every node computes it alike from the same orders
+and funds.
 
 ``allocate`` is pure: it reads an ``Account`` and returns the orders whose fillable
 changes, with their new amounts; ``OrderBook`` applies them (and parks or unparks the
@@ -13,7 +18,8 @@ order's fillable is its remaining and a change to one order touches only that or
 (``OrderBook`` keeps that path inline). Only an underfunded account reallocates, in
 O(its orders). Reserving a fill out of an order's fillable never changes the other orders'
 allocations (``left`` drops by what the order's remaining drops), so matching stays O(1)
-per fill.
+per fill; what a fill leaves of an order's share below its lot stays with it while the fill
+is in flight, and goes on when the fill settles (``OrderBook.confirm``) or is released.
 """
 
 from __future__ import annotations
@@ -40,15 +46,30 @@ def allocate(account: Account) -> tuple[list[tuple[Entry, int]], bool]:
     spendable = account.spendable
     assert spendable is not None  # covers() is true without a cap
     left = spendable - account.reserved
-    for e in account.orders:
+    takes: list[int] = []
+    skipped = -1  # the oldest order passed over
+    for i, e in enumerate(account.orders):
         if e.closed is not None:
-            continue
-        if left <= 0:
+            take = -1
+        elif left <= 0:
             take = 0
         else:
             rem = e.maker_amount - e.filled - e.pending
-            take = rem if rem < left else left
+            if rem <= left:
+                take = rem
+            elif left < e.lot:
+                take = 0  # it cannot trade with what is left: the next orders may
+                if skipped < 0:
+                    skipped = i
+            else:
+                take = left
             left -= take
-        if e.fillable != take:
+        takes.append(take)
+    if left > 0 and skipped >= 0:
+        # What no order could use goes to the oldest one passed over (less than its lot: it
+        # stays parked, but as the incoming side it may trade it at a better price).
+        takes[skipped] = left
+    for e, take in zip(account.orders, takes, strict=True):
+        if take >= 0 and e.fillable != take:
             changes.append((e, take))
     return changes, False

@@ -180,8 +180,17 @@ class OrderBook(BookCore):
                 self.close(e, _DUST)
             elif e.parked and e.fillable >= e.lot:
                 self._unpark(e)
+            elif not account.funded and e.fillable < e.lot:
+                self._pass_on(e)
         elif pending == 0:
             self._forget(e)
+
+    def _pass_on(self, e: Entry) -> None:
+        """A fill settled out of an underfunded maker's ``e``: what it has left of its share
+        (less than its lot: it cannot trade with it) goes on to the maker's next orders, as
+        ``funds.allocate`` shares it (the book across may now cross: the node uncrosses)."""
+        if 0 < e.fillable < e.maker_amount - e.filled - e.pending:
+            self._reallocate(e.account)
 
     def confirm_entry(self, e: Entry, amount: int, filled: int) -> None:
         """``confirm`` of the live record ``e``."""
@@ -205,6 +214,8 @@ class OrderBook(BookCore):
                     self.close(e, _DUST)
                 elif e.parked and e.fillable >= e.lot:  # blocked with fills in flight
                     self._unpark(e)
+                elif not account.funded and e.fillable < e.lot:
+                    self._pass_on(e)
             elif pending == 0:
                 self._forget(e)
             return
