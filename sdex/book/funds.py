@@ -11,15 +11,21 @@ offering nothing: attack29.) An order's ``fillable`` is that allocation, so the 
 offers more than the maker can deliver; every node computes it alike from the same orders
 and funds.
 
-``allocate`` is pure: it reads an ``Account`` and returns the orders whose fillable
-changes, with their new amounts; ``OrderBook`` applies them (and parks or unparks the
-orders). Most accounts are fully funded (``open + reserved <= spendable``): then every
-order's fillable is its remaining and a change to one order touches only that order
-(``OrderBook`` keeps that path inline). Only an underfunded account reallocates, in
-O(its orders). Reserving a fill out of an order's fillable never changes the other orders'
-allocations (``left`` drops by what the order's remaining drops), so matching stays O(1)
-per fill; what a fill leaves of an order's share below its lot stays with it while the fill
-is in flight, and goes on when the fill settles (``OrderBook.confirm``) or is released.
+``allocate`` is pure and canonical: a function of the account's open orders in ``seq``
+order, their filled and pending amounts, and the funds only, never of the path that led
+there; every node computes the same from the same orders and funds, and every incremental
+change the book makes must leave exactly what ``allocate`` from scratch gives
+(``tests/test_book_state.py`` checks it after every step). ``OrderBook`` applies it (and
+parks or unparks the orders). Most accounts are fully funded (``open + reserved <=
+spendable``): then every order's fillable is its remaining and a change to one order touches
+only that order (``OrderBook`` keeps that path inline). An underfunded account is
+reallocated from scratch, O(its orders; intake caps a maker's open orders), on every change
+of its orders or funds but two that provably change no other order: a settled fill
+(``confirm``: spendable and reserved drop alike, remaining stays), and a reservation that
+leaves the order its whole remaining, or at least its lot (``fill``, ``reserve_entry``:
+remaining and the funds left for later orders drop alike). A reservation that leaves an
+underfunded order's partial share below its lot passes it over: the maker is reallocated
+(``OrderBook.reshare``, after the matching walk).
 """
 
 from __future__ import annotations

@@ -421,6 +421,7 @@ class MatchingEngine:
         spent = inc.fillable - avail
         if spent:  # what ``inc`` gives across its matches, reserved at once
             book.reserve_entry(inc, spent)
+        book.reshare()  # fills that passed an underfunded maker's share on (``OrderBook.fill``)
         return matches, removed, blocked
 
     def would_self_trade(self, order: SignedOrder, *, now: int | None = None) -> bool:
