@@ -52,30 +52,29 @@ def allocate(account: Account) -> tuple[list[tuple[Entry, int]], bool]:
     spendable = account.spendable
     assert spendable is not None  # covers() is true without a cap
     left = spendable - account.reserved
-    takes: list[int] = []
-    skipped = -1  # the oldest order passed over
-    for i, e in enumerate(account.orders):
+    first: Entry | None = None  # the oldest order passed over: it gets what none could use
+    for e in account.orders:  # one pass, no list of shares (compiled: no boxed ints)
         if e.closed is not None:
-            take = -1
-        elif left <= 0:
+            continue
+        if left <= 0:
             take = 0
         else:
             rem = e.maker_amount - e.filled - e.pending
             if rem <= left:
                 take = rem
-            elif left < e.lot:
-                take = 0  # it cannot trade with what is left: the next orders may
-                if skipped < 0:
-                    skipped = i
-            else:
+                left -= rem
+            elif left >= e.lot:
                 take = left
-            left -= take
-        takes.append(take)
-    if left > 0 and skipped >= 0:
-        # What no order could use goes to the oldest one passed over (less than its lot: it
-        # stays parked, but as the incoming side it may trade it at a better price).
-        takes[skipped] = left
-    for e, take in zip(account.orders, takes, strict=True):
-        if take >= 0 and e.fillable != take:
+                left = 0
+            else:
+                if first is None:  # decided once the others have taken theirs
+                    first = e
+                    continue
+                take = 0  # it cannot trade with what is left: the next orders may
+        if e.fillable != take:
             changes.append((e, take))
+    if first is not None:
+        take = left if left > 0 else 0  # (less than its lot: it stays parked)
+        if first.fillable != take:
+            changes.append((first, take))
     return changes, False
