@@ -42,9 +42,11 @@ dust (``RemovalReason.DUST``, reported in ``removed``). So after matching no bid
 offer cross in price unless they have one maker, or taker restrictions (or ``may_match``)
 forbid their trade; each order a walk visits trades, is removed (expired), is skipped, or is
 the one order of its level that blocked the incoming order. Releasing a fill, raising a
-maker's funds, or removing an order of an underfunded maker (cancelled, expired, filled
-elsewhere: its funds go to the maker's later orders, in any pair) can make a crossing
-reappear: the node then calls ``rematch`` or ``uncross``.
+maker's funds, removing an order of an underfunded maker (cancelled, expired, filled
+elsewhere: its funds go to the maker's later orders, in any pair), or a fill that leaves an
+underfunded maker's partial share below its lot (passed on once the walk is done,
+``OrderBook.reshare``: the walk itself sees the shares as they were, as ``dry_walk`` does)
+can make a crossing reappear: the node then calls ``rematch`` or ``uncross``.
 """
 
 from __future__ import annotations
