@@ -33,8 +33,12 @@ PRICES = [Fraction(2, 3), Fraction(1), Fraction(7, 5), Fraction(3, 2)]
 SCALES = [1, 1, 10**6, 10**18, 3**40]
 JITTER = [0, 0, 0, -1, 1, 2]
 FUNDS = [None, 0, 5, 30, 10**19, 10**41]
+HUGE = 2**255 - 1  # with HUGE - 1: coprime, one lot is all of it
 TIFS = [TimeInForce.GTC, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK]
-OPS = ("submit", "cancel", "shrink", "funds", "settle", "advance", "rematch", "uncross")
+OPS = (
+    "submit", "cancel", "shrink", "funds", "settle", "advance", "rematch", "uncross",
+    "unfundable", "selfcross",
+)  # fmt: skip
 
 
 class Driver:
@@ -93,7 +97,26 @@ class Driver:
             return [[h.hex(), r.value] for h, r in self.book.expire(self.now)]
         if name == "uncross":
             return self.results(self.engine.uncross(now=self.now))
+        if name == "unfundable":  # one lot beyond any maker's funds (attack29)
+            maker = TRADERS[args[0] % len(TRADERS)]
+            sell, buy = (BASES[0], QUOTE) if args[0] // len(TRADERS) % 2 else (QUOTE, BASES[0])
+            return self.submit_order(maker, sell, buy, HUGE, HUGE - 1)
+        if name == "selfcross":  # the maker of an open order sends one that crosses it
+            hashes = self.open_hashes()
+            if not hashes:
+                return None
+            o = self.book.entry(hashes[args[0] % len(hashes)]).order
+            m, t = o.taker_amount, o.maker_amount
+            if m * 2 < 2**255 and t * 2 < 2**255:
+                m, t = m * (1 + args[0] % 2), t * (1 + args[0] % 2)
+            return self.submit_order(o.maker, o.taker_token, o.maker_token, m, t)
         raise ValueError(f"unknown operation {name!r}")
+
+    def submit_order(self, maker: str, sell: str, buy: str, m: int, t: int) -> Any:
+        self.salt += 1
+        o = Order(maker, ZERO_ADDRESS, sell, buy, m, t, ZERO_ADDRESS, 0, self.now + 100, self.salt)
+        signed = SignedOrder(o, bytes(65), DOMAIN.order_hash(o))
+        return self.results([self.engine.submit(signed, now=self.now)])
 
     def order(self, *a: int) -> tuple[SignedOrder, int, TimeInForce]:
         maker = TRADERS[a[0] % len(TRADERS)]

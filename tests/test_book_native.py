@@ -24,12 +24,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import run_state_machine_as_test
 
 from sdex.book import native
 from sdex.book.levels import Account
 from sdex.book.prices import ratio as _ratio
 from sdex.matching.wide import low62, mul, muldiv
-from tests import bookdriver
+from tests import bookdriver, test_book_state
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = (
@@ -77,9 +78,18 @@ def _pure_run(proc: subprocess.Popen[str], ops: list[list[Any]]) -> dict[str, An
     return out
 
 
-ARITY = {"submit": 1, "cancel": 1, "shrink": 2, "rematch": 2, "settle": 2, "funds": 3}
+ARITY = {
+    "submit": 1,
+    "unfundable": 1,
+    "selfcross": 1,
+    "cancel": 1,
+    "shrink": 2,
+    "rematch": 2,
+    "settle": 2,
+    "funds": 3,
+}
 KINDS = ["submit"] * 10 + ["cancel", "shrink", "rematch", "funds", "advance", "uncross"]
-KINDS += ["settle"] * 4
+KINDS += ["settle"] * 4 + ["unfundable", "selfcross"]
 
 
 def _ops() -> st.SearchStrategy[list[list[Any]]]:
@@ -111,6 +121,18 @@ def _results(out: Any) -> list[list[Any]]:
     if isinstance(out, list) and out and isinstance(out[0], list) and len(out[0]) == 5:
         return out
     return []
+
+
+def test_the_book_model_holds_on_the_compiled_book() -> None:
+    """``tests/test_book_state.py``'s model (canonical allocation after every step, self-crosses,
+    unfundable orders) run against the book this process uses: the compiled one when built."""
+    if not native.ACTIVE:
+        if os.environ.get("SDEX_PURE") == "1":  # test_book_state runs it on the source
+            pytest.skip(f"the compiled book is not in use here ({native.REASON})")
+        pytest.fail(f"the compiled book is not in use ({native.REASON}): run `make setup`")
+    run_state_machine_as_test(
+        test_book_state.BookMachine, settings=test_book_state.TestBookMachine.settings
+    )
 
 
 def test_driver_trades() -> None:

@@ -8,7 +8,8 @@ the node does. After every step it checks:
 - no crossing pair is left, as ``sdex.matching.engine`` defines it;
 - ``filled + pending + remaining == makerAmount`` for every order, pending and filled equal to
   a model built from the matches and settlements;
-- each maker's funds are allocated exactly as the book promises: greedily in time priority, so
+- each maker's funds are allocated exactly as the book promises: greedily in time priority,
+  passing over an order whose share is below its lot (while no fill of it is in flight), so
   the fillable amounts of a maker's orders never sum beyond what the maker can pay;
 - the levels list every resting order once, in price-time priority, and depth agrees;
 - each level's running total and count are its orders' sums, and a reader of the levels'
@@ -16,12 +17,14 @@ the node does. After every step it checks:
 and for every match: amounts recomputed by ``fillmath.match_amounts`` (the contract's
 formula) from the book's state before it, both limit prices, the contract's result with
 ``maxLeftFill`` from the confirmed fills only, price-time priority (no better or older order
-that could trade was skipped), no expired order, no self-trade, taker restrictions.
+that could trade was skipped), no expired order, no self-trade (and no removal for one: a
+maker's crossing orders both stay), taker restrictions.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 from collections import defaultdict
 from fractions import Fraction
 from typing import TypeVar
@@ -49,6 +52,7 @@ TRADERS = MAKERS[:4]
 PRICES = [Fraction(2, 3), Fraction(1), Fraction(7, 5), Fraction(3, 2)]
 SCALES = [1, 1, 1, 10**18, 3**40]
 T = TypeVar("T")
+HUGE = 2**255 - 1  # with HUGE - 1: coprime, its one lot is all of it (attack29)
 
 
 # new_orders picks from these lists by index (an integer strategy built once: a
@@ -189,6 +193,31 @@ class BookMachine(RuleBasedStateMachine):
     def open_states(self) -> list[BookOrderState]:
         return [s for s in self.book if s.closed is None]
 
+    def allocation(self, orders: list[BookOrderState], left: int) -> dict[bytes, int]:
+        """The canonical allocation of what a maker has ``left`` (spendable less every fill in
+        flight) to its open ``orders`` (oldest first), computed from scratch: ``remaining``
+        each while it lasts; an order it cannot cover takes what is left if that is at least
+        its lot, else 0 (it cannot trade with it: the funds go on to the next orders,
+        attack29); what none could use goes to the oldest passed over. A pure function of the
+        orders, their fill state and the funds: whatever path led here, the book must hold
+        exactly this."""
+        out: dict[bytes, int] = {}
+        skipped: list[bytes] = []
+        for s in orders:
+            rem = s.remaining
+            if rem <= left:
+                take = rem
+            elif left >= s.lot:
+                take = left
+            else:
+                take = 0
+                skipped.append(s.hash)
+            out[s.hash] = take
+            left -= take
+        if left > 0 and skipped:
+            out[skipped[0]] = left
+        return out
+
     def record(self, results: list[MatchResult]) -> None:
         for r in results:
             for m in r.matches:
@@ -225,7 +254,7 @@ class BookMachine(RuleBasedStateMachine):
 
     def check_removed(self, r: MatchResult) -> None:
         for h, reason in r.removed:
-            assert reason in (RemovalReason.EXPIRED, RemovalReason.SELF_TRADE, RemovalReason.DUST)
+            assert reason in (RemovalReason.EXPIRED, RemovalReason.DUST)
             if reason is RemovalReason.DUST:
                 assert h == r.order.hash  # only the incoming (or re-matched) order itself
             st_ = self.book.get(h)
@@ -262,10 +291,10 @@ class BookMachine(RuleBasedStateMachine):
                 if (s.order.order.maker, s.order.order.maker_token) == (inc.maker, inc.maker_token)
             ]
             left = spend - sum(s.pending for s in same)
-            for s in same:
-                if s.closed is None:
-                    left -= max(0, min(s.remaining, left))
-            avail0 = max(0, min(rem, left))
+            older = [s for s in same if s.closed is None]
+            lot = unit_of(m_inc, inc.taker_amount)
+            me = BookOrderState(signed, _side(inc), 1 << 62, filled, 0, rem, 0, True, None, lot)
+            avail0 = self.allocation([*older, me], left)[signed.hash]
         # every match: the contract's amounts from the state before it, in priority order
         avail = avail0
         used: dict[bytes, int] = defaultdict(int)
@@ -296,9 +325,8 @@ class BookMachine(RuleBasedStateMachine):
             self.check_match_basics(m)
         self.check_removed(result)
         dust = (signed.hash, RemovalReason.DUST) in result.removed
-        for h, reason in result.removed:
-            if reason is RemovalReason.SELF_TRADE:
-                assert before[h].order.order.maker == inc.maker
+        # a self-cross removes nothing: both orders stay, whatever their arrival order
+        assert all(reason is not RemovalReason.SELF_TRADE for _, reason in result.removed)
         # the walk stopped only when nothing left could trade with the incoming order
         if result.outcome not in (Outcome.KILLED, Outcome.EXPIRED):
             for o in before.values():
@@ -349,6 +377,49 @@ class BookMachine(RuleBasedStateMachine):
             event("submit removed " + ",".join(sorted({r.value for _, r in result.removed})))
         self.pending.extend(result.matches)
         self.uncross()  # removals on the way may have funded a maker's orders elsewhere
+
+    @rule(
+        maker=st.sampled_from(TRADERS),
+        sell_base=st.booleans(),
+        tif=st.sampled_from([TimeInForce.GTC, TimeInForce.GTC, TimeInForce.FOK]),
+        lag=st.integers(1, 300),
+    )
+    def submit_unfundable(self, maker: str, sell_base: bool, tif: TimeInForce, lag: int) -> None:
+        """An order whose one lot is more than any maker here has (huge coprime amounts,
+        attack29): it must never hold back its maker's other orders' funds."""
+        make = ask if sell_base else bid
+        self.submit_one(make(maker, HUGE, HUGE - 1, expiry=self.now + lag), 0, tif)
+
+    @rule(i=st.integers(0, 10**6), lots=st.integers(1, 3), better=st.booleans())
+    def self_cross(self, i: int, lots: int, better: bool) -> None:
+        """The maker of a resting order sends one that crosses it: nothing is removed, both
+        rest (every node holds the same book whatever order they came in: attack29)."""
+        resting = [s for s in self.open_states() if s.resting]
+        if not resting:
+            return
+        s = resting[i % len(resting)]
+        o = s.order.order
+        if s.side is Side.ASK:
+            base, quote = o.maker_amount, o.taker_amount
+        else:
+            base, quote = o.taker_amount, o.maker_amount
+        if base * lots >= 2**255 or quote * lots >= 2**255:
+            lots = 1  # (the unfundable orders: one is all a uint256 holds)
+        base_n, quote_n = base * lots, quote * lots
+        if better:  # a price beyond it: the counter order crosses strictly
+            if s.side is Side.ASK:
+                quote_n += 1
+            else:
+                quote_n = max(1, quote_n - 1)
+        if max(base_n, quote_n) >= 2**255:
+            return  # (a counter order to an unfundable one: no uint256 amount is beyond it)
+        make = bid if s.side is Side.ASK else ask
+        pair_base = o.maker_token if s.side is Side.ASK else o.taker_token
+        counter = make(o.maker, base_n, quote_n, pair_base=pair_base, expiry=self.now + 100)
+        self.submit_one(counter, 0, TimeInForce.GTC)  # (no SELF_TRADE removal: checked there)
+        after = self.book.get(s.hash)
+        # it may have left since for its own reasons (the uncross after it: dust), not this one
+        assert after is None or after.closed is not RemovalReason.SELF_TRADE
 
     @rule(i=st.integers(0, 10**6))
     def cancel(self, i: int) -> None:
@@ -479,22 +550,24 @@ class BookMachine(RuleBasedStateMachine):
             if spend is None:
                 for s in orders:
                     if s.closed is None:
+                        assert self.book.entry(s.hash).fillable == s.remaining, (key, s)
                         assert s.fillable == (s.remaining if s.remaining >= unit(s) else 0) or (
                             s.fillable == 0 and s.resting
                         ), s
                 continue
             left = spend - sum(s.pending for s in orders)
+            want = self.allocation([s for s in orders if s.closed is None], left)
             for s in orders:
                 if s.closed is not None:
                     continue
-                take = max(0, min(s.remaining, left))
+                take = want[s.hash]
+                assert self.book.entry(s.hash).fillable == take, (key, s)
                 # offered: its allocation, unless that is less than one unit at its price
                 # (then parked), or it rests parked until fills or funds change
                 if take < unit(s):
                     assert s.fillable == 0, (key, s)
                 else:
                     assert s.fillable == take or (s.fillable == 0 and s.resting), (key, s)
-                left -= take
             offered = sum(s.fillable for s in orders)
             assert offered == 0 or offered + sum(s.pending for s in orders) <= spend
 
@@ -564,7 +637,8 @@ class BookMachine(RuleBasedStateMachine):
 
     @invariant()
     def never_crossed(self) -> None:
-        """No bid and ask on offer cross in price, unless their takers forbid the trade."""
+        """No bid and ask on offer cross in price, unless they have one maker (a self-cross:
+        both stay) or their takers forbid the trade."""
         offered = [
             s
             for s in self.book
@@ -576,7 +650,7 @@ class BookMachine(RuleBasedStateMachine):
             for a in offered:
                 if a.side is not Side.ASK or pair_of(a.order.order) != pair_of(b.order.order):
                     continue
-                if price(b) >= price(a):
+                if price(b) >= price(a) and a.order.order.maker != b.order.order.maker:
                     assert not takers_allow(a.order.order, b.order.order), (a, b)
 
     @invariant()
@@ -649,7 +723,8 @@ def _side(o: Order) -> Side:
 
 TestBookMachine = BookMachine.TestCase
 TestBookMachine.settings = settings(
-    max_examples=300,
+    # SDEX_BOOK_EXAMPLES: more (a hunt) or fewer (many seeds) than the suite's 300
+    max_examples=int(os.environ.get("SDEX_BOOK_EXAMPLES", "300")),
     stateful_step_count=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],

@@ -152,30 +152,28 @@ def test_fok_kills_when_the_maker_cannot_fund_it_all() -> None:
 # -- self-trade, expiry, takers ---------------------------------------------------------------
 
 
-def test_self_trade_expires_the_resting_order_and_matching_goes_on() -> None:
+def test_self_trade_skips_the_resting_order_keeps_it_and_matching_goes_on() -> None:
     eng = engine()
     own, other = ask(A, 5, 50), ask(B, 5, 50)
     rest(eng, own, other)
     r = eng.submit(bid(A, 5, 50), now=NOW)
-    assert r.removed == ((own.hash, RemovalReason.SELF_TRADE),)
+    assert r.removed == ()  # a self-cross removes nothing (attack29: nodes disagreed)
     assert [m.resting for m in r.matches] == [other]
-    assert own.hash not in eng.book
+    assert own.hash in eng.book and state(eng, own) == (0, 0, 5)
     assert all(m.resting.order.maker != m.incoming.order.maker for m in r.matches)
 
 
-def test_self_trade_removal_that_refunds_a_passed_order_walks_again() -> None:
+def test_self_trade_leaves_an_underfunded_makers_orders_as_they_were() -> None:
     # A's asks share 10 base: the older (worse-priced) one holds it, the better one is unfunded
-    # and is passed over. A's own bid removes the older ask (self-trade), which funds the
-    # better one: crossing A's bid, it must go too (the walk starts again from the top).
+    # and is passed over. A's own bid crosses both: it skips them, and all three rest.
     eng = engine()
     eng.book.set_funds(A, BASE, 10)
     older, better = ask(A, 10, 110), ask(A, 10, 100)
     rest(eng, older, better)
     assert state(eng, better) == (0, 0, 0)
     r = eng.submit(bid(A, 10, 110), now=NOW)
-    assert {h for h, _ in r.removed} == {older.hash, better.hash}
-    assert not r.matches and r.outcome is Outcome.RESTED
-    assert eng.book.pair(BASE, QUOTE).best_ask() is None
+    assert not r.removed and not r.matches and r.outcome is Outcome.RESTED
+    assert state(eng, older) == (0, 0, 10) and state(eng, better) == (0, 0, 0)
 
 
 def test_expired_orders_never_match() -> None:
@@ -429,23 +427,25 @@ def test_book_with_unreported_makers_does_not_match() -> None:
 
 
 def test_uncross_looks_again_at_pairs_a_removal_funded() -> None:
-    # C's quote funds (10) go to its older bid in BASE2/QUOTE; its BASE/QUOTE bid is unfunded
-    # and rests against A's crossing ask. When C's own BASE2 ask gets funds, uncross removes
-    # C's BASE2 bid (self-trade): its funds move to the BASE bid, which must then be matched,
-    # though the BASE pair was looked at first.
+    # C's quote funds (10) go to its older bid in BASE2/QUOTE (which expires at NOW + 5); its
+    # BASE/QUOTE bid is unfunded and rests against A's crossing ask. When B's BASE2 ask,
+    # crossing C's BASE2 bid, gets funds after that expiry, uncross removes the expired bid:
+    # its funds move to the BASE bid, which must then be matched, though the BASE pair was
+    # looked at first.
     eng = engine()
     eng.book.set_funds(C, QUOTE, 10)
-    eng.book.set_funds(C, BASE2, 0)
-    bid_2 = bid(C, 10, 10, pair_base=BASE2)
+    eng.book.set_funds(B, BASE2, 0)
+    bid_2 = bid(C, 10, 10, pair_base=BASE2, expiry=NOW + 5)
     bid_1 = bid(C, 10, 10)
-    ask_a, ask_c = ask(A, 10, 10), ask(C, 10, 10, pair_base=BASE2)
-    rest(eng, bid_2, bid_1, ask_a, ask_c)
+    ask_a, ask_b = ask(A, 10, 10), ask(B, 10, 10, pair_base=BASE2)
+    rest(eng, bid_2, bid_1, ask_a, ask_b)
     assert state(eng, bid_1) == (0, 0, 0)
-    eng.book.set_funds(C, BASE2, 10)
-    results = eng.uncross(now=NOW)
+    eng.book.set_funds(B, BASE2, 10)
+    later = NOW + 5
+    results = eng.uncross(now=later)
     assert [(h, why) for r in results for h, why in r.removed] == [
-        (bid_2.hash, RemovalReason.SELF_TRADE)
+        (bid_2.hash, RemovalReason.EXPIRED)
     ]
     (m,) = [m for r in results for m in r.matches]
     assert (m.resting, m.incoming) == (bid_1, ask_a)
-    assert eng.uncross(now=NOW) == []
+    assert eng.uncross(now=later) == []

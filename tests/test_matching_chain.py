@@ -122,7 +122,7 @@ def test_engine_matches_settle_exactly_on_chain(chain: Chain, seed: int) -> None
             book.set_funds(c.address(i), token.address, spendable)
     orders: dict[bytes, SignedOrder] = {}
     filled: dict[bytes, int] = {}
-    closed: set[bytes] = set()  # closed by the engine: IOC/FOK remainders, self-trade removals
+    closed: set[bytes] = set()  # closed by the engine: IOC/FOK remainders
     total = 0
     # rounds: later orders meet resting orders that are partly filled on chain
     for _ in range(4):

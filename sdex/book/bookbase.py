@@ -47,6 +47,7 @@ class BookBase:
         self._last_expiry = 0
         self._last_bucket: list[Entry] | None = None
         self._seq = 0
+        self._stale: list[Entry] = []  # fills that may leave a maker's funds to share again
         # token -> the least amount of it an order trades (base units; none if absent): an
         # entry's ``lot`` (``Entry.lot``), below which what it offers or has left is dust
         self.minimums: dict[str, int] = {}

@@ -53,9 +53,13 @@ class OrderBook(BookCore):
         what the incoming order gives across all its matches at once, with
         ``reserve_entry``: that batches the updates of its maker's funds.
 
-        The other orders' allocations don't move: remaining and the funds left for the
-        later orders both drop by the amount (see ``sdex.book.funds``). ``resting`` leaves
-        its level's queue once what it has left cannot trade at its price (and its level,
+        The other orders' allocations don't move (remaining and the funds left for the later
+        orders both drop by the amount, see ``sdex.book.funds``) unless what ``resting`` has
+        left of an underfunded maker's partial share falls below its lot: the canonical
+        allocation then passes it over and its funds go on to the maker's later orders. That
+        is done by ``reshare``, which the walk calls once it is done (a reallocation may
+        unpark orders, which must not happen at a level being walked). ``resting`` leaves its
+        level's queue once what it has left cannot trade at its price (and its level,
         deferred, once all it has is in flight).
         """
         resting.pending += x
@@ -64,6 +68,8 @@ class OrderBook(BookCore):
         account = resting.account
         account.open -= x
         account.reserved += x
+        if left < resting.lot and not account.funded:
+            self._stale.append(resting)
         at = resting.level
         if at is None or resting.parked:
             return
@@ -86,6 +92,31 @@ class OrderBook(BookCore):
         if level.logged < level.side.taken:
             level.side.moved(level)
 
+    def reshare(self) -> bool:
+        """Share again the funds of every maker a ``fill`` left with a partial share below
+        its lot (``_refill``); returns whether some order can trade more than before (it
+        may cross the book: the node uncrosses)."""
+        stale = self._stale
+        if not stale:
+            return False
+        self._stale = []
+        grew = False
+        for e in stale:
+            grew |= self._refill(e)
+        return grew
+
+    def _refill(self, e: Entry) -> bool:
+        """After a reservation left ``e`` less than its lot: if that was an underfunded
+        maker's partial share (less than its remaining), the canonical allocation passes it
+        over, so the maker's funds are shared again from scratch (``funds.allocate``); in
+        every other case the allocation is what the reservation left (the maker covers all
+        its orders, or ``e`` took its whole remaining, or ``e`` holds what none could use:
+        see ``sdex.book.funds``)."""
+        account = e.account
+        if account.funded or e.fillable >= e.maker_amount - e.filled - e.pending:
+            return False
+        return self._reallocate(account)
+
     def reserve(self, order_hash: bytes, amount: int) -> None:
         """Hold ``amount`` of an order's fillable for a proposed match (pending += amount)."""
         self.reserve_entry(self.entry(order_hash), amount)
@@ -103,6 +134,8 @@ class OrderBook(BookCore):
             level.add(-amount)
             if e.fillable < e.lot:
                 level.park(e)
+        if e.fillable < e.lot:
+            self._refill(e)
 
     def confirm(self, order_hash: bytes, amount: int, filled: int | None = None) -> None:
         """A reserved fill settled: ``pending -= amount``, ``filled += filled`` (default amount).

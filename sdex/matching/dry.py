@@ -16,8 +16,8 @@ def dry_walk(inc: Entry, now: int) -> tuple[int, int]:
     """``MatchingEngine._walk`` without changing anything: what the incoming order would
     give, and receive.
 
-    Removals (expired, self-trade) re-fund only their own maker's orders, which cannot
-    trade with ``inc`` either (expired ones are swept before), so one pass suffices.
+    Removals (expired) re-fund only their own maker's orders, which cannot trade with
+    ``inc`` either (expired ones are swept before), so one pass suffices.
     """
     order = inc.order
     im = order.maker_amount
@@ -50,7 +50,7 @@ def dry_walk(inc: Entry, now: int) -> tuple[int, int]:
             ):
                 continue
             if ro.maker == maker:
-                continue  # would be removed (self-trade)
+                continue  # self-trade: skipped, both stay
             rm = r.maker_amount
             rt = ro.taker_amount
             capped = False

@@ -17,13 +17,15 @@ checked for each resting order met:
 - expired (``now >= expiry``, the contract's rule): removed from the book, reported;
 - taker restriction: ``resting.taker`` must be 0 or the incoming maker, and vice versa;
   otherwise skipped (the pair can never trade);
+- self-trade, same maker on both sides: skipped, and both orders stay (no trade that only
+  burns the maker's gas, and no removal). A removal would depend on which of the two a
+  node met first, which differs between nodes (gossip, a reset reopening orders in another
+  order: attack29 saw books disagree and fills of orders a node had closed); skipping
+  depends on the orders only, so every node that holds the same orders holds the same book.
+  (The node refuses a wallet's order that would self-trade before storing it: the newest
+  is cancelled, once, where it arrives; ``would_self_trade``.)
 - ``may_match`` (``rematch``/``uncross`` only): the node's say on who settles a crossing;
   a refused pair is skipped;
-- self-trade, same maker on both sides: *expire maker* (Binance's EXPIRE_MAKER) — the
-  resting order is removed with reason ``self_trade`` and matching goes on. This keeps the
-  book uncrossed without settling a trade that only burns the maker's gas. (A removal can
-  hand an underfunded maker's funds to its later orders, which may sit at prices already
-  walked past: the walk then starts again from the best price.)
 - integer rounding: when the contract's maximal fill breaks the incoming limit
   (``PricesDoNotCross``), the fill is capped at whole units of the resting order, which
   trade at exactly its price (``maxLeftFill`` makes the contract agree). If the incoming
@@ -37,12 +39,14 @@ A blocked order's remainder cannot trade with the best price across. ``OrderBook
 (for a new GTC order) and ``OrderBook.settle`` (for a re-matched one) then park it if its
 funds are short or fills are in flight (until those change), and otherwise close it as
 dust (``RemovalReason.DUST``, reported in ``removed``). So after matching no bid and ask on
-offer cross in price unless taker restrictions (or ``may_match``) forbid their trade; each
-order a walk visits trades, is removed, or is the one order of its level that blocked the
-incoming order. Releasing a fill, raising a maker's funds, or removing an order of an
-underfunded maker (cancelled, expired, filled elsewhere: its funds go to the maker's later
-orders, in any pair) can make a crossing reappear: the node then calls ``rematch`` or
-``uncross``.
+offer cross in price unless they have one maker, or taker restrictions (or ``may_match``)
+forbid their trade; each order a walk visits trades, is removed (expired), is skipped, or is
+the one order of its level that blocked the incoming order. Releasing a fill, raising a
+maker's funds, removing an order of an underfunded maker (cancelled, expired, filled
+elsewhere: its funds go to the maker's later orders, in any pair), or a fill that leaves an
+underfunded maker's partial share below its lot (passed on once the walk is done,
+``OrderBook.reshare``: the walk itself sees the shares as they were, as ``dry_walk`` does)
+can make a crossing reappear: the node then calls ``rematch`` or ``uncross``.
 """
 
 from __future__ import annotations
@@ -73,15 +77,14 @@ _RESTED: Final = Outcome.RESTED
 _FILLED: Final = Outcome.FILLED
 _DROPPED: Final = Outcome.DROPPED
 _EXPIRED: Final = RemovalReason.EXPIRED
-_SELF_TRADE: Final = RemovalReason.SELF_TRADE
 _NO_REMOVALS: Final[list[tuple[bytes, RemovalReason]]] = []  # shared, never mutated
 _ANY_SEQ: Final = SEQ_LIMIT  # above any seq, a machine int (2**63 was not: slow compares)
 _ZERO_ADDRESS: Final = ZERO_ADDRESS  # (a module constant, not looked up at each use)
 
 MayMatch = Callable[[Entry, Entry], bool]
 """``may_match(resting, incoming)``: whether the node may settle this crossing, ``incoming``
-as the taker (``right``) at ``resting``'s price. Pairs it refuses are neither matched nor
-removed for self-trade."""
+as the taker (``right``) at ``resting``'s price. Pairs it refuses are not matched; it is not
+asked about two orders of one maker (never matched)."""
 
 
 class MatchingEngine:
@@ -324,10 +327,10 @@ class MatchingEngine:
                     rtaker = r.taker
                     if (rtaker != zero and rtaker != maker) or (not inc_open and itaker != rmaker):
                         continue  # taker restriction: these two can never trade
+                    if rmaker == maker:
+                        continue  # self-trade: both stay (see the module's docstring)
                     if may_match is not None and not may_match(r, inc):
                         continue
-                    if rmaker == maker:
-                        reason = _SELF_TRADE
                 if reason is not None:
                     if removed is _NO_REMOVALS:
                         removed = []
@@ -420,6 +423,7 @@ class MatchingEngine:
         spent = inc.fillable - avail
         if spent:  # what ``inc`` gives across its matches, reserved at once
             book.reserve_entry(inc, spent)
+        book.reshare()  # fills that passed an underfunded maker's share on (``OrderBook.fill``)
         return matches, removed, blocked
 
     def would_self_trade(self, order: SignedOrder, *, now: int | None = None) -> bool:

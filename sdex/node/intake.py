@@ -313,16 +313,12 @@ class NodeIntake(NodeStatus):
         settled by exactly one node: the one whose own order has the greater hash (the other
         node sees the same pair the other way round), and only once the peer's order has been
         here for ``CROSS_GRACE`` seconds, so that its own node's match and settlement notice
-        usually arrive first. The chain judges any race that remains."""
+        usually arrive first. The chain judges any race that remains. (Two orders of one
+        maker are never matched, nor asked about: the engine skips them, both rest.)"""
         inc = self.records.get(incoming.hash)
         rest = self.records.get(resting.hash)
         if inc is None or rest is None:
             return False
-        if incoming.order.maker == resting.order.maker:
-            # Two orders of one maker that cross (posted to two nodes at once): every node
-            # that holds both removes the one with the smaller hash (the engine removes the
-            # resting side), so all reach the same book from the same data.
-            return resting.hash < incoming.hash
         if inc.source != "api":
             return False
         if rest.source == "api":
