@@ -1,0 +1,62 @@
+"""review32: a contract maker whose 65-byte signature is not its own key's, and whose
+verdict the mirror no longer tracks (``SigCache`` keeps ``max_makers`` contract makers, the
+least recently used forgotten with no rejudging), was no contract maker to ``_suspect``
+(it asked ``len(signature) != 65 or sigs.tracks(maker)``): its match was batched with the
+honest ones, and a wallet burning all the gas it is given sank the batch (attack30's case,
+back for any wallet signing with 65 bytes, e.g. a one-owner Safe, once 256 other contract
+makers were seen). Here the bound is 1 and a second contract maker's order pushes the
+burner out, as 256 would."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from sdex.order import sign_order
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_attack30_gas_gated_wallet import OPERATOR, OWNER, block, gas_gated_wallet
+from tests.test_attack30_gas_gated_wallet import operator_gas as operator_gas
+from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
+
+ALWAYS = 2**256 - 1
+"""A gate no call's gas is over: the wallet answers by its owner's signature alone."""
+
+
+async def test_an_untracked_gas_burning_contract_ask_does_not_sink_a_batch(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    burning = gas_gated_wallet(c, burn=True)
+    burner = sign_order(
+        replace(ask(c, ALICE, E18 // 10, 250 * E6), maker=burning), c.domain, c.keys[OWNER]
+    )
+    honest_wallet = gas_gated_wallet(c, gate=ALWAYS)
+    far = sign_order(  # (rests far above the buy: only pushes the burner out of the cache)
+        replace(ask(c, ALICE, E18 // 10, 1000 * E6), maker=honest_wallet),
+        c.domain,
+        c.keys[OWNER],
+    )
+    honest = [c.sign(ask(c, m, E18 // 10, (251 + i) * E6)) for i, m in enumerate((CAROL, DAVE))]
+    async with running_node(node_config(c, tmp_path / "n.db", operator=OPERATOR)) as (node, api):
+        await wait_for(node.mirror_ready)
+        node.mirror.sigs.max_makers = 1  # (the 256 of a live node, past which the LRU goes)
+        for so in (burner, far, *honest):
+            assert (await api.post_order(so))[0] == 201
+        assert not node.mirror.sigs.tracks(burning)  # (the setup: forgotten, still held)
+        assert await api.status(burner) == "open"
+        start = block(c)
+        buy = c.sign(bid(c, BOB, 3 * E18 // 10, 3 * 260 * E6))
+        assert (await api.post_order(buy))[0] == 201
+
+        async def decided() -> bool:
+            states = [await api.status(so) for so in (buy, burner, *honest)]
+            return states[0] == "removed" or states[1:] == ["removed", "filled", "filled"]
+
+        await wait_for(decided, timeout=60.0)
+        used, reverted = operator_gas(c, start)
+        assert await api.status(buy) in ("partially_filled", "filled"), (used, reverted)
+        assert [await api.status(so) for so in honest] == ["filled", "filled"]
+        assert await api.status(burner) == "removed"
+        assert reverted == 0
+        assert used < 400_000, used  # two honest matches (~100-140k each)
