@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from sdex.chain.exchange import deploy, load_abi
 from sdex.order import sign_order
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
@@ -60,3 +61,43 @@ async def test_an_untracked_gas_burning_contract_ask_does_not_sink_a_batch(
         assert await api.status(burner) == "removed"
         assert reverted == 0
         assert used < 400_000, used  # two honest matches (~100-140k each)
+
+
+def call_only_wallet(c: Chain) -> str:
+    w = deploy(c.sender(0), "ERC1271CallOnlyWallet", c.address(OWNER))
+    c.weth.transfer(c.sender(OWNER), w, 10 * E18)
+    approve = load_abi("ERC1271CallOnlyWallet").fn("approve")
+    c.sender(OWNER).transact(w, approve.encode(c.weth.address, c.exchange.address, 2**256 - 1))
+    return w
+
+
+async def test_a_contract_ask_valid_only_to_calls_costs_no_reverted_settlement(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A wallet valid to any ``eth_call`` without a fee (``tx.gasprice`` 0) and invalid in
+    any mined transaction: the pre-flight carried no fee, passed, and each of the ask's
+    three tries was mined reverted, the operator paying; a fresh order of the same wallet
+    (free to sign) three more. The pre-flight now carries the fees it is signed with."""
+    c = chain
+    w = call_only_wallet(c)
+    hostile = sign_order(
+        replace(ask(c, ALICE, E18 // 10, 250 * E6), maker=w), c.domain, c.keys[OWNER]
+    )
+    honest_ask = c.sign(ask(c, CAROL, E18 // 10, 255 * E6))
+    async with running_node(node_config(c, tmp_path / "n.db", operator=OPERATOR)) as (node, api):
+        await wait_for(node.mirror_ready)
+        assert (await api.post_order(hostile))[0] == 201
+        assert (await api.post_order(honest_ask))[0] == 201
+        start = block(c)
+        buy = c.sign(bid(c, BOB, E18 // 10, 260 * E6))
+        assert (await api.post_order(buy))[0] == 201
+
+        async def decided() -> bool:
+            return await api.status(buy) == "removed" or await api.status(honest_ask) == "filled"
+
+        await wait_for(decided, timeout=30.0)
+        used, reverted = operator_gas(c, start)
+        assert await api.status(buy) in ("filled", "partially_filled"), (used, reverted)
+        assert await api.status(honest_ask) == "filled"
+        assert await api.status(hostile) == "removed"
+        assert reverted == 0, (used, reverted)
