@@ -382,7 +382,8 @@ class Settler(NonceLane):
         if lone and self.suspect is not None and self.suspect(batch[0]):
             gas = self._gas_limit(1, False)
             try:  # before the lane's lock: it waits for no broadcast under way
-                await self.async_sends.preflight(ex.address, data, gas)
+                fees = await self.fees.current(self.receipts)  # (those it is signed with)
+                await self.async_sends.preflight(ex.address, data, gas, fees)
             except ContractRevert as e:  # nothing sent: diagnosed like a skipped match
                 reason = str(ex.decoder.decode(e))
                 return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
