@@ -16,7 +16,7 @@ from sdex.chain.exchange import deploy, load_abi
 from sdex.order import sign_order
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_attack30_gas_gated_wallet import OPERATOR, OWNER, block, gas_gated_wallet
+from tests.test_attack30_gas_gated_wallet import OPERATOR, OWNER, block, gas_gated_wallet, sent
 from tests.test_attack30_gas_gated_wallet import operator_gas as operator_gas
 from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
 
@@ -101,3 +101,41 @@ async def test_a_contract_ask_valid_only_to_calls_costs_no_reverted_settlement(
         assert await api.status(honest_ask) == "filled"
         assert await api.status(hostile) == "removed"
         assert reverted == 0, (used, reverted)
+
+
+async def test_contract_makers_between_honest_asks_do_not_send_the_honest_matches_alone(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A buy sweeps six asks, every other one a contract maker's (honest wallets here): each
+    contract maker's match goes alone, pre-flighted (attack30), and the batch was cut before
+    the first of them, so the honest matches between went alone too, one transaction each
+    (an ask of a contract wallet at every other price turned every match into a lone
+    send). Now the honest matches of the next batch's span go together, the contract
+    makers' keep their place for the next sends."""
+    c = chain
+    wallets = [gas_gated_wallet(c, gate=ALWAYS) for _ in range(3)]
+    asks = []
+    for i in range(6):
+        price = (250 + i) * E6
+        if i % 2 == 0:
+            o = replace(ask(c, ALICE, E18 // 10, price), maker=wallets[i // 2])
+            asks.append(sign_order(o, c.domain, c.keys[OWNER]))
+        else:
+            asks.append(c.sign(ask(c, (CAROL, DAVE, ALICE)[i // 2], E18 // 10, price)))
+    async with running_node(node_config(c, tmp_path / "n.db", operator=OPERATOR)) as (node, api):
+        await wait_for(node.mirror_ready)
+        for so in asks:
+            assert (await api.post_order(so))[0] == 201
+        before = sent(c)
+        buy = c.sign(bid(c, BOB, 6 * E18 // 10, 6 * 260 * E6))
+        assert (await api.post_order(buy))[0] == 201
+
+        async def decided() -> bool:
+            states = [await api.status(so) for so in asks]
+            return await api.status(buy) == "removed" or states == ["filled"] * 6
+
+        await wait_for(decided, timeout=60.0)
+        assert await api.status(buy) in ("filled", "partially_filled")  # (its price's rest)
+        # three contract makers' lone sends and one batch of the three honest matches
+        # (before: six lone sends)
+        assert sent(c) - before <= 4, sent(c) - before
