@@ -422,7 +422,7 @@ def _contract_side(m: Match) -> SignedOrder | None:
 
 def _own_key(so: SignedOrder) -> bool:
     """Whether ``so`` is signed by its maker's own key (ECDSA), remembered (a recovery is
-    ~0.1-0.3 ms, and ``Settler._apart`` asks of each queued match at each batch)."""
+    ~0.1-0.3 ms, and ``Settler._take`` asks of each queued match at each batch)."""
     return len(so.signature) == 65 and _signed_by_maker(so.hash, so.signature, so.order.maker)
 
 
