@@ -9,6 +9,8 @@ burner out, as 256 would."""
 
 from __future__ import annotations
 
+import json
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from sdex.chain.exchange import deploy, load_abi
 from sdex.order import sign_order
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
+from tests.rpcfault import Answer, _proxy
 from tests.test_attack30_gas_gated_wallet import OPERATOR, OWNER, block, gas_gated_wallet, sent
 from tests.test_attack30_gas_gated_wallet import operator_gas as operator_gas
 from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
@@ -139,3 +142,58 @@ async def test_contract_makers_between_honest_asks_do_not_send_the_honest_matche
         # three contract makers' lone sends and one batch of the three honest matches
         # (before: six lone sends)
         assert sent(c) - before <= 4, sent(c) - before
+
+
+FAILED_PREFLIGHTS = 4
+"""More than ``MAX_SETTLE_FAILURES``: before the fix, the honest wallet's ask went at 3."""
+
+
+async def test_a_preflight_the_chain_did_not_answer_blames_no_contract_maker(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The pre-flight of a contract maker's match fails for the node's own trouble (its RPC
+    answers an error with no revert data, as geth's "insufficient funds for gas * price +
+    value" for an operator short of ether, or a timeout): nothing was sent, and nothing
+    says the order is bad. Such a failure was diagnosed as a settlement that failed with
+    no one guilty, blamed on the contract-signed side: after three, an honest wallet's ask
+    was removed ("settlement kept failing"). Now it is given back, like a match never
+    sent, and trades once the RPC answers."""
+    c = chain
+    lock = threading.Lock()
+    failed = [0]
+
+    def intercept(req: object) -> Answer | None:
+        if not isinstance(req, dict) or req.get("method") != "eth_call":
+            return None
+        params = req.get("params") or [{}]
+        call = params[0] if isinstance(params[0], dict) else {}
+        if call.get("from", "").lower() != c.address(OPERATOR).lower() or "gas" not in call:
+            return None
+        with lock:
+            if failed[0] >= FAILED_PREFLIGHTS:
+                return None
+            failed[0] += 1
+        error = {"code": -32000, "message": "insufficient funds for gas * price + value"}
+        return 200, json.dumps({"jsonrpc": "2.0", "id": req["id"], "error": error}).encode()
+
+    w = gas_gated_wallet(c, gate=ALWAYS)
+    wallet_ask = sign_order(
+        replace(ask(c, ALICE, E18 // 10, 250 * E6), maker=w), c.domain, c.keys[OWNER]
+    )
+    with _proxy(c.rpc.url, intercept) as rpc:
+        cfg = replace(node_config(c, tmp_path / "n.db", operator=OPERATOR), rpc=rpc)
+        async with running_node(cfg) as (node, api):
+            await wait_for(node.mirror_ready)
+            assert (await api.post_order(wallet_ask))[0] == 201
+            buy = c.sign(bid(c, BOB, E18 // 10, 260 * E6))
+            assert (await api.post_order(buy))[0] == 201
+
+            async def decided() -> bool:
+                return await api.status(wallet_ask) in ("filled", "removed")
+
+            await wait_for(decided, timeout=60.0)
+            meta = (await api.get(f"/v1/orders/{wallet_ask.hash_hex}"))[1]["metaData"]
+            # before: "removed", "settlement kept failing"
+            assert meta["status"] == "filled", meta
+            assert failed[0] == FAILED_PREFLIGHTS  # (the pre-flights did fail)
+            assert await api.status(buy) in ("filled", "partially_filled")
