@@ -197,3 +197,43 @@ async def test_a_preflight_the_chain_did_not_answer_blames_no_contract_maker(
             assert meta["status"] == "filled", meta
             assert failed[0] == FAILED_PREFLIGHTS  # (the pre-flights did fail)
             assert await api.status(buy) in ("filled", "partially_filled")
+
+
+async def test_a_preflight_out_of_gas_without_revert_data_still_removes_the_burner(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """geth answers a call that ran out of gas with an error and no revert data ("out of
+    gas"): the pre-flight of a gas-burning wallet's match so fails as no revert does. It is
+    the order's doing, not the node's: still diagnosed and blamed on the contract maker,
+    never given back unsent to be pre-flighted again without end."""
+    c = chain
+
+    def intercept(req: object) -> Answer | None:
+        if not isinstance(req, dict) or req.get("method") != "eth_call":
+            return None
+        params = req.get("params") or [{}]
+        call = params[0] if isinstance(params[0], dict) else {}
+        if call.get("from", "").lower() != c.address(OPERATOR).lower() or "gas" not in call:
+            return None
+        error = {"code": -32000, "message": "out of gas"}  # (geth's words)
+        return 200, json.dumps({"jsonrpc": "2.0", "id": req["id"], "error": error}).encode()
+
+    w = gas_gated_wallet(c, burn=True)
+    burner = sign_order(
+        replace(ask(c, ALICE, E18 // 10, 250 * E6), maker=w), c.domain, c.keys[OWNER]
+    )
+    honest_ask = c.sign(ask(c, CAROL, E18 // 10, 255 * E6))
+    with _proxy(c.rpc.url, intercept) as rpc:
+        cfg = replace(node_config(c, tmp_path / "n.db", operator=OPERATOR), rpc=rpc)
+        async with running_node(cfg) as (node, api):
+            await wait_for(node.mirror_ready)
+            assert (await api.post_order(burner))[0] == 201
+            assert (await api.post_order(honest_ask))[0] == 201
+            buy = c.sign(bid(c, BOB, E18 // 10, 260 * E6))
+            assert (await api.post_order(buy))[0] == 201
+
+            async def decided() -> bool:
+                return await api.status(burner) == "removed"
+
+            await wait_for(decided, timeout=30.0)
+            assert await api.status(honest_ask) == "filled"
