@@ -60,7 +60,7 @@ from sdex.chain import FillEvent, Receipt, Sender
 from sdex.chain.aio import ChainThread, NotDone
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.asend import AsyncSends
-from sdex.chain.tx import SignedTx, lone_tx_root, refused_for_nonce
+from sdex.chain.tx import SignedTx, lone_tx_root, ran_out_of_gas, refused_for_nonce
 from sdex.errors import ContractRevert, RpcError
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
@@ -396,9 +396,12 @@ class Settler(NonceLane):
             except ContractRevert as e:  # nothing sent: diagnosed like a skipped match
                 reason = str(ex.decoder.decode(e))
                 return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
-            except (RpcError, OSError, TimeoutError) as e:  # the node's trouble, not the order's
-                # (review32: diagnosed as failed with no one guilty, an honest contract
-                # maker's order went after three): given back, the next batch after a pause
+            except (RpcError, OSError, TimeoutError) as e:
+                if isinstance(e, RpcError) and ran_out_of_gas(e):  # (geth: no revert data)
+                    return [SettledMatch(m, Outcome.FAILED, None, None, str(e)) for m in batch]
+                # the node's trouble, not the order's (review32: diagnosed as failed with no
+                # one guilty, an honest contract maker's order went after three): given
+                # back, the next batch after a pause
                 log.warning("pre-flight of a suspect match not answered: %s", e)
                 self._refused_at = time.perf_counter()
                 return unsent(batch, f"pre-flight not answered: {e}")
