@@ -41,6 +41,16 @@ def already_known(e: RpcError) -> bool:
 _NONCE_REFUSED = re.compile(r"\bnonce too (low|high)\b", re.IGNORECASE)
 
 
+_OUT_OF_GAS = ("out of gas", "outofgas", "gas required exceeds")
+
+
+def ran_out_of_gas(e: RpcError) -> bool:
+    """A call that ran out of gas, as a chain says it without revert data (geth's "out of
+    gas", anvil's "OutOfGas"): the transaction's doing, e.g. a wallet that burns its gas."""
+    said = str(e).lower()
+    return any(w in said for w in _OUT_OF_GAS)
+
+
 def refused_for_nonce(e: RpcError, *, low_only: bool = False) -> bool:
     """Whether the chain refused a send for its nonce (Hardhat's "Nonce too low/high",
     anvil's and geth's "nonce too low/high", with the chain's error code): not an error of

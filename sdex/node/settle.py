@@ -14,7 +14,7 @@ from sdex.book.errors import BookError
 from sdex.chain import OrderState, Receipt
 from sdex.chain.tx import already_known
 from sdex.errors import ContractRevert, RpcError
-from sdex.ingest.verify import ecdsa_ok
+from sdex.ingest.ecrecover import signer_of
 from sdex.matching.match import Match
 from sdex.model import OPEN_STATUSES, OrderStatus, closed_status
 from sdex.node.chainstate import NodeChainState
@@ -30,6 +30,8 @@ MAX_SETTLE_FAILURES = 3
 _FAILED_FILLED = "settlement failed: " + RemovalReason.FILLED.value
 FILLS_WRITE_PAUSES = (0.05, 0.2, 1.0)
 """Seconds between the tries of a settlement's own fills write that the store refused."""
+OWN_KEY_CACHE = 16_384
+"""Orders whose own-key verdict ``_own_key`` keeps (least recently used first out)."""
 RESTART_RECEIPT_WAIT = 10.0
 """Seconds a settlement recorded before a restart and sent again waits for its receipt
 before it is given up as ``dropped`` (if it lands later, the watcher applies its fills)."""
@@ -340,13 +342,16 @@ class NodeSettlement(NodeChainState):
     def _suspect(self, m: Match) -> bool:
         """Whether an order of ``m`` failed a settlement before with no one found guilty, or
         is a contract maker's (EIP-1271: its verdict may depend on what no read sees, such as
-        the gas left; attack30): pre-flighted, with the transaction's gas, before it is sent."""
+        the gas left; attack30): pre-flighted, with the transaction's gas, before it is sent.
+        A contract maker is any order not signed by its maker's own key: the mirror tracks
+        only ``MAX_MAKERS`` of them, and a wallet may sign with 65 bytes too (review32: a
+        forgotten one's match was batched, and a wallet burning its gas sank the batch)."""
         sigs = self.mirror.sigs
         for so in (m.resting, m.incoming):
             rec = self.records.get(so.hash)
             if rec is not None and rec.failures:
                 return True
-            if len(so.signature) != 65 or sigs.tracks(so.order.maker):
+            if sigs.tracks(so.order.maker) or not _own_key(so):
                 return True
         return False
 
@@ -409,10 +414,21 @@ def _contract_side(m: Match) -> SignedOrder | None:
     Chain state cannot show such a wallet's refusal (``isValidSignature`` may answer by the
     gas left, the caller or the block), while an ECDSA signature does not change; blaming the
     incoming order instead let a hostile resting wallet remove every honest taker (attack30)."""
-    resting, incoming = (ecdsa_ok(so) is True for so in (m.resting, m.incoming))
+    resting, incoming = (_own_key(so) for so in (m.resting, m.incoming))
     if resting == incoming:
         return None
     return m.incoming if resting else m.resting
+
+
+def _own_key(so: SignedOrder) -> bool:
+    """Whether ``so`` is signed by its maker's own key (ECDSA), remembered (a recovery is
+    ~0.1-0.3 ms, and ``Settler._take`` asks of each queued match at each batch)."""
+    return len(so.signature) == 65 and _signed_by_maker(so.hash, so.signature, so.order.maker)
+
+
+@functools.lru_cache(maxsize=OWN_KEY_CACHE)
+def _signed_by_maker(order_hash: bytes, signature: bytes, maker: str) -> bool:
+    return signer_of(order_hash, signature) == maker
 
 
 def _was(e: Entry | None) -> tuple[int, RemovalReason | None] | None:
