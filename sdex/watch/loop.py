@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import time
 
 import aiohttp
 
@@ -34,6 +35,12 @@ SUBSCRIBED_POLL = 1.0
 RECEIPT_WAIT = 0.05
 """Seconds a block announced on top of our head waits for our settlement's receipt, or our
 receipt for its block's announcement (once a block)."""
+STALL = 3.0
+"""Seconds a poll's read may go unanswered (the RPC took it and says nothing: a hung or
+paused server) before the chain is said ``unreachable``; the read still waits for its answer
+(the client's timeout), which says ``ok`` again. An idle node's safety poll comes every
+``SUBSCRIBED_POLL``: a hang shows within about both. A chain that answers with no new block
+is not stalled."""
 INCONSISTENT_POLLS = 5
 """Polls in a row that found the chain's answers inconsistent (not an own receipt awaited)
 before the watcher says so: ``unreachable``, until a poll gets through."""
@@ -63,6 +70,7 @@ class PollLoop:
         self._was_behind: float | None = None  # (that, as the poll under way started)
         self.subscribed = False
         self._new_head = asyncio.Event()
+        self._watchdog: asyncio.TimerHandle | None = None  # (``_stalled``, while polling)
         self._notified: Header | None = None
         """The last header a newHeads notification brought, not polled yet."""
         self._announced: dict[int, Header] = {}
@@ -100,7 +108,12 @@ class PollLoop:
                     self._new_head.clear()
                     self._was_behind, self._behind_since = self._behind_since, None
                     live = self.subscribed  # (then every block from now on is announced)
-                    progressed = await self.poll_once()
+                    self._watch(STALL)
+                    try:
+                        progressed = await self.poll_once()
+                    finally:
+                        if self._watchdog is not None:
+                            self._watchdog.cancel()
                     if not self._deferring:  # (a deferred poll read nothing: no verdict)
                         self._set_status("ok")
                         backoff, self._moving = self.poll_interval, 0
@@ -146,6 +159,21 @@ class PollLoop:
                 sub.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await sub
+
+    def _watch(self, delay: float) -> None:
+        self._watchdog = asyncio.get_running_loop().call_later(delay, self._stalled)
+
+    def _stalled(self) -> None:
+        """``STALL`` seconds into a poll: when its reads have had no answer that long, the
+        chain is ``unreachable`` (the poll goes on waiting); else looked at again when they
+        would have been unanswered that long."""
+        quiet = self.rpc.unanswered_for()
+        if quiet < STALL:
+            self._watch(STALL - quiet)
+            return
+        since = time.strftime("%H:%M:%S", time.gmtime(time.time() - quiet))
+        why = f"it has not answered a read for over {STALL:g} s (since {since} UTC): hung or paused"
+        self._set_status("unreachable", why)
 
     def _up_to_date(self) -> bool:
         """After a poll that applied blocks, newHeads live since before it: nothing newer
