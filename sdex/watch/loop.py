@@ -5,7 +5,9 @@ and the node), sorts its failure into a status (``unreachable``, ``behind``,
 ``wrong-chain``, ``failing``; one log line per change), and waits: for the next newHeads
 announcement (``sdex.watch.heads``; a slow safety poll behind it), the poll interval, a
 moment for our own receipt (``RECEIPT_WAIT``), or a backoff while the chain is down (up to
-``MAX_BACKOFF``). What a poll reads and applies is ``sdex.watch.watcher``'s."""
+``MAX_BACKOFF``). A poll's read left unanswered ``STALL`` seconds (a hung chain that took
+the connection) says ``unreachable`` while it waits on. What a poll reads and applies is
+``sdex.watch.watcher``'s."""
 
 from __future__ import annotations
 
@@ -57,9 +59,10 @@ class PollLoop:
         self.chain_head = 0  # the latest block number the chain reported
         self.store_wait = STORE_WAIT  # (``durable``: then /health says the store stalls)
         self.status = "ok"
-        """``ok``, ``unreachable`` (the RPC does not answer, or answers inconsistently poll
-        after poll), ``behind`` (its head below ours, on our chain as far as it shows: a
-        lagging backend; a devnet's reset or rewound after ``BEHIND_SECONDS``),
+        """``ok``, ``unreachable`` (the RPC does not answer, leaves a read unanswered for
+        ``STALL`` seconds, or answers inconsistently poll after poll), ``behind`` (its head
+        below ours, on our chain as far as it shows: a lagging backend; a devnet's reset or
+        rewound after ``BEHIND_SECONDS``),
         ``wrong-chain`` (no Exchange: a devnet reset not deployed again), or ``failing``
         (the store refused a write, or a defect)."""
         self.problem = ""
@@ -71,6 +74,7 @@ class PollLoop:
         self.subscribed = False
         self._new_head = asyncio.Event()
         self._watchdog: asyncio.TimerHandle | None = None  # (``_stalled``, while polling)
+        self._silent_since: float | None = None  # (wall clock) the chain's silence began
         self._notified: Header | None = None
         """The last header a newHeads notification brought, not polled yet."""
         self._announced: dict[int, Header] = {}
@@ -94,6 +98,8 @@ class PollLoop:
                 log.warning("chain %s %s: %s; retrying", self.rpc.url, status, problem)
         self.status = status
         self.problem = problem
+        if status == "ok":
+            self._silent_since = None
 
     async def run(self) -> None:
         sub: asyncio.Task[None] | None = None
@@ -171,7 +177,9 @@ class PollLoop:
         if quiet < STALL:
             self._watch(STALL - quiet)
             return
-        since = time.strftime("%H:%M:%S", time.gmtime(time.time() - quiet))
+        if self._silent_since is None:  # (kept across the reads that time out meanwhile)
+            self._silent_since = time.time() - quiet
+        since = time.strftime("%H:%M:%S", time.gmtime(self._silent_since))
         why = f"it has not answered a read for over {STALL:g} s (since {since} UTC): hung or paused"
         self._set_status("unreachable", why)
 
