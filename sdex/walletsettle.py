@@ -43,6 +43,8 @@ def await_settlement(
     while rec is None or meta_uint(rec.meta_data, "pendingMakerAmount"):
         if rec is None or time.monotonic() + SETTLE_POLL > end:
             known = f"status {escape(rec.status)}" if rec else "the node did not answer in time"
+            if rec is not None and (chain := chain_status(rec.meta_data)):
+                known += f"; the node's chain is {chain}: nothing settles until it is back"
             out.print(
                 f"[yellow]still settling[/] after {wait:g} s ({known}): "
                 f"see GET /v1/orders/{escape(posted.order_hash)}"
@@ -96,6 +98,13 @@ def _read_until(client: NodeClient, order_hash: str, end: float) -> OrderRecord 
         if time.monotonic() < end:
             raise
         return None
+
+
+def chain_status(meta: dict[str, object]) -> str:
+    """A record's ``chainStatus`` (the node's chain not ``ok``: ``unreachable``, ``behind``,
+    ...), escaped and bounded; "" when absent."""
+    raw = meta.get("chainStatus")
+    return escape(raw[:40]) if isinstance(raw, str) and raw.isprintable() else ""
 
 
 def meta_uint(meta: dict[str, object], name: str) -> int:

@@ -13,6 +13,7 @@ The README's screenshots are taken by ``tests/test_user27_screenshots.py`` (a fu
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -556,17 +557,22 @@ async def test_a_fill_the_chain_undid_leaves_the_page(
 
 
 @in_module_loop
+@pytest.mark.parametrize("down", ["refuses", "hangs"])
 async def test_the_page_says_when_the_nodes_chain_is_down(
-    chain: Chain, tmp_path: Path, chromium: Browser
+    chain: Chain, tmp_path: Path, chromium: Browser, down: str
 ) -> None:
     """The node's chain endpoint stops answering: the page says so above everything (it
     showed "live", the last chain head and a lag of 0 blocks while every order got a 503),
-    and stops saying so once the chain is back."""
-    up = {"open": True}
+    and stops saying so once the chain is back. ``hangs``: it takes each request and says
+    nothing (chainhang33: the page said all was well while the node was idle), named so."""
+    up = asyncio.Event()
+    up.set()
 
     async def gate(request: web.Request) -> web.Response:
-        if not up["open"]:
-            return web.Response(status=503, text="chain endpoint down")
+        if not up.is_set():
+            if down == "refuses":
+                return web.Response(status=503, text="chain endpoint down")
+            await up.wait()  # (hung, until the test is done)
         async with aiohttp.ClientSession() as s:
             answer = await s.post(chain.deployment.rpc, data=await request.read(), headers={
                 "Content-Type": "application/json"})  # fmt: skip
@@ -582,12 +588,15 @@ async def test_the_page_says_when_the_nodes_chain_is_down(
                 "() => /^[0-9]+$/.test(document.getElementById('head').textContent)"
             )
             assert await w.page.is_hidden("#chain-banner")
-            up["open"] = False
+            up.clear()
             await w.page.wait_for_selector("#chain-banner[data-chain=unreachable]", timeout=20_000)
             text = await w.page.text_content("#chain-banner")
-            assert text is not None and text.startswith("this node cannot reach its chain:")
+            assert text is not None and text.startswith("this node cannot reach its chain ("), text
+            assert "nothing settles until it is back" in text, text
+            if down == "hangs":
+                assert "has not answered a read" in text, text
             assert await w.page.is_visible("#chain-banner")
-            up["open"] = True
+            up.set()
             await w.page.wait_for_selector("#chain-banner[data-chain=ok]", state="attached")
             assert await w.page.is_hidden("#chain-banner")
             errors = [e for e in w.errors if "503 (Service Unavailable)" not in e]  # (/health)

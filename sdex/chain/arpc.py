@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
+import time
 from collections import Counter
 from typing import Any
 
@@ -90,6 +91,8 @@ class AsyncRpc:
         """HTTP round trips made."""
         self.calls: Counter[str] = Counter()
         """JSON-RPC calls made, by method (a batch of n counts n)."""
+        self._open = 0  # requests in flight
+        self._heard = 0.0  # (monotonic) the last answer, or the first request sent after none
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -145,10 +148,25 @@ class AsyncRpc:
                 raise
             return await self._post_once(body)
 
+    def unanswered_for(self) -> float:
+        """Seconds requests have been in flight with no answer to any of them (a hung chain:
+        it took the connection and says nothing); 0 when none is in flight."""
+        return time.monotonic() - self._heard if self._open else 0.0
+
     async def _post_once(self, body: object) -> Any:
         self.requests += 1
         limit = self.max_response
+        if not self._open:
+            self._heard = time.monotonic()
+        self._open += 1
+        try:
+            return await self._exchange(body, limit)
+        finally:
+            self._open -= 1
+
+    async def _exchange(self, body: object, limit: int) -> Any:
         async with self._http().post(self.url, json=body) as resp:
+            self._heard = time.monotonic()
             if resp.status != 200:
                 raise RpcError(0, f"{self.url} answered HTTP {resp.status}", None)
             if resp.content_length is not None and resp.content_length > limit:

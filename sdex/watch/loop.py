@@ -5,7 +5,9 @@ and the node), sorts its failure into a status (``unreachable``, ``behind``,
 ``wrong-chain``, ``failing``; one log line per change), and waits: for the next newHeads
 announcement (``sdex.watch.heads``; a slow safety poll behind it), the poll interval, a
 moment for our own receipt (``RECEIPT_WAIT``), or a backoff while the chain is down (up to
-``MAX_BACKOFF``). What a poll reads and applies is ``sdex.watch.watcher``'s."""
+``MAX_BACKOFF``). A poll's read left unanswered ``STALL`` seconds (a hung chain that took
+the connection) says ``unreachable`` while it waits on. What a poll reads and applies is
+``sdex.watch.watcher``'s."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import time
 
 import aiohttp
 
@@ -34,6 +37,12 @@ SUBSCRIBED_POLL = 1.0
 RECEIPT_WAIT = 0.05
 """Seconds a block announced on top of our head waits for our settlement's receipt, or our
 receipt for its block's announcement (once a block)."""
+STALL = 3.0
+"""Seconds a poll's read may go unanswered (the RPC took it and says nothing: a hung or
+paused server) before the chain is said ``unreachable``; the read still waits for its answer
+(the client's timeout), which says ``ok`` again. An idle node's safety poll comes every
+``SUBSCRIBED_POLL``: a hang shows within about both. A chain that answers with no new block
+is not stalled."""
 INCONSISTENT_POLLS = 5
 """Polls in a row that found the chain's answers inconsistent (not an own receipt awaited)
 before the watcher says so: ``unreachable``, until a poll gets through."""
@@ -50,9 +59,10 @@ class PollLoop:
         self.chain_head = 0  # the latest block number the chain reported
         self.store_wait = STORE_WAIT  # (``durable``: then /health says the store stalls)
         self.status = "ok"
-        """``ok``, ``unreachable`` (the RPC does not answer, or answers inconsistently poll
-        after poll), ``behind`` (its head below ours, on our chain as far as it shows: a
-        lagging backend; a devnet's reset or rewound after ``BEHIND_SECONDS``),
+        """``ok``, ``unreachable`` (the RPC does not answer, leaves a read unanswered for
+        ``STALL`` seconds, or answers inconsistently poll after poll), ``behind`` (its head
+        below ours, on our chain as far as it shows: a lagging backend; a devnet's reset or
+        rewound after ``BEHIND_SECONDS``),
         ``wrong-chain`` (no Exchange: a devnet reset not deployed again), or ``failing``
         (the store refused a write, or a defect)."""
         self.problem = ""
@@ -63,6 +73,8 @@ class PollLoop:
         self._was_behind: float | None = None  # (that, as the poll under way started)
         self.subscribed = False
         self._new_head = asyncio.Event()
+        self._watchdog: asyncio.TimerHandle | None = None  # (``_stalled``, while polling)
+        self._silent_since: float | None = None  # (wall clock) the chain's silence began
         self._notified: Header | None = None
         """The last header a newHeads notification brought, not polled yet."""
         self._announced: dict[int, Header] = {}
@@ -86,6 +98,8 @@ class PollLoop:
                 log.warning("chain %s %s: %s; retrying", self.rpc.url, status, problem)
         self.status = status
         self.problem = problem
+        if status == "ok":
+            self._silent_since = None
 
     async def run(self) -> None:
         sub: asyncio.Task[None] | None = None
@@ -100,7 +114,12 @@ class PollLoop:
                     self._new_head.clear()
                     self._was_behind, self._behind_since = self._behind_since, None
                     live = self.subscribed  # (then every block from now on is announced)
-                    progressed = await self.poll_once()
+                    self._watch(STALL)
+                    try:
+                        progressed = await self.poll_once()
+                    finally:
+                        if self._watchdog is not None:
+                            self._watchdog.cancel()
                     if not self._deferring:  # (a deferred poll read nothing: no verdict)
                         self._set_status("ok")
                         backoff, self._moving = self.poll_interval, 0
@@ -146,6 +165,23 @@ class PollLoop:
                 sub.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await sub
+
+    def _watch(self, delay: float) -> None:
+        self._watchdog = asyncio.get_running_loop().call_later(delay, self._stalled)
+
+    def _stalled(self) -> None:
+        """``STALL`` seconds into a poll: when its reads have had no answer that long, the
+        chain is ``unreachable`` (the poll goes on waiting); else looked at again when they
+        would have been unanswered that long."""
+        quiet = self.rpc.unanswered_for()
+        if quiet < STALL:
+            self._watch(STALL - quiet)
+            return
+        if self._silent_since is None:  # (kept across the reads that time out meanwhile)
+            self._silent_since = time.time() - quiet
+        since = time.strftime("%H:%M:%S", time.gmtime(self._silent_since))
+        why = f"it has not answered a read for over {STALL:g} s (since {since} UTC): hung or paused"
+        self._set_status("unreachable", why)
 
     def _up_to_date(self) -> bool:
         """After a poll that applied blocks, newHeads live since before it: nothing newer

@@ -50,6 +50,9 @@ MAX_LOOKUP = 50
 _HASH_RE = re.compile(r"0x[0-9a-fA-F]{64}\Z")
 HEAD_CACHE_SECONDS = 0.5
 """The chain head is read at most this often, however many pages ask."""
+HEAD_READ = 2.0
+"""Seconds a read of the chain head may take (chainhang33: a hung chain held the page's
+status read for the client's 30 s, and the page said the node itself did not answer)."""
 
 
 def find_ethers(start: Path | None = None) -> Path | None:
@@ -127,10 +130,10 @@ class WebPage:
     async def status(self, request: web.Request) -> web.Response:
         node = self.node
         now = time.monotonic()
-        if now - self._head_at > HEAD_CACHE_SECONDS:
-            self._head_at = now
+        if now - self._head_at > HEAD_CACHE_SECONDS and node.watcher.status == "ok":
+            self._head_at = now  # (a chain not ok: the last head seen, not a read that hangs)
             try:
-                self._head = int(await node.rpc.call("eth_blockNumber"), 16)
+                self._head = int(await node.rpc.call("eth_blockNumber", timeout=HEAD_READ), 16)
             except (ChainError, ValueError, TypeError, OSError, aiohttp.ClientError) as e:
                 log.info("chain head unknown: %s", e)  # the page shows the last head seen
         checkpoint = node.watcher.block

@@ -465,7 +465,9 @@ function showChain(health) {
   const ok = health.chain === "ok";
   b.dataset.chain = String(health.chain);
   b.hidden = ok;
-  b.textContent = ok ? "" : `${CHAIN_TROUBLE[health.chain] ?? `this node's chain is ${health.chain}`}: ` +
+  const problem = String(health.chainMirror?.problem ?? "").slice(0, 300); // (the node's words)
+  b.textContent = ok ? "" : `${CHAIN_TROUBLE[health.chain] ?? `this node's chain is ${health.chain}`}` +
+    (problem ? ` (${problem})` : "") + ": " +
     "orders that need a chain read are refused and nothing settles until it is back; the chain head below is the last one seen.";
 }
 

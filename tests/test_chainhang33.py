@@ -1,0 +1,198 @@
+"""chainhang33: a chain whose JSON-RPC server hangs (Hardhat stopped with SIGSTOP: the TCP
+connection is taken, nothing is ever answered) while the node is idle. ``/health`` said
+``"chain": "ok"`` until a read timed out (the client's 30 s), a wallet's order that needed a
+chain read waited that long, and ``sdex order``'s "still settling" said nothing of the chain.
+Now the watcher's unanswered read marks the chain ``unreachable`` within a few seconds
+(``sdex.watch.loop.STALL``), intake refuses such orders at once, the wallet's line names the
+chain's state, and all recovers when the chain answers again. A chain that answers but
+mines nothing (automine, idle) stays ``ok``."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+import os
+import signal
+import time
+from pathlib import Path
+
+from aiohttp import web
+from rich.console import Console
+
+from sdex.chain import Exchange
+from sdex.chain.arpc import AsyncRpc
+from sdex.client import NodeClient
+from sdex.deployment import TokenInfo
+from sdex.node.config import NodeConfig
+from sdex.order import ZERO_ADDRESS, Order, sign_order
+from sdex.wallet import Market, Side
+from sdex.walletsettle import await_settlement
+from tests.nodeutil import Api, free_port, running_node, serving, wait_for
+from tests.test_chain_outage import OwnHardhat
+from tests.test_node import ALICE, BOB, CAROL, E6, E18
+
+DETECTED_WITHIN = 15.0
+"""Seconds the test waits for the hang to show: half the RPC client's own timeout (30 s), so
+a node that only notices when a read times out fails it."""
+SETTLE_WAIT = 8.0
+"""Seconds the wallet waits for the match made as the chain hung (past ``STALL`` and the
+safety poll: the node says the chain is unreachable by then)."""
+
+
+async def test_a_hung_chain_is_unreachable_within_seconds_and_recovers(tmp_path: Path) -> None:
+    hardhat = OwnHardhat("chainhang33")
+    rpc = hardhat.rpc
+    stopped = False
+    proc = hardhat.node.proc
+    assert proc is not None
+    try:
+        dep = hardhat.deploy()
+        keys = [bytes.fromhex(a.key[2:]) for a in dep.accounts]
+        cfg = NodeConfig.from_deployment(dep, keys[19], tmp_path / "n.db", port=free_port())
+        domain = Exchange(rpc, dep.exchange).domain()
+        weth, usdc = dep.token("WETH").address, dep.token("USDC").address
+        now = int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+
+        salts = itertools.count(1000)
+
+        def order(maker: int, sell: str, sell_amount: int, buy: str, buy_amount: int) -> Order:
+            return Order(
+                maker=dep.accounts[maker].address, taker=ZERO_ADDRESS, maker_token=sell,
+                taker_token=buy, maker_amount=sell_amount, taker_amount=buy_amount,
+                fee_recipient=ZERO_ADDRESS, fee_amount=0, expiry=now + 7200,
+                salt=next(salts),
+            )  # fmt: skip
+
+        ask = sign_order(order(ALICE, weth, E18, usdc, 3000 * E6), domain, keys[ALICE])  # (her
+        # funds: in the mirror from here on)
+        low_bid = sign_order(order(BOB, usdc, 1000 * E6, weth, E18), domain, keys[BOB])
+        async with running_node(cfg) as (node, api):
+
+            async def health() -> tuple[int, dict[str, object]]:
+                code, body = await api.get("/health")
+                return code, body
+
+            async def settled_ok() -> bool:
+                code, h = await health()
+                return code == 200 and h["caughtUp"] is True and node.watcher.subscribed
+
+            await wait_for(settled_ok)
+            # (posted once caught up: a read made while the watcher replays the deployment's
+            # blocks is not learned by the mirror, and an idle chain brings no block to learn
+            # it from: each of her orders would need a chain read)
+            assert (await api.post_order(ask))[0] == 201
+            assert (await api.post_order(low_bid))[0] == 201
+
+            # Answering, mining nothing (automine, idle): several safety polls, all ok.
+            sent = node.watch_rpc.requests
+
+            async def idle_polls_ok() -> bool:
+                code, h = await health()
+                assert code == 200 and h["chain"] == "ok", h
+                return node.watch_rpc.requests >= sent + 5
+
+            await wait_for(idle_polls_ok, timeout=30)
+
+            # Hung: the connection taken, nothing answered. A match made at once (judged from
+            # the mirror, before the hang shows): its settlement waits, and the wallet's line
+            # says why once the node knows.
+            account = (dep.accounts[ALICE].address.lower(), weth.lower())
+            assert node.mirror.spendable(account), "her funds: not in the mirror"
+            os.kill(proc.pid, signal.SIGSTOP)
+            stopped = True
+            hung_at = time.monotonic()
+            take = sign_order(order(ALICE, weth, E18, usdc, 1000 * E6), domain, keys[ALICE])
+            market = Market("WETH", "USDC", TokenInfo(weth, 18), TokenInfo(usdc, 6))
+            out = io.StringIO()
+
+            def wallet() -> None:
+                with NodeClient(f"http://{cfg.host}:{cfg.port}") as client:
+                    posted = client.post_order(take)
+                    assert posted.matches, posted
+                    console = Console(file=out, width=400, color_system=None)
+                    await_settlement(console, client, market, Side.SELL, posted, SETTLE_WAIT)
+
+            await asyncio.to_thread(wallet)
+            said = out.getvalue()
+            assert "still settling" in said and "chain is unreachable" in said, said
+
+            seen: list[object] = []
+
+            async def unreachable() -> bool:
+                code, h = await health()
+                seen[:] = [code, h.get("chain")]
+                return code == 503 and h["chain"] == "unreachable"
+
+            try:
+                left = hung_at + DETECTED_WITHIN - time.monotonic()
+                await wait_for(unreachable, timeout=max(left, 0.0))
+            except AssertionError:
+                raise AssertionError(f"/health after the hang: {seen}") from None
+            _, h = await health()
+            problem = h["chainMirror"]["problem"]  # type: ignore[index]
+            assert "not answered" in str(problem), problem
+
+            # An order that needs a chain read (a maker not seen yet): refused at once.
+            carol = sign_order(order(CAROL, weth, E18, usdc, 4000 * E6), domain, keys[CAROL])
+            async with asyncio.timeout(DETECTED_WITHIN):
+                code, body = await api.post_order(carol)
+            assert code == 503 and "CHAIN_UNAVAILABLE" in str(body), body
+            assert "does not follow the chain" in str(body), body
+
+            # The chain answers again: ok, and the match settles.
+            os.kill(proc.pid, signal.SIGCONT)
+            stopped = False
+
+            async def ok_again() -> bool:
+                code, h = await health()
+                return code == 200 and h["chain"] == "ok"
+
+            await wait_for(ok_again, timeout=60)
+            await wait_for(lambda: _filled(api, take.hash_hex), timeout=60)
+    finally:
+        if stopped:
+            os.kill(proc.pid, signal.SIGCONT)
+        hardhat.stop()
+
+
+async def _filled(api: Api, order_hash: str) -> bool:
+    code, rec = await api.get(f"/v1/orders/{order_hash}")
+    return code == 200 and rec["metaData"]["status"] == "filled"
+
+
+async def test_unanswered_for_counts_only_silence_from_the_chain() -> None:
+    """``AsyncRpc.unanswered_for``: 0 while nothing is in flight (an idle node) and once any
+    answer comes; growing while every request in flight goes unanswered (a real aiohttp
+    server on loopback that holds its answers until told)."""
+    release = asyncio.Event()
+    arrived = asyncio.Event()
+
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.json()
+        if body["method"] == "hold":
+            arrived.set()
+            await release.wait()
+        return web.json_response({"jsonrpc": "2.0", "id": body["id"], "result": "0x1"})
+
+    app = web.Application()
+    app.router.add_post("/", handle)
+    async with serving(app) as url:
+        client = AsyncRpc(url + "/")
+        try:
+            assert client.unanswered_for() == 0.0
+            assert await client.call("quick") == "0x1"
+            assert client.unanswered_for() == 0.0  # (answered: nothing in flight)
+            held = asyncio.create_task(client.call("hold"))
+            await asyncio.wait_for(arrived.wait(), 10)
+            first = client.unanswered_for()
+            await wait_for(lambda: client.unanswered_for() > first)  # (silence grows)
+            # another request answered while the first is held: the chain answers
+            assert await client.call("quick") == "0x1"
+            assert client.unanswered_for() < first + 1.0
+            release.set()
+            assert await asyncio.wait_for(held, 10) == "0x1"
+            assert client.unanswered_for() == 0.0
+        finally:
+            release.set()
+            await client.close()
