@@ -35,7 +35,7 @@ from tests.test_node import ALICE, BOB, CAROL, E6, E18
 DETECTED_WITHIN = 15.0
 """Seconds the test waits for the hang to show: half the RPC client's own timeout (30 s), so
 a node that only notices when a read times out fails it."""
-SETTLE_WAIT = 8.0
+SETTLE_WAIT = 12.0
 """Seconds the wallet waits for the match made as the chain hung (past ``STALL`` and the
 safety poll: the node says the chain is unreachable by then)."""
 

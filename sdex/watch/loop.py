@@ -37,7 +37,7 @@ SUBSCRIBED_POLL = 1.0
 RECEIPT_WAIT = 0.05
 """Seconds a block announced on top of our head waits for our settlement's receipt, or our
 receipt for its block's announcement (once a block)."""
-STALL = 3.0
+STALL = 5.0
 """Seconds a poll's read may go unanswered (the RPC took it and says nothing: a hung or
 paused server) before the chain is said ``unreachable``; the read still waits for its answer
 (the client's timeout), which says ``ok`` again. An idle node's safety poll comes every
