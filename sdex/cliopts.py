@@ -300,12 +300,12 @@ _NODE_LIMITS = [
         "--chain-read-limit", type=float, default=None, metavar="ORDERS",
         help="Orders a second one client address may post that need a chain read (a contract "
         "maker's, an account new to the node; the ones its chain mirror judges are free), "
-        "bursts of 4 s of it; past it 429 [default: 5].",
+        "bursts of 10 s of it; past it 429 [default: 10].",
     ),
     click.option(
         "--peer-chain-read-limit", type=float, default=None, metavar="ORDERS",
-        help="The same per peer node (all strangers together as one), bursts of 4 s of it; "
-        "past it its orders wait for a later anti-entropy round [default: 50].",
+        help="The same per peer node (all strangers together as one), bursts of 10 s of it; "
+        "past it its orders wait for a later anti-entropy round [default: 100].",
     ),
     click.option(
         "--trusted-proxy", "trusted_proxies", multiple=True, metavar="CIDR",

@@ -113,18 +113,18 @@ async def test_a_peer_over_its_budget_is_deferred_not_refused(chain: Chain, tmp_
 
 def test_the_read_budgets_are_options(tmp_path: Path) -> None:
     """``--chain-read-limit`` and ``--peer-chain-read-limit`` (``read_bounds``): orders a
-    second, bursts of 4 s of it (at least 1); unset, the defaults; not a rate above 0, a
+    second, bursts of 10 s of it (at least 1); unset, the defaults; not a rate above 0, a
     ``ValueError`` naming the option (a usage error of ``sdex node``)."""
     cfg = NodeConfig("http://x", 31337, "0x" + "11" * 20, 0, {}, bytes(32), tmp_path / "n.db")
     assert read_bounds(cfg) == cfg
     assert (cfg.chain_read_limit, cfg.peer_chain_read_limit) == (
-        RateLimit(rate=5, burst=20),
-        RateLimit(rate=50, burst=200),
+        RateLimit(rate=10, burst=100),
+        RateLimit(rate=100, burst=1_000),
     )
     out = read_bounds(cfg, 2, 100)
-    assert out.chain_read_limit == RateLimit(rate=2, burst=8)
-    assert out.peer_chain_read_limit == RateLimit(rate=100, burst=400)
-    assert read_bounds(cfg, 0.1).chain_read_limit == RateLimit(rate=0.1, burst=1)
+    assert out.chain_read_limit == RateLimit(rate=2, burst=20)
+    assert out.peer_chain_read_limit == RateLimit(rate=100, burst=1_000)
+    assert read_bounds(cfg, 0.05).chain_read_limit == RateLimit(rate=0.05, burst=1)
     bad = [(0, None), (-1, None), (float("nan"), None), (None, 0), (None, 1e12), (None, -2)]
     for per_client, per_peer in bad:
         with pytest.raises(ValueError, match="chain-read-limit"):

@@ -137,7 +137,7 @@ def post_order_for(node: Node, metrics: Metrics) -> Handler:
             raise ApiError.field(
                 "timeInForce", FieldCode.UNSUPPORTED_OPTION, "timeInForce must be gtc, ioc or fok"
             )
-        client = client_group(request.remote)  # (whose budget of chain reads pays)
+        client = request.remote or ""  # (whose budget of chain reads pays for one)
         result = await node.submit(obj, source="api", tif=tif, client=client)
         submitted(
             str(result.body.get("rejection", "accepted" if result.status < 300 else "rejected"))

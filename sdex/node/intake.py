@@ -42,14 +42,15 @@ class NodeIntake(NodeStatus):
         client: str | None = None,
     ) -> SubmitResult:
         """The one intake path (wallets and peers): validate, store, match, rest. ``client``:
-        the wallet client whose budget of chain reads pays for one (``sdex.node.readbudget``)."""
+        the wallet's address, whose budget of chain reads pays for one (``sdex.node.readbudget``;
+        None: no budget)."""
         fw = self.forwarding
         # What it costs before it is passed on, timed only while there is a peer to pass it
         # on to (the clocks are system calls, one releases the GIL; a node with no peer
         # passes nothing on), and then one call in ``fw.every`` (``ForwardTiming.begin``).
         label = "wallet" if source == "api" else "peer"
         started = fw.begin(label) if self._pushes() else None
-        spend = None if client is None else self.read_budget.spend(client)
+        spend = None if client is None else self.read_budget.wallet(client)
         result = await self.intake.submit(obj, check_fee=source == "api", spend=spend)
         if isinstance(result, Rejection):  # (the chain not read: the node's, not the order's)
             if result.code is RejectionCode.THROTTLED:  # (not read: its client's budget)
@@ -119,7 +120,7 @@ class NodeIntake(NodeStatus):
         (a rejection that proves bad faith: the peer pays for it)."""
         if self._known_copy(obj):  # most copies a peer sends are known: skip parse and hash
             return "known"
-        spend = self.peer_read_budget.spend(peer_sender(self.gossip, peer))  # (past: rejected)
+        spend = self.peer_read_budget.spend(lambda _i: peer_sender(self.gossip, peer))
         return self._from_peer(await self.peer_intake.submit(obj, False, spend), peer, obj)
 
     async def submit_many_from_peer(self, objs: list[object], peer: str | list[str]) -> list[str]:
@@ -134,7 +135,7 @@ class NodeIntake(NodeStatus):
         ended, handed, through = (0.0, 0.0, 0), 0, 0  # (its last hand-over: see ``mark``)
         results = ["known" if self._known_copy(o) else "" for o in objs]
         todo = [i for i, r in enumerate(results) if not r]
-        spend = self.peer_read_budget.spend([peer_sender(self.gossip, who[i]) for i in todo])
+        spend = self.peer_read_budget.spend(lambda k: peer_sender(self.gossip, who[todo[k]]))
         try:  # (cancelled midway: the orders passed on so far count)
             if len(todo) == 1:
                 result = await self.peer_intake.submit(objs[todo[0]], False, spend)

@@ -258,7 +258,7 @@ def listing_bounds(
 def read_bounds(
     config: NodeConfig, per_client: float | None = None, per_peer: float | None = None
 ) -> NodeConfig:
-    """``config`` with the budgets of chain reads given, in orders a second, bursts of 4 s
+    """``config`` with the budgets of chain reads given, in orders a second, bursts of 10 s
     of it (at least 1): ``--chain-read-limit`` per client address, ``--peer-chain-read-limit``
     per peer (``sdex.node.readbudget``); ``ValueError`` for a rate that is not a number above
     0 (at most 1,000,000)."""
@@ -266,10 +266,10 @@ def read_bounds(
         if rate is not None and not 0 < rate <= 1_000_000:  # (also NaN)
             raise ValueError(f"{name} must be orders a second above 0, not {rate!r}")
     if per_client is not None:
-        limit = RateLimit(rate=per_client, burst=max(1, math.ceil(4 * per_client)))
+        limit = RateLimit(rate=per_client, burst=max(1, math.ceil(10 * per_client)))
         config = replace(config, chain_read_limit=limit)
     if per_peer is not None:
-        limit = RateLimit(rate=per_peer, burst=max(1, math.ceil(4 * per_peer)))
+        limit = RateLimit(rate=per_peer, burst=max(1, math.ceil(10 * per_peer)))
         config = replace(config, peer_chain_read_limit=limit)
     return config
 

@@ -9,11 +9,11 @@ has a token bucket of such reads, spent only when an order needs a read (after e
 off-chain check, the ECDSA recovery, the mirror and the cached EIP-1271 verdicts):
 
 - a wallet client, by its address (``client_group``: an IPv6 client by its /64; behind a
-  ``--trusted-proxy``, the address it names), ``NodeConfig.chain_read_limit`` (5 a second,
-  bursts of 20): past it ``POST /v1/orders`` is answered 429, code 103, ``Retry-After``,
+  ``--trusted-proxy``, the address it names), ``NodeConfig.chain_read_limit`` (10 a second,
+  bursts of 100): past it ``POST /v1/orders`` is answered 429, code 103, ``Retry-After``,
   the order neither stored nor gossiped (the wallet may post it again);
-- a peer node, by the key it proves, ``NodeConfig.peer_chain_read_limit`` (50 a second,
-  bursts of 200: a peer passes on its wallets' orders); all strangers (keys not in the peer
+- a peer node, by the key it proves, ``NodeConfig.peer_chain_read_limit`` (100 a second,
+  bursts of 1,000: a peer passes on its wallets' orders); all strangers (keys not in the peer
   table, free to make) share one bucket. Past it a copy is ``rejected`` for now: no penalty,
   no verdict kept (``sdex.node.refused`` keeps none for ``THROTTLED``), so anti-entropy
   fetches it again later; the order is not lost, its own node holds it.
@@ -24,9 +24,10 @@ contract maker out by posting bad signatures in its name."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from sdex.gossip import Gossip
-from sdex.httpkit import RateLimit, RateLimiter
+from sdex.httpkit import RateLimit, RateLimiter, client_group
 from sdex.ingest.intake import Spend
 from sdex.ingest.rejections import RejectionCode
 from sdex.model import THROTTLED, error_body
@@ -36,30 +37,24 @@ STRANGERS = "(strangers)"
 
 
 class ReadBudget:
-    """Token buckets of chain reads per sender; counts of what they spent and refused."""
+    """Token buckets of chain reads per sender (``Intake.throttled`` counts the refused)."""
 
     def __init__(self, limit: RateLimit) -> None:
         self._buckets = RateLimiter(limit)
         self.rate = limit.rate
-        self.spent = 0
-        self.refused = 0
 
     def take(self, sender: str) -> bool:
         """One read for ``sender``, if its bucket holds a token."""
-        ok, _ = self._buckets.take(sender)
-        if ok:
-            self.spent += 1
-        else:
-            self.refused += 1
-        return ok
+        return self._buckets.take(sender)[0]
 
-    def spend(self, senders: str | list[str]) -> Spend:
-        """The ``Spend`` of an intake call whose orders are all ``senders``'s (a str) or
-        each its own (a list, by the call's index)."""
-        if isinstance(senders, str):
-            one = senders
-            return lambda _i: self.take(one)
-        return lambda i: self.take(senders[i])
+    def spend(self, sender: Callable[[int], str]) -> Spend:
+        """The ``Spend`` of an intake call: the order at index ``i`` is ``sender(i)``'s
+        (worked out only for an order that needs a read: most never ask)."""
+        return lambda i: self.take(sender(i))
+
+    def wallet(self, address: str | None) -> Spend:
+        """The ``Spend`` of a wallet's post from ``address`` (its ``client_group``)."""
+        return lambda _i: self.take(client_group(address))
 
     def headers(self) -> dict[str, str]:
         """A refused sender's ``Retry-After``: seconds until its next token at most."""
