@@ -312,6 +312,17 @@ _NODE_LIMITS = [
         "each client's in turn [default: 20000].",
     ),
     click.option(
+        "--chain-read-limit", type=float, default=None, metavar="ORDERS",
+        help="Orders a second one client address may post that need a chain read (a contract "
+        "maker's, an account new to the node; the ones its chain mirror judges are free), "
+        "bursts of 10 s of it; past it 429 [default: 10].",
+    ),
+    click.option(
+        "--peer-chain-read-limit", type=float, default=None, metavar="ORDERS",
+        help="The same per peer node (all strangers together as one), bursts of 10 s of it; "
+        "past it its orders wait for a later anti-entropy round [default: 100].",
+    ),
+    click.option(
         "--trusted-proxy", "trusted_proxies", multiple=True, metavar="CIDR",
         callback=trusted_proxy_callback,
         help="A reverse proxy's address or network (e.g. 10.0.0.0/8, ::1; repeatable) whose "

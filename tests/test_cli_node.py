@@ -380,6 +380,7 @@ def test_http_connection_bounds_are_options(chain: Chain, tmp_path: Path) -> Non
         ("--http-idle-timeout", "nan"), ("--http-idle-timeout", "100000"),
         ("--listing-rate-limit", "0"), ("--listing-rate-limit", "x"),
         ("--listing-rate-total", "-5"), ("--listing-rate-total", "inf"),
+        ("--chain-read-limit", "0"), ("--peer-chain-read-limit", "nan"),
     ]:  # fmt: skip
         r = cli(
             "node", "--port", "1", "--deployment", str(deployment),

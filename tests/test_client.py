@@ -555,7 +555,8 @@ def test_node_command_passes_its_options_to_run_node(
              "--db", "n.db", "--fee-bps", "25", "--admin", "--log-level", "DEBUG",
              "--dev-wallets", "--gossip-scale", "0.2", "--max-http-per-client", "64",
              "--max-http", "1000", "--http-idle-timeout", "5", "--listing-rate-limit", "500",
-             "--listing-rate-total", "50000")  # fmt: skip
+             "--listing-rate-total", "50000", "--chain-read-limit", "7",
+             "--peer-chain-read-limit", "70")  # fmt: skip
     assert r.exit_code == 0, r.output
     assert calls == [
         {
@@ -577,6 +578,8 @@ def test_node_command_passes_its_options_to_run_node(
             "http_idle_timeout": 5.0,
             "listing_rate_limit": 500.0,
             "listing_rate_total": 50000.0,
+            "chain_read_limit": 7.0,
+            "peer_chain_read_limit": 70.0,
             "trusted_proxies": (),
             "min_amounts": (),
         }

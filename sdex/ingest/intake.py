@@ -39,6 +39,11 @@ class Known:
 
 IntakeResult = Accepted | Known | Rejection
 
+Spend = Callable[[int], bool]
+"""Whether the order at this index of a ``submit``/``submit_each`` call may read the chain
+now: its sender's budget of chain reads (``sdex.node.readbudget``) takes a token, or refuses
+(the order is answered ``THROTTLED``). Asked only of an order that needs a read."""
+
 SIGNATURE_HEX = 2 + 2 * MAX_SIGNATURE_BYTES
 """The longest ``signature`` string taken: ``0x`` and ``MAX_SIGNATURE_BYTES`` in hex."""
 
@@ -105,6 +110,8 @@ class Intake:
         """Orders that reached the chain-state step."""
         self.read = 0
         """Of those, orders that needed a chain read (first-seen account, EIP-1271, no mirror)."""
+        self.throttled = 0
+        """Orders that needed a chain read their sender's budget refused (not read)."""
         self.known = known
         self.open_count = open_count
         self.now = now
@@ -225,7 +232,9 @@ class Intake:
             return Rejection.of(RejectionCode.MAKER_LIMIT)
         return None
 
-    async def submit(self, obj: object, check_fee: bool = True) -> IntakeResult:
+    async def submit(
+        self, obj: object, check_fee: bool = True, spend: Spend | None = None
+    ) -> IntakeResult:
         first = self.check_offchain(obj, check_fee)
         if not isinstance(first, SignedOrder):
             return first
@@ -234,14 +243,15 @@ class Intake:
         # the maker may still be a contract wallet's (EIP-1271): the chain's verdict decides.
         ecdsa_ok = await self.ecdsa.ecdsa_ok(signed)
         result = self._after_ecdsa(signed, ecdsa_ok)
-        return await self._after_read(signed, ecdsa_ok) if result is None else result
+        return await self._after_read(signed, ecdsa_ok, spend) if result is None else result
 
     async def submit_each(
-        self, objs: Sequence[object], check_fee: bool = True
+        self, objs: Sequence[object], check_fee: bool = True, spend: Spend | None = None
     ) -> AsyncGenerator[tuple[int, IntakeResult], None]:
         """``submit`` of each of ``objs`` (index, result), each as soon as it is known,
         without a task per order: the off-chain checks of all, their signatures in one
-        hand-over (in order, as they come back), the chain reads some need together last."""
+        hand-over (in order, as they come back), the chain reads some need together last
+        (``spend`` asked of each of those by its index in ``objs``)."""
         firsts = [self.check_offchain(o, check_fee) for o in objs]
         signed: list[tuple[int, SignedOrder]] = []
         for i, first in enumerate(firsts):
@@ -261,7 +271,7 @@ class Intake:
                 else:
                     yield i, result
         if reads:  # (a first-seen account, a contract signature: rare, so tasks here)
-            got = await asyncio.gather(*(self._read_state(so, ok) for _, so, ok in reads))
+            got = await asyncio.gather(*(self._read_state(so, ok, spend, i) for i, so, ok in reads))
             for (i, so, ok), state in zip(reads, got, strict=True):
                 # judged as each is yielded, after the ones before it were booked: a maker's
                 # open orders are counted (``short_of_funds``), not all seen as none (attack28)
@@ -281,18 +291,24 @@ class Intake:
             return _unavailable(e)
         return None if state is None else self._verdict(signed, ecdsa_ok, state)
 
-    async def _after_read(self, signed: SignedOrder, ecdsa_ok: bool | None) -> IntakeResult:
+    async def _after_read(
+        self, signed: SignedOrder, ecdsa_ok: bool | None, spend: Spend | None
+    ) -> IntakeResult:
         """The verdict on ``signed`` from a chain read."""
-        state = await self._read_state(signed, ecdsa_ok)
+        state = await self._read_state(signed, ecdsa_ok, spend)
         return state if isinstance(state, Rejection) else self._verdict(signed, ecdsa_ok, state)
 
     async def _read_state(
-        self, signed: SignedOrder, ecdsa_ok: bool | None
+        self, signed: SignedOrder, ecdsa_ok: bool | None, spend: Spend | None = None, i: int = 0
     ) -> OrderState | Rejection:
-        """``signed``'s chain state from a chain read, or why there is none."""
+        """``signed``'s chain state from a chain read, or why there is none (the chain not
+        followed; its sender's budget of reads spent: ``spend(i)`` refused)."""
         status = self.chain_status()
         if status != "ok":  # (a backend behind answers from its past: no verdict)
             return Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, not_following(status))
+        if spend is not None and not spend(i):
+            self.throttled += 1
+            return Rejection.of(RejectionCode.THROTTLED).of_order(signed.hash)
         try:
             return await self._read(signed, ecdsa_ok)
         except Exception as e:

@@ -93,6 +93,13 @@ class RejectionCode(enum.Enum):
         "the chain could not be read; try again",
         False,
     )
+    THROTTLED = (
+        "order",
+        FieldCode.VALUE_OUT_OF_RANGE,
+        "the sender's budget of chain reads is spent (its orders that need one: a contract "
+        "maker's, a new account's); try again later",
+        False,
+    )
 
     def __init__(self, fld: str, field_code: int, message: str, bad_faith: bool) -> None:
         self.field = fld

@@ -137,7 +137,8 @@ def post_order_for(node: Node, metrics: Metrics) -> Handler:
             raise ApiError.field(
                 "timeInForce", FieldCode.UNSUPPORTED_OPTION, "timeInForce must be gtc, ioc or fok"
             )
-        result = await node.submit(obj, source="api", tif=tif)
+        client = request.remote or ""  # (whose budget of chain reads pays for one)
+        result = await node.submit(obj, source="api", tif=tif, client=client)
         submitted(
             str(result.body.get("rejection", "accepted" if result.status < 300 else "rejected"))
         )
@@ -145,7 +146,8 @@ def post_order_for(node: Node, metrics: Metrics) -> Handler:
         # with the encoder made once, ``sdex.jsonio.dumps_bytes``)
         text = result.text
         data = dumps_bytes(result.body) if text is None else text.encode("ascii")
-        return web.Response(body=data, status=result.status, headers=_JSON_TYPE)
+        headers = _JSON_TYPE if result.headers is None else {**_JSON_TYPE, **result.headers}
+        return web.Response(body=data, status=result.status, headers=headers)
 
     return post_order
 

@@ -51,6 +51,15 @@ class NodeConfig:
     ~10 us of the event loop a record: a fifth of it at most)."""
     peer_rate_limit: RateLimit = field(default_factory=lambda: RateLimit(rate=2_000, burst=4_000))
     """Per peer node (by the key it proves): ``/p2p/`` requests, each may carry a batch."""
+    chain_read_limit: RateLimit = field(default_factory=lambda: RateLimit(rate=10, burst=100))
+    """Per wallet client (by address): orders it posts that need a chain read (a contract
+    maker's signature, an account the mirror has not seen, an order the mirror cannot judge),
+    a token each; past it 429 (``sdex.node.readbudget``). Orders the mirror judges are free."""
+    peer_chain_read_limit: RateLimit = field(
+        default_factory=lambda: RateLimit(rate=100, burst=1_000)
+    )
+    """Per peer node (by the key it proves; strangers share one): its orders that need a
+    chain read; past it they are ``rejected`` for now (not kept: fetched again later)."""
     max_ws_per_client: int = 32
     """Websocket subscribers (``/v1/ws``) one client address may hold open at once."""
     max_ws: int = 1024

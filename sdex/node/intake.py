@@ -20,6 +20,7 @@ from sdex.ingest.rejections import RejectionCode
 from sdex.matching.match import MatchResult, Outcome, TimeInForce
 from sdex.model import OPEN_STATUSES, VALIDATION_FAILED, OrderStatus, error_body, field_error_body
 from sdex.node.commitwait import committed
+from sdex.node.readbudget import peer_sender, throttled_body
 from sdex.node.records import CROSS_GRACE, Record, SubmitResult
 from sdex.node.refused import KEPT
 from sdex.node.status import NodeStatus
@@ -34,17 +35,26 @@ class NodeIntake(NodeStatus):
     """Orders in: submit, accept, match, rest, announce; soft cancel."""
 
     async def submit(
-        self, obj: object, source: str = "api", tif: TimeInForce = TimeInForce.GTC
+        self,
+        obj: object,
+        source: str = "api",
+        tif: TimeInForce = TimeInForce.GTC,
+        client: str | None = None,
     ) -> SubmitResult:
-        """The one intake path (wallets and peers): validate, store, match, rest."""
+        """The one intake path (wallets and peers): validate, store, match, rest. ``client``:
+        the wallet's address, whose budget of chain reads pays for one (``sdex.node.readbudget``;
+        None: no budget)."""
         fw = self.forwarding
         # What it costs before it is passed on, timed only while there is a peer to pass it
         # on to (the clocks are system calls, one releases the GIL; a node with no peer
         # passes nothing on), and then one call in ``fw.every`` (``ForwardTiming.begin``).
         label = "wallet" if source == "api" else "peer"
         started = fw.begin(label) if self._pushes() else None
-        result = await self.intake.submit(obj, check_fee=source == "api")
+        spend = None if client is None else self.read_budget.wallet(client)
+        result = await self.intake.submit(obj, check_fee=source == "api", spend=spend)
         if isinstance(result, Rejection):  # (the chain not read: the node's, not the order's)
+            if result.code is RejectionCode.THROTTLED:  # (not read: its client's budget)
+                return SubmitResult(429, throttled_body(), headers=self.read_budget.headers())
             unavailable = result.code is RejectionCode.CHAIN_UNAVAILABLE
             return SubmitResult(503 if unavailable else 400, result.to_json())
         held = result.hash if isinstance(result, Known) else result.signed.hash
@@ -110,7 +120,8 @@ class NodeIntake(NodeStatus):
         (a rejection that proves bad faith: the peer pays for it)."""
         if self._known_copy(obj):  # most copies a peer sends are known: skip parse and hash
             return "known"
-        return self._from_peer(await self.peer_intake.submit(obj, check_fee=False), peer, obj)
+        spend = self.peer_read_budget.spend(lambda _i: peer_sender(self.gossip, peer))
+        return self._from_peer(await self.peer_intake.submit(obj, False, spend), peer, obj)
 
     async def submit_many_from_peer(self, objs: list[object], peer: str | list[str]) -> list[str]:
         """``submit_from_peer`` for a chunk of a peer's orders, in order: the copies held here
@@ -124,14 +135,15 @@ class NodeIntake(NodeStatus):
         ended, handed, through = (0.0, 0.0, 0), 0, 0  # (its last hand-over: see ``mark``)
         results = ["known" if self._known_copy(o) else "" for o in objs]
         todo = [i for i, r in enumerate(results) if not r]
+        spend = self.peer_read_budget.spend(lambda k: peer_sender(self.gossip, who[todo[k]]))
         try:  # (cancelled midway: the orders passed on so far count)
             if len(todo) == 1:
-                result = await self.peer_intake.submit(objs[todo[0]], check_fee=False)
+                result = await self.peer_intake.submit(objs[todo[0]], False, spend)
                 before = fw.handed
                 results[todo[0]] = self._from_peer(result, who[todo[0]], objs[todo[0]])
                 handed, through = fw.handed - before, fw.handed
             elif todo:
-                each = self.peer_intake.submit_each([objs[i] for i in todo], check_fee=False)
+                each = self.peer_intake.submit_each([objs[i] for i in todo], False, spend)
                 async with contextlib.aclosing(each):
                     async for k, result in each:
                         before = fw.handed

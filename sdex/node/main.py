@@ -195,6 +195,8 @@ def config_for(
     http_idle_timeout: float | None = None,
     listing_rate_limit: float | None = None,
     listing_rate_total: float | None = None,
+    chain_read_limit: float | None = None,
+    peer_chain_read_limit: float | None = None,
     trusted_proxies: tuple[Network, ...] = (),
     min_amounts: tuple[str, ...] = (),
 ) -> NodeConfig:
@@ -230,6 +232,7 @@ def config_for(
         limits=replace(config.limits, min_amounts=minimums_for(d.tokens, min_amounts)),
     )
     config = listing_bounds(config, listing_rate_limit, listing_rate_total)
+    config = read_bounds(config, chain_read_limit, peer_chain_read_limit)
     return http_bounds(config, max_http_per_client, max_http, http_idle_timeout)
 
 
@@ -249,6 +252,25 @@ def listing_bounds(
     if total is not None:
         burst = max(LISTING_BURST_FLOOR, math.ceil(total))
         config = replace(config, listing_total_rate=RateLimit(rate=total, burst=burst))
+    return config
+
+
+def read_bounds(
+    config: NodeConfig, per_client: float | None = None, per_peer: float | None = None
+) -> NodeConfig:
+    """``config`` with the budgets of chain reads given, in orders a second, bursts of 10 s
+    of it (at least 1): ``--chain-read-limit`` per client address, ``--peer-chain-read-limit``
+    per peer (``sdex.node.readbudget``); ``ValueError`` for a rate that is not a number above
+    0 (at most 1,000,000)."""
+    for name, rate in (("--chain-read-limit", per_client), ("--peer-chain-read-limit", per_peer)):
+        if rate is not None and not 0 < rate <= 1_000_000:  # (also NaN)
+            raise ValueError(f"{name} must be orders a second above 0, not {rate!r}")
+    if per_client is not None:
+        limit = RateLimit(rate=per_client, burst=max(1, math.ceil(10 * per_client)))
+        config = replace(config, chain_read_limit=limit)
+    if per_peer is not None:
+        limit = RateLimit(rate=per_peer, burst=max(1, math.ceil(10 * per_peer)))
+        config = replace(config, peer_chain_read_limit=limit)
     return config
 
 
@@ -323,6 +345,8 @@ def run_node(
     http_idle_timeout: float | None = None,
     listing_rate_limit: float | None = None,
     listing_rate_total: float | None = None,
+    chain_read_limit: float | None = None,
+    peer_chain_read_limit: float | None = None,
     trusted_proxies: tuple[Network, ...] = (),
     min_amounts: tuple[str, ...] = (),
 ) -> None:
@@ -346,6 +370,8 @@ def run_node(
         http_idle_timeout=http_idle_timeout,
         listing_rate_limit=listing_rate_limit,
         listing_rate_total=listing_rate_total,
+        chain_read_limit=chain_read_limit,
+        peer_chain_read_limit=peer_chain_read_limit,
         trusted_proxies=trusted_proxies,
         min_amounts=min_amounts,
     )

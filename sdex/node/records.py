@@ -24,6 +24,7 @@ from sdex.node.config import NodeConfig
 from sdex.node.events import EventHub
 from sdex.node.forwarding import ForwardTiming
 from sdex.node.held import hash_of
+from sdex.node.readbudget import ReadBudget
 from sdex.node.refused import Notices, Refused
 from sdex.node.registry import OrderRegistry
 from sdex.node.registry import Record as Record
@@ -54,6 +55,8 @@ class SubmitResult:
     a 2xx."""
     text: str | None = None
     """``body``'s JSON text, when it was made with it (a wallet order's 201)."""
+    headers: dict[str, str] | None = None
+    """Headers of the answer beyond its type (a 429's ``Retry-After``)."""
 
 
 class NodeState:
@@ -74,6 +77,10 @@ class NodeState:
     intake: Intake
     peer_batcher: StateBatcher
     peer_intake: Intake
+    read_budget: ReadBudget
+    """Chain reads per wallet client (``NodeConfig.chain_read_limit``)."""
+    peer_read_budget: ReadBudget
+    """Chain reads per peer (``NodeConfig.peer_chain_read_limit``)."""
     sender: Sender
     settler: Settler
     watcher: Watcher

@@ -138,7 +138,9 @@ class NodeViews(NodeState):
             "resets": w.resets,
             "ordersChecked": checked,
             "ordersReadFromChain": read,
-            "ordersFromMirror": checked - read,
+            "ordersFromMirror": checked - read - self.intake.throttled - self.peer_intake.throttled,
+            # orders that needed a read their sender's budget refused (``sdex.node.readbudget``)
+            "ordersThrottled": self.intake.throttled + self.peer_intake.throttled,
             "intakeChainCalls": self.batcher.calls + self.peer_batcher.calls,
             "signatures": {  # ECDSA recoveries: on the worker thread in batches, or alone
                 "batches": self.intake.ecdsa.batches + self.peer_intake.ecdsa.batches,
