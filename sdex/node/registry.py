@@ -34,6 +34,7 @@ from sdex.model import TRANSITIONS, OrderStatus, check_transition, closed_status
 from sdex.node.events import EventHub
 from sdex.node.held import EVICTED_UNFUNDED, AlreadyHeld, HeldOrders, Row
 from sdex.node.held import Record as Record
+from sdex.node.takers import TakerIndex
 from sdex.order import SignedOrder
 from sdex.store import StoredOrder, StoreError
 from sdex.watch.changes import durable
@@ -67,6 +68,8 @@ class OrderRegistry(HeldOrders):
         self._expired_ahead: dict[bytes, int] = {}
         """Order hash -> expiry of the orders closed as expired before the wall clock reached
         their expiry (the chain's head did): only these can a reorg make unexpired."""
+        self.takers = TakerIndex()
+        """Held orders restricted to one taker: left out of the public book (attack30)."""
 
     def load(self, order_hash: bytes) -> Record | None:
         """The record, from memory or back from the store (held again until evicted)."""
@@ -100,6 +103,7 @@ class OrderRegistry(HeldOrders):
         h = rec.signed.hash
         self._move(rec, status)
         self.records[h] = rec
+        self.takers.note(rec.signed)
         o = rec.signed.order
         key = (o.maker, o.maker_token)
         held = self._by_account.get(key)  # (not ``setdefault``: a new set per order)
