@@ -12,6 +12,7 @@ from typing import Any
 from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.test_book_events import BookClient, connect, orderbook_depth, rest_depth
 
 E18 = 10**18
 E6 = 10**6
@@ -104,3 +105,40 @@ async def test_a_restricted_order_in_a_public_level_is_left_out_of_its_amount(
         assert (await _depth(api, c))["asks"] == [["3/1000000000", str(2 * E18)]]
         everyone = await _book(api, c, takerAddress=DEAD)
         assert everyone["asks"] == [o.hash_hex for o in made]
+
+
+async def test_the_websockets_book_events_leave_them_out(chain: Chain, tmp_path: Path) -> None:
+    """The page's book (snapshot, then deltas on ``/v1/ws``): a restricted ask alone at its
+    price makes no level, one at a public level adds nothing to it, and its fill by its
+    taker moves nothing."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        pair = node.book.pairs[0]
+        base, quote = pair.base, pair.quote
+        # one before the subscription (in the snapshot), the rest after (in deltas)
+        assert (await api.post_order(_ask(c, CAROL, 2400, taker=DEAD)))[0] == 201
+        async with await connect(api) as ws:
+            with BookClient(ws, base, quote) as client:
+                await client.subscribe()
+                await wait_for(lambda: client.seq is not None, timeout=10)
+                assert client.depth == {"bids": {}, "asks": {}}
+                for_bob = _ask(c, DAVE, 3050, taker=c.address(BOB).lower())
+                dead = _ask(c, CAROL, 3100, taker=DEAD)  # (at the public level, after it)
+                for o in (_ask(c, ALICE, 3100), for_bob, dead, _ask(c, CAROL, 2500, taker=DEAD)):
+                    assert (await api.post_order(o))[0] == 201
+                want = {"bids": {}, "asks": {"31/10000000000": E18}}
+                await wait_for(lambda: client.depth == want, timeout=10)
+                assert await rest_depth(api, base, quote) == want
+                assert await orderbook_depth(api, base, quote) == want
+                seen = len(client.deltas)
+
+                code, answer = await api.post_order(_bid(c, BOB, 3050))
+                assert code == 201 and len(answer["matches"]) == 1, answer
+
+                async def filled() -> bool:
+                    return await api.status(for_bob) == "filled"
+
+                await wait_for(filled)
+                assert await rest_depth(api, base, quote) == want  # (a tick has compared)
+                assert client.depth == want
+                assert all(not d["asks"] and not d["bids"] for d in client.deltas[seen:])
