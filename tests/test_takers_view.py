@@ -76,7 +76,7 @@ def test_pages_and_totals_leave_out_what_the_viewer_may_not_take(seed: int) -> N
                 for size in (1, 7, 100):
                     total, page, _ = offered(pair, Side.ASK, first, first + size, hidden)
                     assert total == n and page == want[first : first + size], (first, size)
-    assert index.hashes <= held
+    assert index.by_tokens[(BASE, QUOTE)] <= held
 
 
 def test_a_side_with_no_restricted_order_reads_the_book_as_before() -> None:
@@ -87,7 +87,7 @@ def test_a_side_with_no_restricted_order_reads_the_book_as_before() -> None:
         o = ask(MAKERS[i % 4], 10, 10 * (20 + i % 3))
         book.add(o)
         index.note(o)
-    assert not index.hashes
+    assert not index.by_tokens
     hidden = index.hidden(book, set(), pair, Side.ASK)
     assert hidden == {}
     assert offered(pair, Side.ASK, 3, 20, hidden) == pair.offered(Side.ASK, 3, 20)

@@ -426,7 +426,7 @@ class BookFeed:
         for level in levels:  # (a price may come twice: noted again, or a level made anew)
             ranks[(level.num, level.den)] = level.rank
         out: list[list[str]] = []
-        hidden = self._hidden(pair, which) if self._hidden else {}
+        hidden = self._hidden(pair, which) if self._hidden and ranks else {}
         for key in sorted(ranks, key=ranks.__getitem__, reverse=True):  # best first
             now = side.levels.get(key)
             amount = public_total(now, hidden) if now is not None and now.listed else 0

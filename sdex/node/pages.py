@@ -250,7 +250,7 @@ async def book_page(
     for side in (Side.BID, Side.ASK):
         hidden = takers.hidden(node.book, node.records, pair, side, viewer)
         total, entries, read = offered(pair, side, first, end, hidden)
-        walked += read + len(takers.hashes)
+        walked += read + takers.count(pair, side)
         totals.append(total)
         chosen.append([e.signed.hash for e in entries])
     records, registry = node.records, node.registry

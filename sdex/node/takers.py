@@ -30,16 +30,27 @@ Totals = list[tuple[int, int, int]]
 
 
 class TakerIndex:
-    """The hashes of held orders restricted to one taker."""
+    """The hashes of held orders restricted to one taker, by (maker token, taker token): a
+    pair's asks are (base, quote), its bids (quote, base)."""
 
-    __slots__ = ("hashes",)
+    __slots__ = ("by_tokens",)
 
     def __init__(self) -> None:
-        self.hashes: set[bytes] = set()
+        self.by_tokens: dict[tuple[str, str], set[bytes]] = {}
 
     def note(self, signed: SignedOrder) -> None:
-        if signed.order.taker != ZERO_ADDRESS:
-            self.hashes.add(signed.hash)
+        o = signed.order
+        if o.taker != ZERO_ADDRESS:
+            key = (o.maker_token, o.taker_token)
+            held = self.by_tokens.get(key)
+            if held is None:
+                self.by_tokens[key] = {signed.hash}
+            else:
+                held.add(signed.hash)
+
+    def count(self, pair: PairBook, side: Side) -> int:
+        """How many ``hidden`` reads for ``pair``'s ``side`` (at most)."""
+        return len(self.by_tokens.get(_tokens(pair, side), ()))
 
     def hidden(
         self,
@@ -50,14 +61,16 @@ class TakerIndex:
         viewer: str | None = None,
     ) -> Hidden:
         """The entries of ``pair``'s ``side`` in their levels' queues (those the book counts
-        as offered) that ``viewer`` (None: anyone) may not take, by level. Hashes no longer
-        ``held`` are dropped."""
+        as offered) that ``viewer`` (None: anyone) may not take, by level, O(restricted
+        orders held on that side). Hashes no longer ``held`` are dropped."""
         out: Hidden = {}
-        if not self.hashes:
+        key = _tokens(pair, side)
+        hashes = self.by_tokens.get(key)
+        if not hashes:
             return out
         gone: list[bytes] = []
         book_side = pair.side(side)
-        for h in self.hashes:
+        for h in hashes:
             if h not in held:
                 gone.append(h)
                 continue
@@ -67,14 +80,21 @@ class TakerIndex:
             level = e.level
             if level is None or e.dead or e.parked or e.closed is not None:
                 continue
-            key = (level.num, level.den)
-            at = out.get(key)
+            at = out.get((level.num, level.den))
             if at is None:
-                out[key] = [e]
+                out[(level.num, level.den)] = [e]
             else:
                 at.append(e)
-        self.hashes.difference_update(gone)
+        if gone:
+            hashes.difference_update(gone)
+            if not hashes:
+                del self.by_tokens[key]
         return out
+
+
+def _tokens(pair: PairBook, side: Side) -> tuple[str, str]:
+    """(maker token, taker token) of the orders of ``pair``'s ``side``."""
+    return (pair.base, pair.quote) if side is Side.ASK else (pair.quote, pair.base)
 
 
 def offered(
