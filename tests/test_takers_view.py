@@ -76,7 +76,7 @@ def test_pages_and_totals_leave_out_what_the_viewer_may_not_take(seed: int) -> N
                 for size in (1, 7, 100):
                     total, page, _ = offered(pair, Side.ASK, first, first + size, hidden)
                     assert total == n and page == want[first : first + size], (first, size)
-    assert index.by_tokens[(BASE, QUOTE)] <= held
+    assert set().union(*index.by_tokens[(BASE, QUOTE)].values()) <= held
 
 
 def test_a_side_with_no_restricted_order_reads_the_book_as_before() -> None:
@@ -92,3 +92,14 @@ def test_a_side_with_no_restricted_order_reads_the_book_as_before() -> None:
     assert hidden == {}
     assert offered(pair, Side.ASK, 3, 20, hidden) == pair.offered(Side.ASK, 3, 20)
     assert public_totals(pair.totals(Side.ASK), hidden) == pair.totals(Side.ASK)
+
+
+def test_an_evicted_record_leaves_the_index() -> None:
+    index = TakerIndex()
+    mine = [ask(MAKERS[i], 10, 10 * (20 + i), taker=TAKERS[2]) for i in range(3)]
+    for o in mine:
+        index.note(o)
+    index.note(ask(MAKERS[0], 10, 200))  # (anyone's: not held)
+    for o in mine:
+        index.forget(o)
+    assert index.by_tokens == {}

@@ -34,7 +34,6 @@ from sdex.model import TRANSITIONS, OrderStatus, check_transition, closed_status
 from sdex.node.events import EventHub
 from sdex.node.held import EVICTED_UNFUNDED, AlreadyHeld, HeldOrders, Row
 from sdex.node.held import Record as Record
-from sdex.node.takers import TakerIndex
 from sdex.order import SignedOrder
 from sdex.store import StoredOrder, StoreError
 from sdex.watch.changes import durable
@@ -68,8 +67,6 @@ class OrderRegistry(HeldOrders):
         self._expired_ahead: dict[bytes, int] = {}
         """Order hash -> expiry of the orders closed as expired before the wall clock reached
         their expiry (the chain's head did): only these can a reorg make unexpired."""
-        self.takers = TakerIndex()
-        """Held orders restricted to one taker: left out of the public book (attack30)."""
 
     def load(self, order_hash: bytes) -> Record | None:
         """The record, from memory or back from the store (held again until evicted)."""

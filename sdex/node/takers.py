@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Container
+from math import gcd
 
 from sdex.book import OrderBook, PairBook, Side
-from sdex.book.levels import Entry, Level
+from sdex.book.levels import BookSide, Entry, Level
 from sdex.order import ZERO_ADDRESS, SignedOrder
 
 Hidden = dict[tuple[int, int], list[Entry]]
@@ -30,27 +31,62 @@ Totals = list[tuple[int, int, int]]
 
 
 class TakerIndex:
-    """The hashes of held orders restricted to one taker, by (maker token, taker token): a
-    pair's asks are (base, quote), its bids (quote, base)."""
+    """The hashes of held orders restricted to one taker, by (maker token, taker token) (a
+    pair's asks are (base, quote), its bids (quote, base)) and then by their limit price
+    (``maker_amount / g``, ``taker_amount / g``): the level they rest at.
 
-    __slots__ = ("by_tokens",)
+    The public view (``viewer`` None) of a side is kept between reads and brought up to
+    date from the side's log of levels whose total moved (``BookSide.changes``: a hidden
+    entry that enters or leaves the queue, or whose fillable moves, moves its level's
+    total), reading only the restricted orders at those levels: O(levels moved + their
+    restricted orders), O(restricted orders on the side) when the log no longer reaches
+    back. A read for one taker reads every restricted order on the side."""
+
+    __slots__ = ("by_tokens", "views")
 
     def __init__(self) -> None:
-        self.by_tokens: dict[tuple[str, str], set[bytes]] = {}
+        self.by_tokens: dict[tuple[str, str], dict[tuple[int, int], set[bytes]]] = {}
+        self.views: dict[tuple[str, str], tuple[int, Hidden]] = {}
+        """(maker token, taker token) -> the side's log cursor and its public view then."""
 
     def note(self, signed: SignedOrder) -> None:
         o = signed.order
-        if o.taker != ZERO_ADDRESS:
-            key = (o.maker_token, o.taker_token)
-            held = self.by_tokens.get(key)
-            if held is None:
-                self.by_tokens[key] = {signed.hash}
-            else:
-                held.add(signed.hash)
+        if o.taker == ZERO_ADDRESS:
+            return
+        tokens = (o.maker_token, o.taker_token)
+        g = gcd(o.maker_amount, o.taker_amount) or 1
+        price = (o.maker_amount // g, o.taker_amount // g)
+        levels = self.by_tokens.get(tokens)
+        if levels is None:
+            levels = self.by_tokens[tokens] = {}
+        held = levels.get(price)
+        if held is None:
+            levels[price] = {signed.hash}
+        else:
+            held.add(signed.hash)
+
+    def forget(self, signed: SignedOrder) -> None:
+        """``signed``'s record leaves memory (evicted, closed): its hash leaves the index."""
+        o = signed.order
+        if o.taker == ZERO_ADDRESS:
+            return
+        tokens = (o.maker_token, o.taker_token)
+        levels = self.by_tokens.get(tokens)
+        if levels is None:
+            return
+        g = gcd(o.maker_amount, o.taker_amount) or 1
+        price = (o.maker_amount // g, o.taker_amount // g)
+        hashes = levels.get(price)
+        if hashes is not None:
+            hashes.discard(signed.hash)
+            if not hashes:
+                del levels[price]
+                if not levels:
+                    del self.by_tokens[tokens]
 
     def count(self, pair: PairBook, side: Side) -> int:
-        """How many ``hidden`` reads for ``pair``'s ``side`` (at most)."""
-        return len(self.by_tokens.get(_tokens(pair, side), ()))
+        """How many restricted orders ``pair``'s ``side`` has at most (what a read walks)."""
+        return sum(len(h) for h in self.by_tokens.get(_tokens(pair, side), {}).values())
 
     def hidden(
         self,
@@ -61,15 +97,54 @@ class TakerIndex:
         viewer: str | None = None,
     ) -> Hidden:
         """The entries of ``pair``'s ``side`` in their levels' queues (those the book counts
-        as offered) that ``viewer`` (None: anyone) may not take, by level, O(restricted
-        orders held on that side). Hashes no longer ``held`` are dropped."""
-        out: Hidden = {}
-        key = _tokens(pair, side)
-        hashes = self.by_tokens.get(key)
-        if not hashes:
-            return out
-        gone: list[bytes] = []
+        as offered) that ``viewer`` (None: anyone) may not take, by level. Hashes no longer
+        ``held`` are dropped. (The public view is the index's own: not to be changed.)"""
+        tokens = _tokens(pair, side)
+        levels = self.by_tokens.get(tokens)
+        if not levels:
+            self.views.pop(tokens, None)
+            return {}
         book_side = pair.side(side)
+        if viewer is not None:
+            out: Hidden = {}
+            for price in list(levels):
+                self._level(book, held, book_side, levels, price, viewer, out)
+            return out
+        view = self.views.get(tokens)
+        moved, cursor = book_side.changes(view[0] if view is not None else -1)
+        if view is None or moved is None:
+            out = {}
+            for price in list(levels):
+                self._level(book, held, book_side, levels, price, None, out)
+        else:
+            out = view[1]
+            seen: set[tuple[int, int]] = set()
+            for level in moved:
+                key = (level.num, level.den)
+                if key in seen:
+                    continue
+                seen.add(key)
+                out.pop(key, None)
+                price = (level.den, level.num) if side is Side.ASK else key
+                if price in levels:
+                    self._level(book, held, book_side, levels, price, None, out)
+        self.views[tokens] = (cursor, out)
+        return out
+
+    @staticmethod
+    def _level(
+        book: OrderBook,
+        held: Container[bytes],
+        book_side: BookSide,
+        levels: dict[tuple[int, int], set[bytes]],
+        price: tuple[int, int],
+        viewer: str | None,
+        out: Hidden,
+    ) -> None:
+        """Into ``out``: the entries at one limit price in their level's queue that
+        ``viewer`` may not take (hashes no longer ``held`` dropped from ``levels``)."""
+        hashes = levels[price]
+        gone: list[bytes] = []
         for h in hashes:
             if h not in held:
                 gone.append(h)
@@ -88,8 +163,7 @@ class TakerIndex:
         if gone:
             hashes.difference_update(gone)
             if not hashes:
-                del self.by_tokens[key]
-        return out
+                del levels[price]
 
 
 def _tokens(pair: PairBook, side: Side) -> tuple[str, str]:
