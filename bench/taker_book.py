@@ -6,9 +6,10 @@ against the book's own reads in the same run (the reference: ``PairBook.offered`
 
 A book of one pair with ``--size`` resting orders over 1,000 price levels, a share of them
 (``--restricted``, each value a run) restricted to a taker (their hashes in a ``TakerIndex``).
-Each round times, alternating which goes first: ``page`` (both sides' ``perPage=100`` page
-at a random depth) and ``depth`` (both sides' level totals), the public view vs the
-reference. Medians in microseconds and the ratio public / reference per round; prints JSON.
+Each round times, alternating which goes first: ``page_top`` and ``page_deep`` (both sides'
+``perPage=100`` page: the first, or at a random depth in the first quarter) and ``depth``
+(both sides' level totals), the public view vs the reference. Medians in microseconds and
+the ratio public / reference per round; prints JSON.
 """
 
 from __future__ import annotations
@@ -68,11 +69,15 @@ def run(size: int, share: float, rounds: int, seed: int) -> dict[str, Any]:
         return [pair.totals(s) for s in sides]
 
     out: dict[str, Any] = {"size": size, "restricted": share}
-    for name, new, ref in (("page", page_public, page_ref), ("depth", depth_public, depth_ref)):
+    for name, new, ref in (
+        ("page_top", page_public, page_ref),
+        ("page_deep", page_public, page_ref),
+        ("depth", depth_public, depth_ref),
+    ):
         t_new: list[float] = []
         t_ref: list[float] = []
         for r in range(rounds):
-            first = rng.randrange(0, max(1, size // 4))
+            first = rng.randrange(0, max(1, size // 4)) if name == "page_deep" else 0
             pair_ = ((new, t_new), (ref, t_ref))
             for fn, into in pair_ if r % 2 == 0 else pair_[::-1]:
                 t0 = time.perf_counter()

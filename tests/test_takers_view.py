@@ -10,6 +10,7 @@ import random
 import pytest
 
 from sdex.book import Entry, OrderBook, RemovalReason, Side
+from sdex.node import takers
 from sdex.node.takers import TakerIndex, offered, public_totals
 from sdex.order import ZERO_ADDRESS, SignedOrder
 from tests.test_book import BASE, MAKERS, QUOTE, ask
@@ -39,8 +40,14 @@ def _totals(walk: list[Entry]) -> list[tuple[int, int, int]]:
     return [(n, d, a) for (n, d), a in out.items()]  # (the walk is best first)
 
 
+@pytest.mark.parametrize("window", [0, takers.WINDOW])
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_pages_and_totals_leave_out_what_the_viewer_may_not_take(seed: int) -> None:
+def test_pages_and_totals_leave_out_what_the_viewer_may_not_take(
+    seed: int, window: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every page, near the top (cut from the book's walk) or deep (``window`` 0: every
+    page by the walk of the levels)."""
+    monkeypatch.setattr(takers, "WINDOW", window)
     rng = random.Random(seed)
     book = OrderBook([(BASE, QUOTE)], default_funds=None)
     pair = book.pair(BASE, QUOTE)

@@ -28,6 +28,10 @@ from sdex.order import ZERO_ADDRESS, SignedOrder
 Hidden = dict[tuple[int, int], list[Entry]]
 """(num, den) of a level -> the entries in its queue that the viewer may not take."""
 Totals = list[tuple[int, int, int]]
+WINDOW = 4096
+"""A page whose end and the side's hidden orders reach at most this far is cut from the
+book's own walk from the top (O(``WINDOW``), compiled), deeper ones by a walk of every
+level here (O(levels), in Python)."""
 
 
 class TakerIndex:
@@ -178,12 +182,23 @@ def offered(
     those at places ``first`` to ``end - 1`` in price-time order, and the levels read."""
     if not hidden:
         return pair.offered(side, first, end)
+    hid = sum(len(es) for es in hidden.values())
+    if end + hid <= WINDOW:
+        # near the top (most pages): the book's own walk of the first ``end + hid`` places
+        # (compiled), the hidden ones left out: at least ``end`` public ones among them
+        total, raw, read = pair.offered(side, 0, end + hid)
+        left_out = {id(e) for es in hidden.values() for e in es}
+        public = [e for e in raw if id(e) not in left_out]
+        return total - hid, public[first:end], read
     total = 0
     page: list[Entry] = []
     ranked = pair.side(side).ranked
+    # by the level itself (an identity lookup per level, no key built): a list's entries
+    # are all in one level's queue
+    at: dict[Level, list[Entry]] = {es[0].level: es for es in hidden.values() if es[0].level}
     for i in range(len(ranked) - 1, -1, -1):
         level = ranked[i]
-        out = hidden.get((level.num, level.den))
+        out = at.get(level)
         n = level.live - (len(out) if out else 0)
         if n > 0 and total < end and total + n > first:  # the page takes some of it
             skip = first - total if first > total else 0  # its public entries before
@@ -227,14 +242,18 @@ def public_totals(totals: Totals, hidden: Hidden) -> Totals:
     are dropped."""
     if not hidden:
         return totals
+    nums = {n for n, _ in hidden}  # (an int looked up per level, a key built only on a hit)
     out: Totals = []
-    for n, d, a in totals:
-        at = hidden.get((n, d))
-        if at is not None:
-            a -= sum(e.fillable for e in at)
-            if a <= 0:
-                continue
-        out.append((n, d, a))
+    for t in totals:
+        if t[0] in nums:
+            n, d, a = t
+            at = hidden.get((n, d))
+            if at is not None:
+                a -= sum(e.fillable for e in at)
+                if a <= 0:
+                    continue
+                t = (n, d, a)
+        out.append(t)
     return out
 
 
