@@ -142,3 +142,18 @@ async def test_the_websockets_book_events_leave_them_out(chain: Chain, tmp_path:
                 assert await rest_depth(api, base, quote) == want  # (a tick has compared)
                 assert client.depth == want
                 assert all(not d["asks"] and not d["bids"] for d in client.deltas[seen:])
+
+
+async def test_a_restarted_node_still_leaves_them_out(chain: Chain, tmp_path: Path) -> None:
+    """The restricted orders read back from the store at a start are left out too."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    public, fake = _ask(c, ALICE, 3100), _ask(c, CAROL, 2400, taker=DEAD)
+    async with running_node(cfg) as (_node, api):
+        for o in (public, fake):
+            assert (await api.post_order(o))[0] == 201
+    async with running_node(cfg) as (node, api):
+        assert len(node.book) == 2
+        assert (await _book(api, c))["asks"] == [public.hash_hex]
+        assert (await _depth(api, c))["asks"] == [["31/10000000000", str(E18)]]
+        assert (await _book(api, c, takerAddress=DEAD))["asks"] == [fake.hash_hex, public.hash_hex]
