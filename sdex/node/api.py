@@ -193,11 +193,12 @@ async def get_orderbook(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     base = _query_address(request, "baseToken", required=True)
     quote = _query_address(request, "quoteToken", required=True)
+    viewer = _query_address(request, "takerAddress")  # (also its orders: sdex.node.takers)
     page = _query_int(request, "page", 1, 1, 10**9)
     per_page = _query_int(request, "perPage", 100, 1, MAX_PER_PAGE)
     assert base is not None and quote is not None
     try:
-        return await book_page(request, node, base, quote, page, per_page)
+        return await book_page(request, node, base, quote, page, per_page, viewer)
     except UnknownPair:
         raise ApiError.field(
             "quoteToken", FieldCode.ADDRESS_NOT_SUPPORTED, "this node does not list that pair"
@@ -369,7 +370,9 @@ def make_app(node: Node) -> web.Application:
     app[LISTING_LIMITER_KEY] = RateLimiter(node.config.listing_rate_limit)
     app[LANE_KEY] = ListingLane(node.config.listing_total_rate)
     app[WS_SLOTS_KEY] = WsSlots(node.config.max_ws_per_client, node.config.max_ws)
-    feed = app[BOOK_FEED_KEY] = BookFeed(node.book, node.events, node.config.book_tick)
+    feed = app[BOOK_FEED_KEY] = BookFeed(
+        node.book, node.events, node.config.book_tick, hidden=node.public_hidden
+    )
     app.on_cleanup.append(lambda _app: _stopped(feed))
     app.router.add_post("/v1/orders", post_order_for(node, metrics))
     app.router.add_get("/v1/orders", listing(get_orders))

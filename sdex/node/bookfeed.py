@@ -37,13 +37,14 @@ import json
 import time
 from collections.abc import Callable
 
-from sdex.book import OrderBook, Side
+from sdex.book import OrderBook, PairBook, Side
 from sdex.book.levels import BookSide
 from sdex.errors import FieldCode
 from sdex.node.bookrequest import BadRequest as BadRequest
 from sdex.node.bookrequest import Key, parse_request
 from sdex.node.events import Event, EventHub, Published, Subscription, encode_json
 from sdex.node.listings import WALKED_PER_RECORD
+from sdex.node.takers import Hidden, public_total, public_totals
 
 MAX_BOOK_SUBSCRIPTIONS = 8
 """Pairs one socket may follow at once (a node lists a handful of pairs)."""
@@ -155,8 +156,11 @@ class BookFeed:
         hub: EventHub,
         tick: float = 0.005,
         clock: Callable[[], float] = time.perf_counter,
+        hidden: Callable[[PairBook, Side], Hidden] | None = None,
     ) -> None:
         self.book = book
+        self._hidden = hidden
+        """What a side's public levels leave out (orders for one taker: ``sdex.node.takers``)."""
         self.hub = hub
         self.tick = tick
         self._clock = clock
@@ -214,7 +218,7 @@ class BookFeed:
             self._sweep = asyncio.get_running_loop().call_later(self._every, self._swept)
         pair = self.book.pair(*key)
         walked = len(pair.bids) + len(pair.asks)  # (levels read)
-        bids, asks = pair.totals(Side.BID), pair.totals(Side.ASK)
+        bids, asks = self._totals(pair, Side.BID), self._totals(pair, Side.ASK)
         old = feed.building.pop(sub, None)
         if old is not None:  # subscribed again while its snapshot was being built
             old.done = True
@@ -330,7 +334,15 @@ class BookFeed:
         """The pair's levels as of ``feed.seq``: read from the book, which ``_flush`` (called
         first, with no await since) brought ``feed`` up to."""
         pair = self.book.pair(feed.base, feed.quote)
-        return self._snapshot(feed, event, pair.totals(Side.BID), pair.totals(Side.ASK))
+        return self._snapshot(
+            feed, event, self._totals(pair, Side.BID), self._totals(pair, Side.ASK)
+        )
+
+    def _totals(self, pair: PairBook, side: Side) -> Totals:
+        """The side's levels anyone may take from, best first (``PairBook.totals`` less the
+        orders restricted to one taker)."""
+        totals = pair.totals(side)
+        return public_totals(totals, self._hidden(pair, side)) if self._hidden else totals
 
     @staticmethod
     def _snapshot(feed: _PairFeed, event: str | None, bids: Totals, asks: Totals) -> Event:
@@ -403,8 +415,9 @@ class BookFeed:
         longer reaches back (O(levels), with ``delta``)."""
         levels, feed.cursors[i] = side.changes(feed.cursors[i])
         sent = feed.sent[i]
+        pair = self.book.pair(feed.base, feed.quote)
         if levels is None:
-            totals = self.book.pair(feed.base, feed.quote).totals(which)
+            totals = self._totals(pair, which)
             moved = delta([(n, d, a) for (n, d), a in sent.items()], totals)
             sent.clear()
             sent.update(((n, d), a) for n, d, a in totals)
@@ -413,9 +426,10 @@ class BookFeed:
         for level in levels:  # (a price may come twice: noted again, or a level made anew)
             ranks[(level.num, level.den)] = level.rank
         out: list[list[str]] = []
+        hidden = self._hidden(pair, which) if self._hidden and ranks else {}
         for key in sorted(ranks, key=ranks.__getitem__, reverse=True):  # best first
             now = side.levels.get(key)
-            amount = now.total if now is not None and now.listed else 0
+            amount = public_total(now, hidden) if now is not None and now.listed else 0
             if sent.get(key, 0) != amount:
                 if amount:
                     sent[key] = amount

@@ -41,6 +41,7 @@ from sdex.model import OrderStatus, fill_json
 from sdex.node.core import Node
 from sdex.node.held import meta_text
 from sdex.node.listings import LANE_KEY, WALKED_PER_RECORD, listed
+from sdex.node.takers import offered
 from sdex.store import StoreError
 from sdex.storepage import FILL_KEY, FILL_TAG, ORDER_KEY, Cursor, Page
 
@@ -226,20 +227,30 @@ async def fills_page(
 
 
 async def book_page(
-    request: web.Request, node: Node, base: str, quote: str, page: int, per_page: int
+    request: web.Request,
+    node: Node,
+    base: str,
+    quote: str,
+    page: int,
+    per_page: int,
+    viewer: str | None = None,
 ) -> web.Response:
     """``{"bids": page, "asks": page}`` of the orders the pair offers (``UnknownPair`` for a
     pair the node does not list): the orders chosen, and each side's total, read from the
     book's levels (no await: one instant; O(levels + the page), ``PairBook.offered``),
-    their records built in the lane."""
+    their records built in the lane. Orders restricted to a taker other than ``viewer``
+    are left out (``sdex.node.takers``: the public book, ``viewer`` None, shows only orders
+    anyone may take)."""
     pair = node.book.pair(base, quote)
+    takers = node.registry.takers
     first, end = (page - 1) * per_page, page * per_page
     totals: list[int] = []
     chosen: list[list[bytes]] = []
     walked = 0
     for side in (Side.BID, Side.ASK):
-        total, entries, read = pair.offered(side, first, end)
-        walked += read
+        hidden = takers.hidden(node.book, node.records, pair, side, viewer)
+        total, entries, read = offered(pair, side, first, end, hidden)
+        walked += read + takers.count(pair, side)
         totals.append(total)
         chosen.append([e.signed.hash for e in entries])
     records, registry = node.records, node.registry

@@ -7,10 +7,12 @@ from collections.abc import Container, Iterable
 from json.encoder import encode_basestring_ascii as _string
 from typing import Any
 
-from sdex.book import BookOrderState, Side
+from sdex.book import BookOrderState, PairBook, Side
 from sdex.chain import FillEvent
 from sdex.matching.match import Match, MatchResult
 from sdex.node.records import NodeState, Record
+from sdex.node.takers import Hidden
+from sdex.order import ZERO_ADDRESS
 from sdex.store import StoredFill, StoredOrder
 
 
@@ -70,7 +72,13 @@ class NodeViews(NodeState):
             f'"matches": [{", ".join(_match_text(x) for x in matches)}]}}'
         )
 
-    def orderbook(self, base: str, quote: str, page: int, per_page: int) -> dict[str, object]:
+    def public_hidden(self, pair: PairBook, side: Side) -> Hidden:
+        """What the public book of ``pair``'s ``side`` leaves out (``sdex.node.takers``)."""
+        return self.registry.takers.hidden(self.book, self.records, pair, side)
+
+    def orderbook(
+        self, base: str, quote: str, page: int, per_page: int, viewer: str | None = None
+    ) -> dict[str, object]:
         """A page of each side's offered orders (fillable now), in price-time order, and how
         many each side offers, built as dicts in one go: the reference the route's sliced
         pages (``sdex.node.pages.book_page``) are tested byte-identical against. A record is
@@ -84,6 +92,8 @@ class NodeViews(NodeState):
             for e in pair.entries(side):
                 if e.parked or e.closed is not None or e.fillable <= 0:
                     continue  # (offers nothing now: ``entry_state``'s fillable is 0)
+                if e.taker != ZERO_ADDRESS and e.taker != viewer:
+                    continue  # (not for ``viewer`` to take: ``sdex.node.takers``)
                 if first <= total < last and e.hash in self.records:
                     records.append(
                         {"order": e.signed.to_json(), "metaData": self.meta(self.records[e.hash])}
