@@ -14,13 +14,15 @@ is signed by its own key: the hostile ask goes, the honest buy trades with the n
 
 from __future__ import annotations
 
-from dataclasses import replace
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sdex.chain.exchange import deploy, load_abi
-from sdex.order import sign_order
+from sdex.order import SignedOrder, sign_order
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
 
 OWNER = 5
@@ -61,20 +63,32 @@ def sent(c: Chain) -> int:
     return int(c.rpc.call("eth_getTransactionCount", c.address(OPERATOR), "latest"), 16)
 
 
-async def test_a_gas_gated_contract_ask_does_not_remove_honest_buys(
-    chain: Chain, tmp_path: Path
-) -> None:
-    c = chain
-    w = gas_gated_wallet(c)
+@dataclass
+class Crossing:
+    """A contract wallet's ask at 250, an honest ask at 255, then an honest buy at 260, at a
+    running node; ``mark`` is taken just before the buy is posted."""
+
+    api: Api
+    hostile: SignedOrder
+    honest_ask: SignedOrder
+    buy: SignedOrder
+    mark: int
+
+
+@contextlib.asynccontextmanager
+async def hostile_ask_then_buy(
+    c: Chain, tmp_path: Path, wallet: str, mark: Callable[[Chain], int]
+) -> AsyncIterator[Crossing]:
+    """The crossing above, yielded once the buy is removed or the honest ask filled."""
     hostile = sign_order(
-        replace(ask(c, ALICE, E18 // 10, 250 * E6), maker=w), c.domain, c.keys[OWNER]
+        replace(ask(c, ALICE, E18 // 10, 250 * E6), maker=wallet), c.domain, c.keys[OWNER]
     )
     honest_ask = c.sign(ask(c, CAROL, E18 // 10, 255 * E6))
     async with running_node(node_config(c, tmp_path / "n.db", operator=OPERATOR)) as (node, api):
         await wait_for(node.mirror_ready)
         assert (await api.post_order(hostile))[0] == 201
         assert (await api.post_order(honest_ask))[0] == 201
-        before = sent(c)
+        before = mark(c)
         buy = c.sign(bid(c, BOB, E18 // 10, 260 * E6))
         assert (await api.post_order(buy))[0] == 201
 
@@ -82,12 +96,20 @@ async def test_a_gas_gated_contract_ask_does_not_remove_honest_buys(
             return await api.status(buy) == "removed" or await api.status(honest_ask) == "filled"
 
         await wait_for(decided, timeout=30.0)
-        assert await api.status(buy) in ("filled", "partially_filled")  # (its price's rest)
-        assert await api.status(honest_ask) == "filled"
-        assert await api.status(hostile) == "removed"
+        yield Crossing(api, hostile, honest_ask, buy, before)
+
+
+async def test_a_gas_gated_contract_ask_does_not_remove_honest_buys(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    async with hostile_ask_then_buy(c, tmp_path, gas_gated_wallet(c), sent) as x:
+        assert await x.api.status(x.buy) in ("filled", "partially_filled")  # (its price's rest)
+        assert await x.api.status(x.honest_ask) == "filled"
+        assert await x.api.status(x.hostile) == "removed"
         # what traded, in at most two transactions (the two matches may go as one batch
         # that skips the hostile one); before the fix: three reverted ones, then none
-        assert sent(c) - before <= 2
+        assert sent(c) - x.mark <= 2
 
 
 async def test_a_gas_burning_contract_ask_does_not_sink_a_batch(
@@ -109,18 +131,26 @@ async def test_a_gas_burning_contract_ask_does_not_sink_a_batch(
         await wait_for(node.mirror_ready)
         for so in (burner, *honest):
             assert (await api.post_order(so))[0] == 201
-        start = block(c)
-        buy = c.sign(bid(c, BOB, 3 * E18 // 10, 3 * 260 * E6))
-        assert (await api.post_order(buy))[0] == 201
+        await sweep_past_the_burner(c, api, burner, honest)
 
-        async def decided() -> bool:
-            states = [await api.status(so) for so in (buy, burner, *honest)]
-            return states[0] == "removed" or states[1:] == ["removed", "filled", "filled"]
 
-        await wait_for(decided, timeout=60.0)
-        used, reverted = operator_gas(c, start)
-        assert await api.status(buy) in ("partially_filled", "filled"), (used, reverted)
-        assert [await api.status(so) for so in honest] == ["filled", "filled"]
-        assert await api.status(burner) == "removed"
-        assert reverted == 0
-        assert used < 400_000, used  # two honest matches (~100-140k each)
+async def sweep_past_the_burner(
+    c: Chain, api: Api, burner: SignedOrder, honest: list[SignedOrder]
+) -> None:
+    """A buy sweeping the burner's ask and the two honest ones above it: the honest asks
+    trade, the burner is removed, nothing reverted is mined."""
+    start = block(c)
+    buy = c.sign(bid(c, BOB, 3 * E18 // 10, 3 * 260 * E6))
+    assert (await api.post_order(buy))[0] == 201
+
+    async def decided() -> bool:
+        states = [await api.status(so) for so in (buy, burner, *honest)]
+        return states[0] == "removed" or states[1:] == ["removed", "filled", "filled"]
+
+    await wait_for(decided, timeout=60.0)
+    used, reverted = operator_gas(c, start)
+    assert await api.status(buy) in ("partially_filled", "filled"), (used, reverted)
+    assert [await api.status(so) for so in honest] == ["filled", "filled"]
+    assert await api.status(burner) == "removed"
+    assert reverted == 0
+    assert used < 400_000, used  # two honest matches (~100-140k each)

@@ -8,18 +8,14 @@ source group at all. One header (``Connection: close``) undid both bounds."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
 
-from sdex.devnet import free_port
-from sdex.gossip import Gossip, GossipConfig, NodeKey
+from sdex.gossip import GossipConfig, NodeKey
 from sdex.gossip.peers import LOOPBACK
-from sdex.gossip.routes import add_routes
-from sdex.httpkit import RateLimit
 from tests.nodeutil import serving
-from tests.p2putil import MemoryNode
+from tests.p2putil import serve_gossip
 from tests.test_review29_host_forms import _loopback_name
 
 SHARED = [f"http://10.9.{i}.1:9000" for i in range(8)]
@@ -41,24 +37,6 @@ def _closing_hello(key: NodeKey) -> web.Application:
     return app
 
 
-async def _node(url: str, port: int, seeds: list[str]) -> AsyncIterator[Gossip]:
-    node = MemoryNode()
-    g = Gossip(node, url, seeds, GossipConfig(dial_interval=0.1), NodeKey.generate())
-    node.gossip = g
-    app = web.Application()
-    add_routes(app, g, RateLimit(), admin=True)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    await g.start()
-    try:
-        yield g
-    finally:
-        await runner.shutdown()
-        await g.stop()
-        await runner.cleanup()
-
-
 async def test_a_peer_that_closes_its_answer_counts_against_its_address() -> None:
     name = _loopback_name()
     if name is None:
@@ -66,9 +44,9 @@ async def test_a_peer_that_closes_its_answer_counts_against_its_address() -> Non
     hostile = NodeKey.generate()
     async with serving(_closing_hello(hostile)) as base:
         url_h = f"http://{name}:{base.rsplit(':', 1)[1]}"  # (its name: a group of its own)
-        port = free_port()
-        gen = _node(f"http://127.0.0.1:{port}", port, [url_h])
-        b = await gen.__anext__()
+        m = await serve_gossip(GossipConfig(dial_interval=0.1), [url_h])
+        b = m.gossip
+        await b.start()
         try:
             async with asyncio.timeout(20):
                 while b.peers.get(hostile.node_id) is None:
@@ -80,4 +58,6 @@ async def test_a_peer_that_closes_its_answer_counts_against_its_address() -> Non
             assert shared, "its shared URLs were introduced"
             assert {c.source for c in shared.values()} == {LOOPBACK}
         finally:
-            await gen.aclose()
+            await m.runner.shutdown()
+            await b.stop()
+            await m.runner.cleanup()

@@ -19,7 +19,15 @@ from sdex.order import sign_order
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.rpcfault import Answer, _proxy
-from tests.test_attack30_gas_gated_wallet import OPERATOR, OWNER, block, gas_gated_wallet, sent
+from tests.test_attack30_gas_gated_wallet import (
+    OPERATOR,
+    OWNER,
+    block,
+    gas_gated_wallet,
+    hostile_ask_then_buy,
+    sent,
+    sweep_past_the_burner,
+)
 from tests.test_attack30_gas_gated_wallet import operator_gas as operator_gas
 from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
 
@@ -49,21 +57,7 @@ async def test_an_untracked_gas_burning_contract_ask_does_not_sink_a_batch(
             assert (await api.post_order(so))[0] == 201
         assert not node.mirror.sigs.tracks(burning)  # (the setup: forgotten, still held)
         assert await api.status(burner) == "open"
-        start = block(c)
-        buy = c.sign(bid(c, BOB, 3 * E18 // 10, 3 * 260 * E6))
-        assert (await api.post_order(buy))[0] == 201
-
-        async def decided() -> bool:
-            states = [await api.status(so) for so in (buy, burner, *honest)]
-            return states[0] == "removed" or states[1:] == ["removed", "filled", "filled"]
-
-        await wait_for(decided, timeout=60.0)
-        used, reverted = operator_gas(c, start)
-        assert await api.status(buy) in ("partially_filled", "filled"), (used, reverted)
-        assert [await api.status(so) for so in honest] == ["filled", "filled"]
-        assert await api.status(burner) == "removed"
-        assert reverted == 0
-        assert used < 400_000, used  # two honest matches (~100-140k each)
+        await sweep_past_the_burner(c, api, burner, honest)
 
 
 def call_only_wallet(c: Chain) -> str:
@@ -82,24 +76,9 @@ async def test_a_contract_ask_valid_only_to_calls_costs_no_reverted_settlement(
     three tries was mined reverted, the operator paying; a fresh order of the same wallet
     (free to sign) three more. The pre-flight now carries the fees it is signed with."""
     c = chain
-    w = call_only_wallet(c)
-    hostile = sign_order(
-        replace(ask(c, ALICE, E18 // 10, 250 * E6), maker=w), c.domain, c.keys[OWNER]
-    )
-    honest_ask = c.sign(ask(c, CAROL, E18 // 10, 255 * E6))
-    async with running_node(node_config(c, tmp_path / "n.db", operator=OPERATOR)) as (node, api):
-        await wait_for(node.mirror_ready)
-        assert (await api.post_order(hostile))[0] == 201
-        assert (await api.post_order(honest_ask))[0] == 201
-        start = block(c)
-        buy = c.sign(bid(c, BOB, E18 // 10, 260 * E6))
-        assert (await api.post_order(buy))[0] == 201
-
-        async def decided() -> bool:
-            return await api.status(buy) == "removed" or await api.status(honest_ask) == "filled"
-
-        await wait_for(decided, timeout=30.0)
-        used, reverted = operator_gas(c, start)
+    async with hostile_ask_then_buy(c, tmp_path, call_only_wallet(c), block) as x:
+        api, buy, honest_ask, hostile = x.api, x.buy, x.honest_ask, x.hostile
+        used, reverted = operator_gas(c, x.mark)
         assert await api.status(buy) in ("filled", "partially_filled"), (used, reverted)
         assert await api.status(honest_ask) == "filled"
         assert await api.status(hostile) == "removed"
@@ -148,6 +127,15 @@ FAILED_PREFLIGHTS = 4
 """More than ``MAX_SETTLE_FAILURES``: before the fix, the honest wallet's ask went at 3."""
 
 
+def operator_preflight(c: Chain, req: object) -> bool:
+    """Is this JSON-RPC request the operator's pre-flight (an ``eth_call`` from it, with gas)?"""
+    if not isinstance(req, dict) or req.get("method") != "eth_call":
+        return False
+    params = req.get("params") or [{}]
+    call = params[0] if isinstance(params[0], dict) else {}
+    return call.get("from", "").lower() == c.address(OPERATOR).lower() and "gas" in call
+
+
 async def test_a_preflight_the_chain_did_not_answer_blames_no_contract_maker(
     chain: Chain, tmp_path: Path
 ) -> None:
@@ -163,11 +151,7 @@ async def test_a_preflight_the_chain_did_not_answer_blames_no_contract_maker(
     failed = [0]
 
     def intercept(req: object) -> Answer | None:
-        if not isinstance(req, dict) or req.get("method") != "eth_call":
-            return None
-        params = req.get("params") or [{}]
-        call = params[0] if isinstance(params[0], dict) else {}
-        if call.get("from", "").lower() != c.address(OPERATOR).lower() or "gas" not in call:
+        if not operator_preflight(c, req):
             return None
         with lock:
             if failed[0] >= FAILED_PREFLIGHTS:
@@ -209,11 +193,7 @@ async def test_a_preflight_out_of_gas_without_revert_data_still_removes_the_burn
     c = chain
 
     def intercept(req: object) -> Answer | None:
-        if not isinstance(req, dict) or req.get("method") != "eth_call":
-            return None
-        params = req.get("params") or [{}]
-        call = params[0] if isinstance(params[0], dict) else {}
-        if call.get("from", "").lower() != c.address(OPERATOR).lower() or "gas" not in call:
+        if not operator_preflight(c, req):
             return None
         error = {"code": -32000, "message": "out of gas"}  # (geth's words)
         return 200, json.dumps({"jsonrpc": "2.0", "id": req["id"], "error": error}).encode()
