@@ -41,14 +41,15 @@ def already_known(e: RpcError) -> bool:
 _NONCE_REFUSED = re.compile(r"\bnonce too (low|high)\b", re.IGNORECASE)
 
 
-_OUT_OF_GAS = ("out of gas", "outofgas", "gas required exceeds")
+OUT_OF_GAS = ("out of gas", "outofgas", "gas required exceeds")
+"""How chains say a call ran out of gas (lowercased)."""
 
 
 def ran_out_of_gas(e: RpcError) -> bool:
     """A call that ran out of gas, as a chain says it without revert data (geth's "out of
     gas", anvil's "OutOfGas"): the transaction's doing, e.g. a wallet that burns its gas."""
     said = str(e).lower()
-    return any(w in said for w in _OUT_OF_GAS)
+    return any(w in said for w in OUT_OF_GAS)
 
 
 def refused_for_nonce(e: RpcError, *, low_only: bool = False) -> bool:

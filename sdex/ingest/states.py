@@ -9,8 +9,17 @@ from collections.abc import Sequence
 from sdex.chain import Exchange, OrderState
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.exchange import decode_order_states
-from sdex.errors import ContractRevert
+from sdex.chain.tx import OUT_OF_GAS
+from sdex.errors import ContractRevert, RpcError
 from sdex.order import SignedOrder
+
+CALL_GAS = 25_000_000
+"""Gas each ``getOrderStates`` call is given: below what providers allow a call (geth's
+``--rpc.gascap`` 50M, a block's 30M), so a read behaves alike on every chain. A contract
+maker's row may take ``SIGNATURE_VIEW_GAS`` (100,000) and more with its tokens' views
+(~115,000 measured for a wallet that burns what it gets): a read that runs out is split
+(``_order_states``), never failed whole (review32: 500 such rows, the restart's and the
+watcher's chunk, failed every honest row with them)."""
 
 
 class StateBatcher:
@@ -61,15 +70,30 @@ class StateBatcher:
         return await self._order_states(orders, "latest")
 
     async def _order_states(self, orders: Sequence[SignedOrder], tag: str) -> list[OrderState]:
-        """One ``getOrderStates`` ``eth_call`` at block ``tag``, its rows checked."""
+        """One ``getOrderStates`` ``eth_call`` at block ``tag``, its rows checked; a call
+        that runs out of ``CALL_GAS`` (contract makers' rows) is read again in halves, down
+        to one order (whose read cannot: at most a few hundred thousand gas)."""
         if not orders:
             return []
+        try:
+            return await self._order_states_call(orders, tag)
+        except (RpcError, ContractRevert) as e:
+            if len(orders) == 1 or not _out_of_gas(e):
+                raise
+        half = len(orders) // 2
+        first = await self._order_states(orders[:half], tag)
+        return first + await self._order_states(orders[half:], tag)
+
+    async def _order_states_call(self, orders: Sequence[SignedOrder], tag: str) -> list[OrderState]:
         ex = self.exchange
-        tx = {"to": ex.address, "data": "0x" + ex.encode_order_states(orders).hex()}
+        data = "0x" + ex.encode_order_states(orders).hex()
+        tx = {"to": ex.address, "data": data, "gas": hex(CALL_GAS)}
         self.calls += 1
         try:
             raw = await self.rpc.call("eth_call", tx, tag)
         except ContractRevert as e:
+            if _out_of_gas(e):
+                raise
             raise ex.decoder.decode(e) from None
         if not isinstance(raw, str) or not raw.startswith("0x"):
             raise ValueError("getOrderStates answered something else than hex")
@@ -104,3 +128,10 @@ class StateBatcher:
         for (_, fut), state in zip(batch, states, strict=True):
             if not fut.done():
                 fut.set_result(state)
+
+
+def _out_of_gas(e: RpcError | ContractRevert) -> bool:
+    """The call ran out of gas (Hardhat answers it as a revert with empty data)."""
+    if isinstance(e, ContractRevert) and e.data:
+        return False
+    return any(w in str(e).lower() for w in OUT_OF_GAS)
