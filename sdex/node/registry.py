@@ -379,15 +379,23 @@ class OrderRegistry(HeldOrders):
         return task
 
     async def _committed(self, tracked: list[tuple[asyncio.Future[None], list[str]]]) -> None:
-        # (shielded: the futures are the store's, a 2xx's wait may share them)
-        waits = (asyncio.shield(f) for f, _ in tracked)
-        results = await asyncio.gather(*waits, return_exceptions=True)
+        # (shielded: the futures are the store's, a 2xx's wait may share them; one by one,
+        # not ``gather``: a gather cancelled at shutdown logged "_GatheringFuture exception
+        # was never retrieved" with a traceback, fresh-clone run of the twenty-third session)
         failed, first = 0, ""
-        for (_, hashes), result in zip(tracked, results, strict=True):
-            if isinstance(result, BaseException):
-                self._unstored.update(hashes)
-                failed += len(hashes)
-                first = first or f"{hashes[0]}'s: {result}"
+        for f, hashes in tracked:
+            try:
+                await asyncio.shield(f)
+                continue
+            except asyncio.CancelledError as e:
+                if not f.cancelled():
+                    raise  # (this wait cancelled, not the write: the node is stopping)
+                result: BaseException = e
+            except Exception as e:
+                result = e
+            self._unstored.update(hashes)
+            failed += len(hashes)
+            first = first or f"{hashes[0]}'s: {result}"
         if failed:  # (the watcher's problem, on /health: which row, and why)
             raise StoreError(f"{failed} order rows of the block not stored, {first}")
 
