@@ -3,7 +3,7 @@ twenty-third session: ``_GatheringFuture exception was never retrieved`` with a 
 node's log, ``tests/test_node_stop.py`` failing), and a write the store refused or cancelled
 still counts as not stored. (The log came from ``asyncio.gather``'s future at a stop that
 cancelled the wait; these in-process cases do not reproduce it on the old code: they pin the
-one-by-one wait's behaviour, which no longer builds such a future.)"""
+wait's behaviour (``asyncio.wait`` now: it builds no future holding an exception).)"""
 
 from __future__ import annotations
 
