@@ -4,8 +4,9 @@ attack30/review32 blame a settlement that fails with no one guilty by chain stat
 order signed by a contract (EIP-1271) when the other is signed by its maker's own key. When
 both are contract-signed nobody was blamed: both counted a failure, and only the incoming
 order went after three. A wallet valid to every read and invalid in a settlement (here: by
-the gas left) so rested at the top of the book and removed every honest contract-signed
-buy that crossed it, three failed settlements each, and stayed. The pre-flight's own revert
+the gas left, or burning what it is given there) so rested at the top of the book and
+removed every honest contract-signed buy that crossed it, three failed pre-flights each, and
+stayed (both tests failed 3 of 3 before the fix). The pre-flight's own revert
 names the order whose signature the Exchange refused (``InvalidSignature(hash, maker)``):
 that order is the guilty one."""
 
@@ -36,9 +37,29 @@ def contract_buyer(c: Chain) -> str:
 async def test_a_gated_contract_ask_does_not_remove_honest_contract_buys(
     chain: Chain, tmp_path: Path
 ) -> None:
-    c = chain
+    statuses = await _crossing(chain, tmp_path, burn=False)
+    # before: ['open', 'partially_filled', 'removed'] (the hostile ask stays at the top)
+    assert statuses[0] == "removed", statuses
+    assert statuses[1] == "filled", statuses
+    assert statuses[2] in ("filled", "partially_filled"), statuses
+
+
+async def test_a_burning_contract_ask_does_not_remove_honest_contract_buys(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The same wallet burning the gas it is given when a settlement asks: its check fails
+    with the 1/64 of the gas the Exchange keeps, enough to revert ``InvalidSignature``."""
+    statuses = await _crossing(chain, tmp_path, burn=True)
+    assert statuses[0] == "removed", statuses
+    assert statuses[2] in ("filled", "partially_filled"), statuses
+
+
+async def _crossing(c: Chain, tmp_path: Path, burn: bool) -> list[str]:
+    """A hostile contract wallet's ask at 250 (valid to every read, invalid or burning in a
+    settlement), an honest ask at 255, an honest contract wallet's buy at 260: the statuses
+    of the three once the buy is removed or the honest ask filled."""
     hostile = sign_order(
-        replace(ask(c, ALICE, E18 // 10, 250 * E6), maker=gas_gated_wallet(c)),
+        replace(ask(c, ALICE, E18 // 10, 250 * E6), maker=gas_gated_wallet(c, burn=burn)),
         c.domain,
         c.keys[OWNER],
     )
@@ -56,8 +77,4 @@ async def test_a_gated_contract_ask_does_not_remove_honest_contract_buys(
             return await api.status(buy) == "removed" or await api.status(honest_ask) == "filled"
 
         await wait_for(decided, timeout=30.0)
-        statuses = [await api.status(so) for so in (hostile, honest_ask, buy)]
-        # before: ['open', 'open', 'removed'] (the hostile ask stays at the top)
-        assert statuses[0] == "removed", statuses
-        assert statuses[1] == "filled", statuses
-        assert statuses[2] in ("filled", "partially_filled"), statuses
+        return [await api.status(so) for so in (hostile, honest_ask, buy)]
