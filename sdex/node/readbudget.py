@@ -10,7 +10,9 @@ off-chain check, the ECDSA recovery, the mirror and the cached EIP-1271 verdicts
 
 - a wallet client, by its address (``client_group``: an IPv6 client by its /64; behind a
   ``--trusted-proxy``, the address it names), ``NodeConfig.chain_read_limit`` (10 a second,
-  bursts of 100): past it ``POST /v1/orders`` is answered 429, code 103, ``Retry-After``,
+  bursts of 100), an IPv6 client's /56 and /48 each ``WIDER_READS`` times that in all
+  (``client_path``; review33: a /48's 65,536 /64s had a full bucket each): past it
+  ``POST /v1/orders`` is answered 429, code 103, ``Retry-After``,
   the order neither stored nor gossiped (the wallet may post it again);
 - a peer node, by the key it proves, ``NodeConfig.peer_chain_read_limit`` (100 a second,
   bursts of 1,000: a peer passes on its wallets' orders); all strangers (keys not in the peer
@@ -27,7 +29,7 @@ import math
 from collections.abc import Callable
 
 from sdex.gossip import Gossip
-from sdex.httpkit import RateLimit, RateLimiter, client_group
+from sdex.httpkit import RateLimit, RateLimiter, client_group, client_path
 from sdex.ingest.intake import Spend
 from sdex.ingest.rejections import RejectionCode
 from sdex.model import THROTTLED, error_body
@@ -35,12 +37,20 @@ from sdex.model import THROTTLED, error_body
 STRANGERS = "(strangers)"
 """The one sender every stranger's copies are charged to."""
 
+WIDER_READS = 4
+"""An IPv6 wallet client's /56, and its /48, hold this many clients' budget of chain reads in
+all (as ``sdex.httpkit.IPV6_WIDER_PREFIXES`` bounds connections): a site is routinely given
+a /56 or a /48, and its /64s counted apart read the chain at 256 or 65,536 times the rate."""
+
 
 class ReadBudget:
     """Token buckets of chain reads per sender (``Intake.throttled`` counts the refused)."""
 
     def __init__(self, limit: RateLimit) -> None:
         self._buckets = RateLimiter(limit)
+        self._wider = RateLimiter(
+            RateLimit(rate=limit.rate * WIDER_READS, burst=limit.burst * WIDER_READS)
+        )
         self.rate = limit.rate
 
     def take(self, sender: str) -> bool:
@@ -53,8 +63,23 @@ class ReadBudget:
         return lambda i: self.take(sender(i))
 
     def wallet(self, address: str | None) -> Spend:
-        """The ``Spend`` of a wallet's post from ``address`` (its ``client_group``)."""
-        return lambda _i: self.take(client_group(address))
+        """The ``Spend`` of a wallet's post from ``address``: a token of its ``client_group``
+        and one of each wider network it is in (``client_path``), or none at all."""
+        return lambda _i: self.take_path(client_path(client_group(address)))
+
+    def take_path(self, path: tuple[str, ...]) -> bool:
+        """One read for the client ending ``path`` (``client_path``), if its own bucket and
+        each wider network's hold a token; none is taken from any when one does not."""
+        *wider, own = path
+        if not self._buckets.take(own)[0]:
+            return False
+        for i, group in enumerate(wider):
+            if not self._wider.take(group)[0]:
+                for taken in wider[:i]:
+                    self._wider.give_back(taken, 1.0)
+                self._buckets.give_back(own, 1.0)
+                return False
+        return True
 
     def headers(self) -> dict[str, str]:
         """A refused sender's ``Retry-After``: seconds until its next token at most."""

@@ -7,6 +7,7 @@ import asyncio
 import concurrent.futures
 import functools
 import logging
+from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 
 from sdex.book import Entry, RemovalReason, UnknownOrder
@@ -55,6 +56,7 @@ class NodeSettlement(NodeChainState):
         failed: list[Match] = []
         unsent: list[Match] = []
         blameless: set[int] = set()  # (ids of failed matches that count against no order)
+        refused: dict[int, SignedOrder] = {}  # (ids of failed matches -> the order to blame)
         fills: list[StoredFill] = []
         debug = log.isEnabledFor(logging.DEBUG)
         self.registry.defer_writes()  # the orders these close: one write for all of them
@@ -84,6 +86,8 @@ class NodeSettlement(NodeChainState):
                         failed.append(m)  # released by _diagnose, once the chain was read
                         if r.nonce_taken:
                             blameless.add(id(m))
+                        if r.refused is not None and r.refused == m.resting.hash:
+                            refused[id(m)] = m.resting
             self._watcher_was_first(results)
         finally:
             self.registry.write_deferred()
@@ -118,7 +122,7 @@ class NodeSettlement(NodeChainState):
                         self._release(m)
                     self._rematch([so.hash for m in unsent for so in (m.resting, m.incoming)])
                     if failed:
-                        await self._diagnose(failed, blameless)
+                        await self._diagnose(failed, blameless, refused)
                     self._persist_open()
                     self._uncross()
         except asyncio.CancelledError:  # (the node stops)
@@ -265,11 +269,17 @@ class NodeSettlement(NodeChainState):
                 self._announce_if_resting(rec)
 
     async def _diagnose(
-        self, failed: list[Match], blameless: AbstractSet[int] = frozenset()
+        self,
+        failed: list[Match],
+        blameless: AbstractSet[int] = frozenset(),
+        refused: Mapping[int, SignedOrder] | None = None,
     ) -> None:
         """Read both orders of each failed match from the chain; drop or shrink the guilty.
         A failure with no guilty order counts against both, unless the match's ``id`` is in
-        ``blameless`` (lost to the node's own trouble: its nonce taken).
+        ``blameless`` (lost to the node's own trouble: its nonce taken), or against the one
+        order ``refused`` names for it: the resting order whose signature the pre-flight's
+        own check refused (``InvalidSignature``; checked first, before any code of the
+        other order ran), else the contract maker's (``_contract_side``).
 
         The makers' funds read (at "latest") are the book's only for an account with no
         other fill of it in flight from before the read to now (and none of its fills
@@ -323,7 +333,11 @@ class NodeSettlement(NodeChainState):
                         self._filled_elsewhere(so, v.filled)
                 guilty_found |= v.guilty
             unexplained = not guilty_found and id(m) not in blameless
-            blamed = _contract_side(m) if unexplained else None
+            blamed = None
+            if unexplained:  # (review33: two contract makers blamed no one, and a hostile
+                # resting wallet removed every honest contract-signed order crossing it)
+                blamed = refused.get(id(m)) if refused else None
+                blamed = blamed or _contract_side(m)
             for so, v in zip((m.resting, m.incoming), verdicts, strict=True):
                 rec = self.records.get(so.hash)
                 if rec is None or v.remove is not None:
