@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
@@ -345,17 +346,27 @@ class StoreReads:
         return s
 
     def _order(self, row: tuple[Any, ...]) -> StoredOrder:
-        _, seq, order_json, status, filled, reason, source, created, tif, cancel_sig = row
+        hash_hex, seq, order_json, status, filled, reason, source, created, tif, cancel_sig = row
+        signed = SignedOrder.from_json(jsonio.stored(order_json, jsonio.ORDER_DEPTH), self.domain)
+        # every value as this node writes it (attack31: a created_at of inf was answered as
+        # ``"createdAt": inf``, the book's every page no JSON)
+        if hash_hex != signed.hash_hex:
+            raise ValueError(f"the row's hash is not its order's ({signed.hash_hex})")
+        at = float(created)
+        if not math.isfinite(at) or at < 0:
+            raise ValueError(f"created_at {at} is not a time")
+        if not isinstance(filled, str) or not UINT_TEXT.fullmatch(filled):
+            raise ValueError(f"filled {str(filled)[:80]!r} is not an amount")
+        if int(filled) > signed.order.maker_amount:
+            raise ValueError(f"filled {filled[:80]} is more than the order's makerAmount")
         return StoredOrder(
-            signed=SignedOrder.from_json(
-                jsonio.stored(order_json, jsonio.ORDER_DEPTH), self.domain
-            ),
+            signed=signed,
             seq=int(seq),
             status=str(status),
             filled=int(filled),
             reason=str(reason),
             source=str(source),
-            created_at=float(created),
+            created_at=at,
             tif=str(tif),
             cancel_signature=bytes.fromhex(str(cancel_sig)[2:]) if cancel_sig else None,
         )
