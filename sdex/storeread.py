@@ -254,8 +254,10 @@ class StoreReads:
 
     def last_seq(self) -> int:
         row = self._call(
-            lambda db: db.execute("SELECT COALESCE(MAX(seq), 0) FROM orders").fetchone()
-        )
+            lambda db: db.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM orders WHERE seq < ?", (SEQ_LIMIT,)
+            ).fetchone()
+        )  # (a row past the bound is refused at load: ``_order``)
         return int(row[0])
 
     def orders(
@@ -349,9 +351,12 @@ class StoreReads:
         hash_hex, seq, order_json, status, filled, reason, source, created, tif, cancel_sig = row
         signed = SignedOrder.from_json(jsonio.stored(order_json, jsonio.ORDER_DEPTH), self.domain)
         # every value as this node writes it (attack31: a created_at of inf was answered as
-        # ``"createdAt": inf``, the book's every page no JSON)
+        # ``"createdAt": inf``, the book's every page no JSON; a seq past SQLite's integers
+        # made every later order's row fail to be written)
         if hash_hex != signed.hash_hex:
             raise ValueError(f"the row's hash is not its order's ({signed.hash_hex})")
+        if type(seq) is not int or not 0 < seq < SEQ_LIMIT:
+            raise ValueError(f"seq {str(seq)[:80]} is not an arrival number")
         at = float(created)
         if not math.isfinite(at) or at < 0:
             raise ValueError(f"created_at {at} is not a time")
@@ -361,7 +366,7 @@ class StoreReads:
             raise ValueError(f"filled {filled[:80]} is more than the order's makerAmount")
         return StoredOrder(
             signed=signed,
-            seq=int(seq),
+            seq=seq,
             status=str(status),
             filled=int(filled),
             reason=str(reason),
@@ -452,6 +457,10 @@ def hash_of_mark(text: object) -> bytes:
 
 
 MARK_HASH = re.compile(r"0x[0-9a-f]{64}")
+
+SEQ_LIMIT = 2**61
+"""Above every arrival number the node gives an order (``sdex.book.levels.SEQ_LIMIT``, the
+book's bound, is the same): a stored row's seq at or past it is not one this node wrote."""
 
 UINT_TEXT = re.compile(r"[0-9]{1,78}")
 """A uint256 in decimal (2**256 - 1 has 78 digits; ``mark_of`` bounds the value)."""
