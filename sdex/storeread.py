@@ -18,14 +18,16 @@ import math
 import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sdex import jsonio
-from sdex.model import FillEvent, OrderStatus, fill_json
+from sdex.model import OrderStatus
 from sdex.order import Domain, SignedOrder
 from sdex.sqlwriter import Writer
+from sdex.storefills import StoredFill as StoredFill
+from sdex.storefills import fill_of as fill_of
 from sdex.storepage import FILL_KEY, FILL_TAG, ORDER_KEY, Cursor, Listing, Page
 from sdex.storeschema import ORDER_SELECT, UNUSABLE
 
@@ -49,25 +51,6 @@ class StoredOrder:
     tif: str = "gtc"
     """Time in force: only ``gtc`` orders ever rest (and are gossiped)."""
     cancel_signature: bytes | None = None
-
-
-_FILL_FIELDS = tuple(f.name for f in fields(FillEvent))
-"""``FillEvent``'s fields in order (read once: ``fields`` is slow for a per-fill call)."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredFill(FillEvent):
-    """A fill as the node keeps it: the one fill shape (``sdex.model.FillEvent``), and
-    whether this node's own settlement made it."""
-
-    ours: bool = False
-
-    @classmethod
-    def of(cls, fill: FillEvent, ours: bool) -> StoredFill:
-        return cls(**{name: getattr(fill, name) for name in _FILL_FIELDS}, ours=ours)
-
-    def to_json(self) -> dict[str, object]:
-        return fill_json(self, self.ours)
 
 
 LISTING_READS = 2
@@ -401,23 +384,6 @@ class StoreReads:
         """``fills_page``'s page, or the page after ``cursor`` (``sdex.storepage``)."""
         got = await self._listing(_fills_listing(order_hash, None).page(page, per_page, cursor))
         return got.map(fill_of)
-
-
-def fill_of(r: tuple[Any, ...]) -> StoredFill:
-    """A ``fills`` row (``SELECT *``) as a ``StoredFill``."""
-    return StoredFill(
-        tx_hash=r[0],
-        log_index=r[1],
-        block_number=r[2],
-        order_hash=bytes.fromhex(r[3][2:]),
-        maker=r[4],
-        taker=r[5],
-        maker_filled=int(r[6]),
-        taker_filled=int(r[7]),
-        fee_recipient=r[8],
-        fee=int(r[9]),
-        ours=bool(r[10]),
-    )
 
 
 def orders_after_sql(

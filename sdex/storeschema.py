@@ -89,7 +89,7 @@ FILL_COLUMNS = (
     "tx_hash", "log_index", "block_number", "order_hash", "maker", "taker", "maker_filled",
     "taker_filled", "fee_recipient", "fee", "ours", "seq",
 )  # fmt: skip
-"""The fills table's columns, in order (``SELECT *``: ``sdex.storeread.fill_of``)."""
+"""The fills table's columns, in order (``SELECT *``: ``sdex.storefills.fill_of``)."""
 
 FILL_SEQ_KEY = "fills_seq"
 """The ``meta`` row of the last fill ``seq`` given (kept through a reorg's deletes and a
