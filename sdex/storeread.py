@@ -28,6 +28,7 @@ from sdex.order import Domain, SignedOrder
 from sdex.sqlwriter import Writer
 from sdex.storefills import StoredFill as StoredFill
 from sdex.storefills import fill_of as fill_of
+from sdex.storefills import fills_of
 from sdex.storepage import FILL_KEY, FILL_TAG, ORDER_KEY, Cursor, Listing, Page
 from sdex.storeschema import ORDER_SELECT, UNUSABLE
 
@@ -369,7 +370,7 @@ class StoreReads:
     ) -> tuple[int, list[StoredFill]]:
         """A page of fills in the order stored (on the writer thread; the caller waits)."""
         got = self._call(_fills_listing(order_hash, above_block).page(page, per_page, None))
-        return got.total, [fill_of(r) for r in got.rows]
+        return got.total, fills_of(got.rows)
 
     async def fills_page(
         self, page: int, per_page: int, order_hash: str | None = None
@@ -383,7 +384,7 @@ class StoreReads:
     ) -> Page[StoredFill]:
         """``fills_page``'s page, or the page after ``cursor`` (``sdex.storepage``)."""
         got = await self._listing(_fills_listing(order_hash, None).page(page, per_page, cursor))
-        return got.map(fill_of)
+        return Page(got.total, got.page, fills_of(got.rows), got.next, got.read)
 
 
 def orders_after_sql(

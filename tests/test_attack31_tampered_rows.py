@@ -9,10 +9,13 @@ import sqlite3
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node
-from tests.test_node import ALICE, BOB, E6, E18, ask
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.reorgutil import reorg, settled
+from tests.test_mirror import synced
+from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
 
 def _strict(text: str) -> object:
@@ -79,3 +82,88 @@ async def test_a_stored_order_seq_past_the_bound_leaves_new_orders_storable(
     # acknowledged, so stored (before: "Python int too large to convert to SQLite INTEGER"
     # for each, the seq after the tampered one's being past SQLite's integers)
     assert {s.hash_hex for s in later} <= stored
+
+
+_FILL_EDITS = [  # (column, value): each a value this node never writes
+    ("maker_filled", "abc"),
+    ("taker_filled", "9" * 300),
+    ("fee", "-1"),
+    ("block_number", "xyz"),
+    ("log_index", -3),
+    ("order_hash", "0xZZ"),
+    ("maker", "not an address"),
+    ("tx_hash", "0x12"),
+    ("ours", 7),
+]
+
+
+@pytest.mark.parametrize(("column", "value"), _FILL_EDITS, ids=[c for c, _ in _FILL_EDITS])
+async def test_a_stored_fill_not_as_written_is_left_out_of_the_fills(
+    chain: Chain, tmp_path: Path, column: str, value: object
+) -> None:
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
+    async with running_node(cfg) as (_, api):
+        for s in (resting, incoming):
+            code, body = await api.post_order(s)
+            assert code == 201, body
+
+        async def listed() -> bool:
+            _, fills = await api.get("/v1/fills")
+            return int(fills["total"]) == 2
+
+        await wait_for(listed)
+    with sqlite3.connect(cfg.db) as db:
+        db.execute(f"UPDATE fills SET {column}=? WHERE order_hash=?", (value, resting.hash_hex))
+    async with running_node(cfg) as (_, api):
+        for path in ("/v1/fills", f"/v1/fills?orderHash={incoming.hash_hex}"):
+            code, text = await _text(api.session, api.base + path)
+            assert code == 200, (path, code, text[:300])  # (before: 500, every page with it)
+            page = _strict(text)
+            assert isinstance(page, dict)
+            for f in page["records"]:  # only fills as the node writes them are listed
+                assert f["orderHash"] == incoming.hash_hex, f
+                assert f["makerAmountFilled"] == str(3000 * E6)
+        assert await api.status(incoming) == "filled"
+
+
+async def test_a_reorg_of_a_block_whose_fill_row_was_edited_is_applied(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The fill a reorg undoes is read back to be undone: one row not as written is left
+    out of what is undone, and the block's removal goes on (before: the removal's job raised
+    on the row, the watcher never reached the new head, the edited row stayed)."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
+    async with running_node(cfg) as (node, api):
+        await synced(node, c)
+        snap = str(c.rpc.call("evm_snapshot"))
+        for s in (resting, incoming):
+            code, body = await api.post_order(s)
+            assert code == 201, body
+        await settled(c, node, api, resting)
+
+        async def listed() -> bool:
+            _, fills = await api.get("/v1/fills")
+            return int(fills["total"]) == 2
+
+        await wait_for(listed)
+        with sqlite3.connect(cfg.db) as db:
+            db.execute(
+                "UPDATE fills SET maker_filled='abc' WHERE order_hash=?", (resting.hash_hex,)
+            )
+        reorg(c, snap)  # (the settlement undone: the node sends it again, mined again)
+
+        def rewritten() -> bool:  # (the edited row deleted; the settlement, sent again,
+            with sqlite3.connect(cfg.db) as db:  # mined again: its fills written anew)
+                rows = db.execute("SELECT maker_filled FROM fills").fetchall()
+            return sorted(rows) == [(str(E18),), (str(3000 * E6),)]
+
+        await wait_for(rewritten)
+        assert node.watcher.reorgs >= 1
+        _, fills = await api.get("/v1/fills")
+        assert {f["orderHash"] for f in fills["records"]} == {resting.hash_hex, incoming.hash_hex}
