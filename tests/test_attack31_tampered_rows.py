@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.reorgutil import reorg, settled
 from tests.test_mirror import synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
@@ -167,3 +167,39 @@ async def test_a_reorg_of_a_block_whose_fill_row_was_edited_is_applied(
         assert node.watcher.reorgs >= 1
         _, fills = await api.get("/v1/fills")
         assert {f["orderHash"] for f in fills["records"]} == {resting.hash_hex, incoming.hash_hex}
+
+
+@pytest.mark.parametrize("where", ["meta", "row"])
+async def test_a_stored_fill_seq_past_the_bound_leaves_new_fills_storable(
+    chain: Chain, tmp_path: Path, where: str
+) -> None:
+    """The fills' counter (``meta`` ``fills_seq``, or a row's ``seq``) edited to SQLite's
+    largest integer: the next fill's seq was past it, so no fill could be written again
+    ("Python int too large to convert to SQLite INTEGER"), the block never applied."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    first = [c.sign(ask(c, ALICE, E18, 3000 * E6)), c.sign(bid(c, BOB, E18, 3000 * E6))]
+    later = [c.sign(ask(c, ALICE, E18, 3100 * E6)), c.sign(bid(c, BOB, E18, 3100 * E6))]
+
+    async def fills_listed(api: Api, n: int) -> None:
+        async def listed() -> bool:
+            _, fills = await api.get("/v1/fills")
+            return int(fills["total"]) == n
+
+        await wait_for(listed)
+
+    async with running_node(cfg) as (_, api):
+        for s in first:
+            code, body = await api.post_order(s)
+            assert code == 201, body
+        await fills_listed(api, 2)
+    with sqlite3.connect(cfg.db) as db:
+        if where == "meta":
+            db.execute("UPDATE meta SET value=? WHERE key='fills_seq'", (str(2**63 - 1),))
+        else:
+            db.execute("UPDATE fills SET seq=? WHERE order_hash=?", (2**63 - 1, first[0].hash_hex))
+    async with running_node(cfg) as (_, api):
+        for s in later:
+            code, body = await api.post_order(s)
+            assert code == 201, body
+        await fills_listed(api, 4)
