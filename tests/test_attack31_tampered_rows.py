@@ -203,3 +203,35 @@ async def test_a_stored_fill_seq_past_the_bound_leaves_new_fills_storable(
             code, body = await api.post_order(s)
             assert code == 201, body
         await fills_listed(api, 4)
+
+
+@pytest.mark.parametrize("filled", ["-5", "9" * 100, "1e18", " 7"])
+async def test_a_closed_stored_order_filled_not_as_written_is_not_listed(
+    chain: Chain, tmp_path: Path, filled: str
+) -> None:
+    """A closed order is listed from its row (``sdex.node.pages.stored_text``): its filled
+    amount a uint within the order's makerAmount, else the row is left out (before: "-5" or
+    100 digits were listed as its filledMakerAmount, a remaining past its makerAmount)."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
+    async with running_node(cfg) as (_, api):
+        for s in (resting, incoming):
+            code, body = await api.post_order(s)
+            assert code == 201, body
+
+        async def both_filled() -> bool:
+            return {await api.status(resting), await api.status(incoming)} == {"filled"}
+
+        await wait_for(both_filled)
+    with sqlite3.connect(cfg.db) as db:
+        db.execute("UPDATE orders SET filled=? WHERE hash=?", (filled, resting.hash_hex))
+    async with running_node(cfg) as (_, api):
+        code, text = await _text(api.session, api.base + "/v1/orders")
+        assert code == 200, text[:300]
+        page = _strict(text)
+        assert isinstance(page, dict)
+        listed = {r["metaData"]["orderHash"]: r["metaData"] for r in page["records"]}
+        assert listed[incoming.hash_hex]["filledMakerAmount"] == str(3000 * E6)
+        assert resting.hash_hex not in listed, listed.get(resting.hash_hex)
