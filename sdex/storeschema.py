@@ -89,7 +89,7 @@ FILL_COLUMNS = (
     "tx_hash", "log_index", "block_number", "order_hash", "maker", "taker", "maker_filled",
     "taker_filled", "fee_recipient", "fee", "ours", "seq",
 )  # fmt: skip
-"""The fills table's columns, in order (``SELECT *``: ``sdex.storeread.fill_of``)."""
+"""The fills table's columns, in order (``SELECT *``: ``sdex.storefills.fill_of``)."""
 
 FILL_SEQ_KEY = "fills_seq"
 """The ``meta`` row of the last fill ``seq`` given (kept through a reorg's deletes and a
@@ -167,13 +167,20 @@ def open_fills_table(db: sqlite3.Connection) -> None:
 
 
 def last_fill_seq(db: sqlite3.Connection) -> int:
-    """The last fill ``seq`` given (the counter, or the largest stored if more)."""
+    """The last fill ``seq`` given (the counter, or the largest stored if more), of those
+    below ``FILL_SEQ_LIMIT`` (attack31: a counter or a row edited to 2**63 - 1 made the next
+    fill's seq past SQLite's integers: every later fill was dropped, unwritable)."""
     row = db.execute(
-        "SELECT MAX(COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key=?), 0),"
-        " COALESCE((SELECT MAX(seq) FROM fills), 0))",
-        (FILL_SEQ_KEY,),
+        "SELECT MAX(COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key=?"
+        " AND CAST(value AS INTEGER) < ?), 0),"
+        " COALESCE((SELECT MAX(seq) FROM fills WHERE seq < ?), 0))",
+        (FILL_SEQ_KEY, FILL_SEQ_LIMIT, FILL_SEQ_LIMIT),
     ).fetchone()
     return int(row[0])
+
+
+FILL_SEQ_LIMIT = 2**61
+"""Above every fill ``seq`` this node gives (one a fill: far from SQLite's 2**63 - 1)."""
 
 
 MIRROR_TABLES = ("mirror_orders", "mirror_makers", "mirror_funds")
