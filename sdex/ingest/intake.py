@@ -112,6 +112,9 @@ class Intake:
         """Of those, orders that needed a chain read (first-seen account, EIP-1271, no mirror)."""
         self.throttled = 0
         """Orders that needed a chain read their sender's budget refused (not read)."""
+        self._first_reads: dict[tuple[str, str], asyncio.Future[None]] = {}
+        """Reads under way of (maker, makerToken) accounts the mirror does not know: another
+        ECDSA-signed order of one waits for it, then asks the mirror (one read, one token)."""
         self.known = known
         self.open_count = open_count
         self.now = now
@@ -306,13 +309,26 @@ class Intake:
         status = self.chain_status()
         if status != "ok":  # (a backend behind answers from its past: no verdict)
             return Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, not_following(status))
-        if spend is not None and not spend(i):
-            self.throttled += 1
-            return Rejection.of(RejectionCode.THROTTLED).of_order(signed.hash)
+        o, mine = signed.order, None
+        if ecdsa_ok is True and self.mirror is not None:  # (its account: all the mirror lacks)
+            account = (o.maker, o.maker_token)
+            if (under_way := self._first_reads.get(account)) is not None:
+                await asyncio.wait([under_way])  # (never fails; a cancel of ours: not its)
+                if self.mirror_ready() and (known := self.mirror.state(signed)) is not None:
+                    return known
+            if account not in self._first_reads:
+                mine = self._first_reads[account] = asyncio.get_running_loop().create_future()
         try:
+            if spend is not None and not spend(i):
+                self.throttled += 1
+                return Rejection.of(RejectionCode.THROTTLED).of_order(signed.hash)
             return await self._read(signed, ecdsa_ok)
         except Exception as e:
             return _unavailable(e)
+        finally:
+            if mine is not None:
+                del self._first_reads[(o.maker, o.maker_token)]
+                mine.set_result(None)
 
     def _verdict(
         self, signed: SignedOrder, ecdsa_ok: bool | None, state: OrderState
