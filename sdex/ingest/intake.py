@@ -84,6 +84,7 @@ class Intake:
         mirror_ready: Callable[[], bool] | None = None,
         contract_sigs: Eip1271Batcher | None = None,
         chain_status: Callable[[], str] | None = None,
+        chain_down: Callable[[], asyncio.Event] | None = None,
         account_open: Callable[[str, str], int] | None = None,
         refresh: Callable[[], None] | None = None,
     ) -> None:
@@ -93,8 +94,11 @@ class Intake:
         signatures (EIP-1271) are judged by the chain through ``contract_sigs``, whose
         cached verdicts cost no call. ``chain_status()`` not ``ok`` (the watcher's: the
         chain behind, unreachable or not ours, or the node failing to apply it): an order
-        that needs a chain read is answered ``CHAIN_UNAVAILABLE`` instead, saying which."""
+        that needs a chain read is answered ``CHAIN_UNAVAILABLE`` instead, saying which;
+        ``chain_down()``, set while the chain is ``unreachable`` (hung: left33), fails the
+        reads under way so, at once, not after the RPC client's own timeout."""
         self.chain_status = chain_status or (lambda: "ok")
+        self.chain_down = chain_down
         self.account_open = account_open or (lambda maker, token: 0)
         """Open orders of ``maker`` selling ``token`` (each needs the token's minimum)."""
         self.refresh = refresh or (lambda: None)
@@ -316,19 +320,43 @@ class Intake:
                 await asyncio.wait([under_way])  # (never fails; a cancel of ours: not its)
                 if self.mirror_ready() and (known := self.mirror.state(signed)) is not None:
                     return known
+                if (status := self.chain_status()) != "ok":  # (the chain went down meanwhile)
+                    return Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, not_following(status))
             if account not in self._first_reads:
                 mine = self._first_reads[account] = asyncio.get_running_loop().create_future()
         try:
             if spend is not None and not spend(i):
                 self.throttled += 1
                 return Rejection.of(RejectionCode.THROTTLED).of_order(signed.hash)
-            return await self._read(signed, ecdsa_ok)
+            return await self._read_unless_down(signed, ecdsa_ok)
         except Exception as e:
             return _unavailable(e)
         finally:
             if mine is not None:
                 del self._first_reads[(o.maker, o.maker_token)]
                 mine.set_result(None)
+
+    async def _read_unless_down(
+        self, signed: SignedOrder, ecdsa_ok: bool | None
+    ) -> OrderState | Rejection:
+        """``_read``, or ``CHAIN_UNAVAILABLE`` as soon as the chain is marked unreachable
+        (the read is left to end by itself: the RPC client's timeout)."""
+        if self.chain_down is None:
+            return await self._read(signed, ecdsa_ok)
+        down = self.chain_down()
+        read = asyncio.ensure_future(self._read(signed, ecdsa_ok))
+        hung = asyncio.ensure_future(down.wait())
+        try:
+            await asyncio.wait((read, hung), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            read.cancel()
+            raise
+        finally:
+            hung.cancel()
+        if read.done():
+            return read.result()
+        read.add_done_callback(_retrieved)
+        return Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, not_following("unreachable"))
 
     def _verdict(
         self, signed: SignedOrder, ecdsa_ok: bool | None, state: OrderState
@@ -382,6 +410,12 @@ def not_following(status: str) -> str:
     """A wallet's answer while the watcher's ``status`` is not ``ok``: what is true."""
     why = NOT_FOLLOWING.get(status, f"its chain watcher is {status}")
     return f"the node does not follow the chain now: {why}; try again"
+
+
+def _retrieved(read: asyncio.Future[OrderState]) -> None:
+    """A read left behind (the chain hung) ended: its error is nobody's to raise."""
+    if not read.cancelled():
+        read.exception()
 
 
 def _unavailable(e: Exception) -> Rejection:

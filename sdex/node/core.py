@@ -215,6 +215,7 @@ class Node(NodePeering):
             mirror_ready=self.mirror_ready,
             contract_sigs=self.contract_sigs,
             chain_status=lambda: self.watcher.status,
+            chain_down=lambda: self.watcher.unreachable,
             account_open=self.registry.account_open,
             refresh=self.registry.sync,
         )
