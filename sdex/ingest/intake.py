@@ -85,6 +85,7 @@ class Intake:
         contract_sigs: Eip1271Batcher | None = None,
         chain_status: Callable[[], str] | None = None,
         chain_down: Callable[[], asyncio.Event] | None = None,
+        chain_tip: Callable[[], int] | None = None,
         account_open: Callable[[str, str], int] | None = None,
         refresh: Callable[[], None] | None = None,
     ) -> None:
@@ -99,6 +100,9 @@ class Intake:
         reads under way so, at once, not after the RPC client's own timeout."""
         self.chain_status = chain_status or (lambda: "ok")
         self.chain_down = chain_down
+        self.chain_tip = chain_tip or (lambda: -1)
+        """The chain's latest block as the watcher last saw it: a read made while the mirror
+        replays the chain is at it or later (``Mirror.learn_later``)."""
         self.account_open = account_open or (lambda maker, token: 0)
         """Open orders of ``maker`` selling ``token`` (each needs the token's minimum)."""
         self.refresh = refresh or (lambda: None)
@@ -387,6 +391,7 @@ class Intake:
         self.read += 1
         m = self.mirror
         read_at = m.head.number if m is not None and m.head is not None else -1
+        tip = self.chain_tip()
         if ecdsa_ok is not True and self.contract_sigs is not None:
             state = await self.contract_sigs.get(signed)  # the verdict is cached too
         else:
@@ -394,6 +399,8 @@ class Intake:
         sig_ok = ecdsa_ok or state.signature_valid
         if m is not None and sig_ok and self.mirror_ready() and m.head is not None:
             m.learn(signed, state, read_at)
+        elif m is not None and sig_ok and read_at < tip and self.chain_status() == "ok":
+            m.learn_later(signed, state, tip)  # (the replay under way: once it passes ``tip``)
         return state
 
 

@@ -216,6 +216,7 @@ class Node(NodePeering):
             contract_sigs=self.contract_sigs,
             chain_status=lambda: self.watcher.status,
             chain_down=lambda: self.watcher.unreachable,
+            chain_tip=lambda: self.watcher.chain_head,
             account_open=self.registry.account_open,
             refresh=self.registry.sync,
         )
