@@ -318,7 +318,8 @@ class Intake:
         if status != "ok":  # (a backend behind answers from its past: no verdict)
             return Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, not_following(status))
         o, mine = signed.order, None
-        if ecdsa_ok is True and self.mirror is not None:  # (its account: all the mirror lacks)
+        if ecdsa_ok is True and self.mirror is not None and self.mirror_ready():
+            # (its account: all the mirror lacks; not while it replays: it would not learn)
             account = (o.maker, o.maker_token)
             if (under_way := self._first_reads.get(account)) is not None:
                 await asyncio.wait([under_way])  # (never fails; a cancel of ours: not its)
