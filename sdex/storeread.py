@@ -30,7 +30,7 @@ from sdex.storefills import StoredFill as StoredFill
 from sdex.storefills import fill_of as fill_of
 from sdex.storefills import fills_of
 from sdex.storepage import FILL_KEY, FILL_TAG, ORDER_KEY, Cursor, Listing, Page
-from sdex.storeschema import ORDER_SELECT, UNUSABLE
+from sdex.storeschema import ORDER_SELECT, UNUSABLE, ZERO_TAKER
 
 log = logging.getLogger("sdex.store")
 T = TypeVar("T")
@@ -292,7 +292,7 @@ class StoreReads:
         """A page of orders matching exact-value ``filters``, as committed (``_listing``:
         the event loop runs on while the page is counted and read).
 
-        Filter keys: maker, maker_token, taker_token, status."""
+        Filter keys: maker, maker_token, taker_token, taker, status."""
         got = await self.order_rows(filters, page, per_page)
         return got.total, [self._order(r) for r in got.rows]
 
@@ -302,8 +302,10 @@ class StoreReads:
         """``query_orders``' page (or the page after ``cursor``: ``sdex.storepage``) as its
         raw rows (``ORDER_SELECT``'s columns), unparsed: ``GET /v1/orders`` builds its
         answer from them in slices (``sdex.node.pages``)."""
-        allowed = {"maker", "maker_token", "taker_token", "status"}
+        allowed = {"maker", "maker_token", "taker_token", "taker", "status"}
         conds = [f"{k}=?" for k in filters if k in allowed]
+        if filters.get("taker", ZERO_TAKER).lower() != ZERO_TAKER:  # (orders_taker_seq's)
+            conds.append(f"taker!='{ZERO_TAKER}'")
         args = [v.lower() if k != "status" else v for k, v in filters.items() if k in allowed]
         counted: tuple[str, list[object]] | None = None
         if all(k == "status" for k in filters if k in allowed):  # (kept by triggers)
