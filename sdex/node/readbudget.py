@@ -108,12 +108,7 @@ class ReadBudget:
     def take(self, sender: str) -> bool:
         """One read for ``sender``, if its bucket holds a token and the ceiling's lane too
         (a sender's token the ceiling refused is given back)."""
-        if not self._buckets.take(sender)[0]:
-            return False
-        if self._ceiling is None or self._ceiling():
-            return True
-        self._buckets.give_back(sender, 1.0)
-        return False
+        return self.take_path((sender,))
 
     def spend(self, sender: Callable[[int], str]) -> Spend:
         """The ``Spend`` of an intake call: the order at index ``i`` is ``sender(i)``'s
@@ -126,18 +121,25 @@ class ReadBudget:
         return lambda _i: self.take_path(client_path(client_group(address)))
 
     def take_path(self, path: tuple[str, ...]) -> bool:
-        """One read for the client ending ``path`` (``client_path``), if its own bucket and
-        each wider network's hold a token; none is taken from any when one does not."""
+        """One read for the client ending ``path`` (``client_path``), if its own bucket, each
+        wider network's and the ceiling's lane hold a token; none is taken from any when one
+        does not."""
         *wider, own = path
         if not self._buckets.take(own)[0]:
             return False
         for i, group in enumerate(wider):
             if not self._wider.take(group)[0]:
-                for taken in wider[:i]:
-                    self._wider.give_back(taken, 1.0)
-                self._buckets.give_back(own, 1.0)
+                self._give_back(own, wider[:i])
                 return False
-        return True
+        if self._ceiling is None or self._ceiling():
+            return True
+        self._give_back(own, wider)
+        return False
+
+    def _give_back(self, own: str, wider: list[str]) -> None:
+        for taken in wider:
+            self._wider.give_back(taken, 1.0)
+        self._buckets.give_back(own, 1.0)
 
     def headers(self) -> dict[str, str]:
         """A refused sender's ``Retry-After``: seconds until its next token at most."""
