@@ -133,6 +133,8 @@ def fills_table(fills: Iterable[tuple[FillEvent, View]], *, me: str, width: int)
 def help_table(entries: Iterable[tuple[Sequence[str], str]]) -> Table:
     """``help``'s list: each command's usages, the first beside its one-line summary."""
     table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(no_wrap=True)  # (a usage broken in two read as two commands: user31)
+    table.add_column()
     for usages, summary in entries:
         table.add_row(escape(usages[0]), summary)
         for usage in usages[1:]:

@@ -47,3 +47,18 @@ def test_80_columns_keep_numbers_pairs_and_statuses_whole(fake: FakeNode) -> Non
     assert "the node's open orders (1), WETH/USDC" in r.output, r.output
     assert "fills (1), WETH/USDC" in r.output, r.output
     assert bid.hash_hex[:10] in r.output  # the hash's head, in its folded cell
+
+
+def test_help_keeps_each_usage_on_its_line_at_80_columns(fake: FakeNode) -> None:
+    """``help`` in 80 columns broke ``send_order buy|sell limit PRICE AMOUNT [gtc|ioc|fok]``
+    after AMOUNT, "[gtc|ioc|fok]" alone on the next line, in the usage column, read as a
+    command of its own; the summaries wrap instead."""
+    r = run_cli("console", *wallet_args(fake), input="help\n", env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert any(line.startswith("send_order buy|sell limit PRICE AMOUNT [gtc|ioc|fok]")
+               for line in lines), r.output  # fmt: skip
+    assert any(line.startswith("send_order buy|sell market AMOUNT [SLIPPAGE_BPS]")
+               for line in lines), r.output  # fmt: skip
+    assert not any(line.startswith(("[gtc", "[SLIP")) for line in lines), r.output
+    assert max(len(line) for line in lines[2:]) <= 80, r.output
