@@ -508,6 +508,12 @@ function socketOpen(open) {
   showNodeState();
 }
 
+/** A time as the node and `sdex order` say it, "07:50:56 UTC" (the browser's locale, "7:50:56
+ * AM", put a second clock beside the chain banner's: user31). */
+function utcTime(d) {
+  return d.toISOString().slice(11, 19) + " UTC";
+}
+
 /** The banner and ``body[data-node]``/``[data-socket]`` from what is known of the node. */
 function showNodeState() {
   const b = $("node-banner");
@@ -515,10 +521,10 @@ function showNodeState() {
   document.body.dataset.socket = socketDown ? "down" : "live";
   let text = "";
   if (nodeDownSince) {
-    text = `this node does not answer (since ${nodeDownSince.toLocaleTimeString()}): the book, your orders, ` +
+    text = `this node does not answer (since ${utcTime(nodeDownSince)}): the book, your orders, ` +
       "the fills and the network figures below are the last it sent, not live; the page reconnects by itself.";
   } else if (socketDown) {
-    text = `the live connection to this node is down (since ${socketDownSince.toLocaleTimeString()}, reconnecting): ` +
+    text = `the live connection to this node is down (since ${utcTime(socketDownSince)}, reconnecting): ` +
       "the book is read from it every few seconds, but your orders and the fills below are as they were then " +
       "until it is back.";
   }
