@@ -701,8 +701,11 @@ function apiErrors(body, status) {
   if (body?.rejection === "SELF_TRADE") {  // (user28: it read "maker: it would trade with the
     // same maker's resting order 0x…", under the account, a whole hash and no next step)
     const own = (body.validationErrors ?? []).map((e) => /0x[0-9a-fA-F]{64}/.exec(e.reason ?? "")?.[0]).find(Boolean);
-    out.form = `this order would trade with your own resting order${own ? " " + short(own) : ""} ` +
-      "(an account never trades with itself): cancel that order or change the price; nothing was posted";
+    // (user31: "would trade with" read wrong when better orders of others were ahead: the
+    // node refuses any order whose price crosses one of its maker's own)
+    out.form = `this order's price crosses your own resting order${own ? " " + short(own) : ""} ` +
+      "(an account never trades with itself, even behind others' better orders): cancel that order " +
+      "or change the price; nothing was posted";
     return out;
   }
   for (const e of body?.validationErrors ?? []) {
