@@ -119,10 +119,16 @@ def check_new_file_dirs(paths: dict[str, Path | None], create: bool) -> None:
     """``sdex node``'s ``--db`` and ``--node-key`` in a directory that does not exist: a typo
     (``--db ~/sdx/n.db``) silently made the directory and a new, empty database (or a new
     gossip identity) there (user31). Refused as a usage error unless ``--mkdir`` asks for it;
-    a file where the directory should be is refused either way."""
+    a file where the directory should be, or a directory named as the file, either way."""
     for option, path in paths.items():
         if path is None:
             continue
+        if path.is_dir():
+            example = path / ("node.db" if option == "--db" else "node.key")
+            raise click.BadParameter(
+                f"{str(path)!r} is a directory: name a file in it, e.g. {str(example)!r}",
+                param_hint=f"'{option}'",
+            )
         parent = path.parent
         if parent.is_dir():
             continue

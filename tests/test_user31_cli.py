@@ -117,6 +117,14 @@ def test_a_file_where_the_directory_should_be_is_refused(option: str, tmp_path: 
     assert f"'{tmp_path / 'f'}' is not a directory" in " ".join(output.split()), output
 
 
+@pytest.mark.parametrize("option", ["--db", "--node-key"])
+def test_a_directory_named_as_the_file_is_refused(option: str, tmp_path: Path) -> None:
+    code, output = run("node", "--port", "8001", "--key", KEY, option, str(tmp_path))
+    assert code == 2, output
+    said = " ".join(output.split())
+    assert f"'{tmp_path}' is a directory: name a file in it, e.g. '{tmp_path}/" in said, output
+
+
 def test_mkdir_makes_the_directories(chain: Chain, tmp_path: Path) -> None:
     """With ``--mkdir`` the node starts as before, the directories made."""
     deployment = tmp_path / "devnet.json"
