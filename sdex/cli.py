@@ -26,6 +26,7 @@ from sdex.client import (
 )
 from sdex.cliopts import (
     DecimalArgsCommand,
+    check_new_file_dirs,
     converter,
     decimal_arg,
     deployment_option,
@@ -42,6 +43,7 @@ from sdex.cliopts import (
     rpc_option,
     wait_option,
 )
+from sdex.clirange import FloatBetween, IntBetween
 from sdex.deployment import DEFAULT_PATH, DeploymentError
 from sdex.sim.cli import simulate
 from sdex.wallet import (
@@ -80,7 +82,7 @@ def main() -> None:
 
 @main.command()
 @click.option(
-    "--port", type=click.IntRange(1, 65535), default=8545, show_default=True,
+    "--port", type=IntBetween(1, 65535, "a TCP port"), default=8545, show_default=True,
     help="JSON-RPC port of the chain.",
 )  # fmt: skip
 @click.option(
@@ -114,12 +116,15 @@ def devnet(port: int, deployment_path: Path, engine: str) -> None:
         print_error(stderr_console(), e)
         sys.exit(1)
     try:
-        console.print(f"[bold]SDEX devnet[/] chain {d.chain_id} at {d.rpc}")
+        console.print(f"[bold]SDEX devnet[/] chain {d.chain_id} at {d.rpc}", soft_wrap=True)
         console.print(f"Exchange {d.exchange} (deployed in block {d.deploy_block})")
         for sym, t in d.tokens.items():
-            console.print(escape(token_line(sym, t)))
+            for line in fit_token_line(token_line(sym, t), console.width):
+                console.print(escape(line), soft_wrap=True)
         console.print(
-            f"{len(d.accounts)} dev accounts funded and approved; deployment: {deployment_path}"
+            escape(f"{len(d.accounts)} dev accounts funded and approved; deployment: ")
+            + escape(str(deployment_path)),
+            soft_wrap=True,
         )
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: ignored if started with &
@@ -136,6 +141,17 @@ def devnet(port: int, deployment_path: Path, engine: str) -> None:
             pass
     finally:
         net.stop()
+
+
+def fit_token_line(line: str, width: int) -> list[str]:
+    """``sdex devnet``'s token line (``WETH  0x… (18 decimals; minimum order 0.0001 WETH)``)
+    on a terminal narrower than it: broken before the bracket, the bracket indented under the
+    address, rather than by rich mid-bracket at the width (user31); no line is ever broken
+    inside the address (to copy it)."""
+    if len(line) <= width or " (" not in line:
+        return [line]
+    head, _, said = line.partition(" (")
+    return [head, " " * 6 + "(" + said]
 
 
 @main.command()
@@ -252,8 +268,9 @@ def cancel(
 @key_option
 @pair_option
 @click.option(
-    "--slippage", "slippage_bps", type=click.IntRange(0, 9999), default=100, show_default=True,
-    metavar="BPS", help="A market order's bound: the best opposite price moved by BPS.",
+    "--slippage", "slippage_bps", type=IntBetween(0, 9999, "basis points"), default=100,
+    show_default=True, metavar="BPS",
+    help="A market order's bound: the best opposite price moved by BPS.",
 )  # fmt: skip
 def console_command(node_url: str, key: bytes, pair: str, slippage_bps: int) -> None:
     """The seed's prompt as a client of a node: send_order, get_dump, cancel, book, fills.
@@ -271,7 +288,9 @@ def console_command(node_url: str, key: bytes, pair: str, slippage_bps: int) -> 
 
 
 @main.command()
-@click.option("--port", type=click.IntRange(1, 65535), required=True, help="HTTP port to serve on.")
+@click.option(
+    "--port", type=IntBetween(1, 65535, "a TCP port"), required=True, help="HTTP port to serve on."
+)
 @click.option(
     "--host", default="127.0.0.1", show_default=True, callback=host_callback,
     help="Interface to bind.",
@@ -293,7 +312,7 @@ def console_command(node_url: str, key: bytes, pair: str, slippage_bps: int) -> 
     help="SQLite database [default: beside the deployment file, one per port].",
 )  # fmt: skip
 @click.option(
-    "--fee-bps", type=click.IntRange(0, 10_000), default=0, show_default=True,
+    "--fee-bps", type=IntBetween(0, 10_000, "basis points"), default=0, show_default=True,
     help="Fee asked of wallets' orders, in basis points of the taker amount.",
 )  # fmt: skip
 @click.option(
@@ -306,6 +325,11 @@ def console_command(node_url: str, key: bytes, pair: str, slippage_bps: int) -> 
     "created when absent].",
 )  # fmt: skip
 @click.option(
+    "--mkdir", is_flag=True, default=False,
+    help="Create the directories --db and --node-key name when missing (else refused: a "
+    "typo would start a new, empty database).",
+)  # fmt: skip
+@click.option(
     "--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="info",
     show_default=True,
     help="The node's log on stderr, one flushed line per event: debug adds one line per "
@@ -316,7 +340,7 @@ def console_command(node_url: str, key: bytes, pair: str, slippage_bps: int) -> 
     help="Devnet only: serve the deployment's dev keys to the web page (loopback clients only).",
 )  # fmt: skip
 @click.option(
-    "--gossip-scale", type=click.FloatRange(0.01, 1.0), default=1.0, show_default=True,
+    "--gossip-scale", type=FloatBetween(0.01, 1.0), default=1.0, show_default=True,
     metavar="FACTOR",
     help="Multiplies the gossip timers' intervals (dial 0.5 s, anti-entropy 1 s, peer "
     "exchange 5 s): below 1 a small network converges sooner, at more background traffic.",
@@ -339,6 +363,7 @@ def node(
     fee_bps: int,
     admin: bool,
     node_key: Path | None,
+    mkdir: bool,
     log_level: str,
     dev_wallets: bool,
     gossip_scale: float,
@@ -359,6 +384,7 @@ def node(
             f"accounts' keys are in {escape(str(deployment_path))}."
         )
         raise click.exceptions.Exit(2)
+    check_new_file_dirs({"--db": db, "--node-key": node_key}, create=mkdir)
     with one_line_errors():
         try:
             run_node(

@@ -15,6 +15,7 @@ import click
 from click.decorators import FC
 
 from sdex.client import OrderConfig
+from sdex.clirange import FloatBetween, IntBetween
 from sdex.deployment import DEFAULT_PATH, DeploymentError
 from sdex.errors import SdexError
 from sdex.urls import UrlError, check_host, check_url
@@ -112,6 +113,36 @@ def writable_file(ctx: click.Context, param: click.Parameter, value: object) -> 
     if problem:
         raise click.BadParameter(f"{str(path)!r} {problem}", ctx, param)
     return path
+
+
+def check_new_file_dirs(paths: dict[str, Path | None], create: bool) -> None:
+    """``sdex node``'s ``--db`` and ``--node-key`` in a directory that does not exist: a typo
+    (``--db ~/sdx/n.db``) silently made the directory and a new, empty database (or a new
+    gossip identity) there (user31). Refused as a usage error unless ``--mkdir`` asks for it;
+    a file where the directory should be, or a directory named as the file, either way."""
+    for option, path in paths.items():
+        if path is None:
+            continue
+        if path.is_dir():
+            example = path / ("node.db" if option == "--db" else "node.key")
+            raise click.BadParameter(
+                f"{str(path)!r} is a directory: name a file in it, e.g. {str(example)!r}",
+                param_hint=f"'{option}'",
+            )
+        parent = path.parent
+        if parent.is_dir():
+            continue
+        what = "a new, empty database" if option == "--db" else "a new gossip identity"
+        if parent.exists():
+            problem = f"{str(parent)!r} is not a directory"
+        elif create:
+            continue
+        else:
+            problem = (
+                f"the directory {str(parent)!r} does not exist (a typo would start {what} "
+                "there): create it, or pass --mkdir to have the node create it"
+            )
+        raise click.BadParameter(f"{str(path)!r}: {problem}", param_hint=f"'{option}'")
 
 
 _NEGATIVE = re.compile(r"-[0-9.][0-9.]*")
@@ -284,19 +315,19 @@ def trusted_proxy_callback(ctx: click.Context, param: click.Parameter, value: ob
 
 _NODE_LIMITS = [
     click.option(
-        "--max-http-per-client", type=click.IntRange(min=1), default=None, metavar="N",
+        "--max-http-per-client", type=IntBetween(1), default=None, metavar="N",
         help="HTTP connections (websockets and peer streams included) one client address "
         "holds at once; an IPv6 client counts by its /64, and its /56 and /48 hold at most "
         "1/16 and 1/8 of --max-http (at least N). At the bound a new one closes its oldest idle "
         "one, or is refused (429) when all are busy [default: 512].",
     ),
     click.option(
-        "--max-http", type=click.IntRange(min=1), default=None, metavar="N",
+        "--max-http", type=IntBetween(1), default=None, metavar="N",
         help="HTTP connections in all (at most half the process's file descriptor limit); "
         "past it the oldest idle one is closed, or the new one refused (503) [default: 4096].",
     ),
     click.option(
-        "--http-idle-timeout", type=click.FloatRange(0, 86_400, min_open=True), default=None,
+        "--http-idle-timeout", type=FloatBetween(0, 86_400, "seconds", min_open=True), default=None,
         metavar="SECONDS",
         help="Seconds an HTTP connection with no request in progress stays open [default: 30].",
     ),

@@ -16,14 +16,51 @@ from rich.table import Table
 from sdex.client import OrderConfig, OrderRecord
 from sdex.model import FillEvent
 from sdex.wallet import Market, Side, fmt_amount, fmt_price
-from sdex.walletui import add_column, order_view, remaining_amounts, short_id
+from sdex.walletui import WHOLE_HASHES_WIDTH, add_column, order_view, remaining_amounts, short_id
 
 View = tuple[Market, Side] | None  # an order's market and side; None for unlisted tokens
 
+WHOLE = frozenset({"pair", "side", "price", "amount", "left", "status", "block", "maker", "tx"})
+"""Columns never folded: a number folded mid-digits read as two (user31: "4998.499" over
+"625" in 80 columns), a pair or a status as garbage; the addresses are shortened. The order
+hash (and a fee) give way."""
 
-def who(address: str, me: str) -> str:
-    """An address as a cell: "you" for the console's wallet, else shortened."""
-    return "you" if address == me else short_id(address)
+
+def narrow(width: int) -> bool:
+    return width < WHOLE_HASHES_WIDTH
+
+
+def who(address: str, me: str, width: int = WHOLE_HASHES_WIDTH) -> str:
+    """An address as a cell: "you" for the console's wallet, else shortened (more so in a
+    narrow terminal, as the web page does: ``0x3c44…93bc``)."""
+    if address == me:
+        return "you"
+    return short_id(address) if not narrow(width) else f"{address[:6]}…{address[-4:]}"
+
+
+def new_table(title: str, width: int) -> Table:
+    """A console table; in a narrow terminal without its rules (the borders of 8 columns took
+    25 of an 80-column terminal's)."""
+    if narrow(width):  # (two spaces between columns, none at the edges)
+        return Table(title=title, title_justify="left", box=None, pad_edge=False)
+    return Table(title=title, title_justify="left")
+
+
+def columns(table: Table, names: Sequence[str], width: int) -> None:
+    for name in names:
+        if name in WHOLE and narrow(width):
+            table.add_column(name, no_wrap=True, justify="right")
+        else:
+            add_column(table, name, width)
+
+
+def one_pair(names: Iterable[str | None], width: int) -> str | None:
+    """The pair every row shares, to say in a narrow table's title instead of a column."""
+    seen = set(names)
+    if not narrow(width) or len(seen) != 1:
+        return None
+    (name,) = seen
+    return name
 
 
 def orders_table(
@@ -37,12 +74,14 @@ def orders_table(
 ) -> Table:
     """``get_dump``'s table: one row per order, in human units where the node lists the
     tokens, else in raw units."""
-    table = Table(title=f"{title} ({len(records)})", title_justify="left")
-    for name in ("order", "pair", "side", "price", "amount", "left", "status", "maker"):
-        add_column(table, name, width)
-    for rec in records:
+    views = [order_view(config, m, rec.order) for rec in records]
+    pair = one_pair((v[0].name if v else None for v in views), width)
+    said = f"{title} ({len(records)})" + (f", {pair}" if pair else "")
+    table = new_table(said, width)
+    names = ("order", "pair", "side", "price", "amount", "left", "status", "maker")
+    columns(table, [n for n in names if not (pair and n == "pair")], width)
+    for rec, view in zip(records, views, strict=True):
         o = rec.order
-        view = order_view(config, m, o)
         if view is None:  # tokens the node does not list: raw units
             row = ["?", "?", f"{o.taker_amount}/{o.maker_amount}", str(o.maker_amount)]
             row.append(str(rec.remaining))
@@ -53,7 +92,9 @@ def orders_table(
             left, _ = remaining_amounts(vm, side, rec)
             row = [vm.name, side.value, fmt_price(vm.order_price(side, o))]
             row += [fmt_amount(base, b), fmt_price(left, b)]
-        table.add_row(rec.order_hash, *row, escape(rec.status), who(o.maker, me))
+        if pair:
+            row = row[1:]
+        table.add_row(rec.order_hash, *row, escape(rec.status), who(o.maker, me, width))
     return table
 
 
@@ -61,9 +102,10 @@ def fills_table(fills: Iterable[tuple[FillEvent, View]], *, me: str, width: int)
     """``fills``' table: each fill with the market and side its order was seen in (the fee is
     the taker's, in the token it receives); raw units where that is unknown."""
     rows = list(fills)
-    table = Table(title=f"fills ({len(rows)})", title_justify="left")
-    for name in ("block", "order", "pair", "side", "amount", "price", "fee", "maker", "tx"):
-        add_column(table, name, width)
+    pair = one_pair((v[0].name if v else None for _, v in rows), width)
+    table = new_table(f"fills ({len(rows)})" + (f", {pair}" if pair else ""), width)
+    names = ("block", "order", "pair", "side", "amount", "price", "fee", "maker", "tx")
+    columns(table, [n for n in names if not (pair and n == "pair")], width)
     for f, view in rows:
         if view is None:
             row = ["?", "?", str(f.maker_filled), f"{f.taker_filled}/{f.maker_filled}"]
@@ -76,12 +118,14 @@ def fills_table(fills: Iterable[tuple[FillEvent, View]], *, me: str, width: int)
             price = fmt_price(vm.price(base, quote)) if base else "-"
             row = [vm.name, side.value, fmt_amount(base, vm.base_token.decimals), price]
             row.append(f"{fmt_amount(f.fee, fee_token.decimals)} {fee_sym}")
+        if pair:
+            row = row[1:]
         table.add_row(
             str(f.block_number),
             "0x" + f.order_hash.hex(),
             *row,
-            who(f.maker, me),
-            short_id(escape(f.tx_hash)),
+            who(f.maker, me, width),
+            escape(who(f.tx_hash, "", width)),
         )
     return table
 
@@ -89,6 +133,8 @@ def fills_table(fills: Iterable[tuple[FillEvent, View]], *, me: str, width: int)
 def help_table(entries: Iterable[tuple[Sequence[str], str]]) -> Table:
     """``help``'s list: each command's usages, the first beside its one-line summary."""
     table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(no_wrap=True)  # (a usage broken in two read as two commands: user31)
+    table.add_column()
     for usages, summary in entries:
         table.add_row(escape(usages[0]), summary)
         for usage in usages[1:]:

@@ -31,8 +31,9 @@ async def test_a_self_trade_is_said_with_the_order_and_a_next_step(
         said = await page.text_content("#err-form")
         short = f"{own[:8]}…{own[-4:]}"
         assert said == (
-            f"this order would trade with your own resting order {short} (an account never "
-            "trades with itself): cancel that order or change the price; nothing was posted"
+            f"this order's price crosses your own resting order {short} (an account never "
+            "trades with itself, even behind others' better orders): cancel that order or change "
+            "the price; nothing was posted"
         ), said
         assert await page.text_content("#err-account") == ""
         assert len(node.records) == 1  # only the resting sell

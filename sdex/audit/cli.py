@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from sdex.cliopts import deployment_option, node_url_check, rpc_option
+from sdex.clirange import FloatBetween
 from sdex.deployment import Deployment, DeploymentError
 from sdex.errors import SdexError
 from sdex.walletui import print_error, short_error, stderr_console, stdout_console
@@ -30,7 +31,7 @@ from sdex.walletui import print_error, short_error, stderr_console, stdout_conso
 )  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object for machines.")
 @click.option(
-    "--sync-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
+    "--sync-timeout", type=FloatBetween(0, note="seconds"), default=10.0, show_default=True,
     metavar="SECONDS",
     help="How long to wait for each node to process the chain's head; a node not there by "
     "then is flagged node_watcher_stalled.",

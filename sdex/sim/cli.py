@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from sdex.cliopts import writable_file
+from sdex.clirange import FloatBetween, IntBetween
 
 TARGET_NODES = 1000
 TARGET_P99_MS = 1000.0
@@ -46,27 +47,29 @@ def targets(runs: list[dict[str, Any]], latency_ms: float) -> dict[str, Any]:
 
 
 @click.command()
-@click.option("--nodes", "-n", type=click.IntRange(2, 100_000), multiple=True,
+@click.option("--nodes", "-n", type=IntBetween(2, 100_000, "nodes"), multiple=True,
               help="Network sizes (repeat; default 100, 1000 and 10000).")  # fmt: skip
-@click.option("--orders", type=click.IntRange(1, 100_000), default=None,
+@click.option("--orders", type=IntBetween(1, 100_000, "orders"), default=None,
               help="Orders per run (default: 200 at 100 nodes down to 10 at 10,000).")  # fmt: skip
-@click.option("--rate", type=click.FloatRange(0.01, 1e6), default=20.0, show_default=True,
-              help="Orders posted per second, network-wide.")  # fmt: skip
-@click.option("--latency-ms", type=click.FloatRange(0.0, 10_000), default=50.0,
+@click.option("--rate", type=FloatBetween(0.01, 1e6, "orders a second"), default=20.0,
+              show_default=True, help="Orders posted per second, network-wide.")  # fmt: skip
+@click.option("--latency-ms", type=FloatBetween(0.0, 10_000, "ms"), default=50.0,
               show_default=True, help="Median one-way link latency (lognormal).")  # fmt: skip
-@click.option("--sigma", type=click.FloatRange(0.0, 3.0), default=0.5, show_default=True,
+@click.option("--sigma", type=FloatBetween(0.0, 3.0), default=0.5, show_default=True,
               help="Lognormal shape of the latency (0.5: p99 about 3.2 x the median).")  # fmt: skip
-@click.option("--bandwidth-mbit", type=click.FloatRange(0.01, 1e6), default=10.0,
+@click.option("--bandwidth-mbit", type=FloatBetween(0.01, 1e6, "Mbit/s"), default=10.0,
               show_default=True, help="Each node's bandwidth, each way.")  # fmt: skip
-@click.option("--check-ms", type=click.FloatRange(0.0, 1000), default=2.0, show_default=True,
+@click.option("--check-ms", type=FloatBetween(0.0, 1000, "ms"), default=2.0, show_default=True,
               help="Intake time per new order at a node.")  # fmt: skip
-@click.option("--fanout", type=click.IntRange(1, 64), default=6, show_default=True,
+@click.option("--fanout", type=IntBetween(1, 64, "peers"), default=6, show_default=True,
               help="Mesh size D each order is pushed to.")  # fmt: skip
-@click.option("--hostile", type=click.FloatRange(0.0, 0.9), default=0.0, show_default=True,
+@click.option("--hostile", type=FloatBetween(0.0, 0.9, "a share of the nodes"), default=0.0,
+              show_default=True,
               help="Share of hostile nodes (silent; half of them also forge).")  # fmt: skip
-@click.option("--churn", type=click.FloatRange(0.0, 0.9), default=0.0, show_default=True,
+@click.option("--churn", type=FloatBetween(0.0, 0.9, "a share of the nodes"), default=0.0,
+              show_default=True,
               help="Share of honest nodes that leave during posting and restart.")  # fmt: skip
-@click.option("--churn-seconds", type=click.FloatRange(0.1, 600), default=5.0,
+@click.option("--churn-seconds", type=FloatBetween(0.1, 600, "seconds"), default=5.0,
               show_default=True, help="How long a churning node stays away.")  # fmt: skip
 @click.option("--seeds", type=click.Choice(["warm", "bootstrap"]), default="warm",
               show_default=True, help="warm: each node starts knowing 32 random others; "

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
 import time
 
@@ -237,6 +238,9 @@ def status_of(e: Exception) -> tuple[str, str]:
         return "wrong-chain", str(e)
     if isinstance(e, Behind):
         return "behind", describe(e)
+    if isinstance(e, aiohttp.ClientConnectorError):  # (user31: aiohttp's words on the page)
+        why = os.strerror(e.errno) if e.errno else describe(e.os_error)
+        return "unreachable", f"cannot connect to {e.host}:{e.port}: {why}"
     read = Inconsistent | aiohttp.ClientError | OSError | TimeoutError | ChainError | ValueError
     if isinstance(e, read):
         return "unreachable", describe(e)

@@ -508,6 +508,12 @@ function socketOpen(open) {
   showNodeState();
 }
 
+/** A time as the node and `sdex order` say it, "07:50:56 UTC" (the browser's locale, "7:50:56
+ * AM", put a second clock beside the chain banner's: user31). */
+function utcTime(d) {
+  return d.toISOString().slice(11, 19) + " UTC";
+}
+
 /** The banner and ``body[data-node]``/``[data-socket]`` from what is known of the node. */
 function showNodeState() {
   const b = $("node-banner");
@@ -515,10 +521,10 @@ function showNodeState() {
   document.body.dataset.socket = socketDown ? "down" : "live";
   let text = "";
   if (nodeDownSince) {
-    text = `this node does not answer (since ${nodeDownSince.toLocaleTimeString()}): the book, your orders, ` +
+    text = `this node does not answer (since ${utcTime(nodeDownSince)}): the book, your orders, ` +
       "the fills and the network figures below are the last it sent, not live; the page reconnects by itself.";
   } else if (socketDown) {
-    text = `the live connection to this node is down (since ${socketDownSince.toLocaleTimeString()}, reconnecting): ` +
+    text = `the live connection to this node is down (since ${utcTime(socketDownSince)}, reconnecting): ` +
       "the book is read from it every few seconds, but your orders and the fills below are as they were then " +
       "until it is back.";
   }
@@ -695,8 +701,11 @@ function apiErrors(body, status) {
   if (body?.rejection === "SELF_TRADE") {  // (user28: it read "maker: it would trade with the
     // same maker's resting order 0x…", under the account, a whole hash and no next step)
     const own = (body.validationErrors ?? []).map((e) => /0x[0-9a-fA-F]{64}/.exec(e.reason ?? "")?.[0]).find(Boolean);
-    out.form = `this order would trade with your own resting order${own ? " " + short(own) : ""} ` +
-      "(an account never trades with itself): cancel that order or change the price; nothing was posted";
+    // (user31: "would trade with" read wrong when better orders of others were ahead: the
+    // node refuses any order whose price crosses one of its maker's own)
+    out.form = `this order's price crosses your own resting order${own ? " " + short(own) : ""} ` +
+      "(an account never trades with itself, even behind others' better orders): cancel that order " +
+      "or change the price; nothing was posted";
     return out;
   }
   for (const e of body?.validationErrors ?? []) {

@@ -1,0 +1,23 @@
+"""user31: ``make demo KEEP=1``'s panel in an 80-column terminal broke its hint mid-bracket,
+the second half flush left ("(a key from .sdex/demo/devnet.json; --deployment
+.sdex/demo/devnet.json" over "for cancel --onchain and audit)"). Each line of it now fits an
+80-column panel whole, with ports of five digits, as the demo's are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sdex.demorun import keep_running
+from tests.test_user30_demo_panels import _Node, _Proc, _Story, _terminal
+
+
+def test_the_kept_panel_breaks_no_line_at_80_columns() -> None:
+    nodes = {n: _Node(n, _Proc(f"http://127.0.0.1:3074{i}")) for i, n in enumerate(["a", "b"])}
+    out = _terminal()
+    keep_running(out, _Story(nodes, Path(".sdex/demo")))  # type: ignore[arg-type]
+    inside = [line.strip("│ ") for line in out.export_text().splitlines() if line.startswith("│")]
+    assert "from the command line: .venv/bin/sdex book --node http://127.0.0.1:30740" in inside
+    assert "--deployment .sdex/demo/devnet.json for cancel --onchain and audit" in " ".join(inside)
+    for line in inside:
+        assert line.count("(") == line.count(")"), inside
+        assert not line.startswith(("for ", "audit")), inside  # (no line's tail on its own)
