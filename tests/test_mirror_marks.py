@@ -106,3 +106,35 @@ def test_a_mirror_with_no_store_keeps_no_idle_set() -> None:
     m.settle(hashes)
     assert m.evict(set()) == 0
     assert not m.idle and all(m.get(h) == (1, False) for h in hashes)
+
+
+class CountingFilter(HashFilter):
+    """A filter that counts its keyed hashes."""
+
+    __slots__ = ("calls",)
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(capacity)
+        self.calls = 0
+
+    def _index(self, h: bytes) -> int:
+        self.calls += 1
+        return super()._index(h)
+
+
+async def test_an_empty_filter_answers_without_hashing_and_an_evicted_mark_is_read_back(
+    store: Store,
+) -> None:
+    """Nothing evicted yet (the filter's count 0): a new order's ``get`` and ``take`` ask
+    nothing (no keyed hash, no store read); once one mark is evicted, its row comes back."""
+    m = marks_of(store)
+    m.evicted = counting = CountingFilter(1000)
+    fresh = [os.urandom(32) for _ in range(50)]
+    assert [m.get(h) for h in fresh[:25]] == [(0, False)] * 25
+    assert [m.take(h) for h in fresh[25:]] == [(0, False)] * 25
+    assert (counting.calls, m.lookups) == (0, 0)
+    gone = os.urandom(32)
+    await store.save_mirror(HEAD, {gone: (7, True)}, {}, {})
+    m.evicted.add(gone)
+    assert m.get(gone) == (7, True) and m.lookups == 1
+    assert m.take(os.urandom(32)) == (0, False) and counting.calls >= 2

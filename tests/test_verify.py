@@ -6,7 +6,10 @@ import asyncio
 import contextlib
 import dataclasses
 
-from sdex.ingest.verify import EcdsaBatcher, ecdsa_ok
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sdex.ingest.verify import EcdsaBatcher, ecdsa_ok, parts
 from sdex.order import ZERO_ADDRESS, Domain, Order, SignedOrder, address_of, random_salt, sign_order
 
 DOMAIN = Domain(31337, "0x" + "ab" * 20)
@@ -35,9 +38,10 @@ async def test_batched_verdicts_equal_inline_ones() -> None:
     assert verdicts == [ecdsa_ok(s) for s in orders]
     assert verdicts[:40] == [True] * 40
     assert verdicts[40:] == [False, False, False, None]
-    # one loop turn's orders went together, in chunks of 8 (the EIP-1271 one never did)
+    # one loop turn's orders went together, back in parts of 8, 16 and the 19 left (the
+    # EIP-1271 one never went)
     assert batcher.checked == 43
-    assert batcher.batches == 6
+    assert batcher.batches == 3
 
 
 async def test_a_lone_order_is_checked_on_the_loop_at_once() -> None:
@@ -111,3 +115,19 @@ async def test_a_chunk_is_checked_in_one_hand_over_and_answered_in_order() -> No
     assert await anext(each) is True
     await each.aclose()  # the consumer went away after the first verdict
     assert not batcher._in_flight
+
+
+@given(st.integers(0, 5_000), st.integers(1, 64))
+def test_a_batch_comes_back_in_parts_doubling_from_the_first(n: int, first: int) -> None:
+    """Every order of a batch in exactly one part, in order; the first part ``first`` long
+    (its verdicts back as soon as before), each next one twice the last, the last cut short:
+    O(log n) deliveries to the loop, not n / ``first``."""
+    got = parts(n, first)
+    assert [i for i, _ in got] == ([0] + [j for _, j in got])[: len(got)]
+    assert (got[-1][1] if got else 0) == n
+    sizes = [j - i for i, j in got]
+    assert all(s > 0 for s in sizes)
+    assert sizes[:-1] == [first * 2**k for k in range(len(sizes) - 1)]
+    if sizes:
+        assert 0 < sizes[-1] <= first * 2 ** (len(sizes) - 1)
+    assert len(got) <= max(1, (n // first).bit_length() + 1)

@@ -40,7 +40,7 @@ class OrderInfo:
     filled: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class OrderState:
     """One row of ``getOrderStates``: everything a validator needs about one order."""
 
@@ -50,6 +50,33 @@ class OrderState:
     signature_valid: bool
     maker_balance: int
     maker_allowance: int
+
+    def __init__(
+        self,
+        hash: bytes,
+        status: OrderStatus,
+        filled: int,
+        signature_valid: bool,
+        maker_balance: int,
+        maker_allowance: int,
+    ) -> None:
+        """The generated ``__init__``'s stores, through the slots' own descriptors (one
+        call a field, not ``object.__setattr__``'s look-up: ~0.5 of its time): the mirror
+        makes one for every order it judges (~1% of a node's samples, cpu32)."""
+        _SET_STATE[0](self, hash)
+        _SET_STATE[1](self, status)
+        _SET_STATE[2](self, filled)
+        _SET_STATE[3](self, signature_valid)
+        _SET_STATE[4](self, maker_balance)
+        _SET_STATE[5](self, maker_allowance)
+
+
+_SET_STATE: tuple[Callable[[OrderState, Any], None], ...] = tuple(
+    OrderState.__dict__[f].__set__
+    for f in ("hash", "status", "filled", "signature_valid", "maker_balance", "maker_allowance")
+)
+"""``OrderState``'s slot descriptors' setters, in field order (they bypass the frozen
+``__setattr__``, as the generated ``__init__``'s ``object.__setattr__`` does)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,9 +74,10 @@ class _Worker:
         self._lock = threading.Lock()
 
     def put(self, loop: asyncio.AbstractEventLoop, batch: Batch, chunk: int) -> None:
-        """Recover ``batch`` on the thread; each ``chunk`` of it is delivered to ``loop`` as
-        soon as it is done. One hand-over per turn: waking the thread is what costs (on a
-        busy machine the wake-up can preempt the loop while it holds the GIL)."""
+        """Recover ``batch`` on the thread; each of its parts (``parts``: ``chunk`` first,
+        then each twice the last) is delivered to ``loop`` as soon as it is done. One
+        hand-over per turn: waking the thread is what costs (on a busy machine the wake-up
+        can preempt the loop while it holds the GIL)."""
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="sdex-ecdsa", daemon=True)
@@ -86,14 +87,28 @@ class _Worker:
     def _run(self) -> None:
         while True:
             loop, batch, chunk = self._queue.get()
-            for i in range(0, len(batch), chunk):
-                part = batch[i : i + chunk]
+            for i, j in parts(len(batch), chunk):
+                part = batch[i:j]
                 results = [ecdsa_ok(signed) for signed, _ in part]
                 with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
                     loop.call_soon_threadsafe(_deliver, part, results)
 
 
 _WORKER = _Worker()
+
+
+def parts(n: int, first: int) -> list[tuple[int, int]]:
+    """The (start, end) of each part of a batch of ``n`` delivered apart: ``first`` orders,
+    then each part twice the one before. The first verdicts come back as soon as before
+    (the loop goes on with them while the rest are recovered), and a large batch (a busy
+    loop's turn: several peers' chunks) wakes the loop O(log n) times, not n / ``first``
+    (each delivery is a ``call_soon_threadsafe``: a write to the loop's self-pipe, a wake-up
+    and the GIL taken from it)."""
+    out, i, size = [], 0, max(1, first)
+    while i < n:
+        out.append((i, min(n, i + size)))
+        i, size = i + size, 2 * size
+    return out
 
 
 def _deliver(batch: Batch, results: list[bool | None]) -> None:
@@ -113,7 +128,8 @@ class EcdsaBatcher:
         and the loop again costs about one recovery (30-55 us of CPU, measured)."""
         self._pending: Batch = []
         self.batches = 0
-        """Chunks recovered on the worker thread (a turn's orders go in one hand-over)."""
+        """Parts recovered and delivered by the worker thread (a turn's orders go in one
+        hand-over, and come back in ``parts``)."""
         self.checked = 0
         """Orders checked on the worker thread."""
         self.inline = 0
@@ -193,7 +209,7 @@ class EcdsaBatcher:
             self.inline += len(pending)
             _deliver(pending, [ecdsa_ok(signed) for signed, _ in pending])
             return
-        self.batches += -(-len(pending) // self.chunk)
+        self.batches += len(parts(len(pending), self.chunk))
         self.checked += len(pending)
         _WORKER.put(loop, pending, self.chunk)
 

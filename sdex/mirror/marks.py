@@ -65,7 +65,9 @@ class OrderMarks:
         row = self.cache.get(h)
         if row is not None:
             return row
-        if self.lookup is None or h not in self.evicted or h in self.unknown:
+        if self.lookup is None or not self.evicted.count or h not in self.evicted:
+            return 0, False  # (an empty filter: no keyed hash, ~1 us a new order)
+        if h in self.unknown:
             return 0, False
         row = self.read(h)
         if row is None:  # a false "maybe" (possibly ground for), or unknown: not kept
@@ -83,7 +85,8 @@ class OrderMarks:
             return f, h in self.cancelled
         row = self.cache.pop(h, None)
         if row is None:
-            if self.lookup is None or h not in self.evicted or h in self.unknown:
+            ev = self.evicted
+            if self.lookup is None or not ev.count or h not in ev or h in self.unknown:
                 self.filled[h] = 0  # (most often: never seen)
                 return 0, False
             row = self.read(h) or (0, False)
