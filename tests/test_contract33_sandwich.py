@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from eth_hash.auto import keccak
+
 from sdex.chain.exchange import load_abi
 from sdex.order import SignedOrder, sign_order
 from tests.conftest import Chain
@@ -35,9 +37,10 @@ def _is_send(req: object) -> bool:
     return any(isinstance(r, dict) and r.get("method") == "eth_sendRawTransaction" for r in reqs)
 
 
-def sandwicher(
-    c: Chain, maker: int, rounds: int
-) -> tuple[Callable[[object], Answer | None], list[int]]:
+Hook = Callable[[object], Answer | None]
+
+
+def sandwicher(c: Chain, maker: int, rounds: int) -> tuple[Hook, list[int]]:
     """A proxy hook: before each of the first ``rounds`` sends through it, ``maker`` moves all
     its USDC to CAROL (mined at once); the send is forwarded by the proxy; the funds come
     back at the next request after it. Returns the hook and its count of sandwiches."""
@@ -156,3 +159,76 @@ async def test_a_hostile_wallets_new_order_goes_at_its_first_failure(
         rec = node.records[hostile.hash]  # (the second one)
         assert rec.failures == 1, (rec.failures, rec.reason)  # before: 3
         assert "failed settlements before" in rec.reason
+
+
+GWEI = 10**9
+
+
+def one_block_sandwicher(c: Chain, maker: int, rounds: int) -> tuple[Hook, list[int]]:
+    """As ``sandwicher``, with the three transactions in one block (interval or batched
+    mining): at the operator's send, mining stops and ``maker``'s transfer out waits with a
+    high tip; once the settlement waits too, CAROL's transfer back is queued with no tip
+    and one block is mined (Hardhat orders a block by tip: out, settlement, back)."""
+    lock = threading.Lock()
+    done = [0]
+    waiting: list[tuple[str, int]] = []  # (the settlement's hash, the amount to give back)
+
+    def send(who: int, to: str, amount: int, tip: int) -> None:
+        s = c.sender(who)
+        base = int(c.rpc.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"], 16)
+        data = c.usdc.abi.fn("transfer").encode(to, amount)
+        signed = s.sign(c.usdc.address, data, 100_000, fees=(base, tip))
+        c.rpc.call("eth_sendRawTransaction", signed.raw)
+
+    def intercept(req: object) -> Answer | None:
+        with lock:
+            if waiting and c.rpc.call("eth_getTransactionByHash", waiting[0][0]) is not None:
+                tx, amount = waiting.pop()
+                send(CAROL, c.address(maker), amount, 0)
+                c.rpc.call("evm_mine")
+                c.rpc.call("evm_setAutomine", True)
+                mined = c.rpc.call("eth_getBlockByNumber", "latest", False)["transactions"]
+                done.append(mined.index(tx) if tx in mined else -1)
+            reqs = req if isinstance(req, list) else [req]
+            raws = [
+                r["params"][0]
+                for r in reqs
+                if isinstance(r, dict) and r.get("method") == "eth_sendRawTransaction"
+            ]
+            if raws and done[0] < rounds and not waiting:
+                done[0] += 1
+                c.rpc.call("evm_setAutomine", False)
+                amount = c.usdc.balance_of(c.address(maker))
+                send(maker, c.address(CAROL), amount, 50 * GWEI)
+                tx = "0x" + keccak(bytes.fromhex(raws[0][2:])).hex()
+                waiting.append((tx, amount))
+        return None
+
+    return intercept, done
+
+
+async def test_an_eoa_sandwich_in_one_block_is_not_blamed_on_the_contract_maker(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The sandwich of the first test, all in the settlement's own block: the block before
+    shows the funds too; the block's own Transfer logs before the settlement say they were
+    gone when it ran."""
+    c = chain
+    honest = wallet_ask(c, gas_gated_wallet(c, gate=ALWAYS), 250)
+    intercept, done = one_block_sandwicher(c, BOB, SANDWICHES)  # [rounds, each index]
+    with _proxy(c.rpc.url, intercept) as rpc:
+        cfg = replace(node_config(c, tmp_path / "n.db", operator=OPERATOR), rpc=rpc)
+        async with running_node(cfg) as (node, api):
+            await wait_for(node.mirror_ready)
+            assert (await api.post_order(honest))[0] == 201
+            buy = c.sign(bid(c, BOB, E18 // 10, 260 * E6))
+            assert (await api.post_order(buy))[0] == 201
+
+            async def decided() -> bool:
+                return "removed" in (await api.status(buy), await api.status(honest))
+
+            await wait_for(decided, timeout=60.0)
+            meta = (await api.get(f"/v1/orders/{honest.hash_hex}"))[1]["metaData"]
+            assert meta["status"] == "open", meta  # before: removed, "settlement kept failing"
+            assert await api.status(buy) == "removed"
+            assert done[0] >= 1 and set(done[1:]) == {1}, done  # (out, settlement, back)

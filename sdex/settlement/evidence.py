@@ -4,10 +4,15 @@ only for failures that chain state read afterwards does not explain (rare).
 
 - The transaction (``eth_getTransactionByHash``): its block, its gas and fees.
 - Every order of its unexplained matches, read by ``getOrderStates`` at the block before
-  the settlement's: exact for an account no log of the settlement's block touched before it
-  (nor its own transaction: a batch's earlier matches); an account a transfer or approval
-  touched there is not read exactly (with interval mining an EOA's sandwich fits in one
-  block: its funds out and back around the settlement's transaction).
+  the settlement's: exact when it is alone in (or first of) its block. With interval or
+  batched mining an EOA's sandwich fits in one block (its funds out and back around the
+  settlement's transaction), so the Transfer and Approval logs of the block's transactions
+  before it are applied to that reading: each balance moved by its transfers, an allowance
+  to the Exchange set by its approval. Not exact (nothing blamed on it): an account with a
+  log in the settlement's own transaction (a batch's earlier matches), or with a transfer
+  out before it while its allowance is not unlimited (a transfer by the Exchange spends the
+  allowance, one by the maker does not; the log does not say which). A token that moves
+  balances without logs is beyond this (the listed tokens are the operator's choice).
 - Each contract-signed order's ``isValidSignature(hash, signature)``, called alone at that
   block with the Exchange as the caller and the transaction's gas and fees (the Exchange
   given a balance for them: ``eth_call``s check it).
@@ -21,16 +26,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from eth_hash.auto import keccak
 
-from sdex.chain import Exchange, Rpc
+from sdex.chain import Exchange, OrderState, Rpc
 from sdex.chain.rpc import quantity
 from sdex.errors import ContractRevert, RpcError
 from sdex.matching.match import Match
 from sdex.order import SignedOrder
-from sdex.settlement.blame import Evidence, account, own_key
+from sdex.settlement.blame import UNLIMITED, Evidence, account, own_key
 from sdex.settlement.gas import BASE_GAS, GAS_PER_MATCH
 
 log = logging.getLogger("sdex.settlement")
@@ -46,6 +52,9 @@ MAX_LOGS = 10_000
 RICH = hex(2**96)
 """The Exchange's balance in the signature call (fees times gas must be payable)."""
 FEE_FIELDS = ("gasPrice", "maxFeePerGas", "maxPriorityFeePerGas")
+Account = tuple[str, str]
+"""(maker, token), lower case."""
+Moves = dict[Account, int]
 
 
 def gather(
@@ -58,7 +67,10 @@ def gather(
     if tx_hash is None:
         block, gas = "latest", BASE_GAS + GAS_PER_MATCH
         fees = {"gasPrice": hex(quantity(rpc.call("eth_gasPrice")))}
-        touched: set[tuple[str, str]] = set()
+        delta: Moves = {}
+        allowance: Moves = {}
+        unsure: set[Account] = set()
+        spent: set[Account] = set()
     else:
         tx = rpc.call("eth_getTransactionByHash", tx_hash)
         if not isinstance(tx, dict) or tx.get("blockNumber") is None:
@@ -71,8 +83,19 @@ def gather(
         if "maxFeePerGas" in fees:
             fees.pop("gasPrice", None)  # (an EIP-1559 call takes one kind)
         tokens = sorted({t for _, t in accounts})
-        touched = _touched(rpc, number, index, tokens, accounts)
-    states = exchange.order_states(orders, block)
+        delta, allowance, unsure, spent = _in_block(
+            rpc, number, index, tokens, accounts, exchange.address
+        )
+    states: dict[bytes, OrderState] = {}
+    for so, st in zip(orders, exchange.order_states(orders, block), strict=True):
+        got = account(so)
+        if got in delta or got in allowance:  # (the block's earlier transactions moved them)
+            limit = allowance.get(got, st.maker_allowance)
+            balance = max(0, st.maker_balance + delta.get(got, 0))
+            st = replace(st, maker_balance=balance, maker_allowance=limit)
+        if got in spent and st.maker_allowance != UNLIMITED:
+            unsure.add(got)
+        states[so.hash] = st
     signatures = {
         so.hash: ok
         for so in orders
@@ -80,38 +103,54 @@ def gather(
         if (ok := _valid_alone(rpc, exchange.address, so, block, gas, fees)) is not None
     }
     return Evidence(
-        states={s.hash: s for s in states},
-        exact=frozenset(accounts - touched),
+        states=states,
+        exact=frozenset(accounts - unsure),
         signatures=signatures,
     )
 
 
-def _touched(
-    rpc: Rpc, number: int, index: int, tokens: list[str], accounts: set[tuple[str, str]]
-) -> set[tuple[str, str]]:
-    """The ``accounts`` a Transfer or Approval log of block ``number`` touched in a
-    transaction up to ``index`` (the settlement's own included)."""
+def _in_block(
+    rpc: Rpc,
+    number: int,
+    index: int,
+    tokens: list[str],
+    accounts: set[Account],
+    exchange: str,
+) -> tuple[Moves, Moves, set[Account], set[Account]]:
+    """What block ``number``'s transactions before ``index`` (the settlement's) did to
+    ``accounts``: each one's balance change (from its Transfer logs), its allowance to the
+    Exchange where an Approval set it, and the accounts that cannot be told exactly: any log
+    of them in the settlement's own transaction (a batch's earlier matches), or a transfer
+    out of one (a transfer by the Exchange spends its allowance, one by the maker does not:
+    the log does not say which; exact only while the allowance is unlimited)."""
     flt = {"fromBlock": hex(number), "toBlock": hex(number), "address": tokens}
     logs = rpc.call("eth_getLogs", flt)
     if not isinstance(logs, list) or len(logs) > MAX_LOGS:
-        return set(accounts)
-    touched: set[tuple[str, str]] = set()
+        return {}, {}, set(accounts), set()
+    delta: Moves = {}
+    allowance: Moves = {}
+    unsure: set[Account] = set()
+    spent: set[Account] = set()
     for lg in logs:
-        if not isinstance(lg, dict):
-            return set(accounts)
         try:
-            if quantity(lg.get("transactionIndex")) > index:
-                continue
-        except ValueError:
-            return set(accounts)
-        topics = lg.get("topics")
-        if not isinstance(topics, list) or len(topics) < 3 or topics[0] not in (TRANSFER, APPROVAL):
+            at = quantity(lg["transactionIndex"])
+            topics, token, value = lg["topics"], str(lg["address"]).lower(), quantity(lg["data"])
+        except (KeyError, TypeError, ValueError):
+            return {}, {}, set(accounts), set()
+        if at > index or not isinstance(topics, list) or len(topics) != 3:
             continue
-        token = str(lg.get("address", "")).lower()
-        for t in topics[1:3]:
-            if isinstance(t, str) and len(t) == 66:
-                touched.add(("0x" + t[-40:].lower(), token))
-    return touched & accounts
+        kind = topics[0]
+        a, b = (("0x" + str(t)[-40:].lower(), token) for t in topics[1:3])
+        if at == index and kind in (TRANSFER, APPROVAL):
+            unsure |= {a, b} & accounts
+        elif kind == TRANSFER:
+            delta[a] = delta.get(a, 0) - value
+            delta[b] = delta.get(b, 0) + value
+            spent.add(a)
+        elif kind == APPROVAL and b[0] == exchange.lower():
+            allowance[a] = value
+            spent.discard(a)  # (set anew: what was spent before it does not count)
+    return delta, allowance, unsure, spent & accounts
 
 
 def _valid_alone(
