@@ -21,6 +21,7 @@ from eth_hash.auto import keccak
 
 from sdex.chain.exchange import load_abi
 from sdex.order import SignedOrder, sign_order
+from sdex.settlement.blame import PAIR_TRIES
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.rpcfault import Answer, _proxy
@@ -232,3 +233,37 @@ async def test_an_eoa_sandwich_in_one_block_is_not_blamed_on_the_contract_maker(
             assert meta["status"] == "open", meta  # before: removed, "settlement kept failing"
             assert await api.status(buy) == "removed"
             assert done[0] >= 1 and set(done[1:]) == {1}, done  # (out, settlement, back)
+
+
+async def test_nothing_certain_blames_no_one_and_bars_the_pair(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The one-block sandwich by a maker whose allowance is not unlimited: a transfer out of
+    its account before the settlement may have been the Exchange's (spending the allowance)
+    or its own, which its log does not say, so its funds at the settlement are not known
+    exactly; the wallet's signature is valid alone. Nothing is certain: neither order is
+    removed (before: the honest wallet's ask, after three), and after three failures the
+    pair is not matched again (bounded: no fourth settlement paid for)."""
+    c = chain
+    c.usdc.approve(c.sender(BOB), c.exchange.address, 10**30)
+    honest = wallet_ask(c, gas_gated_wallet(c, gate=ALWAYS), 250)
+    intercept, done = one_block_sandwicher(c, BOB, 2 * SANDWICHES)
+    with _proxy(c.rpc.url, intercept) as rpc:
+        cfg = replace(node_config(c, tmp_path / "n.db", operator=OPERATOR), rpc=rpc)
+        async with running_node(cfg) as (node, api):
+            await wait_for(node.mirror_ready)
+            assert (await api.post_order(honest))[0] == 201
+            buy = c.sign(bid(c, BOB, E18 // 10, 260 * E6))
+            assert (await api.post_order(buy))[0] == 201
+
+            async def barred() -> bool:
+                removed = "removed" in (await api.status(buy), await api.status(honest))
+                pairs = getattr(node, "barred_pairs", None)  # (none before the fix)
+                return removed or (pairs is not None and pairs.barred(honest.hash, buy.hash))
+
+            await wait_for(barred, timeout=60.0)
+            await wait_for(lambda: node.settler.idle.is_set(), timeout=30.0)
+            assert await api.status(honest) == "open"  # before: removed
+            assert await api.status(buy) == "open"
+            assert done[0] == PAIR_TRIES, done
+            assert node.barred_pairs.barred(honest.hash, buy.hash)
