@@ -16,8 +16,9 @@ from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_attack30_gas_gated_wallet import OPERATOR, OWNER, block, operator_gas
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
-HEAVY = 90_000
-"""Gas the heavy wallet burns per ``isValidSignature``: within the view's 100,000."""
+HEAVY = 80_000
+"""Gas the heavy wallet burns per ``isValidSignature``: within the view's 100,000 (with
+room for its ECDSA check)."""
 
 
 def wallet(c: Chain, name: str, *args: object) -> str:
@@ -33,14 +34,21 @@ async def test_a_heavy_wallet_is_valid_and_each_fill_pays_its_burn(
 ) -> None:
     c = chain
     used: dict[str, int] = {}
+    # (deployed before the node starts: a verdict read at a mirror head before the wallet's
+    # deployment block finds no code, and the order is refused as not the maker's)
+    kinds: tuple[tuple[str, tuple[int, ...]], ...] = (
+        ("ERC1271Wallet", ()),
+        ("ERC1271HeavyWallet", (HEAVY,)),
+    )
+    wallets = {name: wallet(c, name, *args) for name, args in kinds}
     async with running_node(node_config(c, tmp_path / "n.db", operator=OPERATOR)) as (node, api):
         await wait_for(node.mirror_ready)
-        for name, args in (("ERC1271Wallet", ()), ("ERC1271HeavyWallet", (HEAVY,))):
-            w = wallet(c, name, *args)
+        for name, w in wallets.items():
             sell = sign_order(
                 replace(ask(c, ALICE, E18 // 10, 250 * E6), maker=w), c.domain, c.keys[OWNER]
             )
-            assert (await api.post_order(sell))[0] == 201
+            code, body = await api.post_order(sell)
+            assert code == 201, body
             start = block(c)
             buy = c.sign(bid(c, BOB, E18 // 10, 250 * E6))
             assert (await api.post_order(buy))[0] == 201
