@@ -323,6 +323,11 @@ _NODE_LIMITS = [
         "past it its orders wait for a later anti-entropy round [default: 100].",
     ),
     click.option(
+        "--chain-read-total", type=float, default=None, metavar="ORDERS",
+        help="The same for all clients and peers together (half kept for each kind: neither "
+        "can starve the other), bursts of 10 s of it [default: 200].",
+    ),
+    click.option(
         "--trusted-proxy", "trusted_proxies", multiple=True, metavar="CIDR",
         callback=trusted_proxy_callback,
         help="A reverse proxy's address or network (e.g. 10.0.0.0/8, ::1; repeatable) whose "

@@ -45,10 +45,10 @@ from sdex.sqlwriter import Writer, log_failure, serialised
 from sdex.storechain import ChainStore
 from sdex.storechain import FillKey as FillKey
 from sdex.storechain import fill_key as fill_key
+from sdex.storefills import fills_of
 from sdex.storeread import OrderRow as OrderRow
 from sdex.storeread import StoredFill as StoredFill
 from sdex.storeread import StoredOrder as StoredOrder
-from sdex.storeread import fill_of
 from sdex.storeschema import (
     FILL_SEQ_KEY,
     INSERT_ORDER,
@@ -176,7 +176,7 @@ class Store(ChainStore, UndoneStore):
 
         def reset(db: sqlite3.Connection) -> list[StoredFill]:
             sql = "SELECT * FROM fills ORDER BY block_number, log_index"
-            dropped = [fill_of(r) for r in db.execute(sql).fetchall()]
+            dropped = fills_of(db.execute(sql).fetchall())
             for table in ("fills", *MIRROR_TABLES):
                 db.execute(f"DELETE FROM {table}")
             db.execute(

@@ -16,7 +16,8 @@ from typing import Any
 
 from sdex import jsonio
 from sdex.model import FillEvent
-from sdex.storeread import MARKED_SELECT, UINT_TEXT, StoredFill, StoreReads, fill_of
+from sdex.storefills import fills_of
+from sdex.storeread import MARKED_SELECT, UINT_TEXT, StoredFill, StoreReads
 from sdex.storeschema import FILL_SEQ_KEY, INSERT_FILL, last_fill_seq
 from sdex.storeundone import UNDONE_KEPT, keep_undone, undone_of
 
@@ -60,10 +61,10 @@ class ChainStore(StoreReads):
                 above,
             ).fetchall()
             db.execute("DELETE FROM fills WHERE block_number > ?", above)
-            keep_undone(db, undone_of(fill_of(r) for r in rows), UNDONE_KEPT)
+            keep_undone(db, undone_of(fills_of(rows)), UNDONE_KEPT)
             return rows
 
-        return [fill_of(r) for r in await self._call_async(remove)]
+        return fills_of(await self._call_async(remove))
 
     async def remove_fills_except(
         self, low: int, high: int, chain: Collection[FillKey], txs: Collection[str] | None = None
@@ -82,12 +83,10 @@ class ChainStore(StoreReads):
                 r[3] for r in db.execute(sql + where, (low, high)).fetchall()
                 if (tx := r[0].lower(), r[1], r[2]) not in chain and (txs is None or tx in txs)
             ]  # fmt: skip
-            gone = [
-                fill_of(db.execute("SELECT * FROM fills WHERE rowid=?", (i,)).fetchone())
-                for i in ids
-            ]
-            delete = "DELETE FROM fills WHERE tx_hash=? AND log_index=?"
-            db.executemany(delete, [(f.tx_hash, f.log_index) for f in gone])
+            gone = fills_of(
+                db.execute("SELECT * FROM fills WHERE rowid=?", (i,)).fetchone() for i in ids
+            )  # (a row not as written is left out, and deleted with the others)
+            db.executemany("DELETE FROM fills WHERE rowid=?", [(i,) for i in ids])
             keep_undone(db, undone_of(gone), UNDONE_KEPT)
             return gone
 

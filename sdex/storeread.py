@@ -14,19 +14,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sdex import jsonio
-from sdex.model import FillEvent, OrderStatus, fill_json
+from sdex.model import OrderStatus
 from sdex.order import Domain, SignedOrder
 from sdex.sqlwriter import Writer
+from sdex.storefills import StoredFill as StoredFill
+from sdex.storefills import fill_of as fill_of
+from sdex.storefills import fills_of
 from sdex.storepage import FILL_KEY, FILL_TAG, ORDER_KEY, Cursor, Listing, Page
-from sdex.storeschema import ORDER_SELECT, UNUSABLE
+from sdex.storeschema import ORDER_SELECT, UNUSABLE, ZERO_TAKER
 
 log = logging.getLogger("sdex.store")
 T = TypeVar("T")
@@ -48,25 +52,6 @@ class StoredOrder:
     tif: str = "gtc"
     """Time in force: only ``gtc`` orders ever rest (and are gossiped)."""
     cancel_signature: bytes | None = None
-
-
-_FILL_FIELDS = tuple(f.name for f in fields(FillEvent))
-"""``FillEvent``'s fields in order (read once: ``fields`` is slow for a per-fill call)."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredFill(FillEvent):
-    """A fill as the node keeps it: the one fill shape (``sdex.model.FillEvent``), and
-    whether this node's own settlement made it."""
-
-    ours: bool = False
-
-    @classmethod
-    def of(cls, fill: FillEvent, ours: bool) -> StoredFill:
-        return cls(**{name: getattr(fill, name) for name in _FILL_FIELDS}, ours=ours)
-
-    def to_json(self) -> dict[str, object]:
-        return fill_json(self, self.ours)
 
 
 LISTING_READS = 2
@@ -253,8 +238,10 @@ class StoreReads:
 
     def last_seq(self) -> int:
         row = self._call(
-            lambda db: db.execute("SELECT COALESCE(MAX(seq), 0) FROM orders").fetchone()
-        )
+            lambda db: db.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM orders WHERE seq < ?", (SEQ_LIMIT,)
+            ).fetchone()
+        )  # (a row past the bound is refused at load: ``_order``)
         return int(row[0])
 
     def orders(
@@ -305,7 +292,7 @@ class StoreReads:
         """A page of orders matching exact-value ``filters``, as committed (``_listing``:
         the event loop runs on while the page is counted and read).
 
-        Filter keys: maker, maker_token, taker_token, status."""
+        Filter keys: maker, maker_token, taker_token, taker, status."""
         got = await self.order_rows(filters, page, per_page)
         return got.total, [self._order(r) for r in got.rows]
 
@@ -315,8 +302,10 @@ class StoreReads:
         """``query_orders``' page (or the page after ``cursor``: ``sdex.storepage``) as its
         raw rows (``ORDER_SELECT``'s columns), unparsed: ``GET /v1/orders`` builds its
         answer from them in slices (``sdex.node.pages``)."""
-        allowed = {"maker", "maker_token", "taker_token", "status"}
+        allowed = {"maker", "maker_token", "taker_token", "taker", "status"}
         conds = [f"{k}=?" for k in filters if k in allowed]
+        if filters.get("taker", ZERO_TAKER).lower() != ZERO_TAKER:  # (orders_taker_seq's)
+            conds.append(f"taker!='{ZERO_TAKER}'")
         args = [v.lower() if k != "status" else v for k, v in filters.items() if k in allowed]
         counted: tuple[str, list[object]] | None = None
         if all(k == "status" for k in filters if k in allowed):  # (kept by triggers)
@@ -345,17 +334,30 @@ class StoreReads:
         return s
 
     def _order(self, row: tuple[Any, ...]) -> StoredOrder:
-        _, seq, order_json, status, filled, reason, source, created, tif, cancel_sig = row
+        hash_hex, seq, order_json, status, filled, reason, source, created, tif, cancel_sig = row
+        signed = SignedOrder.from_json(jsonio.stored(order_json, jsonio.ORDER_DEPTH), self.domain)
+        # every value as this node writes it (attack31: a created_at of inf was answered as
+        # ``"createdAt": inf``, the book's every page no JSON; a seq past SQLite's integers
+        # made every later order's row fail to be written)
+        if hash_hex != signed.hash_hex:
+            raise ValueError(f"the row's hash is not its order's ({signed.hash_hex})")
+        if type(seq) is not int or not 0 < seq < SEQ_LIMIT:
+            raise ValueError(f"seq {str(seq)[:80]} is not an arrival number")
+        at = float(created)
+        if not math.isfinite(at) or at < 0:
+            raise ValueError(f"created_at {at} is not a time")
+        if not isinstance(filled, str) or not UINT_TEXT.fullmatch(filled):
+            raise ValueError(f"filled {str(filled)[:80]!r} is not an amount")
+        if int(filled) > signed.order.maker_amount:
+            raise ValueError(f"filled {filled[:80]} is more than the order's makerAmount")
         return StoredOrder(
-            signed=SignedOrder.from_json(
-                jsonio.stored(order_json, jsonio.ORDER_DEPTH), self.domain
-            ),
-            seq=int(seq),
+            signed=signed,
+            seq=seq,
             status=str(status),
             filled=int(filled),
             reason=str(reason),
             source=str(source),
-            created_at=float(created),
+            created_at=at,
             tif=str(tif),
             cancel_signature=bytes.fromhex(str(cancel_sig)[2:]) if cancel_sig else None,
         )
@@ -370,7 +372,7 @@ class StoreReads:
     ) -> tuple[int, list[StoredFill]]:
         """A page of fills in the order stored (on the writer thread; the caller waits)."""
         got = self._call(_fills_listing(order_hash, above_block).page(page, per_page, None))
-        return got.total, [fill_of(r) for r in got.rows]
+        return got.total, fills_of(got.rows)
 
     async def fills_page(
         self, page: int, per_page: int, order_hash: str | None = None
@@ -384,24 +386,7 @@ class StoreReads:
     ) -> Page[StoredFill]:
         """``fills_page``'s page, or the page after ``cursor`` (``sdex.storepage``)."""
         got = await self._listing(_fills_listing(order_hash, None).page(page, per_page, cursor))
-        return got.map(fill_of)
-
-
-def fill_of(r: tuple[Any, ...]) -> StoredFill:
-    """A ``fills`` row (``SELECT *``) as a ``StoredFill``."""
-    return StoredFill(
-        tx_hash=r[0],
-        log_index=r[1],
-        block_number=r[2],
-        order_hash=bytes.fromhex(r[3][2:]),
-        maker=r[4],
-        taker=r[5],
-        maker_filled=int(r[6]),
-        taker_filled=int(r[7]),
-        fee_recipient=r[8],
-        fee=int(r[9]),
-        ours=bool(r[10]),
-    )
+        return Page(got.total, got.page, fills_of(got.rows), got.next, got.read)
 
 
 def orders_after_sql(
@@ -441,6 +426,10 @@ def hash_of_mark(text: object) -> bytes:
 
 
 MARK_HASH = re.compile(r"0x[0-9a-f]{64}")
+
+SEQ_LIMIT = 2**61
+"""Above every arrival number the node gives an order (``sdex.book.levels.SEQ_LIMIT``, the
+book's bound, is the same): a stored row's seq at or past it is not one this node wrote."""
 
 UINT_TEXT = re.compile(r"[0-9]{1,78}")
 """A uint256 in decimal (2**256 - 1 has 78 digits; ``mark_of`` bounds the value)."""

@@ -18,12 +18,20 @@ ORDERS_TABLE = """CREATE TABLE IF NOT EXISTS {name} (
     tif         TEXT NOT NULL DEFAULT 'gtc',
     cancel_sig  TEXT NOT NULL DEFAULT '',
     created_at  REAL NOT NULL,
-    updated_at  REAL NOT NULL
+    updated_at  REAL NOT NULL,
+    taker       TEXT GENERATED ALWAYS AS ({taker}) VIRTUAL
 )"""
 """The orders table (``name``: ``orders``, or the copy a migration fills). ``seq``, the
 arrival order, is the rowid: the table's own B-tree is in arrival order (every walk and page
 reads it in ``seq`` order, ``MAX(seq)`` is its last row), and each stored order updates four
 B-trees: the table, ``hash``'s unique index, ``orders_maker_seq`` and ``orders_pair``."""
+
+TAKER = "CASE WHEN json_valid(order_json) THEN lower(json_extract(order_json, '$.taker')) END"
+"""The ``taker`` column: the stored order's own (its JSON; NULL for a row that is not JSON),
+computed as read, never written (so a database made before has every row's at once), and
+kept by ``orders_taker_seq`` for the orders that name one."""
+ZERO_TAKER = "0x" + "00" * 20
+"""The taker of an order anyone may fill (most orders): not in ``orders_taker_seq``."""
 
 ORDER_COLUMNS = (
     "hash", "seq", "maker", "maker_token", "taker_token", "order_json", "status", "filled",
@@ -36,11 +44,15 @@ DROP INDEX IF EXISTS orders_maker;
 CREATE INDEX IF NOT EXISTS orders_maker_seq ON orders (maker, seq);
 -- a market's page (GET /v1/orders?makerToken=&takerToken=) in seq order: the rowid ends the key
 CREATE INDEX IF NOT EXISTS orders_pair ON orders (maker_token, taker_token);
+-- GET /v1/orders?takerAddress= of an order's named taker: only the orders that name one
+CREATE INDEX IF NOT EXISTS orders_taker_seq ON orders (taker, seq)
+    WHERE taker != '0x0000000000000000000000000000000000000000';
 """
 """The orders table's indexes besides ``hash``'s: ``orders_maker_seq`` serves a maker's
 walks (the cancel-up-to re-judging, ``orders_after``) and ``GET /v1/orders?maker=``;
 ``orders_pair`` a market's listing, in ``seq`` order with no sort (a node that lists many
-pairs would scan every row for one market without it)."""
+pairs would scan every row for one market without it); ``orders_taker_seq`` a taker's
+(``GET /v1/orders?takerAddress=``), partial: an order open to anyone adds no entry."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -89,7 +101,7 @@ FILL_COLUMNS = (
     "tx_hash", "log_index", "block_number", "order_hash", "maker", "taker", "maker_filled",
     "taker_filled", "fee_recipient", "fee", "ours", "seq",
 )  # fmt: skip
-"""The fills table's columns, in order (``SELECT *``: ``sdex.storeread.fill_of``)."""
+"""The fills table's columns, in order (``SELECT *``: ``sdex.storefills.fill_of``)."""
 
 FILL_SEQ_KEY = "fills_seq"
 """The ``meta`` row of the last fill ``seq`` given (kept through a reorg's deletes and a
@@ -167,13 +179,20 @@ def open_fills_table(db: sqlite3.Connection) -> None:
 
 
 def last_fill_seq(db: sqlite3.Connection) -> int:
-    """The last fill ``seq`` given (the counter, or the largest stored if more)."""
+    """The last fill ``seq`` given (the counter, or the largest stored if more), of those
+    below ``FILL_SEQ_LIMIT`` (attack31: a counter or a row edited to 2**63 - 1 made the next
+    fill's seq past SQLite's integers: every later fill was dropped, unwritable)."""
     row = db.execute(
-        "SELECT MAX(COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key=?), 0),"
-        " COALESCE((SELECT MAX(seq) FROM fills), 0))",
-        (FILL_SEQ_KEY,),
+        "SELECT MAX(COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key=?"
+        " AND CAST(value AS INTEGER) < ?), 0),"
+        " COALESCE((SELECT MAX(seq) FROM fills WHERE seq < ?), 0))",
+        (FILL_SEQ_KEY, FILL_SEQ_LIMIT, FILL_SEQ_LIMIT),
     ).fetchone()
     return int(row[0])
+
+
+FILL_SEQ_LIMIT = 2**61
+"""Above every fill ``seq`` this node gives (one a fill: far from SQLite's 2**63 - 1)."""
 
 
 MIRROR_TABLES = ("mirror_orders", "mirror_makers", "mirror_funds")
@@ -181,6 +200,7 @@ MIRROR_TABLES = ("mirror_orders", "mirror_makers", "mirror_funds")
 ADDED_ORDER_COLUMNS = {
     "tif": "TEXT NOT NULL DEFAULT 'gtc'",
     "cancel_sig": "TEXT NOT NULL DEFAULT ''",
+    "taker": f"TEXT GENERATED ALWAYS AS ({TAKER}) VIRTUAL",
 }
 """Columns added since the first schema, with their DDL (added to an older database:
 ``open_orders_table``)."""
@@ -221,8 +241,8 @@ def open_orders_table(db: sqlite3.Connection) -> bool:
     table's pages stay in the file as free pages that later rows reuse (``VACUUM`` on a
     stopped node gives them back). A disk that fills midway rolls the copy back: the old
     table is kept whole, and the node does not start until there is room."""
-    db.execute(ORDERS_TABLE.format(name="orders"))
-    info = db.execute("PRAGMA table_info(orders)").fetchall()
+    db.execute(ORDERS_TABLE.format(name="orders", taker=TAKER))
+    info = db.execute("PRAGMA table_xinfo(orders)").fetchall()  # (generated columns too)
     for name, ddl in ADDED_ORDER_COLUMNS.items():
         if name not in {row[1] for row in info}:
             db.execute(f"ALTER TABLE orders ADD COLUMN {name} {ddl}")
@@ -232,7 +252,7 @@ def open_orders_table(db: sqlite3.Connection) -> bool:
         db.execute("BEGIN IMMEDIATE")
         try:
             if not _seq_is_rowid(db):  # (asked again under the lock: another process's rebuild)
-                db.execute(ORDERS_TABLE.format(name="orders_new"))
+                db.execute(ORDERS_TABLE.format(name="orders_new", taker=TAKER))
                 db.execute(f"INSERT INTO orders_new ({columns}) SELECT {columns} FROM orders")
                 db.execute("DROP TABLE orders")  # (and its indexes)
                 db.execute("ALTER TABLE orders_new RENAME TO orders")

@@ -34,6 +34,8 @@ class LogsProxy:
     """``eth_getLogs`` of more blocks than this are refused (-1: every one)."""
     logs_asked: int = 0
     refused: int = 0
+    batch_most: int | None = None
+    """A request of more ``eth_getLogs`` than this has them all refused (None: no bound)."""
 
 
 def _span(call: Any) -> int:
@@ -42,8 +44,10 @@ def _span(call: Any) -> int:
 
 
 @asynccontextmanager
-async def logs_proxy(upstream: str, way: str, most: int) -> AsyncIterator[LogsProxy]:
-    proxy = LogsProxy("", way, most)
+async def logs_proxy(
+    upstream: str, way: str, most: int, batch_most: int | None = None
+) -> AsyncIterator[LogsProxy]:
+    proxy = LogsProxy("", way, most, batch_most=batch_most)
     session = aiohttp.ClientSession()
 
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -55,6 +59,9 @@ async def logs_proxy(upstream: str, way: str, most: int) -> AsyncIterator[LogsPr
                 proxy.logs_asked += 1
                 if proxy.most < 0 or _span(c) > proxy.most:
                     big.add(c.get("id"))
+        logs = [c for c in calls if isinstance(c, dict) and c.get("method") == "eth_getLogs"]
+        if proxy.batch_most is not None and len(logs) > proxy.batch_most:
+            big |= {c.get("id") for c in logs}
         proxy.refused += len(big)
         if big and way == "413":
             return web.Response(status=413, text="Request Entity Too Large")

@@ -78,9 +78,7 @@ async def test_a_hung_chain_is_unreachable_within_seconds_and_recovers(tmp_path:
                 return code == 200 and h["caughtUp"] is True and node.watcher.subscribed
 
             await wait_for(settled_ok)
-            # (posted once caught up: a read made while the watcher replays the deployment's
-            # blocks is not learned by the mirror, and an idle chain brings no block to learn
-            # it from: each of her orders would need a chain read)
+            # (posted once caught up: her funds in the mirror from the read at once)
             assert (await api.post_order(ask))[0] == 201
             assert (await api.post_order(low_bid))[0] == 201
 

@@ -381,6 +381,7 @@ def test_http_connection_bounds_are_options(chain: Chain, tmp_path: Path) -> Non
         ("--listing-rate-limit", "0"), ("--listing-rate-limit", "x"),
         ("--listing-rate-total", "-5"), ("--listing-rate-total", "inf"),
         ("--chain-read-limit", "0"), ("--peer-chain-read-limit", "nan"),
+        ("--chain-read-total", "-1"), ("--chain-read-total", "inf"),
     ]:  # fmt: skip
         r = cli(
             "node", "--port", "1", "--deployment", str(deployment),

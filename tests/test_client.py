@@ -556,7 +556,7 @@ def test_node_command_passes_its_options_to_run_node(
              "--dev-wallets", "--gossip-scale", "0.2", "--max-http-per-client", "64",
              "--max-http", "1000", "--http-idle-timeout", "5", "--listing-rate-limit", "500",
              "--listing-rate-total", "50000", "--chain-read-limit", "7",
-             "--peer-chain-read-limit", "70")  # fmt: skip
+             "--peer-chain-read-limit", "70", "--chain-read-total", "700")  # fmt: skip
     assert r.exit_code == 0, r.output
     assert calls == [
         {
@@ -580,6 +580,7 @@ def test_node_command_passes_its_options_to_run_node(
             "listing_rate_total": 50000.0,
             "chain_read_limit": 7.0,
             "peer_chain_read_limit": 70.0,
+            "chain_read_total": 700.0,
             "trusted_proxies": (),
             "min_amounts": (),
         }

@@ -6,6 +6,7 @@ against the 10 ms samples)."""
 from __future__ import annotations
 
 import importlib.util
+import mmap
 import os
 import threading
 from pathlib import Path
@@ -30,17 +31,23 @@ def test_thread_split_names_threads_without_digits_and_counts_their_faults(
 ) -> None:
     bn = bench_node(monkeypatch)
     done = threading.Event()
+    touched = threading.Event()
 
     def touch() -> None:  # (a thread that faults fresh pages in: 8 MB written)
-        buf = bytearray(8 << 20)
+        # (an anonymous mapping: always fresh pages; a ``bytearray`` could reuse heap pages
+        # an earlier test had already faulted in, once glibc's mmap threshold has grown)
+        buf = mmap.mmap(-1, 8 << 20)
         for i in range(0, len(buf), 4096):
             buf[i] = 1
+        touched.set()
         done.wait(10)
+        buf.close()
 
     before = bn.thread_split(os.getpid())
     t = threading.Thread(target=touch, name="toucher-42")
     t.start()
     try:
+        assert touched.wait(10)
         # (the thread's name in /proc: Python sets it from ``name``, up to 15 bytes)
         rows = bn.thread_split_per_match(before, os.getpid(), 1)
     finally:

@@ -70,7 +70,13 @@ CREATE INDEX orders_pair ON orders (maker_token, taker_token);
 ``hash``; five B-trees with the two indexes of that time)."""
 
 
-ORDER_INDEX_NAMES = {"sqlite_autoindex_orders_1", "orders_maker_seq", "orders_pair"}
+ORDER_INDEX_NAMES = {
+    "sqlite_autoindex_orders_1",
+    "orders_maker_seq",
+    "orders_pair",
+    "orders_taker_seq",
+}
+"""(``orders_taker_seq`` partial: an order open to anyone, taker 0x0, adds it no entry)"""
 
 
 def _order_indexes(path: Path) -> set[str]:

@@ -75,6 +75,10 @@ async def test_an_order_the_old_chains_time_expired_is_open_after_a_reset(tmp_pa
             c.rpc.call("hardhat_mine", hex(8))
             assert timestamp(c) >= expiry
             await wait_for(lambda: status_is(api, signed, "expired"), timeout=20)
+            # The expiry is judged from the head's timestamp, which can come before the
+            # watcher has applied the mined blocks: wait for them, so that the new chain's
+            # head is below what the node applied (under load it lagged: 83 against 83).
+            await synced(node, c)
 
             hardhat.stop()
             hardhat.start_again()

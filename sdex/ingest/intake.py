@@ -84,6 +84,8 @@ class Intake:
         mirror_ready: Callable[[], bool] | None = None,
         contract_sigs: Eip1271Batcher | None = None,
         chain_status: Callable[[], str] | None = None,
+        chain_down: Callable[[], asyncio.Event] | None = None,
+        chain_tip: Callable[[], int] | None = None,
         account_open: Callable[[str, str], int] | None = None,
         refresh: Callable[[], None] | None = None,
     ) -> None:
@@ -93,8 +95,14 @@ class Intake:
         signatures (EIP-1271) are judged by the chain through ``contract_sigs``, whose
         cached verdicts cost no call. ``chain_status()`` not ``ok`` (the watcher's: the
         chain behind, unreachable or not ours, or the node failing to apply it): an order
-        that needs a chain read is answered ``CHAIN_UNAVAILABLE`` instead, saying which."""
+        that needs a chain read is answered ``CHAIN_UNAVAILABLE`` instead, saying which;
+        ``chain_down()``, set while the chain is ``unreachable`` (hung: left33), fails the
+        reads under way so, at once, not after the RPC client's own timeout."""
         self.chain_status = chain_status or (lambda: "ok")
+        self.chain_down = chain_down
+        self.chain_tip = chain_tip or (lambda: -1)
+        """The chain's latest block as the watcher last saw it: a read made while the mirror
+        replays the chain is at it or later (``Mirror.learn_later``)."""
         self.account_open = account_open or (lambda maker, token: 0)
         """Open orders of ``maker`` selling ``token`` (each needs the token's minimum)."""
         self.refresh = refresh or (lambda: None)
@@ -112,6 +120,9 @@ class Intake:
         """Of those, orders that needed a chain read (first-seen account, EIP-1271, no mirror)."""
         self.throttled = 0
         """Orders that needed a chain read their sender's budget refused (not read)."""
+        self._first_reads: dict[tuple[str, str], asyncio.Future[None]] = {}
+        """Reads under way of (maker, makerToken) accounts the mirror does not know: another
+        ECDSA-signed order of one waits for it, then asks the mirror (one read, one token)."""
         self.known = known
         self.open_count = open_count
         self.now = now
@@ -306,13 +317,51 @@ class Intake:
         status = self.chain_status()
         if status != "ok":  # (a backend behind answers from its past: no verdict)
             return Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, not_following(status))
-        if spend is not None and not spend(i):
-            self.throttled += 1
-            return Rejection.of(RejectionCode.THROTTLED).of_order(signed.hash)
+        o, mine = signed.order, None
+        if ecdsa_ok is True and self.mirror is not None and self.mirror_ready():
+            # (its account: all the mirror lacks; not while it replays: it would not learn)
+            account = (o.maker, o.maker_token)
+            if (under_way := self._first_reads.get(account)) is not None:
+                await asyncio.wait([under_way])  # (never fails; a cancel of ours: not its)
+                if self.mirror_ready() and (known := self.mirror.state(signed)) is not None:
+                    return known
+                if (status := self.chain_status()) != "ok":  # (the chain went down meanwhile)
+                    return Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, not_following(status))
+            if account not in self._first_reads:
+                mine = self._first_reads[account] = asyncio.get_running_loop().create_future()
         try:
-            return await self._read(signed, ecdsa_ok)
+            if spend is not None and not spend(i):
+                self.throttled += 1
+                return Rejection.of(RejectionCode.THROTTLED).of_order(signed.hash)
+            return await self._read_unless_down(signed, ecdsa_ok)
         except Exception as e:
             return _unavailable(e)
+        finally:
+            if mine is not None:
+                del self._first_reads[(o.maker, o.maker_token)]
+                mine.set_result(None)
+
+    async def _read_unless_down(
+        self, signed: SignedOrder, ecdsa_ok: bool | None
+    ) -> OrderState | Rejection:
+        """``_read``, or ``CHAIN_UNAVAILABLE`` as soon as the chain is marked unreachable
+        (the read is left to end by itself: the RPC client's timeout)."""
+        if self.chain_down is None:
+            return await self._read(signed, ecdsa_ok)
+        down = self.chain_down()
+        read = asyncio.ensure_future(self._read(signed, ecdsa_ok))
+        hung = asyncio.ensure_future(down.wait())
+        try:
+            await asyncio.wait((read, hung), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            read.cancel()
+            raise
+        finally:
+            hung.cancel()
+        if read.done():
+            return read.result()
+        read.add_done_callback(_retrieved)
+        return Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, not_following("unreachable"))
 
     def _verdict(
         self, signed: SignedOrder, ecdsa_ok: bool | None, state: OrderState
@@ -343,6 +392,7 @@ class Intake:
         self.read += 1
         m = self.mirror
         read_at = m.head.number if m is not None and m.head is not None else -1
+        tip = self.chain_tip()
         if ecdsa_ok is not True and self.contract_sigs is not None:
             state = await self.contract_sigs.get(signed)  # the verdict is cached too
         else:
@@ -350,6 +400,8 @@ class Intake:
         sig_ok = ecdsa_ok or state.signature_valid
         if m is not None and sig_ok and self.mirror_ready() and m.head is not None:
             m.learn(signed, state, read_at)
+        elif m is not None and sig_ok and read_at < tip and self.chain_status() == "ok":
+            m.learn_later(signed, state, tip)  # (the replay under way: once it passes ``tip``)
         return state
 
 
@@ -366,6 +418,12 @@ def not_following(status: str) -> str:
     """A wallet's answer while the watcher's ``status`` is not ``ok``: what is true."""
     why = NOT_FOLLOWING.get(status, f"its chain watcher is {status}")
     return f"the node does not follow the chain now: {why}; try again"
+
+
+def _retrieved(read: asyncio.Future[OrderState]) -> None:
+    """A read left behind (the chain hung) ended: its error is nobody's to raise."""
+    if not read.cancelled():
+        read.exception()
 
 
 def _unavailable(e: Exception) -> Rejection:

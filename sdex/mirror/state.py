@@ -42,6 +42,8 @@ from sdex.order import (
 
 MAX_BROKE = 10_000
 """Accounts with nothing to pay the mirror keeps from reads (``Mirror.broke``)."""
+MAX_LATER = 10_000
+"""Reads made during the replay the mirror holds until it passes their block (``later``)."""
 
 
 class Mirror(OwnNotes):
@@ -79,6 +81,11 @@ class Mirror(OwnNotes):
         is read again), so strangers' keys cannot grow the mirror without bound (attack29); not
         saved with the mirror unless funded since (review31: a restart loaded them all)."""
         self.max_broke = MAX_BROKE
+        self.later: dict[Account, tuple[int, int, int]] = {}
+        """Funds read while the mirror replays the chain (``learn_later``): (balance,
+        allowance, the chain's head block when read), learned once the replay reaches that
+        block, dropped if a block above it touches the account first; at most
+        ``MAX_LATER`` (more are not kept: read again)."""
         self.announced = HeadSignal()
         """Heads the chain announced (the watcher's newHeads): the settler's receipt waits."""
         self.own = OwnReceipts()
@@ -187,6 +194,8 @@ class Mirror(OwnNotes):
         else:
             marks.settle(eff.orders)
             self.checkpoints.add(top.number, top.hash)
+        if self.later:
+            self._learn_passed(-1 if self.head is None else self.head.number, top.number, eff)
         self.head = top
         # receipts not applied by now, and stubs of another block: not on this chain
         eff.orphaned |= self.own.passed(top.number, self.hash_at)
@@ -241,6 +250,7 @@ class Mirror(OwnNotes):
         """Undo every kept block above ``number`` (the fork point); what they had changed."""
         eff = Effects()
         self.sigs.clear()  # a verdict read on the undone branch may not hold on the new one
+        self.later.clear()  # (nor a read)
         self.announced.rewound()  # (nor a base fee)
         self.checkpoints.drop_above(number)
         while self.blocks and self.blocks[-1].header.number > number:
@@ -279,6 +289,7 @@ class Mirror(OwnNotes):
         self.dirty_funds.clear()
         self.unsure.clear()
         self.broke.clear()
+        self.later.clear()
         self.own.clear()
         self._orphans.clear()
         self.expected.clear()
@@ -315,10 +326,37 @@ class Mirror(OwnNotes):
             self.bitmaps.know(signed.hash, o.maker, o.salt % BITMAP_NONCE_LIMIT)
         account = (o.maker, o.maker_token)
         if account not in self.funds and not self.touched_since(account, read_at):
-            self.set_funds(account, state.maker_balance, state.maker_allowance, exact=False)
-            if min(state.maker_balance, state.maker_allowance) <= 0:
-                self.dirty_funds.discard(account)  # (memory only: ``broke``)
-                self._broke(account)
+            self._learned(account, state.maker_balance, state.maker_allowance)
+
+    def _learned(self, account: Account, balance: int, allowance: int) -> None:
+        self.set_funds(account, balance, allowance, exact=False)
+        if min(balance, allowance) <= 0:
+            self.dirty_funds.discard(account)  # (memory only: ``broke``)
+            self._broke(account)
+
+    def learn_later(self, signed: SignedOrder, state: OrderState, read_at: int) -> None:
+        """``learn`` of a read made while the mirror replays the chain, at the chain's head
+        ``read_at`` or later: held until the replay reaches ``read_at`` (``apply``)."""
+        o = signed.order
+        account = (o.maker, o.maker_token)
+        if account in self.funds or (len(self.later) >= MAX_LATER and account not in self.later):
+            return
+        self.later[account] = (state.maker_balance, state.maker_allowance, read_at)
+
+    def _learn_passed(self, below: int, top: int, eff: Effects) -> None:
+        """Blocks ``below``+1 .. ``top`` applied (``eff``): a held read of an account they
+        touched is dropped unless all of them are at or below its block (a later log wins;
+        a run across it: unknown, so dropped); the held reads the head reaches are learned."""
+        later = self.later
+        for account in eff.funds | eff.moved:
+            held = later.get(account)
+            if held is not None and top > held[2]:
+                del later[account]
+        for account, (balance, allowance, at) in list(later.items()):
+            if at <= top:
+                del later[account]
+                if account not in self.funds:
+                    self._learned(account, balance, allowance)
 
     def _broke(self, account: Account) -> None:
         """Note an account learned with nothing to pay; forget the oldest past the bound."""

@@ -161,6 +161,8 @@ async def get_orders(request: web.Request) -> web.Response:
         ("maker", "maker"),
         ("makerToken", "maker_token"),
         ("takerToken", "taker_token"),
+        ("taker", "taker"),
+        ("takerAddress", "taker"),  # (SRA v3's name)
     ):
         v = _query_address(request, q)
         if v is not None:

@@ -60,6 +60,10 @@ class NodeConfig:
     )
     """Per peer node (by the key it proves; strangers share one): its orders that need a
     chain read; past it they are ``rejected`` for now (not kept: fetched again later)."""
+    chain_read_total: RateLimit = field(default_factory=lambda: RateLimit(rate=200, burst=2_000))
+    """All senders together: half of it the wallets', half the peers' (a lane borrows only
+    what the other is not using); past it the same answers as a sender's own budget
+    (``sdex.node.readbudget.ReadCeiling``)."""
     max_ws_per_client: int = 32
     """Websocket subscribers (``/v1/ws``) one client address may hold open at once."""
     max_ws: int = 1024

@@ -34,7 +34,7 @@ from sdex.model import OPEN_STATUSES
 from sdex.node.held import EVICT_BATCH
 from sdex.node.peering import NodePeering
 from sdex.node.process import http_url
-from sdex.node.readbudget import ReadBudget
+from sdex.node.readbudget import ReadBudget, ReadCeiling
 from sdex.node.records import CROSS_GRACE, Record, SubmitResult
 from sdex.order import Domain
 from sdex.settlement import Settler
@@ -108,8 +108,9 @@ class Node(NodePeering):
         # gossip never queues a wallet's order behind its chain reads.
         self.peer_batcher = StateBatcher(self.rpc, ex)
         self.peer_intake = self._intake(self.peer_batcher, fee=None)
-        self.read_budget = ReadBudget(cfg.chain_read_limit)
-        self.peer_read_budget = ReadBudget(cfg.peer_chain_read_limit)
+        ceiling = ReadCeiling(cfg.chain_read_total)  # (all senders together)
+        self.read_budget = ReadBudget(cfg.chain_read_limit, ceiling, "wallets")
+        self.peer_read_budget = ReadBudget(cfg.peer_chain_read_limit, ceiling, "peers")
         self.sender = Sender(self.settle_chain.rpc, cfg.key, cfg.chain_id)
         self.settler = Settler(
             self.settle_chain,
@@ -214,6 +215,8 @@ class Node(NodePeering):
             mirror_ready=self.mirror_ready,
             contract_sigs=self.contract_sigs,
             chain_status=lambda: self.watcher.status,
+            chain_down=lambda: self.watcher.unreachable,
+            chain_tip=lambda: self.watcher.chain_head,
             account_open=self.registry.account_open,
             refresh=self.registry.sync,
         )

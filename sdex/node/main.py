@@ -197,6 +197,7 @@ def config_for(
     listing_rate_total: float | None = None,
     chain_read_limit: float | None = None,
     peer_chain_read_limit: float | None = None,
+    chain_read_total: float | None = None,
     trusted_proxies: tuple[Network, ...] = (),
     min_amounts: tuple[str, ...] = (),
 ) -> NodeConfig:
@@ -232,7 +233,7 @@ def config_for(
         limits=replace(config.limits, min_amounts=minimums_for(d.tokens, min_amounts)),
     )
     config = listing_bounds(config, listing_rate_limit, listing_rate_total)
-    config = read_bounds(config, chain_read_limit, peer_chain_read_limit)
+    config = read_bounds(config, chain_read_limit, peer_chain_read_limit, chain_read_total)
     return http_bounds(config, max_http_per_client, max_http, http_idle_timeout)
 
 
@@ -256,22 +257,29 @@ def listing_bounds(
 
 
 def read_bounds(
-    config: NodeConfig, per_client: float | None = None, per_peer: float | None = None
+    config: NodeConfig,
+    per_client: float | None = None,
+    per_peer: float | None = None,
+    total: float | None = None,
 ) -> NodeConfig:
     """``config`` with the budgets of chain reads given, in orders a second, bursts of 10 s
     of it (at least 1): ``--chain-read-limit`` per client address, ``--peer-chain-read-limit``
-    per peer (``sdex.node.readbudget``); ``ValueError`` for a rate that is not a number above
-    0 (at most 1,000,000)."""
-    for name, rate in (("--chain-read-limit", per_client), ("--peer-chain-read-limit", per_peer)):
+    per peer, ``--chain-read-total`` all together (``sdex.node.readbudget``); ``ValueError``
+    for a rate that is not a number above 0 (at most 1,000,000)."""
+    names = ("--chain-read-limit", "--peer-chain-read-limit", "--chain-read-total")
+    limits: list[RateLimit | None] = []
+    for name, rate in zip(names, (per_client, per_peer, total), strict=True):
         if rate is not None and not 0 < rate <= 1_000_000:  # (also NaN)
             raise ValueError(f"{name} must be orders a second above 0, not {rate!r}")
-    if per_client is not None:
-        limit = RateLimit(rate=per_client, burst=max(1, math.ceil(10 * per_client)))
-        config = replace(config, chain_read_limit=limit)
-    if per_peer is not None:
-        limit = RateLimit(rate=per_peer, burst=max(1, math.ceil(10 * per_peer)))
-        config = replace(config, peer_chain_read_limit=limit)
-    return config
+        burst = None if rate is None else max(1, math.ceil(10 * rate))
+        limits.append(None if rate is None or burst is None else RateLimit(rate, burst))
+    client, peer, every = limits
+    return replace(
+        config,
+        chain_read_limit=client or config.chain_read_limit,
+        peer_chain_read_limit=peer or config.peer_chain_read_limit,
+        chain_read_total=every or config.chain_read_total,
+    )
 
 
 LISTING_BURST_FLOOR = 2_000
@@ -347,6 +355,7 @@ def run_node(
     listing_rate_total: float | None = None,
     chain_read_limit: float | None = None,
     peer_chain_read_limit: float | None = None,
+    chain_read_total: float | None = None,
     trusted_proxies: tuple[Network, ...] = (),
     min_amounts: tuple[str, ...] = (),
 ) -> None:
@@ -372,6 +381,7 @@ def run_node(
         listing_rate_total=listing_rate_total,
         chain_read_limit=chain_read_limit,
         peer_chain_read_limit=peer_chain_read_limit,
+        chain_read_total=chain_read_total,
         trusted_proxies=trusted_proxies,
         min_amounts=min_amounts,
     )

@@ -44,6 +44,7 @@ from sdex.node.listings import LANE_KEY, WALKED_PER_RECORD, listed
 from sdex.node.takers import offered
 from sdex.store import StoreError
 from sdex.storepage import FILL_KEY, FILL_TAG, ORDER_KEY, Cursor, Page
+from sdex.storeread import UINT_TEXT
 
 log = logging.getLogger("sdex.api")
 
@@ -168,9 +169,14 @@ def stored_text(row: tuple[Any, ...]) -> str | None:
         order = stored(order_json, ORDER_DEPTH)
         if not isinstance(order, dict):
             raise TypeError("not an object")
-        maker_amount, done, at = int(order["makerAmount"]), int(filled), float(created)
+        maker_amount, at = int(order["makerAmount"]), float(created)
         if not math.isfinite(at):
             raise ValueError(f"createdAt {at} is not a time")
+        # (attack31: "-5" or 100 digits were listed as its filledMakerAmount)
+        if not isinstance(filled, str) or not UINT_TEXT.fullmatch(filled):
+            raise ValueError(f"filled {str(filled)[:80]!r} is not an amount")
+        if (done := int(filled)) > maker_amount:
+            raise ValueError(f"filled {filled[:80]} is more than the order's makerAmount")
         state = OrderStatus(status)
         meta = meta_text(
             str(hash_hex), state, done, 0, 0, maker_amount - done, at,

@@ -10,7 +10,9 @@ off-chain check, the ECDSA recovery, the mirror and the cached EIP-1271 verdicts
 
 - a wallet client, by its address (``client_group``: an IPv6 client by its /64; behind a
   ``--trusted-proxy``, the address it names), ``NodeConfig.chain_read_limit`` (10 a second,
-  bursts of 100): past it ``POST /v1/orders`` is answered 429, code 103, ``Retry-After``,
+  bursts of 100), an IPv6 client's /56 and /48 each ``WIDER_READS`` times that in all
+  (``client_path``; review33: a /48's 65,536 /64s had a full bucket each): past it
+  ``POST /v1/orders`` is answered 429, code 103, ``Retry-After``,
   the order neither stored nor gossiped (the wallet may post it again);
 - a peer node, by the key it proves, ``NodeConfig.peer_chain_read_limit`` (100 a second,
   bursts of 1,000: a peer passes on its wallets' orders); all strangers (keys not in the peer
@@ -19,15 +21,23 @@ off-chain check, the ECDSA recovery, the mirror and the cached EIP-1271 verdicts
   fetches it again later; the order is not lost, its own node holds it.
 
 The budget is per sender, never per maker: a bound per maker would let anyone shut an honest
-contract maker out by posting bad signatures in its name."""
+contract maker out by posting bad signatures in its name.
+
+Many senders (client addresses, IPv6 /64s, proven peer keys: all cheap to have) add up, so
+a read also takes a token of a node-wide ceiling (``ReadCeiling``,
+``NodeConfig.chain_read_total``: 200 a second, bursts of 2,000; left33) in two lanes, half
+the wallets', half the peers'. A lane whose own tokens are spent borrows from the other's
+only what it holds past half its burst: a flood of one kind never takes the other's last
+half-burst nor its share of the rate. Past it, the same answers as a sender's own budget."""
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 
 from sdex.gossip import Gossip
-from sdex.httpkit import RateLimit, RateLimiter, client_group
+from sdex.httpkit import RateLimit, RateLimiter, client_group, client_path
 from sdex.ingest.intake import Spend
 from sdex.ingest.rejections import RejectionCode
 from sdex.model import THROTTLED, error_body
@@ -35,17 +45,75 @@ from sdex.model import THROTTLED, error_body
 STRANGERS = "(strangers)"
 """The one sender every stranger's copies are charged to."""
 
+WIDER_READS = 4
+"""An IPv6 wallet client's /56, and its /48, hold this many clients' budget of chain reads in
+all (as ``sdex.httpkit.IPV6_WIDER_PREFIXES`` bounds connections): a site is routinely given
+a /56 or a /48, and its /64s counted apart read the chain at 256 or 65,536 times the rate."""
 
-class ReadBudget:
-    """Token buckets of chain reads per sender (``Intake.throttled`` counts the refused)."""
+
+LANES = ("wallets", "peers")
+"""The ceiling's two lanes, each half of it."""
+
+
+class ReadCeiling:
+    """A node-wide token bucket of chain reads in two lanes (``LANES``), each with half the
+    rate and half the burst; a lane may borrow what the other holds past half its burst."""
 
     def __init__(self, limit: RateLimit) -> None:
+        self.rate = limit.rate / len(LANES)
+        self.burst = max(1.0, limit.burst / len(LANES))
+        now = time.monotonic()
+        self._held = {lane: (self.burst, now) for lane in LANES}
+
+    def _tokens(self, lane: str, now: float) -> float:
+        held, at = self._held[lane]
+        return min(self.burst, held + (now - at) * self.rate)
+
+    def take(self, lane: str) -> bool:
+        """One read of ``lane``'s, if it holds a token or the other lane can spare one."""
+        now = time.monotonic()
+        other = LANES[1 - LANES.index(lane)]
+        own, spare = self._tokens(lane, now), self._tokens(other, now)
+        if own >= 1.0:
+            own -= 1.0
+        elif spare >= 1.0 + self.burst / 2:  # (the other's last half-burst stays its own)
+            spare -= 1.0
+        else:
+            self._held[lane], self._held[other] = (own, now), (spare, now)
+            return False
+        self._held[lane], self._held[other] = (own, now), (spare, now)
+        return True
+
+    def lane(self, lane: str) -> Callable[[], bool]:
+        """``take`` of ``lane``, as a function of no argument (``ReadBudget``'s ``ceiling``)."""
+        assert lane in LANES
+        return lambda: self.take(lane)
+
+
+class ReadBudget:
+    """Token buckets of chain reads per sender (``Intake.throttled`` counts the refused),
+    under a lane of the node's ``ReadCeiling`` (``ceiling``; None: none)."""
+
+    def __init__(
+        self, limit: RateLimit, ceiling: ReadCeiling | None = None, lane: str = ""
+    ) -> None:
         self._buckets = RateLimiter(limit)
+        self._wider = RateLimiter(
+            RateLimit(rate=limit.rate * WIDER_READS, burst=limit.burst * WIDER_READS)
+        )
         self.rate = limit.rate
+        self._ceiling = None if ceiling is None else ceiling.lane(lane)
+        self._ceiling_rate = math.inf if ceiling is None else ceiling.rate
 
     def take(self, sender: str) -> bool:
-        """One read for ``sender``, if its bucket holds a token."""
-        return self._buckets.take(sender)[0]
+        """One read for ``sender``, if its bucket holds a token and the ceiling's lane too
+        (a sender's token the ceiling refused is given back)."""
+        if not self._buckets.take(sender)[0]:
+            return False
+        if self._ceiling is None or self._ceiling():
+            return True
+        self._buckets.give_back(sender, 1.0)
+        return False
 
     def spend(self, sender: Callable[[int], str]) -> Spend:
         """The ``Spend`` of an intake call: the order at index ``i`` is ``sender(i)``'s
@@ -53,12 +121,28 @@ class ReadBudget:
         return lambda i: self.take(sender(i))
 
     def wallet(self, address: str | None) -> Spend:
-        """The ``Spend`` of a wallet's post from ``address`` (its ``client_group``)."""
-        return lambda _i: self.take(client_group(address))
+        """The ``Spend`` of a wallet's post from ``address``: a token of its ``client_group``
+        and one of each wider network it is in (``client_path``), or none at all."""
+        return lambda _i: self.take_path(client_path(client_group(address)))
+
+    def take_path(self, path: tuple[str, ...]) -> bool:
+        """One read for the client ending ``path`` (``client_path``), if its own bucket and
+        each wider network's hold a token; none is taken from any when one does not."""
+        *wider, own = path
+        if not self._buckets.take(own)[0]:
+            return False
+        for i, group in enumerate(wider):
+            if not self._wider.take(group)[0]:
+                for taken in wider[:i]:
+                    self._wider.give_back(taken, 1.0)
+                self._buckets.give_back(own, 1.0)
+                return False
+        return True
 
     def headers(self) -> dict[str, str]:
         """A refused sender's ``Retry-After``: seconds until its next token at most."""
-        return {"Retry-After": str(max(1, math.ceil(1.0 / self.rate)))}
+        rate = min(self.rate, self._ceiling_rate)
+        return {"Retry-After": str(max(1, math.ceil(1.0 / rate)))}
 
 
 def throttled_body() -> dict[str, object]:

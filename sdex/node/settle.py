@@ -57,6 +57,7 @@ class NodeSettlement(NodeBlame):
         unsent: list[Match] = []
         blameless: set[int] = set()  # (ids of failed matches that count against no order)
         txs: dict[int, str | None] = {}  # (each failed match's transaction; None: not sent)
+        refused: dict[int, SignedOrder] = {}  # (ids of failed matches -> the order to blame)
         fills: list[StoredFill] = []
         debug = log.isEnabledFor(logging.DEBUG)
         self.registry.defer_writes()  # the orders these close: one write for all of them
@@ -87,6 +88,8 @@ class NodeSettlement(NodeBlame):
                         txs[id(m)] = r.tx_hash
                         if r.nonce_taken:
                             blameless.add(id(m))
+                        if r.refused is not None and r.refused == m.resting.hash:
+                            refused[id(m)] = m.resting
             self._watcher_was_first(results)
         finally:
             self.registry.write_deferred()
@@ -121,7 +124,7 @@ class NodeSettlement(NodeBlame):
                         self._release(m)
                     self._rematch([so.hash for m in unsent for so in (m.resting, m.incoming)])
                     if failed:
-                        await self._diagnose(failed, blameless, txs)
+                        await self._diagnose(failed, blameless, txs, refused)
                     self._persist_open()
                     self._uncross()
         except asyncio.CancelledError:  # (the node stops)
@@ -272,12 +275,15 @@ class NodeSettlement(NodeBlame):
         failed: list[Match],
         blameless: AbstractSet[int] = frozenset(),
         txs: Mapping[int, str | None] | None = None,
+        refused: Mapping[int, SignedOrder] | None = None,
     ) -> None:
         """Read both orders of each failed match from the chain; drop or shrink the guilty.
         A failure with no guilty order is judged on what its settlement ran against
         (``_judge_unexplained``), unless the match's ``id`` is in ``blameless`` (lost to the
         node's own trouble: its nonce taken); ``txs``: each match's transaction by ``id``
-        (None or absent: never sent, its pre-flight reverted).
+        (None or absent: never sent, its pre-flight reverted); ``refused``: the resting
+        order whose signature the pre-flight's own check refused (``InvalidSignature``;
+        checked first, before any code of the other order ran: review33), blamed alone.
 
         The makers' funds read (at "latest") are the book's only for an account with no
         other fill of it in flight from before the read to now (and none of its fills
@@ -333,7 +339,8 @@ class NodeSettlement(NodeBlame):
                         self._filled_elsewhere(so, v.filled)
                 guilty_found |= v.guilty
             unexplained = not guilty_found and id(m) not in blameless
-            blamed = self._judge_unexplained(m, evidence.get(id(m))) if unexplained else ()
+            named = refused.get(id(m)) if refused else None
+            blamed = self._judge_unexplained(m, evidence.get(id(m)), named) if unexplained else ()
             for so, v in zip((m.resting, m.incoming), verdicts, strict=True):
                 rec = self.records.get(so.hash)
                 if rec is None or v.remove is not None:

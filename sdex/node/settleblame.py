@@ -56,11 +56,15 @@ class NodeBlame(NodeChainState):
             evidence.update((id(m), ev) for m in matches)
         return states, evidence
 
-    def _judge_unexplained(self, m: Match, ev: Evidence | None) -> tuple[SignedOrder, ...]:
+    def _judge_unexplained(
+        self, m: Match, ev: Evidence | None, refused: SignedOrder | None = None
+    ) -> tuple[SignedOrder, ...]:
         """The orders of ``m`` to blame for a failure that chain state read afterwards does
-        not explain (``sdex.settlement.blame``): their makers remembered. Nobody certain:
-        the pair is counted, and barred from matching again past ``PAIR_TRIES``."""
-        blamed = blame(m, ev)
+        not explain: ``refused`` (the order the pre-flight's own signature check refused:
+        review33) if given, else the evidence's (``sdex.settlement.blame``); their makers
+        remembered. Nobody certain: the pair is counted, and barred from matching again
+        past ``PAIR_TRIES``."""
+        blamed = (refused,) if refused is not None else blame(m, ev)
         for so in blamed:
             score = self.blamed_makers.note(so.order.maker)
             log.warning(

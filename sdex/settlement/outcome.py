@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sdex.chain import Exchange, FillEvent, Receipt
+from sdex.errors import ContractRevert, ExchangeError
 from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match
 from sdex.model import SettleOutcome
@@ -32,6 +33,9 @@ class SettledMatch:
     """Lost because another sender of the operator's key kept taking its nonce (every try
     refused for it): the node's trouble, which says nothing against either order (no
     failure counted; attack28)."""
+    refused: bytes | None = None
+    """The order a pre-flight's revert names as refused by its signature
+    (``InvalidSignature``; ``refused_order``)."""
 
 
 def outcome(
@@ -64,3 +68,12 @@ def outcome(
 def unsent(batch: Sequence[Match], reason: str) -> list[SettledMatch]:
     """The matches of a batch that never left (its record refused): failed, ``unsent``."""
     return [SettledMatch(m, Outcome.FAILED, None, None, reason, unsent=True) for m in batch]
+
+
+def refused_order(error: ContractRevert) -> bytes | None:
+    """The order hash an Exchange ``InvalidSignature(orderHash, maker)`` revert names, else
+    None: the order whose signature the settlement's own check refused (review33)."""
+    if not isinstance(error, ExchangeError) or error.name != "InvalidSignature":
+        return None
+    named = error.args_by_name.get("orderHash")
+    return named if isinstance(named, bytes) and len(named) == 32 else None

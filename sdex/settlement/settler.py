@@ -78,7 +78,7 @@ from sdex.settlement.gas import (
     settlement_gas,
 )
 from sdex.settlement.lane import NonceLane
-from sdex.settlement.outcome import Outcome, SettledMatch, outcome, unsent
+from sdex.settlement.outcome import Outcome, SettledMatch, outcome, refused_order, unsent
 from sdex.settlement.owned import OwnTxs
 from sdex.settlement.receipts import BlockReceipts
 from sdex.settlement.stages import FlightTimes, StageTimes
@@ -394,8 +394,10 @@ class Settler(NonceLane):
                 fees = await self.fees.current(self.receipts)  # (those it is signed with)
                 await self.async_sends.preflight(ex.address, data, gas, fees)
             except ContractRevert as e:  # nothing sent: diagnosed like a skipped match
-                reason = str(ex.decoder.decode(e))
-                return [SettledMatch(m, Outcome.FAILED, None, None, reason) for m in batch]
+                err = ex.decoder.decode(e)
+                named = refused_order(err)  # (the order its check refused, if it says)
+                return [SettledMatch(m, Outcome.FAILED, None, None, str(err), refused=named)
+                        for m in batch]  # fmt: skip
             except (RpcError, OSError, TimeoutError) as e:
                 if isinstance(e, RpcError) and ran_out_of_gas(e):  # (geth: no revert data)
                     return [SettledMatch(m, Outcome.FAILED, None, None, str(e)) for m in batch]

@@ -11,8 +11,9 @@ reported as a reorg's are (``reverted``: the websocket says so, its order is jud
 So too for a block the watcher had applied already when the receipt or notice came
 (``OwnReceipts.late``: the mirror has another block there, checked against its kept fills;
 or keeps none there, past its reorg window: checked against the chain's fills of that
-height, read with ``late_fills``, ``LATE_READS`` blocks a poll), and for receipts above the
-chain's head that a devnet's rewind dropped (``sdex.watch.own``)."""
+height, read with ``late_fills``, ``LATE_READS`` blocks a poll: a batch refused whole as
+too large is read again in halves, one block too large alone is ``LogsTooLarge``), and for
+receipts above the chain's head that a devnet's rewind dropped (``sdex.watch.own``)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from sdex.chain.arpc import AsyncRpc
 from sdex.mirror import Mirror
 from sdex.store import Store, StoredFill, fill_key
 from sdex.watch.changes import BlockChanges
+from sdex.watch.ranges import LogsTooLarge, too_large
 
 TOP = 2**62
 """Above any block number (the end of a range with none)."""
@@ -42,20 +44,41 @@ def _unkept(m: Mirror, changes: BlockChanges) -> list[int]:
 
 async def late_fills(rpc: AsyncRpc, m: Mirror, changes: BlockChanges) -> dict[int, list[FillEvent]]:
     """The chain's fills at the late blocks the mirror keeps no header of (one batch of
-    ``eth_getLogs``, at most ``LATE_READS`` blocks). ``ValueError`` for an answer that is
-    not one (the poll fails: read again with the next)."""
+    ``eth_getLogs``, at most ``LATE_READS`` blocks; refused whole as too large, read again in
+    halves). ``ValueError`` for an answer that is not one, ``LogsTooLarge`` for a block whose
+    fills are too large for one read alone (the poll fails: read again with the next)."""
+    out: dict[int, list[FillEvent]] = {}
     want = _unkept(m, changes)[:LATE_READS]
-    if not want:
-        return {}
+    if want:
+        await _read_late(rpc, m, want, out)
+    return out
+
+
+async def _read_late(
+    rpc: AsyncRpc, m: Mirror, want: list[int], out: dict[int, list[FillEvent]]
+) -> None:
+    """``late_fills`` of the blocks ``want``, into ``out``."""
     topic = "0x" + m.exchange.abi.events["OrderFilled"].topic.hex()
     calls: list[tuple[str, list[object]]] = [
         ("eth_getLogs", [{"fromBlock": hex(n), "toBlock": hex(n), "address": m.address,
                           "topics": [topic]}])
         for n in want
     ]  # fmt: skip
-    out: dict[int, list[FillEvent]] = {}
-    for n, raw in zip(want, await rpc.batch(calls), strict=True):
+    try:
+        answers = await rpc.batch(calls)
+    except Exception as e:  # (the batch refused whole: its answer, or its request)
+        if not too_large(e):
+            raise
+        if len(want) == 1:
+            raise _too_large(want[0], e) from e
+        half = len(want) // 2
+        await _read_late(rpc, m, want[:half], out)
+        await _read_late(rpc, m, want[half:], out)
+        return
+    for n, raw in zip(want, answers, strict=True):
         if isinstance(raw, Exception):
+            if too_large(raw):  # (one block's call: it cannot be split)
+                raise _too_large(n, raw) from raw
             raise raw
         if not isinstance(raw, list):
             raise ValueError("eth_getLogs answered something else than a list")
@@ -66,7 +89,11 @@ async def late_fills(rpc: AsyncRpc, m: Mirror, changes: BlockChanges) -> dict[in
         if any(lg.block_number != n or lg.address != m.address for lg in logs):
             raise ValueError(f"eth_getLogs answered logs of another block than {n}")
         out[n] = m.exchange.fills(logs)
-    return out
+
+
+def _too_large(block: int, cause: BaseException) -> LogsTooLarge:
+    cannot = "check the fills stored for that late block against the chain's"
+    return LogsTooLarge(block, cause, "fills", cannot)
 
 
 async def false_fills(

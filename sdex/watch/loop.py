@@ -66,6 +66,9 @@ class PollLoop:
         ``wrong-chain`` (no Exchange: a devnet reset not deployed again), or ``failing``
         (the store refused a write, or a defect)."""
         self.problem = ""
+        self.unreachable = asyncio.Event()
+        """Set while the status is ``unreachable``: chain reads under way fail at once
+        (``sdex.ingest.intake.Intake``), not after the RPC client's own timeout."""
         self.caught_up = asyncio.Event()
         self.failures = 0  # polls that failed (chain unreachable, or the node could not apply)
         self._moving = 0  # polls in a row that found the chain's answers inconsistent
@@ -98,6 +101,10 @@ class PollLoop:
                 log.warning("chain %s %s: %s; retrying", self.rpc.url, status, problem)
         self.status = status
         self.problem = problem
+        if status == "unreachable":
+            self.unreachable.set()
+        else:
+            self.unreachable.clear()
         if status == "ok":
             self._silent_since = None
 

@@ -59,11 +59,13 @@ class LogsTooLarge(ChainError):
     """One block's logs are more than the RPC answers in one read: the watcher cannot pass
     that block (``/health``: ``unreachable`` with this problem; tried again each poll)."""
 
-    def __init__(self, block: int, cause: BaseException) -> None:
+    def __init__(
+        self, block: int, cause: BaseException, what: str = "logs", cannot: str = "pass it"
+    ) -> None:
         why = str(cause)[:160]
         super().__init__(
-            f"block {block}'s logs are too large for one eth_getLogs even alone ({why}): "
-            "the watcher cannot pass it; an RPC with a larger answer limit is needed"
+            f"block {block}'s {what} are too large for one eth_getLogs even alone ({why}): "
+            f"the watcher cannot {cannot}; an RPC with a larger answer limit is needed"
         )
         self.block = block
 

@@ -1,0 +1,237 @@
+"""attack31: a node restarted on a SQLite file edited by another hand checks every row it
+loads. A row that is not as the node writes it is refused alone (logged, closed), and
+nothing it holds reaches a client's answer or a later write."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.conftest import Chain
+from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.reorgutil import reorg, settled
+from tests.test_mirror import synced
+from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+
+
+def _strict(text: str) -> object:
+    """``text`` as standard JSON: ``Infinity``/``NaN`` (or ``inf``) refused, as a browser's
+    ``JSON.parse`` or any strict client does."""
+
+    def refuse(name: str) -> object:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+async def _text(session: aiohttp.ClientSession, url: str) -> tuple[int, str]:
+    async with session.get(url) as r:
+        return r.status, await r.text()
+
+
+async def test_a_stored_order_created_at_infinity_never_reaches_an_answer(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    tampered = c.sign(ask(c, ALICE, E18, 3100 * E6))
+    kept = c.sign(ask(c, BOB, E18, 3200 * E6))
+    async with running_node(cfg) as (_, api):
+        for s in (tampered, kept):
+            code, body = await api.post_order(s)
+            assert code == 201, body
+    with sqlite3.connect(cfg.db) as db:
+        db.execute("UPDATE orders SET created_at=? WHERE hash=?", (float("inf"), tampered.hash_hex))
+    async with running_node(cfg) as (node, api):
+        pair = f"baseToken={c.weth.address}&quoteToken={c.usdc.address}"
+        for path in (
+            f"/v1/orderbook?{pair}",
+            "/v1/orders",
+            f"/v1/orders/{tampered.hash_hex}",
+            f"/v1/orders/{kept.hash_hex}",
+        ):
+            code, text = await _text(api.session, api.base + path)
+            assert code in (200, 404), (path, code, text[:300])
+            _strict(text)  # (before: "createdAt": inf, and every page of the book unreadable)
+        assert await api.status(kept) == "open"
+        assert tampered.hash not in node.book  # (refused at load: not booked)
+
+
+async def test_a_stored_order_seq_past_the_bound_leaves_new_orders_storable(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    tampered = c.sign(ask(c, ALICE, E18, 3100 * E6))
+    async with running_node(cfg) as (_, api):
+        code, body = await api.post_order(tampered)
+        assert code == 201, body
+    with sqlite3.connect(cfg.db) as db:
+        db.execute("UPDATE orders SET seq=? WHERE hash=?", (2**63 - 1, tampered.hash_hex))
+    later = [c.sign(ask(c, BOB, E18, (3200 + i) * E6)) for i in range(3)]
+    async with running_node(cfg) as (_, api):
+        for s in later:
+            code, body = await api.post_order(s)
+            assert code == 201, body
+    with sqlite3.connect(cfg.db) as db:
+        stored = {h for (h,) in db.execute("SELECT hash FROM orders")}
+    # acknowledged, so stored (before: "Python int too large to convert to SQLite INTEGER"
+    # for each, the seq after the tampered one's being past SQLite's integers)
+    assert {s.hash_hex for s in later} <= stored
+
+
+_FILL_EDITS = [  # (column, value): each a value this node never writes
+    ("maker_filled", "abc"),
+    ("taker_filled", "9" * 300),
+    ("fee", "-1"),
+    ("block_number", "xyz"),
+    ("log_index", -3),
+    ("order_hash", "0xZZ"),
+    ("maker", "not an address"),
+    ("tx_hash", "0x12"),
+    ("ours", 7),
+]
+
+
+@pytest.mark.parametrize(("column", "value"), _FILL_EDITS, ids=[c for c, _ in _FILL_EDITS])
+async def test_a_stored_fill_not_as_written_is_left_out_of_the_fills(
+    chain: Chain, tmp_path: Path, column: str, value: object
+) -> None:
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
+    async with running_node(cfg) as (_, api):
+        for s in (resting, incoming):
+            code, body = await api.post_order(s)
+            assert code == 201, body
+
+        async def listed() -> bool:
+            _, fills = await api.get("/v1/fills")
+            return int(fills["total"]) == 2
+
+        await wait_for(listed)
+    with sqlite3.connect(cfg.db) as db:
+        db.execute(f"UPDATE fills SET {column}=? WHERE order_hash=?", (value, resting.hash_hex))
+    async with running_node(cfg) as (_, api):
+        for path in ("/v1/fills", f"/v1/fills?orderHash={incoming.hash_hex}"):
+            code, text = await _text(api.session, api.base + path)
+            assert code == 200, (path, code, text[:300])  # (before: 500, every page with it)
+            page = _strict(text)
+            assert isinstance(page, dict)
+            for f in page["records"]:  # only fills as the node writes them are listed
+                assert f["orderHash"] == incoming.hash_hex, f
+                assert f["makerAmountFilled"] == str(3000 * E6)
+        assert await api.status(incoming) == "filled"
+
+
+async def test_a_reorg_of_a_block_whose_fill_row_was_edited_is_applied(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The fill a reorg undoes is read back to be undone: one row not as written is left
+    out of what is undone, and the block's removal goes on (before: the removal's job raised
+    on the row, the watcher never reached the new head, the edited row stayed)."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
+    async with running_node(cfg) as (node, api):
+        await synced(node, c)
+        snap = str(c.rpc.call("evm_snapshot"))
+        for s in (resting, incoming):
+            code, body = await api.post_order(s)
+            assert code == 201, body
+        await settled(c, node, api, resting)
+
+        async def listed() -> bool:
+            _, fills = await api.get("/v1/fills")
+            return int(fills["total"]) == 2
+
+        await wait_for(listed)
+        with sqlite3.connect(cfg.db) as db:
+            db.execute(
+                "UPDATE fills SET maker_filled='abc' WHERE order_hash=?", (resting.hash_hex,)
+            )
+        reorg(c, snap)  # (the settlement undone: the node sends it again, mined again)
+
+        def rewritten() -> bool:  # (the edited row deleted; the settlement, sent again,
+            with sqlite3.connect(cfg.db) as db:  # mined again: its fills written anew)
+                rows = db.execute("SELECT maker_filled FROM fills").fetchall()
+            return sorted(rows) == [(str(E18),), (str(3000 * E6),)]
+
+        await wait_for(rewritten)
+        assert node.watcher.reorgs >= 1
+        _, fills = await api.get("/v1/fills")
+        assert {f["orderHash"] for f in fills["records"]} == {resting.hash_hex, incoming.hash_hex}
+
+
+@pytest.mark.parametrize("where", ["meta", "row"])
+async def test_a_stored_fill_seq_past_the_bound_leaves_new_fills_storable(
+    chain: Chain, tmp_path: Path, where: str
+) -> None:
+    """The fills' counter (``meta`` ``fills_seq``, or a row's ``seq``) edited to SQLite's
+    largest integer: the next fill's seq was past it, so no fill could be written again
+    ("Python int too large to convert to SQLite INTEGER"), the block never applied."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    first = [c.sign(ask(c, ALICE, E18, 3000 * E6)), c.sign(bid(c, BOB, E18, 3000 * E6))]
+    later = [c.sign(ask(c, ALICE, E18, 3100 * E6)), c.sign(bid(c, BOB, E18, 3100 * E6))]
+
+    async def fills_listed(api: Api, n: int) -> None:
+        async def listed() -> bool:
+            _, fills = await api.get("/v1/fills")
+            return int(fills["total"]) == n
+
+        await wait_for(listed)
+
+    async with running_node(cfg) as (_, api):
+        for s in first:
+            code, body = await api.post_order(s)
+            assert code == 201, body
+        await fills_listed(api, 2)
+    with sqlite3.connect(cfg.db) as db:
+        if where == "meta":
+            db.execute("UPDATE meta SET value=? WHERE key='fills_seq'", (str(2**63 - 1),))
+        else:
+            db.execute("UPDATE fills SET seq=? WHERE order_hash=?", (2**63 - 1, first[0].hash_hex))
+    async with running_node(cfg) as (_, api):
+        for s in later:
+            code, body = await api.post_order(s)
+            assert code == 201, body
+        await fills_listed(api, 4)
+
+
+@pytest.mark.parametrize("filled", ["-5", "9" * 100, "1e18", " 7"])
+async def test_a_closed_stored_order_filled_not_as_written_is_not_listed(
+    chain: Chain, tmp_path: Path, filled: str
+) -> None:
+    """A closed order is listed from its row (``sdex.node.pages.stored_text``): its filled
+    amount a uint within the order's makerAmount, else the row is left out (before: "-5" or
+    100 digits were listed as its filledMakerAmount, a remaining past its makerAmount)."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
+    async with running_node(cfg) as (_, api):
+        for s in (resting, incoming):
+            code, body = await api.post_order(s)
+            assert code == 201, body
+
+        async def both_filled() -> bool:
+            return {await api.status(resting), await api.status(incoming)} == {"filled"}
+
+        await wait_for(both_filled)
+    with sqlite3.connect(cfg.db) as db:
+        db.execute("UPDATE orders SET filled=? WHERE hash=?", (filled, resting.hash_hex))
+    async with running_node(cfg) as (_, api):
+        code, text = await _text(api.session, api.base + "/v1/orders")
+        assert code == 200, text[:300]
+        page = _strict(text)
+        assert isinstance(page, dict)
+        listed = {r["metaData"]["orderHash"]: r["metaData"] for r in page["records"]}
+        assert listed[incoming.hash_hex]["filledMakerAmount"] == str(3000 * E6)
+        assert resting.hash_hex not in listed, listed.get(resting.hash_hex)

@@ -1,0 +1,102 @@
+"""left33: an order read while the watcher replays the deployment's blocks (before
+``caughtUp``) teaches the mirror its maker's funds once the replay passes the block it was
+read at: the account's next order costs no chain read. A block after the read that touches
+the account (a later log) wins: the read is then dropped, never trusted over it."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from sdex.chain import Exchange, Log, OrderState, OrderStatus
+from sdex.mirror import Mirror
+from sdex.mirror.blocks import Header
+from sdex.mirror.noted import TRANSFER
+from sdex.node.config import NodeConfig
+from sdex.order import ZERO_ADDRESS, Order, sign_order
+from tests.conftest import Chain
+from tests.nodeutil import free_port, running_node, wait_for
+from tests.test_chain_outage import OwnHardhat
+from tests.test_node import ALICE, BOB, E6, E18, ask
+
+REPLAYED = 300_000
+"""Empty blocks mined before the node starts: a replay of some seconds (150 ranges)."""
+
+
+async def test_a_read_during_the_replay_is_learned_once_passed(tmp_path: Path) -> None:
+    hardhat = OwnHardhat("replay33")
+    rpc = hardhat.rpc
+    try:
+        dep = hardhat.deploy()
+        rpc.call("hardhat_mine", hex(REPLAYED))
+        keys = [bytes.fromhex(a.key[2:]) for a in dep.accounts]
+        cfg = NodeConfig.from_deployment(dep, keys[19], tmp_path / "n.db", port=free_port())
+        domain = Exchange(rpc, dep.exchange).domain()
+        weth, usdc = dep.token("WETH").address, dep.token("USDC").address
+        now = int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+        salts = itertools.count(1000)
+
+        def order(maker: int) -> Order:
+            return Order(
+                maker=dep.accounts[maker].address, taker=ZERO_ADDRESS, maker_token=weth,
+                taker_token=usdc, maker_amount=E18, taker_amount=3000 * E6,
+                fee_recipient=ZERO_ADDRESS, fee_amount=0, expiry=now + 7200,
+                salt=next(salts),
+            )  # fmt: skip
+
+        async with running_node(cfg) as (node, api):
+            assert not node.watcher.caught_up.is_set(), "replayed before the test could post"
+            code, body = await api.post_order(sign_order(order(ALICE), domain, keys[ALICE]))
+            assert code == 201, body
+            assert not node.watcher.caught_up.is_set(), "replayed before the read was made"
+            assert node.intake.read == 1
+            await wait_for(node.mirror_ready, timeout=120)
+            account = (dep.accounts[ALICE].address.lower(), weth.lower())
+            assert node.mirror.spendable(account) is not None, "the read was not learned"
+            code, body = await api.post_order(sign_order(order(ALICE), domain, keys[ALICE]))
+            assert code == 201, body
+            assert node.intake.read == 1  # (the mirror judged it: no second read)
+    finally:
+        hardhat.stop()
+
+
+def _transfer(token: str, frm: str, to: str) -> Log:
+    pad = bytes(12)
+    topics = [TRANSFER, pad + bytes.fromhex(frm[2:]), pad + bytes.fromhex(to[2:])]
+    return Log(token, topics, (1).to_bytes(32, "big"), 0, "0x" + "ee" * 32, 0)
+
+
+def test_a_later_log_wins_over_a_read_of_the_replay(chain: Chain) -> None:
+    """A read made at block 10 (the replay below it): learned when the replay reaches 10,
+    even through a touch at a block up to 10 (the read saw it); dropped when a block above
+    10 touches the account first."""
+    c = chain
+    weth = c.weth.address
+    funded = OrderState(b"\0" * 32, OrderStatus.FILLABLE, 0, True, 5 * E18, 7 * E18)
+
+    def mirror_at(n: int) -> Mirror:
+        m = Mirror(c.exchange, [weth])
+        m.apply(None, [], Header(n, "0x" + "11" * 32, "0x" + "00" * 32, 1))
+        return m
+
+    def header(n: int) -> Header:
+        return Header(n, "0x" + f"{n:064x}", "0x" + f"{n - 1:064x}", n)
+
+    for maker in (ALICE, BOB):
+        signed = c.sign(ask(c, maker, E18, 3000 * E6))
+        account = (c.address(maker), weth)
+        touch = [_transfer(weth, c.address(maker), c.address(3))]
+        # a touch at a block the read saw, then the replay reaches it: learned
+        m = mirror_at(5)
+        m.learn_later(signed, funded, 10)
+        m.apply(header(9), touch, header(9))
+        assert m.spendable(account) is None
+        m.apply(header(10), [], header(10))
+        assert m.funds[account] == (5 * E18, 7 * E18) and account in m.unsure
+        # a block above the read touches it first (a run from 6 to 12): dropped for good
+        m = mirror_at(5)
+        m.learn_later(signed, funded, 10)
+        m.apply(None, touch, header(12))
+        assert m.spendable(account) is None
+        m.apply(header(13), [], header(13))
+        assert m.spendable(account) is None
