@@ -15,14 +15,14 @@ from sdex.book.errors import BookError
 from sdex.chain import OrderState, Receipt
 from sdex.chain.tx import already_known
 from sdex.errors import ContractRevert, RpcError
-from sdex.ingest.verify import ecdsa_ok
 from sdex.matching.match import Match
 from sdex.model import OPEN_STATUSES, OrderStatus, closed_status
-from sdex.node.chainstate import NodeChainState
+from sdex.node.settleblame import HOSTILE_WHY, NodeBlame
 from sdex.node.views import _stored_fills
 from sdex.order import SignedOrder
 from sdex.settlement import Outcome as SettleOutcome
 from sdex.settlement import SettledMatch, diagnose
+from sdex.settlement.blame import own_key
 from sdex.store import StoredFill, StoreError
 
 log = logging.getLogger("sdex.node")
@@ -45,7 +45,7 @@ def _fill_event(f: StoredFill) -> dict[str, object]:
     return {"type": "fill", **f.to_json()}
 
 
-class NodeSettlement(NodeChainState):
+class NodeSettlement(NodeBlame):
     """The settler's results applied: confirm, release, diagnose."""
 
     _reading: tuple[set[tuple[str, str]], ...] = ()
@@ -56,6 +56,7 @@ class NodeSettlement(NodeChainState):
         failed: list[Match] = []
         unsent: list[Match] = []
         blameless: set[int] = set()  # (ids of failed matches that count against no order)
+        txs: dict[int, str | None] = {}  # (each failed match's transaction; None: not sent)
         refused: dict[int, SignedOrder] = {}  # (ids of failed matches -> the order to blame)
         fills: list[StoredFill] = []
         debug = log.isEnabledFor(logging.DEBUG)
@@ -84,6 +85,7 @@ class NodeSettlement(NodeChainState):
                         unsent.append(m)
                     else:
                         failed.append(m)  # released by _diagnose, once the chain was read
+                        txs[id(m)] = r.tx_hash
                         if r.nonce_taken:
                             blameless.add(id(m))
                         if r.refused is not None and r.refused == m.resting.hash:
@@ -122,7 +124,7 @@ class NodeSettlement(NodeChainState):
                         self._release(m)
                     self._rematch([so.hash for m in unsent for so in (m.resting, m.incoming)])
                     if failed:
-                        await self._diagnose(failed, blameless, refused)
+                        await self._diagnose(failed, blameless, txs, refused)
                     self._persist_open()
                     self._uncross()
         except asyncio.CancelledError:  # (the node stops)
@@ -272,14 +274,16 @@ class NodeSettlement(NodeChainState):
         self,
         failed: list[Match],
         blameless: AbstractSet[int] = frozenset(),
+        txs: Mapping[int, str | None] | None = None,
         refused: Mapping[int, SignedOrder] | None = None,
     ) -> None:
         """Read both orders of each failed match from the chain; drop or shrink the guilty.
-        A failure with no guilty order counts against both, unless the match's ``id`` is in
-        ``blameless`` (lost to the node's own trouble: its nonce taken), or against the one
-        order ``refused`` names for it: the resting order whose signature the pre-flight's
-        own check refused (``InvalidSignature``; checked first, before any code of the
-        other order ran), else the contract maker's (``_contract_side``).
+        A failure with no guilty order is judged on what its settlement ran against
+        (``_judge_unexplained``), unless the match's ``id`` is in ``blameless`` (lost to the
+        node's own trouble: its nonce taken); ``txs``: each match's transaction by ``id``
+        (None or absent: never sent, its pre-flight reverted); ``refused``: the resting
+        order whose signature the pre-flight's own check refused (``InvalidSignature``;
+        checked first, before any code of the other order ran: review33), blamed alone.
 
         The makers' funds read (at "latest") are the book's only for an account with no
         other fill of it in flight from before the read to now (and none of its fills
@@ -300,7 +304,9 @@ class NodeSettlement(NodeChainState):
         confirmed: set[tuple[str, str]] = set()
         self._reading = (*self._reading, confirmed)
         try:
-            states = await self.settle_chain.run(self.settle_chain.exchange.order_states, orders)
+            states, evidence = await self.settle_chain.run(
+                self._read_failed, failed, orders, blameless, txs or {}
+            )
         finally:
             # Released only now, with the verdicts next and no await between: released
             # before the read, an uncross meanwhile could match the guilty order again.
@@ -333,19 +339,18 @@ class NodeSettlement(NodeChainState):
                         self._filled_elsewhere(so, v.filled)
                 guilty_found |= v.guilty
             unexplained = not guilty_found and id(m) not in blameless
-            blamed = None
-            if unexplained:  # (review33: two contract makers blamed no one, and a hostile
-                # resting wallet removed every honest contract-signed order crossing it)
-                blamed = refused.get(id(m)) if refused else None
-                blamed = blamed or _contract_side(m)
+            named = refused.get(id(m)) if refused else None
+            blamed = self._judge_unexplained(m, evidence.get(id(m)), named) if unexplained else ()
             for so, v in zip((m.resting, m.incoming), verdicts, strict=True):
                 rec = self.records.get(so.hash)
                 if rec is None or v.remove is not None:
                     continue
-                if unexplained and (blamed is None or so is blamed):
-                    rec.failures += 1
-                    if rec.failures >= MAX_SETTLE_FAILURES and (so is m.incoming or so is blamed):
-                        self._remove(so.hash, RemovalReason.REMOVED, "settlement kept failing")
+                if unexplained and (not blamed or so in blamed):
+                    rec.failures += 1  # (suspect from now on: pre-flighted, sent alone)
+                    hostile = bool(blamed) and self.blamed_makers.hostile(so.order.maker)
+                    if blamed and (rec.failures >= MAX_SETTLE_FAILURES or hostile):
+                        why = "settlement kept failing" + HOSTILE_WHY * hostile
+                        self._remove(so.hash, RemovalReason.REMOVED, why)
                         continue
                 if not v.guilty:
                     rematch.append(so.hash)
@@ -358,13 +363,15 @@ class NodeSettlement(NodeChainState):
         A contract maker is any order not signed by its maker's own key: the mirror tracks
         only ``MAX_MAKERS`` of them, and a wallet may sign with 65 bytes too (review32: a
         forgotten one's match was batched, and a wallet burning its gas sank the batch)."""
-        sigs = self.mirror.sigs
+        sigs, makers = self.mirror.sigs, self._blamed_makers
         for so in (m.resting, m.incoming):
             rec = self.records.get(so.hash)
             if rec is not None and rec.failures:
                 return True
-            if sigs.tracks(so.order.maker) or not _own_key(so):
+            if sigs.tracks(so.order.maker) or not own_key(so):
                 return True
+            if makers is not None and makers.hostile(so.order.maker):
+                return True  # (an EOA blamed before: its new orders too)
         return False
 
     def _rematch(self, hashes: list[bytes]) -> None:
@@ -418,25 +425,6 @@ class NodeSettlement(NodeChainState):
                 status = "mined" if got.status == 1 else "failed"
                 self.settler.ours.landed(s.tx_hash, got.block_number)
             await self.store.set_settlement_status(s.tx_hash, status)
-
-
-def _contract_side(m: Match) -> SignedOrder | None:
-    """The order of a match that failed with no one guilty by chain state to blame for it:
-    the one signed by a contract (EIP-1271), when the other is signed by its maker's own key.
-    Chain state cannot show such a wallet's refusal (``isValidSignature`` may answer by the
-    gas left, the caller or the block), while an ECDSA signature does not change; blaming the
-    incoming order instead let a hostile resting wallet remove every honest taker (attack30)."""
-    resting, incoming = (_own_key(so) for so in (m.resting, m.incoming))
-    if resting == incoming:
-        return None
-    return m.incoming if resting else m.resting
-
-
-def _own_key(so: SignedOrder) -> bool:
-    """Whether ``so`` is signed by its maker's own key (ECDSA): intake's verdict, remembered
-    (``sdex.ingest.verify.ecdsa_ok``; ``Settler._take`` asks of each queued match at each
-    batch, and a recovery is ~0.05-0.3 ms)."""
-    return ecdsa_ok(so) is True
 
 
 def _was(e: Entry | None) -> tuple[int, RemovalReason | None] | None:

@@ -1,0 +1,102 @@
+"""Settlement failures that chain state read afterwards does not explain: judged on what the
+settlement ran against (``sdex.settlement.evidence``, ``sdex.settlement.blame``), with the
+node's memory of the makers blamed and of the pairs nobody could be blamed for (contract33)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+
+from sdex.book import Entry
+from sdex.chain import OrderState
+from sdex.errors import ContractRevert, RpcError
+from sdex.matching.match import Match
+from sdex.node.chainstate import NodeChainState
+from sdex.order import SignedOrder
+from sdex.settlement import diagnose
+from sdex.settlement.blame import Evidence, MakerMemory, PairBar, blame
+from sdex.settlement.evidence import gather
+
+log = logging.getLogger("sdex.node")
+HOSTILE_WHY = " (its maker failed settlements before)"
+
+
+class NodeBlame(NodeChainState):
+    """Blame for unexplained settlement failures, and what is remembered of it."""
+
+    _blamed_makers: MakerMemory | None = None
+    _barred_pairs: PairBar | None = None
+
+    def _read_failed(
+        self,
+        failed: list[Match],
+        orders: list[SignedOrder],
+        blameless: AbstractSet[int],
+        txs: Mapping[int, str | None],
+    ) -> tuple[list[OrderState], dict[int, Evidence | None]]:
+        """(On the settlement's chain thread) ``orders`` read now, and for each failed match
+        that this read does not explain, the evidence of what its settlement ran against
+        (``sdex.settlement.evidence``; None: not read, nothing certain)."""
+        ex = self.settle_chain.exchange
+        states = ex.order_states(orders)
+        by_hash = {s.hash: s for s in states}
+        by_tx: dict[str | None, list[Match]] = {}
+        for m in failed:
+            vr, vi = diagnose(m, by_hash[m.resting.hash], by_hash[m.incoming.hash])
+            if not (vr.guilty or vi.guilty or id(m) in blameless):
+                by_tx.setdefault(txs.get(id(m)), []).append(m)
+        evidence: dict[int, Evidence | None] = {}
+        for tx, matches in by_tx.items():
+            try:
+                ev = gather(ex.rpc, ex, tx, matches)
+            except (RpcError, ContractRevert, OSError, ValueError, KeyError) as e:
+                log.warning("what settlement %s ran against was not read: %s", tx, e)
+                ev = None
+            evidence.update((id(m), ev) for m in matches)
+        return states, evidence
+
+    def _judge_unexplained(
+        self, m: Match, ev: Evidence | None, refused: SignedOrder | None = None
+    ) -> tuple[SignedOrder, ...]:
+        """The orders of ``m`` to blame for a failure that chain state read afterwards does
+        not explain: ``refused`` (the order the pre-flight's own signature check refused:
+        review33) if given, else the evidence's (``sdex.settlement.blame``); their makers
+        remembered. Nobody certain: the pair is counted, and barred from matching again
+        past ``PAIR_TRIES``."""
+        blamed = (refused,) if refused is not None else blame(m, ev)
+        for so in blamed:
+            score = self.blamed_makers.note(so.order.maker)
+            log.warning(
+                "settlement of %s vs %s failed: blamed on %s (maker %s, blamed %.1f)",
+                m.resting.hash_hex, m.incoming.hash_hex, so.hash_hex, so.order.maker, score,
+            )  # fmt: skip
+        if not blamed and self.barred_pairs.note(m.resting.hash, m.incoming.hash):
+            log.warning(
+                "settlement of %s vs %s failed again with nobody certain to blame: the pair "
+                "is not matched again for %.0f s",
+                m.resting.hash_hex, m.incoming.hash_hex, self.barred_pairs.seconds,
+            )  # fmt: skip
+        return blamed
+
+    @property
+    def blamed_makers(self) -> MakerMemory:
+        """Makers blamed for failed settlements (contract33: a hostile wallet's every new
+        order had three tries again)."""
+        if self._blamed_makers is None:
+            self._blamed_makers = MakerMemory()
+        return self._blamed_makers
+
+    @property
+    def barred_pairs(self) -> PairBar:
+        """Pairs that failed with nobody certain to blame (``may_match`` skips barred ones)."""
+        if self._barred_pairs is None:
+            self._barred_pairs = PairBar()
+        return self._barred_pairs
+
+    def may_match(self, resting: Entry, incoming: Entry) -> bool:
+        """``NodeIntake.may_match``, and never a pair barred by ``barred_pairs``."""
+        pairs = self._barred_pairs
+        if pairs is not None and pairs.barred(resting.hash, incoming.hash):
+            return False
+        return super().may_match(resting, incoming)

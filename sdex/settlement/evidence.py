@@ -1,0 +1,178 @@
+"""Reads what a failed settlement ran against (``Evidence``, judged by
+``sdex.settlement.blame``): blocking chain calls, on the settlement's chain thread, made
+only for failures that chain state read afterwards does not explain (rare).
+
+- The transaction (``eth_getTransactionByHash``): its block, its gas and fees.
+- Every order of its unexplained matches, read by ``getOrderStates`` at the block before
+  the settlement's: exact when it is alone in (or first of) its block. With interval or
+  batched mining an EOA's sandwich fits in one block (its funds out and back around the
+  settlement's transaction), so the Transfer and Approval logs of the block's transactions
+  before it are applied to that reading: each balance moved by its transfers, an allowance
+  to the Exchange set by its approval. Not exact (nothing blamed on it): an account with a
+  log in the settlement's own transaction (a batch's earlier matches), or with a transfer
+  out before it while its allowance is not unlimited (a transfer by the Exchange spends the
+  allowance, one by the maker does not; the log does not say which). A token that moves
+  balances without logs is beyond this (the listed tokens are the operator's choice).
+- Each contract-signed order's ``isValidSignature(hash, signature)``, called alone at that
+  block with the Exchange as the caller and the transaction's gas and fees (the Exchange
+  given a balance for them: ``eth_call``s check it).
+
+A match never sent (its pre-flight reverted) is read at "latest", just after the
+pre-flight: every account counts as exact, and the signature call carries the batch gas
+bound and the chain's gas price.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from eth_hash.auto import keccak
+
+from sdex.chain import Exchange, OrderState, Rpc
+from sdex.chain.rpc import quantity
+from sdex.errors import ContractRevert, RpcError
+from sdex.matching.match import Match
+from sdex.order import SignedOrder
+from sdex.settlement.blame import UNLIMITED, Evidence, account, own_key
+from sdex.settlement.gas import BASE_GAS, GAS_PER_MATCH
+
+log = logging.getLogger("sdex.settlement")
+
+TRANSFER = "0x" + keccak(b"Transfer(address,address,uint256)").hex()
+APPROVAL = "0x" + keccak(b"Approval(address,address,uint256)").hex()
+IS_VALID_SIGNATURE = bytes.fromhex("1626ba7e")
+MAGIC = "0x1626ba7e" + "0" * 56
+"""``isValidSignature``'s valid answer as the Exchange reads it (SignatureChecker): its
+first word is the selector."""
+MAX_LOGS = 10_000
+"""Logs of a block read at most: past that, no account of the block counts as exact."""
+RICH = hex(2**96)
+"""The Exchange's balance in the signature call (fees times gas must be payable)."""
+FEE_FIELDS = ("gasPrice", "maxFeePerGas", "maxPriorityFeePerGas")
+Account = tuple[str, str]
+"""(maker, token), lower case."""
+Moves = dict[Account, int]
+
+
+def gather(
+    rpc: Rpc, exchange: Exchange, tx_hash: str | None, matches: Sequence[Match]
+) -> Evidence | None:
+    """The evidence for ``matches`` (failed in ``tx_hash``; None: never sent, the pre-flight
+    reverted); None when the chain does not know the transaction (lost)."""
+    orders = list({so.hash: so for m in matches for so in (m.resting, m.incoming)}.values())
+    accounts = {account(so) for so in orders}
+    if tx_hash is None:
+        block, gas = "latest", BASE_GAS + GAS_PER_MATCH
+        fees = {"gasPrice": hex(quantity(rpc.call("eth_gasPrice")))}
+        delta: Moves = {}
+        allowance: Moves = {}
+        unsure: set[Account] = set()
+        spent: set[Account] = set()
+    else:
+        tx = rpc.call("eth_getTransactionByHash", tx_hash)
+        if not isinstance(tx, dict) or tx.get("blockNumber") is None:
+            return None  # (lost, or still pending: it says nothing yet)
+        number, index = quantity(tx["blockNumber"]), quantity(tx["transactionIndex"])
+        if number == 0:
+            return None
+        block, gas = hex(number - 1), quantity(tx["gas"])
+        fees = {k: hex(quantity(tx[k])) for k in FEE_FIELDS if tx.get(k) is not None}
+        if "maxFeePerGas" in fees:
+            fees.pop("gasPrice", None)  # (an EIP-1559 call takes one kind)
+        tokens = sorted({t for _, t in accounts})
+        delta, allowance, unsure, spent = _in_block(
+            rpc, number, index, tokens, accounts, exchange.address
+        )
+    states: dict[bytes, OrderState] = {}
+    for so, st in zip(orders, exchange.order_states(orders, block), strict=True):
+        got = account(so)
+        if got in delta or got in allowance:  # (the block's earlier transactions moved them)
+            limit = allowance.get(got, st.maker_allowance)
+            balance = max(0, st.maker_balance + delta.get(got, 0))
+            st = replace(st, maker_balance=balance, maker_allowance=limit)
+        if got in spent and st.maker_allowance != UNLIMITED:
+            unsure.add(got)
+        states[so.hash] = st
+    signatures = {
+        so.hash: ok
+        for so in orders
+        if not own_key(so)
+        if (ok := _valid_alone(rpc, exchange.address, so, block, gas, fees)) is not None
+    }
+    return Evidence(
+        states=states,
+        exact=frozenset(accounts - unsure),
+        signatures=signatures,
+    )
+
+
+def _in_block(
+    rpc: Rpc,
+    number: int,
+    index: int,
+    tokens: list[str],
+    accounts: set[Account],
+    exchange: str,
+) -> tuple[Moves, Moves, set[Account], set[Account]]:
+    """What block ``number``'s transactions before ``index`` (the settlement's) did to
+    ``accounts``: each one's balance change (from its Transfer logs), its allowance to the
+    Exchange where an Approval set it, and the accounts that cannot be told exactly: any log
+    of them in the settlement's own transaction (a batch's earlier matches), or a transfer
+    out of one (a transfer by the Exchange spends its allowance, one by the maker does not:
+    the log does not say which; exact only while the allowance is unlimited)."""
+    flt = {"fromBlock": hex(number), "toBlock": hex(number), "address": tokens}
+    logs = rpc.call("eth_getLogs", flt)
+    if not isinstance(logs, list) or len(logs) > MAX_LOGS:
+        return {}, {}, set(accounts), set()
+    delta: Moves = {}
+    allowance: Moves = {}
+    unsure: set[Account] = set()
+    spent: set[Account] = set()
+    for lg in logs:
+        try:
+            at = quantity(lg["transactionIndex"])
+            topics, token, value = lg["topics"], str(lg["address"]).lower(), quantity(lg["data"])
+        except (KeyError, TypeError, ValueError):
+            return {}, {}, set(accounts), set()
+        if at > index or not isinstance(topics, list) or len(topics) != 3:
+            continue
+        kind = topics[0]
+        a, b = (("0x" + str(t)[-40:].lower(), token) for t in topics[1:3])
+        if at == index and kind in (TRANSFER, APPROVAL):
+            unsure |= {a, b} & accounts
+        elif kind == TRANSFER:
+            delta[a] = delta.get(a, 0) - value
+            delta[b] = delta.get(b, 0) + value
+            spent.add(a)
+        elif kind == APPROVAL and b[0] == exchange.lower():
+            allowance[a] = value
+            spent.discard(a)  # (set anew: what was spent before it does not count)
+    return delta, allowance, unsure, spent & accounts
+
+
+def _valid_alone(
+    rpc: Rpc, exchange: str, so: SignedOrder, block: str, gas: int, fees: dict[str, str]
+) -> bool | None:
+    """The wallet's ``isValidSignature`` of ``so``, called alone as the Exchange would
+    (None: the chain did not answer)."""
+    data = IS_VALID_SIGNATURE + so.hash + (64).to_bytes(32, "big")
+    sig = so.signature
+    data += len(sig).to_bytes(32, "big") + sig + bytes(-len(sig) % 32)
+    call: dict[str, Any] = {
+        "from": exchange,
+        "to": so.order.maker,
+        "data": "0x" + data.hex(),
+        "gas": hex(gas),
+        **fees,
+    }
+    try:
+        raw = rpc.call("eth_call", call, block, {exchange: {"balance": RICH}})
+    except ContractRevert:
+        return False
+    except (RpcError, OSError) as e:
+        log.warning("a wallet's signature alone was not read (%s): no evidence", e)
+        return None
+    return isinstance(raw, str) and raw[:66].lower() == MAGIC
