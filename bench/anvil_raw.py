@@ -10,7 +10,10 @@ its receipt, on fresh anvil chains started with each ``--configs`` option set in
 Per round: matches/s, anvil's CPU per match (user+sys) and its cores, the bench client's
 cores, the other processes' cores, and the wall time per batch. Prints JSON.
 
-    PYTHONPATH=$PWD .venv/bin/python bench/anvil_raw.py --configs "" "--prune-history 256"
+    PYTHONPATH=$PWD .venv/bin/python bench/anvil_raw.py --configs "" " --prune-history 256"
+
+(A config that starts with ``--`` needs a leading space, or argparse takes it for an option.)
+Findings: docs/BENCHMARKS.md, "anvil35".
 """
 
 from __future__ import annotations
