@@ -435,6 +435,10 @@ def node_process(
 CHAIN_FAULTS: Path | None = None
 """(``--profile-with chain_faults``) Where the raw rounds' perf records of the chain go."""
 RAW_ROUNDS_SEEN: list[int] = []
+CHAIN_HELD = [0]
+"""Matches the settle phase's rounds settled on its chain so far: anvil's CPU a block grows
+with them (~2 ms per 1,000, docs/BENCHMARKS.md "anvil35"), so each round says how many the
+chain held when it began (``chain_matches_held_before``)."""
 WINDOW_SAMPLERS = ("gil", "threads", "native", "perf", "chain_faults")
 window_sampler = "gil"
 """How ``window_profile`` samples (``--profile-with``): ``gil``, py-spy of the thread holding
@@ -1252,7 +1256,9 @@ def raw_batches(
         rpc.close()
     if settled != batches * size:
         raise RuntimeError(f"raw sender settled {settled} of {batches * size}")
+    held, CHAIN_HELD[0] = CHAIN_HELD[0], CHAIN_HELD[0] + settled
     return {
+        "chain_matches_held_before": held,
         "batches": batches,
         "batch_size": size,
         "matches": settled,
@@ -1423,7 +1429,9 @@ async def node_round(
     # sustained: between 10% and 90% of the fills (without the resume's transient: the
     # batches sent while mining was paused are mined from the pool, a slower path)
     lo, hi = times[len(times) // 10], times[len(times) * 9 // 10 - 1]
+    held, CHAIN_HELD[0] = CHAIN_HELD[0], CHAIN_HELD[0] + settled
     return {
+        "chain_matches_held_before": held,
         "matches": n,
         "settled": settled,
         "failed": h1["matchesFailed"] - h0["matchesFailed"],
@@ -1543,6 +1551,7 @@ async def bench_settlement(
         )
         around = (raws[k]["matches_per_s"] + raws[k + 1]["matches_per_s"]) / 2
         pairs.append({"load_average": load_avg, "node": nk, "raw": around,
+                      "chain_matches_held_before": nk["chain_matches_held_before"],
                       "raw_around": (raws[k]["matches_per_s"], raws[k + 1]["matches_per_s"]),
                       "ratio": round(nk["matches_per_s"] / around, 3)})  # fmt: skip
     ratios = [p["ratio"] for p in pairs]
@@ -1591,6 +1600,7 @@ async def bench_settlement(
                 "node_sustained_matches_per_s": p["node"]["sustained_matches_per_s"],
                 "sustained_ratio": round(p["node"]["sustained_matches_per_s"] / p["raw"], 3),
                 "node_other_processes_cores": p["node"]["cpu_cores_used"].get("other_processes"),
+                "chain_matches_held_before": p["chain_matches_held_before"],
             }
             for p in pairs
         ],
