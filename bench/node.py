@@ -54,6 +54,7 @@ import json
 import os
 import pstats
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -82,7 +83,7 @@ from benchlib import machine, machine_busy_seconds, write_section  # noqa: E402
 
 from sdex.chain import Exchange, Sender, SignedTx  # noqa: E402
 from sdex.deployment import Deployment  # noqa: E402
-from sdex.devnet import Devnet, free_port  # noqa: E402
+from sdex.devnet import AnvilNode, Devnet, free_port  # noqa: E402
 from sdex.ingest import Accepted  # noqa: E402
 from sdex.node.config import NodeConfig  # noqa: E402
 from sdex.node.main import serve  # noqa: E402
@@ -434,6 +435,10 @@ def node_process(
 CHAIN_FAULTS: Path | None = None
 """(``--profile-with chain_faults``) Where the raw rounds' perf records of the chain go."""
 RAW_ROUNDS_SEEN: list[int] = []
+CHAIN_HELD = [0]
+"""Matches the settle phase's rounds settled on its chain so far: anvil's CPU a block grows
+with them (~2 ms per 1,000, docs/BENCHMARKS.md "anvil35"), so each round says how many the
+chain held when it began (``chain_matches_held_before``)."""
 WINDOW_SAMPLERS = ("gil", "threads", "native", "perf", "chain_faults")
 window_sampler = "gil"
 """How ``window_profile`` samples (``--profile-with``): ``gil``, py-spy of the thread holding
@@ -1183,6 +1188,11 @@ async def bench_matches(
 
 RAW_SENDER = 18  # dev account of the raw reference sender (never a maker here)
 RAW_BATCH = 64
+RAW_WAIT = "poll"
+"""How the raw sender waits for a batch's receipt (``--raw-wait``): ``poll``, asked from 5 ms
+on, doubling (``Sender.wait``: its steps, 5/15/35/75 ms, set a batch's time on anvil, which
+mines after answering the send); ``sync``, ``eth_sendRawTransactionSync`` (anvil: answered
+with the receipt once mined)."""
 
 
 def raw_batch_tx(
@@ -1211,7 +1221,7 @@ def raw_batches(
     """``batches`` pre-signed ``batchMatchOrders`` of ``size`` sent one after the other
     by a bare client, each waiting for its receipt: matches per second, and the chain's CPU
     per match."""
-    from sdex.chain import Rpc, Sender
+    from sdex.chain import Receipt, Rpc, Sender
 
     rpc = Rpc(rpc_url)
     try:
@@ -1229,8 +1239,12 @@ def raw_batches(
             us0, th0 = cpu_user_sys(pids["hardhat"]), thread_split(pids["hardhat"])
             t0 = time.perf_counter()
             for tx in signed_txs:
-                sender.broadcast(tx)
-                receipt = sender.wait(tx.tx_hash)
+                if RAW_WAIT == "sync":
+                    raw, _ = sender.broadcast_sync(tx, 5.0)
+                    receipt = sender.wait(tx.tx_hash) if raw is None else Receipt.from_rpc(raw)
+                else:
+                    sender.broadcast(tx)
+                    receipt = sender.wait(tx.tx_hash)
                 if receipt.status != 1:
                     raise RuntimeError(f"raw batch {tx.tx_hash} reverted")
                 settled += len(ex.fills(receipt.logs)) // 2
@@ -1242,7 +1256,9 @@ def raw_batches(
         rpc.close()
     if settled != batches * size:
         raise RuntimeError(f"raw sender settled {settled} of {batches * size}")
+    held, CHAIN_HELD[0] = CHAIN_HELD[0], CHAIN_HELD[0] + settled
     return {
+        "chain_matches_held_before": held,
         "batches": batches,
         "batch_size": size,
         "matches": settled,
@@ -1413,7 +1429,9 @@ async def node_round(
     # sustained: between 10% and 90% of the fills (without the resume's transient: the
     # batches sent while mining was paused are mined from the pool, a slower path)
     lo, hi = times[len(times) // 10], times[len(times) * 9 // 10 - 1]
+    held, CHAIN_HELD[0] = CHAIN_HELD[0], CHAIN_HELD[0] + settled
     return {
+        "chain_matches_held_before": held,
         "matches": n,
         "settled": settled,
         "failed": h1["matchesFailed"] - h0["matchesFailed"],
@@ -1533,6 +1551,7 @@ async def bench_settlement(
         )
         around = (raws[k]["matches_per_s"] + raws[k + 1]["matches_per_s"]) / 2
         pairs.append({"load_average": load_avg, "node": nk, "raw": around,
+                      "chain_matches_held_before": nk["chain_matches_held_before"],
                       "raw_around": (raws[k]["matches_per_s"], raws[k + 1]["matches_per_s"]),
                       "ratio": round(nk["matches_per_s"] / around, 3)})  # fmt: skip
     ratios = [p["ratio"] for p in pairs]
@@ -1565,6 +1584,8 @@ async def bench_settlement(
         "latency_under_load": loaded,
         **({"request_probe": probe} if probe else {}),
         "bitmap_orders": signer.bitmap,
+        "raw_wait": RAW_WAIT,
+        "anvil_args": list(AnvilNode.extra_args),
         **({f"raw_batch_of_{args.raw_batch}": big} if big else {}),
         "warmup": {"raw": warm, "node": warm_node},
         "raw_before": raw_before,
@@ -1579,6 +1600,7 @@ async def bench_settlement(
                 "node_sustained_matches_per_s": p["node"]["sustained_matches_per_s"],
                 "sustained_ratio": round(p["node"]["sustained_matches_per_s"] / p["raw"], 3),
                 "node_other_processes_cores": p["node"]["cpu_cores_used"].get("other_processes"),
+                "chain_matches_held_before": p["chain_matches_held_before"],
             }
             for p in pairs
         ],
@@ -2057,6 +2079,15 @@ def main() -> None:
         help="settle: also the raw sender with batches of N (the node's size), same matches",
     )  # fmt: skip
     ap.add_argument(
+        "--raw-wait", choices=("poll", "sync"), default="poll",
+        help="settle: how the raw sender waits for each receipt (poll: from 5 ms, doubling; "
+        "sync: eth_sendRawTransactionSync, anvil only)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--anvil-args", default="", metavar="ARGS",
+        help="options added to anvil's command line (--engine anvil): an A/B of its own options",
+    )  # fmt: skip
+    ap.add_argument(
         "--bitmap", action="store_true",
         help="sign bitmap orders (salt tag SDEXBITS + a per-maker nonce), the cheaper opt-in",
     )  # fmt: skip
@@ -2104,8 +2135,10 @@ def main() -> None:
         "calls by method with the chain's time over the node's round",
     )  # fmt: skip
     args = ap.parse_args()
-    global NODE_ROOT, TIMELINES, window_sampler, CHAIN_FAULTS
+    global NODE_ROOT, TIMELINES, window_sampler, CHAIN_FAULTS, RAW_WAIT
     window_sampler = args.profile_with
+    RAW_WAIT = args.raw_wait
+    AnvilNode.extra_args = tuple(shlex.split(args.anvil_args))
     CHAIN_FAULTS = args.profile
     NODE_ROOT = args.node_root
     TIMELINES = {} if args.timeline else None

@@ -230,6 +230,8 @@ class AnvilNode(ChainNode):
     automine, Hardhat's per-transaction gas cap, so the deployment and tests carry over."""
 
     name = "anvil"
+    extra_args: tuple[str, ...] = ()
+    """Options added after these (bench/anvil_raw.py's A/B of anvil's own options)."""
 
     def command(self) -> list[str]:
         return [
@@ -242,6 +244,7 @@ class AnvilNode(ChainNode):
             "--accounts", str(max(20, self.accounts)),
             "--gas-limit", "30000000",  # Hardhat's block gas limit
             "--silent",
+            *self.extra_args,
         ]  # fmt: skip
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
 import signal
 import socket
@@ -17,7 +18,7 @@ from click.testing import CliRunner
 
 from sdex.chain import Exchange, Rpc, Token
 from sdex.cli import main
-from sdex.devnet import Devnet, free_port
+from sdex.devnet import ANVIL_PACKAGES, AnvilNode, Devnet, free_port
 from sdex.errors import DevnetError
 from tests.nodeutil import ROOT
 
@@ -123,3 +124,14 @@ def test_hardhat_runs_without_transparent_huge_pages(devnet: Devnet) -> None:
     if "THP_enabled" not in fields:
         pytest.skip("this kernel does not report THP_enabled")
     assert fields["THP_enabled"].strip() == "0"
+
+
+def test_anvil_extra_args_follow_its_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench/anvil_raw.py and ``bench/node.py --anvil-args`` add options to anvil's command
+    line (an A/B of anvil's own options); by default nothing is added."""
+    if platform.machine() not in ANVIL_PACKAGES:
+        pytest.skip("no anvil package for this machine")
+    base = AnvilNode(free_port()).command()
+    assert base[-1] == "--silent"
+    monkeypatch.setattr(AnvilNode, "extra_args", ("--prune-history", "64"))
+    assert AnvilNode(free_port()).command()[-3:] == ["--silent", "--prune-history", "64"]
