@@ -272,6 +272,60 @@ class RateLimiter:
         self._last_sweep = now
 
 
+WIDER_CLIENTS = 4
+"""An IPv6 client's /56, and its /48, hold this many clients' budget of a ``NetworkLimiter``
+in all: a site is routinely given a /56 or a /48 (RFC 6177), and its /64s each with a full
+bucket had 256 or 65,536 times the rate (review33, limits34)."""
+
+
+class NetworkLimiter:
+    """A ``RateLimiter`` of clients (``client_group``) that charges every network a client is
+    in too (``client_path``: an IPv6 /64's /56 and /48, each bucket ``wider`` clients' in
+    all): a request is taken from each, or from none. The one way a per-client budget counts
+    wider networks (the request and listing budgets, the chain reads' ``ReadBudget``); an
+    IPv4 client, or a name, is its own bucket alone (one lookup more than a ``RateLimiter``)."""
+
+    def __init__(self, limit: RateLimit, wider: int = WIDER_CLIENTS) -> None:
+        self.own = RateLimiter(limit)
+        """The clients' own buckets (``take`` of a name here skips the wider networks)."""
+        self.wider = RateLimiter(RateLimit(rate=limit.rate * wider, burst=limit.burst * wider))
+        self.rate = limit.rate
+        self.burst = limit.burst
+
+    def take(self, client: str, cost: float = 1.0) -> tuple[bool, dict[str, str]]:
+        """``RateLimiter.take`` of ``client``'s bucket and each wider network's: when one
+        holds too few, nothing is taken from any (the headers are the client's own, with the
+        ``Retry-After`` of the one that refused)."""
+        path = client_path(client)
+        own = path[-1]
+        ok, headers = self.own.take(own, cost)
+        if not ok or len(path) == 1:
+            return ok, headers
+        for i, group in enumerate(path[:-1]):
+            ok, refused = self.wider.take(group, cost)
+            if not ok:
+                for taken in path[:i]:
+                    self.wider.give_back(taken, cost)
+                headers = self.own.give_back(own, cost)
+                headers["Retry-After"] = refused["Retry-After"]
+                return False, headers
+        return True, headers
+
+    def give_back(self, client: str, tokens: float) -> dict[str, str]:
+        """``RateLimiter.give_back`` to ``client`` and each wider network it is in."""
+        *wider, own = client_path(client)
+        for group in wider:
+            self.wider.give_back(group, tokens)
+        return self.own.give_back(own, tokens)
+
+    def charge(self, client: str, tokens: float) -> dict[str, str]:
+        """``RateLimiter.charge`` of ``client`` and each wider network it is in."""
+        *wider, own = client_path(client)
+        for group in wider:
+            self.wider.charge(group, tokens)
+        return self.own.charge(own, tokens)
+
+
 async def read_json(
     request: web.Request, limit: int, untyped: bool = False, timeout: float = BODY_TIMEOUT
 ) -> dict[str, Any]:

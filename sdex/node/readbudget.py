@@ -29,7 +29,7 @@ import math
 from collections.abc import Callable
 
 from sdex.gossip import Gossip
-from sdex.httpkit import RateLimit, RateLimiter, client_group, client_path
+from sdex.httpkit import NetworkLimiter, RateLimit, client_group
 from sdex.ingest.intake import Spend
 from sdex.ingest.rejections import RejectionCode
 from sdex.model import THROTTLED, error_body
@@ -47,15 +47,12 @@ class ReadBudget:
     """Token buckets of chain reads per sender (``Intake.throttled`` counts the refused)."""
 
     def __init__(self, limit: RateLimit) -> None:
-        self._buckets = RateLimiter(limit)
-        self._wider = RateLimiter(
-            RateLimit(rate=limit.rate * WIDER_READS, burst=limit.burst * WIDER_READS)
-        )
+        self._buckets = NetworkLimiter(limit, WIDER_READS)
         self.rate = limit.rate
 
     def take(self, sender: str) -> bool:
         """One read for ``sender``, if its bucket holds a token."""
-        return self._buckets.take(sender)[0]
+        return self._buckets.own.take(sender)[0]
 
     def spend(self, sender: Callable[[int], str]) -> Spend:
         """The ``Spend`` of an intake call: the order at index ``i`` is ``sender(i)``'s
@@ -64,22 +61,9 @@ class ReadBudget:
 
     def wallet(self, address: str | None) -> Spend:
         """The ``Spend`` of a wallet's post from ``address``: a token of its ``client_group``
-        and one of each wider network it is in (``client_path``), or none at all."""
-        return lambda _i: self.take_path(client_path(client_group(address)))
-
-    def take_path(self, path: tuple[str, ...]) -> bool:
-        """One read for the client ending ``path`` (``client_path``), if its own bucket and
-        each wider network's hold a token; none is taken from any when one does not."""
-        *wider, own = path
-        if not self._buckets.take(own)[0]:
-            return False
-        for i, group in enumerate(wider):
-            if not self._wider.take(group)[0]:
-                for taken in wider[:i]:
-                    self._wider.give_back(taken, 1.0)
-                self._buckets.give_back(own, 1.0)
-                return False
-        return True
+        and one of each wider network it is in (``client_path``), or none at all (the one
+        helper of every such budget, ``sdex.httpkit.NetworkLimiter``)."""
+        return lambda _i: self._buckets.take(client_group(address))[0]
 
     def headers(self) -> dict[str, str]:
         """A refused sender's ``Retry-After``: seconds until its next token at most."""
