@@ -8,6 +8,7 @@ Nothing here knows the node: limits are passed in."""
 from __future__ import annotations
 
 import asyncio
+import heapq
 import ipaddress
 import math
 import time
@@ -209,15 +210,28 @@ class RateLimit:
             raise ValueError(f"a rate limit's burst must be at least 1, not {self.burst!r}")
 
 
-class RateLimiter:
-    """Token buckets per client address; old idle buckets are dropped now and then."""
+MAX_CLIENTS = 16_384
+"""Buckets a ``RateLimiter`` holds at most (~300 bytes each: ~5 MB). Past it the full ones
+are dropped (a full bucket is no entry), then, if more than 3/4 of this are left, all but
+the half most recently used (a client dropped so gets a full bucket: it has been idle
+longer than this many others). Between the 60 s sweeps the map grew with every distinct
+client: one /48 behind a trusted proxy, or many IPv4 addresses, without bound (limits34)."""
 
-    def __init__(self, limit: RateLimit) -> None:
+
+class RateLimiter:
+    """Token buckets per client address, at most ``max_clients`` of them (``MAX_CLIENTS``);
+    old idle buckets are dropped now and then."""
+
+    def __init__(self, limit: RateLimit, max_clients: int | None = None) -> None:
         self.rate = limit.rate
         self.burst = limit.burst
+        self.max_clients = MAX_CLIENTS if max_clients is None else max(2, max_clients)
         self._limit = str(limit.burst)
         self._buckets: dict[str, tuple[float, float]] = {}
         self._last_sweep = time.monotonic()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
     def take(self, client: str, cost: float = 1.0) -> tuple[bool, dict[str, str]]:
         """Take ``cost`` tokens (at most ``burst``: a dearer request empties a full bucket)
@@ -230,8 +244,9 @@ class RateLimiter:
         ok = tokens >= cost
         if ok:
             tokens -= cost
-        self._buckets[client] = (tokens, now)
-        if now - self._last_sweep > 60.0:
+        buckets = self._buckets
+        buckets[client] = (tokens, now)
+        if now - self._last_sweep > 60.0 or len(buckets) > self.max_clients:
             self._sweep(now)
         headers = self._headers(tokens)
         if not ok:
@@ -245,6 +260,8 @@ class RateLimiter:
         held, at = self._buckets.get(client, (float(self.burst), now))
         held = min(float(self.burst), held + (now - at) * self.rate + max(0.0, tokens))
         self._buckets[client] = (held, now)
+        if len(self._buckets) > self.max_clients:
+            self._sweep(now)
         return self._headers(held)
 
     def charge(self, client: str, tokens: float) -> dict[str, str]:
@@ -256,6 +273,8 @@ class RateLimiter:
         held = min(float(self.burst), held + (now - at) * self.rate) - max(0.0, tokens)
         held = max(-float(self.burst), held)
         self._buckets[client] = (held, now)
+        if len(self._buckets) > self.max_clients:
+            self._sweep(now)
         return self._headers(held)
 
     def _headers(self, tokens: float) -> dict[str, str]:
@@ -267,8 +286,15 @@ class RateLimiter:
         }
 
     def _sweep(self, now: float) -> None:
-        full = self.burst / self.rate if self.rate > 0 else 0.0
-        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full}
+        """Drop the full buckets (one in debt, ``charge``, counts its refill from below 0:
+        the sweep by age alone forgave a debt of ``burst`` once idle ``burst / rate``), then,
+        past ``max_clients``' 3/4, all but the half most recently used."""
+        burst, rate = float(self.burst), self.rate
+        kept = {k: v for k, v in self._buckets.items() if v[0] + (now - v[1]) * rate < burst}
+        if len(kept) > self.max_clients * 3 // 4:
+            recent = heapq.nlargest(self.max_clients // 2, kept.items(), key=lambda kv: kv[1][1])
+            kept = dict(recent)
+        self._buckets = kept
         self._last_sweep = now
 
 
@@ -285,10 +311,13 @@ class NetworkLimiter:
     wider networks (the request and listing budgets, the chain reads' ``ReadBudget``); an
     IPv4 client, or a name, is its own bucket alone (one lookup more than a ``RateLimiter``)."""
 
-    def __init__(self, limit: RateLimit, wider: int = WIDER_CLIENTS) -> None:
-        self.own = RateLimiter(limit)
+    def __init__(
+        self, limit: RateLimit, wider: int = WIDER_CLIENTS, max_clients: int | None = None
+    ) -> None:
+        self.own = RateLimiter(limit, max_clients)
         """The clients' own buckets (``take`` of a name here skips the wider networks)."""
-        self.wider = RateLimiter(RateLimit(rate=limit.rate * wider, burst=limit.burst * wider))
+        wider_limit = RateLimit(rate=limit.rate * wider, burst=limit.burst * wider)
+        self.wider = RateLimiter(wider_limit, max_clients)
         self.rate = limit.rate
         self.burst = limit.burst
 
