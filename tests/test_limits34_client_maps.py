@@ -19,12 +19,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sdex import httpkit
+from sdex.gossip import refusals
 from sdex.httpkit import NetworkLimiter, RateLimit, RateLimiter, TrustedProxies, parse_network
 from sdex.node.api import make_app
 from sdex.node.appstate import LIMITER_KEY
 from sdex.node.listings import LISTING_LIMITER_KEY
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, serving
+from tests.p2putil import gossip_net
+from tests.test_p2p27_refusals import junk_headers
 
 CAP = 64
 CLIENTS = 600
@@ -104,3 +107,31 @@ def test_a_debt_is_not_forgiven_by_the_sweep() -> None:
     limiter._buckets["debtor"] = (-10.0, time.monotonic() - 12.0)  # (idle 12 s: at 2 now)
     limiter._sweep(time.monotonic())
     assert not limiter.take("debtor", 3.0)[0]
+
+
+REFUSERS = 200
+EACH = 24
+"""Refusals from each address: its budget 3 s from full (64, 8 a second)."""
+
+
+async def test_many_refused_addresses_keep_the_refusal_budgets_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``/p2p/``'s budgets of refusals per client address (``sdex.gossip.refusals``) swept
+    only the full ones once past ``SWEEP_AT``: a refused request from each of many
+    addresses (a /48's /64s, a trusted proxy's clients; here loopback 127.1.x.y) left a
+    budget each, not full for seconds, and every new one rebuilt the whole map (before the fix:
+    200 addresses, 121-171 budgets over a bound of 64, 3 of 3)."""
+    monkeypatch.setattr(refusals, "SWEEP_AT", CAP)
+    async with gossip_net(1, connect=False) as (a,):
+        for i in range(REFUSERS):
+            source = f"127.1.{i >> 8}.{i & 255 or 1}"
+            connector = aiohttp.TCPConnector(limit=1, local_addr=(source, 0))
+            async with aiohttp.ClientSession(connector=connector) as s:
+                for _ in range(EACH):  # (refused from its headers alone: v 5)
+                    headers = junk_headers(source, v=5)
+                    async with s.get(a.url + "/p2p/digest", headers=headers) as r:
+                        await r.read()
+                        assert r.status == 401, r.status
+        held = len(a.gossip.refusals._budgets)
+        assert held <= CAP, held
