@@ -1,13 +1,14 @@
 """HTTP helpers shared by the node's API and the peer routes (``/p2p/``): the SRA error
-body as an exception, bounded JSON reading, per-client token-bucket rate limiting, and the
-client a per-client bound counts a connection against (``client_group``).
+body as an exception, bounded JSON reading, per-client token-bucket rate limiting, trusted
+proxies and per-client slots; which client a bound counts (``client_group``, ``client_path``)
+is ``sdex.clientnet``'s, named here too.
 
 Nothing here knows the node: limits are passed in."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
+import heapq
 import ipaddress
 import math
 import time
@@ -18,6 +19,11 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
 from sdex import jsonio
+from sdex.clientnet import IPV6_CLIENT_PREFIX as IPV6_CLIENT_PREFIX
+from sdex.clientnet import IPV6_WIDER_PREFIXES as IPV6_WIDER_PREFIXES
+from sdex.clientnet import client_group as client_group
+from sdex.clientnet import client_path as client_path
+from sdex.clientnet import path_caps as path_caps
 from sdex.errors import JsonLimitError
 from sdex.model import VALIDATION_FAILED, error_body, field_error_body
 
@@ -31,63 +37,6 @@ BODY_TIMEOUT = 30.0
 body sent a byte at a time kept its handler (and its connection, busy, never reclaimed as
 idle) for as long as the client liked. 64 KiB in 30 s is 2 KiB/s; a peer's largest body
 (``MAX_P2P_BODY``, 4 MiB) needs ~140 KB/s."""
-
-IPV6_CLIENT_PREFIX = 64
-"""An IPv6 client is counted by its /64: one subscriber, host or VPS is routinely given a
-whole /64 (RFC 6177), so a bound per address would be a bound per 2^64 addresses."""
-
-IPV6_WIDER_PREFIXES = ((48, 8), (56, 16))
-"""And its /64 counts within its /56 and its /48, each holding at most a share of a bound in
-all (1/8 of it for a /48, 1/16 for a /56; never less than one client's bound): a site is
-routinely given a /56 or a /48 (RFC 6177; one costs a few dollars a month), and its 256 or
-65,536 /64s counted apart held every connection and websocket slot of a node (4,096 /64s,
-one each). Clients in distinct /48s are counted apart as before."""
-
-
-@functools.lru_cache(maxsize=4096)  # (~10 us a call parsed; every request asks it)
-def client_group(address: str | None) -> str:
-    """The client a per-client bound (connections, websockets, the rate limit) counts
-    ``address`` against: an IPv4 address itself; an IPv6 one by its /64 (``"2001:db8::/64"``),
-    an IPv4-mapped IPv6 one (``::ffff:192.0.2.1``, a dual-stack socket's IPv4 client) as its
-    IPv4 address; anything else (``None``, a Unix socket's name) as ``"unknown"`` or itself."""
-    if not address:
-        return "unknown"
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:  # (not an IP: one group per name, as it was)
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        net = ipaddress.IPv6Network((int(ip) >> 64 << 64, IPV6_CLIENT_PREFIX))
-        return str(net)  # (a scope id, fe80::1%eth0, is dropped: one /64 on every link)
-    return str(ip)
-
-
-@functools.lru_cache(maxsize=4096)  # (asked per connection and per slot taken: ~0.1 us cached)
-def client_path(client: str | None) -> tuple[str, ...]:
-    """The groups a per-client bound counts ``client`` (an address, or a group
-    ``client_group`` gave) in, widest first, ending with its own group: an IPv6 client's
-    /48, /56 and /64 (``IPV6_WIDER_PREFIXES``), any other client's group alone."""
-    group = client_group(client) if client is None or "/" not in client else client
-    if not group.endswith(f"/{IPV6_CLIENT_PREFIX}"):
-        return (group,)
-    try:
-        low = int(ipaddress.IPv6Network(group).network_address)
-    except ValueError:  # (a name with a "/" in it, not an IPv6 network)
-        return (group,)
-    wider = (
-        str(ipaddress.IPv6Network((low >> (128 - n) << (128 - n), n)))
-        for n, _ in IPV6_WIDER_PREFIXES
-    )
-    return (*wider, group)
-
-
-def path_caps(per_client: int, total: int) -> tuple[int, ...]:
-    """The bound on each group of a ``client_path`` of the widest length (a shorter one takes
-    the last ones): each wider prefix's share of ``total``, then ``per_client``."""
-    return (*(max(per_client, total // share) for _, share in IPV6_WIDER_PREFIXES), per_client)
-
 
 MAX_FORWARDED_HOPS = 16
 """``X-Forwarded-For`` entries read, from the right: past them the nearest trusted proxy is
@@ -261,15 +210,28 @@ class RateLimit:
             raise ValueError(f"a rate limit's burst must be at least 1, not {self.burst!r}")
 
 
-class RateLimiter:
-    """Token buckets per client address; old idle buckets are dropped now and then."""
+MAX_CLIENTS = 16_384
+"""Buckets a ``RateLimiter`` holds at most (~300 bytes each: ~5 MB). Past it the full ones
+are dropped (a full bucket is no entry), then, if more than 3/4 of this are left, all but
+the half most recently used (a client dropped so gets a full bucket: it has been idle
+longer than this many others). Between the 60 s sweeps the map grew with every distinct
+client: one /48 behind a trusted proxy, or many IPv4 addresses, without bound (limits34)."""
 
-    def __init__(self, limit: RateLimit) -> None:
+
+class RateLimiter:
+    """Token buckets per client address, at most ``max_clients`` of them (``MAX_CLIENTS``);
+    old idle buckets are dropped now and then."""
+
+    def __init__(self, limit: RateLimit, max_clients: int | None = None) -> None:
         self.rate = limit.rate
         self.burst = limit.burst
+        self.max_clients = MAX_CLIENTS if max_clients is None else max(2, max_clients)
         self._limit = str(limit.burst)
         self._buckets: dict[str, tuple[float, float]] = {}
         self._last_sweep = time.monotonic()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
     def take(self, client: str, cost: float = 1.0) -> tuple[bool, dict[str, str]]:
         """Take ``cost`` tokens (at most ``burst``: a dearer request empties a full bucket)
@@ -282,8 +244,9 @@ class RateLimiter:
         ok = tokens >= cost
         if ok:
             tokens -= cost
-        self._buckets[client] = (tokens, now)
-        if now - self._last_sweep > 60.0:
+        buckets = self._buckets
+        buckets[client] = (tokens, now)
+        if now - self._last_sweep > 60.0 or len(buckets) > self.max_clients:
             self._sweep(now)
         headers = self._headers(tokens)
         if not ok:
@@ -297,6 +260,8 @@ class RateLimiter:
         held, at = self._buckets.get(client, (float(self.burst), now))
         held = min(float(self.burst), held + (now - at) * self.rate + max(0.0, tokens))
         self._buckets[client] = (held, now)
+        if len(self._buckets) > self.max_clients:
+            self._sweep(now)
         return self._headers(held)
 
     def charge(self, client: str, tokens: float) -> dict[str, str]:
@@ -308,6 +273,8 @@ class RateLimiter:
         held = min(float(self.burst), held + (now - at) * self.rate) - max(0.0, tokens)
         held = max(-float(self.burst), held)
         self._buckets[client] = (held, now)
+        if len(self._buckets) > self.max_clients:
+            self._sweep(now)
         return self._headers(held)
 
     def _headers(self, tokens: float) -> dict[str, str]:
@@ -319,9 +286,73 @@ class RateLimiter:
         }
 
     def _sweep(self, now: float) -> None:
-        full = self.burst / self.rate if self.rate > 0 else 0.0
-        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full}
+        """Drop the full buckets (one in debt, ``charge``, counts its refill from below 0:
+        the sweep by age alone forgave a debt of ``burst`` once idle ``burst / rate``), then,
+        past ``max_clients``' 3/4, all but the half most recently used."""
+        burst, rate = float(self.burst), self.rate
+        kept = {k: v for k, v in self._buckets.items() if v[0] + (now - v[1]) * rate < burst}
+        if len(kept) > self.max_clients * 3 // 4:
+            recent = heapq.nlargest(self.max_clients // 2, kept.items(), key=lambda kv: kv[1][1])
+            kept = dict(recent)
+        self._buckets = kept
         self._last_sweep = now
+
+
+WIDER_CLIENTS = 4
+"""An IPv6 client's /56, and its /48, hold this many clients' budget of a ``NetworkLimiter``
+in all: a site is routinely given a /56 or a /48 (RFC 6177), and its /64s each with a full
+bucket had 256 or 65,536 times the rate (review33, limits34)."""
+
+
+class NetworkLimiter:
+    """A ``RateLimiter`` of clients (``client_group``) that charges every network a client is
+    in too (``client_path``: an IPv6 /64's /56 and /48, each bucket ``wider`` clients' in
+    all): a request is taken from each, or from none. The one way a per-client budget counts
+    wider networks (the request and listing budgets, the chain reads' ``ReadBudget``); an
+    IPv4 client, or a name, is its own bucket alone (one lookup more than a ``RateLimiter``)."""
+
+    def __init__(
+        self, limit: RateLimit, wider: int = WIDER_CLIENTS, max_clients: int | None = None
+    ) -> None:
+        self.own = RateLimiter(limit, max_clients)
+        """The clients' own buckets (``take`` of a name here skips the wider networks)."""
+        wider_limit = RateLimit(rate=limit.rate * wider, burst=limit.burst * wider)
+        self.wider = RateLimiter(wider_limit, max_clients)
+        self.rate = limit.rate
+        self.burst = limit.burst
+
+    def take(self, client: str, cost: float = 1.0) -> tuple[bool, dict[str, str]]:
+        """``RateLimiter.take`` of ``client``'s bucket and each wider network's: when one
+        holds too few, nothing is taken from any (the headers are the client's own, with the
+        ``Retry-After`` of the one that refused)."""
+        path = client_path(client)
+        own = path[-1]
+        ok, headers = self.own.take(own, cost)
+        if not ok or len(path) == 1:
+            return ok, headers
+        for i, group in enumerate(path[:-1]):
+            ok, refused = self.wider.take(group, cost)
+            if not ok:
+                for taken in path[:i]:
+                    self.wider.give_back(taken, cost)
+                headers = self.own.give_back(own, cost)
+                headers["Retry-After"] = refused["Retry-After"]
+                return False, headers
+        return True, headers
+
+    def give_back(self, client: str, tokens: float) -> dict[str, str]:
+        """``RateLimiter.give_back`` to ``client`` and each wider network it is in."""
+        *wider, own = client_path(client)
+        for group in wider:
+            self.wider.give_back(group, tokens)
+        return self.own.give_back(own, tokens)
+
+    def charge(self, client: str, tokens: float) -> dict[str, str]:
+        """``RateLimiter.charge`` of ``client`` and each wider network it is in."""
+        *wider, own = client_path(client)
+        for group in wider:
+            self.wider.charge(group, tokens)
+        return self.own.charge(own, tokens)
 
 
 async def read_json(

@@ -21,6 +21,7 @@ never logged one by one.
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
 import weakref
@@ -30,7 +31,10 @@ from sdex.httpkit import RateLimit
 REFUSALS = RateLimit(rate=8.0, burst=64)
 """Refused peer requests one client address may cause: 64 at once, 8 a second after."""
 SWEEP_AT = 4096
-"""Budgets kept before the full ones (idle addresses) are dropped."""
+"""Budgets kept before the full ones (idle addresses) are dropped, and then, if more than
+3/4 of this are left, all but the half most recently charged (limits34: many addresses each
+refused a few times, a /48's /64s or a trusted proxy's clients, grew the map without bound
+between refills, and each new one rebuilt it whole)."""
 
 
 class RefusalGate:
@@ -78,11 +82,14 @@ class RefusalGate:
             self.proved.discard(conn)
         now = time.monotonic()
         if len(self._budgets) >= SWEEP_AT and client not in self._budgets:
-            self._budgets = {
+            kept = {
                 c: (left, at)
                 for c, (left, at) in self._budgets.items()
                 if self._left(c, now) < self.burst
             }
+            if len(kept) > SWEEP_AT * 3 // 4:  # (limits34: else it grew, rebuilt each time)
+                kept = dict(heapq.nlargest(SWEEP_AT // 2, kept.items(), key=lambda kv: kv[1][1]))
+            self._budgets = kept
         self._budgets[client] = (max(-self.burst, self._left(client, now) - 1.0), now)
 
     def to_json(self) -> dict[str, int]:

@@ -24,7 +24,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from sdex.book import UnknownPair
 from sdex.errors import FieldCode, OrderParseError
 from sdex.gossip.routes import MAX_P2P_BODY, add_routes
-from sdex.httpkit import ApiError, RateLimiter, ascii_int, client_group
+from sdex.httpkit import ApiError, NetworkLimiter, ascii_int, client_group
 from sdex.httpkit import read_json as read_json_within
 from sdex.jsonio import dumps_bytes
 from sdex.matching import TimeInForce
@@ -302,7 +302,7 @@ def _route_name(request: web.Request) -> str:
     return info.canonical if info is not None else "unmatched"
 
 
-def guard_for(node: Node, metrics: Metrics, limiter: RateLimiter) -> Middleware:
+def guard_for(node: Node, metrics: Metrics, limiter: NetworkLimiter) -> Middleware:
     """The node's ``guard`` middleware: rate limit, SRA error bodies for every 4xx, metrics;
     no 5xx for bad input. What it reads of the app is looked up once, here."""
     started = node.started
@@ -362,14 +362,14 @@ async def _stopped(feed: BookFeed) -> None:
 
 
 def make_app(node: Node) -> web.Application:
-    metrics, limiter = Metrics(node), RateLimiter(node.config.rate_limit)
+    metrics, limiter = Metrics(node), NetworkLimiter(node.config.rate_limit)
     app = web.Application(
         middlewares=[guard_for(node, metrics, limiter)], client_max_size=MAX_P2P_BODY
     )
     app[NODE_KEY] = node
     app[METRICS_KEY] = metrics
     app[LIMITER_KEY] = limiter
-    app[LISTING_LIMITER_KEY] = RateLimiter(node.config.listing_rate_limit)
+    app[LISTING_LIMITER_KEY] = NetworkLimiter(node.config.listing_rate_limit)
     app[LANE_KEY] = ListingLane(node.config.listing_total_rate)
     app[WS_SLOTS_KEY] = WsSlots(node.config.max_ws_per_client, node.config.max_ws)
     feed = app[BOOK_FEED_KEY] = BookFeed(

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Metric
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from sdex.httpkit import RateLimiter
+from sdex.httpkit import NetworkLimiter
 from sdex.metrics import counter, gauge
 from sdex.node.bookfeed import BookFeed
 from sdex.node.core import Node
@@ -110,7 +110,7 @@ class _Collector(Collector):
 
 NODE_KEY = web.AppKey("node", Node)
 METRICS_KEY = web.AppKey("metrics", Metrics)
-LIMITER_KEY = web.AppKey("limiter", RateLimiter)
+LIMITER_KEY = web.AppKey("limiter", NetworkLimiter)
 WS_SLOTS_KEY = web.AppKey("ws_slots", WsSlots)
 
 

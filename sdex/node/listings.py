@@ -46,8 +46,8 @@ from aiohttp import web
 
 from sdex.httpkit import (
     ApiError,
+    NetworkLimiter,
     RateLimit,
-    RateLimiter,
     ascii_int,
     client_group,
     client_path,
@@ -65,7 +65,7 @@ LANE_PER_CLIENT = 8
 LANE_WAITING = 256
 """Pages waiting for the lane in all."""
 
-LISTING_LIMITER_KEY = web.AppKey("listing-limiter", RateLimiter)
+LISTING_LIMITER_KEY = web.AppKey("listing-limiter", NetworkLimiter)
 LISTED = web.RequestKey("listed", int)
 """The request's key for the records its listing returned (set by the handler)."""
 WALKED = web.RequestKey("walked", int)

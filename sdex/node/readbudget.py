@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable
 
 from sdex.gossip import Gossip
-from sdex.httpkit import RateLimit, RateLimiter, client_group, client_path
+from sdex.httpkit import NetworkLimiter, RateLimit, client_group
 from sdex.ingest.intake import Spend
 from sdex.ingest.rejections import RejectionCode
 from sdex.model import THROTTLED, error_body
@@ -97,18 +97,20 @@ class ReadBudget:
     def __init__(
         self, limit: RateLimit, ceiling: ReadCeiling | None = None, lane: str = ""
     ) -> None:
-        self._buckets = RateLimiter(limit)
-        self._wider = RateLimiter(
-            RateLimit(rate=limit.rate * WIDER_READS, burst=limit.burst * WIDER_READS)
-        )
+        self._buckets = NetworkLimiter(limit, WIDER_READS)
         self.rate = limit.rate
         self._ceiling = None if ceiling is None else ceiling.lane(lane)
         self._ceiling_rate = math.inf if ceiling is None else ceiling.rate
 
     def take(self, sender: str) -> bool:
-        """One read for ``sender``, if its bucket holds a token and the ceiling's lane too
-        (a sender's token the ceiling refused is given back)."""
-        return self.take_path((sender,))
+        """One read for ``sender`` (a peer's key, or strangers'), if its bucket holds a token
+        and the ceiling's lane too (a sender's token the ceiling refused is given back)."""
+        if not self._buckets.own.take(sender)[0]:
+            return False
+        if self._ceiling is None or self._ceiling():
+            return True
+        self._buckets.own.give_back(sender, 1.0)
+        return False
 
     def spend(self, sender: Callable[[int], str]) -> Spend:
         """The ``Spend`` of an intake call: the order at index ``i`` is ``sender(i)``'s
@@ -117,29 +119,17 @@ class ReadBudget:
 
     def wallet(self, address: str | None) -> Spend:
         """The ``Spend`` of a wallet's post from ``address``: a token of its ``client_group``
-        and one of each wider network it is in (``client_path``), or none at all."""
-        return lambda _i: self.take_path(client_path(client_group(address)))
+        and one of each wider network it is in (``client_path``), and the ceiling's lane, or
+        none at all (the one helper of every such budget, ``sdex.httpkit.NetworkLimiter``)."""
+        return lambda _i: self._take_client(client_group(address))
 
-    def take_path(self, path: tuple[str, ...]) -> bool:
-        """One read for the client ending ``path`` (``client_path``), if its own bucket, each
-        wider network's and the ceiling's lane hold a token; none is taken from any when one
-        does not."""
-        *wider, own = path
-        if not self._buckets.take(own)[0]:
+    def _take_client(self, client: str) -> bool:
+        if not self._buckets.take(client)[0]:
             return False
-        for i, group in enumerate(wider):
-            if not self._wider.take(group)[0]:
-                self._give_back(own, wider[:i])
-                return False
         if self._ceiling is None or self._ceiling():
             return True
-        self._give_back(own, wider)
+        self._buckets.give_back(client, 1.0)
         return False
-
-    def _give_back(self, own: str, wider: list[str]) -> None:
-        for taken in wider:
-            self._wider.give_back(taken, 1.0)
-        self._buckets.give_back(own, 1.0)
 
     def headers(self) -> dict[str, str]:
         """A refused sender's ``Retry-After``: seconds until its next token at most."""

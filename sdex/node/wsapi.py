@@ -10,7 +10,7 @@ from aiohttp import WSMsgType, web
 
 from sdex.book import UnknownPair
 from sdex.errors import FieldCode, OrderParseError
-from sdex.httpkit import ApiError, RateLimiter, client_group
+from sdex.httpkit import ApiError, NetworkLimiter, client_group
 from sdex.model import THROTTLED, error_body
 from sdex.node.appstate import BOOK_FEED_KEY, LIMITER_KEY, METRICS_KEY, NODE_KEY, WS_SLOTS_KEY
 from sdex.node.bookfeed import BadRequest, BookFeed, snapshot_cost
@@ -176,7 +176,7 @@ async def end_subscriptions(app: web.Application) -> None:
     app[NODE_KEY].events.close()
 
 
-def _charged(listings: RateLimiter, client: str, lane: ListingLane) -> bool:
+def _charged(listings: NetworkLimiter, client: str, lane: ListingLane) -> bool:
     """Charge a book request to ``client``'s listing budget, then to the node's total
     (``NODE_MESSAGE_COST``); refused by the total, the client gets its tokens back."""
     if not listings.take(client, SNAPSHOT_COST)[0]:
