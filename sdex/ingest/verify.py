@@ -11,12 +11,14 @@ end of its turn, as before: no thread to wake, no timer.
 
 A contract maker's signature (EIP-1271) is the chain's to judge. ``Eip1271Batcher`` asks
 the chain only for verdicts the mirror's ``SigCache`` lacks: the orders that need one within
-a short window share one ``getOrderStates`` ``eth_call`` pinned to the mirror's head block,
-and each verdict, valid or not, is cached. A valid verdict of a maker not tracked yet also
-needs the maker's code hash: one ``eth_getCode`` batch for those makers, at the same block
+a short window share one ``getOrderStates`` ``eth_call`` pinned to the chain's latest block
+(``eth_blockNumber``, never below the mirror's head: a wallet deployed after the head the
+node follows, its first order posted with the deployment's receipt in hand, has its code
+there), and each verdict, valid or not, is cached. A valid verdict of a maker not tracked
+yet also needs the maker's code hash: one ``eth_getCode`` batch for those makers, at the same block
 (so code and verdict agree). Invalid verdicts need no code: a flood of bad signatures costs
-one call per window. On every block the tracked makers' code is read in one batch, and old
-verdicts expire (``sdex.mirror.sigcache`` has the rules).
+one call per window (a negative stands one block only). On every block the tracked makers'
+code is read in one batch, and old verdicts expire (``sdex.mirror.sigcache`` has the rules).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from eth_hash.auto import keccak
 
 from sdex.chain import Exchange, OrderState
 from sdex.chain.arpc import AsyncRpc
+from sdex.chain.rpc import quantity
 from sdex.errors import RpcError
 from sdex.ingest.ecrecover import signer_of
 from sdex.ingest.states import StateBatcher
@@ -249,17 +252,20 @@ class Eip1271Batcher(StateBatcher):
             return set()
         self.code_batches += 1
         results = await self.rpc.batch([("eth_getCode", [m, hex(head)]) for m in makers])
-        return sigs.apply_codes({m: _code_hash(m, r) for m, r in zip(makers, results, strict=True)})
+        codes = {m: _code_hash(m, r) for m, r in zip(makers, results, strict=True)}
+        return sigs.apply_codes(codes, head)
 
     async def _read(self, orders: Sequence[SignedOrder]) -> list[OrderState]:
         if not orders:
             return []
         m = self.mirror
-        block = m.head.number if m.head is not None else None
-        tag = hex(block) if block is not None else "latest"
+        # at the chain's latest block, not the mirror's head: a wallet deployed since (its
+        # first order posted with the deployment's receipt in hand) has no code at the head
+        head = -1 if m.head is None else m.head.number
+        block = max(quantity(await self.rpc.call("eth_blockNumber")), head)
+        tag = hex(block)
         states = await self._order_states(orders, tag)
-        # valid verdicts of untracked makers: their code at the same block (at "latest" no
-        # code is read, and such verdicts are not kept: nothing would pin them to a code)
+        # valid verdicts of untracked makers: their code at the same block
         makers = sorted(
             {
                 so.order.maker
@@ -268,14 +274,13 @@ class Eip1271Batcher(StateBatcher):
             }
         )
         codes: dict[str, bytes | None] = {}
-        if makers and block is not None:
+        if makers:
             results = await self.rpc.batch([("eth_getCode", [mk, tag]) for mk in makers])
             codes = {mk: _code_hash(mk, r) for mk, r in zip(makers, results, strict=True)}
-        at = block if block is not None else -1
         for so, st in zip(orders, states, strict=True):
             mk = so.order.maker
             code = codes[mk] if mk in codes else m.sigs.code.get(mk)
-            m.sigs.put(so, st.signature_valid, code, at)
+            m.sigs.put(so, st.signature_valid, code, block)
         self.verdicts += len(orders)
         return states
 

@@ -18,9 +18,14 @@ verdicts, keyed by (maker, order hash, signature bytes), under these rules:
   settles), only the book may show such an order for up to ``ttl`` blocks.
 - **reorgs and resets**: the mirror's reorg and reset handling clears the cache
   (``clear``); makers it tracked are judged again from the new branch.
-- **negatives** are cached too (same key, same expiry), so a peer re-sending an order
-  with a bad contract signature costs one chain call per (maker, hash, signature), not one
-  per copy.
+- **negatives** are cached too (same key), so a peer re-sending an order with a bad
+  contract signature costs one chain call per (maker, hash, signature) and block, not one
+  per copy; but only until the next block (``INVALID_BLOCKS``): a negative may be read
+  where the maker had no code yet (a Safe whose address was used before its deployment),
+  and no event tells when the code arrives.
+- **reads ahead of the head**: verdicts are read at the chain's latest block, which may be
+  past the head the node follows; a code hash read at an older head than a maker's newest
+  valid verdict does not void it (the wallet may have been deployed in between).
 
 Bounded: ``max_valid`` valid and ``max_invalid`` invalid verdicts (separate, so a flood of
 bad signatures cannot push out good ones), ``max_makers`` tracked makers (the per-block
@@ -37,6 +42,9 @@ from sdex.order import SignedOrder
 
 VERDICT_BLOCKS = 64
 """Blocks a verdict is trusted (isValidSignature may depend on storage)."""
+INVALID_BLOCKS = 1
+"""Blocks a negative verdict is trusted: the block it was read at (the maker may be deployed
+in the next one)."""
 MAX_VALID = 8192
 MAX_INVALID = 4096
 MAX_MAKERS = 256
@@ -56,11 +64,13 @@ class SigCache:
     def __init__(
         self,
         ttl: int = VERDICT_BLOCKS,
+        invalid_ttl: int = INVALID_BLOCKS,
         max_valid: int = MAX_VALID,
         max_invalid: int = MAX_INVALID,
         max_makers: int = MAX_MAKERS,
     ) -> None:
         self.ttl = ttl
+        self.invalid_ttl = invalid_ttl
         self.max_valid = max_valid
         self.max_invalid = max_invalid
         self.max_makers = max_makers
@@ -145,10 +155,15 @@ class SigCache:
             old, _ = self.valid.popitem(last=False)
             self._unindex(old)
 
-    def apply_codes(self, codes: dict[str, bytes | None]) -> set[str]:
-        """Code hashes read at a new block (None: no code). Makers whose code changed lose
-        their verdicts and are returned; the node judges their orders again."""
-        changed = {m for m, h in codes.items() if m in self.code and self.code[m] != h}
+    def apply_codes(self, codes: dict[str, bytes | None], head: int | None = None) -> set[str]:
+        """Code hashes read at a new block ``head`` (None: no code). Makers whose code
+        changed lose their verdicts and are returned; the node judges their orders again.
+        A maker with a verdict read past ``head`` keeps it (its code was read there)."""
+        changed = {
+            m
+            for m, h in codes.items()
+            if m in self.code and self.code[m] != h and (head is None or self._newest(m) <= head)
+        }
         for m in changed:
             self._forget_maker(m, rejudge=True)
             self.code_changes += 1
@@ -158,7 +173,7 @@ class SigCache:
     def expire(self, head: int) -> set[bytes]:
         """Drop verdicts read ``ttl`` or more blocks before ``head``; the order hashes of
         the valid ones are returned (and kept for ``take_rejudge``)."""
-        cutoff = head - self.ttl
+        cutoff, invalid_cutoff = head - self.ttl, head - self.invalid_ttl
         out: set[bytes] = set()
         while self.valid:
             k, block = next(iter(self.valid.items()))
@@ -170,7 +185,7 @@ class SigCache:
             self.expired += 1
         while self.invalid:
             block = next(iter(self.invalid.values()))
-            if block > cutoff:
+            if block > invalid_cutoff:
                 break
             self.invalid.popitem(last=False)
             self.expired += 1
@@ -193,6 +208,10 @@ class SigCache:
         out = (self._rejudge_makers, self._rejudge_orders)
         self._rejudge_makers, self._rejudge_orders = set(), set()
         return out
+
+    def _newest(self, maker: str) -> int:
+        """The block ``maker``'s newest valid verdict (and code hash) was read at."""
+        return max((self.valid[k] for k in self._keys.get(maker, ())), default=-1)
 
     def _drop(self, k: Key) -> None:
         self.invalid.pop(k, None)
