@@ -105,12 +105,18 @@ def settle(c: Chain, matches: list[Match], rng: random.Random) -> list[tuple[Mat
     return out
 
 
-@pytest.mark.parametrize("seed", range(1, 9))
-def test_engine_matches_settle_exactly_on_chain(chain: Chain, seed: int) -> None:
+@pytest.mark.parametrize(
+    ("seed", "zero"), [(s, False) for s in range(1, 9)] + [(s, True) for s in range(1, 5)]
+)
+def test_engine_matches_settle_exactly_on_chain(chain: Chain, seed: int, zero: bool) -> None:
+    """(``zero``: a node's book with ``--min-amount X=0`` for both tokens, where resting
+    orders are filled in whole units: dust34.)"""
     c = chain
     rng = random.Random(seed)
     now = c.now()
     book = OrderBook([(c.weth.address, c.usdc.address)])
+    if zero:
+        book.minimums = {c.weth.address.lower(): 0, c.usdc.address.lower(): 0}
     engine = MatchingEngine(book)
     # The book's view of each maker's funds: the real balance, or (for some makers) less, so
     # the engine caps matches by funds and the cap must hold on chain.

@@ -12,12 +12,13 @@ from sdex.order import ZERO_ADDRESS
 _BID: Final = Side.BID
 
 
-def dry_walk(inc: Entry, now: int) -> tuple[int, int]:
+def dry_walk(inc: Entry, now: int, whole_units: bool = False) -> tuple[int, int]:
     """``MatchingEngine._walk`` without changing anything: what the incoming order would
     give, and receive.
 
     Removals (expired) re-fund only their own maker's orders, which cannot trade with
-    ``inc`` either (expired ones are swept before), so one pass suffices.
+    ``inc`` either (expired ones are swept before), so one pass suffices. ``whole_units``:
+    the book has minimums, so a resting order with none for its token trades in whole units.
     """
     order = inc.order
     im = order.maker_amount
@@ -71,7 +72,17 @@ def dry_walk(inc: Entry, now: int) -> tuple[int, int]:
                 )
             x = amounts.left_filled
             y = amounts.right_filled
-            if x < r.floor:  # below r's minimum: no trade, here nor at a worse price
+            left = rm - r.filled - r.pending - x  # (as the walk: all of r, or whole units)
+            if whole_units and not r.floor and x % r.unit and left > 0:
+                x -= x % r.unit
+                if x == 0:
+                    break  # the next level
+                capped = True
+                amounts = match_amounts(
+                    rm, rt, ro.fee_amount, rm - r_avail, im, it, ifee, im - avail, x
+                )
+                y = amounts.right_filled
+            elif x < r.floor:  # below r's minimum: no trade, here nor at a worse price
                 return given, received
             avail -= y
             given += y

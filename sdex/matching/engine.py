@@ -259,7 +259,7 @@ class MatchingEngine:
         Filled in full means the order gives all its remaining maker amount, or receives at
         least the taker amount its remaining asks for (price improvement can leave it dust).
         """
-        given, received = dry_walk(inc, now)
+        given, received = dry_walk(inc, now, bool(self.book.minimums))
         rem = inc.maker_amount - inc.filled - inc.pending
         order = inc.order
         return given == rem or received * order.maker_amount >= rem * order.taker_amount
@@ -299,6 +299,10 @@ class MatchingEngine:
         # the least ``inc`` gives in a match: 1, or its lot where the book has a minimum
         # for its maker token (``Entry.floor``: less would be a dust trade)
         imin = inc.floor or 1
+        # with minimums set (a node's: ``--min-amount X=0`` gives a token none), a resting
+        # order whose token has none is filled in whole units only (see below, dust34); a
+        # bare book (no minimums at all: tests, benches) trades as before
+        whole_units = bool(book.minimums)
         blocked = False
         tol = TOLERANCE * abs(limit)
         i = len(ranked) - 1
@@ -386,7 +390,19 @@ class MatchingEngine:
                         blocked = True
                         break
                     y = mul(x // unit, tunit)
-                if x < r.floor:  # below r's minimum (the book's, for its token: its lot):
+                floor = r.floor
+                if not floor:  # no minimum for r's token: whole units of r only (dust34)
+                    # a part not exact at r's price: r's rest below a unit would be closed as
+                    # dust while the chain still fills it; round down to whole units
+                    # (all of r's rest, ``x`` can be: nothing is left of it then)
+                    if whole_units and x % unit and x < rm - r.filled - r.pending:
+                        x -= x % unit
+                        if x == 0:  # inc cannot pay one unit here: no order of this level
+                            blocked = True
+                            break
+                        y = mul(x // unit, tunit)
+                        capped = True  # inc may pay for a unit elsewhere: the walk goes on
+                elif x < floor:  # below r's minimum (the book's, for its token: its lot):
                     blocked = stop = True  # inc cannot pay for it here, nor at a worse price
                     break
                 lfee = r.fee_amount
