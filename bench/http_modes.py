@@ -260,12 +260,12 @@ def set_hash_key(db: sqlite3.Connection, key: str | bool) -> bool:
     have = "prefix" if "orders_hash_prefix" in names else "hk" if "orders_hk" in names else "unique"
     if have == key:
         return False
-    table = storeschema.ORDERS_TABLE.format(name="orders_new")
+    table = storeschema.ORDERS_TABLE.format(name="orders_new", taker=storeschema.TAKER)
     if key != "unique":
         table = table.replace("TEXT NOT NULL UNIQUE", "TEXT NOT NULL", 1)
     if key == "hk":
-        table = table.replace("updated_at  REAL NOT NULL\n)", "updated_at  REAL NOT NULL,\n"
-                              "    hk INTEGER NOT NULL DEFAULT 0\n)")  # fmt: skip
+        table = table.replace("updated_at  REAL NOT NULL,\n", "updated_at  REAL NOT NULL,\n"
+                              "    hk INTEGER NOT NULL DEFAULT 0,\n", 1)  # fmt: skip
         assert "hk INTEGER" in table
     cols = ", ".join(storeschema.ORDER_COLUMNS)
     db.execute(table)

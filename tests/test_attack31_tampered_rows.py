@@ -115,6 +115,8 @@ async def test_a_stored_fill_not_as_written_is_left_out_of_the_fills(
             return int(fills["total"]) == 2
 
         await wait_for(listed)
+        _, fills = await api.get(f"/v1/fills?orderHash={resting.hash_hex}")
+        (as_written,) = fills["records"]
     with sqlite3.connect(cfg.db) as db:
         db.execute(f"UPDATE fills SET {column}=? WHERE order_hash=?", (value, resting.hash_hex))
     async with running_node(cfg) as (_, api):
@@ -124,6 +126,11 @@ async def test_a_stored_fill_not_as_written_is_left_out_of_the_fills(
             page = _strict(text)
             assert isinstance(page, dict)
             for f in page["records"]:  # only fills as the node writes them are listed
+                if f["orderHash"] == resting.hash_hex:
+                    # (a tampered key (tx_hash, log_index) is another row: a restart that
+                    # replays the fill's block from the chain writes it again, as it was)
+                    assert column in ("tx_hash", "log_index") and f == as_written, f
+                    continue
                 assert f["orderHash"] == incoming.hash_hex, f
                 assert f["makerAmountFilled"] == str(3000 * E6)
         assert await api.status(incoming) == "filled"

@@ -179,16 +179,18 @@ class GcPauses:
             gc.callbacks.append(self._callback)
 
     def _callback(self, phase: str, info: dict[str, int]) -> None:
-        try:
-            if phase == "start":
-                self._started = time.perf_counter()
-                self._started_cpu = time.thread_time()
-                return
-            took = time.perf_counter() - self._started
-            cpu = time.thread_time() - self._started_cpu
+        try:  # (all of it: a handler may run at any call in it, ``Histogram.add``'s too)
+            self._note(phase, info)
         except BaseException as e:  # (a signal's handler raised here: see the class)
             REDELIVERY.hold(e)
+
+    def _note(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            self._started_cpu = time.thread_time()
             return
+        took = time.perf_counter() - self._started
+        cpu = time.thread_time() - self._started_cpu
         self.seconds += took
         self.cpu_seconds += cpu
         self.pauses.add(took * 1e6)
