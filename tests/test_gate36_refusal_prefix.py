@@ -15,6 +15,7 @@ needs no IPv6 loopback either."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import aiohttp
@@ -84,3 +85,16 @@ async def test_a_node_gates_a_48s_many_64s(chain: Chain, tmp_path: Path) -> None
         assert gate.gated == 4 and gate.refused == room + 2
         health = (await api.get("/health"))[1]
         assert health["gossip"]["refusals"]["gated"] == 4, health["gossip"]
+
+
+def test_a_spent_48_is_heard_again_once_refilled() -> None:
+    """``open`` looks at an IPv6 client's wider networks only while one is spent; one that
+    refilled is heard again, and no longer looked at."""
+    gate = RefusalGate(SLOW)
+    for n in range(WIDER):
+        _spend(gate, f"2001:db8:7:{n:x}::1")
+    fresh = client_group(f"2001:db8:7:{WIDER:x}::1")
+    assert not gate.open(fresh) and gate._spent
+    past = time.monotonic() - 2 * WIDER * BURST / gate.wider_rate  # (as if long idle)
+    gate._wider = {group: (0.0, past) for group in gate._wider}
+    assert gate.open(fresh) and not gate._spent

@@ -65,8 +65,12 @@ class RefusalGate:
         self.wider_rate = limit.rate * wider
         self.wider_burst = float(limit.burst * wider)
         self._wider: dict[str, Budget] = {}
-        """An IPv6 client's /56 or /48 -> its budget, as ``_budgets`` (empty while no IPv6
-        client was refused: an IPv4 or never-refused client's ``open`` never looks here)."""
+        """An IPv6 client's /56 or /48 -> its budget, as ``_budgets``."""
+        self._spent: set[str] = set()
+        """Of those, the ones that had less than one refusal left when last charged or
+        looked at: ``open`` looks at an IPv6 client's wider networks only while some are
+        (a good peer's request costs one test more than before; gate36 measured +0.5 us
+        with a lookup of its /48 and /56 on every request)."""
         self.checked = 0
         """Requests whose signature headers were checked (each at most one ECDSA recovery)."""
         self.refused = 0
@@ -88,13 +92,15 @@ class RefusalGate:
     def _open(self, client: str, now: float) -> bool:
         if self._left(client, now) < 1.0:
             return False
-        wider = self._wider
-        if not wider or "/" not in client:  # (no IPv6 client refused; not an IPv6 one)
+        spent = self._spent
+        if not spent or "/" not in client:  # (no wider network spent; not an IPv6 client)
             return True
         *groups, _ = client_path(client)
-        for group in groups:  # (most /48s and /56s hold no entry: never refused)
-            if group in wider and self._wider_left(group, now) < 1.0:
-                break
+        for group in groups:
+            if group in spent:
+                if self._wider_left(group, now) < 1.0:
+                    break
+                spent.discard(group)  # (refilled since)
         else:
             return True
         return False
@@ -134,8 +140,11 @@ class RefusalGate:
         for group in client_path(client)[:-1]:  # (an IPv6 client's /48 and /56)
             if len(self._wider) >= SWEEP_AT and group not in self._wider:
                 self._wider = _swept(self._wider, self.wider_burst, self.wider_rate, now)
+                self._spent &= self._wider.keys()
             left = self._wider_left(group, now) - 1.0
             self._wider[group] = (max(-self.wider_burst, left), now)
+            if left < 1.0:
+                self._spent.add(group)
 
     def to_json(self) -> dict[str, int]:
         return {"checked": self.checked, "refused": self.refused, "gated": self.gated}
