@@ -89,12 +89,9 @@ class RefusalGate:
         left, at = self._wider.get(group, (self.wider_burst, now))
         return min(self.wider_burst, left + (now - at) * self.wider_rate)
 
-    def _open(self, client: str, now: float) -> bool:
-        if self._left(client, now) < 1.0:
-            return False
+    def _wider_open(self, client: str, now: float) -> bool:
+        """Whether none of the wider networks IPv6 ``client`` is in is spent."""
         spent = self._spent
-        if not spent or "/" not in client:  # (no wider network spent; not an IPv6 client)
-            return True
         *groups, _ = client_path(client)
         for group in groups:
             if group in spent:
@@ -109,7 +106,11 @@ class RefusalGate:
         """Whether ``client`` may be heard (a refusal is left in its budget and in each wider
         network's it is in, or ``conn`` is a proved connection): counted as checked if so,
         else as gated."""
-        if self._open(client, time.monotonic()) or (conn is not None and conn in self.proved):
+        now = time.monotonic()
+        if (  # (while no wider network is spent, or for an IPv4 client: its own budget alone)
+            self._left(client, now) >= 1.0
+            and (not self._spent or "/" not in client or self._wider_open(client, now))
+        ) or (conn is not None and conn in self.proved):
             self.checked += 1
             return True
         self.gated += 1
