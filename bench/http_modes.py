@@ -220,7 +220,7 @@ indexed expression and scan the table)."""
 HK_INSERT = (
     storeschema.INSERT_ORDER.split(" ON CONFLICT")[0]
     .replace(" OR IGNORE", "")
-    .replace("updated_at) VALUES (?,", "updated_at, hk) VALUES (?,?,")
+    .replace("taker) VALUES (?,", "taker, hk) VALUES (?,?,")
 )
 """``hash-key``'s insert: a plain one with ``hk`` (the trigger ``HK_ONCE`` keeps an order once)."""
 
@@ -260,7 +260,7 @@ def set_hash_key(db: sqlite3.Connection, key: str | bool) -> bool:
     have = "prefix" if "orders_hash_prefix" in names else "hk" if "orders_hk" in names else "unique"
     if have == key:
         return False
-    table = storeschema.ORDERS_TABLE.format(name="orders_new", taker=storeschema.TAKER)
+    table = storeschema.ORDERS_TABLE.format(name="orders_new")
     if key != "unique":
         table = table.replace("TEXT NOT NULL UNIQUE", "TEXT NOT NULL", 1)
     if key == "hk":
@@ -293,7 +293,8 @@ def filler_row(seq: int) -> tuple[object, ...]:
     body = json.dumps({"maker": m, "salt": str(int.from_bytes(os.urandom(16))),
                        "signature": "0x" + os.urandom(65).hex(), "pad": "0" * 420})  # fmt: skip
     now = time.time()
-    return (h, seq, m, "0x" + "11" * 20, "0x" + "22" * 20, body, "filled", "api", "gtc", now, now)
+    return (h, seq, m, "0x" + "11" * 20, "0x" + "22" * 20, body, "filled", "api", "gtc", now, now,
+            "0x" + "00" * 20)  # fmt: skip
 
 
 def set_counts(db: sqlite3.Connection, on: bool) -> None:

@@ -48,7 +48,7 @@ def fill_store(path: Path, n: int) -> tuple[str, str]:
     with sqlite3.connect(path) as db:
         db.executemany(
             "INSERT INTO orders (hash, seq, maker, maker_token, taker_token, order_json, status,"
-            " source, tif, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            " source, tif, created_at, updated_at, taker) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 (
                     f"0x{i:064x}",
@@ -61,6 +61,7 @@ def fill_store(path: Path, n: int) -> tuple[str, str]:
                     "gtc",
                     0.0,
                     0.0,
+                    o.taker.lower(),
                 )
                 for i in range(1, n + 1)
             ),

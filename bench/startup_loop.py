@@ -49,19 +49,20 @@ def fill(db_path: Path, closed: int, opened: list[Any]) -> None:
     db = sqlite3.connect(db_path)
     seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM orders").fetchone()[0]
     cols = "hash, seq, maker, maker_token, taker_token, order_json, status, source, created_at,"
-    cols += " updated_at"
+    cols += " updated_at, taker"
     rows: list[tuple[object, ...]] = []
     for _ in range(closed):
         seq += 1
         h = f"0x{seq:064x}"
-        rows.append((h, seq, "0xaa", "t", "q", "{}", "cancelled", "api", 0.0, 0.0))
+        rows.append((h, seq, "0xaa", "t", "q", "{}", "cancelled", "api", 0.0, 0.0, None))
     for s in opened:
         seq += 1
         o = s.order
         text = json.dumps(s.to_json(), separators=(",", ":"))
         h = s.hash_hex.lower()
-        rows.append((h, seq, o.maker, o.maker_token, o.taker_token, text, "open", "api", 0.0, 0.0))
-    db.executemany(f"INSERT INTO orders ({cols}) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+        rows.append((h, seq, o.maker, o.maker_token, o.taker_token, text, "open", "api", 0.0, 0.0,
+                     o.taker.lower()))  # fmt: skip
+    db.executemany(f"INSERT INTO orders ({cols}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
     db.commit()
     db.close()
 

@@ -1,10 +1,12 @@
-"""What the ``taker`` column and its partial index (left33) cost a stored order.
+"""What the ``taker`` column and its partial index cost a stored order: left33's (a virtual
+column from the row's JSON) against store37's (a plain column the insert writes).
 
-The orders table with ``taker`` (a virtual column from the row's JSON) and
-``orders_taker_seq`` (only orders that name a taker) against the same table without them,
-SQLite on a temp file (WAL, as the store), ``INSERT_ORDER`` rows of real signed orders'
-JSON in transactions of 32 (the writer's groups). ``--named`` of the orders name a taker.
-Alternated A/B, several pairs; per row CPU microseconds and new / old. Prints JSON.
+The orders table three ways: ``none`` (no ``taker``, no ``orders_taker_seq``: before
+left33), ``generated`` (left33's ``GENERATED ALWAYS AS (TAKER) VIRTUAL``, its insert without
+it) and ``plain`` (this tree's schema and ``INSERT_ORDER``, the taker a parameter). SQLite on a
+temp file (WAL, as the store), rows of real signed orders' JSON in transactions of 32 (the
+writer's groups). ``--named`` of the orders name a taker. The three alternated (rotated
+each pair), several pairs; per row CPU microseconds and the ratios. Prints JSON.
 
     PYTHONPATH=$PWD .venv/bin/python bench/taker_index.py [--pairs 5] [--rows 20000]
 """
@@ -26,23 +28,36 @@ from sdex.storeschema import INSERT_ORDER, ORDER_INDEXES, ORDERS_TABLE, TAKER  #
 from tests.test_book import A  # noqa: E402
 from tests.test_book import ask as book_ask  # noqa: E402
 
-OLD_TABLE = ORDERS_TABLE.replace(
-    ",\n    taker       TEXT GENERATED ALWAYS AS ({taker}) VIRTUAL", ""
-)
+PLAIN_COLUMN = ",\n    taker       TEXT\n"
+assert PLAIN_COLUMN in ORDERS_TABLE, "the orders table's taker column changed"
+TABLES = {
+    "none": ORDERS_TABLE.replace(PLAIN_COLUMN, "\n"),
+    "generated": ORDERS_TABLE.replace(
+        PLAIN_COLUMN, f",\n    taker TEXT GENERATED ALWAYS AS ({TAKER}) VIRTUAL\n"
+    ),
+    "plain": ORDERS_TABLE,
+}
 OLD_INDEXES = ORDER_INDEXES.split("-- GET /v1/orders?takerAddress=")[0]
+OLD_INSERT = INSERT_ORDER.replace(", taker) VALUES (?,", ") VALUES (").replace(
+    ", taker=excluded.taker", ""
+)  # (left33's: the taker not written)
+assert OLD_INSERT.count("?") == INSERT_ORDER.count("?") - 1
+MODES = ("none", "generated", "plain")
 
 
-def run(new: bool, rows: list[tuple[object, ...]], work: Path) -> float:
-    path = work / f"{'new' if new else 'old'}-{time.monotonic_ns()}.db"
+def run(mode: str, rows: list[tuple[object, ...]], work: Path) -> float:
+    path = work / f"{mode}-{time.monotonic_ns()}.db"
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
-    db.execute((ORDERS_TABLE if new else OLD_TABLE).format(name="orders", taker=TAKER))
-    db.executescript(ORDER_INDEXES if new else OLD_INDEXES)
+    db.execute(TABLES[mode].format(name="orders"))
+    db.executescript(OLD_INDEXES if mode == "none" else ORDER_INDEXES)
+    sql = INSERT_ORDER if mode == "plain" else OLD_INSERT
+    batch = rows if mode == "plain" else [r[:-1] for r in rows]  # (outside the clock)
     t = time.process_time()  # (CPU: the machine is shared)
-    for k in range(0, len(rows), 32):
+    for k in range(0, len(batch), 32):
         db.execute("BEGIN")
-        db.executemany(INSERT_ORDER, rows[k : k + 32])
+        db.executemany(sql, batch[k : k + 32])
         db.execute("COMMIT")
     spent = time.process_time() - t
     db.close()
@@ -62,17 +77,23 @@ def main() -> None:
         s = book_ask(A, 10 + i, 100 + i, taker=taker)
         text = json.dumps(s.to_json())
         row = (s.hash_hex, i + 1, A, s.order.maker_token, s.order.taker_token, text, "open",
-               "api", "gtc", 0.0, 0.0)  # fmt: skip
+               "api", "gtc", 0.0, 0.0, s.order.taker.lower())  # fmt: skip
         rows.append(row)
     out = []
     with tempfile.TemporaryDirectory() as d:
         for p in range(a.pairs):
-            order = (True, False) if p % 2 else (False, True)
-            got = {("new" if n else "old"): run(n, rows, Path(d)) for n in order}
-            got["new_over_old"] = got["new"] / got["old"]
+            order = MODES[p % 3 :] + MODES[: p % 3]
+            got = {m: run(m, rows, Path(d)) for m in order}
+            got["generated_over_none"] = got["generated"] / got["none"]
+            got["plain_over_none"] = got["plain"] / got["none"]
+            got["plain_over_generated"] = got["plain"] / got["generated"]
             out.append({k: round(v, 3) for k, v in got.items()})
             print(json.dumps(out[-1]), file=sys.stderr)
-    print(json.dumps({"rows": a.rows, "named": a.named, "pairs": out}, indent=1))
+    ratios = {
+        k: {"min": min(o[k] for o in out), "max": max(o[k] for o in out)}
+        for k in ("generated_over_none", "plain_over_none", "plain_over_generated")
+    }
+    print(json.dumps({"rows": a.rows, "named": a.named, "pairs": out, "spread": ratios}, indent=1))
 
 
 if __name__ == "__main__":

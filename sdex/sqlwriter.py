@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from sdex.jsonio import encoder
 from sdex.storecheckpoint import checkpointer_for
-from sdex.storeschema import INSERT_ORDER
+from sdex.storeschema import INSERT_ORDER, ORDER_VALUES
 
 log = logging.getLogger("sdex.store")
 
@@ -329,7 +329,7 @@ def _insert_group(db: sqlite3.Connection, rows: list[Any]) -> list[tuple[bool, A
 
 
 ROWS_A_STATEMENT = 32
-"""Order rows in one multi-row ``INSERT`` (11 parameters a row: far under SQLite's bound;
+"""Order rows in one multi-row ``INSERT`` (12 parameters a row: far under SQLite's bound;
 at most this many statements in the connection's cache, one per row count)."""
 
 
@@ -337,9 +337,9 @@ at most this many statements in the connection's cache, one per row count)."""
 def _insert_many(n: int) -> str:
     """``INSERT_ORDER`` for ``n`` rows in one statement (the same conflict rules, row by row,
     in order; the triggers fire per row)."""
-    head, values, tail = INSERT_ORDER.partition("VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+    head, values, tail = INSERT_ORDER.partition("VALUES " + ORDER_VALUES)
     assert values, "INSERT_ORDER's VALUES clause changed"
-    return head + "VALUES " + ",".join(["(?,?,?,?,?,?,?,?,?,?,?)"] * n) + tail
+    return head + "VALUES " + ",".join([ORDER_VALUES] * n) + tail
 
 
 def _inserter(row: Any) -> Fn:

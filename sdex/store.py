@@ -328,14 +328,16 @@ def _order_row(
     tif: str,
     order_json: dict[str, str] | str | None = None,
 ) -> tuple[object, ...]:
-    """The orders table's row; its ``order_json`` column may still be a dict here (the
-    writer serialises it: ``sdex.sqlwriter.serialised``)."""
+    """The orders table's row (``INSERT_ORDER``'s parameters; ``taker``: the order's own,
+    lower case, as ``orders_taker_seq`` and the read side's check want it); its
+    ``order_json`` column may still be a dict here (the writer serialises it:
+    ``sdex.sqlwriter.serialised``)."""
     now = time.time()
     o = signed.order
     return (
         signed.hash_hex, seq, o.maker, o.maker_token, o.taker_token,
         order_json if order_json is not None else signed.to_json(),
-        status, source, tif, now, now,
+        status, source, tif, now, now, o.taker.lower(),
     )  # fmt: skip
 
 

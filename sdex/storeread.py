@@ -334,13 +334,15 @@ class StoreReads:
         return s
 
     def _order(self, row: tuple[Any, ...]) -> StoredOrder:
-        hash_hex, seq, order_json, status, filled, reason, source, created, tif, cancel_sig = row
+        hash_hex, seq, order_json, status, filled, reason, source, created, tif, sig, taker = row
         signed = SignedOrder.from_json(jsonio.stored(order_json, jsonio.ORDER_DEPTH), self.domain)
         # every value as this node writes it (attack31: a created_at of inf was answered as
         # ``"createdAt": inf``, the book's every page no JSON; a seq past SQLite's integers
         # made every later order's row fail to be written)
         if hash_hex != signed.hash_hex:
             raise ValueError(f"the row's hash is not its order's ({signed.hash_hex})")
+        if taker != signed.order.taker.lower():  # (store37: orders_taker_seq lists by it)
+            raise ValueError(f"taker {str(taker)[:80]!r} is not its order's")
         if type(seq) is not int or not 0 < seq < SEQ_LIMIT:
             raise ValueError(f"seq {str(seq)[:80]} is not an arrival number")
         at = float(created)
@@ -359,7 +361,7 @@ class StoreReads:
             source=str(source),
             created_at=at,
             tif=str(tif),
-            cancel_signature=bytes.fromhex(str(cancel_sig)[2:]) if cancel_sig else None,
+            cancel_signature=bytes.fromhex(str(sig)[2:]) if sig else None,
         )
 
     # -- fills -----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ ORDERS_TABLE = """CREATE TABLE IF NOT EXISTS {name} (
     cancel_sig  TEXT NOT NULL DEFAULT '',
     created_at  REAL NOT NULL,
     updated_at  REAL NOT NULL,
-    taker       TEXT GENERATED ALWAYS AS ({taker}) VIRTUAL
+    taker       TEXT
 )"""
 """The orders table (``name``: ``orders``, or the copy a migration fills). ``seq``, the
 arrival order, is the rowid: the table's own B-tree is in arrival order (every walk and page
@@ -27,15 +27,17 @@ reads it in ``seq`` order, ``MAX(seq)`` is its last row), and each stored order 
 B-trees: the table, ``hash``'s unique index, ``orders_maker_seq`` and ``orders_pair``."""
 
 TAKER = "CASE WHEN json_valid(order_json) THEN lower(json_extract(order_json, '$.taker')) END"
-"""The ``taker`` column: the stored order's own (its JSON; NULL for a row that is not JSON),
-computed as read, never written (so a database made before has every row's at once), and
-kept by ``orders_taker_seq`` for the orders that name one."""
+"""The ``taker`` column's value from a row's JSON (NULL for a row that is not JSON): written
+once into a database from before the column was plain (``open_taker_column``). A stored
+order's own is written by its insert (``INSERT_ORDER``: the order's ``taker``, lower case),
+and kept by ``orders_taker_seq`` for the orders that name one (store37: left33's column was
+generated from the JSON, a ``json_extract`` on every insert for the index's condition)."""
 ZERO_TAKER = "0x" + "00" * 20
 """The taker of an order anyone may fill (most orders): not in ``orders_taker_seq``."""
 
 ORDER_COLUMNS = (
     "hash", "seq", "maker", "maker_token", "taker_token", "order_json", "status", "filled",
-    "reason", "source", "tif", "cancel_sig", "created_at", "updated_at",
+    "reason", "source", "tif", "cancel_sig", "created_at", "updated_at", "taker",
 )  # fmt: skip
 
 ORDER_INDEXES = """
@@ -200,28 +202,31 @@ MIRROR_TABLES = ("mirror_orders", "mirror_makers", "mirror_funds")
 ADDED_ORDER_COLUMNS = {
     "tif": "TEXT NOT NULL DEFAULT 'gtc'",
     "cancel_sig": "TEXT NOT NULL DEFAULT ''",
-    "taker": f"TEXT GENERATED ALWAYS AS ({TAKER}) VIRTUAL",
 }
 """Columns added since the first schema, with their DDL (added to an older database:
-``open_orders_table``)."""
+``open_orders_table``; ``taker``: ``open_taker_column``)."""
 
 ORDER_SELECT = (
-    "SELECT hash, seq, order_json, status, filled, reason, source, created_at, tif, cancel_sig"
-    " FROM orders"
+    "SELECT hash, seq, order_json, status, filled, reason, source, created_at, tif, cancel_sig,"
+    " taker FROM orders"
 )
+"""An order's row as read; its ``taker`` is checked against its JSON at load (store37)."""
 
 UNUSABLE = "status='removed' AND reason='unparseable'"
 """A row whose order could not be parsed, closed at a start: not an order this node holds;
 the same order (its hash), signed and sent again, takes its place (``INSERT_ORDER``)."""
 
+ORDER_VALUES = "(?,?,?,?,?,?,?,?,?,?,?,?)"
+"""One row's parameters in ``INSERT_ORDER`` (``sdex.sqlwriter`` repeats it for many rows)."""
+
 INSERT_ORDER = (
     "INSERT OR IGNORE INTO orders (hash, seq, maker, maker_token, taker_token, order_json,"
-    " status, source, tif, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+    f" status, source, tif, created_at, updated_at, taker) VALUES {ORDER_VALUES}"
     " ON CONFLICT(hash) DO UPDATE SET seq=excluded.seq, maker=excluded.maker,"
     " maker_token=excluded.maker_token, taker_token=excluded.taker_token,"
     " order_json=excluded.order_json, status=excluded.status, filled='0', reason='',"
     " source=excluded.source, tif=excluded.tif, cancel_sig='',"
-    " created_at=excluded.created_at, updated_at=excluded.updated_at"
+    " created_at=excluded.created_at, updated_at=excluded.updated_at, taker=excluded.taker"
     " WHERE orders.status='removed' AND orders.reason='unparseable'"
 )
 """An order's row; one already there is kept as it is (stored once), unless unusable."""
@@ -241,18 +246,19 @@ def open_orders_table(db: sqlite3.Connection) -> bool:
     table's pages stay in the file as free pages that later rows reuse (``VACUUM`` on a
     stopped node gives them back). A disk that fills midway rolls the copy back: the old
     table is kept whole, and the node does not start until there is room."""
-    db.execute(ORDERS_TABLE.format(name="orders", taker=TAKER))
+    db.execute(ORDERS_TABLE.format(name="orders"))
     info = db.execute("PRAGMA table_xinfo(orders)").fetchall()  # (generated columns too)
     for name, ddl in ADDED_ORDER_COLUMNS.items():
         if name not in {row[1] for row in info}:
             db.execute(f"ALTER TABLE orders ADD COLUMN {name} {ddl}")
+    open_taker_column(db)
     rebuilt = False
     if not _seq_is_rowid(db):
         columns = ", ".join(ORDER_COLUMNS)
         db.execute("BEGIN IMMEDIATE")
         try:
             if not _seq_is_rowid(db):  # (asked again under the lock: another process's rebuild)
-                db.execute(ORDERS_TABLE.format(name="orders_new", taker=TAKER))
+                db.execute(ORDERS_TABLE.format(name="orders_new"))
                 db.execute(f"INSERT INTO orders_new ({columns}) SELECT {columns} FROM orders")
                 db.execute("DROP TABLE orders")  # (and its indexes)
                 db.execute("ALTER TABLE orders_new RENAME TO orders")
@@ -315,6 +321,37 @@ def open_order_counts(db: sqlite3.Connection) -> bool:
             db.execute("ROLLBACK")
         raise
     return True
+
+
+def open_taker_column(db: sqlite3.Connection) -> bool:
+    """Make ``taker`` a plain column, filled from every row's JSON (``TAKER``) in one
+    transaction, if the table has none (before left33) or left33's generated one (dropped
+    first with its index: a virtual column's drop rewrites no row). One ``UPDATE`` of every
+    row, once (``True``: it ran); ``ORDER_INDEXES`` then indexes it. On the connection,
+    outside any transaction."""
+    if _taker_is_plain(db):
+        return False
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if not _taker_is_plain(db):  # (asked again under the lock: another process's)
+            info = {row[1]: row for row in db.execute("PRAGMA table_xinfo(orders)")}
+            if "taker" in info:  # (left33's: GENERATED ALWAYS AS (TAKER) VIRTUAL)
+                db.execute("DROP INDEX IF EXISTS orders_taker_seq")
+                db.execute("ALTER TABLE orders DROP COLUMN taker")
+            db.execute("ALTER TABLE orders ADD COLUMN taker TEXT")
+            db.execute(f"UPDATE orders SET taker = {TAKER}")
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return True
+
+
+def _taker_is_plain(db: sqlite3.Connection) -> bool:
+    """``taker`` is a column of the table, stored, not generated (``table_xinfo``'s hidden
+    flag 0; 2 and 3 are generated ones)."""
+    return any(r[1] == "taker" and r[6] == 0 for r in db.execute("PRAGMA table_xinfo(orders)"))
 
 
 def _seq_is_rowid(db: sqlite3.Connection) -> bool:

@@ -50,7 +50,8 @@ def db(tmp_path: Path) -> Iterator[sqlite3.Connection]:
 
 def row(h: str, seq: int, status: str = "open") -> tuple[object, ...]:
     m = "0x" + "aa" * 20
-    return (h, seq, m, "0x" + "11" * 20, "0x" + "22" * 20, "{}", status, "api", "gtc", 1.0, 1.0)
+    t = None  # (taker: "{}" names none)
+    return (h, seq, m, "0x" + "11" * 20, "0x" + "22" * 20, "{}", status, "api", "gtc", 1.0, 1.0, t)
 
 
 def counts(db: sqlite3.Connection) -> dict[str, int]:

@@ -158,8 +158,9 @@ async def test_a_page_built_across_changes_lists_each_order_once(
             assert "cancelled" in statuses  # cancelled between the page's instant and its slice
 
 
-GOOD_ORDER = json.dumps({"maker": "0x" + "11" * 20, "makerAmount": "1000"})
-ROW = ("0x" + "ab" * 32, 7, GOOD_ORDER, "filled", "400", "chain", "api", 1.5, "gtc", "")
+NAMED = "0x" + "7a" * 20
+GOOD_ORDER = json.dumps({"maker": "0x" + "11" * 20, "taker": NAMED.upper(), "makerAmount": "1000"})
+ROW = ("0x" + "ab" * 32, 7, GOOD_ORDER, "filled", "400", "chain", "api", 1.5, "gtc", "", NAMED)
 
 
 @pytest.mark.parametrize(
@@ -174,9 +175,13 @@ ROW = ("0x" + "ab" * 32, 7, GOOD_ORDER, "filled", "400", "chain", "api", 1.5, "g
         (4, "many"),  # filled not an integer
         (7, "yesterday"),  # createdAt not a number
         (7, "inf"),  # nor a time (JSON has no Infinity)
+        (10, "0x" + "7b" * 20),  # store37: the row's taker (?takerAddress=) is not its order's
+        (10, None),
+        (2, json.dumps({"maker": "0x" + "11" * 20, "makerAmount": "1000"})),  # no taker
+        (2, json.dumps({"taker": 7, "makerAmount": "1000"})),
     ],
 )
-def test_a_stored_row_that_is_not_an_order_is_left_off_a_page(column: int, bad: str) -> None:
+def test_a_stored_row_that_is_not_an_order_is_left_off_a_page(column: int, bad: object) -> None:
     """An evicted order's record is made from its row: a row whose order text is not an
     order object with a decimal ``makerAmount``, or whose status, filled amount or time
     cannot be read, is left off the page (logged once), never copied into the answer (the

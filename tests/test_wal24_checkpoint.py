@@ -43,7 +43,7 @@ def rows(first: int, n: int) -> list[tuple[object, ...]]:
     body = '{"pad": "' + "x" * 400 + '"}'
     return [
         ("0x" + secrets.token_hex(32), seq, "0x" + "11" * 20, "0x" + "01" * 20,
-         "0x" + "02" * 20, body, "open", "api", "gtc", now, now)
+         "0x" + "02" * 20, body, "open", "api", "gtc", now, now, "0x" + "00" * 20)
         for seq in range(first, first + n)
     ]  # fmt: skip
 

@@ -49,8 +49,21 @@ def schema(db: sqlite3.Connection) -> sqlite3.Connection:
 
 def row(h: int, seq: int, status: str = "open", reason: str = "") -> tuple[Any, ...]:
     order = {"salt": str(h), "seq": seq}
-    a, b = "0x" + "a" * 40, "0x" + "b" * 40
-    return (f"0x{h:064x}", seq, f"0x{h % 3:040x}", a, b, order, status, "peer:x", "gtc", seq, seq)
+    a, b, z = "0x" + "a" * 40, "0x" + "b" * 40, "0x" + "0" * 40  # (z: the taker)
+    return (
+        f"0x{h:064x}",
+        seq,
+        f"0x{h % 3:040x}",
+        a,
+        b,
+        order,
+        status,
+        "peer:x",
+        "gtc",
+        seq,
+        seq,
+        z,
+    )
 
 
 def tables(db: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
@@ -188,8 +201,8 @@ def test_the_interval_checkpoints_only_after_a_quiet_interval(tmp_path: Path) ->
 @pytest.mark.parametrize("n", [1, 2, sqlwriter.ROWS_A_STATEMENT])
 def test_the_multi_row_statement_has_n_rows_of_parameters(n: int) -> None:
     sql = _insert_many(n)
-    assert sql.count("?") == 11 * n
-    assert sql.endswith(INSERT_ORDER.partition("(?,?,?,?,?,?,?,?,?,?,?)")[2])
+    assert sql.count("?") == 12 * n
+    assert sql.endswith(INSERT_ORDER.partition("(?,?,?,?,?,?,?,?,?,?,?,?)")[2])
 
 
 async def test_a_refused_row_among_other_jobs_fails_alone(tmp_path: Path) -> None:

@@ -164,12 +164,15 @@ def order_text(node: Node) -> Callable[[tuple[Any, ...]], str | None]:
 def stored_text(row: tuple[Any, ...]) -> str | None:
     """An evicted order's record text from its row, the order's text as stored (checked to be
     an order object first); None (logged) for a row that is not one."""
-    hash_hex, _, order_json, status, filled, reason, source, created, _, _ = row
+    hash_hex, _, order_json, status, filled, reason, source, created, _, _, taker = row
     try:
         order = stored(order_json, ORDER_DEPTH)
         if not isinstance(order, dict):
             raise TypeError("not an object")
         maker_amount, at = int(order["makerAmount"]), float(created)
+        named = order["taker"]  # (store37: ?takerAddress= lists by the row's column)
+        if not isinstance(named, str) or taker != named.lower():
+            raise ValueError(f"taker {str(taker)[:80]!r} is not its order's")
         if not math.isfinite(at):
             raise ValueError(f"createdAt {at} is not a time")
         # (attack31: "-5" or 100 digits were listed as its filledMakerAmount)
