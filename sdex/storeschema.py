@@ -251,7 +251,7 @@ def open_orders_table(db: sqlite3.Connection) -> bool:
     for name, ddl in ADDED_ORDER_COLUMNS.items():
         if name not in {row[1] for row in info}:
             db.execute(f"ALTER TABLE orders ADD COLUMN {name} {ddl}")
-    open_taker_column(db)
+    filled = open_taker_column(db)
     rebuilt = False
     if not _seq_is_rowid(db):
         columns = ", ".join(ORDER_COLUMNS)
@@ -269,7 +269,7 @@ def open_orders_table(db: sqlite3.Connection) -> bool:
                 db.execute("ROLLBACK")
             raise
     db.executescript(ORDER_INDEXES)
-    if rebuilt:  # the copy and its indexes went through the WAL: give the space back
+    if rebuilt or filled:  # the copy (or fill) went through the WAL: give the space back
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return rebuilt
 
@@ -327,8 +327,9 @@ def open_taker_column(db: sqlite3.Connection) -> bool:
     """Make ``taker`` a plain column, filled from every row's JSON (``TAKER``) in one
     transaction, if the table has none (before left33) or left33's generated one (dropped
     first with its index: a virtual column's drop rewrites no row). One ``UPDATE`` of every
-    row, once (``True``: it ran); ``ORDER_INDEXES`` then indexes it. On the connection,
-    outside any transaction."""
+    row, once (``True``: it ran; measured, store37: 100,000 orders, a 103 MB file, 2.8 s,
+    0.7 s of it CPU, the WAL 101 MB until ``open_orders_table`` truncates it);
+    ``ORDER_INDEXES`` then indexes it. On the connection, outside any transaction."""
     if _taker_is_plain(db):
         return False
     db.execute("BEGIN IMMEDIATE")
