@@ -1,8 +1,8 @@
 """left33: ``GET /v1/orders?takerAddress=`` (SRA v3's filter; ``taker=`` too) lists the
-orders whose ``taker`` is that address. The orders table gets a ``taker`` column (generated
-from the stored order's JSON, so a database made before has it at open with every row's
-value, no rewrite) and a partial index of the orders with a named taker (an open order,
-taker 0x0, the most of them, costs the index nothing)."""
+orders whose ``taker`` is that address. The orders table gets a ``taker`` column (since
+store37 written by the insert; a database made before has it filled from every row's JSON
+at open: ``tests/test_store37_taker_column.py``) and a partial index of the orders with a
+named taker (an open order, taker 0x0, the most of them, costs the index nothing)."""
 
 from __future__ import annotations
 
