@@ -20,12 +20,9 @@ line and exit 1, with no prompt. History and tab completion come from the stdlib
 from __future__ import annotations
 
 import cmd
-import contextlib
 import math
 import sys
-from collections.abc import Iterator
 from fractions import Fraction
-from pathlib import Path
 from typing import IO
 
 from rich.console import Console
@@ -38,6 +35,7 @@ from sdex.client import (
     OrderConfig,
     OrderRecord,
 )
+from sdex.consolehistory import readline_history
 from sdex.consoletables import fills_table, help_table, orders_table
 from sdex.errors import SdexError
 from sdex.model import OPEN_STATUSES, FillEvent
@@ -67,7 +65,6 @@ from sdex.walletui import (
 DEFAULT_SLIPPAGE_BPS = 100
 PAGE_SIZE = 1000  # the API's largest perPage: fewest requests for get_dump and fills
 DEFAULT_DEPTH = 20
-HISTORY_FILE = Path("~/.sdex/console_history")
 
 USAGE: dict[str, tuple[str, ...]] = {
     "send_order": (
@@ -140,35 +137,13 @@ class WalletShell(cmd.Cmd):
     def run(self) -> None:
         """Read and run commands until quit or EOF. Ctrl-C drops the line being typed (or a
         request that hangs), not the console."""
-        with self._history():
+        with readline_history(self.use_rawinput and sys.stdin.isatty()):
             while True:
                 try:
                     self.cmdloop()
                     return
                 except KeyboardInterrupt:
                     self.out.print("^C")
-
-    @contextlib.contextmanager
-    def _history(self) -> Iterator[None]:
-        """Persist readline's history across sessions, when a person is typing."""
-        if not (self.use_rawinput and sys.stdin.isatty()):
-            yield
-            return
-        try:
-            import readline
-        except ImportError:  # no readline (Windows): no history, the prompt still works
-            yield
-            return
-        path = HISTORY_FILE.expanduser()
-        with contextlib.suppress(OSError):
-            readline.read_history_file(path)
-        readline.set_history_length(1000)
-        try:
-            yield
-        finally:
-            with contextlib.suppress(OSError):
-                path.parent.mkdir(parents=True, exist_ok=True)
-                readline.write_history_file(path)
 
     def onecmd(self, line: str) -> bool:
         """Run one line; failures are printed here so the prompt continues."""
