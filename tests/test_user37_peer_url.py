@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 
 from sdex.devnet import Devnet, free_port
 from sdex.gossip import GossipConfig
+from sdex.node.process import NodeProcess
+from tests.conftest import Chain
 from tests.p2putil import Member, serve_gossip
 
 FAST = GossipConfig(dial_interval=0.1)
@@ -100,3 +104,22 @@ async def test_no_warning_for_a_node_or_a_peer_that_is_down(
     finally:
         await stop(b)
         await stop(a)
+
+
+def test_sdex_node_logs_it_and_keeps_running(chain: Chain, tmp_path: Path) -> None:
+    """The user's trial itself: ``sdex node --peer`` the devnet's URL, as a real process."""
+    deployment = tmp_path / "devnet.json"
+    chain.deployment.save(deployment)
+    rpc = chain.deployment.rpc
+    log = tmp_path / "n.log"
+    proc = NodeProcess(free_port(), deployment, chain.keys[16], tmp_path / "n.db", log, [rpc])
+    proc.start()
+    try:
+        proc.wait_ready()
+        deadline = time.monotonic() + 30
+        while f"--peer {rpc} is not an SDEX node" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        assert "JSON-RPC" in log.read_text() and proc.running()
+    finally:
+        proc.kill()
