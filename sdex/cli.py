@@ -260,7 +260,7 @@ def cancel(
         config = client.order_config()
         if onchain:
             cancel_onchain(out, client, config, order_hash, key, rpc, deployment_path)
-        soft_cancel(out, client, config, order_hash, key)
+        soft_cancel(out, client, config, order_hash, key, onchain=onchain)
 
 
 @main.command("console")

@@ -11,7 +11,8 @@ are drawn by ``sdex.consoletables``, which neither talks to a node nor keeps sta
 A failure from the node (``SdexError``, or an ``OSError`` from the transport) prints one red
 line; bad input (``WalletInputError``) prints what is wrong and the command's usage. Either
 way the prompt goes on: a node that goes down ends no session (a script read from stdin
-runs to its end, then exits 1 if any of its commands failed). Only at start must the node
+runs to its end, then exits 1 if any of its commands failed; each error of a script starts
+with its line and command). Only at start must the node
 answer, as for ``sdex book``: one that cannot be reached, or is not an SDEX node, is one red
 line and exit 1, with no prompt. History and tab completion come from the stdlib ``cmd`` +
 ``readline``.
@@ -20,12 +21,9 @@ line and exit 1, with no prompt. History and tab completion come from the stdlib
 from __future__ import annotations
 
 import cmd
-import contextlib
 import math
 import sys
-from collections.abc import Iterator
 from fractions import Fraction
-from pathlib import Path
 from typing import IO
 
 from rich.console import Console
@@ -38,6 +36,7 @@ from sdex.client import (
     OrderConfig,
     OrderRecord,
 )
+from sdex.consolehistory import readline_history
 from sdex.consoletables import fills_table, help_table, orders_table
 from sdex.errors import SdexError
 from sdex.model import OPEN_STATUSES, FillEvent
@@ -67,7 +66,6 @@ from sdex.walletui import (
 DEFAULT_SLIPPAGE_BPS = 100
 PAGE_SIZE = 1000  # the API's largest perPage: fewest requests for get_dump and fills
 DEFAULT_DEPTH = 20
-HISTORY_FILE = Path("~/.sdex/console_history")
 
 USAGE: dict[str, tuple[str, ...]] = {
     "send_order": (
@@ -116,6 +114,8 @@ class WalletShell(cmd.Cmd):
         # A script piped in gets no prompts between its outputs.
         self.prompt = f"sdex {pair}> " if self.interactive else ""
         self.failures = 0  # commands that failed: a script's exit code (``run_console``)
+        self.lineno = 0  # the input's lines read so far, blank ones too (``_at``)
+        self._line = ""
         self._config: OrderConfig | None = None
         self._orders: dict[str, Order] = {}  # by hash; an order never changes, its status does
         self._mine: set[str] = set()  # hashes of this wallet's orders seen open, for completion
@@ -140,35 +140,13 @@ class WalletShell(cmd.Cmd):
     def run(self) -> None:
         """Read and run commands until quit or EOF. Ctrl-C drops the line being typed (or a
         request that hangs), not the console."""
-        with self._history():
+        with readline_history(self.use_rawinput and sys.stdin.isatty()):
             while True:
                 try:
                     self.cmdloop()
                     return
                 except KeyboardInterrupt:
                     self.out.print("^C")
-
-    @contextlib.contextmanager
-    def _history(self) -> Iterator[None]:
-        """Persist readline's history across sessions, when a person is typing."""
-        if not (self.use_rawinput and sys.stdin.isatty()):
-            yield
-            return
-        try:
-            import readline
-        except ImportError:  # no readline (Windows): no history, the prompt still works
-            yield
-            return
-        path = HISTORY_FILE.expanduser()
-        with contextlib.suppress(OSError):
-            readline.read_history_file(path)
-        readline.set_history_length(1000)
-        try:
-            yield
-        finally:
-            with contextlib.suppress(OSError):
-                path.parent.mkdir(parents=True, exist_ok=True)
-                readline.write_history_file(path)
 
     def onecmd(self, line: str) -> bool:
         """Run one line; failures are printed here so the prompt continues."""
@@ -180,8 +158,24 @@ class WalletShell(cmd.Cmd):
             self._usage(name, str(e))
         except (SdexError, OSError) as e:  # requests' errors are OSErrors too
             self.failures += 1
-            print_error(self.err, e)
+            print_error(self.err, e, self._at())
         return False
+
+    def precmd(self, line: str) -> str:
+        if line != "EOF":  # (cmd's end of input)
+            self.lineno += 1
+            self._line = line
+        return line
+
+    def _at(self) -> str:
+        """Rich markup "line N: COMMAND: " that starts an error of a script (input that is not
+        a terminal: which of its lines failed, ux37); "" at a terminal, where the line was just
+        typed. COMMAND: its words, 60 characters at most."""
+        if self.interactive or not self.lineno:
+            return ""
+        said = " ".join(self._line.split())
+        said = said if len(said) <= 60 else said[:60] + "…"
+        return escape(f"line {self.lineno}: {said}: ")
 
     def parseline(self, line: str) -> tuple[str | None, str | None, str]:
         name, arg, line = super().parseline(line)
@@ -195,10 +189,12 @@ class WalletShell(cmd.Cmd):
     def default(self, line: str) -> None:
         word = line.split()[0]
         self.failures += 1
-        self.err.print(f"[yellow]unknown command {escape(word)!r}[/]: type help for the commands")
+        self.err.print(
+            f"{self._at()}[yellow]unknown command {escape(word)!r}[/]: type help for the commands"
+        )
 
     def _usage(self, name: str, problem: str) -> None:
-        self.err.print(f"[yellow]{escape(problem)}[/]")
+        self.err.print(f"{self._at()}[yellow]{escape(problem)}[/]")
         for i, usage in enumerate(USAGE.get(name, ())):
             self.err.print(("usage: " if i == 0 else "       ") + escape(usage))
 
@@ -361,7 +357,9 @@ class WalletShell(cmd.Cmd):
             return
         if name not in USAGE:
             self.failures += 1
-            self.err.print(f"[yellow]no command {escape(name)!r}[/]: type help for the commands")
+            self.err.print(
+                f"{self._at()}[yellow]no command {escape(name)!r}[/]: type help for the commands"
+            )
             return
         for usage in USAGE[name]:
             self.out.print(escape(usage))

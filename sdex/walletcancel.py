@@ -20,10 +20,17 @@ from sdex.walletui import short_error
 
 
 def soft_cancel(
-    out: Console, client: NodeClient, config: OrderConfig, order_hash: bytes, key: bytes
+    out: Console,
+    client: NodeClient,
+    config: OrderConfig,
+    order_hash: bytes,
+    key: bytes,
+    onchain: bool = False,
 ) -> str:
     """Sign a soft cancel, send it and show the order's new status (``sdex cancel``, the
-    console's ``cancel``)."""
+    console's ``cancel``). ``onchain``: it follows ``cancel_onchain``, whose line named the
+    order: the node's line goes on that story (ux37: "already cancelled at the node: nothing
+    more to cancel" read as a failure when the node had seen the chain's cancel first)."""
     hash_hex = "0x" + order_hash.hex()
     before = _status_at(client, hash_hex)  # (user29: a second cancel said "soft-cancelled")
     try:
@@ -31,7 +38,9 @@ def soft_cancel(
     except NodeApiError as e:
         raise _said_unknown(_said_not_maker(e, client, hash_hex, key), client, hash_hex) from None
     shown = escape(status)
-    if status == "cancelled" and before == "cancelled":
+    if status == "cancelled" and onchain:
+        out.print(f"the node at {escape(client.base_url)} has it cancelled too")
+    elif status == "cancelled" and before == "cancelled":
         out.print(
             f"order [bold]{hash_hex}[/] was already cancelled at the node: nothing more to cancel"
         )

@@ -46,9 +46,10 @@ def stderr_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def print_error(err: Console, e: BaseException) -> None:
-    """An expected failure as one red line (the wallet commands, the console)."""
-    err.print(f"[bold red]error:[/] {escape(short_error(e))}")
+def print_error(err: Console, e: BaseException, where: str = "") -> None:
+    """An expected failure as one red line (the wallet commands, the console), after
+    ``where`` (Rich markup: a console script's "line N: COMMAND: ")."""
+    err.print(f"{where}[bold red]error:[/] {escape(short_error(e))}")
 
 
 def short_error(e: BaseException) -> str:

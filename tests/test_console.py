@@ -224,8 +224,9 @@ def test_a_market_order_into_an_empty_side_is_refused(fake: FakeNode) -> None:
     r = console(fake, "send_order buy market 1", "send_order sell market 1")
     assert r.exit_code == 1, r.output  # (a script with a failed command: user28)
     (line,) = [x for x in r.stderr.splitlines() if x.strip()]
-    assert line == (
-        "error: no asks in WETH/USDC: a market buy has nothing to take (send a limit order instead)"
+    assert line == (  # (a script's error names its line and command: ux37)
+        "line 1: send_order buy market 1: error: no asks in WETH/USDC: a market buy has nothing "
+        "to take (send a limit order instead)"
     )
     ((s, _),) = posted(fake)  # the prompt went on: the sell was sent
     assert s.order.maker_token == WETH
@@ -246,9 +247,9 @@ def test_a_node_rejection_is_one_red_line_and_the_prompt_goes_on(fake: FakeNode)
     r = console(fake, "send_order buy limit 2000 1", "book")
     assert r.exit_code == 1, r.output  # (a script with a failed command: user28)
     (line,) = [x for x in r.stderr.splitlines() if x.strip()]
-    assert line == (
-        "error: Validation Failed (HTTP 400, code 100, ORDER_UNFUNDED): "
-        "makerAmount: maker balance too low"
+    assert line == (  # (a script's error names its line and command: ux37)
+        "line 1: send_order buy limit 2000 1: error: Validation Failed (HTTP 400, code 100, "
+        "ORDER_UNFUNDED): makerAmount: maker balance too low"
     )
     assert "WETH/USDC asks (0)" in r.output  # the next command ran
     assert "Traceback" not in r.output
@@ -312,9 +313,9 @@ def test_bad_input_prints_the_commands_usage(
 
 def test_an_unknown_command_points_to_help(fake: FakeNode) -> None:
     r = console(fake, "get_orders", "help get_orders")
-    assert r.stderr.splitlines() == [
-        "unknown command 'get_orders': type help for the commands",
-        "no command 'get_orders': type help for the commands",
+    assert r.stderr.splitlines() == [  # (a script's error names its line and command: ux37)
+        "line 1: get_orders: unknown command 'get_orders': type help for the commands",
+        "line 2: help get_orders: no command 'get_orders': type help for the commands",
     ]
 
 
@@ -393,7 +394,8 @@ def test_get_dump_refuses_a_misstated_hash(fake: FakeNode) -> None:
     rec["metaData"]["orderHash"] = "0x" + "ab" * 32
     fake.order_list = [rec]
     r = console(fake, "get_dump")
-    assert r.stderr.strip() == "error: the node's orders misstate the hash of an order"
+    said = "line 1: get_dump: error: the node's orders misstate the hash of an order"
+    assert r.stderr.strip() == said  # (a script's error names its line and command: ux37)
 
 
 def test_cancel_sends_a_signed_soft_cancel(fake: FakeNode) -> None:
@@ -490,7 +492,8 @@ def test_a_fill_of_an_order_the_node_never_held_is_shown_through_its_match(
 def test_a_malformed_fill_is_one_red_line(fake: FakeNode) -> None:
     fake.fill_list = [{"orderHash": "0x" + "cd" * 32}]
     r = console(fake, "fills")
-    assert r.stderr.startswith("error: a fill record is malformed: KeyError('transactionHash')")
+    said = "line 1: fills: error: a fill record is malformed: KeyError('transactionHash')"
+    assert r.stderr.startswith(said)  # (a script's error names its line and command: ux37)
 
 
 # -- the shell itself ----------------------------------------------------------------------------

@@ -159,7 +159,10 @@ def test_a_node_that_goes_down_ends_no_session_and_is_used_again_when_back() -> 
         shell.start()
         shell.run()
     refused = REFUSED.format(url=fake.url)
-    assert err.getvalue().splitlines() == [refused] * 3  # book, fills and get_dump, each
+    assert err.getvalue().splitlines() == [  # each, with its line and command (ux37)
+        f"line {n}: {command}: {refused}"
+        for n, command in [(2, "book"), (3, "fills"), (4, "get_dump")]
+    ]
     assert "Show the node's order book" in out.getvalue()  # help still answers while down
     assert out.getvalue().count("bids (0)") == 2  # the book before it went down and after
     assert script.steps == ["book"]  # quit ended the session, not the failures

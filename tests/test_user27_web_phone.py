@@ -56,7 +56,8 @@ MEASURE = (
     + """    status: [...document.querySelectorAll('#my-orders td[class^="status-"]')]
       .map(td => [td.textContent, lines(td) - (td.textContent.includes('_') ? 1 : 0)]),
     headings: [...document.querySelectorAll('#peers th, #fills th, #my-orders th')]
-      .filter(th => th.offsetParent !== null && th.textContent)
+      .filter(th => th.offsetParent !== null && th.textContent
+        && !th.querySelector('.visually-hidden'))  // (a screen reader's alone: ux37)
       .map(th => [th.textContent, lines(th)]),
     book: [...document.querySelectorAll('#bids tr')].map(tr => tr.children[1].textContent),
     prices: [...document.querySelectorAll('#my-orders tbody tr')].map(

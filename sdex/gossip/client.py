@@ -46,6 +46,16 @@ class PeerCallError(Exception):
     """A peer call that failed: unreachable, timed out, unsigned, oversized or malformed."""
 
 
+class NotAPeer(PeerCallError):
+    """A 2xx answer without a valid SDEX signature (no SDEX node answers so): ``status`` and
+    its body (parsed JSON, bounded; None if it was not JSON), for ``sdex.gossip.notpeer``."""
+
+    def __init__(self, message: str, status: int, body: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
 class PeerClient:
     """Signed requests from one node (``key``, reachable at ``me``)."""
 
@@ -95,8 +105,15 @@ class PeerClient:
             return Answer(status, None, err)
         try:
             signer = verify_answer(headers[HEADER_SIG], status, raw, answer_headers)
+        except AuthError as e:  # (no SDEX node: what it said, bounded, for a warning)
+            try:
+                said = jsonio.loads(raw[: 64 * 1024], max_bytes=64 * 1024, max_depth=4, floats=True)
+            except JsonLimitError:
+                said = None
+            raise NotAPeer(f"{method} {url}{path}: bad answer: {e}", status, said) from None
+        try:
             parsed = jsonio.loads(raw, max_bytes=max_bytes, max_depth=MAX_DEPTH)
-        except (AuthError, JsonLimitError) as e:
+        except JsonLimitError as e:
             raise PeerCallError(f"{method} {url}{path}: bad answer: {e}") from None
         return Answer(status, signer, parsed, address)
 

@@ -29,9 +29,10 @@ from sdex.gossip import payload
 from sdex.gossip.actions import Action, Call, Check, Deliver, Evicted, GossipConfig, Reply, Scored
 from sdex.gossip.actions import tally as tally
 from sdex.gossip.checks import CheckHooks, PeerChecks
-from sdex.gossip.client import PeerCallError, PeerClient, peer_session
+from sdex.gossip.client import NotAPeer, PeerCallError, PeerClient, peer_session
 from sdex.gossip.core import GossipCore
 from sdex.gossip.identity import NodeKey
+from sdex.gossip.notpeer import sdex_error, what_answered
 from sdex.gossip.ports import NodePort
 from sdex.gossip.refusals import RefusalGate
 from sdex.gossip.stream import StreamDown, cancel_all
@@ -71,6 +72,8 @@ class Gossip:
         self._session: aiohttp.ClientSession | None = None
         self._client: PeerClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._warned: set[str] = set()
+        """Seed URLs already named in a "not an SDEX node" warning (one each)."""
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due = 0.0
         self.timer_wakeups = 0
@@ -338,12 +341,36 @@ class Gossip:
         assert self._client is not None
         known = self.peers.by_url(call.url) if not call.peer else None  # (a hello)
         to = call.peer or (known.key if known is not None else "")
-        a = await self._client.call(
-            call.method, call.url, call.path, call.body, call.params, timeout=call.timeout, to=to
-        )
+        try:
+            a = await self._client.call(
+                call.method,
+                call.url,
+                call.path,
+                call.body,
+                call.params,
+                timeout=call.timeout,
+                to=to,
+            )
+        except NotAPeer as e:
+            if call.kind == "hello":
+                self._not_a_node(call.url, e.status, e.body)
+            raise
+        if call.kind == "hello" and a.status >= 300 and not sdex_error(a.body):
+            self._not_a_node(call.url, a.status, a.body)
         if call.peer and a.status < 300 and a.signer != call.peer:
             log.warning("%s answered as %s, not %s: dropped", call.url, a.signer, call.peer)
         return Reply(a.status, a.signer, a.body, a.address)
+
+    def _not_a_node(self, url: str, status: int, body: object) -> None:
+        """Warn, once, that the seed (``--peer``) ``url`` answered a hello but not as an SDEX
+        node (a URL a peer introduced is not the operator's mistake: no warning)."""
+        if url in self.peers.seeds and url not in self._warned:
+            self._warned.add(url)
+            log.warning(
+                "--peer %s is not an SDEX node: %s; still trying it",
+                url,
+                what_answered(status, body),
+            )
 
     async def _streamed(self, call: Call) -> Reply | None:
         """The call over the stream to its peer, or None: no stream (the caller uses HTTP)."""

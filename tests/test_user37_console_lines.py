@@ -1,0 +1,67 @@
+"""A console script read from stdin names the line and command of each error (ux37): a new
+user's script printed "error: no asks in WETH/USDC ..." with nothing saying which of its
+lines failed. Input that is not a terminal now prefixes each error with "line N: COMMAND:"
+(blank lines count: N is the line in the file); a person at the prompt sees the line they
+just typed, so gets no prefix."""
+
+from __future__ import annotations
+
+import io
+import os
+
+from rich.console import Console
+
+from sdex.client import NodeClient
+from sdex.console import WalletShell
+from tests.fakenode import KEY, FakeNode
+from tests.test_console import book_of, console, fake
+
+__all__ = ["fake"]  # (test_console's fake node fixture)
+
+
+def test_a_scripts_errors_name_their_line_and_command(fake: FakeNode) -> None:
+    fake.book = book_of(asks=[], bids=[(2000 * 10**6, 10**18)])
+    r = console(
+        fake,
+        "book",
+        "",
+        "get_orders",
+        "send_order buy market 1",
+        "  cancel   0x1234  ",
+        "x" * 200,
+    )
+    assert r.exit_code == 1, r.output
+    assert r.stderr.splitlines() == [
+        "line 3: get_orders: unknown command 'get_orders': type help for the commands",
+        "line 4: send_order buy market 1: error: no asks in WETH/USDC: a market buy has nothing "
+        "to take (send a limit order instead)",
+        "line 5: cancel 0x1234: an order hash is 0x and 64 hex digits, got '0x1234'",
+        "usage: cancel HASH",
+        f"line 6: {'x' * 60}…: unknown command '{'x' * 200}': type help for the commands",
+    ]
+
+
+def test_at_a_terminal_an_error_has_no_prefix(fake: FakeNode) -> None:
+    """A person typing (a real pseudo-terminal) sees the line they typed just above."""
+    master, slave = os.openpty()
+    try:
+        os.write(master, b"get_orders\nquit\n")
+        err = io.StringIO()
+        with open(slave, closefd=False) as tty, NodeClient(fake.url) as client:
+            shell = WalletShell(
+                client,
+                KEY,
+                "WETH/USDC",
+                out=Console(file=io.StringIO()),
+                err=Console(file=err, width=200),
+                stdin=tty,
+            )
+            assert shell.interactive
+            shell.start()
+            shell.run()
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert err.getvalue().splitlines() == [
+        "unknown command 'get_orders': type help for the commands"
+    ]
