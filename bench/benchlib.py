@@ -7,6 +7,9 @@ import contextlib
 import json
 import os
 import platform
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,35 @@ def alternated(variants: list[tuple[str, Path]], round_: int) -> list[tuple[str,
     new, ref; ...), so that a drift of the shared machine falls on both alike."""
     k = round_ % len(variants)
     return variants[k:] + variants[:k]
+
+
+def measured_in(script: str, root: Path) -> dict[str, float]:
+    """The figures ``script --measure`` prints (one JSON object), run in the tree ``root`` (its
+    own ``sdex`` first on the path) in a process of its own: one side of an in-process A/B."""
+    done = subprocess.run(
+        [sys.executable, str(Path(script).resolve()), "--measure"], cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True,
+        check=True, timeout=600,
+    )  # fmt: skip
+    figures: dict[str, float] = json.loads(done.stdout)
+    return figures
+
+
+def measure_args(
+    doc: str, rounds: int, measure: Callable[[], dict[str, float]]
+) -> argparse.Namespace | None:
+    """The options of such an A/B (``--ref-root``, the reference checkout; ``--rounds``); with
+    ``--measure`` (how ``measured_in`` runs a side) ``measure()``'s figures are printed and
+    None returned: the caller stops there."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--ref-root", type=Path, default=None, help="the reference checkout")
+    ap.add_argument("--rounds", type=int, default=rounds)
+    ap.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.measure:
+        print(json.dumps(measure()))
+        return None
+    return args
 
 
 def machine() -> dict[str, Any]:

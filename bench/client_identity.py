@@ -11,16 +11,14 @@ this checkout's to the reference's.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
-import sys
 import timeit
 from pathlib import Path
 from typing import Any
+
+from benchlib import measure_args, measured_in
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,23 +83,12 @@ def measure() -> dict[str, float]:
 
 
 def run_in(root: Path) -> dict[str, float]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--measure"]
-    done = subprocess.run(
-        cmd, cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True,
-        text=True, check=True, timeout=600,
-    )  # fmt: skip
-    figures: dict[str, float] = json.loads(done.stdout)
-    return figures
+    return measured_in(__file__, root)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--ref-root", type=Path, default=None, help="the reference checkout")
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.measure:
-        print(json.dumps(measure()))
+    args = measure_args(__doc__, 3, measure)
+    if args is None:
         return
     runs: dict[str, list[dict[str, float]]] = {"this": [], "reference": []}
     for _ in range(args.rounds):
