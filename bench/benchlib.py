@@ -69,6 +69,19 @@ def measure_args(
     return args
 
 
+def measured_rounds(script: str, args: argparse.Namespace) -> dict[str, list[dict[str, float]]]:
+    """``args.rounds`` rounds of ``measured_in``: this tree (``"this"``) and, with
+    ``args.ref_root``, the reference (``"reference"``), which one goes first alternated."""
+    runs: dict[str, list[dict[str, float]]] = {"this": [], "reference": []}
+    for i in range(args.rounds):
+        sides = [("this", ROOT)]
+        if args.ref_root is not None:
+            sides.append(("reference", args.ref_root.resolve()))
+        for side, root in sides if i % 2 == 0 else sides[::-1]:
+            runs[side].append(measured_in(script, root))
+    return runs
+
+
 def machine() -> dict[str, Any]:
     """Cores, CPU model, OS, Python and Hardhat versions."""
     cpu = platform.processor() or platform.machine()

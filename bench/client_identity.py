@@ -18,7 +18,7 @@ import timeit
 from pathlib import Path
 from typing import Any
 
-from benchlib import measure_args, measured_in
+from benchlib import measure_args, measured_rounds
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,19 +82,11 @@ def measure() -> dict[str, float]:
     return {k: round(v, 3) for k, v in out.items()}
 
 
-def run_in(root: Path) -> dict[str, float]:
-    return measured_in(__file__, root)
-
-
 def main() -> None:
     args = measure_args(__doc__, 3, measure)
     if args is None:
         return
-    runs: dict[str, list[dict[str, float]]] = {"this": [], "reference": []}
-    for _ in range(args.rounds):
-        runs["this"].append(run_in(ROOT))
-        if args.ref_root is not None:
-            runs["reference"].append(run_in(args.ref_root.resolve()))
+    runs = measured_rounds(__file__, args)
     result: dict[str, Any] = {}
     for side, figures in runs.items():
         if figures:

@@ -19,7 +19,7 @@ import timeit
 from pathlib import Path
 from typing import Any
 
-from benchlib import measure_args, measured_in
+from benchlib import measure_args, measured_rounds
 
 ROOT = Path(__file__).resolve().parents[1]
 N = 200_000
@@ -59,21 +59,11 @@ def measure() -> dict[str, float]:
     return {k: round(v, 4) for k, v in out.items()}
 
 
-def run_in(root: Path) -> dict[str, float]:
-    return measured_in(__file__, root)
-
-
 def main() -> None:
     args = measure_args(__doc__, 6, measure)
     if args is None:
         return
-    runs: dict[str, list[dict[str, float]]] = {"this": [], "reference": []}
-    for i in range(args.rounds):  # (alternated, and which goes first too)
-        sides = [("this", ROOT)]
-        if args.ref_root is not None:
-            sides.append(("reference", args.ref_root.resolve()))
-        for side, root in sides if i % 2 == 0 else sides[::-1]:
-            runs[side].append(run_in(root))
+    runs = measured_rounds(__file__, args)
     result: dict[str, Any] = {}
     for side, figures in runs.items():
         if figures:
