@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 from collections.abc import Callable
@@ -80,6 +81,22 @@ def measured_rounds(script: str, args: argparse.Namespace) -> dict[str, list[dic
         for side, root in sides if i % 2 == 0 else sides[::-1]:
             runs[side].append(measured_in(script, root))
     return runs
+
+
+def spreads(runs: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
+    """Each side's figures of ``measured_rounds`` as [median, min, max]."""
+    return {
+        side: {
+            k: [
+                statistics.median(f[k] for f in figures),
+                min(f[k] for f in figures),
+                max(f[k] for f in figures),
+            ]
+            for k in figures[0]
+        }
+        for side, figures in runs.items()
+        if figures
+    }
 
 
 def machine() -> dict[str, Any]:

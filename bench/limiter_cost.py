@@ -11,12 +11,11 @@ and the ratio of this checkout's median to the reference's."""
 from __future__ import annotations
 
 import json
-import statistics
 import timeit
 from pathlib import Path
 from typing import Any
 
-from benchlib import measure_args, measured_rounds
+from benchlib import measure_args, measured_rounds, spreads
 
 ROOT = Path(__file__).resolve().parents[1]
 DISTINCT = 50_000
@@ -55,14 +54,7 @@ def main() -> None:
     if args is None:
         return
     runs = measured_rounds(__file__, args)
-    result: dict[str, Any] = {}
-    for side, figures in runs.items():
-        if figures:
-            result[side] = {
-                k: [statistics.median(f[k] for f in figures), min(f[k] for f in figures),
-                    max(f[k] for f in figures)]
-                for k in figures[0]
-            }  # fmt: skip
+    result = spreads(runs)
     if "reference" in result:
         result["ratio_this_to_reference"] = {
             k: round(v[0] / result["reference"][k][0], 2) for k, v in result["this"].items()

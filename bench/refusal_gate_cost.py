@@ -19,7 +19,7 @@ import timeit
 from pathlib import Path
 from typing import Any
 
-from benchlib import measure_args, measured_rounds
+from benchlib import measure_args, measured_rounds, spreads
 
 ROOT = Path(__file__).resolve().parents[1]
 N = 200_000
@@ -64,14 +64,7 @@ def main() -> None:
     if args is None:
         return
     runs = measured_rounds(__file__, args)
-    result: dict[str, Any] = {}
-    for side, figures in runs.items():
-        if figures:
-            result[side] = {
-                k: [statistics.median(f[k] for f in figures), min(f[k] for f in figures),
-                    max(f[k] for f in figures)]
-                for k in figures[0]
-            }  # fmt: skip
+    result = spreads(runs)
     if runs["reference"]:
         pairs = list(zip(runs["this"], runs["reference"], strict=True))
         result["pair_ratio_this_to_reference"] = {
