@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable
 
 from sdex.gossip import Gossip
-from sdex.httpkit import NetworkLimiter, RateLimit, client_group
+from sdex.httpkit import NetworkLimiter, RateLimit, RateLimiter, client_group
 from sdex.ingest.intake import Spend
 from sdex.ingest.rejections import RejectionCode
 from sdex.model import THROTTLED, error_body
@@ -104,13 +104,8 @@ class ReadBudget:
 
     def take(self, sender: str) -> bool:
         """One read for ``sender`` (a peer's key, or strangers'), if its bucket holds a token
-        and the ceiling's lane too (a sender's token the ceiling refused is given back)."""
-        if not self._buckets.own.take(sender)[0]:
-            return False
-        if self._ceiling is None or self._ceiling():
-            return True
-        self._buckets.own.give_back(sender, 1.0)
-        return False
+        and the ceiling's lane too."""
+        return self._take(self._buckets.own, sender)
 
     def spend(self, sender: Callable[[int], str]) -> Spend:
         """The ``Spend`` of an intake call: the order at index ``i`` is ``sender(i)``'s
@@ -121,14 +116,16 @@ class ReadBudget:
         """The ``Spend`` of a wallet's post from ``address``: a token of its ``client_group``
         and one of each wider network it is in (``client_path``), and the ceiling's lane, or
         none at all (the one helper of every such budget, ``sdex.httpkit.NetworkLimiter``)."""
-        return lambda _i: self._take_client(client_group(address))
+        return lambda _i: self._take(self._buckets, client_group(address))
 
-    def _take_client(self, client: str) -> bool:
-        if not self._buckets.take(client)[0]:
+    def _take(self, buckets: RateLimiter | NetworkLimiter, client: str) -> bool:
+        """A token of ``client``'s in ``buckets`` and one of the ceiling's lane, or none (the
+        client's given back when the ceiling refuses)."""
+        if not buckets.take(client)[0]:
             return False
         if self._ceiling is None or self._ceiling():
             return True
-        self._buckets.give_back(client, 1.0)
+        buckets.give_back(client, 1.0)
         return False
 
     def headers(self) -> dict[str, str]:
