@@ -74,7 +74,7 @@ def main() -> None:
             for name in names if r % 2 == 0 else names[::-1]:
                 # (each run's orders valid for hours from the chain's clock now: a block a
                 # transaction moves it a second each, ~12,000 blocks passed a fixed expiry)
-                signer.expiry = bn.devnet_signer(dev, dep)[0].expiry
+                signer.expiry = bn.chain_expiry(dev.rpc)
                 bn.NODE_ROOT = roots[name]
                 if args.single and args.bare:
                     bare = bn.bare_lone(dev.node.url, dep, signer, args.bare, args.engine)

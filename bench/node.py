@@ -81,7 +81,7 @@ minutes, this bench driving both)."""
 import aiohttp  # noqa: E402
 from benchlib import machine, machine_busy_seconds, write_section  # noqa: E402
 
-from sdex.chain import Exchange, Sender, SignedTx  # noqa: E402
+from sdex.chain import Exchange, Rpc, Sender, SignedTx  # noqa: E402
 from sdex.deployment import Deployment  # noqa: E402
 from sdex.devnet import AnvilNode, Devnet, free_port  # noqa: E402
 from sdex.ingest import Accepted  # noqa: E402
@@ -119,13 +119,19 @@ run_node(port=int(port), deployment=Path(deployment), key=key, db=Path(db))
 # -- orders ----------------------------------------------------------------------------------
 
 
+def chain_expiry(rpc: Rpc) -> int:
+    """An order expiry three hours after the chain's latest block (the chain's clock, which a
+    block a transaction can take hours ahead of the wall clock's)."""
+    return int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16) + 3 * 3600
+
+
 def devnet_signer(dev: Devnet, deployment: Deployment) -> tuple[Signer, str]:
     """A ``Signer`` for ``dev``'s dev accounts (orders valid for three hours from its latest
-    block) and the operator's key (``OPERATOR``), for a bench that starts its own nodes."""
+    block: ``chain_expiry``) and the operator's key (``OPERATOR``), for a bench that starts
+    its own nodes."""
     assert dev.rpc is not None
     domain = Exchange(dev.rpc, deployment.exchange).domain()
-    now = int(dev.rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
-    return Signer(deployment, domain, now + 3 * 3600), deployment.accounts[OPERATOR].key
+    return Signer(deployment, domain, chain_expiry(dev.rpc)), deployment.accounts[OPERATOR].key
 
 
 @contextlib.contextmanager
@@ -1738,8 +1744,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             assert devnet.rpc is not None and devnet.node.proc is not None
             domain = Exchange(devnet.rpc, deployment.exchange).domain()
-            now = int(devnet.rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
-            signer = Signer(deployment, domain, now + 3 * 3600, bitmap=args.bitmap)
+            signer = Signer(deployment, domain, chain_expiry(devnet.rpc), bitmap=args.bitmap)
             key = deployment.accounts[OPERATOR].key
             pids = {"hardhat": devnet.node.proc.pid}
             result: dict[str, Any] = {"engine": args.engine}
