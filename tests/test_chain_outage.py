@@ -3,6 +3,7 @@ restarted on the same port, everything deployed again): quiet backoff, /health 5
 
 from __future__ import annotations
 
+import itertools
 import logging
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from sdex.chain import Exchange, Rpc, Sender, Token
 from sdex.deployment import Deployment
 from sdex.devnet import HardhatNode, deploy_devnet
 from sdex.node.config import NodeConfig
-from sdex.order import sign_order
+from sdex.order import ZERO_ADDRESS, Order, SignedOrder, sign_order
 from tests.conftest import LOG_DIR
 from tests.nodeutil import free_port, running_node, wait_for
 from tests.test_node import ALICE, BOB, E6, E18
@@ -42,6 +43,36 @@ class OwnHardhat:
         self.node = HardhatNode(self.port, self.log, ACCOUNTS)
         self.rpc = self.node.start()
         return self.rpc
+
+
+class OwnOrders:
+    """On an own Hardhat's deployment ``dep``: a node's config (the last dev account's key,
+    its store at ``db``) and wallets' orders signed for it, valid two hours from its head."""
+
+    def __init__(self, hardhat: OwnHardhat, dep: Deployment, db: Path) -> None:
+        self.dep = dep
+        self.keys = [bytes.fromhex(a.key[2:]) for a in dep.accounts]
+        self.cfg = NodeConfig.from_deployment(dep, self.keys[19], db, port=free_port())
+        self.domain = Exchange(hardhat.rpc, dep.exchange).domain()
+        self.weth, self.usdc = dep.token("WETH").address, dep.token("USDC").address
+        head = hardhat.rpc.call("eth_getBlockByNumber", "latest", False)
+        self.expiry = int(head["timestamp"], 16) + 7200
+        self._salts = itertools.count(1000)
+
+    def sign(
+        self, maker: int, sell: str, sell_amount: int, buy: str, buy_amount: int
+    ) -> SignedOrder:
+        order = Order(
+            maker=self.dep.accounts[maker].address, taker=ZERO_ADDRESS, maker_token=sell,
+            taker_token=buy, maker_amount=sell_amount, taker_amount=buy_amount,
+            fee_recipient=ZERO_ADDRESS, fee_amount=0, expiry=self.expiry,
+            salt=next(self._salts),
+        )  # fmt: skip
+        return sign_order(order, self.domain, self.keys[maker])
+
+    def ask(self, maker: int, usdc: int = 3000 * E6) -> SignedOrder:
+        """``maker`` sells 1 WETH for ``usdc``."""
+        return self.sign(maker, self.weth, E18, self.usdc, usdc)
 
 
 async def test_chain_down_backs_off_quietly_then_a_reset_rebuilds_state(

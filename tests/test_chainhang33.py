@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import itertools
 import os
 import signal
 import time
@@ -20,16 +19,13 @@ from pathlib import Path
 from aiohttp import web
 from rich.console import Console
 
-from sdex.chain import Exchange
 from sdex.chain.arpc import AsyncRpc
 from sdex.client import NodeClient
 from sdex.deployment import TokenInfo
-from sdex.node.config import NodeConfig
-from sdex.order import ZERO_ADDRESS, Order, sign_order
 from sdex.wallet import Market, Side
 from sdex.walletsettle import await_settlement
-from tests.nodeutil import Api, free_port, running_node, serving, wait_for
-from tests.test_chain_outage import OwnHardhat
+from tests.nodeutil import Api, running_node, serving, wait_for
+from tests.test_chain_outage import OwnHardhat, OwnOrders
 from tests.test_node import ALICE, BOB, CAROL, E6, E18
 
 DETECTED_WITHIN = 15.0
@@ -42,31 +38,17 @@ safety poll: the node says the chain is unreachable by then)."""
 
 async def test_a_hung_chain_is_unreachable_within_seconds_and_recovers(tmp_path: Path) -> None:
     hardhat = OwnHardhat("chainhang33")
-    rpc = hardhat.rpc
     stopped = False
     proc = hardhat.node.proc
     assert proc is not None
     try:
         dep = hardhat.deploy()
-        keys = [bytes.fromhex(a.key[2:]) for a in dep.accounts]
-        cfg = NodeConfig.from_deployment(dep, keys[19], tmp_path / "n.db", port=free_port())
-        domain = Exchange(rpc, dep.exchange).domain()
-        weth, usdc = dep.token("WETH").address, dep.token("USDC").address
-        now = int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+        own = OwnOrders(hardhat, dep, tmp_path / "n.db")
+        cfg, weth, usdc = own.cfg, own.weth, own.usdc
 
-        salts = itertools.count(1000)
-
-        def order(maker: int, sell: str, sell_amount: int, buy: str, buy_amount: int) -> Order:
-            return Order(
-                maker=dep.accounts[maker].address, taker=ZERO_ADDRESS, maker_token=sell,
-                taker_token=buy, maker_amount=sell_amount, taker_amount=buy_amount,
-                fee_recipient=ZERO_ADDRESS, fee_amount=0, expiry=now + 7200,
-                salt=next(salts),
-            )  # fmt: skip
-
-        ask = sign_order(order(ALICE, weth, E18, usdc, 3000 * E6), domain, keys[ALICE])  # (her
+        ask = own.ask(ALICE)  # (her
         # funds: in the mirror from here on)
-        low_bid = sign_order(order(BOB, usdc, 1000 * E6, weth, E18), domain, keys[BOB])
+        low_bid = own.sign(BOB, usdc, 1000 * E6, weth, E18)
         async with running_node(cfg) as (node, api):
 
             async def health() -> tuple[int, dict[str, object]]:
@@ -100,7 +82,7 @@ async def test_a_hung_chain_is_unreachable_within_seconds_and_recovers(tmp_path:
             os.kill(proc.pid, signal.SIGSTOP)
             stopped = True
             hung_at = time.monotonic()
-            take = sign_order(order(ALICE, weth, E18, usdc, 1000 * E6), domain, keys[ALICE])
+            take = own.ask(ALICE, 1000 * E6)
             market = Market("WETH", "USDC", TokenInfo(weth, 18), TokenInfo(usdc, 6))
             out = io.StringIO()
 
@@ -132,7 +114,7 @@ async def test_a_hung_chain_is_unreachable_within_seconds_and_recovers(tmp_path:
             assert "not answered" in str(problem), problem
 
             # An order that needs a chain read (a maker not seen yet): refused at once.
-            carol = sign_order(order(CAROL, weth, E18, usdc, 4000 * E6), domain, keys[CAROL])
+            carol = own.ask(CAROL, 4000 * E6)
             async with asyncio.timeout(DETECTED_WITHIN):
                 code, body = await api.post_order(carol)
             assert code == 503 and "CHAIN_UNAVAILABLE" in str(body), body

@@ -10,52 +10,32 @@ follow the chain"), and the node reads again when the chain answers again."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import signal
 import time
 from pathlib import Path
 
-from sdex.chain import Exchange
-from sdex.node.config import NodeConfig
-from sdex.order import ZERO_ADDRESS, Order, sign_order
-from tests.nodeutil import free_port, running_node, wait_for
-from tests.test_chain_outage import OwnHardhat
+from tests.nodeutil import running_node, wait_for
+from tests.test_chain_outage import OwnHardhat, OwnOrders
 from tests.test_chainhang33 import DETECTED_WITHIN
-from tests.test_node import CAROL, DAVE, E6, E18
+from tests.test_node import CAROL, DAVE
 
 
 async def test_a_read_under_way_fails_once_the_chain_is_unreachable(tmp_path: Path) -> None:
     hardhat = OwnHardhat("hungreads33")
-    rpc = hardhat.rpc
     stopped = False
     proc = hardhat.node.proc
     assert proc is not None
     try:
-        dep = hardhat.deploy()
-        keys = [bytes.fromhex(a.key[2:]) for a in dep.accounts]
-        cfg = NodeConfig.from_deployment(dep, keys[19], tmp_path / "n.db", port=free_port())
-        domain = Exchange(rpc, dep.exchange).domain()
-        weth, usdc = dep.token("WETH").address, dep.token("USDC").address
-        now = int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
-        salts = itertools.count(1000)
-
-        def ask(maker: int) -> Order:
-            return Order(
-                maker=dep.accounts[maker].address, taker=ZERO_ADDRESS, maker_token=weth,
-                taker_token=usdc, maker_amount=E18, taker_amount=3000 * E6,
-                fee_recipient=ZERO_ADDRESS, fee_amount=0, expiry=now + 7200,
-                salt=next(salts),
-            )  # fmt: skip
-
-        async with running_node(cfg) as (node, api):
+        own = OwnOrders(hardhat, hardhat.deploy(), tmp_path / "n.db")
+        async with running_node(own.cfg) as (node, api):
             await wait_for(lambda: node.mirror_ready() and node.watcher.subscribed)
             # Hung, then at once an order that needs a chain read (a maker not seen yet):
             # its read is sent before the node can know of the hang.
             os.kill(proc.pid, signal.SIGSTOP)
             stopped = True
             hung_at = time.monotonic()
-            carol = sign_order(ask(CAROL), domain, keys[CAROL])
+            carol = own.ask(CAROL)
             posted = asyncio.create_task(api.post_order(carol))
             await wait_for(lambda: node.intake.read > 0, timeout=5)  # (its read is out)
             async with asyncio.timeout(DETECTED_WITHIN):  # (not the client's 30 s)
@@ -73,7 +53,7 @@ async def test_a_read_under_way_fails_once_the_chain_is_unreachable(tmp_path: Pa
                 return code == 200 and h["chain"] == "ok"
 
             await wait_for(ok_again, timeout=60)
-            code, body = await api.post_order(sign_order(ask(DAVE), domain, keys[DAVE]))
+            code, body = await api.post_order(own.ask(DAVE))
             assert code == 201, body
     finally:
         if stopped:

@@ -5,18 +5,15 @@ the account (a later log) wins: the read is then dropped, never trusted over it.
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
-from sdex.chain import Exchange, Log, OrderState, OrderStatus
+from sdex.chain import Log, OrderState, OrderStatus
 from sdex.mirror import Mirror
 from sdex.mirror.blocks import Header
 from sdex.mirror.noted import TRANSFER
-from sdex.node.config import NodeConfig
-from sdex.order import ZERO_ADDRESS, Order, sign_order
 from tests.conftest import Chain
-from tests.nodeutil import free_port, running_node, wait_for
-from tests.test_chain_outage import OwnHardhat
+from tests.nodeutil import running_node, wait_for
+from tests.test_chain_outage import OwnHardhat, OwnOrders
 from tests.test_node import ALICE, BOB, E6, E18, ask
 
 REPLAYED = 300_000
@@ -29,31 +26,17 @@ async def test_a_read_during_the_replay_is_learned_once_passed(tmp_path: Path) -
     try:
         dep = hardhat.deploy()
         rpc.call("hardhat_mine", hex(REPLAYED))
-        keys = [bytes.fromhex(a.key[2:]) for a in dep.accounts]
-        cfg = NodeConfig.from_deployment(dep, keys[19], tmp_path / "n.db", port=free_port())
-        domain = Exchange(rpc, dep.exchange).domain()
-        weth, usdc = dep.token("WETH").address, dep.token("USDC").address
-        now = int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
-        salts = itertools.count(1000)
-
-        def order(maker: int) -> Order:
-            return Order(
-                maker=dep.accounts[maker].address, taker=ZERO_ADDRESS, maker_token=weth,
-                taker_token=usdc, maker_amount=E18, taker_amount=3000 * E6,
-                fee_recipient=ZERO_ADDRESS, fee_amount=0, expiry=now + 7200,
-                salt=next(salts),
-            )  # fmt: skip
-
-        async with running_node(cfg) as (node, api):
+        own = OwnOrders(hardhat, dep, tmp_path / "n.db")
+        async with running_node(own.cfg) as (node, api):
             assert not node.watcher.caught_up.is_set(), "replayed before the test could post"
-            code, body = await api.post_order(sign_order(order(ALICE), domain, keys[ALICE]))
+            code, body = await api.post_order(own.ask(ALICE))
             assert code == 201, body
             assert not node.watcher.caught_up.is_set(), "replayed before the read was made"
             assert node.intake.read == 1
             await wait_for(node.mirror_ready, timeout=120)
-            account = (dep.accounts[ALICE].address.lower(), weth.lower())
+            account = (dep.accounts[ALICE].address.lower(), own.weth.lower())
             assert node.mirror.spendable(account) is not None, "the read was not learned"
-            code, body = await api.post_order(sign_order(order(ALICE), domain, keys[ALICE]))
+            code, body = await api.post_order(own.ask(ALICE))
             assert code == 201, body
             assert node.intake.read == 1  # (the mirror judged it: no second read)
     finally:
