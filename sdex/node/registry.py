@@ -36,7 +36,7 @@ from sdex.node.held import EVICTED_UNFUNDED, AlreadyHeld, HeldOrders, Row
 from sdex.node.held import Record as Record
 from sdex.order import SignedOrder
 from sdex.store import StoredOrder, StoreError
-from sdex.watch.changes import durable
+from sdex.watch.changes import durable, retrieved
 
 __all__ = ["OrderRegistry", "Record", "Row"]
 
@@ -374,7 +374,7 @@ class OrderRegistry(HeldOrders):
         if not tracked.writes:
             return None
         task = asyncio.create_task(self._committed(tracked.writes), name="block-rows")
-        task.add_done_callback(_retrieved)  # (awaited by the watcher only if applied)
+        task.add_done_callback(retrieved)  # (the watcher's to see, awaited only if applied)
         self._tracking = task
         return task
 
@@ -452,9 +452,3 @@ class _Tracked:
 
 def _nothing() -> None:
     pass
-
-
-def _retrieved(task: asyncio.Task[None]) -> None:
-    """Its failure is the watcher's to see (noted, written again): never logged as lost."""
-    if not task.cancelled():
-        task.exception()

@@ -125,5 +125,13 @@ async def durable(aw: Awaitable[T], bound: float, slow: Callable[[], None]) -> T
     except asyncio.CancelledError:
         if fut is not aw:  # (a task made here: nobody else awaits it)
             fut.cancel()
+        else:  # (a stop cancels what it gathers next: its end is nobody's to log)
+            fut.add_done_callback(retrieved)
         raise
     return fut.result()
+
+
+def retrieved(fut: asyncio.Future[T]) -> None:
+    """A done callback: the future's failure is someone else's to see, never logged as lost."""
+    if not fut.cancelled():
+        fut.exception()
