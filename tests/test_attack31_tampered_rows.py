@@ -304,3 +304,42 @@ async def test_a_settlement_row_not_as_written_is_refused_at_load_and_logged_onc
         code, _ = await api.get("/health")
         assert code == 200
     assert not [r for r in caplog.records if tx_hash[:40] in r.getMessage()], caplog.text
+
+
+async def test_a_closed_stored_order_under_another_orders_hash_is_not_listed(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A closed order is listed from its row (``sdex.node.pages.stored_text``): the row's
+    hash must be its order's (the JSON's EIP-712 hash). Before, a row given another order's
+    JSON (and taker) was listed as that order under the row's hash: a client shown an order
+    the node never held under that hash (``GET /v1/orders/{hash}`` already refused it)."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
+    other = c.sign(ask(c, ALICE, E18, 3500 * E6))  # (signed, never sent)
+    async with running_node(cfg) as (_, api):
+        for s in (resting, incoming):
+            code, body = await api.post_order(s)
+            assert code == 201, body
+
+        async def both_filled() -> bool:
+            return {await api.status(resting), await api.status(incoming)} == {"filled"}
+
+        await wait_for(both_filled)
+    with sqlite3.connect(cfg.db) as db:
+        db.execute(
+            "UPDATE orders SET order_json=? WHERE hash=?",
+            (json.dumps(other.to_json()), resting.hash_hex),
+        )
+    async with running_node(cfg) as (_, api):
+        for path in ("/v1/orders", f"/v1/orders?makerAddress={c.address(ALICE)}"):
+            code, text = await _text(api.session, api.base + path)
+            assert code == 200, text[:300]
+            page = _strict(text)
+            assert isinstance(page, dict)
+            listed = {r["metaData"]["orderHash"]: r["order"] for r in page["records"]}
+            assert listed.get(incoming.hash_hex) == incoming.to_json(), path
+            assert resting.hash_hex not in listed, (path, listed.get(resting.hash_hex))
+        code, _ = await api.get(f"/v1/orders/{resting.hash_hex}")
+        assert code == 404
