@@ -140,10 +140,7 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
     if writer.submit(lambda db: set_hash_key(db, key)).result():
         with contextlib.closing(sqlite3.connect(node.store.path)) as db:  # (not timed: the
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # copy's pages out of the WAL)
-    sqlwriter.INSERT_ORDER = {"prefix": PREFIX_INSERT, "hk": HK_INSERT}.get(
-        key, storeschema.INSERT_ORDER
-    )
-    sqlwriter.serialised = hk_serialised if key == "hk" else SERIALISED
+    use_insert(key)
     counts = "no-counts" not in mode.split("+")
     temp = "DEFAULT" if "temp-file" in mode.split("+") else "MEMORY"
     writer.submit(lambda db: set_counts(db, counts)).result()
@@ -223,6 +220,25 @@ HK_INSERT = (
     .replace("taker) VALUES (?,", "taker, hk) VALUES (?,?,")
 )
 """``hash-key``'s insert: a plain one with ``hk`` (the trigger ``HK_ONCE`` keeps an order once)."""
+
+HK_VALUES = storeschema.ORDER_VALUES.replace("(?,", "(?,?,", 1)
+"""One row's parameters in ``HK_INSERT``: ``ORDER_VALUES``' and ``hk``."""
+
+
+def use_insert(key: str) -> None:
+    """The writer's order insert for the ``orders`` table ``set_hash_key(key)`` made: its
+    statement, one row's parameters (the writer's multi-row ``INSERT`` repeats them) and its
+    rows' serialising; the writer's statements of many rows made again from them (cached by
+    row count). Before, ``hash-key``'s rows had 13 values and the multi-row statement 12 a
+    row (its ``VALUES`` not found in ``HK_INSERT``: an assert, then every row inserted alone),
+    and a mode's cached statements stayed after a switch."""
+    sqlwriter.INSERT_ORDER = {"prefix": PREFIX_INSERT, "hk": HK_INSERT}.get(
+        key, storeschema.INSERT_ORDER
+    )
+    sqlwriter.ORDER_VALUES = HK_VALUES if key == "hk" else storeschema.ORDER_VALUES
+    sqlwriter.serialised = hk_serialised if key == "hk" else SERIALISED
+    sqlwriter._insert_many.cache_clear()
+
 
 HK_ONCE = (
     "CREATE TRIGGER orders_once BEFORE INSERT ON orders BEGIN"

@@ -2,8 +2,8 @@
 (``page``: ``COUNT(*)`` and ``OFFSET``) against the same page by cursor (``next``:
 ``sdex.storepage``), through the store's listing read (``StoreReads.order_rows``,
 ``fill_rows``: a worker thread on a read-only connection), same database, same run,
-interleaved; then a ``status=open`` walk of 100 a page while one order closes between two
-pages: how many orders open all along each walk left out.
+interleaved; then a ``status=open`` walk of 100 a page (10 pages, or to the listing's last)
+while one order closes between two pages: how many orders open all along each walk left out.
 
 Run: PYTHONPATH=$PWD .venv/bin/python bench/listing_cursor.py [orders] [runs]
 """
@@ -157,14 +157,18 @@ def _ratio(by_number: list[float], by_cursor: list[float]) -> dict[str, float]:
 
 
 async def skipped(store: Store, pages: int) -> dict[str, int]:
-    """A ``status=open`` walk by number and one by cursor, ``pages`` pages each, while one
-    order it listed already fills between two pages: how many orders open all along, up to
-    the walk's last, each walk left out."""
+    """A ``status=open`` walk by number and one by cursor, up to ``pages`` pages each (fewer
+    when the listing ends first: a store of 2,000 orders holds 2 pages of open ones), while
+    one order it listed already fills between two pages: how many orders open all along, up
+    to the walk's last, each walk left out, and how many pages each walked."""
 
-    async def walk(by_cursor: bool) -> int:
+    async def walk(by_cursor: bool) -> tuple[int, int]:
         got = await store.order_rows({"status": "open"}, 1, PER_PAGE)
         listed = [str(r[0]) for r in got.rows]
+        walked = 1
         for page in range(2, pages + 1):
+            if by_cursor and got.next is None:
+                break  # (the listing's last page: no page after it)
             gone = listed[page - 2]  # an order listed already closes
             await store.update_orders([(gone, "filled", 1, "")])
             if by_cursor:
@@ -174,14 +178,24 @@ async def skipped(store: Store, pages: int) -> dict[str, int]:
                 )
             else:
                 got = await store.order_rows({"status": "open"}, page, PER_PAGE)
+                if not got.rows:
+                    break  # (past the last page)
             listed += [str(r[0]) for r in got.rows]
+            walked += 1
         end = listed[-1]
         # the orders open now (so all along) up to the walk's last (hashes sort as seqs)
         rows = await store.order_rows({"status": "open"}, 1, PER_PAGE * pages * 2)
         within = {str(r[0]) for r in rows.rows if str(r[0]) <= end}
-        return len(within - set(listed))
+        return len(within - set(listed)), walked
 
-    return {"by_number_left_out": await walk(False), "by_cursor_left_out": await walk(True)}
+    by_number, pages_by_number = await walk(False)
+    by_cursor, pages_by_cursor = await walk(True)
+    return {
+        "by_number_left_out": by_number,
+        "by_cursor_left_out": by_cursor,
+        "pages_by_number": pages_by_number,
+        "pages_by_cursor": pages_by_cursor,
+    }
 
 
 async def main(n: int, runs: int) -> None:
@@ -204,7 +218,7 @@ async def main(n: int, runs: int) -> None:
                 "per_page": PER_PAGE,
                 "runs": runs,
                 "late_page": late,
-                "walk_status_open_10_pages_one_close_a_page": walks,
+                "walk_status_open_one_close_a_page": walks,
                 "machine": machine(),
             },
             indent=1,

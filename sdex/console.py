@@ -12,7 +12,7 @@ A failure from the node (``SdexError``, or an ``OSError`` from the transport) pr
 line; bad input (``WalletInputError``) prints what is wrong and the command's usage. Either
 way the prompt goes on: a node that goes down ends no session (a script read from stdin
 runs to its end, then exits 1 if any of its commands failed; each error of a script starts
-with its line and command). Only at start must the node
+with its line and command, or "startup: " before any line ran). Only at start must the node
 answer, as for ``sdex book``: one that cannot be reached, or is not an SDEX node, is one red
 line and exit 1, with no prompt. History and tab completion come from the stdlib ``cmd`` +
 ``readline``.
@@ -467,16 +467,19 @@ def run_console(
     node cannot be reached or does not answer as an SDEX node at start, 2 if it does not list
     ``pair``. Once running, a session at a terminal ends with 0 whatever its commands met;
     a script (input that is not a terminal) with 1 if any of its commands failed (each said
-    so as it ran, and the script went on to its end), so a shell or a CI job can tell."""
+    so as it ran, and the script went on to its end), so a shell or a CI job can tell; a
+    script's start-up error begins with "startup: " (none of its lines ran), as each later
+    one with "line N: COMMAND: "."""
     with NodeClient(node_url) as client:
         shell = WalletShell(client, key, pair, out=out, err=err, slippage_bps=slippage_bps)
+        at = "" if shell.interactive else "startup: "  # (a script's: none of its lines ran)
         try:
             shell.start()
         except WalletInputError as e:
-            err.print(f"[bold red]error:[/] --pair: {escape(str(e))}")
+            err.print(f"{at}[bold red]error:[/] --pair: {escape(str(e))}")
             return 2
         except (SdexError, OSError) as e:  # requests' errors are OSErrors too
-            print_error(err, e)
+            print_error(err, e, at)
             return 1
         shell.run()
     return 1 if shell.failures and not shell.interactive else 0

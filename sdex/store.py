@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sdex import jsonio
 from sdex.errors import SdexError
 from sdex.model import OPEN_STATUSES, OrderStatus
 from sdex.order import Domain, SignedOrder
@@ -57,6 +56,8 @@ from sdex.storeschema import (
     open_orders_table,
     open_schema,
 )
+from sdex.storesettle import StoredSettlement as StoredSettlement
+from sdex.storesettle import pending_rows, refuse_settlements, settlements_of
 from sdex.storeundone import UNDONE_KEPT, UndoneStore, keep_undone, undone_of
 
 log = logging.getLogger("sdex.store")
@@ -80,15 +81,6 @@ class ChainIdentity:
             "exchange": self.exchange.lower(),
             "deploy_block_hash": self.deploy_block_hash.lower(),
         }
-
-
-@dataclass(frozen=True, slots=True)
-class StoredSettlement:
-    tx_hash: str
-    nonce: int
-    raw_tx: str
-    pairs: list[tuple[str, str]]
-    status: str
 
 
 class Store(ChainStore, UndoneStore):
@@ -311,13 +303,15 @@ class Store(ChainStore, UndoneStore):
 
     def pending_settlements(self) -> list[StoredSettlement]:
         """Through the writer (every write queued before is seen): blocks its caller, so
-        only at a start, never from a handler (``pending_settlements_committed``)."""
-        return _settlements(self._call(_pending_rows))
+        only at a start, never from a handler (``pending_settlements_committed``). Every row
+        not as written (a status the node never writes, or a pending one: ``settlement_of``)
+        is logged and marked ``refused`` on the way (``refuse_settlements``)."""
+        return self._call(refuse_settlements)
 
     async def pending_settlements_committed(self) -> list[StoredSettlement]:
         """``pending_settlements`` as committed, read off the event loop and off the writer
         thread (``_listing``): a request never waits for a write, nor blocks the loop."""
-        return _settlements(await self._listing(_pending_rows))
+        return settlements_of(await self._listing(pending_rows))
 
 
 def _order_row(
@@ -339,33 +333,6 @@ def _order_row(
         order_json if order_json is not None else signed.to_json(),
         status, source, tif, now, now, o.taker.lower(),
     )  # fmt: skip
-
-
-def _pending_rows(db: sqlite3.Connection) -> list[Any]:
-    return db.execute(
-        "SELECT tx_hash, nonce, raw_tx, pairs, status FROM settlements"
-        " WHERE status='pending' ORDER BY nonce"
-    ).fetchall()
-
-
-def _settlements(rows: list[Any]) -> list[StoredSettlement]:
-    """The rows' settlements; a row that is not one (a damaged file's) is logged and left out
-    (review27: its pairs nested deep, or not pairs, stopped the node's start): its
-    transaction, if it landed, is the chain's to tell (the watcher applies its fills)."""
-    out: list[StoredSettlement] = []
-    for r in rows:
-        try:
-            pairs = [(a, b) for a, b in jsonio.stored(r[3], max_depth=2)]
-            out.append(StoredSettlement(r[0], int(r[1]), r[2], pairs, r[4]))
-        except (ValueError, TypeError) as e:
-            if len(_UNPARSEABLE) < 1024 and r[0] not in _UNPARSEABLE:  # (once a row: the
-                _UNPARSEABLE.add(r[0])  # web page reads the pending ones every few seconds)
-                log.warning("stored settlement %.80s cannot be parsed (skipped): %.200s", r[0], e)
-    return out
-
-
-_UNPARSEABLE: set[object] = set()
-"""Settlement rows said unparseable (``_settlements``)."""
 
 
 UPDATE_ORDER = "UPDATE orders SET status=?, filled=?, reason=?, updated_at=? WHERE hash=?"

@@ -11,6 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from sdex.keccak import keccak
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.reorgutil import reorg, settled
@@ -242,3 +243,103 @@ async def test_a_closed_stored_order_filled_not_as_written_is_not_listed(
         listed = {r["metaData"]["orderHash"]: r["metaData"] for r in page["records"]}
         assert listed[incoming.hash_hex]["filledMakerAmount"] == str(3000 * E6)
         assert resting.hash_hex not in listed, listed.get(resting.hash_hex)
+
+
+_RAW = "0x" + "ab" * 120
+"""A raw transaction's text (not one the chain takes) and its hash, as the node writes them."""
+_RAW_HASH = "0x" + keccak(bytes.fromhex(_RAW[2:])).hex()
+_PAIRS = json.dumps([["0x" + "11" * 32, "0x" + "22" * 32]])
+_SETTLEMENT_EDITS = {  # (tx_hash, nonce, raw_tx, pairs, status): none as the node writes
+    "sent, junk": ("junk", "x", "zz", "{{", "sent"),
+    "sent, else as written": (_RAW_HASH, 5, _RAW, _PAIRS, "sent"),
+    "pending, its hash not a hash": ("not a hash", 5, _RAW, _PAIRS, "pending"),
+    "pending, its hash not its transaction's": ("0x" + "12" * 32, 5, _RAW, _PAIRS, "pending"),
+    "pending, its nonce text": (_RAW_HASH, "abc", _RAW, _PAIRS, "pending"),
+    "pending, its raw transaction not hex": (_RAW_HASH, 5, "0xzz", _PAIRS, "pending"),
+    "pending, its pairs not pairs": (_RAW_HASH, 5, _RAW, '[["0x11"]]', "pending"),
+    "a status of 300 characters": (_RAW_HASH, 5, _RAW, _PAIRS, "s" * 300),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(_SETTLEMENT_EDITS))
+async def test_a_settlement_row_not_as_written_is_refused_at_load_and_logged_once(
+    chain: Chain, tmp_path: Path, edit: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A ``settlements`` row the node never writes (a status not its own, or a pending
+    row whose hash, nonce, raw transaction or pairs are not as written, its hash not its
+    transaction's): at the start that reads them, logged and marked ``refused`` (never read
+    again, never logged again), the node serving and settling. Before: a row edited to
+    ``sent`` stayed so, unlogged, for ever; a pending row's hash not a hash went to the
+    chain (``eth_getTransactionReceipt``), whose refusal stopped the node's start."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    async with running_node(cfg):
+        pass
+    with sqlite3.connect(cfg.db) as db:
+        db.execute("INSERT INTO settlements VALUES (?,?,?,?,?,0,0)", _SETTLEMENT_EDITS[edit])
+    tx_hash = str(_SETTLEMENT_EDITS[edit][0])
+    caplog.set_level("WARNING", logger="sdex.store")
+    async with running_node(cfg) as (_, api):
+        code, health = await api.get("/health")
+        assert code == 200, health
+        refused = [r for r in caplog.records if "refused" in r.getMessage()]
+        assert len(refused) == 1 and tx_hash[:40] in refused[0].getMessage(), caplog.text
+        resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
+        for s in (resting, incoming):
+            code, body = await api.post_order(s)
+            assert code == 201, body
+
+        async def both_filled() -> bool:  # (the settler is not wedged by the row)
+            return {await api.status(resting), await api.status(incoming)} == {"filled"}
+
+        await wait_for(both_filled)
+    with sqlite3.connect(cfg.db) as db:
+        (status,) = db.execute(
+            "SELECT status FROM settlements WHERE tx_hash=?", (tx_hash,)
+        ).fetchone()
+    assert status == "refused"
+    caplog.clear()
+    async with running_node(cfg) as (_, api):
+        code, _ = await api.get("/health")
+        assert code == 200
+    assert not [r for r in caplog.records if tx_hash[:40] in r.getMessage()], caplog.text
+
+
+async def test_a_closed_stored_order_under_another_orders_hash_is_not_listed(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A closed order is listed from its row (``sdex.node.pages.stored_text``): the row's
+    hash must be its order's (the JSON's EIP-712 hash). Before, a row given another order's
+    JSON (and taker) was listed as that order under the row's hash: a client shown an order
+    the node never held under that hash (``GET /v1/orders/{hash}`` already refused it)."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
+    other = c.sign(ask(c, ALICE, E18, 3500 * E6))  # (signed, never sent)
+    async with running_node(cfg) as (_, api):
+        for s in (resting, incoming):
+            code, body = await api.post_order(s)
+            assert code == 201, body
+
+        async def both_filled() -> bool:
+            return {await api.status(resting), await api.status(incoming)} == {"filled"}
+
+        await wait_for(both_filled)
+    with sqlite3.connect(cfg.db) as db:
+        db.execute(
+            "UPDATE orders SET order_json=? WHERE hash=?",
+            (json.dumps(other.to_json()), resting.hash_hex),
+        )
+    async with running_node(cfg) as (_, api):
+        for path in ("/v1/orders", f"/v1/orders?makerAddress={c.address(ALICE)}"):
+            code, text = await _text(api.session, api.base + path)
+            assert code == 200, text[:300]
+            page = _strict(text)
+            assert isinstance(page, dict)
+            listed = {r["metaData"]["orderHash"]: r["order"] for r in page["records"]}
+            assert listed.get(incoming.hash_hex) == incoming.to_json(), path
+            assert resting.hash_hex not in listed, (path, listed.get(resting.hash_hex))
+        code, _ = await api.get(f"/v1/orders/{resting.hash_hex}")
+        assert code == 404

@@ -14,6 +14,7 @@ from types import ModuleType
 
 import pytest
 
+from sdex import sqlwriter, storeschema
 from tests.test_http25_hash_prefix import H1, H2, H3, counts, row, rows
 from tests.test_http25_hash_prefix import db as db
 from tests.test_http25_hash_prefix import modes as modes
@@ -77,3 +78,34 @@ def test_the_candidate_keeps_insert_orders_rules(
     assert "hk" not in cols
     db.execute(modes.INSERT_ORDER, row(H1, 7))  # (held already: ignored)
     assert rows(db) == [(H3, 1, "filled"), (H2, 4, "open"), (H1, 6, "open")]
+
+
+def test_the_writers_multi_row_insert_takes_hk_rows(
+    modes: ModuleType, db: sqlite3.Connection
+) -> None:
+    """The writer inserts a group's rows in multi-row statements (``sqlwriter._insert_many``:
+    ``ORDER_VALUES`` repeated). In ``hash-key`` mode a row has 13 values (``hk`` last): the
+    statement's ``VALUES`` must be ``HK_INSERT``'s, or its assert fires (and the writer then
+    inserts each row alone: not what the mode means to measure); back in the schema's mode,
+    the statements cached for ``hk`` must not be used."""
+    switch(modes, db, "hk")
+    try:
+        modes.use_insert("hk")
+        db.execute("BEGIN")
+        sqlwriter._insert_chunks(db, [sqlwriter.serialised(row(h, s)) for h, s in
+                                      [(H1, 2), (H2, 3), (H3, 4), (H1, 5)]])  # fmt: skip
+        db.execute("COMMIT")
+        assert rows(db) == [(H1, 2, "open"), (H2, 3, "open"), (H3, 4, "open")]
+        keys = dict(db.execute("SELECT hash, hk FROM orders").fetchall())
+        assert keys == {h: modes.hash_key(h) for h in (H1, H2, H3)}
+        switch(modes, db, "unique")
+        modes.use_insert("unique")
+        db.execute("BEGIN")
+        sqlwriter._insert_chunks(db, [sqlwriter.serialised(row(H1, 6)), sqlwriter.serialised(
+            row("0x" + "cd" * 32, 7))])  # fmt: skip
+        db.execute("COMMIT")
+        assert [s for _, s, _ in rows(db)] == [2, 3, 4, 7]
+    finally:
+        modes.use_insert("unique")  # (the writer's module is shared by every test)
+    assert sqlwriter.INSERT_ORDER == storeschema.INSERT_ORDER
+    assert sqlwriter.ORDER_VALUES == storeschema.ORDER_VALUES

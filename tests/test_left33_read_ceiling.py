@@ -19,7 +19,7 @@ import pytest
 from sdex.httpkit import RateLimit
 from sdex.node.config import NodeConfig
 from sdex.node.main import read_bounds
-from sdex.node.readbudget import ReadCeiling
+from sdex.node.readbudget import ReadBudget, ReadCeiling
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_attack30_gas_gated_wallet import gas_gated_wallet
@@ -65,6 +65,17 @@ async def test_many_clients_together_meet_the_ceiling(chain: Chain, tmp_path: Pa
         second = contract_ask(c, honest_wallet)  # the peers' lane is spent now: not kept
         assert await node.submit_from_peer(dict(second.to_json()), peer) == "rejected"
         assert not node.refused(peer, second.hash_hex)
+        # /health says which lane the ceiling refused, and why (leftovers38: only the sum of
+        # every refusal, both lanes and both causes, was shown)
+        code, health = await api.get("/health")
+        assert code == 200, health
+        lanes = health["chainMirror"]["chainReadLanes"]
+        assert lanes["wallets"]["refusedByCeiling"] == 4, lanes  # (3 posts and the late one)
+        assert lanes["wallets"]["refusedBySender"] == 0, lanes
+        assert lanes["wallets"]["borrowed"] >= 1, lanes
+        assert lanes["peers"] == {
+            "read": 1, "borrowed": 0, "refusedBySender": 0, "refusedByCeiling": 1
+        }, lanes  # fmt: skip
 
 
 def test_a_lane_keeps_its_last_half_burst() -> None:
@@ -75,6 +86,24 @@ def test_a_lane_keeps_its_last_half_burst() -> None:
     assert sum(wallets() for _ in range(20)) == 4 + 2  # its own 4, then 2 of the peers' 4
     assert sum(peers() for _ in range(20)) == 2  # its kept half-burst
     assert not wallets() and not peers()
+
+
+def test_each_lanes_reads_and_refusals_are_counted() -> None:
+    """``ReadBudget.stats`` (``/health``'s ``chainMirror.chainReadLanes``): per lane, the
+    reads it took (and borrowed of them), the refusals of a sender's own budget and those of
+    the ceiling, apart."""
+    ceiling = ReadCeiling(RateLimit(rate=0.001, burst=8))
+    wallets = ReadBudget(RateLimit(rate=0.001, burst=100), ceiling, "wallets")
+    peers = ReadBudget(RateLimit(rate=0.001, burst=1), ceiling, "peers")
+    assert sum(wallets.take(f"10.0.0.{i}") for i in range(20)) == 6
+    assert wallets.stats() == {
+        "read": 6, "borrowed": 2, "refusedBySender": 0, "refusedByCeiling": 14
+    }  # fmt: skip
+    assert [peers.take(k) for k in ("a", "b", "a", "c", "d")] == [True, True, False, False, False]
+    assert peers.stats() == {"read": 2, "borrowed": 0, "refusedBySender": 1, "refusedByCeiling": 2}
+    alone = ReadBudget(RateLimit(rate=0.001, burst=1))  # (no ceiling: none refuses)
+    assert [alone.take("a"), alone.take("a")] == [True, False]
+    assert alone.stats() == {"read": 1, "borrowed": 0, "refusedBySender": 1, "refusedByCeiling": 0}
 
 
 def test_the_ceiling_is_an_option(tmp_path: Path) -> None:

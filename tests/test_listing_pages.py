@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,11 @@ from sdex.node.config import NodeConfig
 from sdex.node.core import Node
 from sdex.node.listings import LANE_PER_CLIENT, ListingLane
 from sdex.node.main import listing_bounds
-from sdex.order import SignedOrder
+from sdex.order import ZERO_ADDRESS, Order, SignedOrder, address_of, sign_order
+from sdex.orderparse import to_checksum
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.test_book import DOMAIN
 from tests.test_listing_budget import book_query, get, session_from
 from tests.test_mirror import synced
 
@@ -159,8 +162,18 @@ async def test_a_page_built_across_changes_lists_each_order_once(
 
 
 NAMED = "0x" + "7a" * 20
-GOOD_ORDER = json.dumps({"maker": "0x" + "11" * 20, "taker": NAMED.upper(), "makerAmount": "1000"})
-ROW = ("0x" + "ab" * 32, 7, GOOD_ORDER, "filled", "400", "chain", "api", 1.5, "gtc", "", NAMED)
+_KEY = bytes.fromhex("11" * 32)
+_SIGNED = sign_order(
+    Order(address_of(_KEY), NAMED, "0x" + "01" * 20, "0x" + "02" * 20, 1000, 3000,
+          ZERO_ADDRESS, 0, 2**40, 5),
+    DOMAIN, _KEY,
+)  # fmt: skip
+GOOD_ORDER = json.dumps({**_SIGNED.to_json(), "taker": to_checksum(NAMED)})
+"""A real order's text, its taker as a wallet may send it (checksummed: the row's is lower)."""
+OTHER_ORDER = json.dumps(
+    sign_order(replace(_SIGNED.order, salt=6), DOMAIN, _KEY).to_json()
+)  # (the same order but its salt: another hash, the same taker)
+ROW = (_SIGNED.hash_hex, 7, GOOD_ORDER, "filled", "400", "chain", "api", 1.5, "gtc", "", NAMED)
 
 
 @pytest.mark.parametrize(
@@ -179,6 +192,10 @@ ROW = ("0x" + "ab" * 32, 7, GOOD_ORDER, "filled", "400", "chain", "api", 1.5, "g
         (10, None),
         (2, json.dumps({"maker": "0x" + "11" * 20, "makerAmount": "1000"})),  # no taker
         (2, json.dumps({"taker": 7, "makerAmount": "1000"})),
+        (2, OTHER_ORDER),  # leftovers38: another order's (its hash not the row's)
+        (0, "0x" + "ab" * 32),  # the row's hash not its order's
+        (0, _SIGNED.hash_hex.upper()),
+        (0, None),
     ],
 )
 def test_a_stored_row_that_is_not_an_order_is_left_off_a_page(column: int, bad: object) -> None:
@@ -186,7 +203,7 @@ def test_a_stored_row_that_is_not_an_order_is_left_off_a_page(column: int, bad: 
     order object with a decimal ``makerAmount``, or whose status, filled amount or time
     cannot be read, is left off the page (logged once), never copied into the answer (the
     page would not be JSON). A good row gives the record its dict would encode to."""
-    good = pages.stored_text(ROW)
+    good = pages.stored_text(ROW, DOMAIN)
     assert good is not None
     assert json.loads(good) == {
         "order": json.loads(GOOD_ORDER),
@@ -198,7 +215,7 @@ def test_a_stored_row_that_is_not_an_order_is_left_off_a_page(column: int, bad: 
     }  # fmt: skip
     row = list(ROW)
     row[column] = bad
-    assert pages.stored_text(tuple(row)) is None
+    assert pages.stored_text(tuple(row), DOMAIN) is None
 
 
 async def test_every_listing_route_draws_on_one_budget(chain: Chain, tmp_path: Path) -> None:

@@ -145,8 +145,8 @@ def test_a_row_whose_taker_is_not_its_orders_is_not_trusted(tmp_path: Path, take
     with sqlite3.connect(path) as db:  # edited on disk: listed under another taker
         db.execute("UPDATE orders SET taker=? WHERE seq=1", (taker,))
         rows = db.execute(ORDER_SELECT + " ORDER BY seq").fetchall()
-    assert stored_text(rows[0]) is None  # (an evicted order's listing: left out)
-    assert stored_text(rows[1]) is not None
+    assert stored_text(rows[0], DOMAIN) is None  # (an evicted order's listing: left out)
+    assert stored_text(rows[1], DOMAIN) is not None
     store = Store(path, IDENTITY, DOMAIN)
     try:
         skipped: list[str] = []

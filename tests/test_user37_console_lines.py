@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 
+import pytest
 from rich.console import Console
 
 from sdex.client import NodeClient
-from sdex.console import WalletShell
-from tests.fakenode import KEY, FakeNode
+from sdex.console import WalletShell, run_console
+from tests.fakenode import KEY, FakeNode, closed_port, run_cli
 from tests.test_console import book_of, console, fake
 
 __all__ = ["fake"]  # (test_console's fake node fixture)
@@ -65,3 +67,41 @@ def test_at_a_terminal_an_error_has_no_prefix(fake: FakeNode) -> None:
     assert err.getvalue().splitlines() == [
         "unknown command 'get_orders': type help for the commands"
     ]
+
+
+def test_a_scripts_start_up_errors_say_no_line_ran(fake: FakeNode) -> None:
+    """Before any line of a script is read, the console's own start-up errors (its node
+    unreachable or not an SDEX node: exit 1; a pair the node does not list: exit 2) start
+    with "startup: " (leftovers38: they had no prefix while every later error named its
+    line, and exit 1 is also a script whose line failed: a script's reader could not tell
+    that none of its lines ran). Click's own errors of the command line (``Usage:``, exit 2,
+    as for every sdex command) keep click's shape."""
+    url = f"http://127.0.0.1:{closed_port()}"
+    r = run_cli("console", "--node", url, "--key", KEY.hex(), input="book\nquit\n")
+    assert r.exit_code == 1 and r.stdout == "", r.output
+    assert r.stderr.splitlines() == [
+        f"startup: error: cannot reach the node at {url}: [Errno 111] Connection refused; "
+        "is `sdex node` running on that port?"
+    ]
+    r = console(fake, "book", args=("--pair", "WETH/DAI"))
+    assert r.exit_code == 2 and fake.queries == [], r.output
+    assert r.stderr.splitlines() == [
+        "startup: error: --pair: the node does not list token DAI (it lists: USDC, WETH)"
+    ]
+
+
+def test_at_a_terminal_a_start_up_error_has_no_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A person at the prompt sees one red line, as ``sdex book`` prints it."""
+    url = f"http://127.0.0.1:{closed_port()}"
+    master, slave = os.openpty()
+    try:
+        with open(slave, closefd=False) as tty:
+            monkeypatch.setattr(sys, "stdin", tty)
+            err = io.StringIO()
+            code = run_console(url, KEY, "WETH/USDC", 100, out=Console(file=io.StringIO()),
+                               err=Console(file=err, width=200))  # fmt: skip
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert code == 1
+    assert err.getvalue().startswith(f"error: cannot reach the node at {url}:"), err.getvalue()

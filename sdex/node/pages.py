@@ -42,6 +42,7 @@ from sdex.node.core import Node
 from sdex.node.held import meta_text
 from sdex.node.listings import LANE_KEY, WALKED_PER_RECORD, listed
 from sdex.node.takers import offered
+from sdex.order import Domain, Order
 from sdex.store import StoreError
 from sdex.storepage import FILL_KEY, FILL_TAG, ORDER_KEY, Cursor, Page
 from sdex.storeread import UINT_TEXT
@@ -156,19 +157,23 @@ def order_text(node: Node) -> Callable[[tuple[Any, ...]], str | None]:
         if h in book:  # (read back meanwhile: the slow path, which looks at the book)
             rec_json = node.registry.json_of(h)
             return _ENCODE(rec_json) if rec_json is not None else None
-        return stored_text(row)
+        return stored_text(row, domain)
 
+    domain = node.domain
     return text
 
 
-def stored_text(row: tuple[Any, ...]) -> str | None:
+def stored_text(row: tuple[Any, ...], domain: Domain) -> str | None:
     """An evicted order's record text from its row, the order's text as stored (checked to be
-    an order object first); None (logged) for a row that is not one."""
+    an order object whose hash under ``domain`` is the row's first); None (logged) for a row
+    that is not one."""
     hash_hex, _, order_json, status, filled, reason, source, created, _, _, taker = row
     try:
         order = stored(order_json, ORDER_DEPTH)
         if not isinstance(order, dict):
             raise TypeError("not an object")
+        if not _hash_is(hash_hex, order_json, order, domain):  # (leftovers38)
+            raise ValueError("the row's hash is not its order's")
         maker_amount, at = int(order["makerAmount"]), float(created)
         named = order["taker"]  # (store37: ?takerAddress= lists by the row's column)
         if not isinstance(named, str) or taker != named.lower():
@@ -191,6 +196,30 @@ def stored_text(row: tuple[Any, ...]) -> str | None:
             log.warning("stored order %.80s cannot be listed (skipped): %.200s", hash_hex, e)
         return None
     return f'{{"order": {order_json}, "metaData": {meta}}}'
+
+
+MAX_HASHED = 2048
+"""Rows whose order text was found to hash to the row's hash, remembered (``_hash_is``)."""
+_HASHED: dict[str, tuple[Domain, object]] = {}
+
+
+def _hash_is(hash_hex: object, text: object, order: dict[str, Any], domain: Domain) -> bool:
+    """Whether ``order`` (``text`` parsed) hashes to ``hash_hex`` under ``domain``: its
+    EIP-712 hash computed (~6 us: as much again as the rest of a row's record), or the same
+    text already found to (the last ``MAX_HASHED`` rows, forgotten all at once when full: a
+    walk of many pages lists each row once). Before (leftovers38), a row given another
+    order's JSON was listed as that order under the row's hash."""
+    if type(hash_hex) is not str:
+        return False
+    known = _HASHED.get(hash_hex)
+    if known is not None and known[0] is domain and known[1] == text:
+        return True
+    if "0x" + domain.order_hash(Order.from_json(order)).hex() != hash_hex:
+        return False
+    if len(_HASHED) >= MAX_HASHED:
+        _HASHED.clear()
+    _HASHED[hash_hex] = (domain, text)
+    return True
 
 
 async def orders_page(

@@ -64,6 +64,10 @@ class ReadCeiling:
         self.burst = max(1.0, limit.burst / len(LANES))
         now = time.monotonic()
         self._held = {lane: (self.burst, now) for lane in LANES}
+        self.borrowed = dict.fromkeys(LANES, 0)
+        """Reads each lane took from the other's tokens."""
+        self.refused = dict.fromkeys(LANES, 0)
+        """Reads each lane was refused (neither its tokens nor the other's to spare)."""
 
     def _tokens(self, lane: str, now: float) -> float:
         held, at = self._held[lane]
@@ -78,8 +82,10 @@ class ReadCeiling:
             own -= 1.0
         elif spare >= 1.0 + self.burst / 2:  # (the other's last half-burst stays its own)
             spare -= 1.0
+            self.borrowed[lane] += 1
         else:
             self._held[lane], self._held[other] = (own, now), (spare, now)
+            self.refused[lane] += 1
             return False
         self._held[lane], self._held[other] = (own, now), (spare, now)
         return True
@@ -99,8 +105,14 @@ class ReadBudget:
     ) -> None:
         self._buckets = NetworkLimiter(limit, WIDER_READS)
         self.rate = limit.rate
+        self._lane = lane
+        self._ceilings = ceiling
         self._ceiling = None if ceiling is None else ceiling.lane(lane)
         self._ceiling_rate = math.inf if ceiling is None else ceiling.rate
+        self.read = 0
+        """Reads taken (a sender's token and the ceiling's lane's)."""
+        self.refused_by_sender = 0
+        """Reads refused by a sender's own budget (its client address, network or key)."""
 
     def take(self, sender: str) -> bool:
         """One read for ``sender`` (a peer's key, or strangers'), if its bucket holds a token
@@ -122,11 +134,27 @@ class ReadBudget:
         """A token of ``client``'s in ``buckets`` and one of the ceiling's lane, or none (the
         client's given back when the ceiling refuses)."""
         if not buckets.take(client)[0]:
+            self.refused_by_sender += 1
             return False
         if self._ceiling is None or self._ceiling():
+            self.read += 1
             return True
         buckets.give_back(client, 1.0)
         return False
+
+    def stats(self) -> dict[str, int]:
+        """``/health``'s counters of this budget's lane (leftovers38: only the sum of every
+        refusal, both lanes and both causes, was shown: ``ordersThrottled``): the reads it
+        took of the ceiling and how many of them it borrowed from the other lane, the reads
+        refused by a sender's own budget and those refused by the ceiling's lane."""
+        c = self._ceilings
+        lane = self._lane
+        return {
+            "read": self.read,
+            "borrowed": c.borrowed[lane] if c is not None else 0,
+            "refusedBySender": self.refused_by_sender,
+            "refusedByCeiling": c.refused[lane] if c is not None else 0,
+        }
 
     def headers(self) -> dict[str, str]:
         """A refused sender's ``Retry-After``: seconds until its next token at most."""

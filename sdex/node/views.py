@@ -151,6 +151,11 @@ class NodeViews(NodeState):
             "ordersFromMirror": checked - read - self.intake.throttled - self.peer_intake.throttled,
             # orders that needed a read their sender's budget refused (``sdex.node.readbudget``)
             "ordersThrottled": self.intake.throttled + self.peer_intake.throttled,
+            # ... by lane of the node-wide ceiling (``--chain-read-total``) and by cause
+            "chainReadLanes": {
+                "wallets": self.read_budget.stats(),
+                "peers": self.peer_read_budget.stats(),
+            },
             "intakeChainCalls": self.batcher.calls + self.peer_batcher.calls,
             "signatures": {  # ECDSA recoveries: on the worker thread in batches, or alone
                 "batches": self.intake.ecdsa.batches + self.peer_intake.ecdsa.batches,
