@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -306,6 +307,7 @@ def test_the_cursor_bench_runs_on_a_store_with_fewer_open_pages_than_its_walk(
     run = subprocess.run(
         [sys.executable, "bench/listing_cursor.py", str(orders), "1"],
         cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},  # (as `make test` runs: no PYTHONPATH)
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     walks = json.loads(run.stdout)["walk_status_open_one_close_a_page"]
