@@ -135,6 +135,8 @@ class EcdsaBatcher:
         hand-over, and come back in ``parts``)."""
         self.checked = 0
         """Orders checked on the worker thread."""
+        self.handovers = 0
+        """Batches handed to the worker thread (one a busy turn; each wakes it)."""
         self.inline = 0
         """Orders checked alone, on the loop."""
         self.shared = 0
@@ -214,6 +216,7 @@ class EcdsaBatcher:
             return
         self.batches += len(parts(len(pending), self.chunk))
         self.checked += len(pending)
+        self.handovers += 1
         _WORKER.put(loop, pending, self.chunk)
 
 

@@ -154,6 +154,7 @@ class NodeViews(NodeState):
             "intakeChainCalls": self.batcher.calls + self.peer_batcher.calls,
             "signatures": {  # ECDSA recoveries: on the worker thread in batches, or alone
                 "batches": self.intake.ecdsa.batches + self.peer_intake.ecdsa.batches,
+                "handovers": self.intake.ecdsa.handovers + self.peer_intake.ecdsa.handovers,
                 "inThreads": self.intake.ecdsa.checked + self.peer_intake.ecdsa.checked,
                 "onLoop": self.intake.ecdsa.inline + self.peer_intake.ecdsa.inline,
             },
