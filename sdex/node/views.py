@@ -157,6 +157,8 @@ class NodeViews(NodeState):
                 "handovers": self.intake.ecdsa.handovers + self.peer_intake.ecdsa.handovers,
                 "inThreads": self.intake.ecdsa.checked + self.peer_intake.ecdsa.checked,
                 "onLoop": self.intake.ecdsa.inline + self.peer_intake.ecdsa.inline,
+                # of those, recovered on the loop because no core was spare for the thread
+                "crowded": self.intake.ecdsa.crowded + self.peer_intake.ecdsa.crowded,
             },
             "chainCalls": calls,
             "chainCallsByMethod": dict(self.rpc.calls + self.watch_rpc.calls),
