@@ -842,6 +842,24 @@ def analyse(
             for a, b in zip(h0, h1, strict=True)
         )
 
+    def sub_delta(path: tuple[str, ...]) -> int | None:
+        """A nested counter's sum of differences (None: a node that does not report it)."""
+
+        def at(h: dict[str, Any]) -> int | None:
+            v: Any = h
+            for k in path:
+                v = v.get(k) if isinstance(v, dict) else None
+            return v if isinstance(v, int) else None
+
+        pairs = [(at(a), at(b)) for a, b in zip(h0, h1, strict=True)]
+        if any(x is None or y is None for x, y in pairs):
+            return None
+        return sum(y - x for x, y in pairs)  # type: ignore[operator]
+
+    def per_order_node(path: tuple[str, ...], digits: int = 3) -> float | None:
+        d = sub_delta(path)
+        return None if d is None else round(d / per, digits)
+
     def peer_delta(key: str) -> int:
         return sum(
             sum(p[key] for p in b["gossip"]["peers"]) - sum(p[key] for p in a["gossip"]["peers"])
@@ -944,6 +962,15 @@ def analyse(
             "void_timers": round(delta("voidTimers") / per, 3),
             "store_commits": round(store_delta("commits") / per, 3),
             "store_jobs": round(store_delta("jobs") / per, 3),
+            # wake-ups: the loop's turns (those woken by a socket or a thread's hand-back;
+            # those that slept first), and hand-overs to the ECDSA and store threads
+            "loop_turns": per_order_node(("gossip", "loopTurns", "turns")),
+            "loop_turns_woken": per_order_node(("gossip", "loopTurns", "woken")),
+            "loop_turns_slept": per_order_node(("gossip", "loopTurns", "slept")),
+            "ecdsa_handovers": per_order_node(("chainMirror", "signatures", "handovers")),
+            "ecdsa_deliveries": per_order_node(("chainMirror", "signatures", "batches")),
+            "ecdsa_on_loop": per_order_node(("chainMirror", "signatures", "onLoop")),
+            "store_handovers": per_order_node(("store", "handovers")),
         },
         "gossip_totals": {
             "order_copies_sent": copies,

@@ -86,6 +86,8 @@ class Writer:
         self.jobs = 0
         self.commits = 0
         self.largest = 0
+        self.handovers = 0
+        """Lists of jobs put on the thread's queue (each may wake it)."""
         self._queue: queue.SimpleQueue[list[Job] | None] = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
@@ -112,6 +114,7 @@ class Writer:
                 raise StoreError("the store is closed")
             self._hand_over()  # what the loop queued first goes first
             self._queue.put([(fn, None, fut, None)])
+            self.handovers += 1
             if urgent:
                 self._urgent.set()
         return fut
@@ -158,6 +161,7 @@ class Writer:
         if self._batch:
             batch, self._batch = self._batch, []
             self._queue.put(batch)
+            self.handovers += 1
 
     def close(self, timeout: float | None = None) -> None:
         """Commit what is queued, stop the thread, close the database; past ``timeout``

@@ -196,6 +196,7 @@ class Store(ChainStore, UndoneStore):
         return {
             "jobs": w.jobs,
             "commits": w.commits,
+            "handovers": w.handovers,
             "largestGroup": w.largest,
             "unparseableRows": self.unparseable_count,
             "unparseableClosed": self.unparseable_closed,

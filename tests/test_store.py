@@ -124,6 +124,7 @@ async def test_rows_nobody_waits_for_join_a_later_group(
     monkeypatch.setattr(sdex.sqlwriter, "LAZY_HANDOVER", 1.0)
     store = Store(tmp_path / "s.db", IDENTITY, DOMAIN)
     jobs0, commits0 = store.stats()["jobs"], store.stats()["commits"]
+    handovers0 = store.stats()["handovers"]
     for i in range(3):
         store.add_order_async(_order(i), i + 1, "open", "peer:x", waited=False)
     await asyncio.sleep(0)  # a loop turn: nothing was handed to the thread yet
@@ -135,6 +136,7 @@ async def test_rows_nobody_waits_for_join_a_later_group(
 
     await asyncio.wait_for(committed(jobs0 + 3), 10)
     assert store.stats()["commits"] == commits0 + 1
+    assert store.stats()["handovers"] == handovers0 + 1  # three rows, one wake of the thread
     # a row someone waits for goes at the end of the turn, and takes the lazy ones along
     for i in (3, 4):
         store.add_order_async(_order(i), i + 1, "open", "peer:x", waited=False)
@@ -142,6 +144,7 @@ async def test_rows_nobody_waits_for_join_a_later_group(
     assert waited is not None
     await asyncio.wait_for(waited, 10)
     assert (store.stats()["jobs"], store.stats()["commits"]) == (jobs0 + 6, commits0 + 2)
+    assert store.stats()["handovers"] == handovers0 + 2
     assert store.next_seq() == 7
     # a lazy row SQLite refuses is logged by the writer (nobody waits for it), alone
     with caplog.at_level(logging.ERROR, logger="sdex.store"):

@@ -37,7 +37,7 @@ from sdex.gossip.ports import NodePort
 from sdex.gossip.refusals import RefusalGate
 from sdex.gossip.stream import StreamDown, cancel_all
 from sdex.gossip.streams import Streams
-from sdex.gossip.timing import GC_PAUSES, CheckTiming, PushTiming, thread_cpu
+from sdex.gossip.timing import GC_PAUSES, LOOP_TURNS, CheckTiming, PushTiming, thread_cpu
 
 __all__ = ["Gossip", "GossipConfig"]
 
@@ -110,6 +110,7 @@ class Gossip:
         if self.streams is not None:
             self.streams.session = self._session
         self._running = True
+        LOOP_TURNS.install(asyncio.get_running_loop())
         self._run(self.core.start())
 
     async def stop(self) -> None:
@@ -403,7 +404,8 @@ class Gossip:
     def stats(self) -> dict[str, object]:
         streams = self.streams.stats() if self.streams is not None else {}
         timing = {"checkTiming": self.check_timing.to_json(), "gc": GC_PAUSES.to_json(),
-                  "pushTiming": self.push_timing.to_json(), "threadCpu": thread_cpu()}  # fmt: skip
+                  "pushTiming": self.push_timing.to_json(), "threadCpu": thread_cpu(),
+                  "loopTurns": LOOP_TURNS.to_json()}  # fmt: skip
         groups = {"intakeGroups": self.checks.groups, "intakeMerged": self.checks.merged}
         return {**self.core.stats(), "messagesSent": self.messages_sent, **streams, **timing,
                 **groups, "timerWakeups": self.timer_wakeups,

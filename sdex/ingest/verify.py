@@ -37,6 +37,7 @@ from sdex.chain import Exchange, OrderState
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.rpc import quantity
 from sdex.errors import RpcError
+from sdex.ingest.cores import SpareCore
 from sdex.ingest.ecrecover import signer_of
 from sdex.ingest.states import StateBatcher
 from sdex.mirror import Mirror
@@ -123,18 +124,31 @@ def _deliver(batch: Batch, results: list[bool | None]) -> None:
 class EcdsaBatcher:
     """Batches one intake's signature checks (one event loop's) for the worker thread."""
 
-    def __init__(self, max_batch: int = 256, chunk: int = 8, thread_min: int = 4) -> None:
+    def __init__(
+        self,
+        max_batch: int = 256,
+        chunk: int = 8,
+        thread_min: int = 4,
+        spare_core: SpareCore | None = None,
+    ) -> None:
         self.max_batch = max_batch
         self.chunk = chunk
         self.thread_min = thread_min
         """Fewer orders than this in a turn are recovered on the loop: waking the thread
         and the loop again costs about one recovery (30-55 us of CPU, measured)."""
+        self.spare_core = spare_core or SpareCore()
+        """Whether the worker would run beside the loop (``sdex.ingest.cores``): while the
+        machine's cores are all taken, a turn's orders are recovered on the loop."""
+        self.crowded = 0
+        """Orders recovered on the loop because no core was spare (counted in ``inline``)."""
         self._pending: Batch = []
         self.batches = 0
         """Parts recovered and delivered by the worker thread (a turn's orders go in one
         hand-over, and come back in ``parts``)."""
         self.checked = 0
         """Orders checked on the worker thread."""
+        self.handovers = 0
+        """Batches handed to the worker thread (one a busy turn; each wakes it)."""
         self.inline = 0
         """Orders checked alone, on the loop."""
         self.shared = 0
@@ -205,15 +219,18 @@ class EcdsaBatcher:
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
         """In chunks: the first ones come back (and go on) while the rest are recovered.
         A few orders (fewer than ``thread_min``) are recovered here, on the loop: waking a
-        thread costs about as much CPU as one recovery, and on a busy machine (every
-        core taken) there is nothing to overlap them with."""
+        thread costs about as much CPU as one recovery; and so are all of them while every
+        core is taken (``spare_core``): there is nothing to overlap them with."""
         pending, self._pending = self._pending, []
-        if len(pending) < self.thread_min:
+        few = len(pending) < self.thread_min
+        if few or not self.spare_core.spare():  # (a few: the clock and file left unread)
             self.inline += len(pending)
+            self.crowded += 0 if few else len(pending)
             _deliver(pending, [ecdsa_ok(signed) for signed, _ in pending])
             return
         self.batches += len(parts(len(pending), self.chunk))
         self.checked += len(pending)
+        self.handovers += 1
         _WORKER.put(loop, pending, self.chunk)
 
 

@@ -159,8 +159,11 @@ class NodeViews(NodeState):
             "intakeChainCalls": self.batcher.calls + self.peer_batcher.calls,
             "signatures": {  # ECDSA recoveries: on the worker thread in batches, or alone
                 "batches": self.intake.ecdsa.batches + self.peer_intake.ecdsa.batches,
+                "handovers": self.intake.ecdsa.handovers + self.peer_intake.ecdsa.handovers,
                 "inThreads": self.intake.ecdsa.checked + self.peer_intake.ecdsa.checked,
                 "onLoop": self.intake.ecdsa.inline + self.peer_intake.ecdsa.inline,
+                # of those, recovered on the loop because no core was spare for the thread
+                "crowded": self.intake.ecdsa.crowded + self.peer_intake.ecdsa.crowded,
             },
             "chainCalls": calls,
             "chainCallsByMethod": dict(self.rpc.calls + self.watch_rpc.calls),
