@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Iterable
 
 from sdex.chain import Receipt
@@ -78,7 +77,7 @@ class NodePeering(NodeSettlement):
         bootstrap peer (``take_cancelled``): without them it never heard of the order nor of
         its cancel, and anyone could post the order to it and trade it (attack38)."""
         rows, nxt = await self.store.orders_after([OrderStatus.CANCELLED], None, after, limit)
-        now = time.time()
+        now = self.now()
         out = [
             {**s.signed.to_json(), "cancelSignature": "0x" + s.cancel_signature.hex()}
             for s in rows
@@ -120,7 +119,7 @@ class NodePeering(NodeSettlement):
             if self.gossip is not None:
                 self.gossip.penalize(peer)
             return False
-        if signed.order.expiry <= time.time():
+        if signed.order.expiry <= self.now():
             return False  # (expired: nothing to protect)
         self._seq += 1
         source = f"peer:{peer}"
