@@ -63,6 +63,7 @@ class FlowCore(Protocol):
     mesh: dict[str, None]
     max_orders: int
     pulled: int
+    cancels_loaded: bool
     clock: Callable[[], float]
 
     def shared_urls(self) -> list[str]: ...
@@ -112,6 +113,7 @@ def snapshot(core: FlowCore, peer: Peer) -> Flow:
     (bounded; see the module's docstring)."""
     deadline = core.clock() + core.config.snapshot_seconds
     yield from cancelled(core, peer, deadline)
+    core.cancels_loaded = True
     cfg = core.config
     after = 0
     for _ in range(core.max_orders // min(cfg.snapshot_page, ORDERS_PER_ANSWER) + 2):
