@@ -78,6 +78,14 @@ class MemoryNode(Book):
     def cancel_notice(self, notice: object, peer: str) -> Notice:
         return Notice(200, {"applied": True})
 
+    async def cancelled_page(
+        self, after: int, limit: int, max_bytes: int
+    ) -> tuple[list[dict[str, str]], int]:
+        return [], after  # (no soft cancels held in memory)
+
+    def take_cancelled(self, notice: object, peer: str) -> bool:
+        return False
+
     async def settlement_notice(self, tx_hash: str) -> bool:
         return False
 

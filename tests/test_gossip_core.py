@@ -559,8 +559,15 @@ def test_honest_new_orders_earn_a_point() -> None:
 # ---- anti-entropy and bootstrap: bounded ---------------------------------------------------
 
 
+def boot_snapshot(core: GossipCore) -> Call:
+    """The bootstrap's first open-orders page, asked once the peer's (empty) page of
+    soft-cancelled orders came back (attack38: those come first)."""
+    cancelled = only(core.start(), "cancelled")
+    return only(ok(core, cancelled, {"orders": [], "next": 0}), "snapshot")
+
+
 def start_ae(core: GossipCore, clock: Clock) -> Call:
-    snap = only(core.start(), "snapshot")  # bootstrap from the one peer first
+    snap = boot_snapshot(core)  # bootstrap from the one peer first
     ok(core, snap, {"orders": [], "next": 0})
     clock.t = core.next_ae
     return only(core.tick(), "digest")
@@ -663,7 +670,7 @@ def test_a_pulled_cancel_proof_is_delivered_to_the_node() -> None:
 def test_snapshot_paging_stops_on_a_cursor_that_does_not_grow_or_an_oversized_page() -> None:
     for next_cursor, page, penalized in [(0, [order(1)], False), (5, [order(1)] * 3, True)]:
         core, _ = make(peers=1, snapshot_page=2)
-        snap = only(core.start(), "snapshot")
+        snap = boot_snapshot(core)
         assert snap.params == {"after": "0", "limit": "2"}
         actions = ok(core, snap, {"orders": page, "next": next_cursor})
         if penalized:
@@ -674,6 +681,29 @@ def test_snapshot_paging_stops_on_a_cursor_that_does_not_grow_or_an_oversized_pa
         core.judge(check.id, ["accepted"])
         assert calls(core.checked(check.id)) == []  # cursor 0 <= 0: done
         assert core.bootstrapped and core.pulled == 1
+
+
+def test_bootstrap_takes_the_peers_cancelled_orders_first_then_its_open_orders() -> None:
+    """attack38: each soft-cancelled entry goes to the node (``Deliver`` "cancelled"), paged
+    by a cursor that must grow; an oversized page costs the peer; a failed call (a node
+    without the route: 404) or the last page goes on to the open orders."""
+    gone = {**order(1), "cancelSignature": "0x01"}
+    core, _ = make(peers=1, snapshot_page=2)
+    first = only(core.start(), "cancelled")
+    assert (first.path, first.params) == ("/p2p/cancelled", {"after": "0", "limit": "2"})
+    actions = ok(core, first, {"orders": [gone], "next": 7})
+    assert Deliver(peer_id(1), "cancelled", gone) in actions
+    second = only(actions, "cancelled")
+    assert second.params == {"after": "7", "limit": "2"}
+    snap = only(ok(core, second, {"orders": [], "next": 7}), "snapshot")  # cursor stayed
+    assert snap.params == {"after": "0", "limit": "2"}
+    for answer, penalized in [(None, False), ({"orders": [gone] * 3, "next": 9}, True)]:
+        core, _ = make(peers=1, snapshot_page=2)
+        call = only(core.start(), "cancelled")
+        actions = core.answered(call.id, None if answer is None else Reply(200, peer_id(1), answer))
+        assert (Scored(peer_id(1), -INVALID_PENALTY) in actions) is penalized
+        assert not any(isinstance(a, Deliver) for a in actions)
+        only(actions, "snapshot")
 
 
 def test_notices_go_to_every_live_peer_one_at_a_time() -> None:

@@ -99,6 +99,9 @@ class GossipCore(Pushing):
         self.mesh: dict[str, None] = {}  # ids of the peers this node pushes to (ordered set)
         self.links_blocked: set[str] = set()  # URLs it pretends it cannot reach (partitions)
         self.bootstrapped = False
+        self.cancels_loaded = False
+        """The bootstrap took its peer's soft-cancelled orders (``flows.cancelled``), or
+        ended without a peer: a (re)started node takes wallets' orders from then on."""
         self.orders_sent = 0
         self.pulled = 0
         self._heard = Heard()
@@ -352,7 +355,7 @@ class GossipCore(Pushing):
         self._booted()
 
     def _booted(self) -> None:
-        self.bootstrapped = True
+        self.bootstrapped = self.cancels_loaded = True
         self.next_ae = min(self.next_ae, self.clock() + self._jitter(self.config.ae_interval))
 
     def _ae_done(self) -> None:

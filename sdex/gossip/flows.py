@@ -63,6 +63,7 @@ class FlowCore(Protocol):
     mesh: dict[str, None]
     max_orders: int
     pulled: int
+    cancels_loaded: bool
     clock: Callable[[], float]
 
     def shared_urls(self) -> list[str]: ...
@@ -108,10 +109,13 @@ def dial(core: FlowCore, url: str, graft: bool) -> Flow:
 
 
 def snapshot(core: FlowCore, peer: Peer) -> Flow:
-    """Page through ``peer``'s open orders (bounded; see the module's docstring)."""
+    """Page through ``peer``'s soft-cancelled orders (``cancelled``), then its open orders
+    (bounded; see the module's docstring)."""
+    deadline = core.clock() + core.config.snapshot_seconds
+    yield from cancelled(core, peer, deadline)
+    core.cancels_loaded = True
     cfg = core.config
     after = 0
-    deadline = core.clock() + cfg.snapshot_seconds
     for _ in range(core.max_orders // min(cfg.snapshot_page, ORDERS_PER_ANSWER) + 2):
         if core.clock() > deadline or core.peers.is_banned(peer.key):
             return
@@ -131,6 +135,31 @@ def snapshot(core: FlowCore, peer: Peer) -> Flow:
             return
         if counts["accepted"] == 0 and counts["known"] == 0:
             return  # a page with nothing usable: stop asking this peer
+        after = nxt
+
+
+def cancelled(core: FlowCore, peer: Peer, deadline: float) -> Flow:
+    """Page through ``peer``'s soft-cancelled, unexpired orders, each handed to the node with
+    its maker's signed cancel (``Deliver`` "cancelled"): a node that joins after a cancel
+    holds the order cancelled, as its peers do, before anyone can post it here (attack38).
+    Bounded as the open orders' pages are; first, so a copy posted meanwhile finds it."""
+    cfg = core.config
+    after = 0
+    for _ in range(core.max_orders // min(cfg.snapshot_page, ORDERS_PER_ANSWER) + 2):
+        if core.clock() > deadline or core.peers.is_banned(peer.key):
+            return
+        params = {"after": str(after), "limit": str(cfg.snapshot_page)}
+        page = yield core.call(peer, "cancelled", "GET", "/p2p/cancelled", params=params)
+        if page is None:
+            return
+        entries, nxt = page.get("orders", []), page.get("next")
+        if not isinstance(entries, list) or len(entries) > cfg.snapshot_page:
+            core.penalize_later(peer.key)  # more than we asked for: no honest node does
+            return
+        for entry in entries:
+            core.deliver(peer.key, "cancelled", entry)
+        if not isinstance(nxt, int) or isinstance(nxt, bool) or nxt <= after:
+            return
         after = nxt
 
 

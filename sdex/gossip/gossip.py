@@ -234,6 +234,8 @@ class Gossip:
                     self._spawn(self._call(a), f"gossip-{a.kind}")
             elif isinstance(a, Check):
                 self._spawn(self._check(a), "gossip-check")
+            elif isinstance(a, Deliver) and a.kind == "cancelled":
+                self.node.take_cancelled(a.notice, a.sender)
             elif isinstance(a, Deliver):
                 self.node.cancel_notice(a.notice, a.sender)
             elif isinstance(a, Scored) and a.banned:

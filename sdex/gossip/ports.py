@@ -69,4 +69,16 @@ class NodePort(OrderView, Protocol):
 
     def cancel_notice(self, notice: object, peer: str) -> NoticeResult: ...
 
+    async def cancelled_page(
+        self, after: int, limit: int, max_bytes: int
+    ) -> tuple[list[dict[str, str]], int]:
+        """Soft-cancelled, unexpired orders with arrival sequence > ``after``, each its JSON
+        and ``cancelSignature`` (the maker's signed cancel), paged as ``snapshot_page``."""
+        ...
+
+    def take_cancelled(self, notice: object, peer: str) -> bool:
+        """One of a peer's ``cancelled_page`` entries: held as cancelled if both signatures
+        are its maker's (else the peer pays)."""
+        ...
+
     async def settlement_notice(self, tx_hash: str) -> bool: ...

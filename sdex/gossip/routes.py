@@ -269,6 +269,15 @@ async def get_snapshot(gossip: Gossip, q: Asked) -> object:
     return {"orders": orders, "next": nxt}
 
 
+async def get_cancelled(gossip: Gossip, q: Asked) -> object:
+    """A page of the orders soft-cancelled here (each with its maker's signed cancel): a
+    node bootstrapping from us learns the cancels of orders it never held (attack38)."""
+    after = _int(q.query.get("after", "0"), "after", 0, 2**62)
+    limit = _int(q.query.get("limit", "500"), "limit", 1, MAX_BATCH)
+    orders, nxt = await gossip.node.cancelled_page(after, limit, ANSWER_ROOM)
+    return {"orders": orders, "next": nxt}
+
+
 async def get_digest(gossip: Gossip, q: Asked) -> object:
     return {"buckets": gossip.node.digest()}
 
@@ -332,6 +341,7 @@ async def post_settlement(gossip: Gossip, q: Asked) -> object:
 ROUTES: list[tuple[str, str, Route, int]] = [
     ("POST", "/orders", post_orders, MAX_P2P_BODY),
     ("GET", "/snapshot", get_snapshot, MAX_SMALL_BODY),
+    ("GET", "/cancelled", get_cancelled, MAX_SMALL_BODY),
     ("GET", "/digest", get_digest, MAX_SMALL_BODY),
     ("POST", "/hashes", post_hashes, MAX_SMALL_BODY),
     ("POST", "/fetch", post_fetch, MAX_P2P_BODY),

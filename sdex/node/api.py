@@ -305,7 +305,7 @@ def _route_name(request: web.Request) -> str:
 def guard_for(node: Node, metrics: Metrics, limiter: NetworkLimiter) -> Middleware:
     """The node's ``guard`` middleware: rate limit, SRA error bodies for every 4xx, metrics;
     no 5xx for bad input. What it reads of the app is looked up once, here."""
-    started = node.started
+    started, peers = node.started, node.serving_peers
     ready = False  # (``started`` is set once, when the stored orders are back, and stays)
     take, done = limiter.take, metrics.request_done
     perf_counter = time.perf_counter
@@ -319,7 +319,7 @@ def guard_for(node: Node, metrics: Metrics, limiter: NetworkLimiter) -> Middlewa
         path = request.path
         if not ready and path != "/health":
             ready = started.is_set()
-            if not ready:
+            if not ready and not (path.startswith("/p2p/") and peers.is_set()):
                 # still loading the stored orders (``sdex.node.main.serve``): no answer from
                 # a half-loaded book, no order taken before the stored ones are back
                 resp: web.StreamResponse = ApiError(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from sdex.book import OrderBook
 from sdex.chain import Sender
@@ -40,6 +41,11 @@ from sdex.order import Domain
 from sdex.settlement import Settler
 from sdex.store import ChainIdentity, Store
 from sdex.watch import Watcher
+
+CANCELS_WAIT = 3.0
+"""Seconds a (re)started node waits, before it takes wallets' orders, for its bootstrap peer's
+soft-cancelled orders (``flows.cancelled``; peers are served meanwhile): one that was down
+during a cancel, or joins after it, matched the order before it heard (attack38)."""
 
 log = logging.getLogger("sdex.node")
 __all__ = ["OPEN_STATUSES", "Node", "Record", "SubmitResult"]
@@ -167,7 +173,9 @@ class Node(NodePeering):
         ]
         self._uncross()
         assert self.gossip is not None  # (made by prepare)
+        self.serving_peers.set()  # (a seed dials our URL back while we wait below)
         await self.gossip.start()
+        await self._cancels_loaded(CANCELS_WAIT)
         self.started.set()
         log.info(
             "node ready: %d open orders loaded, %d of them read from the chain (%s)",
@@ -175,6 +183,16 @@ class Node(NodePeering):
             self.reloaded_from_chain,
             cfg.db,
         )
+
+    async def _cancels_loaded(self, bound: float) -> None:
+        """Until the bootstrap took its peer's soft-cancelled orders, at most ``bound`` s
+        (a seed that hangs: the node serves, as before, and anti-entropy tells it later)."""
+        assert self.gossip is not None
+        core, until = self.gossip.core, time.monotonic() + bound
+        while not core.cancels_loaded and time.monotonic() < until:
+            await asyncio.sleep(0.01)
+        if not core.cancels_loaded:
+            log.warning("no peer's soft cancels within %g s: serving without them", bound)
 
     async def close_clients(self) -> None:
         """Close what ``prepare`` opened (the chain clients, the settlement thread, the

@@ -10,12 +10,13 @@ from collections.abc import Iterable
 from sdex.chain import Receipt
 from sdex.errors import OrderParseError, SignatureError
 from sdex.gossip.payload import fits
-from sdex.model import OPEN_STATUSES, FillEvent, field_error_body
+from sdex.matching.match import TimeInForce
+from sdex.model import OPEN_STATUSES, FillEvent, OrderStatus, field_error_body
 from sdex.node.held import hash_of
-from sdex.node.records import SubmitResult
+from sdex.node.records import Record, SubmitResult
 from sdex.node.settle import NodeSettlement
 from sdex.node.views import _stored_fills
-from sdex.order import parse_hex_bytes
+from sdex.order import SignedOrder, parse_hex_bytes, recover_signer, validity_errors
 
 log = logging.getLogger("sdex.node")
 
@@ -66,6 +67,71 @@ class NodePeering(NodeSettlement):
                 sigs = {}
             out += [{"orderHash": h, "signature": sigs[h]} for h in maybe if h in sigs]
         return out
+
+    async def cancelled_page(
+        self, after: int, limit: int, max_bytes: int
+    ) -> tuple[list[dict[str, str]], int]:
+        """Orders soft-cancelled here and not yet expired, with arrival sequence > ``after``,
+        each with its maker's signed cancel (its JSON and ``cancelSignature``), as many as fit in
+        ``max_bytes``; and the next cursor. A node that joins later takes them from its
+        bootstrap peer (``take_cancelled``): without them it never heard of the order nor of
+        its cancel, and anyone could post the order to it and trade it (attack38)."""
+        rows, nxt = await self.store.orders_after([OrderStatus.CANCELLED], None, after, limit)
+        now = self.now()
+        out = [
+            {**s.signed.to_json(), "cancelSignature": "0x" + s.cancel_signature.hex()}
+            for s in rows
+            if s.cancel_signature is not None and s.signed.order.expiry > now
+        ]
+        return out[: fits(out, max_bytes)], nxt
+
+    def take_cancelled(self, notice: object, peer: str) -> bool:
+        """A peer's soft-cancelled order with its maker's signed cancel
+        (``cancelled_page``): held here from now on as ``cancelled``, never booked, so a
+        copy posted later is answered as cancelled, as on the nodes that saw the cancel. Both
+        signatures are the maker's (an EOA's: a contract wallet's order is left to
+        anti-entropy); anything else costs the peer a penalty. An order held already takes
+        the cancel as a notice (``soft_cancel``)."""
+        try:
+            if not isinstance(notice, dict):
+                raise SignatureError("a cancelled order is an object")
+            order = dict(notice)
+            signature = parse_hex_bytes(order.pop("cancelSignature", None), "cancelSignature")
+            signed = SignedOrder.from_json(order, self.domain)
+            if len(signed.signature) != 65:
+                return False  # (a contract wallet's: not judged here)
+            maker = signed.order.maker
+            if recover_signer(signed.hash, signed.signature) != maker or validity_errors(
+                signed.order
+            ):
+                raise SignatureError("not an order its maker signed")
+        except (OrderParseError, SignatureError, ValueError):
+            if self.gossip is not None:
+                self.gossip.penalize(peer)
+            return False
+        if self.registry.held(signed.hash):
+            return self.soft_cancel(signed.hash, signature, from_peer=peer).status == 200
+        try:
+            signer = recover_signer(self.domain.cancel_digest(signed.hash), signature)
+        except SignatureError:
+            signer = ""
+        if signer != maker:
+            if self.gossip is not None:
+                self.gossip.penalize(peer)
+            return False
+        if signed.order.expiry <= self.now():
+            return False  # (expired: nothing to protect)
+        self._seq += 1
+        source = f"peer:{peer}"
+        rec = Record(signed, self._seq, source, OrderStatus.NEW, reason="soft cancel by the maker")
+        rec.cancel_signature = signature
+        self.registry.admit(rec, OrderStatus.CANCELLED)  # (closed: evicted after its grace)
+        self.store.add_order_async(
+            signed, rec.seq, OrderStatus.CANCELLED, source, TimeInForce.GTC.value, rec.json, False
+        )
+        self.store.set_cancel_signature(signed.hash_hex, signature)
+        self.store.update_orders([rec.row()])
+        return True
 
     def digest(self) -> list[str]:
         """256 buckets (by the hash's first byte), each the XOR of the hashes of its

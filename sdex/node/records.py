@@ -92,6 +92,8 @@ class NodeState:
         self.registry = OrderRegistry(self.events)
         """Every order's record and status (attached to the store and book at start)."""
         self.started = asyncio.Event()
+        self.serving_peers = asyncio.Event()
+        """Set once gossip starts (before ``started``): ``/p2p/`` is served from then on."""
         self.gossip: Gossip | None = None
         self._recheck: set[bytes] = set()
         """Orders a block touched while fills of theirs were in flight (``_recheck_settled``)."""
