@@ -11,7 +11,10 @@ only for failures that chain state read afterwards does not explain (rare).
   to the Exchange set by its approval. Not exact (nothing blamed on it): an account with a
   log in the settlement's own transaction (a batch's earlier matches), or with a transfer
   out before it while its allowance is not unlimited (a transfer by the Exchange spends the
-  allowance, one by the maker does not; the log does not say which). A token that moves
+  allowance, one by the maker does not; the log does not say which), or named by any other
+  log of its token earlier in the block (review38: WETH9's ``Withdrawal`` and ``Deposit``
+  move a balance with no ``Transfer``; an EOA's withdraw-settlement-deposit in one block was
+  read as its funds there, and blamed on the contract wallet facing it). A token that moves
   balances without logs is beyond this (the listed tokens are the operator's choice).
 - Each contract-signed order's ``isValidSignature(hash, signature)``, called alone at that
   block with the Exchange as the caller and the transaction's gas and fees (the Exchange
@@ -122,7 +125,9 @@ def _in_block(
     Exchange where an Approval set it, and the accounts that cannot be told exactly: any log
     of them in the settlement's own transaction (a batch's earlier matches), or a transfer
     out of one (a transfer by the Exchange spends its allowance, one by the maker does not:
-    the log does not say which; exact only while the allowance is unlimited)."""
+    the log does not say which; exact only while the allowance is unlimited), or any other
+    log of its token naming it (a topic or the data: ``Withdrawal``, ``Deposit``, a
+    ``Transfer`` with no indexed addresses)."""
     flt = {"fromBlock": hex(number), "toBlock": hex(number), "address": tokens}
     logs = rpc.call("eth_getLogs", flt)
     if not isinstance(logs, list) or len(logs) > MAX_LOGS:
@@ -131,23 +136,31 @@ def _in_block(
     allowance: Moves = {}
     unsure: set[Account] = set()
     spent: set[Account] = set()
+    named: dict[str, list[Account]] = {}
+    for acct in accounts:
+        named.setdefault(acct[1], []).append(acct)
     for lg in logs:
         try:
             at = quantity(lg["transactionIndex"])
-            topics, token, value = lg["topics"], str(lg["address"]).lower(), quantity(lg["data"])
+            topics, token = lg["topics"], str(lg["address"]).lower()
+            if at > index:
+                continue
+            kind = topics[0] if isinstance(topics, list) and topics else None
+            if at == index or len(topics) != 3 or kind not in (TRANSFER, APPROVAL):
+                # (any other log of the token naming an account: WETH9's Withdrawal and
+                # Deposit move a balance with no Transfer; review38)
+                text = ("".join(str(t) for t in topics[1:]) + str(lg["data"])).lower()
+                unsure.update(a for a in named.get(token, ()) if a[0][2:] in text)
+                continue
+            value = quantity(lg["data"])
         except (KeyError, TypeError, ValueError):
             return {}, {}, set(accounts), set()
-        if at > index or not isinstance(topics, list) or len(topics) != 3:
-            continue
-        kind = topics[0]
         a, b = (("0x" + str(t)[-40:].lower(), token) for t in topics[1:3])
-        if at == index and kind in (TRANSFER, APPROVAL):
-            unsure |= {a, b} & accounts
-        elif kind == TRANSFER:
+        if kind == TRANSFER:
             delta[a] = delta.get(a, 0) - value
             delta[b] = delta.get(b, 0) + value
             spent.add(a)
-        elif kind == APPROVAL and b[0] == exchange.lower():
+        elif b[0] == exchange.lower():  # (an Approval to the Exchange)
             allowance[a] = value
             spent.discard(a)  # (set anew: what was spent before it does not count)
     return delta, allowance, unsure, spent & accounts
