@@ -20,6 +20,13 @@ only for failures that chain state read afterwards does not explain (rare).
   block with the Exchange as the caller and the transaction's gas and fees (the Exchange
   given a balance for them: ``eth_call``s check it).
 
+- For a match of an own-key order and a contract-signed one: whether it settles alone, at
+  that block with that gas, when the wallet's code is replaced (a state override) by code
+  that answers every ``isValidSignature`` valid (``STUB``). Only if it does can the wallet's
+  answer inside the settlement be what failed it (review38: a token that refuses the EOA,
+  USDC's and USDT's blacklist, failed every settlement against an honest wallet, and the
+  wallet was blamed).
+
 A match never sent (its pre-flight reverted) is read at "latest", just after the
 pre-flight: every account counts as exact, and the signature call carries the batch gas
 bound and the chain's gas price.
@@ -39,7 +46,7 @@ from sdex.chain.rpc import quantity
 from sdex.errors import ContractRevert, RpcError
 from sdex.matching.match import Match
 from sdex.order import SignedOrder
-from sdex.settlement.blame import UNLIMITED, Evidence, account, own_key
+from sdex.settlement.blame import UNLIMITED, Evidence, account, contract_side, own_key
 from sdex.settlement.gas import BASE_GAS, GAS_PER_MATCH
 
 log = logging.getLogger("sdex.settlement")
@@ -55,16 +62,23 @@ MAX_LOGS = 10_000
 RICH = hex(2**96)
 """The Exchange's balance in the signature call (fees times gas must be payable)."""
 FEE_FIELDS = ("gasPrice", "maxFeePerGas", "maxPriorityFeePerGas")
+STUB = "0x631626ba7e60e01b60005260206000f3"
+"""Code that answers any call with ``isValidSignature``'s magic value (PUSH4 0x1626ba7e,
+PUSH1 224, SHL, PUSH1 0, MSTORE, PUSH1 32, PUSH1 0, RETURN): a wallet that always says valid."""
 Account = tuple[str, str]
 """(maker, token), lower case."""
 Moves = dict[Account, int]
 
 
 def gather(
-    rpc: Rpc, exchange: Exchange, tx_hash: str | None, matches: Sequence[Match]
+    rpc: Rpc,
+    exchange: Exchange,
+    tx_hash: str | None,
+    matches: Sequence[Match],
+    operator: str,
 ) -> Evidence | None:
     """The evidence for ``matches`` (failed in ``tx_hash``; None: never sent, the pre-flight
-    reverted); None when the chain does not know the transaction (lost)."""
+    reverted, by ``operator``); None when the chain does not know the transaction (lost)."""
     orders = list({so.hash: so for m in matches for so in (m.resting, m.incoming)}.values())
     accounts = {account(so) for so in orders}
     if tx_hash is None:
@@ -82,6 +96,7 @@ def gather(
         if number == 0:
             return None
         block, gas = hex(number - 1), quantity(tx["gas"])
+        operator = str(tx.get("from") or operator).lower()
         fees = {k: hex(quantity(tx[k])) for k in FEE_FIELDS if tx.get(k) is not None}
         if "maxFeePerGas" in fees:
             fees.pop("gasPrice", None)  # (an EIP-1559 call takes one kind)
@@ -105,10 +120,19 @@ def gather(
         if not own_key(so)
         if (ok := _valid_alone(rpc, exchange.address, so, block, gas, fees)) is not None
     }
+    stubbed: dict[tuple[bytes, bytes], bool] = {}
+    for m in matches:
+        c = contract_side(m)
+        if c is None or signatures.get(c.hash) is False:
+            continue
+        ok = _settles_stubbed(rpc, exchange, operator, m, c, block, gas, fees)
+        if ok is not None:
+            stubbed[(m.resting.hash, m.incoming.hash)] = ok
     return Evidence(
         states=states,
         exact=frozenset(accounts - unsure),
         signatures=signatures,
+        stubbed=stubbed,
     )
 
 
@@ -189,3 +213,35 @@ def _valid_alone(
         log.warning("a wallet's signature alone was not read (%s): no evidence", e)
         return None
     return isinstance(raw, str) and raw[:66].lower() == MAGIC
+
+
+def _settles_stubbed(
+    rpc: Rpc,
+    exchange: Exchange,
+    operator: str,
+    m: Match,
+    contract: SignedOrder,
+    block: str,
+    gas: int,
+    fees: dict[str, str],
+) -> bool | None:
+    """Whether ``m`` settles alone, sent by ``operator`` at ``block`` with ``gas`` and
+    ``fees``, when ``contract``'s wallet answers every signature valid (``STUB``); None: the
+    chain did not answer."""
+    data = exchange.encode_settlement([(m.resting, m.incoming, m.amounts.left_filled)])
+    call: dict[str, Any] = {
+        "from": operator,
+        "to": exchange.address,
+        "data": "0x" + data.hex(),
+        "gas": hex(gas),
+        **fees,
+    }
+    override = {contract.order.maker: {"code": STUB}, operator: {"balance": RICH}}
+    try:
+        rpc.call("eth_call", call, block, override)
+    except ContractRevert:
+        return False
+    except (RpcError, OSError) as e:
+        log.warning("a match with its wallet stubbed was not run (%s): no evidence", e)
+        return None
+    return True
