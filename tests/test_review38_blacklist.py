@@ -82,8 +82,8 @@ async def test_a_wallet_that_refuses_the_operator_alone_is_still_blamed(
     buy = c.sign(c.order(BOB, c.usdc, 260 * E6, c.weth, E18 // 10))
     async with running_node(node_config(c, tmp_path / "n.db", operator=OPERATOR)) as (node, api):
         await wait_for(node.mirror_ready)
-        assert (await api.post_order(hostile))[0] == 201
-        assert (await api.post_order(buy))[0] == 201
+        assert (await api.post_order(buy))[0] == 201  # (resting: the pre-flight's check of
+        assert (await api.post_order(hostile))[0] == 201  # the incoming names no order)
 
         async def decided() -> bool:
             return "removed" in (await api.status(buy), await api.status(hostile))
