@@ -27,9 +27,11 @@ only for failures that chain state read afterwards does not explain (rare).
   USDC's and USDT's blacklist, failed every settlement against an honest wallet, and the
   wallet was blamed).
 
-A match never sent (its pre-flight reverted) is read at "latest", just after the
-pre-flight: every account counts as exact, and the signature call carries the batch gas
-bound and the chain's gas price.
+A match never sent (its pre-flight reverted) is read at the latest block, just after the
+pre-flight: an account counts as exact unless a log of its token names it in the last
+``RECENT_BLOCKS`` blocks (review38: an EOA's funds out for the pre-flight and back for the
+reads blamed the wallet facing it), and the signature call carries the batch gas bound and
+the chain's gas price.
 """
 
 from __future__ import annotations
@@ -59,6 +61,10 @@ MAGIC = "0x1626ba7e" + "0" * 56
 first word is the selector."""
 MAX_LOGS = 10_000
 """Logs of a block read at most: past that, no account of the block counts as exact."""
+RECENT_BLOCKS = 16
+"""A match never sent (its pre-flight reverted at "latest"): an account a log of its token
+names in this many blocks up to the one read is not exact (the pre-flight's block is among
+them unless as many were mined between it and the reads)."""
 RICH = hex(2**96)
 """The Exchange's balance in the signature call (fees times gas must be payable)."""
 FEE_FIELDS = ("gasPrice", "maxFeePerGas", "maxPriorityFeePerGas")
@@ -81,12 +87,14 @@ def gather(
     reverted, by ``operator``); None when the chain does not know the transaction (lost)."""
     orders = list({so.hash: so for m in matches for so in (m.resting, m.incoming)}.values())
     accounts = {account(so) for so in orders}
+    tokens = sorted({t for _, t in accounts})
     if tx_hash is None:
-        block, gas = "latest", BASE_GAS + GAS_PER_MATCH
+        latest = quantity(rpc.call("eth_blockNumber"))
+        block, gas = hex(latest), BASE_GAS + GAS_PER_MATCH
         fees = {"gasPrice": hex(quantity(rpc.call("eth_gasPrice")))}
         delta: Moves = {}
         allowance: Moves = {}
-        unsure: set[Account] = set()
+        unsure = _moved_lately(rpc, latest, tokens, accounts)
         spent: set[Account] = set()
     else:
         tx = rpc.call("eth_getTransactionByHash", tx_hash)
@@ -100,7 +108,6 @@ def gather(
         fees = {k: hex(quantity(tx[k])) for k in FEE_FIELDS if tx.get(k) is not None}
         if "maxFeePerGas" in fees:
             fees.pop("gasPrice", None)  # (an EIP-1559 call takes one kind)
-        tokens = sorted({t for _, t in accounts})
         delta, allowance, unsure, spent = _in_block(
             rpc, number, index, tokens, accounts, exchange.address
         )
@@ -160,9 +167,7 @@ def _in_block(
     allowance: Moves = {}
     unsure: set[Account] = set()
     spent: set[Account] = set()
-    named: dict[str, list[Account]] = {}
-    for acct in accounts:
-        named.setdefault(acct[1], []).append(acct)
+    named = _by_token(accounts)
     for lg in logs:
         try:
             at = quantity(lg["transactionIndex"])
@@ -173,8 +178,7 @@ def _in_block(
             if at == index or len(topics) != 3 or kind not in (TRANSFER, APPROVAL):
                 # (any other log of the token naming an account: WETH9's Withdrawal and
                 # Deposit move a balance with no Transfer; review38)
-                text = ("".join(str(t) for t in topics[1:]) + str(lg["data"])).lower()
-                unsure.update(a for a in named.get(token, ()) if a[0][2:] in text)
+                unsure |= _named_by(lg, named)
                 continue
             value = quantity(lg["data"])
         except (KeyError, TypeError, ValueError):
@@ -188,6 +192,43 @@ def _in_block(
             allowance[a] = value
             spent.discard(a)  # (set anew: what was spent before it does not count)
     return delta, allowance, unsure, spent & accounts
+
+
+def _moved_lately(rpc: Rpc, latest: int, tokens: list[str], accounts: set[Account]) -> set[Account]:
+    """The accounts a log of their token names in the ``RECENT_BLOCKS`` blocks up to
+    ``latest`` (all of them: too many logs, or an answer that is not logs): a pre-flight ran at
+    "latest" a moment before the reads, and an account moved meanwhile (out for the
+    pre-flight, back for the reads: review38) is not read as it met it."""
+    first = max(0, latest - RECENT_BLOCKS + 1)
+    flt = {"fromBlock": hex(first), "toBlock": hex(latest), "address": tokens}
+    logs = rpc.call("eth_getLogs", flt)
+    if not isinstance(logs, list) or len(logs) > MAX_LOGS:
+        return set(accounts)
+    named = _by_token(accounts)
+    out: set[Account] = set()
+    for lg in logs:
+        try:
+            out |= _named_by(lg, named)
+        except (KeyError, TypeError, ValueError):
+            return set(accounts)
+    return out
+
+
+def _by_token(accounts: set[Account]) -> dict[str, list[Account]]:
+    named: dict[str, list[Account]] = {}
+    for acct in accounts:
+        named.setdefault(acct[1], []).append(acct)
+    return named
+
+
+def _named_by(lg: Any, named: dict[str, list[Account]]) -> set[Account]:
+    """The accounts of log ``lg``'s token (``named``: by token) that it names, in a topic
+    past the first or in its data (its text: an unaligned match only errs towards unsure)."""
+    topics = lg["topics"]
+    if not isinstance(topics, list):
+        raise TypeError("topics are not a list")
+    text = ("".join(str(t) for t in topics[1:]) + str(lg["data"])).lower()
+    return {a for a in named.get(str(lg["address"]).lower(), ()) if a[0][2:] in text}
 
 
 def _valid_alone(
