@@ -11,7 +11,9 @@ only for failures that chain state read afterwards does not explain (rare).
   to the Exchange set by its approval. Not exact (nothing blamed on it): an account with a
   log in the settlement's own transaction (a batch's earlier matches), or with a transfer
   out before it while its allowance is not unlimited (a transfer by the Exchange spends the
-  allowance, one by the maker does not; the log does not say which), or named by any other
+  allowance, one by the maker does not; the log does not say which) or sent by another
+  account (review38: another's fill of the maker's other order just before, a gift back just
+  after: the shortfall was not the maker's doing), or named by any other
   log of its token earlier in the block (review38: WETH9's ``Withdrawal`` and ``Deposit``
   move a balance with no ``Transfer``; an EOA's withdraw-settlement-deposit in one block was
   read as its funds there, and blamed on the contract wallet facing it). A token that moves
@@ -61,6 +63,9 @@ MAGIC = "0x1626ba7e" + "0" * 56
 first word is the selector."""
 MAX_LOGS = 10_000
 """Logs of a block read at most: past that, no account of the block counts as exact."""
+MAX_SENDERS_READ = 8
+"""Transactions read to know who sent an account's transfers out before a settlement in its
+block: past that, the account is not exact."""
 RECENT_BLOCKS = 16
 """A match never sent (its pre-flight reverted at "latest"): an account a log of its token
 names in this many blocks up to the one read is not exact (the pre-flight's block is among
@@ -156,7 +161,8 @@ def _in_block(
     Exchange where an Approval set it, and the accounts that cannot be told exactly: any log
     of them in the settlement's own transaction (a batch's earlier matches), or a transfer
     out of one (a transfer by the Exchange spends its allowance, one by the maker does not:
-    the log does not say which; exact only while the allowance is unlimited), or any other
+    the log does not say which; exact only while the allowance is unlimited, and only if its
+    maker sent each such transaction itself: ``_moved_by_others``), or any other
     log of its token naming it (a topic or the data: ``Withdrawal``, ``Deposit``, a
     ``Transfer`` with no indexed addresses)."""
     flt = {"fromBlock": hex(number), "toBlock": hex(number), "address": tokens}
@@ -167,6 +173,7 @@ def _in_block(
     allowance: Moves = {}
     unsure: set[Account] = set()
     spent: set[Account] = set()
+    sent_out: dict[Account, set[str]] = {}
     named = _by_token(accounts)
     for lg in logs:
         try:
@@ -181,6 +188,7 @@ def _in_block(
                 unsure |= _named_by(lg, named)
                 continue
             value = quantity(lg["data"])
+            tx = str(lg["transactionHash"]).lower()
         except (KeyError, TypeError, ValueError):
             return {}, {}, set(accounts), set()
         a, b = (("0x" + str(t)[-40:].lower(), token) for t in topics[1:3])
@@ -188,10 +196,31 @@ def _in_block(
             delta[a] = delta.get(a, 0) - value
             delta[b] = delta.get(b, 0) + value
             spent.add(a)
+            if a in accounts:
+                sent_out.setdefault(a, set()).add(tx)
         elif b[0] == exchange.lower():  # (an Approval to the Exchange)
             allowance[a] = value
             spent.discard(a)  # (set anew: what was spent before it does not count)
+    unsure |= _moved_by_others(rpc, sent_out)
     return delta, allowance, unsure, spent & accounts
+
+
+def _moved_by_others(rpc: Rpc, sent_out: dict[Account, set[str]]) -> set[Account]:
+    """The accounts of ``sent_out`` (each one's transactions with a transfer out of it) one
+    of whose transfers out was sent by another account (or not known to be its own): a fill
+    by someone else, a spender's ``transferFrom`` (review38: another's fill just before a
+    settlement and a gift back just after made an honest maker short there, and blamed)."""
+    out: set[Account] = set()
+    for acct, txs in sent_out.items():
+        if len(txs) > MAX_SENDERS_READ:
+            out.add(acct)
+            continue
+        for h in sorted(txs):
+            tx = rpc.call("eth_getTransactionByHash", h)
+            if not isinstance(tx, dict) or str(tx.get("from", "")).lower() != acct[0]:
+                out.add(acct)
+                break
+    return out
 
 
 def _moved_lately(rpc: Rpc, latest: int, tokens: list[str], accounts: set[Account]) -> set[Account]:
