@@ -224,22 +224,25 @@ def _moved_by_others(rpc: Rpc, sent_out: dict[Account, set[str]]) -> set[Account
 
 
 def _moved_lately(rpc: Rpc, latest: int, tokens: list[str], accounts: set[Account]) -> set[Account]:
-    """The accounts a log of their token names in the ``RECENT_BLOCKS`` blocks up to
-    ``latest`` (all of them: too many logs, or an answer that is not logs): a pre-flight ran at
-    "latest" a moment before the reads, and an account moved meanwhile (out for the
-    pre-flight, back for the reads: review38) is not read as it met it."""
+    """The accounts a log of their token names in its first or second indexed topic in the
+    ``RECENT_BLOCKS`` blocks up to ``latest`` (all of them: too many logs, or an answer that
+    is not logs): a pre-flight ran at "latest" a moment before the reads, and an account moved
+    meanwhile (out for the pre-flight, back for the reads: review38) is not read as it met
+    it. Two ``eth_getLogs`` filtered by those topics: only the makers' logs come back."""
     first = max(0, latest - RECENT_BLOCKS + 1)
-    flt = {"fromBlock": hex(first), "toBlock": hex(latest), "address": tokens}
-    logs = rpc.call("eth_getLogs", flt)
-    if not isinstance(logs, list) or len(logs) > MAX_LOGS:
-        return set(accounts)
+    words = sorted({"0x" + "00" * 12 + maker[2:] for maker, _ in accounts})
     named = _by_token(accounts)
     out: set[Account] = set()
-    for lg in logs:
-        try:
-            out |= _named_by(lg, named)
-        except (KeyError, TypeError, ValueError):
+    for topics in ([None, words], [None, None, words]):  # (an indexed address: 1st or 2nd)
+        flt = {"fromBlock": hex(first), "toBlock": hex(latest), "address": tokens, "topics": topics}
+        logs = rpc.call("eth_getLogs", flt)
+        if not isinstance(logs, list) or len(logs) > MAX_LOGS:
             return set(accounts)
+        for lg in logs:
+            try:
+                out |= _named_by(lg, named)
+            except (KeyError, TypeError, ValueError):
+                return set(accounts)
     return out
 
 
