@@ -63,9 +63,10 @@ MAGIC = "0x1626ba7e" + "0" * 56
 first word is the selector."""
 MAX_LOGS = 10_000
 """Logs of a block read at most: past that, no account of the block counts as exact."""
-MAX_SENDERS_READ = 8
-"""Transactions read to know who sent an account's transfers out before a settlement in its
-block: past that, the account is not exact."""
+MAX_SENDERS_READ = 16
+"""Transactions read (for one failed settlement, all its accounts) to know who sent a
+transfer out of an account before it in its block: an account whose transfers out need more
+is not exact."""
 RECENT_BLOCKS = 16
 """A match never sent (its pre-flight reverted at "latest"): an account a log of its token
 names in this many blocks up to the one read is not exact (the pre-flight's block is among
@@ -211,13 +212,16 @@ def _moved_by_others(rpc: Rpc, sent_out: dict[Account, set[str]]) -> set[Account
     by someone else, a spender's ``transferFrom`` (review38: another's fill just before a
     settlement and a gift back just after made an honest maker short there, and blamed)."""
     out: set[Account] = set()
-    for acct, txs in sent_out.items():
-        if len(txs) > MAX_SENDERS_READ:
-            out.add(acct)
-            continue
+    senders: dict[str, str] = {}  # (tx hash -> its sender, lower case; "" if not known)
+    for acct, txs in sorted(sent_out.items()):
         for h in sorted(txs):
-            tx = rpc.call("eth_getTransactionByHash", h)
-            if not isinstance(tx, dict) or str(tx.get("from", "")).lower() != acct[0]:
+            if h not in senders:
+                if len(senders) >= MAX_SENDERS_READ:  # (the reads' bound: all of a failure)
+                    out.add(acct)
+                    break
+                tx = rpc.call("eth_getTransactionByHash", h)
+                senders[h] = str(tx.get("from", "")).lower() if isinstance(tx, dict) else ""
+            if senders[h] != acct[0]:
                 out.add(acct)
                 break
     return out
