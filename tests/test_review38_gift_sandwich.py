@@ -19,20 +19,20 @@ from pathlib import Path
 
 from eth_hash.auto import keccak
 
-from sdex.order import SignedOrder
+from sdex.order import SignedOrder, sign_order
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.rpcfault import Answer, _proxy
+from tests.test_attack30_gas_gated_wallet import OPERATOR, OWNER, gas_gated_wallet
 from tests.test_contract33_sandwich import GWEI, Hook
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
-
-OPERATOR = 19
+from tests.test_review32_untracked_contract_maker import ALWAYS
 
 
 def gift_sandwicher(c: Chain, other: SignedOrder, amount: int) -> tuple[Hook, list[int]]:
-    """At the operator's first send: mining stops, CAROL fills ``other`` (Alice's) for
-    ``amount`` of WETH with a high tip; once the settlement waits too, CAROL's transfer of
-    that WETH back to Alice is queued with no tip and one block is mined."""
+    """At the operator's first send: mining stops, CAROL fills ``other`` for ``amount`` of
+    WETH with a high tip; once the settlement waits too, CAROL's transfer of that WETH back to
+    its maker is queued with no tip and one block is mined."""
     lock = threading.Lock()
     done = [0]
     waiting: list[str] = []
@@ -47,7 +47,8 @@ def gift_sandwicher(c: Chain, other: SignedOrder, amount: int) -> tuple[Hook, li
         with lock:
             if waiting and c.rpc.call("eth_getTransactionByHash", waiting[0]) is not None:
                 tx = waiting.pop()
-                send(c.weth.address, c.weth.abi.fn("transfer").encode(c.address(ALICE), amount), 0)
+                back = c.weth.abi.fn("transfer").encode(other.order.maker, amount)
+                send(c.weth.address, back, 0)
                 c.rpc.call("evm_mine")
                 c.rpc.call("evm_setAutomine", True)
                 mined = c.rpc.call("eth_getBlockByNumber", "latest", False)["transactions"]
@@ -97,3 +98,38 @@ async def test_a_shortfall_made_and_undone_by_another_account_is_not_the_makers(
             await wait_for(lambda: node.settler.idle.is_set(), timeout=30.0)
             assert done[1] == 1, done  # (fill, settlement, gift in one block)
             assert node.blamed_makers.score(c.address(ALICE)) == 0.0  # before: 1.0, blamed
+
+
+async def test_a_shortfall_made_and_undone_by_another_is_not_the_contract_makers(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The same against an honest contract wallet (10 WETH; two asks of 6): its account is
+    not exact, and the rule that blames the contract-signed side facing an exact ECDSA one
+    (its match settles with the wallet stubbed, at the block before, which misses the fill)
+    needs both accounts exact now."""
+    c = chain
+    wallet = gas_gated_wallet(c, gate=ALWAYS)
+
+    def wallet_ask() -> SignedOrder:
+        o = replace(ask(c, ALICE, 6 * E18, 1500 * E6), maker=wallet)
+        return sign_order(o, c.domain, c.keys[OWNER])
+
+    listed, other = wallet_ask(), wallet_ask()
+    intercept, done = gift_sandwicher(c, other, 6 * E18)
+    with _proxy(c.rpc.url, intercept) as rpc:
+        cfg = replace(node_config(c, tmp_path / "n.db", operator=OPERATOR), rpc=rpc)
+        async with running_node(cfg) as (node, api):
+            await wait_for(node.mirror_ready)
+            assert (await api.post_order(listed))[0] == 201
+            buy = c.sign(bid(c, BOB, 6 * E18, 1600 * E6))
+            assert (await api.post_order(buy))[0] == 201
+            await wait_for(lambda: len(done) > 1, timeout=30.0)  # (the sandwich was mined)
+
+            async def judged() -> bool:
+                rec = node.records.get(listed.hash)
+                return rec is not None and (rec.failures > 0 or rec.status != "open")
+
+            await wait_for(judged, timeout=30.0)
+            await wait_for(lambda: node.settler.idle.is_set(), timeout=30.0)
+            assert done[1] == 1, done  # (fill, settlement, gift in one block)
+            assert node.blamed_makers.score(wallet) == 0.0  # before: 1.0, blamed

@@ -100,7 +100,7 @@ def gather(
         fees = {"gasPrice": hex(quantity(rpc.call("eth_gasPrice")))}
         delta: Moves = {}
         allowance: Moves = {}
-        unsure = _moved_lately(rpc, latest, tokens, accounts)
+        unsure, others = _moved_lately(rpc, latest, tokens, accounts)
         spent: set[Account] = set()
     else:
         tx = rpc.call("eth_getTransactionByHash", tx_hash)
@@ -114,7 +114,7 @@ def gather(
         fees = {k: hex(quantity(tx[k])) for k in FEE_FIELDS if tx.get(k) is not None}
         if "maxFeePerGas" in fees:
             fees.pop("gasPrice", None)  # (an EIP-1559 call takes one kind)
-        delta, allowance, unsure, spent = _in_block(
+        delta, allowance, unsure, spent, others = _in_block(
             rpc, number, index, tokens, accounts, exchange.address
         )
     states: dict[bytes, OrderState] = {}
@@ -144,6 +144,7 @@ def gather(
     return Evidence(
         states=states,
         exact=frozenset(accounts - unsure),
+        moved_by_others=frozenset(others),
         signatures=signatures,
         stubbed=stubbed,
     )
@@ -156,7 +157,7 @@ def _in_block(
     tokens: list[str],
     accounts: set[Account],
     exchange: str,
-) -> tuple[Moves, Moves, set[Account], set[Account]]:
+) -> tuple[Moves, Moves, set[Account], set[Account], set[Account]]:
     """What block ``number``'s transactions before ``index`` (the settlement's) did to
     ``accounts``: each one's balance change (from its Transfer logs), its allowance to the
     Exchange where an Approval set it, and the accounts that cannot be told exactly: any log
@@ -169,7 +170,7 @@ def _in_block(
     flt = {"fromBlock": hex(number), "toBlock": hex(number), "address": tokens}
     logs = rpc.call("eth_getLogs", flt)
     if not isinstance(logs, list) or len(logs) > MAX_LOGS:
-        return {}, {}, set(accounts), set()
+        return {}, {}, set(accounts), set(), set(accounts)
     delta: Moves = {}
     allowance: Moves = {}
     unsure: set[Account] = set()
@@ -191,7 +192,7 @@ def _in_block(
             value = quantity(lg["data"])
             tx = str(lg["transactionHash"]).lower()
         except (KeyError, TypeError, ValueError):
-            return {}, {}, set(accounts), set()
+            return {}, {}, set(accounts), set(), set(accounts)
         a, b = (("0x" + str(t)[-40:].lower(), token) for t in topics[1:3])
         if kind == TRANSFER:
             delta[a] = delta.get(a, 0) - value
@@ -202,8 +203,8 @@ def _in_block(
         elif b[0] == exchange.lower():  # (an Approval to the Exchange)
             allowance[a] = value
             spent.discard(a)  # (set anew: what was spent before it does not count)
-    unsure |= _moved_by_others(rpc, sent_out)
-    return delta, allowance, unsure, spent & accounts
+    others = _moved_by_others(rpc, sent_out)
+    return delta, allowance, unsure | others, spent & accounts, others
 
 
 def _moved_by_others(rpc: Rpc, sent_out: dict[Account, set[str]]) -> set[Account]:
@@ -227,27 +228,36 @@ def _moved_by_others(rpc: Rpc, sent_out: dict[Account, set[str]]) -> set[Account
     return out
 
 
-def _moved_lately(rpc: Rpc, latest: int, tokens: list[str], accounts: set[Account]) -> set[Account]:
+def _moved_lately(
+    rpc: Rpc, latest: int, tokens: list[str], accounts: set[Account]
+) -> tuple[set[Account], set[Account]]:
     """The accounts a log of their token names in its first or second indexed topic in the
-    ``RECENT_BLOCKS`` blocks up to ``latest`` (all of them: too many logs, or an answer that
-    is not logs): a pre-flight ran at "latest" a moment before the reads, and an account moved
-    meanwhile (out for the pre-flight, back for the reads: review38) is not read as it met
-    it. Two ``eth_getLogs`` filtered by those topics: only the makers' logs come back."""
+    ``RECENT_BLOCKS`` blocks up to ``latest``, and of those the ones a transfer out of was
+    sent by another account (``_moved_by_others``) (all of them: too many logs, or an answer
+    that is not logs): a pre-flight ran at "latest" a moment before the reads, and an account
+    moved meanwhile (out for the pre-flight, back for the reads: review38) is not read as it
+    met it. Two ``eth_getLogs`` filtered by those topics: only the makers' logs come back."""
     first = max(0, latest - RECENT_BLOCKS + 1)
     words = sorted({"0x" + "00" * 12 + maker[2:] for maker, _ in accounts})
     named = _by_token(accounts)
     out: set[Account] = set()
+    sent_out: dict[Account, set[str]] = {}
     for topics in ([None, words], [None, None, words]):  # (an indexed address: 1st or 2nd)
         flt = {"fromBlock": hex(first), "toBlock": hex(latest), "address": tokens, "topics": topics}
         logs = rpc.call("eth_getLogs", flt)
         if not isinstance(logs, list) or len(logs) > MAX_LOGS:
-            return set(accounts)
+            return set(accounts), set(accounts)
         for lg in logs:
             try:
                 out |= _named_by(lg, named)
+                t = lg["topics"]
+                if len(t) == 3 and t[0] == TRANSFER:  # (a transfer out of a maker)
+                    a = ("0x" + str(t[1])[-40:].lower(), str(lg["address"]).lower())
+                    if a in accounts:
+                        sent_out.setdefault(a, set()).add(str(lg["transactionHash"]).lower())
             except (KeyError, TypeError, ValueError):
-                return set(accounts)
-    return out
+                return set(accounts), set(accounts)
+    return out, _moved_by_others(rpc, sent_out)
 
 
 def _by_token(accounts: set[Account]) -> dict[str, list[Account]]:
