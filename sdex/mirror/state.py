@@ -3,7 +3,8 @@
 Per order hash the filled maker amount and the cancelled flag (``OrderFilled``,
 ``OrderCancelled``), per maker ``minValidSalt`` (``OrdersCancelledUpTo``), per (maker, token)
 balance and allowance to the Exchange (read once when first needed, re-read when a listed
-token's ``Transfer``/``Approval`` touches it), and the head (number, hash, timestamp).
+token's ``Transfer``/``Approval`` touches it, or any other log of it names the account in an
+indexed topic: WETH9's ``Deposit``/``Withdrawal``), and the head (number, hash, timestamp).
 
 The node's own settlement receipts come decoded from the settler (``note_receipt``): when
 the watcher reaches their block, their fills are taken as decoded and the balances their
@@ -28,7 +29,7 @@ from sdex.mirror.bitmaps import BitmapWatch
 from sdex.mirror.blocks import Block, Effects, Header
 from sdex.mirror.checkpoints import Checkpoints
 from sdex.mirror.marks import OrderMarks
-from sdex.mirror.noted import APPROVAL, TRANSFER, OwnNotes
+from sdex.mirror.noted import APPROVAL, OwnNotes
 from sdex.mirror.own import Account, OwnReceipt, OwnReceipts
 from sdex.mirror.sigcache import SigCache
 from sdex.order import (
@@ -42,6 +43,8 @@ from sdex.order import (
 
 MAX_BROKE = 10_000
 """Accounts with nothing to pay the mirror keeps from reads (``Mirror.broke``)."""
+ZERO_WORD_HEAD = bytes(12)
+"""The first 12 bytes of a topic that holds an address (an ABI word of one)."""
 MAX_LATER = 10_000
 """Reads made during the replay the mirror holds until it passes their block (``later``)."""
 
@@ -168,14 +171,16 @@ class Mirror(OwnNotes):
                     self.min_salt[maker] = int.from_bytes(lg.data[:32], "big")
                     self.dirty_makers.add(maker)
                     eff.makers.add(maker)
-            elif lg.address in self.tokens and len(lg.topics) >= 3:
-                a = "0x" + lg.topics[1][-20:].hex()
-                b = "0x" + lg.topics[2][-20:].hex()
-                if t0 == TRANSFER:
-                    eff.funds.add((a, lg.address))
-                    eff.funds.add((b, lg.address))
-                elif t0 == APPROVAL and b == self.address:
-                    eff.funds.add((a, lg.address))
+            elif lg.address in self.tokens and len(lg.topics) >= 2:
+                if t0 == APPROVAL and len(lg.topics) >= 3:
+                    if "0x" + lg.topics[2][-20:].hex() == self.address:
+                        eff.funds.add(("0x" + lg.topics[1][-20:].hex(), lg.address))
+                    continue
+                # a Transfer, or another log naming accounts (review38: WETH9's Deposit and
+                # Withdrawal move a balance with no Transfer): each address topic read again
+                for t in lg.topics[1:]:
+                    if t[:12] == ZERO_WORD_HEAD:
+                        eff.funds.add(("0x" + t[-20:].hex(), lg.address))
         for r in own:
             for token, frm, to, value in r.transfers:
                 self._move((frm, token), -value, eff)

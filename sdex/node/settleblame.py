@@ -49,7 +49,7 @@ class NodeBlame(NodeChainState):
         evidence: dict[int, Evidence | None] = {}
         for tx, matches in by_tx.items():
             try:
-                ev = gather(ex.rpc, ex, tx, matches)
+                ev = gather(ex.rpc, ex, tx, matches, self.sender.address)
             except (RpcError, ContractRevert, OSError, ValueError, KeyError) as e:
                 log.warning("what settlement %s ran against was not read: %s", tx, e)
                 ev = None

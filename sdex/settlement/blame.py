@@ -9,7 +9,10 @@ invalid to its wallet called alone (the Exchange as the caller, the transaction'
 fees), or, when nothing else is found, the contract-signed side of a match whose other
 side is signed by its maker's own key and was read exactly (an ECDSA signature does not
 change, that maker's funds were there: only the wallet can answer otherwise inside the
-settlement, by the gas left, the origin or the block). Nothing certain (two wallets that
+settlement, by the gas left, the origin or the block), its funds moved by nobody else,
+if the match settles with the
+wallet's code answering every signature valid (review38: a token that refuses the EOA's
+transfers, a blacklist, failed it whatever the wallet answered). Nothing certain (two wallets that
 both answer valid alone, an account moved in the same block, a transaction the chain does
 not know): nobody is blamed; the pair is tried again, pre-flighted, and after
 ``PAIR_TRIES`` failures not paired again for ``PAIR_BAR_SECONDS`` (both orders stay).
@@ -23,7 +26,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from sdex.chain import OrderState
 from sdex.ingest.verify import ecdsa_ok
@@ -60,6 +63,14 @@ class Evidence:
     transaction (a batch's earlier matches)."""
     signatures: dict[bytes, bool]
     """Contract-signed orders: their wallet's ``isValidSignature`` alone (absent: not answered)."""
+    moved_by_others: frozenset[tuple[str, str]] = frozenset()
+    """Accounts a transfer out of was sent by another account (a fill of another of its
+    orders, a spender's ``transferFrom``) before the settlement in its block, or for a match
+    never sent in the last blocks: never blamed as the contract-signed side (review38)."""
+    stubbed: dict[tuple[bytes, bytes], bool] = field(default_factory=dict)
+    """Matches (resting hash, incoming hash) of an own-key order and a contract-signed one:
+    whether the match settles alone with the wallet's code answering every signature valid
+    (absent: not run). Only if it does can the wallet be what failed it (review38)."""
 
 
 def own_key(so: SignedOrder) -> bool:
@@ -107,10 +118,14 @@ def blame(m: Match, ev: Evidence | None) -> tuple[SignedOrder, ...]:
     ]
     if guilty:
         return tuple(guilty)
+    # The contract side facing an exact ECDSA one, its own funds moved by nobody else (the
+    # stubbed match ran at the block before: another's fill of its other order in the
+    # block, and a gift back after, would blame it; review38).
     c = contract_side(m)
-    if c is not None and exact[1 if c is m.resting else 0]:
-        return (c,)
-    return ()
+    stubbed = ev.stubbed.get((m.resting.hash, m.incoming.hash))
+    if c is None or stubbed is not True or account(c) in ev.moved_by_others:
+        return ()
+    return (c,) if exact[1 if c is m.resting else 0] else ()
 
 
 class MakerMemory:
