@@ -50,6 +50,12 @@ def test_a_batch_past_what_fits_with_room_is_slim_and_counted() -> None:
     assert g.limit(safe, False) == (BASE_GAS + int(88_680 * 2.2) * safe, False)
     assert g.limit(safe + 1, False) == (BASE_GAS + int(88_680 * 1.5) * (safe + 1), True)
     assert (g.backlog_sent, g.slim_sent) == (2, 1)
+    # a slim batch's matches going again: never slim, even where a receipt taught since
+    # that fewer fit with the room than when they were split
+    (part,) = g.split(safe)
+    g.seen = 100_000
+    assert part > g.safe_size() and g.slim_per_match() is not None
+    assert g.limit(part, False, room=True) == (MAX_TX_GAS, False)
 
 
 def test_a_slim_batch_that_ran_out_goes_again_and_slim_ones_pause() -> None:

@@ -110,15 +110,17 @@ class BatchGas:
         """The most matches a batch with the fallback's room takes."""
         return max(self.max_batch, min(self.backlog_batch, fitting_batch(self.per_match())))
 
-    def limit(self, matches: int, lone: bool) -> tuple[int, bool]:
-        """(gas limit, slim) of a batch of ``matches``: slim past ``safe_size``."""
+    def limit(self, matches: int, lone: bool, room: bool = False) -> tuple[int, bool]:
+        """(gas limit, slim) of a batch of ``matches``: slim past ``safe_size``, unless
+        ``room`` (a slim batch's matches going again: never slim, even if a receipt since
+        taught a higher figure and fewer fit now)."""
         if lone:
             return LONE_GAS, False
         if matches <= self.max_batch:
             return min(MAX_TX_GAS, BASE_GAS + GAS_PER_MATCH * matches), False
         self.backlog_sent += 1
         slim = self.slim_per_match()
-        if matches > self.safe_size() and slim is not None:
+        if matches > self.safe_size() and slim is not None and not room:
             self.slim_sent += 1
             return min(MAX_TX_GAS, BASE_GAS + slim * matches), True
         return min(MAX_TX_GAS, BASE_GAS + self.per_match() * matches), False

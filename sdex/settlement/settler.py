@@ -293,24 +293,28 @@ class Settler(NonceLane):
             times.resolve()  # (never broadcast: the next batch need not wait)
             self._slots.release()  # the next batch may go while these results are applied
         if results is None:  # a slim batch ran out of gas: again, with the fallback's room
-            start = 0
+            parts, start = [], 0
             for size in self.gas.split(len(batch)):
-                part, start = batch[start : start + size], start + size
-                if (results := await self._settle_or_fail(part, None)) is None:
-                    raise AssertionError("a batch with the fallback's room is never slim")
-                if start < len(batch):
-                    await self._report(results)
-        assert results is not None
+                parts.append(batch[start : start + size])
+                start += size
+            for part in parts[:-1]:  # (each reported before the next goes: see below)
+                await self._report(await self._again(part))
+            results = await self._again(parts[-1])
         await self._report(results)
         incoming = [m.incoming.hash_hex for m in batch] if self.stages.timeline else []
         self.stages.add(submitted, times, time.perf_counter(), incoming)
 
+    async def _again(self, part: list[Match]) -> list[SettledMatch]:
+        """A slim batch's ``part`` sent again with the fallback's room (never slim)."""
+        got = await self._settle_or_fail(part, None, room=True)
+        return got or [SettledMatch(m, Outcome.FAILED, None, None, "out of gas") for m in part]
+
     async def _settle_or_fail(
-        self, batch: list[Match], times: FlightTimes | None
+        self, batch: list[Match], times: FlightTimes | None, room: bool = False
     ) -> list[SettledMatch] | None:
         """``_settle``, or on an error every match given back failed."""
         try:
-            return await self._settle(batch, times)
+            return await self._settle(batch, times, room)
         except asyncio.CancelledError:
             raise
         except Exception as e:  # a chain outage: give every match back to the node
@@ -371,7 +375,7 @@ class Settler(NonceLane):
             self.mirror.unexpect(signed.tx_hash)
 
     async def _settle(
-        self, batch: list[Match], times: FlightTimes | None
+        self, batch: list[Match], times: FlightTimes | None, room: bool = False
     ) -> list[SettledMatch] | None:
         """What the chain did with ``batch``'s matches; None if it was a slim batch that ran
         out of gas (mined, reverted whole: its matches go again with the fallback's room)."""
@@ -383,7 +387,7 @@ class Settler(NonceLane):
         # chain state like one a batch skipped.
         lone = len(batch) == 1
         data = ex.encode_settlement(matches) if lone else ex.encode_batch(matches)
-        gas, slim = self.gas.limit(len(batch), lone)
+        gas, slim = self.gas.limit(len(batch), lone, room)
         if lone and self.suspect is not None and self.suspect(batch[0]):
             gas = self.gas.limit(1, False)[0]
             try:  # before the lane's lock: it waits for no broadcast under way
