@@ -90,10 +90,10 @@ def test_a_receipt_that_reverted(
 
 def test_learning_takes_the_most_of_batches_of_eight_or_more() -> None:
     g = BatchGas(64, 256)
-    assert not g.ran_out(7, 1, BASE_GAS + 7 * 300_000, MAX_TX_GAS, False)
+    g.learn(7, BASE_GAS + 7 * 300_000)
     assert g.seen == 0 and g.slim_per_match() is None
-    g.ran_out(8, 1, BASE_GAS + 8 * 90_000, MAX_TX_GAS, False)
-    g.ran_out(100, 1, BASE_GAS + 100 * 80_000, MAX_TX_GAS, True)
+    g.learn(8, BASE_GAS + 8 * 90_000)
+    g.learn(100, BASE_GAS + 100 * 80_000)
     assert g.seen == 90_000
 
 

@@ -125,14 +125,17 @@ class BatchGas:
             return min(MAX_TX_GAS, BASE_GAS + slim * matches), True
         return min(MAX_TX_GAS, BASE_GAS + self.per_match() * matches), False
 
+    def learn(self, matches: int, gas_used: int) -> None:
+        """A mined batch whose every match settled used ``gas_used`` (one with a skipped
+        match teaches nothing: the fallback may have run, about twice a match, and a single
+        refusing token would shrink every backlog batch after it)."""
+        if matches >= LEARN_FROM:
+            self.seen = max(self.seen, (gas_used - BASE_GAS) // matches)
+
     def ran_out(self, matches: int, status: int, gas_used: int, gas: int, slim: bool) -> bool:
-        """Learn from a batch's receipt; True if it is a slim one that ran out of gas (its
-        matches go again, with the fallback's room)."""
-        if status == 1:
-            if matches >= LEARN_FROM:
-                self.seen = max(self.seen, (gas_used - BASE_GAS) // matches)
-            return False
-        if gas_used < gas or matches <= self.max_batch:
+        """Whether a batch's receipt says it is a slim one that ran out of gas (its matches
+        go again, with the fallback's room); one with the room turns the learning off."""
+        if status == 1 or gas_used < gas or matches <= self.max_batch:
             return False
         if slim:
             self.slim_out_of_gas += 1

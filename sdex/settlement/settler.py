@@ -484,6 +484,8 @@ class Settler(NonceLane):
             fills = decoded[0]  # (decoded by the broadcaster, and being written)
         elif receipt.status == 1:
             fills = self.chain.exchange.fills(receipt.logs)
+        if receipt.status == 1 and len(fills) == 2 * len(batch):  # (every match settled)
+            self.gas.learn(len(batch), receipt.gas_used)
         if receipt.status == 1 and self.mirror is not None:  # the watcher takes them from here
             self.mirror.note_receipt(receipt, fills, root)
         return outcome(self.chain.exchange, batch, receipt, signed.tx_hash, fills)
