@@ -5,7 +5,11 @@ its receipt, on fresh anvil chains started with each ``--configs`` option set in
 
 - ``poll``: ``eth_sendRawTransaction``, then ``eth_getTransactionReceipt`` polled from 5 ms,
   doubling (bench/node.py's raw sender: ``Sender.wait``);
-- ``sync``: ``eth_sendRawTransactionSync`` (EIP-7966), answered with the receipt once mined.
+- ``sync``: ``eth_sendRawTransactionSync`` (EIP-7966), answered with the receipt once mined;
+- ``blockK`` (``block4``...): automine off, ``K`` batches sent, then ``evm_mine`` (again
+  while any waits in the pool), then their receipts: ``K`` transactions a block (each signed
+  with ``BLOCK_GAS`` a match, so that ``K`` fit anvil's 30 M block), anvil's per-block cost
+  paid once for them (what interval mining would do).
 
 Per round: matches/s, anvil's CPU per match (user+sys) and its cores, the bench client's
 cores, the other processes' cores, and the wall time per batch. Prints JSON.
@@ -38,6 +42,32 @@ from node import (
 
 from sdex.chain import Exchange, Receipt, Rpc, Sender
 from sdex.devnet import AnvilNode, Devnet
+from sdex.settlement.gas import BASE_GAS
+
+BLOCK_GAS = 100_000
+"""Gas limit a match of the ``blockK`` way's transactions (warm matches use ~88,700)."""
+
+
+def _in_blocks(rpc: Rpc, sender: Sender, txs: list[Any], k: int) -> tuple[list[Receipt], int]:
+    """``txs`` sent ``k`` at a time, each group mined by ``evm_mine``: receipts, blocks."""
+    receipts: list[Receipt] = []
+    blocks = 0
+    rpc.call("evm_setAutomine", False)
+    try:
+        for g in range(0, len(txs), k):
+            group = txs[g : g + k]
+            for tx in group:
+                sender.broadcast(tx)
+            for _ in range(len(group)):  # (a group the block's gas cannot hold: more blocks)
+                rpc.call("evm_mine")
+                blocks += 1
+                mined = rpc.call("eth_getTransactionCount", sender.address, "latest")
+                if rpc.call("eth_getTransactionCount", sender.address, "pending") == mined:
+                    break
+            receipts += [sender.wait(tx.tx_hash) for tx in group]
+    finally:
+        rpc.call("evm_setAutomine", True)
+    return receipts, blocks
 
 
 def one_round(
@@ -47,12 +77,24 @@ def one_round(
     try:
         ex = Exchange(rpc, dep.exchange)
         sender = Sender(rpc, signer.keys[RAW_SENDER], dep.chain_id)
-        txs = [raw_batch_tx(signer, sender, ex, first + b * size, size) for b in range(batches)]
+        k = int(way.removeprefix("block")) if way.startswith("block") else 0
+        gas = BASE_GAS + BLOCK_GAS * size if k else None
+        txs = [
+            raw_batch_tx(signer, sender, ex, first + b * size, size, gas) for b in range(batches)
+        ]
         settled = 0
         walls = []
+        blocks = batches
         with CpuMeter({"anvil": pid}) as cpu:
             t0 = time.perf_counter()
-            for tx in txs:
+            if k:
+                got, blocks = _in_blocks(rpc, sender, txs, k)
+                for receipt in got:
+                    if receipt.status != 1:
+                        raise RuntimeError(f"batch {receipt.tx_hash} reverted")
+                    settled += len(ex.fills(receipt.logs)) // 2
+                walls.append((time.perf_counter() - t0) / max(1, blocks))
+            for tx in txs if not k else ():
                 tb = time.perf_counter()
                 if way == "sync":
                     raw, _ = sender.broadcast_sync(tx, 10.0)
@@ -71,6 +113,7 @@ def one_round(
         "matches_per_s": round(settled / seconds),
         "anvil_cpu_ms_per_match": round(1000 * cpu.cores["anvil"] * seconds / settled, 3),
         "ms_per_batch_p50": round(1000 * statistics.median(walls), 2),
+        "blocks": blocks,
         "cores": cpu.cores,
     }
 

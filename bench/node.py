@@ -1202,10 +1202,16 @@ with the receipt once mined)."""
 
 
 def raw_batch_tx(
-    signer: Signer, sender: Sender, ex: Exchange, first: int, size: int = RAW_BATCH
+    signer: Signer,
+    sender: Sender,
+    ex: Exchange,
+    first: int,
+    size: int = RAW_BATCH,
+    gas: int | None = None,
 ) -> SignedTx:
     """One ``batchMatchOrders`` of ``size`` crossing pairs, signed by ``sender``: the pairs
-    ``first`` to ``first + size - 1`` of the bench's makers, at ``MID``."""
+    ``first`` to ``first + size - 1`` of the bench's makers, at ``MID`` (``gas``: its gas
+    limit, else the settler's bound)."""
     from sdex.settlement.gas import settlement_gas
 
     matches = []
@@ -1213,7 +1219,7 @@ def raw_batch_tx(
         ask = signer.order(ASK_MAKERS[k % len(ASK_MAKERS)], True, MID)
         bid = signer.order(BID_MAKERS[k % len(BID_MAKERS)], False, MID)
         matches.append((ask, bid, 2**256 - 1))
-    return sender.sign(ex.address, ex.encode_batch(matches), settlement_gas(size))
+    return sender.sign(ex.address, ex.encode_batch(matches), gas or settlement_gas(size))
 
 
 def raw_batches(
@@ -1607,6 +1613,9 @@ async def bench_settlement(
                 "sustained_ratio": round(p["node"]["sustained_matches_per_s"] / p["raw"], 3),
                 "node_other_processes_cores": p["node"]["cpu_cores_used"].get("other_processes"),
                 "chain_matches_held_before": p["chain_matches_held_before"],
+                "node_matches_per_transaction": p["node"]["matches_per_transaction"],
+                "node_chain_cpu_ms_per_match": p["node"]["chain_cpu_ms_per_match"],
+                "node_cpu_ms_per_match": p["node"]["node_cpu_ms_per_match"],
             }
             for p in pairs
         ],

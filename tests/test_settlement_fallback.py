@@ -1,8 +1,9 @@
 """A backlog batch past 63 matches, its gas bound learned from a cheaper earlier batch,
 whose last match's token refuses the transfer: the contract's inline attempt runs almost
 the whole batch before that match reverts it, then the per-match fallback runs every match
-again in a call frame of its own. The gas the settler gave the transaction must cover both:
-the refused match alone fails, the others settle (real Hardhat, the node's settler)."""
+again in a call frame of its own. A slim batch (no room for the fallback) runs out of gas
+and goes again at once in batches with the room; the gas those get must cover both: the
+refused match alone fails, the others settle (real Hardhat, the node's settler)."""
 
 from __future__ import annotations
 
@@ -132,13 +133,14 @@ async def test_a_refused_transfer_at_the_end_of_a_backlog_batch_fails_only_its_m
         settler.submit([pair(c, k) for k in range(16)])
         await wait_for(lambda: settler.idle.is_set() and len(results) == 16, timeout=30.0)
         assert settler.sent == 1 and settler.settled == 16
-        learned = settler.gas_per_match_seen
+        learned = settler.gas.seen
         assert learned > 0
-        # Then a backlog: the first batch takes as many as the learned gas fits, past 63,
-        # and the refused match is its last (the inline attempt spent the most by then).
-        backlog = 3 * 64
-        size = settler.batch_size(backlog)
-        assert 63 < size < backlog
+        # Then a backlog: the first batch takes as many as the learned gas fits without
+        # the fallback's room (slim), past what fits with it, and the refused match is its
+        # last (the inline attempt spent the most by then).
+        size, safe = settler.batch_size(3 * 64), settler.gas.safe_size()
+        backlog = size + 64  # (the rest: one batch)
+        assert 63 < safe < size == settler.batch_size(backlog)
         matches = [pair(c, k) for k in range(16, 16 + backlog - 1)]
         bad_match = refused(c, bad)
         matches.insert(size - 1, bad_match)
@@ -147,6 +149,13 @@ async def test_a_refused_transfer_at_the_end_of_a_backlog_batch_fails_only_its_m
         await wait_for(lambda: settler.idle.is_set() and len(results) == backlog, timeout=120.0)
     assert settler.largest_batch == size
     assert settler.lost == 0
+    # what the batch that ran the fallback used (the inline attempt and the fallback, about
+    # twice a match) taught nothing: a batch with a skipped match is not learned from
+    assert settler.gas.seen == learned
+    # the slim batch ran out of gas (mined, reverted whole), and went again in two batches
+    # with the fallback's room; the rest of the backlog went in one with the room too
+    assert settler.gas.slim_out_of_gas == 1 and settler.gas.out_of_gas == 0
+    assert settler.sent == 1 + 1 + len(settler.gas.split(size)) + 1
     by_match = {(r.match.resting.hash, r.match.incoming.hash): r for r in results}
     verdict = by_match[(bad_match.resting.hash, bad_match.incoming.hash)]
     assert verdict.outcome is Outcome.FAILED
@@ -165,23 +174,55 @@ async def test_a_refused_transfer_at_the_end_of_a_backlog_batch_fails_only_its_m
     assert bad.balance_of(c.address(BIDS[0])) == 1000 * E18
 
 
+async def test_a_slim_batch_out_of_gas_goes_again_with_room_and_nothing_fails(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Receipts taught a bound from cheaper matches than a backlog's (here: set as if they
+    had, about half what these cost): the slim batch of 200 runs out of gas and reverts
+    whole. Its matches are not judged: they go again at once, in two batches with the
+    fallback's room, and all settle; slim batches then stop for a while."""
+    c = chain
+    operator = c.address(OPERATOR)
+    nonce = int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16)
+    async with running_settler(c, tmp_path) as (settler, results):
+        settler.gas.seen = 50_000  # as if taught by much cheaper matches
+        backlog = [pair(c, k) for k in range(200)]
+        assert settler.batch_size(len(backlog)) == 200 < 256
+        assert settler.gas.safe_size() < 200 and settler.gas.split(200) == [100, 100]
+        settler.submit(backlog)
+        await wait_for(lambda: settler.idle.is_set() and len(results) == 200, timeout=120.0)
+        assert settler.gas.slim_out_of_gas == 1 and settler.gas.out_of_gas == 0
+        assert settler.sent == 3 and settler.settled == 200 and settler.failed == 0
+        assert {r.outcome for r in results} == {Outcome.SETTLED}
+        assert len({r.tx_hash for r in results}) == 2
+        assert settler.gas.seen > 50_000  # the batches with room taught the real figure
+        assert settler.gas.slim_per_match() is None  # one slim failure in 3 backlog batches
+        assert settler.batch_size(200) == settler.gas.safe_size()
+    # three transactions mined, in nonce order: the slim one reverted
+    assert int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16) == nonce + 3
+    for m in backlog:
+        assert c.exchange.order_info(m.resting.order).filled == LOT
+
+
 async def test_a_backlog_batch_out_of_gas_turns_the_learning_off(
     chain: Chain, tmp_path: Path
 ) -> None:
     """Receipts taught a bound from cheaper matches than a backlog's (here: a bound set as
-    if they had, half what these matches cost): the batch runs out of gas and reverts
-    whole. Its matches fail, and from then on backlog batches take the fallback-safe bound
-    (63 of these fit a transaction), so the same matches then settle."""
+    if they had, a fifth of what these matches cost, so 100 fit with the fallback's room:
+    not slim): the batch runs out of gas and reverts whole. Its matches fail, and from then
+    on backlog batches take the fallback-safe bound (63 of these fit a transaction), with no
+    slim ones, so the same matches then settle."""
     c = chain
     async with running_settler(c, tmp_path) as (settler, results):
-        settler.gas_per_match_seen = 20_000  # as if taught by much cheaper matches
+        settler.gas.seen = 20_000  # as if taught by much cheaper matches
         backlog = [pair(c, k) for k in range(100)]
-        assert settler.batch_size(len(backlog)) == 100
+        assert settler.batch_size(len(backlog)) == 100 <= settler.gas.safe_size()
         settler.submit(backlog)
         await wait_for(lambda: settler.idle.is_set() and len(results) == 100, timeout=60.0)
-        assert settler.sent == 1 and settler.failed == 100 and settler.out_of_gas == 1
+        assert settler.sent == 1 and settler.failed == 100 and settler.gas.out_of_gas == 1
         assert {r.reason for r in results} == {"transaction reverted"}
         assert settler.per_match_gas() == 250_000 and settler.batch_size(100) == 64
+        assert settler.gas.slim_per_match() is None
         results.clear()
         settler.submit(backlog)  # given back, as the node does after its diagnosis
         await wait_for(lambda: settler.idle.is_set() and len(results) == 100, timeout=60.0)

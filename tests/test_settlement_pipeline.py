@@ -292,8 +292,8 @@ async def test_a_backlog_goes_out_in_a_bigger_batch_as_far_as_the_gas_fits(
             assert c.exchange.order_info(s.order).filled == E18 // 10
         assert await api.status(taker) == "filled"
         # the receipt taught the gas per match: the bound for backlogs follows it
-        assert 0 < settler.gas_per_match_seen < 250_000
-        assert settler.per_match_gas() == min(250_000, int(settler.gas_per_match_seen * 2.2))
+        assert 0 < settler.gas.seen < 250_000
+        assert settler.per_match_gas() == min(250_000, int(settler.gas.seen * 2.2))
 
 
 async def test_a_slow_fill_write_does_not_leave_the_makers_funds_one_fill_short(

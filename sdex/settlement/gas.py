@@ -1,5 +1,6 @@
-"""Gas limits of settlement transactions (a bound per match, fallback included), and the
-fees they are signed with."""
+"""Gas limits of settlement transactions (a bound per match, fallback included; a backlog's
+slim batches without the fallback's room, sent again with it if they run out), and the fees
+they are signed with."""
 
 from __future__ import annotations
 
@@ -35,6 +36,15 @@ used so far (the fallback repeats the inline attempt, one call frame per match).
 LEARN_FROM = 8
 """Batches of at least this many matches teach the gas per match (in smaller ones the
 transaction's own cost weighs too much)."""
+SLIM_FACTOR = 1.5
+"""A slim backlog batch's gas per match over the most a settled batch used: room for
+costlier matches than those seen (fresh makers ~120k a match against warm ones' ~89k), none
+for the fallback (which needs ``FALLBACK_FACTOR``). One that runs out of gas (a token
+refused: the fallback had no room; or costlier matches) reverts whole, and its matches are
+sent again at once in batches with the fallback's room: nothing re-judged."""
+SLIM_FAIL_EVERY = 32
+"""Slim batches go while at most one backlog batch in this many was a slim one that ran out
+of gas (each costs a reverted transaction): a stream of refusing tokens sends them safe."""
 GAP_FILL_GAS = 21_000
 
 
@@ -49,6 +59,97 @@ def settlement_gas(matches: int, per_match: int = GAS_PER_MATCH) -> int:
 def fitting_batch(per_match: int) -> int:
     """The most matches whose settlement gas, at ``per_match`` each, fits one transaction."""
     return max(1, (MAX_TX_GAS - BASE_GAS) // max(1, per_match))
+
+
+class BatchGas:
+    """The gas bound of a settlement batch and the batch sizes it allows, learned from
+    receipts. Up to ``max_batch`` matches a batch takes ``GAS_PER_MATCH`` each; while more
+    wait, a backlog batch takes as many as fit at the learned gas per match with room for
+    the fallback (``per_match``), or more in a *slim* batch (``slim_per_match``: no room for
+    the fallback, sent again with it if it runs out of gas: ``ran_out``)."""
+
+    def __init__(self, max_batch: int, backlog_batch: int) -> None:
+        self.max_batch = max_batch
+        self.backlog_batch = max(max_batch, backlog_batch)
+        self.seen = 0
+        """Most gas per match (beyond ``BASE_GAS``) of a settled batch of ``LEARN_FROM``+."""
+        self.out_of_gas = 0
+        """Backlog batches with the fallback's room that failed with all their gas used:
+        after one, backlog batches take ``GAS_PER_MATCH`` again, whatever receipts teach."""
+        self.backlog_sent = 0
+        """Batches of more than ``max_batch`` sent."""
+        self.slim_sent = 0
+        self.slim_out_of_gas = 0
+        """Slim batches that ran out of gas (their matches sent again with the room)."""
+
+    def per_match(self) -> int:
+        """The gas bound per match of a backlog batch with room for the fallback: what
+        settled batches used, times ``FALLBACK_FACTOR``; ``GAS_PER_MATCH`` until a receipt
+        told, or once one such batch ran out of gas."""
+        if not self.seen or self.out_of_gas:
+            return GAS_PER_MATCH
+        return min(GAS_PER_MATCH, int(self.seen * FALLBACK_FACTOR))
+
+    def slim_per_match(self) -> int | None:
+        """The gas bound per match of a slim batch, None while slim batches do not go."""
+        if self.per_match() == GAS_PER_MATCH:  # (nothing learned, or learning turned off)
+            return None
+        if self.slim_out_of_gas * SLIM_FAIL_EVERY > self.backlog_sent:
+            return None
+        return int(self.seen * SLIM_FACTOR)
+
+    def batch_size(self, waiting: int) -> int:
+        """How many of ``waiting`` matches the next batch takes: ``max_batch``, or while
+        more wait, up to ``backlog_batch`` as far as their gas fits one transaction (slim)."""
+        if waiting <= self.max_batch:
+            return waiting
+        fits = fitting_batch(self.slim_per_match() or self.per_match())
+        return min(waiting, max(self.max_batch, min(self.backlog_batch, fits)))
+
+    def safe_size(self) -> int:
+        """The most matches a batch with the fallback's room takes."""
+        return max(self.max_batch, min(self.backlog_batch, fitting_batch(self.per_match())))
+
+    def limit(self, matches: int, lone: bool, room: bool = False) -> tuple[int, bool]:
+        """(gas limit, slim) of a batch of ``matches``: slim past ``safe_size``, unless
+        ``room`` (a slim batch's matches going again: never slim, even if a receipt since
+        taught a higher figure and fewer fit now)."""
+        if lone:
+            return LONE_GAS, False
+        if matches <= self.max_batch:
+            return min(MAX_TX_GAS, BASE_GAS + GAS_PER_MATCH * matches), False
+        self.backlog_sent += 1
+        slim = self.slim_per_match()
+        if matches > self.safe_size() and slim is not None and not room:
+            self.slim_sent += 1
+            return min(MAX_TX_GAS, BASE_GAS + slim * matches), True
+        return min(MAX_TX_GAS, BASE_GAS + self.per_match() * matches), False
+
+    def learn(self, matches: int, gas_used: int) -> None:
+        """A mined batch whose every match settled used ``gas_used`` (one with a skipped
+        match teaches nothing: the fallback may have run, about twice a match, and a single
+        refusing token would shrink every backlog batch after it)."""
+        if matches >= LEARN_FROM:
+            self.seen = max(self.seen, (gas_used - BASE_GAS) // matches)
+
+    def ran_out(self, matches: int, status: int, gas_used: int, gas: int, slim: bool) -> bool:
+        """Whether a batch's receipt says it is a slim one that ran out of gas (its matches
+        go again, with the fallback's room); one with the room turns the learning off."""
+        if status == 1 or gas_used < gas or matches <= self.max_batch:
+            return False
+        if slim:
+            self.slim_out_of_gas += 1
+            log.warning("a slim batch of %d ran out of gas: sent again with room", matches)
+            return True
+        self.out_of_gas += 1
+        log.warning("a batch of %d ran out of gas: learning turned off", matches)
+        return False
+
+    def split(self, matches: int) -> list[int]:
+        """Sizes of the safe batches ``matches`` go again in (as even as they fit)."""
+        parts = -(-matches // self.safe_size())
+        size, more = divmod(matches, parts)
+        return [size + 1] * more + [size] * (parts - more)
 
 
 class Fees:

@@ -11,7 +11,9 @@ a settlement before with no one found guilty is pre-flighted first (``suspect``)
 a batch of one instead costs ~8k more gas and ~1 ms more chain time than
 ``matchOrders``.) Batches take
 ``max_batch`` matches, and while more wait, up to ``backlog_batch`` as far as the gas fits
-one transaction (learned from receipts, with room for the fallback). A batch forms once the
+one transaction (learned from receipts, with room for the fallback; or more, slim, without
+it: one that runs out of gas goes again at once in batches with the room, its matches not
+judged; ``sdex.settlement.gas.BatchGas``). A batch forms once the
 one before has started its broadcast: on a chain that mines on the send (Hardhat's
 automine), the matches made meanwhile go out together in the next transaction instead of
 one transaction each, queued. Under load (less than ``max_batch`` waiting) it forms only
@@ -66,17 +68,7 @@ from sdex.matching.match import Match
 from sdex.mirror import Mirror
 from sdex.settlement.broadcast import Broadcaster
 from sdex.settlement.diagnose import Verdict, diagnose
-from sdex.settlement.gas import (
-    BASE_GAS,
-    FALLBACK_FACTOR,
-    GAS_PER_MATCH,
-    LEARN_FROM,
-    LONE_GAS,
-    MAX_TX_GAS,
-    Fees,
-    fitting_batch,
-    settlement_gas,
-)
+from sdex.settlement.gas import BatchGas, Fees, settlement_gas
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.outcome import Outcome, SettledMatch, outcome, refused_order, unsent
 from sdex.settlement.owned import OwnTxs
@@ -168,11 +160,8 @@ class Settler(NonceLane):
         self.largest_batch = 0
         self.gap_fills = 0
         """Transactions sent to fill a lost transaction's nonce (later ones waited on it)."""
-        self.out_of_gas = 0
-        """Backlog batches that failed with all their gas used: after one, backlog batches
-        take the fallback-safe ``GAS_PER_MATCH`` again, whatever receipts teach."""
-        self.gas_per_match_seen = 0
-        """Most gas per match (beyond ``BASE_GAS``) of a settled batch of ``LEARN_FROM``+."""
+        self.gas = BatchGas(max_batch, self.backlog_batch)
+        """Batches' gas bounds and sizes, learned from receipts (``sdex.settlement.gas``)."""
         self.fees = Fees(None if mirror is None else mirror.announced)
         """The fees signed with (read ahead under load: ``sdex.settlement.gas``)."""
         self.broadcaster = Broadcaster(sender, store, chain.exchange)
@@ -257,19 +246,12 @@ class Settler(NonceLane):
                     await t
 
     def per_match_gas(self) -> int:
-        """The gas bound per match of a backlog batch: what settled batches used, with room
-        for the fallback; ``GAS_PER_MATCH`` until a receipt told."""
-        if not self.gas_per_match_seen or self.out_of_gas:
-            return GAS_PER_MATCH
-        return min(GAS_PER_MATCH, int(self.gas_per_match_seen * FALLBACK_FACTOR))
+        """The gas bound per match of a backlog batch with room for the fallback."""
+        return self.gas.per_match()
 
     def batch_size(self, waiting: int) -> int:
-        """How many of ``waiting`` matches the next batch takes: ``max_batch``, or while
-        more wait, up to ``backlog_batch`` as far as their gas fits one transaction."""
-        if waiting <= self.max_batch:
-            return waiting
-        fits = fitting_batch(self.per_match_gas())
-        return min(waiting, max(self.max_batch, min(self.backlog_batch, fits)))
+        """How many of ``waiting`` matches the next batch takes (``BatchGas.batch_size``)."""
+        return self.gas.batch_size(waiting)
 
     def _take(self, size: int) -> tuple[list[Match], list[float]]:
         """The next batch (and when each was submitted), taken off the queue: its first
@@ -292,12 +274,6 @@ class Settler(NonceLane):
         self._queue, self._submitted = queue[size:], submitted[size:]
         return queue[:size], submitted[:size]
 
-    def _gas_limit(self, matches: int, lone: bool) -> int:
-        if lone:
-            return LONE_GAS
-        per_match = GAS_PER_MATCH if matches <= self.max_batch else self.per_match_gas()
-        return min(MAX_TX_GAS, BASE_GAS + per_match * matches)
-
     def _started(self, started: asyncio.Future[None]) -> None:
         if self._unstarted is started:
             self._unstarted = None
@@ -312,19 +288,41 @@ class Settler(NonceLane):
 
     async def _fly(self, batch: list[Match], submitted: list[float], times: FlightTimes) -> None:
         try:
-            try:
-                results = await self._settle(batch, times)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # a chain outage: give every match back to the node
-                log.exception("settlement failed")
-                results = [
-                    SettledMatch(m, Outcome.FAILED, None, None, f"{type(e).__name__}: {e}")
-                    for m in batch
-                ]
+            results = await self._settle_or_fail(batch, times)
         finally:
             times.resolve()  # (never broadcast: the next batch need not wait)
             self._slots.release()  # the next batch may go while these results are applied
+        if results is None:  # a slim batch ran out of gas: again, with the fallback's room
+            parts, start = [], 0
+            for size in self.gas.split(len(batch)):
+                parts.append(batch[start : start + size])
+                start += size
+            for part in parts[:-1]:  # (each reported before the next goes: see below)
+                await self._report(await self._again(part))
+            results = await self._again(parts[-1])
+        await self._report(results)
+        incoming = [m.incoming.hash_hex for m in batch] if self.stages.timeline else []
+        self.stages.add(submitted, times, time.perf_counter(), incoming)
+
+    async def _again(self, part: list[Match]) -> list[SettledMatch]:
+        """A slim batch's ``part`` sent again with the fallback's room (never slim)."""
+        got = await self._settle_or_fail(part, None, room=True)
+        return got or [SettledMatch(m, Outcome.FAILED, None, None, "out of gas") for m in part]
+
+    async def _settle_or_fail(
+        self, batch: list[Match], times: FlightTimes | None, room: bool = False
+    ) -> list[SettledMatch] | None:
+        """``_settle``, or on an error every match given back failed."""
+        try:
+            return await self._settle(batch, times, room)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a chain outage: give every match back to the node
+            log.exception("settlement failed")
+            why = f"{type(e).__name__}: {e}"
+            return [SettledMatch(m, Outcome.FAILED, None, None, why) for m in batch]
+
+    async def _report(self, results: list[SettledMatch]) -> None:
         self.settled += sum(r.outcome is Outcome.SETTLED for r in results)
         self.failed += sum(r.outcome is Outcome.FAILED for r in results)
         # Called at once, with no await since ``_settle`` noted the receipt: from then on the
@@ -337,8 +335,6 @@ class Settler(NonceLane):
         finally:
             if results and results[0].tx_hash is not None:
                 self.fills_stored.pop(results[0].tx_hash, None)
-        incoming = [m.incoming.hash_hex for m in batch] if self.stages.timeline else []
-        self.stages.add(submitted, times, time.perf_counter(), incoming)
 
     async def _sign_and_queue(
         self, batch: list[Match], data: bytes, gas: int, times: FlightTimes | None
@@ -378,7 +374,11 @@ class Settler(NonceLane):
         if self.mirror is not None:
             self.mirror.unexpect(signed.tx_hash)
 
-    async def _settle(self, batch: list[Match], times: FlightTimes | None) -> list[SettledMatch]:
+    async def _settle(
+        self, batch: list[Match], times: FlightTimes | None, room: bool = False
+    ) -> list[SettledMatch] | None:
+        """What the chain did with ``batch``'s matches; None if it was a slim batch that ran
+        out of gas (mined, reverted whole: its matches go again with the fallback's room)."""
         ex = self.chain.exchange
         matches = [(m.resting, m.incoming, m.amounts.left_filled) for m in batch]
         # A lone match goes as ``matchOrders`` (less gas and chain time than a batch of
@@ -387,9 +387,9 @@ class Settler(NonceLane):
         # chain state like one a batch skipped.
         lone = len(batch) == 1
         data = ex.encode_settlement(matches) if lone else ex.encode_batch(matches)
-        gas = self._gas_limit(len(batch), lone)
+        gas, slim = self.gas.limit(len(batch), lone, room)
         if lone and self.suspect is not None and self.suspect(batch[0]):
-            gas = self._gas_limit(1, False)
+            gas = self.gas.limit(1, False)[0]
             try:  # before the lane's lock: it waits for no broadcast under way
                 fees = await self.fees.current(self.receipts)  # (those it is signed with)
                 await self.async_sends.preflight(ex.address, data, gas, fees)
@@ -466,12 +466,7 @@ class Settler(NonceLane):
                 SettledMatch(m, Outcome.FAILED, None, signed.tx_hash, why, nonce_taken=nonce_taken)
                 for m in batch
             ]
-        if receipt.status == 1 and len(batch) >= LEARN_FROM:
-            per_match = (receipt.gas_used - BASE_GAS) // len(batch)
-            self.gas_per_match_seen = max(self.gas_per_match_seen, per_match)
-        elif receipt.status != 1 and len(batch) > self.max_batch and receipt.gas_used >= gas:
-            self.out_of_gas += 1
-            log.warning("a batch of %d ran out of gas: learning turned off", len(batch))
+        again = self.gas.ran_out(len(batch), receipt.status, receipt.gas_used, gas, slim)
         # No await from here to the node's ``on_result``: the mirror expects the transaction
         # until ``note_receipt``, and once noted the watcher may apply its block, which must
         # not come before the node confirms the matches. (The fills the broadcaster queued
@@ -481,12 +476,16 @@ class Settler(NonceLane):
         self.store.set_settlement_status(signed.tx_hash, status)
         self.ours.landed(signed.tx_hash, receipt.block_number)
         self.forget_final()
+        if again:
+            return None
         root = lone_tx_root(bytes.fromhex(signed.raw.removeprefix("0x")))
         fills: list[FillEvent] = []
         if (decoded := self.fills_stored.get(signed.tx_hash)) is not None:
             fills = decoded[0]  # (decoded by the broadcaster, and being written)
         elif receipt.status == 1:
             fills = self.chain.exchange.fills(receipt.logs)
+        if receipt.status == 1 and len(fills) == 2 * len(batch):  # (every match settled)
+            self.gas.learn(len(batch), receipt.gas_used)
         if receipt.status == 1 and self.mirror is not None:  # the watcher takes them from here
             self.mirror.note_receipt(receipt, fills, root)
         return outcome(self.chain.exchange, batch, receipt, signed.tx_hash, fills)
