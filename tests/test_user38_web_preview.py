@@ -4,7 +4,8 @@ A sell of 0.1 WETH at 2000 was previewed "you give at most 0.1 WETH for 200 USDC
 as a fixed 200 USDC for up to 0.1 WETH, when the order gives 0.1 WETH for at least 200 USDC
 (more at a better price). ``sdex order`` says "SELL 0.1 WETH for at least 200 USDC" and
 "BUY 0.3 WETH for at most 597 USDC"; the page now says the same, and names the fee's token
-(it showed a bare number).
+(it showed a bare number). The book's column heads say their units too ("Price", "Size"
+and "Total" said none).
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ async def test_the_preview_says_the_order_as_sdex_order_does(
             w = await new_page(b, api.base)
             await choose_dev_account(w, chain.address(8))
             page = w.page
+            # the book's columns say their units, as the form's fields do
+            heads = await page.locator("#book thead th").all_text_contents()
+            assert heads[:3] == ["Price (USDC)", "Size (WETH)", "Total (WETH)"], heads
             for bps, side, price, amount, said in CASES:
                 if bps != fee:
                     continue

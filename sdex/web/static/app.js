@@ -725,6 +725,9 @@ function renderUnits() {
   if (!m) return;
   $("price-unit").textContent = `${m.quote} per ${m.base}`;
   $("amount-unit").textContent = m.base;
+  // the book's columns in their units too (user38: "Price", "Size", "Total" said none)
+  $("book-price-unit").textContent = ` (${m.quote})`;
+  for (const id of ["book-size-unit", "book-total-unit"]) $(id).textContent = ` (${m.base})`;
   $("submit").textContent = `${side() === "buy" ? "Buy" : "Sell"} ${m.base}`;
   $("submit").classList.toggle("sell", side() === "sell");
   preview();
