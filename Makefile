@@ -34,6 +34,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 NATIVE_DEPS := sdex/order.py sdex/signature.py sdex/orderparse.py sdex/keccak.py sdex/fillmath.py \
 	sdex/model.py sdex/errors.py
 build/.mypyc: $(VENV)/.installed $(wildcard sdex/book/*.py sdex/matching/*.py) $(NATIVE_DEPS)
+	@echo "compiling the order book and matching engine with mypyc (quiet for 1-2 min, more on a busy machine)"
 	SDEX_PURE=1 $(BIN)/python -m sdex.book.nativebuild
 	touch $@
 

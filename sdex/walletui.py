@@ -5,6 +5,7 @@ is shown (cancels: ``sdex.walletcancel``)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from fractions import Fraction
 
@@ -101,6 +102,8 @@ def _said_refused(e: NodeApiError, expiry_seconds: int) -> NodeApiError:
         return NodeApiError(
             e.status, reason, e.code, e.validation_errors, e.rejection, e.body, e.retry_after
         )
+    if e.rejection == "SELF_TRADE":
+        return _said_self_trade(e)
     if e.rejection != "EXPIRED":
         return e
     reason = (
@@ -112,6 +115,22 @@ def _said_refused(e: NodeApiError, expiry_seconds: int) -> NodeApiError:
     return NodeApiError(
         e.status, reason, e.code, e.validation_errors, e.rejection, e.body, e.retry_after
     )
+
+
+def _said_self_trade(e: NodeApiError) -> NodeApiError:
+    """The node's SELF_TRADE, said as the page says it (user38: the CLI read "Validation
+    Failed ...: maker: it would trade with the same maker's resting order 0x...", no next
+    step): which of your orders, and what to do."""
+    said = " ".join(v.reason for v in e.validation_errors)
+    own = m.group(0) if (m := re.search(r"0x[0-9a-f]{64}", said)) else None
+    which = f"your own resting order {own}" if own else "one of your own resting orders"
+    reason = (
+        f"this order's price crosses {which} (an account never trades with itself, even "
+        "behind others' better orders): cancel that order"
+        + (f" (sdex cancel {own})" if own else "")
+        + " or change the price; nothing was posted"
+    )
+    return NodeApiError(e.status, reason, e.code, None, e.rejection, e.body, e.retry_after)
 
 
 def _print_signed(

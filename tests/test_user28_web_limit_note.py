@@ -17,11 +17,11 @@ __all__ = ["chromium"]  # (the module's Chromium fixture, shared with tests/test
 
 # (side, price, amount, the preview)
 CASES = [
-    ("buy", "1999.999999", "0.0001", "you give at most 0.199999 USDC for 0.0001 WETH · whole "
+    ("buy", "1999.999999", "0.0001", "buy 0.0001 WETH for at most 0.199999 USDC · whole "
      "USDC units move the signed limit from 1999.999999 to 1999.99, in your favour"),
-    ("sell", "0.0000001", "0.5", "you give at most 0.5 WETH for 0.000001 USDC · whole USDC "
+    ("sell", "0.0000001", "0.5", "sell 0.5 WETH for at least 0.000001 USDC · whole USDC "
      "units move the signed limit from 0.0000001 to 0.000002, in your favour"),
-    ("buy", "2000", "0.0001", "you give at most 0.2 USDC for 0.0001 WETH"),  # exact: no note
+    ("buy", "2000", "0.0001", "buy 0.0001 WETH for at most 0.2 USDC"),  # exact: no note
 ]  # fmt: skip
 
 

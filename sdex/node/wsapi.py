@@ -122,13 +122,16 @@ async def get_ws(request: web.Request) -> web.WebSocketResponse:
         sub.parked, sub.direct = False, None
         sub.close()
         feed.drop(sub)
-        reader.cancel()
         try:  # (a client that stopped reading never lets the closing handshake end)
+            # closed while the reader still reads (user38): close() hands it the close and
+            # reads the client's answer itself; cancelled first, the reader left close()
+            # waiting its whole WS_CLOSE_SECONDS for an answer a browser sent at once
             await _sent(ws.close())
         except (TimeoutError, ConnectionError):
             if request.transport is not None:
                 request.transport.abort()
         finally:
+            reader.cancel()
             metrics.ws_connections -= 1
             slots.give(client)
     return ws

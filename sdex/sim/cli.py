@@ -122,7 +122,16 @@ def simulate(
             links=links,
             gossip=gossip,
         )
-        runs.append(run(sc))
+        figures = run(sc)
+        # the link options in the command's own units (user38: the simulator's model came
+        # back in seconds and bytes a second, unlabelled, with 30 bench calibrations unset)
+        figures["links"] = {
+            "latency_ms": latency_ms,
+            "sigma": sigma,
+            "bandwidth_mbit": bandwidth_mbit,
+            "check_ms": check_ms,
+        }
+        runs.append(figures)
         print(json.dumps({"nodes": n, "done": True}), file=sys.stderr)
     result = {"runs": runs, "targets": targets(runs, latency_ms)}
     text = json.dumps(result, indent=2)

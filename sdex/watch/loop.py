@@ -146,8 +146,8 @@ class PollLoop:
                 except ChainReset as e:
                     progressed, backoff = False, self._fail("wrong-chain", str(e), backoff)
                 except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
-                    status = "behind" if isinstance(e, Behind) else "unreachable"
-                    progressed, backoff = False, self._fail(status, describe(e), backoff)
+                    # (sorted as ``status_of`` says: a refused connection in words, user38)
+                    progressed, backoff = False, self._fail(*status_of(e), backoff)
                 except Exception as e:  # a defect: say it once, with its traceback, and retry
                     if self.status != "failing":
                         log.exception("applying the chain's changes failed; retrying")

@@ -725,6 +725,9 @@ function renderUnits() {
   if (!m) return;
   $("price-unit").textContent = `${m.quote} per ${m.base}`;
   $("amount-unit").textContent = m.base;
+  // the book's columns in their units too (user38: "Price", "Size", "Total" said none)
+  $("book-price-unit").textContent = ` (${m.quote})`;
+  for (const id of ["book-size-unit", "book-total-unit"]) $(id).textContent = ` (${m.base})`;
   $("submit").textContent = `${side() === "buy" ? "Buy" : "Sell"} ${m.base}`;
   $("submit").classList.toggle("sell", side() === "sell");
   preview();
@@ -771,9 +774,13 @@ function preview() {
   }
   if (!order) { $("preview").textContent = ""; return; }
   const buy = side() === "buy";
-  const give = buy ? `${fmtAmount(order.makerAmount, m.quoteDecimals)} ${m.quote}` : `${fmtAmount(order.makerAmount, m.baseDecimals)} ${m.base}`;
-  const get = buy ? `${fmtAmount(order.takerAmount, m.baseDecimals)} ${m.base}` : `${fmtAmount(order.takerAmount, m.quoteDecimals)} ${m.quote}`;
-  const fee = BigInt(order.feeAmount) ? ` · fee ${fmtAmount(order.feeAmount, buy ? m.baseDecimals : m.quoteDecimals)}` : "";
+  // in `sdex order`'s words (user38: a sell read "you give at most 0.1 WETH for 200 USDC")
+  const [base, quote] = buy ? [order.takerAmount, order.makerAmount] : [order.makerAmount, order.takerAmount];
+  const said = `${side()} ${fmtAmount(base, m.baseDecimals)} ${m.base} for ${buy ? "at most" : "at least"} ` +
+    `${fmtAmount(quote, m.quoteDecimals)} ${m.quote}`;
+  const fee = BigInt(order.feeAmount)
+    ? ` · fee ${fmtAmount(order.feeAmount, buy ? m.baseDecimals : m.quoteDecimals)} ${buy ? m.base : m.quote} (${S.config.feeBps} bps)`
+    : "";
   // the signed limit where the quote's decimals move it, as `sdex order` notes it (user28: a
   // buy at 1999.999999 showed as 1999.99 in "My orders" with nothing said before)
   const limit = orderPrice(order, side(), m);
@@ -781,7 +788,7 @@ function preview() {
   const moved = cmp(limit, typed) !== 0
     ? ` · whole ${m.quote} units move the signed limit from ${fmtPrice(typed)} to ${fmtPrice(limit)}, in your favour`
     : "";
-  $("preview").textContent = `you give at most ${give} for ${get}${fee}${moved}`;
+  $("preview").textContent = `${said}${fee}${moved}`;
 }
 
 async function placeOrder(ev) {
