@@ -563,7 +563,7 @@ async function refreshNetwork() {
     }
     S.lastHealth = { at: now, orders: health.orders, submitted };
     $("orders-known").textContent = `${health.orders} (${health.openOrders} open)`;
-    $("settle-sent").textContent = `${health.settlementsSent} tx · ${health.matchesSettled} matches settled · ${health.matchesFailed} failed`;
+    $("settle-sent").textContent = `${health.settlementsSent} tx · ${health.matchesSettled} ${health.matchesSettled === 1 ? "match" : "matches"} settled · ${health.matchesFailed} failed`;
     $("head").textContent = status.head;
     $("checkpoint").textContent = status.checkpoint;
     $("lag").textContent = `${status.lag} block${status.lag === 1 ? "" : "s"}`;
