@@ -11,26 +11,17 @@ rest that is not whole units stays open at its exact fillable, and trades all at
 part of it would leave a smaller rest); it is closed only below the book's minimums (what
 no match may move: less than its token's minimum, or receiving less than the taker token's).
 
-NOT FIXED (dust37 left it): the two defect tests are strict xfails. Keeping such a rest at
-its own price level (lot lowered to the rest, traded all at once) was tried and breaks the
-book's invariant that no bid and ask cross after matching: the rest costs
-``ceil(R * takerAmount / makerAmount)``, more than its level's price, so an incoming order
-between the level's price and that cost cannot take it, is *blocked*, and is then closed as
-dust itself (a third party's honest order). The same sub-unit rule closes resting orders'
-rests too (tests/test_matching.py ``test_dust_on_arrival_is_closed_and_never_rests``,
-``test_whole_units_trade_when_the_maximal_fill_breaks_the_incoming_limit``,
-tests/test_book_state.py ``test_engine_arithmetic_is_the_contracts``,
-tests/test_dust27_matching.py ``test_no_match_moves_less_than_the_lot``). A fix has to
-rest a rest that is not whole units at its own effective price (``R`` for
-``ceil(R * t / m)``, the contract's exact fill with ``maxLeftFill = R``), in the ladder, the
-walk, dry_walk and the funds allocation alike, and change those tests' expectations.
+Fixed by dust38: such a rest is *all or nothing* at its own cost (``Entry.aon``: ``R``
+maker units for ``ceil(R * takerAmount / makerAmount)``, exactly what the contract fills with
+``maxLeftFill = R``), at the level of that price, not its order's (dust37's attempt kept it at
+its order's level, which it costs more than: a third party's ask crossing that level was
+blocked and closed as dust). docs/ARCHITECTURE.md, "Rests that are not whole units".
 """
 
 from __future__ import annotations
 
 from math import gcd
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,10 +41,6 @@ def engine(minimums: dict[str, int] | None) -> MatchingEngine:
     return MatchingEngine(book)
 
 
-XFAIL = pytest.mark.xfail(strict=True, reason="dust37: a rest below one unit closes as dust")
-
-
-@XFAIL
 def test_the_bids_rest_stays_open_at_its_exact_fillable() -> None:
     for minimums in CONFIGS:
         eng = engine(minimums)
@@ -89,7 +76,6 @@ def test_a_rest_below_the_minimums_is_still_closed() -> None:
         eng.submit(ask(A, 100, 1000), NOW)
 
 
-@XFAIL
 @settings(max_examples=300, deadline=None)
 @given(
     rm=st.integers(1, 10**4),
