@@ -121,3 +121,29 @@ def test_a_takers_rest_is_open_iff_the_contract_can_fill_it(
         assert y * im >= rest * it
     elif r.matches and not fillable:
         assert e is None or e.closed is not None
+
+
+def test_a_smaller_crossing_ask_passes_the_rest_and_is_not_closed() -> None:
+    """dust37's attempt failed here: the rest costs more than its order's price, so an ask
+    crossing that price but too small for the rest was blocked and closed as dust. At the
+    rest's own level (1001 quote for 99 base, 10.11) such an ask passes it and rests; the
+    node's uncross (``may_match``: against every order across) lets the rest take it as the
+    incoming side, at the ask's price, within the bid's own limit."""
+    for minimums in CONFIGS:
+        eng = engine(minimums)
+        eng.submit(ask(A, 100, 1000), NOW)
+        inc = bid(B, 197, 2001)
+        eng.confirm_all(eng.submit(inc, NOW).matches)
+        small = ask(C, 50, 505)  # 10.1 per base: crosses the rest's 10.11, 50 < 99 base
+        r = eng.submit(small, NOW)
+        assert r.matches == () and r.removed == (), minimums
+        s = eng.book.get(small.hash)
+        assert s is not None and s.closed is None and s.fillable == 50, minimums
+        (res,) = eng.uncross(now=NOW, may_match=lambda r_, i_: True)
+        (m,) = res.matches
+        want = match_amounts(50, 505, 0, 0, 2001, 197, 0, 1000)
+        assert (m.amounts.left_filled, m.amounts.right_filled) == (
+            want.left_filled,
+            want.right_filled,
+        ), minimums
+        assert m.resting.hash == small.hash and m.incoming.hash == inc.hash
