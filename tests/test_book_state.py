@@ -119,16 +119,47 @@ def engine_amounts(left: Order, left_avail: int, right: Order, right_avail: int)
         )  # fmt: skip
 
 
-def can_trade(left: Order, left_avail: int, right: Order, right_avail: int) -> bool:
+def aon_cost(o: Order, filled: int) -> int | None:
+    """What the contract asks for all of an order's rest when that is less than its unit
+    (this book has no minimums): the rest is then all or nothing at that cost (dust38)."""
+    f = o.maker_amount - filled
+    if 0 < f < unit_of(o.maker_amount, o.taker_amount):
+        return -(-(f * o.taker_amount) // o.maker_amount)
+    return None
+
+
+def resting_amounts(
+    left: Order, left_filled: int, left_avail: int, right: Order, right_avail: int
+) -> MatchAmounts:
+    """``engine_amounts`` for a resting order with ``left_filled`` confirmed: all of an
+    all-or-nothing rest (``maxLeftFill``: the rest) or nothing."""
+    if aon_cost(left, left_filled) is None:
+        return engine_amounts(left, left_avail, right, right_avail)
+    lm = left.maker_amount
+    a = match_amounts(
+        lm, left.taker_amount, left.fee_amount, lm - left_avail,
+        right.maker_amount, right.taker_amount, right.fee_amount,
+        right.maker_amount - right_avail, left_avail,
+    )  # fmt: skip
+    if a.left_filled < lm - left_filled:
+        raise PricesDoNotCross("all or nothing: the incoming order cannot pay all of it")
+    return a
+
+
+def can_trade(left: BookOrderState, left_avail: int, right: Order, right_avail: int) -> bool:
     try:
-        engine_amounts(left, left_avail, right, right_avail)
+        resting_amounts(left.order.order, left.filled, left_avail, right, right_avail)
     except FillMathError:
         return False
     return True
 
 
 def unit(s: BookOrderState) -> int:
+    """The least it trades (its lot, this book having no minimums): a unit at its price, or
+    all of an all-or-nothing rest."""
     o = s.order.order
+    if aon_cost(o, s.filled) is not None:
+        return o.maker_amount - s.filled
     return unit_of(o.maker_amount, o.taker_amount)
 
 
@@ -137,8 +168,12 @@ def takers_allow(a: Order, b: Order) -> bool:
 
 
 def price(st_: BookOrderState) -> Fraction:
-    """Quote per base."""
+    """Quote per base (an all-or-nothing rest's: of the rest and its cost)."""
     o = st_.order.order
+    cost = aon_cost(o, st_.filled)
+    if cost is not None:
+        f = o.maker_amount - st_.filled
+        return Fraction(cost, f) if st_.side is Side.ASK else Fraction(f, cost)
     if st_.side is Side.ASK:
         return Fraction(o.taker_amount, o.maker_amount)
     return Fraction(o.maker_amount, o.taker_amount)
@@ -293,6 +328,8 @@ class BookMachine(RuleBasedStateMachine):
             left = spend - sum(s.pending for s in same)
             older = [s for s in same if s.closed is None]
             lot = unit_of(m_inc, inc.taker_amount)
+            if aon_cost(inc, filled) is not None:
+                lot = m_inc - filled
             me = BookOrderState(signed, _side(inc), 1 << 62, filled, 0, rem, 0, True, None, lot)
             avail0 = self.allocation([*older, me], left)[signed.hash]
         # every match: the contract's amounts from the state before it, in priority order
@@ -303,7 +340,8 @@ class BookMachine(RuleBasedStateMachine):
             assert m.incoming == signed
             r_before = before[m.resting.hash]  # an older order: it was in the book before
             r_avail = r_before.fillable - used[m.resting.hash]
-            assert m.amounts == engine_amounts(r_before.order.order, r_avail, inc, avail)
+            ro_, rf_ = r_before.order.order, r_before.filled
+            assert m.amounts == resting_amounts(ro_, rf_, r_avail, inc, avail)
             for o in before.values():  # nothing better that could trade was passed over
                 if (
                     o.closed is None
@@ -317,7 +355,7 @@ class BookMachine(RuleBasedStateMachine):
                     and o.order.order.maker != inc.maker
                     and takers_allow(o.order.order, inc)
                 ):
-                    assert not can_trade(o.order.order, o.fillable, inc, avail), (o, m)
+                    assert not can_trade(o, o.fillable, inc, avail), (o, m)
             used[m.resting.hash] += m.amounts.left_filled
             avail -= m.amounts.right_filled
             given += m.amounts.right_filled
@@ -342,7 +380,7 @@ class BookMachine(RuleBasedStateMachine):
                 ):
                     continue
                 if not dust:
-                    assert not can_trade(o.order.order, now_o.fillable, inc, avail), o
+                    assert not can_trade(now_o, now_o.fillable, inc, avail), o
         # time in force
         remaining = m_inc - filled - sum(m.amounts.right_filled for m in result.matches)
         if result.outcome is Outcome.EXPIRED:
@@ -494,7 +532,12 @@ class BookMachine(RuleBasedStateMachine):
         # that the re-matched order could not pay a unit of; that one keeps it out of later
         # walks (parked or dust) until its funds or fills change
         touched = {m.resting.hash for m in result.matches} | {h for h, _ in result.removed}
-        idle = {e.hash: Fraction(e.order.taker_amount, e.order.maker_amount) for e in visited}
+        # (an all-or-nothing rest it cannot pay all of is passed, not blocking: dust38)
+        idle = {
+            e.hash: Fraction(e.order.taker_amount, e.order.maker_amount)
+            for e in visited
+            if not e.aon
+        }
         idle = {h: p for h, p in idle.items() if h not in touched}
         if idle:
             event("rematch blocked")
@@ -638,7 +681,8 @@ class BookMachine(RuleBasedStateMachine):
     @invariant()
     def never_crossed(self) -> None:
         """No bid and ask on offer cross in price, unless they have one maker (a self-cross:
-        both stay) or their takers forbid the trade."""
+        both stay), their takers forbid the trade, or one is an all-or-nothing rest that the
+        other cannot pay all of (dust38)."""
         offered = [
             s
             for s in self.book
@@ -651,7 +695,12 @@ class BookMachine(RuleBasedStateMachine):
                 if a.side is not Side.ASK or pair_of(a.order.order) != pair_of(b.order.order):
                     continue
                 if price(b) >= price(a) and a.order.order.maker != b.order.order.maker:
-                    assert not takers_allow(a.order.order, b.order.order), (a, b)
+                    # or one is an all-or-nothing rest the other cannot pay all of (dust38)
+                    assert not takers_allow(a.order.order, b.order.order) or any(
+                        aon_cost(x.order.order, x.filled) is not None
+                        and not can_trade(x, x.fillable, y.order.order, y.fillable)
+                        for x, y in ((a, b), (b, a))
+                    ), (a, b)
 
     @invariant()
     def no_dust_offered(self) -> None:
@@ -703,8 +752,16 @@ def test_engine_arithmetic_is_the_contracts(
     lo, ro = left.order, right.order
     try:
         if rm - rf < unit_of(rm, rt):
-            raise PricesDoNotCross("dust: never rests")
-        want = engine_amounts(lo, rm - rf, ro, ro.maker_amount - inf)
+            # less than a unit left: all or nothing at its own cost (dust38; it was closed as
+            # dust, though the contract fills it): all of it, as maxLeftFill = rm - rf gives
+            want = match_amounts(
+                rm, rt, lo.fee_amount, rf,
+                ro.maker_amount, ro.taker_amount, ro.fee_amount, inf, rm - rf,
+            )  # fmt: skip
+            if want.left_filled < rm - rf:
+                raise PricesDoNotCross("all or nothing: the incoming order cannot pay all")
+        else:
+            want = engine_amounts(lo, rm - rf, ro, ro.maker_amount - inf)
     except FillMathError:
         assert not result.matches
     else:

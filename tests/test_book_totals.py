@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 from fractions import Fraction
+from math import gcd
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -45,7 +46,8 @@ def recomputed(book: OrderBook) -> dict[int, dict[Key, tuple[int, int]]]:
         if e.level is None or e.parked or e.closed is not None:
             continue
         side = e.book_side
-        key = (e.tunit, e.unit) if side.is_ask else (e.unit, e.tunit)
+        g = gcd(e.unit, e.tunit)  # (an all-or-nothing rest's are not reduced: dust38)
+        key = (e.tunit // g, e.unit // g) if side.is_ask else (e.unit // g, e.tunit // g)
         total, count = out[id(side)].get(key, (0, 0))
         out[id(side)][key] = (total + e.fillable, count + 1)
     return out

@@ -124,8 +124,15 @@ def test_no_match_moves_less_than_the_lot(
         r = eng.submit(o, NOW)
         for m in r.matches:
             ro = m.resting.order
-            assert m.amounts.left_filled >= _lot(m.resting, least[ro.maker_token])
-            assert m.amounts.right_filled >= 1
+            a = m.amounts
+            e = m.resting_entry
+            assert e is not None
+            if e.aon:  # all or nothing (dust38): the whole rest, within both minimums
+                assert a.left_filled == e.lot >= least[ro.maker_token]
+                assert a.right_filled >= least[ro.taker_token]
+            else:
+                assert a.left_filled >= _lot(m.resting, least[ro.maker_token])
+            assert a.right_filled >= max(1, least[ro.taker_token])
         eng.confirm_all(r.matches)
         for pair in eng.book.pairs:
             for side in (pair.bids, pair.asks):

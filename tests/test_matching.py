@@ -230,11 +230,33 @@ def test_taker_restrictions_hold_both_ways() -> None:
 # -- dust -------------------------------------------------------------------------------------
 
 
-def test_dust_on_arrival_is_closed_and_never_rests() -> None:
+def test_a_rest_below_a_unit_rests_all_or_nothing_at_its_own_cost() -> None:
     eng = engine()
     # 1 base left at 0.5 quote per base: 1 base costs ceil(0.5) = 1 quote, twice its price;
-    # the least amount that trades at its price is 2 base (its unit). It never rests.
+    # the least amount that trades at its price is 2 base (its unit). The contract still
+    # fills it (1 base for 1 quote, maxLeftFill = 1): it rests, all or nothing, at 1 quote
+    # per base (dust38; it was closed as dust)
     older = ask(A, 2, 1)
+    r = eng.submit(older, now=NOW, filled=1)
+    assert r.outcome is Outcome.RESTED and r.removed == ()
+    assert state(eng, older) == (1, 0, 1)
+    pair = eng.book.pair(BASE, QUOTE)
+    assert pair.best_ask() == DepthLevel(Fraction(1), 1, 1)
+    rest(eng, bid(B, 2, 1))  # 0.5 quote per base: its order's price, not its rest's
+    r = eng.submit(bid(C, 1, 1), now=NOW)
+    assert [m.amounts for m in r.matches] == [MatchAmounts(1, 1, 0, 0)]
+    lo = older.order
+    assert r.matches[0].amounts == match_amounts(
+        lo.maker_amount, lo.taker_amount, 0, 1, 1, 1, 0, 0, 1
+    )
+    eng.confirm_all(r.matches)
+    assert older.hash not in eng.book and pair.best_ask() is None
+
+
+def test_dust_on_arrival_below_the_minimums_is_closed_and_never_rests() -> None:
+    eng = engine()
+    eng.book.minimums = {BASE: 2}
+    older = ask(A, 2, 1)  # 1 base left: below the base minimum, no match may move it
     r = eng.submit(older, now=NOW, filled=1)
     assert r.outcome is Outcome.FILLED and r.removed == ((older.hash, RemovalReason.DUST),)
     assert older.hash not in eng.book and eng.book.pair(BASE, QUOTE).best_ask() is None
@@ -256,13 +278,20 @@ def test_whole_units_trade_when_the_maximal_fill_breaks_the_incoming_limit() -> 
     assert r.matches[0].amounts == match_amounts(
         lo.maker_amount, lo.taker_amount, 0, 3, ro.maker_amount, ro.taker_amount, 0, 0, 5
     )
-    # the ask's 2 base left are dust: not offered, closed once its fill settles
+    # the ask's 2 base left are less than a unit: not offered while its fill is in flight
     assert state(eng, resting) == (3, 5, 0)
     assert state(eng, incoming) == (0, 2, 2) and r.outcome is Outcome.RESTED
     pair = eng.book.pair(BASE, QUOTE)
     assert pair.best_ask() is None and pair.best_bid() == DepthLevel(Fraction(2, 5), 2, 1)
     eng.confirm(r.matches[0])
-    assert resting.hash not in eng.book  # dust left, nothing pending: closed and forgotten
+    # settled: the contract fills those 2 base for ceil(0.8) = 1 quote, so they rest all or
+    # nothing at 0.5 (dust38; they were closed as dust), which the bid at 0.4 does not cross
+    assert state(eng, resting) == (8, 0, 2)
+    assert pair.best_ask() == DepthLevel(Fraction(1, 2), 2, 1)
+    r = eng.submit(bid(C, 2, 1), now=NOW)
+    assert [m.amounts for m in r.matches] == [MatchAmounts(2, 1, 0, 0)]
+    eng.confirm_all(r.matches)
+    assert resting.hash not in eng.book  # filled
 
 
 def test_zero_fill_stops_matching() -> None:

@@ -62,8 +62,8 @@ def test_a_rest_left_open_can_always_be_taken_at_its_price(
     base: int, quote: int, filled: int
 ) -> None:
     """Whatever the fill seen on chain: a bid left open still asks for at least the base
-    minimum at its own price (an ask of that size can take it), and one closed as dust
-    does not."""
+    minimum at its own price (an ask of that size can take it), or is all or nothing at a
+    cost of at least both minimums; one closed as dust is neither."""
     peer = book()
     b = bid(B, base, quote)
     peer.add(b)
@@ -75,6 +75,13 @@ def test_a_rest_left_open_can_always_be_taken_at_its_price(
     g = gcd(base, quote)
     unit, tunit = quote // g, base // g  # (a bid's maker token is the quote)
     units = max(-(-MIN_QUOTE // unit), -(-MIN_BASE // tunit), 1)  # fewest reaching both
-    assert is_open == (left >= units * unit), (left, units, unit)
-    if is_open:  # an ask of the base minimum, at the bid's own price, can take it
+    whole = left >= units * unit
+    # or less than its lot, all or nothing at its own cost (dust38: the contract fills it,
+    # and it was closed as dust): open while that moves at least both minimums
+    cost = -(-left * base // quote)
+    rest = 0 < left < units * unit and left >= MIN_QUOTE and cost >= MIN_BASE
+    assert is_open == (whole or rest), (left, units, unit)
+    if whole:  # an ask of the base minimum, at the bid's own price, can take it
         assert left * base // quote >= MIN_BASE and left >= MIN_QUOTE
+    elif rest:  # an ask of its cost takes all of it
+        assert st_ is not None and st_.lot == left

@@ -199,8 +199,9 @@ def lot(o: SignedOrder, minimums: dict[str, int]) -> int:
 
 
 def verdicts(o: SignedOrder, chain: Any, minimums: dict[str, int], now: int) -> set[str]:
-    """The statuses the chain's row allows (an order rests, even partly funded; what is
-    left below the tokens' minimums, dust, is closed as ``filled``: ``sdex.book``)."""
+    """The statuses the chain's row allows (an order rests, even partly funded, a rest below
+    its lot all or nothing; what is left below the tokens' minimums, dust, is closed as
+    ``filled``: ``sdex.book``)."""
     order = o.order
     if chain.status == OrderStatus.FILLED:
         return {"filled"}
@@ -210,7 +211,11 @@ def verdicts(o: SignedOrder, chain: Any, minimums: dict[str, int], now: int) -> 
         return {"cancelled"}
     left = order.maker_amount - chain.filled
     if chain.status == OrderStatus.FILLABLE and chain.filled and left < lot(o, minimums):
-        return {"filled"}
+        # less than its lot: all or nothing at its own cost while that moves both minimums
+        # (dust38, ``sdex.book.terms``), else dust
+        cost = -(-left * order.taker_amount // order.maker_amount)
+        if left < minimums.get(order.maker_token, 0) or cost < minimums.get(order.taker_token, 0):
+            return {"filled"}
     if chain.status == OrderStatus.CANCELLED:  # (also once expired: CANCELLED first)
         return {"cancelled"}
     if chain.status == OrderStatus.EXPIRED:

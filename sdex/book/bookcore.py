@@ -10,9 +10,10 @@ from typing import Final
 from sdex.book.bookbase import NO_EXPIRY, BookBase, unknown_pair
 from sdex.book.errors import DuplicateOrder, FillStateError, InvalidOrder, UnknownOrder
 from sdex.book.funds import allocate
-from sdex.book.ladder import drop, level_at, level_of
+from sdex.book.ladder import drop, level_at, level_of, price_of
 from sdex.book.levels import BLOCK_MASK, Account, BookSide, Entry, Level
 from sdex.book.prices import int_gcd
+from sdex.book.terms import all_or_nothing, minimum_lot, own_terms
 from sdex.book.total import CHUNK
 from sdex.book.types import RemovalReason
 from sdex.fillmath import MAX_MAKER_AMOUNT, UINT256_MAX
@@ -94,22 +95,10 @@ class BookCore(BookBase):
         maker, taker and fee amounts, all read by the caller already) and book its amounts on
         its account. Raises ``DuplicateOrder`` (nothing changed) if ``h`` is in the index."""
         e = Entry(signed, book_side, seq, filled, account, m, t, fee, int_gcd(m, t), order, h)
-        minimums = self.minimums
-        if minimums:
-            least = minimums.get(order.maker_token, 0)
-            if least > 0:
-                unit = e.unit
-                if least > unit:
-                    e.lot = (least + unit - 1) // unit * unit
-                e.floor = e.lot
-            # and enough whole units to ask for the taker token's minimum at its own price:
-            # no counter order gives less (intake's BELOW_MINIMUM, its own lot), so a rest
-            # below that can never be taken. Every node closes it from the chain's filled
-            # amount alike (peer28: only its own node did, ``blocked`` by the book across)
-            wants = minimums.get(order.taker_token, 0)
-            tunit = e.tunit
-            if wants > tunit and (wants + tunit - 1) // tunit * e.unit > e.lot:
-                e.lot = e.floor = (wants + tunit - 1) // tunit * e.unit
+        if self.minimums:
+            minimum_lot(self.minimums, e)
+        if filled and m - filled < e.lot:
+            all_or_nothing(self.minimums, e)  # (else dust: ``rest`` closes it)
         if self._index.setdefault(h, e) is not e:  # the duplicate check and the insert in one
             raise DuplicateOrder(f"order {signed.hash_hex} is already in the book")
         e.indexed = True
@@ -128,6 +117,44 @@ class BookCore(BookBase):
         else:
             self._reallocate(account)
         return e
+
+    def _reunit(self, e: Entry, realloc: bool = True) -> None:
+        """``e``'s filled amount moved: its terms follow (its own price's, all or nothing,
+        or left as they are for ``f`` that is dust: the caller closes it), and it moves to
+        the level of its new price. Terms are a function of ``filled`` alone (pending fills
+        come and go without changing them), so every node and a restored book agree."""
+        f = e.maker_amount - e.filled
+        if not e.aon and (f >= e.lot or f <= 0):
+            return  # (its own price's terms, which do not depend on ``filled``)
+        unit, tunit, aon = e.unit, e.tunit, e.aon
+        side = e.book_side
+        level = e.level
+        # a deferred entry (all in flight) left a dead slot in its level's queue (``fill``)
+        stale = side.levels.get(price_of(side, e)) if level is None and e.parked else None
+        own_terms(self.minimums, e)
+        if 0 < f < e.lot:
+            all_or_nothing(self.minimums, e)
+        if e.unit == unit and e.tunit == tunit and e.aon == aon:
+            return
+        if level is not None:  # to the level of its new price
+            if e.parked:
+                del level.parked[e.hash]
+                e.parked = False
+            else:
+                level.add(-e.fillable)
+                level.take(e)
+            e.level = None
+            stale = level
+        if stale is not None:
+            # its slot there goes before it is live elsewhere (a slot is live by its
+            # entry's ``dead`` flag); rare, so O(level) as ``Level.unpark``
+            if stale.live == 0 and not stale.parked:
+                self.tidy(side, stale)
+            stale.compact()
+        if level is not None:
+            self._enter_level(e, e.fillable < e.lot)
+        if realloc and not e.account.funded:
+            self._reallocate(e.account)  # its lot moved: the maker's shares may
 
     def rest(self, e: Entry, *, blocked: bool = False) -> RemovalReason | None:
         """Rest a registered (and matched) entry at its price level, or close it as dust.
@@ -206,7 +233,12 @@ class BookCore(BookBase):
         else:
             self._index_expiry(e)
         side = e.book_side
-        level = level_at(side, e.tunit, e.unit) if side.is_ask else level_at(side, e.unit, e.tunit)
+        if e.aon:
+            level = level_of(side, e)
+        elif side.is_ask:
+            level = level_at(side, e.tunit, e.unit)
+        else:
+            level = level_at(side, e.unit, e.tunit)
         queue = level.queue
         if queue and (queue[-1].seq > e.seq or len(queue) - level.head > 2 * level.live + 16):
             level.push(e)  # out of seq order, or time to compact

@@ -17,7 +17,7 @@ from __future__ import annotations
 from bisect import bisect_left
 
 from sdex.book.levels import SPARES, BookSide, Entry, Level
-from sdex.book.prices import ratio
+from sdex.book.prices import int_gcd, ratio
 
 
 def level_at(side: BookSide, num: int, den: int) -> Level:
@@ -43,10 +43,23 @@ def level_at(side: BookSide, num: int, den: int) -> Level:
 
 
 def level_of(side: BookSide, e: Entry) -> Level:
-    """The level of ``e``'s price (quote per base, reduced: whole units), made if new."""
+    """The level of ``e``'s price (quote per base, reduced: whole units), made if new; an
+    all-or-nothing rest's (``Entry.aon``) is the reduced price of its rest and its cost."""
+    num, den = price_of(side, e)
+    return level_at(side, num, den)
+
+
+def price_of(side: BookSide, e: Entry) -> tuple[int, int]:
+    """``e``'s price on ``side`` as a level's reduced ``(num, den)``, quote per base."""
+    unit = e.unit
+    tunit = e.tunit
+    if e.aon:
+        g = int_gcd(unit, tunit)
+        unit //= g
+        tunit //= g
     if side.is_ask:  # taker / maker
-        return level_at(side, e.tunit, e.unit)
-    return level_at(side, e.unit, e.tunit)  # maker / taker
+        return tunit, unit
+    return unit, tunit  # maker / taker
 
 
 def _list(side: BookSide, lv: Level) -> None:

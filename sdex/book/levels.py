@@ -72,12 +72,16 @@ class Entry:
     ``unit`` is the least maker amount that trades at the order's own price without
     rounding (``maker_amount / gcd(maker_amount, taker_amount)``): less than that is dust;
     ``tunit`` is what it costs (``taker_amount / gcd``), so ``n`` whole units cost exactly
-    ``n * tunit``, no product of amounts needed. ``maker``, ``taker``, ``maker_amount``,
-    ``taker_amount``, ``fee_amount`` and ``expiry`` are the order's.
+    ``n * tunit``, no product of amounts needed. An order whose rest is less than that and
+    not whole units is *all or nothing* (``aon``): ``unit`` is its rest, ``tunit`` what the
+    contract asks for all of it (docs/ARCHITECTURE.md, "Rests that are not whole units").
+    ``maker``, ``taker``, ``maker_amount``, ``taker_amount``, ``fee_amount`` and ``expiry``
+    are the order's.
     """
 
     __slots__ = (
         "account",
+        "aon",
         "book_side",
         "closed",
         "dead",
@@ -145,6 +149,11 @@ class Entry:
         # minimum for its maker token (``BookBase.minimums``, set by the book's ``_insert``)
         self.lot = self.unit
         self.floor = 0  # the least one match moves of it: its lot if its token has a minimum
+        # all or nothing: what is left of it (``maker_amount - filled``) is not whole units
+        # and less than its lot, so it trades only whole, at its own cost: ``unit`` is that
+        # rest and ``tunit`` its cost ``ceil(unit * taker_amount / maker_amount)``, not
+        # reduced (``BookCore._reterm``; its level is their reduced price)
+        self.aon = False
         self.account = account
         self.level: Level | None = None  # the level it rests at (in its queue or parked)
         self.dead = False  # its slot in the level's queue is stale (closed or parked)

@@ -41,6 +41,7 @@ COMPILED = (
     "sdex.book.total",
     "sdex.book.levels",
     "sdex.book.ladder",
+    "sdex.book.terms",
     "sdex.book.funds",
     "sdex.book.pairbook",
     "sdex.book.bookbase",

@@ -209,12 +209,17 @@ class OrderBook(BookCore):
         if e.closed is None:
             if filled == e.maker_amount:
                 self.close(e, _FILLED)
-            elif pending == 0 and e.maker_amount - filled < e.lot:
+                return
+            if e.aon or e.maker_amount - filled < e.lot:
+                self._reunit(e)  # its rest: all or nothing, or dust
+            if pending == 0 and e.maker_amount - filled < e.lot:
                 self.close(e, _DUST)
             elif e.parked and e.fillable >= e.lot:
                 self._unpark(e)
         elif pending == 0:
             self._forget(e)
+        elif e.aon or e.maker_amount - filled < e.lot:
+            self._reunit(e, False)  # (closed: its terms as a restored book gives them)
 
     def confirm_entry(self, e: Entry, amount: int, filled: int) -> None:
         """``confirm`` of the live record ``e``."""
@@ -234,12 +239,17 @@ class OrderBook(BookCore):
             if e.closed is None:
                 if e.filled == e.maker_amount:
                     self.close(e, _FILLED)
-                elif pending == 0 and e.maker_amount - e.filled < e.lot:
+                    return
+                if e.aon or e.maker_amount - e.filled < e.lot:
+                    self._reunit(e)  # its rest: all or nothing, or dust
+                if pending == 0 and e.maker_amount - e.filled < e.lot:
                     self.close(e, _DUST)
                 elif e.parked and e.fillable >= e.lot:  # blocked with fills in flight
                     self._unpark(e)
             elif pending == 0:
                 self._forget(e)
+            elif e.aon or e.maker_amount - e.filled < e.lot:
+                self._reunit(e, False)  # (closed: its terms as a restored book gives them)
             return
         spendable = account.spendable
         if spendable is not None:
@@ -279,12 +289,16 @@ class OrderBook(BookCore):
         e.filled = filled
         e.pending = pending
         if e.closed is not None:
+            if e.aon or m - filled < e.lot:
+                self._reunit(e, False)  # (as a restored book gives them)
             self._reallocate(account)  # freed reservations may fund the maker's other orders
             if pending == 0:
                 self._forget(e)
             return
         remaining = m - filled - pending
         account.open += remaining - old_remaining
+        if filled < m and (e.aon or m - filled < e.lot):
+            self._reunit(e, False)  # (reallocated below if the maker is short)
         if filled == m:
             self.close(e, _FILLED)
         elif pending == 0 and remaining < e.lot:

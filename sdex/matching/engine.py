@@ -33,7 +33,10 @@ checked for each resting order met:
   unit): the walk passes the whole level and the incoming order is *blocked*.
   ``ZeroFillAmount`` (it cannot buy one wei of the resting order's token here, nor at a
   worse price) and a maximal fill that leaves the resting order with something stop the walk,
-  also as blocked.
+  also as blocked;
+- all or nothing (``Entry.aon``, a rest that is not whole units, dust38): taken whole, at its
+  own cost (its unit), or passed if the incoming order cannot pay that (not blocked); and a
+  match in which the incoming order would give less than its token's minimum is not made.
 
 A blocked order's remainder cannot trade with the best price across. ``OrderBook.rest``
 (for a new GTC order) and ``OrderBook.settle`` (for a re-matched one) then park it if its
@@ -66,7 +69,7 @@ from sdex.matching.crossing import (
     level_crosses,
     limit_rank,
 )
-from sdex.matching.dry import dry_walk
+from sdex.matching.dry import dry_walk, least_given
 from sdex.matching.match import Match, MatchResult, Outcome, TimeInForce
 from sdex.matching.wide import mul, muldiv, product_gt
 from sdex.order import ZERO_ADDRESS, SignedOrder
@@ -259,7 +262,7 @@ class MatchingEngine:
         Filled in full means the order gives all its remaining maker amount, or receives at
         least the taker amount its remaining asks for (price improvement can leave it dust).
         """
-        given, received = dry_walk(inc, now, bool(self.book.minimums))
+        given, received = dry_walk(inc, now, self.book.minimums)
         rem = inc.maker_amount - inc.filled - inc.pending
         order = inc.order
         return given == rem or received * order.maker_amount >= rem * order.taker_amount
@@ -296,9 +299,9 @@ class MatchingEngine:
         ranked = opp.ranked  # worst first: the walk goes from the end
         signed = inc.signed
         avail = inc.fillable
-        # the least ``inc`` gives in a match: 1, or its lot where the book has a minimum
-        # for its maker token (``Entry.floor``: less would be a dust trade)
-        imin = inc.floor or 1
+        # the least ``inc`` gives in a match: the book's minimum for its maker token, or 1
+        # (less would be a dust trade); checked at each match, not only while it has that
+        imin = least_given(inc, book.minimums)
         # with minimums set (a node's: ``--min-amount X=0`` gives a token none), a resting
         # order whose token has none is filled in whole units only (see below, dust34); a
         # bare book (no minimums at all: tests, benches) trades as before
@@ -371,6 +374,8 @@ class MatchingEngine:
                     x = r_avail
                     y = need
                     capped = not whole and product_gt(y, it, x, im)
+                elif r.aon:  # all or nothing (unit: all of it): ``inc`` cannot pay for it
+                    continue  # (another order of the level may be smaller)
                 else:
                     q = avail // tunit
                     x = mul(q, unit) + muldiv(avail - mul(q, tunit), unit, tunit)[0]  # avail*rm//rt
@@ -381,29 +386,29 @@ class MatchingEngine:
                     y, rem = muldiv(x - mul(q, unit), tunit, unit)  # ceil(x * rt / rm)
                     y += mul(q, tunit) + 1 if rem else mul(q, tunit)
                     capped = product_gt(y, it, x, im)
-                if capped:
-                    # PricesDoNotCross: the rounding of the maximal fill breaks the incoming
-                    # limit. Whole units of r trade at exactly r's price, which crosses: cap
-                    # the fill there (the settlement's maxLeftFill makes the contract agree).
+                floor = r.floor
+                # Whole units of r, which trade at exactly r's price (which crosses), when
+                # PricesDoNotCross (``capped``: the rounding of the maximal fill breaks the
+                # incoming limit; the settlement's maxLeftFill makes the contract agree), or
+                # when r's token has no minimum and the part is not exact at r's price
+                # (dust34: with minimums set, such a resting order trades in whole units;
+                # all of r's rest, ``x`` can be: nothing is left of it then)
+                if capped or (
+                    whole_units and not floor and x % unit and x < rm - r.filled - r.pending
+                ):
                     x -= x % unit
                     if x == 0:  # inc cannot pay one unit here: no order of this level trades
                         blocked = True
                         break
                     y = mul(x // unit, tunit)
-                floor = r.floor
-                if not floor:  # no minimum for r's token: whole units of r only (dust34)
-                    # a part not exact at r's price: r's rest below a unit would be closed as
-                    # dust while the chain still fills it; round down to whole units
-                    # (all of r's rest, ``x`` can be: nothing is left of it then)
-                    if whole_units and x % unit and x < rm - r.filled - r.pending:
-                        x -= x % unit
-                        if x == 0:  # inc cannot pay one unit here: no order of this level
-                            blocked = True
-                            break
-                        y = mul(x // unit, tunit)
-                        capped = True  # inc may pay for a unit elsewhere: the walk goes on
-                elif x < floor:  # below r's minimum (the book's, for its token: its lot):
+                    capped = True  # inc may pay for a unit elsewhere: the walk goes on
+                if x < floor:  # below r's minimum (the book's, for its token: its lot):
                     blocked = stop = True  # inc cannot pay for it here, nor at a worse price
+                    break
+                if y < imin:  # inc would give less than its token's minimum (dust38)
+                    if x == r_avail:
+                        continue  # all of r is too little for inc: another order may not be
+                    blocked = True  # whole units of r, or all inc has: not at this level
                     break
                 lfee = r.fee_amount
                 matches.append(
