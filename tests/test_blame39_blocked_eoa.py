@@ -15,9 +15,16 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
+from sdex.book.types import Side
 from sdex.chain.exchange import Token, deploy, load_abi
 from sdex.deployment import TokenInfo
+from sdex.fillmath import MatchAmounts
+from sdex.matching.match import Match
 from sdex.order import SignedOrder, sign_order
+from sdex.settlement.blame import account
+from sdex.settlement.evidence import _refusals
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_attack30_gas_gated_wallet import OPERATOR, OWNER, gas_gated_wallet
@@ -68,3 +75,34 @@ async def test_a_blocked_eoa_facing_a_contract_wallet_is_blamed(
 
 async def test_a_blocked_eoa_facing_an_eoa_is_blamed(chain: Chain, tmp_path: Path) -> None:
     await _blocked_bob_against(chain, tmp_path, "eoa")
+
+
+@pytest.mark.parametrize(
+    ("blocked", "allowance", "named"),
+    [
+        (False, 2**256 - 1, None),  # (both move: nobody)
+        (True, 2**256 - 1, "buy"),  # (the token refuses Bob, Alice's moves)
+        (True, 0, None),  # (Bob not funded: a refusal would be a shortfall, not probed)
+        (False, 0, None),
+    ],
+)
+def test_the_refusal_probe_names_only_a_funded_refused_maker(
+    chain: Chain, blocked: bool, allowance: int, named: str | None
+) -> None:
+    c = chain
+    blt = Token(c.rpc, deploy(c.sender(0), "BlacklistToken"))
+    blt.mint(c.sender(BOB), c.address(BOB), 1000 * E6)
+    blt.approve(c.sender(BOB), c.exchange.address, allowance)
+    c.weth.approve(c.sender(ALICE), c.exchange.address, 2**256 - 1)
+    if blocked:
+        block = load_abi("BlacklistToken").fn("setBlocked").encode(c.address(BOB), True)
+        c.sender(0).transact(blt.address, block)
+    ask = c.sign(c.order(ALICE, c.weth, E18 // 10, blt, 250 * E6))
+    buy = c.sign(c.order(BOB, blt, 250 * E6, c.weth, E18 // 10))
+    m = Match(ask, buy, MatchAmounts(E18 // 10, 250 * E6, 0, 0), Side.BID)
+    at = hex(int(c.rpc.call("eth_blockNumber"), 16))
+    raw = {s.hash: s for s in c.exchange.order_states([ask, buy], at)}
+    got = _refusals(c.rpc, c.exchange.address, [m], at, raw, set(), {}, {})
+    assert got == ({} if named is None else {(ask.hash, buy.hash): buy.hash})
+    # a doubtful account (moved before the settlement in its block) is never named
+    assert _refusals(c.rpc, c.exchange.address, [m], at, raw, {account(buy)}, {}, {}) == {}
