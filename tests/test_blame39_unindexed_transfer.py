@@ -15,10 +15,10 @@ import pytest
 
 from sdex.chain.exchange import Token, deploy
 from sdex.deployment import TokenInfo
-from sdex.mirror.state import MAX_DATA_WORDS, _named_in_data
+from sdex.mirror.own import MAX_DATA_WORDS, named_in_data
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_node import BOB, CAROL, E6, E18
+from tests.test_node import ALICE, BOB, CAROL, E6, E18
 
 
 async def test_an_unindexed_transfer_unfunds_and_refunds_an_order(
@@ -64,4 +64,32 @@ WORD_A, WORD_B = bytes(12) + bytes.fromhex(A[2:]), bytes(12) + bytes.fromhex(B[2
     ],
 )
 def test_addresses_in_a_log_s_data(data: bytes, named: set[str]) -> None:
-    assert _named_in_data(data, "0xt") == {(a, "0xt") for a in named}
+    assert named_in_data(data, "0xt") == {(a, "0xt") for a in named}
+
+
+async def test_an_own_settlement_of_an_unindexed_token_is_read_again(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The node's own settlements are decoded from their receipts (``OwnNotes``), whose
+    unindexed ``Transfer`` was skipped too: the maker's funds stayed as before the fill."""
+    c = chain
+    uit = Token(c.rpc, deploy(c.sender(0), "UnindexedToken"))
+    uit.mint(c.sender(BOB), c.address(BOB), E18)
+    uit.approve(c.sender(BOB), c.exchange.address, 2**256 - 1)
+    c.usdc.approve(c.sender(ALICE), c.exchange.address, 2**256 - 1)
+    ask = c.sign(c.order(BOB, uit, E18 // 10, c.usdc, 250 * E6))
+    bid = c.sign(c.order(ALICE, c.usdc, 250 * E6, uit, E18 // 10))
+    cfg = node_config(c, tmp_path / "n.db")
+    tokens = {"UIT": TokenInfo(uit.address, 18), "USDC": cfg.tokens["USDC"]}
+    bob = (c.address(BOB).lower(), uit.address.lower())
+    async with running_node(replace(cfg, tokens=tokens)) as (node, api):
+        await wait_for(node.mirror_ready)
+        assert (await api.post_order(ask))[0] == 201
+        assert (await api.post_order(bid))[0] == 201
+
+        async def filled() -> bool:
+            return await api.status(ask) == "filled"
+
+        await wait_for(filled, timeout=30.0)
+        left = E18 - E18 // 10
+        await wait_for(lambda: node.mirror.spendable(bob) == left, timeout=20.0)  # before: E18

@@ -30,7 +30,7 @@ from sdex.mirror.blocks import Block, Effects, Header
 from sdex.mirror.checkpoints import Checkpoints
 from sdex.mirror.marks import OrderMarks
 from sdex.mirror.noted import APPROVAL, OwnNotes
-from sdex.mirror.own import Account, OwnReceipt, OwnReceipts
+from sdex.mirror.own import Account, OwnReceipt, OwnReceipts, named_in_data
 from sdex.mirror.sigcache import SigCache
 from sdex.order import (
     BITMAP_NONCE_LIMIT,
@@ -45,10 +45,6 @@ MAX_BROKE = 10_000
 """Accounts with nothing to pay the mirror keeps from reads (``Mirror.broke``)."""
 ZERO_WORD_HEAD = bytes(12)
 """The first 12 bytes of a topic that holds an address (an ABI word of one)."""
-MAX_DATA_WORDS = 4
-"""Words of a listed token's log data (one with fewer than two indexed addresses) read as
-accounts to re-read: an old token's unindexed ``Transfer(from, to, value)`` names its
-accounts in its first two (the watcher re-reads only the ones the node wants)."""
 MAX_LATER = 10_000
 """Reads made during the replay the mirror holds until it passes their block (``later``)."""
 
@@ -186,7 +182,7 @@ class Mirror(OwnNotes):
                     if t[:12] == ZERO_WORD_HEAD:
                         eff.funds.add(("0x" + t[-20:].hex(), lg.address))
                 if len(lg.topics) < 3:  # (blame39: an old token's unindexed Transfer)
-                    eff.funds |= _named_in_data(lg.data, lg.address)
+                    eff.funds |= named_in_data(lg.data, lg.address)
         for r in own:
             for token, frm, to, value in r.transfers:
                 self._move((frm, token), -value, eff)
@@ -430,15 +426,3 @@ class Mirror(OwnNotes):
         self.dirty_makers.clear()
         self.dirty_funds.clear()
         return orders, makers, funds
-
-
-def _named_in_data(data: bytes, token: str) -> set[Account]:
-    """The accounts of ``token`` that the first ``MAX_DATA_WORDS`` words of a log's data
-    may name: each address-shaped one (12 zero bytes, then a non-zero address; an amount
-    below 2**160 looks the same, and is only a read the watcher skips unless wanted)."""
-    out: set[Account] = set()
-    for i in range(0, min(len(data), 32 * MAX_DATA_WORDS) - 31, 32):
-        word = data[i : i + 32]
-        if word[:12] == ZERO_WORD_HEAD and any(word[12:]):
-            out.add(("0x" + word[12:].hex(), token))
-    return out
