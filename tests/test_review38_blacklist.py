@@ -8,8 +8,8 @@ alone): the evidence path's last rule blamed the contract-signed side. Its secon
 marked the wallet's maker hostile and removed its ask; each later order of that wallet went
 at its first failure. Now the contract side is blamed only if the match settles with the
 wallet's code replaced by one that answers every signature valid (``eth_call`` with a state
-override): here it still reverts, so nobody is certain, and the pair is barred after
-``PAIR_TRIES`` (both orders stay).
+override): here it still reverts, so the wallet is not blamed (blame39: the token's
+refusal of Bob's transfer, probed alone, blames his buy: tests/test_blame39_blocked_eoa.py).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ async def test_a_blocked_eoa_does_not_get_the_contract_maker_blamed(
         await wait_for(lambda: node.settler.idle.is_set(), timeout=30.0)
         meta = (await api.get(f"/v1/orders/{honest.hash_hex}"))[1]["metaData"]
         assert meta["status"] == "open", meta  # before: removed, its maker marked hostile
-        assert await api.status(buy) == "open"
+        assert await api.status(buy) == "removed"  # (blame39: the token refuses Bob)
         assert not node.blamed_makers.hostile(wallet)
 
 

@@ -14,7 +14,7 @@ from eth_hash.auto import keccak
 
 from sdex.chain import FillEvent, Receipt
 from sdex.mirror.blocks import Block, Header
-from sdex.mirror.own import Account, OwnReceipt, OwnReceipts, Stub
+from sdex.mirror.own import Account, OwnReceipt, OwnReceipts, Stub, named_in_data
 
 TRANSFER = keccak(b"Transfer(address,address,uint256)")
 APPROVAL = keccak(b"Approval(address,address,uint256)")
@@ -63,8 +63,10 @@ class OwnNotes:
     def note_receipt(self, receipt: Receipt, fills: Sequence[FillEvent], tx_root: str = "") -> None:
         """Keep a settlement receipt of this node, its fills decoded, until the watcher
         applies its block (``apply`` with ``own``). Only the listed tokens' transfers and
-        approvals are taken from its logs (their topics, no ABI decoding). ``tx_root``: the
-        ``transactionsRoot`` of a block holding the transaction alone (``lone_tx_root``)."""
+        approvals are taken from its logs (their topics, no ABI decoding); the accounts a
+        listed token's log with fewer indexed addresses names in its data are re-read.
+        ``tx_root``: the ``transactionsRoot`` of a block holding the transaction alone
+        (``lone_tx_root``)."""
         self.expected.pop(receipt.tx_hash.lower(), None)
         if self.on_receipt is not None:
             self.on_receipt()
@@ -79,7 +81,10 @@ class OwnNotes:
         transfers: list[tuple[str, str, str, int]] = []
         approvals: set[Account] = set()
         for lg in receipt.logs:
-            if lg.address not in self.tokens or len(lg.topics) < 3:
+            if lg.address not in self.tokens:
+                continue
+            if len(lg.topics) < 3:  # (an old token's unindexed Transfer: re-read; blame39)
+                approvals |= named_in_data(lg.data, lg.address)
                 continue
             a = "0x" + lg.topics[1][-20:].hex()
             b = "0x" + lg.topics[2][-20:].hex()

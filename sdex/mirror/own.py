@@ -39,6 +39,11 @@ MAX_STUBS = 16 * MAX_OWN_RECEIPTS
 """Settlements held ahead without their decoded receipt (``Stub``): past that, the oldest
 one's orders are judged again with the next block the mirror applies (``overflow``)."""
 
+MAX_DATA_WORDS = 4
+"""Words of a listed token's log data (one with fewer than two indexed addresses) read as
+accounts to re-read: an old token's unindexed ``Transfer(from, to, value)`` names its
+accounts in its first two (the watcher re-reads only the ones the node wants)."""
+
 K = TypeVar("K", bound=Hashable)
 
 
@@ -208,3 +213,15 @@ def _uncount(counts: Counter[K], keys: Iterable[K]) -> None:
             counts[k] = n
         else:
             counts.pop(k, None)
+
+
+def named_in_data(data: bytes, token: str) -> set[Account]:
+    """The accounts of ``token`` that the first ``MAX_DATA_WORDS`` words of a log's data
+    may name: each address-shaped one (12 zero bytes, then a non-zero address; an amount
+    below 2**160 looks the same, and is only a read the watcher skips unless wanted)."""
+    out: set[Account] = set()
+    for i in range(0, min(len(data), 32 * MAX_DATA_WORDS) - 31, 32):
+        word = data[i : i + 32]
+        if word[:12] == bytes(12) and any(word[12:]):
+            out.add(("0x" + word[12:].hex(), token))
+    return out

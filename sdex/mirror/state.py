@@ -30,7 +30,7 @@ from sdex.mirror.blocks import Block, Effects, Header
 from sdex.mirror.checkpoints import Checkpoints
 from sdex.mirror.marks import OrderMarks
 from sdex.mirror.noted import APPROVAL, OwnNotes
-from sdex.mirror.own import Account, OwnReceipt, OwnReceipts
+from sdex.mirror.own import Account, OwnReceipt, OwnReceipts, named_in_data
 from sdex.mirror.sigcache import SigCache
 from sdex.order import (
     BITMAP_NONCE_LIMIT,
@@ -171,7 +171,7 @@ class Mirror(OwnNotes):
                     self.min_salt[maker] = int.from_bytes(lg.data[:32], "big")
                     self.dirty_makers.add(maker)
                     eff.makers.add(maker)
-            elif lg.address in self.tokens and len(lg.topics) >= 2:
+            elif lg.address in self.tokens:
                 if t0 == APPROVAL and len(lg.topics) >= 3:
                     if "0x" + lg.topics[2][-20:].hex() == self.address:
                         eff.funds.add(("0x" + lg.topics[1][-20:].hex(), lg.address))
@@ -181,6 +181,8 @@ class Mirror(OwnNotes):
                 for t in lg.topics[1:]:
                     if t[:12] == ZERO_WORD_HEAD:
                         eff.funds.add(("0x" + t[-20:].hex(), lg.address))
+                if len(lg.topics) < 3:  # (blame39: an old token's unindexed Transfer)
+                    eff.funds |= named_in_data(lg.data, lg.address)
         for r in own:
             for token, frm, to, value in r.transfers:
                 self._move((frm, token), -value, eff)

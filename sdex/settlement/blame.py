@@ -12,7 +12,10 @@ change, that maker's funds were there: only the wallet can answer otherwise insi
 settlement, by the gas left, the origin or the block), its funds moved by nobody else,
 if the match settles with the
 wallet's code answering every signature valid (review38: a token that refuses the EOA's
-transfers, a blacklist, failed it whatever the wallet answered). Nothing certain (two wallets that
+transfers, a blacklist, failed it whatever the wallet answered); or the side whose token
+refuses to move its maker's funds (a probing ``transferFrom`` from the Exchange at that
+state reverts) while the other side's moves (blame39: a blacklisted EOA was never blamed, its
+order stayed for ever). Nothing certain (two wallets that
 both answer valid alone, an account moved in the same block, a transaction the chain does
 not know): nobody is blamed; the pair is tried again, pre-flighted, and after
 ``PAIR_TRIES`` failures not paired again for ``PAIR_BAR_SECONDS`` (both orders stay).
@@ -71,6 +74,12 @@ class Evidence:
     """Matches (resting hash, incoming hash) of an own-key order and a contract-signed one:
     whether the match settles alone with the wallet's code answering every signature valid
     (absent: not run). Only if it does can the wallet be what failed it (review38)."""
+    refused: dict[tuple[bytes, bytes], bytes] = field(default_factory=dict)
+    """Matches (resting hash, incoming hash) of which one leg's token refused to move its
+    maker's funds (``transferFrom`` to a fresh address, from the Exchange, at that state,
+    both makers funded there) while the other's moved: that order's hash (blame39: a
+    blacklisted EOA); for a sent match, only of an account nothing moved before it in its
+    block."""
 
 
 def own_key(so: SignedOrder) -> bool:
@@ -118,6 +127,11 @@ def blame(m: Match, ev: Evidence | None) -> tuple[SignedOrder, ...]:
     ]
     if guilty:
         return tuple(guilty)
+    # The leg whose token refuses its maker (a blacklist) while the other's moves, both
+    # funded at that state (blame39; ``sdex.settlement.evidence``).
+    named = ev.refused.get((m.resting.hash, m.incoming.hash))
+    if named is not None:
+        return (m.resting,) if named == m.resting.hash else (m.incoming,)
     # The contract side facing an exact ECDSA one, its own funds moved by nobody else (the
     # stubbed match ran at the block before: another's fill of its other order in the
     # block, and a gift back after, would blame it; review38).

@@ -29,6 +29,13 @@ only for failures that chain state read afterwards does not explain (rare).
   USDC's and USDT's blacklist, failed every settlement against an honest wallet, and the
   wallet was blamed).
 
+- For a match nothing above explains (no contract side, or one whose stubbed run failed too):
+  each leg's token ``transferFrom(maker, FRESH, amount)`` called from the Exchange at that
+  block. A token that refuses one maker and moves the other's funds names the one it refuses
+  (blame39: an EOA a listed token blocks was never blamed, and its order stayed for ever,
+  each new honest order facing it one reverted transaction). Two calls per match, for at
+  most ``MAX_PROBED`` matches of a failure.
+
 A match never sent (its pre-flight reverted) is read at the latest block, just after the
 pre-flight: an account counts as exact unless a log of its token names it in the last
 ``RECENT_BLOCKS`` blocks (review38: an EOA's funds out for the pre-flight and back for the
@@ -77,6 +84,12 @@ FEE_FIELDS = ("gasPrice", "maxFeePerGas", "maxPriorityFeePerGas")
 STUB = "0x631626ba7e60e01b60005260206000f3"
 """Code that answers any call with ``isValidSignature``'s magic value (PUSH4 0x1626ba7e,
 PUSH1 224, SHL, PUSH1 0, MSTORE, PUSH1 32, PUSH1 0, RETURN): a wallet that always says valid."""
+TRANSFER_FROM = bytes.fromhex("23b872dd")
+FRESH = "0x" + keccak(b"sdex.settlement.evidence.fresh").hex()[-40:]
+"""The recipient of the probing ``transferFrom``: an address no token blocks (none holds its
+key), so that only the sender can be refused."""
+MAX_PROBED = 8
+"""Matches of one failure whose legs' transfers are probed (two ``eth_call``s each)."""
 Account = tuple[str, str]
 """(maker, token), lower case."""
 Moves = dict[Account, int]
@@ -118,8 +131,10 @@ def gather(
             rpc, number, index, tokens, accounts, exchange.address
         )
     states: dict[bytes, OrderState] = {}
+    raw: dict[bytes, OrderState] = {}  # (as read at ``block``: what a probe there meets)
     for so, st in zip(orders, exchange.order_states(orders, block), strict=True):
         got = account(so)
+        raw[so.hash] = st
         if got in delta or got in allowance:  # (the block's earlier transactions moved them)
             limit = allowance.get(got, st.maker_allowance)
             balance = max(0, st.maker_balance + delta.get(got, 0))
@@ -141,12 +156,18 @@ def gather(
         ok = _settles_stubbed(rpc, exchange, operator, m, c, block, gas, fees)
         if ok is not None:
             stubbed[(m.resting.hash, m.incoming.hash)] = ok
+    # (a match never sent is probed at "latest", a moment after its pre-flight: a token
+    # refusing its maker now is like its funds short now; a sent one at the block before
+    # its own: only an account nothing moved before it in its block is named)
+    doubtful = set() if tx_hash is None else unsure | others
+    refused = _refusals(rpc, exchange.address, matches, block, raw, doubtful, signatures, stubbed)
     return Evidence(
         states=states,
         exact=frozenset(accounts - unsure),
         moved_by_others=frozenset(others),
         signatures=signatures,
         stubbed=stubbed,
+        refused=refused,
     )
 
 
@@ -300,6 +321,80 @@ def _valid_alone(
         log.warning("a wallet's signature alone was not read (%s): no evidence", e)
         return None
     return isinstance(raw, str) and raw[:66].lower() == MAGIC
+
+
+def _refusals(
+    rpc: Rpc,
+    exchange: str,
+    matches: Sequence[Match],
+    block: str,
+    raw: dict[bytes, OrderState],
+    doubtful: set[Account],
+    signatures: dict[bytes, bool],
+    stubbed: dict[tuple[bytes, bytes], bool],
+) -> dict[tuple[bytes, bytes], bytes]:
+    """For the matches nothing else explains (no contract side, or one whose stubbed run
+    failed too; no signature invalid alone), both legs funded in ``raw`` (so that a refusal
+    is not a shortfall): the order whose maker its token refuses while the other's moves
+    (``_refused``), unless its account is ``doubtful``. At most ``MAX_PROBED`` matches."""
+    refused: dict[tuple[bytes, bytes], bytes] = {}
+    probed = 0
+    for m in matches:
+        key, sides = (m.resting.hash, m.incoming.hash), (m.resting, m.incoming)
+        c = contract_side(m)
+        if c is not None and stubbed.get(key) is not False:
+            continue  # (the wallet may be what failed it, or nothing was run)
+        if any(signatures.get(so.hash) is False for so in sides):
+            continue  # (explained: a signature invalid alone)
+        need = (m.left_filled, m.right_filled)
+        if not all(_funded(raw.get(so.hash), n) for so, n in zip(sides, need, strict=True)):
+            continue
+        if probed >= MAX_PROBED:
+            break
+        probed += 1
+        who = _refused(rpc, exchange, m, block)
+        if who is not None and account(sides[0 if who == key[0] else 1]) not in doubtful:
+            refused[key] = who
+    return refused
+
+
+def _funded(st: OrderState | None, amount: int) -> bool:
+    return st is not None and min(st.maker_balance, st.maker_allowance) >= max(1, amount)
+
+
+def _refused(rpc: Rpc, exchange: str, m: Match, block: str) -> bytes | None:
+    """The hash of the order of ``m`` whose maker its token refuses to move ``amount`` from
+    (``transferFrom(maker, FRESH, amount)`` from the Exchange at ``block`` reverts, or
+    answers false) while the other leg's token moves the other maker's: None when both or
+    neither are refused, or a call was not answered."""
+    legs = ((m.resting, m.left_filled), (m.incoming, m.right_filled))
+    moves = [_moves(rpc, exchange, so, amount, block) for so, amount in legs]
+    if moves == [False, True]:
+        return m.resting.hash
+    if moves == [True, False]:
+        return m.incoming.hash
+    return None
+
+
+def _moves(rpc: Rpc, exchange: str, so: SignedOrder, amount: int, block: str) -> bool | None:
+    """Whether ``so``'s maker token moves ``amount`` of the maker's to ``FRESH`` when the
+    Exchange asks (SafeERC20's rules: a revert or a false answer is a refusal); None: the
+    chain did not answer. No gas bound: the node's own, the call's cost is not the question."""
+    data = TRANSFER_FROM + bytes(12) + bytes.fromhex(so.order.maker[2:])
+    data += bytes(12) + bytes.fromhex(FRESH[2:]) + max(1, amount).to_bytes(32, "big")
+    call = {"from": exchange, "to": so.order.maker_token, "data": "0x" + data.hex()}
+    try:
+        raw = rpc.call("eth_call", call, block)
+    except ContractRevert:
+        return False
+    except (RpcError, OSError) as e:
+        log.warning("a maker's transfer was not probed (%s): no evidence", e)
+        return None
+    try:  # (no answer data: a token that returns nothing, success)
+        word = int(raw[2:66] or "1", 16) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+    return None if word is None else word != 0
 
 
 def _settles_stubbed(

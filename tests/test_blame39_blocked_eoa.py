@@ -1,0 +1,108 @@
+"""blame39: an EOA that a listed token refuses (USDC's and USDT's blacklist) was never
+blamed: its balance and allowance read fine, its signature is its own key's, and the match
+fails even with the contract wallet facing it stubbed valid (review38), so nobody was
+certain. Its order stayed in the book for ever; each new counterparty pair cost up to three
+pre-flights, each new honest order facing it a reverted transaction.
+
+Now, once nothing else explains the failure, each leg's ``transferFrom(maker, <fresh
+address>, amount)`` is called from the Exchange at the state the settlement met: the token
+that refuses one maker and not the other names it, and that order is blamed (removed once
+its maker is blamed twice); the honest side stays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from sdex.book.types import Side
+from sdex.chain.exchange import Token, deploy, load_abi
+from sdex.deployment import TokenInfo
+from sdex.fillmath import MatchAmounts
+from sdex.matching.match import Match
+from sdex.order import SignedOrder, sign_order
+from sdex.settlement.blame import account
+from sdex.settlement.evidence import _refusals
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_attack30_gas_gated_wallet import OPERATOR, OWNER, gas_gated_wallet
+from tests.test_node import ALICE, BOB, E6, E18
+from tests.test_review32_untracked_contract_maker import ALWAYS
+
+
+async def _blocked_bob_against(c: Chain, tmp_path: Path, ask_of: str) -> None:
+    blt = Token(c.rpc, deploy(c.sender(0), "BlacklistToken"))
+    blt.mint(c.sender(BOB), c.address(BOB), 1000 * E6)
+    blt.approve(c.sender(BOB), c.exchange.address, 2**256 - 1)
+    ask: SignedOrder
+    if ask_of == "wallet":
+        wallet = gas_gated_wallet(c, gate=ALWAYS)  # (honest: valid at any gas)
+        order = replace(c.order(ALICE, c.weth, E18 // 10, blt, 250 * E6), maker=wallet)
+        ask = sign_order(order, c.domain, c.keys[OWNER])
+    else:
+        c.weth.approve(c.sender(ALICE), c.exchange.address, 2**256 - 1)
+        ask = c.sign(c.order(ALICE, c.weth, E18 // 10, blt, 250 * E6))
+    buy = c.sign(c.order(BOB, blt, 260 * E6, c.weth, E18 // 10))
+    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
+    tokens = {"WETH": cfg.tokens["WETH"], "BLT": TokenInfo(blt.address, 6)}
+    async with running_node(replace(cfg, tokens=tokens)) as (node, api):
+        await wait_for(node.mirror_ready)
+        assert (await api.post_order(ask))[0] == 201
+        block = load_abi("BlacklistToken").fn("setBlocked").encode(c.address(BOB), True)
+        c.sender(0).transact(blt.address, block)
+        assert (await api.post_order(buy))[0] == 201
+
+        async def decided() -> bool:
+            removed = "removed" in (await api.status(buy), await api.status(ask))
+            return removed or node.barred_pairs.barred(ask.hash, buy.hash)
+
+        await wait_for(decided, timeout=60.0)
+        await wait_for(lambda: node.settler.idle.is_set(), timeout=30.0)
+        assert await api.status(buy) == "removed"  # before: open for ever, the pair barred
+        assert await api.status(ask) == "open"
+        assert node.blamed_makers.score(c.address(BOB)) >= 1.0
+        assert not node.blamed_makers.hostile(ask.order.maker)
+        assert not node.barred_pairs.barred(ask.hash, buy.hash)
+
+
+async def test_a_blocked_eoa_facing_a_contract_wallet_is_blamed(
+    chain: Chain, tmp_path: Path
+) -> None:
+    await _blocked_bob_against(chain, tmp_path, "wallet")
+
+
+async def test_a_blocked_eoa_facing_an_eoa_is_blamed(chain: Chain, tmp_path: Path) -> None:
+    await _blocked_bob_against(chain, tmp_path, "eoa")
+
+
+@pytest.mark.parametrize(
+    ("blocked", "allowance", "named"),
+    [
+        (False, 2**256 - 1, None),  # (both move: nobody)
+        (True, 2**256 - 1, "buy"),  # (the token refuses Bob, Alice's moves)
+        (True, 0, None),  # (Bob not funded: a refusal would be a shortfall, not probed)
+        (False, 0, None),
+    ],
+)
+def test_the_refusal_probe_names_only_a_funded_refused_maker(
+    chain: Chain, blocked: bool, allowance: int, named: str | None
+) -> None:
+    c = chain
+    blt = Token(c.rpc, deploy(c.sender(0), "BlacklistToken"))
+    blt.mint(c.sender(BOB), c.address(BOB), 1000 * E6)
+    blt.approve(c.sender(BOB), c.exchange.address, allowance)
+    c.weth.approve(c.sender(ALICE), c.exchange.address, 2**256 - 1)
+    if blocked:
+        block = load_abi("BlacklistToken").fn("setBlocked").encode(c.address(BOB), True)
+        c.sender(0).transact(blt.address, block)
+    ask = c.sign(c.order(ALICE, c.weth, E18 // 10, blt, 250 * E6))
+    buy = c.sign(c.order(BOB, blt, 250 * E6, c.weth, E18 // 10))
+    m = Match(ask, buy, MatchAmounts(E18 // 10, 250 * E6, 0, 0), Side.BID)
+    at = hex(int(c.rpc.call("eth_blockNumber"), 16))
+    raw = {s.hash: s for s in c.exchange.order_states([ask, buy], at)}
+    got = _refusals(c.rpc, c.exchange.address, [m], at, raw, set(), {}, {})
+    assert got == ({} if named is None else {(ask.hash, buy.hash): buy.hash})
+    # a doubtful account (moved before the settlement in its block) is never named
+    assert _refusals(c.rpc, c.exchange.address, [m], at, raw, {account(buy)}, {}, {}) == {}
