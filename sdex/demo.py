@@ -232,7 +232,8 @@ class Story:
         self.config = n1.client.order_config()
         self.market = parse_pair("WETH/USDC", self.config)
         self.out.print(f"  node-1 at {n1.proc.url}, node-3 at {n3.proc.url}")
-        self.out.print(f"  {watch_line(f'[bold]{n1.proc.url}[/]', self.keep)}")
+        for line in watch_line(f"[bold]{n1.proc.url}[/]", self.keep).splitlines():
+            self.out.print(f"  {line}")
         self.wait(
             "node-1 and node-3 know each other",
             lambda: any(p["url"] == n3.proc.url for p in self._peers(n1)),
@@ -382,7 +383,7 @@ def say_panel(console: Console, text: str, title: str) -> None:
 def watch_line(url: str, keep: bool) -> str:
     """Where to watch the story; without ``--keep``, that the page goes with the network
     (user29: the page was gone six seconds after its address was printed)."""
-    said = f"watch it in a browser: {url}/ (every node serves the page"
-    if keep:
-        return said + "; the network stays up after the story until Ctrl-C)"
-    return said + "; the network stops when the story ends: `make demo KEEP=1` keeps it up)"
+    said = f"watch it in a browser: {url}/ (every node serves the page)\n"
+    if keep:  # (two lines: one was 152 columns piped, user38)
+        return said + "the network stays up after the story, until Ctrl-C"
+    return said + "the network stops when the story ends: `make demo KEEP=1` keeps it up"
