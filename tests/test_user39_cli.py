@@ -10,6 +10,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from sdex.cli import main, node_key_lines
+from sdex.demo import words_lines
 from sdex.deployment import DevAccount
 from sdex.devnet import dev_keys
 
@@ -35,3 +36,14 @@ def test_the_devnet_summary_names_the_node_keys() -> None:
     ]
     assert all(len(line) <= 80 for line in lines), lines
     assert node_key_lines(accounts[:3]) == []
+
+
+def test_the_demos_posted_words_fit_80_columns_under_their_order() -> None:
+    words = (
+        "matched 0xcdcdcdcd…, matched 0xcdcdcdcd…, settlement pending on chain; the rest "
+        "rests in the book"
+    )
+    lines = words_lines(words)
+    assert len(lines) == 2 and all(line.startswith(" " * 10) for line in lines), lines
+    assert all(len(line) <= 80 for line in lines), lines
+    assert " ".join(" ".join(lines).split()) == words
