@@ -14,14 +14,18 @@ import aiohttp
 from sdex.watch.loop import status_of
 
 
-async def _reset(url: str) -> Exception:
-    """A request to a server that takes it and resets the connection (SO_LINGER 0)."""
+async def _reset(url: str, rst: bool = True) -> Exception:
+    """A request to a server that takes it and resets the connection (SO_LINGER 0), or
+    closes it without an answer."""
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
-        sock = writer.get_extra_info("socket")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        writer.transport.abort()
+        if rst:
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+        else:
+            writer.close()
 
     server = await asyncio.start_server(serve, "127.0.0.1", int(url.rsplit(":", 1)[1]))
     async with server, aiohttp.ClientSession() as s:
@@ -51,4 +55,17 @@ def test_a_reset_made_by_aiohttp_is_said_in_words() -> None:
     assert (status, problem) == (
         "unreachable",
         "connection to 127.0.0.1:8545 reset: the chain's node closed it (stopping?)",
+    )
+
+
+def test_a_connection_closed_without_an_answer_is_said_in_words() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    e = asyncio.run(_reset(url, rst=False))
+    assert isinstance(e, aiohttp.ServerDisconnectedError), (type(e), e)
+    assert status_of(e, url) == (
+        "unreachable",
+        f"connection to 127.0.0.1:{port} closed before an answer",
     )
