@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ from sdex.cliopts import (
     wait_option,
 )
 from sdex.clirange import FloatBetween, IntBetween
-from sdex.deployment import DEFAULT_PATH, DeploymentError
+from sdex.deployment import DEFAULT_PATH, DeploymentError, DevAccount
 from sdex.sim.cli import simulate
 from sdex.wallet import (
     DEFAULT_EXPIRY,
@@ -126,6 +127,8 @@ def devnet(port: int, deployment_path: Path, engine: str) -> None:
             + escape(str(deployment_path)),
             soft_wrap=True,
         )
+        for line in node_key_lines(d.accounts):
+            console.print(escape(line), soft_wrap=True)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: ignored if started with &
             signal.signal(sig, lambda *_: stop.set())
@@ -141,6 +144,18 @@ def devnet(port: int, deployment_path: Path, engine: str) -> None:
             pass
     finally:
         net.stop()
+
+
+def node_key_lines(accounts: Sequence[DevAccount]) -> list[str]:
+    """Which dev accounts' keys to give nodes as ``--key`` (the README's "last two"; user38:
+    the summary did not say), each key on its own line to copy; none for fewer than four."""
+    if len(accounts) < 4:
+        return []
+    last = len(accounts) - 2
+    return [
+        f"node operator keys (--key; accounts[{last}] and [{last + 1}], not traded with):",
+        *(f"  --key {a.key}" for a in accounts[last:]),
+    ]
 
 
 def fit_token_line(line: str, width: int) -> list[str]:

@@ -128,13 +128,12 @@ class WalletShell(cmd.Cmd):
         not list."""
         config = self._fetch_config()
         parse_pair(self.pair, config)
+        # (four short lines: two were 108 and 132 columns piped, user38)
+        self.out.print(f"[bold]SDEX console[/]: node {escape(self.client.base_url)}")
+        self.out.print(f"chain {config.chain_id}, exchange {config.exchange}")
+        self.out.print(f"market {escape(self.pair.upper())}, wallet {self.me}")
         self.out.print(
-            f"[bold]SDEX console[/]: node {escape(self.client.base_url)} "
-            f"(chain {config.chain_id}, exchange {config.exchange})"
-        )
-        self.out.print(
-            f"market {escape(self.pair.upper())}, wallet {self.me}; market orders slip at most "
-            f"{self.slippage_bps} bps. Type help for the commands."
+            f"market orders slip at most {self.slippage_bps} bps. Type help for the commands."
         )
 
     def run(self) -> None:

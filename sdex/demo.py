@@ -16,6 +16,7 @@ Everything it starts it stops; the whole story is also written to ``demo.log``.
 
 from __future__ import annotations
 
+import textwrap
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -56,6 +57,16 @@ def book_price(m: Market, side: str, order: Order) -> str:
     """A book row's limit price as the CLI, the console and the page write it ("10", not
     the float "10.0" the demo printed: user27)."""
     return fmt_price(m.order_price(Side.SELL if side == "ask" else Side.BUY, order))
+
+
+def words_lines(words: str) -> list[str]:
+    """A posted order's ``posted_words`` under its line, indented, wrapped at 80 columns
+    between words (user38: the two on one line were 102 columns piped)."""
+    pad = " " * 10
+    return textwrap.wrap(
+        words, 80, initial_indent=pad, subsequent_indent=pad, break_long_words=False,
+        break_on_hyphens=False,
+    )  # fmt: skip
 
 
 def posted_words(posted: PostedOrder) -> str:
@@ -151,8 +162,10 @@ class Story:
         self.signed[label] = signed
         self.out.print(
             f"  {w.name:>5} → {node.name}: [bold]{side.value} {amount} WETH @ {price} USDC[/]"
-            f"  {short(posted.order_hash)}  {posted_words(posted)}"
+            f"  {short(posted.order_hash)}"
         )
+        for line in words_lines(posted_words(posted)):
+            self.out.print(line)
         return posted
 
     # ---- looking ---------------------------------------------------------------------------
@@ -232,7 +245,8 @@ class Story:
         self.config = n1.client.order_config()
         self.market = parse_pair("WETH/USDC", self.config)
         self.out.print(f"  node-1 at {n1.proc.url}, node-3 at {n3.proc.url}")
-        self.out.print(f"  {watch_line(f'[bold]{n1.proc.url}[/]', self.keep)}")
+        for line in watch_line(f"[bold]{n1.proc.url}[/]", self.keep).splitlines():
+            self.out.print(f"  {line}")
         self.wait(
             "node-1 and node-3 know each other",
             lambda: any(p["url"] == n3.proc.url for p in self._peers(n1)),
@@ -256,7 +270,8 @@ class Story:
             ),
         )
         fills = n1.client.fills().records
-        self.out.print(f"  settlement tx {fills[0].tx_hash} in block {fills[0].block_number}")
+        # (the hash on its own line: with it, the line was 94 columns piped, user38)
+        self.out.print(f"  settlement tx in block {fills[0].block_number}:\n  {fills[0].tx_hash}")
         self.wait(
             "node-3 received alice's order by gossip",
             lambda: buy.order_hash in self.open_on(n3),
@@ -382,7 +397,7 @@ def say_panel(console: Console, text: str, title: str) -> None:
 def watch_line(url: str, keep: bool) -> str:
     """Where to watch the story; without ``--keep``, that the page goes with the network
     (user29: the page was gone six seconds after its address was printed)."""
-    said = f"watch it in a browser: {url}/ (every node serves the page"
-    if keep:
-        return said + "; the network stays up after the story until Ctrl-C)"
-    return said + "; the network stops when the story ends: `make demo KEEP=1` keeps it up)"
+    said = f"watch it in a browser: {url}/ (every node serves the page)\n"
+    if keep:  # (two lines: one was 152 columns piped, user38)
+        return said + "the network stays up after the story, until Ctrl-C"
+    return said + "the network stops when the story ends: `make demo KEEP=1` keeps it up"

@@ -104,7 +104,7 @@ def _run_demo(console: Console, log_dir: Path, keep: bool) -> int:
         if story is not None:
             story.stop()
         devnet.stop()
-        console.print(f"every process stopped; logs in {log_dir}")
+        console.print(f"every process stopped; logs in:\n{log_dir}")  # (a long path: 80 cols)
         verdict = "[green]OK[/]" if ok else "[red]FAILED[/]"
         console.print(f"demo finished in {time.monotonic() - started:.1f}s: {verdict}")
         if console.record:

@@ -91,7 +91,9 @@ def _said_unknown(e: NodeApiError, client: NodeClient, hash_hex: str) -> NodeApi
     return NodeApiError(
         404,
         f"order {hash_hex} is not known to the node at {client.base_url}: nothing was "
-        "cancelled (a hash `sdex order` printed, posted to this node or one of its peers?)",
+        "cancelled (an order is gossiped to other nodes only once it rests in a book: one "
+        "filled on arrival is known only to the node it was posted to; its status: GET "
+        f"/v1/orders/{hash_hex} there)",  # (user38: "or one of its peers?" was untrue then)
         e.code,
     )
 

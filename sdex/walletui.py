@@ -297,8 +297,10 @@ def _print_posted(
     verb = "bought" if side is Side.BUY else "sold"
     out.print(
         f"{verb} {fmt_amount(total_base, b)} {m.base} for {fmt_amount(total_quote, q)} "
-        f"{m.quote} once settled on chain (GET /v1/orders/{escape(posted.order_hash)})"
-    )
+        f"{m.quote} once settled on chain\n"
+        "the order's status (GET it at this node):\n"
+        f"/v1/orders/{escape(posted.order_hash)}"
+    )  # (the path on its own line: the sentence with it was ~150 columns piped, user38)
 
 
 _CHAIN_WORDS = {"unreachable": "cannot reach", "behind": "is behind", "wrong-chain": "is not on"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -17,6 +18,7 @@ import pytest
 import requests
 from aiohttp import web
 from click.testing import CliRunner
+from rich.console import Console
 
 from sdex import model
 from sdex.audit import (
@@ -156,6 +158,17 @@ def test_clean_record_passes_with_an_orders_file(chain: Chain, tmp_path: Path) -
         "orders": 7,
         "nodes": 0,
     }
+    # (user38: the printed header was one line of ~190 columns piped)
+    buf = io.StringIO()
+    report.print(Console(file=buf, width=80, soft_wrap=True, highlight=False))
+    head = buf.getvalue().splitlines()[:4]
+    assert head[0] == f"audit of Exchange {report.exchange}", head
+    assert " ".join(" ".join(head).split()) == (
+        f"audit of Exchange {report.exchange} on chain {report.chain_id}, blocks "
+        f"{report.from_block}..{report.to_block}: 5 fills in 3 settlement txs, 1 cancel, "
+        "7 signed orders (calldata of 3 of 3 settlement txs decoded), 0 nodes"
+    ), head
+    assert all(len(line) <= 80 for line in head), head
 
 
 def _tamper_amount(entry: dict[str, Any]) -> None:

@@ -93,6 +93,14 @@ def test_order_buy_signs_posts_and_shows_the_matches(fake: FakeNode) -> None:
     assert re.search(rf"{ask_a.hash_hex}\s*│\s*1\s*│\s*2000\s*│\s*2000\s", out), out
     assert re.search(rf"{ask_b.hash_hex}\s*│\s*0\.5\s*│\s*1000\.5\s*│\s*2001\s", out), out
     assert "bought 1.5 WETH for 3000.5 USDC once settled on chain" in out
+    # (user38: that sentence with its GET path was ~150 columns piped: the path has a line)
+    said = out.splitlines()[-3:]
+    assert said == [
+        "bought 1.5 WETH for 3000.5 USDC once settled on chain",
+        "the order's status (GET it at this node):",
+        f"/v1/orders/{s.hash_hex}",
+    ], out
+    assert all(len(line) <= 80 for line in said), said
 
 
 def test_order_sell_defaults_to_gtc_and_rests(fake: FakeNode) -> None:

@@ -85,10 +85,14 @@ def table_rows(output: str) -> list[list[str]]:
 def test_greets_lists_the_commands_and_quits(fake: FakeNode) -> None:
     r = console(fake, "help", "help send_order", "quit", "send_order buy limit 10 10")
     assert r.exit_code == 0, r.output
-    assert f"SDEX console: node {fake.url} (chain 31337, exchange {DOMAIN.verifying_contract})" in (
-        r.output
-    )
-    assert f"market WETH/USDC, wallet {MAKER}; market orders slip at most 100 bps" in r.output
+    greeting = r.output.splitlines()[:4]
+    assert greeting == [
+        f"SDEX console: node {fake.url}",
+        f"chain 31337, exchange {DOMAIN.verifying_contract}",
+        f"market WETH/USDC, wallet {MAKER}",
+        "market orders slip at most 100 bps. Type help for the commands.",
+    ], r.output
+    assert all(len(line) <= 80 for line in greeting), greeting  # (piped: user38's 108, 132)
     for usage in (
         "send_order buy|sell limit PRICE AMOUNT [gtc|ioc|fok]",
         "send_order buy|sell market AMOUNT [SLIPPAGE_BPS]",

@@ -33,7 +33,9 @@ def test_demo_tells_the_whole_story_and_exits_clean(tmp_path: Path) -> None:
     assert "minimum order size: 0.0001 WETH, 0.1 USDC" in out, out
     # piped (not a terminal): a tx hash stays on its line, whole (user29: rich wrapped the
     # demo's lines at 80 columns, splitting the hash)
-    assert re.search(r"settlement tx 0x[0-9a-f]{64} in block \d+\n", out), out
+    assert re.search(r"settlement tx in block \d+:\n  0x[0-9a-f]{64}\n", out), out
+    # (user38: lines up to 190 columns piped; every line fits 80 now)
+    assert [line for line in out.splitlines() if len(line) > 80] == [], out
     log = (log_dir / "demo.log").read_text()
     for step in [
         "bob's sell is filled on chain",

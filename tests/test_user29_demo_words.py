@@ -19,6 +19,9 @@ def test_the_browser_line_says_when_the_page_goes_and_how_to_keep_it() -> None:
     kept = watch_line(url, keep=True)
     assert kept.startswith(f"watch it in a browser: {url}/"), kept
     assert "KEEP" not in kept and "stays up after the story" in kept, kept
+    # (user38: one line of 152 columns piped; the demo indents it by two)
+    for text in (said, kept):
+        assert all(len("  " + line) <= 80 for line in text.splitlines()), text
 
 
 def test_the_kept_network_says_how_to_reach_it_from_the_command_line() -> None:

@@ -179,6 +179,9 @@ def test_devnet_summary_breaks_no_bracket_at_80_columns(tmp_path: Path) -> None:
                          text, re.M), text  # fmt: skip
         # (the deployment file's path whole on its line, to copy)
         assert f"deployment: {tmp_path}/a-rather-long-directory-name/devnet.json" in text, text
+        # (user38: which accounts to give nodes as --key, as the README says)
+        assert "node operator keys (--key; accounts[18] and [19], not traded with):" in text, text
+        assert len(re.findall(r"^  --key 0x[0-9a-f]{64}$", text, re.M)) == 2, text
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
     finally:

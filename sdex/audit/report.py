@@ -100,16 +100,16 @@ class AuditReport:
     def print(self, out: Console) -> None:
         """The checks with their passed and failed counts, then every discrepancy."""
         n = self.counts
-        out.print(
-            f"[bold]audit[/] of Exchange {self.exchange} on chain {self.chain_id}, blocks "
-            f"{self.from_block}..{self.to_block}: {_count(n['fills'], 'fill')} in "
-            f"{_count(n['settlementTxs'], 'settlement tx')}, "
-            f"{_count(n['cancels'] + n['cancelsUpTo'], 'cancel')}, "
-            f"{_count(n['orders'], 'signed order')} (calldata of {n['calldataDecoded']} of "
+        header = (  # (short lines: it was one of ~190 columns piped, user38)
+            f"[bold]audit[/] of Exchange {self.exchange}",
+            f"  on chain {self.chain_id}, blocks {self.from_block}..{self.to_block}:",
+            f"  {_count(n['fills'], 'fill')} in {_count(n['settlementTxs'], 'settlement tx')}, "
+            f"{_count(n['cancels'] + n['cancelsUpTo'], 'cancel')},",
+            f"  {_count(n['orders'], 'signed order')} (calldata of {n['calldataDecoded']} of "
             f"{n['settlementTxs']} settlement txs decoded), {_count(n['nodes'], 'node')}",
-            highlight=False,
-            soft_wrap=True,
         )
+        for line in header:
+            out.print(line, highlight=False, soft_wrap=True)
         for node in self.nodes:
             seen = (
                 f"[red]{escape(node.error)}[/]"

@@ -74,7 +74,9 @@ def targets(runs: list[dict[str, Any]], latency_ms: float) -> dict[str, Any]:
 @click.option("--seeds", type=click.Choice(["warm", "bootstrap"]), default="warm",
               show_default=True, help="warm: each node starts knowing 32 random others; "
               "bootstrap: node 0 is the only seed, the rest by peer exchange.")  # fmt: skip
-@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="Seed of the run's random draws (links, orders, hostile and churning "
+              "nodes): another seed, another sample of the same network.")  # fmt: skip
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), callback=writable_file,
               help="Also write the JSON here (checked before the run).")  # fmt: skip
 def simulate(

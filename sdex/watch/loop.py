@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import sqlite3
 import time
 
 import aiohttp
+import yarl
 
 from sdex.chain.arpc import AsyncRpc
 from sdex.errors import ChainError
@@ -147,7 +149,7 @@ class PollLoop:
                     progressed, backoff = False, self._fail("wrong-chain", str(e), backoff)
                 except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
                     # (sorted as ``status_of`` says: a refused connection in words, user38)
-                    progressed, backoff = False, self._fail(*status_of(e), backoff)
+                    progressed, backoff = False, self._fail(*status_of(e, self.rpc.url), backoff)
                 except Exception as e:  # a defect: say it once, with its traceback, and retry
                     if self.status != "failing":
                         log.exception("applying the chain's changes failed; retrying")
@@ -206,7 +208,7 @@ class PollLoop:
         ``run`` would give it, so ``/health`` does not say ``ok`` of a chain the node could
         not read, nor of a book judged as the saved mirror had it (review25: it said ``ok``
         until ``run``'s first poll failed too, up to the RPC client's 30 s later)."""
-        status, problem = status_of(e)
+        status, problem = status_of(e, self.rpc.url)
         self._fail(status, f"catching up at start: {problem}", self.poll_interval)
 
     def _fail(self, status: str, problem: str, backoff: float) -> float:
@@ -229,9 +231,10 @@ class PollLoop:
         self.subscribed = self.mirror.announced.live = live
 
 
-def status_of(e: Exception) -> tuple[str, str]:
-    """The status and problem a failed poll's ``e`` gives (as ``PollLoop.run`` sorts them;
-    one poll's inconsistent read counts as unreachable here: it did not get through)."""
+def status_of(e: Exception, url: str = "") -> tuple[str, str]:
+    """The status and problem a failed poll's ``e`` (reading the chain at ``url``) gives (as
+    ``PollLoop.run`` sorts them; one poll's inconsistent read counts as unreachable here: it
+    did not get through)."""
     if isinstance(e, StoreError | sqlite3.Error):
         return "failing", f"the store: {describe(e)}"
     if isinstance(e, ChainReset):
@@ -241,7 +244,25 @@ def status_of(e: Exception) -> tuple[str, str]:
     if isinstance(e, aiohttp.ClientConnectorError):  # (user31: aiohttp's words on the page)
         why = os.strerror(e.errno) if e.errno else describe(e.os_error)
         return "unreachable", f"cannot connect to {e.host}:{e.port}: {why}"
+    if isinstance(e, ConnectionResetError) or (
+        isinstance(e, aiohttp.ClientOSError) and e.errno == errno.ECONNRESET
+    ):  # (user38: a kept-alive connection the stopping chain reset, in aiohttp's words)
+        return (
+            "unreachable",
+            f"connection to {_where(url)} reset: the chain's node closed it (stopping?)",
+        )
+    if isinstance(e, aiohttp.ServerDisconnectedError):
+        return "unreachable", f"connection to {_where(url)} closed before an answer"
     read = Inconsistent | aiohttp.ClientError | OSError | TimeoutError | ChainError | ValueError
     if isinstance(e, read):
         return "unreachable", describe(e)
     return "failing", describe(e)
+
+
+def _where(url: str) -> str:
+    """``url``'s host:port (the chain's node), or "the chain" without one."""
+    try:
+        u = yarl.URL(url)
+    except (TypeError, ValueError):
+        return "the chain"
+    return f"{u.host}:{u.port}" if u.host else "the chain"

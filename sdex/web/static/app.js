@@ -708,9 +708,17 @@ function apiErrors(body, status) {
       "or change the price; nothing was posted";
     return out;
   }
+  if (body?.rejection === "CHAIN_UNAVAILABLE") {  // (user38: it read "order: the node does not
+    // follow the chain now: ...", a field name first; said as the chain banner says it)
+    out.form = "this node cannot follow its chain now (the banner above says why): the order " +
+      "was refused and nothing was posted; try again once the chain is back";
+    return out;
+  }
   for (const e of body?.validationErrors ?? []) {
     const f = FIELD_OF[e.field] ?? "form";
-    out[f] = (out[f] ? out[f] + "; " : "") + `${e.field}: ${e.reason}`;
+    // ("order" names the whole order, no field: its reason alone, user38)
+    const said = e.field === "order" ? e.reason : `${e.field}: ${e.reason}`;
+    out[f] = (out[f] ? out[f] + "; " : "") + said;
   }
   if (!Object.keys(out).length) out.form = `${body?.reason ?? "the node refused"} (HTTP ${status})`;
   return out;
