@@ -105,3 +105,27 @@ def test_split_goes_in_even_batches_with_room(matches: int, seen: int) -> None:
     assert max(sizes) <= g.safe_size() and len(sizes) == -(-matches // g.safe_size())
     for n in sizes:
         assert not g.limit(n, n == 1)[1]
+
+
+@pytest.mark.parametrize("why", ["a slim batch ran out", "a batch with room ran out"])
+def test_a_batch_sized_slim_is_sent_slim_when_slim_ones_paused_meanwhile(why: str) -> None:
+    """review39: the run loop sizes a batch (``batch_size``) and its flight asks its gas
+    (``limit``) a loop step later; a receipt between them (another flight's: a slim batch
+    that ran out, which pauses slim ones; or one with room, which turns learning off) left
+    the batch sized slim sent as one with room: capped at ``MAX_TX_GAS``, without the
+    fallback's room, and if it ran out too, learning went off for good and its matches
+    were judged, not sent again."""
+    g = taught(88_680)
+    g.backlog_sent = 5
+    n = g.batch_size(300)
+    assert n == 119 and n > g.safe_size()
+    if why == "a slim batch ran out":
+        assert g.ran_out(119, 0, 15_890_000, 15_890_000, slim=True)
+    else:
+        assert not g.ran_out(81, 0, 15_000_000, 15_000_000, slim=False)
+    assert g.slim_per_match() is None
+    gas, slim = g.limit(n, False)
+    assert gas < BASE_GAS + g.per_match() * n  # no room for the fallback: so slim
+    assert slim
+    assert g.ran_out(n, 0, gas, gas, slim)  # its matches go again (with room)
+    assert g.out_of_gas == (0 if why == "a slim batch ran out" else 1)

@@ -111,7 +111,8 @@ class BatchGas:
         return max(self.max_batch, min(self.backlog_batch, fitting_batch(self.per_match())))
 
     def limit(self, matches: int, lone: bool, room: bool = False) -> tuple[int, bool]:
-        """(gas limit, slim) of a batch of ``matches``: slim past ``safe_size``, unless
+        """(gas limit, slim) of a batch of ``matches``: slim past ``safe_size`` (at the slim
+        figure, or while slim ones pause, at most ``MAX_TX_GAS``: still no room), unless
         ``room`` (a slim batch's matches going again: never slim, even if a receipt since
         taught a higher figure and fewer fit now)."""
         if lone:
@@ -119,10 +120,13 @@ class BatchGas:
         if matches <= self.max_batch:
             return min(MAX_TX_GAS, BASE_GAS + GAS_PER_MATCH * matches), False
         self.backlog_sent += 1
-        slim = self.slim_per_match()
-        if matches > self.safe_size() and slim is not None and not room:
+        if matches > self.safe_size() and not room:
+            # past what fits with the fallback's room: slim, also when slim ones paused (or
+            # learning went off) since ``batch_size`` sized it (another flight's receipt in
+            # between: review39), so that if it runs out its matches go again
             self.slim_sent += 1
-            return min(MAX_TX_GAS, BASE_GAS + slim * matches), True
+            per = self.slim_per_match() or self.per_match()
+            return min(MAX_TX_GAS, BASE_GAS + per * matches), True
         return min(MAX_TX_GAS, BASE_GAS + self.per_match() * matches), False
 
     def learn(self, matches: int, gas_used: int) -> None:
