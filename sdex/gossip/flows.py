@@ -25,7 +25,7 @@ or a ``Check`` (resumed with the intake's counts). Every flow is bounded:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any, Protocol
 
 from sdex.gossip.actions import Call, Check, Flow, GossipConfig, Reply, TooLarge
@@ -114,28 +114,15 @@ def snapshot(core: FlowCore, peer: Peer) -> Flow:
     deadline = core.clock() + core.config.snapshot_seconds
     yield from cancelled(core, peer, deadline)
     core.cancels_loaded = True
-    cfg = core.config
-    after = 0
-    for _ in range(core.max_orders // min(cfg.snapshot_page, ORDERS_PER_ANSWER) + 2):
-        if core.clock() > deadline or core.peers.is_banned(peer.key):
-            return
-        params = {"after": str(after), "limit": str(cfg.snapshot_page)}
-        page = yield core.call(peer, "snapshot", "GET", "/p2p/snapshot", params=params)
-        if page is None:
-            return
-        orders, nxt = page.get("orders", []), page.get("next")
-        if not isinstance(orders, list) or len(orders) > cfg.snapshot_page:
-            core.penalize_later(peer.key)  # more than we asked for: no honest node does
-            return
+
+    def take(orders: list[Any]) -> Generator[Call | Check, Any, bool]:
         if not orders:
-            return
+            return False
         counts = yield core.check(peer.key, orders)
         core.pulled += counts["accepted"]
-        if not isinstance(nxt, int) or isinstance(nxt, bool) or nxt <= after:
-            return
-        if counts["accepted"] == 0 and counts["known"] == 0:
-            return  # a page with nothing usable: stop asking this peer
-        after = nxt
+        return bool(counts["accepted"] or counts["known"])  # (nothing usable: stop asking)
+
+    yield from _pages(core, peer, deadline, "snapshot", take)
 
 
 def cancelled(core: FlowCore, peer: Peer, deadline: float) -> Flow:
@@ -143,21 +130,41 @@ def cancelled(core: FlowCore, peer: Peer, deadline: float) -> Flow:
     its maker's signed cancel (``Deliver`` "cancelled"): a node that joins after a cancel
     holds the order cancelled, as its peers do, before anyone can post it here (attack38).
     Bounded as the open orders' pages are; first, so a copy posted meanwhile finds it."""
+
+    def take(entries: list[Any]) -> Generator[Call | Check, Any, bool]:
+        for entry in entries:
+            core.deliver(peer.key, "cancelled", entry)
+        return True
+        yield  # (a flow: no call of its own)
+
+    yield from _pages(core, peer, deadline, "cancelled", take)
+
+
+def _pages(
+    core: FlowCore,
+    peer: Peer,
+    deadline: float,
+    name: str,
+    take: Callable[[list[Any]], Generator[Call | Check, Any, bool]],
+) -> Flow:
+    """``GET /p2p/<name>`` a page at a time (``after``, ``limit``) until ``deadline``, a page
+    of more than asked (the peer penalized), a ``next`` that does not move on, or ``take``
+    (the page's orders) says stop."""
     cfg = core.config
     after = 0
     for _ in range(core.max_orders // min(cfg.snapshot_page, ORDERS_PER_ANSWER) + 2):
         if core.clock() > deadline or core.peers.is_banned(peer.key):
             return
         params = {"after": str(after), "limit": str(cfg.snapshot_page)}
-        page = yield core.call(peer, "cancelled", "GET", "/p2p/cancelled", params=params)
+        page = yield core.call(peer, name, "GET", f"/p2p/{name}", params=params)
         if page is None:
             return
-        entries, nxt = page.get("orders", []), page.get("next")
-        if not isinstance(entries, list) or len(entries) > cfg.snapshot_page:
+        orders, nxt = page.get("orders", []), page.get("next")
+        if not isinstance(orders, list) or len(orders) > cfg.snapshot_page:
             core.penalize_later(peer.key)  # more than we asked for: no honest node does
             return
-        for entry in entries:
-            core.deliver(peer.key, "cancelled", entry)
+        if not (yield from take(orders)):
+            return
         if not isinstance(nxt, int) or isinstance(nxt, bool) or nxt <= after:
             return
         after = nxt
