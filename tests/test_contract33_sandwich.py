@@ -12,19 +12,17 @@ signature is checked alone: the failure is Bob's, and the wallet's ask stays.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-
-from eth_hash.auto import keccak
 
 from sdex.chain.exchange import load_abi
 from sdex.order import SignedOrder, sign_order
 from sdex.settlement.blame import PAIR_TRIES
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import Answer, _proxy
+from tests.rpcfault import _proxy
+from tests.sandwich import GWEI, Hook, around, one_block, send_tx, usdc_to_carol
 from tests.test_attack30_gas_gated_wallet import OPERATOR, OWNER, gas_gated_wallet
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 from tests.test_review32_untracked_contract_maker import ALWAYS
@@ -38,29 +36,11 @@ def _is_send(req: object) -> bool:
     return any(isinstance(r, dict) and r.get("method") == "eth_sendRawTransaction" for r in reqs)
 
 
-Hook = Callable[[object], Answer | None]
-
-
 def sandwicher(c: Chain, maker: int, rounds: int) -> tuple[Hook, list[int]]:
     """A proxy hook: before each of the first ``rounds`` sends through it, ``maker`` moves all
     its USDC to CAROL (mined at once); the send is forwarded by the proxy; the funds come
     back at the next request after it. Returns the hook and its count of sandwiches."""
-    lock = threading.Lock()
-    done = [0]
-    owed = [0]
-
-    def intercept(req: object) -> Answer | None:
-        with lock:
-            if owed[0]:  # (the send before this request was mined: the funds come back)
-                c.usdc.transfer(c.sender(CAROL), c.address(maker), owed[0])
-                owed[0] = 0
-            if _is_send(req) and done[0] < rounds:
-                done[0] += 1
-                owed[0] = c.usdc.balance_of(c.address(maker))
-                c.usdc.transfer(c.sender(maker), c.address(CAROL), owed[0])
-        return None
-
-    return intercept, done
+    return around(c, rounds, _is_send, *usdc_to_carol(c, maker))
 
 
 def wallet_ask(c: Chain, wallet: str, price: int) -> SignedOrder:
@@ -171,50 +151,22 @@ async def test_a_hostile_wallets_new_order_goes_at_its_first_failure(
         assert "failed settlements before" in rec.reason
 
 
-GWEI = 10**9
-
-
 def one_block_sandwicher(c: Chain, maker: int, rounds: int) -> tuple[Hook, list[int]]:
     """As ``sandwicher``, with the three transactions in one block (interval or batched
     mining): at the operator's send, mining stops and ``maker``'s transfer out waits with a
     high tip; once the settlement waits too, CAROL's transfer back is queued with no tip
     and one block is mined (Hardhat orders a block by tip: out, settlement, back)."""
-    lock = threading.Lock()
-    done = [0]
-    waiting: list[tuple[str, int]] = []  # (the settlement's hash, the amount to give back)
+    transfer = c.usdc.abi.fn("transfer")
 
-    def send(who: int, to: str, amount: int, tip: int) -> None:
-        s = c.sender(who)
-        base = int(c.rpc.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"], 16)
-        data = c.usdc.abi.fn("transfer").encode(to, amount)
-        signed = s.sign(c.usdc.address, data, 100_000, fees=(base, tip))
-        c.rpc.call("eth_sendRawTransaction", signed.raw)
+    def move(frm: int, to: int, amount: int, tip: int) -> None:
+        send_tx(c, frm, c.usdc.address, transfer.encode(c.address(to), amount), 100_000, tip)
 
-    def intercept(req: object) -> Answer | None:
-        with lock:
-            if waiting and c.rpc.call("eth_getTransactionByHash", waiting[0][0]) is not None:
-                tx, amount = waiting.pop()
-                send(CAROL, c.address(maker), amount, 0)
-                c.rpc.call("evm_mine")
-                c.rpc.call("evm_setAutomine", True)
-                mined = c.rpc.call("eth_getBlockByNumber", "latest", False)["transactions"]
-                done.append(mined.index(tx) if tx in mined else -1)
-            reqs = req if isinstance(req, list) else [req]
-            raws = [
-                r["params"][0]
-                for r in reqs
-                if isinstance(r, dict) and r.get("method") == "eth_sendRawTransaction"
-            ]
-            if raws and done[0] < rounds and not waiting:
-                done[0] += 1
-                c.rpc.call("evm_setAutomine", False)
-                amount = c.usdc.balance_of(c.address(maker))
-                send(maker, c.address(CAROL), amount, 50 * GWEI)
-                tx = "0x" + keccak(bytes.fromhex(raws[0][2:])).hex()
-                waiting.append((tx, amount))
-        return None
+    def out() -> int:
+        amount = c.usdc.balance_of(c.address(maker))
+        move(maker, CAROL, amount, 50 * GWEI)
+        return amount
 
-    return intercept, done
+    return one_block(c, rounds, out, lambda amount: move(CAROL, maker, amount, 0))
 
 
 async def test_an_eoa_sandwich_in_one_block_is_not_blamed_on_the_contract_maker(

@@ -13,18 +13,14 @@ leaves it not exact: nobody is blamed.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from pathlib import Path
 
-from eth_hash.auto import keccak
-
 from sdex.order import SignedOrder, sign_order
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import Answer, _proxy
-from tests.test_attack30_gas_gated_wallet import OPERATOR, OWNER, gas_gated_wallet
-from tests.test_contract33_sandwich import GWEI, Hook
+from tests.nodeutil import wait_for
+from tests.sandwich import GWEI, Hook, node_on, one_block, send_tx
+from tests.test_attack30_gas_gated_wallet import OWNER, gas_gated_wallet
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 from tests.test_review32_untracked_contract_maker import ALWAYS
 
@@ -33,43 +29,40 @@ def gift_sandwicher(c: Chain, other: SignedOrder, amount: int) -> tuple[Hook, li
     """At the operator's first send: mining stops, CAROL fills ``other`` for ``amount`` of
     WETH with a high tip; once the settlement waits too, CAROL's transfer of that WETH back to
     its maker is queued with no tip and one block is mined."""
-    lock = threading.Lock()
-    done = [0]
-    waiting: list[str] = []
     price = other.order.taker_amount * amount // other.order.maker_amount  # (USDC Carol pays)
 
-    def send(to: str, data: bytes, tip: int) -> None:
-        base = int(c.rpc.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"], 16)
-        signed = c.sender(CAROL).sign(to, data, 300_000, fees=(base, tip))
-        c.rpc.call("eth_sendRawTransaction", signed.raw)
+    def out() -> int:
+        fill = c.exchange.abi.fn("fillOrder").encode(other.order.to_tuple(), other.signature, price)
+        send_tx(c, CAROL, c.exchange.address, fill, 300_000, 50 * GWEI)
+        return amount
 
-    def intercept(req: object) -> Answer | None:
-        with lock:
-            if waiting and c.rpc.call("eth_getTransactionByHash", waiting[0]) is not None:
-                tx = waiting.pop()
-                back = c.weth.abi.fn("transfer").encode(other.order.maker, amount)
-                send(c.weth.address, back, 0)
-                c.rpc.call("evm_mine")
-                c.rpc.call("evm_setAutomine", True)
-                mined = c.rpc.call("eth_getBlockByNumber", "latest", False)["transactions"]
-                done.append(mined.index(tx) if tx in mined else -1)
-            reqs = req if isinstance(req, list) else [req]
-            raws = [
-                r["params"][0]
-                for r in reqs
-                if isinstance(r, dict) and r.get("method") == "eth_sendRawTransaction"
-            ]
-            if raws and done[0] < 1 and not waiting:
-                done[0] += 1
-                c.rpc.call("evm_setAutomine", False)
-                fill = c.exchange.abi.fn("fillOrder").encode(
-                    other.order.to_tuple(), other.signature, price
-                )
-                send(c.exchange.address, fill, 50 * GWEI)
-                waiting.append("0x" + keccak(bytes.fromhex(raws[0][2:])).hex())
-        return None
+    def back(amount: int) -> None:
+        gift = c.weth.abi.fn("transfer").encode(other.order.maker, amount)
+        send_tx(c, CAROL, c.weth.address, gift, 300_000, 0)
 
-    return intercept, done
+    return one_block(c, 1, out, back)
+
+
+async def _gifted(
+    c: Chain, tmp_path: Path, listed: SignedOrder, other: SignedOrder, size: int, maker: str
+) -> None:
+    """``listed`` posted and a buy of ``size`` facing it, sandwiched by CAROL's fill of
+    ``other`` and her gift back: once ``listed`` was judged, ``maker`` is not blamed."""
+    intercept, done = gift_sandwicher(c, other, size)
+    async with node_on(c, tmp_path, intercept) as (node, api):
+        assert (await api.post_order(listed))[0] == 201
+        buy = c.sign(bid(c, BOB, size, 1600 * E6))
+        assert (await api.post_order(buy))[0] == 201
+        await wait_for(lambda: len(done) > 1, timeout=30.0)  # (the sandwich was mined)
+
+        async def judged() -> bool:
+            rec = node.records.get(listed.hash)
+            return rec is not None and (rec.failures > 0 or rec.status != "open")
+
+        await wait_for(judged, timeout=30.0)
+        await wait_for(lambda: node.settler.idle.is_set(), timeout=30.0)
+        assert done[1] == 1, done  # (fill, settlement, gift in one block)
+        assert node.blamed_makers.score(maker) == 0.0  # before: 1.0, blamed
 
 
 async def test_a_shortfall_made_and_undone_by_another_account_is_not_the_makers(
@@ -80,24 +73,7 @@ async def test_a_shortfall_made_and_undone_by_another_account_is_not_the_makers(
     c.weth.transfer(c.sender(ALICE), c.address(5), c.weth.balance_of(c.address(ALICE)) - keep)
     listed = c.sign(ask(c, ALICE, 6 * E18 // 10, 1500 * E6))
     other = c.sign(ask(c, ALICE, 6 * E18 // 10, 1500 * E6))  # (never posted to the node)
-    intercept, done = gift_sandwicher(c, other, 6 * E18 // 10)
-    with _proxy(c.rpc.url, intercept) as rpc:
-        cfg = replace(node_config(c, tmp_path / "n.db", operator=OPERATOR), rpc=rpc)
-        async with running_node(cfg) as (node, api):
-            await wait_for(node.mirror_ready)
-            assert (await api.post_order(listed))[0] == 201
-            buy = c.sign(bid(c, BOB, 6 * E18 // 10, 1600 * E6))
-            assert (await api.post_order(buy))[0] == 201
-            await wait_for(lambda: len(done) > 1, timeout=30.0)  # (the sandwich was mined)
-
-            async def judged() -> bool:
-                rec = node.records.get(listed.hash)
-                return rec is not None and (rec.failures > 0 or rec.status != "open")
-
-            await wait_for(judged, timeout=30.0)
-            await wait_for(lambda: node.settler.idle.is_set(), timeout=30.0)
-            assert done[1] == 1, done  # (fill, settlement, gift in one block)
-            assert node.blamed_makers.score(c.address(ALICE)) == 0.0  # before: 1.0, blamed
+    await _gifted(c, tmp_path, listed, other, 6 * E18 // 10, c.address(ALICE))
 
 
 async def test_a_shortfall_made_and_undone_by_another_is_not_the_contract_makers(
@@ -115,21 +91,4 @@ async def test_a_shortfall_made_and_undone_by_another_is_not_the_contract_makers
         return sign_order(o, c.domain, c.keys[OWNER])
 
     listed, other = wallet_ask(), wallet_ask()
-    intercept, done = gift_sandwicher(c, other, 6 * E18)
-    with _proxy(c.rpc.url, intercept) as rpc:
-        cfg = replace(node_config(c, tmp_path / "n.db", operator=OPERATOR), rpc=rpc)
-        async with running_node(cfg) as (node, api):
-            await wait_for(node.mirror_ready)
-            assert (await api.post_order(listed))[0] == 201
-            buy = c.sign(bid(c, BOB, 6 * E18, 1600 * E6))
-            assert (await api.post_order(buy))[0] == 201
-            await wait_for(lambda: len(done) > 1, timeout=30.0)  # (the sandwich was mined)
-
-            async def judged() -> bool:
-                rec = node.records.get(listed.hash)
-                return rec is not None and (rec.failures > 0 or rec.status != "open")
-
-            await wait_for(judged, timeout=30.0)
-            await wait_for(lambda: node.settler.idle.is_set(), timeout=30.0)
-            assert done[1] == 1, done  # (fill, settlement, gift in one block)
-            assert node.blamed_makers.score(wallet) == 0.0  # before: 1.0, blamed
+    await _gifted(c, tmp_path, listed, other, 6 * E18, wallet)
