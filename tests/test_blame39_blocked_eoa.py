@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from sdex.book.types import Side
-from sdex.chain.exchange import Token, deploy, load_abi
 from sdex.deployment import TokenInfo
 from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match
@@ -26,16 +25,14 @@ from sdex.order import SignedOrder, sign_order
 from sdex.settlement.blame import account
 from sdex.settlement.evidence import _refusals
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_attack30_gas_gated_wallet import OPERATOR, OWNER, gas_gated_wallet
+from tests.sandwich import blacklist_token, block, listing, node_on, pair_decided
+from tests.test_attack30_gas_gated_wallet import OWNER, gas_gated_wallet
 from tests.test_node import ALICE, BOB, E6, E18
 from tests.test_review32_untracked_contract_maker import ALWAYS
 
 
 async def _blocked_bob_against(c: Chain, tmp_path: Path, ask_of: str) -> None:
-    blt = Token(c.rpc, deploy(c.sender(0), "BlacklistToken"))
-    blt.mint(c.sender(BOB), c.address(BOB), 1000 * E6)
-    blt.approve(c.sender(BOB), c.exchange.address, 2**256 - 1)
+    blt = blacklist_token(c)
     ask: SignedOrder
     if ask_of == "wallet":
         wallet = gas_gated_wallet(c, gate=ALWAYS)  # (honest: valid at any gas)
@@ -45,21 +42,13 @@ async def _blocked_bob_against(c: Chain, tmp_path: Path, ask_of: str) -> None:
         c.weth.approve(c.sender(ALICE), c.exchange.address, 2**256 - 1)
         ask = c.sign(c.order(ALICE, c.weth, E18 // 10, blt, 250 * E6))
     buy = c.sign(c.order(BOB, blt, 260 * E6, c.weth, E18 // 10))
-    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
-    tokens = {"WETH": cfg.tokens["WETH"], "BLT": TokenInfo(blt.address, 6)}
-    async with running_node(replace(cfg, tokens=tokens)) as (node, api):
-        await wait_for(node.mirror_ready)
+    async with node_on(
+        c, tmp_path, tokens=listing({"WETH": None, "BLT": TokenInfo(blt.address, 6)})
+    ) as (node, api):
         assert (await api.post_order(ask))[0] == 201
-        block = load_abi("BlacklistToken").fn("setBlocked").encode(c.address(BOB), True)
-        c.sender(0).transact(blt.address, block)
+        block(c, blt, BOB)
         assert (await api.post_order(buy))[0] == 201
-
-        async def decided() -> bool:
-            removed = "removed" in (await api.status(buy), await api.status(ask))
-            return removed or node.barred_pairs.barred(ask.hash, buy.hash)
-
-        await wait_for(decided, timeout=60.0)
-        await wait_for(lambda: node.settler.idle.is_set(), timeout=30.0)
+        await pair_decided(node, api, ask, buy)
         assert await api.status(buy) == "removed"  # before: open for ever, the pair barred
         assert await api.status(ask) == "open"
         assert node.blamed_makers.score(c.address(BOB)) >= 1.0
@@ -90,13 +79,10 @@ def test_the_refusal_probe_names_only_a_funded_refused_maker(
     chain: Chain, blocked: bool, allowance: int, named: str | None
 ) -> None:
     c = chain
-    blt = Token(c.rpc, deploy(c.sender(0), "BlacklistToken"))
-    blt.mint(c.sender(BOB), c.address(BOB), 1000 * E6)
-    blt.approve(c.sender(BOB), c.exchange.address, allowance)
+    blt = blacklist_token(c, allowance)
     c.weth.approve(c.sender(ALICE), c.exchange.address, 2**256 - 1)
     if blocked:
-        block = load_abi("BlacklistToken").fn("setBlocked").encode(c.address(BOB), True)
-        c.sender(0).transact(blt.address, block)
+        block(c, blt, BOB)
     ask = c.sign(c.order(ALICE, c.weth, E18 // 10, blt, 250 * E6))
     buy = c.sign(c.order(BOB, blt, 250 * E6, c.weth, E18 // 10))
     m = Match(ask, buy, MatchAmounts(E18 // 10, 250 * E6, 0, 0), Side.BID)

@@ -17,11 +17,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from sdex.chain.exchange import Token, deploy, load_abi
+from sdex.chain.exchange import deploy, load_abi
 from sdex.deployment import TokenInfo
 from sdex.order import sign_order
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
+from tests.sandwich import blacklist_token, block, listing, node_on, pair_decided
 from tests.test_attack30_gas_gated_wallet import OPERATOR, OWNER, gas_gated_wallet
 from tests.test_node import ALICE, BOB, E6, E18
 from tests.test_review32_untracked_contract_maker import ALWAYS
@@ -31,9 +32,7 @@ async def test_a_blocked_eoa_does_not_get_the_contract_maker_blamed(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
-    blt = Token(c.rpc, deploy(c.sender(0), "BlacklistToken"))
-    blt.mint(c.sender(BOB), c.address(BOB), 1000 * E6)
-    blt.approve(c.sender(BOB), c.exchange.address, 2**256 - 1)
+    blt = blacklist_token(c)
     wallet = gas_gated_wallet(c, gate=ALWAYS)  # (honest: valid at any gas)
     honest = sign_order(
         replace(c.order(ALICE, c.weth, E18 // 10, blt, 250 * E6), maker=wallet),
@@ -41,21 +40,13 @@ async def test_a_blocked_eoa_does_not_get_the_contract_maker_blamed(
         c.keys[OWNER],
     )
     buy = c.sign(c.order(BOB, blt, 260 * E6, c.weth, E18 // 10))
-    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
-    tokens = {"WETH": cfg.tokens["WETH"], "BLT": TokenInfo(blt.address, 6)}
-    async with running_node(replace(cfg, tokens=tokens)) as (node, api):
-        await wait_for(node.mirror_ready)
+    async with node_on(
+        c, tmp_path, tokens=listing({"WETH": None, "BLT": TokenInfo(blt.address, 6)})
+    ) as (node, api):
         assert (await api.post_order(honest))[0] == 201
-        block = load_abi("BlacklistToken").fn("setBlocked").encode(c.address(BOB), True)
-        c.sender(0).transact(blt.address, block)
+        block(c, blt, BOB)
         assert (await api.post_order(buy))[0] == 201
-
-        async def decided() -> bool:
-            removed = "removed" in (await api.status(buy), await api.status(honest))
-            return removed or node.barred_pairs.barred(honest.hash, buy.hash)
-
-        await wait_for(decided, timeout=60.0)
-        await wait_for(lambda: node.settler.idle.is_set(), timeout=30.0)
+        await pair_decided(node, api, honest, buy)
         meta = (await api.get(f"/v1/orders/{honest.hash_hex}"))[1]["metaData"]
         assert meta["status"] == "open", meta  # before: removed, its maker marked hostile
         assert await api.status(buy) == "removed"  # (blame39: the token refuses Bob)
