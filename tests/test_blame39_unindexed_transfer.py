@@ -18,6 +18,7 @@ from sdex.deployment import TokenInfo
 from sdex.mirror.own import MAX_DATA_WORDS, named_in_data
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
+from tests.sandwich import listing, unfunded_and_back
 from tests.test_node import ALICE, BOB, CAROL, E6, E18
 
 
@@ -29,20 +30,14 @@ async def test_an_unindexed_transfer_unfunds_and_refunds_an_order(
     uit.mint(c.sender(BOB), c.address(BOB), E18)
     uit.approve(c.sender(BOB), c.exchange.address, 2**256 - 1)
     ask = c.sign(c.order(BOB, uit, E18 // 10, c.usdc, 250 * E6))
-    cfg = node_config(c, tmp_path / "n.db")
-    tokens = {"UIT": TokenInfo(uit.address, 18), "USDC": cfg.tokens["USDC"]}
-    async with running_node(replace(cfg, tokens=tokens)) as (node, api):
-        await wait_for(node.mirror_ready)
-        assert (await api.post_order(ask))[0] == 201
-        assert await api.status(ask) == "open"
-
-        async def status_is(want: str) -> bool:
-            return await api.status(ask) == want
-
-        uit.transfer(c.sender(BOB), c.address(CAROL), E18)
-        await wait_for(lambda: status_is("unfunded"), timeout=20.0)  # before: open
-        uit.transfer(c.sender(CAROL), c.address(BOB), E18)
-        await wait_for(lambda: status_is("open"), timeout=20.0)
+    await unfunded_and_back(
+        c,
+        tmp_path,
+        ask,
+        listing({"UIT": TokenInfo(uit.address, 18), "USDC": None}),
+        lambda: uit.transfer(c.sender(BOB), c.address(CAROL), E18),
+        lambda: uit.transfer(c.sender(CAROL), c.address(BOB), E18),
+    )
 
 
 A, B = "0x" + "ab" * 20, "0x" + "0c" * 20

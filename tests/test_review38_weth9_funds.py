@@ -8,13 +8,12 @@ an indexed topic has the account read again.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from sdex.chain.exchange import Token
 from sdex.deployment import TokenInfo
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.sandwich import listing, unfunded_and_back
 from tests.test_node import BOB, E6, E18
 from tests.test_review38_weth_sandwich import WETH9, weth9
 
@@ -26,17 +25,11 @@ async def test_weth9_withdraw_unfunds_and_deposit_refunds_an_order(
     w = weth9(c)  # (BOB: 1 WETH9, approved)
     bob = c.sender(BOB)
     ask = c.sign(c.order(BOB, Token(c.rpc, w), E18 // 10, c.usdc, 250 * E6))
-    cfg = node_config(c, tmp_path / "n.db")
-    tokens = {"WETH": TokenInfo(w, 18), "USDC": cfg.tokens["USDC"]}
-    async with running_node(replace(cfg, tokens=tokens)) as (node, api):
-        await wait_for(node.mirror_ready)
-        assert (await api.post_order(ask))[0] == 201
-        assert await api.status(ask) == "open"
-
-        async def status_is(want: str) -> bool:
-            return await api.status(ask) == want
-
-        bob.wait(bob.send(w, WETH9.fn("withdraw").encode(E18), 100_000))
-        await wait_for(lambda: status_is("unfunded"), timeout=20.0)  # before: open
-        bob.wait(bob.send(w, WETH9.fn("deposit").encode(), 100_000, value=E18))
-        await wait_for(lambda: status_is("open"), timeout=20.0)
+    await unfunded_and_back(
+        c,
+        tmp_path,
+        ask,
+        listing({"WETH": TokenInfo(w, 18), "USDC": None}),
+        lambda: bob.wait(bob.send(w, WETH9.fn("withdraw").encode(E18), 100_000)),
+        lambda: bob.wait(bob.send(w, WETH9.fn("deposit").encode(), 100_000, value=E18)),
+    )
