@@ -15,15 +15,7 @@ from pathlib import Path
 from playwright.async_api import Browser
 
 from tests.conftest import Chain
-from tests.nodeutil import running_node
-from tests.test_web import (
-    browser,
-    choose_dev_account,
-    chromium,
-    dev_config,
-    in_module_loop,
-    new_page,
-)
+from tests.test_web import chromium, in_module_loop, node_and_page
 
 __all__ = ["chromium"]  # (the module's Chromium fixture, shared with tests/test_web.py's)
 
@@ -41,10 +33,8 @@ async def test_the_preview_says_the_order_as_sdex_order_does(
     chain: Chain, tmp_path: Path, chromium: Browser
 ) -> None:
     for fee in (0, 30):
-        cfg = dev_config(chain, tmp_path / f"n{fee}.db", 19, fee_bps=fee)
-        async with running_node(cfg) as (_node, api), browser(chromium) as b:
-            w = await new_page(b, api.base)
-            await choose_dev_account(w, chain.address(8))
+        served = node_and_page(chain, tmp_path, chromium, 8, f"n{fee}.db", fee_bps=fee)
+        async with served as (_node, w):
             page = w.page
             # the book's columns say their units, as the form's fields do
             heads = await page.locator("#book thead th").all_text_contents()

@@ -233,10 +233,11 @@ async def two_nodes(chain: Chain, tmp: Path) -> AsyncIterator[tuple[Node, Node]]
 
 @contextlib.asynccontextmanager
 async def node_and_page(
-    chain: Chain, tmp: Path, chromium: Browser, account: int
+    chain: Chain, tmp: Path, chromium: Browser, account: int, db: str = "n.db", **kw: Any
 ) -> AsyncIterator[tuple[Node, Watched]]:
-    """A node serving dev wallets and its page, with dev account ``account`` chosen."""
-    cfg = dev_config(chain, tmp / "n.db", 19)
+    """A node serving dev wallets (its config changed by ``kw``, its database ``db`` in
+    ``tmp``) and its page, with dev account ``account`` chosen."""
+    cfg = dev_config(chain, tmp / db, 19, **kw)
     async with running_node(cfg) as (node, api), browser(chromium) as b:
         w = await new_page(b, api.base)
         await choose_dev_account(w, chain.address(account))
