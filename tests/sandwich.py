@@ -1,5 +1,7 @@
 """Shared set-ups of the sandwich tests: a maker's (or another account's) funds moved out
-around the operator's settlement and back, through a proxy hook on the node's RPC."""
+around the operator's settlement (or pre-flight) and back, through a proxy hook on the
+node's RPC; the node they run against, its token list, a pair's decision, a blacklisting
+token, and an order unfunded and funded again."""
 
 from __future__ import annotations
 
