@@ -54,6 +54,13 @@ def node_config(chain: Chain, db: Path, operator: int = 19, **kw: Any) -> NodeCo
     return replace(cfg, **kw) if kw else cfg
 
 
+def with_minimums(cfg: NodeConfig, chain: Chain, weth: int, usdc: int) -> NodeConfig:
+    """``cfg`` with the node's per-token minimums (base units), as ``--min-amount`` sets them
+    (test configs have none: a rest below its lot then rests all or nothing, dust38)."""
+    minimums = {chain.weth.address.lower(): weth, chain.usdc.address.lower(): usdc}
+    return replace(cfg, limits=replace(cfg.limits, min_amounts=minimums))
+
+
 @contextlib.asynccontextmanager
 async def running_node(cfg: NodeConfig) -> AsyncIterator[tuple[Node, Api]]:
     async with serve(cfg) as node, aiohttp.ClientSession() as session:

@@ -17,7 +17,14 @@ from sdex.node import settle
 from sdex.order import SignedOrder
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
-from tests.nodeutil import free_port, node_config, node_process, running_node, wait_for
+from tests.nodeutil import (
+    free_port,
+    node_config,
+    node_process,
+    running_node,
+    wait_for,
+    with_minimums,
+)
 from tests.test_node import ALICE, BOB, DAVE, E6, E18, ask, bid
 
 OPERATOR = 19
@@ -219,16 +226,17 @@ async def test_an_order_left_with_dust_is_closed_when_it_is_reloaded(
     chain: Chain, tmp_path: Path
 ) -> None:
     """Review finding: an open order whose remainder became dust while the node was down
-    (less than one whole unit at its price) was put back in the book, which dropped it, and
-    its record stayed open, counted and offered to peers. It is now closed as filled."""
+    (less than one whole unit at its price, below the token's minimum) was put back in the
+    book, which dropped it, and its record stayed open, counted and offered to peers. It is
+    now closed as filled. (Without a minimum it rests all or nothing at its cost: dust38.)"""
     c = chain
-    cfg = node_config(c, tmp_path / "n.db")
+    cfg = with_minimums(node_config(c, tmp_path / "n.db"), c, weth=3, usdc=1)
     dust = c.sign(ask(c, ALICE, 3, 2))  # a unit is 3 wei at its price
     block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
     store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
     store.add_order(dust, 1, "open", "api")
     store.close()
-    c.exchange.fill_order(c.sender(BOB), dust, 1)  # 2 left: not one unit
+    c.exchange.fill_order(c.sender(BOB), dust, 1)  # 2 left: not one unit, below 3
     async with running_node(cfg) as (node, api):
         assert await api.status(dust) == "filled"
         rec = node.records[dust.hash]

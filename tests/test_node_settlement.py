@@ -13,7 +13,7 @@ import aiohttp
 from sdex.node.core import Node
 from sdex.order import SignedOrder
 from tests.conftest import Chain
-from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for, with_minimums
 from tests.reorgutil import soft_cancel
 from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
 
@@ -247,15 +247,17 @@ async def test_an_order_left_with_dust_is_added_then_closed_from_a_wallet_or_a_p
     chain: Chain, tmp_path: Path
 ) -> None:
     """Review findings: a wallet's order whose remainder is dust at arrival (less than one
-    whole unit at its price: 3 wei for 2, 1 filled on chain) was closed without any
-    ``added`` event; the same order from a peer stayed ``open`` and was offered to peers
-    although the book had dropped it."""
+    whole unit at its price and below the token's minimum: 3 wei for 2, 1 filled on chain,
+    a minimum of 3 wei) was closed without any ``added`` event; the same order from a peer
+    stayed ``open`` and was offered to peers although the book had dropped it. (Without the
+    minimum the 2 wei left rest all or nothing at their own cost: dust38.)"""
     c = chain
     dust = c.sign(ask(c, ALICE, 3, 2))  # a unit is 3 wei at its price
-    c.exchange.fill_order(c.sender(BOB), dust, 1)  # 2 left: not one unit
+    c.exchange.fill_order(c.sender(BOB), dust, 1)  # 2 left: not one unit, below 3
     from_peer = c.sign(ask(c, DAVE, 3, 2))
     c.exchange.fill_order(c.sender(BOB), from_peer, 1)
-    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+    cfg = with_minimums(node_config(c, tmp_path / "n.db"), c, weth=3, usdc=1)
+    async with running_node(cfg) as (node, api):
         async with api.session.ws_connect(api.base + "/v1/ws") as ws:
             assert json.loads((await ws.receive(timeout=5)).data)["type"] == "hello"
             code, body = await api.post_order(dust)
