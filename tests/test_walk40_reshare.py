@@ -11,7 +11,7 @@ must trade there instead of resting across it (a crossed book until the node's u
 
 from __future__ import annotations
 
-from sdex.matching import MatchingEngine, Outcome
+from sdex.matching import MatchingEngine, Outcome, TimeInForce
 from tests.test_book import MAKERS, QUOTE, T0, ask, bid, new_book
 
 SELF, FUNDED = MAKERS[0], MAKERS[3]
@@ -36,3 +36,28 @@ def test_walk_takes_a_share_passed_on_to_a_better_level() -> None:
     assert book.entry(best.hash).fillable == 0
     assert book.entry(older.hash).fillable == 0  # 1 QUOTE: less than its lot, nothing offered
     assert engine.uncross(now=T0) == []  # nothing crosses: the walk left nothing to do
+
+
+def _funded_bids() -> tuple[MatchingEngine, bytes, bytes]:
+    book = new_book(default_funds=None)
+    engine = MatchingEngine(book)
+    book.set_funds(FUNDED, QUOTE, 5)
+    older, best = bid(FUNDED, 9, 6), bid(FUNDED, 1, 1)
+    for signed in (older, best):
+        engine.submit(signed, now=T0)
+    return engine, older.hash, best.hash
+
+
+def test_walk_goes_again_after_it_stopped() -> None:
+    """An ask of 7 BASE for 4 QUOTE takes 4 QUOTE of the older bid for 6 BASE, and the walk
+    stops there (it cannot pay another unit of it); the share passed on to the best bid takes
+    its last BASE. FOK agrees: its dry walk's one pass already receives the 4 QUOTE asked."""
+    for tif in (TimeInForce.IOC, TimeInForce.FOK):
+        engine, older, best = _funded_bids()
+        result = engine.submit(ask(SELF, 7, 4), now=T0, tif=tif)
+        got = [
+            (m.resting.hash, m.amounts.left_filled, m.amounts.right_filled) for m in result.matches
+        ]
+        assert got == [(older, 4, 6), (best, 1, 1)]
+        assert result.outcome is Outcome.FILLED and result.remaining == 0
+        assert engine.book.entry(older).fillable == 0 and engine.book.entry(best).fillable == 0
