@@ -44,12 +44,15 @@ funds are short or fills are in flight (until those change), and otherwise close
 dust (``RemovalReason.DUST``, reported in ``removed``). So after matching no bid and ask on
 offer cross in price unless they have one maker, or taker restrictions (or ``may_match``)
 forbid their trade; each order a walk visits trades, is removed (expired), is skipped, or is
-the one order of its level that blocked the incoming order. Releasing a fill, raising a
-maker's funds, removing an order of an underfunded maker (cancelled, expired, filled
-elsewhere: its funds go to the maker's later orders, in any pair), or a fill that leaves an
-underfunded maker's partial share below its lot (passed on once the walk is done,
-``OrderBook.reshare``: the walk itself sees the shares as they were, as ``dry_walk`` does)
-can make a crossing reappear: the node then calls ``rematch`` or ``uncross``.
+the one order of its level that blocked the incoming order. A fill that leaves an
+underfunded maker's partial share below its lot passes it on to the maker's later orders
+(``OrderBook.reshare``, once a pass of the walk is done: a pass sees the shares as they
+were), possibly to one at a better level the walk passed: the walk then goes again from the
+best level (walk40; each pass after the first follows a pass that filled something, so it
+ends). ``dry_walk`` (FOK) makes one pass: a FOK order that only such a second pass would fill
+is killed. Releasing a fill, raising a maker's funds, or removing an order of an underfunded
+maker (cancelled, expired, filled elsewhere: its funds go to the maker's later orders, in any
+pair) can make a crossing reappear: the node then calls ``rematch`` or ``uncross``.
 """
 
 from __future__ import annotations
@@ -275,10 +278,11 @@ class MatchingEngine:
         ``limit_rank(inc)``.
 
         Only resting orders with ``seq <= max_seq`` (and that ``may_match`` allows) are
-        considered. Walks again from the best price while a removal on the way re-funded
-        some maker's orders. Returns the matches, the removals, and whether ``inc`` was
-        *blocked*: it met an order across that it may trade with but could not, for its
-        own size (it cannot pay one whole unit at that price).
+        considered. Walks again from the best price while a removal on the way, or a fill's
+        share passed on (``reshare``), re-funded some maker's orders. Returns the matches,
+        the removals, and whether ``inc`` was *blocked*: it met an order across that it may
+        trade with but could not, for its own size (it cannot pay one whole unit at that
+        price).
         """
         # The hot path of matching: ``fillmath.match_amounts`` is inlined, step for step
         # (``sdex.matching.dry`` calls the reference); the book changes only through its
@@ -309,12 +313,19 @@ class MatchingEngine:
         blocked = False
         tol = TOLERANCE * abs(limit)
         i = len(ranked) - 1
-        while avail >= imin and i >= 0:
+        while avail >= imin:
+            if i < 0:  # the walk is done, unless a fill passed a share on (see the docstring)
+                if not book.reshare():
+                    break
+                i = len(ranked) - 1  # a better level may offer more now: walk again
+                blocked = False
+                continue
             level = ranked[i]
             # Does the level cross the incoming limit? (``crosses``, inlined)
             rank = level.rank
             if rank < limit + tol and (rank <= limit - tol or not crosses_exactly(level, inc)):
-                break
+                i = -1
+                continue
             queue = level.queue
             j = level.head
             n = len(queue)
@@ -439,12 +450,13 @@ class MatchingEngine:
                 i = len(ranked) - 1
                 continue
             if stop:
-                break
+                i = -1
+                continue
             i -= 1  # dropping the level at i moved only the ones after it (passed)
         spent = inc.fillable - avail
         if spent:  # what ``inc`` gives across its matches, reserved at once
             book.reserve_entry(inc, spent)
-        book.reshare()  # fills that passed an underfunded maker's share on (``OrderBook.fill``)
+        book.reshare()  # (if ``inc`` ran out first: shares the last pass passed on)
         return matches, removed, blocked
 
     def would_self_trade(self, order: SignedOrder, *, now: int | None = None) -> bool:
