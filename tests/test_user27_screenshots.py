@@ -3,7 +3,12 @@ docs/web-fill.png showed the old three-column page at 1,440 px with four levels.
 builds a book a trader would recognise (several makers a side, sizes of every kind, one
 level of two orders) across two nodes, then a crossing bid on node 2's page, and checks
 what the pictures are meant to show (an empty "Recent fills" says "no fills yet": its
-headings alone looked broken). ``SDEX_SCREENSHOTS=docs`` writes them there."""
+headings alone looked broken). ``SDEX_SCREENSHOTS=docs`` writes them there.
+
+The nodes have the devnet's minimums (0.0001 WETH, 0.1 USDC: ``sdex node``'s default), as
+the pictures' node would. Without any (test configs have none) the crossing bid's rest,
+1098 USDC base units, is a rest the contract still fills: all or nothing for
+0.000000548657089320 WETH (dust38), so the bid stayed ``partially_filled`` (park42)."""
 
 from __future__ import annotations
 
@@ -11,8 +16,12 @@ from pathlib import Path
 
 from playwright.async_api import Browser
 
+from sdex.book import OrderBook
+from sdex.devnet import DEV_TOKENS
+from sdex.matching import MatchingEngine
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
+from tests.test_book import BASE, QUOTE, T0, A, B, C, ask, bid
 from tests.test_web import (
     _is,
     book_rows,
@@ -35,11 +44,39 @@ ASKS = [("2001.25", "0.42"), ("2002", "1.3"), ("2003.5", "0.875"), ("2005", "2.5
         ("2008.75", "4"), ("2012", "0.15")]  # fmt: skip
 BIDS = [("1999.5", "0.6"), ("1998", "1.125"), ("1997.25", "3.2"), ("1995", "0.9"),
         ("1992.5", "5"), ("1990", "0.33"), ("1998", "0.4")]  # fmt: skip
+MINIMUMS = (DEV_TOKENS[0][4], DEV_TOKENS[1][4])  # (WETH, USDC): sdex node's default
+WETH, USDC = 10**18, 10**6
+
+
+def test_the_crossing_bids_rest_is_dust_at_the_devnet_minimums() -> None:
+    """The picture's fill in the book: the bid of 1.8 WETH for 3602.25 USDC takes the ask of
+    1.5 at 2000.5 and 0.3005616 WETH of the ask of 0.42 at 2001.25, leaving 1098 USDC base
+    units; closed as dust once its fills settle at the devnet's minimums, all or nothing
+    (open) without minimums."""
+    for minimums, closed in ((MINIMUMS, True), (None, False)):
+        book = OrderBook([(BASE, QUOTE)], default_funds=10**30)
+        if minimums is not None:
+            book.minimums = {BASE: minimums[0], QUOTE: minimums[1]}
+        eng = MatchingEngine(book)
+        eng.submit(ask(A, 15 * WETH // 10, 300075 * USDC // 100), T0)
+        eng.submit(ask(C, 42 * WETH // 100, 840525 * USDC // 1000), T0)
+        inc = bid(B, 18 * WETH // 10, 360225 * USDC // 100)
+        r = eng.submit(inc, T0)
+        assert [(m.amounts.left_filled, m.amounts.right_filled) for m in r.matches] == [
+            (15 * WETH // 10, 3000750000),
+            (300561600000000000, 601498902),
+        ]
+        eng.confirm_all(r.matches)
+        st = book.get(inc.hash)
+        if closed:
+            assert st is None, minimums  # filled but dust: closed and forgotten
+        else:
+            assert st is not None and st.closed is None and st.filled == 3602248902
 
 
 @in_module_loop
 async def test_the_readme_screenshots(chain: Chain, tmp_path: Path, chromium: Browser) -> None:
-    async with two_nodes(chain, tmp_path) as (n1, n2), browser(chromium) as b:
+    async with two_nodes(chain, tmp_path, MINIMUMS) as (n1, n2), browser(chromium) as b:
         p1 = await new_page(b, url_of(n1))
         p2 = await new_page(b, url_of(n2))
         await p1.page.wait_for_selector(f'#peers td[title="{url_of(n2)}"]')

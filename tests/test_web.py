@@ -65,7 +65,15 @@ from sdex.wallet import (
 )
 from sdex.web import STATIC, find_ethers, is_loopback
 from tests.conftest import Chain
-from tests.nodeutil import ROOT, free_port, node_config, running_node, serving, wait_for
+from tests.nodeutil import (
+    ROOT,
+    free_port,
+    node_config,
+    running_node,
+    serving,
+    wait_for,
+    with_minimums,
+)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = os.environ.get("SDEX_SCREENSHOTS")
@@ -213,11 +221,16 @@ def dev_config(chain: Chain, db: Path, operator: int, **kw: Any) -> NodeConfig:
 
 
 @contextlib.asynccontextmanager
-async def two_nodes(chain: Chain, tmp: Path) -> AsyncIterator[tuple[Node, Node]]:
-    """Node 1 and node 2 (which knows node 1), both serving dev wallets; until they peer."""
+async def two_nodes(
+    chain: Chain, tmp: Path, minimums: tuple[int, int] | None = None
+) -> AsyncIterator[tuple[Node, Node]]:
+    """Node 1 and node 2 (which knows node 1), both serving dev wallets; until they peer.
+    ``minimums``: both nodes' (WETH, USDC) minimums in base units (default none)."""
     cfg1 = dev_config(chain, tmp / "n1.db", 19)
     url1 = f"http://{cfg1.host}:{cfg1.port}"
     cfg2 = dev_config(chain, tmp / "n2.db", 18, peers=(url1,))
+    if minimums is not None:
+        cfg1, cfg2 = (with_minimums(cfg, chain, *minimums) for cfg in (cfg1, cfg2))
     url2 = f"http://{cfg2.host}:{cfg2.port}"
     async with running_node(cfg1) as (n1, _), running_node(cfg2) as (n2, _):
 
