@@ -9,7 +9,8 @@ websocket client that rebuilds each pair's depth from a snapshot and its deltas.
 - bad requests, table-driven: each answered with an error event, the socket stays usable;
 - a socket that does not subscribe gets no book event;
 - an all-or-nothing rest (dust38) is at its own cost's level: its move there is one delta
-  (the old level gone, the new one with the rest), and the client's depth is the book's.
+  (the old level gone, the new one with the rest), and the client's depth is the book's;
+  one restricted to a taker stays out of the public depth there (``sdex.node.takers``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sdex.book import OrderBook, Side
 from sdex.httpkit import RateLimit
 from sdex.node import bookfeed
 from sdex.node.events import EventHub, Subscription
+from sdex.node.takers import TakerIndex, public_totals
 from sdex.order import ZERO_ADDRESS, sign_hash
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
@@ -635,3 +637,37 @@ async def test_a_book_request_the_node_refuses_costs_the_client_nothing(
             assert codes.count(103) >= 3, codes
             async with s.get(api.base + "/v1/fills", params={"perPage": "500"}) as r:
                 assert r.status == 200, (r.status, await r.text())
+
+
+def test_a_restricted_all_or_nothing_rest_stays_out_of_the_public_depth() -> None:
+    """An order for one taker whose rest turns all or nothing moves to its cost's level
+    (not its limit price's, which ``TakerIndex`` files it under): the public depth still
+    leaves it out, as that level moves again (found by depth41)."""
+    book = new_book()
+    pair = book.pair(BASE, QUOTE)
+    index, held = TakerIndex(), set()
+    restricted = book_ask(MAKERS[0], 100, 201, taker="0x" + "de" * 20)
+    for o in (restricted, book_ask(MAKERS[1], 300, 603)):
+        book.add(o)
+        index.note(o)
+        held.add(o.hash)
+
+    def public(viewer: str | None = None) -> dict[str, int]:
+        hidden = index.hidden(book, held, pair, Side.ASK, viewer)
+        return {f"{n}/{d}": a for n, d, a in public_totals(pair.totals(Side.ASK), hidden)}
+
+    assert public() == {"201/100": 300}
+    book.reserve(restricted.hash, 33)
+    book.confirm(restricted.hash, 33)  # 67 left for 135: all or nothing, at 135/67
+    assert public() == {"201/100": 300}
+    book.add(book_ask(MAKERS[2], 67, 135))  # a public order at that level: it moves
+    assert public() == {"201/100": 300, "135/67": 67}
+    book.set_funds(MAKERS[0], BASE, 0)  # parked, and back: it rests at 135/67 again
+    assert public() == {"201/100": 300, "135/67": 67}
+    book.set_funds(MAKERS[0], BASE, None)
+    assert public() == {"201/100": 300, "135/67": 67}
+    assert public(restricted.order.taker) == {"201/100": 300, "135/67": 134}  # its taker's
+    book.reserve(restricted.hash, 67)  # all of it in flight (out of its level), then back
+    assert public() == {"201/100": 300, "135/67": 67}
+    book.release(restricted.hash, 67)
+    assert public() == {"201/100": 300, "135/67": 67}
