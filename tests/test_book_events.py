@@ -671,3 +671,65 @@ def test_a_restricted_all_or_nothing_rest_stays_out_of_the_public_depth() -> Non
     assert public() == {"201/100": 300, "135/67": 67}
     book.release(restricted.hash, 67)
     assert public() == {"201/100": 300, "135/67": 67}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_public_view_of_all_or_nothing_rests_is_a_filtered_walk(seed: int) -> None:
+    """Orders of coprime amounts (so partial fills leave all-or-nothing rests at their costs'
+    levels), some for one taker, filled, reserved, released, parked and set by the chain at
+    random: the public totals and a taker's are a walk of the book, filtered, after each."""
+    rng = random.Random(seed)
+    book = new_book()
+    pair = book.pair(BASE, QUOTE)
+    index, held = TakerIndex(), set()
+    live: list[Any] = []
+    for step in range(300):
+        roll = rng.random()
+        if roll < 0.3 or not live:
+            taker = rng.choice([ZERO_ADDRESS, ZERO_ADDRESS, TAKER, MAKERS[5]])
+            o = book_ask(MAKERS[rng.randrange(4)], 100, rng.choice((201, 203, 199)), taker=taker)
+            book.add(o)
+            index.note(o)
+            held.add(o.hash)
+            live.append(o)
+        else:
+            o = rng.choice(live)
+            e = book.find(o.hash)
+            if e is None or e.closed is not None:
+                live.remove(o)
+            elif roll < 0.55 and e.fillable > 0:
+                x = rng.randrange(1, e.fillable + 1)
+                book.reserve(o.hash, x)
+                if rng.random() < 0.7:
+                    book.confirm(o.hash, x)
+                else:
+                    book.release(o.hash, x)
+            elif roll < 0.7 and e.fillable > 0:
+                book.reserve(o.hash, e.fillable)  # all in flight, then settled or not
+                if rng.random() < 0.5:
+                    book.release(o.hash, e.pending)
+            elif roll < 0.8 and e.pending:
+                book.confirm(o.hash, e.pending)
+            elif roll < 0.9:
+                book.set_funds(MAKERS[rng.randrange(4)], BASE, rng.choice((0, None)))
+            elif e.pending == 0 and e.filled < 99:
+                book.set_filled(o.hash, rng.randrange(e.filled, 100))
+        for viewer in (None, TAKER, MAKERS[5]):
+            hidden = index.hidden(book, held, pair, Side.ASK, viewer)
+            assert public_totals(pair.totals(Side.ASK), hidden) == _walk_totals(book, viewer), step
+
+
+TAKER = "0x" + "de" * 20
+
+
+def _walk_totals(book: OrderBook, viewer: str | None) -> list[tuple[int, int, int]]:
+    out: dict[tuple[int, int], int] = {}
+    for e in book.pair(BASE, QUOTE).entries(Side.ASK):
+        if e.parked or e.closed is not None or e.fillable <= 0:
+            continue
+        if e.taker not in (ZERO_ADDRESS, viewer):
+            continue
+        assert e.level is not None
+        key = (e.level.num, e.level.den)
+        out[key] = out.get(key, 0) + e.fillable
+    return [(n, d, a) for (n, d), a in out.items()]
