@@ -7,7 +7,10 @@ websocket client that rebuilds each pair's depth from a snapshot and its deltas.
 - a client that loses a delta sees the gap in ``seq`` and resyncs by subscribing again;
 - a burst of orders at one level gives one delta for that level;
 - bad requests, table-driven: each answered with an error event, the socket stays usable;
-- a socket that does not subscribe gets no book event.
+- a socket that does not subscribe gets no book event;
+- an all-or-nothing rest (dust38) is at its own cost's level: its move there is one delta
+  (the old level gone, the new one with the rest), and the client's depth is the book's;
+  one restricted to a taker stays out of the public depth there (``sdex.node.takers``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import asyncio
 import json
 import random
 from fractions import Fraction
+from math import gcd
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +28,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sdex.book import OrderBook, Side
 from sdex.httpkit import RateLimit
 from sdex.node import bookfeed
+from sdex.node.events import EventHub, Subscription
+from sdex.node.takers import TakerIndex, public_totals
 from sdex.order import ZERO_ADDRESS, sign_hash
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.test_book import BASE, MAKERS, QUOTE, new_book
+from tests.test_book import ask as book_ask
 from tests.test_listing_budget import session_from
 
 Depth = dict[str, dict[str, int]]
@@ -103,8 +112,21 @@ async def rest_depth(api: Api, base: str, quote: str) -> Depth:
     return _depth(body)
 
 
+def level_price(side: str, m: int, t: int, rest: int) -> Fraction:
+    """The price (quote per base) of the level an order of ``m`` for ``t`` offering ``rest``
+    now rests at: its own, or, for a rest that is less than one unit of its own price (not
+    whole units: the suite's nodes set no minimums), the price of that rest and its cost
+    ``ceil(rest * t / m)``, all or nothing (dust38; docs/ARCHITECTURE.md)."""
+    unit = m // gcd(m, t)
+    if rest < unit:
+        cost = -(-(rest * t) // m)
+        return Fraction(cost, rest) if side == "asks" else Fraction(rest, cost)
+    return Fraction(t, m) if side == "asks" else Fraction(m, t)
+
+
 async def orderbook_depth(api: Api, base: str, quote: str) -> Depth:
-    """The depth summed by price from ``/v1/orderbook``'s records (an independent view)."""
+    """The depth summed by price from ``/v1/orderbook``'s records (an independent view; an
+    all-or-nothing rest at its cost's price: ``level_price``)."""
     body = await api.listing("/v1/orderbook", baseToken=base, quoteToken=quote, perPage=1000)
     out: Depth = {"bids": {}, "asks": {}}
     for side in ("bids", "asks"):
@@ -112,9 +134,9 @@ async def orderbook_depth(api: Api, base: str, quote: str) -> Depth:
         for rec in body[side]["records"]:
             o = rec["order"]
             m, t = int(o["makerAmount"]), int(o["takerAmount"])
-            price = Fraction(t, m) if side == "asks" else Fraction(m, t)  # quote per base
-            key = f"{price.numerator}/{price.denominator}"
             amount = int(rec["metaData"]["remainingFillableMakerAmount"])
+            price = level_price(side, m, t, amount)  # quote per base
+            key = f"{price.numerator}/{price.denominator}"
             out[side][key] = out[side].get(key, 0) + amount
     return out
 
@@ -182,17 +204,75 @@ async def test_a_client_rebuilds_the_rest_depth_from_snapshot_and_deltas(
 
 
 async def settled(api: Api, client: BookClient, base: str, quote: str) -> None:
-    """Wait (bounded) until the book is still: the depth from ``/v1/orderbook`` is the
-    client's; then ``/v1/depth`` is too."""
+    """Wait (bounded) until the book is still: the depth from ``/v1/orderbook``, ``/v1/depth``
+    and the client's are one, read in one round (read in turn, a settle landing between two
+    reads moves an all-or-nothing rest to its new level: dust38; the round is read again)."""
 
     async def same() -> bool:
-        return await orderbook_depth(api, base, quote) == client.depth
+        return (
+            await orderbook_depth(api, base, quote)
+            == await rest_depth(api, base, quote)
+            == client.depth
+        )
 
     await wait_for(same, timeout=30)
-    await wait_for(lambda: rest_depth(api, base, quote), timeout=5)
-    rest = await rest_depth(api, base, quote)
-    await wait_for(lambda: client.depth == rest, timeout=10)
-    assert await orderbook_depth(api, base, quote) == rest
+
+
+def _applied(depth: dict[str, int], sub: Subscription) -> tuple[dict[str, int], list[Any]]:
+    """``depth`` (the asks) after the book events queued for ``sub``, in order, and the
+    updates' asks."""
+    updates = []
+    while not sub.queue.empty():
+        item = sub.queue.get_nowait()
+        assert item is not None
+        ev = item.event
+        if ev["event"] == "snapshot":
+            depth = {p: int(a) for p, a in ev["asks"]}
+            continue
+        updates.append(ev["asks"])
+        for price, amount in ev["asks"]:
+            if amount == "0":
+                del depth[price]
+            else:
+                depth[price] = int(amount)
+    return depth, updates
+
+
+def _asks(book: OrderBook) -> dict[str, int]:
+    return {f"{n}/{d}": a for n, d, a in book.pair(BASE, QUOTE).totals(Side.ASK)}
+
+
+async def test_an_all_or_nothing_rest_moves_to_its_costs_level_in_one_delta() -> None:
+    book = new_book()
+    hub = EventHub()
+    feed = bookfeed.BookFeed(book, hub)
+    sub = hub.subscribe()
+    try:
+        a, b = book_ask(MAKERS[0], 100, 201), book_ask(MAKERS[1], 300, 603)  # coprime: unit 100
+        book.add(a)
+        book.add(b)
+        feed.subscribe(sub, (BASE, QUOTE))
+        depth, updates = _applied({}, sub)
+        assert depth == {"201/100": 400} and updates == []
+        book.reserve(a.hash, 33)
+        book.confirm(a.hash, 33)  # 67 left, less than a unit: 67 for ceil(67 * 2.01) = 135
+        feed.poke()
+        await wait_for(lambda: not sub.queue.empty(), timeout=5)
+        depth, updates = _applied(depth, sub)
+        assert updates == [[["201/100", "300"], ["135/67", "67"]]]  # one delta, both levels
+        assert depth == _asks(book) == {"201/100": 300, "135/67": 67}
+        assert feed.depth(BASE, QUOTE)["asks"] == [["201/100", "300"], ["135/67", "67"]]
+        book.reserve(b.hash, 300)
+        book.confirm(b.hash, 300)  # the own-price level gone, the rest's alone
+        book.set_filled(a.hash, 50)  # a reorg gave back 17: 50 left, for ceil(100.5) = 101
+        feed.poke()
+        await wait_for(lambda: not sub.queue.empty(), timeout=5)
+        depth, updates = _applied(depth, sub)
+        assert depth == _asks(book) == {"101/50": 50}
+        assert sorted(updates[-1]) == [["101/50", "50"], ["135/67", "0"], ["201/100", "0"]]
+        assert level_price("asks", 100, 201, 50) == Fraction(101, 50)
+    finally:
+        feed.stop()
 
 
 async def test_a_lost_delta_is_seen_as_a_gap_and_resynced(chain: Chain, tmp_path: Path) -> None:
@@ -557,3 +637,99 @@ async def test_a_book_request_the_node_refuses_costs_the_client_nothing(
             assert codes.count(103) >= 3, codes
             async with s.get(api.base + "/v1/fills", params={"perPage": "500"}) as r:
                 assert r.status == 200, (r.status, await r.text())
+
+
+def test_a_restricted_all_or_nothing_rest_stays_out_of_the_public_depth() -> None:
+    """An order for one taker whose rest turns all or nothing moves to its cost's level
+    (not its limit price's, which ``TakerIndex`` files it under): the public depth still
+    leaves it out, as that level moves again (found by depth41)."""
+    book = new_book()
+    pair = book.pair(BASE, QUOTE)
+    index, held = TakerIndex(), set()
+    restricted = book_ask(MAKERS[0], 100, 201, taker="0x" + "de" * 20)
+    for o in (restricted, book_ask(MAKERS[1], 300, 603)):
+        book.add(o)
+        index.note(o)
+        held.add(o.hash)
+
+    def public(viewer: str | None = None) -> dict[str, int]:
+        hidden = index.hidden(book, held, pair, Side.ASK, viewer)
+        return {f"{n}/{d}": a for n, d, a in public_totals(pair.totals(Side.ASK), hidden)}
+
+    assert public() == {"201/100": 300}
+    book.reserve(restricted.hash, 33)
+    book.confirm(restricted.hash, 33)  # 67 left for 135: all or nothing, at 135/67
+    assert public() == {"201/100": 300}
+    book.add(book_ask(MAKERS[2], 67, 135))  # a public order at that level: it moves
+    assert public() == {"201/100": 300, "135/67": 67}
+    book.set_funds(MAKERS[0], BASE, 0)  # parked, and back: it rests at 135/67 again
+    assert public() == {"201/100": 300, "135/67": 67}
+    book.set_funds(MAKERS[0], BASE, None)
+    assert public() == {"201/100": 300, "135/67": 67}
+    assert public(restricted.order.taker) == {"201/100": 300, "135/67": 134}  # its taker's
+    book.reserve(restricted.hash, 67)  # all of it in flight (out of its level), then back
+    assert public() == {"201/100": 300, "135/67": 67}
+    book.release(restricted.hash, 67)
+    assert public() == {"201/100": 300, "135/67": 67}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_public_view_of_all_or_nothing_rests_is_a_filtered_walk(seed: int) -> None:
+    """Orders of coprime amounts (so partial fills leave all-or-nothing rests at their costs'
+    levels), some for one taker, filled, reserved, released, parked and set by the chain at
+    random: the public totals and a taker's are a walk of the book, filtered, after each."""
+    rng = random.Random(seed)
+    book = new_book()
+    pair = book.pair(BASE, QUOTE)
+    index, held = TakerIndex(), set()
+    live: list[Any] = []
+    for step in range(300):
+        roll = rng.random()
+        if roll < 0.3 or not live:
+            taker = rng.choice([ZERO_ADDRESS, ZERO_ADDRESS, TAKER, MAKERS[5]])
+            o = book_ask(MAKERS[rng.randrange(4)], 100, rng.choice((201, 203, 199)), taker=taker)
+            book.add(o)
+            index.note(o)
+            held.add(o.hash)
+            live.append(o)
+        else:
+            o = rng.choice(live)
+            e = book.find(o.hash)
+            if e is None or e.closed is not None:
+                live.remove(o)
+            elif roll < 0.55 and e.fillable > 0:
+                x = rng.randrange(1, e.fillable + 1)
+                book.reserve(o.hash, x)
+                if rng.random() < 0.7:
+                    book.confirm(o.hash, x)
+                else:
+                    book.release(o.hash, x)
+            elif roll < 0.7 and e.fillable > 0:
+                book.reserve(o.hash, e.fillable)  # all in flight, then settled or not
+                if rng.random() < 0.5:
+                    book.release(o.hash, e.pending)
+            elif roll < 0.8 and e.pending:
+                book.confirm(o.hash, e.pending)
+            elif roll < 0.9:
+                book.set_funds(MAKERS[rng.randrange(4)], BASE, rng.choice((0, None)))
+            elif e.pending == 0 and e.filled < 99:
+                book.set_filled(o.hash, rng.randrange(e.filled, 100))
+        for viewer in (None, TAKER, MAKERS[5]):
+            hidden = index.hidden(book, held, pair, Side.ASK, viewer)
+            assert public_totals(pair.totals(Side.ASK), hidden) == _walk_totals(book, viewer), step
+
+
+TAKER = "0x" + "de" * 20
+
+
+def _walk_totals(book: OrderBook, viewer: str | None) -> list[tuple[int, int, int]]:
+    out: dict[tuple[int, int], int] = {}
+    for e in book.pair(BASE, QUOTE).entries(Side.ASK):
+        if e.parked or e.closed is not None or e.fillable <= 0:
+            continue
+        if e.taker not in (ZERO_ADDRESS, viewer):
+            continue
+        assert e.level is not None
+        key = (e.level.num, e.level.den)
+        out[key] = out.get(key, 0) + e.fillable
+    return [(n, d, a) for (n, d), a in out.items()]

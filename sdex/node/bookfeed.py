@@ -12,7 +12,11 @@ and bounded: ``sdex.node.bookrequest``.
 A level is ``[price, amount]``: ``price`` the exact quote per base as ``"num/den"`` (reduced,
 as ``/v1/orderbook``'s limit prices reduce), ``amount`` the sum of what the level's orders
 offer now (``remainingFillableMakerAmount`` of ``/v1/orderbook``'s records at that price:
-base for asks, quote for bids) as a decimal string.
+base for asks, quote for bids) as a decimal string. A level is the book's: an order's rest
+that is all or nothing (less than a unit of its own price, or than its lot: dust38,
+``sdex.book.terms``) is at the price of that rest and its cost ``ceil(rest * takerAmount /
+makerAmount)``, not its order's limit price; a fill that makes it so moves it there (one
+delta: the old level's new amount and the new level's).
 
 Deltas are coalesced: the book is compared with what was last sent at most once a tick
 (``NodeConfig.book_tick``, 5 ms; longer after a costly tick: ``TICK_REST``) after it may

@@ -37,21 +37,31 @@ level here (O(levels), in Python)."""
 class TakerIndex:
     """The hashes of held orders restricted to one taker, by (maker token, taker token) (a
     pair's asks are (base, quote), its bids (quote, base)) and then by their limit price
-    (``maker_amount / g``, ``taker_amount / g``): the level they rest at.
+    (``maker_amount / g``, ``taker_amount / g``): the level they rest at, but for an
+    all-or-nothing rest's (``Entry.aon``: at its cost's price).
 
     The public view (``viewer`` None) of a side is kept between reads and brought up to
     date from the side's log of levels whose total moved (``BookSide.changes``: a hidden
     entry that enters or leaves the queue, or whose fillable moves, moves its level's
-    total), reading only the restricted orders at those levels: O(levels moved + their
-    restricted orders), O(restricted orders on the side) when the log no longer reaches
-    back. A read for one taker reads every restricted order on the side."""
+    total), reading the restricted orders filed at the moved prices and those that may rest
+    elsewhere (``watch``): O(levels moved + their restricted orders + watched ones),
+    O(restricted orders on the side) when the log no longer reaches back. A read for one
+    taker reads every restricted order on the side.
 
-    __slots__ = ("by_tokens", "views")
+    ``watch`` (by tokens): the restricted orders last seen other than *plain* (resting in
+    its level's queue, nothing filled or in flight): only those may rest at a level other
+    than their limit price's (an all-or-nothing rest, dust38: depth41 found one for one
+    taker shown in the public depth) or come to one without their limit price's level
+    moving (unparked, released). A plain order's every change moves its level's total, so
+    it is read then (and watched if no longer plain); a new one is watched until read."""
+
+    __slots__ = ("by_tokens", "views", "watch")
 
     def __init__(self) -> None:
         self.by_tokens: dict[tuple[str, str], dict[tuple[int, int], set[bytes]]] = {}
         self.views: dict[tuple[str, str], tuple[int, Hidden]] = {}
         """(maker token, taker token) -> the side's log cursor and its public view then."""
+        self.watch: dict[tuple[str, str], set[bytes]] = {}
 
     def note(self, signed: SignedOrder) -> None:
         o = signed.order
@@ -68,6 +78,7 @@ class TakerIndex:
             levels[price] = {signed.hash}
         else:
             held.add(signed.hash)
+        self.watch.setdefault(tokens, set()).add(signed.hash)
 
     def forget(self, signed: SignedOrder) -> None:
         """``signed``'s record leaves memory (evicted, closed): its hash leaves the index."""
@@ -80,6 +91,11 @@ class TakerIndex:
             return
         g = gcd(o.maker_amount, o.taker_amount) or 1
         price = (o.maker_amount // g, o.taker_amount // g)
+        watch = self.watch.get(tokens)
+        if watch is not None:
+            watch.discard(signed.hash)
+            if not watch:
+                del self.watch[tokens]
         hashes = levels.get(price)
         if hashes is not None:
             hashes.discard(signed.hash)
@@ -109,29 +125,31 @@ class TakerIndex:
             self.views.pop(tokens, None)
             return {}
         book_side = pair.side(side)
+        watch = self.watch.setdefault(tokens, set())
         if viewer is not None:
             out: Hidden = {}
             for price in list(levels):
-                self._level(book, held, book_side, levels, price, viewer, out)
+                self._level(book, held, book_side, levels, price, viewer, out, watch)
             return out
         view = self.views.get(tokens)
         moved, cursor = book_side.changes(view[0] if view is not None else -1)
         if view is None or moved is None:
             out = {}
             for price in list(levels):
-                self._level(book, held, book_side, levels, price, None, out)
+                self._level(book, held, book_side, levels, price, None, out, watch)
         else:
             out = view[1]
-            seen: set[tuple[int, int]] = set()
-            for level in moved:
-                key = (level.num, level.den)
-                if key in seen:
-                    continue
-                seen.add(key)
+            keys = {(level.num, level.den) for level in moved}
+            for key in keys:
                 out.pop(key, None)
-                price = (level.den, level.num) if side is Side.ASK else key
+            read: set[bytes] = set()
+            for key in keys:
+                price = (key[1], key[0]) if side is Side.ASK else key
                 if price in levels:
-                    self._level(book, held, book_side, levels, price, None, out)
+                    read.update(levels[price])
+                    self._level(book, held, book_side, levels, price, None, out, watch, keys)
+            for h in [h for h in watch if h not in read] if keys else ():
+                self._entry(book, held, book_side, h, None, out, watch, keys)
         self.views[tokens] = (cursor, out)
         return out
 
@@ -144,30 +162,62 @@ class TakerIndex:
         price: tuple[int, int],
         viewer: str | None,
         out: Hidden,
+        watch: set[bytes],
+        keys: set[tuple[int, int]] | None = None,
     ) -> None:
-        """Into ``out``: the entries at one limit price in their level's queue that
-        ``viewer`` may not take (hashes no longer ``held`` dropped from ``levels``)."""
+        """Into ``out``: the entries filed at one limit price in their level's queue that
+        ``viewer`` may not take (only those at the levels ``keys`` if given; hashes no
+        longer ``held`` dropped from ``levels``)."""
         hashes = levels[price]
-        gone: list[bytes] = []
-        for h in hashes:
-            if h not in held:
-                gone.append(h)
-                continue
-            e = book.find(h)
-            if e is None or e.book_side is not book_side or e.taker == viewer:
-                continue
-            level = e.level
-            if level is None or e.dead or e.parked or e.closed is not None:
-                continue
-            at = out.get((level.num, level.den))
-            if at is None:
-                out[(level.num, level.den)] = [e]
-            else:
-                at.append(e)
+        gone = [
+            h
+            for h in hashes
+            if not TakerIndex._entry(book, held, book_side, h, viewer, out, watch, keys)
+        ]
         if gone:
             hashes.difference_update(gone)
             if not hashes:
                 del levels[price]
+
+    @staticmethod
+    def _entry(
+        book: OrderBook,
+        held: Container[bytes],
+        book_side: BookSide,
+        h: bytes,
+        viewer: str | None,
+        out: Hidden,
+        watch: set[bytes],
+        keys: set[tuple[int, int]] | None,
+    ) -> bool:
+        """Into ``out``: the entry ``h`` if it is in its level's queue (at one of ``keys``
+        if given) and ``viewer`` may not take it; ``watch`` notes it unless plain. False if
+        ``h`` is no longer ``held`` (the caller drops it)."""
+        if h not in held:
+            watch.discard(h)
+            return False
+        e = book.find(h)
+        if e is None or e.book_side is not book_side:  # (held: watched, it may come back)
+            return True
+        level = e.level
+        if level is None or e.dead or e.parked or e.closed is not None:
+            watch.add(h)
+            return True
+        if e.filled or e.pending or e.aon:
+            watch.add(h)
+        else:
+            watch.discard(h)
+        if e.taker == viewer:
+            return True
+        key = (level.num, level.den)
+        if keys is not None and key not in keys:
+            return True
+        at = out.get(key)
+        if at is None:
+            out[key] = [e]
+        else:
+            at.append(e)
+        return True
 
 
 def _tokens(pair: PairBook, side: Side) -> tuple[str, str]:
