@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 
 from sdex.keccak import keccak
+from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.reorgutil import reorg, settled
@@ -32,6 +33,22 @@ def _strict(text: str) -> object:
 async def _text(session: aiohttp.ClientSession, url: str) -> tuple[int, str]:
     async with session.get(url) as r:
         return r.status, await r.text()
+
+
+async def _a_filled_pair(c: Chain, api: Api) -> tuple[SignedOrder, SignedOrder]:
+    """ALICE's ask and BOB's bid for 1 WETH at 3,000 posted, waited for until both are
+    ``filled`` (settled): (ask, bid)."""
+    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
+    for s in (resting, incoming):
+        code, body = await api.post_order(s)
+        assert code == 201, body
+
+    async def both_filled() -> bool:
+        return {await api.status(resting), await api.status(incoming)} == {"filled"}
+
+    await wait_for(both_filled)
+    return resting, incoming
 
 
 async def test_a_stored_order_created_at_infinity_never_reaches_an_answer(
@@ -222,17 +239,8 @@ async def test_a_closed_stored_order_filled_not_as_written_is_not_listed(
     100 digits were listed as its filledMakerAmount, a remaining past its makerAmount)."""
     c = chain
     cfg = node_config(c, tmp_path / "n.db")
-    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-    incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
     async with running_node(cfg) as (_, api):
-        for s in (resting, incoming):
-            code, body = await api.post_order(s)
-            assert code == 201, body
-
-        async def both_filled() -> bool:
-            return {await api.status(resting), await api.status(incoming)} == {"filled"}
-
-        await wait_for(both_filled)
+        resting, incoming = await _a_filled_pair(c, api)
     with sqlite3.connect(cfg.db) as db:
         db.execute("UPDATE orders SET filled=? WHERE hash=?", (filled, resting.hash_hex))
     async with running_node(cfg) as (_, api):
@@ -284,16 +292,7 @@ async def test_a_settlement_row_not_as_written_is_refused_at_load_and_logged_onc
         assert code == 200, health
         refused = [r for r in caplog.records if "refused" in r.getMessage()]
         assert len(refused) == 1 and tx_hash[:40] in refused[0].getMessage(), caplog.text
-        resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
-        for s in (resting, incoming):
-            code, body = await api.post_order(s)
-            assert code == 201, body
-
-        async def both_filled() -> bool:  # (the settler is not wedged by the row)
-            return {await api.status(resting), await api.status(incoming)} == {"filled"}
-
-        await wait_for(both_filled)
+        await _a_filled_pair(c, api)  # (the settler is not wedged by the row)
     with sqlite3.connect(cfg.db) as db:
         (status,) = db.execute(
             "SELECT status FROM settlements WHERE tx_hash=?", (tx_hash,)
@@ -315,18 +314,9 @@ async def test_a_closed_stored_order_under_another_orders_hash_is_not_listed(
     the node never held under that hash (``GET /v1/orders/{hash}`` already refused it)."""
     c = chain
     cfg = node_config(c, tmp_path / "n.db")
-    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-    incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
     other = c.sign(ask(c, ALICE, E18, 3500 * E6))  # (signed, never sent)
     async with running_node(cfg) as (_, api):
-        for s in (resting, incoming):
-            code, body = await api.post_order(s)
-            assert code == 201, body
-
-        async def both_filled() -> bool:
-            return {await api.status(resting), await api.status(incoming)} == {"filled"}
-
-        await wait_for(both_filled)
+        resting, incoming = await _a_filled_pair(c, api)
     with sqlite3.connect(cfg.db) as db:
         db.execute(
             "UPDATE orders SET order_json=? WHERE hash=?",
