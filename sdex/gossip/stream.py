@@ -60,6 +60,7 @@ from aiohttp import web
 
 from sdex import jsonio
 from sdex.errors import JsonLimitError
+from sdex.futures import retrieved
 from sdex.gossip import frames
 from sdex.gossip.client import MAX_ANSWER
 from sdex.gossip.codec import HEAD as HEAD
@@ -180,8 +181,7 @@ async def cancel_all(tasks: Iterable[asyncio.Task[Any]]) -> None:
     if tasks:
         await asyncio.wait(tasks)
     for t in tasks:
-        if not t.cancelled():
-            t.exception()  # (marked retrieved: no "Task exception was never retrieved")
+        retrieved(t)  # (no "Task exception was never retrieved")
 
 
 class _Stream:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from sdex.chain import OrderState, OrderStatus
 from sdex.errors import OrderParseError
+from sdex.futures import retrieved
 from sdex.ingest.rejections import Rejection, RejectionCode
 from sdex.ingest.states import StateBatcher
 from sdex.ingest.verify import EcdsaBatcher, Eip1271Batcher
@@ -360,7 +361,7 @@ class Intake:
             hung.cancel()
         if read.done():
             return read.result()
-        read.add_done_callback(_retrieved)
+        read.add_done_callback(retrieved)  # (a read left behind: the chain hung)
         return Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, not_following("unreachable"))
 
     def _verdict(
@@ -418,12 +419,6 @@ def not_following(status: str) -> str:
     """A wallet's answer while the watcher's ``status`` is not ``ok``: what is true."""
     why = NOT_FOLLOWING.get(status, f"its chain watcher is {status}")
     return f"the node does not follow the chain now: {why}; try again"
-
-
-def _retrieved(read: asyncio.Future[OrderState]) -> None:
-    """A read left behind (the chain hung) ended: its error is nobody's to raise."""
-    if not read.cancelled():
-        read.exception()
 
 
 def _unavailable(e: Exception) -> Rejection:

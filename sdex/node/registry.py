@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 
 from sdex.book import RemovalReason, entry_status
 from sdex.fillmath import MatchAmounts
+from sdex.futures import retrieved
 from sdex.matching.match import Match, MatchResult
 from sdex.model import TRANSITIONS, OrderStatus, check_transition, closed_status
 from sdex.node.events import EventHub
@@ -36,7 +37,7 @@ from sdex.node.held import EVICTED_UNFUNDED, AlreadyHeld, HeldOrders, Row
 from sdex.node.held import Record as Record
 from sdex.order import SignedOrder
 from sdex.store import StoredOrder, StoreError
-from sdex.watch.changes import durable, retrieved
+from sdex.watch.changes import durable
 
 __all__ = ["OrderRegistry", "Record", "Row"]
 

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from sdex.chain import FillEvent
 from sdex.errors import ChainError
+from sdex.futures import retrieved
 from sdex.mirror import Account
 from sdex.store import StoredFill
 
@@ -129,9 +130,3 @@ async def durable(aw: Awaitable[T], bound: float, slow: Callable[[], None]) -> T
             fut.add_done_callback(retrieved)
         raise
     return fut.result()
-
-
-def retrieved(fut: asyncio.Future[T]) -> None:
-    """A done callback: the future's failure is someone else's to see, never logged as lost."""
-    if not fut.cancelled():
-        fut.exception()
