@@ -31,19 +31,25 @@ class Discrepancy:
         return (self.tx_hash, self.log_index, self.order_hash, self.node, self.source)
 
     @property
-    def where(self) -> str:
-        """Where to look, for a human: the log, the order, the node."""
+    def places(self) -> list[str]:
+        """Where to look, for a human: the log, the order, the node (each one line that fits
+        80 columns with a hash whole: ``tx 0x…64… log N``)."""
         parts = []
         if self.tx_hash is not None:
-            log = f" log {self.log_index}" if self.log_index is not None else ""
-            parts.append(f"tx {self.tx_hash}{log}")
+            parts.append(f"tx {self.tx_hash}")
+            if self.log_index is not None:  # (on the tx's line while both fit, indented by 4)
+                log = f"log {self.log_index}"
+                if 4 + len(parts[-1]) + 1 + len(log) <= 80:
+                    parts[-1] += " " + log
+                else:
+                    parts.append(log)
         if self.order_hash is not None:
             parts.append(f"order {self.order_hash}")
         if self.node is not None:
             parts.append(f"node {self.node}")
         if self.source is not None and self.source != self.node:
             parts.append(f"from {self.source}")
-        return "  ".join(parts)
+        return parts
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {"kind": self.kind, "detail": self.detail}

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from sdex.audit.checks import run_checks
 from sdex.audit.facts import Facts
@@ -132,11 +134,15 @@ class AuditReport:
         if self.ok:
             out.print("[bold green]clean:[/] every check passed")
             return
-        # A list, not a table: hashes stay whole on one line, to copy and paste.
+        # A list, not a table: each place on its own line, its hash whole (to copy and paste:
+        # a tx hash and its log index fit 80 columns), the detail wrapped at the width (it was
+        # one line of up to ~300 columns piped).
         out.print(f"[bold]discrepancies[/] ({len(self.discrepancies)})")
         for d in self.discrepancies:
-            out.print(f"[red]✗ {d.kind}[/]  {escape(d.where)}", soft_wrap=True, highlight=False)
-            out.print(f"    {escape(d.detail)}", soft_wrap=True, highlight=False)
+            out.print(f"[red]✗ {d.kind}[/]", soft_wrap=True, highlight=False)
+            for place in d.places:
+                out.print(f"    {escape(place)}", soft_wrap=True, highlight=False)
+            out.print(Padding(Text(d.detail), (0, 0, 0, 4)), soft_wrap=False, highlight=False)
         n_found = len(self.discrepancies)
         out.print(f"[bold red]{n_found} discrepanc{'y' if n_found == 1 else 'ies'}[/]")
 
