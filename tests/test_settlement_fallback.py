@@ -202,31 +202,3 @@ async def test_a_slim_batch_out_of_gas_goes_again_with_room_and_nothing_fails(
     assert int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16) == nonce + 3
     for m in backlog:
         assert c.exchange.order_info(m.resting.order).filled == LOT
-
-
-async def test_a_backlog_batch_out_of_gas_turns_the_learning_off(
-    chain: Chain, tmp_path: Path
-) -> None:
-    """Receipts taught a bound from cheaper matches than a backlog's (here: a bound set as
-    if they had, a fifth of what these matches cost, so 100 fit with the fallback's room:
-    not slim): the batch runs out of gas and reverts whole. Its matches fail, and from then
-    on backlog batches take the fallback-safe bound (63 of these fit a transaction), with no
-    slim ones, so the same matches then settle."""
-    c = chain
-    async with running_settler(c, tmp_path) as (settler, results):
-        settler.gas.seen = 20_000  # as if taught by much cheaper matches
-        backlog = [pair(c, k) for k in range(100)]
-        assert settler.batch_size(len(backlog)) == 100 <= settler.gas.safe_size()
-        settler.submit(backlog)
-        await wait_for(lambda: settler.idle.is_set() and len(results) == 100, timeout=60.0)
-        assert settler.sent == 1 and settler.failed == 100 and settler.gas.out_of_gas == 1
-        assert {r.reason for r in results} == {"transaction reverted"}
-        assert settler.per_match_gas() == 250_000 and settler.batch_size(100) == 64
-        assert settler.gas.slim_per_match() is None
-        results.clear()
-        settler.submit(backlog)  # given back, as the node does after its diagnosis
-        await wait_for(lambda: settler.idle.is_set() and len(results) == 100, timeout=60.0)
-        assert settler.settled == 100 and settler.sent == 3  # batches of 64 and 36
-        assert settler.per_match_gas() == 250_000  # learning stays off
-    for m in backlog:
-        assert c.exchange.order_info(m.resting.order).filled == LOT
