@@ -31,10 +31,14 @@ only for failures that chain state read afterwards does not explain (rare).
 
 - For a match nothing above explains (no contract side, or one whose stubbed run failed too):
   each leg's token ``transferFrom(maker, FRESH, amount)`` called from the Exchange at that
-  block. A token that refuses one maker and moves the other's funds names the one it refuses
-  (blame39: an EOA a listed token blocks was never blamed, and its order stayed for ever,
-  each new honest order facing it one reverted transaction). Two calls per match, for at
-  most ``MAX_PROBED`` matches of a failure.
+  block (refused there, asked again to the maker itself: a permissioned token credits no
+  fresh address). A token that refuses one maker and moves the other's funds names the one
+  it refuses (blame39: an EOA a listed token blocks was never blamed, and its order stayed
+  for ever, each new honest order facing it one reverted transaction). When both move: each
+  leg's ``transferFrom(maker, <the other maker>, amount)``, and a leg refused names the
+  order of the maker it pays, who asked for a token that will not credit it (blame44: nobody
+  was blamed, the pair barred, the order kept). Two to four calls per match (six at most),
+  for at most ``MAX_PROBED`` matches of a failure.
 
 A match never sent (its pre-flight reverted) is read at the latest block, just after the
 pre-flight: an account counts as exact unless a log of its token names it in the last
@@ -89,7 +93,7 @@ FRESH = "0x" + keccak(b"sdex.settlement.evidence.fresh").hex()[-40:]
 """The recipient of the probing ``transferFrom``: an address no token blocks (none holds its
 key), so that only the sender can be refused."""
 MAX_PROBED = 8
-"""Matches of one failure whose legs' transfers are probed (two ``eth_call``s each)."""
+"""Matches of one failure whose legs' transfers are probed (two to six ``eth_call``s each)."""
 Account = tuple[str, str]
 """(maker, token), lower case."""
 Moves = dict[Account, int]
@@ -365,23 +369,48 @@ def _funded(st: OrderState | None, amount: int) -> bool:
 def _refused(rpc: Rpc, exchange: str, m: Match, block: str) -> bytes | None:
     """The hash of the order of ``m`` whose maker its token refuses to move ``amount`` from
     (``transferFrom(maker, FRESH, amount)`` from the Exchange at ``block`` reverts, or
-    answers false) while the other leg's token moves the other maker's: None when both or
-    neither are refused, or a call was not answered."""
+    answers false) while the other leg's token moves the other maker's; when both move
+    there, the order whose maker a leg refuses to credit (``transferFrom(maker, <the other
+    maker>, amount)`` refused: that maker asked for a token that will not pay it; blame44:
+    nobody was blamed, the pair barred, the order kept). None when both or neither are
+    refused, or a call was not answered."""
     legs = ((m.resting, m.left_filled), (m.incoming, m.right_filled))
-    moves = [_moves(rpc, exchange, so, amount, block) for so, amount in legs]
+    moves = [_sends(rpc, exchange, so, amount, block) for so, amount in legs]
     if moves == [False, True]:
         return m.resting.hash
     if moves == [True, False]:
         return m.incoming.hash
+    if moves != [True, True]:
+        return None
+    # (each leg pays the other maker, less that one's fee: the Exchange's first two transfers)
+    pays = ((m.resting, m.left_filled - m.right_fee, m.incoming),)
+    pays += ((m.incoming, m.right_filled - m.left_fee, m.resting),)
+    paid = tuple(_moves(rpc, exchange, so, n, block, to.order.maker) for so, n, to in pays)
+    if paid == (False, True):  # (the resting maker's token refuses the incoming maker)
+        return m.incoming.hash
+    if paid == (True, False):
+        return m.resting.hash
     return None
 
 
-def _moves(rpc: Rpc, exchange: str, so: SignedOrder, amount: int, block: str) -> bool | None:
-    """Whether ``so``'s maker token moves ``amount`` of the maker's to ``FRESH`` when the
+def _sends(rpc: Rpc, exchange: str, so: SignedOrder, amount: int, block: str) -> bool | None:
+    """Whether ``so``'s maker token lets its maker send ``amount``: it moves to ``FRESH``, or,
+    refused there, to the maker itself (a permissioned token credits only the addresses it
+    allows, and a fresh one is not: its sender is not the one refused; blame44)."""
+    sends = _moves(rpc, exchange, so, amount, block)
+    if sends is False:
+        return _moves(rpc, exchange, so, amount, block, so.order.maker)
+    return sends
+
+
+def _moves(
+    rpc: Rpc, exchange: str, so: SignedOrder, amount: int, block: str, to: str = FRESH
+) -> bool | None:
+    """Whether ``so``'s maker token moves ``amount`` of the maker's to ``to`` when the
     Exchange asks (SafeERC20's rules: a revert or a false answer is a refusal); None: the
     chain did not answer. No gas bound: the node's own, the call's cost is not the question."""
     data = TRANSFER_FROM + bytes(12) + bytes.fromhex(so.order.maker[2:])
-    data += bytes(12) + bytes.fromhex(FRESH[2:]) + max(1, amount).to_bytes(32, "big")
+    data += bytes(12) + bytes.fromhex(to[2:]) + max(1, amount).to_bytes(32, "big")
     call = {"from": exchange, "to": so.order.maker_token, "data": "0x" + data.hex()}
     try:
         raw = rpc.call("eth_call", call, block)
