@@ -383,8 +383,8 @@ def _refused(rpc: Rpc, exchange: str, m: Match, block: str) -> bytes | None:
     if moves != [True, True]:
         return None
     # (each leg pays the other maker, less that one's fee: the Exchange's first two transfers)
-    pays = ((m.resting, m.left_filled - m.right_fee, m.incoming),)
-    pays += ((m.incoming, m.right_filled - m.left_fee, m.resting),)
+    pays = [(m.resting, m.left_filled - m.right_fee, m.incoming)]
+    pays.append((m.incoming, m.right_filled - m.left_fee, m.resting))
     paid = tuple(_moves(rpc, exchange, so, n, block, to.order.maker) for so, n, to in pays)
     if paid == (False, True):  # (the resting maker's token refuses the incoming maker)
         return m.incoming.hash
