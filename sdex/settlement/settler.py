@@ -63,6 +63,7 @@ from sdex.chain import FillEvent, Receipt, Sender
 from sdex.chain.aio import ChainThread, NotDone
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.asend import AsyncSends
+from sdex.chain.rpc import quantity
 from sdex.chain.tx import SignedTx, lone_tx_root, ran_out_of_gas, refused_for_nonce
 from sdex.errors import ContractRevert, RpcError
 from sdex.matching.match import Match
@@ -396,17 +397,21 @@ class Settler(NonceLane):
         gas, slim = self.gas.limit(len(batch), lone, room)
         if lone and self.suspect is not None and self.suspect(batch[0]):
             gas = self.gas.limit(1, False)[0]
+            at: int | None = None  # (the block it runs at: its evidence is read there)
             try:  # before the lane's lock: it waits for no broadcast under way
                 fees = await self.fees.current(self.receipts)  # (those it is signed with)
-                await self.async_sends.preflight(ex.address, data, gas, fees)
+                at = quantity(await self.receipts.call("eth_blockNumber"))
+                await self.async_sends.preflight(ex.address, data, gas, fees, hex(at))
             except ContractRevert as e:  # nothing sent: diagnosed like a skipped match
                 err = ex.decoder.decode(e)
                 named = refused_order(err)  # (the order its check refused, if it says)
-                return [SettledMatch(m, Outcome.FAILED, None, None, str(err), refused=named)
-                        for m in batch]  # fmt: skip
-            except (RpcError, OSError, TimeoutError) as e:
+                return [SettledMatch(m, Outcome.FAILED, None, None, str(err), refused=named,
+                                     block=at) for m in batch]  # fmt: skip
+            except (RpcError, OSError, TimeoutError, ValueError) as e:
                 if isinstance(e, RpcError) and ran_out_of_gas(e):  # (geth: no revert data)
-                    return [SettledMatch(m, Outcome.FAILED, None, None, str(e)) for m in batch]
+                    why = str(e)
+                    return [SettledMatch(m, Outcome.FAILED, None, None, why, block=at)
+                            for m in batch]  # fmt: skip
                 # the node's trouble, not the order's (review32: diagnosed as failed with no
                 # one guilty, an honest contract maker's order went after three): given
                 # back, the next batch after a pause
