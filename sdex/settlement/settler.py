@@ -297,8 +297,7 @@ class Settler(NonceLane):
         if results is None:  # a backlog batch ran out of gas: again, with the fallback's room
             rest = batch
             while True:  # (each part reported before the next goes: see below)
-                # sized as it goes (blame44: split once, a receipt meanwhile that raised the
-                # figure left the later parts too big for the room, their gas capped)
+                # sized as it goes (blame44: a receipt meanwhile may raise the figure)
                 size = self.gas.split(len(rest))[0]
                 part, rest = rest[:size], rest[size:]
                 results = await self._again(part)
@@ -310,8 +309,7 @@ class Settler(NonceLane):
         self.stages.add(submitted, times, time.perf_counter(), incoming)
 
     async def _again(self, part: list[Match]) -> list[SettledMatch]:
-        """A backlog batch's ``part`` sent again with the fallback's room (never slim; if it
-        runs out too, its matches fail: judged)."""
+        """A backlog batch's ``part`` sent again with room (if it runs out too: failed, judged)."""
         got = await self._settle_or_fail(part, None, room=True)
         return got or [SettledMatch(m, Outcome.FAILED, None, None, "out of gas") for m in part]
 
@@ -384,8 +382,7 @@ class Settler(NonceLane):
         self, batch: list[Match], times: FlightTimes | None, room: bool = False
     ) -> list[SettledMatch] | None:
         """What the chain did with ``batch``'s matches; None if it was a backlog batch that
-        ran out of gas (mined, reverted whole: its matches go again with the fallback's room,
-        ``BatchGas.ran_out``)."""
+        ran out of gas (mined, reverted whole: its matches go again with the fallback's room)."""
         ex = self.chain.exchange
         matches = [(m.resting, m.incoming, m.amounts.left_filled) for m in batch]
         # A lone match goes as ``matchOrders`` (less gas and chain time than a batch of
