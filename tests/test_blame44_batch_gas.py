@@ -14,11 +14,40 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sdex.settlement import Outcome
+from sdex.matching.match import Match
+from sdex.settlement import Outcome, SettledMatch
 from sdex.settlement.gas import GAS_PER_MATCH, fitting_batch
+from sdex.settlement.settler import Settler
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
 from tests.test_settlement_fallback import false_return_token, pair, refused, running_settler
+
+
+async def _backlog(
+    c: Chain, settler: Settler, results: list[SettledMatch], seen: int, size: int
+) -> tuple[list[Match], Match]:
+    """``size`` matches, the last one's token refusing, sent once ``settler`` learned ``seen``
+    (as if taught by much cheaper matches): (the backlog, the refused match) once reported."""
+    settler.gas.seen = seen
+    bad_match = refused(c, false_return_token(c))
+    backlog = [*(pair(c, k) for k in range(size - 1)), bad_match]
+    assert settler.batch_size(len(backlog)) == size
+    settler.submit(backlog)
+    await wait_for(lambda: settler.idle.is_set() and len(results) == size, timeout=120.0)
+    return backlog, bad_match
+
+
+def _only_the_refused_failed(
+    c: Chain, results: list[SettledMatch], backlog: list[Match], bad_match: Match
+) -> None:
+    by_match = {(r.match.resting.hash, r.match.incoming.hash): r for r in results}
+    verdict = by_match.pop((bad_match.resting.hash, bad_match.incoming.hash))
+    assert verdict.outcome is Outcome.FAILED
+    assert "SafeERC20FailedOperation" in verdict.reason, verdict.reason
+    assert {r.outcome for r in by_match.values()} == {Outcome.SETTLED}
+    for m in backlog[:-1]:
+        assert c.exchange.order_info(m.resting.order).filled == m.resting.order.maker_amount
+    assert c.exchange.order_info(bad_match.resting.order).filled == 0
 
 
 async def test_a_batch_with_room_out_of_gas_goes_again_and_learning_comes_back(
@@ -30,21 +59,10 @@ async def test_a_batch_with_room_out_of_gas_goes_again_and_learning_comes_back(
     the one that fails, with its reason (the node diagnoses it from that); the rest settle.
     The learning pauses, it is not turned off."""
     c = chain
-    bad = false_return_token(c)
     async with running_settler(c, tmp_path) as (settler, results):
-        settler.gas.seen = 20_000  # as if taught by much cheaper matches
-        backlog = [pair(c, k) for k in range(99)]
-        bad_match = refused(c, bad)
-        backlog.append(bad_match)
-        assert settler.batch_size(len(backlog)) == 100 <= settler.gas.safe_size()
-        settler.submit(backlog)
-        await wait_for(lambda: settler.idle.is_set() and len(results) == 100, timeout=120.0)
+        backlog, bad_match = await _backlog(c, settler, results, 20_000, 100)
         assert settler.gas.out_of_gas == 1 and settler.lost == 0
-        by_match = {(r.match.resting.hash, r.match.incoming.hash): r for r in results}
-        verdict = by_match.pop((bad_match.resting.hash, bad_match.incoming.hash))
-        assert verdict.outcome is Outcome.FAILED
-        assert "SafeERC20FailedOperation" in verdict.reason, verdict.reason
-        assert {r.outcome for r in by_match.values()} == {Outcome.SETTLED}
+        _only_the_refused_failed(c, results, backlog, bad_match)
         assert settler.settled == 99 and settler.failed == 1
         assert settler.sent == 1 + len({r.tx_hash for r in results})
         # paused: backlog batches take the fallback-safe bound for now (the parts' receipts
@@ -54,9 +72,6 @@ async def test_a_batch_with_room_out_of_gas_goes_again_and_learning_comes_back(
         # ...and once the pause is over, what was learned counts again
         settler.gas.paused_until = 0.0  # (the pause's end: ``BatchGas.pause`` seconds)
         assert settler.per_match_gas() == int(settler.gas.seen * 2.2) < GAS_PER_MATCH
-    for m in backlog[:-1]:
-        assert c.exchange.order_info(m.resting.order).filled == m.resting.order.maker_amount
-    assert c.exchange.order_info(bad_match.resting.order).filled == 0
 
 
 async def test_a_slim_batchs_parts_fit_with_room_when_a_receipt_raised_the_figure(
@@ -69,22 +84,17 @@ async def test_a_slim_batchs_parts_fit_with_room_when_a_receipt_raised_the_figur
     that part went as 100 anyway, its gas capped at the transaction's, and ran out (all 100
     failed). Now each part is sized as it goes: the refusing match alone fails."""
     c = chain
-    bad = false_return_token(c)
     async with running_settler(c, tmp_path) as (settler, results):
-        settler.gas.seen = 50_000  # as if taught by much cheaper matches
-        backlog = [pair(c, k) for k in range(199)]
-        bad_match = refused(c, bad)
-        backlog.append(bad_match)
-        assert settler.batch_size(len(backlog)) == 200 > settler.gas.safe_size()
-        assert settler.gas.split(200) == [100, 100]
-        settler.submit(backlog)
-        await wait_for(lambda: settler.idle.is_set() and len(results) == 200, timeout=120.0)
+        assert taught_split(settler, 50_000, 200) == [100, 100]
+        backlog, bad_match = await _backlog(c, settler, results, 50_000, 200)
         assert settler.gas.slim_out_of_gas == 1 and settler.lost == 0
         assert fitting_batch(settler.per_match_gas()) < 100  # (what the first part taught)
-        by_match = {(r.match.resting.hash, r.match.incoming.hash): r for r in results}
-        verdict = by_match.pop((bad_match.resting.hash, bad_match.incoming.hash))
-        assert "SafeERC20FailedOperation" in verdict.reason, verdict.reason
-        assert {r.outcome for r in by_match.values()} == {Outcome.SETTLED}
+        _only_the_refused_failed(c, results, backlog, bad_match)
         assert settler.gas.out_of_gas == 0 and settler.failed == 1
-    for m in backlog[:-1]:
-        assert c.exchange.order_info(m.resting.order).filled == m.resting.order.maker_amount
+
+
+def taught_split(settler: Settler, seen: int, size: int) -> list[int]:
+    """The parts a slim batch of ``size`` that ran out would go again in, at ``seen``."""
+    settler.gas.seen = seen
+    assert settler.batch_size(size) == size > settler.gas.safe_size()
+    return settler.gas.split(size)
