@@ -13,6 +13,7 @@ from sdex.settlement.gas import (
     GAS_PER_MATCH,
     LONE_GAS,
     MAX_TX_GAS,
+    ROOM_FAIL_PAUSE,
     SLIM_FAIL_EVERY,
     BatchGas,
     fitting_batch,
@@ -73,7 +74,7 @@ def test_a_slim_batch_that_ran_out_goes_again_and_slim_ones_pause() -> None:
     [
         (119, 0, 15_000_000, True, True, 0),  # slim, all its gas used
         (119, 0, 14_000_000, True, False, 0),  # reverted with gas left: not for gas
-        (80, 0, 15_000_000, False, False, 1),  # with room: learning off
+        (80, 0, 15_000_000, False, True, 1),  # with room: again, learning paused
         (64, 0, 15_000_000, False, False, 0),  # max_batch or fewer: GAS_PER_MATCH each
         (119, 1, 10_000_000, True, False, 0),
     ],
@@ -86,6 +87,23 @@ def test_a_receipt_that_reverted(
     assert g.out_of_gas == out_of_gas
     if out_of_gas:
         assert g.per_match() == GAS_PER_MATCH and g.slim_per_match() is None
+
+
+def test_a_batch_with_room_out_of_gas_pauses_the_learning_for_a_while() -> None:
+    """blame44: it turned the learning off for the node's life (a maker that empties its
+    balance before its match settles can make such a batch run the fallback)."""
+    now = [1_000.0]
+    g = BatchGas(64, 256, clock=lambda: now[0])
+    g.seen = 88_680
+    assert g.ran_out(81, 0, 15_000_000, 15_000_000, slim=False)
+    assert g.per_match() == GAS_PER_MATCH and g.slim_per_match() is None
+    assert g.safe_size() == 64 and g.split(81) == [41, 40]  # (again at GAS_PER_MATCH)
+    now[0] += ROOM_FAIL_PAUSE - 1
+    assert g.per_match() == GAS_PER_MATCH and g.batch_size(300) == 64
+    now[0] += 1
+    assert g.per_match() == int(88_680 * 2.2) and g.batch_size(300) == 119
+    assert g.ran_out(81, 0, 15_000_000, 15_000_000, slim=False)  # (again: paused again)
+    assert g.out_of_gas == 2 and g.batch_size(300) == 64
 
 
 def test_learning_takes_the_most_of_batches_of_eight_or_more() -> None:
@@ -111,10 +129,10 @@ def test_split_goes_in_even_batches_with_room(matches: int, seen: int) -> None:
 def test_a_batch_sized_slim_is_sent_slim_when_slim_ones_paused_meanwhile(why: str) -> None:
     """review39: the run loop sizes a batch (``batch_size``) and its flight asks its gas
     (``limit``) a loop step later; a receipt between them (another flight's: a slim batch
-    that ran out, which pauses slim ones; or one with room, which turns learning off) left
+    that ran out, which pauses slim ones; or one with room, which pauses learning) left
     the batch sized slim sent as one with room: capped at ``MAX_TX_GAS``, without the
     fallback's room, and if it ran out too, learning went off for good and its matches
-    were judged, not sent again."""
+    were judged, not sent again (a batch with room that runs out goes again too: blame44)."""
     g = taught(88_680)
     g.backlog_sent = 5
     n = g.batch_size(300)
@@ -122,7 +140,7 @@ def test_a_batch_sized_slim_is_sent_slim_when_slim_ones_paused_meanwhile(why: st
     if why == "a slim batch ran out":
         assert g.ran_out(119, 0, 15_890_000, 15_890_000, slim=True)
     else:
-        assert not g.ran_out(81, 0, 15_000_000, 15_000_000, slim=False)
+        assert g.ran_out(81, 0, 15_000_000, 15_000_000, slim=False)
     assert g.slim_per_match() is None
     gas, slim = g.limit(n, False)
     assert gas < BASE_GAS + g.per_match() * n  # no room for the fallback: so slim

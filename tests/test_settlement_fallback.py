@@ -22,6 +22,7 @@ from sdex.chain.tx import Sender
 from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match
 from sdex.settlement import Outcome, SettledMatch
+from sdex.settlement.gas import fitting_batch
 from sdex.settlement.settler import Settler
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
@@ -179,8 +180,10 @@ async def test_a_slim_batch_out_of_gas_goes_again_with_room_and_nothing_fails(
 ) -> None:
     """Receipts taught a bound from cheaper matches than a backlog's (here: set as if they
     had, about half what these cost): the slim batch of 200 runs out of gas and reverts
-    whole. Its matches are not judged: they go again at once, in two batches with the
-    fallback's room, and all settle; slim batches then stop for a while."""
+    whole. Its matches are not judged: they go again at once, in batches with the
+    fallback's room (each sized as it goes: the first one's receipt teaches the real figure,
+    at which the other 100 fit in two), and all settle; slim batches then stop for a
+    while."""
     c = chain
     operator = c.address(OPERATOR)
     nonce = int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16)
@@ -192,41 +195,14 @@ async def test_a_slim_batch_out_of_gas_goes_again_with_room_and_nothing_fails(
         settler.submit(backlog)
         await wait_for(lambda: settler.idle.is_set() and len(results) == 200, timeout=120.0)
         assert settler.gas.slim_out_of_gas == 1 and settler.gas.out_of_gas == 0
-        assert settler.sent == 3 and settler.settled == 200 and settler.failed == 0
+        assert fitting_batch(settler.per_match_gas()) < 100  # (what the first part taught)
+        assert settler.sent == 4 and settler.settled == 200 and settler.failed == 0
         assert {r.outcome for r in results} == {Outcome.SETTLED}
-        assert len({r.tx_hash for r in results}) == 2
+        assert len({r.tx_hash for r in results}) == 3
         assert settler.gas.seen > 50_000  # the batches with room taught the real figure
-        assert settler.gas.slim_per_match() is None  # one slim failure in 3 backlog batches
+        assert settler.gas.slim_per_match() is None  # one slim failure in 2 backlog batches
         assert settler.batch_size(200) == settler.gas.safe_size()
-    # three transactions mined, in nonce order: the slim one reverted
-    assert int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16) == nonce + 3
-    for m in backlog:
-        assert c.exchange.order_info(m.resting.order).filled == LOT
-
-
-async def test_a_backlog_batch_out_of_gas_turns_the_learning_off(
-    chain: Chain, tmp_path: Path
-) -> None:
-    """Receipts taught a bound from cheaper matches than a backlog's (here: a bound set as
-    if they had, a fifth of what these matches cost, so 100 fit with the fallback's room:
-    not slim): the batch runs out of gas and reverts whole. Its matches fail, and from then
-    on backlog batches take the fallback-safe bound (63 of these fit a transaction), with no
-    slim ones, so the same matches then settle."""
-    c = chain
-    async with running_settler(c, tmp_path) as (settler, results):
-        settler.gas.seen = 20_000  # as if taught by much cheaper matches
-        backlog = [pair(c, k) for k in range(100)]
-        assert settler.batch_size(len(backlog)) == 100 <= settler.gas.safe_size()
-        settler.submit(backlog)
-        await wait_for(lambda: settler.idle.is_set() and len(results) == 100, timeout=60.0)
-        assert settler.sent == 1 and settler.failed == 100 and settler.gas.out_of_gas == 1
-        assert {r.reason for r in results} == {"transaction reverted"}
-        assert settler.per_match_gas() == 250_000 and settler.batch_size(100) == 64
-        assert settler.gas.slim_per_match() is None
-        results.clear()
-        settler.submit(backlog)  # given back, as the node does after its diagnosis
-        await wait_for(lambda: settler.idle.is_set() and len(results) == 100, timeout=60.0)
-        assert settler.settled == 100 and settler.sent == 3  # batches of 64 and 36
-        assert settler.per_match_gas() == 250_000  # learning stays off
+    # four transactions mined, in nonce order: the slim one reverted
+    assert int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16) == nonce + 4
     for m in backlog:
         assert c.exchange.order_info(m.resting.order).filled == LOT

@@ -129,21 +129,27 @@ class AsyncSends:
         return receipt
 
     async def preflight(
-        self, to: str, data: bytes, gas: int | None = None, fees: tuple[int, int] | None = None
+        self,
+        to: str,
+        data: bytes,
+        gas: int | None = None,
+        fees: tuple[int, int] | None = None,
+        block: str = "latest",
     ) -> None:
         """As ``Sender.preflight``: ``ContractRevert`` if the call would revert. ``gas``: the
         gas the transaction would carry (without it the call gets the block's, and code that
         answers by ``gasleft()``, e.g. a contract maker's ``isValidSignature``, passes here
         and fails when sent: attack30); ``fees``: the (base fee, tip) it is signed with
         (without them the call pays no gas price, and code that answers by ``tx.gasprice``
-        passes here and fails when mined: review32)."""
+        passes here and fails when mined: review32); ``block``: the state it runs at (a
+        number: the one the failure's evidence is read at, blame44)."""
         tx = {"from": self.sender.address, "to": to, "data": "0x" + data.hex()}
         if gas is not None:
             tx["gas"] = hex(gas)
         if fees is not None:
             base_fee, tip = fees  # (as ``Sender.sign_at`` signs them)
             tx["maxFeePerGas"], tx["maxPriorityFeePerGas"] = hex(2 * base_fee + tip), hex(tip)
-        await self.rpc.call("eth_call", tx, "latest")
+        await self.rpc.call("eth_call", tx, block)
 
     async def _ask(self, method: str, signed: SignedTx) -> Any:
         try:

@@ -57,6 +57,7 @@ class NodeSettlement(NodeBlame):
         unsent: list[Match] = []
         blameless: set[int] = set()  # (ids of failed matches that count against no order)
         txs: dict[int, str | None] = {}  # (each failed match's transaction; None: not sent)
+        pinned: dict[int, int] = {}  # (a failed pre-flight's block: its evidence is read there)
         refused: dict[int, SignedOrder] = {}  # (ids of failed matches -> the order to blame)
         fills: list[StoredFill] = []
         debug = log.isEnabledFor(logging.DEBUG)
@@ -86,6 +87,8 @@ class NodeSettlement(NodeBlame):
                     else:
                         failed.append(m)  # released by _diagnose, once the chain was read
                         txs[id(m)] = r.tx_hash
+                        if r.block is not None:
+                            pinned[id(m)] = r.block
                         if r.nonce_taken:
                             blameless.add(id(m))
                         if r.refused is not None and r.refused == m.resting.hash:
@@ -124,7 +127,7 @@ class NodeSettlement(NodeBlame):
                         self._release(m)
                     self._rematch([so.hash for m in unsent for so in (m.resting, m.incoming)])
                     if failed:
-                        await self._diagnose(failed, blameless, txs, refused)
+                        await self._diagnose(failed, blameless, txs, refused, pinned)
                     self._persist_open()
                     self._uncross()
         except asyncio.CancelledError:  # (the node stops)
@@ -276,6 +279,7 @@ class NodeSettlement(NodeBlame):
         blameless: AbstractSet[int] = frozenset(),
         txs: Mapping[int, str | None] | None = None,
         refused: Mapping[int, SignedOrder] | None = None,
+        pinned: Mapping[int, int] | None = None,
     ) -> None:
         """Read both orders of each failed match from the chain; drop or shrink the guilty.
         A failure with no guilty order is judged on what its settlement ran against
@@ -283,7 +287,8 @@ class NodeSettlement(NodeBlame):
         node's own trouble: its nonce taken); ``txs``: each match's transaction by ``id``
         (None or absent: never sent, its pre-flight reverted); ``refused``: the resting
         order whose signature the pre-flight's own check refused (``InvalidSignature``;
-        checked first, before any code of the other order ran: review33), blamed alone.
+        checked first, before any code of the other order ran: review33), blamed alone;
+        ``pinned``: the block a failed pre-flight ran at, by ``id`` (its evidence read there).
 
         The makers' funds read (at "latest") are the book's only for an account with no
         other fill of it in flight from before the read to now (and none of its fills
@@ -305,7 +310,7 @@ class NodeSettlement(NodeBlame):
         self._reading = (*self._reading, confirmed)
         try:
             states, evidence = await self.settle_chain.run(
-                self._read_failed, failed, orders, blameless, txs or {}
+                self._read_failed, failed, orders, blameless, txs or {}, pinned or {}
             )
         finally:
             # Released only now, with the verdicts next and no await between: released

@@ -34,22 +34,25 @@ class NodeBlame(NodeChainState):
         orders: list[SignedOrder],
         blameless: AbstractSet[int],
         txs: Mapping[int, str | None],
+        pinned: Mapping[int, int] | None = None,
     ) -> tuple[list[OrderState], dict[int, Evidence | None]]:
         """(On the settlement's chain thread) ``orders`` read now, and for each failed match
         that this read does not explain, the evidence of what its settlement ran against
-        (``sdex.settlement.evidence``; None: not read, nothing certain)."""
+        (``sdex.settlement.evidence``; None: not read, nothing certain): the block its
+        transaction met, or the one its pre-flight ran at (``pinned``, by ``id``)."""
         ex = self.settle_chain.exchange
         states = ex.order_states(orders)
         by_hash = {s.hash: s for s in states}
-        by_tx: dict[str | None, list[Match]] = {}
+        by_tx: dict[tuple[str | None, int | None], list[Match]] = {}
         for m in failed:
             vr, vi = diagnose(m, by_hash[m.resting.hash], by_hash[m.incoming.hash])
             if not (vr.guilty or vi.guilty or id(m) in blameless):
-                by_tx.setdefault(txs.get(id(m)), []).append(m)
+                key = (txs.get(id(m)), (pinned or {}).get(id(m)))
+                by_tx.setdefault(key, []).append(m)
         evidence: dict[int, Evidence | None] = {}
-        for tx, matches in by_tx.items():
+        for (tx, at), matches in by_tx.items():
             try:
-                ev = gather(ex.rpc, ex, tx, matches, self.sender.address)
+                ev = gather(ex.rpc, ex, tx, matches, self.sender.address, at)
             except (RpcError, ContractRevert, OSError, ValueError, KeyError) as e:
                 log.warning("what settlement %s ran against was not read: %s", tx, e)
                 ev = None

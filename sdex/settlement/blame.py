@@ -15,7 +15,8 @@ wallet's code answering every signature valid (review38: a token that refuses th
 transfers, a blacklist, failed it whatever the wallet answered); or the side whose token
 refuses to move its maker's funds (a probing ``transferFrom`` from the Exchange at that
 state reverts) while the other side's moves (blame39: a blacklisted EOA was never blamed, its
-order stayed for ever). Nothing certain (two wallets that
+order stayed for ever), or, both moving, the side whose maker the other side's token refuses
+to credit (blame44). Nothing certain (two wallets that
 both answer valid alone, an account moved in the same block, a transaction the chain does
 not know): nobody is blamed; the pair is tried again, pre-flighted, and after
 ``PAIR_TRIES`` failures not paired again for ``PAIR_BAR_SECONDS`` (both orders stay).
@@ -78,7 +79,8 @@ class Evidence:
     """Matches (resting hash, incoming hash) of which one leg's token refused to move its
     maker's funds (``transferFrom`` to a fresh address, from the Exchange, at that state,
     both makers funded there) while the other's moved: that order's hash (blame39: a
-    blacklisted EOA); for a sent match, only of an account nothing moved before it in its
+    blacklisted EOA); both moving, the order whose maker the other leg's token refuses to
+    credit (blame44); for a sent match, only of an account nothing moved before it in its
     block."""
 
 

@@ -31,15 +31,23 @@ only for failures that chain state read afterwards does not explain (rare).
 
 - For a match nothing above explains (no contract side, or one whose stubbed run failed too):
   each leg's token ``transferFrom(maker, FRESH, amount)`` called from the Exchange at that
-  block. A token that refuses one maker and moves the other's funds names the one it refuses
-  (blame39: an EOA a listed token blocks was never blamed, and its order stayed for ever,
-  each new honest order facing it one reverted transaction). Two calls per match, for at
-  most ``MAX_PROBED`` matches of a failure.
+  block (refused there, asked again to the maker itself: a permissioned token credits no
+  fresh address). A token that refuses one maker and moves the other's funds names the one
+  it refuses (blame39: an EOA a listed token blocks was never blamed, and its order stayed
+  for ever, each new honest order facing it one reverted transaction). When both move: each
+  leg's ``transferFrom(maker, <the other maker>, amount)``, and a leg refused names the
+  order of the maker it pays, who asked for a token that will not credit it (blame44: nobody
+  was blamed, the pair barred, the order kept). Two to four calls per match (six at most),
+  for at most ``MAX_PROBED`` matches of a failure.
 
-A match never sent (its pre-flight reverted) is read at the latest block, just after the
-pre-flight: an account counts as exact unless a log of its token names it in the last
-``RECENT_BLOCKS`` blocks (review38: an EOA's funds out for the pre-flight and back for the
-reads blamed the wallet facing it), and the signature call carries the batch gas bound and
+A match never sent (its pre-flight reverted) is read at the block its pre-flight ran at
+(the settler pins it: ``SettledMatch.block``): exact, but for an account a transfer out of
+which another account sent in that block (as for a sent one's block: review38). Before
+(blame44) it was read at the latest block, an account exact unless a log of its token named
+it in the last ``RECENT_BLOCKS`` blocks (review38: an EOA's funds out for the pre-flight and
+back for the reads blamed the wallet facing it): funds out before the pre-flight and back
+more than that many blocks before the reads blamed the wallet all the same. (That window is
+kept for a match with no block known.) The signature call carries the batch gas bound and
 the chain's gas price.
 """
 
@@ -75,9 +83,9 @@ MAX_SENDERS_READ = 16
 transfer out of an account before it in its block: an account whose transfers out need more
 is not exact."""
 RECENT_BLOCKS = 16
-"""A match never sent (its pre-flight reverted at "latest"): an account a log of its token
-names in this many blocks up to the one read is not exact (the pre-flight's block is among
-them unless as many were mined between it and the reads)."""
+"""A match never sent whose pre-flight's block is not known (read at "latest"): an account a
+log of its token names in this many blocks up to the one read is not exact (the pre-flight's
+block is among them unless as many were mined between it and the reads)."""
 RICH = hex(2**96)
 """The Exchange's balance in the signature call (fees times gas must be payable)."""
 FEE_FIELDS = ("gasPrice", "maxFeePerGas", "maxPriorityFeePerGas")
@@ -89,7 +97,7 @@ FRESH = "0x" + keccak(b"sdex.settlement.evidence.fresh").hex()[-40:]
 """The recipient of the probing ``transferFrom``: an address no token blocks (none holds its
 key), so that only the sender can be refused."""
 MAX_PROBED = 8
-"""Matches of one failure whose legs' transfers are probed (two ``eth_call``s each)."""
+"""Matches of one failure whose legs' transfers are probed (two to six ``eth_call``s each)."""
 Account = tuple[str, str]
 """(maker, token), lower case."""
 Moves = dict[Account, int]
@@ -101,19 +109,25 @@ def gather(
     tx_hash: str | None,
     matches: Sequence[Match],
     operator: str,
+    at: int | None = None,
 ) -> Evidence | None:
     """The evidence for ``matches`` (failed in ``tx_hash``; None: never sent, the pre-flight
-    reverted, by ``operator``); None when the chain does not know the transaction (lost)."""
+    reverted, by ``operator``, at block ``at`` when known); None when the chain does not know
+    the transaction (lost)."""
     orders = list({so.hash: so for m in matches for so in (m.resting, m.incoming)}.values())
     accounts = {account(so) for so in orders}
     tokens = sorted({t for _, t in accounts})
     if tx_hash is None:
-        latest = quantity(rpc.call("eth_blockNumber"))
+        latest = quantity(rpc.call("eth_blockNumber")) if at is None else at
         block, gas = hex(latest), BASE_GAS + GAS_PER_MATCH
         fees = {"gasPrice": hex(quantity(rpc.call("eth_gasPrice")))}
         delta: Moves = {}
         allowance: Moves = {}
-        unsure, others = _moved_lately(rpc, latest, tokens, accounts)
+        if at is None:  # (not pinned: anything its token's logs name lately is unsure)
+            unsure, others = _moved_lately(rpc, latest, tokens, accounts)
+        else:  # (what the pre-flight met, but a transfer out by another in that block)
+            others = _moved_lately(rpc, latest, tokens, accounts, 1)[1]
+            unsure = set(others)
         spent: set[Account] = set()
     else:
         tx = rpc.call("eth_getTransactionByHash", tx_hash)
@@ -156,10 +170,10 @@ def gather(
         ok = _settles_stubbed(rpc, exchange, operator, m, c, block, gas, fees)
         if ok is not None:
             stubbed[(m.resting.hash, m.incoming.hash)] = ok
-    # (a match never sent is probed at "latest", a moment after its pre-flight: a token
-    # refusing its maker now is like its funds short now; a sent one at the block before
-    # its own: only an account nothing moved before it in its block is named)
-    doubtful = set() if tx_hash is None else unsure | others
+    # (a match never sent is probed at its pre-flight's block (or "latest", a moment after
+    # it): a token refusing its maker there is like its funds short there; a sent one at the
+    # block before its own: only an account nothing moved before it in its block is named)
+    doubtful = set() if tx_hash is None and at is None else unsure | others
     refused = _refusals(rpc, exchange.address, matches, block, raw, doubtful, signatures, stubbed)
     return Evidence(
         states=states,
@@ -250,15 +264,15 @@ def _moved_by_others(rpc: Rpc, sent_out: dict[Account, set[str]]) -> set[Account
 
 
 def _moved_lately(
-    rpc: Rpc, latest: int, tokens: list[str], accounts: set[Account]
+    rpc: Rpc, latest: int, tokens: list[str], accounts: set[Account], blocks: int = RECENT_BLOCKS
 ) -> tuple[set[Account], set[Account]]:
     """The accounts a log of their token names in its first or second indexed topic in the
-    ``RECENT_BLOCKS`` blocks up to ``latest``, and of those the ones a transfer out of was
+    ``blocks`` blocks up to ``latest``, and of those the ones a transfer out of was
     sent by another account (``_moved_by_others``) (all of them: too many logs, or an answer
     that is not logs): a pre-flight ran at "latest" a moment before the reads, and an account
     moved meanwhile (out for the pre-flight, back for the reads: review38) is not read as it
     met it. Two ``eth_getLogs`` filtered by those topics: only the makers' logs come back."""
-    first = max(0, latest - RECENT_BLOCKS + 1)
+    first = max(0, latest - blocks + 1)
     words = sorted({"0x" + "00" * 12 + maker[2:] for maker, _ in accounts})
     named = _by_token(accounts)
     out: set[Account] = set()
@@ -365,23 +379,48 @@ def _funded(st: OrderState | None, amount: int) -> bool:
 def _refused(rpc: Rpc, exchange: str, m: Match, block: str) -> bytes | None:
     """The hash of the order of ``m`` whose maker its token refuses to move ``amount`` from
     (``transferFrom(maker, FRESH, amount)`` from the Exchange at ``block`` reverts, or
-    answers false) while the other leg's token moves the other maker's: None when both or
-    neither are refused, or a call was not answered."""
+    answers false) while the other leg's token moves the other maker's; when both move
+    there, the order whose maker a leg refuses to credit (``transferFrom(maker, <the other
+    maker>, amount)`` refused: that maker asked for a token that will not pay it; blame44:
+    nobody was blamed, the pair barred, the order kept). None when both or neither are
+    refused, or a call was not answered."""
     legs = ((m.resting, m.left_filled), (m.incoming, m.right_filled))
-    moves = [_moves(rpc, exchange, so, amount, block) for so, amount in legs]
+    moves = [_sends(rpc, exchange, so, amount, block) for so, amount in legs]
     if moves == [False, True]:
         return m.resting.hash
     if moves == [True, False]:
         return m.incoming.hash
+    if moves != [True, True]:
+        return None
+    # (each leg pays the other maker, less that one's fee: the Exchange's first two transfers)
+    pays = [(m.resting, m.left_filled - m.right_fee, m.incoming)]
+    pays.append((m.incoming, m.right_filled - m.left_fee, m.resting))
+    paid = tuple(_moves(rpc, exchange, so, n, block, to.order.maker) for so, n, to in pays)
+    if paid == (False, True):  # (the resting maker's token refuses the incoming maker)
+        return m.incoming.hash
+    if paid == (True, False):
+        return m.resting.hash
     return None
 
 
-def _moves(rpc: Rpc, exchange: str, so: SignedOrder, amount: int, block: str) -> bool | None:
-    """Whether ``so``'s maker token moves ``amount`` of the maker's to ``FRESH`` when the
+def _sends(rpc: Rpc, exchange: str, so: SignedOrder, amount: int, block: str) -> bool | None:
+    """Whether ``so``'s maker token lets its maker send ``amount``: it moves to ``FRESH``, or,
+    refused there, to the maker itself (a permissioned token credits only the addresses it
+    allows, and a fresh one is not: its sender is not the one refused; blame44)."""
+    sends = _moves(rpc, exchange, so, amount, block)
+    if sends is False:
+        return _moves(rpc, exchange, so, amount, block, so.order.maker)
+    return sends
+
+
+def _moves(
+    rpc: Rpc, exchange: str, so: SignedOrder, amount: int, block: str, to: str = FRESH
+) -> bool | None:
+    """Whether ``so``'s maker token moves ``amount`` of the maker's to ``to`` when the
     Exchange asks (SafeERC20's rules: a revert or a false answer is a refusal); None: the
     chain did not answer. No gas bound: the node's own, the call's cost is not the question."""
     data = TRANSFER_FROM + bytes(12) + bytes.fromhex(so.order.maker[2:])
-    data += bytes(12) + bytes.fromhex(FRESH[2:]) + max(1, amount).to_bytes(32, "big")
+    data += bytes(12) + bytes.fromhex(to[2:]) + max(1, amount).to_bytes(32, "big")
     call = {"from": exchange, "to": so.order.maker_token, "data": "0x" + data.hex()}
     try:
         raw = rpc.call("eth_call", call, block)

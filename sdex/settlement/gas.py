@@ -1,12 +1,14 @@
 """Gas limits of settlement transactions (a bound per match, fallback included; a backlog's
-slim batches without the fallback's room, sent again with it if they run out), and the fees
-they are signed with."""
+slim batches without the fallback's room, sent again with it if they run out; one with the
+room that runs out sent again at ``GAS_PER_MATCH``, the learning paused), and the fees they
+are signed with."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.headsignal import HeadSignal
@@ -45,6 +47,13 @@ sent again at once in batches with the fallback's room: nothing re-judged."""
 SLIM_FAIL_EVERY = 32
 """Slim batches go while at most one backlog batch in this many was a slim one that ran out
 of gas (each costs a reverted transaction): a stream of refusing tokens sends them safe."""
+ROOM_FAIL_PAUSE = 600.0
+"""Seconds backlog batches take ``GAS_PER_MATCH`` again after one with the fallback's room
+ran out of gas (its matches costlier than the learned figure's, and the fallback ran: any
+maker that empties its balance before its match settles makes it run). Before blame44 the
+learning stayed off for the node's life: one such batch, which a maker can cause on purpose,
+cut every backlog batch after it to ``max_batch``. A failure a pause keeps the rate of these
+reverted batches at one per pause (plus those in flight)."""
 GAP_FILL_GAS = 21_000
 
 
@@ -66,16 +75,24 @@ class BatchGas:
     receipts. Up to ``max_batch`` matches a batch takes ``GAS_PER_MATCH`` each; while more
     wait, a backlog batch takes as many as fit at the learned gas per match with room for
     the fallback (``per_match``), or more in a *slim* batch (``slim_per_match``: no room for
-    the fallback, sent again with it if it runs out of gas: ``ran_out``)."""
+    the fallback, sent again with it if it runs out of gas: ``ran_out``). ``clock``: seconds,
+    for the learning's pause after a batch with room ran out of gas (``ROOM_FAIL_PAUSE``)."""
 
-    def __init__(self, max_batch: int, backlog_batch: int) -> None:
+    def __init__(
+        self, max_batch: int, backlog_batch: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.max_batch = max_batch
         self.backlog_batch = max(max_batch, backlog_batch)
+        self.clock = clock
         self.seen = 0
         """Most gas per match (beyond ``BASE_GAS``) of a settled batch of ``LEARN_FROM``+."""
         self.out_of_gas = 0
-        """Backlog batches with the fallback's room that failed with all their gas used:
-        after one, backlog batches take ``GAS_PER_MATCH`` again, whatever receipts teach."""
+        """Backlog batches with the fallback's room that failed with all their gas used (their
+        matches sent again at ``GAS_PER_MATCH``; backlog batches take it until
+        ``paused_until``)."""
+        self.pause = ROOM_FAIL_PAUSE
+        self.paused_until = float("-inf")
+        """(``clock``) Until when the learned figure is not used (a batch with room ran out)."""
         self.backlog_sent = 0
         """Batches of more than ``max_batch`` sent."""
         self.slim_sent = 0
@@ -85,14 +102,14 @@ class BatchGas:
     def per_match(self) -> int:
         """The gas bound per match of a backlog batch with room for the fallback: what
         settled batches used, times ``FALLBACK_FACTOR``; ``GAS_PER_MATCH`` until a receipt
-        told, or once one such batch ran out of gas."""
-        if not self.seen or self.out_of_gas:
+        told, or for ``pause`` seconds after one such batch ran out of gas."""
+        if not self.seen or self.clock() < self.paused_until:
             return GAS_PER_MATCH
         return min(GAS_PER_MATCH, int(self.seen * FALLBACK_FACTOR))
 
     def slim_per_match(self) -> int | None:
         """The gas bound per match of a slim batch, None while slim batches do not go."""
-        if self.per_match() == GAS_PER_MATCH:  # (nothing learned, or learning turned off)
+        if self.per_match() == GAS_PER_MATCH:  # (nothing learned, or learning paused)
             return None
         if self.slim_out_of_gas * SLIM_FAIL_EVERY > self.backlog_sent:
             return None
@@ -113,8 +130,8 @@ class BatchGas:
     def limit(self, matches: int, lone: bool, room: bool = False) -> tuple[int, bool]:
         """(gas limit, slim) of a batch of ``matches``: slim past ``safe_size`` (at the slim
         figure, or while slim ones pause, at most ``MAX_TX_GAS``: still no room), unless
-        ``room`` (a slim batch's matches going again: never slim, even if a receipt since
-        taught a higher figure and fewer fit now)."""
+        ``room`` (a backlog batch's matches going again, each part sized as it goes: never
+        slim)."""
         if lone:
             return LONE_GAS, False
         if matches <= self.max_batch:
@@ -137,8 +154,12 @@ class BatchGas:
             self.seen = max(self.seen, (gas_used - BASE_GAS) // matches)
 
     def ran_out(self, matches: int, status: int, gas_used: int, gas: int, slim: bool) -> bool:
-        """Whether a batch's receipt says it is a slim one that ran out of gas (its matches
-        go again, with the fallback's room); one with the room turns the learning off."""
+        """Whether a batch's receipt says it is a backlog batch that ran out of gas: its
+        matches go again at once, not judged (``split``: with the fallback's room, as it is
+        then). A slim one's (no room for the fallback) pause slim batches at a rate
+        (``SLIM_FAIL_EVERY``); one with the room pauses the learning for ``pause`` seconds
+        (its matches then go at ``GAS_PER_MATCH``; the part with the one that made the
+        fallback run settles the others and skips it, with its reason: judged alone)."""
         if status == 1 or gas_used < gas or matches <= self.max_batch:
             return False
         if slim:
@@ -146,11 +167,18 @@ class BatchGas:
             log.warning("a slim batch of %d ran out of gas: sent again with room", matches)
             return True
         self.out_of_gas += 1
-        log.warning("a batch of %d ran out of gas: learning turned off", matches)
-        return False
+        self.paused_until = self.clock() + self.pause
+        log.warning(
+            "a batch of %d with room ran out of gas: sent again at %d gas a match, learning "
+            "paused for %.0f s",
+            matches, GAS_PER_MATCH, self.pause,
+        )  # fmt: skip
+        return True
 
     def split(self, matches: int) -> list[int]:
-        """Sizes of the safe batches ``matches`` go again in (as even as they fit)."""
+        """Sizes of the safe batches ``matches`` go again in (as even as they fit now: a
+        receipt may raise the figure before the next part goes, so a caller sizes each part
+        as it sends it)."""
         parts = -(-matches // self.safe_size())
         size, more = divmod(matches, parts)
         return [size + 1] * more + [size] * (parts - more)

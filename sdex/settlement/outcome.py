@@ -36,6 +36,10 @@ class SettledMatch:
     refused: bytes | None = None
     """The order a pre-flight's revert names as refused by its signature
     (``InvalidSignature``; ``refused_order``)."""
+    block: int | None = None
+    """The block a pre-flight that failed ran at (never sent): what its evidence is read at
+    (blame44: read at "latest", an account moved out for the pre-flight and back more than
+    ``RECENT_BLOCKS`` before the reads looked untouched)."""
 
 
 def outcome(

@@ -13,7 +13,8 @@ a batch of one instead costs ~8k more gas and ~1 ms more chain time than
 ``max_batch`` matches, and while more wait, up to ``backlog_batch`` as far as the gas fits
 one transaction (learned from receipts, with room for the fallback; or more, slim, without
 it: one that runs out of gas goes again at once in batches with the room, its matches not
-judged; ``sdex.settlement.gas.BatchGas``). A batch forms once the
+judged, as does one with the room that runs out all the same, the learning then paused;
+``sdex.settlement.gas.BatchGas``). A batch forms once the
 one before has started its broadcast: on a chain that mines on the send (Hardhat's
 automine), the matches made meanwhile go out together in the next transaction instead of
 one transaction each, queued. Under load (less than ``max_batch`` waiting) it forms only
@@ -62,6 +63,7 @@ from sdex.chain import FillEvent, Receipt, Sender
 from sdex.chain.aio import ChainThread, NotDone
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.asend import AsyncSends
+from sdex.chain.rpc import quantity
 from sdex.chain.tx import SignedTx, lone_tx_root, ran_out_of_gas, refused_for_nonce
 from sdex.errors import ContractRevert, RpcError
 from sdex.matching.match import Match
@@ -292,20 +294,22 @@ class Settler(NonceLane):
         finally:
             times.resolve()  # (never broadcast: the next batch need not wait)
             self._slots.release()  # the next batch may go while these results are applied
-        if results is None:  # a slim batch ran out of gas: again, with the fallback's room
-            parts, start = [], 0
-            for size in self.gas.split(len(batch)):
-                parts.append(batch[start : start + size])
-                start += size
-            for part in parts[:-1]:  # (each reported before the next goes: see below)
-                await self._report(await self._again(part))
-            results = await self._again(parts[-1])
+        if results is None:  # a backlog batch ran out of gas: again, with the fallback's room
+            rest = batch
+            while True:  # (each part reported before the next goes: see below)
+                # sized as it goes (blame44: a receipt meanwhile may raise the figure)
+                size = self.gas.split(len(rest))[0]
+                part, rest = rest[:size], rest[size:]
+                results = await self._again(part)
+                if not rest:
+                    break
+                await self._report(results)
         await self._report(results)
         incoming = [m.incoming.hash_hex for m in batch] if self.stages.timeline else []
         self.stages.add(submitted, times, time.perf_counter(), incoming)
 
     async def _again(self, part: list[Match]) -> list[SettledMatch]:
-        """A slim batch's ``part`` sent again with the fallback's room (never slim)."""
+        """A backlog batch's ``part`` sent again with room (if it runs out too: failed, judged)."""
         got = await self._settle_or_fail(part, None, room=True)
         return got or [SettledMatch(m, Outcome.FAILED, None, None, "out of gas") for m in part]
 
@@ -377,8 +381,8 @@ class Settler(NonceLane):
     async def _settle(
         self, batch: list[Match], times: FlightTimes | None, room: bool = False
     ) -> list[SettledMatch] | None:
-        """What the chain did with ``batch``'s matches; None if it was a slim batch that ran
-        out of gas (mined, reverted whole: its matches go again with the fallback's room)."""
+        """What the chain did with ``batch``'s matches; None if it was a backlog batch that
+        ran out of gas (mined, reverted whole: its matches go again with the fallback's room)."""
         ex = self.chain.exchange
         matches = [(m.resting, m.incoming, m.amounts.left_filled) for m in batch]
         # A lone match goes as ``matchOrders`` (less gas and chain time than a batch of
@@ -390,17 +394,21 @@ class Settler(NonceLane):
         gas, slim = self.gas.limit(len(batch), lone, room)
         if lone and self.suspect is not None and self.suspect(batch[0]):
             gas = self.gas.limit(1, False)[0]
+            at: int | None = None  # (the block it runs at: its evidence is read there)
             try:  # before the lane's lock: it waits for no broadcast under way
                 fees = await self.fees.current(self.receipts)  # (those it is signed with)
-                await self.async_sends.preflight(ex.address, data, gas, fees)
+                at = quantity(await self.receipts.call("eth_blockNumber"))
+                await self.async_sends.preflight(ex.address, data, gas, fees, hex(at))
             except ContractRevert as e:  # nothing sent: diagnosed like a skipped match
                 err = ex.decoder.decode(e)
                 named = refused_order(err)  # (the order its check refused, if it says)
-                return [SettledMatch(m, Outcome.FAILED, None, None, str(err), refused=named)
-                        for m in batch]  # fmt: skip
-            except (RpcError, OSError, TimeoutError) as e:
+                return [SettledMatch(m, Outcome.FAILED, None, None, str(err), refused=named,
+                                     block=at) for m in batch]  # fmt: skip
+            except (RpcError, OSError, TimeoutError, ValueError) as e:
                 if isinstance(e, RpcError) and ran_out_of_gas(e):  # (geth: no revert data)
-                    return [SettledMatch(m, Outcome.FAILED, None, None, str(e)) for m in batch]
+                    why = str(e)
+                    return [SettledMatch(m, Outcome.FAILED, None, None, why, block=at)
+                            for m in batch]  # fmt: skip
                 # the node's trouble, not the order's (review32: diagnosed as failed with no
                 # one guilty, an honest contract maker's order went after three): given
                 # back, the next batch after a pause
