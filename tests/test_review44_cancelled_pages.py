@@ -1,0 +1,44 @@
+"""review44: a peer's ``/p2p/cancelled`` pages, walked by their ``next`` cursor, carry every
+soft-cancelled order, even when a page's rows do not all fit in the answer's bytes.
+
+Before, ``cancelled_page`` cut the entries to what fit but answered the cursor of the last
+row read: the rows cut were skipped by the walk, so a bootstrapping node never heard of their
+cancels and took the orders as new (attack38's hole again: contract wallets' orders, up to
+~18 KB with their cancel, overflow the 8 MB answer of a 500-row page). A real node on the
+test's Hardhat, its soft cancels as a peer's page carries them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sdex.gossip.payload import json_size
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_attack38_cancelled_entries import PEER, entry
+from tests.test_node import ALICE, E6, E18, ask
+
+
+async def test_a_walk_of_byte_bound_pages_misses_no_cancel(chain: Chain, tmp_path: Path) -> None:
+    c = chain
+    withdrawn = [c.sign(ask(c, ALICE, E18, (1000 + i) * E6)) for i in range(3)]
+    entries = [entry(c, so) for so in withdrawn]
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, _api):
+        for e in entries:
+            assert node.take_cancelled(e, PEER) is True
+
+        async def stored() -> bool:  # (its rows are written lazily, as a peer's orders')
+            return len((await node.cancelled_page(0, 10, 1 << 20))[0]) == len(entries)
+
+        await wait_for(stored, timeout=10)
+        room = max(json_size(e) for e in entries) + 3  # (one entry a page, not two)
+        got: list[dict[str, str]] = []
+        after = 0
+        for _ in range(2 * len(entries)):  # (the walk a bootstrap makes: ``flows._pages``)
+            page, nxt = await node.cancelled_page(after, 10, room)
+            assert len(page) <= 1
+            got += page
+            if nxt <= after:
+                break
+            after = nxt
+        assert sorted(g["signature"] for g in got) == sorted(e["signature"] for e in entries)
