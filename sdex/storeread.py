@@ -269,15 +269,17 @@ class StoreReads:
         after: int,
         limit: int,
         skip_reasons: Sequence[str] = (),
+        soft_live_at: int | None = None,
     ) -> tuple[list[StoredOrder], int]:
         """Up to ``limit`` orders with one of ``statuses`` (of ``maker``, if given; none
-        closed for one of ``skip_reasons``), of arrival sequence above ``after``, in arrival
-        order: a page of a walk, and the sequence the next page starts after (``after``
-        when there are no more rows). A row that cannot be parsed is left out (logged,
-        counted: ``unparseable_rows``), not an error: the walk goes on past it. One maker's walk
-        follows the (maker, seq) index from ``after``: a page costs its rows, not all the
-        maker's. Read and parsed on the writer thread (awaited: the event loop runs on)."""
-        sql, args = orders_after_sql(statuses, maker, after, limit, skip_reasons)
+        closed for one of ``skip_reasons``; only soft cancels unexpired at ``soft_live_at``,
+        if given), of arrival sequence above ``after``, in arrival order: a page of a walk,
+        and the sequence the next page starts after (``after`` when there are no more rows).
+        A row that cannot be parsed is left out (logged, counted: ``unparseable_rows``), not
+        an error: the walk goes on past it. One maker's walk follows the (maker, seq) index
+        from ``after``: a page costs its rows, not all the maker's. Read and parsed on the
+        writer thread (awaited: the event loop runs on)."""
+        sql, args = orders_after_sql(statuses, maker, after, limit, skip_reasons, soft_live_at)
 
         def page(db: sqlite3.Connection) -> tuple[list[StoredOrder], int]:
             rows = db.execute(sql, args).fetchall()
@@ -392,7 +394,12 @@ class StoreReads:
 
 
 def orders_after_sql(
-    statuses: Sequence[str], maker: str | None, after: int, limit: int, skip: Sequence[str]
+    statuses: Sequence[str],
+    maker: str | None,
+    after: int,
+    limit: int,
+    skip: Sequence[str],
+    soft_live_at: int | None = None,
 ) -> tuple[str, list[object]]:
     """``StoreReads.orders_after``'s query and its arguments."""
     cond = f"seq > ? AND status IN ({','.join('?' * len(statuses))})"
@@ -403,7 +410,14 @@ def orders_after_sql(
     if skip:  # (policy closes: by reason, and soft cancels of orders the chain closed)
         cond += f" AND reason NOT IN ({','.join('?' * len(skip))}) AND cancel_sig = ''"
         args += list(skip)
+    if soft_live_at is not None:  # (review44: expired rows took a bounded walk's pages)
+        cond += f" AND cancel_sig != '' AND CAST({EXPIRY} AS INTEGER) > ?"
+        args.append(soft_live_at)
     return f"{ORDER_SELECT} WHERE {cond} ORDER BY seq LIMIT ?", [*args, limit]
+
+
+EXPIRY = "CASE WHEN json_valid(order_json) THEN json_extract(order_json, '$.expiry') END"
+"""A row's order's expiry (NULL for a row whose text is not JSON: never live)."""
 
 
 def mark_of(filled: object, cancelled: object) -> tuple[int, bool]:

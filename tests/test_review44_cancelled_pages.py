@@ -42,3 +42,32 @@ async def test_a_walk_of_byte_bound_pages_misses_no_cancel(chain: Chain, tmp_pat
                 break
             after = nxt
         assert sorted(g["signature"] for g in got) == sorted(e["signature"] for e in entries)
+
+
+async def test_expired_cancels_take_no_room_in_a_page(chain: Chain, tmp_path: Path) -> None:
+    """A page's ``limit`` rows are live soft cancels, not every ``cancelled`` row since the
+    node began: a bootstrap walks at most ``max_orders / snapshot_page + 2`` pages, so on a
+    node whose history holds more cancelled rows than that (a market maker's cancels, never
+    deleted, expired long ago, the oldest first) the walk ended before it reached any cancel
+    that still matters, and the late node took the withdrawn order as new (attack38)."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, _api):
+        soon = node.now() + 5
+        old = [c.sign(ask(c, ALICE, E18, (900 + i) * E6, expiry=soon)) for i in range(3)]
+        live = c.sign(ask(c, ALICE, E18, 1000 * E6))
+        for so in [*old, live]:  # (arrival order: the expired ones first)
+            assert node.take_cancelled(entry(c, so), PEER) is True
+
+        async def stored() -> bool:  # (its rows are written lazily, as a peer's orders')
+            return len((await node.cancelled_page(0, 10, 1 << 20))[0]) == 4
+
+        await wait_for(stored, timeout=10)
+        c.rpc.call("evm_increaseTime", 60)  # the chain's clock past the old ones' expiry
+        c.rpc.call("evm_mine")
+
+        async def expired() -> bool:
+            return node.now() > soon
+
+        await wait_for(expired, timeout=10)
+        page, _ = await node.cancelled_page(0, 1, 1 << 20)  # (a walk's page of one row)
+        assert page == [entry(c, live)]  # before: [] (its row, the first, expired)

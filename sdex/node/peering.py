@@ -76,8 +76,10 @@ class NodePeering(NodeSettlement):
         ``max_bytes``; and the next cursor. A node that joins later takes them from its
         bootstrap peer (``take_cancelled``): without them it never heard of the order nor of
         its cancel, and anyone could post the order to it and trade it (attack38)."""
-        rows, nxt = await self.store.orders_after([OrderStatus.CANCELLED], None, after, limit)
         now = self.now()
+        rows, nxt = await self.store.orders_after(
+            [OrderStatus.CANCELLED], None, after, limit, soft_live_at=now
+        )
         out, seqs = [], []
         for s in rows:
             if s.cancel_signature is not None and s.signed.order.expiry > now:
