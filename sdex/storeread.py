@@ -30,7 +30,7 @@ from sdex.storefills import StoredFill as StoredFill
 from sdex.storefills import fill_of as fill_of
 from sdex.storefills import fills_of
 from sdex.storepage import FILL_KEY, FILL_TAG, ORDER_KEY, Cursor, Listing, Page
-from sdex.storeschema import ORDER_SELECT, UNUSABLE, ZERO_TAKER
+from sdex.storeschema import ORDER_SELECT, SOFT_CANCELS_AFTER, UNUSABLE, ZERO_TAKER
 
 log = logging.getLogger("sdex.store")
 T = TypeVar("T")
@@ -269,20 +269,32 @@ class StoreReads:
         after: int,
         limit: int,
         skip_reasons: Sequence[str] = (),
-        soft_live_at: int | None = None,
     ) -> tuple[list[StoredOrder], int]:
         """Up to ``limit`` orders with one of ``statuses`` (of ``maker``, if given; none
-        closed for one of ``skip_reasons``; only soft cancels unexpired at ``soft_live_at``,
-        if given), of arrival sequence above ``after``, in arrival order: a page of a walk,
-        and the sequence the next page starts after (``after`` when there are no more rows).
-        A row that cannot be parsed is left out (logged, counted: ``unparseable_rows``), not
-        an error: the walk goes on past it. One maker's walk follows the (maker, seq) index
-        from ``after``: a page costs its rows, not all the maker's. Read and parsed on the
-        writer thread (awaited: the event loop runs on)."""
-        sql, args = orders_after_sql(statuses, maker, after, limit, skip_reasons, soft_live_at)
+        closed for one of ``skip_reasons``), of arrival sequence above ``after``, in arrival
+        order: a page of a walk, and the sequence the next page starts after (``after``
+        when there are no more rows). A row that cannot be parsed is left out (logged,
+        counted: ``unparseable_rows``), not an error: the walk goes on past it. One maker's walk
+        follows the (maker, seq) index from ``after``: a page costs its rows, not all the
+        maker's. Read and parsed on the writer thread (awaited: the event loop runs on)."""
+        sql, args = orders_after_sql(statuses, maker, after, limit, skip_reasons)
 
         def page(db: sqlite3.Connection) -> tuple[list[StoredOrder], int]:
             rows = db.execute(sql, args).fetchall()
+            parsed = [self._parsed(r) for r in rows]
+            return [s for s in parsed if s is not None], int(rows[-1][1]) if rows else after
+
+        return await self._call_async(page)
+
+    async def soft_cancels_after(
+        self, after: int, limit: int, now: int
+    ) -> tuple[list[StoredOrder], int]:
+        """``orders_after`` of the soft-cancelled orders unexpired at ``now`` (review44:
+        every cancelled row since the node began, the oldest first, took a bootstrap's
+        bounded pages): read by their index, a page costs the unexpired ones only."""
+
+        def page(db: sqlite3.Connection) -> tuple[list[StoredOrder], int]:
+            rows = db.execute(SOFT_CANCELS_AFTER, (now, after, limit)).fetchall()
             parsed = [self._parsed(r) for r in rows]
             return [s for s in parsed if s is not None], int(rows[-1][1]) if rows else after
 
@@ -394,12 +406,7 @@ class StoreReads:
 
 
 def orders_after_sql(
-    statuses: Sequence[str],
-    maker: str | None,
-    after: int,
-    limit: int,
-    skip: Sequence[str],
-    soft_live_at: int | None = None,
+    statuses: Sequence[str], maker: str | None, after: int, limit: int, skip: Sequence[str]
 ) -> tuple[str, list[object]]:
     """``StoreReads.orders_after``'s query and its arguments."""
     cond = f"seq > ? AND status IN ({','.join('?' * len(statuses))})"
@@ -410,14 +417,7 @@ def orders_after_sql(
     if skip:  # (policy closes: by reason, and soft cancels of orders the chain closed)
         cond += f" AND reason NOT IN ({','.join('?' * len(skip))}) AND cancel_sig = ''"
         args += list(skip)
-    if soft_live_at is not None:  # (review44: expired rows took a bounded walk's pages)
-        cond += f" AND cancel_sig != '' AND CAST({EXPIRY} AS INTEGER) > ?"
-        args.append(soft_live_at)
     return f"{ORDER_SELECT} WHERE {cond} ORDER BY seq LIMIT ?", [*args, limit]
-
-
-EXPIRY = "CASE WHEN json_valid(order_json) THEN json_extract(order_json, '$.expiry') END"
-"""A row's order's expiry (NULL for a row whose text is not JSON: never live)."""
 
 
 def mark_of(filled: object, cancelled: object) -> tuple[int, bool]:

@@ -10,9 +10,14 @@ test's Hardhat, its soft cancels as a peer's page carries them.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import sqlite3
 from pathlib import Path
 
 from sdex.gossip.payload import json_size
+from sdex.order import ZERO_ADDRESS
+from sdex.storeschema import ORDER_COLUMNS
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_attack38_cancelled_entries import PEER, entry
@@ -71,3 +76,53 @@ async def test_expired_cancels_take_no_room_in_a_page(chain: Chain, tmp_path: Pa
         await wait_for(expired, timeout=10)
         page, _ = await node.cancelled_page(0, 1, 1 << 20)  # (a walk's page of one row)
         assert page == [entry(c, live)]  # before: [] (its row, the first, expired)
+
+
+ROWS = 20_000
+"""Order rows a node's history holds besides its live soft cancels (filled ones, and soft
+cancels long expired)."""
+
+
+async def test_a_cancelled_page_reads_the_live_soft_cancels_not_the_history(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """``GET /p2p/cancelled`` is a peer's to call at its rate: a page must not cost the
+    writer thread (whose commits every order's acknowledgement waits on) a scan of every
+    order row after its cursor. Counted in SQLite's own steps on the node's writer
+    connection: a page costs fewer than one step a row of history (a scan costs several)."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    async with running_node(cfg):
+        pass  # (its schema made)
+    old = c.sign(ask(c, ALICE, E18, 900 * E6)).to_json()
+    old["expiry"] = "1"
+    rows = [
+        (f"0x{i:064x}", i, old["maker"], old["makerToken"], old["takerToken"],
+         json.dumps(old), "cancelled" if i % 2 else "filled", "0", "", "api", "gtc",
+         "0x" + "ab" * 65 if i % 2 else "", 0.0, 0.0, ZERO_ADDRESS)
+        for i in range(1, ROWS + 1)
+    ]  # fmt: skip
+    with contextlib.closing(sqlite3.connect(cfg.db)) as db, db:  # (the node stopped)
+        cols = ", ".join(ORDER_COLUMNS)
+        db.executemany(f"INSERT INTO orders ({cols}) VALUES ({','.join('?' * 15)})", rows)
+    async with running_node(cfg) as (node, _api):
+        live = c.sign(ask(c, ALICE, E18, 1000 * E6))
+        assert node.take_cancelled(entry(c, live), PEER) is True  # (arrives after them)
+
+        async def stored() -> bool:
+            return len((await node.cancelled_page(0, 10, 1 << 20))[0]) == 1
+
+        await wait_for(stored, timeout=10)
+        steps = [0]
+
+        def step() -> int:
+            steps[0] += 1
+            return 0
+
+        node.store._call(lambda db: db.set_progress_handler(step, 100))
+        try:
+            page, _ = await node.cancelled_page(0, 500, 1 << 20)
+        finally:
+            node.store._call(lambda db: db.set_progress_handler(None, 100))
+        assert page == [entry(c, live)]
+        assert steps[0] * 100 < ROWS, steps  # before: ~10 steps a row (a scan by seq)

@@ -77,9 +77,7 @@ class NodePeering(NodeSettlement):
         bootstrap peer (``take_cancelled``): without them it never heard of the order nor of
         its cancel, and anyone could post the order to it and trade it (attack38)."""
         now = self.now()
-        rows, nxt = await self.store.orders_after(
-            [OrderStatus.CANCELLED], None, after, limit, soft_live_at=now
-        )
+        rows, nxt = await self.store.soft_cancels_after(after, limit, now)
         out, seqs = [], []
         for s in rows:
             if s.cancel_signature is not None and s.signed.order.expiry > now:
