@@ -57,9 +57,10 @@ CREATE INDEX IF NOT EXISTS orders_pair ON orders (maker_token, taker_token);
 -- GET /v1/orders?takerAddress= of an order's named taker: only the orders that name one
 CREATE INDEX IF NOT EXISTS orders_taker_seq ON orders (taker, seq)
     WHERE taker != '0x0000000000000000000000000000000000000000';
--- the soft cancels by their order's expiry (GET /p2p/cancelled: only the unexpired ones)
-CREATE INDEX IF NOT EXISTS orders_soft_expiry ON orders ("""
-    + f"""{ORDER_EXPIRY}, seq)
+-- the soft cancels in seq order, each with its order's expiry (GET /p2p/cancelled: the
+-- unexpired ones told from the index, no row read for an expired one, no sort)
+CREATE INDEX IF NOT EXISTS orders_soft_expiry ON orders (seq, """
+    + f"""{ORDER_EXPIRY})
     WHERE status = 'cancelled' AND cancel_sig != '';
 """
 )
@@ -68,9 +69,9 @@ walks (the cancel-up-to re-judging, ``orders_after``) and ``GET /v1/orders?maker
 ``orders_pair`` a market's listing, in ``seq`` order with no sort (a node that lists many
 pairs would scan every row for one market without it); ``orders_taker_seq`` a taker's
 (``GET /v1/orders?takerAddress=``), partial: an order open to anyone adds no entry;
-``orders_soft_expiry`` the unexpired soft cancels a peer's ``/p2p/cancelled`` pages through
-(review44: by ``seq`` and status, each page scanned every order row after its cursor, on the
-writer thread), partial: only soft-cancelled rows add an entry."""
+``orders_soft_expiry`` the soft cancels a peer's ``/p2p/cancelled`` pages through, with
+their expiry (review44: by ``seq`` and status, each page scanned every order row after its
+cursor, on the writer thread), partial: only soft-cancelled rows add an entry."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -233,8 +234,10 @@ SOFT_CANCELS_AFTER = (
     f" AND cancel_sig != '' AND {ORDER_EXPIRY} > ? AND seq > ? ORDER BY seq LIMIT ?"
 )
 """Soft-cancelled orders unexpired at a time, of ``seq`` above a cursor, in ``seq`` order:
-read by ``orders_soft_expiry`` (the unexpired ones only, then sorted), never by the whole
-table (the planner, left to itself, walks ``seq``: 0.4 s a page at 400,000 rows)."""
+read by ``orders_soft_expiry`` (its soft cancels in ``seq`` order, an expired one told by
+the index alone), never by the table (the planner, left to itself, walks the rowid and
+reads each row's JSON: 0.4-0.55 s a page at 400,000 rows; by the index 30 ms with 100,000
+soft cancels expired, a walk of 100,000 live ones 1.3 s in all)."""
 
 UNUSABLE = "status='removed' AND reason='unparseable'"
 """A row whose order could not be parsed, closed at a start: not an order this node holds;
