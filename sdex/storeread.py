@@ -30,7 +30,7 @@ from sdex.storefills import StoredFill as StoredFill
 from sdex.storefills import fill_of as fill_of
 from sdex.storefills import fills_of
 from sdex.storepage import FILL_KEY, FILL_TAG, ORDER_KEY, Cursor, Listing, Page
-from sdex.storeschema import ORDER_SELECT, UNUSABLE, ZERO_TAKER
+from sdex.storeschema import ORDER_SELECT, SOFT_CANCELS_AFTER, UNUSABLE, ZERO_TAKER
 
 log = logging.getLogger("sdex.store")
 T = TypeVar("T")
@@ -281,6 +281,20 @@ class StoreReads:
 
         def page(db: sqlite3.Connection) -> tuple[list[StoredOrder], int]:
             rows = db.execute(sql, args).fetchall()
+            parsed = [self._parsed(r) for r in rows]
+            return [s for s in parsed if s is not None], int(rows[-1][1]) if rows else after
+
+        return await self._call_async(page)
+
+    async def soft_cancels_after(
+        self, after: int, limit: int, now: int
+    ) -> tuple[list[StoredOrder], int]:
+        """``orders_after`` of the soft-cancelled orders unexpired at ``now`` (review44:
+        every cancelled row since the node began, the oldest first, took a bootstrap's
+        bounded pages): read by their index, a page costs the unexpired ones only."""
+
+        def page(db: sqlite3.Connection) -> tuple[list[StoredOrder], int]:
+            rows = db.execute(SOFT_CANCELS_AFTER, (now, after, limit)).fetchall()
             parsed = [self._parsed(r) for r in rows]
             return [s for s in parsed if s is not None], int(rows[-1][1]) if rows else after
 

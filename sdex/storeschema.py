@@ -40,7 +40,15 @@ ORDER_COLUMNS = (
     "reason", "source", "tif", "cancel_sig", "created_at", "updated_at", "taker",
 )  # fmt: skip
 
-ORDER_INDEXES = """
+ORDER_EXPIRY = (
+    "CAST(CASE WHEN json_valid(order_json) THEN json_extract(order_json, '$.expiry') END"
+    " AS INTEGER)"
+)
+"""A row's order's expiry (NULL for a row whose text is not JSON): ``orders_soft_expiry``'s
+key, and the same text in the query that reads by it (``SOFT_CANCELS_AFTER``)."""
+
+ORDER_INDEXES = (
+    """
 -- (maker) alone is a prefix of orders_maker_seq: that index serves it, one fewer per insert
 DROP INDEX IF EXISTS orders_maker;
 CREATE INDEX IF NOT EXISTS orders_maker_seq ON orders (maker, seq);
@@ -49,12 +57,21 @@ CREATE INDEX IF NOT EXISTS orders_pair ON orders (maker_token, taker_token);
 -- GET /v1/orders?takerAddress= of an order's named taker: only the orders that name one
 CREATE INDEX IF NOT EXISTS orders_taker_seq ON orders (taker, seq)
     WHERE taker != '0x0000000000000000000000000000000000000000';
+-- the soft cancels in seq order, each with its order's expiry (GET /p2p/cancelled: the
+-- unexpired ones told from the index, no row read for an expired one, no sort)
+CREATE INDEX IF NOT EXISTS orders_soft_expiry ON orders (seq, """
+    + f"""{ORDER_EXPIRY})
+    WHERE status = 'cancelled' AND cancel_sig != '';
 """
+)
 """The orders table's indexes besides ``hash``'s: ``orders_maker_seq`` serves a maker's
 walks (the cancel-up-to re-judging, ``orders_after``) and ``GET /v1/orders?maker=``;
 ``orders_pair`` a market's listing, in ``seq`` order with no sort (a node that lists many
 pairs would scan every row for one market without it); ``orders_taker_seq`` a taker's
-(``GET /v1/orders?takerAddress=``), partial: an order open to anyone adds no entry."""
+(``GET /v1/orders?takerAddress=``), partial: an order open to anyone adds no entry;
+``orders_soft_expiry`` the soft cancels a peer's ``/p2p/cancelled`` pages through, with
+their expiry (review44: by ``seq`` and status, each page scanned every order row after its
+cursor, on the writer thread), partial: only soft-cancelled rows add an entry."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -211,6 +228,16 @@ ORDER_SELECT = (
     " taker FROM orders"
 )
 """An order's row as read; its ``taker`` is checked against its JSON at load (store37)."""
+
+SOFT_CANCELS_AFTER = (
+    f"{ORDER_SELECT} INDEXED BY orders_soft_expiry WHERE status = 'cancelled'"
+    f" AND cancel_sig != '' AND {ORDER_EXPIRY} > ? AND seq > ? ORDER BY seq LIMIT ?"
+)
+"""Soft-cancelled orders unexpired at a time, of ``seq`` above a cursor, in ``seq`` order:
+read by ``orders_soft_expiry`` (its soft cancels in ``seq`` order, an expired one told by
+the index alone), never by the table (the planner, left to itself, walks the rowid and
+reads each row's JSON: 0.4-0.55 s a page at 400,000 rows; by the index 30 ms with 100,000
+soft cancels expired, a walk of 100,000 live ones 1.3 s in all)."""
 
 UNUSABLE = "status='removed' AND reason='unparseable'"
 """A row whose order could not be parsed, closed at a start: not an order this node holds;

@@ -75,8 +75,10 @@ ORDER_INDEX_NAMES = {
     "orders_maker_seq",
     "orders_pair",
     "orders_taker_seq",
+    "orders_soft_expiry",
 }
-"""(``orders_taker_seq`` partial: an order open to anyone, taker 0x0, adds it no entry)"""
+"""(``orders_taker_seq`` partial: an order open to anyone, taker 0x0, adds it no entry;
+``orders_soft_expiry`` partial: only soft-cancelled rows add one)"""
 
 
 def _order_indexes(path: Path) -> set[str]:

@@ -114,6 +114,8 @@ class GossipCore(Pushing):
         self._out: list[Action] = []
         self._dialing: set[str] = set()
         self._boot_left = 0
+        self._boot_seeds: set[str] = set()
+        """The URLs the boot dialled: its peer is one of them if any was admitted."""
         self._ae_busy = False
         self._px_busy = False
         now = clock()
@@ -127,6 +129,7 @@ class GossipCore(Pushing):
         """Say hello to the seeds, then load one admitted peer's open orders."""
         self.next_ae = self.clock() + BOOTSTRAP_WAIT
         seeds = self.peers.take_candidates(len(self.peers.candidates))
+        self._boot_seeds = set(seeds)
         self._boot_left = len(seeds) + 1
         for url in seeds:
             if not self._spawn_dial(flows.dial(self, url, graft=False), url, self._boot_step):
@@ -349,7 +352,11 @@ class GossipCore(Pushing):
         self._boot_left -= 1
         if self._boot_left:
             return
-        for peer in self.peers.sample(1):
+        # a seed it dialled, not a stranger admitted meanwhile (review44: one that said hello
+        # during the boot was drawn, answered no soft cancels, and the node took wallets'
+        # orders without them); any peer only if no seed answered
+        seeds = [p for p in self.peers.live() if p.url in self._boot_seeds]
+        for peer in [self.rng.choice(seeds)] if seeds else self.peers.sample(1):
             self._spawn(flows.snapshot(self, peer), self._booted)
             return
         self._booted()
