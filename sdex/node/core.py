@@ -145,14 +145,29 @@ class Node(NodePeering):
         latest = await self.rpc.call("eth_getBlockByNumber", "latest", False)
         try:  # (an answer that is no block: the chain's error, said in one line)
             self.latest_timestamp = Header.from_rpc(latest).timestamp
+            self.saw_block_time(self.latest_timestamp)
         except ValueError as e:
             raise ChainError(f"the chain's latest block was no block: {e}") from None
+        await self._pending_clock()
         key = NodeKey.load_or_create(cfg.node_key_path)
         me = http_url(cfg.host, cfg.port)  # (an IPv6 host in brackets: http://[::1]:8001)
         held_at_most = cfg.limits.max_orders + cfg.limits.max_unfunded  # (open, in all)
         self.gossip = Gossip(self, me, cfg.peers, cfg.gossip, key, held_at_most)
         self.gossip.spawned = self.forwarding.spawned
         log.info("gossip node id %s (key file %s)", key.node_id, cfg.node_key_path)
+
+    async def _pending_clock(self) -> None:
+        """The chain's clock from its pending block's stamp: an idle chain whose clock runs
+        ahead (Hardhat after a burst of blocks) shows it no other way until it mines. An
+        endpoint without one, or a stamp not between the latest block's and a day past it,
+        leaves the lead as the latest block showed it."""
+        try:
+            pending = await self.rpc.call("eth_getBlockByNumber", "pending", False)
+            stamp = int(pending["timestamp"], 16)
+        except (ChainError, OSError, TypeError, KeyError, ValueError):
+            return
+        if self.latest_timestamp <= stamp <= self.latest_timestamp + 86_400:
+            self.clock_lead = max(self.clock_lead, stamp - time.time())
 
     async def load(self) -> None:
         """Settle what a previous run left pending, put every stored open order back in the

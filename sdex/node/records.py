@@ -5,6 +5,7 @@ indexes and every status transition), with the lookups the node's layers use."""
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -85,6 +86,9 @@ class NodeState:
     settler: Settler
     watcher: Watcher
     latest_timestamp: int
+    clock_lead = 0.0
+    """Seconds the chain's clock ran ahead of ours when its latest block came (0 when behind,
+    the usual case): ``saw_block_time``."""
 
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
@@ -164,12 +168,31 @@ class NodeState:
         return self.registry.open_orders
 
     def now(self) -> int:
-        """The time the chain will judge expiry by: the latest block's, or the wall clock's."""
+        """The time the chain will judge expiry by: the latest block's, or the wall clock's
+        moved by how far the chain's clock ran ahead at its latest block (``clock_lead``: a
+        Hardhat chain stays ahead after a burst of blocks, and its next block is stamped so;
+        judged by the stale latest block, an order it will find expired was matched and its
+        settlement refused, the gas paid: attack44)."""
+        t = time.time()
+        lead = max(self.clock_lead, self._watched_lead())
         return max(
             self.latest_timestamp,
             self.watcher.latest_timestamp if hasattr(self, "watcher") else 0,
-            int(time.time()),
+            int(t),
+            math.ceil(t + lead) if lead > 0 else 0,  # (its next block: rounded its way)
         )
+
+    def _watched_lead(self) -> float:
+        return self.watcher.clock_lead if hasattr(self, "watcher") else 0.0
+
+    def saw_block_time(self, timestamp: int, reset: bool = False) -> None:
+        """The chain's newest block is stamped ``timestamp``: the chain's clock is ahead of
+        ours by at least what it exceeds our clock (Hardhat stamps each block at least a
+        second after the last, so a burst of blocks leaves its clock ahead, and its next
+        blocks stay so). The lead only grows (a block seen late shows less of it), but on a
+        reorg or a reset (``reset``), which take the chain's clock back with its blocks."""
+        lead = max(0.0, timestamp - time.time())
+        self.clock_lead = lead if reset else max(self.clock_lead, lead)
 
     def mirror_ready(self) -> bool:
         """The mirror answers intake only while it follows the chain closely."""
