@@ -1317,6 +1317,7 @@ def raw_batches(
         ):
             RAW_ROUNDS_SEEN.append(batches)
             us0, th0 = cpu_user_sys(pids["hardhat"]), thread_split(pids["hardhat"])
+            block0 = int(rpc.call("eth_blockNumber"), 16)
             t0 = time.perf_counter()
             ahead: list[SignedTx] = []
             for i, tx in enumerate(signed_txs):
@@ -1339,6 +1340,7 @@ def raw_batches(
                     settled += len(ex.fills(receipt.logs)) // 2
                     gas += receipt.gas_used
             seconds = time.perf_counter() - t0
+            blocks = int(rpc.call("eth_blockNumber"), 16) - block0
             split = user_sys_per_match(us0, pids["hardhat"], max(1, settled))
             threads = thread_split_per_match(th0, pids["hardhat"], max(1, settled))
     finally:
@@ -1350,6 +1352,7 @@ def raw_batches(
         "chain_matches_held_before": held,
         "batches": batches,
         "batch_size": size,
+        "blocks": blocks,
         "matches": settled,
         "seconds": round(seconds, 3),
         "matches_per_s": round(settled / seconds),

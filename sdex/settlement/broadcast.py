@@ -3,7 +3,10 @@
 with its receipt in the same round trip when the chain can give it.
 
 - A chain that serves ``eth_sendRawTransactionSync`` (EIP-7966: anvil) answers a send with
-  its receipt once mined: used for a send that no other waits behind, with a short timeout
+  its receipt once mined: used for a send that no other waits behind, nor a backlog (a full
+  batch still waiting: its batch forms as this send starts and would wait behind the
+  answer, i.e. the block, while on a chain that mines by interval it could share that
+  block: ``backlog``), with a short timeout
   (``SYNC_TIMEOUT``: mining paused or slow answers nothing; the transaction is in the pool
   and its receipt is polled, and sends go without it for a while; ``SYNC_STRIKES`` in a
   row turn it off). An answer that says the method is not served (-32601, -32004, a
@@ -31,6 +34,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -74,6 +78,8 @@ class Broadcaster:
         """A mined settlement's fills, decoded and queued on the store here when the receipt
         came with the send: the node takes them (``pop``) and awaits the write instead of
         writing them again."""
+        self.backlog: Callable[[], bool] = lambda: False
+        """Whether a full batch still waits to be sent (the settler's): no sync send then."""
         self.sync: bool | None = None
         """Whether the chain serves ``eth_sendRawTransactionSync`` (None: not tried yet)."""
         self.sync_sends = 0
@@ -143,11 +149,12 @@ class Broadcaster:
         (``sends``), on the event loop, one at a time in nonce order; its receipt when it
         came with the send (see the module), else None: polled."""
         alone = self._begin()
+        backlog = self.backlog()
         if times is not None:
             times.start_now()
         raw: Any = None
         asked = sent = False
-        if self._plan_sync(alone):
+        if self._plan_sync(alone and not backlog):
             raw, served = await sends.broadcast_sync(signed, SYNC_TIMEOUT)
             asked, sent = self._after_sync(served)
         if self._plan_batched(signed, alone, asked, sent):
@@ -160,7 +167,7 @@ class Broadcaster:
         if times is not None:
             times.end_now()
         if not asked:
-            if self._others_wait():
+            if backlog or self._others_wait():
                 return None
             try:
                 raw = await sends.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
