@@ -1246,20 +1246,28 @@ class IntervalMiner:
 MINER: list[IntervalMiner | None] = [None]
 
 
-def pause_mining(rpc: Rpc) -> None:
+@contextlib.contextmanager
+def interval_mining(rpc_url: str) -> Iterator[None]:
+    """With ``--anvil-block-time``, the interval miner runs (``MINER``) meanwhile."""
+    if BLOCK_TIME[0] is not None:
+        MINER[0] = IntervalMiner(rpc_url, BLOCK_TIME[0])
+    try:
+        yield
+    finally:
+        if MINER[0] is not None:
+            MINER[0].close()
+            MINER[0] = None
+
+
+def set_mining(rpc: Rpc, on: bool) -> None:
+    """A node round's pause (``on`` False) and resume: automine, or the interval miner."""
     miner = MINER[0]
     if miner is None:
-        rpc.call("evm_setAutomine", False)
+        rpc.call("evm_setAutomine", on)
+    elif on:
+        miner.resume()
     else:
         miner.pause()
-
-
-def resume_mining(rpc: Rpc) -> None:
-    miner = MINER[0]
-    if miner is None:
-        rpc.call("evm_setAutomine", True)
-    else:
-        miner.resume()
 
 
 RAW_WAIT = "poll"
@@ -1466,7 +1474,7 @@ async def node_round(
 
         counter = asyncio.create_task(count())
         h0 = await health(s, url)
-        pause_mining(rpc)
+        set_mining(rpc, False)
         try:
             r = await post_all(s, url + "/v1/orders", asks, concurrency)
             if r["statuses"] != {"201": n}:
@@ -1475,7 +1483,7 @@ async def node_round(
             if r["statuses"] != {"201": n}:
                 raise RuntimeError(f"crossing bids: {r['statuses']} {r['errors']}")
         except BaseException:
-            resume_mining(rpc)
+            set_mining(rpc, True)
             rpc.close()
             counter.cancel()
             raise
@@ -1493,7 +1501,7 @@ async def node_round(
             us0, th0 = cpu_user_sys(pids["hardhat"]), thread_split(pids["hardhat"])
             block0 = int(rpc.call("eth_blockNumber"), 16)
             t0 = time.perf_counter()
-            resume_mining(rpc)
+            set_mining(rpc, True)
             operator = signer.addresses[OPERATOR]
             # what waits in the pool (one large transaction a block; interval mining: the
             # interval's blocks take it)
@@ -1617,24 +1625,6 @@ def _proxied_per_match(calls: dict[str, Any], settled: int) -> dict[str, float]:
 
 
 async def bench_settlement(
-    url: str,
-    rpc_url: str,
-    deployment: Deployment,
-    signer: Signer,
-    args: argparse.Namespace,
-    pids: dict[str, int],
-) -> dict[str, Any]:
-    if BLOCK_TIME[0] is not None:
-        MINER[0] = IntervalMiner(rpc_url, BLOCK_TIME[0])
-    try:
-        return await _bench_settlement(url, rpc_url, deployment, signer, args, pids)
-    finally:
-        if MINER[0] is not None:
-            MINER[0].close()
-            MINER[0] = None
-
-
-async def _bench_settlement(
     url: str,
     rpc_url: str,
     deployment: Deployment,
@@ -1896,11 +1886,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 ):
                     node_pids = {**pids, "node": p.pid}
                     if "settle" in phases:
-                        result["settlement_vs_raw"] = asyncio.run(
-                            bench_settlement(
-                                url, devnet.node.url, deployment, signer, args, node_pids
+                        with interval_mining(devnet.node.url):
+                            result["settlement_vs_raw"] = asyncio.run(
+                                bench_settlement(
+                                    url, devnet.node.url, deployment, signer, args, node_pids
+                                )
                             )
-                        )
                     if "load" in phases:
                         result["under_load"] = asyncio.run(
                             bench_load_rounds(url, signer, args, node_pids)
