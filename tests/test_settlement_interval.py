@@ -50,8 +50,9 @@ async def test_backlog_batches_share_a_block_on_an_interval_mined_chain(
     """Three batches of 64 queued at once: each used to go out only once the one before had
     its receipt (sent alone, it waited for its block by ``eth_sendRawTransactionSync``), so
     each took a block of its own (3 of 3 runs). Under a backlog, on a chain that does not mine
-    on the send (``anvil_getAutomine`` false), a send goes without waiting for its receipt: the three go out within milliseconds, into one block (two when a block
-    falls between), and all settle."""
+    on the send (``anvil_getAutomine`` false), a send goes without waiting for its receipt:
+    the three go out within milliseconds, into one block (two when a block falls between),
+    and all settle."""
     if devnet.engine != "anvil":
         pytest.skip("anvil only (eth_sendRawTransactionSync; Hardhat has none)")
     c = chain
