@@ -1194,6 +1194,82 @@ async def bench_matches(
 
 RAW_SENDER = 18  # dev account of the raw reference sender (never a maker here)
 RAW_BATCH = 64
+BLOCK_TIME: list[float | None] = [None]
+"""anvil's interval mining (``--anvil-block-time``), else None (automine)."""
+RAW_IN_FLIGHT = 1
+"""Raw batches sent ahead of the receipt the raw sender waits for (``--raw-in-flight``)."""
+
+
+MINER_SCRIPT = """
+import json, sys, time, urllib.request
+url, interval = sys.argv[1], float(sys.argv[2])
+body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "evm_mine", "params": []}).encode()
+while True:
+    t = time.perf_counter()
+    req = urllib.request.Request(url, body, {"content-type": "application/json"})
+    urllib.request.urlopen(req, timeout=30).read()
+    time.sleep(max(0.0, interval - (time.perf_counter() - t)))
+"""
+
+
+class IntervalMiner:
+    """Blocks every ``interval`` seconds by ``evm_mine`` from a process of its own (a thread
+    here was starved by the bench's client: 31 blocks in 5.9 s at 0.05 s), in place of
+    anvil's own interval mining (``--block-time``), which a JSON-RPC call can stop
+    (``evm_setIntervalMining 0``) but not start again below a second: a node round pauses
+    the miner (SIGSTOP; a block under way ends) while its orders are posted. A block mined
+    so is anvil's interval block (the same miner takes the whole pool)."""
+
+    def __init__(self, rpc_url: str, interval: float) -> None:
+        rpc = Rpc(rpc_url)
+        try:
+            rpc.call("evm_setIntervalMining", 0)  # (anvil's own timer stops)
+        finally:
+            rpc.close()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", MINER_SCRIPT, rpc_url, str(interval)],
+            stdout=subprocess.DEVNULL,
+        )
+
+    def pause(self) -> None:
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+
+    def close(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+MINER: list[IntervalMiner | None] = [None]
+
+
+@contextlib.contextmanager
+def interval_mining(rpc_url: str) -> Iterator[None]:
+    """With ``--anvil-block-time``, the interval miner runs (``MINER``) meanwhile."""
+    if BLOCK_TIME[0] is not None:
+        MINER[0] = IntervalMiner(rpc_url, BLOCK_TIME[0])
+    try:
+        yield
+    finally:
+        if MINER[0] is not None:
+            MINER[0].close()
+            MINER[0] = None
+
+
+def set_mining(rpc: Rpc, on: bool) -> None:
+    """A node round's pause (``on`` False) and resume: automine, or the interval miner."""
+    miner = MINER[0]
+    if miner is None:
+        rpc.call("evm_setAutomine", on)
+    elif on:
+        miner.resume()
+    else:
+        miner.pause()
+
+
 RAW_WAIT = "poll"
 """How the raw sender waits for a batch's receipt (``--raw-wait``): ``poll``, asked from 5 ms
 on, doubling (``Sender.wait``: its steps, 5/15/35/75 ms, set a batch's time on anvil, which
@@ -1249,19 +1325,30 @@ def raw_batches(
         ):
             RAW_ROUNDS_SEEN.append(batches)
             us0, th0 = cpu_user_sys(pids["hardhat"]), thread_split(pids["hardhat"])
+            block0 = int(rpc.call("eth_blockNumber"), 16)
             t0 = time.perf_counter()
-            for tx in signed_txs:
-                if RAW_WAIT == "sync":
+            ahead: list[SignedTx] = []
+            for i, tx in enumerate(signed_txs):
+                receipts = []
+                if RAW_IN_FLIGHT > 1:  # (sent plain, the oldest waited for once N are out)
+                    sender.broadcast(tx)
+                    ahead.append(tx)
+                    if len(ahead) == RAW_IN_FLIGHT or i == len(signed_txs) - 1:
+                        receipts = [sender.wait(t.tx_hash) for t in ahead]
+                        ahead.clear()
+                elif RAW_WAIT == "sync":
                     raw, _ = sender.broadcast_sync(tx, 5.0)
-                    receipt = sender.wait(tx.tx_hash) if raw is None else Receipt.from_rpc(raw)
+                    receipts = [sender.wait(tx.tx_hash) if raw is None else Receipt.from_rpc(raw)]
                 else:
                     sender.broadcast(tx)
-                    receipt = sender.wait(tx.tx_hash)
-                if receipt.status != 1:
-                    raise RuntimeError(f"raw batch {tx.tx_hash} reverted")
-                settled += len(ex.fills(receipt.logs)) // 2
-                gas += receipt.gas_used
+                    receipts = [sender.wait(tx.tx_hash)]
+                for receipt in receipts:
+                    if receipt.status != 1:
+                        raise RuntimeError(f"raw batch {receipt.tx_hash} reverted")
+                    settled += len(ex.fills(receipt.logs)) // 2
+                    gas += receipt.gas_used
             seconds = time.perf_counter() - t0
+            blocks = int(rpc.call("eth_blockNumber"), 16) - block0
             split = user_sys_per_match(us0, pids["hardhat"], max(1, settled))
             threads = thread_split_per_match(th0, pids["hardhat"], max(1, settled))
     finally:
@@ -1273,6 +1360,7 @@ def raw_batches(
         "chain_matches_held_before": held,
         "batches": batches,
         "batch_size": size,
+        "blocks": blocks,
         "matches": settled,
         "seconds": round(seconds, 3),
         "matches_per_s": round(settled / seconds),
@@ -1386,7 +1474,7 @@ async def node_round(
 
         counter = asyncio.create_task(count())
         h0 = await health(s, url)
-        rpc.call("evm_setAutomine", False)
+        set_mining(rpc, False)
         try:
             r = await post_all(s, url + "/v1/orders", asks, concurrency)
             if r["statuses"] != {"201": n}:
@@ -1395,7 +1483,7 @@ async def node_round(
             if r["statuses"] != {"201": n}:
                 raise RuntimeError(f"crossing bids: {r['statuses']} {r['errors']}")
         except BaseException:
-            rpc.call("evm_setAutomine", True)
+            set_mining(rpc, True)
             rpc.close()
             counter.cancel()
             raise
@@ -1411,10 +1499,13 @@ async def node_round(
             CpuTrace(pids["hardhat"]) as trace,
         ):
             us0, th0 = cpu_user_sys(pids["hardhat"]), thread_split(pids["hardhat"])
+            block0 = int(rpc.call("eth_blockNumber"), 16)
             t0 = time.perf_counter()
-            rpc.call("evm_setAutomine", True)
+            set_mining(rpc, True)
             operator = signer.addresses[OPERATOR]
-            for _ in range(16):  # what waits in the pool (one large transaction a block)
+            # what waits in the pool (one large transaction a block; interval mining: the
+            # interval's blocks take it)
+            for _ in range(0 if MINER[0] else 16):
                 # (told by the operator's nonces: building the "pending" block to look would
                 # execute the whole pool each time, 0.3 s of the chain's CPU for 4 batches)
                 mined = rpc.call("eth_getTransactionCount", operator, "latest")
@@ -1425,6 +1516,7 @@ async def node_round(
                 await asyncio.wait_for(done.wait(), timeout=120)
                 split = user_sys_per_match(us0, pids["hardhat"], n)
                 threads = thread_split_per_match(th0, pids["hardhat"], n)
+                blocks = int(rpc.call("eth_blockNumber"), 16) - block0
             finally:
                 counter.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -1452,6 +1544,8 @@ async def node_round(
         "sustained_matches_per_s": round(0.8 * n / max(1e-9, hi - lo)),
         "settlement_transactions": txs,
         "matches_per_transaction": round(settled / max(1, txs), 1),
+        "blocks": blocks,
+        "matches_per_block": round(settled / max(1, blocks), 1),
         "most_batches_in_flight": h1.get("settlementsInFlightMax"),
         "chain_calls_per_transaction": _calls_per_tx(h_resume, h1, txs),
         "chain_calls_per_match": _calls_per_tx(h_resume, h1, settled, 4),
@@ -1597,6 +1691,8 @@ async def bench_settlement(
         **({"request_probe": probe} if probe else {}),
         "bitmap_orders": signer.bitmap,
         "raw_wait": RAW_WAIT,
+        "raw_in_flight": RAW_IN_FLIGHT,
+        "anvil_block_time": BLOCK_TIME[0],
         "anvil_args": list(AnvilNode.extra_args),
         **({f"raw_batch_of_{args.raw_batch}": big} if big else {}),
         "warmup": {"raw": warm, "node": warm_node},
@@ -1614,6 +1710,7 @@ async def bench_settlement(
                 "node_other_processes_cores": p["node"]["cpu_cores_used"].get("other_processes"),
                 "chain_matches_held_before": p["chain_matches_held_before"],
                 "node_matches_per_transaction": p["node"]["matches_per_transaction"],
+                "node_matches_per_block": p["node"]["matches_per_block"],
                 "node_chain_cpu_ms_per_match": p["node"]["chain_cpu_ms_per_match"],
                 "node_cpu_ms_per_match": p["node"]["node_cpu_ms_per_match"],
             }
@@ -1748,6 +1845,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             log_path=workdir / f"{args.engine}.log",
             accounts=20,
             engine=args.engine,
+            block_time=BLOCK_TIME[0],
         )
         deployment = devnet.start()
         try:
@@ -1788,11 +1886,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 ):
                     node_pids = {**pids, "node": p.pid}
                     if "settle" in phases:
-                        result["settlement_vs_raw"] = asyncio.run(
-                            bench_settlement(
-                                url, devnet.node.url, deployment, signer, args, node_pids
+                        with interval_mining(devnet.node.url):
+                            result["settlement_vs_raw"] = asyncio.run(
+                                bench_settlement(
+                                    url, devnet.node.url, deployment, signer, args, node_pids
+                                )
                             )
-                        )
                     if "load" in phases:
                         result["under_load"] = asyncio.run(
                             bench_load_rounds(url, signer, args, node_pids)
@@ -2102,6 +2201,17 @@ def main() -> None:
         help="options added to anvil's command line (--engine anvil): an A/B of its own options",
     )  # fmt: skip
     ap.add_argument(
+        "--anvil-block-time", type=float, default=None, metavar="SECONDS",
+        help="--engine anvil: the devnet mines a block every SECONDS (`sdex devnet "
+        "--block-time`) instead of one a transaction; the settle phase's blocks come from "
+        "the bench (evm_mine at that interval) so that a node round can pause them",
+    )  # fmt: skip
+    ap.add_argument(
+        "--raw-in-flight", type=int, default=1, metavar="N",
+        help="settle: the raw sender keeps N batches sent ahead of the receipt it waits for "
+        "(the node keeps up to 4): with interval mining, 1 is a block a batch",
+    )  # fmt: skip
+    ap.add_argument(
         "--bitmap", action="store_true",
         help="sign bitmap orders (salt tag SDEXBITS + a per-maker nonce), the cheaper opt-in",
     )  # fmt: skip
@@ -2149,10 +2259,12 @@ def main() -> None:
         "calls by method with the chain's time over the node's round",
     )  # fmt: skip
     args = ap.parse_args()
-    global NODE_ROOT, TIMELINES, window_sampler, CHAIN_FAULTS, RAW_WAIT
+    global NODE_ROOT, TIMELINES, window_sampler, CHAIN_FAULTS, RAW_WAIT, RAW_IN_FLIGHT
+    RAW_IN_FLIGHT = max(1, args.raw_in_flight)
     window_sampler = args.profile_with
     RAW_WAIT = args.raw_wait
     AnvilNode.extra_args = tuple(shlex.split(args.anvil_args))
+    BLOCK_TIME[0] = args.anvil_block_time
     CHAIN_FAULTS = args.profile
     NODE_ROOT = args.node_root
     TIMELINES = {} if args.timeline else None

@@ -98,19 +98,26 @@ def main() -> None:
     "--engine", type=click.Choice(["hardhat", "anvil"]), default="hardhat", show_default=True,
     help="The local chain: Hardhat, or anvil (faster; from the npm package @foundry-rs/anvil).",
 )  # fmt: skip
-def devnet(port: int, deployment_path: Path, engine: str) -> None:
+@click.option(
+    "--block-time", type=FloatBetween(0.001, 60.0, "seconds"), default=None, metavar="SECONDS",
+    help="anvil only: mine a block every SECONDS (e.g. 0.05) instead of one a transaction, "
+    "with a 200M block gas limit: transactions sent meanwhile share a block, and each "
+    "receipt comes up to SECONDS later (default: a block a transaction).",
+)  # fmt: skip
+def devnet(port: int, deployment_path: Path, engine: str, block_time: float | None) -> None:
     """Start a local chain, deploy the Exchange, WETH and USDC, fund the dev accounts."""
     from sdex.devnet import Devnet
     from sdex.errors import DevnetError
 
     console = Console()
-    net = Devnet(
-        port=port,
-        deployment_path=deployment_path,
-        log_path=deployment_path.with_suffix(".log"),
-        engine="anvil" if engine == "anvil" else "hardhat",
-    )
     try:
+        net = Devnet(
+            port=port,
+            deployment_path=deployment_path,
+            log_path=deployment_path.with_suffix(".log"),
+            engine="anvil" if engine == "anvil" else "hardhat",
+            block_time=block_time,
+        )
         with console.status(f"starting {engine} on 127.0.0.1:{port} and deploying"):
             d = net.start()
     except DevnetError as e:  # (one `error:` line as every other command's; it had no prefix)

@@ -227,9 +227,22 @@ def anvil_binary() -> Path:
     return binary
 
 
+BLOCK_GAS = 30_000_000
+"""Hardhat's block gas limit, anvil's too while it mines a block a transaction."""
+INTERVAL_BLOCK_GAS = 200_000_000
+"""anvil's block gas limit with interval mining: room for a node's settlement batches in
+flight in one block (``sdex.settlement.settler.MAX_IN_FLIGHT`` x 16 M gas each) and others.
+anvil's work a block is mostly per block, not per gas (docs/BENCHMARKS.md, anvil38)."""
+BLOCK_TIMES = (0.001, 60.0)
+"""Interval mining's block time bounds, seconds."""
+
+
 class AnvilNode(ChainNode):
     """anvil with Hardhat's settings: chain 31337, cancun, the same mnemonic and accounts,
-    automine, Hardhat's per-transaction gas cap, so the deployment and tests carry over."""
+    automine, Hardhat's per-transaction gas cap, so the deployment and tests carry over.
+    With ``block_time``, a block every ``block_time`` seconds instead (interval mining)
+    with a bigger block gas limit: whatever was sent meanwhile shares a block, which costs
+    anvil about what a block of one transaction does."""
 
     name = "anvil"
     extra_args: tuple[str, ...] = ()
@@ -239,6 +252,20 @@ class AnvilNode(ChainNode):
     removed at ``stop``. Left to itself, anvil 1.7 writes a JSON file a block to
     ``~/.foundry/anvil/tmp/`` once ~500 blocks are held and leaves them when it stops, even
     on SIGTERM: 2.2 GB there from past test and bench runs on this machine (anvil35)."""
+
+    def __init__(
+        self,
+        port: int,
+        log_path: Path | None = None,
+        accounts: int = 20,
+        block_time: float | None = None,
+    ) -> None:
+        super().__init__(port, log_path, accounts)
+        if block_time is not None and not BLOCK_TIMES[0] <= block_time <= BLOCK_TIMES[1]:
+            low, high = BLOCK_TIMES
+            raise DevnetError(f"block time {block_time:g} s: expected from {low:g} to {high:g}")
+        self.block_time = block_time
+        self.gas_limit = BLOCK_GAS if block_time is None else INTERVAL_BLOCK_GAS
 
     def start(self, timeout: float = 60.0) -> Rpc:
         self.cache_dir = Path(tempfile.mkdtemp(prefix="sdex-anvil-states-"))
@@ -266,20 +293,28 @@ class AnvilNode(ChainNode):
             "--hardfork", "cancun",
             "--mnemonic", HARDHAT_MNEMONIC,
             "--accounts", str(max(20, self.accounts)),
-            "--gas-limit", "30000000",  # Hardhat's block gas limit
+            "--gas-limit", str(self.gas_limit),
             "--silent",
+            *(() if self.block_time is None else ("--block-time", f"{self.block_time:g}")),
             *cache,
             *self.extra_args,
         ]  # fmt: skip
 
 
 def chain_node(
-    engine: Engine, port: int, log_path: Path | None = None, accounts: int = 20
+    engine: Engine,
+    port: int,
+    log_path: Path | None = None,
+    accounts: int = 20,
+    block_time: float | None = None,
 ) -> ChainNode:
-    if engine == "hardhat":
+    """``block_time`` (interval mining): anvil only; Hardhat mines a block a transaction."""
+    if engine == "hardhat" and block_time is None:
         return HardhatNode(port, log_path, accounts)
+    if engine == "hardhat":
+        raise DevnetError("a block time is for --engine anvil only (Hardhat: automine)")
     if engine == "anvil":
-        return AnvilNode(port, log_path, accounts)
+        return AnvilNode(port, log_path, accounts, block_time)
     raise DevnetError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
 
 
@@ -349,9 +384,10 @@ class Devnet:
         log_path: Path | None = None,
         accounts: int = 20,
         engine: Engine = "hardhat",
+        block_time: float | None = None,
     ) -> None:
         self.engine = engine
-        self.node = chain_node(engine, port or free_port(), log_path, accounts)
+        self.node = chain_node(engine, port or free_port(), log_path, accounts, block_time)
         self.deployment_path = deployment_path
         self.accounts = accounts
         self.rpc: Rpc | None = None

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sdex.chain import Exchange, Rpc, Token
+from sdex.chain import Exchange, Rpc, Sender, Token
 from sdex.cli import main
-from sdex.devnet import ANVIL_PACKAGES, AnvilNode, Devnet, free_port
+from sdex.devnet import ANVIL_PACKAGES, INTERVAL_BLOCK_GAS, AnvilNode, Devnet, free_port
 from sdex.errors import DevnetError
 from tests.nodeutil import ROOT
 
@@ -158,3 +158,45 @@ def test_anvil_keeps_its_states_in_its_own_directory_removed_at_stop() -> None:
     finally:
         node.stop()
     assert not cache.exists() and node.cache_dir is None
+
+
+def test_anvil_block_time_mines_what_was_sent_meanwhile_in_one_bigger_block() -> None:
+    """``sdex devnet --engine anvil --block-time S``: a block every S seconds (interval
+    mining) with a 200M block gas limit, so that transactions sent between two blocks share
+    one (a node's settlement batches in flight: anvil's work is mostly per block). The
+    deployment goes through it as through automine."""
+    if platform.machine() not in ANVIL_PACKAGES:
+        pytest.skip("no anvil package for this machine")
+    with Devnet(accounts=3, engine="anvil", block_time=0.5) as d:
+        rpc = Rpc(d.rpc)
+        try:
+            senders = [Sender(rpc, bytes.fromhex(a.key[2:]), d.chain_id) for a in d.accounts[1:3]]
+            weth = d.token("WETH").address
+            # a no-op call each (balanceOf), sent back to back: the interval mines both at once
+            txs = [s.sign(weth, bytes.fromhex("70a08231") + bytes(32), 60_000) for s in senders]
+            for s, tx in zip(senders, txs, strict=True):
+                s.broadcast(tx)
+            blocks = {senders[0].wait(tx.tx_hash, timeout=10).block_number for tx in txs}
+            assert len(blocks) == 1
+            block = rpc.call("eth_getBlockByNumber", hex(blocks.pop()), False)
+            assert len(block["transactions"]) == 2
+            assert int(block["gasLimit"], 16) == INTERVAL_BLOCK_GAS == 200_000_000
+        finally:
+            rpc.close()
+
+
+def test_block_time_is_refused_for_hardhat_before_anything_starts(tmp_path: Path) -> None:
+    """Hardhat stays automine (what ``make demo`` and the tests' order-to-receipt use):
+    ``--block-time`` with it is one error line, exit 1, no chain started, no file written."""
+    out = tmp_path / "devnet.json"
+    port = free_port()
+    res = CliRunner().invoke(
+        main, ["devnet", "--port", str(port), "--deployment", str(out), "--block-time", "0.05"]
+    )
+    assert res.exit_code == 1
+    assert "--engine anvil only" in res.output
+    assert not out.exists()
+    with socket.socket() as s:  # nothing listens on the port
+        assert s.connect_ex(("127.0.0.1", port)) != 0
+    with pytest.raises(DevnetError, match=r"from 0\.001 to 60"):
+        AnvilNode(port, block_time=0)

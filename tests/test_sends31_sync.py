@@ -97,7 +97,8 @@ async def test_a_sync_send_the_chain_does_not_serve_goes_plainly_and_turns_sync_
         finally:
             await rpc.close()
     assert b.sync is False and proxy.seen["eth_sendRawTransaction"] == 1
-    assert _landed(c, signed)
+    # (a plain send is answered before anvil mines it: its receipt a few ms later)
+    await wait_for(lambda: _landed(c, signed), timeout=10.0)
 
 
 async def test_a_broadcast_cancelled_while_waiting_its_turn_is_no_longer_counted(

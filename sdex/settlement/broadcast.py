@@ -3,7 +3,11 @@
 with its receipt in the same round trip when the chain can give it.
 
 - A chain that serves ``eth_sendRawTransactionSync`` (EIP-7966: anvil) answers a send with
-  its receipt once mined: used for a send that no other waits behind, with a short timeout
+  its receipt once mined: used for a send that no other waits behind, nor a backlog on a
+  chain that does not mine on the send (a full batch still waiting, ``backlog``: its batch
+  forms as this send starts and would wait behind the answer, i.e. the block, where it
+  could share that block; anvil's ``anvil_getAutomine`` false: interval mining, asked at
+  most every ``AUTOMINE_RECHECK``), with a short timeout
   (``SYNC_TIMEOUT``: mining paused or slow answers nothing; the transaction is in the pool
   and its receipt is polled, and sends go without it for a while; ``SYNC_STRIKES`` in a
   row turn it off). An answer that says the method is not served (-32601, -32004, a
@@ -31,6 +35,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -56,6 +61,8 @@ SYNC_STRIKES = 3
 SYNC_TIMEOUT = 0.5
 """Seconds a send by ``eth_sendRawTransactionSync`` waits for its receipt (anvil mines in
 milliseconds; longer: mining is paused or starved, the receipt is polled)."""
+AUTOMINE_RECHECK = 0.25
+"""Seconds an answer of ``anvil_getAutomine`` is used for (asked only under a backlog)."""
 SYNC_REPROBE = 30.0
 """Seconds after sync was turned off before a lone send tries it again."""
 SYNC_REPROBE_MAX = 600.0
@@ -74,6 +81,10 @@ class Broadcaster:
         """A mined settlement's fills, decoded and queued on the store here when the receipt
         came with the send: the node takes them (``pop``) and awaits the write instead of
         writing them again."""
+        self.backlog: Callable[[], bool] = lambda: False
+        """Whether a full batch still waits to be sent (the settler's): no sync send then."""
+        self._automine = (True, -AUTOMINE_RECHECK)
+        """Whether the chain mines on the send, and when it was asked (monotonic)."""
         self.sync: bool | None = None
         """Whether the chain serves ``eth_sendRawTransactionSync`` (None: not tried yet)."""
         self.sync_sends = 0
@@ -143,11 +154,12 @@ class Broadcaster:
         (``sends``), on the event loop, one at a time in nonce order; its receipt when it
         came with the send (see the module), else None: polled."""
         alone = self._begin()
+        backlog = self.backlog() and not await self._mines_on_send(sends)
         if times is not None:
             times.start_now()
         raw: Any = None
         asked = sent = False
-        if self._plan_sync(alone):
+        if self._plan_sync(alone and not backlog):
             raw, served = await sends.broadcast_sync(signed, SYNC_TIMEOUT)
             asked, sent = self._after_sync(served)
         if self._plan_batched(signed, alone, asked, sent):
@@ -160,7 +172,7 @@ class Broadcaster:
         if times is not None:
             times.end_now()
         if not asked:
-            if self._others_wait():
+            if backlog or self._others_wait():
                 return None
             try:
                 raw = await sends.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
@@ -168,6 +180,21 @@ class Broadcaster:
                 log.debug("no receipt at once for %s: %s", signed.tx_hash, e)
                 return None
         return self._finish(signed, raw)
+
+    async def _mines_on_send(self, sends: AsyncSends) -> bool:
+        """Whether the chain mines a send at once (automine), for a chain that serves sync
+        sends (anvil): asked at most every ``AUTOMINE_RECHECK`` s; unknown: True."""
+        if not self.sync:
+            return True
+        mines, asked = self._automine
+        if time.monotonic() - asked >= AUTOMINE_RECHECK:
+            try:
+                mines = await sends.rpc.call("anvil_getAutomine") is not False
+            except Exception as e:  # (not served, or no answer: as before, sync)
+                log.debug("anvil_getAutomine: %s", e)
+                mines = True
+            self._automine = (mines, time.monotonic())
+        return mines
 
     def _begin(self) -> bool:
         """A send starts: whether no other waits behind it (then sync may be tried again)."""

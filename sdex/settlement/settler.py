@@ -168,6 +168,7 @@ class Settler(NonceLane):
         """The fees signed with (read ahead under load: ``sdex.settlement.gas``)."""
         self.broadcaster = Broadcaster(sender, store, chain.exchange)
         """Sends on the event loop (``sdex.settlement.broadcast``)."""
+        self.broadcaster.backlog = lambda: len(self._queue) >= self.max_batch
         self.refused = 0  # batches never sent: the store refused their records
         self.nonce_refusals = 0
         """Sends the chain refused for their nonce ("nonce too low": another sender of the
