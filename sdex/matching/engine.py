@@ -39,12 +39,9 @@ checked for each resting order met:
   match in which the incoming order would give less than its token's minimum is not made.
   A level of nothing but such rests, each costing more than the incoming order has
   (``Level.aon_least``), is passed in O(1), not one rest at a time (book44);
-- a lot it cannot pay (what it can buy of the resting order is below that order's minimum,
-  ``Entry.floor``): no order of the level but an all-or-nothing one can trade with it (they
-  share the unit, so the lot); it passes them (blocked) and goes on to the level's
-  all-or-nothing rests and to worse levels that still cross, where a smaller lot may fit
-  (book44: price-time priority lets an order pass one it cannot trade with, which keeps its
-  place; the walk stopped there before).
+- a lot it cannot pay (below ``Entry.floor``): it passes the level's orders but its
+  all-or-nothing ones (they share the lot), blocked, and goes on to worse levels that still
+  cross (book44; docs/ARCHITECTURE.md, "Rests that are not whole units").
 
 A blocked order's remainder cannot trade with the best price across. ``OrderBook.rest``
 (for a new GTC order) and ``OrderBook.settle`` (for a re-matched one) then park it if its
@@ -57,13 +54,11 @@ underfunded maker's partial share below its lot passes it on to the maker's late
 (``OrderBook.reshare``, once a pass of the walk is done: a pass sees the shares as they
 were), possibly to one at a better level the walk passed: the walk then goes again from the
 best level (walk40; each pass after the first follows a pass that filled something, so it
-ends). A FOK order walks as any other, and is killed if its matches do not fill it: they are
-released (``_undo``), and the book is as before, since what it holds is a function of the
-orders' fill state and the funds, not of the path (so FOK fills exactly when IOC would
-fill in full, second passes included: a separate look-ahead had missed those). Releasing a
-fill, raising a maker's funds, or removing an order of an underfunded maker (cancelled,
-expired, filled elsewhere: its funds go to the maker's later orders, in any pair) can make
-a crossing reappear: the node then calls ``rematch`` or ``uncross``.
+ends). A FOK order walks as any other and is killed, its matches released, if
+they do not fill it: so it fills exactly when IOC would in full, second passes included.
+Releasing a fill, raising a maker's funds, or removing an order of an underfunded maker
+(cancelled, expired, filled elsewhere: its funds go to the maker's later orders, in any
+pair) can make a crossing reappear: the node then calls ``rematch`` or ``uncross``.
 """
 
 from __future__ import annotations
@@ -83,7 +78,7 @@ from sdex.matching.crossing import (
     level_crosses,
     limit_rank,
 )
-from sdex.matching.dry import least_given
+from sdex.matching.dry import fills_fully, least_given, self_trades
 from sdex.matching.match import Match, MatchResult, Outcome, TimeInForce
 from sdex.matching.wide import mul, muldiv, product_gt
 from sdex.order import ZERO_ADDRESS, SignedOrder
@@ -148,8 +143,10 @@ class MatchingEngine:
             matches = tuple(walked)
             if walk_removed:
                 removed += tuple(walk_removed)
-        if tif is _FOK and not _fills_fully(inc, matches):
-            self._undo(inc, matches)
+        if tif is _FOK and not fills_fully(inc, matches):
+            for m in reversed(matches):  # the book is as before: what it holds is a function
+                self.release(m)  # of fill states and funds (``sdex.book.funds``)
+            book.unregister(inc)
             return MatchResult(order, Outcome.KILLED, (), removed, inc.remaining)
         remaining = inc.maker_amount - inc.filled - inc.pending
         if tif is _GTC:
@@ -269,14 +266,6 @@ class MatchingEngine:
         self.book.release(match.incoming.hash, match.amounts.right_filled)
 
     # ---- the walk ---------------------------------------------------------------------------
-
-    def _undo(self, inc: Entry, matches: tuple[Match, ...]) -> None:
-        """Give back a killed FOK order's matches and forget it: the book is as before its
-        walk (an allocation is a function of the orders' fill state and the funds, never
-        of the path: ``sdex.book.funds``; a level keeps its orders in ``seq`` order)."""
-        for m in reversed(matches):
-            self.release(m)
-        self.book.unregister(inc)
 
     def _walk(
         self, inc: Entry, now: int, max_seq: int, may_match: MayMatch | None, limit: float
@@ -503,36 +492,8 @@ class MatchingEngine:
         A pure query, O(the maker's open orders selling what ``order`` buys); raises
         ``UnknownPair`` as ``OrderBook.register`` would.
         """
-        o = order.order
-        book = self.book
-        book.route(o)  # UnknownPair
-        for r in book.orders_of(o.maker, o.taker_token):
-            ro = r.order
-            if (
-                r.resting
-                and r.offered
-                and ro.taker_token == o.maker_token
-                and (now is None or now < ro.expiry)
-                and ro.taker in (ZERO_ADDRESS, o.maker)
-                and o.taker in (ZERO_ADDRESS, o.maker)
-                # crosses: r gives rm for rt, the incoming gives im for it; rt/rm <= im/it
-                and ro.taker_amount * o.taker_amount <= o.maker_amount * ro.maker_amount
-            ):
-                return True
-        return False
+        return self_trades(self.book, order, now)
 
 
 def _seq_of(e: Entry) -> int:
     return e.seq
-
-
-def _fills_fully(inc: Entry, matches: tuple[Match, ...]) -> bool:
-    """FOK's check, on its walk's ``matches``: filled in full means the order gives all its
-    remaining maker amount, or receives at least the taker amount its remaining asks for
-    (price improvement can leave it dust)."""
-    given = received = 0
-    for m in matches:
-        given += m.right_filled
-        received += m.left_filled
-    rem = inc.maker_amount - inc.filled - inc.pending + given  # (before its walk reserved)
-    return given == rem or received * inc.maker_amount >= rem * inc.taker_amount
