@@ -126,7 +126,8 @@ def level_price(side: str, m: int, t: int, rest: int) -> Fraction:
 
 async def orderbook_depth(api: Api, base: str, quote: str) -> Depth:
     """The depth summed by price from ``/v1/orderbook``'s records (an independent view; an
-    all-or-nothing rest at its cost's price: ``level_price``)."""
+    all-or-nothing rest at its cost's price: ``level_price``, which each record's
+    ``levelPrice`` must be)."""
     body = await api.listing("/v1/orderbook", baseToken=base, quoteToken=quote, perPage=1000)
     out: Depth = {"bids": {}, "asks": {}}
     for side in ("bids", "asks"):
@@ -137,6 +138,9 @@ async def orderbook_depth(api: Api, base: str, quote: str) -> Depth:
             amount = int(rec["metaData"]["remainingFillableMakerAmount"])
             price = level_price(side, m, t, amount)  # quote per base
             key = f"{price.numerator}/{price.denominator}"
+            # each record names its level: /v1/depth's price (book44: a client grouping by
+            # limit price disagreed with /v1/depth for an all-or-nothing rest)
+            assert rec["metaData"]["levelPrice"] == key, rec
             out[side][key] = out[side].get(key, 0) + amount
     return out
 

@@ -433,15 +433,12 @@ class BookMachine(RuleBasedStateMachine):
             ioc_given = sum(m.amounts.right_filled for m in ioc.matches)
             ioc_received = sum(m.amounts.left_filled for m in ioc.matches)
             ioc_full = ioc_given == rem or ioc_received * inc.maker_amount >= rem * inc.taker_amount
-            if ioc_full and result.outcome is not Outcome.FILLED:
-                # FOK's dry walk makes one pass: only the engine's second pass, over a share
-                # passed on by a fill (walk40), filled IOC in full
-                assert any(
-                    m.amounts.left_filled > before[m.resting.hash].fillable for m in ioc.matches
-                )
-                event("submit fok: killed, IOC filled by a share passed on (walk40)")
-            else:
-                assert (result.outcome is Outcome.FILLED) is ioc_full
+            # FOK walks as IOC, second passes (walk40) included (it failed on those once)
+            assert (result.outcome is Outcome.FILLED) is ioc_full
+            if ioc_full and any(
+                m.amounts.left_filled > before[m.resting.hash].fillable for m in ioc.matches
+            ):
+                event("submit fok: filled by a share passed on (walk40)")
             if ioc_full:
                 assert full and [m.amounts for m in result.matches] == [
                     m.amounts for m in ioc.matches

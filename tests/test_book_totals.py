@@ -68,12 +68,21 @@ def check_levels(book: OrderBook) -> None:
                 assert e.level is level and not e.parked and e.closed is None
                 assert e.fillable >= e.unit > 0
             check_slots(level)
+            check_aons(level)
         pair = side.owner.pair(*_pair_of(side))  # type: ignore[attr-defined]
         listed = [((n, d), a) for n, d, a in pair.totals(side.side)]
         assert dict(listed) == {k: t for k, (t, _) in mine.items()}
         assert [k for k, _ in listed] == [
             (lv.num, lv.den) for lv in side if (lv.num, lv.den) in mine
         ]
+
+
+def check_aons(level: Level) -> None:
+    """The level counts its all-or-nothing entries, and ``aon_least`` is at most the least of
+    their costs (what a walk passes a level of nothing else by, book44)."""
+    costs = [e.tunit for e in level.active() if e.aon]
+    assert level.aons == len(costs)
+    assert not costs or level.aon_least <= min(costs)
 
 
 def check_slots(level: Level) -> None:

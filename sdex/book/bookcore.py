@@ -142,6 +142,8 @@ class BookCore(BookBase):
                 e.parked = False
             else:
                 level.add(-e.fillable)
+                if e.aon != aon:  # ``take`` counts by its new terms: by its old ones here
+                    level.aons += (1 if e.aon else 0) - (1 if aon else 0)
                 level.take(e)
             e.level = None
             stale = level
@@ -250,6 +252,8 @@ class BookCore(BookBase):
             queue.append(e)
             level.live += 1
             e.level = level
+            if e.aon:
+                level.count_aon(e)
             e.dead = False
             low = level.low + e.fillable  # (``Level.add``, inlined)
             if low < CHUNK:

@@ -37,6 +37,11 @@ checked for each resting order met:
 - all or nothing (``Entry.aon``, a rest that is not whole units, dust38): taken whole, at its
   own cost (its unit), or passed if the incoming order cannot pay that (not blocked); and a
   match in which the incoming order would give less than its token's minimum is not made.
+  A level of nothing but such rests, each costing more than the incoming order has
+  (``Level.aon_least``), is passed in O(1), not one rest at a time (book44);
+- a lot it cannot pay (below ``Entry.floor``): it passes the level's orders but its
+  all-or-nothing ones (they share the lot), blocked, and goes on to worse levels that still
+  cross (book44; docs/ARCHITECTURE.md, "Rests that are not whole units").
 
 A blocked order's remainder cannot trade with the best price across. ``OrderBook.rest``
 (for a new GTC order) and ``OrderBook.settle`` (for a re-matched one) then park it if its
@@ -49,9 +54,10 @@ underfunded maker's partial share below its lot passes it on to the maker's late
 (``OrderBook.reshare``, once a pass of the walk is done: a pass sees the shares as they
 were), possibly to one at a better level the walk passed: the walk then goes again from the
 best level (walk40; each pass after the first follows a pass that filled something, so it
-ends). ``dry_walk`` (FOK) makes one pass: a FOK order that only such a second pass would fill
-is killed. Releasing a fill, raising a maker's funds, or removing an order of an underfunded
-maker (cancelled, expired, filled elsewhere: its funds go to the maker's later orders, in any
+ends). A FOK order walks as any other and is killed, its matches released, if
+they do not fill it: so it fills exactly when IOC would in full, second passes included.
+Releasing a fill, raising a maker's funds, or removing an order of an underfunded maker
+(cancelled, expired, filled elsewhere: its funds go to the maker's later orders, in any
 pair) can make a crossing reappear: the node then calls ``rematch`` or ``uncross``.
 """
 
@@ -72,7 +78,7 @@ from sdex.matching.crossing import (
     level_crosses,
     limit_rank,
 )
-from sdex.matching.dry import dry_walk, least_given
+from sdex.matching.dry import fills_fully, least_given, self_trades
 from sdex.matching.match import Match, MatchResult, Outcome, TimeInForce
 from sdex.matching.wide import mul, muldiv, product_gt
 from sdex.order import ZERO_ADDRESS, SignedOrder
@@ -125,9 +131,6 @@ class MatchingEngine:
             book.unregister(inc)
             return MatchResult(order, Outcome.EXPIRED, remaining=inc.remaining)
         swept = book.expire(now) if book.next_expiry_at <= now else _NO_REMOVALS
-        if tif is _FOK and not self._fills_fully(inc, now):
-            book.unregister(inc)
-            return MatchResult(order, Outcome.KILLED, (), tuple(swept), inc.remaining)
         # Fast path: most new orders do not cross the opposite best level at all.
         best = inc.book_side.opposite.best
         limit = limit_rank(inc)
@@ -140,6 +143,11 @@ class MatchingEngine:
             matches = tuple(walked)
             if walk_removed:
                 removed += tuple(walk_removed)
+        if tif is _FOK and not fills_fully(inc, matches):
+            for m in reversed(matches):  # the book is as before: what it holds is a function
+                self.release(m)  # of fill states and funds (``sdex.book.funds``)
+            book.unregister(inc)
+            return MatchResult(order, Outcome.KILLED, (), removed, inc.remaining)
         remaining = inc.maker_amount - inc.filled - inc.pending
         if tif is _GTC:
             dust = book.rest(inc, blocked=blocked)
@@ -259,17 +267,6 @@ class MatchingEngine:
 
     # ---- the walk ---------------------------------------------------------------------------
 
-    def _fills_fully(self, inc: Entry, now: int) -> bool:
-        """FOK's check: would matching now fill the whole remaining amount?
-
-        Filled in full means the order gives all its remaining maker amount, or receives at
-        least the taker amount its remaining asks for (price improvement can leave it dust).
-        """
-        given, received = dry_walk(inc, now, self.book.minimums)
-        rem = inc.maker_amount - inc.filled - inc.pending
-        order = inc.order
-        return given == rem or received * order.maker_amount >= rem * order.taker_amount
-
     def _walk(
         self, inc: Entry, now: int, max_seq: int, may_match: MayMatch | None, limit: float
     ) -> tuple[list[Match], list[tuple[bytes, RemovalReason]], bool]:
@@ -285,8 +282,8 @@ class MatchingEngine:
         price).
         """
         # The hot path of matching: ``fillmath.match_amounts`` is inlined, step for step
-        # (``sdex.matching.dry`` calls the reference); the book changes only through its
-        # methods.
+        # (tests/test_book_state.py checks it against the reference); the book changes only
+        # through its methods.
         matches: list[Match] = []
         removed = _NO_REMOVALS  # (shared, never mutated) until a removal: no list per walk
         book = self.book
@@ -326,10 +323,17 @@ class MatchingEngine:
             if rank < limit + tol and (rank <= limit - tol or not crosses_exactly(level, inc)):
                 i = -1
                 continue
+            aons = level.aons
+            if aons and aons == level.live and avail < level.aon_least:
+                i -= 1  # all or nothing, each costs more than ``inc`` has: passed in O(1)
+                continue
             queue = level.queue
             j = level.head
             n = len(queue)
             stop = restart = False
+            plain = True  # ``inc`` may trade with this level's orders that are whole units
+            passed = 0  # all-or-nothing orders passed (they stay), and the least of their costs
+            least = 0
             while j < n:
                 r = queue[j]
                 j += 1
@@ -337,17 +341,25 @@ class MatchingEngine:
                     continue
                 if r.seq > max_seq:
                     break  # the queue is in seq order: only newer ones follow
+                if not plain and not r.aon:
+                    continue  # ``inc`` cannot pay this level's lot (below)
                 rmaker = r.maker
                 reason = None
                 if now >= r.expiry:
                     reason = _EXPIRED
                 else:
                     rtaker = r.taker
-                    if (rtaker != zero and rtaker != maker) or (not inc_open and itaker != rmaker):
-                        continue  # taker restriction: these two can never trade
-                    if rmaker == maker:
-                        continue  # self-trade: both stay (see the module's docstring)
-                    if may_match is not None and not may_match(r, inc):
+                    if (
+                        # taker restriction: these two can never trade
+                        (rtaker != zero and rtaker != maker)
+                        or (not inc_open and itaker != rmaker)
+                        or rmaker == maker  # self-trade: both stay (the module's docstring)
+                        or (may_match is not None and not may_match(r, inc))
+                    ):
+                        if r.aon:  # (its cost still counts for ``aon_least``)
+                            passed += 1
+                            if not least or r.tunit < least:
+                                least = r.tunit
                         continue
                 if reason is not None:
                     if removed is _NO_REMOVALS:
@@ -386,7 +398,10 @@ class MatchingEngine:
                     y = need
                     capped = not whole and product_gt(y, it, x, im)
                 elif r.aon:  # all or nothing (unit: all of it): ``inc`` cannot pay for it
-                    continue  # (another order of the level may be smaller)
+                    passed += 1  # (another order of the level may be smaller)
+                    if not least or need < least:
+                        least = need
+                    continue
                 else:
                     q = avail // tunit
                     x = mul(q, unit) + muldiv(avail - mul(q, tunit), unit, tunit)[0]  # avail*rm//rt
@@ -413,8 +428,15 @@ class MatchingEngine:
                         break
                     y = mul(x // unit, tunit)
                     capped = True  # inc may pay for a unit elsewhere: the walk goes on
-                if x < floor:  # below r's minimum (the book's, for its token: its lot):
-                    blocked = stop = True  # inc cannot pay for it here, nor at a worse price
+                if x < floor:  # below r's minimum (the book's, for its token: its lot): inc
+                    # cannot pay for it, nor for any order of this level but an all-or-nothing
+                    # one (they share its unit, so its lot): those, and worse levels, where a
+                    # smaller lot may cross still (r keeps its priority: price-time priority
+                    # lets an order pass one it cannot trade with, as an all-or-nothing rest)
+                    blocked = True
+                    if level.aons:
+                        plain = False
+                        continue
                     break
                 if y < imin:  # inc would give less than its token's minimum (dust38)
                     if x == r_avail:
@@ -444,6 +466,9 @@ class MatchingEngine:
                 if x < r_avail and not capped:  # inc cannot pay one more unit of r's token
                     blocked = stop = True  # at this price, nor at any worse one
                     break
+            else:  # the whole level looked at: ``aon_least`` is exact if it holds nothing else
+                if passed and passed == level.aons == level.live:
+                    level.aon_least = least
             if not level.live or len(level.queue) - level.head > 2 * level.live + 16:
                 book.tidy(opp, level)  # empty, or time to compact
             if restart:
@@ -467,23 +492,7 @@ class MatchingEngine:
         A pure query, O(the maker's open orders selling what ``order`` buys); raises
         ``UnknownPair`` as ``OrderBook.register`` would.
         """
-        o = order.order
-        book = self.book
-        book.route(o)  # UnknownPair
-        for r in book.orders_of(o.maker, o.taker_token):
-            ro = r.order
-            if (
-                r.resting
-                and r.offered
-                and ro.taker_token == o.maker_token
-                and (now is None or now < ro.expiry)
-                and ro.taker in (ZERO_ADDRESS, o.maker)
-                and o.taker in (ZERO_ADDRESS, o.maker)
-                # crosses: r gives rm for rt, the incoming gives im for it; rt/rm <= im/it
-                and ro.taker_amount * o.taker_amount <= o.maker_amount * ro.maker_amount
-            ):
-                return True
-        return False
+        return self_trades(self.book, order, now)
 
 
 def _seq_of(e: Entry) -> int:

@@ -262,10 +262,11 @@ class HeldOrders(HeldEviction):
     def record_json(self, rec: Record) -> dict[str, object]:
         return {"order": rec.signed.to_json(), "metaData": self.meta(rec)}
 
-    def record_text(self, rec: Record) -> str:
+    def record_text(self, rec: Record, more: str = "") -> str:
         """``encode_json(record_json(rec))``, the same text made ~5x faster: the order's
         text is the record's own (``Record.text``) and ``metaData`` is formatted directly
-        (``meta_text``; a listing page is a join of these, ``sdex.node.pages``)."""
+        (``meta_text``; a listing page is a join of these, ``sdex.node.pages``). ``more``:
+        JSON text of further ``metaData`` fields, each led by ``", "``."""
         st = self.book.get(rec.signed.hash)
         if st is not None and st.closed is None:
             status, filled, fillable, pending = st.status, st.filled, st.fillable, st.pending
@@ -277,6 +278,8 @@ class HeldOrders(HeldEviction):
             rec.signed.order.maker_amount - filled, rec.created_at, rec.source, rec.reason,
         )  # fmt: skip
         order = rec.json_text or encode_json(rec.json)  # (a closed record's is not kept)
+        if more:
+            meta = meta[:-1] + more + "}"
         return f'{{"order": {order}, "metaData": {meta}}}'
 
     def publish(

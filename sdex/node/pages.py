@@ -284,6 +284,7 @@ async def book_page(
     first, end = (page - 1) * per_page, page * per_page
     totals: list[int] = []
     chosen: list[list[bytes]] = []
+    prices: dict[bytes, str] = {}  # each order's level (``/v1/depth``'s price), when chosen
     walked = 0
     for side in (Side.BID, Side.ASK):
         hidden = takers.hidden(node.book, node.records, pair, side, viewer)
@@ -291,11 +292,15 @@ async def book_page(
         walked += read + takers.count(pair, side)
         totals.append(total)
         chosen.append([e.signed.hash for e in entries])
+        for e in entries:
+            level = e.level
+            if level is not None:  # (always: offered orders are in their level's queue)
+                prices[e.signed.hash] = f', "levelPrice": "{level.num}/{level.den}"'
     records, registry = node.records, node.registry
 
     def text(h: bytes) -> str | None:
         rec = records.get(h)
-        return registry.record_text(rec) if rec is not None else None
+        return registry.record_text(rec, prices.get(h, "")) if rec is not None else None
 
     (bids, nb), (asks, na) = await sliced(request, chosen, text)
     listed(request, nb + na, walked)  # (the walk is charged too: review14)
