@@ -9,9 +9,11 @@ source, and stands in for the node and the aiohttp transport around it:
 - **Bandwidth**: every node has an uplink and a downlink of ``bandwidth`` bytes/s; a message
   leaves when the sender's uplink is free and is read when the receiver's downlink is
   (reserved in send order). Sizes are the JSON bodies plus the signed HTTP headers.
-- **Intake**: a node checks a peer's orders one batch at a time, in chunks of
-  ``intake_chunk`` (as ``Gossip.run_check`` does): ``check_cost`` seconds of the node's CPU
-  per new order, ``known_cost`` per copy it already holds when the chunk starts (then a
+- **Intake**: a node checks peers' orders one group at a time, as ``PeerChecks`` does: the
+  batches that waited while a group was in go in together, at most ``intake_chunk`` orders
+  (a large batch split over groups); their orders are passed on together and the batches
+  answered together at the group's end: ``check_cost`` seconds of the node's CPU
+  per new order, ``known_cost`` per copy it already holds when the group starts (then a
   draw of ``peer_wait_shape`` off the CPU); a batch of copies all held already (its sender
   not banned) skips that queue, answered once its ``known_cost`` is spent; a wallet's order
   takes ``post_cost`` (its HTTP request) and ``check_cost``, then ``post_wait`` (or a draw
