@@ -960,6 +960,10 @@ def analyse(
             "hint_held": round(delta("hintHeld") / per, 3),
             "timer_wakeups": round(delta("timerWakeups") / per, 3),  # (0: older nodes)
             "void_timers": round(delta("voidTimers") / per, 3),
+            # (sim44) peers' checks through the intake: calls, and those taking more than one
+            # check's orders (``PeerChecks``: the checks that waited go in together)
+            "intake_groups": round(delta("intakeGroups") / per, 3),
+            "intake_merged": round(delta("intakeMerged") / per, 3),
             "store_commits": round(store_delta("commits") / per, 3),
             "store_jobs": round(store_delta("jobs") / per, 3),
             # wake-ups: the loop's turns (those woken by a socket or a thread's hand-back;

@@ -803,6 +803,7 @@ def predict(
         WATCH["on"] = kept
         sim = pooled_mean(simulated(run, links, seed, seeds))
         stamped = compare(node_stamped(run) or run, sim)
+        stamped["push_timing_ms"] = push_timing(run, sim)
         shown = {k: v for k, v in vars(links).items() if not isinstance(v, list | SpellModel)}
         if links.spells is not None:
             shown["spells"] = {"share": links.spells.share, "scope": links.spells.scope}
@@ -937,6 +938,14 @@ def pooled_mean(sims: list[dict[str, Any]]) -> dict[str, Any]:
     return sim
 
 
+def push_timing(run: dict[str, Any], sim: dict[str, Any]) -> dict[str, Any]:
+    """(sim44) Each piece of a hop, real (the nodes' ``pushTiming``) beside simulated (the
+    seeds' mean of ``sdex.sim.pushtimes``): per push the sender's hold and the round trip,
+    per checked push the receiver's queue and check; p50/p90/p99 ms and counts."""
+    real, simulated = run.get("push_timing_ms") or {}, sim.get("push_timing_ms") or {}
+    return {k: {"real": real.get(k), "simulated": simulated.get(k)} for k in simulated}
+
+
 def compare(run: dict[str, Any], sim: dict[str, Any]) -> dict[str, Any]:
     lat, per = run["latency_ms"], run["per_order_per_node"]
     first = lat["accepted_by_first_node"]
@@ -966,6 +975,15 @@ def compare(run: dict[str, Any], sim: dict[str, Any]) -> dict[str, Any]:
         "echoes_skipped_per_order_per_node": (
             per.get("echoes_skipped"),
             sim["per_order_per_node"].get("echoes_skipped"),
+        ),
+        # (sim44) peers' checks through the intake in groups, and groups of several checks
+        "intake_groups_per_order_per_node": (
+            per.get("intake_groups"),
+            sim["per_order_per_node"].get("intake_groups"),
+        ),
+        "intake_merged_per_order_per_node": (
+            per.get("intake_merged"),
+            sim["per_order_per_node"].get("intake_merged"),
         ),
         "coverage": (run["coverage"], sim["coverage"]),
         "mesh_size_mean": (run.get("mesh_size", {}).get("mean"), sim["mesh_size"]["mean"]),

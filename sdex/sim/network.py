@@ -9,9 +9,11 @@ source, and stands in for the node and the aiohttp transport around it:
 - **Bandwidth**: every node has an uplink and a downlink of ``bandwidth`` bytes/s; a message
   leaves when the sender's uplink is free and is read when the receiver's downlink is
   (reserved in send order). Sizes are the JSON bodies plus the signed HTTP headers.
-- **Intake**: a node checks a peer's orders one batch at a time, in chunks of
-  ``intake_chunk`` (as ``Gossip.run_check`` does): ``check_cost`` seconds of the node's CPU
-  per new order, ``known_cost`` per copy it already holds when the chunk starts (then a
+- **Intake**: a node checks peers' orders one group at a time, as ``PeerChecks`` does: the
+  batches that waited while a group was in go in together, at most ``intake_chunk`` orders
+  (a large batch split over groups); their orders are passed on together and the batches
+  answered together at the group's end: ``check_cost`` seconds of the node's CPU
+  per new order, ``known_cost`` per copy it already holds when the group starts (then a
   draw of ``peer_wait_shape`` off the CPU); a batch of copies all held already (its sender
   not banned) skips that queue, answered once its ``known_cost`` is spent; a wallet's order
   takes ``post_cost`` (its HTTP request) and ``check_cost``, then ``post_wait`` (or a draw
@@ -49,7 +51,8 @@ from sdex.sim.cpu import Bursts, Cpu
 from sdex.sim.delays import Delays
 from sdex.sim.events import Sim
 from sdex.sim.links import LinkModel
-from sdex.sim.node import ReplyTo, SimNode
+from sdex.sim.node import ReplyTo, SimNode, Waiting
+from sdex.sim.pushtimes import PushTimes
 from sdex.sim.shares import GroupShare, Steps
 from sdex.sim.spells import Spells
 
@@ -99,6 +102,11 @@ class Network:
         self.cost_rng = random.Random(f"cost-{seed}")
         self.wait_rng = random.Random(f"wait-{seed}")
         self.sizes: dict[str, int] = {}
+        self.times: PushTimes | None = None
+        self.groups = self.merged = 0
+        """Intake groups from ``counted_from`` on, and those of more than one check's orders."""
+        self.counted_from = 0.0
+        """Each push's pieces of time (``sdex.sim.pushtimes``), if asked for."""
 
     def new_cost(self, new: int) -> float:
         """CPU seconds ``new`` new orders cost a node's intake (``LinkModel.cost_shape``)."""
@@ -186,6 +194,10 @@ class Network:
         """``src`` sends a request once its CPU has spent its half of ``message_cost`` on it
         (pushes leave one after another, ahead of the messages waiting: ``first``)."""
         cost = self.links.message_cost / 2
+        t = self.times
+        if t is not None and call.kind == "push" and isinstance(call.body, dict):
+            orders = call.body.get("orders") or [{}]
+            t.add("hold", self.sim.now, t.handed.get((src.index, orders[0].get("hash", ""))))
         self.cpu.submit(src.index, cost, self._depart, src, call, first=True)
 
     def _depart(self, src: SimNode, call: Call) -> None:
@@ -193,6 +205,8 @@ class Network:
         size = REQUEST_OVERHEAD + self._size(call.body) + len(call.path)
         if call.kind == "push" and isinstance(call.body, dict):
             src.copies += len(call.body.get("orders", []))
+            if self.times is not None:
+                self.times.left[(src.index, call.id)] = self.sim.now
         at = self._transmit(src, dst, size, call.kind, up=True)
         if at is None or dst is None:  # nobody there: refused after a round trip
             back = self.sim.now + 2 * self.latency()
@@ -248,6 +262,8 @@ class Network:
         self.cpu.submit(node.index, cost, fn, *args)
 
     def _answer(self, src: SimNode, core: GossipCore, call: Call, r: Reply | None) -> None:
+        if (t := self.times) is not None and call.kind == "push":
+            t.add("roundTrip", self.sim.now, t.left.pop((src.index, call.id), None))
         if core is src.core and src.online:
             src.run(core.answered(call.id, r))
 
@@ -264,35 +280,46 @@ class Network:
             cost = len(check.orders) * self.links.known_cost
             args = (node, node.core, check, answer)
             return self.cpu.submit(node.index, cost, self._known_checked, *args)
-        node.checks.append((node.core, check, answer))
+        if self.times is not None and answer is not None:
+            self.times.asked[(node.index, check.id)] = self.sim.now
+        node.checks.append(Waiting(node.core, check, answer))
         if not node.checking:
             self._next_check(node)
 
     def _next_check(self, node: SimNode) -> None:
+        """The next group through the intake, as ``sdex.gossip.checks.PeerChecks`` takes it:
+        the waiting checks' orders from the queue's head, whoever sent them, at most
+        ``intake_chunk`` (a large check split over groups), one job on the node's CPU."""
         if not node.checks:
             node.checking = False
             return
         node.checking = True
-        core, check, answer = node.checks.popleft()
-        self._check_chunk(node, core, check, answer, 0, [])
-
-    def _check_chunk(
-        self,
-        node: SimNode,
-        core: GossipCore,
-        check: Check,
-        answer: ReplyTo | None,
-        start: int,
-        results: list[str],
-    ) -> None:
-        """Queue the next chunk on the node's CPU (its cost known then: copies are cheap)."""
-        chunk = check.orders[start : start + self.config.intake_chunk]
-        lk = self.links
-        new = len({o.get("hash") for o in chunk if isinstance(o, dict)} - node.orders.keys())
-        cost = self.new_cost(new) + (len(chunk) - new) * lk.known_cost
+        room, group = max(1, self.config.intake_chunk), []
+        for w in node.checks:
+            if room <= 0:
+                break
+            if w.given == 0 and (t := self.times) is not None and w.answer is not None:
+                t.add("queue", self.sim.now, t.asked.pop((node.index, w.check.id), None))
+                t.began[(node.index, w.check.id)] = self.sim.now
+            n = len(w.check.orders) - w.given
+            if n > 0 and w.core.peers.is_banned(w.check.sender):  # rejected on the spot
+                w.given, n = len(w.check.orders), 0
+                w.results.extend(["rejected"] * len(w.check.orders))
+            n = min(n, room)
+            group.append((w, w.check.orders[w.given : w.given + n]))
+            w.given += n
+            room -= n
+        if self.sim.now >= self.counted_from:
+            self.groups += 1
+            self.merged += sum(1 for _, orders in group if orders) > 1
+        lk, hashes = self.links, set()
+        for _, orders in group:
+            hashes |= {o.get("hash") for o in orders if isinstance(o, dict)}
+        new = len(hashes - node.orders.keys())
+        size = sum(len(orders) for _, orders in group)
+        cost = self.new_cost(new) + (size - new) * lk.known_cost
         hold = self.wait(lk.peer_wait_shape, 0.0) if new else 0.0
-        args = (node, core, check, answer, start + len(chunk), results)
-        self.cpu.submit(node.index, cost, self._chunk_checked, chunk, *args, hold=hold)
+        self.cpu.submit(node.index, cost, self._group_checked, node, group, hold=hold)
 
     def _known_checked(
         self, node: SimNode, core: GossipCore, check: Check, answer: ReplyTo | None
@@ -308,26 +335,27 @@ class Network:
         results: list[str],
     ) -> None:  # fmt: skip
         node.run(core.checked(check.id))
+        if (t := self.times) is not None and answer is not None:
+            t.add("check", self.sim.now, t.began.pop((node.index, check.id), None))
         if answer is not None:
             src, src_core, call = answer
             self._reply(node, src, src_core, call, Reply(200, node.node_id, tally(results)))
 
-    def _chunk_checked(
-        self,
-        chunk: list[object],
-        node: SimNode,
-        core: GossipCore,
-        check: Check,
-        answer: ReplyTo | None,
-        end: int,
-        results: list[str],
-    ) -> None:
-        if core is not node.core or not node.online:
-            return self._next_check(node)
-        out = node.intake(chunk, check.sender)
-        results.extend(out)
-        node.run(core.judge(check.id, out))
-        if chunk and end < len(check.orders):
-            return self._check_chunk(node, core, check, answer, end, results)
-        self._finish(node, core, check, answer, results)
+    def _group_checked(self, node: SimNode, group: list[tuple[Waiting, list[object]]]) -> None:
+        """A group's verdicts: its accepted orders handed over together (one intake call: their
+        pushes leave in one turn), each check judged on its share, and the checks with all
+        their verdicts in answered together (their leaders wake in the same turn)."""
+        stale = [w for w, _ in group if w.core is not node.core or not node.online]
+        for w in stale:  # (offline meanwhile, or restarted with a new core: dropped)
+            if w in node.checks:
+                node.checks.remove(w)
+        shares = [(w, orders) for w, orders in group if w not in stale]
+        verdicts = node.intake_many([(orders, w.check.sender) for w, orders in shares])
+        for (w, _), out in zip(shares, verdicts, strict=True):
+            w.results.extend(out)
+            node.run(w.core.judge(w.check.id, out))
+        for w, _ in shares:
+            if w.given >= len(w.check.orders):  # all its verdicts in
+                node.checks.remove(w)
+                self._finish(node, w.core, w.check, w.answer, w.results)
         self._next_check(node)

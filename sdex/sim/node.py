@@ -19,6 +19,7 @@ from sdex.sim.cpu import Cpu
 from sdex.sim.events import Sim, Traffic
 from sdex.sim.links import LinkModel
 from sdex.sim.orders import OrderSet
+from sdex.sim.pushtimes import PushTimes
 
 ReplyTo = tuple["SimNode", GossipCore, Call]
 """Where a push's answer goes once its batch is checked: the caller, its core, the call."""
@@ -32,6 +33,7 @@ class Host(Protocol):
     links: LinkModel
     sim: Sim
     cpu: Cpu
+    times: PushTimes | None
 
     def new_cost(self, new: int) -> float: ...
 
@@ -42,6 +44,18 @@ class Host(Protocol):
     def send(self, src: SimNode, call: Call) -> None: ...
 
     def check(self, node: SimNode, check: Check, answer: ReplyTo | None) -> None: ...
+
+
+class Waiting:
+    """A peer's batch in the intake's queue: how many of its orders went to the intake, and
+    their verdicts so far (``sdex.gossip.checks``'s ``_Entry``)."""
+
+    __slots__ = ("answer", "check", "core", "given", "results")
+
+    def __init__(self, core: GossipCore, check: Check, answer: ReplyTo | None) -> None:
+        self.core, self.check, self.answer = core, check, answer
+        self.given = 0
+        self.results: list[str] = []
 
 
 class SimNode(OrderSet):
@@ -57,8 +71,8 @@ class SimNode(OrderSet):
         self.online = True
         self.up_free = 0.0
         self.down_free = 0.0
-        self.checks: deque[tuple[GossipCore, Check, ReplyTo | None]] = deque()
-        """Peer batches waiting for the intake (one at a time, as ``Gossip.run_check``)."""
+        self.checks: deque[Waiting] = deque()
+        """Peer batches waiting for the intake (in groups, as ``PeerChecks``)."""
         self.checking = False
         self.traffic = Traffic()
         self.copies = 0
@@ -123,6 +137,9 @@ class SimNode(OrderSet):
         """The pushes are queued on the node's CPU (each leaves once its share of the
         message's cost is spent), the orders delivered behind them, then ``after_cost``."""
         if core is self.core and self.online:
+            if (t := self.net.times) is not None:
+                for o, _ in orders:
+                    t.handed[(self.index, o["hash"])] = self.net.sim.now
             self.run(core.accepted_many(orders))
         self.net.cpu.submit(self.index, 0.0, self._deliver, orders, first=True)
 
@@ -136,8 +153,20 @@ class SimNode(OrderSet):
                 self.net.cpu.submit(self.index, after, _done)
 
     def intake(self, orders: list[object], sender: str) -> list[str]:
-        out = []
+        return self.intake_many([(orders, sender)])[0]
+
+    def intake_many(self, shares: list[tuple[list[object], str]]) -> list[list[str]]:
+        """Each (orders, sender)'s verdicts, in one intake call: the accepted orders are handed
+        over together."""
         accepted: list[tuple[dict[str, str], str | None]] = []
+        verdicts = [self._verdicts(orders, sender, accepted) for orders, sender in shares]
+        self.hand_over(accepted)
+        return verdicts
+
+    def _verdicts(
+        self, orders: list[object], sender: str, accepted: list[tuple[dict[str, str], str | None]]
+    ) -> list[str]:
+        out = []
         for o in orders:
             if not isinstance(o, dict) or "hash" not in o:
                 out.append("rejected")
@@ -149,7 +178,6 @@ class SimNode(OrderSet):
                 self.add(o)
                 accepted.append((o, sender))
                 out.append("accepted")
-        self.hand_over(accepted)
         return out
 
     def run(self, actions: list[Action]) -> None:

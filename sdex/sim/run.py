@@ -33,6 +33,7 @@ from sdex.sim.cpu import WATCHER
 from sdex.sim.links import LinkModel
 from sdex.sim.network import Network
 from sdex.sim.node import SimNode
+from sdex.sim.pushtimes import PushTimes
 
 ZERO = "0x" + "00" * 20
 WETH = "0x" + "c0" * 20
@@ -100,6 +101,8 @@ class Run:
         self.sc = sc
         self.rng = random.Random(sc.seed)
         self.net = Network(sc.nodes, sc.gossip, sc.links, sc.seed)
+        if sc.samples:  # (each push's pieces of time, beside the real nodes' ``pushTiming``)
+            self.net.times = PushTimes()
         n_hostile = round(sc.hostile * sc.nodes)
         for k, i in enumerate(self.rng.sample(range(sc.nodes), n_hostile)):
             self.net.nodes[i].kind = "forger" if k % 2 else "silent"
@@ -191,6 +194,9 @@ class Run:
         bg1, t_bg1 = self._snapshot(), sim.now
         start = sim.now
         net.cpu.trace_start = start  # a measured load trace starts with the first post
+        if net.times is not None:
+            net.times.start = start
+        net.counted_from = start
         copies0 = sum(n.copies for n in self.honest)
         window = sc.orders / sc.rate
         for i in range(sc.orders):
@@ -252,6 +258,8 @@ class Run:
         mesh = [len(n.core.mesh) for n in self.honest if n.online]
         echoes = sum(cast(int, n.core.stats()["echoesSkipped"]) for n in self.honest)
         out: dict[str, Any] = {"to_all_s": to_all} if sc.samples else {}
+        if self.net.times is not None:
+            out["push_timing_ms"] = self.net.times.quantiles()
         cpu = self.net.cpu
         if cpu.queued:  # (sim23) the line's waits, beside the real nodes' run_delay
             waits = [cpu.waited.get(n.index, 0.0) for n in self.honest]
@@ -280,6 +288,8 @@ class Run:
                 "push_messages": per_order(traffic["sent"], push),
                 "order_copies_pushed": round(self.copies / (n_o * n_h), 3),
                 "echoes_skipped": round(echoes / (n_o * n_h), 3),
+                "intake_groups": round(self.net.groups / (n_o * n_h), 3),
+                "intake_merged": round(self.net.merged / (n_o * n_h), 3),
                 "bytes_up": per_order(traffic["up"]),
                 "push_bytes_up": up_push,
                 "push_bytes_down": down_push,
