@@ -83,8 +83,8 @@ class MemoryNode(Book):
     ) -> tuple[list[dict[str, str]], int]:
         return [], after  # (no soft cancels held in memory)
 
-    def take_cancelled(self, notice: object, peer: str) -> bool:
-        return False
+    async def take_cancelled_many(self, entries: list[object], peer: str) -> list[str]:
+        return ["rejected"] * len(entries)
 
     async def settlement_notice(self, tx_hash: str) -> bool:
         return False

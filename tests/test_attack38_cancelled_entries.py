@@ -67,7 +67,7 @@ async def test_a_bad_entry_is_not_held_and_costs_the_peer(
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         notice = make(c)
-        assert node.take_cancelled(notice, PEER) is False, case
+        assert await node.take_cancelled(notice, PEER) is False, case
         assert node.gossip is not None
         assert (node.gossip.peers.standing(PEER).invalid > 0) is charged
         if isinstance(notice, dict) and "maker" in notice:
@@ -81,7 +81,7 @@ async def test_an_expired_entry_is_not_held(chain: Chain, tmp_path: Path) -> Non
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         old = c.sign(ask(c, ALICE, E18, 1000 * E6, expiry=c.now() - 1))
-        assert node.take_cancelled(entry(c, old), PEER) is False
+        assert await node.take_cancelled(entry(c, old), PEER) is False
         assert (await api.get(f"/v1/orders/{old.hash_hex}"))[0] == 404
 
 
@@ -91,8 +91,8 @@ async def test_a_good_entry_is_held_cancelled_and_shown_to_the_next_node(
     c = chain
     withdrawn = c.sign(ask(c, ALICE, E18, 1000 * E6))
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        assert node.take_cancelled(entry(c, withdrawn), PEER) is True
-        assert node.take_cancelled(entry(c, withdrawn), PEER) is True  # (again: a notice)
+        assert await node.take_cancelled(entry(c, withdrawn), PEER) is True
+        assert await node.take_cancelled(entry(c, withdrawn), PEER) is True  # (again: a notice)
         code, rec = await api.post_order(withdrawn)  # re-posted by anyone
         assert (code, rec["metaData"]["status"]) == (200, "cancelled"), rec
         assert node.gossip is not None and node.gossip.peers.standing(PEER).invalid == 0

@@ -684,16 +684,18 @@ def test_snapshot_paging_stops_on_a_cursor_that_does_not_grow_or_an_oversized_pa
 
 
 def test_bootstrap_takes_the_peers_cancelled_orders_first_then_its_open_orders() -> None:
-    """attack38: each soft-cancelled entry goes to the node (``Deliver`` "cancelled"), paged
-    by a cursor that must grow; an oversized page costs the peer; a failed call (a node
-    without the route: 404) or the last page goes on to the open orders."""
+    """attack38: each page of soft-cancelled entries goes to the node (a ``Check`` of
+    ``cancelled`` entries), the next page asked once it is judged (review44: its signatures
+    recovered off the loop), paged by a cursor that must grow; an oversized page costs the
+    peer; a failed call (a node without the route: 404) or the last page goes on to the open
+    orders."""
     gone = {**order(1), "cancelSignature": "0x01"}
     core, _ = make(peers=1, snapshot_page=2)
     first = only(core.start(), "cancelled")
     assert (first.path, first.params) == ("/p2p/cancelled", {"after": "0", "limit": "2"})
-    actions = ok(core, first, {"orders": [gone], "next": 7})
-    assert Deliver(peer_id(1), "cancelled", gone) in actions
-    second = only(actions, "cancelled")
+    check = only_check(ok(core, first, {"orders": [gone], "next": 7}))
+    assert (check.sender, check.orders, check.cancelled) == (peer_id(1), [gone], True)
+    second = only(core.checked(check.id), "cancelled")
     assert second.params == {"after": "7", "limit": "2"}
     snap = only(ok(core, second, {"orders": [], "next": 7}), "snapshot")  # cursor stayed
     assert snap.params == {"after": "0", "limit": "2"}
@@ -702,8 +704,14 @@ def test_bootstrap_takes_the_peers_cancelled_orders_first_then_its_open_orders()
         call = only(core.start(), "cancelled")
         actions = core.answered(call.id, None if answer is None else Reply(200, peer_id(1), answer))
         assert (Scored(peer_id(1), -INVALID_PENALTY) in actions) is penalized
-        assert not any(isinstance(a, Deliver) for a in actions)
+        assert not any(isinstance(a, Check) for a in actions)
         only(actions, "snapshot")
+
+
+def only_check(actions: list[Action]) -> Check:
+    """The one action of ``actions``, a ``Check`` (no call goes out meanwhile)."""
+    assert len(actions) == 1 and isinstance(actions[0], Check), actions
+    return actions[0]
 
 
 def test_notices_go_to_every_live_peer_one_at_a_time() -> None:

@@ -30,7 +30,7 @@ async def test_a_walk_of_byte_bound_pages_misses_no_cancel(chain: Chain, tmp_pat
     entries = [entry(c, so) for so in withdrawn]
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, _api):
         for e in entries:
-            assert node.take_cancelled(e, PEER) is True
+            assert await node.take_cancelled(e, PEER) is True
 
         async def stored() -> bool:  # (its rows are written lazily, as a peer's orders')
             return len((await node.cancelled_page(0, 10, 1 << 20))[0]) == len(entries)
@@ -61,7 +61,7 @@ async def test_expired_cancels_take_no_room_in_a_page(chain: Chain, tmp_path: Pa
         old = [c.sign(ask(c, ALICE, E18, (900 + i) * E6, expiry=soon)) for i in range(3)]
         live = c.sign(ask(c, ALICE, E18, 1000 * E6))
         for so in [*old, live]:  # (arrival order: the expired ones first)
-            assert node.take_cancelled(entry(c, so), PEER) is True
+            assert await node.take_cancelled(entry(c, so), PEER) is True
 
         async def stored() -> bool:  # (its rows are written lazily, as a peer's orders')
             return len((await node.cancelled_page(0, 10, 1 << 20))[0]) == 4
@@ -109,7 +109,7 @@ async def test_a_cancelled_page_reads_the_soft_cancels_not_the_history(
         db.executemany(f"INSERT INTO orders ({cols}) VALUES ({','.join('?' * 15)})", rows)
     async with running_node(cfg) as (node, _api):
         live = c.sign(ask(c, ALICE, E18, 1000 * E6))
-        assert node.take_cancelled(entry(c, live), PEER) is True  # (arrives after them)
+        assert await node.take_cancelled(entry(c, live), PEER) is True  # (arrives after them)
 
         async def stored() -> bool:
             return len((await node.cancelled_page(0, 10, 1 << 20))[0]) == 1

@@ -105,6 +105,8 @@ class Check:
     orders: list[object]
     push: bool = False
     """A peer pushed these (``receive``), not fetched by an anti-entropy flow (``check``)."""
+    cancelled: bool = False
+    """Entries of a peer's ``/p2p/cancelled`` page, for ``take_cancelled_many``, not the intake."""
 
 
 @dataclass(frozen=True, slots=True)

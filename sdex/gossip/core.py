@@ -287,8 +287,8 @@ class GossipCore(Pushing):
 
     # ---- what flows use -------------------------------------------------------------------
 
-    def check(self, sender: str, orders: list[object]) -> Check:
-        return Check(next(self._ids), sender, orders)
+    def check(self, sender: str, orders: list[object], cancelled: bool = False) -> Check:
+        return Check(next(self._ids), sender, orders, cancelled=cancelled)
 
     def deliver(self, sender: str, kind: str, notice: object) -> None:
         self._out.append(Deliver(sender, kind, notice))

@@ -80,7 +80,7 @@ class FlowCore(Protocol):
         timeout: float | None = None,
     ) -> Call: ...
 
-    def check(self, sender: str, orders: list[object]) -> Check: ...
+    def check(self, sender: str, orders: list[object], cancelled: bool = False) -> Check: ...
 
     def deliver(self, sender: str, kind: str, notice: object) -> None: ...
 
@@ -126,16 +126,17 @@ def snapshot(core: FlowCore, peer: Peer) -> Flow:
 
 
 def cancelled(core: FlowCore, peer: Peer, deadline: float) -> Flow:
-    """Page through ``peer``'s soft-cancelled, unexpired orders, each handed to the node with
-    its maker's signed cancel (``Deliver`` "cancelled"): a node that joins after a cancel
-    holds the order cancelled, as its peers do, before anyone can post it here (attack38).
-    Bounded as the open orders' pages are; first, so a copy posted meanwhile finds it."""
+    """Page through ``peer``'s soft-cancelled, unexpired orders, each page handed to the node
+    with its makers' signed cancels (a ``Check`` of ``cancelled`` entries): a node that joins
+    after a cancel holds the order cancelled, as its peers do, before anyone can post it here
+    (attack38). Bounded as the open orders' pages are; first, so a copy posted meanwhile
+    finds it; the next page asked once the node has judged this one (its signatures
+    recovered off the loop: review44)."""
 
     def take(entries: list[Any]) -> Generator[Call | Check, Any, bool]:
-        for entry in entries:
-            core.deliver(peer.key, "cancelled", entry)
+        if entries:
+            yield core.check(peer.key, entries, cancelled=True)
         return True
-        yield  # (a flow: no call of its own)
 
     yield from _pages(core, peer, deadline, "cancelled", take)
 

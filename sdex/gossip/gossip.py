@@ -234,8 +234,6 @@ class Gossip:
                     self._spawn(self._call(a), f"gossip-{a.kind}")
             elif isinstance(a, Check):
                 self._spawn(self._check(a), "gossip-check")
-            elif isinstance(a, Deliver) and a.kind == "cancelled":
-                self.node.take_cancelled(a.notice, a.sender)
             elif isinstance(a, Deliver):
                 self.node.cancel_notice(a.notice, a.sender)
             elif isinstance(a, Scored) and a.banned:
@@ -399,9 +397,20 @@ class Gossip:
 
     async def _check(self, check: Check) -> None:
         try:
-            await self.run_check(check)
+            if check.cancelled:
+                await self._take_cancelled(check)
+            else:
+                await self.run_check(check)
         except Exception:
             log.exception("checking orders from %s failed", check.sender)
+
+    async def _take_cancelled(self, check: Check) -> None:
+        """A page of a peer's soft cancels to the node (it charges the peer for forged ones);
+        then the bootstrap asks the next."""
+        try:
+            await self.node.take_cancelled_many(check.orders, check.sender)
+        finally:
+            self._run(self.core.checked(check.id))
 
     def stats(self) -> dict[str, object]:
         streams = self.streams.stats() if self.streams is not None else {}

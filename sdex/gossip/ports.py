@@ -76,9 +76,10 @@ class NodePort(OrderView, Protocol):
         and ``cancelSignature`` (the maker's signed cancel), paged as ``snapshot_page``."""
         ...
 
-    def take_cancelled(self, notice: object, peer: str) -> bool:
-        """One of a peer's ``cancelled_page`` entries: held as cancelled if both signatures
-        are its maker's (else the peer pays)."""
+    async def take_cancelled_many(self, entries: list[object], peer: str) -> list[str]:
+        """A page of a peer's ``cancelled_page`` entries: each held as cancelled if this node
+        would hold the order and both signatures are its maker's (a forged one costs the
+        peer); its verdicts (``accepted``, ``known``, ``rejected``, ``forged``)."""
         ...
 
     async def settlement_notice(self, tx_hash: str) -> bool: ...

@@ -63,6 +63,11 @@ class Limits:
     max_unfunded: int = 50_000
     """Open orders held ``unfunded`` (they cannot trade now): past it the longest unfunded
     are closed (``removed``, reason ``evicted: ...``). They do not count in ``max_orders``."""
+    max_cancelled_per_peer: int = 10_000
+    """A peer's soft-cancelled orders a bootstrap stores (``NodePeering.take_cancelled_many``)
+    while the node runs: rows kept for good, listed and served on; fresh keys' orders cost a
+    hostile seed nothing, so only a count bounds them (~10 MB of rows, 1/20 of
+    ``max_orders``). An honest seed's cancels past it are not learned at the boot."""
 
     def minimum(self, token: str) -> int:
         return self.min_amounts.get(token, 0)
@@ -149,8 +154,11 @@ class Intake:
         result = self._rules(signed, check_fee)
         return result.of_order(signed.hash) if isinstance(result, Rejection) else result
 
-    def _rules(self, signed: SignedOrder, check_fee: bool) -> SignedOrder | Known | Rejection:
-        """``check_offchain``'s checks of an order that parsed."""
+    def _rules(
+        self, signed: SignedOrder, check_fee: bool, book_limits: bool = True
+    ) -> SignedOrder | Known | Rejection:
+        """``check_offchain``'s checks of an order that parsed; ``book_limits`` False: not
+        the book's bounds of open orders (``over_limit``: an order held closed takes none)."""
         if self.known(signed.hash):
             return Known(signed.hash)
         o = signed.order
@@ -181,9 +189,17 @@ class Intake:
                 )
         if (small := self.below_minimum(o)) is not None:
             return small
-        if (over := self.over_limit(o)) is not None:
+        if book_limits and (over := self.over_limit(o)) is not None:
             return over
         return signed
+
+    def closed_rules(self, signed: SignedOrder) -> Rejection | None:
+        """Would this node hold ``signed`` if a wallet posted it (but its signature and the
+        chain's state)? Listed tokens, amounts, expiry by the chain's clock, minimums; a peer's
+        fee. For an order taken closed (a peer's soft cancel, ``NodePeering.take_cancelled``):
+        the book's open-order bounds are not its to take."""
+        result = self._rules(signed, check_fee=False, book_limits=False)
+        return result if isinstance(result, Rejection) else None
 
     def below_minimum(self, o: Order) -> Rejection | None:
         """An order that sells or asks for less than its token's minimum: its trades would

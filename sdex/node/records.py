@@ -115,6 +115,8 @@ class NodeState:
         self.rows_reads_waited = 0
         """Order listings by status that waited for row writes (``rows_listable``)."""
         self._seq = 0
+        self.cancelled_taken: dict[str, int] = {}
+        """Soft-cancelled orders taken from each peer's pages (``take_cancelled_many``)."""
         self.forwarding = ForwardTiming()
         """What a new order costs here before it is passed on (``/health``)."""
         self.commit_waits = CommitWaits()
