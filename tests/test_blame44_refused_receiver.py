@@ -22,7 +22,7 @@ from sdex.deployment import TokenInfo
 from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match
 from sdex.settlement.blame import account
-from sdex.settlement.evidence import _refusals
+from sdex.settlement.refusal import refusals as _refusals
 from tests.conftest import Chain
 from tests.sandwich import listing, node_on, pair_decided
 from tests.test_node import ALICE, BOB, E6, E18
