@@ -104,3 +104,25 @@ def test_a_refused_maker_is_named_when_another_holder_of_its_token_moves(chain: 
     }
     # alone (no other holder known), the same refusal could be a pause: nobody named
     assert _refusals(c.rpc, c.exchange.address, ms[:1], at, raw, set(), {}, {}) == {}
+
+
+def test_a_receiver_refused_only_by_its_payers_lock_is_not_named(chain: Chain) -> None:
+    """blame44's receiver probe named the order of the maker a leg's token refuses to credit;
+    but a token may refuse a transfer for its sender's sake alone (a lock-up: SLT's locked
+    Alice may move hers only to herself, which the sender probe's second ask passes). Before,
+    honest Bob, who buys SLT, was named and his order removed, by a counterparty's own lock.
+    Now a receiver is named only if the token refuses to credit it from another sender too
+    (nothing of ``CONTROL``'s): nobody here; a refused receiver still is (blame44's tests)."""
+    c = chain
+    slt = Token(c.rpc, deploy(c.sender(0), "SenderLockToken"))
+    slt.abi = load_abi("SenderLockToken")
+    slt.send(c.sender(0), "mint", c.address(ALICE), 1000 * E6)
+    slt.approve(c.sender(ALICE), c.exchange.address, 2**256 - 1)
+    slt.send(c.sender(0), "setLocked", c.address(ALICE), True)
+    c.weth.approve(c.sender(BOB), c.exchange.address, 2**256 - 1)
+    ask = c.sign(c.order(ALICE, slt, 250 * E6, c.weth, E18 // 10))
+    buy = c.sign(c.order(BOB, c.weth, E18 // 10, slt, 250 * E6))
+    m = Match(ask, buy, MatchAmounts(250 * E6, E18 // 10, 0, 0), Side.ASK)
+    at = hex(int(c.rpc.call("eth_blockNumber"), 16))
+    raw = {s.hash: s for s in c.exchange.order_states([ask, buy], at)}
+    assert _refusals(c.rpc, c.exchange.address, [m], at, raw, set(), {}, {}) == {}

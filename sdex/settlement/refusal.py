@@ -13,9 +13,12 @@ nothing else explains (``sdex.settlement.evidence``).
   paused token was blamed, its order removed; a pause refuses the control too).
 - When both move: each leg's ``transferFrom(maker, <the other maker>, amount)``, and a leg
   refused names the order of the maker it pays, who asked for a token that will not credit
-  it (blame44: nobody was blamed, the pair barred, the order kept).
+  it (blame44: nobody was blamed, the pair barred, the order kept) — only if the token
+  refuses to credit it ``CONTROL``'s nothing too (review45: a token that refuses a transfer
+  for its sender's sake alone, a lock-up that lets it send only to itself, which the sender
+  probe's second ask passes, had the honest maker it pays named, its order removed).
 
-Two to four calls per match (six at most), for at most ``MAX_PROBED`` matches of a failure,
+Two to four calls per match (seven at most), for at most ``MAX_PROBED`` matches of a failure,
 and at most ``2 + 2 * MAX_HOLDERS`` per (token, maker) refused.
 """
 
@@ -42,7 +45,7 @@ CONTROL = "0x" + keccak(b"sdex.settlement.refusal.control").hex()[-40:]
 """A second address nobody holds the key of: the sender of the control transfer (of
 nothing), which no token refuses one by one; a pause refuses it as it does everyone."""
 MAX_PROBED = 8
-"""Matches of one failure whose legs' transfers are probed (two to six ``eth_call``s each)."""
+"""Matches of one failure whose legs' transfers are probed (two to seven ``eth_call``s each)."""
 Account = tuple[str, str]
 """(maker, token), lower case."""
 MAX_HOLDERS = 2
@@ -114,8 +117,9 @@ def _refused(
     moves for others (``moves_for_others``: not a pause, review45); when both move there,
     the order whose maker a leg refuses to credit (``transferFrom(maker, <the other
     maker>, amount)`` refused: that maker asked for a token that will not pay it; blame44:
-    nobody was blamed, the pair barred, the order kept). None when both or neither are
-    refused, or a call was not answered."""
+    nobody was blamed, the pair barred, the order kept), if it refuses to credit that maker
+    from another sender too (``CONTROL``'s nothing: not a refusal for its payer's sake, a
+    lock-up; review45). None when both or neither are refused, or a call was not answered."""
     legs = ((m.resting, m.left_filled), (m.incoming, m.right_filled))
     moves = [_sends(rpc, exchange, so.order.maker_token, so.order.maker, max(1, n), block)
              for so, n in legs]  # fmt: skip
@@ -133,11 +137,14 @@ def _refused(
         )
         for so, n, to in pays
     )
-    if paid == (False, True):  # (the resting maker's token refuses the incoming maker)
-        return m.incoming.hash
-    if paid == (True, False):
-        return m.resting.hash
-    return None
+    if paid not in ((False, True), (True, False)):
+        return None
+    payer, _, paid_to = pays[paid.index(False)]
+    # (named only if the token refuses to credit it from another sender too: a refusal for
+    # the payer's sake alone, a lock-up on it, is not the receiver's doing; review45)
+    token = payer.order.maker_token
+    refused = _moves(rpc, exchange, token, CONTROL, 0, block, paid_to.order.maker) is False
+    return paid_to.hash if refused else None
 
 
 def _others_send(
