@@ -19,7 +19,7 @@ from sdex.settlement import Outcome
 from sdex.settlement.gas import GAS_PER_MATCH, fitting_batch
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
-from tests.test_settlement_fallback import ASKS, BIDS, E18, LOT, running_settler
+from tests.test_settlement_fallback import ASKS, BIDS, E18, LOT, pair, running_settler
 
 
 def heavy_matches(c: Chain, count: int) -> list[Match]:
@@ -59,3 +59,23 @@ async def test_a_batch_at_the_full_bound_that_runs_out_is_not_sent_again(
         assert int(receipt["gasUsed"], 16) == int(
             c.rpc.call("eth_getTransactionByHash", tx)["gas"], 16
         )
+
+
+async def test_a_slim_batchs_part_that_runs_out_with_room_goes_again_at_the_bound(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The figure set as if taught by matches far cheaper than these: a slim batch of 256
+    runs out, and its first part with the fallback's room (128, at the learned figure) runs
+    out too. Before, that part's 128 honest matches were reported failed with no transaction
+    (each pair one try nearer its bar, judged as never sent); now the learning pauses and
+    they go again in parts at ``GAS_PER_MATCH``: every match settles."""
+    c = chain
+    async with running_settler(c, tmp_path) as (settler, results):
+        settler.gas.seen = 30_000
+        assert settler.batch_size(256) == 256 > settler.gas.safe_size()
+        assert settler.gas.split(256) == [128, 128]
+        settler.submit([pair(c, k) for k in range(256)])
+        await wait_for(lambda: settler.idle.is_set() and len(results) == 256, timeout=180.0)
+        assert settler.gas.slim_out_of_gas == 1 and settler.gas.out_of_gas == 1
+        assert {r.outcome for r in results} == {Outcome.SETTLED}  # before: 128 failed
+        assert settler.settled == 256 and settler.failed == 0
