@@ -18,24 +18,20 @@ from pathlib import Path
 import pytest
 
 from sdex.book.types import Side
-from sdex.chain.exchange import Token, deploy, load_abi
+from sdex.chain.exchange import Token
 from sdex.deployment import TokenInfo
 from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match
 from sdex.settlement.refusal import refusals as _refusals
 from tests.conftest import Chain
-from tests.sandwich import listing, node_on, pair_decided
+from tests.sandwich import listing, minted_token, node_on, pair_decided
 from tests.test_blame44_refused_receiver import gate_token
 from tests.test_node import ALICE, BOB, CAROL, E6, E18
 
 
 def pausable_token(c: Chain) -> Token:
     """A ``PausableToken`` with 1000 of BOB's, approved to the Exchange."""
-    pau = Token(c.rpc, deploy(c.sender(0), "PausableToken"))
-    pau.abi = load_abi("PausableToken")
-    pau.send(c.sender(0), "mint", c.address(BOB), 1000 * E6)
-    pau.approve(c.sender(BOB), c.exchange.address, 2**256 - 1)
-    return pau
+    return minted_token(c, "PausableToken", BOB)
 
 
 async def test_a_paused_token_blames_nobody(chain: Chain, tmp_path: Path) -> None:
@@ -114,10 +110,7 @@ def test_a_receiver_refused_only_by_its_payers_lock_is_not_named(chain: Chain) -
     Now a receiver is named only if the token refuses to credit it from another sender too
     (nothing of ``CONTROL``'s): nobody here; a refused receiver still is (blame44's tests)."""
     c = chain
-    slt = Token(c.rpc, deploy(c.sender(0), "SenderLockToken"))
-    slt.abi = load_abi("SenderLockToken")
-    slt.send(c.sender(0), "mint", c.address(ALICE), 1000 * E6)
-    slt.approve(c.sender(ALICE), c.exchange.address, 2**256 - 1)
+    slt = minted_token(c, "SenderLockToken", ALICE)
     slt.send(c.sender(0), "setLocked", c.address(ALICE), True)
     c.weth.approve(c.sender(BOB), c.exchange.address, 2**256 - 1)
     ask = c.sign(c.order(ALICE, slt, 250 * E6, c.weth, E18 // 10))
