@@ -155,6 +155,16 @@ def blacklist_token(c: Chain, allowance: int = 2**256 - 1) -> Token:
     return blt
 
 
+def minted_token(c: Chain, contract: str, holder: int) -> Token:
+    """A test token ``contract`` (contracts/test/, with ``mint``) with 1000 (6 decimals) of
+    ``holder``'s, approved to the Exchange without limit."""
+    token = Token(c.rpc, deploy(c.sender(0), contract))
+    token.abi = load_abi(contract)
+    token.send(c.sender(0), "mint", c.address(holder), 1000 * E6)
+    token.approve(c.sender(holder), c.exchange.address, 2**256 - 1)
+    return token
+
+
 def listing(spec: dict[str, TokenInfo | None]) -> Tokens:
     """The node's token list as ``spec``: a symbol to ``None`` keeps the listed one."""
     return lambda listed: {k: listed[k] if v is None else v for k, v in spec.items()}

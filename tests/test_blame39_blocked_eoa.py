@@ -23,7 +23,7 @@ from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match
 from sdex.order import SignedOrder, sign_order
 from sdex.settlement.blame import account
-from sdex.settlement.evidence import _refusals
+from sdex.settlement.refusal import refusals as _refusals
 from tests.conftest import Chain
 from tests.sandwich import blacklist_token, block, listing, node_on, pair_decided
 from tests.test_attack30_gas_gated_wallet import OWNER, gas_gated_wallet

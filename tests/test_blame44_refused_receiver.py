@@ -17,24 +17,20 @@ from pathlib import Path
 import pytest
 
 from sdex.book.types import Side
-from sdex.chain.exchange import Token, deploy, load_abi
+from sdex.chain.exchange import Token
 from sdex.deployment import TokenInfo
 from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match
 from sdex.settlement.blame import account
-from sdex.settlement.evidence import _refusals
+from sdex.settlement.refusal import refusals as _refusals
 from tests.conftest import Chain
-from tests.sandwich import listing, node_on, pair_decided
+from tests.sandwich import listing, minted_token, node_on, pair_decided
 from tests.test_node import ALICE, BOB, E6, E18
 
 
 def gate_token(c: Chain) -> Token:
     """A ``ReceiverGateToken`` with 1000 of ALICE's, approved to the Exchange."""
-    rgt = Token(c.rpc, deploy(c.sender(0), "ReceiverGateToken"))
-    rgt.abi = load_abi("ReceiverGateToken")
-    rgt.send(c.sender(0), "mint", c.address(ALICE), 1000 * E6)
-    rgt.approve(c.sender(ALICE), c.exchange.address, 2**256 - 1)
-    return rgt
+    return minted_token(c, "ReceiverGateToken", ALICE)
 
 
 def refuse(c: Chain, rgt: Token, who: int) -> None:

@@ -52,9 +52,12 @@ def refused(c: Chain, bad: Token) -> Match:
 
 @contextlib.asynccontextmanager
 async def running_settler(
-    c: Chain, tmp_path: Path, suspect: Callable[[Match], bool] | None = None
+    c: Chain,
+    tmp_path: Path,
+    suspect: Callable[[Match], bool] | None = None,
+    max_batch: int = 64,
 ) -> AsyncIterator[tuple[Settler, list[SettledMatch]]]:
-    """The node's settler (async receipts, max_batch 64, backlog_batch 256) on the devnet,
+    """The node's settler (async receipts, ``max_batch``, backlog_batch 256) on the devnet,
     with its own store; yields it and the results it reported."""
     block = c.rpc.call("eth_getBlockByNumber", hex(c.deployment.deploy_block), False)
     identity = ChainIdentity(c.deployment.chain_id, c.deployment.exchange, block["hash"])
@@ -72,7 +75,7 @@ async def running_settler(
         sender,
         store,
         on_result,
-        64,
+        max_batch,
         receipts=receipts,
         backlog_batch=256,
         suspect=suspect,

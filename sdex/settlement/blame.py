@@ -14,9 +14,10 @@ if the match settles with the
 wallet's code answering every signature valid (review38: a token that refuses the EOA's
 transfers, a blacklist, failed it whatever the wallet answered); or the side whose token
 refuses to move its maker's funds (a probing ``transferFrom`` from the Exchange at that
-state reverts) while the other side's moves (blame39: a blacklisted EOA was never blamed, its
-order stayed for ever), or, both moving, the side whose maker the other side's token refuses
-to credit (blame44). Nothing certain (two wallets that
+state reverts) while the other side's moves and it moves for others (a pause refuses all:
+review45) (blame39: a blacklisted EOA was never blamed, its order stayed for ever), or,
+both moving, the side whose maker the other side's token refuses to credit (blame44).
+Nothing certain (two wallets that
 both answer valid alone, an account moved in the same block, a transaction the chain does
 not know): nobody is blamed; the pair is tried again, pre-flighted, and after
 ``PAIR_TRIES`` failures not paired again for ``PAIR_BAR_SECONDS`` (both orders stay).

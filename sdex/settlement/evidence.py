@@ -30,15 +30,10 @@ only for failures that chain state read afterwards does not explain (rare).
   wallet was blamed).
 
 - For a match nothing above explains (no contract side, or one whose stubbed run failed too):
-  each leg's token ``transferFrom(maker, FRESH, amount)`` called from the Exchange at that
-  block (refused there, asked again to the maker itself: a permissioned token credits no
-  fresh address). A token that refuses one maker and moves the other's funds names the one
-  it refuses (blame39: an EOA a listed token blocks was never blamed, and its order stayed
-  for ever, each new honest order facing it one reverted transaction). When both move: each
-  leg's ``transferFrom(maker, <the other maker>, amount)``, and a leg refused names the
-  order of the maker it pays, who asked for a token that will not credit it (blame44: nobody
-  was blamed, the pair barred, the order kept). Two to four calls per match (six at most),
-  for at most ``MAX_PROBED`` matches of a failure.
+  probing transfers of its legs at that block (``sdex.settlement.refusal``): a token that
+  refuses one maker and moves the other's, and moves for others than that maker (review45:
+  not a pause), names it (blame39); both moving, a leg that refuses to credit the maker it
+  pays names that maker's order (blame44).
 
 A match never sent (its pre-flight reverted) is read at the block its pre-flight ran at
 (the settler pins it: ``SettledMatch.block``): exact, but for an account a transfer out of
@@ -67,6 +62,7 @@ from sdex.matching.match import Match
 from sdex.order import SignedOrder
 from sdex.settlement.blame import UNLIMITED, Evidence, account, contract_side, own_key
 from sdex.settlement.gas import BASE_GAS, GAS_PER_MATCH
+from sdex.settlement.refusal import refusals
 
 log = logging.getLogger("sdex.settlement")
 
@@ -92,12 +88,6 @@ FEE_FIELDS = ("gasPrice", "maxFeePerGas", "maxPriorityFeePerGas")
 STUB = "0x631626ba7e60e01b60005260206000f3"
 """Code that answers any call with ``isValidSignature``'s magic value (PUSH4 0x1626ba7e,
 PUSH1 224, SHL, PUSH1 0, MSTORE, PUSH1 32, PUSH1 0, RETURN): a wallet that always says valid."""
-TRANSFER_FROM = bytes.fromhex("23b872dd")
-FRESH = "0x" + keccak(b"sdex.settlement.evidence.fresh").hex()[-40:]
-"""The recipient of the probing ``transferFrom``: an address no token blocks (none holds its
-key), so that only the sender can be refused."""
-MAX_PROBED = 8
-"""Matches of one failure whose legs' transfers are probed (two to six ``eth_call``s each)."""
 Account = tuple[str, str]
 """(maker, token), lower case."""
 Moves = dict[Account, int]
@@ -174,7 +164,7 @@ def gather(
     # it): a token refusing its maker there is like its funds short there; a sent one at the
     # block before its own: only an account nothing moved before it in its block is named)
     doubtful = set() if tx_hash is None and at is None else unsure | others
-    refused = _refusals(rpc, exchange.address, matches, block, raw, doubtful, signatures, stubbed)
+    refused = refusals(rpc, exchange.address, matches, block, raw, doubtful, signatures, stubbed)
     return Evidence(
         states=states,
         exact=frozenset(accounts - unsure),
@@ -335,105 +325,6 @@ def _valid_alone(
         log.warning("a wallet's signature alone was not read (%s): no evidence", e)
         return None
     return isinstance(raw, str) and raw[:66].lower() == MAGIC
-
-
-def _refusals(
-    rpc: Rpc,
-    exchange: str,
-    matches: Sequence[Match],
-    block: str,
-    raw: dict[bytes, OrderState],
-    doubtful: set[Account],
-    signatures: dict[bytes, bool],
-    stubbed: dict[tuple[bytes, bytes], bool],
-) -> dict[tuple[bytes, bytes], bytes]:
-    """For the matches nothing else explains (no contract side, or one whose stubbed run
-    failed too; no signature invalid alone), both legs funded in ``raw`` (so that a refusal
-    is not a shortfall): the order whose maker its token refuses while the other's moves
-    (``_refused``), unless its account is ``doubtful``. At most ``MAX_PROBED`` matches."""
-    refused: dict[tuple[bytes, bytes], bytes] = {}
-    probed = 0
-    for m in matches:
-        key, sides = (m.resting.hash, m.incoming.hash), (m.resting, m.incoming)
-        c = contract_side(m)
-        if c is not None and stubbed.get(key) is not False:
-            continue  # (the wallet may be what failed it, or nothing was run)
-        if any(signatures.get(so.hash) is False for so in sides):
-            continue  # (explained: a signature invalid alone)
-        need = (m.left_filled, m.right_filled)
-        if not all(_funded(raw.get(so.hash), n) for so, n in zip(sides, need, strict=True)):
-            continue
-        if probed >= MAX_PROBED:
-            break
-        probed += 1
-        who = _refused(rpc, exchange, m, block)
-        if who is not None and account(sides[0 if who == key[0] else 1]) not in doubtful:
-            refused[key] = who
-    return refused
-
-
-def _funded(st: OrderState | None, amount: int) -> bool:
-    return st is not None and min(st.maker_balance, st.maker_allowance) >= max(1, amount)
-
-
-def _refused(rpc: Rpc, exchange: str, m: Match, block: str) -> bytes | None:
-    """The hash of the order of ``m`` whose maker its token refuses to move ``amount`` from
-    (``transferFrom(maker, FRESH, amount)`` from the Exchange at ``block`` reverts, or
-    answers false) while the other leg's token moves the other maker's; when both move
-    there, the order whose maker a leg refuses to credit (``transferFrom(maker, <the other
-    maker>, amount)`` refused: that maker asked for a token that will not pay it; blame44:
-    nobody was blamed, the pair barred, the order kept). None when both or neither are
-    refused, or a call was not answered."""
-    legs = ((m.resting, m.left_filled), (m.incoming, m.right_filled))
-    moves = [_sends(rpc, exchange, so, amount, block) for so, amount in legs]
-    if moves == [False, True]:
-        return m.resting.hash
-    if moves == [True, False]:
-        return m.incoming.hash
-    if moves != [True, True]:
-        return None
-    # (each leg pays the other maker, less that one's fee: the Exchange's first two transfers)
-    pays = [(m.resting, m.left_filled - m.right_fee, m.incoming)]
-    pays.append((m.incoming, m.right_filled - m.left_fee, m.resting))
-    paid = tuple(_moves(rpc, exchange, so, n, block, to.order.maker) for so, n, to in pays)
-    if paid == (False, True):  # (the resting maker's token refuses the incoming maker)
-        return m.incoming.hash
-    if paid == (True, False):
-        return m.resting.hash
-    return None
-
-
-def _sends(rpc: Rpc, exchange: str, so: SignedOrder, amount: int, block: str) -> bool | None:
-    """Whether ``so``'s maker token lets its maker send ``amount``: it moves to ``FRESH``, or,
-    refused there, to the maker itself (a permissioned token credits only the addresses it
-    allows, and a fresh one is not: its sender is not the one refused; blame44)."""
-    sends = _moves(rpc, exchange, so, amount, block)
-    if sends is False:
-        return _moves(rpc, exchange, so, amount, block, so.order.maker)
-    return sends
-
-
-def _moves(
-    rpc: Rpc, exchange: str, so: SignedOrder, amount: int, block: str, to: str = FRESH
-) -> bool | None:
-    """Whether ``so``'s maker token moves ``amount`` of the maker's to ``to`` when the
-    Exchange asks (SafeERC20's rules: a revert or a false answer is a refusal); None: the
-    chain did not answer. No gas bound: the node's own, the call's cost is not the question."""
-    data = TRANSFER_FROM + bytes(12) + bytes.fromhex(so.order.maker[2:])
-    data += bytes(12) + bytes.fromhex(to[2:]) + max(1, amount).to_bytes(32, "big")
-    call = {"from": exchange, "to": so.order.maker_token, "data": "0x" + data.hex()}
-    try:
-        raw = rpc.call("eth_call", call, block)
-    except ContractRevert:
-        return False
-    except (RpcError, OSError) as e:
-        log.warning("a maker's transfer was not probed (%s): no evidence", e)
-        return None
-    try:  # (no answer data: a token that returns nothing, success)
-        word = int(raw[2:66] or "1", 16) if isinstance(raw, str) else None
-    except ValueError:
-        return None
-    return None if word is None else word != 0
 
 
 def _settles_stubbed(

@@ -159,13 +159,19 @@ class BatchGas:
         then). A slim one's (no room for the fallback) pause slim batches at a rate
         (``SLIM_FAIL_EVERY``); one with the room pauses the learning for ``pause`` seconds
         (its matches then go at ``GAS_PER_MATCH``; the part with the one that made the
-        fallback run settles the others and skips it, with its reason: judged alone)."""
+        fallback run settles the others and skips it, with its reason: judged alone), unless
+        it had that bound already (nothing to gain: its matches are judged from it)."""
         if status == 1 or gas_used < gas or matches <= self.max_batch:
             return False
         if slim:
             self.slim_out_of_gas += 1
             log.warning("a slim batch of %d ran out of gas: sent again with room", matches)
             return True
+        if gas >= settlement_gas(matches):
+            # (already at the fallback-safe bound: sent again, the same batch at the same
+            # gas, it ran out again, a second reverted transaction, and its matches were
+            # judged as never sent; review45) judged from this transaction
+            return False
         self.out_of_gas += 1
         self.paused_until = self.clock() + self.pause
         log.warning(

@@ -296,23 +296,23 @@ class Settler(NonceLane):
             times.resolve()  # (never broadcast: the next batch need not wait)
             self._slots.release()  # the next batch may go while these results are applied
         if results is None:  # a backlog batch ran out of gas: again, with the fallback's room
-            rest = batch
+            rest, retry = batch, True
             while True:  # (each part reported before the next goes: see below)
                 # sized as it goes (blame44: a receipt meanwhile may raise the figure)
                 size = self.gas.split(len(rest))[0]
                 part, rest = rest[:size], rest[size:]
-                results = await self._again(part)
+                got = await self._settle_or_fail(part, None, room=True)
+                if got is None and retry:  # (out of gas with room at the learned figure: once
+                    rest, retry = part + rest, False  # more at the bound, learning paused;
+                    continue  # review45: all reported failed, as if never sent)
+                why = "out of gas"
+                results = got or [SettledMatch(m, Outcome.FAILED, None, None, why) for m in part]
                 if not rest:
                     break
                 await self._report(results)
         await self._report(results)
         incoming = [m.incoming.hash_hex for m in batch] if self.stages.timeline else []
         self.stages.add(submitted, times, time.perf_counter(), incoming)
-
-    async def _again(self, part: list[Match]) -> list[SettledMatch]:
-        """A backlog batch's ``part`` sent again with room (if it runs out too: failed, judged)."""
-        got = await self._settle_or_fail(part, None, room=True)
-        return got or [SettledMatch(m, Outcome.FAILED, None, None, "out of gas") for m in part]
 
     async def _settle_or_fail(
         self, batch: list[Match], times: FlightTimes | None, room: bool = False
