@@ -38,12 +38,18 @@ from sdex.walletsettle import await_settlement, meta_uint
 
 
 def stdout_console() -> Console:
-    # soft_wrap: long lines (hashes, addresses) are left whole for the terminal to wrap, so
-    # they copy and paste intact; tables still fit the width.
-    return Console(highlight=False, soft_wrap=True)
+    """At a terminal, long lines (hashes, addresses) are left whole for the terminal to
+    wrap, so they copy and paste intact. Piped (``| tee``, ``> log``) they break between
+    words at the width, 80 unless ``$COLUMNS`` says (user44: ``signed by 0x…; expires …``
+    ran to 103 columns, ``settled on chain: …`` to 150): a hash is one word, whole on its
+    line. Tables fit the width either way."""
+    console = Console(highlight=False)
+    console.soft_wrap = console.is_terminal
+    return console
 
 
 def stderr_console() -> Console:
+    # An error stays one line, piped too (a log's reader greps it): ``print_error``.
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
