@@ -103,10 +103,9 @@ def _said_refused(e: NodeApiError, expiry_seconds: int) -> NodeApiError:
     latest block", user25): the chain judges expiry by its block time, which may run ahead
     of this machine's clock (a devnet whose time was moved). Its CHAIN_UNAVAILABLE too (it
     read "Validation Failed", the SRA's word for a bad order, user30)."""
-    if e.rejection == "CHAIN_UNAVAILABLE":
-        reason = "the node takes no orders while it does not follow its chain: nothing was posted"
+    if e.rejection == "CHAIN_UNAVAILABLE":  # (its words once: they were said twice, user44)
         return NodeApiError(
-            e.status, reason, e.code, e.validation_errors, e.rejection, e.body, e.retry_after
+            e.status, _chain_unavailable(e), e.code, [], e.rejection, e.body, e.retry_after
         )
     if e.rejection == "SELF_TRADE":
         return _said_self_trade(e)
@@ -120,6 +119,18 @@ def _said_refused(e: NodeApiError, expiry_seconds: int) -> NodeApiError:
     )
     return NodeApiError(
         e.status, reason, e.code, e.validation_errors, e.rejection, e.body, e.retry_after
+    )
+
+
+def _chain_unavailable(e: NodeApiError) -> str:
+    """ "nothing was posted", then why in the node's words (``sdex.ingest.intake
+    .not_following``: "the node does not follow the chain now: WHY; try again")."""
+    said = "; ".join(v.reason for v in e.validation_errors)
+    why = re.sub(r"^the node does not follow the chain now: |; try again$", "", said)
+    why = f" ({why})" if why else ""
+    return (
+        f"nothing was posted: the node does not follow its chain now{why} and takes no "
+        "orders until it does; try again later"
     )
 
 
