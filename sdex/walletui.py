@@ -174,7 +174,8 @@ def _print_signed(
             f"[yellow]note:[/] whole {m.quote} units move the signed limit from "
             f"{fmt_price(asked)} to {fmt_price(limit)}, in your favour"
         )
-    out.print(f"signed by {o.maker}; expires {utc_time(o.expiry)} (unix {o.expiry})")
+    out.print(f"signed by {o.maker}")  # (two lines: 103 columns as one, wrapped mid-date)
+    out.print(f"expires {utc_time(o.expiry)} (unix {o.expiry})")
 
 
 def utc_time(unix: int) -> str:

@@ -48,7 +48,9 @@ def test_piped_wallet_output_fits_80_columns_with_hashes_whole(
         sell = piped("order", "sell", "2000", "1", "--node", url, "--key", key(c, ALICE))
         assert sell.returncode == 0, sell.stdout + sell.stderr
         lines_fit(sell.stdout)
-        assert "signed by 0x" in sell.stdout and "(unix " in sell.stdout, sell.stdout
+        lines = sell.stdout.splitlines()
+        assert re.fullmatch(r"signed by 0x[0-9a-f]{40}", lines[1]), sell.stdout
+        assert re.fullmatch(r"expires \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(unix \d+\)", lines[2])
         maker_order = HASH.findall(sell.stdout)[0]
         buy = piped("order", "buy", "2000", "1", "--node", url, "--key", key(c, BOB))
         assert buy.returncode == 0, buy.stdout + buy.stderr
