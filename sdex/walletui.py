@@ -6,8 +6,10 @@ is shown (cancels: ``sdex.walletcancel``)."""
 from __future__ import annotations
 
 import re
+import sys
 from datetime import UTC, datetime
 from fractions import Fraction
+from typing import IO, cast
 
 import requests
 from rich.console import Console
@@ -44,8 +46,29 @@ def stdout_console() -> Console:
     ran to 103 columns, ``settled on chain: …`` to 150): a hash is one word, whole on its
     line. Tables fit the width either way."""
     console = Console(highlight=False)
-    console.soft_wrap = console.is_terminal
-    return console
+    if console.is_terminal:
+        console.soft_wrap = True
+        return console
+    return Console(highlight=False, file=cast(IO[str], _TrimmedStdout()))  # (writes str)
+
+
+class _TrimmedStdout:
+    """``sys.stdout`` as it is at each write (a test's runner swaps it), each line's trailing
+    spaces dropped: a line wrapped between words kept the space it broke at."""
+
+    encoding = "utf-8"
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(_TRAILING_SPACES.sub("\n", text))
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+_TRAILING_SPACES = re.compile(r" +\n")
 
 
 def stderr_console() -> Console:

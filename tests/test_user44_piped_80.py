@@ -38,6 +38,8 @@ def piped(*args: str) -> subprocess.CompletedProcess[str]:
 def lines_fit(text: str) -> None:
     wide = [line for line in text.splitlines() if len(line) > 80]
     assert wide == [], "\n".join(wide)
+    trailing = [line for line in text.splitlines() if line.endswith(" ")]
+    assert trailing == [], trailing  # (a line wrapped between words kept the space)
 
 
 def test_piped_wallet_output_fits_80_columns_with_hashes_whole(
