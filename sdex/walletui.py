@@ -318,7 +318,7 @@ def _print_posted(
         out.print(f"[yellow]note:[/] {uncovered_words(fmt_amount(unfunded, give_dec), give)}")
     if not posted.matches:
         return
-    table = Table(title=f"matches ({len(posted.matches)}), settling on chain")
+    table = Table(title=f"matches ({len(posted.matches)}), settling on chain", title_justify="left")
     table.add_column("resting order", overflow="fold")
     table.add_column(f"{m.base}", justify="right")
     table.add_column(f"{m.quote}", justify="right")

@@ -58,6 +58,7 @@ def test_piped_wallet_output_fits_80_columns_with_hashes_whole(
         assert buy.returncode == 0, buy.stdout + buy.stderr
         lines_fit(buy.stdout)
         out = one_line(buy.stdout)
+        assert "\nmatches (1), settling on chain\n" in buy.stdout, buy.stdout  # (left, as book's)
         assert "matched in full, settlement pending on chain (status partially_filled" in out
         settled = re.search(r"settled on chain: bought 1 WETH for 2000 USDC \(tx (0x[0-9a-f]{64})"
                             r"; status filled\)", out)  # fmt: skip
