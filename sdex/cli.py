@@ -45,7 +45,7 @@ from sdex.cliopts import (
     wait_option,
 )
 from sdex.clirange import FloatBetween, IntBetween
-from sdex.deployment import DEFAULT_PATH, DeploymentError, DevAccount
+from sdex.deployment import DEFAULT_PATH, DEMO_PATH, DeploymentError, DevAccount
 from sdex.sim.cli import simulate
 from sdex.wallet import (
     DEFAULT_EXPIRY,
@@ -178,7 +178,7 @@ def fit_token_line(line: str, width: int) -> list[str]:
 
 @main.command()
 @click.option(
-    "--log-dir", type=click.Path(path_type=Path), default=Path(".sdex/demo"), show_default=True,
+    "--log-dir", type=click.Path(path_type=Path), default=DEMO_PATH.parent, show_default=True,
     help="Where the demo leaves its deployment file, node and Hardhat logs, and demo.log.",
 )  # fmt: skip
 @click.option(

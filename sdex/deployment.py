@@ -24,6 +24,8 @@ chains whose keys a node may hand out (``--dev-wallets``), and the only ones the
 rewinds or resets for answering from behind a while (``sdex.watch.fork.behind_for``)."""
 
 DEFAULT_PATH = Path(".sdex/devnet.json")
+DEMO_PATH = Path(".sdex/demo/devnet.json")
+"""Where ``make demo`` (``sdex demo``, its default ``--log-dir``) writes its deployment."""
 MAX_FILE_BYTES = 1 << 20  # a deployment file is a few kB; a larger one is not one
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}\Z")
 _KEY_RE = re.compile(r"0x[0-9a-fA-F]{64}\Z")
@@ -114,6 +116,7 @@ class Deployment:
         if not path.is_file():
             raise DeploymentError(
                 f"no deployment file at {path}: start `sdex devnet` or pass --deployment PATH"
+                + _demo_hint(path)
             )
         try:
             with path.open("rb") as f:
@@ -222,3 +225,12 @@ def _url(raw: Any) -> str:
     if not isinstance(raw, str) or not raw.startswith(("http://", "https://")):
         raise ValueError(f"{str(raw)[:50]!r} is not an http(s) URL")
     return raw
+
+
+def _demo_hint(missing: Path) -> str:
+    """The demo's deployment, when it is there and not the one asked for (user44: after
+    ``make demo KEEP=1`` the README's ``--deployment .sdex/devnet.json`` found nothing, and
+    the error did not say where the running demo's file is)."""
+    if DEMO_PATH.is_file() and missing.resolve() != DEMO_PATH.resolve():
+        return f" (`make demo KEEP=1` writes its network's to {DEMO_PATH}, while it runs)"
+    return ""

@@ -79,7 +79,12 @@ class RpcTimeout(RpcError):
     the request may have been sent, its fate unknown."""
 
     def __init__(self, url: str, seconds: float) -> None:
+        self.seconds = seconds
         super().__init__(0, f"{url} answered too slowly: no complete answer within {seconds:g}s")
+
+    def __str__(self) -> str:
+        # (no "JSON-RPC error 0: ": no error object came, nothing did; user44)
+        return self.message
 
 
 class ContractRevert(ChainError):

@@ -6,8 +6,10 @@ is shown (cancels: ``sdex.walletcancel``)."""
 from __future__ import annotations
 
 import re
+import sys
 from datetime import UTC, datetime
 from fractions import Fraction
+from typing import IO, cast
 
 import requests
 from rich.console import Console
@@ -38,12 +40,39 @@ from sdex.walletsettle import await_settlement, meta_uint
 
 
 def stdout_console() -> Console:
-    # soft_wrap: long lines (hashes, addresses) are left whole for the terminal to wrap, so
-    # they copy and paste intact; tables still fit the width.
-    return Console(highlight=False, soft_wrap=True)
+    """At a terminal, long lines (hashes, addresses) are left whole for the terminal to
+    wrap, so they copy and paste intact. Piped (``| tee``, ``> log``) they break between
+    words at the width, 80 unless ``$COLUMNS`` says (user44: ``signed by 0x…; expires …``
+    ran to 103 columns, ``settled on chain: …`` to 150): a hash is one word, whole on its
+    line. Tables fit the width either way."""
+    console = Console(highlight=False)
+    if console.is_terminal:
+        console.soft_wrap = True
+        return console
+    return Console(highlight=False, file=cast(IO[str], _TrimmedStdout()))  # (writes str)
+
+
+class _TrimmedStdout:
+    """``sys.stdout`` as it is at each write (a test's runner swaps it), each line's trailing
+    spaces dropped: a line wrapped between words kept the space it broke at."""
+
+    encoding = "utf-8"
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(_TRAILING_SPACES.sub("\n", text))
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+_TRAILING_SPACES = re.compile(r" +\n")
 
 
 def stderr_console() -> Console:
+    # An error stays one line, piped too (a log's reader greps it): ``print_error``.
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -97,10 +126,9 @@ def _said_refused(e: NodeApiError, expiry_seconds: int) -> NodeApiError:
     latest block", user25): the chain judges expiry by its block time, which may run ahead
     of this machine's clock (a devnet whose time was moved). Its CHAIN_UNAVAILABLE too (it
     read "Validation Failed", the SRA's word for a bad order, user30)."""
-    if e.rejection == "CHAIN_UNAVAILABLE":
-        reason = "the node takes no orders while it does not follow its chain: nothing was posted"
+    if e.rejection == "CHAIN_UNAVAILABLE":  # (its words once: they were said twice, user44)
         return NodeApiError(
-            e.status, reason, e.code, e.validation_errors, e.rejection, e.body, e.retry_after
+            e.status, _chain_unavailable(e), e.code, [], e.rejection, e.body, e.retry_after
         )
     if e.rejection == "SELF_TRADE":
         return _said_self_trade(e)
@@ -114,6 +142,18 @@ def _said_refused(e: NodeApiError, expiry_seconds: int) -> NodeApiError:
     )
     return NodeApiError(
         e.status, reason, e.code, e.validation_errors, e.rejection, e.body, e.retry_after
+    )
+
+
+def _chain_unavailable(e: NodeApiError) -> str:
+    """ "nothing was posted", then why in the node's words (``sdex.ingest.intake
+    .not_following``: "the node does not follow the chain now: WHY; try again")."""
+    said = "; ".join(v.reason for v in e.validation_errors)
+    why = re.sub(r"^the node does not follow the chain now: |; try again$", "", said)
+    why = f" ({why})" if why else ""
+    return (
+        f"nothing was posted: the node does not follow its chain now{why} and takes no "
+        "orders until it does; try again later"
     )
 
 
@@ -157,7 +197,8 @@ def _print_signed(
             f"[yellow]note:[/] whole {m.quote} units move the signed limit from "
             f"{fmt_price(asked)} to {fmt_price(limit)}, in your favour"
         )
-    out.print(f"signed by {o.maker}; expires {utc_time(o.expiry)} (unix {o.expiry})")
+    out.print(f"signed by {o.maker}")  # (two lines: 103 columns as one, wrapped mid-date)
+    out.print(f"expires {utc_time(o.expiry)} (unix {o.expiry})")
 
 
 def utc_time(unix: int) -> str:
@@ -277,7 +318,7 @@ def _print_posted(
         out.print(f"[yellow]note:[/] {uncovered_words(fmt_amount(unfunded, give_dec), give)}")
     if not posted.matches:
         return
-    table = Table(title=f"matches ({len(posted.matches)}), settling on chain")
+    table = Table(title=f"matches ({len(posted.matches)}), settling on chain", title_justify="left")
     table.add_column("resting order", overflow="fold")
     table.add_column(f"{m.base}", justify="right")
     table.add_column(f"{m.quote}", justify="right")

@@ -35,10 +35,10 @@ async def test_an_order_at_a_node_cut_off_its_chain_says_nothing_was_posted(
             assert r.exit_code == 1, r.output
             said = one_line(r.output)
             assert "Validation Failed" not in said, said
-            assert (
-                "error: the node takes no orders while it does not follow its chain: nothing "
-                "was posted (HTTP 503, code 100, CHAIN_UNAVAILABLE): order: the node does not "
-                "follow the chain now: it cannot reach the chain; try again"
+            assert (  # (user44: the node's words once, not twice)
+                "error: nothing was posted: the node does not follow its chain now (it cannot "
+                "reach the chain) and takes no orders until it does; try again later (HTTP 503, "
+                "code 100, CHAIN_UNAVAILABLE)"
             ) in said, said
             _code, page = await api.get("/v1/orders")
             assert page["total"] == 0, page  # (nothing was posted, as said)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.markup import escape
 
 from sdex.cliopts import deployment_option, node_url_check, rpc_option
@@ -75,8 +74,7 @@ def audit(
     try:
         report = audit_network(d, nodes, rpc=rpc, orders=orders, sync_timeout=sync_timeout)
     except (SdexError, OSError) as e:  # the chain unreachable, or not the deployment's
-        err = Console(stderr=True, highlight=False, soft_wrap=True)
-        err.print(f"[bold red]cannot audit:[/] {escape(short_error(e))}")
+        stderr_console().print(f"[bold red]cannot audit:[/] {escape(short_error(e))}")
         raise click.exceptions.Exit(2) from None
     if as_json:
         click.echo(json.dumps(report.to_json()))

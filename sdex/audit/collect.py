@@ -146,7 +146,11 @@ class ChainReader:
             domain = self.exchange.domain() if chain_id == d.chain_id else None
         except (requests.RequestException, RpcTimeout) as e:
             # (the URL once, and what to do: it read "URL: URL: [Errno 111] ...", user29)
-            said = describe_request_error(e) if isinstance(e, requests.RequestException) else e
+            said = (
+                describe_request_error(e)
+                if isinstance(e, requests.RequestException)
+                else f"no complete answer within {e.seconds:g}s"  # (the URL once: user44)
+            )
             raise AuditSetupError(
                 f"cannot reach the JSON-RPC endpoint {self.rpc.url}: {said} (is that chain "
                 "still running? --rpc URL names another endpoint)"

@@ -120,7 +120,8 @@ class AuditReport:
                 f"{_count(node.fills, 'claimed fill')}"
                 + (f", at block {node.block}" if node.block is not None else "")
             )
-            out.print(f"  node {escape(node.url)}: {seen}", highlight=False, soft_wrap=True)
+            # (wrapped at the width when piped: a node's error ran to ~140 columns, user44)
+            out.print(f"  node {escape(node.url)}: {seen}", highlight=False)
         table = Table(title="checks", title_justify="left")
         table.add_column("check")
         table.add_column("compares")
