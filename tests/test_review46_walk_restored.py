@@ -14,14 +14,18 @@ from hypothesis import strategies as st
 
 from sdex.book import OrderBook, RemovalReason
 from sdex.matching import Match, MatchingEngine, Outcome, TimeInForce
-from tests.test_book import BASE, MAKERS, QUOTE, T0, ask, bid, new_book
+from tests.test_book import BASE, FAR, MAKERS, QUOTE, T0, ask, bid, new_book
 from tests.test_book_totals import check_aons
 
 TAKERS = MAKERS[4:6]
 RESTERS = MAKERS[:4]
 
 _rest = st.tuples(
-    st.sampled_from(RESTERS), st.integers(2, 40), st.integers(2, 40), st.integers(0, 39)
+    st.sampled_from(RESTERS),
+    st.integers(2, 40),
+    st.integers(2, 40),
+    st.integers(0, 39),
+    st.sampled_from([T0 + 5, FAR]),  # (some expired by the probes' time)
 )
 _op = st.one_of(
     st.tuples(st.just("rest"), _rest),
@@ -60,9 +64,10 @@ def _levels_ok(book: OrderBook) -> None:
     ops=st.lists(_op, min_size=1, max_size=25),
     minimum=st.integers(0, 6),
     probe=st.tuples(st.integers(1, 40), st.integers(1, 80)),
+    late=st.booleans(),
 )
 def test_a_lived_book_walks_as_its_restored_copy(
-    ops: list[tuple[str, Any]], minimum: int, probe: tuple[int, int]
+    ops: list[tuple[str, Any]], minimum: int, probe: tuple[int, int], late: bool
 ) -> None:
     book = new_book(default_funds=None)
     if minimum:
@@ -75,8 +80,8 @@ def test_a_lived_book_walks_as_its_restored_copy(
     hashes: list[bytes] = []
     for kind, arg in ops:
         if kind == "rest":
-            maker, base, quote, filled = arg
-            signed = ask(maker, base, quote)
+            maker, base, quote, filled, expiry = arg
+            signed = ask(maker, base, quote, expiry=expiry)
             res = engine.submit(signed, now=T0, filled=min(filled, base - 1))
             hashes.append(signed.hash)
             matches += res.matches
@@ -109,6 +114,7 @@ def test_a_lived_book_walks_as_its_restored_copy(
             else:
                 engine.confirm(m)
         _levels_ok(book)
+    probe_at = T0 + 5 if late else T0
     for tif in (TimeInForce.FOK, TimeInForce.IOC):  # on the lived book, and on its copy
         probe_order = bid(TAKERS[0], *probe)
         copy = OrderBook.restore(book.snapshot())
@@ -116,6 +122,6 @@ def test_a_lived_book_walks_as_its_restored_copy(
             for level in pair.bids.ranked + pair.asks.ranked:
                 level.aon_least = 0  # (no level passed whole: each rest looked at)
         fresh = MatchingEngine(copy)
-        b = fresh.submit(probe_order, now=T0, tif=tif)
-        a = engine.submit(probe_order, now=T0, tif=tif)
+        b = fresh.submit(probe_order, now=probe_at, tif=tif)
+        a = engine.submit(probe_order, now=probe_at, tif=tif)
         assert a.outcome == b.outcome and _amounts(a) == _amounts(b)
