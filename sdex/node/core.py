@@ -36,7 +36,7 @@ from sdex.node.held import EVICT_BATCH
 from sdex.node.peering import NodePeering
 from sdex.node.process import http_url
 from sdex.node.readbudget import ReadBudget, ReadCeiling
-from sdex.node.records import CROSS_GRACE, Record, SubmitResult
+from sdex.node.records import CROSS_GRACE, MAX_PENDING_LEAD, Record, SubmitResult
 from sdex.order import Domain
 from sdex.settlement import Settler
 from sdex.store import ChainIdentity, Store
@@ -158,16 +158,20 @@ class Node(NodePeering):
 
     async def _pending_clock(self) -> None:
         """The chain's clock from its pending block's stamp: an idle chain whose clock runs
-        ahead (Hardhat after a burst of blocks) shows it no other way until it mines. An
-        endpoint without one, or a stamp not between the latest block's and a day past it,
-        leaves the lead as the latest block showed it."""
+        ahead (Hardhat after a burst of blocks) shows it no other way until it mines. A
+        pending block is a guess, nothing mined: its lead counts at most ``MAX_PENDING_LEAD``
+        and only until a newer block shows the chain's clock (``pending_lead``: an endpoint
+        stamping it hours ahead had every order expiring before then refused and closed,
+        review46). An endpoint without one, or a stamp before the latest block's, leaves the
+        lead as the latest block showed it."""
         try:
             pending = await self.rpc.call("eth_getBlockByNumber", "pending", False)
             stamp = int(pending["timestamp"], 16)
         except (ChainError, OSError, TypeError, KeyError, ValueError):
             return
-        if self.latest_timestamp <= stamp <= self.latest_timestamp + 86_400:
-            self.clock_lead = max(self.clock_lead, stamp - time.time())
+        if stamp >= self.latest_timestamp:
+            self.pending_lead = min(max(0.0, stamp - time.time()), MAX_PENDING_LEAD)
+            self.pending_before = self.latest_timestamp
 
     async def load(self) -> None:
         """Settle what a previous run left pending, put every stored open order back in the

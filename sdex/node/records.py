@@ -39,6 +39,10 @@ from sdex.watch.changes import STORE_WAIT
 CROSS_GRACE = 0.5
 """Seconds a peer's order waits before this node settles a crossing with it (see may_match)."""
 
+MAX_PENDING_LEAD = 600.0
+"""Seconds past the wall clock the chain's pending block may move the node's clock at most
+(``NodeState.pending_lead``: attack44 measured 81 s on a devnet after a burst of blocks)."""
+
 MIRROR_MAX_LAG = 2
 """Blocks the mirror may trail the chain by and still answer intake without a chain read."""
 
@@ -89,6 +93,11 @@ class NodeState:
     clock_lead = 0.0
     """Seconds the chain's clock ran ahead of ours when its latest block came (0 when behind,
     the usual case): ``saw_block_time``."""
+    pending_lead = 0.0
+    """Seconds the chain's pending block showed its clock ahead of ours at start, at most
+    ``MAX_PENDING_LEAD``; dropped once a block stamped after ``pending_before`` (the latest
+    block's stamp then) shows the chain's clock (``Node._pending_clock``)."""
+    pending_before = 0
 
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
@@ -176,7 +185,7 @@ class NodeState:
         judged by the stale latest block, an order it will find expired was matched and its
         settlement refused, the gas paid: attack44)."""
         t = time.time()
-        lead = max(self.clock_lead, self._watched_lead())
+        lead = max(self.clock_lead, self._watched_lead(), self.pending_lead)
         return max(
             self.latest_timestamp,
             self.watcher.latest_timestamp if hasattr(self, "watcher") else 0,
@@ -193,6 +202,8 @@ class NodeState:
         second after the last, so a burst of blocks leaves its clock ahead, and its next
         blocks stay so). The lead only grows (a block seen late shows less of it), but on a
         reorg or a reset (``reset``), which take the chain's clock back with its blocks."""
+        if timestamp > self.pending_before:
+            self.pending_lead = 0.0  # a newer block: the pending one's guess is superseded
         lead = max(0.0, timestamp - time.time())
         self.clock_lead = lead if reset else max(self.clock_lead, lead)
 
