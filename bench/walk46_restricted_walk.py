@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.benchlib import ROOT, alternated
 
 
 def child(n: int, one_level: bool, walks: int, rounds: int, bids: int) -> dict[str, Any]:
@@ -49,10 +49,8 @@ def child(n: int, one_level: bool, walks: int, rounds: int, bids: int) -> dict[s
     engine = MatchingEngine(book)
     salt = iter(range(1, 10**9))
 
-    def signed(o: Order) -> SignedOrder:
-        k = next(salt)
-        digest = (k * 0x9E3779B97F4A7C15F39CC0605CEDC834 + 7).to_bytes(32, "big")
-        return SignedOrder(o, bytes(65), digest)
+    def signed(o: Order) -> SignedOrder:  # (a distinct hash each: not the order's, unsigned)
+        return SignedOrder(o, bytes(65), next(salt).to_bytes(32, "big"))
 
     for k in range(n):  # 1,000 per maker (the node's per-maker cap)
         maker = "0x" + f"{0x1100000 + k // 1000:040x}"
@@ -69,8 +67,8 @@ def child(n: int, one_level: bool, walks: int, rounds: int, bids: int) -> dict[s
     for _ in range(rounds):
         orders = [public_bid(takers[-1]) for _ in range(walks)]
         began = time.perf_counter()
-        for o in orders:
-            r = engine.submit(o, 1, TimeInForce.IOC)
+        for so in orders:
+            r = engine.submit(so, 1, TimeInForce.IOC)
         took = time.perf_counter() - began
         assert not r.matches and r.outcome is Outcome.DROPPED
         times.append(took / walks * 1e6)
@@ -89,26 +87,39 @@ def child(n: int, one_level: bool, walks: int, rounds: int, bids: int) -> dict[s
     return {
         "us_per_walk": statistics.median(times),
         "uncross_ms": uncross_ms,
+        "uncross_asked": asked,  # pairs ``may_match`` was asked about: the ones that may trade
         "levels": levels,
         "compiled": native.ACTIVE,
     }
 
 
 def run(tree: Path, n: int, one_level: bool, args: argparse.Namespace) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--child", str(n), "--bids", str(args.bids)]
-    cmd += ["--walks", str(args.walks), "--rounds", str(args.rounds)]
-    if one_level:
-        cmd.append("--one-level")
+    """One child process in ``tree`` (its own ``sdex`` first on the path, compiled if built)."""
+    argv = ["--child", str(n), "--bids", str(args.bids), "--walks", str(args.walks)]
+    argv += ["--rounds", str(args.rounds)] + (["--one-level"] if one_level else [])
     env = {**os.environ, "PYTHONPATH": str(tree)}
     env.pop("SDEX_PURE", None)
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, cwd=tree)
-    return dict(json.loads(out.stdout))
+    done = subprocess.run(
+        [sys.executable, __file__, *argv], env=env, capture_output=True, text=True, check=True
+    )
+    return dict(json.loads(done.stdout))
+
+
+def case(layout: str, n: int, got: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Each tree's median figures for one layout and N, and their ratios (this / reference)."""
+    out: dict[str, Any] = {"layout": layout, "n": n, "levels": got["this"][0]["levels"]}
+    out["compiled"] = {name: runs[0]["compiled"] for name, runs in got.items()}
+    for key in ("us_per_walk", "uncross_ms"):
+        mid = {name: statistics.median(r[key] for r in runs) for name, runs in got.items()}
+        out[key] = {name: round(v, 3) for name, v in mid.items()}
+        out[key]["ratio"] = round(mid["this"] / mid["reference"], 4)
+    return out
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ns", default="1,10,100,1000,10000")
-    ap.add_argument("--reference", default="/work/main")
+    ap.add_argument("--reference", type=Path, default=Path("/work/main"))
     ap.add_argument("--walks", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--bids", type=int, default=100, help="public bids across, for uncross")
@@ -117,33 +128,19 @@ def main() -> None:
     ap.add_argument("--one-level", action="store_true")
     args = ap.parse_args()
     if args.child is not None:
-        got = child(args.child, args.one_level, args.walks, args.rounds, args.bids)
-        print(json.dumps(got))
+        print(json.dumps(child(args.child, args.one_level, args.walks, args.rounds, args.bids)))
         return
-    trees = {"this": ROOT, "reference": Path(args.reference)}
-    out: dict[str, Any] = {"reference": str(trees["reference"]), "bids": args.bids, "cases": []}
-    for one_level in (True, False):
+    variants = [("this", ROOT), ("reference", args.reference.resolve())]
+    cases = []
+    for layout in ("one level", "a level each"):
         for n in (int(x) for x in args.ns.split(",")):
-            got: dict[str, list[dict[str, Any]]] = {"this": [], "reference": []}
-            for k in range(args.pairs):  # alternate which tree goes first
-                order = ("this", "reference") if k % 2 == 0 else ("reference", "this")
-                for name in order:
-                    got[name].append(run(trees[name], n, one_level, args))
-            case: dict[str, Any] = {
-                "layout": "one level" if one_level else "a level each",
-                "n": n,
-                "levels": got["this"][0]["levels"],
-                "compiled": [got["this"][0]["compiled"], got["reference"][0]["compiled"]],
-            }
-            for key in ("us_per_walk", "uncross_ms"):
-                this = statistics.median(g[key] for g in got["this"])
-                ref = statistics.median(g[key] for g in got["reference"])
-                case[f"this_{key}"] = round(this, 3)
-                case[f"reference_{key}"] = round(ref, 3)
-                case[f"ratio_{key}"] = round(this / ref, 4)
-            out["cases"].append(case)
-            print(json.dumps(case), file=sys.stderr)
-    print(json.dumps(out))
+            got: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in variants}
+            for k in range(args.pairs):  # which tree goes first alternates
+                for name, tree in alternated(variants, k):
+                    got[name].append(run(tree, n, layout == "one level", args))
+            cases.append(case(layout, n, got))
+            print(json.dumps(cases[-1]), file=sys.stderr)
+    print(json.dumps({"reference": str(args.reference), "bids": args.bids, "cases": cases}))
 
 
 if __name__ == "__main__":
