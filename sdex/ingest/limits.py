@@ -10,18 +10,20 @@ class Limits:
     max_orders_per_maker: int = 1_000
     max_orders: int = 200_000
     """Open orders that can trade now (``unfunded`` ones are bounded by ``max_unfunded``)."""
-    max_restricted_orders: int = 2_000
+    max_restricted_orders: int = 500
     """Open orders restricted to one taker (``taker`` not 0x0) that can trade now, in all
     (``RESTRICTED_LIMIT``; walk46). They rest in the ladders every crossing order walks and
-    ``uncross`` reads, which skip them but look at each: 10,000 of them, each at its own
-    price, cost 360 us a walk and up to 441 ms an ``uncross`` (after every block and every
-    0.125 s). 2,000 keep that to a fifth (about 75 us a walk, the cost of a signature's
-    recovery), and are far more than the few quotes for named counterparties honest
-    makers rest. They count in ``max_orders`` too."""
-    max_restricted_per_maker: int = 50
-    """Open orders of one maker restricted to one taker (``RESTRICTED_LIMIT``): one maker
-    (one key) takes at most 1/40 of ``max_restricted_orders``, so filling it needs 40
-    funded makers."""
+    ``uncross`` reads, which skip them but look at each: about 30 ns per such order per
+    crossing order or public order across, so 10,000 of them (1 WETH over 10 keys at the
+    default minimum) cost 360 us a walk and 430 ms an ``uncross`` with 1,000 public bids
+    across (after every block and every 0.125 s). 500 cost ~10 us a walk (less than one
+    signature's recovery) and ~15 ms such an ``uncross`` (private47's figures), and are
+    far more than the quotes for named counterparties honest makers rest. They count in
+    ``max_orders`` too. (``uncross`` stays O(this x public orders across) until restricted
+    orders rest apart from the public ladders.)"""
+    max_restricted_per_maker: int = 25
+    """Open orders of one maker restricted to one taker (``RESTRICTED_LIMIT``): one key
+    takes at most 1/20 of ``max_restricted_orders``, so filling it needs 20 funded makers."""
     expiry_margin: int = 2
     """Seconds of life an order must have left beyond the latest block's timestamp."""
     min_amounts: dict[str, int] = field(default_factory=dict)
