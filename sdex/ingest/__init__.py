@@ -7,10 +7,10 @@ from sdex.ingest.intake import (
     Intake,
     IntakeResult,
     Known,
-    Limits,
     judge,
     removal_of,
 )
+from sdex.ingest.limits import Limits
 from sdex.ingest.rejections import Rejection, RejectionCode
 from sdex.ingest.states import StateBatcher
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sdex.chain import OrderState, OrderStatus
 from sdex.errors import OrderParseError
 from sdex.futures import retrieved
+from sdex.ingest.limits import Limits
 from sdex.ingest.rejections import Rejection, RejectionCode
 from sdex.ingest.states import StateBatcher
 from sdex.ingest.verify import EcdsaBatcher, Eip1271Batcher
@@ -49,30 +50,6 @@ SIGNATURE_HEX = 2 + 2 * MAX_SIGNATURE_BYTES
 """The longest ``signature`` string taken: ``0x`` and ``MAX_SIGNATURE_BYTES`` in hex."""
 
 
-@dataclass
-class Limits:
-    max_orders_per_maker: int = 1_000
-    max_orders: int = 200_000
-    """Open orders that can trade now (``unfunded`` ones are bounded by ``max_unfunded``)."""
-    expiry_margin: int = 2
-    """Seconds of life an order must have left beyond the latest block's timestamp."""
-    min_amounts: dict[str, int] = field(default_factory=dict)
-    """The least amount of a token (lowercase address: base units) an order may sell or
-    ask for, and the least a maker must hold of what it sells for each of its open orders
-    of it (none for a token not named). ``sdex node`` sets one for every listed token."""
-    max_unfunded: int = 50_000
-    """Open orders held ``unfunded`` (they cannot trade now): past it the longest unfunded
-    are closed (``removed``, reason ``evicted: ...``). They do not count in ``max_orders``."""
-    max_cancelled_per_peer: int = 10_000
-    """A peer's soft-cancelled orders a bootstrap stores (``NodePeering.take_cancelled_many``)
-    while the node runs: rows kept for good, listed and served on; fresh keys' orders cost a
-    hostile seed nothing, so only a count bounds them (~10 MB of rows, 1/20 of
-    ``max_orders``). An honest seed's cancels past it are not learned at the boot."""
-
-    def minimum(self, token: str) -> int:
-        return self.min_amounts.get(token, 0)
-
-
 class Intake:
     """Validates raw order JSON for this node's Exchange domain."""
 
@@ -94,6 +71,7 @@ class Intake:
         chain_tip: Callable[[], int] | None = None,
         account_open: Callable[[str, str], int] | None = None,
         refresh: Callable[[], None] | None = None,
+        restricted_count: Callable[[str | None], int] | None = None,
     ) -> None:
         """``mirror``: answer chain state from this node's mirror when ``mirror_ready()``
         and the maker's account is known there (no chain call); otherwise ``batcher``.
@@ -131,6 +109,8 @@ class Intake:
         ECDSA-signed order of one waits for it, then asks the mirror (one read, one token)."""
         self.known = known
         self.open_count = open_count
+        self.restricted_count = restricted_count or (lambda maker: 0)
+        """``open_count`` of the orders restricted to one taker."""
         self.now = now
         self.limits = limits or Limits()
         self.tokens = tokens
@@ -258,7 +238,23 @@ class Intake:
                 return Rejection.of(RejectionCode.BOOK_FULL)
         if self.open_count(o.maker) >= self.limits.max_orders_per_maker:
             return Rejection.of(RejectionCode.MAKER_LIMIT)
-        return None
+        return None if o.taker == ZERO_ADDRESS else self._over_restricted(o.maker)
+
+    def _over_restricted(self, maker: str) -> Rejection | None:
+        """The bounds of orders restricted to one taker (walk46: every walk looks at them)."""
+        held, most, who = self.restricted_count(maker), self.limits.max_restricted_per_maker, ""
+        if held < most:
+            held, most, who = self.restricted_count(None), self.limits.max_restricted_orders, "*"
+            if held >= most:
+                self.refresh()  # (at the bound only, as ``max_orders``)
+                held = self.restricted_count(None)
+            if held < most:
+                return None
+        return Rejection.of(
+            RejectionCode.RESTRICTED_LIMIT,
+            f"{'this node' if who else 'the maker'} holds {held} open orders restricted to one "
+            f"taker, its most ({most})",
+        )
 
     async def submit(
         self, obj: object, check_fee: bool = True, spend: Spend | None = None

@@ -80,6 +80,12 @@ class RejectionCode(enum.Enum):
         "the order's taker can never be its counterparty: the order would rest forever",
         False,  # (no bad faith: older versions took such orders, and so may their nodes still)
     )
+    RESTRICTED_LIMIT = (
+        "taker",
+        FieldCode.VALUE_OUT_OF_RANGE,
+        "too many open orders restricted to one taker",
+        False,  # (no bad faith: each node sets its own bounds)
+    )
     BOOK_FULL = ("order", FieldCode.VALUE_OUT_OF_RANGE, "this node's book is full", False)
     BELOW_MINIMUM = (
         "makerAmount",

@@ -256,6 +256,7 @@ class Node(NodePeering):
             chain_tip=lambda: self.watcher.chain_head,
             account_open=self.registry.account_open,
             refresh=self.registry.sync,
+            restricted_count=self.registry.restricted_count,
         )
 
     async def _evict_loop(self) -> None:

@@ -29,6 +29,7 @@ from sdex.node.heldrecord import hash_of as hash_of
 from sdex.node.heldrecord import meta_text as meta_text
 from sdex.node.heldrecord import order_event_text
 from sdex.node.takers import TakerIndex
+from sdex.order import ZERO_ADDRESS
 from sdex.store import Store, StoredOrder
 
 EVICTED_UNFUNDED = (
@@ -50,6 +51,11 @@ class HeldOrders(HeldEviction):
         """Open orders per maker (the per-maker limit), kept by every transition."""
         self.open_orders = 0
         """Open orders in all: ``sum(maker_open.values())`` (read per order by intake)."""
+        self.restricted_open: dict[str, int] = {}
+        """Open orders per maker restricted to one taker (``taker`` not 0x0; walk46)."""
+        self.restricted_orders = 0
+        """Open restricted orders in all, and those of them held ``unfunded``:"""
+        self.restricted_unfunded = 0
         self._by_signature: dict[str, Record] = {}
         self._by_account: dict[tuple[str, str], set[bytes]] = {}
         """Order hashes by (maker, maker token): the orders a funds change touches."""
@@ -157,6 +163,22 @@ class HeldOrders(HeldEviction):
             return self.open_orders - len(self.unfunded_since)
         return self.maker_open.get(maker, 0)
 
+    def restricted_count(self, maker: str | None) -> int:
+        """``open_count`` of the orders restricted to one taker (``Limits``'s
+        ``max_restricted_per_maker`` and ``max_restricted_orders``)."""
+        if maker is None:
+            return self.restricted_orders - self.restricted_unfunded
+        return self.restricted_open.get(maker, 0)
+
+    def _restricted_moved(self, maker: str, by: int) -> None:
+        """One of ``maker``'s restricted orders opened (``by`` 1) or closed (-1)."""
+        n = self.restricted_open.get(maker, 0) + by
+        if n > 0:
+            self.restricted_open[maker] = n
+        else:
+            self.restricted_open.pop(maker, None)
+        self.restricted_orders += by
+
     def account_open(self, maker: str, token: str) -> int:
         """Open orders of ``maker`` selling ``token`` (as the book holds them)."""
         first = next(self.book.orders_of(maker, token), None)
@@ -167,6 +189,8 @@ class HeldOrders(HeldEviction):
         o = rec.signed.order
         key = (o.maker, o.maker_token)
         h = rec.signed.hash
+        if o.taker != ZERO_ADDRESS:
+            self.restricted_unfunded += 1 if unfunded else -1
         if unfunded:
             self._unfunded.setdefault(key, set()).add(h)
             self.unfunded_since[h] = None

@@ -35,7 +35,7 @@ from sdex.model import TRANSITIONS, OrderStatus, check_transition, closed_status
 from sdex.node.events import EventHub
 from sdex.node.held import EVICTED_UNFUNDED, AlreadyHeld, HeldOrders, Row
 from sdex.node.held import Record as Record
-from sdex.order import SignedOrder
+from sdex.order import ZERO_ADDRESS, SignedOrder
 from sdex.store import StoredOrder, StoreError
 from sdex.watch.changes import durable
 
@@ -136,6 +136,8 @@ class OrderRegistry(HeldOrders):
                 self.maker_open.pop(maker, None)
                 n = 0
             self.open_orders += n - old
+            if rec.signed.order.taker != ZERO_ADDRESS:
+                self._restricted_moved(maker, -1 if was_open else 1)
             if rec.announced:
                 self._flip(rec)
             if was_open:  # closed: evicted once stored and past the grace period

@@ -1,0 +1,43 @@
+"""The book's bounds an order must keep to be accepted (``Intake.over_limit``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Limits:
+    max_orders_per_maker: int = 1_000
+    max_orders: int = 200_000
+    """Open orders that can trade now (``unfunded`` ones are bounded by ``max_unfunded``)."""
+    max_restricted_orders: int = 500
+    """Open orders restricted to one taker (``taker`` not 0x0) that can trade now, in all
+    (``RESTRICTED_LIMIT``; walk46). They rest in the ladders every crossing order walks and
+    ``uncross`` reads, which skip them but look at each: about 30 ns per such order per
+    crossing order or public order across, so 10,000 of them (1 WETH over 10 keys at the
+    default minimum) cost 360 us a walk and 430 ms an ``uncross`` with 1,000 public bids
+    across (after every block and every 0.125 s). 500 cost ~10 us a walk (less than one
+    signature's recovery) and ~15 ms such an ``uncross`` (private47's figures), and are
+    far more than the quotes for named counterparties honest makers rest. They count in
+    ``max_orders`` too. (``uncross`` stays O(this x public orders across) until restricted
+    orders rest apart from the public ladders.)"""
+    max_restricted_per_maker: int = 25
+    """Open orders of one maker restricted to one taker (``RESTRICTED_LIMIT``): one key
+    takes at most 1/20 of ``max_restricted_orders``, so filling it needs 20 funded makers."""
+    expiry_margin: int = 2
+    """Seconds of life an order must have left beyond the latest block's timestamp."""
+    min_amounts: dict[str, int] = field(default_factory=dict)
+    """The least amount of a token (lowercase address: base units) an order may sell or
+    ask for, and the least a maker must hold of what it sells for each of its open orders
+    of it (none for a token not named). ``sdex node`` sets one for every listed token."""
+    max_unfunded: int = 50_000
+    """Open orders held ``unfunded`` (they cannot trade now): past it the longest unfunded
+    are closed (``removed``, reason ``evicted: ...``). They do not count in ``max_orders``."""
+    max_cancelled_per_peer: int = 10_000
+    """A peer's soft-cancelled orders a bootstrap stores (``NodePeering.take_cancelled_many``)
+    while the node runs: rows kept for good, listed and served on; fresh keys' orders cost a
+    hostile seed nothing, so only a count bounds them (~10 MB of rows, 1/20 of
+    ``max_orders``). An honest seed's cancels past it are not learned at the boot."""
+
+    def minimum(self, token: str) -> int:
+        return self.min_amounts.get(token, 0)
