@@ -95,9 +95,10 @@ class NodeViews(NodeState):
                 if e.taker != ZERO_ADDRESS and e.taker != viewer:
                     continue  # (not for ``viewer`` to take: ``sdex.node.takers``)
                 if first <= total < last and e.hash in self.records:
-                    records.append(
-                        {"order": e.signed.to_json(), "metaData": self.meta(self.records[e.hash])}
-                    )
+                    meta = self.meta(self.records[e.hash])
+                    if (level := e.level) is not None:  # (its level's price, as /v1/depth's)
+                        meta["levelPrice"] = f"{level.num}/{level.den}"
+                    records.append({"order": e.signed.to_json(), "metaData": meta})
                 total += 1
             out[name] = {"total": total, "page": page, "perPage": per_page, "records": records}
         return out
