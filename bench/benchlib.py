@@ -10,11 +10,30 @@ import platform
 import statistics
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
+
+T = TypeVar("T")
+
+
+def us_per_call(
+    call: Callable[[T], object], batches: Iterable[Sequence[T]], check: Callable[[object], bool]
+) -> list[float]:
+    """Microseconds per ``call`` over each batch (one figure a batch; a batch is built before
+    its clock starts); ``check`` must hold for each batch's last result."""
+    times = []
+    for batch in batches:
+        began = time.perf_counter()
+        for item in batch:
+            result = call(item)
+        took = time.perf_counter() - began
+        assert check(result), result
+        times.append(took / len(batch) * 1e6)
+    return times
 
 
 def ab_parser(

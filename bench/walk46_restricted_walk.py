@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.benchlib import ROOT, alternated
+from benchlib import ROOT, alternated, us_per_call
 
 
 def child(n: int, one_level: bool, walks: int, rounds: int, bids: int) -> dict[str, Any]:
@@ -63,15 +63,11 @@ def child(n: int, one_level: bool, walks: int, rounds: int, bids: int) -> dict[s
     def public_bid(taker: str) -> SignedOrder:  # 1 BASE for ``top`` QUOTE: crosses them all
         return signed(Order(taker, ZERO_ADDRESS, quote, base, top, 100, ZERO_ADDRESS, 0, 2**40, 0))
 
-    times = []
-    for _ in range(rounds):
-        orders = [public_bid(takers[-1]) for _ in range(walks)]
-        began = time.perf_counter()
-        for so in orders:
-            r = engine.submit(so, 1, TimeInForce.IOC)
-        took = time.perf_counter() - began
-        assert not r.matches and r.outcome is Outcome.DROPPED
-        times.append(took / walks * 1e6)
+    times = us_per_call(
+        lambda so: engine.submit(so, 1, TimeInForce.IOC),
+        ([public_bid(takers[-1]) for _ in range(walks)] for _ in range(rounds)),
+        lambda r: not r.matches and r.outcome is Outcome.DROPPED,  # type: ignore[attr-defined]
+    )
     for k in range(bids):  # public bids across every ask: they skip them and rest
         assert engine.submit(public_bid(takers[k]), 1, TimeInForce.GTC).outcome is Outcome.RESTED
     asked = 0
