@@ -242,19 +242,15 @@ class Intake:
 
     def _over_restricted(self, maker: str) -> Rejection | None:
         """The bounds of orders restricted to one taker (walk46: every walk looks at them)."""
-        held, most, who = self.restricted_count(maker), self.limits.max_restricted_per_maker, ""
-        if held < most:
-            held, most, who = self.restricted_count(None), self.limits.max_restricted_orders, "*"
-            if held >= most:
-                self.refresh()  # (at the bound only, as ``max_orders``)
-                held = self.restricted_count(None)
-            if held < most:
-                return None
-        return Rejection.of(
-            RejectionCode.RESTRICTED_LIMIT,
-            f"{'this node' if who else 'the maker'} holds {held} open orders restricted to one "
-            f"taker, its most ({most})",
-        )
+        most = self.limits.max_restricted_per_maker
+        if (held := self.restricted_count(maker)) >= most:
+            return _restricted_full("the maker", held, most)
+        most = self.limits.max_restricted_orders
+        if self.restricted_count(None) >= most:
+            self.refresh()  # (at the bound only, as ``max_orders``)
+            if (held := self.restricted_count(None)) >= most:
+                return _restricted_full("this node", held, most)
+        return None
 
     async def submit(
         self, obj: object, check_fee: bool = True, spend: Spend | None = None
@@ -431,6 +427,13 @@ def not_following(status: str) -> str:
     """A wallet's answer while the watcher's ``status`` is not ``ok``: what is true."""
     why = NOT_FOLLOWING.get(status, f"its chain watcher is {status}")
     return f"the node does not follow the chain now: {why}; try again"
+
+
+def _restricted_full(who: str, held: int, most: int) -> Rejection:
+    return Rejection.of(
+        RejectionCode.RESTRICTED_LIMIT,
+        f"{who} holds {held} open orders restricted to one taker, its most ({most})",
+    )
 
 
 def _unavailable(e: Exception) -> Rejection:

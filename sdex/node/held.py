@@ -54,8 +54,9 @@ class HeldOrders(HeldEviction):
         self.restricted_open: dict[str, int] = {}
         """Open orders per maker restricted to one taker (``taker`` not 0x0; walk46)."""
         self.restricted_orders = 0
-        """Open restricted orders in all, and those of them held ``unfunded``:"""
+        """Open restricted orders in all."""
         self.restricted_unfunded = 0
+        """Those of them held ``unfunded`` (not counted against ``max_restricted_orders``)."""
         self._by_signature: dict[str, Record] = {}
         self._by_account: dict[tuple[str, str], set[bytes]] = {}
         """Order hashes by (maker, maker token): the orders a funds change touches."""
