@@ -20,7 +20,7 @@ from sdex.store import Store
 from sdex.storechain import BITMAPS_KEY
 from sdex.watch.saved import read_saved
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node
+from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_listing_cursor import DOMAIN, IDENTITY
 from tests.test_mirror import synced
 from tests.test_mirror31_bitmap_mirror import MAKER, OTHER, TAKER, bitmap_orders, calls
@@ -142,6 +142,9 @@ async def test_a_restarted_node_judges_untouched_bitmap_orders_without_the_chain
     async with running_node(cfg) as (node, api):
         c.rpc.call("evm_mine")
         await synced(node, c)
+        # (the mirror answers only once the watcher says it follows: a fresh-clone run under
+        # load posted before, and the three orders were read from the chain, 4 == 1)
+        await wait_for(node.mirror_ready)
         before = calls(node)
         for n in (50, 51, 52):
             code, body = await api.post_order(order(MAKER, n, 3000 + n))

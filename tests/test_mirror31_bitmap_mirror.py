@@ -15,7 +15,7 @@ from sdex.mirror.bitmaps import BitmapWatch
 from sdex.node.core import Node
 from sdex.order import SignedOrder, bitmap_salt
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node
+from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_mirror import synced
 
 MAKER, OTHER, TAKER = 8, 7, 9
@@ -60,6 +60,7 @@ async def test_untouched_bitmap_orders_are_judged_by_the_mirror_and_a_moved_nonc
     async with running_node(cfg) as (node, api):
         c.rpc.call("evm_mine")  # (the mirror ready: an order before is taken as unknown)
         await synced(node, c)
+        await wait_for(node.mirror_ready)  # (its watcher's say too: left32's fresh-clone run)
         first = order(MAKER, 1, 3000)  # (the maker's funds: one read, then the mirror's)
         assert (await api.post_order(first))[0] == 201
         before = calls(node)
@@ -92,6 +93,7 @@ async def test_untouched_bitmap_orders_are_judged_by_the_mirror_and_a_moved_nonc
     async with running_node(cfg) as (node, api):  # resumed: the watch saved with the head
         c.rpc.call("evm_mine")  # (left32; before: blocks before it unseen, the chain read)
         await synced(node, c)
+        await wait_for(node.mirror_ready)
         before = calls(node)
         assert (await api.post_order(order(MAKER, 50, 3000)))[0] == 201
         assert calls(node) == before
