@@ -103,6 +103,7 @@ class Node(NodePeering):
         self.registry.attach(self.store, self.book)
         self.registry.grace = cfg.closed_grace
         self.registry.max_unfunded = cfg.limits.max_unfunded
+        self.registry.max_restricted_unfunded = cfg.limits.max_restricted_unfunded
         self.book.minimums = dict(cfg.limits.min_amounts)  # (no dust trade, no dust rests)
         self.engine = MatchingEngine(self.book)
         self.tokens = frozenset(t for pair in cfg.pairs for t in pair)
