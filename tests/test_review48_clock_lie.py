@@ -14,6 +14,7 @@ from sdex.order import random_salt
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.rpcfault import stamping_proxy
+from tests.test_attack44_chain_clock import pending_time
 from tests.test_node import ALICE, E6, E18, ask
 
 LIE = 40
@@ -26,11 +27,6 @@ def _applied(node: Node) -> int:
     """The number of the head the node's watcher applied last (-1: none yet)."""
     head = node.watcher.applied
     return -1 if head is None else head.number
-
-
-def _chain_time(c: Chain) -> int:
-    """The timestamp the chain's next block would carry now."""
-    return int(c.rpc.call("eth_getBlockByNumber", "pending", False)["timestamp"], 16)
 
 
 async def test_one_block_stamped_ahead_does_not_move_the_clock_for_good(
@@ -50,9 +46,9 @@ async def test_one_block_stamped_ahead_does_not_move_the_clock_for_good(
             c.rpc.call("hardhat_mine", hex(NEWER))  # the chain goes on, stamped as it is
             await wait_for(lambda: _applied(node) >= lied + NEWER, timeout=30)
             # the chain's own clock past the lied stamp: only a lead can still count the lie
-            await wait_for(lambda: _chain_time(c) > real + LIE, timeout=LIE + 30)
-            expiry = _chain_time(c) + 20
+            await wait_for(lambda: pending_time(c) > real + LIE, timeout=LIE + 30)
+            expiry = pending_time(c) + 20
             order = c.sign(ask(c, ALICE, E18, 2000 * E6, expiry=expiry, salt=random_salt()))
             code, body = await api.post_order(order)
             # before: 400 EXPIRED, the node's clock LIE s past the chain's, for good
-            assert code == 201, (body, node.now() - _chain_time(c))
+            assert code == 201, (body, node.now() - pending_time(c))
