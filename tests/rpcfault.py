@@ -98,3 +98,37 @@ def holding_proxy(upstream: str) -> Iterator[tuple[str, threading.Event]]:
             yield url, release
         finally:
             release.set()  # (before the server closes: it joins its handlers' threads)
+
+
+@contextmanager
+def stamping_proxy(upstream: str) -> Iterator[tuple[str, dict[int, int]]]:
+    """The URL of a proxy to ``upstream`` that answers every block it serves whose number is
+    a key of the dict it yields with that value added to its ``timestamp`` (alone or in a
+    batch): an endpoint lying about one block's time, its hash kept."""
+    lies: dict[int, int] = {}
+
+    def stamped(block: object) -> None:
+        number = block.get("number") if isinstance(block, dict) else None
+        if isinstance(number, str) and (more := lies.get(int(number, 16))) is not None:
+            assert isinstance(block, dict)
+            block["timestamp"] = hex(int(block["timestamp"], 16) + more)
+
+    def intercept(req: object) -> Answer | None:
+        calls = req if isinstance(req, list) else [req]
+        if not any(
+            isinstance(c, dict) and str(c.get("method", "")).startswith("eth_getBlockBy")
+            for c in calls
+        ):
+            return None
+        fwd = urllib.request.Request(
+            upstream, json.dumps(req).encode(), {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(fwd, timeout=30) as resp:
+            status, answer = resp.status, json.loads(resp.read())
+        for a in answer if isinstance(answer, list) else [answer]:
+            if isinstance(a, dict):
+                stamped(a.get("result"))
+        return status, json.dumps(answer).encode()
+
+    with _proxy(upstream, intercept) as url:
+        yield url, lies

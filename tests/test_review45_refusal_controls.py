@@ -102,20 +102,30 @@ def test_a_refused_maker_is_named_when_another_holder_of_its_token_moves(chain: 
     assert _refusals(c.rpc, c.exchange.address, ms[:1], at, raw, set(), {}, {}) == {}
 
 
-def test_a_receiver_refused_only_by_its_payers_lock_is_not_named(chain: Chain) -> None:
+@pytest.mark.parametrize("refuse_zero", [False, True])
+def test_a_receiver_refused_only_by_its_payers_lock_is_not_named(
+    chain: Chain, refuse_zero: bool
+) -> None:
     """blame44's receiver probe named the order of the maker a leg's token refuses to credit;
     but a token may refuse a transfer for its sender's sake alone (a lock-up: SLT's locked
     Alice may move hers only to herself, which the sender probe's second ask passes). Before,
     honest Bob, who buys SLT, was named and his order removed, by a counterparty's own lock.
     Now a receiver is named only if the token refuses to credit it from another sender too
-    (nothing of ``CONTROL``'s): nobody here; a refused receiver still is (blame44's tests)."""
+    (nothing of ``CONTROL``'s): nobody here; a refused receiver still is (blame44's tests).
+
+    ``refuse_zero`` (review48): some tokens refuse any transfer of nothing (BNB's on
+    Ethereum), so the control to Bob was refused too and named him; now the control counts
+    only if a transfer of nothing moves at all (to a fresh address, else to the payer)."""
     c = chain
     slt = minted_token(c, "SenderLockToken", ALICE)
     slt.send(c.sender(0), "setLocked", c.address(ALICE), True)
+    if refuse_zero:
+        slt.send(c.sender(0), "setRefuseZero", True)
     c.weth.approve(c.sender(BOB), c.exchange.address, 2**256 - 1)
     ask = c.sign(c.order(ALICE, slt, 250 * E6, c.weth, E18 // 10))
     buy = c.sign(c.order(BOB, c.weth, E18 // 10, slt, 250 * E6))
     m = Match(ask, buy, MatchAmounts(250 * E6, E18 // 10, 0, 0), Side.ASK)
     at = hex(int(c.rpc.call("eth_blockNumber"), 16))
     raw = {s.hash: s for s in c.exchange.order_states([ask, buy], at)}
+    # before (refuse_zero): {(ask.hash, buy.hash): buy.hash}, honest Bob's order removed
     assert _refusals(c.rpc, c.exchange.address, [m], at, raw, set(), {}, {}) == {}

@@ -24,6 +24,12 @@ class Limits:
     max_restricted_per_maker: int = 25
     """Open orders of one maker restricted to one taker (``RESTRICTED_LIMIT``): one key
     takes at most 1/20 of ``max_restricted_orders``, so filling it needs 20 funded makers."""
+    max_restricted_unfunded: int = 500
+    """Open orders restricted to one taker held ``unfunded`` (not counted in
+    ``max_restricted_orders``): past it the longest unfunded are closed (``removed``,
+    ``evicted: ...``), as at ``max_unfunded``. Funded again they rest in the ladders with
+    no check, so without it a maker's funds moved on to the next maker took any number
+    past ``max_restricted_orders`` (review48); with it, at most the two together trade."""
     expiry_margin: int = 2
     """Seconds of life an order must have left beyond the latest block's timestamp."""
     min_amounts: dict[str, int] = field(default_factory=dict)

@@ -62,11 +62,11 @@ class NodeChainState(NodeRejudge):
             self.latest_timestamp = changes.timestamp
             w = self.watcher
             w.latest_timestamp = min(w.latest_timestamp, changes.timestamp)
-            self.saw_block_time(changes.timestamp, reset=True)
-            w.clock_lead = self.clock_lead  # (the undone blocks' lead with them)
+            self.saw_block_time(changes.head, changes.timestamp, reset=True)
+            w.lead.saw(changes.head, changes.timestamp, reset=True)  # (the undone blocks' too)
         else:
             self.latest_timestamp = max(self.latest_timestamp, changes.timestamp)
-            self.saw_block_time(changes.timestamp)
+            self.saw_block_time(changes.head, changes.timestamp)
         if changes.reset:
             self.sender.forget_nonce()  # the old chain's nonces mean nothing here
             self.settler.broadcaster.reprobe()  # (maybe another engine: sync tried again)

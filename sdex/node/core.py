@@ -103,6 +103,7 @@ class Node(NodePeering):
         self.registry.attach(self.store, self.book)
         self.registry.grace = cfg.closed_grace
         self.registry.max_unfunded = cfg.limits.max_unfunded
+        self.registry.max_restricted_unfunded = cfg.limits.max_restricted_unfunded
         self.book.minimums = dict(cfg.limits.min_amounts)  # (no dust trade, no dust rests)
         self.engine = MatchingEngine(self.book)
         self.tokens = frozenset(t for pair in cfg.pairs for t in pair)
@@ -144,8 +145,9 @@ class Node(NodePeering):
         await self.watcher.check_head()
         latest = await self.rpc.call("eth_getBlockByNumber", "latest", False)
         try:  # (an answer that is no block: the chain's error, said in one line)
-            self.latest_timestamp = Header.from_rpc(latest).timestamp
-            self.saw_block_time(self.latest_timestamp)
+            header = Header.from_rpc(latest)
+            self.latest_timestamp = header.timestamp
+            self.saw_block_time(header.number, header.timestamp)
         except ValueError as e:
             raise ChainError(f"the chain's latest block was no block: {e}") from None
         await self._pending_clock()

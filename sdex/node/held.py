@@ -55,8 +55,11 @@ class HeldOrders(HeldEviction):
         """Open orders per maker restricted to one taker (``taker`` not 0x0; walk46)."""
         self.restricted_orders = 0
         """Open restricted orders in all."""
-        self.restricted_unfunded = 0
-        """Those of them held ``unfunded`` (not counted against ``max_restricted_orders``)."""
+        self.restricted_unfunded: dict[bytes, None] = {}
+        """Those of them held ``unfunded``, longest unfunded first (not counted against
+        ``max_restricted_orders``: parked, no walk meets them)."""
+        self.max_restricted_unfunded = 500
+        """Restricted orders held ``unfunded`` at most (``Limits.max_restricted_unfunded``)."""
         self._by_signature: dict[str, Record] = {}
         self._by_account: dict[tuple[str, str], set[bytes]] = {}
         """Order hashes by (maker, maker token): the orders a funds change touches."""
@@ -168,7 +171,7 @@ class HeldOrders(HeldEviction):
         """``open_count`` of the orders restricted to one taker (``Limits``'s
         ``max_restricted_per_maker`` and ``max_restricted_orders``)."""
         if maker is None:
-            return self.restricted_orders - self.restricted_unfunded
+            return self.restricted_orders - len(self.restricted_unfunded)
         return self.restricted_open.get(maker, 0)
 
     def _restricted_moved(self, maker: str, by: int) -> None:
@@ -190,12 +193,13 @@ class HeldOrders(HeldEviction):
         o = rec.signed.order
         key = (o.maker, o.maker_token)
         h = rec.signed.hash
-        if o.taker != ZERO_ADDRESS:
-            self.restricted_unfunded += 1 if unfunded else -1
         if unfunded:
             self._unfunded.setdefault(key, set()).add(h)
             self.unfunded_since[h] = None
+            if o.taker != ZERO_ADDRESS:
+                self.restricted_unfunded[h] = None
         else:
+            self.restricted_unfunded.pop(h, None)
             held = self._unfunded[key]
             held.discard(h)
             if not held:
@@ -203,13 +207,18 @@ class HeldOrders(HeldEviction):
             self.unfunded_since.pop(h, None)
 
     def over_unfunded(self) -> list[bytes]:
-        """The orders held ``unfunded`` past ``max_unfunded``, longest unfunded first: the
-        registry closes them (``OrderRegistry.evict_unfunded``)."""
-        n = len(self.unfunded_since) - self.max_unfunded
-        if n <= 0:
-            return []
-        it = iter(self.unfunded_since)
-        return [next(it) for _ in range(n)]
+        """The orders held ``unfunded`` past ``max_unfunded``, and the restricted ones past
+        ``max_restricted_unfunded``, longest unfunded first: the registry closes them
+        (``OrderRegistry.evict_unfunded``). (Funded again, every restricted one held rests
+        in the ladders unchecked: funds moved from maker to maker took any number past
+        ``max_restricted_orders``, review48.)"""
+        over = _first(self.unfunded_since, len(self.unfunded_since) - self.max_unfunded)
+        held = self.restricted_unfunded
+        more = _first(held, len(held) - self.max_restricted_unfunded)
+        if more:
+            seen = set(over)
+            over += [h for h in more if h not in seen]
+        return over
 
     def open_records(self) -> Iterator[Record]:
         return (r for r in self.records.values() if r.status in OPEN_STATUSES)
@@ -334,3 +343,9 @@ class HeldOrders(HeldEviction):
             },
             functools.partial(order_event_text, rec=rec, text=rec.json_text),
         )  # (the order's text as now: a close drops it from the record after this)
+
+
+def _first(ordered: dict[bytes, None], n: int) -> list[bytes]:
+    """The first ``n`` keys of ``ordered`` (none if ``n`` is not positive)."""
+    it = iter(ordered)
+    return [next(it) for _ in range(n)] if n > 0 else []

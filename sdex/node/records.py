@@ -35,6 +35,7 @@ from sdex.store import Store, StoredFill, StoreError
 from sdex.storeundone import UNDONE_KEPT, UndoneKey, UndoneStore
 from sdex.watch import Watcher
 from sdex.watch.changes import STORE_WAIT
+from sdex.watch.clocklead import ClockLead
 
 CROSS_GRACE = 0.5
 """Seconds a peer's order waits before this node settles a crossing with it (see may_match)."""
@@ -90,9 +91,9 @@ class NodeState:
     settler: Settler
     watcher: Watcher
     latest_timestamp: int
-    clock_lead = 0.0
-    """Seconds the chain's clock ran ahead of ours when its latest block came (0 when behind,
-    the usual case): ``saw_block_time``."""
+    lead: ClockLead
+    """Seconds the chain's clock runs ahead of ours, as its recent blocks showed on arrival
+    (``saw_block_time``)."""
     pending_lead = 0.0
     """Seconds the chain's pending block showed its clock ahead of ours at start, at most
     ``MAX_PENDING_LEAD``; dropped once a block stamped after ``pending_before`` (the latest
@@ -101,6 +102,7 @@ class NodeState:
 
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
+        self.lead = ClockLead()
         self.events = EventHub()
         self.registry = OrderRegistry(self.events)
         """Every order's record and status (attached to the store and book at start)."""
@@ -180,12 +182,12 @@ class NodeState:
 
     def now(self) -> int:
         """The time the chain will judge expiry by: the latest block's, or the wall clock's
-        moved by how far the chain's clock ran ahead at its latest block (``clock_lead``: a
+        moved by how far the chain's clock ran ahead at its latest blocks (``lead``: a
         Hardhat chain stays ahead after a burst of blocks, and its next block is stamped so;
         judged by the stale latest block, an order it will find expired was matched and its
         settlement refused, the gas paid: attack44)."""
         t = time.time()
-        lead = max(self.clock_lead, self._watched_lead(), self.pending_lead)
+        lead = max(self.lead.value, self._watched_lead(), self.pending_lead)
         return max(
             self.latest_timestamp,
             self.watcher.latest_timestamp if hasattr(self, "watcher") else 0,
@@ -194,18 +196,17 @@ class NodeState:
         )
 
     def _watched_lead(self) -> float:
-        return self.watcher.clock_lead if hasattr(self, "watcher") else 0.0
+        return self.watcher.lead.value if hasattr(self, "watcher") else 0.0
 
-    def saw_block_time(self, timestamp: int, reset: bool = False) -> None:
-        """The chain's newest block is stamped ``timestamp``: the chain's clock is ahead of
-        ours by at least what it exceeds our clock (Hardhat stamps each block at least a
-        second after the last, so a burst of blocks leaves its clock ahead, and its next
-        blocks stay so). The lead only grows (a block seen late shows less of it), but on a
-        reorg or a reset (``reset``), which take the chain's clock back with its blocks."""
+    def saw_block_time(self, number: int, timestamp: int, reset: bool = False) -> None:
+        """The chain's newest block, ``number``, is stamped ``timestamp``: the chain's clock is
+        ahead of ours by at least what it exceeds our clock (Hardhat stamps each block at
+        least a second after the last, so a burst of blocks leaves its clock ahead, and its
+        next blocks stay so): the most its last blocks showed (``ClockLead``); after a reorg
+        or a reset (``reset``), which take the chain's clock back with its blocks, this one's."""
         if timestamp > self.pending_before:
             self.pending_lead = 0.0  # a newer block: the pending one's guess is superseded
-        lead = max(0.0, timestamp - time.time())
-        self.clock_lead = lead if reset else max(self.clock_lead, lead)
+        self.lead.saw(number, timestamp, reset)
 
     def mirror_ready(self) -> bool:
         """The mirror answers intake only while it follows the chain closely."""

@@ -16,9 +16,11 @@ nothing else explains (``sdex.settlement.evidence``).
   it (blame44: nobody was blamed, the pair barred, the order kept) — only if the token
   refuses to credit it ``CONTROL``'s nothing too (review45: a token that refuses a transfer
   for its sender's sake alone, a lock-up that lets it send only to itself, which the sender
-  probe's second ask passes, had the honest maker it pays named, its order removed).
+  probe's second ask passes, had the honest maker it pays named, its order removed), and a
+  transfer of nothing moves there at all, to ``FRESH`` or else to the payer (review48: a
+  token refusing any, BNB's on Ethereum, named the receiver so).
 
-Two to four calls per match (seven at most), for at most ``MAX_PROBED`` matches of a failure,
+Two to four calls per match (nine at most), for at most ``MAX_PROBED`` matches of a failure,
 and at most ``2 + 2 * MAX_HOLDERS`` per (token, maker) refused.
 """
 
@@ -45,7 +47,7 @@ CONTROL = "0x" + keccak(b"sdex.settlement.refusal.control").hex()[-40:]
 """A second address nobody holds the key of: the sender of the control transfer (of
 nothing), which no token refuses one by one; a pause refuses it as it does everyone."""
 MAX_PROBED = 8
-"""Matches of one failure whose legs' transfers are probed (two to seven ``eth_call``s each)."""
+"""Matches of one failure whose legs' transfers are probed (two to nine ``eth_call``s each)."""
 Account = tuple[str, str]
 """(maker, token), lower case."""
 MAX_HOLDERS = 2
@@ -119,7 +121,9 @@ def _refused(
     maker>, amount)`` refused: that maker asked for a token that will not pay it; blame44:
     nobody was blamed, the pair barred, the order kept), if it refuses to credit that maker
     from another sender too (``CONTROL``'s nothing: not a refusal for its payer's sake, a
-    lock-up; review45). None when both or neither are refused, or a call was not answered."""
+    lock-up; review45) while that nothing moves to ``FRESH`` or the payer (not a token
+    refusing any transfer of nothing, review48). None when both or neither are refused, or
+    a call was not answered."""
     legs = ((m.resting, m.left_filled), (m.incoming, m.right_filled))
     moves = [_sends(rpc, exchange, so.order.maker_token, so.order.maker, max(1, n), block)
              for so, n in legs]  # fmt: skip
@@ -143,8 +147,15 @@ def _refused(
     # (named only if the token refuses to credit it from another sender too: a refusal for
     # the payer's sake alone, a lock-up on it, is not the receiver's doing; review45)
     token = payer.order.maker_token
-    refused = _moves(rpc, exchange, token, CONTROL, 0, block, paid_to.order.maker) is False
-    return paid_to.hash if refused else None
+    if _moves(rpc, exchange, token, CONTROL, 0, block, paid_to.order.maker) is not False:
+        return None
+    # (and only if a transfer of nothing moves at all, to a fresh address or, a permissioned
+    # token's, to the payer, who holds it: some tokens refuse any, BNB's on Ethereum,
+    # whoever receives it; review48: the receiver was named by that)
+    anything = any(
+        _moves(rpc, exchange, token, CONTROL, 0, block, t) for t in (FRESH, payer.order.maker)
+    )
+    return paid_to.hash if anything else None
 
 
 def _others_send(

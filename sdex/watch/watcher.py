@@ -44,6 +44,7 @@ from sdex.mirror import Account, Effects, Header, Mirror
 from sdex.store import ChainIdentity, Store
 from sdex.watch.blocks import ZERO_HASH, Inconsistent, Reorg, receipt_coming, unannounced
 from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset, durable
+from sdex.watch.clocklead import ClockLead
 from sdex.watch.falsefills import false_fills, late_fills
 from sdex.watch.fork import Behind, Vanished, behind_for, check_head, fork_point
 from sdex.watch.funds import FUNDS_TRIES, read_funds, refresh_funds
@@ -99,10 +100,9 @@ class Watcher(PollLoop):
         self.saved = start_block - 1
         """The block of the head last saved: past it, fills may not be durable yet."""
         self.latest_timestamp = 0
-        self.clock_lead = 0.0
-        """Seconds the chain's clock ran ahead of ours, as its blocks showed on arrival (0 when
-        behind, the usual case; a reorg or reset sets it again): the node judges expiry by it
-        (``NodeState.now``)."""
+        self.lead = ClockLead()
+        """Seconds the chain's clock runs ahead of ours, as its recent blocks showed on arrival
+        (a reorg or reset sets it again): the node judges expiry by it (``NodeState.now``)."""
         self.blocks_processed = self.reorgs = self.deepest_reorg = self.resets = 0
         self._unapplied: BlockChanges | None = None
         """Changes the mirror holds but the node failed to apply: applied again first."""
@@ -249,7 +249,7 @@ class Watcher(PollLoop):
                 self._unapplied = BlockChanges(head.number, head.hash, head.timestamp)
             raise
         self.latest_timestamp = head.timestamp
-        self.clock_lead = max(self.clock_lead, head.timestamp - time.time())  # (only grows)
+        self.lead.saw(head.number, head.timestamp)
         self.applied = head
         self.saved = head.number
         m.marks.evict(m.dirty_orders)  # saved: out of the window, they leave memory
