@@ -18,7 +18,12 @@ nothing else explains (``sdex.settlement.evidence``).
   for its sender's sake alone, a lock-up that lets it send only to itself, which the sender
   probe's second ask passes, had the honest maker it pays named, its order removed).
 
-Two to four calls per match (seven at most), for at most ``MAX_PROBED`` matches of a failure,
+- When both legs move and credit: each fee's ``transferFrom(<the other maker>,
+  feeRecipient, fee)``, a refused one (``CONTROL``'s nothing refused too) naming the order
+  whose fee recipient it is (attack48: an order naming a recipient its fee's token will not
+  credit failed every settlement, nobody blamed, the order kept).
+
+Two to four calls per match (eleven at most), for at most ``MAX_PROBED`` matches of a failure,
 and at most ``2 + 2 * MAX_HOLDERS`` per (token, maker) refused.
 """
 
@@ -45,7 +50,7 @@ CONTROL = "0x" + keccak(b"sdex.settlement.refusal.control").hex()[-40:]
 """A second address nobody holds the key of: the sender of the control transfer (of
 nothing), which no token refuses one by one; a pause refuses it as it does everyone."""
 MAX_PROBED = 8
-"""Matches of one failure whose legs' transfers are probed (two to seven ``eth_call``s each)."""
+"""Matches of one failure whose legs' transfers are probed (two to eleven ``eth_call``s each)."""
 Account = tuple[str, str]
 """(maker, token), lower case."""
 MAX_HOLDERS = 2
@@ -137,6 +142,8 @@ def _refused(
         )
         for so, n, to in pays
     )
+    if paid == (True, True):
+        return _fee_refused(rpc, exchange, m, block)
     if paid not in ((False, True), (True, False)):
         return None
     payer, _, paid_to = pays[paid.index(False)]
@@ -145,6 +152,28 @@ def _refused(
     token = payer.order.maker_token
     refused = _moves(rpc, exchange, token, CONTROL, 0, block, paid_to.order.maker) is False
     return paid_to.hash if refused else None
+
+
+def _fee_refused(rpc: Rpc, exchange: str, m: Match, block: str) -> bytes | None:
+    """The hash of the order of ``m`` whose ``feeRecipient`` its fee's token refuses to
+    credit (``transferFrom(<the other maker>, feeRecipient, fee)`` refused, and
+    ``CONTROL``'s nothing to it too), in the Exchange's order of the fee transfers (the
+    incoming order's fee first); None when neither is refused. attack48: an order naming a
+    fee recipient its taker token will not credit (a blacklisted address of USDC's) failed
+    every settlement with both maker legs moving, nobody was blamed, the pair was barred
+    and the order stayed for the next honest counterparty."""
+    fees = ((m.resting, m.right_fee, m.incoming), (m.incoming, m.left_fee, m.resting))
+    for payer, fee, charged in fees:
+        if fee <= 0:
+            continue  # (the Exchange skips a zero transfer)
+        token, to = payer.order.maker_token, charged.order.fee_recipient
+        if _moves(rpc, exchange, token, payer.order.maker, fee, block, to) is False:
+            return (
+                charged.hash
+                if _moves(rpc, exchange, token, CONTROL, 0, block, to) is False
+                else None
+            )
+    return None
 
 
 def _others_send(
