@@ -11,17 +11,36 @@ from pathlib import Path
 import pytest
 
 from sdex.book.types import Side
+from sdex.chain.exchange import Token
 from sdex.deployment import TokenInfo
 from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match
+from sdex.order import SignedOrder
 from sdex.settlement.refusal import refusals as _refusals
 from tests.conftest import Chain
-from tests.sandwich import listing, node_on, pair_decided
-from tests.test_blame44_refused_receiver import gate_token, refuse
+from tests.sandwich import listing, node_on
+from tests.test_blame44_refused_receiver import ask_blamed, gate_token, refuse
 from tests.test_node import ALICE, BOB, E6, E18
 
 FEE_SINK = 7
 """The account Bob names as his ask's fee recipient (RGT refuses to credit it)."""
+
+
+def fee_pair(c: Chain, sink_refused: bool, bid_pays: int) -> tuple[Token, SignedOrder, SignedOrder]:
+    """RGT; Alice's bid paying ``bid_pays`` RGT for 0.1 WETH, and Bob's ask selling 0.1 WETH
+    for 250 RGT with a fee of 1 RGT to ``FEE_SINK`` (refused by RGT if ``sink_refused``)."""
+    rgt = gate_token(c)
+    c.weth.approve(c.sender(BOB), c.exchange.address, 2**256 - 1)
+    if sink_refused:
+        refuse(c, rgt, FEE_SINK)
+    bid = c.sign(c.order(ALICE, rgt, bid_pays, c.weth, E18 // 10))
+    ask = c.sign(
+        c.order(
+            BOB, c.weth, E18 // 10, rgt, 250 * E6,
+            fee_recipient=c.address(FEE_SINK), fee_amount=E6,
+        )
+    )  # fmt: skip
+    return rgt, bid, ask
 
 
 async def test_an_order_whose_fee_recipient_is_refused_is_blamed(
@@ -31,27 +50,13 @@ async def test_an_order_whose_fee_recipient_is_refused_is_blamed(
     an address RGT refuses to credit: his ask is removed (before: open, the pair barred),
     Alice's bid stays open and Alice is not blamed."""
     c = chain
-    rgt = gate_token(c)
-    c.weth.approve(c.sender(BOB), c.exchange.address, 2**256 - 1)
-    refuse(c, rgt, FEE_SINK)
-    bid = c.sign(c.order(ALICE, rgt, 260 * E6, c.weth, E18 // 10))
-    ask = c.sign(
-        c.order(
-            BOB, c.weth, E18 // 10, rgt, 250 * E6,
-            fee_recipient=c.address(FEE_SINK), fee_amount=E6,
-        )
-    )  # fmt: skip
+    rgt, bid, ask = fee_pair(c, True, 260 * E6)
     async with node_on(
         c, tmp_path, tokens=listing({"WETH": None, "RGT": TokenInfo(rgt.address, 6)})
     ) as (node, api):
         assert (await api.post_order(bid))[0] == 201
         assert (await api.post_order(ask))[0] == 201
-        await pair_decided(node, api, bid, ask)
-        assert await api.status(ask) == "removed"
-        assert await api.status(bid) == "open"
-        assert node.blamed_makers.score(c.address(BOB)) >= 1.0
-        assert node.blamed_makers.score(c.address(ALICE)) == 0.0
-        assert not node.barred_pairs.barred(bid.hash, ask.hash)
+        await ask_blamed(c, node, api, bid, ask)
 
 
 @pytest.mark.parametrize("ask_rests", [False, True])
@@ -62,17 +67,7 @@ def test_the_fee_probe_names_the_order_whose_fee_recipient_is_refused(
     """Bob's ask pays its fee in RGT (its taker token) to ``FEE_SINK``: named when RGT
     refuses to credit that address, whichever side of the match the ask is; else nobody."""
     c = chain
-    rgt = gate_token(c)
-    c.weth.approve(c.sender(BOB), c.exchange.address, 2**256 - 1)
-    if sink_refused:
-        refuse(c, rgt, FEE_SINK)
-    bid = c.sign(c.order(ALICE, rgt, 250 * E6, c.weth, E18 // 10))
-    ask = c.sign(
-        c.order(
-            BOB, c.weth, E18 // 10, rgt, 250 * E6,
-            fee_recipient=c.address(FEE_SINK), fee_amount=E6,
-        )
-    )  # fmt: skip
+    _, bid, ask = fee_pair(c, sink_refused, 250 * E6)
     if ask_rests:
         m = Match(ask, bid, MatchAmounts(E18 // 10, 250 * E6, E6, 0), Side.BID)
     else:
