@@ -21,9 +21,12 @@ from sdex.chain.exchange import Token
 from sdex.deployment import TokenInfo
 from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match
+from sdex.node.core import Node
+from sdex.order import SignedOrder
 from sdex.settlement.blame import account
 from sdex.settlement.refusal import refusals as _refusals
 from tests.conftest import Chain
+from tests.nodeutil import Api
 from tests.sandwich import listing, minted_token, node_on, pair_decided
 from tests.test_node import ALICE, BOB, E6, E18
 
@@ -53,12 +56,18 @@ async def test_the_order_a_token_refuses_to_credit_is_blamed(chain: Chain, tmp_p
         assert (await api.post_order(bid))[0] == 201
         refuse(c, rgt, BOB)
         assert (await api.post_order(ask))[0] == 201
-        await pair_decided(node, api, bid, ask)
-        assert await api.status(ask) == "removed"
-        assert await api.status(bid) == "open"
-        assert node.blamed_makers.score(c.address(BOB)) >= 1.0
-        assert node.blamed_makers.score(c.address(ALICE)) == 0.0
-        assert not node.barred_pairs.barred(bid.hash, ask.hash)
+        await ask_blamed(c, node, api, bid, ask)
+
+
+async def ask_blamed(c: Chain, node: Node, api: Api, bid: SignedOrder, ask: SignedOrder) -> None:
+    """Once the pair is decided: Bob's ask removed, Alice's bid open, Bob blamed, Alice not,
+    the pair not barred."""
+    await pair_decided(node, api, bid, ask)
+    assert await api.status(ask) == "removed"
+    assert await api.status(bid) == "open"
+    assert node.blamed_makers.score(c.address(BOB)) >= 1.0
+    assert node.blamed_makers.score(c.address(ALICE)) == 0.0
+    assert not node.barred_pairs.barred(bid.hash, ask.hash)
 
 
 @pytest.mark.parametrize(

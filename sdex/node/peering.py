@@ -81,7 +81,7 @@ class NodePeering(NodeSettlement):
         ``max_bytes``; and the next cursor. A node that joins later takes them from its
         bootstrap peer (``take_cancelled``): without them it never heard of the order nor of
         its cancel, and anyone could post the order to it and trade it (attack38)."""
-        now = self.now()
+        now = self.chain_time()
         rows, nxt = await self.store.soft_cancels_after(after, limit, now)
         out, seqs = [], []
         for s in rows:
@@ -180,7 +180,7 @@ class NodePeering(NodeSettlement):
         if self.registry.held(signed.hash):  # (or an earlier entry of the page)
             ok = self.soft_cancel(signed.hash, signature, from_peer=peer).status == 200
             return "known" if ok else "rejected"
-        if signed.order.expiry <= self.now():
+        if signed.order.expiry <= self.chain_time():
             return "rejected"  # (expired meanwhile: nothing to protect)
         taken = self.cancelled_taken.get(peer, 0)
         if taken >= self.config.limits.max_cancelled_per_peer:

@@ -181,11 +181,23 @@ class NodeState:
         return self.registry.open_orders
 
     def now(self) -> int:
-        """The time the chain will judge expiry by: the latest block's, or the wall clock's
-        moved by how far the chain's clock ran ahead at its latest blocks (``lead``: a
-        Hardhat chain stays ahead after a burst of blocks, and its next block is stamped so;
-        judged by the stale latest block, an order it will find expired was matched and its
-        settlement refused, the gas paid: attack44)."""
+        """The time the chain will judge a settlement of a match made now by: ``chain_time``
+        and the seconds a settlement has taken to land lately (``StageTimes.landing``: on a
+        chain that mines every few seconds, the next block's). attack48: an order matched a
+        second before its expiry was settled in the next block, past it, and refused; any
+        two wallets could repeat it for free (one order expiring, one crossing it just
+        before), the operator paying every failed settlement's gas. The intake, matching
+        and expiry sweeps go by it: an order expiring before a settlement of it could land
+        is not taken, nor matched (it expires here that early)."""
+        landing = self.settler.stages.landing if hasattr(self, "settler") else 0
+        return self.chain_time() + landing
+
+    def chain_time(self) -> int:
+        """The chain's time now: the latest block's, or the wall clock's moved by how far the
+        chain's clock ran ahead at its latest blocks (``lead``: a Hardhat chain stays
+        ahead after a burst of blocks, and its next block is stamped so; judged by the stale
+        latest block, an order it will find expired was matched and its settlement refused,
+        the gas paid: attack44)."""
         t = time.time()
         lead = max(self.lead.value, self._watched_lead(), self.pending_lead)
         return max(

@@ -19,9 +19,13 @@ nothing else explains (``sdex.settlement.evidence``).
   probe's second ask passes, had the honest maker it pays named, its order removed), and a
   transfer of nothing moves there at all, to ``FRESH`` or else to the payer (review48: a
   token refusing any, BNB's on Ethereum, named the receiver so).
+- When both legs move and credit: each fee's ``transferFrom(<the other maker>,
+  feeRecipient, fee)``, a refused one (judged as a refused receiver above) naming the order
+  whose fee recipient it is (attack48: an order naming a recipient its fee's token will not
+  credit failed every settlement, nobody blamed, the order kept).
 
-Two to four calls per match (nine at most), for at most ``MAX_PROBED`` matches of a failure,
-and at most ``2 + 2 * MAX_HOLDERS`` per (token, maker) refused.
+Two to four calls per match (eleven at most), for at most ``MAX_PROBED`` matches of a
+failure, and at most ``2 + 2 * MAX_HOLDERS`` per (token, maker) refused.
 """
 
 from __future__ import annotations
@@ -47,7 +51,8 @@ CONTROL = "0x" + keccak(b"sdex.settlement.refusal.control").hex()[-40:]
 """A second address nobody holds the key of: the sender of the control transfer (of
 nothing), which no token refuses one by one; a pause refuses it as it does everyone."""
 MAX_PROBED = 8
-"""Matches of one failure whose legs' transfers are probed (two to nine ``eth_call``s each)."""
+"""Matches of one failure whose legs' transfers are probed (two to eleven ``eth_call``s
+each)."""
 Account = tuple[str, str]
 """(maker, token), lower case."""
 MAX_HOLDERS = 2
@@ -141,21 +146,46 @@ def _refused(
         )
         for so, n, to in pays
     )
+    if paid == (True, True):
+        return _fee_refused(rpc, exchange, m, block)
     if paid not in ((False, True), (True, False)):
         return None
     payer, _, paid_to = pays[paid.index(False)]
-    # (named only if the token refuses to credit it from another sender too: a refusal for
-    # the payer's sake alone, a lock-up on it, is not the receiver's doing; review45)
     token = payer.order.maker_token
-    if _moves(rpc, exchange, token, CONTROL, 0, block, paid_to.order.maker) is not False:
-        return None
-    # (and only if a transfer of nothing moves at all, to a fresh address or, a permissioned
-    # token's, to the payer, who holds it: some tokens refuse any, BNB's on Ethereum,
-    # whoever receives it; review48: the receiver was named by that)
-    anything = any(
-        _moves(rpc, exchange, token, CONTROL, 0, block, t) for t in (FRESH, payer.order.maker)
-    )
-    return paid_to.hash if anything else None
+    refused = _refuses_credit(rpc, exchange, token, paid_to.order.maker, block, payer.order.maker)
+    return paid_to.hash if refused else None
+
+
+def _refuses_credit(
+    rpc: Rpc, exchange: str, token: str, to: str, block: str, payer: str
+) -> bool:
+    """``token`` refuses to credit ``to`` for ``to``'s sake: it refuses ``CONTROL``'s
+    nothing to ``to`` too (not a refusal for its payer's sake alone, a lock-up on it;
+    review45), while a transfer of nothing moves at all, to ``FRESH`` or, a permissioned
+    token's, to ``payer``, who holds it (some tokens refuse any, BNB's on Ethereum, whoever
+    receives it; review48: the receiver was named by that)."""
+    if _moves(rpc, exchange, token, CONTROL, 0, block, to) is not False:
+        return False
+    return any(_moves(rpc, exchange, token, CONTROL, 0, block, t) for t in (FRESH, payer))
+
+
+def _fee_refused(rpc: Rpc, exchange: str, m: Match, block: str) -> bytes | None:
+    """The hash of the order of ``m`` whose ``feeRecipient`` its fee's token refuses to
+    credit (``transferFrom(<the other maker>, feeRecipient, fee)`` refused, and
+    ``CONTROL``'s nothing to it too), in the Exchange's order of the fee transfers (the
+    incoming order's fee first); None when neither is refused. attack48: an order naming a
+    fee recipient its taker token will not credit (a blacklisted address of USDC's) failed
+    every settlement with both maker legs moving, nobody was blamed, the pair was barred
+    and the order stayed for the next honest counterparty."""
+    fees = ((m.resting, m.right_fee, m.incoming), (m.incoming, m.left_fee, m.resting))
+    for payer, fee, charged in fees:
+        if fee <= 0:
+            continue  # (the Exchange skips a zero transfer)
+        token, to = payer.order.maker_token, charged.order.fee_recipient
+        if _moves(rpc, exchange, token, payer.order.maker, fee, block, to) is False:
+            refused = _refuses_credit(rpc, exchange, token, to, block, payer.order.maker)
+            return charged.hash if refused else None
+    return None
 
 
 def _others_send(

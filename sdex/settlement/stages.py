@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 STAGES = ("queued", "signed", "chain_wait", "send", "receipt", "applied")
@@ -32,6 +33,12 @@ TIMELINE_ENV = "SDEX_SETTLE_TIMELINE"
 """A file path: every settled batch's timeline appended there as one JSON line (debug)."""
 TIMELINE_MAX_BYTES = 64 << 20
 """The most a node appends to that file (~90 B a match): then the timeline is off (logged)."""
+
+LANDINGS_KEPT = 16
+"""Settlements whose landing time ``StageTimes.landing`` is the slowest of."""
+MAX_LANDING = 60
+"""The most seconds ``StageTimes.landing`` says (a settlement that waited out a stalled
+chain moves the node's clock, ``NodeState.now``, this far at most)."""
 
 log = logging.getLogger("sdex.settlement")
 
@@ -83,6 +90,11 @@ class StageTimes:
     timeline: str | None = field(default_factory=lambda: os.environ.get(TIMELINE_ENV) or None)
     """Where each batch's timestamps go, one JSON line (debug; None: nowhere)."""
     timeline_bytes: int = 0
+    landed: deque[float] = field(default_factory=lambda: deque(maxlen=LANDINGS_KEPT))
+    """Seconds from its first match's submission to its receipt, of the last settlements."""
+    landing: int = 0
+    """Whole seconds the slowest of ``landed`` took (at most ``MAX_LANDING``): how far past
+    a match the chain may judge its settlement (``NodeState.now``; attack48)."""
 
     def add(
         self, submitted: list[float], t: FlightTimes, applied: float, incoming: list[str]
@@ -92,6 +104,8 @@ class StageTimes:
         n = len(submitted)
         if n == 0 or not (t.formed and t.queued and t.send_start and t.send_end and t.receipt):
             return  # (a batch that never went out: not a settlement's way)
+        self.landed.append(t.receipt - min(submitted))
+        self.landing = min(MAX_LANDING, int(max(self.landed)))
         if self.timeline is not None:
             self._write_timeline(submitted, t, applied, incoming)
         self.matches += n
