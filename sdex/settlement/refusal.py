@@ -156,9 +156,7 @@ def _refused(
     return paid_to.hash if refused else None
 
 
-def _refuses_credit(
-    rpc: Rpc, exchange: str, token: str, to: str, block: str, payer: str
-) -> bool:
+def _refuses_credit(rpc: Rpc, exchange: str, token: str, to: str, block: str, payer: str) -> bool:
     """``token`` refuses to credit ``to`` for ``to``'s sake: it refuses ``CONTROL``'s
     nothing to ``to`` too (not a refusal for its payer's sake alone, a lock-up on it;
     review45), while a transfer of nothing moves at all, to ``FRESH`` or, a permissioned
