@@ -8,7 +8,7 @@ noise hits both sides alike); µs per order on the thread's CPU clock, GC off in
   time, ``last`` after each) against the new (``passed_on`` per order, ``mark`` once after
   the last); both with the chunk's ``start`` and ``add``, per order.
 - ``text``: an accepted order's JSON text: ``encode_json`` (the C encoder) against
-  ``sdex.ingest.ordertext.order_text`` (formatted directly, checked).
+  ``sdex.ordertext.order_text`` (formatted directly, checked).
 
 Prints one JSON object: per piece, each side's µs per order by round (sorted), and new ÷
 old per round (sorted) with its median."""
@@ -26,10 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sdex.ingest.ordertext import order_text
 from sdex.node.events import encode_json
 from sdex.node.forwarding import ForwardTiming
 from sdex.order import Order, SignedOrder
+from sdex.ordertext import order_text
 
 Piece = tuple[Callable[[], object], Callable[[], object], int]  # old, new, orders a call
 

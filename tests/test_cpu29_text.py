@@ -1,4 +1,4 @@
-"""An accepted order's JSON text formatted directly (``sdex.ingest.ordertext``, cpu29, issue
+"""An accepted order's JSON text formatted directly (``sdex.ordertext``, cpu29, issue
 11): the very text ``json.dumps`` makes of the node's own JSON of the order; anything not in
 that form is encoded as before; a peer's copy in another form (keys in another order, a
 checksummed address) is stored, held and pushed in the node's one form, once."""
@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sdex.ingest.ordertext import KEYS, order_text
 from sdex.order import Order, SignedOrder, to_checksum
+from sdex.ordertext import KEYS, order_text
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_node import CAROL, E6, E18, ask

@@ -8,7 +8,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sdex.ingest.ordertext import KEYS, order_text
+from sdex.ordertext import KEYS, order_text
 
 _VALUES = st.one_of(
     st.text(alphabet="0123456789abcdefxABCDEF", max_size=70),

@@ -15,7 +15,6 @@ from sdex.book.errors import BookError
 from sdex.errors import OrderParseError, SignatureError
 from sdex.gossip.checks import PartialVerdicts
 from sdex.ingest import Accepted, IntakeResult, Known, Rejection
-from sdex.ingest.ordertext import order_text
 from sdex.ingest.rejections import RejectionCode
 from sdex.matching.match import MatchResult, Outcome, TimeInForce
 from sdex.model import OPEN_STATUSES, VALIDATION_FAILED, OrderStatus, error_body, field_error_body
@@ -25,6 +24,7 @@ from sdex.node.records import CROSS_GRACE, Record, SubmitResult
 from sdex.node.refused import KEPT
 from sdex.node.status import NodeStatus
 from sdex.order import Order, SignedOrder, recover_signer
+from sdex.ordertext import order_text
 from sdex.store import StoreError
 
 log = logging.getLogger("sdex.node")
