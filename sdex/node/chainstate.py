@@ -64,6 +64,9 @@ class NodeChainState(NodeRejudge):
             w.latest_timestamp = min(w.latest_timestamp, changes.timestamp)
             self.saw_block_time(changes.timestamp, reset=True)
             w.clock_lead = self.clock_lead  # (the undone blocks' lead with them)
+        elif changes.head >= self.watcher.chain_head:  # the tip: the chain's clock as it is
+            self.latest_timestamp = changes.timestamp
+            self.saw_block_time(changes.timestamp, tip=True)
         else:
             self.latest_timestamp = max(self.latest_timestamp, changes.timestamp)
             self.saw_block_time(changes.timestamp)

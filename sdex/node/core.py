@@ -154,7 +154,7 @@ class Node(NodePeering):
         latest = await self.rpc.call("eth_getBlockByNumber", "latest", False)
         try:  # (an answer that is no block: the chain's error, said in one line)
             self.latest_timestamp = Header.from_rpc(latest).timestamp
-            self.saw_block_time(self.latest_timestamp)
+            self.saw_block_time(self.latest_timestamp, tip=True)
         except ValueError as e:
             raise ChainError(f"the chain's latest block was no block: {e}") from None
         await self._pending_clock()

@@ -196,16 +196,19 @@ class NodeState:
     def _watched_lead(self) -> float:
         return self.watcher.clock_lead if hasattr(self, "watcher") else 0.0
 
-    def saw_block_time(self, timestamp: int, reset: bool = False) -> None:
+    def saw_block_time(self, timestamp: int, reset: bool = False, tip: bool = False) -> None:
         """The chain's newest block is stamped ``timestamp``: the chain's clock is ahead of
         ours by at least what it exceeds our clock (Hardhat stamps each block at least a
         second after the last, so a burst of blocks leaves its clock ahead, and its next
-        blocks stay so). The lead only grows (a block seen late shows less of it), but on a
-        reorg or a reset (``reset``), which take the chain's clock back with its blocks."""
-        if timestamp > self.pending_before:
-            self.pending_lead = 0.0  # a newer block: the pending one's guess is superseded
+        blocks stay so). A block behind the chain's tip only raises the lead (one seen late
+        shows less of it); the tip's block (``tip``), a reorg's or a reset's (``reset``)
+        sets it: the chain's next block is stamped at most its lead past our clock, or one
+        second past its last (``latest_timestamp``) (left48: the lead only grew, so one block
+        stamped hours ahead, a lie or a clock since set back, expired every order for good)."""
+        if reset or timestamp > self.pending_before:
+            self.pending_lead = 0.0  # a newer block (or another chain): the guess superseded
         lead = max(0.0, timestamp - time.time())
-        self.clock_lead = lead if reset else max(self.clock_lead, lead)
+        self.clock_lead = lead if reset or tip else max(self.clock_lead, lead)
 
     def mirror_ready(self) -> bool:
         """The mirror answers intake only while it follows the chain closely."""

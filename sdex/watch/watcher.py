@@ -249,7 +249,8 @@ class Watcher(PollLoop):
                 self._unapplied = BlockChanges(head.number, head.hash, head.timestamp)
             raise
         self.latest_timestamp = head.timestamp
-        self.clock_lead = max(self.clock_lead, head.timestamp - time.time())  # (only grows)
+        lead = max(0.0, head.timestamp - time.time())  # (behind the tip: only grows)
+        self.clock_lead = lead if head.number >= self.chain_head else max(self.clock_lead, lead)
         self.applied = head
         self.saved = head.number
         m.marks.evict(m.dirty_orders)  # saved: out of the window, they leave memory
