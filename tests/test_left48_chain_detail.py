@@ -1,4 +1,5 @@
-"""left48: a node's ``CHAIN_UNAVAILABLE`` says why in fields, and the wallet reads them.
+"""left48: a node's ``CHAIN_UNAVAILABLE`` says why in fields, and the wallet reads them
+(the node's body: ``tests/test_user30_cli_chain_down.py``).
 
 The wallet (``sdex.walletui._chain_unavailable``) cut the node's sentence ("the node does
 not follow the chain now: WHY; try again") apart by regex to say WHY: a node that worded it
@@ -7,40 +8,9 @@ otherwise had its framing said twice. Now the error body carries ``detail`` (``c
 
 from __future__ import annotations
 
-from dataclasses import replace
-from pathlib import Path
-
 from sdex.answers import NodeApiError
 from sdex.errors import FieldError
 from sdex.walletui import _said_refused
-from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_node import ALICE, E6, E18, ask
-from tests.test_user29_cli_words import cuttable
-
-
-async def test_the_error_body_says_why_the_chain_is_not_followed(
-    chain: Chain, tmp_path: Path
-) -> None:
-    c = chain
-    with cuttable(c.deployment.rpc) as (rpc, cut):
-        cfg = replace(node_config(c, tmp_path / "n.db"), rpc=rpc)
-        async with running_node(cfg) as (_node, api):
-            cut.set()
-
-            async def unreachable() -> bool:
-                return bool((await api.get("/health"))[1].get("chain") == "unreachable")
-
-            await wait_for(unreachable, timeout=60)
-            code, body = await api.post_order(c.sign(ask(c, ALICE, E18, 3000 * E6)))
-            assert (code, body["rejection"]) == (503, "CHAIN_UNAVAILABLE"), body
-            assert body["detail"] == {
-                "chainStatus": "unreachable",
-                "why": "it cannot reach the chain",
-            }
-            assert body["code"] == 100 and body["validationErrors"][0]["reason"] == (
-                "the node does not follow the chain now: it cannot reach the chain; try again"
-            )  # (the SRA fields as they were)
 
 
 def refused(sentence: str, detail: object) -> NodeApiError:
