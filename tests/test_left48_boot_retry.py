@@ -19,7 +19,7 @@ from aiohttp import web
 
 from sdex.wallet import sign_cancel
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node
+from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_cancel45_hostile_seed import status
 from tests.test_hostile import HostilePeer, hello_answer
 from tests.test_node import ALICE, E6, E18, ask
@@ -49,7 +49,9 @@ async def test_a_failed_cancelled_page_is_asked_again_before_wallets_are_served(
     }
     cfg = node_config(c, tmp_path / "n.db", peers=(seed.url,))
     async with seed.serving(), running_node(cfg) as (node, api):
-        assert node.started.is_set()
+        assert node.gossip is not None
+        core = node.gossip.core  # (the gate's own bound, CANCELS_WAIT, is 3 s: a loaded
+        await wait_for(lambda: core.cancels_loaded, timeout=30)  # machine may take longer)
         code, body = await api.post_order(withdrawn)  # a wallet posts the withdrawn order
         assert await status(api, withdrawn.hash_hex) == "cancelled", (code, body)
         assert code == 200, body  # (known, closed: not accepted as new)
