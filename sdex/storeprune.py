@@ -20,7 +20,7 @@ PRUNED_STATUSES = ("cancelled", "expired")
 """The closed statuses whose rows are deleted once expired long enough (``removed`` ones
 stay: a policy close, re-judged by a reset or a cancel-up-to)."""
 
-PRUNE_WINDOW = 4096
+PRUNE_WINDOW = 512
 """Rows looked at by one step (``seq`` order)."""
 
 _PRUNE = (
