@@ -193,7 +193,7 @@ class WalletShell(cmd.Cmd):
         )
 
     def _usage(self, name: str, problem: str) -> None:
-        self.err.print(f"{self._at()}[yellow]{escape(problem)}[/]")
+        self.err.print(f"{self._at()}[bold red]error:[/] {escape(problem)}")
         for i, usage in enumerate(USAGE.get(name, ())):
             self.err.print(("usage: " if i == 0 else "       ") + escape(usage))
 

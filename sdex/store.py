@@ -45,6 +45,7 @@ from sdex.storechain import ChainStore
 from sdex.storechain import FillKey as FillKey
 from sdex.storechain import fill_key as fill_key
 from sdex.storefills import fills_of
+from sdex.storeprune import prune_step
 from sdex.storeread import OrderRow as OrderRow
 from sdex.storeread import StoredFill as StoredFill
 from sdex.storeread import StoredOrder as StoredOrder
@@ -281,6 +282,11 @@ class Store(ChainStore, UndoneStore):
             db.execute("UPDATE orders SET cancel_sig=?, updated_at=? WHERE hash=?", args)
 
         return self._writer.submit_async(update)
+
+    def prune_step(self, after: int, expired_before: int) -> asyncio.Future[tuple[list[str], int]]:
+        """One step of the sweep that deletes dead order rows (``sdex.storeprune``), queued
+        (call on the event loop): the hashes deleted and the ``seq`` to start after next."""
+        return self._writer.submit_async(lambda db: prune_step(db, after, expired_before))
 
     # -- settlements ---------------------------------------------------------------------
     def add_settlement(

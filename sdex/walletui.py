@@ -146,15 +146,30 @@ def _said_refused(e: NodeApiError, expiry_seconds: int) -> NodeApiError:
 
 
 def _chain_unavailable(e: NodeApiError) -> str:
-    """ "nothing was posted", then why in the node's words (``sdex.ingest.intake
-    .not_following``: "the node does not follow the chain now: WHY; try again")."""
-    said = "; ".join(v.reason for v in e.validation_errors)
-    why = re.sub(r"^the node does not follow the chain now: |; try again$", "", said)
+    """ "nothing was posted", then why in the node's words: its error body's ``detail.why``
+    (``sdex.ingest.intake.not_following``), else (a node from before it) its field errors'
+    sentences as they are (left48: they were cut apart by regex)."""
+    why = _detail_why(e.body)
+    if why is None:
+        why = "; ".join(v.reason for v in e.validation_errors)[:MAX_WHY]
     why = f" ({why})" if why else ""
     return (
         f"nothing was posted: the node does not follow its chain now{why} and takes no "
         "orders until it does; try again later"
     )
+
+
+MAX_WHY = 200
+"""Characters of a node's why said at most (its body is as hostile as any peer's)."""
+
+
+def _detail_why(body: object) -> str | None:
+    """``detail.why`` of an error body, if it is a short line of text (None otherwise)."""
+    detail = body.get("detail") if isinstance(body, dict) else None
+    why = detail.get("why") if isinstance(detail, dict) else None
+    if not isinstance(why, str) or not why.isprintable() or len(why) > MAX_WHY:
+        return None
+    return why
 
 
 def _said_self_trade(e: NodeApiError) -> NodeApiError:

@@ -283,7 +283,8 @@ def test_bad_send_order_input_prints_its_usage(fake: FakeNode, line: str, proble
     r = console(fake, line)
     assert r.exit_code == 1, r.output  # (a script with a failed command: user28)
     lines = [x for x in r.stderr.splitlines() if x.strip()]
-    assert problem in lines[0]
+    # (left48: "error:" as every other failed line says; a bad AMOUNT's lacked it)
+    assert lines[0].startswith(f"line 1: {line}: error: ") and problem in lines[0], lines
     assert lines[1:] == [
         "usage: send_order buy|sell limit PRICE AMOUNT [gtc|ioc|fok]",
         "       send_order buy|sell market AMOUNT [SLIPPAGE_BPS]",
@@ -311,7 +312,8 @@ def test_bad_input_prints_the_commands_usage(
     r = console(fake, line)
     assert r.exit_code == 1, r.output  # (a script with a failed command: user28)
     lines = [x for x in r.stderr.splitlines() if x.strip()]
-    assert problem in lines[0] and lines[1:] == [usage]
+    assert lines[0].startswith(f"line 1: {line}: error: ") and problem in lines[0], lines
+    assert lines[1:] == [usage]
     assert fake.cancels == [] and fake.queries == []
 
 

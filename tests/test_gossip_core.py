@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sdex.gossip import payload
 from sdex.gossip.actions import Action, Call, Check, Deliver, GossipConfig, Reply, Scored
 from sdex.gossip.core import GossipCore
-from sdex.gossip.flows import KNOWS_FACTOR
+from sdex.gossip.flows import BOOT_TRIES, KNOWS_FACTOR
 from sdex.gossip.outbox import ALSO_MAX, SHORT_ID, Heard, Outbox
 from sdex.gossip.peers import BAN_SCORE, INVALID_PENALTY, MAX_INTRODUCED
 from sdex.gossip.timing import EDGES_US, PUSH_EDGES_US, PushTiming
@@ -687,8 +687,10 @@ def test_bootstrap_takes_the_peers_cancelled_orders_first_then_its_open_orders()
     """attack38: each page of soft-cancelled entries goes to the node (a ``Check`` of
     ``cancelled`` entries), the next page asked once it is judged (review44: its signatures
     recovered off the loop), paged by a cursor that must grow; an oversized page costs the
-    peer; a failed call (a node without the route: 404) or the last page goes on to the open
-    orders."""
+    peer; the last page goes on to the open orders; a failed call (a node without the route:
+    404) or an oversized page is asked again, ``BOOT_TRIES`` walks in all (left48: the first
+    failure went on to the open orders, with ``cancels_loaded`` set: the node's gate opened
+    without the peer's soft cancels), then the open orders, ``cancels_loaded`` unset."""
     gone = {**order(1), "cancelSignature": "0x01"}
     core, _ = make(peers=1, snapshot_page=2)
     first = only(core.start(), "cancelled")
@@ -699,13 +701,20 @@ def test_bootstrap_takes_the_peers_cancelled_orders_first_then_its_open_orders()
     assert second.params == {"after": "7", "limit": "2"}
     snap = only(ok(core, second, {"orders": [], "next": 7}), "snapshot")  # cursor stayed
     assert snap.params == {"after": "0", "limit": "2"}
+    assert core.cancels_loaded
     for answer, penalized in [(None, False), ({"orders": [gone] * 3, "next": 9}, True)]:
         core, _ = make(peers=1, snapshot_page=2)
         call = only(core.start(), "cancelled")
-        actions = core.answered(call.id, None if answer is None else Reply(200, peer_id(1), answer))
-        assert (Scored(peer_id(1), -INVALID_PENALTY) in actions) is penalized
-        assert not any(isinstance(a, Check) for a in actions)
+        for tried in range(1, BOOT_TRIES + 1):
+            reply = None if answer is None else Reply(200, peer_id(1), answer)
+            actions = core.answered(call.id, reply)
+            assert (Scored(peer_id(1), -INVALID_PENALTY) in actions) is penalized
+            assert not any(isinstance(a, Check) for a in actions)
+            if tried < BOOT_TRIES:
+                call = only(actions, "cancelled")  # the walk again, from its first page
+                assert call.params == {"after": "0", "limit": "2"}
         only(actions, "snapshot")
+        assert not core.cancels_loaded
 
 
 def only_check(actions: list[Action]) -> Check:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_node import E6, E18, ask
 from tests.test_user29_cli_words import ALICE, cli, cuttable, key, one_line
 
 
@@ -42,3 +43,11 @@ async def test_an_order_at_a_node_cut_off_its_chain_says_nothing_was_posted(
             ) in said, said
             _code, page = await api.get("/v1/orders")
             assert page["total"] == 0, page  # (nothing was posted, as said)
+            # left48: the body says why in fields too (the wallet said it cut apart by regex)
+            code, body = await api.post_order(c.sign(ask(c, ALICE, E18, 3000 * E6)))
+            assert (code, body["rejection"]) == (503, "CHAIN_UNAVAILABLE"), body
+            why = "it cannot reach the chain"
+            assert body["detail"] == {"chainStatus": "unreachable", "why": why}, body
+            assert body["code"] == 100 and body["validationErrors"][0]["reason"] == (
+                f"the node does not follow the chain now: {why}; try again"
+            )  # (the SRA fields as they were)

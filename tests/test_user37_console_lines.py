@@ -37,7 +37,7 @@ def test_a_scripts_errors_name_their_line_and_command(fake: FakeNode) -> None:
         "line 3: get_orders: unknown command 'get_orders': type help for the commands",
         "line 4: send_order buy market 1: error: no asks in WETH/USDC: a market buy has nothing "
         "to take (send a limit order instead)",
-        "line 5: cancel 0x1234: an order hash is 0x and 64 hex digits, got '0x1234'",
+        "line 5: cancel 0x1234: error: an order hash is 0x and 64 hex digits, got '0x1234'",
         "usage: cancel HASH",
         f"line 6: {'x' * 60}…: unknown command '{'x' * 200}': type help for the commands",
     ]

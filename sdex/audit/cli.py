@@ -71,6 +71,7 @@ def audit(
             orders += load_orders(path, Domain(d.chain_id, d.exchange))
         except OrdersFileError as e:
             raise click.BadParameter(str(e), param_hint="'--orders'") from None
+    say_if_silent(rpc or d.rpc)
     try:
         report = audit_network(d, nodes, rpc=rpc, orders=orders, sync_timeout=sync_timeout)
     except (SdexError, OSError) as e:  # the chain unreachable, or not the deployment's
@@ -81,3 +82,26 @@ def audit(
     else:
         report.print(stdout_console())
     raise click.exceptions.Exit(0 if report.ok else 1)
+
+
+CHAIN_NOTICE = 3.0
+"""Seconds the audit waits for the chain's first answer before it says it is waiting."""
+
+
+def say_if_silent(url: str) -> None:
+    """Ask the chain its head, ``CHAIN_NOTICE`` s at most: one that has not answered by then
+    (a paused devnet, a busy endpoint) is said on stderr, and the audit goes on waiting for
+    it (leftovers48: nothing was said for the RPC's 30 s). Any other failure: the audit's
+    own calls say it."""
+    from sdex.chain.rpc import Rpc
+    from sdex.errors import RpcTimeout
+
+    try:
+        Rpc(url).call("eth_blockNumber", timeout=CHAIN_NOTICE)
+    except RpcTimeout:
+        stderr_console().print(
+            f"[yellow]the chain at {escape(url)} has not answered in {CHAIN_NOTICE:g} s"
+            " (paused or busy?): still waiting for it[/]"
+        )
+    except (SdexError, OSError):
+        pass

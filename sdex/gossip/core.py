@@ -100,8 +100,9 @@ class GossipCore(Pushing):
         self.links_blocked: set[str] = set()  # URLs it pretends it cannot reach (partitions)
         self.bootstrapped = False
         self.cancels_loaded = False
-        """The bootstrap took its peer's soft-cancelled orders (``flows.cancelled``), or
-        ended without a peer: a (re)started node takes wallets' orders from then on."""
+        """The bootstrap took a peer's soft-cancelled orders to its last page
+        (``flows.cancelled``; a walk that failed part way does not count), or ended without
+        a peer: a (re)started node takes wallets' orders from then on."""
         self.orders_sent = 0
         self.pulled = 0
         self._heard = Heard()
@@ -356,13 +357,15 @@ class GossipCore(Pushing):
         # during the boot was drawn, answered no soft cancels, and the node took wallets'
         # orders without them); any peer only if no seed answered
         seeds = [p for p in self.peers.live() if p.url in self._boot_seeds]
-        for peer in [self.rng.choice(seeds)] if seeds else self.peers.sample(1):
-            self._spawn(flows.snapshot(self, peer), self._booted)
+        self.rng.shuffle(seeds)
+        for peer in seeds[:1] or self.peers.sample(1):  # (the others: its soft cancels' retries)
+            self._spawn(flows.snapshot(self, peer, seeds[1:]), self._booted)
             return
+        self.cancels_loaded = True  # no peer: no soft cancel to learn
         self._booted()
 
     def _booted(self) -> None:
-        self.bootstrapped = self.cancels_loaded = True
+        self.bootstrapped = True
         self.next_ae = min(self.next_ae, self.clock() + self._jitter(self.config.ae_interval))
 
     def _ae_done(self) -> None:

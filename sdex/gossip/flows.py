@@ -25,7 +25,7 @@ or a ``Check`` (resumed with the intake's counts). Every flow is bounded:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, Protocol
 
 from sdex.gossip.actions import Call, Check, Flow, GossipConfig, Reply, TooLarge
@@ -108,12 +108,26 @@ def dial(core: FlowCore, url: str, graft: bool) -> Flow:
             core.peers.introduce(u, peer.key, source_group(reply.address))
 
 
-def snapshot(core: FlowCore, peer: Peer) -> Flow:
+BOOT_TRIES = 3
+"""Walks of soft-cancelled pages a bootstrap tries (its seeds in turn) before it gives up."""
+
+
+def snapshot(core: FlowCore, peer: Peer, others: Sequence[Peer] = ()) -> Flow:
     """Page through ``peer``'s soft-cancelled orders (``cancelled``), then its open orders
-    (bounded; see the module's docstring)."""
+    (bounded; see the module's docstring). A walk of the soft cancels that failed part way
+    (a page not answered, a deadline, a page too large) is tried again with the next of
+    ``others`` (then ``peer`` again), at most ``BOOT_TRIES`` walks in all: only a walk to
+    the peer's last page sets ``cancels_loaded`` (left48: a failed page opened the node's
+    gate with none of them, and an order its maker had withdrawn could be posted and traded
+    here); none: the node's gate waits its bound (``CANCELS_WAIT``), anti-entropy tries again."""
     deadline = core.clock() + core.config.snapshot_seconds
-    yield from cancelled(core, peer, deadline)
-    core.cancels_loaded = True
+    turn = itertools.cycle([peer, *others])
+    for tried in itertools.islice(turn, BOOT_TRIES):
+        if core.peers.is_banned(tried.key):
+            continue
+        if (yield from cancelled(core, tried, deadline)):
+            core.cancels_loaded = True
+            break
 
     def take(orders: list[Any]) -> Generator[Call | Check, Any, bool]:
         if not orders:
@@ -125,7 +139,7 @@ def snapshot(core: FlowCore, peer: Peer) -> Flow:
     yield from _pages(core, peer, deadline, "snapshot", take)
 
 
-def cancelled(core: FlowCore, peer: Peer, deadline: float) -> Flow:
+def cancelled(core: FlowCore, peer: Peer, deadline: float) -> Generator[Call | Check, Any, bool]:
     """Page through ``peer``'s soft-cancelled, unexpired orders, each page handed to the node
     with its makers' signed cancels (a ``Check`` of ``cancelled`` entries): a node that joins
     after a cancel holds the order cancelled, as its peers do, before anyone can post it here
@@ -138,7 +152,7 @@ def cancelled(core: FlowCore, peer: Peer, deadline: float) -> Flow:
             yield core.check(peer.key, entries, cancelled=True)
         return True
 
-    yield from _pages(core, peer, deadline, "cancelled", take)
+    return (yield from _pages(core, peer, deadline, "cancelled", take))
 
 
 def _pages(
@@ -147,33 +161,39 @@ def _pages(
     deadline: float,
     name: str,
     take: Callable[[list[Any]], Generator[Call | Check, Any, bool]],
-) -> Flow:
+) -> Generator[Call | Check, Any, bool]:
     """``GET /p2p/<name>`` a page at a time (``after``, ``limit``) until ``deadline``, a page
     of more than asked (the peer penalized), a ``next`` that does not move on, or ``take``
-    (the page's orders) says stop."""
+    (the page's orders) says stop. True: the walk ended (the peer's last page, ``take``
+    said stop, or the bound on pages: no more than this node may hold); False: a page not
+    answered, the deadline, a ban or a page too large."""
     cfg = core.config
     after = 0
     for _ in range(core.max_orders // min(cfg.snapshot_page, ORDERS_PER_ANSWER) + 2):
         if core.clock() > deadline or core.peers.is_banned(peer.key):
-            return
+            return False
         params = {"after": str(after), "limit": str(cfg.snapshot_page)}
         page = yield core.call(peer, name, "GET", f"/p2p/{name}", params=params)
         if page is None:
-            return
+            return False
         orders, nxt = page.get("orders", []), page.get("next")
         if not isinstance(orders, list) or len(orders) > cfg.snapshot_page:
             core.penalize_later(peer.key)  # more than we asked for: no honest node does
-            return
+            return False
         if not (yield from take(orders)):
-            return
+            return True
         if not isinstance(nxt, int) or isinstance(nxt, bool) or nxt <= after:
-            return
+            return True
         after = nxt
+    return True
 
 
 def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
     """Pull the open orders ``peer`` has and we lack (bounded; see the module's docstring)."""
     cfg, view = core.config, core.view
+    if not core.cancels_loaded:  # (the bootstrap's walks of them all failed: this peer's)
+        deadline = core.clock() + cfg.snapshot_seconds
+        core.cancels_loaded = yield from cancelled(core, peer, deadline)
     theirs = yield core.call(peer, "digest", "GET", "/p2p/digest")
     if theirs is None:
         return

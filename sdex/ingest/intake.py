@@ -325,7 +325,7 @@ class Intake:
         followed; its sender's budget of reads spent: ``spend(i)`` refused)."""
         status = self.chain_status()
         if status != "ok":  # (a backend behind answers from its past: no verdict)
-            return Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, not_following(status))
+            return not_following(status)
         o, mine = signed.order, None
         if ecdsa_ok is True and self.mirror is not None and self.mirror_ready():
             # (its account: all the mirror lacks; not while it replays: it would not learn)
@@ -335,7 +335,7 @@ class Intake:
                 if self.mirror_ready() and (known := self.mirror.state(signed)) is not None:
                     return known
                 if (status := self.chain_status()) != "ok":  # (the chain went down meanwhile)
-                    return Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, not_following(status))
+                    return not_following(status)
             if account not in self._first_reads:
                 mine = self._first_reads[account] = asyncio.get_running_loop().create_future()
         try:
@@ -370,7 +370,7 @@ class Intake:
         if read.done():
             return read.result()
         read.add_done_callback(retrieved)  # (a read left behind: the chain hung)
-        return Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, not_following("unreachable"))
+        return not_following("unreachable")
 
     def _verdict(
         self, signed: SignedOrder, ecdsa_ok: bool | None, state: OrderState
@@ -423,10 +423,13 @@ NOT_FOLLOWING = {
 """Why the node does not follow the chain, by the watcher's status (``/health`` has more)."""
 
 
-def not_following(status: str) -> str:
-    """A wallet's answer while the watcher's ``status`` is not ``ok``: what is true."""
+def not_following(status: str) -> Rejection:
+    """A wallet's answer while the watcher's ``status`` is not ``ok``: what is true, said
+    and in fields (``detail``: ``chainStatus``, ``why``)."""
     why = NOT_FOLLOWING.get(status, f"its chain watcher is {status}")
-    return f"the node does not follow the chain now: {why}; try again"
+    said = f"the node does not follow the chain now: {why}; try again"
+    r = Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, said)
+    return Rejection(r.code, r.errors, detail={"chainStatus": status, "why": why})
 
 
 def _restricted_full(who: str, held: int, most: int) -> Rejection:

@@ -136,10 +136,14 @@ class Rejection:
     order_hash: bytes | None = field(default=None, compare=False)
     """The judged order's hash, once it parsed (``sdex.node.refused`` keys its verdicts by
     it: the copy is not parsed and hashed again)."""
+    detail: dict[str, str] | None = None
+    """Why, in fields a program reads (the error body's ``detail``; ``CHAIN_UNAVAILABLE``:
+    ``chainStatus`` and ``why``), beside the sentence of ``errors`` (left48: the wallet cut
+    the node's sentence apart by regex to tell why)."""
 
     def of_order(self, order_hash: bytes) -> Rejection:
         """This rejection, naming the order judged."""
-        return Rejection(self.code, self.errors, order_hash)
+        return Rejection(self.code, self.errors, order_hash, self.detail)
 
     @classmethod
     def of(cls, code: RejectionCode, reason: str | None = None) -> Rejection:
@@ -150,4 +154,5 @@ class Rejection:
         body = error_body(
             VALIDATION_FAILED, "Validation Failed", [e.to_json() for e in self.errors]
         )
-        return {**body, "rejection": self.code.name}
+        body = {**body, "rejection": self.code.name}
+        return body if self.detail is None else {**body, "detail": dict(self.detail)}

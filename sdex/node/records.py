@@ -216,8 +216,8 @@ class NodeState:
         least a second after the last, so a burst of blocks leaves its clock ahead, and its
         next blocks stay so): the most its last blocks showed (``ClockLead``); after a reorg
         or a reset (``reset``), which take the chain's clock back with its blocks, this one's."""
-        if timestamp > self.pending_before:
-            self.pending_lead = 0.0  # a newer block: the pending one's guess is superseded
+        if reset or timestamp > self.pending_before:
+            self.pending_lead = 0.0  # a newer block (or another chain): the guess superseded
         self.lead.saw(number, timestamp, reset)
 
     def mirror_ready(self) -> bool:
