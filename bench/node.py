@@ -1456,6 +1456,8 @@ async def node_round(
     fills = 0
     done = asyncio.Event()
     times: list[float] = []
+    kinds: Counter[str] = Counter()  # (the websocket's events in the timed window, by kind)
+    timing = [False]
     async with session(concurrency) as s, s.ws_connect(url + "/v1/ws") as ws:
         last = 0.0
 
@@ -1465,6 +1467,8 @@ async def node_round(
                 if msg.type != aiohttp.WSMsgType.TEXT:
                     break
                 event = json.loads(msg.data)
+                if timing[0]:
+                    kinds[f"{event.get('type')}:{event.get('event')}"] += 1
                 if event.get("type") == "fill" and event.get("event") != "reverted":
                     fills += 1
                     last = time.perf_counter()
@@ -1501,6 +1505,7 @@ async def node_round(
             us0, th0 = cpu_user_sys(pids["hardhat"]), thread_split(pids["hardhat"])
             block0 = int(rpc.call("eth_blockNumber"), 16)
             t0 = time.perf_counter()
+            timing[0] = True
             set_mining(rpc, True)
             operator = signer.addresses[OPERATOR]
             # what waits in the pool (one large transaction a block; interval mining: the
@@ -1560,6 +1565,11 @@ async def node_round(
         "chain_threads_per_match": threads,
         "node_cpu_ms_per_match": round(1000 * cpu.cores["node"] * seconds / n, 3),
         "node_thread_cpu_ms_per_match": _thread_cpu_per_match(h_resume, h1, n),
+        # (its ``cpu_us_per_order`` is per match here: the collector's share of the above)
+        "ws_events_per_match": {k: round(v / n, 3) for k, v in sorted(kinds.items())},
+        "node_gc": node_gc(
+            h_resume.get("gossip", {}).get("gc", {}), h1.get("gossip", {}).get("gc", {}), n
+        ),
         "cpu_cores_used": cpu.cores,
         **({"chain_faults_by_method": _faults_by_method(calls, trace)} if calls else {}),
         **({"proxied_chain_calls": calls, "chain_cpu_trace": trace.samples} if calls else {}),

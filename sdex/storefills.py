@@ -6,15 +6,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from sdex.model import FillEvent, fill_json
 
 log = logging.getLogger("sdex.store")
-
-_FILL_FIELDS = tuple(f.name for f in fields(FillEvent))
-"""``FillEvent``'s fields in order (read once: ``fields`` is slow for a per-fill call)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +23,22 @@ class StoredFill(FillEvent):
 
     @classmethod
     def of(cls, fill: FillEvent, ours: bool) -> StoredFill:
-        return cls(**{name: getattr(fill, name) for name in _FILL_FIELDS}, ours=ours)
+        # (each field named: ~2/3 of the time of a dict of them built by ``getattr``; four
+        # of these a settled match; ``tests/test_model.py`` checks none is left out)
+        f = fill
+        return cls(
+            order_hash=f.order_hash,
+            maker=f.maker,
+            taker=f.taker,
+            maker_filled=f.maker_filled,
+            taker_filled=f.taker_filled,
+            fee_recipient=f.fee_recipient,
+            fee=f.fee,
+            block_number=f.block_number,
+            tx_hash=f.tx_hash,
+            log_index=f.log_index,
+            ours=ours,
+        )
 
     def to_json(self) -> dict[str, object]:
         return fill_json(self, self.ours)

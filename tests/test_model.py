@@ -4,6 +4,7 @@ publishing every transition (real SQLite, real book)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import random
@@ -377,6 +378,7 @@ def test_one_fill_shape_round_trips_through_the_api_and_the_store(tmp_path: Path
     store = Store(tmp_path / "f.db", identity, DOMAIN)
     try:
         stored = StoredFill.of(fill, ours=True)
+        assert dataclasses.asdict(stored) == {**dataclasses.asdict(fill), "ours": True}
         assert store.add_fills([stored, stored]) == [stored]  # stored once
         total, back = store.fills()
         assert total == 1 and back == [stored] and back[0].to_json() == record

@@ -65,6 +65,15 @@ def test_the_same_logs_as_one_by_one() -> None:
         ("topics", ["zz" + "11" * 32], ValueError),
         ("topics", [32], ValueError),
         ("topics", "0x" + "11" * 32, ValueError),
+        # (settle48: 66 characters, of which whitespace that bytes.fromhex skipped: a topic
+        # of 31 bytes, 30, taken as an order hash or an address word)
+        ("topics", ["0x" + "11" * 31 + "  "], ValueError),
+        ("topics", ["0x" + "11" * 32, "0x" + " 1" * 32], ValueError),
+        ("topics", ["0x" + "\t\n" + "11" * 31], ValueError),
+        ("data", "0x" + "22" * 63 + " \n", ValueError),
+        ("data", "zz" + "22" * 64, ValueError),  # (no 0x: its first two characters dropped)
+        ("data", "0x 2" + "22" * 63, ValueError),
+        ("data", 5, ValueError),
     ],
 )
 def test_a_hostile_log_after_good_ones_is_refused_as_alone(

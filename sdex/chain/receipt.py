@@ -36,7 +36,7 @@ class Log(NamedTuple):
         return cls(
             address=raw["address"].lower(),
             topics=topics_of(raw["topics"]),
-            data=bytes.fromhex(raw["data"][2:]),
+            data=data_of(raw["data"]),
             block_number=block_number,
             tx_hash=tx_hash,
             log_index=log_index,
@@ -102,15 +102,28 @@ def _word(raw: object, name: str) -> int:
 
 def topics_of(raw: object) -> list[bytes]:
     """A log's topics: at most four words of 32 bytes (the EVM's LOG0..LOG4); ValueError for
-    anything else (review23: a hostile chain's 5-byte topic was taken as an order hash)."""
+    anything else (review23: a hostile chain's 5-byte topic was taken as an order hash;
+    settle48: ``bytes.fromhex`` skips whitespace, so 66 characters with two spaces were a
+    31-byte topic: the bytes' length is checked too)."""
     if type(raw) is not list or len(raw) > 4:
         raise ValueError(f"a log's topics are {str(raw)[:80]!r}")
     topics = []
     for t in raw:
-        if type(t) is not str or len(t) != 66 or t[:2] != "0x":
+        if type(t) is not str or len(t) != 66 or t[:2] != "0x" or len(b := _hex(t[2:])) != 32:
             raise ValueError(f"a log topic {str(t)[:80]!r}")
-        topics.append(bytes.fromhex(t[2:]))
+        topics.append(b)
     return topics
+
+
+def data_of(raw: object) -> bytes:
+    """A log's data: 0x and two hex digits a byte, nothing else (``bytes.fromhex`` alone
+    skips whitespace, and ``[2:]`` alone dropped any two first characters); ValueError."""
+    if type(raw) is not str or raw[:2] != "0x" or 2 * len(b := _hex(raw[2:])) != len(raw) - 2:
+        raise ValueError(f"a log's data {str(raw)[:80]!r}")
+    return b
+
+
+_hex = bytes.fromhex
 
 
 def logs_from_rpc(raws: list[dict[str, Any]]) -> list[Log]:
@@ -140,7 +153,7 @@ def logs_from_rpc(raws: list[dict[str, Any]]) -> list[Log]:
             Log(
                 address,
                 topics_of(raw["topics"]),
-                bytes.fromhex(raw["data"][2:]),
+                data_of(raw["data"]),
                 block_number,
                 tx_hash,
                 log_index,

@@ -81,8 +81,12 @@ class NodeChainState(NodeRejudge):
             changes.stored.append(kept)  # (a restart before they are mined again: read back)
         remined = self._undone.mined_again(changes.fills)  # (undone by an earlier reorg)
         self._back = remined  # (for ``_rejudge``, this block's)
-        if changes.fills:  # queued, not awaited: published once durable (_fills_stored)
-            fills = list(_stored_fills(changes.fills, ours=False, ours_txs=self.settler.ours))
+        if changes.reset or changes.reorg_depth or changes.reverted or changes.own_gone:
+            self._own_durable.forget()  # (rows removed: the settler's too)
+        # (the own settlements' fills the settler stored already: not written again)
+        if unwritten := self._own_durable.unwritten(changes.fills):
+            # queued, not awaited: published once durable (_fills_stored)
+            fills = list(_stored_fills(unwritten, ours=False, ours_txs=self.settler.ours))
             stored = self.store.add_fills_async(fills)
             stored.add_done_callback(self._fills_stored)
             self.track_fills(stored)  # (the orders they close: a listing waits for them)

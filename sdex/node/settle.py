@@ -170,14 +170,18 @@ class NodeSettlement(NodeBlame):
         receipt came (``early``), else (or if that write failed: tried once more) ours."""
         if early is not None:
             try:
-                return await asyncio.wrap_future(early)
+                new = await asyncio.wrap_future(early)  # (all the receipt's fills: ours too)
+                self._own_durable.add(fills)  # (the watcher writes them no more)
+                return new
             except Exception as e:
                 log.warning("the fills write queued with the receipt failed (%s): again", e)
         if not fills:
             return []
         for pause in (*FILLS_WRITE_PAUSES, None):  # a store failing for a moment (disk full)
             try:
-                return await self.store.add_fills_async(fills)
+                new = await self.store.add_fills_async(fills)
+                self._own_durable.add(fills)
+                return new
             except StoreError as e:
                 if pause is None:  # the watcher stores them when it reads their block
                     log.error("the settlement's fills were not stored (%s): left to the watcher", e)
