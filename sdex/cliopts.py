@@ -354,6 +354,14 @@ _NODE_LIMITS = [
         "past it its orders wait for a later anti-entropy round [default: 100].",
     ),
     click.option(
+        "--drop-closed-after", type=FloatBetween(0, 10**9, "seconds"), default=None,
+        metavar="SECONDS",
+        help="Delete the stored row of an order that never traded and closed cancelled or "
+        "expired this many seconds past its expiry (by the chain's clock); GET "
+        "/v1/orders/{hash} then answers 404 for it. Bounds the store under a stream of "
+        "short-lived orders [default: off, every accepted order is kept].",
+    ),
+    click.option(
         "--chain-read-total", type=float, default=None, metavar="ORDERS",
         help="The same for all clients and peers together (half kept for each kind: neither "
         "can starve the other), bursts of 10 s of it [default: 200].",

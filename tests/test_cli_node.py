@@ -374,6 +374,13 @@ def test_http_connection_bounds_are_options(chain: Chain, tmp_path: Path) -> Non
         max_http_per_client=8, max_http=100, http_idle_timeout=2.5,
     )  # fmt: skip
     assert (cfg.max_http_per_client, cfg.max_http, cfg.http_idle_timeout) == (8, 100, 2.5)
+    # every accepted order kept unless the operator asks (PRODUCT.md: 404 only for a hash the
+    # node never accepted); --drop-closed-after sets the dead rows' retention
+    assert default.expired_retention is None
+    dropping = config_for(
+        port=free_port(), key=key(chain, OPERATOR), deployment=deployment, drop_closed_after=60
+    )
+    assert dropping.expired_retention == 60
     for option, bad in [
         ("--max-http-per-client", "0"), ("--max-http-per-client", "x"), ("--max-http", "0"),
         ("--http-idle-timeout", "0"), ("--http-idle-timeout", "-1"),
@@ -382,6 +389,7 @@ def test_http_connection_bounds_are_options(chain: Chain, tmp_path: Path) -> Non
         ("--listing-rate-total", "-5"), ("--listing-rate-total", "inf"),
         ("--chain-read-limit", "0"), ("--peer-chain-read-limit", "nan"),
         ("--chain-read-total", "-1"), ("--chain-read-total", "inf"),
+        ("--drop-closed-after", "-1"), ("--drop-closed-after", "nan"),
     ]:  # fmt: skip
         r = cli(
             "node", "--port", "1", "--deployment", str(deployment),

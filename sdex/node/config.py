@@ -101,11 +101,12 @@ class NodeConfig:
     """Take new heads from the RPC's ``eth_subscribe("newHeads")`` WebSocket when offered."""
     closed_grace: float = 10.0
     """Seconds a closed order stays in memory once stored (then read from the store)."""
-    expired_retention: float | None = 86400.0
+    expired_retention: float | None = None
     """Seconds past its expiry (by the chain's clock) that a never-traded cancelled or
     expired order's row is kept, then deleted (``sdex.storeprune``: the store is bounded by
     the orders of that window, not by every order ever accepted; ``GET /v1/orders/{hash}``
-    answers 404 for it after). None: kept for ever."""
+    answers 404 for it after). None (the default, ``sdex node --drop-closed-after``): kept
+    for ever, as PRODUCT.md promises ("404 only for a hash the node never accepted")."""
     reorg_depth: int = 128
     """Blocks the mirror keeps with their undo lists: the deepest reorg undone exactly (a
     deeper one is handled as a chain reset: everything re-read)."""

@@ -200,6 +200,7 @@ def config_for(
     chain_read_total: float | None = None,
     trusted_proxies: tuple[Network, ...] = (),
     min_amounts: tuple[str, ...] = (),
+    drop_closed_after: float | None = None,
 ) -> NodeConfig:
     """The config ``sdex node`` builds from its options (PRODUCT.md section 4).
 
@@ -231,6 +232,7 @@ def config_for(
         gossip=scaled_gossip(config.gossip, gossip_scale),
         trusted_proxies=tuple(trusted_proxies),
         limits=replace(config.limits, min_amounts=minimums_for(d.tokens, min_amounts)),
+        expired_retention=drop_closed_after,
     )
     config = listing_bounds(config, listing_rate_limit, listing_rate_total)
     config = read_bounds(config, chain_read_limit, peer_chain_read_limit, chain_read_total)
@@ -358,6 +360,7 @@ def run_node(
     chain_read_total: float | None = None,
     trusted_proxies: tuple[Network, ...] = (),
     min_amounts: tuple[str, ...] = (),
+    drop_closed_after: float | None = None,
 ) -> None:
     """Run a node until SIGINT or SIGTERM, then stop cleanly."""
     interval = switch_interval()  # (a bad $SDEX_SWITCH_INTERVAL: said before anything starts)
@@ -384,6 +387,7 @@ def run_node(
         chain_read_total=chain_read_total,
         trusted_proxies=trusted_proxies,
         min_amounts=min_amounts,
+        drop_closed_after=drop_closed_after,
     )
     setup_logging(log_level)
     asyncio.run(_run(config, interval))
