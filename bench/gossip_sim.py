@@ -376,10 +376,12 @@ def shape_for(run: dict[str, Any], check_cost: float, cost: str) -> list[float] 
     return [round(1 + (p - 1) * part, 4) for p in points]
 
 
-HANDOVER = {"on": True}
+HANDOVER: dict[str, Any] = {"on": True, "ms": None}
 """``--handover``: a new order's CPU before its node passes it on split at the intake's first
 wait, its signatures' hand-over, as the real nodes measured it (``handover_shares``; sim48),
-or (``off``, the model before) one job."""
+or (``off``, the model before) one job. ``--hand-ms PEER WALLET`` (``ms``): for a window whose
+nodes did not measure it (from before sim48), the CPU ms an order to there measured in
+other windows of the same code (a peer's, a wallet's)."""
 
 
 def handover_shares(
@@ -393,7 +395,9 @@ def handover_shares(
     HTTP request, which comes first) over what the simulator charges for the whole. The same
     rule for both sources, no fit. (0, 0): not measured (nodes from before), or ``off``."""
     timing = run.get("forward_timing") or {}
-    peer, wallet = timing.get("peer") or {}, timing.get("wallet") or {}
+    peer, wallet = dict(timing.get("peer") or {}), dict(timing.get("wallet") or {})
+    if "hand_cpu_ms_per_order" not in peer and HANDOVER["ms"] is not None:
+        peer["hand_cpu_ms_per_order"], wallet["hand_cpu_ms_per_order"] = HANDOVER["ms"]
     if not HANDOVER["on"] or "hand_cpu_ms_per_order" not in peer:
         return 0.0, 0.0
     check = links.check_cost
@@ -1253,6 +1257,9 @@ def main() -> None:
                     help="a peer's chunk waits off its CPU as measured (WAIT)")  # fmt: skip
     ap.add_argument("--handover", choices=["on", "off"], default="on",
                     help="a new order's CPU split at its hand-over (HANDOVER)")  # fmt: skip
+    ap.add_argument("--hand-ms", type=float, nargs=2, metavar=("PEER", "WALLET"),
+                    help="windows from before sim48: CPU ms an order to the hand-over, "
+                    "measured elsewhere (HANDOVER)")  # fmt: skip
     ap.add_argument("--slices", choices=["on", "off"], default="off",
                     help="the machine's fair shares in measured time slices (SLICES)")  # fmt: skip
     ap.add_argument("--all-models", action="store_true",
@@ -1288,7 +1295,7 @@ def main() -> None:
     CORE_WAIT["mode"] = args.core_wait
     WAIT["peer"] = args.peer_wait == "on"
     SLICES["on"] = args.slices == "on"
-    HANDOVER["on"] = args.handover == "on"
+    HANDOVER["on"], HANDOVER["ms"] = args.handover == "on", args.hand_ms
     result: dict[str, Any] = {"machine": machine(), "rate": args.rate, "seconds": args.seconds}
     result["scheduler"] = args.scheduler
     result["cost"] = args.cost

@@ -81,11 +81,14 @@ def test_the_bench_gives_the_measured_share_of_what_it_charges() -> None:
     run: dict[str, Any] = {"forward_timing": timing}
     assert gossip_sim.handover_shares(run, transport, links) == (0.25, 0.4)
     assert gossip_sim.handover_shares({"forward_timing": {}}, transport, links) == (0.0, 0.0)
-    gossip_sim.HANDOVER["on"] = False
+    before = {"forward_timing": {s: {"orders": t["orders"]} for s, t in timing.items()}}
+    gossip_sim.HANDOVER["ms"] = (0.3, 0.5)  # (nodes from before: measured in other windows)
     try:
+        assert gossip_sim.handover_shares(before, transport, links) == (0.25, 0.4)
+        gossip_sim.HANDOVER["on"] = False
         assert gossip_sim.handover_shares(run, transport, links) == (0.0, 0.0)
     finally:
-        gossip_sim.HANDOVER["on"] = True
+        gossip_sim.HANDOVER.update(on=True, ms=None)
 
 
 async def test_a_real_node_times_its_peers_checks_to_the_signatures_hand_over(
