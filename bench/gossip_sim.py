@@ -376,7 +376,7 @@ def shape_for(run: dict[str, Any], check_cost: float, cost: str) -> list[float] 
     return [round(1 + (p - 1) * part, 4) for p in points]
 
 
-HANDOVER: dict[str, Any] = {"on": True, "ms": None}
+HANDOVER: dict[str, Any] = {"on": True, "ms": None, "wake": False}
 """``--handover``: a new order's CPU before its node passes it on split at the intake's first
 wait, its signatures' hand-over, as the real nodes measured it (``handover_shares``; sim48),
 or (``off``, the model before) one job. ``--hand-ms PEER WALLET`` (``ms``): for a window whose
@@ -414,6 +414,8 @@ def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> L
     links = calibrated_costs(run, mode, transport)
     if mode == "cpu":
         links.handover_share, links.post_handover_share = handover_shares(run, transport, links)
+        if HANDOVER["wake"] and links.queued:
+            links.wake_shape = wakeup_shape(run, always=True)
     return links
 
 
@@ -788,11 +790,12 @@ def wallet_off_cpu(run: dict[str, Any]) -> float:
     return max(0.0, gap) / 1000
 
 
-def wakeup_shape(run: dict[str, Any]) -> list[float] | None:
+def wakeup_shape(run: dict[str, Any], always: bool = False) -> list[float] | None:
     """Equally likely seconds a woken task waited to run in ``run``'s window (the probe's
-    ``wakeup_late_s``: 200 quantiles), with ``--core-wait probe``; else None."""
+    ``wakeup_late_s``: 200 quantiles), with ``--core-wait probe`` (or ``always``: ``--wake
+    on``); else None."""
     late = sorted((run.get("runnable_trace") or {}).get("wakeup_late_s") or [])
-    if not CORE_WAIT["probe"] or len(late) < MIN_WAKEUPS:
+    if not (CORE_WAIT["probe"] or always) or len(late) < MIN_WAKEUPS:
         return None
     n = len(late)
     return [late[min(n - 1, int((k + 0.5) * n / 200))] for k in range(200)]
@@ -1257,6 +1260,9 @@ def main() -> None:
                     help="a peer's chunk waits off its CPU as measured (WAIT)")  # fmt: skip
     ap.add_argument("--handover", choices=["on", "off"], default="on",
                     help="a new order's CPU split at its hand-over (HANDOVER)")  # fmt: skip
+    ap.add_argument("--wake", choices=["on", "off"], default="off",
+                    help="queued: a job its node starts idle waits a draw of the probe's "
+                    "woken tasks' lateness (HANDOVER)")  # fmt: skip
     ap.add_argument("--hand-ms", type=float, nargs=2, metavar=("PEER", "WALLET"),
                     help="windows from before sim48: CPU ms an order to the hand-over, "
                     "measured elsewhere (HANDOVER)")  # fmt: skip
@@ -1296,6 +1302,7 @@ def main() -> None:
     WAIT["peer"] = args.peer_wait == "on"
     SLICES["on"] = args.slices == "on"
     HANDOVER["on"], HANDOVER["ms"] = args.handover == "on", args.hand_ms
+    HANDOVER["wake"] = args.wake == "on"
     result: dict[str, Any] = {"machine": machine(), "rate": args.rate, "seconds": args.seconds}
     result["scheduler"] = args.scheduler
     result["cost"] = args.cost

@@ -130,6 +130,9 @@ class Cpu(Line):
         self.wake_only = False
         """``free_at`` only for a job its node starts idle (woken), not one it goes on with."""
         self.free_at = free_at if cores <= 0 or self.queued else None
+        self.wake_at: Callable[[int, float], float] | None = None
+        """When a job its node starts idle (woken) may start, at the earliest, from when it
+        would (``LinkModel.wake_shape``: a draw of the woken tasks' measured lateness)."""
         """Nodes with a core each, or in line for the shared machine's: when a node may
         start a job at a time (its waits for a core in spells, ``sdex.sim.spells``; not the
         observer's task); None: at once."""
@@ -252,6 +255,8 @@ class Cpu(Line):
         self.busy_seconds[node] = self.busy_seconds.get(node, 0.0) + cost
         if not self.shared or self.queued:
             begin = self.sim.now
+            if self.wake_at is not None and woken and node != WATCHER:
+                begin = self.wake_at(node, begin)
             if self.free_at is not None and node != WATCHER and (woken or not self.wake_only):
                 begin = self.free_at(node, begin)
             if not self.shared or cost <= 0:

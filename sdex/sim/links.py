@@ -32,6 +32,10 @@ class LinkModel:
     on), and waits for a core again. 0: one job."""
     post_handover_share: float = 0.0
     """The same for a wallet's order (its ``post_cost`` and ``check_cost``)."""
+    wake_shape: list[float] | None = None
+    """Queued: equally likely seconds a node's job waits when its node starts it idle (its
+    loop woken by a message, a wallet's request), before its spells (measured: the woken
+    tasks' lateness in the same window, ``bench/runqueue.py``'s probe; sim48). None: none."""
     known_cost: float = 0.00005
     after_cost: float = 0.0
     """CPU seconds a node spends on a new order after it was accepted, passed on and

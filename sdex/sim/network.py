@@ -96,6 +96,9 @@ class Network:
             if lk.group_own:
                 own = Steps(lk.group_own, lk.group_step, lambda: self.cpu.trace_start)
                 self.cpu.own_at = own.at
+        if lk.wake_shape and lk.queued:  # (sim48) a woken node's lateness, drawn
+            late, draw = lk.wake_shape, random.Random(f"wake-{seed}").randrange
+            self.cpu.wake_at = lambda node, t: t + late[draw(len(late))]
         self.nodes = [SimNode(self, i) for i in range(n)]
         self.by_url = {node.url: node for node in self.nodes}
         self.by_id = {node.node_id: node for node in self.nodes}
