@@ -376,12 +376,16 @@ def shape_for(run: dict[str, Any], check_cost: float, cost: str) -> list[float] 
     return [round(1 + (p - 1) * part, 4) for p in points]
 
 
-HANDOVER: dict[str, Any] = {"on": True, "ms": None, "wake": False}
+HANDOVER: dict[str, Any] = {"on": True, "ms": None, "wake": True}
 """``--handover``: a new order's CPU before its node passes it on split at the intake's first
 wait, its signatures' hand-over, as the real nodes measured it (``handover_shares``; sim48),
 or (``off``, the model before) one job. ``--hand-ms PEER WALLET`` (``ms``): for a window whose
 nodes did not measure it (from before sim48), the CPU ms an order to there measured in
-other windows of the same code (a peer's, a wallet's)."""
+other windows of the same code (a peer's, a wallet's). ``--wake`` (``wake``, on by default
+since sim48: nine quiet windows all five figures within 20%, against six without it): in
+``--core-wait queue*``, a job its node starts idle first waits a draw of the woken tasks'
+lateness the window's probe measured (``LinkModel.wake_shape``; the spells, from the
+checks' time off the CPU once running, miss the wait to be woken)."""
 
 
 def handover_shares(
@@ -1260,7 +1264,7 @@ def main() -> None:
                     help="a peer's chunk waits off its CPU as measured (WAIT)")  # fmt: skip
     ap.add_argument("--handover", choices=["on", "off"], default="on",
                     help="a new order's CPU split at its hand-over (HANDOVER)")  # fmt: skip
-    ap.add_argument("--wake", choices=["on", "off"], default="off",
+    ap.add_argument("--wake", choices=["on", "off"], default="on",
                     help="queued: a job its node starts idle waits a draw of the probe's "
                     "woken tasks' lateness (HANDOVER)")  # fmt: skip
     ap.add_argument("--hand-ms", type=float, nargs=2, metavar=("PEER", "WALLET"),
@@ -1308,7 +1312,11 @@ def main() -> None:
     result["cost"] = args.cost
     result["split"] = args.split
     result["wallet_wait"], result["peer_wait"] = args.wallet_wait, args.peer_wait
-    result["core_wait"], result["handover"] = args.core_wait, args.handover
+    result["core_wait"], result["handover"], result["wake"] = (
+        args.core_wait,
+        args.handover,
+        args.wake,
+    )
     result["command"] = " ".join(["bench/gossip_sim.py", *sys.argv[1:]]).replace("/tmp/", "")
     if args.scale_from is not None:
         result["scale"] = json.loads(args.scale_from.read_text())["scale"]

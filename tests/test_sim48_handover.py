@@ -19,6 +19,7 @@ from sdex.sim.network import Network
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_node import CAROL, E6, E18, ask
+from tests.test_sim_measure import _run_for_links
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import gossip_sim
@@ -141,3 +142,20 @@ def test_a_job_its_node_starts_idle_waits_a_draw_of_the_woken_tasks_lateness() -
     assert first == pytest.approx(1.25)
     assert second == pytest.approx(2.25)
     assert list(_posted(None, 1).values()) == [pytest.approx(1.0)]
+
+
+def test_the_queue_forecast_draws_the_probes_lateness_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``--core-wait queue`` (the default) gives the simulator the probe's wake-up lateness
+    of the same window (``--wake on``, the default); ``--wake off``: none."""
+    late = [k / 1e5 for k in range(1000)]
+    timing = {"wallet": {"sent_cpu_ms_per_order": 2.0}, "peer": {"sent_cpu_ms_per_order": 1.4}}
+    run = _run_for_links({"forward_timing": timing, "runnable_trace": {"wakeup_late_s": late}})
+    monkeypatch.setitem(gossip_sim.CORE_WAIT, "mode", "queue")
+    transport = {"http": 0.0002, "stream": 0.0001}
+    links = gossip_sim.calibrated(run, "cpu", transport)
+    assert links.queued and links.wake_shape == gossip_sim.wakeup_shape(run, always=True)
+    assert links.wake_shape is not None and len(links.wake_shape) == 200
+    monkeypatch.setitem(gossip_sim.HANDOVER, "wake", False)
+    assert gossip_sim.calibrated(run, "cpu", transport).wake_shape is None
