@@ -130,12 +130,12 @@ class Cpu(Line):
         self.wake_only = False
         """``free_at`` only for a job its node starts idle (woken), not one it goes on with."""
         self.free_at = free_at if cores <= 0 or self.queued else None
-        self.wake_at: Callable[[int, float], float] | None = None
-        """When a job its node starts idle (woken) may start, at the earliest, from when it
-        would (``LinkModel.wake_shape``: a draw of the woken tasks' measured lateness)."""
         """Nodes with a core each, or in line for the shared machine's: when a node may
         start a job at a time (its waits for a core in spells, ``sdex.sim.spells``; not the
         observer's task); None: at once."""
+        self.wake_at: Callable[[int, float], float] | None = None
+        """When a job its node starts idle (woken) may start, at the earliest, from when it
+        would (``LinkModel.wake_shape``: a draw of the woken tasks' measured lateness)."""
         self.cores = cores
         if self.queued:
             others = None
