@@ -35,6 +35,10 @@ def costs(run: dict[str, Any]) -> dict[str, Any]:
     main, store = threads["MainThread"], threads["sdex-store"]
     wallet, peer = fw["wallet"], fw["peer"]
     return {
+        "to_the_signatures_hand_over": {
+            "source": "/health forwardTiming hand* (intake start to its first wait, sim48)",
+            **{s: hand_over(fw[s]) for s in ("wallet", "peer")},
+        },
         "loop_thread": {
             "source": "/health threadCpu + /proc schedstat (bench sampler): MainThread",
             "cpu_ms": main["cpu_ms_per_order_per_node"],
@@ -104,6 +108,20 @@ def costs(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def hand_over(timing: dict[str, Any]) -> dict[str, Any] | None:
+    """CPU and waits for a core (ms an order) from the intake's start to its signatures'
+    hand-over and from there to the pushes' turn; None: nodes from before sim48."""
+    if "hand_cpu_ms_per_order" not in timing:
+        return None
+    cpu, wait = timing["hand_cpu_ms_per_order"], timing["hand_queue_ms_per_order"]
+    return {
+        "cpu_ms_before": cpu,
+        "cpu_ms_after": round(timing["sent_cpu_ms_per_order"] - cpu, 4),
+        "waiting_for_core_ms_before": wait,
+        "waiting_for_core_ms_after": round(timing["sent_queue_ms_per_order"] - wait, 4),
+    }
+
+
 def charged(pred: dict[str, Any]) -> dict[str, Any]:
     """What the simulator charged in ``pred`` (ms) and its nodes' waits beside the real ones."""
     sim = pred["runs"][0]["cpu"]
@@ -114,6 +132,10 @@ def charged(pred: dict[str, Any]) -> dict[str, Any]:
         "post_ms_wallet_order": round(links["post_cost"] * 1000, 4),
         "post_wait_ms_wallet_order": round(links["post_wait"] * 1000, 4),
         "message_ms_both_nodes": round(links["message_cost"] * 1000, 4),
+        "handover_share_peer_wallet": [
+            links.get("handover_share", 0.0),
+            links.get("post_handover_share", 0.0),
+        ],
     }
     if waits:
         real = waits["real_run_delay_ms_per_s"]

@@ -376,7 +376,54 @@ def shape_for(run: dict[str, Any], check_cost: float, cost: str) -> list[float] 
     return [round(1 + (p - 1) * part, 4) for p in points]
 
 
+HANDOVER: dict[str, Any] = {"on": True, "ms": None, "wake": True}
+"""``--handover``: a new order's CPU before its node passes it on split at the intake's first
+wait, its signatures' hand-over, as the real nodes measured it (``handover_shares``; sim48),
+or (``off``, the model before) one job. ``--hand-ms PEER WALLET`` (``ms``): for a window whose
+nodes did not measure it (from before sim48), the CPU ms an order to there measured in
+other windows of the same code (a peer's, a wallet's). ``--wake`` (``wake``, on by default
+since sim48: nine quiet windows all five figures within 20%, against six without it): in
+``--core-wait queue*``, a job its node starts idle first waits a draw of the woken tasks'
+lateness the window's probe measured (``LinkModel.wake_shape``; the spells, from the
+checks' time off the CPU once running, miss the wait to be woken)."""
+
+
+def handover_shares(
+    run: dict[str, Any], transport: dict[str, float], links: LinkModel
+) -> tuple[float, float]:
+    """The share of a peer's group's CPU (``check_cost``) and of a wallet's order's
+    (``post_cost + check_cost``) a node spends before the intake's first wait, its
+    signatures' hand-over (``LinkModel.handover_share``, ``post_handover_share``): the real
+    nodes' loop CPU from the intake's start to there per order (``forwardTiming``'s
+    ``hand_cpu_ms_per_order``, the window's mean; a wallet's after the receiving half of its
+    HTTP request, which comes first) over what the simulator charges for the whole. The same
+    rule for both sources, no fit. (0, 0): not measured (nodes from before), or ``off``."""
+    timing = run.get("forward_timing") or {}
+    peer, wallet = dict(timing.get("peer") or {}), dict(timing.get("wallet") or {})
+    if "hand_cpu_ms_per_order" not in peer and HANDOVER["ms"] is not None:
+        peer["hand_cpu_ms_per_order"], wallet["hand_cpu_ms_per_order"] = HANDOVER["ms"]
+    if not HANDOVER["on"] or "hand_cpu_ms_per_order" not in peer:
+        return 0.0, 0.0
+    check = links.check_cost
+    share = min(1.0, peer["hand_cpu_ms_per_order"] / 1000 / check) if peer["orders"] else 0.0
+    whole = links.post_cost + check
+    first = transport["http"] / 2 + wallet.get("hand_cpu_ms_per_order", 0.0) / 1000
+    post = min(1.0, first / whole) if wallet.get("orders") else 0.0
+    return round(share, 4), round(post, 4)
+
+
 def calibrated(run: dict[str, Any], mode: str, transport: dict[str, float]) -> LinkModel:
+    """The simulator's links for ``run`` by ``mode`` (``MODES``), the check split at its
+    hand-over as measured (``handover_shares``) in the ``cpu`` one."""
+    links = calibrated_costs(run, mode, transport)
+    if mode == "cpu":
+        links.handover_share, links.post_handover_share = handover_shares(run, transport, links)
+        if HANDOVER["wake"] and links.queued:
+            links.wake_shape = wakeup_shape(run, always=True)
+    return links
+
+
+def calibrated_costs(run: dict[str, Any], mode: str, transport: dict[str, float]) -> LinkModel:
     rtt = run["p2p_call_ms"]
     p50, p90 = rtt["p50"] / 1000, rtt["p90"] / 1000
     sigma = min(1.5, max(0.05, math.log(max(p90, p50 * 1.01) / p50) / 1.2816))
@@ -747,11 +794,12 @@ def wallet_off_cpu(run: dict[str, Any]) -> float:
     return max(0.0, gap) / 1000
 
 
-def wakeup_shape(run: dict[str, Any]) -> list[float] | None:
+def wakeup_shape(run: dict[str, Any], always: bool = False) -> list[float] | None:
     """Equally likely seconds a woken task waited to run in ``run``'s window (the probe's
-    ``wakeup_late_s``: 200 quantiles), with ``--core-wait probe``; else None."""
+    ``wakeup_late_s``: 200 quantiles), with ``--core-wait probe`` (or ``always``: ``--wake
+    on``); else None."""
     late = sorted((run.get("runnable_trace") or {}).get("wakeup_late_s") or [])
-    if not CORE_WAIT["probe"] or len(late) < MIN_WAKEUPS:
+    if not (CORE_WAIT["probe"] or always) or len(late) < MIN_WAKEUPS:
         return None
     n = len(late)
     return [late[min(n - 1, int((k + 0.5) * n / 200))] for k in range(200)]
@@ -1214,6 +1262,14 @@ def main() -> None:
                     help="how a node waits for a core (CORE_WAIT)")  # fmt: skip
     ap.add_argument("--peer-wait", choices=["on", "off"], default="off",
                     help="a peer's chunk waits off its CPU as measured (WAIT)")  # fmt: skip
+    ap.add_argument("--handover", choices=["on", "off"], default="on",
+                    help="a new order's CPU split at its hand-over (HANDOVER)")  # fmt: skip
+    ap.add_argument("--wake", choices=["on", "off"], default="on",
+                    help="queued: a job its node starts idle waits a draw of the probe's "
+                    "woken tasks' lateness (HANDOVER)")  # fmt: skip
+    ap.add_argument("--hand-ms", type=float, nargs=2, metavar=("PEER", "WALLET"),
+                    help="windows from before sim48: CPU ms an order to the hand-over, "
+                    "measured elsewhere (HANDOVER)")  # fmt: skip
     ap.add_argument("--slices", choices=["on", "off"], default="off",
                     help="the machine's fair shares in measured time slices (SLICES)")  # fmt: skip
     ap.add_argument("--all-models", action="store_true",
@@ -1249,12 +1305,18 @@ def main() -> None:
     CORE_WAIT["mode"] = args.core_wait
     WAIT["peer"] = args.peer_wait == "on"
     SLICES["on"] = args.slices == "on"
+    HANDOVER["on"], HANDOVER["ms"] = args.handover == "on", args.hand_ms
+    HANDOVER["wake"] = args.wake == "on"
     result: dict[str, Any] = {"machine": machine(), "rate": args.rate, "seconds": args.seconds}
     result["scheduler"] = args.scheduler
     result["cost"] = args.cost
     result["split"] = args.split
     result["wallet_wait"], result["peer_wait"] = args.wallet_wait, args.peer_wait
-    result["core_wait"] = args.core_wait
+    result["core_wait"], result["handover"], result["wake"] = (
+        args.core_wait,
+        args.handover,
+        args.wake,
+    )
     result["command"] = " ".join(["bench/gossip_sim.py", *sys.argv[1:]]).replace("/tmp/", "")
     if args.scale_from is not None:
         result["scale"] = json.loads(args.scale_from.read_text())["scale"]

@@ -117,8 +117,8 @@ def forward_timing(
     gossip and the mean loop CPU and wall ms from the intake's start to the hand-over, and
     to the loop's turn that wrote its pushes (``sent_``; of that wall time the loop thread's
     wait for a core, ``sent_queue_``, and per intake call the rest off its CPU, a histogram
-    of ``sdex.gossip.timing.EDGES_US``: ``sent_sleep_us``). None: nodes from before it was
-    measured."""
+    of ``sdex.gossip.timing.EDGES_US``: ``sent_sleep_us``), and to the signatures' hand-over
+    (``hand_``: CPU, wall, wait for a core). None: nodes from before it was measured."""
     if any("forwardTiming" not in h for h in h0 + h1):
         return None
     out = {}
@@ -127,7 +127,8 @@ def forward_timing(
             (a["forwardTiming"][source], b["forwardTiming"][source])
             for a, b in zip(h0, h1, strict=True)
         ]
-        keys = ("orders", "cpuS", "wallS", "sentCpuS", "sentWallS", "sentQueueS")
+        keys = ("orders", "cpuS", "wallS", "sentCpuS", "sentWallS", "sentQueueS", "handCpuS",
+                "handWallS", "handQueueS")  # fmt: skip
         d = {k: sum(b.get(k, 0) - a.get(k, 0) for a, b in pairs) for k in keys}
         n = max(1, d["orders"])
         out[source] = {"orders": d["orders"], "cpu_ms_per_order": round(1000 * d["cpuS"] / n, 4),
@@ -139,6 +140,9 @@ def forward_timing(
             out[source]["sent_sleep_us"] = [
                 sum(c) for c in zip(*(_delta(a, b, "sentSleepUs") for a, b in pairs), strict=True)
             ]
+        if all("handCpuS" in b for _, b in pairs):  # (to the signatures' hand-over: sim48)
+            for k in ("cpu", "wall", "queue"):
+                out[source][f"hand_{k}_ms_per_order"] = round(1000 * d[f"hand{k.title()}S"] / n, 4)
     return out
 
 

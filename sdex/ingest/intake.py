@@ -45,6 +45,8 @@ Spend = Callable[[int], bool]
 """Whether the order at this index of a ``submit``/``submit_each`` call may read the chain
 now: its sender's budget of chain reads (``sdex.node.readbudget``) takes a token, or refuses
 (the order is answered ``THROTTLED``). Asked only of an order that needs a read."""
+Hand = Callable[[], object]
+"""Called just before an intake call's first wait: its signatures' hand-over (sim48)."""
 
 SIGNATURE_HEX = 2 + 2 * MAX_SIGNATURE_BYTES
 """The longest ``signature`` string taken: ``0x`` and ``MAX_SIGNATURE_BYTES`` in hex."""
@@ -252,13 +254,14 @@ class Intake:
                 return _restricted_full("this node", held, most)
         return None
 
-    async def submit(
-        self, obj: object, check_fee: bool = True, spend: Spend | None = None
-    ) -> IntakeResult:
+    async def submit(self, obj: object, check_fee: bool = True, spend: Spend | None = None,
+                     handing: Hand | None = None) -> IntakeResult:  # fmt: skip
         first = self.check_offchain(obj, check_fee)
         if not isinstance(first, SignedOrder):
             return first
         signed = first
+        if handing is not None:
+            handing()
         # Off-chain ECDSA first, on the worker thread. A signature that doesn't recover to
         # the maker may still be a contract wallet's (EIP-1271): the chain's verdict decides.
         ecdsa_ok = await self.ecdsa.ecdsa_ok(signed)
@@ -266,12 +269,13 @@ class Intake:
         return await self._after_read(signed, ecdsa_ok, spend) if result is None else result
 
     async def submit_each(
-        self, objs: Sequence[object], check_fee: bool = True, spend: Spend | None = None
-    ) -> AsyncGenerator[tuple[int, IntakeResult], None]:
+        self, objs: Sequence[object], check_fee: bool = True, spend: Spend | None = None,
+        handing: Hand | None = None,
+    ) -> AsyncGenerator[tuple[int, IntakeResult], None]:  # fmt: skip
         """``submit`` of each of ``objs`` (index, result), each as soon as it is known,
         without a task per order: the off-chain checks of all, their signatures in one
-        hand-over (in order, as they come back), the chain reads some need together last
-        (``spend`` asked of each of those by its index in ``objs``)."""
+        hand-over (in order, as they come back; ``Hand`` before), the chain reads some need
+        together last (``spend`` asked of each of those by its index in ``objs``)."""
         firsts = [self.check_offchain(o, check_fee) for o in objs]
         signed: list[tuple[int, SignedOrder]] = []
         for i, first in enumerate(firsts):
@@ -280,6 +284,8 @@ class Intake:
             else:
                 yield i, first
         reads: list[tuple[int, SignedOrder, bool | None]] = []
+        if handing is not None and signed:
+            handing()
         async with contextlib.aclosing(self.ecdsa.ecdsa_each([so for _, so in signed])) as oks:
             k = 0
             async for ok in oks:

@@ -36,6 +36,13 @@ or for the ECDSA worker): the simulator draws the first from the machine's measu
 queue already, and each wallet's order's wait from the second's histogram
 (``LinkModel.post_wait_shape``). One tuple per intake call.
 
+And to the signatures' hand-over (``handCpuS``, ``handWallS``, ``handQueueS``; sim48): from
+the same start to the intake's first wait, just before its orders' signatures are queued
+for the ECDSA batcher (``Intake.submit``/``submit_each``'s ``handing``), where the intake
+yields and the loop runs what arrived meanwhile before the rest of the check: the share of
+the check the simulator runs before that yield (``LinkModel.handover_share``). Three clocks
+more per timed call that reaches a signature.
+
 **Sampled: one intake call in ``every``** per source (``begin``; ``$SDEX_FORWARD_EVERY``,
 default ``EVERY``; 1 times every call): the first call, then each ``every``-th. Only a timed
 call's orders are in the sums, so ``orders`` counts the orders of the timed calls (not every
@@ -201,9 +208,9 @@ class ForwardTiming:
         self.wall_at = 0.0
         self.handed_at = 0
         """The CPU and wall clocks at the last hand-over that read them, and ``handed`` then."""
-        self.rows = {s: [0, 0.0, 0.0, 0.0, 0.0, 0.0] for s in SOURCES}
-        """Orders, loop CPU and wall seconds to the hand-over, and to the pushes' writes
-        (CPU, wall, run-queue wait)."""
+        self.rows = {s: [0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0] for s in SOURCES}
+        """Orders, loop CPU and wall seconds to the hand-over, to the pushes' writes (CPU,
+        wall, run-queue wait), and to the signatures' hand-over (CPU, wall, run-queue wait)."""
         self.sleep = {s: Histogram() for s in SOURCES}
         """Per intake call, microseconds to the pushes' writes neither on the loop's CPU nor
         waiting for a core."""
@@ -252,15 +259,21 @@ class ForwardTiming:
         """(thread CPU, wall, ``handed``) at the last hand-over that read the clocks."""
         return self.cpu_at, self.wall_at, self.handed_at
 
-    def add(self, source: str, started: Stamp, ended: Mark, orders: int) -> None:
+    def add(
+        self, source: str, started: Stamp, ended: Mark, orders: int, hand: Stamp | None = None
+    ) -> None:
         """``orders`` orders of an intake call that ``started`` were handed over, the last
-        one when ``ended`` (``last`` right after it, or ``mark``)."""
+        one when ``ended`` (``last`` right after it, or ``mark``); its signatures were handed
+        over at ``hand`` (``start`` then; None: not read)."""
         if orders <= 0:
             return
         row = self.rows[source]
         row[0] += orders
         row[1] += ended[0] - started[0]
         row[2] += ended[1] - started[1]
+        if hand is not None:
+            for k, (a, b) in enumerate(zip(started, hand, strict=True)):
+                row[6 + k] += b - a
         if ended[2] > self._marked:  # its last order is not with gossip's core yet
             self.open[source].append(started)  # (a chunk's span once, as above)
         elif self._due is not None:  # they are: their pushes are written next turn
@@ -316,6 +329,9 @@ class ForwardTiming:
                 "sentWallS": round(r[4], 6),
                 "sentQueueS": round(r[5], 6),
                 "sentSleepUs": self.sleep[s].to_json(),
+                "handCpuS": round(r[6], 6),
+                "handWallS": round(r[7], 6),
+                "handQueueS": round(r[8], 6),
             }
             for s, r in self.rows.items()
         }

@@ -51,7 +51,9 @@ class NodeIntake(NodeStatus):
         label = "wallet" if source == "api" else "peer"
         started = fw.begin(label) if self._pushes() else None
         spend = None if client is None else self.read_budget.wallet(client)
-        result = await self.intake.submit(obj, check_fee=source == "api", spend=spend)
+        hand: list[tuple[float, float, float]] = []  # (its signature's hand-over: ``start``)
+        handing = None if started is None else lambda: hand.append(fw.start())
+        result = await self.intake.submit(obj, source == "api", spend, handing)
         if isinstance(result, Rejection):  # (the chain not read: the node's, not the order's)
             if result.code is RejectionCode.THROTTLED:  # (not read: its client's budget)
                 return SubmitResult(429, throttled_body(), headers=self.read_budget.headers())
@@ -72,7 +74,7 @@ class NodeIntake(NodeStatus):
         finally:
             fw.clocked = True
         if started is not None:
-            fw.add(label, started, fw.last(), fw.handed - handed)
+            fw.add(label, started, fw.last(), fw.handed - handed, hand[0] if hand else None)
         if answer.stored is not None:
             # its row and, if it closed at once (killed), its last update (each job may fail
             # alone); not another order's row closed meanwhile (a resting one found expired)
@@ -132,18 +134,20 @@ class NodeIntake(NodeStatus):
         who = peer if isinstance(peer, list) else [peer] * len(objs)
         fw = self.forwarding
         started = fw.begin("peer")  # (what its new orders cost before they are passed on)
+        hand: list[tuple[float, float, float]] = []  # (its signatures' hand-over: ``start``)
+        handing = None if started is None else lambda: hand.append(fw.start())
         ended, handed, through = (0.0, 0.0, 0), 0, 0  # (its last hand-over: see ``mark``)
         results = ["known" if self._known_copy(o) else "" for o in objs]
         todo = [i for i, r in enumerate(results) if not r]
         spend = self.peer_read_budget.spend(lambda k: peer_sender(self.gossip, who[todo[k]]))
         try:  # (cancelled midway: the orders passed on so far count)
             if len(todo) == 1:
-                result = await self.peer_intake.submit(objs[todo[0]], False, spend)
+                result = await self.peer_intake.submit(objs[todo[0]], False, spend, handing)
                 before = fw.handed
                 results[todo[0]] = self._from_peer(result, who[todo[0]], objs[todo[0]])
                 handed, through = fw.handed - before, fw.handed
             elif todo:
-                each = self.peer_intake.submit_each([objs[i] for i in todo], False, spend)
+                each = self.peer_intake.submit_each([objs[i] for i in todo], False, spend, handing)
                 async with contextlib.aclosing(each):
                     async for k, result in each:
                         before = fw.handed
@@ -155,7 +159,7 @@ class NodeIntake(NodeStatus):
         finally:
             if started is not None:  # (a timed call: one in ``fw.every``)
                 ended = fw.mark(through) if handed else ended
-                fw.add("peer", started, ended, handed)
+                fw.add("peer", started, ended, handed, hand[0] if hand else None)
         return results
 
     def _from_peer(self, result: IntakeResult, peer: str, obj: object) -> str:

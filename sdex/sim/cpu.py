@@ -133,6 +133,9 @@ class Cpu(Line):
         """Nodes with a core each, or in line for the shared machine's: when a node may
         start a job at a time (its waits for a core in spells, ``sdex.sim.spells``; not the
         observer's task); None: at once."""
+        self.wake_at: Callable[[int, float], float] | None = None
+        """When a job its node starts idle (woken) may start, at the earliest, from when it
+        would (``LinkModel.wake_shape``: a draw of the woken tasks' measured lateness)."""
         self.cores = cores
         if self.queued:
             others = None
@@ -252,6 +255,8 @@ class Cpu(Line):
         self.busy_seconds[node] = self.busy_seconds.get(node, 0.0) + cost
         if not self.shared or self.queued:
             begin = self.sim.now
+            if self.wake_at is not None and woken and node != WATCHER:
+                begin = self.wake_at(node, begin)
             if self.free_at is not None and node != WATCHER and (woken or not self.wake_only):
                 begin = self.free_at(node, begin)
             if not self.shared or cost <= 0:

@@ -24,6 +24,18 @@ class LinkModel:
     a lower bound) and the ECDSA worker's CPU per order, which that waits for; ``--split
     sent``, the loop's CPU from the same start to the turn that wrote the order's pushes,
     less the sender's half of those messages' ``message_cost`` (charged apart)."""
+    handover_share: float = 0.0
+    """The share of a peer's group's ``check_cost`` a node spends before the intake's first
+    wait, its signatures' hand-over to the ECDSA batcher (measured: ``forwardTiming``'s
+    ``handCpuS`` over ``sentCpuS``, sim48); the rest runs as a job of its own, behind the
+    node's jobs that came meanwhile (the real loop reads what arrived before the intake goes
+    on), and waits for a core again. 0: one job."""
+    post_handover_share: float = 0.0
+    """The same for a wallet's order (its ``post_cost`` and ``check_cost``)."""
+    wake_shape: list[float] | None = None
+    """Queued: equally likely seconds a node's job waits when its node starts it idle (its
+    loop woken by a message, a wallet's request), before its spells (measured: the woken
+    tasks' lateness in the same window, ``bench/runqueue.py``'s probe; sim48). None: none."""
     known_cost: float = 0.00005
     after_cost: float = 0.0
     """CPU seconds a node spends on a new order after it was accepted, passed on and

@@ -12,9 +12,10 @@ source, and stands in for the node and the aiohttp transport around it:
 - **Intake**: a node checks peers' orders one group at a time, as ``PeerChecks`` does: the
   batches that waited while a group was in go in together, at most ``intake_chunk`` orders
   (a large batch split over groups); their orders are passed on together and the batches
-  answered together at the group's end: ``check_cost`` seconds of the node's CPU
-  per new order, ``known_cost`` per copy it already holds when the group starts (then a
-  draw of ``peer_wait_shape`` off the CPU); a batch of copies all held already (its sender
+  answered together at the group's end: ``check_cost`` seconds of the node's CPU per new
+  order (``handover_share`` of it, then the rest queued anew, as the intake yields at its
+  signatures' hand-over), ``known_cost`` per copy it already holds when the group starts
+  (then a draw of ``peer_wait_shape`` off the CPU); a batch of copies all held already (its sender
   not banned) skips that queue, answered once its ``known_cost`` is spent; a wallet's order
   takes ``post_cost`` (its HTTP request) and ``check_cost``, then ``post_wait`` (or a draw
   of ``post_wait_shape``) off the CPU. The order's push is queued at the end of that turn
@@ -95,6 +96,9 @@ class Network:
             if lk.group_own:
                 own = Steps(lk.group_own, lk.group_step, lambda: self.cpu.trace_start)
                 self.cpu.own_at = own.at
+        if lk.wake_shape and lk.queued:  # (sim48) a woken node's lateness, drawn
+            late, draw = lk.wake_shape, random.Random(f"wake-{seed}").randrange
+            self.cpu.wake_at = lambda node, t: t + late[draw(len(late))]
         self.nodes = [SimNode(self, i) for i in range(n)]
         self.by_url = {node.url: node for node in self.nodes}
         self.by_id = {node.node_id: node for node in self.nodes}
@@ -319,7 +323,30 @@ class Network:
         size = sum(len(orders) for _, orders in group)
         cost = self.new_cost(new) + (size - new) * lk.known_cost
         hold = self.wait(lk.peer_wait_shape, 0.0) if new else 0.0
-        self.cpu.submit(node.index, cost, self._group_checked, node, group, hold=hold)
+        share = lk.handover_share if new else 0.0
+        self.handed(node, cost, share, hold, self._group_checked, node, group)
+
+    def handed(
+        self, node: SimNode, cost: float, share: float, hold: float, fn: Callable[..., None],
+        *args: Any,
+    ) -> None:  # fmt: skip
+        """``fn(*args)`` after ``cost`` of ``node``'s CPU and ``hold`` off it; ``share`` of the
+        cost before the intake's signatures' hand-over, the rest a job of its own queued then
+        (``LinkModel.handover_share``), behind the jobs that came meanwhile."""
+        if share <= 0 or share >= 1:
+            return self.cpu.submit(node.index, cost, fn, *args, hold=hold)
+        rest = cost * (1 - share)
+        self.cpu.submit(node.index, cost * share, self._resume, node, rest, hold, fn, args)
+
+    def _resume(
+        self,
+        node: SimNode,
+        cost: float,
+        hold: float,
+        fn: Callable[..., None],
+        args: tuple[Any, ...],
+    ) -> None:
+        self.cpu.submit(node.index, cost, fn, *args, hold=hold)
 
     def _known_checked(
         self, node: SimNode, core: GossipCore, check: Check, answer: ReplyTo | None

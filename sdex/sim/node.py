@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
-from collections.abc import Iterable
-from typing import Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 from sdex.gossip.actions import Action, Call, Check, GossipConfig, Scored
 from sdex.gossip.core import GossipCore
@@ -38,6 +38,11 @@ class Host(Protocol):
     def new_cost(self, new: int) -> float: ...
 
     def wait(self, shape: list[float] | None, mean: float) -> float: ...
+
+    def handed(
+        self, node: SimNode, cost: float, share: float, hold: float, fn: Callable[..., None],
+        *args: Any,
+    ) -> None: ...  # fmt: skip
 
     def delivered(self, node: SimNode, order_hash: str) -> None: ...
 
@@ -115,7 +120,7 @@ class SimNode(OrderSet):
         lk = self.net.links
         cost = lk.post_cost + self.net.new_cost(1)
         hold = self.net.wait(lk.post_wait_shape, lk.post_wait)
-        self.net.cpu.submit(self.index, cost, self._posted, self.core, order, hold=hold)
+        self.net.handed(self, cost, lk.post_handover_share, hold, self._posted, self.core, order)
 
     def _posted(self, core: GossipCore, order: dict[str, str]) -> None:
         if self.online and core is self.core and self.add(order):
