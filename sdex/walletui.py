@@ -147,7 +147,7 @@ def _said_refused(e: NodeApiError, expiry_seconds: int) -> NodeApiError:
 
 def _chain_unavailable(e: NodeApiError) -> str:
     """ "nothing was posted", then why in the node's words: its error body's ``detail.why``
-    (``sdex.ingest.intake.not_following``), else (a node from before it) its field errors'
+    (``sdex.ingest.rejections.not_following``), else (a node from before it) its field errors'
     sentences as they are (left48: they were cut apart by regex)."""
     why = _detail_why(e.body)
     if why is None:

@@ -16,7 +16,7 @@ from sdex.chain import OrderState, OrderStatus
 from sdex.errors import OrderParseError
 from sdex.futures import retrieved
 from sdex.ingest.limits import Limits
-from sdex.ingest.rejections import Rejection, RejectionCode
+from sdex.ingest.rejections import Rejection, RejectionCode, not_following
 from sdex.ingest.states import StateBatcher
 from sdex.ingest.verify import EcdsaBatcher, Eip1271Batcher
 from sdex.mirror import Mirror
@@ -418,24 +418,6 @@ class Intake:
         elif m is not None and sig_ok and read_at < tip and self.chain_status() == "ok":
             m.learn_later(signed, state, tip)  # (the replay under way: once it passes ``tip``)
         return state
-
-
-NOT_FOLLOWING = {
-    "behind": "its chain backend is behind the chain",
-    "unreachable": "it cannot reach the chain",
-    "wrong-chain": "the chain has no deployment of its Exchange (a devnet reset?)",
-    "failing": "it cannot apply the chain's changes (its store refuses or stalls, or a defect)",
-}
-"""Why the node does not follow the chain, by the watcher's status (``/health`` has more)."""
-
-
-def not_following(status: str) -> Rejection:
-    """A wallet's answer while the watcher's ``status`` is not ``ok``: what is true, said
-    and in fields (``detail``: ``chainStatus``, ``why``)."""
-    why = NOT_FOLLOWING.get(status, f"its chain watcher is {status}")
-    said = f"the node does not follow the chain now: {why}; try again"
-    r = Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, said)
-    return Rejection(r.code, r.errors, detail={"chainStatus": status, "why": why})
 
 
 def _restricted_full(who: str, held: int, most: int) -> Rejection:

@@ -156,3 +156,21 @@ class Rejection:
         )
         body = {**body, "rejection": self.code.name}
         return body if self.detail is None else {**body, "detail": dict(self.detail)}
+
+
+NOT_FOLLOWING = {
+    "behind": "its chain backend is behind the chain",
+    "unreachable": "it cannot reach the chain",
+    "wrong-chain": "the chain has no deployment of its Exchange (a devnet reset?)",
+    "failing": "it cannot apply the chain's changes (its store refuses or stalls, or a defect)",
+}
+"""Why the node does not follow the chain, by the watcher's status (``/health`` has more)."""
+
+
+def not_following(status: str) -> Rejection:
+    """A wallet's answer while the watcher's ``status`` is not ``ok``: what is true, said
+    and in fields (``detail``: ``chainStatus``, ``why``)."""
+    why = NOT_FOLLOWING.get(status, f"its chain watcher is {status}")
+    said = f"the node does not follow the chain now: {why}; try again"
+    r = Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, said)
+    return Rejection(r.code, r.errors, detail={"chainStatus": status, "why": why})
