@@ -67,6 +67,10 @@ function banner(text) {
   b.hidden = !text;
 }
 
+/** A URL as text that folds, where a column is too narrow for it, only after its "://" and
+ * before its ":port" (user48: a phone's peers column folded "http://127.0.0.1:2800" / "2",
+ * read as port 2800); a host too long for the column still folds where it must. */
+const foldUrl = (url) => String(url).split(/(?<=:\/\/)|(?=:\d+(?:\/.*)?$)/).flatMap((w, i) => (i ? [h("wbr"), w] : [w]));
 const short = (hex, head = 8) => (typeof hex === "string" && hex.length > 14 ? `${hex.slice(0, head)}…${hex.slice(-4)}` : String(hex));
 const same = (a, b) => typeof a === "string" && typeof b === "string" && a.toLowerCase() === b.toLowerCase();
 
@@ -573,7 +577,7 @@ async function refreshNetwork() {
         ? peers.map((p) =>
             h("tr", { class: p.banned ? "muted" : "" },
               h("td", { class: "mono", title: p.key ?? "" }, p.key ? short(p.key) : "—"),
-              h("td", { class: "mono", title: p.url }, p.url),
+              h("td", { class: "mono", title: p.url }, ...foldUrl(p.url)),
               h("td", { class: "num" }, p.banned ? `${p.score} (banned)` : p.score),
               h("td", {}, ago(p.lastSeen ?? p.last_seen ?? null)),
               h("td", { class: "num" }, p.received ?? "—"),
