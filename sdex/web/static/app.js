@@ -697,9 +697,14 @@ function apiErrors(body, status) {
   const out = {};
   if (body?.rejection === "EXPIRED") {  // (user27: it read "expiry: expiry 1796417203 is not
     // after the latest block", a number; `sdex order` says what happened and what to do)
-    out.expiry = "the order expired before the node took it: its expiry is not after the " +
-      "chain's latest block (the chain's clock runs ahead of this one, or it is too short); " +
-      "nothing was posted: give it more seconds";
+    // (user48: "not after the chain's latest block" of an expiry that was; the node names the
+    // earliest it takes now, so say the seconds that do, as `sdex order` says its --expiry)
+    const said = (body.validationErrors ?? []).map((v) => v.reason).join(" ");
+    const bound = /is not after (\d{1,20}),/.exec(said);
+    const need = bound ? `at least ${Number(bound[1]) - Math.floor(Date.now() / 1000) + 5}` : "more";
+    out.expiry = "the order expired before the node took it: its expiry is not after what the " +
+      "node takes now (the chain's clock runs ahead of this one, or it is too short); " +
+      `nothing was posted: give it ${need} seconds`;
     return out;
   }
   if (body?.rejection === "SELF_TRADE") {  // (user28: it read "maker: it would trade with the
