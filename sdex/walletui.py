@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from datetime import UTC, datetime
 from fractions import Fraction
 from typing import IO, cast
@@ -134,11 +135,15 @@ def _said_refused(e: NodeApiError, expiry_seconds: int) -> NodeApiError:
         return _said_self_trade(e)
     if e.rejection != "EXPIRED":
         return e
+    said = " ".join(v.reason for v in e.validation_errors)
+    bound = re.search(r"is not after (\d{1,20}),", said)  # (the earliest it takes: user48)
+    n = int(bound[1]) - int(time.time()) + 5 if bound else 0  # (+5: the time to sign again)
+    need = f"an --expiry of at least {n}" if bound else "a longer --expiry"
     reason = (
         f"the order expired before the node took it: its expiry, {expiry_seconds} s from now "
-        "by this machine's clock, is not after the chain's latest block (the chain's clock "
+        "by this machine's clock, is not after what the node takes now (the chain's clock "
         "runs ahead of this one, or the expiry is too short); nothing was posted: sign it "
-        "again with a longer --expiry"
+        f"again with {need}"
     )
     return NodeApiError(
         e.status, reason, e.code, e.validation_errors, e.rejection, e.body, e.retry_after

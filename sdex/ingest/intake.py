@@ -148,9 +148,13 @@ class Intake:
             return Rejection(RejectionCode.INVALID_AMOUNTS, errs)
         if why := taker_never_trades(o, self.domain.verifying_contract):
             return Rejection.of(RejectionCode.TAKER_NEVER_TRADES, why)
-        if o.expiry <= self.now() + self.limits.expiry_margin:
+        if o.expiry <= (bound := self.now() + self.limits.expiry_margin):
+            # (user48: it said "not after the latest block" of an expiry past that block but
+            # not past the chain's time to come, nor said what expiry would do)
             return Rejection.of(
-                RejectionCode.EXPIRED, f"expiry {o.expiry} is not after the latest block"
+                RejectionCode.EXPIRED,
+                f"expiry {o.expiry} is not after {bound}, the earliest this node takes now "
+                "(the chain's time as the node reads it, and a settlement's time to land)",
             )
         if self.tokens is not None:
             for name, token in (("makerToken", o.maker_token), ("takerToken", o.taker_token)):

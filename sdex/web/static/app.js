@@ -67,6 +67,10 @@ function banner(text) {
   b.hidden = !text;
 }
 
+/** A URL as text that folds, where a column is too narrow for it, only after its "://" and
+ * before its ":port" (user48: a phone's peers column folded "http://127.0.0.1:2800" / "2",
+ * read as port 2800); a host too long for the column still folds where it must. */
+const foldUrl = (url) => String(url).split(/(?<=:\/\/)|(?=:\d+(?:\/.*)?$)/).flatMap((w, i) => (i ? [h("wbr"), w] : [w]));
 const short = (hex, head = 8) => (typeof hex === "string" && hex.length > 14 ? `${hex.slice(0, head)}…${hex.slice(-4)}` : String(hex));
 const same = (a, b) => typeof a === "string" && typeof b === "string" && a.toLowerCase() === b.toLowerCase();
 
@@ -573,7 +577,7 @@ async function refreshNetwork() {
         ? peers.map((p) =>
             h("tr", { class: p.banned ? "muted" : "" },
               h("td", { class: "mono", title: p.key ?? "" }, p.key ? short(p.key) : "—"),
-              h("td", { class: "mono", title: p.url }, p.url),
+              h("td", { class: "mono", title: p.url }, ...foldUrl(p.url)),
               h("td", { class: "num" }, p.banned ? `${p.score} (banned)` : p.score),
               h("td", {}, ago(p.lastSeen ?? p.last_seen ?? null)),
               h("td", { class: "num" }, p.received ?? "—"),
@@ -693,9 +697,14 @@ function apiErrors(body, status) {
   const out = {};
   if (body?.rejection === "EXPIRED") {  // (user27: it read "expiry: expiry 1796417203 is not
     // after the latest block", a number; `sdex order` says what happened and what to do)
-    out.expiry = "the order expired before the node took it: its expiry is not after the " +
-      "chain's latest block (the chain's clock runs ahead of this one, or it is too short); " +
-      "nothing was posted: give it more seconds";
+    // (user48: "not after the chain's latest block" of an expiry that was; the node names the
+    // earliest it takes now, so say the seconds that do, as `sdex order` says its --expiry)
+    const said = (body.validationErrors ?? []).map((v) => v.reason).join(" ");
+    const bound = /is not after (\d{1,20}),/.exec(said);
+    const need = bound ? `at least ${Number(bound[1]) - Math.floor(Date.now() / 1000) + 5}` : "more";
+    out.expiry = "the order expired before the node took it: its expiry is not after what the " +
+      "node takes now (the chain's clock runs ahead of this one, or it is too short); " +
+      `nothing was posted: give it ${need} seconds`;
     return out;
   }
   if (body?.rejection === "SELF_TRADE") {  // (user28: it read "maker: it would trade with the
