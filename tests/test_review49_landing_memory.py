@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from sdex.node import core
 from sdex.node.core import Node
 from tests.conftest import Chain
-from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.nodeutil import Api, running_node, wait_for
 from tests.reorgutil import soft_cancel
 from tests.sandwich import node_on
+from tests.test_left48_dead_rows import pruning
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
 STALL = 6
@@ -88,9 +88,7 @@ async def test_the_dead_rows_sweep_keeps_a_soft_cancel_the_chain_still_honours(
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     c = chain
-    monkeypatch.setattr(core, "PRUNE_REST", 0.2)  # (sweeps back to back: the test waits less)
-    cfg = node_config(c, tmp_path / "n.db", closed_grace=0.1, expired_retention=0.0)
-    async with running_node(cfg) as (node, api):
+    async with running_node(pruning(c, tmp_path, monkeypatch)) as (node, api):
         await wait_for(node.mirror_ready)
         await stalled_trade(c, node, api)
         landing = node.settler.stages.landing
