@@ -10,7 +10,10 @@ node's expiry clock (``NodeState.now``) ahead of the chain's (``chain_time``).
   a soft cancel the chain still honoured, up to a minute before its expiry, was deleted, so
   ``/p2p/cancelled`` no longer served it (a joining peer never learns of the cancel and
   takes the withdrawn order: attack38) and ``GET /v1/orders/{hash}`` answered 404. The
-  sweep now goes by the chain's clock, as its option says."""
+  sweep now goes by the chain's clock, as its option says.
+- That sweep took a closed order's row saying ``filled`` 0 for a never-traded order: one
+  soft-cancelled and then filled on chain (a soft cancel binds the nodes, not the chain)
+  lost its row beside its listed fill. A fill row now keeps it."""
 
 from __future__ import annotations
 
@@ -24,7 +27,9 @@ from tests.conftest import Chain
 from tests.nodeutil import Api, running_node, wait_for
 from tests.reorgutil import soft_cancel
 from tests.sandwich import node_on
+from tests.test_attack44_chain_clock import pending_time
 from tests.test_left48_dead_rows import pruning
+from tests.test_mirror import synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
 STALL = 6
@@ -116,3 +121,37 @@ async def test_the_dead_rows_sweep_keeps_a_soft_cancel_the_chain_still_honours(
         assert body["metaData"]["status"] == "cancelled", body
         proofs, _ = await node.store.soft_cancels_after(0, 100, node.chain_time())
         assert [p.signed.hash_hex for p in proofs] == [withdrawn.hash_hex]  # /p2p/cancelled's
+
+
+async def test_the_dead_rows_sweep_keeps_a_cancelled_order_someone_filled_on_chain(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A soft cancel binds the nodes, not the chain: the order was filled on chain after it
+    (another node's settlement, a direct ``fillOrder``). Its fill is in ``/v1/fills``, but
+    its row, closed, keeps ``filled`` 0: the sweep took it for a never-traded order and
+    deleted it (``GET /v1/orders/{hash}`` 404 beside a fill of it)."""
+    c = chain
+    async with running_node(pruning(c, tmp_path, monkeypatch)) as (node, api):
+        await wait_for(node.mirror_ready)
+        withdrawn = c.sign(ask(c, ALICE, E18, 3000 * E6, expiry=pending_time(c) + 600))
+        assert (await api.post_order(withdrawn))[0] == 201
+        await soft_cancel(c, api, withdrawn, ALICE)
+        c.exchange.fill_order(c.sender(BOB), withdrawn, 1000 * E6)  # on chain all the same
+        await synced(node, c)
+        c.rpc.call("evm_increaseTime", 660)  # it expires
+        c.rpc.call("evm_mine")
+        later = c.sign(ask(c, ALICE, E18, 3100 * E6, expiry=pending_time(c) + 600))
+        assert (await api.post_order(later))[0] == 201  # (the highest seq: kept anyway)
+        await synced(node, c)
+        fills = await api.listing("/v1/fills", orderHash=withdrawn.hash_hex)
+        assert [f["orderHash"] for f in fills["records"]] == [withdrawn.hash_hex]
+        sweeps = [node._prune_rest]
+
+        def swept() -> bool:
+            if node._prune_rest != sweeps[-1]:
+                sweeps.append(node._prune_rest)
+            return len(sweeps) > 2
+
+        await wait_for(swept, timeout=10)
+        code, body = await api.get(f"/v1/orders/{withdrawn.hash_hex}")
+        assert code == 200, body  # (404: its row deleted, its fill listed)
