@@ -66,6 +66,18 @@ async def stalled_trade(c: Chain, node: Node, api: Api) -> None:
     await wait_for(lambda: node.settler.idle.is_set(), timeout=30)
 
 
+async def two_sweeps(node: Node) -> None:
+    """Until the node's dead-rows sweep has run to the last row twice more."""
+    sweeps = [node._prune_rest]
+
+    def swept() -> bool:
+        if node._prune_rest != sweeps[-1]:
+            sweeps.append(node._prune_rest)
+        return len(sweeps) > 2
+
+    await wait_for(swept, timeout=10)
+
+
 async def test_a_stalled_settlement_stops_moving_the_clock_after_the_memory(
     chain: Chain, tmp_path: Path
 ) -> None:
@@ -107,14 +119,7 @@ async def test_the_dead_rows_sweep_keeps_a_soft_cancel_the_chain_still_honours(
         # past its expiry by the node's clock, not by the chain's: two sweeps more
         await wait_for(lambda: node.now() > expiry + 1, timeout=30)
         assert node.chain_time() < expiry - 2  # (else the test ran too slowly to tell)
-        sweeps = [node._prune_rest]
-
-        def swept() -> bool:
-            if node._prune_rest != sweeps[-1]:
-                sweeps.append(node._prune_rest)
-            return len(sweeps) > 2
-
-        await wait_for(swept, timeout=10)
+        await two_sweeps(node)
         assert node.chain_time() < expiry
         code, body = await api.get(f"/v1/orders/{withdrawn.hash_hex}")
         assert code == 200, body  # (404: its row deleted)
@@ -145,13 +150,6 @@ async def test_the_dead_rows_sweep_keeps_a_cancelled_order_someone_filled_on_cha
         await synced(node, c)
         fills = await api.listing("/v1/fills", orderHash=withdrawn.hash_hex)
         assert [f["orderHash"] for f in fills["records"]] == [withdrawn.hash_hex]
-        sweeps = [node._prune_rest]
-
-        def swept() -> bool:
-            if node._prune_rest != sweeps[-1]:
-                sweeps.append(node._prune_rest)
-            return len(sweeps) > 2
-
-        await wait_for(swept, timeout=10)
+        await two_sweeps(node)
         code, body = await api.get(f"/v1/orders/{withdrawn.hash_hex}")
         assert code == 200, body  # (404: its row deleted, its fill listed)
