@@ -3,7 +3,8 @@ closed as ``cancelled`` or ``expired``, whose expiry passed longer ago than the 
 such rows (``NodeConfig.expired_retention``), can never trade again, and its row is deleted;
 a stream of short-lived orders no longer grows the store without bound (leftovers48).
 
-Kept: every order with a fill (its record stays, beside the fills history), every open or
+Kept: every order with a fill (its record stays, beside the fills history; a fill row
+counts, whatever the order's row says), every open or
 unexpired one (``/p2p/cancelled`` shows only unexpired soft cancels), every ``removed``
 one, and the row of the highest ``seq`` (a restart numbers new orders after the highest
 stored ``seq``: deleting it would give its ``seq`` again, below a listing's cursor).
@@ -25,8 +26,13 @@ PRUNE_WINDOW = 512
 
 _PRUNE = (
     "DELETE FROM orders WHERE seq > ? AND seq <= ? AND seq < ? AND status IN (?, ?)"
-    f" AND filled = '0' AND {ORDER_EXPIRY} < ? RETURNING hash"
+    f" AND filled = '0' AND {ORDER_EXPIRY} < ?"
+    " AND NOT EXISTS (SELECT 1 FROM fills WHERE fills.order_hash = orders.hash)"
+    " RETURNING hash"
 )
+"""(The fills table too: a closed order's row keeps the ``filled`` it closed with, and a
+soft cancel binds nodes, not the chain: filled on chain after it, its fill is listed while
+its row said ``filled`` 0; review49: the row was deleted, 404 beside its fill.)"""
 
 
 def prune_step(

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from sdex.node import core
+from sdex.node.config import NodeConfig
 from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
@@ -39,12 +40,17 @@ async def walk(api: Api, cursor: str | None) -> tuple[list[str], str | None]:
     return [r["metaData"]["orderHash"] for r in page["records"]], page["next"]
 
 
+def pruning(c: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> NodeConfig:
+    """A node's config deleting dead rows as soon as they expire, sweeps back to back."""
+    monkeypatch.setattr(core, "PRUNE_REST", 0.2)  # (the test waits less)
+    return node_config(c, tmp_path / "n.db", closed_grace=0.1, expired_retention=0.0)
+
+
 async def test_dead_rows_are_deleted_and_what_tells_something_stays(
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     c = chain
-    monkeypatch.setattr(core, "PRUNE_REST", 0.2)  # (sweeps back to back: the test waits less)
-    cfg = node_config(c, tmp_path / "n.db", closed_grace=0.1, expired_retention=0.0)
+    cfg = pruning(c, tmp_path, monkeypatch)
     ends = pending_time(c) + LIFE
 
     def short(i: int) -> SignedOrder:

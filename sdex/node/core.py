@@ -293,13 +293,16 @@ class Node(NodePeering):
         """Steps of the sweep deleting dead order rows (``Store.prune_step``): up to
         ``PRUNE_STEPS`` while they find some, each a writer job of its own (~6 ms, at most
         ~27 ms with every row of its window deleted: other writes go between them); a sweep
-        that reached the last row rests ``PRUNE_REST`` seconds before the next starts."""
+        that reached the last row rests ``PRUNE_REST`` seconds before the next starts.
+        Expired by the chain's clock (``chain_time``), not by ``now``'s, which runs ahead by
+        the settlements' landing time (review49: a soft cancel the chain still honoured was
+        deleted, and ``/p2p/cancelled`` no longer served it)."""
         keep = self.config.expired_retention
         for _ in range(PRUNE_STEPS):
             if keep is None or time.monotonic() < self._prune_rest:
                 return
             gone, self._prune_after = await self.store.prune_step(
-                self._prune_after, self.now() - math.ceil(keep)
+                self._prune_after, self.chain_time() - math.ceil(keep)
             )
             if self._prune_after == 0:
                 self._prune_rest = time.monotonic() + PRUNE_REST

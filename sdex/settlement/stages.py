@@ -39,6 +39,11 @@ LANDINGS_KEPT = 16
 MAX_LANDING = 60
 """The most seconds ``StageTimes.landing`` says (a settlement that waited out a stalled
 chain moves the node's clock, ``NodeState.now``, this far at most)."""
+LANDING_MEMORY = 600.0
+"""Seconds a settlement's landing time counts in ``StageTimes.landing`` (review49: one that
+waited out a stalled chain or a slow receipt kept the node's clock up to a minute ahead
+until 16 more settlements landed: on a quiet node for hours, every order with that long
+left refused or closed as expired, for good, on a chain settling at once)."""
 
 log = logging.getLogger("sdex.settlement")
 
@@ -90,11 +95,31 @@ class StageTimes:
     timeline: str | None = field(default_factory=lambda: os.environ.get(TIMELINE_ENV) or None)
     """Where each batch's timestamps go, one JSON line (debug; None: nowhere)."""
     timeline_bytes: int = 0
-    landed: deque[float] = field(default_factory=lambda: deque(maxlen=LANDINGS_KEPT))
-    """Seconds from its first match's submission to its receipt, of the last settlements."""
-    landing: int = 0
-    """Whole seconds the slowest of ``landed`` took (at most ``MAX_LANDING``): how far past
-    a match the chain may judge its settlement (``NodeState.now``; attack48)."""
+    landed: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=LANDINGS_KEPT))
+    """When (``time.monotonic``) the last settlements' receipts came, and the seconds each
+    took from its first match's submission."""
+    memory: float = LANDING_MEMORY
+    """Seconds a landing counts (``LANDING_MEMORY``)."""
+    _landing: int = 0
+    _until: float = 0.0  # (when the oldest landing counted in ``_landing`` is forgotten)
+
+    @property
+    def landing(self) -> int:
+        """Whole seconds the slowest of ``landed`` in the last ``memory`` seconds took (at
+        most ``MAX_LANDING``): how far past a match the chain may judge its settlement
+        (``NodeState.now``; attack48)."""
+        if self._landing and time.monotonic() >= self._until:
+            self._recount()
+        return self._landing
+
+    def _recount(self) -> None:
+        now = time.monotonic()
+        landed = self.landed
+        while landed and landed[0][0] + self.memory <= now:
+            landed.popleft()
+        slowest = max(landed, key=lambda e: e[1], default=(0.0, 0.0))
+        self._landing = min(MAX_LANDING, int(slowest[1]))
+        self._until = slowest[0] + self.memory
 
     def add(
         self, submitted: list[float], t: FlightTimes, applied: float, incoming: list[str]
@@ -104,8 +129,8 @@ class StageTimes:
         n = len(submitted)
         if n == 0 or not (t.formed and t.queued and t.send_start and t.send_end and t.receipt):
             return  # (a batch that never went out: not a settlement's way)
-        self.landed.append(t.receipt - min(submitted))
-        self.landing = min(MAX_LANDING, int(max(self.landed)))
+        self.landed.append((time.monotonic(), t.receipt - min(submitted)))
+        self._recount()
         if self.timeline is not None:
             self._write_timeline(submitted, t, applied, incoming)
         self.matches += n
