@@ -28,7 +28,6 @@ from sdex.node.heldrecord import Row as Row
 from sdex.node.heldrecord import hash_of as hash_of
 from sdex.node.heldrecord import meta_text as meta_text
 from sdex.node.heldrecord import order_event_text
-from sdex.node.takers import TakerIndex
 from sdex.order import ZERO_ADDRESS
 from sdex.store import Store, StoredOrder
 
@@ -63,8 +62,6 @@ class HeldOrders(HeldEviction):
         self._by_signature: dict[str, Record] = {}
         self._by_account: dict[tuple[str, str], set[bytes]] = {}
         """Order hashes by (maker, maker token): the orders a funds change touches."""
-        self.takers = TakerIndex()
-        """Held orders restricted to one taker: left out of the public book (attack30)."""
         self._unfunded: dict[tuple[str, str], set[bytes]] = {}
         """The ``unfunded`` records by (maker, maker token): those funds freed may reopen."""
         self.unfunded_since: dict[bytes, None] = {}

@@ -101,7 +101,6 @@ class OrderRegistry(HeldOrders):
         h = rec.signed.hash
         self._move(rec, status)
         self.records[h] = rec
-        self.takers.note(rec.signed)
         o = rec.signed.order
         key = (o.maker, o.maker_token)
         held = self._by_account.get(key)  # (not ``setdefault``: a new set per order)
