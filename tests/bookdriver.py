@@ -42,8 +42,13 @@ OPS = (
 
 
 class Driver:
-    def __init__(self) -> None:
+    def __init__(self, apart: bool = True) -> None:
+        """``apart=False``: orders restricted to one taker rest in the public ladders, as
+        before book49 (``BookSide.private`` None), the walk skipping them there."""
         self.book = OrderBook([(b, QUOTE) for b in BASES], default_funds=None)
+        if not apart:
+            for p in self.book.pairs:
+                p.bids.private = p.asks.private = None
         self.engine = MatchingEngine(self.book)
         self.now = T0
         self.pending: list[Match] = []

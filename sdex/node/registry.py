@@ -135,8 +135,8 @@ class OrderRegistry(HeldOrders):
                 self.maker_open.pop(maker, None)
                 n = 0
             self.open_orders += n - old
-            if rec.signed.order.taker != ZERO_ADDRESS:
-                self._restricted_moved(maker, -1 if was_open else 1)
+            if (taker := rec.signed.order.taker) != ZERO_ADDRESS:
+                self._restricted_moved(maker, taker, -1 if was_open else 1)
             if rec.announced:
                 self._flip(rec)
             if was_open:  # closed: evicted once stored and past the grace period
