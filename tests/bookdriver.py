@@ -62,6 +62,13 @@ class Driver:
             self.pending.extend(r.matches)
         return [_result(r) for r in results]
 
+    def step(self, op: list[Any]) -> Any:
+        """``op``'s result, or the error the book raised for it."""
+        try:
+            return self.op(op)
+        except (BookError, ArithmeticError, ValueError) as exc:
+            return ["error", type(exc).__name__, str(exc)]
+
     def op(self, op: list[Any]) -> Any:
         name, args = op[0], op[1:]
         if name == "submit":
@@ -185,10 +192,7 @@ def run(ops: list[list[Any]]) -> dict[str, Any]:
     d = Driver()
     steps: list[Any] = []
     for op in ops:
-        try:
-            out = d.op(op)
-        except (BookError, ArithmeticError, ValueError) as exc:
-            out = ["error", type(exc).__name__, str(exc)]
+        out = d.step(op)
         state = json.dumps(d.state(), sort_keys=True, default=str)
         steps.append([out, hashlib.sha256(state.encode()).hexdigest()])
     return {"steps": steps, "final": json.loads(json.dumps(d.state(), default=str))}

@@ -684,7 +684,7 @@ class BookMachine(RuleBasedStateMachine):
         node's book events), against a recomputation from the orders
         (``tests/test_book_totals.py``)."""
         if self.readers is None or self.readers[0].side.owner is not self.book:
-            self.readers = [Reader(s) for s in sides(self.book)]  # (a new book: restored)
+            self.readers = [Reader(s) for s in sides(self.book, False)]  # (a new book: restored)
         check_levels(self.book)
         check_readers(self.book, self.readers)
 

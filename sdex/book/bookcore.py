@@ -10,7 +10,7 @@ from typing import Final
 from sdex.book.bookbase import NO_EXPIRY, BookBase, unknown_pair
 from sdex.book.errors import DuplicateOrder, FillStateError, InvalidOrder, UnknownOrder
 from sdex.book.funds import allocate
-from sdex.book.ladder import drop, ladder_of, level_at, level_of, price_of
+from sdex.book.ladder import drop, ladder_at, ladder_of, level_at, level_of, price_of
 from sdex.book.levels import BLOCK_MASK, Account, BookSide, Entry, Level
 from sdex.book.prices import int_gcd
 from sdex.book.terms import all_or_nothing, minimum_lot, own_terms
@@ -127,10 +127,13 @@ class BookCore(BookBase):
         if not e.aon and (f >= e.lot or f <= 0):
             return  # (its own price's terms, which do not depend on ``filled``)
         unit, tunit, aon = e.unit, e.tunit, e.aon
-        side = ladder_of(e)
+        side = ladder_at(e)
         level = e.level
         # a deferred entry (all in flight) left a dead slot in its level's queue (``fill``)
-        stale = side.levels.get(price_of(side, e)) if level is None and e.parked else None
+        if side is not None and level is None and e.parked:
+            stale = side.levels.get(price_of(side, e))
+        else:
+            stale = None
         own_terms(self.minimums, e)
         if 0 < f < e.lot:
             all_or_nothing(self.minimums, e)
@@ -151,7 +154,7 @@ class BookCore(BookBase):
             # its slot there goes before it is live elsewhere (a slot is live by its
             # entry's ``dead`` flag); rare, so O(level) as ``Level.unpark``
             if stale.live == 0 and not stale.parked:
-                self.tidy(side, stale)
+                self.tidy(stale.side, stale)
             stale.compact()
         if level is not None:
             self._enter_level(e, e.fillable < e.lot)

@@ -63,6 +63,15 @@ def ladder_of(e: Entry) -> BookSide:
     return ladder
 
 
+def ladder_at(e: Entry) -> BookSide | None:
+    """``ladder_of`` without making one: None if ``e``'s private ladder does not exist."""
+    side = e.book_side
+    private = side.private
+    if e.taker == ZERO_ADDRESS or private is None:
+        return side
+    return private.get(e.taker)
+
+
 def private_of(side: BookSide, maker: str) -> BookSide | None:
     """The ladder of ``side``'s orders restricted to ``maker`` as their taker, if any."""
     private = side.private

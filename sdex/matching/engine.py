@@ -16,7 +16,9 @@ checked for each resting order met:
 - newer than ``max_seq`` (``rematch``/``uncross``): the rest of the level is newer still;
 - expired (``now >= expiry``, the contract's rule): removed from the book, reported;
 - taker restriction: ``resting.taker`` must be 0 or the incoming maker, and vice versa;
-  otherwise skipped (the pair can never trade);
+  otherwise skipped (the pair can never trade). The walk meets no order restricted to
+  another taker: those rest apart, and the walk merges the public ladder with the one of
+  orders restricted to the incoming maker only (``BookSide.private``, book49);
 - self-trade, same maker on both sides: skipped, and both orders stay (no trade that only
   burns the maker's gas, and no removal). A removal would depend on which of the two a
   node met first, which differs between nodes (gossip, a reset reopening orders in another
