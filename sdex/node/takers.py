@@ -18,11 +18,13 @@ orders on the side), never the other takers' restricted orders.
 
 from __future__ import annotations
 
-from fractions import Fraction
+from collections.abc import Iterator
+from itertools import islice
 
 from sdex.book import PairBook, Side
 from sdex.book.ladder import private_of
-from sdex.book.levels import BookSide, Entry
+from sdex.book.levels import BookSide, Entry, Level
+from sdex.matching.crossing import better_level, merged
 
 Totals = list[tuple[int, int, int]]
 
@@ -32,23 +34,33 @@ def _private(pair: PairBook, side: Side, viewer: str | None) -> BookSide | None:
     return ladder if ladder is not None and ladder.ranked else None
 
 
+def _levels(public: list[Level], private: list[Level]) -> Iterator[tuple[Level, Level | None]]:
+    """The levels of two ladders of one side (worst first, as ``BookSide.ranked``), best
+    price first; two at one price together (the public one first)."""
+    i = len(public) - 1
+    k = len(private) - 1
+    while i >= 0 or k >= 0:
+        if k < 0:
+            level, other, took = public[i], None, 1
+        else:
+            level, other, took = better_level(public, i, private, k)
+        i -= took & 1
+        k -= took >> 1
+        yield level, other
+
+
 def viewer_totals(pair: PairBook, side: Side, viewer: str | None = None) -> Totals:
-    """``PairBook.totals`` of what ``viewer`` may take (None: anyone), best first."""
-    totals = pair.totals(side)
+    """``PairBook.totals`` of what ``viewer`` may take (None: anyone), best first:
+    O(levels of both ladders)."""
     ladder = _private(pair, side, viewer)
     if ladder is None:
-        return totals
-    sums: dict[tuple[int, int], int] = {(n, d): a for n, d, a in totals}
-    for level in ladder:
-        if level.total:
-            key = (level.num, level.den)
-            sums[key] = sums.get(key, 0) + level.total
-    sign = 1 if side is Side.BID else -1
-    return [(n, d, a) for (n, d), a in sorted(sums.items(), key=lambda t: -sign * _price(t))]
-
-
-def _price(t: tuple[tuple[int, int], int]) -> Fraction:
-    return Fraction(t[0][0], t[0][1])
+        return pair.totals(side)
+    out: Totals = []
+    for level, other in _levels(pair.side(side).ranked, ladder.ranked):
+        total = level.total + (other.total if other is not None else 0)
+        if total:
+            out.append((level.num, level.den, total))
+    return out
 
 
 def offered(
@@ -56,19 +68,24 @@ def offered(
 ) -> tuple[int, list[Entry], int]:
     """``PairBook.offered`` of what ``viewer`` may take (None: anyone): how many orders
     ``side`` offers, those at places ``first`` to ``end - 1`` in price-time order, and the
-    levels read (the private ladder's included)."""
+    levels read (the private ladder's included): O(levels + page + a level at a price both
+    ladders hold)."""
     ladder = _private(pair, side, viewer)
     if ladder is None:
         return pair.offered(side, first, end)
-    extra = [e for level in ladder for e in level.active()]
-    total, page, read = pair.offered(side, 0, end)  # at most ``end`` of them on the page
-    sign = -1 if side is Side.BID else 1
-    both = [(sign * _at(e), e.seq, e) for e in (*page, *extra)]
-    both.sort(key=lambda t: (t[0], t[1]))
-    return total + len(extra), [t[2] for t in both[first:end]], read + len(ladder.ranked)
-
-
-def _at(e: Entry) -> Fraction:
-    level = e.level
-    assert level is not None  # (offered entries are in their level's queue)
-    return Fraction(level.num, level.den)
+    public = pair.side(side).ranked
+    total = 0
+    page: list[Entry] = []
+    for level, other in _levels(public, ladder.ranked):
+        n = level.live + (other.live if other is not None else 0)
+        if total < end and total + n > first:  # the page takes some of it
+            skip = first - total if first > total else 0
+            want = min(end - total, n) - skip
+            if other is not None:
+                page.extend(merged(level, other)[skip : skip + want])
+            else:
+                queue = level.queue
+                slots = (queue[j] for j in range(level.find(skip), len(queue)))
+                page.extend(islice((e for e in slots if not e.dead), want))
+        total += n
+    return total, page, len(public) + len(ladder.ranked)
