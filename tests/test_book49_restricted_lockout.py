@@ -74,3 +74,22 @@ async def test_attackers_restricted_dust_no_longer_locks_out_an_honest_order(
         await wait_for(honest_filled, timeout=60)
         # the attacker's orders all still open: the bid's walk met none of them
         assert node.registry.restricted_count(None) == len(ATTACKERS) * PER_KEY
+
+
+async def test_orders_restricted_to_one_taker_are_bounded_per_taker(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """``Limits.max_restricted_per_taker``: past it an order for that taker is refused
+    ``RESTRICTED_LIMIT`` whoever makes it; an order for another taker is still taken."""
+    c = chain
+    limits = Limits(max_restricted_per_taker=2)
+    other = "0x" + "55" * 20
+    async with running_node(node_config(c, tmp_path / "n.db", limits=limits)) as (node, api):
+        for n, maker in enumerate((1, 2)):
+            assert (await api.post_order(_ask(c, maker, n, NOBODY)))[0] == 201
+        code, body = await api.post_order(_ask(c, 3, 9, NOBODY))
+        assert (code, body["rejection"]) == (400, "RESTRICTED_LIMIT"), body
+        assert "this node for that taker holds 2" in body["validationErrors"][0]["reason"], body
+        assert (await api.post_order(_ask(c, 3, 10, other)))[0] == 201
+        assert node.registry.restricted_to(NOBODY) == 2
+        assert node.registry.restricted_to(other) == 1
