@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
-"""What leaving orders restricted to one taker out of the public book (``sdex.node.takers``,
-attack30) costs a ``GET /v1/orderbook`` page and a ``GET /v1/depth`` snapshot, in process,
-against the book's own reads in the same run (the reference: ``PairBook.offered`` and
-``PairBook.totals``, which count every order).
+"""What the view of the taker named by orders restricted to it (``sdex.node.takers``,
+attack30; ``/v1/orderbook?takerAddress=X``) costs a page and its level totals, in process,
+against the public book's own reads in the same run (the reference: ``PairBook.offered`` and
+``PairBook.totals``; since book49 the public book is the book's public ladders as they are,
+and X's view merges in X's private ladder, ``BookSide.private``).
 
 A book of one pair with ``--size`` resting orders over 1,000 price levels, a share of them
-(``--restricted``, each value a run) restricted to a taker (their hashes in a ``TakerIndex``).
-Each round times, alternating which goes first: ``page_top`` and ``page_deep`` (both sides'
-``perPage=100`` page: the first, or at a random depth in the first quarter) and ``depth``
-(both sides' level totals), the public view vs the reference. Medians in microseconds and
-the ratio public / reference per round; prints JSON.
+(``--restricted``, each value a run) restricted to one taker. Each round times, alternating
+which goes first: ``page_top`` and ``page_deep`` (both sides' ``perPage=100`` page: the first,
+or at a random depth in the first quarter) and ``depth`` (both sides' level totals), the
+taker's view vs the reference. Medians in microseconds and the ratio view / reference per
+round; prints JSON.
 """
 
 from __future__ import annotations
@@ -30,13 +31,11 @@ DEAD = "0x" + "00" * 18 + "de" + "ad"
 
 def run(size: int, share: float, rounds: int, seed: int) -> dict[str, Any]:
     from sdex.book import OrderBook, Side
-    from sdex.node.takers import TakerIndex, offered, public_totals
+    from sdex.node.takers import offered, viewer_totals
     from sdex.order import ZERO_ADDRESS, Order, SignedOrder
 
     rng = random.Random(seed)
     book = OrderBook([(BASE, QUOTE)], default_funds=None)
-    index = TakerIndex()
-    held: set[bytes] = set()
     makers = ["0x" + f"{i:040x}" for i in range(1, 1001)]
     for s in range(1, size + 1):
         is_ask = rng.random() < 0.5
@@ -49,21 +48,17 @@ def run(size: int, share: float, rounds: int, seed: int) -> dict[str, Any]:
         o = Order(rng.choice(makers), taker, sell, buy, m, t, ZERO_ADDRESS, 0, 2**40, s)
         so = SignedOrder(o, bytes(65), s.to_bytes(32, "big"))
         book.add(so)
-        index.note(so)
-        held.add(so.hash)
     pair = book.pair(BASE, QUOTE)
     sides = (Side.BID, Side.ASK)
 
     def page_public(first: int) -> object:
-        return [
-            offered(pair, s, first, first + 100, index.hidden(book, held, pair, s)) for s in sides
-        ]
+        return [offered(pair, s, first, first + 100, DEAD) for s in sides]
 
     def page_ref(first: int) -> object:
         return [pair.offered(s, first, first + 100) for s in sides]
 
     def depth_public(_: int) -> object:
-        return [public_totals(pair.totals(s), index.hidden(book, held, pair, s)) for s in sides]
+        return [viewer_totals(pair, s, DEAD) for s in sides]
 
     def depth_ref(_: int) -> object:
         return [pair.totals(s) for s in sides]

@@ -17,6 +17,9 @@ every CROSS_GRACE/4), in ms. Each tree runs in its own process (``PYTHONPATH``: 
 worktree's, and the reference's, ``--reference``, main's by default), alternating which goes
 first; both print whether the compiled book runs.
 
+``--takers K``: the asks name K distinct takers in turn (book49 rests them in K private
+ladders, one per taker, which ``uncross`` looks at each).
+
 Prints one JSON line: per layout and N, each tree's figures and their ratios.
 
 Run: PYTHONPATH=$PWD .venv/bin/python bench/walk46_restricted_walk.py [--ns 1,10,100,1000,10000]
@@ -37,13 +40,16 @@ from typing import Any
 from benchlib import ROOT, alternated, us_per_call
 
 
-def child(n: int, one_level: bool, walks: int, rounds: int, bids: int) -> dict[str, Any]:
+def child(
+    n: int, one_level: bool, walks: int, rounds: int, bids: int, takers_n: int = 1
+) -> dict[str, Any]:
     from sdex.book import OrderBook, Side, native
     from sdex.matching import MatchingEngine, Outcome, TimeInForce
     from sdex.order import ZERO_ADDRESS, Order, SignedOrder
 
     base, quote = "0x" + "ba" * 20, "0x" + "90" * 20
-    nobody = "0x" + "33" * 20  # the taker the asks are restricted to: it never trades
+    # the takers the asks are restricted to (in turn): addresses that never trade
+    nobodies = ["0x" + f"{0x3300000 + k:040x}" for k in range(max(takers_n, 1))]
     takers = ["0x" + f"{0x4400 + k:040x}" for k in range(bids + 1)]
     book = OrderBook([(base, quote)], default_funds=None)
     engine = MatchingEngine(book)
@@ -55,6 +61,7 @@ def child(n: int, one_level: bool, walks: int, rounds: int, bids: int) -> dict[s
     for k in range(n):  # 1,000 per maker (the node's per-maker cap)
         maker = "0x" + f"{0x1100000 + k // 1000:040x}"
         q = 100 if one_level else 100 + k  # 1 BASE for q QUOTE: 1.00 and up
+        nobody = nobodies[k % len(nobodies)]
         o = Order(maker, nobody, base, quote, 100, q, ZERO_ADDRESS, 0, 2**40, next(salt))
         assert engine.submit(signed(o), 1, TimeInForce.GTC).outcome is Outcome.RESTED
     levels = len(book.pair(base, quote).depth(Side.ASK, 10**7))
@@ -92,7 +99,8 @@ def child(n: int, one_level: bool, walks: int, rounds: int, bids: int) -> dict[s
 def run(tree: Path, n: int, one_level: bool, args: argparse.Namespace) -> dict[str, Any]:
     """One child process in ``tree`` (its own ``sdex`` first on the path, compiled if built)."""
     argv = ["--child", str(n), "--bids", str(args.bids), "--walks", str(args.walks)]
-    argv += ["--rounds", str(args.rounds)] + (["--one-level"] if one_level else [])
+    argv += ["--rounds", str(args.rounds), "--takers", str(args.takers)]
+    argv += ["--one-level"] if one_level else []
     env = {**os.environ, "PYTHONPATH": str(tree)}
     env.pop("SDEX_PURE", None)
     done = subprocess.run(
@@ -120,11 +128,13 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--bids", type=int, default=100, help="public bids across, for uncross")
     ap.add_argument("--pairs", type=int, default=2, help="A/B pairs of runs per case")
+    ap.add_argument("--takers", type=int, default=1, help="distinct takers the asks name")
     ap.add_argument("--child", type=int, default=None)
     ap.add_argument("--one-level", action="store_true")
     args = ap.parse_args()
     if args.child is not None:
-        print(json.dumps(child(args.child, args.one_level, args.walks, args.rounds, args.bids)))
+        got = child(args.child, args.one_level, args.walks, args.rounds, args.bids, args.takers)
+        print(json.dumps(got))
         return
     variants = [("this", ROOT), ("reference", args.reference.resolve())]
     cases = []
@@ -136,7 +146,8 @@ def main() -> None:
                     got[name].append(run(tree, n, layout == "one level", args))
             cases.append(case(layout, n, got))
             print(json.dumps(cases[-1]), file=sys.stderr)
-    print(json.dumps({"reference": str(args.reference), "bids": args.bids, "cases": cases}))
+    out = {"reference": str(args.reference), "bids": args.bids, "takers": args.takers}
+    print(json.dumps({**out, "cases": cases}))
 
 
 if __name__ == "__main__":

@@ -42,8 +42,15 @@ OPS = (
 
 
 class Driver:
-    def __init__(self) -> None:
+    def __init__(self, apart: bool = True, uncross: bool = True) -> None:
+        """``apart=False``: orders restricted to one taker rest in the public ladders, as
+        before book49 (``BookSide.private`` None), the walk skipping them there.
+        ``uncross=False``: the operations that call ``uncross`` after them do not."""
         self.book = OrderBook([(b, QUOTE) for b in BASES], default_funds=None)
+        if not apart:
+            for p in self.book.pairs:
+                p.bids.private = p.asks.private = None
+        self.uncross = uncross
         self.engine = MatchingEngine(self.book)
         self.now = T0
         self.pending: list[Match] = []
@@ -56,6 +63,16 @@ class Driver:
         for r in results:
             self.pending.extend(r.matches)
         return [_result(r) for r in results]
+
+    def uncrossed(self) -> list[MatchResult]:
+        return self.engine.uncross(now=self.now) if self.uncross else []
+
+    def step(self, op: list[Any]) -> Any:
+        """``op``'s result, or the error the book raised for it."""
+        try:
+            return self.op(op)
+        except (BookError, ArithmeticError, ValueError) as exc:
+            return ["error", type(exc).__name__, str(exc)]
 
     def op(self, op: list[Any]) -> Any:
         name, args = op[0], op[1:]
@@ -77,12 +94,12 @@ class Driver:
                 return self.results(
                     [self.engine.rematch(h, now=self.now, older_only=bool(args[1] % 2))]
                 )
-            return self.results(self.engine.uncross(now=self.now))
+            return self.results(self.uncrossed())
         if name == "funds":
             maker = TRADERS[args[0] % len(TRADERS)]
             token = (*BASES, QUOTE)[args[1] % 3]
             self.book.set_funds(maker, token, FUNDS[args[2] % len(FUNDS)])
-            return self.results(self.engine.uncross(now=self.now))
+            return self.results(self.uncrossed())
         if name == "settle":
             if not self.pending:
                 return None
@@ -91,12 +108,12 @@ class Driver:
                 self.engine.confirm(m)
                 return "confirmed"
             self.engine.release(m)
-            return self.results(self.engine.uncross(now=self.now))
+            return self.results(self.uncrossed())
         if name == "advance":
             self.now += args[0] % 200
             return [[h.hex(), r.value] for h, r in self.book.expire(self.now)]
         if name == "uncross":
-            return self.results(self.engine.uncross(now=self.now))
+            return self.results(self.uncrossed())
         if name == "unfundable":  # one lot beyond any maker's funds (attack29)
             maker = TRADERS[args[0] % len(TRADERS)]
             sell, buy = (BASES[0], QUOTE) if args[0] // len(TRADERS) % 2 else (QUOTE, BASES[0])
@@ -180,10 +197,7 @@ def run(ops: list[list[Any]]) -> dict[str, Any]:
     d = Driver()
     steps: list[Any] = []
     for op in ops:
-        try:
-            out = d.op(op)
-        except (BookError, ArithmeticError, ValueError) as exc:
-            out = ["error", type(exc).__name__, str(exc)]
+        out = d.step(op)
         state = json.dumps(d.state(), sort_keys=True, default=str)
         steps.append([out, hashlib.sha256(state.encode()).hexdigest()])
     return {"steps": steps, "final": json.loads(json.dumps(d.state(), default=str))}

@@ -32,7 +32,7 @@ from sdex.book import OrderBook, Side
 from sdex.httpkit import RateLimit
 from sdex.node import bookfeed
 from sdex.node.events import EventHub, Subscription
-from sdex.node.takers import TakerIndex, public_totals
+from sdex.node.takers import viewer_totals
 from sdex.order import ZERO_ADDRESS, sign_hash
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
@@ -645,20 +645,16 @@ async def test_a_book_request_the_node_refuses_costs_the_client_nothing(
 
 def test_a_restricted_all_or_nothing_rest_stays_out_of_the_public_depth() -> None:
     """An order for one taker whose rest turns all or nothing moves to its cost's level
-    (not its limit price's, which ``TakerIndex`` files it under): the public depth still
-    leaves it out, as that level moves again (found by depth41)."""
+    (not its limit price's): the public depth still leaves it out, as that level moves again
+    (found by depth41; the book rests it in its taker's private ladder since book49)."""
     book = new_book()
     pair = book.pair(BASE, QUOTE)
-    index, held = TakerIndex(), set()
     restricted = book_ask(MAKERS[0], 100, 201, taker="0x" + "de" * 20)
     for o in (restricted, book_ask(MAKERS[1], 300, 603)):
         book.add(o)
-        index.note(o)
-        held.add(o.hash)
 
     def public(viewer: str | None = None) -> dict[str, int]:
-        hidden = index.hidden(book, held, pair, Side.ASK, viewer)
-        return {f"{n}/{d}": a for n, d, a in public_totals(pair.totals(Side.ASK), hidden)}
+        return {f"{n}/{d}": a for n, d, a in viewer_totals(pair, Side.ASK, viewer)}
 
     assert public() == {"201/100": 300}
     book.reserve(restricted.hash, 33)
@@ -685,7 +681,6 @@ def test_the_public_view_of_all_or_nothing_rests_is_a_filtered_walk(seed: int) -
     rng = random.Random(seed)
     book = new_book()
     pair = book.pair(BASE, QUOTE)
-    index, held = TakerIndex(), set()
     live: list[Any] = []
     for step in range(300):
         roll = rng.random()
@@ -693,8 +688,6 @@ def test_the_public_view_of_all_or_nothing_rests_is_a_filtered_walk(seed: int) -
             taker = rng.choice([ZERO_ADDRESS, ZERO_ADDRESS, TAKER, MAKERS[5]])
             o = book_ask(MAKERS[rng.randrange(4)], 100, rng.choice((201, 203, 199)), taker=taker)
             book.add(o)
-            index.note(o)
-            held.add(o.hash)
             live.append(o)
         else:
             o = rng.choice(live)
@@ -719,8 +712,7 @@ def test_the_public_view_of_all_or_nothing_rests_is_a_filtered_walk(seed: int) -
             elif e.pending == 0 and e.filled < 99:
                 book.set_filled(o.hash, rng.randrange(e.filled, 100))
         for viewer in (None, TAKER, MAKERS[5]):
-            hidden = index.hidden(book, held, pair, Side.ASK, viewer)
-            assert public_totals(pair.totals(Side.ASK), hidden) == _walk_totals(book, viewer), step
+            assert viewer_totals(pair, Side.ASK, viewer) == _walk_totals(book, viewer), step
 
 
 TAKER = "0x" + "de" * 20

@@ -27,6 +27,7 @@ from sdex.book import Entry, OrderBook, RemovalReason, Side
 from sdex.book.ladder import level_at
 from sdex.book.levels import BLOCK, BookSide, Level
 from sdex.book.total import CHUNK
+from sdex.order import ZERO_ADDRESS
 from tests.test_book import BASE, BASE2, MAKERS, QUOTE, T0, ask, bid
 
 Key = tuple[int, int]
@@ -34,8 +35,21 @@ PAIRS = [(BASE, QUOTE), (BASE2, QUOTE)]
 TRADERS = MAKERS[:3]
 
 
-def sides(book: OrderBook) -> list[BookSide]:
-    return [p.side(s) for p in book.pairs for s in Side]
+def sides(book: OrderBook, private: bool = True) -> list[BookSide]:
+    """The pairs' sides, and (``private``) their ladders of orders restricted to one taker
+    (book49: ``BookSide.private``)."""
+    public = [p.side(s) for p in book.pairs for s in Side]
+    if not private:
+        return public
+    return public + [ladder for side in public for ladder in (side.private or {}).values()]
+
+
+def ladder(e: Entry) -> BookSide:
+    """Where ``e`` must rest: its side, or its taker's private ladder of it."""
+    side = e.book_side
+    if e.taker == ZERO_ADDRESS or side.private is None:
+        return side
+    return side.private[e.taker]  # (a KeyError: a restricted order without its ladder)
 
 
 def recomputed(book: OrderBook) -> dict[int, dict[Key, tuple[int, int]]]:
@@ -45,7 +59,8 @@ def recomputed(book: OrderBook) -> dict[int, dict[Key, tuple[int, int]]]:
     for e in book._index.values():
         if e.level is None or e.parked or e.closed is not None:
             continue
-        side = e.book_side
+        side = ladder(e)
+        assert e.level.side is side
         g = gcd(e.unit, e.tunit)  # (an all-or-nothing rest's are not reduced: dust38)
         key = (e.tunit // g, e.unit // g) if side.is_ask else (e.unit // g, e.tunit // g)
         total, count = out[id(side)].get(key, (0, 0))
@@ -69,6 +84,9 @@ def check_levels(book: OrderBook) -> None:
                 assert e.fillable >= e.unit > 0
             check_slots(level)
             check_aons(level)
+        if side.taker:  # (a private ladder: not in the pair's public totals)
+            assert side.ranked, "an emptied private ladder is let go"
+            continue
         pair = side.owner.pair(*_pair_of(side))  # type: ignore[attr-defined]
         listed = [((n, d), a) for n, d, a in pair.totals(side.side)]
         assert dict(listed) == {k: t for k, (t, _) in mine.items()}
@@ -145,7 +163,7 @@ class TotalsMachine(RuleBasedStateMachine):
         super().__init__()
         self.book = OrderBook(PAIRS, default_funds=None)
         self.now = T0
-        self.readers = [[Reader(s) for s in sides(self.book)] for _ in range(3)]
+        self.readers = [[Reader(s) for s in sides(self.book, False)] for _ in range(3)]
 
     def entries(self) -> list[Entry]:
         return sorted(self.book._index.values(), key=lambda e: e.seq)

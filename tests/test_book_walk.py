@@ -197,30 +197,36 @@ def test_a_resting_order_matched_in_full_leaves_its_level_and_a_release_restores
     assert pair.best_ask() is None and not list(pair.orders(Side.ASK))
 
 
-def test_a_release_puts_back_an_order_the_walk_deferred_behind_a_skipped_one_once() -> None:
+@pytest.mark.parametrize("apart", [True, False])
+def test_a_release_puts_back_an_order_the_walk_deferred_behind_a_skipped_one_once(
+    apart: bool,
+) -> None:
     # `held` (only D may take it) stays at the head of the level while the walk passes it and
     # takes all of `later`: `later` leaves the level (deferred) but its slot stays, marked
     # dead, behind the head. Its release must not bring that slot back to life as well.
+    # (Since book49 `held` rests apart, in D's private ladder, unless ``apart`` is False.)
     eng = engine()
+    pair = eng.book.pair(BASE, QUOTE)
+    if not apart:
+        pair.bids.private = pair.asks.private = None
     held, later = ask(A, 10, 100, taker=D), ask(B, 10, 100)
     eng.submit(held, now=NOW)
     eng.submit(later, now=NOW)
     (m,) = eng.submit(bid(C, 10, 100), now=NOW).matches
     assert m.resting == later
-    pair = eng.book.pair(BASE, QUOTE)
     assert [s.hash for s in pair.orders(Side.ASK)] == [held.hash]
     eng.release(m)  # both sides back: the bid too (it crosses only `held`, not C's to take)
     assert [s.hash for s in pair.orders(Side.ASK)] == [held.hash, later.hash]
     assert len(pair) == 3
-    (lv,) = pair.depth(Side.ASK)
-    assert (lv.orders, lv.fillable) == (2, 20)
+    (lv,) = pair.depth(Side.ASK)  # (the public depth: `held` is D's only, apart)
+    assert (lv.orders, lv.fillable) == ((1, 10) if apart else (2, 20))
     eng.book.remove(m.incoming.hash, RemovalReason.CANCELLED)
     (m2,) = eng.submit(bid(C, 20, 200), now=NOW).matches  # `later` once, then it rests
     assert (m2.resting, m2.amounts.left_filled) == (later, 10)
     eng.confirm(m2)
     assert later.hash not in eng.book
     assert [s.hash for s in pair.orders(Side.ASK)] == [held.hash]
-    assert [(lv.price, lv.fillable) for lv in pair.depth(Side.ASK)] == [(10, 10)]
+    assert [(lv.price, lv.fillable) for lv in pair.depth(Side.ASK)] == ([] if apart else [(10, 10)])
 
 
 # ---- exact decisions by floats (``sdex.matching.engine``) -------------------------------------

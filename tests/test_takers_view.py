@@ -1,7 +1,8 @@
 """The public book's view (``sdex.node.takers``) over a real ``OrderBook``: pages and level
-totals without the orders restricted to a taker other than the viewer are what a walk of
-every resting order, filtered, gives, however the levels' queues are changed (dead slots
-from cancels, parked makers, orders resting again out of order)."""
+totals without the orders restricted to a taker other than the viewer (they rest apart, in
+private ladders, book49) are what a walk of every resting order, filtered, gives, however
+the levels' queues are changed (dead slots from cancels, parked makers, orders resting again
+out of order)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ import random
 import pytest
 
 from sdex.book import Entry, OrderBook, RemovalReason, Side
-from sdex.node import takers
-from sdex.node.takers import TakerIndex, offered, public_totals
+from sdex.node.takers import offered, viewer_totals
 from sdex.order import ZERO_ADDRESS, SignedOrder
 from tests.test_book import BASE, MAKERS, QUOTE, ask
 
@@ -40,19 +40,12 @@ def _totals(walk: list[Entry]) -> list[tuple[int, int, int]]:
     return [(n, d, a) for (n, d), a in out.items()]  # (the walk is best first)
 
 
-@pytest.mark.parametrize("window", [0, takers.WINDOW])
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_pages_and_totals_leave_out_what_the_viewer_may_not_take(
-    seed: int, window: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Every page, near the top (cut from the book's walk) or deep (``window`` 0: every
-    page by the walk of the levels)."""
-    monkeypatch.setattr(takers, "WINDOW", window)
+def test_pages_and_totals_leave_out_what_the_viewer_may_not_take(seed: int) -> None:
+    """Every page, near the top and deep."""
     rng = random.Random(seed)
     book = OrderBook([(BASE, QUOTE)], default_funds=None)
     pair = book.pair(BASE, QUOTE)
-    index = TakerIndex()
-    held: set[bytes] = set()
     live: list[SignedOrder] = []
 
     def add(n: int, deep: bool) -> None:
@@ -60,8 +53,6 @@ def test_pages_and_totals_leave_out_what_the_viewer_may_not_take(
             price = 20 if deep else 20 + rng.randrange(6)  # one deep level, a few others
             o = ask(MAKERS[rng.randrange(5)], 10, 10 * price, taker=rng.choice(TAKERS))
             book.add(o)
-            index.note(o)
-            held.add(o.hash)
             live.append(o)
 
     add(600, deep=True)
@@ -72,41 +63,20 @@ def test_pages_and_totals_leave_out_what_the_viewer_may_not_take(
         for _ in range(rng.randrange(5, 40)):
             o = live.pop(rng.randrange(len(live)))
             book.remove(o.hash, RemovalReason.CANCELLED)
-            if rng.random() < 0.5:
-                held.discard(o.hash)  # (its record let go: the index drops it)
         for viewer in VIEWERS:
-            hidden = index.hidden(book, held, pair, Side.ASK, viewer)
             want = _walk(book, viewer)
-            assert public_totals(pair.totals(Side.ASK), hidden) == _totals(want)
+            assert viewer_totals(pair, Side.ASK, viewer) == _totals(want)
             n = len(want)
             for first in [0, 1, rng.randrange(max(n, 1)), n // 2, max(n - 3, 0), n, n + 4]:
                 for size in (1, 7, 100):
-                    total, page, _ = offered(pair, Side.ASK, first, first + size, hidden)
+                    total, page, _ = offered(pair, Side.ASK, first, first + size, viewer)
                     assert total == n and page == want[first : first + size], (first, size)
-    assert set().union(*index.by_tokens[(BASE, QUOTE)].values()) <= held
 
 
 def test_a_side_with_no_restricted_order_reads_the_book_as_before() -> None:
     book = OrderBook([(BASE, QUOTE)], default_funds=None)
     pair = book.pair(BASE, QUOTE)
-    index = TakerIndex()
     for i in range(30):
-        o = ask(MAKERS[i % 4], 10, 10 * (20 + i % 3))
-        book.add(o)
-        index.note(o)
-    assert not index.by_tokens
-    hidden = index.hidden(book, set(), pair, Side.ASK)
-    assert hidden == {}
-    assert offered(pair, Side.ASK, 3, 20, hidden) == pair.offered(Side.ASK, 3, 20)
-    assert public_totals(pair.totals(Side.ASK), hidden) == pair.totals(Side.ASK)
-
-
-def test_an_evicted_record_leaves_the_index() -> None:
-    index = TakerIndex()
-    mine = [ask(MAKERS[i], 10, 10 * (20 + i), taker=TAKERS[2]) for i in range(3)]
-    for o in mine:
-        index.note(o)
-    index.note(ask(MAKERS[0], 10, 200))  # (anyone's: not held)
-    for o in mine:
-        index.forget(o)
-    assert index.by_tokens == {}
+        book.add(ask(MAKERS[i % 4], 10, 10 * (20 + i % 3)))
+    assert offered(pair, Side.ASK, 3, 20, MAKERS[5]) == pair.offered(Side.ASK, 3, 20)
+    assert viewer_totals(pair, Side.ASK, MAKERS[5]) == pair.totals(Side.ASK)

@@ -10,7 +10,7 @@ from typing import Final
 from sdex.book.bookbase import NO_EXPIRY, BookBase, unknown_pair
 from sdex.book.errors import DuplicateOrder, FillStateError, InvalidOrder, UnknownOrder
 from sdex.book.funds import allocate
-from sdex.book.ladder import drop, level_at, level_of, price_of
+from sdex.book.ladder import drop, ladder_at, ladder_of, level_at, level_of, price_of
 from sdex.book.levels import BLOCK_MASK, Account, BookSide, Entry, Level
 from sdex.book.prices import int_gcd
 from sdex.book.terms import all_or_nothing, minimum_lot, own_terms
@@ -127,10 +127,13 @@ class BookCore(BookBase):
         if not e.aon and (f >= e.lot or f <= 0):
             return  # (its own price's terms, which do not depend on ``filled``)
         unit, tunit, aon = e.unit, e.tunit, e.aon
-        side = e.book_side
+        side = ladder_at(e)
         level = e.level
         # a deferred entry (all in flight) left a dead slot in its level's queue (``fill``)
-        stale = side.levels.get(price_of(side, e)) if level is None and e.parked else None
+        if side is not None and level is None and e.parked:
+            stale = side.levels.get(price_of(side, e))
+        else:
+            stale = None
         own_terms(self.minimums, e)
         if 0 < f < e.lot:
             all_or_nothing(self.minimums, e)
@@ -151,7 +154,7 @@ class BookCore(BookBase):
             # its slot there goes before it is live elsewhere (a slot is live by its
             # entry's ``dead`` flag); rare, so O(level) as ``Level.unpark``
             if stale.live == 0 and not stale.parked:
-                self.tidy(side, stale)
+                self.tidy(stale.side, stale)
             stale.compact()
         if level is not None:
             self._enter_level(e, e.fillable < e.lot)
@@ -234,7 +237,7 @@ class BookCore(BookBase):
             e.xbucket = bucket
         else:
             self._index_expiry(e)
-        side = e.book_side
+        side = e.book_side if e.taker == _ZERO_ADDRESS else ladder_of(e)
         if e.aon:
             level = level_of(side, e)
         elif side.is_ask:
@@ -316,7 +319,7 @@ class BookCore(BookBase):
         self._enter_level(e, park)
 
     def _enter_level(self, e: Entry, park: bool) -> None:
-        level = level_of(e.book_side, e)
+        level = level_of(ladder_of(e), e)
         if park:  # cannot trade now: out of the matching walk's way
             level.park_new(e)
             return
@@ -365,7 +368,7 @@ class BookCore(BookBase):
         if level is not None:
             level.discard(e)  # (its fillable leaves the level's total)
             if tidy:
-                self.tidy(e.book_side, level)
+                self.tidy(level.side, level)
         else:
             e.parked = False  # deferred (no level) or never placed
         e.fillable = 0
@@ -377,10 +380,11 @@ class BookCore(BookBase):
         return refunded
 
     def tidy(self, book_side: BookSide, level: Level) -> None:
-        """Drop ``level`` if empty, or compact its queue if mostly dead."""
+        """Drop ``level`` if empty, or compact its queue if mostly dead (``book_side``: its
+        side, or a private ladder of it: ``level.side``)."""
         if level.live == 0 and not level.parked:
             if level.listed:
-                drop(book_side, level)
+                drop(level.side, level)
         elif len(level.queue) - level.head > 2 * level.live + 16:
             level.compact()
 

@@ -18,6 +18,7 @@ from bisect import bisect_left
 
 from sdex.book.levels import SPARES, BookSide, Entry, Level
 from sdex.book.prices import int_gcd, ratio
+from sdex.order import ZERO_ADDRESS
 
 
 def level_at(side: BookSide, num: int, den: int) -> Level:
@@ -40,6 +41,41 @@ def level_at(side: BookSide, num: int, den: int) -> Level:
         side.spares -= 1
         _list(side, found)
     return found
+
+
+def ladder_of(e: Entry) -> BookSide:
+    """Where ``e`` rests: its side, or, restricted to one taker (``Entry.taker`` not 0x0),
+    that taker's private ladder of its side (``BookSide.private``, made if new), so that
+    only the walks of that taker's orders meet it (``sdex.matching.engine``: the contract
+    fills it only with its taker as the counterparty's maker)."""
+    side = e.book_side
+    taker = e.taker
+    private = side.private
+    if taker == ZERO_ADDRESS or private is None:
+        return side
+    ladder = private.get(taker)
+    if ladder is None:
+        ladder = private[taker] = BookSide(side.side)
+        ladder.private = None
+        ladder.taker = taker
+        ladder.opposite = side.opposite
+        ladder.owner = side.owner
+    return ladder
+
+
+def ladder_at(e: Entry) -> BookSide | None:
+    """``ladder_of`` without making one: None if ``e``'s private ladder does not exist."""
+    side = e.book_side
+    private = side.private
+    if e.taker == ZERO_ADDRESS or private is None:
+        return side
+    return private.get(e.taker)
+
+
+def private_of(side: BookSide, maker: str) -> BookSide | None:
+    """The ladder of ``side``'s orders restricted to ``maker`` as their taker, if any."""
+    private = side.private
+    return None if private is None else private.get(maker)
 
 
 def level_of(side: BookSide, e: Entry) -> Level:
@@ -104,6 +140,11 @@ def drop(side: BookSide, lv: Level) -> None:
             i += 1
         del ranked[i]
         del side.ranks[i]
+    if not ranked and side.taker:  # a private ladder emptied: let it go (its levels
+        private = side.opposite.opposite.private  # were all empty spares)
+        if private is not None and private.get(side.taker) is side:
+            del private[side.taker]
+        return
     spares = side.spares = side.spares + 1
     if spares > len(ranked) + SPARES:
         _forget_spares(side)

@@ -17,8 +17,9 @@ Only entries that can trade now are in the queue: an entry whose ``fillable`` is
 ``unit`` (the least amount that trades at its own price: its fills are pending, its maker is
 short of funds) is *parked*: taken out of the queue so that matching never walks past it,
 and put back at its time priority (by ``seq``) when it can trade again. So a walk's cost
-never grows with entries that cannot trade. Imports nothing of ``sdex.book`` but its types
-and what is under it (``ledger``, ``changelog``): no import cycles in the package."""
+never grows with entries that cannot trade (nor with orders restricted to other takers,
+which rest apart: ``BookSide.private``). Imports of ``sdex.book`` only its types and what is
+under it (``ledger``, ``changelog``, ``total``): no import cycles in the package."""
 
 from __future__ import annotations
 
@@ -160,9 +161,8 @@ class Entry:
         self.slot = 0  # its place in the level's queue (while it is in the queue)
         self.parked = False  # resting but out of the queue: it cannot trade now
         self.closed: RemovalReason | None = None
-        # the book's expiry index: the bucket it is in (None: not indexed) and its place there
-        self.xbucket: list[Entry] | None = None
-        self.xpos = 0
+        self.xbucket: list[Entry] | None = None  # the book's expiry index: its bucket there
+        self.xpos = 0  # (None: not indexed) and its place in it
         self.indexed = False  # the book's record of its order (its index holds it by hash)
 
     @property
@@ -193,8 +193,7 @@ class Entry:
 
 _seq_key: Final = attrgetter("seq")
 BLOCK_BITS: Final = 7
-BLOCK: Final = 1 << BLOCK_BITS  # slots a level counts the dead of together (at most 256:
-# the counts stay small ints, cached by CPython, so that marking one dead allocates nothing)
+BLOCK: Final = 1 << BLOCK_BITS  # slots a level counts the dead of together (<= 256: small ints)
 BLOCK_MASK: Final = BLOCK - 1
 
 
@@ -451,7 +450,9 @@ class BookSide(ChangeLog[Level]):
 
     Its ``ChangeLog`` lists the levels whose ``total`` moved, for readers that follow them
     (the node's book events: ``changes``); a price may come twice there (a level forgotten
-    and made again).
+    and made again). ``private``: a public side's ladders of orders restricted to one
+    taker, by taker (``taker`` is theirs; None: they rest here, in one ladder with the
+    public ones), apart so that only that taker's walks meet them (``sdex.book.ladder``).
     """
 
     __slots__ = (
@@ -461,10 +462,12 @@ class BookSide(ChangeLog[Level]):
         "levels",
         "opposite",
         "owner",
+        "private",
         "ranked",
         "ranks",
         "side",
         "spares",
+        "taker",
     )
 
     def __init__(self, side: Side) -> None:
@@ -472,9 +475,8 @@ class BookSide(ChangeLog[Level]):
         self.side = side
         self.is_ask = side is Side.ASK
         self.levels: dict[tuple[int, int], Level] = {}
-        # the first level of each rank: found by a float (cheap to box, hash and compare),
-        # not by a tuple of two ints; a level whose rank another level holds (two prices
-        # closer than a float tells apart) is found in ``levels`` only
+        # the first level of each rank: found by a float (cheap to box, hash, compare); a
+        # level whose rank another holds (prices too close for a float) is in ``levels`` only
         self.by_rank: dict[float, Level] = {}
         self.ranked: list[Level] = []  # worst price first, best last
         self.ranks: list[float] = []  # their ranks, ascending
@@ -482,6 +484,8 @@ class BookSide(ChangeLog[Level]):
         self.opposite: BookSide = self
         self.owner: object = None  # the book it belongs to (set by ``BookCore.add_pair``)
         self.spares = 0  # empty levels kept in ``levels`` (not ``listed``), see ``drop``
+        self.private: dict[str, BookSide] | None = {}
+        self.taker = ""  # a private ladder's taker ("" for a public side)
 
     def moved(self, level: Level) -> None:
         """``level``'s total moved since a reader last read the log (``level.logged <

@@ -51,6 +51,7 @@ COMPILED = (
     "sdex.matching.dry",
     "sdex.matching.wide",
     "sdex.matching.crossing",
+    "sdex.matching.settle",
     "sdex.matching.engine",
     "sdex.order",
     "sdex.signature",

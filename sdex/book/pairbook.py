@@ -95,19 +95,37 @@ class PairBook:
         return total, page, len(ranked)
 
     def orders(self, side: Side) -> Iterator[BookOrderState]:
-        """Resting orders of one side in price-time priority, unfunded ones included."""
-        for level in self.side(side):
-            for e in level.entries():
-                yield entry_state(e)
+        """Resting orders of one side in price-time priority, unfunded ones included, and
+        those restricted to one taker (in their private ladders, ``BookSide.private``)."""
+        for e in self.entries(side):
+            yield entry_state(e)
 
     def entries(self, side: Side) -> Iterator[Entry]:
         """Like ``orders`` but the book's live records (for ``sdex.matching`` and tests)."""
-        for level in self.side(side):
-            yield from level.entries()
+        book_side = self.side(side)
+        private = book_side.private
+        if not private:
+            for level in book_side:
+                yield from level.entries()
+            return
+        sign = 1 if book_side.is_ask else -1  # best price first: highest bid, lowest ask
+        out = [
+            (sign * lv.price, e.seq, e)
+            for ladder in (book_side, *private.values())
+            for lv in ladder
+            for e in lv.entries()
+        ]
+        out.sort(key=_price_time)
+        for t in out:
+            yield t[2]
 
     def __len__(self) -> int:
         """How many orders rest in this pair (unfunded and fully pending ones included)."""
-        return sum(len(level) for side in (self.bids, self.asks) for level in side)
+        n = 0
+        for side in (self.bids, self.asks):
+            for ladder in (side, *(side.private or {}).values()):
+                n += sum(len(level) for level in ladder)
+        return n
 
     def __repr__(self) -> str:
         return f"PairBook(base={self.base}, quote={self.quote}, orders={len(self)})"
@@ -119,6 +137,10 @@ class PairBook:
                 yield DepthLevel(
                     price=Fraction(level.num, level.den), fillable=level.total, orders=level.live
                 )
+
+
+def _price_time(t: tuple[Fraction, int, Entry]) -> tuple[Fraction, int]:
+    return t[0], t[1]
 
 
 def entry_state(e: Entry) -> BookOrderState:

@@ -74,6 +74,7 @@ class Intake:
         account_open: Callable[[str, str], int] | None = None,
         refresh: Callable[[], None] | None = None,
         restricted_count: Callable[[str | None], int] | None = None,
+        restricted_to: Callable[[str], int] | None = None,
     ) -> None:
         """``mirror``: answer chain state from this node's mirror when ``mirror_ready()``
         and the maker's account is known there (no chain call); otherwise ``batcher``.
@@ -113,6 +114,8 @@ class Intake:
         self.open_count = open_count
         self.restricted_count = restricted_count or (lambda maker: 0)
         """``open_count`` of the orders restricted to one taker."""
+        self.restricted_to = restricted_to or (lambda taker: 0)
+        """Open orders restricted to a given taker."""
         self.now = now
         self.limits = limits or Limits()
         self.tokens = tokens
@@ -244,13 +247,16 @@ class Intake:
                 return Rejection.of(RejectionCode.BOOK_FULL)
         if self.open_count(o.maker) >= self.limits.max_orders_per_maker:
             return Rejection.of(RejectionCode.MAKER_LIMIT)
-        return None if o.taker == ZERO_ADDRESS else self._over_restricted(o.maker)
+        return None if o.taker == ZERO_ADDRESS else self._over_restricted(o.maker, o.taker)
 
-    def _over_restricted(self, maker: str) -> Rejection | None:
-        """The bounds of orders restricted to one taker (walk46: every walk looks at them)."""
+    def _over_restricted(self, maker: str, taker: str) -> Rejection | None:
+        """The bounds of orders restricted to one taker (walk46, book49: ``Limits``)."""
         most = self.limits.max_restricted_per_maker
         if (held := self.restricted_count(maker)) >= most:
             return _restricted_full("the maker", held, most)
+        most = self.limits.max_restricted_per_taker
+        if (held := self.restricted_to(taker)) >= most:
+            return _restricted_full("this node for that taker", held, most)
         most = self.limits.max_restricted_orders
         if self.restricted_count(None) >= most:
             self.refresh()  # (at the bound only, as ``max_orders``)

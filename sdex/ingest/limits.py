@@ -10,21 +10,25 @@ class Limits:
     max_orders_per_maker: int = 1_000
     max_orders: int = 200_000
     """Open orders that can trade now (``unfunded`` ones are bounded by ``max_unfunded``)."""
-    max_restricted_orders: int = 500
+    max_restricted_orders: int = 20_000
     """Open orders restricted to one taker (``taker`` not 0x0) that can trade now, in all
-    (``RESTRICTED_LIMIT``; walk46). They rest in the ladders every crossing order walks and
-    ``uncross`` reads, which skip them but look at each: about 30 ns per such order per
-    crossing order or public order across, so 10,000 of them (1 WETH over 10 keys at the
-    default minimum) cost 360 us a walk and 430 ms an ``uncross`` with 1,000 public bids
-    across (after every block and every 0.125 s). 500 cost ~10 us a walk (less than one
-    signature's recovery) and ~15 ms such an ``uncross`` (private47's figures), and are
-    far more than the quotes for named counterparties honest makers rest. They count in
-    ``max_orders`` too. (``uncross`` stays O(this x public orders across) until restricted
-    orders rest apart from the public ladders.)"""
+    (``RESTRICTED_LIMIT``). They rest apart from the public ladders, in their taker's private
+    ladder (book49, ``BookSide.private``): no public order's walk nor ``uncross`` meets them,
+    only the walks of their taker's orders, so this bounds memory (they count in
+    ``max_orders`` too) and ``uncross``'s look at each private ladder (one per taker and
+    side: O(the taker's open orders of the token): 0.2 ms for 1,000 ladders, 7 ms for 20,000,
+    a taker each, book49's bench), not every walk's cost as the 500 before it did (walk46:
+    ~30 ns each per crossing order). 40x that 500: filling it takes 800 funded keys
+    (``max_restricted_per_maker``), not 20."""
     max_restricted_per_maker: int = 25
     """Open orders of one maker restricted to one taker (``RESTRICTED_LIMIT``): one key
-    takes at most 1/20 of ``max_restricted_orders``, so filling it needs 20 funded makers."""
-    max_restricted_unfunded: int = 500
+    takes at most 1/800 of ``max_restricted_orders``."""
+    max_restricted_per_taker: int = 1_000
+    """Open orders restricted to one taker (``RESTRICTED_LIMIT``): the most its orders'
+    walks meet beyond the public ladders, and its ``takerAddress`` view reads (as many as
+    one maker may rest, ``max_orders_per_maker``). Filling it locks out that taker only, and
+    takes 40 funded keys."""
+    max_restricted_unfunded: int = 20_000
     """Open orders restricted to one taker held ``unfunded`` (not counted in
     ``max_restricted_orders``): past it the longest unfunded are closed (``removed``,
     ``evicted: ...``), as at ``max_unfunded``. Funded again they rest in the ladders with

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from sdex.book.levels import Entry, Level
+from sdex.book.bookbase import BookBase
+from sdex.book.ladder import private_of
+from sdex.book.levels import BookSide, Entry, Level
 from sdex.book.pairbook import PairBook
 
 TOLERANCE: Final = 1e-15
@@ -47,19 +49,107 @@ def crosses_exactly(level: Level, inc: Entry) -> bool:
     return level.num * inc.taker_amount <= level.den * inc.maker_amount  # ask price <= M/T
 
 
-def crossing_entries(p: PairBook) -> list[Entry]:
-    """Fillable resting orders priced across the other side's best fillable price."""
+def better_level(
+    ranked: list[Level], i: int, pranked: list[Level], k: int
+) -> tuple[Level, Level | None, int]:
+    """The walk's next level, of ``ranked[i]`` (public; none if ``i < 0``) and
+    ``pranked[k]`` (the incoming maker's private ladder's): the better price, and 1 if
+    it is the public one, 2 the private one; or both at one price (the public one first), 3.
+    """
+    p = pranked[k]
+    if i < 0:
+        return p, None, 2
+    q = ranked[i]
+    if p.num == q.num and p.den == q.den:
+        return q, p, 3
+    if p.rank > q.rank or (p.rank == q.rank and _better(p, q)):
+        return p, None, 2
+    return q, None, 1
+
+
+def _better(a: Level, b: Level) -> bool:
+    """Whether ``a``'s price is better than ``b``'s, on their side (exact)."""
+    if a.side.is_ask:
+        return a.num * b.den < b.num * a.den
+    return a.num * b.den > b.num * a.den
+
+
+def merged(a: Level, b: Level) -> list[Entry]:
+    """The queues of two levels at one price (public and private), in time priority."""
+    out = [*a.active(), *b.active()]
+    out.sort(key=_seq_of)
+    return out
+
+
+def best_private(opp: BookSide, maker: str) -> Level | None:
+    """The best level of ``opp``'s orders restricted to ``maker`` as their taker, if any."""
+    ladder = private_of(opp, maker)
+    return None if ladder is None else ladder.best
+
+
+def crossing_entries(p: PairBook, book: BookBase) -> list[Entry]:
+    """Fillable resting orders that may cross an order they may trade with, oldest first.
+
+    The public orders priced across the other side's best public one; and for each
+    private ladder (``BookSide.private``: a side's orders restricted to taker ``T``), its
+    orders priced across ``T``'s best on the other side and ``T``'s orders there priced
+    across its best. Each pair that crosses and may trade has both in it (a restricted
+    order trades only with its taker's orders), and a walk from any of them meets the
+    other (``MatchingEngine._walk``). O(public orders across + each private ladder's
+    taker's open orders of the token + what crosses), never O(restricted x public)."""
+    found: dict[bytes, Entry] = {}
     best_bid = p.best_bid()
     best_ask = p.best_ask()
-    if best_bid is None or best_ask is None or best_bid.price < best_ask.price:
-        return []
-    out: list[Entry] = []
-    for level in p.bids:
-        if level.num * best_ask.price.denominator < best_ask.price.numerator * level.den:
-            break
-        out.extend(e for e in level.active() if e.fillable)
-    for level in p.asks:
-        if level.num * best_bid.price.denominator > best_bid.price.numerator * level.den:
-            break
-        out.extend(e for e in level.active() if e.fillable)
+    if best_bid is not None and best_ask is not None and best_bid.price >= best_ask.price:
+        bid_price = best_bid.price
+        ask_price = best_ask.price
+        for level in p.bids:
+            if level.num * ask_price.denominator < ask_price.numerator * level.den:
+                break
+            _add(found, level)
+        for level in p.asks:
+            if level.num * bid_price.denominator > bid_price.numerator * level.den:
+                break
+            _add(found, level)
+    for side, opp, token in ((p.bids, p.asks, p.base), (p.asks, p.bids, p.quote)):
+        for taker, ladder in list((side.private or {}).items()):
+            top = ladder.best
+            theirs = [
+                e
+                for e in book.orders_of(taker, token)
+                if e.book_side is opp and e.level is not None and not e.parked and e.fillable
+            ]
+            if top is None or not theirs:
+                continue
+            best = theirs[0].level
+            for e in theirs:
+                lv = e.level
+                if lv is not None and best is not None and _better(lv, best):
+                    best = lv
+            for level in ladder:
+                if best is None or not _cross(level, best):
+                    break
+                _add(found, level)
+            for e in theirs:
+                lv = e.level
+                if lv is not None and _cross(top, lv):
+                    found[e.hash] = e
+    out = list(found.values())
+    out.sort(key=_seq_of)
     return out
+
+
+def _cross(a: Level, b: Level) -> bool:
+    """Whether levels of the two sides of a pair cross in price (exact)."""
+    bid, ask = (b, a) if a.side.is_ask else (a, b)
+    return bid.num * ask.den >= ask.num * bid.den
+
+
+def _add(found: dict[bytes, Entry], level: Level) -> None:
+    for e in level.active():
+        if e.fillable:
+            found[e.hash] = e
+
+
+def _seq_of(e: Entry) -> int:
+    return e.seq

@@ -16,7 +16,9 @@ checked for each resting order met:
 - newer than ``max_seq`` (``rematch``/``uncross``): the rest of the level is newer still;
 - expired (``now >= expiry``, the contract's rule): removed from the book, reported;
 - taker restriction: ``resting.taker`` must be 0 or the incoming maker, and vice versa;
-  otherwise skipped (the pair can never trade);
+  otherwise skipped (the pair can never trade). The walk meets no order restricted to
+  another taker: those rest apart, and the walk merges the public ladder with the one of
+  orders restricted to the incoming maker only (``BookSide.private``, book49);
 - self-trade, same maker on both sides: skipped, and both orders stay (no trade that only
   burns the maker's gas, and no removal). A removal would depend on which of the two a
   node met first, which differs between nodes (gossip, a reset reopening orders in another
@@ -66,20 +68,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from sdex.book.levels import SEQ_LIMIT, Entry
-from sdex.book.orderbook import OrderBook
+from sdex.book.ladder import private_of
+from sdex.book.levels import SEQ_LIMIT, Entry, Level
 from sdex.book.pairbook import PairBook
 from sdex.book.types import RemovalReason
-from sdex.fillmath import MatchAmounts
 from sdex.matching.crossing import (
     TOLERANCE,
+    best_private,
+    better_level,
     crosses_exactly,
     crossing_entries,
     level_crosses,
     limit_rank,
+    merged,
 )
 from sdex.matching.dry import fills_fully, least_given, self_trades
 from sdex.matching.match import Match, MatchResult, Outcome, TimeInForce
+from sdex.matching.settle import Settling
 from sdex.matching.wide import mul, muldiv, product_gt
 from sdex.order import ZERO_ADDRESS, SignedOrder
 
@@ -92,6 +97,7 @@ _EXPIRED: Final = RemovalReason.EXPIRED
 _NO_REMOVALS: Final[list[tuple[bytes, RemovalReason]]] = []  # shared, never mutated
 _ANY_SEQ: Final = SEQ_LIMIT  # above any seq, a machine int (2**63 was not: slow compares)
 _ZERO_ADDRESS: Final = ZERO_ADDRESS  # (a module constant, not looked up at each use)
+_NO_LEVELS: Final[list[Level]] = []  # shared, never mutated
 
 MayMatch = Callable[[Entry, Entry], bool]
 """``may_match(resting, incoming)``: whether the node may settle this crossing, ``incoming``
@@ -99,14 +105,11 @@ as the taker (``right``) at ``resting``'s price. Pairs it refuses are not matche
 asked about two orders of one maker (never matched)."""
 
 
-class MatchingEngine:
+class MatchingEngine(Settling):
     """Matches incoming orders against an ``OrderBook``; pure, no I/O.
 
     ``now`` is unix seconds; the node passes the latest block's timestamp.
     """
-
-    def __init__(self, book: OrderBook) -> None:
-        self.book = book
 
     def submit(
         self,
@@ -132,9 +135,13 @@ class MatchingEngine:
             return MatchResult(order, Outcome.EXPIRED, remaining=inc.remaining)
         swept = book.expire(now) if book.next_expiry_at <= now else _NO_REMOVALS
         # Fast path: most new orders do not cross the opposite best level at all.
-        best = inc.book_side.opposite.best
+        opp = inc.book_side.opposite
+        best = opp.best
         limit = limit_rank(inc)
         crosses = best is not None and level_crosses(best, inc, limit)
+        if not crosses and opp.private:  # orders across restricted to its maker as taker
+            best = best_private(opp, inc.maker)
+            crosses = best is not None and level_crosses(best, inc, limit)
         matches: tuple[Match, ...] = ()
         removed: tuple[tuple[bytes, RemovalReason], ...] = tuple(swept) if swept else ()
         blocked = False
@@ -216,7 +223,7 @@ class MatchingEngine:
         while progressed:  # until a pass over every pair changes nothing
             progressed = False
             for p in pairs:
-                for e in sorted(crossing_entries(p), key=_seq_of):
+                for e in crossing_entries(p, self.book):
                     if e.closed is not None or e.fillable == 0:
                         continue
                     result = self.rematch(
@@ -227,43 +234,6 @@ class MatchingEngine:
                         progressed = True
                         out.append(result)
         return out
-
-    def confirm(self, match: Match, actual: MatchAmounts | None = None) -> None:
-        """Both sides of a match settled (``actual``: the amounts the chain filled)."""
-        left = match.left_filled
-        right = match.right_filled
-        le = match.resting_entry
-        re_ = match.incoming_entry
-        if actual is None and le is not None and re_ is not None:
-            self.book.confirm_entries(le, left, right, re_)  # the book checks they are its own
-            return
-        if actual is None:
-            actual = match.amounts
-        self.book.confirm_pair(
-            match.resting.hash,
-            left,
-            actual.left_filled,
-            match.incoming.hash,
-            right,
-            actual.right_filled,
-        )
-
-    def confirm_all(self, matches: tuple[Match, ...]) -> None:
-        """``confirm`` each of ``matches`` (a ``MatchResult``'s), all settled as proposed: one
-        call for all of them (compiled, the loop runs natively)."""
-        book = self.book
-        for m in matches:
-            le = m.resting_entry
-            re_ = m.incoming_entry
-            if le is not None and re_ is not None:
-                book.confirm_entries(le, m.left_filled, m.right_filled, re_)
-            else:
-                self.confirm(m)
-
-    def release(self, match: Match) -> None:
-        """A match will not settle: both sides get their amounts back (then ``rematch``)."""
-        self.book.release(match.resting.hash, match.amounts.left_filled)
-        self.book.release(match.incoming.hash, match.amounts.right_filled)
 
     # ---- the walk ---------------------------------------------------------------------------
 
@@ -298,6 +268,9 @@ class MatchingEngine:
         side = book_side.side
         opp = book_side.opposite
         ranked = opp.ranked  # worst first: the walk goes from the end
+        # and the orders across restricted to ``inc``'s maker as taker, merged by price, time
+        ladder = None if not opp.private else private_of(opp, maker)
+        pranked = _NO_LEVELS if ladder is None else ladder.ranked
         signed = inc.signed
         avail = inc.fillable
         # the least ``inc`` gives in a match: the book's minimum for its maker token, or 1
@@ -310,25 +283,38 @@ class MatchingEngine:
         blocked = False
         tol = TOLERANCE * abs(limit)
         i = len(ranked) - 1
+        k = len(pranked) - 1
         while avail >= imin:
-            if i < 0:  # the walk is done, unless a fill passed a share on (see the docstring)
+            if i < 0 and k < 0:  # done, unless a fill passed a share on (see the docstring)
                 if not book.reshare():
                     break
                 i = len(ranked) - 1  # a better level may offer more now: walk again
+                k = len(pranked) - 1
                 blocked = False
                 continue
-            level = ranked[i]
+            if k < 0:
+                level = ranked[i]
+                other = None
+                took = 1
+            else:  # the better of the two ladders' (both at one price: ``other``, merged)
+                level, other, took = better_level(ranked, i, pranked, k)
             # Does the level cross the incoming limit? (``crosses``, inlined)
             rank = level.rank
             if rank < limit + tol and (rank <= limit - tol or not crosses_exactly(level, inc)):
-                i = -1
+                i = k = -1
                 continue
             aons = level.aons
-            if aons and aons == level.live and avail < level.aon_least:
-                i -= 1  # all or nothing, each costs more than ``inc`` has: passed in O(1)
+            if other is not None:
+                queue = merged(level, other)
+                j = 0
+                aons += other.aons
+            elif aons and aons == level.live and avail < level.aon_least:
+                i -= took & 1  # all or nothing, each costs more than ``inc`` has: passed
+                k -= took >> 1  # in O(1)
                 continue
-            queue = level.queue
-            j = level.head
+            else:
+                queue = level.queue
+                j = level.head
             n = len(queue)
             stop = restart = False
             plain = True  # ``inc`` may trade with this level's orders that are whole units
@@ -434,7 +420,7 @@ class MatchingEngine:
                     # smaller lot may cross still (r keeps its priority: price-time priority
                     # lets an order pass one it cannot trade with, as an all-or-nothing rest)
                     blocked = True
-                    if level.aons:
+                    if aons:
                         plain = False
                         continue
                     break
@@ -467,17 +453,23 @@ class MatchingEngine:
                     blocked = stop = True  # at this price, nor at any worse one
                     break
             else:  # the whole level looked at: ``aon_least`` is exact if it holds nothing else
-                if passed and passed == level.aons == level.live:
+                if passed and other is None and passed == level.aons == level.live:
                     level.aon_least = least
             if not level.live or len(level.queue) - level.head > 2 * level.live + 16:
                 book.tidy(opp, level)  # empty, or time to compact
+            if other is not None and (
+                not other.live or len(other.queue) - other.head > 2 * other.live + 16
+            ):
+                book.tidy(opp, other)
             if restart:
                 i = len(ranked) - 1
+                k = len(pranked) - 1
                 continue
             if stop:
-                i = -1
+                i = k = -1
                 continue
-            i -= 1  # dropping the level at i moved only the ones after it (passed)
+            i -= took & 1  # dropping the level at i moved only the ones after it (passed)
+            k -= took >> 1
         spent = inc.fillable - avail
         if spent:  # what ``inc`` gives across its matches, reserved at once
             book.reserve_entry(inc, spent)
@@ -493,7 +485,3 @@ class MatchingEngine:
         ``UnknownPair`` as ``OrderBook.register`` would.
         """
         return self_trades(self.book, order, now)
-
-
-def _seq_of(e: Entry) -> int:
-    return e.seq

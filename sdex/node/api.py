@@ -372,9 +372,7 @@ def make_app(node: Node) -> web.Application:
     app[LISTING_LIMITER_KEY] = NetworkLimiter(node.config.listing_rate_limit)
     app[LANE_KEY] = ListingLane(node.config.listing_total_rate)
     app[WS_SLOTS_KEY] = WsSlots(node.config.max_ws_per_client, node.config.max_ws)
-    feed = app[BOOK_FEED_KEY] = BookFeed(
-        node.book, node.events, node.config.book_tick, hidden=node.public_hidden
-    )
+    feed = app[BOOK_FEED_KEY] = BookFeed(node.book, node.events, node.config.book_tick)
     app.on_cleanup.append(lambda _app: _stopped(feed))
     app.router.add_post("/v1/orders", post_order_for(node, metrics))
     app.router.add_get("/v1/orders", listing(get_orders))

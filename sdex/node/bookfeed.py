@@ -48,7 +48,6 @@ from sdex.node.bookrequest import BadRequest as BadRequest
 from sdex.node.bookrequest import Key, parse_request
 from sdex.node.events import Event, EventHub, Published, Subscription, encode_json
 from sdex.node.listings import WALKED_PER_RECORD
-from sdex.node.takers import Hidden, public_total, public_totals
 
 MAX_BOOK_SUBSCRIPTIONS = 8
 """Pairs one socket may follow at once (a node lists a handful of pairs)."""
@@ -160,11 +159,8 @@ class BookFeed:
         hub: EventHub,
         tick: float = 0.005,
         clock: Callable[[], float] = time.perf_counter,
-        hidden: Callable[[PairBook, Side], Hidden] | None = None,
     ) -> None:
         self.book = book
-        self._hidden = hidden
-        """What a side's public levels leave out (orders for one taker: ``sdex.node.takers``)."""
         self.hub = hub
         self.tick = tick
         self._clock = clock
@@ -343,10 +339,9 @@ class BookFeed:
         )
 
     def _totals(self, pair: PairBook, side: Side) -> Totals:
-        """The side's levels anyone may take from, best first (``PairBook.totals`` less the
-        orders restricted to one taker)."""
-        totals = pair.totals(side)
-        return public_totals(totals, self._hidden(pair, side)) if self._hidden else totals
+        """The side's levels anyone may take from, best first (``PairBook.totals``: orders
+        restricted to one taker rest apart, ``sdex.node.takers``)."""
+        return pair.totals(side)
 
     @staticmethod
     def _snapshot(feed: _PairFeed, event: str | None, bids: Totals, asks: Totals) -> Event:
@@ -430,10 +425,9 @@ class BookFeed:
         for level in levels:  # (a price may come twice: noted again, or a level made anew)
             ranks[(level.num, level.den)] = level.rank
         out: list[list[str]] = []
-        hidden = self._hidden(pair, which) if self._hidden and ranks else {}
         for key in sorted(ranks, key=ranks.__getitem__, reverse=True):  # best first
             now = side.levels.get(key)
-            amount = public_total(now, hidden) if now is not None and now.listed else 0
+            amount = now.total if now is not None and now.listed else 0
             if sent.get(key, 0) != amount:
                 if amount:
                     sent[key] = amount

@@ -272,6 +272,7 @@ class Node(NodePeering):
             account_open=self.registry.account_open,
             refresh=self.registry.sync,
             restricted_count=self.registry.restricted_count,
+            restricted_to=self.registry.restricted_to,
         )
 
     async def _evict_loop(self) -> None:

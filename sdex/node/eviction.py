@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from sdex.book import OrderBook
 from sdex.hashfilter import HashFilter, capacity_for
 from sdex.node.heldrecord import Record, Row
-from sdex.node.takers import TakerIndex
 from sdex.store import Store
 
 CLOSED_GRACE = 10.0
@@ -38,7 +37,6 @@ class HeldEviction:
     stored_only: int
     _by_signature: dict[str, Record]
     _by_account: dict[tuple[str, str], set[bytes]]
-    takers: TakerIndex
     _touched: set[bytes]
     _deferred: list[Row] | None
     _closing: dict[bytes, float]
@@ -129,7 +127,6 @@ class HeldEviction:
         if self.records.get(h) is not rec:
             return  # (dropped already, or another record of it held since: that one stays)
         del self.records[h]
-        self.takers.forget(rec.signed)
         self._closing.pop(h, None)
         self._touched.discard(h)
         sig = rec.json.get("signature")

@@ -28,7 +28,6 @@ from sdex.node.heldrecord import Row as Row
 from sdex.node.heldrecord import hash_of as hash_of
 from sdex.node.heldrecord import meta_text as meta_text
 from sdex.node.heldrecord import order_event_text
-from sdex.node.takers import TakerIndex
 from sdex.order import ZERO_ADDRESS
 from sdex.store import Store, StoredOrder
 
@@ -55,16 +54,16 @@ class HeldOrders(HeldEviction):
         """Open orders per maker restricted to one taker (``taker`` not 0x0; walk46)."""
         self.restricted_orders = 0
         """Open restricted orders in all."""
+        self.restricted_for: dict[str, int] = {}
+        """Open orders restricted to each taker (``Limits.max_restricted_per_taker``)."""
         self.restricted_unfunded: dict[bytes, None] = {}
         """Those of them held ``unfunded``, longest unfunded first (not counted against
         ``max_restricted_orders``: parked, no walk meets them)."""
-        self.max_restricted_unfunded = 500
+        self.max_restricted_unfunded = 20_000
         """Restricted orders held ``unfunded`` at most (``Limits.max_restricted_unfunded``)."""
         self._by_signature: dict[str, Record] = {}
         self._by_account: dict[tuple[str, str], set[bytes]] = {}
         """Order hashes by (maker, maker token): the orders a funds change touches."""
-        self.takers = TakerIndex()
-        """Held orders restricted to one taker: left out of the public book (attack30)."""
         self._unfunded: dict[tuple[str, str], set[bytes]] = {}
         """The ``unfunded`` records by (maker, maker token): those funds freed may reopen."""
         self.unfunded_since: dict[bytes, None] = {}
@@ -174,13 +173,18 @@ class HeldOrders(HeldEviction):
             return self.restricted_orders - len(self.restricted_unfunded)
         return self.restricted_open.get(maker, 0)
 
-    def _restricted_moved(self, maker: str, by: int) -> None:
-        """One of ``maker``'s restricted orders opened (``by`` 1) or closed (-1)."""
-        n = self.restricted_open.get(maker, 0) + by
-        if n > 0:
-            self.restricted_open[maker] = n
-        else:
-            self.restricted_open.pop(maker, None)
+    def restricted_to(self, taker: str) -> int:
+        """Open orders restricted to ``taker`` (``Limits.max_restricted_per_taker``)."""
+        return self.restricted_for.get(taker, 0)
+
+    def _restricted_moved(self, maker: str, taker: str, by: int) -> None:
+        """One of ``maker``'s orders restricted to ``taker`` opened (``by`` 1) or closed."""
+        for counts, key in ((self.restricted_open, maker), (self.restricted_for, taker)):
+            n = counts.get(key, 0) + by
+            if n > 0:
+                counts[key] = n
+            else:
+                counts.pop(key, None)
         self.restricted_orders += by
 
     def account_open(self, maker: str, token: str) -> int:

@@ -280,16 +280,14 @@ async def book_page(
     are left out (``sdex.node.takers``: the public book, ``viewer`` None, shows only orders
     anyone may take)."""
     pair = node.book.pair(base, quote)
-    takers = node.registry.takers
     first, end = (page - 1) * per_page, page * per_page
     totals: list[int] = []
     chosen: list[list[bytes]] = []
     prices: dict[bytes, str] = {}  # each order's level (``/v1/depth``'s price), when chosen
     walked = 0
     for side in (Side.BID, Side.ASK):
-        hidden = takers.hidden(node.book, node.records, pair, side, viewer)
-        total, entries, read = offered(pair, side, first, end, hidden)
-        walked += read + takers.count(pair, side)
+        total, entries, read = offered(pair, side, first, end, viewer)
+        walked += read
         totals.append(total)
         chosen.append([e.signed.hash for e in entries])
         for e in entries:

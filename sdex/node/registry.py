@@ -101,7 +101,6 @@ class OrderRegistry(HeldOrders):
         h = rec.signed.hash
         self._move(rec, status)
         self.records[h] = rec
-        self.takers.note(rec.signed)
         o = rec.signed.order
         key = (o.maker, o.maker_token)
         held = self._by_account.get(key)  # (not ``setdefault``: a new set per order)
@@ -136,8 +135,8 @@ class OrderRegistry(HeldOrders):
                 self.maker_open.pop(maker, None)
                 n = 0
             self.open_orders += n - old
-            if rec.signed.order.taker != ZERO_ADDRESS:
-                self._restricted_moved(maker, -1 if was_open else 1)
+            if (taker := rec.signed.order.taker) != ZERO_ADDRESS:
+                self._restricted_moved(maker, taker, -1 if was_open else 1)
             if rec.announced:
                 self._flip(rec)
             if was_open:  # closed: evicted once stored and past the grace period

@@ -7,11 +7,10 @@ from collections.abc import Container, Iterable
 from json.encoder import encode_basestring_ascii as _string
 from typing import Any
 
-from sdex.book import BookOrderState, PairBook, Side
+from sdex.book import BookOrderState, Side
 from sdex.chain import FillEvent
 from sdex.matching.match import Match, MatchResult
 from sdex.node.records import NodeState, Record
-from sdex.node.takers import Hidden
 from sdex.order import ZERO_ADDRESS
 from sdex.store import StoredFill, StoredOrder
 
@@ -71,10 +70,6 @@ class NodeViews(NodeState):
             f'"reason": {_string(m["reason"])}}}, "outcome": {_string(body["outcome"])}, '
             f'"matches": [{", ".join(_match_text(x) for x in matches)}]}}'
         )
-
-    def public_hidden(self, pair: PairBook, side: Side) -> Hidden:
-        """What the public book of ``pair``'s ``side`` leaves out (``sdex.node.takers``)."""
-        return self.registry.takers.hidden(self.book, self.records, pair, side)
 
     def orderbook(
         self, base: str, quote: str, page: int, per_page: int, viewer: str | None = None

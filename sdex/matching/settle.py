@@ -1,0 +1,52 @@
+"""What the engine does once matches are proposed: each settles (``confirm``) or not
+(``release``); the base of ``MatchingEngine`` (``sdex.matching.engine``), compiled with it."""
+
+from __future__ import annotations
+
+from sdex.book.orderbook import OrderBook
+from sdex.fillmath import MatchAmounts
+from sdex.matching.match import Match
+
+
+class Settling:
+    """A ``MatchingEngine``'s settlement of its matches in its ``book``."""
+
+    def __init__(self, book: OrderBook) -> None:
+        self.book = book
+
+    def confirm(self, match: Match, actual: MatchAmounts | None = None) -> None:
+        """Both sides of a match settled (``actual``: the amounts the chain filled)."""
+        left = match.left_filled
+        right = match.right_filled
+        le = match.resting_entry
+        re_ = match.incoming_entry
+        if actual is None and le is not None and re_ is not None:
+            self.book.confirm_entries(le, left, right, re_)  # the book checks they are its own
+            return
+        if actual is None:
+            actual = match.amounts
+        self.book.confirm_pair(
+            match.resting.hash,
+            left,
+            actual.left_filled,
+            match.incoming.hash,
+            right,
+            actual.right_filled,
+        )
+
+    def confirm_all(self, matches: tuple[Match, ...]) -> None:
+        """``confirm`` each of ``matches`` (a ``MatchResult``'s), all settled as proposed: one
+        call for all of them (compiled, the loop runs natively)."""
+        book = self.book
+        for m in matches:
+            le = m.resting_entry
+            re_ = m.incoming_entry
+            if le is not None and re_ is not None:
+                book.confirm_entries(le, m.left_filled, m.right_filled, re_)
+            else:
+                self.confirm(m)
+
+    def release(self, match: Match) -> None:
+        """A match will not settle: both sides get their amounts back (then ``rematch``)."""
+        self.book.release(match.resting.hash, match.amounts.left_filled)
+        self.book.release(match.incoming.hash, match.amounts.right_filled)
