@@ -182,7 +182,11 @@ async def test_an_order_is_answered_201_though_another_rows_close_at_its_arrival
             f"'{short.hash_hex.lower()}' BEGIN SELECT RAISE(ABORT, 'refused here'); END",
         )
         # The node's now past its expiry, no block mined (a block would have the watcher
-        # close it first: Hardhat's clock runs ahead of the wall clock, so not waited for).
+        # close it first: Hardhat's clock runs ahead of the wall clock, so not waited for);
+        # once the watcher has applied the chain's head (the tip's block sets the stamp:
+        # left48, so one applied after would take this back)
+        head = int(c.rpc.call("eth_blockNumber"), 16)
+        await wait_for(lambda: (a := node.watcher.applied) is not None and a.number >= head)
         node.latest_timestamp = soon
         rec = node.registry.get(short.hash)
         assert rec is not None and rec.status is OrderStatus.OPEN and short.hash in node.book

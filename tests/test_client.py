@@ -564,7 +564,8 @@ def test_node_command_passes_its_options_to_run_node(
              "--dev-wallets", "--gossip-scale", "0.2", "--max-http-per-client", "64",
              "--max-http", "1000", "--http-idle-timeout", "5", "--listing-rate-limit", "500",
              "--listing-rate-total", "50000", "--chain-read-limit", "7",
-             "--peer-chain-read-limit", "70", "--chain-read-total", "700")  # fmt: skip
+             "--peer-chain-read-limit", "70", "--chain-read-total", "700",
+             "--drop-closed-after", "86400")  # fmt: skip
     assert r.exit_code == 0, r.output
     assert calls == [
         {
@@ -589,6 +590,7 @@ def test_node_command_passes_its_options_to_run_node(
             "chain_read_limit": 7.0,
             "peer_chain_read_limit": 70.0,
             "chain_read_total": 700.0,
+            "drop_closed_after": 86400.0,
             "trusted_proxies": (),
             "min_amounts": (),
         }
@@ -598,6 +600,7 @@ def test_node_command_passes_its_options_to_run_node(
     assert calls[-1]["admin"] is False and calls[-1]["log_level"] == "info"
     assert calls[-1]["dev_wallets"] is False and calls[-1]["gossip_scale"] == 1.0
     assert calls[-1]["max_http"] is None and calls[-1]["http_idle_timeout"] is None
+    assert calls[-1]["drop_closed_after"] is None  # (every accepted order kept: PRODUCT.md)
     assert calls[-1]["listing_rate_limit"] is None and calls[-1]["listing_rate_total"] is None
     assert calls[-1]["deployment"] == Path(".sdex/devnet.json") and calls[-1]["peers"] == []
     assert run_cli("node", "--port", "8001", "--fee-bps", "10001").exit_code == 2
