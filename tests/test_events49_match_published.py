@@ -27,9 +27,11 @@ EVENT_WAIT = 5.0
 """Seconds the ask's event is waited for after the bid's 201 (it comes in milliseconds)."""
 
 
-async def order_event(ws: aiohttp.ClientWebSocketResponse, h: str, within: float) -> Any:
-    """The next order event of order ``h`` on ``ws`` (other messages skipped), or None
-    if none comes within ``within`` seconds."""
+async def order_event(
+    ws: aiohttp.ClientWebSocketResponse, h: str, within: float, seen: list[Any] | None = None
+) -> Any:
+    """The next order event of order ``h`` on ``ws`` (other messages skipped; the other
+    orders' events appended to ``seen``), or None if none comes within ``within`` seconds."""
     while True:
         try:
             msg = await ws.receive(timeout=within)
@@ -39,6 +41,8 @@ async def order_event(ws: aiohttp.ClientWebSocketResponse, h: str, within: float
         ev = json.loads(msg.data)
         if ev.get("type") == "order" and ev["metaData"]["orderHash"] == h:
             return ev
+        if ev.get("type") == "order" and seen is not None:
+            seen.append(ev)
 
 
 async def listed(api: Api, status: str, signed: SignedOrder) -> bool:
@@ -66,8 +70,16 @@ async def test_a_matched_asks_event_and_row_follow_the_match_not_the_settlement(
                 code, body = await api.post_order(bid)
                 assert code == 201 and body["outcome"] == "filled", body
                 # the ask's event, no block mined: the match's, not the settlement's
-                ev = await order_event(ws, ask.hash_hex, EVENT_WAIT)
+                others: list[Any] = []
+                ev = await order_event(ws, ask.hash_hex, EVENT_WAIT, others)
                 assert ev is not None, "no event for the matched ask before the settlement"
+                # the bid's own events: ``added`` first, then (perhaps after the ask's) its
+                # ``partially_filled`` (matched in full, pending), still before any block
+                bids = [e["event"] for e in others if e["metaData"]["orderHash"] == bid.hash_hex]
+                if len(bids) < 2:
+                    more = await order_event(ws, bid.hash_hex, EVENT_WAIT)
+                    bids.append(more["event"] if more is not None else None)
+                assert bids == ["added", "partially_filled"], bids
                 meta = ev["metaData"]
                 assert ev["event"] == "partially_filled", ev
                 assert meta["filledMakerAmount"] == "0"
