@@ -11,7 +11,8 @@ is made, or named, through the registry: ``set_funds``, ``set_filled``, ``rest``
 makes), ``matched`` and ``settled`` (the matching engine's), and every close (which frees
 its maker's funds for the maker's ``unfunded`` orders). The registry notes the orders
 each touched, and ``sync`` stores and publishes exactly those whose state moved
-(``open``, ``partially_filled``, ``unfunded``), in one transaction.
+(``open``, ``partially_filled``, ``unfunded``), in one transaction: after a block, a
+settlement's result, and (scheduled by ``matched``) the loop turn of a match.
 
 The records themselves, their indexes, their JSON and their eviction from memory once
 closed and stored are ``sdex.node.held``'s (``HeldOrders``, which this class extends).
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -40,6 +42,7 @@ from sdex.store import StoredOrder, StoreError
 from sdex.watch.changes import durable
 
 __all__ = ["OrderRegistry", "Record", "Row"]
+log = logging.getLogger("sdex.node")
 
 EXPIRED_AHEAD = 4096
 """Orders closed as expired while the chain's clock ran ahead of the wall clock, kept (the
@@ -68,6 +71,8 @@ class OrderRegistry(HeldOrders):
         self._expired_ahead: dict[bytes, int] = {}
         """Order hash -> expiry of the orders closed as expired before the wall clock reached
         their expiry (the chain's head did): only these can a reorg make unexpired."""
+        self._sync_soon = False
+        """A ``sync`` is scheduled for the end of this loop turn (``matched``)."""
 
     def load(self, order_hash: bytes) -> Record | None:
         """The record, from memory or back from the store (held again until evicted)."""
@@ -275,12 +280,28 @@ class OrderRegistry(HeldOrders):
         return self.book.rest(e) is None and e.closed is None
 
     def matched(self, mr: MatchResult) -> None:
-        """The engine matched ``mr.order``: it and every order it matched moved."""
+        """The engine matched ``mr.order``: it and every order it matched moved. With a
+        match, they are stored and published at the end of this loop turn (``sync``: one
+        for all the turn's matches), not at the settlement's result: an order is
+        ``partially_filled`` from its match on (README), its event and row too."""
         touched = self._touched
         touched.add(mr.order.hash)
         for m in mr.matches:
             touched.add(m.resting.hash)
             touched.add(m.incoming.hash)
+        if mr.matches and not self._sync_soon:
+            with contextlib.suppress(RuntimeError):  # (no loop: synced at its next result)
+                asyncio.get_running_loop().call_soon(self._sync_turn)
+                self._sync_soon = True
+
+    def _sync_turn(self) -> None:
+        """``sync`` once a turn's matches are made (after the caller published ``added``
+        for an incoming order: its ``partially_filled`` comes after it)."""
+        self._sync_soon = False
+        try:
+            self.sync()
+        except Exception:  # (the next result's or block's sync stores what this did not)
+            log.exception("storing and publishing matched orders failed")
 
     def settled(self, m: Match, actual: MatchAmounts | None = None) -> None:
         """A match's settlement was confirmed or released: both its orders moved, and what
