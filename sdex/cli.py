@@ -175,10 +175,10 @@ def warn_traded_key(deployment_path: Path, key: bytes) -> None:
     traded = traded_account(accounts, key)
     if traded is not None:
         stderr_console().print(
-            f"[yellow]warning:[/] the operator key (--key) is the dev account {escape(traded)}, which "
-            "wallets trade with: the node's settlements and that wallet's own transactions "
-            "share one account and its nonces; give the node a key nobody trades with "
-            "(`sdex devnet` prints the last two accounts' keys for that)"
+            "[yellow]warning:[/] the operator key (--key) is the dev account "
+            f"{escape(traded)}, which wallets trade with: the node's settlements and that "
+            "wallet's own transactions share one account and its nonces; give the node a key "
+            "nobody trades with (`sdex devnet` prints the last two accounts' keys for that)"
         )
 
 

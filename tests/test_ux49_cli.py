@@ -1,6 +1,7 @@
 """ux49, a new user's trial: ``sdex node`` on a trading wallet's key said nothing; ``sdex demo
 --keep``'s panel put ``--key`` under ``sdex book``, which takes no key; ``sdex devnet``
-stopped on SIGTERM without a word while each node says "stopped in ..."."""
+stopped on SIGTERM without a word while each node says "stopped in ..." (that one in
+tests/test_devnet.py)."""
 
 from __future__ import annotations
 
@@ -94,25 +95,3 @@ def test_the_kept_panel_names_for_each_option_commands_that_take_it() -> None:
                     checked += 1
         before = named or before
     assert checked >= 6, said  # book --node; --key x3; --deployment x2 (and cancel --onchain)
-
-
-def test_devnet_says_it_stopped_on_sigterm(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sdex.cli", "devnet", "--port", str(free_port()), "--engine",
-         "anvil", "--deployment", str(tmp_path / "devnet.json")],
-        cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        lines = []
-        for line in proc.stdout:  # (ends when the process does: bounded by its start timeout)
-            lines.append(line.rstrip())
-            if "running until interrupted" in line:
-                break
-        assert "running until interrupted" in lines[-1], lines
-        proc.send_signal(signal.SIGTERM)
-        rest = proc.stdout.read()  # (to its exit)
-        assert proc.wait(timeout=30) == 0
-        assert re.fullmatch(r"stopped in \d+\.\d{3} s\n", rest), rest
-    finally:
-        _stop(proc, signal.SIGINT)  # (SIGINT if still up: a killed devnet leaves its chain)
