@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -45,7 +46,14 @@ from sdex.cliopts import (
     wait_option,
 )
 from sdex.clirange import FloatBetween, IntBetween
-from sdex.deployment import DEFAULT_PATH, DEMO_PATH, DeploymentError, DevAccount
+from sdex.deployment import (
+    DEFAULT_PATH,
+    DEMO_PATH,
+    Deployment,
+    DeploymentError,
+    DevAccount,
+    traded_account,
+)
 from sdex.sim.cli import simulate
 from sdex.wallet import (
     DEFAULT_EXPIRY,
@@ -149,8 +157,29 @@ def devnet(port: int, deployment_path: Path, engine: str, block_time: float | No
                     sys.exit(1)
         except KeyboardInterrupt:
             pass
-    finally:
+        # (ux49: it stopped silently on SIGTERM while each node says "stopped in ...")
+        began = time.monotonic()
         net.stop()
+        console.print(f"stopped in {time.monotonic() - began:.3f} s")
+    finally:
+        net.stop()  # (again after a stop: nothing to do)
+
+
+def warn_traded_key(deployment_path: Path, key: bytes) -> None:
+    """A warning, not a refusal (an operator may mean it), when the node's key is a dev
+    account wallets trade with (ux49); an unreadable file is left to the node to report."""
+    try:
+        accounts = Deployment.load(deployment_path).accounts
+    except DeploymentError:
+        return
+    traded = traded_account(accounts, key)
+    if traded is not None:
+        stderr_console().print(
+            "[yellow]warning:[/] the operator key (--key) is the dev account "
+            f"{escape(traded)}, which wallets trade with: the node's settlements and that "
+            "wallet's own transactions share one account and its nonces; give the node a key "
+            "nobody trades with (`sdex devnet` prints the last two accounts' keys for that)"
+        )
 
 
 def node_key_lines(accounts: Sequence[DevAccount]) -> list[str]:
@@ -407,6 +436,7 @@ def node(
         )
         raise click.exceptions.Exit(2)
     check_new_file_dirs({"--db": db, "--node-key": node_key}, create=mkdir)
+    warn_traded_key(deployment_path, key)
     with one_line_errors():
         try:
             run_node(

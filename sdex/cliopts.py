@@ -165,8 +165,12 @@ class DecimalArgsCommand(click.Command):
             if typed is None:
                 raise
             name = self._argument_at(typed_args, typed)
-            raise click.UsageError(
-                f"{name} must be a plain positive decimal like 2000.5, got '{typed}'", ctx
+            # (ux49: with click's "Invalid value for 'PRICE':" as every other bad value has)
+            hint = f"'{name}'" if name in ("PRICE", "AMOUNT") else "'PRICE' / 'AMOUNT'"
+            raise click.BadParameter(
+                f"{name} must be a plain positive decimal like 2000.5, got '{typed}'",
+                ctx,
+                param_hint=hint,
             ) from None
 
     def _argument_at(self, args: list[str], typed: str) -> str:

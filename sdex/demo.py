@@ -30,7 +30,7 @@ from rich.table import Table
 
 from sdex.chain import Exchange, Rpc
 from sdex.client import NodeClient, OrderConfig, PostedOrder
-from sdex.deployment import Deployment
+from sdex.deployment import DEMO_TRADERS, Deployment
 from sdex.devnet import free_port
 from sdex.model import OPEN_STATUSES
 from sdex.node.process import NodeProcess
@@ -114,10 +114,9 @@ class Story:
         self.log_dir = log_dir
         self.rpc = Rpc(d.rpc)
         self.exchange = Exchange(self.rpc, d.exchange)
-        names = ["alice", "bob", "carol", "dave", "erin", "frank"]
         self.wallets = {
             n: Wallet(n, bytes.fromhex(a.key[2:]), a.address)
-            for n, a in zip(names, d.accounts[1:], strict=False)
+            for n, a in zip(DEMO_TRADERS, d.accounts[1:], strict=False)
         }
         self.nodes: dict[str, Node] = {}
         self.config: OrderConfig | None = None

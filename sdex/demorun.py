@@ -21,14 +21,16 @@ def kept_text(nodes: list[tuple[str, str]], log_dir: Path) -> str:
     """What ``--keep`` says: each node's page, where the dev keys are, and the wallet commands
     pointed at this network (user29: the README's commands name ``.sdex/devnet.json``, which
     the demo does not write, so ``cancel --onchain`` and ``audit`` found no deployment). Each
-    line fits an 80-column panel (user31: a bracketed hint was broken in two)."""
+    line fits an 80-column panel (user31: a bracketed hint was broken in two). Each option
+    names the commands that take it (ux49: "--key: ..." under ``sdex book`` read as one of
+    book's, which takes none)."""
     d = log_dir / "devnet.json"
     urls = "\n".join(f"{name}: {url}/" for name, url in nodes)
     first = nodes[0][1]
     return (
         f"{urls}\ndev accounts: {d} (the page lists them)\n"
         f"from the command line: .venv/bin/sdex book --node {first}\n"
-        f"  --key: a dev account's key from {d}\n"
+        "  --key for order, cancel and console: a dev account's key (file above)\n"
         f"  --deployment {d} for cancel --onchain and audit\n"
         "Ctrl-C stops everything"
     )

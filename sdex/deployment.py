@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -51,6 +51,27 @@ class TokenInfo:
 class DevAccount:
     address: str
     key: str  # 0x-hex private key
+
+
+# The names ``sdex demo`` trades accounts[1], accounts[2], ... as; its nodes run on the last
+# three accounts (``sdex devnet``'s summary offers the last two as operator keys).
+DEMO_TRADERS = ("alice", "bob", "carol", "dave", "erin", "frank")
+OPERATOR_ACCOUNTS = 3
+
+
+def traded_account(accounts: Sequence[DevAccount], key: bytes) -> str | None:
+    """The dev account ``key`` is, named (``accounts[1] 0xAbC… (the demo's alice)``), if it
+    is one wallets trade with: any but the last ``OPERATOR_ACCOUNTS`` (ux49: ``sdex node``
+    started on alice's key said nothing, while the README says not to run a node on a
+    trading wallet: its settlements and that wallet's own transactions share one nonce)."""
+    if len(accounts) <= OPERATOR_ACCOUNTS:
+        return None
+    address = address_of(key).lower()
+    for i, a in enumerate(accounts[:-OPERATOR_ACCOUNTS]):
+        if a.address == address:
+            name = f" (the demo's {DEMO_TRADERS[i - 1]})" if 0 < i <= len(DEMO_TRADERS) else ""
+            return f"accounts[{i}] {to_checksum(a.address)}{name}"
+    return None
 
 
 @dataclass(frozen=True, slots=True)

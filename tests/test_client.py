@@ -342,6 +342,7 @@ USAGE_ERRORS = [
     (
         "amount-option-like",
         ["sell", "2000", "-1"],
+        "Error: Invalid value for 'AMOUNT': "
         "AMOUNT must be a plain positive decimal like 2000.5, got '-1'",
     ),
     ("side", ["short", "2000", "1"], "'short' is not one of"),

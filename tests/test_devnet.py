@@ -49,12 +49,14 @@ def test_cli_busy_port_exits_1_naming_the_port(busy_port: int, tmp_path: Path) -
     assert not out.exists()  # no deployment file written
 
 
-def test_cli_devnet_runs_in_a_fresh_checkout(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_cli_devnet_runs_in_a_fresh_checkout(tmp_path: Path, sig: signal.Signals) -> None:
     """``sdex devnet`` where ``.sdex/`` does not exist yet (a fresh clone that has not run
     ``make demo``; the README's first command): it died with a FileNotFoundError traceback
     opening ``.sdex/devnet.log``. It makes the directory, deploys, and stops on SIGINT sent
     as soon as it says it runs (1 of 2 runs on a loaded machine exited 1, click's "Aborted!":
-    the handlers were installed after that line). It names each token's minimum order size."""
+    the handlers were installed after that line). It names each token's minimum order size.
+    On SIGINT or SIGTERM it says it stopped, as a node does (ux49: SIGTERM said nothing)."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "sdex.cli", "devnet", "--port", str(port), "--engine", "anvil"],
@@ -78,8 +80,10 @@ def test_cli_devnet_runs_in_a_fresh_checkout(tmp_path: Path) -> None:
                          text, re.M), text  # fmt: skip
         saved = json.loads((tmp_path / ".sdex" / "devnet.json").read_text())
         assert saved["rpc"] == f"http://127.0.0.1:{port}"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
+        rest = proc.stdout.read()  # (to its exit)
         assert proc.wait(timeout=30) == 0
+        assert re.fullmatch(r"stopped in \d+\.\d{3} s\n", rest), rest
     finally:
         if proc.poll() is None:  # (SIGINT first: a killed devnet leaves its anvil running)
             proc.send_signal(signal.SIGINT)

@@ -36,7 +36,7 @@ OPERATOR = 19
 def test_a_deployment_file_nested_deep_is_one_line_naming_it(chain: Chain, tmp_path: Path) -> None:
     path = tmp_path / "d.json"
     path.write_text(DEEP)
-    done = run_node("--deployment", str(path), "--key", key(chain, 16))
+    done = run_node("--deployment", str(path), "--key", key(chain, 17))
     assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
     (line,) = done.stderr.splitlines()
     assert line.startswith("error: ") and f"the deployment file {path} is not JSON" in line

@@ -55,15 +55,20 @@ BAD_ORDERS: list[tuple[str, list[str], int, str]] = [
     ("zero price", ["sell", "0", "1"], 2, "PRICE must be greater than zero, got '0'"),
     # (user30: each named, not "PRICE and AMOUNT must be ...")
     ("negative price", ["buy", "-5", "1"], 2,
-     "Error: PRICE must be a plain positive decimal like 2000.5, got '-5'"),
+     "Error: Invalid value for 'PRICE': "
+     "PRICE must be a plain positive decimal like 2000.5, got '-5'"),
     ("negative fraction", ["sell", "2000", "-0.5"], 2,
-     "Error: AMOUNT must be a plain positive decimal like 2000.5, got '-0.5'"),
+     "Error: Invalid value for 'AMOUNT': "
+     "AMOUNT must be a plain positive decimal like 2000.5, got '-0.5'"),
     ("negative leading dot", ["sell", "-.5", "1"], 2,
-     "Error: PRICE must be a plain positive decimal like 2000.5, got '-.5'"),
+     "Error: Invalid value for 'PRICE': "
+     "PRICE must be a plain positive decimal like 2000.5, got '-.5'"),
     ("negative after an option", ["sell", "--tif", "ioc", "2000", "-1"], 2,
-     "Error: AMOUNT must be a plain positive decimal like 2000.5, got '-1'"),
+     "Error: Invalid value for 'AMOUNT': "
+     "AMOUNT must be a plain positive decimal like 2000.5, got '-1'"),
     ("both negative", ["sell", "-1", "-1"], 2,
-     "Error: PRICE must be a plain positive decimal like 2000.5, got '-1'"),
+     "Error: Invalid value for 'PRICE': "
+     "PRICE must be a plain positive decimal like 2000.5, got '-1'"),
     ("exponent", ["buy", "1e3", "1"], 2, "PRICE must be a plain positive decimal like 2000.5"),
     ("not a number", ["buy", "nan", "1"], 2, "PRICE must be a plain positive decimal"),
     ("amount finer than the token", ["buy", "2000", "1.0000000000000000001"], 2,

@@ -45,11 +45,8 @@ async def test_a_node_that_never_answers_is_said_and_a_posted_order_too(
         for path in ("/health", "/web/status", "/metrics", "/v1/orders"):
             await page.route(f"**{path}", hang)
         try:
-            # the socket stays open; the reads go unanswered: said within 8 s + a 2 s tick
-            await page.wait_for_selector("body[data-node=down]", state="attached", timeout=20_000)
-            text = await page.text_content("#node-banner")
-            assert text is not None and text.startswith("this node does not answer (since "), text
-            # an order placed meanwhile: said while it is posted, then that it may not have been
+            # an order placed as the node hangs (before the page can tell, ux49: once it
+            # knows, it takes no order): said while it is posted, then that it may not have been
             await page.fill("#price", "1500")
             await page.fill("#amount", "0.5")
             await page.click("#submit")
@@ -58,6 +55,10 @@ async def test_a_node_that_never_answers_is_said_and_a_posted_order_too(
                 " === 'posting the order to the node…'",
                 timeout=5_000,
             )
+            # the socket stays open; the reads go unanswered: said within 8 s + a 2 s tick
+            await page.wait_for_selector("body[data-node=down]", state="attached", timeout=20_000)
+            text = await page.text_content("#node-banner")
+            assert text is not None and text.startswith("this node does not answer (since "), text
             await page.wait_for_function(
                 "() => document.getElementById('err-form').textContent !== ''", timeout=25_000
             )
@@ -67,7 +68,9 @@ async def test_a_node_that_never_answers_is_said_and_a_posted_order_too(
                 'been posted; "My orders" lists it once the node has it'
             ), said
             assert await page.text_content("#notice") == ""
-            assert not await page.is_disabled("#submit")
+            assert await page.is_disabled("#submit")  # (no other order until it answers)
+            why = await page.text_content("#submit-why") or ""
+            assert why.startswith("no orders while this node does not answer"), why
             # one read of each kind at a time, not one more every 2 s
             assert sum(r.request.url.endswith("/health") for r in held) <= 3, len(held)
         finally:
@@ -76,6 +79,7 @@ async def test_a_node_that_never_answers_is_said_and_a_posted_order_too(
         # the node answers again: the banner goes
         await page.wait_for_selector("body[data-node=up]", state="attached", timeout=15_000)
         assert await page.is_hidden("#node-banner")
+        assert not await page.is_disabled("#submit")
 
 
 @in_module_loop

@@ -42,6 +42,7 @@ const S = {
   devReason: "", // why /web/dev-wallets serves none
   status: null,
   lastHealth: null,
+  peersFrom: null, // the last /health answer: its gossip peers (renderPeers)
 };
 
 // ---- tiny DOM helpers ------------------------------------------------------------------
@@ -498,6 +499,49 @@ function nodeAnswers(ok) {
     for (const id of ["lag", "orders-rate"]) $(id).textContent = "—";
   }
   showNodeState();
+  showFormState();
+  renderPeers();
+}
+
+let posting = false; // (an order being signed or posted: "Place order" waits for it)
+
+/** The order form usable only with an account and a node that answers, and why not next to
+ * "Place order" (ux49: while the node was down the form and Buy/Sell stayed enabled, for a
+ * post that could only fail). The fields keep what was typed. */
+function showFormState() {
+  const down = nodeDownSince !== null;
+  for (const el of $("order-form").elements) if (el.id !== "submit") el.disabled = down;
+  $("submit").disabled = down || posting || !S.account;
+  $("submit-why").textContent = down
+    ? `no orders while this node does not answer (since ${utcTime(nodeDownSince)}): the form comes back with it`
+    : "";
+}
+
+/** The peers as the node last said them; while it does not answer, when each was last seen
+ * is not known (ux49: "now", dimmed, for as long as the node stayed down): "unknown: node
+ * down", the time the node last saw it in the cell's title. */
+function renderPeers() {
+  const health = S.peersFrom;
+  if (!health) return;
+  const peers = health.gossip?.peers ?? [];
+  const seen = (p) => {
+    const v = p.lastSeen ?? p.last_seen ?? null;
+    if (nodeDownSince === null) return h("td", {}, ago(v));
+    const at = typeof v === "number" && v > 1e9 ? `last seen at ${utcTime(new Date(v * 1000))} as the node last said` : "";
+    return h("td", { title: at }, "unknown: node down");
+  };
+  $("peers").tBodies[0].replaceChildren(
+    ...(peers.length
+      ? peers.map((p) =>
+          h("tr", { class: p.banned ? "muted" : "" },
+            h("td", { class: "mono", title: p.key ?? "" }, p.key ? short(p.key) : "—"),
+            h("td", { class: "mono", title: p.url }, ...foldUrl(p.url)),
+            h("td", { class: "num" }, p.banned ? `${p.score} (banned)` : p.score),
+            seen(p),
+            h("td", { class: "num" }, p.received ?? "—"),
+          ))
+      : [h("tr", {}, h("td", { colSpan: 5, class: "muted" }, health.gossip ? "no peers yet" : "gossip is off on this node"))]),
+  );
 }
 
 /** The websocket opened (true) or closed (false). While it is down and the node answers,
@@ -571,19 +615,8 @@ async function refreshNetwork() {
     $("head").textContent = status.head;
     $("checkpoint").textContent = status.checkpoint;
     $("lag").textContent = `${status.lag} block${status.lag === 1 ? "" : "s"}`;
-    const peers = health.gossip?.peers ?? [];
-    $("peers").tBodies[0].replaceChildren(
-      ...(peers.length
-        ? peers.map((p) =>
-            h("tr", { class: p.banned ? "muted" : "" },
-              h("td", { class: "mono", title: p.key ?? "" }, p.key ? short(p.key) : "—"),
-              h("td", { class: "mono", title: p.url }, ...foldUrl(p.url)),
-              h("td", { class: "num" }, p.banned ? `${p.score} (banned)` : p.score),
-              h("td", {}, ago(p.lastSeen ?? p.last_seen ?? null)),
-              h("td", { class: "num" }, p.received ?? "—"),
-            ))
-        : [h("tr", {}, h("td", { colSpan: 5, class: "muted" }, health.gossip ? "no peers yet" : "gossip is off on this node"))]),
-    );
+    S.peersFrom = health;
+    renderPeers();
     $("inflight").tBodies[0].replaceChildren(
       ...(status.inFlight.length
         ? status.inFlight.map((s) =>
@@ -657,7 +690,7 @@ async function connectInjected() {
 function setAccount(acc) {
   S.account = acc;
   $("account").textContent = acc ? `${acc.kind === "dev" ? "dev account" : "wallet"} ${acc.address}` : "no account";
-  $("submit").disabled = !acc;
+  showFormState();
   S.mine.clear();
   S.shownAt.clear();
   renderMyOrders();
@@ -818,7 +851,8 @@ async function placeOrder(ev) {
   const { order, errors } = draft(true);
   if (!order) return fieldErrors(errors);
   fieldErrors({});
-  $("submit").disabled = true;
+  posting = true;
+  showFormState();
   try {
     let signature;
     try {
@@ -853,7 +887,8 @@ async function placeOrder(ev) {
     renderMyOrders();
     refreshOrder(hash);
   } finally {
-    $("submit").disabled = !S.account;
+    posting = false;
+    showFormState();
   }
 }
 
