@@ -4,7 +4,8 @@ its expiry was settled in the next block, past its expiry: the chain refused it
 with two wallets and no gas of their own: an ask expiring at T, a crossing bid posted just
 before T; repeatable with every new pair of orders. The node now takes the time its
 settlements have lately taken to land (``StageTimes.landing``) as part of its clock for
-expiry (``NodeState.now``): such an order expires here before it is matched."""
+matching (``NodeState.now``): such an order is not matched (landing49: it expires by the
+chain's clock)."""
 
 from __future__ import annotations
 

@@ -38,8 +38,8 @@ MEMORY = 2.0
 """The node's landing memory in the first test (the product's is minutes)."""
 
 
-async def stalled_trade(c: Chain, node: Node, api: Api) -> None:
-    """A trade whose settlement the chain holds ``STALL`` seconds: settled, the node idle."""
+async def stalled_trade(c: Chain, node: Node, api: Api, stall: float = STALL) -> None:
+    """A trade whose settlement the chain holds ``stall`` seconds: settled, the node idle."""
     operator = c.address(19)
     c.rpc.call("evm_setAutomine", False)
     try:
@@ -53,8 +53,8 @@ async def stalled_trade(c: Chain, node: Node, api: Api) -> None:
 
         await wait_for(sent, timeout=30)
         held = time.monotonic()
-        # the stall itself: the chain mines nothing for STALL seconds
-        await wait_for(lambda: time.monotonic() >= held + STALL, timeout=STALL + 5)
+        # the stall itself: the chain mines nothing for ``stall`` seconds
+        await wait_for(lambda: time.monotonic() >= held + stall, timeout=stall + 5)
         c.rpc.call("evm_mine")
     finally:
         c.rpc.call("evm_setAutomine", True)

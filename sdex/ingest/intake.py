@@ -157,7 +157,7 @@ class Intake:
             return Rejection.of(
                 RejectionCode.EXPIRED,
                 f"expiry {o.expiry} is not after {bound}, the earliest this node takes now "
-                "(the chain's time as the node reads it, and a settlement's time to land)",
+                "(the chain's time as the node reads it, and a margin)",
             )
         if self.tokens is not None:
             for name, token in (("makerToken", o.maker_token), ("takerToken", o.taker_token)):

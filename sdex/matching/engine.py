@@ -1,66 +1,65 @@
 """Match incoming orders against the book in price-time priority, exactly as the contract.
 
 For each resting order met (best price first, oldest first within a price) the engine asks
-``fillmath.match_amounts`` with the resting order as ``left`` and the incoming as ``right``:
-the trade is at the resting price, the incoming order gets the improvement, the fill is
-maximal. Each side enters with its *available* amount, ``fillable`` (remaining minus
-pending, capped by the maker's funds), as ``filled' = maker_amount - available``; the
-settlement caps the resting side at ``left_filled`` (``maxLeftFill``), so the contract
-computes exactly the match's amounts (see ``Match``). Both sides of each match are reserved
-in the book (pending) at once, so no order is ever matched beyond what it has.
+``fillmath.match_amounts`` with the resting order as ``left`` and the incoming as ``right``: the
+trade is at the resting price, the incoming order gets the improvement, the fill is maximal. Each
+side enters with its *available* amount, ``fillable`` (remaining minus pending, capped by the
+maker's funds), as ``filled' = maker_amount - available``; the settlement caps the resting side at
+``left_filled`` (``maxLeftFill``), so the contract computes exactly the match's amounts (see
+``Match``). Both sides of each match are reserved in the book (pending) at once, so no order is
+ever matched beyond what it has.
 
-The queues hold only orders that can trade now (``fillable >= unit``, see
-``sdex.book.levels``): the walk never meets a parked one. Rules, in the order they are
-checked for each resting order met:
+The queues hold only orders that can trade now (``fillable >= unit``, see ``sdex.book.levels``):
+the walk never meets a parked one. Rules, in the order they are checked for each resting order met:
 
 - newer than ``max_seq`` (``rematch``/``uncross``): the rest of the level is newer still;
-- expired (``now >= expiry``, the contract's rule): removed from the book, reported;
-- taker restriction: ``resting.taker`` must be 0 or the incoming maker, and vice versa;
-  otherwise skipped (the pair can never trade). The walk meets no order restricted to
-  another taker: those rest apart, and the walk merges the public ladder with the one of
-  orders restricted to the incoming maker only (``BookSide.private``, book49);
-- self-trade, same maker on both sides: skipped, and both orders stay (no trade that only
-  burns the maker's gas, and no removal). A removal would depend on which of the two a
-  node met first, which differs between nodes (gossip, a reset reopening orders in another
-  order: attack29 saw books disagree and fills of orders a node had closed); skipping
-  depends on the orders only, so every node that holds the same orders holds the same book.
-  (The node refuses a wallet's order that would self-trade before storing it: the newest
-  is cancelled, once, where it arrives; ``would_self_trade``.)
-- ``may_match`` (``rematch``/``uncross`` only): the node's say on who settles a crossing;
-  a refused pair is skipped;
+- expired (``now >= expiry``, the contract's rule; ``now`` is the chain's time): removed, reported;
+- expiring by ``match_by`` (default ``now``: by when a settlement of a match made now may land,
+  landing49): skipped, it stays (the chain would refuse the match, but the order is not expired);
+- taker restriction: ``resting.taker`` must be 0 or the incoming maker, and vice versa; otherwise
+  skipped (the pair can never trade). The walk meets no order restricted to another taker: those
+  rest apart, and the walk merges the public ladder with the one of orders restricted to the
+  incoming maker only (``BookSide.private``, book49);
+- self-trade, same maker on both sides: skipped, and both orders stay (no trade that only burns the
+  maker's gas, and no removal). A removal would depend on which of the two a node met first, which
+  differs between nodes (gossip, a reset reopening orders in another order: attack29 saw books
+  disagree and fills of orders a node had closed); skipping depends on the orders only, so every
+  node that holds the same orders holds the same book. (The node refuses a wallet's order that
+  would self-trade before storing it: the newest is cancelled, once, where it arrives;
+  ``would_self_trade``.)
+- ``may_match`` (``rematch``/``uncross`` only): the node's say on who settles a crossing; a refused
+  pair is skipped;
 - integer rounding: when the contract's maximal fill breaks the incoming limit
-  (``PricesDoNotCross``), the fill is capped at whole units of the resting order, which
-  trade at exactly its price (``maxLeftFill`` makes the contract agree). If the incoming
-  order cannot pay one unit there, no order of the level can trade with it (they share the
-  unit): the walk passes the whole level and the incoming order is *blocked*.
-  ``ZeroFillAmount`` (it cannot buy one wei of the resting order's token here, nor at a
-  worse price) and a maximal fill that leaves the resting order with something stop the walk,
-  also as blocked;
-- all or nothing (``Entry.aon``, a rest that is not whole units, dust38): taken whole, at its
-  own cost (its unit), or passed if the incoming order cannot pay that (not blocked); and a
-  match in which the incoming order would give less than its token's minimum is not made.
-  A level of nothing but such rests, each costing more than the incoming order has
-  (``Level.aon_least``), is passed in O(1), not one rest at a time (book44);
-- a lot it cannot pay (below ``Entry.floor``): it passes the level's orders but its
-  all-or-nothing ones (they share the lot), blocked, and goes on to worse levels that still
-  cross (book44; docs/ARCHITECTURE.md, "Rests that are not whole units").
+  (``PricesDoNotCross``), the fill is capped at whole units of the resting order, which trade at
+  exactly its price (``maxLeftFill`` makes the contract agree). If the incoming order cannot pay
+  one unit there, no order of the level can trade with it (they share the unit): the walk passes
+  the whole level and the incoming order is *blocked*. ``ZeroFillAmount`` (it cannot buy one wei of
+  the resting order's token here, nor at a worse price) and a maximal fill that leaves the resting
+  order with something stop the walk, also as blocked;
+- all or nothing (``Entry.aon``, a rest that is not whole units, dust38): taken whole, at its own
+  cost (its unit), or passed if the incoming order cannot pay that (not blocked); and a match in
+  which the incoming order would give less than its token's minimum is not made. A level of nothing
+  but such rests, each costing more than the incoming order has (``Level.aon_least``), is passed in
+  O(1), not one rest at a time (book44);
+- a lot it cannot pay (below ``Entry.floor``): it passes the level's orders but its all-or-nothing
+  ones (they share the lot), blocked, and goes on to worse levels that still cross (book44;
+  docs/ARCHITECTURE.md, "Rests that are not whole units").
 
-A blocked order's remainder cannot trade with the best price across. ``OrderBook.rest``
-(for a new GTC order) and ``OrderBook.settle`` (for a re-matched one) then park it if its
-funds are short or fills are in flight (until those change), and otherwise close it as
-dust (``RemovalReason.DUST``, reported in ``removed``). So after matching no bid and ask on
-offer cross in price unless they have one maker, or taker restrictions (or ``may_match``)
-forbid their trade; each order a walk visits trades, is removed (expired), is skipped, or is
-the one order of its level that blocked the incoming order. A fill that leaves an
-underfunded maker's partial share below its lot passes it on to the maker's later orders
-(``OrderBook.reshare``, once a pass of the walk is done: a pass sees the shares as they
-were), possibly to one at a better level the walk passed: the walk then goes again from the
-best level (walk40; each pass after the first follows a pass that filled something, so it
-ends). A FOK order walks as any other and is killed, its matches released, if
-they do not fill it: so it fills exactly when IOC would in full, second passes included.
-Releasing a fill, raising a maker's funds, or removing an order of an underfunded maker
-(cancelled, expired, filled elsewhere: its funds go to the maker's later orders, in any
-pair) can make a crossing reappear: the node then calls ``rematch`` or ``uncross``.
+A blocked order's remainder cannot trade with the best price across. ``OrderBook.rest`` (for a new
+GTC order) and ``OrderBook.settle`` (for a re-matched one) then park it if its funds are short or
+fills are in flight (until those change), and otherwise close it as dust (``RemovalReason.DUST``,
+reported in ``removed``). So after matching no bid and ask on offer cross in price unless they have
+one maker, or taker restrictions (or ``may_match``) forbid their trade; each order a walk visits
+trades, is removed (expired), is skipped, or is the one order of its level that blocked the
+incoming order. A fill that leaves an underfunded maker's partial share below its lot passes it on
+to the maker's later orders (``OrderBook.reshare``, once a pass of the walk is done: a pass sees
+the shares as they were), possibly to one at a better level the walk passed: the walk then goes
+again from the best level (walk40; each pass after the first follows a pass that filled something,
+so it ends). A FOK order walks as any other and is killed, its matches released, if they do not
+fill it: so it fills exactly when IOC would in full, second passes included. Releasing a fill,
+raising a maker's funds, or removing an order of an underfunded maker (cancelled, expired, filled
+elsewhere: its funds go to the maker's later orders, in any pair) can make a crossing reappear: the
+node then calls ``rematch`` or ``uncross``.
 """
 
 from __future__ import annotations
@@ -106,10 +105,8 @@ asked about two orders of one maker (never matched)."""
 
 
 class MatchingEngine(Settling):
-    """Matches incoming orders against an ``OrderBook``; pure, no I/O.
-
-    ``now`` is unix seconds; the node passes the latest block's timestamp.
-    """
+    """Matches incoming orders against an ``OrderBook``; pure, no I/O (``now``, ``match_by``:
+    the module's docstring)."""
 
     def submit(
         self,
@@ -117,6 +114,7 @@ class MatchingEngine(Settling):
         now: int,
         tif: TimeInForce = _GTC,
         filled: int = 0,
+        match_by: int = 0,
     ) -> MatchResult:
         """Match a new order (``filled``: its on-chain fills so far) and rest it per ``tif``.
 
@@ -134,19 +132,20 @@ class MatchingEngine(Settling):
             book.unregister(inc)
             return MatchResult(order, Outcome.EXPIRED, remaining=inc.remaining)
         swept = book.expire(now) if book.next_expiry_at <= now else _NO_REMOVALS
+        match_by = max(match_by, now)
         # Fast path: most new orders do not cross the opposite best level at all.
         opp = inc.book_side.opposite
         best = opp.best
         limit = limit_rank(inc)
-        crosses = best is not None and level_crosses(best, inc, limit)
-        if not crosses and opp.private:  # orders across restricted to its maker as taker
+        crosses = best is not None and match_by < inc.expiry and level_crosses(best, inc, limit)
+        if not crosses and opp.private and match_by < inc.expiry:  # across: only to its maker
             best = best_private(opp, inc.maker)
             crosses = best is not None and level_crosses(best, inc, limit)
         matches: tuple[Match, ...] = ()
         removed: tuple[tuple[bytes, RemovalReason], ...] = tuple(swept) if swept else ()
         blocked = False
         if crosses and inc.fillable:
-            walked, walk_removed, blocked = self._walk(inc, now, _ANY_SEQ, None, limit)
+            walked, walk_removed, blocked = self._walk(inc, now, match_by, _ANY_SEQ, None, limit)
             matches = tuple(walked)
             if walk_removed:
                 removed += tuple(walk_removed)
@@ -178,9 +177,10 @@ class MatchingEngine(Settling):
         now: int,
         may_match: MayMatch | None = None,
         older_only: bool = True,
+        match_by: int = 0,
     ) -> MatchResult:
-        """Match a resting order, as the incoming side, against the orders across from it
-        (after a release or a funds change made it fillable again); it keeps its place.
+        """Match a resting order, as the incoming side, against the orders across from it (after a
+        release or a funds change made it fillable again); it keeps its place.
 
         ``older_only`` (the default) considers only orders older than it, as if it had just
         arrived; ``may_match`` filters the pairs (the node's rule for peers' orders).
@@ -194,9 +194,11 @@ class MatchingEngine(Settling):
             return MatchResult(e.signed, Outcome.EXPIRED, (), ((e.hash, _EXPIRED),), e.remaining)
         removed = book.expire(now)
         matches: list[Match] = []
-        if e.fillable and e.closed is None:
+        match_by = max(match_by, now)
+        if e.fillable and e.closed is None and match_by < e.expiry:
             max_seq = e.seq if older_only else _ANY_SEQ
-            matches, walked, blocked = self._walk(e, now, max_seq, may_match, limit_rank(e))
+            limit = limit_rank(e)
+            matches, walked, blocked = self._walk(e, now, match_by, max_seq, may_match, limit)
             removed += walked
             dust = book.settle(e, blocked=blocked)
             if dust is not None:
@@ -206,15 +208,20 @@ class MatchingEngine(Settling):
         return MatchResult(e.signed, outcome, tuple(matches), tuple(removed), remaining)
 
     def uncross(
-        self, *, now: int, pair: PairBook | None = None, may_match: MayMatch | None = None
+        self,
+        *,
+        now: int,
+        pair: PairBook | None = None,
+        may_match: MayMatch | None = None,
+        match_by: int = 0,
     ) -> list[MatchResult]:
         """Match every crossing pair of resting orders until none is left (of those that
         ``may_match`` allows). Returns the results that matched or removed something.
 
-        Orders that cross are re-matched oldest first: without ``may_match`` each against
-        the older orders only (the older one rests), as if they had arrived in that order;
-        with it, against every order across that it allows. With ``pair``, only that pair is
-        looked at, though a removal there can fund a maker's orders in other pairs.
+        Orders that cross are re-matched oldest first: without ``may_match`` each against the older
+        orders only (the older one rests), as if they had arrived in that order; with it, against
+        every order across that it allows. With ``pair``, only that pair is looked at, though a
+        removal there can fund a maker's orders in other pairs.
         """
         older_only = may_match is None
         pairs = [pair] if pair is not None else self.book.pairs
@@ -227,7 +234,11 @@ class MatchingEngine(Settling):
                     if e.closed is not None or e.fillable == 0:
                         continue
                     result = self.rematch(
-                        e.hash, now=now, may_match=may_match, older_only=older_only
+                        e.hash,
+                        now=now,
+                        may_match=may_match,
+                        older_only=older_only,
+                        match_by=match_by,
                     )
                     if result.matches or result.removed:
                         # a removal can fund the maker's orders anywhere: look again, everywhere
@@ -238,18 +249,17 @@ class MatchingEngine(Settling):
     # ---- the walk ---------------------------------------------------------------------------
 
     def _walk(
-        self, inc: Entry, now: int, max_seq: int, may_match: MayMatch | None, limit: float
+        self, inc: Entry, now: int, by: int, max_seq: int, may: MayMatch | None, limit: float
     ) -> tuple[list[Match], list[tuple[bytes, RemovalReason]], bool]:
-        """Match ``inc`` against the opposite side, reserving each match in the book (the
-        resting side per match, ``inc`` once for all of them); ``limit`` is
-        ``limit_rank(inc)``.
+        """Match ``inc`` against the opposite side, reserving each match in the book (the resting
+        side per match, ``inc`` once for all of them); ``limit`` is ``limit_rank(inc)``.
 
-        Only resting orders with ``seq <= max_seq`` (and that ``may_match`` allows) are
-        considered. Walks again from the best price while a removal on the way, or a fill's
-        share passed on (``reshare``), re-funded some maker's orders. Returns the matches,
-        the removals, and whether ``inc`` was *blocked*: it met an order across that it may
-        trade with but could not, for its own size (it cannot pay one whole unit at that
-        price).
+        Only resting orders with ``seq <= max_seq`` (and that ``may`` allows) are considered; one
+        expiring by ``by`` (``match_by``), not by ``now``, is passed (it stays). Walks again from
+        the best price while a removal on the way, or a fill's share passed on (``reshare``),
+        re-funded some maker's orders. Returns the matches, the removals, and whether ``inc`` was
+        *blocked*: it met an order across that it may trade with but could not, for its own size
+        (it cannot pay one whole unit at that price).
         """
         # The hot path of matching: ``fillmath.match_amounts`` is inlined, step for step
         # (tests/test_book_state.py checks it against the reference); the book changes only
@@ -336,11 +346,12 @@ class MatchingEngine(Settling):
                 else:
                     rtaker = r.taker
                     if (
+                        by >= r.expiry  # not expired: too soon to settle (landing49)
                         # taker restriction: these two can never trade
-                        (rtaker != zero and rtaker != maker)
+                        or (rtaker != zero and rtaker != maker)
                         or (not inc_open and itaker != rmaker)
                         or rmaker == maker  # self-trade: both stay (the module's docstring)
-                        or (may_match is not None and not may_match(r, inc))
+                        or (may is not None and not may(r, inc))
                     ):
                         if r.aon:  # (its cost still counts for ``aon_least``)
                             passed += 1

@@ -107,7 +107,7 @@ class NodeChainState(NodeRejudge):
         # of its own says so (mirror31): the undone fills' makers' bitmap orders, again
         kin_makers = self._bitmap_undone(changes.reverted, rejudge)
         if changes.reorg_depth:  # expired by an undone block's time: the chain says again
-            rejudge |= self.registry.unexpired(self.now())
+            rejudge |= self.registry.unexpired(self.chain_time())
         makers = changes.makers_cancelled_up_to
         if makers:
             for rec in self.records.values():
@@ -140,7 +140,7 @@ class NodeChainState(NodeRejudge):
             self._remined({h: n for h, n in remined.items() if h not in rejudge})
             if (forgotten := self._undone.forget(changes.fills)) is not None:
                 changes.stored.append(forgotten)
-            for h, reason in self.book.expire(self.now()):
+            for h, reason in self.book.expire(self.chain_time()):
                 self._book_closed(h, reason)
             self._persist_open()
             self._uncross()
@@ -270,7 +270,7 @@ class NodeChainState(NodeRejudge):
         )
         by_hash.update((so.hash, st) for so, st in read)
         states = [by_hash[r.signed.hash] for r in stored]
-        now = self.now()
+        now = self.chain_time()  # (expired by the chain's clock: landing49)
         close = self.registry.close
         async for rec, state in yielding(zip(stored, states, strict=True)):
             self.mirror.learn(rec.signed, state, read_at)

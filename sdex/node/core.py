@@ -259,7 +259,7 @@ class Node(NodePeering):
             batcher,
             known=self.registry.held,  # in memory, or closed and evicted: stored
             open_count=self.registry.open_count,
-            now=self.now,
+            now=self.chain_time,  # (refused once expired, not within landing: landing49)
             limits=self.config.limits,
             tokens=self.tokens,
             fee=fee,

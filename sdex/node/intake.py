@@ -239,7 +239,8 @@ class NodeIntake(NodeStatus):
         mr: MatchResult | None = None
         try:
             if match:
-                mr = self.engine.submit(signed, self.now(), tif, state.filled)  # by position
+                now, by = self.chain_time(), self.now()  # expired by, matched by: landing49
+                mr = self.engine.submit(signed, now, tif, state.filled, by)  # by position
             else:
                 if not self.registry.rests(signed, state.filled):  # dust left: closed
                     self.registry.publish(rec, "added")  # (it arrived, then it leaves)
@@ -374,7 +375,8 @@ class NodeIntake(NodeStatus):
         return st
 
     def _uncross(self) -> None:
-        for mr in self.engine.uncross(now=self.now(), may_match=self.may_match):
+        now, by = self.chain_time(), self.now()
+        for mr in self.engine.uncross(now=now, may_match=self.may_match, match_by=by):
             self._after_match(mr)
 
     async def cancel(self, order_hash: bytes, signature: bytes) -> SubmitResult:

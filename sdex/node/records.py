@@ -188,9 +188,11 @@ class NodeState:
         chain that mines every few seconds, the next block's). attack48: an order matched a
         second before its expiry was settled in the next block, past it, and refused; any
         two wallets could repeat it for free (one order expiring, one crossing it just
-        before), the operator paying every failed settlement's gas. The intake, matching
-        and expiry sweeps go by it: an order expiring before a settlement of it could land
-        is not taken, nor matched (it expires here that early)."""
+        before), the operator paying every failed settlement's gas. Matching goes by it
+        (``match_by``): an order expiring before a settlement of it could land is not
+        matched. Whether an order is expired goes by ``chain_time`` (landing49: closing an
+        honest order that early, for good, took it off the book while the chain would
+        still fill it)."""
         landing = self.settler.stages.landing if hasattr(self, "settler") else 0
         return self.chain_time() + landing
 

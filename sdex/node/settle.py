@@ -385,13 +385,15 @@ class NodeSettlement(NodeBlame):
 
     def _rematch(self, hashes: list[bytes]) -> None:
         """Match the open, resting orders of ``hashes`` again (given back by a settlement)."""
-        now = self.now()
+        now, by = self.chain_time(), self.now()
         for h in dict.fromkeys(hashes):
             st = self.book.get(h)
             if st is None or st.closed is not None or not st.resting:
                 continue
             self._after_match(
-                self.engine.rematch(h, now=now, may_match=self.may_match, older_only=False)
+                self.engine.rematch(
+                    h, now=now, may_match=self.may_match, older_only=False, match_by=by
+                )
             )
 
     async def _send_raw_again(self, raw_tx: str) -> None:
