@@ -140,7 +140,9 @@ async def test_an_evicted_order_is_not_accepted_again_after_a_slow_chain_read(
     late = Accepted(so, state)  # what the slow read answers now
     assert node._from_peer(late, "peer", so.to_json()) == "known"
 
-    async def slow_read(obj: object, check_fee: bool = True, spend: object = None) -> Accepted:
+    async def slow_read(
+        obj: object, check_fee: bool = True, spend: object = None, handing: object = None
+    ) -> Accepted:
         return late
 
     node.intake = SimpleNamespace(submit=slow_read, over_limit=lambda o: None)  # type: ignore[assignment]
