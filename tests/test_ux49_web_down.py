@@ -10,16 +10,10 @@ from pathlib import Path
 
 from playwright.async_api import Browser
 
+from tests import test_web as web
 from tests.conftest import Chain
 from tests.nodeutil import running_node, wait_for
-from tests.test_web import (
-    browser,
-    choose_dev_account,
-    chromium,
-    dev_config,
-    in_module_loop,
-    new_page,
-)
+from tests.test_web import chromium
 
 __all__ = ["chromium"]  # (the module's Chromium fixture, shared with tests/test_web.py's)
 
@@ -31,21 +25,21 @@ WHY = "() => document.getElementById('submit-why')?.textContent ?? null"
 SEEN = "() => [...document.querySelectorAll('#peers tbody tr')].map(r => r.cells[3]?.textContent)"
 
 
-@in_module_loop
+@web.in_module_loop
 async def test_a_down_node_takes_no_order_and_its_peers_last_seen_is_unknown(
     chain: Chain, tmp_path: Path, chromium: Browser
 ) -> None:
-    cfg2 = dev_config(chain, tmp_path / "n2.db", 18)
+    cfg2 = web.dev_config(chain, tmp_path / "n2.db", 18)
     url2 = f"http://{cfg2.host}:{cfg2.port}"
-    cfg1 = dev_config(chain, tmp_path / "n1.db", 19, peers=(url2,))
-    async with running_node(cfg2), browser(chromium) as b:
+    cfg1 = web.dev_config(chain, tmp_path / "n1.db", 19, peers=(url2,))
+    async with running_node(cfg2), web.browser(chromium) as b:
         async with running_node(cfg1) as (n1, api):
             assert n1.gossip is not None
             gossip = n1.gossip
             await wait_for(lambda: url2 in [p["url"] for p in gossip.peers.to_json()], timeout=20)
-            w = await new_page(b, api.base)
+            w = await web.new_page(b, api.base)
             page = w.page
-            await choose_dev_account(w, chain.address(5))
+            await web.choose_dev_account(w, chain.address(5))
             await page.wait_for_function(f"() => ({SEEN})().some(s => / ago$|^now$/.test(s))")
             assert not any(off for _, off in await page.evaluate(FORM))
             assert await page.evaluate(WHY) in ("", None)
