@@ -60,6 +60,7 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 from benchlib import machine, machine_busy_seconds, write_section  # noqa: E402
+from rawpost import RawPoster, RawPostError  # noqa: E402
 from runqueue import RunQueue  # noqa: E402
 
 from sdex.deployment import Deployment  # noqa: E402
@@ -524,10 +525,16 @@ async def post_paced(
     targets: list[int],
     rate: float,
     concurrency: int,
+    raw: RawPoster | None = None,
 ) -> dict[str, Any]:
     """POST order k to ``urls[targets[k]]`` at ``t0 + k / rate`` (open loop, bounded): an
     order whose time has come waits only for a free client; none is posted after the window
-    (``len(orders) / rate`` seconds), so when the nodes are slower fewer orders go in."""
+    (``len(orders) / rate`` seconds), so when the nodes are slower fewer orders go in.
+    With ``raw`` the posts go through it (``bench/rawpost.py``: the same requests for a
+    tenth of aiohttp's client CPU, which the nodes share the machine with), else ``s``.
+    Besides the rate over the window until the last answer (``achieved_rate``), the
+    shortfall's parts: orders never posted (every client busy), answers other than 201,
+    and how long after the window the last answer came (``last_answer_after_window``)."""
     sent: dict[str, float] = {}
     status: dict[str, int] = {}
     post_latency: list[float] = []
@@ -549,20 +556,26 @@ async def post_paced(
             t = clock()
             sent[h] = t
             try:
-                url = urls[targets[k]] + "/v1/orders"
-                async with s.post(url, data=b, headers=JSON_HEADERS) as r:
-                    text = await r.read()
-                    status[h] = r.status
-                    if r.status != 201 and len(errors) < 3:
-                        errors.append(f"{r.status} {text.decode()[:300]}")
-            except (aiohttp.ClientError, TimeoutError) as e:
+                if raw is not None:
+                    code, text = await raw.post(urls[targets[k]], "/v1/orders", b)
+                else:
+                    url = urls[targets[k]] + "/v1/orders"
+                    async with s.post(url, data=b, headers=JSON_HEADERS) as r:
+                        code, text = r.status, await r.read()
+                status[h] = code
+                if code != 201 and len(errors) < 3:
+                    errors.append(f"{code} {text.decode(errors='replace')[:300]}")
+            except (aiohttp.ClientError, TimeoutError, OSError, RawPostError) as e:
                 status[h] = 0
                 if len(errors) < 3:
                     errors.append(repr(e))
             post_latency.append(clock() - t)
 
+    cpu0 = time.process_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    window = max(t_end, clock()) - t0  # until the last answer, if that came after the window
+    last = clock()
+    cpu = time.process_time() - cpu0
+    window = max(t_end, last) - t0  # until the last answer, if that came after the window
     return {
         "sent": sent,
         "status": status,
@@ -571,6 +584,9 @@ async def post_paced(
         "posting_seconds": window,
         "achieved_rate": sum(1 for c in status.values() if c == 201) / window,
         "not_posted": len(orders) - len(sent),
+        "not_201": sum(1 for c in status.values() if c != 201),
+        "last_answer_after_window": last - t_end,
+        "poster_cpu_s": cpu,
     }
 
 
@@ -626,6 +642,7 @@ async def measure(
     rng = random.Random(n)
     conn = aiohttp.TCPConnector(limit=args.concurrency + 8, limit_per_host=0)
     out: list[dict[str, Any]] = []
+    raw = RawPoster(timeout=60) if args.client == "raw" else None
     async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=60)) as s:
         t_start = time.monotonic()
         ready = await wait_started(s, nodes, 150, meter)
@@ -660,7 +677,9 @@ async def measure(
         arrivals = workdir / f"arrivals-{n}.json"
         with watcher(nodes.urls, arrivals) as wproc:
             meter.groups["watcher"] = [wproc.pid]
-            w = await post_paced(s, nodes.urls, warm, [rng.randrange(n) for _ in warm], 100.0, 16)
+            w = await post_paced(
+                s, nodes.urls, warm, [rng.randrange(n) for _ in warm], 100.0, 16, raw
+            )
             total = sum(1 for c in w["status"].values() if c == 201)
             if await wait_until(lambda: all_have(total), timeout=30) is None:
                 raise RuntimeError("warm-up orders did not reach every node within 30 s")
@@ -676,7 +695,7 @@ async def measure(
                 nodes.signal(signal.SIGUSR1)
                 meter.start()
                 targets = [rng.randrange(n) for _ in orders]
-                p = await post_paced(s, nodes.urls, orders, targets, rate, args.concurrency)
+                p = await post_paced(s, nodes.urls, orders, targets, rate, args.concurrency, raw)
                 accepted = sum(1 for c in p["status"].values() if c == 201)
                 total += accepted
                 drained = await wait_until(
@@ -715,6 +734,8 @@ async def measure(
             nodes.check_alive()
             setup["idle"] = {"settle_s": args.idle_settle, "seconds": args.idle,
                              "cores_per_node": round(idle_cores / n, 4)}  # fmt: skip
+        if raw is not None:
+            raw.close()
     for rate, p, h0, h1, cpu, drained, trace in windows:
         run = {**analyse(n, rate, p, data, h0, h1, cpu, drained, args), **setup}
         run["runnable_trace"] = trace
@@ -917,10 +938,15 @@ def analyse(
         "offered": {
             "rate_per_s": rate,
             "accepted_per_s": round(p["achieved_rate"]),
+            "accepted_per_s_exact": round(p["achieved_rate"], 1),
             "posting_seconds": round(p["posting_seconds"], 2),
+            "last_answer_after_window_ms": round(1000 * p["last_answer_after_window"], 1),
             "concurrency": args.concurrency,
+            "client": args.client,
+            "client_cpu_us_per_post": round(1e6 * p["poster_cpu_s"] / max(1, len(sent)), 1),
             "orders_posted": len(sent),
             "orders_not_posted_in_window": p["not_posted"],
+            "orders_not_201": p["not_201"],
             "orders_accepted": len(ok),
             "post_errors": p["errors"],
             "post_latency_ms": summary(p["post_latency"]),
@@ -1241,7 +1267,8 @@ def markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
     cmd = (
         f"bench/gossip.py --nodes {' '.join(map(str, args.nodes))} "
         f"--rate {' '.join(f'{x:g}' for x in args.rate)} --seconds {args.seconds:g} "
-        f"--concurrency {args.concurrency} --drain {args.drain:g} --seeds {args.seeds}"
+        f"--concurrency {args.concurrency} --drain {args.drain:g} --seeds {args.seeds} "
+        f"--client {args.client}"
     )
     return (
         f"Measured {date.today()} on {m['os']}, nproc {m['nproc']}, {m['cpu']}, CPython "
@@ -1317,6 +1344,11 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--seconds", type=float, default=8.0, help="how long to offer them")
     ap.add_argument("--min-orders", type=int, default=0, help="at least this many orders a rate")
     ap.add_argument("--concurrency", type=int, default=128, help="HTTP posts in flight")
+    ap.add_argument(
+        "--client", choices=["raw", "aiohttp"], default="raw",
+        help="the poster's HTTP client: raw (bench/rawpost.py, the same requests for less "
+        "of the machine's CPU) or aiohttp's (before 2026-12-05's gossip50)",
+    )  # fmt: skip
     ap.add_argument("--makers", type=int, default=24, help="dev accounts that sign the orders")
     ap.add_argument("--seeds", choices=["bootstrap", "chain", "full"], default="bootstrap")
     ap.add_argument("--drain", type=float, default=45.0, help="seconds to wait after posting")
