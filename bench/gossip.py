@@ -274,10 +274,12 @@ class NodeProcs:
 
     def start(self, keys: list[str]) -> None:
         self.keys = keys
+        launcher = self.workdir / "profiled_node.py"
+        if self.profile:  # (written once: rewritten for each node, it was truncated while
+            # the nodes started before were still reading it, and they exited at once, 0)
+            launcher.write_text(SAMPLED_NODE if self.sample else PROFILED_NODE)
         for i in range(self.n):
             if self.profile:
-                launcher = self.workdir / "profiled_node.py"
-                launcher.write_text(SAMPLED_NODE if self.sample else PROFILED_NODE)
                 out = self.profile / f"n{self.n}-node-{i}.prof"
                 head = [sys.executable, str(launcher), str(out), str(self.root)]
             else:

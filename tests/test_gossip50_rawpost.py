@@ -123,3 +123,30 @@ async def test_post_paced_counts_what_the_raw_poster_got(
     assert p["not_201"] == 8 and p["errors"][0].startswith("429")
     assert sum(1 for c in p["status"].values() if c == 201) == 32
     assert p["poster_cpu_s"] > 0 and len(server.seen) == 40
+
+
+def test_the_profiled_launcher_is_not_rewritten_while_nodes_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``--profile`` every node runs ``profiled_node.py``; written again for each node,
+    it was truncated while the nodes started before were reading it, and they exited at once
+    with 0 (a run under load: "node 2 exited with 0"). Real processes; each one's launcher
+    is read back as the process saw it (``print`` of its own source's length)."""
+    gossip = bench_module(monkeypatch, "gossip")
+    monkeypatch.setattr(gossip, "SAMPLED_NODE", "import sys; print(len(open(sys.argv[0]).read()))")
+    want = len(gossip.SAMPLED_NODE)
+    nodes = gossip.NodeProcs(4, tmp_path / "d.json", tmp_path, "bootstrap", tmp_path, sample=True)
+    writes: list[int] = []
+    real_popen = gossip.subprocess.Popen
+
+    def popen(*a: object, **k: object) -> object:
+        writes.append((tmp_path / "profiled_node.py").stat().st_mtime_ns)
+        return real_popen(*a, **k)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(gossip.subprocess, "Popen", popen)
+    nodes.start(["0x00"] * 4)
+    for p in nodes.procs:
+        p.wait(timeout=60)
+    logs = [(tmp_path / f"node-{i}.log").read_text().strip() for i in range(4)]
+    assert logs == [str(want)] * 4
+    assert len(set(writes)) == 1  # (written once, before the first node started)
