@@ -19,7 +19,12 @@ timing, are posted at ``--rate`` per second for ``--seconds`` to a uniformly ran
 each, by ``--concurrency`` keep-alive HTTP clients (an open loop: an order is posted at its
 scheduled time unless every client is busy, and none after the window, so the accepted rate
 is what the nodes let in). Several ``--rate`` values: one window each, in that order, on the
-same cluster, after a warm-up of 200 orders.
+same cluster, after a warm-up of 200 orders. The posts go through ``bench/rawpost.py``
+(``--client raw``, the default: the requests aiohttp's client sends, for about half its
+CPU, which the nodes share the machine with) or aiohttp's client (``--client aiohttp``).
+The accepted rate is the orders answered 201 over the window until the last answer; its
+shortfall's parts are printed beside it (orders never posted because every client was
+busy, answers other than 201, how long after the window the last answer came).
 
 Per order, from the start of its POST: the time until its node accepted it, until each
 node had it, and until every node had it (p50, p99, max); coverage (the fraction of
