@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterable
 
 from sdex.chain import Receipt
-from sdex.errors import OrderParseError, SignatureError
+from sdex.errors import ChainError, OrderParseError, SignatureError
 from sdex.gossip.payload import fits
 from sdex.ingest.intake import SIGNATURE_HEX
 from sdex.matching.match import TimeInForce
@@ -138,14 +138,16 @@ class NodePeering(NodeSettlement):
             SignedOrder(so.order, sig, self.domain.cancel_digest(so.hash)) for so, sig in todo
         ]
         oks = [ok async for ok in self.peer_intake.ecdsa.ecdsa_each(checks)]
-        pending = iter(zip(todo, oks, oks[len(todo) :], strict=False))
+        genuine = [a and b for a, b in zip(oks, oks[len(todo) :], strict=False)]
+        filled = await self._filled_before(
+            [so for (so, _), ok in zip(todo, genuine, strict=True) if ok]
+        )
+        pending = iter(zip(todo, genuine, strict=True))
         for i, v in enumerate(verdicts):
             if v:
                 continue
-            (signed, sig), order_ok, cancel_ok = next(pending)
-            verdicts[i] = (
-                "forged" if not (order_ok and cancel_ok) else self._hold(signed, sig, peer)
-            )
+            (signed, sig), ok = next(pending)
+            verdicts[i] = self._hold(signed, sig, peer, filled[signed.hash]) if ok else "forged"
         if self.gossip is not None and (forged := verdicts.count("forged")):
             self.gossip.penalize(peer, forged)
         return verdicts
@@ -175,8 +177,26 @@ class NodePeering(NodeSettlement):
             return "rejected"  # (its share taken: no recovery spent on more)
         return signed, signature
 
-    def _hold(self, signed: SignedOrder, signature: bytes, peer: str) -> str:
-        """``signed`` (both signatures its maker's) held cancelled, or its cancel applied."""
+    async def _filled_before(self, orders: list[SignedOrder]) -> dict[bytes, int]:
+        """What the chain filled of ``orders`` (new here) before this node heard of them: the
+        mirror's word once it follows the chain, else one ``getOrderStates`` read (a node
+        that just joined replays the chain's past meanwhile; user50: one took a partly
+        filled, cancelled order as 0 filled, its page said nothing traded and the audit
+        flagged the earlier fill as after the node closed it). A read that fails: the
+        mirror's word, as it stands."""
+        out = {so.hash: self.mirror.filled_of(so.hash) for so in orders}
+        new = [so for so in orders if not self.registry.held(so.hash)]
+        if new and not self.mirror_ready():
+            try:
+                for st in await self.peer_batcher.get_many(new):
+                    out[st.hash] = max(out.get(st.hash, 0), st.filled)
+            except ChainError as e:
+                log.info("soft-cancelled orders taken with the mirror's fills: %s", e)
+        return out
+
+    def _hold(self, signed: SignedOrder, signature: bytes, peer: str, filled: int) -> str:
+        """``signed`` (both signatures its maker's) held cancelled, ``filled`` as the chain
+        has it when taken, or its cancel applied."""
         if self.registry.held(signed.hash):  # (or an earlier entry of the page)
             ok = self.soft_cancel(signed.hash, signature, from_peer=peer).status == 200
             return "known" if ok else "rejected"
@@ -188,7 +208,9 @@ class NodePeering(NodeSettlement):
         self.cancelled_taken[peer] = taken + 1
         self._seq += 1
         source = f"peer:{peer}"
-        rec = Record(signed, self._seq, source, OrderStatus.NEW, reason="soft cancel by the maker")
+        filled = min(filled, signed.order.maker_amount)
+        why = "soft cancel by the maker"
+        rec = Record(signed, self._seq, source, OrderStatus.NEW, filled, reason=why)
         rec.cancel_signature = signature
         self.registry.admit(rec, OrderStatus.CANCELLED)  # (closed: evicted after its grace)
         self.store.add_order_async(
