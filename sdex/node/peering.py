@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
 
 from sdex.chain import Receipt
@@ -21,6 +22,12 @@ from sdex.order import SignedOrder, parse_hex_bytes
 
 log = logging.getLogger("sdex.node")
 
+FILLED_READ_WAIT = 2.0
+"""Seconds the chain's word on peers' soft-cancelled orders is waited for while the mirror
+replays the past (``NodePeering._filled_before``): a hung chain holds the cancels no longer."""
+FILLED_READS_OFF = 30.0
+"""Seconds without those reads after one failed (a page of cancels is not held 2 s a slice)."""
+
 TAKE_SLICE = 16
 """Entries a turn of the loop: their recoveries handed over together (32 of them: on a
 crowded machine the batcher recovers them on the loop, ~2-5 ms), then the loop turns."""
@@ -28,6 +35,9 @@ crowded machine the batcher recovers them on the loop, ~2-5 ms), then the loop t
 
 class NodePeering(NodeSettlement):
     """The node's side of the gossip protocol."""
+
+    filled_reads_off_until = 0.0
+    """``time.monotonic()`` before which ``_filled_before`` reads no more (one failed)."""
 
     def cancel_notice(self, notice: object, peer: str) -> SubmitResult:
         """A soft cancel a peer passed on: applied only if the maker signed it."""
@@ -182,16 +192,19 @@ class NodePeering(NodeSettlement):
         mirror's word once it follows the chain, else one ``getOrderStates`` read (a node
         that just joined replays the chain's past meanwhile; user50: one took a partly
         filled, cancelled order as 0 filled, its page said nothing traded and the audit
-        flagged the earlier fill as after the node closed it). A read that fails: the
-        mirror's word, as it stands."""
+        flagged the earlier fill as after the node closed it). A read that fails, or takes
+        over ``FILLED_READ_WAIT``: the mirror's word, as it stands, and none for
+        ``FILLED_READS_OFF`` seconds."""
         out = {so.hash: self.mirror.filled_of(so.hash) for so in orders}
         new = [so for so in orders if not self.registry.held(so.hash)]
-        if new and not self.mirror_ready():
+        if new and not self.mirror_ready() and time.monotonic() >= self.filled_reads_off_until:
             try:
-                for st in await self.peer_batcher.get_many(new):
+                read = self.peer_batcher.get_many(new)
+                for st in await asyncio.wait_for(read, FILLED_READ_WAIT):
                     out[st.hash] = max(out.get(st.hash, 0), st.filled)
-            except ChainError as e:
-                log.info("soft-cancelled orders taken with the mirror's fills: %s", e)
+            except (ChainError, ValueError, OSError, TimeoutError) as e:  # (down, hung, odd)
+                self.filled_reads_off_until = time.monotonic() + FILLED_READS_OFF
+                log.info("soft-cancelled orders taken with the mirror's fills: %r", e)
         return out
 
     def _hold(self, signed: SignedOrder, signature: bytes, peer: str, filled: int) -> str:
