@@ -41,8 +41,10 @@ class Limits:
     ask for, and the least a maker must hold of what it sells for each of its open orders
     of it (none for a token not named). ``sdex node`` sets one for every listed token."""
     max_unfunded: int = 50_000
-    """Open orders held ``unfunded`` (they cannot trade now): past it the longest unfunded
-    are closed (``removed``, reason ``evicted: ...``). They do not count in ``max_orders``."""
+    """Open orders held ``unfunded`` (they cannot trade now): past it those of the maker
+    holding the most are closed, its longest unfunded first (``removed``, reason ``evicted:
+    ...``; attack50: the longest unfunded of anyone's went first, so keys passing one
+    bankroll on closed every honest maker's). They do not count in ``max_orders``."""
     max_cancelled_per_peer: int = 10_000
     """A peer's soft-cancelled orders a bootstrap stores (``NodePeering.take_cancelled_many``)
     while the node runs: rows kept for good, listed and served on; fresh keys' orders cost a

@@ -28,6 +28,7 @@ from sdex.node.heldrecord import Row as Row
 from sdex.node.heldrecord import hash_of as hash_of
 from sdex.node.heldrecord import meta_text as meta_text
 from sdex.node.heldrecord import order_event_text
+from sdex.node.unfundedq import UnfundedMakers
 from sdex.order import ZERO_ADDRESS
 from sdex.store import Store, StoredOrder
 
@@ -67,7 +68,10 @@ class HeldOrders(HeldEviction):
         self._unfunded: dict[tuple[str, str], set[bytes]] = {}
         """The ``unfunded`` records by (maker, maker token): those funds freed may reopen."""
         self.unfunded_since: dict[bytes, None] = {}
-        """The ``unfunded`` records' hashes, longest unfunded first (``evict_unfunded``)."""
+        """The ``unfunded`` records' hashes, longest unfunded first."""
+        self.unfunded_makers = UnfundedMakers()
+        """The same by maker: past ``max_unfunded``, the maker holding the most loses one
+        first (``evict_unfunded``; attack50)."""
         self.max_unfunded = 50_000
         """Open orders held ``unfunded`` at most (``Limits.max_unfunded``)."""
         self.evicted_unfunded = 0
@@ -200,6 +204,7 @@ class HeldOrders(HeldEviction):
         if unfunded:
             self._unfunded.setdefault(key, set()).add(h)
             self.unfunded_since[h] = None
+            self.unfunded_makers.add(o.maker, h)
             if o.taker != ZERO_ADDRESS:
                 self.restricted_unfunded[h] = None
         else:
@@ -209,14 +214,16 @@ class HeldOrders(HeldEviction):
             if not held:
                 del self._unfunded[key]
             self.unfunded_since.pop(h, None)
+            self.unfunded_makers.discard(o.maker, h)
 
     def over_unfunded(self) -> list[bytes]:
-        """The orders held ``unfunded`` past ``max_unfunded``, and the restricted ones past
+        """The orders held ``unfunded`` past ``max_unfunded`` (the maker holding the most
+        first, its longest unfunded first: ``UnfundedMakers``), and the restricted ones past
         ``max_restricted_unfunded``, longest unfunded first: the registry closes them
         (``OrderRegistry.evict_unfunded``). (Funded again, every restricted one held rests
         in the ladders unchecked: funds moved from maker to maker took any number past
         ``max_restricted_orders``, review48.)"""
-        over = _first(self.unfunded_since, len(self.unfunded_since) - self.max_unfunded)
+        over = self.unfunded_makers.first(len(self.unfunded_since) - self.max_unfunded)
         held = self.restricted_unfunded
         more = _first(held, len(held) - self.max_restricted_unfunded)
         if more:
