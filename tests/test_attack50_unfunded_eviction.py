@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sdex.ingest import Limits
 from sdex.node.unfundedq import UnfundedMakers
 from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for, with_minimums
-from tests.test_node import ALICE, E6, E18, ask
+from tests.test_node import ALICE, BOB, E6, E18, ask
 
 MIN_WETH = 10**15
 ATTACKERS = (10, 11)
@@ -33,15 +35,18 @@ async def _status(api: Api, s: SignedOrder) -> str:
     return await api.status(s)
 
 
+@pytest.mark.parametrize("restricted", [False, True], ids=["public", "restricted"])
 async def test_an_attackers_unfunded_orders_do_not_evict_an_honest_one(
-    chain: Chain, tmp_path: Path
+    chain: Chain, tmp_path: Path, restricted: bool
 ) -> None:
+    """(Restricted: at ``max_restricted_unfunded``, the same rule; review48's bound.)"""
     c = chain
-    limits = Limits(max_unfunded=4)
+    limits = Limits(max_unfunded=4) if not restricted else Limits(max_restricted_unfunded=4)
+    taker = {"taker": c.address(BOB)} if restricted else {}
     cfg = with_minimums(node_config(c, tmp_path / "n.db", limits=limits), c, MIN_WETH, 10**3)
     async with running_node(cfg) as (node, api):
         # an honest ask, then its maker's WETH moves away for a while: unfunded
-        honest = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        honest = c.sign(ask(c, ALICE, E18, 3000 * E6, **taker))
         code, body = await api.post_order(honest)
         assert code == 201 and body["metaData"]["status"] == "open", body
         kept = c.weth.balance_of(c.address(ALICE))
@@ -52,7 +57,7 @@ async def test_an_attackers_unfunded_orders_do_not_evict_an_honest_one(
         for who in ATTACKERS:
             _hold_exactly(c, who, PER_ATTACKER * MIN_WETH)
             for i in range(PER_ATTACKER):
-                s = c.sign(ask(c, who, E18, (4000 + i) * E6))
+                s = c.sign(ask(c, who, E18, (4000 + i) * E6, **taker))
                 code, body = await api.post_order(s)
                 assert code == 201, body
                 posted.append(s)

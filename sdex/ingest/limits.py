@@ -30,10 +30,11 @@ class Limits:
     takes 40 funded keys."""
     max_restricted_unfunded: int = 20_000
     """Open orders restricted to one taker held ``unfunded`` (not counted in
-    ``max_restricted_orders``): past it the longest unfunded are closed (``removed``,
-    ``evicted: ...``), as at ``max_unfunded``. Funded again they rest in the ladders with
-    no check, so without it a maker's funds moved on to the next maker took any number
-    past ``max_restricted_orders`` (review48); with it, at most the two together trade."""
+    ``max_restricted_orders``): past it they are closed as at ``max_unfunded`` (the
+    maker holding the most first; ``removed``, ``evicted: ...``). Funded again they rest
+    in the ladders with no check, so without it a maker's funds moved on to the next
+    maker took any number past ``max_restricted_orders`` (review48); with it, at most
+    the two together trade."""
     expiry_margin: int = 2
     """Seconds of life an order must have left beyond the latest block's timestamp."""
     min_amounts: dict[str, int] = field(default_factory=dict)

@@ -60,6 +60,8 @@ class HeldOrders(HeldEviction):
         self.restricted_unfunded: dict[bytes, None] = {}
         """Those of them held ``unfunded``, longest unfunded first (not counted against
         ``max_restricted_orders``: parked, no walk meets them)."""
+        self.restricted_makers = UnfundedMakers()
+        """The same by maker (``unfunded_makers``' rule at ``max_restricted_unfunded``)."""
         self.max_restricted_unfunded = 20_000
         """Restricted orders held ``unfunded`` at most (``Limits.max_restricted_unfunded``)."""
         self._by_signature: dict[str, Record] = {}
@@ -207,8 +209,10 @@ class HeldOrders(HeldEviction):
             self.unfunded_makers.add(o.maker, h)
             if o.taker != ZERO_ADDRESS:
                 self.restricted_unfunded[h] = None
+                self.restricted_makers.add(o.maker, h)
         else:
             self.restricted_unfunded.pop(h, None)
+            self.restricted_makers.discard(o.maker, h)
             held = self._unfunded[key]
             held.discard(h)
             if not held:
@@ -219,13 +223,13 @@ class HeldOrders(HeldEviction):
     def over_unfunded(self) -> list[bytes]:
         """The orders held ``unfunded`` past ``max_unfunded`` (the maker holding the most
         first, its longest unfunded first: ``UnfundedMakers``), and the restricted ones past
-        ``max_restricted_unfunded``, longest unfunded first: the registry closes them
+        ``max_restricted_unfunded`` (by the same rule): the registry closes them
         (``OrderRegistry.evict_unfunded``). (Funded again, every restricted one held rests
         in the ladders unchecked: funds moved from maker to maker took any number past
         ``max_restricted_orders``, review48.)"""
         over = self.unfunded_makers.first(len(self.unfunded_since) - self.max_unfunded)
         held = self.restricted_unfunded
-        more = _first(held, len(held) - self.max_restricted_unfunded)
+        more = self.restricted_makers.first(len(held) - self.max_restricted_unfunded)
         if more:
             seen = set(over)
             over += [h for h in more if h not in seen]
@@ -354,9 +358,3 @@ class HeldOrders(HeldEviction):
             },
             functools.partial(order_event_text, rec=rec, text=rec.json_text),
         )  # (the order's text as now: a close drops it from the record after this)
-
-
-def _first(ordered: dict[bytes, None], n: int) -> list[bytes]:
-    """The first ``n`` keys of ``ordered`` (none if ``n`` is not positive)."""
-    it = iter(ordered)
-    return [next(it) for _ in range(n)] if n > 0 else []
