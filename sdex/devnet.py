@@ -209,8 +209,9 @@ after it is unused by default (and ten times that for its arenas); EDR records e
 of a transaction it mines (its trace, for stack traces), ~1 MB a settled match, so each
 ``batchMatchOrders`` of 64 took tens of MB of fresh pages from the OS, faulted in and zeroed
 one by one. Kept a second, the next transaction's trace reuses them: Hardhat's page faults a
-raw match ~100 -> ~10, its CPU a match ~0.85x (docs/BENCHMARKS.md, hardhat50); an idle devnet
-still gives the memory back. A ``MIMALLOC_PURGE_DELAY`` of the caller's own wins."""
+raw match ~100 -> ~10-25, its CPU a raw match 0.81-0.87x, a node's settled match 0.94x
+(docs/BENCHMARKS.md, hardhat50), for 40-175 MB more memory while it mines; an idle devnet
+still gives it back. A ``MIMALLOC_PURGE_DELAY`` of the caller's own wins."""
 
 NO_HUGE_PAGES = [
     sys.executable,
