@@ -192,6 +192,7 @@ class HardhatNode(ChainNode):
 
     def env(self) -> dict[str, str]:
         return {
+            **HARDHAT_ALLOCATOR,
             **os.environ,
             "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true",
             "SDEX_DEV_ACCOUNTS": str(max(20, self.accounts)),
@@ -201,6 +202,16 @@ class HardhatNode(ChainNode):
         # Hardhat logs every JSON-RPC call; that costs throughput and fills the log.
         rpc.call("hardhat_setLoggingEnabled", False)
 
+
+HARDHAT_ALLOCATOR = {"MIMALLOC_PURGE_DELAY": "1000"}
+"""Hardhat's EDR allocates with mimalloc, which hands freed memory back to the OS 10 ms
+after it is unused by default (and ten times that for its arenas); EDR records every EVM step
+of a transaction it mines (its trace, for stack traces), ~1 MB a settled match, so each
+``batchMatchOrders`` of 64 took tens of MB of fresh pages from the OS, faulted in and zeroed
+one by one. Kept a second, the next transaction's trace reuses them: Hardhat's page faults a
+raw match ~100 -> ~10-25, its CPU a raw match 0.81-0.87x, a node's settled match 0.94x
+(docs/BENCHMARKS.md, hardhat50), for 40-175 MB more memory while it mines; an idle devnet
+still gives it back. A ``MIMALLOC_PURGE_DELAY`` of the caller's own wins."""
 
 NO_HUGE_PAGES = [
     sys.executable,

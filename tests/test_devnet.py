@@ -19,7 +19,14 @@ from click.testing import CliRunner
 
 from sdex.chain import Exchange, Rpc, Sender, Token
 from sdex.cli import main
-from sdex.devnet import ANVIL_PACKAGES, INTERVAL_BLOCK_GAS, AnvilNode, Devnet, free_port
+from sdex.devnet import (
+    ANVIL_PACKAGES,
+    INTERVAL_BLOCK_GAS,
+    AnvilNode,
+    Devnet,
+    HardhatNode,
+    free_port,
+)
 from sdex.errors import DevnetError
 from tests.nodeutil import ROOT
 
@@ -129,6 +136,30 @@ def test_hardhat_runs_without_transparent_huge_pages(devnet: Devnet) -> None:
     if "THP_enabled" not in fields:
         pytest.skip("this kernel does not report THP_enabled")
     assert fields["THP_enabled"].strip() == "0"
+
+
+def test_hardhat_keeps_freed_memory_a_second(devnet: Devnet) -> None:
+    """EDR's trace of each mined transaction (~1 MB a settled match) was handed back to the OS
+    10 ms after it was freed and faulted in again for the next one (docs/BENCHMARKS.md,
+    hardhat50): the devnet's Hardhat keeps freed memory a second (mimalloc's purge delay)."""
+    if devnet.engine != "hardhat" or not Path("/proc/self/environ").exists():
+        pytest.skip("Linux and Hardhat only")
+    if "MIMALLOC_PURGE_DELAY" in os.environ:
+        pytest.skip("the caller set mimalloc's purge delay itself")
+    assert devnet.node.proc is not None
+    raw = Path(f"/proc/{devnet.node.proc.pid}/environ").read_bytes()
+    env = dict(item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+    assert env.get(b"MIMALLOC_PURGE_DELAY") == b"1000"
+
+
+def test_hardhat_purge_delay_of_the_caller_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``MIMALLOC_PURGE_DELAY`` in the caller's environment is passed on as it is (an A/B of
+    the allocator's settings: docs/BENCHMARKS.md, hardhat50)."""
+    node = HardhatNode(free_port())
+    monkeypatch.delenv("MIMALLOC_PURGE_DELAY", raising=False)
+    assert node.env()["MIMALLOC_PURGE_DELAY"] == "1000"
+    monkeypatch.setenv("MIMALLOC_PURGE_DELAY", "-1")
+    assert node.env()["MIMALLOC_PURGE_DELAY"] == "-1"
 
 
 def test_anvil_extra_args_follow_its_settings(monkeypatch: pytest.MonkeyPatch) -> None:
