@@ -365,7 +365,7 @@ class WalletShell(cmd.Cmd):
         self.out.print(" ".join((getattr(self, f"do_{name}").__doc__ or "").split()))
 
     def do_quit(self, arg: str) -> bool:
-        """Leave the console (exit and Ctrl-D too)."""
+        """Leave the console."""  # (user50: its usage names exit and Ctrl-D already)
         return True
 
     do_exit = do_quit

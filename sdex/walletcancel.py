@@ -15,7 +15,8 @@ from sdex.client import NodeApiError, NodeClient, NodeProtocolError, OrderConfig
 from sdex.deployment import Deployment
 from sdex.errors import ChainError, ContractRevert, SdexError
 from sdex.order import address_of, to_checksum
-from sdex.wallet import sign_cancel
+from sdex.wallet import fmt_amount, sign_cancel
+from sdex.walletsettle import meta_uint
 from sdex.walletui import short_error
 
 
@@ -46,12 +47,40 @@ def soft_cancel(
         )
     elif status == "cancelled":
         out.print(f"order [bold]{hash_hex}[/] soft-cancelled at the node: status [bold]{shown}[/]")
+        if (traded := _traded_before(client, config, hash_hex)) is not None:
+            out.print(traded)
     else:  # (review23: "soft-cancelled ...: status filled"; the node keeps the signed cancel)
         out.print(
             f"order [bold]{hash_hex}[/] was not open at the node (status [bold]{shown}[/]): "
             "nothing left to cancel there"
         )
     return status
+
+
+def _traded_before(client: NodeClient, config: OrderConfig, hash_hex: str) -> str | None:
+    """What of a soft-cancelled order had traded (user50: a buy half filled on chain then
+    cancelled said only "status cancelled", as if nothing had); None if nothing had, or the
+    node cannot say."""
+    try:
+        rec = client.get_order(hash_hex, timeout=5)
+    except (SdexError, OSError):
+        return None
+    filled = meta_uint(rec.meta_data, "filledMakerAmount")
+    o = rec.order
+    token = next(
+        (
+            (sym, t)
+            for sym, t in config.tokens.items()
+            if t.address.lower() == o.maker_token.lower()
+        ),
+        None,
+    )
+    if filled <= 0 or token is None:
+        return None
+    sym, t = token
+    whole = fmt_amount(o.maker_amount, t.decimals)
+    done = fmt_amount(min(filled, o.maker_amount), t.decimals)
+    return f"it had traded {done} of the {whole} {escape(sym)} it offers (settled on chain)"
 
 
 def _status_at(client: NodeClient, hash_hex: str) -> str | None:

@@ -104,6 +104,7 @@ def test_greets_lists_the_commands_and_quits(fake: FakeNode) -> None:
     ):
         assert usage in r.output
     assert "a market order is an IOC limit order at the best opposite price" in r.output
+    assert "exit and Ctrl-D too" not in r.output  # (user50: said twice on the quit row)
     assert fake.posted == []  # nothing runs after quit
     assert r.stderr == ""
 

@@ -30,10 +30,11 @@ class Limits:
     takes 40 funded keys."""
     max_restricted_unfunded: int = 20_000
     """Open orders restricted to one taker held ``unfunded`` (not counted in
-    ``max_restricted_orders``): past it the longest unfunded are closed (``removed``,
-    ``evicted: ...``), as at ``max_unfunded``. Funded again they rest in the ladders with
-    no check, so without it a maker's funds moved on to the next maker took any number
-    past ``max_restricted_orders`` (review48); with it, at most the two together trade."""
+    ``max_restricted_orders``): past it they are closed as at ``max_unfunded`` (the
+    maker holding the most first; ``removed``, ``evicted: ...``). Funded again they rest
+    in the ladders with no check, so without it a maker's funds moved on to the next
+    maker took any number past ``max_restricted_orders`` (review48); with it, at most
+    the two together trade."""
     expiry_margin: int = 2
     """Seconds of life an order must have left beyond the latest block's timestamp."""
     min_amounts: dict[str, int] = field(default_factory=dict)
@@ -41,8 +42,10 @@ class Limits:
     ask for, and the least a maker must hold of what it sells for each of its open orders
     of it (none for a token not named). ``sdex node`` sets one for every listed token."""
     max_unfunded: int = 50_000
-    """Open orders held ``unfunded`` (they cannot trade now): past it the longest unfunded
-    are closed (``removed``, reason ``evicted: ...``). They do not count in ``max_orders``."""
+    """Open orders held ``unfunded`` (they cannot trade now): past it those of the maker
+    holding the most are closed, its longest unfunded first (``removed``, reason ``evicted:
+    ...``; attack50: the longest unfunded of anyone's went first, so keys passing one
+    bankroll on closed every honest maker's). They do not count in ``max_orders``."""
     max_cancelled_per_peer: int = 10_000
     """A peer's soft-cancelled orders a bootstrap stores (``NodePeering.take_cancelled_many``)
     while the node runs: rows kept for good, listed and served on; fresh keys' orders cost a

@@ -28,6 +28,7 @@ from sdex.node.heldrecord import Row as Row
 from sdex.node.heldrecord import hash_of as hash_of
 from sdex.node.heldrecord import meta_text as meta_text
 from sdex.node.heldrecord import order_event_text
+from sdex.node.unfundedq import UnfundedMakers
 from sdex.order import ZERO_ADDRESS
 from sdex.store import Store, StoredOrder
 
@@ -59,6 +60,8 @@ class HeldOrders(HeldEviction):
         self.restricted_unfunded: dict[bytes, None] = {}
         """Those of them held ``unfunded``, longest unfunded first (not counted against
         ``max_restricted_orders``: parked, no walk meets them)."""
+        self.restricted_makers = UnfundedMakers()
+        """The same by maker (``unfunded_makers``' rule at ``max_restricted_unfunded``)."""
         self.max_restricted_unfunded = 20_000
         """Restricted orders held ``unfunded`` at most (``Limits.max_restricted_unfunded``)."""
         self._by_signature: dict[str, Record] = {}
@@ -67,7 +70,10 @@ class HeldOrders(HeldEviction):
         self._unfunded: dict[tuple[str, str], set[bytes]] = {}
         """The ``unfunded`` records by (maker, maker token): those funds freed may reopen."""
         self.unfunded_since: dict[bytes, None] = {}
-        """The ``unfunded`` records' hashes, longest unfunded first (``evict_unfunded``)."""
+        """The ``unfunded`` records' hashes, longest unfunded first."""
+        self.unfunded_makers = UnfundedMakers()
+        """The same by maker: past ``max_unfunded``, the maker holding the most loses one
+        first (``evict_unfunded``; attack50)."""
         self.max_unfunded = 50_000
         """Open orders held ``unfunded`` at most (``Limits.max_unfunded``)."""
         self.evicted_unfunded = 0
@@ -200,25 +206,30 @@ class HeldOrders(HeldEviction):
         if unfunded:
             self._unfunded.setdefault(key, set()).add(h)
             self.unfunded_since[h] = None
+            self.unfunded_makers.add(o.maker, h)
             if o.taker != ZERO_ADDRESS:
                 self.restricted_unfunded[h] = None
+                self.restricted_makers.add(o.maker, h)
         else:
             self.restricted_unfunded.pop(h, None)
+            self.restricted_makers.discard(o.maker, h)
             held = self._unfunded[key]
             held.discard(h)
             if not held:
                 del self._unfunded[key]
             self.unfunded_since.pop(h, None)
+            self.unfunded_makers.discard(o.maker, h)
 
     def over_unfunded(self) -> list[bytes]:
-        """The orders held ``unfunded`` past ``max_unfunded``, and the restricted ones past
-        ``max_restricted_unfunded``, longest unfunded first: the registry closes them
+        """The orders held ``unfunded`` past ``max_unfunded`` (the maker holding the most
+        first, its longest unfunded first: ``UnfundedMakers``), and the restricted ones past
+        ``max_restricted_unfunded`` (by the same rule): the registry closes them
         (``OrderRegistry.evict_unfunded``). (Funded again, every restricted one held rests
         in the ladders unchecked: funds moved from maker to maker took any number past
         ``max_restricted_orders``, review48.)"""
-        over = _first(self.unfunded_since, len(self.unfunded_since) - self.max_unfunded)
+        over = self.unfunded_makers.first(len(self.unfunded_since) - self.max_unfunded)
         held = self.restricted_unfunded
-        more = _first(held, len(held) - self.max_restricted_unfunded)
+        more = self.restricted_makers.first(len(held) - self.max_restricted_unfunded)
         if more:
             seen = set(over)
             over += [h for h in more if h not in seen]
@@ -347,9 +358,3 @@ class HeldOrders(HeldEviction):
             },
             functools.partial(order_event_text, rec=rec, text=rec.json_text),
         )  # (the order's text as now: a close drops it from the record after this)
-
-
-def _first(ordered: dict[bytes, None], n: int) -> list[bytes]:
-    """The first ``n`` keys of ``ordered`` (none if ``n`` is not positive)."""
-    it = iter(ordered)
-    return [next(it) for _ in range(n)] if n > 0 else []

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
 
 from sdex.chain import Receipt
-from sdex.errors import OrderParseError, SignatureError
+from sdex.errors import ChainError, OrderParseError, SignatureError
 from sdex.gossip.payload import fits
 from sdex.ingest.intake import SIGNATURE_HEX
 from sdex.matching.match import TimeInForce
@@ -21,6 +22,12 @@ from sdex.order import SignedOrder, parse_hex_bytes
 
 log = logging.getLogger("sdex.node")
 
+FILLED_READ_WAIT = 2.0
+"""Seconds the chain's word on peers' soft-cancelled orders is waited for while the mirror
+replays the past (``NodePeering._filled_before``): a hung chain holds the cancels no longer."""
+FILLED_READS_OFF = 30.0
+"""Seconds without those reads after one failed (a page of cancels is not held 2 s a slice)."""
+
 TAKE_SLICE = 16
 """Entries a turn of the loop: their recoveries handed over together (32 of them: on a
 crowded machine the batcher recovers them on the loop, ~2-5 ms), then the loop turns."""
@@ -28,6 +35,9 @@ crowded machine the batcher recovers them on the loop, ~2-5 ms), then the loop t
 
 class NodePeering(NodeSettlement):
     """The node's side of the gossip protocol."""
+
+    filled_reads_off_until = 0.0
+    """``time.monotonic()`` before which ``_filled_before`` reads no more (one failed)."""
 
     def cancel_notice(self, notice: object, peer: str) -> SubmitResult:
         """A soft cancel a peer passed on: applied only if the maker signed it."""
@@ -138,14 +148,16 @@ class NodePeering(NodeSettlement):
             SignedOrder(so.order, sig, self.domain.cancel_digest(so.hash)) for so, sig in todo
         ]
         oks = [ok async for ok in self.peer_intake.ecdsa.ecdsa_each(checks)]
-        pending = iter(zip(todo, oks, oks[len(todo) :], strict=False))
+        genuine = [a and b for a, b in zip(oks, oks[len(todo) :], strict=False)]
+        filled = await self._filled_before(
+            [so for (so, _), ok in zip(todo, genuine, strict=True) if ok]
+        )
+        pending = iter(zip(todo, genuine, strict=True))
         for i, v in enumerate(verdicts):
             if v:
                 continue
-            (signed, sig), order_ok, cancel_ok = next(pending)
-            verdicts[i] = (
-                "forged" if not (order_ok and cancel_ok) else self._hold(signed, sig, peer)
-            )
+            (signed, sig), ok = next(pending)
+            verdicts[i] = self._hold(signed, sig, peer, filled[signed.hash]) if ok else "forged"
         if self.gossip is not None and (forged := verdicts.count("forged")):
             self.gossip.penalize(peer, forged)
         return verdicts
@@ -175,8 +187,29 @@ class NodePeering(NodeSettlement):
             return "rejected"  # (its share taken: no recovery spent on more)
         return signed, signature
 
-    def _hold(self, signed: SignedOrder, signature: bytes, peer: str) -> str:
-        """``signed`` (both signatures its maker's) held cancelled, or its cancel applied."""
+    async def _filled_before(self, orders: list[SignedOrder]) -> dict[bytes, int]:
+        """What the chain filled of ``orders`` (new here) before this node heard of them: the
+        mirror's word once it follows the chain, else one ``getOrderStates`` read (a node
+        that just joined replays the chain's past meanwhile; user50: one took a partly
+        filled, cancelled order as 0 filled, its page said nothing traded and the audit
+        flagged the earlier fill as after the node closed it). A read that fails, or takes
+        over ``FILLED_READ_WAIT``: the mirror's word, as it stands, and none for
+        ``FILLED_READS_OFF`` seconds."""
+        out = {so.hash: self.mirror.filled_of(so.hash) for so in orders}
+        new = [so for so in orders if not self.registry.held(so.hash)]
+        if new and not self.mirror_ready() and time.monotonic() >= self.filled_reads_off_until:
+            try:
+                read = self.peer_batcher.get_many(new)
+                for st in await asyncio.wait_for(read, FILLED_READ_WAIT):
+                    out[st.hash] = max(out.get(st.hash, 0), st.filled)
+            except (ChainError, ValueError, OSError, TimeoutError) as e:  # (down, hung, odd)
+                self.filled_reads_off_until = time.monotonic() + FILLED_READS_OFF
+                log.info("soft-cancelled orders taken with the mirror's fills: %r", e)
+        return out
+
+    def _hold(self, signed: SignedOrder, signature: bytes, peer: str, filled: int) -> str:
+        """``signed`` (both signatures its maker's) held cancelled, ``filled`` as the chain
+        has it when taken, or its cancel applied."""
         if self.registry.held(signed.hash):  # (or an earlier entry of the page)
             ok = self.soft_cancel(signed.hash, signature, from_peer=peer).status == 200
             return "known" if ok else "rejected"
@@ -188,7 +221,9 @@ class NodePeering(NodeSettlement):
         self.cancelled_taken[peer] = taken + 1
         self._seq += 1
         source = f"peer:{peer}"
-        rec = Record(signed, self._seq, source, OrderStatus.NEW, reason="soft cancel by the maker")
+        filled = min(filled, signed.order.maker_amount)
+        why = "soft cancel by the maker"
+        rec = Record(signed, self._seq, source, OrderStatus.NEW, filled, reason=why)
         rec.cancel_signature = signature
         self.registry.admit(rec, OrderStatus.CANCELLED)  # (closed: evicted after its grace)
         self.store.add_order_async(

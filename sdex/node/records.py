@@ -31,11 +31,12 @@ from sdex.node.registry import OrderRegistry
 from sdex.node.registry import Record as Record
 from sdex.order import Domain, SignedOrder
 from sdex.settlement import Settler
+from sdex.settlement.stages import MAX_LANDING
 from sdex.store import Store, StoredFill, StoreError
 from sdex.storeundone import UNDONE_KEPT, UndoneKey, UndoneStore
 from sdex.watch import Watcher
 from sdex.watch.changes import STORE_WAIT
-from sdex.watch.clocklead import ClockLead
+from sdex.watch.clocklead import BlockSpacing, ClockLead
 
 CROSS_GRACE = 0.5
 """Seconds a peer's order waits before this node settles a crossing with it (see may_match)."""
@@ -94,6 +95,9 @@ class NodeState:
     lead: ClockLead
     """Seconds the chain's clock runs ahead of ours, as its recent blocks showed on arrival
     (``saw_block_time``)."""
+    spacing: BlockSpacing
+    """Seconds between the chain's recent blocks (``saw_block_time``): the least time a
+    settlement takes to land (``now``)."""
     pending_lead = 0.0
     """Seconds the chain's pending block showed its clock ahead of ours at start, at most
     ``MAX_PENDING_LEAD``; dropped once a block stamped after ``pending_before`` (the latest
@@ -103,6 +107,7 @@ class NodeState:
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
         self.lead = ClockLead()
+        self.spacing = BlockSpacing()
         self.events = EventHub()
         self.registry = OrderRegistry(self.events)
         """Every order's record and status (attached to the store and book at start)."""
@@ -194,7 +199,9 @@ class NodeState:
         honest order that early, for good, took it off the book while the chain would
         still fill it)."""
         landing = self.settler.stages.landing if hasattr(self, "settler") else 0
-        return self.chain_time() + landing
+        # (at least the chain's block spacing: its next block, even with no landing of ours
+        # measured yet or remembered; attack50)
+        return self.chain_time() + min(MAX_LANDING, max(landing, self.spacing.value))
 
     def chain_time(self) -> int:
         """The chain's time now: the latest block's, or the wall clock's moved by how far the
@@ -223,6 +230,7 @@ class NodeState:
         if reset or timestamp > self.pending_before:
             self.pending_lead = 0.0  # a newer block (or another chain): the guess superseded
         self.lead.saw(number, timestamp, reset)
+        self.spacing.saw(number, timestamp, reset)
 
     def mirror_ready(self) -> bool:
         """The mirror answers intake only while it follows the chain closely."""

@@ -231,8 +231,9 @@ class OrderRegistry(HeldOrders):
             self.close(rec, closed_status(reason.value, False), why)
 
     def evict_unfunded(self) -> None:
-        """Close the orders held ``unfunded`` past ``max_unfunded``, longest unfunded first:
-        ``removed``, reason ``evicted: ...`` (stored, and an order event on the websocket)."""
+        """Close the orders held ``unfunded`` past ``max_unfunded``, the maker holding the
+        most first (``over_unfunded``): ``removed``, reason ``evicted: ...`` (stored, and an
+        order event on the websocket)."""
         for h in self.over_unfunded():
             self.remove(h, RemovalReason.UNFUNDED, EVICTED_UNFUNDED)
             self.evicted_unfunded += 1

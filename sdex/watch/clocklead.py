@@ -42,3 +42,38 @@ class ClockLead:
         seen.append((number, lead))
         while seen[0][0] <= number - self.blocks:
             seen.popleft()
+
+
+class BlockSpacing:
+    """Seconds between the chain's blocks, as its last ``blocks`` heads showed them: the least
+    a block took over the previous one (a head's stamp over the last head's, per block
+    between them). A settlement sent now lands in the chain's next block at the earliest,
+    so a match may be judged that much later (``NodeState.now``; attack50: a node that had
+    not settled yet, just started or quiet for ``LANDING_MEMORY``, took its landing time as
+    0 and matched, on a chain mining every few seconds, an order expiring before the next
+    block: the settlement refused there, the operator paying). A chain mining at a steady
+    interval shows it in every gap; one mining on the send (Hardhat's automine) shows its
+    sends' bursts (a second, or none), and one idle gap is not its spacing: the least gap,
+    and only once two are seen (0 before)."""
+
+    def __init__(self, blocks: int = LEAD_BLOCKS) -> None:
+        self.blocks = blocks
+        self._heads: deque[tuple[int, int]] = deque(maxlen=blocks)
+        """(block number, timestamp) of the heads seen, numbers rising."""
+        self.value = 0
+        """The least whole seconds (rounded up) a block of the last heads took; 0 until two
+        gaps were seen."""
+
+    def saw(self, number: int, timestamp: int, reset: bool = False) -> None:
+        """The chain's head is block ``number``, stamped ``timestamp``; ``reset``: after a
+        reorg or a reset (the heads before it forgotten)."""
+        heads = self._heads
+        if reset or (heads and (number < heads[-1][0] or timestamp < heads[-1][1])):
+            heads.clear()
+        if heads and number == heads[-1][0]:
+            return
+        heads.append((number, timestamp))
+        gaps = [
+            -((a[1] - b[1]) // -(a[0] - b[0])) for b, a in zip(heads, list(heads)[1:], strict=False)
+        ]
+        self.value = min(gaps) if len(gaps) >= 2 else 0
