@@ -7,6 +7,7 @@ Imports are read with ``ast`` (nothing is imported), including those under
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -150,3 +151,74 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
 )
 def test_cycle_finder(tmp_path: Path, files: dict[str, str], expected: list[list[str]]) -> None:
     assert cycles(graph(_tree(tmp_path, files))) == expected
+
+
+# ---- docs/ARCHITECTURE.md's package table: what each package "may import" ----------------------
+
+ARCHITECTURE = SDEX.parent / "docs" / "ARCHITECTURE.md"
+SHARED = {"errors", "jsonio", "futures"}
+"""Leaf helpers every package may import (the table says so above it, and lists them nowhere)."""
+
+
+def package_table(text: str) -> list[tuple[list[str], set[str]]]:
+    """The table's rows: (its packages, the sdex names its "may import" column allows), in
+    order. A row's packages are those of its first column and the modules its role names
+    that extend one of them (``store``'s ``sdex.storeread``); "all of the above" allows
+    every earlier row's packages ("everything": any); words in parentheses are notes."""
+    section = text.split("## Packages (data flow order)", 1)[1].split("\n## ", 1)[0]
+    rows: list[tuple[list[str], set[str]]] = []
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        heads = [n.split(".")[1] for n in re.findall(r"`(sdex\.\w+)`", cells[0])]
+        if len(cells) < 3 or not heads:
+            continue
+        named = re.findall(r"`sdex\.(\w+)`", " ".join(cells[1:-1]))
+        members = heads + [
+            n for n in named if n not in heads and any(n.startswith(h) for h in heads)
+        ]
+        allowed = set(re.findall(r"[a-z_]+", re.sub(r"\([^)]*\)", "", cells[-1])))
+        if "above" in allowed:
+            allowed |= {n for earlier, _ in rows for n in earlier}
+        rows.append((members, allowed))
+    return rows
+
+
+def undeclared_imports(text: str, g: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Per row (by its first package), the sdex packages its modules import that its column
+    does not allow (a package's own modules, and ``SHARED``, always allowed)."""
+    rows = package_table(text)
+    row_of = {n: names for names, _ in rows for n in names}
+    out: dict[str, set[str]] = {}
+    for names, allowed in rows:
+        if "everything" in allowed:
+            continue
+        for mod, targets in g.items():
+            if mod.count(".") == 0 or mod.split(".")[1] not in names:
+                continue
+            for t in targets:
+                top = t.split(".")[1] if t.count(".") else ""
+                if not top or top in names or top in SHARED or top in allowed:
+                    continue
+                if not set(row_of.get(top, [])) & allowed:
+                    out.setdefault(names[0], set()).add(top)
+    return out
+
+
+def test_architecture_package_table_lists_every_import() -> None:
+    """Every sdex package a package imports is in its row's "may import" column."""
+    assert undeclared_imports(ARCHITECTURE.read_text(), graph()) == {}
+
+
+def test_package_table_checker_finds_an_undeclared_import() -> None:
+    text = (
+        "## Packages (data flow order)\n\n| package | role | may import |\n|---|---|---|\n"
+        "| `sdex.order` | x | keccak |\n| `sdex.store` | y (`sdex.storeread`) | order |\n"
+        "| `sdex.cli` | z | everything |\n\n## Next\n"
+    )
+    g = {
+        "sdex.order": {"sdex.keccak", "sdex.errors"},
+        "sdex.storeread": {"sdex.order", "sdex.model"},
+        "sdex.store": {"sdex.storeread"},
+        "sdex.cli": {"sdex.store", "sdex.model"},
+    }
+    assert undeclared_imports(text, g) == {"store": {"model"}}
