@@ -172,7 +172,9 @@ class NodeIntake(NodeStatus):
             return "forged" if result.code.bad_faith else "rejected"
         if isinstance(result, Known) or self.registry.held(result.signed.hash):
             return "known"  # (perhaps accepted, closed and evicted during the chain read)
-        if self.intake.admit(result) is not None:  # many checked at once
+        if (over := self.intake.admit(result)) is not None:  # many checked at once
+            if over.code in KEPT:
+                self._refuse(over.of_order(result.signed.hash), peer, obj)
             return "rejected"
         self._accept(result, "peer:" + peer, TimeInForce.GTC, match=False)
         return "accepted"
