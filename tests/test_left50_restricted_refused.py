@@ -31,6 +31,7 @@ async def test_a_peers_restricted_order_refused_for_the_bounds_is_not_fetched_ev
     c = chain
     orders = [c.sign(ask(c, ALICE, E18, (3000 + i) * E6, taker=NOBODY)) for i in range(2)]
     peer = OfferingPeer()  # holds both (the maker's bound here is one)
+    peer.peer.answers["/p2p/cancels"] = lambda _r: {}  # (the cancel pushed: taken)
     for o in orders:
         peer.orders[o.hash_hex.lower()] = o.to_json()
     async with peer.peer.serving():
