@@ -19,6 +19,7 @@ from sdex.ingest.rejections import RejectionCode
 from sdex.matching.match import MatchResult, Outcome, TimeInForce
 from sdex.model import OPEN_STATUSES, VALIDATION_FAILED, OrderStatus, error_body, field_error_body
 from sdex.node.commitwait import committed
+from sdex.node.landingwhy import landing_why
 from sdex.node.readbudget import peer_sender, throttled_body
 from sdex.node.records import CROSS_GRACE, Record, SubmitResult
 from sdex.node.refused import KEPT
@@ -358,7 +359,10 @@ class NodeIntake(NodeStatus):
             self._book_closed(h, reason)
         if rec is not None:
             if mr.outcome in (Outcome.DROPPED, Outcome.KILLED) and not self._pending(rec):
-                self._close_record(rec, OrderStatus.REMOVED, mr.outcome.value)
+                why = mr.outcome.value
+                if not mr.matches and (late := self._landing_why(rec.signed.order)):
+                    why += ": " + late  # (left50: the landing time, not "nothing crossed")
+                self._close_record(rec, OrderStatus.REMOVED, why)
             elif mr.outcome is Outcome.EXPIRED:
                 self._close_record(rec, OrderStatus.EXPIRED, "expired")
             else:
@@ -375,6 +379,9 @@ class NodeIntake(NodeStatus):
         self.registry.matched(mr)
         self.settler.submit(mr.matches)
         return st
+
+    def _landing_why(self, o: Order) -> str:
+        return landing_why(self.book, o, self.chain_time(), self.now())
 
     def _uncross(self) -> None:
         now, by = self.chain_time(), self.now()
