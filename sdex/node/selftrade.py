@@ -28,7 +28,7 @@ def own_crossing(book: OrderBook, o: Order) -> bytes | None:
     other = pair.side(Side.ASK if side is Side.BID else Side.BID)
     # the levels that give the most per token paid: if neither crosses, no order of
     # the other side that ``o``'s maker may take does (the usual case: O(1))
-    if not any(_crosses(o, top) for top in (other.best, best_private(other, o.maker))):
+    if not _crosses(o, other.best) and not _crosses(o, best_private(other, o.maker)):
         return None
     best: Entry | None = None
     for e in book.orders_of(o.maker, o.taker_token):
