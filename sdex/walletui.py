@@ -269,6 +269,9 @@ def posted_summary(posted: PostedOrder) -> str:
         words = _OUTCOME_WORDS[posted.outcome]
     else:
         words = ""
+    why = str(posted.meta_data.get("reason", ""))  # (left50: the node's landing time)
+    if words and not matched and why.startswith(f"{posted.outcome}: "):
+        words += f" — {escape(why.partition(': ')[2])}"
     if matched and pending and posted.outcome != "filled":
         words += "; settlement pending on chain"
     return f"[bold]{words}[/] ({raw})" if words else raw

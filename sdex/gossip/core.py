@@ -103,6 +103,10 @@ class GossipCore(Pushing):
         """The bootstrap took a peer's soft-cancelled orders to its last page
         (``flows.cancelled``; a walk that failed part way does not count), or ended without
         a peer: a (re)started node takes wallets' orders from then on."""
+        self.empty_seed: str | None = None
+        """The bootstrap's peer whose walks served no soft cancel and no open order, until
+        another peer shows orders it did not (``flows.anti_entropy``: that one's soft
+        cancels are walked too)."""
         self.orders_sent = 0
         self.pulled = 0
         self._heard = Heard()

@@ -64,6 +64,7 @@ class FlowCore(Protocol):
     max_orders: int
     pulled: int
     cancels_loaded: bool
+    empty_seed: str | None
     clock: Callable[[], float]
 
     def shared_urls(self) -> list[str]: ...
@@ -122,24 +123,29 @@ def snapshot(core: FlowCore, peer: Peer, others: Sequence[Peer] = ()) -> Flow:
     here); none: the node's gate waits its bound (``CANCELS_WAIT``), anti-entropy tries again."""
     deadline = core.clock() + core.config.snapshot_seconds
     turn = itertools.cycle([peer, *others])
+    served = [0]  # (soft cancels and open orders the walks that ended served)
     for tried in itertools.islice(turn, BOOT_TRIES):
         if core.peers.is_banned(tried.key):
             continue
-        if (yield from cancelled(core, tried, deadline)):
+        if (yield from cancelled(core, tried, deadline, served)):
             core.cancels_loaded = True
             break
 
     def take(orders: list[Any]) -> Generator[Call | Check, Any, bool]:
+        served[0] += len(orders)
         if not orders:
             return False
         counts = yield core.check(peer.key, orders)
         core.pulled += counts["accepted"]
         return bool(counts["accepted"] or counts["known"])  # (nothing usable: stop asking)
 
-    yield from _pages(core, peer, deadline, "snapshot", take)
+    if (yield from _pages(core, peer, deadline, "snapshot", take)) and not served[0]:
+        core.empty_seed = peer.key  # (left48: empty pages, perhaps a lie: ``anti_entropy``)
 
 
-def cancelled(core: FlowCore, peer: Peer, deadline: float) -> Generator[Call | Check, Any, bool]:
+def cancelled(
+    core: FlowCore, peer: Peer, deadline: float, served: list[int] | None = None
+) -> Generator[Call | Check, Any, bool]:
     """Page through ``peer``'s soft-cancelled, unexpired orders, each page handed to the node
     with its makers' signed cancels (a ``Check`` of ``cancelled`` entries): a node that joins
     after a cancel holds the order cancelled, as its peers do, before anyone can post it here
@@ -149,6 +155,8 @@ def cancelled(core: FlowCore, peer: Peer, deadline: float) -> Generator[Call | C
 
     def take(entries: list[Any]) -> Generator[Call | Check, Any, bool]:
         if entries:
+            if served is not None:
+                served[0] += len(entries)
             yield core.check(peer.key, entries, cancelled=True)
         return True
 
@@ -235,6 +243,12 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
             refused.append(h)
         else:
             missing.append(h)
+    if missing and core.empty_seed not in (None, peer.key):
+        # the bootstrap's seed served empty pages, and this peer holds orders it did not
+        # show: its soft cancels too, before its orders (left50; failed: the next round's)
+        core.empty_seed = None
+        deadline = core.clock() + cfg.snapshot_seconds
+        core.cancels_loaded = yield from cancelled(core, peer, deadline)
     # open here, not there: ask why (a soft cancel we missed comes with its signature)
     extra = [h for h in view.hashes_in(buckets) if h not in theirs_open]
     if looked == len(theirs_open):  # (each hash it named looked at: the quiet are known)

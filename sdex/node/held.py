@@ -62,6 +62,9 @@ class HeldOrders(HeldEviction):
         ``max_restricted_orders``: parked, no walk meets them)."""
         self.restricted_makers = UnfundedMakers()
         """The same by maker (``unfunded_makers``' rule at ``max_restricted_unfunded``)."""
+        self.restricted_freed = 0
+        """Restricted orders that closed or parked (``unfunded``) here: a slot freed, so a
+        peer's copy refused ``RESTRICTED_LIMIT`` is fetched again (``Refused``'s epoch)."""
         self.max_restricted_unfunded = 20_000
         """Restricted orders held ``unfunded`` at most (``Limits.max_restricted_unfunded``)."""
         self._by_signature: dict[str, Record] = {}
@@ -192,6 +195,8 @@ class HeldOrders(HeldEviction):
             else:
                 counts.pop(key, None)
         self.restricted_orders += by
+        if by < 0:
+            self.restricted_freed += 1
 
     def account_open(self, maker: str, token: str) -> int:
         """Open orders of ``maker`` selling ``token`` (as the book holds them)."""
@@ -210,6 +215,7 @@ class HeldOrders(HeldEviction):
             if o.taker != ZERO_ADDRESS:
                 self.restricted_unfunded[h] = None
                 self.restricted_makers.add(o.maker, h)
+                self.restricted_freed += 1
         else:
             self.restricted_unfunded.pop(h, None)
             self.restricted_makers.discard(o.maker, h)

@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from sdex.book import BookOrderState, Entry, RemovalReason, Side
+from sdex.book import BookOrderState, Entry, RemovalReason
 from sdex.book.errors import BookError
 from sdex.errors import OrderParseError, SignatureError
 from sdex.gossip.checks import PartialVerdicts
@@ -19,11 +19,13 @@ from sdex.ingest.rejections import RejectionCode
 from sdex.matching.match import MatchResult, Outcome, TimeInForce
 from sdex.model import OPEN_STATUSES, VALIDATION_FAILED, OrderStatus, error_body, field_error_body
 from sdex.node.commitwait import committed
+from sdex.node.landingwhy import landing_why
 from sdex.node.readbudget import peer_sender, throttled_body
 from sdex.node.records import CROSS_GRACE, Record, SubmitResult
 from sdex.node.refused import KEPT
+from sdex.node.selftrade import own_crossing
 from sdex.node.status import NodeStatus
-from sdex.order import Order, SignedOrder, recover_signer
+from sdex.order import Order, recover_signer
 from sdex.ordertext import order_text
 from sdex.store import StoreError
 
@@ -172,7 +174,9 @@ class NodeIntake(NodeStatus):
             return "forged" if result.code.bad_faith else "rejected"
         if isinstance(result, Known) or self.registry.held(result.signed.hash):
             return "known"  # (perhaps accepted, closed and evicted during the chain read)
-        if self.intake.admit(result) is not None:  # many checked at once
+        if (over := self.intake.admit(result)) is not None:  # many checked at once
+            if over.code in KEPT:
+                self._refuse(over.of_order(result.signed.hash), peer, obj)
             return "rejected"
         self._accept(result, "peer:" + peer, TimeInForce.GTC, match=False)
         return "accepted"
@@ -217,7 +221,7 @@ class NodeIntake(NodeStatus):
         orders are settled by one node only, by the rule in ``may_match``."""
         signed, state = accepted.signed, accepted.state
         o = signed.order
-        if match and (own := self._own_crossing(signed)) is not None:
+        if match and (own := own_crossing(self.book, o)) is not None:
             # Refused before it is stored or gossiped, so every node agrees it never existed.
             reason = f"it would trade with the same maker's resting order 0x{own.hex()}"
             log.debug("order %s refused: self-trade with 0x%s", signed.hash_hex, own.hex())
@@ -265,39 +269,6 @@ class NodeIntake(NodeStatus):
             self.registry.publish(rec, "added", meta=meta)
         text = self._submit_text(body)
         return SubmitResult(201, body, accepted=signed, stored=stored, text=text)
-
-    def _own_crossing(self, signed: SignedOrder) -> bytes | None:
-        """The hash of a resting order of the same maker that ``signed`` would trade with
-        (its price crosses and it has something fillable), or None: the best-priced one,
-        the oldest among equals. O(1) when ``signed`` does not cross the other side's best
-        level (then it crosses nothing); else O(the maker's open orders selling what
-        ``signed`` buys), not a walk of the other side's crossing levels."""
-        o = signed.order
-        try:
-            pair, side = self.book.route(o)
-        except BookError:
-            return None
-        other = pair.side(Side.ASK if side is Side.BID else Side.BID)
-        top = other.best  # the level that gives the most per token paid: if it does not
-        if top is None:  # cross, no order of the other side does (the usual case: O(1))
-            return None
-        give, take = (top.den, top.num) if other.is_ask else (top.num, top.den)
-        if o.taker_amount * take > o.maker_amount * give:
-            return None
-        best: Entry | None = None
-        for e in self.book.orders_of(o.maker, o.taker_token):
-            r = e.order
-            # incoming gives o.maker_amount for o.taker_amount; resting gives r.maker_amount
-            # for r.taker_amount: they cross iff o.taker/o.maker <= r.maker/r.taker
-            if (
-                e.book_side is other
-                and e.level is not None
-                and e.fillable > 0
-                and o.taker_amount * r.taker_amount <= o.maker_amount * r.maker_amount
-                and (best is None or _before(e, best))
-            ):
-                best = e
-        return None if best is None else best.hash
 
     def _announce_if_resting(self, rec: Record) -> BookOrderState | None:
         """Gossip an order once it rests here: a GTC order the book keeps. IOC/FOK orders,
@@ -356,7 +327,11 @@ class NodeIntake(NodeStatus):
             self._book_closed(h, reason)
         if rec is not None:
             if mr.outcome in (Outcome.DROPPED, Outcome.KILLED) and not self._pending(rec):
-                self._close_record(rec, OrderStatus.REMOVED, mr.outcome.value)
+                why = mr.outcome.value
+                late = "" if mr.matches else self._landing_why(rec.signed.order)
+                if late:
+                    why += ": " + late  # (left50: the landing time, not "nothing crossed")
+                self._close_record(rec, OrderStatus.REMOVED, why)
             elif mr.outcome is Outcome.EXPIRED:
                 self._close_record(rec, OrderStatus.EXPIRED, "expired")
             else:
@@ -373,6 +348,9 @@ class NodeIntake(NodeStatus):
         self.registry.matched(mr)
         self.settler.submit(mr.matches)
         return st
+
+    def _landing_why(self, o: Order) -> str:
+        return landing_why(self.book, o, self.chain_time(), self.now())
 
     def _uncross(self) -> None:
         now, by = self.chain_time(), self.now()
@@ -467,14 +445,6 @@ def _stays(mr: MatchResult, pending: Callable[[], int]) -> bool:
         return False
     h = mr.order.hash
     return not any(r == h for r, _ in mr.removed)
-
-
-def _before(a: Entry, b: Entry) -> bool:
-    """Whether resting order ``a`` comes before ``b`` of the same book side: a better
-    price (more of its maker token per taker token), or the same price and older."""
-    x = a.order.maker_amount * b.order.taker_amount
-    y = b.order.maker_amount * a.order.taker_amount
-    return x > y or (x == y and a.seq < b.seq)
 
 
 def _cancel_stored(rec: Record, done: asyncio.Future[None]) -> None:

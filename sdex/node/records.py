@@ -142,7 +142,7 @@ class NodeState:
         self.store_wait = STORE_WAIT
         """Seconds a wallet's answer waits for its writes' commit before a 503 (the store
         stalls: the watcher says ``failing`` after as long)."""
-        self.refusals = Refused()
+        self.refusals = Refused(epoch=lambda: self.registry.restricted_freed)
         """Peers' copies rejected for good: anti-entropy fetches them no more (for a while)."""
         self.notices = Notices()
         """Peers' settlement notices: the receipt reads they cost this node's chain endpoint."""

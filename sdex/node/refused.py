@@ -21,12 +21,18 @@ the verdict depends on:
 
 The hash is the one this node computed from the copy, not the one the peer named: a peer
 that names one hash and sends another order names nothing it can have refused. Verdicts
-that depend on this node's state (funds, its limits, the chain unread) are not kept.
+that depend on this node's state (funds, its limits, the chain unread) are not kept, but
+for one (``STATE``): ``RESTRICTED_LIMIT``, kept as a body verdict while the node's
+``epoch`` stands (it moves whenever a restricted order here closes or parks, freeing a
+slot). Two full nodes each at their restricted bounds fetched and refused each other's
+restricted orders every round (review48); given before the signature is recovered, the
+verdict is cheap, and the next round's same order now costs nothing.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 
 from sdex.httpkit import RateLimit, RateLimiter
 from sdex.ingest.rejections import RejectionCode
@@ -54,7 +60,10 @@ BODY = frozenset(
 """Rejections that the order's body (its hash) decides, whatever its signature."""
 COPY = frozenset({RejectionCode.SIGNATURE_TOO_LONG, RejectionCode.INVALID_SIGNATURE})
 """Rejections that a copy's signature decides: kept for the peer that sent it only."""
-KEPT = BODY | COPY
+STATE = frozenset({RejectionCode.RESTRICTED_LIMIT})
+"""Rejections this node's open restricted orders decide: kept as body verdicts while the
+``epoch`` stands (no restricted order closed or parked here since)."""
+KEPT = BODY | COPY | STATE
 
 ANYONE = ""
 """The peer key of a body verdict (no peer's key is empty)."""
@@ -71,10 +80,18 @@ class Refused:
     """(peer, order hash) pairs not to fetch again, each until its deadline; each charged to
     the peer that sent the copy judged (``REFUSED_MAX``)."""
 
-    def __init__(self, capacity: int = REFUSED_MAX, seconds: float = REFUSED_SECONDS) -> None:
+    def __init__(
+        self,
+        capacity: int = REFUSED_MAX,
+        seconds: float = REFUSED_SECONDS,
+        epoch: Callable[[], int] = lambda: 0,
+    ) -> None:
         self.capacity = capacity
         self.seconds = seconds
+        self.epoch = epoch
+        """The node's restricted slots' epoch (``STATE``: a verdict given in another is stale)."""
         self._until: dict[Key, tuple[float, str]] = {}  # deadline, and the peer charged
+        self._epochs: dict[Key, int] = {}  # a ``STATE`` verdict's epoch
         self._charged: dict[str, OrderedDict[Key, None]] = {}  # least recently noted first
 
     def __len__(self) -> int:
@@ -90,13 +107,19 @@ class Refused:
         """Keep ``code``'s verdict on the copy of ``hash_hex`` (0x, lower-case hex) that
         ``peer`` sent (a ``stranger``: a key not in the peer table), if it is one kept; True
         if it was."""
-        if code in BODY:
+        if code in BODY or code in STATE:
             key = (ANYONE, hash_hex)
         elif code in COPY and not stranger:
             key = (peer, hash_hex)
         else:
             return False
         held = self._until.get(key)
+        if code in STATE:
+            if held is not None and held[0] > now and key not in self._epochs:
+                return True  # (a body verdict holds already, for longer)
+            self._epochs[key] = self.epoch()
+        else:
+            self._epochs.pop(key, None)
         # (another's copy: it stays theirs)
         owner = (STRANGERS if stranger else peer) if held is None else held[1]
         self._until[key] = (now + self.seconds, owner)
@@ -121,7 +144,7 @@ class Refused:
         for key in ((ANYONE, hash_hex), (peer, hash_hex)):
             held = self._until.get(key)
             if held is not None:
-                if held[0] > now:
+                if held[0] > now and self._epochs.get(key, self.epoch()) == self.epoch():
                     if held[1] != peer and key[0] == ANYONE:
                         self._move(key, held, peer)
                     return True
@@ -129,12 +152,16 @@ class Refused:
         return False
 
     def _move(self, key: Key, held: tuple[float, str], owner: str) -> None:
+        epoch = self._epochs.get(key)
         self._forget(key, held[1])
         self._until[key] = (held[0], owner)
+        if epoch is not None:
+            self._epochs[key] = epoch
         self._charged.setdefault(owner, OrderedDict())[key] = None
 
     def _forget(self, key: Key, owner: str, popped: bool = False) -> None:
         del self._until[key]
+        self._epochs.pop(key, None)
         keys = self._charged[owner]
         if not popped:
             del keys[key]

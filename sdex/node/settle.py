@@ -103,6 +103,12 @@ class NodeSettlement(NodeBlame):
                 len(results) - len(failed) - len(unsent),
                 len(failed) + len(unsent),
             )
+        if unsent:  # never on chain, no one's fault, no fills: given back now, not after
+            # another settlement's diagnosis (its chain read, under the lock; left50)
+            for m in unsent:
+                self._release(m)
+            self._rematch([so.hash for m in unsent for so in (m.resting, m.incoming)])
+            self.registry.sync()
         # The matches are confirmed (above, before any await: see ``Settler._fly``); what
         # follows waits for the store and the chain, one settlement's results at a time.
         tx = results[0].tx_hash if results else None
@@ -123,9 +129,6 @@ class NodeSettlement(NodeBlame):
                         for tx in dict.fromkeys(f.tx_hash for f in fills):
                             self.gossip.notify("settlements", {"txHash": tx})
                 finally:  # whatever the store says: the failed matches' orders are judged
-                    for m in unsent:
-                        self._release(m)
-                    self._rematch([so.hash for m in unsent for so in (m.resting, m.incoming)])
                     if failed:
                         await self._diagnose(failed, blameless, txs, refused, pinned)
                     self._persist_open()

@@ -138,7 +138,7 @@ class Settler(NonceLane):
         """The last batch formed, until its broadcast starts."""
         self._sending: asyncio.Future[None] | None = None
         """The last batch formed, until its broadcast ended (or it never went)."""
-        self.stages = StageTimes()
+        self.stages = StageTimes(waiting=lambda: self._submitted)
         self._wake = asyncio.Event()
         self._full = asyncio.Event()
         """Set once a full batch waits: it stops the wait for the broadcast under way."""

@@ -26,6 +26,7 @@ import logging
 import os
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 STAGES = ("queued", "signed", "chain_wait", "send", "receipt", "applied")
@@ -97,7 +98,11 @@ class StageTimes:
     timeline_bytes: int = 0
     landed: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=LANDINGS_KEPT))
     """When (``time.monotonic``) the last settlements' receipts came, and the seconds each
-    took from its first match's submission."""
+    took from its batch's formation (left50: not from its first match's submission, so
+    the queue wait of matches settled alone ahead of others is not remembered)."""
+    waiting: Callable[[], list[float]] = field(default=lambda: [])
+    """When (``time.perf_counter``) each match still queued was submitted, oldest first (the
+    settler's queue): its wait counts in ``landing`` while it lasts."""
     memory: float = LANDING_MEMORY
     """Seconds a landing counts (``LANDING_MEMORY``)."""
     _landing: int = 0
@@ -105,12 +110,18 @@ class StageTimes:
 
     @property
     def landing(self) -> int:
-        """Whole seconds the slowest of ``landed`` in the last ``memory`` seconds took (at
-        most ``MAX_LANDING``): how far past a match the chain may judge its settlement
-        (``NodeState.now``; attack48)."""
+        """Whole seconds the slowest of ``landed`` in the last ``memory`` seconds took, and
+        the oldest queued match's wait so far (at most ``MAX_LANDING`` together): how far
+        past a match the chain may judge its settlement (``NodeState.now``; attack48).
+        review49: the wait was remembered with the landing, so a stream of "suspect"
+        matches settled alone, honest ones waiting behind them, kept it up to a minute for
+        ``memory`` seconds; now only the live queue's wait counts, while it lasts."""
         if self._landing and time.monotonic() >= self._until:
             self._recount()
-        return self._landing
+        queued = self.waiting()
+        if not queued:
+            return self._landing
+        return min(MAX_LANDING, int(self._landing + time.perf_counter() - queued[0]))
 
     def _recount(self) -> None:
         now = time.monotonic()
@@ -129,7 +140,7 @@ class StageTimes:
         n = len(submitted)
         if n == 0 or not (t.formed and t.queued and t.send_start and t.send_end and t.receipt):
             return  # (a batch that never went out: not a settlement's way)
-        self.landed.append((time.monotonic(), t.receipt - min(submitted)))
+        self.landed.append((time.monotonic(), t.receipt - t.formed))
         self._recount()
         if self.timeline is not None:
             self._write_timeline(submitted, t, applied, incoming)
