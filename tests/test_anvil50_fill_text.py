@@ -6,6 +6,7 @@ settler's fills decoded as the node's stored fills at once (``Exchange.fills_as`
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from sdex.chain.exchange import Exchange
 from sdex.chain.receipt import Log
+from sdex.node.events import EventHub
 from sdex.node.settle import _fill_event, _own, fill_event_text
 from sdex.store import StoredFill, own_fill
 
@@ -40,25 +42,42 @@ def _fills(draw: st.DrawFn) -> StoredFill:
 
 
 def _published(seq: int, f: StoredFill) -> dict[str, Any]:
-    """The event as ``EventHub.publish`` holds it: its ``seq`` first."""
+    """The event as ``EventHub.publish`` made it: its ``seq`` first."""
     return {"seq": seq, **_fill_event(f)}
 
 
 @settings(max_examples=300, deadline=None)
 @given(_fills(), _count)
 def test_fill_text_is_json_dumps(f: StoredFill, seq: int) -> None:
-    ev = _published(seq, f)
-    assert fill_event_text(ev, f) == json.dumps(ev)
+    assert fill_event_text(seq, f) == json.dumps(_published(seq, f))
 
 
-def test_another_shape_is_encoded() -> None:
+def test_other_types_are_encoded() -> None:
     f = _sample()
-    for ev in (
-        {**_published(7, f), "event": "reverted"},  # (a reverted fill's event: 14 keys)
-        {k: v for k, v in _published(7, f).items() if k != "seq"},
-        _published(True, f),  # (a bool is no seq)
-    ):
-        assert fill_event_text(ev, f) == json.dumps(ev)
+    assert fill_event_text(True, f) == json.dumps(_published(True, f))  # (a bool is no seq)
+    odd = StoredFill.of(f, True)
+    object.__setattr__(odd, "fee", 1.5)
+    assert fill_event_text(7, odd) == json.dumps(_published(7, odd))
+
+
+async def test_a_made_event_is_read_as_its_dict_and_written_as_its_text() -> None:
+    hub = EventHub()
+    sub = hub.subscribe()
+    f, made = _sample(), []
+
+    def make() -> dict[str, object]:
+        made.append(1)
+        return _fill_event(f)
+
+    hub.publish_made(make, functools.partial(fill_event_text, fill=f))
+    hub.publish_made(make, functools.partial(fill_event_text, fill=f))
+    texts, ended = sub.ready_texts(1)  # (a websocket's sender: the text, no dict made)
+    assert (texts, ended, made) == ([json.dumps(_published(1, f))], False, [])
+    assert await sub.get() == _published(2, f) and made == [1]  # (read as a dict: made)
+    assert hub.published == 2
+    nobody = EventHub()  # (no subscriber: counted, nothing made)
+    nobody.publish_made(make, functools.partial(fill_event_text, fill=f))
+    assert (nobody.published, made) == (1, [1])
 
 
 def _sample() -> StoredFill:

@@ -7,7 +7,7 @@ import asyncio
 import concurrent.futures
 import functools
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from json.encoder import encode_basestring_ascii as _string
 
@@ -18,7 +18,7 @@ from sdex.chain.tx import already_known
 from sdex.errors import ContractRevert, RpcError
 from sdex.matching.match import Match
 from sdex.model import OPEN_STATUSES, OrderStatus, closed_status
-from sdex.node.events import encode_json
+from sdex.node.events import EventHub, encode_json
 from sdex.node.settleblame import HOSTILE_WHY, NodeBlame
 from sdex.order import SignedOrder
 from sdex.settlement import Outcome as SettleOutcome
@@ -46,14 +46,15 @@ def _fill_event(f: StoredFill) -> dict[str, object]:
     return {"type": "fill", **f.to_json()}
 
 
-def fill_event_text(ev: dict[str, object], fill: StoredFill) -> str:
-    """``encode_json(ev)`` of a fill event (``_fill_event``'s, its ``seq`` first) formatted
-    from ``fill`` directly: no dict walked by the encoder (anvil50: two a settled match).
-    The same text (``tests/test_events_text.py``); any other shape is encoded."""
-    f, seq = fill, ev.get("seq")
+def fill_event_text(seq: int, fill: StoredFill) -> str:
+    """``encode_json({"seq": seq, **_fill_event(fill)})`` formatted from the fill directly:
+    no dict made for the encoder to walk (anvil50: two a settled match; ``publish_made``).
+    The same text (``tests/test_anvil50_fill_text.py``); values not of a fill's types are
+    encoded."""
+    f = fill
     ints = (seq, f.log_index, f.block_number, f.maker_filled, f.taker_filled, f.fee)
-    if len(ev) != 13 or any(type(v) is not int for v in ints) or type(f.ours) is not bool:
-        return encode_json(ev)
+    if any(type(v) is not int for v in ints) or type(f.ours) is not bool:
+        return encode_json({"seq": seq, **_fill_event(f)})
     return (
         f'{{"seq": {seq}, "type": "fill", "transactionHash": {_string(f.tx_hash)}, '
         f'"logIndex": {f.log_index}, "blockNumber": {f.block_number}, '
@@ -64,8 +65,11 @@ def fill_event_text(ev: dict[str, object], fill: StoredFill) -> str:
     )
 
 
-def _text_of(f: StoredFill) -> Callable[[dict[str, object]], str]:
-    return functools.partial(fill_event_text, fill=f)
+def _publish_fill(events: EventHub, f: StoredFill) -> None:
+    """``f``'s fill event: its dict made only for a subscriber that reads dicts."""
+    events.publish_made(
+        functools.partial(_fill_event, f), functools.partial(fill_event_text, fill=f)
+    )
 
 
 def _own(fills: Iterable[FillEvent]) -> Iterable[StoredFill]:
@@ -148,7 +152,7 @@ class NodeSettlement(NodeBlame):
                 try:
                     new = await self._fills_durable(writing)
                     for f in new:  # durable, then told (the watcher may have published some first)
-                        self.events.publish_lazy(functools.partial(_fill_event, f), _text_of(f))
+                        _publish_fill(self.events, f)
                     if self.gossip is not None:
                         for tx in dict.fromkeys(f.tx_hash for f in fills):
                             self.gossip.notify("settlements", {"txHash": tx})
@@ -188,7 +192,7 @@ class NodeSettlement(NodeBlame):
                 log.error("a settlement's late fills write failed (%r): left to the watcher", e)
                 return
             for f in task.result():
-                self.events.publish_lazy(functools.partial(_fill_event, f), _text_of(f))
+                _publish_fill(self.events, f)
 
         writing.add_done_callback(published)
         return []
