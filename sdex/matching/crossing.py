@@ -74,13 +74,6 @@ def _better(a: Level, b: Level) -> bool:
     return a.num * b.den > b.num * a.den
 
 
-def merged(a: Level, b: Level) -> list[Entry]:
-    """The queues of two levels at one price (public and private), in time priority."""
-    out = [*a.active(), *b.active()]
-    out.sort(key=_seq_of)
-    return out
-
-
 def best_private(opp: BookSide, maker: str) -> Level | None:
     """The best level of ``opp``'s orders restricted to ``maker`` as their taker, if any."""
     ladder = private_of(opp, maker)
