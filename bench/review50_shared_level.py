@@ -1,0 +1,69 @@
+"""A level both ladders hold (review50): ``--deep`` public asks at one price and one ask
+restricted to ``T`` among them; the cost of a walk of one of ``T``'s bids that fills one
+ask (us), and of ``T``'s view of the book's top page (``sdex.node.takers.offered``, us),
+with and without the restricted ask (``shared`` / ``public``). Run it under both trees
+(``PYTHONPATH``), alternated: main copied and sorted the public level for each. Prints
+JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from sdex.book import OrderBook, Side
+from sdex.book import native as book_native
+from sdex.matching import MatchingEngine, TimeInForce
+from sdex.node.takers import offered
+from sdex.order import ZERO_ADDRESS, Order, SignedOrder
+
+BASE, QUOTE = "0x" + "ba" * 20, "0x" + "90" * 20
+TAKER = "0x" + "44" * 20
+_salt = iter(range(1, 10**12))
+
+
+def _signed(maker: str, taker: str, sell: str, buy: str, m: int, t: int) -> SignedOrder:
+    o = Order(maker, taker, sell, buy, m, t, ZERO_ADDRESS, 0, 2**40, next(_salt))
+    return SignedOrder(o, bytes(65), next(_salt).to_bytes(32, "big"))
+
+
+def _maker(k: int) -> str:
+    return "0x" + f"{0x1100000 + k:040x}"
+
+
+def run(deep: int, walks: int, shared: bool) -> dict[str, float]:
+    book = OrderBook([(BASE, QUOTE)], default_funds=None)
+    engine = MatchingEngine(book)
+    if shared:
+        engine.submit(_signed(_maker(10**7), TAKER, BASE, QUOTE, 100, 150), 1, TimeInForce.GTC)
+    for k in range(deep + walks):
+        engine.submit(_signed(_maker(k), ZERO_ADDRESS, BASE, QUOTE, 100, 150), 1, TimeInForce.GTC)
+    pair = book.pair(BASE, QUOTE)
+    t0 = time.perf_counter()
+    for _ in range(walks):
+        offered(pair, Side.ASK, 0, 20, TAKER)
+    page = (time.perf_counter() - t0) / walks * 1e6
+    bids = [_signed(TAKER, ZERO_ADDRESS, QUOTE, BASE, 150, 100) for _ in range(walks)]
+    t0 = time.perf_counter()
+    for bid in bids:
+        engine.submit(bid, 1, TimeInForce.IOC)
+    walk = (time.perf_counter() - t0) / walks * 1e6
+    return {"walk_us": round(walk, 2), "page_us": round(page, 2)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--deep", type=int, default=50_000)
+    ap.add_argument("--walks", type=int, default=200)
+    args = ap.parse_args()
+    out = {
+        "compiled": book_native.ACTIVE,
+        "deep": args.deep,
+        "public": run(args.deep, args.walks, False),
+        "shared": run(args.deep, args.walks, True),
+    }
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
