@@ -19,20 +19,8 @@ from sdex.book import OrderBook, Side
 from sdex.book import native as book_native
 from sdex.matching import MatchingEngine, TimeInForce
 from sdex.node.takers import offered
-from sdex.order import ZERO_ADDRESS, Order, SignedOrder
-
-BASE, QUOTE = "0x" + "ba" * 20, "0x" + "90" * 20
-TAKER = "0x" + "44" * 20
-_salt = iter(range(1, 10**12))
-
-
-def _signed(maker: str, taker: str, sell: str, buy: str, m: int, t: int) -> SignedOrder:
-    o = Order(maker, taker, sell, buy, m, t, ZERO_ADDRESS, 0, 2**40, next(_salt))
-    return SignedOrder(o, bytes(65), next(_salt).to_bytes(32, "big"))
-
-
-def _maker(k: int) -> str:
-    return "0x" + f"{0x1100000 + k:040x}"
+from sdex.order import ZERO_ADDRESS
+from tests.test_book49_private_ladders import BASE, QUOTE, TAKER, _maker, _signed
 
 
 def run(deep: int, walks: int, shared: bool) -> dict[str, float]:

@@ -323,22 +323,18 @@ class MatchingEngine(Settling):
                 continue
             else:
                 mine = _NO_ENTRIES
-            queue = level.queue
-            j = level.head
+            queue, j = level.queue, level.head
             n = len(queue)
-            m = 0
-            mn = len(mine)
+            m, mn = 0, len(mine)
             stop = restart = False
             plain = True  # ``inc`` may trade with this level's orders that are whole units
             passed = 0  # all-or-nothing orders passed (they stay), and the least of their costs
             least = 0
             while j < n or m < mn:
                 if m < mn and (j >= n or mine[m].seq < queue[j].seq):
-                    r = mine[m]
-                    m += 1
+                    r, m = mine[m], m + 1
                 else:
-                    r = queue[j]
-                    j += 1
+                    r, j = queue[j], j + 1
                 if r.dead:
                     continue
                 if r.seq > max_seq:
