@@ -17,13 +17,16 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from sdex.deployment import OPERATOR_ACCOUNTS
 from sdex.devnet import free_port
 from sdex.gossip import NodeKey
+from sdex.keccak import keccak
 from sdex.node.config import NodeConfig
 from sdex.node.core import Node
 from sdex.node.main import serve
 from sdex.node.process import NodeProcess
 from sdex.order import SignedOrder
+from sdex.signature import address_of
 from tests.conftest import Chain
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,14 +132,16 @@ def node_process(
     deployment: Path,
     db: Path,
     port: int,
-    key_index: int,
+    key_index: int | bytes,
     log: Path,
     peers: list[str] | None = None,
     gossip_scale: float = 1.0,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """``sdex node`` in its own process; killed (by its PID) on exit if still running."""
+    """``sdex node`` in its own process; killed (by its PID) on exit if still running.
+    ``key_index``: a dev account's index, or the operator key itself."""
+    key = chain.keys[key_index] if isinstance(key_index, int) else key_index
     node = NodeProcess(
-        port, deployment, chain.keys[key_index], db, log, peers or [], admin=True,
+        port, deployment, key, db, log, peers or [], admin=True,
         gossip_scale=gossip_scale,
     ).start()  # fmt: skip
     assert node.proc is not None
@@ -168,11 +173,23 @@ async def healthy(
         return False
 
 
+def operator_key(chain: Chain, i: int) -> bytes:
+    """Node i's operator key: dev accounts 19, 18 and 17 for nodes 0-2 (the devnet's
+    operator accounts, which no wallet trades with); past those a key of the node's own,
+    given ETH for gas, rather than ``19 - i``, a trading account whose key `sdex node`
+    warns of (ux51: every test cluster of 4 or more nodes logged that warning)."""
+    if i < OPERATOR_ACCOUNTS:
+        return chain.keys[len(chain.keys) - 1 - i]
+    key = keccak(f"sdex test cluster operator {i}".encode())
+    chain.rpc.call("hardhat_setBalance", address_of(key), hex(10**21))
+    return key
+
+
 class Cluster:
     """N ``sdex node`` processes on loopback against the test's chain, each its own operator.
 
     ``links[i]``: the peers node i starts with (indexes). Node i uses operator key
-    ``19 - i`` and database ``tmp/node-i.db``; ``start(i)``/``kill(i)`` (re)start or
+    ``operator_key(chain, i)`` and database ``tmp/node-i.db``; ``start(i)``/``kill(i)`` (re)start or
     SIGKILL one node by its PID. ``gossip_scale``: the nodes' ``--gossip-scale`` (tests
     whose waits the gossip timers bound pass ``GOSSIP_SCALE``: bounded as before, met sooner).
     """
@@ -210,7 +227,8 @@ class Cluster:
         peers = [self.urls[j] for j in self.links[i]] + self.extra_peers.get(i, [])
         proc = self._stack.enter_context(
             node_process(
-                self.chain, self.deployment, self.tmp / f"node-{i}.db", self.ports[i], 19 - i,
+                self.chain, self.deployment, self.tmp / f"node-{i}.db", self.ports[i],
+                operator_key(self.chain, i),
                 self.tmp / f"node-{i}.log", peers, self.gossip_scale,
             )
         )  # fmt: skip
