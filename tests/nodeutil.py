@@ -168,6 +168,35 @@ async def healthy(
         return False
 
 
+class PortTaken(AssertionError):
+    """A node process exited because another process listened on its port first."""
+
+
+PORT_TRIES = 3
+"""Ports a ``Cluster`` tries for a node whose port another process took first (each pick
+fails only if some other process picked the same port in the same second or two)."""
+
+
+def log_size(log: Path) -> int:
+    """Where the next start's lines begin in ``log`` (appended to by each start)."""
+    return log.stat().st_size if log.exists() else 0
+
+
+def listening(proc: subprocess.Popen[bytes], base: str, log: Path, since: int) -> bool:
+    """Whether the node process ``proc`` said (in ``log``, past byte ``since``: this start's
+    lines) that it listens on ``base``: the node answering there is this one, not another
+    process that took the port between ``free_port``'s pick and this node's bind (its
+    ``/health`` answers 200 too). ``PortTaken`` if ``proc`` exited for that reason."""
+    with log.open("rb") as f:
+        f.seek(since)
+        said = f.read().decode(errors="replace")
+    if f"listening on {base}" in said:
+        return True
+    if proc.poll() is not None and "already in use" in said:
+        raise PortTaken(f"the node for {base} exited: another process listens on its port")
+    return False
+
+
 class Cluster:
     """N ``sdex node`` processes on loopback against the test's chain, each its own operator.
 
@@ -189,17 +218,33 @@ class Cluster:
         self.ports = [free_port() for _ in links]
         self.urls = [f"http://127.0.0.1:{p}" for p in self.ports]
         self.procs: list[subprocess.Popen[bytes] | None] = [None] * len(links)
+        self.log_from = [0] * len(links)
+        """Where each node's current start begins in its log (``listening``)."""
+        self.known: set[int] = set()
+        """The nodes that were up once: their URLs may be known to others, kept on a restart."""
         self.extra_peers: dict[int, list[str]] = {}
         self._stack = contextlib.ExitStack()
         self.session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Cluster:
         self.session = aiohttp.ClientSession()
-        for i in range(len(self.links)):
-            self.spawn(i)
-        for i in range(len(self.links)):
-            await self.wait_healthy(i)
-        return self
+        for attempt in range(PORT_TRIES):
+            for i in range(len(self.links)):
+                self.spawn(i)
+            try:
+                for i in range(len(self.links)):
+                    await self._wait_up(i)
+                self.known.update(range(len(self.links)))
+                return self
+            except PortTaken:
+                if attempt + 1 == PORT_TRIES:
+                    raise
+            # (every node stopped and started again on new ports: each has the others' URLs)
+            self._stack.close()
+            self._stack = contextlib.ExitStack()
+            self.ports = [free_port() for _ in self.links]
+            self.urls = [f"http://127.0.0.1:{p}" for p in self.ports]
+        raise AssertionError("unreachable")
 
     async def __aexit__(self, *_: object) -> None:
         self._stack.close()
@@ -208,10 +253,11 @@ class Cluster:
 
     def spawn(self, i: int) -> None:
         peers = [self.urls[j] for j in self.links[i]] + self.extra_peers.get(i, [])
+        self.log_from[i] = log_size(self.log(i))
         proc = self._stack.enter_context(
             node_process(
                 self.chain, self.deployment, self.tmp / f"node-{i}.db", self.ports[i], 19 - i,
-                self.tmp / f"node-{i}.log", peers, self.gossip_scale,
+                self.log(i), peers, self.gossip_scale,
             )
         )  # fmt: skip
         self.procs[i] = proc
@@ -224,15 +270,38 @@ class Cluster:
         self.ports.append(free_port())
         self.urls.append(f"http://127.0.0.1:{self.ports[-1]}")
         self.procs.append(None)
+        self.log_from.append(0)
         self.spawn(i)
         return i
 
+    def log(self, i: int) -> Path:
+        return self.tmp / f"node-{i}.log"
+
     async def wait_healthy(self, i: int) -> None:
+        """Until node i's own process listens on its port and ``/health`` answers 200 there.
+        A node never up before (``add_node``'s) whose port another process took first is
+        started again on another (no node has its URL yet), at most ``PORT_TRIES`` times."""
+        for attempt in range(PORT_TRIES):
+            try:
+                await self._wait_up(i)
+                self.known.add(i)
+                return
+            except PortTaken:
+                if attempt + 1 == PORT_TRIES or i in self.known:
+                    raise
+            self.ports[i] = free_port()
+            self.urls[i] = f"http://127.0.0.1:{self.ports[i]}"
+            self.spawn(i)
+
+    async def _wait_up(self, i: int) -> None:
         proc = self.procs[i]
         assert proc is not None and self.session is not None
-        session = self.session
-        log = self.tmp / f"node-{i}.log"
-        await wait_for(lambda: healthy(session, self.urls[i], proc, log), timeout=120)  # (a start)
+        session, base, log, since = self.session, self.urls[i], self.log(i), self.log_from[i]
+
+        async def up() -> bool:
+            return listening(proc, base, log, since) and await healthy(session, base, proc, log)
+
+        await wait_for(up, timeout=120)  # (a start)
 
     def kill(self, i: int) -> None:
         proc = self.procs[i]
