@@ -134,38 +134,24 @@ def node_process(
     peers: list[str] | None = None,
     gossip_scale: float = 1.0,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """``sdex node`` in its own process; killed (by its PID) on exit if still running."""
+    """``sdex node`` in its own process; killed (by its PID) on exit if still running.
+    ``healthy`` knows it (``STARTS``): it is up once it says it listens (``listening``)."""
+    since = log.stat().st_size if log.exists() else 0  # (each start appends to ``log``)
     node = NodeProcess(
         port, deployment, chain.keys[key_index], db, log, peers or [], admin=True,
         gossip_scale=gossip_scale,
     ).start()  # fmt: skip
     assert node.proc is not None
+    STARTS[node.proc] = (log, since)
     try:
         yield node.proc
     finally:
         node.kill()
+        del STARTS[node.proc]
 
 
-async def healthy(
-    session: aiohttp.ClientSession,
-    base: str,
-    proc: subprocess.Popen[bytes],
-    log: Path | None = None,
-) -> bool:
-    """``/health`` answers 200; AssertionError if the process exited (with its log's last
-    lines when ``log`` is given: a CI run keeps no test's files)."""
-    if proc.poll() is not None:
-        tail = ""
-        if log is not None and log.exists():
-            tail = ":\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-        raise AssertionError(
-            f"the node at {base} exited with {proc.returncode}{tail or ': see its log'}"
-        )
-    try:
-        async with session.get(base + "/health") as r:
-            return r.status == 200
-    except aiohttp.ClientError:
-        return False
+STARTS: dict[subprocess.Popen[bytes], tuple[Path, int]] = {}
+"""Each running ``node_process``'s log and where its start's lines begin there."""
 
 
 class PortTaken(AssertionError):
@@ -175,11 +161,6 @@ class PortTaken(AssertionError):
 PORT_TRIES = 3
 """Ports a ``Cluster`` tries for a node whose port another process took first (each pick
 fails only if some other process picked the same port in the same second or two)."""
-
-
-def log_size(log: Path) -> int:
-    """Where the next start's lines begin in ``log`` (appended to by each start)."""
-    return log.stat().st_size if log.exists() else 0
 
 
 def listening(proc: subprocess.Popen[bytes], base: str, log: Path, since: int) -> bool:
@@ -195,6 +176,34 @@ def listening(proc: subprocess.Popen[bytes], base: str, log: Path, since: int) -
     if proc.poll() is not None and "already in use" in said:
         raise PortTaken(f"the node for {base} exited: another process listens on its port")
     return False
+
+
+async def healthy(
+    session: aiohttp.ClientSession,
+    base: str,
+    proc: subprocess.Popen[bytes],
+    log: Path | None = None,
+) -> bool:
+    """``/health`` answers 200 and ``proc`` (a ``node_process``) said it listens on ``base``
+    (``listening``); AssertionError if the process exited (with its log's last lines when
+    ``log`` is given: a CI run keeps no test's files), ``PortTaken`` if it exited because
+    another process listened on its port first."""
+    start = STARTS.get(proc)
+    said = start is not None and listening(proc, base, *start)
+    if proc.poll() is not None:
+        tail = ""
+        if log is not None and log.exists():
+            tail = ":\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+        raise AssertionError(
+            f"the node at {base} exited with {proc.returncode}{tail or ': see its log'}"
+        )
+    if start is not None and not said:
+        return False
+    try:
+        async with session.get(base + "/health") as r:
+            return r.status == 200
+    except aiohttp.ClientError:
+        return False
 
 
 class Cluster:
@@ -218,8 +227,6 @@ class Cluster:
         self.ports = [free_port() for _ in links]
         self.urls = [f"http://127.0.0.1:{p}" for p in self.ports]
         self.procs: list[subprocess.Popen[bytes] | None] = [None] * len(links)
-        self.log_from = [0] * len(links)
-        """Where each node's current start begins in its log (``listening``)."""
         self.known: set[int] = set()
         """The nodes that were up once: their URLs may be known to others, kept on a restart."""
         self.extra_peers: dict[int, list[str]] = {}
@@ -253,7 +260,6 @@ class Cluster:
 
     def spawn(self, i: int) -> None:
         peers = [self.urls[j] for j in self.links[i]] + self.extra_peers.get(i, [])
-        self.log_from[i] = log_size(self.log(i))
         proc = self._stack.enter_context(
             node_process(
                 self.chain, self.deployment, self.tmp / f"node-{i}.db", self.ports[i], 19 - i,
@@ -270,7 +276,6 @@ class Cluster:
         self.ports.append(free_port())
         self.urls.append(f"http://127.0.0.1:{self.ports[-1]}")
         self.procs.append(None)
-        self.log_from.append(0)
         self.spawn(i)
         return i
 
@@ -296,12 +301,8 @@ class Cluster:
     async def _wait_up(self, i: int) -> None:
         proc = self.procs[i]
         assert proc is not None and self.session is not None
-        session, base, log, since = self.session, self.urls[i], self.log(i), self.log_from[i]
-
-        async def up() -> bool:
-            return listening(proc, base, log, since) and await healthy(session, base, proc, log)
-
-        await wait_for(up, timeout=120)  # (a start)
+        session, base, log = self.session, self.urls[i], self.log(i)
+        await wait_for(lambda: healthy(session, base, proc, log), timeout=120)  # (a start)
 
     def kill(self, i: int) -> None:
         proc = self.procs[i]
