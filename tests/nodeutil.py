@@ -246,9 +246,13 @@ class Cluster:
             except PortTaken:
                 if attempt + 1 == PORT_TRIES:
                     raise
-            # (every node stopped and started again on new ports: each has the others' URLs)
+            # every node stopped and started again from nothing on new ports (each has the
+            # others' URLs; its database, the peers it heard of on the old ones)
             self._stack.close()
             self._stack = contextlib.ExitStack()
+            for i in range(len(self.links)):
+                for path in self.tmp.glob(f"node-{i}.db*"):
+                    path.unlink()
             self.ports = [free_port() for _ in self.links]
             self.urls = [f"http://127.0.0.1:{p}" for p in self.ports]
         raise AssertionError("unreachable")
