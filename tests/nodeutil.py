@@ -178,6 +178,12 @@ def listening(proc: subprocess.Popen[bytes], base: str, log: Path, since: int) -
     return False
 
 
+def own(proc: subprocess.Popen[bytes], base: str) -> bool:
+    """Whether the ``node_process`` ``proc`` listens on ``base`` (``listening``): for a test
+    that asks the node at ``base`` whether it is up by some other request than ``healthy``."""
+    return listening(proc, base, *STARTS[proc])
+
+
 async def healthy(
     session: aiohttp.ClientSession,
     base: str,
