@@ -8,6 +8,8 @@ import logging
 import time
 from collections.abc import Iterable
 
+import aiohttp
+
 from sdex.chain import Receipt
 from sdex.errors import ChainError, OrderParseError, SignatureError
 from sdex.gossip.payload import fits
@@ -198,11 +200,14 @@ class NodePeering(NodeSettlement):
         out = {so.hash: self.mirror.filled_of(so.hash) for so in orders}
         new = [so for so in orders if not self.registry.held(so.hash)]
         if new and not self.mirror_ready() and time.monotonic() >= self.filled_reads_off_until:
-            try:
-                read = self.peer_batcher.get_many(new)
-                for st in await asyncio.wait_for(read, FILLED_READ_WAIT):
+            try:  # (not wait_for: on 3.11 it swallows a cancel that lands as the read ends)
+                async with asyncio.timeout(FILLED_READ_WAIT):
+                    states = await self.peer_batcher.get_many(new)
+                for st in states:
                     out[st.hash] = max(out.get(st.hash, 0), st.filled)
-            except (ChainError, ValueError, OSError, TimeoutError) as e:  # (down, hung, odd)
+            # (down, hung, odd; review52: a dropped connection, aiohttp's ServerDisconnected,
+            # is none of the others: it failed the slice, its cancels not held)
+            except (ChainError, ValueError, OSError, TimeoutError, aiohttp.ClientError) as e:
                 self.filled_reads_off_until = time.monotonic() + FILLED_READS_OFF
                 log.info("soft-cancelled orders taken with the mirror's fills: %r", e)
         return out
