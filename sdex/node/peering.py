@@ -204,8 +204,9 @@ class NodePeering(NodeSettlement):
         new = [so for so in orders if not self.registry.held(so.hash)]
         if new and time.monotonic() >= self.filled_reads_off_until:
             try:
-                read = self.peer_batcher.get_many(new)
-                for st in await asyncio.wait_for(read, FILLED_READ_WAIT):
+                async with asyncio.timeout(FILLED_READ_WAIT):  # (not ``wait_for``: 3.11)
+                    states = await self.peer_batcher.get_many(new)
+                for st in states:
                     out[st.hash] = max(out.get(st.hash, 0), st.filled)
             except (ChainError, ValueError, OSError, TimeoutError) as e:  # (down, hung, odd)
                 self.filled_reads_off_until = time.monotonic() + FILLED_READS_OFF
@@ -230,8 +231,8 @@ class NodePeering(NodeSettlement):
                 for h in batch:
                     del self.cancels_unread[h]
                 try:
-                    read = self.batcher.get_many([r.signed for r in batch.values()])
-                    states = await asyncio.wait_for(read, FILLED_READ_WAIT)
+                    async with asyncio.timeout(FILLED_READ_WAIT):
+                        states = await self.batcher.get_many([r.signed for r in batch.values()])
                 except (ChainError, ValueError, OSError, TimeoutError) as e:
                     log.info("soft-cancelled orders keep the mirror's fills: %r", e)
                     continue
