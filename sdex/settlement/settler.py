@@ -152,6 +152,7 @@ class Settler(NonceLane):
         chain only once none is (``_sign_next``)."""
         self.blocks: BlockReceipts | None = BlockReceipts(receipts, self.in_flight)
         self.ours = OwnTxs()
+        self.given_up = set()
         """The settlement transactions this node sent, until final (``sdex.settlement.owned``)."""
         self.sent = 0
         self.settled = 0
