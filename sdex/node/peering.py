@@ -30,6 +30,9 @@ replays the past (``NodePeering._filled_before``): a hung chain holds the cancel
 FILLED_READS_OFF = 30.0
 """Seconds without those reads after one failed (a page of cancels is not held 2 s a slice)."""
 
+CANCELLED_READ = 200
+"""Orders a soft cancel closed whose filled amount one ``getOrderStates`` read asks for."""
+
 TAKE_SLICE = 16
 """Entries a turn of the loop: their recoveries handed over together (32 of them: on a
 crowded machine the batcher recovers them on the loop, ~2-5 ms), then the loop turns."""
@@ -204,18 +207,20 @@ class NodePeering(NodeSettlement):
         return signed, signature
 
     async def _filled_before(self, orders: list[SignedOrder]) -> dict[bytes, int]:
-        """What the chain filled of ``orders`` (new here) before this node heard of them: the
-        mirror's word once it follows the chain, else one ``getOrderStates`` read (a node
-        that just joined replays the chain's past meanwhile; user50: one took a partly
-        filled, cancelled order as 0 filled, its page said nothing traded and the audit
-        flagged the earlier fill as after the node closed it). A read that fails, or takes
-        over ``FILLED_READ_WAIT``: the mirror's word, as it stands, and none for
+        """What the chain filled of ``orders`` (new here) before this node heard of them:
+        one ``getOrderStates`` read, never less than the mirror's word. Not the mirror's
+        word alone, even while it follows the chain: a node that just joined replays the
+        chain's past (user50), and one that follows may be a block or two behind, while a
+        closed order takes no fill of a block applied later (chaos52: a cancel gossiped
+        0.04 s after the fill it followed was taken 0 filled; the page said nothing traded
+        and the audit flagged the fill as after the node closed it). A read that fails, or
+        takes over ``FILLED_READ_WAIT``: the mirror's word, as it stands, and none for
         ``FILLED_READS_OFF`` seconds."""
         out = {so.hash: self.mirror.filled_of(so.hash) for so in orders}
         new = [so for so in orders if not self.registry.held(so.hash)]
-        if new and not self.mirror_ready() and time.monotonic() >= self.filled_reads_off_until:
-            try:  # (not wait_for: on 3.11 it swallows a cancel that lands as the read ends)
-                async with asyncio.timeout(FILLED_READ_WAIT):
+        if new and time.monotonic() >= self.filled_reads_off_until:
+            try:
+                async with asyncio.timeout(FILLED_READ_WAIT):  # (not ``wait_for``: 3.11)
                     states = await self.peer_batcher.get_many(new)
                 for st in states:
                     out[st.hash] = max(out.get(st.hash, 0), st.filled)
@@ -225,6 +230,37 @@ class NodePeering(NodeSettlement):
                 self.filled_reads_off_until = time.monotonic() + FILLED_READS_OFF
                 log.info("soft-cancelled orders taken with the mirror's fills: %r", e)
         return out
+
+    async def _read_cancelled(self) -> None:
+        """For ever: the orders a soft cancel closed here (``cancels_unread``), their filled
+        amount read from the chain, ``CANCELLED_READ`` at a time; a closed order takes no
+        fill of a block the watcher applies later (left for the audit to see), and the
+        mirror may be a block or two behind the chain when the cancel comes. chaos52: a
+        node took a peer's cancel 0.01 s after the fill it followed was mined, held the
+        order cancelled 0 filled for good, and the audit flagged the fill, mined before the
+        node closed the order, as ``fill_after_node_closed``. A fill mined between the
+        close and the read counts too (a few milliseconds). A read that fails or takes
+        over ``FILLED_READ_WAIT``: those orders keep the mirror's word."""
+        while True:
+            await self.cancels_waiting.wait()
+            self.cancels_waiting.clear()
+            while self.cancels_unread:
+                batch = dict(list(self.cancels_unread.items())[:CANCELLED_READ])
+                for h in batch:
+                    del self.cancels_unread[h]
+                try:
+                    async with asyncio.timeout(FILLED_READ_WAIT):
+                        states = await self.batcher.get_many([r.signed for r in batch.values()])
+                except (ChainError, ValueError, OSError, TimeoutError) as e:
+                    log.info("soft-cancelled orders keep the mirror's fills: %r", e)
+                    continue
+                for st in states:
+                    rec = batch.get(st.hash)
+                    if rec is None or rec.status is not OrderStatus.CANCELLED:
+                        continue
+                    filled = min(st.filled, rec.signed.order.maker_amount)
+                    if filled > rec.filled:
+                        self.registry.correct_filled(rec, filled)
 
     def _hold(self, signed: SignedOrder, signature: bytes, peer: str, filled: int) -> str:
         """``signed`` (both signatures its maker's) held cancelled, ``filled`` as the chain

@@ -151,7 +151,7 @@ class Settler(NonceLane):
         """Broadcasts queued (record, then send) and not ended: the nonce is read from the
         chain only once none is (``_sign_next``)."""
         self.blocks: BlockReceipts | None = BlockReceipts(receipts, self.in_flight)
-        self.ours = OwnTxs()
+        self.ours, self.given_up = OwnTxs(), set[str]()
         """The settlement transactions this node sent, until final (``sdex.settlement.owned``)."""
         self.sent = 0
         self.settled = 0
