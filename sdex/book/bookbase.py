@@ -48,6 +48,8 @@ class BookBase:
         self._last_bucket: list[Entry] | None = None
         self._seq = 0
         self._stale: list[Entry] = []  # fills that may leave a maker's funds to share again
+        self.late: dict[bytes, Entry] = {}  # held apart: expire within the landing window
+        self.late_by = 0  # each of them expires by it (``sdex.book.late``)
         # token -> the least amount of it an order trades (base units; none if absent): an
         # entry's ``lot`` (``Entry.lot``), below which what it offers or has left is dust
         self.minimums: dict[str, int] = {}

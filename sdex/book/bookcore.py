@@ -11,6 +11,7 @@ from sdex.book.bookbase import NO_EXPIRY, BookBase, unknown_pair
 from sdex.book.errors import DuplicateOrder, FillStateError, InvalidOrder, UnknownOrder
 from sdex.book.funds import allocate
 from sdex.book.ladder import drop, ladder_at, ladder_of, level_at, level_of, price_of
+from sdex.book.late import forget as forget_late
 from sdex.book.levels import BLOCK_MASK, Account, BookSide, Entry, Level
 from sdex.book.prices import int_gcd
 from sdex.book.terms import all_or_nothing, minimum_lot, own_terms
@@ -362,6 +363,8 @@ class BookCore(BookBase):
         if not account.live and account.orders:
             account.orders = []  # all closed: drop them now (see ``_index_expiry``)
         e.closed = reason
+        if e.late:
+            forget_late(self, e)
         if e.xbucket is not None:
             self._unindex_expiry(e)
         level = e.level

@@ -93,6 +93,7 @@ class Entry:
         "floor",
         "hash",
         "indexed",
+        "late",
         "level",
         "lot",
         "maker",
@@ -131,8 +132,8 @@ class Entry:
         self.signed = signed
         self.order: Order = order
         self.hash = order_hash  # the order's identity, read on every removal
-        # The order's fields the walk reads, kept as native ints and strs: reading them from
-        # the ``Order`` (a native class too, compiled) costs a call and a conversion each time.
+        # the fields the walk reads as native ints and strs (a read of the ``Order``, a native
+        # class too, compiled, costs a call and a conversion each time)
         self.maker_amount = maker_amount
         self.taker_amount = taker_amount
         self.fee_amount = fee_amount
@@ -160,6 +161,7 @@ class Entry:
         self.dead = False  # its slot in the level's queue is stale (closed or parked)
         self.slot = 0  # its place in the level's queue (while it is in the queue)
         self.parked = False  # resting but out of the queue: it cannot trade now
+        self.late = False  # parked: it expires by when a match could settle (``sdex.book.late``)
         self.closed: RemovalReason | None = None
         self.xbucket: list[Entry] | None = None  # the book's expiry index: its bucket there
         self.xpos = 0  # (None: not indexed) and its place in it
@@ -185,10 +187,8 @@ class Entry:
         return 0 if self.parked or self.closed is not None else self.fillable
 
     def __repr__(self) -> str:
-        return (
-            f"Entry({self.side.value} 0x{self.hash.hex()[:8]} seq={self.seq} "
-            f"filled={self.filled} pending={self.pending} fillable={self.fillable})"
-        )
+        s = f"{self.side.value} 0x{self.hash.hex()[:8]} seq={self.seq} filled={self.filled}"
+        return f"Entry({s} pending={self.pending} fillable={self.fillable})"
 
 
 _seq_key: Final = attrgetter("seq")
@@ -340,11 +340,11 @@ class Level(Total):
         self.parked[entry.hash] = entry
 
     def unpark(self, entry: Entry) -> None:
-        """``entry`` can trade again: back into the queue at its time priority.
-
-        O(level) (a compaction drops its stale slot); rare next to matching. Never called
-        while ``sdex.matching`` walks this level (the walk stops first, see its ``refunded``).
-        """
+        """``entry`` can trade again: back into the queue at its time priority (a ``late`` one
+        stays parked). O(level) (a compaction drops its stale slot); rare next to matching. Never
+        called while ``sdex.matching`` walks this level (the walk stops first: its ``refunded``)."""
+        if entry.late:
+            return
         del self.parked[entry.hash]
         entry.parked = False
         self.compact()  # before un-marking: drops the entry's own stale slot, if any

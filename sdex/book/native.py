@@ -45,6 +45,7 @@ COMPILED = (
     "sdex.book.funds",
     "sdex.book.pairbook",
     "sdex.book.bookbase",
+    "sdex.book.late",
     "sdex.book.bookcore",
     "sdex.book.orderbook",
     "sdex.matching.match",

@@ -35,6 +35,8 @@ class BookOrderState:
     lot: int = 0
     """The least it trades (``Entry.lot``: its price unit, or the book's minimum for its
     token in whole units); 0: its price unit."""
+    late: bool = False
+    """Held apart, open: it expires by when a match could settle (``sdex.book.late``)."""
 
     @property
     def hash(self) -> bytes:
@@ -49,7 +51,7 @@ class BookOrderState:
             return closed_status(self.closed.value, filled_all)
         o = self.order.order
         least = self.lot or unit_of(o.maker_amount, o.taker_amount)
-        if self.fillable == 0 and self.remaining >= least:
+        if self.fillable == 0 and self.remaining >= least and not self.late:
             # enough left to trade (its lot, review28: as ``entry_status``), nothing offered
             return OrderStatus.UNFUNDED
         if self.filled or self.pending:

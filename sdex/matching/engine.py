@@ -15,7 +15,7 @@ the walk never meets a parked one. Rules, in the order they are checked for each
 - newer than ``max_seq`` (``rematch``/``uncross``): the rest of the level is newer still;
 - expired (``now >= expiry``, the contract's rule; ``now`` is the chain's time): removed, reported;
 - expiring by ``match_by`` (default ``now``: by when a settlement of a match made now may land,
-  landing49): skipped, it stays (the chain would refuse the match, but the order is not expired);
+  landing49): the chain would refuse it, so it is held apart, open (``sdex.book.late``);
 - taker restriction: ``resting.taker`` must be 0 or the incoming maker, and vice versa; otherwise
   skipped (the pair can never trade). The walk meets no order restricted to another taker: those
   rest apart, and the walk merges the public ladder with the one of orders restricted to the
@@ -68,6 +68,7 @@ from collections.abc import Callable
 from typing import Final
 
 from sdex.book.ladder import private_of
+from sdex.book.late import hold, restore
 from sdex.book.levels import SEQ_LIMIT, Entry, Level
 from sdex.book.pairbook import PairBook
 from sdex.book.types import RemovalReason
@@ -80,7 +81,7 @@ from sdex.matching.crossing import (
     level_crosses,
     limit_rank,
 )
-from sdex.matching.dry import fills_fully, least_given, self_trades
+from sdex.matching.dry import fills_fully, least_given
 from sdex.matching.match import Match, MatchResult, Outcome, TimeInForce
 from sdex.matching.settle import Settling
 from sdex.matching.wide import mul, muldiv, product_gt
@@ -118,8 +119,8 @@ class MatchingEngine(Settling):
     ) -> MatchResult:
         """Match a new order (``filled``: its on-chain fills so far) and rest it per ``tif``.
 
-        ``now`` (and ``tif``, ``filled``) may be passed by position: compiled, a call without
-        keywords skips the keyword parsing (``submit(signed, now)``, the benchmark's call).
+        ``now`` (``tif``, ``filled``) may be passed by position: compiled, that skips the keyword
+        parsing (``submit(signed, now)``, the benchmark's call).
 
         Raises what ``OrderBook.register`` raises for an order the book cannot take; then
         nothing changed. A GTC order whose remainder is dust (``OrderBook.rest``) is closed
@@ -133,6 +134,7 @@ class MatchingEngine(Settling):
             return MatchResult(order, Outcome.EXPIRED, remaining=inc.remaining)
         swept = book.expire(now) if book.next_expiry_at <= now else _NO_REMOVALS
         match_by = max(match_by, now)
+        restore(book, match_by)
         # Fast path: most new orders do not cross the opposite best level at all.
         opp = inc.book_side.opposite
         best = opp.best
@@ -162,6 +164,8 @@ class MatchingEngine(Settling):
                 outcome = _FILLED
             else:
                 outcome = _RESTED if remaining else _FILLED
+                if match_by >= inc.expiry:  # it rests, but may not trade (``sdex.book.late``)
+                    hold(book, inc, match_by)
         elif not matches:
             book.unregister(inc)
             outcome = _DROPPED
@@ -195,7 +199,10 @@ class MatchingEngine(Settling):
         removed = book.expire(now)
         matches: list[Match] = []
         match_by = max(match_by, now)
-        if e.fillable and e.closed is None and match_by < e.expiry:
+        restore(book, match_by)
+        if match_by >= e.expiry:
+            hold(book, e, match_by)
+        elif e.fillable and e.closed is None and match_by < e.expiry:
             max_seq = e.seq if older_only else _ANY_SEQ
             limit = limit_rank(e)
             matches, walked, blocked = self._walk(e, now, match_by, max_seq, may_match, limit)
@@ -224,6 +231,7 @@ class MatchingEngine(Settling):
         removal there can fund a maker's orders in other pairs.
         """
         older_only = may_match is None
+        restore(self.book, max(match_by, now))
         pairs = [pair] if pair is not None else self.book.pairs
         out: list[MatchResult] = []
         progressed = True
@@ -345,12 +353,14 @@ class MatchingEngine(Settling):
                 reason = None
                 if now >= r.expiry:
                     reason = _EXPIRED
+                elif by >= r.expiry:  # not expired: too soon to settle (landing49), so it is
+                    hold(book, r, by)  # held apart until it is (``sdex.book.late``)
+                    continue
                 else:
                     rtaker = r.taker
                     if (
-                        by >= r.expiry  # not expired: too soon to settle (landing49)
                         # taker restriction: these two can never trade
-                        or (rtaker != zero and rtaker != maker)
+                        (rtaker != zero and rtaker != maker)
                         or (not inc_open and itaker != rmaker)
                         or rmaker == maker  # self-trade: both stay (the module's docstring)
                         or (may is not None and not may(r, inc))
@@ -488,13 +498,3 @@ class MatchingEngine(Settling):
             book.reserve_entry(inc, spent)
         book.reshare()  # (if ``inc`` ran out first: shares the last pass passed on)
         return matches, removed, blocked
-
-    def would_self_trade(self, order: SignedOrder, *, now: int | None = None) -> bool:
-        """Whether ``order``, arriving now, would meet a resting order of its own maker that
-        it could trade with: offered, on the other side of its pair at a price that crosses
-        its limit, taker restrictions allowing (and unexpired at ``now``, if given).
-
-        A pure query, O(the maker's open orders selling what ``order`` buys); raises
-        ``UnknownPair`` as ``OrderBook.register`` would.
-        """
-        return self_trades(self.book, order, now)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from sdex.book.orderbook import OrderBook
 from sdex.fillmath import MatchAmounts
+from sdex.matching.dry import self_trades
 from sdex.matching.match import Match
+from sdex.order import SignedOrder
 
 
 class Settling:
@@ -50,3 +52,13 @@ class Settling:
         """A match will not settle: both sides get their amounts back (then ``rematch``)."""
         self.book.release(match.resting.hash, match.amounts.left_filled)
         self.book.release(match.incoming.hash, match.amounts.right_filled)
+
+    def would_self_trade(self, order: SignedOrder, *, now: int | None = None) -> bool:
+        """Whether ``order``, arriving now, would meet a resting order of its own maker that
+        it could trade with: offered, on the other side of its pair at a price that crosses
+        its limit, taker restrictions allowing (and unexpired at ``now``, if given).
+
+        A pure query, O(the maker's open orders selling what ``order`` buys); raises
+        ``UnknownPair`` as ``OrderBook.register`` would.
+        """
+        return self_trades(self.book, order, now)

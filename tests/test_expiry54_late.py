@@ -1,0 +1,154 @@
+"""expiry54: an order that expires within the node's landing window (``match_by``) may not be
+matched (landing49) but stays open until the chain's time passes its expiry. It stayed in its
+level's queue, so every walk and every ``uncross`` re-match met and passed it again (review50:
+5,000 of them made an ``uncross`` 2,000 times slower; orders age into the window, so the attack
+was free). Now the first walk that meets one holds it apart (``sdex.book.late``): out of the
+queues, still open (not ``unfunded``), out of depth, back if the landing time falls, closed by
+the expiry sweep. A GTC order that arrives that late rests held apart, not crossing the book."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import sdex.matching.engine as engine_module
+from sdex.book import RemovalReason, native
+from sdex.book.pairbook import entry_status
+from sdex.matching import MatchingEngine, TimeInForce
+from sdex.matching.crossing import crossing_entries
+from sdex.model import OrderStatus
+from sdex.order import SignedOrder
+from tests.test_book import MAKERS, ask, bid
+from tests.test_matching import NOW, engine
+
+ASKERS = ["0x" + f"{0x1100 + i:040x}" for i in range(5)]
+LANDING = 10
+BY = NOW + LANDING
+
+
+def test_orders_aged_into_the_landing_window_cost_walks_and_uncross_nothing() -> None:
+    """5,000 asks expiring within the window, priced across 500 bids (review50's repro): after
+    one walk meets them, no walk and no ``uncross`` pass visits them again."""
+    eng = engine()
+    book = eng.book
+    late = [ask(ASKERS[k % 5], 100, 100, expiry=NOW + 5) for k in range(5000)]
+    for o in late:  # rested before the window reached them: in the queue
+        assert not eng.submit(o, NOW, TimeInForce.GTC, 0, NOW).matches
+    for k in range(500):  # honest bids at 1.5, across them: within the window now
+        r = eng.submit(bid(MAKERS[k % 4], 100, 150), NOW, TimeInForce.GTC, 0, BY)
+        assert not r.matches
+    pair = book.pairs[0]
+    assert not eng.uncross(now=NOW, may_match=lambda r, i: True, match_by=BY)
+    # the re-match the node runs each loop turn visits nothing: no order across is left
+    assert crossing_entries(pair, book) == []  # (was: 5,500 entries re-matched each pass)
+    (level,) = [lv for lv in pair.asks if lv.parked]
+    assert level.live == 0 and len(level.parked) == 5000  # (was: a queue of 5,000 to pass)
+    assert len(book.late) == 5000
+    r = eng.submit(bid(MAKERS[5], 100, 150), NOW, TimeInForce.IOC, 0, BY)
+    assert not r.matches
+    # still open, not unfunded; not offered in depth
+    e = book.entry(late[0].hash)
+    assert e.resting and entry_status(e) is OrderStatus.OPEN
+    assert book.get(late[0].hash).status is OrderStatus.OPEN  # type: ignore[union-attr]
+    assert pair.best_ask() is None
+    # closed as expired by the chain's clock only, by the sweep, and forgotten
+    removed = book.expire(NOW + 5)
+    assert len(removed) == 5000 and {r for _, r in removed} == {RemovalReason.EXPIRED}
+    assert book.late == {}
+
+
+def test_a_late_order_comes_back_when_the_landing_time_falls() -> None:
+    eng = engine()
+    soon = ask(MAKERS[0], 5, 50, expiry=NOW + 8)
+    assert not eng.submit(soon, NOW, TimeInForce.GTC, 0, BY).matches  # arrives late: held
+    assert eng.book.pairs[0].best_ask() is None  # (was: shown, crossing the book)
+    assert eng.book.entry(soon.hash).late
+    crossing = bid(MAKERS[1], 5, 60)
+    assert not eng.submit(crossing, NOW, TimeInForce.GTC, 0, BY).matches
+    (res,) = eng.uncross(now=NOW, match_by=NOW + 2)  # the landing time drops to 2 s
+    assert [m.resting.hash for m in res.matches] == [soon.hash]
+    assert eng.book.late == {}
+
+
+def test_funds_coming_back_do_not_requeue_a_late_order() -> None:
+    eng = engine(default_funds=None)
+    book = eng.book
+    soon = ask(MAKERS[0], 5, 50, expiry=NOW + 8)
+    eng.submit(soon, NOW, TimeInForce.GTC, 0, BY)
+    e = book.entry(soon.hash)
+    base = soon.order.maker_token
+    book.set_funds(MAKERS[0], base, 0)
+    assert e.late and e.parked
+    book.set_funds(MAKERS[0], base, None)  # funded again: still held (not in the queue)
+    assert e.late and e.parked and e.level is not None and e.level.live == 0
+
+
+_PRICES = st.integers(1, 4)
+_OP = st.tuples(
+    st.sampled_from(["ask", "bid", "ioc_ask", "ioc_bid", "uncross", "tick"]),
+    st.integers(0, 2),  # maker
+    st.integers(1, 3),  # amount (x 10)
+    _PRICES,
+    st.sampled_from([NOW + 4, NOW + 9, NOW + 16, NOW + 10**6]),  # expiry
+    st.sampled_from([0, 3, 10, 20]),  # landing time of this call
+)
+
+
+def _order(op: tuple[str, int, int, int, int, int]) -> tuple[SignedOrder, bool]:
+    kind, maker, amount, price, expiry, _ = op
+    base = amount * 10
+    if kind.endswith("ask"):
+        return ask(MAKERS[maker], base, base * price, expiry=expiry), False
+    return bid(MAKERS[maker], base, base * price, expiry=expiry), True
+
+
+def _run(
+    eng: MatchingEngine, ops: list[tuple[str, int, int, int, int, int]], orders: list[SignedOrder]
+) -> list[object]:
+    trace: list[object] = []
+    now = NOW
+    hashes: list[bytes] = []
+    for i, op in enumerate(ops):
+        kind, landing = op[0], op[5]
+        if kind == "tick":
+            now += 3
+            trace.append(sorted(eng.book.expire(now)))
+            continue
+        if kind == "uncross":
+            out = eng.uncross(now=now, match_by=now + landing)
+            trace.append([(r.order.hash, _matches(r.matches), sorted(r.removed)) for r in out])
+            continue
+        signed = orders[i]
+        hashes.append(signed.hash)
+        tif = TimeInForce.IOC if kind.startswith("ioc") else TimeInForce.GTC
+        r = eng.submit(signed, now, tif, 0, now + landing)
+        trace.append((r.outcome, _matches(r.matches), sorted(r.removed), r.remaining))
+    for h in hashes:
+        e = eng.book.get(h)
+        trace.append(None if e is None else (e.filled, e.pending, e.remaining, e.closed))
+    return trace
+
+
+def _matches(ms: tuple[object, ...]) -> list[tuple[object, ...]]:
+    return [(m.resting.hash, m.incoming.hash, m.amounts) for m in ms]  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(native.ACTIVE, reason="swaps the engine's ``hold`` (Python source only)")
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_OP, min_size=1, max_size=40))
+def test_holding_late_orders_apart_changes_no_match(
+    ops: list[tuple[str, int, int, int, int, int]],
+) -> None:
+    """Differential: the engine with late orders held apart and the engine without (``hold``
+    a no-op: they stay in the queues and each walk passes them, as before) make the same
+    matches, outcomes and removals, and leave every order in the same state."""
+    orders = [_order(op)[0] for op in ops]
+    held = _run(engine(), ops, orders)
+    real = engine_module.hold
+    engine_module.hold = lambda book, e, by: None  # type: ignore[assignment]
+    try:
+        reference = _run(engine(), ops, orders)
+    finally:
+        engine_module.hold = real
+    assert held == reference
