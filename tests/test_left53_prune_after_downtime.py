@@ -12,15 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import running_node, wait_for
 from tests.reorgutil import soft_cancel
 from tests.rpcfault import Answer, _proxy
-from tests.test_attack44_chain_clock import pending_time
-from tests.test_left48_dead_rows import LIFE, pruning
+from tests.test_left48_dead_rows import LIFE, pruning, short_lived
 from tests.test_mirror import synced
-from tests.test_node import ALICE, BOB, E6, E18, ask
+from tests.test_node import ALICE, BOB, E6
 from tests.test_review49_landing_and_prune import two_sweeps
 
 
@@ -38,10 +36,7 @@ async def test_a_restart_after_downtime_keeps_an_order_filled_while_down(
 ) -> None:
     c = chain
     cfg = pruning(c, tmp_path, monkeypatch)
-    ends = pending_time(c) + LIFE
-
-    def short(i: int) -> SignedOrder:
-        return c.sign(ask(c, ALICE, E18, (3000 + i) * E6, expiry=ends))
+    ends, short = short_lived(c)
 
     withdrawn, dead, last = short(0), short(1), short(2)
     async with running_node(cfg) as (node, api):
